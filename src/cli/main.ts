@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+import { GptforgeError } from '../util/errors.js';
+import type { Command } from './command.js';
+
+/**
+ * The `gptforge` entry point. Each command lives in its own module, loaded only when used,
+ * so `gptforge --help` is instant and a broken stage cannot break the others.
+ */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
+  tokenizer: { summary: 'train a byte-level BPE tokenizer; encode, decode, info', load: () => import('./tokenizer.js') },
+  data: { summary: 'prepare the pretraining mixture: clean, mix, tokenize to shards', load: () => import('./data.js') },
+  pretrain: { summary: 'train the base model (builds tokenizer and data if missing)', load: () => import('./pretrain.js') },
+  sample: { summary: 'sample from a model: prompts, few-shot files, streaming', load: () => import('./sample.js') },
+  pipeline: { summary: 'run every stage from one config (the main command)', load: () => import('./pipeline.js') },
+};
+
+function mainHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length)) + 2;
+  const lines = [
+    'gptforge — train your own GPT assistant end to end, on your own machine.',
+    '',
+    'Usage: gptforge <command> [options]',
+    '',
+    'Commands:',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`),
+    '',
+    'Run "gptforge <command> --help" for the options of a command.',
+    'Environment: GPTFORGE_BACKEND=native|reference, GPTFORGE_THREADS=<n>.',
+  ];
+  return lines.join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(mainHelp());
+    return 0;
+  }
+  if (name === '--version' || name === '-v') {
+    const { readFileSync } = await import('node:fs');
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    console.log(pkg.version);
+    return 0;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    console.error(`gptforge: unknown command "${name}"\n\n${mainHelp()}`);
+    return 2;
+  }
+  const { command } = await entry.load();
+  await command.run(rest);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof GptforgeError) {
+      console.error(`gptforge: ${err.message}`);
+      process.exitCode = 1;
+    } else {
+      console.error(err);
+      process.exitCode = 1;
+    }
+  },
+);

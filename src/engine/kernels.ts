@@ -1,0 +1,100 @@
+/**
+ * The kernel table: every numeric primitive the engine needs, implemented once in
+ * plain TypeScript (`reference`, the readable specification and test oracle) and once
+ * in C (`native`, built by node-gyp). Ops in `ops.ts` compose these; nothing above the
+ * engine calls a kernel directly.
+ *
+ * Conventions (shared by both backends, tested against each other):
+ * - All tensors are dense row-major float32; integer ids are Int32Array.
+ * - "Backward" kernels ACCUMULATE (+=) into their gradient outputs, so a tensor used
+ *   twice simply receives both contributions. Forward kernels overwrite their output.
+ * - Sizes are element counts, never bytes. Callers validate shapes before calling:
+ *   the native kernels trust their arguments.
+ */
+export type F32 = Float32Array;
+
+export interface Kernels {
+  readonly name: 'native' | 'reference';
+  /** Threads the backend uses (1 for reference). */
+  readonly threads: number;
+
+  /**
+   * C[M,N] = (accumulate ? C : 0) + op(A)·op(B).
+   * op(A) is M×K: A is stored M×K, or K×M when transA. op(B) is K×N: B is stored K×N, or N×K when transB.
+   */
+  matmul(a: F32, b: F32, c: F32, M: number, K: number, N: number, transA: boolean, transB: boolean, accumulate: boolean): void;
+  /** out[r,c] += bias[c] for r < rows. */
+  addBias(out: F32, bias: F32, rows: number, cols: number): void;
+  /** dbias[c] += Σ_r dout[r,c]. */
+  biasGrad(dout: F32, dbias: F32, rows: number, cols: number): void;
+
+  /** LayerNorm over the last dim. weight/bias may be null (treated as 1/0). mean, rstd: [rows], written. */
+  layerNormForward(x: F32, weight: F32 | null, bias: F32 | null, out: F32, mean: F32, rstd: F32, rows: number, cols: number, eps: number): void;
+  /** dx, dweight, dbias accumulate; dweight/dbias null when weight/bias are null. */
+  layerNormBackward(dout: F32, x: F32, weight: F32 | null, mean: F32, rstd: F32, dx: F32, dweight: F32 | null, dbias: F32 | null, rows: number, cols: number): void;
+  /** RMSNorm: out = x / sqrt(mean(x²)+eps) * weight. rstd: [rows], written. */
+  rmsNormForward(x: F32, weight: F32 | null, out: F32, rstd: F32, rows: number, cols: number, eps: number): void;
+  rmsNormBackward(dout: F32, x: F32, weight: F32 | null, rstd: F32, dx: F32, dweight: F32 | null, rows: number, cols: number): void;
+
+  /** GELU, tanh approximation (GPT-2's). */
+  geluForward(x: F32, out: F32, n: number): void;
+  geluBackward(x: F32, dout: F32, dx: F32, n: number): void;
+  /** SiLU: x·σ(x). */
+  siluForward(x: F32, out: F32, n: number): void;
+  siluBackward(x: F32, dout: F32, dx: F32, n: number): void;
+
+  /** Row-wise softmax over the last dim. */
+  softmaxForward(x: F32, out: F32, rows: number, cols: number): void;
+  /** dx += out ⊙ (dout − Σ(dout⊙out)) per row. */
+  softmaxBackward(out: F32, dout: F32, dx: F32, rows: number, cols: number): void;
+
+  /**
+   * Fused causal self-attention from packed qkv [B,T,3C] (q | k | v per row, heads
+   * contiguous inside each: head h uses columns h·D..h·D+D−1), C = H·D.
+   * out: [B,T,C]; lse: [B,H,T] log-sum-exp of the scaled scores of each query row
+   * (saved for backward). Scale is 1/√D. Blocked (online softmax): memory per call does
+   * not grow with T²; no [B,H,T,T] buffer exists.
+   */
+  attentionForward(qkv: F32, out: F32, lse: F32, B: number, T: number, H: number, D: number): void;
+  /** Recomputes probabilities from qkv and lse; dqkv accumulates. */
+  attentionBackward(qkv: F32, out: F32, lse: F32, dout: F32, dqkv: F32, B: number, T: number, H: number, D: number): void;
+  /**
+   * Attention for incremental decoding against a KV cache.
+   * q: [B,Tq,C] queries at absolute positions pos0..pos0+Tq−1; kCache, vCache: [B,Tmax,C]
+   * holding keys/values for positions 0..pos0+Tq−1 already. Query i attends keys 0..pos0+i.
+   * out: [B,Tq,C].
+   */
+  attentionDecode(q: F32, kCache: F32, vCache: F32, out: F32, B: number, Tq: number, pos0: number, Tmax: number, H: number, D: number): void;
+
+  /**
+   * Per-row cross-entropy of logits [rows,V] against targets; losses[r] = −log softmax(logits[r])[t_r],
+   * and 0 where t_r === ignoreIndex.
+   */
+  crossEntropyForward(logits: F32, targets: Int32Array, losses: F32, rows: number, V: number, ignoreIndex: number): void;
+  /** dlogits[r] += dloss[r]·(softmax(logits[r]) − onehot(t_r)); rows with t_r === ignoreIndex get nothing. */
+  crossEntropyBackward(logits: F32, targets: Int32Array, dloss: F32, dlogits: F32, rows: number, V: number, ignoreIndex: number): void;
+
+  /** out[i,:] = table[ids[i],:] (ids validated by the caller). */
+  embeddingForward(ids: Int32Array, table: F32, out: F32, n: number, C: number): void;
+  /** dtable[ids[i],:] += dout[i,:]. */
+  embeddingBackward(ids: Int32Array, dout: F32, dtable: F32, n: number, C: number): void;
+
+  /** out = a + b (same length). out may alias a or b. */
+  add(a: F32, b: F32, out: F32, n: number): void;
+  /** out = a ⊙ b. */
+  mul(a: F32, b: F32, out: F32, n: number): void;
+  /** out = s·a. */
+  scale(a: F32, s: number, out: F32, n: number): void;
+  /** y += s·x. */
+  axpy(s: number, x: F32, y: F32, n: number): void;
+  /** Σ x² as a double (for global grad norms). */
+  sumSquares(x: F32, n: number): number;
+
+  /**
+   * One fused AdamW step (decoupled weight decay, bias correction) on n elements:
+   * m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; m̂ = m/(1−β1^step); v̂ = v/(1−β2^step);
+   * p −= lr·(m̂/(√v̂+eps) + wd·p). `step` is 1 on the first update. g is scaled by gradScale first
+   * (so clipping costs no extra pass).
+   */
+  adamw(param: F32, grad: F32, m: F32, v: F32, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number, gradScale: number): void;
+}

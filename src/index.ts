@@ -1,0 +1,2 @@
+// Public API of gptforge, layer by layer (see ARCHITECTURE.md).
+export * from './util/errors.js';
