@@ -17,6 +17,8 @@ export interface Kernels {
   readonly name: 'native' | 'reference';
   /** Threads the backend uses (1 for reference). */
   readonly threads: number;
+  /** Change the thread count (native only; benchmarks compare 1 and 2). */
+  setThreads?(n: number): void;
 
   /**
    * C[M,N] = (accumulate ? C : 0) + op(A)·op(B).
