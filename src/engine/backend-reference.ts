@@ -1,0 +1,387 @@
+import type { Kernels } from './kernels.js';
+
+/**
+ * The reference backend: every kernel as plain loops. This file is the specification the
+ * native C kernels are tested against, and the fallback when the addon is not built.
+ *
+ * The functions accept Float64Array as well as Float32Array (`FA`) so gradient checks can
+ * run them in double precision against finite differences.
+ */
+export type FA = Float32Array | Float64Array;
+
+const GELU_K = Math.sqrt(2 / Math.PI);
+
+export function matmul(a: FA, b: FA, c: FA, M: number, K: number, N: number, transA: boolean, transB: boolean, accumulate: boolean): void {
+  // Strides let one loop serve all four layouts: op(A)[i,k] = a[i*sai + k*sak].
+  const sai = transA ? 1 : K;
+  const sak = transA ? M : 1;
+  const sbk = transB ? 1 : N;
+  const sbj = transB ? K : 1;
+  const row = new Float64Array(N);
+  for (let i = 0; i < M; i++) {
+    row.fill(0);
+    for (let k = 0; k < K; k++) {
+      const aik = a[i * sai + k * sak];
+      if (aik === 0) continue;
+      const bo = k * sbk;
+      for (let j = 0; j < N; j++) row[j] += aik * b[bo + j * sbj];
+    }
+    const co = i * N;
+    if (accumulate) for (let j = 0; j < N; j++) c[co + j] += row[j];
+    else for (let j = 0; j < N; j++) c[co + j] = row[j];
+  }
+}
+
+export function addBias(out: FA, bias: FA, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) out[r * cols + j] += bias[j];
+}
+
+export function biasGrad(dout: FA, dbias: FA, rows: number, cols: number): void {
+  for (let j = 0; j < cols; j++) {
+    let s = 0;
+    for (let r = 0; r < rows; r++) s += dout[r * cols + j];
+    dbias[j] += s;
+  }
+}
+
+export function layerNormForward(x: FA, weight: FA | null, bias: FA | null, out: FA, mean: FA, rstd: FA, rows: number, cols: number, eps: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let m = 0;
+    for (let j = 0; j < cols; j++) m += x[o + j];
+    m /= cols;
+    let v = 0;
+    for (let j = 0; j < cols; j++) {
+      const d = x[o + j] - m;
+      v += d * d;
+    }
+    v /= cols;
+    const s = 1 / Math.sqrt(v + eps);
+    for (let j = 0; j < cols; j++) {
+      const n = (x[o + j] - m) * s;
+      out[o + j] = n * (weight ? weight[j] : 1) + (bias ? bias[j] : 0);
+    }
+    mean[r] = m;
+    rstd[r] = s;
+  }
+}
+
+export function layerNormBackward(dout: FA, x: FA, weight: FA | null, mean: FA, rstd: FA, dx: FA, dweight: FA | null, dbias: FA | null, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    const m = mean[r];
+    const s = rstd[r];
+    // dnorm = dout*w; dx = s * (dnorm - mean(dnorm) - norm*mean(dnorm*norm))
+    let dnormMean = 0;
+    let dnormNormMean = 0;
+    for (let j = 0; j < cols; j++) {
+      const norm = (x[o + j] - m) * s;
+      const dn = dout[o + j] * (weight ? weight[j] : 1);
+      dnormMean += dn;
+      dnormNormMean += dn * norm;
+    }
+    dnormMean /= cols;
+    dnormNormMean /= cols;
+    for (let j = 0; j < cols; j++) {
+      const norm = (x[o + j] - m) * s;
+      const dn = dout[o + j] * (weight ? weight[j] : 1);
+      if (dbias) dbias[j] += dout[o + j];
+      if (dweight) dweight[j] += norm * dout[o + j];
+      dx[o + j] += s * (dn - dnormMean - norm * dnormNormMean);
+    }
+  }
+}
+
+export function rmsNormForward(x: FA, weight: FA | null, out: FA, rstd: FA, rows: number, cols: number, eps: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let ss = 0;
+    for (let j = 0; j < cols; j++) ss += x[o + j] * x[o + j];
+    const s = 1 / Math.sqrt(ss / cols + eps);
+    for (let j = 0; j < cols; j++) out[o + j] = x[o + j] * s * (weight ? weight[j] : 1);
+    rstd[r] = s;
+  }
+}
+
+export function rmsNormBackward(dout: FA, x: FA, weight: FA | null, rstd: FA, dx: FA, dweight: FA | null, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    const s = rstd[r];
+    // y = x*s*w, s = (mean(x²)+eps)^-1/2; dx = s*(dn - norm*mean(dn*norm)) with norm = x*s, dn = dout*w
+    let dnNorm = 0;
+    for (let j = 0; j < cols; j++) dnNorm += dout[o + j] * (weight ? weight[j] : 1) * x[o + j] * s;
+    dnNorm /= cols;
+    for (let j = 0; j < cols; j++) {
+      const norm = x[o + j] * s;
+      const dn = dout[o + j] * (weight ? weight[j] : 1);
+      if (dweight) dweight[j] += dout[o + j] * norm;
+      dx[o + j] += s * (dn - norm * dnNorm);
+    }
+  }
+}
+
+export function geluForward(x: FA, out: FA, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const v = x[i];
+    out[i] = 0.5 * v * (1 + Math.tanh(GELU_K * (v + 0.044715 * v * v * v)));
+  }
+}
+
+export function geluBackward(x: FA, dout: FA, dx: FA, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const v = x[i];
+    const u = GELU_K * (v + 0.044715 * v * v * v);
+    const th = Math.tanh(u);
+    const sech2 = 1 - th * th;
+    const du = GELU_K * (1 + 3 * 0.044715 * v * v);
+    dx[i] += dout[i] * (0.5 * (1 + th) + 0.5 * v * sech2 * du);
+  }
+}
+
+export function siluForward(x: FA, out: FA, n: number): void {
+  for (let i = 0; i < n; i++) out[i] = x[i] / (1 + Math.exp(-x[i]));
+}
+
+export function siluBackward(x: FA, dout: FA, dx: FA, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const sg = 1 / (1 + Math.exp(-x[i]));
+    dx[i] += dout[i] * sg * (1 + x[i] * (1 - sg));
+  }
+}
+
+export function softmaxForward(x: FA, out: FA, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let mx = -Infinity;
+    for (let j = 0; j < cols; j++) if (x[o + j] > mx) mx = x[o + j];
+    let s = 0;
+    for (let j = 0; j < cols; j++) {
+      const e = Math.exp(x[o + j] - mx);
+      out[o + j] = e;
+      s += e;
+    }
+    for (let j = 0; j < cols; j++) out[o + j] /= s;
+  }
+}
+
+export function softmaxBackward(out: FA, dout: FA, dx: FA, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let dot = 0;
+    for (let j = 0; j < cols; j++) dot += dout[o + j] * out[o + j];
+    for (let j = 0; j < cols; j++) dx[o + j] += out[o + j] * (dout[o + j] - dot);
+  }
+}
+
+/**
+ * Causal attention for one (b, h) pair at a time, one query row at a time: scores for keys
+ * 0..t, softmax, weighted sum of values. Only a [T] row buffer exists, never [T,T].
+ */
+export function attentionForward(qkv: FA, out: FA, lse: FA, B: number, T: number, H: number, D: number): void {
+  const C = H * D;
+  const C3 = 3 * C;
+  const scale = 1 / Math.sqrt(D);
+  const p = new Float64Array(T);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      for (let t = 0; t < T; t++) {
+        const qo = (b * T + t) * C3 + h * D;
+        let mx = -Infinity;
+        for (let s = 0; s <= t; s++) {
+          const ko = (b * T + s) * C3 + C + h * D;
+          let dot = 0;
+          for (let d = 0; d < D; d++) dot += qkv[qo + d] * qkv[ko + d];
+          p[s] = dot * scale;
+          if (p[s] > mx) mx = p[s];
+        }
+        let sum = 0;
+        for (let s = 0; s <= t; s++) {
+          p[s] = Math.exp(p[s] - mx);
+          sum += p[s];
+        }
+        const oo = (b * T + t) * C + h * D;
+        for (let d = 0; d < D; d++) {
+          let acc = 0;
+          for (let s = 0; s <= t; s++) acc += p[s] * qkv[(b * T + s) * C3 + 2 * C + h * D + d];
+          out[oo + d] = acc / sum;
+        }
+        lse[(b * H + h) * T + t] = mx + Math.log(sum);
+      }
+    }
+  }
+}
+
+/**
+ * Backward of attention, recomputing P = exp(S − lse) row by row.
+ * dS = P ⊙ (dP − Σ_s P·dP) with dP = dout·Vᵀ, and Σ_s P·dP = dout·out (the FlashAttention trick).
+ */
+export function attentionBackward(qkv: FA, out: FA, lse: FA, dout: FA, dqkv: FA, B: number, T: number, H: number, D: number): void {
+  const C = H * D;
+  const C3 = 3 * C;
+  const scale = 1 / Math.sqrt(D);
+  const p = new Float64Array(T);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      for (let t = 0; t < T; t++) {
+        const qo = (b * T + t) * C3 + h * D;
+        const oo = (b * T + t) * C + h * D;
+        const l = lse[(b * H + h) * T + t];
+        let dOut = 0;
+        for (let d = 0; d < D; d++) dOut += dout[oo + d] * out[oo + d];
+        for (let s = 0; s <= t; s++) {
+          const ko = (b * T + s) * C3 + C + h * D;
+          const vo = ko + C;
+          let dot = 0;
+          for (let d = 0; d < D; d++) dot += qkv[qo + d] * qkv[ko + d];
+          p[s] = Math.exp(dot * scale - l);
+          let dp = 0;
+          for (let d = 0; d < D; d++) dp += dout[oo + d] * qkv[vo + d];
+          const ds = p[s] * (dp - dOut) * scale;
+          for (let d = 0; d < D; d++) {
+            dqkv[qo + d] += ds * qkv[ko + d];
+            dqkv[ko + d] += ds * qkv[qo + d];
+            dqkv[vo + d] += p[s] * dout[oo + d];
+          }
+        }
+      }
+    }
+  }
+}
+
+export function attentionDecode(q: FA, kCache: FA, vCache: FA, out: FA, B: number, Tq: number, pos0: number, Tmax: number, H: number, D: number): void {
+  const C = H * D;
+  const scale = 1 / Math.sqrt(D);
+  const p = new Float64Array(pos0 + Tq);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      for (let i = 0; i < Tq; i++) {
+        const qo = (b * Tq + i) * C + h * D;
+        const last = pos0 + i;
+        let mx = -Infinity;
+        for (let s = 0; s <= last; s++) {
+          const ko = (b * Tmax + s) * C + h * D;
+          let dot = 0;
+          for (let d = 0; d < D; d++) dot += q[qo + d] * kCache[ko + d];
+          p[s] = dot * scale;
+          if (p[s] > mx) mx = p[s];
+        }
+        let sum = 0;
+        for (let s = 0; s <= last; s++) {
+          p[s] = Math.exp(p[s] - mx);
+          sum += p[s];
+        }
+        for (let d = 0; d < D; d++) {
+          let acc = 0;
+          for (let s = 0; s <= last; s++) acc += p[s] * vCache[(b * Tmax + s) * C + h * D + d];
+          out[qo + d] = acc / sum;
+        }
+      }
+    }
+  }
+}
+
+export function crossEntropyForward(logits: FA, targets: Int32Array, losses: FA, rows: number, V: number, ignoreIndex: number): void {
+  for (let r = 0; r < rows; r++) {
+    const t = targets[r];
+    if (t === ignoreIndex) {
+      losses[r] = 0;
+      continue;
+    }
+    const o = r * V;
+    let mx = -Infinity;
+    for (let j = 0; j < V; j++) if (logits[o + j] > mx) mx = logits[o + j];
+    let s = 0;
+    for (let j = 0; j < V; j++) s += Math.exp(logits[o + j] - mx);
+    losses[r] = mx + Math.log(s) - logits[o + t];
+  }
+}
+
+export function crossEntropyBackward(logits: FA, targets: Int32Array, dloss: FA, dlogits: FA, rows: number, V: number, ignoreIndex: number): void {
+  for (let r = 0; r < rows; r++) {
+    const t = targets[r];
+    if (t === ignoreIndex) continue;
+    const o = r * V;
+    let mx = -Infinity;
+    for (let j = 0; j < V; j++) if (logits[o + j] > mx) mx = logits[o + j];
+    let s = 0;
+    for (let j = 0; j < V; j++) s += Math.exp(logits[o + j] - mx);
+    const g = dloss[r];
+    for (let j = 0; j < V; j++) dlogits[o + j] += g * (Math.exp(logits[o + j] - mx) / s - (j === t ? 1 : 0));
+  }
+}
+
+export function embeddingForward(ids: Int32Array, table: FA, out: FA, n: number, C: number): void {
+  for (let i = 0; i < n; i++) {
+    const src = ids[i] * C;
+    for (let j = 0; j < C; j++) out[i * C + j] = table[src + j];
+  }
+}
+
+export function embeddingBackward(ids: Int32Array, dout: FA, dtable: FA, n: number, C: number): void {
+  for (let i = 0; i < n; i++) {
+    const dst = ids[i] * C;
+    for (let j = 0; j < C; j++) dtable[dst + j] += dout[i * C + j];
+  }
+}
+
+export function add(a: FA, b: FA, out: FA, n: number): void {
+  for (let i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+export function mul(a: FA, b: FA, out: FA, n: number): void {
+  for (let i = 0; i < n; i++) out[i] = a[i] * b[i];
+}
+export function scale(a: FA, s: number, out: FA, n: number): void {
+  for (let i = 0; i < n; i++) out[i] = a[i] * s;
+}
+export function axpy(s: number, x: FA, y: FA, n: number): void {
+  for (let i = 0; i < n; i++) y[i] += s * x[i];
+}
+export function sumSquares(x: FA, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += x[i] * x[i];
+  return s;
+}
+
+export function adamw(param: FA, grad: FA, m: FA, v: FA, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number, gradScale: number): void {
+  const bc1 = 1 - Math.pow(beta1, step);
+  const bc2 = 1 - Math.pow(beta2, step);
+  for (let i = 0; i < n; i++) {
+    const g = grad[i] * gradScale;
+    m[i] = beta1 * m[i] + (1 - beta1) * g;
+    v[i] = beta2 * v[i] + (1 - beta2) * g * g;
+    const mh = m[i] / bc1;
+    const vh = v[i] / bc2;
+    param[i] -= lr * (mh / (Math.sqrt(vh) + eps) + weightDecay * param[i]);
+  }
+}
+
+export const referenceKernels: Kernels = {
+  name: 'reference',
+  threads: 1,
+  matmul,
+  addBias,
+  biasGrad,
+  layerNormForward,
+  layerNormBackward,
+  rmsNormForward,
+  rmsNormBackward,
+  geluForward,
+  geluBackward,
+  siluForward,
+  siluBackward,
+  softmaxForward,
+  softmaxBackward,
+  attentionForward,
+  attentionBackward,
+  attentionDecode,
+  crossEntropyForward,
+  crossEntropyBackward,
+  embeddingForward,
+  embeddingBackward,
+  add,
+  mul,
+  scale,
+  axpy,
+  sumSquares,
+  adamw,
+};
