@@ -1,0 +1,60 @@
+import type { Kernels } from './kernels.js';
+import { referenceKernels } from './backend-reference.js';
+import { loadNativeKernels } from './backend-native.js';
+
+/**
+ * Which kernel table the engine runs on. Default: native when the addon loaded, else the
+ * reference backend with one warning. GPTFORGE_BACKEND=native|reference forces a choice.
+ */
+let current: Kernels | null = null;
+let nativeCache: Kernels | null | undefined;
+let nativeError = '';
+
+function native(): Kernels | null {
+  if (nativeCache === undefined) {
+    const r = loadNativeKernels();
+    if ('kernels' in r) nativeCache = r.kernels;
+    else {
+      nativeCache = null;
+      nativeError = r.error;
+    }
+  }
+  return nativeCache ?? null;
+}
+
+export function getKernels(): Kernels {
+  if (current) return current;
+  const want = process.env.GPTFORGE_BACKEND;
+  if (want === 'reference') current = referenceKernels;
+  else if (want === 'native') {
+    const k = native();
+    if (!k) throw new Error(`GPTFORGE_BACKEND=native but the native addon could not be loaded: ${nativeError}`);
+    current = k;
+  } else if (want !== undefined && want !== '') {
+    throw new Error(`GPTFORGE_BACKEND must be "native" or "reference", got "${want}"`);
+  } else {
+    const k = native();
+    if (k) current = k;
+    else {
+      process.emitWarning(`native kernels unavailable (${nativeError}); using the slow reference backend. Run "npm rebuild" with a C compiler installed.`, { code: 'GPTFORGE_NO_NATIVE' });
+      current = referenceKernels;
+    }
+  }
+  return current;
+}
+
+/** Switch backends (tests and benchmarks). Returns the previous one. */
+export function setBackend(name: 'native' | 'reference'): Kernels {
+  const prev = getKernels();
+  if (name === 'reference') current = referenceKernels;
+  else {
+    const k = native();
+    if (!k) throw new Error(`native backend unavailable: ${nativeError}`);
+    current = k;
+  }
+  return prev;
+}
+
+export function nativeAvailable(): boolean {
+  return native() !== null;
+}

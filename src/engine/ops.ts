@@ -1,0 +1,493 @@
+import { getKernels } from './backend.js';
+import { Tensor, record, numel } from './tensor.js';
+
+/**
+ * The op set. Each op validates its inputs (errors name the op and the shapes), runs the
+ * forward kernel, and records its backward right beside it. Ops are coarse and fused
+ * (llm.c style): attention and cross-entropy are single ops with hand-written backward.
+ */
+
+const k = getKernels;
+
+function shapeStr(t: Tensor): string {
+  return `[${t.shape.join(', ')}]`;
+}
+
+function fail(op: string, msg: string): never {
+  throw new Error(`${op}: ${msg}`);
+}
+
+function output(shape: readonly number[]): Tensor {
+  return new Tensor(new Float32Array(numel(shape)), shape);
+}
+
+// ---------------------------------------------------------------------------------------------
+// matmul and linear
+
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+}
+
+/**
+ * op(A)·op(B). Without transA, A may have leading batch dims (treated as rows × K).
+ * B is 2-D: [K, N], or [N, K] with transB.
+ */
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  const transA = opts.transA ?? false;
+  const transB = opts.transB ?? false;
+  if (b.ndim !== 2) fail('matmul', `B must be 2-D, got ${shapeStr(b)}`);
+  if (transA && a.ndim !== 2) fail('matmul', `A must be 2-D when transA, got ${shapeStr(a)}`);
+  if (a.ndim < 1) fail('matmul', `A must have at least 1 dimension, got ${shapeStr(a)}`);
+  const K = transA ? a.shape[0] : a.lastDim;
+  const M = transA ? a.shape[1] : a.rows;
+  const KB = transB ? b.shape[1] : b.shape[0];
+  const N = transB ? b.shape[0] : b.shape[1];
+  if (K !== KB) fail('matmul', `inner dimensions differ: A ${shapeStr(a)}${transA ? 'ᵀ' : ''} · B ${shapeStr(b)}${transB ? 'ᵀ' : ''} (${K} vs ${KB})`);
+  const outShape = transA ? [M, N] : [...a.shape.slice(0, -1), N];
+  const out = output(outShape);
+  k().matmul(a.data, b.data, out.data, M, K, N, transA, transB, false);
+  out.requiresGrad = record([a, b], () => {
+    const dC = out.grad;
+    if (!dC) return;
+    if (a.requiresGrad) {
+      const dA = a.gradBuffer();
+      if (!transA && !transB) k().matmul(dC, b.data, dA, M, N, K, false, true, true);
+      else if (!transA && transB) k().matmul(dC, b.data, dA, M, N, K, false, false, true);
+      else if (transA && !transB) k().matmul(b.data, dC, dA, K, N, M, false, true, true);
+      else k().matmul(b.data, dC, dA, K, N, M, true, true, true);
+    }
+    if (b.requiresGrad) {
+      const dB = b.gradBuffer();
+      if (!transA && !transB) k().matmul(a.data, dC, dB, K, M, N, true, false, true);
+      else if (!transA && transB) k().matmul(dC, a.data, dB, N, M, K, true, false, true);
+      else if (transA && !transB) k().matmul(a.data, dC, dB, K, M, N, false, false, true);
+      else k().matmul(dC, a.data, dB, N, M, K, true, true, true);
+    }
+  });
+  return out;
+}
+
+/** y = x·W + b with W stored [in, out] (Hugging Face GPT-2's Conv1D layout). */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  if (weight.ndim !== 2) fail('linear', `weight must be 2-D [in, out], got ${shapeStr(weight)}`);
+  const [inF, outF] = weight.shape;
+  if (x.lastDim !== inF) fail('linear', `input ${shapeStr(x)} does not match weight ${shapeStr(weight)} (last dim ${x.lastDim} vs ${inF})`);
+  if (bias && (bias.ndim !== 1 || bias.size !== outF)) fail('linear', `bias ${shapeStr(bias)} does not match weight ${shapeStr(weight)}`);
+  const rows = x.rows;
+  const out = output([...x.shape.slice(0, -1), outF]);
+  k().matmul(x.data, weight.data, out.data, rows, inF, outF, false, false, false);
+  if (bias) k().addBias(out.data, bias.data, rows, outF);
+  out.requiresGrad = record([x, weight, bias], () => {
+    const dy = out.grad;
+    if (!dy) return;
+    if (x.requiresGrad) k().matmul(dy, weight.data, x.gradBuffer(), rows, outF, inF, false, true, true);
+    if (weight.requiresGrad) k().matmul(x.data, dy, weight.gradBuffer(), inF, rows, outF, true, false, true);
+    if (bias && bias.requiresGrad) k().biasGrad(dy, bias.gradBuffer(), rows, outF);
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// elementwise
+
+/** a + b. b has a's shape, or is 1-D of a's last dim (broadcast over rows, like a bias). */
+export function add(a: Tensor, b: Tensor): Tensor {
+  const out = output(a.shape);
+  if (b.size === a.size) {
+    if (!sameShape(a, b) && !(b.ndim === 1 && a.ndim === 1)) fail('add', `shapes differ: ${shapeStr(a)} + ${shapeStr(b)}`);
+    k().add(a.data, b.data, out.data, a.size);
+    out.requiresGrad = record([a, b], () => {
+      if (!out.grad) return;
+      if (a.requiresGrad) k().axpy(1, out.grad, a.gradBuffer(), a.size);
+      if (b.requiresGrad) k().axpy(1, out.grad, b.gradBuffer(), b.size);
+    });
+    return out;
+  }
+  if (b.ndim === 1 && b.size === a.lastDim) {
+    out.data.set(a.data);
+    k().addBias(out.data, b.data, a.rows, a.lastDim);
+    out.requiresGrad = record([a, b], () => {
+      if (!out.grad) return;
+      if (a.requiresGrad) k().axpy(1, out.grad, a.gradBuffer(), a.size);
+      if (b.requiresGrad) k().biasGrad(out.grad, b.gradBuffer(), a.rows, a.lastDim);
+    });
+    return out;
+  }
+  fail('add', `cannot broadcast ${shapeStr(b)} to ${shapeStr(a)}`);
+}
+
+/** a ⊙ b, same shape. */
+export function mul(a: Tensor, b: Tensor): Tensor {
+  if (!sameShape(a, b)) fail('mul', `shapes differ: ${shapeStr(a)} * ${shapeStr(b)}`);
+  const out = output(a.shape);
+  k().mul(a.data, b.data, out.data, a.size);
+  out.requiresGrad = record([a, b], () => {
+    const g = out.grad;
+    if (!g) return;
+    const tmp = new Float32Array(a.size);
+    if (a.requiresGrad) {
+      k().mul(g, b.data, tmp, a.size);
+      k().axpy(1, tmp, a.gradBuffer(), a.size);
+    }
+    if (b.requiresGrad) {
+      k().mul(g, a.data, tmp, a.size);
+      k().axpy(1, tmp, b.gradBuffer(), b.size);
+    }
+  });
+  return out;
+}
+
+/** s · a. */
+export function scale(a: Tensor, s: number): Tensor {
+  const out = output(a.shape);
+  k().scale(a.data, s, out.data, a.size);
+  out.requiresGrad = record([a], () => {
+    if (out.grad && a.requiresGrad) k().axpy(s, out.grad, a.gradBuffer(), a.size);
+  });
+  return out;
+}
+
+export function gelu(x: Tensor): Tensor {
+  const out = output(x.shape);
+  k().geluForward(x.data, out.data, x.size);
+  out.requiresGrad = record([x], () => {
+    if (out.grad && x.requiresGrad) k().geluBackward(x.data, out.grad, x.gradBuffer(), x.size);
+  });
+  return out;
+}
+
+export function silu(x: Tensor): Tensor {
+  const out = output(x.shape);
+  k().siluForward(x.data, out.data, x.size);
+  out.requiresGrad = record([x], () => {
+    if (out.grad && x.requiresGrad) k().siluBackward(x.data, out.grad, x.gradBuffer(), x.size);
+  });
+  return out;
+}
+
+/** Softmax over the last dimension. */
+export function softmax(x: Tensor): Tensor {
+  const out = output(x.shape);
+  k().softmaxForward(x.data, out.data, x.rows, x.lastDim);
+  out.requiresGrad = record([x], () => {
+    if (out.grad && x.requiresGrad) k().softmaxBackward(out.data, out.grad, x.gradBuffer(), x.rows, x.lastDim);
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// normalisation
+
+export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
+  const C = x.lastDim;
+  if (weight && weight.size !== C) fail('layerNorm', `weight ${shapeStr(weight)} does not match input ${shapeStr(x)}`);
+  if (bias && bias.size !== C) fail('layerNorm', `bias ${shapeStr(bias)} does not match input ${shapeStr(x)}`);
+  const rows = x.rows;
+  const out = output(x.shape);
+  const mean = new Float32Array(rows);
+  const rstd = new Float32Array(rows);
+  k().layerNormForward(x.data, weight?.data ?? null, bias?.data ?? null, out.data, mean, rstd, rows, C, eps);
+  out.requiresGrad = record([x, weight, bias], () => {
+    if (!out.grad) return;
+    k().layerNormBackward(
+      out.grad, x.data, weight?.data ?? null, mean, rstd,
+      x.requiresGrad ? x.gradBuffer() : new Float32Array(x.size),
+      weight && weight.requiresGrad ? weight.gradBuffer() : null,
+      bias && bias.requiresGrad ? bias.gradBuffer() : null,
+      rows, C,
+    );
+  });
+  return out;
+}
+
+export function rmsNorm(x: Tensor, weight: Tensor | null, eps = 1e-6): Tensor {
+  const C = x.lastDim;
+  if (weight && weight.size !== C) fail('rmsNorm', `weight ${shapeStr(weight)} does not match input ${shapeStr(x)}`);
+  const rows = x.rows;
+  const out = output(x.shape);
+  const rstd = new Float32Array(rows);
+  k().rmsNormForward(x.data, weight?.data ?? null, out.data, rstd, rows, C, eps);
+  out.requiresGrad = record([x, weight], () => {
+    if (!out.grad) return;
+    k().rmsNormBackward(
+      out.grad, x.data, weight?.data ?? null, rstd,
+      x.requiresGrad ? x.gradBuffer() : new Float32Array(x.size),
+      weight && weight.requiresGrad ? weight.gradBuffer() : null,
+      rows, C,
+    );
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// attention
+
+/** Fused causal self-attention: qkv [B, T, 3C] → [B, T, C] with nHead heads (C = nHead·D). */
+export function causalSelfAttention(qkv: Tensor, nHead: number): Tensor {
+  if (qkv.ndim !== 3) fail('causalSelfAttention', `qkv must be [B, T, 3C], got ${shapeStr(qkv)}`);
+  const [B, T, C3] = qkv.shape;
+  if (C3 % 3 !== 0 || (C3 / 3) % nHead !== 0) fail('causalSelfAttention', `last dim ${C3} is not 3·nHead·D for nHead=${nHead} (qkv ${shapeStr(qkv)})`);
+  const C = C3 / 3;
+  const D = C / nHead;
+  const out = output([B, T, C]);
+  const lse = new Float32Array(B * nHead * T);
+  k().attentionForward(qkv.data, out.data, lse, B, T, nHead, D);
+  out.requiresGrad = record([qkv], () => {
+    if (out.grad && qkv.requiresGrad) k().attentionBackward(qkv.data, out.data, lse, out.grad, qkv.gradBuffer(), B, T, nHead, D);
+  });
+  return out;
+}
+
+/**
+ * Rotary position embedding applied in place-free fashion to the q and k parts of packed
+ * qkv [B, T, 3C], positions pos0..pos0+T−1. Rotates pairs (2i, 2i+1) of each head.
+ */
+export function rope(qkv: Tensor, nHead: number, pos0 = 0, base = 10000): Tensor {
+  if (qkv.ndim !== 3) fail('rope', `qkv must be [B, T, 3C], got ${shapeStr(qkv)}`);
+  const [B, T, C3] = qkv.shape;
+  const C = C3 / 3;
+  const D = C / nHead;
+  if (!Number.isInteger(D) || D % 2 !== 0) fail('rope', `head size must be even, got C=${C}, nHead=${nHead}`);
+  const half = D / 2;
+  const cos = new Float32Array(T * half);
+  const sin = new Float32Array(T * half);
+  for (let t = 0; t < T; t++) {
+    for (let i = 0; i < half; i++) {
+      const ang = (pos0 + t) / Math.pow(base, (2 * i) / D);
+      cos[t * half + i] = Math.cos(ang);
+      sin[t * half + i] = Math.sin(ang);
+    }
+  }
+  const apply = (src: Float32Array, dst: Float32Array, sign: number): void => {
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        const row = (b * T + t) * C3;
+        for (let part = 0; part < 2; part++) {
+          for (let h = 0; h < nHead; h++) {
+            const o = row + part * C + h * D;
+            for (let i = 0; i < half; i++) {
+              const c = cos[t * half + i];
+              const s = sin[t * half + i] * sign;
+              const x0 = src[o + 2 * i];
+              const x1 = src[o + 2 * i + 1];
+              dst[o + 2 * i] += x0 * c - x1 * s;
+              dst[o + 2 * i + 1] += x0 * s + x1 * c;
+            }
+          }
+        }
+        // v passes through unchanged
+        for (let j = 2 * C; j < C3; j++) dst[row + j] += src[row + j];
+      }
+    }
+  };
+  const out = output(qkv.shape);
+  apply(qkv.data, out.data, 1);
+  out.requiresGrad = record([qkv], () => {
+    // The rotation is orthogonal: its transpose (rotation by −θ) carries the gradient back.
+    if (out.grad && qkv.requiresGrad) apply(out.grad, qkv.gradBuffer(), -1);
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// embedding and losses
+
+/** Rows of table [V, C] selected by ids; output shape [...idsShape, C]. */
+export function embedding(ids: Int32Array, idsShape: readonly number[], table: Tensor): Tensor {
+  if (table.ndim !== 2) fail('embedding', `table must be 2-D [V, C], got ${shapeStr(table)}`);
+  const n = numel(idsShape);
+  if (ids.length !== n) fail('embedding', `ids length ${ids.length} does not match shape [${idsShape.join(', ')}]`);
+  const [V, C] = table.shape;
+  for (let i = 0; i < n; i++) {
+    const id = ids[i];
+    if (id < 0 || id >= V) fail('embedding', `id ${id} at position ${i} is out of range for table ${shapeStr(table)} (valid 0..${V - 1})`);
+  }
+  const out = output([...idsShape, C]);
+  k().embeddingForward(ids, table.data, out.data, n, C);
+  out.requiresGrad = record([table], () => {
+    if (out.grad && table.requiresGrad) k().embeddingBackward(ids, out.grad, table.gradBuffer(), n, C);
+  });
+  return out;
+}
+
+export interface CrossEntropyOptions {
+  /** Per-row weights (e.g. the SFT loss mask); rows with weight 0 contribute nothing. */
+  weights?: Float32Array;
+  /** Target value meaning "no loss here" (default −1). */
+  ignoreIndex?: number;
+  /** 'mean' (weighted mean over counted rows, default), 'sum' (weighted), or 'none' (raw per-row losses [rows], 0 on ignored rows; weights unused). */
+  reduction?: 'mean' | 'sum' | 'none';
+}
+
+/** Fused log-softmax + negative log-likelihood of logits [..., V] against integer targets. */
+export function crossEntropy(logits: Tensor, targets: Int32Array, opts: CrossEntropyOptions = {}): Tensor {
+  const V = logits.lastDim;
+  const rows = logits.rows;
+  const ignore = opts.ignoreIndex ?? -1;
+  const reduction = opts.reduction ?? 'mean';
+  if (targets.length !== rows) fail('crossEntropy', `targets length ${targets.length} does not match logits ${shapeStr(logits)} (${rows} rows)`);
+  const w = opts.weights;
+  if (w && w.length !== rows) fail('crossEntropy', `weights length ${w.length} does not match ${rows} rows`);
+  for (let r = 0; r < rows; r++) {
+    const t = targets[r];
+    if (t !== ignore && (t < 0 || t >= V)) fail('crossEntropy', `target ${t} at row ${r} is out of range for ${V} classes (logits ${shapeStr(logits)})`);
+  }
+  const losses = new Float32Array(rows);
+  k().crossEntropyForward(logits.data, targets, losses, rows, V, ignore);
+  // Row weights: 0 on ignored rows, else w[r] (or 1).
+  const rw = new Float32Array(rows);
+  let denom = 0;
+  for (let r = 0; r < rows; r++) {
+    rw[r] = targets[r] === ignore ? 0 : w ? w[r] : 1;
+    denom += rw[r];
+  }
+  let out: Tensor;
+  let dscale: number;
+  if (reduction === 'none') {
+    out = new Tensor(losses, [rows]);
+    dscale = 1;
+  } else {
+    let s = 0;
+    for (let r = 0; r < rows; r++) s += rw[r] * losses[r];
+    dscale = reduction === 'mean' ? (denom > 0 ? 1 / denom : 0) : 1;
+    out = new Tensor(Float32Array.of(s * dscale), []);
+  }
+  out.requiresGrad = record([logits], () => {
+    if (!out.grad || !logits.requiresGrad) return;
+    const dloss = new Float32Array(rows);
+    if (reduction === 'none') for (let r = 0; r < rows; r++) dloss[r] = out.grad[r];
+    else for (let r = 0; r < rows; r++) dloss[r] = out.grad[0] * rw[r] * dscale;
+    k().crossEntropyBackward(logits.data, targets, dloss, logits.gradBuffer(), rows, V, ignore);
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// reductions and shape ops
+
+export function sum(x: Tensor): Tensor {
+  let s = 0;
+  for (let i = 0; i < x.size; i++) s += x.data[i];
+  const out = new Tensor(Float32Array.of(s), []);
+  out.requiresGrad = record([x], () => {
+    if (!out.grad || !x.requiresGrad) return;
+    const g = x.gradBuffer();
+    const d = out.grad[0];
+    for (let i = 0; i < g.length; i++) g[i] += d;
+  });
+  return out;
+}
+
+export function mean(x: Tensor): Tensor {
+  if (x.size === 0) fail('mean', 'empty tensor');
+  return scale(sum(x), 1 / x.size);
+}
+
+/** Same data, new shape (no copy). The gradient buffer is shared too. */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  if (numel(shape) !== x.size) fail('reshape', `cannot reshape ${shapeStr(x)} (${x.size} elements) to [${shape.join(', ')}]`);
+  const out = new Tensor(x.data, shape);
+  out.requiresGrad = record([x], () => {});
+  if (out.requiresGrad) out.grad = x.gradBuffer();
+  return out;
+}
+
+function axisSizes(shape: readonly number[], axis: number): { outer: number; dim: number; inner: number } {
+  let outer = 1;
+  let inner = 1;
+  for (let i = 0; i < axis; i++) outer *= shape[i];
+  for (let i = axis + 1; i < shape.length; i++) inner *= shape[i];
+  return { outer, dim: shape[axis], inner };
+}
+
+function normAxis(op: string, axis: number, ndim: number): number {
+  const a = axis < 0 ? axis + ndim : axis;
+  if (a < 0 || a >= ndim) fail(op, `axis ${axis} out of range for ${ndim} dimensions`);
+  return a;
+}
+
+/** Concatenate along an axis; all other dims must match. */
+export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
+  if (tensors.length === 0) fail('concat', 'no tensors');
+  const ndim = tensors[0].ndim;
+  const ax = normAxis('concat', axis, ndim);
+  for (const t of tensors) {
+    if (t.ndim !== ndim || t.shape.some((d, i) => i !== ax && d !== tensors[0].shape[i])) {
+      fail('concat', `shapes do not match along non-concat axes: ${tensors.map(shapeStr).join(', ')} (axis ${axis})`);
+    }
+  }
+  const shape = [...tensors[0].shape];
+  shape[ax] = tensors.reduce((s, t) => s + t.shape[ax], 0);
+  const out = output(shape);
+  const { outer, inner } = axisSizes(shape, ax);
+  const outRow = shape[ax] * inner;
+  let offset = 0;
+  const offsets: number[] = [];
+  for (const t of tensors) {
+    offsets.push(offset);
+    const seg = t.shape[ax] * inner;
+    for (let o = 0; o < outer; o++) out.data.set(t.data.subarray(o * seg, (o + 1) * seg), o * outRow + offset);
+    offset += seg;
+  }
+  out.requiresGrad = record(tensors, () => {
+    if (!out.grad) return;
+    tensors.forEach((t, i) => {
+      if (!t.requiresGrad) return;
+      const seg = t.shape[ax] * inner;
+      const g = t.gradBuffer();
+      for (let o = 0; o < outer; o++) {
+        const src = out.grad!.subarray(o * outRow + offsets[i], o * outRow + offsets[i] + seg);
+        for (let j = 0; j < seg; j++) g[o * seg + j] += src[j];
+      }
+    });
+  });
+  return out;
+}
+
+/** Elements start..end−1 along an axis (a copy). */
+export function slice(x: Tensor, axis: number, start: number, end: number): Tensor {
+  const ax = normAxis('slice', axis, x.ndim);
+  const d = x.shape[ax];
+  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= d)) {
+    fail('slice', `range ${start}..${end} is invalid for axis ${axis} of ${shapeStr(x)}`);
+  }
+  const shape = [...x.shape];
+  shape[ax] = end - start;
+  const out = output(shape);
+  const { outer, inner } = axisSizes(x.shape, ax);
+  const inRow = d * inner;
+  const seg = (end - start) * inner;
+  for (let o = 0; o < outer; o++) out.data.set(x.data.subarray(o * inRow + start * inner, o * inRow + start * inner + seg), o * seg);
+  out.requiresGrad = record([x], () => {
+    if (!out.grad || !x.requiresGrad) return;
+    const g = x.gradBuffer();
+    for (let o = 0; o < outer; o++) {
+      const base = o * inRow + start * inner;
+      for (let j = 0; j < seg; j++) g[base + j] += out.grad[o * seg + j];
+    }
+  });
+  return out;
+}
+
+/** Rows of x viewed as [rows, C], picked by index: → [idx.length, C]. Used by the scalar head. */
+export function gatherRows(x: Tensor, idx: Int32Array): Tensor {
+  const C = x.lastDim;
+  const rows = x.rows;
+  for (let i = 0; i < idx.length; i++) if (idx[i] < 0 || idx[i] >= rows) fail('gatherRows', `row ${idx[i]} out of range for ${shapeStr(x)} (${rows} rows)`);
+  const out = output([idx.length, C]);
+  for (let i = 0; i < idx.length; i++) out.data.set(x.data.subarray(idx[i] * C, idx[i] * C + C), i * C);
+  out.requiresGrad = record([x], () => {
+    if (!out.grad || !x.requiresGrad) return;
+    const g = x.gradBuffer();
+    for (let i = 0; i < idx.length; i++) {
+      const base = idx[i] * C;
+      for (let j = 0; j < C; j++) g[base + j] += out.grad[i * C + j];
+    }
+  });
+  return out;
+}
+
+function sameShape(a: Tensor, b: Tensor): boolean {
+  return a.ndim === b.ndim && a.shape.every((d, i) => d === b.shape[i]);
+}

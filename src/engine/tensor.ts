@@ -1,0 +1,176 @@
+import { Rng } from './rng.js';
+
+/**
+ * A Tensor is a shape and a contiguous row-major Float32Array, plus (when it takes part in
+ * autograd) a gradient buffer of the same size. There are no strided views: reshapes share
+ * the data, every other layout change is an explicit copy or a flag on matmul.
+ *
+ * Autograd is a tape: each op that has an input needing a gradient pushes a closure that
+ * accumulates its inputs' gradients from its output's gradient. `loss.backward()` runs the
+ * tape in reverse and clears it. `noGrad(fn)` runs fn without recording (inference).
+ */
+export class Tensor {
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
+  grad: Float32Array | null = null;
+  requiresGrad: boolean;
+  /** Optional name (parameters carry their checkpoint name). */
+  name: string | undefined;
+
+  constructor(data: Float32Array, shape: readonly number[], requiresGrad = false, name?: string) {
+    const n = numel(shape);
+    if (data.length !== n) throw new Error(`Tensor: data length ${data.length} does not match shape [${shape.join(', ')}] (${n} elements)`);
+    this.data = data;
+    this.shape = Object.freeze([...shape]);
+    this.requiresGrad = requiresGrad;
+    this.name = name;
+  }
+
+  get size(): number {
+    return this.data.length;
+  }
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  /** Size of the last dimension. */
+  get lastDim(): number {
+    return this.shape[this.shape.length - 1];
+  }
+
+  /** Number of rows when viewed as [rows, lastDim]. */
+  get rows(): number {
+    return this.shape.length === 0 ? 1 : this.data.length / this.lastDim;
+  }
+
+  /** The gradient buffer, allocated (zeroed) on first use. */
+  gradBuffer(): Float32Array {
+    if (!this.grad) this.grad = new Float32Array(this.data.length);
+    return this.grad;
+  }
+
+  zeroGrad(): void {
+    if (this.grad) this.grad.fill(0);
+  }
+
+  /** The single value of a one-element tensor. */
+  item(): number {
+    if (this.data.length !== 1) throw new Error(`item(): tensor has shape [${this.shape.join(', ')}], not one element`);
+    return this.data[0];
+  }
+
+  /** Run backpropagation from this scalar: d(this)/d(this) = 1, then the tape in reverse. */
+  backward(): void {
+    if (!this.requiresGrad) throw new Error(`backward(): tensor of shape [${this.shape.join(', ')}] does not require grad (was it computed under noGrad, or from inputs that need no gradient?)`);
+    if (this.data.length !== 1) throw new Error(`backward(): expected a scalar loss, got shape [${this.shape.join(', ')}]`);
+    this.gradBuffer()[0] += 1;
+    runTapeBackward();
+  }
+
+  toString(): string {
+    return `Tensor([${this.shape.join(', ')}]${this.name ? ` ${this.name}` : ''})`;
+  }
+}
+
+export function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) throw new Error(`invalid shape [${shape.join(', ')}]: dimensions must be non-negative integers`);
+    n *= d;
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tape
+
+type BackwardFn = () => void;
+let tape: BackwardFn[] = [];
+let gradEnabled = true;
+
+/** True when ops should record for backward. */
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Record a backward closure when grad is enabled and some input needs a gradient. Returns whether the output needs grad. */
+export function record(inputs: readonly (Tensor | null | undefined)[], backward: BackwardFn): boolean {
+  if (!gradEnabled) return false;
+  let any = false;
+  for (const t of inputs) if (t && t.requiresGrad) any = true;
+  if (!any) return false;
+  tape.push(backward);
+  return true;
+}
+
+function runTapeBackward(): void {
+  const nodes = tape;
+  tape = [];
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    for (let i = nodes.length - 1; i >= 0; i--) nodes[i]();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/** Drop whatever was recorded without running it (e.g. after an evaluation forward that did record). */
+export function clearTape(): void {
+  tape = [];
+}
+
+export function tapeLength(): number {
+  return tape.length;
+}
+
+/** Run fn without recording any backward closures. */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Constructors
+
+export function zeros(shape: readonly number[], requiresGrad = false): Tensor {
+  return new Tensor(new Float32Array(numel(shape)), shape, requiresGrad);
+}
+
+export function ones(shape: readonly number[], requiresGrad = false): Tensor {
+  return new Tensor(new Float32Array(numel(shape)).fill(1), shape, requiresGrad);
+}
+
+export function full(shape: readonly number[], value: number, requiresGrad = false): Tensor {
+  return new Tensor(new Float32Array(numel(shape)).fill(value), shape, requiresGrad);
+}
+
+export function fromArray(values: ArrayLike<number>, shape?: readonly number[], requiresGrad = false): Tensor {
+  return new Tensor(Float32Array.from(values as ArrayLike<number>), shape ?? [values.length], requiresGrad);
+}
+
+export function randn(shape: readonly number[], rng: Rng, std = 1, requiresGrad = false): Tensor {
+  const t = zeros(shape, requiresGrad);
+  for (let i = 0; i < t.data.length; i++) t.data[i] = rng.normal() * std;
+  return t;
+}
+
+export function uniform(shape: readonly number[], rng: Rng, lo = 0, hi = 1, requiresGrad = false): Tensor {
+  const t = zeros(shape, requiresGrad);
+  for (let i = 0; i < t.data.length; i++) t.data[i] = lo + (hi - lo) * rng.random();
+  return t;
+}
+
+/** A parameter: a named tensor that requires grad. */
+export function parameter(name: string, shape: readonly number[], init: (data: Float32Array) => void): Tensor {
+  const t = zeros(shape, true);
+  t.name = name;
+  init(t.data);
+  return t;
+}

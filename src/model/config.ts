@@ -1,0 +1,78 @@
+import { GptforgeError } from '../util/errors.js';
+
+/**
+ * The shape of a GPT. Defaults are GPT-2's architecture (learned positions, LayerNorm,
+ * GELU MLP 4× wide, tied embeddings, biases); flags switch on the LLaMA-style variants.
+ */
+export interface GPTConfig {
+  vocabSize: number;
+  /** Maximum context length (positions). */
+  blockSize: number;
+  nLayer: number;
+  nHead: number;
+  nEmbd: number;
+  /** Biases in linear layers and norms (GPT-2: true). */
+  bias: boolean;
+  norm: 'layernorm' | 'rmsnorm';
+  mlp: 'gelu' | 'swiglu';
+  position: 'learned' | 'rope';
+  /** The LM head reuses the token embedding matrix (GPT-2: true). */
+  tieEmbeddings: boolean;
+  /** MLP hidden width (default 4·nEmbd). */
+  mlpHidden: number;
+}
+
+export type GPTConfigInput = Pick<GPTConfig, 'vocabSize' | 'blockSize' | 'nLayer' | 'nHead' | 'nEmbd'> & Partial<GPTConfig>;
+
+export function makeConfig(c: GPTConfigInput): GPTConfig {
+  const cfg: GPTConfig = {
+    bias: true,
+    norm: 'layernorm',
+    mlp: 'gelu',
+    position: 'learned',
+    tieEmbeddings: true,
+    mlpHidden: 4 * c.nEmbd,
+    ...c,
+  };
+  validateConfig(cfg);
+  return cfg;
+}
+
+export function validateConfig(c: GPTConfig, source = 'model config'): void {
+  const posInt = (field: keyof GPTConfig): void => {
+    const v = c[field];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new GptforgeError(`must be a positive integer, got ${JSON.stringify(v)}`, { file: source, field });
+  };
+  for (const f of ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd', 'mlpHidden'] as const) posInt(f);
+  if (c.nEmbd % c.nHead !== 0) throw new GptforgeError(`nEmbd ${c.nEmbd} is not divisible by nHead ${c.nHead}`, { file: source, field: 'nHead' });
+  if (c.position === 'rope' && (c.nEmbd / c.nHead) % 2 !== 0) throw new GptforgeError(`RoPE needs an even head size, got ${c.nEmbd / c.nHead}`, { file: source, field: 'nHead' });
+  if (!['layernorm', 'rmsnorm'].includes(c.norm)) throw new GptforgeError(`must be "layernorm" or "rmsnorm", got ${JSON.stringify(c.norm)}`, { file: source, field: 'norm' });
+  if (!['gelu', 'swiglu'].includes(c.mlp)) throw new GptforgeError(`must be "gelu" or "swiglu", got ${JSON.stringify(c.mlp)}`, { file: source, field: 'mlp' });
+  if (!['learned', 'rope'].includes(c.position)) throw new GptforgeError(`must be "learned" or "rope", got ${JSON.stringify(c.position)}`, { file: source, field: 'position' });
+}
+
+/** Parameter count (excluding the optional scalar head). */
+export function countParams(c: GPTConfig): number {
+  const C = c.nEmbd;
+  const H = c.mlpHidden;
+  const b = c.bias ? 1 : 0;
+  const norm = c.norm === 'layernorm' && c.bias ? 2 * C : C;
+  const attn = C * 3 * C + b * 3 * C + C * C + b * C;
+  const mlp = c.mlp === 'gelu' ? C * H + b * H + H * C + b * C : 2 * C * H + 2 * b * H + H * C + b * C;
+  let n = c.vocabSize * C + c.nLayer * (2 * norm + attn + mlp) + norm;
+  if (c.position === 'learned') n += c.blockSize * C;
+  if (!c.tieEmbeddings) n += c.vocabSize * C;
+  return n;
+}
+
+/** Forward FLOPs per token of the matmuls (2·params in matmuls + attention), for MFU. Training ≈ 3× this. */
+export function flopsPerToken(c: GPTConfig, seqLen: number): number {
+  const C = c.nEmbd;
+  const H = c.mlpHidden;
+  const attnProj = 2 * (C * 3 * C + C * C);
+  const mlp = c.mlp === 'gelu' ? 2 * (2 * C * H) : 2 * (3 * C * H);
+  // causal attention: on average T/2 keys, QKᵀ and PV each 2·C flops per key
+  const attn = 2 * 2 * C * (seqLen / 2);
+  const head = 2 * C * c.vocabSize;
+  return c.nLayer * (attnProj + mlp + attn) + head;
+}

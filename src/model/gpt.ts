@@ -1,0 +1,240 @@
+import { Rng } from '../engine/rng.js';
+import { Tensor, parameter, noGrad, zeros } from '../engine/tensor.js';
+import * as op from '../engine/ops.js';
+import { getKernels } from '../engine/backend.js';
+import { type GPTConfig, validateConfig } from './config.js';
+import { KVCache } from './kvcache.js';
+
+/**
+ * The GPT, read top to bottom: token (+ position) embedding, nLayer pre-norm blocks of
+ * causal self-attention and MLP with residual connections, a final norm, and heads:
+ * the LM head (logits over the vocabulary) and an optional scalar head read at one
+ * position (the reward model's reward token, PPO's value).
+ *
+ * Parameters carry Hugging Face GPT-2 names (transformer.h.0.attn.c_attn.weight …) and its
+ * Conv1D layout (weights stored [in, out]) so checkpoints interoperate.
+ */
+
+interface Block {
+  ln1w: Tensor;
+  ln1b: Tensor | null;
+  attnW: Tensor;
+  attnB: Tensor | null;
+  projW: Tensor;
+  projB: Tensor | null;
+  ln2w: Tensor;
+  ln2b: Tensor | null;
+  fcW: Tensor;
+  fcB: Tensor | null;
+  /** SwiGLU's second ("up") projection. */
+  fc2W: Tensor | null;
+  fc2B: Tensor | null;
+  mlpProjW: Tensor;
+  mlpProjB: Tensor | null;
+}
+
+export interface GPTOptions {
+  seed?: number;
+  /** Add the scalar head (`score.weight`, `score.bias`). */
+  scalarHead?: boolean;
+}
+
+export class GPT {
+  readonly config: GPTConfig;
+  /** All parameters by name, in a stable order. */
+  readonly params = new Map<string, Tensor>();
+  private readonly wte: Tensor;
+  private readonly wpe: Tensor | null;
+  private readonly blocks: Block[] = [];
+  private readonly lnfW: Tensor;
+  private readonly lnfB: Tensor | null;
+  private readonly lmHead: Tensor | null;
+  private scoreW: Tensor | null = null;
+  private scoreB: Tensor | null = null;
+
+  constructor(config: GPTConfig, opts: GPTOptions = {}) {
+    validateConfig(config);
+    this.config = config;
+    const rng = new Rng(opts.seed ?? 1337);
+    const { vocabSize: V, blockSize, nLayer, nEmbd: C, mlpHidden: H, bias } = config;
+    const normal = (std: number) => (d: Float32Array) => {
+      for (let i = 0; i < d.length; i++) d[i] = rng.normal() * std;
+    };
+    const fill = (v: number) => (d: Float32Array) => d.fill(v);
+    // GPT-2: residual projections are scaled down so the residual stream's variance does not grow with depth.
+    const projStd = 0.02 / Math.sqrt(2 * nLayer);
+    const add = (name: string, shape: number[], init: (d: Float32Array) => void): Tensor => {
+      const t = parameter(name, shape, init);
+      this.params.set(name, t);
+      return t;
+    };
+    const addIf = (cond: boolean, name: string, shape: number[], init: (d: Float32Array) => void): Tensor | null => (cond ? add(name, shape, init) : null);
+    const normBias = bias && config.norm === 'layernorm';
+
+    this.wte = add('transformer.wte.weight', [V, C], normal(0.02));
+    this.wpe = addIf(config.position === 'learned', 'transformer.wpe.weight', [blockSize, C], normal(0.02));
+    for (let i = 0; i < nLayer; i++) {
+      const p = `transformer.h.${i}`;
+      this.blocks.push({
+        ln1w: add(`${p}.ln_1.weight`, [C], fill(1)),
+        ln1b: addIf(normBias, `${p}.ln_1.bias`, [C], fill(0)),
+        attnW: add(`${p}.attn.c_attn.weight`, [C, 3 * C], normal(0.02)),
+        attnB: addIf(bias, `${p}.attn.c_attn.bias`, [3 * C], fill(0)),
+        projW: add(`${p}.attn.c_proj.weight`, [C, C], normal(projStd)),
+        projB: addIf(bias, `${p}.attn.c_proj.bias`, [C], fill(0)),
+        ln2w: add(`${p}.ln_2.weight`, [C], fill(1)),
+        ln2b: addIf(normBias, `${p}.ln_2.bias`, [C], fill(0)),
+        fcW: add(`${p}.mlp.c_fc.weight`, [C, H], normal(0.02)),
+        fcB: addIf(bias, `${p}.mlp.c_fc.bias`, [H], fill(0)),
+        fc2W: addIf(config.mlp === 'swiglu', `${p}.mlp.c_fc2.weight`, [C, H], normal(0.02)),
+        fc2B: addIf(config.mlp === 'swiglu' && bias, `${p}.mlp.c_fc2.bias`, [H], fill(0)),
+        mlpProjW: add(`${p}.mlp.c_proj.weight`, [H, C], normal(projStd)),
+        mlpProjB: addIf(bias, `${p}.mlp.c_proj.bias`, [C], fill(0)),
+      });
+    }
+    this.lnfW = add('transformer.ln_f.weight', [C], fill(1));
+    this.lnfB = addIf(normBias, 'transformer.ln_f.bias', [C], fill(0));
+    this.lmHead = addIf(!config.tieEmbeddings, 'lm_head.weight', [V, C], normal(0.02));
+    if (opts.scalarHead) this.addScalarHead();
+  }
+
+  /** Add the scalar head (zero-initialised: every completion starts with reward 0). */
+  addScalarHead(): void {
+    if (this.scoreW) return;
+    this.scoreW = parameter('score.weight', [1, this.config.nEmbd], (d) => d.fill(0));
+    this.scoreB = parameter('score.bias', [1], (d) => d.fill(0));
+    this.params.set('score.weight', this.scoreW);
+    this.params.set('score.bias', this.scoreB);
+  }
+
+  get hasScalarHead(): boolean {
+    return this.scoreW !== null;
+  }
+
+  parameters(): Tensor[] {
+    return [...this.params.values()];
+  }
+
+  numParams(): number {
+    let n = 0;
+    for (const p of this.params.values()) n += p.size;
+    return n;
+  }
+
+  private norm(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
+    return this.config.norm === 'layernorm' ? op.layerNorm(x, w, b) : op.rmsNorm(x, w);
+  }
+
+  private checkIds(ids: Int32Array, B: number, T: number, pos0: number): void {
+    if (ids.length !== B * T) throw new Error(`GPT.forward: ids length ${ids.length} is not B·T = ${B}·${T}`);
+    if (pos0 + T > this.config.blockSize) throw new Error(`GPT.forward: sequence of ${pos0 + T} positions exceeds the context length ${this.config.blockSize}`);
+  }
+
+  /**
+   * Final hidden states [B, T, C] (after the last norm) for token ids [B·T].
+   * With a KV cache (inference only), ids are the next T tokens after the cache's position.
+   */
+  hidden(ids: Int32Array, B: number, T: number, cache?: KVCache): Tensor {
+    const pos0 = cache ? cache.length : 0;
+    this.checkIds(ids, B, T, pos0);
+    if (cache && cache.batch !== B) throw new Error(`GPT.forward: cache is for batch ${cache.batch}, got ${B}`);
+    const { nHead, nEmbd: C } = this.config;
+    let x = op.embedding(ids, [B, T], this.wte);
+    if (this.wpe) {
+      const pos = new Int32Array(B * T);
+      for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = pos0 + t;
+      x = op.add(x, op.embedding(pos, [B, T], this.wpe));
+    }
+    for (let l = 0; l < this.blocks.length; l++) {
+      const blk = this.blocks[l];
+      // attention sub-block
+      let qkv = op.linear(this.norm(x, blk.ln1w, blk.ln1b), blk.attnW, blk.attnB);
+      if (this.config.position === 'rope') qkv = op.rope(qkv, nHead, pos0);
+      const att = cache ? this.cachedAttention(qkv, cache, l, B, T) : op.causalSelfAttention(qkv, nHead);
+      x = op.add(x, op.linear(att, blk.projW, blk.projB));
+      // MLP sub-block
+      const h = this.norm(x, blk.ln2w, blk.ln2b);
+      let m: Tensor;
+      if (this.config.mlp === 'gelu') m = op.gelu(op.linear(h, blk.fcW, blk.fcB));
+      else m = op.mul(op.silu(op.linear(h, blk.fcW, blk.fcB)), op.linear(h, blk.fc2W!, blk.fc2B));
+      x = op.add(x, op.linear(m, blk.mlpProjW, blk.mlpProjB));
+    }
+    if (cache) cache.length += T;
+    return this.norm(x, this.lnfW, this.lnfB);
+  }
+
+  /** Write this step's keys/values into the cache and attend over everything cached so far. */
+  private cachedAttention(qkv: Tensor, cache: KVCache, layer: number, B: number, T: number): Tensor {
+    if (qkv.requiresGrad) throw new Error('GPT: KV-cache decoding is inference only; run it under noGrad()');
+    const { nHead, nEmbd: C } = this.config;
+    const pos0 = cache.length;
+    const kc = cache.keys[layer];
+    const vc = cache.values[layer];
+    const q = new Float32Array(B * T * C);
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        const src = (b * T + t) * 3 * C;
+        const dst = (b * cache.capacity + pos0 + t) * C;
+        q.set(qkv.data.subarray(src, src + C), (b * T + t) * C);
+        kc.set(qkv.data.subarray(src + C, src + 2 * C), dst);
+        vc.set(qkv.data.subarray(src + 2 * C, src + 3 * C), dst);
+      }
+    }
+    const out = zeros([B, T, C]);
+    getKernels().attentionDecode(q, kc, vc, out.data, B, T, pos0, cache.capacity, nHead, C / nHead);
+    return out;
+  }
+
+  /** Logits [..., V] from hidden states (tied: h·wteᵀ). */
+  logits(hidden: Tensor): Tensor {
+    return op.matmul(hidden, this.lmHead ?? this.wte, { transB: true });
+  }
+
+  /** Logits [B, T, V] for token ids [B·T]. */
+  forward(ids: Int32Array, B: number, T: number, cache?: KVCache): Tensor {
+    return this.logits(this.hidden(ids, B, T, cache));
+  }
+
+  /** Mean next-token cross-entropy; targets −1 are ignored; weights (e.g. the SFT mask) weight rows. */
+  loss(ids: Int32Array, targets: Int32Array, B: number, T: number, weights?: Float32Array): Tensor {
+    return op.crossEntropy(this.forward(ids, B, T), targets, { weights });
+  }
+
+  /** The scalar head read at the given flat row positions (b·T + t) of hidden [B, T, C] → [k]. */
+  scalar(hidden: Tensor, rows: Int32Array): Tensor {
+    if (!this.scoreW || !this.scoreB) throw new Error('GPT.scalar: this model has no scalar head (score.weight)');
+    const picked = op.gatherRows(hidden, rows);
+    const s = op.add(op.matmul(picked, this.scoreW, { transB: true }), this.scoreB);
+    return op.reshape(s, [rows.length]);
+  }
+
+  /** A KV cache sized for this model. */
+  createCache(batch: number, capacity = this.config.blockSize): KVCache {
+    if (capacity > this.config.blockSize) throw new Error(`cache capacity ${capacity} exceeds the context length ${this.config.blockSize}`);
+    return new KVCache(this.config.nLayer, batch, capacity, this.config.nEmbd);
+  }
+
+  /** Copy parameter values from a name → data map (checkpoint load). Missing or mis-sized entries are errors. */
+  loadState(state: ReadonlyMap<string, Float32Array>, source = 'checkpoint'): void {
+    for (const [name, t] of this.params) {
+      const d = state.get(name);
+      if (!d) throw new Error(`${source}: missing tensor "${name}"`);
+      if (d.length !== t.size) throw new Error(`${source}: tensor "${name}" has ${d.length} elements, the model expects ${t.size} [${t.shape.join(', ')}]`);
+      t.data.set(d);
+    }
+  }
+
+  /** Greedy/sampled decoding lives in src/infer; this is the one-step helper it uses. */
+  nextLogits(ids: Int32Array, cache: KVCache): Float32Array {
+    return noGrad(() => {
+      const B = cache.batch;
+      const T = ids.length / B;
+      const logits = this.forward(ids, B, T, cache);
+      const V = this.config.vocabSize;
+      // last position of each batch row
+      const out = new Float32Array(B * V);
+      for (let b = 0; b < B; b++) out.set(logits.data.subarray(((b + 1) * T - 1) * V, (b + 1) * T * V), b * V);
+      return out;
+    });
+  }
+}

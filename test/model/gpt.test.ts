@@ -1,0 +1,109 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { GPT } from '../../src/model/gpt.js';
+import { makeConfig, countParams } from '../../src/model/config.js';
+import { AdamW, decayGroups } from '../../src/engine/optim.js';
+import { noGrad, fromArray } from '../../src/engine/tensor.js';
+import * as op from '../../src/engine/ops.js';
+import { Rng } from '../../src/engine/rng.js';
+
+function randomIds(n: number, V: number, seed: number): Int32Array {
+  const r = new Rng(seed);
+  return Int32Array.from({ length: n }, () => r.int(V));
+}
+
+test('GPT-2 parameter names, shapes, count and initialisation', () => {
+  const cfg = makeConfig({ vocabSize: 50, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 16 });
+  const m = new GPT(cfg);
+  assert.equal(m.numParams(), countParams(cfg));
+  assert.deepEqual(m.params.get('transformer.h.1.attn.c_attn.weight')!.shape, [16, 48]);
+  assert.deepEqual(m.params.get('transformer.h.0.mlp.c_proj.weight')!.shape, [64, 16]);
+  assert.ok(m.params.has('transformer.wpe.weight') && m.params.has('transformer.ln_f.bias'));
+  assert.ok(!m.params.has('lm_head.weight'), 'tied embeddings store no lm_head');
+  const std = (d: Float32Array) => Math.sqrt(d.reduce((s, v) => s + v * v, 0) / d.length);
+  const fc = std(m.params.get('transformer.h.0.mlp.c_fc.weight')!.data);
+  const proj = std(m.params.get('transformer.h.0.mlp.c_proj.weight')!.data);
+  assert.ok(Math.abs(fc - 0.02) < 0.003, `c_fc std ${fc}`);
+  assert.ok(Math.abs(proj - 0.02 / Math.sqrt(4)) < 0.002, `c_proj std ${proj}`);
+});
+
+for (const variant of [{}, { position: 'rope' as const, norm: 'rmsnorm' as const, mlp: 'swiglu' as const, bias: false, tieEmbeddings: false }]) {
+  const label = Object.keys(variant).length ? 'rope/rmsnorm/swiglu' : 'gpt-2';
+  test(`KV-cache decoding gives the same logits as a full forward (${label})`, () => {
+    const cfg = makeConfig({ vocabSize: 40, blockSize: 24, nLayer: 2, nHead: 2, nEmbd: 16, ...variant });
+    const m = new GPT(cfg, { seed: 3 });
+    const B = 2, T = 11;
+    const ids = randomIds(B * T, 40, 9);
+    const full = noGrad(() => m.forward(ids, B, T)).data;
+    const cache = m.createCache(B);
+    const V = 40;
+    // prefill 4 tokens, then one at a time, then a chunk of 3
+    const chunks = [4, 1, 1, 1, 1, 3];
+    let t0 = 0;
+    for (const n of chunks) {
+      const part = new Int32Array(B * n);
+      for (let b = 0; b < B; b++) part.set(ids.subarray(b * T + t0, b * T + t0 + n), b * n);
+      const logits = noGrad(() => m.forward(part, B, n, cache)).data;
+      for (let b = 0; b < B; b++) {
+        for (let i = 0; i < n; i++) {
+          for (let v = 0; v < V; v++) {
+            const a = logits[(b * n + i) * V + v];
+            const f = full[(b * T + t0 + i) * V + v];
+            assert.ok(Math.abs(a - f) < 1e-4, `b${b} t${t0 + i} v${v}: cached ${a} vs full ${f}`);
+          }
+        }
+      }
+      t0 += n;
+    }
+    assert.equal(cache.length, T);
+  });
+}
+
+test('a tiny GPT overfits a fixed batch to near-zero loss', () => {
+  const cfg = makeConfig({ vocabSize: 32, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 32 });
+  const m = new GPT(cfg, { seed: 1 });
+  const B = 4, T = 16;
+  const data = randomIds(B * (T + 1), 32, 5);
+  const ids = new Int32Array(B * T);
+  const targets = new Int32Array(B * T);
+  for (let b = 0; b < B; b++) {
+    ids.set(data.subarray(b * (T + 1), b * (T + 1) + T), b * T);
+    targets.set(data.subarray(b * (T + 1) + 1, (b + 1) * (T + 1)), b * T);
+  }
+  const opt = new AdamW(decayGroups(m.parameters(), 0), { lr: 3e-3 });
+  let first = 0;
+  let last = 0;
+  for (let step = 0; step < 300; step++) {
+    opt.zeroGrad();
+    const loss = m.loss(ids, targets, B, T);
+    loss.backward();
+    opt.step();
+    if (step === 0) first = loss.item();
+    last = loss.item();
+  }
+  assert.ok(first > 3, `initial loss ${first} should be near ln(32)=3.47`);
+  assert.ok(last < 0.05, `final loss ${last} should be near zero`);
+});
+
+test('scalar head reads one position and receives gradients', () => {
+  const cfg = makeConfig({ vocabSize: 20, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8 });
+  const m = new GPT(cfg, { scalarHead: true });
+  m.params.get('score.weight')!.data.set(Float32Array.from({ length: 8 }, (_, i) => 0.1 * (i - 3)));
+  const ids = randomIds(2 * 8, 20, 2);
+  const h = m.hidden(ids, 2, 8);
+  const r = m.scalar(h, Int32Array.from([7, 12]));
+  assert.deepEqual(r.shape, [2]);
+  const w = m.params.get('score.weight')!.data;
+  const b = m.params.get('score.bias')!.data[0];
+  for (const [k, row] of [[0, 7], [1, 12]] as const) {
+    let want = b;
+    for (let j = 0; j < 8; j++) want += h.data[row * 8 + j] * w[j];
+    assert.ok(Math.abs(r.data[k] - want) < 1e-5);
+  }
+  // loss = r0 − r1: bias gradient cancels, weight gradient is h[7] − h[12]
+  op.sum(op.mul(r, fromArray([1, -1]))).backward();
+  assert.ok(Math.abs(m.params.get('score.bias')!.grad![0]) < 1e-6);
+  const gw = m.params.get('score.weight')!.grad!;
+  for (let j = 0; j < 8; j++) assert.ok(Math.abs(gw[j] - (h.data[7 * 8 + j] - h.data[12 * 8 + j])) < 1e-5);
+  assert.throws(() => new GPT(cfg).scalar(h, Int32Array.from([0])), /no scalar head/);
+});
