@@ -1,0 +1,184 @@
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { atomicReplaceDir, atomicWriteFile } from '../util/atomic.js';
+import { GptforgeError } from '../util/errors.js';
+import type { AdamWState } from '../engine/optim.js';
+import { type GPTConfig, validateConfig } from './config.js';
+import { GPT } from './gpt.js';
+import { readSafetensors, writeSafetensors, type NamedTensor } from './safetensors.js';
+
+/**
+ * A checkpoint is a directory: model.safetensors, config.json, tokenizer.json, and for
+ * training trainer_state.json + optimizer.safetensors. A stage directory (runs/x/base)
+ * holds step-NNNNNNN/ checkpoints and latest.json naming the newest complete one.
+ * Every checkpoint is built under a temp name and renamed into place, so a kill at any
+ * moment leaves the previous checkpoint intact.
+ */
+export interface CheckpointMeta {
+  /** The stage that wrote it: pretrain, sft, rm, rl, dpo. */
+  stage: string;
+  step: number;
+  model: GPTConfig;
+  /** Hash of the tokenizer the model was trained with. */
+  tokenizerHash?: string;
+  hasScalarHead?: boolean;
+  createdAt: string;
+}
+
+export interface SaveOptions {
+  stage: string;
+  step: number;
+  tokenizerJSON?: string;
+  tokenizerHash?: string;
+  /** Anything JSON-serialisable: data position, RNG state, step counters, metrics so far. */
+  trainerState?: unknown;
+  optimizer?: AdamWState;
+  /** Keep only this many step-* checkpoints (default 3; 0 keeps all). */
+  keepLast?: number;
+}
+
+const STEP_RE = /^step-(\d+)$/;
+
+export function checkpointName(step: number): string {
+  return `step-${String(step).padStart(7, '0')}`;
+}
+
+/** Write a checkpoint for `model` into stageDir/step-NNNNNNN and point latest.json at it. Returns its path. */
+export function saveCheckpoint(stageDir: string, model: GPT, opts: SaveOptions): string {
+  const dir = join(stageDir, checkpointName(opts.step));
+  atomicReplaceDir(dir, (tmp) => {
+    const tensors = new Map<string, NamedTensor>();
+    for (const [name, t] of model.params) tensors.set(name, { shape: t.shape, data: t.data });
+    writeSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt', producer: 'gptforge' });
+    const meta: CheckpointMeta = {
+      stage: opts.stage,
+      step: opts.step,
+      model: model.config,
+      tokenizerHash: opts.tokenizerHash,
+      hasScalarHead: model.hasScalarHead,
+      createdAt: new Date().toISOString(),
+    };
+    writeFileSync(join(tmp, 'config.json'), JSON.stringify(meta, null, 2));
+    if (opts.tokenizerJSON !== undefined) writeFileSync(join(tmp, 'tokenizer.json'), opts.tokenizerJSON);
+    if (opts.trainerState !== undefined) writeFileSync(join(tmp, 'trainer_state.json'), JSON.stringify(opts.trainerState));
+    if (opts.optimizer) {
+      const o = new Map<string, NamedTensor>();
+      for (const [name, m] of opts.optimizer.m) o.set(`${name}.exp_avg`, { shape: [m.length], data: m });
+      for (const [name, v] of opts.optimizer.v) o.set(`${name}.exp_avg_sq`, { shape: [v.length], data: v });
+      writeSafetensors(join(tmp, 'optimizer.safetensors'), o, { step: String(opts.optimizer.step) });
+    }
+  });
+  atomicWriteFile(join(stageDir, 'latest.json'), JSON.stringify({ checkpoint: checkpointName(opts.step), step: opts.step }) + '\n');
+  const keep = opts.keepLast ?? 3;
+  if (keep > 0) {
+    const all = listCheckpoints(stageDir);
+    for (const old of all.slice(0, Math.max(0, all.length - keep))) rmSync(old, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+/** step-* checkpoint directories in stageDir, oldest first. */
+export function listCheckpoints(stageDir: string): string[] {
+  if (!existsSync(stageDir)) return [];
+  return readdirSync(stageDir)
+    .filter((n) => STEP_RE.test(n) && statSync(join(stageDir, n)).isDirectory())
+    .sort((a, b) => Number(STEP_RE.exec(a)![1]) - Number(STEP_RE.exec(b)![1]))
+    .map((n) => join(stageDir, n));
+}
+
+/** The newest complete checkpoint of a stage (latest.json, else the highest step), or null. */
+export function latestCheckpoint(stageDir: string): string | null {
+  const pointer = join(stageDir, 'latest.json');
+  if (existsSync(pointer)) {
+    try {
+      const { checkpoint } = JSON.parse(readFileSync(pointer, 'utf8')) as { checkpoint: string };
+      const dir = join(stageDir, checkpoint);
+      if (existsSync(join(dir, 'config.json'))) return dir;
+    } catch {
+      // fall through to scanning
+    }
+  }
+  const all = listCheckpoints(stageDir);
+  return all.length > 0 ? all[all.length - 1] : null;
+}
+
+export interface LoadedCheckpoint {
+  dir: string;
+  meta: CheckpointMeta;
+  weights: Map<string, Float32Array>;
+  tokenizerJSON: string | null;
+  trainerState: unknown;
+  optimizer: AdamWState | null;
+}
+
+/** Read and verify a checkpoint directory. Errors name the file and what is wrong with it. */
+export function loadCheckpoint(dir: string, opts: { optimizer?: boolean } = {}): LoadedCheckpoint {
+  const cfgPath = join(dir, 'config.json');
+  if (!existsSync(cfgPath)) throw new GptforgeError('not a checkpoint (no config.json)', { file: dir });
+  let meta: CheckpointMeta;
+  try {
+    meta = JSON.parse(readFileSync(cfgPath, 'utf8')) as CheckpointMeta;
+  } catch (e) {
+    throw new GptforgeError(`corrupt checkpoint config: ${(e as Error).message}`, { file: cfgPath });
+  }
+  validateConfig(meta.model, cfgPath);
+  const st = readSafetensors(join(dir, 'model.safetensors'));
+  const weights = new Map<string, Float32Array>();
+  for (const [name, t] of st.tensors) weights.set(name, t.data);
+  const tokPath = join(dir, 'tokenizer.json');
+  const tsPath = join(dir, 'trainer_state.json');
+  let trainerState: unknown = null;
+  if (existsSync(tsPath)) {
+    try {
+      trainerState = JSON.parse(readFileSync(tsPath, 'utf8'));
+    } catch (e) {
+      throw new GptforgeError(`corrupt trainer state: ${(e as Error).message}`, { file: tsPath });
+    }
+  }
+  let optimizer: AdamWState | null = null;
+  const optPath = join(dir, 'optimizer.safetensors');
+  if (opts.optimizer && existsSync(optPath)) {
+    const o = readSafetensors(optPath);
+    const m = new Map<string, Float32Array>();
+    const v = new Map<string, Float32Array>();
+    for (const [name, t] of o.tensors) {
+      if (name.endsWith('.exp_avg')) m.set(name.slice(0, -'.exp_avg'.length), t.data);
+      else if (name.endsWith('.exp_avg_sq')) v.set(name.slice(0, -'.exp_avg_sq'.length), t.data);
+    }
+    optimizer = { step: Number(o.metadata.step ?? 0), m, v };
+  }
+  return { dir, meta, weights, tokenizerJSON: existsSync(tokPath) ? readFileSync(tokPath, 'utf8') : null, trainerState, optimizer };
+}
+
+/** Build the model a checkpoint describes and load its weights. */
+export function modelFromCheckpoint(ck: LoadedCheckpoint): GPT {
+  const model = new GPT(ck.meta.model, { scalarHead: ck.meta.hasScalarHead === true || ck.weights.has('score.weight') });
+  try {
+    model.loadState(ck.weights, join(ck.dir, 'model.safetensors'));
+  } catch (e) {
+    throw new GptforgeError((e as Error).message, { file: join(ck.dir, 'model.safetensors') });
+  }
+  return model;
+}
+
+/**
+ * Resolve a user-given path to a checkpoint: a checkpoint dir itself, a stage dir
+ * (runs/x/base → its latest), or a run dir plus a stage name.
+ */
+export function resolveCheckpoint(path: string, stage?: string): string {
+  if (existsSync(join(path, 'config.json')) && existsSync(join(path, 'model.safetensors'))) return path;
+  const candidates = stage ? [join(path, stage)] : [path, join(path, 'rl'), join(path, 'sft'), join(path, 'base')];
+  for (const c of candidates) {
+    const ck = latestCheckpoint(c);
+    if (ck) return ck;
+  }
+  throw new GptforgeError(`no checkpoint found${stage ? ` for stage "${stage}"` : ''} (looked in ${candidates.join(', ')})`, { file: path });
+}
+
+/** Compare two model configs; returns the first differing field, or null. */
+export function configDiff(a: GPTConfig, b: GPTConfig): { field: keyof GPTConfig; a: unknown; b: unknown } | null {
+  for (const key of Object.keys(a) as (keyof GPTConfig)[]) {
+    if (a[key] !== b[key]) return { field: key, a: a[key], b: b[key] };
+  }
+  return null;
+}
