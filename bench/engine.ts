@@ -1,0 +1,157 @@
+/**
+ * npm run bench:engine — the engine's speed against references measured in the same run:
+ * sgemm GFLOP/s (ours vs numpy/OpenBLAS) and a full GPT training step (forward + backward +
+ * clip + AdamW) at nanoGPT's shakespeare_char CPU and GPU configs (ours vs PyTorch, best of
+ * 1 and 2 threads each). Also checks RSS stays flat over many steps.
+ * Flags: --json (one JSON line per figure), --quick (fewer reps), --skip-sgemm, --skip-torch.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { getKernels } from '../src/engine/backend.js';
+import { AdamW, clipScale, decayGroups, gradNorm } from '../src/engine/optim.js';
+import { Rng } from '../src/engine/rng.js';
+import { GPT } from '../src/model/gpt.js';
+import { makeConfig, flopsPerToken } from '../src/model/config.js';
+import { benchSgemm } from './engine-sgemm.js';
+
+const args = new Set(process.argv.slice(2));
+const json = args.has('--json');
+const quick = args.has('--quick');
+const benchDir = dirname(fileURLToPath(import.meta.url)).replace(/dist[\\/]bench$/, 'bench');
+
+function emit(fig: Record<string, unknown>, text: string): void {
+  if (json) console.log(JSON.stringify(fig));
+  else console.log(text);
+}
+
+interface StepConfig {
+  name: string;
+  nLayer: number;
+  nHead: number;
+  nEmbd: number;
+  block: number;
+  batch: number;
+  vocab: number;
+  steps: number;
+}
+
+const CONFIGS: StepConfig[] = [
+  { name: 'cpu', nLayer: 4, nHead: 4, nEmbd: 128, block: 64, batch: 12, vocab: 65, steps: quick ? 20 : 60 },
+  { name: 'gpu', nLayer: 6, nHead: 6, nEmbd: 384, block: 256, batch: 16, vocab: 65, steps: quick ? 4 : 10 },
+];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function timeOurs(c: StepConfig, threads: number): { msMedian: number; msBest: number } {
+  getKernels().setThreads?.(threads);
+  const model = new GPT(makeConfig({ vocabSize: c.vocab, blockSize: c.block, nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd }), { seed: 0 });
+  const opt = new AdamW(decayGroups(model.parameters(), 0.1), { lr: 1e-3, beta2: 0.99 });
+  const rng = new Rng(0);
+  const n = c.batch * c.block;
+  const ids = Int32Array.from({ length: n }, () => rng.int(c.vocab));
+  const targets = Int32Array.from({ length: n }, () => rng.int(c.vocab));
+  const times: number[] = [];
+  for (let i = 0; i < c.steps + 3; i++) {
+    const t0 = performance.now();
+    opt.zeroGrad();
+    const loss = model.loss(ids, targets, c.batch, c.block);
+    loss.backward();
+    const norm = gradNorm(model.parameters());
+    opt.step(clipScale(norm, 1));
+    const dt = performance.now() - t0;
+    if (i >= 3) times.push(dt);
+  }
+  return { msMedian: median(times), msBest: Math.min(...times) };
+}
+
+function torchAvailable(): boolean {
+  if (args.has('--skip-torch') || !existsSync('/usr/bin/python3')) return false;
+  return spawnSync('/usr/bin/python3', ['-c', 'import torch'], { env: cleanEnv(1) }).status === 0;
+}
+
+/** OpenBLAS runs ≈1.4× slower with this machine's OPENBLAS_* settings: remove them for the reference only. */
+function cleanEnv(threads: number): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  return env;
+}
+
+function timeTorch(c: StepConfig, threads: number): { msMedian: number; msBest: number } | null {
+  const r = spawnSync('/usr/bin/python3', [join(benchDir, 'torch_gpt_step.py'), ...[c.nLayer, c.nHead, c.nEmbd, c.block, c.batch, c.vocab, threads, c.steps].map(String)], { env: cleanEnv(threads), encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.error(`PyTorch reference failed: ${r.stderr}`);
+    return null;
+  }
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms_median: number; ms_best: number };
+  return { msMedian: out.ms_median, msBest: out.ms_best };
+}
+
+async function main(): Promise<void> {
+  const k = getKernels();
+  emit({ figure: 'backend', backend: k.name, threads: k.threads }, `backend: ${k.name} (${k.threads} threads)`);
+  if (!args.has('--skip-sgemm')) await benchSgemm({ json });
+  const torch = torchAvailable();
+  if (!torch) emit({ figure: 'note', text: 'PyTorch not available' }, 'PyTorch not available (apt-get install python3-torch libopenblas0-pthread): ours only');
+  for (const c of CONFIGS) {
+    const tokens = c.batch * c.block;
+    const cfg = makeConfig({ vocabSize: c.vocab, blockSize: c.block, nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd });
+    const flops = 3 * flopsPerToken(cfg, c.block) * tokens;
+    let bestOurs = Infinity;
+    let bestTorch = Infinity;
+    for (const threads of [1, 2]) {
+      const ours = timeOurs(c, threads);
+      bestOurs = Math.min(bestOurs, ours.msMedian);
+      emit(
+        { figure: 'gpt_step', config: c.name, impl: 'gptforge', threads, ms_median: ours.msMedian, ms_best: ours.msBest, tokens_per_sec: (tokens / ours.msMedian) * 1000, gflops: flops / ours.msMedian / 1e6 },
+        `gpt step ${c.name.padEnd(3)} gptforge ${threads}T: ${ours.msMedian.toFixed(1)} ms (best ${ours.msBest.toFixed(1)}), ${Math.round((tokens / ours.msMedian) * 1000)} tok/s, ${(flops / ours.msMedian / 1e6).toFixed(0)} GFLOP/s`,
+      );
+      if (torch) {
+        const t = timeTorch(c, threads);
+        if (t) {
+          bestTorch = Math.min(bestTorch, t.msMedian);
+          emit(
+            { figure: 'gpt_step', config: c.name, impl: 'pytorch', threads, ms_median: t.msMedian, ms_best: t.msBest, tokens_per_sec: (tokens / t.msMedian) * 1000 },
+            `gpt step ${c.name.padEnd(3)} pytorch  ${threads}T: ${t.msMedian.toFixed(1)} ms (best ${t.msBest.toFixed(1)}), ${Math.round((tokens / t.msMedian) * 1000)} tok/s`,
+          );
+        }
+      }
+    }
+    if (Number.isFinite(bestTorch)) {
+      emit(
+        { figure: 'gpt_step_ratio', config: c.name, ours_ms: bestOurs, torch_ms: bestTorch, speedup: bestTorch / bestOurs },
+        `gpt step ${c.name}: tokens/s ours/pytorch (best thread count each) = ${(bestTorch / bestOurs).toFixed(2)}×  (target ≥ 1.5×)`,
+      );
+    }
+  }
+  // Memory: RSS over 200 steps of the CPU config must not grow.
+  const c = { ...CONFIGS[0], steps: 0 };
+  getKernels().setThreads?.(2);
+  const model = new GPT(makeConfig({ vocabSize: c.vocab, blockSize: c.block, nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd }), { seed: 0 });
+  const opt = new AdamW(decayGroups(model.parameters(), 0.1), { lr: 1e-3 });
+  const rng = new Rng(1);
+  const n = c.batch * c.block;
+  const ids = Int32Array.from({ length: n }, () => rng.int(c.vocab));
+  const rss: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    opt.zeroGrad();
+    const loss = model.loss(ids, ids, c.batch, c.block);
+    loss.backward();
+    opt.step();
+    if (i === 20 || i === 199) {
+      global.gc?.();
+      rss.push(process.memoryUsage().rss / 2 ** 20);
+    }
+  }
+  emit({ figure: 'rss', step20_mb: rss[0], step200_mb: rss[1] }, `RSS over 200 steps: ${rss[0].toFixed(0)} MB at step 20, ${rss[1].toFixed(0)} MB at step 200`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});

@@ -1,0 +1,245 @@
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { AdamW, clipScale, decayGroups, gradNorm } from '../engine/optim.js';
+import type { Tensor } from '../engine/tensor.js';
+import { clearTape } from '../engine/tensor.js';
+import type { GPT } from '../model/gpt.js';
+import { latestCheckpoint, loadCheckpoint, saveCheckpoint, configDiff } from '../model/checkpoint.js';
+import { GptforgeError } from '../util/errors.js';
+import { Progress, formatCount } from '../util/progress.js';
+import { learningRate } from './schedule.js';
+import { MetricsLog, type MetricRecord } from './metrics.js';
+
+/**
+ * The training loop every stage shares. A stage supplies a `TrainTask` (how to compute one
+ * micro-batch loss, how to evaluate, and its own resumable state, e.g. the data position);
+ * the loop owns everything else: AdamW with warmup + cosine, gradient accumulation,
+ * global-norm clipping, metrics.jsonl, the progress bar, periodic evaluation, atomic
+ * checkpoints, exact resume, NaN stops and a clean Ctrl-C.
+ *
+ *   for step in [start, maxSteps):
+ *     lr ← schedule(step)
+ *     for each micro-batch: loss.backward()           (gradients accumulate)
+ *     norm ← ‖g‖ / accum;  stop if not finite
+ *     AdamW step with gradScale = clip(norm) / accum
+ *     log; maybe evaluate; maybe checkpoint; stop cleanly on Ctrl-C
+ */
+export interface TrainConfig {
+  maxSteps: number;
+  lr: number;
+  minLr: number;
+  warmupSteps: number;
+  /** Step at which cosine decay reaches minLr (default maxSteps). */
+  decaySteps?: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps?: number;
+  /** Clip the global gradient norm to this (0 = off). */
+  gradClip: number;
+  /** Micro-batches per optimizer step. */
+  gradAccum: number;
+  /** Evaluate every N steps (0 = only at the end). */
+  evalEvery: number;
+  /** Checkpoint every N steps (0 = only at the end). */
+  checkpointEvery: number;
+  /** Keep this many checkpoints. */
+  keepLast: number;
+  /** Log metrics every N steps (default 1). */
+  logEvery?: number;
+}
+
+export interface TrainTask {
+  stage: string;
+  model: GPT;
+  /** Parameters to train (default: all of the model's). */
+  trainable?: Tensor[];
+  /** Forward one micro-batch: the scalar loss to backpropagate and how many tokens it covered. */
+  forwardMicroBatch(): { loss: Tensor; tokens: number };
+  /** Evaluation metrics, e.g. {"val/loss": 2.1, "val/loss/books": 2.3}. Runs without grad. */
+  evaluate?(): Record<string, number>;
+  /** JSON-serialisable state that makes the next micro-batches reproducible (data position, RNG). */
+  state(): unknown;
+  restore(state: unknown): void;
+  tokenizerJSON?: string;
+  tokenizerHash?: string;
+  /** Training FLOPs per token (forward + backward), for MFU. */
+  flopsPerToken?: number;
+}
+
+export interface TrainOptions {
+  runDir: string;
+  /** Where this stage's checkpoints go (e.g. runs/x/base). */
+  stageDir: string;
+  /** Continue from the stage's latest checkpoint when there is one (default true). */
+  resume?: boolean;
+  quiet?: boolean;
+  /** Machine peak in FLOP/s for MFU (default GPTFORGE_PEAK_GFLOPS or 490 GFLOP/s). */
+  peakFlops?: number;
+  /** Called after each evaluation with this stage's metric history (the CLI draws plots). */
+  onEval?(history: MetricRecord[]): void;
+  /** Called after each logged step (tests observe losses). */
+  onStep?(rec: MetricRecord): void;
+  /** Stop after this many steps of this invocation (tests simulate interruptions). */
+  stopAfter?: number;
+}
+
+export interface TrainerState {
+  stage: string;
+  step: number;
+  tokensSeen: number;
+  elapsedSeconds: number;
+  task: unknown;
+  config: TrainConfig;
+}
+
+export interface TrainResult {
+  step: number;
+  tokensSeen: number;
+  lastLoss: number;
+  lastEval: Record<string, number>;
+  checkpoint: string | null;
+  interrupted: boolean;
+}
+
+export async function train(task: TrainTask, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
+  const model = task.model;
+  const params = task.trainable ?? model.parameters();
+  const optimizer = new AdamW(decayGroups(params, cfg.weightDecay), { lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps ?? 1e-8 });
+  const metrics = new MetricsLog(opts.runDir);
+  const schedule = { lr: cfg.lr, minLr: cfg.minLr, warmupSteps: cfg.warmupSteps, decaySteps: cfg.decaySteps ?? cfg.maxSteps };
+  const peak = opts.peakFlops ?? Number(process.env.GPTFORGE_PEAK_GFLOPS ?? 490) * 1e9;
+  const logEvery = cfg.logEvery ?? 1;
+
+  cleanStaleTemps(opts.stageDir);
+  let step = 0;
+  let tokensSeen = 0;
+  let elapsedBefore = 0;
+  let lastCheckpoint: string | null = null;
+  if (opts.resume !== false) {
+    const ck = latestCheckpoint(opts.stageDir);
+    if (ck) {
+      const loaded = loadCheckpoint(ck, { optimizer: true });
+      const diff = configDiff(loaded.meta.model, model.config);
+      if (diff) throw new GptforgeError(`cannot resume: the checkpoint's model has ${diff.field}=${JSON.stringify(diff.a)}, the configured model has ${JSON.stringify(diff.b)} (use a new run directory or --fresh)`, { file: join(ck, 'config.json'), field: `model.${diff.field}` });
+      if (task.tokenizerHash && loaded.meta.tokenizerHash && loaded.meta.tokenizerHash !== task.tokenizerHash) {
+        throw new GptforgeError('cannot resume: the checkpoint was trained with a different tokenizer (hash differs)', { file: join(ck, 'config.json'), field: 'tokenizerHash' });
+      }
+      model.loadState(loaded.weights, join(ck, 'model.safetensors'));
+      const ts = loaded.trainerState as TrainerState | null;
+      if (!ts || !loaded.optimizer) throw new GptforgeError('checkpoint has no trainer_state.json/optimizer.safetensors; it cannot be resumed', { file: ck });
+      optimizer.loadState(loaded.optimizer);
+      task.restore(ts.task);
+      step = ts.step;
+      tokensSeen = ts.tokensSeen;
+      elapsedBefore = ts.elapsedSeconds;
+      lastCheckpoint = ck;
+      metrics.truncateStage(task.stage, step);
+      if (!opts.quiet) console.error(`${task.stage}: resuming from ${ck} (step ${step}/${cfg.maxSteps})`);
+    }
+  }
+
+  let interrupted = false;
+  let sigints = 0;
+  const onSigint = (): void => {
+    sigints++;
+    if (sigints > 1) process.exit(130);
+    interrupted = true;
+    if (!opts.quiet) console.error(`\n${task.stage}: interrupted — saving a checkpoint after this step (Ctrl-C again to quit at once)`);
+  };
+  process.on('SIGINT', onSigint);
+
+  const save = (): string => {
+    const trainerState: TrainerState = { stage: task.stage, step, tokensSeen, elapsedSeconds: elapsedBefore + (performance.now() - t0) / 1000, task: task.state(), config: cfg };
+    lastCheckpoint = saveCheckpoint(opts.stageDir, model, {
+      stage: task.stage,
+      step,
+      tokenizerJSON: task.tokenizerJSON,
+      tokenizerHash: task.tokenizerHash,
+      trainerState,
+      optimizer: optimizer.state(),
+      keepLast: cfg.keepLast,
+    });
+    return lastCheckpoint;
+  };
+
+  const runEval = (): Record<string, number> => {
+    if (!task.evaluate) return {};
+    const ev = task.evaluate();
+    clearTape();
+    metrics.append({ stage: task.stage, step, tokens: tokensSeen, ...ev });
+    opts.onEval?.(metrics.read(task.stage));
+    return ev;
+  };
+
+  const progress = new Progress({ label: task.stage, total: cfg.maxSteps, unit: 'step', quiet: opts.quiet });
+  progress.update(step);
+  const t0 = performance.now();
+  let lastLoss = NaN;
+  let lastEval: Record<string, number> = {};
+  let stepsThisRun = 0;
+  let windowTokens = 0;
+  let windowStart = performance.now();
+  try {
+    while (step < cfg.maxSteps) {
+      const lr = learningRate(step, schedule);
+      optimizer.lr = lr;
+      optimizer.zeroGrad();
+      let lossSum = 0;
+      let tokens = 0;
+      for (let micro = 0; micro < cfg.gradAccum; micro++) {
+        const { loss, tokens: n } = task.forwardMicroBatch();
+        loss.backward();
+        lossSum += loss.item();
+        tokens += n;
+      }
+      const loss = lossSum / cfg.gradAccum;
+      const norm = gradNorm(params) / cfg.gradAccum;
+      if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
+        throw new GptforgeError(`${task.stage}: ${!Number.isFinite(loss) ? `loss is ${loss}` : `gradient norm is ${norm}`} at step ${step + 1}; stopping. ${lastCheckpoint ? `The last good checkpoint is intact: ${lastCheckpoint}` : 'No checkpoint was written yet.'} Try a lower learning rate or stronger gradient clipping.`);
+      }
+      optimizer.step(clipScale(norm, cfg.gradClip) / cfg.gradAccum);
+      step++;
+      stepsThisRun++;
+      tokensSeen += tokens;
+      windowTokens += tokens;
+      lastLoss = loss;
+
+      if (step % logEvery === 0 || step === cfg.maxSteps) {
+        const now = performance.now();
+        const dt = (now - windowStart) / 1000;
+        const tps = dt > 0 ? windowTokens / dt : 0;
+        const rec: MetricRecord = { stage: task.stage, step, tokens: tokensSeen, loss, learning_rate: lr, grad_norm: norm, tokens_per_sec: Math.round(tps) };
+        if (task.flopsPerToken) rec.mfu = (tps * task.flopsPerToken) / peak;
+        metrics.append(rec);
+        opts.onStep?.(rec);
+        windowTokens = 0;
+        windowStart = now;
+        progress.update(step, `loss ${loss.toFixed(4)} ${formatCount(tps)} tok/s${rec.mfu !== undefined ? ` MFU ${(100 * (rec.mfu as number)).toFixed(0)}%` : ''}`);
+      }
+      if (cfg.evalEvery > 0 && step % cfg.evalEvery === 0 && step < cfg.maxSteps) lastEval = runEval();
+      if (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0 && step < cfg.maxSteps) save();
+      if (interrupted || (opts.stopAfter !== undefined && stepsThisRun >= opts.stopAfter)) {
+        save();
+        progress.finish();
+        return { step, tokensSeen, lastLoss, lastEval, checkpoint: lastCheckpoint, interrupted: true };
+      }
+      // Let signal handlers run: the loop is otherwise synchronous.
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    lastEval = runEval();
+    save();
+    progress.finish();
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  return { step, tokensSeen, lastLoss, lastEval, checkpoint: lastCheckpoint, interrupted: false };
+}
+
+/** Remove half-built checkpoint directories left by a kill. */
+function cleanStaleTemps(stageDir: string): void {
+  if (!existsSync(stageDir)) return;
+  for (const n of readdirSync(stageDir)) {
+    if (/\.(tmp|old)-\d+-\d+$/.test(n) || n.startsWith('.tmp-')) rmSync(join(stageDir, n), { recursive: true, force: true });
+  }
+}

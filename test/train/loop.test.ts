@@ -1,0 +1,109 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GPT } from '../../src/model/gpt.js';
+import { makeConfig } from '../../src/model/config.js';
+import { Rng } from '../../src/engine/rng.js';
+import { train, type TrainConfig, type TrainTask } from '../../src/train/loop.js';
+import { learningRate } from '../../src/train/schedule.js';
+import { MetricsLog } from '../../src/train/metrics.js';
+import { listCheckpoints } from '../../src/model/checkpoint.js';
+
+/** A toy stage: random token batches from a seeded RNG whose state is the "data position". */
+function toyTask(seed = 1): TrainTask & { rng: Rng } {
+  const model = new GPT(makeConfig({ vocabSize: 16, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed });
+  const rng = new Rng(99);
+  return {
+    stage: 'toy',
+    model,
+    rng,
+    forwardMicroBatch() {
+      const B = 2, T = 8;
+      // a learnable pattern: next token = (token + 1) mod 16, starting anywhere
+      const ids = new Int32Array(B * T);
+      const targets = new Int32Array(B * T);
+      for (let b = 0; b < B; b++) {
+        const s = rng.int(16);
+        for (let t = 0; t < T; t++) {
+          ids[b * T + t] = (s + t) % 16;
+          targets[b * T + t] = (s + t + 1) % 16;
+        }
+      }
+      return { loss: model.loss(ids, targets, B, T), tokens: B * T };
+    },
+    evaluate: () => ({ 'val/loss': 1 }),
+    state: () => rng.state(),
+    restore: (s) => rng.restore(s as ReturnType<Rng['state']>),
+  };
+}
+
+const cfg: TrainConfig = { maxSteps: 12, lr: 1e-2, minLr: 1e-3, warmupSteps: 2, weightDecay: 0.1, beta1: 0.9, beta2: 0.99, gradClip: 1, gradAccum: 2, evalEvery: 4, checkpointEvery: 3, keepLast: 2 };
+
+test('learning-rate schedule: warmup, cosine, floor', () => {
+  const s = { lr: 1, minLr: 0.1, warmupSteps: 10, decaySteps: 110 };
+  assert.ok(learningRate(0, s) < learningRate(5, s) && learningRate(5, s) < learningRate(9, s));
+  assert.ok(Math.abs(learningRate(10, s) - 1) < 1e-9);
+  assert.ok(Math.abs(learningRate(60, s) - 0.55) < 1e-9);
+  assert.equal(learningRate(500, s), 0.1);
+});
+
+test('training loop: loss falls; resume after an interruption reproduces every later loss bit for bit', async () => {
+  const dirA = mkdtempSync(join(tmpdir(), 'gf-loop-a-'));
+  const dirB = mkdtempSync(join(tmpdir(), 'gf-loop-b-'));
+  try {
+    const a = await train(toyTask(), cfg, { runDir: dirA, stageDir: join(dirA, 'toy'), quiet: true });
+    const lossesA = new MetricsLog(dirA).read('toy').filter((r) => 'loss' in r).map((r) => r.loss);
+    assert.equal(lossesA.length, 12);
+    assert.ok((lossesA[11] as number) < (lossesA[0] as number), `loss should fall: ${lossesA[0]} → ${lossesA[11]}`);
+    assert.equal(a.step, 12);
+    assert.equal(listCheckpoints(join(dirA, 'toy')).length, 2, 'keeps the last 2 checkpoints');
+
+    // interrupted after 5 steps (checkpoint written at the stop), then a fresh model object resumes
+    const b1 = await train(toyTask(), cfg, { runDir: dirB, stageDir: join(dirB, 'toy'), quiet: true, stopAfter: 5 });
+    assert.equal(b1.interrupted, true);
+    // a half-written checkpoint left by a kill must be ignored and cleaned
+    const stale = join(dirB, 'toy', 'step-0000009.tmp-123-456');
+    rmSync(stale, { recursive: true, force: true });
+    writeFileSync(join(dirB, 'toy', '.tmp-1-2-latest.json'), 'garbage');
+    const b2 = await train(toyTask(7 /* different init: must be overwritten by the checkpoint */), cfg, { runDir: dirB, stageDir: join(dirB, 'toy'), quiet: true });
+    assert.equal(b2.step, 12);
+    const lossesB = new MetricsLog(dirB).read('toy').filter((r) => 'loss' in r).map((r) => r.loss);
+    assert.deepEqual(lossesB, lossesA, 'resumed run must match the uninterrupted one exactly');
+    assert.ok(!readdirSync(join(dirB, 'toy')).some((n) => n.startsWith('.tmp-')));
+  } finally {
+    rmSync(dirA, { recursive: true, force: true });
+    rmSync(dirB, { recursive: true, force: true });
+  }
+});
+
+test('training loop: NaN stops with a clear message and leaves the last checkpoint intact', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-loop-nan-'));
+  try {
+    const task = toyTask();
+    let calls = 0;
+    const inner = task.forwardMicroBatch.bind(task);
+    task.forwardMicroBatch = () => {
+      calls++;
+      if (calls === 2 * 7) task.model.params.get('transformer.wte.weight')!.data[0] = NaN;
+      return inner();
+    };
+    await assert.rejects(train(task, cfg, { runDir: dir, stageDir: join(dir, 'toy'), quiet: true }), /loss is NaN at step 7.*last good checkpoint is intact: .*step-0000006/);
+    assert.ok(existsSync(join(dir, 'toy', 'step-0000006', 'model.safetensors')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('resume refuses a checkpoint from a different model shape, naming the field', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-loop-cfg-'));
+  try {
+    await train(toyTask(), { ...cfg, maxSteps: 3 }, { runDir: dir, stageDir: join(dir, 'toy'), quiet: true });
+    const other = toyTask();
+    const bigger = new GPT(makeConfig({ vocabSize: 16, blockSize: 8, nLayer: 2, nHead: 2, nEmbd: 16 }));
+    await assert.rejects(train({ ...other, model: bigger }, cfg, { runDir: dir, stageDir: join(dir, 'toy'), quiet: true }), /nLayer=1.*has 2/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
