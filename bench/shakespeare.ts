@@ -1,0 +1,130 @@
+/**
+ * npm run bench:shakespeare — nanoGPT's shakespeare_char CPU recipe, ours vs PyTorch in one
+ * invocation: character-level tokenizer, first 90% train / last 10% val, n_layer 4, n_head 4,
+ * n_embd 128, block 64, batch 12, 2000 iterations, lr 1e-3 cosine to 1e-4 over 2000, warmup
+ * 100, dropout 0, AdamW β2 0.99, weight decay 0.1, grad clip 1.0. Prints final val loss
+ * (mean over 200 random val batches) and training wall time (steps only) for both.
+ * Flags: --iters N, --torch-threads N (default 1, PyTorch's fastest here), --skip-torch, --json.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { trainTokenizer } from '../src/tokenizer/index.js';
+import { GPT } from '../src/model/gpt.js';
+import { makeConfig, flopsPerToken } from '../src/model/config.js';
+import { Rng } from '../src/engine/rng.js';
+import { noGrad } from '../src/engine/tensor.js';
+import { getKernels } from '../src/engine/backend.js';
+import { train } from '../src/train/loop.js';
+
+const argv = process.argv.slice(2);
+const flag = (name: string, def: number): number => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(argv[i + 1]) : def;
+};
+const iters = flag('iters', 2000);
+const torchThreads = flag('torch-threads', 1);
+const json = argv.includes('--json');
+const benchDir = dirname(fileURLToPath(import.meta.url)).replace(/dist[\\/]bench$/, 'bench');
+const dataPath = resolve(benchDir, '..', '..', 'shared', 'data', 'tinyshakespeare.txt');
+
+async function main(): Promise<void> {
+  if (!existsSync(dataPath)) {
+    console.error(`bench:shakespeare needs ${dataPath} (the shared benchmark data); not found.`);
+    process.exitCode = 1;
+    return;
+  }
+  const text = readFileSync(dataPath, 'utf8');
+  const tok = trainTokenizer([text], { vocabSize: 0, mode: 'char', specialTokens: [] });
+  const all = Int32Array.from(tok.encodeOrdinary(text));
+  const n = Math.floor(0.9 * all.length);
+  const trainData = all.subarray(0, n);
+  const valData = all.subarray(n);
+  const B = 12, T = 64;
+  const cfg = makeConfig({ vocabSize: tok.vocabSize, blockSize: T, nLayer: 4, nHead: 4, nEmbd: 128 });
+  const model = new GPT(cfg, { seed: 1337 });
+  const rng = new Rng(1337);
+  const batch = (d: Int32Array): { ids: Int32Array; targets: Int32Array } => {
+    const ids = new Int32Array(B * T);
+    const targets = new Int32Array(B * T);
+    for (let b = 0; b < B; b++) {
+      const off = rng.int(d.length - T);
+      ids.set(d.subarray(off, off + T), b * T);
+      targets.set(d.subarray(off + 1, off + T + 1), b * T);
+    }
+    return { ids, targets };
+  };
+  const runDir = mkdtempSync(join(tmpdir(), 'gf-shakespeare-'));
+  console.error(`gptforge: vocab ${tok.vocabSize}, ${model.numParams()} params, backend ${getKernels().name} (${getKernels().threads} threads), ${iters} iters`);
+  let stepSeconds = 0;
+  let t = performance.now();
+  try {
+    await train(
+      {
+        stage: 'shakespeare',
+        model,
+        forwardMicroBatch: () => {
+          const { ids, targets } = batch(trainData);
+          return { loss: model.loss(ids, targets, B, T), tokens: B * T };
+        },
+        state: () => rng.state(),
+        restore: () => {},
+        flopsPerToken: 3 * flopsPerToken(cfg, T),
+      },
+      { maxSteps: iters, lr: 1e-3, minLr: 1e-4, warmupSteps: 100, decaySteps: iters, weightDecay: 0.1, beta1: 0.9, beta2: 0.99, gradClip: 1, gradAccum: 1, evalEvery: 0, checkpointEvery: 0, keepLast: 1, logEvery: 50 },
+      {
+        runDir,
+        stageDir: join(runDir, 'ckpt'),
+        resume: false,
+        quiet: json,
+        onStep: () => {
+          const now = performance.now();
+          stepSeconds += (now - t) / 1000;
+          t = now;
+        },
+      },
+    );
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+  let valLoss = 0;
+  noGrad(() => {
+    for (let i = 0; i < 200; i++) {
+      const { ids, targets } = batch(valData);
+      valLoss += model.loss(ids, targets, B, T).item();
+    }
+  });
+  valLoss /= 200;
+  const ours = { impl: 'gptforge', val_loss: valLoss, train_seconds: stepSeconds, iters };
+  if (json) console.log(JSON.stringify({ figure: 'shakespeare', ...ours }));
+  else console.log(`gptforge: val loss ${valLoss.toFixed(4)}, training ${stepSeconds.toFixed(1)} s (${((stepSeconds / iters) * 1000).toFixed(1)} ms/step)`);
+
+  if (argv.includes('--skip-torch') || spawnSync('/usr/bin/python3', ['-c', 'import torch']).status !== 0) {
+    console.log('PyTorch not available: ours only (nanoGPT reports val loss ≈1.88 for this config)');
+    return;
+  }
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(torchThreads), OPENBLAS_NUM_THREADS: String(torchThreads) };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const r = spawnSync('/usr/bin/python3', [join(benchDir, 'torch_shakespeare.py'), dataPath, String(iters), String(torchThreads)], { env, encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.error(`PyTorch run failed:\n${r.stderr}`);
+    process.exitCode = 1;
+    return;
+  }
+  const theirs = JSON.parse(r.stdout.trim().split('\n').pop()!) as { val_loss: number; train_seconds: number };
+  if (json) {
+    console.log(JSON.stringify({ figure: 'shakespeare', impl: 'pytorch', threads: torchThreads, val_loss: theirs.val_loss, train_seconds: theirs.train_seconds, iters }));
+    console.log(JSON.stringify({ figure: 'shakespeare_ratio', time_ratio: stepSeconds / theirs.train_seconds }));
+  } else {
+    console.log(`pytorch (${torchThreads} thread${torchThreads > 1 ? 's' : ''}): val loss ${theirs.val_loss.toFixed(4)}, training ${theirs.train_seconds.toFixed(1)} s`);
+    console.log(`wall time ours/pytorch = ${(stepSeconds / theirs.train_seconds).toFixed(2)} (target ≤ 0.50); val loss target ≤ 1.88`);
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});
