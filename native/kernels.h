@@ -1,0 +1,37 @@
+/* The native kernel table: the same semantics as src/engine/kernels.ts (which documents
+ * each one). Sizes are element counts; backward kernels accumulate (+=). */
+#ifndef GPTFORGE_KERNELS_H
+#define GPTFORGE_KERNELS_H
+#include <stdint.h>
+
+void gfn_sgemm(const float *A, const float *B, float *C, long M, long K, long N, int transA, int transB, int accumulate);
+void gfn_sgemm_serial(const float *A, const float *B, float *C, long M, long K, long N, int transA, int transB, int accumulate);
+const char *gfn_sgemm_isa(void);
+
+void gfn_add_bias(float *out, const float *bias, long rows, long cols);
+void gfn_bias_grad(const float *dout, float *dbias, long rows, long cols);
+void gfn_layernorm_forward(const float *x, const float *w, const float *b, float *out, float *mean, float *rstd, long rows, long cols, float eps);
+void gfn_layernorm_backward(const float *dout, const float *x, const float *w, const float *mean, const float *rstd, float *dx, float *dw, float *db, long rows, long cols);
+void gfn_rmsnorm_forward(const float *x, const float *w, float *out, float *rstd, long rows, long cols, float eps);
+void gfn_rmsnorm_backward(const float *dout, const float *x, const float *w, const float *rstd, float *dx, float *dw, long rows, long cols);
+void gfn_gelu_forward(const float *x, float *out, long n);
+void gfn_gelu_backward(const float *x, const float *dout, float *dx, long n);
+void gfn_silu_forward(const float *x, float *out, long n);
+void gfn_silu_backward(const float *x, const float *dout, float *dx, long n);
+void gfn_softmax_forward(const float *x, float *out, long rows, long cols);
+void gfn_softmax_backward(const float *out, const float *dout, float *dx, long rows, long cols);
+void gfn_attention_forward(const float *qkv, float *out, float *lse, int B, int T, int H, int D);
+void gfn_attention_backward(const float *qkv, const float *out, const float *lse, const float *dout, float *dqkv, int B, int T, int H, int D);
+void gfn_attention_decode(const float *q, const float *kc, const float *vc, float *out, int B, int Tq, int pos0, int Tmax, int H, int D);
+void gfn_cross_entropy_forward(const float *logits, const int32_t *targets, float *losses, long rows, long V, int ignore);
+void gfn_cross_entropy_backward(const float *logits, const int32_t *targets, const float *dloss, float *dlogits, long rows, long V, int ignore);
+void gfn_embedding_forward(const int32_t *ids, const float *table, float *out, long n, long C);
+void gfn_embedding_backward(const int32_t *ids, const float *dout, float *dtable, long n, long C);
+void gfn_add(const float *a, const float *b, float *out, long n);
+void gfn_mul(const float *a, const float *b, float *out, long n);
+void gfn_scale(const float *a, float s, float *out, long n);
+void gfn_axpy(float s, const float *x, float *y, long n);
+double gfn_sum_squares(const float *x, long n);
+void gfn_adamw(float *p, const float *g, float *m, float *v, long n, float lr, float b1, float b2, float eps, float wd, float bc1, float bc2, float gscale);
+
+#endif

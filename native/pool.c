@@ -1,0 +1,116 @@
+#define _GNU_SOURCE
+#include "pool.h"
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CPU_RELAX() _mm_pause()
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+
+#define MAX_THREADS 64
+/* Pause iterations a worker spins before sleeping (~ a millisecond). */
+#define SPIN_LIMIT 40000
+
+static struct {
+  int nthreads;      /* including the caller */
+  int started;       /* workers created so far */
+  pthread_t workers[MAX_THREADS];
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  atomic_uint generation;
+  atomic_int next;
+  atomic_int done;
+  atomic_int sleeping;
+  pool_task_fn fn;
+  void *ctx;
+  int ntasks;
+  int active;        /* workers allowed to take part (nthreads - 1) */
+} P = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+static void run_tasks(void) {
+  for (;;) {
+    int i = atomic_fetch_add_explicit(&P.next, 1, memory_order_acq_rel);
+    if (i >= P.ntasks) break;
+    P.fn(P.ctx, i, P.ntasks);
+    atomic_fetch_add_explicit(&P.done, 1, memory_order_release);
+  }
+}
+
+static void *worker_main(void *arg) {
+  int id = (int)(long)arg;
+  unsigned seen = atomic_load(&P.generation);
+  for (;;) {
+    int spins = 0;
+    unsigned g;
+    while ((g = atomic_load_explicit(&P.generation, memory_order_acquire)) == seen) {
+      if (++spins < SPIN_LIMIT) {
+        CPU_RELAX();
+        continue;
+      }
+      pthread_mutex_lock(&P.mu);
+      atomic_fetch_add(&P.sleeping, 1);
+      while (atomic_load(&P.generation) == seen) pthread_cond_wait(&P.cv, &P.mu);
+      atomic_fetch_sub(&P.sleeping, 1);
+      pthread_mutex_unlock(&P.mu);
+      spins = 0;
+    }
+    seen = g;
+    if (id < P.active) run_tasks();
+  }
+  return NULL;
+}
+
+void pool_init(int nthreads) {
+  if (nthreads < 1) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    nthreads = n > 0 ? (int)n : 1;
+  }
+  const char *env = getenv("GPTFORGE_THREADS");
+  if (env && atoi(env) > 0) nthreads = atoi(env);
+  pool_set_threads(nthreads);
+}
+
+int pool_threads(void) { return P.nthreads < 1 ? 1 : P.nthreads; }
+
+void pool_set_threads(int nthreads) {
+  if (nthreads < 1) nthreads = 1;
+  if (nthreads > MAX_THREADS) nthreads = MAX_THREADS;
+  while (P.started < nthreads - 1) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&P.workers[P.started], &attr, worker_main, (void *)(long)P.started) != 0) {
+      pthread_attr_destroy(&attr);
+      break;
+    }
+    pthread_attr_destroy(&attr);
+    P.started++;
+  }
+  P.nthreads = nthreads <= P.started + 1 ? nthreads : P.started + 1;
+  P.active = P.nthreads - 1;
+}
+
+void pool_run(pool_task_fn fn, void *ctx, int ntasks) {
+  if (ntasks <= 0) return;
+  if (P.nthreads <= 1 || ntasks == 1) {
+    for (int i = 0; i < ntasks; i++) fn(ctx, i, ntasks);
+    return;
+  }
+  P.fn = fn;
+  P.ctx = ctx;
+  P.ntasks = ntasks;
+  atomic_store_explicit(&P.done, 0, memory_order_relaxed);
+  atomic_store_explicit(&P.next, 0, memory_order_release);
+  atomic_fetch_add(&P.generation, 1); /* seq_cst: pairs with the sleeping count so no wake-up is lost */
+  if (atomic_load(&P.sleeping) > 0) {
+    pthread_mutex_lock(&P.mu);
+    pthread_cond_broadcast(&P.cv);
+    pthread_mutex_unlock(&P.mu);
+  }
+  run_tasks();
+  while (atomic_load_explicit(&P.done, memory_order_acquire) < ntasks) CPU_RELAX();
+}

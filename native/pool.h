@@ -1,0 +1,16 @@
+/* A persistent thread pool: the calling thread plus (n-1) workers that spin briefly between
+ * jobs (kernels arrive back to back during training) and sleep when idle.
+ * Tasks are claimed dynamically but every task computes a fixed slice, so results never
+ * depend on which thread ran what: outputs are bitwise identical for any thread count. */
+#ifndef GPTFORGE_POOL_H
+#define GPTFORGE_POOL_H
+
+typedef void (*pool_task_fn)(void *ctx, int task, int ntasks);
+
+void pool_init(int nthreads);
+int pool_threads(void);
+void pool_set_threads(int nthreads);
+/* Run fn(ctx, i, ntasks) for i in [0, ntasks), in parallel; returns when all are done. */
+void pool_run(pool_task_fn fn, void *ctx, int ntasks);
+
+#endif

@@ -1,0 +1,303 @@
+/* sgemm: C[M,N] (+)= op(A)[M,K] · op(B)[K,N], GotoBLAS/BLIS style.
+ *
+ * Loop nest (per task, tasks own disjoint blocks of C):
+ *   jc over N in NC columns → pc over K in KC → pack B block (KC × NC) into NR-wide panels
+ *     → ic over M in MC rows → pack A block (MC × KC) into MR-tall panels
+ *       → jr, ir: microkernel MR×NR tile, accumulators in registers, K-loop of FMAs.
+ * Packing absorbs the transposes, so NN, NT, TN and TT all run the same microkernel.
+ * Each C element is reduced over K in the same order whatever the task split, so results
+ * do not depend on the thread count. */
+#include <stdlib.h>
+#include <string.h>
+#include "kernels.h"
+#include "pool.h"
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+
+typedef void (*ukr_fn)(long kc, const float *a, const float *b, float *c, long ldc, int acc, int mr, int nr);
+
+typedef struct {
+  int MR, NR, KC, MC, NC;
+  ukr_fn ukr;
+  const char *name;
+} isa_t;
+
+/* ---------------------------------------------------------------------------------------- */
+/* Microkernels */
+
+/* Scalar fallback, 4×4. */
+static void ukr_scalar(long kc, const float *a, const float *b, float *c, long ldc, int acc, int mr, int nr) {
+  float t[4][4] = {{0}};
+  for (long k = 0; k < kc; k++) {
+    for (int i = 0; i < 4; i++)
+      for (int j = 0; j < 4; j++) t[i][j] += a[i] * b[j];
+    a += 4;
+    b += 4;
+  }
+  for (int i = 0; i < mr; i++)
+    for (int j = 0; j < nr; j++) c[i * ldc + j] = acc ? c[i * ldc + j] + t[i][j] : t[i][j];
+}
+
+#if defined(__x86_64__)
+/* AVX2+FMA, 6×16: 12 ymm accumulators. */
+__attribute__((target("avx2,fma"))) static void ukr_avx2(long kc, const float *a, const float *b, float *c, long ldc, int acc, int mr, int nr) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  for (long k = 0; k < kc; k++) {
+    __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), av;
+#define F2(i) av = _mm256_broadcast_ss(a + i); c##i##0 = _mm256_fmadd_ps(av, b0, c##i##0); c##i##1 = _mm256_fmadd_ps(av, b1, c##i##1);
+    F2(0) F2(1) F2(2) F2(3) F2(4) F2(5)
+#undef F2
+    a += 6;
+    b += 16;
+  }
+  float t[6][16] __attribute__((aligned(32)));
+#define S2(i) _mm256_store_ps(t[i], c##i##0); _mm256_store_ps(t[i] + 8, c##i##1);
+  S2(0) S2(1) S2(2) S2(3) S2(4) S2(5)
+#undef S2
+  for (int i = 0; i < mr; i++)
+    for (int j = 0; j < nr; j++) c[i * ldc + j] = acc ? c[i * ldc + j] + t[i][j] : t[i][j];
+}
+
+/* AVX-512, 14×32: 28 zmm accumulators, two B vectors, A broadcast from memory.
+ * Per k: 2 loads + 14 broadcasts feed 28 FMAs. */
+__attribute__((target("avx512f,fma"))) static void ukr_avx512(long kc, const float *a, const float *b, float *c, long ldc, int acc, int mr, int nr) {
+#define D(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = _mm512_setzero_ps();
+  D(0) D(1) D(2) D(3) D(4) D(5) D(6) D(7) D(8) D(9) D(10) D(11) D(12) D(13)
+#undef D
+  for (long k = 0; k < kc; k++) {
+    __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), av;
+    _mm_prefetch((const char *)(b + 256), _MM_HINT_T0);
+#define F(i) av = _mm512_set1_ps(a[i]); c##i##0 = _mm512_fmadd_ps(av, b0, c##i##0); c##i##1 = _mm512_fmadd_ps(av, b1, c##i##1);
+    F(0) F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11) F(12) F(13)
+#undef F
+    a += 14;
+    b += 32;
+  }
+  if (nr == 32) {
+#define ST(i)                                                                          \
+  if (i < mr) {                                                                        \
+    float *r = c + (long)i * ldc;                                                      \
+    if (acc) {                                                                         \
+      c##i##0 = _mm512_add_ps(c##i##0, _mm512_loadu_ps(r));                            \
+      c##i##1 = _mm512_add_ps(c##i##1, _mm512_loadu_ps(r + 16));                       \
+    }                                                                                  \
+    _mm512_storeu_ps(r, c##i##0);                                                      \
+    _mm512_storeu_ps(r + 16, c##i##1);                                                 \
+  }
+    ST(0) ST(1) ST(2) ST(3) ST(4) ST(5) ST(6) ST(7) ST(8) ST(9) ST(10) ST(11) ST(12) ST(13)
+#undef ST
+  } else {
+    __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : ((1u << nr) - 1));
+    __mmask16 m1 = (__mmask16)(nr <= 16 ? 0 : ((1u << (nr - 16)) - 1));
+#define SM(i)                                                                          \
+  if (i < mr) {                                                                        \
+    float *r = c + (long)i * ldc;                                                      \
+    if (acc) {                                                                         \
+      c##i##0 = _mm512_add_ps(c##i##0, _mm512_maskz_loadu_ps(m0, r));                  \
+      c##i##1 = _mm512_add_ps(c##i##1, _mm512_maskz_loadu_ps(m1, r + 16));             \
+    }                                                                                  \
+    _mm512_mask_storeu_ps(r, m0, c##i##0);                                             \
+    _mm512_mask_storeu_ps(r + 16, m1, c##i##1);                                        \
+  }
+    SM(0) SM(1) SM(2) SM(3) SM(4) SM(5) SM(6) SM(7) SM(8) SM(9) SM(10) SM(11) SM(12) SM(13)
+#undef SM
+  }
+}
+#endif
+
+static isa_t ISA;
+
+static void choose_isa(void) {
+  if (ISA.ukr) return;
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && !getenv("GPTFORGE_NO_AVX512")) {
+    ISA = (isa_t){14, 32, 256, 14 * 12, 32 * 48, ukr_avx512, "avx512"};
+    return;
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !getenv("GPTFORGE_NO_AVX2")) {
+    ISA = (isa_t){6, 16, 256, 6 * 24, 16 * 96, ukr_avx2, "avx2"};
+    return;
+  }
+#endif
+  ISA = (isa_t){4, 4, 256, 4 * 32, 4 * 256, ukr_scalar, "scalar"};
+}
+
+const char *gfn_sgemm_isa(void) {
+  choose_isa();
+  return ISA.name;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Packing. op(A)[i,k] = A[i*rsa + k*csa]; op(B)[k,j] = B[k*rsb + j*csb]. */
+
+static void pack_a(const float *A, long rsa, long csa, long i0, long mc, long k0, long kc, int MR, float *dst) {
+  for (long ir = 0; ir < mc; ir += MR) {
+    int mr = (int)(mc - ir < MR ? mc - ir : MR);
+    const float *src = A + (i0 + ir) * rsa + k0 * csa;
+    if (csa == 1) {
+      /* A row-major: rows are contiguous in k */
+      for (long k = 0; k < kc; k++) {
+        int i = 0;
+        for (; i < mr; i++) dst[k * MR + i] = src[i * rsa + k];
+        for (; i < MR; i++) dst[k * MR + i] = 0.0f;
+      }
+    } else {
+      /* A transposed: each k holds MR contiguous rows */
+      for (long k = 0; k < kc; k++) {
+        const float *s = src + k * csa;
+        int i = 0;
+        for (; i < mr; i++) dst[k * MR + i] = s[i];
+        for (; i < MR; i++) dst[k * MR + i] = 0.0f;
+      }
+    }
+    dst += (long)MR * kc;
+  }
+}
+
+static void pack_b(const float *B, long rsb, long csb, long k0, long kc, long j0, long nc, int NR, float *dst) {
+  for (long jr = 0; jr < nc; jr += NR) {
+    int nr = (int)(nc - jr < NR ? nc - jr : NR);
+    const float *src = B + k0 * rsb + (j0 + jr) * csb;
+    if (csb == 1) {
+      for (long k = 0; k < kc; k++) {
+        const float *s = src + k * rsb;
+        float *d = dst + k * NR;
+        if (nr == NR) memcpy(d, s, sizeof(float) * NR);
+        else {
+          int j = 0;
+          for (; j < nr; j++) d[j] = s[j];
+          for (; j < NR; j++) d[j] = 0.0f;
+        }
+      }
+    } else {
+      /* B transposed (stored N×K): read each column j contiguously along k */
+      for (int j = 0; j < NR; j++) {
+        if (j < nr) {
+          const float *s = src + j * csb;
+          for (long k = 0; k < kc; k++) dst[k * NR + j] = s[k * rsb];
+        } else {
+          for (long k = 0; k < kc; k++) dst[k * NR + j] = 0.0f;
+        }
+      }
+    }
+    dst += (long)NR * kc;
+  }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+/* Pack buffers are per thread: a thread runs one block at a time, and attention calls the
+ * serial sgemm from inside pool tasks. */
+static __thread float *bufA, *bufB;
+static __thread size_t capA, capB;
+
+static float *grow(float **buf, size_t *cap, size_t n) {
+  if (*cap < n) {
+    free(*buf);
+    size_t bytes = ((n * sizeof(float)) + 63) & ~(size_t)63;
+    *buf = (float *)aligned_alloc(64, bytes);
+    *cap = *buf ? n : 0;
+  }
+  return *buf;
+}
+
+typedef struct {
+  const float *A, *B;
+  float *C;
+  long M, K, N, rsa, csa, rsb, csb;
+  int accumulate;
+  int splitM; /* tasks split M (else N) */
+  long chunk; /* rows or columns per task, a multiple of MR or NR */
+} job_t;
+
+static void run_block(const job_t *j, long m0, long m1, long n0, long n1) {
+  const isa_t *s = &ISA;
+  float *Ap = grow(&bufA, &capA, (size_t)s->MC * s->KC);
+  float *Bp = grow(&bufB, &capB, (size_t)s->NC * s->KC);
+  if (!Ap || !Bp) abort();
+  for (long jc = n0; jc < n1; jc += s->NC) {
+    long nc = n1 - jc < s->NC ? n1 - jc : s->NC;
+    for (long pc = 0; pc < j->K; pc += s->KC) {
+      long kc = j->K - pc < s->KC ? j->K - pc : s->KC;
+      int acc = pc > 0 || j->accumulate;
+      pack_b(j->B, j->rsb, j->csb, pc, kc, jc, nc, s->NR, Bp);
+      for (long ic = m0; ic < m1; ic += s->MC) {
+        long mc = m1 - ic < s->MC ? m1 - ic : s->MC;
+        pack_a(j->A, j->rsa, j->csa, ic, mc, pc, kc, s->MR, Ap);
+        for (long jr = 0; jr < nc; jr += s->NR) {
+          int nr = (int)(nc - jr < s->NR ? nc - jr : s->NR);
+          const float *bp = Bp + jr * kc;
+          for (long ir = 0; ir < mc; ir += s->MR) {
+            int mr = (int)(mc - ir < s->MR ? mc - ir : s->MR);
+            s->ukr(kc, Ap + ir * kc, bp, j->C + (ic + ir) * j->N + jc + jr, j->N, acc, mr, nr);
+          }
+        }
+      }
+    }
+  }
+}
+
+static void sgemm_task(void *ctx, int task, int ntasks) {
+  const job_t *j = (const job_t *)ctx;
+  (void)ntasks;
+  if (j->splitM) {
+    long m0 = task * j->chunk, m1 = m0 + j->chunk < j->M ? m0 + j->chunk : j->M;
+    if (m0 < m1) run_block(j, m0, m1, 0, j->N);
+  } else {
+    long n0 = task * j->chunk, n1 = n0 + j->chunk < j->N ? n0 + j->chunk : j->N;
+    if (n0 < n1) run_block(j, 0, j->M, n0, n1);
+  }
+}
+
+void gfn_sgemm(const float *A, const float *B, float *C, long M, long K, long N, int transA, int transB, int accumulate) {
+  choose_isa();
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    if (!accumulate) memset(C, 0, sizeof(float) * (size_t)M * (size_t)N);
+    return;
+  }
+  job_t j = {A, B, C, M, K, N, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, accumulate, 1, M};
+  int threads = pool_threads();
+  double flops = 2.0 * (double)M * (double)N * (double)K;
+  int ntasks = 1;
+  if (threads > 1 && flops > 4e6) {
+    /* Split the larger dimension into equal, tile-aligned chunks; duplicate packing of the
+     * other operand is cheap next to the multiply when that dimension is the larger one. */
+    long mt = (M + ISA.MR - 1) / ISA.MR, nt = (N + ISA.NR - 1) / ISA.NR;
+    ntasks = threads;
+    if (mt * ISA.MR >= nt * ISA.NR && mt >= ntasks) {
+      j.splitM = 1;
+      j.chunk = ((mt + ntasks - 1) / ntasks) * ISA.MR;
+    } else if (nt >= ntasks) {
+      j.splitM = 0;
+      j.chunk = ((nt + ntasks - 1) / ntasks) * ISA.NR;
+    } else if (mt >= ntasks) {
+      j.splitM = 1;
+      j.chunk = ((mt + ntasks - 1) / ntasks) * ISA.MR;
+    } else {
+      ntasks = 1;
+    }
+  }
+  if (ntasks == 1) {
+    j.splitM = 1;
+    j.chunk = M;
+  }
+  pool_run(sgemm_task, &j, ntasks);
+}
+
+/* The same product on the calling thread only (used inside pool tasks, e.g. attention). */
+void gfn_sgemm_serial(const float *A, const float *B, float *C, long M, long K, long N, int transA, int transB, int accumulate) {
+  choose_isa();
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    if (!accumulate) memset(C, 0, sizeof(float) * (size_t)M * (size_t)N);
+    return;
+  }
+  job_t j = {A, B, C, M, K, N, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, accumulate, 1, M};
+  run_block(&j, 0, M, 0, N);
+}

@@ -1,0 +1,259 @@
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import type { F32, Kernels } from './kernels.js';
+
+/**
+ * The native backend: the C kernels in native/, built by node-gyp into
+ * build/Release/gptforge_native.node and called through N-API on the tensors' own memory.
+ *
+ * The C side trusts its sizes, so every call is validated here first: a wrong size throws
+ * an Error naming the kernel and the sizes instead of reading or writing out of bounds.
+ */
+interface Addon {
+  matmul(a: F32, b: F32, c: F32, M: number, K: number, N: number, tA: boolean, tB: boolean, acc: boolean): void;
+  addBias(out: F32, bias: F32, rows: number, cols: number): void;
+  biasGrad(dout: F32, dbias: F32, rows: number, cols: number): void;
+  layerNormForward(x: F32, w: F32 | null, b: F32 | null, out: F32, mean: F32, rstd: F32, rows: number, cols: number, eps: number): void;
+  layerNormBackward(dout: F32, x: F32, w: F32 | null, mean: F32, rstd: F32, dx: F32, dw: F32 | null, db: F32 | null, rows: number, cols: number): void;
+  rmsNormForward(x: F32, w: F32 | null, out: F32, rstd: F32, rows: number, cols: number, eps: number): void;
+  rmsNormBackward(dout: F32, x: F32, w: F32 | null, rstd: F32, dx: F32, dw: F32 | null, rows: number, cols: number): void;
+  geluForward(x: F32, out: F32, n: number): void;
+  geluBackward(x: F32, dout: F32, dx: F32, n: number): void;
+  siluForward(x: F32, out: F32, n: number): void;
+  siluBackward(x: F32, dout: F32, dx: F32, n: number): void;
+  softmaxForward(x: F32, out: F32, rows: number, cols: number): void;
+  softmaxBackward(out: F32, dout: F32, dx: F32, rows: number, cols: number): void;
+  attentionForward(qkv: F32, out: F32, lse: F32, B: number, T: number, H: number, D: number): void;
+  attentionBackward(qkv: F32, out: F32, lse: F32, dout: F32, dqkv: F32, B: number, T: number, H: number, D: number): void;
+  attentionDecode(q: F32, k: F32, v: F32, out: F32, B: number, Tq: number, pos0: number, Tmax: number, H: number, D: number): void;
+  crossEntropyForward(logits: F32, targets: Int32Array, losses: F32, rows: number, V: number, ignore: number): void;
+  crossEntropyBackward(logits: F32, targets: Int32Array, dloss: F32, dlogits: F32, rows: number, V: number, ignore: number): void;
+  embeddingForward(ids: Int32Array, table: F32, out: F32, n: number, C: number): void;
+  embeddingBackward(ids: Int32Array, dout: F32, dtable: F32, n: number, C: number): void;
+  add(a: F32, b: F32, out: F32, n: number): void;
+  mul(a: F32, b: F32, out: F32, n: number): void;
+  scale(a: F32, s: number, out: F32, n: number): void;
+  axpy(s: number, x: F32, y: F32, n: number): void;
+  sumSquares(x: F32, n: number): number;
+  adamw(p: F32, g: F32, m: F32, v: F32, n: number, lr: number, b1: number, b2: number, eps: number, wd: number, bc1: number, bc2: number, gs: number): void;
+  setThreads(n: number): void;
+  threads(): number;
+  isa(): string;
+}
+
+function packageRoot(): string {
+  // dist/src/engine/backend-native.js → the package root is three levels up
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+}
+
+class ArgError extends Error {}
+
+function size(kernel: string, name: string, n: number): void {
+  if (!Number.isInteger(n) || n < 0 || n > 2 ** 31 - 1) throw new ArgError(`${kernel}: ${name} must be a non-negative 32-bit integer, got ${n}`);
+}
+
+function need(kernel: string, name: string, a: ArrayLike<number> | null | undefined, n: number, nullable = false): void {
+  if (a === null || a === undefined) {
+    if (nullable) return;
+    throw new ArgError(`${kernel}: ${name} is missing`);
+  }
+  if (a.length < n) throw new ArgError(`${kernel}: ${name} has ${a.length} elements, needs at least ${n}`);
+}
+
+function f32(kernel: string, name: string, a: unknown, n: number, nullable = false): void {
+  if (nullable && (a === null || a === undefined)) return;
+  if (!(a instanceof Float32Array)) throw new ArgError(`${kernel}: ${name} must be a Float32Array`);
+  need(kernel, name, a, n);
+}
+
+function i32(kernel: string, name: string, a: unknown, n: number): void {
+  if (!(a instanceof Int32Array)) throw new ArgError(`${kernel}: ${name} must be an Int32Array`);
+  need(kernel, name, a, n);
+}
+
+export function loadNativeKernels(): { kernels: Kernels } | { error: string } {
+  const path = join(packageRoot(), 'build', 'Release', 'gptforge_native.node');
+  if (!existsSync(path)) return { error: `${path} not found (the addon was not built)` };
+  let addon: Addon;
+  try {
+    addon = createRequire(import.meta.url)(path) as Addon;
+  } catch (e) {
+    return { error: `cannot load ${path}: ${(e as Error).message}` };
+  }
+  const k: Kernels & { isa: string } = {
+    name: 'native',
+    isa: addon.isa(),
+    get threads(): number {
+      return addon.threads();
+    },
+    setThreads(n: number): void {
+      size('setThreads', 'n', n);
+      addon.setThreads(Math.max(1, n));
+    },
+    matmul(a, b, c, M, K, N, tA, tB, acc) {
+      const kn = 'matmul';
+      size(kn, 'M', M); size(kn, 'K', K); size(kn, 'N', N);
+      f32(kn, 'A', a, M * K); f32(kn, 'B', b, K * N); f32(kn, 'C', c, M * N);
+      addon.matmul(a, b, c, M, K, N, tA, tB, acc);
+    },
+    addBias(out, bias, rows, cols) {
+      size('addBias', 'rows', rows); size('addBias', 'cols', cols);
+      f32('addBias', 'out', out, rows * cols); f32('addBias', 'bias', bias, cols);
+      addon.addBias(out, bias, rows, cols);
+    },
+    biasGrad(dout, dbias, rows, cols) {
+      size('biasGrad', 'rows', rows); size('biasGrad', 'cols', cols);
+      f32('biasGrad', 'dout', dout, rows * cols); f32('biasGrad', 'dbias', dbias, cols);
+      addon.biasGrad(dout, dbias, rows, cols);
+    },
+    layerNormForward(x, w, b, out, mean, rstd, rows, cols, eps) {
+      const kn = 'layerNormForward';
+      size(kn, 'rows', rows); size(kn, 'cols', cols);
+      f32(kn, 'x', x, rows * cols); f32(kn, 'weight', w, cols, true); f32(kn, 'bias', b, cols, true);
+      f32(kn, 'out', out, rows * cols); f32(kn, 'mean', mean, rows); f32(kn, 'rstd', rstd, rows);
+      addon.layerNormForward(x, w, b, out, mean, rstd, rows, cols, eps);
+    },
+    layerNormBackward(dout, x, w, mean, rstd, dx, dw, db, rows, cols) {
+      const kn = 'layerNormBackward';
+      size(kn, 'rows', rows); size(kn, 'cols', cols);
+      f32(kn, 'dout', dout, rows * cols); f32(kn, 'x', x, rows * cols); f32(kn, 'weight', w, cols, true);
+      f32(kn, 'mean', mean, rows); f32(kn, 'rstd', rstd, rows); f32(kn, 'dx', dx, rows * cols);
+      f32(kn, 'dweight', dw, cols, true); f32(kn, 'dbias', db, cols, true);
+      addon.layerNormBackward(dout, x, w, mean, rstd, dx, dw, db, rows, cols);
+    },
+    rmsNormForward(x, w, out, rstd, rows, cols, eps) {
+      const kn = 'rmsNormForward';
+      size(kn, 'rows', rows); size(kn, 'cols', cols);
+      f32(kn, 'x', x, rows * cols); f32(kn, 'weight', w, cols, true); f32(kn, 'out', out, rows * cols); f32(kn, 'rstd', rstd, rows);
+      addon.rmsNormForward(x, w, out, rstd, rows, cols, eps);
+    },
+    rmsNormBackward(dout, x, w, rstd, dx, dw, rows, cols) {
+      const kn = 'rmsNormBackward';
+      size(kn, 'rows', rows); size(kn, 'cols', cols);
+      f32(kn, 'dout', dout, rows * cols); f32(kn, 'x', x, rows * cols); f32(kn, 'weight', w, cols, true);
+      f32(kn, 'rstd', rstd, rows); f32(kn, 'dx', dx, rows * cols); f32(kn, 'dweight', dw, cols, true);
+      addon.rmsNormBackward(dout, x, w, rstd, dx, dw, rows, cols);
+    },
+    geluForward(x, out, n) {
+      size('geluForward', 'n', n); f32('geluForward', 'x', x, n); f32('geluForward', 'out', out, n);
+      addon.geluForward(x, out, n);
+    },
+    geluBackward(x, dout, dx, n) {
+      size('geluBackward', 'n', n); f32('geluBackward', 'x', x, n); f32('geluBackward', 'dout', dout, n); f32('geluBackward', 'dx', dx, n);
+      addon.geluBackward(x, dout, dx, n);
+    },
+    siluForward(x, out, n) {
+      size('siluForward', 'n', n); f32('siluForward', 'x', x, n); f32('siluForward', 'out', out, n);
+      addon.siluForward(x, out, n);
+    },
+    siluBackward(x, dout, dx, n) {
+      size('siluBackward', 'n', n); f32('siluBackward', 'x', x, n); f32('siluBackward', 'dout', dout, n); f32('siluBackward', 'dx', dx, n);
+      addon.siluBackward(x, dout, dx, n);
+    },
+    softmaxForward(x, out, rows, cols) {
+      size('softmaxForward', 'rows', rows); size('softmaxForward', 'cols', cols);
+      f32('softmaxForward', 'x', x, rows * cols); f32('softmaxForward', 'out', out, rows * cols);
+      addon.softmaxForward(x, out, rows, cols);
+    },
+    softmaxBackward(out, dout, dx, rows, cols) {
+      size('softmaxBackward', 'rows', rows); size('softmaxBackward', 'cols', cols);
+      f32('softmaxBackward', 'out', out, rows * cols); f32('softmaxBackward', 'dout', dout, rows * cols); f32('softmaxBackward', 'dx', dx, rows * cols);
+      addon.softmaxBackward(out, dout, dx, rows, cols);
+    },
+    attentionForward(qkv, out, lse, B, T, H, D) {
+      const kn = 'attentionForward';
+      for (const [n, v] of [['B', B], ['T', T], ['H', H], ['D', D]] as const) size(kn, n, v);
+      f32(kn, 'qkv', qkv, B * T * 3 * H * D); f32(kn, 'out', out, B * T * H * D); f32(kn, 'lse', lse, B * H * T);
+      addon.attentionForward(qkv, out, lse, B, T, H, D);
+    },
+    attentionBackward(qkv, out, lse, dout, dqkv, B, T, H, D) {
+      const kn = 'attentionBackward';
+      for (const [n, v] of [['B', B], ['T', T], ['H', H], ['D', D]] as const) size(kn, n, v);
+      f32(kn, 'qkv', qkv, B * T * 3 * H * D); f32(kn, 'out', out, B * T * H * D); f32(kn, 'lse', lse, B * H * T);
+      f32(kn, 'dout', dout, B * T * H * D); f32(kn, 'dqkv', dqkv, B * T * 3 * H * D);
+      addon.attentionBackward(qkv, out, lse, dout, dqkv, B, T, H, D);
+    },
+    attentionDecode(q, kc, vc, out, B, Tq, pos0, Tmax, H, D) {
+      const kn = 'attentionDecode';
+      for (const [n, v] of [['B', B], ['Tq', Tq], ['pos0', pos0], ['Tmax', Tmax], ['H', H], ['D', D]] as const) size(kn, n, v);
+      if (pos0 + Tq > Tmax) throw new ArgError(`${kn}: positions ${pos0}+${Tq} exceed the cache capacity ${Tmax}`);
+      f32(kn, 'q', q, B * Tq * H * D); f32(kn, 'kCache', kc, B * Tmax * H * D); f32(kn, 'vCache', vc, B * Tmax * H * D); f32(kn, 'out', out, B * Tq * H * D);
+      addon.attentionDecode(q, kc, vc, out, B, Tq, pos0, Tmax, H, D);
+    },
+    crossEntropyForward(logits, targets, losses, rows, V, ignore) {
+      const kn = 'crossEntropyForward';
+      size(kn, 'rows', rows); size(kn, 'V', V);
+      f32(kn, 'logits', logits, rows * V); i32(kn, 'targets', targets, rows); f32(kn, 'losses', losses, rows);
+      checkTargets(kn, targets, rows, V, ignore);
+      addon.crossEntropyForward(logits, targets, losses, rows, V, ignore);
+    },
+    crossEntropyBackward(logits, targets, dloss, dlogits, rows, V, ignore) {
+      const kn = 'crossEntropyBackward';
+      size(kn, 'rows', rows); size(kn, 'V', V);
+      f32(kn, 'logits', logits, rows * V); i32(kn, 'targets', targets, rows); f32(kn, 'dloss', dloss, rows); f32(kn, 'dlogits', dlogits, rows * V);
+      checkTargets(kn, targets, rows, V, ignore);
+      addon.crossEntropyBackward(logits, targets, dloss, dlogits, rows, V, ignore);
+    },
+    embeddingForward(ids, table, out, n, C) {
+      const kn = 'embeddingForward';
+      size(kn, 'n', n); size(kn, 'C', C);
+      i32(kn, 'ids', ids, n); f32(kn, 'out', out, n * C);
+      if (!(table instanceof Float32Array)) throw new ArgError(`${kn}: table must be a Float32Array`);
+      checkIds(kn, ids, n, C > 0 ? Math.floor(table.length / C) : 0);
+      addon.embeddingForward(ids, table, out, n, C);
+    },
+    embeddingBackward(ids, dout, dtable, n, C) {
+      const kn = 'embeddingBackward';
+      size(kn, 'n', n); size(kn, 'C', C);
+      i32(kn, 'ids', ids, n); f32(kn, 'dout', dout, n * C);
+      if (!(dtable instanceof Float32Array)) throw new ArgError(`${kn}: dtable must be a Float32Array`);
+      checkIds(kn, ids, n, C > 0 ? Math.floor(dtable.length / C) : 0);
+      addon.embeddingBackward(ids, dout, dtable, n, C);
+    },
+    add(a, b, out, n) {
+      size('add', 'n', n); f32('add', 'a', a, n); f32('add', 'b', b, n); f32('add', 'out', out, n);
+      addon.add(a, b, out, n);
+    },
+    mul(a, b, out, n) {
+      size('mul', 'n', n); f32('mul', 'a', a, n); f32('mul', 'b', b, n); f32('mul', 'out', out, n);
+      addon.mul(a, b, out, n);
+    },
+    scale(a, s, out, n) {
+      size('scale', 'n', n); f32('scale', 'a', a, n); f32('scale', 'out', out, n);
+      addon.scale(a, s, out, n);
+    },
+    axpy(s, x, y, n) {
+      size('axpy', 'n', n); f32('axpy', 'x', x, n); f32('axpy', 'y', y, n);
+      addon.axpy(s, x, y, n);
+    },
+    sumSquares(x, n) {
+      size('sumSquares', 'n', n); f32('sumSquares', 'x', x, n);
+      return addon.sumSquares(x, n);
+    },
+    adamw(p, g, m, v, n, lr, b1, b2, eps, wd, step, gs) {
+      const kn = 'adamw';
+      size(kn, 'n', n);
+      f32(kn, 'param', p, n); f32(kn, 'grad', g, n); f32(kn, 'm', m, n); f32(kn, 'v', v, n);
+      if (!Number.isInteger(step) || step < 1) throw new ArgError(`${kn}: step must be a positive integer, got ${step}`);
+      // bias corrections in double here; the kernel multiplies by their reciprocals
+      addon.adamw(p, g, m, v, n, lr, b1, b2, eps, wd, 1 - Math.pow(b1, step), 1 - Math.pow(b2, step), gs);
+    },
+  };
+  return { kernels: k };
+}
+
+function checkTargets(kernel: string, t: Int32Array, rows: number, V: number, ignore: number): void {
+  for (let r = 0; r < rows; r++) {
+    const v = t[r];
+    if (v !== ignore && (v < 0 || v >= V)) throw new ArgError(`${kernel}: target ${v} at row ${r} is out of range for ${V} classes`);
+  }
+}
+
+function checkIds(kernel: string, ids: Int32Array, n: number, V: number): void {
+  for (let i = 0; i < n; i++) {
+    const v = ids[i];
+    if (v < 0 || v >= V) throw new ArgError(`${kernel}: id ${v} at position ${i} is out of range for a table of ${V} rows`);
+  }
+}
