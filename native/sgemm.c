@@ -116,7 +116,7 @@ static void choose_isa(void) {
 #if defined(__x86_64__)
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && !getenv("GPTFORGE_NO_AVX512")) {
-    ISA = (isa_t){14, 32, 256, 14 * 12, 32 * 48, ukr_avx512, "avx512"};
+    ISA = (isa_t){14, 32, 512, 14 * 6, 32 * 48, ukr_avx512, "avx512"};
     return;
   }
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !getenv("GPTFORGE_NO_AVX2")) {

@@ -1,0 +1,27 @@
+"""numpy (OpenBLAS) sgemm GFLOP/s for the given shapes in NN, NT and TN layouts.
+Usage: numpy_sgemm.py reps '[[M,K,N], ...]'   — prints one JSON line per figure."""
+import json
+import sys
+import time
+
+import numpy as np
+
+reps = int(sys.argv[1])
+shapes = json.loads(sys.argv[2])
+rng = np.random.default_rng(0)
+for M, K, N in shapes:
+    for layout in ('NN', 'NT', 'TN'):
+        a = rng.standard_normal((K, M) if layout[0] == 'T' else (M, K), dtype=np.float32)
+        b = rng.standard_normal((N, K) if layout[1] == 'T' else (K, N), dtype=np.float32)
+        A = a.T if layout[0] == 'T' else a
+        B = b.T if layout[1] == 'T' else b
+        out = np.empty((M, N), dtype=np.float32)
+        np.matmul(A, B, out=out)
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            np.matmul(A, B, out=out)
+            times.append(time.perf_counter() - t0)
+        times.sort()
+        t = times[len(times) // 2]
+        print(json.dumps({'M': M, 'K': K, 'N': N, 'layout': layout, 'gflops': 2 * M * K * N / t / 1e9}))
