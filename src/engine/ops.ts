@@ -1,5 +1,5 @@
 import { getKernels } from './backend.js';
-import { Tensor, record, numel } from './tensor.js';
+import { Tensor, record, numel, opOutput, allocBuffer } from './tensor.js';
 
 /**
  * The op set. Each op validates its inputs (errors name the op and the shapes), runs the
@@ -17,8 +17,9 @@ function fail(op: string, msg: string): never {
   throw new Error(`${op}: ${msg}`);
 }
 
+/** Output of a kernel that overwrites every element (no zero-fill needed). */
 function output(shape: readonly number[]): Tensor {
-  return new Tensor(new Float32Array(numel(shape)), shape);
+  return opOutput(shape);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -125,7 +126,7 @@ export function mul(a: Tensor, b: Tensor): Tensor {
   out.requiresGrad = record([a, b], () => {
     const g = out.grad;
     if (!g) return;
-    const tmp = new Float32Array(a.size);
+    const tmp = allocBuffer(a.size, false);
     if (a.requiresGrad) {
       k().mul(g, b.data, tmp, a.size);
       k().axpy(1, tmp, a.gradBuffer(), a.size);
@@ -185,14 +186,14 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   if (bias && bias.size !== C) fail('layerNorm', `bias ${shapeStr(bias)} does not match input ${shapeStr(x)}`);
   const rows = x.rows;
   const out = output(x.shape);
-  const mean = new Float32Array(rows);
-  const rstd = new Float32Array(rows);
+  const mean = allocBuffer(rows, false);
+  const rstd = allocBuffer(rows, false);
   k().layerNormForward(x.data, weight?.data ?? null, bias?.data ?? null, out.data, mean, rstd, rows, C, eps);
   out.requiresGrad = record([x, weight, bias], () => {
     if (!out.grad) return;
     k().layerNormBackward(
       out.grad, x.data, weight?.data ?? null, mean, rstd,
-      x.requiresGrad ? x.gradBuffer() : new Float32Array(x.size),
+      x.requiresGrad ? x.gradBuffer() : allocBuffer(x.size, true),
       weight && weight.requiresGrad ? weight.gradBuffer() : null,
       bias && bias.requiresGrad ? bias.gradBuffer() : null,
       rows, C,
@@ -206,13 +207,13 @@ export function rmsNorm(x: Tensor, weight: Tensor | null, eps = 1e-6): Tensor {
   if (weight && weight.size !== C) fail('rmsNorm', `weight ${shapeStr(weight)} does not match input ${shapeStr(x)}`);
   const rows = x.rows;
   const out = output(x.shape);
-  const rstd = new Float32Array(rows);
+  const rstd = allocBuffer(rows, false);
   k().rmsNormForward(x.data, weight?.data ?? null, out.data, rstd, rows, C, eps);
   out.requiresGrad = record([x, weight], () => {
     if (!out.grad) return;
     k().rmsNormBackward(
       out.grad, x.data, weight?.data ?? null, rstd,
-      x.requiresGrad ? x.gradBuffer() : new Float32Array(x.size),
+      x.requiresGrad ? x.gradBuffer() : allocBuffer(x.size, true),
       weight && weight.requiresGrad ? weight.gradBuffer() : null,
       rows, C,
     );
@@ -231,7 +232,7 @@ export function causalSelfAttention(qkv: Tensor, nHead: number): Tensor {
   const C = C3 / 3;
   const D = C / nHead;
   const out = output([B, T, C]);
-  const lse = new Float32Array(B * nHead * T);
+  const lse = allocBuffer(B * nHead * T, false);
   k().attentionForward(qkv.data, out.data, lse, B, T, nHead, D);
   out.requiresGrad = record([qkv], () => {
     if (out.grad && qkv.requiresGrad) k().attentionBackward(qkv.data, out.data, lse, out.grad, qkv.gradBuffer(), B, T, nHead, D);
@@ -281,7 +282,7 @@ export function rope(qkv: Tensor, nHead: number, pos0 = 0, base = 10000): Tensor
       }
     }
   };
-  const out = output(qkv.shape);
+  const out = opOutput(qkv.shape, true);
   apply(qkv.data, out.data, 1);
   out.requiresGrad = record([qkv], () => {
     // The rotation is orthogonal: its transpose (rotation by −θ) carries the gradient back.
@@ -355,7 +356,7 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, opts: CrossEnt
   }
   out.requiresGrad = record([logits], () => {
     if (!out.grad || !logits.requiresGrad) return;
-    const dloss = new Float32Array(rows);
+    const dloss = allocBuffer(rows, false);
     if (reduction === 'none') for (let r = 0; r < rows; r++) dloss[r] = out.grad[r];
     else for (let r = 0; r < rows; r++) dloss[r] = out.grad[0] * rw[r] * dscale;
     k().crossEntropyBackward(logits.data, targets, dloss, logits.gradBuffer(), rows, V, ignore);

@@ -16,6 +16,8 @@ export class Tensor {
   requiresGrad: boolean;
   /** Optional name (parameters carry their checkpoint name). */
   name: string | undefined;
+  /** Made by an op inside a training step: its gradient comes from the step arena too. */
+  pooled = false;
 
   constructor(data: Float32Array, shape: readonly number[], requiresGrad = false, name?: string) {
     const n = numel(shape);
@@ -46,7 +48,7 @@ export class Tensor {
 
   /** The gradient buffer, allocated (zeroed) on first use. */
   gradBuffer(): Float32Array {
-    if (!this.grad) this.grad = new Float32Array(this.data.length);
+    if (!this.grad) this.grad = this.pooled ? allocBuffer(this.data.length, true) : new Float32Array(this.data.length);
     return this.grad;
   }
 
@@ -134,6 +136,60 @@ export function noGrad<T>(fn: () => T): T {
   } finally {
     gradEnabled = prev;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The step arena
+//
+// A training step allocates the same set of activation and gradient buffers every time.
+// Allocating them fresh costs a zero-fill and page faults on first touch (≈ as much as a
+// small matmul). While the arena is enabled, op outputs, their gradients and kernel scratch
+// come from size-keyed free lists and return to them at `resetArena()`, which the training
+// loop calls before each micro-batch: nothing made by ops may be kept across that call.
+// Parameters and their gradients never come from the arena.
+
+const freeLists = new Map<number, Float32Array[]>();
+let inUse: Float32Array[] = [];
+let arenaEnabled = false;
+
+/** Turn the step arena on or off (off: plain allocation). Turning it off releases everything. */
+export function setArenaEnabled(on: boolean): void {
+  arenaEnabled = on;
+  if (!on) {
+    inUse = [];
+    freeLists.clear();
+  }
+}
+
+export function isArenaEnabled(): boolean {
+  return arenaEnabled;
+}
+
+/** Return every buffer handed out since the last reset to the free lists. */
+export function resetArena(): void {
+  for (const b of inUse) {
+    let list = freeLists.get(b.length);
+    if (!list) freeLists.set(b.length, (list = []));
+    list.push(b);
+  }
+  inUse = [];
+}
+
+/** A Float32Array of n elements: from the arena when enabled (zeroed only if asked), else fresh (always zero). */
+export function allocBuffer(n: number, zero: boolean): Float32Array {
+  if (!arenaEnabled || n < 64) return new Float32Array(n);
+  const list = freeLists.get(n);
+  const b = list && list.length > 0 ? list.pop()! : new Float32Array(n);
+  if (zero) b.fill(0);
+  inUse.push(b);
+  return b;
+}
+
+/** An op's output tensor. `zero` only when the kernel accumulates into it. */
+export function opOutput(shape: readonly number[], zero = false): Tensor {
+  const t = new Tensor(allocBuffer(numel(shape), zero), shape);
+  t.pooled = arenaEnabled;
+  return t;
 }
 
 // ---------------------------------------------------------------------------------------------

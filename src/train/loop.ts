@@ -2,7 +2,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdamW, clipScale, decayGroups, gradNorm } from '../engine/optim.js';
 import type { Tensor } from '../engine/tensor.js';
-import { clearTape } from '../engine/tensor.js';
+import { clearTape, resetArena, setArenaEnabled } from '../engine/tensor.js';
 import type { GPT } from '../model/gpt.js';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint, configDiff } from '../model/checkpoint.js';
 import { GptforgeError } from '../util/errors.js';
@@ -54,7 +54,10 @@ export interface TrainTask {
   model: GPT;
   /** Parameters to train (default: all of the model's). */
   trainable?: Tensor[];
-  /** Forward one micro-batch: the scalar loss to backpropagate and how many tokens it covered. */
+  /**
+   * Forward one micro-batch: the scalar loss to backpropagate and how many tokens it covered.
+   * Tensors made by ops are recycled before the next call (the step arena): keep numbers, not tensors.
+   */
   forwardMicroBatch(): { loss: Tensor; tokens: number };
   /** Evaluation metrics, e.g. {"val/loss": 2.1, "val/loss/books": 2.3}. Runs without grad. */
   evaluate?(): Record<string, number>;
@@ -148,6 +151,7 @@ export async function train(task: TrainTask, cfg: TrainConfig, opts: TrainOption
     if (!opts.quiet) console.error(`\n${task.stage}: interrupted — saving a checkpoint after this step (Ctrl-C again to quit at once)`);
   };
   process.on('SIGINT', onSigint);
+  setArenaEnabled(true);
 
   const save = (): string => {
     const trainerState: TrainerState = { stage: task.stage, step, tokensSeen, elapsedSeconds: elapsedBefore + (performance.now() - t0) / 1000, task: task.state(), config: cfg };
@@ -188,6 +192,8 @@ export async function train(task: TrainTask, cfg: TrainConfig, opts: TrainOption
       let lossSum = 0;
       let tokens = 0;
       for (let micro = 0; micro < cfg.gradAccum; micro++) {
+        // Recycle the previous micro-batch's activations and gradients (see tensor.ts).
+        resetArena();
         const { loss, tokens: n } = task.forwardMicroBatch();
         loss.backward();
         lossSum += loss.item();
@@ -232,6 +238,7 @@ export async function train(task: TrainTask, cfg: TrainConfig, opts: TrainOption
     progress.finish();
   } finally {
     process.off('SIGINT', onSigint);
+    setArenaEnabled(false);
   }
   return { step, tokensSeen, lastLoss, lastEval, checkpoint: lastCheckpoint, interrupted: false };
 }
