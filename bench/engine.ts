@@ -13,6 +13,7 @@ import { getKernels } from '../src/engine/backend.js';
 import { AdamW, clipScale, decayGroups, gradNorm } from '../src/engine/optim.js';
 import { Rng } from '../src/engine/rng.js';
 import { GPT } from '../src/model/gpt.js';
+import { resetArena, setArenaEnabled } from '../src/engine/tensor.js';
 import { makeConfig, flopsPerToken } from '../src/model/config.js';
 import { benchSgemm } from './engine-sgemm.js';
 
@@ -56,8 +57,10 @@ function timeOurs(c: StepConfig, threads: number): { msMedian: number; msBest: n
   const ids = Int32Array.from({ length: n }, () => rng.int(c.vocab));
   const targets = Int32Array.from({ length: n }, () => rng.int(c.vocab));
   const times: number[] = [];
+  setArenaEnabled(true); // as the training loop runs
   for (let i = 0; i < c.steps + 3; i++) {
     const t0 = performance.now();
+    resetArena();
     opt.zeroGrad();
     const loss = model.loss(ids, targets, c.batch, c.block);
     loss.backward();
@@ -66,6 +69,7 @@ function timeOurs(c: StepConfig, threads: number): { msMedian: number; msBest: n
     const dt = performance.now() - t0;
     if (i >= 3) times.push(dt);
   }
+  setArenaEnabled(false);
   return { msMedian: median(times), msBest: Math.min(...times) };
 }
 
@@ -138,7 +142,9 @@ async function main(): Promise<void> {
   const n = c.batch * c.block;
   const ids = Int32Array.from({ length: n }, () => rng.int(c.vocab));
   const rss: number[] = [];
+  setArenaEnabled(true);
   for (let i = 0; i < 200; i++) {
+    resetArena();
     opt.zeroGrad();
     const loss = model.loss(ids, ids, c.batch, c.block);
     loss.backward();
