@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { getKernels } from '../src/engine/backend.js';
+import type { NativeInfo } from '../src/engine/backend-native.js';
 import { AdamW, clipScale, decayGroups, gradNorm } from '../src/engine/optim.js';
 import { Rng } from '../src/engine/rng.js';
 import { GPT } from '../src/model/gpt.js';
@@ -99,6 +100,15 @@ function timeTorch(c: StepConfig, threads: number): { msMedian: number; msBest: 
 async function main(): Promise<void> {
   const k = getKernels();
   emit({ figure: 'backend', backend: k.name, threads: k.threads }, `backend: ${k.name} (${k.threads} threads)`);
+  const info = k as Partial<NativeInfo>;
+  if (info.peakGflops) {
+    for (const threads of [1, 2]) {
+      k.setThreads?.(threads);
+      const peak = info.peakGflops();
+      emit({ figure: 'peak', isa: info.isa, threads, gflops: peak }, `measured fp32 FMA peak (${info.isa}, ${threads}T): ${peak.toFixed(0)} GFLOP/s`);
+    }
+    k.setThreads?.(2);
+  }
   if (!args.has('--skip-sgemm')) await benchSgemm({ json });
   const torch = torchAvailable();
   if (!torch) emit({ figure: 'note', text: 'PyTorch not available' }, 'PyTorch not available (apt-get install python3-torch libopenblas0-pthread): ours only');

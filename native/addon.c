@@ -301,6 +301,14 @@ static napi_value js_threads(napi_env env, napi_callback_info info) {
   napi_create_int32(env, pool_threads(), &r);
   return r;
 }
+static napi_value js_peak(napi_env env, napi_callback_info info) {
+  BEGIN(1)
+  long iters = (long)num(&A, 0);
+  OK;
+  napi_value r;
+  napi_create_double(env, gfn_peak_gflops(iters), &r);
+  return r;
+}
 static napi_value js_isa(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value r;
@@ -324,7 +332,7 @@ static napi_value init(napi_env env, napi_value exports) {
       P("embeddingForward", js_emb_fwd), P("embeddingBackward", js_emb_bwd),
       P("add", js_add), P("mul", js_mul), P("scale", js_scale), P("axpy", js_axpy),
       P("sumSquares", js_sum_squares), P("adamw", js_adamw),
-      P("setThreads", js_set_threads), P("threads", js_threads), P("isa", js_isa),
+      P("setThreads", js_set_threads), P("threads", js_threads), P("isa", js_isa), P("peakGflops", js_peak),
 #undef P
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

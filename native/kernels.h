@@ -7,6 +7,7 @@
 void gfn_sgemm(const float *A, const float *B, float *C, long M, long K, long N, int transA, int transB, int accumulate);
 void gfn_sgemm_serial(const float *A, const float *B, float *C, long M, long K, long N, int transA, int transB, int accumulate);
 const char *gfn_sgemm_isa(void);
+double gfn_peak_gflops(long iters);
 
 void gfn_add_bias(float *out, const float *bias, long rows, long cols);
 void gfn_bias_grad(const float *dout, float *dbias, long rows, long cols);

@@ -301,3 +301,79 @@ void gfn_sgemm_serial(const float *A, const float *B, float *C, long M, long K, 
   job_t j = {A, B, C, M, K, N, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, accumulate, 1, M};
   run_block(&j, 0, M, 0, N);
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* Peak FMA throughput: independent FMA chains on every thread, no memory traffic. The
+ * benchmark and MFU report against this measured figure, not a datasheet number. */
+
+typedef struct { long iters; volatile float sink[64]; } peak_ctx;
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f,fma"))) static float peak_avx512(long iters) {
+  /* distinct starting values so the compiler cannot merge the chains */
+  __m512 c0 = _mm512_set1_ps(0.10f), c1 = _mm512_set1_ps(0.11f), c2 = _mm512_set1_ps(0.12f), c3 = _mm512_set1_ps(0.13f), c4 = _mm512_set1_ps(0.14f), c5 = _mm512_set1_ps(0.15f);
+  __m512 c6 = _mm512_set1_ps(0.16f), c7 = _mm512_set1_ps(0.17f), c8 = _mm512_set1_ps(0.18f), c9 = _mm512_set1_ps(0.19f), c10 = _mm512_set1_ps(0.20f), c11 = _mm512_set1_ps(0.21f);
+  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+  for (long i = 0; i < iters; i++) {
+    c0 = _mm512_fmadd_ps(a, c0, b); c1 = _mm512_fmadd_ps(a, c1, b); c2 = _mm512_fmadd_ps(a, c2, b); c3 = _mm512_fmadd_ps(a, c3, b);
+    c4 = _mm512_fmadd_ps(a, c4, b); c5 = _mm512_fmadd_ps(a, c5, b); c6 = _mm512_fmadd_ps(a, c6, b); c7 = _mm512_fmadd_ps(a, c7, b);
+    c8 = _mm512_fmadd_ps(a, c8, b); c9 = _mm512_fmadd_ps(a, c9, b); c10 = _mm512_fmadd_ps(a, c10, b); c11 = _mm512_fmadd_ps(a, c11, b);
+  }
+  __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c0, c1), _mm512_add_ps(c2, c3)), _mm512_add_ps(_mm512_add_ps(c4, c5), _mm512_add_ps(c6, c7)));
+  s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(c8, c9), _mm512_add_ps(c10, c11)));
+  return _mm512_reduce_add_ps(s);
+}
+__attribute__((target("avx2,fma"))) static float peak_avx2(long iters) {
+  __m256 c0 = _mm256_set1_ps(0.10f), c1 = _mm256_set1_ps(0.11f), c2 = _mm256_set1_ps(0.12f), c3 = _mm256_set1_ps(0.13f), c4 = _mm256_set1_ps(0.14f), c5 = _mm256_set1_ps(0.15f);
+  __m256 c6 = _mm256_set1_ps(0.16f), c7 = _mm256_set1_ps(0.17f), c8 = _mm256_set1_ps(0.18f), c9 = _mm256_set1_ps(0.19f), c10 = _mm256_set1_ps(0.20f), c11 = _mm256_set1_ps(0.21f);
+  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+  for (long i = 0; i < iters; i++) {
+    c0 = _mm256_fmadd_ps(a, c0, b); c1 = _mm256_fmadd_ps(a, c1, b); c2 = _mm256_fmadd_ps(a, c2, b); c3 = _mm256_fmadd_ps(a, c3, b);
+    c4 = _mm256_fmadd_ps(a, c4, b); c5 = _mm256_fmadd_ps(a, c5, b); c6 = _mm256_fmadd_ps(a, c6, b); c7 = _mm256_fmadd_ps(a, c7, b);
+    c8 = _mm256_fmadd_ps(a, c8, b); c9 = _mm256_fmadd_ps(a, c9, b); c10 = _mm256_fmadd_ps(a, c10, b); c11 = _mm256_fmadd_ps(a, c11, b);
+  }
+  __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3)), _mm256_add_ps(_mm256_add_ps(c4, c5), _mm256_add_ps(c6, c7)));
+  s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(c8, c9), _mm256_add_ps(c10, c11)));
+  float t[8];
+  _mm256_storeu_ps(t, s);
+  return t[0] + t[7];
+}
+#endif
+
+static void peak_task(void *c, int task, int n) {
+  peak_ctx *p = (peak_ctx *)c;
+  (void)n;
+#if defined(__x86_64__)
+  if (ISA.ukr == ukr_avx512) p->sink[task & 63] = peak_avx512(p->iters);
+  else if (ISA.ukr == ukr_avx2) p->sink[task & 63] = peak_avx2(p->iters);
+  else
+#endif
+  {
+    float x = 0.1f;
+    for (long i = 0; i < p->iters * 12; i++) x = x * 0.999999f + 1e-7f;
+    p->sink[task & 63] = x;
+  }
+}
+
+/* FLOPs per iteration per thread of peak_task, for the current ISA. */
+static double peak_flops_per_iter(void) {
+#if defined(__x86_64__)
+  if (ISA.ukr == ukr_avx512) return 12.0 * 16 * 2;
+  if (ISA.ukr == ukr_avx2) return 12.0 * 8 * 2;
+#endif
+  return 12.0 * 2;
+}
+
+#include <time.h>
+double gfn_peak_gflops(long iters) {
+  choose_isa();
+  peak_ctx p;
+  p.iters = iters;
+  struct timespec t0, t1;
+  pool_run(peak_task, &p, pool_threads()); /* warm up clocks and threads */
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  pool_run(peak_task, &p, pool_threads());
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double dt = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+  return peak_flops_per_iter() * (double)iters * pool_threads() / dt / 1e9;
+}

@@ -41,6 +41,7 @@ interface Addon {
   setThreads(n: number): void;
   threads(): number;
   isa(): string;
+  peakGflops(iters: number): number;
 }
 
 function packageRoot(): string {
@@ -73,7 +74,15 @@ function i32(kernel: string, name: string, a: unknown, n: number): void {
   need(kernel, name, a, n);
 }
 
-export function loadNativeKernels(): { kernels: Kernels } | { error: string } {
+/** Extra facts the native backend can tell about the machine. */
+export interface NativeInfo {
+  /** sgemm code path chosen from the CPU's features: avx512, avx2 or scalar. */
+  isa: string;
+  /** Measured fp32 FMA peak of all pool threads, GFLOP/s. */
+  peakGflops(): number;
+}
+
+export function loadNativeKernels(): { kernels: Kernels & NativeInfo } | { error: string } {
   const path = join(packageRoot(), 'build', 'Release', 'gptforge_native.node');
   if (!existsSync(path)) return { error: `${path} not found (the addon was not built)` };
   let addon: Addon;
@@ -82,9 +91,10 @@ export function loadNativeKernels(): { kernels: Kernels } | { error: string } {
   } catch (e) {
     return { error: `cannot load ${path}: ${(e as Error).message}` };
   }
-  const k: Kernels & { isa: string } = {
+  const k: Kernels & NativeInfo = {
     name: 'native',
     isa: addon.isa(),
+    peakGflops: () => addon.peakGflops(20_000_000),
     get threads(): number {
       return addon.threads();
     },

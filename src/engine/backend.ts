@@ -58,3 +58,20 @@ export function setBackend(name: 'native' | 'reference'): Kernels {
 export function nativeAvailable(): boolean {
   return native() !== null;
 }
+
+let peakCache: number | null | undefined;
+
+/**
+ * The machine's fp32 FMA peak in GFLOP/s for the current thread count, measured once by
+ * the native backend (null on the reference backend). GPTFORGE_PEAK_GFLOPS overrides it.
+ * MFU is reported against this measured figure, not a datasheet number.
+ */
+export function machinePeakGflops(): number | null {
+  const env = Number(process.env.GPTFORGE_PEAK_GFLOPS);
+  if (Number.isFinite(env) && env > 0) return env;
+  if (peakCache === undefined) {
+    const k = getKernels() as Kernels & { peakGflops?: () => number };
+    peakCache = k.peakGflops ? k.peakGflops() : null;
+  }
+  return peakCache;
+}

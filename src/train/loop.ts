@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdamW, clipScale, decayGroups, gradNorm } from '../engine/optim.js';
+import { machinePeakGflops } from '../engine/backend.js';
 import type { Tensor } from '../engine/tensor.js';
 import { clearTape, resetArena, setArenaEnabled } from '../engine/tensor.js';
 import type { GPT } from '../model/gpt.js';
@@ -77,7 +78,7 @@ export interface TrainOptions {
   /** Continue from the stage's latest checkpoint when there is one (default true). */
   resume?: boolean;
   quiet?: boolean;
-  /** Machine peak in FLOP/s for MFU (default GPTFORGE_PEAK_GFLOPS or 490 GFLOP/s). */
+  /** Machine peak in FLOP/s for MFU (default: measured by the native backend, or GPTFORGE_PEAK_GFLOPS). */
   peakFlops?: number;
   /** Called after each evaluation with this stage's metric history (the CLI draws plots). */
   onEval?(history: MetricRecord[]): void;
@@ -111,7 +112,7 @@ export async function train(task: TrainTask, cfg: TrainConfig, opts: TrainOption
   const optimizer = new AdamW(decayGroups(params, cfg.weightDecay), { lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps ?? 1e-8 });
   const metrics = new MetricsLog(opts.runDir);
   const schedule = { lr: cfg.lr, minLr: cfg.minLr, warmupSteps: cfg.warmupSteps, decaySteps: cfg.decaySteps ?? cfg.maxSteps };
-  const peak = opts.peakFlops ?? Number(process.env.GPTFORGE_PEAK_GFLOPS ?? 490) * 1e9;
+  const peak = opts.peakFlops ?? (task.flopsPerToken ? (machinePeakGflops() ?? 0) * 1e9 : 0);
   const logEvery = cfg.logEvery ?? 1;
 
   cleanStaleTemps(opts.stageDir);
@@ -216,7 +217,7 @@ export async function train(task: TrainTask, cfg: TrainConfig, opts: TrainOption
         const dt = (now - windowStart) / 1000;
         const tps = dt > 0 ? windowTokens / dt : 0;
         const rec: MetricRecord = { stage: task.stage, step, tokens: tokensSeen, loss, learning_rate: lr, grad_norm: norm, tokens_per_sec: Math.round(tps) };
-        if (task.flopsPerToken) rec.mfu = (tps * task.flopsPerToken) / peak;
+        if (task.flopsPerToken && peak > 0) rec.mfu = (tps * task.flopsPerToken) / peak;
         metrics.append(rec);
         opts.onStep?.(rec);
         windowTokens = 0;
