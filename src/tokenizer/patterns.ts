@@ -1,0 +1,37 @@
+/**
+ * Pre-split patterns: text is cut into chunks by a regex before BPE, so merges never cross
+ * word/number/punctuation boundaries. JavaScript regexes have no possessive quantifiers or
+ * inline case-insensitive groups, so these are the JS-equivalent forms (as js-tiktoken uses).
+ */
+export const PATTERNS: Readonly<Record<string, string>> = {
+  /** OpenAI cl100k_base (GPT-4), exactly as js-tiktoken compiles it. */
+  cl100k: "('s|'S|'t|'T|'re|'rE|'Re|'RE|'ve|'vE|'Ve|'VE|'m|'M|'ll|'lL|'Ll|'LL|'d|'D)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+  /** Our training default: GPT-4's pattern with numbers split into groups of at most two digits (nanochat). */
+  gpt4: "('s|'S|'t|'T|'re|'rE|'Re|'RE|'ve|'vE|'Ve|'VE|'m|'M|'ll|'lL|'Ll|'LL|'d|'D)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,2}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+  /** GPT-2. */
+  gpt2: "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
+  /** No pre-split: plain byte-level BPE over whole documents. */
+  none: '',
+};
+
+/** A pattern name (cl100k, gpt4, gpt2, none) or a regex source → the regex source ('' = none). */
+export function resolvePattern(p: string | undefined): string {
+  if (p === undefined) return PATTERNS.gpt4;
+  if (Object.prototype.hasOwnProperty.call(PATTERNS, p)) return PATTERNS[p];
+  return p;
+}
+
+/** The name of a known pattern source, if it is one. */
+export function patternName(source: string): string | undefined {
+  for (const [name, src] of Object.entries(PATTERNS)) if (src === source) return name;
+  return undefined;
+}
+
+export function compilePattern(source: string, where = 'pattern'): RegExp | null {
+  if (source === '') return null;
+  try {
+    return new RegExp(source, 'gu');
+  } catch (e) {
+    throw new Error(`${where}: invalid pre-split regex: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,342 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { atomicWriteFile } from '../util/atomic.js';
+import { GptforgeError } from '../util/errors.js';
+import { mergeChunk } from './bpe.js';
+import { completeUtf8Prefix } from './bytes.js';
+import { PairTable } from './pairs.js';
+import { compilePattern, resolvePattern } from './patterns.js';
+import { collectChars, countChunks, trainBpe } from './train.js';
+import { fromHuggingFace, fromTiktoken, toHuggingFace } from './formats.js';
+
+/** The special tokens of the recipe, in id order (added right after the merges). */
+export const SPECIAL_TOKENS: readonly string[] = [
+  '<|bos|>', '<|eos|>', '<|pad|>',
+  '<|user_start|>', '<|user_end|>', '<|assistant_start|>', '<|assistant_end|>',
+  '<|system_start|>', '<|system_end|>', '<|tool_start|>', '<|tool_end|>',
+  '<|output_start|>', '<|output_end|>', '<|reward|>',
+];
+
+export interface TrainOptions {
+  /** Total vocabulary including special tokens (bpe mode). Ignored in char mode. */
+  vocabSize: number;
+  mode?: 'bpe' | 'char';
+  /** 'gpt4' (default), 'cl100k', 'gpt2', 'none', or a regex source. */
+  pattern?: string;
+  /** Default SPECIAL_TOKENS; [] for none. */
+  specialTokens?: readonly string[];
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface EncodeOptions {
+  /** Special tokens recognised in the text: 'all', 'none' (default), or a set of names. */
+  allowedSpecial?: 'all' | 'none' | ReadonlySet<string>;
+  /** What to do with a special token's text that is not allowed: 'raise' (default) or encode it as 'plain' text. */
+  disallowedSpecial?: 'raise' | 'plain';
+}
+
+export interface StreamDecoder {
+  /** Text completed by this token (may be '' while a UTF-8 character is incomplete). */
+  push(id: number): string;
+  /** Whatever is left (an incomplete character becomes U+FFFD). */
+  flush(): string;
+}
+
+/** Everything that defines a tokenizer; formats.ts reads and writes it. */
+export interface TokenizerSpec {
+  mode: 'bpe' | 'char';
+  /** id → bytes for ordinary tokens (bpe), ids 0..n−1. */
+  vocab: Uint8Array[];
+  /** BPE rules in rank order: [left id, right id, merged id]. */
+  merges: [number, number, number][];
+  /** char mode: id → character. */
+  chars?: string[];
+  pattern: string;
+  specials: [string, number][];
+  /** True when merges came from a tiktoken rank file (rules derived from every split of every token). */
+  tiktoken?: boolean;
+}
+
+/**
+ * A byte-level BPE tokenizer (or a character-level one for nanoGPT-style benchmarks).
+ *
+ * Encoding: split the text with the pre-split regex; each chunk's UTF-8 bytes become byte
+ * tokens which are merged by rank (bpe.ts). Chunk results are cached — natural text repeats
+ * words constantly, which is most of the speed. Strings are converted with TextEncoder, so
+ * lone surrogates (invalid UTF-16) are encoded as U+FFFD: decode(encode(s)) === s.toWellFormed().
+ */
+export class Tokenizer {
+  readonly mode: 'bpe' | 'char';
+  readonly vocabSize: number;
+  readonly specialTokens: ReadonlyMap<string, number>;
+  readonly pattern: string;
+  private readonly spec: TokenizerSpec;
+  private readonly idBytes: Uint8Array[];
+  private readonly byteToId = new Int32Array(256).fill(-1);
+  private readonly table: PairTable;
+  private readonly regex: RegExp | null;
+  private readonly specialRegex: RegExp | null;
+  private readonly charToId = new Map<string, number>();
+  private readonly cache = new Map<string, number[]>();
+  private scratchBytes = new Uint8Array(1024);
+  private scratchIds = new Int32Array(1024);
+  private readonly encoder = new TextEncoder();
+  private hashCache: string | undefined;
+
+  constructor(spec: TokenizerSpec, source = 'tokenizer') {
+    this.spec = spec;
+    this.mode = spec.mode;
+    this.pattern = spec.pattern;
+    this.regex = compilePattern(spec.pattern, source);
+    const specials = new Map<string, number>();
+    let maxId = -1;
+    this.idBytes = [];
+    if (spec.mode === 'char') {
+      const chars = spec.chars ?? [];
+      chars.forEach((ch, id) => {
+        if (this.charToId.has(ch)) throw new GptforgeError(`duplicate character ${JSON.stringify(ch)} in the char vocabulary`, { file: source, field: `chars[${id}]` });
+        this.charToId.set(ch, id);
+        this.idBytes[id] = this.encoder.encode(ch);
+      });
+      maxId = chars.length - 1;
+    } else {
+      spec.vocab.forEach((bytes, id) => {
+        this.idBytes[id] = bytes;
+        if (bytes.length === 1 && this.byteToId[bytes[0]] < 0) this.byteToId[bytes[0]] = id;
+      });
+      maxId = spec.vocab.length - 1;
+      for (let b = 0; b < 256; b++) {
+        if (this.byteToId[b] < 0) throw new GptforgeError(`the vocabulary has no token for byte 0x${b.toString(16).padStart(2, '0')}; a byte-level BPE needs all 256`, { file: source, field: 'vocab' });
+      }
+    }
+    this.table = new PairTable(Math.max(16, spec.merges.length));
+    spec.merges.forEach(([a, b, z], rank) => this.table.set(a, b, spec.tiktoken ? z : rank, z));
+    for (const [name, id] of spec.specials) {
+      if (specials.has(name)) throw new GptforgeError(`duplicate special token ${name}`, { file: source, field: 'added_tokens' });
+      if (this.idBytes[id] !== undefined) throw new GptforgeError(`special token ${name} reuses id ${id}, which is already an ordinary token`, { file: source, field: 'added_tokens' });
+      specials.set(name, id);
+      this.idBytes[id] = this.encoder.encode(name);
+      if (id > maxId) maxId = id;
+    }
+    this.specialTokens = specials;
+    this.vocabSize = maxId + 1;
+    this.specialRegex = specials.size > 0 ? new RegExp([...specials.keys()].sort((x, y) => y.length - x.length).map(escapeRegex).join('|'), 'g') : null;
+  }
+
+  specialId(name: string): number {
+    const id = this.specialTokens.get(name);
+    if (id === undefined) throw new GptforgeError(`this tokenizer has no special token ${name} (it has: ${[...this.specialTokens.keys()].join(' ') || 'none'})`);
+    return id;
+  }
+
+  hasSpecial(name: string): boolean {
+    return this.specialTokens.has(name);
+  }
+
+  /** Encode text; special tokens follow tiktoken's rules (see EncodeOptions). */
+  encode(text: string, opts: EncodeOptions = {}): number[] {
+    const allowed = opts.allowedSpecial ?? 'none';
+    const out: number[] = [];
+    if (!this.specialRegex || (allowed === 'none' && opts.disallowedSpecial === 'plain')) {
+      this.encodeOrdinaryInto(text, out);
+      return out;
+    }
+    const isAllowed = (name: string): boolean => allowed === 'all' || (allowed !== 'none' && allowed.has(name));
+    const re = this.specialRegex;
+    re.lastIndex = 0;
+    let start = 0;
+    let m: RegExpExecArray | null;
+    while ((m = re.exec(text)) !== null) {
+      if (!isAllowed(m[0])) {
+        if (opts.disallowedSpecial !== 'plain') {
+          throw new GptforgeError(`the text contains the special token ${m[0]} at offset ${m.index}, which is not allowed here (pass allowedSpecial, or disallowedSpecial: 'plain' to encode it as text)`);
+        }
+        continue;
+      }
+      this.encodeOrdinaryInto(text.slice(start, m.index), out);
+      out.push(this.specialTokens.get(m[0])!);
+      start = m.index + m[0].length;
+    }
+    this.encodeOrdinaryInto(text.slice(start), out);
+    return out;
+  }
+
+  /** Encode with special-token text treated as ordinary text (the fast path for corpora). */
+  encodeOrdinary(text: string): number[] {
+    const out: number[] = [];
+    this.encodeOrdinaryInto(text, out);
+    return out;
+  }
+
+  private encodeOrdinaryInto(text: string, out: number[]): void {
+    if (text.length === 0) return;
+    if (this.mode === 'char') {
+      for (const ch of text) {
+        const id = this.charToId.get(ch);
+        if (id === undefined) throw new GptforgeError(`character ${JSON.stringify(ch)} (U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}) is not in this character-level vocabulary`);
+        out.push(id);
+      }
+      return;
+    }
+    const re = this.regex;
+    if (!re) {
+      this.encodeChunk(text, out, false);
+      return;
+    }
+    re.lastIndex = 0;
+    let m: RegExpExecArray | null;
+    while ((m = re.exec(text)) !== null) this.encodeChunk(m[0], out, true);
+  }
+
+  private encodeChunk(chunk: string, out: number[], useCache: boolean): void {
+    if (useCache) {
+      const hit = this.cache.get(chunk);
+      if (hit !== undefined) {
+        for (let i = 0; i < hit.length; i++) out.push(hit[i]);
+        return;
+      }
+    }
+    // UTF-8 bytes into a reused buffer (at most 3 bytes per UTF-16 unit)
+    if (this.scratchBytes.length < chunk.length * 3) {
+      this.scratchBytes = new Uint8Array(chunk.length * 3);
+      this.scratchIds = new Int32Array(chunk.length * 3);
+    }
+    const { written } = this.encoder.encodeInto(chunk, this.scratchBytes);
+    const ids = this.scratchIds;
+    for (let i = 0; i < written; i++) ids[i] = this.byteToId[this.scratchBytes[i]];
+    const n = mergeChunk(ids, written, this.table);
+    if (useCache) {
+      const res = Array.from(ids.subarray(0, n));
+      if (this.cache.size >= 200_000) this.cache.clear();
+      this.cache.set(chunk, res);
+      for (let i = 0; i < n; i++) out.push(res[i]);
+    } else {
+      for (let i = 0; i < n; i++) out.push(ids[i]);
+    }
+  }
+
+  /** The bytes of token `id`. */
+  tokenBytes(id: number): Uint8Array {
+    const b = Number.isInteger(id) ? this.idBytes[id] : undefined;
+    if (b === undefined) throw new GptforgeError(`token id ${id} is out of range for this tokenizer (vocabulary of ${this.vocabSize})`);
+    return b;
+  }
+
+  decodeBytes(ids: ArrayLike<number>): Uint8Array {
+    let len = 0;
+    for (let i = 0; i < ids.length; i++) len += this.tokenBytes(ids[i]).length;
+    const out = new Uint8Array(len);
+    let o = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const b = this.idBytes[ids[i]];
+      out.set(b, o);
+      o += b.length;
+    }
+    return out;
+  }
+
+  /** Text of the tokens; invalid UTF-8 (e.g. a cut multi-byte character) becomes U+FFFD. */
+  decode(ids: ArrayLike<number>): string {
+    return new TextDecoder().decode(this.decodeBytes(ids));
+  }
+
+  createStreamDecoder(): StreamDecoder {
+    let buf = new Uint8Array(16);
+    let len = 0;
+    const dec = new TextDecoder();
+    return {
+      push: (id: number): string => {
+        const b = this.tokenBytes(id);
+        if (len + b.length > buf.length) {
+          const nb = new Uint8Array(Math.max(buf.length * 2, len + b.length));
+          nb.set(buf.subarray(0, len));
+          buf = nb;
+        }
+        buf.set(b, len);
+        len += b.length;
+        const ready = completeUtf8Prefix(buf, len);
+        if (ready === 0) return '';
+        const text = dec.decode(buf.subarray(0, ready));
+        buf.copyWithin(0, ready, len);
+        len -= ready;
+        return text;
+      },
+      flush: (): string => {
+        const text = len > 0 ? dec.decode(buf.subarray(0, len)) : '';
+        len = 0;
+        return text;
+      },
+    };
+  }
+
+  /** Stable content hash (vocabulary, merges, pattern, specials): data shards record it. */
+  hash(): string {
+    if (!this.hashCache) this.hashCache = createHash('sha256').update(this.toJSON()).digest('hex').slice(0, 16);
+    return this.hashCache;
+  }
+
+  /** Hugging Face tokenizer.json text (char mode: our own documented variant). */
+  toJSON(): string {
+    return toHuggingFace(this.spec);
+  }
+
+  save(path: string): void {
+    atomicWriteFile(path, this.toJSON());
+  }
+
+  /** Load tokenizer.json (ours or Hugging Face's ByteLevel BPE) or a tiktoken rank file (.tiktoken). */
+  static load(path: string, opts: { pattern?: string; specialTokens?: readonly string[] } = {}): Tokenizer {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new GptforgeError(`cannot read tokenizer: ${(e as Error).message}`, { file: path });
+    }
+    if (path.endsWith('.tiktoken') || !text.trimStart().startsWith('{')) {
+      return new Tokenizer(fromTiktoken(text, path, resolvePattern(opts.pattern ?? 'cl100k'), opts.specialTokens ?? []), path);
+    }
+    return Tokenizer.fromJSON(text, path);
+  }
+
+  static fromJSON(text: string, sourceName = 'tokenizer.json'): Tokenizer {
+    return new Tokenizer(fromHuggingFace(text, sourceName), sourceName);
+  }
+
+  /** Tokenizer from a tiktoken rank file's text (base64 token, space, rank per line). */
+  static fromTiktoken(text: string, opts: { pattern?: string; specialTokens?: readonly [string, number][] | readonly string[]; sourceName?: string } = {}): Tokenizer {
+    const name = opts.sourceName ?? 'ranks.tiktoken';
+    return new Tokenizer(fromTiktoken(text, name, resolvePattern(opts.pattern ?? 'cl100k'), opts.specialTokens ?? []), name);
+  }
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[\\^$*+?.()|[\]{}]/g, '\\$&');
+}
+
+/** Train a tokenizer on texts (see TrainOptions). Deterministic: the same texts give the same tokenizer. */
+export function trainTokenizer(texts: Iterable<string>, opts: TrainOptions): Tokenizer {
+  const specials = opts.specialTokens ?? SPECIAL_TOKENS;
+  const pattern = resolvePattern(opts.pattern);
+  if (opts.mode === 'char') {
+    const chars = collectChars(texts);
+    if (chars.length === 0) throw new GptforgeError('no text to train a character vocabulary on');
+    return new Tokenizer({ mode: 'char', vocab: [], merges: [], chars, pattern: '', specials: specials.map((s, i) => [s, chars.length + i]) });
+  }
+  const numMerges = opts.vocabSize - 256 - specials.length;
+  if (!Number.isInteger(opts.vocabSize) || numMerges < 0) {
+    throw new GptforgeError(`vocab size ${opts.vocabSize} is too small: a byte-level BPE needs at least 256 byte tokens + ${specials.length} special tokens = ${256 + specials.length}`, { field: 'vocabSize' });
+  }
+  const counts = countChunks(texts, pattern);
+  const { merges } = trainBpe(counts, numMerges, opts.onProgress);
+  const vocab: Uint8Array[] = [];
+  for (let b = 0; b < 256; b++) vocab.push(Uint8Array.of(b));
+  const full: [number, number, number][] = merges.map(([a, b], i) => {
+    const bytes = new Uint8Array(vocab[a].length + vocab[b].length);
+    bytes.set(vocab[a]);
+    bytes.set(vocab[b], vocab[a].length);
+    vocab.push(bytes);
+    return [a, b, 256 + i];
+  });
+  const first = vocab.length;
+  return new Tokenizer({ mode: 'bpe', vocab, merges: full, pattern, specials: specials.map((s, i) => [s, first + i]) });
+}

@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { Tiktoken } from 'js-tiktoken/lite';
+import cl100k from 'js-tiktoken/ranks/cl100k_base';
+import { Tokenizer, trainTokenizer } from '../../src/tokenizer/index.js';
+import { cl100kRankFileText, mobyDick, multilingualText } from './corpus.js';
+
+test('cl100k_base from its tiktoken rank file reproduces js-tiktoken ids exactly on ≥ 1 MB of multilingual text', () => {
+  const { text, specials } = cl100kRankFileText();
+  const ours = Tokenizer.fromTiktoken(text, { pattern: 'cl100k', specialTokens: specials, sourceName: 'cl100k_base.tiktoken' });
+  const ref = new Tiktoken(cl100k);
+  const sample = multilingualText(1_050_000, 11);
+  assert.ok(Buffer.byteLength(sample) >= 1_000_000);
+  const a = ours.encodeOrdinary(sample);
+  const b = ref.encode(sample);
+  assert.equal(a.length, b.length, 'token counts differ');
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) assert.fail(`first difference at token ${i}: ours ${a[i]} vs js-tiktoken ${b[i]}`);
+  assert.equal(ours.decode(a), sample.replace(/[\uD800-\uDFFF]/g, (c) => c)); // sample is well-formed
+  // special tokens with tiktoken's rules
+  const withSpecial = 'hello<|endoftext|>world';
+  assert.deepEqual(ours.encode(withSpecial, { allowedSpecial: 'all' }), ref.encode(withSpecial, 'all'));
+});
+
+test('our tokenizer.json loads in Hugging Face tokenizers.js and gives the same ids', () => {
+  const book = mobyDick();
+  const tok = trainTokenizer([book.slice(0, 300_000)], { vocabSize: 800 });
+  const hf = new HfTokenizer(JSON.parse(tok.toJSON()), {});
+  const sample = book.slice(300_000, 360_000) + multilingualText(20_000, 5);
+  const ours = tok.encodeOrdinary(sample);
+  const theirs = hf.encode(sample, { add_special_tokens: false }).ids;
+  assert.deepEqual(theirs, ours);
+  // special tokens are added tokens there too
+  const s = '<|user_start|>hi<|user_end|>';
+  assert.deepEqual(hf.encode(s, { add_special_tokens: false }).ids, tok.encode(s, { allowedSpecial: 'all' }));
+});
