@@ -1,9 +1,75 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from './command.js';
 import { GptforgeError } from '../util/errors.js';
+import { parseArgs, formatHelp, str, num, strs, bool, type FlagSpecs } from '../util/args.js';
+import { loadCheckpoint, modelFromCheckpoint, resolveCheckpoint } from '../model/checkpoint.js';
+import { Tokenizer } from '../tokenizer/index.js';
+import { generateText, type GenerateOptions, type GenerateResult } from '../infer/generate.js';
+import type { GPT } from '../model/gpt.js';
+
+const FLAGS: FlagSpecs = {
+  run: { kind: 'string', help: 'run directory (its newest checkpoint), a stage directory, or a checkpoint', alias: 'r', default: 'runs/small' },
+  stage: { kind: 'string', help: 'stage to load from the run: base, sft, rl …' },
+  prompt: { kind: 'string', help: 'the prompt text', alias: 'p' },
+  'prompt-file': { kind: 'string', help: 'read the prompt from a file (few-shot documents; see examples/prompts)', alias: 'f' },
+  'max-tokens': { kind: 'number', help: 'tokens to generate', default: 200 },
+  temperature: { kind: 'number', help: '0 = greedy; 1 = the model\'s distribution', default: 0.8 },
+  'top-k': { kind: 'number', help: 'sample from the k most likely tokens (0 = all)', default: 50 },
+  'top-p': { kind: 'number', help: 'nucleus sampling mass (1 = off)', default: 1 },
+  seed: { kind: 'number', help: 'random seed', default: 1 },
+  'num-samples': { kind: 'number', help: 'how many samples', default: 1, alias: 'n' },
+  stop: { kind: 'strings', help: 'stop sequence (repeatable), e.g. --stop "\\n\\n"' },
+  strict: { kind: 'boolean', help: 'error instead of truncating a prompt longer than the context' },
+};
+
+const loaded = new Map<string, { model: GPT; tok: Tokenizer }>();
+
+function load(runDir: string, stage?: string): { model: GPT; tok: Tokenizer } {
+  const dir = resolveCheckpoint(runDir, stage);
+  const hit = loaded.get(dir);
+  if (hit) return hit;
+  const ck = loadCheckpoint(dir);
+  if (!ck.tokenizerJSON) throw new GptforgeError('checkpoint has no tokenizer.json', { file: dir });
+  const pair = { model: modelFromCheckpoint(ck), tok: Tokenizer.fromJSON(ck.tokenizerJSON, `${dir}/tokenizer.json`) };
+  loaded.set(dir, pair);
+  return pair;
+}
+
+/** Complete `prompt` with a run's model. Documents in training begin with <|bos|>, so prompts do too. */
+export function sampleFromRun(runDir: string, prompt: string, opts: Omit<GenerateOptions, 'stopIds'>, stage?: string): GenerateResult {
+  const { model, tok } = load(runDir, stage);
+  const ids = [...(tok.hasSpecial('<|bos|>') ? [tok.specialId('<|bos|>')] : []), ...tok.encode(prompt, { disallowedSpecial: 'plain' })];
+  const stopIds = tok.hasSpecial('<|eos|>') ? [tok.specialId('<|eos|>')] : [];
+  return generateText(model, tok, ids, { ...opts, stopIds });
+}
 
 export const command: Command = {
-  summary: 'sample',
-  async run(): Promise<void> {
-    throw new GptforgeError('"gptforge sample" is not built yet in this version');
+  summary: 'sample from a model: prompts, few-shot files, streaming',
+  async run(argv: string[]): Promise<void> {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      console.log(formatHelp('gptforge sample --run <dir> --prompt "…" | --prompt-file <file> [options]', 'Complete a prompt with a trained model, streaming tokens to stdout. Base models complete documents: see examples/prompts for few-shot and "fake conversation" prompts.', FLAGS));
+      return;
+    }
+    const a = parseArgs(argv, FLAGS, 'sample');
+    const prompt = str(a, 'prompt') ?? (str(a, 'prompt-file') ? readFileSync(str(a, 'prompt-file')!, 'utf8') : undefined);
+    if (prompt === undefined) throw new GptforgeError('give --prompt "…" or --prompt-file <file>');
+    const stops = strs(a, 'stop').map((s) => s.replace(/\\n/g, '\n').replace(/\\t/g, '\t'));
+    const n = num(a, 'num-samples')!;
+    for (let i = 0; i < n; i++) {
+      if (n > 1) process.stdout.write(`\n--- sample ${i + 1}/${n}\n`);
+      process.stdout.write(prompt);
+      const res = sampleFromRun(str(a, 'run')!, prompt, {
+        maxTokens: num(a, 'max-tokens')!,
+        temperature: num(a, 'temperature'),
+        topK: num(a, 'top-k'),
+        topP: num(a, 'top-p'),
+        seed: num(a, 'seed')! + i,
+        stopSequences: stops,
+        strict: bool(a, 'strict'),
+        onText: (d) => process.stdout.write(d),
+      }, str(a, 'stage'));
+      process.stdout.write('\n');
+      if (res.warning) console.error(`warning: ${res.warning}`);
+    }
   },
 };

@@ -1,0 +1,125 @@
+import { readFileSync } from 'node:fs';
+import { GptforgeError } from '../util/errors.js';
+import { Rng } from '../engine/rng.js';
+import type { CleanOptions } from './clean.js';
+import { BUILTIN_SOURCES, type SourceConfig } from './sources.js';
+
+/**
+ * The data mixture (LLaMA's table): sources with weights (proportions of training tokens)
+ * and a token budget. Each source is seen `epochs = weight share × budget / its tokens`
+ * times; small high-quality sources can be repeated, big ones sampled partially.
+ */
+export interface MixtureConfig {
+  sources: SourceConfig[];
+  /** Training tokens the mixture should provide (the loader wraps around after). */
+  tokenBudget: number;
+  seed?: number;
+  /** Fraction of each source's documents held out for validation (default 0.01, at least one). */
+  valFraction?: number;
+  clean?: Partial<CleanOptions>;
+  /** Tokenizer to train when the run has none yet. */
+  tokenizer?: { vocabSize: number; pattern?: string; sampleBytes?: number };
+}
+
+export function validateMixture(c: MixtureConfig, file = 'mixture config'): void {
+  if (!c || !Array.isArray(c.sources) || c.sources.length === 0) throw new GptforgeError('needs a non-empty "sources" list', { file, field: 'sources' });
+  const names = new Set<string>();
+  let total = 0;
+  c.sources.forEach((s, i) => {
+    const where = { file, field: `sources[${i}]${s?.name ? ` (${s.name})` : ''}` };
+    if (!s || typeof s.name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(s.name)) throw new GptforgeError('each source needs a "name" of letters, digits, _ . -', where);
+    if (names.has(s.name)) throw new GptforgeError(`duplicate source name "${s.name}"`, where);
+    names.add(s.name);
+    if (typeof s.weight !== 'number' || !Number.isFinite(s.weight) || s.weight < 0) throw new GptforgeError(`weight must be a number ≥ 0, got ${JSON.stringify(s.weight)}`, { ...where, field: `${where.field}.weight` });
+    if ((s.builtin === undefined) === (s.paths === undefined)) throw new GptforgeError('needs exactly one of "builtin" (an embedded corpus) or "paths" (your files)', where);
+    if (s.builtin !== undefined && !BUILTIN_SOURCES[s.builtin]) throw new GptforgeError(`unknown built-in corpus "${s.builtin}" (one of: ${Object.keys(BUILTIN_SOURCES).join(', ')})`, { ...where, field: `${where.field}.builtin` });
+    if (s.paths !== undefined && (!Array.isArray(s.paths) || s.paths.length === 0 || s.paths.some((p) => typeof p !== 'string'))) throw new GptforgeError('"paths" must be a non-empty list of files, directories or globs', { ...where, field: `${where.field}.paths` });
+    total += s.weight;
+  });
+  if (!(total > 0)) throw new GptforgeError('the source weights sum to zero', { file, field: 'sources[].weight' });
+  if (!Number.isFinite(c.tokenBudget) || c.tokenBudget <= 0) throw new GptforgeError(`tokenBudget must be a positive number, got ${JSON.stringify(c.tokenBudget)}`, { file, field: 'tokenBudget' });
+  if (c.valFraction !== undefined && !(c.valFraction > 0 && c.valFraction < 0.5)) throw new GptforgeError('valFraction must be in (0, 0.5)', { file, field: 'valFraction' });
+}
+
+export function loadMixtureConfig(path: string): MixtureConfig {
+  let c: MixtureConfig;
+  try {
+    c = JSON.parse(readFileSync(path, 'utf8')) as MixtureConfig;
+  } catch (e) {
+    throw new GptforgeError(`cannot read mixture config: ${(e as Error).message}`, { file: path });
+  }
+  validateMixture(c, path);
+  return c;
+}
+
+/** The default mixture over the embedded corpora, LLaMA-like: prose and books heavy, some encyclopedia, code and mail. */
+export function defaultMixtureConfig(tokenBudget = 3_300_000): MixtureConfig {
+  return {
+    sources: [
+      { name: 'prose', builtin: 'sotu', weight: 0.3 },
+      { name: 'books', builtin: 'brown', weight: 0.25 },
+      { name: 'encyclopedia', builtin: 'wordnet-glosses', weight: 0.15 },
+      { name: 'novel', builtin: 'moby-dick', weight: 0.1 },
+      { name: 'mail', builtin: 'mail-ham', weight: 0.1 },
+      { name: 'code', builtin: 'code', weight: 0.1 },
+    ],
+    tokenBudget,
+    seed: 1337,
+    valFraction: 0.01,
+    tokenizer: { vocabSize: 4096, pattern: 'gpt4', sampleBytes: 8_000_000 },
+  };
+}
+
+export interface SourceStats {
+  name: string;
+  weight: number;
+  trainTokens: number;
+  /** Token count (incl. BOS/EOS) of every train document, in file order. */
+  docTokens: number[];
+}
+
+/**
+ * The training document order for one cycle over the budget: each source's documents are
+ * shuffled per epoch and taken until the source has its share of the budget; picks from
+ * all sources are then interleaved by their position within their own share, so every
+ * stretch of training sees the mixture's proportions. Deterministic for (seed, cycle).
+ */
+export interface Pick {
+  source: number;
+  doc: number;
+}
+
+export function mixtureOrder(sources: readonly SourceStats[], tokenBudget: number, seed: number, cycle: number): Pick[] {
+  const totalW = sources.reduce((s, x) => s + x.weight, 0);
+  const timed: { t: number; source: number; doc: number }[] = [];
+  sources.forEach((src, si) => {
+    const target = (tokenBudget * src.weight) / totalW;
+    if (target <= 0 || src.docTokens.length === 0) return;
+    let taken = 0;
+    for (let epoch = 0; taken < target; epoch++) {
+      const rng = new Rng(hashSeed(seed, cycle, si, epoch));
+      const perm = Array.from(src.docTokens.keys());
+      for (let i = perm.length - 1; i > 0; i--) {
+        const j = rng.int(i + 1);
+        [perm[i], perm[j]] = [perm[j], perm[i]];
+      }
+      for (const d of perm) {
+        if (taken >= target) break;
+        const n = src.docTokens[d];
+        timed.push({ t: (taken + n / 2) / target, source: si, doc: d });
+        taken += n;
+      }
+    }
+  });
+  timed.sort((a, b) => a.t - b.t || a.source - b.source);
+  return timed.map(({ source, doc }) => ({ source, doc }));
+}
+
+function hashSeed(...xs: number[]): number {
+  let h = 2166136261;
+  for (const x of xs) {
+    h = Math.imul(h ^ (x & 0xffff), 16777619);
+    h = Math.imul(h ^ (x >>> 16), 16777619);
+  }
+  return h >>> 0;
+}

@@ -1,0 +1,221 @@
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { atomicWriteFile } from '../util/atomic.js';
+import { GptforgeError } from '../util/errors.js';
+import { Progress } from '../util/progress.js';
+import { Rng } from '../engine/rng.js';
+import { encodeBatch, type Tokenizer } from '../tokenizer/index.js';
+import { cleanDocuments, DEFAULT_CLEAN, type CleanReport } from './clean.js';
+import { validateMixture, type MixtureConfig } from './mixture.js';
+import { preloadParquet, readSource, validateSource, type Doc } from './sources.js';
+
+/**
+ * `data prepare`: read → clean → hold out validation documents → tokenize (worker threads,
+ * in bounded batches) → write token shards. Each document is stored as
+ * <|bos|> tokens… <|eos|>, so packing never has to add boundaries later.
+ *
+ * Files in the data directory:
+ *   index.json                        sources, token counts, mixture table, tokenizer hash
+ *   <source>.<split>.bin              little-endian uint16 tokens (uint32 when vocab > 65,535)
+ *   <source>.<split>.idx              uint32 offsets of each document's first token (+ the end)
+ * Every file is written under a temp name and renamed; index.json is written last, so an
+ * interrupted prepare is simply redone. Re-running with the same inputs and tokenizer
+ * reuses the shards (content hash); a different tokenizer invalidates them.
+ */
+export const DATA_FORMAT_VERSION = 1;
+
+export interface SourceIndex {
+  name: string;
+  weight: number;
+  clean: CleanReport;
+  train: { docs: number; tokens: number };
+  val: { docs: number; tokens: number; bytes: number };
+  /** Share of training tokens and epochs within the budget (the mixture table). */
+  proportion: number;
+  epochs: number;
+}
+
+export interface DataIndex {
+  version: number;
+  contentHash: string;
+  tokenizerHash: string;
+  vocabSize: number;
+  dtype: 'uint16' | 'uint32';
+  bosId: number;
+  eosId: number;
+  tokenBudget: number;
+  seed: number;
+  sources: SourceIndex[];
+}
+
+export interface PrepareOptions {
+  quiet?: boolean;
+  /** Tokenizer worker threads (default: all cores). */
+  threads?: number;
+}
+
+function contentHash(config: MixtureConfig, tokenizer: Tokenizer): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify({ v: DATA_FORMAT_VERSION, sources: config.sources, budget: config.tokenBudget, seed: config.seed ?? 1337, val: config.valFraction ?? 0.01, clean: config.clean ?? {} }));
+  h.update(tokenizer.hash());
+  return h.digest('hex').slice(0, 16);
+}
+
+export function readDataIndex(dir: string): DataIndex {
+  const p = join(dir, 'index.json');
+  if (!existsSync(p)) throw new GptforgeError('no index.json: run "gptforge data prepare" first', { file: dir });
+  try {
+    return JSON.parse(readFileSync(p, 'utf8')) as DataIndex;
+  } catch (e) {
+    throw new GptforgeError(`corrupt data index: ${(e as Error).message}`, { file: p });
+  }
+}
+
+/** Stream token arrays into a temp file, then rename: no half shard is ever visible. */
+class ShardWriter {
+  private readonly fd: number;
+  private readonly tmp: string;
+  tokens = 0;
+  readonly offsets: number[] = [0];
+  constructor(
+    private readonly path: string,
+    private readonly dtype: 'uint16' | 'uint32',
+  ) {
+    this.tmp = `${path}.tmp-${process.pid}`;
+    this.fd = openSync(this.tmp, 'w');
+  }
+  addDoc(ids: ArrayLike<number>, bos: number, eos: number): void {
+    const n = ids.length + 2;
+    const arr = this.dtype === 'uint16' ? new Uint16Array(n) : new Uint32Array(n);
+    arr[0] = bos;
+    for (let i = 0; i < ids.length; i++) arr[i + 1] = ids[i];
+    arr[n - 1] = eos;
+    const bytes = new Uint8Array(arr.buffer);
+    let off = 0;
+    while (off < bytes.length) off += writeSync(this.fd, bytes, off, bytes.length - off);
+    this.tokens += n;
+    this.offsets.push(this.tokens);
+  }
+  finish(): void {
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    renameSync(this.tmp, this.path);
+    atomicWriteFile(this.path.replace(/\.bin$/, '.idx'), new Uint8Array(Uint32Array.from(this.offsets).buffer));
+  }
+  abort(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+    rmSync(this.tmp, { force: true });
+  }
+}
+
+export async function prepareData(config: MixtureConfig, outDir: string, tokenizer: Tokenizer, opts: PrepareOptions = {}): Promise<DataIndex> {
+  validateMixture(config);
+  for (const s of config.sources) validateSource(s);
+  await preloadParquet(config.sources);
+  const hash = contentHash(config, tokenizer);
+  const indexPath = join(outDir, 'index.json');
+  if (existsSync(indexPath)) {
+    const old = readDataIndex(outDir);
+    const complete = old.sources.every((s) => ['train', 'val'].every((sp) => existsSync(join(outDir, `${s.name}.${sp}.bin`))));
+    if (old.contentHash === hash && complete) {
+      if (!opts.quiet) console.error(`data: ${outDir} is up to date (content hash ${hash}), reusing its shards`);
+      return old;
+    }
+    if (!opts.quiet) console.error(`data: inputs or tokenizer changed since ${outDir} was prepared; rebuilding`);
+  }
+  mkdirSync(outDir, { recursive: true });
+  for (const f of readdirSync(outDir)) if (f.includes('.tmp-')) rmSync(join(outDir, f), { force: true });
+  const dtype = tokenizer.vocabSize > 65_535 ? 'uint32' : 'uint16';
+  const bos = tokenizer.specialId('<|bos|>');
+  const eos = tokenizer.specialId('<|eos|>');
+  const seed = config.seed ?? 1337;
+  const valFraction = config.valFraction ?? 0.01;
+  const cleanOpts = { ...DEFAULT_CLEAN, ...config.clean };
+  const sources: SourceIndex[] = [];
+
+  for (const [si, src] of config.sources.entries()) {
+    const t0 = performance.now();
+    const read: Doc[] = [];
+    for (const d of readSource(src)) read.push(d);
+    const { docs, report } = cleanDocuments(read, cleanOpts);
+    if (docs.length === 0) throw new GptforgeError(`source "${src.name}" yields no text after cleaning (${report.docsIn} documents in, ${report.tooShort} too short, ${report.duplicates} duplicates)`, { field: `sources[${si}]` });
+    // hold out ~1% of documents (at least one, and at least one left for training)
+    const nVal = docs.length < 2 ? 0 : Math.max(1, Math.round(valFraction * docs.length));
+    const rng = new Rng(seed + 7919 * (si + 1));
+    const perm = Array.from(docs.keys());
+    for (let i = perm.length - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [perm[i], perm[j]] = [perm[j], perm[i]];
+    }
+    const valSet = new Set(perm.slice(0, nVal));
+    const splits = { train: docs.filter((_, i) => !valSet.has(i)), val: docs.filter((_, i) => valSet.has(i)) };
+    if (splits.val.length === 0) splits.val = splits.train.slice(0, 1); // a one-document source validates on itself
+    const counts = { train: { docs: 0, tokens: 0 }, val: { docs: 0, tokens: 0, bytes: 0 } };
+    for (const split of ['train', 'val'] as const) {
+      const list = splits[split];
+      const writer = new ShardWriter(join(outDir, `${src.name}.${split}.bin`), dtype);
+      const bar = new Progress({ label: `tokenize ${src.name}/${split}`, total: list.length, unit: 'doc', quiet: opts.quiet || list.length < 50 });
+      try {
+        // bounded batches (≈ 4 MB of text) keep memory flat whatever the corpus size
+        for (let i = 0; i < list.length; ) {
+          let j = i;
+          let bytes = 0;
+          while (j < list.length && (bytes < 4_000_000 || j === i)) bytes += list[j++].text.length;
+          const texts = list.slice(i, j).map((d) => d.text);
+          const encoded = await encodeBatch(tokenizer, texts, { threads: opts.threads });
+          for (const ids of encoded) writer.addDoc(ids, bos, eos);
+          if (split === 'val') counts.val.bytes += texts.reduce((s, t) => s + Buffer.byteLength(t), 0);
+          i = j;
+          bar.update(i);
+        }
+        writer.finish();
+      } catch (e) {
+        writer.abort();
+        throw e;
+      }
+      bar.finish();
+      counts[split].docs = list.length;
+      counts[split].tokens = writer.tokens;
+    }
+    sources.push({ name: src.name, weight: src.weight, clean: report, train: counts.train, val: counts.val, proportion: 0, epochs: 0 });
+    if (!opts.quiet) console.error(`data: ${src.name}: ${report.docsIn} docs in, ${report.docsKept} kept (${(report.bytesKept / 1e6).toFixed(1)} MB), ${counts.train.tokens} train + ${counts.val.tokens} val tokens, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  const totalW = sources.reduce((s, x) => s + x.weight, 0);
+  for (const s of sources) {
+    s.proportion = s.weight / totalW;
+    s.epochs = (s.proportion * config.tokenBudget) / s.train.tokens;
+  }
+  const index: DataIndex = { version: DATA_FORMAT_VERSION, contentHash: hash, tokenizerHash: tokenizer.hash(), vocabSize: tokenizer.vocabSize, dtype, bosId: bos, eosId: eos, tokenBudget: config.tokenBudget, seed, sources };
+  atomicWriteFile(indexPath, JSON.stringify(index, null, 2));
+  return index;
+}
+
+/** The LLaMA-style table: source, proportion, epochs, size. */
+export function mixtureTable(index: DataIndex): string {
+  const rows = index.sources.map((s) => [s.name, `${(100 * s.proportion).toFixed(1)}%`, s.epochs.toFixed(2), `${(s.train.tokens / 1e6).toFixed(2)}M tok`, `${(s.clean.bytesKept / 1e6).toFixed(1)} MB`, `${s.clean.docsIn}→${s.clean.docsKept}`]);
+  const head = ['source', 'proportion', 'epochs', 'train size', 'text kept', 'docs in→kept'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line), `budget: ${(index.tokenBudget / 1e6).toFixed(2)}M training tokens, vocabulary ${index.vocabSize} (${index.dtype} shards)`].join('\n');
+}
+
+/** Up to maxBytes of the mixture's text, drawn from each source in proportion to its weight: the tokenizer's training sample. */
+export function* sampleTrainingText(config: MixtureConfig, maxBytes: number): Iterable<string> {
+  validateMixture(config);
+  const totalW = config.sources.reduce((s, x) => s + x.weight, 0);
+  for (const src of config.sources) {
+    const budget = (maxBytes * src.weight) / totalW;
+    let taken = 0;
+    for (const d of readSource(src)) {
+      if (taken >= budget) break;
+      const t = d.text.slice(0, Math.max(0, budget - taken));
+      taken += t.length;
+      yield t;
+    }
+  }
+}
