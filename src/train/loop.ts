@@ -5,7 +5,7 @@ import { machinePeakGflops } from '../engine/backend.js';
 import type { Tensor } from '../engine/tensor.js';
 import { clearTape, resetArena, setArenaEnabled } from '../engine/tensor.js';
 import type { GPT } from '../model/gpt.js';
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint, configDiff } from '../model/checkpoint.js';
+import { latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint, configDiff } from '../model/checkpoint.js';
 import { GptforgeError } from '../util/errors.js';
 import { Progress, formatCount } from '../util/progress.js';
 import { learningRate } from './schedule.js';
@@ -123,7 +123,15 @@ export async function train(task: TrainTask, cfg: TrainConfig, opts: TrainOption
   if (opts.resume !== false) {
     const ck = latestCheckpoint(opts.stageDir);
     if (ck) {
-      const loaded = loadCheckpoint(ck, { optimizer: true });
+      let loaded: ReturnType<typeof loadCheckpoint>;
+      try {
+        loaded = loadCheckpoint(ck, { optimizer: true });
+      } catch (e) {
+        // a damaged checkpoint (disk full, copied half-way…): point at the one before it
+        const all = listCheckpoints(opts.stageDir);
+        const prev = all.filter((d) => d !== ck).pop();
+        throw new GptforgeError(`${(e as Error).message}. ${prev ? `The previous checkpoint ${prev} is available: delete ${ck} to resume from it, or start over with --fresh.` : 'No earlier checkpoint exists; start over with --fresh.'}`);
+      }
       const diff = configDiff(loaded.meta.model, model.config);
       if (diff) throw new GptforgeError(`cannot resume: the checkpoint's model has ${diff.field}=${JSON.stringify(diff.a)}, the configured model has ${JSON.stringify(diff.b)} (use a new run directory or --fresh)`, { file: join(ck, 'config.json'), field: `model.${diff.field}` });
       if (task.tokenizerHash && loaded.meta.tokenizerHash && loaded.meta.tokenizerHash !== task.tokenizerHash) {

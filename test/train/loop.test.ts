@@ -107,3 +107,15 @@ test('resume refuses a checkpoint from a different model shape, naming the field
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a corrupt latest checkpoint is reported with its file, and the previous one is offered', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-loop-corrupt-'));
+  try {
+    await train(toyTask(), { ...cfg, maxSteps: 6 }, { runDir: dir, stageDir: join(dir, 'toy'), quiet: true });
+    const latest = join(dir, 'toy', 'step-0000006', 'model.safetensors');
+    writeFileSync(latest, Buffer.from('\x10\x00\x00\x00\x00\x00\x00\x00{"trunc'));
+    await assert.rejects(train(toyTask(), cfg, { runDir: dir, stageDir: join(dir, 'toy'), quiet: true }), /step-0000006[/\\]model\.safetensors.*The previous checkpoint .*step-0000003 is available/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
