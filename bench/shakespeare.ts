@@ -2,7 +2,7 @@
  * npm run bench:shakespeare — nanoGPT's shakespeare_char CPU recipe, ours vs PyTorch in one
  * invocation: character-level tokenizer, first 90% train / last 10% val, n_layer 4, n_head 4,
  * n_embd 128, block 64, batch 12, 2000 iterations, lr 1e-3 cosine to 1e-4 over 2000, warmup
- * 100, dropout 0, AdamW β2 0.99, weight decay 0.1, grad clip 1.0. Prints final val loss
+ * 100, dropout 0, AdamW β2 0.99, weight decay 0.1, grad clip 1.0, no biases (nanoGPT's bias=False). Prints final val loss
  * (mean over 200 random val batches) and training wall time (steps only) for both.
  * Flags: --iters N, --torch-threads N (default 1, PyTorch's fastest here), --skip-torch, --json.
  */
@@ -43,7 +43,8 @@ async function main(): Promise<void> {
   const trainData = all.subarray(0, n);
   const valData = all.subarray(n);
   const B = 12, T = 64;
-  const cfg = makeConfig({ vocabSize: tok.vocabSize, blockSize: T, nLayer: 4, nHead: 4, nEmbd: 128 });
+  // nanoGPT's defaults: no biases in Linear/LayerNorm (bias=False), tied embeddings
+  const cfg = makeConfig({ vocabSize: tok.vocabSize, blockSize: T, nLayer: 4, nHead: 4, nEmbd: 128, bias: false });
   const model = new GPT(cfg, { seed: 1337 });
   const rng = new Rng(1337);
   const batch = (d: Int32Array): { ids: Int32Array; targets: Int32Array } => {

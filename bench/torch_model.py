@@ -9,16 +9,27 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+class LayerNorm(nn.Module):
+    """LayerNorm with an optional bias (PyTorch 1.13's has no bias=False)."""
+    def __init__(self, n, bias):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(n))
+        self.bias = nn.Parameter(torch.zeros(n)) if bias else None
+
+    def forward(self, x):
+        return F.layer_norm(x, self.weight.shape, self.weight, self.bias, 1e-5)
+
+
 class Block(nn.Module):
-    def __init__(self, n_embd, n_head):
+    def __init__(self, n_embd, n_head, bias=True):
         super().__init__()
         self.n_head = n_head
-        self.ln_1 = nn.LayerNorm(n_embd)
-        self.c_attn = nn.Linear(n_embd, 3 * n_embd)
-        self.c_proj = nn.Linear(n_embd, n_embd)
-        self.ln_2 = nn.LayerNorm(n_embd)
-        self.c_fc = nn.Linear(n_embd, 4 * n_embd)
-        self.mlp_proj = nn.Linear(4 * n_embd, n_embd)
+        self.ln_1 = LayerNorm(n_embd, bias)
+        self.c_attn = nn.Linear(n_embd, 3 * n_embd, bias=bias)
+        self.c_proj = nn.Linear(n_embd, n_embd, bias=bias)
+        self.ln_2 = LayerNorm(n_embd, bias)
+        self.c_fc = nn.Linear(n_embd, 4 * n_embd, bias=bias)
+        self.mlp_proj = nn.Linear(4 * n_embd, n_embd, bias=bias)
 
     def forward(self, x):
         B, T, C = x.shape
@@ -41,12 +52,12 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    def __init__(self, vocab, block, n_layer, n_head, n_embd):
+    def __init__(self, vocab, block, n_layer, n_head, n_embd, bias=True):
         super().__init__()
         self.wte = nn.Embedding(vocab, n_embd)
         self.wpe = nn.Embedding(block, n_embd)
-        self.h = nn.ModuleList([Block(n_embd, n_head) for _ in range(n_layer)])
-        self.ln_f = nn.LayerNorm(n_embd)
+        self.h = nn.ModuleList([Block(n_embd, n_head, bias) for _ in range(n_layer)])
+        self.ln_f = LayerNorm(n_embd, bias)
         self.apply(self._init)
         for name, p in self.named_parameters():
             if name.endswith('c_proj.weight') or name.endswith('mlp_proj.weight'):

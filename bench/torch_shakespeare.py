@@ -3,7 +3,7 @@
 Usage: torch_shakespeare.py data.txt iters threads
 Same recipe as bench/shakespeare.ts: char-level, first 90% train / last 10% val, n_layer 4,
 n_head 4, n_embd 128, block 64, batch 12, lr 1e-3 → 1e-4 cosine over the run, warmup 100,
-dropout 0, AdamW betas (0.9, 0.99), weight decay 0.1, grad clip 1.0. Random batch offsets
+dropout 0, AdamW betas (0.9, 0.99), weight decay 0.1, grad clip 1.0, no biases. Random batch offsets
 as nanoGPT's get_batch. Prints one JSON line with train seconds (steps only) and val loss.
 """
 import json
@@ -26,7 +26,7 @@ data = torch.tensor([stoi[c] for c in text], dtype=torch.long)
 n = int(0.9 * len(data))
 train_data, val_data = data[:n], data[n:]
 block, batch = 64, 12
-model = GPT(len(chars), block, 4, 4, 128)
+model = GPT(len(chars), block, 4, 4, 128, bias=False)  # nanoGPT's bias=False
 opt = model.optimizer(1e-3, 0.1, (0.9, 0.99))
 
 
