@@ -115,8 +115,8 @@ class ShardWriter {
 
 export async function prepareData(config: MixtureConfig, outDir: string, tokenizer: Tokenizer, opts: PrepareOptions = {}): Promise<DataIndex> {
   validateMixture(config);
+  await preloadParquet(config.sources); // async read of .parquet columns (also checks the column exists)
   for (const s of config.sources) validateSource(s);
-  await preloadParquet(config.sources);
   const hash = contentHash(config, tokenizer);
   const indexPath = join(outDir, 'index.json');
   if (existsSync(indexPath)) {

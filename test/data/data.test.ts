@@ -179,4 +179,15 @@ test('bad input is reported with the source, file and line before any long work'
   await assert.rejects(run({ sources: [{ name: 'empty', paths: [tiny], weight: 1 }] }), /source "empty" yields no text after cleaning/);
 });
 
+test('parquet sources: the text column is read; a missing column names file and column', async () => {
+  const { parquetWriteFile } = (await import('hyparquet-writer')) as unknown as { parquetWriteFile(o: { filename: string; columnData: { name: string; data: unknown[]; type: string }[] }): void };
+  const file = join(root, 'docs.parquet');
+  const texts = Array.from({ length: 30 }, (_, i) => `Parquet document ${i}: ` + sentence(rng, 20));
+  parquetWriteFile({ filename: file, columnData: [{ name: 'content', data: texts, type: 'STRING' }, { name: 'id', data: texts.map((_, i) => i), type: 'INT32' }] });
+  const pq: MixtureConfig = { sources: [{ name: 'pq', paths: [file], field: 'content', weight: 1 }], tokenBudget: 5000, seed: 1, clean: { minChars: 10 } };
+  const index = await prepareData(pq, join(root, 'pq-data'), tok, { quiet: true, threads: 1 });
+  assert.equal(index.sources[0].clean.docsIn, 30);
+  await assert.rejects(prepareData({ ...pq, sources: [{ name: 'pq', paths: [file], field: 'body', weight: 1 }] }, join(root, 'pq-bad'), tok, { quiet: true }), /docs\.parquet, field "body": source "pq": parquet file has no column "body" \(columns: content, id\)/);
+});
+
 test.after(() => rmSync(root, { recursive: true, force: true }));
