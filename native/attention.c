@@ -10,6 +10,7 @@
 #include <string.h>
 #include "kernels.h"
 #include "pool.h"
+#include "fastmath.h"
 
 #define BQ 64
 
@@ -26,25 +27,6 @@ static float *get_scratch(size_t n) {
   return scratch;
 }
 
-static inline float att_expf(float x) {
-  /* the same polynomial exp as ops.c, kept local so this file stands alone */
-  float y = x < -87.0f ? -87.0f : x;
-  y = y > 88.0f ? 88.0f : y;
-  float n = __builtin_rintf(y * 1.44269504088896341f);
-  float r = y - n * 0.693145751953125f;
-  r = r - n * 1.42860682030941723212e-6f;
-  float p = 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  union { float f; int32_t i; } u;
-  u.f = p;
-  u.i += (int32_t)n * (1 << 23);
-  return x != x ? x : u.f;
-}
 
 typedef struct {
   const float *qkv, *out, *lse_in, *dout;
@@ -83,7 +65,7 @@ static void att_fwd_task(void *c, int bh, int n) {
       float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
       for (int j = 0; j < valid; j++) {
-        row[j] = att_expf(row[j] - mx);
+        row[j] = gfn_expf(row[j] - mx);
         sum += row[j];
       }
       float inv = 1.0f / sum;
@@ -126,7 +108,7 @@ static void att_bwd_task(void *c, int bh, int n) {
       float *row = P + (long)i * kv;
       int valid = t0 + i + 1;
       float l = lse[t0 + i];
-      for (int j = 0; j < valid; j++) row[j] = att_expf(row[j] - l);
+      for (int j = 0; j < valid; j++) row[j] = gfn_expf(row[j] - l);
       for (int j = valid; j < kv; j++) row[j] = 0.0f;
     }
     /* dV[0:kv] += Pᵀ · dO_t */
@@ -186,7 +168,7 @@ static void dec_task(void *c, int bh, int n) {
     }
     float sum = 0.0f;
     for (int s = 0; s <= last; s++) {
-      p[s] = att_expf(p[s] - mx);
+      p[s] = gfn_expf(p[s] - mx);
       sum += p[s];
     }
     float *oi = a->out + ((long)b * a->Tq + i) * C + h * D;
