@@ -11,38 +11,15 @@ import type { F32, Kernels } from './kernels.js';
  * The C side trusts its sizes, so every call is validated here first: a wrong size throws
  * an Error naming the kernel and the sizes instead of reading or writing out of bounds.
  */
-interface Addon {
-  matmul(a: F32, b: F32, c: F32, M: number, K: number, N: number, tA: boolean, tB: boolean, acc: boolean): void;
-  addBias(out: F32, bias: F32, rows: number, cols: number): void;
-  biasGrad(dout: F32, dbias: F32, rows: number, cols: number): void;
-  layerNormForward(x: F32, w: F32 | null, b: F32 | null, out: F32, mean: F32, rstd: F32, rows: number, cols: number, eps: number): void;
-  layerNormBackward(dout: F32, x: F32, w: F32 | null, mean: F32, rstd: F32, dx: F32, dw: F32 | null, db: F32 | null, rows: number, cols: number): void;
-  rmsNormForward(x: F32, w: F32 | null, out: F32, rstd: F32, rows: number, cols: number, eps: number): void;
-  rmsNormBackward(dout: F32, x: F32, w: F32 | null, rstd: F32, dx: F32, dw: F32 | null, rows: number, cols: number): void;
-  geluForward(x: F32, out: F32, n: number): void;
-  geluBackward(x: F32, dout: F32, dx: F32, n: number): void;
-  siluForward(x: F32, out: F32, n: number): void;
-  siluBackward(x: F32, dout: F32, dx: F32, n: number): void;
-  softmaxForward(x: F32, out: F32, rows: number, cols: number): void;
-  softmaxBackward(out: F32, dout: F32, dx: F32, rows: number, cols: number): void;
-  attentionForward(qkv: F32, out: F32, lse: F32, B: number, T: number, H: number, D: number): void;
-  attentionBackward(qkv: F32, out: F32, lse: F32, dout: F32, dqkv: F32, B: number, T: number, H: number, D: number): void;
-  attentionDecode(q: F32, k: F32, v: F32, out: F32, B: number, Tq: number, pos0: number, Tmax: number, H: number, D: number): void;
-  crossEntropyForward(logits: F32, targets: Int32Array, losses: F32, rows: number, V: number, ignore: number): void;
-  crossEntropyBackward(logits: F32, targets: Int32Array, dloss: F32, dlogits: F32, rows: number, V: number, ignore: number): void;
-  embeddingForward(ids: Int32Array, table: F32, out: F32, n: number, C: number): void;
-  embeddingBackward(ids: Int32Array, dout: F32, dtable: F32, n: number, C: number): void;
-  add(a: F32, b: F32, out: F32, n: number): void;
-  mul(a: F32, b: F32, out: F32, n: number): void;
-  scale(a: F32, s: number, out: F32, n: number): void;
-  axpy(s: number, x: F32, y: F32, n: number): void;
-  sumSquares(x: F32, n: number): number;
+/** What the addon exports: the kernel table's functions (same signatures) plus a few extras. */
+type Addon = Omit<Kernels, 'name' | 'threads' | 'setThreads' | 'adamw'> & {
+  /** AdamW with the bias corrections precomputed (1 − β^step), so the C loop does no pow(). */
   adamw(p: F32, g: F32, m: F32, v: F32, n: number, lr: number, b1: number, b2: number, eps: number, wd: number, bc1: number, bc2: number, gs: number): void;
   setThreads(n: number): void;
   threads(): number;
   isa(): string;
   peakGflops(iters: number): number;
-}
+};
 
 function packageRoot(): string {
   // dist/src/engine/backend-native.js → the package root is three levels up
