@@ -3,10 +3,14 @@ import { compilePattern } from './patterns.js';
 /**
  * Byte-level BPE training, minbpe's algorithm made incremental:
  *  1. pre-split every text with the pattern and count unique chunks (words);
- *  2. count adjacent pairs over unique words, weighted by word frequency;
+ *  2. lay the unique words out in one array of byte ids, each position weighted by its
+ *     word's frequency, with linked-list neighbours (word ends have none, so no pair ever
+ *     crosses a chunk boundary), and count adjacent pairs with those weights;
  *  3. repeatedly take the most frequent pair (ties: smallest (a, b)), give it the next id,
- *     rewrite only the words that contain it, and update the counts of the pairs around
- *     each occurrence — never recounting from scratch.
+ *     and rewrite only its recorded occurrences, updating the counts of the pairs around each
+ *     one — never recounting from scratch.
+ * Occurrences are kept per pair as positions (not as words), so the cost of a merge is the
+ * number of times the pair occurs: pattern "none" (one chunk per document) stays tractable.
  * A max-heap with lazy deletion finds the best pair; stale entries are skipped when popped.
  */
 export interface BpeTrainResult {
@@ -35,42 +39,72 @@ export function countChunks(texts: Iterable<string>, pattern: string, onText?: (
   return counts;
 }
 
-export function trainBpe(chunkCounts: Map<string, number>, numMerges: number, onProgress?: (done: number, total: number) => void): BpeTrainResult {
-  // unique chunks as byte-id arrays
+/** Unique chunks as one array of byte ids with per-position weights and word-local links. */
+interface Corpus {
+  ids: Int32Array; // token at each position; −1 once merged into its left neighbour
+  weight: Float64Array; // frequency of the word the position belongs to
+  next: Int32Array; // next live position in the same word, or −1
+  prev: Int32Array; // previous live position in the same word, or −1
+}
+
+function layOut(chunkCounts: Map<string, number>): Corpus {
   const enc = new TextEncoder();
-  const words: Int32Array[] = [];
-  const lens: number[] = [];
-  const freq: number[] = [];
+  const words: Uint8Array[] = [];
+  const freqs: number[] = [];
+  let total = 0;
   for (const [chunk, count] of chunkCounts) {
     const bytes = enc.encode(chunk);
     if (bytes.length < 2) continue; // no pairs to count
-    words.push(Int32Array.from(bytes));
-    lens.push(bytes.length);
-    freq.push(count);
+    words.push(bytes);
+    freqs.push(count);
+    total += bytes.length;
   }
+  const c: Corpus = { ids: new Int32Array(total), weight: new Float64Array(total), next: new Int32Array(total), prev: new Int32Array(total) };
+  let o = 0;
+  words.forEach((bytes, w) => {
+    for (let i = 0; i < bytes.length; i++, o++) {
+      c.ids[o] = bytes[i];
+      c.weight[o] = freqs[w];
+      c.prev[o] = i === 0 ? -1 : o - 1;
+      c.next[o] = i === bytes.length - 1 ? -1 : o + 1;
+    }
+  });
+  return c;
+}
 
+export function trainBpe(chunkCounts: Map<string, number>, numMerges: number, onProgress?: (done: number, total: number) => void): BpeTrainResult {
+  const { ids, weight, next, prev } = layOut(chunkCounts);
   const pairCount = new Map<number, number>();
-  const pairWords = new Map<number, number[]>();
-  const addPair = (a: number, b: number, f: number, w: number): number => {
+  // positions where the pair (maybe) starts, in increasing order within each word — so
+  // overlapping occurrences (a a a) merge left to right; stale ones are checked and skipped
+  const pairPos = new Map<number, number[]>();
+  const changed = new Set<number>();
+  const add = (a: number, b: number, w: number, pos: number): void => {
     const key = a * KEY + b;
-    pairCount.set(key, (pairCount.get(key) ?? 0) + f);
-    let list = pairWords.get(key);
-    if (!list) pairWords.set(key, (list = []));
-    if (list.length === 0 || list[list.length - 1] !== w) list.push(w);
-    return key;
+    pairCount.set(key, (pairCount.get(key) ?? 0) + w);
+    const list = pairPos.get(key);
+    if (list) list.push(pos);
+    else pairPos.set(key, [pos]);
+    changed.add(key);
   };
-  for (let w = 0; w < words.length; w++) {
-    const word = words[w];
-    for (let i = 0; i < lens[w] - 1; i++) addPair(word[i], word[i + 1], freq[w], w);
-  }
+  const sub = (a: number, b: number, w: number): void => {
+    const key = a * KEY + b;
+    pairCount.set(key, (pairCount.get(key) ?? 0) - w);
+    changed.add(key);
+  };
+  for (let i = 0; i < ids.length; i++) if (next[i] >= 0) add(ids[i], ids[i + 1], weight[i], i);
 
   // max-heap on (count desc, key asc) with lazy deletion
   const hc: number[] = [];
   const hk: number[] = [];
   const better = (i: number, j: number): boolean => hc[i] > hc[j] || (hc[i] === hc[j] && hk[i] < hk[j]);
   const swap = (i: number, j: number): void => {
-    [hc[i], hc[j]] = [hc[j], hc[i]];
-    [hk[i], hk[j]] = [hk[j], hk[i]];
+    const c = hc[i];
+    hc[i] = hc[j];
+    hc[j] = c;
+    const k = hk[i];
+    hk[i] = hk[j];
+    hk[j] = k;
   };
   const push = (count: number, key: number): void => {
     hc.push(count);
@@ -103,10 +137,8 @@ export function trainBpe(chunkCounts: Map<string, number>, numMerges: number, on
   for (const [key, count] of pairCount) push(count, key);
 
   const merges: [number, number][] = [];
-  const seen = new Int32Array(words.length).fill(-1);
-  const changed = new Set<number>();
   for (let step = 0; step < numMerges; step++) {
-    // the best live pair
+    // the best live pair (an entry is live when its count is still the pair's count)
     while (hc.length > 0 && pairCount.get(hk[0]) !== hc[0]) popTop();
     if (hc.length === 0 || hc[0] <= 0) break;
     const key = hk[0];
@@ -115,45 +147,35 @@ export function trainBpe(chunkCounts: Map<string, number>, numMerges: number, on
     const z = 256 + merges.length;
     merges.push([a, b]);
     changed.clear();
-    const dec = (p: number, q: number, f: number): void => {
-      const k = p * KEY + q;
-      pairCount.set(k, (pairCount.get(k) ?? 0) - f);
-      changed.add(k);
-    };
-    for (const w of pairWords.get(key) ?? []) {
-      if (seen[w] === step) continue;
-      seen[w] = step;
-      const word = words[w];
-      const f = freq[w];
-      let len = lens[w];
-      let i = 0;
-      while (i < len - 1) {
-        if (word[i] === a && word[i + 1] === b) {
-          if (i > 0) {
-            dec(word[i - 1], a, f);
-            changed.add(addPair(word[i - 1], z, f, w));
-          }
-          if (i + 2 < len) {
-            dec(b, word[i + 2], f);
-            changed.add(addPair(z, word[i + 2], f, w));
-          }
-          word[i] = z;
-          word.copyWithin(i + 1, i + 2, len);
-          len--;
-        }
-        i++;
+    for (const i of pairPos.get(key)!) {
+      if (ids[i] !== a) continue; // merged away or already rewritten
+      const j = next[i];
+      if (j < 0 || ids[j] !== b) continue;
+      const w = weight[i];
+      const p = prev[i];
+      const n = next[j];
+      if (p >= 0) {
+        sub(ids[p], a, w);
+        add(ids[p], z, w, p);
       }
-      lens[w] = len;
+      if (n >= 0) {
+        sub(b, ids[n], w);
+        add(z, ids[n], w, i);
+      }
+      ids[i] = z;
+      ids[j] = -1;
+      next[i] = n;
+      if (n >= 0) prev[n] = i;
     }
     pairCount.delete(key);
-    pairWords.delete(key);
+    pairPos.delete(key);
     changed.delete(key);
     for (const k of changed) {
       const c = pairCount.get(k) ?? 0;
       if (c > 0) push(c, k);
       else {
         pairCount.delete(k);
-        pairWords.delete(k);
+        pairPos.delete(k);
       }
     }
     if (onProgress && (step % 64 === 0 || step === numMerges - 1)) onProgress(step + 1, numMerges);
