@@ -26,12 +26,18 @@ interface HfAddedToken {
 
 export function toHuggingFace(spec: TokenizerSpec): string {
   const added: HfAddedToken[] = spec.specials.map(([content, id]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
-  const meta = { version: 1, mode: spec.mode, pattern: patternName(spec.pattern) ?? 'custom' };
+  // tiktoken: merges rank by the id they produce (tiktoken's rule), not by their position in
+  // the list; the flag lets us reload the exact semantics (HF tools read the list in order,
+  // which agrees except for ties between two splits of one token).
+  const meta = { version: 1, mode: spec.mode, pattern: patternName(spec.pattern) ?? 'custom', ...(spec.tiktoken ? { tiktoken: true } : {}) };
   if (spec.mode === 'char') {
     return JSON.stringify({ version: '1.0', gptforge: meta, added_tokens: added, model: { type: 'gptforge-char', chars: spec.chars ?? [] } }, null, 1);
   }
   const vocab: Record<string, number> = {};
-  spec.vocab.forEach((bytes, id) => (vocab[bytesToByteLevel(bytes)] = id));
+  // empty entries fill gaps in a tiktoken rank file's ids; they are not tokens
+  spec.vocab.forEach((bytes, id) => {
+    if (bytes.length > 0) vocab[bytesToByteLevel(bytes)] = id;
+  });
   const merges = spec.merges.map(([a, b]) => `${bytesToByteLevel(spec.vocab[a])} ${bytesToByteLevel(spec.vocab[b])}`);
   const preTokenizer =
     spec.pattern === ''
@@ -129,8 +135,11 @@ export function fromHuggingFace(text: string, file: string): TokenizerSpec {
     vocab[id] = bytes;
     byString.set(tok, id);
   }
+  const tiktoken = meta.tiktoken === true;
   for (let id = 0; id < vocab.length; id++) {
-    if (vocab[id] === undefined && !specialIds.has(id)) throw new GptforgeError(`ids are not contiguous: id ${id} is missing`, { file, field: 'model.vocab' });
+    if (vocab[id] !== undefined || specialIds.has(id)) continue;
+    if (tiktoken) vocab[id] = new Uint8Array(0); // a gap in the original rank file
+    else throw new GptforgeError(`ids are not contiguous: id ${id} is missing`, { file, field: 'model.vocab' });
   }
   const mergesRaw = model.merges;
   if (!Array.isArray(mergesRaw)) throw new GptforgeError('BPE model has no "merges" list', { file, field: 'model.merges' });
@@ -154,8 +163,7 @@ export function fromHuggingFace(text: string, file: string): TokenizerSpec {
   if (typeof split === 'string') pattern = split;
   else if (split === null) pattern = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
   else pattern = '';
-  void meta;
-  return { mode: 'bpe', vocab, merges, pattern, specials };
+  return { mode: 'bpe', vocab, merges, pattern, specials, ...(tiktoken ? { tiktoken: true } : {}) };
 }
 
 export function fromTiktoken(text: string, file: string, pattern: string, specialTokens: readonly [string, number][] | readonly string[]): TokenizerSpec {

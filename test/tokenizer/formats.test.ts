@@ -22,6 +22,21 @@ test('cl100k_base from its tiktoken rank file reproduces js-tiktoken ids exactly
   assert.deepEqual(ours.encode(withSpecial, { allowedSpecial: 'all' }), ref.encode(withSpecial, 'all'));
 });
 
+test('cl100k saved as tokenizer.json reloads with tiktoken semantics, and Hugging Face tokenizers.js agrees on it', () => {
+  const { text, specials } = cl100kRankFileText();
+  const ours = Tokenizer.fromTiktoken(text, { pattern: 'cl100k', specialTokens: specials, sourceName: 'cl100k_base.tiktoken' });
+  const json = ours.toJSON();
+  const back = Tokenizer.fromJSON(json, 'cl100k.json');
+  assert.equal(back.hash(), ours.hash());
+  assert.equal(back.vocabSize, ours.vocabSize);
+  assert.equal(back.specialId('<|endoftext|>'), 100257);
+  const sample = multilingualText(200_000, 12);
+  const ids = ours.encodeOrdinary(sample);
+  assert.deepEqual(back.encodeOrdinary(sample), ids);
+  const hf = new HfTokenizer(JSON.parse(json), {});
+  assert.deepEqual(hf.encode(sample, { add_special_tokens: false }).ids, ids);
+});
+
 test('our tokenizer.json loads in Hugging Face tokenizers.js and gives the same ids', () => {
   const book = mobyDick();
   const tok = trainTokenizer([book.slice(0, 300_000)], { vocabSize: 800 });
