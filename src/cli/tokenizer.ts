@@ -51,11 +51,11 @@ function readTextInputs(files: string[], maxBytes: number): string[] {
         const t = (rec as { text?: unknown }).text;
         if (typeof t !== 'string') throw new GptforgeError('no string "text" field', { file: f, line: i + 1, field: 'text' });
         texts.push(t);
-        total += t.length;
+        total += Buffer.byteLength(t);
       });
     } else {
       texts.push(raw);
-      total += raw.length;
+      total += Buffer.byteLength(raw);
     }
     if (maxBytes > 0 && total >= maxBytes) break;
   }
@@ -89,16 +89,17 @@ export const command: Command = {
       const vocabSize = num(a, 'vocab-size')!;
       const mode = str(a, 'mode') === 'char' ? 'char' : 'bpe';
       console.error(`training a ${mode} tokenizer on ${files.length} file(s), ${(bytes / 1e6).toFixed(1)} MB`);
-      const bar = new Progress({ label: 'merges', total: Math.max(1, vocabSize - 270) });
+      // created on the first report, which carries the real number of merges (it depends on the specials)
+      let bar: Progress | undefined;
       const t0 = performance.now();
       const tok = trainTokenizer(texts, {
         vocabSize,
         mode,
         pattern: str(a, 'pattern'),
         specialTokens: bool(a, 'no-specials') ? [] : undefined,
-        onProgress: (d) => bar.update(d),
+        onProgress: (done, total) => (bar ??= new Progress({ label: 'merges', total: Math.max(1, total) })).update(done),
       });
-      bar.finish();
+      bar?.finish();
       const out = str(a, 'out')!;
       tok.save(out);
       const sample = texts.join('\n').slice(0, 2_000_000);
