@@ -1,7 +1,7 @@
 /**
  * npm run bench:tokenizer — encode throughput on the same ≥ 5 MB multilingual text with the
- * same cl100k vocabulary: ours vs js-tiktoken (pure JS) and @dqbd/tiktoken (Rust → WASM) when
- * installed, single thread, one run; then BPE training time on 10 MB of mixed text for a
+ * same cl100k vocabulary: ours vs js-tiktoken (pure JS), @dqbd/tiktoken (Rust → WASM) when
+ * installed and gpt-tokenizer (pure JS, cached), single thread, one run; then BPE training time on 10 MB of mixed text for a
  * vocabulary of 8,192 and the compression it reaches. Flags: --json.
  */
 import { readFileSync, readdirSync } from 'node:fs';
@@ -52,6 +52,20 @@ async function main(): Promise<void> {
     emit({ figure: 'note', text: 'no @dqbd/tiktoken' }, `@dqbd/tiktoken not available (${(e as Error).message.split('\n')[0]})`);
   }
 
+  try {
+    // gpt-tokenizer: pure JS too, with its own merge cache — first pass (cold) and warm
+    const gpt = (await import('gpt-tokenizer/encoding/cl100k_base')) as { encode(t: string): number[] };
+    const gCold = bestOf(1, () => gpt.encode(text));
+    const gWarm = bestOf(2, () => gpt.encode(text));
+    const gSame = JSON.stringify(gpt.encode(text.slice(0, 200_000))) === JSON.stringify(ours.encodeOrdinary(text.slice(0, 200_000)));
+    emit(
+      { figure: 'encode', impl: 'gpt-tokenizer', mb_per_s: mb / gCold, mb_per_s_warm: mb / gWarm },
+      `encode cl100k: gpt-tokenizer ${(mb / gCold).toFixed(1)} MB/s (first pass), ${(mb / gWarm).toFixed(1)} MB/s (warm)   gptforge / gpt-tokenizer = ${(gCold / cold).toFixed(2)}× (first pass), ${(gWarm / warm).toFixed(2)}× (warm)   ids identical: ${gSame}`,
+    );
+  } catch (e) {
+    emit({ figure: 'note', text: 'no gpt-tokenizer' }, `gpt-tokenizer not available (${(e as Error).message.split('\n')[0]})`);
+  }
+
   // Training: 10 MB of mixed text from the embedded corpora → 8,192 tokens.
   const req = createRequire(import.meta.url);
   const pkgDir = (name: string): string => dirname(req.resolve(`${name}/package.json`));
@@ -76,8 +90,8 @@ async function main(): Promise<void> {
   const sample = parts.join('\n');
   const ratio = Buffer.byteLength(sample) / tok.encodeOrdinary(sample).length;
   emit(
-    { figure: 'train', mb: n / 1e6, vocab: tok.vocabSize, seconds: trainS, bytes_per_token: ratio, deterministic: again.hash() === tok.hash() },
-    `train ${(n / 1e6).toFixed(1)} MB → ${tok.vocabSize} tokens: ${trainS.toFixed(2)} s (target ≤ 10 s), ${ratio.toFixed(2)} bytes/token, identical on re-run: ${again.hash() === tok.hash()}`,
+    { figure: 'train', mb: n / 1e6, vocab: tok.vocabSize, seconds: trainS, bytes_per_token: ratio, deterministic: again.hash() === tok.hash(), hash: tok.hash() },
+    `train ${(n / 1e6).toFixed(1)} MB → ${tok.vocabSize} tokens: ${trainS.toFixed(2)} s (target ≤ 10 s), ${ratio.toFixed(2)} bytes/token, identical on re-run: ${again.hash() === tok.hash()} (hash ${tok.hash()})`,
   );
 }
 
