@@ -11,7 +11,7 @@ const TRAIN: FlagSpecs = {
   input: { kind: 'strings', help: 'training text: files, directories or globs (.txt, .md, .jsonl "text" fields); repeatable', alias: 'i' },
   'vocab-size': { kind: 'number', help: 'vocabulary size including the 14 special tokens', default: 4096 },
   out: { kind: 'string', help: 'where to write tokenizer.json', default: 'tokenizer.json', alias: 'o' },
-  pattern: { kind: 'string', help: 'pre-split: gpt4 | cl100k | gpt2 | none | a regex', default: 'gpt4' },
+  pattern: { kind: 'string', help: 'pre-split: gpt4 (GPT-4 with digits in groups of ≤ 2) | cl100k | o200k | gpt2 | none | a regex', default: 'gpt4' },
   mode: { kind: 'string', help: 'bpe | char (one token per character, for char-level benchmarks)', default: 'bpe' },
   'max-bytes': { kind: 'number', help: 'read at most this many bytes of input (0 = all)', default: 0 },
   'no-specials': { kind: 'boolean', help: 'add no special tokens' },
@@ -22,7 +22,7 @@ const USE: FlagSpecs = {
   file: { kind: 'string', help: 'read the text from this file' },
   ids: { kind: 'string', help: 'decode: comma- or space-separated ids (default: standard input)' },
   'allow-special': { kind: 'boolean', help: 'encode: recognise special tokens in the text' },
-  pattern: { kind: 'string', help: 'pre-split pattern for .tiktoken files', default: 'cl100k' },
+  pattern: { kind: 'string', help: 'pre-split pattern for .tiktoken files: cl100k | o200k | gpt2 | a regex', default: 'cl100k' },
 };
 
 const HELP = `gptforge tokenizer — byte-level BPE tokenizers

@@ -39,8 +39,13 @@ export function multilingualText(minBytes = 1_100_000, seed = 1): string {
 }
 
 export function cl100kRankFileText(): { text: string; specials: [string, number][] } {
+  return rankFileText('cl100k_base');
+}
+
+/** A vocabulary shipped by js-tiktoken, as the text of a plain .tiktoken rank file, with its specials. */
+export function rankFileText(name: 'cl100k_base' | 'o200k_base' | 'gpt2' | 'p50k_base'): { text: string; specials: [string, number][] } {
   const req = createRequire(import.meta.url);
-  const ranksPath = req.resolve('js-tiktoken/ranks/cl100k_base');
+  const ranksPath = req.resolve(`js-tiktoken/ranks/${name}`);
   // The package ships the ranks compressed as "prefix offset tok tok …" lines; expand them
   // to the plain tiktoken format (base64 token, space, rank) our loader reads.
   const mod = req(ranksPath.replace(/\.js$/, '.cjs')) as { default?: Ranks } & Ranks;

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { Tiktoken } from 'js-tiktoken/lite';
+import { Tiktoken, type TiktokenBPE } from 'js-tiktoken/lite';
 import cl100k from 'js-tiktoken/ranks/cl100k_base';
 import { Tokenizer, trainTokenizer } from '../../src/tokenizer/index.js';
-import { cl100kRankFileText, mobyDick, multilingualText } from './corpus.js';
+import { cl100kRankFileText, mobyDick, multilingualText, rankFileText } from './corpus.js';
 
 test('cl100k_base from its tiktoken rank file reproduces js-tiktoken ids exactly on ≥ 1 MB of multilingual text', () => {
   const { text, specials } = cl100kRankFileText();
@@ -48,4 +48,16 @@ test('our tokenizer.json loads in Hugging Face tokenizers.js and gives the same 
   // special tokens are added tokens there too
   const s = '<|user_start|>hi<|user_end|>';
   assert.deepEqual(hf.encode(s, { add_special_tokens: false }).ids, tok.encode(s, { allowedSpecial: 'all' }));
+});
+
+test('GPT-2 and o200k rank files reproduce js-tiktoken ids (their own pre-split patterns)', async () => {
+  const sample = multilingualText(250_000, 21);
+  for (const [name, pattern] of [['gpt2', 'gpt2'], ['o200k_base', 'o200k']] as const) {
+    const { text, specials } = rankFileText(name);
+    const ours = Tokenizer.fromTiktoken(text, { pattern, specialTokens: specials, sourceName: `${name}.tiktoken` });
+    const ranks = (await import(`js-tiktoken/ranks/${name}`)) as { default: TiktokenBPE };
+    const ref = new Tiktoken(ranks.default);
+    assert.deepEqual(ours.encodeOrdinary(sample), ref.encode(sample), name);
+    assert.deepEqual(ours.encode('a<|endoftext|>b', { allowedSpecial: 'all' }), ref.encode('a<|endoftext|>b', 'all'), name);
+  }
 });
