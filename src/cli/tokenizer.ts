@@ -22,7 +22,7 @@ const USE: FlagSpecs = {
   file: { kind: 'string', help: 'read the text from this file' },
   ids: { kind: 'string', help: 'decode: comma- or space-separated ids (default: standard input)' },
   'allow-special': { kind: 'boolean', help: 'encode: recognise special tokens in the text' },
-  pattern: { kind: 'string', help: 'pre-split pattern for .tiktoken files: cl100k | o200k | gpt2 | a regex', default: 'cl100k' },
+  pattern: { kind: 'string', help: 'pre-split pattern for .tiktoken files: cl100k | o200k | gpt2 | a regex (default: from the file name, e.g. cl100k_base.tiktoken, else cl100k)' },
 };
 
 const HELP = `gptforge tokenizer — byte-level BPE tokenizers

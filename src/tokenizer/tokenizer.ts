@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { mergeChunk } from './bpe.js';
@@ -113,6 +114,8 @@ export class Tokenizer {
     spec.merges.forEach(([a, b, z], rank) => this.table.set(a, b, spec.tiktoken ? z : rank, z));
     for (const [name, id] of spec.specials) {
       if (specials.has(name)) throw new GptforgeError(`duplicate special token ${name}`, { file: source, field: 'added_tokens' });
+      const other = [...specials].find(([, sid]) => sid === id);
+      if (other) throw new GptforgeError(`special tokens ${other[0]} and ${name} share id ${id}`, { file: source, field: 'added_tokens' });
       if (this.idBytes[id] !== undefined) throw new GptforgeError(`special token ${name} reuses id ${id}, which is already an ordinary token`, { file: source, field: 'added_tokens' });
       specials.set(name, id);
       this.idBytes[id] = this.encoder.encode(name);
@@ -284,7 +287,12 @@ export class Tokenizer {
     atomicWriteFile(path, this.toJSON());
   }
 
-  /** Load tokenizer.json (ours or Hugging Face's ByteLevel BPE) or a tiktoken rank file (.tiktoken). */
+  /**
+   * Load tokenizer.json (ours or Hugging Face's ByteLevel BPE) or a tiktoken rank file
+   * (.tiktoken). A rank file named after an OpenAI encoding (cl100k_base, o200k_base, r50k_base,
+   * p50k_base, gpt2) gets that encoding's pattern and special tokens unless opts say otherwise;
+   * any other gets opts.pattern (default cl100k) and opts.specialTokens (default none).
+   */
   static load(path: string, opts: { pattern?: string; specialTokens?: readonly string[] } = {}): Tokenizer {
     let text: string;
     try {
@@ -293,7 +301,10 @@ export class Tokenizer {
       throw new GptforgeError(`cannot read tokenizer: ${(e as Error).message}`, { file: path });
     }
     if (path.endsWith('.tiktoken') || !text.trimStart().startsWith('{')) {
-      return new Tokenizer(fromTiktoken(text, path, resolvePattern(opts.pattern ?? 'cl100k'), opts.specialTokens ?? []), path);
+      // a rank file has no pattern or specials of its own: OpenAI's file names tell us them
+      const known = KNOWN_TIKTOKEN[basename(path).replace(/\.tiktoken$/, '')];
+      const specials = opts.specialTokens ?? (known ? Object.entries(known.specials) : []);
+      return new Tokenizer(fromTiktoken(text, path, resolvePattern(opts.pattern ?? known?.pattern ?? 'cl100k'), specials), path);
     }
     return Tokenizer.fromJSON(text, path);
   }
@@ -308,6 +319,16 @@ export class Tokenizer {
     return new Tokenizer(fromTiktoken(text, name, resolvePattern(opts.pattern ?? 'cl100k'), opts.specialTokens ?? []), name);
   }
 }
+
+/** OpenAI's published encodings: pre-split pattern and special tokens, by rank-file name. */
+const GPT2_SPECIALS = { '<|endoftext|>': 50256 };
+const KNOWN_TIKTOKEN: Readonly<Record<string, { pattern: string; specials: Readonly<Record<string, number>> }>> = {
+  cl100k_base: { pattern: 'cl100k', specials: { '<|endoftext|>': 100257, '<|fim_prefix|>': 100258, '<|fim_middle|>': 100259, '<|fim_suffix|>': 100260, '<|endofprompt|>': 100276 } },
+  o200k_base: { pattern: 'o200k', specials: { '<|endoftext|>': 199999, '<|endofprompt|>': 200018 } },
+  r50k_base: { pattern: 'gpt2', specials: GPT2_SPECIALS },
+  gpt2: { pattern: 'gpt2', specials: GPT2_SPECIALS },
+  p50k_base: { pattern: 'gpt2', specials: GPT2_SPECIALS },
+};
 
 function escapeRegex(s: string): string {
   return s.replace(/[\\^$*+?.()|[\]{}]/g, '\\$&');

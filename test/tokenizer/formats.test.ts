@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { Tiktoken, type TiktokenBPE } from 'js-tiktoken/lite';
 import cl100k from 'js-tiktoken/ranks/cl100k_base';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Tokenizer, trainTokenizer } from '../../src/tokenizer/index.js';
 import { cl100kRankFileText, mobyDick, multilingualText, rankFileText } from './corpus.js';
 
@@ -20,6 +23,18 @@ test('cl100k_base from its tiktoken rank file reproduces js-tiktoken ids exactly
   // special tokens with tiktoken's rules
   const withSpecial = 'hello<|endoftext|>world';
   assert.deepEqual(ours.encode(withSpecial, { allowedSpecial: 'all' }), ref.encode(withSpecial, 'all'));
+  // loaded from a file named after the encoding: its pattern and specials come with it
+  const dir = mkdtempSync(join(tmpdir(), 'gf-tik-'));
+  try {
+    const file = join(dir, 'cl100k_base.tiktoken');
+    writeFileSync(file, text);
+    const loaded = Tokenizer.load(file);
+    assert.equal(loaded.specialId('<|endofprompt|>'), 100276);
+    assert.equal(loaded.pattern, ours.pattern);
+    assert.deepEqual(loaded.encodeOrdinary(sample.slice(0, 50_000)), ours.encodeOrdinary(sample.slice(0, 50_000)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('cl100k saved as tokenizer.json reloads with tiktoken semantics, and Hugging Face tokenizers.js agrees on it', () => {

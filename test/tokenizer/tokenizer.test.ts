@@ -106,6 +106,12 @@ test('save/load tokenizer.json round trip; char mode; bad input names the file a
     j2.model.vocab.Ġzzz = 3;
     assert.throws(() => Tokenizer.load(bad('d.json', JSON.stringify(j2))), /d\.json.*duplicate id 3/);
     assert.throws(() => Tokenizer.load(bad('e.tiktoken', 'IQ== 0\nIg== 0\n')), /e\.tiktoken:2: duplicate rank 0/);
+    const j3 = JSON.parse(tok.toJSON());
+    j3.added_tokens[1].id = j3.added_tokens[0].id;
+    assert.throws(() => Tokenizer.load(bad('f.json', JSON.stringify(j3))), /f\.json, field "added_tokens": special tokens <\|bos\|> and <\|eos\|> share id 986/);
+    const j4 = JSON.parse(tok.toJSON());
+    j4.model.merges[7] = 'only-one-part';
+    assert.throws(() => Tokenizer.load(bad('g.json', JSON.stringify(j4))), /g\.json, field "model\.merges\[7\]": merge "only-one-part" is not "left right"/);
     assert.throws(() => tok.decode([5, 99999]), /token id 99999 is out of range/);
     assert.throws(() => trainTokenizer(['abc'], { vocabSize: 200 }), /vocab size 200 is too small: .* 256 byte tokens \+ 14 special tokens = 270/);
   } finally {
