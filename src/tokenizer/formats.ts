@@ -99,6 +99,28 @@ function findSplitRegex(pre: unknown): string | null | undefined {
   return undefined;
 }
 
+/**
+ * We reproduce Split(Isolated) + ByteLevel pre-tokenizers and no normalizer. Anything else
+ * would make our ids silently differ from the file's owner's, so it is refused by name.
+ */
+function checkSupported(j: Json, file: string): void {
+  if (j.normalizer !== null && j.normalizer !== undefined) {
+    const type = (j.normalizer as Json).type;
+    throw new GptforgeError(`unsupported normalizer ${JSON.stringify(type)} (gptforge applies no normalization, so ids would differ)`, { file, field: 'normalizer' });
+  }
+  const walk = (pre: unknown, field: string): void => {
+    if (pre === null || pre === undefined) return;
+    const p = pre as Json;
+    if (p.type === 'Sequence' && Array.isArray(p.pretokenizers)) p.pretokenizers.forEach((sub, i) => walk(sub, `${field}.pretokenizers[${i}]`));
+    else if (p.type === 'ByteLevel') {
+      if (p.add_prefix_space === true) throw new GptforgeError('ByteLevel add_prefix_space is not supported', { file, field: `${field}.add_prefix_space` });
+    } else if (p.type === 'Split') {
+      if (p.behavior !== 'Isolated' || p.invert === true) throw new GptforgeError(`Split with behavior ${JSON.stringify(p.behavior)}${p.invert ? ' (inverted)' : ''} is not supported (only "Isolated")`, { file, field });
+    } else throw new GptforgeError(`unsupported pre-tokenizer ${JSON.stringify(p.type)} (gptforge reads Split and ByteLevel)`, { file, field: `${field}.type` });
+  };
+  walk(j.pre_tokenizer, 'pre_tokenizer');
+}
+
 export function fromHuggingFace(text: string, file: string): TokenizerSpec {
   let j: Json;
   try {
@@ -120,6 +142,7 @@ export function fromHuggingFace(text: string, file: string): TokenizerSpec {
     if (!Array.isArray(chars) || chars.some((c) => typeof c !== 'string')) throw new GptforgeError('"chars" must be an array of strings', { file, field: 'model.chars' });
     return { mode: 'char', vocab: [], merges: [], chars: chars as string[], pattern: '', specials };
   }
+  if (model.type === 'BPE') checkSupported(j, file);
   if (model.type !== 'BPE') throw new GptforgeError(`unsupported model type ${JSON.stringify(model.type)} (gptforge reads ByteLevel "BPE" and its own "gptforge-char")`, { file, field: 'model.type' });
   const vocabObj = model.vocab as Record<string, number> | undefined;
   if (!vocabObj || typeof vocabObj !== 'object') throw new GptforgeError('BPE model has no "vocab"', { file, field: 'model.vocab' });

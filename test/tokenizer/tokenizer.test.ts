@@ -109,6 +109,12 @@ test('save/load tokenizer.json round trip; char mode; bad input names the file a
     const j3 = JSON.parse(tok.toJSON());
     j3.added_tokens[1].id = j3.added_tokens[0].id;
     assert.throws(() => Tokenizer.load(bad('f.json', JSON.stringify(j3))), /f\.json, field "added_tokens": special tokens <\|bos\|> and <\|eos\|> share id 986/);
+    const j5 = JSON.parse(tok.toJSON());
+    j5.normalizer = { type: 'NFKC' };
+    assert.throws(() => Tokenizer.load(bad('h.json', JSON.stringify(j5))), /h\.json, field "normalizer": unsupported normalizer "NFKC"/);
+    j5.normalizer = null;
+    j5.pre_tokenizer.pretokenizers[1].add_prefix_space = true;
+    assert.throws(() => Tokenizer.load(bad('i.json', JSON.stringify(j5))), /i\.json, field "pre_tokenizer\.pretokenizers\[1\]\.add_prefix_space"/);
     const j4 = JSON.parse(tok.toJSON());
     j4.model.merges[7] = 'only-one-part';
     assert.throws(() => Tokenizer.load(bad('g.json', JSON.stringify(j4))), /g\.json, field "model\.merges\[7\]": merge "only-one-part" is not "left right"/);
