@@ -1,3 +1,5 @@
+import { GptforgeError } from '../util/errors.js';
+
 /**
  * Pre-split patterns: text is cut into chunks by a regex before BPE, so merges never cross
  * word/number/punctuation boundaries. JavaScript regexes have no possessive quantifiers or
@@ -29,11 +31,12 @@ export function patternName(source: string): string | undefined {
   return undefined;
 }
 
-export function compilePattern(source: string, where = 'pattern'): RegExp | null {
+/** Compile a pre-split regex (null for ''); `file` names where it came from in the error. */
+export function compilePattern(source: string, file?: string): RegExp | null {
   if (source === '') return null;
   try {
     return new RegExp(source, 'gu');
   } catch (e) {
-    throw new Error(`${where}: invalid pre-split regex: ${(e as Error).message}`);
+    throw new GptforgeError(`invalid pre-split regex: ${(e as Error).message}`, { file, field: 'pattern' });
   }
 }
