@@ -1,0 +1,222 @@
+import { readFileSync } from 'node:fs';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { GptforgeError, type ErrorLocation } from '../util/errors.js';
+import { ROLES, type Conversation, type Message, type ToolCall } from './conversation.js';
+
+/**
+ * Conversations → token ids and a loss mask. One renderer serves SFT training, the chat
+ * engine and the reward model, so what the model is trained on and what it is prompted
+ * with can never disagree. The layout (tests pin it):
+ *
+ *   <|bos|>
+ *   <|system_start|> text <|system_end|>                                  (optional, first)
+ *   <|user_start|> text <|user_end|>
+ *   <|assistant_start|> text [<|tool_start|> name: input <|tool_end|>
+ *                             <|output_start|> output <|output_end|> text]… <|assistant_end|>
+ *   … more user / assistant turns
+ *
+ * mask[i] = 1 when token i is something the assistant must learn to produce: its text, its
+ * tool calls (tool_start … tool_end) and <|assistant_end|>. Everything the engine or the
+ * user supplies is 0: bos, system, user turns, <|assistant_start|> (the engine forces it to
+ * begin a turn) and tool outputs (the engine forces <|output_start|>…<|output_end|>).
+ * Message text is encoded with special-token text as plain text, so a user who types
+ * "<|assistant_end|>" cannot forge a turn boundary.
+ */
+export interface RenderedConversation {
+  ids: number[];
+  /** 1 where ids[i] is a training target (predicted from ids[i−1]); same length as ids. */
+  mask: number[];
+}
+
+export const CHAT_SPECIALS = [
+  '<|bos|>', '<|user_start|>', '<|user_end|>', '<|assistant_start|>', '<|assistant_end|>',
+  '<|system_start|>', '<|system_end|>', '<|tool_start|>', '<|tool_end|>', '<|output_start|>', '<|output_end|>',
+] as const;
+export type ChatSpecial = (typeof CHAT_SPECIALS)[number];
+
+/** The special token ids a chat model needs; an error naming the missing ones otherwise. */
+export function chatTokenIds(tok: Tokenizer): Record<ChatSpecial, number> {
+  const missing = CHAT_SPECIALS.filter((s) => !tok.hasSpecial(s));
+  if (missing.length > 0) throw new GptforgeError(`this tokenizer lacks the chat special tokens ${missing.join(' ')}; train it with gptforge's default special tokens`);
+  const out = {} as Record<ChatSpecial, number>;
+  for (const s of CHAT_SPECIALS) out[s] = tok.specialId(s);
+  return out;
+}
+
+export interface ValidateOptions {
+  /** Training data: the last message must be the assistant's (there must be something to learn). */
+  forTraining?: boolean;
+  where?: ErrorLocation;
+}
+
+/** Throws a GptforgeError naming the message and field when a conversation is malformed. */
+export function validateConversation(conv: unknown, opts: ValidateOptions = {}): asserts conv is Conversation {
+  const where = opts.where ?? {};
+  const fail = (msg: string, field?: string): never => {
+    throw new GptforgeError(msg, { ...where, field: field ?? where.field });
+  };
+  if (typeof conv !== 'object' || conv === null || !Array.isArray((conv as Conversation).messages)) fail('expected {"messages": [...]}', 'messages');
+  const msgs = (conv as Conversation).messages;
+  if (msgs.length === 0) fail('no messages', 'messages');
+  let expectTool = false;
+  for (let i = 0; i < msgs.length; i++) {
+    const m = msgs[i] as Partial<Message> | null;
+    const f = `messages[${i}]`;
+    if (typeof m !== 'object' || m === null) fail('not an object', f);
+    if (!ROLES.includes(m!.role as Message['role'])) fail(`unknown role ${JSON.stringify(m!.role)} (roles: ${ROLES.join(', ')})`, `${f}.role`);
+    if (typeof m!.content !== 'string') fail('content must be a string', `${f}.content`);
+    const role = m!.role!;
+    if (role === 'system' && i !== 0) fail('a system message may only come first', `${f}.role`);
+    if (expectTool && role !== 'tool') fail('a tool_call must be followed by a tool message with its output', `${f}.role`);
+    if (role === 'tool' && !expectTool) fail('a tool message must follow an assistant message with a tool_call', `${f}.role`);
+    expectTool = false;
+    if (m!.tool_call !== undefined) {
+      const tc = m!.tool_call as ToolCall;
+      if (role !== 'assistant') fail('only assistant messages make tool calls', `${f}.tool_call`);
+      if (typeof tc !== 'object' || tc === null || typeof tc.name !== 'string' || !/^[a-z][a-z0-9_]*$/i.test(tc.name) || typeof tc.input !== 'string') fail('tool_call must be {"name": identifier, "input": string}', `${f}.tool_call`);
+      if (tc.input.trim() === '') fail('empty tool input', `${f}.tool_call.input`);
+      expectTool = true;
+    } else if (role !== 'tool' && m!.content!.trim() === '' && !(role === 'assistant' && msgs[i - 1]?.role === 'tool')) {
+      // (an assistant may end its turn right after a tool output with nothing more to say)
+      fail('empty content', `${f}.content`);
+    }
+    // An assistant turn continues after a tool output; anything else must alternate user/assistant.
+    const prev = i > 0 ? msgs[i - 1] : undefined;
+    if (prev && role === 'assistant' && prev.role === 'assistant' && prev.tool_call === undefined) fail('two assistant messages in a row', `${f}.role`);
+    if (prev && role === 'user' && prev.role === 'user') fail('two user messages in a row', `${f}.role`);
+    if (prev && role === 'user' && prev.role === 'tool') fail('the assistant must continue after a tool output', `${f}.role`);
+  }
+  if (expectTool) fail('the last tool_call has no tool output', `messages[${msgs.length - 1}]`);
+  const last = msgs[msgs.length - 1];
+  if (opts.forTraining) {
+    if (last.role !== 'assistant') fail(`the last message is from "${last.role}"; training conversations must end with the assistant`, `messages[${msgs.length - 1}].role`);
+    if (!msgs.some((m) => m.role === 'user')) fail('no user message', 'messages');
+  }
+}
+
+function textIds(tok: Tokenizer, text: string): number[] {
+  return tok.encode(text, { disallowedSpecial: 'plain' });
+}
+
+/** The tool call's text between <|tool_start|> and <|tool_end|>. */
+export function toolCallText(name: string, input: string): string {
+  return `${name}: ${input}`;
+}
+
+/**
+ * Render a whole conversation (training, reward scoring). When the conversation ends with a
+ * user message, the result ends with <|user_end|>; use renderPrompt to open the reply.
+ */
+export function renderConversation(tok: Tokenizer, conv: Conversation): RenderedConversation {
+  const s = chatTokenIds(tok);
+  const ids: number[] = [s['<|bos|>']];
+  const mask: number[] = [0];
+  const push = (toks: readonly number[], m: number): void => {
+    for (const t of toks) {
+      ids.push(t);
+      mask.push(m);
+    }
+  };
+  const msgs = conv.messages;
+  for (let i = 0; i < msgs.length; i++) {
+    const m = msgs[i];
+    const prev = i > 0 ? msgs[i - 1] : undefined;
+    switch (m.role) {
+      case 'system':
+        push([s['<|system_start|>'], ...textIds(tok, m.content), s['<|system_end|>']], 0);
+        break;
+      case 'user':
+        push([s['<|user_start|>'], ...textIds(tok, m.content), s['<|user_end|>']], 0);
+        break;
+      case 'tool':
+        push([s['<|output_start|>'], ...textIds(tok, m.content), s['<|output_end|>']], 0);
+        break;
+      case 'assistant': {
+        // a continuation after a tool output stays inside the same turn
+        const continues = prev?.role === 'tool';
+        if (!continues) push([s['<|assistant_start|>']], 0);
+        push(textIds(tok, m.content), 1);
+        if (m.tool_call) push([s['<|tool_start|>'], ...textIds(tok, toolCallText(m.tool_call.name, m.tool_call.input)), s['<|tool_end|>']], 1);
+        else push([s['<|assistant_end|>']], 1);
+        break;
+      }
+    }
+  }
+  return { ids, mask };
+}
+
+/**
+ * The prompt for the assistant's next reply: the conversation so far (ending with a user
+ * message) followed by <|assistant_start|>. The chat engine and the evaluation use this.
+ */
+export function renderPrompt(tok: Tokenizer, conv: Conversation): number[] {
+  const last = conv.messages[conv.messages.length - 1];
+  if (!last || last.role !== 'user') throw new GptforgeError('renderPrompt: the conversation must end with a user message');
+  const { ids } = renderConversation(tok, conv);
+  ids.push(tok.specialId('<|assistant_start|>'));
+  return ids;
+}
+
+/** The assistant's visible text of a reply: text parts joined, tool calls and outputs left out. */
+export function visibleAnswer(conv: Conversation): string {
+  let lastUser = -1;
+  conv.messages.forEach((m, i) => {
+    if (m.role === 'user') lastUser = i;
+  });
+  return conv.messages
+    .slice(lastUser + 1)
+    .filter((m) => m.role === 'assistant')
+    .map((m) => m.content)
+    .join('')
+    .trim();
+}
+
+export type OnBad = 'skip' | 'error';
+
+export interface ReadConversationsResult {
+  conversations: Conversation[];
+  /** Lines skipped with --on-bad skip, each with its reason. */
+  skipped: { line: number; reason: string }[];
+}
+
+/**
+ * Read a conversations JSONL file (one {"messages": [...]} per line; blank lines ignored).
+ * A malformed line is an error naming file, line and field, or a counted skip with onBad
+ * 'skip'. maxTokens (with a tokenizer) also rejects conversations longer than the context.
+ */
+export function readConversationsJSONL(
+  file: string,
+  opts: { onBad?: OnBad; forTraining?: boolean; tokenizer?: Tokenizer; maxTokens?: number } = {},
+): ReadConversationsResult {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new GptforgeError(`cannot read conversations: ${(e as Error).message}`, { file });
+  }
+  const out: ReadConversationsResult = { conversations: [], skipped: [] };
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i].trim();
+    if (raw === '') continue;
+    const where = { file, line: i + 1 };
+    try {
+      let obj: unknown;
+      try {
+        obj = JSON.parse(raw);
+      } catch (e) {
+        throw new GptforgeError(`not valid JSON (${(e as Error).message})`, where);
+      }
+      validateConversation(obj, { forTraining: opts.forTraining, where });
+      if (opts.tokenizer && opts.maxTokens !== undefined) {
+        const n = renderConversation(opts.tokenizer, obj).ids.length;
+        if (n > opts.maxTokens) throw new GptforgeError(`conversation is ${n} tokens, longer than the context of ${opts.maxTokens}`, { ...where, field: 'messages' });
+      }
+      out.conversations.push(obj);
+    } catch (e) {
+      if (opts.onBad !== 'skip' || !(e instanceof GptforgeError)) throw e;
+      out.skipped.push({ line: i + 1, reason: e.message });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,250 @@
+import { Rng } from '../engine/rng.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { GptforgeError } from '../util/errors.js';
+import { readConversationsJSONL, renderConversation, type OnBad, type RenderedConversation } from './chat.js';
+import type { Conversation } from './conversation.js';
+import { taskByName } from './synthetic/tasks.js';
+
+/**
+ * The SFT data: a mixture of synthetic task families and the user's own conversation files,
+ * rendered once (chat.ts) and packed into (B, T) rows for training.
+ *
+ *   sources: [{ "task": "arithmetic", "weight": 2 }, { "path": "my.jsonl", "weight": 1 }]
+ *
+ * `examples` training conversations are drawn in proportion to the weights (a task generates
+ * them from its train split; a file's conversations are repeated or subsampled to its share).
+ * Every task also contributes `testPerTask` held-out conversations for the validation loss.
+ */
+export interface SftSourceConfig {
+  /** A synthetic task family (see src/data/synthetic/tasks.ts) … */
+  task?: string;
+  /** … or a conversations JSONL file. */
+  path?: string;
+  weight: number;
+  /** Name in tables (default: the task name or the file name). */
+  name?: string;
+}
+
+export interface SftMixtureConfig {
+  sources: SftSourceConfig[];
+  /** Training conversations in all (default 20,000). */
+  examples?: number;
+  /** Held-out conversations per task family for the validation loss (default 64). */
+  testPerTask?: number;
+  seed?: number;
+  /** What to do with a bad line in a user file (default error). */
+  onBad?: OnBad;
+}
+
+export interface SftItem extends RenderedConversation {
+  source: string;
+}
+
+export interface SftSourceReport {
+  name: string;
+  weight: number;
+  conversations: number;
+  tokens: number;
+  skipped: number;
+}
+
+export interface SftDataset {
+  train: SftItem[];
+  /** Held-out rendered conversations per source (tasks only; a user file has no held-out split). */
+  val: Map<string, SftItem[]>;
+  report: SftSourceReport[];
+}
+
+function sourceName(s: SftSourceConfig): string {
+  return s.name ?? s.task ?? s.path!.replace(/^.*\//, '').replace(/\.jsonl$/, '');
+}
+
+/** Render and mix the SFT sources. maxTokens: the context + 1 (one row); longer conversations are an error or a skip. */
+export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens: number, file = 'sft mixture'): SftDataset {
+  if (!Array.isArray(cfg.sources) || cfg.sources.length === 0) throw new GptforgeError('no SFT sources', { file, field: 'sources' });
+  const total = cfg.examples ?? 20000;
+  const testPer = cfg.testPerTask ?? 64;
+  const seed = cfg.seed ?? 1337;
+  const wsum = cfg.sources.reduce((s, x) => s + x.weight, 0);
+  const train: SftItem[] = [];
+  const val = new Map<string, SftItem[]>();
+  const report: SftSourceReport[] = [];
+  cfg.sources.forEach((src, si) => {
+    const field = `sources[${si}]`;
+    if (!(src.weight > 0)) throw new GptforgeError('weight must be a positive number', { file, field: `${field}.weight` });
+    if ((src.task === undefined) === (src.path === undefined)) throw new GptforgeError('give exactly one of "task" or "path"', { file, field });
+    const name = sourceName(src);
+    const share = Math.max(1, Math.round((total * src.weight) / wsum));
+    let convs: Conversation[];
+    let skipped = 0;
+    if (src.task !== undefined) {
+      const task = taskByName(src.task);
+      convs = task.generate('train', share, seed + 7919 * si).map((e) => e.conversation);
+      val.set(name, task.generate('test', testPer, seed + 1).map((e) => ({ ...renderConversation(tok, e.conversation), source: name })));
+    } else {
+      const r = readConversationsJSONL(src.path!, { onBad: cfg.onBad, forTraining: true, tokenizer: tok, maxTokens });
+      skipped = r.skipped.length;
+      if (r.conversations.length === 0) throw new GptforgeError('no usable conversations', { file: src.path });
+      convs = resample(r.conversations, share, new Rng(seed + si));
+    }
+    let tokens = 0;
+    let n = 0;
+    for (const c of convs) {
+      const rc = renderConversation(tok, c);
+      if (rc.ids.length > maxTokens) {
+        // synthetic answers are short; only a tiny context gets here
+        skipped++;
+        continue;
+      }
+      train.push({ ...rc, source: name });
+      tokens += rc.ids.length;
+      n++;
+    }
+    report.push({ name, weight: src.weight / wsum, conversations: n, tokens, skipped });
+  });
+  return { train, val, report };
+}
+
+/** n items drawn from `items`: whole copies first, then a seeded sample without replacement for the rest. */
+function resample<T>(items: readonly T[], n: number, rng: Rng): T[] {
+  const out: T[] = [];
+  while (out.length + items.length <= n) out.push(...items);
+  const rest = shuffled(items.length, rng).slice(0, n - out.length);
+  for (const i of rest) out.push(items[i]);
+  return out;
+}
+
+function shuffled(n: number, rng: Rng): number[] {
+  const a = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng.random() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}
+
+/** A markdown-ish table of the SFT mixture for the terminal. */
+export function sftTable(report: readonly SftSourceReport[]): string {
+  const rows = report.map((r) => `${r.name.padEnd(14)} ${(100 * r.weight).toFixed(1).padStart(6)}%  ${String(r.conversations).padStart(7)}  ${String(r.tokens).padStart(9)}  ${String(r.skipped).padStart(7)}`);
+  return [`${'source'.padEnd(14)} ${'weight'.padStart(7)}  ${'convs'.padStart(7)}  ${'tokens'.padStart(9)}  ${'skipped'.padStart(7)}`, ...rows].join('\n');
+}
+
+export interface PackedBatch {
+  inputs: Int32Array;
+  /** −1 (ignored) where the mask is 0 or the row is padding. */
+  targets: Int32Array;
+  /** Tokens that carry loss. */
+  lossTokens: number;
+}
+
+export interface PackedLoaderState {
+  epoch: number;
+  row: number;
+}
+
+/**
+ * Packs conversations into rows of T+1 tokens, best fit: each row takes the longest
+ * conversation from a look-ahead window (in this epoch's shuffled order) that still fits,
+ * until none does; the rest is <|pad|>, masked out. Every row starts at a conversation's
+ * <|bos|>. Rows are laid out per epoch from a seeded shuffle, so the position {epoch, row}
+ * is the whole state: a resumed run sees the same batches.
+ */
+export class PackedLoader {
+  private rows: number[][] = [];
+  private st: PackedLoaderState = { epoch: 0, row: 0 };
+
+  constructor(
+    private readonly items: readonly RenderedConversation[],
+    private readonly B: number,
+    private readonly T: number,
+    private readonly padId: number,
+    private readonly seed = 1337,
+    /** false: one pass in the given order (validation). */
+    private readonly shuffle = true,
+  ) {
+    if (items.length === 0) throw new GptforgeError('no conversations to pack');
+    for (const it of items) if (it.ids.length > T + 1) throw new Error(`PackedLoader: a conversation of ${it.ids.length} tokens does not fit a row of ${T + 1}`);
+    this.layout(0);
+  }
+
+  /** Rows in one epoch (a full pass over the conversations). */
+  get rowsPerEpoch(): number {
+    return this.rows.length;
+  }
+
+  private layout(epoch: number): void {
+    const order = this.shuffle ? shuffled(this.items.length, new Rng(this.seed + 104729 * epoch)) : this.items.map((_, i) => i);
+    const WINDOW = 64;
+    const pending: number[] = [];
+    let next = 0;
+    const rows: number[][] = [];
+    while (next < order.length || pending.length > 0) {
+      while (pending.length < WINDOW && next < order.length) pending.push(order[next++]);
+      let space = this.T + 1;
+      const row: number[] = [];
+      for (;;) {
+        let best = -1;
+        for (let j = 0; j < pending.length; j++) {
+          const len = this.items[pending[j]].ids.length;
+          if (len <= space && (best < 0 || len > this.items[pending[best]].ids.length)) best = j;
+        }
+        if (best < 0) break;
+        const it = pending.splice(best, 1)[0];
+        row.push(it);
+        space -= this.items[it].ids.length;
+      }
+      rows.push(row);
+    }
+    this.rows = rows;
+  }
+
+  next(): PackedBatch {
+    const { B, T } = this;
+    const inputs = new Int32Array(B * T);
+    const targets = new Int32Array(B * T).fill(-1);
+    let lossTokens = 0;
+    const rowIds = new Int32Array(T + 1);
+    const rowMask = new Uint8Array(T + 1);
+    for (let b = 0; b < B; b++) {
+      if (this.st.row >= this.rows.length && !this.shuffle) {
+        // a validation pass ends with empty (all-padding) rows rather than wrapping around
+        for (let t = 0; t < T; t++) inputs[b * T + t] = this.padId;
+        continue;
+      }
+      if (this.st.row >= this.rows.length) {
+        this.st = { epoch: this.st.epoch + 1, row: 0 };
+        this.layout(this.st.epoch);
+      }
+      rowIds.fill(this.padId);
+      rowMask.fill(0);
+      let p = 0;
+      for (const it of this.rows[this.st.row]) {
+        const { ids, mask } = this.items[it];
+        for (let i = 0; i < ids.length; i++, p++) {
+          rowIds[p] = ids[i];
+          rowMask[p] = mask[i];
+        }
+      }
+      this.st.row++;
+      for (let t = 0; t < T; t++) {
+        inputs[b * T + t] = rowIds[t];
+        if (rowMask[t + 1]) {
+          targets[b * T + t] = rowIds[t + 1];
+          lossTokens++;
+        }
+      }
+    }
+    return { inputs, targets, lossTokens };
+  }
+
+  state(): PackedLoaderState {
+    return { ...this.st };
+  }
+
+  restore(s: unknown): void {
+    const st = s as PackedLoaderState;
+    if (typeof st?.epoch !== 'number' || typeof st.row !== 'number') throw new GptforgeError('bad SFT loader state in trainer_state.json');
+    if (st.epoch !== this.st.epoch) this.layout(st.epoch);
+    this.st = { epoch: st.epoch, row: st.row };
+  }
+}
