@@ -220,3 +220,14 @@ export function readConversationsJSONL(
   }
   return out;
 }
+
+/**
+ * A conversation as the reward model reads it: rendered as in training, then <|reward|>,
+ * where the scalar head reads the model's judgement of everything before it.
+ */
+export function renderForReward(tok: Tokenizer, conv: Conversation): number[] {
+  if (!tok.hasSpecial('<|reward|>')) throw new GptforgeError('this tokenizer has no <|reward|> token; train it with gptforge\'s default special tokens');
+  const { ids } = renderConversation(tok, conv);
+  ids.push(tok.specialId('<|reward|>'));
+  return ids;
+}

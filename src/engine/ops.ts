@@ -95,7 +95,9 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
 /** a + b. b has a's shape, or is 1-D of a's last dim (broadcast over rows, like a bias). */
 export function add(a: Tensor, b: Tensor): Tensor {
   const out = output(a.shape);
-  if (b.size === a.size) {
+  // a bias broadcast over rows (checked first: with one row, bias and input have the same size)
+  const isBias = b.ndim === 1 && a.ndim > 1 && b.size === a.lastDim;
+  if (b.size === a.size && !isBias) {
     if (!sameShape(a, b) && !(b.ndim === 1 && a.ndim === 1)) fail('add', `shapes differ: ${shapeStr(a)} + ${shapeStr(b)}`);
     k().add(a.data, b.data, out.data, a.size);
     out.requiresGrad = record([a, b], () => {
@@ -105,7 +107,7 @@ export function add(a: Tensor, b: Tensor): Tensor {
     });
     return out;
   }
-  if (b.ndim === 1 && b.size === a.lastDim) {
+  if (isBias) {
     out.data.set(a.data);
     k().addBias(out.data, b.data, a.rows, a.lastDim);
     out.requiresGrad = record([a, b], () => {

@@ -59,7 +59,7 @@ export interface TrainTask {
    * Forward one micro-batch: the scalar loss to backpropagate and how many tokens it covered.
    * Tensors made by ops are recycled before the next call (the step arena): keep numbers, not tensors.
    */
-  forwardMicroBatch(): { loss: Tensor; tokens: number };
+  forwardMicroBatch(): MicroBatchResult;
   /** Evaluation metrics, e.g. {"val/loss": 2.1, "val/loss/books": 2.3}. Runs without grad. */
   evaluate?(): Record<string, number>;
   /** JSON-serialisable state that makes the next micro-batches reproducible (data position, RNG). */
@@ -69,6 +69,20 @@ export interface TrainTask {
   tokenizerHash?: string;
   /** Training FLOPs per token (forward + backward), for MFU. */
   flopsPerToken?: number;
+}
+
+export interface MicroBatchResult {
+  /** The tensor to backpropagate. */
+  loss: Tensor;
+  tokens: number;
+  /**
+   * The loss to log, when `loss` is a surrogate with the right gradient but another value
+   * (reward modeling, RL and DPO compute their objectives in plain numbers and backpropagate
+   * Σ ∂L/∂x · x through the model's outputs x).
+   */
+  value?: number;
+  /** Extra metrics for this micro-batch (averaged over the step's micro-batches and logged). */
+  metrics?: Record<string, number>;
 }
 
 export interface TrainOptions {
@@ -200,13 +214,15 @@ export async function train(task: TrainTask, cfg: TrainConfig, opts: TrainOption
       optimizer.zeroGrad();
       let lossSum = 0;
       let tokens = 0;
+      const extra: Record<string, number> = {};
       for (let micro = 0; micro < cfg.gradAccum; micro++) {
         // Recycle the previous micro-batch's activations and gradients (see tensor.ts).
         resetArena();
-        const { loss, tokens: n } = task.forwardMicroBatch();
+        const { loss, tokens: n, value, metrics: m } = task.forwardMicroBatch();
         loss.backward();
-        lossSum += loss.item();
+        lossSum += value ?? loss.item();
         tokens += n;
+        if (m) for (const [k, v] of Object.entries(m)) extra[k] = (extra[k] ?? 0) + v / cfg.gradAccum;
       }
       const loss = lossSum / cfg.gradAccum;
       const norm = gradNorm(params) / cfg.gradAccum;
@@ -224,7 +240,7 @@ export async function train(task: TrainTask, cfg: TrainConfig, opts: TrainOption
         const now = performance.now();
         const dt = (now - windowStart) / 1000;
         const tps = dt > 0 ? windowTokens / dt : 0;
-        const rec: MetricRecord = { stage: task.stage, step, tokens: tokensSeen, loss, learning_rate: lr, grad_norm: norm, tokens_per_sec: Math.round(tps) };
+        const rec: MetricRecord = { stage: task.stage, step, tokens: tokensSeen, loss, learning_rate: lr, grad_norm: norm, tokens_per_sec: Math.round(tps), ...extra };
         if (task.flopsPerToken && peak > 0) rec.mfu = (tps * task.flopsPerToken) / peak;
         metrics.append(rec);
         opts.onStep?.(rec);
