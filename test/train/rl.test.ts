@@ -1,0 +1,121 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GPT } from '../../src/model/gpt.js';
+import { makeConfig } from '../../src/model/config.js';
+import { trainTokenizer } from '../../src/tokenizer/index.js';
+import { gae, grpoAdvantages, klK3, ppoPolicyLoss, ppoValueLoss, whiten, trainRL, actionLogProbs, DEFAULT_RL, type RLConfig } from '../../src/train/rl.js';
+import { MetricsLog } from '../../src/train/metrics.js';
+import type { TrainConfig } from '../../src/train/loop.js';
+
+const close = (a: number, b: number, tol = 1e-12): boolean => Math.abs(a - b) < tol;
+
+test('GAE: hand-computed advantages and returns (γ = 0.9, λ = 0.8)', () => {
+  // rewards r = [0, 0, 1], values V = [0.5, 0.6, 0.7], V after the end = 0
+  // δ2 = 1 − 0.7 = 0.3;  δ1 = 0 + 0.9·0.7 − 0.6 = 0.03;  δ0 = 0 + 0.9·0.6 − 0.5 = 0.04
+  // A2 = 0.3;  A1 = 0.03 + 0.72·0.3 = 0.246;  A0 = 0.04 + 0.72·0.246 = 0.21712
+  const { advantages, returns } = gae([0, 0, 1], [0.5, 0.6, 0.7], 0.9, 0.8);
+  [0.21712, 0.246, 0.3].forEach((x, i) => assert.ok(close(advantages[i], x), `A${i} ${advantages[i]}`));
+  [0.71712, 0.846, 1.0].forEach((x, i) => assert.ok(close(returns[i], x), `R${i} ${returns[i]}`));
+  // γ = λ = 1 with zero values: every advantage is the sum of the rewards still to come
+  assert.deepEqual(gae([1, 2, 3], [0, 0, 0], 1, 1).advantages, [6, 5, 3]);
+});
+
+test('PPO clipped policy loss: hand-computed values, clipping and its gradient', () => {
+  const e = 0.2;
+  // token 0: ratio e^0.1 = 1.10517, A = 1 → unclipped, −1.10517
+  // token 1: ratio e^0.5 = 1.64872, A = 2 → clipped at 1.2: max(−3.29744, −2.4) = −2.4, no gradient
+  // token 2: ratio e^−0.5 = 0.60653, A = −1 → clipped at 0.8: max(0.60653, 0.8) = 0.8, no gradient
+  // token 3: ratio e^−0.5 = 0.60653, A = 1 → max(−0.60653, −0.8) = −0.60653: unclipped (pessimistic side)
+  const logp = [0.1, 0.5, -0.5, -0.5];
+  const old = [0, 0, 0, 0];
+  const adv = [1, 2, -1, 1];
+  const r = ppoPolicyLoss(logp, old, adv, e);
+  const expected = (-Math.exp(0.1) - 2.4 + 0.8 - Math.exp(-0.5)) / 4;
+  assert.ok(close(r.loss, expected), `${r.loss} vs ${expected}`);
+  assert.equal(r.clipfrac, 0.5);
+  assert.ok(close(r.dlogp[0], -Math.exp(0.1) / 4));
+  assert.equal(r.dlogp[1], 0);
+  assert.equal(r.dlogp[2], 0);
+  assert.ok(close(r.dlogp[3], -Math.exp(-0.5) / 4));
+  assert.ok(close(r.approxkl, (0.5 * (0.01 + 0.25 + 0.25 + 0.25)) / 4));
+  // gradient = finite differences of the loss
+  const h = 1e-6;
+  for (let t = 0; t < 4; t++) {
+    const up = [...logp];
+    up[t] += h;
+    const dn = [...logp];
+    dn[t] -= h;
+    const fd = (ppoPolicyLoss(up, old, adv, e).loss - ppoPolicyLoss(dn, old, adv, e).loss) / (2 * h);
+    assert.ok(Math.abs(fd - r.dlogp[t]) < 1e-6, `token ${t}: fd ${fd} vs ${r.dlogp[t]}`);
+  }
+  // at the start of an update (logp = old) the loss is −mean(A) and nothing is clipped
+  const z = ppoPolicyLoss([0.3, -1], [0.3, -1], [1, 3], e);
+  assert.ok(close(z.loss, -2));
+  assert.equal(z.clipfrac, 0);
+  assert.ok(close(z.ratio, 1));
+});
+
+test('PPO clipped value loss: hand-computed values and gradient', () => {
+  // V = [1.5, 0.0], V_old = [1.0, 0.0], R = [2.0, 1.0], clip 0.2
+  // token 0: V−R = −0.5 → 0.25; clipped V = 1.2 → (−0.8)² = 0.64: the clipped branch is larger, V outside the window → no gradient
+  // token 1: V = V_old: both 1.0 → 0.5·1 and gradient (V − R) = −1
+  const r = ppoValueLoss([1.5, 0], [1, 0], [2, 1], 0.2);
+  assert.ok(close(r.loss, (0.5 * 0.64 + 0.5 * 1) / 2));
+  assert.equal(r.dv[0], 0);
+  assert.ok(close(r.dv[1], -1 / 2));
+  assert.equal(r.clipfrac, 0.5);
+});
+
+test('GRPO advantages, whitening and the k3 KL estimator (zero when policy equals reference)', () => {
+  const a = grpoAdvantages([1, 2, 3, 5, 5, 5], 3);
+  // group 1: mean 2, std 1 → [−1, 0, 1] (÷ (1 + 1e-4)); group 2: all equal → 0
+  assert.ok(close(a[0], -1 / 1.0001) && close(a[1], 0) && close(a[2], 1 / 1.0001));
+  assert.deepEqual(a.slice(3), [0, 0, 0]);
+  const w = whiten([1, 2, 3, 4]);
+  assert.ok(close(w.reduce((s, x) => s + x, 0), 0, 1e-9));
+  assert.ok(close(w.reduce((s, x) => s + x * x, 0) / 3, 1, 1e-6));
+  for (const lp of [-3, -0.5, -0.01]) {
+    const k = klK3(lp, lp);
+    assert.equal(k.kl, 0);
+    assert.equal(k.dlogp, 0);
+  }
+  // k3 ≥ 0, and its derivative matches finite differences
+  const k = klK3(-1, -1.4);
+  assert.ok(k.kl > 0);
+  assert.ok(Math.abs((klK3(-1 + 1e-6, -1.4).kl - klK3(-1 - 1e-6, -1.4).kl) / 2e-6 - k.dlogp) < 1e-6);
+});
+
+const tok = trainTokenizer(['Say the magic word. yes no maybe hello '.repeat(30)], { vocabSize: 300 });
+const yes = tok.encode('yes')[0];
+
+test('RL: the KL between a policy and an identical reference is zero; PPO learns a toy reward ("say yes")', async () => {
+  const config = makeConfig({ vocabSize: tok.vocabSize, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 24 });
+  const policy = new GPT(config, { seed: 2, scalarHead: true });
+  const ref = new GPT(config, { seed: 2 });
+  const seq = [{ ids: [tok.specialId('<|bos|>'), ...tok.encode('Say the magic word. yes no')], actions: [3, 4, 5] }];
+  const a = actionLogProbs(policy, seq, tok.specialId('<|pad|>'));
+  const b = actionLogProbs(ref, seq, tok.specialId('<|pad|>'));
+  assert.deepEqual(a.logp, b.logp);
+
+  // reward: the fraction of the reply's tokens that are "yes"
+  const reward = (_p: string, r: { text: string }): number => {
+    const ids = tok.encode(r.text);
+    return ids.length ? ids.filter((i) => i === yes).length / ids.length : 0;
+  };
+  const rl: RLConfig = { ...DEFAULT_RL, algo: 'ppo', promptsPerRollout: 16, maxNewTokens: 6, epochs: 2, minibatches: 2, klCoef: 0.01, klBound: 1e9, missingEosPenalty: 0, whitenRewards: false };
+  const cfg: TrainConfig = { maxSteps: 4 * 30, lr: 1e-2, minLr: 1e-2, warmupSteps: 0, weightDecay: 0, beta1: 0.9, beta2: 0.99, gradClip: 1, gradAccum: 1, evalEvery: 0, checkpointEvery: 0, keepLast: 1 };
+  const dir = mkdtempSync(join(tmpdir(), 'gf-rl-'));
+  try {
+    await trainRL({ policy, ref, tok, prompts: [{ prompt: 'Say the magic word.' }], tools: null, reward, seed: 3 }, rl, cfg, { runDir: dir, stageDir: join(dir, 'rl'), quiet: true });
+    const scores = new MetricsLog(dir).read('rl').map((r) => r['objective/scores'] as number).filter((x) => x !== undefined);
+    const first = scores[0];
+    const last = scores.slice(-4).reduce((s, x) => s + x, 0) / 4;
+    assert.ok(first < 0.1, `a random policy rarely says yes: ${first}`);
+    assert.ok(last > 0.6, `PPO should learn to say yes: mean reward ${first.toFixed(3)} → ${last.toFixed(3)}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
