@@ -1,0 +1,255 @@
+import { Rng } from '../engine/rng.js';
+import { GptforgeError } from '../util/errors.js';
+import { completionMessages, completionText, type Completion, type Ranking } from './preferences.js';
+import { detectChatIntent, phrasingOf, promptItem, taskByName, TASKS } from './synthetic/tasks.js';
+
+/**
+ * The simulated labelers: a written rubric that scores a reply to a prompt, and a noisy
+ * ranker built on it, so the reward-model and RL stages can be trained and measured without
+ * a person at the keyboard (and `gptforge label` rankings and simulated ones share a format).
+ *
+ * The rubric, in order of weight. Correctness dominates: for any one prompt, terms 2–7
+ * together span less than 10 points (arithmetic: +3.53 at best, −6.05 at worst; other
+ * families: +1.53 / −6.55), so a correct reply always outscores a wrong one.
+ *
+ *   1. Correct: +10 when the family's checker accepts the reply's visible text
+ *      (`taskByName(task).check(prompt, text)`). With no task given, the family is guessed
+ *      from the prompt: an arithmetic problem the checker can parse, a prompt in any family's
+ *      phrasing, or a chat intent other than out-of-scope; when nothing matches, correctness
+ *      is unknown (`correct: null`) and scores nothing.
+ *      A wrong arithmetic answer earns a little for being close: +0.5 / (1 + 10·relative error),
+ *      so a near miss beats a wild guess but never a correct answer.
+ *   2. Tools: on arithmetic, +2 for a calculator call that returned a result (showing the work
+ *      with the tool is what we want the model to learn); −1 for each call whose output starts
+ *      with "error" (at most −2); on any other family, −0.5 for calling a tool at all (needless).
+ *   3. Well-formed: +1 when the visible text is non-empty, ends with sentence punctuation
+ *      (. ! ?, optionally followed by a closing quote or bracket), has balanced brackets and
+ *      double quotes, and no garbled text (U+FFFD, control characters, chat-token text "<|…|>").
+ *   4. Concise: −0.05 per word beyond 25, at most −2.
+ *   5. No repetition: −0.5 for each repeated word 3-gram (every occurrence after the first),
+ *      at most −2.
+ *   6. Polite refusals: +0.5 when an out-of-scope chat request is declined with an apology
+ *      ("sorry", "apologise"). The refusal itself ("can't", "cannot") is what the chat
+ *      checker already pays for in 1.; this term rewards the manners.
+ *   7. Tie-breakers (under 0.1 together, so they only ever decide between otherwise equal
+ *      replies): −0.001 per visible character (at most −0.05), preferring the shorter;
+ *      +0.03 × the share of distinct words, preferring varied wording. Distinct replies then
+ *      rarely tie, so a ranking rarely rests on the order the replies came in.
+ */
+export interface RubricScore {
+  /** The family checker's verdict; null when the family is unknown. */
+  correct: boolean | null;
+  score: number;
+  /** One line per term that applied, e.g. "+10 correct (arithmetic)". */
+  reasons: string[];
+}
+
+const CORRECT_POINTS = 10;
+const NEAR_MISS_MAX = 0.5;
+const CALCULATOR_POINTS = 2;
+const TOOL_ERROR_PENALTY = 1;
+const TOOL_ERROR_CAP = 2;
+const NEEDLESS_TOOL_PENALTY = 0.5;
+const WELL_FORMED_POINTS = 1;
+const CONCISE_WORDS = 25;
+const PER_EXTRA_WORD = 0.05;
+const LENGTH_CAP = 2;
+const PER_REPEAT = 0.5;
+const REPEAT_CAP = 2;
+const APOLOGY_POINTS = 0.5;
+const PER_CHAR = 0.001;
+const CHAR_CAP = 0.05;
+const VARIETY_POINTS = 0.03;
+
+/** The family a prompt most likely belongs to, by cheap pattern rules; undefined when none fits. */
+export function guessTask(prompt: string): string | undefined {
+  if (promptItem('arithmetic', prompt) !== undefined) return 'arithmetic';
+  const byPhrasing = TASKS.find((t) => phrasingOf(t.name, prompt) !== undefined);
+  if (byPhrasing) return byPhrasing.name;
+  // out-of-scope is detectChatIntent's fallback for anything, so it proves nothing here
+  return detectChatIntent(prompt) !== 'out-of-scope' ? 'chat' : undefined;
+}
+
+const fmt = (x: number): string => `${x >= 0 ? '+' : '−'}${Math.abs(Math.round(x * 100) / 100)}`;
+
+/** Lower-case words of the visible text, punctuation stripped. */
+function words(text: string): string[] {
+  return text.toLowerCase().match(/[\p{L}\p{N}]+(?:['’][\p{L}]+)?/gu) ?? [];
+}
+
+/** The exact value of an arithmetic prompt's problem (the item is "a op b"). */
+function arithmeticTruth(prompt: string): number | undefined {
+  const m = /^(\d+)([-+*/])(\d+)$/.exec(promptItem('arithmetic', prompt) ?? '');
+  if (!m) return undefined;
+  const a = Number(m[1]);
+  const b = Number(m[3]);
+  return m[2] === '+' ? a + b : m[2] === '-' ? a - b : m[2] === '*' ? a * b : a / b;
+}
+
+/** The last number in the text, as the arithmetic checker reads answers. */
+function lastNumber(text: string): number | undefined {
+  const all = text.match(/[-−]?\d[\d,]*(?:\.\d+)?/g);
+  return all ? Number(all[all.length - 1].replace(/,/g, '').replace('−', '-')) : undefined;
+}
+
+interface ToolUse {
+  calls: number;
+  /** Calls whose output is an error. */
+  errors: number;
+  /** Calculator calls that returned a result. */
+  calculatorResults: number;
+}
+
+function toolUse(reply: Completion): ToolUse {
+  const msgs = completionMessages(reply);
+  const use: ToolUse = { calls: 0, errors: 0, calculatorResults: 0 };
+  msgs.forEach((m, i) => {
+    if (!m.tool_call) return;
+    use.calls++;
+    const output = msgs[i + 1]?.role === 'tool' ? msgs[i + 1].content.trim() : 'error: no output';
+    if (/^error/i.test(output)) use.errors++;
+    else if (m.tool_call.name.toLowerCase() === 'calculator') use.calculatorResults++;
+  });
+  return use;
+}
+
+/** Why the text is not well-formed, or undefined when it is. */
+export function malformation(text: string): string | undefined {
+  const t = text.trim();
+  if (t === '') return 'empty';
+  if (/\uFFFD|<\||[\u0000-\u0008\u000b\u000c\u000e-\u001f]/.test(t)) return 'garbled text';
+  if (!/[.!?]["'”’)\]]?$/.test(t)) return 'no closing punctuation';
+  const count = (re: RegExp): number => (t.match(re) ?? []).length;
+  if (count(/\(/g) !== count(/\)/g) || count(/\[/g) !== count(/\]/g) || count(/"/g) % 2 !== 0) return 'unclosed bracket or quote';
+  return undefined;
+}
+
+/** Occurrences of word 3-grams after their first. */
+function repeatedTrigrams(ws: readonly string[]): number {
+  const seen = new Set<string>();
+  let repeats = 0;
+  for (let i = 0; i + 3 <= ws.length; i++) {
+    const g = `${ws[i]} ${ws[i + 1]} ${ws[i + 2]}`;
+    if (seen.has(g)) repeats++;
+    else seen.add(g);
+  }
+  return repeats;
+}
+
+/** The rubric above, term by term. */
+export function rubricScore(prompt: string, reply: Completion, task?: string): RubricScore {
+  const text = completionText(reply);
+  const ws = words(text);
+  const reasons: string[] = [];
+  let score = 0;
+  const add = (points: number, why: string): void => {
+    if (points === 0) return;
+    score += points;
+    reasons.push(`${fmt(points)} ${why}`);
+  };
+
+  // 1. correctness
+  const family = task ?? guessTask(prompt);
+  const guessed = task === undefined && family !== undefined ? ', family guessed' : '';
+  let correct: boolean | null = null;
+  if (family !== undefined) {
+    correct = taskByName(family).check(prompt, text);
+    add(correct ? CORRECT_POINTS : 0, `correct (${family}${guessed})`);
+    if (!correct) reasons.push(`+0 wrong (${family}${guessed})`);
+    if (!correct && family === 'arithmetic') {
+      const truth = arithmeticTruth(prompt);
+      const got = lastNumber(text);
+      if (truth !== undefined && got !== undefined && Number.isFinite(got)) {
+        const rel = Math.abs(got - truth) / Math.max(1, Math.abs(truth));
+        // always scored (it separates wrong answers), listed only when it is worth reading
+        const bonus = NEAR_MISS_MAX / (1 + 10 * rel);
+        score += bonus;
+        if (bonus >= 0.01) reasons.push(`${fmt(bonus)} near miss`);
+      }
+    }
+  }
+
+  // 2. tools
+  const tools = toolUse(reply);
+  if (family === 'arithmetic' && tools.calculatorResults > 0) add(CALCULATOR_POINTS, 'used the calculator');
+  if (tools.errors > 0) add(-Math.min(TOOL_ERROR_CAP, TOOL_ERROR_PENALTY * tools.errors), `${tools.errors} tool call${tools.errors > 1 ? 's' : ''} failed`);
+  if (family !== undefined && family !== 'arithmetic' && tools.calls > 0) add(-NEEDLESS_TOOL_PENALTY, 'needless tool call');
+
+  // 3. form
+  const bad = malformation(text);
+  if (bad === undefined) add(WELL_FORMED_POINTS, 'well-formed');
+  else reasons.push(`+0 not well-formed (${bad})`);
+
+  // 4. length, 5. repetition
+  if (ws.length > CONCISE_WORDS) add(-Math.min(LENGTH_CAP, PER_EXTRA_WORD * (ws.length - CONCISE_WORDS)), `long (${ws.length} words)`);
+  const repeats = repeatedTrigrams(ws);
+  if (repeats > 0) add(-Math.min(REPEAT_CAP, PER_REPEAT * repeats), `repetitive (${repeats} repeated 3-gram${repeats > 1 ? 's' : ''})`);
+
+  // 6. manners
+  if (family === 'chat' && detectChatIntent(prompt) === 'out-of-scope' && /\b(sorry|apologi[sz]e)\b/i.test(text)) add(APOLOGY_POINTS, 'polite refusal');
+
+  // 7. tie-breakers (not listed in reasons: they only order otherwise equal replies)
+  score -= Math.min(CHAR_CAP, PER_CHAR * text.length);
+  if (ws.length > 0) score += (VARIETY_POINTS * new Set(ws).size) / ws.length;
+
+  return { correct, score, reasons };
+}
+
+/** Which reply the rubric prefers: 1 if a, −1 if b, 0 if they score the same. Noise-free. */
+export function rubricPrefers(prompt: string, a: Completion, b: Completion, task?: string): 1 | -1 | 0 {
+  const d = rubricScore(prompt, a, task).score - rubricScore(prompt, b, task).score;
+  // scores are sums of a few floats: differences below this are rounding, not preference
+  return Math.abs(d) < 1e-9 ? 0 : d > 0 ? 1 : -1;
+}
+
+export interface LabelerOptions {
+  /** Probability (0..1) that the labeler gets one adjacent comparison wrong. */
+  noise: number;
+  seed: number;
+}
+
+/**
+ * Reverse every maximal run of consecutive flagged adjacent comparisons. Flagging position i
+ * means "the labeler put items i and i+1 the wrong way round"; reversing a run of flags
+ * i..j (items i..j+1) inverts exactly those adjacent pairs and no others, so the share of
+ * inverted adjacent pairs in the output is exactly the share of flags (a left-to-right
+ * bubble pass of swaps would not be: a second swap undoes part of the first).
+ */
+export function applyAdjacentErrors<T>(items: readonly T[], flips: readonly boolean[]): T[] {
+  const out = [...items];
+  let i = 0;
+  while (i < flips.length) {
+    if (!flips[i]) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j + 1 < flips.length && flips[j + 1]) j++;
+    const run = out.slice(i, j + 2).reverse();
+    out.splice(i, run.length, ...run);
+    i = j + 1;
+  }
+  return out;
+}
+
+/**
+ * Order candidate replies best→worst by the rubric; with probability `noise` per adjacent
+ * comparison the labeler errs (that pair comes out swapped), so labels are as imperfect as
+ * people's. Deterministic: the errors are drawn from `rng` when given (one stream for many
+ * rankings), else from a fresh Rng(opts.seed). Exact score ties keep the input order.
+ * Callers should drop duplicate replies first (dedupeCompletions): a ranking compares
+ * different replies, and readPreferencesJSONL rejects duplicates.
+ */
+export function simulatedRanking(prompt: string, replies: readonly Completion[], task: string | undefined, opts: LabelerOptions, rng?: Rng): Ranking {
+  if (!(opts.noise >= 0 && opts.noise <= 1)) throw new GptforgeError(`labeler noise must be between 0 and 1, got ${opts.noise}`, { field: 'noise' });
+  if (replies.length < 2) throw new GptforgeError(`a ranking needs at least two replies, got ${replies.length}`);
+  const r = rng ?? new Rng(opts.seed);
+  const scored = replies.map((c, i) => ({ c, i, score: rubricScore(prompt, c, task).score }));
+  // Array.prototype.sort is stable, so exact ties keep the input order
+  const best = scored.sort((a, b) => b.score - a.score).map((s) => s.c);
+  // one draw per comparison even at noise 0, so the stream advances the same for any noise
+  const flips = best.slice(1).map(() => r.random() < opts.noise);
+  const ranking: Ranking = { prompt, completions: applyAdjacentErrors(best, flips) };
+  if (task !== undefined) ranking.task = task;
+  return ranking;
+}

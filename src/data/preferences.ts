@@ -1,0 +1,273 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { atomicWriteFile } from '../util/atomic.js';
+import { GptforgeError, type ErrorLocation } from '../util/errors.js';
+import { validateConversation, visibleAnswer, type OnBad } from './chat.js';
+import type { Conversation, Message } from './conversation.js';
+import { TASKS } from './synthetic/tasks.js';
+
+/**
+ * Comparison data for reward modeling and DPO: for one prompt, several assistant replies
+ * ordered best first. People (`gptforge label`) or the simulated labelers (labelers.ts)
+ * write it; the reward model trains on every pair of a ranking, DPO on chosen/rejected pairs.
+ *
+ * File format (JSONL, one object a line; blank lines ignored):
+ *
+ *   {"prompt": "…", "completions": [best, …, worst], "task"?: "arithmetic"}
+ *   {"prompt": "…", "completions": [a, b, c], "ranks": [2, 1, 3]}      ranks: 1 = best, strict
+ *   {"prompt": "…", "chosen": a, "rejected": b}                       a pair: a 2-item ranking
+ *
+ * A completion is a string (a plain reply) or {"messages": [...]}: the reply's assistant
+ * and tool messages, tool calls included, exactly as the chat engine returns them.
+ */
+
+/** A completion is the assistant's reply: plain text, or the reply's messages (assistant/tool, tool calls included) as the chat engine returns them. */
+export type Completion = string | { messages: Message[] };
+
+export interface Ranking {
+  prompt: string;
+  /** Best first. */
+  completions: Completion[];
+  /** Family name when known (simulated labels). */
+  task?: string;
+}
+
+export interface PreferencePair {
+  prompt: string;
+  chosen: Completion;
+  rejected: Completion;
+  task?: string;
+}
+
+export interface ReadPreferencesResult {
+  rankings: Ranking[];
+  /** Lines skipped with onBad 'skip', each with its reason. */
+  skipped: { line: number; reason: string }[];
+}
+
+// ---------------------------------------------------------------------------------------
+// Completions
+
+/** The reply as messages: a string becomes one assistant message. */
+export function completionMessages(c: Completion): Message[] {
+  return typeof c === 'string' ? [{ role: 'assistant', content: c }] : c.messages;
+}
+
+/** The visible text: assistant contents joined, tool calls and outputs left out (as the engine's `text`). */
+export function completionText(c: Completion): string {
+  return visibleAnswer({ messages: completionMessages(c) });
+}
+
+/** The conversation a completion answers: [user prompt, ...the reply's messages]. */
+export function rankingConversation(prompt: string, c: Completion): Conversation {
+  return { messages: [{ role: 'user', content: prompt }, ...completionMessages(c)] };
+}
+
+/**
+ * A key equal for two completions exactly when they have the same messages (so also the same
+ * visible text): "x" and {"messages": [{"role": "assistant", "content": "x"}]} are the same reply.
+ */
+export function completionKey(c: Completion): string {
+  return JSON.stringify(
+    completionMessages(c).map((m) => [m.role, m.content, m.tool_call ? [m.tool_call.name, m.tool_call.input] : null]),
+  );
+}
+
+/** The completions with exact duplicates (by completionKey) removed, first occurrence kept. */
+export function dedupeCompletions(cs: readonly Completion[]): Completion[] {
+  const seen = new Set<string>();
+  return cs.filter((c) => {
+    const key = completionKey(c);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Every pair of a ranking, K·(K−1)/2 of them, the better completion as `chosen`. */
+export function rankingToPairs(r: Ranking): PreferencePair[] {
+  const pairs: PreferencePair[] = [];
+  const cs = r.completions;
+  for (let i = 0; i < cs.length; i++) {
+    for (let j = i + 1; j < cs.length; j++) {
+      const pair: PreferencePair = { prompt: r.prompt, chosen: cs[i], rejected: cs[j] };
+      if (r.task !== undefined) pair.task = r.task;
+      pairs.push(pair);
+    }
+  }
+  return pairs;
+}
+
+// ---------------------------------------------------------------------------------------
+// Validation
+
+function fail(msg: string, where: ErrorLocation, field?: string): never {
+  throw new GptforgeError(msg, { ...where, field });
+}
+
+/**
+ * validateConversation reports fields of the rendered conversation ("messages[2].content");
+ * re-issue its error against the completion's own field ("completions[1].messages[1].content")
+ * so the user can find it in the line. The user prompt is message 0, hence the offset of one.
+ */
+function relocate(e: GptforgeError, where: ErrorLocation, field: string): never {
+  const prefix = e.field !== undefined ? `field "${e.field}": ` : '';
+  const raw = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
+  const m = /^messages\[(\d+)\](.*)$/.exec(e.field ?? '');
+  const sub = m ? `.messages[${Number(m[1]) - 1}]${m[2]}` : e.field === 'messages' ? '.messages' : '';
+  return fail(raw, where, `${field}${sub}`);
+}
+
+/**
+ * Throws a GptforgeError naming `field` unless `c` is a usable completion of `prompt`: a
+ * non-empty string, or {"messages"} with only assistant/tool messages that form a valid
+ * training conversation after the prompt and say or call something.
+ */
+export function validateCompletion(prompt: string, c: unknown, where: ErrorLocation = {}, field = 'completion'): asserts c is Completion {
+  if (typeof c === 'string') {
+    if (c.trim() === '') fail('empty completion', where, field);
+    return;
+  }
+  if (typeof c !== 'object' || c === null || !Array.isArray((c as { messages?: unknown }).messages)) {
+    fail('a completion must be a string or {"messages": [...]}', where, field);
+  }
+  const msgs = (c as { messages: unknown[] }).messages;
+  const saysNothing = (m: unknown): boolean => {
+    const x = m as Partial<Message> | null;
+    return typeof x === 'object' && x !== null && x.tool_call === undefined && (typeof x.content !== 'string' || x.content.trim() === '');
+  };
+  // checked first so a blank reply reads "empty completion", not a field-level complaint
+  if (msgs.every(saysNothing)) fail('empty completion', where, field);
+  // (roles are checked before validateConversation so a user turn inside a reply gets a clear message)
+  msgs.forEach((m, i) => {
+    const role = (m as Partial<Message> | null)?.role;
+    if (role === 'user' || role === 'system') fail(`a completion holds only the assistant's reply (assistant and tool messages), not a ${role} message`, where, `${field}.messages[${i}].role`);
+  });
+  try {
+    validateConversation(rankingConversation(prompt, c as Completion), { forTraining: true });
+  } catch (e) {
+    if (e instanceof GptforgeError) relocate(e, where, field);
+    throw e;
+  }
+}
+
+/** A JSON value as a ranking, or a GptforgeError naming `where` and the field. */
+export function validateRanking(obj: unknown, where: ErrorLocation = {}): Ranking {
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) fail('expected {"prompt", "completions"} or {"prompt", "chosen", "rejected"}', where);
+  const o = obj as Record<string, unknown>;
+  if (typeof o.prompt !== 'string') fail('missing prompt (a string)', where, 'prompt');
+  const prompt = o.prompt as string;
+  if (prompt.trim() === '') fail('empty prompt', where, 'prompt');
+  const task = validateTask(o.task, where);
+
+  const isPair = 'chosen' in o || 'rejected' in o;
+  if (isPair && 'completions' in o) fail('give either "completions" or "chosen"/"rejected", not both', where, 'completions');
+  let completions: Completion[];
+  let fields: string[];
+  if (isPair) {
+    if (!('chosen' in o)) fail('a pair needs "chosen"', where, 'chosen');
+    if (!('rejected' in o)) fail('a pair needs "rejected"', where, 'rejected');
+    if ('ranks' in o) fail('"ranks" goes with "completions", not with a pair', where, 'ranks');
+    completions = [o.chosen as Completion, o.rejected as Completion];
+    fields = ['chosen', 'rejected'];
+  } else {
+    if (!Array.isArray(o.completions)) fail('missing completions (a list, best first)', where, 'completions');
+    completions = o.completions as Completion[];
+    fields = completions.map((_, i) => `completions[${i}]`);
+    if (completions.length < 2) fail(`a ranking needs at least two completions, got ${completions.length}`, where, 'completions');
+  }
+  completions.forEach((c, i) => validateCompletion(prompt, c, where, fields[i]));
+  const keys = completions.map(completionKey);
+  for (let j = 1; j < keys.length; j++) {
+    const i = keys.indexOf(keys[j]);
+    if (i < j) fail(`${fields[i]} and ${fields[j]} are the same reply; a ranking compares different ones`, where, fields[j]);
+  }
+  if (o.ranks !== undefined) completions = orderByRanks(completions, o.ranks, where);
+  const r: Ranking = { prompt, completions };
+  if (task !== undefined) r.task = task;
+  return r;
+}
+
+function validateTask(task: unknown, where: ErrorLocation): string | undefined {
+  if (task === undefined) return undefined;
+  if (typeof task !== 'string' || !TASKS.some((t) => t.name === task)) {
+    fail(`unknown task ${JSON.stringify(task)} (one of: ${TASKS.map((t) => t.name).join(', ')})`, where, 'task');
+  }
+  return task as string;
+}
+
+/** Completions reordered by rank ascending (1 = best); ranks must be distinct numbers, one per completion. */
+function orderByRanks(completions: Completion[], ranks: unknown, where: ErrorLocation): Completion[] {
+  if (!Array.isArray(ranks) || ranks.length !== completions.length || !ranks.every((r) => typeof r === 'number' && Number.isFinite(r))) {
+    fail(`ranks must be a list of ${completions.length} numbers, one per completion (1 = best)`, where, 'ranks');
+  }
+  const rs = ranks as number[];
+  for (let j = 1; j < rs.length; j++) {
+    const i = rs.indexOf(rs[j]);
+    // a tie says nothing about which of the two is better, and the pairwise loss needs an order
+    if (i < j) fail(`tie between completions ${i} and ${j}; rankings need a strict order`, where, 'ranks');
+  }
+  return completions.map((c, i) => ({ c, rank: rs[i] })).sort((a, b) => a.rank - b.rank).map((x) => x.c);
+}
+
+// ---------------------------------------------------------------------------------------
+// Files
+
+/**
+ * Read a preferences JSONL file (formats above). A malformed line is an error naming file,
+ * line and field, or, with onBad 'skip', a counted skip. Pairs become 2-item rankings.
+ */
+export function readPreferencesJSONL(file: string, opts: { onBad?: OnBad } = {}): ReadPreferencesResult {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new GptforgeError(`cannot read preferences: ${(e as Error).message}`, { file });
+  }
+  const out: ReadPreferencesResult = { rankings: [], skipped: [] };
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i].trim();
+    if (raw === '') continue;
+    const where = { file, line: i + 1 };
+    try {
+      let obj: unknown;
+      try {
+        obj = JSON.parse(raw);
+      } catch (e) {
+        throw new GptforgeError(`not valid JSON (${(e as Error).message})`, where);
+      }
+      out.rankings.push(validateRanking(obj, where));
+    } catch (e) {
+      if (opts.onBad !== 'skip' || !(e instanceof GptforgeError)) throw e;
+      out.skipped.push({ line: i + 1, reason: e.message });
+    }
+  }
+  return out;
+}
+
+/**
+ * Append one JSON value as a line, durably: the existing contents plus the new line go to a
+ * temp file that is renamed over the target, so a kill mid-write never leaves a half line
+ * (a plain appendFileSync could). Rewriting the file is O(size) per line, which is nothing
+ * next to the seconds a person or the model spends on each ranking.
+ */
+export function appendJSONLine(file: string, value: unknown): void {
+  let existing = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  // a file written by hand may lack its final newline; never glue two records together
+  if (existing !== '' && !existing.endsWith('\n')) existing += '\n';
+  atomicWriteFile(file, `${existing}${JSON.stringify(value)}\n`);
+}
+
+/** Append a ranking as a line of `file` (validated first, so the file never holds a line the reader rejects). */
+export function appendRankingLine(file: string, r: Ranking): void {
+  let checked: Ranking;
+  try {
+    checked = validateRanking(r);
+  } catch (e) {
+    if (e instanceof GptforgeError) throw new GptforgeError(`ranking not appended: ${e.message}`, { file });
+    throw e;
+  }
+  const line: Ranking = { prompt: checked.prompt, completions: checked.completions };
+  if (checked.task !== undefined) line.task = checked.task;
+  appendJSONLine(file, line);
+}
