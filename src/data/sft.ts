@@ -80,7 +80,13 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
     if (src.task !== undefined) {
       const task = taskByName(src.task);
       convs = task.generate('train', share, seed + 7919 * si).map((e) => e.conversation);
-      val.set(name, task.generate('test', testPer, seed + 1).map((e) => ({ ...renderConversation(tok, e.conversation), source: name })));
+      val.set(
+        name,
+        task
+          .generate('test', testPer, seed + 1)
+          .map((e) => ({ ...renderConversation(tok, e.conversation), source: name }))
+          .filter((r) => r.ids.length <= maxTokens),
+      );
     } else {
       const r = readConversationsJSONL(src.path!, { onBad: cfg.onBad, forTraining: true, tokenizer: tok, maxTokens });
       skipped = r.skipped.length;

@@ -39,6 +39,8 @@ export interface ChatOptions extends SamplingOptions {
   onToolCall?(call: string, result: ToolResult): void;
   /** Error instead of dropping old turns when the conversation does not fit the context. */
   strict?: boolean;
+  /** Every sampled token with the logits it was drawn from (after masking): entropy and diversity metrics. */
+  onStep?(logits: Float32Array, token: number): void;
 }
 
 export type ChatStopReason = 'end' | 'max_tokens' | 'context' | 'unclosed_tool_call';
@@ -166,6 +168,7 @@ export class ChatEngine {
         row[s['<|tool_start|>']] = -Infinity;
       }
       const next = sampleToken(row, opts, rng);
+      opts.onStep?.(row, next);
       out.push(next);
       sampled.push(1);
       generated++;

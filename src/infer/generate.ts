@@ -21,6 +21,8 @@ export interface GenerateOptions extends SamplingOptions {
   onText?(delta: string): void;
   /** Error instead of truncating a prompt longer than the context allows. */
   strict?: boolean;
+  /** Every sampled token with the logits it was drawn from (entropy metrics). */
+  onStep?(logits: Float32Array, token: number): void;
 }
 
 export interface GenerateResult {
@@ -75,6 +77,7 @@ export function generateText(model: GPT, tok: Tokenizer, promptIds: readonly num
   };
   for (let step = 0; step < opts.maxTokens; step++) {
     const next = sampleToken(logits, opts, rng);
+    opts.onStep?.(logits, next);
     if (stopIds.has(next)) {
       stopReason = 'eos';
       break;

@@ -300,6 +300,8 @@ export interface RLSetup {
   /** The task checker, for the bonus and the accuracy metric. */
   check?(prompt: string, task: string, replyText: string): boolean;
   seed?: number;
+  /** Stage name in metrics and checkpoints (default "rl"). */
+  stage?: string;
 }
 
 interface RLState {
@@ -518,7 +520,7 @@ export async function trainRL(setup: RLSetup, rl: RLConfig, cfg: TrainConfig, op
 
   return train(
     {
-      stage: 'rl',
+      stage: setup.stage ?? 'rl',
       model: policy,
       tokenizerJSON: tok.toJSON(),
       tokenizerHash: tok.hash(),

@@ -1,0 +1,209 @@
+import { Rng } from '../engine/rng.js';
+import type { GPT } from '../model/gpt.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { renderForReward, visibleAnswer } from '../data/chat.js';
+import { completionText, rankingConversation, type Completion } from '../data/preferences.js';
+import { rubricPrefers, rubricScore } from '../data/labelers.js';
+import { taskByName } from '../data/synthetic/tasks.js';
+import { ChatEngine } from '../infer/engine.js';
+import { generateText } from '../infer/generate.js';
+import type { ToolRegistry } from '../infer/tools/registry.js';
+import { scoreSequences } from '../train/reward.js';
+import { fewShotDocument } from './tasks.js';
+import { diversityReport, entropyOf, listItemStats, type DiversityReport } from './diversity.js';
+import { barChartSVG, type BarGroup } from './chart.js';
+
+/**
+ * The talk's chart, measured: base vs SFT vs RLHF (and DPO, best-of-N) on held-out prompts.
+ *
+ * - mean RM reward of sampled replies (the quantity RL optimises);
+ * - win rate against SFT, judged by the simulated labelers' rubric on fresh samples of both —
+ *   never by the RM that was trained on (a policy can learn to please its RM without
+ *   getting better: the rubric is the independent judge);
+ * - task accuracy of the same samples (the checker);
+ * - diversity over N samples per prompt: distinct-1/2, self-BLEU, mean per-token entropy,
+ *   and distinct items named across samples of an open-ended list prompt (the talk's
+ *   "Here are 100 animal names" — RLHF models repeat themselves, mode collapse).
+ *
+ * Best-of-N is the baseline RL has to beat: sample N SFT replies and keep the RM's favourite.
+ */
+export interface Contender {
+  name: string;
+  kind: 'base' | 'chat';
+  model: GPT;
+  tok: Tokenizer;
+  /** Sample N replies from this (chat) model and keep the one the RM scores highest. */
+  bestOfN?: number;
+}
+
+export interface ComparePrompt {
+  prompt: string;
+  task?: string;
+}
+
+export interface CompareOptions {
+  prompts: readonly ComparePrompt[];
+  /** Prompts sampled N times for diversity (the list prompt among them). */
+  diversityPrompts: readonly ComparePrompt[];
+  /** The open-ended list prompt whose distinct items are counted. */
+  listPrompt: string;
+  samplesPerPrompt: number;
+  rm: GPT;
+  /** The reference contender (win rates are against it): its name. */
+  reference: string;
+  tools: ToolRegistry | null;
+  temperature: number;
+  maxTokens: number;
+  fewShot: number;
+  seed: number;
+  onProgress?(done: number, total: number): void;
+}
+
+export interface CompareRow {
+  name: string;
+  rmReward: number;
+  /** Against the reference, ties counted as half. */
+  winRate: number;
+  wins: number;
+  ties: number;
+  losses: number;
+  accuracy: number;
+  /** Mean rubric score. */
+  rubric: number;
+  diversity: DiversityReport;
+  listItems: { distinct: number; perSample: number };
+}
+
+/** One sampled reply from a contender; entropies of its sampled tokens are pushed to `entropies`. */
+function sampleReply(c: Contender, engine: ChatEngine | null, p: ComparePrompt, seed: number, o: CompareOptions, entropies: number[]): Completion {
+  const onStep = (logits: Float32Array): void => {
+    entropies.push(entropyOf(logits, 1));
+  };
+  if (c.kind === 'chat') {
+    const r = engine!.reply({ messages: [{ role: 'user', content: p.prompt }] }, { temperature: o.temperature, maxTokens: o.maxTokens, tools: o.tools, seed, onStep });
+    return { messages: r.messages };
+  }
+  // base model: the fake-conversation document, with solved examples of the family when known
+  const shots = p.task ? taskByName(p.task).generate('train', o.fewShot, seed).map((e) => ({ prompt: e.prompt, answer: visibleAnswer(e.conversation) })) : [];
+  const doc = fewShotDocument(shots, p.prompt);
+  const ids = [c.tok.specialId('<|bos|>'), ...c.tok.encode(doc, { disallowedSpecial: 'plain' })];
+  const text = generateText(c.model, c.tok, ids, { maxTokens: o.maxTokens, temperature: o.temperature, seed, stopIds: [c.tok.specialId('<|eos|>')], stopSequences: ['\n'], onStep }).text.trim();
+  return text;
+}
+
+function rmScores(rm: GPT, tok: Tokenizer, prompts: readonly ComparePrompt[], replies: readonly Completion[]): number[] {
+  const L = rm.config.blockSize;
+  const seqs = replies.map((c, i) => {
+    const s = renderForReward(tok, rankingConversation(prompts[i].prompt, typeof c === 'string' && c.trim() === '' ? '…' : c));
+    return s.length > L ? [s[0], ...s.slice(s.length - L + 1)] : s;
+  });
+  return scoreSequences(rm, seqs, tok.specialId('<|pad|>'));
+}
+
+export function compareModels(contenders: readonly Contender[], o: CompareOptions): CompareRow[] {
+  const ref = contenders.find((c) => c.name === o.reference);
+  if (!ref) throw new Error(`compareModels: no contender named ${o.reference}`);
+  const engines = new Map(contenders.filter((c) => c.kind === 'chat').map((c) => [c, new ChatEngine(c.model, c.tok)]));
+  const total = o.prompts.length + contenders.reduce((n, c) => n + o.prompts.length * (c.bestOfN ?? 1) + o.diversityPrompts.length * o.samplesPerPrompt, 0);
+  let done = 0;
+  const tick = (): void => o.onProgress?.(++done, total);
+  const rng = new Rng(o.seed);
+  const seeds = o.prompts.map(() => rng.nextU32());
+  // the reference's own samples for the win-rate comparisons: a separate seed stream
+  const refReplies = o.prompts.map((p, i) => {
+    const r = sampleReply(ref, engines.get(ref) ?? null, p, seeds[i] ^ 0x5bd1e995, o, []);
+    tick();
+    return r;
+  });
+
+  return contenders.map((c) => {
+    const engine = engines.get(c) ?? null;
+    const entropies: number[] = [];
+    let replies: Completion[];
+    if (c.bestOfN && c.bestOfN > 1) {
+      replies = o.prompts.map((p, i) => {
+        const cands = Array.from({ length: c.bestOfN! }, (_, k) => {
+          const r = sampleReply(c, engine, p, seeds[i] + 7 * k, o, entropies);
+          tick();
+          return r;
+        });
+        const scores = rmScores(o.rm, c.tok, cands.map(() => p), cands);
+        return cands[scores.indexOf(Math.max(...scores))];
+      });
+    } else {
+      replies = o.prompts.map((p, i) => {
+        const r = sampleReply(c, engine, p, seeds[i], o, entropies);
+        tick();
+        return r;
+      });
+    }
+    const rewards = rmScores(o.rm, c.tok, o.prompts, replies);
+    let wins = 0;
+    let ties = 0;
+    let losses = 0;
+    let correct = 0;
+    let rubric = 0;
+    o.prompts.forEach((p, i) => {
+      const pref = rubricPrefers(p.prompt, replies[i], refReplies[i], p.task);
+      if (pref > 0) wins++;
+      else if (pref < 0) losses++;
+      else ties++;
+      const s = rubricScore(p.prompt, replies[i], p.task);
+      if (s.correct) correct++;
+      rubric += s.score;
+    });
+    // diversity: N samples per diversity prompt
+    const divEntropies: number[] = [];
+    const perPrompt: DiversityReport[] = [];
+    let list = { distinct: 0, perSample: 0 };
+    for (const p of o.diversityPrompts) {
+      const samples: string[] = [];
+      for (let k = 0; k < o.samplesPerPrompt; k++) {
+        samples.push(completionText(sampleReply(c, engine, p, o.seed + 1000 * k + 17, o, divEntropies)));
+        tick();
+      }
+      perPrompt.push(diversityReport(samples, []));
+      if (p.prompt === o.listPrompt) {
+        const st = listItemStats(samples);
+        list = { distinct: st.distinct, perSample: st.perSample.reduce((s, x) => s + x, 0) / Math.max(1, st.perSample.length) };
+      }
+    }
+    const avg = (f: (d: DiversityReport) => number): number => perPrompt.reduce((s, d) => s + f(d), 0) / Math.max(1, perPrompt.length);
+    const diversity: DiversityReport = {
+      samples: perPrompt.reduce((s, d) => s + d.samples, 0),
+      distinct1: avg((d) => d.distinct1),
+      distinct2: avg((d) => d.distinct2),
+      selfBleu: avg((d) => d.selfBleu),
+      meanEntropy: divEntropies.length ? divEntropies.reduce((s, x) => s + x, 0) / divEntropies.length : NaN,
+      uniqueSamples: avg((d) => d.uniqueSamples),
+    };
+    const n = o.prompts.length;
+    return { name: c.name, rmReward: rewards.reduce((s, x) => s + x, 0) / n, winRate: (wins + ties / 2) / n, wins, ties, losses, accuracy: correct / n, rubric: rubric / n, diversity, listItems: list };
+  });
+}
+
+const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(0)}%` : '—');
+const num = (x: number, d = 2): string => (Number.isFinite(x) ? x.toFixed(d) : '—');
+
+export function compareMarkdown(rows: readonly CompareRow[], o: Pick<CompareOptions, 'reference' | 'samplesPerPrompt' | 'temperature' | 'listPrompt'> & { prompts: number }): string {
+  const lines = [
+    '## Base vs SFT vs RLHF — quality and diversity',
+    '',
+    `| model | mean RM reward | win rate vs ${o.reference} (rubric) | task accuracy (sampled) | rubric score | distinct-1 | distinct-2 | self-BLEU ↓ | entropy (nats/token) | distinct list items |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => `| ${r.name} | ${num(r.rmReward)} | ${pct(r.winRate)} (${r.wins}–${r.ties}–${r.losses}) | ${pct(r.accuracy)} | ${num(r.rubric)} | ${num(r.diversity.distinct1)} | ${num(r.diversity.distinct2)} | ${num(r.diversity.selfBleu)} | ${num(r.diversity.meanEntropy)} | ${r.listItems.distinct} |`),
+    '',
+    `${o.prompts} held-out prompts, one sample each at temperature ${o.temperature}; win rates judged by the simulated labelers' rubric against fresh ${o.reference} samples (wins–ties–losses), never by the reward model. Diversity: ${o.samplesPerPrompt} samples per prompt; "distinct list items" counts the different items named across the samples of "${o.listPrompt}".`,
+  ];
+  return lines.join('\n');
+}
+
+export function compareChart(rows: readonly CompareRow[], reference: string): string {
+  const groups: BarGroup[] = [
+    { label: `win rate vs ${reference}`, values: rows.map((r) => ({ series: r.name, value: r.winRate })) },
+    { label: 'task accuracy', values: rows.map((r) => ({ series: r.name, value: r.accuracy })) },
+    { label: 'distinct-2', values: rows.map((r) => ({ series: r.name, value: r.diversity.distinct2 })) },
+    { label: 'self-BLEU', values: rows.map((r) => ({ series: r.name, value: r.diversity.selfBleu })) },
+  ];
+  return barChartSVG(groups, { title: 'Base vs SFT vs RLHF: quality (left) and diversity (right)', percent: true, yMax: 1 });
+}

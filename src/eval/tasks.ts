@@ -1,0 +1,148 @@
+import type { GPT } from '../model/gpt.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { visibleAnswer } from '../data/chat.js';
+import type { SyntheticTask, GenerateOptions } from '../data/synthetic/task.js';
+import { ChatEngine } from '../infer/engine.js';
+import { generateText } from '../infer/generate.js';
+import type { ToolRegistry } from '../infer/tools/registry.js';
+
+/**
+ * Task accuracy on the held-out split of each synthetic family, for any mix of models:
+ *
+ * - a base model is prompted with the talk's trick, a "fake conversation" document: a
+ *   header saying this is a chat with a helpful assistant, a few solved examples of the same
+ *   family (from the train split), then the question and "Assistant:"; its completion up to
+ *   the next line is the answer;
+ * - a chat model (SFT, RL …) gets the question as a conversation through the chat engine,
+ *   with or without tools.
+ *
+ * Decoding is greedy, so the table is deterministic. Each answer is scored by the family's
+ * own checker.
+ */
+export interface EvalRow {
+  /** Label in the table, e.g. "arithmetic (3–4 digit ×)". */
+  label: string;
+  task: SyntheticTask;
+  variant?: GenerateOptions['variant'];
+}
+
+export interface EvalSubject {
+  /** Column label, e.g. "SFT + calculator". */
+  name: string;
+  kind: 'base' | 'chat';
+  model: GPT;
+  tok: Tokenizer;
+  /** Chat models: the tools available (null: none, and <|tool_start|> is masked). */
+  tools?: ToolRegistry | null;
+  /** Score only rows whose task uses tools (the "without the tool" column). */
+  onlyToolTasks?: boolean;
+}
+
+export interface EvalOptions {
+  /** Held-out prompts per row. */
+  perTask: number;
+  /** Solved examples in the base model's few-shot document. */
+  fewShot: number;
+  /** Longest answer, in tokens. */
+  maxTokens?: number;
+  seed?: number;
+  /** Called after each scored answer (progress bars). */
+  onAnswer?(done: number, total: number): void;
+}
+
+export interface EvalExample {
+  prompt: string;
+  answer: string;
+  correct: boolean;
+}
+
+export interface EvalCell {
+  correct: number;
+  total: number;
+  accuracy: number;
+  /** The first few answers, for the report. */
+  examples: EvalExample[];
+}
+
+export interface EvalTable {
+  columns: string[];
+  rows: { label: string; usesTool: boolean; cells: Record<string, EvalCell | null> }[];
+}
+
+export const FAKE_CONVERSATION_HEADER =
+  'The following is a conversation between a curious user and gptforge, a helpful and knowledgeable AI assistant. The assistant answers every question correctly, in one short sentence.\n\n';
+
+/** The base model's prompt: header, solved examples, then the question. */
+export function fewShotDocument(examples: readonly { prompt: string; answer: string }[], prompt: string): string {
+  const shots = examples.map((e) => `User: ${e.prompt}\nAssistant: ${e.answer}\n\n`).join('');
+  return `${FAKE_CONVERSATION_HEADER}${shots}User: ${prompt}\nAssistant:`;
+}
+
+/** A base model's answer to `prompt` given solved examples (greedy, one line). */
+export function baseAnswer(model: GPT, tok: Tokenizer, examples: readonly { prompt: string; answer: string }[], prompt: string, maxTokens: number): string {
+  const doc = fewShotDocument(examples, prompt);
+  const ids = [...(tok.hasSpecial('<|bos|>') ? [tok.specialId('<|bos|>')] : []), ...tok.encode(doc, { disallowedSpecial: 'plain' })];
+  const stopIds = tok.hasSpecial('<|eos|>') ? [tok.specialId('<|eos|>')] : [];
+  return generateText(model, tok, ids, { maxTokens, temperature: 0, stopIds, stopSequences: ['\n'] }).text.trim();
+}
+
+/** How many answers evaluateTasks will score (for a progress bar). */
+export function evalAnswerCount(rows: readonly EvalRow[], subjects: readonly EvalSubject[], perTask: number): number {
+  return rows.reduce((n, r) => n + subjects.filter((s) => !s.onlyToolTasks || r.task.usesTool).length, 0) * perTask;
+}
+
+export function evaluateTasks(rows: readonly EvalRow[], subjects: readonly EvalSubject[], opts: EvalOptions): EvalTable {
+  const maxTokens = opts.maxTokens ?? 48;
+  const seed = opts.seed ?? 2024;
+  const engines = new Map<EvalSubject, ChatEngine>();
+  for (const s of subjects) if (s.kind === 'chat') engines.set(s, new ChatEngine(s.model, s.tok));
+  const total = evalAnswerCount(rows, subjects, opts.perTask);
+  let done = 0;
+  const table: EvalTable = { columns: subjects.map((s) => s.name), rows: [] };
+  for (const row of rows) {
+    const tests = row.task.generate('test', opts.perTask, seed, { variant: row.variant });
+    const cells: Record<string, EvalCell | null> = {};
+    for (const subject of subjects) {
+      if (subject.onlyToolTasks && !row.task.usesTool) {
+        cells[subject.name] = null;
+        continue;
+      }
+      const cell: EvalCell = { correct: 0, total: 0, accuracy: 0, examples: [] };
+      tests.forEach((ex, i) => {
+        let answer: string;
+        if (subject.kind === 'base') {
+          const shots = row.task.generate('train', opts.fewShot, seed + 31 * (i + 1), { variant: row.variant }).map((e) => ({ prompt: e.prompt, answer: visibleAnswer(e.conversation) }));
+          answer = baseAnswer(subject.model, subject.tok, shots, ex.prompt, maxTokens);
+        } else {
+          answer = engines.get(subject)!.reply({ messages: [{ role: 'user', content: ex.prompt }] }, { temperature: 0, maxTokens, tools: subject.tools ?? null }).text;
+        }
+        const correct = row.task.check(ex.prompt, answer);
+        cell.total++;
+        if (correct) cell.correct++;
+        if (cell.examples.length < 3) cell.examples.push({ prompt: ex.prompt, answer, correct });
+        opts.onAnswer?.(++done, total);
+      });
+      cell.accuracy = cell.total > 0 ? cell.correct / cell.total : 0;
+      cells[subject.name] = cell;
+    }
+    table.rows.push({ label: row.label, usesTool: row.task.usesTool, cells });
+  }
+  return table;
+}
+
+/** The table as markdown: accuracy per family and model, best of each row in bold. */
+export function evalMarkdown(table: EvalTable, title = 'Held-out task accuracy'): string {
+  const lines = [`## ${title}`, '', `| task family | ${table.columns.join(' | ')} |`, `| --- | ${table.columns.map(() => '---:').join(' | ')} |`];
+  for (const r of table.rows) {
+    const accs = table.columns.map((c) => r.cells[c]?.accuracy ?? -1);
+    const best = Math.max(...accs);
+    const cells = table.columns.map((c, i) => {
+      const cell = r.cells[c];
+      if (!cell) return '—';
+      const s = `${(100 * cell.accuracy).toFixed(0)}% (${cell.correct}/${cell.total})`;
+      return accs[i] === best && best > 0 ? `**${s}**` : s;
+    });
+    lines.push(`| ${r.label} | ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,80 @@
+import { Rng } from '../engine/rng.js';
+import type { GPT } from '../model/gpt.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { ChatEngine } from '../infer/engine.js';
+import type { ToolRegistry } from '../infer/tools/registry.js';
+import { dedupeCompletions, type Completion, type Ranking } from '../data/preferences.js';
+import { simulatedRanking } from '../data/labelers.js';
+import { TASKS, taskByName } from '../data/synthetic/tasks.js';
+import type { Split } from '../data/synthetic/task.js';
+
+/**
+ * Comparison data for the reward model, the way the talk describes it: the SFT model writes
+ * K replies per prompt, and labelers rank them (judging is easier than writing). Here the
+ * labelers are simulated (data/labelers.ts: a rubric on the task checkers, with noise);
+ * `gptforge label` is the same with a person ranking.
+ */
+export interface TaskPrompt {
+  prompt: string;
+  task?: string;
+}
+
+/** n prompts spread evenly over the task families, from one split (train for data, test for evaluation). */
+export function taskPrompts(split: Split, n: number, seed: number, families: readonly string[] = TASKS.map((t) => t.name)): TaskPrompt[] {
+  const per = Math.ceil(n / families.length);
+  const out: TaskPrompt[] = [];
+  families.forEach((name, i) => {
+    for (const ex of taskByName(name).generate(split, per, seed + 101 * i)) out.push({ prompt: ex.prompt, task: name });
+  });
+  // interleave the families so any prefix of the list is a fair mix
+  const rng = new Rng(seed);
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out.slice(0, n);
+}
+
+export interface SampleOptions {
+  k: number;
+  temperature: number;
+  maxTokens: number;
+  tools: ToolRegistry | null;
+  seed: number;
+}
+
+/** K sampled replies to a prompt (duplicates dropped: a ranking compares different replies). */
+export function sampleReplies(engine: ChatEngine, prompt: string, opts: SampleOptions): Completion[] {
+  const replies: Completion[] = [];
+  for (let i = 0; i < opts.k; i++) {
+    const r = engine.reply({ messages: [{ role: 'user', content: prompt }] }, { temperature: opts.temperature, maxTokens: opts.maxTokens, tools: opts.tools, seed: opts.seed * 1000 + i });
+    replies.push({ messages: r.messages });
+  }
+  return dedupeCompletions(replies);
+}
+
+export interface SimulatedComparisonOptions extends SampleOptions {
+  noise: number;
+  onRanking?(done: number, total: number): void;
+}
+
+/**
+ * Rank K sampled replies per prompt with the simulated labelers. Returns the noisy rankings
+ * (what labelers hand in) and the noise-free ones (the rubric's own order) for the same
+ * replies; prompts whose K replies are all identical are skipped.
+ */
+export function simulatedComparisons(model: GPT, tok: Tokenizer, prompts: readonly TaskPrompt[], opts: SimulatedComparisonOptions): { noisy: Ranking[]; clean: Ranking[] } {
+  const engine = new ChatEngine(model, tok);
+  const rng = new Rng(opts.seed);
+  const noisy: Ranking[] = [];
+  const clean: Ranking[] = [];
+  prompts.forEach((p, i) => {
+    const replies = sampleReplies(engine, p.prompt, { ...opts, seed: opts.seed + i });
+    if (replies.length >= 2) {
+      noisy.push(simulatedRanking(p.prompt, replies, p.task, { noise: opts.noise, seed: opts.seed }, rng));
+      clean.push(simulatedRanking(p.prompt, replies, p.task, { noise: 0, seed: opts.seed }));
+    }
+    opts.onRanking?.(i + 1, prompts.length);
+  });
+  return { noisy, clean };
+}
