@@ -10,6 +10,13 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   tokenizer: { summary: 'train a byte-level BPE tokenizer; encode, decode, info', load: () => import('./tokenizer.js') },
   data: { summary: 'prepare the pretraining mixture: clean, mix, tokenize to shards', load: () => import('./data.js') },
   pretrain: { summary: 'train the base model (builds tokenizer and data if missing)', load: () => import('./pretrain.js') },
+  sft: { summary: 'supervised fine-tuning: base model → assistant', load: () => import('./sft.js') },
+  chat: { summary: 'chat with a model (interactive or --prompt), tools included', load: () => import('./chat.js') },
+  label: { summary: 'rank sampled replies yourself (comparison data for the reward model)', load: () => import('./label.js') },
+  rm: { summary: 'reward model: rankings → a model that scores replies; rm score', load: () => import('./rm.js') },
+  rl: { summary: 'reinforcement learning against the reward model (PPO, GRPO, REINFORCE)', load: () => import('./rl.js') },
+  dpo: { summary: 'DPO: preference pairs → policy, no reward model', load: () => import('./dpo.js') },
+  eval: { summary: 'score base and SFT models on held-out task families (table in the run)', load: () => import('./eval.js') },
   sample: { summary: 'sample from a model: prompts, few-shot files, streaming', load: () => import('./sample.js') },
   pipeline: { summary: 'run every stage from one config (the main command)', load: () => import('./pipeline.js') },
 };

@@ -4,6 +4,21 @@ import { fileURLToPath } from 'node:url';
 import { GptforgeError } from '../util/errors.js';
 import type { TrainConfig } from '../train/loop.js';
 import type { GPTConfigInput } from '../model/config.js';
+import type { SftMixtureConfig } from '../data/sft.js';
+import type { RLConfig } from '../train/rl.js';
+
+/** Stage 2 in a preset: the SFT mixture, batch shape and schedule, and what the pipeline shows afterwards. */
+export interface SftPreset {
+  mixture: SftMixtureConfig;
+  batchSize: number;
+  /** Row length (≤ the model's context). */
+  seqLen: number;
+  train: TrainConfig;
+  /** The scripted chat the pipeline prints at the end. */
+  chat?: { prompts: string[] };
+  /** Held-out examples per task family in `gptforge eval`, and few-shot examples for the base model. */
+  eval?: { perTask?: number; fewShot?: number; compare?: { prompts?: number; samplesPerPrompt?: number; bestOfN?: number; temperature?: number } };
+}
 
 /**
  * A pretraining preset: which mixture, which model, batch shape and schedule, and what to
@@ -22,6 +37,35 @@ export interface PretrainPreset {
   evalBatches: number;
   train: TrainConfig;
   samples?: { prompts: string[]; maxTokens: number; temperature?: number; topK?: number; topP?: number };
+  /** Supervised fine-tuning (stage 2); absent: the pipeline stops after pretraining. */
+  sft?: SftPreset;
+  /** Reward modeling (stage 3): simulated comparisons and RM training. */
+  rm?: RmPreset;
+  /** Reinforcement learning (stage 4). */
+  rl?: RlPreset;
+  /** DPO, the offline alternative to RM + RL. */
+  dpo?: DpoPreset;
+}
+
+export interface RmPreset {
+  /** The simulated labelers' comparisons: prompts from the task families' train split (val from test). */
+  comparisons: { prompts: number; valPrompts: number; k: number; noise: number; temperature: number; maxTokens: number; seed?: number };
+  rankingsPerBatch: number;
+  train: TrainConfig;
+}
+
+export interface RlPreset {
+  /** Algorithm settings (see src/train/rl.ts RLConfig; missing fields take DEFAULT_RL's). */
+  config: Partial<RLConfig>;
+  /** Distinct training prompts drawn from the task families' train split. */
+  prompts: number;
+  train: TrainConfig;
+}
+
+export interface DpoPreset {
+  beta: number;
+  pairsPerBatch: number;
+  train: TrainConfig;
 }
 
 export function presetsDir(): string {

@@ -46,12 +46,17 @@ export function presetWithFlags(preset: PretrainPreset, a: ReturnType<typeof par
   return p;
 }
 
+/** The preset (with flag overrides) and run directory that pretrain flags name. */
+export function resolveRun(a: ReturnType<typeof parseArgs>): { runDir: string; preset: PretrainPreset; file: string } {
+  const { preset: base, file } = loadPreset(str(a, 'preset')!);
+  const preset = presetWithFlags(base, a);
+  return { runDir: str(a, 'run') ?? join('runs', preset.name), preset, file };
+}
+
 /** data → tokenizer → pretrain for a preset; returns the run directory. */
 export async function runPretrain(argv: string[]): Promise<{ runDir: string; preset: PretrainPreset }> {
   const a = parseArgs(argv, PRETRAIN_FLAGS, 'pretrain');
-  const { preset: base, file } = loadPreset(str(a, 'preset')!);
-  const preset = presetWithFlags(base, a);
-  const runDir = str(a, 'run') ?? join('runs', preset.name);
+  const { runDir, preset, file } = resolveRun(a);
   const quiet = bool(a, 'quiet');
   const mixturePath = str(a, 'mixture') ?? resolveMixturePath(preset, file);
   const mixture = loadMixtureConfig(mixturePath);
@@ -97,7 +102,7 @@ export async function runPretrain(argv: string[]): Promise<{ runDir: string; pre
   return { runDir, preset };
 }
 
-function curves(history: readonly MetricRecord[]): Series[] {
+export function curves(history: readonly MetricRecord[]): Series[] {
   const train: Series = { name: 'train', points: history.filter((r) => typeof r.loss === 'number').map((r) => [r.step, r.loss as number]) };
   const valNames = [...new Set(history.flatMap((r) => Object.keys(r).filter((k) => k.startsWith('val/loss/'))))];
   return [train, ...valNames.map((k) => ({ name: k.slice('val/loss/'.length), points: history.filter((r) => typeof r[k] === 'number').map((r) => [r.step, r[k] as number] as [number, number]) }))];

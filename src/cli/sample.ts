@@ -2,10 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { Command } from './command.js';
 import { GptforgeError } from '../util/errors.js';
 import { parseArgs, formatHelp, str, num, strs, bool, type FlagSpecs } from '../util/args.js';
-import { loadCheckpoint, modelFromCheckpoint, resolveCheckpoint } from '../model/checkpoint.js';
-import { Tokenizer } from '../tokenizer/index.js';
 import { generateText, type GenerateOptions, type GenerateResult } from '../infer/generate.js';
-import type { GPT } from '../model/gpt.js';
+import { loadModel } from './models.js';
 
 const FLAGS: FlagSpecs = {
   run: { kind: 'string', help: 'run directory (its newest checkpoint), a stage directory, or a checkpoint', alias: 'r', default: 'runs/small' },
@@ -22,22 +20,9 @@ const FLAGS: FlagSpecs = {
   strict: { kind: 'boolean', help: 'error instead of truncating a prompt longer than the context' },
 };
 
-const loaded = new Map<string, { model: GPT; tok: Tokenizer }>();
-
-function load(runDir: string, stage?: string): { model: GPT; tok: Tokenizer } {
-  const dir = resolveCheckpoint(runDir, stage);
-  const hit = loaded.get(dir);
-  if (hit) return hit;
-  const ck = loadCheckpoint(dir);
-  if (!ck.tokenizerJSON) throw new GptforgeError('checkpoint has no tokenizer.json', { file: dir });
-  const pair = { model: modelFromCheckpoint(ck), tok: Tokenizer.fromJSON(ck.tokenizerJSON, `${dir}/tokenizer.json`) };
-  loaded.set(dir, pair);
-  return pair;
-}
-
 /** Complete `prompt` with a run's model. Documents in training begin with <|bos|>, so prompts do too. */
 export function sampleFromRun(runDir: string, prompt: string, opts: Omit<GenerateOptions, 'stopIds'>, stage?: string): GenerateResult {
-  const { model, tok } = load(runDir, stage);
+  const { model, tok } = loadModel(runDir, stage);
   const ids = [...(tok.hasSpecial('<|bos|>') ? [tok.specialId('<|bos|>')] : []), ...tok.encode(prompt, { disallowedSpecial: 'plain' })];
   const stopIds = tok.hasSpecial('<|eos|>') ? [tok.specialId('<|eos|>')] : [];
   return generateText(model, tok, ids, { ...opts, stopIds });

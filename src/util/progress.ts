@@ -43,7 +43,7 @@ export class Progress {
 
   constructor(private readonly opts: ProgressOptions) {
     this.stream = opts.stream ?? process.stderr;
-    this.tty = Boolean(this.stream.isTTY) && process.env.CI !== 'true';
+    this.tty = Boolean(this.stream.isTTY) && process.env.CI !== 'true' && !opts.quiet;
   }
 
   /** Set the absolute position and an optional trailing status text (e.g. "loss 2.31"). */

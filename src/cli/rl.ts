@@ -1,0 +1,122 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from './command.js';
+import { parseArgs, formatHelp, str, num, strs, bool, type FlagSpecs } from '../util/args.js';
+import { atomicWriteFile } from '../util/atomic.js';
+import { GptforgeError } from '../util/errors.js';
+import { defaultTools } from '../infer/tools/registry.js';
+import { taskByName } from '../data/synthetic/tasks.js';
+import { taskPrompts, type TaskPrompt } from '../train/comparisons.js';
+import { DEFAULT_RL, trainRL, validateRL, type RLAlgo, type RLConfig } from '../train/rl.js';
+import { MetricsLog } from '../train/metrics.js';
+import { lossCurveSVG } from '../eval/plot.js';
+import { loadModel } from './models.js';
+import { runPreset } from './sft.js';
+
+const FLAGS: FlagSpecs = {
+  run: { kind: 'string', help: 'run directory with SFT (sft/) and reward (rm/) models', alias: 'r', default: 'runs/small' },
+  algo: { kind: 'string', help: 'ppo (default), grpo or reinforce' },
+  prompts: { kind: 'strings', help: 'your prompts JSONL ({"prompt": "…", "task"?: family}), added to the task families\' prompts (repeatable)' },
+  'only-prompts': { kind: 'boolean', help: 'use the --prompts files alone' },
+  'checker-bonus': { kind: 'number', help: 'add this to the RM score when the task checker accepts the reply' },
+  'kl-coef': { kind: 'number', help: 'β, the KL penalty to the SFT model' },
+  'max-steps': { kind: 'number', help: 'optimizer steps (each rollout batch gives epochs × minibatches of them)' },
+  lr: { kind: 'number', help: 'peak learning rate' },
+  fresh: { kind: 'boolean', help: 'start over from the SFT model' },
+  quiet: { kind: 'boolean', help: 'no progress bars' },
+};
+
+/** Where each algorithm's checkpoints go: rl/ (PPO, the pipeline's), rl-grpo/, rl-reinforce/. */
+export function rlStage(algo: RLAlgo): string {
+  return algo === 'ppo' ? 'rl' : `rl-${algo}`;
+}
+
+function readPrompts(file: string): TaskPrompt[] {
+  const out: TaskPrompt[] = [];
+  readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    let o: { prompt?: unknown; task?: unknown };
+    try {
+      o = JSON.parse(line) as typeof o;
+    } catch (e) {
+      throw new GptforgeError(`not valid JSON (${(e as Error).message})`, { file, line: i + 1 });
+    }
+    if (typeof o.prompt !== 'string' || o.prompt.trim() === '') throw new GptforgeError('expected a non-empty string', { file, line: i + 1, field: 'prompt' });
+    if (o.task !== undefined) {
+      if (typeof o.task !== 'string') throw new GptforgeError('expected a task family name', { file, line: i + 1, field: 'task' });
+      taskByName(o.task);
+    }
+    out.push({ prompt: o.prompt, task: o.task as string | undefined });
+  });
+  if (out.length === 0) throw new GptforgeError('no prompts', { file });
+  return out;
+}
+
+export async function runRl(argv: string[]): Promise<{ runDir: string; stage: string }> {
+  const a = parseArgs(argv, FLAGS, 'rl');
+  const runDir = str(a, 'run')!;
+  const quiet = bool(a, 'quiet');
+  const preset = runPreset(runDir);
+  if (!preset.rl) throw new GptforgeError(`preset "${preset.name}" has no "rl" section`, { field: 'rl' });
+  const rl: RLConfig = { ...DEFAULT_RL, ...preset.rl.config };
+  if (str(a, 'algo') !== undefined) rl.algo = str(a, 'algo') as RLAlgo;
+  if (rl.algo === 'grpo' && rl.groupSize < 2) rl.groupSize = 4;
+  if (rl.algo !== 'grpo') rl.groupSize = 1;
+  if (num(a, 'checker-bonus') !== undefined) rl.checkerBonus = num(a, 'checker-bonus')!;
+  if (num(a, 'kl-coef') !== undefined) rl.klCoef = num(a, 'kl-coef')!;
+  const cfg = { ...preset.rl.train };
+  if (num(a, 'max-steps') !== undefined) cfg.maxSteps = num(a, 'max-steps')!;
+  if (num(a, 'lr') !== undefined) cfg.lr = num(a, 'lr')!;
+
+  const sft = loadModel(runDir, 'sft', { fresh: true });
+  const ref = loadModel(runDir, 'sft');
+  const rm = loadModel(runDir, 'rm');
+  if (!rm.model.hasScalarHead) throw new GptforgeError('the reward model checkpoint has no reward head (score.weight); train it with "gptforge rm"', { file: rm.dir });
+  if (rm.tok.hash() !== sft.tok.hash()) throw new GptforgeError(`the policy (${sft.dir}) and the reward model (${rm.dir}) use different tokenizers; train the reward model from this SFT model`, { file: rm.dir });
+  const prompts: TaskPrompt[] = bool(a, 'only-prompts') ? [] : taskPrompts('train', preset.rl.prompts, 777);
+  for (const f of strs(a, 'prompts')) prompts.push(...readPrompts(f));
+  const policy = sft.model;
+  if (rl.algo === 'ppo') policy.addScalarHead(); // the value head, zero-initialised
+  const stage = rlStage(rl.algo);
+  validateRL(rl, { policy, rm: rm.model, prompts }, rm.dir);
+  if (!quiet) console.error(`rl: ${rl.algo} from ${sft.dir} against ${rm.dir}; ${prompts.length} prompts, ${rl.promptsPerRollout}×${rl.groupSize} replies per rollout, ${cfg.maxSteps} updates, β ${rl.klCoef}`);
+  const result = await trainRL(
+    {
+      policy,
+      ref: ref.model,
+      rm: rm.model,
+      tok: sft.tok,
+      prompts,
+      tools: defaultTools(),
+      check: (prompt, task, text) => taskByName(task).check(prompt, text),
+      stage,
+    },
+    rl,
+    cfg,
+    { runDir, stageDir: join(runDir, stage), resume: !bool(a, 'fresh'), quiet },
+  );
+  const history = new MetricsLog(runDir).read(stage);
+  const series = (key: string, name: string) => ({ name, points: history.filter((r) => typeof r[key] === 'number').map((r) => [r.step, r[key] as number] as [number, number]) });
+  atomicWriteFile(join(runDir, `${stage}-curves.svg`), lossCurveSVG([series('objective/scores', 'RM score'), series('objective/kl', 'KL to SFT'), series('rollout/accuracy', 'task accuracy')], { title: `${rl.algo.toUpperCase()}: reward, KL and accuracy`, xLabel: 'update', yLabel: 'value' }));
+  const last = history[history.length - 1] ?? {};
+  if (!quiet) console.log(`rl: ${result.interrupted ? 'stopped' : 'done'} at update ${result.step}; RM score ${Number(last['objective/scores']).toFixed(3)}, KL ${Number(last['objective/kl']).toFixed(3)}; checkpoint ${result.checkpoint}`);
+  if (result.interrupted) process.exitCode = 130;
+  return { runDir, stage };
+}
+
+export const command: Command = {
+  summary: 'reinforcement learning against the reward model (PPO, GRPO, REINFORCE)',
+  async run(argv: string[]): Promise<void> {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      console.log(
+        formatHelp(
+          'gptforge rl [--run runs/<name>] [--algo ppo|grpo|reinforce] [--prompts my.jsonl] [flags]',
+          'Trains the SFT model against the reward model: sample replies (tools work), score them with the RM at <|reward|>, reinforce the sampled tokens, with a KL leash to the frozen SFT model. PPO (value head on the policy trunk, GAE, clipped ratio and value loss), GRPO (group-relative advantages, KL in the loss) or the talk\'s plain REINFORCE. Checkpoints in <run>/rl (PPO), <run>/rl-grpo, <run>/rl-reinforce; TRL\'s metric names in metrics.jsonl.',
+          FLAGS,
+        ),
+      );
+      return;
+    }
+    await runRl(argv);
+  },
+};

@@ -1,0 +1,167 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from './command.js';
+import { parseArgs, formatHelp, str, num, strs, bool, type FlagSpecs } from '../util/args.js';
+import { atomicWriteFile } from '../util/atomic.js';
+import { GptforgeError } from '../util/errors.js';
+import { Progress } from '../util/progress.js';
+import { renderForReward } from '../data/chat.js';
+import { completionMessages, rankingConversation, readPreferencesJSONL, type Ranking } from '../data/preferences.js';
+import type { OnBad } from '../data/chat.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { defaultTools } from '../infer/tools/registry.js';
+import { simulatedComparisons, taskPrompts } from '../train/comparisons.js';
+import { RankingLoader, evaluateRankings, scoreSequences, trainRewardModel, type RenderedRanking } from '../train/reward.js';
+import { fnv1a } from '../data/synthetic/tasks.js';
+import { loadModel } from './models.js';
+import { runPreset } from './sft.js';
+import type { RmPreset } from './presets.js';
+
+const FLAGS: FlagSpecs = {
+  run: { kind: 'string', help: 'run directory with an SFT model', alias: 'r', default: 'runs/small' },
+  rankings: { kind: 'strings', help: 'your rankings/pairs JSONL (repeatable); default: simulated labelers on the SFT model\'s samples' },
+  'on-bad': { kind: 'string', help: 'a bad ranking line: error (default) or skip', default: 'error' },
+  noise: { kind: 'number', help: 'simulated labelers\' error rate per adjacent comparison (default: the preset\'s)' },
+  'max-steps': { kind: 'number', help: 'optimizer steps' },
+  lr: { kind: 'number', help: 'peak learning rate' },
+  fresh: { kind: 'boolean', help: 'start the reward model over (and re-sample the simulated comparisons)' },
+  quiet: { kind: 'boolean', help: 'no progress bars' },
+};
+
+const SCORE_FLAGS: FlagSpecs = {
+  run: { kind: 'string', help: 'run directory with a reward model (rm/) or an rm checkpoint', alias: 'r', default: 'runs/small' },
+  prompt: { kind: 'string', help: 'the user prompt', alias: 'p' },
+  completion: { kind: 'strings', help: 'a reply to score (repeatable: scores each)', alias: 'c' },
+};
+
+function writeRankings(file: string, rankings: readonly Ranking[]): void {
+  atomicWriteFile(file, rankings.map((r) => JSON.stringify(r)).join('\n') + (rankings.length ? '\n' : ''));
+}
+
+function readRankings(file: string, onBad: OnBad = 'error'): Ranking[] {
+  return readPreferencesJSONL(file, { onBad }).rankings;
+}
+
+/** Render rankings for the reward model; rankings with a completion longer than the context are dropped (counted). */
+export function renderRankings(tok: Tokenizer, rankings: readonly Ranking[], maxLen: number): { rendered: RenderedRanking[]; dropped: number } {
+  const rendered: RenderedRanking[] = [];
+  let dropped = 0;
+  for (const r of rankings) {
+    const seqs = r.completions.map((c) => renderForReward(tok, rankingConversation(r.prompt, c)));
+    if (seqs.some((s) => s.length > maxLen)) dropped++;
+    else rendered.push({ completions: seqs });
+  }
+  return { rendered, dropped };
+}
+
+/**
+ * The comparisons the reward model learns from: the user's files (10% of prompts held out
+ * by hash), or simulated labelers ranking the SFT model's samples (train prompts from the
+ * task families' train split, held-out prompts from their test split, cached in the run).
+ */
+function comparisons(runDir: string, cfg: RmPreset, a: ReturnType<typeof parseArgs>, quiet: boolean): { train: Ranking[]; val: Ranking[]; valClean: Ranking[] | null } {
+  const onBad = str(a, 'on-bad') as OnBad;
+  if (onBad !== 'error' && onBad !== 'skip') throw new GptforgeError(`--on-bad must be "error" or "skip", not "${onBad}"`);
+  const files = strs(a, 'rankings');
+  if (files.length > 0) {
+    const all = files.flatMap((f) => readRankings(f, onBad));
+    const isVal = (r: Ranking): boolean => fnv1a(r.prompt) % 10 === 0;
+    return { train: all.filter((r) => !isVal(r)), val: all.filter(isVal), valClean: null };
+  }
+  const dir = join(runDir, 'comparisons');
+  const paths = { train: join(dir, 'train.jsonl'), val: join(dir, 'val.jsonl'), valClean: join(dir, 'val.clean.jsonl') };
+  if (!bool(a, 'fresh') && Object.values(paths).every((p) => existsSync(p))) {
+    if (!quiet) console.error(`rm: reusing the simulated comparisons in ${dir} (--fresh to re-sample)`);
+    return { train: readRankings(paths.train), val: readRankings(paths.val), valClean: readRankings(paths.valClean) };
+  }
+  const { model, tok } = loadModel(runDir, 'sft');
+  const c = cfg.comparisons;
+  const noise = num(a, 'noise') ?? c.noise;
+  const seed = c.seed ?? 4242;
+  const opts = { k: c.k, temperature: c.temperature, maxTokens: c.maxTokens, tools: defaultTools(), noise };
+  const bar = new Progress({ label: 'comparisons', total: c.prompts + c.valPrompts, unit: 'prompt', quiet });
+  const train = simulatedComparisons(model, tok, taskPrompts('train', c.prompts, seed), { ...opts, seed, onRanking: (d) => bar.update(d) });
+  const val = simulatedComparisons(model, tok, taskPrompts('test', c.valPrompts, seed + 1), { ...opts, seed: seed + 1, onRanking: (d) => bar.update(c.prompts + d) });
+  bar.finish();
+  writeRankings(paths.train, train.noisy);
+  writeRankings(paths.val, val.noisy);
+  writeRankings(paths.valClean, val.clean);
+  if (!quiet) console.error(`rm: ${train.noisy.length} training and ${val.noisy.length} held-out rankings of ${c.k} SFT samples, ranked by the simulated labelers (noise ${noise}) → ${dir}`);
+  return { train: train.noisy, val: val.noisy, valClean: val.clean };
+}
+
+export async function runRm(argv: string[]): Promise<{ runDir: string; accuracy: number; accuracyClean?: number }> {
+  const a = parseArgs(argv, FLAGS, 'rm');
+  const runDir = str(a, 'run')!;
+  const quiet = bool(a, 'quiet');
+  const preset = runPreset(runDir);
+  if (!preset.rm) throw new GptforgeError(`preset "${preset.name}" has no "rm" section`, { field: 'rm' });
+  const cfg: RmPreset = { ...preset.rm, train: { ...preset.rm.train } };
+  if (num(a, 'max-steps') !== undefined) cfg.train.maxSteps = num(a, 'max-steps')!;
+  if (num(a, 'lr') !== undefined) cfg.train.lr = num(a, 'lr')!;
+
+  const data = comparisons(runDir, cfg, a, quiet);
+  // the reward model starts as a copy of the SFT model with a zero-initialised scalar head
+  const sft = loadModel(runDir, 'sft', { fresh: true });
+  const { model, tok } = sft;
+  model.addScalarHead();
+  const L = model.config.blockSize;
+  const train = renderRankings(tok, data.train, L);
+  const val = renderRankings(tok, data.val, L);
+  const valClean = data.valClean ? renderRankings(tok, data.valClean, L) : null;
+  if (train.rendered.length === 0) throw new GptforgeError('no usable rankings to train the reward model on');
+  const pairs = train.rendered.reduce((n, r) => n + (r.completions.length * (r.completions.length - 1)) / 2, 0);
+  if (!quiet) console.error(`rm: from ${sft.dir}; ${train.rendered.length} rankings (${pairs} pairs) for training, ${val.rendered.length} held out${train.dropped + val.dropped ? `; ${train.dropped + val.dropped} dropped as longer than the context` : ''}`);
+  const pad = tok.specialId('<|pad|>');
+  const result = await trainRewardModel(
+    { model, train: new RankingLoader(train.rendered, cfg.rankingsPerBatch), val: val.rendered, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() },
+    cfg.train,
+    { runDir, stageDir: join(runDir, 'rm'), resume: !bool(a, 'fresh'), quiet },
+  );
+  const accuracy = result.lastEval['val/accuracy'] ?? NaN;
+  const clean = valClean ? evaluateRankings(model, valClean.rendered, pad)['val/accuracy'] : undefined;
+  if (!quiet) {
+    console.log(`rm: ${result.interrupted ? 'stopped' : 'done'} at step ${result.step}; held-out pairwise accuracy ${(100 * accuracy).toFixed(1)}% on the labelers' (noisy) rankings${clean !== undefined ? `, ${(100 * clean).toFixed(1)}% on noise-free rankings` : ''}; margin ${(result.lastEval['val/margin'] ?? NaN).toFixed(2)}; checkpoint ${result.checkpoint}`);
+  }
+  atomicWriteFile(join(runDir, 'rm-eval.json'), JSON.stringify({ step: result.step, accuracy, accuracyClean: clean, margin: result.lastEval['val/margin'], pairs: result.lastEval['val/pairs'] }, null, 2) + '\n');
+  if (result.interrupted) process.exitCode = 130;
+  return { runDir, accuracy, accuracyClean: clean };
+}
+
+function score(argv: string[]): void {
+  const a = parseArgs(argv, SCORE_FLAGS, 'rm score');
+  const prompt = str(a, 'prompt');
+  const completions = strs(a, 'completion');
+  if (prompt === undefined || completions.length === 0) throw new GptforgeError('give --prompt "…" and at least one --completion "…"');
+  const rm = loadModel(str(a, 'run')!, existsSync(join(str(a, 'run')!, 'rm')) ? 'rm' : undefined);
+  if (!rm.model.hasScalarHead) throw new GptforgeError('this checkpoint has no reward head (score.weight); train one with "gptforge rm"', { file: rm.dir });
+  const seqs = completions.map((c) => renderForReward(rm.tok, rankingConversation(prompt, c)));
+  const scores = scoreSequences(rm.model, seqs, rm.tok.specialId('<|pad|>'));
+  completions.forEach((c, i) => console.log(`${scores[i].toFixed(4)}\t${completionMessages(c)[0].content}`));
+}
+
+export const command: Command = {
+  summary: 'reward model: simulated (or your) rankings → a model that scores replies',
+  async run(argv: string[]): Promise<void> {
+    if (argv[0] === 'score') {
+      if (argv.includes('--help') || argv.includes('-h')) {
+        console.log(formatHelp('gptforge rm score --run <dir> --prompt "…" --completion "…" [--completion "…"]', 'Scores replies with the run\'s reward model (higher is better).', SCORE_FLAGS));
+        return;
+      }
+      score(argv.slice(1));
+      return;
+    }
+    if (argv.includes('--help') || argv.includes('-h')) {
+      console.log(
+        formatHelp(
+          'gptforge rm [--run runs/<name>] [--rankings my.jsonl …] [flags]\n       gptforge rm score --run <dir> --prompt "…" --completion "…"',
+          'Trains the reward model: the SFT model with a scalar head read at <|reward|>, loss −log σ(r_better − r_worse) over all pairs of each ranking. Rankings come from your files ({"prompt", "completions": [best … worst]} or {"prompt", "chosen", "rejected"}) or, by default, from simulated labelers ranking K samples of the SFT model per prompt (cached in <run>/comparisons). Checkpoints in <run>/rm; held-out pairwise accuracy in metrics.jsonl and rm-eval.json.',
+          FLAGS,
+        ),
+      );
+      return;
+    }
+    await runRm(argv);
+  },
+};
+
