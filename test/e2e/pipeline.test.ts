@@ -1,0 +1,76 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The whole recipe on the tiny preset — pretrain → SFT → comparisons → RM → PPO → eval → chat —
+ * then the stage CLIs' bad-input paths and an RL run killed and resumed.
+ */
+const CLI = resolve(fileURLToPath(import.meta.url), '..', '..', '..', 'src', 'cli', 'main.js');
+const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+
+function records(runDir: string, stage: string): Record<string, number>[] {
+  return readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as Record<string, number> & { stage: string })
+    .filter((r) => (r as unknown as { stage: string }).stage === stage);
+}
+
+test('pipeline --preset tiny runs every stage; rl refuses a head-less RM; a killed RL run resumes to the same losses', { timeout: 600_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'gf-pipeline-'));
+  try {
+    const dir = join(root, 'tiny');
+    const r = run(['pipeline', '--preset', 'tiny', '--run', dir, '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+    for (const stage of ['base', 'sft', 'rm', 'rl']) assert.ok(existsSync(join(dir, stage, 'latest.json')), `no ${stage} checkpoint`);
+    for (const f of ['eval.md', 'eval.json', 'eval-chart.svg', 'chat-transcript.txt', 'rm-eval.json', 'comparisons/train.jsonl', 'comparisons/val.clean.jsonl', 'sft-loss.svg', 'rl-curves.svg']) assert.ok(existsSync(join(dir, f)), `missing ${f}`);
+    const ev = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8')) as { columns: string[]; compare: { name: string; winRate: number }[] };
+    assert.deepEqual(ev.columns, ['base (few-shot)', 'SFT, no tool', 'SFT', 'PPO']);
+    assert.deepEqual(ev.compare.map((c) => c.name), ['base', 'SFT', 'SFT best-of-2', 'PPO']);
+    assert.match(r.stdout, /user> What is 4821 times 37\?\nassistant> /);
+    const rl = records(dir, 'rl');
+    assert.ok(rl.length > 0);
+    for (const k of ['objective/kl', 'objective/entropy', 'objective/rlhf_reward', 'objective/scores', 'policy/approxkl_avg', 'policy/clipfrac_avg', 'val/ratio', 'loss/policy_avg', 'loss/value_avg']) assert.equal(typeof rl[0][k], 'number', k);
+    const sft = records(dir, 'sft').filter((x) => typeof x['val/loss'] === 'number');
+    assert.ok(sft.length >= 2 && sft[sft.length - 1]['val/loss'] < sft[0]['val/loss'] + 1e-9);
+
+    // an RM checkpoint without a reward head is refused before any rollout
+    const bad = join(root, 'bad');
+    cpSync(join(dir, 'preset.json'), join(bad, 'preset.json'));
+    cpSync(join(dir, 'sft'), join(bad, 'sft'), { recursive: true });
+    cpSync(join(dir, 'sft'), join(bad, 'rm'), { recursive: true });
+    const refused = run(['rl', '--run', bad, '--quiet']);
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /no reward head/);
+    assert.ok(!existsSync(join(bad, 'rl')));
+
+    // RL killed mid-run and resumed: every update's loss equals the uninterrupted run's
+    const want = records(dir, 'rl').map((x) => x.loss);
+    const again = join(root, 'again');
+    for (const d of ['preset.json', 'sft', 'rm']) cpSync(join(dir, d), join(again, d), { recursive: true });
+    const args = ['rl', '--run', again, '--quiet'];
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: 'ignore' });
+    await new Promise<void>((done) => {
+      const timer = setInterval(() => {
+        const p = join(again, 'metrics.jsonl');
+        const n = existsSync(p) ? readFileSync(p, 'utf8').split('\n').filter((l) => l.includes('"stage":"rl"')).length : 0;
+        if (n >= 5 || child.exitCode !== null) {
+          clearInterval(timer);
+          child.kill('SIGKILL');
+          done();
+        }
+      }, 5);
+    });
+    await new Promise((res) => child.once('exit', res));
+    const resumed = run(args);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.deepEqual(records(again, 'rl').map((x) => x.loss), want);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
