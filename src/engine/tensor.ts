@@ -165,6 +165,11 @@ export function isArenaEnabled(): boolean {
   return arenaEnabled;
 }
 
+/** Buffers handed out by the arena since the last reset (tests check evaluation keeps none). */
+export function arenaBuffersInUse(): number {
+  return inUse.length;
+}
+
 /** Return every buffer handed out since the last reset to the free lists. */
 export function resetArena(): void {
   for (const b of inUse) {
@@ -177,7 +182,10 @@ export function resetArena(): void {
 
 /** A Float32Array of n elements: from the arena when enabled (zeroed only if asked), else fresh (always zero). */
 export function allocBuffer(n: number, zero: boolean): Float32Array {
-  if (!arenaEnabled || n < 64) return new Float32Array(n);
+  // Without grad (evaluation, sampling inside a training run) nothing is kept for a backward
+  // pass and many forward passes may run between two resets: plain, collectable allocations,
+  // or every one of them would stay parked in the arena (gigabytes for an evaluation).
+  if (!arenaEnabled || n < 64 || !gradEnabled) return new Float32Array(n);
   const list = freeLists.get(n);
   const b = list && list.length > 0 ? list.pop()! : new Float32Array(n);
   if (zero) b.fill(0);

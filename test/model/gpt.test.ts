@@ -107,3 +107,23 @@ test('scalar head reads one position and receives gradients', () => {
   for (let j = 0; j < 8; j++) assert.ok(Math.abs(gw[j] - (h.data[7 * 8 + j] - h.data[12 * 8 + j])) < 1e-5);
   assert.throws(() => new GPT(cfg).scalar(h, Int32Array.from([0])), /no scalar head/);
 });
+
+test('step arena: training forwards draw from it, evaluation (no grad) never parks buffers in it', async () => {
+  const { setArenaEnabled, resetArena, arenaBuffersInUse } = await import('../../src/engine/tensor.js');
+  const model = new GPT(makeConfig({ vocabSize: 64, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 32, position: 'rope' }), { seed: 1 });
+  const ids = randomIds(32, 64, 3);
+  const targets = randomIds(32, 64, 4);
+  setArenaEnabled(true);
+  try {
+    resetArena();
+    model.loss(ids, targets, 2, 16).backward();
+    assert.ok(arenaBuffersInUse() > 0);
+    resetArena();
+    noGrad(() => {
+      for (let i = 0; i < 5; i++) model.loss(ids, targets, 2, 16).item();
+    });
+    assert.equal(arenaBuffersInUse(), 0);
+  } finally {
+    setArenaEnabled(false);
+  }
+});
