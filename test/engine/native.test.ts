@@ -149,7 +149,8 @@ for (const threads of [1, 2]) {
 
   test(`attention forward, backward and decode match the reference (${threads} thread${threads > 1 ? 's' : ''})`, { skip }, () => {
     native!.setThreads!(threads);
-    for (const [B, T, H, D] of [[1, 1, 1, 1], [2, 7, 3, 5], [1, 65, 2, 16], [2, 129, 4, 32], [1, 200, 1, 64]]) {
+    // small-tile path (T ≤ 256, D ≤ 64, every padded head size) and the general sgemm path (T > 256 or D > 64)
+    for (const [B, T, H, D] of [[1, 1, 1, 1], [2, 7, 3, 5], [1, 65, 2, 16], [2, 64, 4, 32], [1, 40, 2, 48], [2, 129, 4, 32], [1, 200, 1, 64], [1, 300, 2, 32], [1, 20, 1, 80]]) {
       const C = H * D;
       const qkv = rand(B * T * 3 * C);
       const on = new Float32Array(B * T * C), or = new Float32Array(B * T * C), ln = new Float32Array(B * H * T), lr = new Float32Array(B * H * T);

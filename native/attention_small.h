@@ -1,0 +1,175 @@
+/* The small-tile attention kernels of attention.c (see the comment there), written once
+ * for vectors of VL floats and included by attention.c once per instruction set:
+ *   VL           lanes per vector: 16 (AVX-512), 8 (AVX2), 4 (SSE2, NEON, anything else)
+ *   SMALL_ATTR   the target attribute the instance is compiled for (may be empty)
+ *   SMALL(name)  name with the instance's suffix
+ * A vector of VL floats then fills exactly one register, so the compiler never has to
+ * split or spill it. Each inclusion #undefs these three. */
+
+/* accumulator vectors a tile may keep in registers (32 zmm; 16 ymm or xmm) */
+#define ACC (VL == 16 ? 16 : 8)
+typedef float SMALL(vf) __attribute__((vector_size(VL * 4), aligned(4), may_alias));
+#define VLOAD(p) (*(const SMALL(vf) *)(p))
+#define VSTORE(p, v) (*(SMALL(vf) *)(p) = (v))
+
+/* S[j][0:VL] = Σ_d A[j][d] · Bt[d][0:VL] for j < NJ (A rows of stride DP, Bt rows of stride TP) */
+INLINE void SMALL(tile_s)(const float *A, const float *Bt, int TP, int DP, float *S, int lds) {
+  SMALL(vf) acc[NJ];
+  for (int j = 0; j < NJ; j++) acc[j] = (SMALL(vf)){0};
+  for (int d = 0; d < DP; d++) {
+    SMALL(vf) b = VLOAD(Bt + (long)d * TP);
+    for (int j = 0; j < NJ; j++) acc[j] += A[j * DP + d] * b;
+  }
+  for (int j = 0; j < NJ; j++) VSTORE(S + (long)j * lds, acc[j]);
+}
+
+/* rows per tile_pv call: R · DP/VL ≤ ACC accumulators where possible (one row of DP = 64
+ * takes 16 with VL = 4: those spill, on the fallback ISA only) */
+#define PV_ROWS(DP) ((DP) / VL * 8 <= ACC ? 8 : (DP) / VL * 4 <= ACC ? 4 : (DP) / VL * 2 <= ACC ? 2 : 1)
+
+/* O[r][:] = Σ_{k0 ≤ k < k1} A[r·sr + k·sk] · B[k][:] for r < PV_ROWS(DP) (B and O rows of DP floats) */
+INLINE void SMALL(tile_pv)(const float *A, long sr, long sk, const float *B, int k0, int k1, int DP, float *O) {
+  const int R = PV_ROWS(DP), NV = DP / VL;
+  SMALL(vf) acc[ACC > SMALL_D / VL ? ACC : SMALL_D / VL];
+  for (int i = 0; i < R * NV; i++) acc[i] = (SMALL(vf)){0};
+  for (int k = k0; k < k1; k++)
+    for (int r = 0; r < R; r++) {
+      float x = A[r * sr + k * sk];
+      for (int v = 0; v < NV; v++) acc[r * NV + v] += x * VLOAD(B + (long)k * DP + VL * v);
+    }
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < NV; v++) VSTORE(O + (long)r * DP + VL * v, acc[r * NV + v]);
+}
+
+INLINE void SMALL(att_fwd_small)(const att_ctx *a, int b, int h, const int DP) {
+  int T = a->T, D = a->D, H = a->H, TP = (T + 15) & ~15, R = PV_ROWS(DP);
+  long C = (long)H * D, C3 = 3 * C;
+  size_t TD = (size_t)TP * DP;
+  float scale = 1.0f / sqrtf((float)D);
+  float *qt = get_scratch(3 * TD + (size_t)TP * VL + (size_t)R * DP);
+  float *k = qt + TD, *v = k + TD, *St = v + TD, *O = St + (size_t)TP * VL;
+  const float *base = a->qkv + (long)b * T * C3;
+  pad_cols(base, C3, h * D, T, D, TP, DP, scale, qt);
+  pad_rows(base, C3, C + h * D, T, D, TP, DP, 1.0f, k);
+  pad_rows(base, C3, 2 * C + h * D, T, D, TP, DP, 1.0f, v);
+  float *lse = a->lse + ((long)b * H + h) * T;
+  for (int i0 = 0; i0 < T; i0 += VL) {
+    /* queries i0 + l (lane l) see keys j ≤ i0 + l < kv; tiles cover keys < kv rounded up to NJ */
+    int kv = i0 + VL < T ? i0 + VL : T, nk = (kv + NJ - 1) / NJ * NJ;
+    for (int j0 = 0; j0 < nk; j0 += NJ) SMALL(tile_s)(k + (long)j0 * DP, qt + i0, TP, DP, St + (long)j0 * VL, VL);
+    float mx[VL], sum[VL];
+    for (int l = 0; l < VL; l++) mx[l] = -INFINITY, sum[l] = 0.0f;
+    for (int j = 0; j < nk; j++)
+#pragma omp simd
+      for (int l = 0; l < VL; l++) {
+        float x = St[j * VL + l];
+        mx[l] = j <= i0 + l && x > mx[l] ? x : mx[l];
+      }
+    for (int j = 0; j < nk; j++)
+#pragma omp simd
+      for (int l = 0; l < VL; l++) {
+        float e = gfn_expf(St[j * VL + l] - mx[l]), p = j <= i0 + l ? e : 0.0f;
+        St[j * VL + l] = p;
+        sum[l] += p;
+      }
+    for (int l = 0; l < VL && i0 + l < T; l++) lse[i0 + l] = mx[l] + logf(sum[l]);
+    for (int l = 0; l < VL; l++) sum[l] = 1.0f / sum[l];
+    for (int j = 0; j < nk; j++)
+      for (int l = 0; l < VL; l++) St[j * VL + l] *= sum[l];
+    /* O = P·V, R query rows at a time */
+    for (int r0 = 0; r0 < VL && i0 + r0 < T; r0 += R) {
+      SMALL(tile_pv)(St + r0, 1, VL, v, 0, kv, DP, O);
+      for (int r = 0; r < R && i0 + r0 + r < T; r++)
+        memcpy(a->o + ((long)b * T + i0 + r0 + r) * C + h * D, O + (long)r * DP, sizeof(float) * D);
+    }
+  }
+}
+
+INLINE void SMALL(att_bwd_small)(const att_ctx *a, int b, int h, const int DP) {
+  int T = a->T, D = a->D, H = a->H, TP = (T + 15) & ~15, R = PV_ROWS(DP);
+  long C = (long)H * D, C3 = 3 * C;
+  size_t TD = (size_t)TP * DP, TT = (size_t)TP * TP;
+  float scale = 1.0f / sqrtf((float)D);
+  float *qt = get_scratch(9 * TD + 2 * TT + 2 * (size_t)TP);
+  float *q = qt + TD, *k = q + TD, *v = k + TD, *dOt = v + TD, *dO = dOt + TD, *dq = dO + TD, *dk = dq + TD, *dv = dk + TD;
+  float *Pt = dv + TD, *dSt = Pt + TT, *lse = dSt + TT, *di = lse + TP;
+  const float *base = a->qkv + (long)b * T * C3, *ob = a->out + (long)b * T * C, *gb = a->dout + (long)b * T * C;
+  pad_cols(base, C3, h * D, T, D, TP, DP, scale, qt);
+  pad_rows(base, C3, h * D, T, D, TP, DP, scale, q);
+  pad_rows(base, C3, C + h * D, T, D, TP, DP, 1.0f, k);
+  pad_rows(base, C3, 2 * C + h * D, T, D, TP, DP, 1.0f, v);
+  pad_cols(gb, C, h * D, T, D, TP, DP, 1.0f, dOt);
+  pad_rows(gb, C, h * D, T, D, TP, DP, 1.0f, dO);
+  const float *lse_in = a->lse_in + ((long)b * H + h) * T;
+  for (int t = 0; t < TP; t++) {
+    float s = 0.0f;
+    if (t < T) {
+      const float *oi = ob + (long)t * C + h * D, *gi = gb + (long)t * C + h * D;
+#pragma omp simd reduction(+ : s)
+      for (int d = 0; d < D; d++) s += oi[d] * gi[d];
+    }
+    di[t] = s;
+    lse[t] = t < T ? lse_in[t] : 0.0f;
+  }
+  /* Pᵀ = exp(Sᵀ − lse) and dSᵀ = Pᵀ ⊙ (V·dOᵀ − di), tiles of VL queries up to the diagonal */
+  for (int i0 = 0; i0 < T; i0 += VL) {
+    int kv = i0 + VL < T ? i0 + VL : T, nk = (kv + NJ - 1) / NJ * NJ;
+    for (int j0 = 0; j0 < nk; j0 += NJ) {
+      SMALL(tile_s)(k + (long)j0 * DP, qt + i0, TP, DP, Pt + (long)j0 * TP + i0, TP);
+      SMALL(tile_s)(v + (long)j0 * DP, dOt + i0, TP, DP, dSt + (long)j0 * TP + i0, TP);
+    }
+    for (int j = 0; j < nk; j++) {
+      float *p = Pt + (long)j * TP + i0, *g = dSt + (long)j * TP + i0;
+#pragma omp simd
+      for (int l = 0; l < VL; l++) {
+        float e = gfn_expf(p[l] - lse[i0 + l]), x = j <= i0 + l ? e : 0.0f;
+        p[l] = x;
+        g[l] = x * (g[l] - di[i0 + l]);
+      }
+    }
+  }
+  /* dQ = dS·K (scaled back at the scatter), dK = dSᵀ·(q·scale), dV = Pᵀ·dO */
+  for (int i0 = 0; i0 < T; i0 += R) SMALL(tile_pv)(dSt + i0, 1, TP, k, 0, i0 + R < T ? i0 + R : T, DP, dq + (long)i0 * DP);
+  for (int j0 = 0; j0 < T; j0 += R) {
+    SMALL(tile_pv)(dSt + (long)j0 * TP, TP, 1, q, j0, T, DP, dk + (long)j0 * DP);
+    SMALL(tile_pv)(Pt + (long)j0 * TP, TP, 1, dO, j0, T, DP, dv + (long)j0 * DP);
+  }
+  for (int t = 0; t < T; t++) {
+    float *restrict g = a->dqkv + ((long)b * T + t) * C3 + h * D;
+    const float *restrict gq = dq + (long)t * DP, *restrict gk = dk + (long)t * DP, *restrict gv = dv + (long)t * DP;
+    for (int d = 0; d < D; d++) g[d] += gq[d] * scale;
+    for (int d = 0; d < D; d++) g[C + d] += gk[d];
+    for (int d = 0; d < D; d++) g[2 * C + d] += gv[d];
+  }
+}
+
+/* one instance per padded head size DP, so that every loop bound over d is a constant */
+SMALL_ATTR static void SMALL(att_fwd_small_task)(void *c, int bh, int n) {
+  const att_ctx *a = (const att_ctx *)c;
+  int b = bh / a->H, h = bh % a->H;
+  switch ((a->D + 15) & ~15) {
+    case 16: SMALL(att_fwd_small)(a, b, h, 16); break;
+    case 32: SMALL(att_fwd_small)(a, b, h, 32); break;
+    case 48: SMALL(att_fwd_small)(a, b, h, 48); break;
+    default: SMALL(att_fwd_small)(a, b, h, 64); break;
+  }
+}
+
+SMALL_ATTR static void SMALL(att_bwd_small_task)(void *c, int bh, int n) {
+  const att_ctx *a = (const att_ctx *)c;
+  int b = bh / a->H, h = bh % a->H;
+  switch ((a->D + 15) & ~15) {
+    case 16: SMALL(att_bwd_small)(a, b, h, 16); break;
+    case 32: SMALL(att_bwd_small)(a, b, h, 32); break;
+    case 48: SMALL(att_bwd_small)(a, b, h, 48); break;
+    default: SMALL(att_bwd_small)(a, b, h, 64); break;
+  }
+}
+
+#undef ACC
+#undef PV_ROWS
+#undef VLOAD
+#undef VSTORE
+#undef VL
+#undef SMALL_ATTR
+#undef SMALL
