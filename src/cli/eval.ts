@@ -97,7 +97,7 @@ export const command: Command = {
   summary: 'score base and SFT models on held-out task families (table in the run)',
   async run(argv: string[]): Promise<void> {
     if (argv.includes('--help') || argv.includes('-h')) {
-      console.log(formatHelp('gptforge eval [--run runs/<name>] [--per-task N] [--tasks a,b]', 'Scores each synthetic task family\'s held-out split with its checker: the base model few-shot prompted with a fake conversation, the SFT model with and without the calculator. Writes eval.md and eval.json into the run directory.', FLAGS));
+      console.log(formatHelp('gptforge eval [--run runs/<name>] [--per-task N] [--tasks a,b] [--no-compare]', 'Scores each synthetic task family\'s held-out split with its checker: the base model few-shot prompted with a fake conversation, the SFT model with and without the calculator, and every later stage present (PPO, GRPO, REINFORCE, DPO). With a reward model, also compares base, SFT, SFT best-of-N and the RLHF models on held-out prompts: mean RM reward, win rate against SFT judged by the simulated labelers\' rubric, sampled accuracy, and diversity (distinct-n, self-BLEU, entropy, list items). Writes eval.md, eval.json and eval-chart.svg into the run directory.', FLAGS));
       return;
     }
     const { markdown } = runEval(argv);
