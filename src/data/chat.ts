@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError, type ErrorLocation } from '../util/errors.js';
+import { readJSONL, type OnBad } from './jsonl.js';
 import { ROLES, type Conversation, type Message, type ToolCall } from './conversation.js';
 
 /**
@@ -171,7 +171,7 @@ export function visibleAnswer(conv: Conversation): string {
     .trim();
 }
 
-export type OnBad = 'skip' | 'error';
+export type { OnBad };
 
 export interface ReadConversationsResult {
   conversations: Conversation[];
@@ -188,37 +188,20 @@ export function readConversationsJSONL(
   file: string,
   opts: { onBad?: OnBad; forTraining?: boolean; tokenizer?: Tokenizer; maxTokens?: number } = {},
 ): ReadConversationsResult {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new GptforgeError(`cannot read conversations: ${(e as Error).message}`, { file });
-  }
-  const out: ReadConversationsResult = { conversations: [], skipped: [] };
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i].trim();
-    if (raw === '') continue;
-    const where = { file, line: i + 1 };
-    try {
-      let obj: unknown;
-      try {
-        obj = JSON.parse(raw);
-      } catch (e) {
-        throw new GptforgeError(`not valid JSON (${(e as Error).message})`, where);
-      }
+  const r = readJSONL(
+    file,
+    'conversations',
+    (obj, where) => {
       validateConversation(obj, { forTraining: opts.forTraining, where });
       if (opts.tokenizer && opts.maxTokens !== undefined) {
         const n = renderConversation(opts.tokenizer, obj).ids.length;
         if (n > opts.maxTokens) throw new GptforgeError(`conversation is ${n} tokens, longer than the context of ${opts.maxTokens}`, { ...where, field: 'messages' });
       }
-      out.conversations.push(obj);
-    } catch (e) {
-      if (opts.onBad !== 'skip' || !(e instanceof GptforgeError)) throw e;
-      out.skipped.push({ line: i + 1, reason: e.message });
-    }
-  }
-  return out;
+      return obj;
+    },
+    opts.onBad,
+  );
+  return { conversations: r.items, skipped: r.skipped };
 }
 
 /**

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError, type ErrorLocation } from '../util/errors.js';
-import { validateConversation, visibleAnswer, type OnBad } from './chat.js';
+import { validateConversation, visibleAnswer } from './chat.js';
+import { readJSONL, type OnBad } from './jsonl.js';
 import type { Conversation, Message } from './conversation.js';
 import { TASKS } from './synthetic/tasks.js';
 
@@ -217,32 +218,8 @@ function orderByRanks(completions: Completion[], ranks: unknown, where: ErrorLoc
  * line and field, or, with onBad 'skip', a counted skip. Pairs become 2-item rankings.
  */
 export function readPreferencesJSONL(file: string, opts: { onBad?: OnBad } = {}): ReadPreferencesResult {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new GptforgeError(`cannot read preferences: ${(e as Error).message}`, { file });
-  }
-  const out: ReadPreferencesResult = { rankings: [], skipped: [] };
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i].trim();
-    if (raw === '') continue;
-    const where = { file, line: i + 1 };
-    try {
-      let obj: unknown;
-      try {
-        obj = JSON.parse(raw);
-      } catch (e) {
-        throw new GptforgeError(`not valid JSON (${(e as Error).message})`, where);
-      }
-      out.rankings.push(validateRanking(obj, where));
-    } catch (e) {
-      if (opts.onBad !== 'skip' || !(e instanceof GptforgeError)) throw e;
-      out.skipped.push({ line: i + 1, reason: e.message });
-    }
-  }
-  return out;
+  const r = readJSONL(file, 'preferences', validateRanking, opts.onBad);
+  return { rankings: r.items, skipped: r.skipped };
 }
 
 /**
