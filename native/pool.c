@@ -7,8 +7,19 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define CPU_RELAX() _mm_pause()
+/* Flush denormals to zero (FTZ) and read them as zero (DAZ) inside kernels: tiny values
+ * (softmax tails, decayed embeddings of tokens a stage never sees, such as <|pad|>) would
+ * otherwise take microcode assists that slow whole matmuls several-fold. The caller's (V8's)
+ * floating-point mode is restored after every kernel, so JavaScript keeps IEEE semantics. */
+#define FTZ_DAZ 0x8040u
+#define FP_MODE_ENTER() unsigned saved_csr = _mm_getcsr(); _mm_setcsr(saved_csr | FTZ_DAZ)
+#define FP_MODE_LEAVE() _mm_setcsr(saved_csr)
+#define FP_MODE_WORKER() _mm_setcsr(_mm_getcsr() | FTZ_DAZ)
 #else
 #define CPU_RELAX() ((void)0)
+#define FP_MODE_ENTER() ((void)0)
+#define FP_MODE_LEAVE() ((void)0)
+#define FP_MODE_WORKER() ((void)0)
 #endif
 
 #define MAX_THREADS 64
@@ -42,6 +53,7 @@ static void run_tasks(void) {
 
 static void *worker_main(void *arg) {
   int id = (int)(long)arg;
+  FP_MODE_WORKER();
   unsigned seen = atomic_load(&P.generation);
   for (;;) {
     int spins = 0;
@@ -96,8 +108,10 @@ void pool_set_threads(int nthreads) {
 
 void pool_run(pool_task_fn fn, void *ctx, int ntasks) {
   if (ntasks <= 0) return;
+  FP_MODE_ENTER();
   if (P.nthreads <= 1 || ntasks == 1) {
     for (int i = 0; i < ntasks; i++) fn(ctx, i, ntasks);
+    FP_MODE_LEAVE();
     return;
   }
   P.fn = fn;
@@ -113,4 +127,5 @@ void pool_run(pool_task_fn fn, void *ctx, int ntasks) {
   }
   run_tasks();
   while (atomic_load_explicit(&P.done, memory_order_acquire) < ntasks) CPU_RELAX();
+  FP_MODE_LEAVE();
 }

@@ -106,15 +106,20 @@ export function record(inputs: readonly (Tensor | null | undefined)[], backward:
   return true;
 }
 
+/** True while the tape runs backward: its gradient buffers belong in the step arena. */
+let inBackward = false;
+
 function runTapeBackward(): void {
   const nodes = tape;
   tape = [];
   const prev = gradEnabled;
   gradEnabled = false;
+  inBackward = true;
   try {
     for (let i = nodes.length - 1; i >= 0; i--) nodes[i]();
   } finally {
     gradEnabled = prev;
+    inBackward = false;
   }
 }
 
@@ -185,7 +190,7 @@ export function allocBuffer(n: number, zero: boolean): Float32Array {
   // Without grad (evaluation, sampling inside a training run) nothing is kept for a backward
   // pass and many forward passes may run between two resets: plain, collectable allocations,
   // or every one of them would stay parked in the arena (gigabytes for an evaluation).
-  if (!arenaEnabled || n < 64 || !gradEnabled) return new Float32Array(n);
+  if (!arenaEnabled || n < 64 || (!gradEnabled && !inBackward)) return new Float32Array(n);
   const list = freeLists.get(n);
   const b = list && list.length > 0 ? list.pop()! : new Float32Array(n);
   if (zero) b.fill(0);

@@ -108,7 +108,7 @@ test('scalar head reads one position and receives gradients', () => {
   assert.throws(() => new GPT(cfg).scalar(h, Int32Array.from([0])), /no scalar head/);
 });
 
-test('step arena: training forwards draw from it, evaluation (no grad) never parks buffers in it', async () => {
+test('step arena: training forwards and backwards draw from it, evaluation (no grad) never parks buffers in it', async () => {
   const { setArenaEnabled, resetArena, arenaBuffersInUse } = await import('../../src/engine/tensor.js');
   const model = new GPT(makeConfig({ vocabSize: 64, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 32, position: 'rope' }), { seed: 1 });
   const ids = randomIds(32, 64, 3);
@@ -116,8 +116,12 @@ test('step arena: training forwards draw from it, evaluation (no grad) never par
   setArenaEnabled(true);
   try {
     resetArena();
-    model.loss(ids, targets, 2, 16).backward();
-    assert.ok(arenaBuffersInUse() > 0);
+    const loss = model.loss(ids, targets, 2, 16);
+    const forwardBuffers = arenaBuffersInUse();
+    loss.backward();
+    assert.ok(forwardBuffers > 0);
+    // activation gradients come from the arena too (the backward pass runs without recording)
+    assert.ok(arenaBuffersInUse() > forwardBuffers, `${arenaBuffersInUse()} > ${forwardBuffers}`);
     resetArena();
     noGrad(() => {
       for (let i = 0; i < 5; i++) model.loss(ids, targets, 2, 16).item();
