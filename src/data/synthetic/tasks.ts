@@ -738,7 +738,8 @@ const arithmetic: SyntheticTask = {
       const vars = { a: String(p.a), b: String(p.b), sym: OP_SYMBOL[p.op], word: OP_WORDS[p.op], r: String(result) };
       const prompt = capitalize(fill(pick(rng, ARITHMETIC_PROMPTS[p.op]), vars));
       const lead = rng.random() < 0.2 ? pick(rng, LEAD_INS) : '';
-      const final = fill(pick(rng, ['{a} {sym} {b} = {r}.', 'The answer is {r}.', '{a} {word} {b} is {r}.', 'That comes to {r}.', 'It is {r}.']), vars);
+      // the reply restates only the result: every digit a small model copies is a chance to slip
+      const final = fill(pick(rng, ['The answer is {r}.', 'That comes to {r}.', 'It is {r}.', 'The result is {r}.', 'That makes {r}.']), vars);
       out.push(
         example(prompt, [
           { role: 'assistant', content: lead, tool_call: { name: 'calculator', input } },
