@@ -201,6 +201,16 @@ static napi_value js_att_dec(napi_env env, napi_callback_info info) {
   OK gfn_attention_decode(q, kc, vc, o, B, Tq, p0, Tm, H, D);
   return NULL;
 }
+static napi_value js_rope(napi_env env, napi_callback_info info) {
+  BEGIN(9)
+  const float *src = f32(&A, 0);
+  float *dst = f32(&A, 1);
+  const float *c = f32(&A, 2), *s = f32(&A, 3);
+  int B = (int)num(&A, 4), T = (int)num(&A, 5), H = (int)num(&A, 6), D = (int)num(&A, 7);
+  float sign = (float)num(&A, 8);
+  OK gfn_rope(src, dst, c, s, B, T, H, D, sign);
+  return NULL;
+}
 static napi_value js_ce_fwd(napi_env env, napi_callback_info info) {
   BEGIN(6)
   const float *lg = f32(&A, 0);
@@ -329,7 +339,7 @@ static napi_value init(napi_env env, napi_value exports) {
       P("softmaxForward", js_softmax_fwd), P("softmaxBackward", js_softmax_bwd),
       P("attentionForward", js_att_fwd), P("attentionBackward", js_att_bwd), P("attentionDecode", js_att_dec),
       P("crossEntropyForward", js_ce_fwd), P("crossEntropyBackward", js_ce_bwd),
-      P("embeddingForward", js_emb_fwd), P("embeddingBackward", js_emb_bwd),
+      P("rope", js_rope), P("embeddingForward", js_emb_fwd), P("embeddingBackward", js_emb_bwd),
       P("add", js_add), P("mul", js_mul), P("scale", js_scale), P("axpy", js_axpy),
       P("sumSquares", js_sum_squares), P("adamw", js_adamw),
       P("setThreads", js_set_threads), P("threads", js_threads), P("isa", js_isa), P("peakGflops", js_peak),

@@ -26,6 +26,7 @@ void gfn_attention_backward(const float *qkv, const float *out, const float *lse
 void gfn_attention_decode(const float *q, const float *kc, const float *vc, float *out, int B, int Tq, int pos0, int Tmax, int H, int D);
 void gfn_cross_entropy_forward(const float *logits, const int32_t *targets, float *losses, long rows, long V, int ignore);
 void gfn_cross_entropy_backward(const float *logits, const int32_t *targets, const float *dloss, float *dlogits, long rows, long V, int ignore);
+void gfn_rope(const float *src, float *dst, const float *cos, const float *sin, int B, int T, int H, int D, float sign);
 void gfn_embedding_forward(const int32_t *ids, const float *table, float *out, long n, long C);
 void gfn_embedding_backward(const int32_t *ids, const float *dout, float *dtable, long n, long C);
 void gfn_add(const float *a, const float *b, float *out, long n);

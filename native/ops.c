@@ -239,6 +239,39 @@ GF_CLONES static void gelu_fwd_r(void *c, long i0, long i1) {
     k->out[i] = 0.5f * x * (1.0f + th);
   }
 }
+/* ---------------------------------------------------------------------------------------- */
+/* rotary position embedding: forward rotates by +θ, backward by −θ (the rotation's transpose) */
+
+typedef struct { const float *src, *cos, *sin; float *dst; int T, H, D; float sign; } rope_ctx;
+
+GF_CLONES static void rope_rows(void *c, long r0, long r1) {
+  const rope_ctx *k = (const rope_ctx *)c;
+  long C = (long)k->H * k->D, C3 = 3 * C;
+  int half = k->D / 2;
+  for (long r = r0; r < r1; r++) {
+    int t = (int)(r % k->T);
+    const float *cs = k->cos + (long)t * half, *sn = k->sin + (long)t * half;
+    const float *x = k->src + r * C3;
+    float *y = k->dst + r * C3;
+    for (int part = 0; part < 2; part++) {
+      for (int h = 0; h < k->H; h++) {
+        long o = part * C + (long)h * k->D;
+        for (int i = 0; i < half; i++) {
+          float s = sn[i] * k->sign, x0 = x[o + 2 * i], x1 = x[o + 2 * i + 1];
+          y[o + 2 * i] += x0 * cs[i] - x1 * s;
+          y[o + 2 * i + 1] += x0 * s + x1 * cs[i];
+        }
+      }
+    }
+    for (long j = 2 * C; j < C3; j++) y[j] += x[j]; /* v passes through */
+  }
+}
+void gfn_rope(const float *src, float *dst, const float *cos, const float *sin, int B, int T, int H, int D, float sign) {
+  rope_ctx k = {src, cos, sin, dst, T, H, D, sign};
+  long rows = (long)B * T;
+  parallel_range(rope_rows, &k, rows, (double)rows * 3 * H * D * 2);
+}
+
 void gfn_gelu_forward(const float *x, float *out, long n) {
   pw_ctx k = {x, 0, out, 0};
   parallel_range(gelu_fwd_r, &k, n, (double)n * 8);

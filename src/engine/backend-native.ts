@@ -200,6 +200,15 @@ export function loadNativeKernels(): { kernels: Kernels & NativeInfo } | { error
       checkIds(kn, ids, n, C > 0 ? Math.floor(dtable.length / C) : 0);
       addon.embeddingBackward(ids, dout, dtable, n, C);
     },
+    rope(src, dst, cos, sin, B, T, H, D, sign) {
+      const kn = 'rope';
+      for (const [n, v] of [['B', B], ['T', T], ['H', H], ['D', D]] as const) size(kn, n, v);
+      if (D % 2 !== 0) throw new ArgError(`${kn}: head size D must be even, got ${D}`);
+      if (sign !== 1 && sign !== -1) throw new ArgError(`${kn}: sign must be 1 or −1, got ${sign}`);
+      f32(kn, 'src', src, B * T * 3 * H * D); f32(kn, 'dst', dst, B * T * 3 * H * D);
+      f32(kn, 'cos', cos, (T * D) / 2); f32(kn, 'sin', sin, (T * D) / 2);
+      addon.rope(src, dst, cos, sin, B, T, H, D, sign);
+    },
     add(a, b, out, n) {
       size('add', 'n', n); f32('add', 'a', a, n); f32('add', 'b', b, n); f32('add', 'out', out, n);
       addon.add(a, b, out, n);

@@ -120,6 +120,32 @@ export function rmsNormBackward(dout: FA, x: FA, weight: FA | null, rstd: FA, dx
   }
 }
 
+export function rope(src: FA, dst: FA, cos: FA, sin: FA, B: number, T: number, H: number, D: number, sign: number): void {
+  const C = H * D;
+  const C3 = 3 * C;
+  const half = D / 2;
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const row = (b * T + t) * C3;
+      for (let part = 0; part < 2; part++) {
+        for (let h = 0; h < H; h++) {
+          const o = row + part * C + h * D;
+          for (let i = 0; i < half; i++) {
+            const c = cos[t * half + i];
+            const s = sin[t * half + i] * sign;
+            const x0 = src[o + 2 * i];
+            const x1 = src[o + 2 * i + 1];
+            dst[o + 2 * i] += x0 * c - x1 * s;
+            dst[o + 2 * i + 1] += x0 * s + x1 * c;
+          }
+        }
+      }
+      // v passes through unchanged
+      for (let j = 2 * C; j < C3; j++) dst[row + j] += src[row + j];
+    }
+  }
+}
+
 export function geluForward(x: FA, out: FA, n: number): void {
   for (let i = 0; i < n; i++) {
     const v = x[i];
@@ -365,6 +391,7 @@ export const referenceKernels: Kernels = {
   layerNormBackward,
   rmsNormForward,
   rmsNormBackward,
+  rope,
   geluForward,
   geluBackward,
   siluForward,

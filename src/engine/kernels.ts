@@ -76,6 +76,13 @@ export interface Kernels {
   /** dlogits[r] += dloss[r]·(softmax(logits[r]) − onehot(t_r)); rows with t_r === ignoreIndex get nothing. */
   crossEntropyBackward(logits: F32, targets: Int32Array, dloss: F32, dlogits: F32, rows: number, V: number, ignoreIndex: number): void;
 
+  /**
+   * Rotary position embedding on packed qkv [B,T,3·H·D]: pairs (2i, 2i+1) of every q and k
+   * head at time t are rotated by the angle whose cos/sin are cos[t·D/2 + i], sin[…]
+   * (sign −1 rotates backwards: the backward pass). v is copied. dst accumulates (+=).
+   */
+  rope(src: F32, dst: F32, cos: F32, sin: F32, B: number, T: number, H: number, D: number, sign: number): void;
+
   /** out[i,:] = table[ids[i],:] (ids validated by the caller). */
   embeddingForward(ids: Int32Array, table: F32, out: F32, n: number, C: number): void;
   /** dtable[ids[i],:] += dout[i,:]. */

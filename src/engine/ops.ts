@@ -252,6 +252,22 @@ export function rope(qkv: Tensor, nHead: number, pos0 = 0, base = 10000): Tensor
   const C = C3 / 3;
   const D = C / nHead;
   if (!Number.isInteger(D) || D % 2 !== 0) fail('rope', `head size must be even, got C=${C}, nHead=${nHead}`);
+  const { cos, sin } = ropeTables(T, D, pos0, base);
+  const out = opOutput(qkv.shape, true);
+  k().rope(qkv.data, out.data, cos, sin, B, T, nHead, D, 1);
+  out.requiresGrad = record([qkv], () => {
+    // The rotation is orthogonal: its transpose (rotation by −θ) carries the gradient back.
+    if (out.grad && qkv.requiresGrad) k().rope(out.grad, qkv.gradBuffer(), cos, sin, B, T, nHead, D, -1);
+  });
+  return out;
+}
+
+/** cos/sin of every (position, frequency) pair, cached: training asks for the same T and pos0 every step. */
+const ropeCache = new Map<string, { cos: Float32Array; sin: Float32Array }>();
+function ropeTables(T: number, D: number, pos0: number, base: number): { cos: Float32Array; sin: Float32Array } {
+  const key = `${T},${D},${pos0},${base}`;
+  const hit = ropeCache.get(key);
+  if (hit) return hit;
   const half = D / 2;
   const cos = new Float32Array(T * half);
   const sin = new Float32Array(T * half);
@@ -262,35 +278,10 @@ export function rope(qkv: Tensor, nHead: number, pos0 = 0, base = 10000): Tensor
       sin[t * half + i] = Math.sin(ang);
     }
   }
-  const apply = (src: Float32Array, dst: Float32Array, sign: number): void => {
-    for (let b = 0; b < B; b++) {
-      for (let t = 0; t < T; t++) {
-        const row = (b * T + t) * C3;
-        for (let part = 0; part < 2; part++) {
-          for (let h = 0; h < nHead; h++) {
-            const o = row + part * C + h * D;
-            for (let i = 0; i < half; i++) {
-              const c = cos[t * half + i];
-              const s = sin[t * half + i] * sign;
-              const x0 = src[o + 2 * i];
-              const x1 = src[o + 2 * i + 1];
-              dst[o + 2 * i] += x0 * c - x1 * s;
-              dst[o + 2 * i + 1] += x0 * s + x1 * c;
-            }
-          }
-        }
-        // v passes through unchanged
-        for (let j = 2 * C; j < C3; j++) dst[row + j] += src[row + j];
-      }
-    }
-  };
-  const out = opOutput(qkv.shape, true);
-  apply(qkv.data, out.data, 1);
-  out.requiresGrad = record([qkv], () => {
-    // The rotation is orthogonal: its transpose (rotation by −θ) carries the gradient back.
-    if (out.grad && qkv.requiresGrad) apply(out.grad, qkv.gradBuffer(), -1);
-  });
-  return out;
+  // decoding asks for a new pos0 every token: keep the cache small
+  if (ropeCache.size > 256) ropeCache.clear();
+  ropeCache.set(key, { cos, sin });
+  return { cos, sin };
 }
 
 // ---------------------------------------------------------------------------------------------

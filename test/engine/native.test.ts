@@ -147,6 +147,22 @@ for (const threads of [1, 2]) {
     }
   });
 
+  test(`rope forward (+θ) and backward (−θ) match the reference (${threads} thread${threads > 1 ? 's' : ''})`, { skip }, () => {
+    native!.setThreads!(threads);
+    for (const [B, T, H, D] of [[1, 1, 1, 2], [2, 7, 3, 4], [3, 65, 2, 16], [2, 129, 4, 64]]) {
+      const n = B * T * 3 * H * D;
+      const half = D / 2;
+      const cos = Float32Array.from({ length: T * half }, (_, i) => Math.cos(0.1 * i));
+      const sin = Float32Array.from({ length: T * half }, (_, i) => Math.sin(0.1 * i));
+      const x = rand(n), base = rand(n);
+      for (const sign of [1, -1]) {
+        const on = Float32Array.from(base), or = Float32Array.from(base);
+        native!.rope(x, on, cos, sin, B, T, H, D, sign); ref.rope(x, or, cos, sin, B, T, H, D, sign);
+        close(`rope ${sign} ${B},${T},${H},${D}`, on, or, 1e-5, 1e-6);
+      }
+    }
+  });
+
   test(`attention forward, backward and decode match the reference (${threads} thread${threads > 1 ? 's' : ''})`, { skip }, () => {
     native!.setThreads!(threads);
     // small-tile path (T ≤ 256, D ≤ 64, every padded head size) and the general sgemm path (T > 256 or D > 64)

@@ -738,8 +738,9 @@ const arithmetic: SyntheticTask = {
       const vars = { a: String(p.a), b: String(p.b), sym: OP_SYMBOL[p.op], word: OP_WORDS[p.op], r: String(result) };
       const prompt = capitalize(fill(pick(rng, ARITHMETIC_PROMPTS[p.op]), vars));
       const lead = rng.random() < 0.2 ? pick(rng, LEAD_INS) : '';
-      // the reply restates only the result: every digit a small model copies is a chance to slip
-      const final = fill(pick(rng, ['The answer is {r}.', 'That comes to {r}.', 'It is {r}.', 'The result is {r}.', 'That makes {r}.']), vars);
+      // Half the replies restate the problem: copying the operands once more is extra practice
+      // at the skill the whole family rests on (a small model learns copying slowly).
+      const final = fill(pick(rng, ['{a} {sym} {b} = {r}.', '{a} {word} {b} is {r}.', 'The answer is {r}.', 'That comes to {r}.', 'It is {r}.', '{a} {sym} {b} is {r}.']), vars);
       out.push(
         example(prompt, [
           { role: 'assistant', content: lead, tool_call: { name: 'calculator', input } },
