@@ -175,14 +175,37 @@ export function arenaBuffersInUse(): number {
   return inUse.length;
 }
 
-/** Return every buffer handed out since the last reset to the free lists. */
+/** Buffers parked in the free lists (tests check variable shapes do not pile up). */
+export function arenaBuffersFree(): number {
+  let n = 0;
+  for (const list of freeLists.values()) n += list.length;
+  return n;
+}
+
+/** Resets so far, and the reset at which each buffer size was last handed out. */
+let resets = 0;
+const lastUsed = new Map<number, number>();
+
+/**
+ * Return every buffer handed out since the last reset to the free lists. Sizes not asked for
+ * in the last two steps are released: stages with variable shapes (reward modeling, RL, DPO
+ * batches padded to their longest sequence) would otherwise keep a full set of activation
+ * buffers for every length they ever saw.
+ */
 export function resetArena(): void {
+  resets++;
   for (const b of inUse) {
     let list = freeLists.get(b.length);
     if (!list) freeLists.set(b.length, (list = []));
     list.push(b);
   }
   inUse = [];
+  for (const size of freeLists.keys()) {
+    if ((lastUsed.get(size) ?? 0) < resets - 2) {
+      freeLists.delete(size);
+      lastUsed.delete(size);
+    }
+  }
 }
 
 /** A Float32Array of n elements: from the arena when enabled (zeroed only if asked), else fresh (always zero). */
@@ -193,6 +216,7 @@ export function allocBuffer(n: number, zero: boolean): Float32Array {
   if (!arenaEnabled || n < 64 || (!gradEnabled && !inBackward)) return new Float32Array(n);
   const list = freeLists.get(n);
   const b = list && list.length > 0 ? list.pop()! : new Float32Array(n);
+  lastUsed.set(n, resets);
   if (zero) b.fill(0);
   inUse.push(b);
   return b;

@@ -109,7 +109,7 @@ test('scalar head reads one position and receives gradients', () => {
 });
 
 test('step arena: training forwards and backwards draw from it, evaluation (no grad) never parks buffers in it', async () => {
-  const { setArenaEnabled, resetArena, arenaBuffersInUse } = await import('../../src/engine/tensor.js');
+  const { setArenaEnabled, resetArena, arenaBuffersInUse, arenaBuffersFree } = await import('../../src/engine/tensor.js');
   const model = new GPT(makeConfig({ vocabSize: 64, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 32, position: 'rope' }), { seed: 1 });
   const ids = randomIds(32, 64, 3);
   const targets = randomIds(32, 64, 4);
@@ -127,6 +127,22 @@ test('step arena: training forwards and backwards draw from it, evaluation (no g
       for (let i = 0; i < 5; i++) model.loss(ids, targets, 2, 16).item();
     });
     assert.equal(arenaBuffersInUse(), 0);
+    // variable sequence lengths (RM, RL, DPO batches): buffers of lengths no longer used are released
+    for (let T = 4; T <= 16; T++) {
+      resetArena();
+      model.loss(ids.subarray(0, 2 * T), targets.subarray(0, 2 * T), 2, T).backward();
+    }
+    resetArena();
+    resetArena();
+    const parked = arenaBuffersFree();
+    resetArena();
+    model.loss(ids, targets, 2, 16).backward();
+    resetArena();
+    assert.ok(arenaBuffersFree() <= parked + 1, `${arenaBuffersFree()} buffers parked after 13 shapes`);
+    resetArena();
+    resetArena();
+    resetArena();
+    assert.equal(arenaBuffersFree(), 0);
   } finally {
     setArenaEnabled(false);
   }
