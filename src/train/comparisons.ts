@@ -43,12 +43,13 @@ export interface SampleOptions {
   seed: number;
 }
 
-/** K sampled replies to a prompt (duplicates dropped: a ranking compares different replies). */
+/** K sampled replies to a prompt (empty ones and duplicates dropped: a ranking compares different replies). */
 export function sampleReplies(engine: ChatEngine, prompt: string, opts: SampleOptions): Completion[] {
   const replies: Completion[] = [];
   for (let i = 0; i < opts.k; i++) {
     const r = engine.reply({ messages: [{ role: 'user', content: prompt }] }, { temperature: opts.temperature, maxTokens: opts.maxTokens, tools: opts.tools, seed: opts.seed * 1000 + i });
-    replies.push({ messages: r.messages });
+    // a reply that says and calls nothing is not a completion the formats accept (nor one worth ranking)
+    if (r.messages.some((m) => m.tool_call !== undefined || m.content.trim() !== '')) replies.push({ messages: r.messages });
   }
   return dedupeCompletions(replies);
 }
