@@ -72,7 +72,13 @@ function comparisons(runDir: string, cfg: RmPreset, a: ReturnType<typeof parseAr
   const paths = { train: join(dir, 'train.jsonl'), val: join(dir, 'val.jsonl'), valClean: join(dir, 'val.clean.jsonl') };
   if (!bool(a, 'fresh') && Object.values(paths).every((p) => existsSync(p))) {
     if (!quiet) console.error(`rm: reusing the simulated comparisons in ${dir} (--fresh to re-sample)`);
-    return { train: readRankings(paths.train), val: readRankings(paths.val), valClean: readRankings(paths.valClean) };
+    // our own files: a line an older version wrote and the reader now refuses is skipped, not fatal
+    const read = (f: string): Ranking[] => {
+      const r = readPreferencesJSONL(f, { onBad: 'skip' });
+      if (r.skipped.length > 0 && !quiet) console.error(`rm: skipped ${r.skipped.length} unreadable rankings in ${f} (first: ${r.skipped[0].reason})`);
+      return r.rankings;
+    };
+    return { train: read(paths.train), val: read(paths.val), valClean: read(paths.valClean) };
   }
   const { model, tok } = loadModel(runDir, 'sft');
   const c = cfg.comparisons;
