@@ -11,7 +11,7 @@ import type { OnBad } from '../data/chat.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import { simulatedComparisons, taskPrompts } from '../train/comparisons.js';
-import { RankingLoader, evaluateRankings, scoreSequences, trainRewardModel, type RenderedRanking } from '../train/reward.js';
+import { ShuffledLoader, evaluateRankings, scoreSequences, trainRewardModel, type RenderedRanking } from '../train/reward.js';
 import { fnv1a } from '../data/synthetic/tasks.js';
 import { loadModel } from './models.js';
 import { runPreset } from './sft.js';
@@ -120,7 +120,7 @@ export async function runRm(argv: string[]): Promise<{ runDir: string; accuracy:
   if (!quiet) console.error(`rm: from ${sft.dir}; ${train.rendered.length} rankings (${pairs} pairs) for training, ${val.rendered.length} held out${train.dropped + val.dropped ? `; ${train.dropped + val.dropped} dropped as longer than the context` : ''}`);
   const pad = tok.specialId('<|pad|>');
   const result = await trainRewardModel(
-    { model, train: new RankingLoader(train.rendered, cfg.rankingsPerBatch), val: val.rendered, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() },
+    { model, train: new ShuffledLoader(train.rendered, cfg.rankingsPerBatch), val: val.rendered, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() },
     cfg.train,
     { runDir, stageDir: join(runDir, 'rm'), resume: !bool(a, 'fresh'), quiet },
   );

@@ -2,8 +2,7 @@ import { fromArray, noGrad } from '../engine/tensor.js';
 import * as op from '../engine/ops.js';
 import type { GPT } from '../model/gpt.js';
 import type { RenderedConversation } from '../data/chat.js';
-import { sigmoid, softplus } from './reward.js';
-import { RankingLoader } from './reward.js';
+import { ShuffledLoader, sigmoid, softplus } from './reward.js';
 import { train, type TrainConfig, type TrainOptions, type TrainResult } from './loop.js';
 
 /**
@@ -122,8 +121,7 @@ export function evaluateDpo(model: GPT, pairs: readonly DpoPair[], ref: { chosen
 export async function trainDpo(setup: DpoSetup, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   const { model, padId, beta } = setup;
   // pairs are served by index, so the loader's state stays a small {epoch, index}
-  const indexed = setup.pairs.map((_, i) => ({ completions: [[i]] }));
-  const loader = new RankingLoader(indexed, setup.pairsPerBatch, setup.seed ?? 1337);
+  const loader = new ShuffledLoader(setup.pairs.map((_, i) => i), setup.pairsPerBatch, setup.seed ?? 1337);
   return train(
     {
       stage: 'dpo',
@@ -131,7 +129,7 @@ export async function trainDpo(setup: DpoSetup, cfg: TrainConfig, opts: TrainOpt
       tokenizerJSON: setup.tokenizerJSON,
       tokenizerHash: setup.tokenizerHash,
       forwardMicroBatch: () => {
-        const idx = loader.next().map((r) => r.completions[0][0]);
+        const idx = loader.next();
         const seqs = idx.flatMap((i) => [setup.pairs[i].chosen, setup.pairs[i].rejected]);
         const { ce, rowsOf, logp } = sequenceLogProbs(model, seqs, padId);
         const res = dpoLoss(

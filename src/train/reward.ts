@@ -101,23 +101,23 @@ export function scoreSequences(model: GPT, seqs: readonly number[][], padId: num
   return out;
 }
 
-/** Rankings in a seeded order, a few per micro-batch, epoch after epoch; {epoch, index} is the whole state. */
-export class RankingLoader {
+/** Items (rankings, DPO pair indices) in a seeded order, a few per micro-batch, epoch after epoch; {epoch, index} is the whole state. */
+export class ShuffledLoader<T> {
   private order: number[] = [];
   private st = { epoch: 0, index: 0 };
 
   constructor(
-    private readonly rankings: readonly RenderedRanking[],
+    private readonly items: readonly T[],
     private readonly perBatch: number,
     private readonly seed = 1337,
   ) {
-    if (rankings.length === 0) throw new Error('RankingLoader: no rankings');
+    if (items.length === 0) throw new Error('ShuffledLoader: no items');
     this.shuffle();
   }
 
   private shuffle(): void {
     const rng = new Rng(this.seed + 7919 * this.st.epoch);
-    const a = this.rankings.map((_, i) => i);
+    const a = this.items.map((_, i) => i);
     for (let i = a.length - 1; i > 0; i--) {
       const j = rng.int(i + 1);
       [a[i], a[j]] = [a[j], a[i]];
@@ -125,14 +125,14 @@ export class RankingLoader {
     this.order = a;
   }
 
-  next(): RenderedRanking[] {
-    const out: RenderedRanking[] = [];
+  next(): T[] {
+    const out: T[] = [];
     while (out.length < this.perBatch) {
       if (this.st.index >= this.order.length) {
         this.st = { epoch: this.st.epoch + 1, index: 0 };
         this.shuffle();
       }
-      out.push(this.rankings[this.order[this.st.index++]]);
+      out.push(this.items[this.order[this.st.index++]]);
     }
     return out;
   }
@@ -143,7 +143,7 @@ export class RankingLoader {
 
   restore(s: unknown): void {
     const st = s as { epoch: number; index: number };
-    if (typeof st?.epoch !== 'number' || typeof st.index !== 'number') throw new Error('bad reward-model loader state in trainer_state.json');
+    if (typeof st?.epoch !== 'number' || typeof st.index !== 'number') throw new Error('bad loader state in trainer_state.json');
     this.st = { epoch: st.epoch, index: st.index };
     this.shuffle();
   }
@@ -152,7 +152,7 @@ export class RankingLoader {
 export interface RewardSetup {
   /** The SFT model with a scalar head added (zero-initialised: every reward starts at 0). */
   model: GPT;
-  train: RankingLoader;
+  train: ShuffledLoader<RenderedRanking>;
   val: readonly RenderedRanking[];
   padId: number;
   tokenizerJSON: string;

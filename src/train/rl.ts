@@ -355,9 +355,8 @@ export async function trainRL(setup: RLSetup, rl: RLConfig, cfg: TrainConfig, op
         reply.sampled.forEach((s, i) => {
           if (s === 1) actions.push(promptIds.length + i);
         });
-        // a reply cut at the context end loses its last tokens from the forward pass window
-        const fit = ids.length <= policy.config.blockSize + 1;
-        if (!fit || actions.length === 0) continue;
+        // (the engine keeps prompt + reply within the context, so every rollout fits a forward pass)
+        if (actions.length === 0) continue;
         sampledTokens += actions.length;
         const ended = reply.stopReason === 'end';
         const correct = item.task && setup.check ? setup.check(item.prompt, item.task, reply.text) : undefined;

@@ -7,7 +7,7 @@ import { GPT } from '../../src/model/gpt.js';
 import { makeConfig } from '../../src/model/config.js';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { renderForReward } from '../../src/data/chat.js';
-import { pairwiseLoss, rewardsOf, RankingLoader, trainRewardModel, evaluateRankings, scoreSequences, type RenderedRanking } from '../../src/train/reward.js';
+import { pairwiseLoss, rewardsOf, ShuffledLoader, trainRewardModel, evaluateRankings, scoreSequences, type RenderedRanking } from '../../src/train/reward.js';
 import type { TrainConfig } from '../../src/train/loop.js';
 
 test('pairwise loss: a hand-computed ranking of three (all three pairs), gradient and accuracy', () => {
@@ -93,7 +93,7 @@ test('reward model: padding never changes a reward; the surrogate gradient equal
     const fresh = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 48, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed: 3, scalarHead: true });
     const cfg: TrainConfig = { maxSteps: 80, lr: 1e-2, minLr: 1e-3, warmupSteps: 5, weightDecay: 0, beta1: 0.9, beta2: 0.99, gradClip: 1, gradAccum: 1, evalEvery: 0, checkpointEvery: 0, keepLast: 1 };
     const before = evaluateRankings(fresh, rankings, pad)['val/accuracy'];
-    const res2 = await trainRewardModel({ model: fresh, train: new RankingLoader(rankings, 4, 1), val: rankings, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() }, cfg, { runDir: dir, stageDir: join(dir, 'rm'), quiet: true });
+    const res2 = await trainRewardModel({ model: fresh, train: new ShuffledLoader(rankings, 4, 1), val: rankings, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() }, cfg, { runDir: dir, stageDir: join(dir, 'rm'), quiet: true });
     assert.ok(before < 0.9, `untrained accuracy ${before}`);
     assert.equal(res2.lastEval['val/accuracy'], 1);
     assert.ok(res2.lastEval['val/margin'] > 0.5);
