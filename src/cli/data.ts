@@ -4,7 +4,7 @@ import type { Command } from './command.js';
 import { GptforgeError } from '../util/errors.js';
 import { parseArgs, formatHelp, str, num, bool, type FlagSpecs } from '../util/args.js';
 import { Progress } from '../util/progress.js';
-import { Tokenizer, trainTokenizer } from '../tokenizer/index.js';
+import { DIGIT_PAIRS, Tokenizer, trainTokenizer } from '../tokenizer/index.js';
 import { defaultMixtureConfig, loadMixtureConfig, type MixtureConfig } from '../data/mixture.js';
 import { prepareData, mixtureTable, sampleTrainingText } from '../data/prepare.js';
 
@@ -24,7 +24,7 @@ export function ensureTokenizer(path: string, config: MixtureConfig, quiet = fal
   const bytes = sample.reduce((s, t) => s + t.length, 0);
   if (!quiet) console.error(`tokenizer: training a ${spec.vocabSize}-token BPE on ${(bytes / 1e6).toFixed(1)} MB of the mixture`);
   const bar = new Progress({ label: 'tokenizer', total: Math.max(1, spec.vocabSize - 270), unit: 'merge', quiet });
-  const tok = trainTokenizer(sample, { vocabSize: spec.vocabSize, pattern: spec.pattern, onProgress: (d) => bar.update(d) });
+  const tok = trainTokenizer(sample, { vocabSize: spec.vocabSize, pattern: spec.pattern, requiredTokens: spec.digitPairs ? DIGIT_PAIRS : [], onProgress: (d) => bar.update(d) });
   bar.finish();
   tok.save(path);
   return tok;

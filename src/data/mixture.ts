@@ -18,7 +18,13 @@ export interface MixtureConfig {
   valFraction?: number;
   clean?: Partial<CleanOptions>;
   /** Tokenizer to train when the run has none yet. */
-  tokenizer?: { vocabSize: number; pattern?: string; sampleBytes?: number };
+  tokenizer?: {
+    vocabSize: number;
+    pattern?: string;
+    sampleBytes?: number;
+    /** Make all hundred two-digit groups tokens (with the 'gpt4' pattern: every number is whole pairs). */
+    digitPairs?: boolean;
+  };
 }
 
 export function validateMixture(c: MixtureConfig, file = 'mixture config'): void {
@@ -39,6 +45,12 @@ export function validateMixture(c: MixtureConfig, file = 'mixture config'): void
   if (!(total > 0)) throw new GptforgeError('the source weights sum to zero', { file, field: 'sources[].weight' });
   if (!Number.isFinite(c.tokenBudget) || c.tokenBudget <= 0) throw new GptforgeError(`tokenBudget must be a positive number, got ${JSON.stringify(c.tokenBudget)}`, { file, field: 'tokenBudget' });
   if (c.valFraction !== undefined && !(c.valFraction > 0 && c.valFraction < 0.5)) throw new GptforgeError('valFraction must be in (0, 0.5)', { file, field: 'valFraction' });
+  const t = c.tokenizer;
+  if (t !== undefined) {
+    if (!Number.isInteger(t.vocabSize) || t.vocabSize < 256) throw new GptforgeError(`vocabSize must be an integer ≥ 256, got ${JSON.stringify(t.vocabSize)}`, { file, field: 'tokenizer.vocabSize' });
+    if (t.pattern !== undefined && typeof t.pattern !== 'string') throw new GptforgeError('pattern must be a pattern name or a regex string', { file, field: 'tokenizer.pattern' });
+    if (t.digitPairs !== undefined && typeof t.digitPairs !== 'boolean') throw new GptforgeError(`digitPairs must be true or false, got ${JSON.stringify(t.digitPairs)}`, { file, field: 'tokenizer.digitPairs' });
+  }
 }
 
 export function loadMixtureConfig(path: string): MixtureConfig {

@@ -10,7 +10,7 @@
 //   the 256 byte tokens), so only gptforge loads those files.
 // - Vocabularies loaded from tiktoken rank files keep tiktoken's rule (merge rank = id of the
 //   merged token) through tokenizer.json, via the "gptforge.tiktoken" flag.
-export { Tokenizer, SPECIAL_TOKENS, trainTokenizer } from './tokenizer.js';
+export { Tokenizer, SPECIAL_TOKENS, DIGIT_PAIRS, trainTokenizer } from './tokenizer.js';
 export type { TrainOptions, EncodeOptions, StreamDecoder, TokenizerSpec } from './tokenizer.js';
 export { PATTERNS, resolvePattern } from './patterns.js';
 export { encodeBatch } from './batch.js';

@@ -26,6 +26,12 @@ export interface TrainOptions {
   pattern?: string;
   /** Default SPECIAL_TOKENS; [] for none. */
   specialTokens?: readonly string[];
+  /**
+   * Strings the vocabulary must hold as single tokens, merged first (left to right) before
+   * the counted merges: e.g. DIGIT_PAIRS, so that with 'gpt4''s 1–2 digit groups every number
+   * is whole two-digit tokens, however rare its digit pairs are in the sample.
+   */
+  requiredTokens?: readonly string[];
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -334,6 +340,32 @@ function escapeRegex(s: string): string {
   return s.replace(/[\\^$*+?.()|[\]{}]/g, '\\$&');
 }
 
+/** Every two-digit string "00" … "99": the tokens that make 'gpt4''s digit groups uniform. */
+export const DIGIT_PAIRS: readonly string[] = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
+
+/** The merges that build each required string left to right, sharing prefixes, in first-use order. */
+function requiredMerges(tokens: readonly string[]): [number, number][] {
+  const enc = new TextEncoder();
+  const merges: [number, number][] = [];
+  const made = new Map<number, number>(); // a·2^20 + b → id
+  for (const token of tokens) {
+    const bytes = enc.encode(token);
+    if (bytes.length < 2) throw new GptforgeError(`required token "${token}" is a single byte: every byte is a token already`, { field: 'requiredTokens' });
+    let cur = bytes[0];
+    for (let i = 1; i < bytes.length; i++) {
+      const key = cur * 1048576 + bytes[i];
+      let id = made.get(key);
+      if (id === undefined) {
+        id = 256 + merges.length;
+        merges.push([cur, bytes[i]]);
+        made.set(key, id);
+      }
+      cur = id;
+    }
+  }
+  return merges;
+}
+
 /** Train a tokenizer on texts (see TrainOptions). Deterministic: the same texts give the same tokenizer. */
 export function trainTokenizer(texts: Iterable<string>, opts: TrainOptions): Tokenizer {
   const specials = opts.specialTokens ?? SPECIAL_TOKENS;
@@ -348,7 +380,7 @@ export function trainTokenizer(texts: Iterable<string>, opts: TrainOptions): Tok
     throw new GptforgeError(`vocab size ${opts.vocabSize} is too small: a byte-level BPE needs at least 256 byte tokens + ${specials.length} special tokens = ${256 + specials.length}`, { field: 'vocabSize' });
   }
   const counts = countChunks(texts, pattern);
-  const { merges } = trainBpe(counts, numMerges, opts.onProgress);
+  const { merges } = trainBpe(counts, numMerges, opts.onProgress, requiredMerges(opts.requiredTokens ?? []));
   const vocab: Uint8Array[] = [];
   for (let b = 0; b < 256; b++) vocab.push(Uint8Array.of(b));
   const full: [number, number, number][] = merges.map(([a, b], i) => {

@@ -1,3 +1,4 @@
+import { GptforgeError } from '../util/errors.js';
 import { compilePattern } from './patterns.js';
 
 /**
@@ -72,7 +73,12 @@ function layOut(chunkCounts: Map<string, number>): Corpus {
   return c;
 }
 
-export function trainBpe(chunkCounts: Map<string, number>, numMerges: number, onProgress?: (done: number, total: number) => void): BpeTrainResult {
+/**
+ * `firstMerges` are taken before any counted pair, in order, whether or not they occur:
+ * tokens the vocabulary must have (e.g. every two-digit group, so all numbers tokenize
+ * alike) rather than those the sample happens to favour.
+ */
+export function trainBpe(chunkCounts: Map<string, number>, numMerges: number, onProgress?: (done: number, total: number) => void, firstMerges: readonly [number, number][] = []): BpeTrainResult {
   const { ids, weight, next, prev } = layOut(chunkCounts);
   const pairCount = new Map<number, number>();
   // positions where the pair (maybe) starts, in increasing order within each word — so
@@ -137,17 +143,12 @@ export function trainBpe(chunkCounts: Map<string, number>, numMerges: number, on
   for (const [key, count] of pairCount) push(count, key);
 
   const merges: [number, number][] = [];
-  for (let step = 0; step < numMerges; step++) {
-    // the best live pair (an entry is live when its count is still the pair's count)
-    while (hc.length > 0 && pairCount.get(hk[0]) !== hc[0]) popTop();
-    if (hc.length === 0 || hc[0] <= 0) break;
-    const key = hk[0];
-    const a = Math.floor(key / KEY);
-    const b = key - a * KEY;
+  const merge = (a: number, b: number): void => {
+    const key = a * KEY + b;
     const z = 256 + merges.length;
     merges.push([a, b]);
     changed.clear();
-    for (const i of pairPos.get(key)!) {
+    for (const i of pairPos.get(key) ?? []) {
       if (ids[i] !== a) continue; // merged away or already rewritten
       const j = next[i];
       if (j < 0 || ids[j] !== b) continue;
@@ -178,6 +179,18 @@ export function trainBpe(chunkCounts: Map<string, number>, numMerges: number, on
         pairPos.delete(k);
       }
     }
+  };
+  if (firstMerges.length > numMerges) throw new GptforgeError(`${firstMerges.length} required merges do not fit in ${numMerges} merges: raise the vocabulary size`, { field: 'vocabSize' });
+  for (const [a, b] of firstMerges) {
+    if (a >= 256 + merges.length || b >= 256 + merges.length) throw new GptforgeError(`required merge (${a}, ${b}) uses a token not made yet`);
+    merge(a, b);
+  }
+  for (let step = merges.length; step < numMerges; step++) {
+    // the best live pair (an entry is live when its count is still the pair's count)
+    while (hc.length > 0 && pairCount.get(hk[0]) !== hc[0]) popTop();
+    if (hc.length === 0 || hc[0] <= 0) break;
+    const a = Math.floor(hk[0] / KEY);
+    merge(a, hk[0] - a * KEY);
     if (onProgress && (step % 64 === 0 || step === numMerges - 1)) onProgress(step + 1, numMerges);
   }
   onProgress?.(merges.length, numMerges);
