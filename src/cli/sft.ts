@@ -84,8 +84,10 @@ export async function runSft(argv: string[]): Promise<{ runDir: string }> {
   if (!preset.sft) throw new GptforgeError(`preset "${preset.name}" has no "sft" section`, { field: 'sft' });
   const cfg = sftPresetWithFlags(preset.sft, a);
 
-  // the base model is the starting point; a resumed SFT run overwrites it with its own checkpoint
-  const base = loadModel(runDir, 'base');
+  // the base model is the starting point (a private copy: training it in place would turn
+  // the cached base, which later stages of the same process evaluate, into the SFT model);
+  // a resumed SFT run overwrites it with its own checkpoint
+  const base = loadModel(runDir, 'base', { fresh: true });
   const { model, tok } = base;
   const T = Math.min(cfg.seqLen, model.config.blockSize);
   const B = cfg.batchSize;

@@ -29,13 +29,21 @@ test('pipeline --preset tiny runs every stage; rl refuses a head-less RM; a kill
     assert.equal(r.status, 0, r.stderr);
     for (const stage of ['base', 'sft', 'rm', 'rl']) assert.ok(existsSync(join(dir, stage, 'latest.json')), `no ${stage} checkpoint`);
     for (const f of ['eval.md', 'eval.json', 'eval-chart.svg', 'chat-transcript.txt', 'rm-eval.json', 'comparisons/train.jsonl', 'comparisons/val.clean.jsonl', 'sft-loss.svg', 'rl-curves.svg']) assert.ok(existsSync(join(dir, f)), `missing ${f}`);
-    const ev = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8')) as { columns: string[]; compare: { name: string; winRate: number }[] };
+    type EvalJson = { columns: string[]; rows: { label: string; cells: Record<string, { examples: { answer: string }[] } | null> }[]; compare: { name: string; winRate: number }[] };
+    const ev = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8')) as EvalJson;
     assert.deepEqual(ev.columns, ['base (few-shot)', 'SFT, no tool', 'SFT', 'PPO']);
     assert.deepEqual(ev.compare.map((c) => c.name), ['base', 'SFT', 'SFT best-of-2', 'PPO']);
     assert.match(r.stdout, /user> What is 4821 times 37\?\nassistant> /);
     const rl = records(dir, 'rl');
     assert.ok(rl.length > 0);
     for (const k of ['objective/kl', 'objective/entropy', 'objective/rlhf_reward', 'objective/scores', 'policy/approxkl_avg', 'policy/clipfrac_avg', 'val/ratio', 'loss/policy_avg', 'loss/value_avg']) assert.equal(typeof rl[0][k], 'number', k);
+    // every model the pipeline evaluated is the one on disk: greedy answers from a fresh process
+    // match (training SFT in place once turned the pipeline's cached "base" into the SFT model)
+    const evalAgain = run(['eval', '--run', dir, '--no-compare', '--quiet']);
+    assert.equal(evalAgain.status, 0, evalAgain.stderr);
+    const ev2 = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8')) as EvalJson;
+    const answers = (e: EvalJson) => e.rows.map((row) => e.columns.map((c) => `${row.label}/${c}: ${(row.cells[c]?.examples ?? []).map((x) => x.answer).join(' | ')}`));
+    assert.deepEqual(answers(ev2), answers(ev));
     const sft = records(dir, 'sft').filter((x) => typeof x['val/loss'] === 'number');
     assert.ok(sft.length >= 2 && sft[sft.length - 1]['val/loss'] < sft[0]['val/loss'] + 1e-9);
 
