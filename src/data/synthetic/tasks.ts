@@ -179,6 +179,12 @@ interface WordFamily {
   isCorrect(word: string, answer: string): boolean;
 }
 
+/*
+ * Answer templates name the word only mid-sentence, lower-case and unquoted, as every prompt
+ * does (" tick" is one chunk in both), so answering starts by copying tokens. Quoted or
+ * capitalised forms ('"tick"', "Tick") pre-split into other tokens: a small model must then
+ * spell the word anew, and misspelt it ("The word \"fick\" means…").
+ */
 function wordTask(f: WordFamily): SyntheticTask {
   const bySplit = new Map<Split, string[]>();
   const splitWords = (split: Split): string[] => {
@@ -360,9 +366,9 @@ const DEFINITIONS: WordFamily = {
   answer(word, rng) {
     const { pos, gloss } = definitionSenses.value(word);
     const vars = { w: word, art: article(word), g: gloss };
-    if (pos === 'v') return fill(pick(rng, ['To {w} is to {g}.', 'To {w} means to {g}.', 'The verb "{w}" means to {g}.']), vars);
-    if (pos === 'a') return fill(pick(rng, ['{W} means {g}.', 'The word "{w}" means {g}.', 'As an adjective, "{w}" means {g}.']), vars);
-    const nounForms = ['The word "{w}" means {g}.', '{W} means {g}.', '"{W}" refers to {g}.'];
+    if (pos === 'v') return fill(pick(rng, ['To {w} is to {g}.', 'To {w} means to {g}.', 'The verb {w} means to {g}.']), vars);
+    if (pos === 'a') return fill(pick(rng, ['The word {w} means {g}.', 'As an adjective, {w} means {g}.', 'The adjective {w} means {g}.']), vars);
+    const nounForms = ['The word {w} means {g}.', 'The noun {w} refers to {g}.', 'The word {w} refers to {g}.'];
     return fill(pick(rng, COUNTABLE_GLOSS.test(gloss) ? ['{Art} {w} is {g}.', ...nounForms] : nounForms), vars);
   },
   /**
@@ -418,7 +424,7 @@ const KINDS: WordFamily = {
   words: kindPicks.words,
   answer(word, rng) {
     const vars = { w: word, art: article(word), y: kindPicks.value(word) };
-    return fill(pick(rng, ['{Art} {w} is a kind of {y}.', '{Art} {w} is a type of {y}.', 'It is a kind of {y}.', 'The word "{w}" names a kind of {y}.']), vars);
+    return fill(pick(rng, ['{Art} {w} is a kind of {y}.', '{Art} {w} is a type of {y}.', 'It is a kind of {y}.', 'The word {w} names a kind of {y}.']), vars);
   },
   /** Rule: after dropping the word and "kind of"-style framing, the answer names (as whole words) a lemma of a hypernym, up to two levels up, of any noun sense. */
   isCorrect(word, answer) {
@@ -471,7 +477,7 @@ const SYNONYMS: WordFamily = {
   words: synonymPicks.words,
   answer(word, rng) {
     const vars = { w: word, s: synonymPicks.value(word) };
-    return fill(pick(rng, ['A synonym for {w} is {s}.', '{S} is a synonym of {w}.', 'You could say {s}.', 'Another word for {w} is {s}.']), vars);
+    return fill(pick(rng, ['A synonym for {w} is {s}.', 'One synonym of {w} is {s}.', 'You could say {s}.', 'Another word for {w} is {s}.']), vars);
   },
   /** Rule: with the word itself removed, the answer contains a lemma of one of its synsets (any sense). */
   isCorrect(word, answer) {
@@ -485,6 +491,13 @@ const SYNONYMS: WordFamily = {
 
 const ANTONYM_FRAMING = new Set(['opposite', 'antonym', 'antonyms', 'word', 'means']);
 
+const NEGATING_PREFIXES = ['un', 'in', 'im', 'il', 'ir', 'dis', 'non'];
+
+/** Whether one word is the other with a negating prefix. */
+function isPrefixedPair(a: string, b: string): boolean {
+  return NEGATING_PREFIXES.some((p) => a === p + b || b === p + a);
+}
+
 /**
  * Any plain lemma with a plain antonym, as long as one of the two is common: antonym pairs
  * are few, and "xeric"/"hydric"-style pairs are dropped while "implacable"/"placable" stays.
@@ -493,7 +506,9 @@ const antonymPicks = wordsWith(
   () => wn.POSES.flatMap((p) => wn.lemmaEntries(p).filter((e) => e.pointerSymbols.includes('!') && PLAIN_WORD.test(e.lemma)).map((e) => e.lemma)),
   (word): string | undefined => {
     const candidates = wn.antonyms(word).filter((a) => PLAIN_WORD.test(a) && !ANTONYM_FRAMING.has(a) && !STOPWORDS.has(a));
-    const best = mostUsed(candidates);
+    // a prefixed antonym ("able"/"unable", "regular"/"irregular") when there is one: a rule a
+    // small model can learn and apply to words it never saw, unlike a memorised pair
+    const best = mostUsed(candidates.filter((a) => isPrefixedPair(word, a))) ?? mostUsed(candidates);
     return best !== undefined && (commonWordSet().has(word) || commonWordSet().has(best)) ? best : undefined;
   },
 );
@@ -514,7 +529,7 @@ const ANTONYMS: WordFamily = {
   words: antonymPicks.words,
   answer(word, rng) {
     const vars = { w: word, x: antonymPicks.value(word) };
-    return fill(pick(rng, ['The opposite of {w} is {x}.', '{X} is the opposite of {w}.', 'An antonym of {w} is {x}.', 'The word {x} means the opposite of {w}.']), vars);
+    return fill(pick(rng, ['The opposite of {w} is {x}.', 'An antonym of {w} is {x}.', 'The word {x} means the opposite of {w}.', 'The opposite of the word {w} is {x}.']), vars);
   },
   /** Rule: with the word itself removed, the answer contains a direct antonym of any sense, or one of the antonyms of the head adjective of one of its satellite senses. */
   isCorrect(word, answer) {
@@ -558,6 +573,13 @@ function goodRhymes(word: string): string[] {
   });
 }
 
+/** Letters two words share at their ends. */
+function sharedEnding(a: string, b: string): number {
+  let n = 0;
+  while (n < a.length && n < b.length && a[a.length - 1 - n] === b[b.length - 1 - n]) n++;
+  return n;
+}
+
 const rhymePicks = wordsWith(rhymeVocabulary, (word) => {
   const list = goodRhymes(word);
   return list.length > 0 ? list : undefined;
@@ -578,8 +600,12 @@ const RHYMES: WordFamily = {
   ],
   words: rhymePicks.words,
   answer(word, rng) {
-    const vars = { w: word, r: pick(rng, rhymePicks.value(word)) };
-    return fill(pick(rng, ['{R} rhymes with {w}.', '{W} rhymes with {r}.', 'How about {r}?', 'One rhyme for {w} is {r}.']), vars);
+    // rhymes spelt like the word's ending first ("hazy"/"lazy"): a pattern that carries over
+    // to words never seen, where sound alone (a small model cannot hear) does not
+    const all = rhymePicks.value(word);
+    const spelt = all.filter((r) => sharedEnding(word, r) >= 3);
+    const vars = { w: word, r: pick(rng, spelt.length > 0 ? spelt : all) };
+    return fill(pick(rng, ['The word {w} rhymes with {r}.', 'A word that rhymes with {w} is {r}.', 'How about {r}?', 'One rhyme for {w} is {r}.']), vars);
   },
   /** Rule: some answer word other than the word itself, a stopword or framing ("rhymes", "with") is a CMUdict word that rhymes with it (cmudict.rhymes). */
   isCorrect(word, answer) {
@@ -619,7 +645,7 @@ const SYLLABLES: WordFamily = {
     const n = cmu.syllables(word) ?? 0;
     const unit = n === 1 ? 'syllable' : 'syllables';
     const vars = { w: word, n: String(n), unit, are: n === 1 ? 'is' : 'are' };
-    return fill(pick(rng, ['{W} has {n} {unit}.', 'There {are} {n} {unit} in {w}.', 'The word "{w}" has {n} {unit}.', "That word has {n} {unit}."]), vars);
+    return fill(pick(rng, ['The word {w} has {n} {unit}.', 'There {are} {n} {unit} in {w}.', 'In {w} there {are} {n} {unit}.', 'That word has {n} {unit}.']), vars);
   },
   /** Rule: the answer's first number (digits, or a word from one to ten), the word itself removed, is the syllable count of one of its pronunciations. */
   isCorrect(word, answer) {
