@@ -74,6 +74,20 @@ export interface CompareRow {
   listItems: { distinct: number; perSample: number };
 }
 
+/**
+ * n sampled replies to one prompt (seeds seed, seed + 1, …); entropies of the sampled tokens
+ * are pushed to `entropies`. A chat model samples them together on one KV cache.
+ */
+function sampleReplies(c: Contender, engine: ChatEngine | null, p: ComparePrompt, seed: number, n: number, o: CompareOptions, entropies: number[]): Completion[] {
+  if (c.kind === 'chat') {
+    const onStep = (logits: Float32Array): void => {
+      entropies.push(entropyOf(logits, 1));
+    };
+    return engine!.replies({ messages: [{ role: 'user', content: p.prompt }] }, n, { temperature: o.temperature, maxTokens: o.maxTokens, tools: o.tools, seed, onStep }).map((r) => ({ messages: r.messages }));
+  }
+  return Array.from({ length: n }, (_, k) => sampleReply(c, engine, p, seed + k, o, entropies));
+}
+
 /** One sampled reply from a contender; entropies of its sampled tokens are pushed to `entropies`. */
 function sampleReply(c: Contender, engine: ChatEngine | null, p: ComparePrompt, seed: number, o: CompareOptions, entropies: number[]): Completion {
   const onStep = (logits: Float32Array): void => {
@@ -122,11 +136,8 @@ export function compareModels(contenders: readonly Contender[], o: CompareOption
     let replies: Completion[];
     if (c.bestOfN && c.bestOfN > 1) {
       replies = o.prompts.map((p, i) => {
-        const cands = Array.from({ length: c.bestOfN! }, (_, k) => {
-          const r = sampleReply(c, engine, p, seeds[i] + 7 * k, o, entropies);
-          tick();
-          return r;
-        });
+        const cands = sampleReplies(c, engine, p, seeds[i], c.bestOfN!, o, entropies);
+        cands.forEach(tick);
         const scores = rmScores(o.rm, c.tok, cands.map(() => p), cands);
         return cands[scores.indexOf(Math.max(...scores))];
       });
@@ -157,11 +168,8 @@ export function compareModels(contenders: readonly Contender[], o: CompareOption
     const perPrompt: DiversityReport[] = [];
     let list = { distinct: 0, perSample: 0 };
     for (const p of o.diversityPrompts) {
-      const samples: string[] = [];
-      for (let k = 0; k < o.samplesPerPrompt; k++) {
-        samples.push(completionText(sampleReply(c, engine, p, o.seed + 1000 * k + 17, o, divEntropies)));
-        tick();
-      }
+      const samples = sampleReplies(c, engine, p, o.seed + 17, o.samplesPerPrompt, o, divEntropies).map(completionText);
+      samples.forEach(tick);
       perPrompt.push(diversityReport(samples, []));
       if (p.prompt === o.listPrompt) {
         const st = listItemStats(samples);

@@ -1,6 +1,6 @@
 import { Rng } from '../engine/rng.js';
 import type { GPT } from '../model/gpt.js';
-import type { Tokenizer } from '../tokenizer/index.js';
+import type { StreamDecoder, Tokenizer } from '../tokenizer/index.js';
 import { chatTokenIds, renderPrompt, type ChatSpecial } from '../data/chat.js';
 import type { Conversation, Message } from '../data/conversation.js';
 import { GptforgeError } from '../util/errors.js';
@@ -8,8 +8,9 @@ import { sampleToken, type SamplingOptions } from './sampler.js';
 import type { ToolRegistry, ToolResult } from './tools/registry.js';
 
 /**
- * The chat engine: one assistant reply to a conversation, generated on the KV cache and
- * streamed, with the tool state machine inside decoding.
+ * The chat engine: an assistant reply to a conversation, generated on the KV cache and
+ * streamed, with the tool state machine inside decoding; or several independent replies to one
+ * conversation decoded together, one batch row each (replies()).
  *
  *   prompt ← render(conversation) + <|assistant_start|>          (chat.ts: the training layout)
  *   loop: sample a token
@@ -33,14 +34,14 @@ export interface ChatOptions extends SamplingOptions {
   maxCallTokens?: number;
   /** Most tool calls in one reply (default 4); after that <|tool_start|> is masked. */
   maxToolCalls?: number;
-  /** Visible text as it is decoded. */
-  onText?(delta: string): void;
-  /** Each completed tool call and its result. */
-  onToolCall?(call: string, result: ToolResult): void;
+  /** Visible text as it is decoded; `row`: which reply of replies() (0 for reply()). */
+  onText?(delta: string, row?: number): void;
+  /** Each completed tool call and its result; `row` as for onText. */
+  onToolCall?(call: string, result: ToolResult, row?: number): void;
   /** Error instead of dropping old turns when the conversation does not fit the context. */
   strict?: boolean;
-  /** Every sampled token with the logits it was drawn from (after masking): entropy and diversity metrics. */
-  onStep?(logits: Float32Array, token: number): void;
+  /** Every sampled token with the logits it was drawn from (after masking): entropy and diversity metrics; `row` as for onText. */
+  onStep?(logits: Float32Array, token: number, row?: number): void;
 }
 
 export type ChatStopReason = 'end' | 'max_tokens' | 'context' | 'unclosed_tool_call';
@@ -105,115 +106,228 @@ export class ChatEngine {
     }
   }
 
+  /** One reply to the conversation, on a cache of batch 1. */
   reply(conv: Conversation, opts: ChatOptions = {}): ChatReply {
-    const s = this.sp;
-    const ctx = this.model.config.blockSize;
-    const maxTokens = opts.maxTokens ?? 128;
-    const maxCall = opts.maxCallTokens ?? 48;
-    const maxCalls = opts.maxToolCalls ?? 4;
-    const tools = opts.tools ?? null;
-    const room = Math.min(maxTokens, Math.floor(ctx / 2));
-    const { ids: prompt, notice } = this.fitPrompt(conv, room, opts.strict);
-    const rng = new Rng(opts.seed ?? 1);
+    const { prompt, notice, setup } = this.prepare(conv, opts);
+    const row = new ReplyDecoder(setup, new Rng(opts.seed ?? 1), 0);
     const cache = this.model.createCache(1);
     let logits = this.model.nextLogits(Int32Array.from(prompt), cache);
-
-    const out: number[] = [];
-    const sampled: number[] = [];
-    const messages: Message[] = [];
-    let segment = ''; // visible text of the current assistant message
-    let visible = '';
-    let decoder = this.tok.createStreamDecoder();
-    let mode: 'text' | 'call' = 'text';
-    let call: number[] = [];
-    let calls = 0;
-    let generated = 0;
-    let stopReason: ChatStopReason = 'max_tokens';
-
-    const emit = (delta: string): void => {
-      if (delta === '') return;
-      segment += delta;
-      visible += delta;
-      opts.onText?.(delta);
-    };
-    /** Feed tokens into the cache; false when the context is full. */
-    const feed = (toks: number[]): boolean => {
-      if (cache.length + toks.length > ctx) return false;
-      logits = this.model.nextLogits(Int32Array.from(toks), cache);
-      return true;
-    };
-    /** Run the collected call; returns the tokens to force: <|output_start|> result <|output_end|>. */
-    const runCall = (): number[] => {
-      const text = this.tok.decode(call);
-      const result: ToolResult = tools ? tools.call(text) : { ok: false, output: 'error: no tools are available' };
-      opts.onToolCall?.(text, result);
-      const colon = text.indexOf(':');
-      const name = colon > 0 ? text.slice(0, colon).trim() : '';
-      messages.push({ role: 'assistant', content: segment, tool_call: { name: /^[a-z][a-z0-9_]*$/i.test(name) ? name : 'invalid', input: (colon > 0 ? text.slice(colon + 1) : text).trim() || text } });
-      messages.push({ role: 'tool', content: result.output });
-      segment = '';
-      calls++;
-      call = [];
-      mode = 'text';
-      return [s['<|output_start|>'], ...this.tok.encode(result.output, { disallowedSpecial: 'plain' }), s['<|output_end|>']];
-    };
-
-    while (generated < maxTokens) {
-      const row = logits.slice();
-      for (const id of this.banned) row[id] = -Infinity;
-      if (mode === 'text') {
-        row[s['<|tool_end|>']] = -Infinity;
-        if (!tools || calls >= maxCalls) row[s['<|tool_start|>']] = -Infinity;
-      } else {
-        row[s['<|tool_start|>']] = -Infinity;
-      }
-      const next = sampleToken(row, opts, rng);
-      opts.onStep?.(row, next);
-      out.push(next);
-      sampled.push(1);
-      generated++;
-      const isEnd = next === s['<|assistant_end|>'] || (this.tok.hasSpecial('<|eos|>') && next === this.tok.specialId('<|eos|>'));
-      if (isEnd) {
-        stopReason = mode === 'call' ? 'unclosed_tool_call' : 'end';
-        break;
-      }
-      if (mode === 'text') {
-        if (next === s['<|tool_start|>']) {
-          emit(decoder.flush());
-          decoder = this.tok.createStreamDecoder();
-          mode = 'call';
-        } else {
-          emit(decoder.push(next));
-        }
-        if (!feed([next])) {
-          stopReason = 'context';
-          break;
-        }
-        continue;
-      }
-      // call mode
-      if (next !== s['<|tool_end|>']) call.push(next);
-      const closeNow = next === s['<|tool_end|>'] || call.length >= maxCall;
-      if (!closeNow) {
-        if (!feed([next])) {
-          stopReason = 'context';
-          break;
-        }
-        continue;
-      }
-      const forced = next === s['<|tool_end|>'] ? [] : [s['<|tool_end|>']]; // the engine closes an over-long call itself
-      forced.push(...runCall());
-      out.push(...forced);
-      for (let i = 0; i < forced.length; i++) sampled.push(0);
+    while (!row.done) {
+      const toks = row.advance(logits, cache.length);
       // one forward pass for the sampled token and everything forced after it
-      if (!feed([next, ...forced])) {
-        stopReason = 'context';
-        break;
-      }
+      if (toks) logits = this.model.nextLogits(Int32Array.from(toks), cache);
     }
-    if (mode === 'call' && stopReason !== 'unclosed_tool_call') stopReason = 'unclosed_tool_call';
-    emit(decoder.flush());
+    return row.finish(notice);
+  }
+
+  /**
+   * n independent replies to one conversation, decoded together on one KV cache of batch n.
+   * Row i is exactly `reply(conv, { ...opts, seed: seed + i })` (seed = opts.seed ?? 1) as far
+   * as the model's logits are the same at batch n as at batch 1: same masks, tool handling,
+   * stop reasons and result fields. maxTokens counts each row's own sampled tokens; the
+   * context limit is the shared cache's.
+   *
+   * The cache has one `length` for all rows, so the rows move in lockstep: every step each
+   * unfinished row consumes exactly one token, the next of its forced tokens (the sampled token
+   * that closed a tool call, then <|tool_end|>? <|output_start|> result <|output_end|>) if it
+   * has any, else a freshly sampled one. Forced tokens thus go in one per step rather than in
+   * one pass as in reply(); under causal attention the logits are the same. Finished rows feed
+   * a pad token whose logits are ignored.
+   *
+   * onStep, onText and onToolCall are called for every row, with the row index as their last
+   * argument; the rows' text deltas interleave.
+   */
+  replies(conv: Conversation, n: number, opts: ChatOptions = {}): ChatReply[] {
+    if (!Number.isInteger(n) || n < 1) throw new GptforgeError(`ChatEngine.replies: n must be a positive integer, got ${n}`);
+    // the same tokens either way; reply() skips the lockstep's one-forced-token-per-step passes
+    if (n === 1) return [this.reply(conv, opts)];
+    const { prompt, notice, setup } = this.prepare(conv, opts);
+    const seed = opts.seed ?? 1;
+    const rows = Array.from({ length: n }, (_, i) => new ReplyDecoder(setup, new Rng(seed + i), i));
+    // Prefill at batch 1 and copy the row n times rather than prefilling at batch n: the prompt
+    // is computed once instead of n times, and the first logits are bit-for-bit those of reply().
+    const prefill = this.model.createCache(1);
+    let logits = this.model.nextLogits(Int32Array.from(prompt), prefill);
+    const cache = prefill.expand(n);
+    const V = this.model.config.vocabSize;
+    let stride = 0; // 0: one row of logits (the prefill's) serves every row; then V
+    const queues: number[][] = rows.map(() => []);
+    const step = new Int32Array(n);
+    const pad = this.sp['<|assistant_end|>']; // any id would do: a finished row's logits are never read
+    for (;;) {
+      for (let b = 0; b < n; b++) {
+        if (rows[b].done || queues[b].length > 0) continue;
+        queues[b] = rows[b].advance(logits.subarray(b * stride, b * stride + V), cache.length) ?? [];
+      }
+      if (rows.every((r) => r.done)) break;
+      // every unfinished row holds at least one token here (advance either returned some or finished the row)
+      for (let b = 0; b < n; b++) step[b] = rows[b].done ? pad : queues[b].shift()!;
+      logits = this.model.nextLogits(step, cache);
+      stride = V;
+    }
+    return rows.map((r) => r.finish(notice));
+  }
+
+  /** The prompt and what every row's state machine needs, resolved once per call. */
+  private prepare(conv: Conversation, opts: ChatOptions): { prompt: number[]; notice?: string; setup: DecodeSetup } {
+    const ctx = this.model.config.blockSize;
+    const maxTokens = opts.maxTokens ?? 128;
+    const room = Math.min(maxTokens, Math.floor(ctx / 2));
+    const { ids: prompt, notice } = this.fitPrompt(conv, room, opts.strict);
+    const ends = [this.sp['<|assistant_end|>']];
+    if (this.tok.hasSpecial('<|eos|>')) ends.push(this.tok.specialId('<|eos|>'));
+    const setup: DecodeSetup = {
+      tok: this.tok,
+      sp: this.sp,
+      banned: this.banned,
+      ends,
+      ctx,
+      maxTokens,
+      maxCall: opts.maxCallTokens ?? 48,
+      maxCalls: opts.maxToolCalls ?? 4,
+      tools: opts.tools ?? null,
+      opts,
+    };
+    return { prompt, notice, setup };
+  }
+}
+
+/** What every row of one reply()/replies() call shares. */
+interface DecodeSetup {
+  tok: Tokenizer;
+  sp: Record<ChatSpecial, number>;
+  banned: readonly number[];
+  /** Tokens that end the reply: <|assistant_end|> (and <|eos|> when the tokenizer has it). */
+  ends: readonly number[];
+  /** Context length: the cache never holds more. */
+  ctx: number;
+  maxTokens: number;
+  maxCall: number;
+  maxCalls: number;
+  tools: ToolRegistry | null;
+  opts: ChatOptions;
+}
+
+/**
+ * The tool state machine of one reply, apart from the model: it is handed the logits for its
+ * next token and answers with the tokens to feed the cache (the sampled token and whatever the
+ * engine forces after it), or null once the reply is over. reply() feeds the answer in one
+ * forward pass; replies() feeds it one token per lockstep step.
+ */
+class ReplyDecoder {
+  private readonly ids: number[] = [];
+  private readonly sampled: number[] = [];
+  private readonly messages: Message[] = [];
+  private segment = ''; // visible text of the current assistant message
+  private visible = '';
+  private decoder: StreamDecoder;
+  private mode: 'text' | 'call' = 'text';
+  private call: number[] = [];
+  private calls = 0;
+  private generated = 0;
+  /** Set once the reply is over. */
+  private stopReason: ChatStopReason | null = null;
+
+  constructor(
+    private readonly s: DecodeSetup,
+    private readonly rng: Rng,
+    /** The row index passed to the callbacks (0 for reply()). */
+    private readonly row: number,
+  ) {
+    this.decoder = s.tok.createStreamDecoder();
+    if (!(s.maxTokens > 0)) this.stopReason = 'max_tokens';
+  }
+
+  get done(): boolean {
+    return this.stopReason !== null;
+  }
+
+  /**
+   * Sample the next token from this row's logits (the cache holding `cacheLength` positions, all
+   * of this reply's tokens so far fed) and run the state machine on it. Returns the tokens to
+   * feed, or null when the reply ended: on an end token, when the tokens would overflow the
+   * context, or at maxTokens (checked in that order, so the stop reason matches the old loop's).
+   */
+  advance(logits: Float32Array, cacheLength: number): number[] | null {
+    const { sp, opts } = this.s;
+    const row = logits.slice();
+    for (const id of this.s.banned) row[id] = -Infinity;
+    if (this.mode === 'text') {
+      row[sp['<|tool_end|>']] = -Infinity;
+      if (!this.s.tools || this.calls >= this.s.maxCalls) row[sp['<|tool_start|>']] = -Infinity;
+    } else {
+      row[sp['<|tool_start|>']] = -Infinity;
+    }
+    const next = sampleToken(row, opts, this.rng);
+    opts.onStep?.(row, next, this.row);
+    this.ids.push(next);
+    this.sampled.push(1);
+    this.generated++;
+    if (this.s.ends.includes(next)) return this.stop(this.mode === 'call' ? 'unclosed_tool_call' : 'end');
+    const toks = this.consume(next);
+    if (cacheLength + toks.length > this.s.ctx) return this.stop('context');
+    if (!(this.generated < this.s.maxTokens)) return this.stop('max_tokens');
+    return toks;
+  }
+
+  /** The reply as decoded so far, closed off. */
+  finish(notice: string | undefined): ChatReply {
+    let stopReason = this.stopReason ?? 'max_tokens';
+    if (this.mode === 'call') stopReason = 'unclosed_tool_call';
+    this.emit(this.decoder.flush());
+    const { messages, segment } = this;
     if (segment !== '' || messages.length === 0 || messages[messages.length - 1].role === 'tool') messages.push({ role: 'assistant', content: segment });
-    return { messages, text: visible.trim(), ids: out, sampled, stopReason, toolCalls: calls, notice };
+    return { messages, text: this.visible.trim(), ids: this.ids, sampled: this.sampled, stopReason, toolCalls: this.calls, notice };
+  }
+
+  private stop(reason: ChatStopReason): null {
+    this.stopReason = reason;
+    return null;
+  }
+
+  /** A sampled token that does not end the reply: stream it or collect it into the call; returns what to feed. */
+  private consume(next: number): number[] {
+    const { sp, tok } = this.s;
+    if (this.mode === 'text') {
+      if (next === sp['<|tool_start|>']) {
+        this.emit(this.decoder.flush());
+        this.decoder = tok.createStreamDecoder();
+        this.mode = 'call';
+      } else {
+        this.emit(this.decoder.push(next));
+      }
+      return [next];
+    }
+    if (next !== sp['<|tool_end|>']) this.call.push(next);
+    if (next !== sp['<|tool_end|>'] && this.call.length < this.s.maxCall) return [next];
+    const forced = next === sp['<|tool_end|>'] ? [] : [sp['<|tool_end|>']]; // the engine closes an over-long call itself
+    forced.push(...this.runCall());
+    this.ids.push(...forced);
+    for (let i = 0; i < forced.length; i++) this.sampled.push(0);
+    return [next, ...forced];
+  }
+
+  /** Run the collected call; returns the tokens to force: <|output_start|> result <|output_end|>. */
+  private runCall(): number[] {
+    const { sp, tok, tools, opts } = this.s;
+    const text = tok.decode(this.call);
+    const result: ToolResult = tools ? tools.call(text) : { ok: false, output: 'error: no tools are available' };
+    opts.onToolCall?.(text, result, this.row);
+    const colon = text.indexOf(':');
+    const name = colon > 0 ? text.slice(0, colon).trim() : '';
+    this.messages.push({ role: 'assistant', content: this.segment, tool_call: { name: /^[a-z][a-z0-9_]*$/i.test(name) ? name : 'invalid', input: (colon > 0 ? text.slice(colon + 1) : text).trim() || text } });
+    this.messages.push({ role: 'tool', content: result.output });
+    this.segment = '';
+    this.calls++;
+    this.call = [];
+    this.mode = 'text';
+    return [sp['<|output_start|>'], ...tok.encode(result.output, { disallowedSpecial: 'plain' }), sp['<|output_end|>']];
+  }
+
+  private emit(delta: string): void {
+    if (delta === '') return;
+    this.segment += delta;
+    this.visible += delta;
+    this.s.opts.onText?.(delta, this.row);
   }
 }

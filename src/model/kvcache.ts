@@ -22,6 +22,27 @@ export class KVCache {
     this.length = 0;
   }
 
+  /**
+   * A new cache of `batch` rows, each a copy of row `row` of this one (same capacity and
+   * length): prefill a shared prompt once, then decode several continuations of it.
+   */
+  expand(batch: number, row = 0): KVCache {
+    if (row < 0 || row >= this.batch) throw new Error(`KVCache.expand: row ${row} of a cache with ${this.batch} rows`);
+    const out = new KVCache(this.nLayer, batch, this.capacity, this.width);
+    const stride = this.capacity * this.width;
+    const filled = this.length * this.width;
+    for (let l = 0; l < this.nLayer; l++) {
+      const k = this.keys[l].subarray(row * stride, row * stride + filled);
+      const v = this.values[l].subarray(row * stride, row * stride + filled);
+      for (let b = 0; b < batch; b++) {
+        out.keys[l].set(k, b * stride);
+        out.values[l].set(v, b * stride);
+      }
+    }
+    out.length = this.length;
+    return out;
+  }
+
   /** Drop positions after n (e.g. to rewind after a rejected branch). */
   truncate(n: number): void {
     if (n < 0 || n > this.length) throw new Error(`KVCache.truncate(${n}): cache holds ${this.length} positions`);

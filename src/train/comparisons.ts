@@ -45,12 +45,10 @@ export interface SampleOptions {
 
 /** K sampled replies to a prompt (empty ones and duplicates dropped: a ranking compares different replies). */
 export function sampleReplies(engine: ChatEngine, prompt: string, opts: SampleOptions): Completion[] {
-  const replies: Completion[] = [];
-  for (let i = 0; i < opts.k; i++) {
-    const r = engine.reply({ messages: [{ role: 'user', content: prompt }] }, { temperature: opts.temperature, maxTokens: opts.maxTokens, tools: opts.tools, seed: opts.seed * 1000 + i });
-    // a reply that says and calls nothing is not a completion the formats accept (nor one worth ranking)
-    if (r.messages.some((m) => m.tool_call !== undefined || m.content.trim() !== '')) replies.push({ messages: r.messages });
-  }
+  // sampled together on one KV cache; reply i is the one seed·1000 + i gives alone
+  const all = engine.replies({ messages: [{ role: 'user', content: prompt }] }, opts.k, { temperature: opts.temperature, maxTokens: opts.maxTokens, tools: opts.tools, seed: opts.seed * 1000 });
+  // a reply that says and calls nothing is not a completion the formats accept (nor one worth ranking)
+  const replies: Completion[] = all.filter((r) => r.messages.some((m) => m.tool_call !== undefined || m.content.trim() !== '')).map((r) => ({ messages: r.messages }));
   return dedupeCompletions(replies);
 }
 

@@ -348,8 +348,9 @@ export async function trainRL(setup: RLSetup, rl: RLConfig, cfg: TrainConfig, op
     for (let p = 0; p < rl.promptsPerRollout; p++) {
       const item = setup.prompts[rng.int(setup.prompts.length)];
       const promptIds = renderPrompt(tok, { messages: [{ role: 'user', content: item.prompt }] });
-      for (let g = 0; g < G; g++) {
-        const reply = engine.reply({ messages: [{ role: 'user', content: item.prompt }] }, { temperature: rl.temperature, maxTokens: rl.maxNewTokens, tools: setup.tools, seed: rng.nextU32() });
+      // a GRPO group is sampled together on one KV cache (G = 1: a plain reply)
+      const group = engine.replies({ messages: [{ role: 'user', content: item.prompt }] }, G, { temperature: rl.temperature, maxTokens: rl.maxNewTokens, tools: setup.tools, seed: rng.nextU32() });
+      for (const reply of group) {
         const ids = [...promptIds, ...reply.ids];
         const actions: number[] = [];
         reply.sampled.forEach((s, i) => {

@@ -2,11 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { trainTokenizer, type Tokenizer } from '../../src/tokenizer/index.js';
 import { makeConfig } from '../../src/model/config.js';
+import { GPT } from '../../src/model/gpt.js';
 import { KVCache } from '../../src/model/kvcache.js';
-import { ChatEngine, type DecodingModel } from '../../src/infer/engine.js';
+import { ChatEngine, type ChatOptions, type DecodingModel } from '../../src/infer/engine.js';
 import { defaultTools } from '../../src/infer/tools/registry.js';
 import { renderConversation } from '../../src/data/chat.js';
 import type { Conversation } from '../../src/data/conversation.js';
+import { GptforgeError } from '../../src/util/errors.js';
 
 const tok = trainTokenizer(['Let me see. The answer is 36. calculator: 12*3 error division by zero '.repeat(30)], { vocabSize: 330 });
 const sp = (name: string): number => tok.specialId(name);
@@ -109,4 +111,132 @@ test('engine: a conversation longer than the context drops its oldest turns with
   const r = engine.reply(long, { temperature: 0, maxTokens: 32 });
   assert.match(r.notice ?? '', /dropped the \d+ oldest messages/);
   assert.throws(() => new ChatEngine(new ScriptedModel([]), tok).reply(long, { strict: true, maxTokens: 32 }), /exceeds the context/);
+});
+
+/** A script a branch of BranchingModel follows: `head`, then `cycle` over and over (or <|assistant_end|>). */
+interface Branch {
+  head: number[];
+  cycle?: number[];
+}
+
+/**
+ * A batch-aware stand-in: it keeps each row's tokens in the KV cache itself (key slot = token
+ * id), so a copied cache row carries its history along, and each row's logits depend on that
+ * row's history only. At the first reply position it is torn between the branches' first tokens
+ * (equal logits, so the seed picks one); after that it follows the branch it started, whose
+ * script includes the tokens the engine forces.
+ */
+class BranchingModel implements DecodingModel {
+  readonly config;
+  /** The batch size of every forward pass. */
+  readonly batches: number[] = [];
+  constructor(
+    private readonly branches: Branch[],
+    blockSize = 256,
+  ) {
+    this.config = makeConfig({ vocabSize: tok.vocabSize, blockSize, nLayer: 1, nHead: 1, nEmbd: 8 });
+  }
+  createCache(batch: number): KVCache {
+    return new KVCache(1, batch, this.config.blockSize, 1);
+  }
+  nextLogits(ids: Int32Array, cache: KVCache): Float32Array {
+    const B = cache.batch, T = ids.length / B, V = tok.vocabSize, cap = cache.capacity;
+    this.batches.push(B);
+    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) cache.keys[0][b * cap + cache.length + t] = ids[b * T + t];
+    cache.length += T;
+    const out = new Float32Array(B * V);
+    for (let b = 0; b < B; b++) {
+      const history = Array.from(cache.keys[0].subarray(b * cap, b * cap + cache.length));
+      const reply = history.slice(history.lastIndexOf(sp('<|assistant_start|>')) + 1);
+      const logits = out.subarray(b * V, (b + 1) * V);
+      if (reply.length === 0) {
+        for (const br of this.branches) logits[br.head[0]] = 30;
+        continue;
+      }
+      const br = this.branches.find((x) => x.head[0] === reply[0]);
+      const script = (k: number): number => (k < br!.head.length ? br!.head[k] : br!.cycle ? br!.cycle[(k - br!.head.length) % br!.cycle.length] : sp('<|assistant_end|>'));
+      // a history off its script (a forced token missing or out of order): flat logits, so the sample goes astray
+      if (!br || reply.some((id, k) => id !== script(k))) continue;
+      logits[script(reply.length)] = 30;
+    }
+    return out;
+  }
+}
+
+const forcedOutput = (out: string): number[] => [sp('<|output_start|>'), ...txt(out), sp('<|output_end|>')];
+const branches: Branch[] = [
+  // a calculator call, its output forced, then the answer
+  { head: [...txt('Let me see.'), sp('<|tool_start|>'), ...txt('calculator: 12*3'), sp('<|tool_end|>'), ...forcedOutput('36'), ...txt('The answer is 36.'), sp('<|assistant_end|>')] },
+  // done almost at once while the others go on
+  { head: [...txt('36'), sp('<|assistant_end|>')] },
+  // a call, then talk that never ends: max_tokens or the context stops it
+  { head: [sp('<|tool_start|>'), ...txt('calculator: 12*3'), sp('<|tool_end|>'), ...forcedOutput('36')], cycle: txt(' The answer is 36.') },
+];
+
+for (const { blockSize, maxTokens, longStop } of [
+  { blockSize: 256, maxTokens: 40, longStop: 'max_tokens' },
+  { blockSize: 128, maxTokens: 200, longStop: 'context' },
+]) {
+  test(`engine: replies(conv, 3) row i is reply(conv, seed + i): tool calls, an early end, ${longStop}`, () => {
+    const opts: ChatOptions = { tools: defaultTools(), maxTokens };
+    const single = new ChatEngine(new BranchingModel(branches, blockSize), tok);
+    // the first seed whose three rows take three different branches (so every case is covered)
+    let seed = 1;
+    const singles = (s: number) => [0, 1, 2].map((i) => single.reply(question, { ...opts, seed: s + i }));
+    while (new Set(singles(seed).map((r) => r.ids[0])).size < 3) seed++;
+    const expected = singles(seed);
+
+    const model = new BranchingModel(branches, blockSize);
+    const steps: Array<Array<[number, number]>> = [[], [], []];
+    const calls: string[][] = [[], [], []];
+    const streamed = ['', '', ''];
+    const got = new ChatEngine(model, tok).replies(question, 3, {
+      ...opts,
+      seed,
+      onStep: (logits, token, row) => steps[row!].push([token, logits[token]]),
+      onToolCall: (call, res, row) => calls[row!].push(`${call} -> ${res.output}`),
+      onText: (d, row) => (streamed[row!] += d),
+    });
+    assert.deepEqual(got, expected);
+    // every case happened: tool calls with forced outputs, an early end, a cut
+    const byBranch = branches.map((br) => got.find((r) => r.ids[0] === br.head[0])!);
+    assert.deepEqual(byBranch.map((r) => r.stopReason), ['end', 'end', longStop]);
+    assert.deepEqual(byBranch.map((r) => r.toolCalls), [1, 0, 1]);
+    assert.ok(byBranch[1].ids.length < 5 && byBranch[2].ids.length > 30);
+    for (let i = 0; i < 3; i++) {
+      assert.deepEqual(steps[i].map(([t]) => t), got[i].ids.filter((_, j) => got[i].sampled[j] === 1));
+      assert.deepEqual(calls[i], got[i].toolCalls ? ['calculator: 12*3 -> 36'] : []);
+      assert.equal(streamed[i].trim(), got[i].text);
+    }
+    // one batch-1 prefill, then lockstep steps at batch 3 until the longest row is done
+    assert.equal(model.batches[0], 1);
+    assert.ok(model.batches.slice(1).every((b) => b === 3));
+    assert.equal(model.batches.length - 1, Math.max(...got.map((r) => r.ids.length)) - 1); // a row's last token is never fed
+
+  });
+}
+
+test('engine: replies() on a real tiny GPT, greedy: every row is the greedy reply(); n === 1 is reply()', () => {
+  const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 64, nLayer: 2, nHead: 2, nEmbd: 16 }), { seed: 5 });
+  const engine = new ChatEngine(model, tok);
+  const opts: ChatOptions = { temperature: 0, maxTokens: 12, tools: defaultTools() };
+  const one = engine.reply(question, opts);
+  const rows = engine.replies(question, 4, opts);
+  assert.equal(rows.length, 4);
+  for (const r of rows) assert.deepEqual(r, one);
+  assert.deepEqual(engine.replies(question, 1, opts), [one]);
+});
+
+test('engine: replies() on a real tiny GPT, sampled: row i is reply(seed + i)', () => {
+  const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 64, nLayer: 2, nHead: 2, nEmbd: 16, position: 'rope' }), { seed: 6 });
+  const engine = new ChatEngine(model, tok);
+  const opts: ChatOptions = { temperature: 1, maxTokens: 12, tools: defaultTools(), seed: 7 };
+  const rows = engine.replies(question, 3, opts);
+  assert.deepEqual(rows, [0, 1, 2].map((i) => engine.reply(question, { ...opts, seed: 7 + i })));
+  assert.ok(new Set(rows.map((r) => r.ids.join(','))).size > 1, 'different seeds, different replies');
+});
+
+test('engine: replies() wants a positive whole number of replies', () => {
+  const engine = new ChatEngine(new ScriptedModel([sp('<|assistant_end|>')]), tok);
+  for (const n of [0, -1, 1.5, Number.NaN]) assert.throws(() => engine.replies(question, n), (e: unknown) => e instanceof GptforgeError && /positive integer/.test(e.message));
 });
