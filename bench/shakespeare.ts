@@ -2,9 +2,15 @@
  * npm run bench:shakespeare — nanoGPT's shakespeare_char CPU recipe, ours vs PyTorch in one
  * invocation: character-level tokenizer, first 90% train / last 10% val, n_layer 4, n_head 4,
  * n_embd 128, block 64, batch 12, 2000 iterations, lr 1e-3 cosine to 1e-4 over 2000, warmup
- * 100, dropout 0, AdamW β2 0.99, weight decay 0.1, grad clip 1.0, no biases (nanoGPT's bias=False). Prints final val loss
- * (mean over 200 random val batches) and training wall time (steps only) for both.
- * Flags: --iters N, --torch-threads N (default 1, PyTorch's fastest here), --skip-torch, --json.
+ * 100, dropout 0, AdamW β2 0.99, weight decay 0.1, grad clip 1.0, no biases (nanoGPT's
+ * bias=False). Prints final val loss (mean over 200 random val batches) and training wall
+ * time (steps only) for both.
+ *
+ * The recipe fixes the hyperparameters, not the position encoding, so it runs twice: with
+ * nanoGPT's learned (GPT-2) positions, and with rotary embeddings (RoPE), our pretraining
+ * presets' choice. PyTorch runs the same model each time (bench/torch_model.py).
+ * Flags: --iters N, --torch-threads N (default 1, PyTorch's fastest here),
+ * --position learned|rope|both (default both), --skip-torch, --json.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -19,24 +25,29 @@ import { noGrad } from '../src/engine/tensor.js';
 import { getKernels } from '../src/engine/backend.js';
 import { train } from '../src/train/loop.js';
 
+type Position = 'learned' | 'rope';
+
 const argv = process.argv.slice(2);
-const flag = (name: string, def: number): number => {
+const flag = (name: string, def: string): string => {
   const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(argv[i + 1]) : def;
+  return i >= 0 ? argv[i + 1] : def;
 };
-const iters = flag('iters', 2000);
-const torchThreads = flag('torch-threads', 1);
+const iters = Number(flag('iters', '2000'));
+const torchThreads = Number(flag('torch-threads', '1'));
 const json = argv.includes('--json');
+const positionFlag = flag('position', 'both');
+if (!['learned', 'rope', 'both'].includes(positionFlag)) throw new Error(`--position must be learned, rope or both, got ${positionFlag}`);
+const positions: Position[] = positionFlag === 'both' ? ['learned', 'rope'] : [positionFlag as Position];
 const benchDir = dirname(fileURLToPath(import.meta.url)).replace(/dist[\\/]bench$/, 'bench');
 const dataPath = resolve(benchDir, '..', '..', 'shared', 'data', 'tinyshakespeare.txt');
 
-async function main(): Promise<void> {
-  if (!existsSync(dataPath)) {
-    console.error(`bench:shakespeare needs ${dataPath} (the shared benchmark data); not found.`);
-    process.exitCode = 1;
-    return;
-  }
-  const text = readFileSync(dataPath, 'utf8');
+interface Result {
+  val_loss: number;
+  train_seconds: number;
+}
+
+/** Our run of the recipe: the shared training loop on random (B, T) windows, as nanoGPT's get_batch. */
+async function runOurs(text: string, position: Position): Promise<Result> {
   const tok = trainTokenizer([text], { vocabSize: 0, mode: 'char', specialTokens: [] });
   const all = Int32Array.from(tok.encodeOrdinary(text));
   const n = Math.floor(0.9 * all.length);
@@ -44,7 +55,7 @@ async function main(): Promise<void> {
   const valData = all.subarray(n);
   const B = 12, T = 64;
   // nanoGPT's defaults: no biases in Linear/LayerNorm (bias=False), tied embeddings
-  const cfg = makeConfig({ vocabSize: tok.vocabSize, blockSize: T, nLayer: 4, nHead: 4, nEmbd: 128, bias: false });
+  const cfg = makeConfig({ vocabSize: tok.vocabSize, blockSize: T, nLayer: 4, nHead: 4, nEmbd: 128, bias: false, position });
   const model = new GPT(cfg, { seed: 1337 });
   const rng = new Rng(1337);
   const batch = (d: Int32Array): { ids: Int32Array; targets: Int32Array } => {
@@ -58,7 +69,7 @@ async function main(): Promise<void> {
     return { ids, targets };
   };
   const runDir = mkdtempSync(join(tmpdir(), 'gf-shakespeare-'));
-  console.error(`gptforge: vocab ${tok.vocabSize}, ${model.numParams()} params, backend ${getKernels().name} (${getKernels().threads} threads), ${iters} iters`);
+  console.error(`gptforge: vocab ${tok.vocabSize}, ${model.numParams()} params, ${position} positions, backend ${getKernels().name} (${getKernels().threads} threads), ${iters} iters`);
   let stepSeconds = 0;
   let t = performance.now();
   try {
@@ -97,32 +108,47 @@ async function main(): Promise<void> {
       valLoss += model.loss(ids, targets, B, T).item();
     }
   });
-  valLoss /= 200;
-  const ours = { impl: 'gptforge', val_loss: valLoss, train_seconds: stepSeconds, iters };
-  if (json) console.log(JSON.stringify({ figure: 'shakespeare', ...ours }));
-  else console.log(`gptforge: val loss ${valLoss.toFixed(4)}, training ${stepSeconds.toFixed(1)} s (${((stepSeconds / iters) * 1000).toFixed(1)} ms/step)`);
+  return { val_loss: valLoss / 200, train_seconds: stepSeconds };
+}
 
-  if (argv.includes('--skip-torch') || spawnSync('/usr/bin/python3', ['-c', 'import torch']).status !== 0) {
-    console.log('PyTorch not available: ours only (nanoGPT reports val loss ≈1.88 for this config)');
-    return;
-  }
+/** PyTorch's run of the same recipe and model, with OpenBLAS's machine overrides unset. */
+function runTorch(position: Position): Result {
   const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(torchThreads), OPENBLAS_NUM_THREADS: String(torchThreads) };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
-  const r = spawnSync('/usr/bin/python3', [join(benchDir, 'torch_shakespeare.py'), dataPath, String(iters), String(torchThreads)], { env, encoding: 'utf8' });
-  if (r.status !== 0) {
-    console.error(`PyTorch run failed:\n${r.stderr}`);
+  const r = spawnSync('/usr/bin/python3', [join(benchDir, 'torch_shakespeare.py'), dataPath, String(iters), String(torchThreads), position], { env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`PyTorch run failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Result;
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(dataPath)) {
+    console.error(`bench:shakespeare needs ${dataPath} (the shared benchmark data); not found.`);
     process.exitCode = 1;
     return;
   }
-  const theirs = JSON.parse(r.stdout.trim().split('\n').pop()!) as { val_loss: number; train_seconds: number };
-  if (json) {
-    console.log(JSON.stringify({ figure: 'shakespeare', impl: 'pytorch', threads: torchThreads, val_loss: theirs.val_loss, train_seconds: theirs.train_seconds, iters }));
-    console.log(JSON.stringify({ figure: 'shakespeare_ratio', time_ratio: stepSeconds / theirs.train_seconds }));
-  } else {
-    console.log(`pytorch (${torchThreads} thread${torchThreads > 1 ? 's' : ''}): val loss ${theirs.val_loss.toFixed(4)}, training ${theirs.train_seconds.toFixed(1)} s`);
-    console.log(`wall time ours/pytorch = ${(stepSeconds / theirs.train_seconds).toFixed(2)} (target ≤ 0.50); val loss target ≤ 1.88`);
+  const text = readFileSync(dataPath, 'utf8');
+  const withTorch = !argv.includes('--skip-torch') && spawnSync('/usr/bin/python3', ['-c', 'import torch']).status === 0;
+  const lines: string[] = [];
+  for (const position of positions) {
+    const ours = await runOurs(text, position);
+    if (json) console.log(JSON.stringify({ figure: 'shakespeare', impl: 'gptforge', position, ...ours, iters }));
+    let line = `${position.padEnd(7)} positions: gptforge val loss ${ours.val_loss.toFixed(4)}, ${ours.train_seconds.toFixed(1)} s (${((ours.train_seconds / iters) * 1000).toFixed(1)} ms/step)`;
+    if (withTorch) {
+      const theirs = runTorch(position);
+      const ratio = ours.train_seconds / theirs.train_seconds;
+      if (json) {
+        console.log(JSON.stringify({ figure: 'shakespeare', impl: 'pytorch', position, threads: torchThreads, ...theirs, iters }));
+        console.log(JSON.stringify({ figure: 'shakespeare_ratio', position, time_ratio: ratio }));
+      }
+      line += `; pytorch (${torchThreads} thread${torchThreads > 1 ? 's' : ''}) val loss ${theirs.val_loss.toFixed(4)}, ${theirs.train_seconds.toFixed(1)} s; time ours/pytorch = ${ratio.toFixed(2)}`;
+    }
+    lines.push(line);
+    if (!json) console.log(line);
   }
+  if (json) return;
+  if (!withTorch) console.log('PyTorch not available (or --skip-torch): ours only. nanoGPT reports val loss ≈1.88 for this config.');
+  console.log('targets: val loss ≤ 1.88, time ours/pytorch ≤ 0.50. "learned" is nanoGPT\'s model exactly; "rope" swaps its position table for rotary embeddings (our presets\' default), in both implementations.');
 }
 
 main().catch((e: unknown) => {

@@ -1,7 +1,9 @@
 """A plain GPT-2-shaped model in PyTorch: the reference our engine is timed against.
 
 Same architecture as gptforge's default GPT (learned positions, pre-LayerNorm, GELU(tanh)
-MLP 4x wide, tied embeddings, biases, no dropout), written for this benchmark.
+MLP 4x wide, tied embeddings, biases, no dropout), written for this benchmark; with
+position='rope', rotary embeddings as gptforge applies them (pairs (2i, 2i+1) of each head's
+q and k rotated by pos / 10000^(2i/D), no position table).
 """
 import math
 import torch
@@ -20,10 +22,17 @@ class LayerNorm(nn.Module):
         return F.layer_norm(x, self.weight.shape, self.weight, self.bias, 1e-5)
 
 
+def rope(x, cos, sin):
+    """Rotate pairs (2i, 2i+1) of the last axis: x is (B, H, T, D), cos/sin are (T, D/2)."""
+    x0, x1 = x[..., 0::2], x[..., 1::2]
+    return torch.stack((x0 * cos - x1 * sin, x0 * sin + x1 * cos), dim=-1).flatten(-2)
+
+
 class Block(nn.Module):
     def __init__(self, n_embd, n_head, bias=True):
         super().__init__()
         self.n_head = n_head
+        self.rope_tables = None
         self.ln_1 = LayerNorm(n_embd, bias)
         self.c_attn = nn.Linear(n_embd, 3 * n_embd, bias=bias)
         self.c_proj = nn.Linear(n_embd, n_embd, bias=bias)
@@ -37,6 +46,9 @@ class Block(nn.Module):
         q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
         k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
         v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        if self.rope_tables is not None:
+            cos, sin = self.rope_tables
+            q, k = rope(q, cos[:T], sin[:T]), rope(k, cos[:T], sin[:T])
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True) if hasattr(F, 'scaled_dot_product_attention') else self._attn(q, k, v, T)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         x = x + self.c_proj(y)
@@ -52,11 +64,17 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    def __init__(self, vocab, block, n_layer, n_head, n_embd, bias=True):
+    def __init__(self, vocab, block, n_layer, n_head, n_embd, bias=True, position='learned'):
         super().__init__()
         self.wte = nn.Embedding(vocab, n_embd)
-        self.wpe = nn.Embedding(block, n_embd)
+        self.wpe = nn.Embedding(block, n_embd) if position == 'learned' else None
         self.h = nn.ModuleList([Block(n_embd, n_head, bias) for _ in range(n_layer)])
+        if position == 'rope':
+            D = n_embd // n_head
+            inv = 10000.0 ** (-torch.arange(0, D, 2, dtype=torch.float64) / D)
+            ang = torch.arange(block, dtype=torch.float64)[:, None] * inv[None, :]
+            for blk in self.h:
+                blk.rope_tables = (torch.cos(ang).float(), torch.sin(ang).float())
         self.ln_f = LayerNorm(n_embd, bias)
         self.apply(self._init)
         for name, p in self.named_parameters():
@@ -72,7 +90,7 @@ class GPT(nn.Module):
 
     def forward(self, idx, targets):
         B, T = idx.shape
-        x = self.wte(idx) + self.wpe(torch.arange(T))
+        x = self.wte(idx) if self.wpe is None else self.wte(idx) + self.wpe(torch.arange(T))
         for blk in self.h:
             x = blk(x)
         logits = self.ln_f(x) @ self.wte.weight.t()

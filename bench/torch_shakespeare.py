@@ -1,6 +1,6 @@
 """nanoGPT's shakespeare_char CPU recipe in PyTorch, for side-by-side timing with gptforge.
 
-Usage: torch_shakespeare.py data.txt iters threads
+Usage: torch_shakespeare.py data.txt iters threads [learned|rope]
 Same recipe as bench/shakespeare.ts: char-level, first 90% train / last 10% val, n_layer 4,
 n_head 4, n_embd 128, block 64, batch 12, lr 1e-3 → 1e-4 cosine over the run, warmup 100,
 dropout 0, AdamW betas (0.9, 0.99), weight decay 0.1, grad clip 1.0, no biases. Random batch offsets
@@ -17,6 +17,7 @@ sys.path.insert(0, __file__.rsplit('/', 1)[0])
 from torch_model import GPT  # noqa: E402
 
 path, iters, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+position = sys.argv[4] if len(sys.argv) > 4 else 'learned'
 torch.set_num_threads(threads)
 torch.manual_seed(1337)
 text = open(path, encoding='utf-8').read()
@@ -26,7 +27,7 @@ data = torch.tensor([stoi[c] for c in text], dtype=torch.long)
 n = int(0.9 * len(data))
 train_data, val_data = data[:n], data[n:]
 block, batch = 64, 12
-model = GPT(len(chars), block, 4, 4, 128, bias=False)  # nanoGPT's bias=False
+model = GPT(len(chars), block, 4, 4, 128, bias=False, position=position)  # nanoGPT's bias=False
 opt = model.optimizer(1e-3, 0.1, (0.9, 0.99))
 
 
@@ -66,4 +67,4 @@ with torch.no_grad():
     for _ in range(200):
         x, y = get_batch('val')
         losses.append(float(model(x, y)))
-print(json.dumps({'threads': threads, 'train_seconds': train_seconds, 'val_loss': sum(losses) / len(losses), 'iters': iters}))
+print(json.dumps({'threads': threads, 'position': position, 'train_seconds': train_seconds, 'val_loss': sum(losses) / len(losses), 'iters': iters}))
