@@ -4,14 +4,15 @@ import { GptforgeError } from '../util/errors.js';
 import { parseArgs, formatHelp, str, num, strs, bool, type FlagSpecs } from '../util/args.js';
 import { expandInputs } from '../util/files.js';
 import { Progress } from '../util/progress.js';
-import { Tokenizer, trainTokenizer } from '../tokenizer/index.js';
+import { DIGIT_PAIRS, Tokenizer, trainTokenizer } from '../tokenizer/index.js';
 
 /** gptforge tokenizer train|encode|decode|info */
 const TRAIN: FlagSpecs = {
   input: { kind: 'strings', help: 'training text: files, directories or globs (.txt, .md, .jsonl "text" fields); repeatable', alias: 'i' },
   'vocab-size': { kind: 'number', help: 'vocabulary size including the 14 special tokens', default: 4096 },
   out: { kind: 'string', help: 'where to write tokenizer.json', default: 'tokenizer.json', alias: 'o' },
-  pattern: { kind: 'string', help: 'pre-split: gpt4 (GPT-4 with digits in groups of ≤ 2) | cl100k | o200k | gpt2 | none | a regex', default: 'gpt4' },
+  pattern: { kind: 'string', help: 'pre-split: gpt4 (GPT-4 with digits in groups of ≤ 2) | gpt4-digits (one per digit) | cl100k | o200k | gpt2 | none | a regex', default: 'gpt4' },
+  'digit-pairs': { kind: 'boolean', help: 'make all 100 two-digit strings tokens first (with gpt4: every number is whole two-digit tokens)' },
   mode: { kind: 'string', help: 'bpe | char (one token per character, for char-level benchmarks)', default: 'bpe' },
   'max-bytes': { kind: 'number', help: 'read at most this many bytes of input (0 = all)', default: 0 },
   'no-specials': { kind: 'boolean', help: 'add no special tokens' },
@@ -97,6 +98,7 @@ export const command: Command = {
         mode,
         pattern: str(a, 'pattern'),
         specialTokens: bool(a, 'no-specials') ? [] : undefined,
+        requiredTokens: bool(a, 'digit-pairs') ? DIGIT_PAIRS : undefined,
         onProgress: (done, total) => (bar ??= new Progress({ label: 'merges', total: Math.max(1, total) })).update(done),
       });
       bar?.finish();
