@@ -6,7 +6,7 @@ import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 import { renderForReward } from '../data/chat.js';
-import { completionMessages, rankingConversation, readPreferencesJSONL, type Ranking } from '../data/preferences.js';
+import { completionMessages, pairCounts, rankingConversation, readPreferencesJSONL, tierCount, type Ranking } from '../data/preferences.js';
 import type { OnBad } from '../data/chat.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { defaultTools } from '../infer/tools/registry.js';
@@ -42,16 +42,42 @@ function readRankings(file: string, onBad: OnBad = 'error'): Ranking[] {
   return readPreferencesJSONL(file, { onBad }).rankings;
 }
 
-/** Render rankings for the reward model; rankings with a completion longer than the context are dropped (counted). */
-export function renderRankings(tok: Tokenizer, rankings: readonly Ranking[], maxLen: number): { rendered: RenderedRanking[]; dropped: number } {
-  const rendered: RenderedRanking[] = [];
-  let dropped = 0;
+export interface RenderedRankings {
+  rendered: RenderedRanking[];
+  /** Rankings dropped because a completion is longer than the context. */
+  dropped: number;
+  /** Rankings dropped because all their completions are tied (one tier: no pair to learn from). */
+  tied: number;
+  /** Pairs with a preference in `rendered` (what the loss sees). */
+  pairs: number;
+  /** Tied pairs left out: those in `rendered` plus those of the all-tied rankings. */
+  tiedPairs: number;
+}
+
+/**
+ * Render rankings for the reward model, tiers carried along (a ranking without tiers is a
+ * strict order, as the files older versions wrote). Rankings with fewer than two tiers and
+ * rankings with a completion longer than the context are dropped, each counted.
+ */
+export function renderRankings(tok: Tokenizer, rankings: readonly Ranking[], maxLen: number): RenderedRankings {
+  const out: RenderedRankings = { rendered: [], dropped: 0, tied: 0, pairs: 0, tiedPairs: 0 };
   for (const r of rankings) {
+    const counts = pairCounts(r);
+    if (tierCount(r) < 2) {
+      out.tied++;
+      out.tiedPairs += counts.tied;
+      continue;
+    }
     const seqs = r.completions.map((c) => renderForReward(tok, rankingConversation(r.prompt, c)));
-    if (seqs.some((s) => s.length > maxLen)) dropped++;
-    else rendered.push({ completions: seqs });
+    if (seqs.some((s) => s.length > maxLen)) {
+      out.dropped++;
+      continue;
+    }
+    out.rendered.push(r.tiers !== undefined ? { completions: seqs, tiers: r.tiers } : { completions: seqs });
+    out.pairs += counts.preferred;
+    out.tiedPairs += counts.tied;
   }
-  return { rendered, dropped };
+  return out;
 }
 
 /**
@@ -72,7 +98,8 @@ function comparisons(runDir: string, cfg: RmPreset, a: ReturnType<typeof parseAr
   const paths = { train: join(dir, 'train.jsonl'), val: join(dir, 'val.jsonl'), valClean: join(dir, 'val.clean.jsonl') };
   if (!bool(a, 'fresh') && Object.values(paths).every((p) => existsSync(p))) {
     if (!quiet) console.error(`rm: reusing the simulated comparisons in ${dir} (--fresh to re-sample)`);
-    // our own files: a line an older version wrote and the reader now refuses is skipped, not fatal
+    // our own files: a line an older version wrote and the reader now refuses is skipped, not
+    // fatal. (Files from before ties have no "tiers": they read as strict orders, as written.)
     const read = (f: string): Ranking[] => {
       const r = readPreferencesJSONL(f, { onBad: 'skip' });
       if (r.skipped.length > 0 && !quiet) console.error(`rm: skipped ${r.skipped.length} unreadable rankings in ${f} (first: ${r.skipped[0].reason})`);
@@ -115,9 +142,16 @@ export async function runRm(argv: string[]): Promise<{ runDir: string; accuracy:
   const train = renderRankings(tok, data.train, L);
   const val = renderRankings(tok, data.val, L);
   const valClean = data.valClean ? renderRankings(tok, data.valClean, L) : null;
-  if (train.rendered.length === 0) throw new GptforgeError('no usable rankings to train the reward model on');
-  const pairs = train.rendered.reduce((n, r) => n + (r.completions.length * (r.completions.length - 1)) / 2, 0);
-  if (!quiet) console.error(`rm: from ${sft.dir}; ${train.rendered.length} rankings (${pairs} pairs) for training, ${val.rendered.length} held out${train.dropped + val.dropped ? `; ${train.dropped + val.dropped} dropped as longer than the context` : ''}`);
+  if (train.rendered.length === 0) throw new GptforgeError(`no usable rankings to train the reward model on${train.tied > 0 ? ` (${train.tied} had all their replies tied)` : ''}`);
+  if (!quiet) {
+    const dropped = train.dropped + val.dropped;
+    const tied = train.tied + val.tied;
+    console.error(
+      `rm: from ${sft.dir}; ${train.rendered.length} rankings (${train.pairs} pairs with a preference, ${train.tiedPairs} tied pairs left out) for training, ` +
+        `${val.rendered.length} held out (${val.pairs} pairs with a preference, ${val.tiedPairs} tied left out)` +
+        `${tied ? `; ${tied} rankings dropped as all tied` : ''}${dropped ? `; ${dropped} dropped as longer than the context` : ''}`,
+    );
+  }
   const pad = tok.specialId('<|pad|>');
   const result = await trainRewardModel(
     { model, train: new ShuffledLoader(train.rendered, cfg.rankingsPerBatch), val: val.rendered, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() },
@@ -127,9 +161,9 @@ export async function runRm(argv: string[]): Promise<{ runDir: string; accuracy:
   const accuracy = result.lastEval['val/accuracy'] ?? NaN;
   const clean = valClean ? evaluateRankings(model, valClean.rendered, pad)['val/accuracy'] : undefined;
   if (!quiet) {
-    console.log(`rm: ${result.interrupted ? 'stopped' : 'done'} at step ${result.step}; held-out pairwise accuracy ${(100 * accuracy).toFixed(1)}% on the labelers' (noisy) rankings${clean !== undefined ? `, ${(100 * clean).toFixed(1)}% on noise-free rankings` : ''}; margin ${(result.lastEval['val/margin'] ?? NaN).toFixed(2)}; checkpoint ${result.checkpoint}`);
+    console.log(`rm: ${result.interrupted ? 'stopped' : 'done'} at step ${result.step}; held-out pairwise accuracy ${(100 * accuracy).toFixed(1)}% on the labelers' (noisy) rankings (${result.lastEval['val/pairs'] ?? 0} pairs with a preference)${clean !== undefined ? `, ${(100 * clean).toFixed(1)}% on noise-free rankings` : ''}; margin ${(result.lastEval['val/margin'] ?? NaN).toFixed(2)}; checkpoint ${result.checkpoint}`);
   }
-  atomicWriteFile(join(runDir, 'rm-eval.json'), JSON.stringify({ step: result.step, accuracy, accuracyClean: clean, margin: result.lastEval['val/margin'], pairs: result.lastEval['val/pairs'] }, null, 2) + '\n');
+  atomicWriteFile(join(runDir, 'rm-eval.json'), JSON.stringify({ step: result.step, accuracy, accuracyClean: clean, margin: result.lastEval['val/margin'], pairs: result.lastEval['val/pairs'], tiedPairs: result.lastEval['val/tied'] }, null, 2) + '\n');
   if (result.interrupted) process.exitCode = 130;
   return { runDir, accuracy, accuracyClean: clean };
 }
@@ -161,7 +195,7 @@ export const command: Command = {
       console.log(
         formatHelp(
           'gptforge rm [--run runs/<name>] [--rankings my.jsonl …] [flags]\n       gptforge rm score --run <dir> --prompt "…" --completion "…"',
-          'Trains the reward model: the SFT model with a scalar head read at <|reward|>, loss −log σ(r_better − r_worse) over all pairs of each ranking. Rankings come from your files ({"prompt", "completions": [best … worst]} or {"prompt", "chosen", "rejected"}) or, by default, from simulated labelers ranking K samples of the SFT model per prompt (cached in <run>/comparisons). Checkpoints in <run>/rm; held-out pairwise accuracy in metrics.jsonl and rm-eval.json.',
+          'Trains the reward model: the SFT model with a scalar head read at <|reward|>, loss −log σ(r_better − r_worse) over the pairs of each ranking that have a preference (tied replies make no pair). Rankings come from your files ({"prompt", "completions": [best … worst], "tiers"?: [0, 1, 1, 2] (equal tiers are ties)} or {"prompt", "chosen", "rejected"}) or, by default, from simulated labelers ranking K samples of the SFT model per prompt (cached in <run>/comparisons). Checkpoints in <run>/rm; held-out pairwise accuracy in metrics.jsonl and rm-eval.json.',
           FLAGS,
         ),
       );

@@ -31,10 +31,12 @@ import { detectChatIntent, phrasingOf, promptItem, taskByName, TASKS } from './s
  *   6. Polite refusals: +0.5 when an out-of-scope chat request is declined with an apology
  *      ("sorry", "apologise"). The refusal itself ("can't", "cannot") is what the chat
  *      checker already pays for in 1.; this term rewards the manners.
- *   7. Tie-breakers (under 0.1 together, so they only ever decide between otherwise equal
- *      replies): −0.001 per visible character (at most −0.05), preferring the shorter;
- *      +0.03 × the share of distinct words, preferring varied wording. Distinct replies then
- *      rarely tie, so a ranking rarely rests on the order the replies came in.
+ *   7. Small touches (under 0.1 together): −0.001 per visible character (at most −0.05),
+ *      preferring the shorter; +0.03 × the share of distinct words, preferring varied wording.
+ *      This term orders nothing by itself: replies within TIE_MARGIN (0.1 points) are ties
+ *      (rubricPrefers returns 0, simulatedRanking puts them in one tier), because a person
+ *      would call two replies that differ only by a few characters equally good. It still
+ *      counts in the score, so it can tip a difference from just under to just over 0.1.
  */
 export interface RubricScore {
   /** The family checker's verdict; null when the family is unknown. */
@@ -60,6 +62,17 @@ const APOLOGY_POINTS = 0.5;
 const PER_CHAR = 0.001;
 const CHAR_CAP = 0.05;
 const VARIETY_POINTS = 0.03;
+
+/**
+ * Replies whose rubric scores differ by less than this are equally good (a tie). It is above
+ * the whole span of term 7 (at most 0.05 + 0.03), so replies equal on terms 1–6 always tie,
+ * and below the steps of terms 1–3, 5 and 6. Terms with finer steps can tie too: two wrong
+ * arithmetic answers with near-miss bonuses within 0.1, two long replies one word (0.05) apart.
+ * A correct reply is never tied with a wrong one, not even through a chain of ties: the best
+ * wrong score is at least 0.42 below the worst correct one (arithmetic: 3.53 vs 3.95), and
+ * no score falls in between.
+ */
+export const TIE_MARGIN = 0.1;
 
 /** The family a prompt most likely belongs to, by cheap pattern rules; undefined when none fits. */
 export function guessTask(prompt: string): string | undefined {
@@ -188,18 +201,32 @@ export function rubricScore(prompt: string, reply: Completion, task?: string): R
   // 6. manners
   if (family === 'chat' && detectChatIntent(prompt) === 'out-of-scope' && /\b(sorry|apologi[sz]e)\b/i.test(text)) add(APOLOGY_POINTS, 'polite refusal');
 
-  // 7. tie-breakers (not listed in reasons: they only order otherwise equal replies)
+  // 7. small touches (not listed in reasons: under TIE_MARGIN together, they decide nothing alone)
   score -= Math.min(CHAR_CAP, PER_CHAR * text.length);
   if (ws.length > 0) score += (VARIETY_POINTS * new Set(ws).size) / ws.length;
 
   return { correct, score, reasons };
 }
 
-/** Which reply the rubric prefers: 1 if a, −1 if b, 0 if they score the same. Noise-free. */
+/**
+ * Which reply the rubric prefers: 1 if a, −1 if b, 0 if their scores differ by less than
+ * TIE_MARGIN (a tie, the same rule the simulated labelers' tiers use). Noise-free.
+ */
 export function rubricPrefers(prompt: string, a: Completion, b: Completion, task?: string): 1 | -1 | 0 {
   const d = rubricScore(prompt, a, task).score - rubricScore(prompt, b, task).score;
-  // scores are sums of a few floats: differences below this are rounding, not preference
-  return Math.abs(d) < 1e-9 ? 0 : d > 0 ? 1 : -1;
+  return Math.abs(d) < TIE_MARGIN ? 0 : d > 0 ? 1 : -1;
+}
+
+/**
+ * Tiers for scores sorted best first: a new tier starts wherever a score is TIE_MARGIN or
+ * more below the one before it. So each tier is a maximal run of replies whose neighbouring
+ * scores differ by less than the margin (a chain: the first and last of a tier may differ by
+ * more, e.g. 5.00, 4.93, 4.86 is one tier).
+ */
+export function tiersOfSorted(scores: readonly number[]): number[] {
+  const tiers: number[] = [];
+  scores.forEach((s, i) => tiers.push(i === 0 ? 0 : tiers[i - 1] + (scores[i - 1] - s < TIE_MARGIN ? 0 : 1)));
+  return tiers;
 }
 
 export interface LabelerOptions {
@@ -233,12 +260,25 @@ export function applyAdjacentErrors<T>(items: readonly T[], flips: readonly bool
 }
 
 /**
- * Order candidate replies best→worst by the rubric; with probability `noise` per adjacent
- * comparison the labeler errs (that pair comes out swapped), so labels are as imperfect as
- * people's. Deterministic: the errors are drawn from `rng` when given (one stream for many
- * rankings), else from a fresh Rng(opts.seed). Exact score ties keep the input order.
- * Callers should drop duplicate replies first (dedupeCompletions): a ranking compares
- * different replies, and readPreferencesJSONL rejects duplicates.
+ * Order candidate replies best→worst by the rubric, with ties: consecutive replies whose
+ * scores differ by less than TIE_MARGIN share a tier (tiersOfSorted). The ranking always
+ * carries `tiers`; one with a single tier (all replies equally good) has no pairs.
+ *
+ * Noise: the labeler errs on an adjacent comparison across a tier boundary with probability
+ * `noise` (that pair comes out swapped), so labels are as imperfect as people's; tied
+ * neighbours have no order to get wrong. One random number is drawn per adjacent position,
+ * tied or not, even at noise 0, so the stream advances the same whatever the noise and the
+ * ties. The swaps are applied with applyAdjacentErrors and the tiers stay by position: the
+ * reply moved up takes the better tier (and is tied with whatever else is in it), the one
+ * moved down the worse. So with tiers 0,0,1,1 (a, b | c, d) an error at the boundary gives
+ * a, c | b, d: c now beats b and d, b is tied with d — what a labeler who misjudged b
+ * against c would hand in. Two replies the rubric ties never come out reversed: the swapped
+ * runs never cross a position inside a tier.
+ *
+ * Deterministic: the errors are drawn from `rng` when given (one stream for many rankings),
+ * else from a fresh Rng(opts.seed). Exact score ties keep the input order. Callers should
+ * drop duplicate replies first (dedupeCompletions): a ranking compares different replies,
+ * and readPreferencesJSONL rejects duplicates.
  */
 export function simulatedRanking(prompt: string, replies: readonly Completion[], task: string | undefined, opts: LabelerOptions, rng?: Rng): Ranking {
   if (!(opts.noise >= 0 && opts.noise <= 1)) throw new GptforgeError(`labeler noise must be between 0 and 1, got ${opts.noise}`, { field: 'noise' });
@@ -246,10 +286,13 @@ export function simulatedRanking(prompt: string, replies: readonly Completion[],
   const r = rng ?? new Rng(opts.seed);
   const scored = replies.map((c, i) => ({ c, i, score: rubricScore(prompt, c, task).score }));
   // Array.prototype.sort is stable, so exact ties keep the input order
-  const best = scored.sort((a, b) => b.score - a.score).map((s) => s.c);
-  // one draw per comparison even at noise 0, so the stream advances the same for any noise
-  const flips = best.slice(1).map(() => r.random() < opts.noise);
-  const ranking: Ranking = { prompt, completions: applyAdjacentErrors(best, flips) };
+  const sorted = scored.sort((a, b) => b.score - a.score);
+  const best = sorted.map((s) => s.c);
+  const tiers = tiersOfSorted(sorted.map((s) => s.score));
+  // one draw per comparison even at noise 0 or within a tier, so the stream advances the same
+  // for any noise and any ties; only comparisons across a tier boundary can go wrong
+  const flips = best.slice(1).map((_, i) => r.random() < opts.noise && tiers[i] !== tiers[i + 1]);
+  const ranking: Ranking = { prompt, completions: applyAdjacentErrors(best, flips), tiers };
   if (task !== undefined) ranking.task = task;
   return ranking;
 }

@@ -8,17 +8,28 @@ import { TASKS } from './synthetic/tasks.js';
 
 /**
  * Comparison data for reward modeling and DPO: for one prompt, several assistant replies
- * ordered best first. People (`gptforge label`) or the simulated labelers (labelers.ts)
- * write it; the reward model trains on every pair of a ranking, DPO on chosen/rejected pairs.
+ * ordered best first, possibly with ties. People (`gptforge label`) or the simulated labelers
+ * (labelers.ts) write it; the reward model trains on every pair of a ranking that has a
+ * preference (not the tied ones), DPO on the same pairs as chosen/rejected.
  *
  * File format (JSONL, one object a line; blank lines ignored):
  *
  *   {"prompt": "…", "completions": [best, …, worst], "task"?: "arithmetic"}
+ *   {"prompt": "…", "completions": [a, b, c, d], "tiers": [0, 1, 1, 2]}  b and c tied
  *   {"prompt": "…", "completions": [a, b, c], "ranks": [2, 1, 3]}      ranks: 1 = best, strict
  *   {"prompt": "…", "chosen": a, "rejected": b}                       a pair: a 2-item ranking
  *
  * A completion is a string (a plain reply) or {"messages": [...]}: the reply's assistant
  * and tool messages, tool calls included, exactly as the chat engine returns them.
+ *
+ * Ties: `tiers` gives each completion (listed best first) a tier, 0 = best, non-decreasing
+ * and consecutive (0, 1, 1, 2 …); completions in the same tier are equally good, so no pair
+ * is formed between them. Without `tiers` every completion is its own tier (0, 1, 2, …):
+ * files written before ties existed keep their meaning. A ranking whose completions are all
+ * in one tier ("these are all equally good") is valid — it is what a labeler said, and the
+ * simulated labelers say it often — but carries no preference: rankingToPairs gives nothing,
+ * and the reward model's loader drops it (cli/rm.ts counts it). `tiers` goes only with a
+ * best-first `completions` list: not with `ranks` (which stay strict) nor with a pair.
  */
 
 /** A completion is the assistant's reply: plain text, or the reply's messages (assistant/tool, tool calls included) as the chat engine returns them. */
@@ -28,6 +39,11 @@ export interface Ranking {
   prompt: string;
   /** Best first. */
   completions: Completion[];
+  /**
+   * One tier per completion, 0 = best, non-decreasing and consecutive (0, 1, 1, 2 …): equal
+   * tiers are ties. Absent: all distinct (0, 1, 2, …), the format before ties.
+   */
+  tiers?: number[];
   /** Family name when known (simulated labels). */
   task?: string;
 }
@@ -84,12 +100,39 @@ export function dedupeCompletions(cs: readonly Completion[]): Completion[] {
   });
 }
 
-/** Every pair of a ranking, K·(K−1)/2 of them, the better completion as `chosen`. */
+/** The ranking's tiers: its `tiers`, or 0, 1, 2, … (strict order) when it has none. */
+export function rankingTiers(r: Pick<Ranking, 'completions' | 'tiers'>): number[] {
+  return r.tiers ?? r.completions.map((_, i) => i);
+}
+
+/** How many distinct tiers a ranking has; fewer than two means it expresses no preference. */
+export function tierCount(r: Pick<Ranking, 'completions' | 'tiers'>): number {
+  const t = rankingTiers(r);
+  return t.length === 0 ? 0 : t[t.length - 1] + 1;
+}
+
+/** Pairs of a ranking with a preference (different tiers) and tied pairs (same tier); they sum to K·(K−1)/2. */
+export function pairCounts(r: Pick<Ranking, 'completions' | 'tiers'>): { preferred: number; tied: number } {
+  const t = rankingTiers(r);
+  const k = t.length;
+  const sizes = new Map<number, number>();
+  for (const x of t) sizes.set(x, (sizes.get(x) ?? 0) + 1);
+  let tied = 0;
+  for (const n of sizes.values()) tied += (n * (n - 1)) / 2;
+  return { preferred: (k * (k - 1)) / 2 - tied, tied };
+}
+
+/**
+ * Every pair of a ranking with a preference, the better completion as `chosen`: K·(K−1)/2 of
+ * them for a strict order, fewer with ties (two completions of the same tier make no pair).
+ */
 export function rankingToPairs(r: Ranking): PreferencePair[] {
   const pairs: PreferencePair[] = [];
   const cs = r.completions;
+  const tiers = rankingTiers(r);
   for (let i = 0; i < cs.length; i++) {
     for (let j = i + 1; j < cs.length; j++) {
+      if (tiers[i] === tiers[j]) continue;
       const pair: PreferencePair = { prompt: r.prompt, chosen: cs[i], rejected: cs[j] };
       if (r.task !== undefined) pair.task = r.task;
       pairs.push(pair);
@@ -168,6 +211,7 @@ export function validateRanking(obj: unknown, where: ErrorLocation = {}): Rankin
     if (!('chosen' in o)) fail('a pair needs "chosen"', where, 'chosen');
     if (!('rejected' in o)) fail('a pair needs "rejected"', where, 'rejected');
     if ('ranks' in o) fail('"ranks" goes with "completions", not with a pair', where, 'ranks');
+    if ('tiers' in o) fail('"tiers" goes with "completions" (listed best first), not with a pair', where, 'tiers');
     completions = [o.chosen as Completion, o.rejected as Completion];
     fields = ['chosen', 'rejected'];
   } else {
@@ -182,10 +226,34 @@ export function validateRanking(obj: unknown, where: ErrorLocation = {}): Rankin
     const i = keys.indexOf(keys[j]);
     if (i < j) fail(`${fields[i]} and ${fields[j]} are the same reply; a ranking compares different ones`, where, fields[j]);
   }
+  if (o.ranks !== undefined && o.tiers !== undefined) fail('"tiers" goes with completions listed best first, not with "ranks" (ranks are strict)', where, 'tiers');
+  const tiers = o.tiers === undefined ? undefined : validateTiers(o.tiers, completions.length, where);
   if (o.ranks !== undefined) completions = orderByRanks(completions, o.ranks, where);
   const r: Ranking = { prompt, completions };
+  if (tiers !== undefined) r.tiers = tiers;
   if (task !== undefined) r.task = task;
   return r;
+}
+
+/**
+ * `tiers` as a list of k tiers: integers, starting at 0, each equal to the one before or one
+ * more. Gaps are refused rather than renumbered: a file saying 0, 2 most likely lost a tier,
+ * and quietly closing the gap would hide that.
+ */
+function validateTiers(tiers: unknown, k: number, where: ErrorLocation): number[] {
+  if (!Array.isArray(tiers)) fail(`tiers must be a list of ${k} integers, one per completion (0 = best; equal = tied)`, where, 'tiers');
+  const ts = tiers as unknown[];
+  if (ts.length !== k) fail(`tiers has ${ts.length} entries for ${k} completions; give one per completion`, where, 'tiers');
+  ts.forEach((t, i) => {
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 0) fail(`a tier is a non-negative integer, got ${JSON.stringify(t)}`, where, `tiers[${i}]`);
+  });
+  const ns = ts as number[];
+  if (ns[0] !== 0) fail(`tiers start at 0 (the best tier), got ${ns[0]}`, where, 'tiers[0]');
+  for (let i = 1; i < ns.length; i++) {
+    if (ns[i] < ns[i - 1]) fail(`tiers must not decrease (completions are listed best first): ${ns[i]} after ${ns[i - 1]}`, where, `tiers[${i}]`);
+    if (ns[i] > ns[i - 1] + 1) fail(`tiers are consecutive: ${ns[i]} after ${ns[i - 1]} skips ${ns[i - 1] + 1}`, where, `tiers[${i}]`);
+  }
+  return [...ns];
 }
 
 function validateTask(task: unknown, where: ErrorLocation): string | undefined {
@@ -204,8 +272,8 @@ function orderByRanks(completions: Completion[], ranks: unknown, where: ErrorLoc
   const rs = ranks as number[];
   for (let j = 1; j < rs.length; j++) {
     const i = rs.indexOf(rs[j]);
-    // a tie says nothing about which of the two is better, and the pairwise loss needs an order
-    if (i < j) fail(`tie between completions ${i} and ${j}; rankings need a strict order`, where, 'ranks');
+    // ranks stay strict; ties are written with "tiers" on a best-first list
+    if (i < j) fail(`tie between completions ${i} and ${j}; ranks must be distinct (to mark ties, list the completions best first with "tiers")`, where, 'ranks');
   }
   return completions.map((c, i) => ({ c, rank: rs[i] })).sort((a, b) => a.rank - b.rank).map((x) => x.c);
 }
@@ -245,6 +313,7 @@ export function appendRankingLine(file: string, r: Ranking): void {
     throw e;
   }
   const line: Ranking = { prompt: checked.prompt, completions: checked.completions };
+  if (checked.tiers !== undefined) line.tiers = checked.tiers;
   if (checked.task !== undefined) line.task = checked.task;
   appendJSONLine(file, line);
 }

@@ -8,9 +8,10 @@ import { train, type TrainConfig, type TrainOptions, type TrainResult } from './
  * Stage 3: reward modeling. Each completion of a ranked prompt is rendered as a conversation
  * with <|reward|> appended; the scalar head reads the hidden state at that token. The K
  * completions of a ranking run through the trunk together (one row each), and the loss is
- * binary classification over every pair of the ranking (InstructGPT):
+ * binary classification over every pair of the ranking that has a preference (InstructGPT;
+ * pairs from the same tier are ties and carry no label, so they are left out):
  *
- *   loss = mean over rankings of  mean over pairs i better than j of  −log σ(r_i − r_j)
+ *   loss = mean over rankings with a pair of  mean over pairs i better than j of  −log σ(r_i − r_j)
  *
  * The loss is computed in plain numbers; the model backpropagates Σ ∂loss/∂r_k · r_k, whose
  * gradient is exactly the loss's (the surrogate trick every later stage uses too).
@@ -19,13 +20,18 @@ import { train, type TrainConfig, type TrainOptions, type TrainResult } from './
 /** A ranking rendered for the reward model: token ids per completion (each ending with <|reward|>), best first. */
 export interface RenderedRanking {
   completions: number[][];
+  /** The ranking's tiers (equal = tied; see data/preferences.ts); absent: strict order. */
+  tiers?: number[];
 }
 
 export interface PairwiseResult {
   loss: number;
   /** ∂loss/∂r for every reward in the batch, in the same order. */
   grad: Float64Array;
+  /** Pairs with a preference (different tiers): the only ones the loss and the counts below see. */
   pairs: number;
+  /** Tied pairs (same tier), left out. */
+  tied: number;
   /** Pairs where the better completion got the higher reward. */
   correct: number;
   /** Mean of r_better − r_worse over the pairs. */
@@ -43,24 +49,43 @@ export function sigmoid(x: number): number {
 
 /**
  * The pairwise loss of a batch of rankings. `rewards` holds every ranking's rewards
- * back to back (best first), `sizes` how many completions each ranking has.
+ * back to back (best first), `sizes` how many completions each ranking has, and `tiers`
+ * (optional, per ranking; undefined = strict order) each ranking's tiers: only pairs from
+ * different tiers count. A ranking without such a pair (all tied) contributes nothing: it
+ * is left out of the mean over rankings too, so ties never dilute the others' gradient.
+ * A batch with no pair at all has loss 0 and a zero gradient.
  */
-export function pairwiseLoss(rewards: ArrayLike<number>, sizes: readonly number[]): PairwiseResult {
+export function pairwiseLoss(rewards: ArrayLike<number>, sizes: readonly number[], tiers?: readonly (readonly number[] | undefined)[]): PairwiseResult {
   const grad = new Float64Array(rewards.length);
+  // first pass: which rankings have a pair, so every gradient term can carry the final 1/rankings
+  const counts = sizes.map((k, r) => {
+    const t = tiers?.[r];
+    if (t !== undefined && t.length !== k) throw new Error(`pairwiseLoss: ranking ${r} has ${k} rewards but ${t.length} tiers`);
+    let n = 0;
+    for (let i = 0; i < k; i++) for (let j = i + 1; j < k; j++) if (t === undefined || t[i] !== t[j]) n++;
+    return n;
+  });
+  const used = counts.filter((n) => n > 0).length;
   let loss = 0;
   let pairs = 0;
+  let tied = 0;
   let correct = 0;
   let margin = 0;
   let off = 0;
-  for (const k of sizes) {
-    const n = (k * (k - 1)) / 2;
+  sizes.forEach((k, r) => {
+    const n = counts[r];
+    const t = tiers?.[r];
     let l = 0;
     for (let i = 0; i < k; i++) {
       for (let j = i + 1; j < k; j++) {
+        if (t !== undefined && t[i] === t[j]) {
+          tied++;
+          continue;
+        }
         const d = rewards[off + i] - rewards[off + j];
         l += softplus(-d);
         // ∂/∂d of −log σ(d) is −σ(−d)
-        const g = -sigmoid(-d) / n / sizes.length;
+        const g = -sigmoid(-d) / n / used;
         grad[off + i] += g;
         grad[off + j] -= g;
         if (d > 0) correct++;
@@ -68,10 +93,10 @@ export function pairwiseLoss(rewards: ArrayLike<number>, sizes: readonly number[
         pairs++;
       }
     }
-    loss += l / n;
+    if (n > 0) loss += l / n;
     off += k;
-  }
-  return { loss: loss / sizes.length, grad, pairs, correct, margin: pairs > 0 ? margin / pairs : 0 };
+  });
+  return { loss: used > 0 ? loss / used : 0, grad, pairs, tied, correct, margin: pairs > 0 ? margin / pairs : 0 };
 }
 
 /**
@@ -159,20 +184,32 @@ export interface RewardSetup {
   tokenizerHash: string;
 }
 
-/** Pairwise accuracy, loss and margin of the model on held-out rankings. */
+/**
+ * Pairwise accuracy, loss and margin of the model on held-out rankings, over the pairs with
+ * a preference (tied pairs have no right answer; 'val/tied' counts them). Empty when there
+ * is no such pair.
+ */
 export function evaluateRankings(model: GPT, rankings: readonly RenderedRanking[], padId: number): Record<string, number> {
-  if (rankings.length === 0) return {};
+  // all-tied rankings (tiers never decrease: first tier = last) would be scored for nothing; only their tied pairs are counted
+  const useful: RenderedRanking[] = [];
+  let allTied = 0;
+  for (const r of rankings) {
+    const k = r.completions.length;
+    if (r.tiers !== undefined && k > 0 && r.tiers[k - 1] === r.tiers[0]) allTied += (k * (k - 1)) / 2;
+    else useful.push(r);
+  }
+  if (useful.length === 0) return {};
   const rewards: number[] = [];
   const sizes: number[] = [];
   noGrad(() => {
-    for (let i = 0; i < rankings.length; i += 4) {
-      const group = rankings.slice(i, i + 4);
+    for (let i = 0; i < useful.length; i += 4) {
+      const group = useful.slice(i, i + 4);
       rewards.push(...scoreSequences(model, group.flatMap((r) => r.completions), padId));
       sizes.push(...group.map((r) => r.completions.length));
     }
   });
-  const r = pairwiseLoss(rewards, sizes);
-  return { 'val/loss': r.loss, 'val/accuracy': r.correct / r.pairs, 'val/margin': r.margin, 'val/pairs': r.pairs };
+  const r = pairwiseLoss(rewards, sizes, useful.map((x) => x.tiers));
+  return { 'val/loss': r.loss, 'val/accuracy': r.correct / r.pairs, 'val/margin': r.margin, 'val/pairs': r.pairs, 'val/tied': r.tied + allTied };
 }
 
 export async function trainRewardModel(setup: RewardSetup, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
@@ -188,13 +225,15 @@ export async function trainRewardModel(setup: RewardSetup, cfg: TrainConfig, opt
         const batch = setup.train.next();
         const seqs = batch.flatMap((r) => r.completions);
         const rewards = rewardsOf(model, seqs, padId);
-        const res = pairwiseLoss(rewards.data, batch.map((r) => r.completions.length));
+        const res = pairwiseLoss(rewards.data, batch.map((r) => r.completions.length), batch.map((r) => r.tiers));
         const surrogate = op.sum(op.mul(rewards, fromArray(Float32Array.from(res.grad))));
+        // a batch of only all-tied rankings has no pair (cli/rm.ts drops those rankings, so it is rare): no accuracy to log
+        const metrics: Record<string, number> = res.pairs > 0 ? { 'train/accuracy': res.correct / res.pairs, 'train/margin': res.margin } : {};
         return {
           loss: surrogate,
           value: res.loss,
           tokens: seqs.reduce((n, s) => n + s.length, 0),
-          metrics: { 'train/accuracy': res.correct / res.pairs, 'train/margin': res.margin },
+          metrics,
         };
       },
       evaluate: () => evaluateRankings(model, setup.val, padId),

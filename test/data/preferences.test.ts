@@ -9,12 +9,15 @@ import {
   completionKey,
   completionText,
   rankingConversation,
+  pairCounts,
+  rankingTiers,
   rankingToPairs,
   readPreferencesJSONL,
+  tierCount,
   type Completion,
   type Ranking,
 } from '../../src/data/preferences.js';
-import { applyAdjacentErrors, rubricPrefers, rubricScore, simulatedRanking } from '../../src/data/labelers.js';
+import { applyAdjacentErrors, rubricPrefers, rubricScore, simulatedRanking, TIE_MARGIN, tiersOfSorted } from '../../src/data/labelers.js';
 import { taskByName } from '../../src/data/synthetic/tasks.js';
 import type { Message } from '../../src/data/conversation.js';
 import { KeyQueue, RankingSession, runLabeling, skippedFile } from '../../src/cli/label.js';
@@ -75,7 +78,7 @@ test('read: errors name file, line and field; skip mode counts and keeps going; 
     [4, /field "completions".*at least two completions, got 1/],
     [5, /field "completions\[1\]".*empty completion/],
     [6, /field "completions\[1\]".*same reply/],
-    [7, /field "ranks".*tie between completions 0 and 2; rankings need a strict order/],
+    [7, /field "ranks".*tie between completions 0 and 2; ranks must be distinct \(to mark ties, list the completions best first with "tiers"\)/],
     [8, /field "completions\[1\]\.messages\[0\]\.role".*must follow an assistant message with a tool_call/],
     [9, /field "completions\[1\]\.messages\[0\]\.role".*not a user message/],
     [13, /field "task".*unknown task "poetry"/],
@@ -108,6 +111,73 @@ test('append: durable whole lines, existing lines kept (even without a final new
   assert.throws(() => appendRankingLine(file, { prompt: 'bad', completions: ['same', 'same'] }), /same reply/);
   assert.equal(readFileSync(file, 'utf8'), text, 'a refused ranking leaves the file as it was');
   assert.deepEqual(readdirSync(dir), ['rankings.jsonl'], 'no temp files left behind');
+});
+
+test('ties: tiers are validated with the field named, kept on read and append; rankingToPairs pairs only different tiers', () => {
+  const dir = tmp();
+  const file = join(dir, 'ties.jsonl');
+  const cs = ['a.', 'b.', 'c.', 'd.'];
+  const lines = [
+    line({ prompt: 'q', completions: cs, tiers: [0, 1, 1, 2] }), // 1 ok
+    line({ prompt: 'q', completions: cs, tiers: [0, 1, 2] }), // 2 wrong length
+    line({ prompt: 'q', completions: cs, tiers: '0112' }), // 3 not a list
+    line({ prompt: 'q', completions: cs, tiers: [0, 1, 1.5, 2] }), // 4 not an integer
+    line({ prompt: 'q', completions: cs, tiers: [0, 1, '1', 2] }), // 5 not a number
+    line({ prompt: 'q', completions: cs, tiers: [1, 1, 2, 2] }), // 6 not starting at 0
+    line({ prompt: 'q', completions: cs, tiers: [0, 1, 0, 1] }), // 7 decreasing
+    line({ prompt: 'q', completions: cs, tiers: [0, 0, 2, 3] }), // 8 gap
+    line({ prompt: 'q', completions: cs, tiers: [0, 1, -1, 2] }), // 9 negative
+    line({ prompt: 'q', chosen: 'a.', rejected: 'b.', tiers: [0, 0] }), // 10 with a pair
+    line({ prompt: 'q', completions: ['a.', 'b.'], ranks: [2, 1], tiers: [0, 1] }), // 11 with ranks
+    line({ prompt: 'q', completions: ['x.', 'y.', 'z.'], tiers: [0, 0, 0] }), // 12 ok: all tied
+    line({ prompt: 'q', completions: ['old.', 'format.'] }), // 13 ok: no tiers, strict
+  ];
+  writeFileSync(file, lines.join('\n') + '\n');
+  const expect: [number, RegExp][] = [
+    [2, /:2, field "tiers": tiers has 3 entries for 4 completions/],
+    [3, /:3, field "tiers": tiers must be a list of 4 integers/],
+    [4, /:4, field "tiers\[2\]": a tier is a non-negative integer, got 1\.5/],
+    [5, /:5, field "tiers\[2\]": a tier is a non-negative integer, got "1"/],
+    [6, /:6, field "tiers\[0\]": tiers start at 0/],
+    [7, /:7, field "tiers\[2\]": tiers must not decrease/],
+    [8, /:8, field "tiers\[2\]": tiers are consecutive: 2 after 0 skips 1/],
+    [9, /:9, field "tiers\[2\]": a tier is a non-negative integer, got -1/],
+    [10, /:10, field "tiers": "tiers" goes with "completions"/],
+    [11, /:11, field "tiers": "tiers" goes with completions listed best first, not with "ranks"/],
+  ];
+  assert.throws(() => readPreferencesJSONL(file), /:2, field "tiers"/, 'onBad error stops at the first bad line');
+  const r = readPreferencesJSONL(file, { onBad: 'skip' });
+  assert.deepEqual(r.skipped.map((s) => s.line), expect.map(([l]) => l));
+  r.skipped.forEach((s, i) => assert.match(s.reason, expect[i][1]));
+  const [tiered, allTied, old] = r.rankings;
+  assert.deepEqual(tiered, { prompt: 'q', completions: cs, tiers: [0, 1, 1, 2] });
+  // all tied: a valid line (what the labeler said), but no preference in it
+  assert.deepEqual(allTied.tiers, [0, 0, 0]);
+  assert.equal(tierCount(allTied), 1);
+  assert.deepEqual(rankingToPairs(allTied), []);
+  assert.deepEqual(pairCounts(allTied), { preferred: 0, tied: 3 });
+  // the format before ties: no tiers property, read as a strict order
+  assert.deepEqual(old, { prompt: 'q', completions: ['old.', 'format.'] });
+  assert.ok(!('tiers' in old));
+  assert.deepEqual(rankingTiers(old), [0, 1]);
+
+  // pairs: b and c are tied, every other pair has its better one chosen
+  const pairs = rankingToPairs({ ...tiered, task: 'chat' });
+  assert.deepEqual(pairs.map((p) => `${p.chosen}>${p.rejected}`), ['a.>b.', 'a.>c.', 'a.>d.', 'b.>d.', 'c.>d.']);
+  assert.ok(pairs.every((p) => p.task === 'chat'));
+  assert.deepEqual(pairCounts(tiered), { preferred: 5, tied: 1 });
+  // explicit strict tiers mean the same as none
+  assert.deepEqual(rankingToPairs({ prompt: 'q', completions: cs, tiers: [0, 1, 2, 3] }), rankingToPairs({ prompt: 'q', completions: cs }));
+
+  // append keeps tiers when present, writes none when absent, refuses bad ones
+  const out = join(dir, 'out.jsonl');
+  appendRankingLine(out, { prompt: 'p', completions: cs, tiers: [0, 0, 1, 1], task: 'chat' });
+  appendRankingLine(out, { prompt: 'p', completions: ['e.', 'f.'] });
+  const written = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(written[0].tiers, [0, 0, 1, 1]);
+  assert.ok(!('tiers' in written[1]));
+  assert.deepEqual(readPreferencesJSONL(out).rankings[0], { prompt: 'p', completions: cs, tiers: [0, 0, 1, 1], task: 'chat' });
+  assert.throws(() => appendRankingLine(out, { prompt: 'p', completions: cs, tiers: [0, 2, 2, 3] }), /ranking not appended: .*field "tiers\[1\]"/);
 });
 
 test('rubric: correct beats wrong, the calculator beats no tool, concise beats rambling, repetition costs', () => {
@@ -149,6 +219,10 @@ test('rubric: correct beats wrong, the calculator beats no tool, concise beats r
   const weather = "What's the weather like in Paris?";
   assert.equal(rubricPrefers(weather, "Sorry, I can't check the weather.", 'I cannot check the weather.', 'chat'), 1);
   assert.equal(rubricPrefers(P, right, right, 'arithmetic'), 0);
+  // replies that differ only by the small touches (term 7) are ties
+  const d = rubricScore(P, `It is ${R}.`, 'arithmetic').score - rubricScore(P, right, 'arithmetic').score;
+  assert.ok(d !== 0 && Math.abs(d) < TIE_MARGIN, `${d}`);
+  assert.equal(rubricPrefers(P, `It is ${R}.`, right, 'arithmetic'), 0);
 });
 
 /** Arithmetic replies with four clearly different rubric scores. */
@@ -183,6 +257,72 @@ test('simulated labeler: noise 0 orders by the rubric; noise 0.1 flips ≈10% of
   assert.throws(() => simulatedRanking(P, replies, 'arithmetic', { noise: 1.5, seed: 1 }), /noise/);
   // a run of errors reverses the run: exactly the flagged adjacent pairs come out inverted
   assert.deepEqual(applyAdjacentErrors([0, 1, 2, 3, 4], [true, true, false, true]), [2, 1, 0, 4, 3]);
+});
+
+test('simulated labeler, ties: replies within 0.1 points share a tier (a chain), strict order beyond', () => {
+  // the boundary: a new tier starts at a drop of TIE_MARGIN or more between neighbours
+  assert.deepEqual(tiersOfSorted([5, 4.95, 4.8, 4.75, 4.7, 4.5]), [0, 0, 1, 1, 1, 2]);
+  assert.deepEqual(tiersOfSorted([3, 2.9, 2.8]), [0, 1, 2], 'exactly 0.1 apart is not a tie');
+  assert.deepEqual(tiersOfSorted([1, 0.91, 0.82, 0.73]), [0, 0, 0, 0], 'a chain: ends 0.27 apart, neighbours 0.09');
+  assert.deepEqual(tiersOfSorted([2]), [0]);
+
+  // three correct plain answers differ only by term 7: one tier; the rest are 0.2 points or more apart
+  const replies: Completion[] = [`It is ${R + 5000}.`, `The answer is ${R}.`, withTool, `${R}.`, `The answer is ${R + 1}.`, `It is ${R}.`];
+  const r = simulatedRanking(P, replies, 'arithmetic', { noise: 0, seed: 1 });
+  assert.deepEqual(r.completions, [withTool, `${R}.`, `It is ${R}.`, `The answer is ${R}.`, `The answer is ${R + 1}.`, `It is ${R + 5000}.`]);
+  assert.deepEqual(r.tiers, [0, 1, 1, 1, 2, 3]);
+  const scores = r.completions.map((c) => rubricScore(P, c, 'arithmetic').score);
+  for (let i = 0; i + 1 < scores.length; i++) assert.equal(scores[i] - scores[i + 1] < TIE_MARGIN, r.tiers![i] === r.tiers![i + 1], `position ${i}`);
+  assert.equal(rankingToPairs(r).length, 15 - 3);
+  // distinct scores: a strict order, tiers 0..K−1
+  assert.deepEqual(simulatedRanking(P, fourReplies(), 'arithmetic', { noise: 0, seed: 1 }).tiers, [0, 1, 2, 3]);
+  // all tied: one tier, no pairs, and noise cannot reorder it
+  const tiedOnly: Completion[] = [`The answer is ${R}.`, `It is ${R}.`, `${R}.`];
+  const t0 = simulatedRanking(P, tiedOnly, 'arithmetic', { noise: 0, seed: 3 });
+  const t1 = simulatedRanking(P, tiedOnly, 'arithmetic', { noise: 1, seed: 3 });
+  assert.deepEqual(t0.tiers, [0, 0, 0]);
+  assert.deepEqual(t1, t0);
+  assert.deepEqual(rankingToPairs(t1), []);
+});
+
+test('simulated labeler, noise with ties: never within a tier, across a boundary at the noise rate; the random stream is unchanged', () => {
+  const replies: Completion[] = [`It is ${R + 5000}.`, `The answer is ${R}.`, withTool, `${R}.`, `The answer is ${R + 1}.`, `It is ${R}.`];
+  const clean = simulatedRanking(P, replies, 'arithmetic', { noise: 0, seed: 1 });
+  const rank = new Map(clean.completions.map((c, i) => [c, i]));
+  const cleanTier = new Map(clean.completions.map((c, i) => [c, clean.tiers![i]]));
+  const noise = 0.3;
+  const rng = new Rng(11);
+  let across = 0;
+  let acrossFlipped = 0;
+  let withinFlipped = 0;
+  for (let n = 0; n < 2000; n++) {
+    const r = simulatedRanking(P, replies, 'arithmetic', { noise, seed: 0 }, rng);
+    // tiers stay by position
+    assert.deepEqual(r.tiers, clean.tiers);
+    for (let i = 0; i + 1 < r.completions.length; i++) {
+      const inverted = rank.get(r.completions[i])! > rank.get(r.completions[i + 1])!;
+      if (r.tiers![i] === r.tiers![i + 1]) withinFlipped += inverted ? 1 : 0;
+      else {
+        across++;
+        acrossFlipped += inverted ? 1 : 0;
+      }
+    }
+    // no preference ever contradicts a tie: two replies the rubric ties keep their order
+    for (const p of rankingToPairs(r)) {
+      if (cleanTier.get(p.chosen) === cleanTier.get(p.rejected)) assert.ok(rank.get(p.chosen)! < rank.get(p.rejected)!, 'a tied pair reversed');
+    }
+  }
+  assert.equal(withinFlipped, 0);
+  assert.equal(across, 2000 * 3);
+  // 6000 boundary comparisons at p = 0.3: one standard deviation is 0.006
+  assert.ok(Math.abs(acrossFlipped / across - noise) < 0.03, `flipped ${acrossFlipped}/${across}`);
+
+  // one draw per adjacent position, tied or not: the stream after a ranking of K is K−1 draws on
+  const a = new Rng(5);
+  simulatedRanking(P, replies, 'arithmetic', { noise, seed: 0 }, a);
+  const b = new Rng(5);
+  for (let i = 0; i < replies.length - 1; i++) b.random();
+  assert.equal(a.random(), b.random());
 });
 
 test('label session: picks in order, undo, the last one implied, skip, quit and bad keys', () => {

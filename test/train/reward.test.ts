@@ -9,6 +9,7 @@ import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { renderForReward } from '../../src/data/chat.js';
 import { pairwiseLoss, rewardsOf, ShuffledLoader, trainRewardModel, evaluateRankings, scoreSequences, type RenderedRanking } from '../../src/train/reward.js';
 import type { TrainConfig } from '../../src/train/loop.js';
+import { renderRankings } from '../../src/cli/rm.js';
 
 test('pairwise loss: a hand-computed ranking of three (all three pairs), gradient and accuracy', () => {
   // rewards best → worst: 2, 0, −1 → pairs with margins 2, 3, 1
@@ -37,6 +38,55 @@ test('pairwise loss: a hand-computed ranking of three (all three pairs), gradien
     const dn = [...base];
     dn[i] -= h;
     const fd = (pairwiseLoss(up, [3, 2]).loss - pairwiseLoss(dn, [3, 2]).loss) / (2 * h);
+    assert.ok(Math.abs(fd - g[i]) < 1e-7, `grad ${i}: ${fd} vs ${g[i]}`);
+  }
+});
+
+test('pairwise loss with ties: only pairs from different tiers count; all-tied rankings count for nothing; gradient by finite differences', () => {
+  const sp = (x: number): number => Math.log(1 + Math.exp(x));
+  const sg = (x: number): number => 1 / (1 + Math.exp(-x));
+  // rewards 2, 0, −1, 0.5 with tiers 0, 1, 1, 2: the pair (0, −1) is tied and left out
+  const r = pairwiseLoss([2, 0, -1, 0.5], [4], [[0, 1, 1, 2]]);
+  const margins = [2 - 0, 2 - -1, 2 - 0.5, 0 - 0.5, -1 - 0.5];
+  assert.ok(Math.abs(r.loss - margins.reduce((s, d) => s + sp(-d), 0) / 5) < 1e-12);
+  assert.equal(r.pairs, 5);
+  assert.equal(r.tied, 1);
+  assert.equal(r.correct, 3);
+  assert.ok(Math.abs(r.margin - margins.reduce((s, d) => s + d, 0) / 5) < 1e-12);
+  // the tied pair pulls on neither: reward 1's gradient is its two pairs only
+  assert.ok(Math.abs(r.grad[1] - (sg(-2) - sg(0.5)) / 5) < 1e-12);
+
+  // no tiers, undefined tiers and strict tiers are all today's loss
+  const strict = pairwiseLoss([2, 0, -1], [3]);
+  assert.deepEqual(pairwiseLoss([2, 0, -1], [3], [undefined]), strict);
+  assert.deepEqual(pairwiseLoss([2, 0, -1], [3], [[0, 1, 2]]), strict);
+  assert.equal(strict.tied, 0);
+
+  // an all-tied ranking contributes nothing: not to the loss, its gradient, nor the mean over rankings
+  const withTied = pairwiseLoss([2, 0, -1, 5, -5], [3, 2], [undefined, [0, 0]]);
+  assert.ok(Math.abs(withTied.loss - strict.loss) < 1e-12);
+  assert.deepEqual([...withTied.grad.slice(0, 3)], [...strict.grad]);
+  assert.deepEqual([...withTied.grad.slice(3)], [0, 0]);
+  assert.equal(withTied.pairs, 3);
+  assert.equal(withTied.tied, 1);
+  const none = pairwiseLoss([1, 2], [2], [[0, 0]]);
+  assert.equal(none.loss, 0);
+  assert.equal(none.pairs, 0);
+  assert.deepEqual([...none.grad], [0, 0]);
+  assert.throws(() => pairwiseLoss([1, 2], [2], [[0]]), /2 rewards but 1 tiers/);
+
+  // gradient vs finite differences, ties present in every ranking
+  const h = 1e-6;
+  const sizes = [4, 3, 2, 3];
+  const tiers = [[0, 0, 1, 2], [0, 1, 1], [0, 0], undefined];
+  const base = [0.3, -0.2, 0.9, 0.1, 0.4, -0.7, 1.3, 0.2, -0.4, 0.8, 0.05, -0.3];
+  const g = pairwiseLoss(base, sizes, tiers).grad;
+  for (let i = 0; i < base.length; i++) {
+    const up = [...base];
+    up[i] += h;
+    const dn = [...base];
+    dn[i] -= h;
+    const fd = (pairwiseLoss(up, sizes, tiers).loss - pairwiseLoss(dn, sizes, tiers).loss) / (2 * h);
     assert.ok(Math.abs(fd - g[i]) < 1e-7, `grad ${i}: ${fd} vs ${g[i]}`);
   }
 });
@@ -97,7 +147,41 @@ test('reward model: padding never changes a reward; the surrogate gradient equal
     assert.ok(before < 0.9, `untrained accuracy ${before}`);
     assert.equal(res2.lastEval['val/accuracy'], 1);
     assert.ok(res2.lastEval['val/margin'] > 0.5);
+    assert.equal(res2.lastEval['val/pairs'], 40 * 3);
+    assert.equal(res2.lastEval['val/tied'], 0);
+    // with the two best tied, accuracy is over the two pairs a ranking still has
+    const tied = evaluateRankings(fresh, rankings.map((r) => ({ ...r, tiers: [0, 0, 1] })), pad);
+    assert.equal(tied['val/accuracy'], 1);
+    assert.equal(tied['val/pairs'], 40 * 2);
+    assert.equal(tied['val/tied'], 40);
+    // all tied: nothing to measure, but the tied pairs are still counted when mixed in
+    assert.deepEqual(evaluateRankings(fresh, rankings.slice(0, 3).map((r) => ({ ...r, tiers: [0, 0, 0] })), pad), {});
+    const mixed = evaluateRankings(fresh, [...rankings.slice(0, 2), { ...rankings[2], tiers: [0, 0, 0] }], pad);
+    assert.equal(mixed['val/pairs'], 6);
+    assert.equal(mixed['val/tied'], 3);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('rm renderRankings: tiers carried, all-tied rankings dropped and counted, rankings without tiers (older caches) strict', () => {
+  const q = 'Say something nice.';
+  const out = renderRankings(
+    tok,
+    [
+      { prompt: q, completions: ['good.', 'fine.', 'bad.'] }, // an older cache line: no tiers
+      { prompt: q, completions: ['great.', 'good.', 'fine.', 'poor.'], tiers: [0, 1, 1, 2] },
+      { prompt: q, completions: ['good.', 'great.'], tiers: [0, 0] }, // all tied
+      { prompt: q, completions: ['good. '.repeat(40), 'bad.'] }, // longer than the context
+    ],
+    48,
+  );
+  assert.equal(out.rendered.length, 2);
+  assert.ok(!('tiers' in out.rendered[0]));
+  assert.deepEqual(out.rendered[1].tiers, [0, 1, 1, 2]);
+  assert.equal(out.rendered[1].completions.length, 4);
+  assert.equal(out.tied, 1);
+  assert.equal(out.dropped, 1);
+  assert.equal(out.pairs, 3 + 5);
+  assert.equal(out.tiedPairs, 1 + 1);
 });
