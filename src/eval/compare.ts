@@ -75,29 +75,22 @@ export interface CompareRow {
 }
 
 /**
- * n sampled replies to one prompt (seeds seed, seed + 1, …); entropies of the sampled tokens
- * are pushed to `entropies`. A chat model samples them together on one KV cache.
+ * n sampled replies to one prompt (seeds seed, seed + 1, …; n = 1 is exactly one reply with
+ * `seed`); entropies of the sampled tokens are pushed to `entropies`. A chat model samples
+ * them together on one KV cache; a base model completes its few-shot document n times.
  */
 function sampleReplies(c: Contender, engine: ChatEngine | null, p: ComparePrompt, seed: number, n: number, o: CompareOptions, entropies: number[]): Completion[] {
-  if (c.kind === 'chat') {
-    const onStep = (logits: Float32Array): void => {
-      entropies.push(entropyOf(logits, 1));
-    };
-    return engine!.replies({ messages: [{ role: 'user', content: p.prompt }] }, n, { temperature: o.temperature, maxTokens: o.maxTokens, tools: o.tools, seed, onStep }).map((r) => ({ messages: r.messages }));
-  }
-  return Array.from({ length: n }, (_, k) => sampleReply(c, engine, p, seed + k, o, entropies));
-}
-
-/** One sampled reply from a contender; entropies of its sampled tokens are pushed to `entropies`. */
-function sampleReply(c: Contender, engine: ChatEngine | null, p: ComparePrompt, seed: number, o: CompareOptions, entropies: number[]): Completion {
   const onStep = (logits: Float32Array): void => {
     entropies.push(entropyOf(logits, 1));
   };
   if (c.kind === 'chat') {
-    const r = engine!.reply({ messages: [{ role: 'user', content: p.prompt }] }, { temperature: o.temperature, maxTokens: o.maxTokens, tools: o.tools, seed, onStep });
-    return { messages: r.messages };
+    return engine!.replies({ messages: [{ role: 'user', content: p.prompt }] }, n, { temperature: o.temperature, maxTokens: o.maxTokens, tools: o.tools, seed, onStep }).map((r) => ({ messages: r.messages }));
   }
-  // base model: the fake-conversation document, with solved examples of the family when known
+  return Array.from({ length: n }, (_, k) => baseSample(c, p, seed + k, o, onStep));
+}
+
+/** A base model's sample: the fake-conversation document, with solved examples of the family when known. */
+function baseSample(c: Contender, p: ComparePrompt, seed: number, o: CompareOptions, onStep: (logits: Float32Array) => void): Completion {
   const shots = p.task ? taskByName(p.task).generate('train', o.fewShot, seed).map((e) => ({ prompt: e.prompt, answer: visibleAnswer(e.conversation) })) : [];
   const doc = fewShotDocument(shots, p.prompt);
   const ids = [c.tok.specialId('<|bos|>'), ...c.tok.encode(doc, { disallowedSpecial: 'plain' })];
@@ -125,7 +118,7 @@ export function compareModels(contenders: readonly Contender[], o: CompareOption
   const seeds = o.prompts.map(() => rng.nextU32());
   // the reference's own samples for the win-rate comparisons: a separate seed stream
   const refReplies = o.prompts.map((p, i) => {
-    const r = sampleReply(ref, engines.get(ref) ?? null, p, seeds[i] ^ 0x5bd1e995, o, []);
+    const [r] = sampleReplies(ref, engines.get(ref) ?? null, p, seeds[i] ^ 0x5bd1e995, 1, o, []);
     tick();
     return r;
   });
@@ -143,7 +136,7 @@ export function compareModels(contenders: readonly Contender[], o: CompareOption
       });
     } else {
       replies = o.prompts.map((p, i) => {
-        const r = sampleReply(c, engine, p, seeds[i], o, entropies);
+        const [r] = sampleReplies(c, engine, p, seeds[i], 1, o, entropies);
         tick();
         return r;
       });

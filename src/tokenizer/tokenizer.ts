@@ -7,7 +7,7 @@ import { mergeChunk } from './bpe.js';
 import { completeUtf8Prefix } from './bytes.js';
 import { PairTable } from './pairs.js';
 import { compilePattern, resolvePattern } from './patterns.js';
-import { collectChars, countChunks, trainBpe } from './train.js';
+import { collectChars, countChunks, requiredMerges, trainBpe } from './train.js';
 import { fromHuggingFace, fromTiktoken, toHuggingFace } from './formats.js';
 
 /** The special tokens of the recipe, in id order (added right after the merges). */
@@ -342,29 +342,6 @@ function escapeRegex(s: string): string {
 
 /** Every two-digit string "00" … "99": the tokens that make 'gpt4''s digit groups uniform. */
 export const DIGIT_PAIRS: readonly string[] = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
-
-/** The merges that build each required string left to right, sharing prefixes, in first-use order. */
-function requiredMerges(tokens: readonly string[]): [number, number][] {
-  const enc = new TextEncoder();
-  const merges: [number, number][] = [];
-  const made = new Map<number, number>(); // a·2^20 + b → id
-  for (const token of tokens) {
-    const bytes = enc.encode(token);
-    if (bytes.length < 2) throw new GptforgeError(`required token "${token}" is a single byte: every byte is a token already`, { field: 'requiredTokens' });
-    let cur = bytes[0];
-    for (let i = 1; i < bytes.length; i++) {
-      const key = cur * 1048576 + bytes[i];
-      let id = made.get(key);
-      if (id === undefined) {
-        id = 256 + merges.length;
-        merges.push([cur, bytes[i]]);
-        made.set(key, id);
-      }
-      cur = id;
-    }
-  }
-  return merges;
-}
 
 /** Train a tokenizer on texts (see TrainOptions). Deterministic: the same texts give the same tokenizer. */
 export function trainTokenizer(texts: Iterable<string>, opts: TrainOptions): Tokenizer {

@@ -197,6 +197,29 @@ export function trainBpe(chunkCounts: Map<string, number>, numMerges: number, on
   return { merges };
 }
 
+/** The merges that build each required string left to right, sharing prefixes, in first-use order. */
+export function requiredMerges(tokens: readonly string[]): [number, number][] {
+  const enc = new TextEncoder();
+  const merges: [number, number][] = [];
+  const made = new Map<number, number>(); // pair key → id
+  for (const token of tokens) {
+    const bytes = enc.encode(token);
+    if (bytes.length < 2) throw new GptforgeError(`required token "${token}" is a single byte: every byte is a token already`, { field: 'requiredTokens' });
+    let cur = bytes[0];
+    for (let i = 1; i < bytes.length; i++) {
+      const key = cur * KEY + bytes[i];
+      let id = made.get(key);
+      if (id === undefined) {
+        id = 256 + merges.length;
+        merges.push([cur, bytes[i]]);
+        made.set(key, id);
+      }
+      cur = id;
+    }
+  }
+  return merges;
+}
+
 /** Characters (code points) seen in the texts, sorted by code point: the char-mode vocabulary. */
 export function collectChars(texts: Iterable<string>): string[] {
   const set = new Set<string>();
