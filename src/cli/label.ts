@@ -14,19 +14,27 @@ import { defaultTools } from '../infer/tools/registry.js';
  * `gptforge label`: a person ranks the model's completions at the terminal, producing the
  * same rankings.jsonl the simulated labelers write (data/preferences.ts). For each prompt the
  * model samples K replies; the person presses the numbers of the replies from best to worst
- * (the last one is implied). Rankings are appended durably one by one, so quitting or a
- * crash loses at most the prompt in progress, and a rerun resumes where it stopped: prompts
- * already in the output, or in its `.skipped.jsonl` sidecar, are not asked again.
+ * (the last one is implied), `=` before a number to tie it with the previous pick. Rankings
+ * are appended durably one by one, so quitting or a crash loses at most the prompt in
+ * progress, and a rerun resumes where it stopped: prompts already in the output, or in its
+ * `.skipped.jsonl` sidecar, are not asked again.
  */
 
 // ---------------------------------------------------------------------------------------
 // The ordering state machine (pure, tested)
 
 export type SessionEvent =
-  /** `choice` (0-based) is the next best; more picks are needed. */
-  | { type: 'pick'; choice: number }
-  /** The ranking is complete (the last completion implied): indices best first. */
-  | { type: 'done'; order: number[] }
+  /** `choice` (0-based) is the next best; more picks are needed. `tied`: it ties with the pick before it. */
+  | { type: 'pick'; choice: number; tied?: true }
+  /**
+   * The ranking is complete (the last completion implied): indices best first, and `tiers`
+   * (0 = best, equal = tied, as Ranking.tiers) only when at least one pick tied.
+   */
+  | { type: 'done'; order: number[]; tiers?: number[] }
+  /** `=` pressed: the next pick ties with `with`, the last pick. */
+  | { type: 'tie'; with: number }
+  /** Undo of a pending `=` (no pick made after it): the tie mark is dropped, the picks stay. */
+  | { type: 'untie' }
   | { type: 'undo'; choice: number }
   | { type: 'skip' }
   | { type: 'quit' }
@@ -35,9 +43,24 @@ export type SessionEvent =
   | { type: 'ignored' }
   | { type: 'invalid'; message: string };
 
-/** Keys: 1–9 pick, u undo, s skip, q (or Ctrl-C, Ctrl-D) quit, ? or h help. */
+/**
+ * Keys: 1–9 pick, = tie, u undo, s skip, q (or Ctrl-C, Ctrl-D) quit, ? or h help.
+ *
+ * Ties: `=` then a number means "this one ties with the one I picked last" ("3 = 1 4" ranks
+ * 3 and 1 equal, both above 4). `=` marks the next pick, so it needs a pick before it and
+ * cannot be pressed twice in a row; undo takes back a pending `=` first, then a pick together
+ * with its tie mark. The last completion is placed the moment the one before it is picked,
+ * so it always gets a tier of its own, below the rest: a `=` can only be pending before a
+ * pick, and once one completion is left the ranking is already complete, so no `=` can wait
+ * on it (a `=` before the second-to-last pick ties that pick with the one before it; the
+ * implied last stays below both). Tying the last one would mean asking for one more key on
+ * every ranking, which the implied last exists to save.
+ */
 export class RankingSession {
   private readonly chosen: number[] = [];
+  /** tiedToPrevious[i]: chosen[i] ties with chosen[i − 1] (false for the first pick and the implied last). */
+  private readonly tiedToPrevious: boolean[] = [];
+  private tiePending = false;
 
   constructor(readonly k: number) {
     if (!Number.isInteger(k) || k < 2 || k > 9) throw new GptforgeError(`a labeling session ranks 2 to 9 completions (one key each), got ${k}`);
@@ -48,8 +71,27 @@ export class RankingSession {
     return this.chosen;
   }
 
+  /** The picks' tiers so far (0 = best, equal = tied), one per pick. */
+  get tiers(): number[] {
+    const out: number[] = [];
+    this.tiedToPrevious.forEach((tied, i) => out.push(i === 0 ? 0 : tied ? out[i - 1] : out[i - 1] + 1));
+    return out;
+  }
+
+  /** Whether `=` was pressed and waits for the pick it marks. */
+  get pendingTie(): boolean {
+    return this.tiePending;
+  }
+
   get complete(): boolean {
     return this.chosen.length === this.k;
+  }
+
+  /** The order so far for the screen, 1-based: "3 = 1 > 4", with a trailing " =" while a tie is pending; "(none)" before any pick. */
+  describe(): string {
+    if (this.chosen.length === 0) return '(none)';
+    const text = this.chosen.map((c, i) => (i === 0 ? '' : this.tiedToPrevious[i] ? ' = ' : ' > ') + String(c + 1)).join('');
+    return this.tiePending ? `${text} =` : text;
   }
 
   press(key: string): SessionEvent {
@@ -58,22 +100,48 @@ export class RankingSession {
     if (/^[\s,]$/.test(key)) return { type: 'ignored' };
     if (this.complete) return { type: 'invalid', message: 'this ranking is already complete' };
     if (key === 's' || key === 'S') return { type: 'skip' };
-    if (key === 'u' || key === 'U' || key === '\u007f') {
-      const choice = this.chosen.pop();
-      return choice === undefined ? { type: 'invalid', message: 'nothing to undo' } : { type: 'undo', choice };
-    }
+    if (key === 'u' || key === 'U' || key === '\u007f') return this.undo();
+    if (key === '=') return this.tie();
     if (/^[1-9]$/.test(key)) return this.pick(Number(key) - 1);
     return { type: 'invalid', message: `unknown key ${JSON.stringify(key)}; press ? for help` };
+  }
+
+  private tie(): SessionEvent {
+    const last = this.chosen[this.chosen.length - 1];
+    if (last === undefined) return { type: 'invalid', message: '= ties the next pick with the previous one: pick the best completion first' };
+    if (this.tiePending) return { type: 'invalid', message: `= is already pressed: press the number of the completion that ties with ${last + 1}` };
+    this.tiePending = true;
+    return { type: 'tie', with: last };
+  }
+
+  private undo(): SessionEvent {
+    if (this.tiePending) {
+      this.tiePending = false;
+      return { type: 'untie' };
+    }
+    const choice = this.chosen.pop();
+    this.tiedToPrevious.pop();
+    return choice === undefined ? { type: 'invalid', message: 'nothing to undo' } : { type: 'undo', choice };
   }
 
   private pick(choice: number): SessionEvent {
     if (choice >= this.k) return { type: 'invalid', message: `there are only ${this.k} completions` };
     if (this.chosen.includes(choice)) return { type: 'invalid', message: `${choice + 1} is already ranked` };
+    const tied = this.tiePending;
+    this.tiePending = false;
     this.chosen.push(choice);
-    if (this.chosen.length < this.k - 1) return { type: 'pick', choice };
-    // one left: it can only be the worst, so asking for it would be a wasted keypress
-    for (let i = 0; i < this.k; i++) if (!this.chosen.includes(i)) this.chosen.push(i);
-    return { type: 'done', order: [...this.chosen] };
+    this.tiedToPrevious.push(tied);
+    if (this.chosen.length < this.k - 1) return tied ? { type: 'pick', choice, tied: true } : { type: 'pick', choice };
+    // one left: it can only be the worst, so asking for it would be a wasted keypress; it gets
+    // a tier of its own (see the class comment)
+    for (let i = 0; i < this.k; i++) {
+      if (!this.chosen.includes(i)) {
+        this.chosen.push(i);
+        this.tiedToPrevious.push(false);
+      }
+    }
+    const order = [...this.chosen];
+    return this.tiedToPrevious.includes(true) ? { type: 'done', order, tiers: this.tiers } : { type: 'done', order };
   }
 }
 
@@ -225,7 +293,7 @@ export function formatCompletion(c: Completion): string {
   return shown === '' ? '(empty)' : shown;
 }
 
-export const LABEL_HELP = 'keys: 1-9 pick the next best completion · u undo · s skip this prompt · q quit (finished rankings are saved) · ? help';
+export const LABEL_HELP = 'keys: 1-9 pick the next best completion · = then a number: it ties with your previous pick ("3 = 1 4"; the implied last one is always below the rest) · u undo · s skip this prompt · q quit (finished rankings are saved) · ? help';
 
 export interface LabelRunOptions {
   prompts: readonly LabelPrompt[];
@@ -301,12 +369,24 @@ async function labelOne(p: LabelPrompt, opts: LabelRunOptions): Promise<PromptOu
       case 'pick':
         opts.write(`${ev.choice + 1} `);
         break;
+      case 'tie':
+        opts.write('= ');
+        break;
+      case 'untie':
+        opts.write(`\n  undid =; so far: ${session.describe()}: `);
+        break;
       case 'undo':
-        opts.write(`\n  undid ${ev.choice + 1}; so far: ${session.picks.map((c) => c + 1).join(' > ') || '(none)'}: `);
+        opts.write(`\n  undid ${ev.choice + 1}; so far: ${session.describe()}: `);
         break;
       case 'done':
-        appendRankingLine(opts.out, { prompt: p.prompt, completions: ev.order.map((j) => cands[j]), ...(p.task !== undefined ? { task: p.task } : {}) });
-        opts.write(`\n  saved: ${ev.order.map((j) => j + 1).join(' > ')}\n`);
+        // tiers only with a tie: a strict ranking keeps the format from before ties
+        appendRankingLine(opts.out, {
+          prompt: p.prompt,
+          completions: ev.order.map((j) => cands[j]),
+          ...(ev.tiers !== undefined ? { tiers: ev.tiers } : {}),
+          ...(p.task !== undefined ? { task: p.task } : {}),
+        });
+        opts.write(`\n  saved: ${session.describe()}\n`);
         return 'ranked';
       case 'skip':
         opts.write('\n  skipped\n');
@@ -315,10 +395,10 @@ async function labelOne(p: LabelPrompt, opts: LabelRunOptions): Promise<PromptOu
         opts.write('\n');
         return 'quit';
       case 'help':
-        opts.write(`\n  ${LABEL_HELP}\n  so far: ${session.picks.map((c) => c + 1).join(' > ') || '(none)'}: `);
+        opts.write(`\n  ${LABEL_HELP}\n  so far: ${session.describe()}: `);
         break;
       case 'invalid':
-        opts.write(`\n  ${ev.message}\n  so far: ${session.picks.map((c) => c + 1).join(' > ') || '(none)'}: `);
+        opts.write(`\n  ${ev.message}\n  so far: ${session.describe()}: `);
         break;
       case 'ignored':
         break;
@@ -400,7 +480,7 @@ export const command: Command = {
       console.log(
         formatHelp(
           'gptforge label --run runs/<name> --prompts prompts.jsonl [-k 4] [options]',
-          `Sample K completions per prompt from the model (calculator included) and rank them best to worst by pressing their numbers; the last one is implied. Each finished ranking is appended to --out at once; rerun to resume (ranked and skipped prompts are not asked again; skips are kept in <out>.skipped.jsonl). On a pipe, each input line answers one prompt (e.g. "312", "s", "q").\n${LABEL_HELP}`,
+          `Sample K completions per prompt from the model (calculator included) and rank them best to worst by pressing their numbers; the last one is implied. Each finished ranking is appended to --out at once; rerun to resume (ranked and skipped prompts are not asked again; skips are kept in <out>.skipped.jsonl). On a pipe, each input line answers one prompt (e.g. "312", "3=12", "s", "q").\n${LABEL_HELP}`,
           FLAGS,
         ),
       );

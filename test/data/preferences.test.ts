@@ -20,7 +20,7 @@ import {
 import { applyAdjacentErrors, rubricPrefers, rubricScore, simulatedRanking, TIE_MARGIN, tiersOfSorted } from '../../src/data/labelers.js';
 import { taskByName } from '../../src/data/synthetic/tasks.js';
 import type { Message } from '../../src/data/conversation.js';
-import { KeyQueue, RankingSession, runLabeling, skippedFile } from '../../src/cli/label.js';
+import { KeyQueue, LABEL_HELP, RankingSession, runLabeling, skippedFile } from '../../src/cli/label.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'gf-prefs-'));
 const line = (o: unknown): string => JSON.stringify(o);
@@ -345,6 +345,87 @@ test('label session: picks in order, undo, the last one implied, skip, quit and 
   assert.equal(new RankingSession(3).press('s').type, 'skip');
   assert.equal(new RankingSession(3).press('q').type, 'quit');
   assert.throws(() => new RankingSession(10), /2 to 9/);
+});
+
+test('label session, ties: = ties the next pick with the previous one; undo takes the tie back; bad = presses; no tie, no tiers', () => {
+  const s = new RankingSession(5);
+  assert.deepEqual(s.press('='), { type: 'invalid', message: '= ties the next pick with the previous one: pick the best completion first' });
+  assert.ok(!s.pendingTie);
+  assert.deepEqual(s.press('2'), { type: 'pick', choice: 1 });
+  assert.deepEqual(s.press('='), { type: 'tie', with: 1 });
+  assert.ok(s.pendingTie);
+  assert.equal(s.describe(), '2 =');
+  const twice = s.press('=');
+  assert.equal(twice.type, 'invalid');
+  assert.match((twice as { message: string }).message, /already pressed.*ties with 2/);
+  // an invalid pick leaves the = waiting
+  assert.equal(s.press('2').type, 'invalid');
+  assert.ok(s.pendingTie);
+  assert.deepEqual(s.press('4'), { type: 'pick', choice: 3, tied: true });
+  assert.equal(s.describe(), '2 = 4');
+  assert.deepEqual(s.tiers, [0, 0]);
+  // undo takes back the pick together with its tie mark: the next pick is strict again
+  assert.deepEqual(s.press('u'), { type: 'undo', choice: 3 });
+  assert.ok(!s.pendingTie);
+  assert.deepEqual(s.picks, [1]);
+  assert.deepEqual(s.tiers, [0]);
+  assert.deepEqual(s.press('4'), { type: 'pick', choice: 3 });
+  assert.equal(s.describe(), '2 > 4');
+  // undo of a pending = drops only the =
+  s.press('=');
+  assert.deepEqual(s.press('u'), { type: 'untie' });
+  assert.deepEqual(s.picks, [1, 3]);
+  assert.equal(s.describe(), '2 > 4');
+  // 2 > 4 = 1 > 3, the implied last (5) below them all, in a tier of its own
+  s.press('=');
+  s.press('1');
+  assert.deepEqual(s.press('3'), { type: 'done', order: [1, 3, 0, 2, 4], tiers: [0, 1, 1, 2, 3] });
+  assert.equal(s.describe(), '2 > 4 = 1 > 3 > 5');
+  assert.equal(s.press('=').type, 'invalid');
+
+  // = before the second-to-last pick ties that pick; the implied last stays below both
+  const t = new RankingSession(3);
+  t.press('3');
+  t.press('=');
+  assert.deepEqual(t.press('1'), { type: 'done', order: [2, 0, 1], tiers: [0, 0, 1] });
+  // no tie: no tiers, the format from before ties
+  const strict = new RankingSession(3);
+  strict.press('2');
+  assert.deepEqual(strict.press('3'), { type: 'done', order: [1, 2, 0] });
+  assert.match(LABEL_HELP, /= then a number/);
+});
+
+test('label loop (scripted), ties: tiers saved only with a tie, valid for the reader; the order shown with =', async () => {
+  const out = join(tmp(), 'rankings.jsonl');
+  const prompts = [{ prompt: 'Hi!', task: 'chat' }, { prompt: 'Who are you?' }, { prompt: 'Thanks!' }];
+  const sample = (p: { prompt: string }): Completion[] => ['A', 'B', 'C', 'D'].map((x) => `${x} ${p.prompt}`);
+  const keys = new KeyQueue();
+  // "3=12": C = A > B > D; "=" first is refused, then "2 4 u = 4 1": B = D > A > C (the undo
+  // took back the strict 4); "4 1 3": strict
+  keys.push('3=12\n=2 4 u = 4 1\n4 1 3\n');
+  keys.end();
+  let shown = '';
+  const summary = await runLabeling({ prompts, out, sample, keys, write: (t) => (shown += t) });
+  assert.deepEqual(summary, { ranked: 3, skipped: 0, remaining: 0, quit: false });
+  assert.match(shown, /saved: 3 = 1 > 2 > 4\n/);
+  assert.match(shown, /pick the best completion first/);
+  assert.match(shown, /undid 4; so far: 2: /);
+  assert.match(shown, /saved: 2 = 4 > 1 > 3\n/);
+  assert.match(shown, /saved: 4 > 1 > 3 > 2\n/);
+  const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(lines[0], { prompt: 'Hi!', completions: ['C Hi!', 'A Hi!', 'B Hi!', 'D Hi!'], tiers: [0, 0, 1, 2], task: 'chat' });
+  assert.deepEqual(lines[1].tiers, [0, 0, 1, 2]);
+  assert.ok(!('tiers' in lines[2]), 'a strict ranking has no tiers field');
+  // the reader's validation accepts every line, and the tie makes no pair
+  const read = readPreferencesJSONL(out).rankings;
+  assert.equal(read.length, 3);
+  assert.deepEqual(rankingTiers(read[0]), [0, 0, 1, 2]);
+  assert.equal(tierCount(read[0]), 3);
+  assert.deepEqual(pairCounts(read[0]), { preferred: 5, tied: 1 });
+  assert.ok(!rankingToPairs(read[0]).some((pr) => [pr.chosen, pr.rejected].includes('C Hi!') && [pr.chosen, pr.rejected].includes('A Hi!')));
+  assert.deepEqual(read[1].completions, ['B Who are you?', 'D Who are you?', 'A Who are you?', 'C Who are you?']);
+  assert.equal(read[2].tiers, undefined);
+  assert.equal(tierCount(read[2]), 4);
 });
 
 test('label loop (scripted): one line per prompt, rankings and skips saved, resume asks only what is left', async () => {
