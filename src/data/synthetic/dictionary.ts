@@ -22,8 +22,6 @@ export const EDITIONS = 4;
 /** Entries per document (page). */
 const ENTRIES_PER_PAGE = 25;
 
-type Template = (f: Vars) => string;
-
 interface Vars {
   w: string;
   W: string;
@@ -60,8 +58,9 @@ const ANTONYM_TEMPLATES: readonly ((v: Vars, a: string) => string)[] = [
   (v, a) => `${v.W}: opposite ${a}.`,
 ];
 
-/** One edition of a word's entry: a sentence per fact, templates and order drawn from rng. */
-export function dictionaryEntry(f: WordFacts, rng: Rng): string {
+/** One edition of a word's entry: a sentence per fact, templates and order drawn per word and edition. */
+export function dictionaryEntry(f: WordFacts, edition: number): string {
+  const rng = new Rng((fnv1a(f.word) ^ Math.imul(edition, 0x9e3779b1)) >>> 0);
   const v: Vars = { w: f.word, W: cap(f.word), art: article(f.word) };
   const pickT = <T>(list: readonly T[]): T => list[rng.int(list.length)];
   const sentences: string[] = f.senses.map((s) => pickT(SENSE_TEMPLATES[s.pos])(v, s.gloss));
@@ -76,13 +75,13 @@ export function dictionaryEntry(f: WordFacts, rng: Rng): string {
 }
 
 /** The dictionary's pages: every core word once per edition, words shuffled anew in each edition. */
-export function* dictionaryPages(seed = 1): Iterable<string> {
+export function* dictionaryPages(): Iterable<string> {
   const facts = [...coreWords()]
     .sort()
     .map(wordFacts)
-    .filter((f): f is WordFacts => f !== undefined && (f.senses.length > 0 || f.kind !== undefined || f.synonyms.length > 0 || f.antonym !== undefined));
+    .filter((f): f is WordFacts => f !== undefined);
   for (let edition = 0; edition < EDITIONS; edition++) {
-    const rng = new Rng((seed * 7919 + edition) >>> 0);
+    const rng = new Rng((7919 + edition) >>> 0);
     const order = [...facts];
     for (let i = order.length - 1; i > 0; i--) {
       const j = rng.int(i + 1);
@@ -91,7 +90,7 @@ export function* dictionaryPages(seed = 1): Iterable<string> {
     for (let start = 0; start < order.length; start += ENTRIES_PER_PAGE) {
       yield order
         .slice(start, start + ENTRIES_PER_PAGE)
-        .map((f) => dictionaryEntry(f, new Rng((fnv1a(f.word) ^ (edition * 0x9e3779b1)) >>> 0)))
+        .map((f) => dictionaryEntry(f, edition))
         .join('\n');
     }
   }

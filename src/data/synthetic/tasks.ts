@@ -351,12 +351,18 @@ interface DefinitionPick {
   gloss: string;
 }
 
+/** The sense's short gloss when it can define the word: a lower-case sense whose gloss says at least two things. */
+function usableGloss(s: wn.Synset, word: string): string | undefined {
+  const gloss = lowerCaseIn(s, word) ? shortGloss(s.gloss) : undefined;
+  return gloss !== undefined && glossStems(gloss, word).length >= 2 ? gloss : undefined;
+}
+
 const definitionSenses = wordsWith(
   () => coreLemmas(['n', 'v', 'a']),
   (word): DefinitionPick | undefined => {
     for (const s of sensesByUse(word, ['n', 'v', 'a'])) {
-      const gloss = lowerCaseIn(s, word) ? shortGloss(s.gloss) : undefined;
-      if (gloss !== undefined && glossStems(gloss, word).length >= 2) return { pos: s.pos, gloss };
+      const gloss = usableGloss(s, word);
+      if (gloss !== undefined) return { pos: s.pos, gloss };
     }
     return undefined;
   },
@@ -466,13 +472,17 @@ function synonymsOf(word: string): string[] {
   return [...out].filter((w) => w !== word && !STOPWORDS.has(w) && !SYNONYM_FRAMING.has(w));
 }
 
+/** A synonym worth teaching: a plain, common word, not the word itself in another form, not framing. */
+function teachableSynonym(candidate: string, word: string): boolean {
+  return PLAIN_WORD.test(candidate) && candidate !== word && stem(candidate) !== stem(word) && commonWordSet().has(candidate) && !STOPWORDS.has(candidate) && !SYNONYM_FRAMING.has(candidate);
+}
+
 const synonymPicks = wordsWith(
   () => coreLemmas(wn.POSES),
   (word): string | undefined => {
-    const common = commonWordSet();
     // senses in order of use, so the answer is a synonym for the word's everyday meaning
     for (const s of sensesByUse(word, wn.POSES)) {
-      const ok = s.words.filter((w) => PLAIN_WORD.test(w) && w !== word && stem(w) !== stem(word) && common.has(w) && !STOPWORDS.has(w) && !SYNONYM_FRAMING.has(w));
+      const ok = s.words.filter((w) => teachableSynonym(w, word));
       if (ok.length > 0) return mostUsed(ok);
     }
     return undefined;
@@ -526,8 +536,7 @@ const antonymPicks = wordsWith(
     const candidates = wn.antonyms(word).filter((a) => PLAIN_WORD.test(a) && !ANTONYM_FRAMING.has(a) && !STOPWORDS.has(a));
     // a prefixed antonym ("able"/"unable", "regular"/"irregular") when there is one: a rule a
     // small model can learn and apply to words it never saw, unlike a memorised pair
-    const best = mostUsed(candidates.filter((a) => isPrefixedPair(word, a))) ?? mostUsed(candidates);
-    return best !== undefined && (commonWordSet().has(word) || commonWordSet().has(best)) ? best : undefined;
+    return mostUsed(candidates.filter((a) => isPrefixedPair(word, a))) ?? mostUsed(candidates);
   },
 );
 
@@ -572,29 +581,24 @@ export interface WordFacts {
   antonym?: string;
 }
 
-/** The facts of a core word; undefined for a word outside the core vocabulary. */
+/** The facts of a core word; undefined for a word outside the core vocabulary or with none to state. */
 export function wordFacts(word: string): WordFacts | undefined {
   if (!coreWords().has(word)) return undefined;
-  const senses: WordFacts['senses'] = [];
-  if (definitionSenses.has(word)) senses.push(definitionSenses.value(word));
+  const senses: WordFacts['senses'] = definitionSenses.has(word) ? [definitionSenses.value(word)] : [];
   for (const s of sensesByUse(word, ['n', 'v', 'a'])) {
     if (senses.length >= 2) break;
-    const gloss = lowerCaseIn(s, word) ? shortGloss(s.gloss) : undefined;
-    if (gloss !== undefined && glossStems(gloss, word).length >= 2 && !senses.some((x) => x.gloss === gloss)) senses.push({ pos: s.pos, gloss });
+    const gloss = usableGloss(s, word);
+    if (gloss !== undefined && !senses.some((x) => x.gloss === gloss)) senses.push({ pos: s.pos, gloss });
   }
   const synonyms = synonymPicks.has(word) ? [synonymPicks.value(word)] : [];
-  const common = commonWordSet();
   for (const s of synonymsOf(word)) {
     if (synonyms.length >= 3) break;
-    if (PLAIN_WORD.test(s) && common.has(s) && stem(s) !== stem(word) && !synonyms.includes(s)) synonyms.push(s);
+    if (teachableSynonym(s, word) && !synonyms.includes(s)) synonyms.push(s);
   }
-  return {
-    word,
-    senses,
-    kind: kindPicks.has(word) ? kindPicks.value(word) : undefined,
-    synonyms,
-    antonym: antonymPicks.has(word) ? antonymPicks.value(word) : undefined,
-  };
+  const kind = kindPicks.has(word) ? kindPicks.value(word) : undefined;
+  const antonym = antonymPicks.has(word) ? antonymPicks.value(word) : undefined;
+  if (senses.length === 0 && synonyms.length === 0 && kind === undefined && antonym === undefined) return undefined;
+  return { word, senses, kind, synonyms, antonym };
 }
 
 // ---------------------------------------------------------------------------------------
