@@ -12,6 +12,8 @@ import { MetricsLog } from '../train/metrics.js';
 import { lossCurveSVG } from '../eval/plot.js';
 import { loadModel } from './models.js';
 import { runPreset } from './sft.js';
+import { buildSftDataset, PackedLoader } from '../data/sft.js';
+import type { Tokenizer } from '../tokenizer/index.js';
 
 const FLAGS: FlagSpecs = {
   run: { kind: 'string', help: 'run directory with SFT (sft/) and reward (rm/) models', alias: 'r', default: 'runs/small' },
@@ -20,6 +22,7 @@ const FLAGS: FlagSpecs = {
   'only-prompts': { kind: 'boolean', help: 'use the --prompts files alone' },
   'checker-bonus': { kind: 'number', help: 'add this to the RM score when the task checker accepts the reply' },
   'kl-coef': { kind: 'number', help: 'β, the KL penalty to the SFT model' },
+  'ptx-coef': { kind: 'number', help: 'γ, weight of the SFT loss mixed into every update (PPO-ptx; 0 = off)' },
   'max-steps': { kind: 'number', help: 'optimizer steps (each rollout batch gives epochs × minibatches of them)' },
   lr: { kind: 'number', help: 'peak learning rate' },
   fresh: { kind: 'boolean', help: 'start over from the SFT model' },
@@ -52,6 +55,16 @@ function readPrompts(file: string): TaskPrompt[] {
   return out;
 }
 
+/** The SFT mixture of the run's preset, packed ptxRows rows at a time, for the PPO-ptx loss. */
+function ptxLoader(runDir: string, preset: ReturnType<typeof runPreset>, tok: Tokenizer, blockSize: number, rows: number): PackedLoader {
+  if (!preset.sft) throw new GptforgeError(`ptxCoef > 0 mixes in the SFT loss, but preset "${preset.name}" has no "sft" section`, { field: 'ptxCoef' });
+  if (!(Number.isInteger(rows) && rows >= 1)) throw new GptforgeError(`ptxRows must be a whole number ≥ 1, got ${rows}`, { field: 'ptxRows' });
+  const T = Math.min(preset.sft.seqLen, blockSize);
+  const data = buildSftDataset(tok, preset.sft.mixture, T + 1, join(runDir, 'preset.json'));
+  // its own seed, so the rows differ from the order SFT read them in
+  return new PackedLoader(data.train, rows, T, tok.specialId('<|pad|>'), (preset.sft.mixture.seed ?? 1337) + 1);
+}
+
 export async function runRl(argv: string[]): Promise<{ runDir: string; stage: string }> {
   const a = parseArgs(argv, FLAGS, 'rl');
   const runDir = str(a, 'run')!;
@@ -64,6 +77,7 @@ export async function runRl(argv: string[]): Promise<{ runDir: string; stage: st
   if (rl.algo !== 'grpo') rl.groupSize = 1;
   if (num(a, 'checker-bonus') !== undefined) rl.checkerBonus = num(a, 'checker-bonus')!;
   if (num(a, 'kl-coef') !== undefined) rl.klCoef = num(a, 'kl-coef')!;
+  if (num(a, 'ptx-coef') !== undefined) rl.ptxCoef = num(a, 'ptx-coef')!;
   const cfg = { ...preset.rl.train };
   if (num(a, 'max-steps') !== undefined) cfg.maxSteps = num(a, 'max-steps')!;
   if (num(a, 'lr') !== undefined) cfg.lr = num(a, 'lr')!;
@@ -78,8 +92,9 @@ export async function runRl(argv: string[]): Promise<{ runDir: string; stage: st
   const policy = sft.model;
   if (rl.algo === 'ppo') policy.addScalarHead(); // the value head, zero-initialised
   const stage = rlStage(rl.algo);
-  validateRL(rl, { policy, rm: rm.model, prompts }, rm.dir);
-  if (!quiet) console.error(`rl: ${rl.algo} from ${sft.dir} against ${rm.dir}; ${prompts.length} prompts, ${rl.promptsPerRollout}×${rl.groupSize} replies per rollout, ${cfg.maxSteps} updates, β ${rl.klCoef}`);
+  const ptx = rl.ptxCoef > 0 ? ptxLoader(runDir, preset, sft.tok, policy.config.blockSize, rl.ptxRows) : undefined;
+  validateRL(rl, { policy, rm: rm.model, prompts, ptx }, rm.dir);
+  if (!quiet) console.error(`rl: ${rl.algo} from ${sft.dir} against ${rm.dir}; ${prompts.length} prompts, ${rl.promptsPerRollout}×${rl.groupSize} replies per rollout, ${cfg.maxSteps} updates, β ${rl.klCoef}${ptx ? `, SFT loss mixed in (γ ${rl.ptxCoef}, ${rl.ptxRows} rows of ${ptx.T} per update)` : ''}`);
   const result = await trainRL(
     {
       policy,
@@ -90,6 +105,7 @@ export async function runRl(argv: string[]): Promise<{ runDir: string; stage: st
       tools: defaultTools(),
       check: (prompt, task, text) => taskByName(task).check(prompt, text),
       stage,
+      ptx,
     },
     rl,
     cfg,

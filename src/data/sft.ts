@@ -161,8 +161,10 @@ export class PackedLoader {
 
   constructor(
     private readonly items: readonly RenderedConversation[],
-    private readonly B: number,
-    private readonly T: number,
+    /** Rows per batch. */
+    readonly B: number,
+    /** Tokens per row (inputs; each row holds T + 1 with its last target). */
+    readonly T: number,
     private readonly padId: number,
     private readonly seed = 1337,
     /** false: one pass in the given order (validation). */

@@ -8,6 +8,7 @@ import type { Message } from '../data/conversation.js';
 import { ChatEngine } from '../infer/engine.js';
 import type { ToolRegistry } from '../infer/tools/registry.js';
 import { GptforgeError } from '../util/errors.js';
+import type { PackedLoader, PackedLoaderState } from '../data/sft.js';
 import { scoreSequences } from './reward.js';
 import { train, type MicroBatchResult, type TrainConfig, type TrainOptions, type TrainResult } from './loop.js';
 
@@ -23,6 +24,11 @@ import { train, type MicroBatchResult, type TrainConfig, type TrainOptions, type
  *     grpo       G replies per prompt; advantage = (score − group mean) / group std; KL to ref
  *                (k3 estimator) in the loss, not the reward; no value head
  *     reinforce  the talk's plain form: Σ (reward − baseline)·log p(token), reward with −β·KL
+ *     + ptx      (optional, any algorithm) γ × the SFT loss on a few packed rows of SFT data
+ *                per update: InstructGPT's "PPO-ptx", which mixes the earlier stage's
+ *                objective back in so RL does not unlearn what the reward model cannot see
+ *                (the "alignment tax"). InstructGPT mixed pretraining data; here it is the
+ *                SFT mixture, because what we must not lose is the tasks SFT taught.
  *
  * Only tokens the policy sampled are actions: tool outputs the engine forced are context.
  * Every objective is computed in plain numbers per token, and the model backpropagates the
@@ -60,6 +66,10 @@ export interface RLConfig {
   checkerBonus: number;
   /** Subtracted from the score of a reply that never ended (cut at maxNewTokens). */
   missingEosPenalty: number;
+  /** γ: weight of the SFT loss mixed into every update (PPO-ptx; 0 = off). */
+  ptxCoef: number;
+  /** Packed SFT rows per update for that loss. */
+  ptxRows: number;
 }
 
 export const DEFAULT_RL: RLConfig = {
@@ -81,6 +91,8 @@ export const DEFAULT_RL: RLConfig = {
   whitenRewards: true,
   checkerBonus: 0,
   missingEosPenalty: 1,
+  ptxCoef: 0,
+  ptxRows: 4,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -302,6 +314,8 @@ export interface RLSetup {
   seed?: number;
   /** Stage name in metrics and checkpoints (default "rl"). */
   stage?: string;
+  /** SFT rows for the ptx loss (needed when ptxCoef > 0), one batch per update (cli/rl.ts: ptxRows rows). */
+  ptx?: PackedLoader;
 }
 
 interface RLState {
@@ -314,15 +328,19 @@ interface RLState {
   scoreVar: number;
   scoreCount: number;
   baseline: number;
+  /** Where the ptx loader is (absent without ptx). */
+  ptx?: PackedLoaderState;
 }
 
-export function validateRL(rl: RLConfig, setup: Pick<RLSetup, 'policy' | 'rm' | 'reward' | 'prompts'>, rmSource = 'reward model'): void {
+export function validateRL(rl: RLConfig, setup: Pick<RLSetup, 'policy' | 'rm' | 'reward' | 'prompts' | 'ptx'>, rmSource = 'reward model'): void {
   if (!setup.rm && !setup.reward) throw new Error('rl: give a reward model or a reward function');
   if (setup.rm && !setup.rm.hasScalarHead) throw new GptforgeError(`${rmSource} has no reward head (score.weight): train one with "gptforge rm" first`);
   if (setup.prompts.length === 0) throw new GptforgeError('rl: no prompts');
   if (!['ppo', 'grpo', 'reinforce'].includes(rl.algo)) throw new GptforgeError(`rl: unknown algorithm "${rl.algo}" (ppo, grpo, reinforce)`, { field: 'algo' });
   if (rl.algo === 'grpo' && rl.groupSize < 2) throw new GptforgeError('rl: GRPO needs groupSize ≥ 2', { field: 'groupSize' });
   if (rl.algo === 'ppo' && !setup.policy.hasScalarHead) throw new Error('rl: PPO needs a value head on the policy (addScalarHead)');
+  if (!(rl.ptxCoef >= 0)) throw new GptforgeError(`rl: ptxCoef must be ≥ 0, got ${rl.ptxCoef}`, { field: 'ptxCoef' });
+  if (rl.ptxCoef > 0 && !setup.ptx) throw new Error('rl: ptxCoef > 0 needs SFT rows (setup.ptx)');
 }
 
 /** Optimizer steps per rollout batch. */
@@ -510,11 +528,22 @@ export async function trainRL(setup: RLSetup, rl: RLConfig, cfg: TrainConfig, op
       const gv = Float32Array.from(vl.dv, (d) => rl.vfCoef * d);
       surrogate = op.add(surrogate, op.sum(op.mul(f.values, fromArray(gv))));
     }
+    let ptxLoss = 0;
+    if (rl.ptxCoef > 0 && setup.ptx) {
+      const rows = setup.ptx.next();
+      st.ptx = setup.ptx.state();
+      if (rows.lossTokens > 0) {
+        const ce = op.crossEntropy(policy.forward(rows.inputs, setup.ptx.B, setup.ptx.T), rows.targets);
+        ptxLoss = ce.item();
+        loss += rl.ptxCoef * ptxLoss;
+        surrogate = op.add(surrogate, op.scale(ce, rl.ptxCoef));
+      }
+    }
     return {
       loss: surrogate,
       value: loss,
       tokens: n,
-      metrics: { ...st.stats, 'policy/approxkl_avg': pl.approxkl, 'policy/clipfrac_avg': pl.clipfrac, 'val/ratio': pl.ratio, 'loss/policy_avg': pl.loss, 'loss/value_avg': valueLoss, iteration: st.iteration },
+      metrics: { ...st.stats, 'policy/approxkl_avg': pl.approxkl, 'policy/clipfrac_avg': pl.clipfrac, 'val/ratio': pl.ratio, 'loss/policy_avg': pl.loss, 'loss/value_avg': valueLoss, ...(rl.ptxCoef > 0 ? { 'loss/ptx_avg': ptxLoss } : {}), iteration: st.iteration },
     };
   };
 
@@ -540,6 +569,7 @@ export async function trainRL(setup: RLSetup, rl: RLConfig, cfg: TrainConfig, op
       restore: (s) => {
         st = s as RLState;
         rng.restore(st.rng);
+        if (st.ptx && setup.ptx) setup.ptx.restore(st.ptx);
       },
     },
     cfg,

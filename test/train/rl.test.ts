@@ -6,7 +6,11 @@ import { join } from 'node:path';
 import { GPT } from '../../src/model/gpt.js';
 import { makeConfig } from '../../src/model/config.js';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
-import { gae, grpoAdvantages, klK3, ppoPolicyLoss, ppoValueLoss, whiten, trainRL, actionLogProbs, DEFAULT_RL, type RLConfig } from '../../src/train/rl.js';
+import { gae, grpoAdvantages, klK3, ppoPolicyLoss, ppoValueLoss, whiten, trainRL, actionLogProbs, validateRL, DEFAULT_RL, type RLConfig } from '../../src/train/rl.js';
+import { renderConversation } from '../../src/data/chat.js';
+import { PackedLoader } from '../../src/data/sft.js';
+import { noGrad } from '../../src/engine/tensor.js';
+import * as op from '../../src/engine/ops.js';
 import { MetricsLog } from '../../src/train/metrics.js';
 import type { TrainConfig } from '../../src/train/loop.js';
 
@@ -118,4 +122,39 @@ test('RL: the KL between a policy and an identical reference is zero; PPO learns
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('RL with ptx: mixing the SFT loss into PPO keeps what SFT taught that the reward does not pay for', async () => {
+  // SFT taught "no"; the reward pays for "yes". Without ptx PPO unlearns "no"; with γ = 1 the
+  // SFT loss on the "no" conversations stays far lower, and it is logged as loss/ptx_avg.
+  const convs = [renderConversation(tok, { messages: [{ role: 'user', content: 'Say the magic word.' }, { role: 'assistant', content: 'no' }] })];
+  const pad = tok.specialId('<|pad|>');
+  const T = 16;
+  const sftLoss = (m: GPT): number => {
+    const b = new PackedLoader(convs, 2, T, pad, 0, false).next();
+    return noGrad(() => op.crossEntropy(m.forward(b.inputs, 2, T), b.targets).item());
+  };
+  const reward = (_p: string, r: { text: string }): number => (tok.encode(r.text).includes(yes) ? 1 : 0);
+  const run = async (ptxCoef: number): Promise<{ loss: number; logged: boolean }> => {
+    const config = makeConfig({ vocabSize: tok.vocabSize, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 24 });
+    const policy = new GPT(config, { seed: 2, scalarHead: true });
+    const ref = new GPT(config, { seed: 2 });
+    const rl: RLConfig = { ...DEFAULT_RL, promptsPerRollout: 16, maxNewTokens: 4, klCoef: 0, klBound: 1e9, missingEosPenalty: 0, whitenRewards: false, ptxCoef, ptxRows: 2 };
+    const cfg: TrainConfig = { maxSteps: 60, lr: 1e-2, minLr: 1e-2, warmupSteps: 0, weightDecay: 0, beta1: 0.9, beta2: 0.99, gradClip: 1, gradAccum: 1, evalEvery: 0, checkpointEvery: 0, keepLast: 1 };
+    const dir = mkdtempSync(join(tmpdir(), 'gf-ptx-'));
+    try {
+      const ptx = ptxCoef > 0 ? new PackedLoader(convs, 2, T, pad, 5) : undefined;
+      await trainRL({ policy, ref, tok, prompts: [{ prompt: 'Say the magic word.' }], tools: null, reward, seed: 3, ptx }, rl, cfg, { runDir: dir, stageDir: join(dir, 'rl'), quiet: true });
+      const logged = new MetricsLog(dir).read('rl').some((r) => typeof r['loss/ptx_avg'] === 'number');
+      return { loss: sftLoss(policy), logged };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const without = await run(0);
+  const withPtx = await run(1);
+  assert.equal(without.logged, false);
+  assert.equal(withPtx.logged, true);
+  assert.ok(withPtx.loss < 0.5 * without.loss, `SFT loss on "no" after PPO: with ptx ${withPtx.loss.toFixed(3)}, without ${without.loss.toFixed(3)}`);
+  assert.throws(() => validateRL({ ...DEFAULT_RL, ptxCoef: 1 }, { policy: new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 24 }), { scalarHead: true }), reward, prompts: [{ prompt: 'x' }] }), /ptxCoef > 0 needs SFT rows/);
 });
