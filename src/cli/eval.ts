@@ -71,11 +71,12 @@ export function runEval(argv: string[]): { table: EvalTable; markdown: string } 
   let compareRows: CompareRow[] | null = null;
   let compareText = '';
   if (latestCheckpoint(join(runDir, 'rm')) && latestCheckpoint(join(runDir, 'sft')) && !bool(a, 'no-compare')) {
-    const c = { prompts: 48, samplesPerPrompt: 8, bestOfN: 4, temperature: 1, ...presetEval?.compare };
+    const c = { prompts: 48, samplesPerPrompt: 8, bestOfN: 4, oracleBestOfN: 0, temperature: 1, ...presetEval?.compare };
     if (num(a, 'compare-prompts') !== undefined) c.prompts = num(a, 'compare-prompts')!;
     const rm = loadModel(runDir, 'rm');
     const contenders: Contender[] = subjects.filter((s) => s.name !== 'SFT, no tool').map((s) => ({ name: s.name === 'base (few-shot)' ? 'base' : s.name, kind: s.kind, model: s.model, tok: s.tok }));
     const sftC = contenders.find((x) => x.name === 'SFT');
+    if (sftC && c.oracleBestOfN > 1) contenders.splice(contenders.indexOf(sftC) + 1, 0, { ...sftC, name: `SFT oracle best-of-${c.oracleBestOfN}`, bestOfN: c.oracleBestOfN, pickBy: 'rubric' });
     if (sftC && c.bestOfN > 1) contenders.splice(contenders.indexOf(sftC) + 1, 0, { ...sftC, name: `SFT best-of-${c.bestOfN}`, bestOfN: c.bestOfN });
     const prompts = taskPrompts('test', c.prompts, 9001);
     const listPrompt = 'Please list some animal names.';

@@ -26,14 +26,19 @@ import { barChartSVG, type BarGroup } from './chart.js';
  *   "Here are 100 animal names" — RLHF models repeat themselves, mode collapse).
  *
  * Best-of-N is the baseline RL has to beat: sample N SFT replies and keep the RM's favourite.
+ * With the rubric picking instead of the RM ("oracle"), it is the ceiling: what a perfect
+ * reward model would give, i.e. how much better than SFT its own samples can get at all.
  */
 export interface Contender {
   name: string;
   kind: 'base' | 'chat';
   model: GPT;
   tok: Tokenizer;
-  /** Sample N replies from this (chat) model and keep the one the RM scores highest. */
+  /** Sample N replies from this (chat) model and keep the one the RM scores highest … */
   bestOfN?: number;
+  /** … or, with 'rubric', the one the judge itself scores highest: not a contender but the
+   *  ceiling on what any reward model (and an RL policy that learnt best-of-N) could reach. */
+  pickBy?: 'rm' | 'rubric';
 }
 
 export interface ComparePrompt {
@@ -131,7 +136,7 @@ export function compareModels(contenders: readonly Contender[], o: CompareOption
       replies = o.prompts.map((p, i) => {
         const cands = sampleReplies(c, engine, p, seeds[i], c.bestOfN!, o, entropies);
         cands.forEach(tick);
-        const scores = rmScores(o.rm, c.tok, cands.map(() => p), cands);
+        const scores = c.pickBy === 'rubric' ? cands.map((x) => rubricScore(p.prompt, x, p.task).score) : rmScores(o.rm, c.tok, cands.map(() => p), cands);
         return cands[scores.indexOf(Math.max(...scores))];
       });
     } else {
@@ -194,7 +199,7 @@ export function compareMarkdown(rows: readonly CompareRow[], o: Pick<CompareOpti
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map((r) => `| ${r.name} | ${num(r.rmReward)} | ${pct(r.winRate)} (${r.wins}–${r.ties}–${r.losses}) | ${pct(r.accuracy)} | ${num(r.rubric)} | ${num(r.diversity.distinct1)} | ${num(r.diversity.distinct2)} | ${num(r.diversity.selfBleu)} | ${num(r.diversity.meanEntropy)} | ${r.listItems.distinct} |`),
     '',
-    `${o.prompts} held-out prompts, one sample each at temperature ${o.temperature}; win rates judged by the simulated labelers' rubric against fresh ${o.reference} samples (wins–ties–losses), never by the reward model. Diversity: ${o.samplesPerPrompt} samples per prompt; "distinct list items" counts the different items named across the samples of "${o.listPrompt}".`,
+    `${o.prompts} held-out prompts, one sample each at temperature ${o.temperature}; win rates judged by the simulated labelers' rubric against fresh ${o.reference} samples (wins–ties–losses), never by the reward model. "best-of-N" keeps the RM's favourite of N samples; "oracle best-of-N" keeps the rubric's own favourite — judged by the same rubric, it is not a contender but the ceiling a perfect reward model would give. Diversity: ${o.samplesPerPrompt} samples per prompt; "distinct list items" counts the different items named across the samples of "${o.listPrompt}".`,
   ];
   return lines.join('\n');
 }

@@ -32,11 +32,11 @@ test('pipeline --preset tiny runs every stage; rl refuses a head-less RM; a kill
     type EvalJson = { columns: string[]; rows: { label: string; cells: Record<string, { examples: { answer: string }[] } | null> }[]; compare: { name: string; winRate: number }[] };
     const ev = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8')) as EvalJson;
     assert.deepEqual(ev.columns, ['base (few-shot)', 'SFT, no tool', 'SFT', 'PPO']);
-    assert.deepEqual(ev.compare.map((c) => c.name), ['base', 'SFT', 'SFT best-of-2', 'PPO']);
+    assert.deepEqual(ev.compare.map((c) => c.name), ['base', 'SFT', 'SFT best-of-2', 'SFT oracle best-of-3', 'PPO']);
     assert.match(r.stdout, /user> What is 4821 times 37\?\nassistant> /);
     const rl = records(dir, 'rl');
     assert.ok(rl.length > 0);
-    for (const k of ['objective/kl', 'objective/entropy', 'objective/rlhf_reward', 'objective/scores', 'policy/approxkl_avg', 'policy/clipfrac_avg', 'val/ratio', 'loss/policy_avg', 'loss/value_avg']) assert.equal(typeof rl[0][k], 'number', k);
+    for (const k of ['objective/kl', 'objective/entropy', 'objective/rlhf_reward', 'objective/scores', 'policy/approxkl_avg', 'policy/clipfrac_avg', 'val/ratio', 'loss/policy_avg', 'loss/value_avg', 'loss/ptx_avg']) assert.equal(typeof rl[0][k], 'number', k);
     // every model the pipeline evaluated is the one on disk: greedy answers from a fresh process
     // match (training SFT in place once turned the pipeline's cached "base" into the SFT model)
     const evalAgain = run(['eval', '--run', dir, '--no-compare', '--quiet']);
