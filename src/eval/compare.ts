@@ -121,6 +121,7 @@ export function compareModels(contenders: readonly Contender[], o: CompareOption
   const tick = (): void => o.onProgress?.(++done, total);
   const rng = new Rng(o.seed);
   const seeds = o.prompts.map(() => rng.nextU32());
+  const diversityByModel = new Map<GPT, { diversity: DiversityReport; list: { distinct: number; perSample: number } }>();
   // the reference's own samples for the win-rate comparisons: a separate seed stream
   const refReplies = o.prompts.map((p, i) => {
     const [r] = sampleReplies(ref, engines.get(ref) ?? null, p, seeds[i] ^ 0x5bd1e995, 1, o, []);
@@ -130,18 +131,17 @@ export function compareModels(contenders: readonly Contender[], o: CompareOption
 
   return contenders.map((c) => {
     const engine = engines.get(c) ?? null;
-    const entropies: number[] = [];
     let replies: Completion[];
     if (c.bestOfN && c.bestOfN > 1) {
       replies = o.prompts.map((p, i) => {
-        const cands = sampleReplies(c, engine, p, seeds[i], c.bestOfN!, o, entropies);
+        const cands = sampleReplies(c, engine, p, seeds[i], c.bestOfN!, o, []);
         cands.forEach(tick);
         const scores = c.pickBy === 'rubric' ? cands.map((x) => rubricScore(p.prompt, x, p.task).score) : rmScores(o.rm, c.tok, cands.map(() => p), cands);
         return cands[scores.indexOf(Math.max(...scores))];
       });
     } else {
       replies = o.prompts.map((p, i) => {
-        const [r] = sampleReplies(c, engine, p, seeds[i], 1, o, entropies);
+        const [r] = sampleReplies(c, engine, p, seeds[i], 1, o, []);
         tick();
         return r;
       });
@@ -161,31 +161,40 @@ export function compareModels(contenders: readonly Contender[], o: CompareOption
       if (s.correct) correct++;
       rubric += s.score;
     });
-    // diversity: N samples per diversity prompt
-    const divEntropies: number[] = [];
-    const perPrompt: DiversityReport[] = [];
-    let list = { distinct: 0, perSample: 0 };
-    for (const p of o.diversityPrompts) {
-      const samples = sampleReplies(c, engine, p, o.seed + 17, o.samplesPerPrompt, o, divEntropies).map(completionText);
-      samples.forEach(tick);
-      perPrompt.push(diversityReport(samples, []));
-      if (p.prompt === o.listPrompt) {
-        const st = listItemStats(samples);
-        list = { distinct: st.distinct, perSample: st.perSample.reduce((s, x) => s + x, 0) / Math.max(1, st.perSample.length) };
-      }
-    }
-    const avg = (f: (d: DiversityReport) => number): number => perPrompt.reduce((s, d) => s + f(d), 0) / Math.max(1, perPrompt.length);
-    const diversity: DiversityReport = {
-      samples: perPrompt.reduce((s, d) => s + d.samples, 0),
-      distinct1: avg((d) => d.distinct1),
-      distinct2: avg((d) => d.distinct2),
-      selfBleu: avg((d) => d.selfBleu),
-      meanEntropy: divEntropies.length ? divEntropies.reduce((s, x) => s + x, 0) / divEntropies.length : NaN,
-      uniqueSamples: avg((d) => d.uniqueSamples),
-    };
+    // diversity: the same samples for every contender sharing a model (SFT and its best-of-N rows)
+    let div = diversityByModel.get(c.model);
+    if (div) for (let i = 0; i < o.diversityPrompts.length * o.samplesPerPrompt; i++) tick();
+    else diversityByModel.set(c.model, (div = diversityOf(c, engine, o, tick)));
+    const { diversity, list } = div;
     const n = o.prompts.length;
     return { name: c.name, rmReward: rewards.reduce((s, x) => s + x, 0) / n, winRate: (wins + ties / 2) / n, wins, ties, losses, accuracy: correct / n, rubric: rubric / n, diversity, listItems: list };
   });
+}
+
+/** N samples per diversity prompt: distinct-n, self-BLEU and entropy averaged over the prompts, and the list prompt's items. */
+function diversityOf(c: Contender, engine: ChatEngine | null, o: CompareOptions, tick: () => void): { diversity: DiversityReport; list: { distinct: number; perSample: number } } {
+  const divEntropies: number[] = [];
+  const perPrompt: DiversityReport[] = [];
+  let list = { distinct: 0, perSample: 0 };
+  for (const p of o.diversityPrompts) {
+    const samples = sampleReplies(c, engine, p, o.seed + 17, o.samplesPerPrompt, o, divEntropies).map(completionText);
+    samples.forEach(tick);
+    perPrompt.push(diversityReport(samples, []));
+    if (p.prompt === o.listPrompt) {
+      const st = listItemStats(samples);
+      list = { distinct: st.distinct, perSample: st.perSample.reduce((s, x) => s + x, 0) / Math.max(1, st.perSample.length) };
+    }
+  }
+  const avg = (f: (d: DiversityReport) => number): number => perPrompt.reduce((s, d) => s + f(d), 0) / Math.max(1, perPrompt.length);
+  const diversity: DiversityReport = {
+    samples: perPrompt.reduce((s, d) => s + d.samples, 0),
+    distinct1: avg((d) => d.distinct1),
+    distinct2: avg((d) => d.distinct2),
+    selfBleu: avg((d) => d.selfBleu),
+    meanEntropy: divEntropies.length ? divEntropies.reduce((s, x) => s + x, 0) / divEntropies.length : NaN,
+    uniqueSamples: avg((d) => d.uniqueSamples),
+  };
+  return { diversity, list };
 }
 
 const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(0)}%` : '—');

@@ -328,7 +328,7 @@ interface RLState {
   scoreVar: number;
   scoreCount: number;
   baseline: number;
-  /** Where the ptx loader is (absent without ptx). */
+  /** Where the ptx loader is (absent without ptx; filled in when the state is saved). */
   ptx?: PackedLoaderState;
 }
 
@@ -531,7 +531,6 @@ export async function trainRL(setup: RLSetup, rl: RLConfig, cfg: TrainConfig, op
     let ptxLoss = 0;
     if (rl.ptxCoef > 0 && setup.ptx) {
       const rows = setup.ptx.next();
-      st.ptx = setup.ptx.state();
       if (rows.lossTokens > 0) {
         const ce = op.crossEntropy(policy.forward(rows.inputs, setup.ptx.B, setup.ptx.T), rows.targets);
         ptxLoss = ce.item();
@@ -565,7 +564,7 @@ export async function trainRL(setup: RLSetup, rl: RLConfig, cfg: TrainConfig, op
         }
         return update(st.queue.shift()!);
       },
-      state: () => st,
+      state: () => (setup.ptx ? { ...st, ptx: setup.ptx.state() } : st),
       restore: (s) => {
         st = s as RLState;
         rng.restore(st.rng);
