@@ -11,8 +11,8 @@ import { DEFAULT_RL, trainRL, validateRL, type RLAlgo, type RLConfig } from '../
 import { MetricsLog } from '../train/metrics.js';
 import { lossCurveSVG } from '../eval/plot.js';
 import { loadModel } from './models.js';
-import { runPreset } from './sft.js';
-import { buildSftDataset, PackedLoader } from '../data/sft.js';
+import { runPreset, sftRows } from './sft.js';
+import { PackedLoader } from '../data/sft.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 
 const FLAGS: FlagSpecs = {
@@ -59,8 +59,7 @@ function readPrompts(file: string): TaskPrompt[] {
 function ptxLoader(runDir: string, preset: ReturnType<typeof runPreset>, tok: Tokenizer, blockSize: number, rows: number): PackedLoader {
   if (!preset.sft) throw new GptforgeError(`ptxCoef > 0 mixes in the SFT loss, but preset "${preset.name}" has no "sft" section`, { field: 'ptxCoef' });
   if (!(Number.isInteger(rows) && rows >= 1)) throw new GptforgeError(`ptxRows must be a whole number ≥ 1, got ${rows}`, { field: 'ptxRows' });
-  const T = Math.min(preset.sft.seqLen, blockSize);
-  const data = buildSftDataset(tok, preset.sft.mixture, T + 1, join(runDir, 'preset.json'));
+  const { T, data } = sftRows(tok, preset.sft, blockSize, join(runDir, 'preset.json'));
   // its own seed, so the rows differ from the order SFT read them in
   return new PackedLoader(data.train, rows, T, tok.specialId('<|pad|>'), (preset.sft.mixture.seed ?? 1337) + 1);
 }

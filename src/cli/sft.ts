@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { Command } from './command.js';
 import { parseArgs, formatHelp, str, num, strs, bool, type FlagSpecs } from '../util/args.js';
 import { GptforgeError } from '../util/errors.js';
-import { buildSftDataset, PackedLoader, sftTable, type SftMixtureConfig } from '../data/sft.js';
+import { buildSftDataset, PackedLoader, sftTable, type SftDataset, type SftMixtureConfig } from '../data/sft.js';
+import type { Tokenizer } from '../tokenizer/index.js';
 import type { OnBad } from '../data/chat.js';
 import { sft } from '../train/sft.js';
 import { MetricsLog, type MetricRecord } from '../train/metrics.js';
@@ -75,6 +76,16 @@ function sftPresetWithFlags(p: SftPreset, a: ReturnType<typeof parseArgs>): SftP
   return out;
 }
 
+/**
+ * The SFT conversations and their row length: rows of T + 1 tokens (inputs and shifted
+ * targets), T = min(seqLen, the model's context). Shared by SFT and by RL's ptx term, so
+ * the two read the same conversations in the same shape.
+ */
+export function sftRows(tok: Tokenizer, cfg: Pick<SftPreset, 'mixture' | 'seqLen'>, blockSize: number, file: string): { T: number; data: SftDataset } {
+  const T = Math.min(cfg.seqLen, blockSize);
+  return { T, data: buildSftDataset(tok, cfg.mixture, T + 1, file) };
+}
+
 /** base model → SFT model in runs/<name>/sft. */
 export async function runSft(argv: string[]): Promise<{ runDir: string }> {
   const a = parseArgs(argv, SFT_FLAGS, 'sft');
@@ -89,9 +100,8 @@ export async function runSft(argv: string[]): Promise<{ runDir: string }> {
   // a resumed SFT run overwrites it with its own checkpoint
   const base = loadModel(runDir, 'base', { fresh: true });
   const { model, tok } = base;
-  const T = Math.min(cfg.seqLen, model.config.blockSize);
+  const { T, data } = sftRows(tok, cfg, model.config.blockSize, str(a, 'mixture') ?? join(runDir, 'preset.json'));
   const B = cfg.batchSize;
-  const data = buildSftDataset(tok, cfg.mixture, T + 1, str(a, 'mixture') ?? join(runDir, 'preset.json'));
   if (!quiet) console.error(sftTable(data.report));
   const skipped = data.report.reduce((s, r) => s + r.skipped, 0);
   if (skipped > 0 && !quiet) console.error(`sft: skipped ${skipped} conversations (--on-bad skip or longer than ${T + 1} tokens)`);

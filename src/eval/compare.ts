@@ -1,7 +1,7 @@
 import { Rng } from '../engine/rng.js';
 import type { GPT } from '../model/gpt.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { renderForReward, visibleAnswer } from '../data/chat.js';
+import { renderForReward } from '../data/chat.js';
 import { completionText, rankingConversation, type Completion } from '../data/preferences.js';
 import { rubricPrefers, rubricScore } from '../data/labelers.js';
 import { taskByName } from '../data/synthetic/tasks.js';
@@ -9,7 +9,7 @@ import { ChatEngine } from '../infer/engine.js';
 import { generateText } from '../infer/generate.js';
 import type { ToolRegistry } from '../infer/tools/registry.js';
 import { scoreSequences } from '../train/reward.js';
-import { fewShotDocument } from './tasks.js';
+import { fewShotPrompt, solvedExamples } from './tasks.js';
 import { diversityReport, entropyOf, listItemStats, type DiversityReport } from './diversity.js';
 import { barChartSVG, type BarGroup } from './chart.js';
 
@@ -96,11 +96,9 @@ function sampleReplies(c: Contender, engine: ChatEngine | null, p: ComparePrompt
 
 /** A base model's sample: the fake-conversation document, with solved examples of the family when known. */
 function baseSample(c: Contender, p: ComparePrompt, seed: number, o: CompareOptions, onStep: (logits: Float32Array) => void): Completion {
-  const shots = p.task ? taskByName(p.task).generate('train', o.fewShot, seed).map((e) => ({ prompt: e.prompt, answer: visibleAnswer(e.conversation) })) : [];
-  const doc = fewShotDocument(shots, p.prompt);
-  const ids = [c.tok.specialId('<|bos|>'), ...c.tok.encode(doc, { disallowedSpecial: 'plain' })];
-  const text = generateText(c.model, c.tok, ids, { maxTokens: o.maxTokens, temperature: o.temperature, seed, stopIds: [c.tok.specialId('<|eos|>')], stopSequences: ['\n'], onStep }).text.trim();
-  return text;
+  const shots = p.task ? solvedExamples(taskByName(p.task), o.fewShot, seed) : [];
+  const { ids, ...stops } = fewShotPrompt(c.tok, shots, p.prompt);
+  return generateText(c.model, c.tok, ids, { maxTokens: o.maxTokens, temperature: o.temperature, seed, ...stops, onStep }).text.trim();
 }
 
 function rmScores(rm: GPT, tok: Tokenizer, prompts: readonly ComparePrompt[], replies: readonly Completion[]): number[] {

@@ -138,7 +138,7 @@ export class GPT {
     const pos0 = cache ? cache.length : 0;
     this.checkIds(ids, B, T, pos0);
     if (cache && cache.batch !== B) throw new Error(`GPT.forward: cache is for batch ${cache.batch}, got ${B}`);
-    const { nHead, nEmbd: C } = this.config;
+    const { nHead } = this.config;
     let x = op.embedding(ids, [B, T], this.wte);
     if (this.wpe) {
       const pos = new Int32Array(B * T);

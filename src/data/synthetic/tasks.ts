@@ -766,8 +766,6 @@ function arithmeticVariant(v: Record<string, unknown> | undefined): ArithmeticVa
   return { ops: ops as Op[], minDigits: minDigits as number, maxDigits: maxDigits as number };
 }
 
-const digitCount = (n: number): number => String(Math.abs(n)).length;
-
 /** A uniform number with a uniform digit count, so small and large operands are equally common. */
 function operand(rng: Rng, minDigits: number, maxDigits: number): number {
   const d = minDigits + rng.int(maxDigits - minDigits + 1);
