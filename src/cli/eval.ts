@@ -16,7 +16,7 @@ import { runPreset } from './sft.js';
 
 const FLAGS: FlagSpecs = {
   run: { kind: 'string', help: 'run directory', alias: 'r', default: 'runs/small' },
-  'per-task': { kind: 'number', help: 'held-out prompts per task family (default: the preset\'s, else 50)' },
+  'per-task': { kind: 'number', help: 'different held-out prompts per task family, at most (default: the preset\'s, else 50)' },
   'few-shot': { kind: 'number', help: 'solved examples in the base model\'s prompt (default 3)' },
   tasks: { kind: 'string', help: 'comma-separated task families (default: all)' },
   'no-compare': { kind: 'boolean', help: 'skip the base/SFT/RLHF comparison (RM reward, win rates, diversity)' },
@@ -66,7 +66,7 @@ export function runEval(argv: string[]): { table: EvalTable; markdown: string } 
   const markdown = [
     evalMarkdown(table),
     '',
-    `Greedy decoding, ${perTask} held-out prompts per family (items never seen in SFT). The base model is prompted with a fake-conversation document holding ${fewShot} solved examples of the same family; "SFT" may call the calculator, "SFT, no tool" has it masked out (tool-using families only).`,
+    `Greedy decoding, up to ${perTask} different held-out prompts per family (items never seen in SFT; a family with fewer held-out prompts, like chat, shows its count). The base model is prompted with a fake-conversation document holding ${fewShot} solved examples of the same family; "SFT" may call the calculator, "SFT, no tool" has it masked out (tool-using families only).`,
   ].join('\n');
   let compareRows: CompareRow[] | null = null;
   let compareText = '';

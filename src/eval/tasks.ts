@@ -1,7 +1,7 @@
 import type { GPT } from '../model/gpt.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { visibleAnswer } from '../data/chat.js';
-import type { SyntheticTask, GenerateOptions } from '../data/synthetic/task.js';
+import type { SyntheticTask, GenerateOptions, TaskExample } from '../data/synthetic/task.js';
 import { ChatEngine } from '../infer/engine.js';
 import { generateText } from '../infer/generate.js';
 import type { ToolRegistry } from '../infer/tools/registry.js';
@@ -69,38 +69,80 @@ export interface EvalTable {
   rows: { label: string; usesTool: boolean; cells: Record<string, EvalCell | null> }[];
 }
 
+const DEFAULT_EVAL_SEED = 2024;
+
 export const FAKE_CONVERSATION_HEADER =
   'The following is a conversation between a curious user and gptforge, a helpful and knowledgeable AI assistant. The assistant answers every question correctly, in one short sentence.\n\n';
 
+/** A solved example in the base model's few-shot document. */
+export interface SolvedExample {
+  prompt: string;
+  answer: string;
+}
+
 /** The base model's prompt: header, solved examples, then the question. */
-export function fewShotDocument(examples: readonly { prompt: string; answer: string }[], prompt: string): string {
+export function fewShotDocument(examples: readonly SolvedExample[], prompt: string): string {
   const shots = examples.map((e) => `User: ${e.prompt}\nAssistant: ${e.answer}\n\n`).join('');
   return `${FAKE_CONVERSATION_HEADER}${shots}User: ${prompt}\nAssistant:`;
 }
 
+/** n solved examples of a family from its train split, as the few-shot document shows them. */
+export function solvedExamples(task: SyntheticTask, n: number, seed: number, variant?: GenerateOptions['variant']): SolvedExample[] {
+  return task.generate('train', n, seed, { variant }).map((e) => ({ prompt: e.prompt, answer: visibleAnswer(e.conversation) }));
+}
+
+/** The base model's prompt as token ids (after <|bos|> when the tokenizer has one) and where its answer stops. */
+export function fewShotPrompt(tok: Tokenizer, examples: readonly SolvedExample[], prompt: string): { ids: number[]; stopIds: number[]; stopSequences: string[] } {
+  const ids = [...(tok.hasSpecial('<|bos|>') ? [tok.specialId('<|bos|>')] : []), ...tok.encode(fewShotDocument(examples, prompt), { disallowedSpecial: 'plain' })];
+  // the answer is the rest of the "Assistant:" line
+  return { ids, stopIds: tok.hasSpecial('<|eos|>') ? [tok.specialId('<|eos|>')] : [], stopSequences: ['\n'] };
+}
+
 /** A base model's answer to `prompt` given solved examples (greedy, one line). */
-export function baseAnswer(model: GPT, tok: Tokenizer, examples: readonly { prompt: string; answer: string }[], prompt: string, maxTokens: number): string {
-  const doc = fewShotDocument(examples, prompt);
-  const ids = [...(tok.hasSpecial('<|bos|>') ? [tok.specialId('<|bos|>')] : []), ...tok.encode(doc, { disallowedSpecial: 'plain' })];
-  const stopIds = tok.hasSpecial('<|eos|>') ? [tok.specialId('<|eos|>')] : [];
-  return generateText(model, tok, ids, { maxTokens, temperature: 0, stopIds, stopSequences: ['\n'] }).text.trim();
+export function baseAnswer(model: GPT, tok: Tokenizer, examples: readonly SolvedExample[], prompt: string, maxTokens: number): string {
+  const { ids, ...stops } = fewShotPrompt(tok, examples, prompt);
+  return generateText(model, tok, ids, { maxTokens, temperature: 0, ...stops }).text.trim();
+}
+
+/**
+ * Up to n held-out examples with different prompts. Decoding is greedy, so a prompt drawn
+ * twice gets the same answer twice: duplicates add weight, not evidence (the chat family,
+ * whose small intents have one or two held-out phrasings each, drew 20 different prompts
+ * in 50). Keeps the plain draw of n minus its repeats (a family that draws no repeats is
+ * scored on exactly the prompts it always was), then tops up from a second draw of 8n;
+ * fewer than n when the split has fewer.
+ */
+export function distinctExamples(task: SyntheticTask, n: number, seed: number, variant?: GenerateOptions['variant']): TaskExample[] {
+  const seen = new Set<string>();
+  const out: TaskExample[] = [];
+  const take = (examples: readonly TaskExample[]): void => {
+    for (const ex of examples) {
+      if (out.length === n) return;
+      if (seen.has(ex.prompt)) continue;
+      seen.add(ex.prompt);
+      out.push(ex);
+    }
+  };
+  take(task.generate('test', n, seed, { variant }));
+  if (out.length < n) take(task.generate('test', 8 * n, seed + 1, { variant }));
+  return out;
 }
 
 /** How many answers evaluateTasks will score (for a progress bar). */
-export function evalAnswerCount(rows: readonly EvalRow[], subjects: readonly EvalSubject[], perTask: number): number {
-  return rows.reduce((n, r) => n + subjects.filter((s) => !s.onlyToolTasks || r.task.usesTool).length, 0) * perTask;
+export function evalAnswerCount(rows: readonly EvalRow[], subjects: readonly EvalSubject[], perTask: number, seed = DEFAULT_EVAL_SEED): number {
+  return rows.reduce((n, r) => n + subjects.filter((s) => !s.onlyToolTasks || r.task.usesTool).length * distinctExamples(r.task, perTask, seed, r.variant).length, 0);
 }
 
 export function evaluateTasks(rows: readonly EvalRow[], subjects: readonly EvalSubject[], opts: EvalOptions): EvalTable {
   const maxTokens = opts.maxTokens ?? 48;
-  const seed = opts.seed ?? 2024;
+  const seed = opts.seed ?? DEFAULT_EVAL_SEED;
   const engines = new Map<EvalSubject, ChatEngine>();
   for (const s of subjects) if (s.kind === 'chat') engines.set(s, new ChatEngine(s.model, s.tok));
-  const total = evalAnswerCount(rows, subjects, opts.perTask);
+  const total = evalAnswerCount(rows, subjects, opts.perTask, seed);
   let done = 0;
   const table: EvalTable = { columns: subjects.map((s) => s.name), rows: [] };
   for (const row of rows) {
-    const tests = row.task.generate('test', opts.perTask, seed, { variant: row.variant });
+    const tests = distinctExamples(row.task, opts.perTask, seed, row.variant);
     const cells: Record<string, EvalCell | null> = {};
     for (const subject of subjects) {
       if (subject.onlyToolTasks && !row.task.usesTool) {
@@ -111,7 +153,7 @@ export function evaluateTasks(rows: readonly EvalRow[], subjects: readonly EvalS
       tests.forEach((ex, i) => {
         let answer: string;
         if (subject.kind === 'base') {
-          const shots = row.task.generate('train', opts.fewShot, seed + 31 * (i + 1), { variant: row.variant }).map((e) => ({ prompt: e.prompt, answer: visibleAnswer(e.conversation) }));
+          const shots = solvedExamples(row.task, opts.fewShot, seed + 31 * (i + 1), row.variant);
           answer = baseAnswer(subject.model, subject.tok, shots, ex.prompt, maxTokens);
         } else {
           answer = engines.get(subject)!.reply({ messages: [{ role: 'user', content: ex.prompt }] }, { temperature: 0, maxTokens, tools: subject.tools ?? null }).text;

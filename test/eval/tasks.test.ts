@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { distinctExamples, evalAnswerCount, type EvalRow, type EvalSubject } from '../../src/eval/tasks.js';
+import { taskByName } from '../../src/data/synthetic/tasks.js';
+import type { SyntheticTask, TaskExample } from '../../src/data/synthetic/task.js';
+import { Rng } from '../../src/engine/rng.js';
+
+/** A family with only `items` different test prompts, drawn with replacement like the real ones. */
+function fewItems(items: number): SyntheticTask {
+  return {
+    name: 'few',
+    description: 'test family',
+    usesTool: false,
+    generate(_split, n, seed): TaskExample[] {
+      const rng = new Rng(seed);
+      return Array.from({ length: n }, () => {
+        const prompt = `question ${rng.int(items)}?`;
+        return { prompt, conversation: { messages: [{ role: 'user', content: prompt }, { role: 'assistant', content: 'answer.' }] } };
+      });
+    },
+    check: () => true,
+  };
+}
+
+test('distinctExamples: the chat family gets 50 different prompts where plain drawing repeats some', () => {
+  const chat = taskByName('chat');
+  const drawn = chat.generate('test', 50, 2024);
+  assert.ok(new Set(drawn.map((e) => e.prompt)).size < 50, 'chat draws repeat prompts (the reason for distinctExamples)');
+  const tests = distinctExamples(chat, 50, 2024);
+  assert.equal(tests.length, 50);
+  assert.equal(new Set(tests.map((e) => e.prompt)).size, 50);
+  // the same seed gives the same prompts, and every family with enough items fills its quota
+  assert.deepEqual(distinctExamples(chat, 50, 2024).map((e) => e.prompt), tests.map((e) => e.prompt));
+  for (const name of ['definitions', 'arithmetic', 'syllables']) assert.equal(new Set(distinctExamples(taskByName(name), 50, 7).map((e) => e.prompt)).size, 50, name);
+  // a family whose plain draw has no repeats keeps exactly those prompts; chat keeps its plain draw's first occurrences, in order
+  const defs = taskByName('definitions');
+  assert.deepEqual(distinctExamples(defs, 50, 2024).map((e) => e.prompt), defs.generate('test', 50, 2024).map((e) => e.prompt));
+  const firstSeen = [...new Set(drawn.map((e) => e.prompt))];
+  assert.deepEqual(tests.slice(0, firstSeen.length).map((e) => e.prompt), firstSeen);
+});
+
+test('distinctExamples: a split with fewer items than asked for gives each once, and the progress count agrees', () => {
+  const task = fewItems(3);
+  const tests = distinctExamples(task, 10, 1);
+  assert.deepEqual(tests.map((e) => e.prompt).sort(), ['question 0?', 'question 1?', 'question 2?']);
+  const rows: EvalRow[] = [{ label: 'few', task }];
+  const subjects = [{ name: 'a', kind: 'chat' }, { name: 'b', kind: 'chat' }] as unknown as EvalSubject[];
+  assert.equal(evalAnswerCount(rows, subjects, 10, 1), 2 * 3);
+});
