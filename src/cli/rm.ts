@@ -11,7 +11,9 @@ import type { OnBad } from '../data/chat.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import { simulatedComparisons, taskPrompts } from '../train/comparisons.js';
-import { ShuffledLoader, evaluateRankings, scoreSequences, trainRewardModel, type RenderedRanking } from '../train/reward.js';
+import { ShuffledLoader, evaluateRankings, pairAccuracyByKind, scoreSequences, trainRewardModel, type RenderedRanking } from '../train/reward.js';
+import { rubricScore } from '../data/labelers.js';
+import type { GPT } from '../model/gpt.js';
 import { fnv1a } from '../data/synthetic/tasks.js';
 import { loadModel } from './models.js';
 import { runPreset } from './sft.js';
@@ -44,6 +46,8 @@ function readRankings(file: string, onBad: OnBad = 'error'): Ranking[] {
 
 export interface RenderedRankings {
   rendered: RenderedRanking[];
+  /** For each rendered ranking, its index in the input. */
+  sources: number[];
   /** Rankings dropped because a completion is longer than the context. */
   dropped: number;
   /** Rankings dropped because all their completions are tied (one tier: no pair to learn from). */
@@ -60,8 +64,8 @@ export interface RenderedRankings {
  * rankings with a completion longer than the context are dropped, each counted.
  */
 export function renderRankings(tok: Tokenizer, rankings: readonly Ranking[], maxLen: number): RenderedRankings {
-  const out: RenderedRankings = { rendered: [], dropped: 0, tied: 0, pairs: 0, tiedPairs: 0 };
-  for (const r of rankings) {
+  const out: RenderedRankings = { rendered: [], sources: [], dropped: 0, tied: 0, pairs: 0, tiedPairs: 0 };
+  for (const [index, r] of rankings.entries()) {
     const counts = pairCounts(r);
     if (tierCount(r) < 2) {
       out.tied++;
@@ -74,10 +78,26 @@ export function renderRankings(tok: Tokenizer, rankings: readonly Ranking[], max
       continue;
     }
     out.rendered.push(r.tiers !== undefined ? { completions: seqs, tiers: r.tiers } : { completions: seqs });
+    out.sources.push(index);
     out.pairs += counts.preferred;
     out.tiedPairs += counts.tied;
   }
   return out;
+}
+
+/**
+ * Noise-free held-out accuracy split by the rubric term that decided each pair:
+ * 'correctness' when the task checker accepts one reply and not the other, 'preferences'
+ * (tools, form, length, repetition, manners) when both are equally right or wrong. The first
+ * needs the model to know the answers; the second only to read the reply's form.
+ */
+function accuracyByDecidingTerm(model: GPT, rankings: readonly Ranking[], rendered: RenderedRankings, pad: number): Record<string, { pairs: number; accuracy: number }> {
+  const verdicts = rankings.map((r) => r.completions.map((c) => rubricScore(r.prompt, c, r.task).correct));
+  const tallies = pairAccuracyByKind(model, rendered.rendered, pad, (ri, i, j) => {
+    const v = verdicts[rendered.sources[ri]];
+    return v[i] !== v[j] ? 'correctness' : 'preferences';
+  });
+  return Object.fromEntries(Object.entries(tallies).sort().map(([k, t]) => [k, { pairs: t.pairs, accuracy: t.correct / t.pairs }]));
 }
 
 /**
@@ -160,10 +180,14 @@ export async function runRm(argv: string[]): Promise<{ runDir: string; accuracy:
   );
   const accuracy = result.lastEval['val/accuracy'] ?? NaN;
   const clean = valClean ? evaluateRankings(model, valClean.rendered, pad)['val/accuracy'] : undefined;
+  const byTerm = valClean && data.valClean ? accuracyByDecidingTerm(model, data.valClean, valClean, pad) : undefined;
   if (!quiet) {
     console.log(`rm: ${result.interrupted ? 'stopped' : 'done'} at step ${result.step}; held-out pairwise accuracy ${(100 * accuracy).toFixed(1)}% on the labelers' (noisy) rankings (${result.lastEval['val/pairs'] ?? 0} pairs with a preference)${clean !== undefined ? `, ${(100 * clean).toFixed(1)}% on noise-free rankings` : ''}; margin ${(result.lastEval['val/margin'] ?? NaN).toFixed(2)}; checkpoint ${result.checkpoint}`);
+    if (byTerm) console.log(`rm: noise-free pairs by what decided them: ${Object.entries(byTerm).map(([k, t]) => `${k} ${(100 * t.accuracy).toFixed(1)}% (${t.pairs} pairs)`).join(', ')}`);
   }
-  atomicWriteFile(join(runDir, 'rm-eval.json'), JSON.stringify({ step: result.step, accuracy, accuracyClean: clean, margin: result.lastEval['val/margin'], pairs: result.lastEval['val/pairs'], tiedPairs: result.lastEval['val/tied'] }, null, 2) + '\n');
+  // tied pairs counted as the log line counts them: those inside held-out rankings and those of
+  // the all-tied rankings dropped before training (val/tied only sees the former)
+  atomicWriteFile(join(runDir, 'rm-eval.json'), JSON.stringify({ step: result.step, accuracy, accuracyClean: clean, margin: result.lastEval['val/margin'], pairs: result.lastEval['val/pairs'], tiedPairs: val.tiedPairs, allTiedRankings: val.tied, accuracyCleanBy: byTerm }, null, 2) + '\n');
   if (result.interrupted) process.exitCode = 130;
   return { runDir, accuracy, accuracyClean: clean };
 }

@@ -212,6 +212,35 @@ export function evaluateRankings(model: GPT, rankings: readonly RenderedRanking[
   return { 'val/loss': r.loss, 'val/accuracy': r.correct / r.pairs, 'val/margin': r.margin, 'val/pairs': r.pairs, 'val/tied': r.tied + allTied };
 }
 
+/** Pairs with a preference of one kind, and how many of them the model orders right. */
+export interface PairTally {
+  pairs: number;
+  correct: number;
+}
+
+/**
+ * Pairwise accuracy split by a kind each pair is given, e.g. by which rubric term decided
+ * it: a reward model can be near-perfect on form and at chance on facts, and the overall
+ * figure hides which. `kindOf(r, better, worse)` names the kind of ranking r's pair
+ * (indices into its completions, better first). Tied pairs are left out, as in
+ * evaluateRankings.
+ */
+export function pairAccuracyByKind(model: GPT, rankings: readonly RenderedRanking[], padId: number, kindOf: (ranking: number, better: number, worse: number) => string): Record<string, PairTally> {
+  const out: Record<string, PairTally> = {};
+  rankings.forEach((r, ri) => {
+    const rewards = scoreSequences(model, r.completions, padId);
+    for (let i = 0; i < rewards.length; i++) {
+      for (let j = i + 1; j < rewards.length; j++) {
+        if (r.tiers !== undefined && r.tiers[i] === r.tiers[j]) continue;
+        const tally = (out[kindOf(ri, i, j)] ??= { pairs: 0, correct: 0 });
+        tally.pairs++;
+        if (rewards[i] > rewards[j]) tally.correct++;
+      }
+    }
+  });
+  return out;
+}
+
 export async function trainRewardModel(setup: RewardSetup, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   const { model, padId } = setup;
   if (!model.hasScalarHead) throw new Error('trainRewardModel: the model has no scalar head');

@@ -7,7 +7,7 @@ import { GPT } from '../../src/model/gpt.js';
 import { makeConfig } from '../../src/model/config.js';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { renderForReward } from '../../src/data/chat.js';
-import { pairwiseLoss, rewardsOf, ShuffledLoader, trainRewardModel, evaluateRankings, scoreSequences, type RenderedRanking } from '../../src/train/reward.js';
+import { pairwiseLoss, rewardsOf, ShuffledLoader, trainRewardModel, evaluateRankings, scoreSequences, pairAccuracyByKind, type RenderedRanking } from '../../src/train/reward.js';
 import type { TrainConfig } from '../../src/train/loop.js';
 import { renderRankings } from '../../src/cli/rm.js';
 
@@ -138,6 +138,16 @@ test('reward model: padding never changes a reward; the surrogate gradient equal
     assert.ok(Math.abs(fd - w.grad![i]) < 2e-3 + 0.02 * Math.abs(fd), `score.weight[${i}]: fd ${fd} vs backward ${w.grad![i]}`);
   }
 
+  // accuracy split by a kind per pair: the parts add up to evaluateRankings' figures, ties left out
+  const tiered = rankings.map((r, i) => (i % 2 === 0 ? { ...r, tiers: [0, 0, 1] } : r));
+  const byKind = pairAccuracyByKind(model, tiered, pad, (ri, better, worse) => (better === 0 ? `top${ri % 3}` : `rest${worse}`));
+  const whole = evaluateRankings(model, tiered, pad);
+  const kinds = Object.values(byKind);
+  assert.equal(kinds.reduce((n, t) => n + t.pairs, 0), whole['val/pairs']);
+  assert.equal(kinds.reduce((n, t) => n + t.correct, 0), Math.round(whole['val/accuracy'] * whole['val/pairs']));
+  assert.equal(byKind.top0.pairs + byKind.top1.pairs + byKind.top2.pairs, 20 * 1 + 20 * 2, 'a tied best pair is no pair');
+  assert.equal(byKind.rest2.pairs, 40);
+
   const dir = mkdtempSync(join(tmpdir(), 'gf-rm-'));
   try {
     const fresh = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 48, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed: 3, scalarHead: true });
@@ -184,4 +194,5 @@ test('rm renderRankings: tiers carried, all-tied rankings dropped and counted, r
   assert.equal(out.dropped, 1);
   assert.equal(out.pairs, 3 + 5);
   assert.equal(out.tiedPairs, 1 + 1);
+  assert.deepEqual(out.sources, [0, 1], 'each rendered ranking knows its input line');
 });
