@@ -237,8 +237,9 @@ void gfn_attention_backward(const float *qkv, const float *out, const float *lse
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* Decoding against a KV cache: few queries, plain loops per (b, h). */
-typedef struct { const float *q, *kc, *vc; float *out; int B, Tq, pos0, Tmax, H, D; } dec_ctx;
+/* Decoding against a KV cache: few queries, plain loops per (b, h). Row b attends keys
+   starts[b]..pos0+i: the positions before starts[b] are left padding. */
+typedef struct { const float *q, *kc, *vc; float *out; int B, Tq, pos0, Tmax, H, D; const int32_t *starts; } dec_ctx;
 
 static void dec_task(void *c, int bh, int n) {
   (void)n;
@@ -247,11 +248,15 @@ static void dec_task(void *c, int bh, int n) {
   long C = (long)H * D;
   float scale = 1.0f / sqrtf((float)D);
   float *p = get_scratch((size_t)a->pos0 + a->Tq);
+  int first = a->starts[b];
   for (int i = 0; i < a->Tq; i++) {
     const float *qi = a->q + ((long)b * a->Tq + i) * C + h * D;
+    float *oi = a->out + ((long)b * a->Tq + i) * C + h * D;
     int last = a->pos0 + i;
+    memset(oi, 0, sizeof(float) * D);
+    if (first > last) continue; /* a padding query: nothing to attend to */
     float mx = -INFINITY;
-    for (int s = 0; s <= last; s++) {
+    for (int s = first; s <= last; s++) {
       const float *ks = a->kc + ((long)b * a->Tmax + s) * C + h * D;
       float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
@@ -260,13 +265,11 @@ static void dec_task(void *c, int bh, int n) {
       mx = p[s] > mx ? p[s] : mx;
     }
     float sum = 0.0f;
-    for (int s = 0; s <= last; s++) {
+    for (int s = first; s <= last; s++) {
       p[s] = gfn_expf(p[s] - mx);
       sum += p[s];
     }
-    float *oi = a->out + ((long)b * a->Tq + i) * C + h * D;
-    memset(oi, 0, sizeof(float) * D);
-    for (int s = 0; s <= last; s++) {
+    for (int s = first; s <= last; s++) {
       const float *vs = a->vc + ((long)b * a->Tmax + s) * C + h * D;
       float w = p[s] / sum;
       for (int d = 0; d < D; d++) oi[d] += w * vs[d];
@@ -274,7 +277,7 @@ static void dec_task(void *c, int bh, int n) {
   }
 }
 
-void gfn_attention_decode(const float *q, const float *kc, const float *vc, float *out, int B, int Tq, int pos0, int Tmax, int H, int D) {
-  dec_ctx a = {q, kc, vc, out, B, Tq, pos0, Tmax, H, D};
+void gfn_attention_decode(const float *q, const float *kc, const float *vc, float *out, int B, int Tq, int pos0, int Tmax, int H, int D, const int32_t *starts) {
+  dec_ctx a = {q, kc, vc, out, B, Tq, pos0, Tmax, H, D, starts};
   pool_run(dec_task, &a, B * H);
 }

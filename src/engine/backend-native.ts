@@ -163,12 +163,16 @@ export function loadNativeKernels(): { kernels: Kernels & NativeInfo } | { error
       f32(kn, 'dout', dout, B * T * H * D); f32(kn, 'dqkv', dqkv, B * T * 3 * H * D);
       addon.attentionBackward(qkv, out, lse, dout, dqkv, B, T, H, D);
     },
-    attentionDecode(q, kc, vc, out, B, Tq, pos0, Tmax, H, D) {
+    attentionDecode(q, kc, vc, out, B, Tq, pos0, Tmax, H, D, starts) {
       const kn = 'attentionDecode';
       for (const [n, v] of [['B', B], ['Tq', Tq], ['pos0', pos0], ['Tmax', Tmax], ['H', H], ['D', D]] as const) size(kn, n, v);
       if (pos0 + Tq > Tmax) throw new ArgError(`${kn}: positions ${pos0}+${Tq} exceed the cache capacity ${Tmax}`);
       f32(kn, 'q', q, B * Tq * H * D); f32(kn, 'kCache', kc, B * Tmax * H * D); f32(kn, 'vCache', vc, B * Tmax * H * D); f32(kn, 'out', out, B * Tq * H * D);
-      addon.attentionDecode(q, kc, vc, out, B, Tq, pos0, Tmax, H, D);
+      if (starts !== undefined) {
+        if (!(starts instanceof Int32Array) || starts.length < B) throw new ArgError(`${kn}: starts must be an Int32Array of at least B = ${B} elements`);
+        for (let b = 0; b < B; b++) if (starts[b] < 0 || starts[b] > Tmax) throw new ArgError(`${kn}: starts[${b}] = ${starts[b]} is outside the cache (0..${Tmax})`);
+      }
+      addon.attentionDecode(q, kc, vc, out, B, Tq, pos0, Tmax, H, D, starts ?? new Int32Array(B));
     },
     crossEntropyForward(logits, targets, losses, rows, V, ignore) {
       const kn = 'crossEntropyForward';

@@ -274,17 +274,23 @@ export function attentionBackward(qkv: FA, out: FA, lse: FA, dout: FA, dqkv: FA,
   }
 }
 
-export function attentionDecode(q: FA, kCache: FA, vCache: FA, out: FA, B: number, Tq: number, pos0: number, Tmax: number, H: number, D: number): void {
+export function attentionDecode(q: FA, kCache: FA, vCache: FA, out: FA, B: number, Tq: number, pos0: number, Tmax: number, H: number, D: number, starts?: Int32Array): void {
   const C = H * D;
   const scale = 1 / Math.sqrt(D);
   const p = new Float64Array(pos0 + Tq);
   for (let b = 0; b < B; b++) {
+    const first = starts ? starts[b] : 0;
     for (let h = 0; h < H; h++) {
       for (let i = 0; i < Tq; i++) {
         const qo = (b * Tq + i) * C + h * D;
         const last = pos0 + i;
+        if (first > last) {
+          // a padding query: nothing to attend to
+          for (let d = 0; d < D; d++) out[qo + d] = 0;
+          continue;
+        }
         let mx = -Infinity;
-        for (let s = 0; s <= last; s++) {
+        for (let s = first; s <= last; s++) {
           const ko = (b * Tmax + s) * C + h * D;
           let dot = 0;
           for (let d = 0; d < D; d++) dot += q[qo + d] * kCache[ko + d];
@@ -292,13 +298,13 @@ export function attentionDecode(q: FA, kCache: FA, vCache: FA, out: FA, B: numbe
           if (p[s] > mx) mx = p[s];
         }
         let sum = 0;
-        for (let s = 0; s <= last; s++) {
+        for (let s = first; s <= last; s++) {
           p[s] = Math.exp(p[s] - mx);
           sum += p[s];
         }
         for (let d = 0; d < D; d++) {
           let acc = 0;
-          for (let s = 0; s <= last; s++) acc += p[s] * vCache[(b * Tmax + s) * C + h * D + d];
+          for (let s = first; s <= last; s++) acc += p[s] * vCache[(b * Tmax + s) * C + h * D + d];
           out[qo + d] = acc / sum;
         }
       }

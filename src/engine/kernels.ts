@@ -63,10 +63,12 @@ export interface Kernels {
   /**
    * Attention for incremental decoding against a KV cache.
    * q: [B,Tq,C] queries at absolute positions pos0..pos0+Tq−1; kCache, vCache: [B,Tmax,C]
-   * holding keys/values for positions 0..pos0+Tq−1 already. Query i attends keys 0..pos0+i.
-   * out: [B,Tq,C].
+   * holding keys/values for positions 0..pos0+Tq−1 already. Query i attends keys 0..pos0+i,
+   * or starts[b]..pos0+i when `starts` is given: row b's first starts[b] positions are
+   * left padding (prompts of different lengths decoded in one batch). A query with no key
+   * to attend (itself padding) gets zeros. out: [B,Tq,C].
    */
-  attentionDecode(q: F32, kCache: F32, vCache: F32, out: F32, B: number, Tq: number, pos0: number, Tmax: number, H: number, D: number): void;
+  attentionDecode(q: F32, kCache: F32, vCache: F32, out: F32, B: number, Tq: number, pos0: number, Tmax: number, H: number, D: number, starts?: Int32Array): void;
 
   /**
    * Per-row cross-entropy of logits [rows,V] against targets; losses[r] = −log softmax(logits[r])[t_r],

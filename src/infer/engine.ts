@@ -1,5 +1,6 @@
 import { Rng } from '../engine/rng.js';
 import type { GPT } from '../model/gpt.js';
+import type { KVCache } from '../model/kvcache.js';
 import type { StreamDecoder, Tokenizer } from '../tokenizer/index.js';
 import { chatTokenIds, renderPrompt, type ChatSpecial } from '../data/chat.js';
 import type { Conversation, Message } from '../data/conversation.js';
@@ -147,10 +148,49 @@ export class ChatEngine {
     // Prefill at batch 1 and copy the row n times rather than prefilling at batch n: the prompt
     // is computed once instead of n times, and the first logits are bit-for-bit those of reply().
     const prefill = this.model.createCache(1);
-    let logits = this.model.nextLogits(Int32Array.from(prompt), prefill);
-    const cache = prefill.expand(n);
+    const logits = this.model.nextLogits(Int32Array.from(prompt), prefill);
+    // 0: one row of logits (the prefill's) serves every row
+    this.lockstep(rows, prefill.expand(n), logits, 0);
+    return rows.map((r) => r.finish(notice));
+  }
+
+  /**
+   * One reply to each conversation, decoded together on one KV cache of batch n: RL's batched
+   * rollouts. The prompts are left-padded to the longest, and the padding is masked out of
+   * attention (KVCache.starts), so row i is `reply(convs[i], { ...opts, seed: seeds[i] })` as
+   * far as the model's logits agree: learned positions count from each row's first real
+   * token; rotary positions are shifted by the row's padding, which rotary attention is
+   * invariant to up to rounding. Rows move in lockstep as in replies(); the context limit
+   * is the shared cache's (the longest prompt's).
+   */
+  repliesTo(convs: readonly Conversation[], seeds: readonly number[], opts: ChatOptions = {}): ChatReply[] {
+    if (convs.length !== seeds.length) throw new GptforgeError(`ChatEngine.repliesTo: ${convs.length} conversations but ${seeds.length} seeds`);
+    if (convs.length === 0) return [];
+    if (convs.length === 1) return [this.reply(convs[0], { ...opts, seed: seeds[0] })];
+    const prepared = convs.map((c) => this.prepare(c, opts));
+    const n = convs.length;
+    const L = Math.max(...prepared.map((p) => p.prompt.length));
+    const cache = this.model.createCache(n);
+    const ids = new Int32Array(n * L).fill(this.sp['<|assistant_end|>']); // padding: never attended to
+    prepared.forEach((p, b) => {
+      cache.starts[b] = L - p.prompt.length;
+      ids.set(p.prompt, b * L + cache.starts[b]);
+    });
+    const logits = this.model.nextLogits(ids, cache);
+    const rows = prepared.map((p, i) => new ReplyDecoder(p.setup, new Rng(seeds[i]), i));
+    this.lockstep(rows, cache, logits, this.model.config.vocabSize);
+    return rows.map((r, i) => r.finish(prepared[i].notice));
+  }
+
+  /**
+   * Decode rows together until all are done: each step every unfinished row feeds one token
+   * (its next forced one, else a fresh sample from its logits); finished rows feed a pad token
+   * whose logits are ignored. `stride` is the distance between rows in `logits` (0: one row
+   * serves all, as after a shared prefill).
+   */
+  private lockstep(rows: readonly ReplyDecoder[], cache: KVCache, logits: Float32Array, stride: number): void {
+    const n = rows.length;
     const V = this.model.config.vocabSize;
-    let stride = 0; // 0: one row of logits (the prefill's) serves every row; then V
     const queues: number[][] = rows.map(() => []);
     const step = new Int32Array(n);
     const pad = this.sp['<|assistant_end|>']; // any id would do: a finished row's logits are never read
@@ -165,7 +205,6 @@ export class ChatEngine {
       logits = this.model.nextLogits(step, cache);
       stride = V;
     }
-    return rows.map((r) => r.finish(notice));
   }
 
   /** The prompt and what every row's state machine needs, resolved once per call. */

@@ -142,7 +142,8 @@ export class GPT {
     let x = op.embedding(ids, [B, T], this.wte);
     if (this.wpe) {
       const pos = new Int32Array(B * T);
-      for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = pos0 + t;
+      // a left-padded cache row counts positions from its first real token (padding gets 0, and is never attended to)
+      for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = Math.max(0, pos0 + t - (cache?.starts[b] ?? 0));
       x = op.add(x, op.embedding(pos, [B, T], this.wpe));
     }
     for (let l = 0; l < this.blocks.length; l++) {
@@ -181,7 +182,7 @@ export class GPT {
       }
     }
     const out = zeros([B, T, C]);
-    getKernels().attentionDecode(q, kc, vc, out.data, B, T, pos0, cache.capacity, nHead, C / nHead);
+    getKernels().attentionDecode(q, kc, vc, out.data, B, T, pos0, cache.capacity, nHead, C / nHead, cache.starts);
     return out;
   }
 

@@ -6,6 +6,12 @@ export class KVCache {
   readonly keys: Float32Array[];
   readonly values: Float32Array[];
   length = 0;
+  /**
+   * Row b's first real position: the ones before it are left padding, which attention skips
+   * (prompts of different lengths prefilled together, ending at the same position). All 0
+   * unless a caller pads.
+   */
+  readonly starts: Int32Array;
 
   constructor(
     readonly nLayer: number,
@@ -15,11 +21,13 @@ export class KVCache {
   ) {
     this.keys = Array.from({ length: nLayer }, () => new Float32Array(batch * capacity * width));
     this.values = Array.from({ length: nLayer }, () => new Float32Array(batch * capacity * width));
+    this.starts = new Int32Array(batch);
   }
 
   /** Forget everything (reuse the buffers for a new sequence). */
   reset(): void {
     this.length = 0;
+    this.starts.fill(0);
   }
 
   /**
@@ -40,6 +48,7 @@ export class KVCache {
       }
     }
     out.length = this.length;
+    out.starts.fill(this.starts[row]);
     return out;
   }
 

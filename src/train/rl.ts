@@ -4,7 +4,7 @@ import * as op from '../engine/ops.js';
 import type { GPT } from '../model/gpt.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { renderForReward, renderPrompt } from '../data/chat.js';
-import type { Message } from '../data/conversation.js';
+import type { Conversation, Message } from '../data/conversation.js';
 import { ChatEngine } from '../infer/engine.js';
 import type { ToolRegistry } from '../infer/tools/registry.js';
 import { GptforgeError } from '../util/errors.js';
@@ -363,12 +363,18 @@ export async function trainRL(setup: RLSetup, rl: RLConfig, cfg: TrainConfig, op
     const batch: Rollout[] = [];
     const replies: Message[][] = [];
     let sampledTokens = 0;
-    for (let p = 0; p < rl.promptsPerRollout; p++) {
-      const item = setup.prompts[rng.int(setup.prompts.length)];
-      const promptIds = renderPrompt(tok, { messages: [{ role: 'user', content: item.prompt }] });
-      // a GRPO group is sampled together on one KV cache (G = 1: a plain reply)
-      const group = engine.replies({ messages: [{ role: 'user', content: item.prompt }] }, G, { temperature: rl.temperature, maxTokens: rl.maxNewTokens, tools: setup.tools, seed: rng.nextU32() });
-      for (const reply of group) {
+    const sampling = { temperature: rl.temperature, maxTokens: rl.maxNewTokens, tools: setup.tools };
+    const drawn = Array.from({ length: rl.promptsPerRollout }, () => ({ item: setup.prompts[rng.int(setup.prompts.length)], seed: rng.nextU32() }));
+    const convOf = (prompt: string): Conversation => ({ messages: [{ role: 'user', content: prompt }] });
+    // one reply per prompt: all prompts decoded together on one KV cache (left-padded);
+    // a GRPO group: its G replies together on one cache, the shared prompt prefilled once
+    const groups =
+      G === 1
+        ? engine.repliesTo(drawn.map((d) => convOf(d.item.prompt)), drawn.map((d) => d.seed), sampling).map((r) => [r])
+        : drawn.map((d) => engine.replies(convOf(d.item.prompt), G, { ...sampling, seed: d.seed }));
+    for (const [p, { item }] of drawn.entries()) {
+      const promptIds = renderPrompt(tok, convOf(item.prompt));
+      for (const reply of groups[p]) {
         const ids = [...promptIds, ...reply.ids];
         const actions: number[] = [];
         reply.sampled.forEach((s, i) => {

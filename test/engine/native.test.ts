@@ -181,6 +181,13 @@ for (const threads of [1, 2]) {
       const dn = new Float32Array(B * Tq * C), dr = new Float32Array(B * Tq * C);
       native!.attentionDecode(q, kc, vc, dn, B, Tq, pos0, Tmax, H, D); ref.attentionDecode(q, kc, vc, dr, B, Tq, pos0, Tmax, H, D);
       close('attentionDecode', dn, dr, 1e-4, 1e-5);
+      // left-padded rows: row b attends from starts[b]; a row whose start is past a query gives zeros there
+      const starts = Int32Array.from({ length: B }, (_, b) => (b === 0 ? 0 : b === 1 ? Math.min(pos0 + 1, T) : pos0 + Tq));
+      const sn = new Float32Array(B * Tq * C).fill(7), sr = new Float32Array(B * Tq * C).fill(7);
+      native!.attentionDecode(q, kc, vc, sn, B, Tq, pos0, Tmax, H, D, starts); ref.attentionDecode(q, kc, vc, sr, B, Tq, pos0, Tmax, H, D, starts);
+      close('attentionDecode with starts', sn, sr, 1e-4, 1e-5);
+      close('attentionDecode starts 0 = none', sn.subarray(0, Tq * C), dn.subarray(0, Tq * C), 1e-6, 1e-7);
+      if (B > 2) assert.ok(sn.subarray(2 * Tq * C, 3 * Tq * C).every((x) => x === 0), 'a row that is all padding gets zeros');
     }
   });
 }
@@ -193,6 +200,7 @@ test('bad arguments throw errors naming the kernel (and never crash the process)
   assert.throws(() => native!.crossEntropyForward(a, Int32Array.of(0, 9), a, 2, 3, -1), /crossEntropyForward: target 9 at row 1/);
   assert.throws(() => native!.add(a, a as unknown as Float32Array, new Float64Array(6) as unknown as Float32Array, 6), /add: out must be a Float32Array/);
   assert.throws(() => native!.attentionDecode(a, a, a, a, 1, 2, 2, 3, 1, 1), /exceed the cache capacity/);
+  assert.throws(() => native!.attentionDecode(a, a, a, a, 1, 1, 0, 3, 1, 1, Int32Array.of(4)), /starts\[0\] = 4 is outside the cache/);
 });
 
 test('a whole GPT: loss and every parameter gradient, native vs reference', { skip }, () => {

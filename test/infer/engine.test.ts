@@ -236,6 +236,22 @@ test('engine: replies() on a real tiny GPT, sampled: row i is reply(seed + i)', 
   assert.ok(new Set(rows.map((r) => r.ids.join(','))).size > 1, 'different seeds, different replies');
 });
 
+for (const position of ['learned', 'rope'] as const) {
+  test(`engine: repliesTo(convs, seeds) row i is reply(convs[i], seeds[i]) for prompts of different lengths (${position} positions)`, () => {
+    const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 96, nLayer: 2, nHead: 2, nEmbd: 16, position }), { seed: 8 });
+    const engine = new ChatEngine(model, tok);
+    const convs: Conversation[] = ['What is 12*3?', 'Hi', 'Let me see. The answer is 36. What is the answer?', 'calculator'].map((content) => ({ messages: [{ role: 'user', content }] }));
+    const seeds = [11, 12, 13, 14];
+    for (const opts of [{ temperature: 0, maxTokens: 10 }, { temperature: 1, maxTokens: 14, tools: defaultTools() }] as ChatOptions[]) {
+      const rows = engine.repliesTo(convs, seeds, opts);
+      assert.deepEqual(rows, convs.map((c, i) => engine.reply(c, { ...opts, seed: seeds[i] })));
+      if (opts.temperature === 1) assert.ok(new Set(rows.map((r) => r.text)).size > 1);
+    }
+    assert.deepEqual(engine.repliesTo([], []), []);
+    assert.throws(() => engine.repliesTo(convs, [1]), (e: unknown) => e instanceof GptforgeError && /4 conversations but 1 seeds/.test(e.message));
+  });
+}
+
 test('engine: replies() wants a positive whole number of replies', () => {
   const engine = new ChatEngine(new ScriptedModel([sp('<|assistant_end|>')]), tok);
   for (const n of [0, -1, 1.5, Number.NaN]) assert.throws(() => engine.replies(question, n), (e: unknown) => e instanceof GptforgeError && /positive integer/.test(e.message));

@@ -57,6 +57,30 @@ for (const variant of [{}, { position: 'rope' as const, norm: 'rmsnorm' as const
     }
     assert.equal(cache.length, T);
   });
+
+  test(`KV-cache decoding of left-padded rows gives each row's own logits (${label})`, () => {
+    const cfg = makeConfig({ vocabSize: 40, blockSize: 24, nLayer: 2, nHead: 2, nEmbd: 16, ...variant });
+    const m = new GPT(cfg, { seed: 4 });
+    const V = 40;
+    // three prompts of 7, 4 and 1 tokens, left-padded to 7 (pad id 39), then two decoded tokens each
+    const prompts = [randomIds(7, 39, 1), randomIds(4, 39, 2), randomIds(1, 39, 3)];
+    const next = [randomIds(2, 39, 4), randomIds(2, 39, 5), randomIds(2, 39, 6)];
+    const L = 7;
+    const cache = m.createCache(3);
+    const padded = new Int32Array(3 * L).fill(39);
+    prompts.forEach((p, b) => {
+      cache.starts[b] = L - p.length;
+      padded.set(p, b * L + cache.starts[b]);
+    });
+    const got = [m.nextLogits(padded, cache), ...[0, 1].map((t) => m.nextLogits(Int32Array.from(next.map((n) => n[t])), cache))];
+    prompts.forEach((p, b) => {
+      const alone = m.createCache(1);
+      const want = [m.nextLogits(p, alone), ...[0, 1].map((t) => m.nextLogits(Int32Array.of(next[b][t]), alone))];
+      want.forEach((w, step) => {
+        for (let v = 0; v < V; v++) assert.ok(Math.abs(got[step][b * V + v] - w[v]) < 1e-4, `row ${b} step ${step} v${v}: padded ${got[step][b * V + v]} vs alone ${w[v]}`);
+      });
+    });
+  });
 }
 
 test('a tiny GPT overfits a fixed batch to near-zero loss', () => {
