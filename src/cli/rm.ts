@@ -11,7 +11,7 @@ import type { OnBad } from '../data/chat.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import { simulatedComparisons, taskPrompts } from '../train/comparisons.js';
-import { ShuffledLoader, evaluateRankings, pairAccuracyByKind, scoreSequences, trainRewardModel, type RenderedRanking } from '../train/reward.js';
+import { ShuffledLoader, pairAccuracyByKind, scoreSequences, trainRewardModel, type PairTally, type RenderedRanking } from '../train/reward.js';
 import { rubricScore } from '../data/labelers.js';
 import type { GPT } from '../model/gpt.js';
 import { fnv1a } from '../data/synthetic/tasks.js';
@@ -91,13 +91,13 @@ export function renderRankings(tok: Tokenizer, rankings: readonly Ranking[], max
  * (tools, form, length, repetition, manners) when both are equally right or wrong. The first
  * needs the model to know the answers; the second only to read the reply's form.
  */
-function accuracyByDecidingTerm(model: GPT, rankings: readonly Ranking[], rendered: RenderedRankings, pad: number): Record<string, { pairs: number; accuracy: number }> {
+function accuracyByDecidingTerm(model: GPT, rankings: readonly Ranking[], rendered: RenderedRankings, pad: number): Record<string, PairTally & { accuracy: number }> {
   const verdicts = rankings.map((r) => r.completions.map((c) => rubricScore(r.prompt, c, r.task).correct));
   const tallies = pairAccuracyByKind(model, rendered.rendered, pad, (ri, i, j) => {
     const v = verdicts[rendered.sources[ri]];
     return v[i] !== v[j] ? 'correctness' : 'preferences';
   });
-  return Object.fromEntries(Object.entries(tallies).sort().map(([k, t]) => [k, { pairs: t.pairs, accuracy: t.correct / t.pairs }]));
+  return Object.fromEntries(Object.entries(tallies).sort().map(([k, t]) => [k, { ...t, accuracy: t.correct / t.pairs }]));
 }
 
 /**
@@ -179,8 +179,10 @@ export async function runRm(argv: string[]): Promise<{ runDir: string; accuracy:
     { runDir, stageDir: join(runDir, 'rm'), resume: !bool(a, 'fresh'), quiet },
   );
   const accuracy = result.lastEval['val/accuracy'] ?? NaN;
-  const clean = valClean ? evaluateRankings(model, valClean.rendered, pad)['val/accuracy'] : undefined;
+  // the noise-free rankings are scored once: their accuracy is the sum over the deciding terms
   const byTerm = valClean && data.valClean ? accuracyByDecidingTerm(model, data.valClean, valClean, pad) : undefined;
+  const cleanTally = byTerm && Object.values(byTerm).reduce((s, t) => ({ pairs: s.pairs + t.pairs, correct: s.correct + t.correct }), { pairs: 0, correct: 0 });
+  const clean = cleanTally && cleanTally.pairs > 0 ? cleanTally.correct / cleanTally.pairs : undefined;
   if (!quiet) {
     console.log(`rm: ${result.interrupted ? 'stopped' : 'done'} at step ${result.step}; held-out pairwise accuracy ${(100 * accuracy).toFixed(1)}% on the labelers' (noisy) rankings (${result.lastEval['val/pairs'] ?? 0} pairs with a preference)${clean !== undefined ? `, ${(100 * clean).toFixed(1)}% on noise-free rankings` : ''}; margin ${(result.lastEval['val/margin'] ?? NaN).toFixed(2)}; checkpoint ${result.checkpoint}`);
     if (byTerm) console.log(`rm: noise-free pairs by what decided them: ${Object.entries(byTerm).map(([k, t]) => `${k} ${(100 * t.accuracy).toFixed(1)}% (${t.pairs} pairs)`).join(', ')}`);

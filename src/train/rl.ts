@@ -538,7 +538,7 @@ export async function trainRL(setup: RLSetup, rl: RLConfig, cfg: TrainConfig, op
     if (rl.ptxCoef > 0 && setup.ptx) {
       const rows = setup.ptx.next();
       if (rows.lossTokens > 0) {
-        const ce = op.crossEntropy(policy.forward(rows.inputs, setup.ptx.B, setup.ptx.T), rows.targets);
+        const ce = policy.loss(rows.inputs, rows.targets, setup.ptx.B, setup.ptx.T);
         ptxLoss = ce.item();
         loss += rl.ptxCoef * ptxLoss;
         surrogate = op.add(surrogate, op.scale(ce, rl.ptxCoef));

@@ -240,10 +240,15 @@ for (const position of ['learned', 'rope'] as const) {
   test(`engine: repliesTo(convs, seeds) row i is reply(convs[i], seeds[i]) for prompts of different lengths (${position} positions)`, () => {
     const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 96, nLayer: 2, nHead: 2, nEmbd: 16, position }), { seed: 8 });
     const engine = new ChatEngine(model, tok);
+    // the same model, recording the batch of every forward pass
+    const batches: number[] = [];
+    const recording: DecodingModel = { config: model.config, createCache: (b) => model.createCache(b), nextLogits: (ids, cache) => (batches.push(cache.batch), model.nextLogits(ids, cache)) };
     const convs: Conversation[] = ['What is 12*3?', 'Hi', 'Let me see. The answer is 36. What is the answer?', 'calculator'].map((content) => ({ messages: [{ role: 'user', content }] }));
     const seeds = [11, 12, 13, 14];
     for (const opts of [{ temperature: 0, maxTokens: 10 }, { temperature: 1, maxTokens: 14, tools: defaultTools() }] as ChatOptions[]) {
-      const rows = engine.repliesTo(convs, seeds, opts);
+      batches.length = 0;
+      const rows = new ChatEngine(recording, tok).repliesTo(convs, seeds, opts);
+      assert.ok(batches.length > 0 && batches.every((b) => b === 4), `one batch of all four rows, got ${batches.join(',')}`);
       assert.deepEqual(rows, convs.map((c, i) => engine.reply(c, { ...opts, seed: seeds[i] })));
       if (opts.temperature === 1) assert.ok(new Set(rows.map((r) => r.text)).size > 1);
     }
