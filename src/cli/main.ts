@@ -56,7 +56,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const { command } = await entry.load();
   await command.run(rest);
-  return 0;
+  // A stage reports a stop (130 after Ctrl-C) through process.exitCode; keep it, so a script
+  // can tell a stopped run from a finished one.
+  return typeof process.exitCode === 'number' ? process.exitCode : 0;
 }
 
 main(process.argv.slice(2)).then(
