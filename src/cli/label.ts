@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from './command.js';
 import { loadModel } from './models.js';
@@ -7,6 +7,7 @@ import { GptforgeError } from '../util/errors.js';
 import type { Message } from '../data/conversation.js';
 import { appendJSONLine, appendRankingLine, completionKey, completionMessages, validateCompletion, type Completion } from '../data/preferences.js';
 import { TASKS } from '../data/synthetic/tasks.js';
+import { readJSONL } from '../data/jsonl.js';
 import { ChatEngine, type ChatOptions } from '../infer/engine.js';
 import { defaultTools } from '../infer/tools/registry.js';
 
@@ -221,24 +222,9 @@ export interface LabelPrompt {
 
 /** `{"prompt": "…", "task"?: family}` per line; errors name file, line and field. Repeated prompts are kept once. */
 export function readPromptsJSONL(file: string): LabelPrompt[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new GptforgeError(`cannot read prompts: ${(e as Error).message}`, { file });
-  }
   const out: LabelPrompt[] = [];
   const seen = new Set<string>();
-  text.split('\n').forEach((line, i) => {
-    const raw = line.trim();
-    if (raw === '') return;
-    const where = { file, line: i + 1 };
-    let obj: unknown;
-    try {
-      obj = JSON.parse(raw);
-    } catch (e) {
-      throw new GptforgeError(`not valid JSON (${(e as Error).message})`, where);
-    }
+  readJSONL(file, 'prompts', (obj, where) => {
     const o = (typeof obj === 'object' && obj !== null ? obj : {}) as { prompt?: unknown; task?: unknown };
     if (typeof o.prompt !== 'string' || o.prompt.trim() === '') throw new GptforgeError('expected {"prompt": "…"} with a non-empty prompt', { ...where, field: 'prompt' });
     if (o.task !== undefined && (typeof o.task !== 'string' || !TASKS.some((t) => t.name === o.task))) {
@@ -264,14 +250,10 @@ export function handledPrompts(out: string): Set<string> {
   const done = new Set<string>();
   for (const file of [out, skippedFile(out)]) {
     if (!existsSync(file)) continue;
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
-      try {
-        const prompt = (JSON.parse(line) as { prompt?: unknown }).prompt;
-        if (typeof prompt === 'string') done.add(prompt);
-      } catch {
-        // blank or unreadable line
-      }
-    }
+    readJSONL(file, 'rankings', (obj) => {
+      const prompt = (obj as { prompt?: unknown } | null)?.prompt;
+      if (typeof prompt === 'string') done.add(prompt);
+    }, 'skip'); // an unreadable line is skipped here
   }
   return done;
 }

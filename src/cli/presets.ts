@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GptforgeError } from '../util/errors.js';
+import { readTextFile } from '../data/jsonl.js';
 import type { TrainConfig } from '../train/loop.js';
 import type { GPTConfigInput } from '../model/config.js';
 import type { SftMixtureConfig } from '../data/sft.js';
@@ -78,8 +79,9 @@ export function loadPreset(nameOrPath: string): { preset: PretrainPreset; file: 
   if (!existsSync(file)) throw new GptforgeError(`no preset "${nameOrPath}" (presets: tiny, small; or a path to a JSON file)`, { file });
   let p: PretrainPreset;
   try {
-    p = JSON.parse(readFileSync(file, 'utf8')) as PretrainPreset;
+    p = JSON.parse(readTextFile(file, 'preset')) as PretrainPreset;
   } catch (e) {
+    if (e instanceof GptforgeError) throw e; // an encoding, named by readTextFile
     throw new GptforgeError(`not valid JSON: ${(e as Error).message}`, { file });
   }
   for (const f of ['mixture', 'model', 'batchSize', 'seqLen', 'train'] as const) if (p[f] === undefined) throw new GptforgeError('missing field', { file, field: f });

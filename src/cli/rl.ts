@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from './command.js';
 import { parseArgs, formatHelp, str, num, strs, bool, type FlagSpecs } from '../util/args.js';
@@ -6,6 +5,7 @@ import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import { taskByName } from '../data/synthetic/tasks.js';
+import { readJSONL } from '../data/jsonl.js';
 import { taskPrompts, type TaskPrompt } from '../train/comparisons.js';
 import { DEFAULT_RL, trainRL, validateRL, type RLAlgo, type RLConfig } from '../train/rl.js';
 import { MetricsLog } from '../train/metrics.js';
@@ -36,17 +36,11 @@ export function rlStage(algo: RLAlgo): string {
 
 function readPrompts(file: string): TaskPrompt[] {
   const out: TaskPrompt[] = [];
-  readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
-    if (line.trim() === '') return;
-    let o: { prompt?: unknown; task?: unknown };
-    try {
-      o = JSON.parse(line) as typeof o;
-    } catch (e) {
-      throw new GptforgeError(`not valid JSON (${(e as Error).message})`, { file, line: i + 1 });
-    }
-    if (typeof o.prompt !== 'string' || o.prompt.trim() === '') throw new GptforgeError('expected a non-empty string', { file, line: i + 1, field: 'prompt' });
+  readJSONL(file, 'prompts', (obj, where) => {
+    const o = (typeof obj === 'object' && obj !== null ? obj : {}) as { prompt?: unknown; task?: unknown };
+    if (typeof o.prompt !== 'string' || o.prompt.trim() === '') throw new GptforgeError('expected a non-empty string', { ...where, field: 'prompt' });
     if (o.task !== undefined) {
-      if (typeof o.task !== 'string') throw new GptforgeError('expected a task family name', { file, line: i + 1, field: 'task' });
+      if (typeof o.task !== 'string') throw new GptforgeError('expected a task family name', { ...where, field: 'task' });
       taskByName(o.task);
     }
     out.push({ prompt: o.prompt, task: o.task as string | undefined });

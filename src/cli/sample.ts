@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from './command.js';
 import { GptforgeError } from '../util/errors.js';
 import { parseArgs, formatHelp, str, num, strs, bool, type FlagSpecs } from '../util/args.js';
 import { generateText, type GenerateOptions, type GenerateResult } from '../infer/generate.js';
 import { loadModel } from './models.js';
+import { readTextFile } from '../data/jsonl.js';
 
 const FLAGS: FlagSpecs = {
   run: { kind: 'string', help: 'run directory (its newest checkpoint), a stage directory, or a checkpoint', alias: 'r', default: 'runs/small' },
@@ -36,7 +36,7 @@ export const command: Command = {
       return;
     }
     const a = parseArgs(argv, FLAGS, 'sample');
-    const prompt = str(a, 'prompt') ?? (str(a, 'prompt-file') ? readFileSync(str(a, 'prompt-file')!, 'utf8') : undefined);
+    const prompt = str(a, 'prompt') ?? (str(a, 'prompt-file') ? readTextFile(str(a, 'prompt-file')!, 'prompt file') : undefined);
     if (prompt === undefined) throw new GptforgeError('give --prompt "…" or --prompt-file <file>');
     const stops = strs(a, 'stop').map((s) => s.replace(/\\n/g, '\n').replace(/\\t/g, '\t'));
     const n = num(a, 'num-samples')!;

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { readJSONL, readTextFile } from '../data/jsonl.js';
 import type { Command } from './command.js';
 import { GptforgeError } from '../util/errors.js';
 import { parseArgs, formatHelp, str, num, strs, bool, type FlagSpecs } from '../util/args.js';
@@ -39,22 +40,16 @@ function readTextInputs(files: string[], maxBytes: number): string[] {
   const texts: string[] = [];
   let total = 0;
   for (const f of files) {
-    const raw = readFileSync(f, 'utf8');
     if (f.endsWith('.jsonl')) {
-      raw.split('\n').forEach((line, i) => {
-        if (!line.trim()) return;
-        let rec: unknown;
-        try {
-          rec = JSON.parse(line);
-        } catch {
-          throw new GptforgeError('not valid JSON', { file: f, line: i + 1 });
-        }
-        const t = (rec as { text?: unknown }).text;
-        if (typeof t !== 'string') throw new GptforgeError('no string "text" field', { file: f, line: i + 1, field: 'text' });
+      // the shared reader: BOM, CRLF/CR, encodings refused by name (src/data/jsonl.ts)
+      readJSONL(f, 'input', (rec, where) => {
+        const t = (rec as { text?: unknown } | null)?.text;
+        if (typeof t !== 'string') throw new GptforgeError('no string "text" field', { ...where, field: 'text' });
         texts.push(t);
         total += Buffer.byteLength(t);
       });
     } else {
+      const raw = readTextFile(f, 'input');
       texts.push(raw);
       total += Buffer.byteLength(raw);
     }

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { GptforgeError } from '../util/errors.js';
+import { readTextFile } from './jsonl.js';
 import { Rng } from '../engine/rng.js';
 import type { CleanOptions } from './clean.js';
 import { BUILTIN_SOURCES, type SourceConfig } from './sources.js';
@@ -56,8 +56,9 @@ export function validateMixture(c: MixtureConfig, file = 'mixture config'): void
 export function loadMixtureConfig(path: string): MixtureConfig {
   let c: MixtureConfig;
   try {
-    c = JSON.parse(readFileSync(path, 'utf8')) as MixtureConfig;
+    c = JSON.parse(readTextFile(path, 'mixture config')) as MixtureConfig;
   } catch (e) {
+    if (e instanceof GptforgeError) throw e; // an encoding, named by readTextFile
     throw new GptforgeError(`cannot read mixture config: ${(e as Error).message}`, { file: path });
   }
   validateMixture(c, path);

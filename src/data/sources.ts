@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { GptforgeError } from '../util/errors.js';
 import { expandInputs } from '../util/files.js';
+import { parseJSONLine, readTextFile, readTextLines } from './jsonl.js';
 import { dictionaryPages, EDITIONS } from './synthetic/dictionary.js';
 import { CORE_WORDS } from './synthetic/tasks.js';
 
@@ -206,23 +207,16 @@ export function* readSource(src: SourceConfig): Iterable<Doc> {
   const field = src.field ?? 'text';
   for (const file of files) {
     if (file.endsWith('.jsonl')) {
-      const lines = readFileSync(file, 'utf8').split('\n');
-      for (let i = 0; i < lines.length; i++) {
-        if (!lines[i].trim()) continue;
-        let rec: unknown;
-        try {
-          rec = JSON.parse(lines[i]);
-        } catch (e) {
-          throw new GptforgeError(`source "${src.name}": not valid JSON (${(e as Error).message})`, { file, line: i + 1 });
-        }
+      for (const { line, text } of readTextLines(file, `source "${src.name}"`)) {
+        const rec = parseJSONLine(text, { file, line }, `source "${src.name}"`);
         const t = (rec as Record<string, unknown>)?.[field];
-        if (typeof t !== 'string') throw new GptforgeError(`source "${src.name}": no string field "${field}"`, { file, line: i + 1, field });
-        yield { text: t, file, line: i + 1 };
+        if (typeof t !== 'string') throw new GptforgeError(`source "${src.name}": no string field "${field}"`, { file, line, field });
+        yield { text: t, file, line };
       }
     } else if (file.endsWith('.parquet')) {
       yield* readParquetColumn(file, field, src.name);
     } else {
-      yield { text: readFileSync(file, 'utf8'), file };
+      yield { text: readTextFile(file, `source "${src.name}"`), file };
     }
   }
 }
