@@ -7,6 +7,7 @@ import { Progress } from '../util/progress.js';
 import { DIGIT_PAIRS, Tokenizer, trainTokenizer } from '../tokenizer/index.js';
 import { defaultMixtureConfig, loadMixtureConfig, type MixtureConfig } from '../data/mixture.js';
 import { prepareData, mixtureTable, sampleTrainingText } from '../data/prepare.js';
+import { holdRunLock } from '../util/lock.js';
 
 const FLAGS: FlagSpecs = {
   config: { kind: 'string', help: 'mixture config JSON (default: the embedded corpora, presets/mixture.default.json)', alias: 'c' },
@@ -43,6 +44,7 @@ export const command: Command = {
     const config = str(a, 'config') ? loadMixtureConfig(str(a, 'config')!) : defaultMixtureConfig();
     const out = str(a, 'out')!;
     const tokPath = str(a, 'tokenizer') ?? join(dirname(out), 'tokenizer.json');
+    holdRunLock(dirname(out), 'run', { create: true }); // the run it writes into (src/util/lock.ts)
     const quiet = bool(a, 'quiet');
     const t0 = performance.now();
     const tok = ensureTokenizer(tokPath, config, quiet);

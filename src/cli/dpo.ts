@@ -11,6 +11,7 @@ import { fnv1a } from '../data/synthetic/tasks.js';
 import { referenceLogProbs, trainDpo, type DpoPair } from '../train/dpo.js';
 import { loadModel } from './models.js';
 import { runPreset } from './sft.js';
+import { holdRunLock } from '../util/lock.js';
 
 const FLAGS: FlagSpecs = {
   run: { kind: 'string', help: 'run directory with an SFT model', alias: 'r', default: 'runs/small' },
@@ -26,6 +27,7 @@ const FLAGS: FlagSpecs = {
 export async function runDpo(argv: string[]): Promise<{ runDir: string }> {
   const a = parseArgs(argv, FLAGS, 'dpo');
   const runDir = str(a, 'run')!;
+  holdRunLock(runDir); // one writer per run (src/util/lock.ts)
   const quiet = bool(a, 'quiet');
   const preset = runPreset(runDir);
   if (!preset.dpo) throw new GptforgeError(`preset "${preset.name}" has no "dpo" section`, { field: 'dpo' });

@@ -13,6 +13,7 @@ import { compareChart, compareMarkdown, compareModels, type CompareRow, type Con
 import { taskPrompts } from '../train/comparisons.js';
 import { loadModel } from './models.js';
 import { runPreset } from './sft.js';
+import { holdRunLock } from '../util/lock.js';
 
 const FLAGS: FlagSpecs = {
   run: { kind: 'string', help: 'run directory', alias: 'r', default: 'runs/small' },
@@ -39,6 +40,7 @@ export function defaultEvalRows(names?: string[]): EvalRow[] {
 export function runEval(argv: string[]): { table: EvalTable; markdown: string } {
   const a = parseArgs(argv, FLAGS, 'eval');
   const runDir = str(a, 'run')!;
+  holdRunLock(runDir, 'eval'); // eval.md has one writer; training stages may run beside it
   const quiet = bool(a, 'quiet');
   const presetEval = existsSync(join(runDir, 'preset.json')) ? runPreset(runDir).sft?.eval : undefined;
   const perTask = num(a, 'per-task') ?? presetEval?.perTask ?? 50;

@@ -8,6 +8,7 @@ import type { Message } from '../data/conversation.js';
 import { appendJSONLine, appendRankingLine, completionKey, completionMessages, validateCompletion, type Completion } from '../data/preferences.js';
 import { TASKS } from '../data/synthetic/tasks.js';
 import { readJSONL } from '../data/jsonl.js';
+import { holdLock } from '../util/lock.js';
 import { ChatEngine, type ChatOptions } from '../infer/engine.js';
 import { defaultTools } from '../infer/tools/registry.js';
 
@@ -475,6 +476,7 @@ export const command: Command = {
     if (!Number.isInteger(k) || k < 2 || k > 9) throw new GptforgeError(`-k must be an integer from 2 to 9 (one key per completion), got ${k}`);
     const runDir = str(a, 'run')!;
     const out = str(a, 'out') ?? join(runDir, 'rankings.jsonl');
+    holdLock(`${out}.lock`, `rankings file ${out}`); // one labeling session per file (src/util/lock.ts)
     const prompts = readPromptsJSONL(promptsFile);
 
     const loaded = loadModel(runDir, str(a, 'stage'));

@@ -15,6 +15,7 @@ import { getKernels } from '../engine/backend.js';
 import { ensureTokenizer } from './data.js';
 import { loadPreset, resolveMixturePath, type PretrainPreset } from './presets.js';
 import { sampleFromRun } from './sample.js';
+import { holdRunLock } from '../util/lock.js';
 
 export const PRETRAIN_FLAGS: FlagSpecs = {
   preset: { kind: 'string', help: 'tiny | small | a preset JSON file', default: 'small', alias: 'p' },
@@ -57,6 +58,7 @@ export function resolveRun(a: ReturnType<typeof parseArgs>): { runDir: string; p
 export async function runPretrain(argv: string[]): Promise<{ runDir: string; preset: PretrainPreset }> {
   const a = parseArgs(argv, PRETRAIN_FLAGS, 'pretrain');
   const { runDir, preset, file } = resolveRun(a);
+  holdRunLock(runDir, 'run', { create: true }); // one writer per run (src/util/lock.ts)
   const quiet = bool(a, 'quiet');
   const mixturePath = str(a, 'mixture') ?? resolveMixturePath(preset, file);
   const mixture = loadMixtureConfig(mixturePath);

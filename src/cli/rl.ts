@@ -14,6 +14,7 @@ import { loadModel } from './models.js';
 import { runPreset, sftRows } from './sft.js';
 import { PackedLoader } from '../data/sft.js';
 import type { Tokenizer } from '../tokenizer/index.js';
+import { holdRunLock } from '../util/lock.js';
 
 const FLAGS: FlagSpecs = {
   run: { kind: 'string', help: 'run directory with SFT (sft/) and reward (rm/) models', alias: 'r', default: 'runs/small' },
@@ -61,6 +62,7 @@ function ptxLoader(runDir: string, preset: ReturnType<typeof runPreset>, tok: To
 export async function runRl(argv: string[]): Promise<{ runDir: string; stage: string }> {
   const a = parseArgs(argv, FLAGS, 'rl');
   const runDir = str(a, 'run')!;
+  holdRunLock(runDir); // one writer per run (src/util/lock.ts)
   const quiet = bool(a, 'quiet');
   const preset = runPreset(runDir);
   if (!preset.rl) throw new GptforgeError(`preset "${preset.name}" has no "rl" section`, { field: 'rl' });

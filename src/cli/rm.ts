@@ -18,6 +18,7 @@ import { fnv1a } from '../data/synthetic/tasks.js';
 import { loadModel } from './models.js';
 import { runPreset } from './sft.js';
 import type { RmPreset } from './presets.js';
+import { holdRunLock } from '../util/lock.js';
 
 const FLAGS: FlagSpecs = {
   run: { kind: 'string', help: 'run directory with an SFT model', alias: 'r', default: 'runs/small' },
@@ -146,6 +147,7 @@ function comparisons(runDir: string, cfg: RmPreset, a: ReturnType<typeof parseAr
 export async function runRm(argv: string[]): Promise<{ runDir: string; accuracy: number; accuracyClean?: number }> {
   const a = parseArgs(argv, FLAGS, 'rm');
   const runDir = str(a, 'run')!;
+  holdRunLock(runDir); // one writer per run (src/util/lock.ts)
   const quiet = bool(a, 'quiet');
   const preset = runPreset(runDir);
   if (!preset.rm) throw new GptforgeError(`preset "${preset.name}" has no "rm" section`, { field: 'rm' });

@@ -14,6 +14,7 @@ import { getKernels } from '../engine/backend.js';
 import { loadPreset, presetsDir, type PretrainPreset, type SftPreset } from './presets.js';
 import { loadModel } from './models.js';
 import { curves } from './pretrain.js';
+import { holdRunLock } from '../util/lock.js';
 
 export const SFT_FLAGS: FlagSpecs = {
   run: { kind: 'string', help: 'run directory with a base model (runs/<name>/base)', alias: 'r', default: 'runs/small' },
@@ -90,6 +91,7 @@ export function sftRows(tok: Tokenizer, cfg: Pick<SftPreset, 'mixture' | 'seqLen
 export async function runSft(argv: string[]): Promise<{ runDir: string }> {
   const a = parseArgs(argv, SFT_FLAGS, 'sft');
   const runDir = str(a, 'run')!;
+  holdRunLock(runDir); // one writer per run (src/util/lock.ts)
   const quiet = bool(a, 'quiet');
   const preset = runPreset(runDir, str(a, 'preset'));
   if (!preset.sft) throw new GptforgeError(`preset "${preset.name}" has no "sft" section`, { field: 'sft' });

@@ -6,6 +6,8 @@ import { parseArgs, formatHelp, str, num, strs, bool, type FlagSpecs } from '../
 import { expandInputs } from '../util/files.js';
 import { Progress } from '../util/progress.js';
 import { DIGIT_PAIRS, Tokenizer, trainTokenizer } from '../tokenizer/index.js';
+import { dirname } from 'node:path';
+import { holdRunLock } from '../util/lock.js';
 
 /** gptforge tokenizer train|encode|decode|info */
 const TRAIN: FlagSpecs = {
@@ -77,6 +79,7 @@ export const command: Command = {
     if (sub === 'train') {
       if (rest.includes('--help') || rest.includes('-h')) return void console.log(formatHelp('gptforge tokenizer train --input <files> [options]', 'Train a tokenizer on text files.', TRAIN));
       const a = parseArgs(rest, TRAIN, 'tokenizer train');
+      holdRunLock(dirname(str(a, 'out')!), 'run', { create: true }); // the run it writes into (src/util/lock.ts)
       const inputs = [...strs(a, 'input'), ...a.positionals];
       if (inputs.length === 0) throw new GptforgeError('no --input given (files, directories or globs of text)');
       const files = expandInputs(inputs, { extensions: ['.txt', '.md', '.jsonl', '.text'] });

@@ -11,14 +11,14 @@ export const CLI = resolve(fileURLToPath(import.meta.url), '..', '..', '..', 'sr
  * a 300-token vocabulary, a 1-layer 32-wide model, a step logged every step and a schedule
  * long enough that a test stops it (SIGINT) rather than waiting for it to end.
  */
-export function writeTinyPreset(dir: string, maxSteps = 100_000): string {
+export function writeTinyPreset(dir: string, opts: { maxSteps?: number; checkpointEvery?: number } = {}): string {
   mkdirSync(dir, { recursive: true });
   const words = ['the', 'whale', 'ship', 'sea', 'captain', 'sailed', 'over', 'a', 'grey', 'morning', 'and', 'night'];
   const lines: string[] = [];
   for (let i = 0; i < 400; i++) lines.push(Array.from({ length: 8 }, (_, j) => words[(i * 7 + j * 3 + (i >> 2)) % words.length]).join(' ') + '.');
   for (let d = 0; d < 4; d++) writeFileSync(join(dir, `doc${d}.txt`), lines.slice(d * 100, d * 100 + 100).join('\n') + '\n');
   writeFileSync(join(dir, 'mixture.json'), JSON.stringify({ sources: [{ name: 'text', paths: [join(dir, '*.txt')], weight: 1 }], tokenBudget: 20_000, seed: 1, valFraction: 0.25, tokenizer: { vocabSize: 300, pattern: 'gpt4' } }));
-  const train = { maxSteps, lr: 0.001, minLr: 0.0001, warmupSteps: 1, weightDecay: 0, beta1: 0.9, beta2: 0.95, gradClip: 1, gradAccum: 1, evalEvery: 0, checkpointEvery: 0, keepLast: 2, logEvery: 1 };
+  const train = { maxSteps: opts.maxSteps ?? 100_000, lr: 0.001, minLr: 0.0001, warmupSteps: 1, weightDecay: 0, beta1: 0.9, beta2: 0.95, gradClip: 1, gradAccum: 1, evalEvery: 0, checkpointEvery: opts.checkpointEvery ?? 0, keepLast: 2, logEvery: 1 };
   const file = join(dir, 'preset.json');
   writeFileSync(file, JSON.stringify({ name: 'cli-test', mixture: join(dir, 'mixture.json'), model: { nLayer: 1, nHead: 2, nEmbd: 32, blockSize: 32, position: 'rope' }, batchSize: 2, seqLen: 16, evalBatches: 1, train }));
   return file;
