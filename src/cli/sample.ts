@@ -42,7 +42,13 @@ export const command: Command = {
     const n = num(a, 'num-samples')!;
     for (let i = 0; i < n; i++) {
       if (n > 1) process.stdout.write(`\n--- sample ${i + 1}/${n}\n`);
-      process.stdout.write(prompt);
+      // The prompt is echoed with the first streamed text, not before: --strict may refuse it,
+      // and then nothing is printed but the error.
+      let echoed = false;
+      const echo = (): void => {
+        if (!echoed) process.stdout.write(prompt);
+        echoed = true;
+      };
       const res = sampleFromRun(str(a, 'run')!, prompt, {
         maxTokens: num(a, 'max-tokens')!,
         temperature: num(a, 'temperature'),
@@ -51,8 +57,12 @@ export const command: Command = {
         seed: num(a, 'seed')! + i,
         stopSequences: stops,
         strict: bool(a, 'strict'),
-        onText: (d) => process.stdout.write(d),
+        onText: (d) => {
+          echo();
+          process.stdout.write(d);
+        },
       }, str(a, 'stage'));
+      echo();
       process.stdout.write('\n');
       if (res.warning) console.error(`warning: ${res.warning}`);
     }

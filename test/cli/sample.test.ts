@@ -1,0 +1,33 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI, writeTinyPreset } from './fixture.js';
+
+const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+
+test('sample --strict refuses a prompt longer than the context without printing it first; without --strict the prompt is echoed', { timeout: 180_000 }, () => {
+  const root = mkdtempSync(join(tmpdir(), 'gf-sample-'));
+  try {
+    const preset = writeTinyPreset(join(root, 'in'), { maxSteps: 1 });
+    const runDir = join(root, 'run');
+    const pre = run(['pretrain', '--preset', preset, '--run', runDir, '--quiet', '--no-samples']);
+    assert.equal(pre.status, 0, pre.stderr);
+    const long = Array.from({ length: 60 }, () => 'the whale').join(' '); // > the 32-token context
+    const strict = run(['sample', '--run', runDir, '--prompt', long, '--max-tokens', '4', '--strict']);
+    assert.equal(strict.status, 1);
+    assert.equal(strict.stdout, '');
+    assert.match(strict.stderr, /^gptforge: the prompt has \d+ tokens; with 4 new tokens it exceeds the context of 32/);
+    const loose = run(['sample', '--run', runDir, '--prompt', long, '--max-tokens', '4']);
+    assert.equal(loose.status, 0, loose.stderr);
+    assert.ok(loose.stdout.startsWith(long), loose.stdout.slice(0, 80));
+    // every sample of several starts with the prompt
+    const n2 = run(['sample', '--run', runDir, '--prompt', 'the sea', '--max-tokens', '3', '-n', '2']);
+    assert.equal(n2.status, 0, n2.stderr);
+    assert.equal(n2.stdout.split('\nthe sea').length, 3);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
