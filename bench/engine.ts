@@ -9,7 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { getKernels } from '../src/engine/backend.js';
+import { engineSummary, getKernels } from '../src/engine/backend.js';
+import { cpuModel } from '../src/engine/isa.js';
 import type { NativeInfo } from '../src/engine/backend-native.js';
 import { AdamW, clipScale, decayGroups, gradNorm } from '../src/engine/optim.js';
 import { Rng } from '../src/engine/rng.js';
@@ -99,8 +100,8 @@ function timeTorch(c: StepConfig, threads: number): { msMedian: number; msBest: 
 
 async function main(): Promise<void> {
   const k = getKernels();
-  emit({ figure: 'backend', backend: k.name, threads: k.threads }, `backend: ${k.name} (${k.threads} threads)`);
   const info = k as Partial<NativeInfo>;
+  emit({ figure: 'backend', backend: k.name, isa: info.isa ?? null, cpu: cpuModel(), threads: k.threads }, `engine: ${engineSummary()}`);
   if (info.peakGflops) {
     for (const threads of [1, 2]) {
       k.setThreads?.(threads);

@@ -1,4 +1,7 @@
 // Just the sgemm part of bench:engine: node dist/bench/sgemm.js [--json]
 import { benchSgemm } from './engine-sgemm.js';
+import { engineSummary } from '../src/engine/backend.js';
+
+console.error(`engine: ${engineSummary()}`);
 
 await benchSgemm({ json: process.argv.includes('--json') });

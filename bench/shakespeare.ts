@@ -22,7 +22,7 @@ import { GPT } from '../src/model/gpt.js';
 import { makeConfig, flopsPerToken } from '../src/model/config.js';
 import { Rng } from '../src/engine/rng.js';
 import { noGrad } from '../src/engine/tensor.js';
-import { getKernels } from '../src/engine/backend.js';
+import { engineSummary } from '../src/engine/backend.js';
 import { train } from '../src/train/loop.js';
 
 type Position = 'learned' | 'rope';
@@ -69,7 +69,7 @@ async function runOurs(text: string, position: Position): Promise<Result> {
     return { ids, targets };
   };
   const runDir = mkdtempSync(join(tmpdir(), 'gf-shakespeare-'));
-  console.error(`gptforge: vocab ${tok.vocabSize}, ${model.numParams()} params, ${position} positions, backend ${getKernels().name} (${getKernels().threads} threads), ${iters} iters`);
+  console.error(`gptforge: vocab ${tok.vocabSize}, ${model.numParams()} params, ${position} positions, ${iters} iters; ${engineSummary()}`);
   let stepSeconds = 0;
   let t = performance.now();
   try {

@@ -11,6 +11,7 @@ import { Tiktoken } from 'js-tiktoken/lite';
 import cl100k from 'js-tiktoken/ranks/cl100k_base';
 import { Tokenizer, trainTokenizer } from '../src/tokenizer/index.js';
 import { cl100kRankFileText, multilingualText } from '../test/tokenizer/corpus.js';
+import { cpuModel } from '../src/engine/isa.js';
 
 const json = process.argv.includes('--json');
 const emit = (fig: Record<string, unknown>, text: string): void => console.log(json ? JSON.stringify(fig) : text);
@@ -26,6 +27,7 @@ function bestOf(reps: number, fn: () => void): number {
 }
 
 async function main(): Promise<void> {
+  emit({ figure: 'cpu', cpu: cpuModel() }, `CPU ${cpuModel()} (tokenizers run in JavaScript/WASM: no native kernel path applies)`);
   const text = multilingualText(5_200_000, 42);
   const mb = Buffer.byteLength(text) / 1e6;
   const { text: rankFile, specials } = cl100kRankFileText();

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "kernels.h"
 #include "pool.h"
+#include "isa.h"
 
 #define MAXARGS 16
 
@@ -323,8 +324,41 @@ static napi_value js_peak(napi_env env, napi_callback_info info) {
 static napi_value js_isa(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value r;
-  const char *s = gfn_sgemm_isa();
+  const char *s = gfn_isa_name(gfn_isa());
   napi_create_string_utf8(env, s, strlen(s), &r);
+  return r;
+}
+/* every instruction-set name the addon knows, with whether this CPU and build support it:
+ * [{name, supported}], in order scalar, avx2, avx512, neon */
+static napi_value js_isas(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value arr;
+  napi_create_array_with_length(env, GF_ISA_COUNT, &arr);
+  for (int i = 0; i < GF_ISA_COUNT; i++) {
+    napi_value o, name, sup;
+    napi_create_object(env, &o);
+    napi_create_string_utf8(env, gfn_isa_name((gf_isa)i), NAPI_AUTO_LENGTH, &name);
+    napi_get_boolean(env, gfn_isa_supported((gf_isa)i) != 0, &sup);
+    napi_set_named_property(env, o, "name", name);
+    napi_set_named_property(env, o, "supported", sup);
+    napi_set_element(env, arr, (uint32_t)i, o);
+  }
+  return arr;
+}
+/* setIsa(name): switch every kernel to that path; false when this CPU or build lacks it */
+static napi_value js_set_isa(napi_env env, napi_callback_info info) {
+  BEGIN(1)
+  char name[16] = {0};
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, A.argv[0], name, sizeof(name), &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "gptforge native: setIsa expects a string");
+    return NULL;
+  }
+  int ok = 0;
+  for (int i = 0; i < GF_ISA_COUNT; i++)
+    if (strcmp(name, gfn_isa_name((gf_isa)i)) == 0) ok = gfn_isa_set((gf_isa)i) == 0;
+  napi_value r;
+  napi_get_boolean(env, ok, &r);
   return r;
 }
 
@@ -343,7 +377,7 @@ static napi_value init(napi_env env, napi_value exports) {
       P("rope", js_rope), P("embeddingForward", js_emb_fwd), P("embeddingBackward", js_emb_bwd),
       P("add", js_add), P("mul", js_mul), P("scale", js_scale), P("axpy", js_axpy),
       P("sumSquares", js_sum_squares), P("adamw", js_adamw),
-      P("setThreads", js_set_threads), P("threads", js_threads), P("isa", js_isa), P("peakGflops", js_peak),
+      P("setThreads", js_set_threads), P("threads", js_threads), P("isa", js_isa), P("isas", js_isas), P("setIsa", js_set_isa), P("peakGflops", js_peak),
 #undef P
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

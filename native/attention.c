@@ -12,6 +12,7 @@
 #include <string.h>
 #include "kernels.h"
 #include "pool.h"
+#include "isa.h"
 #include "fastmath.h"
 
 #define INLINE static inline __attribute__((always_inline))
@@ -86,7 +87,7 @@ INLINE void pad_cols(const float *src, long stride, long off, int T, int D, int 
 }
 
 /* One instance of the small-tile kernels per vector width, chosen at run time like the
- * sgemm microkernel (GPTFORGE_NO_AVX512 / GPTFORGE_NO_AVX2 step down the same way). */
+ * sgemm microkernel: the addon-wide path of isa.h (GPTFORGE_ISA forces one). */
 #if defined(__x86_64__) && defined(__GNUC__)
 #define VL 16
 #define SMALL_ATTR __attribute__((target("avx512f,fma")))
@@ -104,22 +105,20 @@ INLINE void pad_cols(const float *src, long stride, long off, int T, int D, int 
 
 static pool_task_fn small_fwd, small_bwd;
 
+/* called by gfn_isa_set: pick again at the next call */
+void gfn_attention_isa_changed(void) { small_fwd = small_bwd = 0; }
+
 /* the small path applies (and its kernels are chosen) when T ≤ SMALL_T and D ≤ SMALL_D */
 static int use_small(int T, int D) {
   if (T > SMALL_T || D > SMALL_D) return 0;
   if (small_fwd) return 1;
-  small_fwd = att_fwd_small_task_vec4;
-  small_bwd = att_bwd_small_task_vec4;
+  switch (gfn_isa()) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && !getenv("GPTFORGE_NO_AVX512")) {
-    small_fwd = att_fwd_small_task_avx512;
-    small_bwd = att_bwd_small_task_avx512;
-  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !getenv("GPTFORGE_NO_AVX2")) {
-    small_fwd = att_fwd_small_task_avx2;
-    small_bwd = att_bwd_small_task_avx2;
-  }
+    case GF_ISA_AVX512: small_bwd = att_bwd_small_task_avx512; small_fwd = att_fwd_small_task_avx512; break;
+    case GF_ISA_AVX2: small_bwd = att_bwd_small_task_avx2; small_fwd = att_fwd_small_task_avx2; break;
 #endif
+    default: small_bwd = att_bwd_small_task_vec4; small_fwd = att_fwd_small_task_vec4; break;
+  }
   return 1;
 }
 

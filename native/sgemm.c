@@ -11,6 +11,7 @@
 #include <string.h>
 #include "kernels.h"
 #include "pool.h"
+#include "isa.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -111,21 +112,21 @@ __attribute__((target("avx512f,fma"))) static void ukr_avx512(long kc, const flo
 
 static isa_t ISA;
 
+/* Blocking per path: MR×NR registers of the microkernel; KC·NR·4 bytes of packed B stay in
+ * L1, MC·KC of packed A in L2. */
 static void choose_isa(void) {
   if (ISA.ukr) return;
+  switch (gfn_isa()) {
 #if defined(__x86_64__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && !getenv("GPTFORGE_NO_AVX512")) {
-    ISA = (isa_t){14, 32, 512, 14 * 6, 32 * 48, ukr_avx512, "avx512"};
-    return;
-  }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !getenv("GPTFORGE_NO_AVX2")) {
-    ISA = (isa_t){6, 16, 256, 6 * 24, 16 * 96, ukr_avx2, "avx2"};
-    return;
-  }
+    case GF_ISA_AVX512: ISA = (isa_t){14, 32, 512, 14 * 6, 32 * 48, ukr_avx512, "avx512"}; return;
+    case GF_ISA_AVX2: ISA = (isa_t){6, 16, 256, 6 * 24, 16 * 96, ukr_avx2, "avx2"}; return;
 #endif
-  ISA = (isa_t){4, 4, 256, 4 * 32, 4 * 256, ukr_scalar, "scalar"};
+    default: ISA = (isa_t){4, 4, 256, 4 * 32, 4 * 256, ukr_scalar, "scalar"}; return;
+  }
 }
+
+/* called by gfn_isa_set: pick again at the next call */
+void gfn_sgemm_isa_changed(void) { ISA.ukr = 0; }
 
 const char *gfn_sgemm_isa(void) {
   choose_isa();

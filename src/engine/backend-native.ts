@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import type { F32, Kernels } from './kernels.js';
+import { bestIsa, resolveIsa, type IsaName, type IsaSupport } from './isa.js';
 
 /**
  * The native backend: the C kernels in native/, built by node-gyp into
@@ -18,6 +19,8 @@ type Addon = Omit<Kernels, 'name' | 'threads' | 'setThreads' | 'adamw'> & {
   setThreads(n: number): void;
   threads(): number;
   isa(): string;
+  isas(): IsaSupport[];
+  setIsa(name: string): boolean;
   peakGflops(iters: number): number;
 };
 
@@ -53,12 +56,26 @@ function i32(kernel: string, name: string, a: unknown, n: number): void {
 
 /** Extra facts the native backend can tell about the machine. */
 export interface NativeInfo {
-  /** sgemm code path chosen from the CPU's features: avx512, avx2 or scalar. */
-  isa: string;
+  /** The instruction-set path every kernel runs on: avx512, avx2 or scalar (src/engine/isa.ts). */
+  readonly isa: string;
+  /** Every path name with whether this CPU and build can run it. */
+  isas(): IsaSupport[];
+  /**
+   * Switch every kernel to another path (tests run each path in one process). Call between
+   * kernels only. @throws GptforgeError as for GPTFORGE_ISA when the path is unknown or unsupported.
+   */
+  setIsa(name: IsaName | string): void;
   /** Measured fp32 FMA peak of all pool threads, GFLOP/s. */
   peakGflops(): number;
 }
 
+/**
+ * Loads the addon and applies GPTFORGE_ISA (avx512 | avx2 | scalar | neon; unset = the best
+ * the CPU supports). Returns { error } when the addon cannot be loaded (the caller may fall
+ * back to the reference backend).
+ * @throws GptforgeError when GPTFORGE_ISA names an unknown path or one this CPU lacks: a
+ *   forced path is never silently replaced by another.
+ */
 export function loadNativeKernels(): { kernels: Kernels & NativeInfo } | { error: string } {
   const path = join(packageRoot(), 'build', 'Release', 'gptforge_native.node');
   if (!existsSync(path)) return { error: `${path} not found (the addon was not built)` };
@@ -68,9 +85,19 @@ export function loadNativeKernels(): { kernels: Kernels & NativeInfo } | { error
   } catch (e) {
     return { error: `cannot load ${path}: ${(e as Error).message}` };
   }
+  if (typeof addon.setIsa !== 'function') return { error: `${path} is an older build without instruction-set selection; run "npm rebuild"` };
+  const setIsa = (want: string, label: string): void => {
+    const isa = resolveIsa(want, addon.isas(), { label }) ?? (label === 'GPTFORGE_ISA' ? null : bestIsa(addon.isas()));
+    if (isa !== null && !addon.setIsa(isa)) throw new Error(`native addon refused the instruction set ${isa}`);
+  };
+  setIsa(process.env.GPTFORGE_ISA ?? '', 'GPTFORGE_ISA');
   const k: Kernels & NativeInfo = {
     name: 'native',
-    isa: addon.isa(),
+    get isa(): string {
+      return addon.isa();
+    },
+    isas: () => addon.isas(),
+    setIsa: (name: string) => setIsa(name, 'setIsa'),
     // best of three: a run that shares a core with something else reads low
     peakGflops: () => Math.max(addon.peakGflops(20_000_000), addon.peakGflops(20_000_000), addon.peakGflops(20_000_000)),
     get threads(): number {

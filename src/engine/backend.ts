@@ -1,6 +1,7 @@
 import type { Kernels } from './kernels.js';
 import { referenceKernels } from './backend-reference.js';
 import { loadNativeKernels } from './backend-native.js';
+import { cpuModel } from './isa.js';
 
 /**
  * Which kernel table the engine runs on. Default: native when the addon loaded, else the
@@ -74,4 +75,15 @@ export function machinePeakGflops(): number | null {
     peakCache = k.peakGflops ? k.peakGflops() : null;
   }
   return peakCache;
+}
+
+/**
+ * One line naming what the engine runs on, printed by every training stage and benchmark:
+ * "native backend, avx2 kernels, 2 threads, CPU AMD EPYC 7B13 64-Core Processor"
+ * (or "reference backend, CPU …"). A run's speed and float trajectory depend on all three.
+ */
+export function engineSummary(): string {
+  const k = getKernels() as Kernels & { isa?: string };
+  const kern = k.isa ? `, ${k.isa} kernels` : '';
+  return `${k.name} backend${kern}, ${k.threads} thread${k.threads === 1 ? '' : 's'}, CPU ${cpuModel()}`;
 }

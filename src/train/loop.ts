@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdamW, clipScale, decayGroups, gradNorm } from '../engine/optim.js';
-import { machinePeakGflops } from '../engine/backend.js';
+import { engineSummary, machinePeakGflops } from '../engine/backend.js';
 import type { Tensor } from '../engine/tensor.js';
 import { clearTape, resetArena, setArenaEnabled } from '../engine/tensor.js';
 import type { GPT } from '../model/gpt.js';
@@ -199,6 +199,7 @@ export async function train(task: TrainTask, cfg: TrainConfig, opts: TrainOption
     return ev;
   };
 
+  if (!opts.quiet) console.error(`${task.stage}: ${engineSummary()}`);
   const progress = new Progress({ label: task.stage, total: cfg.maxSteps, unit: 'step', quiet: opts.quiet });
   progress.update(step);
   const t0 = performance.now();

@@ -1,0 +1,347 @@
+/* The loop bodies of ops.c, included by it once per instruction set (like
+ * attention_small.h):
+ *   OPS_ATTR    the target attribute of the instance (may be empty)
+ *   OPS(name)   name with the instance's suffix
+ * Each inclusion defines the instance's ops_table OPS(ops) and #undefs both macros.
+ * Plain loops: the compiler vectorises them for the instance's target. */
+
+OPS_ATTR static void OPS(add_bias_rows)(void *c, long r0, long r1) {
+  bias_ctx *k = (bias_ctx *)c;
+  for (long r = r0; r < r1; r++) {
+    float *o = k->out + r * k->cols;
+    for (long j = 0; j < k->cols; j++) o[j] += k->bias[j];
+  }
+}
+
+OPS_ATTR static void OPS(bias_grad_cols)(void *c, long j0, long j1) {
+  bias_ctx *k = (bias_ctx *)c;
+  for (long r = 0; r < k->rows; r++) {
+    const float *d = k->dout + r * k->cols;
+    for (long j = j0; j < j1; j++) k->dbias[j] += d[j];
+  }
+}
+
+OPS_ATTR static void OPS(ln_fwd_rows)(void *c, long r0, long r1) {
+  ln_ctx *k = (ln_ctx *)c;
+  long C = k->cols;
+  for (long r = r0; r < r1; r++) {
+    const float *x = k->x + r * C;
+    float *o = k->out + r * C;
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (long j = 0; j < C; j++) s += x[j];
+    float m = s / (float)C;
+    float v = 0.0f;
+#pragma omp simd reduction(+ : v)
+    for (long j = 0; j < C; j++) {
+      float d = x[j] - m;
+      v += d * d;
+    }
+    float rs = 1.0f / sqrtf(v / (float)C + k->eps);
+    if (k->w && k->b) {
+      for (long j = 0; j < C; j++) o[j] = (x[j] - m) * rs * k->w[j] + k->b[j];
+    } else if (k->w) {
+      for (long j = 0; j < C; j++) o[j] = (x[j] - m) * rs * k->w[j];
+    } else {
+      for (long j = 0; j < C; j++) o[j] = (x[j] - m) * rs + (k->b ? k->b[j] : 0.0f);
+    }
+    k->meanw[r] = m;
+    k->rstdw[r] = rs;
+  }
+}
+
+OPS_ATTR static void OPS(ln_bwd_chunk)(void *c, long c0, long c1) {
+  ln_ctx *k = (ln_ctx *)c;
+  long C = k->cols;
+  for (long chunk = c0; chunk < c1; chunk++) {
+    long r0 = k->rows * chunk / NCHUNK, r1 = k->rows * (chunk + 1) / NCHUNK;
+    float *pw = k->partial + chunk * 2 * C, *pb = pw + C;
+    memset(pw, 0, sizeof(float) * 2 * C);
+    for (long r = r0; r < r1; r++) {
+      const float *x = k->x + r * C, *d = k->dout + r * C;
+      float *dx = k->dx + r * C;
+      float m = k->mean[r], rs = k->rstd[r];
+      float a = 0.0f, bsum = 0.0f;
+      if (k->w) {
+#pragma omp simd reduction(+ : a, bsum)
+        for (long j = 0; j < C; j++) {
+          float n = (x[j] - m) * rs, dn = d[j] * k->w[j];
+          a += dn;
+          bsum += dn * n;
+        }
+      } else {
+#pragma omp simd reduction(+ : a, bsum)
+        for (long j = 0; j < C; j++) {
+          float n = (x[j] - m) * rs;
+          a += d[j];
+          bsum += d[j] * n;
+        }
+      }
+      a /= (float)C;
+      bsum /= (float)C;
+      for (long j = 0; j < C; j++) {
+        float n = (x[j] - m) * rs, dn = d[j] * (k->w ? k->w[j] : 1.0f);
+        pw[j] += n * d[j];
+        pb[j] += d[j];
+        dx[j] += rs * (dn - a - n * bsum);
+      }
+    }
+  }
+}
+
+OPS_ATTR static void OPS(rms_fwd_rows)(void *c, long r0, long r1) {
+  ln_ctx *k = (ln_ctx *)c;
+  long C = k->cols;
+  for (long r = r0; r < r1; r++) {
+    const float *x = k->x + r * C;
+    float *o = k->out + r * C;
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (long j = 0; j < C; j++) s += x[j] * x[j];
+    float rs = 1.0f / sqrtf(s / (float)C + k->eps);
+    for (long j = 0; j < C; j++) o[j] = x[j] * rs * (k->w ? k->w[j] : 1.0f);
+    k->rstdw[r] = rs;
+  }
+}
+
+OPS_ATTR static void OPS(rms_bwd_chunk)(void *c, long c0, long c1) {
+  ln_ctx *k = (ln_ctx *)c;
+  long C = k->cols;
+  for (long chunk = c0; chunk < c1; chunk++) {
+    long r0 = k->rows * chunk / NCHUNK, r1 = k->rows * (chunk + 1) / NCHUNK;
+    float *pw = k->partial + chunk * 2 * C;
+    memset(pw, 0, sizeof(float) * C);
+    for (long r = r0; r < r1; r++) {
+      const float *x = k->x + r * C, *d = k->dout + r * C;
+      float *dx = k->dx + r * C;
+      float rs = k->rstd[r];
+      float a = 0.0f;
+#pragma omp simd reduction(+ : a)
+      for (long j = 0; j < C; j++) a += d[j] * (k->w ? k->w[j] : 1.0f) * x[j] * rs;
+      a /= (float)C;
+      for (long j = 0; j < C; j++) {
+        float n = x[j] * rs;
+        pw[j] += d[j] * n;
+        dx[j] += rs * (d[j] * (k->w ? k->w[j] : 1.0f) - n * a);
+      }
+    }
+  }
+}
+
+OPS_ATTR static void OPS(gelu_fwd_r)(void *c, long i0, long i1) {
+  pw_ctx *k = (pw_ctx *)c;
+  for (long i = i0; i < i1; i++) {
+    float x = k->a[i];
+    float u = GELU_K * (x + 0.044715f * x * x * x);
+    float th = 1.0f - 2.0f / (gfn_expf(2.0f * u) + 1.0f);
+    k->out[i] = 0.5f * x * (1.0f + th);
+  }
+}
+
+OPS_ATTR static void OPS(rope_rows)(void *c, long r0, long r1) {
+  const rope_ctx *k = (const rope_ctx *)c;
+  long C = (long)k->H * k->D, C3 = 3 * C;
+  int half = k->D / 2;
+  for (long r = r0; r < r1; r++) {
+    int t = (int)(r % k->T);
+    const float *cs = k->cos + (long)t * half, *sn = k->sin + (long)t * half;
+    const float *x = k->src + r * C3;
+    float *y = k->dst + r * C3;
+    for (int part = 0; part < 2; part++) {
+      for (int h = 0; h < k->H; h++) {
+        long o = part * C + (long)h * k->D;
+        for (int i = 0; i < half; i++) {
+          float s = sn[i] * k->sign, x0 = x[o + 2 * i], x1 = x[o + 2 * i + 1];
+          y[o + 2 * i] += x0 * cs[i] - x1 * s;
+          y[o + 2 * i + 1] += x0 * s + x1 * cs[i];
+        }
+      }
+    }
+    for (long j = 2 * C; j < C3; j++) y[j] += x[j]; /* v passes through */
+  }
+}
+
+OPS_ATTR static void OPS(gelu_bwd_r)(void *c, long i0, long i1) {
+  pw_ctx *k = (pw_ctx *)c;
+  for (long i = i0; i < i1; i++) {
+    float x = k->a[i];
+    float u = GELU_K * (x + 0.044715f * x * x * x);
+    float th = 1.0f - 2.0f / (gfn_expf(2.0f * u) + 1.0f);
+    float du = GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
+    k->out[i] += k->b[i] * (0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * du);
+  }
+}
+
+OPS_ATTR static void OPS(silu_fwd_r)(void *c, long i0, long i1) {
+  pw_ctx *k = (pw_ctx *)c;
+  for (long i = i0; i < i1; i++) k->out[i] = k->a[i] / (1.0f + gfn_expf(-k->a[i]));
+}
+
+OPS_ATTR static void OPS(silu_bwd_r)(void *c, long i0, long i1) {
+  pw_ctx *k = (pw_ctx *)c;
+  for (long i = i0; i < i1; i++) {
+    float x = k->a[i], sg = 1.0f / (1.0f + gfn_expf(-x));
+    k->out[i] += k->b[i] * sg * (1.0f + x * (1.0f - sg));
+  }
+}
+
+OPS_ATTR static void OPS(add_r)(void *c, long i0, long i1) {
+  pw_ctx *k = (pw_ctx *)c;
+  for (long i = i0; i < i1; i++) k->out[i] = k->a[i] + k->b[i];
+}
+
+OPS_ATTR static void OPS(mul_r)(void *c, long i0, long i1) {
+  pw_ctx *k = (pw_ctx *)c;
+  for (long i = i0; i < i1; i++) k->out[i] = k->a[i] * k->b[i];
+}
+
+OPS_ATTR static void OPS(scale_r)(void *c, long i0, long i1) {
+  pw_ctx *k = (pw_ctx *)c;
+  for (long i = i0; i < i1; i++) k->out[i] = k->a[i] * k->s;
+}
+
+OPS_ATTR static void OPS(axpy_r)(void *c, long i0, long i1) {
+  pw_ctx *k = (pw_ctx *)c;
+  for (long i = i0; i < i1; i++) k->out[i] += k->s * k->a[i];
+}
+
+OPS_ATTR static void OPS(ss_chunk)(void *c, long c0, long c1) {
+  ss_ctx *k = (ss_ctx *)c;
+  for (long ch = c0; ch < c1; ch++) {
+    long i0 = k->n * ch / NCHUNK, i1 = k->n * (ch + 1) / NCHUNK;
+    /* float lanes in blocks of 4096, accumulated in double: fast and accurate */
+    double s = 0.0;
+    for (long b = i0; b < i1; b += 4096) {
+      long e = b + 4096 < i1 ? b + 4096 : i1;
+      float f = 0.0f;
+#pragma omp simd reduction(+ : f)
+      for (long i = b; i < e; i++) f += k->x[i] * k->x[i];
+      s += f;
+    }
+    k->partial[ch] = s;
+  }
+}
+
+OPS_ATTR static void OPS(sm_fwd_rows)(void *c, long r0, long r1) {
+  sm_ctx *k = (sm_ctx *)c;
+  long C = k->cols;
+  for (long r = r0; r < r1; r++) {
+    const float *x = k->x + r * C;
+    float *o = k->o + r * C;
+    float mx = -INFINITY;
+    for (long j = 0; j < C; j++) mx = x[j] > mx ? x[j] : mx;
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (long j = 0; j < C; j++) {
+      o[j] = gfn_expf(x[j] - mx);
+      s += o[j];
+    }
+    float inv = 1.0f / s;
+    for (long j = 0; j < C; j++) o[j] *= inv;
+  }
+}
+
+OPS_ATTR static void OPS(sm_bwd_rows)(void *c, long r0, long r1) {
+  sm_ctx *k = (sm_ctx *)c;
+  long C = k->cols;
+  for (long r = r0; r < r1; r++) {
+    const float *o = k->out + r * C, *d = k->dout + r * C;
+    float *dx = k->dx + r * C;
+    float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+    for (long j = 0; j < C; j++) dot += o[j] * d[j];
+    for (long j = 0; j < C; j++) dx[j] += o[j] * (d[j] - dot);
+  }
+}
+
+OPS_ATTR static void OPS(ce_fwd_rows)(void *c, long r0, long r1) {
+  ce_ctx *k = (ce_ctx *)c;
+  long V = k->V;
+  for (long r = r0; r < r1; r++) {
+    int t = k->targets[r];
+    if (t == k->ignore) {
+      k->losses[r] = 0.0f;
+      continue;
+    }
+    const float *x = k->logits + r * V;
+    float mx = -INFINITY;
+    int nan = 0;
+    for (long j = 0; j < V; j++) {
+      mx = x[j] > mx ? x[j] : mx;
+      nan |= x[j] != x[j];
+    }
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (long j = 0; j < V; j++) s += gfn_expf(x[j] - mx);
+    k->losses[r] = nan ? NAN : mx + logf(s) - x[t];
+  }
+}
+
+OPS_ATTR static void OPS(ce_bwd_rows)(void *c, long r0, long r1) {
+  ce_ctx *k = (ce_ctx *)c;
+  long V = k->V;
+  for (long r = r0; r < r1; r++) {
+    int t = k->targets[r];
+    if (t == k->ignore) continue;
+    const float *x = k->logits + r * V;
+    float *dx = k->dlogits + r * V;
+    float mx = -INFINITY;
+    for (long j = 0; j < V; j++) mx = x[j] > mx ? x[j] : mx;
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (long j = 0; j < V; j++) s += gfn_expf(x[j] - mx);
+    float g = k->dloss[r], inv = 1.0f / s;
+    for (long j = 0; j < V; j++) dx[j] += g * gfn_expf(x[j] - mx) * inv;
+    dx[t] -= g;
+  }
+}
+
+OPS_ATTR static void OPS(emb_bwd_cols)(void *c, long j0, long j1) {
+  emb_ctx *k = (emb_ctx *)c;
+  for (long i = 0; i < k->n; i++) {
+    const float *d = k->src + i * k->C;
+    float *t = k->dst + (long)k->ids[i] * k->C;
+    for (long j = j0; j < j1; j++) t[j] += d[j];
+  }
+}
+
+OPS_ATTR static void OPS(adam_r)(void *c, long i0, long i1) {
+  adam_ctx *k = (adam_ctx *)c;
+  float lr = k->lr, b1 = k->b1, b2 = k->b2, eps = k->eps, wd = k->wd, ib1 = 1.0f / k->bc1, ib2 = 1.0f / k->bc2, gs = k->gs;
+  for (long i = i0; i < i1; i++) {
+    float g = k->g[i] * gs;
+    float m = b1 * k->m[i] + (1.0f - b1) * g;
+    float v = b2 * k->v[i] + (1.0f - b2) * g * g;
+    k->m[i] = m;
+    k->v[i] = v;
+    k->p[i] -= lr * ((m * ib1) / (sqrtf(v * ib2) + eps) + wd * k->p[i]);
+  }
+}
+
+static const ops_table OPS(ops) = {
+    OPS(add_bias_rows),
+    OPS(bias_grad_cols),
+    OPS(ln_fwd_rows),
+    OPS(ln_bwd_chunk),
+    OPS(rms_fwd_rows),
+    OPS(rms_bwd_chunk),
+    OPS(gelu_fwd_r),
+    OPS(rope_rows),
+    OPS(gelu_bwd_r),
+    OPS(silu_fwd_r),
+    OPS(silu_bwd_r),
+    OPS(add_r),
+    OPS(mul_r),
+    OPS(scale_r),
+    OPS(axpy_r),
+    OPS(ss_chunk),
+    OPS(sm_fwd_rows),
+    OPS(sm_bwd_rows),
+    OPS(ce_fwd_rows),
+    OPS(ce_bwd_rows),
+    OPS(emb_bwd_cols),
+    OPS(adam_r),
+};
+
+#undef OPS_ATTR
+#undef OPS
