@@ -25,14 +25,15 @@ const USE: FlagSpecs = {
   text: { kind: 'string', help: 'the text (default: read standard input)' },
   file: { kind: 'string', help: 'read the text from this file' },
   ids: { kind: 'string', help: 'decode: comma- or space-separated ids (default: standard input)' },
-  'allow-special': { kind: 'boolean', help: 'encode: recognise special tokens in the text' },
+  special: { kind: 'string', help: 'encode: special-token text in the input — error (refuse it) | allow (encode it as the special token) | plain (encode it as ordinary text)', default: 'error' },
+  'allow-special': { kind: 'boolean', help: 'encode: same as --special allow' },
   pattern: { kind: 'string', help: 'pre-split pattern for .tiktoken files: cl100k | o200k | gpt2 | a regex (default: from the file name, e.g. cl100k_base.tiktoken, else cl100k)' },
 };
 
 const HELP = `gptforge tokenizer — byte-level BPE tokenizers
 
   gptforge tokenizer train  --input <files|dirs|globs> --vocab-size N --out tokenizer.json
-  gptforge tokenizer encode --tokenizer tokenizer.json --text "hello"     (prints ids)
+  gptforge tokenizer encode --tokenizer tokenizer.json --text "hello" [--special error|allow|plain]  (prints ids)
   gptforge tokenizer decode --tokenizer tokenizer.json --ids "1 2 3"      (prints text)
   gptforge tokenizer info   --tokenizer tokenizer.json [--file sample.txt] (vocab, specials, bytes/token)
 
@@ -113,7 +114,20 @@ export const command: Command = {
     const tok = Tokenizer.load(str(a, 'tokenizer')!, { pattern: str(a, 'pattern') });
     const text = (): string => str(a, 'text') ?? (str(a, 'file') ? readFileSync(str(a, 'file')!, 'utf8') : a.positionals.length ? a.positionals.join(' ') : readStdin());
     if (sub === 'encode') {
-      console.log(tok.encode(text(), { allowedSpecial: bool(a, 'allow-special') ? 'all' : 'none' }).join(' '));
+      const mode = bool(a, 'allow-special') ? 'allow' : str(a, 'special')!;
+      if (!['error', 'allow', 'plain'].includes(mode)) throw new GptforgeError(`--special must be error, allow or plain (got "${mode}")`, { field: '--special' });
+      const input = text();
+      let ids: number[];
+      try {
+        ids = tok.encode(input, { allowedSpecial: mode === 'allow' ? 'all' : 'none', disallowedSpecial: mode === 'plain' ? 'plain' : 'raise' });
+      } catch (e) {
+        // the API's message names its options; on the command line the flag is what helps
+        if (e instanceof GptforgeError && /special token/.test(e.message)) {
+          throw new GptforgeError(`${e.message.replace(/ \(pass allowedSpecial.*\)$/, '')}: pass --special plain to encode it as ordinary text, or --special allow to encode it as the special token`);
+        }
+        throw e;
+      }
+      console.log(ids.join(' '));
     } else if (sub === 'decode') {
       const raw = str(a, 'ids') ?? (a.positionals.length ? a.positionals.join(' ') : readStdin());
       const ids = raw.split(/[\s,]+/).filter(Boolean).map((s) => {

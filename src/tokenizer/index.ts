@@ -8,9 +8,15 @@
 // - Character-level tokenizers are saved in the tokenizer.json layout with model.type
 //   "gptforge-char" and model.chars (id order): a char vocabulary is not byte-level (it lacks
 //   the 256 byte tokens), so only gptforge loads those files.
+// - tokenizer.json pre-tokenizers (Split with any behavior/invert, Sequence, ByteLevel) and
+//   BPE ignore_merges are reproduced as Hugging Face tokenizers (Rust) does; their Oniguruma
+//   regexes are translated (onig.ts); anything else is refused by file, JSON path and feature.
 // - Vocabularies loaded from tiktoken rank files keep tiktoken's rule (merge rank = id of the
 //   merged token) through tokenizer.json, via the "gptforge.tiktoken" flag.
 export { Tokenizer, SPECIAL_TOKENS, DIGIT_PAIRS, trainTokenizer } from './tokenizer.js';
 export type { TrainOptions, EncodeOptions, StreamDecoder, TokenizerSpec } from './tokenizer.js';
 export { PATTERNS, resolvePattern } from './patterns.js';
+export { PreTokenizer, SPLIT_BEHAVIORS } from './pretokenizer.js';
+export type { SplitRule, SplitBehavior } from './pretokenizer.js';
+export { onigToJs } from './onig.js';
 export { encodeBatch } from './batch.js';

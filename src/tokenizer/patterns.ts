@@ -1,9 +1,11 @@
-import { GptforgeError } from '../util/errors.js';
+import { onigToJs } from './onig.js';
 
 /**
  * Pre-split patterns: text is cut into chunks by a regex before BPE, so merges never cross
- * word/number/punctuation boundaries. JavaScript regexes have no possessive quantifiers or
- * inline case-insensitive groups, so these are the JS-equivalent forms (as js-tiktoken uses).
+ * word/number/punctuation boundaries. Every pattern is read as tokenizer.json holds it, an
+ * Oniguruma regex (onig.ts translates it), so what we train and save splits the same way in
+ * Hugging Face tokenizers. The OpenAI ones are written as js-tiktoken writes them (contractions
+ * spelled out rather than "(?i:…)"), which keeps the hashes of tokenizers trained before.
  */
 export const PATTERNS: Readonly<Record<string, string>> = {
   /** OpenAI cl100k_base (GPT-4), exactly as js-tiktoken compiles it. */
@@ -37,12 +39,8 @@ export function patternName(source: string): string | undefined {
   return undefined;
 }
 
-/** Compile a pre-split regex (null for ''); `file` names where it came from in the error. */
+/** Compile a pre-split regex (Oniguruma syntax, as in tokenizer.json; null for ''); errors name `file`. */
 export function compilePattern(source: string, file?: string): RegExp | null {
   if (source === '') return null;
-  try {
-    return new RegExp(source, 'gu');
-  } catch (e) {
-    throw new GptforgeError(`invalid pre-split regex: ${(e as Error).message}`, { file, field: 'pattern' });
-  }
+  return new RegExp(onigToJs(source, { file, field: 'pattern' }), 'gu');
 }

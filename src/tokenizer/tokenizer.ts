@@ -4,11 +4,15 @@ import { basename } from 'node:path';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { mergeChunk } from './bpe.js';
-import { completeUtf8Prefix } from './bytes.js';
+import { bytesKey, completeUtf8Prefix } from './bytes.js';
 import { PairTable } from './pairs.js';
-import { compilePattern, resolvePattern } from './patterns.js';
+import { resolvePattern } from './patterns.js';
+import { PreTokenizer, type SplitRule } from './pretokenizer.js';
+import type { TokenizerSpec } from './spec.js';
 import { collectChars, countChunks, requiredMerges, trainBpe } from './train.js';
 import { fromHuggingFace, fromTiktoken, toHuggingFace } from './formats.js';
+
+export type { TokenizerSpec } from './spec.js';
 
 /** The special tokens of the recipe, in id order (added right after the merges). */
 export const SPECIAL_TOKENS: readonly string[] = [
@@ -49,21 +53,6 @@ export interface StreamDecoder {
   flush(): string;
 }
 
-/** Everything that defines a tokenizer; formats.ts reads and writes it. */
-export interface TokenizerSpec {
-  mode: 'bpe' | 'char';
-  /** id → bytes for ordinary tokens (bpe), ids 0..n−1. */
-  vocab: Uint8Array[];
-  /** BPE rules in rank order: [left id, right id, merged id]. */
-  merges: [number, number, number][];
-  /** char mode: id → character. */
-  chars?: string[];
-  pattern: string;
-  specials: [string, number][];
-  /** True when merges came from a tiktoken rank file (rules derived from every split of every token). */
-  tiktoken?: boolean;
-}
-
 /**
  * A byte-level BPE tokenizer (or a character-level one for nanoGPT-style benchmarks).
  *
@@ -76,12 +65,17 @@ export class Tokenizer {
   readonly mode: 'bpe' | 'char';
   readonly vocabSize: number;
   readonly specialTokens: ReadonlyMap<string, number>;
+  /** The pre-split regex of a one-Split tokenizer (Oniguruma syntax; '' = none or see preTokenizer). */
   readonly pattern: string;
+  /** The pre-tokenizer as Split rules applied in order (HF Sequence semantics). */
+  readonly preTokenizer: readonly SplitRule[];
   private readonly spec: TokenizerSpec;
   private readonly idBytes: Uint8Array[];
   private readonly byteToId = new Int32Array(256).fill(-1);
   private readonly table: PairTable;
-  private readonly regex: RegExp | null;
+  private readonly pre: PreTokenizer;
+  /** ignore_merges: byte string (latin1 key) of every ordinary token → id. */
+  private readonly wholeTokens: Map<string, number> | null;
   private readonly specialRegex: RegExp | null;
   private readonly charToId = new Map<string, number>();
   private readonly cache = new Map<string, number[]>();
@@ -94,7 +88,8 @@ export class Tokenizer {
     this.spec = spec;
     this.mode = spec.mode;
     this.pattern = spec.pattern;
-    this.regex = compilePattern(spec.pattern, source);
+    this.preTokenizer = spec.preTokenizer ?? (spec.pattern === '' ? [] : [{ pattern: { Regex: spec.pattern }, behavior: 'Isolated', invert: false }]);
+    this.pre = new PreTokenizer(this.preTokenizer, (i) => ({ file: source, field: spec.preTokenizer ? `pre_tokenizer rule ${i}` : 'pattern' }));
     const specials = new Map<string, number>();
     let maxId = -1;
     this.idBytes = [];
@@ -116,6 +111,7 @@ export class Tokenizer {
         if (this.byteToId[b] < 0) throw new GptforgeError(`the vocabulary has no token for byte 0x${b.toString(16).padStart(2, '0')}; a byte-level BPE needs all 256`, { file: source, field: 'vocab' });
       }
     }
+    this.wholeTokens = spec.ignoreMerges ? new Map(spec.vocab.flatMap((b, id): [string, number][] => (b.length > 0 ? [[bytesKey(b), id]] : []))) : null;
     this.table = new PairTable(Math.max(16, spec.merges.length));
     spec.merges.forEach(([a, b, z], rank) => this.table.set(a, b, spec.tiktoken ? z : rank, z));
     for (const [name, id] of spec.specials) {
@@ -187,14 +183,13 @@ export class Tokenizer {
       }
       return;
     }
-    const re = this.regex;
-    if (!re) {
-      this.encodeChunk(text, out, false);
+    // HF sees U+FFFD for a lone surrogate (as TextEncoder writes it): split what it splits
+    const wellFormed = (text as unknown as { toWellFormed(): string }).toWellFormed();
+    if (this.pre.empty) {
+      this.encodeChunk(wellFormed, out, false);
       return;
     }
-    re.lastIndex = 0;
-    let m: RegExpExecArray | null;
-    while ((m = re.exec(text)) !== null) this.encodeChunk(m[0], out, true);
+    this.pre.forEachPiece(wellFormed, (piece) => this.encodeChunk(piece, out, true));
   }
 
   private encodeChunk(chunk: string, out: number[], useCache: boolean): void {
@@ -212,8 +207,15 @@ export class Tokenizer {
     }
     const { written } = this.encoder.encodeInto(chunk, this.scratchBytes);
     const ids = this.scratchIds;
-    for (let i = 0; i < written; i++) ids[i] = this.byteToId[this.scratchBytes[i]];
-    const n = mergeChunk(ids, written, this.table);
+    let n: number;
+    const whole = this.wholeTokens?.get(bytesKey(this.scratchBytes.subarray(0, written)));
+    if (whole !== undefined) {
+      ids[0] = whole;
+      n = 1;
+    } else {
+      for (let i = 0; i < written; i++) ids[i] = this.byteToId[this.scratchBytes[i]];
+      n = mergeChunk(ids, written, this.table);
+    }
     if (useCache) {
       const res = Array.from(ids.subarray(0, n));
       if (this.cache.size >= 200_000) this.cache.clear();
@@ -278,9 +280,13 @@ export class Tokenizer {
     };
   }
 
-  /** Stable content hash (vocabulary, merges, pattern, specials): data shards record it. */
+  /**
+   * Stable content hash (vocabulary, merges, pre-tokenizer, specials): data shards and
+   * checkpoints record it. Hashes the file's earlier layout (metadata at the top level) so that
+   * hashes recorded before the metadata moved into model.gptforge still match.
+   */
   hash(): string {
-    if (!this.hashCache) this.hashCache = createHash('sha256').update(this.toJSON()).digest('hex').slice(0, 16);
+    if (!this.hashCache) this.hashCache = createHash('sha256').update(toHuggingFace(this.spec, true)).digest('hex').slice(0, 16);
     return this.hashCache;
   }
 

@@ -1,5 +1,5 @@
 import { GptforgeError } from '../util/errors.js';
-import { compilePattern } from './patterns.js';
+import { PreTokenizer } from './pretokenizer.js';
 
 /**
  * Byte-level BPE training, minbpe's algorithm made incremental:
@@ -21,20 +21,16 @@ export interface BpeTrainResult {
 
 const KEY = 1048576; // pair key = a·2^20 + b (ids < 2^20)
 
+/**
+ * Count the pre-split pieces of the texts: matches of `pattern` (Oniguruma syntax, '' = none)
+ * and the stretches between them, exactly as encoding splits (an Isolated Split).
+ */
 export function countChunks(texts: Iterable<string>, pattern: string, onText?: (bytes: number) => void): Map<string, number> {
-  const re = compilePattern(pattern);
+  const pre = new PreTokenizer(pattern === '' ? [] : [{ pattern: { Regex: pattern }, behavior: 'Isolated', invert: false }], () => ({ field: 'pattern' }));
   const counts = new Map<string, number>();
+  const count = (s: string): void => void counts.set(s, (counts.get(s) ?? 0) + 1);
   for (const text of texts) {
-    if (re) {
-      re.lastIndex = 0;
-      let m: RegExpExecArray | null;
-      while ((m = re.exec(text)) !== null) {
-        const s = m[0];
-        counts.set(s, (counts.get(s) ?? 0) + 1);
-      }
-    } else if (text.length > 0) {
-      counts.set(text, (counts.get(text) ?? 0) + 1);
-    }
+    pre.forEachPiece((text as unknown as { toWellFormed(): string }).toWellFormed(), count);
     onText?.(text.length);
   }
   return counts;
