@@ -21,6 +21,7 @@ import { trainTokenizer } from '../src/tokenizer/index.js';
 import { GPT } from '../src/model/gpt.js';
 import { makeConfig, flopsPerToken } from '../src/model/config.js';
 import { Rng } from '../src/engine/rng.js';
+import * as op from '../src/engine/ops.js';
 import { noGrad } from '../src/engine/tensor.js';
 import { engineSummary } from '../src/engine/backend.js';
 import { train } from '../src/train/loop.js';
@@ -77,10 +78,10 @@ async function runOurs(text: string, position: Position): Promise<Result> {
       {
         stage: 'shakespeare',
         model,
-        forwardMicroBatch: () => {
-          const { ids, targets } = batch(trainData);
-          return { loss: model.loss(ids, targets, B, T), tokens: B * T };
-        },
+        nextMicroBatch: () => batch(trainData),
+        // every target counts: the mean over a micro-batch is its sum over B·T
+        weight: () => B * T,
+        forwardMicroBatch: ({ ids, targets }, total) => ({ loss: op.scale(model.loss(ids, targets, B, T), (B * T) / total), tokens: B * T }),
         state: () => rng.state(),
         restore: () => {},
         flopsPerToken: 3 * flopsPerToken(cfg, T),

@@ -80,7 +80,8 @@ export async function runPretrain(argv: string[]): Promise<{ runDir: string; pre
   // 3. batches
   const B = preset.batchSize;
   const T = preset.seqLen;
-  const train = BatchLoader.open(dataDir, { batchSize: B, seqLen: T, mode: preset.loader ?? 'concat' });
+  // one concat stream per row of a step, so a step reads the same rows however gradAccum splits it
+  const train = BatchLoader.open(dataDir, { batchSize: B, seqLen: T, mode: preset.loader ?? 'concat', streams: B * preset.train.gradAccum });
   const val = index.sources.map((s) => ({
     name: s.name,
     bytesPerToken: s.val.bytes / Math.max(1, s.val.tokens),

@@ -8,8 +8,17 @@ import { readDataIndex, type DataIndex } from './prepare.js';
  * (B, T) batches from prepared shards. Documents already carry <|bos|> … <|eos|>.
  *
  * - "concat" (the talk's picture): documents in mixture order are laid end to end and cut
- *   into rows of T+1 tokens; inputs are row[0..T), targets row[1..T]; the next row starts
- *   where this one's inputs ended, so no token is lost and there is no padding.
+ *   into rows of T+1 tokens; inputs are row[0..T), targets row[1..T]; a stream's next row
+ *   starts where this one's inputs ended, so no token is lost and there is no padding.
+ *   Each cycle's token stream is split into S contiguous regions ("streams", by default one
+ *   per row of a batch; each starts at a document start where one falls inside it) and
+ *   row b of a batch continues stream (k + b) mod S: a batch reads S places spread over
+ *   the whole mixture at once, so the mixture's proportions hold within each batch (one
+ *   stream per row, as nanochat; nanoGPT gets the same from random windows). With S = 1
+ *   the rows are consecutive: a batch of 16 × 256 tokens was then 4,096 consecutive
+ *   tokens, mostly one document of one source, and the logged loss jumped as whole batches
+ *   switched between code, dictionary and prose. The pretraining CLI sets S = batch ×
+ *   gradAccum, so a step reads the same rows however it is split into micro-batches.
  * - "bestfit" (nanochat): every row starts at a document start; rows are filled with the
  *   largest upcoming document that still fits (from a small look-ahead buffer); when none
  *   fits, the shortest is cropped to fill the row and its remainder dropped.
@@ -26,16 +35,33 @@ export interface LoaderOptions {
   batchSize: number;
   seqLen: number;
   mode?: 'concat' | 'bestfit';
+  /** concat: parallel streams the rows rotate over (default batchSize; 1 = consecutive rows). */
+  streams?: number;
 }
 
-export interface LoaderState {
-  mode: 'concat' | 'bestfit';
+/** Where concat's streams are: [cycle, token position in that cycle's stream] per stream, and the stream of the next row. */
+export interface ConcatState {
+  mode: 'concat';
+  streams: number;
+  cursors: [number, number][];
+  next: number;
+}
+
+/** Where bestfit is: the cursor in the mixture order and the look-ahead buffer as [cycle, pick] pairs. */
+export interface BestFitState {
+  mode: 'bestfit';
   cycle: number;
   pick: number;
-  /** concat: token offset inside the current document. */
-  offset: number;
-  /** bestfit: look-ahead buffer as [cycle, pick] pairs. */
   buffer: [number, number][];
+}
+
+export type LoaderState = ConcatState | BestFitState;
+
+/** A cycle's mixture order with its token layout: prefix[i] = tokens before pick i; starts[s] = where stream s's region begins (starts[S] = the cycle's length). */
+interface CycleLayout {
+  order: Pick[];
+  prefix: Float64Array;
+  starts: number[];
 }
 
 interface SourceTokens {
@@ -71,7 +97,9 @@ export class BatchLoader {
   private readonly B: number;
   private readonly T: number;
   private readonly mode: 'concat' | 'bestfit';
-  private st: LoaderState;
+  private readonly S: number;
+  private bf: BestFitState = { mode: 'bestfit', cycle: 0, pick: 0, buffer: [] };
+  private cs: ConcatState;
   /** Tokens handed out per source (for tests and the epochs check). */
   readonly tokensPerSource: number[];
 
@@ -82,18 +110,52 @@ export class BatchLoader {
     this.B = opts.batchSize;
     this.T = opts.seqLen;
     this.mode = opts.mode ?? 'concat';
-    this.st = { mode: this.mode, cycle: 0, pick: 0, offset: 0, buffer: [] };
+    this.S = opts.streams ?? opts.batchSize;
     this.tokensPerSource = this.sources.map(() => 0);
+    this.cs = { mode: 'concat', streams: this.S, cursors: [], next: 0 };
+    if (this.mode === 'concat') {
+      const starts = this.layout(0).starts;
+      this.cs.cursors = Array.from({ length: this.S }, (_, s) => [0, starts[s]] as [number, number]);
+    }
   }
 
   static open(dataDir: string, opts: LoaderOptions): BatchLoader {
     if (!(opts.batchSize > 0 && opts.seqLen > 0)) throw new GptforgeError('batch size and sequence length must be positive');
+    if (opts.streams !== undefined && !(Number.isInteger(opts.streams) && opts.streams >= 1)) throw new GptforgeError(`streams must be a positive integer, got ${opts.streams}`);
     return new BatchLoader(dataDir, opts);
   }
 
   private readonly orders = new Map<number, Pick[]>();
+  private readonly layouts = new Map<number, CycleLayout>();
 
-  /** The mixture order of a cycle (the two most recent cycles are cached). */
+  /** A cycle's order, token prefix sums and stream regions (the three most recent cycles are cached). */
+  private layout(cycle: number): CycleLayout {
+    const hit = this.layouts.get(cycle);
+    if (hit) return hit;
+    const order = this.orderFor(cycle);
+    const prefix = new Float64Array(order.length + 1);
+    for (let i = 0; i < order.length; i++) {
+      const o = this.data[order[i].source].offsets;
+      prefix[i + 1] = prefix[i] + (o[order[i].doc + 1] - o[order[i].doc]);
+    }
+    const L = prefix[order.length];
+    if (L < this.S) throw new GptforgeError(`the mixture's cycle has ${L} tokens, fewer than the loader's ${this.S} streams`);
+    // region s starts at the first document start at or after s·L/S, unless that would leave it empty
+    const starts: number[] = [];
+    for (let s = 0; s < this.S; s++) {
+      const even = Math.floor((s * L) / this.S);
+      const nextEven = Math.floor(((s + 1) * L) / this.S);
+      const i = lowerBound(prefix, even);
+      starts.push(i < prefix.length && prefix[i] < nextEven ? prefix[i] : even);
+    }
+    starts.push(L);
+    if (this.layouts.size >= 3) this.layouts.delete(Math.min(...this.layouts.keys()));
+    const lay = { order, prefix, starts };
+    this.layouts.set(cycle, lay);
+    return lay;
+  }
+
+  /** The mixture order of a cycle (the three most recent cycles are cached). */
   private orderFor(cycle: number): Pick[] {
     const hit = this.orders.get(cycle);
     if (hit) return hit;
@@ -105,7 +167,7 @@ export class BatchLoader {
     });
     const order = mixtureOrder(stats, this.index.tokenBudget, this.index.seed, cycle);
     if (order.length === 0) throw new GptforgeError('the mixture selects no documents (all weights zero?)');
-    if (this.orders.size >= 2) this.orders.delete(Math.min(...this.orders.keys()));
+    if (this.orders.size >= 3) this.orders.delete(Math.min(...this.orders.keys()));
     this.orders.set(cycle, order);
     return order;
   }
@@ -120,10 +182,10 @@ export class BatchLoader {
     return pick + 1 < this.orderFor(cycle).length ? [cycle, pick + 1] : [cycle + 1, 0];
   }
 
-  /** Take the document under the cursor and move the cursor to the next one. */
+  /** bestfit: take the document under the cursor and move the cursor to the next one. */
   private advancePick(): [number, number] {
-    const cur: [number, number] = [this.st.cycle, this.st.pick];
-    [this.st.cycle, this.st.pick] = this.nextPick(this.st.cycle, this.st.pick);
+    const cur: [number, number] = [this.bf.cycle, this.bf.pick];
+    [this.bf.cycle, this.bf.pick] = this.nextPick(this.bf.cycle, this.bf.pick);
     return cur;
   }
 
@@ -141,39 +203,49 @@ export class BatchLoader {
     return { inputs, targets };
   }
 
-  /** Copy T+1 tokens from the cursor, then advance it by T: the last target is the next row's first input. */
+  /**
+   * Copy T+1 tokens from the next stream's cursor, then advance that cursor by T: the last
+   * target is the stream's next first input. A stream that reaches the end of its region
+   * continues with its region of the next cycle.
+   */
   private fillConcat(row: Int32Array): void {
-    let [c, p, off] = [this.st.cycle, this.st.pick, this.st.offset];
-    let filled = 0;
-    while (filled < row.length) {
-      const d = this.docAt(c, p);
-      const take = Math.min(row.length - filled, d.len - off);
-      const src = this.data[d.source].tokens;
-      for (let i = 0; i < take; i++) row[filled + i] = src[d.start + off + i];
-      filled += take;
-      off += take;
-      if (off === d.len) {
-        [c, p] = this.nextPick(c, p);
-        off = 0;
-      }
-    }
-    let n = row.length - 1;
+    const s = this.cs.next;
+    this.cs.next = (s + 1) % this.S;
+    const cur = this.cs.cursors[s];
+    const [c, p] = this.walk(s, cur[0], cur[1], row.length - 1, row, 0, true);
+    this.walk(s, c, p, 1, row, row.length - 1, false);
+    this.cs.cursors[s] = [c, p];
+  }
+
+  /** Move n tokens along stream s from (cycle, pos), copying them into out[at..] and (if count) adding them to tokensPerSource. */
+  private walk(s: number, cycle: number, pos: number, n: number, out: Int32Array, at: number, count: boolean): [number, number] {
     while (n > 0) {
-      const d = this.docAt(this.st.cycle, this.st.pick);
-      const step = Math.min(n, d.len - this.st.offset);
-      this.st.offset += step;
-      this.tokensPerSource[d.source] += step;
-      n -= step;
-      if (this.st.offset === d.len) {
-        this.st.offset = 0;
-        this.advancePick();
+      const lay = this.layout(cycle);
+      const end = lay.starts[s + 1];
+      if (pos >= end) {
+        cycle++;
+        pos = this.layout(cycle).starts[s];
+        continue;
       }
+      // the pick holding pos: the last i with prefix[i] ≤ pos
+      const i = lowerBound(lay.prefix, pos + 1) - 1;
+      const pick = lay.order[i];
+      const docStart = this.data[pick.source].offsets[pick.doc];
+      const off = pos - lay.prefix[i];
+      const take = Math.min(n, lay.prefix[i + 1] - pos, end - pos);
+      const src = this.data[pick.source].tokens;
+      for (let j = 0; j < take; j++) out[at + j] = src[docStart + off + j];
+      if (count) this.tokensPerSource[pick.source] += take;
+      at += take;
+      pos += take;
+      n -= take;
     }
+    return [cycle, pos];
   }
 
   private fillBestFit(row: Int32Array): void {
     let filled = 0;
-    const buf = this.st.buffer;
+    const buf = this.bf.buffer;
     while (filled < row.length) {
       while (buf.length < LOOKAHEAD) buf.push(this.advancePick());
       const space = row.length - filled;
@@ -200,14 +272,36 @@ export class BatchLoader {
   }
 
   state(): LoaderState {
-    return { ...this.st, buffer: this.st.buffer.map((x) => [x[0], x[1]] as [number, number]) };
+    if (this.mode === 'concat') return { ...this.cs, cursors: this.cs.cursors.map((x) => [x[0], x[1]] as [number, number]) };
+    return { ...this.bf, buffer: this.bf.buffer.map((x) => [x[0], x[1]] as [number, number]) };
   }
 
   restore(s: unknown): void {
-    const st = s as LoaderState;
-    if (!st || st.mode !== this.mode || !Number.isInteger(st.cycle) || !Number.isInteger(st.pick)) throw new GptforgeError('the saved data position does not match this loader (different mode or data?)');
-    this.st = { ...st, buffer: st.buffer.map((x) => [x[0], x[1]] as [number, number]) };
+    const st = s as { mode?: string; streams?: number; cursors?: [number, number][]; next?: number; cycle?: number; pick?: number; buffer?: [number, number][] } | null;
+    const bad = (why: string): GptforgeError => new GptforgeError(`the saved data position does not match this loader: ${why}`, { field: 'task' });
+    if (!st || st.mode !== this.mode) throw bad(`it is for the "${st?.mode}" loader, this run uses "${this.mode}"`);
+    const pair = (x: unknown): boolean => Array.isArray(x) && x.length === 2 && Number.isInteger(x[0]) && Number.isInteger(x[1]);
+    if (this.mode === 'concat') {
+      if (!Array.isArray(st.cursors)) throw bad('it was saved by the older one-stream concat loader; start over with --fresh');
+      if (st.streams !== this.S || st.cursors.length !== this.S || !st.cursors.every(pair) || !Number.isInteger(st.next)) throw bad(`it has ${st.streams} streams, this run ${this.S} (batch size × gradAccum changed?)`);
+      this.cs = { mode: 'concat', streams: this.S, cursors: st.cursors.map((x) => [x[0], x[1]] as [number, number]), next: st.next! };
+    } else {
+      if (!Number.isInteger(st.cycle) || !Number.isInteger(st.pick) || !Array.isArray(st.buffer) || !st.buffer.every(pair)) throw bad('malformed bestfit position');
+      this.bf = { mode: 'bestfit', cycle: st.cycle!, pick: st.pick!, buffer: st.buffer.map((x) => [x[0], x[1]] as [number, number]) };
+    }
   }
+}
+
+/** The first index i with a[i] ≥ x (a sorted ascending); a.length if none. */
+function lowerBound(a: Float64Array, x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Sequential batches over one source's validation documents (concat mode, from the start). */

@@ -11,7 +11,7 @@ import { train, type TrainConfig, type TrainOptions, type TrainResult } from './
  * SFT mask) is compared with the frozen reference's, computed once up front:
  *
  *   z = β·[(log π(chosen) − log ref(chosen)) − (log π(rejected) − log ref(rejected))]
- *   loss = −log σ(z)
+ *   loss = −log σ(z), averaged over the optimizer step's pairs (all its micro-batches)
  *
  * The gradient reaches every assistant token of the pair through its cross-entropy:
  * ∂loss/∂log π(chosen) = −β·σ(−z), ∂loss/∂log π(rejected) = +β·σ(−z).
@@ -128,8 +128,9 @@ export async function trainDpo(setup: DpoSetup, cfg: TrainConfig, opts: TrainOpt
       model,
       tokenizerJSON: setup.tokenizerJSON,
       tokenizerHash: setup.tokenizerHash,
-      forwardMicroBatch: () => {
-        const idx = loader.next();
+      nextMicroBatch: () => loader.next(),
+      weight: (idx) => idx.length,
+      forwardMicroBatch: (idx, total) => {
         const seqs = idx.flatMap((i) => [setup.pairs[i].chosen, setup.pairs[i].rejected]);
         const { ce, rowsOf, logp } = sequenceLogProbs(model, seqs, padId);
         const res = dpoLoss(
@@ -139,15 +140,17 @@ export async function trainDpo(setup: DpoSetup, cfg: TrainConfig, opts: TrainOpt
           idx.map((i) => setup.ref.rejected[i]),
           beta,
         );
+        // dpoLoss averages over this micro-batch's pairs; the step's loss averages over all its pairs
+        const share = idx.length / total;
         // ce = −log p per token: its weight is −∂loss/∂log π of the token's sequence
         const w = new Float32Array(ce.size);
         idx.forEach((_, k) => {
-          for (const row of rowsOf[2 * k]) w[row] = -res.dChosen[k];
-          for (const row of rowsOf[2 * k + 1]) w[row] = -res.dRejected[k];
+          for (const row of rowsOf[2 * k]) w[row] = -res.dChosen[k] * share;
+          for (const row of rowsOf[2 * k + 1]) w[row] = -res.dRejected[k] * share;
         });
         return {
           loss: op.sum(op.mul(ce, fromArray(w, ce.shape))),
-          value: res.loss,
+          value: res.loss * share,
           tokens: seqs.reduce((s, q) => s + q.ids.length, 0),
           metrics: { 'rewards/chosen': res.rewardsChosen, 'rewards/rejected': res.rewardsRejected, 'rewards/accuracies': res.accuracy, 'rewards/margins': res.margin },
         };

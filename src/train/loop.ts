@@ -20,10 +20,19 @@ import { MetricsLog, type MetricRecord } from './metrics.js';
  *
  *   for step in [start, maxSteps):
  *     lr ← schedule(step)
- *     for each micro-batch: loss.backward()           (gradients accumulate)
- *     norm ← ‖g‖ / accum;  stop if not finite
- *     AdamW step with gradScale = clip(norm) / accum
+ *     data ← the step's gradAccum micro-batches;  N ← Σ weight(micro-batch)
+ *     for each micro-batch: (summed loss / N).backward()   (gradients accumulate)
+ *     norm ← ‖g‖;  stop if not finite
+ *     AdamW step with gradScale = clip(norm)
  *     log; maybe evaluate; maybe checkpoint; stop cleanly on Ctrl-C
+ *
+ * Normalisation: an optimizer step's loss is the mean over the whole step — over its
+ * supervised tokens (pretraining, SFT), preference pairs (reward model, DPO) or action
+ * tokens (RL) — so the loss and gradient do not depend on how the step is split into
+ * micro-batches (B × accum = 8 × 1, 4 × 2 and 2 × 4 give the same step). Averaging each
+ * micro-batch over its own tokens and then averaging micro-batches equally would weigh a
+ * micro-batch with few supervised tokens as much as one with many. This is the fix
+ * Hugging Face made to gradient accumulation in transformers 4.46 ("num_items_in_batch").
  */
 export interface TrainConfig {
   maxSteps: number;
@@ -50,16 +59,30 @@ export interface TrainConfig {
   logEvery?: number;
 }
 
-export interface TrainTask {
+export interface TrainTask<M = unknown> {
   stage: string;
   model: GPT;
   /** Parameters to train (default: all of the model's). */
   trainable?: Tensor[];
   /**
-   * Forward one micro-batch: the scalar loss to backpropagate and how many tokens it covered.
+   * The data of micro-batch `index` (0-based) of the `count` that make the next optimizer
+   * step; advances the data position. The loop fetches all of a step's micro-batches before
+   * running any, so that it knows the step's normaliser. Keep it to plain data: no tensors.
+   */
+  nextMicroBatch(index: number, count: number): M;
+  /**
+   * What a micro-batch counts toward the step's normaliser: its supervised (non-ignored)
+   * target tokens for pretraining and SFT, its preference pairs (or rankings) for the reward
+   * model and DPO, its action tokens for RL. A micro-batch of weight 0 is not run.
+   */
+  weight(mb: M): number;
+  /**
+   * Forward one micro-batch. `total` (> 0) is the step's normaliser, Σ weight over all its
+   * micro-batches: `loss` (and `value`) must be this micro-batch's summed loss divided by
+   * `total`, so that the step's accumulated gradient is the gradient of the step's mean.
    * Tensors made by ops are recycled before the next call (the step arena): keep numbers, not tensors.
    */
-  forwardMicroBatch(): MicroBatchResult;
+  forwardMicroBatch(mb: M, total: number): MicroBatchResult;
   /** Evaluation metrics, e.g. {"val/loss": 2.1, "val/loss/books": 2.3}. Runs without grad. */
   evaluate?(): Record<string, number>;
   /** JSON-serialisable state that makes the next micro-batches reproducible (data position, RNG). */
@@ -72,17 +95,22 @@ export interface TrainTask {
 }
 
 export interface MicroBatchResult {
-  /** The tensor to backpropagate. */
+  /** The tensor to backpropagate: this micro-batch's share of the step's mean loss (summed loss / total). */
   loss: Tensor;
+  /** Tokens the micro-batch ran through the model (for throughput; not the normaliser). */
   tokens: number;
   /**
    * The loss to log, when `loss` is a surrogate with the right gradient but another value
    * (reward modeling, RL and DPO compute their objectives in plain numbers and backpropagate
-   * Σ ∂L/∂x · x through the model's outputs x).
+   * Σ ∂L/∂x · x through the model's outputs x). Like `loss`, this micro-batch's share of the step's mean.
    */
   value?: number;
-  /** Extra metrics for this micro-batch (averaged over the step's micro-batches and logged). */
+  /** Extra metrics, as means over this micro-batch (averaged over the step's micro-batches, weighted by `metricsWeight`, and logged). */
   metrics?: Record<string, number>;
+  /** What `metrics` are means over, e.g. pairs for an accuracy (default: the micro-batch's `weight`). */
+  metricsWeight?: number;
+  /** Figures of the whole step rather than of this micro-batch (e.g. rollout statistics): logged as given, not averaged. */
+  stepMetrics?: Record<string, number>;
 }
 
 export interface TrainOptions {
@@ -120,7 +148,8 @@ export interface TrainResult {
   interrupted: boolean;
 }
 
-export async function train(task: TrainTask, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
+export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
+  if (!(Number.isInteger(cfg.gradAccum) && cfg.gradAccum >= 1)) throw new GptforgeError(`${task.stage}: gradAccum must be a positive integer, got ${cfg.gradAccum}`, { field: 'gradAccum' });
   const model = task.model;
   const params = task.trainable ?? model.parameters();
   const optimizer = new AdamW(decayGroups(params, cfg.weightDecay), { lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps ?? 1e-8 });
@@ -213,24 +242,38 @@ export async function train(task: TrainTask, cfg: TrainConfig, opts: TrainOption
       const lr = learningRate(step, schedule);
       optimizer.lr = lr;
       optimizer.zeroGrad();
-      let lossSum = 0;
+      // fetch the whole step first: its normaliser is the sum over all its micro-batches
+      const micro: M[] = [];
+      for (let i = 0; i < cfg.gradAccum; i++) micro.push(task.nextMicroBatch(i, cfg.gradAccum));
+      const weights = micro.map((mb) => task.weight(mb));
+      const total = weights.reduce((a, b) => a + b, 0);
+      let loss = 0;
       let tokens = 0;
       const extra: Record<string, number> = {};
-      for (let micro = 0; micro < cfg.gradAccum; micro++) {
+      const metricSums: Record<string, [number, number]> = {};
+      for (let i = 0; i < micro.length; i++) {
+        // a step with nothing to learn from (no supervised token at all) leaves the gradient at zero
+        if (!(weights[i] > 0)) continue;
         // Recycle the previous micro-batch's activations and gradients (see tensor.ts).
         resetArena();
-        const { loss, tokens: n, value, metrics: m } = task.forwardMicroBatch();
-        loss.backward();
-        lossSum += value ?? loss.item();
+        const { loss: l, tokens: n, value, metrics: m, metricsWeight, stepMetrics } = task.forwardMicroBatch(micro[i], total);
+        l.backward();
+        loss += value ?? l.item();
         tokens += n;
-        if (m) for (const [k, v] of Object.entries(m)) extra[k] = (extra[k] ?? 0) + v / cfg.gradAccum;
+        const mw = metricsWeight ?? weights[i];
+        if (m) for (const [k, v] of Object.entries(m)) {
+          const acc = (metricSums[k] ??= [0, 0]);
+          acc[0] += v * mw;
+          acc[1] += mw;
+        }
+        if (stepMetrics) Object.assign(extra, stepMetrics);
       }
-      const loss = lossSum / cfg.gradAccum;
-      const norm = gradNorm(params) / cfg.gradAccum;
+      for (const [k, [sum, w]] of Object.entries(metricSums)) if (w > 0) extra[k] = sum / w;
+      const norm = gradNorm(params);
       if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
         throw new GptforgeError(`${task.stage}: ${!Number.isFinite(loss) ? `loss is ${loss}` : `gradient norm is ${norm}`} at step ${step + 1}; stopping. ${lastCheckpoint ? `The last good checkpoint is intact: ${lastCheckpoint}` : 'No checkpoint was written yet.'} Try a lower learning rate or stronger gradient clipping.`);
       }
-      optimizer.step(clipScale(norm, cfg.gradClip) / cfg.gradAccum);
+      optimizer.step(clipScale(norm, cfg.gradClip));
       step++;
       stepsThisRun++;
       tokensSeen += tokens;

@@ -1,4 +1,5 @@
 import { noGrad } from '../engine/tensor.js';
+import * as op from '../engine/ops.js';
 import { GPT } from '../model/gpt.js';
 import { type GPTConfig, flopsPerToken } from '../model/config.js';
 import { train, type TrainConfig, type TrainOptions, type TrainResult } from './loop.js';
@@ -7,7 +8,8 @@ import { train, type TrainConfig, type TrainOptions, type TrainResult } from './
  * Stage 1: pretraining. The model reads packed (B, T) rows of the data mixture and learns
  * to predict the next token; the result is a base model — a document completer.
  *
- *   for each step: inputs, targets ← loader.next();  loss ← CE(model(inputs), targets)
+ *   for each step: inputs, targets ← loader.next() per micro-batch
+ *                  loss ← Σ CE(model(inputs), targets) / (the step's target tokens)
  *   every evalEvery steps: loss (and bits per byte) on each source's validation split
  *
  * The loop itself (optimizer, schedule, checkpoints, resume) is the shared one in loop.ts.
@@ -51,10 +53,9 @@ export async function pretrain(setup: PretrainSetup, cfg: TrainConfig, opts: Tra
       tokenizerJSON: setup.tokenizerJSON,
       tokenizerHash: setup.tokenizerHash,
       flopsPerToken: 3 * flopsPerToken(model.config, T),
-      forwardMicroBatch: () => {
-        const { inputs, targets } = setup.train.next();
-        return { loss: model.loss(inputs, targets, B, T), tokens: B * T };
-      },
+      nextMicroBatch: () => setup.train.next(),
+      weight: ({ targets }) => supervisedTokens(targets),
+      forwardMicroBatch: ({ inputs, targets }, total) => ({ loss: op.scale(op.crossEntropy(model.forward(inputs, B, T), targets, { reduction: 'sum' }), 1 / total), tokens: B * T }),
       evaluate: () => evaluateSplits(model, setup.val, B, T, setup.evalBatches),
       state: () => setup.train.state(),
       restore: (s) => setup.train.restore(s),
@@ -62,6 +63,13 @@ export async function pretrain(setup: PretrainSetup, cfg: TrainConfig, opts: Tra
     cfg,
     opts,
   );
+}
+
+/** Targets that carry a loss (not the ignore index −1): the normaliser of a pretraining or SFT step. */
+export function supervisedTokens(targets: Int32Array): number {
+  let n = 0;
+  for (let i = 0; i < targets.length; i++) if (targets[i] !== -1) n++;
+  return n;
 }
 
 /** Mean loss per validation source (and bits per byte where known), plus the token-weighted overall loss. */

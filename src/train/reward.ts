@@ -13,6 +13,8 @@ import { train, type TrainConfig, type TrainOptions, type TrainResult } from './
  *
  *   loss = mean over rankings with a pair of  mean over pairs i better than j of  −log σ(r_i − r_j)
  *
+ * (the mean over rankings is over the whole optimizer step, however it is split into micro-batches)
+ *
  * The loss is computed in plain numbers; the model backpropagates Σ ∂loss/∂r_k · r_k, whose
  * gradient is exactly the loss's (the surrogate trick every later stage uses too).
  */
@@ -30,6 +32,8 @@ export interface PairwiseResult {
   grad: Float64Array;
   /** Pairs with a preference (different tiers): the only ones the loss and the counts below see. */
   pairs: number;
+  /** Rankings with at least one such pair: the loss is the mean over these. */
+  rankings: number;
   /** Tied pairs (same tier), left out. */
   tied: number;
   /** Pairs where the better completion got the higher reward. */
@@ -96,7 +100,14 @@ export function pairwiseLoss(rewards: ArrayLike<number>, sizes: readonly number[
     if (n > 0) loss += l / n;
     off += k;
   });
-  return { loss: used > 0 ? loss / used : 0, grad, pairs, tied, correct, margin: pairs > 0 ? margin / pairs : 0 };
+  return { loss: used > 0 ? loss / used : 0, grad, pairs, rankings: used, tied, correct, margin: pairs > 0 ? margin / pairs : 0 };
+}
+
+/** Whether a ranking has at least one pair from different tiers (a preference to learn from). */
+export function hasPreference(r: RenderedRanking): boolean {
+  const k = r.completions.length;
+  if (k < 2) return false;
+  return r.tiers === undefined || r.tiers.some((t) => t !== r.tiers![0]);
 }
 
 /**
@@ -250,19 +261,24 @@ export async function trainRewardModel(setup: RewardSetup, cfg: TrainConfig, opt
       model,
       tokenizerJSON: setup.tokenizerJSON,
       tokenizerHash: setup.tokenizerHash,
-      forwardMicroBatch: () => {
-        const batch = setup.train.next();
+      nextMicroBatch: () => setup.train.next(),
+      // the loss is a mean over rankings (each ranking's pairs averaged first, InstructGPT): the step's normaliser counts the rankings that have a pair
+      weight: (batch) => batch.filter(hasPreference).length,
+      forwardMicroBatch: (batch, total) => {
         const seqs = batch.flatMap((r) => r.completions);
         const rewards = rewardsOf(model, seqs, padId);
         const res = pairwiseLoss(rewards.data, batch.map((r) => r.completions.length), batch.map((r) => r.tiers));
-        const surrogate = op.sum(op.mul(rewards, fromArray(Float32Array.from(res.grad))));
+        // pairwiseLoss averages over this micro-batch's rankings; rescale to its share of the step's mean
+        const share = res.rankings / total;
+        const surrogate = op.sum(op.mul(rewards, fromArray(Float32Array.from(res.grad, (g) => g * share))));
         // a batch of only all-tied rankings has no pair (cli/rm.ts drops those rankings, so it is rare): no accuracy to log
         const metrics: Record<string, number> = res.pairs > 0 ? { 'train/accuracy': res.correct / res.pairs, 'train/margin': res.margin } : {};
         return {
           loss: surrogate,
-          value: res.loss,
+          value: res.loss * share,
           tokens: seqs.reduce((n, s) => n + s.length, 0),
           metrics,
+          metricsWeight: res.pairs,
         };
       },
       evaluate: () => evaluateRankings(model, setup.val, padId),

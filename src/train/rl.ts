@@ -8,7 +8,7 @@ import type { Conversation, Message } from '../data/conversation.js';
 import { ChatEngine } from '../infer/engine.js';
 import type { ToolRegistry } from '../infer/tools/registry.js';
 import { GptforgeError } from '../util/errors.js';
-import type { PackedLoader, PackedLoaderState } from '../data/sft.js';
+import type { PackedBatch, PackedLoader, PackedLoaderState } from '../data/sft.js';
 import { scoreSequences } from './reward.js';
 import { train, type MicroBatchResult, type TrainConfig, type TrainOptions, type TrainResult } from './loop.js';
 
@@ -18,7 +18,8 @@ import { train, type MicroBatchResult, type TrainConfig, type TrainOptions, type
  *   rollout:  sample replies from the policy on the KV-cache engine (tools run as in chat);
  *             score = RM(prompt, reply) [+ checker bonus] [− penalty if the reply never ended]
  *             log-probs of every sampled token under the policy (old) and the frozen SFT model (ref)
- *   update:   several epochs of minibatches over the rollout batch, one optimizer step each:
+ *   update:   several epochs of minibatches over the rollout batch, one optimizer step each
+ *             (gradAccum splits a minibatch into micro-batches; the loss is its mean either way):
  *     ppo        per-token reward −β·(old − ref), the score on the last token; GAE (γ, λ) on a
  *                value head that shares the policy's trunk; clipped ratio; clipped value loss
  *     grpo       G replies per prompt; advantage = (score − group mean) / group std; KL to ref
@@ -489,7 +490,14 @@ export async function trainRL(setup: RLSetup, rl: RLConfig, cfg: TrainConfig, op
     st.rng = rng.state();
   };
 
-  const update = (mb: Rollout[]): MicroBatchResult => {
+  /**
+   * One micro-batch of an update. The objectives below are means over the micro-batch's n
+   * action tokens; `share` = n / total turns each into this micro-batch's part of the mean
+   * over the whole minibatch (the optimizer step), so splitting a minibatch into micro-batches
+   * (gradAccum) changes neither the loss nor the gradient. The ptx rows are one batch per
+   * step (given with the first micro-batch) with their own mean.
+   */
+  const update = (mb: Rollout[], total: number, ptxRows: PackedBatch | null): MicroBatchResult => {
     const f = forwardActions(policy, mb, pad, rl.algo === 'ppo');
     const logp: number[] = [];
     for (let i = 0; i < f.rows.length; i++) logp.push(-f.ce.data[f.rows[i]]);
@@ -522,35 +530,41 @@ export async function trainRL(setup: RLSetup, rl: RLConfig, cfg: TrainConfig, op
     if (pl.ratio > rl.maxRatio) {
       throw new GptforgeError(`rl: the policy ratio averaged ${pl.ratio.toFixed(2)} on a minibatch (limit ${rl.maxRatio}): the update ran away; stopping (the last checkpoint is intact). Lower the learning rate.`);
     }
+    const share = n / total;
     // −log p is what the model computes, so its weights are −∂L/∂log p
     const w = new Float32Array(f.ce.size);
-    for (let i = 0; i < n; i++) w[f.rows[i]] = -pl.dlogp[i];
+    for (let i = 0; i < n; i++) w[f.rows[i]] = -pl.dlogp[i] * share;
     let surrogate = op.sum(op.mul(f.ce, fromArray(w, f.ce.shape)));
     let valueLoss = 0;
     if (rl.algo === 'ppo' && f.values) {
       const vl = ppoValueLoss(f.values.data, mb.flatMap((r) => r.values), mb.flatMap((r) => r.returns), rl.clipRangeValue);
       valueLoss = vl.loss;
       loss += rl.vfCoef * vl.loss;
-      const gv = Float32Array.from(vl.dv, (d) => rl.vfCoef * d);
+      const gv = Float32Array.from(vl.dv, (d) => rl.vfCoef * d * share);
       surrogate = op.add(surrogate, op.sum(op.mul(f.values, fromArray(gv))));
     }
+    loss *= share;
     let ptxLoss = 0;
-    if (rl.ptxCoef > 0 && setup.ptx) {
-      const rows = setup.ptx.next();
-      if (rows.lossTokens > 0) {
-        const ce = policy.loss(rows.inputs, rows.targets, setup.ptx.B, setup.ptx.T);
-        ptxLoss = ce.item();
-        loss += rl.ptxCoef * ptxLoss;
-        surrogate = op.add(surrogate, op.scale(ce, rl.ptxCoef));
-      }
+    if (ptxRows && setup.ptx && ptxRows.lossTokens > 0) {
+      const ce = policy.loss(ptxRows.inputs, ptxRows.targets, setup.ptx.B, setup.ptx.T);
+      ptxLoss = ce.item();
+      loss += rl.ptxCoef * ptxLoss;
+      surrogate = op.add(surrogate, op.scale(ce, rl.ptxCoef));
     }
     return {
       loss: surrogate,
       value: loss,
       tokens: n,
-      metrics: { ...st.stats, 'policy/approxkl_avg': pl.approxkl, 'policy/clipfrac_avg': pl.clipfrac, 'val/ratio': pl.ratio, 'loss/policy_avg': pl.loss, 'loss/value_avg': valueLoss, ...(rl.ptxCoef > 0 ? { 'loss/ptx_avg': ptxLoss } : {}), iteration: st.iteration },
+      metrics: { 'policy/approxkl_avg': pl.approxkl, 'policy/clipfrac_avg': pl.clipfrac, 'val/ratio': pl.ratio, 'loss/policy_avg': pl.loss, 'loss/value_avg': valueLoss },
+      stepMetrics: { ...st.stats, ...(ptxRows ? { 'loss/ptx_avg': ptxLoss } : {}), iteration: st.iteration },
     };
   };
+
+  // the micro-batches of the current step: its minibatch split in gradAccum parts (TRL's
+  // mini_batch_size = per-device batch × gradient_accumulation_steps)
+  let parts: Rollout[][] = [];
+  let ptxRows: PackedBatch | null = null;
+
 
   return train(
     {
@@ -558,18 +572,26 @@ export async function trainRL(setup: RLSetup, rl: RLConfig, cfg: TrainConfig, op
       model: policy,
       tokenizerJSON: tok.toJSON(),
       tokenizerHash: tok.hash(),
-      forwardMicroBatch: () => {
-        if (st.queue.length === 0) {
-          // generation makes thousands of small forward passes: keep them out of the step arena
-          setArenaEnabled(false);
-          try {
-            rollout();
-          } finally {
-            setArenaEnabled(true);
+      nextMicroBatch: (index, count) => {
+        if (index === 0) {
+          if (st.queue.length === 0) {
+            // generation makes thousands of small forward passes: keep them out of the step arena
+            setArenaEnabled(false);
+            try {
+              rollout();
+            } finally {
+              setArenaEnabled(true);
+            }
           }
+          const mb = st.queue.shift()!;
+          const size = Math.ceil(mb.length / count);
+          parts = Array.from({ length: count }, (_, i) => mb.slice(i * size, (i + 1) * size));
+          ptxRows = rl.ptxCoef > 0 && setup.ptx ? setup.ptx.next() : null;
         }
-        return update(st.queue.shift()!);
+        return { rollouts: parts[index], ptx: index === 0 ? ptxRows : null };
       },
+      weight: ({ rollouts }) => rollouts.reduce((s, r) => s + r.actions.length, 0),
+      forwardMicroBatch: ({ rollouts, ptx }, total) => update(rollouts, total, ptx),
       state: () => (setup.ptx ? { ...st, ptx: setup.ptx.state() } : st),
       restore: (s) => {
         st = s as RLState;

@@ -12,7 +12,7 @@ import { train, type TrainConfig, type TrainOptions, type TrainResult } from './
  * the model learns to answer, not to imitate users or tools.
  *
  *   for each step: inputs, targets ← packed rows (targets −1 outside the mask)
- *                  loss ← mean CE over the assistant's tokens
+ *                  loss ← mean CE over the assistant's tokens of the whole step (all its micro-batches)
  *   every evalEvery steps: the same loss on each task family's held-out conversations
  *
  * Initialisation from the base checkpoint is the caller's (cli/sft.ts); the loop, checkpoints
@@ -39,10 +39,9 @@ export async function sft(setup: SftSetup, cfg: TrainConfig, opts: TrainOptions)
       tokenizerJSON: setup.tokenizerJSON,
       tokenizerHash: setup.tokenizerHash,
       flopsPerToken: 3 * flopsPerToken(model.config, T),
-      forwardMicroBatch: () => {
-        const { inputs, targets } = setup.train.next();
-        return { loss: op.crossEntropy(model.forward(inputs, B, T), targets), tokens: B * T };
-      },
+      nextMicroBatch: () => setup.train.next(),
+      weight: (mb) => mb.lossTokens,
+      forwardMicroBatch: ({ inputs, targets }, total) => ({ loss: op.scale(op.crossEntropy(model.forward(inputs, B, T), targets, { reduction: 'sum' }), 1 / total), tokens: B * T }),
       evaluate: () => evaluateHeldOut(model, setup.val, B, T),
       state: () => setup.train.state(),
       restore: (s) => setup.train.restore(s),

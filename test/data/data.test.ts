@@ -72,29 +72,31 @@ test('over the budget the loader matches the configured proportions (±2%) and t
   });
 });
 
-test('concat packing: BOS/EOS exactly at document boundaries, no token lost, rows overlap by one', () => {
+test('concat packing: BOS/EOS exactly at document boundaries, no token lost, rows overlap by one (each stream)', () => {
   const index = readDataIndex(dataDir);
   const B = 3, T = 50;
+  // default: one stream per row, so row b of every batch continues stream b
   const loader = BatchLoader.open(dataDir, { batchSize: B, seqLen: T });
-  const stream: number[] = [];
+  const streams: number[][] = [[], [], []];
   for (let i = 0; i < 60; i++) {
     const { inputs, targets } = loader.next();
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < T; t++) {
         if (t + 1 < T) assert.equal(targets[b * T + t], inputs[b * T + t + 1], 'targets are inputs shifted by one');
-        stream.push(inputs[b * T + t]);
+        streams[b].push(inputs[b * T + t]);
       }
     }
   }
-  // every <|bos|> follows an <|eos|> (except the very first token) and every <|eos|> is followed by <|bos|>
-  assert.equal(stream[0], index.bosId);
-  for (let i = 1; i < stream.length; i++) {
-    if (stream[i] === index.bosId) assert.equal(stream[i - 1], index.eosId, `bos at ${i} not after eos`);
-    if (stream[i - 1] === index.eosId) assert.equal(stream[i], index.bosId, `eos at ${i - 1} not followed by bos`);
+  for (const stream of streams) {
+    // every stream starts at a document; every <|bos|> follows an <|eos|> and every <|eos|> is followed by <|bos|>
+    assert.equal(stream[0], index.bosId);
+    for (let i = 1; i < stream.length; i++) {
+      if (stream[i] === index.bosId) assert.equal(stream[i - 1], index.eosId, `bos at ${i} not after eos`);
+      if (stream[i - 1] === index.eosId) assert.equal(stream[i], index.bosId, `eos at ${i - 1} not followed by bos`);
+    }
+    const docs = stream.filter((x) => x === index.bosId).length;
+    assert.ok(docs > 3);
   }
-  // the stream is exactly the documents of the mixture order back to back (no token lost)
-  const docs = stream.filter((x) => x === index.bosId).length;
-  assert.ok(docs > 3);
 });
 
 test('best-fit packing: every row starts at a document start', () => {

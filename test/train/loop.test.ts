@@ -6,20 +6,21 @@ import { join } from 'node:path';
 import { GPT } from '../../src/model/gpt.js';
 import { makeConfig } from '../../src/model/config.js';
 import { Rng } from '../../src/engine/rng.js';
+import * as op from '../../src/engine/ops.js';
 import { train, type TrainConfig, type TrainTask } from '../../src/train/loop.js';
 import { learningRate } from '../../src/train/schedule.js';
 import { MetricsLog } from '../../src/train/metrics.js';
 import { listCheckpoints } from '../../src/model/checkpoint.js';
 
 /** A toy stage: random token batches from a seeded RNG whose state is the "data position". */
-function toyTask(seed = 1): TrainTask & { rng: Rng } {
+function toyTask(seed = 1): TrainTask<{ ids: Int32Array; targets: Int32Array }> & { rng: Rng } {
   const model = new GPT(makeConfig({ vocabSize: 16, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed });
   const rng = new Rng(99);
   return {
     stage: 'toy',
     model,
     rng,
-    forwardMicroBatch() {
+    nextMicroBatch() {
       const B = 2, T = 8;
       // a learnable pattern: next token = (token + 1) mod 16, starting anywhere
       const ids = new Int32Array(B * T);
@@ -31,8 +32,10 @@ function toyTask(seed = 1): TrainTask & { rng: Rng } {
           targets[b * T + t] = (s + t + 1) % 16;
         }
       }
-      return { loss: model.loss(ids, targets, B, T), tokens: B * T };
+      return { ids, targets };
     },
+    weight: () => 2 * 8,
+    forwardMicroBatch: ({ ids, targets }, total) => ({ loss: op.scale(model.loss(ids, targets, 2, 8), 16 / total), tokens: 16 }),
     evaluate: () => ({ 'val/loss': 1 }),
     state: () => rng.state(),
     restore: (s) => rng.restore(s as ReturnType<Rng['state']>),
@@ -84,10 +87,10 @@ test('training loop: NaN stops with a clear message and leaves the last checkpoi
     const task = toyTask();
     let calls = 0;
     const inner = task.forwardMicroBatch.bind(task);
-    task.forwardMicroBatch = () => {
+    task.forwardMicroBatch = (mb, total) => {
       calls++;
       if (calls === 2 * 7) task.model.params.get('transformer.wte.weight')!.data[0] = NaN;
-      return inner();
+      return inner(mb, total);
     };
     await assert.rejects(train(task, cfg, { runDir: dir, stageDir: join(dir, 'toy'), quiet: true }), /loss is NaN at step 7.*last good checkpoint is intact: .*step-0000006/);
     assert.ok(existsSync(join(dir, 'toy', 'step-0000006', 'model.safetensors')));
