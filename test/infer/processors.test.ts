@@ -135,3 +135,36 @@ test('constraint processor: masks what the constraint disallows; the end token o
   assert.equal(c.n, 2);
   assert.throws(() => p.accept(10, false), /forced token 10 is not allowed/);
 });
+
+test('top-k / top-p selection equals a plain stable sort (ties to the lower id), small and large k, with many ties', () => {
+  const rng = new Rng(5);
+  const naive = (scores: number[], keep: number): number[] => {
+    const order = scores.map((_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
+    return order.slice(0, keep).sort((a, b) => a - b);
+  };
+  const kept = (xs: number[]): number[] => xs.flatMap((x, i) => (x > -Infinity ? [i] : []));
+  for (let trial = 0; trial < 40; trial++) {
+    const V = 50 + rng.int(400);
+    // coarse values: plenty of ties
+    const scores = Array.from({ length: V }, () => Math.round(rng.normal() * 4) / 2);
+    for (const k of [1, 2, 7, 40, 64, 65, 100, V - 1, V]) if (k <= V) assert.deepEqual(kept(warp(new TopK(k), scores)), naive(scores, k), `V=${V} k=${k}`);
+    for (const p of [0.1, 0.5, 0.9, 0.999]) {
+      const probs = Array.from(softmax(scores));
+      const order = probs.map((_, i) => i).sort((a, b) => probs[b] - probs[a] || a - b);
+      let mass = 0;
+      let keep = V;
+      for (let i = 0; i < V; i++) if ((mass += probs[order[i]]) >= p) {
+        keep = i + 1;
+        break;
+      }
+      assert.deepEqual(kept(warp(new TopP(p), scores)), naive(probs, keep), `V=${V} p=${p}`);
+    }
+  }
+});
+
+function softmax(xs: number[]): Float64Array {
+  const mx = Math.max(...xs);
+  const e = xs.map((x) => Math.exp(x - mx));
+  const s = e.reduce((a, b) => a + b, 0);
+  return Float64Array.from(e.map((x) => x / s));
+}
