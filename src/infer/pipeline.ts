@@ -73,6 +73,18 @@ export interface RowRequest extends SamplingOptions {
   onStep?(logits: Float32Array, token: number): void;
   /** Each piece of visible text as it is released. */
   onText?(delta: string): void;
+  /**
+   * Report each sampled token's log-probability on its token event, with this many most likely
+   * alternatives (0–20, OpenAI's top_logprobs); under the model's own distribution (the raw
+   * logits' log-softmax, as vLLM reports by default), not the processed one.
+   */
+  logprobs?: number;
+}
+
+/** A token's log-probability and the most likely alternatives (OpenAI's logprobs content). */
+export interface TokenLogprob {
+  logprob: number;
+  top: Array<{ token: number; logprob: number }>;
 }
 
 /** A finished row. */
@@ -93,7 +105,7 @@ export interface RowResult {
 
 /** What a step reports: each appended token with the text it released, and each row that finished. */
 export type DecodeEvent =
-  | { type: 'token'; row: number; token: number; sampled: boolean; text: string }
+  | { type: 'token'; row: number; token: number; sampled: boolean; text: string; logprob?: TokenLogprob }
   | { type: 'finish'; row: number; text: string; result: RowResult };
 
 export interface BatchOptions {
@@ -178,6 +190,7 @@ export class BatchDecoder {
       if (req.prompt.length === 0) throw new GptforgeError(`row ${b}: empty prompt`);
       if (req.prompt.length > this.ctx) throw new GptforgeError(`row ${b}: the prompt has ${req.prompt.length} tokens, more than the context of ${this.ctx}`);
       for (const id of req.prompt) if (!(Number.isInteger(id) && id >= 0 && id < this.V)) throw new GptforgeError(`row ${b}: prompt token ${id} is not an id of the vocabulary of ${this.V}`);
+      if (req.logprobs !== undefined) logprobOf([0], 0, req.logprobs); // validates the count up front
       const row = new Row(req, req.prompt, this.ctx, tok, this.V);
       if (!(req.maxTokens > 0)) row.finish = { reason: 'length', matched: null };
       return row;
@@ -206,20 +219,18 @@ export class BatchDecoder {
   step(): DecodeEvent[] {
     const events: DecodeEvent[] = [];
     const { rows, V } = this;
-    // rows that ended before decoding (maxTokens ≤ 0) or at the last step
-    for (let b = 0; b < rows.length; b++) if (rows[b].finish && !rows[b].result) this.close(b, events);
+    for (let b = 0; b < rows.length; b++) {
+      const row = rows[b];
+      if (!row.done && (this.opts.signal?.aborted || row.req.signal?.aborted)) row.finish = { reason: 'abort', matched: null };
+      // ended before decoding (maxTokens ≤ 0), or aborted
+      if (row.finish && !row.result) this.close(b, events);
+    }
     if (this.done) return events;
     if (!this.logits) this.prefill();
     const cache = this.cache!;
     for (let b = 0; b < rows.length; b++) {
       const row = rows[b];
-      if (row.done) continue;
-      if (this.opts.signal?.aborted || row.req.signal?.aborted) {
-        row.finish = { reason: 'abort', matched: null };
-        this.close(b, events);
-        continue;
-      }
-      if (row.queue.length > 0) continue;
+      if (row.done || row.queue.length > 0) continue;
       this.sampleRow(b, this.logits!.subarray(b * this.stride, b * this.stride + V), cache.length, events);
       if (row.done) this.close(b, events);
     }
@@ -269,8 +280,9 @@ export class BatchDecoder {
     const token = sampler.pick(processed);
     req.onStep?.(processed, token);
     row.append(token, true);
+    const logprob = req.logprobs !== undefined ? logprobOf(logits, token, req.logprobs) : undefined;
     if (row.endIds.has(token)) {
-      events.push({ type: 'token', row: b, token, sampled: true, text: '' });
+      events.push({ type: 'token', row: b, token, sampled: true, text: '', logprob });
       row.finish = { reason: 'stop', matched: token };
       return;
     }
@@ -278,7 +290,7 @@ export class BatchDecoder {
     const said = req.controller?.onSampled(token) ?? { visible: true };
     const text = said.visible ? row.text.push(token) : row.text.interrupt();
     if (text) req.onText?.(text);
-    events.push({ type: 'token', row: b, token, sampled: true, text });
+    events.push({ type: 'token', row: b, token, sampled: true, text, logprob });
     const forced = said.forced ?? [];
     for (const f of forced) {
       row.append(f, false);
@@ -317,6 +329,27 @@ export class BatchDecoder {
     };
     events.push({ type: 'finish', row: b, text, result: row.result });
   }
+}
+
+/** log softmax(logits)[token] and the `top` most likely ids (ties: lower id), in float64. */
+export function logprobOf(logits: ArrayLike<number>, token: number, top: number): TokenLogprob {
+  if (!Number.isInteger(top) || top < 0 || top > 20) throw new GptforgeError(`logprobs ${top}: must be an integer in [0, 20]`, { field: 'top_logprobs' });
+  let mx = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > mx) mx = logits[i];
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - mx);
+  const lse = mx + Math.log(sum);
+  const best: number[] = [];
+  for (let i = 0; i < logits.length && top > 0; i++) {
+    if (best.length === top && !(logits[i] > logits[best[top - 1]])) continue;
+    let j = best.length < top ? best.length : top - 1;
+    best[j] = i;
+    while (j > 0 && logits[best[j - 1]] < logits[i]) {
+      best[j] = best[j - 1];
+      best[--j] = i;
+    }
+  }
+  return { logprob: logits[token] - lse, top: best.map((id) => ({ token: id, logprob: logits[id] - lse })) };
 }
 
 /** Decode a batch synchronously to the end (the core, without the async iterator). */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { makeConfig } from '../../src/model/config.js';
 import { GPT } from '../../src/model/gpt.js';
-import { BatchDecoder, decode, generate, type DecodeEvent, type RowRequest, type RowResult } from '../../src/infer/pipeline.js';
+import { BatchDecoder, decode, generate, logprobOf, type DecodeEvent, type RowRequest, type RowResult } from '../../src/infer/pipeline.js';
 import { TextStream } from '../../src/infer/stopping.js';
 import type { TokenConstraint } from '../../src/infer/constraint.js';
 import { generateText } from '../../src/infer/generate.js';
@@ -209,4 +209,26 @@ test('bad rows are refused: empty prompt, prompt over the context, ids outside t
   assert.throws(() => decode(m, tok, [{ prompt: new Array(300).fill(0), maxTokens: 1 }]), /more than the context of 256/);
   assert.throws(() => decode(m, tok, [{ prompt: [V], maxTokens: 1 }]), /not an id/);
   assert.deepEqual(decode(m, tok, [{ prompt: [1], maxTokens: 0 }])[0].finishReason, 'length');
+});
+
+test('logprobs: the sampled token\'s log-probability under the raw logits and the top alternatives (ties: lower id)', () => {
+  const lp = logprobOf([0, Math.log(3), 0, Math.log(3)], 1, 3);
+  // softmax = [1, 3, 1, 3] / 8
+  assert.ok(Math.abs(lp.logprob - Math.log(3 / 8)) < 1e-12);
+  assert.deepEqual(lp.top.map((t) => t.token), [1, 3, 0]);
+  assert.ok(Math.abs(lp.top[2].logprob - Math.log(1 / 8)) < 1e-12);
+  assert.deepEqual(logprobOf([1, 2], 0, 0).top, []);
+  assert.throws(() => logprobOf([1], 0, 21), /\[0, 20\]/);
+  // through the pipeline: every sampled token's event carries it; masks do not change it (raw distribution)
+  const events: DecodeEvent[] = [];
+  const model = scripted(bytes('ab'));
+  new BatchDecoder(model, tok, [{ prompt: [0], maxTokens: 5, temperature: 0, endIds: [eos], logprobs: 2 }]).run((e) => events.push(e));
+  const toks = events.filter((e) => e.type === 'token');
+  assert.equal(toks.length, 3);
+  const expected = Math.log(Math.exp(20) / (Math.exp(20) + V - 1));
+  for (const e of toks) {
+    assert.ok(e.type === 'token' && e.logprob && Math.abs(e.logprob.logprob - expected) < 1e-9);
+    assert.equal(e.type === 'token' && e.logprob!.top[0].token, e.type === 'token' && e.token);
+  }
+  assert.throws(() => decode(model, tok, [{ prompt: [0], maxTokens: 1, logprobs: -1 }]), /\[0, 20\]/);
 });
