@@ -1,21 +1,23 @@
-import { Rng } from '../engine/rng.js';
-import type { GPT } from '../model/gpt.js';
-import type { KVCache } from '../model/kvcache.js';
-import type { StreamDecoder, Tokenizer } from '../tokenizer/index.js';
+import type { Tokenizer } from '../tokenizer/index.js';
 import { chatTokenIds, renderPrompt, type ChatSpecial } from '../data/chat.js';
 import type { Conversation, Message } from '../data/conversation.js';
 import { GptforgeError } from '../util/errors.js';
-import { sampleToken, type SamplingOptions } from './sampler.js';
+import type { TokenConstraint } from './constraint.js';
+import { decode, generate, type DecodeEvent, type DecodingModel, type RowController, type RowRequest, type RowResult } from './pipeline.js';
+import type { LogitsProcessor, SamplingOptions } from './processors.js';
+import type { FinishReason } from './stopping.js';
 import type { ToolRegistry, ToolResult } from './tools/registry.js';
 
+export type { DecodingModel } from './pipeline.js';
+
 /**
- * The chat engine: an assistant reply to a conversation, generated on the KV cache and
- * streamed, with the tool state machine inside decoding; or several independent replies to one
- * conversation decoded together, one batch row each (replies()).
+ * The chat engine: assistant replies decoded by the decoding pipeline (pipeline.ts), one row
+ * per reply, with the tool state machine as a per-row record that the pipeline consults
+ * (ToolCallState: it masks, forces tokens and runs tools) rather than a loop of its own.
  *
  *   prompt ← render(conversation) + <|assistant_start|>          (chat.ts: the training layout)
- *   loop: sample a token
- *     text mode:  <|assistant_end|> ends the reply; <|tool_start|> opens a call; else stream text
+ *   each sampled token:
+ *     text mode:  <|assistant_end|> ends the reply; <|tool_start|> opens a call; else visible text
  *     call mode:  collect tokens until <|tool_end|>, run the tool, then force
  *                 <|output_start|> result <|output_end|> into the cache and return to text mode
  *
@@ -24,6 +26,8 @@ import type { ToolRegistry, ToolResult } from './tools/registry.js';
  * is masked too, so the model answers directly (the eval's "no calculator" column).
  * A call that grows past maxCallTokens is closed by the engine and run (the tool's error goes
  * back to the model); a reply that ends inside an open call stops with 'unclosed_tool_call'.
+ * Every sampling setting of the pipeline applies (penalties, logit bias, min-p, stop strings,
+ * a constraint, an AbortSignal).
  */
 export interface ChatOptions extends SamplingOptions {
   /** New tokens for the reply, tool outputs not counted (default 128). */
@@ -35,6 +39,12 @@ export interface ChatOptions extends SamplingOptions {
   maxCallTokens?: number;
   /** Most tool calls in one reply (default 4); after that <|tool_start|> is masked. */
   maxToolCalls?: number;
+  /** Strings that end the reply; the visible text from the first one on is left out. */
+  stop?: readonly string[];
+  /** Constrained decoding (constraint.ts); each reply gets its own clone. No tool calls under a constraint. */
+  constraint?: TokenConstraint;
+  /** Ends the reply ('abort') at the next token. */
+  signal?: AbortSignal;
   /** Visible text as it is decoded; `row`: which reply of replies() (0 for reply()). */
   onText?(delta: string, row?: number): void;
   /** Each completed tool call and its result; `row` as for onText. */
@@ -45,7 +55,7 @@ export interface ChatOptions extends SamplingOptions {
   onStep?(logits: Float32Array, token: number, row?: number): void;
 }
 
-export type ChatStopReason = 'end' | 'max_tokens' | 'context' | 'unclosed_tool_call';
+export type ChatStopReason = 'end' | 'max_tokens' | 'context' | 'unclosed_tool_call' | 'abort';
 
 export interface ChatReply {
   /** The assistant (and tool) messages of this reply, ready to append to the conversation. */
@@ -56,14 +66,14 @@ export interface ChatReply {
   ids: number[];
   /** 1 for tokens the model sampled, 0 for tokens the engine forced (RL needs this). */
   sampled: number[];
+  /** 'end': an end token, a stop string or a finished constraint (OpenAI's 'stop'); 'max_tokens' ('length'). */
   stopReason: ChatStopReason;
   toolCalls: number;
   /** Set when old turns were dropped to fit the context. */
   notice?: string;
 }
 
-/** What decoding needs of a model (tests substitute a scripted one). */
-export type DecodingModel = Pick<GPT, 'config' | 'createCache' | 'nextLogits'>;
+const STOP_REASON: Record<FinishReason, ChatStopReason> = { stop: 'end', length: 'max_tokens', context: 'context', unclosed_tool_call: 'unclosed_tool_call', abort: 'abort' };
 
 export class ChatEngine {
   private readonly sp: Record<ChatSpecial, number>;
@@ -109,49 +119,26 @@ export class ChatEngine {
 
   /** One reply to the conversation, on a cache of batch 1. */
   reply(conv: Conversation, opts: ChatOptions = {}): ChatReply {
-    const { prompt, notice, setup } = this.prepare(conv, opts);
-    const row = new ReplyDecoder(setup, new Rng(opts.seed ?? 1), 0);
-    const cache = this.model.createCache(1);
-    let logits = this.model.nextLogits(Int32Array.from(prompt), cache);
-    while (!row.done) {
-      const toks = row.advance(logits, cache.length);
-      // one forward pass for the sampled token and everything forced after it
-      if (toks) logits = this.model.nextLogits(Int32Array.from(toks), cache);
-    }
-    return row.finish(notice);
+    return this.decodeRows([conv], [opts.seed ?? 1], opts)[0];
   }
 
   /**
-   * n independent replies to one conversation, decoded together on one KV cache of batch n.
-   * Row i is exactly `reply(conv, { ...opts, seed: seed + i })` (seed = opts.seed ?? 1) as far
-   * as the model's logits are the same at batch n as at batch 1: same masks, tool handling,
-   * stop reasons and result fields. maxTokens counts each row's own sampled tokens; the
-   * context limit is the shared cache's.
+   * n independent replies to one conversation, decoded together on one KV cache of batch n
+   * (the prompt prefilled once and copied). Row i is exactly `reply(conv, { ...opts, seed:
+   * seed + i })` (seed = opts.seed ?? 1) as far as the model's logits are the same at batch n
+   * as at batch 1: same masks, tool handling, stop reasons and result fields. maxTokens counts
+   * each row's own sampled tokens; the context limit is the shared cache's.
    *
-   * The cache has one `length` for all rows, so the rows move in lockstep: every step each
-   * unfinished row consumes exactly one token, the next of its forced tokens (the sampled token
-   * that closed a tool call, then <|tool_end|>? <|output_start|> result <|output_end|>) if it
-   * has any, else a freshly sampled one. Forced tokens thus go in one per step rather than in
-   * one pass as in reply(); under causal attention the logits are the same. Finished rows feed
-   * a pad token whose logits are ignored.
+   * The rows move in lockstep (pipeline.ts): forced tokens go in one per step rather than in
+   * one pass as in reply(); under causal attention the logits are the same.
    *
    * onStep, onText and onToolCall are called for every row, with the row index as their last
    * argument; the rows' text deltas interleave.
    */
   replies(conv: Conversation, n: number, opts: ChatOptions = {}): ChatReply[] {
     if (!Number.isInteger(n) || n < 1) throw new GptforgeError(`ChatEngine.replies: n must be a positive integer, got ${n}`);
-    // the same tokens either way; reply() skips the lockstep's one-forced-token-per-step passes
-    if (n === 1) return [this.reply(conv, opts)];
-    const { prompt, notice, setup } = this.prepare(conv, opts);
     const seed = opts.seed ?? 1;
-    const rows = Array.from({ length: n }, (_, i) => new ReplyDecoder(setup, new Rng(seed + i), i));
-    // Prefill at batch 1 and copy the row n times rather than prefilling at batch n: the prompt
-    // is computed once instead of n times, and the first logits are bit-for-bit those of reply().
-    const prefill = this.model.createCache(1);
-    const logits = this.model.nextLogits(Int32Array.from(prompt), prefill);
-    // 0: one row of logits (the prefill's) serves every row
-    this.lockstep(rows, prefill.expand(n), logits, 0);
-    return rows.map((r) => r.finish(notice));
+    return this.decodeRows(new Array<Conversation>(n).fill(conv), Array.from({ length: n }, (_, i) => seed + i), opts);
   }
 
   /**
@@ -160,87 +147,80 @@ export class ChatEngine {
    * attention (KVCache.starts), so row i is `reply(convs[i], { ...opts, seed: seeds[i] })` as
    * far as the model's logits agree: learned positions count from each row's first real
    * token; rotary positions are shifted by the row's padding, which rotary attention is
-   * invariant to up to rounding. Rows move in lockstep as in replies(); the context limit
-   * is the shared cache's (the longest prompt's).
+   * invariant to up to rounding. The context limit is the shared cache's.
    */
   repliesTo(convs: readonly Conversation[], seeds: readonly number[], opts: ChatOptions = {}): ChatReply[] {
     if (convs.length !== seeds.length) throw new GptforgeError(`ChatEngine.repliesTo: ${convs.length} conversations but ${seeds.length} seeds`);
     if (convs.length === 0) return [];
-    if (convs.length === 1) return [this.reply(convs[0], { ...opts, seed: seeds[0] })];
-    const prepared = convs.map((c) => this.prepare(c, opts));
-    const n = convs.length;
-    const L = Math.max(...prepared.map((p) => p.prompt.length));
-    const cache = this.model.createCache(n);
-    const ids = new Int32Array(n * L).fill(this.sp['<|assistant_end|>']); // padding: never attended to
-    prepared.forEach((p, b) => {
-      cache.starts[b] = L - p.prompt.length;
-      ids.set(p.prompt, b * L + cache.starts[b]);
-    });
-    const logits = this.model.nextLogits(ids, cache);
-    const rows = prepared.map((p, i) => new ReplyDecoder(p.setup, new Rng(seeds[i]), i));
-    this.lockstep(rows, cache, logits, this.model.config.vocabSize);
-    return rows.map((r, i) => r.finish(prepared[i].notice));
+    return this.decodeRows(convs, seeds, opts);
   }
 
   /**
-   * Decode rows together until all are done: each step every unfinished row feeds one token
-   * (its next forced one, else a fresh sample from its logits); finished rows feed a pad token
-   * whose logits are ignored. `stride` is the distance between rows in `logits` (0: one row
-   * serves all, as after a shared prefill).
+   * As repliesTo, as an async iterator of the pipeline's events (each token with the visible
+   * text it released; `row` indexes `convs`), returning the replies. Yields between steps, so
+   * `opts.signal` (or a row's AbortSignal in `signals`) stops decoding within one step.
    */
-  private lockstep(rows: readonly ReplyDecoder[], cache: KVCache, logits: Float32Array, stride: number): void {
-    const n = rows.length;
-    const V = this.model.config.vocabSize;
-    const queues: number[][] = rows.map(() => []);
-    const step = new Int32Array(n);
-    const pad = this.sp['<|assistant_end|>']; // any id would do: a finished row's logits are never read
-    for (;;) {
-      for (let b = 0; b < n; b++) {
-        if (rows[b].done || queues[b].length > 0) continue;
-        queues[b] = rows[b].advance(logits.subarray(b * stride, b * stride + V), cache.length) ?? [];
-      }
-      if (rows.every((r) => r.done)) break;
-      // every unfinished row holds at least one token here (advance either returned some or finished the row)
-      for (let b = 0; b < n; b++) step[b] = rows[b].done ? pad : queues[b].shift()!;
-      logits = this.model.nextLogits(step, cache);
-      stride = V;
-    }
+  async *stream(convs: readonly Conversation[], seeds: readonly number[], opts: ChatOptions = {}, signals?: readonly (AbortSignal | undefined)[]): AsyncGenerator<DecodeEvent, ChatReply[], void> {
+    if (convs.length !== seeds.length) throw new GptforgeError(`ChatEngine.stream: ${convs.length} conversations but ${seeds.length} seeds`);
+    if (convs.length === 0) return [];
+    const { requests, states, notices } = this.rows(convs, seeds, opts);
+    if (signals) requests.forEach((r, i) => (r.signal = signals[i] ?? r.signal));
+    const results = yield* generate(this.model, this.tok, requests, { padId: this.sp['<|assistant_end|>'] });
+    return results.map((r, i) => states[i].reply(r, notices[i]));
   }
 
-  /** The prompt and what every row's state machine needs, resolved once per call. */
-  private prepare(conv: Conversation, opts: ChatOptions): { prompt: number[]; notice?: string; setup: DecodeSetup } {
+  private decodeRows(convs: readonly Conversation[], seeds: readonly number[], opts: ChatOptions): ChatReply[] {
+    const { requests, states, notices } = this.rows(convs, seeds, opts);
+    // any id would do for padding: it is never attended to, and a finished row's logits are never read
+    const results = decode(this.model, this.tok, requests, { padId: this.sp['<|assistant_end|>'] });
+    return results.map((r, i) => states[i].reply(r, notices[i]));
+  }
+
+  /** One pipeline row per conversation, each with its tool state. A prompt shared by several rows is rendered once. */
+  private rows(convs: readonly Conversation[], seeds: readonly number[], opts: ChatOptions): { requests: RowRequest[]; states: ToolCallState[]; notices: (string | undefined)[] } {
     const ctx = this.model.config.blockSize;
     const maxTokens = opts.maxTokens ?? 128;
     const room = Math.min(maxTokens, Math.floor(ctx / 2));
-    const { ids: prompt, notice } = this.fitPrompt(conv, room, opts.strict);
     const ends = [this.sp['<|assistant_end|>']];
     if (this.tok.hasSpecial('<|eos|>')) ends.push(this.tok.specialId('<|eos|>'));
-    const setup: DecodeSetup = {
-      tok: this.tok,
-      sp: this.sp,
-      banned: this.banned,
-      ends,
-      ctx,
-      maxTokens,
-      maxCall: opts.maxCallTokens ?? 48,
-      maxCalls: opts.maxToolCalls ?? 4,
-      tools: opts.tools ?? null,
-      opts,
-    };
-    return { prompt, notice, setup };
+    const setup: ToolSetup = { tok: this.tok, sp: this.sp, maxCall: opts.maxCallTokens ?? 48, maxCalls: opts.maxToolCalls ?? 4, tools: opts.tools ?? null, opts };
+    const fitted = new Map<Conversation, { ids: number[]; notice?: string }>();
+    const requests: RowRequest[] = [];
+    const states: ToolCallState[] = [];
+    const notices: (string | undefined)[] = [];
+    convs.forEach((conv, i) => {
+      let fit = fitted.get(conv);
+      if (!fit) fitted.set(conv, (fit = this.fitPrompt(conv, room, opts.strict)));
+      const state = new ToolCallState(setup, i);
+      const { onText, onStep, constraint, ...sampling } = opts;
+      requests.push({
+        ...sampling,
+        prompt: fit.ids,
+        maxTokens,
+        seed: seeds[i],
+        endIds: ends,
+        stop: opts.stop,
+        constraint: constraint?.clone(),
+        bannedIds: [...this.banned, ...(opts.bannedIds ?? [])],
+        processors: [state],
+        controller: state,
+        onText: (d) => {
+          state.emit(d);
+          onText?.(d, i);
+        },
+        onStep: onStep ? (l, t) => onStep(l, t, i) : undefined,
+      });
+      states.push(state);
+      notices.push(fit.notice);
+    });
+    return { requests, states, notices };
   }
 }
 
-/** What every row of one reply()/replies() call shares. */
-interface DecodeSetup {
+/** What every row of one call shares. */
+interface ToolSetup {
   tok: Tokenizer;
   sp: Record<ChatSpecial, number>;
-  banned: readonly number[];
-  /** Tokens that end the reply: <|assistant_end|> (and <|eos|> when the tokenizer has it). */
-  ends: readonly number[];
-  /** Context length: the cache never holds more. */
-  ctx: number;
-  maxTokens: number;
   maxCall: number;
   maxCalls: number;
   tools: ToolRegistry | null;
@@ -248,102 +228,66 @@ interface DecodeSetup {
 }
 
 /**
- * The tool state machine of one reply, apart from the model: it is handed the logits for its
- * next token and answers with the tokens to feed the cache (the sampled token and whatever the
- * engine forces after it), or null once the reply is over. reply() feeds the answer in one
- * forward pass; replies() feeds it one token per lockstep step.
+ * The tool state machine of one reply: a per-row record the pipeline consults. As a logits
+ * processor it masks by mode (text: no <|tool_end|>, and no <|tool_start|> without tools or
+ * past maxToolCalls; call: no <|tool_start|>); as the row's controller it routes each sampled
+ * token (visible text, or a call being collected) and, when a call closes, runs the tool and
+ * returns <|tool_end|>? <|output_start|> result <|output_end|> for the pipeline to force.
+ * It builds the reply's messages from the visible text the pipeline releases (`emit`).
  */
-class ReplyDecoder {
-  private readonly ids: number[] = [];
-  private readonly sampled: number[] = [];
+class ToolCallState implements LogitsProcessor, RowController {
   private readonly messages: Message[] = [];
   private segment = ''; // visible text of the current assistant message
   private visible = '';
-  private decoder: StreamDecoder;
   private mode: 'text' | 'call' = 'text';
   private call: number[] = [];
   private calls = 0;
-  private generated = 0;
-  /** Set once the reply is over. */
-  private stopReason: ChatStopReason | null = null;
 
   constructor(
-    private readonly s: DecodeSetup,
-    private readonly rng: Rng,
+    private readonly s: ToolSetup,
     /** The row index passed to the callbacks (0 for reply()). */
     private readonly row: number,
-  ) {
-    this.decoder = s.tok.createStreamDecoder();
-    if (!(s.maxTokens > 0)) this.stopReason = 'max_tokens';
-  }
+  ) {}
 
-  get done(): boolean {
-    return this.stopReason !== null;
-  }
-
-  /**
-   * Sample the next token from this row's logits (the cache holding `cacheLength` positions, all
-   * of this reply's tokens so far fed) and run the state machine on it. Returns the tokens to
-   * feed, or null when the reply ended: on an end token, when the tokens would overflow the
-   * context, or at maxTokens (checked in that order, so the stop reason matches the old loop's).
-   */
-  advance(logits: Float32Array, cacheLength: number): number[] | null {
-    const { sp, opts } = this.s;
-    const row = logits.slice();
-    for (const id of this.s.banned) row[id] = -Infinity;
+  process(logits: Float32Array): void {
+    const { sp } = this.s;
     if (this.mode === 'text') {
-      row[sp['<|tool_end|>']] = -Infinity;
-      if (!this.s.tools || this.calls >= this.s.maxCalls) row[sp['<|tool_start|>']] = -Infinity;
+      logits[sp['<|tool_end|>']] = -Infinity;
+      if (!this.s.tools || this.calls >= this.s.maxCalls) logits[sp['<|tool_start|>']] = -Infinity;
     } else {
-      row[sp['<|tool_start|>']] = -Infinity;
+      logits[sp['<|tool_start|>']] = -Infinity;
     }
-    const next = sampleToken(row, opts, this.rng);
-    opts.onStep?.(row, next, this.row);
-    this.ids.push(next);
-    this.sampled.push(1);
-    this.generated++;
-    if (this.s.ends.includes(next)) return this.stop(this.mode === 'call' ? 'unclosed_tool_call' : 'end');
-    const toks = this.consume(next);
-    if (cacheLength + toks.length > this.s.ctx) return this.stop('context');
-    if (!(this.generated < this.s.maxTokens)) return this.stop('max_tokens');
-    return toks;
   }
 
-  /** The reply as decoded so far, closed off. */
-  finish(notice: string | undefined): ChatReply {
-    let stopReason = this.stopReason ?? 'max_tokens';
-    if (this.mode === 'call') stopReason = 'unclosed_tool_call';
-    this.emit(this.decoder.flush());
-    const { messages, segment } = this;
-    if (segment !== '' || messages.length === 0 || messages[messages.length - 1].role === 'tool') messages.push({ role: 'assistant', content: segment });
-    return { messages, text: this.visible.trim(), ids: this.ids, sampled: this.sampled, stopReason, toolCalls: this.calls, notice };
-  }
-
-  private stop(reason: ChatStopReason): null {
-    this.stopReason = reason;
-    return null;
-  }
-
-  /** A sampled token that does not end the reply: stream it or collect it into the call; returns what to feed. */
-  private consume(next: number): number[] {
-    const { sp, tok } = this.s;
+  onSampled(next: number): { visible: boolean; forced?: readonly number[] } {
+    const { sp } = this.s;
     if (this.mode === 'text') {
-      if (next === sp['<|tool_start|>']) {
-        this.emit(this.decoder.flush());
-        this.decoder = tok.createStreamDecoder();
-        this.mode = 'call';
-      } else {
-        this.emit(this.decoder.push(next));
-      }
-      return [next];
+      if (next !== sp['<|tool_start|>']) return { visible: true };
+      this.mode = 'call';
+      return { visible: false };
     }
     if (next !== sp['<|tool_end|>']) this.call.push(next);
-    if (next !== sp['<|tool_end|>'] && this.call.length < this.s.maxCall) return [next];
+    if (next !== sp['<|tool_end|>'] && this.call.length < this.s.maxCall) return { visible: false };
     const forced = next === sp['<|tool_end|>'] ? [] : [sp['<|tool_end|>']]; // the engine closes an over-long call itself
     forced.push(...this.runCall());
-    this.ids.push(...forced);
-    for (let i = 0; i < forced.length; i++) this.sampled.push(0);
-    return [next, ...forced];
+    return { visible: false, forced };
+  }
+
+  finishReason(reason: FinishReason): FinishReason {
+    return this.mode === 'call' && reason !== 'abort' ? 'unclosed_tool_call' : reason;
+  }
+
+  /** Visible text released by the pipeline. */
+  emit(delta: string): void {
+    this.segment += delta;
+    this.visible += delta;
+  }
+
+  /** The reply, from the pipeline's result for this row. */
+  reply(r: RowResult, notice: string | undefined): ChatReply {
+    const { messages, segment } = this;
+    if (segment !== '' || messages.length === 0 || messages[messages.length - 1].role === 'tool') messages.push({ role: 'assistant', content: segment });
+    return { messages, text: this.visible.trim(), ids: r.ids, sampled: r.sampled, stopReason: STOP_REASON[r.finishReason], toolCalls: this.calls, notice };
   }
 
   /** Run the collected call; returns the tokens to force: <|output_start|> result <|output_end|>. */
@@ -361,12 +305,5 @@ class ReplyDecoder {
     this.call = [];
     this.mode = 'text';
     return [sp['<|output_start|>'], ...tok.encode(result.output, { disallowedSpecial: 'plain' }), sp['<|output_end|>']];
-  }
-
-  private emit(delta: string): void {
-    if (delta === '') return;
-    this.segment += delta;
-    this.visible += delta;
-    this.s.opts.onText?.(delta, this.row);
   }
 }

@@ -1,14 +1,15 @@
-import { Rng } from '../engine/rng.js';
-import type { GPT } from '../model/gpt.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
-import { sampleToken, type SamplingOptions } from './sampler.js';
+import { decode, type DecodingModel } from './pipeline.js';
+import type { SamplingOptions } from './processors.js';
+import type { FinishReason } from './stopping.js';
+import type { TokenConstraint } from './constraint.js';
 
 /**
- * Generation on the KV cache: the prompt is prefilled in one forward pass, then one token
- * at a time reuses every earlier key and value. Text is streamed through the tokenizer's
- * stream decoder (never half a UTF-8 character) and stops at a stop sequence, an end token,
- * the token limit, or the context length.
+ * Base-model completion: one row of the decoding pipeline (pipeline.ts). The prompt is
+ * prefilled in one forward pass, then one token at a time reuses every earlier key and value.
+ * Text is streamed UTF-8-safe and stops at a stop sequence (never emitted), an end token, the
+ * token limit, the context length, or the AbortSignal.
  */
 export interface GenerateOptions extends SamplingOptions {
   maxTokens: number;
@@ -21,19 +22,26 @@ export interface GenerateOptions extends SamplingOptions {
   onText?(delta: string): void;
   /** Error instead of truncating a prompt longer than the context allows. */
   strict?: boolean;
-  /** Every sampled token with the logits it was drawn from (entropy metrics). */
+  /** Every sampled token with the logits it was drawn from (after any bias, penalties and masks; entropy metrics). */
   onStep?(logits: Float32Array, token: number): void;
+  /** Constrained decoding (constraint.ts): the end tokens are allowed only once it is complete. */
+  constraint?: TokenConstraint;
+  /** Stops generation at the next token ('abort'). */
+  signal?: AbortSignal;
 }
 
 export interface GenerateResult {
   text: string;
   ids: number[];
-  stopReason: 'max_tokens' | 'stop' | 'eos' | 'context';
+  /** 'eos': an end token; 'stop': a stop sequence; 'max_tokens'; 'context'; 'abort'. */
+  stopReason: 'max_tokens' | 'stop' | 'eos' | 'context' | 'abort';
+  /** The same as OpenAI names it ('stop' for an end token or a stop sequence, 'length', …). */
+  finishReason: FinishReason;
   /** Set when the prompt was cut from the left to fit the context. */
   warning?: string;
 }
 
-export function generateText(model: GPT, tok: Tokenizer, promptIds: readonly number[], opts: GenerateOptions): GenerateResult {
+export function generateText(model: DecodingModel, tok: Tokenizer, promptIds: readonly number[], opts: GenerateOptions): GenerateResult {
   const ctx = model.config.blockSize;
   let ids = [...promptIds];
   let warning: string | undefined;
@@ -46,57 +54,9 @@ export function generateText(model: GPT, tok: Tokenizer, promptIds: readonly num
     ids = ids.slice(ids.length - keep);
   }
   if (ids.length === 0) throw new GptforgeError('empty prompt');
-  const rng = new Rng(opts.seed ?? 1);
-  const cache = model.createCache(1);
-  const stopIds = new Set(opts.stopIds ?? []);
-  const stops = opts.stopSequences ?? [];
-  const decoder = tok.createStreamDecoder();
-  const out: number[] = [];
-  let text = '';
-  let emitted = 0;
-  let logits = model.nextLogits(Int32Array.from(ids), cache);
-  let stopReason: GenerateResult['stopReason'] = 'max_tokens';
-  // Hold back text that could be the start of a stop sequence until we know it is not.
-  const holdBack = stops.reduce((m, s) => Math.max(m, s.length - 1), 0);
-  const flushSafe = (final: boolean): boolean => {
-    for (const s of stops) {
-      const at = text.indexOf(s);
-      if (at >= 0) {
-        if (at > emitted) opts.onText?.(text.slice(emitted, at));
-        text = text.slice(0, at);
-        emitted = at;
-        return true;
-      }
-    }
-    const upto = final ? text.length : Math.max(emitted, text.length - holdBack);
-    if (upto > emitted) {
-      opts.onText?.(text.slice(emitted, upto));
-      emitted = upto;
-    }
-    return false;
-  };
-  for (let step = 0; step < opts.maxTokens; step++) {
-    const next = sampleToken(logits, opts, rng);
-    opts.onStep?.(logits, next);
-    if (stopIds.has(next)) {
-      stopReason = 'eos';
-      break;
-    }
-    out.push(next);
-    text += decoder.push(next);
-    if (flushSafe(false)) {
-      stopReason = 'stop';
-      break;
-    }
-    if (cache.length >= ctx) {
-      stopReason = 'context';
-      break;
-    }
-    logits = model.nextLogits(Int32Array.of(next), cache);
-  }
-  if (stopReason !== 'stop') {
-    text += decoder.flush();
-    if (flushSafe(true)) stopReason = 'stop';
-  }
-  return { text, ids: out, stopReason, warning };
+  const [r] = decode(model, tok, [{ ...opts, prompt: ids, endIds: opts.stopIds, stop: opts.stopSequences }]);
+  // the end token is not part of a base-model completion
+  const out = r.finishReason === 'stop' && typeof r.matchedStop === 'number' ? r.ids.slice(0, -1) : r.ids;
+  const stopReason = r.finishReason === 'stop' ? (typeof r.matchedStop === 'number' ? 'eos' : 'stop') : r.finishReason === 'length' ? 'max_tokens' : r.finishReason === 'context' ? 'context' : 'abort';
+  return { text: r.text, ids: out, stopReason, finishReason: r.finishReason, warning };
 }

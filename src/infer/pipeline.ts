@@ -1,0 +1,376 @@
+import { Rng } from '../engine/rng.js';
+import type { GPT } from '../model/gpt.js';
+import type { KVCache } from '../model/kvcache.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { GptforgeError } from '../util/errors.js';
+import type { TokenConstraint } from './constraint.js';
+import { buildProcessors, ConstraintProcessor, Sampler, type LogitsProcessor, type SamplingOptions } from './processors.js';
+import { ConstraintEnd, ContextLimit, MaxTokens, StopStrings, TextStream, type Finish, type FinishReason, type RowProgress, type StoppingCriterion } from './stopping.js';
+
+/**
+ * The decoding pipeline: every way gptforge samples from a model (base-model completion, the
+ * chat engine and its tools, RL rollouts, comparisons, eval) is a batch of rows decoded here.
+ *
+ * Each row brings its own prompt, sampling settings (its logits processors and warpers,
+ * processors.ts), stopping criteria (stopping.ts), Rng seed, constraint, AbortSignal and an
+ * optional controller (the chat's tool state machine: it masks, forces tokens, runs tools).
+ * A seeded row gives the same tokens alone or batched with others, as far as the model's
+ * logits agree at the two batch sizes (the rows share nothing but the forward pass).
+ *
+ * Cache: one row → the prompt is prefilled, then each step feeds the sampled token and any
+ * forced tokens in one pass. Several rows with one prompt → prefilled once at batch 1 and the
+ * cache row copied (the first logits are bit-for-bit the single row's). Different prompts →
+ * left-padded to the longest and prefilled together, the padding masked out of attention
+ * (KVCache.starts). Rows then move in lockstep: each step every unfinished row feeds exactly
+ * one token (its next forced token, else a fresh sample); finished rows feed `padId`, whose
+ * logits are ignored. The context limit is the shared cache's.
+ *
+ * The core (`BatchDecoder.step`) is synchronous CPU work; `generate()` is an async iterator on
+ * top that yields between steps, so an AbortSignal fired by an event (a client hanging up)
+ * ends its row within one step while the other rows go on.
+ */
+
+/** What decoding needs of a model (tests substitute a scripted one). */
+export type DecodingModel = Pick<GPT, 'config' | 'createCache' | 'nextLogits'>;
+
+/**
+ * A row's controller: a per-row record that consumes the pipeline's tokens (the chat
+ * engine's tool state machine). It may also be one of the row's logits processors (masks).
+ */
+export interface RowController {
+  /**
+   * A sampled token that is not an end token was just appended. Answers whether it is
+   * visible text (hidden tokens end a stretch of text: see TextStream.interrupt) and which
+   * tokens to force after it (fed to the model, appended with sampled = 0).
+   */
+  onSampled(token: number): { visible: boolean; forced?: readonly number[] };
+  /** The reason the row ends with, given the pipeline's (e.g. inside a tool call: 'unclosed_tool_call'). */
+  finishReason?(reason: FinishReason): FinishReason;
+}
+
+/** One row of a batch. */
+export interface RowRequest extends SamplingOptions {
+  /** Prompt ids, at least one and at most the context length (callers truncate). */
+  prompt: readonly number[];
+  /** Most tokens to sample (forced ones not counted); ≤ 0 ends the row at once with 'length'. */
+  maxTokens: number;
+  /** Seed of the row's own Rng (default 1). */
+  seed?: number;
+  /** Sampled ids that end the row (not part of its text; kept in `ids`): end of turn, eos. */
+  endIds?: readonly number[];
+  /** Strings that end the row; the text from the first one on is never released. */
+  stop?: readonly string[];
+  /** Constrained decoding: the row's tokens must satisfy it (see constraint.ts). */
+  constraint?: TokenConstraint;
+  /** Ends this row ('abort') at the next step once fired. */
+  signal?: AbortSignal;
+  controller?: RowController;
+  /** More processors, run after those the sampling options ask for (and before the constraint). */
+  processors?: readonly LogitsProcessor[];
+  /** More stopping criteria, checked after the built-in ones. */
+  stopping?: readonly StoppingCriterion[];
+  /** Every sampled token with the processed logits it was drawn from (before temperature and the warpers). */
+  onStep?(logits: Float32Array, token: number): void;
+  /** Each piece of visible text as it is released. */
+  onText?(delta: string): void;
+  /**
+   * Report each sampled token's log-probability on its token event, with this many most likely
+   * alternatives (0–20, OpenAI's top_logprobs); under the model's own distribution (the raw
+   * logits' log-softmax, as vLLM reports by default), not the processed one.
+   */
+  logprobs?: number;
+}
+
+/** A token's log-probability and the most likely alternatives (OpenAI's logprobs content). */
+export interface TokenLogprob {
+  logprob: number;
+  top: Array<{ token: number; logprob: number }>;
+}
+
+/** A finished row. */
+export interface RowResult {
+  /** Every token after the prompt: sampled, forced, and a final end token. */
+  ids: number[];
+  /** 1 for tokens the model sampled, 0 for tokens forced (RL needs this). */
+  sampled: number[];
+  /** The visible text (stop string excluded). */
+  text: string;
+  finishReason: FinishReason;
+  /** The end token id or stop string that ended the row (vLLM's stop_reason), else null. */
+  matchedStop: number | string | null;
+  /** Prompt tokens and sampled tokens (OpenAI's usage). */
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** What a step reports: each appended token with the text it released, and each row that finished. */
+export type DecodeEvent =
+  | { type: 'token'; row: number; token: number; sampled: boolean; text: string; logprob?: TokenLogprob }
+  | { type: 'finish'; row: number; text: string; result: RowResult };
+
+export interface BatchOptions {
+  /** Fires 'abort' on every row. */
+  signal?: AbortSignal;
+  /** Token fed at padding and finished-row positions (never attended to / logits ignored); default 0. */
+  padId?: number;
+}
+
+class Row implements RowProgress {
+  readonly ids: number[] = [];
+  readonly sampledMask: number[] = [];
+  readonly sampledCounts = new Map<number, number>();
+  readonly contextIds: Set<number>;
+  readonly text: TextStream;
+  readonly sampler: Sampler;
+  readonly criteria: StoppingCriterion[];
+  readonly endIds: ReadonlySet<number>;
+  sampledCount = 0;
+  contextNeeded = 0;
+  /** Tokens waiting to be fed (lockstep). */
+  queue: number[] = [];
+  finish: Finish | null = null;
+  result: RowResult | null = null;
+
+  constructor(
+    readonly req: RowRequest,
+    readonly prompt: readonly number[],
+    readonly contextSize: number,
+    tok: Pick<Tokenizer, 'createStreamDecoder'>,
+    vocabSize: number,
+  ) {
+    this.contextIds = new Set(prompt);
+    this.text = new TextStream(tok.createStreamDecoder(), req.stop ?? []);
+    this.endIds = new Set(req.endIds ?? []);
+    const procs = [...buildProcessors(req, vocabSize), ...(req.processors ?? [])];
+    if (req.constraint) procs.push(new ConstraintProcessor(req.constraint, vocabSize, [...this.endIds]));
+    this.sampler = new Sampler(procs, req, new Rng(req.seed ?? 1));
+    this.criteria = [...(req.constraint ? [new ConstraintEnd(req.constraint)] : []), new StopStrings(), new ContextLimit(), new MaxTokens(req.maxTokens), ...(req.stopping ?? [])];
+  }
+
+  get done(): boolean {
+    return this.finish !== null;
+  }
+
+  append(token: number, sampled: boolean): void {
+    this.ids.push(token);
+    this.sampledMask.push(sampled ? 1 : 0);
+    this.contextIds.add(token);
+    if (sampled) {
+      this.sampledCount++;
+      this.sampledCounts.set(token, (this.sampledCounts.get(token) ?? 0) + 1);
+    }
+  }
+}
+
+/**
+ * The synchronous core: `step()` samples (or forces) one token per unfinished row and feeds
+ * the model once; `run()` steps to the end. Results in request order.
+ */
+export class BatchDecoder {
+  private readonly rows: Row[];
+  private readonly V: number;
+  private readonly ctx: number;
+  private readonly padId: number;
+  private cache: KVCache | null = null;
+  private logits: Float32Array | null = null;
+  /** Distance between rows in `logits` (0: one row serves all, after a shared prefill). */
+  private stride = 0;
+
+  constructor(
+    private readonly model: DecodingModel,
+    tok: Pick<Tokenizer, 'createStreamDecoder'>,
+    requests: readonly RowRequest[],
+    private readonly opts: BatchOptions = {},
+  ) {
+    if (requests.length === 0) throw new GptforgeError('decoding needs at least one row');
+    this.V = model.config.vocabSize;
+    this.ctx = model.config.blockSize;
+    this.padId = opts.padId ?? 0;
+    this.rows = requests.map((req, b) => {
+      if (req.prompt.length === 0) throw new GptforgeError(`row ${b}: empty prompt`);
+      if (req.prompt.length > this.ctx) throw new GptforgeError(`row ${b}: the prompt has ${req.prompt.length} tokens, more than the context of ${this.ctx}`);
+      for (const id of req.prompt) if (!(Number.isInteger(id) && id >= 0 && id < this.V)) throw new GptforgeError(`row ${b}: prompt token ${id} is not an id of the vocabulary of ${this.V}`);
+      if (req.logprobs !== undefined) logprobOf([0], 0, req.logprobs); // validates the count up front
+      const row = new Row(req, req.prompt, this.ctx, tok, this.V);
+      if (!(req.maxTokens > 0)) row.finish = { reason: 'length', matched: null };
+      return row;
+    });
+  }
+
+  get done(): boolean {
+    return this.rows.every((r) => r.result !== null);
+  }
+
+  /** The finished rows' results (call when done). */
+  results(): RowResult[] {
+    return this.rows.map((r, b) => {
+      if (!r.result) throw new Error(`BatchDecoder.results: row ${b} is not finished`);
+      return r.result;
+    });
+  }
+
+  /** Step until every row is finished; events go to `onEvent`. */
+  run(onEvent?: (e: DecodeEvent) => void): RowResult[] {
+    while (!this.done) for (const e of this.step()) onEvent?.(e);
+    return this.results();
+  }
+
+  /** One step: every unfinished row takes one token (forced or sampled); then one forward pass. */
+  step(): DecodeEvent[] {
+    const events: DecodeEvent[] = [];
+    const { rows, V } = this;
+    for (let b = 0; b < rows.length; b++) {
+      const row = rows[b];
+      if (!row.done && (this.opts.signal?.aborted || row.req.signal?.aborted)) row.finish = { reason: 'abort', matched: null };
+      // ended before decoding (maxTokens ≤ 0), or aborted
+      if (row.finish && !row.result) this.close(b, events);
+    }
+    if (this.done) return events;
+    if (!this.logits) this.prefill();
+    const cache = this.cache!;
+    for (let b = 0; b < rows.length; b++) {
+      const row = rows[b];
+      if (row.done || row.queue.length > 0) continue;
+      this.sampleRow(b, this.logits!.subarray(b * this.stride, b * this.stride + V), cache.length, events);
+      if (row.done) this.close(b, events);
+    }
+    if (this.done) return events;
+    let ids: Int32Array;
+    if (rows.length === 1) {
+      ids = Int32Array.from(rows[0].queue); // everything at once: one pass for the sample and what was forced after it
+      rows[0].queue = [];
+    } else {
+      ids = new Int32Array(rows.length);
+      // every unfinished row holds at least one token here (it either sampled one or ended)
+      for (let b = 0; b < rows.length; b++) ids[b] = rows[b].done ? this.padId : rows[b].queue.shift()!;
+    }
+    this.logits = this.model.nextLogits(ids, cache);
+    this.stride = V;
+    return events;
+  }
+
+  private prefill(): void {
+    const n = this.rows.length;
+    const prompts = this.rows.map((r) => r.prompt);
+    const same = prompts.every((p) => p.length === prompts[0].length && p.every((id, i) => id === prompts[0][i]));
+    if (same) {
+      const one = this.model.createCache(1);
+      this.logits = this.model.nextLogits(Int32Array.from(prompts[0]), one);
+      this.cache = n === 1 ? one : one.expand(n);
+      this.stride = 0;
+      return;
+    }
+    const L = Math.max(...prompts.map((p) => p.length));
+    const cache = this.model.createCache(n);
+    const ids = new Int32Array(n * L).fill(this.padId);
+    prompts.forEach((p, b) => {
+      cache.starts[b] = L - p.length;
+      ids.set(p, b * L + cache.starts[b]);
+    });
+    this.logits = this.model.nextLogits(ids, cache);
+    this.cache = cache;
+    this.stride = this.V;
+  }
+
+  /** Sample row b's next token and run everything that follows from it. */
+  private sampleRow(b: number, logits: Float32Array, cacheLength: number, events: DecodeEvent[]): void {
+    const row = this.rows[b];
+    const { sampler, req } = row;
+    const processed = sampler.process(logits, row);
+    const token = sampler.pick(processed);
+    req.onStep?.(processed, token);
+    row.append(token, true);
+    const logprob = req.logprobs !== undefined ? logprobOf(logits, token, req.logprobs) : undefined;
+    if (row.endIds.has(token)) {
+      events.push({ type: 'token', row: b, token, sampled: true, text: '', logprob });
+      row.finish = { reason: 'stop', matched: token };
+      return;
+    }
+    sampler.accept(token, true);
+    const said = req.controller?.onSampled(token) ?? { visible: true };
+    const text = said.visible ? row.text.push(token) : row.text.interrupt();
+    if (text) req.onText?.(text);
+    events.push({ type: 'token', row: b, token, sampled: true, text, logprob });
+    const forced = said.forced ?? [];
+    for (const f of forced) {
+      row.append(f, false);
+      sampler.accept(f, false);
+      events.push({ type: 'token', row: b, token: f, sampled: false, text: '' });
+    }
+    row.queue = [token, ...forced];
+    row.contextNeeded = cacheLength + row.queue.length;
+    for (const c of row.criteria) {
+      const f = c.check(row);
+      if (f) {
+        row.finish = f;
+        return;
+      }
+    }
+  }
+
+  /** Close a finished row: release the held text, settle the reason, build its result. */
+  private close(b: number, events: DecodeEvent[]): void {
+    const row = this.rows[b];
+    const finish = row.finish!;
+    row.queue = [];
+    const text = row.text.interrupt();
+    if (text) row.req.onText?.(text);
+    // a stop string completed by the final flush (an incomplete character) still stops the row
+    if (row.text.matched !== null && finish.reason !== 'abort' && finish.reason !== 'stop') Object.assign(finish, { reason: 'stop', matched: row.text.matched });
+    const reason = row.req.controller?.finishReason?.(finish.reason) ?? finish.reason;
+    row.result = {
+      ids: row.ids,
+      sampled: row.sampledMask,
+      text: row.text.text,
+      finishReason: reason,
+      matchedStop: reason === 'stop' ? finish.matched : null,
+      promptTokens: row.prompt.length,
+      completionTokens: row.sampledCount,
+    };
+    events.push({ type: 'finish', row: b, text, result: row.result });
+  }
+}
+
+/** log softmax(logits)[token] and the `top` most likely ids (ties: lower id), in float64. */
+export function logprobOf(logits: ArrayLike<number>, token: number, top: number): TokenLogprob {
+  if (!Number.isInteger(top) || top < 0 || top > 20) throw new GptforgeError(`logprobs ${top}: must be an integer in [0, 20]`, { field: 'top_logprobs' });
+  let mx = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > mx) mx = logits[i];
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - mx);
+  const lse = mx + Math.log(sum);
+  const best: number[] = [];
+  for (let i = 0; i < logits.length && top > 0; i++) {
+    if (best.length === top && !(logits[i] > logits[best[top - 1]])) continue;
+    let j = best.length < top ? best.length : top - 1;
+    best[j] = i;
+    while (j > 0 && logits[best[j - 1]] < logits[i]) {
+      best[j] = best[j - 1];
+      best[--j] = i;
+    }
+  }
+  return { logprob: logits[token] - lse, top: best.map((id) => ({ token: id, logprob: logits[id] - lse })) };
+}
+
+/** Decode a batch synchronously to the end (the core, without the async iterator). */
+export function decode(model: DecodingModel, tok: Pick<Tokenizer, 'createStreamDecoder'>, requests: readonly RowRequest[], opts: BatchOptions = {}): RowResult[] {
+  return new BatchDecoder(model, tok, requests, opts).run();
+}
+
+/**
+ * Decode a batch as an async iterator of events: each token (with the UTF-8-safe text it
+ * released) and each finished row; returns the results in request order. It yields to the
+ * event loop between steps, so AbortSignals fired by I/O end their rows within one step.
+ * Leaving the loop early (break) stops decoding.
+ *
+ *   for await (const e of generate(model, tok, [{ prompt, maxTokens: 64, seed: 1 }]))
+ *     if (e.type === 'token') process.stdout.write(e.text);
+ */
+export async function* generate(model: DecodingModel, tok: Pick<Tokenizer, 'createStreamDecoder'>, requests: readonly RowRequest[], opts: BatchOptions = {}): AsyncGenerator<DecodeEvent, RowResult[], void> {
+  const dec = new BatchDecoder(model, tok, requests, opts);
+  while (!dec.done) {
+    for (const e of dec.step()) yield e;
+    if (!dec.done) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return dec.results();
+}

@@ -1,0 +1,234 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { trainTokenizer } from '../../src/tokenizer/index.js';
+import { makeConfig } from '../../src/model/config.js';
+import { GPT } from '../../src/model/gpt.js';
+import { BatchDecoder, decode, generate, logprobOf, type DecodeEvent, type RowRequest, type RowResult } from '../../src/infer/pipeline.js';
+import { TextStream } from '../../src/infer/stopping.js';
+import type { TokenConstraint } from '../../src/infer/constraint.js';
+import { generateText } from '../../src/infer/generate.js';
+import { GptforgeError } from '../../src/util/errors.js';
+import { PolicyModel, peak } from './scripted.js';
+
+const tok = trainTokenizer(['the quick brown fox jumps over the lazy dog. 0123456789 '.repeat(40)], { vocabSize: 320 });
+const V = tok.vocabSize;
+const eos = tok.specialId('<|eos|>');
+/** The id of each single-byte token. */
+const byteId = new Map<number, number>();
+for (let id = 0; id < V; id++) {
+  if (tok.specialTokens && [...tok.specialTokens.values()].includes(id)) continue;
+  const b = tok.tokenBytes(id);
+  if (b.length === 1) byteId.set(b[0], id);
+}
+const bytes = (s: string): number[] => [...Buffer.from(s, 'utf8')].map((b) => byteId.get(b)!);
+
+/** A model that emits `script` (after any prompt) greedily, then <|eos|>. */
+const scripted = (script: number[], promptLen = 1): PolicyModel => new PolicyModel(V, (h) => peak(V, script[h.length - promptLen] ?? eos));
+
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+test('text stream: holds back only a possible stop prefix; the earliest stop string wins; nothing of it is released', () => {
+  const fake = (pieces: string[]) => {
+    let i = 0;
+    return { push: () => pieces[i++], flush: () => '' };
+  };
+  const s1 = new TextStream(fake(['He', 'llo S', 'TO', 'P more']), ['STOP']);
+  assert.deepEqual([0, 1, 2, 3].map((i) => s1.push(i)), ['He', 'llo ', '', '']);
+  assert.equal(s1.text, 'Hello ');
+  assert.equal(s1.matched, 'STOP');
+  const s2 = new TextStream(fake(['xab', 'd', 'a']), ['abc']);
+  assert.deepEqual([0, 1, 2].map((i) => s2.push(i)), ['x', 'abd', '']); // "ab" held, then released when "d" rules it out
+  assert.equal(s2.interrupt(), 'a'); // the end releases what is held
+  assert.equal(s2.matched, null);
+  const s3 = new TextStream(fake(['one two three']), ['three', 'two']);
+  assert.equal(s3.push(0), 'one ');
+  assert.equal(s3.matched, 'two');
+  assert.throws(() => new TextStream(fake([]), ['']), /must not be empty/);
+});
+
+test('stop strings split across tokens never leak: streamed deltas (callback and events) concatenate to the text', () => {
+  const text = 'the lazy dog. the quick fox\n\njumps';
+  for (const script of [bytes(text), tok.encodeOrdinary(text)]) {
+    for (const stop of [['\n\n'], ['quick f', 'zz'], ['dog. the q'], ['nowhere']]) {
+      let streamed = '';
+      const events: DecodeEvent[] = [];
+      const model = scripted(script);
+      const dec = new BatchDecoder(model, tok, [{ prompt: [0], maxTokens: 100, temperature: 0, stop, endIds: [eos], onText: (d) => (streamed += d) }]);
+      const [r] = dec.run((e) => events.push(e));
+      const cut = Math.min(...stop.map((s) => (text.includes(s) ? text.indexOf(s) : Infinity)));
+      assert.equal(r.text, text.slice(0, Number.isFinite(cut) ? cut : undefined));
+      assert.equal(streamed, r.text);
+      assert.equal(events.map((e) => e.text).join(''), r.text);
+      for (const s of stop) assert.ok(!streamed.includes(s));
+      assert.equal(r.finishReason, 'stop');
+      assert.equal(r.matchedStop, Number.isFinite(cut) ? stop.find((s) => text.indexOf(s) === cut) : eos);
+    }
+  }
+});
+
+test('UTF-8: text deltas never split a character, with a 4-byte emoji fed one byte token at a time', () => {
+  const text = 'a😀b€ ü';
+  const deltas: string[] = [];
+  const [r] = decode(scripted(bytes(text)), tok, [{ prompt: [0], maxTokens: 50, temperature: 0, endIds: [eos], onText: (d) => deltas.push(d) }]);
+  assert.equal(r.text, text);
+  assert.equal(deltas.join(''), text);
+  assert.ok(deltas.includes('😀'));
+  for (const d of deltas) assert.ok(!loneSurrogate.test(d) && !d.includes('\uFFFD'), JSON.stringify(d));
+  // a row cut inside a character ends with U+FFFD, never half a surrogate pair
+  const [cut] = decode(scripted(bytes(text)), tok, [{ prompt: [0], maxTokens: 3, temperature: 0 }]);
+  assert.equal(cut.finishReason, 'length');
+  assert.equal(cut.text, 'a\uFFFD');
+});
+
+/** A tiny real GPT: per-row settings must not leak between rows of a batch. */
+const gpt = new GPT(makeConfig({ vocabSize: V, blockSize: 64, nLayer: 2, nHead: 2, nEmbd: 16 }), { seed: 3 });
+const P = (s: string): number[] => tok.encodeOrdinary(s);
+const strip = (r: RowResult) => ({ ...r });
+
+test('per-row settings in one batch: each row equals the row decoded alone (different prompts, and one shared prompt)', () => {
+  const rows: RowRequest[] = [
+    { prompt: P('the quick'), maxTokens: 12, seed: 3 },
+    { prompt: P('the lazy dog jumps'), maxTokens: 9, seed: 4, temperature: 0.7, topK: 5, presencePenalty: 0.5, frequencyPenalty: 0.3 },
+    { prompt: P('fox'), maxTokens: 14, seed: 5, temperature: 1.3, minP: 0.05, repetitionPenalty: 1.4, logitBias: { [P('the')[0]]: 5 }, stop: [' the'] },
+    { prompt: P('the quick brown'), maxTokens: 10, temperature: 0, bannedIds: [P(' ')[0]], topP: 0.9, endIds: [eos] },
+  ];
+  const alone = rows.map((r) => decode(gpt, tok, [r])[0]);
+  const batched = decode(gpt, tok, rows);
+  assert.deepEqual(batched.map(strip), alone.map(strip));
+  assert.ok(!alone[2].text.includes(' the'));
+  // one prompt, four settings: prefilled once and copied
+  const shared = rows.map((r) => ({ ...r, prompt: P('the quick') }));
+  assert.deepEqual(decode(gpt, tok, shared), shared.map((r) => decode(gpt, tok, [r])[0]));
+});
+
+test('seeded: the same seed gives the same tokens (sync and async API alike); other seeds differ', async () => {
+  const req: RowRequest = { prompt: P('the'), maxTokens: 16, seed: 42, temperature: 1 };
+  const a = decode(gpt, tok, [req])[0];
+  assert.deepEqual(decode(gpt, tok, [req])[0], a);
+  const it = generate(gpt, tok, [req]);
+  let res: IteratorResult<DecodeEvent, RowResult[]>;
+  const tokens: number[] = [];
+  while (!(res = await it.next()).done) if (res.value.type === 'token') tokens.push(res.value.token);
+  assert.deepEqual(res.value, [a]);
+  assert.deepEqual(tokens, a.ids);
+  const others = [1, 2, 3].map((seed) => decode(gpt, tok, [{ ...req, seed }])[0].ids.join(','));
+  assert.ok(others.some((o) => o !== a.ids.join(',')));
+});
+
+test('AbortSignal: a row aborted mid-decode ends at the next step with "abort"; the other rows go on', async () => {
+  const model = scripted(bytes('abcdefghijklmnopqrstuvwxyz'));
+  const ac = new AbortController();
+  const rows: RowRequest[] = [
+    { prompt: [0], maxTokens: 20, temperature: 0, signal: ac.signal },
+    { prompt: [0], maxTokens: 20, temperature: 0 },
+  ];
+  const counts = [0, 0];
+  let abortedAt = -1;
+  const results: RowResult[] = [];
+  for await (const e of generate(model, tok, rows)) {
+    if (e.type === 'finish') results[e.row] = e.result;
+    else counts[e.row]++;
+    // fired from another macrotask, as a client hanging up would
+    if (e.type === 'token' && e.row === 0 && counts[0] === 5) setImmediate(() => (ac.abort(), (abortedAt = counts[0])));
+  }
+  assert.equal(abortedAt, 5);
+  assert.equal(results[0].finishReason, 'abort');
+  assert.equal(results[0].ids.length, 5); // not one token after the abort
+  assert.equal(results[0].text, 'abcde');
+  assert.equal(results[1].finishReason, 'length');
+  assert.equal(results[1].text, 'abcdefghijklmnopqrst');
+  // an already-aborted batch signal: nothing is decoded
+  const done = decode(model, tok, rows, { signal: AbortSignal.abort() });
+  assert.deepEqual(done.map((r) => [r.finishReason, r.ids.length]), [['abort', 0], ['abort', 0]]);
+  // and generateText reports it
+  const g = generateText(model, tok, [0], { maxTokens: 5, signal: AbortSignal.abort() });
+  assert.equal(g.stopReason, 'abort');
+});
+
+/** Digits only (multi-digit tokens count each digit), complete after ≥ 2 digits, at most 4. */
+class Digits implements TokenConstraint {
+  constructor(
+    readonly lens: Map<number, number>,
+    public n = 0,
+  ) {}
+  fillMask(allowed: Uint32Array): void {
+    allowed.fill(0);
+    for (const [id, len] of this.lens) if (this.n + len <= 4) allowed[id >>> 5] |= 1 << (id & 31);
+  }
+  advance(t: number): boolean {
+    const len = this.lens.get(t);
+    if (len === undefined || this.n + len > 4) return false;
+    this.n += len;
+    return true;
+  }
+  isComplete(): boolean {
+    return this.n >= 2;
+  }
+  mustEnd(): boolean {
+    return this.n >= 4;
+  }
+  clone(): Digits {
+    return new Digits(this.lens, this.n);
+  }
+}
+const digitLens = new Map<number, number>();
+for (let id = 0; id < V; id++) {
+  const s = Buffer.from(tok.tokenBytes(id)).toString('latin1');
+  if (/^[0-9]+$/.test(s) && !(tok.specialTokens && [...tok.specialTokens.values()].includes(id))) digitLens.set(id, s.length);
+}
+
+test('constraint hook: disallowed tokens masked, end only once complete, mustEnd ends the row, the token limit gives "length"', () => {
+  const x = byteId.get('x'.charCodeAt(0))!;
+  const seven = byteId.get('7'.charCodeAt(0))!;
+  // the model wants "x", then the end token, then a 7
+  const wants = (end: number) => new PolicyModel(V, () => {
+    const l = new Float32Array(V);
+    l[x] = 10;
+    l[eos] = end;
+    l[seven] = 5;
+    return l;
+  });
+  const row = (maxTokens: number): RowRequest => ({ prompt: [0], maxTokens, temperature: 0, endIds: [eos], constraint: new Digits(digitLens) });
+  const [a] = decode(wants(8), tok, [row(10)]);
+  assert.deepEqual([a.text, a.finishReason, a.matchedStop], ['77', 'stop', eos]); // the end token as soon as it is allowed
+  const [b] = decode(wants(-5), tok, [row(10)]);
+  assert.deepEqual([b.text, b.finishReason, b.matchedStop, b.ids.length], ['7777', 'stop', null, 4]); // complete and nothing can extend it
+  const [c] = decode(wants(8), tok, [row(1)]);
+  assert.deepEqual([c.text, c.finishReason], ['7', 'length']); // never claims a complete value
+  // sampled: every sample is digits, ends only when complete
+  for (let seed = 1; seed <= 20; seed++) {
+    const [r] = decode(gpt, tok, [{ ...row(6), temperature: 1.5, seed }]);
+    assert.match(r.text, /^[0-9]*$/);
+    assert.ok(r.finishReason === 'length' ? r.text.length < 2 || r.ids.length === 6 : r.text.length >= 2 && r.text.length <= 4, `${r.text} ${r.finishReason}`);
+  }
+});
+
+test('bad rows are refused: empty prompt, prompt over the context, ids outside the vocabulary', () => {
+  const m = scripted([]);
+  assert.throws(() => decode(m, tok, [{ prompt: [], maxTokens: 1 }]), (e: unknown) => e instanceof GptforgeError && /empty prompt/.test(e.message));
+  assert.throws(() => decode(m, tok, [{ prompt: new Array(300).fill(0), maxTokens: 1 }]), /more than the context of 256/);
+  assert.throws(() => decode(m, tok, [{ prompt: [V], maxTokens: 1 }]), /not an id/);
+  assert.deepEqual(decode(m, tok, [{ prompt: [1], maxTokens: 0 }])[0].finishReason, 'length');
+});
+
+test('logprobs: the sampled token\'s log-probability under the raw logits and the top alternatives (ties: lower id)', () => {
+  const lp = logprobOf([0, Math.log(3), 0, Math.log(3)], 1, 3);
+  // softmax = [1, 3, 1, 3] / 8
+  assert.ok(Math.abs(lp.logprob - Math.log(3 / 8)) < 1e-12);
+  assert.deepEqual(lp.top.map((t) => t.token), [1, 3, 0]);
+  assert.ok(Math.abs(lp.top[2].logprob - Math.log(1 / 8)) < 1e-12);
+  assert.deepEqual(logprobOf([1, 2], 0, 0).top, []);
+  assert.throws(() => logprobOf([1], 0, 21), /\[0, 20\]/);
+  // through the pipeline: every sampled token's event carries it; masks do not change it (raw distribution)
+  const events: DecodeEvent[] = [];
+  const model = scripted(bytes('ab'));
+  new BatchDecoder(model, tok, [{ prompt: [0], maxTokens: 5, temperature: 0, endIds: [eos], logprobs: 2 }]).run((e) => events.push(e));
+  const toks = events.filter((e) => e.type === 'token');
+  assert.equal(toks.length, 3);
+  const expected = Math.log(Math.exp(20) / (Math.exp(20) + V - 1));
+  for (const e of toks) {
+    assert.ok(e.type === 'token' && e.logprob && Math.abs(e.logprob.logprob - expected) < 1e-9);
+    assert.equal(e.type === 'token' && e.logprob!.top[0].token, e.type === 'token' && e.token);
+  }
+  assert.throws(() => decode(model, tok, [{ prompt: [0], maxTokens: 1, logprobs: -1 }]), /\[0, 20\]/);
+});
