@@ -232,3 +232,22 @@ test('logprobs: the sampled token\'s log-probability under the raw logits and th
   }
   assert.throws(() => decode(model, tok, [{ prompt: [0], maxTokens: 1, logprobs: -1 }]), /\[0, 20\]/);
 });
+
+test('penalties in the pipeline: presence/frequency count the row\'s own samples, repetition the whole context (prompt included)', () => {
+  const [A, B, C] = bytes('abc');
+  const model = new PolicyModel(V, () => {
+    const l = new Float32Array(V).fill(-50);
+    l[A] = 1;
+    l[B] = 0.5;
+    return l;
+  });
+  const run = (o: Partial<RowRequest>, prompt = [C]) => decode(model, tok, [{ prompt, maxTokens: 6, temperature: 0, ...o }])[0].text;
+  assert.equal(run({}), 'aaaaaa');
+  // presence 1: a → 0 after its first use, so b (0.5) wins; then b → −0.5 and a (0) again
+  assert.equal(run({ presencePenalty: 1 }), 'abaaaa');
+  // frequency 0.3: a 1, 0.7, 0.4 | b 0.5 → a a b; then a 0.4 vs b 0.2 → a; a 0.1 vs b 0.2 → b; a 0.1 vs b −0.1 → a
+  assert.equal(run({ frequencyPenalty: 0.3 }), 'aababa');
+  // repetition θ = 3: a in the prompt already → 1/3 < 0.5, so b first; then both seen: a 1/3 > b 1/6
+  assert.equal(run({ repetitionPenalty: 3 }, [A]), 'baaaaa');
+  assert.equal(run({ repetitionPenalty: 3 }, [C]), 'abaaaa'); // a penalised only once sampled: 1/3 < 0.5 → b, then a 1/3 > b 1/6
+});
