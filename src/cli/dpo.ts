@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, mkdirSync } from 'node:fs';
+import { interruptSignal } from '../util/interrupt.js';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Command } from './command.js';
@@ -87,7 +88,7 @@ export async function runDpo(argv: string[]): Promise<{ runDir: string }> {
   const result = await trainDpo(
     { model: policy.model, pairs, ref: cache.train, val: valPairs, valRef: cache.val, pairsPerBatch: preset.dpo.pairsPerBatch, beta, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() },
     cfg,
-    { runDir, stageDir, resume: !bool(a, 'fresh'), quiet },
+    { runDir, stageDir, resume: !bool(a, 'fresh'), quiet, signal: interruptSignal() },
   );
   if (!quiet) console.log(`dpo: ${result.interrupted ? 'stopped' : 'done'} at step ${result.step}; held-out preference accuracy ${(100 * (result.lastEval['val/rewards/accuracies'] ?? NaN)).toFixed(1)}%, margin ${(result.lastEval['val/rewards/margins'] ?? NaN).toFixed(3)}; checkpoint ${result.checkpoint}`);
   if (result.interrupted) process.exitCode = 130;

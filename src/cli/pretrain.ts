@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { interruptSignal } from '../util/interrupt.js';
 import type { Command } from './command.js';
 import { parseArgs, formatHelp, str, num, bool, type FlagSpecs } from '../util/args.js';
 import { atomicWriteFile } from '../util/atomic.js';
@@ -93,7 +94,7 @@ export async function runPretrain(argv: string[]): Promise<{ runDir: string; pre
   const result = await pretrain(
     { model, train, val, batchSize: B, seqLen: T, evalBatches: preset.evalBatches, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() },
     preset.train,
-    { runDir, stageDir: join(runDir, 'base'), resume: !bool(a, 'fresh'), quiet, onEval },
+    { runDir, stageDir: join(runDir, 'base'), resume: !bool(a, 'fresh'), quiet, signal: interruptSignal(), onEval },
   );
   const history = new MetricsLog(runDir).read('pretrain');
   writePlot(runDir, history);

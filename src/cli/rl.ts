@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { interruptSignal } from '../util/interrupt.js';
 import type { Command } from './command.js';
 import { parseArgs, formatHelp, str, num, strs, bool, type FlagSpecs } from '../util/args.js';
 import { atomicWriteFile } from '../util/atomic.js';
@@ -104,7 +105,7 @@ export async function runRl(argv: string[]): Promise<{ runDir: string; stage: st
     },
     rl,
     cfg,
-    { runDir, stageDir: join(runDir, stage), resume: !bool(a, 'fresh'), quiet },
+    { runDir, stageDir: join(runDir, stage), resume: !bool(a, 'fresh'), quiet, signal: interruptSignal() },
   );
   const history = new MetricsLog(runDir).read(stage);
   const series = (key: string, name: string) => ({ name, points: history.filter((r) => typeof r[key] === 'number').map((r) => [r.step, r[key] as number] as [number, number]) });

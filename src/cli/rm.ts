@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { interruptSignal } from '../util/interrupt.js';
 import { join } from 'node:path';
 import type { Command } from './command.js';
 import { parseArgs, formatHelp, str, num, strs, bool, type FlagSpecs } from '../util/args.js';
@@ -178,7 +179,7 @@ export async function runRm(argv: string[]): Promise<{ runDir: string; accuracy:
   const result = await trainRewardModel(
     { model, train: new ShuffledLoader(train.rendered, cfg.rankingsPerBatch), val: val.rendered, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() },
     cfg.train,
-    { runDir, stageDir: join(runDir, 'rm'), resume: !bool(a, 'fresh'), quiet },
+    { runDir, stageDir: join(runDir, 'rm'), resume: !bool(a, 'fresh'), quiet, signal: interruptSignal() },
   );
   const accuracy = result.lastEval['val/accuracy'] ?? NaN;
   // the noise-free rankings are scored once: their accuracy is the sum over the deciding terms

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { interruptSignal } from '../util/interrupt.js';
 import { join } from 'node:path';
 import type { Command } from './command.js';
 import { parseArgs, formatHelp, str, num, strs, bool, type FlagSpecs } from '../util/args.js';
@@ -116,7 +117,7 @@ export async function runSft(argv: string[]): Promise<{ runDir: string }> {
   const result = await sft(
     { model, train, val, batchSize: B, seqLen: T, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() },
     cfg.train,
-    { runDir, stageDir: join(runDir, 'sft'), resume: !bool(a, 'fresh'), quiet, onEval: (h) => writePlot(runDir, h) },
+    { runDir, stageDir: join(runDir, 'sft'), resume: !bool(a, 'fresh'), quiet, signal: interruptSignal(), onEval: (h) => writePlot(runDir, h) },
   );
   const history = new MetricsLog(runDir).read('sft');
   writePlot(runDir, history);

@@ -128,6 +128,12 @@ export interface TrainOptions {
   onStep?(rec: MetricRecord): void;
   /** Stop after this many steps of this invocation (tests simulate interruptions). */
   stopAfter?: number;
+  /**
+   * Stops the stage cleanly: after the step in progress a checkpoint is saved and the result
+   * says `interrupted`. The library installs no signal handler of its own; the CLI wires
+   * Ctrl-C to this (src/util/interrupt.ts), a server its cancel button.
+   */
+  signal?: AbortSignal;
 }
 
 export interface TrainerState {
@@ -195,14 +201,12 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
   }
 
   let interrupted = false;
-  let sigints = 0;
-  const onSigint = (): void => {
-    sigints++;
-    if (sigints > 1) process.exit(130);
+  const onAbort = (): void => {
     interrupted = true;
-    if (!opts.quiet) console.error(`\n${task.stage}: interrupted — saving a checkpoint after this step (Ctrl-C again to quit at once)`);
+    if (!opts.quiet) console.error(`\n${task.stage}: stopping — saving a checkpoint after this step`);
   };
-  process.on('SIGINT', onSigint);
+  if (opts.signal?.aborted) onAbort();
+  else opts.signal?.addEventListener('abort', onAbort, { once: true });
   setArenaEnabled(true);
 
   const save = (): string => {
@@ -306,7 +310,7 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
     save();
     progress.finish();
   } finally {
-    process.off('SIGINT', onSigint);
+    opts.signal?.removeEventListener('abort', onAbort);
     setArenaEnabled(false);
   }
   return { step, tokensSeen, lastLoss, lastEval, checkpoint: lastCheckpoint, interrupted: false };
