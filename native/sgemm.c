@@ -28,17 +28,25 @@ typedef struct {
 /* ---------------------------------------------------------------------------------------- */
 /* Microkernels */
 
-/* Scalar fallback, 4×4. */
+/* Portable fallback (the "scalar" path: x86-64's baseline SSE2, and ARM64 until it has NEON
+ * kernels), 4×8: plain C the compiler vectorises over j, 8 accumulator vectors of 4 lanes
+ * (SSE2 has 16 registers). Per k: 2 loads of B, 4 broadcasts of A, 8 multiply-adds; 4×4 took
+ * 1.4× the instructions per flop. Each C element still sums over k in order, so the tile
+ * shape does not change results. */
+typedef float v4f __attribute__((vector_size(16), aligned(4), may_alias));
 static void ukr_scalar(long kc, const float *a, const float *b, float *c, long ldc, int acc, int mr, int nr) {
-  float t[4][4] = {{0}};
+  v4f t[4][2] = {{{0}}};
   for (long k = 0; k < kc; k++) {
-    for (int i = 0; i < 4; i++)
-      for (int j = 0; j < 4; j++) t[i][j] += a[i] * b[j];
+    v4f b0 = *(const v4f *)b, b1 = *(const v4f *)(b + 4);
+    for (int i = 0; i < 4; i++) {
+      t[i][0] += a[i] * b0;
+      t[i][1] += a[i] * b1;
+    }
     a += 4;
-    b += 4;
+    b += 8;
   }
   for (int i = 0; i < mr; i++)
-    for (int j = 0; j < nr; j++) c[i * ldc + j] = acc ? c[i * ldc + j] + t[i][j] : t[i][j];
+    for (int j = 0; j < nr; j++) c[i * ldc + j] = acc ? c[i * ldc + j] + t[i][j >> 2][j & 3] : t[i][j >> 2][j & 3];
 }
 
 #if defined(__x86_64__)
@@ -121,7 +129,7 @@ static void choose_isa(void) {
     case GF_ISA_AVX512: ISA = (isa_t){14, 32, 512, 14 * 6, 32 * 48, ukr_avx512, "avx512"}; return;
     case GF_ISA_AVX2: ISA = (isa_t){6, 16, 256, 6 * 24, 16 * 96, ukr_avx2, "avx2"}; return;
 #endif
-    default: ISA = (isa_t){4, 4, 256, 4 * 32, 4 * 256, ukr_scalar, "scalar"}; return;
+    default: ISA = (isa_t){4, 8, 256, 4 * 32, 8 * 128, ukr_scalar, "scalar"}; return;
   }
 }
 

@@ -54,6 +54,8 @@ async function main(argv: string[]): Promise<number> {
     console.error(`gptforge: unknown command "${name}"\n\n${mainHelp()}`);
     return 2;
   }
+  // a forced kernel path this CPU lacks (GPTFORGE_ISA) fails here, not after the data is prepared
+  if (process.env.GPTFORGE_ISA) (await import('../engine/backend.js')).getKernels();
   const { command } = await entry.load();
   await command.run(rest);
   // A stage reports a stop (130 after Ctrl-C) through process.exitCode; keep it, so a script

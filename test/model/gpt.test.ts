@@ -83,7 +83,7 @@ for (const variant of [{}, { position: 'rope' as const, norm: 'rmsnorm' as const
   });
 }
 
-test('a tiny GPT overfits a fixed batch to near-zero loss', () => {
+test('a tiny GPT overfits a fixed batch to near-zero loss', (t) => {
   const cfg = makeConfig({ vocabSize: 32, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 32 });
   const m = new GPT(cfg, { seed: 1 });
   const B = 4, T = 16;
@@ -105,6 +105,7 @@ test('a tiny GPT overfits a fixed batch to near-zero loss', () => {
     if (step === 0) first = loss.item();
     last = loss.item();
   }
+  t.diagnostic(`loss ${first.toFixed(4)} → ${last.toFixed(4)}`);
   assert.ok(first > 3, `initial loss ${first} should be near ln(32)=3.47`);
   assert.ok(last < 0.05, `final loss ${last} should be near zero`);
 });

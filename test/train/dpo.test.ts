@@ -25,7 +25,7 @@ test('DPO loss: a hand-computed pair, its gradient and the metrics', () => {
   assert.ok(Math.abs(dpoLoss([-3, -7], [-4, -1], [-3, -7], [-4, -1], 0.5).loss - Math.LN2) < 1e-12);
 });
 
-test('DPO: training on toy pairs makes the policy prefer the chosen replies', async () => {
+test('DPO: training on toy pairs makes the policy prefer the chosen replies', async (t) => {
   const tok = trainTokenizer(['Is it good? yes it is. no it is not. '.repeat(20)], { vocabSize: 290 });
   const conv = (a: string) => renderConversation(tok, { messages: [{ role: 'user', content: 'Is it good?' }, { role: 'assistant', content: a }] });
   const pairs: DpoPair[] = Array.from({ length: 8 }, () => ({ chosen: conv('yes it is.'), rejected: conv('no it is not.') }));
@@ -38,6 +38,7 @@ test('DPO: training on toy pairs makes the policy prefer the chosen replies', as
   const dir = mkdtempSync(join(tmpdir(), 'gf-dpo-'));
   try {
     const res = await trainDpo({ model, pairs, ref: refLp, val: pairs, valRef: refLp, pairsPerBatch: 4, beta: 0.1, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() }, cfg, { runDir: dir, stageDir: join(dir, 'dpo'), quiet: true });
+    t.diagnostic(`val loss ${res.lastEval['val/loss'].toFixed(4)}, accuracy ${res.lastEval['val/rewards/accuracies']}`);
     assert.equal(res.lastEval['val/rewards/accuracies'], 1);
     assert.ok(res.lastEval['val/loss'] < Math.LN2 - 0.2, `loss ${res.lastEval['val/loss']}`);
     const after = referenceLogProbs(model, pairs.slice(0, 1), pad);

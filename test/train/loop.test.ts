@@ -52,12 +52,13 @@ test('learning-rate schedule: warmup, cosine, floor', () => {
   assert.equal(learningRate(500, s), 0.1);
 });
 
-test('training loop: loss falls; resume after an interruption reproduces every later loss bit for bit', async () => {
+test('training loop: loss falls; resume after an interruption reproduces every later loss bit for bit', async (t) => {
   const dirA = mkdtempSync(join(tmpdir(), 'gf-loop-a-'));
   const dirB = mkdtempSync(join(tmpdir(), 'gf-loop-b-'));
   try {
     const a = await train(toyTask(), cfg, { runDir: dirA, stageDir: join(dirA, 'toy'), quiet: true });
     const lossesA = new MetricsLog(dirA).read('toy').filter((r) => 'loss' in r).map((r) => r.loss);
+    t.diagnostic(`loss ${(lossesA[0] as number).toFixed(4)} → ${(lossesA[11] as number).toFixed(4)}`);
     assert.equal(lossesA.length, 12);
     assert.ok((lossesA[11] as number) < (lossesA[0] as number), `loss should fall: ${lossesA[0]} → ${lossesA[11]}`);
     assert.equal(a.step, 12);

@@ -95,7 +95,7 @@ test('GRPO advantages, whitening and the k3 KL estimator (zero when policy equal
 const tok = trainTokenizer(['Say the magic word. yes no maybe hello '.repeat(30)], { vocabSize: 300 });
 const yes = tok.encode('yes')[0];
 
-test('RL: the KL between a policy and an identical reference is zero; PPO learns a toy reward ("say yes")', async () => {
+test('RL: the KL between a policy and an identical reference is zero; PPO learns a toy reward ("say yes")', async (t) => {
   const config = makeConfig({ vocabSize: tok.vocabSize, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 24 });
   const policy = new GPT(config, { seed: 2, scalarHead: true });
   const ref = new GPT(config, { seed: 2 });
@@ -110,21 +110,31 @@ test('RL: the KL between a policy and an identical reference is zero; PPO learns
     return ids.length ? ids.filter((i) => i === yes).length / ids.length : 0;
   };
   const rl: RLConfig = { ...DEFAULT_RL, algo: 'ppo', promptsPerRollout: 16, maxNewTokens: 6, epochs: 2, minibatches: 2, klCoef: 0.01, klBound: 1e9, missingEosPenalty: 0, whitenRewards: false };
-  const cfg: TrainConfig = { maxSteps: 4 * 30, lr: 1e-2, minLr: 1e-2, warmupSteps: 0, weightDecay: 0, beta1: 0.9, beta2: 0.99, gradClip: 1, gradAccum: 1, evalEvery: 0, checkpointEvery: 0, keepLast: 1 };
-  const dir = mkdtempSync(join(tmpdir(), 'gf-rl-'));
-  try {
-    await trainRL({ policy, ref, tok, prompts: [{ prompt: 'Say the magic word.' }], tools: null, reward, seed: 3 }, rl, cfg, { runDir: dir, stageDir: join(dir, 'rl'), quiet: true });
-    const scores = new MetricsLog(dir).read('rl').map((r) => r['objective/scores'] as number).filter((x) => x !== undefined);
-    const first = scores[0];
-    const last = scores.slice(-4).reduce((s, x) => s + x, 0) / 4;
-    assert.ok(first < 0.1, `a random policy rarely says yes: ${first}`);
-    assert.ok(last > 0.6, `PPO should learn to say yes: mean reward ${first.toFixed(3)} → ${last.toFixed(3)}`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  // Whether PPO finds "yes" at all (about 1 token in 300 at the start) depends on the float
+  // trajectory: one seed learnt on AVX-512 and stalled at 0.35 on AVX2 after 120 updates.
+  // Measured over 6 seeds on the avx2, scalar and reference paths: at 120 updates 11 of 18
+  // runs ended above 0.9; at 300, 17 of 18 (the 18th never sampled "yes"). So: 300 updates,
+  // three seeds, and at least two of them must learn.
+  const cfg: TrainConfig = { maxSteps: 300, lr: 1e-2, minLr: 1e-2, warmupSteps: 0, weightDecay: 0, beta1: 0.9, beta2: 0.99, gradClip: 1, gradAccum: 1, evalEvery: 0, checkpointEvery: 0, keepLast: 1 };
+  const runs: { first: number; last: number }[] = [];
+  for (const seed of [2, 3, 4]) {
+    const dir = mkdtempSync(join(tmpdir(), 'gf-rl-'));
+    try {
+      const p = new GPT(config, { seed, scalarHead: true });
+      await trainRL({ policy: p, ref: new GPT(config, { seed }), tok, prompts: [{ prompt: 'Say the magic word.' }], tools: null, reward, seed: seed + 1 }, rl, cfg, { runDir: dir, stageDir: join(dir, 'rl'), quiet: true });
+      const scores = new MetricsLog(dir).read('rl').map((r) => r['objective/scores'] as number).filter((x) => x !== undefined);
+      runs.push({ first: scores[0], last: scores.slice(-4).reduce((s, x) => s + x, 0) / 4 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
+  const text = runs.map((r) => `${r.first.toFixed(3)} → ${r.last.toFixed(3)}`).join(', ');
+  t.diagnostic(`mean reward per seed: ${text}`);
+  for (const r of runs) assert.ok(r.first < 0.1, `a random policy rarely says yes: ${text}`);
+  assert.ok(runs.filter((r) => r.last > 0.6).length >= 2, `PPO should learn to say yes in at least 2 of 3 seeds: ${text}`);
 });
 
-test('RL with ptx: mixing the SFT loss into PPO keeps what SFT taught that the reward does not pay for', async () => {
+test('RL with ptx: mixing the SFT loss into PPO keeps what SFT taught that the reward does not pay for', async (t) => {
   // SFT taught "no"; the reward pays for "yes". Without ptx PPO unlearns "no"; with γ = 1 the
   // SFT loss on the "no" conversations stays far lower, and it is logged as loss/ptx_avg.
   const convs = [renderConversation(tok, { messages: [{ role: 'user', content: 'Say the magic word.' }, { role: 'assistant', content: 'no' }] })];
@@ -153,6 +163,7 @@ test('RL with ptx: mixing the SFT loss into PPO keeps what SFT taught that the r
   };
   const without = await run(0);
   const withPtx = await run(1);
+  t.diagnostic(`SFT loss on "no" after PPO: with ptx ${withPtx.loss.toFixed(3)}, without ${without.loss.toFixed(3)}`);
   assert.equal(without.logged, false);
   assert.equal(withPtx.logged, true);
   assert.ok(withPtx.loss < 0.5 * without.loss, `SFT loss on "no" after PPO: with ptx ${withPtx.loss.toFixed(3)}, without ${without.loss.toFixed(3)}`);

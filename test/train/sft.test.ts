@@ -45,7 +45,7 @@ function setup(): Parameters<typeof sft>[0] {
   };
 }
 
-test('SFT: held-out loss on assistant tokens falls; a resumed run reproduces every loss', async () => {
+test('SFT: held-out loss on assistant tokens falls; a resumed run reproduces every loss', async (t) => {
   const dirA = mkdtempSync(join(tmpdir(), 'gf-sft-a-'));
   const dirB = mkdtempSync(join(tmpdir(), 'gf-sft-b-'));
   try {
@@ -53,6 +53,7 @@ test('SFT: held-out loss on assistant tokens falls; a resumed run reproduces eve
     const before = evaluateHeldOut(sA.model, sA.val, B, T)['val/loss'];
     const res = await sft(sA, cfg, { runDir: dirA, stageDir: join(dirA, 'sft'), quiet: true });
     const after = res.lastEval['val/loss'];
+    t.diagnostic(`held-out loss ${before.toFixed(3)} → ${after.toFixed(3)}`);
     assert.ok(after < before - 1.0, `held-out loss should fall by > 1 nat: ${before.toFixed(3)} → ${after.toFixed(3)}`);
 
     const sB = setup();
