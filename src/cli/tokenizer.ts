@@ -14,7 +14,7 @@ const TRAIN: FlagSpecs = {
   input: { kind: 'strings', help: 'training text: files, directories or globs (.txt, .md, .jsonl "text" fields); repeatable', alias: 'i' },
   'vocab-size': { kind: 'number', help: 'vocabulary size including the 14 special tokens', default: 4096 },
   out: { kind: 'string', help: 'where to write tokenizer.json', default: 'tokenizer.json', alias: 'o' },
-  pattern: { kind: 'string', help: 'pre-split: gpt4 (GPT-4 with digits in groups of ≤ 2) | gpt4-digits (one per digit) | cl100k | o200k | gpt2 | none | a regex', default: 'gpt4' },
+  pattern: { kind: 'string', help: 'pre-split: gpt4 (GPT-4 with digits in groups of ≤ 2) | gpt4-digits (one per digit) | cl100k | o200k | gpt2 | none | a regex (Oniguruma syntax, as in tokenizer.json; text it does not match is kept as pieces of its own)', default: 'gpt4' },
   'digit-pairs': { kind: 'boolean', help: 'make all 100 two-digit strings tokens first (with gpt4: every number is whole two-digit tokens)' },
   mode: { kind: 'string', help: 'bpe | char (one token per character, for char-level benchmarks)', default: 'bpe' },
   'max-bytes': { kind: 'number', help: 'read at most this many bytes of input (0 = all)', default: 0 },

@@ -6,7 +6,7 @@ import { GptforgeError } from '../util/errors.js';
  * Hugging Face `tokenizers` compiles the `Split` pre-tokenizer's `pattern.Regex` (and
  * ByteLevel's own GPT-2 regex) with Oniguruma, Ruby syntax (onig crate defaults). Its syntax
  * and several meanings differ from JavaScript's `u` mode, so a source is rewritten into an
- * equivalent JS source (compiled with flags 'gu'), and whatever cannot be rewritten exactly is
+ * equivalent JS source (compiled with flags 'gv'), and whatever cannot be rewritten exactly is
  * refused with a GptforgeError naming the construct. Rewritten (meanings measured against
  * `tokenizers` 0.23.2 over every code point, test/tokenizer/onig.test.ts):
  *  - `(?i:…)` (Llama 3, Qwen2, cl100k, o200k), `(?-i:…)`, and `(?i)` at the start of the
@@ -16,7 +16,7 @@ import { GptforgeError } from '../util/errors.js';
  *    are the full case folding of one character (`ss` ← ß, `st` ← ﬆ, `ff`, `fi`, `fl` ← ﬀ ﬁ ﬂ):
  *    Oniguruma matches those multi-character folds, which no class can express.
  *  - `\s` is Unicode White_Space (with U+0085, without U+FEFF, unlike JS); `\d` is `\p{Nd}`;
- *    `\w` is `[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}]`; `\h` is `[0-9a-fA-F]`; `\b`, `\B` use that `\w`.
+ *    `\w` is `[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}²³¹¼½¾]`; `\h` is `[0-9a-fA-F]`; `\b`, `\B` use that `\w`.
  *  - `.` excludes only `\n`; `^`/`$` are line anchors (Ruby), i.e. after/before `\n`;
  *    `\A`, `\z`, `\Z` are input anchors.
  *  - `\x{…}`, `\e`, `\a`, octal `\0oo`, `{,n}`, a `{` that is not a quantifier, identity
@@ -25,14 +25,46 @@ import { GptforgeError } from '../util/errors.js';
  *    capturing groups become non-capturing (only whole matches are used).
  * Refused: backreferences, `\G \K \R \X \g \k`, nested classes / `&&` / POSIX brackets,
  * conditionals, absent operators, `(?m)`/`(?x)`, `{n,m}+` (a nested quantifier in Ruby syntax).
- * Unicode property tables: Oniguruma's are Unicode 15.0 and V8's are newer, so characters
- * assigned after Unicode 15.0 (in JS: \p{Cn} no more) may match differently; see docs/tokenizer.md.
+ * Unicode property tables: Oniguruma's are older than V8's; every property is corrected by the
+ * code points assigned since (AFTER_ONIG_UNICODE).
  */
+
+/**
+ * Code points assigned in a newer Unicode than Oniguruma's tables in tokenizers 0.23.2 (they
+ * are Unicode 16.0; Node 20.20 has 17.0): to Oniguruma these are unassigned (\p{Cn}), to V8
+ * letters, marks, symbols… Measured over every code point: V8's \P{Cn} minus Oniguruma's
+ * (4,803 code points, all of Unicode 17.0's additions). Every \p{…} is corrected by them, so
+ * text with such characters splits as in tokenizers; a Node with older tables is unaffected.
+ */
+const AFTER_ONIG_UNICODE: readonly [number, number][] = (
+  '88f c5c cdc 1acf-1add 1ae0-1aeb 20c1 2b96 a7ce-a7cf a7d2 a7d4 a7f1 fbc3-fbd2 fd90-fd91 fdc8-fdce 10940-10959 10ec5-10ec7 ' +
+  '10ed0-10ed8 10efa-10efb 11b60-11b67 11db0-11ddb 11de0-11de9 16ea0-16eb8 16ebb-16ed3 16ff2-16ff6 187f8-187ff 18d09-18d1e ' +
+  '18d80-18df2 1ccfa-1ccfc 1ceba-1ced0 1cee0-1cef0 1e6c0-1e6de 1e6e0-1e6f5 1e6fe-1e6ff 1f6d8 1f777-1f77a 1f8d0-1f8d8 ' +
+  '1fa54-1fa57 1fa8a 1fa8e 1fac8 1facd 1faea 1faef 1fbfa 2b73a-2b73f 2cea2-2cead 323b0-33479'
+)
+  .split(' ')
+  .map((r) => {
+    const [a, b] = r.split('-').map((h) => parseInt(h, 16));
+    return [a, b ?? a];
+  });
 
 /** Oniguruma's \s (Unicode White_Space), as code point ranges. */
 const WS_RANGES: readonly [number, number][] = [[0x9, 0xd], [0x20, 0x20], [0x85, 0x85], [0xa0, 0xa0], [0x1680, 0x1680], [0x2000, 0x200a], [0x2028, 0x2029], [0x202f, 0x202f], [0x205f, 0x205f], [0x3000, 0x3000]];
-const WORD_ITEMS = '\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}';
+// Oniguruma's Word also has six Latin-1 numbers (² ³ ¹ ¼ ½ ¾), measured against tokenizers 0.23.2
+const WORD_ITEMS = () => `${propertyItem('Alphabetic', false)}${propertyItem('M', false)}${propertyItem('Nd', false)}${propertyItem('Pc', false)}\\u{b2}\\u{b3}\\u{b9}\\u{bc}-\\u{be}`;
 const HEX_ITEMS = '0-9a-fA-F';
+
+/**
+ * A v-mode class item for Oniguruma's \p{js} (or \P{js}): V8's set corrected by
+ * AFTER_ONIG_UNICODE — removed from properties of assigned characters, added to those that
+ * hold the unassigned ones (Cn, C, …), and the other way round when negated.
+ */
+function propertyItem(js: string, negated: boolean): string {
+  const newer = rangesItems(AFTER_ONIG_UNICODE);
+  const holdsUnassigned = new RegExp(`^\\p{${js}}$`, 'u').test('\u0378');
+  const base = `\\${negated ? 'P' : 'p'}{${js}}`;
+  return holdsUnassigned !== negated ? `[${base}${newer}]` : `[${base}--[${newer}]]`;
+}
 
 function cp(c: number): string {
   // alphanumerics as themselves, everything else as \u{…}: always valid in u-mode, in or out of a class
@@ -266,7 +298,7 @@ class Translator {
     if (ci) this.fail(`\\p{${name}} in a case-insensitive group`);
     const js = jsProperty(name);
     if (!js) this.fail(`the Unicode property "${name}"`);
-    return `\\${negated ? 'P' : 'p'}{${js}}`;
+    return propertyItem(js, negated);
   }
 
   /**
@@ -290,25 +322,25 @@ class Translator {
       case 'S':
         return inClass ? NOT_WS_ITEMS : `[^${WS_ITEMS}]`;
       case 'd':
-        return inClass ? '\\p{Nd}' : '\\p{Nd}';
+        return propertyItem('Nd', false);
       case 'D':
-        return inClass ? '\\P{Nd}' : '\\P{Nd}';
+        return propertyItem('Nd', true);
       case 'h':
         return set(HEX_ITEMS, false);
       case 'H':
         return set(HEX_ITEMS, true);
       case 'w':
         if (ci) this.fail('\\w in a case-insensitive group');
-        return set(WORD_ITEMS, false);
+        return set(WORD_ITEMS(), false);
       case 'W':
         if (ci) this.fail('\\W in a case-insensitive group');
-        return set(WORD_ITEMS, true);
+        return set(WORD_ITEMS(), true);
       case 'p':
       case 'P':
         return this.property(c === 'P', ci);
     }
     if (!inClass) {
-      const w = `[${WORD_ITEMS}]`;
+      const w = `[${WORD_ITEMS()}]`;
       if (c === 'b') return `(?:(?<=${w})(?!${w})|(?<!${w})(?=${w}))`;
       if (c === 'B') return `(?:(?<=${w})(?=${w})|(?<!${w})(?!${w}))`;
       if (c === 'A') return '(?<![\\s\\S])';
@@ -426,7 +458,7 @@ class Translator {
 
 /**
  * Translate an Oniguruma (Ruby syntax) regex source, as Hugging Face tokenizers reads it, into
- * an equivalent JavaScript source for flags 'gu'. Throws GptforgeError (file, field, the
+ * an equivalent JavaScript source for flags 'gv' (v: class set subtraction). Throws GptforgeError (file, field, the
  * construct) for what has no exact translation. See the module comment for the rules.
  */
 export function onigToJs(source: string, where: { file?: string; field?: string } = {}): string {
@@ -435,9 +467,16 @@ export function onigToJs(source: string, where: { file?: string; field?: string 
   };
   const js = new Translator(source, fail).run();
   try {
-    new RegExp(js, 'gu');
+    new RegExp(js, 'gv');
   } catch (e) {
     fail(`a construct JavaScript rejects (${(e as Error).message})`);
   }
   return js;
+}
+
+/** A literal string (a Split's {"String": …} pattern) as a JavaScript source for flags 'gv'. */
+export function literalToJs(text: string): string {
+  let out = '';
+  for (const ch of text) out += cp(ch.codePointAt(0)!);
+  return out;
 }

@@ -1,4 +1,4 @@
-import { onigToJs } from './onig.js';
+import { literalToJs, onigToJs } from './onig.js';
 
 /**
  * Pre-tokenization as Hugging Face `tokenizers` defines it: text is cut into pieces before
@@ -29,14 +29,10 @@ interface Compiled {
   invert: boolean;
 }
 
-function escapeRegex(s: string): string {
-  return s.replace(/[\\^$*+?.()|[\]{}\-/]/g, '\\$&');
-}
-
-/** Compile a rule's pattern to a JS regex ('gu'); `where` names the file and JSON path in errors. */
+/** Compile a rule's pattern to a JS regex ('gv'); `where` names the file and JSON path in errors. */
 export function compileRule(rule: SplitRule, where: { file?: string; field?: string } = {}): RegExp {
-  const js = 'Regex' in rule.pattern ? onigToJs(rule.pattern.Regex, where) : escapeRegex(rule.pattern.String);
-  return new RegExp(js, 'gu');
+  const js = 'Regex' in rule.pattern ? onigToJs(rule.pattern.Regex, where) : literalToJs(rule.pattern.String);
+  return new RegExp(js, 'gv');
 }
 
 /**

@@ -48,6 +48,7 @@ export const HARD: readonly string[] = [
   'a  b\t\t\n\n   c \r\n\r\nd    \n \u3000x\u00a0y\u0085z\ufeffw\u2028v',
   'naïve café résumé ﬁne ß ẞ straße KELVIN K',
   'x'.repeat(40) + ' ' + '!?'.repeat(15) + '\n\n\n',
+  'new in Unicode 17: a\u088fb \u{16ea0}\u{16ea1} \u{1fa8a}! \u{11de0}\u{11de1}7',
   '',
 ];
 
@@ -79,6 +80,7 @@ function withPre(pre: unknown, model: Record<string, unknown> = {}): string {
 }
 
 const SHAPES: [string, unknown][] = [
+  ['our own file as written (gpt4 pattern)', baseJson.pre_tokenizer],
   ['ByteLevel alone (GPT-2 regex)', { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true }],
   ['Llama 3 (?i:…) regex', { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: LLAMA3 }, behavior: 'Isolated', invert: false }, BYTE_LEVEL] }],
   ['Qwen2 regex', { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: QWEN2 }, behavior: 'Isolated', invert: false }, BYTE_LEVEL] }],

@@ -1,0 +1,94 @@
+// Oniguruma → JavaScript regex translation (src/tokenizer/onig.ts): each construct matches
+// exactly the code points Hugging Face tokenizers' Oniguruma matches, checked over every code
+// point against npm `tokenizers` when it loads (skipped with a printed reason otherwise), and
+// against expectations derived from it (tokenizers 0.23.2) always.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { onigToJs } from '../../src/tokenizer/onig.js';
+
+interface HfModule {
+  Tokenizer: { fromString(s: string): { getPreTokenizer(): { preTokenizeString(s: string): [string, [number, number]][] } | null } };
+}
+let hf: HfModule | null = null;
+let hfWhy = '';
+try {
+  hf = (await import('tokenizers')) as unknown as HfModule;
+} catch (e) {
+  hfWhy = `Hugging Face "tokenizers" (the oracle) cannot be loaded here: ${(e as Error).message.split('\n')[0]}`;
+  console.log(`# SKIPPING the oracle comparisons only: ${hfWhy}`);
+}
+
+const js = (src: string): RegExp => new RegExp(onigToJs(src), 'gv');
+const matches = (src: string, s: string): string[] => s.match(js(src)) ?? [];
+
+test('translations match what Oniguruma matches (expectations derived from tokenizers 0.23.2)', () => {
+  // (?i:…): Unicode simple case folding, ſ → s and K (Kelvin) → k included
+  assert.deepEqual(matches("(?i:'s|'t|'re|'ll)", "'s 'S 'ſ 't 'T 'rE 'Re 'LL 'x"), ["'s", "'S", "'ſ", "'t", "'T", "'rE", "'Re", "'LL"]);
+  assert.deepEqual(matches('(?i:k)', 'kK\u212aq'), ['k', 'K', '\u212a']);
+  assert.deepEqual(matches('(?i:[a-c])+', 'aBcD'), ['aBc']);
+  assert.deepEqual(matches('(?i)ab', 'AB ab Ab'), ['AB', 'ab', 'Ab']);
+  // \s is Unicode White_Space: U+0085 yes, U+FEFF no (JS's \s is the other way round)
+  assert.deepEqual(matches('\\s', 'a\u0085b\ufeffc\u3000'), ['\u0085', '\u3000']);
+  assert.deepEqual(matches('[^\\s]+', 'a\u0085b\ufeffc'), ['a', 'b\ufeffc']);
+  assert.deepEqual(matches('\\d+', '12 ٣٤ १२'), ['12', '٣٤', '१२']);
+  assert.deepEqual(matches('\\w+', 'héllo_1 ٣ 中文'), ['héllo_1', '٣', '中文']);
+  assert.deepEqual(matches('\\h+', '0xBEEFg'), ['0', 'BEEF']);
+  // . excludes only \n; ^ and $ are line anchors; \A \z the input's ends
+  assert.deepEqual(matches('.+', 'a\rb\u2028c\nd'), ['a\rb\u2028c', 'd']);
+  assert.deepEqual(matches('^.', 'ab\ncd\r\nef'), ['a', 'c', 'e']);
+  assert.deepEqual(matches('.$', 'ab\ncd\r\nef'), ['b', '\r', 'f']);
+  assert.deepEqual(matches('\\A.|.\\z', 'ab\ncd'), ['a', 'd']);
+  // syntax JS u-mode lacks
+  assert.deepEqual(matches('\\x{4e2d}\\p{^L}', '中! 中a'), ['中!']);
+  assert.deepEqual(matches('a{,2}b', 'aaab'), ['aab']);
+  assert.deepEqual(matches('\\p{Han}+', 'abc中文def'), ['中文']);
+  assert.deepEqual(matches('x{y', 'x{y'), ['x{y']);
+  assert.deepEqual(matches('[\\-\\]]+', 'a-]-b'), ['-]-']);
+  // atomic and possessive: no backtracking into them
+  assert.deepEqual(matches('a++a', 'aaaa'), []);
+  assert.deepEqual(matches('(?>a+)b|a', 'aab'), ['aab']);
+  assert.deepEqual(matches('"[^"]*+"', '"ab" "c'), ['"ab"']);
+  // refusals name the construct
+  for (const [src, what] of [
+    ['(?i:ss)', /case-insensitive "ss"/],
+    ['(?i:straße)', /case-insensitive "st"|non-ASCII/],
+    ['(a)\\1', /backreference/],
+    ['[[:alpha:]]', /POSIX bracket/],
+    ['[a-z&&[^q]]', /nested character class|intersection/],
+    ['a(?i)b', /"\(\?i\)" other than at the start/],
+    ['(?m:a.b)', /option group/],
+    ['\\G', /escape "\\G"/],
+    ['a{1,2}+', /quantifier of a quantifier/],
+    ['\\p{NotAProperty}', /Unicode property "NotAProperty"/],
+    ['(?i:é)', /non-ASCII character/],
+  ] as const) assert.throws(() => onigToJs(src, { file: 'x.json', field: 'pre_tokenizer.pattern' }), (e: Error) => e.message.startsWith('x.json, field "pre_tokenizer.pattern"') && what.test(e.message), src);
+});
+
+test('each translated construct matches the same code points as Oniguruma, over all of Unicode, newly assigned characters included (oracle: npm tokenizers)', (t) => {
+  if (!hf) return t.skip(hfWhy);
+  const oracle = hf;
+  // every code point once (no surrogates: no well-formed text has them alone)
+  const cps: number[] = [];
+  for (let c = 1; c <= 0x10ffff; c++) if (c < 0xd800 || c > 0xdfff) cps.push(c);
+  const parts: string[] = [];
+  for (let i = 0; i < cps.length; i += 4096) parts.push(String.fromCodePoint(...cps.slice(i, i + 4096)));
+  const all = parts.join('');
+  const onigSet = (regex: string): Set<number> => {
+    const tok = oracle.Tokenizer.fromString(JSON.stringify({ version: '1.0', added_tokens: [], pre_tokenizer: { type: 'Split', pattern: { Regex: regex }, behavior: 'Removed', invert: true }, model: { type: 'BPE', vocab: {}, merges: [] } }));
+    const out = new Set<number>();
+    for (const [piece] of tok.getPreTokenizer()!.preTokenizeString(all)) for (const ch of piece) out.add(ch.codePointAt(0)!);
+    return out;
+  };
+  const jsSet = (regex: string): Set<number> => {
+    const out = new Set<number>();
+    for (const m of all.matchAll(js(regex))) for (const ch of m[0]) out.add(ch.codePointAt(0)!);
+    return out;
+  };
+  for (const src of ['\\s', '\\S', '\\d', '\\D', '\\w', '\\W', '\\h', '.', '\\p{Cn}', '\\P{L}', '\\p{C}', '[\\p{L}\\p{M}]', '\\p{Hiragana}', '[^\\s\\p{L}\\p{N}]', '[^\\r\\n\\p{L}\\p{N}]', '\\p{L}', '\\p{N}', '\\p{P}', '\\p{S}', '\\p{M}', '\\p{Lu}', '\\p{Han}', '(?i:[a-z])', '(?i:s)', '(?i:k)']) {
+    const o = onigSet(src);
+    const j = jsSet(src);
+    const onlyOnig = [...o].filter((c) => !j.has(c)).slice(0, 5);
+    const onlyJs = [...j].filter((c) => !o.has(c)).slice(0, 5);
+    assert.deepEqual([onlyOnig, onlyJs], [[], []], `${src}: Oniguruma only ${onlyOnig.map((c) => c.toString(16))}, JS only ${onlyJs.map((c) => c.toString(16))}`);
+  }
+});
