@@ -16,9 +16,9 @@ import type { PretrainPreset } from './presets.js';
  * decoding step computes), and each stage's configured work is counted in those units:
  *   - training stages: steps left (resume-aware: from the stage's latest.json) × micro-batches
  *     × one timed forward+backward (the optimizer update, ~1% at these sizes, is not timed);
- *   - decoding (comparisons, rollouts, the evaluation's answers): replies × tokens × one timed
- *     forward at the batch's rows — no KV-cache attention, sampling or tool calls, so it is a
- *     floor for short contexts;
+ *   - decoding (comparisons, rollouts, the evaluation's answers): one timed decode of the
+ *     batch's rows on a KV cache (a 32-token prompt, then the reply's tokens) per batch —
+ *     sampling, tool calls and prompt lengths beyond 32 are not timed, so it is a floor;
  *   - data preparation and tokenizer training are not estimated (they are measured and shown
  *     at the end), nor the pipeline's samples and the scripted chat (seconds).
  * It is an estimate, printed with what it is based on; the pipeline prints each stage's
@@ -72,6 +72,8 @@ export function estimatePipeline(runDir: string, preset: PretrainPreset, vocabSi
   const t0 = performance.now();
   const model = new GPT(makeConfig({ ...preset.model, vocabSize }), { seed: 1 });
   const ctx = preset.model.blockSize;
+  // a task prompt rendered as a conversation is ~32 tokens; replies are up to maxTokens
+  const PROMPT = 32;
   const cache = new Map<string, number>();
   const randomIds = (n: number): Int32Array => {
     const ids = new Int32Array(n);
@@ -100,12 +102,30 @@ export function estimatePipeline(runDir: string, preset: PretrainPreset, vocabSi
       resetArena();
     });
   };
-  /** Seconds for one forward of rows × T tokens (T = 1: one decoding step of `rows` replies). */
+  /** Seconds for one forward of rows × T tokens (evaluation and scoring passes). */
   const forward = (rows: number, T: number): number => {
     T = Math.max(1, Math.min(ctx, Math.round(T)));
     rows = Math.max(1, Math.round(rows));
-    return timed(`forward ${rows}x${T}`, T === 1 ? 8 : 2, () => {
+    return timed(`forward ${rows}x${T}`, 2, () => {
       noGrad(() => model.forward(randomIds(rows * T), rows, T));
+      resetArena();
+    });
+  };
+  /**
+   * Seconds to decode `rows` replies of `tokens` tokens together after a PROMPT-token prompt,
+   * on a KV cache as the chat engine does (next-token logits of every row per step; sampling,
+   * tools and stopping early are not included). Clamped to the context, scaled back up.
+   */
+  const decode = (rows: number, tokens: number): number => {
+    rows = Math.max(1, Math.round(rows));
+    const prompt = Math.min(PROMPT, Math.floor(ctx / 2));
+    const steps = Math.max(1, Math.min(tokens, ctx - prompt));
+    return (tokens / steps) * timed(`decode ${rows}x${steps}`, 1, () => {
+      noGrad(() => {
+        const cache = model.createCache(rows, prompt + steps);
+        model.nextLogits(randomIds(rows * prompt), cache);
+        for (let i = 0; i < steps; i++) model.nextLogits(randomIds(rows), cache);
+      });
       resetArena();
     });
   };
@@ -124,13 +144,11 @@ export function estimatePipeline(runDir: string, preset: PretrainPreset, vocabSi
     const l = Math.max(0, sft.train.maxSteps - stepsDone(runDir, 'sft'));
     stages.push({ stage: '2. SFT', seconds: l * sft.train.gradAccum * train(sft.batchSize, sft.seqLen), basis: `${l} steps × ${sft.train.gradAccum} × ${sft.batchSize}×${sft.seqLen} forward+backward` });
   }
-  // a task prompt rendered as a conversation is ~32 tokens; replies are up to maxTokens
-  const PROMPT = 32;
   const rm = preset.rm;
   if (sft && rm) {
     const c = rm.comparisons;
     const done = existsSync(join(runDir, 'comparisons', 'train.jsonl'));
-    const gen = done ? 0 : (c.prompts + c.valPrompts) * c.maxTokens * forward(c.k, 1);
+    const gen = done ? 0 : (c.prompts + c.valPrompts) * decode(c.k, c.maxTokens);
     const l = Math.max(0, rm.train.maxSteps - stepsDone(runDir, 'rm'));
     const rows = rm.rankingsPerBatch * c.k;
     stages.push({
@@ -147,7 +165,7 @@ export function estimatePipeline(runDir: string, preset: PretrainPreset, vocabSi
     const P = cfg.promptsPerRollout;
     const L = PROMPT + cfg.maxNewTokens;
     // per rollout: decode, then old log-probs/values, reference and reward-model passes
-    const perRollout = cfg.maxNewTokens * forward(P, 1) + 3 * forward(P, L);
+    const perRollout = decode(P, cfg.maxNewTokens) + 3 * forward(P, L);
     const perUpdate = train(P / cfg.minibatches, L) + (cfg.ptxCoef > 0 ? train(cfg.ptxRows, sft.seqLen) : 0);
     stages.push({
       stage: '4. RL',
@@ -161,12 +179,13 @@ export function estimatePipeline(runDir: string, preset: PretrainPreset, vocabSi
     const models = 1 + 2 + (rm && rl ? 1 : 0); // base, SFT without and with the tool, PPO
     const answers = TASKS.length * perTask * models;
     const cmp = rm ? { prompts: 48, samplesPerPrompt: 8, bestOfN: 4, oracleBestOfN: 0, ...ev.compare } : null;
-    // compare: base, SFT, best-of-N, the oracle's best-of-N and PPO reply to every prompt; diversity samples per model
-    const replies = cmp ? cmp.prompts * (1 + 1 + cmp.bestOfN + cmp.oracleBestOfN + (rl ? 1 : 0)) + cmp.prompts * cmp.samplesPerPrompt * (rl ? 3 : 2) : 0;
+    // compare, per prompt: base, SFT and PPO reply once, best-of-N and the oracle's best-of-M
+    // sample N and M together, and each model's diversity samples are drawn together
+    const perPrompt = cmp ? (2 + (rl ? 1 : 0)) * decode(1, 48) + decode(cmp.bestOfN, 48) + (cmp.oracleBestOfN > 0 ? decode(cmp.oracleBestOfN, 48) : 0) + (rl ? 3 : 2) * decode(cmp.samplesPerPrompt, 48) : 0;
     stages.push({
       stage: 'evaluation',
-      seconds: answers * 24 * forward(1, 1) + replies * 48 * forward(1, 1),
-      basis: `${answers} greedy answers × ~24 tokens${cmp ? ` + ${replies} compared replies × 48 tokens` : ''}, one row at a time`,
+      seconds: answers * decode(1, 24) + (cmp ? cmp.prompts * perPrompt : 0),
+      basis: `${answers} greedy answers × ~24 tokens${cmp ? `; ${cmp.prompts} compared prompts (replies, best-of-${cmp.bestOfN}${cmp.oracleBestOfN > 0 ? `, oracle best-of-${cmp.oracleBestOfN}` : ''}, ${cmp.samplesPerPrompt} diversity samples per model) × 48 tokens` : ''}`,
     });
   }
   const k = getKernels();
@@ -183,7 +202,7 @@ export function estimateText(e: PipelineEstimate): string {
   const w = Math.max(...e.stages.map((s) => s.stage.length));
   return [
     `estimate for this run: about ${formatDuration(e.total)} on ${e.machine}`,
-    `  (from timing this preset's model at each stage's shapes for ${formatDuration(e.calibrationSeconds)}, scaled by the configured steps; a floor for decoding, which it times without the KV cache, sampling and tools)`,
+    `  (from timing this preset's model at each stage's training and decoding shapes for ${formatDuration(e.calibrationSeconds)}, scaled by the steps left; decoding is a floor: sampling and tools are not timed)`,
     ...e.stages.map((s) => `  ${s.stage.padEnd(w)}  ${formatDuration(s.seconds).padStart(10)}   ${s.basis}`),
   ].join('\n');
 }
