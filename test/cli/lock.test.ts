@@ -12,7 +12,7 @@ const steps = (runDir: string): number[] =>
 /** The PID of a process that has ended. */
 const deadPid = (): number => spawnSync(process.execPath, ['-e', '']).pid!;
 
-test('two pretrains on one run directory: the second is refused naming the first\'s PID and command; readers work meanwhile', { timeout: 300_000 }, async () => {
+test('two pretrains on one run directory: the second is refused naming the first\'s PID and command; readers (sample, eval) work meanwhile', { timeout: 300_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'gf-lock-'));
   try {
     const preset = writeTinyPreset(join(root, 'in'), { checkpointEvery: 5 });
@@ -35,6 +35,10 @@ test('two pretrains on one run directory: the second is refused naming the first
     const sample = run(['sample', '--run', runDir, '--prompt', 'the whale', '--max-tokens', '4']);
     assert.equal(sample.status, 0, sample.stderr);
     assert.match(sample.stdout, /^the whale/);
+    // eval writes its own report (eval.lock), not what the stage writes
+    const ev = run(['eval', '--run', runDir, '--per-task', '1', '--few-shot', '0', '--no-compare', '--quiet']);
+    assert.equal(ev.status, 0, ev.stderr);
+    assert.ok(existsSync(join(runDir, 'eval.md')) && !existsSync(join(runDir, 'eval.lock')));
 
     first.child.kill('SIGINT');
     const r = await first.done;

@@ -1,0 +1,30 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI, writeTinyPreset } from './fixture.js';
+
+const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+test('pipeline prints an estimate from timed steps at its start (resume-aware) and each stage\'s measured time at its end', { timeout: 180_000 }, () => {
+  const root = mkdtempSync(join(tmpdir(), 'gf-times-'));
+  try {
+    const preset = writeTinyPreset(join(root, 'in'), { maxSteps: 4 });
+    const runDir = join(root, 'run');
+    const r = run(['pipeline', '--preset', preset, '--run', runDir, '--quiet', '--no-samples']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`^estimate for this run: about \\d+ s on ${escape(cpus()[0].model)}, (native|reference) backend, \\d+ threads`, 'm'));
+    assert.match(r.stderr, /^ {2}1\. pretraining +\d+ s +4 steps × 1 × 2×16 forward\+backward, 1 evaluations; data and tokenizer preparation not included$/m);
+    assert.match(r.stderr, /^1\. data, tokenizer, pretraining: \d+ s measured \(estimated \d+ s\)$/m);
+    assert.match(r.stderr, /^stage times on .*:\n {2}stage +measured +estimated\n {2}1\. data, tokenizer, pretraining +\d+ s +\d+ s\n {2}total +\d+ s +\d+ s$/m);
+    // run again: the stage is done, so nothing is left to estimate
+    const again = run(['pipeline', '--preset', preset, '--run', runDir, '--quiet', '--no-samples']);
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stderr, /^ {2}1\. pretraining +0 s +0 steps × 1 × 2×16 forward\+backward, 0 evaluations/m);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
