@@ -14,7 +14,7 @@ import { sft } from '../../src/train/sft.js';
 import { trainRewardModel, ShuffledLoader, type RenderedRanking } from '../../src/train/reward.js';
 import { trainDpo, referenceLogProbs, type DpoPair } from '../../src/train/dpo.js';
 import { trainRL, DEFAULT_RL, type RLConfig } from '../../src/train/rl.js';
-import type { MetricRecord } from '../../src/train/metrics.js';
+import { MetricsLog, type MetricRecord } from '../../src/train/metrics.js';
 import type { TrainConfig, TrainOptions } from '../../src/train/loop.js';
 
 /**
@@ -161,4 +161,31 @@ test('RL (PPO with ptx): splitting a minibatch of 8 rollouts into 1, 2 or 4 micr
   // the same rollouts in every split (sampling does not depend on gradAccum)
   assert.deepEqual(tokensOf[1], tokensOf[0]);
   assert.deepEqual(tokensOf[2], tokensOf[0]);
+});
+
+test('RL (PPO with ptx) with gradAccum 2: a run stopped mid-rollout and resumed logs the same losses as an uninterrupted one', async () => {
+  const reward = (_p: string, r: { text: string }): number => tok.encode(r.text).length / 8;
+  const rl: RLConfig = { ...DEFAULT_RL, algo: 'ppo', promptsPerRollout: 6, maxNewTokens: 6, epochs: 2, minibatches: 2, klCoef: 0.05, klBound: 1e9, missingEosPenalty: 0.5, ptxCoef: 0.5, ptxRows: 2 };
+  const sftItems = [1, 6, 3].map((n) => renderConversation(tok, { messages: [{ role: 'user', content: 'Say the magic word.' }, { role: 'assistant', content: reply(n) }] }));
+  const cfg: TrainConfig = { ...base, maxSteps: 7, lr: 1e-2, gradAccum: 2, checkpointEvery: 0 };
+  const go = (dir: string, stopAfter?: number): Promise<unknown> =>
+    trainRL(
+      { policy: new GPT(config, { seed: 2, scalarHead: true }), ref: new GPT(config, { seed: 2 }), tok, prompts: [{ prompt: 'Say the magic word.' }, { prompt: 'Is it good?' }], tools: null, reward, seed: 3, ptx: new PackedLoader(sftItems, 2, 40, pad, 1) },
+      rl,
+      cfg,
+      { runDir: dir, stageDir: join(dir, 'rl'), quiet: true, stopAfter },
+    );
+  const dirA = mkdtempSync(join(tmpdir(), 'gf-accum-rl-a-'));
+  const dirB = mkdtempSync(join(tmpdir(), 'gf-accum-rl-b-'));
+  try {
+    await go(dirA);
+    await go(dirB, 3); // 4 updates per rollout: stopped inside the first rollout's updates
+    await go(dirB);
+    const losses = (dir: string): number[] => new MetricsLog(dir).read('rl').filter((r) => typeof r.loss === 'number').map((r) => r.loss as number);
+    assert.equal(losses(dirA).length, 7);
+    assert.deepEqual(losses(dirB), losses(dirA));
+  } finally {
+    rmSync(dirA, { recursive: true, force: true });
+    rmSync(dirB, { recursive: true, force: true });
+  }
 });
