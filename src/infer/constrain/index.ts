@@ -30,3 +30,11 @@ export function regexGrammar(pattern: string, where: ErrorLocation = {}): Gramma
 export function regexConstraint(pattern: string, tok: Tokenizer, where: ErrorLocation = {}): GrammarConstraint {
   return new GrammarConstraint(compileGrammar(regexGrammar(pattern, where), tok));
 }
+
+export { schemaGrammar, lowerSchema, jsonChars, intRange, type SchemaOptions } from './schema.js';
+import { lowerSchema, type SchemaOptions } from './schema.js';
+
+/** A constraint forcing the output to be a JSON text the schema accepts (see schema.ts for the supported subset and whitespace policy). */
+export function schemaConstraint(schema: unknown, tok: Tokenizer, opts: SchemaOptions = {}): GrammarConstraint {
+  return new GrammarConstraint(new TokenMatcher(new Automaton(lowerSchema(schema, opts)), tokenTrie(tok)));
+}
