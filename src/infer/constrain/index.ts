@@ -38,3 +38,11 @@ import { lowerSchema, type SchemaOptions } from './schema.js';
 export function schemaConstraint(schema: unknown, tok: Tokenizer, opts: SchemaOptions = {}): GrammarConstraint {
   return new GrammarConstraint(new TokenMatcher(new Automaton(lowerSchema(schema, opts)), tokenTrie(tok)));
 }
+
+export { parseGbnf } from './gbnf.js';
+import { parseGbnf } from './gbnf.js';
+
+/** A constraint forcing the output to derive from the GBNF grammar's `root` rule. */
+export function gbnfConstraint(text: string, tok: Tokenizer, file = '<grammar>'): GrammarConstraint {
+  return new GrammarConstraint(compileGrammar(parseGbnf(text, file), tok));
+}
