@@ -121,3 +121,28 @@ test('unsupported keywords are refused with pointer and keyword; invalid and emp
   // an empty optional branch is fine: the rest still has values
   assert.ok(accepts(schemaConstraint({ anyOf: [{ type: 'string', minLength: 3, maxLength: 1 }, { type: 'null' }] }, tok), tok, 'null'));
 });
+
+test('schema masks equal a brute-force check of every token at every step (frame split is exact)', () => {
+  const tok = testTokenizer();
+  const rng = new Rng(77);
+  for (const c of [CASES[0], CASES[2], CASES[3], CASES[6]]) {
+    const base = schemaConstraint(c.schema, tok);
+    const m = base.matcher;
+    for (let w = 0; w < 6; w++) {
+      const con = base.clone();
+      for (let step = 0; step < 40 && !con.mustEnd(); step++) {
+        const mask = new Uint32Array(Math.ceil(tok.vocabSize / 32));
+        con.fillMask(mask);
+        const allowed: number[] = [];
+        for (let id = 0; id < tok.vocabSize; id++) {
+          const b = m.trie.tokenBytes[id];
+          const ok = b !== undefined && m.automaton.run(con.stateId, b) !== 0;
+          assert.equal((mask[id >>> 5] >>> (id & 31)) & 1, ok ? 1 : 0, `${c.name}: token ${id} ${JSON.stringify(tok.decode([id]))} at step ${step}`);
+          if (ok) allowed.push(id);
+        }
+        if (allowed.length === 0) break;
+        assert.ok(con.advance(allowed[rng.int(allowed.length)]));
+      }
+    }
+  }
+});

@@ -30,7 +30,7 @@ export function isEmptySet(s: ByteSet): boolean {
 }
 
 export function byteSetKey(s: ByteSet): string {
-  return Array.from(s, (w) => (w >>> 0).toString(36)).join('.');
+  return `${s[0]},${s[1]},${s[2]},${s[3]},${s[4]},${s[5]},${s[6]},${s[7]}`;
 }
 
 /** Sort, merge overlapping/adjacent ranges and drop surrogates (U+D800–U+DFFF: not encodable in UTF-8). */

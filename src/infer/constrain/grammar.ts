@@ -65,10 +65,12 @@ export const bytes = (set: ByteSet): Expr => ({ kind: 'bytes', set });
 export const chars = (ranges: readonly CodeRange[]): Expr => ({ kind: 'chars', ranges: normalizeRanges(ranges) });
 
 const utf8 = new TextEncoder();
+/** One shared Expr per byte value, so lowering dedupes terminals by identity. */
+const BYTE: readonly Expr[] = Array.from({ length: 256 }, (_, b) => bytes(byteSet([b, b])));
 /** The exact UTF-8 bytes of `s`. */
 export function literal(s: string): Expr {
   const b = utf8.encode(s);
-  return seq(...Array.from(b, (x) => bytes(byteSet([x, x]))));
+  return seq(...Array.from(b, (x) => BYTE[x]));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -110,16 +112,21 @@ export function lowerGrammar(g: Grammar): LoweredGrammar {
   for (const name of g.rules.keys()) ruleIndex.set(name, newRule(name));
   if (!ruleIndex.has(g.start)) throw new GptforgeError(`the start rule ${g.start} is not defined`, where);
 
+  const termById = new Map<ByteSet, number>();
   const term = (set: ByteSet): number => {
+    let t = termById.get(set);
+    if (t !== undefined) return t;
     const k = byteSetKey(set);
-    let t = termIndex.get(k);
+    t = termIndex.get(k);
     if (t === undefined) {
       t = terms.length;
       terms.push(set);
       termIndex.set(k, t);
     }
+    termById.set(set, t);
     return t;
   };
+  const charsMemo = new Map<string, number>();
   const refSym = (r: number): number => -r - 2;
 
   // One symbol standing for `e`.
@@ -132,9 +139,19 @@ export function lowerGrammar(g: Grammar): LoweredGrammar {
     }
     const hit = memo.get(e);
     if (hit !== undefined) return hit;
+    // character classes: shared structurally (the same class recurs across a schema)
+    const ck = e.kind === 'chars' ? e.ranges.map((r) => `${r[0]}-${r[1]}`).join(',') : undefined;
+    if (ck !== undefined) {
+      const c = charsMemo.get(ck);
+      if (c !== undefined) {
+        memo.set(e, c);
+        return c;
+      }
+    }
     const r = newRule(`${ctx}~${names.length}`);
     const s = refSym(r);
     memo.set(e, s);
+    if (ck !== undefined) charsMemo.set(ck, s);
     bodies[r] = altsOf(e, ctx);
     return s;
   };
@@ -176,34 +193,14 @@ export function lowerGrammar(g: Grammar): LoweredGrammar {
 
   const nRules = names.length;
   // Productive rules (derive some string); prune alternatives that use unproductive symbols.
-  const productive = new Uint8Array(nRules);
-  const symOk = (s: number): boolean => (s >= 0 ? !isEmptySet(terms[s]) : productive[-s - 2] === 1);
-  for (let changed = true; changed; ) {
-    changed = false;
-    for (let r = 0; r < nRules; r++) {
-      if (productive[r]) continue;
-      if (bodies[r].some((a) => a.every(symOk))) {
-        productive[r] = 1;
-        changed = true;
-      }
-    }
-  }
+  const productive = fixpoint(bodies, (t) => !isEmptySet(terms[t]));
   const start = ruleIndex.get(g.start)!;
   if (!productive[start]) throw new GptforgeError(`no string satisfies this ${g.source ? 'constraint' : 'grammar'} (rule ${g.start} derives nothing)`, where);
-  for (let r = 0; r < nRules; r++) bodies[r] = bodies[r].filter((a) => a.every(symOk));
+  const symOk = (s: number): boolean => (s >= 0 ? !isEmptySet(terms[s]) : productive[-s - 2] === 1);
+  for (let r = 0; r < nRules; r++) if (bodies[r].some((a) => !a.every(symOk))) bodies[r] = bodies[r].filter((a) => a.every(symOk));
 
   // Nullable rules, then left recursion through non-tail references.
-  const nullable = new Uint8Array(nRules);
-  for (let changed = true; changed; ) {
-    changed = false;
-    for (let r = 0; r < nRules; r++) {
-      if (nullable[r]) continue;
-      if (bodies[r].some((a) => a.every((s) => s < 0 && nullable[-s - 2]))) {
-        nullable[r] = 1;
-        changed = true;
-      }
-    }
-  }
+  const nullable = fixpoint(bodies, () => false);
   // Edges r → q when q can be reached at the left of r without consuming input; `grow` when
   // something follows q in that alternative (the expansion pushes a continuation).
   const edges: number[][] = Array.from({ length: nRules }, () => []);
@@ -221,25 +218,11 @@ export function lowerGrammar(g: Grammar): LoweredGrammar {
     }
   }
   if (growEdges.length > 0) {
-    // r is left-recursive with growth if some grow edge r → q has q ⇝ r.
-    const reach = (from: number, target: number): boolean => {
-      const seen = new Uint8Array(nRules);
-      const stack = [from];
-      while (stack.length) {
-        const x = stack.pop()!;
-        if (x === target) return true;
-        if (seen[x]) continue;
-        seen[x] = 1;
-        for (const y of edges[x]) stack.push(y);
-      }
-      return false;
-    };
-    const checked = new Set<string>();
+    // A grow edge r → q is left recursion iff q reaches r, i.e. both lie in one strongly
+    // connected component of the left-edge graph (Tarjan's algorithm, iterative).
+    const comp = sccs(edges);
     for (const [r, q] of growEdges) {
-      const k = `${r},${q}`;
-      if (checked.has(k)) continue;
-      checked.add(k);
-      if (reach(q, r)) {
+      if (comp[r] === comp[q]) {
         const name = names[r].split('~')[0];
         throw new GptforgeError(`rule ${name} is left-recursive (it can expand to itself before consuming any input); rewrite it with repetition, e.g. a ::= b (op b)*`, where);
       }
@@ -259,4 +242,101 @@ export function lowerGrammar(g: Grammar): LoweredGrammar {
   }
   ruleAlts[nRules] = altStarts.length;
   return { syms: Int32Array.from(syms), ruleAlts, altStarts: Int32Array.from(altStarts), ruleNames: names, terminals: terms, startRule: start };
+}
+
+/** Strongly connected component id of each node (Tarjan, iterative to survive deep graphs). */
+function sccs(edges: readonly number[][]): Int32Array {
+  const n = edges.length;
+  const index = new Int32Array(n).fill(-1);
+  const low = new Int32Array(n);
+  const comp = new Int32Array(n).fill(-1);
+  const onStack = new Uint8Array(n);
+  const stack: number[] = [];
+  let counter = 0;
+  let compCount = 0;
+  const callStack: [number, number][] = [];
+  for (let root = 0; root < n; root++) {
+    if (index[root] >= 0) continue;
+    callStack.push([root, 0]);
+    index[root] = low[root] = counter++;
+    stack.push(root);
+    onStack[root] = 1;
+    while (callStack.length > 0) {
+      const top = callStack[callStack.length - 1];
+      const v = top[0];
+      if (top[1] < edges[v].length) {
+        const w = edges[v][top[1]++];
+        if (index[w] < 0) {
+          index[w] = low[w] = counter++;
+          stack.push(w);
+          onStack[w] = 1;
+          callStack.push([w, 0]);
+        } else if (onStack[w]) low[v] = Math.min(low[v], index[w]);
+        continue;
+      }
+      callStack.pop();
+      if (callStack.length > 0) {
+        const u = callStack[callStack.length - 1][0];
+        low[u] = Math.min(low[u], low[v]);
+      }
+      if (low[v] === index[v]) {
+        let w: number;
+        do {
+          w = stack.pop()!;
+          onStack[w] = 0;
+          comp[w] = compCount;
+        } while (w !== v);
+        compCount++;
+      }
+    }
+  }
+  return comp;
+}
+
+/**
+ * The least set of rules with an alternative whose every symbol qualifies (a terminal when
+ * `terminalOk`, a rule already in the set): productive rules, or nullable ones with
+ * `terminalOk` false. Worklist, linear in the grammar size.
+ */
+function fixpoint(bodies: readonly number[][][], terminalOk: (t: number) => boolean): Uint8Array {
+  const n = bodies.length;
+  const inSet = new Uint8Array(n);
+  const need: number[] = [];
+  const altRule: number[] = [];
+  const occ: number[][] = Array.from({ length: n }, () => []);
+  const queue: number[] = [];
+  for (let r = 0; r < n; r++) {
+    for (const a of bodies[r]) {
+      const id = need.length;
+      altRule.push(r);
+      let k = 0;
+      let blocked = false;
+      for (const s of a) {
+        if (s >= 0) {
+          if (!terminalOk(s)) blocked = true;
+        } else {
+          k++;
+          occ[-s - 2].push(id);
+        }
+      }
+      need.push(blocked ? Infinity : k);
+      if (!blocked && k === 0 && !inSet[r]) {
+        inSet[r] = 1;
+        queue.push(r);
+      }
+    }
+  }
+  while (queue.length > 0) {
+    const q = queue.pop()!;
+    for (const id of occ[q]) {
+      if (--need[id] === 0) {
+        const r = altRule[id];
+        if (!inSet[r]) {
+          inSet[r] = 1;
+          queue.push(r);
+        }
+      }
+    }
+  }
+  return inSet;
 }

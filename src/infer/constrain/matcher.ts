@@ -51,20 +51,16 @@ export class Automaton {
     // Byte classes: refine one class by every distinct terminal set.
     const classOf = new Int32Array(256);
     let numClasses = 1;
+    const split = new Int32Array(512);
     for (const set of this.g.terminals) {
-      const split = new Map<number, number>();
+      split.fill(-1, 0, numClasses * 2);
       let next = 0;
-      const fresh = new Int32Array(256);
       for (let b = 0; b < 256; b++) {
-        const key = classOf[b] * 2 + (hasByte(set, b) ? 1 : 0);
-        let c = split.get(key);
-        if (c === undefined) {
-          c = next++;
-          split.set(key, c);
-        }
-        fresh[b] = c;
+        const key = classOf[b] * 2 + ((set[b >>> 5] >>> (b & 31)) & 1);
+        let c = split[key];
+        if (c < 0) c = split[key] = next++;
+        classOf[b] = c;
       }
-      classOf.set(fresh);
       numClasses = next;
     }
     this.classOf = Uint8Array.from(classOf);
@@ -151,6 +147,46 @@ export class Automaton {
     return id;
   }
 
+  /** The configurations (stack nodes) of state `s`; 0 = the empty stack. Do not modify. */
+  stacks(s: number): Int32Array {
+    return this.stateStacks[s];
+  }
+
+  /** Top position and parent of a stack node. */
+  nodeTop(n: number): number {
+    return this.nodePos[n];
+  }
+  nodeBelow(n: number): number {
+    return this.nodeParent[n];
+  }
+
+  private readonly localStates = new Map<number, number>();
+  /**
+   * The state of the frame at position `pos` alone: the single configuration (pos, empty). It
+   * accepts (contains the empty stack) where the frame's rule alternative has been finished;
+   * what follows depends on the stack below — the context. Shared by every state whose
+   * configurations have `pos` on top.
+   */
+  localState(pos: number): number {
+    let s = this.localStates.get(pos);
+    if (s === undefined) {
+      s = this.closure([this.node(pos, 0)]);
+      this.localStates.set(pos, s);
+    }
+    return s;
+  }
+
+  private readonly resumeStates = new Map<number, number>();
+  /** The state after popping to stack node `n` (its top is a continuation position). */
+  resumeState(n: number): number {
+    let s = this.resumeStates.get(n);
+    if (s === undefined) {
+      s = this.closure([n]);
+      this.resumeStates.set(n, s);
+    }
+    return s;
+  }
+
   /** The state after byte class `c` from state `s` (computed and stored on first use). */
   computeTransition(s: number, c: number): number {
     const { syms } = this.g;
@@ -215,7 +251,16 @@ export class TokenMatcher {
     readonly trie: TokenTrie,
   ) {
     this.stateAt = new Int32Array(trie.maxDepth + 1);
+    this.maskWords = trie.words;
   }
+
+  /**
+   * Per top position: the tokens the frame accepts on its own (context-independent) and the trie
+   * nodes where the frame can finish before the token does (the rest of the token then depends
+   * on the stack below — XGrammar's context-independent / context-dependent split).
+   */
+  private readonly frames = new Map<number, { accept: Uint32Array; pops: Int32Array }>();
+  private readonly maskWords: number;
 
   /** The allowed-token bitset of state `s` (shared; do not modify). */
   mask(s: number): Uint32Array {
@@ -224,7 +269,7 @@ export class TokenMatcher {
       this.cacheHits++;
       return hit;
     }
-    const m = this.walk(s);
+    const m = this.compute(s);
     if (this.cachedWords + m.length > MASK_CACHE_WORDS) {
       this.masks.clear();
       this.cachedWords = 0;
@@ -234,41 +279,81 @@ export class TokenMatcher {
     return m;
   }
 
-  private walk(s: number): Uint32Array {
-    const { byte, depth, end, token, size, more } = this.trie;
+  /** mask(s) = ∪ over its configurations (pos, below): frame(pos).accept ∪ tokens continued below at frame(pos).pops. */
+  private compute(s: number): Uint32Array {
+    const a = this.automaton;
+    const m = new Uint32Array(this.trie.words);
+    const seenPos = new Set<number>();
+    for (const st of a.stacks(s)) {
+      if (st === 0) continue;
+      const pos = a.nodeTop(st);
+      const f = this.frame(pos);
+      if (!seenPos.has(pos)) {
+        seenPos.add(pos);
+        const acc = f.accept;
+        for (let i = 0; i < acc.length; i++) m[i] |= acc[i];
+      }
+      const below = a.nodeBelow(st);
+      if (below === 0 || f.pops.length === 0) continue; // nothing may follow the whole value
+      const resume = a.resumeState(below);
+      for (let k = 0; k < f.pops.length; k++) this.walk(resume, f.pops[k] + 1, this.trie.end[f.pops[k]], m, null);
+    }
+    return m;
+  }
+
+  private frame(pos: number): { accept: Uint32Array; pops: Int32Array } {
+    let f = this.frames.get(pos);
+    if (!f) {
+      const accept = new Uint32Array(this.trie.words);
+      const pops: number[] = [];
+      this.walk(this.automaton.localState(pos), 0, this.trie.size, accept, pops);
+      f = { accept, pops: Int32Array.from(pops) };
+      this.frames.set(pos, f);
+    }
+    return f;
+  }
+
+  /**
+   * Walk trie nodes [from, to) — a run of whole subtrees whose parent is at depth
+   * depth[from] − 1 in state `s` — setting the bits of accepted tokens in `mask`; with `pops`,
+   * also list the nodes with children where the state accepts (the frame may end there).
+   */
+  private walk(s: number, from: number, to: number, mask: Uint32Array, pops: number[] | null): void {
+    if (from >= to) return;
+    const { byte, depth, end, token, more } = this.trie;
     const a = this.automaton;
     const nc = a.numClasses;
     const cls = a.classOf;
-    const mask = new Uint32Array(this.trie.words);
     const stateAt = this.stateAt;
-    stateAt[0] = s;
+    stateAt[depth[from] - 1] = s;
     let tr = a.trans;
-    let n = 0;
+    let n = from;
     let visited = 0;
-    while (n < size) {
+    while (n < to) {
       visited++;
-      const from = stateAt[depth[n] - 1];
+      const d = depth[n];
+      const prev = stateAt[d - 1];
       const c = cls[byte[n]];
-      let t = tr[from * nc + c];
+      let t = tr[prev * nc + c];
       if (t < 0) {
-        t = a.computeTransition(from, c);
+        t = a.computeTransition(prev, c);
         tr = a.trans;
       }
       if (t === DEAD) {
         n = end[n];
         continue;
       }
-      stateAt[depth[n]] = t;
+      stateAt[d] = t;
       const id = token[n];
       if (id >= 0) {
         mask[id >>> 5] |= 1 << (id & 31);
         const extra = more.get(n);
         if (extra) for (const x of extra) mask[x >>> 5] |= 1 << (x & 31);
       }
+      if (pops !== null && end[n] > n + 1 && a.isAccepting(t)) pops.push(n);
       n++;
     }
     this.nodesVisited += visited;
-    return mask;
   }
 }
 

@@ -23,8 +23,8 @@
  * No whitespace before or after the top-level value.
  */
 import { GptforgeError } from '../../util/errors.js';
-import { complementRanges, intersectRanges, MAX_CODE_POINT, subtractRanges, type CodeRange } from './bytes.js';
-import { alt, chars, EMPTY, literal, lowerGrammar, NOTHING, opt, ref, repeat, seq, star, type Expr, type Grammar, type LoweredGrammar } from './grammar.js';
+import { byteSet, complementRanges, intersectRanges, MAX_CODE_POINT, subtractRanges, type CodeRange } from './bytes.js';
+import { alt, bytes, chars, EMPTY, literal, lowerGrammar, NOTHING, opt, ref, repeat, seq, star, type Expr, type Grammar, type LoweredGrammar } from './grammar.js';
 import { Automaton } from './matcher.js';
 import { DIGIT, regexToExpr, type CharEncoder } from './regex.js';
 
@@ -59,7 +59,18 @@ const hexDigitExpr = (d: number): Expr => {
 };
 
 /** JSON string content for a set of code points, canonical escapes only (raw where JSON allows, else \" \\ \b \f \n \r \t or \u00XX). */
+const jsonCharsCache = new Map<string, Expr>();
 export const jsonChars: CharEncoder = (ranges) => {
+  const key = ranges.map((r) => `${r[0]}-${r[1]}`).join(',');
+  let e = jsonCharsCache.get(key);
+  if (!e) {
+    e = jsonCharsUncached(ranges);
+    if (jsonCharsCache.size > 10_000) jsonCharsCache.clear();
+    jsonCharsCache.set(key, e);
+  }
+  return e;
+};
+const jsonCharsUncached: CharEncoder = (ranges) => {
   const raw = subtractRanges(ranges, SPECIAL);
   const parts: Expr[] = raw.length > 0 ? [chars(raw)] : [];
   for (const [lo, hi] of intersectRanges(ranges, SPECIAL)) {
@@ -75,6 +86,9 @@ export const jsonChars: CharEncoder = (ranges) => {
 const ANY_CHAR: Expr = alt(chars(complementRanges(SPECIAL)), seq(literal('\\'), alt(chars([[0x22, 0x22], [0x5c, 0x5c], [0x2f, 0x2f], [0x62, 0x62], [0x66, 0x66], [0x6e, 0x6e], [0x72, 0x72], [0x74, 0x74]]), seq(literal('u'), repeat(chars(HEX), 4, 4)))));
 const QUOTE = literal('"');
 const ANY_CANONICAL: Expr = jsonChars([[0, MAX_CODE_POINT]]);
+/** Every canonical escape (of a character JSON requires escaped, and \/). */
+const NON_ASCII: Expr = chars([[0x80, MAX_CODE_POINT]]);
+const CANONICAL_ESCAPES: Expr = alt(jsonChars(SPECIAL), literal('\\/'));
 const DIGIT_E = chars(DIGIT);
 const NZ_DIGIT = chars([[0x31, 0x39]]);
 
@@ -173,6 +187,7 @@ class Compiler {
     // Any JSON value (RFC 8259), as named rules so they are shared and may recurse.
     this.rules.set('json-value', alt(ref('json-object'), ref('json-array'), ref('json-string'), ref('json-number'), literal('true'), literal('false'), literal('null')));
     this.rules.set('json-string', seq(QUOTE, star(ANY_CHAR), QUOTE));
+    this.rules.set('json-canonical-escape', CANONICAL_ESCAPES);
     this.rules.set('json-number', seq(opt(literal('-')), alt(literal('0'), seq(NZ_DIGIT, star(DIGIT_E))), opt(seq(literal('.'), repeat(DIGIT_E, 1, Infinity))), opt(seq(chars([[0x45, 0x45], [0x65, 0x65]]), opt(chars([[0x2b, 0x2b], [0x2d, 0x2d]])), repeat(DIGIT_E, 1, Infinity)))));
     const member = seq(ref('json-string'), ws, literal(':'), ws, ref('json-value'));
     this.rules.set('json-object', seq(literal('{'), ws, opt(seq(member, star(seq(ws, literal(','), ws, member)), ws)), literal('}')));
@@ -637,12 +652,15 @@ class Compiler {
     const extraValue = this.compile(extra, ptrJoin(ptr, 'additionalProperties'));
     const colon = seq(ws, literal(':'), ws);
     const comma = seq(ws, literal(','), ws);
-    const kv = (d: { name: string; value: Expr }): Expr => seq(literal(JSON.stringify(d.name)), colon, d.value);
-    const extraKv = extraValue === NOTHING ? NOTHING : seq(this.keyExcluding(names), colon, extraValue);
-    // rest(i): members from declared[i] on, after at least one member (each starts with a comma);
-    // first(i): the same with nothing emitted yet. Extras may appear between declared members.
     const n = declared.length;
     const base = `obj:${ptr || '#'}:${this.rules.size}`;
+    // each member once, as a rule: rest(i) and first(i) both refer to it
+    declared.forEach((d, i) => this.rules.set(`${base}:kv${i}`, seq(literal(JSON.stringify(d.name)), colon, d.value)));
+    const kv = (d: { name: string; value: Expr }): Expr => ref(`${base}:kv${declared.indexOf(d as (typeof declared)[number])}`);
+    if (extraValue !== NOTHING) this.rules.set(`${base}:extra`, seq(this.keyExcluding(names), colon, extraValue));
+    const extraKv = extraValue === NOTHING ? NOTHING : ref(`${base}:extra`);
+    // rest(i): members from declared[i] on, after at least one member (each starts with a comma);
+    // first(i): the same with nothing emitted yet. Extras may appear between declared members.
     for (let i = n; i >= 0; i--) {
       const extras = extraKv === NOTHING ? [] : [seq(comma, extraKv, ref(`${base}:rest${i}`))];
       const firstExtras = extraKv === NOTHING ? [] : [seq(extraKv, ref(`${base}:rest${i}`))];
@@ -691,8 +709,18 @@ class Compiler {
       const parts: Expr[] = [];
       if (!t.end) parts.push(QUOTE);
       const kids = [...t.kids.keys()];
-      const others = complementRanges(kids.map((c) => [c, c] as CodeRange));
-      if (others.length > 0) parts.push(seq(jsonChars(others), free));
+      const plain = kids.every((c) => c >= 0x20 && c < 0x80 && c !== 0x22 && c !== 0x5c && c !== 0x2f);
+      // leaving the names: any other ASCII character (one byte class), any non-ASCII character,
+      // or any canonical escape — when the names continue with plain ASCII only here
+      if (plain) {
+        const ascii = byteSet([0x20, 0x7f]);
+        for (const c of [...kids, 0x22, 0x5c]) ascii[c >>> 5] &= ~(1 << (c & 31));
+        parts.push(seq(alt(bytes(ascii), NON_ASCII, ref('json-canonical-escape')), free));
+      }
+      else {
+        const others = complementRanges(kids.map((c) => [c, c] as CodeRange));
+        if (others.length > 0) parts.push(seq(jsonChars(others), free));
+      }
       for (const [cp, k] of t.kids) parts.push(seq(jsonChars([[cp, cp]]), build(k)));
       return alt(...parts);
     };
