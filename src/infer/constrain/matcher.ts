@@ -38,7 +38,6 @@ export class Automaton {
   private nodePos: Int32Array = new Int32Array(1024);
   private nodeParent: Int32Array = new Int32Array(1024);
   private numNodes = 1;
-  private readonly nodeIndex = new Map<number, number>();
   // interned states
   private readonly stateStacks: Int32Array[] = [new Int32Array(0)];
   private readonly stateIndex = new Map<string, number>([['', 0]]);
@@ -83,36 +82,71 @@ export class Automaton {
     return this.stateStacks.length;
   }
 
+  // open-addressing hash (pos, parent) → node id: Map with float keys was the hot spot
+  private htPos: Int32Array = new Int32Array(4096).fill(-1);
+  private htParent: Int32Array = new Int32Array(4096);
+  private htNode: Int32Array = new Int32Array(4096);
+  private htMask = 4095;
+  /** Closure's visited marks, by node id (generation-stamped, so never cleared). */
+  private seenGen: Int32Array = new Int32Array(1024);
+  private gen = 0;
+
   private node(pos: number, parent: number): number {
-    const key = parent * this.g.syms.length + pos;
-    let n = this.nodeIndex.get(key);
-    if (n === undefined) {
-      n = this.numNodes++;
-      if (n >= this.nodePos.length) {
-        const p = new Int32Array(this.nodePos.length * 2);
-        p.set(this.nodePos);
-        this.nodePos = p;
-        const q = new Int32Array(this.nodeParent.length * 2);
-        q.set(this.nodeParent);
-        this.nodeParent = q;
-      }
-      this.nodePos[n] = pos;
-      this.nodeParent[n] = parent;
-      this.nodeIndex.set(key, n);
+    let h = (Math.imul(pos, 0x9e3779b1) ^ Math.imul(parent + 0x7f4a7c15, 0x85ebca77)) & this.htMask;
+    for (;;) {
+      const p = this.htPos[h];
+      if (p < 0) break;
+      if (p === pos && this.htParent[h] === parent) return this.htNode[h];
+      h = (h + 1) & this.htMask;
     }
+    const n = this.numNodes++;
+    if (n >= this.nodePos.length) {
+      const p = new Int32Array(this.nodePos.length * 2);
+      p.set(this.nodePos);
+      this.nodePos = p;
+      const q = new Int32Array(this.nodeParent.length * 2);
+      q.set(this.nodeParent);
+      this.nodeParent = q;
+      const g = new Int32Array(this.nodePos.length);
+      g.set(this.seenGen);
+      this.seenGen = g;
+    }
+    this.nodePos[n] = pos;
+    this.nodeParent[n] = parent;
+    this.htPos[h] = pos;
+    this.htParent[h] = parent;
+    this.htNode[h] = n;
+    if (this.numNodes * 2 > this.htMask) this.rehash();
     return n;
+  }
+
+  private rehash(): void {
+    const cap = (this.htMask + 1) * 2;
+    this.htPos = new Int32Array(cap).fill(-1);
+    this.htParent = new Int32Array(cap);
+    this.htNode = new Int32Array(cap);
+    this.htMask = cap - 1;
+    for (let n = 1; n < this.numNodes; n++) {
+      const pos = this.nodePos[n];
+      const parent = this.nodeParent[n];
+      let h = (Math.imul(pos, 0x9e3779b1) ^ Math.imul(parent + 0x7f4a7c15, 0x85ebca77)) & this.htMask;
+      while (this.htPos[h] >= 0) h = (h + 1) & this.htMask;
+      this.htPos[h] = pos;
+      this.htParent[h] = parent;
+      this.htNode[h] = n;
+    }
   }
 
   /** Expand references and pop finished alternatives until every top is a terminal; intern. */
   private closure(seeds: number[]): number {
     const { syms, ruleAlts, altStarts } = this.g;
-    const seen = new Set<number>();
+    const gen = ++this.gen;
     const out: number[] = [];
     const work = seeds;
     while (work.length > 0) {
       const s = work.pop()!;
-      if (seen.has(s)) continue;
-      seen.add(s);
+      if (this.seenGen[s] === gen) continue;
+      this.seenGen[s] = gen;
       if (s === 0) {
         out.push(0);
         continue;

@@ -73,22 +73,29 @@ export const jsonChars: CharEncoder = (ranges) => {
 const jsonCharsUncached: CharEncoder = (ranges) => {
   const raw = subtractRanges(ranges, SPECIAL);
   const parts: Expr[] = raw.length > 0 ? [chars(raw)] : [];
-  for (const [lo, hi] of intersectRanges(ranges, SPECIAL)) {
+  // escapes grouped into few branches (fewer parser configurations): \ [short letters] | \u00 XX
+  const letters: CodeRange[] = [];
+  const controls: number[] = [];
+  for (const [lo, hi] of intersectRanges(ranges, [...SPECIAL, [0x2f, 0x2f]])) {
     for (let c = lo; c <= hi; c++) {
-      if (SHORT_ESC[c] !== undefined) parts.push(literal(`\\${SHORT_ESC[c]}`));
-      if (c < 0x20) parts.push(seq(literal('\\u00'), hexDigitExpr(c >> 4), hexDigitExpr(c & 15)));
+      if (SHORT_ESC[c] !== undefined) letters.push([SHORT_ESC[c].charCodeAt(0), SHORT_ESC[c].charCodeAt(0)]);
+      if (c < 0x20) controls.push(c);
     }
   }
-  if (intersectRanges(ranges, [[0x2f, 0x2f]]).length > 0) parts.push(literal('\\/'));
+  const esc: Expr[] = [];
+  if (letters.length > 0) esc.push(chars(letters));
+  if (controls.length === 32) esc.push(seq(literal('u00'), chars([[0x30, 0x31]]), chars(HEX)));
+  else for (const c of controls) esc.push(seq(literal('u00'), hexDigitExpr(c >> 4), hexDigitExpr(c & 15)));
+  if (esc.length > 0) parts.push(seq(literal('\\'), alt(...esc)));
   return alt(...parts);
 };
 /** Any JSON string character, any escape (RFC 8259 §7). */
 const ANY_CHAR: Expr = alt(chars(complementRanges(SPECIAL)), seq(literal('\\'), alt(chars([[0x22, 0x22], [0x5c, 0x5c], [0x2f, 0x2f], [0x62, 0x62], [0x66, 0x66], [0x6e, 0x6e], [0x72, 0x72], [0x74, 0x74]]), seq(literal('u'), repeat(chars(HEX), 4, 4)))));
 const QUOTE = literal('"');
 const ANY_CANONICAL: Expr = jsonChars([[0, MAX_CODE_POINT]]);
-/** Every canonical escape (of a character JSON requires escaped, and \/). */
 const NON_ASCII: Expr = chars([[0x80, MAX_CODE_POINT]]);
-const CANONICAL_ESCAPES: Expr = alt(jsonChars(SPECIAL), literal('\\/'));
+/** Every canonical escape: of a character JSON requires escaped, and \/. */
+const CANONICAL_ESCAPES: Expr = jsonChars([...SPECIAL, [0x2f, 0x2f]]);
 const DIGIT_E = chars(DIGIT);
 const NZ_DIGIT = chars([[0x31, 0x39]]);
 
@@ -188,6 +195,8 @@ class Compiler {
     this.rules.set('json-value', alt(ref('json-object'), ref('json-array'), ref('json-string'), ref('json-number'), literal('true'), literal('false'), literal('null')));
     this.rules.set('json-string', seq(QUOTE, star(ANY_CHAR), QUOTE));
     this.rules.set('json-canonical-escape', CANONICAL_ESCAPES);
+    this.rules.set('json-integer', seq(opt(literal('-')), alt(literal('0'), seq(NZ_DIGIT, star(DIGIT_E)))));
+    this.rules.set('json-boolean', alt(literal('true'), literal('false')));
     this.rules.set('json-number', seq(opt(literal('-')), alt(literal('0'), seq(NZ_DIGIT, star(DIGIT_E))), opt(seq(literal('.'), repeat(DIGIT_E, 1, Infinity))), opt(seq(chars([[0x45, 0x45], [0x65, 0x65]]), opt(chars([[0x2b, 0x2b], [0x2d, 0x2d]])), repeat(DIGIT_E, 1, Infinity)))));
     const member = seq(ref('json-string'), ws, literal(':'), ws, ref('json-value'));
     this.rules.set('json-object', seq(literal('{'), ws, opt(seq(member, star(seq(ws, literal(','), ws, member)), ws)), literal('}')));
@@ -493,7 +502,7 @@ class Compiler {
       case 'null':
         return literal('null');
       case 'boolean':
-        return alt(literal('true'), literal('false'));
+        return ref('json-boolean');
       case 'string':
         return this.stringExpr(s, ptr);
       case 'integer':
@@ -526,6 +535,8 @@ class Compiler {
     }
     if (max > 10_000 && max !== Infinity) this.unsupported(ptr, 'maxLength', 'above 10000');
     if (min > 10_000) this.unsupported(ptr, 'minLength', 'above 10000');
+    // the unconstrained string is one shared rule, so its mask frames are computed once per schema
+    if (min === 0 && max === Infinity) return ref('json-string');
     return seq(QUOTE, repeat(ANY_CHAR, min, max), QUOTE);
   }
 
@@ -557,7 +568,7 @@ class Compiler {
       let a = loEx ? Math.floor(lo) + 1 : Math.ceil(lo);
       let b = hiEx ? Math.ceil(hi) - 1 : Math.floor(hi);
       if (a > b) return this.unsatisfiable(ptr, `no integer lies between the bounds`);
-      if (!bounded) return seq(opt(literal('-')), alt(literal('0'), seq(NZ_DIGIT, star(DIGIT_E))));
+      if (!bounded) return ref('json-integer');
       const parts: Expr[] = [];
       if (b >= 0) parts.push(intRange(Math.max(a, 0), b));
       if (a < 0) parts.push(seq(literal('-'), intRange(Math.max(1, -b), -a)));
