@@ -1,0 +1,48 @@
+/**
+ * Constrained decoding: JSON Schema, regular expressions and GBNF grammars compiled to one
+ * token-level matcher (a lazily determinized pushdown automaton over bytes walked against the
+ * vocabulary trie) that implements the decoding pipeline's TokenConstraint hook
+ * (src/infer/constraint.ts). See docs/constrain.md.
+ */
+import type { Tokenizer } from '../../tokenizer/index.js';
+import { type ErrorLocation } from '../../util/errors.js';
+import { type Grammar } from './grammar.js';
+import { Automaton, GrammarConstraint, TokenMatcher } from './matcher.js';
+import { regexToExpr } from './regex.js';
+import { tokenTrie } from './trie.js';
+
+export { Automaton, GrammarConstraint, TokenMatcher, DEAD } from './matcher.js';
+export { TokenTrie, tokenTrie } from './trie.js';
+export { lowerGrammar, literal, seq, alt, repeat, opt, star, plus, ref, bytes, chars, EMPTY, NOTHING, type Expr, type Grammar, type LoweredGrammar } from './grammar.js';
+export { regexToExpr, type RegexOptions, type CharEncoder } from './regex.js';
+
+/** Compile a grammar for a tokenizer: the shared matcher every row's constraint steps through. */
+export function compileGrammar(grammar: Grammar, tok: Tokenizer): TokenMatcher {
+  return new TokenMatcher(new Automaton(grammar), tokenTrie(tok));
+}
+
+/** The grammar of a regular expression matched against the whole output (see regex.ts for the syntax). */
+export function regexGrammar(pattern: string, where: ErrorLocation = {}): Grammar {
+  return { rules: new Map([['root', regexToExpr(pattern, { mode: 'full', where })]]), start: 'root', source: where.file };
+}
+
+/** A constraint forcing the output to match `pattern` in full. Throws GptforgeError for a bad or unsupported pattern. */
+export function regexConstraint(pattern: string, tok: Tokenizer, where: ErrorLocation = {}): GrammarConstraint {
+  return new GrammarConstraint(compileGrammar(regexGrammar(pattern, where), tok));
+}
+
+export { schemaGrammar, lowerSchema, jsonChars, intRange, type SchemaOptions } from './schema.js';
+import { lowerSchema, type SchemaOptions } from './schema.js';
+
+/** A constraint forcing the output to be a JSON text the schema accepts (see schema.ts for the supported subset and whitespace policy). */
+export function schemaConstraint(schema: unknown, tok: Tokenizer, opts: SchemaOptions = {}): GrammarConstraint {
+  return new GrammarConstraint(new TokenMatcher(new Automaton(lowerSchema(schema, opts)), tokenTrie(tok)));
+}
+
+export { parseGbnf } from './gbnf.js';
+import { parseGbnf } from './gbnf.js';
+
+/** A constraint forcing the output to derive from the GBNF grammar's `root` rule. */
+export function gbnfConstraint(text: string, tok: Tokenizer, file = '<grammar>'): GrammarConstraint {
+  return new GrammarConstraint(compileGrammar(parseGbnf(text, file), tok));
+}

@@ -1,0 +1,446 @@
+/**
+ * The token-level matcher: a pushdown automaton over bytes run on the lowered grammar
+ * (grammar.ts), determinized lazily, and walked against the vocabulary trie (trie.ts).
+ *
+ * Parser state. A configuration is a stack of grammar positions, kept as a hash-consed linked
+ * list (node = (position, parent)); a parser state is the set of configurations whose top is
+ * a terminal position (or the empty stack = the value is complete), closed under expanding
+ * rule references and popping finished alternatives — the set-of-stacks scheme of llama.cpp's
+ * grammar engine. A reference in tail position is expanded without pushing a continuation, so
+ * `x*` runs in constant stack depth and its states recur.
+ *
+ * Speed. States are interned; the transition (state, byte class) → state is computed once and
+ * kept in a flat table, so after warm-up stepping a byte is one array load (a lazily built DFA
+ * over configurations). Bytes no terminal tells apart share a class. The mask for a state is a
+ * preorder walk of the token trie that skips rejected subtrees (llguidance's approach), and is
+ * cached per state: the mask depends on nothing else.
+ */
+import { GptforgeError } from '../../util/errors.js';
+import type { TokenConstraint } from '../constraint.js';
+import { hasByte } from './bytes.js';
+import { END, lowerGrammar, type Grammar, type LoweredGrammar } from './grammar.js';
+import type { TokenTrie } from './trie.js';
+
+/** State 0 is dead (no configuration left). */
+export const DEAD = 0;
+
+/** Ceiling on interned states before the matcher refuses to go on (a grammar that explodes). */
+const MAX_STATES = 2_000_000;
+
+export class Automaton {
+  readonly g: LoweredGrammar;
+  /** byte → class. */
+  readonly classOf: Uint8Array;
+  readonly numClasses: number;
+  /** termAccepts[t * numClasses + c] = 1 when terminal t accepts class c. */
+  private readonly termAccepts: Uint8Array;
+  // hash-consed stack nodes; node 0 = the empty stack
+  private nodePos: Int32Array = new Int32Array(1024);
+  private nodeParent: Int32Array = new Int32Array(1024);
+  private numNodes = 1;
+  // interned states
+  private readonly stateStacks: Int32Array[] = [new Int32Array(0)];
+  private readonly stateIndex = new Map<string, number>([['', 0]]);
+  /** trans[s * numClasses + c]: next state, −1 = not computed yet. Grows; re-read after `computeTransition`. */
+  trans: Int32Array;
+  readonly initial: number;
+
+  constructor(grammar: Grammar | LoweredGrammar) {
+    this.g = 'syms' in grammar ? grammar : lowerGrammar(grammar);
+    // Byte classes: refine one class by every distinct terminal set.
+    const classOf = new Int32Array(256);
+    let numClasses = 1;
+    const split = new Int32Array(512);
+    for (const set of this.g.terminals) {
+      split.fill(-1, 0, numClasses * 2);
+      let next = 0;
+      for (let b = 0; b < 256; b++) {
+        const key = classOf[b] * 2 + ((set[b >>> 5] >>> (b & 31)) & 1);
+        let c = split[key];
+        if (c < 0) c = split[key] = next++;
+        classOf[b] = c;
+      }
+      numClasses = next;
+    }
+    this.classOf = Uint8Array.from(classOf);
+    this.numClasses = numClasses;
+    const rep = new Int32Array(numClasses);
+    for (let b = 255; b >= 0; b--) rep[classOf[b]] = b;
+    this.termAccepts = new Uint8Array(this.g.terminals.length * numClasses);
+    this.g.terminals.forEach((set, t) => {
+      for (let c = 0; c < numClasses; c++) this.termAccepts[t * numClasses + c] = hasByte(set, rep[c]) ? 1 : 0;
+    });
+    this.trans = new Int32Array(64 * numClasses).fill(-1);
+    this.trans.fill(DEAD, 0, numClasses);
+    const { ruleAlts, altStarts, startRule } = this.g;
+    const seeds: number[] = [];
+    for (let a = ruleAlts[startRule]; a < ruleAlts[startRule + 1]; a++) seeds.push(this.node(altStarts[a], 0));
+    this.initial = this.closure(seeds);
+  }
+
+  get stateCount(): number {
+    return this.stateStacks.length;
+  }
+
+  // open-addressing hash (pos, parent) → node id: Map with float keys was the hot spot
+  private htPos: Int32Array = new Int32Array(4096).fill(-1);
+  private htParent: Int32Array = new Int32Array(4096);
+  private htNode: Int32Array = new Int32Array(4096);
+  private htMask = 4095;
+  /** Closure's visited marks, by node id (generation-stamped, so never cleared). */
+  private seenGen: Int32Array = new Int32Array(1024);
+  private gen = 0;
+
+  private node(pos: number, parent: number): number {
+    let h = (Math.imul(pos, 0x9e3779b1) ^ Math.imul(parent + 0x7f4a7c15, 0x85ebca77)) & this.htMask;
+    for (;;) {
+      const p = this.htPos[h];
+      if (p < 0) break;
+      if (p === pos && this.htParent[h] === parent) return this.htNode[h];
+      h = (h + 1) & this.htMask;
+    }
+    const n = this.numNodes++;
+    if (n >= this.nodePos.length) {
+      const p = new Int32Array(this.nodePos.length * 2);
+      p.set(this.nodePos);
+      this.nodePos = p;
+      const q = new Int32Array(this.nodeParent.length * 2);
+      q.set(this.nodeParent);
+      this.nodeParent = q;
+      const g = new Int32Array(this.nodePos.length);
+      g.set(this.seenGen);
+      this.seenGen = g;
+    }
+    this.nodePos[n] = pos;
+    this.nodeParent[n] = parent;
+    this.htPos[h] = pos;
+    this.htParent[h] = parent;
+    this.htNode[h] = n;
+    if (this.numNodes * 2 > this.htMask) this.rehash();
+    return n;
+  }
+
+  private rehash(): void {
+    const cap = (this.htMask + 1) * 2;
+    this.htPos = new Int32Array(cap).fill(-1);
+    this.htParent = new Int32Array(cap);
+    this.htNode = new Int32Array(cap);
+    this.htMask = cap - 1;
+    for (let n = 1; n < this.numNodes; n++) {
+      const pos = this.nodePos[n];
+      const parent = this.nodeParent[n];
+      let h = (Math.imul(pos, 0x9e3779b1) ^ Math.imul(parent + 0x7f4a7c15, 0x85ebca77)) & this.htMask;
+      while (this.htPos[h] >= 0) h = (h + 1) & this.htMask;
+      this.htPos[h] = pos;
+      this.htParent[h] = parent;
+      this.htNode[h] = n;
+    }
+  }
+
+  /** Expand references and pop finished alternatives until every top is a terminal; intern. */
+  private closure(seeds: number[]): number {
+    const { syms, ruleAlts, altStarts } = this.g;
+    const gen = ++this.gen;
+    const out: number[] = [];
+    const work = seeds;
+    while (work.length > 0) {
+      const s = work.pop()!;
+      if (this.seenGen[s] === gen) continue;
+      this.seenGen[s] = gen;
+      if (s === 0) {
+        out.push(0);
+        continue;
+      }
+      const pos = this.nodePos[s];
+      const sym = syms[pos];
+      if (sym >= 0) out.push(s);
+      else if (sym === END) work.push(this.nodeParent[s]);
+      else {
+        const r = -sym - 2;
+        let rest = this.nodeParent[s];
+        if (syms[pos + 1] !== END) rest = this.node(pos + 1, rest);
+        for (let a = ruleAlts[r]; a < ruleAlts[r + 1]; a++) work.push(this.node(altStarts[a], rest));
+      }
+    }
+    if (out.length === 0) return DEAD;
+    out.sort((a, b) => a - b);
+    const key = out.join(',');
+    let id = this.stateIndex.get(key);
+    if (id === undefined) {
+      id = this.stateStacks.length;
+      if (id >= MAX_STATES) throw new GptforgeError(`the constraint's automaton grew past ${MAX_STATES} states (a highly ambiguous grammar?)`);
+      this.stateStacks.push(Int32Array.from(out));
+      this.stateIndex.set(key, id);
+      const need = (id + 1) * this.numClasses;
+      if (need > this.trans.length) {
+        const t = new Int32Array(Math.max(need, this.trans.length * 2)).fill(-1);
+        t.set(this.trans);
+        this.trans = t;
+      }
+    }
+    return id;
+  }
+
+  /** The configurations (stack nodes) of state `s`; 0 = the empty stack. Do not modify. */
+  stacks(s: number): Int32Array {
+    return this.stateStacks[s];
+  }
+
+  /** Top position and parent of a stack node. */
+  nodeTop(n: number): number {
+    return this.nodePos[n];
+  }
+  nodeBelow(n: number): number {
+    return this.nodeParent[n];
+  }
+
+  private readonly localStates = new Map<number, number>();
+  /**
+   * The state of the frame at position `pos` alone: the single configuration (pos, empty). It
+   * accepts (contains the empty stack) where the frame's rule alternative has been finished;
+   * what follows depends on the stack below — the context. Shared by every state whose
+   * configurations have `pos` on top.
+   */
+  localState(pos: number): number {
+    let s = this.localStates.get(pos);
+    if (s === undefined) {
+      s = this.closure([this.node(pos, 0)]);
+      this.localStates.set(pos, s);
+    }
+    return s;
+  }
+
+  private readonly resumeStates = new Map<number, number>();
+  /** The state after popping to stack node `n` (its top is a continuation position). */
+  resumeState(n: number): number {
+    let s = this.resumeStates.get(n);
+    if (s === undefined) {
+      s = this.closure([n]);
+      this.resumeStates.set(n, s);
+    }
+    return s;
+  }
+
+  /** The state after byte class `c` from state `s` (computed and stored on first use). */
+  computeTransition(s: number, c: number): number {
+    const { syms } = this.g;
+    const nc = this.numClasses;
+    const seeds: number[] = [];
+    for (const st of this.stateStacks[s]) {
+      if (st === 0) continue;
+      const pos = this.nodePos[st];
+      if (this.termAccepts[syms[pos] * nc + c] === 0) continue;
+      seeds.push(syms[pos + 1] === END ? this.nodeParent[st] : this.node(pos + 1, this.nodeParent[st]));
+    }
+    const t = seeds.length === 0 ? DEAD : this.closure(seeds);
+    this.trans[s * nc + c] = t;
+    return t;
+  }
+
+  step(s: number, byte: number): number {
+    const c = this.classOf[byte];
+    const t = this.trans[s * this.numClasses + c];
+    return t >= 0 ? t : this.computeTransition(s, c);
+  }
+
+  /** True when the empty stack is among the state's configurations: the input so far is a complete match. */
+  isAccepting(s: number): boolean {
+    const st = this.stateStacks[s];
+    return st.length > 0 && st[0] === 0;
+  }
+
+  /** True when the state accepts and no byte can extend it. */
+  isFinal(s: number): boolean {
+    const st = this.stateStacks[s];
+    return st.length === 1 && st[0] === 0;
+  }
+
+  /** Run bytes from a state; DEAD if rejected. */
+  run(s: number, bytes: ArrayLike<number>): number {
+    for (let i = 0; i < bytes.length && s !== DEAD; i++) s = this.step(s, bytes[i]);
+    return s;
+  }
+
+  /** Whole-string match over UTF-8 bytes (tests, validation). */
+  matches(bytes: ArrayLike<number>): boolean {
+    const s = this.run(this.initial, bytes);
+    return s !== DEAD && this.isAccepting(s);
+  }
+}
+
+/** Mask cache budget per matcher, in 32-bit words (64 MiB). */
+const MASK_CACHE_WORDS = 16 * 1024 * 1024;
+
+/** An automaton bound to a vocabulary: computes and caches the token mask of each state. */
+export class TokenMatcher {
+  private readonly masks = new Map<number, Uint32Array>();
+  private cachedWords = 0;
+  private stateAt: Int32Array;
+  /** Statistics for the bench: trie nodes visited by uncached walks, cache hits. */
+  nodesVisited = 0;
+  cacheHits = 0;
+
+  constructor(
+    readonly automaton: Automaton,
+    readonly trie: TokenTrie,
+  ) {
+    this.stateAt = new Int32Array(trie.maxDepth + 1);
+    this.maskWords = trie.words;
+  }
+
+  /**
+   * Per top position: the tokens the frame accepts on its own (context-independent) and the trie
+   * nodes where the frame can finish before the token does (the rest of the token then depends
+   * on the stack below — XGrammar's context-independent / context-dependent split).
+   */
+  private readonly frames = new Map<number, { accept: Uint32Array; pops: Int32Array }>();
+  private readonly maskWords: number;
+
+  /** The allowed-token bitset of state `s` (shared; do not modify). */
+  mask(s: number): Uint32Array {
+    const hit = this.masks.get(s);
+    if (hit) {
+      this.cacheHits++;
+      return hit;
+    }
+    const m = this.compute(s);
+    if (this.cachedWords + m.length > MASK_CACHE_WORDS) {
+      this.masks.clear();
+      this.cachedWords = 0;
+    }
+    this.masks.set(s, m);
+    this.cachedWords += m.length;
+    return m;
+  }
+
+  /** mask(s) = ∪ over its configurations (pos, below): frame(pos).accept ∪ tokens continued below at frame(pos).pops. */
+  private compute(s: number): Uint32Array {
+    const a = this.automaton;
+    const m = new Uint32Array(this.trie.words);
+    const seenPos = new Set<number>();
+    for (const st of a.stacks(s)) {
+      if (st === 0) continue;
+      const pos = a.nodeTop(st);
+      const f = this.frame(pos);
+      if (!seenPos.has(pos)) {
+        seenPos.add(pos);
+        const acc = f.accept;
+        for (let i = 0; i < acc.length; i++) m[i] |= acc[i];
+      }
+      const below = a.nodeBelow(st);
+      if (below === 0 || f.pops.length === 0) continue; // nothing may follow the whole value
+      const resume = a.resumeState(below);
+      for (let k = 0; k < f.pops.length; k++) this.walk(resume, f.pops[k] + 1, this.trie.end[f.pops[k]], m, null);
+    }
+    return m;
+  }
+
+  private frame(pos: number): { accept: Uint32Array; pops: Int32Array } {
+    let f = this.frames.get(pos);
+    if (!f) {
+      const accept = new Uint32Array(this.trie.words);
+      const pops: number[] = [];
+      this.walk(this.automaton.localState(pos), 0, this.trie.size, accept, pops);
+      f = { accept, pops: Int32Array.from(pops) };
+      this.frames.set(pos, f);
+    }
+    return f;
+  }
+
+  /**
+   * Walk trie nodes [from, to) — a run of whole subtrees whose parent is at depth
+   * depth[from] − 1 in state `s` — setting the bits of accepted tokens in `mask`; with `pops`,
+   * also list the nodes with children where the state accepts (the frame may end there).
+   */
+  private walk(s: number, from: number, to: number, mask: Uint32Array, pops: number[] | null): void {
+    if (from >= to) return;
+    const { byte, depth, end, token, more } = this.trie;
+    const a = this.automaton;
+    const nc = a.numClasses;
+    const cls = a.classOf;
+    const stateAt = this.stateAt;
+    stateAt[depth[from] - 1] = s;
+    let tr = a.trans;
+    let n = from;
+    let visited = 0;
+    while (n < to) {
+      visited++;
+      const d = depth[n];
+      const prev = stateAt[d - 1];
+      const c = cls[byte[n]];
+      let t = tr[prev * nc + c];
+      if (t < 0) {
+        t = a.computeTransition(prev, c);
+        tr = a.trans;
+      }
+      if (t === DEAD) {
+        n = end[n];
+        continue;
+      }
+      stateAt[d] = t;
+      const id = token[n];
+      if (id >= 0) {
+        mask[id >>> 5] |= 1 << (id & 31);
+        const extra = more.get(n);
+        if (extra) for (const x of extra) mask[x >>> 5] |= 1 << (x & 31);
+      }
+      if (pops !== null && end[n] > n + 1 && a.isAccepting(t)) pops.push(n);
+      n++;
+    }
+    this.nodesVisited += visited;
+  }
+}
+
+/** A TokenConstraint over a TokenMatcher: the state is one interned automaton state. */
+export class GrammarConstraint implements TokenConstraint {
+  constructor(
+    readonly matcher: TokenMatcher,
+    private state: number = matcher.automaton.initial,
+  ) {}
+
+  fillMask(allowed: Uint32Array): void {
+    const m = this.matcher.mask(this.state);
+    allowed.fill(0);
+    allowed.set(m.length <= allowed.length ? m : m.subarray(0, allowed.length));
+  }
+
+  advance(token: number): boolean {
+    const b = this.matcher.trie.tokenBytes[token];
+    if (b === undefined || b.length === 0) return false;
+    const t = this.matcher.automaton.run(this.state, b);
+    if (t === DEAD) return false;
+    this.state = t;
+    return true;
+  }
+
+  /** Consume raw bytes (text forced into the output); false (state unchanged) if rejected. */
+  advanceBytes(bytes: ArrayLike<number>): boolean {
+    const t = this.matcher.automaton.run(this.state, bytes);
+    if (t === DEAD) return false;
+    this.state = t;
+    return true;
+  }
+
+  isComplete(): boolean {
+    return this.matcher.automaton.isAccepting(this.state);
+  }
+
+  mustEnd(): boolean {
+    const a = this.matcher.automaton;
+    if (!a.isAccepting(this.state)) return false;
+    if (a.isFinal(this.state)) return true;
+    // Complete but bytes could follow: the row must end if no whole token can.
+    const m = this.matcher.mask(this.state);
+    for (let i = 0; i < m.length; i++) if (m[i] !== 0) return false;
+    return true;
+  }
+
+  clone(): GrammarConstraint {
+    return new GrammarConstraint(this.matcher, this.state);
+  }
+
+  /** The interned automaton state (tests, debugging). */
+  get stateId(): number {
+    return this.state;
+  }
+}

@@ -1,0 +1,135 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '../../src/engine/rng.js';
+import { utf8Sequences } from '../../src/infer/constrain/bytes.js';
+import { Automaton, compileGrammar, GrammarConstraint, literal, ref, regexConstraint, regexGrammar, seq, alt, star, chars, TokenTrie, type Grammar } from '../../src/infer/constrain/index.js';
+import { accepts, allowedList, randomWalk, testTokenizer } from './helpers.js';
+
+const enc = new TextEncoder();
+
+test('utf8Sequences covers exactly the encodings of a code-point range', () => {
+  const rng = new Rng(3);
+  for (let trial = 0; trial < 40; trial++) {
+    const lo = rng.int(0x110000);
+    const hi = Math.min(0x10ffff, lo + rng.int(trial % 2 ? 0x300 : 0x40000));
+    const seqs = utf8Sequences(lo, hi);
+    const inSeqs = (b: Uint8Array): boolean => seqs.some((s) => s.length === b.length && s.every(([x, y], i) => b[i] >= x && b[i] <= y));
+    for (let k = 0; k < 200; k++) {
+      const cp = rng.int(0x110000);
+      if (cp >= 0xd800 && cp <= 0xdfff) continue;
+      const b = enc.encode(String.fromCodePoint(cp));
+      assert.equal(inSeqs(b), cp >= lo && cp <= hi && !(cp >= 0xd800 && cp <= 0xdfff), `cp ${cp.toString(16)} in [${lo.toString(16)}, ${hi.toString(16)}]`);
+    }
+  }
+});
+
+test('the token trie visits every token once in preorder with correct subtree ends', () => {
+  const vocab = ['a', 'ab', 'abc', 'b', 'ba', 'ab'].map((s) => enc.encode(s));
+  const t = new TokenTrie([...vocab, undefined]);
+  assert.equal(t.size, 5); // a, ab, abc, b, ba
+  assert.deepEqual(Array.from(t.byte), [97, 98, 99, 98, 97]);
+  assert.deepEqual(Array.from(t.end), [3, 3, 3, 5, 5]);
+  assert.deepEqual(Array.from(t.token), [0, 1, 2, 3, 4]);
+  assert.deepEqual(t.more.get(1), [5]); // duplicate bytes 'ab'
+});
+
+test('automaton: byte-level matching, nullable loops and completion', () => {
+  const g: Grammar = {
+    rules: new Map([
+      ['root', seq(literal('['), alt(seq(ref('item'), star(seq(literal(','), ref('item')))), literal('')), literal(']'))],
+      ['item', alt(literal('x'), seq(literal('('), ref('root'), literal(')')))],
+    ]),
+    start: 'root',
+  };
+  const a = new Automaton(g);
+  for (const s of ['[]', '[x]', '[x,x,x]', '[([x]),x]', '[([([])])]']) assert.ok(a.matches(enc.encode(s)), s);
+  for (const s of ['', '[', '[x,]', '[,x]', '[x]]', '[(x)]', 'x']) assert.ok(!a.matches(enc.encode(s)), s);
+  const nested: Grammar = { rules: new Map([['root', star(star(literal('ab')))]]), start: 'root' };
+  const b = new Automaton(nested);
+  assert.ok(b.matches(enc.encode('ababab')) && b.matches(new Uint8Array(0)) && !b.matches(enc.encode('aba')));
+});
+
+test('left recursion and empty languages are refused before decoding', () => {
+  assert.throws(() => new Automaton({ rules: new Map([['root', alt(seq(ref('root'), literal('x')), literal('y'))]]), start: 'root' }), /left-recursive/);
+  assert.throws(() => new Automaton({ rules: new Map([['root', seq(literal('a'), ref('root'))]]), start: 'root' }), /no string satisfies/);
+  assert.throws(() => new Automaton({ rules: new Map([['root', ref('nope')]]), start: 'root' }), /undefined rule nope/);
+  assert.throws(() => new Automaton({ rules: new Map([['root', chars([])]]), start: 'root' }), /no string satisfies/);
+});
+
+test('token masks agree with advancing each token, and tokens may end inside a UTF-8 character', () => {
+  const tok = testTokenizer();
+  const m = compileGrammar(regexGrammar('(héllo|wörld|中文|[0-9]{2,3})( (héllo|wörld|中文|[0-9]{2,3}))*'), tok);
+  const rng = new Rng(7);
+  let splitChar = 0;
+  for (let walk = 0; walk < 30; walk++) {
+    const c = new GrammarConstraint(m);
+    for (let step = 0; step < 20 && !c.mustEnd(); step++) {
+      const allowed = new Set(allowedList(c, tok.vocabSize));
+      // brute force: every token's bytes through the automaton
+      for (let id = 0; id < tok.vocabSize; id++) {
+        const b = m.trie.tokenBytes[id];
+        const ok = b !== undefined && m.automaton.run(c.stateId, b) !== 0;
+        assert.equal(allowed.has(id), ok, `token ${id}`);
+      }
+      for (const id of tok.specialTokens.values()) assert.ok(!allowed.has(id));
+      if (c.isComplete() && rng.random() < 0.2) break;
+      const list = [...allowed];
+      const id = list[rng.int(list.length)];
+      const b = m.trie.tokenBytes[id]!;
+      if (b.some((x) => x >= 0x80) && new TextDecoder('utf-8', { fatal: false }).decode(b).includes('\ufffd')) splitChar++;
+      assert.ok(c.advance(id));
+    }
+  }
+  assert.ok(splitChar > 0, 'some walk used a token ending inside a multi-byte character');
+});
+
+test('regex constraint: accepts matches token by token, refuses non-matches, random walks match', () => {
+  const tok = testTokenizer();
+  const cases: [string, string[], string[]][] = [
+    ['[a-z]+@[a-z]+\\.(com|org)', ['alice@example.com', 'b@c.org'], ['alice@example.net', '@x.com', 'A@b.com']],
+    ['\\d{4}-\\d{2}-\\d{2}', ['2024-01-31'], ['2024-1-31', '2024-01-311']],
+    ['(?:ab|cd)*e?', ['', 'abcdab', 'abe', 'e'], ['abc', 'ee']],
+    ['[^"\\\\]*', ['héllo wörld ✓', ''], ['a"b', 'x\\y']],
+    ['\\w+\\s\\S+', ['the quick', 'a\t中文'], ['the  quick', ' x']],
+    ['\\u00e9+|\\x41{2,}', ['ééé', 'AAAA'], ['éA', 'A']],
+  ];
+  const rng = new Rng(11);
+  for (const [pattern, good, bad] of cases) {
+    const re = new RegExp(`^(?:${pattern})$`, 'u');
+    for (const s of good) {
+      assert.ok(re.test(s), `fixture ${s}`);
+      assert.ok(accepts(regexConstraint(pattern, tok), tok, s), `/${pattern}/ should accept ${JSON.stringify(s)}`);
+    }
+    for (const s of bad) {
+      assert.ok(!re.test(s), `fixture ${s}`);
+      assert.ok(!accepts(regexConstraint(pattern, tok), tok, s), `/${pattern}/ should refuse ${JSON.stringify(s)}`);
+    }
+    for (let w = 0; w < 20; w++) {
+      const r = randomWalk(regexConstraint(pattern, tok), tok, rng, 60);
+      if (r.complete) assert.ok(re.test(r.text), `/${pattern}/ walk produced ${JSON.stringify(r.text)}`);
+    }
+  }
+});
+
+test('regex features outside the supported subset are refused by name', () => {
+  const tok = testTokenizer();
+  assert.throws(() => regexConstraint('(a)\\1', tok), /backreferences/);
+  assert.throws(() => regexConstraint('a(?=b)', tok), /lookahead/);
+  assert.throws(() => regexConstraint('(?<!a)b', tok), /lookbehind/);
+  assert.throws(() => regexConstraint('\\bword', tok), /word boundaries/);
+  assert.throws(() => regexConstraint('\\p{L}', tok), /Unicode property/);
+  assert.throws(() => regexConstraint('a^b', tok), /anchor \^/);
+  assert.throws(() => regexConstraint('(ab', tok, { file: 'x.txt' }), /x\.txt.*missing \)/);
+  assert.throws(() => regexConstraint('a{3,2}', tok), /out of order/);
+});
+
+test('mustEnd once complete with nothing left; clone is independent', () => {
+  const tok = testTokenizer();
+  const c = regexConstraint('ab', tok);
+  const d = c.clone();
+  assert.ok(accepts(c, tok, 'ab'));
+  assert.ok(c.mustEnd());
+  assert.ok(!d.isComplete() && !d.mustEnd());
+  const e = regexConstraint('ab(cd)?', tok);
+  assert.ok(accepts(e, tok, 'ab') && e.isComplete() && !e.mustEnd());
+});

@@ -1,0 +1,148 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '../../src/engine/rng.js';
+import { schemaConstraint } from '../../src/infer/constrain/index.js';
+import { accepts, randomWalk, testTokenizer } from './helpers.js';
+import { ajvValidator } from './ajv.js';
+
+interface Case {
+  name: string;
+  schema: unknown;
+  valid: unknown[];
+  invalid: unknown[];
+}
+
+const CASES: Case[] = [
+  {
+    name: 'object with required, optional and closed members',
+    schema: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 12 }, age: { type: 'integer', minimum: 0, maximum: 150 }, email: { type: 'string', format: 'email' } }, required: ['name', 'age'], additionalProperties: false },
+    valid: [{ name: 'Alice', age: 30 }, { name: 'B', age: 0, email: 'b@x.org' }, { name: 'héllo wörld', age: 150 }],
+    invalid: [{ name: '', age: 3 }, { name: 'A', age: 151 }, { name: 'A' }, { name: 'A', age: 1, x: 1 }, { name: 'A', age: -1 }, { name: 'A', age: 1.5 }, { name: 'A', age: 2, email: 'nope' }],
+  },
+  {
+    name: 'arrays: items, prefixItems, bounds',
+    schema: { type: 'array', prefixItems: [{ type: 'string' }, { type: 'number' }], items: { type: 'boolean' }, minItems: 1, maxItems: 4 },
+    valid: [['a'], ['a', 1.5], ['a', -2e-3, true, false]],
+    invalid: [[], [1], ['a', 'b'], ['a', 1, true, false, true], ['a', 1, null]],
+  },
+  {
+    name: 'enum, const, nullable types, anyOf',
+    schema: { type: 'object', properties: { kind: { enum: ['noun', 'verb', 'adjective'] }, n: { type: ['integer', 'null'] }, v: { const: { a: [1, 'x'] } }, u: { anyOf: [{ type: 'string', pattern: '^[A-Z]{2}\\d$' }, { type: 'number', exclusiveMinimum: 0, maximum: 10 }] } }, required: ['kind'] },
+    valid: [{ kind: 'noun' }, { kind: 'verb', n: null, v: { a: [1, 'x'] } }, { kind: 'adjective', n: -7, u: 'AB1' }, { kind: 'noun', u: 0.5 }, { kind: 'noun', u: 10 }, { kind: 'noun', extra: [1, { b: null }] }],
+    invalid: [{ kind: 'pronoun' }, { n: 1 }, { kind: 'noun', n: 1.5 }, { kind: 'noun', v: { a: [1] } }, { kind: 'noun', u: 'ab1' }, { kind: 'noun', u: 0 }, { kind: 'noun', u: 10.5 }, { kind: 'noun', kind2: 1, n: 'x' }],
+  },
+  {
+    name: 'recursive $ref through $defs',
+    schema: { $defs: { node: { type: 'object', properties: { value: { type: 'integer' }, children: { type: 'array', items: { $ref: '#/$defs/node' }, maxItems: 3 } }, required: ['value'], additionalProperties: false } }, $ref: '#/$defs/node' },
+    valid: [{ value: 1 }, { value: 1, children: [{ value: 2 }, { value: 3, children: [{ value: -4 }] }] }],
+    invalid: [{ value: 1, children: [{}] }, { value: 1, children: [{ value: 1 }, { value: 1 }, { value: 1 }, { value: 1 }] }, { value: 'x' }],
+  },
+  {
+    name: 'formats and patterns',
+    schema: { type: 'object', properties: { d: { type: 'string', format: 'date' }, t: { type: 'string', format: 'date-time' }, id: { type: 'string', format: 'uuid' }, tm: { type: 'string', format: 'time' }, code: { type: 'string', pattern: 'x[0-9]+' }, ip: { type: 'string', format: 'ipv4' } }, additionalProperties: false },
+    valid: [{ d: '2024-02-29', t: '2024-01-31T12:30:00Z' }, { id: '123e4567-e89b-12d3-a456-426614174000', tm: '23:59:59.5+01:00' }, { code: 'abc x12 "quoted"\n' }, { ip: '192.168.0.255' }],
+    invalid: [{ d: '2023-02-29' }, { d: '2024-13-01' }, { t: '2024-01-31 25:00:00Z' }, { id: '123e4567e89b12d3a456426614174000' }, { code: 'xx' }, { ip: '256.1.1.1' }, { tm: '12:00:00' }],
+  },
+  {
+    name: 'allOf of objects, oneOf with a discriminator, number bounds',
+    schema: {
+      allOf: [{ type: 'object', properties: { id: { type: 'integer', exclusiveMinimum: -3, maximum: 1000 } }, required: ['id'] }, { properties: { shape: { oneOf: [{ type: 'object', properties: { kind: { const: 'circle' }, r: { type: 'number', minimum: 0 } }, required: ['kind', 'r'] }, { type: 'object', properties: { kind: { const: 'square' }, side: { type: 'number', minimum: -1, exclusiveMaximum: 5 } }, required: ['kind', 'side'] }] } } }],
+    },
+    valid: [{ id: -2 }, { id: 1000, shape: { kind: 'circle', r: 0 } }, { id: 5, shape: { kind: 'square', side: 4.999 } }, { id: 5, shape: { kind: 'square', side: -1 } }],
+    invalid: [{ id: -3 }, { id: 1001 }, { id: 1, shape: { kind: 'circle', r: -0.5 } }, { id: 1, shape: { kind: 'square', side: 5 } }, { id: 1, shape: { kind: 'square', side: -1.01 } }, { id: 1, shape: { kind: 'triangle' } }],
+  },
+  {
+    name: 'strings with escapes and unicode; additionalProperties schema',
+    schema: { type: 'object', properties: { s: { type: 'string', maxLength: 6 } }, additionalProperties: { type: 'string', enum: ['x', 'y\n"'] } },
+    valid: [{ s: 'a"b\\c' }, { s: '中文✓😀' }, { s: 'tab\tx', k: 'x' }, { other: 'y\n"' }],
+    invalid: [{ s: 'too long!' }, { s: 1 }, { k: 'z' }],
+  },
+];
+
+test('fixtures: ajv agrees with the valid/invalid labels', () => {
+  for (const c of CASES) {
+    const v = ajvValidator(c.schema);
+    for (const x of c.valid) assert.ok(v(x), `${c.name}: ajv rejects ${JSON.stringify(x)}`);
+    for (const x of c.invalid) assert.ok(!v(x), `${c.name}: ajv accepts ${JSON.stringify(x)}`);
+  }
+});
+
+test('schema constraints accept valid instances token by token (compact and indented) and refuse invalid ones', () => {
+  const tok = testTokenizer();
+  for (const c of CASES) {
+    const fresh = schemaConstraint(c.schema, tok); // compiled once; every instance starts from a clone
+    for (const x of c.valid) {
+      assert.ok(accepts(fresh.clone(), tok, JSON.stringify(x)), `${c.name}: refuses valid ${JSON.stringify(x)}`);
+      assert.ok(accepts(fresh.clone(), tok, JSON.stringify(x, null, 2)), `${c.name}: refuses valid indented ${JSON.stringify(x)}`);
+    }
+    for (const x of c.invalid) assert.ok(!accepts(fresh.clone(), tok, JSON.stringify(x)), `${c.name}: accepts invalid ${JSON.stringify(x)}`);
+    assert.ok(!accepts(schemaConstraint(c.schema, tok, { whitespace: 'compact' }), tok, JSON.stringify(c.valid[0], null, 2)) || !/\n/.test(JSON.stringify(c.valid[0], null, 2)), `${c.name}: compact mode accepts newlines`);
+  }
+});
+
+test('random constrained walks produce JSON that ajv accepts (≥ 200 complete walks)', () => {
+  const tok = testTokenizer();
+  const rng = new Rng(2024);
+  let complete = 0;
+  let attempts = 0;
+  // one compiled matcher per schema and whitespace policy; each walk starts from a clone
+  const compiled = CASES.map((c) => ({ c, v: ajvValidator(c.schema), ws: [schemaConstraint(c.schema, tok, { whitespace: 'compact' }), schemaConstraint(c.schema, tok)] }));
+  for (let round = 0; complete < 210 && round < 12; round++) {
+    for (const { c, v, ws } of compiled) {
+      for (let w = 0; w < 4; w++) {
+        attempts++;
+        const r = randomWalk(ws[w % 2].clone(), tok, rng, 250, 0.5);
+        if (!r.complete) continue;
+        complete++;
+        let parsed: unknown;
+        assert.doesNotThrow(() => (parsed = JSON.parse(r.text)), `${c.name}: not JSON: ${r.text}`);
+        assert.ok(v(parsed), `${c.name}: ajv rejects the constrained sample ${r.text}`);
+      }
+    }
+  }
+  assert.ok(complete >= 200, `only ${complete} of ${attempts} walks completed`);
+});
+
+test('unsupported keywords are refused with pointer and keyword; invalid and empty schemas are errors', () => {
+  const tok = testTokenizer();
+  const err = (schema: unknown, re: RegExp): void => assert.throws(() => schemaConstraint(schema, tok, { file: 's.json' }), re);
+  err({ type: 'object', properties: { a: { type: 'array', uniqueItems: true } } }, /s\.json.*"uniqueItems" at \/properties\/a/);
+  err({ properties: { 'x/y': { not: { type: 'string' } } } }, /"not" at \/properties\/x~1y/);
+  err({ type: 'number', multipleOf: 2 }, /"multipleOf"/);
+  err({ type: 'string', format: 'hostname' }, /format "hostname" is not supported/);
+  err({ type: 'string', pattern: '(a)\\1' }, /backreferences.*\/pattern|\/pattern.*backreferences/);
+  err({ oneOf: [{ type: 'string' }, { type: 'string', maxLength: 3 }] }, /oneOf.*branches 0 and 1/);
+  err({ $ref: 'http://example.com/s.json' }, /only local references/);
+  err({ $ref: '#/$defs/missing' }, /invalid JSON Schema.*does not resolve/);
+  err({ type: 'strng' }, /invalid JSON Schema at \/.*unknown type "strng"/);
+  err({ type: 'string', minLength: 5, maxLength: 2 }, /no JSON value satisfies.*minLength 5 > maxLength 2/);
+  err({ type: 'object', properties: { a: { type: 'integer', minimum: 3, maximum: 2 } }, required: ['a'] }, /no JSON value satisfies/);
+  err({ allOf: [{ type: 'string' }, { type: 'integer' }] }, /no JSON value satisfies/);
+  // an empty optional branch is fine: the rest still has values
+  assert.ok(accepts(schemaConstraint({ anyOf: [{ type: 'string', minLength: 3, maxLength: 1 }, { type: 'null' }] }, tok), tok, 'null'));
+});
+
+test('schema masks equal a brute-force check of every token at every step (frame split is exact)', () => {
+  const tok = testTokenizer();
+  const rng = new Rng(77);
+  for (const c of [CASES[0], CASES[2], CASES[3], CASES[6]]) {
+    const base = schemaConstraint(c.schema, tok);
+    const m = base.matcher;
+    for (let w = 0; w < 6; w++) {
+      const con = base.clone();
+      for (let step = 0; step < 40 && !con.mustEnd(); step++) {
+        const mask = new Uint32Array(Math.ceil(tok.vocabSize / 32));
+        con.fillMask(mask);
+        const allowed: number[] = [];
+        for (let id = 0; id < tok.vocabSize; id++) {
+          const b = m.trie.tokenBytes[id];
+          const ok = b !== undefined && m.automaton.run(con.stateId, b) !== 0;
+          assert.equal((mask[id >>> 5] >>> (id & 31)) & 1, ok ? 1 : 0, `${c.name}: token ${id} ${JSON.stringify(tok.decode([id]))} at step ${step}`);
+          if (ok) allowed.push(id);
+        }
+        if (allowed.length === 0) break;
+        assert.ok(con.advance(allowed[rng.int(allowed.length)]));
+      }
+    }
+  }
+});
