@@ -569,6 +569,9 @@ export function checkpointToGguf(ck: LoadedCheckpoint, path: string, opts: { typ
   const pad = idOf('<|pad|>');
   if (bos !== undefined) kv.push(['tokenizer.ggml.bos_token_id', { type: 'u32', value: bos }]);
   if (eos !== undefined) kv.push(['tokenizer.ggml.eos_token_id', { type: 'u32', value: eos }]);
+  // <|assistant_end|> ends a turn. llama.cpp recognises end-of-generation tokens by their text
+  // (llama-vocab.cpp), not ours, so it adds eos to that set itself and logs a harmless warning.
+  if (eos !== undefined) kv.push(['tokenizer.ggml.eot_token_id', { type: 'u32', value: eos }]);
   if (pad !== undefined) kv.push(['tokenizer.ggml.padding_token_id', { type: 'u32', value: pad }]);
   kv.push(['tokenizer.ggml.add_bos_token', { type: 'bool', value: false }]);
   kv.push(['tokenizer.ggml.add_eos_token', { type: 'bool', value: false }]);
