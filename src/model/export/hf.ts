@@ -427,6 +427,11 @@ function normaliseGpt2Keys(t: Map<string, NamedTensor>): Map<string, NamedTensor
   return out;
 }
 
+/** Older transformers saved GPT-NeoX's causal mask and rotary inverse frequencies with the weights: buffers, not parameters. */
+function dropNeoxBuffers(t: Map<string, NamedTensor>): Map<string, NamedTensor> {
+  return new Map([...t].filter(([k]) => !/(rotary_emb\.inv_freq|\.attention\.bias|\.attention\.masked_bias)$/.test(k)));
+}
+
 export interface ImportHfResult {
   checkpoint: string;
   arch: HfArchitecture;
@@ -449,7 +454,7 @@ export function importHuggingFace(hfDir: string, stageDir: string, opts: { stage
   }
   const { arch, config } = fromHfConfig(j, cfgPath);
   const { tensors: raw, file } = readHfWeights(hfDir);
-  const tensors = arch === 'gpt2' ? normaliseGpt2Keys(raw) : raw;
+  const tensors = arch === 'gpt2' ? normaliseGpt2Keys(raw) : dropNeoxBuffers(raw);
   // a config saying "bias: false" is only honoured when the biases really are zero
   if (!config.bias) {
     const nonzero = [...tensors].find(([k, v]) => k.endsWith('.bias') && v.data.some((x) => x !== 0));
