@@ -6,7 +6,7 @@ import { parseArgs, formatHelp, str, type FlagSpecs } from '../util/args.js';
 import { loadCheckpoint, resolveCheckpoint } from '../model/checkpoint.js';
 import { exportHuggingFace } from '../model/export/hf.js';
 import { checkpointToGguf, type GgufType } from '../model/export/gguf.js';
-import { exportLlmcShards, sftConversations, trlDpoLines, trlSftLine, writeJsonl } from '../model/export/datasets.js';
+import { exportLlmcShards, sftConversations, trlDpoLines, trlPromptLine, trlSftLine, writeJsonl } from '../model/export/datasets.js';
 import { readPreferencesJSONL } from '../data/preferences.js';
 import { runPreset } from './sft.js';
 
@@ -24,7 +24,7 @@ export const command: Command = {
     if (argv.includes('--help') || argv.includes('-h')) {
       console.log(formatHelp(
         'gptforge export --format hf|gguf|trl|llmc --run <dir> [--stage sft] --out <path>',
-        'hf: a transformers directory (GPT-2 for learned positions, GPT-NeoX for rotary; tokenizer.json, tokenizer_config.json with our chat template, generation_config.json). gguf: a llama.cpp model (F32, F16 or Q8_0; the tokenizer must use a pre-split pattern llama.cpp implements). trl: sft.jsonl / sft.test.jsonl (messages) and dpo.jsonl / dpo.val.jsonl (prompt, chosen, rejected) from the run\'s SFT mixture and comparisons. llmc: the run\'s pretraining shards as llm.c .bin files. See docs/interop.md and docs/scale.md.',
+        'hf: a transformers directory (GPT-2 for learned positions, GPT-NeoX for rotary; tokenizer.json, tokenizer_config.json with our chat template, generation_config.json). gguf: a llama.cpp model (F32, F16 or Q8_0; the tokenizer must use a pre-split pattern llama.cpp implements). trl: sft/{train,test}.jsonl (messages), dpo/{train,test}.jsonl (prompt, chosen, rejected) and grpo/{train,test}.jsonl (prompt) from the run\'s SFT mixture and comparisons; each folder loads with datasets.load_dataset(folder). llmc: the run\'s pretraining shards as llm.c .bin files. See docs/interop.md and docs/scale.md.',
         FLAGS,
       ));
       return;
@@ -58,16 +58,19 @@ export const command: Command = {
       const written: string[] = [];
       if (preset.sft) {
         const { train, test } = sftConversations(preset.sft.mixture, join(run, 'preset.json'));
-        writeJsonl(join(out, 'sft.jsonl'), train.map(trlSftLine));
-        writeJsonl(join(out, 'sft.test.jsonl'), test.map(trlSftLine));
-        written.push(`sft.jsonl (${train.length})`, `sft.test.jsonl (${test.length})`);
+        writeJsonl(join(out, 'sft', 'train.jsonl'), train.map(trlSftLine));
+        writeJsonl(join(out, 'sft', 'test.jsonl'), test.map(trlSftLine));
+        written.push(`sft/train.jsonl (${train.length})`, `sft/test.jsonl (${test.length})`);
       }
       const cmp = join(run, 'comparisons');
-      for (const [src, dst] of [['train.jsonl', 'dpo.jsonl'], ['val.jsonl', 'dpo.val.jsonl']]) {
+      for (const [src, split] of [['train.jsonl', 'train'], ['val.jsonl', 'test']]) {
         if (!existsSync(join(cmp, src))) continue;
-        const lines = readPreferencesJSONL(join(cmp, src)).rankings.flatMap(trlDpoLines);
-        writeJsonl(join(out, dst), lines);
-        written.push(`${dst} (${lines.length} pairs)`);
+        const rankings = readPreferencesJSONL(join(cmp, src)).rankings;
+        const lines = rankings.flatMap(trlDpoLines);
+        writeJsonl(join(out, 'dpo', `${split}.jsonl`), lines);
+        const prompts = [...new Set(rankings.map((r) => r.prompt))].map(trlPromptLine);
+        writeJsonl(join(out, 'grpo', `${split}.jsonl`), prompts);
+        written.push(`dpo/${split}.jsonl (${lines.length} pairs)`, `grpo/${split}.jsonl (${prompts.length} prompts)`);
       }
       if (written.length === 0) throw new GptforgeError(`nothing to export: no SFT section in the preset and no comparisons (${existsSync(cmp) ? readdirSync(cmp).join(', ') : 'run "gptforge rm" to sample them'})`, { file: run });
       console.log(`export: ${written.join(', ')} → ${out}`);

@@ -82,14 +82,16 @@ test('gptforge export --format trl: SFT messages and DPO pairs; the exported cha
   const out = join(tempDir(), 'trl');
   const r = gptforge('export', '--format', 'trl', '--run', run, '--out', out);
   assert.equal(r.code, 0, r.err);
-  const sft = readFileSync(join(out, 'sft.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { messages: { role: string; content: string }[] });
+  const sft = readFileSync(join(out, 'sft', 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { messages: { role: string; content: string }[] });
   assert.equal(sft.length, 3 + 1, 'three arithmetic conversations (share of 6) + the user file once');
   assert.ok(sft.some((c) => c.messages.some((m) => (m as { tool_call?: unknown }).tool_call)), 'tool calls kept');
-  const dpo = readFileSync(join(out, 'dpo.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { prompt: unknown[]; chosen: { content: string }[]; rejected: { content: string }[] });
+  const dpo = readFileSync(join(out, 'dpo', 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { prompt: unknown[]; chosen: { content: string }[]; rejected: { content: string }[] });
   const pairs = rankings.flatMap(rankingToPairs);
   assert.equal(dpo.length, pairs.length);
   assert.equal(dpo.length, 3 + 2, '3 pairs from a strict 3-ranking, 2 from tiers [0, 0, 1]');
   assert.deepEqual(dpo[0].prompt, [{ role: 'user', content: 'Say hi' }]);
+  assert.equal(readFileSync(join(out, 'grpo', 'train.jsonl'), 'utf8').trim().split('\n').length, 2, 'one GRPO prompt per distinct ranking prompt');
+  assert.ok(existsSync(join(out, 'sft', 'test.jsonl')));
   assert.equal(dpo[0].chosen[0].content, pairs[0].chosen);
 
   // the same lines through the HF export's chat template = our renderer

@@ -122,6 +122,11 @@ export function trlDpoLines(r: Ranking): string[] {
   );
 }
 
+/** A prompt-only line (GRPOTrainer, RLOOTrainer): the user turn the policy answers. */
+export function trlPromptLine(prompt: string): string {
+  return JSON.stringify({ prompt: [{ role: 'user', content: prompt }] });
+}
+
 /**
  * The conversations an SFT mixture trains on, as buildSftDataset (src/data/sft.ts) draws
  * them from the synthetic task families (same share and seed per source); a user file's
