@@ -106,3 +106,24 @@ test('llama.cpp tokenizes 1 MB of mixed text (code, Unicode, digits, whitespace 
     await m.dispose();
   }
 });
+
+for (const pattern of ['cl100k', 'gpt2'] as const) {
+  test(`llama.cpp tokenizes like gptforge with the ${pattern} pattern too (its tokenizer.ggml.pre mapping), 200 KB`, async () => {
+    const tok = smallTokenizer(pattern);
+    const model = randomModel({ vocabSize: tok.vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 32, position: 'learned' });
+    const m = await exportAndLoad(model, tok);
+    try {
+      // chatglm-bpe clears llama.cpp's default BOS; the file's bos_token_id must still win
+      assert.equal(m.tokens.bos, tok.specialId('<|bos|>'));
+      assert.equal(m.tokens.eos, tok.specialId('<|assistant_end|>'));
+      const text = multilingualText(200_000, 9);
+      const ours = tok.encode(text, { disallowedSpecial: 'plain' });
+      const theirs = m.tokenize(text, false) as number[];
+      let i = 0;
+      while (i < ours.length && theirs[i] === ours[i]) i++;
+      assert.ok(i === ours.length && theirs.length === ours.length, `first difference at token ${i}: ours ${JSON.stringify(ours.slice(i, i + 5))} theirs ${JSON.stringify(theirs.slice(i, i + 5))} near ${JSON.stringify(tok.decode(ours.slice(Math.max(0, i - 5), i + 5)))}`);
+    } finally {
+      await m.dispose();
+    }
+  });
+}
