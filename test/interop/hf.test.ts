@@ -249,3 +249,41 @@ test('chat_template (Jinja, @huggingface/jinja) + tokenizer.json (@huggingface/t
     assert.deepEqual(hf.encode(ptext, { add_special_tokens: false }).ids, renderPrompt(tok, prompt));
   }
 });
+
+test('import a GPT-2 as the Hub stores it (no "transformer." prefix, attention-mask buffers, ByteLevel pre-tokenizer)', async () => {
+  const { writeSafetensors } = await import('../../src/model/safetensors.js');
+  const { mkdirSync } = await import('node:fs');
+  const tok = smallTokenizer('gpt2');
+  const model = randomModel({ vocabSize: tok.vocabSize, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 32, position: 'learned' });
+  const ours = join(tempDir(), 'hf');
+  exportCheckpointToHf(saveTemp(model, tok), ours);
+  const hub = join(tempDir(), 'gpt2-hub');
+  mkdirSync(hub);
+  const cfg = JSON.parse(readFileSync(join(ours, 'config.json'), 'utf8')) as Record<string, unknown>;
+  delete cfg.gptforge;
+  writeFileSync(join(hub, 'config.json'), JSON.stringify({ ...cfg, n_inner: null, summary_type: 'cls_index', task_specific_params: { 'text-generation': { do_sample: true, max_length: 50 } } }));
+  const t = new Map<string, NamedTensor>();
+  for (const [k, v] of readSafetensors(join(ours, 'model.safetensors')).tensors) t.set(k.replace(/^transformer\./, ''), v);
+  for (let l = 0; l < 2; l++) {
+    t.set(`h.${l}.attn.bias`, { shape: [1, 1, 16, 16], data: new Float32Array(256).fill(1) });
+    t.set(`h.${l}.attn.masked_bias`, { shape: [], data: Float32Array.of(-1e4) });
+  }
+  writeSafetensors(join(hub, 'model.safetensors'), t);
+  const tj = JSON.parse(tok.toJSON()) as Record<string, unknown>;
+  delete tj.gptforge;
+  tj.pre_tokenizer = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
+  tj.post_processor = { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true };
+  writeFileSync(join(hub, 'tokenizer.json'), JSON.stringify(tj));
+
+  const stage = join(tempDir(), 'base');
+  const r = importHuggingFace(hub, stage);
+  assert.equal(r.arch, 'gpt2');
+  const back = loadCheckpoint(resolveCheckpoint(stage));
+  const m2 = modelFromCheckpoint(back);
+  const ids = tok.encode('Call me Ishmael, 1851.', { disallowedSpecial: 'plain' }).slice(0, 16);
+  assert.deepEqual(ourLogits(m2, ids), ourLogits(model, ids));
+  const { Tokenizer } = await import('../../src/tokenizer/index.js');
+  const tok2 = Tokenizer.fromJSON(back.tokenizerJSON!, 'imported');
+  const text = 'It was the best of times,  it was 1999!\n\n  def f(): pass';
+  assert.deepEqual(tok2.encode(text), tok.encode(text));
+});
