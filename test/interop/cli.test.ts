@@ -22,7 +22,7 @@ function gptforge(...args: string[]): { code: number; out: string; err: string }
 function fakeRun(): { run: string; shards: Map<string, Uint16Array>; rankings: Ranking[]; userConvFile: string } {
   const tok = smallTokenizer('gpt4-digits');
   const run = tempDir('gf-interop-run-');
-  const model = randomModel({ vocabSize: tok.vocabSize, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 32, position: 'rope' });
+  const model = randomModel({ vocabSize: tok.vocabSize, blockSize: 128, nLayer: 1, nHead: 2, nEmbd: 32, position: 'rope' });
   saveCheckpoint(join(run, 'base'), model, { stage: 'pretrain', step: 10, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() });
   const data = join(run, 'data');
   mkdirSync(data, { recursive: true });
@@ -126,4 +126,18 @@ test('gptforge export --format hf|gguf and gptforge import: files written, impor
   r = gptforge('import', join(dir, 'nowhere'), '--out', join(dir, 'y'));
   assert.equal(r.code, 1);
   assert.match(r.err, /no config\.json/);
+});
+
+test('an imported Hugging Face model fine-tunes with gptforge sft and exports again', () => {
+  const { run } = fakeRun();
+  const dir = tempDir();
+  assert.equal(gptforge('export', '--format', 'hf', '--run', run, '--stage', 'base', '--out', join(dir, 'hf')).code, 0);
+  const r2 = join(dir, 'run');
+  assert.equal(gptforge('import', join(dir, 'hf'), '--out', join(r2, 'base')).code, 0);
+  const r = gptforge('sft', '--run', r2, '--preset', 'tiny', '--max-steps', '2', '--quiet');
+  assert.equal(r.code, 0, r.err);
+  assert.ok(existsSync(join(r2, 'sft', 'latest.json')));
+  const e = gptforge('export', '--format', 'hf', '--run', r2, '--stage', 'sft', '--out', join(dir, 'sft-hf'));
+  assert.equal(e.code, 0, e.err);
+  assert.match(readFileSync(join(dir, 'sft-hf', 'config.json'), 'utf8'), /"stage": "sft"/);
 });
