@@ -9,7 +9,7 @@ import { noGrad } from '../../src/engine/tensor.js';
 import type { GPT } from '../../src/model/gpt.js';
 import { loadCheckpoint, modelFromCheckpoint, resolveCheckpoint } from '../../src/model/checkpoint.js';
 import { readSafetensors, type NamedTensor } from '../../src/model/safetensors.js';
-import { exportCheckpointToHf, importHuggingFace } from '../../src/model/export/hf.js';
+import { exportCheckpointToHf, importHuggingFace, HF_TOKENIZER_KEYS } from '../../src/model/export/hf.js';
 import { renderConversation, renderPrompt } from '../../src/data/chat.js';
 import type { Conversation } from '../../src/data/conversation.js';
 import { GptforgeError } from '../../src/util/errors.js';
@@ -160,6 +160,9 @@ for (const v of VARIANTS) {
       assert.equal(cfg.hidden_act, 'gelu_new');
     } else assert.equal(cfg.activation_function, 'gelu_new');
     for (const f of ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json']) assert.ok(existsSync(join(out, f)), f);
+    // only keys the Rust tokenizers deserializer consumes (an unknown one breaks serde_json there)
+    const tkeys = Object.keys(JSON.parse(readFileSync(join(out, 'tokenizer.json'), 'utf8')) as object);
+    assert.deepEqual(tkeys.filter((k) => !HF_TOKENIZER_KEYS.includes(k)), []);
 
     const ids = tok.encode('Call me Ishmael. Some years ago 42', { disallowedSpecial: 'plain' }).slice(0, 12);
     const ours = ourLogits(model, ids);

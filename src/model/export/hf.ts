@@ -370,12 +370,29 @@ export function exportHuggingFace(ck: LoadedCheckpoint, outDir: string): ExportH
     writeFileSync(join(tmp, 'config.json'), JSON.stringify(toHfConfig(c, ids, { stage: ck.meta.stage, step: ck.meta.step }), null, 2) + '\n');
     writeFileSync(join(tmp, 'generation_config.json'), JSON.stringify(generationConfig({ bos: ids.bos, eos: eosIds, pad: ids.pad }), null, 2) + '\n');
     if (tok && ck.tokenizerJSON !== null) {
-      writeFileSync(join(tmp, 'tokenizer.json'), ck.tokenizerJSON);
-      writeFileSync(join(tmp, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig(tok, c.blockSize), null, 2) + '\n');
+      const { tokenizerJSON, meta } = hfTokenizerJSON(ck.tokenizerJSON);
+      writeFileSync(join(tmp, 'tokenizer.json'), tokenizerJSON);
+      writeFileSync(join(tmp, 'tokenizer_config.json'), JSON.stringify({ ...tokenizerConfig(tok, c.blockSize), ...(meta ? { gptforge: meta } : {}) }, null, 2) + '\n');
       files.push('tokenizer.json', 'tokenizer_config.json');
     }
   });
   return { arch: architectureFor(c), files };
+}
+
+/** The top-level keys the Rust `tokenizers` library reads (tokenizers/src/tokenizer/serialization.rs). */
+export const HF_TOKENIZER_KEYS = ['version', 'truncation', 'padding', 'added_tokens', 'normalizer', 'pre_tokenizer', 'post_processor', 'decoder', 'model'];
+
+/**
+ * Our tokenizer.json without our own "gptforge" key: the Rust `tokenizers` deserializer
+ * (serialization.rs TokenizerVisitor) skips an unknown key without consuming its value, so
+ * serde_json fails on the next key. The key moves to tokenizer_config.json, where
+ * transformers keeps unknown entries, and `gptforge import` puts it back.
+ */
+export function hfTokenizerJSON(ours: string): { tokenizerJSON: string; meta: unknown } {
+  const j = JSON.parse(ours) as Json;
+  const meta = j.gptforge;
+  const clean = Object.fromEntries(Object.entries(j).filter(([k]) => HF_TOKENIZER_KEYS.includes(k)));
+  return { tokenizerJSON: JSON.stringify(clean, null, 1), meta };
 }
 
 /** tokenizer_config.json: PreTrainedTokenizerFast over tokenizer.json, our specials, the chat template. */
@@ -467,7 +484,15 @@ export function importHuggingFace(hfDir: string, stageDir: string, opts: { stage
   let tokenizerJSON: string | undefined;
   let tokenizerHash: string | undefined;
   if (existsSync(tokPath)) {
-    const tok = Tokenizer.fromJSON(readFileSync(tokPath, 'utf8'), tokPath);
+    let text = readFileSync(tokPath, 'utf8');
+    // our export keeps our tokenizer metadata (e.g. tiktoken merge ranking) in tokenizer_config.json
+    const tcPath = join(hfDir, 'tokenizer_config.json');
+    if (existsSync(tcPath)) {
+      const meta = (JSON.parse(readFileSync(tcPath, 'utf8')) as Json).gptforge;
+      const tj = JSON.parse(text) as Json;
+      if (meta && typeof meta === 'object' && tj.gptforge === undefined) text = JSON.stringify({ ...tj, gptforge: meta });
+    }
+    const tok = Tokenizer.fromJSON(text, tokPath);
     if (tok.vocabSize > config.vocabSize) throw new GptforgeError(`tokenizer has ${tok.vocabSize} tokens, the model's vocab_size is ${config.vocabSize}`, { file: tokPath });
     tokenizerJSON = tok.toJSON();
     tokenizerHash = tok.hash();
