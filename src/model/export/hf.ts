@@ -340,7 +340,7 @@ export function fromHfConfig(j: Json, file: string): { arch: HfArchitecture; con
 
 /** The generation_config.json transformers reads: stop at <|assistant_end|> (and <|eos|>). */
 export function generationConfig(ids: { bos?: number; eos: number[]; pad?: number }): Json {
-  return { bos_token_id: ids.bos ?? null, eos_token_id: ids.eos.length === 1 ? ids.eos[0] : ids.eos, pad_token_id: ids.pad ?? null, do_sample: false, transformers_version: '4.46.0' };
+  return { bos_token_id: ids.bos ?? null, eos_token_id: ids.eos.length === 1 ? ids.eos[0] : ids.eos, pad_token_id: ids.pad ?? null, do_sample: false };
 }
 
 export interface ExportHfResult {
