@@ -8,7 +8,7 @@ import { saveCheckpoint } from '../../src/model/checkpoint.js';
 import { trainTokenizer, type Tokenizer } from '../../src/tokenizer/index.js';
 import { mobyDick } from '../tokenizer/corpus.js';
 
-let cachedTok = new Map<string, Tokenizer>();
+const cachedTok = new Map<string, Tokenizer>();
 
 /** A small BPE tokenizer (default chat specials) trained on Moby-Dick with the given pre-split pattern. */
 export function smallTokenizer(pattern = 'gpt4', vocabSize = 420): Tokenizer {
@@ -21,9 +21,6 @@ export function smallTokenizer(pattern = 'gpt4', vocabSize = 420): Tokenizer {
   return t;
 }
 
-export function resetTokenizerCache(): void {
-  cachedTok = new Map();
-}
 
 /**
  * A randomly initialised GPT whose every parameter — biases and norm gains included — is
