@@ -123,6 +123,13 @@ test('gptforge export --format hf|gguf and gptforge import: files written, impor
   r = gptforge('export', '--format', 'onnx', '--run', run, '--out', join(dir, 'x'));
   assert.equal(r.code, 1);
   assert.match(r.err, /unknown --format "onnx"/);
+  // an existing directory that is not an export is never replaced
+  mkdirSync(join(dir, 'precious'));
+  writeFileSync(join(dir, 'precious', 'notes.txt'), 'keep me');
+  r = gptforge('export', '--format', 'hf', '--run', run, '--out', join(dir, 'precious'));
+  assert.equal(r.code, 1);
+  assert.match(r.err, /refusing to replace it/);
+  assert.equal(readFileSync(join(dir, 'precious', 'notes.txt'), 'utf8'), 'keep me');
   r = gptforge('import', join(dir, 'nowhere'), '--out', join(dir, 'y'));
   assert.equal(r.code, 1);
   assert.match(r.err, /no config\.json/);

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { atomicReplaceDir } from '../../util/atomic.js';
 import { GptforgeError } from '../../util/errors.js';
@@ -58,6 +58,10 @@ export function exportHuggingFace(ck: LoadedCheckpoint, outDir: string): ExportH
   const eosIds = [sp['<|assistant_end|>'], sp['<|eos|>']].filter((x): x is number => x !== undefined);
   const ids = { bos: sp['<|bos|>'], eos: eosIds[0], pad: sp['<|pad|>'] };
   const files = ['config.json', 'model.safetensors', 'generation_config.json'];
+  // the directory is replaced whole: never a directory that is not an earlier export
+  if (existsSync(outDir) && readdirSync(outDir).length > 0 && !existsSync(join(outDir, 'config.json'))) {
+    throw new GptforgeError('exists and is not a model directory; refusing to replace it (choose a new --out)', { file: outDir });
+  }
   atomicReplaceDir(outDir, (tmp) => {
     writeSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt', producer: 'gptforge' });
     writeFileSync(join(tmp, 'config.json'), JSON.stringify(toHfConfig(c, ids, { stage: ck.meta.stage, step: ck.meta.step }), null, 2) + '\n');
