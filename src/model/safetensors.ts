@@ -51,11 +51,11 @@ export function readSafetensors(path: string): SafetensorsFile {
   }
   try {
     const size = fstatSync(fd).size;
-    if (size < 8) throw new GptforgeError(`truncated safetensors file (${size} bytes)`, { file: path });
+    if (size < 8) throw new GptforgeError(`truncated safetensors file: the header length needs bytes 0..8, but the file ends at byte ${size}`, { file: path });
     const lenBuf = Buffer.alloc(8);
     readSync(fd, lenBuf, 0, 8, 0);
     const n = Number(lenBuf.readBigUInt64LE());
-    if (n <= 0 || 8 + n > size) throw new GptforgeError(`corrupt safetensors header length ${n} (file is ${size} bytes)`, { file: path });
+    if (n <= 0 || 8 + n > size) throw new GptforgeError(`${n > 0 ? 'truncated' : 'corrupt'} safetensors file: the header occupies bytes 8..${8 + n}, but the file ends at byte ${size}`, { file: path });
     const hb = Buffer.alloc(n);
     readSync(fd, hb, 0, n, 8);
     let header: Record<string, unknown>;
@@ -75,7 +75,7 @@ export function readSafetensors(path: string): SafetensorsFile {
       const info = v as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
       if (!info || !Array.isArray(info.shape) || !Array.isArray(info.data_offsets)) throw new GptforgeError(`tensor "${name}" has no shape/data_offsets`, { file: path, field: name });
       const [begin, end] = info.data_offsets;
-      if (dataStart + end > size) throw new GptforgeError(`tensor "${name}" extends past the end of the file (truncated?)`, { file: path, field: name });
+      if (dataStart + end > size) throw new GptforgeError(`truncated safetensors file: tensor "${name}" occupies bytes ${dataStart + begin}..${dataStart + end}, but the file ends at byte ${size}`, { file: path, field: name });
       const count = info.shape.reduce((a, b) => a * b, 1);
       const raw = Buffer.alloc(end - begin);
       readSync(fd, raw, 0, end - begin, dataStart + begin);

@@ -1,0 +1,43 @@
+import type { Tokenizer } from '../../tokenizer/tokenizer.js';
+
+/**
+ * Our chat layout (src/data/chat.ts renderConversation / renderPrompt) as a Jinja chat
+ * template, the `chat_template` of tokenizer_config.json that transformers'
+ * `apply_chat_template` renders (and TRL's SFTTrainer uses for conversational datasets):
+ *
+ *   <|bos|>
+ *   system     → <|system_start|>content<|system_end|>
+ *   user       → <|user_start|>content<|user_end|>
+ *   tool       → <|output_start|>content<|output_end|>
+ *   assistant  → <|assistant_start|> (omitted right after a tool message: the turn continues)
+ *                content, then <|tool_start|>name: input<|tool_end|> when the message has
+ *                our "tool_call": {"name", "input"}, else <|assistant_end|>
+ *   add_generation_prompt → <|assistant_start|>
+ *
+ * Rendered text is then tokenized with the special tokens recognised, so the ids equal
+ * renderConversation's exactly — except for a message whose content itself contains a
+ * special token's text, which gptforge encodes as plain text and transformers as the token.
+ */
+export function chatTemplate(): string {
+  return [
+    "{{- '<|bos|>' -}}",
+    '{%- for message in messages -%}',
+    "{%- if message['role'] == 'system' -%}{{- '<|system_start|>' + message['content'] + '<|system_end|>' -}}",
+    "{%- elif message['role'] == 'user' -%}{{- '<|user_start|>' + message['content'] + '<|user_end|>' -}}",
+    "{%- elif message['role'] == 'tool' -%}{{- '<|output_start|>' + message['content'] + '<|output_end|>' -}}",
+    "{%- elif message['role'] == 'assistant' -%}",
+    "{%- if loop.first or messages[loop.index0 - 1]['role'] != 'tool' -%}{{- '<|assistant_start|>' -}}{%- endif -%}",
+    "{{- message['content'] -}}",
+    "{%- if message['tool_call'] is defined and message['tool_call'] -%}{{- '<|tool_start|>' + message['tool_call']['name'] + ': ' + message['tool_call']['input'] + '<|tool_end|>' -}}",
+    "{%- else -%}{{- '<|assistant_end|>' -}}{%- endif -%}",
+    "{%- else -%}{{- raise_exception('gptforge chat: unknown role ' + message['role']) -}}",
+    '{%- endif -%}',
+    '{%- endfor -%}',
+    "{%- if add_generation_prompt -%}{{- '<|assistant_start|>' -}}{%- endif -%}",
+  ].join('');
+}
+
+/** The ids of the chat special tokens the tokenizer has, by name. */
+export function chatSpecialIds(tok: Tokenizer): Record<string, number> {
+  return Object.fromEntries(tok.specialTokens);
+}
