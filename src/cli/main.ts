@@ -19,6 +19,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   eval: { summary: 'score base and SFT models on held-out task families (table in the run)', load: () => import('./eval.js') },
   sample: { summary: 'sample from a model: prompts, few-shot files, streaming', load: () => import('./sample.js') },
   pipeline: { summary: 'run every stage from one config (the main command)', load: () => import('./pipeline.js') },
+  rag: { summary: 'retrieval: index documents into an SQLite store (BM25 + embeddings), query it', load: () => import('./rag.js') },
 };
 
 function mainHelp(): string {
