@@ -7,6 +7,8 @@ import { MeanPoolEmbedder, type Embedder } from '../rag/embed.js';
 import { documentsAsFile, indexIngestFile, indexInputs, storeMetaFor, type IndexOptions, type IndexReport } from '../rag/indexer.js';
 import { Retriever, type RetrievalMode } from '../rag/retrieve.js';
 import { RagStore } from '../rag/store.js';
+import { dictionaryPairs, trainEmbedder } from '../rag/contrastive.js';
+import { join } from 'node:path';
 
 /** gptforge rag index|query|info — the retrieval store from the command line (src/rag). */
 const INDEX: FlagSpecs = {
@@ -33,6 +35,17 @@ const QUERY: FlagSpecs = {
   json: { kind: 'boolean', help: 'print JSON' },
 };
 const INFO: FlagSpecs = { db: { kind: 'string', help: 'the store' } };
+const TRAIN: FlagSpecs = {
+  model: { kind: 'string', help: 'the checkpoint to start from (a run, stage or checkpoint dir)' },
+  out: { kind: 'string', help: 'run directory for the embedder (checkpoints in <out>/embed, metrics.jsonl)' },
+  steps: { kind: 'number', help: 'optimizer steps', default: 400 },
+  'batch-size': { kind: 'number', help: '(question, passage) pairs per batch: each pair\'s in-batch negatives', default: 32 },
+  lr: { kind: 'number', help: 'peak learning rate (cosine to lr/10)', default: 0.001 },
+  pairs: { kind: 'number', help: 'pairs drawn from the train-split words', default: 8000 },
+  temperature: { kind: 'number', help: 'InfoNCE softmax temperature', default: 0.05 },
+  seed: { kind: 'number', help: 'pair and batch seed', default: 1 },
+  quiet: { kind: 'boolean', help: 'no progress bar' },
+};
 
 const HELP = `gptforge rag — retrieval: chunk, embed and store documents; fetch passages for a question
 
@@ -40,6 +53,7 @@ const HELP = `gptforge rag — retrieval: chunk, embed and store documents; fetc
   gptforge rag index --builtin wordnet-glosses --db kb.db
   gptforge rag query --db kb.db "what does ephemeral mean?" [--mode bm25|vector|hybrid] [-k 5]
   gptforge rag info  --db kb.db
+  gptforge rag train-embedder --model runs/small --out runs/small-embed   (contrastive; then index --model runs/small-embed)
 
 Re-running index is incremental: unchanged files are skipped, changed files' chunks replaced.
 Run "gptforge rag <sub> --help" for the options. See docs/rag.md.`;
@@ -143,16 +157,40 @@ function info(argv: string[]): void {
   }
 }
 
+async function trainEmbedderCmd(argv: string[]): Promise<void> {
+  const a = parseArgs(argv, TRAIN, 'rag train-embedder');
+  const from = MeanPoolEmbedder.fromCheckpoint(need(str(a, 'model'), 'model'));
+  const out = need(str(a, 'out'), 'out');
+  const lr = num(a, 'lr')!;
+  const steps = num(a, 'steps')!;
+  const cfg = { maxSteps: steps, lr, minLr: lr / 10, warmupSteps: Math.min(20, Math.ceil(steps / 10)), weightDecay: 0, beta1: 0.9, beta2: 0.95, gradClip: 1, gradAccum: 1, evalEvery: 0, checkpointEvery: Math.max(1, Math.ceil(steps / 4)), keepLast: 2, logEvery: 10 };
+  const pairs = dictionaryPairs(num(a, 'pairs')!, num(a, 'seed')!);
+  console.error(`contrastive fine-tuning of ${from.path} on ${pairs.length} (question, passage) pairs, batches of ${num(a, 'batch-size')}, ${steps} steps`);
+  const r = await trainEmbedder(from.model, from.tokenizer, cfg, {
+    pairs,
+    batchSize: num(a, 'batch-size')!,
+    temperature: num(a, 'temperature'),
+    seed: num(a, 'seed'),
+    runDir: out,
+    stageDir: join(out, 'embed'),
+    quiet: bool(a, 'quiet'),
+    tokenizerJSON: from.tokenizer.toJSON(),
+    tokenizerHash: from.tokenizer.hash(),
+  });
+  console.log(`wrote ${r.checkpoint ?? join(out, 'embed')}: index with --model ${join(out, 'embed')}`);
+}
+
 export const command: Command = {
   summary: 'retrieval: index documents into an SQLite store (BM25 + embeddings), query it',
   async run(argv: string[]): Promise<void> {
     const [sub, ...rest] = argv;
     if (!sub || sub === '--help' || sub === '-h') return void console.log(HELP);
-    const specs = sub === 'index' ? INDEX : sub === 'query' ? QUERY : sub === 'info' ? INFO : null;
-    if (!specs) throw new GptforgeError(`unknown subcommand "${sub}" (index, query, info)`);
+    const specs = sub === 'index' ? INDEX : sub === 'query' ? QUERY : sub === 'info' ? INFO : sub === 'train-embedder' ? TRAIN : null;
+    if (!specs) throw new GptforgeError(`unknown subcommand "${sub}" (index, query, info, train-embedder)`);
     if (rest.includes('--help') || rest.includes('-h')) return void console.log(formatHelp(`gptforge rag ${sub} [options]`, HELP, specs));
     if (sub === 'index') await index(rest);
     else if (sub === 'query') await query(rest);
+    else if (sub === 'train-embedder') await trainEmbedderCmd(rest);
     else info(rest);
   },
 };

@@ -6,6 +6,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RagStore } from '../../src/rag/store.js';
+import { dictionaryDocs } from '../../src/rag/evaluate.js';
+import { makeConfig } from '../../src/model/config.js';
+import { GPT } from '../../src/model/gpt.js';
+import { saveCheckpoint } from '../../src/model/checkpoint.js';
+import { trainTokenizer } from '../../src/tokenizer/index.js';
 
 const CLI = resolve(fileURLToPath(import.meta.url), '..', '..', '..', 'src', 'cli', 'main.js');
 const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
@@ -91,6 +96,39 @@ test('gptforge rag index killed (SIGKILL) mid-run: the rerun finishes with exact
     a.close();
     b.close();
     assert.ok(midFiles > 0 && midFiles < 400, `the kill should land mid-run (${midFiles} of 400 files committed)`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('gptforge rag train-embedder → index --model → query --mode hybrid (the model found from the store)', { timeout: 120_000 }, () => {
+  const root = mkdtempSync(join(tmpdir(), 'gf-rag-cli-emb-'));
+  try {
+    const tok = trainTokenizer(['the cat sat on the mat; dogs bark at night; whales sing in the sea. '.repeat(20), dictionaryDocs()[0].text], { vocabSize: 300 });
+    const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 64, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed: 4 });
+    saveCheckpoint(join(root, 'base'), model, { stage: 'pretrain', step: 1, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() });
+    let r = run(['rag', 'train-embedder', '--model', join(root, 'base'), '--out', join(root, 'emb'), '--steps', '4', '--batch-size', '4', '--pairs', '40', '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /index with --model .*emb\/embed/);
+    const docs = join(root, 'docs');
+    mkdirSync(docs);
+    writeFileSync(join(docs, 'a.txt'), 'Whales sing in the sea.');
+    writeFileSync(join(docs, 'b.txt'), 'Dogs bark at night.');
+    const db = join(root, 'kb.db');
+    r = run(['rag', 'index', '--input', docs, '--db', db, '--model', join(root, 'emb', 'embed')]);
+    assert.equal(r.status, 0, r.stderr);
+    r = run(['rag', 'info', '--db', db]);
+    assert.match(r.stdout, /embedding model: gptforge-meanpool:[0-9a-f]{16} \(dim 16, .*emb\/embed\/step-0000004\)/);
+    r = run(['rag', 'query', '--db', db, '--mode', 'hybrid', '--json', 'whales sing']);
+    assert.equal(r.status, 0, r.stderr);
+    const hits = JSON.parse(r.stdout) as { path: string; ranks: { bm25?: number; vector?: number } }[];
+    assert.equal(hits.length, 2);
+    assert.match(hits[0].path, /a\.txt$/);
+    assert.ok(hits.every((h) => h.ranks.vector !== undefined));
+    // the base model is another embedding model: refused, naming both
+    r = run(['rag', 'index', '--input', docs, '--db', db, '--model', join(root, 'base')]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /embeddingModel is "gptforge-meanpool:[0-9a-f]+" in the store, "gptforge-meanpool:[0-9a-f]+" here/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
