@@ -9,7 +9,7 @@
  *    chunks per second, and with --model embeddings on its first --embed-pages pages; then query
  *    latency on a store of ~100k chunks (the glosses cut at 32 tokens): BM25 and exact vector
  *    search (vectors random unit vectors of the model's width — an exact scan costs the same
- *    whatever the vectors hold).
+ *    whatever the vectors hold), and the approximate IVF index's latency and recall@10.
  * Flags: --json prints one JSON object.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -149,7 +149,29 @@ async function main(): Promise<void> {
         lat[mode] = { p50ms: pct(ts, 50), p99ms: pct(ts, 99), cpuP50ms: pct(cs, 50), cpuP99ms: pct(cs, 99) };
       }
       log(`latency at ${b.chunks.toLocaleString('en-US')} chunks (dim ${dim}, indexed in ${bs.toFixed(1)} s; ${qs.length} queries, top 10): ` + Object.entries(lat).map(([m, v]) => `${m} p50 ${v.p50ms.toFixed(1)} ms, p99 ${v.p99ms.toFixed(1)} ms (CPU ${v.cpuP50ms.toFixed(1)} / ${v.cpuP99ms.toFixed(1)} ms)`).join(' · '));
-      out.latency = { chunks: b.chunks, dim, queries: qs.length, ...lat };
+      // approximate (IVF) vs exact on the same vectors: build time, latency, recall@10 against exact.
+      // The vectors are random (no clusters), the IVF's worst case: the recall is a floor.
+      const qv = qs.map((q) => rnd.embed([q])[0]);
+      t0 = performance.now();
+      s3.searchVector(qv[0], 10, {}, { nprobe: 1 });
+      const ivfBuild = (performance.now() - t0) / 1000;
+      const nlist = Math.ceil(4 * Math.sqrt(b.chunks));
+      const ivf: Record<string, { nprobe: number; p50ms: number; p99ms: number; recall10: number }> = {};
+      for (const nprobe of [Math.ceil(nlist / 16), Math.ceil(nlist / 4)]) {
+        const ts: number[] = [];
+        let hit = 0;
+        for (const q of qv) {
+          const truth = new Set(s3.searchVector(q, 10).map((h) => h.id));
+          const t = performance.now();
+          const got = s3.searchVector(q, 10, {}, { nprobe });
+          ts.push(performance.now() - t);
+          hit += got.filter((h) => truth.has(h.id)).length;
+        }
+        ts.sort((x, y) => x - y);
+        ivf[`nprobe ${nprobe}/${nlist}`] = { nprobe, p50ms: pct(ts, 50), p99ms: pct(ts, 99), recall10: hit / (10 * qv.length) };
+      }
+      log(`IVF (built in ${ivfBuild.toFixed(1)} s, ${nlist} cells; random vectors = worst-case recall): ` + Object.entries(ivf).map(([m, v]) => `${m}: p50 ${v.p50ms.toFixed(1)} ms, p99 ${v.p99ms.toFixed(1)} ms, recall@10 ${v.recall10.toFixed(3)}`).join(' · '));
+      out.latency = { chunks: b.chunks, dim, queries: qs.length, ...lat, ivf: { buildSeconds: ivfBuild, nlist, ...ivf } };
       s3.close();
     }
     if (args.json) console.log(JSON.stringify(out));

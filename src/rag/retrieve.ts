@@ -22,6 +22,8 @@ export interface RetrieveOptions {
   candidates?: number;
   /** RRF's k (default 60). */
   rrfK?: number;
+  /** Approximate vector search: scan only this many IVF cells (default: exact scan). */
+  nprobe?: number;
 }
 
 export interface RetrievedChunk extends StoredChunk {
@@ -72,7 +74,7 @@ export class Retriever {
     const filter = opts.filter ?? {};
     const n = Math.max(opts.candidates ?? 50, k);
     const bm25 = mode === 'vector' ? [] : this.store.searchBM25(query, mode === 'bm25' ? k : n, filter);
-    const vector = mode === 'bm25' ? [] : this.store.searchVector(this.embedQuery(query), mode === 'vector' ? k : n, filter);
+    const vector = mode === 'bm25' ? [] : this.store.searchVector(this.embedQuery(query), mode === 'vector' ? k : n, filter, { nprobe: opts.nprobe });
     const ranked = mode === 'bm25' ? bm25 : mode === 'vector' ? vector : reciprocalRankFusion([bm25, vector], opts.rrfK ?? RRF_K).slice(0, k);
     const rankOf = (list: ScoredId[]): Map<number, number> => new Map(list.map((h, i) => [h.id, i + 1]));
     const rb = rankOf(bm25);

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { GptforgeError } from '../util/errors.js';
+import { buildIVF, searchIVF, type IVFIndex } from './ivf.js';
 
 /**
  * The RAG store: one SQLite file (better-sqlite3) holding
@@ -148,6 +149,7 @@ export class RagStore {
   readonly meta: StoreMeta;
   private readonly db: Database.Database;
   private vecCache: { version: string; ids: Int32Array; mat: Float32Array } | null = null;
+  private ivf: { cache: object; index: IVFIndex } | null = null;
   private writes = 0;
 
   private constructor(path: string, db: Database.Database, meta: StoreMeta) {
@@ -370,13 +372,21 @@ export class RagStore {
   /**
    * Exact nearest neighbours by dot product (cosine for the stored unit vectors): one scan of
    * the [N, dim] matrix keeping the k best. query: Float32Array of the store's dimension.
+   * With `nprobe`, approximate: an IVF index (ivf.ts, built on first use, ⌈4√N⌉ cells) scans
+   * only the nprobe cells nearest the query.
    */
-  searchVector(query: Float32Array, k: number, filter: SearchFilter = {}): ScoredId[] {
+  searchVector(query: Float32Array, k: number, filter: SearchFilter = {}, opts: { nprobe?: number } = {}): ScoredId[] {
     const dim = this.meta.embeddingDim;
-    const { ids, mat } = this.vectors();
+    const cache = this.vectors();
+    const { ids, mat } = cache;
     if (query.length !== dim) throw new GptforgeError(`query vector has ${query.length} values, the store holds ${dim}`, { file: this.path });
     if (k <= 0) return [];
     const allow = this.allowed(filter);
+    if (opts.nprobe !== undefined) {
+      // approximate: an IVF index over the cached matrix, rebuilt when the matrix is
+      if (this.ivf?.cache !== cache) this.ivf = { cache, index: buildIVF(mat, ids.length, dim) };
+      return searchIVF(this.ivf.index, mat, query, k, opts.nprobe, allow ? (r) => allow.has(ids[r]) : undefined).map((h) => ({ id: ids[h.row], score: h.score }));
+    }
     // the k best so far, sorted descending (k is small: insertion beats a heap)
     const bestS = new Float64Array(k).fill(-Infinity);
     const bestI = new Int32Array(k).fill(-1);
