@@ -32,6 +32,7 @@ const QUERY: FlagSpecs = {
   model: { kind: 'string', help: 'embedding checkpoint for vector/hybrid (default: the one the store was built with)' },
   source: { kind: 'string', help: 'only chunks of this source label' },
   path: { kind: 'string', help: 'only chunks of files whose path matches this glob (* also crosses /)' },
+  nprobe: { kind: 'number', help: 'approximate vector search: scan this many IVF cells (default: exact)' },
   json: { kind: 'boolean', help: 'print JSON' },
 };
 const INFO: FlagSpecs = { db: { kind: 'string', help: 'the store' } };
@@ -123,7 +124,7 @@ async function query(argv: string[]): Promise<void> {
       if (!model) throw new GptforgeError('the store does not say where its embedding model is: give --model', { file: db });
       embedder = MeanPoolEmbedder.fromCheckpoint(model);
     }
-    const hits = new Retriever(store, embedder).retrieve(text, { k: num(a, 'k'), mode, filter: { source: str(a, 'source'), pathGlob: str(a, 'path') } });
+    const hits = new Retriever(store, embedder).retrieve(text, { k: num(a, 'k'), mode, nprobe: num(a, 'nprobe'), filter: { source: str(a, 'source'), pathGlob: str(a, 'path') } });
     if (bool(a, 'json')) {
       console.log(JSON.stringify(hits, null, 2));
       return;
