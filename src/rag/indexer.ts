@@ -1,0 +1,157 @@
+import { GptforgeError } from '../util/errors.js';
+import { approxTokens, chunkText, contentHash, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, type TokenCounter } from './chunk.js';
+import type { Embedder } from './embed.js';
+import { listInputFiles, readIngestFile, statFile, type IngestDoc, type IngestFile, type IngestWarning } from './ingest.js';
+import type { ChunkInput, RagStore, StoreMeta } from './store.js';
+
+/**
+ * Indexing: files → chunks → (embeddings) → the store, incrementally. A file whose size and
+ * mtime match the store's record is skipped unread; one whose bytes hash the same is only
+ * re-stamped; any other has all its chunks replaced in one transaction. An interrupted run
+ * therefore resumes by re-running it: committed files are skipped, the rest redone, and no
+ * chunk is ever stored twice (chunks are UNIQUE per file and sequence number).
+ */
+
+export interface IndexOptions {
+  /** Source label stored with each file (a metadata filter at query time; default "default"). */
+  source?: string;
+  /** JSONL field / Parquet column (default "text"). */
+  field?: string;
+  /** Refuse binary/unreadable files instead of skipping them with a warning. */
+  strict?: boolean;
+  chunkSize?: number;
+  chunkOverlap?: number;
+  /** Embeds chunk text; without one the store is BM25-only. */
+  embedder?: Embedder;
+  /** Counts chunk tokens when there is no embedder (default: the ≈4-characters estimate). */
+  countTokens?: TokenCounter;
+  /** Hash of `countTokens`'s tokenizer (recorded in the store; default "approx"). */
+  tokenizerHash?: string;
+  /** Forget stored files under no input any more (default false). */
+  prune?: boolean;
+  onWarning?: (w: IngestWarning) => void;
+  onFile?: (path: string, status: 'indexed' | 'unchanged', chunks: number) => void;
+}
+
+export interface IndexReport {
+  files: number;
+  indexed: number;
+  unchanged: number;
+  skipped: number;
+  pruned: number;
+  /** Chunks written this run. */
+  chunks: number;
+  /** Chunks removed (replaced or pruned). */
+  removed: number;
+  seconds: number;
+  warnings: IngestWarning[];
+}
+
+/** The store settings these options imply (what `RagStore.open` records or checks). */
+export function storeMetaFor(opts: IndexOptions): StoreMeta {
+  const e = opts.embedder;
+  return {
+    embeddingModel: e?.id ?? 'none',
+    embeddingDim: e?.dim ?? 0,
+    tokenizerHash: e?.tokenizerHash ?? opts.tokenizerHash ?? 'approx',
+    chunkSize: opts.chunkSize ?? DEFAULT_CHUNK_SIZE,
+    chunkOverlap: opts.chunkOverlap ?? DEFAULT_CHUNK_OVERLAP,
+    embeddingPath: e?.path,
+  };
+}
+
+/** Chunk (and embed) a file's documents, numbering chunks across its documents. */
+export function chunkFile(docs: readonly IngestDoc[], opts: IndexOptions): ChunkInput[] {
+  const count = opts.embedder ? (t: string) => opts.embedder!.countTokens(t) : (opts.countTokens ?? approxTokens);
+  const chunkSize = Math.min(opts.chunkSize ?? DEFAULT_CHUNK_SIZE, opts.embedder?.maxTokens ?? Infinity);
+  const out: ChunkInput[] = [];
+  for (const d of docs) {
+    for (const c of chunkText(d.text, { chunkSize, chunkOverlap: opts.chunkOverlap ?? DEFAULT_CHUNK_OVERLAP, countTokens: count })) {
+      out.push({ seq: out.length, line: d.line, charStart: c.charStart, charEnd: c.charEnd, byteStart: c.byteStart + d.byteBase, byteEnd: c.byteEnd + d.byteBase, tokens: c.tokens, hash: c.hash, text: c.text });
+    }
+  }
+  if (opts.embedder) {
+    const vecs = opts.embedder.embed(out.map((c) => c.text));
+    out.forEach((c, i) => (c.embedding = vecs[i]));
+  }
+  return out;
+}
+
+function checkStore(store: RagStore, opts: IndexOptions): void {
+  const want = storeMetaFor(opts);
+  const diffs = (['embeddingModel', 'embeddingDim', 'tokenizerHash', 'chunkSize', 'chunkOverlap'] as const).filter((k) => want[k] !== store.meta[k]);
+  if (diffs.length > 0) throw new GptforgeError(`this RAG store was built with other settings: ${diffs.map((k) => `${k} is ${JSON.stringify(store.meta[k])} in the store, ${JSON.stringify(want[k])} here`).join('; ')}`, { file: store.path });
+}
+
+/** Index one already-read file (or a built-in corpus given as an IngestFile with a virtual path). */
+export function indexIngestFile(store: RagStore, file: IngestFile, opts: IndexOptions = {}): { status: 'indexed' | 'unchanged'; chunks: number; removed: number } {
+  checkStore(store, opts);
+  const source = opts.source ?? 'default';
+  const old = store.file(file.path);
+  if (old && old.hash === file.hash && old.source === source) {
+    if (old.size !== file.size || old.mtimeMs !== file.mtimeMs) store.touchFile(file.path, file.size, file.mtimeMs);
+    return { status: 'unchanged', chunks: 0, removed: 0 };
+  }
+  const chunks = chunkFile(file.docs, opts);
+  const removed = store.replaceFile({ path: file.path, source, size: file.size, mtimeMs: file.mtimeMs, hash: file.hash }, chunks);
+  return { status: 'indexed', chunks: chunks.length, removed };
+}
+
+/** A built-in corpus (or any documents) as one virtual file, e.g. path "builtin:wordnet-glosses"; its hash covers every text. */
+export function documentsAsFile(path: string, docs: readonly { text: string; line?: number }[]): IngestFile {
+  const h = contentHash(docs.map((d) => `${d.line ?? ''}\u0000${d.text}`).join('\u0001'));
+  const size = docs.reduce((n, d) => n + Buffer.byteLength(d.text), 0);
+  return { path, kind: 'text', size, mtimeMs: 0, hash: h, docs: docs.map((d) => ({ text: d.text, line: d.line, byteBase: 0 })) };
+}
+
+/** Index files, directories and globs into the store, incrementally (see the module comment). */
+export async function indexInputs(store: RagStore, inputs: readonly string[], opts: IndexOptions = {}): Promise<IndexReport> {
+  checkStore(store, opts);
+  const t0 = performance.now();
+  const report: IndexReport = { files: 0, indexed: 0, unchanged: 0, skipped: 0, pruned: 0, chunks: 0, removed: 0, seconds: 0, warnings: [] };
+  const source = opts.source ?? 'default';
+  const paths = listInputFiles(inputs);
+  for (const path of paths) {
+    report.files++;
+    const old = store.file(path);
+    if (old && old.source === source) {
+      try {
+        const st = statFile(path);
+        if (st.size === old.size && st.mtimeMs === old.mtimeMs) {
+          report.unchanged++;
+          opts.onFile?.(path, 'unchanged', 0);
+          continue;
+        }
+      } catch {
+        // unreadable now: readIngestFile below says why
+      }
+    }
+    let file: IngestFile;
+    try {
+      file = await readIngestFile(path, opts);
+    } catch (e) {
+      if (opts.strict || !(e instanceof GptforgeError)) throw e;
+      const w = { file: path, reason: e.message };
+      report.skipped++;
+      report.warnings.push(w);
+      opts.onWarning?.(w);
+      continue;
+    }
+    const r = indexIngestFile(store, file, opts);
+    report[r.status]++;
+    report.chunks += r.chunks;
+    report.removed += r.removed;
+    opts.onFile?.(path, r.status, r.chunks);
+  }
+  if (opts.prune) {
+    const keep = new Set(paths);
+    for (const f of store.files()) {
+      if (f.source === source && !keep.has(f.path) && !f.path.startsWith('builtin:')) {
+        report.removed += store.removeFile(f.path);
+        report.pruned++;
+      }
+    }
+  }
+  report.seconds = (performance.now() - t0) / 1000;
+  return report;
+}

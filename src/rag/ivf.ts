@@ -1,0 +1,107 @@
+import { Rng } from '../engine/rng.js';
+
+/**
+ * An inverted-file (IVF) index for approximate inner-product search, FAISS's IndexIVFFlat
+ * (Jégou, Douze & Schmid 2011): k-means (spherical: centroids renormalised, for unit vectors)
+ * splits the N vectors into `nlist` cells; a query scans only the `nprobe` cells whose
+ * centroids are nearest, so it reads about nprobe/nlist of the vectors. nprobe = nlist is the
+ * exact scan. Vectors are not copied: lists hold row numbers into the caller's matrix.
+ */
+export interface IVFIndex {
+  nlist: number;
+  dim: number;
+  /** [nlist, dim] unit centroids. */
+  centroids: Float32Array;
+  /** Row numbers of each cell. */
+  lists: Int32Array[];
+}
+
+function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
+  let s = 0;
+  for (let j = 0; j < dim; j++) s += a[ao + j] * b[bo + j];
+  return s;
+}
+
+/**
+ * Build an IVF index over the rows of mat [n, dim]: nlist defaults to ⌈4√n⌉ (FAISS's guidance
+ * is 4√n to 16√n), `iters` Lloyd iterations (default 10) on a sample of up to 256 rows per
+ * cell, seeded from rows drawn at random.
+ */
+export function buildIVF(mat: Float32Array, n: number, dim: number, opts: { nlist?: number; iters?: number; seed?: number } = {}): IVFIndex {
+  const nlist = Math.max(1, Math.min(n, opts.nlist ?? Math.ceil(4 * Math.sqrt(n))));
+  const rng = new Rng(opts.seed ?? 1);
+  const sampleN = Math.min(n, nlist * 256);
+  const sample = new Int32Array(sampleN);
+  for (let i = 0; i < sampleN; i++) sample[i] = sampleN === n ? i : rng.int(n);
+  const centroids = new Float32Array(nlist * dim);
+  for (let c = 0; c < nlist; c++) centroids.set(mat.subarray(sample[(c * 7919) % sampleN] * dim, sample[(c * 7919) % sampleN] * dim + dim), c * dim);
+  const assign = (row: number): number => {
+    let best = 0;
+    let bestS = -Infinity;
+    for (let c = 0; c < nlist; c++) {
+      const s = dot(mat, row * dim, centroids, c * dim, dim);
+      if (s > bestS) {
+        bestS = s;
+        best = c;
+      }
+    }
+    return best;
+  };
+  for (let it = 0; it < (opts.iters ?? 10); it++) {
+    const sums = new Float64Array(nlist * dim);
+    const counts = new Int32Array(nlist);
+    for (const r of sample) {
+      const c = assign(r);
+      counts[c]++;
+      for (let j = 0; j < dim; j++) sums[c * dim + j] += mat[r * dim + j];
+    }
+    for (let c = 0; c < nlist; c++) {
+      if (counts[c] === 0) {
+        // an empty cell restarts at a random row
+        const r = sample[rng.int(sampleN)];
+        centroids.set(mat.subarray(r * dim, r * dim + dim), c * dim);
+        continue;
+      }
+      let norm = 0;
+      for (let j = 0; j < dim; j++) norm += sums[c * dim + j] * sums[c * dim + j];
+      norm = Math.sqrt(norm) || 1;
+      for (let j = 0; j < dim; j++) centroids[c * dim + j] = sums[c * dim + j] / norm;
+    }
+  }
+  const members: number[][] = Array.from({ length: nlist }, () => []);
+  for (let r = 0; r < n; r++) members[assign(r)].push(r);
+  return { nlist, dim, centroids, lists: members.map((m) => Int32Array.from(m)) };
+}
+
+/**
+ * The k rows of mat with the largest dot product with q among the nprobe nearest cells
+ * (`allow(row)` may exclude rows). Returns row numbers and scores, best first.
+ */
+export function searchIVF(index: IVFIndex, mat: Float32Array, q: Float32Array, k: number, nprobe: number, allow?: (row: number) => boolean): { row: number; score: number }[] {
+  const { nlist, dim, centroids, lists } = index;
+  const probes = Math.max(1, Math.min(nlist, nprobe));
+  const cs = Array.from({ length: nlist }, (_, c) => ({ c, s: dot(centroids, c * dim, q, 0, dim) }))
+    .sort((a, b) => b.s - a.s)
+    .slice(0, probes);
+  const bestS = new Float64Array(k).fill(-Infinity);
+  const bestR = new Int32Array(k).fill(-1);
+  for (const { c } of cs) {
+    for (const r of lists[c]) {
+      if (allow && !allow(r)) continue;
+      const s = dot(mat, r * dim, q, 0, dim);
+      // ties go to the lower row, as in the exact scan (which visits rows in order)
+      if (s < bestS[k - 1] || (s === bestS[k - 1] && r > bestR[k - 1])) continue;
+      let p = k - 1;
+      while (p > 0 && (bestS[p - 1] < s || (bestS[p - 1] === s && bestR[p - 1] > r))) {
+        bestS[p] = bestS[p - 1];
+        bestR[p] = bestR[p - 1];
+        p--;
+      }
+      bestS[p] = s;
+      bestR[p] = r;
+    }
+  }
+  const out: { row: number; score: number }[] = [];
+  for (let i = 0; i < k && bestR[i] >= 0; i++) out.push({ row: bestR[i], score: bestS[i] });
+  return out;
+}

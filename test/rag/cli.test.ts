@@ -1,0 +1,135 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RagStore } from '../../src/rag/store.js';
+import { dictionaryDocs } from '../../src/rag/evaluate.js';
+import { makeConfig } from '../../src/model/config.js';
+import { GPT } from '../../src/model/gpt.js';
+import { saveCheckpoint } from '../../src/model/checkpoint.js';
+import { trainTokenizer } from '../../src/tokenizer/index.js';
+
+const CLI = resolve(fileURLToPath(import.meta.url), '..', '..', '..', 'src', 'cli', 'main.js');
+const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+
+test('gptforge rag index/query/info: incremental, warnings named, bad input exits 1 naming the store', () => {
+  const root = mkdtempSync(join(tmpdir(), 'gf-rag-cli-'));
+  try {
+    const docs = join(root, 'docs');
+    mkdirSync(docs);
+    writeFileSync(join(docs, 'a.md'), '# Words\n\nEphemeral means lasting a very short time. A mayfly is ephemeral.\n');
+    writeFileSync(join(docs, 'b.html'), '<p>Perennial plants live for <b>many</b> years.</p>');
+    writeFileSync(join(docs, 'c.txt'), Buffer.from([1, 0, 2, 3]));
+    const db = join(root, 'kb.db');
+    let r = run(['rag', 'index', '--input', docs, '--db', db, '--source', 'notes']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /3 file\(s\): 2 indexed, 0 unchanged, 1 skipped; 2 chunks written/);
+    assert.match(r.stderr, /warning: .*c\.txt: binary file/);
+    r = run(['rag', 'index', '--input', docs, '--db', db, '--source', 'notes']);
+    assert.match(r.stdout, /0 indexed, 2 unchanged/);
+    r = run(['rag', 'query', '--db', db, 'how long do perennial plants live?', '-k', '1']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^\[1\] .*b\.html \[chars 0–37\].*\(notes\)\n {4}Perennial plants live for many years\.\n$/);
+    r = run(['rag', 'query', '--db', db, 'ephemeral', '--json', '--path', '*.md']);
+    const hits = JSON.parse(r.stdout) as { path: string; text: string; source: string }[];
+    assert.equal(hits.length, 1);
+    assert.match(hits[0].path, /a\.md$/);
+    r = run(['rag', 'info', '--db', db]);
+    assert.match(r.stdout, /2 file\(s\), 2 chunks\nembedding model: none\n/);
+    r = run(['rag', 'index', '--input', docs, '--db', db, '--strict']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /c\.txt: binary file/);
+    r = run(['rag', 'index', '--input', docs, '--db', db, '--chunk-size', '64']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /kb\.db: this RAG store was built with other settings: chunkSize is 192 in the store, 64 here/);
+    r = run(['rag', 'query', '--db', db, '--mode', 'vector', 'x']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /needs embeddings; this store was built without --model/);
+    r = run(['rag', 'query', '--db', join(root, 'missing.db'), 'x']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /missing\.db: cannot open the RAG store/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('gptforge rag index killed (SIGKILL) mid-run: the rerun finishes with exactly a fresh index\'s chunks', { timeout: 120_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'gf-rag-kill-'));
+  try {
+    const docs = join(root, 'docs');
+    mkdirSync(docs);
+    for (let i = 0; i < 400; i++) writeFileSync(join(docs, `f${String(i).padStart(3, '0')}.txt`), `Document ${i}. `.repeat(200));
+    const db = join(root, 'kb.db');
+    const child = spawn(process.execPath, [CLI, 'rag', 'index', '--input', docs, '--db', db, '--chunk-size', '32', '--chunk-overlap', '4'], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    // wait until some files are committed, then kill without warning
+    let seen = 0;
+    for (let t = 0; t < 600 && child.exitCode === null; t++) {
+      await new Promise((res) => setTimeout(res, 25));
+      try {
+        const s = RagStore.open(db, { readonly: true });
+        seen = s.files().length;
+        s.close();
+      } catch {
+        // not created yet
+      }
+      if (seen >= 20) break;
+    }
+    child.kill('SIGKILL');
+    await exited;
+    const mid = RagStore.open(db, { readonly: true });
+    const midFiles = mid.files().length;
+    mid.close();
+    const r = run(['rag', 'index', '--input', docs, '--db', db, '--chunk-size', '32', '--chunk-overlap', '4']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`${400 - midFiles} indexed, ${midFiles} unchanged`));
+    const fresh = join(root, 'fresh.db');
+    assert.equal(run(['rag', 'index', '--input', docs, '--db', fresh, '--chunk-size', '32', '--chunk-overlap', '4']).status, 0);
+    const a = RagStore.open(db, { readonly: true });
+    const b = RagStore.open(fresh, { readonly: true });
+    const key = (s: RagStore) => s.allChunks().map((c) => `${c.path}#${c.seq}:${c.hash}`);
+    assert.deepEqual(key(a), key(b));
+    assert.equal(a.integrity(), 'ok');
+    a.close();
+    b.close();
+    assert.ok(midFiles > 0 && midFiles < 400, `the kill should land mid-run (${midFiles} of 400 files committed)`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('gptforge rag train-embedder → index --model → query --mode hybrid (the model found from the store)', { timeout: 120_000 }, () => {
+  const root = mkdtempSync(join(tmpdir(), 'gf-rag-cli-emb-'));
+  try {
+    const tok = trainTokenizer(['the cat sat on the mat; dogs bark at night; whales sing in the sea. '.repeat(20), dictionaryDocs()[0].text], { vocabSize: 300 });
+    const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 64, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed: 4 });
+    saveCheckpoint(join(root, 'base'), model, { stage: 'pretrain', step: 1, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() });
+    let r = run(['rag', 'train-embedder', '--model', join(root, 'base'), '--out', join(root, 'emb'), '--steps', '4', '--batch-size', '4', '--pairs', '40', '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /index with --model .*emb\/embed/);
+    const docs = join(root, 'docs');
+    mkdirSync(docs);
+    writeFileSync(join(docs, 'a.txt'), 'Whales sing in the sea.');
+    writeFileSync(join(docs, 'b.txt'), 'Dogs bark at night.');
+    const db = join(root, 'kb.db');
+    r = run(['rag', 'index', '--input', docs, '--db', db, '--model', join(root, 'emb', 'embed')]);
+    assert.equal(r.status, 0, r.stderr);
+    r = run(['rag', 'info', '--db', db]);
+    assert.match(r.stdout, /embedding model: gptforge-meanpool:[0-9a-f]{16} \(dim 16, .*emb\/embed\/step-0000004\)/);
+    r = run(['rag', 'query', '--db', db, '--mode', 'hybrid', '--json', 'whales sing']);
+    assert.equal(r.status, 0, r.stderr);
+    const hits = JSON.parse(r.stdout) as { path: string; ranks: { bm25?: number; vector?: number } }[];
+    assert.equal(hits.length, 2);
+    assert.match(hits[0].path, /a\.txt$/);
+    assert.ok(hits.every((h) => h.ranks.vector !== undefined));
+    // the base model is another embedding model: refused, naming both
+    r = run(['rag', 'index', '--input', docs, '--db', db, '--model', join(root, 'base')]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /embeddingModel is "gptforge-meanpool:[0-9a-f]+" in the store, "gptforge-meanpool:[0-9a-f]+" here/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,34 @@
+import type { Embedder } from '../../src/rag/embed.js';
+import { fnv1a } from '../../src/data/synthetic/tasks.js';
+
+/**
+ * A deterministic stand-in embedder for store and retrieval tests: hashed bag of words
+ * (feature hashing, Weinberger et al. 2009), L2-normalised. Texts sharing words are close.
+ * `failAfter` makes the n-th embed call throw (an indexing run killed half-way).
+ */
+export class HashEmbedder implements Embedder {
+  readonly id: string;
+  readonly tokenizerHash = 'words';
+  readonly maxTokens = 10_000;
+  calls = 0;
+  constructor(
+    readonly dim = 64,
+    private readonly failAfter = Infinity,
+    idSuffix = '',
+  ) {
+    this.id = `hash-bow-${dim}${idSuffix}`;
+  }
+  countTokens(text: string): number {
+    return text.match(/\S+/g)?.length ?? 0;
+  }
+  embed(texts: readonly string[]): Float32Array[] {
+    if (++this.calls > this.failAfter) throw new Error('embedder failed (simulated crash)');
+    return texts.map((t) => {
+      const v = new Float32Array(this.dim);
+      for (const w of t.toLowerCase().match(/[a-z0-9]+/g) ?? []) v[fnv1a(w) % this.dim] += 1;
+      const n = Math.hypot(...v);
+      if (n > 0) for (let i = 0; i < v.length; i++) v[i] /= n;
+      return v;
+    });
+  }
+}
