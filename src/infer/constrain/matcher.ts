@@ -348,7 +348,6 @@ export class TokenMatcher {
     readonly trie: TokenTrie,
   ) {
     this.stateAt = new Int32Array(trie.maxDepth + 1);
-    this.maskWords = trie.words;
   }
 
   /**
@@ -357,7 +356,6 @@ export class TokenMatcher {
    * on the stack below — XGrammar's context-independent / context-dependent split).
    */
   private readonly frames = new Map<number, { accept: Uint32Array; pops: Int32Array }>();
-  private readonly maskWords: number;
 
   /** The allowed-token bitset of state `s` (shared; do not modify). */
   mask(s: number): Uint32Array {
