@@ -14,7 +14,7 @@ import { regexToExpr } from './regex.js';
 import { lowerSchema, type SchemaOptions } from './schema.js';
 import { tokenTrie } from './trie.js';
 
-export { Automaton, GrammarConstraint, TokenMatcher, DEAD } from './matcher.js';
+export { Automaton, GrammarConstraint, TokenMatcher, DEAD, clearSharedFrames } from './matcher.js';
 export { TokenTrie, tokenTrie } from './trie.js';
 export { lowerGrammar, literal, seq, alt, repeat, opt, star, plus, ref, bytes, chars, EMPTY, NOTHING, type Expr, type Grammar, type LoweredGrammar } from './grammar.js';
 export { regexToExpr, type RegexOptions, type CharEncoder } from './regex.js';

@@ -330,6 +330,11 @@ const FRAME_LEVELS = 3;
 const sharedFrames = new WeakMap<TokenTrie, Map<string, { accept: Uint32Array; pops: Int32Array }>>();
 const SHARED_FRAMES_MAX = 4096;
 
+/** Forget the frames shared across schemas for one vocabulary (benchmarks: cold starts). */
+export function clearSharedFrames(trie: TokenTrie): void {
+  sharedFrames.delete(trie);
+}
+
 /** Mask cache budget per matcher, in 32-bit words (64 MiB). */
 const MASK_CACHE_WORDS = 16 * 1024 * 1024;
 
