@@ -6,13 +6,16 @@
  * per-state cache hit). Over our 4k byte-level BPE (trained here on a fixed mixture) and
  * cl100k's 100k vocabulary. Schemas: JSONSchemaBench's MaskBench cases when the data is present
  * (see test/constrain/jsonschemabench.ts), sampled evenly across collections, else a built-in set.
- * Flags: --schemas N (default 150), --coverage (also the full coverage/agreement table on the
- * 4k vocabulary), --json. Wall time (performance.now) and process CPU time are both reported:
+ * Then XGrammar's WebAssembly build (@mlc-ai/web-xgrammar) on the first --xgrammar N (default
+ * 20; 0 = skip) of the same schemas and vocabularies, ours re-timed on that subset beside it.
+ * Flags: --schemas N (default 150), --xgrammar N, --coverage (also the full coverage/agreement
+ * table on the 4k vocabulary), --json. Wall time (performance.now) and process CPU time are both reported:
  * on a shared machine CPU time is the more faithful figure.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
-import { Automaton, GrammarConstraint, lowerSchema, TokenMatcher, tokenTrie } from '../src/infer/constrain/index.js';
+import { Automaton, clearSharedFrames, GrammarConstraint, lowerSchema, TokenMatcher, tokenTrie } from '../src/infer/constrain/index.js';
 import { Tokenizer, trainTokenizer } from '../src/tokenizer/index.js';
 import { cl100kRankFileText, multilingualText } from '../test/tokenizer/corpus.js';
 import { formatReport, loadCases, locateJsonSchemaBench, runCases, type BenchCase } from '../test/constrain/jsonschemabench.js';
@@ -75,6 +78,7 @@ interface Timing {
   compileCpu: number[];
   maskWall: number[];
   maskCpu: number[];
+  warmCpu: number[];
   cacheHits: number;
   walks: number;
   nodes: number;
@@ -83,7 +87,8 @@ interface Timing {
 
 function timeVocab(name: string, tok: Tokenizer, cases: BenchCase[]): Timing {
   const trie = tokenTrie(tok);
-  const t: Timing = { compileWall: [], compileCpu: [], maskWall: [], maskCpu: [], cacheHits: 0, walks: 0, nodes: 0, failed: 0 };
+  clearSharedFrames(trie); // cold: nothing carried over from an earlier run
+  const t: Timing = { compileWall: [], compileCpu: [], maskWall: [], maskCpu: [], warmCpu: [], cacheHits: 0, walks: 0, nodes: 0, failed: 0 };
   const mask = new Uint32Array(Math.ceil(tok.vocabSize / 32));
   for (const c of cases) {
     let matcher: TokenMatcher;
@@ -115,14 +120,23 @@ function timeVocab(name: string, tok: Tokenizer, cases: BenchCase[]): Timing {
     if (!ok) t.failed++;
     t.cacheHits += matcher.cacheHits;
     t.nodes += matcher.nodesVisited;
+    // warm: the same instance again on the same compiled matcher (another request or row with this schema)
+    const again = new GrammarConstraint(matcher);
+    for (const id of ids) {
+      const b = cpuMs();
+      again.fillMask(mask);
+      t.warmCpu.push(cpuMs() - b);
+      if (!again.advance(id)) break;
+    }
   }
   const us = (x: number): string => `${(x * 1000).toFixed(1)} µs`;
   emit(
-    { figure: 'constrain', vocab: name, vocab_size: tok.vocabSize, schemas: t.compileCpu.length, tokens: t.maskCpu.length, mask_mean_us: mean(t.maskCpu) * 1000, mask_p50_us: pct(t.maskCpu, 0.5) * 1000, mask_p99_us: pct(t.maskCpu, 0.99) * 1000, mask_wall_mean_us: mean(t.maskWall) * 1000, mask_wall_p99_us: pct(t.maskWall, 0.99) * 1000, compile_p50_ms: pct(t.compileCpu, 0.5), compile_p90_ms: pct(t.compileCpu, 0.9), compile_wall_p50_ms: pct(t.compileWall, 0.5), cache_hit_rate: t.cacheHits / Math.max(1, t.maskCpu.length) },
+    { figure: 'constrain', vocab: name, vocab_size: tok.vocabSize, schemas: t.compileCpu.length, tokens: t.maskCpu.length, mask_mean_us: mean(t.maskCpu) * 1000, mask_p50_us: pct(t.maskCpu, 0.5) * 1000, mask_p99_us: pct(t.maskCpu, 0.99) * 1000, mask_wall_mean_us: mean(t.maskWall) * 1000, mask_wall_p99_us: pct(t.maskWall, 0.99) * 1000, warm_mean_us: mean(t.warmCpu) * 1000, warm_p99_us: pct(t.warmCpu, 0.99) * 1000, compile_p50_ms: pct(t.compileCpu, 0.5), compile_p90_ms: pct(t.compileCpu, 0.9), compile_wall_p50_ms: pct(t.compileWall, 0.5), cache_hit_rate: t.cacheHits / Math.max(1, t.maskCpu.length) },
     [
       `${name} (V=${tok.vocabSize}, trie ${trie.size} nodes): ${t.compileCpu.length} schemas, ${t.maskCpu.length} tokens${t.failed ? `, ${t.failed} instances refused` : ''}`,
       `  mask per token (CPU):  mean ${us(mean(t.maskCpu))}  p50 ${us(pct(t.maskCpu, 0.5))}  p99 ${us(pct(t.maskCpu, 0.99))}  max ${us(pct(t.maskCpu, 1))}   [targets: mean ≤ 50 µs, p99 ≤ 500 µs]`,
       `  mask per token (wall): mean ${us(mean(t.maskWall))}  p99 ${us(pct(t.maskWall, 0.99))}`,
+      `  mask per token, warm (same schema again, CPU): mean ${us(mean(t.warmCpu))}  p99 ${us(pct(t.warmCpu, 0.99))}`,
       `  mask cache hits ${((100 * t.cacheHits) / Math.max(1, t.maskCpu.length)).toFixed(1)}%, trie nodes visited per uncached mask ${(t.nodes / Math.max(1, t.maskCpu.length - t.cacheHits)).toFixed(0)}`,
       `  compile (CPU): p50 ${pct(t.compileCpu, 0.5).toFixed(2)} ms  p90 ${pct(t.compileCpu, 0.9).toFixed(2)} ms  max ${pct(t.compileCpu, 1).toFixed(1)} ms   (wall p50 ${pct(t.compileWall, 0.5).toFixed(2)} ms) [target p50 ≤ 10 ms]`,
     ].join('\n'),
@@ -130,7 +144,7 @@ function timeVocab(name: string, tok: Tokenizer, cases: BenchCase[]): Timing {
   return t;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   emit({ figure: 'machine', cpu, isa: isa(), node: process.version, load: loadavg()[0] }, `${cpu}, ISA ${isa()}, ${cpus().length} cores, node ${process.version}, load average ${loadavg()[0].toFixed(1)}`);
   const nSchemas = flag('--schemas', 150);
@@ -152,7 +166,122 @@ function main(): void {
   }
   timeVocab('ours-4k', ours4kTok(), cases);
   const { text, specials } = cl100kRankFileText();
-  timeVocab('cl100k', Tokenizer.fromTiktoken(text, { pattern: 'cl100k', specialTokens: specials }), cases);
+  const cl100k = Tokenizer.fromTiktoken(text, { pattern: 'cl100k', specialTokens: specials });
+  timeVocab('cl100k', cl100k, cases);
+  const nXg = flag('--xgrammar', 20);
+  if (nXg > 0) {
+    const xg = await loadXGrammar();
+    if (typeof xg === 'string') emit({ figure: 'note', text: `no XGrammar: ${xg}` }, `XGrammar not run: ${xg}`);
+    else {
+      // the first nXg of the same schemas (XGrammar's compile is much slower)
+      const sub = cases.slice(0, nXg);
+      emit({ figure: 'note', text: 'xgrammar subset' }, `XGrammar on the first ${sub.length} of those schemas (any_whitespace=true); ours on the same subset:`);
+      for (const [name, tok] of [['ours-4k', ours4kTok()], ['cl100k', cl100k]] as const) {
+        timeVocab(`${name} (subset)`, tok, sub);
+        await timeXGrammar(xg, name, tok, sub);
+      }
+    }
+  }
+}
+
+// ---- XGrammar's WebAssembly build, side by side (same schemas, same vocabulary) ----------
+
+interface XgMatcher {
+  getNextTokenBitmask(): Promise<Int32Array>;
+  acceptToken(id: number): boolean;
+  dispose(): void;
+}
+interface Xg {
+  TokenizerInfo: { createTokenizerInfo(vocab: string[], type: string, prependSpace: boolean, vocabSize: number, stop: number[]): Promise<unknown> };
+  GrammarCompiler: { createGrammarCompiler(info: unknown, cache?: boolean): Promise<{ compileJSONSchema(schema: string, anyWhitespace?: boolean): Promise<{ dispose(): void }> }> };
+  GrammarMatcher: { createGrammarMatcher(cg: unknown): Promise<XgMatcher> };
+}
+
+async function loadXGrammar(): Promise<Xg | string> {
+  try {
+    // The package is a UMD bundle: under Node's ESM loader it expects CommonJS globals and
+    // registers itself as globalThis.xgrammar.
+    const req = createRequire(import.meta.url);
+    const g = globalThis as Record<string, unknown>;
+    g.require ??= req;
+    g.__filename ??= req.resolve('@mlc-ai/web-xgrammar');
+    g.__dirname ??= (g.__filename as string).replace(/\/[^/]*$/, '');
+    await import('@mlc-ai/web-xgrammar' as string);
+    return (g.xgrammar as Xg | undefined) ?? 'the bundle did not register globalThis.xgrammar';
+  } catch (e) {
+    return (e as Error).message.split('\n')[0];
+  }
+}
+
+/** GPT-2's byte → printable-character map, the "byte_level" vocabulary encoding XGrammar reads. */
+function byteLevelVocab(tok: Tokenizer): string[] {
+  const bs: number[] = [];
+  for (let b = 33; b <= 126; b++) bs.push(b);
+  for (let b = 161; b <= 172; b++) bs.push(b);
+  for (let b = 174; b <= 255; b++) bs.push(b);
+  const cs = bs.slice();
+  let n = 0;
+  for (let b = 0; b < 256; b++) if (!bs.includes(b)) (bs.push(b), cs.push(256 + n++));
+  const map: string[] = [];
+  bs.forEach((b, i) => (map[b] = String.fromCodePoint(cs[i])));
+  const specials = new Map([...tok.specialTokens].map(([name, id]) => [id, name]));
+  const out: string[] = [];
+  for (let id = 0; id < tok.vocabSize; id++) {
+    const sp = specials.get(id);
+    if (sp !== undefined) out.push(sp);
+    else {
+      try {
+        out.push(Array.from(tok.tokenBytes(id), (b) => map[b]).join(''));
+      } catch {
+        out.push(`<|unused_${id}|>`);
+      }
+    }
+  }
+  return out;
+}
+
+async function timeXGrammar(xg: Xg, name: string, tok: Tokenizer, cases: BenchCase[]): Promise<void> {
+  const stop = [...tok.specialTokens.values()];
+  const info = await xg.TokenizerInfo.createTokenizerInfo(byteLevelVocab(tok), 'byte_level', false, tok.vocabSize, stop.length ? stop : [tok.vocabSize - 1]);
+  const compiler = await xg.GrammarCompiler.createGrammarCompiler(info, false);
+  const compile: number[] = [];
+  const masks: number[] = [];
+  let refused = 0;
+  let failed = 0;
+  for (const c of cases) {
+    const inst = c.tests.find((x) => x.valid);
+    if (!inst) continue;
+    let cg: { dispose(): void };
+    const c0 = cpuMs();
+    try {
+      cg = await compiler.compileJSONSchema(JSON.stringify(c.schema), true);
+    } catch {
+      refused++;
+      continue;
+    }
+    compile.push(cpuMs() - c0);
+    const m = await xg.GrammarMatcher.createGrammarMatcher(cg);
+    for (const id of tok.encodeOrdinary(JSON.stringify(inst.data))) {
+      const b = cpuMs();
+      await m.getNextTokenBitmask();
+      masks.push(cpuMs() - b);
+      if (!m.acceptToken(id)) {
+        failed++;
+        break;
+      }
+    }
+    m.dispose();
+    cg.dispose();
+  }
+  const us = (x: number): string => `${(x * 1000).toFixed(1)} µs`;
+  emit(
+    { figure: 'xgrammar', vocab: name, schemas: compile.length, refused, instances_refused: failed, tokens: masks.length, mask_mean_us: mean(masks) * 1000, mask_p99_us: pct(masks, 0.99) * 1000, compile_p50_ms: pct(compile, 0.5) },
+    [
+      `XGrammar (web-xgrammar 0.1.27, WASM) ${name}: ${compile.length} schemas compiled (${refused} refused), ${masks.length} tokens${failed ? `, ${failed} instances refused` : ''}`,
+      `  mask per token (CPU): mean ${us(mean(masks))}  p50 ${us(pct(masks, 0.5))}  p99 ${us(pct(masks, 0.99))}`,
+      `  compile (CPU): p50 ${pct(compile, 0.5).toFixed(2)} ms  p90 ${pct(compile, 0.9).toFixed(2)} ms  max ${pct(compile, 1).toFixed(1)} ms`,
+    ].join('\n'),
+  );
 }
 
 let cached4k: Tokenizer | undefined;
@@ -161,4 +290,4 @@ function ours4kTok(): Tokenizer {
   return cached4k;
 }
 
-main();
+await main();

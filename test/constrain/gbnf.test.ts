@@ -75,3 +75,22 @@ test('GBNF: errors name the file, line and column', () => {
   assert.throws(() => gbnfConstraint('root ::= root "x" | "y"\n', tok, 'g.gbnf'), /g\.gbnf.*left-recursive/);
   assert.throws(() => parseGbnf('root ::= "a"\nroot ::= "b"\n', 'g.gbnf'), /g\.gbnf:2.*defined twice/);
 });
+
+test('constraintFromOptions: files, one option only, JSON syntax errors name file and line', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const { constraintFromOptions } = await import('../../src/infer/constrain/index.js');
+  const tok = testTokenizer();
+  const dir = mkdtempSync(join(tmpdir(), 'constrain-'));
+  writeFileSync(join(dir, 's.json'), '{"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}');
+  writeFileSync(join(dir, 'bad.json'), '{\n  "type": "object",\n  "properties": {,}\n}');
+  writeFileSync(join(dir, 'g.gbnf'), 'root ::= "yes" | "no"\n');
+  assert.ok(accepts(constraintFromOptions({ jsonSchema: join(dir, 's.json') }, tok)!, tok, '{"a": 12}'));
+  assert.ok(accepts(constraintFromOptions({ grammar: join(dir, 'g.gbnf') }, tok)!, tok, 'no'));
+  assert.ok(accepts(constraintFromOptions({ regex: '[0-9]+' }, tok)!, tok, '123'));
+  assert.equal(constraintFromOptions({}, tok), undefined);
+  assert.throws(() => constraintFromOptions({ regex: 'a', grammar: 'b' }, tok), /at most one/);
+  assert.throws(() => constraintFromOptions({ jsonSchema: join(dir, 'bad.json') }, tok), /bad\.json:3.*not valid JSON/);
+  assert.throws(() => constraintFromOptions({ jsonSchema: join(dir, 'missing.json') }, tok), /missing\.json.*cannot read/);
+});

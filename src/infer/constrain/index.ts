@@ -4,17 +4,22 @@
  * vocabulary trie) that implements the decoding pipeline's TokenConstraint hook
  * (src/infer/constraint.ts). See docs/constrain.md.
  */
+import { readFileSync } from 'node:fs';
 import type { Tokenizer } from '../../tokenizer/index.js';
-import { type ErrorLocation } from '../../util/errors.js';
+import { GptforgeError, type ErrorLocation } from '../../util/errors.js';
+import { parseGbnf } from './gbnf.js';
 import { type Grammar } from './grammar.js';
 import { Automaton, GrammarConstraint, TokenMatcher } from './matcher.js';
 import { regexToExpr } from './regex.js';
+import { lowerSchema, type SchemaOptions } from './schema.js';
 import { tokenTrie } from './trie.js';
 
-export { Automaton, GrammarConstraint, TokenMatcher, DEAD } from './matcher.js';
+export { Automaton, GrammarConstraint, TokenMatcher, DEAD, clearSharedFrames } from './matcher.js';
 export { TokenTrie, tokenTrie } from './trie.js';
 export { lowerGrammar, literal, seq, alt, repeat, opt, star, plus, ref, bytes, chars, EMPTY, NOTHING, type Expr, type Grammar, type LoweredGrammar } from './grammar.js';
 export { regexToExpr, type RegexOptions, type CharEncoder } from './regex.js';
+export { schemaGrammar, lowerSchema, jsonChars, intRange, type SchemaOptions } from './schema.js';
+export { parseGbnf } from './gbnf.js';
 
 /** Compile a grammar for a tokenizer: the shared matcher every row's constraint steps through. */
 export function compileGrammar(grammar: Grammar, tok: Tokenizer): TokenMatcher {
@@ -31,18 +36,47 @@ export function regexConstraint(pattern: string, tok: Tokenizer, where: ErrorLoc
   return new GrammarConstraint(compileGrammar(regexGrammar(pattern, where), tok));
 }
 
-export { schemaGrammar, lowerSchema, jsonChars, intRange, type SchemaOptions } from './schema.js';
-import { lowerSchema, type SchemaOptions } from './schema.js';
-
 /** A constraint forcing the output to be a JSON text the schema accepts (see schema.ts for the supported subset and whitespace policy). */
 export function schemaConstraint(schema: unknown, tok: Tokenizer, opts: SchemaOptions = {}): GrammarConstraint {
   return new GrammarConstraint(new TokenMatcher(new Automaton(lowerSchema(schema, opts)), tokenTrie(tok)));
 }
 
-export { parseGbnf } from './gbnf.js';
-import { parseGbnf } from './gbnf.js';
-
 /** A constraint forcing the output to derive from the GBNF grammar's `root` rule. */
 export function gbnfConstraint(text: string, tok: Tokenizer, file = '<grammar>'): GrammarConstraint {
   return new GrammarConstraint(compileGrammar(parseGbnf(text, file), tok));
+}
+
+/** Read and parse a JSON Schema file; a syntax error names the file and line. */
+export function readSchemaFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new GptforgeError(`cannot read the schema: ${(e as Error).message}`, { file: path });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    const m = /position (\d+)/.exec((e as Error).message);
+    const line = m ? text.slice(0, Number(m[1])).split('\n').length : undefined;
+    throw new GptforgeError(`not valid JSON: ${(e as Error).message}`, { file: path, line });
+  }
+}
+
+/** The constraint of `--json-schema file | --regex pattern | --grammar file` (exactly one). */
+export function constraintFromOptions(opts: { jsonSchema?: string; regex?: string; grammar?: string; whitespace?: SchemaOptions['whitespace'] }, tok: Tokenizer): GrammarConstraint | undefined {
+  const given = [opts.jsonSchema, opts.regex, opts.grammar].filter((x) => x !== undefined).length;
+  if (given > 1) throw new GptforgeError('give at most one of --json-schema, --regex, --grammar');
+  if (opts.jsonSchema !== undefined) return schemaConstraint(readSchemaFile(opts.jsonSchema), tok, { file: opts.jsonSchema, whitespace: opts.whitespace });
+  if (opts.regex !== undefined) return regexConstraint(opts.regex, tok, { field: '--regex' });
+  if (opts.grammar !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(opts.grammar, 'utf8');
+    } catch (e) {
+      throw new GptforgeError(`cannot read the grammar: ${(e as Error).message}`, { file: opts.grammar });
+    }
+    return gbnfConstraint(text, tok, opts.grammar);
+  }
+  return undefined;
 }

@@ -17,7 +17,7 @@
  */
 import { GptforgeError } from '../../util/errors.js';
 import type { TokenConstraint } from '../constraint.js';
-import { hasByte } from './bytes.js';
+import { byteSetKey, hasByte } from './bytes.js';
 import { END, lowerGrammar, type Grammar, type LoweredGrammar } from './grammar.js';
 import type { TokenTrie } from './trie.js';
 
@@ -194,20 +194,75 @@ export class Automaton {
     return this.nodeParent[n];
   }
 
-  private readonly localStates = new Map<number, number>();
   /**
-   * The state of the frame at position `pos` alone: the single configuration (pos, empty). It
-   * accepts (contains the empty stack) where the frame's rule alternative has been finished;
-   * what follows depends on the stack below — the context. Shared by every state whose
-   * configurations have `pos` on top.
+   * The frame of configuration `st`: its top `depth` stack nodes re-rooted on the empty stack
+   * (a hash-consed node, so equal frames are the same id), and the stack below them. The
+   * frame's state accepts where those levels have all finished; what follows depends on the
+   * stack below — the context. A frame of one level (one rule alternative) is often a single
+   * character, which would leave nearly every token to the context, hence several levels.
    */
-  localState(pos: number): number {
-    let s = this.localStates.get(pos);
-    if (s === undefined) {
-      s = this.closure([this.node(pos, 0)]);
-      this.localStates.set(pos, s);
+  frameOf(st: number, depth: number): { frame: number; below: number } {
+    const chain: number[] = [];
+    let n = st;
+    while (n !== 0 && chain.length < depth) {
+      chain.push(this.nodePos[n]);
+      n = this.nodeParent[n];
     }
-    return s;
+    let f = 0;
+    for (let i = chain.length - 1; i >= 0; i--) f = this.node(chain[i], f);
+    return { frame: f, below: n };
+  }
+
+  /** The positions of a stack node chain, top first. */
+  chainPositions(n: number): number[] {
+    const out: number[] = [];
+    for (; n !== 0; n = this.nodeParent[n]) out.push(this.nodePos[n]);
+    return out;
+  }
+
+  /** The state whose single configuration is node `n` (a frame; its top is a terminal). */
+  frameState(n: number): number {
+    return this.closure([n]);
+  }
+
+  private termKeys: string[] | undefined;
+  /**
+   * A canonical text of the sub-grammar the frame at `pos` runs on — the rest of its
+   * alternative and every rule reachable from it, rules renumbered in discovery order,
+   * terminals by their byte sets — or null past `maxRules` rules. Equal texts mean equal
+   * frame automata (up to renaming), so their masks can be shared, across schemas too.
+   */
+  frameSignature(positions: readonly number[], maxRules = 128): string | null {
+    const { syms, ruleAlts, altStarts, terminals } = this.g;
+    this.termKeys ??= terminals.map((t) => byteSetKey(t));
+    const keys = this.termKeys;
+    const ids = new Map<number, number>();
+    const queue: number[] = [];
+    const sym = (x: number): string => {
+      if (x >= 0) return keys[x];
+      const r = -x - 2;
+      let id = ids.get(r);
+      if (id === undefined) {
+        id = ids.size;
+        ids.set(r, id);
+        queue.push(r);
+      }
+      return `r${id}`;
+    };
+    const seqText = (from: number): string => {
+      const out: string[] = [];
+      for (let q = from; syms[q] !== END; q++) out.push(sym(syms[q]));
+      return out.join(' ');
+    };
+    const parts = [positions.map(seqText).join('/')];
+    for (let i = 0; i < queue.length; i++) {
+      if (queue.length > maxRules) return null;
+      const r = queue[i];
+      const alts: string[] = [];
+      for (let a = ruleAlts[r]; a < ruleAlts[r + 1]; a++) alts.push(seqText(altStarts[a]));
+      parts.push(alts.join('|'));
+    }
+    return parts.join(';');
   }
 
   private readonly resumeStates = new Map<number, number>();
@@ -268,6 +323,18 @@ export class Automaton {
   }
 }
 
+/** Stack levels in a mask frame (see Automaton.frameOf). */
+const FRAME_LEVELS = 3;
+
+/** Frames shared across matchers of one vocabulary, by sub-grammar signature (bounded). */
+const sharedFrames = new WeakMap<TokenTrie, Map<string, { accept: Uint32Array; pops: Int32Array }>>();
+const SHARED_FRAMES_MAX = 4096;
+
+/** Forget the frames shared across schemas for one vocabulary (benchmarks: cold starts). */
+export function clearSharedFrames(trie: TokenTrie): void {
+  sharedFrames.delete(trie);
+}
+
 /** Mask cache budget per matcher, in 32-bit words (64 MiB). */
 const MASK_CACHE_WORDS = 16 * 1024 * 1024;
 
@@ -279,13 +346,13 @@ export class TokenMatcher {
   /** Statistics for the bench: trie nodes visited by uncached walks, cache hits. */
   nodesVisited = 0;
   cacheHits = 0;
+  sharedHits = 0;
 
   constructor(
     readonly automaton: Automaton,
     readonly trie: TokenTrie,
   ) {
     this.stateAt = new Int32Array(trie.maxDepth + 1);
-    this.maskWords = trie.words;
   }
 
   /**
@@ -294,7 +361,6 @@ export class TokenMatcher {
    * on the stack below — XGrammar's context-independent / context-dependent split).
    */
   private readonly frames = new Map<number, { accept: Uint32Array; pops: Int32Array }>();
-  private readonly maskWords: number;
 
   /** The allowed-token bitset of state `s` (shared; do not modify). */
   mask(s: number): Uint32Array {
@@ -317,17 +383,16 @@ export class TokenMatcher {
   private compute(s: number): Uint32Array {
     const a = this.automaton;
     const m = new Uint32Array(this.trie.words);
-    const seenPos = new Set<number>();
+    const seen = new Set<number>();
     for (const st of a.stacks(s)) {
       if (st === 0) continue;
-      const pos = a.nodeTop(st);
-      const f = this.frame(pos);
-      if (!seenPos.has(pos)) {
-        seenPos.add(pos);
+      const { frame, below } = a.frameOf(st, FRAME_LEVELS);
+      const f = this.frame(frame);
+      if (!seen.has(frame)) {
+        seen.add(frame);
         const acc = f.accept;
         for (let i = 0; i < acc.length; i++) m[i] |= acc[i];
       }
-      const below = a.nodeBelow(st);
       if (below === 0 || f.pops.length === 0) continue; // nothing may follow the whole value
       const resume = a.resumeState(below);
       for (let k = 0; k < f.pops.length; k++) this.walk(resume, f.pops[k] + 1, this.trie.end[f.pops[k]], m, null);
@@ -335,14 +400,29 @@ export class TokenMatcher {
     return m;
   }
 
-  private frame(pos: number): { accept: Uint32Array; pops: Int32Array } {
-    let f = this.frames.get(pos);
+  private frame(frameNode: number): { accept: Uint32Array; pops: Int32Array } {
+    let f = this.frames.get(frameNode);
     if (!f) {
-      const accept = new Uint32Array(this.trie.words);
-      const pops: number[] = [];
-      this.walk(this.automaton.localState(pos), 0, this.trie.size, accept, pops);
-      f = { accept, pops: Int32Array.from(pops) };
-      this.frames.set(pos, f);
+      // Frames with the same sub-grammar are shared through a per-vocabulary cache (every
+      // plain string, number or `{"type": "string", "maxLength": 20}` value is the same frame).
+      const sig = this.automaton.frameSignature(this.automaton.chainPositions(frameNode));
+      let shared = sharedFrames.get(this.trie);
+      if (!shared) {
+        shared = new Map();
+        sharedFrames.set(this.trie, shared);
+      }
+      f = sig !== null ? shared.get(sig) : undefined;
+      if (!f) {
+        const accept = new Uint32Array(this.trie.words);
+        const pops: number[] = [];
+        this.walk(this.automaton.frameState(frameNode), 0, this.trie.size, accept, pops);
+        f = { accept, pops: Int32Array.from(pops) };
+        if (sig !== null) {
+          if (shared.size >= SHARED_FRAMES_MAX) shared.clear();
+          shared.set(sig, f);
+        }
+      } else this.sharedHits++;
+      this.frames.set(frameNode, f);
     }
     return f;
   }
