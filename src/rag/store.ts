@@ -380,7 +380,7 @@ export class RagStore {
   /**
    * Exact nearest neighbours by dot product (cosine for the stored unit vectors): one scan of
    * the [N, dim] matrix keeping the k best. query: Float32Array of the store's dimension.
-   * With `nprobe`, approximate: an IVF index (ivf.ts, built on first use, ⌈4√N⌉ cells) scans
+   * With `nprobe`, approximate: an IVF index (ivf.ts, built on first use, ⌈√N⌉ cells) scans
    * only the nprobe cells nearest the query.
    */
   searchVector(query: Float32Array, k: number, filter: SearchFilter = {}, opts: { nprobe?: number } = {}): ScoredId[] {
