@@ -155,7 +155,7 @@ async function main(): Promise<void> {
       t0 = performance.now();
       s3.searchVector(qv[0], 10, {}, { nprobe: 1 });
       const ivfBuild = (performance.now() - t0) / 1000;
-      const nlist = Math.ceil(4 * Math.sqrt(b.chunks));
+      const nlist = Math.ceil(Math.sqrt(b.chunks));
       const ivf: Record<string, { nprobe: number; p50ms: number; p99ms: number; recall10: number }> = {};
       for (const nprobe of [Math.ceil(nlist / 16), Math.ceil(nlist / 4)]) {
         const ts: number[] = [];

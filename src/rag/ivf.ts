@@ -23,14 +23,16 @@ function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: numb
 }
 
 /**
- * Build an IVF index over the rows of mat [n, dim]: nlist defaults to ⌈4√n⌉ (FAISS's guidance
- * is 4√n to 16√n), `iters` Lloyd iterations (default 10) on a sample of up to 256 rows per
- * cell, seeded from rows drawn at random.
+ * Build an IVF index over the rows of mat [n, dim]: nlist defaults to ⌈√n⌉ (the usual rule of
+ * thumb; FAISS suggests up to 4–16√n for millions of vectors, where the scan dominates), `iters`
+ * Lloyd iterations (default 10) on a sample of up to 64 rows per cell (FAISS warns below 39),
+ * seeded from rows drawn at random. Cost: iters · 64 · nlist² · dim to train, n · nlist · dim
+ * to assign.
  */
 export function buildIVF(mat: Float32Array, n: number, dim: number, opts: { nlist?: number; iters?: number; seed?: number } = {}): IVFIndex {
-  const nlist = Math.max(1, Math.min(n, opts.nlist ?? Math.ceil(4 * Math.sqrt(n))));
+  const nlist = Math.max(1, Math.min(n, opts.nlist ?? Math.ceil(Math.sqrt(n))));
   const rng = new Rng(opts.seed ?? 1);
-  const sampleN = Math.min(n, nlist * 256);
+  const sampleN = Math.min(n, nlist * 64);
   const sample = new Int32Array(sampleN);
   for (let i = 0; i < sampleN; i++) sample[i] = sampleN === n ? i : rng.int(n);
   const centroids = new Float32Array(nlist * dim);

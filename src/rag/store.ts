@@ -126,11 +126,19 @@ END;
 
 const META_KEYS: readonly (keyof StoreMeta)[] = ['embeddingModel', 'embeddingDim', 'tokenizerHash', 'chunkSize', 'chunkOverlap'];
 
-/** FTS5 query from free text: its words, each quoted (no operator injection), OR-ed (BM25 ranks by how many and how rare). */
+/**
+ * Lucene's default English stop words (EnglishAnalyzer.ENGLISH_STOP_WORDS_SET, which Anserini's
+ * BM25 uses): dropped from queries — not from the index — because each matches nearly every
+ * chunk, adds almost nothing to BM25 (IDF ≈ 0) and makes FTS5 score every row.
+ */
+export const QUERY_STOP_WORDS: ReadonlySet<string> = new Set('a an and are as at be but by for if in into is it no not of on or such that the their then there these they this to was will with'.split(' '));
+
+/** FTS5 query from free text: its words less stop words (all of them if nothing else is left), each quoted (no operator injection), OR-ed (BM25 ranks by how many and how rare). */
 export function ftsQuery(text: string): string | null {
   const words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu);
   if (!words || words.length === 0) return null;
-  return [...new Set(words)].map((w) => `"${w}"`).join(' OR ');
+  const content = words.filter((w) => !QUERY_STOP_WORDS.has(w));
+  return [...new Set(content.length > 0 ? content : words)].map((w) => `"${w}"`).join(' OR ');
 }
 
 type RawChunk = Omit<StoredChunk, 'line'> & { line: number | null };
@@ -372,7 +380,7 @@ export class RagStore {
   /**
    * Exact nearest neighbours by dot product (cosine for the stored unit vectors): one scan of
    * the [N, dim] matrix keeping the k best. query: Float32Array of the store's dimension.
-   * With `nprobe`, approximate: an IVF index (ivf.ts, built on first use, ⌈4√N⌉ cells) scans
+   * With `nprobe`, approximate: an IVF index (ivf.ts, built on first use, ⌈√N⌉ cells) scans
    * only the nprobe cells nearest the query.
    */
   searchVector(query: Float32Array, k: number, filter: SearchFilter = {}, opts: { nprobe?: number } = {}): ScoredId[] {

@@ -41,7 +41,7 @@ test('IVF: every row in one cell; nprobe = nlist is exact; a quarter of the cell
   const dim = 32;
   const mat = clustered(n, dim, 40, 1);
   const index = buildIVF(mat, n, dim, { seed: 3 });
-  assert.equal(index.nlist, Math.ceil(4 * Math.sqrt(n)));
+  assert.equal(index.nlist, Math.ceil(Math.sqrt(n)));
   const all = [...index.lists.flatMap((l) => [...l])].sort((a, b) => a - b);
   assert.deepEqual(all, Array.from({ length: n }, (_, i) => i));
   const queries = clustered(50, dim, 40, 2);

@@ -47,7 +47,9 @@ test('store: BM25 with filters, incremental re-indexing (unchanged skipped, chan
     assert.match(store.chunks(store.searchBM25('largest mammals', 5, { pathGlob: '*/notes/*' }).map((h) => h.id))[0].path, /whale/);
     assert.deepEqual(store.searchBM25('cat', 5, { source: 'other' }), []);
     // hostile query text is quoted, not parsed as FTS5 syntax
-    assert.equal(ftsQuery('NEAR(" AND *'), '"near" OR "and"');
+    assert.equal(ftsQuery('NEAR(" AND *'), '"near"');
+    assert.equal(ftsQuery('What is the cat?'), '"what" OR "cat"');
+    assert.equal(ftsQuery('to be or not to be'), '"to" OR "be" OR "or" OR "not"');
     assert.deepEqual(store.searchBM25('"; DROP TABLE chunks; --', 5), []);
     assert.equal(store.searchBM25('-(cat* OR "', 5).length > 0, true);
 
