@@ -4,7 +4,7 @@
  * (4 layers, 256 wide, 4 heads, RoPE, context 256, vocabulary 4096), exported as F32 and
  * Q8_0 GGUF. gptforge decodes in F32 (it has no int8 kernels), so its figure is compared
  * with llama.cpp at F32 (same arithmetic) and at Q8_0. Same thread count on both sides
- * (--threads, default 2); runs alternate and the best of --reps is kept, so a noisy
+ * (--threads, default 1); runs alternate and the best of --reps is kept, so a noisy
  * machine hurts both alike. Tokens/s counts generated tokens after a 1-token prompt.
  */
 import { join } from 'node:path';
@@ -25,7 +25,7 @@ const flag = (name: string, def: number): number => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? Number(argv[i + 1]) : def;
 };
-const threads = flag('threads', 2);
+const threads = flag('threads', 1);
 const reps = flag('reps', 3);
 const N = flag('tokens', 200);
 

@@ -210,6 +210,13 @@ test('HF import refuses config keys that change the maths, naming them', () => {
     [{ layer_norm_eps: 1e-6 }, /layer_norm_eps=0.000001/],
     [{ model_type: 'llama' }, /model_type "llama"/],
   ];
+  // a config as transformers v5 saves it: the rotary settings only in rope_parameters
+  const v5 = { ...orig };
+  for (const k of ['rotary_pct', 'partial_rotary_factor', 'rotary_emb_base', 'rope_theta', 'rope_scaling']) delete v5[k];
+  writeFileSync(cfgPath, JSON.stringify({ ...v5, rope_parameters: { rope_type: 'default', rope_theta: 10000, partial_rotary_factor: 1.0 } }));
+  assert.equal(importHuggingFace(out, join(tempDir(), 's')).arch, 'gpt_neox');
+  writeFileSync(cfgPath, JSON.stringify({ ...v5, rope_parameters: { rope_type: 'default', rope_theta: 10000, partial_rotary_factor: 0.5 } }));
+  assert.throws(() => importHuggingFace(out, join(tempDir(), 's')), /rotary_pct=0.5/);
   for (const [patch, re] of cases) {
     writeFileSync(cfgPath, JSON.stringify({ ...orig, ...patch }));
     assert.throws(() => importHuggingFace(out, join(tempDir(), 's')), (e: unknown) => e instanceof GptforgeError && re.test(e.message) && e.message.includes(cfgPath), JSON.stringify(patch));

@@ -47,8 +47,9 @@ function ourGreedy(model: GPT, prompt: number[], n: number): { ids: number[]; mi
 }
 
 async function theirGreedy(m: LlamaModel, prompt: number[], n: number, blockSize: number): Promise<number[]> {
-  // F32 KV cache: llama.cpp's default F16 cache would round keys and values
-  const ctx = await m.createContext({ contextSize: blockSize, sequences: 1, threads: 2, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' });
+  // F32 KV cache: llama.cpp's default F16 cache would round keys and values. One thread:
+  // ggml's spinning thread pool collapses on an oversubscribed machine (1–2 tokens/s).
+  const ctx = await m.createContext({ contextSize: blockSize, sequences: 1, threads: 1, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' });
   try {
     const seq = ctx.getSequence();
     const out: number[] = [];

@@ -65,6 +65,7 @@ export function toHfConfig(c: GPTConfig, ids: { bos?: number; eos?: number; pad?
     rotary_emb_base: ROPE_BASE,
     rope_theta: ROPE_BASE,
     rope_scaling: null,
+    rope_parameters: { rope_type: 'default', rope_theta: ROPE_BASE, partial_rotary_factor: 1.0 },
     max_position_embeddings: c.blockSize,
     layer_norm_eps: LN_EPS,
     use_parallel_residual: false,
@@ -124,14 +125,15 @@ export function fromHfConfig(j: Json, file: string): { arch: HfArchitecture; con
     arch = 'gpt_neox';
     expect('hidden_act', (v) => TANH_GELU.includes(v as string), `GELU with the tanh approximation: ${TANH_GELU.join(' or ')}`);
     // transformers' GPTNeoXConfig defaults (0.25, true, 'gelu') differ from ours: absent keys count as those defaults
-    const pct = j.rotary_pct ?? j.partial_rotary_factor ?? 0.25;
+    // transformers v5 keeps these in rope_parameters (configuration_gpt_neox.py convert_rope_params_to_dict)
+    const rp = j.rope_parameters as Json | undefined;
+    const pct = j.rotary_pct ?? j.partial_rotary_factor ?? rp?.partial_rotary_factor ?? 0.25;
     if (pct !== 1) bad.push(`rotary_pct=${JSON.stringify(pct)} (gptforge rotates the whole head: 1.0)`);
     if (!('hidden_act' in j)) bad.push('hidden_act absent (transformers default "gelu" is the exact erf GELU; gptforge implements gelu_new)');
     if (j.use_parallel_residual !== false) bad.push(`use_parallel_residual=${JSON.stringify(j.use_parallel_residual ?? true)} (gptforge's blocks are sequential: false)`);
-    const base = j.rope_theta ?? j.rotary_emb_base ?? ((j.rope_parameters as Json | undefined)?.rope_theta) ?? ROPE_BASE;
+    const base = j.rope_theta ?? j.rotary_emb_base ?? rp?.rope_theta ?? ROPE_BASE;
     if (base !== ROPE_BASE) bad.push(`rope_theta=${JSON.stringify(base)} (gptforge implements ${ROPE_BASE})`);
     expect('rope_scaling', (v) => v === null || v === undefined, 'no RoPE scaling');
-    const rp = j.rope_parameters as Json | undefined;
     if (rp && rp.rope_type !== undefined && rp.rope_type !== 'default') bad.push(`rope_parameters.rope_type=${JSON.stringify(rp.rope_type)} (gptforge implements "default")`);
     expect('layer_norm_eps', (v) => v === LN_EPS, `${LN_EPS}`);
     const C = num('hidden_size');
