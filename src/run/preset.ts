@@ -26,3 +26,11 @@ export function runPreset(runDir: string, name?: string): PretrainPreset {
   }
   return loadPreset(name ?? 'small').preset;
 }
+
+/**
+ * The run preset: one JSON file covers every stage (pretraining at the top level; `sft`, `rm`,
+ * `rl`, `dpo` sections). `PretrainPreset` is its historical name in src/cli/presets.ts.
+ */
+export type RunPreset = PretrainPreset;
+export type { SftPreset, RmPreset, RlPreset, DpoPreset } from '../cli/presets.js';
+export { loadPreset } from '../cli/presets.js';
