@@ -23,7 +23,7 @@ function tinyRun(): string {
   const ck = { tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() };
   saveCheckpoint(join(runDir, 'base'), model, { stage: 'pretrain', step: 1, ...ck });
   saveCheckpoint(join(runDir, 'sft'), model, { stage: 'sft', step: 1, ...ck });
-  const train = { maxSteps: 10, lr: 0.003, minLr: 0.0003, warmupSteps: 1, weightDecay: 0, beta1: 0.9, beta2: 0.95, gradClip: 1, gradAccum: 1, evalEvery: 0, checkpointEvery: 0, keepLast: 1, logEvery: 1 };
+  const train = { maxSteps: 10, lr: 0.01, minLr: 0.001, warmupSteps: 1, weightDecay: 0, beta1: 0.9, beta2: 0.95, gradClip: 1, gradAccum: 1, evalEvery: 0, checkpointEvery: 0, keepLast: 1, logEvery: 1 };
   const sft = { mixture: { sources: [{ task: 'arithmetic', weight: 1 }], examples: 64, testPerTask: 4 }, batchSize: 4, seqLen: 48, train };
   writeFileSync(join(runDir, 'preset.json'), JSON.stringify({ name: 'examples-test', mixture: 'mixture.tiny.json', model: { nLayer: 1, nHead: 2, nEmbd: 32, blockSize: 64, position: 'rope' }, batchSize: 4, seqLen: 32, evalBatches: 1, train, sft }));
   return runDir;
