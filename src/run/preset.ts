@@ -32,5 +32,5 @@ export function runPreset(runDir: string, name?: string): PretrainPreset {
  * `rl`, `dpo` sections). `PretrainPreset` is its historical name in src/cli/presets.ts.
  */
 export type RunPreset = PretrainPreset;
-export type { SftPreset, RmPreset, RlPreset, DpoPreset } from '../cli/presets.js';
+export type { PretrainPreset, SftPreset, RmPreset, RlPreset, DpoPreset } from '../cli/presets.js';
 export { loadPreset } from '../cli/presets.js';
