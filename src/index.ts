@@ -140,7 +140,7 @@ export type { GgufExportResult, GgufFile, GgufTensor, GgufType, GgufValue } from
 
 // ── constrained decoding: JSON Schema, regex, GBNF → TokenConstraint ─────────
 export { schemaConstraint, regexConstraint, gbnfConstraint, compileGrammar, schemaGrammar, regexGrammar, parseGbnf, GrammarConstraint } from './infer/constrain/index.js';
-export type { Grammar, Expr, SchemaOptions, TokenMatcher, Automaton, TokenTrie } from './infer/constrain/index.js';
+export type { Grammar, LoweredGrammar, Expr, SchemaOptions, TokenMatcher, Automaton, TokenTrie } from './infer/constrain/index.js';
 export type { ByteSet, CodeRange } from './infer/constrain/bytes.js';
 
 // ── the run layer: a run directory, its preset, its models, stage runners ────

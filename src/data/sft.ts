@@ -94,11 +94,12 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
     } else if (src.conversations !== undefined) {
       const kept: Conversation[] = [];
       src.conversations.forEach((c, i) => {
-        const where = { file, field: `${field}.conversations[${i}]` };
+        // in memory there is no file or line: the location is the source and the index
+        const where = { file: `${field}.conversations[${i}]` };
         try {
           validateConversation(c, { forTraining: true, where });
           const n = renderConversation(tok, c).ids.length;
-          if (n > maxTokens) throw new GptforgeError(`conversation is ${n} tokens, longer than the context of ${maxTokens}`, where);
+          if (n > maxTokens) throw new GptforgeError(`conversation is ${n} tokens, longer than the context of ${maxTokens}`, { ...where, field: 'messages' });
           kept.push(c);
         } catch (e) {
           if (cfg.onBad !== 'skip') throw e;

@@ -1,12 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ChatEngine, GPT, MetricsLog, defaultTools, loadModel, makeConfig, saveCheckpoint, trainTokenizer } from '../../src/index.js';
-import { mobyDick } from '../tokenizer/corpus.js';
+import { ChatEngine, MetricsLog, defaultTools, loadModel } from '../../src/index.js';
+import { tinyRun } from '../run/fixture.js';
 
 /**
  * The two examples in examples/ run as a user runs them (node dist/examples/<name>.js <run>),
@@ -15,19 +14,6 @@ import { mobyDick } from '../tokenizer/corpus.js';
  * public entry point (src/index.ts) is used.
  */
 const EXAMPLES = resolve(fileURLToPath(import.meta.url), '..', '..', '..', 'examples');
-
-function tinyRun(): string {
-  const runDir = mkdtempSync(join(tmpdir(), 'gf-examples-'));
-  const tok = trainTokenizer([mobyDick().slice(0, 40_000), 'Who are you? I am Forge, a small assistant. What is your name? My name is Forge.'], { vocabSize: 320, pattern: 'gpt4' });
-  const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 64, nLayer: 1, nHead: 2, nEmbd: 32, position: 'rope' }), { seed: 3 });
-  const ck = { tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() };
-  saveCheckpoint(join(runDir, 'base'), model, { stage: 'pretrain', step: 1, ...ck });
-  saveCheckpoint(join(runDir, 'sft'), model, { stage: 'sft', step: 1, ...ck });
-  const train = { maxSteps: 10, lr: 0.01, minLr: 0.001, warmupSteps: 1, weightDecay: 0, beta1: 0.9, beta2: 0.95, gradClip: 1, gradAccum: 1, evalEvery: 0, checkpointEvery: 0, keepLast: 1, logEvery: 1 };
-  const sft = { mixture: { sources: [{ task: 'arithmetic', weight: 1 }], examples: 64, testPerTask: 4 }, batchSize: 4, seqLen: 48, train };
-  writeFileSync(join(runDir, 'preset.json'), JSON.stringify({ name: 'examples-test', mixture: 'mixture.tiny.json', model: { nLayer: 1, nHead: 2, nEmbd: 32, blockSize: 64, position: 'rope' }, batchSize: 4, seqLen: 32, evalBatches: 1, train, sft }));
-  return runDir;
-}
 
 function runExample(name: string, args: string[]): { stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [join(EXAMPLES, `${name}.js`), ...args], { encoding: 'utf8', timeout: 120_000 });
