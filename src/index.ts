@@ -4,7 +4,7 @@
  * The public API, layer by layer, in the order the recipe uses them:
  *
  * ```ts
- * import { trainTokenizer, Tokenizer, loadModel, ChatEngine, generate, runSft } from 'gptforge';
+ * import { Tokenizer, loadModel, generate, ChatEngine, defaultTools, runSft, type Conversation } from 'gptforge';
  *
  * // tokenizer: train ours, or load ours / Hugging Face tokenizer.json / tiktoken rank files
  * const tok = Tokenizer.load('runs/tiny/tokenizer.json');
