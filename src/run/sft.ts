@@ -27,7 +27,7 @@ export interface RunSftOptions {
   conversations?: readonly Conversation[];
   /** Conversations JSONL files ({"messages": [...]} per line), each added as a source (weight `dataWeight`). */
   dataFiles?: readonly string[];
-  /** Mixture weight of each of `conversations` / `dataFiles` (the presets' task weights sum to about 5); default 1. */
+  /** Mixture weight of each of `conversations` / `dataFiles`, relative to the preset's task weights (tiny's sum to 7.6, small's to 8.6); default 1. */
   dataWeight?: number;
   /** Train on `conversations` / `dataFiles` alone, no synthetic tasks. */
   onlyData?: boolean;
