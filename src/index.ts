@@ -1,2 +1,155 @@
-// Public API of gptforge, layer by layer (see ARCHITECTURE.md).
-export * from './util/errors.js';
+/**
+ * gptforge as a library: train and run your own GPT assistant from TypeScript.
+ *
+ * The public API, layer by layer, in the order the recipe uses them:
+ *
+ * ```ts
+ * import { Tokenizer, loadModel, generate, ChatEngine, defaultTools, runSft, type Conversation } from 'gptforge';
+ *
+ * // tokenizer: train ours, or load ours / Hugging Face tokenizer.json / tiktoken rank files
+ * const tok = Tokenizer.load('runs/tiny/tokenizer.json');
+ * const ids = tok.encode('Call me Ishmael.');        // number[]; tok.decode(ids) round-trips
+ *
+ * // model: a run's stage checkpoint with its tokenizer (GPT, KVCache, forward)
+ * const { model } = loadModel('runs/tiny', 'sft');
+ *
+ * // generation: one decoding pipeline, batched, seeded, cancellable (AbortSignal)
+ * for await (const e of generate(model, tok, [{ prompt: tok.encode('The '), maxTokens: 40, temperature: 0.8, seed: 1 }]))
+ *   if (e.type === 'token') process.stdout.write(e.text);  // UTF-8-safe deltas
+ *
+ * // chat: render a conversation, reply with tools (the calculator)
+ * const engine = new ChatEngine(model, tok);
+ * const reply = engine.reply({ messages: [{ role: 'user', content: 'What is 2 plus 3?' }] }, { tools: defaultTools() });
+ *
+ * // training: each stage is a function with typed options and an AbortSignal
+ * await runSft('runs/tiny', { conversations, onlyData: true, from: 'sft', into: 'sft-mine', steps: 30, signal });
+ * ```
+ *
+ * Layers: tokenizer → model → generation → chat → training stages (pretrain, sft, reward,
+ * rl, dpo) → data → evaluation → retrieval (RAG) → export/import (Hugging Face, GGUF) →
+ * constrained decoding → the run layer (a run directory's layout, presets, model loading,
+ * stage runners). See docs/architecture.md and docs/decoding.md.
+ *
+ * Deliberately not exported: the autograd engine's internals (tensor arena, tape, kernels),
+ * the CLI, and helpers whose shape is still moving (synthetic task internals, RL rollout steps).
+ *
+ * @packageDocumentation
+ */
+
+// ── errors ───────────────────────────────────────────────────────────────────
+export { GptforgeError } from './util/errors.js';
+export type { ErrorLocation } from './util/errors.js';
+
+// ── tokenizer ────────────────────────────────────────────────────────────────
+export { Tokenizer, trainTokenizer, SPECIAL_TOKENS, PATTERNS, encodeBatch } from './tokenizer/index.js';
+export type { TrainOptions as TokenizerTrainOptions, EncodeOptions, StreamDecoder, TokenizerSpec, SplitRule, SplitBehavior } from './tokenizer/index.js';
+
+// ── model ────────────────────────────────────────────────────────────────────
+export { GPT } from './model/gpt.js';
+export type { GPTOptions } from './model/gpt.js';
+export { makeConfig, validateConfig, countParams, flopsPerToken } from './model/config.js';
+export type { GPTConfig, GPTConfigInput } from './model/config.js';
+export { KVCache } from './model/kvcache.js';
+export { saveCheckpoint, loadCheckpoint, modelFromCheckpoint, resolveCheckpoint, latestCheckpoint, listCheckpoints } from './model/checkpoint.js';
+export type { CheckpointMeta, SaveOptions, LoadedCheckpoint } from './model/checkpoint.js';
+export { nativeAvailable, engineSummary } from './engine/backend.js';
+// types of the model's public signatures (the autograd engine itself stays internal)
+export type { Tensor } from './engine/tensor.js';
+export type { Rng, RngState } from './engine/rng.js';
+export type { AdamWState } from './engine/optim.js';
+
+// ── generation (docs/decoding.md) ────────────────────────────────────────────
+export { generate, decode, BatchDecoder, logprobOf } from './infer/pipeline.js';
+export type { DecodingModel, RowRequest, RowResult, RowController, DecodeEvent, BatchOptions, TokenLogprob } from './infer/pipeline.js';
+export { generateText } from './infer/generate.js';
+export type { GenerateOptions, GenerateResult } from './infer/generate.js';
+export { Temperature, TopK, TopP, MinP, RepetitionPenalty, PresenceFrequencyPenalty, LogitBias, BannedTokens, ConstraintProcessor, Sampler, buildProcessors, buildWarpers } from './infer/processors.js';
+export type { LogitsProcessor, LogitsWarper, RowView, SamplingOptions } from './infer/processors.js';
+export { MaxTokens, ContextLimit, StopStrings, ConstraintEnd, TextStream } from './infer/stopping.js';
+export type { FinishReason, Finish, StoppingCriterion, RowProgress } from './infer/stopping.js';
+export type { TokenConstraint } from './infer/constraint.js';
+
+// ── chat and tools ───────────────────────────────────────────────────────────
+export { ChatEngine } from './infer/engine.js';
+export type { ChatOptions, ChatReply, ChatStopReason } from './infer/engine.js';
+export type { Conversation, Message, Role, ToolCall } from './data/conversation.js';
+export { renderConversation, renderPrompt, validateConversation, readConversationsJSONL, CHAT_SPECIALS } from './data/chat.js';
+export type { RenderedConversation, ReadConversationsResult, ValidateOptions } from './data/chat.js';
+export { ToolRegistry, ToolError, defaultTools } from './infer/tools/registry.js';
+export type { Tool, ToolResult } from './infer/tools/registry.js';
+export { calculator, evaluateExpression } from './infer/tools/calculator.js';
+
+// ── training stages ──────────────────────────────────────────────────────────
+export { train } from './train/loop.js';
+export type { TrainConfig, TrainOptions, TrainResult, TrainTask, MicroBatchResult } from './train/loop.js';
+export { pretrain } from './train/pretrain.js';
+export type { PretrainSetup, BatchSource, ValSplit } from './train/pretrain.js';
+export { sft, evaluateHeldOut } from './train/sft.js';
+export type { SftSetup } from './train/sft.js';
+export { trainRewardModel, evaluateRankings } from './train/reward.js';
+export { ShuffledLoader } from './train/reward.js';
+export type { RewardSetup, RenderedRanking } from './train/reward.js';
+export { trainRL, DEFAULT_RL } from './train/rl.js';
+export type { RLSetup, RLConfig, RLAlgo, RLPrompt } from './train/rl.js';
+export { trainDpo, evaluateDpo, dpoLoss } from './train/dpo.js';
+export type { DpoSetup, DpoPair, DpoLossResult } from './train/dpo.js';
+export { simulatedComparisons } from './train/comparisons.js';
+export type { SimulatedComparisonOptions, TaskPrompt } from './train/comparisons.js';
+export { MetricsLog } from './train/metrics.js';
+export type { MetricRecord } from './train/metrics.js';
+export { learningRate } from './train/schedule.js';
+export type { LrSchedule } from './train/schedule.js';
+
+// ── data ─────────────────────────────────────────────────────────────────────
+export { loadMixtureConfig, defaultMixtureConfig, validateMixture } from './data/mixture.js';
+export type { MixtureConfig } from './data/mixture.js';
+export type { CleanOptions, CleanReport } from './data/clean.js';
+export { BUILTIN_SOURCES } from './data/sources.js';
+export type { SourceConfig, Doc, BuiltinInfo } from './data/sources.js';
+export { prepareData, readDataIndex } from './data/prepare.js';
+export type { PrepareOptions, DataIndex, SourceIndex } from './data/prepare.js';
+export { BatchLoader, ValLoader } from './data/loader.js';
+export type { Batch, LoaderOptions, LoaderState, ConcatState, BestFitState } from './data/loader.js';
+export { buildSftDataset, PackedLoader } from './data/sft.js';
+export type { SftMixtureConfig, SftSourceConfig, SftDataset, SftSourceReport, SftItem, PackedBatch, PackedLoaderState } from './data/sft.js';
+export { readJSONL, readTextFile } from './data/jsonl.js';
+export type { OnBad, JSONLResult } from './data/jsonl.js';
+export { TASKS, taskByName } from './data/synthetic/tasks.js';
+export type { SyntheticTask, TaskExample, Split as TaskSplit, GenerateOptions as TaskGenerateOptions } from './data/synthetic/task.js';
+export { readPreferencesJSONL, rankingToPairs } from './data/preferences.js';
+export type { Ranking, PreferencePair, Completion, ReadPreferencesResult } from './data/preferences.js';
+
+// ── evaluation ───────────────────────────────────────────────────────────────
+export { evaluateTasks, evalMarkdown } from './eval/tasks.js';
+export type { EvalOptions, EvalTable, EvalSubject, EvalRow, EvalCell, EvalExample } from './eval/tasks.js';
+export { compareModels, compareMarkdown } from './eval/compare.js';
+export type { CompareOptions, CompareRow, Contender, ComparePrompt } from './eval/compare.js';
+export { diversityReport } from './eval/diversity.js';
+export type { DiversityReport } from './eval/diversity.js';
+export { lossCurveSVG, terminalChart } from './eval/plot.js';
+export type { Series } from './eval/plot.js';
+
+// ── retrieval (RAG) ──────────────────────────────────────────────────────────
+export * from './rag/index.js';
+
+// ── export / import: Hugging Face safetensors, GGUF, llm.c shards, TRL JSONL ─
+export { exportHuggingFace, importHuggingFace, exportCheckpointToHf } from './model/export/hf.js';
+export type { ExportHfResult, ImportHfResult, HfArchitecture } from './model/export/hf.js';
+export { checkpointToGguf, readGguf, writeGguf } from './model/export/gguf.js';
+export type { GgufExportResult, GgufFile, GgufTensor, GgufType, GgufValue } from './model/export/gguf.js';
+
+// ── constrained decoding: JSON Schema, regex, GBNF → TokenConstraint ─────────
+export { schemaConstraint, regexConstraint, gbnfConstraint, compileGrammar, schemaGrammar, regexGrammar, parseGbnf, GrammarConstraint } from './infer/constrain/index.js';
+export type { Grammar, LoweredGrammar, Expr, SchemaOptions, TokenMatcher, Automaton, TokenTrie } from './infer/constrain/index.js';
+export type { ByteSet, CodeRange } from './infer/constrain/bytes.js';
+
+// ── the run layer: a run directory, its preset, its models, stage runners ────
+export { runLayout } from './run/layout.js';
+export type { RunLayout, StageName } from './run/layout.js';
+export { runPreset, loadPreset } from './run/preset.js';
+export type { RunPreset, PretrainPreset, SftPreset, RmPreset, RlPreset, DpoPreset } from './run/preset.js';
+export { loadModel } from './run/models.js';
+export type { LoadedModel } from './run/models.js';
+export { runSft, sftConfig } from './run/sft.js';
+export type { RunSftOptions, RunSftResult } from './run/sft.js';
+export { lossCurves } from './run/plots.js';

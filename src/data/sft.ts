@@ -1,7 +1,7 @@
 import { Rng } from '../engine/rng.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
-import { readConversationsJSONL, renderConversation, type OnBad, type RenderedConversation } from './chat.js';
+import { readConversationsJSONL, renderConversation, validateConversation, type OnBad, type RenderedConversation } from './chat.js';
 import type { Conversation } from './conversation.js';
 import { taskByName } from './synthetic/tasks.js';
 
@@ -18,8 +18,10 @@ import { taskByName } from './synthetic/tasks.js';
 export interface SftSourceConfig {
   /** A synthetic task family (see src/data/synthetic/tasks.ts) … */
   task?: string;
-  /** … or a conversations JSONL file. */
+  /** … or a conversations JSONL file … */
   path?: string;
+  /** … or conversations in memory (the library's `runSft({ conversations })`); validated like a file's lines. */
+  conversations?: readonly Conversation[];
   weight: number;
   /** Name in tables (default: the task name or the file name). */
   name?: string;
@@ -56,7 +58,9 @@ export interface SftDataset {
 }
 
 function sourceName(s: SftSourceConfig): string {
-  return s.name ?? s.task ?? s.path!.replace(/^.*\//, '').replace(/\.jsonl$/, '');
+  if (s.name !== undefined) return s.name;
+  if (s.task !== undefined) return s.task;
+  return s.path !== undefined ? s.path.replace(/^.*\//, '').replace(/\.jsonl$/, '') : 'conversations';
 }
 
 /** Render and mix the SFT sources. maxTokens: the context + 1 (one row); longer conversations are an error or a skip. */
@@ -72,7 +76,7 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
   cfg.sources.forEach((src, si) => {
     const field = `sources[${si}]`;
     if (!(src.weight > 0)) throw new GptforgeError('weight must be a positive number', { file, field: `${field}.weight` });
-    if ((src.task === undefined) === (src.path === undefined)) throw new GptforgeError('give exactly one of "task" or "path"', { file, field });
+    if ([src.task, src.path, src.conversations].filter((x) => x !== undefined).length !== 1) throw new GptforgeError('give exactly one of "task", "path" or "conversations"', { file, field });
     const name = sourceName(src);
     const share = Math.max(1, Math.round((total * src.weight) / wsum));
     let convs: Conversation[];
@@ -87,6 +91,23 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
           .map((e) => ({ ...renderConversation(tok, e.conversation), source: name }))
           .filter((r) => r.ids.length <= maxTokens),
       );
+    } else if (src.conversations !== undefined) {
+      const kept: Conversation[] = [];
+      src.conversations.forEach((c, i) => {
+        // in memory there is no file or line: the location is the source and the index
+        const where = { file: `${field}.conversations[${i}]` };
+        try {
+          validateConversation(c, { forTraining: true, where });
+          const n = renderConversation(tok, c).ids.length;
+          if (n > maxTokens) throw new GptforgeError(`conversation is ${n} tokens, longer than the context of ${maxTokens}`, { ...where, field: 'messages' });
+          kept.push(c);
+        } catch (e) {
+          if (cfg.onBad !== 'skip') throw e;
+          skipped++;
+        }
+      });
+      if (kept.length === 0) throw new GptforgeError('no usable conversations', { file, field: `${field}.conversations` });
+      convs = resample(kept, share, new Rng(seed + si));
     } else {
       const r = readConversationsJSONL(src.path!, { onBad: cfg.onBad, forTraining: true, tokenizer: tok, maxTokens });
       skipped = r.skipped.length;

@@ -27,6 +27,8 @@ export interface SftSetup {
   seqLen: number;
   tokenizerJSON: string;
   tokenizerHash: string;
+  /** The stage name in checkpoints and metrics.jsonl (default `sft`; a second fine-tune of the same run names its own). */
+  stage?: string;
 }
 
 export async function sft(setup: SftSetup, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
@@ -34,7 +36,7 @@ export async function sft(setup: SftSetup, cfg: TrainConfig, opts: TrainOptions)
   if (T > model.config.blockSize) throw new Error(`sft: sequence length ${T} exceeds the model's context ${model.config.blockSize}`);
   return train(
     {
-      stage: 'sft',
+      stage: setup.stage ?? 'sft',
       model,
       tokenizerJSON: setup.tokenizerJSON,
       tokenizerHash: setup.tokenizerHash,

@@ -1,0 +1,35 @@
+import { loadCheckpoint, modelFromCheckpoint, resolveCheckpoint } from '../model/checkpoint.js';
+import type { GPT } from '../model/gpt.js';
+import { Tokenizer } from '../tokenizer/index.js';
+import { GptforgeError } from '../util/errors.js';
+
+/** A checkpoint's model with the tokenizer it was trained with. */
+export interface LoadedModel {
+  model: GPT;
+  tok: Tokenizer;
+  /** The checkpoint directory it came from. */
+  dir: string;
+  /** The stage that wrote it (pretrain, sft, …). */
+  stage: string;
+}
+
+const cache = new Map<string, LoadedModel>();
+
+/**
+ * A run's model and tokenizer: `path` is a run dir (+ `stage`: `base`, `sft`, `rl`, …), a stage
+ * dir or a checkpoint dir; without a stage the newest of rl → sft → base. Cached per
+ * checkpoint (the CLI's pipeline and eval load the same model several times); `fresh` loads a
+ * private copy, for a stage that trains it in place.
+ *
+ * @throws GptforgeError when no checkpoint is found or it carries no tokenizer.json.
+ */
+export function loadModel(path: string, stage?: string, opts: { fresh?: boolean } = {}): LoadedModel {
+  const dir = resolveCheckpoint(path, stage);
+  const hit = cache.get(dir);
+  if (hit && !opts.fresh) return hit;
+  const ck = loadCheckpoint(dir);
+  if (!ck.tokenizerJSON) throw new GptforgeError('checkpoint has no tokenizer.json', { file: dir });
+  const loaded: LoadedModel = { model: modelFromCheckpoint(ck), tok: Tokenizer.fromJSON(ck.tokenizerJSON, `${dir}/tokenizer.json`), dir, stage: ck.meta.stage };
+  if (!opts.fresh) cache.set(dir, loaded);
+  return loaded;
+}

@@ -1,0 +1,36 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadPreset, presetsDir, type PretrainPreset } from '../cli/presets.js';
+import { GptforgeError } from '../util/errors.js';
+import { runLayout } from './layout.js';
+
+/**
+ * The run's preset (pretraining writes it to `<run>/preset.json`), or the named one (`tiny`,
+ * `small`, or a path). It covers every stage: pretraining at the top level, then its `sft`,
+ * `rm`, `rl` and `dpo` sections.
+ *
+ * @throws GptforgeError naming the file when preset.json is not valid JSON or the preset is unknown.
+ */
+export function runPreset(runDir: string, name?: string): PretrainPreset {
+  const saved = runLayout(runDir).preset;
+  if (name === undefined && existsSync(saved)) {
+    let p: PretrainPreset;
+    try {
+      p = JSON.parse(readFileSync(saved, 'utf8')) as PretrainPreset;
+    } catch (e) {
+      throw new GptforgeError(`not valid JSON: ${(e as Error).message}`, { file: saved });
+    }
+    // a run pretrained before its preset had an sft section: take the section from the preset of that name
+    if (!p.sft && existsSync(join(presetsDir(), `pretrain.${p.name}.json`))) p.sft = loadPreset(p.name).preset.sft;
+    return p;
+  }
+  return loadPreset(name ?? 'small').preset;
+}
+
+/**
+ * The run preset: one JSON file covers every stage (pretraining at the top level; `sft`, `rm`,
+ * `rl`, `dpo` sections). `PretrainPreset` is its historical name in src/cli/presets.ts.
+ */
+export type RunPreset = PretrainPreset;
+export type { PretrainPreset, SftPreset, RmPreset, RlPreset, DpoPreset } from '../cli/presets.js';
+export { loadPreset } from '../cli/presets.js';

@@ -1,0 +1,166 @@
+import { getKernels } from '../engine/backend.js';
+import type { Conversation } from '../data/conversation.js';
+import type { OnBad } from '../data/chat.js';
+import { buildSftDataset, PackedLoader, sftTable, type SftDataset, type SftMixtureConfig, type SftSourceReport } from '../data/sft.js';
+import type { SftPreset } from '../cli/presets.js';
+import { lossCurveSVG } from '../eval/plot.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import type { TrainResult } from '../train/loop.js';
+import { MetricsLog, type MetricRecord } from '../train/metrics.js';
+import { sft } from '../train/sft.js';
+import { atomicWriteFile } from '../util/atomic.js';
+import { GptforgeError } from '../util/errors.js';
+import { holdRunLock } from '../util/lock.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { runLayout } from './layout.js';
+import { loadModel } from './models.js';
+import { lossCurves } from './plots.js';
+import { runPreset } from './preset.js';
+
+/** What `runSft` trains on and for how long; every field optional (the run preset's `sft` section fills the rest). */
+export interface RunSftOptions {
+  /** Preset (name or path) whose `sft` section to use; default the run's preset.json, else `small`. */
+  preset?: string;
+  /** A whole SFT mixture replacing the preset's, or the path of its JSON file. */
+  mixture?: SftMixtureConfig | string;
+  /** Conversations in memory, added to the mixture as one source (weight `dataWeight`). */
+  conversations?: readonly Conversation[];
+  /** Conversations JSONL files ({"messages": [...]} per line), each added as a source (weight `dataWeight`). */
+  dataFiles?: readonly string[];
+  /** Mixture weight of each of `conversations` / `dataFiles`, relative to the preset's task weights (tiny's sum to 7.6, small's to 8.6); default 1. */
+  dataWeight?: number;
+  /** Train on `conversations` / `dataFiles` alone, no synthetic tasks. */
+  onlyData?: boolean;
+  /** A malformed conversation: an error naming it (default) or a counted skip. */
+  onBad?: OnBad;
+  /** Checkpoint to start from: a stage of this run (`base`, `sft`, …) or a checkpoint/run path; default `base`. */
+  from?: string;
+  /** Stage name: its checkpoint directory `<run>/<into>` and its name in metrics.jsonl; default `sft`. */
+  into?: string;
+  /** Optimizer steps (the preset's `sft.train.maxSteps` otherwise). */
+  steps?: number;
+  /** Peak learning rate. */
+  lr?: number;
+  /** Rows per micro-batch. */
+  batchSize?: number;
+  /** Held-out loss every N steps (0: never). */
+  evalEvery?: number;
+  /** Ignore existing checkpoints of this stage and start over from `from`. */
+  fresh?: boolean;
+  /** Stops training after the step in progress; a checkpoint is saved and the result says `interrupted`. */
+  signal?: AbortSignal;
+  /** No progress bars. */
+  quiet?: boolean;
+  /** After each logged step (loss, learning_rate, grad_norm, …). */
+  onStep?(rec: MetricRecord): void;
+  /** Progress lines before training (the mixture table, the data and batch shape); default none. */
+  log?(line: string): void;
+}
+
+/** What `runSft` did. */
+export interface RunSftResult extends TrainResult {
+  runDir: string;
+  /** The stage's checkpoint directory. */
+  stageDir: string;
+  /** Per-source conversations, tokens and skips of the mixture. */
+  report: SftSourceReport[];
+  /** Row length T (each row holds T + 1 tokens). */
+  seqLen: number;
+  /** This stage's metric history (training steps and held-out evaluations). */
+  history: MetricRecord[];
+}
+
+/**
+ * The SFT conversations and their row length: rows of T + 1 tokens (inputs and shifted
+ * targets), T = min(seqLen, the model's context). Shared by SFT and by RL's ptx term, so
+ * the two read the same conversations in the same shape.
+ */
+export function sftRows(tok: Tokenizer, cfg: Pick<SftPreset, 'mixture' | 'seqLen'>, blockSize: number, file: string): { T: number; data: SftDataset } {
+  const T = Math.min(cfg.seqLen, blockSize);
+  return { T, data: buildSftDataset(tok, cfg.mixture, T + 1, file) };
+}
+
+function readMixture(file: string): SftMixtureConfig {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as SftMixtureConfig;
+  } catch (e) {
+    throw new GptforgeError(`cannot read the SFT mixture: ${(e as Error).message}`, { file });
+  }
+}
+
+/** The preset's sft section with the options applied (a copy). */
+export function sftConfig(p: SftPreset, o: RunSftOptions): SftPreset {
+  const out: SftPreset = { ...p, mixture: { ...(typeof o.mixture === 'string' ? readMixture(o.mixture) : (o.mixture ?? p.mixture)) }, train: { ...p.train } };
+  out.mixture.sources = [...out.mixture.sources];
+  const own = (o.conversations ? 1 : 0) + (o.dataFiles?.length ?? 0);
+  if (o.onlyData) {
+    if (own === 0) throw new GptforgeError('onlyData needs conversations or at least one data file');
+    out.mixture.sources = [];
+  }
+  const weight = o.dataWeight ?? 1;
+  if (o.conversations) out.mixture.sources.push({ conversations: o.conversations, weight, name: 'conversations' });
+  for (const path of o.dataFiles ?? []) {
+    if (!existsSync(path)) throw new GptforgeError('no such file', { file: path });
+    out.mixture.sources.push({ path, weight });
+  }
+  if (o.onBad !== undefined) {
+    if (o.onBad !== 'error' && o.onBad !== 'skip') throw new GptforgeError(`onBad must be "error" or "skip", not "${String(o.onBad)}"`);
+    out.mixture.onBad = o.onBad;
+  }
+  if (o.steps !== undefined) out.train.maxSteps = o.steps;
+  if (o.lr !== undefined) out.train.lr = o.lr;
+  if (o.batchSize !== undefined) out.batchSize = o.batchSize;
+  if (o.evalEvery !== undefined) out.train.evalEvery = o.evalEvery;
+  return out;
+}
+
+/**
+ * Stage 2, supervised fine-tuning (InstructGPT's SFT; loss on the assistant's tokens only,
+ * see src/train/sft.ts): the run's base model (or `from`) → `<run>/sft` (or `<run>/<into>`).
+ * Resumes from the stage's latest checkpoint unless `fresh`; holds the run's lock while it
+ * trains; never exits the process or installs a signal handler — pass `signal` to stop it.
+ * Writes checkpoints, metrics.jsonl records and `sft-loss.svg` (for the `sft` stage).
+ *
+ * @throws GptforgeError for a preset without an `sft` section, a bad source or conversation
+ *   (naming file, line or field), or a run locked by another process.
+ */
+export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<RunSftResult> {
+  const layout = runLayout(runDir);
+  // one writer per run (src/util/lock.ts): held until the process exits, as the CLI's stages
+  // do, so a pipeline's stages keep it between them
+  holdRunLock(runDir);
+  const preset = runPreset(runDir, opts.preset);
+  if (!preset.sft) throw new GptforgeError(`preset "${preset.name}" has no "sft" section`, { field: 'sft' });
+  const cfg = sftConfig(preset.sft, opts);
+  const stage = opts.into ?? 'sft';
+  const stageDir = layout.stage(stage);
+  const log = opts.log ?? (() => undefined);
+
+  // a private copy of the starting model: training it in place would turn the cached base,
+  // which later stages of the same process evaluate, into the SFT model; a resumed run
+  // overwrites it with its own checkpoint
+  const from = opts.from ?? 'base';
+  const start = /[\\/]/.test(from) ? loadModel(from, undefined, { fresh: true }) : loadModel(runDir, from, { fresh: true });
+  const { model, tok } = start;
+  const { T, data } = sftRows(tok, cfg, model.config.blockSize, typeof opts.mixture === 'string' ? opts.mixture : opts.mixture ? 'sft mixture' : layout.preset);
+  const B = cfg.batchSize;
+  log(sftTable(data.report));
+  const skipped = data.report.reduce((s, r) => s + r.skipped, 0);
+  if (skipped > 0) log(`sft: skipped ${skipped} conversations (onBad skip or longer than ${T + 1} tokens)`);
+  const pad = tok.specialId('<|pad|>');
+  const train = new PackedLoader(data.train, B, T, pad, cfg.mixture.seed ?? 1337);
+  const val = new Map([...data.val].map(([name, items]) => [name, () => new PackedLoader(items, B, T, pad, 0, false)] as const));
+  log(`sft: from ${start.dir}; ${data.train.length} conversations in ${train.rowsPerEpoch} rows of ${T + 1} (${((cfg.train.maxSteps * B * cfg.train.gradAccum) / train.rowsPerEpoch).toFixed(2)} epochs), ${B}×${T} tokens/step, ${getKernels().name} backend`);
+
+  const plot = (h: readonly MetricRecord[]): void => {
+    if (stage === 'sft') atomicWriteFile(layout.sftLossPlot, lossCurveSVG(lossCurves(h), { title: 'SFT loss (assistant tokens)', xLabel: 'step', yLabel: 'cross-entropy (nats/token)' }));
+  };
+  const result = await sft(
+    { model, train, val, batchSize: B, seqLen: T, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash(), stage },
+    cfg.train,
+    { runDir, stageDir, resume: !opts.fresh, quiet: opts.quiet, signal: opts.signal, onStep: opts.onStep, onEval: plot },
+  );
+  const history = new MetricsLog(runDir).read(stage);
+  plot(history);
+  return { ...result, runDir, stageDir, report: data.report, seqLen: T, history };
+}
