@@ -107,6 +107,8 @@ function jsProperty(name: string): string | null {
 class Translator {
   private i = 0;
   private captures = 0;
+  /** Lazy quantifiers parsed so far (see checkAtomicBody). */
+  private lazy = 0;
   constructor(
     private readonly src: string,
     private readonly fail: (what: string) => never,
@@ -143,6 +145,7 @@ class Translator {
       const c = this.peek();
       if (c === '' || c === '|' || c === ')') return out;
       const start = this.i;
+      const lazyBefore = this.lazy;
       const atom = this.atom(ci);
       if (atom === null) continue; // a comment
       const literal = this.src.slice(start, this.i);
@@ -153,14 +156,14 @@ class Translator {
       } else prevLetter = '';
       const q = this.quantifier();
       if (q !== '') prevLetter = '';
-      out += q.endsWith('+') && q.length > 1 && !q.startsWith('{') ? this.possessive(atom, q.slice(0, -1)) : atom + q;
+      out += q.endsWith('+') && q.length > 1 && !q.startsWith('{') ? this.possessive(atom, q.slice(0, -1), lazyBefore) : atom + q;
     }
   }
 
-  private possessive(atom: string, q: string): string {
+  private possessive(atom: string, q: string, lazyBefore: number): string {
     // named, not numbered: JS numbers groups by where they open, and an enclosing possessive
     // opens before the ones inside it, though it is made after them
-    this.checkAtomicBody(atom);
+    this.checkAtomicBody(lazyBefore);
     const n = ++this.captures;
     return `(?=(?<a${n}>${atom}${q}))\\k<a${n}>`;
   }
@@ -169,8 +172,8 @@ class Translator {
    * The lookahead emulation of an atomic group is exact for greedy bodies; with a lazy
    * quantifier inside, Oniguruma's (loop empty-checks) and it were seen to differ: refused.
    */
-  private checkAtomicBody(body: string): void {
-    if (/[*+?}]\?/.test(body)) this.fail('a lazy quantifier inside an atomic group or a possessive quantifier');
+  private checkAtomicBody(lazyBefore: number): void {
+    if (this.lazy > lazyBefore) this.fail('a lazy quantifier inside an atomic group or a possessive quantifier');
   }
 
   /** A quantifier suffix (JS syntax; a trailing '+' after * + ? marks possessive), or ''. */
@@ -190,6 +193,7 @@ class Translator {
     if (this.peek() === '?') {
       this.i++;
       q += '?';
+      this.lazy++;
     } else if (this.peek() === '+' && q.length === 1) {
       this.i++;
       q += '+';
@@ -257,8 +261,9 @@ class Translator {
     }
     if (rest.startsWith('(?>')) {
       this.i += 3;
+      const lazyBefore = this.lazy;
       const inner = close(this.alternation(ci));
-      this.checkAtomicBody(inner);
+      this.checkAtomicBody(lazyBefore);
       const n = ++this.captures;
       return `(?=(?<a${n}>${inner}))\\k<a${n}>`;
     }

@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { onigToJs } from '../../src/tokenizer/onig.js';
+import { PreTokenizer } from '../../src/tokenizer/pretokenizer.js';
 
 interface HfModule {
   Tokenizer: { fromString(s: string): { getPreTokenizer(): { preTokenizeString(s: string): [string, [number, number]][] } | null } };
@@ -48,6 +49,11 @@ test('translations match what Oniguruma matches (expectations derived from token
   assert.deepEqual(matches('a++a', 'aaaa'), []);
   assert.deepEqual(matches('(?>a+)b|a', 'aab'), ['aab']);
   assert.deepEqual(matches('"[^"]*+"', '"ab" "c'), ['"ab"']);
+  // nested possessives (an enclosing one opens first in the JS source, though it is made last)
+  assert.deepEqual(matches('(?:a?+b)++c', 'abbabc ab'), ['abbabc']);
+  // no match between the halves of a surrogate pair (V8 tries lookbehinds there)
+  assert.deepEqual(new PreTokenizer([{ pattern: { Regex: '\\A' }, behavior: 'MergedWithNext', invert: false }]).pieces('a😀b'), ['a😀b']);
+  assert.deepEqual(new PreTokenizer([{ pattern: { Regex: '^' }, behavior: 'Isolated', invert: false }]).pieces('👩‍👩\n😀'), ['👩‍👩\n', '😀']);
   // refusals name the construct
   for (const [src, what] of [
     ['(?i:ss)', /case-insensitive "ss"/],
@@ -61,6 +67,7 @@ test('translations match what Oniguruma matches (expectations derived from token
     ['a{1,2}+', /quantifier of a quantifier/],
     ['\\p{NotAProperty}', /Unicode property "NotAProperty"/],
     ['(?i:é)', /non-ASCII character/],
+    ['(?:a*?)++', /lazy quantifier inside an atomic group or a possessive/],
   ] as const) assert.throws(() => onigToJs(src, { file: 'x.json', field: 'pre_tokenizer.pattern' }), (e: Error) => e.message.startsWith('x.json, field "pre_tokenizer.pattern"') && what.test(e.message), src);
 });
 
