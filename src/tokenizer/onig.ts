@@ -6,7 +6,7 @@ import { GptforgeError } from '../util/errors.js';
  * Hugging Face `tokenizers` compiles the `Split` pre-tokenizer's `pattern.Regex` (and
  * ByteLevel's own GPT-2 regex) with Oniguruma, Ruby syntax (onig crate defaults). Its syntax
  * and several meanings differ from JavaScript's `u` mode, so a source is rewritten into an
- * equivalent JS source (compiled with flags 'gv'), and whatever cannot be rewritten exactly is
+ * equivalent JS source (compiled with flags 'gu'), and whatever cannot be rewritten exactly is
  * refused with a GptforgeError naming the construct. Rewritten (meanings measured against
  * `tokenizers` 0.23.2 over every code point, test/tokenizer/onig.test.ts):
  *  - `(?i:…)` (Llama 3, Qwen2, cl100k, o200k), `(?-i:…)`, and `(?i)` at the start of the
@@ -21,32 +21,13 @@ import { GptforgeError } from '../util/errors.js';
  *    `\A`, `\z`, `\Z` are input anchors.
  *  - `\x{…}`, `\e`, `\a`, octal `\0oo`, `{,n}`, a `{` that is not a quantifier, identity
  *    escapes of punctuation; `\p{^X}`; script names (`\p{Han}` → `\p{Script=Han}`).
- *  - Atomic groups `(?>…)` and possessive `*+ ++ ?+` become `(?=(…))\N` (exact emulation);
+ *  - Atomic groups `(?>…)` and possessive `*+ ++ ?+` become `(?=(?<aN>…))\k<aN>` (exact emulation);
  *    capturing groups become non-capturing (only whole matches are used).
  * Refused: backreferences, `\G \K \R \X \g \k`, nested classes / `&&` / POSIX brackets,
  * conditionals, absent operators, `(?m)`/`(?x)`, `{n,m}+` (a nested quantifier in Ruby syntax).
- * Unicode property tables: Oniguruma's are older than V8's; every property is corrected by the
- * code points assigned since (AFTER_ONIG_UNICODE).
+ * Unicode property tables: Oniguruma's (Unicode 16.0 in tokenizers 0.23.2) are older than V8's
+ * (17.0 in Node 20.20): the 4,803 code points Unicode 17.0 added may split differently.
  */
-
-/**
- * Code points assigned in a newer Unicode than Oniguruma's tables in tokenizers 0.23.2 (they
- * are Unicode 16.0; Node 20.20 has 17.0): to Oniguruma these are unassigned (\p{Cn}), to V8
- * letters, marks, symbols… Measured over every code point: V8's \P{Cn} minus Oniguruma's
- * (4,803 code points, all of Unicode 17.0's additions). Every \p{…} is corrected by them, so
- * text with such characters splits as in tokenizers; a Node with older tables is unaffected.
- */
-const AFTER_ONIG_UNICODE: readonly [number, number][] = (
-  '88f c5c cdc 1acf-1add 1ae0-1aeb 20c1 2b96 a7ce-a7cf a7d2 a7d4 a7f1 fbc3-fbd2 fd90-fd91 fdc8-fdce 10940-10959 10ec5-10ec7 ' +
-  '10ed0-10ed8 10efa-10efb 11b60-11b67 11db0-11ddb 11de0-11de9 16ea0-16eb8 16ebb-16ed3 16ff2-16ff6 187f8-187ff 18d09-18d1e ' +
-  '18d80-18df2 1ccfa-1ccfc 1ceba-1ced0 1cee0-1cef0 1e6c0-1e6de 1e6e0-1e6f5 1e6fe-1e6ff 1f6d8 1f777-1f77a 1f8d0-1f8d8 ' +
-  '1fa54-1fa57 1fa8a 1fa8e 1fac8 1facd 1faea 1faef 1fbfa 2b73a-2b73f 2cea2-2cead 323b0-33479'
-)
-  .split(' ')
-  .map((r) => {
-    const [a, b] = r.split('-').map((h) => parseInt(h, 16));
-    return [a, b ?? a];
-  });
 
 /** Oniguruma's \s (Unicode White_Space), as code point ranges. */
 const WS_RANGES: readonly [number, number][] = [[0x9, 0xd], [0x20, 0x20], [0x85, 0x85], [0xa0, 0xa0], [0x1680, 0x1680], [0x2000, 0x200a], [0x2028, 0x2029], [0x202f, 0x202f], [0x205f, 0x205f], [0x3000, 0x3000]];
@@ -55,15 +36,13 @@ const WORD_ITEMS = () => `${propertyItem('Alphabetic', false)}${propertyItem('M'
 const HEX_ITEMS = '0-9a-fA-F';
 
 /**
- * A v-mode class item for Oniguruma's \p{js} (or \P{js}): V8's set corrected by
- * AFTER_ONIG_UNICODE — removed from properties of assigned characters, added to those that
- * hold the unassigned ones (Cn, C, …), and the other way round when negated.
+ * Oniguruma's \p{js} / \P{js} as a JS item. Characters assigned in a newer Unicode than
+ * Oniguruma's tables (tokenizers 0.23.2: Unicode 16.0; Node 20.20: 17.0) differ: see
+ * docs/tokenizer.md. (Subtracting them needs the v flag's class set operations, and V8 11.3
+ * mis-matches some v-flag patterns: /(?:a*?s[^ ]{1,3})+/v finds "s " in "x's 'T".)
  */
 function propertyItem(js: string, negated: boolean): string {
-  const newer = rangesItems(AFTER_ONIG_UNICODE);
-  const holdsUnassigned = new RegExp(`^\\p{${js}}$`, 'u').test('\u0378');
-  const base = `\\${negated ? 'P' : 'p'}{${js}}`;
-  return holdsUnassigned !== negated ? `[${base}${newer}]` : `[${base}--[${newer}]]`;
+  return `\\${negated ? 'P' : 'p'}{${js}}`;
 }
 
 function cp(c: number): string {
@@ -128,6 +107,8 @@ function jsProperty(name: string): string | null {
 class Translator {
   private i = 0;
   private captures = 0;
+  /** Lazy quantifiers parsed so far (see checkAtomicBody). */
+  private lazy = 0;
   constructor(
     private readonly src: string,
     private readonly fail: (what: string) => never,
@@ -164,6 +145,7 @@ class Translator {
       const c = this.peek();
       if (c === '' || c === '|' || c === ')') return out;
       const start = this.i;
+      const lazyBefore = this.lazy;
       const atom = this.atom(ci);
       if (atom === null) continue; // a comment
       const literal = this.src.slice(start, this.i);
@@ -174,13 +156,24 @@ class Translator {
       } else prevLetter = '';
       const q = this.quantifier();
       if (q !== '') prevLetter = '';
-      out += q.endsWith('+') && q.length > 1 && !q.startsWith('{') ? this.possessive(atom, q.slice(0, -1)) : atom + q;
+      out += q.endsWith('+') && q.length > 1 && !q.startsWith('{') ? this.possessive(atom, q.slice(0, -1), lazyBefore) : atom + q;
     }
   }
 
-  private possessive(atom: string, q: string): string {
+  private possessive(atom: string, q: string, lazyBefore: number): string {
+    // named, not numbered: JS numbers groups by where they open, and an enclosing possessive
+    // opens before the ones inside it, though it is made after them
+    this.checkAtomicBody(lazyBefore);
     const n = ++this.captures;
-    return `(?=(${atom}${q}))\\${n}`;
+    return `(?=(?<a${n}>${atom}${q}))\\k<a${n}>`;
+  }
+
+  /**
+   * The lookahead emulation of an atomic group is exact for greedy bodies; with a lazy
+   * quantifier inside, Oniguruma's (loop empty-checks) and it were seen to differ: refused.
+   */
+  private checkAtomicBody(lazyBefore: number): void {
+    if (this.lazy > lazyBefore) this.fail('a lazy quantifier inside an atomic group or a possessive quantifier');
   }
 
   /** A quantifier suffix (JS syntax; a trailing '+' after * + ? marks possessive), or ''. */
@@ -200,6 +193,7 @@ class Translator {
     if (this.peek() === '?') {
       this.i++;
       q += '?';
+      this.lazy++;
     } else if (this.peek() === '+' && q.length === 1) {
       this.i++;
       q += '+';
@@ -267,9 +261,11 @@ class Translator {
     }
     if (rest.startsWith('(?>')) {
       this.i += 3;
+      const lazyBefore = this.lazy;
       const inner = close(this.alternation(ci));
+      this.checkAtomicBody(lazyBefore);
       const n = ++this.captures;
-      return `(?=(${inner}))\\${n}`;
+      return `(?=(?<a${n}>${inner}))\\k<a${n}>`;
     }
     if (rest.startsWith('(?:')) {
       this.i += 3;
@@ -458,7 +454,7 @@ class Translator {
 
 /**
  * Translate an Oniguruma (Ruby syntax) regex source, as Hugging Face tokenizers reads it, into
- * an equivalent JavaScript source for flags 'gv' (v: class set subtraction). Throws GptforgeError (file, field, the
+ * an equivalent JavaScript source for flags 'gu'. Throws GptforgeError (file, field, the
  * construct) for what has no exact translation. See the module comment for the rules.
  */
 export function onigToJs(source: string, where: { file?: string; field?: string } = {}): string {
@@ -467,14 +463,14 @@ export function onigToJs(source: string, where: { file?: string; field?: string 
   };
   const js = new Translator(source, fail).run();
   try {
-    new RegExp(js, 'gv');
+    new RegExp(js, 'gu');
   } catch (e) {
     fail(`a construct JavaScript rejects (${(e as Error).message})`);
   }
   return js;
 }
 
-/** A literal string (a Split's {"String": …} pattern) as a JavaScript source for flags 'gv'. */
+/** A literal string (a Split's {"String": …} pattern) as a JavaScript source for flags 'gu'. */
 export function literalToJs(text: string): string {
   let out = '';
   for (const ch of text) out += cp(ch.codePointAt(0)!);

@@ -42,5 +42,5 @@ export function patternName(source: string): string | undefined {
 /** Compile a pre-split regex (Oniguruma syntax, as in tokenizer.json; null for ''); errors name `file`. */
 export function compilePattern(source: string, file?: string): RegExp | null {
   if (source === '') return null;
-  return new RegExp(onigToJs(source, { file, field: 'pattern' }), 'gv');
+  return new RegExp(onigToJs(source, { file, field: 'pattern' }), 'gu');
 }

@@ -29,10 +29,15 @@ interface Compiled {
   invert: boolean;
 }
 
-/** Compile a rule's pattern to a JS regex ('gv'); `where` names the file and JSON path in errors. */
+/** Compile a rule's pattern to a JS regex ('gu'); `where` names the file and JSON path in errors. */
 export function compileRule(rule: SplitRule, where: { file?: string; field?: string } = {}): RegExp {
   const js = 'Regex' in rule.pattern ? onigToJs(rule.pattern.Regex, where) : literalToJs(rule.pattern.String);
-  return new RegExp(js, 'gv');
+  return new RegExp(js, 'gu');
+}
+
+/** True when index i of text falls between the two halves of a surrogate pair. */
+function inPair(text: string, i: number): boolean {
+  return i > 0 && i < text.length && (text.charCodeAt(i) & 0xfc00) === 0xdc00 && (text.charCodeAt(i - 1) & 0xfc00) === 0xd800;
 }
 
 /**
@@ -54,6 +59,12 @@ function findMatches(re: RegExp, text: string, visit: (start: number, end: numbe
     if (m === null) break;
     const s = m.index;
     const e = s + m[0].length;
+    if (inPair(text, s) || inPair(text, e)) {
+      // V8 tries lookbehinds between the halves of a surrogate pair (Oniguruma, on UTF-8, never
+      // stands inside a character): not a match position; go on from the next code point
+      from = inPair(text, s) ? s + 1 : s + (text.codePointAt(s)! > 0xffff ? 2 : 1);
+      continue;
+    }
     if (s === e && lastMatchEnd === e) {
       const c = text.codePointAt(from);
       from += c === undefined ? 1 : c > 0xffff ? 2 : 1;

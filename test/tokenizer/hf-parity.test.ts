@@ -48,7 +48,6 @@ export const HARD: readonly string[] = [
   'a  b\t\t\n\n   c \r\n\r\nd    \n \u3000x\u00a0y\u0085z\ufeffw\u2028v',
   'naïve café résumé ﬁne ß ẞ straße KELVIN K',
   'x'.repeat(40) + ' ' + '!?'.repeat(15) + '\n\n\n',
-  'new in Unicode 17: a\u088fb \u{16ea0}\u{16ea1} \u{1fa8a}! \u{11de0}\u{11de1}7',
   '',
 ];
 

@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { onigToJs } from '../../src/tokenizer/onig.js';
+import { PreTokenizer } from '../../src/tokenizer/pretokenizer.js';
 
 interface HfModule {
   Tokenizer: { fromString(s: string): { getPreTokenizer(): { preTokenizeString(s: string): [string, [number, number]][] } | null } };
@@ -18,7 +19,7 @@ try {
   console.log(`# SKIPPING the oracle comparisons only: ${hfWhy}`);
 }
 
-const js = (src: string): RegExp => new RegExp(onigToJs(src), 'gv');
+const js = (src: string): RegExp => new RegExp(onigToJs(src), 'gu');
 const matches = (src: string, s: string): string[] => s.match(js(src)) ?? [];
 
 test('translations match what Oniguruma matches (expectations derived from tokenizers 0.23.2)', () => {
@@ -48,6 +49,11 @@ test('translations match what Oniguruma matches (expectations derived from token
   assert.deepEqual(matches('a++a', 'aaaa'), []);
   assert.deepEqual(matches('(?>a+)b|a', 'aab'), ['aab']);
   assert.deepEqual(matches('"[^"]*+"', '"ab" "c'), ['"ab"']);
+  // nested possessives (an enclosing one opens first in the JS source, though it is made last)
+  assert.deepEqual(matches('(?:a?+b)++c', 'abbabc ab'), ['abbabc']);
+  // no match between the halves of a surrogate pair (V8 tries lookbehinds there)
+  assert.deepEqual(new PreTokenizer([{ pattern: { Regex: '\\A' }, behavior: 'MergedWithNext', invert: false }]).pieces('a😀b'), ['a😀b']);
+  assert.deepEqual(new PreTokenizer([{ pattern: { Regex: '^' }, behavior: 'Isolated', invert: false }]).pieces('👩‍👩\n😀'), ['👩‍👩\n', '😀']);
   // refusals name the construct
   for (const [src, what] of [
     ['(?i:ss)', /case-insensitive "ss"/],
@@ -61,10 +67,11 @@ test('translations match what Oniguruma matches (expectations derived from token
     ['a{1,2}+', /quantifier of a quantifier/],
     ['\\p{NotAProperty}', /Unicode property "NotAProperty"/],
     ['(?i:é)', /non-ASCII character/],
+    ['(?:a*?)++', /lazy quantifier inside an atomic group or a possessive/],
   ] as const) assert.throws(() => onigToJs(src, { file: 'x.json', field: 'pre_tokenizer.pattern' }), (e: Error) => e.message.startsWith('x.json, field "pre_tokenizer.pattern"') && what.test(e.message), src);
 });
 
-test('each translated construct matches the same code points as Oniguruma, over all of Unicode, newly assigned characters included (oracle: npm tokenizers)', (t) => {
+test('each translated construct matches the same code points as Oniguruma, over all of Unicode but the newest characters (oracle: npm tokenizers)', (t) => {
   if (!hf) return t.skip(hfWhy);
   const oracle = hf;
   // every code point once (no surrogates: no well-formed text has them alone)
@@ -84,11 +91,16 @@ test('each translated construct matches the same code points as Oniguruma, over 
     for (const m of all.matchAll(js(regex))) for (const ch of m[0]) out.add(ch.codePointAt(0)!);
     return out;
   };
-  for (const src of ['\\s', '\\S', '\\d', '\\D', '\\w', '\\W', '\\h', '.', '\\p{Cn}', '\\P{L}', '\\p{C}', '[\\p{L}\\p{M}]', '\\p{Hiragana}', '[^\\s\\p{L}\\p{N}]', '[^\\r\\n\\p{L}\\p{N}]', '\\p{L}', '\\p{N}', '\\p{P}', '\\p{S}', '\\p{M}', '\\p{Lu}', '\\p{Han}', '(?i:[a-z])', '(?i:s)', '(?i:k)']) {
+  // characters assigned after Oniguruma's Unicode version differ (docs/tokenizer.md): measured, excluded
+  const onigAssigned = onigSet('\\P{Cn}');
+  const newer = new Set([...jsSet('\\P{Cn}')].filter((c) => !onigAssigned.has(c)));
+  console.log(`# ${newer.size} code points are assigned in this Node's Unicode (${process.versions.unicode}) but not in Oniguruma's; excluded below`);
+  assert.ok(newer.size < 10_000, 'the Unicode versions should differ by one release at most');
+  for (const src of ['\\s', '\\S', '\\d', '\\D', '\\w', '\\W', '\\h', '.', '\\P{L}', '[\\p{L}\\p{M}]', '\\p{Hiragana}', '[^\\s\\p{L}\\p{N}]', '[^\\r\\n\\p{L}\\p{N}]', '\\p{L}', '\\p{N}', '\\p{P}', '\\p{S}', '\\p{M}', '\\p{Lu}', '\\p{Han}', '(?i:[a-z])', '(?i:s)', '(?i:k)']) {
     const o = onigSet(src);
     const j = jsSet(src);
-    const onlyOnig = [...o].filter((c) => !j.has(c)).slice(0, 5);
-    const onlyJs = [...j].filter((c) => !o.has(c)).slice(0, 5);
+    const onlyOnig = [...o].filter((c) => !j.has(c) && !newer.has(c)).slice(0, 5);
+    const onlyJs = [...j].filter((c) => !o.has(c) && !newer.has(c)).slice(0, 5);
     assert.deepEqual([onlyOnig, onlyJs], [[], []], `${src}: Oniguruma only ${onlyOnig.map((c) => c.toString(16))}, JS only ${onlyJs.map((c) => c.toString(16))}`);
   }
 });
