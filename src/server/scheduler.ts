@@ -22,6 +22,11 @@ export interface SchedulerOptions {
   maxQueue: number;
   /** Token fed at padding positions (never attended to). */
   padId: number;
+  /**
+   * When idle, wait this long before starting a wave, so that requests arriving together are
+   * decoded together (default 5 ms; 0: the next turn of the event loop).
+   */
+  batchWindowMs?: number;
   /** Observers for metrics. */
   onWave?(rows: number): void;
   onStep?(rows: number, seconds: number): void;
@@ -69,7 +74,9 @@ export class Scheduler {
       // (headers, hijack) before any event can arrive
       if (!this.busy) {
         this.busy = true;
-        setImmediate(() => void this.loop());
+        const w = this.opts.batchWindowMs ?? 5;
+        if (w > 0) setTimeout(() => void this.loop(), w);
+        else setImmediate(() => void this.loop());
       }
     });
   }
