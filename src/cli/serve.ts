@@ -8,7 +8,7 @@ const FLAGS: FlagSpecs = {
   host: { kind: 'string', help: 'address to bind (loopback unless you say otherwise)', default: '127.0.0.1' },
   port: { kind: 'number', help: 'port (0: any free one)', default: 8080 },
   'api-key': { kind: 'strings', help: 'accepted API key (repeatable); also GPTFORGE_API_KEY. None: no authentication' },
-  parallel: { kind: 'number', help: 'most requests rows decoded together per model', default: 8 },
+  parallel: { kind: 'number', help: 'most rows (requests × n) decoded together per model', default: 8 },
   'max-queue': { kind: 'number', help: 'most rows waiting per model before 429 (default 8 × parallel)' },
   'body-limit': { kind: 'number', help: 'largest request body in bytes (413 beyond)', default: 4 * 1024 * 1024 },
   log: { kind: 'boolean', help: 'log every request to stderr' },
