@@ -18,6 +18,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   dpo: { summary: 'DPO: preference pairs → policy, no reward model', load: () => import('./dpo.js') },
   eval: { summary: 'score base and SFT models on held-out task families (table in the run)', load: () => import('./eval.js') },
   sample: { summary: 'sample from a model: prompts, few-shot files, streaming', load: () => import('./sample.js') },
+  serve: { summary: 'serve a run\'s models over an OpenAI-compatible HTTP API', load: () => import('./serve.js') },
   pipeline: { summary: 'run every stage from one config (the main command)', load: () => import('./pipeline.js') },
   export: { summary: 'export a model (hf, gguf) or training data (trl, llmc) for other tools', load: () => import('./export.js') },
   import: { summary: 'import a Hugging Face GPT-2 / GPT-NeoX directory as a checkpoint', load: () => import('./import.js') },

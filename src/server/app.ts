@@ -1,0 +1,546 @@
+import { createHash, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { chatTokenIds, renderForReward } from '../data/chat.js';
+import { noGrad } from '../engine/tensor.js';
+import { type DecodeEvent, type RowRequest, type RowResult, type TokenLogprob } from '../infer/pipeline.js';
+import { buildProcessors } from '../infer/processors.js';
+import { defaultTools } from '../infer/tools/registry.js';
+import { scoreSequences } from '../train/reward.js';
+import { GptforgeError } from '../util/errors.js';
+import { chatPrompt, toConversation, ToolRowController, type ApiToolCall, type ToolChoice } from './chat.js';
+import { ApiError, badRequest } from './errors.js';
+import { responseFormatConstraint } from './formats.js';
+import { ServerMetrics } from './metrics.js';
+import { REWARD_STAGE, type ServedModel } from './models.js';
+import { Scheduler } from './scheduler.js';
+import { asBody, logitBias, optBool, optNumber, optString, stopStrings, type Body } from './validate.js';
+
+/**
+ * gptforge's OpenAI-compatible HTTP server (fastify): chat completions (streamed or not, with
+ * tools), completions, embeddings, models, reward scoring, tokenize/detokenize, health and
+ * Prometheus metrics. Requests to one model are decoded together by its Scheduler.
+ * Field semantics follow the OpenAI API reference (chat/create, completions/create,
+ * embeddings/create); tokenize/detokenize follow vLLM's routes of the same names.
+ */
+export interface ServerOptions {
+  /** API keys; empty: no authentication. */
+  apiKeys?: readonly string[];
+  /** Most rows decoded together per model (default 8). */
+  parallel?: number;
+  /** Most rows waiting per model before 429 (default 8 × parallel). */
+  maxQueue?: number;
+  /** Largest request body in bytes (default 4 MiB; larger: 413). */
+  bodyLimit?: number;
+  /** Log each request (fastify's logger) to stderr. */
+  log?: boolean;
+}
+
+interface Served extends ServedModel {
+  scheduler: Scheduler | null;
+}
+
+const MAX_N = 16;
+
+function sha(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** Finish reason names of the API. */
+function apiFinish(r: RowResult, calls: readonly ApiToolCall[]): 'stop' | 'length' | 'tool_calls' {
+  if (calls.length > 0) return 'tool_calls';
+  return r.finishReason === 'stop' || r.finishReason === 'abort' ? 'stop' : 'length';
+}
+
+export class GptforgeServer {
+  readonly app: FastifyInstance;
+  readonly metrics = new ServerMetrics();
+  private models = new Map<string, Served>();
+  private loading = true;
+  private loadError: string | null = null;
+  private readonly keyHashes: Buffer[];
+  private readonly parallel: number;
+  private readonly maxQueue: number;
+
+  constructor(private readonly opts: ServerOptions = {}) {
+    this.parallel = opts.parallel ?? 8;
+    if (!Number.isInteger(this.parallel) || this.parallel < 1) throw new GptforgeError(`--parallel must be a positive integer, got ${this.parallel}`, { field: 'parallel' });
+    this.maxQueue = opts.maxQueue ?? 8 * this.parallel;
+    this.keyHashes = (opts.apiKeys ?? []).map(sha);
+    this.app = Fastify({ bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024, logger: opts.log ?? false });
+    this.routes();
+  }
+
+  /** Serve these models (a run's stages, see loadRunModels); /health turns 200. */
+  setModels(models: ReadonlyMap<string, ServedModel>): void {
+    this.models = new Map();
+    for (const [id, m] of models) {
+      const scheduler =
+        id === REWARD_STAGE
+          ? null
+          : new Scheduler(m.model, m.tok, {
+              parallel: this.parallel,
+              maxQueue: this.maxQueue,
+              padId: 0,
+              onWave: (n) => this.metrics.batchRows.observe(n),
+            });
+      this.models.set(id, { ...m, scheduler });
+    }
+    this.loading = false;
+  }
+
+  /** Loading failed: /health answers 503 with the reason, model routes 503. */
+  setLoadError(message: string): void {
+    this.loadError = message;
+  }
+
+  async listen(port: number, host = '127.0.0.1'): Promise<string> {
+    return this.app.listen({ port, host });
+  }
+
+  async close(): Promise<void> {
+    await this.app.close();
+  }
+
+  private authorized(req: FastifyRequest): boolean {
+    if (this.keyHashes.length === 0) return true;
+    const h = req.headers.authorization;
+    const given = sha(typeof h === 'string' && h.startsWith('Bearer ') ? h.slice(7) : '');
+    // every key is compared (no early exit), each comparison in constant time over equal-length hashes
+    let ok = false;
+    for (const k of this.keyHashes) ok = timingSafeEqual(k, given) || ok;
+    return ok;
+  }
+
+  private model(body: Body, opts: { generation?: boolean; reward?: boolean } = {}): Served {
+    if (this.loadError) throw new ApiError(503, `the models failed to load: ${this.loadError}`, 'service_unavailable');
+    if (this.loading) throw new ApiError(503, 'the models are still loading', 'service_unavailable', null, null, { 'retry-after': '1' });
+    let id = body.model;
+    if (id === undefined && opts.reward) id = REWARD_STAGE;
+    if (typeof id !== 'string') throw badRequest("'model' is required: one of " + [...this.models.keys()].join(', '), 'model');
+    const m = this.models.get(id);
+    if (!m || (opts.generation && m.scheduler === null) || (opts.reward && !m.model.hasScalarHead)) {
+      const ok = [...this.models.values()].filter((x) => (opts.reward ? x.model.hasScalarHead : opts.generation ? x.scheduler !== null : true)).map((x) => x.id);
+      throw new ApiError(404, `The model '${id}' does not exist${opts.reward ? ' or is not a reward model' : ''} (this server has: ${ok.join(', ') || 'none'})`, 'not_found_error', 'model', 'model_not_found');
+    }
+    return m;
+  }
+
+  private routes(): void {
+    const app = this.app;
+    app.addHook('onRequest', async (req) => {
+      (req as FastifyRequest & { t0?: number }).t0 = performance.now();
+      if (req.url === '/health' || req.url === '/metrics') return;
+      if (!this.authorized(req)) throw new ApiError(401, 'Incorrect API key provided', 'authentication_error', null, 'invalid_api_key');
+    });
+    app.addHook('onResponse', async (req, reply) => {
+      const route = req.routeOptions.url ?? 'unknown';
+      this.metrics.requests.inc({ route, status: String(reply.statusCode) });
+      const t0 = (req as FastifyRequest & { t0?: number }).t0;
+      if (t0 !== undefined) this.metrics.duration.observe({ route }, (performance.now() - t0) / 1000);
+    });
+    app.setNotFoundHandler(async (req, reply) => reply.code(404).send(new ApiError(404, `no route ${req.method} ${req.url}`, 'not_found_error', null, 'not_found').body()));
+    app.setErrorHandler(async (err: unknown, req, reply) => {
+      const e = err as { statusCode?: number; code?: string; message?: string };
+      let api: ApiError;
+      if (err instanceof ApiError) api = err;
+      else if (err instanceof GptforgeError) api = badRequest(err.message, err.field ?? null);
+      else if (e.statusCode === 413) api = new ApiError(413, `the request body is larger than the limit of ${this.app.initialConfig.bodyLimit} bytes`, 'invalid_request_error', null, 'request_too_large');
+      else if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) api = new ApiError(e.statusCode, e.message ?? 'bad request', 'invalid_request_error', null, e.code ?? null);
+      else {
+        req.log.error(err);
+        process.stderr.write(`gptforge serve: internal error on ${req.method} ${req.url}: ${String((err as Error)?.message ?? err)}\n`);
+        api = new ApiError(500, 'internal server error', 'server_error');
+      }
+      for (const [k, v] of Object.entries(api.headers)) void reply.header(k, v);
+      return reply.code(api.status).send(api.body());
+    });
+
+    app.get('/health', async (_req, reply) => {
+      if (this.loadError) return reply.code(503).send({ status: 'error', message: this.loadError });
+      if (this.loading) return reply.code(503).send({ status: 'loading' });
+      return { status: 'ok' };
+    });
+    app.get('/metrics', async (_req, reply) => {
+      for (const m of this.models.values()) {
+        if (!m.scheduler) continue;
+        this.metrics.queued.set({ model: m.id }, m.scheduler.queuedRows);
+        this.metrics.running.set({ model: m.id }, m.scheduler.runningRows);
+      }
+      return reply.header('content-type', this.metrics.registry.contentType).send(await this.metrics.registry.metrics());
+    });
+    app.get('/v1/models', async () => {
+      if (this.loading) throw new ApiError(503, 'the models are still loading', 'service_unavailable');
+      return { object: 'list', data: [...this.models.values()].map((m) => ({ id: m.id, object: 'model', created: m.created, owned_by: 'gptforge', context_length: m.model.config.blockSize })) };
+    });
+    app.get('/v1/models/:id', async (req) => {
+      const m = this.model({ model: (req.params as { id: string }).id });
+      return { id: m.id, object: 'model', created: m.created, owned_by: 'gptforge', context_length: m.model.config.blockSize };
+    });
+    app.post('/v1/chat/completions', (req, reply) => this.chat(req, reply));
+    app.post('/v1/completions', (req, reply) => this.completions(req, reply));
+    app.post('/v1/embeddings', async (req) => this.embeddings(asBody(req.body)));
+    app.post('/v1/rewards', async (req) => this.rewards(asBody(req.body)));
+    app.post('/tokenize', async (req) => this.tokenize(asBody(req.body)));
+    app.post('/detokenize', async (req) => this.detokenize(asBody(req.body)));
+  }
+
+  /** Settings every generation row shares, from the request (400 on a bad field). */
+  private sampling(b: Body, m: Served): Omit<RowRequest, 'prompt' | 'maxTokens'> & { n: number; seed: number } {
+    const V = m.model.config.vocabSize;
+    const req = {
+      n: optNumber(b, 'n', 1, MAX_N, { integer: true }) ?? 1,
+      temperature: optNumber(b, 'temperature', 0, 2) ?? 1,
+      topP: optNumber(b, 'top_p', 0, 1),
+      presencePenalty: optNumber(b, 'presence_penalty', -2, 2),
+      frequencyPenalty: optNumber(b, 'frequency_penalty', -2, 2),
+      logitBias: logitBias(b, V),
+      stop: stopStrings(b),
+      seed: optNumber(b, 'seed', -(2 ** 53), 2 ** 53, { integer: true }) ?? randomInt(2 ** 31),
+    };
+    if (req.topP === 0) throw badRequest("'top_p' must be greater than 0", 'top_p');
+    buildProcessors(req, V); // validates what the pipeline would reject
+    return req;
+  }
+
+  /** The completion budget: max_completion_tokens, else max_tokens, else what fits; 400 when the prompt and it exceed the context. */
+  private budget(b: Body, promptTokens: number, ctx: number, dflt?: number): number {
+    const asked = optNumber(b, 'max_completion_tokens', 1, 2 ** 31, { integer: true }) ?? optNumber(b, 'max_tokens', 1, 2 ** 31, { integer: true });
+    const max = asked ?? Math.min(dflt ?? Infinity, ctx - promptTokens);
+    if (promptTokens >= ctx || promptTokens + max > ctx) {
+      throw badRequest(
+        `This model's maximum context length is ${ctx} tokens. However, you requested ${promptTokens + (asked ?? 1)} tokens (${promptTokens} in the messages, ${asked ?? 1} in the completion). Please reduce the length of the messages or completion.`,
+        'messages',
+        'context_length_exceeded',
+      );
+    }
+    return max;
+  }
+
+  /** Submit rows; abort them all when the client goes away before the response is complete. */
+  private submit(m: Served, rows: RowRequest[], reply: FastifyReply, onEvent: (e: DecodeEvent) => void): Promise<RowResult[]> {
+    const ac = new AbortController();
+    for (const r of rows) r.signal = ac.signal;
+    const p = m.scheduler!.submit(rows, onEvent);
+    reply.raw.on('close', () => {
+      if (!reply.raw.writableFinished) ac.abort();
+    });
+    return p;
+  }
+
+  private logprobEntry(m: Served, token: number, lp: TokenLogprob): { token: string; logprob: number; bytes: number[]; top_logprobs: Array<{ token: string; logprob: number; bytes: number[] }> } {
+    const piece = (id: number) => ({ token: m.tok.decode([id]), bytes: Array.from(m.tok.tokenBytes(id)) });
+    return { ...piece(token), logprob: lp.logprob, top_logprobs: lp.top.map((t) => ({ ...piece(t.token), logprob: t.logprob })) };
+  }
+
+  private async chat(req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+    const t0 = performance.now();
+    const b = asBody(req.body);
+    const m = this.model(b, { generation: true });
+    const sp = chatTokenIds(m.tok);
+    const conv = toConversation(b.messages);
+    const s = this.sampling(b, m);
+    const stream = optBool(b, 'stream') ?? false;
+    const includeUsage = stream && (b.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
+    const logprobs = optBool(b, 'logprobs') ?? false;
+    const top = optNumber(b, 'top_logprobs', 0, 20, { integer: true });
+    if (top !== undefined && !logprobs) throw badRequest("'top_logprobs' needs 'logprobs': true", 'top_logprobs');
+    // tools: the client's functions, and the built-in calculator when asked (gptforge extension `builtin_tools`)
+    const tools = b.tools;
+    if (tools !== undefined && tools !== null && !Array.isArray(tools)) throw badRequest("'tools' must be an array", 'tools');
+    const clientTools = new Set<string>();
+    for (const [i, t] of ((tools as unknown[] | undefined) ?? []).entries()) {
+      const fn = (t as { type?: unknown; function?: { name?: unknown } })?.function;
+      if ((t as { type?: unknown })?.type !== 'function' || typeof fn?.name !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(fn.name)) throw badRequest(`tools[${i}] must be {"type": "function", "function": {"name": …}}`, 'tools');
+      clientTools.add(fn.name);
+    }
+    const builtinNames = b.builtin_tools;
+    if (builtinNames !== undefined && !(Array.isArray(builtinNames) && builtinNames.every((x) => x === 'calculator'))) throw badRequest("'builtin_tools' may only list \"calculator\"", 'builtin_tools');
+    const builtin = Array.isArray(builtinNames) && builtinNames.length > 0 ? defaultTools() : null;
+    let choice: ToolChoice = clientTools.size > 0 || builtin ? 'auto' : 'none';
+    const tc = b.tool_choice;
+    if (tc === 'none' || tc === 'auto' || tc === 'required') choice = tc;
+    else if (tc !== undefined && tc !== null) {
+      const name = (tc as { function?: { name?: unknown } })?.function?.name;
+      if (typeof name !== 'string' || !(clientTools.has(name) || builtin?.get(name))) throw badRequest("'tool_choice' names a function that is not in 'tools'", 'tool_choice');
+      choice = { name };
+    }
+    if ((choice === 'required' || typeof choice === 'object') && clientTools.size === 0 && !builtin) throw badRequest(`'tool_choice' ${JSON.stringify(tc)} needs 'tools'`, 'tool_choice');
+    const constraint = responseFormatConstraint(m.tok, b.response_format);
+    if (constraint && (clientTools.size > 0 || builtin)) throw badRequest("'response_format' cannot be combined with tools", 'response_format');
+
+    const prompt = chatPrompt(m.tok, conv);
+    const ctx = m.model.config.blockSize;
+    const maxTokens = this.budget(b, prompt.length, ctx);
+    const id = `chatcmpl-${randomUUID()}`;
+    const created = Math.floor(Date.now() / 1000);
+    const ends = [sp['<|assistant_end|>'], ...(m.tok.hasSpecial('<|eos|>') ? [m.tok.specialId('<|eos|>')] : [])];
+    const banned = [sp['<|bos|>'], sp['<|user_start|>'], sp['<|user_end|>'], sp['<|assistant_start|>'], sp['<|system_start|>'], sp['<|system_end|>'], sp['<|output_start|>'], sp['<|output_end|>']];
+    for (const name of ['<|pad|>', '<|reward|>']) if (m.tok.hasSpecial(name)) banned.push(m.tok.specialId(name));
+    const controllers: ToolRowController[] = [];
+    const rows: RowRequest[] = [];
+    for (let i = 0; i < s.n; i++) {
+      const c = new ToolRowController({ tok: m.tok, clientTools, builtin, choice, maxCallTokens: 48 }, `call_${id.slice(9, 21)}_${i}`);
+      controllers.push(c);
+      const { n: _n, ...sampling } = s;
+      rows.push({ ...sampling, prompt, maxTokens, seed: s.seed + i, endIds: ends, bannedIds: banned, processors: [c], controller: c, stopping: [c], constraint: constraint?.clone(), logprobs: logprobs ? (top ?? 0) : undefined });
+    }
+    this.metrics.promptTokens.inc({ model: m.id }, prompt.length);
+    let first = true;
+    const firstToken = (): void => {
+      if (first) this.metrics.ttft.observe((performance.now() - t0) / 1000);
+      first = false;
+    };
+    const logprobOfEvent = (e: DecodeEvent): ReturnType<GptforgeServer['logprobEntry']> | null =>
+      e.type === 'token' && e.sampled && e.logprob && !ends.includes(e.token) && controllers[e.row].lastVisible ? this.logprobEntry(m, e.token, e.logprob) : null;
+    const usage = (results: RowResult[]) => {
+      const completion = results.reduce((a, r) => a + r.completionTokens, 0);
+      this.metrics.generationTokens.inc({ model: m.id }, completion);
+      return { prompt_tokens: prompt.length, completion_tokens: completion, total_tokens: prompt.length + completion };
+    };
+
+    if (!stream) {
+      const lps: Array<Array<ReturnType<GptforgeServer['logprobEntry']>>> = rows.map(() => []);
+      const results = await this.submit(m, rows, reply, (e) => {
+        firstToken();
+        const lp = logprobOfEvent(e);
+        if (lp) lps[e.row].push(lp);
+      });
+      return {
+        id,
+        object: 'chat.completion',
+        created,
+        model: m.id,
+        system_fingerprint: null,
+        choices: results.map((r, i) => {
+          const calls = controllers[i].calls;
+          return {
+            index: i,
+            message: { role: 'assistant', content: calls.length > 0 && r.text === '' ? null : r.text, refusal: null, ...(calls.length > 0 ? { tool_calls: calls } : {}) },
+            logprobs: logprobs ? { content: lps[i], refusal: null } : null,
+            finish_reason: apiFinish(r, calls),
+          };
+        }),
+        usage: usage(results),
+      };
+    }
+
+    // streamed: server-sent events, `data: <chunk>` … `data: [DONE]`
+    const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => ({ id, object: 'chat.completion.chunk', created, model: m.id, system_fingerprint: null, choices, ...(includeUsage ? { usage: null } : {}), ...extra });
+    const write = (obj: unknown): void => {
+      if (!reply.raw.destroyed) reply.raw.write(`data: ${JSON.stringify(obj)}\n\n`);
+    };
+    const p = this.submit(m, rows, reply, (e) => {
+      firstToken();
+      if (e.type === 'token') {
+        const lp = logprobOfEvent(e);
+        if (e.text === '' && !lp) return;
+        write(chunk([{ index: e.row, delta: { content: e.text }, logprobs: logprobs ? { content: lp ? [lp] : [], refusal: null } : null, finish_reason: null }]));
+      } else {
+        const calls = controllers[e.row].calls;
+        if (e.text !== '') write(chunk([{ index: e.row, delta: { content: e.text }, logprobs: logprobs ? { content: [], refusal: null } : null, finish_reason: null }]));
+        if (calls.length > 0) write(chunk([{ index: e.row, delta: { tool_calls: calls.map((c, k) => ({ index: k, ...c })) }, logprobs: null, finish_reason: null }]));
+        write(chunk([{ index: e.row, delta: {}, logprobs: null, finish_reason: apiFinish(e.result, calls) }]));
+      }
+    });
+    // the queue accepted the job (a full queue threw 429 above): the response is ours to write now
+    reply.hijack();
+    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    for (let i = 0; i < s.n; i++) write(chunk([{ index: i, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }]));
+    try {
+      const results = await p;
+      if (includeUsage) write(chunk([], { usage: usage(results) }));
+      if (!reply.raw.destroyed) reply.raw.write('data: [DONE]\n\n');
+    } catch (err) {
+      const api = err instanceof ApiError ? err : err instanceof GptforgeError ? badRequest(err.message) : new ApiError(500, 'internal server error', 'server_error');
+      if (!(err instanceof ApiError || err instanceof GptforgeError)) process.stderr.write(`gptforge serve: internal error while streaming: ${String((err as Error)?.message ?? err)}\n`);
+      write(api.body());
+    }
+    reply.raw.end();
+    return reply;
+  }
+
+  /** Completions: `prompt` as text (a string or strings), or token ids. Documents begin with <|bos|> as in training. */
+  private async completions(req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+    const t0 = performance.now();
+    const b = asBody(req.body);
+    const m = this.model(b, { generation: true });
+    const s = this.sampling(b, m);
+    if (optBool(b, 'echo')) throw badRequest("'echo' is not supported", 'echo');
+    if (b.suffix !== undefined && b.suffix !== null) throw badRequest("'suffix' is not supported", 'suffix');
+    const stream = optBool(b, 'stream') ?? false;
+    const includeUsage = stream && (b.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
+    const top = optNumber(b, 'logprobs', 0, 20, { integer: true });
+    const raw = b.prompt;
+    const bos = m.tok.hasSpecial('<|bos|>') ? [m.tok.specialId('<|bos|>')] : [];
+    const V = m.model.config.vocabSize;
+    const isIds = (x: unknown): x is number[] => Array.isArray(x) && x.length > 0 && x.every((t) => Number.isInteger(t) && t >= 0 && t < V);
+    let prompts: number[][];
+    if (typeof raw === 'string') prompts = [[...bos, ...m.tok.encode(raw, { disallowedSpecial: 'plain' })]];
+    else if (isIds(raw)) prompts = [raw];
+    else if (Array.isArray(raw) && raw.length > 0 && raw.every((x) => typeof x === 'string')) prompts = (raw as string[]).map((p) => [...bos, ...m.tok.encode(p, { disallowedSpecial: 'plain' })]);
+    else if (Array.isArray(raw) && raw.length > 0 && raw.every(isIds)) prompts = raw as number[][];
+    else throw badRequest("'prompt' must be a string, an array of strings, or token ids", 'prompt');
+    if (prompts.length * s.n > MAX_N * 4) throw badRequest(`at most ${MAX_N * 4} choices per request`, 'prompt');
+    const ctx = m.model.config.blockSize;
+    const eos = m.tok.hasSpecial('<|eos|>') ? [m.tok.specialId('<|eos|>')] : [];
+    const rows: RowRequest[] = [];
+    const { n: _n, ...sampling } = s;
+    for (const p of prompts) {
+      const maxTokens = this.budget(b, p.length, ctx, 16);
+      for (let i = 0; i < s.n; i++) rows.push({ ...sampling, prompt: p, maxTokens, seed: s.seed + i, endIds: eos, logprobs: top });
+    }
+    const promptTokens = prompts.reduce((a, p) => a + p.length, 0);
+    this.metrics.promptTokens.inc({ model: m.id }, promptTokens);
+    const id = `cmpl-${randomUUID()}`;
+    const created = Math.floor(Date.now() / 1000);
+    let first = true;
+    type Legacy = { tokens: string[]; token_logprobs: number[]; top_logprobs: Array<Record<string, number>>; text_offset: number[] };
+    const legacy: Legacy[] = rows.map(() => ({ tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] }));
+    const offsets = rows.map(() => 0);
+    const addLp = (e: DecodeEvent, into: Legacy): void => {
+      if (e.type !== 'token' || !e.logprob || eos.includes(e.token)) return;
+      const t = m.tok.decode([e.token]);
+      into.tokens.push(t);
+      into.token_logprobs.push(e.logprob.logprob);
+      into.top_logprobs.push(Object.fromEntries(e.logprob.top.map((x) => [m.tok.decode([x.token]), x.logprob])));
+      into.text_offset.push(offsets[e.row]);
+      offsets[e.row] += t.length;
+    };
+    const usage = (results: RowResult[]) => {
+      const completion = results.reduce((a, r) => a + r.completionTokens, 0);
+      this.metrics.generationTokens.inc({ model: m.id }, completion);
+      return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion };
+    };
+    const onFirst = (): void => {
+      if (first) this.metrics.ttft.observe((performance.now() - t0) / 1000);
+      first = false;
+    };
+    if (!stream) {
+      const results = await this.submit(m, rows, reply, (e) => {
+        onFirst();
+        addLp(e, legacy[e.row]);
+      });
+      return {
+        id,
+        object: 'text_completion',
+        created,
+        model: m.id,
+        system_fingerprint: null,
+        choices: results.map((r, i) => ({ index: i, text: r.text, logprobs: top !== undefined ? legacy[i] : null, finish_reason: apiFinish(r, []) })),
+        usage: usage(results),
+      };
+    }
+    const write = (obj: unknown): void => {
+      if (!reply.raw.destroyed) reply.raw.write(`data: ${JSON.stringify(obj)}\n\n`);
+    };
+    const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => ({ id, object: 'text_completion', created, model: m.id, system_fingerprint: null, choices, ...(includeUsage ? { usage: null } : {}), ...extra });
+    const p = this.submit(m, rows, reply, (e) => {
+      onFirst();
+      if (e.type === 'token') {
+        const one: Legacy = { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] };
+        addLp(e, one);
+        if (e.text === '' && one.tokens.length === 0) return;
+        write(chunk([{ index: e.row, text: e.text, logprobs: top !== undefined ? one : null, finish_reason: null }]));
+      } else write(chunk([{ index: e.row, text: e.text, logprobs: null, finish_reason: apiFinish(e.result, []) }]));
+    });
+    reply.hijack();
+    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    try {
+      const results = await p;
+      if (includeUsage) write(chunk([], { usage: usage(results) }));
+      if (!reply.raw.destroyed) reply.raw.write('data: [DONE]\n\n');
+    } catch (err) {
+      write((err instanceof ApiError ? err : err instanceof GptforgeError ? badRequest(err.message) : new ApiError(500, 'internal server error', 'server_error')).body());
+    }
+    reply.raw.end();
+    return reply;
+  }
+
+  /**
+   * Embeddings: the model's final hidden states (after the last norm), mean-pooled over the
+   * input's tokens and L2-normalised; base64 is the float32 little-endian bytes (as OpenAI
+   * returns, and the official clients ask for by default).
+   */
+  private embeddings(b: Body): unknown {
+    const m = this.model(b, { generation: true });
+    const fmt = optString(b, 'encoding_format') ?? 'float';
+    if (fmt !== 'float' && fmt !== 'base64') throw badRequest("'encoding_format' must be float or base64", 'encoding_format');
+    if (b.dimensions !== undefined && b.dimensions !== null) throw badRequest("'dimensions' is not supported (the width is the model's)", 'dimensions');
+    const raw = b.input;
+    const V = m.model.config.vocabSize;
+    const isIds = (x: unknown): x is number[] => Array.isArray(x) && x.length > 0 && x.every((t) => Number.isInteger(t) && t >= 0 && t < V);
+    let inputs: number[][];
+    const enc = (s: string): number[] => {
+      if (s === '') throw badRequest("'input' must not contain empty strings", 'input');
+      return m.tok.encode(s, { disallowedSpecial: 'plain' });
+    };
+    if (typeof raw === 'string') inputs = [enc(raw)];
+    else if (isIds(raw)) inputs = [raw];
+    else if (Array.isArray(raw) && raw.length > 0 && raw.every((x) => typeof x === 'string')) inputs = (raw as string[]).map(enc);
+    else if (Array.isArray(raw) && raw.length > 0 && raw.every(isIds)) inputs = raw as number[][];
+    else throw badRequest("'input' must be a non-empty string, array of strings, or token ids", 'input');
+    const ctx = m.model.config.blockSize;
+    inputs.forEach((ids, i) => {
+      if (ids.length > ctx) throw badRequest(`input[${i}] has ${ids.length} tokens, more than the model's context of ${ctx}`, 'input', 'context_length_exceeded');
+    });
+    const C = m.model.config.nEmbd;
+    const data = inputs.map((ids, index) => {
+      const h = noGrad(() => m.model.hidden(Int32Array.from(ids), 1, ids.length)).data;
+      const v = new Float32Array(C);
+      for (let t = 0; t < ids.length; t++) for (let c = 0; c < C; c++) v[c] += h[t * C + c];
+      let norm = 0;
+      for (let c = 0; c < C; c++) norm += v[c] * v[c];
+      norm = Math.sqrt(norm) || 1;
+      for (let c = 0; c < C; c++) v[c] /= norm;
+      const embedding = fmt === 'base64' ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') : Array.from(v);
+      return { object: 'embedding', index, embedding };
+    });
+    const tokens = inputs.reduce((a, x) => a + x.length, 0);
+    return { object: 'list', data, model: m.id, usage: { prompt_tokens: tokens, total_tokens: tokens } };
+  }
+
+  /**
+   * Reward scores of (prompt, reply) pairs by the run's reward model (`rm`), rendered as the
+   * reward model was trained (src/data/chat.ts renderForReward): higher is better.
+   * Body: {model?: "rm", input: [{prompt: string | messages, reply: string}]}.
+   */
+  private rewards(b: Body): unknown {
+    const m = this.model(b, { reward: true });
+    const raw = b.input;
+    if (!Array.isArray(raw) || raw.length === 0 || raw.length > 256) throw badRequest("'input' must be an array of 1 to 256 {prompt, reply} pairs", 'input');
+    const seqs = raw.map((x, i) => {
+      const pair = x as { prompt?: unknown; reply?: unknown };
+      if (typeof pair?.reply !== 'string') throw badRequest(`input[${i}].reply must be a string`, 'input');
+      const conv = typeof pair.prompt === 'string' ? { messages: [{ role: 'user' as const, content: pair.prompt }] } : toConversation(pair.prompt);
+      conv.messages.push({ role: 'assistant', content: pair.reply });
+      const ids = renderForReward(m.tok, conv);
+      if (ids.length > m.model.config.blockSize) throw badRequest(`input[${i}] is ${ids.length} tokens, more than the reward model's context of ${m.model.config.blockSize}`, 'input', 'context_length_exceeded');
+      return ids;
+    });
+    const scores = scoreSequences(m.model, seqs, m.tok.hasSpecial('<|pad|>') ? m.tok.specialId('<|pad|>') : 0);
+    return { object: 'list', model: m.id, data: scores.map((score, index) => ({ object: 'reward', index, score })) };
+  }
+
+  /** vLLM's /tokenize: {model, prompt} (raw text, <|bos|> added unless add_special_tokens is false) or {model, messages} (the chat prompt). */
+  private tokenize(b: Body): unknown {
+    const m = this.model(b);
+    let tokens: number[];
+    if (b.messages !== undefined) tokens = chatPrompt(m.tok, toConversation(b.messages));
+    else {
+      const text = optString(b, 'prompt');
+      if (text === undefined) throw badRequest("give 'prompt' or 'messages'", 'prompt');
+      const special = optBool(b, 'add_special_tokens') ?? true;
+      tokens = [...(special && m.tok.hasSpecial('<|bos|>') ? [m.tok.specialId('<|bos|>')] : []), ...m.tok.encode(text, { disallowedSpecial: 'plain' })];
+    }
+    return { tokens, count: tokens.length, max_model_len: m.model.config.blockSize };
+  }
+
+  private detokenize(b: Body): unknown {
+    const m = this.model(b);
+    const ids = b.tokens;
+    const V = m.tok.vocabSize;
+    if (!Array.isArray(ids) || !ids.every((t) => Number.isInteger(t) && t >= 0 && t < V)) throw badRequest(`'tokens' must be an array of token ids below ${V}`, 'tokens');
+    return { prompt: m.tok.decode(ids as number[]) };
+  }
+}
+

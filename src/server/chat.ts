@@ -1,0 +1,224 @@
+import { chatTokenIds, renderConversation, renderPrompt, type ChatSpecial } from '../data/chat.js';
+import type { Conversation, Message } from '../data/conversation.js';
+import type { RowController } from '../infer/pipeline.js';
+import type { LogitsProcessor, RowView } from '../infer/processors.js';
+import type { Finish, RowProgress, StoppingCriterion } from '../infer/stopping.js';
+import type { ToolRegistry } from '../infer/tools/registry.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { badRequest } from './errors.js';
+
+/**
+ * OpenAI chat messages ↔ gptforge conversations, and the per-row tool controller.
+ *
+ * Our chat models call a tool by writing `<|tool_start|>name: input<|tool_end|>` (src/data/chat.ts).
+ * In the API that is a `tool_calls` entry `{type: "function", function: {name, arguments}}`;
+ * `arguments` must be a JSON string, so the free-text input becomes `{"input": "<text>"}`
+ * (an input that already is a JSON object is passed through). Back from the client, the
+ * arguments of an assistant message's tool call become the input again: a one-key object
+ * whose value is a string gives that string, anything else the arguments text itself.
+ */
+
+export interface ApiToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+/** The model's call input → OpenAI's `arguments` JSON string. */
+export function argumentsOf(input: string): string {
+  try {
+    const v: unknown = JSON.parse(input);
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return input;
+  } catch {
+    // free text: wrapped below
+  }
+  return JSON.stringify({ input });
+}
+
+/** OpenAI's `arguments` JSON string → the model's call input. */
+export function inputOf(args: string): string {
+  try {
+    const v: unknown = JSON.parse(args);
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+      const vals = Object.values(v as Record<string, unknown>);
+      if (vals.length === 1 && typeof vals[0] === 'string') return vals[0];
+    }
+  } catch {
+    // not JSON: the text itself
+  }
+  return args;
+}
+
+function textContent(content: unknown, where: string): string {
+  if (typeof content === 'string') return content;
+  if (content === null || content === undefined) return '';
+  if (Array.isArray(content)) {
+    return content
+      .map((p, j) => {
+        const part = p as { type?: unknown; text?: unknown };
+        if (part?.type !== 'text' || typeof part.text !== 'string') throw badRequest(`${where}.content[${j}]: only text parts are supported`, `${where}.content`);
+        return part.text;
+      })
+      .join('');
+  }
+  throw badRequest(`${where}.content must be a string or an array of text parts`, `${where}.content`);
+}
+
+/**
+ * OpenAI `messages` → a Conversation. An assistant message with k tool calls becomes k
+ * assistant messages (each with one call) interleaved with the k `role: "tool"` results,
+ * matched by `tool_call_id`. `developer` is read as `system`.
+ */
+export function toConversation(raw: unknown): Conversation {
+  if (!Array.isArray(raw) || raw.length === 0) throw badRequest("'messages' must be a non-empty array", 'messages');
+  const out: Message[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const m = raw[i] as Record<string, unknown>;
+    const where = `messages[${i}]`;
+    if (typeof m !== 'object' || m === null) throw badRequest(`${where} must be an object`, 'messages');
+    const role = m.role;
+    if (role === 'system' || role === 'developer') out.push({ role: 'system', content: textContent(m.content, where) });
+    else if (role === 'user') out.push({ role: 'user', content: textContent(m.content, where) });
+    else if (role === 'assistant') {
+      const content = textContent(m.content, where);
+      const calls = m.tool_calls;
+      if (calls === undefined || calls === null || (Array.isArray(calls) && calls.length === 0)) {
+        out.push({ role: 'assistant', content });
+        continue;
+      }
+      if (!Array.isArray(calls)) throw badRequest(`${where}.tool_calls must be an array`, 'messages');
+      // the results follow, one `tool` message per call, in any order
+      const results = new Map<string, string>();
+      let j = i + 1;
+      while (j < raw.length && (raw[j] as { role?: unknown })?.role === 'tool') {
+        const t = raw[j] as Record<string, unknown>;
+        if (typeof t.tool_call_id !== 'string') throw badRequest(`messages[${j}].tool_call_id must be a string`, 'messages');
+        results.set(t.tool_call_id, textContent(t.content, `messages[${j}]`));
+        j++;
+      }
+      calls.forEach((c: unknown, k: number) => {
+        const call = c as { id?: unknown; function?: { name?: unknown; arguments?: unknown } };
+        const name = call?.function?.name;
+        const args = call?.function?.arguments;
+        if (typeof call?.id !== 'string' || typeof name !== 'string' || typeof args !== 'string') throw badRequest(`${where}.tool_calls[${k}] needs an id, function.name and function.arguments (a string)`, 'messages');
+        const result = results.get(call.id);
+        if (result === undefined) throw badRequest(`${where}.tool_calls[${k}] (id ${call.id}) has no 'tool' message with its result after it`, 'messages');
+        out.push({ role: 'assistant', content: k === 0 ? content : '', tool_call: { name, input: inputOf(args) } });
+        out.push({ role: 'tool', content: result });
+      });
+      if (results.size !== calls.length) throw badRequest(`${where}: ${results.size} tool results for ${calls.length} tool calls`, 'messages');
+      i = j - 1;
+    } else if (role === 'tool') throw badRequest(`${where}: a 'tool' message must follow an assistant message with 'tool_calls'`, 'messages');
+    else throw badRequest(`${where}.role must be system, developer, user, assistant or tool`, 'messages');
+  }
+  return { messages: out };
+}
+
+/**
+ * The prompt ids for the assistant's next reply: after a user message, the turn opens with
+ * <|assistant_start|>; after tool results, the assistant's turn goes on (the layout has no new
+ * <|assistant_start|> after <|output_end|>).
+ */
+export function chatPrompt(tok: Tokenizer, conv: Conversation): number[] {
+  const last = conv.messages[conv.messages.length - 1];
+  if (last.role === 'user') return renderPrompt(tok, conv);
+  if (last.role === 'tool') return renderConversation(tok, conv).ids;
+  throw badRequest('the last message must be a user message or tool results', 'messages');
+}
+
+export type ToolChoice = 'none' | 'auto' | 'required' | { name: string };
+
+export interface ToolSetup {
+  tok: Tokenizer;
+  /** Function names the client declared in `tools` (it runs them). */
+  clientTools: ReadonlySet<string>;
+  /** Tools run here, inside decoding (the calculator), or null. */
+  builtin: ToolRegistry | null;
+  choice: ToolChoice;
+  /** Longest call, in tokens (the row closes it itself past this). */
+  maxCallTokens: number;
+}
+
+/**
+ * One chat row's tool state machine (a logits processor, the row's controller and a
+ * stopping criterion). Text mode: `<|tool_end|>` is masked, and `<|tool_start|>` unless a
+ * tool is available; with `tool_choice` "required" or a named function the reply must open
+ * with a call (and a named call's `name: ` prefix is forced token by token). When a call
+ * closes: a built-in tool runs and its output is forced into the row (the model goes on); a
+ * client's tool ends the row, and the call is returned as `tool_calls`.
+ */
+export class ToolRowController implements LogitsProcessor, RowController, StoppingCriterion {
+  readonly calls: ApiToolCall[] = [];
+  /** Whether the last sampled token was visible text (logprobs report only those). */
+  lastVisible = true;
+  private readonly sp: Record<ChatSpecial, number>;
+  private readonly prefix: number[];
+  private mode: 'text' | 'call' = 'text';
+  private call: number[] = [];
+  private builtinCalls = 0;
+  private done = false;
+
+  constructor(
+    private readonly s: ToolSetup,
+    private readonly idPrefix: string,
+  ) {
+    this.sp = chatTokenIds(s.tok);
+    this.prefix = typeof s.choice === 'object' ? s.tok.encode(`${s.choice.name}: `, { disallowedSpecial: 'plain' }) : [];
+  }
+
+  private get mustCall(): boolean {
+    return this.calls.length === 0 && this.builtinCalls === 0 && (this.s.choice === 'required' || typeof this.s.choice === 'object');
+  }
+
+  process(logits: Float32Array, row: RowView): void {
+    const { sp } = this;
+    const only = (id: number): void => {
+      const keep = logits[id];
+      logits.fill(-Infinity);
+      logits[id] = Number.isFinite(keep) ? keep : 0;
+    };
+    if (this.mode === 'text') {
+      logits[sp['<|tool_end|>']] = -Infinity;
+      const any = this.s.clientTools.size > 0 || this.s.builtin !== null;
+      if (!any || this.s.choice === 'none' || this.builtinCalls >= 4) logits[sp['<|tool_start|>']] = -Infinity;
+      else if (this.mustCall && row.ids.length === 0) only(sp['<|tool_start|>']);
+    } else {
+      logits[sp['<|tool_start|>']] = -Infinity;
+      if (this.call.length < this.prefix.length && this.calls.length === 0) only(this.prefix[this.call.length]);
+    }
+  }
+
+  onSampled(next: number): { visible: boolean; forced?: readonly number[] } {
+    const { sp } = this;
+    if (this.mode === 'text') {
+      this.lastVisible = next !== sp['<|tool_start|>'];
+      if (this.lastVisible) return { visible: true };
+      this.mode = 'call';
+      return { visible: false };
+    }
+    this.lastVisible = false;
+    if (next !== sp['<|tool_end|>']) this.call.push(next);
+    if (next !== sp['<|tool_end|>'] && this.call.length < this.s.maxCallTokens) return { visible: false };
+    const forced = next === sp['<|tool_end|>'] ? [] : [sp['<|tool_end|>']];
+    const text = this.s.tok.decode(this.call);
+    this.call = [];
+    this.mode = 'text';
+    const colon = text.indexOf(':');
+    const name = colon > 0 ? text.slice(0, colon).trim() : text.trim();
+    const input = colon > 0 ? text.slice(colon + 1).trim() : '';
+    if (this.s.builtin?.get(name) && !this.s.clientTools.has(name)) {
+      this.builtinCalls++;
+      const result = this.s.builtin.call(text);
+      forced.push(sp['<|output_start|>'], ...this.s.tok.encode(result.output, { disallowedSpecial: 'plain' }), sp['<|output_end|>']);
+      return { visible: false, forced };
+    }
+    this.calls.push({ id: `${this.idPrefix}_${this.calls.length}`, type: 'function', function: { name, arguments: argumentsOf(input) } });
+    this.done = true;
+    return { visible: false, forced };
+  }
+
+  /** A client's tool call ends the row: the client runs it and sends the result back. */
+  check(_row: RowProgress): Finish | null {
+    return this.done ? { reason: 'stop', matched: null } : null;
+  }
+}

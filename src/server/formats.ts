@@ -1,0 +1,38 @@
+import type { TokenConstraint } from '../infer/constraint.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { badRequest } from './errors.js';
+
+/**
+ * `response_format` → a TokenConstraint for each row. Constrained decoding (JSON Schema →
+ * token constraint) lives in src/infer/constrain/; it registers its compilers here, and until
+ * one is registered for a type the server answers 400 naming the missing feature rather than
+ * returning unconstrained text that claims to be JSON.
+ */
+export type ResponseFormatType = 'json_object' | 'json_schema';
+
+/** Builds the constraint for one request (each row gets a `clone()`). `schema` is the json_schema's schema (json_object: undefined). */
+export type ConstraintCompiler = (tok: Tokenizer, schema: unknown, strict: boolean) => TokenConstraint;
+
+const compilers = new Map<ResponseFormatType, ConstraintCompiler>();
+
+/** Make `response_format: {type}` available (called by the constrained-decoding module). */
+export function registerResponseFormat(type: ResponseFormatType, compile: ConstraintCompiler): void {
+  compilers.set(type, compile);
+}
+
+/** The constraint a request's `response_format` asks for, or undefined for plain text. */
+export function responseFormatConstraint(tok: Tokenizer, raw: unknown): TokenConstraint | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const rf = raw as { type?: unknown; json_schema?: { schema?: unknown; strict?: unknown } };
+  if (typeof rf !== 'object' || typeof rf.type !== 'string') throw badRequest("'response_format' must be an object with a 'type'", 'response_format');
+  if (rf.type === 'text') return undefined;
+  if (rf.type !== 'json_object' && rf.type !== 'json_schema') throw badRequest(`'response_format.type' must be text, json_object or json_schema, got ${JSON.stringify(rf.type)}`, 'response_format');
+  const compile = compilers.get(rf.type);
+  if (!compile) throw badRequest(`response_format ${rf.type} is not supported by this server yet: it needs constrained decoding (src/infer/constrain), which is not built in`, 'response_format', 'unsupported_response_format');
+  if (rf.type === 'json_schema' && (typeof rf.json_schema !== 'object' || rf.json_schema === null)) throw badRequest("'response_format.json_schema' must be an object with a 'schema'", 'response_format');
+  try {
+    return compile(tok, rf.type === 'json_schema' ? rf.json_schema!.schema : undefined, rf.type === 'json_schema' && rf.json_schema!.strict === true);
+  } catch (e) {
+    throw badRequest(`response_format: ${(e as Error).message}`, 'response_format');
+  }
+}

@@ -1,0 +1,29 @@
+import { GptforgeServer, type ServerOptions } from './app.js';
+import { loadRunModels } from './models.js';
+
+export { GptforgeServer, type ServerOptions } from './app.js';
+export { ApiError } from './errors.js';
+export { registerResponseFormat, type ConstraintCompiler, type ResponseFormatType } from './formats.js';
+export { loadRunModels, GENERATION_STAGES, REWARD_STAGE, type ServedModel } from './models.js';
+export { Scheduler, type SchedulerOptions } from './scheduler.js';
+
+/**
+ * Start serving a run: listen first (so /health answers 503 while loading), then load the
+ * run's stage models. Resolves with the server and its address once listening.
+ */
+export async function serveRun(runDir: string, opts: ServerOptions & { host?: string; port?: number }): Promise<{ server: GptforgeServer; address: string; loaded: Promise<void> }> {
+  const server = new GptforgeServer(opts);
+  const address = await server.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1');
+  const loaded = new Promise<void>((resolve, reject) => {
+    setImmediate(() => {
+      try {
+        server.setModels(loadRunModels(runDir));
+        resolve();
+      } catch (e) {
+        server.setLoadError((e as Error).message);
+        reject(e);
+      }
+    });
+  });
+  return { server, address, loaded };
+}

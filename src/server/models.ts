@@ -1,0 +1,41 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { latestCheckpoint, loadCheckpoint, modelFromCheckpoint } from '../model/checkpoint.js';
+import type { GPT } from '../model/gpt.js';
+import { Tokenizer } from '../tokenizer/index.js';
+import { GptforgeError } from '../util/errors.js';
+
+/** The stages of a run that serve as generation models, in listing order. */
+export const GENERATION_STAGES: readonly string[] = ['base', 'sft', 'rl', 'dpo'];
+/** The reward model's stage (served only by the scoring route). */
+export const REWARD_STAGE = 'rm';
+
+export interface ServedModel {
+  /** The API's model id: the stage name (base, sft, rl, dpo, rm). */
+  id: string;
+  model: GPT;
+  tok: Tokenizer;
+  /** The checkpoint directory. */
+  dir: string;
+  /** Seconds since the epoch of when it was loaded (OpenAI's `created`). */
+  created: number;
+}
+
+/**
+ * A run's models: each present stage's newest checkpoint (`<run>/<stage>/latest.json`),
+ * as `modelFromCheckpoint` builds it. Throws when the run has no generation stage at all.
+ */
+export function loadRunModels(runDir: string, stages: readonly string[] = [...GENERATION_STAGES, REWARD_STAGE]): Map<string, ServedModel> {
+  const out = new Map<string, ServedModel>();
+  for (const stage of stages) {
+    const stageDir = join(runDir, stage);
+    if (!existsSync(stageDir)) continue;
+    const dir = latestCheckpoint(stageDir);
+    if (!dir) continue;
+    const ck = loadCheckpoint(dir);
+    if (!ck.tokenizerJSON) throw new GptforgeError('checkpoint has no tokenizer.json', { file: dir });
+    out.set(stage, { id: stage, model: modelFromCheckpoint(ck), tok: Tokenizer.fromJSON(ck.tokenizerJSON, join(dir, 'tokenizer.json')), dir, created: Math.floor(Date.now() / 1000) });
+  }
+  if (![...out.keys()].some((k) => k !== REWARD_STAGE)) throw new GptforgeError(`no model to serve: none of the stages ${GENERATION_STAGES.join(', ')} has a checkpoint`, { file: runDir });
+  return out;
+}

@@ -1,0 +1,38 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import OpenAI from 'openai';
+import { startCli, waitFor } from '../cli/fixture.js';
+import { tinyRun } from './fixture.js';
+
+test('gptforge serve: binds loopback on a free port, serves the run, stops on SIGINT', { timeout: 60_000 }, async () => {
+  const { dir } = tinyRun();
+  const { child, done } = startCli(['serve', '--run', dir, '--port', '0', '--api-key', 'secret', '--parallel', '2']);
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  try {
+    await waitFor(() => /ready/.test(err) || child.exitCode !== null, 30_000, 'the server to be ready');
+    const addr = /listening on (http:\/\/[^\s]+?)\s/.exec(err)?.[1];
+    assert.ok(addr, err);
+    assert.match(addr, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const client = new OpenAI({ baseURL: `${addr}/v1`, apiKey: 'secret', maxRetries: 0 });
+    const ids = [];
+    for await (const m of client.models.list()) ids.push(m.id);
+    assert.deepEqual(ids.sort(), ['base', 'rm', 'sft']);
+    const r = await client.chat.completions.create({ model: 'sft', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4, seed: 1 });
+    assert.ok(r.usage!.completion_tokens <= 4);
+    child.kill('SIGINT');
+    const res = await done;
+    assert.equal(res.code, 0, res.stderr);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('gptforge serve refuses a run without models, naming it', { timeout: 30_000 }, async () => {
+  const { child, done } = startCli(['serve', '--run', '/nonexistent-run', '--port', '0']);
+  const res = await done;
+  assert.equal(child.exitCode, 1);
+  assert.match(res.stderr, /no model to serve/);
+});

@@ -1,0 +1,431 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import OpenAI, { APIError, AuthenticationError, BadRequestError, InternalServerError, NotFoundError, RateLimitError } from 'openai';
+import { GptforgeServer, loadRunModels, type ServedModel } from '../../src/server/index.js';
+import type { Tokenizer } from '../../src/tokenizer/index.js';
+import { scriptedModel, tinyRun } from './fixture.js';
+
+/**
+ * The server against the official `openai` client (pinned in devDependencies), on a tiny run's
+ * models (base, sft, rm: randomly initialised, saved and loaded with the run layout) and a
+ * scripted chat model for exact greedy replies and tool calls. Loopback only, ephemeral ports.
+ */
+let dir: string;
+let tok: Tokenizer;
+let server: GptforgeServer;
+let client: OpenAI;
+let base: string;
+const txt = (s: string): number[] => tok.encode(s, { disallowedSpecial: 'plain' });
+const post = async (path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any; headers: Headers }> => {
+  const r = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  return { status: r.status, json: await r.json(), headers: r.headers };
+};
+
+before(async () => {
+  ({ dir, tok } = tinyRun());
+  server = new GptforgeServer({ parallel: 4 });
+  const models = new Map<string, ServedModel>(loadRunModels(dir));
+  models.set('scripted', scriptedModel(tok));
+  server.setModels(models);
+  base = await server.listen(0, '127.0.0.1');
+  client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 });
+});
+after(async () => {
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const user = (content: string) => [{ role: 'user' as const, content }];
+
+describe('models and health', () => {
+  test('GET /v1/models lists the run stages and the reward model', async () => {
+    const ids = [];
+    for await (const m of client.models.list()) ids.push(m.id);
+    assert.deepEqual(ids.sort(), ['base', 'rm', 'scripted', 'sft']);
+  });
+  test('GET /v1/models/:id retrieves one; an unknown one is NotFoundError', async () => {
+    assert.equal((await client.models.retrieve('sft')).id, 'sft');
+    await assert.rejects(client.models.retrieve('gpt-4'), NotFoundError);
+  });
+  test('GET /health is 200 once loaded, 503 while loading (and model routes answer 503)', async () => {
+    assert.equal((await fetch(`${base}/health`)).status, 200);
+    const loading = new GptforgeServer();
+    const addr = await loading.listen(0);
+    try {
+      const r = await fetch(`${addr}/health`);
+      assert.equal(r.status, 503);
+      assert.equal(((await r.json()) as { status: string }).status, 'loading');
+      const c = new OpenAI({ baseURL: `${addr}/v1`, apiKey: 'x', maxRetries: 0 });
+      await assert.rejects(c.chat.completions.create({ model: 'sft', messages: user('hi') }), InternalServerError);
+    } finally {
+      await loading.close();
+    }
+  });
+  test('GET /metrics is Prometheus text with request and token counters', async () => {
+    await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0 });
+    const r = await fetch(`${base}/metrics`);
+    assert.match(r.headers.get('content-type') ?? '', /text\/plain/);
+    const body = await r.text();
+    assert.match(body, /gptforge_requests_total\{route="\/v1\/chat\/completions",status="200"\} [1-9]/);
+    assert.match(body, /gptforge_generation_tokens_total\{model="scripted"\} [1-9]/);
+    assert.match(body, /# TYPE gptforge_time_to_first_token_seconds histogram/);
+  });
+});
+
+describe('chat completions', () => {
+  test('a non-streamed chat: the reply, finish reason and usage', async () => {
+    const r = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0 });
+    assert.equal(r.object, 'chat.completion');
+    assert.equal(r.choices[0].message.role, 'assistant');
+    assert.equal(r.choices[0].message.content, 'Hello there. How are you? Bye.');
+    assert.equal(r.choices[0].finish_reason, 'stop');
+    const prompt = (await post('/tokenize', { model: 'scripted', messages: user('hi') })).json.count;
+    assert.equal(r.usage!.prompt_tokens, prompt);
+    assert.equal(r.usage!.completion_tokens, txt('Hello there. How are you? Bye.').length + 1); // and the end token
+  });
+  test('a real model (sft) replies within max_tokens; finish length when cut', async () => {
+    const r = await client.chat.completions.create({ model: 'sft', messages: user('Hello'), max_tokens: 5, seed: 3 });
+    assert.ok(r.usage!.completion_tokens <= 5);
+    assert.ok(['stop', 'length'].includes(r.choices[0].finish_reason));
+    const s = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), max_tokens: 3, temperature: 0 });
+    assert.equal(s.choices[0].finish_reason, 'length');
+    assert.equal(s.usage!.completion_tokens, 3);
+    assert.equal(s.choices[0].message.content, tok.decode(txt('Hello there. How are you? Bye.').slice(0, 3)));
+  });
+  test('max_completion_tokens wins over max_tokens', async () => {
+    const s = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), max_tokens: 10, max_completion_tokens: 2, temperature: 0 });
+    assert.equal(s.usage!.completion_tokens, 2);
+  });
+  test('stop strings end the reply and never appear', async () => {
+    for (const stop of ['How', 'e t', ['?', 'Bye']]) {
+      const r = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0, stop });
+      const c = r.choices[0].message.content!;
+      const full = 'Hello there. How are you? Bye.';
+      const first = Math.min(...[stop].flat().map((s) => (full.indexOf(s) < 0 ? Infinity : full.indexOf(s))));
+      assert.equal(c, full.slice(0, first));
+      assert.equal(r.choices[0].finish_reason, 'stop');
+    }
+  });
+  test('more than 4 stop strings is a BadRequestError naming "stop"', async () => {
+    await assert.rejects(client.chat.completions.create({ model: 'scripted', messages: user('hi'), stop: ['a', 'b', 'c', 'd', 'e'] }), (e: unknown) => e instanceof BadRequestError && e.param === 'stop');
+  });
+  test('streamed chat accumulated by chat.completions.stream() equals the non-streamed reply (same seed)', async () => {
+    const params = { model: 'sft', messages: user('Hello'), max_tokens: 12, seed: 11, temperature: 1 };
+    const whole = await client.chat.completions.create(params);
+    let deltas = '';
+    const stream = client.chat.completions.stream(params);
+    stream.on('content', (d) => (deltas += d));
+    const final = await stream.finalChatCompletion();
+    assert.equal(final.choices[0].message.content, whole.choices[0].message.content);
+    assert.equal(deltas, whole.choices[0].message.content);
+    assert.equal(final.choices[0].finish_reason, whole.choices[0].finish_reason);
+  });
+  test('streamed stop strings never appear in any delta', async () => {
+    const stream = client.chat.completions.stream({ model: 'scripted', messages: user('hi'), temperature: 0, stop: ['are'] });
+    const final = await stream.finalChatCompletion();
+    assert.equal(final.choices[0].message.content, 'Hello there. How ');
+  });
+  test('stream_options.include_usage: a last chunk with usage and no choices', async () => {
+    const chunks = [];
+    for await (const c of await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0, stream: true, stream_options: { include_usage: true } })) chunks.push(c);
+    const last = chunks[chunks.length - 1];
+    assert.deepEqual(last.choices, []);
+    assert.equal(last.usage!.completion_tokens, txt('Hello there. How are you? Bye.').length + 1);
+    assert.ok(chunks.slice(0, -1).every((c) => c.usage === null));
+  });
+  test('n choices: each equals the single request with seed + i', async () => {
+    const r = await client.chat.completions.create({ model: 'sft', messages: user('Hello'), n: 3, max_tokens: 8, seed: 40 });
+    assert.deepEqual(r.choices.map((c) => c.index), [0, 1, 2]);
+    for (let i = 0; i < 3; i++) {
+      const one = await client.chat.completions.create({ model: 'sft', messages: user('Hello'), max_tokens: 8, seed: 40 + i });
+      assert.equal(r.choices[i].message.content, one.choices[0].message.content);
+    }
+  });
+  test('n > 1 streamed: the accumulator builds every choice', async () => {
+    const final = await client.chat.completions.stream({ model: 'scripted', messages: user('hi'), temperature: 0, n: 2 }).finalChatCompletion();
+    assert.equal(final.choices.length, 2);
+    for (const c of final.choices) assert.equal(c.message.content, 'Hello there. How are you? Bye.');
+  });
+  test('the same seed gives the same reply; temperature 0 is deterministic', async () => {
+    const a = await client.chat.completions.create({ model: 'sft', messages: user('Hello'), max_tokens: 10, seed: 7 });
+    const b = await client.chat.completions.create({ model: 'sft', messages: user('Hello'), max_tokens: 10, seed: 7 });
+    const c = await client.chat.completions.create({ model: 'sft', messages: user('Hello'), max_tokens: 10, seed: 8 });
+    assert.equal(a.choices[0].message.content, b.choices[0].message.content);
+    assert.notEqual(a.choices[0].message.content, c.choices[0].message.content);
+  });
+  test('a seeded request gives the same reply alone or batched with others', async () => {
+    const seeds = [101, 102, 103, 104];
+    const alone = [];
+    for (const seed of seeds) alone.push((await client.chat.completions.create({ model: 'sft', messages: user(`Hi ${seed}`), max_tokens: 10, seed })).choices[0].message.content);
+    const together = await Promise.all(seeds.map((seed) => client.chat.completions.create({ model: 'sft', messages: user(`Hi ${seed}`), max_tokens: 10, seed })));
+    assert.deepEqual(together.map((r) => r.choices[0].message.content), alone);
+  });
+  test('logprobs with top_logprobs: one entry per visible token, alternatives sorted, bytes rebuild the text', async () => {
+    const r = await client.chat.completions.create({ model: 'sft', messages: user('Hello'), max_tokens: 8, seed: 5, logprobs: true, top_logprobs: 3 });
+    const content = r.choices[0].logprobs!.content!;
+    const ended = r.choices[0].finish_reason === 'stop' ? 1 : 0;
+    assert.equal(content.length, r.usage!.completion_tokens - ended);
+    for (const e of content) {
+      assert.ok(e.logprob <= 0);
+      assert.equal(e.top_logprobs.length, 3);
+      for (let k = 1; k < 3; k++) assert.ok(e.top_logprobs[k - 1].logprob >= e.top_logprobs[k].logprob);
+      assert.ok(e.logprob <= e.top_logprobs[0].logprob + 1e-6);
+    }
+    assert.equal(Buffer.from(content.flatMap((e) => e.bytes!)).toString('utf8'), r.choices[0].message.content);
+  });
+  test('logprobs while streaming equal the non-streamed ones', async () => {
+    const params = { model: 'sft', messages: user('Hello'), max_tokens: 8, seed: 6, logprobs: true, top_logprobs: 2 };
+    const whole = await client.chat.completions.create(params);
+    const final = await client.chat.completions.stream(params).finalChatCompletion();
+    assert.deepEqual(final.choices[0].logprobs!.content!.map((e) => [e.token, e.logprob]), whole.choices[0].logprobs!.content!.map((e) => [e.token, e.logprob]));
+  });
+  test('top_logprobs above 20 or without logprobs is a BadRequestError', async () => {
+    await assert.rejects(client.chat.completions.create({ model: 'sft', messages: user('x'), logprobs: true, top_logprobs: 21 }), BadRequestError);
+    await assert.rejects(client.chat.completions.create({ model: 'sft', messages: user('x'), top_logprobs: 2 }), BadRequestError);
+  });
+  test('logit_bias +100 makes a token the only one sampled; -100 bans it', async () => {
+    const a = txt('a')[0];
+    const r = await client.chat.completions.create({ model: 'sft', messages: user('Hello'), max_tokens: 6, seed: 1, logit_bias: { [a]: 100 } });
+    assert.equal(r.choices[0].message.content, 'a'.repeat(6));
+    const first = txt('Hello')[0];
+    const banned = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0, max_tokens: 3, logit_bias: { [first]: -100 } });
+    assert.ok(!banned.choices[0].message.content!.startsWith('Hello'));
+    await assert.rejects(client.chat.completions.create({ model: 'sft', messages: user('x'), logit_bias: { '99999': 1 } }), BadRequestError);
+  });
+  test('frequency and presence penalties push a favoured token out after a few repeats', async () => {
+    const a = txt('a')[0];
+    const plain = await client.chat.completions.create({ model: 'sft', messages: user('Hello'), max_tokens: 8, temperature: 0, logit_bias: { [a]: 5 } });
+    assert.equal(plain.choices[0].message.content, 'a'.repeat(8));
+    const freq = await client.chat.completions.create({ model: 'sft', messages: user('Hello'), max_tokens: 8, temperature: 0, logit_bias: { [a]: 5 }, frequency_penalty: 2 });
+    const f = freq.choices[0].message.content!;
+    assert.ok(f.startsWith('aa') && f !== 'a'.repeat(8) && f.split('a').length - 1 <= 4, f);
+    const pres = await client.chat.completions.create({ model: 'sft', messages: user('Hello'), max_tokens: 8, temperature: 0, logit_bias: { [a]: 1.5 }, presence_penalty: 2 });
+    assert.ok(pres.choices[0].message.content!.startsWith('a') && !pres.choices[0].message.content!.startsWith('aa'), pres.choices[0].message.content!);
+  });
+  test('temperature out of range is a BadRequestError with param', async () => {
+    await assert.rejects(client.chat.completions.create({ model: 'sft', messages: user('x'), temperature: 3 }), (e: unknown) => e instanceof BadRequestError && e.param === 'temperature');
+  });
+  test('context overflow is a BadRequestError with the token counts', async () => {
+    await assert.rejects(client.chat.completions.create({ model: 'sft', messages: user('Hello'), max_tokens: 1000 }), (e: unknown) => e instanceof BadRequestError && e.code === 'context_length_exceeded' && /maximum context length is 64 tokens/.test(e.message) && /1000 in the completion/.test(e.message));
+    await assert.rejects(client.chat.completions.create({ model: 'sft', messages: user('Hello there. '.repeat(30)) }), (e: unknown) => e instanceof BadRequestError && e.code === 'context_length_exceeded');
+  });
+  test('response_format json_schema without constrained decoding is a BadRequestError naming the feature', async () => {
+    await assert.rejects(
+      client.chat.completions.create({ model: 'sft', messages: user('x'), response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object' }, strict: true } } }),
+      (e: unknown) => e instanceof BadRequestError && e.param === 'response_format' && /constrained decoding/.test(e.message),
+    );
+    const ok = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0, response_format: { type: 'text' } });
+    assert.equal(ok.choices[0].finish_reason, 'stop');
+  });
+  test('malformed messages are BadRequestErrors', async () => {
+    await assert.rejects(client.chat.completions.create({ model: 'sft', messages: [] }), BadRequestError);
+    await assert.rejects(client.chat.completions.create({ model: 'sft', messages: [{ role: 'tool', content: 'x', tool_call_id: 'a' }] }), BadRequestError);
+    await assert.rejects(client.chat.completions.create({ model: 'sft', messages: [{ role: 'assistant', content: 'x' }] }), BadRequestError);
+  });
+});
+
+describe('tools', () => {
+  const weather = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+  test("the model's tool call comes back as tool_calls, and the client's result goes back in", async () => {
+    const r = await client.chat.completions.create({ model: 'scripted', messages: user('weather?'), temperature: 0, tools: weather });
+    const msg = r.choices[0].message;
+    assert.equal(r.choices[0].finish_reason, 'tool_calls');
+    assert.equal(msg.content, null);
+    assert.equal(msg.tool_calls!.length, 1);
+    const call = msg.tool_calls![0] as { id: string; function: { name: string; arguments: string } };
+    assert.equal(call.function.name, 'get_weather');
+    assert.deepEqual(JSON.parse(call.function.arguments), { city: 'Paris' });
+    const next = await client.chat.completions.create({
+      model: 'scripted',
+      temperature: 0,
+      tools: weather,
+      messages: [...user('weather?'), msg, { role: 'tool', tool_call_id: call.id, content: '22C and sunny' }],
+    });
+    assert.equal(next.choices[0].message.content, ' It says: 22C and sunny.');
+    assert.equal(next.choices[0].finish_reason, 'stop');
+  });
+  test('tool calls are accumulated from a stream', async () => {
+    const final = await client.chat.completions.stream({ model: 'scripted', messages: user('weather?'), temperature: 0, tools: weather }).finalChatCompletion();
+    assert.equal(final.choices[0].finish_reason, 'tool_calls');
+    assert.equal(final.choices[0].message.tool_calls![0].function.name, 'get_weather');
+    assert.deepEqual(JSON.parse(final.choices[0].message.tool_calls![0].function.arguments), { city: 'Paris' });
+  });
+  test('tool calls with logprobs: only the visible text has entries', async () => {
+    const r = await client.chat.completions.create({ model: 'scripted', messages: user('weather?'), temperature: 0, tools: weather, logprobs: true });
+    assert.deepEqual(r.choices[0].logprobs!.content, []);
+  });
+  test('the built-in calculator runs server-side (builtin_tools) and the model reads its output', async () => {
+    const r = await client.chat.completions.create({ model: 'scripted', messages: user('calc please'), temperature: 0, builtin_tools: ['calculator'] } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    assert.equal(r.choices[0].message.content, ' It says: 36.');
+    assert.equal(r.choices[0].finish_reason, 'stop');
+    assert.equal(r.choices[0].message.tool_calls, undefined);
+  });
+  test('tool_choice "none" masks calls; without tools the model cannot call', async () => {
+    const r = await client.chat.completions.create({ model: 'scripted', messages: user('weather?'), temperature: 0, tools: weather, tool_choice: 'none', max_tokens: 4 });
+    assert.notEqual(r.choices[0].finish_reason, 'tool_calls');
+    const r2 = await client.chat.completions.create({ model: 'scripted', messages: user('weather?'), temperature: 0, max_tokens: 4 });
+    assert.equal(r2.choices[0].message.tool_calls, undefined);
+  });
+  test('tool_choice naming a function makes even a random model call it', async () => {
+    const end = tok.specialId('<|tool_end|>');
+    const r = await client.chat.completions.create({ model: 'sft', messages: user('Hello'), seed: 2, tools: weather, tool_choice: { type: 'function', function: { name: 'get_weather' } }, logit_bias: { [end]: 100 }, max_tokens: 30 });
+    assert.equal(r.choices[0].finish_reason, 'tool_calls');
+    const call = r.choices[0].message.tool_calls![0] as { function: { name: string; arguments: string } };
+    assert.equal(call.function.name, 'get_weather');
+    assert.equal(typeof JSON.parse(call.function.arguments), 'object');
+  });
+  test('a tool_choice naming an unknown function, or tool results without a call, are BadRequestErrors', async () => {
+    await assert.rejects(client.chat.completions.create({ model: 'sft', messages: user('x'), tools: weather, tool_choice: { type: 'function', function: { name: 'nope' } } }), BadRequestError);
+    await assert.rejects(
+      client.chat.completions.create({ model: 'sft', messages: [...user('x'), { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '{}' } }] }] }),
+      BadRequestError,
+    );
+  });
+});
+
+describe('completions, embeddings, scoring, tokenizer routes', () => {
+  test('completions on the base model: text, usage, finish reason', async () => {
+    const r = await client.completions.create({ model: 'base', prompt: 'the weather', max_tokens: 6, seed: 1 });
+    assert.equal(r.object, 'text_completion');
+    assert.equal(r.usage!.prompt_tokens, 1 + txt('the weather').length);
+    assert.ok(r.usage!.completion_tokens <= 6);
+    assert.equal(typeof r.choices[0].text, 'string');
+  });
+  test('completions streamed concatenate to the non-streamed text', async () => {
+    const whole = await client.completions.create({ model: 'base', prompt: 'the weather', max_tokens: 10, seed: 9 });
+    let text = '';
+    for await (const c of await client.completions.create({ model: 'base', prompt: 'the weather', max_tokens: 10, seed: 9, stream: true })) text += c.choices[0]?.text ?? '';
+    assert.equal(text, whole.choices[0].text);
+  });
+  test('completions: several prompts × n choices, and logprobs', async () => {
+    const r = await client.completions.create({ model: 'base', prompt: ['a', 'b'], n: 2, max_tokens: 3, seed: 1, logprobs: 2 });
+    assert.equal(r.choices.length, 4);
+    assert.deepEqual(r.choices.map((c) => c.index), [0, 1, 2, 3]);
+    const lp = r.choices[0].logprobs!;
+    assert.equal(lp.tokens!.length, lp.token_logprobs!.length);
+    assert.ok(lp.top_logprobs!.every((t) => Object.keys(t).length <= 2 && Object.keys(t).length >= 1));
+  });
+  test('embeddings with the client default encoding (base64) decode to unit vectors of the model width', async () => {
+    const r = await client.embeddings.create({ model: 'sft', input: ['the weather in Paris', 'Bye'] });
+    assert.equal(r.data.length, 2);
+    for (const d of r.data) {
+      assert.equal(d.embedding.length, 32);
+      assert.ok(Math.abs(Math.hypot(...d.embedding) - 1) < 1e-5);
+    }
+    assert.notDeepEqual(r.data[0].embedding, r.data[1].embedding);
+    assert.equal(r.usage.prompt_tokens, txt('the weather in Paris').length + txt('Bye').length);
+  });
+  test('embeddings as floats equal the base64 ones exactly', async () => {
+    const f = await client.embeddings.create({ model: 'sft', input: 'Hello there', encoding_format: 'float' });
+    const b = await client.embeddings.create({ model: 'sft', input: 'Hello there' });
+    assert.deepEqual(b.data[0].embedding, f.data[0].embedding);
+  });
+  test('rewards: the reward model scores (prompt, reply) pairs deterministically', async () => {
+    const r = await post('/v1/rewards', { input: [{ prompt: 'What is 12*3?', reply: '36' }, { prompt: 'What is 12*3?', reply: 'Hello there.' }, { prompt: 'What is 12*3?', reply: '36' }] });
+    assert.equal(r.status, 200);
+    const s = r.json.data.map((d: { score: number }) => d.score);
+    assert.ok(s.every((x: number) => Number.isFinite(x)));
+    assert.equal(s[0], s[2]);
+    assert.notEqual(s[0], s[1]);
+    const bad = await post('/v1/rewards', { model: 'sft', input: [{ prompt: 'x', reply: 'y' }] });
+    assert.equal(bad.status, 404);
+  });
+  test('tokenize and detokenize round-trip', async () => {
+    const t = await post('/tokenize', { model: 'sft', prompt: 'Hello there', add_special_tokens: false });
+    assert.deepEqual(t.json.tokens, txt('Hello there'));
+    assert.equal(t.json.max_model_len, 64);
+    const d = await post('/detokenize', { model: 'sft', tokens: t.json.tokens });
+    assert.equal(d.json.prompt, 'Hello there');
+    assert.equal((await post('/detokenize', { model: 'sft', tokens: [-1] })).status, 400);
+  });
+});
+
+describe('errors', () => {
+  test('an unknown model is a NotFoundError in OpenAI shape', async () => {
+    await assert.rejects(client.chat.completions.create({ model: 'gpt-4o', messages: user('x') }), (e: unknown) => e instanceof NotFoundError && e.code === 'model_not_found' && e.type === 'not_found_error');
+  });
+  test('an unknown route is a 404 in OpenAI shape; bad JSON is a 400', async () => {
+    const r = await fetch(`${base}/v1/nope`);
+    assert.equal(r.status, 404);
+    assert.equal(typeof ((await r.json()) as { error: { message: string } }).error.message, 'string');
+    const bad = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":' });
+    assert.equal(bad.status, 400);
+    const j = (await bad.json()) as { error: { message: string; type: string } };
+    assert.equal(j.error.type, 'invalid_request_error');
+    assert.doesNotMatch(j.error.message, /at .*\.js/);
+  });
+  test('API keys: a wrong or missing key is AuthenticationError; a right one works; /health stays open', async () => {
+    const s = new GptforgeServer({ apiKeys: ['k-one', 'k-two'] });
+    s.setModels(new Map([['scripted', scriptedModel(tok)]]));
+    const addr = await s.listen(0);
+    try {
+      await assert.rejects(new OpenAI({ baseURL: `${addr}/v1`, apiKey: 'wrong', maxRetries: 0 }).models.list(), AuthenticationError);
+      assert.equal((await fetch(`${addr}/v1/models`)).status, 401);
+      for (const key of ['k-one', 'k-two']) {
+        const r = await new OpenAI({ baseURL: `${addr}/v1`, apiKey: key, maxRetries: 0 }).chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0 });
+        assert.equal(r.choices[0].message.content, 'Hello there. How are you? Bye.');
+      }
+      assert.equal((await fetch(`${addr}/health`)).status, 200);
+    } finally {
+      await s.close();
+    }
+  });
+  test('an oversized body is a 413 in OpenAI shape', async () => {
+    const s = new GptforgeServer({ bodyLimit: 1000 });
+    s.setModels(new Map([['scripted', scriptedModel(tok)]]));
+    const addr = await s.listen(0);
+    try {
+      await assert.rejects(new OpenAI({ baseURL: `${addr}/v1`, apiKey: 'x', maxRetries: 0 }).chat.completions.create({ model: 'scripted', messages: user('x'.repeat(2000)) }), (e: unknown) => e instanceof APIError && e.status === 413 && e.code === 'request_too_large');
+    } finally {
+      await s.close();
+    }
+  });
+  test('a full queue answers RateLimitError with Retry-After; the admitted requests complete', async () => {
+    const s = new GptforgeServer({ parallel: 1, maxQueue: 1 });
+    s.setModels(new Map([['scripted', scriptedModel(tok, { slowMs: 3, repeat: 4 })]]));
+    const addr = await s.listen(0);
+    const c = new OpenAI({ baseURL: `${addr}/v1`, apiKey: 'x', maxRetries: 0 });
+    try {
+      const settled = await Promise.allSettled(Array.from({ length: 4 }, () => c.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0 })));
+      const limited = settled.filter((x) => x.status === 'rejected');
+      assert.ok(limited.length >= 1, 'some request was refused');
+      for (const x of limited) {
+        const e = (x as PromiseRejectedResult).reason;
+        assert.ok(e instanceof RateLimitError, String(e));
+        assert.equal(e.headers.get('retry-after'), '1');
+      }
+      for (const x of settled) if (x.status === 'fulfilled') assert.equal(x.value.choices[0].message.content, 'Hello there. How are you? Bye.'.repeat(4));
+      assert.ok(settled.some((x) => x.status === 'fulfilled'));
+    } finally {
+      await s.close();
+    }
+  });
+  test('a client that disconnects stops its decoding within a step', async () => {
+    const s = new GptforgeServer({ parallel: 2 });
+    const m = scriptedModel(tok, { slowMs: 5, repeat: 6 });
+    s.setModels(new Map([['scripted', m]]));
+    const addr = await s.listen(0);
+    const c = new OpenAI({ baseURL: `${addr}/v1`, apiKey: 'x', maxRetries: 0 });
+    try {
+      const ac = new AbortController();
+      const stream = await c.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0, stream: true }, { signal: ac.signal });
+      let got = 0;
+      for await (const _ of stream) {
+        if (++got === 3) {
+          ac.abort();
+          break;
+        }
+      }
+      const passes = (m.model as unknown as { batches: number[] }).batches;
+      const at = passes.length;
+      await new Promise((r) => setTimeout(r, 150));
+      assert.ok(passes.length - at <= 2, `decoding went on for ${passes.length - at} passes after the client left`);
+      assert.ok(passes.length < 60, `${passes.length} passes in all`);
+      const metrics = await (await fetch(`${addr}/metrics`)).text();
+      assert.match(metrics, /gptforge_running_rows\{model="scripted"\} 0/);
+    } finally {
+      await s.close();
+    }
+  });
+});
