@@ -1,19 +1,28 @@
 import type { TokenConstraint } from '../infer/constraint.js';
+import { schemaConstraint } from '../infer/constrain/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { badRequest } from './errors.js';
 
 /**
- * `response_format` → a TokenConstraint for each row. Constrained decoding (JSON Schema →
- * token constraint) lives in src/infer/constrain/; it registers its compilers here, and until
- * one is registered for a type the server answers 400 naming the missing feature rather than
- * returning unconstrained text that claims to be JSON.
+ * `response_format` → a TokenConstraint for each row, through constrained decoding
+ * (src/infer/constrain: JSON Schema → a byte-level automaton over the vocabulary). Both JSON
+ * types are registered below; a type without a compiler is answered 400 naming the missing
+ * feature rather than with unconstrained text that claims to be JSON.
+ *
+ * Whitespace is compact (no spaces or newlines between tokens, as OpenAI's structured outputs
+ * write): a small model given the choice spends its token budget on indentation, and a
+ * bounded schema then always completes within a bounded number of tokens.
  */
 export type ResponseFormatType = 'json_object' | 'json_schema';
 
 /** Builds the constraint for one request (each row gets a `clone()`). `schema` is the json_schema's schema (json_object: undefined). */
 export type ConstraintCompiler = (tok: Tokenizer, schema: unknown, strict: boolean) => TokenConstraint;
 
-const compilers = new Map<ResponseFormatType, ConstraintCompiler>();
+const compilers = new Map<ResponseFormatType, ConstraintCompiler>([
+  // OpenAI: json_object is "valid JSON"; an object at the top level, as its docs and clients expect
+  ['json_object', (tok) => schemaConstraint({ type: 'object' }, tok, { whitespace: 'compact' })],
+  ['json_schema', (tok, schema) => schemaConstraint(schema, tok, { whitespace: 'compact', file: 'response_format.json_schema.schema' })],
+]);
 
 /** Make `response_format: {type}` available (called by the constrained-decoding module). */
 export function registerResponseFormat(type: ResponseFormatType, compile: ConstraintCompiler): void {

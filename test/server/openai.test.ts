@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import OpenAI, { APIError, AuthenticationError, BadRequestError, InternalServerError, NotFoundError, RateLimitError } from 'openai';
+import { ajvValidator } from '../constrain/ajv.js';
 import { GptforgeServer, loadRunModels, type ServedModel } from '../../src/server/index.js';
 import type { Tokenizer } from '../../src/tokenizer/index.js';
 import { scriptedModel, tinyRun } from './fixture.js';
@@ -210,13 +211,37 @@ describe('chat completions', () => {
     await assert.rejects(client.chat.completions.create({ model: 'sft', messages: user('Hello'), max_tokens: 1000 }), (e: unknown) => e instanceof BadRequestError && e.code === 'context_length_exceeded' && /maximum context length is 64 tokens/.test(e.message) && /1000 in the completion/.test(e.message));
     await assert.rejects(client.chat.completions.create({ model: 'sft', messages: user('Hello there. '.repeat(30)) }), (e: unknown) => e instanceof BadRequestError && e.code === 'context_length_exceeded');
   });
-  test('response_format json_schema without constrained decoding is a BadRequestError naming the feature', async () => {
+  test('response_format json_schema (strict): 100 seeds, every reply complete and valid under ajv; an unsupported keyword is a BadRequestError naming it', async () => {
+    const schema = { type: 'object', properties: { answer: { type: 'integer', minimum: 0, maximum: 99 }, sure: { type: 'boolean' }, kind: { enum: ['noun', 'verb'] } }, required: ['answer', 'sure', 'kind'], additionalProperties: false };
+    const validate = ajvValidator(schema);
+    for (let s0 = 0; s0 < 100; s0 += 20) {
+      const replies = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          client.chat.completions.create({ model: 'sft', messages: user('Answer in JSON.'), seed: s0 + i, max_tokens: 40, response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } } }),
+        ),
+      );
+      for (const r of replies) {
+        // the schema is bounded and whitespace compact: 40 tokens always suffice, so every reply completes
+        assert.equal(r.choices[0].finish_reason, 'stop', `seed reply ${r.choices[0].message.content}`);
+        const value = JSON.parse(r.choices[0].message.content ?? '') as unknown;
+        assert.ok(validate(value), r.choices[0].message.content ?? '');
+      }
+    }
     await assert.rejects(
-      client.chat.completions.create({ model: 'sft', messages: user('x'), response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object' }, strict: true } } }),
-      (e: unknown) => e instanceof BadRequestError && e.param === 'response_format' && /constrained decoding/.test(e.message),
+      client.chat.completions.create({ model: 'sft', messages: user('x'), response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', not: { const: 'a' } }, strict: true } } }),
+      (e: unknown) => e instanceof BadRequestError && e.param === 'response_format' && /not/.test(e.message),
     );
     const ok = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0, response_format: { type: 'text' } });
     assert.equal(ok.choices[0].finish_reason, 'stop');
+  });
+  test('response_format json_object: a complete reply is a JSON object; one cut by max_tokens says length', async () => {
+    for (let seed = 0; seed < 10; seed++) {
+      const r = await client.chat.completions.create({ model: 'sft', messages: user('JSON please'), seed, max_tokens: 30, response_format: { type: 'json_object' } });
+      const c = r.choices[0];
+      assert.ok(c.finish_reason === 'stop' || c.finish_reason === 'length', String(c.finish_reason));
+      assert.ok((c.message.content ?? '').startsWith('{'), c.message.content ?? '');
+      if (c.finish_reason === 'stop') assert.equal(typeof JSON.parse(c.message.content ?? ''), 'object');
+    }
   });
   test('malformed messages are BadRequestErrors', async () => {
     await assert.rejects(client.chat.completions.create({ model: 'sft', messages: [] }), BadRequestError);
