@@ -71,6 +71,19 @@ typedef struct { float *p, *m, *v; const float *g; float lr, b1, b2, eps, wd, bc
 
 #define GELU_K 0.7978845608028654f
 
+/* one row of V floats per thread for cross-entropy's backward (grown, never shrunk) */
+static __thread float *ce_row;
+static __thread long ce_cap;
+static float *ce_scratch(long V) {
+  if (ce_cap < V) {
+    free(ce_row);
+    ce_row = (float *)malloc(sizeof(float) * (size_t)V);
+    if (!ce_row) abort();
+    ce_cap = V;
+  }
+  return ce_row;
+}
+
 typedef struct {
   range_fn add_bias_rows;
   range_fn bias_grad_cols;

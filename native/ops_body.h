@@ -287,11 +287,15 @@ OPS_ATTR static void OPS(ce_bwd_rows)(void *c, long r0, long r1) {
     float *dx = k->dlogits + r * V;
     float mx = -INFINITY;
     for (long j = 0; j < V; j++) mx = x[j] > mx ? x[j] : mx;
-    float s = 0.0f;
+    /* each exp once: kept in a row of scratch between the sum and the gradient */
+    float *e = ce_scratch(V), s = 0.0f;
 #pragma omp simd reduction(+ : s)
-    for (long j = 0; j < V; j++) s += gfn_expf(x[j] - mx);
+    for (long j = 0; j < V; j++) {
+      e[j] = gfn_expf(x[j] - mx);
+      s += e[j];
+    }
     float g = k->dloss[r], inv = 1.0f / s;
-    for (long j = 0; j < V; j++) dx[j] += g * gfn_expf(x[j] - mx) * inv;
+    for (long j = 0; j < V; j++) dx[j] += g * e[j] * inv;
     dx[t] -= g;
   }
 }
