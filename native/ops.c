@@ -112,13 +112,16 @@ typedef struct {
 #if defined(__x86_64__) && defined(__GNUC__)
 #define OPS_ATTR __attribute__((target("avx512f,avx2,fma")))
 #define OPS(name) name##_avx512
+#define OPS_EXP gfn_expf
 #include "ops_body.h"
 #define OPS_ATTR __attribute__((target("avx2,fma")))
 #define OPS(name) name##_avx2
+#define OPS_EXP gfn_expf
 #include "ops_body.h"
 #endif
 #define OPS_ATTR
 #define OPS(name) name##_scalar
+#define OPS_EXP gfn_expf_nofma
 #include "ops_body.h"
 
 static const ops_table *OPS_T_cur;
