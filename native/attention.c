@@ -92,15 +92,18 @@ INLINE void pad_cols(const float *src, long stride, long off, int T, int D, int 
 #define VL 16
 #define SMALL_ATTR __attribute__((target("avx512f,fma")))
 #define SMALL(name) name##_avx512
+#define SMALL_EXP gfn_expf
 #include "attention_small.h"
 #define VL 8
 #define SMALL_ATTR __attribute__((target("avx2,fma")))
 #define SMALL(name) name##_avx2
+#define SMALL_EXP gfn_expf
 #include "attention_small.h"
 #endif
 #define VL 4
 #define SMALL_ATTR
 #define SMALL(name) name##_vec4
+#define SMALL_EXP gfn_expf_nofma
 #include "attention_small.h"
 
 static pool_task_fn small_fwd, small_bwd;
@@ -156,7 +159,7 @@ static void att_fwd_task(void *c, int bh, int n) {
       float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
       for (int j = 0; j < valid; j++) {
-        row[j] = gfn_expf(row[j] - mx);
+        row[j] = gfn_expf_nofma(row[j] - mx);
         sum += row[j];
       }
       float inv = 1.0f / sum;
@@ -199,7 +202,7 @@ static void att_bwd_task(void *c, int bh, int n) {
       float *row = P + (long)i * kv;
       int valid = t0 + i + 1;
       float l = lse[t0 + i];
-      for (int j = 0; j < valid; j++) row[j] = gfn_expf(row[j] - l);
+      for (int j = 0; j < valid; j++) row[j] = gfn_expf_nofma(row[j] - l);
       for (int j = valid; j < kv; j++) row[j] = 0.0f;
     }
     /* dV[0:kv] += Pᵀ · dO_t */
@@ -265,7 +268,7 @@ static void dec_task(void *c, int bh, int n) {
     }
     float sum = 0.0f;
     for (int s = first; s <= last; s++) {
-      p[s] = gfn_expf(p[s] - mx);
+      p[s] = gfn_expf_nofma(p[s] - mx);
       sum += p[s];
     }
     for (int s = first; s <= last; s++) {

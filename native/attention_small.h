@@ -3,8 +3,9 @@
  *   VL           lanes per vector: 16 (AVX-512), 8 (AVX2), 4 (SSE2, NEON, anything else)
  *   SMALL_ATTR   the target attribute the instance is compiled for (may be empty)
  *   SMALL(name)  name with the instance's suffix
+ *   SMALL_EXP    gfn_expf, or gfn_expf_nofma for the baseline instance (fastmath.h)
  * A vector of VL floats then fills exactly one register, so the compiler never has to
- * split or spill it. Each inclusion #undefs these three. */
+ * split or spill it. Each inclusion #undefs these. */
 
 /* accumulator vectors a tile may keep in registers (32 zmm; 16 ymm or xmm) */
 #define ACC (VL == 16 ? 16 : 8)
@@ -68,7 +69,7 @@ INLINE void SMALL(att_fwd_small)(const att_ctx *a, int b, int h, const int DP) {
     for (int j = 0; j < nk; j++)
 #pragma omp simd
       for (int l = 0; l < VL; l++) {
-        float e = gfn_expf(St[j * VL + l] - mx[l]), p = j <= i0 + l ? e : 0.0f;
+        float e = SMALL_EXP(St[j * VL + l] - mx[l]), p = j <= i0 + l ? e : 0.0f;
         St[j * VL + l] = p;
         sum[l] += p;
       }
@@ -122,7 +123,7 @@ INLINE void SMALL(att_bwd_small)(const att_ctx *a, int b, int h, const int DP) {
       float *p = Pt + (long)j * TP + i0, *g = dSt + (long)j * TP + i0;
 #pragma omp simd
       for (int l = 0; l < VL; l++) {
-        float e = gfn_expf(p[l] - lse[i0 + l]), x = j <= i0 + l ? e : 0.0f;
+        float e = SMALL_EXP(p[l] - lse[i0 + l]), x = j <= i0 + l ? e : 0.0f;
         p[l] = x;
         g[l] = x * (g[l] - di[i0 + l]);
       }
@@ -172,4 +173,5 @@ SMALL_ATTR static void SMALL(att_bwd_small_task)(void *c, int bh, int n) {
 #undef VSTORE
 #undef VL
 #undef SMALL_ATTR
+#undef SMALL_EXP
 #undef SMALL

@@ -71,6 +71,19 @@ typedef struct { float *p, *m, *v; const float *g; float lr, b1, b2, eps, wd, bc
 
 #define GELU_K 0.7978845608028654f
 
+/* one row of V floats per thread for cross-entropy's backward (grown, never shrunk) */
+static __thread float *ce_row;
+static __thread long ce_cap;
+static float *ce_scratch(long V) {
+  if (ce_cap < V) {
+    free(ce_row);
+    ce_row = (float *)malloc(sizeof(float) * (size_t)V);
+    if (!ce_row) abort();
+    ce_cap = V;
+  }
+  return ce_row;
+}
+
 typedef struct {
   range_fn add_bias_rows;
   range_fn bias_grad_cols;
@@ -99,13 +112,16 @@ typedef struct {
 #if defined(__x86_64__) && defined(__GNUC__)
 #define OPS_ATTR __attribute__((target("avx512f,avx2,fma")))
 #define OPS(name) name##_avx512
+#define OPS_EXP gfn_expf
 #include "ops_body.h"
 #define OPS_ATTR __attribute__((target("avx2,fma")))
 #define OPS(name) name##_avx2
+#define OPS_EXP gfn_expf
 #include "ops_body.h"
 #endif
 #define OPS_ATTR
 #define OPS(name) name##_scalar
+#define OPS_EXP gfn_expf_nofma
 #include "ops_body.h"
 
 static const ops_table *OPS_T_cur;

@@ -2,6 +2,7 @@
  * attention_small.h):
  *   OPS_ATTR    the target attribute of the instance (may be empty)
  *   OPS(name)   name with the instance's suffix
+ *   OPS_EXP     gfn_expf, or gfn_expf_nofma for the baseline instance (fastmath.h)
  * Each inclusion defines the instance's ops_table OPS(ops) and #undefs both macros.
  * Plain loops: the compiler vectorises them for the instance's target. */
 
@@ -133,7 +134,7 @@ OPS_ATTR static void OPS(gelu_fwd_r)(void *c, long i0, long i1) {
   for (long i = i0; i < i1; i++) {
     float x = k->a[i];
     float u = GELU_K * (x + 0.044715f * x * x * x);
-    float th = 1.0f - 2.0f / (gfn_expf(2.0f * u) + 1.0f);
+    float th = 1.0f - 2.0f / (OPS_EXP(2.0f * u) + 1.0f);
     k->out[i] = 0.5f * x * (1.0f + th);
   }
 }
@@ -166,7 +167,7 @@ OPS_ATTR static void OPS(gelu_bwd_r)(void *c, long i0, long i1) {
   for (long i = i0; i < i1; i++) {
     float x = k->a[i];
     float u = GELU_K * (x + 0.044715f * x * x * x);
-    float th = 1.0f - 2.0f / (gfn_expf(2.0f * u) + 1.0f);
+    float th = 1.0f - 2.0f / (OPS_EXP(2.0f * u) + 1.0f);
     float du = GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
     k->out[i] += k->b[i] * (0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * du);
   }
@@ -174,13 +175,13 @@ OPS_ATTR static void OPS(gelu_bwd_r)(void *c, long i0, long i1) {
 
 OPS_ATTR static void OPS(silu_fwd_r)(void *c, long i0, long i1) {
   pw_ctx *k = (pw_ctx *)c;
-  for (long i = i0; i < i1; i++) k->out[i] = k->a[i] / (1.0f + gfn_expf(-k->a[i]));
+  for (long i = i0; i < i1; i++) k->out[i] = k->a[i] / (1.0f + OPS_EXP(-k->a[i]));
 }
 
 OPS_ATTR static void OPS(silu_bwd_r)(void *c, long i0, long i1) {
   pw_ctx *k = (pw_ctx *)c;
   for (long i = i0; i < i1; i++) {
-    float x = k->a[i], sg = 1.0f / (1.0f + gfn_expf(-x));
+    float x = k->a[i], sg = 1.0f / (1.0f + OPS_EXP(-x));
     k->out[i] += k->b[i] * sg * (1.0f + x * (1.0f - sg));
   }
 }
@@ -233,7 +234,7 @@ OPS_ATTR static void OPS(sm_fwd_rows)(void *c, long r0, long r1) {
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
     for (long j = 0; j < C; j++) {
-      o[j] = gfn_expf(x[j] - mx);
+      o[j] = OPS_EXP(x[j] - mx);
       s += o[j];
     }
     float inv = 1.0f / s;
@@ -272,7 +273,7 @@ OPS_ATTR static void OPS(ce_fwd_rows)(void *c, long r0, long r1) {
     }
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
-    for (long j = 0; j < V; j++) s += gfn_expf(x[j] - mx);
+    for (long j = 0; j < V; j++) s += OPS_EXP(x[j] - mx);
     k->losses[r] = nan ? NAN : mx + logf(s) - x[t];
   }
 }
@@ -287,11 +288,15 @@ OPS_ATTR static void OPS(ce_bwd_rows)(void *c, long r0, long r1) {
     float *dx = k->dlogits + r * V;
     float mx = -INFINITY;
     for (long j = 0; j < V; j++) mx = x[j] > mx ? x[j] : mx;
-    float s = 0.0f;
+    /* each exp once: kept in a row of scratch between the sum and the gradient */
+    float *e = ce_scratch(V), s = 0.0f;
 #pragma omp simd reduction(+ : s)
-    for (long j = 0; j < V; j++) s += gfn_expf(x[j] - mx);
+    for (long j = 0; j < V; j++) {
+      e[j] = OPS_EXP(x[j] - mx);
+      s += e[j];
+    }
     float g = k->dloss[r], inv = 1.0f / s;
-    for (long j = 0; j < V; j++) dx[j] += g * gfn_expf(x[j] - mx) * inv;
+    for (long j = 0; j < V; j++) dx[j] += g * e[j] * inv;
     dx[t] -= g;
   }
 }
@@ -345,3 +350,4 @@ static const ops_table OPS(ops) = {
 
 #undef OPS_ATTR
 #undef OPS
+#undef OPS_EXP
