@@ -5,7 +5,7 @@ import type { Conversation, Message } from '../data/conversation.js';
 import { ChatEngine, type ChatOptions, type ChatReply, type ChatStopReason } from '../infer/engine.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import { loadModel } from './models.js';
-import { constraintFromOptions } from '../infer/constrain/index.js';
+import { constraintFromOptions, ReplyConstraint } from '../infer/constrain/index.js';
 
 const FLAGS: FlagSpecs = {
   run: { kind: 'string', help: 'run directory (its newest chat model: rl, else sft), a stage directory or a checkpoint', alias: 'r', default: 'runs/small' },
@@ -19,9 +19,9 @@ const FLAGS: FlagSpecs = {
   seed: { kind: 'number', help: 'random seed', default: 1 },
   'no-tools': { kind: 'boolean', help: 'no calculator: the model must answer directly' },
   'show-tools': { kind: 'boolean', help: 'print tool calls and their results (default on)', default: true },
-  'json-schema': { kind: 'string', help: 'every reply is JSON this schema file accepts (no tool calls then; docs/constrain.md)' },
-  regex: { kind: 'string', help: 'every reply matches this regular expression in full (no tool calls then)' },
-  grammar: { kind: 'string', help: 'every reply derives from this GBNF grammar file (no tool calls then)' },
+  'json-schema': { kind: 'string', help: 'each reply\'s text is JSON this schema file accepts (tool calls before it stay free; docs/constrain.md)' },
+  regex: { kind: 'string', help: 'each reply\'s text matches this regular expression in full' },
+  grammar: { kind: 'string', help: 'each reply\'s text derives from this GBNF grammar file' },
 };
 
 const FINISH: Record<ChatStopReason, string> = { end: 'stop', max_tokens: 'length', context: 'context', unclosed_tool_call: 'unclosed_tool_call', abort: 'abort' };
@@ -79,15 +79,16 @@ export const command: Command = {
     const loaded = loadModel(str(a, 'run')!, str(a, 'stage'));
     const engine = new ChatEngine(loaded.model, loaded.tok);
     // Compiled once before the first turn (errors name the file and pointer/line); the engine clones it per reply.
-    const constraint = constraintFromOptions({ jsonSchema: str(a, 'json-schema'), regex: str(a, 'regex'), grammar: str(a, 'grammar') }, loaded.tok);
+    // It governs the visible text only: tool calls before the text stay free (ReplyConstraint).
+    const text = constraintFromOptions({ jsonSchema: str(a, 'json-schema'), regex: str(a, 'regex'), grammar: str(a, 'grammar') }, loaded.tok);
+    const constraint = text && ReplyConstraint.forTokenizer(text, loaded.tok);
     const opts: ChatOptions = {
       temperature: num(a, 'temperature'),
       topK: num(a, 'top-k'),
       topP: num(a, 'top-p'),
       maxTokens: num(a, 'max-tokens'),
       seed: num(a, 'seed'),
-      // a constraint never allows the tool-call tokens, so the tools are off under one
-      tools: bool(a, 'no-tools') || constraint ? null : defaultTools(),
+      tools: bool(a, 'no-tools') ? null : defaultTools(),
       constraint,
     };
     const showTools = bool(a, 'show-tools');
