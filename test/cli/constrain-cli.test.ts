@@ -117,6 +117,12 @@ test('sample and chat with --json-schema, --regex, --grammar: valid output, fini
     const s = run(['sample', '--run', runDir, '--prompt', 'the', '--json-schema', syntax]);
     assert.equal(s.status, 1);
     assert.ok(s.stderr.includes(`${syntax}:3`), s.stderr);
+    const empty = join(root, 'empty.json');
+    writeFileSync(empty, JSON.stringify({ type: 'integer', minimum: 5, maximum: 3 }));
+    const e = run(['sample', '--run', runDir, '--prompt', 'the', '--json-schema', empty]);
+    assert.equal(e.status, 1);
+    assert.equal(e.stdout, '');
+    assert.ok(e.stderr.includes(empty) && /no JSON value satisfies this schema/.test(e.stderr), e.stderr);
     const badRx = run(['sample', '--run', runDir, '--prompt', 'the', '--regex', '(ab|cd']);
     assert.equal(badRx.status, 1);
     assert.match(badRx.stderr, /--regex.*missing \)/);
