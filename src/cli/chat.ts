@@ -2,9 +2,10 @@ import { createInterface } from 'node:readline';
 import type { Command } from './command.js';
 import { parseArgs, formatHelp, str, num, bool, type FlagSpecs } from '../util/args.js';
 import type { Conversation, Message } from '../data/conversation.js';
-import { ChatEngine, type ChatOptions, type ChatReply } from '../infer/engine.js';
+import { ChatEngine, type ChatOptions, type ChatReply, type ChatStopReason } from '../infer/engine.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import { loadModel } from './models.js';
+import { constraintFromOptions, ReplyConstraint } from '../infer/constrain/index.js';
 
 const FLAGS: FlagSpecs = {
   run: { kind: 'string', help: 'run directory (its newest chat model: rl, else sft), a stage directory or a checkpoint', alias: 'r', default: 'runs/small' },
@@ -18,7 +19,12 @@ const FLAGS: FlagSpecs = {
   seed: { kind: 'number', help: 'random seed', default: 1 },
   'no-tools': { kind: 'boolean', help: 'no calculator: the model must answer directly' },
   'show-tools': { kind: 'boolean', help: 'print tool calls and their results (default on)', default: true },
+  'json-schema': { kind: 'string', help: 'each reply\'s text is JSON this schema file accepts (tool calls before it stay free; docs/constrain.md)' },
+  regex: { kind: 'string', help: 'each reply\'s text matches this regular expression in full' },
+  grammar: { kind: 'string', help: 'each reply\'s text derives from this GBNF grammar file' },
 };
+
+const FINISH: Record<ChatStopReason, string> = { end: 'stop', max_tokens: 'length', context: 'context', unclosed_tool_call: 'unclosed_tool_call', abort: 'abort' };
 
 const DIM = (s: string): string => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
 
@@ -34,6 +40,8 @@ function streamReply(engine: ChatEngine, conv: Conversation, opts: ChatOptions, 
   process.stdout.write('\n');
   if (reply.notice) console.error(DIM(`(${reply.notice})`));
   if (reply.stopReason === 'max_tokens') console.error(DIM('(reply cut at --max-tokens)'));
+  // Under a constraint only an end token or the constraint's own end ('end') is a complete value.
+  if (opts.constraint && reply.stopReason !== 'end') console.error(`finish_reason: ${FINISH[reply.stopReason]} (the constrained reply is incomplete)`);
   if (reply.stopReason === 'unclosed_tool_call') console.error(DIM('(the model opened a tool call and never closed it)'));
   return reply;
 }
@@ -70,6 +78,10 @@ export const command: Command = {
     const a = parseArgs(argv, FLAGS, 'chat');
     const loaded = loadModel(str(a, 'run')!, str(a, 'stage'));
     const engine = new ChatEngine(loaded.model, loaded.tok);
+    // Compiled once before the first turn (errors name the file and pointer/line); the engine clones it per reply.
+    // It governs the visible text only: tool calls before the text stay free (ReplyConstraint).
+    const text = constraintFromOptions({ jsonSchema: str(a, 'json-schema'), regex: str(a, 'regex'), grammar: str(a, 'grammar') }, loaded.tok);
+    const constraint = text && ReplyConstraint.forTokenizer(text, loaded.tok);
     const opts: ChatOptions = {
       temperature: num(a, 'temperature'),
       topK: num(a, 'top-k'),
@@ -77,6 +89,7 @@ export const command: Command = {
       maxTokens: num(a, 'max-tokens'),
       seed: num(a, 'seed'),
       tools: bool(a, 'no-tools') ? null : defaultTools(),
+      constraint,
     };
     const showTools = bool(a, 'show-tools');
     let system = str(a, 'system');

@@ -4,6 +4,7 @@ import { parseArgs, formatHelp, str, num, strs, bool, type FlagSpecs } from '../
 import { generateText, type GenerateOptions, type GenerateResult } from '../infer/generate.js';
 import { loadModel } from './models.js';
 import { readTextFile } from '../data/jsonl.js';
+import { constraintFromOptions } from '../infer/constrain/index.js';
 
 const FLAGS: FlagSpecs = {
   run: { kind: 'string', help: 'run directory (its newest checkpoint), a stage directory, or a checkpoint', alias: 'r', default: 'runs/small' },
@@ -18,6 +19,9 @@ const FLAGS: FlagSpecs = {
   'num-samples': { kind: 'number', help: 'how many samples', default: 1, alias: 'n' },
   stop: { kind: 'strings', help: 'stop sequence (repeatable), e.g. --stop "\\n\\n"' },
   strict: { kind: 'boolean', help: 'error instead of truncating a prompt longer than the context' },
+  'json-schema': { kind: 'string', help: 'constrain the completion to JSON this schema file accepts (docs/constrain.md)' },
+  regex: { kind: 'string', help: 'constrain the completion to match this regular expression in full' },
+  grammar: { kind: 'string', help: 'constrain the completion to a GBNF grammar file (llama.cpp syntax, rule root)' },
 };
 
 /** Complete `prompt` with a run's model. Documents in training begin with <|bos|>, so prompts do too. */
@@ -26,6 +30,18 @@ export function sampleFromRun(runDir: string, prompt: string, opts: Omit<Generat
   const ids = [...(tok.hasSpecial('<|bos|>') ? [tok.specialId('<|bos|>')] : []), ...tok.encode(prompt, { disallowedSpecial: 'plain' })];
   const stopIds = tok.hasSpecial('<|eos|>') ? [tok.specialId('<|eos|>')] : [];
   return generateText(model, tok, ids, { ...opts, stopIds });
+}
+
+/**
+ * Why a constrained completion is not a complete value, or undefined when it is: the row ended
+ * for another reason than the constraint (finish reason 'length', 'context', a stop string …)
+ * or the constraint has not reached an accepting state. (--stop is refused with a constraint, so
+ * finish reason 'stop' here is an end token or the constraint's own end.) Printed so an incomplete value is never
+ * taken for a complete one (issue 17, "Bad input").
+ */
+export function incompleteReason(res: GenerateResult, constraint: { isComplete(): boolean }): string | undefined {
+  if (res.finishReason === 'stop' && constraint.isComplete()) return undefined;
+  return res.finishReason === 'length' ? 'cut at --max-tokens: the constrained value is incomplete' : `ended by ${res.finishReason}: the constrained value is incomplete`;
 }
 
 export const command: Command = {
@@ -40,6 +56,12 @@ export const command: Command = {
     if (prompt === undefined) throw new GptforgeError('give --prompt "…" or --prompt-file <file>');
     const stops = strs(a, 'stop').map((s) => s.replace(/\\n/g, '\n').replace(/\\t/g, '\t'));
     const n = num(a, 'num-samples')!;
+    // Compiled once (errors name the file and pointer/line before any model work); each sample
+    // steps its own clone from the start state.
+    const { tok } = loadModel(str(a, 'run')!, str(a, 'stage'));
+    const constraint = constraintFromOptions({ jsonSchema: str(a, 'json-schema'), regex: str(a, 'regex'), grammar: str(a, 'grammar') }, tok);
+    // A stop string would cut the value mid-way and read as a normal end: the constraint decides where it ends.
+    if (constraint && stops.length > 0) throw new GptforgeError('--stop cannot be combined with --json-schema, --regex or --grammar (the constraint decides where the output ends)');
     for (let i = 0; i < n; i++) {
       if (n > 1) process.stdout.write(`\n--- sample ${i + 1}/${n}\n`);
       // The prompt is echoed with the first streamed text, not before: --strict may refuse it,
@@ -49,6 +71,7 @@ export const command: Command = {
         if (!echoed) process.stdout.write(prompt);
         echoed = true;
       };
+      const row = constraint?.clone();
       const res = sampleFromRun(str(a, 'run')!, prompt, {
         maxTokens: num(a, 'max-tokens')!,
         temperature: num(a, 'temperature'),
@@ -57,6 +80,7 @@ export const command: Command = {
         seed: num(a, 'seed')! + i,
         stopSequences: stops,
         strict: bool(a, 'strict'),
+        constraint: row,
         onText: (d) => {
           echo();
           process.stdout.write(d);
@@ -65,6 +89,8 @@ export const command: Command = {
       echo();
       process.stdout.write('\n');
       if (res.warning) console.error(`warning: ${res.warning}`);
+      const why = row ? incompleteReason(res, row) : undefined;
+      if (why) console.error(`finish_reason: ${res.finishReason} (${why})`);
     }
   },
 };

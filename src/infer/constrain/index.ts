@@ -20,6 +20,7 @@ export { lowerGrammar, literal, seq, alt, repeat, opt, star, plus, ref, bytes, c
 export { regexToExpr, type RegexOptions, type CharEncoder } from './regex.js';
 export { schemaGrammar, lowerSchema, jsonChars, intRange, type SchemaOptions } from './schema.js';
 export { parseGbnf } from './gbnf.js';
+export { ReplyConstraint } from './reply.js';
 
 /** Compile a grammar for a tokenizer: the shared matcher every row's constraint steps through. */
 export function compileGrammar(grammar: Grammar, tok: Tokenizer): TokenMatcher {
