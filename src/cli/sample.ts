@@ -34,10 +34,10 @@ export function sampleFromRun(runDir: string, prompt: string, opts: Omit<Generat
 
 /**
  * Why a constrained completion is not a complete value, or undefined when it is: the row ended
- * for another reason than the constraint (finish reason 'length', 'context', a stop string …)
- * or the constraint has not reached an accepting state. (--stop is refused with a constraint, so
- * finish reason 'stop' here is an end token or the constraint's own end.) Printed so an incomplete value is never
- * taken for a complete one (issue 17, "Bad input").
+ * for another reason than the constraint (finish reason 'length', 'context', 'abort') or the
+ * constraint has not reached an accepting state. (--stop is refused with a constraint, so finish
+ * reason 'stop' is an end token or the constraint's own end.) Printed so that an incomplete value
+ * is never taken for a complete one (issue 17, "Bad input").
  */
 export function incompleteReason(res: GenerateResult, constraint: { isComplete(): boolean }): string | undefined {
   if (res.finishReason === 'stop' && constraint.isComplete()) return undefined;
