@@ -1,6 +1,7 @@
 import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { atomicWriteChunks } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
+import { halfToFloat } from './export/ggml-quants.js';
 
 /**
  * The safetensors format (Hugging Face): 8-byte little-endian header length N, N bytes of
@@ -101,13 +102,4 @@ function bf16ToFloat(h: number): number {
   const b = new Float32Array(1);
   new Uint32Array(b.buffer)[0] = h << 16;
   return b[0];
-}
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * Math.pow(2, -14) * (f / 1024);
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * Math.pow(2, e - 15) * (1 + f / 1024);
 }
