@@ -7,7 +7,7 @@ import { holdRunLock } from '../util/lock.js';
 import { loadMixtureConfig } from '../data/mixture.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { PRETRAIN_FLAGS } from './pretrain.js';
-import { resolveMixturePath } from './presets.js';
+import { resolveMixturePath } from '../run/presets.js';
 import { estimatePipeline, estimateText, formatDuration, timingTable } from './estimate.js';
 
 /**

@@ -14,7 +14,7 @@ import { MetricsLog } from '../train/metrics.js';
 import { lossCurveSVG, terminalChart, type Series } from '../eval/plot.js';
 import { getKernels } from '../engine/backend.js';
 import { ensureTokenizer } from './data.js';
-import { loadPreset, resolveMixturePath, type PretrainPreset } from './presets.js';
+import { loadPreset, resolveMixturePath, type PretrainPreset } from '../run/presets.js';
 import { sampleFromRun } from './sample.js';
 import { holdRunLock } from '../util/lock.js';
 

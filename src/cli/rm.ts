@@ -7,18 +7,18 @@ import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 import { renderForReward } from '../data/chat.js';
-import { completionMessages, pairCounts, rankingConversation, readPreferencesJSONL, tierCount, type Ranking } from '../data/preferences.js';
+import { completionMessages, rankingConversation, readPreferencesJSONL, type Ranking } from '../data/preferences.js';
 import type { OnBad } from '../data/chat.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import { simulatedComparisons, taskPrompts } from '../train/comparisons.js';
-import { ShuffledLoader, pairAccuracyByKind, scoreSequences, trainRewardModel, type PairTally, type RenderedRanking } from '../train/reward.js';
+import { ShuffledLoader, pairAccuracyByKind, renderRankings, type RenderedRankings, scoreSequences, trainRewardModel, type PairTally, type RenderedRanking } from '../train/reward.js';
 import { rubricScore } from '../data/labelers.js';
 import type { GPT } from '../model/gpt.js';
 import { fnv1a } from '../data/synthetic/tasks.js';
 import { loadModel } from './models.js';
 import { runPreset } from './sft.js';
-import type { RmPreset } from './presets.js';
+import type { RmPreset } from '../run/presets.js';
 import { holdRunLock } from '../util/lock.js';
 
 const FLAGS: FlagSpecs = {
@@ -44,47 +44,6 @@ function writeRankings(file: string, rankings: readonly Ranking[]): void {
 
 function readRankings(file: string, onBad: OnBad = 'error'): Ranking[] {
   return readPreferencesJSONL(file, { onBad }).rankings;
-}
-
-export interface RenderedRankings {
-  rendered: RenderedRanking[];
-  /** For each rendered ranking, its index in the input. */
-  sources: number[];
-  /** Rankings dropped because a completion is longer than the context. */
-  dropped: number;
-  /** Rankings dropped because all their completions are tied (one tier: no pair to learn from). */
-  tied: number;
-  /** Pairs with a preference in `rendered` (what the loss sees). */
-  pairs: number;
-  /** Tied pairs left out: those in `rendered` plus those of the all-tied rankings. */
-  tiedPairs: number;
-}
-
-/**
- * Render rankings for the reward model, tiers carried along (a ranking without tiers is a
- * strict order, as the files older versions wrote). Rankings with fewer than two tiers and
- * rankings with a completion longer than the context are dropped, each counted.
- */
-export function renderRankings(tok: Tokenizer, rankings: readonly Ranking[], maxLen: number): RenderedRankings {
-  const out: RenderedRankings = { rendered: [], sources: [], dropped: 0, tied: 0, pairs: 0, tiedPairs: 0 };
-  for (const [index, r] of rankings.entries()) {
-    const counts = pairCounts(r);
-    if (tierCount(r) < 2) {
-      out.tied++;
-      out.tiedPairs += counts.tied;
-      continue;
-    }
-    const seqs = r.completions.map((c) => renderForReward(tok, rankingConversation(r.prompt, c)));
-    if (seqs.some((s) => s.length > maxLen)) {
-      out.dropped++;
-      continue;
-    }
-    out.rendered.push(r.tiers !== undefined ? { completions: seqs, tiers: r.tiers } : { completions: seqs });
-    out.sources.push(index);
-    out.pairs += counts.preferred;
-    out.tiedPairs += counts.tied;
-  }
-  return out;
 }
 
 /**

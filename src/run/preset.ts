@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadPreset, presetsDir, type PretrainPreset } from '../cli/presets.js';
+import { loadPreset, presetsDir, type PretrainPreset } from './presets.js';
 import { GptforgeError } from '../util/errors.js';
 import { runLayout } from './layout.js';
 
@@ -29,8 +29,8 @@ export function runPreset(runDir: string, name?: string): PretrainPreset {
 
 /**
  * The run preset: one JSON file covers every stage (pretraining at the top level; `sft`, `rm`,
- * `rl`, `dpo` sections). `PretrainPreset` is its historical name in src/cli/presets.ts.
+ * `rl`, `dpo` sections). `PretrainPreset` is its historical name (src/run/presets.ts).
  */
 export type RunPreset = PretrainPreset;
-export type { PretrainPreset, SftPreset, RmPreset, RlPreset, DpoPreset } from '../cli/presets.js';
-export { loadPreset } from '../cli/presets.js';
+export type { PretrainPreset, SftPreset, RmPreset, RlPreset, DpoPreset } from './presets.js';
+export { loadPreset } from './presets.js';

@@ -2,7 +2,7 @@ import { getKernels } from '../engine/backend.js';
 import type { Conversation } from '../data/conversation.js';
 import type { OnBad } from '../data/chat.js';
 import { buildSftDataset, PackedLoader, sftTable, type SftDataset, type SftMixtureConfig, type SftSourceReport } from '../data/sft.js';
-import type { SftPreset } from '../cli/presets.js';
+import type { SftPreset } from './presets.js';
 import { lossCurveSVG } from '../eval/plot.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import type { TrainResult } from '../train/loop.js';

@@ -3,6 +3,9 @@ import { fromArray, noGrad, type Tensor } from '../engine/tensor.js';
 import * as op from '../engine/ops.js';
 import type { GPT } from '../model/gpt.js';
 import { train, type TrainConfig, type TrainOptions, type TrainResult } from './loop.js';
+import { renderForReward } from '../data/chat.js';
+import { pairCounts, rankingConversation, tierCount, type Ranking } from '../data/preferences.js';
+import type { Tokenizer } from '../tokenizer/index.js';
 
 /**
  * Stage 3: reward modeling. Each completion of a ranked prompt is rendered as a conversation
@@ -288,4 +291,45 @@ export async function trainRewardModel(setup: RewardSetup, cfg: TrainConfig, opt
     cfg,
     opts,
   );
+}
+
+export interface RenderedRankings {
+  rendered: RenderedRanking[];
+  /** For each rendered ranking, its index in the input. */
+  sources: number[];
+  /** Rankings dropped because a completion is longer than the context. */
+  dropped: number;
+  /** Rankings dropped because all their completions are tied (one tier: no pair to learn from). */
+  tied: number;
+  /** Pairs with a preference in `rendered` (what the loss sees). */
+  pairs: number;
+  /** Tied pairs left out: those in `rendered` plus those of the all-tied rankings. */
+  tiedPairs: number;
+}
+
+/**
+ * Render rankings for the reward model, tiers carried along (a ranking without tiers is a
+ * strict order, as the files older versions wrote). Rankings with fewer than two tiers and
+ * rankings with a completion longer than the context are dropped, each counted.
+ */
+export function renderRankings(tok: Tokenizer, rankings: readonly Ranking[], maxLen: number): RenderedRankings {
+  const out: RenderedRankings = { rendered: [], sources: [], dropped: 0, tied: 0, pairs: 0, tiedPairs: 0 };
+  for (const [index, r] of rankings.entries()) {
+    const counts = pairCounts(r);
+    if (tierCount(r) < 2) {
+      out.tied++;
+      out.tiedPairs += counts.tied;
+      continue;
+    }
+    const seqs = r.completions.map((c) => renderForReward(tok, rankingConversation(r.prompt, c)));
+    if (seqs.some((s) => s.length > maxLen)) {
+      out.dropped++;
+      continue;
+    }
+    out.rendered.push(r.tiers !== undefined ? { completions: seqs, tiers: r.tiers } : { completions: seqs });
+    out.sources.push(index);
+    out.pairs += counts.preferred;
+    out.tiedPairs += counts.tied;
+  }
+  return out;
 }

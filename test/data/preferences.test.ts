@@ -20,7 +20,7 @@ import {
 import { applyAdjacentErrors, rubricPrefers, rubricScore, simulatedRanking, TIE_MARGIN, tiersOfSorted } from '../../src/data/labelers.js';
 import { taskByName } from '../../src/data/synthetic/tasks.js';
 import type { Message } from '../../src/data/conversation.js';
-import { KeyQueue, LABEL_HELP, RankingSession, runLabeling, skippedFile } from '../../src/cli/label.js';
+import { KeyQueue, LABEL_HELP, RankingSession, runLabeling, skippedFile } from '../../src/run/label.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'gf-prefs-'));
 const line = (o: unknown): string => JSON.stringify(o);

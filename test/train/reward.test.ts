@@ -9,7 +9,7 @@ import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { renderForReward } from '../../src/data/chat.js';
 import { pairwiseLoss, rewardsOf, ShuffledLoader, trainRewardModel, evaluateRankings, scoreSequences, pairAccuracyByKind, type RenderedRanking } from '../../src/train/reward.js';
 import type { TrainConfig } from '../../src/train/loop.js';
-import { renderRankings } from '../../src/cli/rm.js';
+import { renderRankings } from '../../src/train/reward.js';
 
 test('pairwise loss: a hand-computed ranking of three (all three pairs), gradient and accuracy', () => {
   // rewards best → worst: 2, 0, −1 → pairs with margins 2, 3, 1

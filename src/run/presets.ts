@@ -70,7 +70,7 @@ export interface DpoPreset {
 }
 
 export function presetsDir(): string {
-  // dist/src/cli/presets.js → <package>/presets
+  // dist/src/run/presets.js → <package>/presets
   return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'presets');
 }
 
