@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { getKernels } from '../engine/backend.js';
+import { engineSummary } from '../engine/backend.js';
 import { clearTape, noGrad, resetArena } from '../engine/tensor.js';
 import { makeConfig } from '../model/config.js';
 import { GPT } from '../model/gpt.js';
@@ -37,7 +36,7 @@ export interface PipelineEstimate {
   stages: StageEstimate[];
   /** Sum of the stages, seconds. */
   total: number;
-  /** The CPU model (os.cpus()[0].model), backend and threads the timings were taken on. */
+  /** The backend, kernel path (ISA), threads and CPU model the timings were taken on (engineSummary). */
   machine: string;
   /** Wall seconds the calibration itself took. */
   calibrationSeconds: number;
@@ -188,11 +187,10 @@ export function estimatePipeline(runDir: string, preset: PretrainPreset, vocabSi
       basis: `${answers} greedy answers × ~24 tokens${cmp ? `; ${cmp.prompts} compared prompts (replies, best-of-${cmp.bestOfN}${cmp.oracleBestOfN > 0 ? `, oracle best-of-${cmp.oracleBestOfN}` : ''}, ${cmp.samplesPerPrompt} diversity samples per model) × 48 tokens` : ''}`,
     });
   }
-  const k = getKernels();
   return {
     stages,
     total: stages.reduce((s, x) => s + x.seconds, 0),
-    machine: `${cpus()[0]?.model ?? 'unknown CPU'}, ${k.name} backend, ${k.threads} threads`,
+    machine: engineSummary(),
     calibrationSeconds: (performance.now() - t0) / 1000,
   };
 }
