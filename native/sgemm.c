@@ -263,11 +263,86 @@ static void sgemm_task(void *ctx, int task, int ntasks) {
   }
 }
 
+
+/* ---------------------------------------------------------------------------------------- */
+/* Decode shapes: C[M,N] (+)= A[M,K]·B[K,N] with M ≤ SMALL_M, neither operand transposed (every
+ * linear layer while sampling on the KV cache, M = the batch rows). Packing B (K×N) for one to
+ * four rows of A costs as much as the multiply and the MR-tall microkernel wastes most of its
+ * rows, so these stream B's rows once instead: per KC block, t[m,:] = Σ_k A[m,k]·B[k,:] in
+ * order of k, then C = t or C + t. That is the microkernel's own reduction order (per KC block,
+ * accumulated from zero, FMA where the path has it, added to C at the block's end), so a row's
+ * results are bit-for-bit those of the general path: a row decoded alone equals the same row
+ * decoded in a batch of any size. */
+#define SMALL_M 4
+
+#define GEMV_BODY                                                                              \
+  for (long pc = 0; pc < K; pc += KC) {                                                        \
+    long kc = K - pc < KC ? K - pc : KC;                                                       \
+    int add = pc > 0 || acc;                                                                   \
+    for (long m = 0; m < M; m++) {                                                             \
+      float *t = T + m * w;                                                                    \
+      for (long n = 0; n < w; n++) t[n] = 0.0f;                                                \
+      for (long k = pc; k < pc + kc; k++) {                                                    \
+        const float a = A[m * K + k];                                                          \
+        const float *b = B + k * N + n0;                                                       \
+        _Pragma("GCC ivdep") for (long n = 0; n < w; n++) t[n] += a * b[n];                    \
+      }                                                                                        \
+      float *c = C + m * N + n0;                                                               \
+      if (add)                                                                                 \
+        for (long n = 0; n < w; n++) c[n] += t[n];                                             \
+      else                                                                                     \
+        for (long n = 0; n < w; n++) c[n] = t[n];                                              \
+    }                                                                                          \
+  }
+
+#define GEMV_ARGS const float *restrict A, const float *restrict B, float *restrict C, float *restrict T, long M, long K, long N, long n0, long w, long KC, int acc
+static void gemv_scalar(GEMV_ARGS) { GEMV_BODY }
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static void gemv_avx2(GEMV_ARGS) { GEMV_BODY }
+__attribute__((target("avx512f,fma"))) static void gemv_avx512(GEMV_ARGS) { GEMV_BODY }
+#endif
+
+typedef struct {
+  const float *A, *B;
+  float *C;
+  long M, K, N, chunk;
+  int acc;
+} gemv_job_t;
+
+static void gemv_task(void *ctx, int task, int ntasks) {
+  const gemv_job_t *j = (const gemv_job_t *)ctx;
+  (void)ntasks;
+  long n0 = task * j->chunk, n1 = n0 + j->chunk < j->N ? n0 + j->chunk : j->N;
+  if (n0 >= n1) return;
+  float *T = grow(&bufA, &capA, (size_t)j->M * (size_t)(n1 - n0));
+  if (!T) abort();
+#if defined(__x86_64__)
+  if (ISA.ukr == ukr_avx512) { gemv_avx512(j->A, j->B, j->C, T, j->M, j->K, j->N, n0, n1 - n0, ISA.KC, j->acc); return; }
+  if (ISA.ukr == ukr_avx2) { gemv_avx2(j->A, j->B, j->C, T, j->M, j->K, j->N, n0, n1 - n0, ISA.KC, j->acc); return; }
+#endif
+  gemv_scalar(j->A, j->B, j->C, T, j->M, j->K, j->N, n0, n1 - n0, ISA.KC, j->acc);
+}
+
+/* serial: on the calling thread only (inside pool tasks), else split N over the pool */
+static void small_m(const float *A, const float *B, float *C, long M, long K, long N, int accumulate, int serial) {
+  int threads = serial ? 1 : pool_threads();
+  int ntasks = threads > 1 && 2.0 * (double)M * (double)N * (double)K > 4e6 ? threads : 1;
+  /* chunks of whole cache lines (16 floats) so threads never share one of C's lines */
+  long chunk = ((N + ntasks - 1) / ntasks + 15) & ~15L;
+  gemv_job_t j = {A, B, C, M, K, N, chunk, accumulate};
+  if (ntasks == 1) gemv_task(&j, 0, 1);
+  else pool_run(gemv_task, &j, ntasks);
+}
+
 void gfn_sgemm(const float *A, const float *B, float *C, long M, long K, long N, int transA, int transB, int accumulate) {
   choose_isa();
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
     if (!accumulate) memset(C, 0, sizeof(float) * (size_t)M * (size_t)N);
+    return;
+  }
+  if (M <= SMALL_M && !transA && !transB) {
+    small_m(A, B, C, M, K, N, accumulate, 0);
     return;
   }
   job_t j = {A, B, C, M, K, N, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, accumulate, 1, M};
@@ -305,6 +380,10 @@ void gfn_sgemm_serial(const float *A, const float *B, float *C, long M, long K, 
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
     if (!accumulate) memset(C, 0, sizeof(float) * (size_t)M * (size_t)N);
+    return;
+  }
+  if (M <= SMALL_M && !transA && !transB) {
+    small_m(A, B, C, M, K, N, accumulate, 1);
     return;
   }
   job_t j = {A, B, C, M, K, N, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, accumulate, 1, M};
