@@ -36,7 +36,7 @@ function mainHelp(): string {
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`),
     '',
     'Run "gptforge <command> --help" for the options of a command.',
-    'Environment: GPTFORGE_BACKEND=native|reference, GPTFORGE_THREADS=<n>.',
+    'Environment: GPTFORGE_BACKEND=native|reference, GPTFORGE_ISA=avx512|avx2|scalar|neon (force a kernel path), GPTFORGE_THREADS=<n>, GPTFORGE_PEAK_GFLOPS=<n> (the peak MFU is measured against).',
   ];
   return lines.join('\n');
 }

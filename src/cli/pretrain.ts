@@ -1,3 +1,4 @@
+import { GptforgeError } from '../util/errors.js';
 import { join } from 'node:path';
 import { interruptSignal } from '../util/interrupt.js';
 import type { Command } from './command.js';
@@ -38,7 +39,9 @@ export const PRETRAIN_FLAGS: FlagSpecs = {
 export function presetWithFlags(preset: PretrainPreset, a: ReturnType<typeof parseArgs>): PretrainPreset {
   const p: PretrainPreset = { ...preset, train: { ...preset.train } };
   const n = (k: string): number | undefined => num(a, k);
-  if (n('max-steps') !== undefined) p.train.maxSteps = n('max-steps')!;
+  const steps = n('max-steps');
+  if (steps !== undefined && !(Number.isInteger(steps) && steps >= 1)) throw new GptforgeError(`--max-steps must be a positive whole number of optimizer steps, got ${steps}`, { field: '--max-steps' });
+  if (steps !== undefined) p.train.maxSteps = steps;
   if (n('batch-size') !== undefined) p.batchSize = n('batch-size')!;
   if (n('grad-accum') !== undefined) p.train.gradAccum = n('grad-accum')!;
   if (n('lr') !== undefined) p.train.lr = n('lr')!;

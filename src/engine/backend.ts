@@ -1,3 +1,4 @@
+import { GptforgeError } from '../util/errors.js';
 import type { Kernels } from './kernels.js';
 import { referenceKernels } from './backend-reference.js';
 import { loadNativeKernels } from './backend-native.js';
@@ -29,10 +30,10 @@ export function getKernels(): Kernels {
   if (want === 'reference') current = referenceKernels;
   else if (want === 'native') {
     const k = native();
-    if (!k) throw new Error(`GPTFORGE_BACKEND=native but the native addon could not be loaded: ${nativeError}`);
+    if (!k) throw new GptforgeError(`GPTFORGE_BACKEND=native but the native addon could not be loaded: ${nativeError}`, { field: 'GPTFORGE_BACKEND' });
     current = k;
   } else if (want !== undefined && want !== '') {
-    throw new Error(`GPTFORGE_BACKEND must be "native" or "reference", got "${want}"`);
+    throw new GptforgeError(`GPTFORGE_BACKEND must be "native" or "reference", got "${want}"`, { field: 'GPTFORGE_BACKEND' });
   } else {
     const k = native();
     if (k) current = k;

@@ -94,7 +94,14 @@ export class GptforgeServer {
   }
 
   async listen(port: number, host = '127.0.0.1'): Promise<string> {
-    return this.app.listen({ port, host });
+    try {
+      return await this.app.listen({ port, host });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE') throw new GptforgeError(`port ${port} on ${host} is already in use (another server?): choose another with --port, or --port 0 for a free one`, { field: '--port' });
+      if (code === 'EACCES') throw new GptforgeError(`no permission to listen on ${host}:${port} (ports below 1024 need privileges)`, { field: '--port' });
+      throw e;
+    }
   }
 
   async close(): Promise<void> {

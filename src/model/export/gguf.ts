@@ -38,7 +38,7 @@ export function llamaCppPreFor(pattern: string, file: string): string {
   const pre = name !== undefined ? LLAMA_CPP_PRE[name] : undefined;
   if (!pre) {
     throw new GptforgeError(
-      `the tokenizer's pre-split pattern ${name ? `"${name}"` : JSON.stringify(pattern)} is not one llama.cpp implements, so llama.cpp would split text differently and give other ids; GGUF needs one of: ${Object.keys(LLAMA_CPP_PRE).join(', ')} (train the tokenizer with --pattern gpt4-digits)`,
+      `the tokenizer's pre-split pattern ${name ? `"${name}"` : JSON.stringify(pattern)} is not one llama.cpp implements, so llama.cpp would split text differently and give other ids; GGUF needs one of: ${Object.keys(LLAMA_CPP_PRE).join(', ')} (train the tokenizer with one: "pattern": "gpt4-digits" in the mixture's "tokenizer" section for pretrain and pipeline runs, or --pattern gpt4-digits for gptforge tokenizer train; docs/interop.md)`,
       { file, field: 'pre_tokenizer' },
     );
   }
