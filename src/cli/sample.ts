@@ -56,6 +56,7 @@ export const command: Command = {
     if (prompt === undefined) throw new GptforgeError('give --prompt "…" or --prompt-file <file>');
     const stops = strs(a, 'stop').map((s) => s.replace(/\\n/g, '\n').replace(/\\t/g, '\t'));
     const n = num(a, 'num-samples')!;
+    if (!(Number.isInteger(n) && n >= 1)) throw new GptforgeError(`-n/--num-samples must be a positive whole number, got ${n}`, { field: '--num-samples' });
     // Compiled once (errors name the file and pointer/line before any model work); each sample
     // steps its own clone from the start state.
     const { tok } = loadModel(str(a, 'run')!, str(a, 'stage'));

@@ -15,7 +15,7 @@ export const SFT_FLAGS: FlagSpecs = {
   preset: { kind: 'string', help: 'preset whose "sft" section to use (default: the run\'s preset.json, else small)', alias: 'p' },
   mixture: { kind: 'string', help: 'SFT mixture JSON ({"sources": [{"task"|"path", "weight"}], "examples"}) overriding the preset\'s' },
   data: { kind: 'strings', help: 'your own conversations JSONL, added to the mixture (repeatable; weight with --data-weight)' },
-  'data-weight': { kind: 'number', help: 'mixture weight of each --data file (the task weights sum to 1 in the presets)', default: 1 },
+  'data-weight': { kind: 'number', help: 'mixture weight of each --data file, beside the preset\'s task weights (they sum to 7.6 in tiny, 8.6 in small: weight 8.6 makes your data half of the small mixture)', default: 1 },
   'only-data': { kind: 'boolean', help: 'train on the --data files alone, no synthetic tasks' },
   'on-bad': { kind: 'string', help: 'a bad conversation line: error (default) or skip (counted, reported)', default: 'error' },
   'max-steps': { kind: 'number', help: 'optimizer steps' },

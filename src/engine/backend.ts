@@ -26,6 +26,11 @@ function native(): Kernels | null {
 
 export function getKernels(): Kernels {
   if (current) return current;
+  const threads = process.env.GPTFORGE_THREADS;
+  // the pool reads it with atoi, which would take "abc" as "use every core" without a word
+  if (threads !== undefined && threads !== '' && !/^[1-9][0-9]*$/.test(threads.trim())) {
+    throw new GptforgeError(`GPTFORGE_THREADS must be a positive whole number of threads, got "${threads}"`, { field: 'GPTFORGE_THREADS' });
+  }
   const want = process.env.GPTFORGE_BACKEND;
   if (want === 'reference') current = referenceKernels;
   else if (want === 'native') {

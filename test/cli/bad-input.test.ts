@@ -24,6 +24,9 @@ test('an unknown GPTFORGE_BACKEND and a non-positive --max-steps are refused by 
       assert.match(r.stderr, new RegExp(`--max-steps must be a positive whole number of optimizer steps, got ${steps.replace('.', '\\.')}`));
     }
     assert.equal(existsSync(join(root, 'b')), false, 'refused before the run directory is made');
+    const threads = run(['pretrain', '--preset', preset, '--run', join(root, 'c'), '--max-steps', '2'], { GPTFORGE_THREADS: 'abc' });
+    assert.equal(threads.status, 1);
+    assert.match(threads.stderr, /GPTFORGE_THREADS must be a positive whole number of threads, got "abc"/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -38,6 +41,9 @@ test('serve on a port already in use says so in one line (no stack trace)', asyn
     const preset = writeTinyPreset(join(root, 'in'), { maxSteps: 1 });
     const runDir = join(root, 'run');
     assert.equal(run(['pretrain', '--preset', preset, '--run', runDir, '--quiet', '--no-samples']).status, 0);
+    const none = run(['sample', '--run', runDir, '--prompt', 'the', '-n', '0']);
+    assert.equal(none.status, 1);
+    assert.match(none.stderr, /-n\/--num-samples must be a positive whole number, got 0/);
     const r = run(['serve', '--run', runDir, '--port', String(port)]);
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, new RegExp(`^gptforge: .*port ${port} on 127\\.0\\.0\\.1 is already in use`, 'm'));
