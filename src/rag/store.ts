@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { GptforgeError } from '../util/errors.js';
+import type { Chunk } from './chunk.js';
 import { buildIVF, searchIVF, type IVFIndex } from './ivf.js';
 
 /**
@@ -49,16 +50,10 @@ export interface FileRecord {
   hash: string;
 }
 
-export interface ChunkInput {
+/** A chunk (chunk.ts) as the store keeps it: its order in the file, the source line, and an optional vector. */
+export interface ChunkInput extends Chunk {
   seq: number;
   line?: number;
-  charStart: number;
-  charEnd: number;
-  byteStart: number;
-  byteEnd: number;
-  tokens: number;
-  hash: string;
-  text: string;
   embedding?: Float32Array;
 }
 
