@@ -100,6 +100,14 @@ INLINE void pad_cols(const float *src, long stride, long off, int T, int D, int 
 #define SMALL_EXP gfn_expf
 #include "attention_small.h"
 #endif
+#if defined(__aarch64__)
+/* 4 lanes in q registers; AArch64 has 32 of them, so the 16 this tile needs do not spill */
+#define VL 4
+#define SMALL_ATTR
+#define SMALL(name) name##_neon
+#define SMALL_EXP gfn_expf
+#include "attention_small.h"
+#endif
 #define VL 4
 #define SMALL_ATTR
 #define SMALL(name) name##_vec4
@@ -119,6 +127,9 @@ static int use_small(int T, int D) {
 #if defined(__x86_64__) && defined(__GNUC__)
     case GF_ISA_AVX512: small_bwd = att_bwd_small_task_avx512; small_fwd = att_fwd_small_task_avx512; break;
     case GF_ISA_AVX2: small_bwd = att_bwd_small_task_avx2; small_fwd = att_fwd_small_task_avx2; break;
+#endif
+#if defined(__aarch64__)
+    case GF_ISA_NEON: small_bwd = att_bwd_small_task_neon; small_fwd = att_fwd_small_task_neon; break;
 #endif
     default: small_bwd = att_bwd_small_task_vec4; small_fwd = att_fwd_small_task_vec4; break;
   }

@@ -19,13 +19,17 @@ int gfn_isa_supported(gf_isa isa) {
       __builtin_cpu_init();
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
-    default: return 0; /* NEON kernels are not written yet: ARM64 runs the scalar path */
+#if defined(__aarch64__)
+    case GF_ISA_NEON: return 1; /* Advanced SIMD is part of the AArch64 baseline */
+#endif
+    default: return 0;
   }
 }
 
 gf_isa gfn_isa_best(void) {
   if (gfn_isa_supported(GF_ISA_AVX512)) return GF_ISA_AVX512;
   if (gfn_isa_supported(GF_ISA_AVX2)) return GF_ISA_AVX2;
+  if (gfn_isa_supported(GF_ISA_NEON)) return GF_ISA_NEON;
   return GF_ISA_SCALAR;
 }
 

@@ -119,6 +119,14 @@ typedef struct {
 #define OPS_EXP gfn_expf
 #include "ops_body.h"
 #endif
+#if defined(__aarch64__)
+/* AArch64: NEON is the baseline, so this instance needs no target attribute; it differs from
+ * the scalar one by the FMA-based exp (the scalar instance keeps the one without FMA) */
+#define OPS_ATTR
+#define OPS(name) name##_neon
+#define OPS_EXP gfn_expf
+#include "ops_body.h"
+#endif
 #define OPS_ATTR
 #define OPS(name) name##_scalar
 #define OPS_EXP gfn_expf_nofma
@@ -132,6 +140,9 @@ static const ops_table *ops_choose(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
     case GF_ISA_AVX512: return OPS_T_cur = &ops_avx512;
     case GF_ISA_AVX2: return OPS_T_cur = &ops_avx2;
+#endif
+#if defined(__aarch64__)
+    case GF_ISA_NEON: return OPS_T_cur = &ops_neon;
 #endif
     default: return OPS_T_cur = &ops_scalar;
   }

@@ -15,6 +15,14 @@
 #define FP_MODE_ENTER() unsigned saved_csr = _mm_getcsr(); _mm_setcsr(saved_csr | FTZ_DAZ)
 #define FP_MODE_LEAVE() _mm_setcsr(saved_csr)
 #define FP_MODE_WORKER() _mm_setcsr(_mm_getcsr() | FTZ_DAZ)
+#elif defined(__aarch64__)
+#define CPU_RELAX() __asm__ __volatile__("yield")
+/* FPCR.FZ (bit 24): flush denormals to zero, as FTZ/DAZ above; restored after each kernel */
+static inline unsigned long fpcr_get(void) { unsigned long r; __asm__ __volatile__("mrs %0, fpcr" : "=r"(r)); return r; }
+static inline void fpcr_set(unsigned long r) { __asm__ __volatile__("msr fpcr, %0" : : "r"(r)); }
+#define FP_MODE_ENTER() unsigned long saved_fpcr = fpcr_get(); fpcr_set(saved_fpcr | (1ul << 24))
+#define FP_MODE_LEAVE() fpcr_set(saved_fpcr)
+#define FP_MODE_WORKER() fpcr_set(fpcr_get() | (1ul << 24))
 #else
 #define CPU_RELAX() ((void)0)
 #define FP_MODE_ENTER() ((void)0)

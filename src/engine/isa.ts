@@ -83,7 +83,7 @@ export function resolveIsa(want: string | undefined, support: readonly IsaSuppor
     throw new GptforgeError(`${req}: an x86-64 instruction set; this CPU (${model}) is ${arch}; ${hereText}`);
   }
   if (!support.find((s) => s.name === isa)?.supported) {
-    const why = isa === 'neon' ? 'the NEON kernels are not written yet (ARM64 runs the scalar path)' : `this CPU (${model}) has no ${NEEDS[isa]}`;
+    const why = isa === 'neon' ? 'this build of the addon has no NEON kernels (rebuild it on ARM64: npm rebuild)' : `this CPU (${model}) has no ${NEEDS[isa]}`;
     throw new GptforgeError(`${req}: ${why}; ${hereText}`);
   }
   return isa;

@@ -30,7 +30,7 @@ test('resolveIsa: unset means the default; supported paths pass; the rest are re
   assert.throws(() => resolveIsa('neon', zen3, x86), /GPTFORGE_ISA=neon: NEON is valid only on ARM64; this CPU \(AMD EPYC 7B13\) is x64/);
   const m1 = { arch: 'arm64', model: 'Apple M1' };
   assert.throws(() => resolveIsa('avx2', sup('scalar'), m1), /GPTFORGE_ISA=avx2: an x86-64 instruction set; this CPU \(Apple M1\) is arm64/);
-  assert.throws(() => resolveIsa('neon', sup('scalar'), m1), /GPTFORGE_ISA=neon: the NEON kernels are not written yet/);
+  assert.throws(() => resolveIsa('neon', sup('scalar'), m1), /GPTFORGE_ISA=neon: this build of the addon has no NEON kernels/);
   assert.equal(resolveIsa('neon', sup('scalar', 'neon'), m1), 'neon');
   assert.throws(() => resolveIsa('avx9', zen3, { ...x86, label: 'setIsa' }), /^GptforgeError: setIsa=avx9: unknown/);
   assert.equal(bestIsa(zen3), 'avx2');
@@ -64,7 +64,7 @@ test('GPTFORGE_ISA on this machine: each path the CPU runs is used and reported;
       assert.match(r.out, new RegExp(`^native backend, ${name} kernels, \\d+ threads?, CPU `));
     } else {
       assert.ok(!r.ok, `${name} is not supported here, yet it was accepted: ${r.out}`);
-      assert.match(r.out, new RegExp(`GptforgeError: GPTFORGE_ISA=${name}: .*(${cpuModel().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}|not written yet)`));
+      assert.match(r.out, new RegExp(`GptforgeError: GPTFORGE_ISA=${name}: .*(${cpuModel().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}|no NEON kernels)`));
     }
   }
   if (arch() === 'x64') assert.equal(support.find((s) => s.name === 'neon')!.supported, false);

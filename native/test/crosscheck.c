@@ -1,0 +1,211 @@
+/* Cross-check of every kernel path this build and CPU can run against the scalar path, in C
+ * alone (no Node): the harness the NEON kernels are verified with on x86-64 machines, by
+ * cross-compiling for AArch64 and running under qemu-user (test/engine/neon.test.ts). Run
+ * natively it checks AVX2/AVX-512 the same way.
+ *
+ * For each kernel: the same random inputs through GF_ISA_SCALAR and through each other
+ * supported path; the largest error relative to max(1, |scalar|) must stay under a bound
+ * (the paths differ in FMA contraction and in exp's rounding only).
+ * Prints one "ok <path> <kernel> <err>" line per check, or "FAIL …" and exits 1.
+ *
+ *   cc -O2 -std=gnu11 -pthread native/test/crosscheck.c native/{pool,isa,sgemm,ops,attention}.c -lm
+ *   ./a.out [threads]
+ *
+ * A second mode runs one kernel `reps` times on one path and one thread, for instruction
+ * counts under emulation (scripts/neon-icount.sh; the count of reps=0 is the baseline):
+ *   ./a.out bench <scalar|neon|avx2|avx512> <sgemm M K N | layernorm R C | xent R V | attention B T H D | adamw N> <reps>
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../isa.h"
+#include "../kernels.h"
+#include "../pool.h"
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static float frand(void) { /* uniform in [-1, 1) */
+  rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+  return (float)((rng >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
+}
+static float *rnd(long n, float scale) {
+  float *p = malloc(sizeof(float) * (size_t)(n ? n : 1));
+  for (long i = 0; i < n; i++) p[i] = frand() * scale;
+  return p;
+}
+static float *dup(const float *x, long n) {
+  float *p = malloc(sizeof(float) * (size_t)(n ? n : 1));
+  memcpy(p, x, sizeof(float) * (size_t)n);
+  return p;
+}
+static float *zeros(long n) { return calloc((size_t)(n ? n : 1), sizeof(float)); }
+
+static int failures = 0;
+static void check(const char *isa, const char *what, const float *ref, const float *got, long n, double tol) {
+  double err = 0;
+  for (long i = 0; i < n; i++) {
+    double d = fabs((double)ref[i] - (double)got[i]) / fmax(1.0, fabs((double)ref[i]));
+    if (!(d <= err)) err = d; /* NaN counts as an error */
+  }
+  if (err <= tol) printf("ok %s %s %.3g\n", isa, what, err);
+  else { printf("FAIL %s %s %.3g > %.3g\n", isa, what, err, tol); failures++; }
+}
+
+/* Each case runs `body` once per path into its own outputs; outputs[0] is the scalar one. */
+#define NPATH 2
+static gf_isa paths[NPATH];
+static int npaths;
+
+static void case_sgemm(long M, long K, long N, int ta, int tb, int acc, int serial) {
+  float *A = rnd(M * K, 1), *B = rnd(K * N, 1), *C0 = rnd(M * N, 1);
+  float *out[NPATH];
+  for (int p = 0; p < npaths; p++) {
+    gfn_isa_set(paths[p]);
+    out[p] = dup(C0, M * N);
+    (serial ? gfn_sgemm_serial : gfn_sgemm)(A, B, out[p], M, K, N, ta, tb, acc);
+  }
+  char name[96];
+  snprintf(name, sizeof name, "sgemm%s %ldx%ldx%ld %c%c%s", serial ? "_serial" : "", M, K, N, ta ? 'T' : 'N', tb ? 'T' : 'N', acc ? " acc" : "");
+  for (int p = 1; p < npaths; p++) check(gfn_isa_name(paths[p]), name, out[0], out[p], M * N, 1e-5 * sqrt((double)K));
+  for (int p = 0; p < npaths; p++) free(out[p]);
+  free(A); free(B); free(C0);
+}
+
+static void case_rows(long rows, long cols) {
+  long n = rows * cols;
+  float *x = rnd(n, 2), *w = rnd(cols, 1), *b = rnd(cols, 1), *dy = rnd(n, 1);
+  int32_t *tg = malloc(sizeof(int32_t) * (size_t)rows);
+  for (long r = 0; r < rows; r++) tg[r] = r % 7 == 3 ? -1 : (int32_t)((rng >> 20) % (uint64_t)cols), frand();
+  /* per path: layernorm fwd+bwd, rmsnorm fwd+bwd, gelu, silu, softmax, cross-entropy, adamw */
+  enum { LN_O, LN_DX, LN_DW, RMS_O, RMS_DX, GELU_O, GELU_DX, SILU_O, SILU_DX, SM_O, SM_DX, CE_L, CE_DL, ADAM_P, NOUT };
+  float *o[NPATH][NOUT], *dl = rnd(rows, 1);
+  for (int p = 0; p < npaths; p++) {
+    gfn_isa_set(paths[p]);
+    float *mean = zeros(rows), *rstd = zeros(rows);
+    for (int k = 0; k < NOUT; k++) o[p][k] = zeros(n);
+    gfn_layernorm_forward(x, w, b, o[p][LN_O], mean, rstd, rows, cols, 1e-5f);
+    float *db = zeros(cols);
+    gfn_layernorm_backward(dy, x, w, mean, rstd, o[p][LN_DX], o[p][LN_DW], db, rows, cols);
+    gfn_rmsnorm_forward(x, w, o[p][RMS_O], rstd, rows, cols, 1e-5f);
+    float *dw2 = zeros(cols);
+    gfn_rmsnorm_backward(dy, x, w, rstd, o[p][RMS_DX], dw2, rows, cols);
+    gfn_gelu_forward(x, o[p][GELU_O], n);
+    gfn_gelu_backward(x, dy, o[p][GELU_DX], n);
+    gfn_silu_forward(x, o[p][SILU_O], n);
+    gfn_silu_backward(x, dy, o[p][SILU_DX], n);
+    gfn_softmax_forward(x, o[p][SM_O], rows, cols);
+    gfn_softmax_backward(o[p][SM_O], dy, o[p][SM_DX], rows, cols);
+    gfn_cross_entropy_forward(x, tg, o[p][CE_L], rows, cols, -1);
+    gfn_cross_entropy_backward(x, tg, dl, o[p][CE_DL], rows, cols, -1);
+    float *pp = dup(x, n), *m = zeros(n), *v = zeros(n);
+    for (int s = 1; s <= 3; s++) gfn_adamw(pp, dy, m, v, n, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f - powf(0.9f, (float)s), 1.0f - powf(0.95f, (float)s), 1.0f);
+    memcpy(o[p][ADAM_P], pp, sizeof(float) * (size_t)n);
+    free(mean); free(rstd); free(db); free(dw2); free(pp); free(m); free(v);
+  }
+  static const char *names[NOUT] = {"layernorm_fwd", "layernorm_bwd dx", "layernorm_bwd dw", "rmsnorm_fwd", "rmsnorm_bwd dx", "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "softmax_fwd", "softmax_bwd", "cross_entropy_fwd", "cross_entropy_bwd", "adamw"};
+  const long len[NOUT] = {n, n, cols, n, n, n, n, n, n, n, n, rows, n, n};
+  for (int k = 0; k < NOUT; k++) {
+    char name[96];
+    snprintf(name, sizeof name, "%s %ldx%ld", names[k], rows, cols);
+    for (int p = 1; p < npaths; p++) check(gfn_isa_name(paths[p]), name, o[0][k], o[p][k], len[k], k == LN_DW ? 1e-4 : 2e-5);
+  }
+  for (int p = 0; p < npaths; p++) for (int k = 0; k < NOUT; k++) free(o[p][k]);
+  free(x); free(w); free(b); free(dy); free(tg); free(dl);
+}
+
+static void case_attention(int B, int T, int H, int D) {
+  long nq = (long)B * T * 3 * H * D, no = (long)B * T * H * D;
+  float *qkv = rnd(nq, 1), *dout = rnd(no, 1);
+  float *out[NPATH], *lse[NPATH], *dq[NPATH];
+  for (int p = 0; p < npaths; p++) {
+    gfn_isa_set(paths[p]);
+    out[p] = zeros(no); lse[p] = zeros((long)B * H * T); dq[p] = zeros(nq);
+    gfn_attention_forward(qkv, out[p], lse[p], B, T, H, D);
+    gfn_attention_backward(qkv, out[p], lse[p], dout, dq[p], B, T, H, D);
+  }
+  char name[96];
+  for (int p = 1; p < npaths; p++) {
+    snprintf(name, sizeof name, "attention_fwd B%d T%d H%d D%d", B, T, H, D);
+    check(gfn_isa_name(paths[p]), name, out[0], out[p], no, 2e-5);
+    snprintf(name, sizeof name, "attention_bwd B%d T%d H%d D%d", B, T, H, D);
+    check(gfn_isa_name(paths[p]), name, dq[0], dq[p], nq, 1e-4);
+  }
+  for (int p = 0; p < npaths; p++) { free(out[p]); free(lse[p]); free(dq[p]); }
+  free(qkv); free(dout);
+}
+
+static void case_decode(int B, int Tq, int pos0, int Tmax, int H, int D) {
+  long nq = (long)B * Tq * H * D, nc = (long)B * H * Tmax * D;
+  float *q = rnd(nq, 1), *kc = rnd(nc, 1), *vc = rnd(nc, 1);
+  int32_t starts[8];
+  for (int b = 0; b < B; b++) starts[b] = b % 3;
+  float *out[NPATH];
+  for (int p = 0; p < npaths; p++) {
+    gfn_isa_set(paths[p]);
+    out[p] = zeros(nq);
+    gfn_attention_decode(q, kc, vc, out[p], B, Tq, pos0, Tmax, H, D, starts);
+  }
+  char name[96];
+  snprintf(name, sizeof name, "attention_decode B%d Tq%d pos0 %d H%d D%d", B, Tq, pos0, H, D);
+  for (int p = 1; p < npaths; p++) check(gfn_isa_name(paths[p]), name, out[0], out[p], nq, 2e-5);
+  for (int p = 0; p < npaths; p++) free(out[p]);
+  free(q); free(kc); free(vc);
+}
+
+static int bench(int argc, char **argv) {
+  pool_init(1);
+  int ok = 0;
+  for (int i = 0; i < GF_ISA_COUNT; i++)
+    if (!strcmp(argv[2], gfn_isa_name((gf_isa)i))) ok = gfn_isa_set((gf_isa)i) == 0;
+  if (!ok) { fprintf(stderr, "path %s is not supported here\n", argv[2]); return 2; }
+  const char *k = argv[3];
+  long a = argc > 4 ? atol(argv[4]) : 0, b = argc > 5 ? atol(argv[5]) : 0, c = argc > 6 ? atol(argv[6]) : 0, d = argc > 7 ? atol(argv[7]) : 0;
+  int reps = atoi(argv[argc - 1]);
+  if (!strcmp(k, "sgemm")) {
+    float *A = rnd(a * b, 1), *B = rnd(b * c, 1), *C = zeros(a * c);
+    for (int r = 0; r < reps; r++) gfn_sgemm(A, B, C, a, b, c, 0, 0, 0);
+  } else if (!strcmp(k, "layernorm")) {
+    float *x = rnd(a * b, 1), *w = rnd(b, 1), *bb = rnd(b, 1), *o = zeros(a * b), *m = zeros(a), *rs = zeros(a);
+    for (int r = 0; r < reps; r++) gfn_layernorm_forward(x, w, bb, o, m, rs, a, b, 1e-5f);
+  } else if (!strcmp(k, "xent")) {
+    float *x = rnd(a * b, 4), *l = zeros(a), *dl = rnd(a, 1), *dx = zeros(a * b);
+    int32_t *t = calloc((size_t)a, sizeof(int32_t));
+    for (int r = 0; r < reps; r++) { gfn_cross_entropy_forward(x, t, l, a, b, -1); gfn_cross_entropy_backward(x, t, dl, dx, a, b, -1); }
+  } else if (!strcmp(k, "attention")) {
+    long nq = a * b * 3 * c * d, no = a * b * c * d;
+    float *qkv = rnd(nq, 1), *o = zeros(no), *lse = zeros(a * b * c), *dout = rnd(no, 1), *dq = zeros(nq);
+    for (int r = 0; r < reps; r++) { gfn_attention_forward(qkv, o, lse, (int)a, (int)b, (int)c, (int)d); gfn_attention_backward(qkv, o, lse, dout, dq, (int)a, (int)b, (int)c, (int)d); }
+  } else if (!strcmp(k, "adamw")) {
+    float *p = rnd(a, 1), *g = rnd(a, 1), *m = zeros(a), *v = zeros(a);
+    for (int r = 0; r < reps; r++) gfn_adamw(p, g, m, v, a, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.1f, 0.05f, 1.0f);
+  } else { fprintf(stderr, "unknown kernel %s\n", k); return 2; }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 4 && !strcmp(argv[1], "bench")) return bench(argc, argv);
+  pool_init(argc > 1 ? atoi(argv[1]) : 2);
+  paths[npaths++] = GF_ISA_SCALAR;
+  gf_isa best = gfn_isa_best();
+  if (best == GF_ISA_SCALAR) { printf("FAIL only the scalar path is supported here\n"); return 1; }
+  paths[npaths++] = best;
+  printf("paths scalar %s\n", gfn_isa_name(best));
+  gfn_isa_set(best);
+  printf("sgemm path %s\n", gfn_sgemm_isa());
+  /* shapes: decode rows (M ≤ 4), tile edges (not multiples of 6/8/12/14/16/32), a KC split */
+  static const long shapes[][3] = {{1, 64, 96}, {3, 130, 77}, {4, 256, 1024}, {8, 64, 48}, {13, 37, 29}, {64, 300, 200}, {97, 513, 65}};
+  for (unsigned s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+    for (int t = 0; t < 4; t++) case_sgemm(shapes[s][0], shapes[s][1], shapes[s][2], t & 1, t >> 1, s & 1, 0);
+  case_sgemm(50, 70, 90, 0, 1, 1, 1);
+  case_rows(7, 4096);
+  case_rows(33, 256);
+  case_rows(5, 13);
+  case_attention(2, 16, 2, 16);  /* the small-tile path */
+  case_attention(1, 160, 2, 32); /* the general path */
+  case_decode(3, 1, 20, 32, 2, 16);
+  case_decode(2, 4, 9, 24, 1, 32);
+  if (failures) { printf("%d FAILED\n", failures); return 1; }
+  printf("all ok\n");
+  return 0;
+}
