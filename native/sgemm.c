@@ -367,11 +367,97 @@ __attribute__((target("avx512f,fma"))) static void gemv_avx512(GEMV_ARGS) { GEMV
  * multiply-adds, so the neon path shares it (gemv_scalar) */
 #endif
 
+
+/* The same for B transposed (stored N×K: the logits head h·wteᵀ, and an RM's score head).
+ * Streaming B's rows would reduce along k inside a vector, which is not the microkernel's
+ * order, so each block of GEMVT_W columns is first transposed into a small k-major buffer
+ * (kc × GEMVT_W, in L1) and then swept like gemv: t[m, j] accumulates over k in order, one
+ * fused multiply-add (where the path has FMA) a step. That is the general path's packing
+ * without its MR-tall microkernel, whose rows a 1–4 row product mostly wastes. Results are
+ * bit-for-bit the general path's. */
+#define GEMVT_W 16
+#define GEMVT_BODY                                                                             \
+  for (long nb = n0; nb < n0 + w; nb += GEMVT_W) {                                             \
+    long wn = n0 + w - nb < GEMVT_W ? n0 + w - nb : GEMVT_W;                                   \
+    for (long pc = 0; pc < K; pc += KC) {                                                      \
+      long kc = K - pc < KC ? K - pc : KC;                                                     \
+      int add = pc > 0 || acc;                                                                 \
+      GEMVT_TRANSPOSE(B + nb * K + pc, K, kc, wn, T);                                          \
+      for (long m = 0; m < M; m++) {                                                           \
+        float t[GEMVT_W] = {0};                                                                \
+        const float *a = A + m * K + pc;                                                       \
+        for (long k = 0; k < kc; k++) {                                                        \
+          const float av = a[k];                                                               \
+          const float *bt = T + k * GEMVT_W;                                                   \
+          for (long j = 0; j < GEMVT_W; j++) t[j] = GEMVT_MADD(av, bt[j], t[j]);                \
+        }                                                                                      \
+        float *c = C + m * N + nb;                                                             \
+        if (add)                                                                               \
+          for (long j = 0; j < wn; j++) c[j] += t[j];                                          \
+        else                                                                                   \
+          for (long j = 0; j < wn; j++) c[j] = t[j];                                           \
+      }                                                                                        \
+    }                                                                                          \
+  }
+/* The multiply-add spelled out: GCC's vectoriser left this loop's a·b + t unfused, while the
+ * microkernels fuse it wherever the path has FMA (x86-64's baseline has none; AArch64's does) */
+#if defined(__aarch64__)
+#define GEMVT_MADD(a, b, t) __builtin_fmaf(a, b, t)
+#else
+#define GEMVT_MADD(a, b, t) ((t) + (a) * (b))
+#endif
+/* T[k·W + j] = b[j·ldb + k] for j < wn, k < kc; zeros in columns wn… */
+static inline void gemvt_transpose_loops(const float *b, long ldb, long kc, long wn, float *T) {
+  for (long j = 0; j < GEMVT_W; j++) {
+    if (j < wn)
+      for (long k = 0; k < kc; k++) T[k * GEMVT_W + j] = b[j * ldb + k];
+    else
+      for (long k = 0; k < kc; k++) T[k * GEMVT_W + j] = 0.0f;
+  }
+}
+#define GEMVT_TRANSPOSE gemvt_transpose_loops
+static void gemvt_scalar(GEMV_ARGS) { GEMVT_BODY }
+#if defined(__x86_64__)
+/* 8×8 blocks transposed in registers (unpack, shuffle, lane permute: 24 shuffles for 64
+ * floats) instead of 64 scalar moves; the block's result is the same copy */
+__attribute__((target("avx2,fma"))) static inline void gemvt_transpose_avx2(const float *b, long ldb, long kc, long wn, float *T) {
+  if (wn < GEMVT_W) { gemvt_transpose_loops(b, ldb, kc, wn, T); return; }
+  long k = 0;
+  for (; k + 8 <= kc; k += 8)
+    for (int h = 0; h < 2; h++) {
+      const float *r = b + (long)(8 * h) * ldb + k;
+      __m256 r0 = _mm256_loadu_ps(r), r1 = _mm256_loadu_ps(r + ldb), r2 = _mm256_loadu_ps(r + 2 * ldb), r3 = _mm256_loadu_ps(r + 3 * ldb);
+      __m256 r4 = _mm256_loadu_ps(r + 4 * ldb), r5 = _mm256_loadu_ps(r + 5 * ldb), r6 = _mm256_loadu_ps(r + 6 * ldb), r7 = _mm256_loadu_ps(r + 7 * ldb);
+      __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+      __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5), t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+      __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE), u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+      __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE), u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+      float *d = T + k * GEMVT_W + 8 * h;
+      _mm256_storeu_ps(d + 0 * GEMVT_W, _mm256_permute2f128_ps(u0, u4, 0x20));
+      _mm256_storeu_ps(d + 1 * GEMVT_W, _mm256_permute2f128_ps(u1, u5, 0x20));
+      _mm256_storeu_ps(d + 2 * GEMVT_W, _mm256_permute2f128_ps(u2, u6, 0x20));
+      _mm256_storeu_ps(d + 3 * GEMVT_W, _mm256_permute2f128_ps(u3, u7, 0x20));
+      _mm256_storeu_ps(d + 4 * GEMVT_W, _mm256_permute2f128_ps(u0, u4, 0x31));
+      _mm256_storeu_ps(d + 5 * GEMVT_W, _mm256_permute2f128_ps(u1, u5, 0x31));
+      _mm256_storeu_ps(d + 6 * GEMVT_W, _mm256_permute2f128_ps(u2, u6, 0x31));
+      _mm256_storeu_ps(d + 7 * GEMVT_W, _mm256_permute2f128_ps(u3, u7, 0x31));
+    }
+  for (; k < kc; k++)
+    for (long j = 0; j < GEMVT_W; j++) T[k * GEMVT_W + j] = b[j * ldb + k];
+}
+#undef GEMVT_MADD
+#define GEMVT_MADD(a, b, t) __builtin_fmaf(a, b, t)
+#undef GEMVT_TRANSPOSE
+#define GEMVT_TRANSPOSE gemvt_transpose_avx2
+__attribute__((target("avx2,fma"))) static void gemvt_avx2(GEMV_ARGS) { GEMVT_BODY }
+__attribute__((target("avx512f,avx2,fma"))) static void gemvt_avx512(GEMV_ARGS) { GEMVT_BODY }
+#endif
+
 typedef struct {
   const float *A, *B;
   float *C;
   long M, K, N, chunk;
-  int acc;
+  int acc, transB;
 } gemv_job_t;
 
 static void gemv_task(void *ctx, int task, int ntasks) {
@@ -379,6 +465,16 @@ static void gemv_task(void *ctx, int task, int ntasks) {
   (void)ntasks;
   long n0 = task * j->chunk, n1 = n0 + j->chunk < j->N ? n0 + j->chunk : j->N;
   if (n0 >= n1) return;
+  if (j->transB) {
+    float *T = grow(&bufA, &capA, (size_t)ISA.KC * GEMVT_W);
+    if (!T) abort();
+#if defined(__x86_64__)
+    if (ISA.ukr == ukr_avx512) { gemvt_avx512(j->A, j->B, j->C, T, j->M, j->K, j->N, n0, n1 - n0, ISA.KC, j->acc); return; }
+    if (ISA.ukr == ukr_avx2) { gemvt_avx2(j->A, j->B, j->C, T, j->M, j->K, j->N, n0, n1 - n0, ISA.KC, j->acc); return; }
+#endif
+    gemvt_scalar(j->A, j->B, j->C, T, j->M, j->K, j->N, n0, n1 - n0, ISA.KC, j->acc);
+    return;
+  }
   float *T = grow(&bufA, &capA, (size_t)j->M * (size_t)(n1 - n0));
   if (!T) abort();
 #if defined(__x86_64__)
@@ -389,12 +485,12 @@ static void gemv_task(void *ctx, int task, int ntasks) {
 }
 
 /* serial: on the calling thread only (inside pool tasks), else split N over the pool */
-static void small_m(const float *A, const float *B, float *C, long M, long K, long N, int accumulate, int serial) {
+static void small_m(const float *A, const float *B, float *C, long M, long K, long N, int transB, int accumulate, int serial) {
   int threads = serial ? 1 : pool_threads();
   int ntasks = threads > 1 && 2.0 * (double)M * (double)N * (double)K > 4e6 ? threads : 1;
   /* chunks of whole cache lines (16 floats) so threads never share one of C's lines */
   long chunk = ((N + ntasks - 1) / ntasks + 15) & ~15L;
-  gemv_job_t j = {A, B, C, M, K, N, chunk, accumulate};
+  gemv_job_t j = {A, B, C, M, K, N, chunk, accumulate, transB};
   if (ntasks == 1) gemv_task(&j, 0, 1);
   else pool_run(gemv_task, &j, ntasks);
 }
@@ -406,8 +502,8 @@ void gfn_sgemm(const float *A, const float *B, float *C, long M, long K, long N,
     if (!accumulate) memset(C, 0, sizeof(float) * (size_t)M * (size_t)N);
     return;
   }
-  if (M <= SMALL_M && !transA && !transB) {
-    small_m(A, B, C, M, K, N, accumulate, 0);
+  if (M <= SMALL_M && !transA) {
+    small_m(A, B, C, M, K, N, transB, accumulate, 0);
     return;
   }
   job_t j = {A, B, C, M, K, N, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, accumulate, 1, M};
@@ -447,8 +543,8 @@ void gfn_sgemm_serial(const float *A, const float *B, float *C, long M, long K, 
     if (!accumulate) memset(C, 0, sizeof(float) * (size_t)M * (size_t)N);
     return;
   }
-  if (M <= SMALL_M && !transA && !transB) {
-    small_m(A, B, C, M, K, N, accumulate, 1);
+  if (M <= SMALL_M && !transA) {
+    small_m(A, B, C, M, K, N, transB, accumulate, 1);
     return;
   }
   job_t j = {A, B, C, M, K, N, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, accumulate, 1, M};

@@ -13,7 +13,7 @@
  *
  * A second mode runs one kernel `reps` times on one path and one thread, for instruction
  * counts under emulation (scripts/neon-icount.sh; the count of reps=0 is the baseline):
- *   ./a.out bench <scalar|neon|avx2|avx512> <sgemm M K N | layernorm R C | xent R V | attention B T H D | adamw N> <reps>
+ *   ./a.out bench <scalar|neon|avx2|avx512> <sgemm|sgemm_tb M K N | layernorm R C | xent R V | attention B T H D | adamw N> <reps>
  */
 #include <math.h>
 #include <stdint.h>
@@ -162,9 +162,9 @@ static int bench(int argc, char **argv) {
   const char *k = argv[3];
   long a = argc > 4 ? atol(argv[4]) : 0, b = argc > 5 ? atol(argv[5]) : 0, c = argc > 6 ? atol(argv[6]) : 0, d = argc > 7 ? atol(argv[7]) : 0;
   int reps = atoi(argv[argc - 1]);
-  if (!strcmp(k, "sgemm")) {
+  if (!strcmp(k, "sgemm") || !strcmp(k, "sgemm_tb")) {
     float *A = rnd(a * b, 1), *B = rnd(b * c, 1), *C = zeros(a * c);
-    for (int r = 0; r < reps; r++) gfn_sgemm(A, B, C, a, b, c, 0, 0, 0);
+    for (int r = 0; r < reps; r++) gfn_sgemm(A, B, C, a, b, c, 0, k[5] == '_', 0);
   } else if (!strcmp(k, "layernorm")) {
     float *x = rnd(a * b, 1), *w = rnd(b, 1), *bb = rnd(b, 1), *o = zeros(a * b), *m = zeros(a), *rs = zeros(a);
     for (int r = 0; r < reps; r++) gfn_layernorm_forward(x, w, bb, o, m, rs, a, b, 1e-5f);

@@ -6,8 +6,9 @@ import { Rng } from '../../src/engine/rng.js';
 import type { Kernels } from '../../src/engine/kernels.js';
 
 /**
- * sgemm's decode path (M ≤ 4 rows, no transpose: every linear layer while sampling on the KV
- * cache) streams B's rows instead of packing them. It must reduce in the general path's order,
+ * sgemm's decode path (M ≤ 4 rows, A not transposed: every linear layer while sampling on the
+ * KV cache, and with B transposed the logits head h·wteᵀ) streams B's rows, or transposes
+ * 16-column blocks of a transposed B, instead of packing all of B. It must reduce in the general path's order,
  * so each row's result is bit-for-bit the row of a larger product (M = 8 takes the general
  * path): a row decoded alone equals the same row decoded in any batch. Runs on every kernel
  * path through .ci/run (GPTFORGE_ISA).
@@ -22,19 +23,19 @@ for (const threads of [1, 2]) {
   test(`sgemm with 1–4 rows equals the same rows of an 8-row product bit for bit, and the reference to fp32 (${threads} thread${threads > 1 ? 's' : ''})`, { skip }, () => {
     native!.setThreads!(threads);
     // K past the 256/512 KC blocks, N odd and past the thread split, and the model's shapes
-    for (const [K, N] of [[7, 5], [256, 768], [300, 77], [513, 1030], [1024, 256], [2048, 64]]) {
+    for (const [K, N] of [[7, 5], [256, 768], [300, 77], [513, 1030], [1024, 256], [2048, 64], [256, 4096]]) {
       const A = rand(8 * K);
       const B = rand(K * N);
-      for (const acc of [false, true]) {
+      for (const [acc, tB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
         const C0 = rand(8 * N);
         const big = C0.slice();
-        native!.matmul(A, B, big, 8, K, N, false, false, acc);
+        native!.matmul(A, B, big, 8, K, N, false, tB, acc);
         for (const M of [1, 2, 3, 4]) {
           const small = C0.slice(0, M * N);
-          native!.matmul(A.subarray(0, M * K), B, small, M, K, N, false, false, acc);
-          for (let i = 0; i < M * N; i++) if (small[i] !== big[i]) assert.fail(`K=${K} N=${N} M=${M} acc=${acc}: element ${i}: ${small[i]} (decode path) vs ${big[i]} (general path)`);
+          native!.matmul(A.subarray(0, M * K), B, small, M, K, N, false, tB, acc);
+          for (let i = 0; i < M * N; i++) if (small[i] !== big[i]) assert.fail(`K=${K} N=${N} M=${M} acc=${acc} transB=${tB}: element ${i}: ${small[i]} (decode path) vs ${big[i]} (general path)`);
           const want = C0.slice(0, M * N);
-          ref.matmul(A.subarray(0, M * K), B, want, M, K, N, false, false, acc);
+          ref.matmul(A.subarray(0, M * K), B, want, M, K, N, false, tB, acc);
           for (let i = 0; i < M * N; i++) assert.ok(Math.abs(small[i] - want[i]) <= 1e-5 + 1e-4 * Math.abs(want[i]) + 2e-6 * K, `K=${K} N=${N} M=${M}: element ${i}: ${small[i]} vs reference ${want[i]}`);
         }
       }
