@@ -1,6 +1,8 @@
 import { Rng } from '../../engine/rng.js';
 import type * as wn from './wordnet.js';
-import { article, coreWords, fnv1a, wordFacts, type WordFacts } from './tasks.js';
+import { type WordFacts, wordFacts } from './facts.js';
+import { fnv1a } from './split.js';
+import { article, coreWords } from './words.js';
 
 /**
  * The built-in dictionary: the knowledge families' facts about each core word (its senses,
