@@ -6,6 +6,7 @@ import { train, type TrainConfig, type TrainOptions, type TrainResult } from './
 import { renderForReward } from '../data/chat.js';
 import { pairCounts, rankingConversation, tierCount, type Ranking } from '../data/preferences.js';
 import type { Tokenizer } from '../tokenizer/index.js';
+import type { Conversation } from '../data/conversation.js';
 
 /**
  * Stage 3: reward modeling. Each completion of a ranked prompt is rendered as a conversation
@@ -138,6 +139,20 @@ export function scoreSequences(model: GPT, seqs: readonly number[][], padId: num
     for (let i = 0; i < seqs.length; i += batch) out.push(...rewardsOf(model, seqs.slice(i, i + batch), padId).data);
   });
   return out;
+}
+
+/**
+ * Reward-model scores of conversations (the reply last), rendered as the reward model was
+ * trained (renderForReward: … <|reward|>). One longer than the model's context keeps its
+ * <|bos|> and its end (the reward token): the oldest tokens after <|bos|> are dropped.
+ */
+export function scoreConversations(rm: GPT, tok: Tokenizer, convs: readonly Conversation[]): number[] {
+  const L = rm.config.blockSize;
+  const seqs = convs.map((c) => {
+    const s = renderForReward(tok, c);
+    return s.length > L ? [s[0], ...s.slice(s.length - L + 1)] : s;
+  });
+  return scoreSequences(rm, seqs, tok.specialId('<|pad|>'));
 }
 
 /** Items (rankings, DPO pair indices) in a seeded order, a few per micro-batch, epoch after epoch; {epoch, index} is the whole state. */
