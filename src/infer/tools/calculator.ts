@@ -29,7 +29,7 @@
  *   integers), |exponent| ≤ 100, no non-integer power of a negative number, no division
  *   by zero (including 0 to a negative power).
  */
-import { ToolError, type Tool } from './registry.js';
+import { ToolError, type Tool } from './tool.js';
 
 /** Longest expression accepted; also bounds the parser's recursion depth. */
 export const MAX_EXPRESSION_CHARS = 200;

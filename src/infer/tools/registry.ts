@@ -6,29 +6,11 @@
  *
  * The model's text is untrusted and often malformed, so `call` never throws: every failure
  * becomes a short, single-line `error: …` output that the model can read and recover from.
- *
- * Note: this module and calculator.ts import each other (calculator needs ToolError,
- * defaultTools needs calculator). That cycle is safe because neither touches the other's
- * exports while its module body is being evaluated — only later, inside functions.
  */
 import { calculator } from './calculator.js';
+import { ToolError, type Tool } from './tool.js';
 
-export interface Tool {
-  /** The name the model writes before the colon, e.g. "calculator". */
-  readonly name: string;
-  /** One line for prompts and docs. */
-  readonly description: string;
-  /** Runs the tool on its input text. May throw ToolError for bad input. */
-  run(input: string): string;
-}
-
-/** Bad input to a tool: its message is shown to the model verbatim, after `error: `. */
-export class ToolError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ToolError';
-  }
-}
+export { ToolError, type Tool } from './tool.js';
 
 export interface ToolResult {
   /** false for any failure: malformed call, unknown tool, tool error or crash. */
