@@ -1,7 +1,8 @@
-import { Rng } from '../engine/rng.js';
+import { Rng, streamSeed } from '../engine/rng.js';
 import { fromArray, noGrad, type Tensor } from '../engine/tensor.js';
 import * as op from '../engine/ops.js';
 import type { GPT } from '../model/gpt.js';
+import { padRows } from './batch.js';
 import { train, type TrainConfig, type TrainOptions, type TrainResult } from './loop.js';
 import { renderForReward } from '../data/chat.js';
 import { pairCounts, rankingConversation, tierCount, type Ranking } from '../data/preferences.js';
@@ -123,12 +124,8 @@ export function rewardsOf(model: GPT, seqs: readonly number[][], padId: number):
   const B = seqs.length;
   const T = Math.max(...seqs.map((s) => s.length));
   if (T > model.config.blockSize) throw new Error(`reward model: a sequence of ${T} tokens exceeds the context ${model.config.blockSize}`);
-  const ids = new Int32Array(B * T).fill(padId);
-  const at = new Int32Array(B);
-  seqs.forEach((s, b) => {
-    ids.set(s, b * T);
-    at[b] = b * T + s.length - 1;
-  });
+  const ids = padRows(seqs, T, padId);
+  const at = Int32Array.from(seqs, (s, b) => b * T + s.length - 1);
   return model.scalar(model.hidden(ids, B, T), at);
 }
 
@@ -170,13 +167,7 @@ export class ShuffledLoader<T> {
   }
 
   private shuffle(): void {
-    const rng = new Rng(this.seed + 7919 * this.st.epoch);
-    const a = this.items.map((_, i) => i);
-    for (let i = a.length - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      [a[i], a[j]] = [a[j], a[i]];
-    }
-    this.order = a;
+    this.order = new Rng(streamSeed(this.seed, this.st.epoch)).permutation(this.items.length);
   }
 
   next(): T[] {

@@ -22,12 +22,7 @@ export function drawItems<T>(items: readonly T[], n: number, rng: Rng, name: str
   if (n > 0 && items.length === 0) throw new GptforgeError(`task "${name}": no items in this split`);
   const out: T[] = [];
   while (out.length < n) {
-    const pass = [...items];
-    for (let i = pass.length - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      [pass[i], pass[j]] = [pass[j], pass[i]];
-    }
-    out.push(...pass.slice(0, n - out.length));
+    out.push(...rng.shuffle([...items]).slice(0, n - out.length));
   }
   return out;
 }

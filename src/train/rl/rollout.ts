@@ -5,6 +5,7 @@ import { noGrad, type Tensor } from '../../engine/tensor.js';
 import * as op from '../../engine/ops.js';
 import type { ChatEngine } from '../../infer/engine.js';
 import type { GPT } from '../../model/gpt.js';
+import { nextTokenBatch } from '../batch.js';
 import { scoreConversations } from '../reward.js';
 import type { RLConfig, RLSetup } from './config.js';
 
@@ -114,11 +115,7 @@ export function scoreRollouts(batch: readonly Rollout[], replies: readonly Messa
 export function minibatches<T>(batch: readonly T[], epochs: number, count: number, rng: Rng): T[][] {
   const queue: T[][] = [];
   for (let e = 0; e < epochs; e++) {
-    const order = batch.map((_, i) => i);
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      [order[i], order[j]] = [order[j], order[i]];
-    }
+    const order = rng.permutation(batch.length);
     const size = Math.ceil(order.length / count);
     for (let m = 0; m < count; m++) {
       const mb = order.slice(m * size, (m + 1) * size).map((i) => batch[i]);
@@ -179,18 +176,8 @@ function entropyRow(logits: Float32Array, off: number, V: number): number {
  */
 export function forwardActions(model: GPT, seqs: readonly { ids: number[]; actions: number[] }[], padId: number, withValues: boolean): { ce: Tensor; logits: Tensor; values: Tensor | null; T: number; rows: Int32Array } {
   const B = seqs.length;
-  const T = Math.max(...seqs.map((s) => s.ids.length)) - 1;
-  if (T > model.config.blockSize) throw new Error(`rl: a sequence of ${T + 1} tokens exceeds the context ${model.config.blockSize}`);
-  const ids = new Int32Array(B * T).fill(padId);
-  const targets = new Int32Array(B * T).fill(-1);
-  const rows: number[] = [];
-  seqs.forEach((s, b) => {
-    ids.set(s.ids.slice(0, T), b * T);
-    for (const a of s.actions) {
-      targets[b * T + a - 1] = s.ids[a];
-      rows.push(b * T + a - 1);
-    }
-  });
+  const { ids, targets, T, rowsOf } = nextTokenBatch(seqs, (b) => seqs[b].actions, padId, model.config.blockSize, 'rl');
+  const rows = rowsOf.flat();
   const hidden = model.hidden(ids, B, T);
   const logits = model.logits(hidden);
   const ce = op.crossEntropy(logits, targets, { reduction: 'none' });
