@@ -22,9 +22,18 @@ export function fnv1a(text: string): number {
   return h;
 }
 
-/** The split an item belongs to, by the hash of its key. */
+/**
+ * The one "hold out by hash" rule: whether a key (a task item, or a ranking's prompt for the
+ * reward model and DPO) is held out — FNV-1a of the key mod 100 below TEST_PERCENT. One rule,
+ * so every stage holds out the same keys.
+ */
+export function isHeldOut(key: string): boolean {
+  return fnv1a(key) % 100 < TEST_PERCENT;
+}
+
+/** The split an item belongs to, by the hash of its key (isHeldOut). */
 export function splitOf(key: string): Split {
-  return fnv1a(key) % 100 < TEST_PERCENT ? 'test' : 'train';
+  return isHeldOut(key) ? 'test' : 'train';
 }
 
 /** Each family draws from its own stream, so two families with one seed do not move in lock-step. */

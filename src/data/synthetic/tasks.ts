@@ -24,7 +24,7 @@ import { matchTemplates } from './text.js';
  * A new family is a new module exporting a SyntheticTask, listed once in TASKS below.
  */
 
-export { fnv1a, splitOf } from './split.js';
+export { fnv1a, isHeldOut, splitOf } from './split.js';
 export { CORE_WORDS, coreWords } from './words.js';
 export { type WordFacts, wordFacts } from './facts.js';
 export { detectChatIntent } from './chat.js';
