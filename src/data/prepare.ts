@@ -23,7 +23,7 @@ import { preloadParquet, readSource, validateSource, type Doc } from './sources.
  * interrupted prepare is simply redone. Re-running with the same inputs and tokenizer
  * reuses the shards (content hash); a different tokenizer invalidates them.
  */
-export const DATA_FORMAT_VERSION = 1;
+const DATA_FORMAT_VERSION = 1;
 
 export interface SourceIndex {
   name: string;

@@ -31,7 +31,7 @@ export function taskPrompts(split: Split, n: number, seed: number, families: rea
   return new Rng(seed).shuffle(out).slice(0, n);
 }
 
-export interface SampleOptions {
+interface SampleOptions {
   k: number;
   temperature: number;
   maxTokens: number;
@@ -48,7 +48,7 @@ export function promptReplies(engine: ChatEngine, prompt: string, n: number, opt
 }
 
 /** K sampled replies to a prompt (empty ones and duplicates dropped: a ranking compares different replies). */
-export function sampleReplies(engine: ChatEngine, prompt: string, opts: SampleOptions): Completion[] {
+function sampleReplies(engine: ChatEngine, prompt: string, opts: SampleOptions): Completion[] {
   // reply i is the one seed·1000 + i gives alone
   const all = promptReplies(engine, prompt, opts.k, { temperature: opts.temperature, maxTokens: opts.maxTokens, tools: opts.tools, seed: opts.seed * 1000 });
   // a reply that says and calls nothing is not a completion the formats accept (nor one worth ranking)

@@ -138,7 +138,7 @@ export interface TrainOptions {
   signal?: AbortSignal;
 }
 
-export interface TrainerState {
+interface TrainerState {
   stage: string;
   step: number;
   tokensSeen: number;

@@ -109,7 +109,7 @@ export function pairwiseLoss(rewards: ArrayLike<number>, sizes: readonly number[
 }
 
 /** Whether a ranking has at least one pair from different tiers (a preference to learn from). */
-export function hasPreference(r: RenderedRanking): boolean {
+function hasPreference(r: RenderedRanking): boolean {
   const k = r.completions.length;
   if (k < 2) return false;
   return r.tiers === undefined || r.tiers.some((t) => t !== r.tiers![0]);

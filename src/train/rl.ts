@@ -11,8 +11,8 @@ import { mean, ppoValueLoss } from './rl/math.js';
 import { forwardActions, minibatches, sampleRollouts, scoreRollouts, type Rollout } from './rl/rollout.js';
 
 export { DEFAULT_RL, type RLAlgo, type RLConfig, type RLPrompt, type RLSetup } from './rl/config.js';
-export { gae, grpoAdvantages, klK3, ppoPolicyLoss, ppoValueLoss, whiten, type PolicyLoss } from './rl/math.js';
-export { actionLogProbs, type Rollout } from './rl/rollout.js';
+export { gae, grpoAdvantages, klK3, ppoPolicyLoss, ppoValueLoss, whiten } from './rl/math.js';
+export { actionLogProbs } from './rl/rollout.js';
 
 export function validateRL(rl: RLConfig, setup: Pick<RLSetup, 'policy' | 'rm' | 'reward' | 'prompts' | 'ptx'>, rmSource = 'reward model'): void {
   if (!setup.rm && !setup.reward) throw new Error('rl: give a reward model or a reward function');

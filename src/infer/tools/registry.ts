@@ -22,11 +22,11 @@ export interface ToolResult {
 }
 
 /** Longest call text accepted; longer ones are degenerate generations, not real calls. */
-export const MAX_CALL_CHARS = 500;
+const MAX_CALL_CHARS = 500;
 /** Error outputs are cut to this length so a failure never floods the model's context. */
-export const MAX_ERROR_CHARS = 120;
+const MAX_ERROR_CHARS = 120;
 /** A successful output longer than this is reported as an error rather than silently cut. */
-export const MAX_OUTPUT_CHARS = 500;
+const MAX_OUTPUT_CHARS = 500;
 
 const TOOL_NAME = /^[a-z][a-z0-9_]*$/i;
 /** Longest tool name echoed back in an "unknown tool" error. */
