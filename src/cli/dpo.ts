@@ -8,7 +8,7 @@ import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { renderConversation, type OnBad } from '../data/chat.js';
 import { rankingConversation, rankingToPairs, readPreferencesJSONL, type Ranking } from '../data/preferences.js';
-import { fnv1a } from '../data/synthetic/tasks.js';
+import { isHeldOut } from '../data/synthetic/tasks.js';
 import { referenceLogProbs, trainDpo, type DpoPair } from '../train/dpo.js';
 import { loadModel } from './models.js';
 import { runPreset } from './sft.js';
@@ -43,8 +43,8 @@ export async function runDpo(argv: string[]): Promise<{ runDir: string }> {
   const files = strs(a, 'pairs');
   if (files.length > 0) {
     const all = files.flatMap((f) => readPreferencesJSONL(f, { onBad }).rankings);
-    train = all.filter((r) => fnv1a(r.prompt) % 10 !== 0);
-    val = all.filter((r) => fnv1a(r.prompt) % 10 === 0);
+    train = all.filter((r) => !isHeldOut(r.prompt));
+    val = all.filter((r) => isHeldOut(r.prompt));
   } else {
     const dir = join(runDir, 'comparisons');
     if (!existsSync(join(dir, 'train.jsonl'))) throw new GptforgeError('no comparisons yet: run "gptforge rm" (it samples them) or pass --pairs file.jsonl', { file: dir });

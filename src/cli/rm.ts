@@ -9,13 +9,12 @@ import { Progress } from '../util/progress.js';
 import { renderForReward } from '../data/chat.js';
 import { completionMessages, rankingConversation, readPreferencesJSONL, type Ranking } from '../data/preferences.js';
 import type { OnBad } from '../data/chat.js';
-import type { Tokenizer } from '../tokenizer/index.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import { simulatedComparisons, taskPrompts } from '../train/comparisons.js';
-import { ShuffledLoader, pairAccuracyByKind, renderRankings, type RenderedRankings, scoreSequences, trainRewardModel, type PairTally, type RenderedRanking } from '../train/reward.js';
+import { ShuffledLoader, pairAccuracyByKind, renderRankings, type RenderedRankings, scoreSequences, trainRewardModel, type PairTally } from '../train/reward.js';
 import { rubricScore } from '../data/labelers.js';
 import type { GPT } from '../model/gpt.js';
-import { fnv1a } from '../data/synthetic/tasks.js';
+import { isHeldOut } from '../data/synthetic/tasks.js';
 import { loadModel } from './models.js';
 import { runPreset } from './sft.js';
 import type { RmPreset } from '../run/presets.js';
@@ -72,7 +71,7 @@ function comparisons(runDir: string, cfg: RmPreset, a: ReturnType<typeof parseAr
   const files = strs(a, 'rankings');
   if (files.length > 0) {
     const all = files.flatMap((f) => readRankings(f, onBad));
-    const isVal = (r: Ranking): boolean => fnv1a(r.prompt) % 10 === 0;
+    const isVal = (r: Ranking): boolean => isHeldOut(r.prompt);
     return { train: all.filter((r) => !isVal(r)), val: all.filter(isVal), valClean: null };
   }
   const dir = join(runDir, 'comparisons');

@@ -99,7 +99,7 @@ function textIds(tok: Tokenizer, text: string): number[] {
 }
 
 /** The tool call's text between <|tool_start|> and <|tool_end|>. */
-export function toolCallText(name: string, input: string): string {
+function toolCallText(name: string, input: string): string {
   return `${name}: ${input}`;
 }
 

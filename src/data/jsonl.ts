@@ -49,7 +49,7 @@ export function readTextFile(file: string, what = 'file'): string {
 }
 
 /** `readTextFile` for bytes already in memory (see there). */
-export function decodeUtf8(buf: Uint8Array, file: string, what = 'file'): string {
+function decodeUtf8(buf: Uint8Array, file: string, what = 'file'): string {
   const b0 = buf[0];
   const b1 = buf[1];
   if (b0 === 0xff && b1 === 0xfe) {
@@ -80,7 +80,7 @@ export function decodeUtf8(buf: Uint8Array, file: string, what = 'file'): string
 }
 
 /** Split text into lines at LF, CRLF or a lone CR (JSON strings cannot hold a raw CR or LF, so this never cuts a record). */
-export function splitLines(text: string): string[] {
+function splitLines(text: string): string[] {
   return text.split(/\r\n|\r|\n/);
 }
 

@@ -75,7 +75,7 @@ const VARIETY_POINTS = 0.03;
 export const TIE_MARGIN = 0.1;
 
 /** The family a prompt most likely belongs to, by cheap pattern rules; undefined when none fits. */
-export function guessTask(prompt: string): string | undefined {
+function guessTask(prompt: string): string | undefined {
   if (promptItem('arithmetic', prompt) !== undefined) return 'arithmetic';
   const byPhrasing = TASKS.find((t) => phrasingOf(t.name, prompt) !== undefined);
   if (byPhrasing) return byPhrasing.name;
@@ -127,7 +127,7 @@ function toolUse(reply: Completion): ToolUse {
 }
 
 /** Why the text is not well-formed, or undefined when it is. */
-export function malformation(text: string): string | undefined {
+function malformation(text: string): string | undefined {
   const t = text.trim();
   if (t === '') return 'empty';
   if (/\uFFFD|<\||[\u0000-\u0008\u000b\u000c\u000e-\u001f]/.test(t)) return 'garbled text';

@@ -1,6 +1,6 @@
 import { GptforgeError } from '../util/errors.js';
 import { readTextFile } from './jsonl.js';
-import { Rng } from '../engine/rng.js';
+import { hashSeed, Rng } from '../engine/rng.js';
 import type { CleanOptions } from './clean.js';
 import { BUILTIN_SOURCES, type SourceConfig } from './sources.js';
 
@@ -110,12 +110,7 @@ export function mixtureOrder(sources: readonly SourceStats[], tokenBudget: numbe
     if (target <= 0 || src.docTokens.length === 0) return;
     let taken = 0;
     for (let epoch = 0; taken < target; epoch++) {
-      const rng = new Rng(hashSeed(seed, cycle, si, epoch));
-      const perm = Array.from(src.docTokens.keys());
-      for (let i = perm.length - 1; i > 0; i--) {
-        const j = rng.int(i + 1);
-        [perm[i], perm[j]] = [perm[j], perm[i]];
-      }
+      const perm = new Rng(hashSeed(seed, cycle, si, epoch)).permutation(src.docTokens.length);
       for (const d of perm) {
         if (taken >= target) break;
         const n = src.docTokens[d];
@@ -126,13 +121,4 @@ export function mixtureOrder(sources: readonly SourceStats[], tokenBudget: numbe
   });
   timed.sort((a, b) => a.t - b.t || a.source - b.source);
   return timed.map(({ source, doc }) => ({ source, doc }));
-}
-
-function hashSeed(...xs: number[]): number {
-  let h = 2166136261;
-  for (const x of xs) {
-    h = Math.imul(h ^ (x & 0xffff), 16777619);
-    h = Math.imul(h ^ (x >>> 16), 16777619);
-  }
-  return h >>> 0;
 }

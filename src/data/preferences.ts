@@ -195,7 +195,7 @@ export function validateCompletion(prompt: string, c: unknown, where: ErrorLocat
 }
 
 /** A JSON value as a ranking, or a GptforgeError naming `where` and the field. */
-export function validateRanking(obj: unknown, where: ErrorLocation = {}): Ranking {
+function validateRanking(obj: unknown, where: ErrorLocation = {}): Ranking {
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) fail('expected {"prompt", "completions"} or {"prompt", "chosen", "rejected"}', where);
   const o = obj as Record<string, unknown>;
   if (typeof o.prompt !== 'string') fail('missing prompt (a string)', where, 'prompt');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
-import { Rng } from '../engine/rng.js';
+import { Rng, streamSeed } from '../engine/rng.js';
 import { encodeBatch, type Tokenizer } from '../tokenizer/index.js';
 import { cleanDocuments, DEFAULT_CLEAN, type CleanReport } from './clean.js';
 import { validateMixture, type MixtureConfig } from './mixture.js';
@@ -23,7 +23,7 @@ import { preloadParquet, readSource, validateSource, type Doc } from './sources.
  * interrupted prepare is simply redone. Re-running with the same inputs and tokenizer
  * reuses the shards (content hash); a different tokenizer invalidates them.
  */
-export const DATA_FORMAT_VERSION = 1;
+const DATA_FORMAT_VERSION = 1;
 
 export interface SourceIndex {
   name: string;
@@ -146,12 +146,7 @@ export async function prepareData(config: MixtureConfig, outDir: string, tokeniz
     if (docs.length === 0) throw new GptforgeError(`source "${src.name}" yields no text after cleaning (${report.docsIn} documents in, ${report.tooShort} too short, ${report.duplicates} duplicates)`, { field: `sources[${si}]` });
     // hold out ~1% of documents (at least one, and at least one left for training)
     const nVal = docs.length < 2 ? 0 : Math.max(1, Math.round(valFraction * docs.length));
-    const rng = new Rng(seed + 7919 * (si + 1));
-    const perm = Array.from(docs.keys());
-    for (let i = perm.length - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      [perm[i], perm[j]] = [perm[j], perm[i]];
-    }
+    const perm = new Rng(streamSeed(seed, si + 1)).permutation(docs.length);
     const valSet = new Set(perm.slice(0, nVal));
     const splits = { train: docs.filter((_, i) => !valSet.has(i)), val: docs.filter((_, i) => valSet.has(i)) };
     if (splits.val.length === 0) splits.val = splits.train.slice(0, 1); // a one-document source validates on itself

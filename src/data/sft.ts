@@ -1,4 +1,4 @@
-import { Rng } from '../engine/rng.js';
+import { Rng, streamSeed } from '../engine/rng.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
 import { readConversationsJSONL, renderConversation, validateConversation, type OnBad, type RenderedConversation } from './chat.js';
@@ -83,7 +83,7 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
     let skipped = 0;
     if (src.task !== undefined) {
       const task = taskByName(src.task);
-      convs = task.generate('train', share, seed + 7919 * si).map((e) => e.conversation);
+      convs = task.generate('train', share, streamSeed(seed, si)).map((e) => e.conversation);
       val.set(
         name,
         task
@@ -136,18 +136,9 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
 function resample<T>(items: readonly T[], n: number, rng: Rng): T[] {
   const out: T[] = [];
   while (out.length + items.length <= n) out.push(...items);
-  const rest = shuffled(items.length, rng).slice(0, n - out.length);
+  const rest = rng.permutation(items.length).slice(0, n - out.length);
   for (const i of rest) out.push(items[i]);
   return out;
-}
-
-function shuffled(n: number, rng: Rng): number[] {
-  const a = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rng.random() * (i + 1));
-    [a[i], a[j]] = [a[j], a[i]];
-  }
-  return a;
 }
 
 /** A markdown-ish table of the SFT mixture for the terminal. */
@@ -202,7 +193,7 @@ export class PackedLoader {
   }
 
   private layout(epoch: number): void {
-    const order = this.shuffle ? shuffled(this.items.length, new Rng(this.seed + 104729 * epoch)) : this.items.map((_, i) => i);
+    const order = this.shuffle ? new Rng(this.seed + 104729 * epoch).permutation(this.items.length) : this.items.map((_, i) => i);
     const WINDOW = 64;
     const pending: number[] = [];
     let next = 0;

@@ -164,11 +164,11 @@ export function geluBackward(x: FA, dout: FA, dx: FA, n: number): void {
   }
 }
 
-export function siluForward(x: FA, out: FA, n: number): void {
+function siluForward(x: FA, out: FA, n: number): void {
   for (let i = 0; i < n; i++) out[i] = x[i] / (1 + Math.exp(-x[i]));
 }
 
-export function siluBackward(x: FA, dout: FA, dx: FA, n: number): void {
+function siluBackward(x: FA, dout: FA, dx: FA, n: number): void {
   for (let i = 0; i < n; i++) {
     const sg = 1 / (1 + Math.exp(-x[i]));
     dx[i] += dout[i] * sg * (1 + x[i] * (1 - sg));

@@ -63,6 +63,24 @@ export class Rng {
     return r * Math.cos(2 * Math.PI * v);
   }
 
+  /**
+   * Shuffles `items` in place and returns it: Fisher–Yates from the end, j uniform in [0, i]
+   * (Knuth, TAOCP vol. 2, Algorithm P). The one shuffle every seeded order in gptforge uses,
+   * so the same seed gives the same order wherever it is drawn.
+   */
+  shuffle<T>(items: T[]): T[] {
+    for (let i = items.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      [items[i], items[j]] = [items[j], items[i]];
+    }
+    return items;
+  }
+
+  /** A uniformly random permutation of 0 … n − 1 (`shuffle` of the identity). */
+  permutation(n: number): number[] {
+    return this.shuffle(Array.from({ length: n }, (_, i) => i));
+  }
+
   state(): { s: RngState; spare: number | null } {
     return { s: [this.s[0], this.s[1], this.s[2], this.s[3]], spare: this.spare };
   }
@@ -75,4 +93,26 @@ export class Rng {
 
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
+}
+
+/**
+ * The seed of stream `k` of several drawn from one base seed (a data source, an epoch, a task
+ * family): seed + 7919·k. The prime stride keeps the streams of neighbouring base seeds
+ * (seed, seed + 1, …) from coinciding for small k; Rng's splitmix expansion decorrelates them.
+ */
+export function streamSeed(seed: number, k: number): number {
+  return seed + 7919 * k;
+}
+
+/**
+ * A 32-bit seed from several integers (FNV-1a over their 16-bit halves): for streams keyed by
+ * more than one index, e.g. (seed, cycle, source, epoch) in the data mixture.
+ */
+export function hashSeed(...xs: number[]): number {
+  let h = 2166136261;
+  for (const x of xs) {
+    h = Math.imul(h ^ (x & 0xffff), 16777619);
+    h = Math.imul(h ^ (x >>> 16), 16777619);
+  }
+  return h >>> 0;
 }

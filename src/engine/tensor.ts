@@ -91,11 +91,6 @@ type BackwardFn = () => void;
 let tape: BackwardFn[] = [];
 let gradEnabled = true;
 
-/** True when ops should record for backward. */
-export function isGradEnabled(): boolean {
-  return gradEnabled;
-}
-
 /** Record a backward closure when grad is enabled and some input needs a gradient. Returns whether the output needs grad. */
 export function record(inputs: readonly (Tensor | null | undefined)[], backward: BackwardFn): boolean {
   if (!gradEnabled) return false;
@@ -166,10 +161,6 @@ export function setArenaEnabled(on: boolean): void {
   }
 }
 
-export function isArenaEnabled(): boolean {
-  return arenaEnabled;
-}
-
 /** Buffers handed out by the arena since the last reset (tests check evaluation keeps none). */
 export function arenaBuffersInUse(): number {
   return inUse.length;
@@ -236,14 +227,6 @@ export function zeros(shape: readonly number[], requiresGrad = false): Tensor {
   return new Tensor(new Float32Array(numel(shape)), shape, requiresGrad);
 }
 
-export function ones(shape: readonly number[], requiresGrad = false): Tensor {
-  return new Tensor(new Float32Array(numel(shape)).fill(1), shape, requiresGrad);
-}
-
-export function full(shape: readonly number[], value: number, requiresGrad = false): Tensor {
-  return new Tensor(new Float32Array(numel(shape)).fill(value), shape, requiresGrad);
-}
-
 export function fromArray(values: ArrayLike<number>, shape?: readonly number[], requiresGrad = false): Tensor {
   return new Tensor(Float32Array.from(values as ArrayLike<number>), shape ?? [values.length], requiresGrad);
 }
@@ -251,12 +234,6 @@ export function fromArray(values: ArrayLike<number>, shape?: readonly number[], 
 export function randn(shape: readonly number[], rng: Rng, std = 1, requiresGrad = false): Tensor {
   const t = zeros(shape, requiresGrad);
   for (let i = 0; i < t.data.length; i++) t.data[i] = rng.normal() * std;
-  return t;
-}
-
-export function uniform(shape: readonly number[], rng: Rng, lo = 0, hi = 1, requiresGrad = false): Tensor {
-  const t = zeros(shape, requiresGrad);
-  for (let i = 0; i < t.data.length; i++) t.data[i] = lo + (hi - lo) * rng.random();
   return t;
 }
 

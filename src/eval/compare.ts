@@ -1,14 +1,14 @@
 import { Rng } from '../engine/rng.js';
 import type { GPT } from '../model/gpt.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { renderForReward } from '../data/chat.js';
 import { completionText, rankingConversation, type Completion } from '../data/preferences.js';
 import { rubricPrefers, rubricScore } from '../data/labelers.js';
 import { taskByName } from '../data/synthetic/tasks.js';
 import { ChatEngine } from '../infer/engine.js';
 import { generateText } from '../infer/generate.js';
 import type { ToolRegistry } from '../infer/tools/registry.js';
-import { scoreSequences } from '../train/reward.js';
+import { promptReplies } from '../train/comparisons.js';
+import { scoreConversations } from '../train/reward.js';
 import { fewShotPrompt, solvedExamples } from './tasks.js';
 import { diversityReport, entropyOf, listItemStats, type DiversityReport } from './diversity.js';
 import { barChartSVG, type BarGroup } from './chart.js';
@@ -89,7 +89,7 @@ function sampleReplies(c: Contender, engine: ChatEngine | null, p: ComparePrompt
     entropies.push(entropyOf(logits, 1));
   };
   if (c.kind === 'chat') {
-    return engine!.replies({ messages: [{ role: 'user', content: p.prompt }] }, n, { temperature: o.temperature, maxTokens: o.maxTokens, tools: o.tools, seed, onStep }).map((r) => ({ messages: r.messages }));
+    return promptReplies(engine!, p.prompt, n, { temperature: o.temperature, maxTokens: o.maxTokens, tools: o.tools, seed, onStep });
   }
   return Array.from({ length: n }, (_, k) => baseSample(c, p, seed + k, o, onStep));
 }
@@ -102,12 +102,7 @@ function baseSample(c: Contender, p: ComparePrompt, seed: number, o: CompareOpti
 }
 
 function rmScores(rm: GPT, tok: Tokenizer, prompts: readonly ComparePrompt[], replies: readonly Completion[]): number[] {
-  const L = rm.config.blockSize;
-  const seqs = replies.map((c, i) => {
-    const s = renderForReward(tok, rankingConversation(prompts[i].prompt, typeof c === 'string' && c.trim() === '' ? '…' : c));
-    return s.length > L ? [s[0], ...s.slice(s.length - L + 1)] : s;
-  });
-  return scoreSequences(rm, seqs, tok.specialId('<|pad|>'));
+  return scoreConversations(rm, tok, replies.map((c, i) => rankingConversation(prompts[i].prompt, typeof c === 'string' && c.trim() === '' ? '…' : c)));
 }
 
 export function compareModels(contenders: readonly Contender[], o: CompareOptions): CompareRow[] {

@@ -71,7 +71,7 @@ export interface EvalTable {
 
 const DEFAULT_EVAL_SEED = 2024;
 
-export const FAKE_CONVERSATION_HEADER =
+const FAKE_CONVERSATION_HEADER =
   'The following is a conversation between a curious user and gptforge, a helpful and knowledgeable AI assistant. The assistant answers every question correctly, in one short sentence.\n\n';
 
 /** A solved example in the base model's few-shot document. */
@@ -81,7 +81,7 @@ export interface SolvedExample {
 }
 
 /** The base model's prompt: header, solved examples, then the question. */
-export function fewShotDocument(examples: readonly SolvedExample[], prompt: string): string {
+function fewShotDocument(examples: readonly SolvedExample[], prompt: string): string {
   const shots = examples.map((e) => `User: ${e.prompt}\nAssistant: ${e.answer}\n\n`).join('');
   return `${FAKE_CONVERSATION_HEADER}${shots}User: ${prompt}\nAssistant:`;
 }
@@ -99,7 +99,7 @@ export function fewShotPrompt(tok: Tokenizer, examples: readonly SolvedExample[]
 }
 
 /** A base model's answer to `prompt` given solved examples (greedy, one line). */
-export function baseAnswer(model: GPT, tok: Tokenizer, examples: readonly SolvedExample[], prompt: string, maxTokens: number): string {
+function baseAnswer(model: GPT, tok: Tokenizer, examples: readonly SolvedExample[], prompt: string, maxTokens: number): string {
   const { ids, ...stops } = fewShotPrompt(tok, examples, prompt);
   return generateText(model, tok, ids, { maxTokens, temperature: 0, ...stops }).text.trim();
 }

@@ -56,11 +56,7 @@ export function dictionaryPairs(n: number, seed: number, split: 'train' | 'test'
     }
   }
   // shuffle so a batch mixes families
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out.slice(0, n);
+  return rng.shuffle(out).slice(0, n);
 }
 
 /** Mean-pooled, L2-normalised (× √C by rmsNorm) embeddings [B, C] of token rows, with gradients. */

@@ -5,7 +5,6 @@ import { appendJSONLine, appendRankingLine, completionKey, completionMessages, v
 import { TASKS } from '../data/synthetic/tasks.js';
 import { readJSONL } from '../data/jsonl.js';
 import { ChatEngine, type ChatOptions } from '../infer/engine.js';
-import { defaultTools } from '../infer/tools/registry.js';
 
 /**
  * Ranking sampled replies by hand — the comparison data of the talk's reward-model stage —

@@ -61,7 +61,7 @@ export class GptforgeServer {
   private readonly parallel: number;
   private readonly maxQueue: number;
 
-  constructor(private readonly opts: ServerOptions = {}) {
+  constructor(opts: ServerOptions = {}) {
     this.parallel = opts.parallel ?? 8;
     if (!Number.isInteger(this.parallel) || this.parallel < 1) throw new GptforgeError(`--parallel must be a positive integer, got ${this.parallel}`, { field: 'parallel' });
     this.maxQueue = opts.maxQueue ?? 8 * this.parallel;

@@ -21,7 +21,7 @@ function buildByteToUnicode(): string[] {
   return out;
 }
 
-export const BYTE_TO_UNICODE: readonly string[] = buildByteToUnicode();
+const BYTE_TO_UNICODE: readonly string[] = buildByteToUnicode();
 const UNICODE_TO_BYTE = new Map<string, number>(BYTE_TO_UNICODE.map((c, b) => [c, b]));
 
 export function bytesToByteLevel(bytes: Uint8Array): string {

@@ -15,8 +15,6 @@
 //   merged token) through tokenizer.json, via the "gptforge.tiktoken" flag.
 export { Tokenizer, SPECIAL_TOKENS, DIGIT_PAIRS, trainTokenizer } from './tokenizer.js';
 export type { TrainOptions, EncodeOptions, StreamDecoder, TokenizerSpec } from './tokenizer.js';
-export { PATTERNS, resolvePattern } from './patterns.js';
-export { PreTokenizer, SPLIT_BEHAVIORS } from './pretokenizer.js';
+export { PATTERNS } from './patterns.js';
 export type { SplitRule, SplitBehavior } from './pretokenizer.js';
-export { onigToJs } from './onig.js';
 export { encodeBatch } from './batch.js';

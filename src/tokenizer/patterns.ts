@@ -1,5 +1,3 @@
-import { onigToJs } from './onig.js';
-
 /**
  * Pre-split patterns: text is cut into chunks by a regex before BPE, so merges never cross
  * word/number/punctuation boundaries. Every pattern is read as tokenizer.json holds it, an
@@ -39,8 +37,3 @@ export function patternName(source: string): string | undefined {
   return undefined;
 }
 
-/** Compile a pre-split regex (Oniguruma syntax, as in tokenizer.json; null for ''); errors name `file`. */
-export function compilePattern(source: string, file?: string): RegExp | null {
-  if (source === '') return null;
-  return new RegExp(onigToJs(source, { file, field: 'pattern' }), 'gu');
-}

@@ -1,8 +1,9 @@
 import { Rng } from '../engine/rng.js';
 import type { GPT } from '../model/gpt.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { ChatEngine } from '../infer/engine.js';
+import { ChatEngine, type ChatOptions } from '../infer/engine.js';
 import type { ToolRegistry } from '../infer/tools/registry.js';
+import type { Message } from '../data/conversation.js';
 import { dedupeCompletions, type Completion, type Ranking } from '../data/preferences.js';
 import { simulatedRanking } from '../data/labelers.js';
 import { TASKS, taskByName } from '../data/synthetic/tasks.js';
@@ -27,15 +28,10 @@ export function taskPrompts(split: Split, n: number, seed: number, families: rea
     for (const ex of taskByName(name).generate(split, per, seed + 101 * i)) out.push({ prompt: ex.prompt, task: name });
   });
   // interleave the families so any prefix of the list is a fair mix
-  const rng = new Rng(seed);
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out.slice(0, n);
+  return new Rng(seed).shuffle(out).slice(0, n);
 }
 
-export interface SampleOptions {
+interface SampleOptions {
   k: number;
   temperature: number;
   maxTokens: number;
@@ -43,13 +39,20 @@ export interface SampleOptions {
   seed: number;
 }
 
+/**
+ * n replies to a one-message user prompt as completions, sampled together on one KV cache:
+ * reply i is the one `opts.seed` + i gives alone (ChatEngine.replies).
+ */
+export function promptReplies(engine: ChatEngine, prompt: string, n: number, opts: ChatOptions): { messages: Message[] }[] {
+  return engine.replies({ messages: [{ role: 'user', content: prompt }] }, n, opts).map((r) => ({ messages: r.messages }));
+}
+
 /** K sampled replies to a prompt (empty ones and duplicates dropped: a ranking compares different replies). */
-export function sampleReplies(engine: ChatEngine, prompt: string, opts: SampleOptions): Completion[] {
-  // sampled together on one KV cache; reply i is the one seed·1000 + i gives alone
-  const all = engine.replies({ messages: [{ role: 'user', content: prompt }] }, opts.k, { temperature: opts.temperature, maxTokens: opts.maxTokens, tools: opts.tools, seed: opts.seed * 1000 });
+function sampleReplies(engine: ChatEngine, prompt: string, opts: SampleOptions): Completion[] {
+  // reply i is the one seed·1000 + i gives alone
+  const all = promptReplies(engine, prompt, opts.k, { temperature: opts.temperature, maxTokens: opts.maxTokens, tools: opts.tools, seed: opts.seed * 1000 });
   // a reply that says and calls nothing is not a completion the formats accept (nor one worth ranking)
-  const replies: Completion[] = all.filter((r) => r.messages.some((m) => m.tool_call !== undefined || m.content.trim() !== '')).map((r) => ({ messages: r.messages }));
-  return dedupeCompletions(replies);
+  return dedupeCompletions(all.filter((r) => r.messages.some((m) => m.tool_call !== undefined || m.content.trim() !== '')));
 }
 
 export interface SimulatedComparisonOptions extends SampleOptions {

@@ -3,6 +3,7 @@ import * as op from '../engine/ops.js';
 import type { GPT } from '../model/gpt.js';
 import type { RenderedConversation } from '../data/chat.js';
 import { ShuffledLoader, sigmoid, softplus } from './reward.js';
+import { nextTokenBatch } from './batch.js';
 import { train, type TrainConfig, type TrainOptions, type TrainResult } from './loop.js';
 
 /**
@@ -59,21 +60,11 @@ export function dpoLoss(piC: readonly number[], piR: readonly number[], refC: re
 /** Sum of log p over each sequence's masked (assistant) tokens, with the batch's cross-entropy tensor. */
 function sequenceLogProbs(model: GPT, seqs: readonly RenderedConversation[], padId: number): { ce: ReturnType<typeof op.crossEntropy>; rowsOf: number[][]; logp: number[] } {
   const B = seqs.length;
-  const T = Math.max(...seqs.map((s) => s.ids.length)) - 1;
-  if (T > model.config.blockSize) throw new Error(`dpo: a sequence of ${T + 1} tokens exceeds the context ${model.config.blockSize}`);
-  const ids = new Int32Array(B * T).fill(padId);
-  const targets = new Int32Array(B * T).fill(-1);
-  const rowsOf: number[][] = [];
-  seqs.forEach((s, b) => {
-    ids.set(s.ids.slice(0, T), b * T);
-    const rows: number[] = [];
-    for (let t = 1; t < s.ids.length; t++) {
-      if (!s.mask[t]) continue;
-      targets[b * T + t - 1] = s.ids[t];
-      rows.push(b * T + t - 1);
-    }
-    rowsOf.push(rows);
-  });
+  const maskedPositions = function* (b: number): Iterable<number> {
+    const s = seqs[b];
+    for (let t = 1; t < s.ids.length; t++) if (s.mask[t]) yield t;
+  };
+  const { ids, targets, T, rowsOf } = nextTokenBatch(seqs, maskedPositions, padId, model.config.blockSize, 'dpo');
   const ce = op.crossEntropy(model.forward(ids, B, T), targets, { reduction: 'none' });
   const logp = rowsOf.map((rows) => -rows.reduce((s, r) => s + ce.data[r], 0));
   return { ce, rowsOf, logp };

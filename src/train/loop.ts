@@ -68,6 +68,8 @@ export interface TrainTask<M = unknown> {
    * The data of micro-batch `index` (0-based) of the `count` that make the next optimizer
    * step; advances the data position. The loop fetches all of a step's micro-batches before
    * running any, so that it knows the step's normaliser. Keep it to plain data: no tensors.
+   * (Computing it under noGrad is fine — RL samples its rollouts here: the step arena never
+   * serves no-grad work, see allocBuffer in engine/tensor.ts.)
    */
   nextMicroBatch(index: number, count: number): M;
   /**
@@ -136,7 +138,7 @@ export interface TrainOptions {
   signal?: AbortSignal;
 }
 
-export interface TrainerState {
+interface TrainerState {
   stage: string;
   step: number;
   tokensSeen: number;

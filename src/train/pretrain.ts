@@ -1,7 +1,7 @@
 import { noGrad } from '../engine/tensor.js';
 import * as op from '../engine/ops.js';
 import { GPT } from '../model/gpt.js';
-import { type GPTConfig, flopsPerToken } from '../model/config.js';
+import { flopsPerToken } from '../model/config.js';
 import { train, type TrainConfig, type TrainOptions, type TrainResult } from './loop.js';
 
 /**
@@ -66,14 +66,14 @@ export async function pretrain(setup: PretrainSetup, cfg: TrainConfig, opts: Tra
 }
 
 /** Targets that carry a loss (not the ignore index −1): the normaliser of a pretraining or SFT step. */
-export function supervisedTokens(targets: Int32Array): number {
+function supervisedTokens(targets: Int32Array): number {
   let n = 0;
   for (let i = 0; i < targets.length; i++) if (targets[i] !== -1) n++;
   return n;
 }
 
 /** Mean loss per validation source (and bits per byte where known), plus the token-weighted overall loss. */
-export function evaluateSplits(model: GPT, splits: readonly ValSplit[], B: number, T: number, batches: number): Record<string, number> {
+function evaluateSplits(model: GPT, splits: readonly ValSplit[], B: number, T: number, batches: number): Record<string, number> {
   const out: Record<string, number> = {};
   let total = 0;
   let count = 0;
@@ -96,4 +96,3 @@ export function evaluateSplits(model: GPT, splits: readonly ValSplit[], B: numbe
   return out;
 }
 
-export type { GPTConfig };

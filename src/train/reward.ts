@@ -1,11 +1,13 @@
-import { Rng } from '../engine/rng.js';
+import { Rng, streamSeed } from '../engine/rng.js';
 import { fromArray, noGrad, type Tensor } from '../engine/tensor.js';
 import * as op from '../engine/ops.js';
 import type { GPT } from '../model/gpt.js';
+import { padRows } from './batch.js';
 import { train, type TrainConfig, type TrainOptions, type TrainResult } from './loop.js';
 import { renderForReward } from '../data/chat.js';
 import { pairCounts, rankingConversation, tierCount, type Ranking } from '../data/preferences.js';
 import type { Tokenizer } from '../tokenizer/index.js';
+import type { Conversation } from '../data/conversation.js';
 
 /**
  * Stage 3: reward modeling. Each completion of a ranked prompt is rendered as a conversation
@@ -107,7 +109,7 @@ export function pairwiseLoss(rewards: ArrayLike<number>, sizes: readonly number[
 }
 
 /** Whether a ranking has at least one pair from different tiers (a preference to learn from). */
-export function hasPreference(r: RenderedRanking): boolean {
+function hasPreference(r: RenderedRanking): boolean {
   const k = r.completions.length;
   if (k < 2) return false;
   return r.tiers === undefined || r.tiers.some((t) => t !== r.tiers![0]);
@@ -122,12 +124,8 @@ export function rewardsOf(model: GPT, seqs: readonly number[][], padId: number):
   const B = seqs.length;
   const T = Math.max(...seqs.map((s) => s.length));
   if (T > model.config.blockSize) throw new Error(`reward model: a sequence of ${T} tokens exceeds the context ${model.config.blockSize}`);
-  const ids = new Int32Array(B * T).fill(padId);
-  const at = new Int32Array(B);
-  seqs.forEach((s, b) => {
-    ids.set(s, b * T);
-    at[b] = b * T + s.length - 1;
-  });
+  const ids = padRows(seqs, T, padId);
+  const at = Int32Array.from(seqs, (s, b) => b * T + s.length - 1);
   return model.scalar(model.hidden(ids, B, T), at);
 }
 
@@ -138,6 +136,20 @@ export function scoreSequences(model: GPT, seqs: readonly number[][], padId: num
     for (let i = 0; i < seqs.length; i += batch) out.push(...rewardsOf(model, seqs.slice(i, i + batch), padId).data);
   });
   return out;
+}
+
+/**
+ * Reward-model scores of conversations (the reply last), rendered as the reward model was
+ * trained (renderForReward: … <|reward|>). One longer than the model's context keeps its
+ * <|bos|> and its end (the reward token): the oldest tokens after <|bos|> are dropped.
+ */
+export function scoreConversations(rm: GPT, tok: Tokenizer, convs: readonly Conversation[]): number[] {
+  const L = rm.config.blockSize;
+  const seqs = convs.map((c) => {
+    const s = renderForReward(tok, c);
+    return s.length > L ? [s[0], ...s.slice(s.length - L + 1)] : s;
+  });
+  return scoreSequences(rm, seqs, tok.specialId('<|pad|>'));
 }
 
 /** Items (rankings, DPO pair indices) in a seeded order, a few per micro-batch, epoch after epoch; {epoch, index} is the whole state. */
@@ -155,13 +167,7 @@ export class ShuffledLoader<T> {
   }
 
   private shuffle(): void {
-    const rng = new Rng(this.seed + 7919 * this.st.epoch);
-    const a = this.items.map((_, i) => i);
-    for (let i = a.length - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      [a[i], a[j]] = [a[j], a[i]];
-    }
-    this.order = a;
+    this.order = new Rng(streamSeed(this.seed, this.st.epoch)).permutation(this.items.length);
   }
 
   next(): T[] {

@@ -7,21 +7,7 @@ import { dirname, basename, join } from 'node:path';
  * A kill at any moment leaves at worst a stray `.tmp-*` file, never a half-written target.
  */
 export function atomicWriteFile(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.tmp-${process.pid}-${Date.now()}-${basename(path)}`);
-  const fd = openSync(tmp, 'w');
-  try {
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
+  atomicWriteChunks(path, [typeof data === 'string' ? Buffer.from(data, 'utf8') : data]);
 }
 
 /** Write several byte chunks (e.g. a header and tensor buffers) atomically, without concatenating them in memory. */

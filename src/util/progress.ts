@@ -21,7 +21,7 @@ export function formatCount(n: number): string {
   return `${Math.round(n * 100) / 100}`;
 }
 
-export function formatDuration(seconds: number): string {
+function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '--:--';
   const s = Math.round(seconds);
   const h = Math.floor(s / 3600);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Conversation } from '../../src/data/conversation.js';
 import type { SyntheticTask, TaskExample } from '../../src/data/synthetic/task.js';
-import { TASKS, detectChatIntent, phrasingOf, promptItem, splitOf, taskByName } from '../../src/data/synthetic/tasks.js';
+import { TASKS, detectChatIntent, isHeldOut, phrasingOf, promptItem, splitOf, taskByName } from '../../src/data/synthetic/tasks.js';
 import { pronunciations, rhymePart, rhymes, syllables } from '../../src/data/synthetic/cmudict.js';
 import { antonyms, hypernymClosure, senses } from '../../src/data/synthetic/wordnet.js';
 
@@ -48,6 +48,21 @@ function assertShape(ex: TaskExample, usesTool: boolean): void {
   }
   assert.equal(m.some((x) => x.tool_call !== undefined), usesTool);
 }
+
+test('one hold-out rule: the test split of the generators is what isHeldOut (rm --rankings, dpo --pairs) holds out, about 10%', () => {
+  const keys = Array.from({ length: 5000 }, (_, i) => `What rhymes with word${i}?`);
+  const held = keys.filter(isHeldOut);
+  assert.ok(held.length > 400 && held.length < 600, `${held.length} of 5000 held out`);
+  for (const k of keys) assert.equal(splitOf(k), isHeldOut(k) ? 'test' : 'train');
+  // every generated test item is held out by the same function, every train item is not
+  for (const split of ['train', 'test'] as const) {
+    for (const ex of taskByName('synonyms').generate(split, 50, 3)) {
+      const item = promptItem('synonyms', ex.prompt);
+      assert.ok(item !== undefined, ex.prompt);
+      assert.equal(isHeldOut(item), split === 'test', item);
+    }
+  }
+});
 
 test('taskByName: every family by name; unknown names list the families', () => {
   assert.deepEqual(

@@ -39,15 +39,10 @@ export function pronunciations(word: string): readonly Pronunciation[] {
   return load().get(word.toLowerCase()) ?? [];
 }
 
-/** Every word in the dictionary, lower case (includes abbreviations and names: filter as needed). */
-export function cmudictWords(): IterableIterator<string> {
-  return load().keys();
-}
-
 const isVowel = (phone: string): boolean => /\d$/.test(phone);
 
 /** Syllables of one pronunciation: its vowels (every vowel carries a stress digit). */
-export function syllableCount(pron: Pronunciation): number {
+function syllableCount(pron: Pronunciation): number {
   return pron.filter(isVowel).length;
 }
 

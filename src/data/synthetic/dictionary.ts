@@ -1,6 +1,8 @@
 import { Rng } from '../../engine/rng.js';
 import type * as wn from './wordnet.js';
-import { article, coreWords, fnv1a, wordFacts, type WordFacts } from './tasks.js';
+import { type WordFacts, wordFacts } from './facts.js';
+import { fnv1a } from './split.js';
+import { article, coreWords } from './words.js';
 
 /**
  * The built-in dictionary: the knowledge families' facts about each core word (its senses,
@@ -67,11 +69,7 @@ export function dictionaryEntry(f: WordFacts, edition: number): string {
   if (f.kind !== undefined) sentences.push(pickT(KIND_TEMPLATES)(v, f.kind));
   if (f.synonyms.length > 0) sentences.push(pickT(SYNONYM_TEMPLATES)(v, f.synonyms));
   if (f.antonym !== undefined) sentences.push(pickT(ANTONYM_TEMPLATES)(v, f.antonym));
-  for (let i = sentences.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [sentences[i], sentences[j]] = [sentences[j], sentences[i]];
-  }
-  return sentences.join(' ');
+  return rng.shuffle(sentences).join(' ');
 }
 
 /** The dictionary's pages: every core word once per edition, words shuffled anew in each edition. */
@@ -81,12 +79,7 @@ export function* dictionaryPages(): Iterable<string> {
     .map(wordFacts)
     .filter((f): f is WordFacts => f !== undefined);
   for (let edition = 0; edition < EDITIONS; edition++) {
-    const rng = new Rng((7919 + edition) >>> 0);
-    const order = [...facts];
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      [order[i], order[j]] = [order[j], order[i]];
-    }
+    const order = new Rng((7919 + edition) >>> 0).shuffle([...facts]);
     for (let start = 0; start < order.length; start += ENTRIES_PER_PAGE) {
       yield order
         .slice(start, start + ENTRIES_PER_PAGE)

@@ -37,4 +37,11 @@ export interface SyntheticTask {
    * reply to `prompt`? Works from the prompt text alone (it re-parses the item from it).
    */
   check(prompt: string, answer: string): boolean;
+  /** The prompt templates the family phrases its prompts with (for per-phrasing breakdowns). */
+  readonly prompts?: readonly string[];
+  /**
+   * The item a prompt asks about, the unit the train/test split is made of (a word, the
+   * calculator input "345*67", the chat prompt itself); undefined when it cannot be parsed.
+   */
+  item?(prompt: string): string | undefined;
 }

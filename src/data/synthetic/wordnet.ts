@@ -33,7 +33,7 @@ export interface IndexEntry {
  * synsets for a lexical pointer (antonyms are lexical: "good" ↔ "bad", not the whole synset),
  * or 0 for a pointer between whole synsets (hypernyms).
  */
-export interface Pointer {
+interface Pointer {
   symbol: string;
   target: string;
   source: number;

@@ -29,16 +29,16 @@
  *   integers), |exponent| ≤ 100, no non-integer power of a negative number, no division
  *   by zero (including 0 to a negative power).
  */
-import { ToolError, type Tool } from './registry.js';
+import { ToolError, type Tool } from './tool.js';
 
 /** Longest expression accepted; also bounds the parser's recursion depth. */
-export const MAX_EXPRESSION_CHARS = 200;
+const MAX_EXPRESSION_CHARS = 200;
 /** Deepest parenthesis nesting accepted. */
-export const MAX_PAREN_DEPTH = 50;
+const MAX_PAREN_DEPTH = 50;
 /** Largest magnitude of any literal or intermediate value (doubles are exact integers up to here). */
-export const MAX_MAGNITUDE = 1e15;
+const MAX_MAGNITUDE = 1e15;
 /** Largest magnitude of an exponent. */
-export const MAX_EXPONENT = 100;
+const MAX_EXPONENT = 100;
 /** Significant digits kept when formatting non-integers. */
 const SIGNIFICANT_DIGITS = 10;
 

@@ -6,29 +6,11 @@
  *
  * The model's text is untrusted and often malformed, so `call` never throws: every failure
  * becomes a short, single-line `error: …` output that the model can read and recover from.
- *
- * Note: this module and calculator.ts import each other (calculator needs ToolError,
- * defaultTools needs calculator). That cycle is safe because neither touches the other's
- * exports while its module body is being evaluated — only later, inside functions.
  */
 import { calculator } from './calculator.js';
+import { ToolError, type Tool } from './tool.js';
 
-export interface Tool {
-  /** The name the model writes before the colon, e.g. "calculator". */
-  readonly name: string;
-  /** One line for prompts and docs. */
-  readonly description: string;
-  /** Runs the tool on its input text. May throw ToolError for bad input. */
-  run(input: string): string;
-}
-
-/** Bad input to a tool: its message is shown to the model verbatim, after `error: `. */
-export class ToolError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ToolError';
-  }
-}
+export { ToolError, type Tool } from './tool.js';
 
 export interface ToolResult {
   /** false for any failure: malformed call, unknown tool, tool error or crash. */
@@ -40,11 +22,11 @@ export interface ToolResult {
 }
 
 /** Longest call text accepted; longer ones are degenerate generations, not real calls. */
-export const MAX_CALL_CHARS = 500;
+const MAX_CALL_CHARS = 500;
 /** Error outputs are cut to this length so a failure never floods the model's context. */
-export const MAX_ERROR_CHARS = 120;
+const MAX_ERROR_CHARS = 120;
 /** A successful output longer than this is reported as an error rather than silently cut. */
-export const MAX_OUTPUT_CHARS = 500;
+const MAX_OUTPUT_CHARS = 500;
 
 const TOOL_NAME = /^[a-z][a-z0-9_]*$/i;
 /** Longest tool name echoed back in an "unknown tool" error. */

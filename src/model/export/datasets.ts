@@ -2,6 +2,7 @@ import { closeSync, existsSync, openSync, readFileSync, readSync, fstatSync } fr
 import { join } from 'node:path';
 import { atomicWriteChunks, atomicWriteFile } from '../../util/atomic.js';
 import { GptforgeError } from '../../util/errors.js';
+import { streamSeed } from '../../engine/rng.js';
 import type { Conversation, Message } from '../../data/conversation.js';
 import { readConversationsJSONL } from '../../data/chat.js';
 import type { SftMixtureConfig } from '../../data/sft.js';
@@ -144,7 +145,7 @@ export function sftConversations(cfg: SftMixtureConfig, file: string): { train: 
     const share = Math.max(1, Math.round((total * src.weight) / wsum));
     if (src.task !== undefined) {
       const task = taskByName(src.task);
-      train.push(...task.generate('train', share, seed + 7919 * si).map((e) => e.conversation));
+      train.push(...task.generate('train', share, streamSeed(seed, si)).map((e) => e.conversation));
       test.push(...task.generate('test', testPer, seed + 1).map((e) => e.conversation));
     } else if (src.path !== undefined) {
       train.push(...readConversationsJSONL(src.path, { onBad: cfg.onBad, forTraining: true }).conversations);
