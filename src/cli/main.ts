@@ -46,6 +46,7 @@ async function main(argv: string[]): Promise<void> {
     .usage('<command> [options]')
     .version(pkg.version, '-v, --version')
     .helpCommand(false)
+    .enablePositionalOptions() // a subcommand's options are its own (rm score --run)
     .addHelpText('after', ENVIRONMENT);
   const name = argv[0] === 'help' ? '--help' : argv[0];
   // only the named command's module is loaded; the command list (help, an unknown name) loads all

@@ -72,6 +72,9 @@ test('the command line\'s own errors name the option: unknown option, bad number
   assert.equal(help.status, 0);
   for (const c of ['tokenizer', 'data', 'pretrain', 'sft', 'chat', 'label', 'rm', 'rl', 'dpo', 'eval', 'sample', 'serve', 'pipeline', 'export', 'import', 'rag']) assert.match(help.stdout, new RegExp(`^  ${c} `, 'm'), c);
   assert.match(help.stdout, /GPTFORGE_THREADS/);
+  const score = run(['rm', 'score', '--run', 'no-such-run', '-p', 'hi', '-c', 'x']);
+  assert.equal(score.status, 1);
+  assert.match(score.stderr, /no-such-run: no checkpoint found/, 'a subcommand\'s --run is its own');
   const sub = run(['rm', 'score', '--help']);
   assert.equal(sub.status, 0);
   assert.match(sub.stdout, /Usage: gptforge rm score \[options\]/);
