@@ -23,6 +23,7 @@
  *
  * // training: each stage is a function with typed options and an AbortSignal
  * await runSft('runs/tiny', { conversations, onlyData: true, from: 'sft', into: 'sft-mine', steps: 30, signal });
+ * // … and runPretrain, runRm, runRl, runDpo, runEval, runPipeline: the same shape
  * ```
  *
  * Layers: tokenizer → model → generation → chat → training stages (pretrain, sft, reward,
@@ -152,4 +153,24 @@ export { loadModel } from './run/models.js';
 export type { LoadedModel } from './run/models.js';
 export { runSft, sftConfig } from './run/sft.js';
 export type { RunSftOptions, RunSftResult } from './run/sft.js';
+export { runPretrain, resolvePreset } from './run/pretrain.js';
+export type { RunPretrainOptions, RunPretrainResult, PretrainOverrides } from './run/pretrain.js';
+export { runDataPrepare, runTokenizerTrain, ensureTokenizer } from './run/data.js';
+export type { RunDataPrepareOptions, RunTokenizerTrainOptions } from './run/data.js';
+export { runRm, rmScores } from './run/rm.js';
+export type { RunRmOptions, RunRmResult } from './run/rm.js';
+export { runRl, rlStage, readRlPrompts } from './run/rl.js';
+export type { RunRlOptions, RunRlResult } from './run/rl.js';
+export { runDpo } from './run/dpo.js';
+export type { RunDpoOptions, RunDpoResult } from './run/dpo.js';
+export { runEval, defaultEvalRows } from './run/eval.js';
+export type { RunEvalOptions } from './run/eval.js';
+export { runPipeline } from './run/pipeline.js';
+export type { RunPipelineOptions, RunPipelineResult, StageTiming } from './run/pipeline.js';
+export { estimatePipeline } from './run/estimate.js';
+export type { PipelineEstimate, StageEstimate } from './run/estimate.js';
+export { sampleFromRun, scriptedChat } from './run/sample.js';
+export { ragIndex, ragQuery, ragInfo, ragTrainEmbedder } from './run/rag.js';
+export type { RagIndexOptions, RagQueryOptions, RagTrainEmbedderOptions } from './run/rag.js';
+export { exportTrl, exportLlmc } from './run/export.js';
 export { lossCurves } from './run/plots.js';

@@ -1,28 +1,11 @@
 import { createInterface } from 'node:readline';
-import type { Command } from './command.js';
-import { parseArgs, formatHelp, str, num, bool, type FlagSpecs } from '../util/args.js';
+import { Command } from '@commander-js/extra-typings';
 import type { Conversation, Message } from '../data/conversation.js';
+import { constraintFromOptions, ReplyConstraint } from '../infer/constrain/index.js';
 import { ChatEngine, type ChatOptions, type ChatReply, type ChatStopReason } from '../infer/engine.js';
 import { defaultTools } from '../infer/tools/registry.js';
-import { loadModel } from './models.js';
-import { constraintFromOptions, ReplyConstraint } from '../infer/constrain/index.js';
-
-const FLAGS: FlagSpecs = {
-  run: { kind: 'string', help: 'run directory (its newest chat model: rl, else sft), a stage directory or a checkpoint', alias: 'r', default: 'runs/small' },
-  stage: { kind: 'string', help: 'stage to load: sft, rl, dpo … (default: the newest)' },
-  prompt: { kind: 'string', help: 'one-shot: answer this message and exit (for scripts)', alias: 'p' },
-  system: { kind: 'string', help: 'a system message to start the conversation with' },
-  temperature: { kind: 'number', help: '0 = greedy', default: 0.7 },
-  'top-k': { kind: 'number', help: 'sample from the k most likely tokens (0 = all)', default: 40 },
-  'top-p': { kind: 'number', help: 'nucleus sampling mass (1 = off)', default: 1 },
-  'max-tokens': { kind: 'number', help: 'longest reply, in tokens', default: 128 },
-  seed: { kind: 'number', help: 'random seed', default: 1 },
-  'no-tools': { kind: 'boolean', help: 'no calculator: the model must answer directly' },
-  'show-tools': { kind: 'boolean', help: 'print tool calls and their results (default on)', default: true },
-  'json-schema': { kind: 'string', help: 'each reply\'s text is JSON this schema file accepts (tool calls before it stay free; docs/constrain.md)' },
-  regex: { kind: 'string', help: 'each reply\'s text matches this regular expression in full' },
-  grammar: { kind: 'string', help: 'each reply\'s text derives from this GBNF grammar file' },
-};
+import { loadModel } from '../run/models.js';
+import { number } from '../util/args.js';
 
 const FINISH: Record<ChatStopReason, string> = { end: 'stop', max_tokens: 'length', context: 'context', unclosed_tool_call: 'unclosed_tool_call', abort: 'abort' };
 
@@ -46,66 +29,44 @@ function streamReply(engine: ChatEngine, conv: Conversation, opts: ChatOptions, 
   return reply;
 }
 
-/** A scripted chat: each prompt as a fresh one-turn conversation. Returns the transcript text. */
-export function scriptedChat(runDir: string, prompts: readonly string[], opts: { stage?: string; temperature?: number; seed?: number } = {}): string {
-  const { model, tok } = loadModel(runDir, opts.stage);
-  const engine = new ChatEngine(model, tok);
-  const tools = defaultTools();
-  const lines: string[] = [];
-  for (const p of prompts) {
-    const r = engine.reply({ messages: [{ role: 'user', content: p }] }, { temperature: opts.temperature ?? 0, seed: opts.seed ?? 1, tools, maxTokens: 96 });
-    const shown = r.messages
-      .map((m) => (m.role === 'tool' ? `${m.content}] ` : m.tool_call ? `${m.content}[${m.tool_call.name}: ${m.tool_call.input} → ` : m.content))
-      .join('');
-    lines.push(`user> ${p}`, `assistant> ${shown.trim()}`, '');
-  }
-  return lines.join('\n');
-}
-
-export const command: Command = {
-  summary: 'chat with a model (interactive or --prompt), tools included',
-  async run(argv: string[]): Promise<void> {
-    if (argv.includes('--help') || argv.includes('-h')) {
-      console.log(
-        formatHelp(
-          'gptforge chat [--run runs/<name>] [--prompt "…"] [options]',
-          'Chat with an SFT (or RL) model, streaming. The calculator runs inside decoding when the model calls it. Interactive commands: /reset (new conversation), /system <text> (set the system message and reset), /quit.',
-          FLAGS,
-        ),
-      );
-      return;
-    }
-    const a = parseArgs(argv, FLAGS, 'chat');
-    const loaded = loadModel(str(a, 'run')!, str(a, 'stage'));
+export const command = new Command('chat')
+  .summary('chat with a model (interactive or --prompt), tools included')
+  .description('Chat with an SFT (or RL) model, streaming. The calculator runs inside decoding when the model calls it. Interactive commands: /reset (new conversation), /system <text> (set the system message and reset), /quit.')
+  .option('-r, --run <dir>', 'run directory (its newest chat model: rl, else sft), a stage directory or a checkpoint', 'runs/small')
+  .option('--stage <stage>', 'stage to load: sft, rl, dpo … (default: the newest)')
+  .option('-p, --prompt <text>', 'one-shot: answer this message and exit (for scripts)')
+  .option('--system <text>', 'a system message to start the conversation with')
+  .option('--temperature <x>', '0 = greedy', number, 0.7)
+  .option('--top-k <n>', 'sample from the k most likely tokens (0 = all)', number, 40)
+  .option('--top-p <x>', 'nucleus sampling mass (1 = off)', number, 1)
+  .option('--max-tokens <n>', 'longest reply, in tokens', number, 128)
+  .option('--seed <n>', 'random seed', number, 1)
+  .option('--no-tools', 'no calculator: the model must answer directly')
+  .option('--show-tools', 'print tool calls and their results (default)', true)
+  .option('--no-show-tools', 'do not print tool calls')
+  .option('--json-schema <file>', 'each reply\'s text is JSON this schema file accepts (tool calls before it stay free; docs/constrain.md)')
+  .option('--regex <re>', 'each reply\'s text matches this regular expression in full')
+  .option('--grammar <file>', 'each reply\'s text derives from this GBNF grammar file')
+  .action(async (o) => {
+    const loaded = loadModel(o.run, o.stage);
     const engine = new ChatEngine(loaded.model, loaded.tok);
     // Compiled once before the first turn (errors name the file and pointer/line); the engine clones it per reply.
     // It governs the visible text only: tool calls before the text stay free (ReplyConstraint).
-    const text = constraintFromOptions({ jsonSchema: str(a, 'json-schema'), regex: str(a, 'regex'), grammar: str(a, 'grammar') }, loaded.tok);
+    const text = constraintFromOptions({ jsonSchema: o.jsonSchema, regex: o.regex, grammar: o.grammar }, loaded.tok);
     const constraint = text && ReplyConstraint.forTokenizer(text, loaded.tok);
-    const opts: ChatOptions = {
-      temperature: num(a, 'temperature'),
-      topK: num(a, 'top-k'),
-      topP: num(a, 'top-p'),
-      maxTokens: num(a, 'max-tokens'),
-      seed: num(a, 'seed'),
-      tools: bool(a, 'no-tools') ? null : defaultTools(),
-      constraint,
-    };
-    const showTools = bool(a, 'show-tools');
-    let system = str(a, 'system');
+    const opts: ChatOptions = { temperature: o.temperature, topK: o.topK, topP: o.topP, maxTokens: o.maxTokens, seed: o.seed, tools: o.tools ? defaultTools() : null, constraint };
+    let system = o.system;
     const fresh = (): Message[] => (system ? [{ role: 'system', content: system }] : []);
     let history = fresh();
-
-    const prompt = str(a, 'prompt');
-    if (prompt !== undefined) {
-      streamReply(engine, { messages: [...history, { role: 'user', content: prompt }] }, opts, showTools);
+    if (o.prompt !== undefined) {
+      streamReply(engine, { messages: [...history, { role: 'user', content: o.prompt }] }, opts, o.showTools);
       return;
     }
 
     console.error(DIM(`chatting with ${loaded.dir} (stage ${loaded.stage}, context ${loaded.model.config.blockSize} tokens). /reset, /system <text>, /quit`));
     const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: 'you> ' });
     rl.prompt();
-    let seed = opts.seed ?? 1;
+    let seed = o.seed;
     for await (const line of rl) {
       const text = line.trim();
       if (text === '/quit' || text === '/exit') break;
@@ -121,11 +82,10 @@ export const command: Command = {
       } else if (text !== '') {
         const conv: Conversation = { messages: [...history, { role: 'user', content: text }] };
         process.stdout.write('assistant> ');
-        const reply = streamReply(engine, conv, { ...opts, seed: seed++ }, showTools);
+        const reply = streamReply(engine, conv, { ...opts, seed: seed++ }, o.showTools);
         history = [...conv.messages, ...reply.messages];
       }
       rl.prompt();
     }
     rl.close();
-  },
-};
+  });

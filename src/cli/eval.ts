@@ -1,109 +1,18 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Command } from './command.js';
-import { parseArgs, formatHelp, str, num, bool, type FlagSpecs } from '../util/args.js';
-import { atomicWriteFile } from '../util/atomic.js';
-import { GptforgeError } from '../util/errors.js';
-import { Progress } from '../util/progress.js';
-import { latestCheckpoint } from '../model/checkpoint.js';
-import { TASKS, taskByName } from '../data/synthetic/tasks.js';
-import { defaultTools } from '../infer/tools/registry.js';
-import { evaluateTasks, evalAnswerCount, evalMarkdown, type EvalRow, type EvalSubject, type EvalTable } from '../eval/tasks.js';
-import { compareChart, compareMarkdown, compareModels, type CompareRow, type Contender } from '../eval/compare.js';
-import { taskPrompts } from '../train/comparisons.js';
-import { loadModel } from './models.js';
-import { runPreset } from './sft.js';
-import { holdRunLock } from '../util/lock.js';
+import { Command } from '@commander-js/extra-typings';
+import { runEval } from '../run/eval.js';
+import { number } from '../util/args.js';
 
-const FLAGS: FlagSpecs = {
-  run: { kind: 'string', help: 'run directory', alias: 'r', default: 'runs/small' },
-  'per-task': { kind: 'number', help: 'different held-out prompts per task family, at most (default: the preset\'s, else 50)' },
-  'few-shot': { kind: 'number', help: 'solved examples in the base model\'s prompt (default 3)' },
-  tasks: { kind: 'string', help: 'comma-separated task families (default: all)' },
-  'no-compare': { kind: 'boolean', help: 'skip the base/SFT/RLHF comparison (RM reward, win rates, diversity)' },
-  'compare-prompts': { kind: 'number', help: 'held-out prompts in the comparison (default: the preset\'s, else 48)' },
-  quiet: { kind: 'boolean', help: 'no progress bar' },
-};
-
-/** The stages after SFT, by directory, and their names in the tables. */
-export const LATER_STAGES: readonly [string, string][] = [['rl', 'PPO'], ['rl-grpo', 'GRPO'], ['rl-reinforce', 'REINFORCE'], ['dpo', 'DPO']];
-
-/** Every family, plus the multiplication row the arithmetic target is stated on. */
-export function defaultEvalRows(names?: string[]): EvalRow[] {
-  const tasks = names ? names.map(taskByName) : [...TASKS];
-  const rows: EvalRow[] = tasks.map((task) => ({ label: task.name, task }));
-  if (tasks.some((t) => t.name === 'arithmetic')) rows.push({ label: 'arithmetic: 3–4 digit ×', task: taskByName('arithmetic'), variant: { ops: ['*'], minDigits: 3, maxDigits: 4 } });
-  return rows;
-}
-
-/** Score the run's base and SFT models; writes eval.md and eval.json into the run. */
-export function runEval(argv: string[]): { table: EvalTable; markdown: string } {
-  const a = parseArgs(argv, FLAGS, 'eval');
-  const runDir = str(a, 'run')!;
-  holdRunLock(runDir, 'eval'); // eval.md has one writer; training stages may run beside it
-  const quiet = bool(a, 'quiet');
-  const presetEval = existsSync(join(runDir, 'preset.json')) ? runPreset(runDir).sft?.eval : undefined;
-  const perTask = num(a, 'per-task') ?? presetEval?.perTask ?? 50;
-  const fewShot = num(a, 'few-shot') ?? presetEval?.fewShot ?? 3;
-  const subjects: EvalSubject[] = [];
-  if (latestCheckpoint(join(runDir, 'base'))) {
-    const b = loadModel(runDir, 'base');
-    subjects.push({ name: 'base (few-shot)', kind: 'base', model: b.model, tok: b.tok });
-  }
-  if (latestCheckpoint(join(runDir, 'sft'))) {
-    const s = loadModel(runDir, 'sft');
-    subjects.push({ name: 'SFT, no tool', kind: 'chat', model: s.model, tok: s.tok, tools: null, onlyToolTasks: true });
-    subjects.push({ name: 'SFT', kind: 'chat', model: s.model, tok: s.tok, tools: defaultTools() });
-  }
-  for (const [stage, name] of LATER_STAGES) {
-    if (!latestCheckpoint(join(runDir, stage))) continue;
-    const m = loadModel(runDir, stage);
-    subjects.push({ name, kind: 'chat', model: m.model, tok: m.tok, tools: defaultTools() });
-  }
-  if (subjects.length === 0) throw new GptforgeError('no base or sft checkpoint to evaluate', { file: runDir });
-  const rows = defaultEvalRows(str(a, 'tasks')?.split(',').map((s) => s.trim()));
-  const bar = new Progress({ label: 'eval', total: evalAnswerCount(rows, subjects, perTask), unit: 'answer', quiet });
-  const table = evaluateTasks(rows, subjects, { perTask, fewShot, onAnswer: (d) => bar.update(d) });
-  bar.finish();
-  const markdown = [
-    evalMarkdown(table),
-    '',
-    `Greedy decoding, up to ${perTask} different held-out prompts per family (items never seen in SFT; a family with fewer held-out prompts, like chat, shows its count). The base model is prompted with a fake-conversation document holding ${fewShot} solved examples of the same family; "SFT" may call the calculator, "SFT, no tool" has it masked out (tool-using families only).`,
-  ].join('\n');
-  let compareRows: CompareRow[] | null = null;
-  let compareText = '';
-  if (latestCheckpoint(join(runDir, 'rm')) && latestCheckpoint(join(runDir, 'sft')) && !bool(a, 'no-compare')) {
-    const c = { prompts: 48, samplesPerPrompt: 8, bestOfN: 4, oracleBestOfN: 0, temperature: 1, ...presetEval?.compare };
-    if (num(a, 'compare-prompts') !== undefined) c.prompts = num(a, 'compare-prompts')!;
-    const rm = loadModel(runDir, 'rm');
-    const contenders: Contender[] = subjects.filter((s) => s.name !== 'SFT, no tool').map((s) => ({ name: s.name === 'base (few-shot)' ? 'base' : s.name, kind: s.kind, model: s.model, tok: s.tok }));
-    const sftC = contenders.find((x) => x.name === 'SFT');
-    if (sftC && c.oracleBestOfN > 1) contenders.splice(contenders.indexOf(sftC) + 1, 0, { ...sftC, name: `SFT oracle best-of-${c.oracleBestOfN}`, bestOfN: c.oracleBestOfN, pickBy: 'rubric' });
-    if (sftC && c.bestOfN > 1) contenders.splice(contenders.indexOf(sftC) + 1, 0, { ...sftC, name: `SFT best-of-${c.bestOfN}`, bestOfN: c.bestOfN });
-    const prompts = taskPrompts('test', c.prompts, 9001);
-    const listPrompt = 'Please list some animal names.';
-    const diversityPrompts = [{ prompt: listPrompt }, ...taskPrompts('test', 5, 9002, ['chat', 'definitions', 'rhymes', 'kinds', 'synonyms'])];
-    const opts = { prompts, diversityPrompts, listPrompt, samplesPerPrompt: c.samplesPerPrompt, rm: rm.model, reference: 'SFT', tools: defaultTools(), temperature: c.temperature, maxTokens: 48, fewShot, seed: 77 };
-    const bar2 = new Progress({ label: 'compare', total: prompts.length + contenders.reduce((n, x) => n + prompts.length * (x.bestOfN ?? 1) + diversityPrompts.length * c.samplesPerPrompt, 0), unit: 'reply', quiet });
-    compareRows = compareModels(contenders, { ...opts, onProgress: (d) => bar2.update(d) });
-    bar2.finish();
-    compareText = compareMarkdown(compareRows, { ...opts, prompts: prompts.length });
-    atomicWriteFile(join(runDir, 'eval-chart.svg'), compareChart(compareRows, 'SFT'));
-  }
-  const full = compareText ? `${markdown}\n\n${compareText}\n\nChart: eval-chart.svg` : markdown;
-  atomicWriteFile(join(runDir, 'eval.md'), full + '\n');
-  atomicWriteFile(join(runDir, 'eval.json'), JSON.stringify({ perTask, fewShot, ...table, compare: compareRows }, null, 2) + '\n');
-  return { table, markdown: full };
-}
-
-export const command: Command = {
-  summary: 'score base and SFT models on held-out task families (table in the run)',
-  async run(argv: string[]): Promise<void> {
-    if (argv.includes('--help') || argv.includes('-h')) {
-      console.log(formatHelp('gptforge eval [--run runs/<name>] [--per-task N] [--tasks a,b] [--no-compare]', 'Scores each synthetic task family\'s held-out split with its checker: the base model few-shot prompted with a fake conversation, the SFT model with and without the calculator, and every later stage present (PPO, GRPO, REINFORCE, DPO). With a reward model, also compares base, SFT, SFT best-of-N and the RLHF models on held-out prompts: mean RM reward, win rate against SFT judged by the simulated labelers\' rubric, sampled accuracy, and diversity (distinct-n, self-BLEU, entropy, list items). Writes eval.md, eval.json and eval-chart.svg into the run directory.', FLAGS));
-      return;
-    }
-    const { markdown } = runEval(argv);
+export const command = new Command('eval')
+  .summary('score base, SFT and later models on held-out task families; compare them (table in the run)')
+  .description('Scores each synthetic task family\'s held-out split with its checker: the base model few-shot prompted with a fake conversation, the SFT model with and without the calculator, and every later stage present (PPO, GRPO, REINFORCE, DPO). With a reward model, also compares base, SFT, SFT best-of-N and the RLHF models on held-out prompts: mean RM reward, win rate against SFT judged by the simulated labelers\' rubric, sampled accuracy, and diversity (distinct-n, self-BLEU, entropy, list items). Writes eval.md, eval.json and eval-chart.svg into the run directory.')
+  .option('-r, --run <dir>', 'run directory', 'runs/small')
+  .option('--per-task <n>', 'different held-out prompts per task family, at most (default: the preset\'s, else 50)', number)
+  .option('--few-shot <n>', 'solved examples in the base model\'s prompt (default 3)', number)
+  .option('--tasks <names>', 'comma-separated task families (default: all)')
+  .option('--no-compare', 'skip the base/SFT/RLHF comparison (RM reward, win rates, diversity)')
+  .option('--compare-prompts <n>', 'held-out prompts in the comparison (default: the preset\'s, else 48)', number)
+  .option('--quiet', 'no progress bar')
+  .action((o) => {
+    const { markdown } = runEval(o.run, { ...o, tasks: o.tasks?.split(',').map((s) => s.trim()), noCompare: !o.compare });
     console.log(markdown);
-  },
-};
+  });

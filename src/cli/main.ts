@@ -1,83 +1,73 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import { GptforgeError } from '../util/errors.js';
-import type { Command } from './command.js';
+import { exitOnSignals } from './interrupt.js';
 
 /**
- * The `gptforge` entry point. Each command lives in its own module, loaded only when used,
- * so `gptforge --help` is instant and a broken stage cannot break the others.
+ * The `gptforge` entry point. Each command is one commander definition in its own module (its
+ * summary, description and one line per option: the source of its --help and of the list
+ * below), loaded only when used, so a broken stage cannot break the others. A command parses,
+ * calls a runner of the run layer (src/run) and prints.
  */
-const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
-  tokenizer: { summary: 'train a byte-level BPE tokenizer; encode, decode, info', load: () => import('./tokenizer.js') },
-  data: { summary: 'prepare the pretraining mixture: clean, mix, tokenize to shards', load: () => import('./data.js') },
-  pretrain: { summary: 'train the base model (builds tokenizer and data if missing)', load: () => import('./pretrain.js') },
-  sft: { summary: 'supervised fine-tuning: base model → assistant', load: () => import('./sft.js') },
-  chat: { summary: 'chat with a model (interactive or --prompt), tools included', load: () => import('./chat.js') },
-  label: { summary: 'rank sampled replies yourself (comparison data for the reward model)', load: () => import('./label.js') },
-  rm: { summary: 'reward model: rankings → a model that scores replies; rm score', load: () => import('./rm.js') },
-  rl: { summary: 'reinforcement learning against the reward model (PPO, GRPO, REINFORCE)', load: () => import('./rl.js') },
-  dpo: { summary: 'DPO: preference pairs → policy, no reward model', load: () => import('./dpo.js') },
-  eval: { summary: 'score base and SFT models on held-out task families (table in the run)', load: () => import('./eval.js') },
-  sample: { summary: 'sample from a model: prompts, few-shot files, streaming', load: () => import('./sample.js') },
-  serve: { summary: 'serve a run\'s models over an OpenAI-compatible HTTP API', load: () => import('./serve.js') },
-  pipeline: { summary: 'run every stage from one config (the main command)', load: () => import('./pipeline.js') },
-  export: { summary: 'export a model (hf, gguf) or training data (trl, llmc) for other tools', load: () => import('./export.js') },
-  import: { summary: 'import a Hugging Face GPT-2 / GPT-NeoX directory as a checkpoint', load: () => import('./import.js') },
-  rag: { summary: 'retrieval: index documents into an SQLite store (BM25 + embeddings), query it', load: () => import('./rag.js') },
+const COMMANDS: Record<string, () => Promise<{ command: CommandUnknownOpts }>> = {
+  tokenizer: () => import('./tokenizer.js'),
+  data: () => import('./data.js'),
+  pretrain: () => import('./pretrain.js'),
+  sft: () => import('./sft.js'),
+  chat: () => import('./chat.js'),
+  label: () => import('./label.js'),
+  rm: () => import('./rm.js'),
+  rl: () => import('./rl.js'),
+  dpo: () => import('./dpo.js'),
+  eval: () => import('./eval.js'),
+  sample: () => import('./sample.js'),
+  serve: () => import('./serve.js'),
+  pipeline: () => import('./pipeline.js'),
+  export: () => import('./export.js'),
+  import: () => import('./import.js'),
+  rag: () => import('./rag.js'),
 };
 
-function mainHelp(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length)) + 2;
-  const lines = [
-    'gptforge — train your own GPT assistant end to end, on your own machine.',
-    '',
-    'Usage: gptforge <command> [options]',
-    '',
-    'Commands:',
-    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`),
-    '',
-    'Run "gptforge <command> --help" for the options of a command.',
-    'Environment: GPTFORGE_BACKEND=native|reference, GPTFORGE_ISA=avx512|avx2|scalar|neon (force a kernel path), GPTFORGE_THREADS=<n>, GPTFORGE_PEAK_GFLOPS=<n> (the peak MFU is measured against).',
-  ];
-  return lines.join('\n');
+const ENVIRONMENT = `
+Run "gptforge <command> --help" for the options of a command.
+Environment: GPTFORGE_BACKEND=native|reference, GPTFORGE_ISA=avx512|avx2|scalar|neon (force a kernel path), GPTFORGE_THREADS=<n>, GPTFORGE_PEAK_GFLOPS=<n> (the peak MFU is measured against).`;
+
+/** Commander's own errors (unknown option, missing value) as one line "gptforge: error: …", and no process.exit inside it. */
+function configure(c: CommandUnknownOpts): void {
+  c.exitOverride().configureOutput({ outputError: (s, write) => write(`gptforge: ${s}`) }).showSuggestionAfterError();
+  for (const sub of c.commands) configure(sub);
 }
 
-async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    console.log(mainHelp());
-    return 0;
-  }
-  if (name === '--version' || name === '-v') {
-    const { readFileSync } = await import('node:fs');
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-    console.log(pkg.version);
-    return 0;
-  }
-  const entry = COMMANDS[name];
-  if (!entry) {
-    console.error(`gptforge: unknown command "${name}"\n\n${mainHelp()}`);
-    return 2;
-  }
+async function main(argv: string[]): Promise<void> {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const program = new Command('gptforge')
+    .description('gptforge — train your own GPT assistant end to end, on your own machine.')
+    .usage('<command> [options]')
+    .version(pkg.version, '-v, --version')
+    .helpCommand(false)
+    .enablePositionalOptions() // a subcommand's options are its own (rm score --run)
+    .addHelpText('after', ENVIRONMENT);
+  const name = argv[0] === 'help' ? '--help' : argv[0];
+  // only the named command's module is loaded; the command list (help, an unknown name) loads all
+  for (const n of name !== undefined && name in COMMANDS ? [name] : Object.keys(COMMANDS)) program.addCommand((await COMMANDS[n]()).command);
+  configure(program as unknown as CommandUnknownOpts);
   // a forced kernel path this CPU lacks (GPTFORGE_ISA) fails here, not after the data is prepared
-  if (process.env.GPTFORGE_ISA) (await import('../engine/backend.js')).getKernels();
-  const { command } = await entry.load();
-  await command.run(rest);
-  // A stage reports a stop (130 after Ctrl-C) through process.exitCode; keep it, so a script
-  // can tell a stopped run from a finished one.
-  return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  if (process.env.GPTFORGE_ISA && name !== undefined && name in COMMANDS) (await import('../engine/backend.js')).getKernels();
+  await program.parseAsync(name === undefined ? ['--help'] : [name, ...argv.slice(1)], { from: 'user' });
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    if (err instanceof GptforgeError) {
-      console.error(`gptforge: ${err.message}`);
-      process.exitCode = 1;
-    } else {
-      console.error(err);
-      process.exitCode = 1;
-    }
-  },
-);
+exitOnSignals();
+// A stage stopped by Ctrl-C sets process.exitCode = 130 (interrupt.ts): it is kept, so a script
+// can tell a stopped run from a finished one.
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode; // --help and --version: 0; commander printed its error already
+  } else if (err instanceof GptforgeError) {
+    console.error(`gptforge: ${err.message}`);
+    process.exitCode = 1;
+  } else {
+    console.error(err);
+    process.exitCode = 1;
+  }
+});

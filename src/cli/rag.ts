@@ -1,197 +1,94 @@
-import type { Command } from './command.js';
-import { GptforgeError } from '../util/errors.js';
-import { bool, formatHelp, num, parseArgs, str, strs, type FlagSpecs } from '../util/args.js';
-import { BUILTIN_SOURCES } from '../data/sources.js';
-import { Tokenizer } from '../tokenizer/index.js';
-import { MeanPoolEmbedder, type Embedder } from '../rag/embed.js';
-import { documentsAsFile, indexIngestFile, indexInputs, storeMetaFor, type IndexOptions, type IndexReport } from '../rag/indexer.js';
-import { Retriever, type RetrievalMode } from '../rag/retrieve.js';
-import { RagStore } from '../rag/store.js';
-import { dictionaryPairs, trainEmbedder } from '../rag/contrastive.js';
 import { join } from 'node:path';
-
-/** gptforge rag index|query|info — the retrieval store from the command line (src/rag). */
-const INDEX: FlagSpecs = {
-  input: { kind: 'strings', help: 'files, directories or globs (.txt .md .jsonl .parquet .html); repeatable', alias: 'i' },
-  builtin: { kind: 'strings', help: `a built-in corpus to index (${Object.keys(BUILTIN_SOURCES).join(', ')}); repeatable` },
-  db: { kind: 'string', help: 'the store (an SQLite file; created when missing)' },
-  model: { kind: 'string', help: 'embed chunks with this checkpoint (mean-pooled final hidden states); without it the store is BM25-only' },
-  tokenizer: { kind: 'string', help: 'without --model: count chunk tokens with this tokenizer.json (default: ≈4 characters a token)' },
-  source: { kind: 'string', help: 'source label stored with the files (a query filter)', default: 'default' },
-  field: { kind: 'string', help: 'JSONL field / Parquet column holding the text', default: 'text' },
-  'chunk-size': { kind: 'number', help: 'most tokens per chunk', default: 192 },
-  'chunk-overlap': { kind: 'number', help: 'tokens repeated from the previous chunk', default: 32 },
-  strict: { kind: 'boolean', help: 'refuse binary or unreadable files instead of skipping them with a warning' },
-  prune: { kind: 'boolean', help: 'forget files of this source that no input names any more' },
-  'busy-timeout': { kind: 'number', help: 'ms to wait for another writer before failing', default: 5000 },
-};
-const QUERY: FlagSpecs = {
-  db: { kind: 'string', help: 'the store' },
-  k: { kind: 'number', help: 'chunks to return', default: 5, alias: 'k' },
-  mode: { kind: 'string', help: 'bm25 | vector | hybrid (reciprocal rank fusion of both)', default: 'bm25' },
-  model: { kind: 'string', help: 'embedding checkpoint for vector/hybrid (default: the one the store was built with)' },
-  source: { kind: 'string', help: 'only chunks of this source label' },
-  path: { kind: 'string', help: 'only chunks of files whose path matches this glob (* also crosses /)' },
-  nprobe: { kind: 'number', help: 'approximate vector search: scan this many IVF cells (default: exact)' },
-  json: { kind: 'boolean', help: 'print JSON' },
-};
-const INFO: FlagSpecs = { db: { kind: 'string', help: 'the store' } };
-const TRAIN: FlagSpecs = {
-  model: { kind: 'string', help: 'the checkpoint to start from (a run, stage or checkpoint dir)' },
-  out: { kind: 'string', help: 'run directory for the embedder (checkpoints in <out>/embed, metrics.jsonl)' },
-  steps: { kind: 'number', help: 'optimizer steps', default: 400 },
-  'batch-size': { kind: 'number', help: '(question, passage) pairs per batch: each pair\'s in-batch negatives', default: 32 },
-  lr: { kind: 'number', help: 'peak learning rate (cosine to lr/10)', default: 0.001 },
-  pairs: { kind: 'number', help: 'pairs drawn from the train-split words', default: 8000 },
-  temperature: { kind: 'number', help: 'InfoNCE softmax temperature', default: 0.05 },
-  seed: { kind: 'number', help: 'pair and batch seed', default: 1 },
-  quiet: { kind: 'boolean', help: 'no progress bar' },
-};
-
-const HELP = `gptforge rag — retrieval: chunk, embed and store documents; fetch passages for a question
-
-  gptforge rag index --input docs/ --db kb.db [--model runs/small] [--source notes]
-  gptforge rag index --builtin wordnet-glosses --db kb.db
-  gptforge rag query --db kb.db "what does ephemeral mean?" [--mode bm25|vector|hybrid] [-k 5]
-  gptforge rag info  --db kb.db
-  gptforge rag train-embedder --model runs/small --out runs/small-embed   (contrastive; then index --model runs/small-embed)
-
-Re-running index is incremental: unchanged files are skipped, changed files' chunks replaced.
-Run "gptforge rag <sub> --help" for the options. See docs/rag.md.`;
+import { Command, Option } from '@commander-js/extra-typings';
+import { BUILTIN_SOURCES } from '../data/sources.js';
+import { ragIndex, ragInfo, ragQuery, ragTrainEmbedder } from '../run/rag.js';
+import { GptforgeError } from '../util/errors.js';
+import { collect, number } from '../util/args.js';
 
 function need(value: string | undefined, flag: string): string {
   if (!value) throw new GptforgeError(`--${flag} is required`);
   return value;
 }
 
-async function index(argv: string[]): Promise<void> {
-  const a = parseArgs(argv, INDEX, 'rag index');
-  const db = need(str(a, 'db'), 'db');
-  const inputs = [...strs(a, 'input'), ...a.positionals];
-  const builtins = strs(a, 'builtin');
-  if (inputs.length === 0 && builtins.length === 0) throw new GptforgeError('nothing to index: give --input files, directories or globs, or --builtin <corpus>');
-  for (const b of builtins) if (!BUILTIN_SOURCES[b]) throw new GptforgeError(`unknown built-in corpus "${b}" (one of: ${Object.keys(BUILTIN_SOURCES).join(', ')})`, { field: 'builtin' });
-  const embedder: Embedder | undefined = str(a, 'model') ? MeanPoolEmbedder.fromCheckpoint(str(a, 'model')!) : undefined;
-  const tok = !embedder && str(a, 'tokenizer') ? Tokenizer.load(str(a, 'tokenizer')!) : undefined;
-  const opts: IndexOptions = {
-    source: str(a, 'source'),
-    field: str(a, 'field'),
-    strict: bool(a, 'strict'),
-    prune: bool(a, 'prune'),
-    chunkSize: num(a, 'chunk-size'),
-    chunkOverlap: num(a, 'chunk-overlap'),
-    embedder,
-    countTokens: tok ? (t: string) => tok.encodeOrdinary(t).length : undefined,
-    tokenizerHash: tok?.hash(),
-    onWarning: (w) => console.error(`gptforge: warning: ${w.reason} — skipped`),
-  };
-  const store = RagStore.open(db, { meta: storeMetaFor(opts), busyTimeoutMs: num(a, 'busy-timeout') });
-  try {
-    const t0 = performance.now();
-    let report: IndexReport = { files: 0, indexed: 0, unchanged: 0, skipped: 0, pruned: 0, chunks: 0, removed: 0, seconds: 0, warnings: [] };
-    if (inputs.length > 0) report = await indexInputs(store, inputs, opts);
-    for (const b of builtins) {
-      const docs = [...BUILTIN_SOURCES[b].read()].map((d, i) => ({ text: d.text, line: i + 1 }));
-      const r = indexIngestFile(store, documentsAsFile(`builtin:${b}`, docs), { ...opts, source: str(a, 'source') === 'default' ? b : str(a, 'source') });
-      report.files++;
-      report[r.status]++;
-      report.chunks += r.chunks;
-      report.removed += r.removed;
-    }
-    const s = (performance.now() - t0) / 1000;
+const index = new Command('index')
+  .summary('chunk files or built-in corpora into the store (incremental)')
+  .argument('[inputs...]', 'more inputs, as --input')
+  .option('-i, --input <path>', 'files, directories or globs (.txt .md .jsonl .parquet .html); repeatable', collect, [])
+  .option('--builtin <corpus>', `a built-in corpus to index (${Object.keys(BUILTIN_SOURCES).join(', ')}); repeatable`, collect, [])
+  .option('--db <file>', 'the store (an SQLite file; created when missing)')
+  .option('--model <ckpt>', 'embed chunks with this checkpoint (mean-pooled final hidden states); without it the store is BM25-only')
+  .option('--tokenizer <file>', 'without --model: count chunk tokens with this tokenizer.json (default: ≈4 characters a token)')
+  .option('--source <label>', 'source label stored with the files (a query filter)', 'default')
+  .option('--field <name>', 'JSONL field / Parquet column holding the text', 'text')
+  .option('--chunk-size <n>', 'most tokens per chunk', number, 192)
+  .option('--chunk-overlap <n>', 'tokens repeated from the previous chunk', number, 32)
+  .option('--strict', 'refuse binary or unreadable files instead of skipping them with a warning')
+  .option('--prune', 'forget files of this source that no input names any more')
+  .option('--busy-timeout <ms>', 'ms to wait for another writer before failing', number, 5000)
+  .action(async (inputs, o) => {
+    const db = need(o.db, 'db');
+    const r = await ragIndex(db, { ...o, inputs: [...o.input, ...inputs], builtins: o.builtin, busyTimeoutMs: o.busyTimeout, onWarning: (w) => console.error(`gptforge: warning: ${w.reason} — skipped`) });
     console.log(
-      `${db}: ${report.files} file(s): ${report.indexed} indexed, ${report.unchanged} unchanged, ${report.skipped} skipped${report.pruned ? `, ${report.pruned} pruned` : ''}; ` +
-        `${report.chunks} chunks written (${report.removed} replaced), ${store.count()} in the store; ${s.toFixed(1)} s${report.chunks > 0 ? ` (${(report.chunks / s).toFixed(0)} chunks/s)` : ''}`,
+      `${db}: ${r.files} file(s): ${r.indexed} indexed, ${r.unchanged} unchanged, ${r.skipped} skipped${r.pruned ? `, ${r.pruned} pruned` : ''}; ` +
+        `${r.chunks} chunks written (${r.removed} replaced), ${r.total} in the store; ${r.seconds.toFixed(1)} s${r.chunks > 0 ? ` (${(r.chunks / r.seconds).toFixed(0)} chunks/s)` : ''}`,
     );
-  } finally {
-    store.close();
-  }
-}
+  });
 
-async function query(argv: string[]): Promise<void> {
-  const a = parseArgs(argv, QUERY, 'rag query');
-  const db = need(str(a, 'db'), 'db');
-  const text = a.positionals.join(' ').trim();
-  if (!text) throw new GptforgeError('no query given (gptforge rag query --db kb.db "your question")');
-  const mode = str(a, 'mode') as RetrievalMode;
-  if (!['bm25', 'vector', 'hybrid'].includes(mode)) throw new GptforgeError(`--mode must be bm25, vector or hybrid, not "${mode}"`, { field: 'mode' });
-  const store = RagStore.open(db, { readonly: true });
-  try {
-    let embedder: Embedder | undefined;
-    if (mode !== 'bm25') {
-      if (store.meta.embeddingDim === 0) throw new GptforgeError(`--mode ${mode} needs embeddings; this store was built without --model`, { file: db });
-      const model = str(a, 'model') ?? store.meta.embeddingPath;
-      if (!model) throw new GptforgeError('the store does not say where its embedding model is: give --model', { file: db });
-      embedder = MeanPoolEmbedder.fromCheckpoint(model);
-    }
-    const hits = new Retriever(store, embedder).retrieve(text, { k: num(a, 'k'), mode, nprobe: num(a, 'nprobe'), filter: { source: str(a, 'source'), pathGlob: str(a, 'path') } });
-    if (bool(a, 'json')) {
-      console.log(JSON.stringify(hits, null, 2));
-      return;
-    }
+const query = new Command('query')
+  .summary('fetch the passages that best answer a question')
+  .argument('[question...]', 'the question')
+  .option('--db <file>', 'the store')
+  .option('-k, --k <n>', 'chunks to return', number, 5)
+  .addOption(new Option('--mode <mode>', 'bm25 | vector | hybrid (reciprocal rank fusion of both)').choices(['bm25', 'vector', 'hybrid'] as const).default('bm25' as const))
+  .option('--model <ckpt>', 'embedding checkpoint for vector/hybrid (default: the one the store was built with)')
+  .option('--source <label>', 'only chunks of this source label')
+  .option('--path <glob>', 'only chunks of files whose path matches this glob (* also crosses /)')
+  .option('--nprobe <n>', 'approximate vector search: scan this many IVF cells (default: exact)', number)
+  .option('--json', 'print JSON')
+  .action((words, o) => {
+    const hits = ragQuery(need(o.db, 'db'), words.join(' '), o);
+    if (o.json) return void console.log(JSON.stringify(hits, null, 2));
     if (hits.length === 0) console.log('(no matching passages)');
     hits.forEach((h, i) => {
       const where = `${h.path}${h.line !== undefined ? `:${h.line}` : ''} [chars ${h.charStart}–${h.charEnd}]`;
       const body = h.text.replace(/\s+/g, ' ').trim();
       console.log(`[${i + 1}] ${where}  score ${h.score.toPrecision(4)}  (${h.source})\n    ${body.length > 400 ? body.slice(0, 400) + '…' : body}`);
     });
-  } finally {
-    store.close();
-  }
-}
-
-function info(argv: string[]): void {
-  const a = parseArgs(argv, INFO, 'rag info');
-  const db = need(str(a, 'db') ?? a.positionals[0], 'db');
-  const store = RagStore.open(db, { readonly: true });
-  try {
-    const m = store.meta;
-    const files = store.files();
-    console.log(`${db}: ${files.length} file(s), ${store.count()} chunks`);
-    console.log(`embedding model: ${m.embeddingModel}${m.embeddingDim ? ` (dim ${m.embeddingDim}${m.embeddingPath ? `, ${m.embeddingPath}` : ''})` : ''}`);
-    console.log(`tokenizer: ${m.tokenizerHash}; chunks of ≤ ${m.chunkSize} tokens, overlap ${m.chunkOverlap}`);
-    const bySource = new Map<string, number>();
-    for (const f of files) bySource.set(f.source, (bySource.get(f.source) ?? 0) + 1);
-    console.log(`sources: ${[...bySource].map(([s, n]) => `${s} (${n})`).join(', ') || 'none'}`);
-  } finally {
-    store.close();
-  }
-}
-
-async function trainEmbedderCmd(argv: string[]): Promise<void> {
-  const a = parseArgs(argv, TRAIN, 'rag train-embedder');
-  const from = MeanPoolEmbedder.fromCheckpoint(need(str(a, 'model'), 'model'));
-  const out = need(str(a, 'out'), 'out');
-  const lr = num(a, 'lr')!;
-  const steps = num(a, 'steps')!;
-  const cfg = { maxSteps: steps, lr, minLr: lr / 10, warmupSteps: Math.min(20, Math.ceil(steps / 10)), weightDecay: 0, beta1: 0.9, beta2: 0.95, gradClip: 1, gradAccum: 1, evalEvery: 0, checkpointEvery: Math.max(1, Math.ceil(steps / 4)), keepLast: 2, logEvery: 10 };
-  const pairs = dictionaryPairs(num(a, 'pairs')!, num(a, 'seed')!);
-  console.error(`contrastive fine-tuning of ${from.path} on ${pairs.length} (question, passage) pairs, batches of ${num(a, 'batch-size')}, ${steps} steps`);
-  const r = await trainEmbedder(from.model, from.tokenizer, cfg, {
-    pairs,
-    batchSize: num(a, 'batch-size')!,
-    temperature: num(a, 'temperature'),
-    seed: num(a, 'seed'),
-    runDir: out,
-    stageDir: join(out, 'embed'),
-    quiet: bool(a, 'quiet'),
-    tokenizerJSON: from.tokenizer.toJSON(),
-    tokenizerHash: from.tokenizer.hash(),
   });
-  console.log(`wrote ${r.checkpoint ?? join(out, 'embed')}: index with --model ${join(out, 'embed')}`);
-}
 
-export const command: Command = {
-  summary: 'retrieval: index documents into an SQLite store (BM25 + embeddings), query it',
-  async run(argv: string[]): Promise<void> {
-    const [sub, ...rest] = argv;
-    if (!sub || sub === '--help' || sub === '-h') return void console.log(HELP);
-    const specs = sub === 'index' ? INDEX : sub === 'query' ? QUERY : sub === 'info' ? INFO : sub === 'train-embedder' ? TRAIN : null;
-    if (!specs) throw new GptforgeError(`unknown subcommand "${sub}" (index, query, info, train-embedder)`);
-    if (rest.includes('--help') || rest.includes('-h')) return void console.log(formatHelp(`gptforge rag ${sub} [options]`, HELP, specs));
-    if (sub === 'index') await index(rest);
-    else if (sub === 'query') await query(rest);
-    else if (sub === 'train-embedder') await trainEmbedderCmd(rest);
-    else info(rest);
-  },
-};
+const info = new Command('info')
+  .summary('what a store holds and how it was built')
+  .argument('[db]', 'the store, as --db')
+  .option('--db <file>', 'the store')
+  .action((db, o) => console.log(ragInfo(need(o.db ?? db, 'db')).join('\n')));
+
+const trainEmbedder = new Command('train-embedder')
+  .summary('contrastive fine-tuning of a checkpoint as the embedder (then index --model <out>/embed)')
+  .option('--model <ckpt>', 'the checkpoint to start from (a run, stage or checkpoint dir)')
+  .option('--out <dir>', 'run directory for the embedder (checkpoints in <out>/embed, metrics.jsonl)')
+  .option('--steps <n>', 'optimizer steps', number, 400)
+  .option('--batch-size <n>', '(question, passage) pairs per batch: each pair\'s in-batch negatives', number, 32)
+  .option('--lr <x>', 'peak learning rate (cosine to lr/10)', number, 0.001)
+  .option('--pairs <n>', 'pairs drawn from the train-split words', number, 8000)
+  .option('--temperature <x>', 'InfoNCE softmax temperature', number, 0.05)
+  .option('--seed <n>', 'pair and batch seed', number, 1)
+  .option('--quiet', 'no progress bar')
+  .action(async (o) => {
+    const ckpt = await ragTrainEmbedder(need(o.model, 'model'), need(o.out, 'out'), { ...o, log: (l) => console.error(l) });
+    console.log(`wrote ${ckpt}: index with --model ${join(need(o.out, 'out'), 'embed')}`);
+  });
+
+export const command = new Command('rag')
+  .summary('retrieval: index documents into an SQLite store (BM25 + embeddings), query it')
+  .description('Retrieval: chunk, embed and store documents; fetch passages for a question. Re-running index is incremental: unchanged files are skipped, changed files\' chunks replaced. See docs/rag.md.')
+  .addHelpText('after', `
+Examples:
+  gptforge rag index --input docs/ --db kb.db [--model runs/small] [--source notes]
+  gptforge rag index --builtin wordnet-glosses --db kb.db
+  gptforge rag query --db kb.db "what does ephemeral mean?" [--mode bm25|vector|hybrid] [-k 5]
+  gptforge rag info  --db kb.db
+  gptforge rag train-embedder --model runs/small --out runs/small-embed`)
+  .addCommand(index)
+  .addCommand(query)
+  .addCommand(info)
+  .addCommand(trainEmbedder);

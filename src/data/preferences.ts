@@ -28,7 +28,7 @@ import { TASKS } from './synthetic/tasks.js';
  * files written before ties existed keep their meaning. A ranking whose completions are all
  * in one tier ("these are all equally good") is valid — it is what a labeler said, and the
  * simulated labelers say it often — but carries no preference: rankingToPairs gives nothing,
- * and the reward model's loader drops it (cli/rm.ts counts it). `tiers` goes only with a
+ * and the reward model's loader drops it (run/rm.ts counts it). `tiers` goes only with a
  * best-first `completions` list: not with `ranks` (which stay strict) nor with a pair.
  */
 

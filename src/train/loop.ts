@@ -133,7 +133,7 @@ export interface TrainOptions {
   /**
    * Stops the stage cleanly: after the step in progress a checkpoint is saved and the result
    * says `interrupted`. The library installs no signal handler of its own; the CLI wires
-   * Ctrl-C to this (src/util/interrupt.ts), a server its cancel button.
+   * Ctrl-C to this (src/cli/interrupt.ts), a server its cancel button.
    */
   signal?: AbortSignal;
 }

@@ -280,7 +280,7 @@ export async function trainRewardModel(setup: RewardSetup, cfg: TrainConfig, opt
         // pairwiseLoss averages over this micro-batch's rankings; rescale to its share of the step's mean
         const share = res.rankings / total;
         const surrogate = op.sum(op.mul(rewards, fromArray(Float32Array.from(res.grad, (g) => g * share))));
-        // a batch of only all-tied rankings has no pair (cli/rm.ts drops those rankings, so it is rare): no accuracy to log
+        // a batch of only all-tied rankings has no pair (run/rm.ts drops those rankings, so it is rare): no accuracy to log
         const metrics: Record<string, number> = res.pairs > 0 ? { 'train/accuracy': res.correct / res.pairs, 'train/margin': res.margin } : {};
         return {
           loss: surrogate,

@@ -15,7 +15,7 @@ import { train, type TrainConfig, type TrainOptions, type TrainResult } from './
  *                  loss ← mean CE over the assistant's tokens of the whole step (all its micro-batches)
  *   every evalEvery steps: the same loss on each task family's held-out conversations
  *
- * Initialisation from the base checkpoint is the caller's (cli/sft.ts); the loop, checkpoints
+ * Initialisation from the base checkpoint is the caller's (run/sft.ts); the loop, checkpoints
  * (in sft/) and resume are the shared ones in loop.ts.
  */
 export interface SftSetup {

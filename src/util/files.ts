@@ -1,9 +1,10 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve, sep } from 'node:path';
+import { isAbsolute, join } from 'node:path';
+import { globSync, isDynamicPattern } from 'tinyglobby';
 import { GptforgeError } from './errors.js';
 
 /**
- * Expand user inputs — files, directories (recursively) and globs (*, ?, **) — into a sorted
+ * Expand user inputs — files, directories (recursively) and globs (*, ?, **, [..], {a,b}) — into a sorted
  * list of files. A path that does not exist or a glob that matches nothing is an error naming
  * it, so a typo fails at once instead of training on less data than intended.
  */
@@ -12,7 +13,7 @@ export function expandInputs(inputs: readonly string[], opts: { extensions?: rea
   const keep = (f: string): boolean => !exts || exts.some((e) => f.endsWith(e));
   const out = new Set<string>();
   for (const input of inputs) {
-    if (/[*?]/.test(input)) {
+    if (isDynamicPattern(input)) {
       const matches = glob(input).filter(keep);
       if (matches.length === 0) throw new GptforgeError(`the glob matches no ${exts ? exts.join('/') + ' ' : ''}files`, { file: input });
       matches.forEach((m) => out.add(m));
@@ -39,32 +40,15 @@ function walk(dir: string): string[] {
   return out;
 }
 
-function globToRegex(pattern: string): RegExp {
-  let re = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === '*' && pattern[i + 1] === '*') {
-      re += '.*';
-      i++;
-      if (pattern[i + 1] === '/') i++;
-    } else if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else re += c.replace(/[\\^$+.()|[\]{}]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
-}
-
+/**
+ * Files a glob matches, through tinyglobby (picomatch syntax: *, **, ?, [abc], {a,b}); dotfiles
+ * included, as a directory input includes them. Absolute patterns give absolute paths, relative
+ * ones paths relative to the working directory, as the walk of a directory input does.
+ * Why not our own walker any more (measured on this repository's node_modules, 2 shared Zen 3
+ * cores): every .md file below it, a recursive double-star glob, took 1,161 ms with ours and
+ * 375 ms with tinyglobby (the same 885 files); every package.json one level below
+ * node_modules/@huggingface, 70 ms vs 2 ms (ours walked the whole subtree).
+ */
 function glob(pattern: string): string[] {
-  // walk from the longest wildcard-free directory prefix
-  const parts = pattern.split('/');
-  const fixed: string[] = [];
-  for (const p of parts) {
-    if (/[*?]/.test(p)) break;
-    fixed.push(p);
-  }
-  const base = fixed.length === 0 ? '.' : fixed.join('/') || '/';
-  if (!existsSync(base) || !statSync(base).isDirectory()) return [];
-  const re = globToRegex(pattern.startsWith('./') ? pattern.slice(2) : pattern);
-  const files = walk(base).map((f) => (base === '.' ? f : f));
-  return files.filter((f) => re.test(f.split(sep).join('/')) || re.test(resolve(f)));
+  return globSync(pattern, { onlyFiles: true, dot: true, expandDirectories: false, absolute: isAbsolute(pattern) });
 }

@@ -15,10 +15,11 @@ import { GptforgeError } from './errors.js';
  * command. A lock whose process no longer runs (process.kill(pid, 0) → ESRCH; same host
  * only) is taken over with a notice. The lock is held for the life of the process and is
  * re-entrant within it (the pipeline runs every stage in one process), and it is released
- * on exit: normal end, an error, process.exit (a second Ctrl-C), and SIGINT/SIGTERM/SIGHUP
- * when nothing else handles them (the training loop handles SIGINT itself: it saves a
- * checkpoint and returns, and the lock goes at exit). SIGKILL or a power cut leaves the file:
- * the next run takes it over, since its PID is dead.
+ * on exit: normal end, an error, an explicit exit. This module installs no signal handler: the
+ * command line turns SIGINT/SIGTERM/SIGHUP into an exit (or, for Ctrl-C during a stage,
+ * into the stage's AbortSignal: it saves a checkpoint and returns, and the lock goes at exit;
+ * src/cli/interrupt.ts). SIGKILL or a power cut leaves the file: the next run takes it over,
+ * since its PID is dead.
  *
  * Why not proper-lockfile: it decides staleness by the lock's mtime, refreshed by a timer;
  * the training loop is synchronous for a whole step (an eval or a big step runs far past its
@@ -90,17 +91,10 @@ function releaseAll(): void {
 function hookExit(): void {
   if (hooked) return;
   hooked = true;
+  // Releases the locks at any exit: normal end, an error, an explicit exit. Not a signal handler:
+  // the command line ends the process on SIGINT/SIGTERM/SIGHUP by exiting
+  // (src/cli/interrupt.ts), which runs this; a library user's process does the same or not.
   process.on('exit', releaseAll);
-  for (const [sig, n] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) {
-    const onSignal = (): void => {
-      // Another handler (the training loop's SIGINT) decides what the signal does; the lock
-      // then goes at exit. Alone, this listener must also do the default: end the process.
-      if (process.listenerCount(sig) > 1) return;
-      releaseAll();
-      process.exit(128 + n);
-    };
-    process.on(sig, onSignal);
-  }
 }
 
 /**

@@ -53,3 +53,33 @@ test('serve on a port already in use says so in one line (no stack trace)', asyn
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('the command line\'s own errors name the option: unknown option, bad number, missing value, bad choice; --help lists every command from its definition', () => {
+  const unknown = run(['sft', '--max-stpes', '3']);
+  assert.equal(unknown.status, 1);
+  assert.match(unknown.stderr, /^gptforge: error: unknown option '--max-stpes'/m);
+  assert.match(unknown.stderr, /Did you mean --max-steps\?/);
+  const nan = run(['rl', '--kl-coef', 'abc']);
+  assert.equal(nan.status, 1);
+  assert.match(nan.stderr, /option '--kl-coef <x>' argument 'abc' is invalid\. expects a number, got "abc"/);
+  const missing = run(['sample', '--prompt']);
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /option '-p, --prompt <text>' argument missing/);
+  const choice = run(['rl', '--algo', 'dqn']);
+  assert.equal(choice.status, 1);
+  assert.match(choice.stderr, /argument 'dqn' is invalid\. Allowed choices are ppo, grpo, reinforce/);
+  const help = run(['--help']);
+  assert.equal(help.status, 0);
+  for (const c of ['tokenizer', 'data', 'pretrain', 'sft', 'chat', 'label', 'rm', 'rl', 'dpo', 'eval', 'sample', 'serve', 'pipeline', 'export', 'import', 'rag']) assert.match(help.stdout, new RegExp(`^  ${c} `, 'm'), c);
+  assert.match(help.stdout, /GPTFORGE_THREADS/);
+  const score = run(['rm', 'score', '--run', 'no-such-run', '-p', 'hi', '-c', 'x']);
+  assert.equal(score.status, 1);
+  assert.match(score.stderr, /no-such-run: no checkpoint found/, 'a subcommand\'s --run is its own');
+  const sub = run(['rm', 'score', '--help']);
+  assert.equal(sub.status, 0);
+  assert.match(sub.stdout, /Usage: gptforge rm score \[options\]/);
+  assert.match(sub.stdout, /-c, --completion <text>/);
+  const none = run([]);
+  assert.equal(none.status, 0);
+  assert.match(none.stdout, /Usage: gptforge <command> \[options\]/);
+});

@@ -1,20 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseArgs } from '../../src/util/args.js';
+import { InvalidArgumentError } from '@commander-js/extra-typings';
+import { collect, number } from '../../src/util/args.js';
 
-test('parseArgs: flags, aliases, negation, arrays, unknown option error', () => {
-  const specs = {
-    out: { kind: 'string' as const, help: '', alias: 'o' },
-    steps: { kind: 'number' as const, help: '', default: 10 },
-    quiet: { kind: 'boolean' as const, help: '', default: true },
-    input: { kind: 'strings' as const, help: '' },
-  };
-  const a = parseArgs(['-o', 'x.json', '--steps=5', '--no-quiet', '--input', 'a', '--input', 'b', 'pos'], specs, 't');
-  assert.equal(a.flags.out, 'x.json');
-  assert.equal(a.flags.steps, 5);
-  assert.equal(a.flags.quiet, false);
-  assert.deepEqual(a.flags.input, ['a', 'b']);
-  assert.deepEqual(a.positionals, ['pos']);
-  assert.throws(() => parseArgs(['--nope'], specs, 't'), /unknown option --nope/);
-  assert.throws(() => parseArgs(['--steps', 'abc'], specs, 't'), /expects a number/);
+test('option-argument parsers: numbers refused by value with commander\'s InvalidArgumentError; repeatable options collect', () => {
+  assert.equal(number('5'), 5);
+  assert.equal(number('-5'), -5);
+  assert.equal(number('1e-4'), 1e-4);
+  for (const bad of ['abc', '', ' ', 'NaN', 'Infinity', '3x']) assert.throws(() => number(bad), (e: unknown) => e instanceof InvalidArgumentError && /expects a number/.test((e as Error).message), bad);
+  assert.deepEqual(collect('b', collect('a', [])), ['a', 'b']);
 });

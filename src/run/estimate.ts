@@ -6,7 +6,7 @@ import { makeConfig } from '../model/config.js';
 import { GPT } from '../model/gpt.js';
 import { TASKS } from '../data/synthetic/tasks.js';
 import { DEFAULT_RL, updatesPerRollout } from '../train/rl.js';
-import type { PretrainPreset } from '../run/presets.js';
+import type { PretrainPreset } from './presets.js';
 
 /**
  * How long the pipeline will take on this machine, from timing the work itself: a model of the

@@ -1,0 +1,37 @@
+import { Command } from '@commander-js/extra-typings';
+import { number } from '../util/args.js';
+import { resolvePreset } from '../run/pretrain.js';
+import type { PretrainPreset } from '../run/presets.js';
+
+/**
+ * Pieces the command modules share (not a command itself): progress lines to stderr, and the
+ * pretraining flags that `pretrain` and `pipeline` both take.
+ */
+
+/** Where a stage's progress lines go: stderr, or nowhere with --quiet. */
+export function stderrLog(quiet: boolean | undefined): ((line: string) => void) | undefined {
+  return quiet ? undefined : (line) => console.error(line);
+}
+
+/** A command named `name` with the preset and run flags of `pretrain` and `pipeline`, one line per flag. */
+export function pretrainCommand(name: string) {
+  return new Command(name)
+    .option('-p, --preset <preset>', 'tiny | small | a preset JSON file', 'small')
+    .option('-r, --run <dir>', 'run directory (default runs/<preset>)')
+    .option('--mixture <file>', 'mixture config JSON (overrides the preset\'s)')
+    .option('--max-steps <n>', 'optimizer steps', number)
+    .option('--batch-size <n>', 'rows per micro-batch', number)
+    .option('--grad-accum <n>', 'micro-batches per step', number)
+    .option('--lr <x>', 'peak learning rate', number)
+    .option('--eval-every <n>', 'evaluate every N steps', number)
+    .option('--checkpoint-every <n>', 'checkpoint every N steps', number)
+    .option('--log-every <n>', 'log metrics every N steps', number)
+    .option('--fresh', 'ignore existing checkpoints and start over')
+    .option('--no-samples', 'do not print samples at the end')
+    .option('--quiet', 'no progress bars');
+}
+
+/** The preset the pretraining flags name, with their overrides, and its run directory. */
+export function presetFromFlags(o: { preset: string; run?: string; maxSteps?: number; batchSize?: number; gradAccum?: number; lr?: number; evalEvery?: number; checkpointEvery?: number; logEvery?: number }): { runDir: string; preset: PretrainPreset; file: string } {
+  return resolvePreset(o.preset, o);
+}

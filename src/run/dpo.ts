@@ -1,0 +1,117 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { renderConversation, type OnBad } from '../data/chat.js';
+import { rankingConversation, rankingToPairs, readPreferencesJSONL, type Ranking } from '../data/preferences.js';
+import { isHeldOut } from '../data/synthetic/tasks.js';
+import { referenceLogProbs, trainDpo, type DpoPair } from '../train/dpo.js';
+import type { TrainResult } from '../train/loop.js';
+import { atomicWriteFile } from '../util/atomic.js';
+import { GptforgeError } from '../util/errors.js';
+import { holdRunLock } from '../util/lock.js';
+import { runLayout } from './layout.js';
+import { loadModel } from './models.js';
+import { runPreset } from './preset.js';
+
+/** Options of `runDpo`; every field optional (the run preset's `dpo` section fills the rest). */
+export interface RunDpoOptions {
+  /** Rankings/pairs JSONL files; default the simulated comparisons in `<run>/comparisons`. */
+  pairs?: readonly string[];
+  /** A bad line: an error naming it (default) or a skip. */
+  onBad?: OnBad;
+  /** β: how far the policy may move from the SFT model. */
+  beta?: number;
+  maxSteps?: number;
+  lr?: number;
+  /** Start over from the SFT model. */
+  fresh?: boolean;
+  quiet?: boolean;
+  /** Stops training after the step in progress; a checkpoint is saved and the result says `interrupted`. */
+  signal?: AbortSignal;
+  /** Progress lines; default none. */
+  log?(line: string): void;
+}
+
+/** What `runDpo` did. */
+export interface RunDpoResult extends TrainResult {
+  runDir: string;
+  /** Training and held-out preference pairs used. */
+  pairs: number;
+  valPairs: number;
+  beta: number;
+}
+
+/**
+ * DPO (Rafailov et al. 2023), the offline alternative to RL: each ranking expands to its pairs;
+ * the frozen SFT model's log-likelihoods are computed once and cached in `<run>/dpo/ref-logps.json`;
+ * loss −log σ(β·[(log π − log ref)(chosen) − (log π − log ref)(rejected)]) (src/train/dpo.ts)
+ * → `<run>/dpo`. Your files hold out 10% of prompts by hash. Resumes unless `fresh`; holds the
+ * run's lock; never exits the process or installs a signal handler.
+ *
+ * @throws GptforgeError for a preset without a `dpo` section, no comparisons yet, a bad line
+ *   (file, line, field), no usable pairs, or a locked run.
+ */
+export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<RunDpoResult> {
+  holdRunLock(runDir); // one writer per run (src/util/lock.ts)
+  const log = o.log ?? (() => undefined);
+  const preset = runPreset(runDir);
+  if (!preset.dpo) throw new GptforgeError(`preset "${preset.name}" has no "dpo" section`, { field: 'dpo' });
+  const cfg = { ...preset.dpo.train };
+  if (o.maxSteps !== undefined) cfg.maxSteps = o.maxSteps;
+  if (o.lr !== undefined) cfg.lr = o.lr;
+  const beta = o.beta ?? preset.dpo.beta;
+
+  let train: Ranking[];
+  let val: Ranking[];
+  const files = o.pairs ?? [];
+  if (files.length > 0) {
+    const all = files.flatMap((f) => readPreferencesJSONL(f, { onBad: o.onBad ?? 'error' }).rankings);
+    train = all.filter((r) => !isHeldOut(r.prompt));
+    val = all.filter((r) => isHeldOut(r.prompt));
+  } else {
+    const dir = runLayout(runDir).comparisons;
+    if (!existsSync(join(dir, 'train.jsonl'))) throw new GptforgeError('no comparisons yet: run "gptforge rm" (it samples them) or pass --pairs file.jsonl', { file: dir });
+    train = readPreferencesJSONL(join(dir, 'train.jsonl')).rankings;
+    val = existsSync(join(dir, 'val.jsonl')) ? readPreferencesJSONL(join(dir, 'val.jsonl')).rankings : [];
+  }
+  const policy = loadModel(runDir, 'sft', { fresh: true });
+  const ref = loadModel(runDir, 'sft');
+  const { tok } = policy;
+  const L = policy.model.config.blockSize + 1;
+  const toPairs = (rs: Ranking[]): DpoPair[] =>
+    rs
+      .flatMap(rankingToPairs)
+      .map((p) => ({ chosen: renderConversation(tok, rankingConversation(p.prompt, p.chosen)), rejected: renderConversation(tok, rankingConversation(p.prompt, p.rejected)) }))
+      .filter((p) => p.chosen.ids.length <= L && p.rejected.ids.length <= L);
+  const pairs = toPairs(train);
+  const valPairs = toPairs(val);
+  if (pairs.length === 0) throw new GptforgeError('no usable preference pairs');
+  const pad = tok.specialId('<|pad|>');
+
+  // reference log-likelihoods: computed once per (data, reference) and cached in the stage directory
+  const stageDir = runLayout(runDir).stage('dpo');
+  mkdirSync(stageDir, { recursive: true });
+  const key = createHash('sha256').update(ref.dir).update(JSON.stringify(pairs.map((p) => [p.chosen.ids, p.rejected.ids]))).update(JSON.stringify(valPairs.map((p) => [p.chosen.ids, p.rejected.ids]))).digest('hex').slice(0, 16);
+  const cacheFile = join(stageDir, 'ref-logps.json');
+  type RefCache = { key: string; train: { chosen: number[]; rejected: number[] }; val: { chosen: number[]; rejected: number[] } };
+  const readCache = (): RefCache | null => {
+    try {
+      return JSON.parse(readFileSync(cacheFile, 'utf8')) as RefCache;
+    } catch {
+      return null;
+    }
+  };
+  let cache = existsSync(cacheFile) ? readCache() : null;
+  if (!cache || cache.key !== key) {
+    log(`dpo: reference log-likelihoods of ${pairs.length + valPairs.length} pairs (once; cached in ${cacheFile})`);
+    cache = { key, train: referenceLogProbs(ref.model, pairs, pad), val: referenceLogProbs(ref.model, valPairs, pad) };
+    atomicWriteFile(cacheFile, JSON.stringify(cache));
+  }
+  log(`dpo: from ${policy.dir}; ${pairs.length} pairs (${valPairs.length} held out), β ${beta}`);
+  const result = await trainDpo(
+    { model: policy.model, pairs, ref: cache.train, val: valPairs, valRef: cache.val, pairsPerBatch: preset.dpo.pairsPerBatch, beta, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() },
+    cfg,
+    { runDir, stageDir, resume: !o.fresh, quiet: o.quiet, signal: o.signal },
+  );
+  return { ...result, runDir, pairs: pairs.length, valPairs: valPairs.length, beta };
+}

@@ -1,0 +1,106 @@
+import { existsSync } from 'node:fs';
+import { TASKS, taskByName } from '../data/synthetic/tasks.js';
+import { compareChart, compareMarkdown, compareModels, type CompareRow, type Contender } from '../eval/compare.js';
+import { evalAnswerCount, evalMarkdown, evaluateTasks, type EvalRow, type EvalSubject, type EvalTable } from '../eval/tasks.js';
+import { defaultTools } from '../infer/tools/registry.js';
+import { latestCheckpoint } from '../model/checkpoint.js';
+import { taskPrompts } from '../train/comparisons.js';
+import { atomicWriteFile } from '../util/atomic.js';
+import { GptforgeError } from '../util/errors.js';
+import { holdRunLock } from '../util/lock.js';
+import { Progress } from '../util/progress.js';
+import { runLayout } from './layout.js';
+import { loadModel } from './models.js';
+import { runPreset } from './preset.js';
+
+/** The stages after SFT, by directory, and their names in the tables. */
+export const LATER_STAGES: readonly [string, string][] = [['rl', 'PPO'], ['rl-grpo', 'GRPO'], ['rl-reinforce', 'REINFORCE'], ['dpo', 'DPO']];
+
+/** Every family, plus the multiplication row the arithmetic target is stated on. */
+export function defaultEvalRows(names?: string[]): EvalRow[] {
+  const tasks = names ? names.map(taskByName) : [...TASKS];
+  const rows: EvalRow[] = tasks.map((task) => ({ label: task.name, task }));
+  if (tasks.some((t) => t.name === 'arithmetic')) rows.push({ label: 'arithmetic: 3–4 digit ×', task: taskByName('arithmetic'), variant: { ops: ['*'], minDigits: 3, maxDigits: 4 } });
+  return rows;
+}
+
+/** Options of `runEval`; defaults from the run preset's `sft.eval` section. */
+export interface RunEvalOptions {
+  /** Different held-out prompts per task family, at most (default: the preset's, else 50). */
+  perTask?: number;
+  /** Solved examples in the base model's prompt (default: the preset's, else 3). */
+  fewShot?: number;
+  /** Task families to score (default: all). */
+  tasks?: string[];
+  /** Skip the base/SFT/RLHF comparison (RM reward, win rates, diversity). */
+  noCompare?: boolean;
+  /** Held-out prompts in the comparison (default: the preset's, else 48). */
+  comparePrompts?: number;
+  quiet?: boolean;
+}
+
+/**
+ * The evaluation: each task family's held-out split scored with its checker — the base model
+ * few-shot prompted with a fake conversation, the SFT model with and without the calculator,
+ * every later stage present — and, with a reward model, base vs SFT vs SFT best-of-N vs the
+ * RLHF models on held-out prompts (src/eval/). Writes `eval.md`, `eval.json` and
+ * `eval-chart.svg` into the run; holds `<run>/eval.lock` (training stages may run beside it).
+ *
+ * @throws GptforgeError when the run has no base or SFT checkpoint, or for an unknown task family.
+ */
+export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTable; markdown: string; compare: CompareRow[] | null } {
+  const layout = runLayout(runDir);
+  holdRunLock(runDir, 'eval'); // eval.md has one writer; training stages may run beside it
+  const presetEval = existsSync(layout.preset) ? runPreset(runDir).sft?.eval : undefined;
+  const perTask = o.perTask ?? presetEval?.perTask ?? 50;
+  const fewShot = o.fewShot ?? presetEval?.fewShot ?? 3;
+  const subjects: EvalSubject[] = [];
+  if (latestCheckpoint(layout.stage('base'))) {
+    const b = loadModel(runDir, 'base');
+    subjects.push({ name: 'base (few-shot)', kind: 'base', model: b.model, tok: b.tok });
+  }
+  if (latestCheckpoint(layout.stage('sft'))) {
+    const s = loadModel(runDir, 'sft');
+    subjects.push({ name: 'SFT, no tool', kind: 'chat', model: s.model, tok: s.tok, tools: null, onlyToolTasks: true });
+    subjects.push({ name: 'SFT', kind: 'chat', model: s.model, tok: s.tok, tools: defaultTools() });
+  }
+  for (const [stage, name] of LATER_STAGES) {
+    if (!latestCheckpoint(layout.stage(stage))) continue;
+    const m = loadModel(runDir, stage);
+    subjects.push({ name, kind: 'chat', model: m.model, tok: m.tok, tools: defaultTools() });
+  }
+  if (subjects.length === 0) throw new GptforgeError('no base or sft checkpoint to evaluate', { file: runDir });
+  const rows = defaultEvalRows(o.tasks);
+  const bar = new Progress({ label: 'eval', total: evalAnswerCount(rows, subjects, perTask), unit: 'answer', quiet: o.quiet });
+  const table = evaluateTasks(rows, subjects, { perTask, fewShot, onAnswer: (d) => bar.update(d) });
+  bar.finish();
+  const markdown = [
+    evalMarkdown(table),
+    '',
+    `Greedy decoding, up to ${perTask} different held-out prompts per family (items never seen in SFT; a family with fewer held-out prompts, like chat, shows its count). The base model is prompted with a fake-conversation document holding ${fewShot} solved examples of the same family; "SFT" may call the calculator, "SFT, no tool" has it masked out (tool-using families only).`,
+  ].join('\n');
+  let compareRows: CompareRow[] | null = null;
+  let compareText = '';
+  if (latestCheckpoint(layout.stage('rm')) && latestCheckpoint(layout.stage('sft')) && !o.noCompare) {
+    const c = { prompts: 48, samplesPerPrompt: 8, bestOfN: 4, oracleBestOfN: 0, temperature: 1, ...presetEval?.compare };
+    if (o.comparePrompts !== undefined) c.prompts = o.comparePrompts;
+    const rm = loadModel(runDir, 'rm');
+    const contenders: Contender[] = subjects.filter((s) => s.name !== 'SFT, no tool').map((s) => ({ name: s.name === 'base (few-shot)' ? 'base' : s.name, kind: s.kind, model: s.model, tok: s.tok }));
+    const sftC = contenders.find((x) => x.name === 'SFT');
+    if (sftC && c.oracleBestOfN > 1) contenders.splice(contenders.indexOf(sftC) + 1, 0, { ...sftC, name: `SFT oracle best-of-${c.oracleBestOfN}`, bestOfN: c.oracleBestOfN, pickBy: 'rubric' });
+    if (sftC && c.bestOfN > 1) contenders.splice(contenders.indexOf(sftC) + 1, 0, { ...sftC, name: `SFT best-of-${c.bestOfN}`, bestOfN: c.bestOfN });
+    const prompts = taskPrompts('test', c.prompts, 9001);
+    const listPrompt = 'Please list some animal names.';
+    const diversityPrompts = [{ prompt: listPrompt }, ...taskPrompts('test', 5, 9002, ['chat', 'definitions', 'rhymes', 'kinds', 'synonyms'])];
+    const opts = { prompts, diversityPrompts, listPrompt, samplesPerPrompt: c.samplesPerPrompt, rm: rm.model, reference: 'SFT', tools: defaultTools(), temperature: c.temperature, maxTokens: 48, fewShot, seed: 77 };
+    const bar2 = new Progress({ label: 'compare', total: prompts.length + contenders.reduce((n, x) => n + prompts.length * (x.bestOfN ?? 1) + diversityPrompts.length * c.samplesPerPrompt, 0), unit: 'reply', quiet: o.quiet });
+    compareRows = compareModels(contenders, { ...opts, onProgress: (d) => bar2.update(d) });
+    bar2.finish();
+    compareText = compareMarkdown(compareRows, { ...opts, prompts: prompts.length });
+    atomicWriteFile(layout.evalChart, compareChart(compareRows, 'SFT'));
+  }
+  const full = compareText ? `${markdown}\n\n${compareText}\n\nChart: eval-chart.svg` : markdown;
+  atomicWriteFile(layout.evalMarkdown, full + '\n');
+  atomicWriteFile(layout.evalJson, JSON.stringify({ perTask, fewShot, ...table, compare: compareRows }, null, 2) + '\n');
+  return { table, markdown: full, compare: compareRows };
+}

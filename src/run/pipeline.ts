@@ -1,0 +1,144 @@
+import { existsSync } from 'node:fs';
+import { loadMixtureConfig } from '../data/mixture.js';
+import { Tokenizer } from '../tokenizer/index.js';
+import { atomicWriteFile } from '../util/atomic.js';
+import { holdRunLock } from '../util/lock.js';
+import { runEval } from './eval.js';
+import { estimatePipeline, estimateText, formatDuration, timingTable, type PipelineEstimate } from './estimate.js';
+import { runLayout } from './layout.js';
+import { resolveMixturePath, type PretrainPreset } from './presets.js';
+import { runPretrain } from './pretrain.js';
+import { pretrainReport, pretrainSamples, rlReport, rmReport, sftReport } from './report.js';
+import { runRl } from './rl.js';
+import { runRm } from './rm.js';
+import { scriptedChat } from './sample.js';
+import { runSft } from './sft.js';
+
+/** Options of `runPipeline`. */
+export interface RunPipelineOptions {
+  /** The preset file it came from (relative mixture paths resolve against it). */
+  presetFile: string;
+  /** Mixture config JSON overriding the preset's. */
+  mixture?: string;
+  /** Ignore every stage's checkpoints and start over. */
+  fresh?: boolean;
+  /** No progress bars and no per-stage reports. */
+  quiet?: boolean;
+  /** Print the base model's samples after pretraining (default true). */
+  samples?: boolean;
+  /** Stops the stage in progress after its step (it saves); later stages do not start. */
+  signal?: AbortSignal;
+  /** Progress (the estimate, stage headers, times): stderr for the CLI. */
+  log?(text: string): void;
+  /** Results (stage reports, samples, the chat, the evaluation tables): stdout for the CLI. */
+  print?(text: string): void;
+}
+
+/** One stage's measured wall time beside its estimate, seconds. */
+export interface StageTiming {
+  stage: string;
+  measured: number;
+  estimate?: number;
+}
+
+/** What `runPipeline` did. */
+export interface RunPipelineResult {
+  runDir: string;
+  /** A stage stopped on the signal; the stages after it did not run. */
+  interrupted: boolean;
+  estimate: PipelineEstimate;
+  timings: StageTiming[];
+  /** The evaluation report (eval.md) and the scripted chat, when the pipeline got that far. */
+  markdown?: string;
+  transcript?: string;
+}
+
+/**
+ * The main command (npm start): the whole recipe from one preset, each stage a runner of this
+ * layer — data → tokenizer → pretrain (base model, samples) → SFT → simulated comparisons → RM
+ * → PPO → evaluation (task accuracy; base vs SFT vs RLHF quality and diversity) → a scripted
+ * chat. Each stage resumes from its own checkpoints; a preset without a later stage's section
+ * stops before it. First an estimate of the whole run from timed work on this machine
+ * (estimate.ts); after each stage its measured wall time; at the end a table of both.
+ */
+export async function runPipeline(runDir: string, preset: PretrainPreset, o: RunPipelineOptions): Promise<RunPipelineResult> {
+  const log = o.log ?? (() => undefined);
+  const print = o.print ?? (() => undefined);
+  const layout = runLayout(runDir);
+  const t0 = performance.now();
+  const stamp = (): string => `${((performance.now() - t0) / 60000).toFixed(1)} min`;
+  holdRunLock(runDir, 'run', { create: true }); // before the calibration: a busy run is refused at once
+
+  const mixture = loadMixtureConfig(o.mixture ?? resolveMixturePath(preset, o.presetFile));
+  const vocabSize = existsSync(layout.tokenizer) ? Tokenizer.load(layout.tokenizer).vocabSize : mixture.tokenizer?.vocabSize ?? 4096;
+  const estimate = estimatePipeline(runDir, preset, vocabSize, mixture.sources.length);
+  log(estimateText(estimate));
+  const timings: StageTiming[] = [];
+  const result: RunPipelineResult = { runDir, interrupted: false, estimate, timings };
+  const estimateOf = (prefix: string): number | undefined => estimate.stages.find((s) => s.stage.startsWith(prefix))?.seconds;
+  /** Run one stage, then log its measured wall time; false when it was interrupted. */
+  const timed = async (stage: string, est: string, fn: () => Promise<{ interrupted: boolean } | void> | void): Promise<boolean> => {
+    const s0 = performance.now();
+    const r = await fn();
+    const measured = (performance.now() - s0) / 1000;
+    timings.push({ stage, measured, estimate: estimateOf(est) });
+    log(`${stage}: ${formatDuration(measured)} measured (estimated ${formatDuration(estimateOf(est) ?? 0)})`);
+    if (r && r.interrupted) result.interrupted = true;
+    return !result.interrupted;
+  };
+  const finish = (): RunPipelineResult => {
+    log(`\n${timingTable(timings, estimate.machine)}`);
+    return result;
+  };
+  const quiet = o.quiet;
+  const stageLog = quiet ? undefined : log;
+  const common = { quiet, fresh: o.fresh, signal: o.signal, log: stageLog };
+
+  const pretrained = await timed('1. data, tokenizer, pretraining', '1.', async () => {
+    const r = await runPretrain(runDir, preset, { presetFile: o.presetFile, mixture: o.mixture, ...common });
+    if (!quiet) print(pretrainReport(r, layout.lossPlot));
+    if (o.samples !== false && !r.interrupted) for (const s of pretrainSamples(runDir, preset)) print(s);
+    return r;
+  });
+  if (!pretrained || !preset.sft) return finish();
+
+  log(`\n== stage 2: supervised fine-tuning (${stamp()}) ==`);
+  const sftDone = await timed('2. SFT', '2.', async () => {
+    const r = await runSft(runDir, common);
+    if (!quiet) print(sftReport(r));
+    return r;
+  });
+  if (!sftDone) return finish();
+  if (preset.rm) {
+    log(`\n== stage 3: comparisons and the reward model (${stamp()}) ==`);
+    const ok = await timed('3. comparisons + RM', '3.', async () => {
+      const r = await runRm(runDir, common);
+      if (!quiet) print(rmReport(r));
+      return r;
+    });
+    if (!ok) return finish();
+  }
+  if (preset.rm && preset.rl) {
+    log(`\n== stage 4: reinforcement learning (PPO) against the reward model (${stamp()}) ==`);
+    const ok = await timed('4. RL', '4.', async () => {
+      const r = await runRl(runDir, common);
+      if (!quiet) print(rlReport(r));
+      return r;
+    });
+    if (!ok) return finish();
+  }
+  log(`\n== evaluation (${stamp()}) ==`);
+  let markdown = '';
+  let transcript = '';
+  const sft = preset.sft;
+  await timed('evaluation, chat', 'evaluation', () => {
+    markdown = runEval(runDir, { quiet }).markdown;
+    transcript = scriptedChat(runDir, sft.chat?.prompts ?? ['Hello!', 'What is 4821 times 37?']);
+  });
+  atomicWriteFile(layout.chatTranscript, transcript);
+  print(`\n== a short chat with the assistant (gptforge chat --run ${runDir}) ==\n\n${transcript}`);
+  print(markdown);
+  finish();
+  print(`\npipeline: done in ${stamp()}. Run directory: ${runDir} (eval.md, eval-chart.svg, chat-transcript.txt, loss.svg, sft-loss.svg)`);
+  return { ...result, markdown, transcript };
+}

@@ -1,0 +1,123 @@
+import { join } from 'node:path';
+import { getKernels } from '../engine/backend.js';
+import { BatchLoader, ValLoader } from '../data/loader.js';
+import { loadMixtureConfig } from '../data/mixture.js';
+import { mixtureTable, prepareData } from '../data/prepare.js';
+import { lossCurveSVG } from '../eval/plot.js';
+import { countParams, makeConfig } from '../model/config.js';
+import { GPT } from '../model/gpt.js';
+import type { TrainResult } from '../train/loop.js';
+import { MetricsLog, type MetricRecord } from '../train/metrics.js';
+import { pretrain } from '../train/pretrain.js';
+import { atomicWriteFile } from '../util/atomic.js';
+import { GptforgeError } from '../util/errors.js';
+import { holdRunLock } from '../util/lock.js';
+import { ensureTokenizer } from './data.js';
+import { runLayout } from './layout.js';
+import { lossCurves } from './plots.js';
+import { loadPreset, resolveMixturePath, type PretrainPreset } from './presets.js';
+
+/** Overrides of the preset's pretraining section (each optional). */
+export interface PretrainOverrides {
+  /** Optimizer steps (a positive whole number). */
+  maxSteps?: number;
+  batchSize?: number;
+  gradAccum?: number;
+  lr?: number;
+  evalEvery?: number;
+  checkpointEvery?: number;
+  logEvery?: number;
+}
+
+/**
+ * A preset (name `tiny`/`small` or a JSON file) with overrides applied, and the run directory
+ * it names (`runs/<preset name>` unless `run` is given).
+ * @throws GptforgeError for an unknown preset or a `maxSteps` that is not a positive whole number.
+ */
+export function resolvePreset(name: string, o: PretrainOverrides & { run?: string } = {}): { runDir: string; preset: PretrainPreset; file: string } {
+  if (o.maxSteps !== undefined && !(Number.isInteger(o.maxSteps) && o.maxSteps >= 1)) throw new GptforgeError(`--max-steps must be a positive whole number of optimizer steps, got ${o.maxSteps}`, { field: '--max-steps' });
+  const { preset: base, file } = loadPreset(name);
+  const p: PretrainPreset = { ...base, train: { ...base.train } };
+  if (o.maxSteps !== undefined) p.train.maxSteps = o.maxSteps;
+  if (o.batchSize !== undefined) p.batchSize = o.batchSize;
+  if (o.gradAccum !== undefined) p.train.gradAccum = o.gradAccum;
+  if (o.lr !== undefined) p.train.lr = o.lr;
+  if (o.evalEvery !== undefined) p.train.evalEvery = o.evalEvery;
+  if (o.checkpointEvery !== undefined) p.train.checkpointEvery = o.checkpointEvery;
+  if (o.logEvery !== undefined) p.train.logEvery = o.logEvery;
+  return { runDir: o.run ?? join('runs', p.name), preset: p, file };
+}
+
+/** Options of `runPretrain`. */
+export interface RunPretrainOptions {
+  /** The preset file it came from (relative mixture paths resolve against it). */
+  presetFile: string;
+  /** Mixture config JSON overriding the preset's. */
+  mixture?: string;
+  /** Ignore existing checkpoints and start over. */
+  fresh?: boolean;
+  quiet?: boolean;
+  /** Stops training after the step in progress; a checkpoint is saved and the result says `interrupted`. */
+  signal?: AbortSignal;
+  /** Progress lines (tokenizer training, the mixture table, the model's size); default none. */
+  log?(line: string): void;
+}
+
+/** What `runPretrain` did. */
+export interface RunPretrainResult extends TrainResult {
+  runDir: string;
+  /** This stage's metric history. */
+  history: MetricRecord[];
+}
+
+/**
+ * Stage 1, pretraining: data → tokenizer → model → batches → the training loop. Trains the
+ * tokenizer on a sample of the mixture and prepares the token shards when missing (reused when
+ * prepared for the same inputs), writes `<run>/preset.json`, trains a GPT of the preset's shape
+ * (seed 1337) on packed (B, T) rows — one concat stream per row of a step, so a step reads the
+ * same rows however gradAccum splits it — evaluating on every source's held-out split, and
+ * plots `loss.svg` after each evaluation. Resumes from `<run>/base` unless `fresh`; holds the
+ * run's lock; never exits the process or installs a signal handler.
+ *
+ * @throws GptforgeError for a bad mixture, source or preset (naming file and field) or a locked run.
+ */
+export async function runPretrain(runDir: string, preset: PretrainPreset, opts: RunPretrainOptions): Promise<RunPretrainResult> {
+  holdRunLock(runDir, 'run', { create: true }); // one writer per run (src/util/lock.ts)
+  const layout = runLayout(runDir);
+  const log = opts.log ?? (() => undefined);
+  const mixturePath = opts.mixture ?? resolveMixturePath(preset, opts.presetFile);
+  const mixture = loadMixtureConfig(mixturePath);
+
+  // 1. tokenizer and data
+  const tok = ensureTokenizer(layout.tokenizer, mixture, { quiet: opts.quiet, log });
+  const index = await prepareData(mixture, layout.data, tok, { quiet: opts.quiet });
+  log(mixtureTable(index));
+
+  // 2. the model
+  const config = makeConfig({ ...preset.model, vocabSize: tok.vocabSize });
+  const model = new GPT(config, { seed: 1337 });
+  atomicWriteFile(layout.preset, JSON.stringify({ ...preset, mixture: mixturePath }, null, 2));
+  const k = getKernels();
+  log(`pretrain: ${(countParams(config) / 1e6).toFixed(2)}M parameters (${preset.model.nLayer} layers, ${preset.model.nEmbd} wide, context ${preset.model.blockSize}), vocabulary ${tok.vocabSize}, ${preset.batchSize}×${preset.seqLen}×${preset.train.gradAccum} tokens/step, ${k.name} backend, ${k.threads} threads`);
+
+  // 3. batches
+  const B = preset.batchSize;
+  const T = preset.seqLen;
+  const train = BatchLoader.open(layout.data, { batchSize: B, seqLen: T, mode: preset.loader ?? 'concat', streams: B * preset.train.gradAccum });
+  const val = index.sources.map((s) => ({
+    name: s.name,
+    bytesPerToken: s.val.bytes / Math.max(1, s.val.tokens),
+    open: () => new ValLoader(layout.data, index, s.name, B, T),
+  }));
+
+  // 4. train, plotting the curves after every evaluation
+  const plot = (h: readonly MetricRecord[]): void => atomicWriteFile(layout.lossPlot, lossCurveSVG(lossCurves(h), { title: 'pretraining loss', xLabel: 'step', yLabel: 'cross-entropy (nats/token)' }));
+  const result = await pretrain(
+    { model, train, val, batchSize: B, seqLen: T, evalBatches: preset.evalBatches, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() },
+    preset.train,
+    { runDir, stageDir: layout.stage('base'), resume: !opts.fresh, quiet: opts.quiet, signal: opts.signal, onEval: plot },
+  );
+  const history = new MetricsLog(runDir).read('pretrain');
+  plot(history);
+  return { ...result, runDir, history };
+}

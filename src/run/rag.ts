@@ -1,0 +1,155 @@
+import { join } from 'node:path';
+import { BUILTIN_SOURCES } from '../data/sources.js';
+import { dictionaryPairs, trainEmbedder } from '../rag/contrastive.js';
+import { MeanPoolEmbedder, type Embedder } from '../rag/embed.js';
+import { documentsAsFile, indexIngestFile, indexInputs, storeMetaFor, type IndexOptions, type IndexReport } from '../rag/indexer.js';
+import { Retriever, type RetrievalMode, type RetrievedChunk } from '../rag/retrieve.js';
+import { RagStore } from '../rag/store.js';
+import { Tokenizer } from '../tokenizer/index.js';
+import { GptforgeError } from '../util/errors.js';
+
+/**
+ * The retrieval store's operations as the faces call them (`gptforge rag index|query|info|
+ * train-embedder`): each opens the SQLite store (src/rag/store.ts), does one thing, closes it.
+ */
+export interface RagIndexOptions extends Omit<IndexOptions, 'embedder' | 'countTokens' | 'tokenizerHash'> {
+  /** Files, directories or globs. */
+  inputs?: readonly string[];
+  /** Built-in corpora to index (BUILTIN_SOURCES), each under its own source label unless `source` is set. */
+  builtins?: readonly string[];
+  /** Embed chunks with this checkpoint (mean-pooled final hidden states); without it the store is BM25-only. */
+  model?: string;
+  /** Without `model`: count chunk tokens with this tokenizer.json (default ≈ 4 characters a token). */
+  tokenizer?: string;
+  /** Milliseconds to wait for another writer. */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * Index files and built-in corpora into the store `db` (created when missing); incremental:
+ * unchanged files are skipped, changed files' chunks replaced.
+ * @returns the report and the store's chunk count after it.
+ * @throws GptforgeError when nothing is given to index, for an unknown corpus, or a bad input (naming it).
+ */
+export async function ragIndex(db: string, o: RagIndexOptions): Promise<IndexReport & { total: number }> {
+  const inputs = o.inputs ?? [];
+  const builtins = o.builtins ?? [];
+  if (inputs.length === 0 && builtins.length === 0) throw new GptforgeError('nothing to index: give --input files, directories or globs, or --builtin <corpus>');
+  for (const b of builtins) if (!BUILTIN_SOURCES[b]) throw new GptforgeError(`unknown built-in corpus "${b}" (one of: ${Object.keys(BUILTIN_SOURCES).join(', ')})`, { field: 'builtin' });
+  const embedder: Embedder | undefined = o.model ? MeanPoolEmbedder.fromCheckpoint(o.model) : undefined;
+  const tok = !embedder && o.tokenizer ? Tokenizer.load(o.tokenizer) : undefined;
+  const opts: IndexOptions = { ...o, embedder, countTokens: tok ? (t: string) => tok.encodeOrdinary(t).length : undefined, tokenizerHash: tok?.hash() };
+  const store = RagStore.open(db, { meta: storeMetaFor(opts), busyTimeoutMs: o.busyTimeoutMs });
+  try {
+    const t0 = performance.now();
+    let report: IndexReport = { files: 0, indexed: 0, unchanged: 0, skipped: 0, pruned: 0, chunks: 0, removed: 0, seconds: 0, warnings: [] };
+    if (inputs.length > 0) report = await indexInputs(store, inputs, opts);
+    for (const b of builtins) {
+      const docs = [...BUILTIN_SOURCES[b].read()].map((d, i) => ({ text: d.text, line: i + 1 }));
+      const r = indexIngestFile(store, documentsAsFile(`builtin:${b}`, docs), { ...opts, source: o.source === undefined || o.source === 'default' ? b : o.source });
+      report.files++;
+      report[r.status]++;
+      report.chunks += r.chunks;
+      report.removed += r.removed;
+    }
+    return { ...report, seconds: (performance.now() - t0) / 1000, total: store.count() };
+  } finally {
+    store.close();
+  }
+}
+
+/** Options of `ragQuery`. */
+export interface RagQueryOptions {
+  k?: number;
+  /** bm25 (default) | vector | hybrid (reciprocal rank fusion of both). */
+  mode?: RetrievalMode;
+  /** Embedding checkpoint for vector/hybrid (default: the one the store was built with). */
+  model?: string;
+  /** Only chunks of this source label. */
+  source?: string;
+  /** Only chunks of files whose path matches this glob. */
+  path?: string;
+  /** Approximate vector search: scan this many IVF cells (default: exact). */
+  nprobe?: number;
+}
+
+/**
+ * The chunks of store `db` that best answer `text`.
+ * @throws GptforgeError for an empty query, an unknown mode, or vector search on a store without embeddings.
+ */
+export function ragQuery(db: string, text: string, o: RagQueryOptions = {}): RetrievedChunk[] {
+  if (!text.trim()) throw new GptforgeError('no query given (gptforge rag query --db kb.db "your question")');
+  const mode = o.mode ?? 'bm25';
+  if (!['bm25', 'vector', 'hybrid'].includes(mode)) throw new GptforgeError(`--mode must be bm25, vector or hybrid, not "${mode}"`, { field: 'mode' });
+  const store = RagStore.open(db, { readonly: true });
+  try {
+    let embedder: Embedder | undefined;
+    if (mode !== 'bm25') {
+      if (store.meta.embeddingDim === 0) throw new GptforgeError(`--mode ${mode} needs embeddings; this store was built without --model`, { file: db });
+      const model = o.model ?? store.meta.embeddingPath;
+      if (!model) throw new GptforgeError('the store does not say where its embedding model is: give --model', { file: db });
+      embedder = MeanPoolEmbedder.fromCheckpoint(model);
+    }
+    return new Retriever(store, embedder).retrieve(text.trim(), { k: o.k, mode, nprobe: o.nprobe, filter: { source: o.source, pathGlob: o.path } });
+  } finally {
+    store.close();
+  }
+}
+
+/** A store's contents and settings as text lines (`gptforge rag info`). */
+export function ragInfo(db: string): string[] {
+  const store = RagStore.open(db, { readonly: true });
+  try {
+    const m = store.meta;
+    const files = store.files();
+    const bySource = new Map<string, number>();
+    for (const f of files) bySource.set(f.source, (bySource.get(f.source) ?? 0) + 1);
+    return [
+      `${db}: ${files.length} file(s), ${store.count()} chunks`,
+      `embedding model: ${m.embeddingModel}${m.embeddingDim ? ` (dim ${m.embeddingDim}${m.embeddingPath ? `, ${m.embeddingPath}` : ''})` : ''}`,
+      `tokenizer: ${m.tokenizerHash}; chunks of ≤ ${m.chunkSize} tokens, overlap ${m.chunkOverlap}`,
+      `sources: ${[...bySource].map(([s, n]) => `${s} (${n})`).join(', ') || 'none'}`,
+    ];
+  } finally {
+    store.close();
+  }
+}
+
+/** Options of `ragTrainEmbedder` (src/rag/contrastive.ts). */
+export interface RagTrainEmbedderOptions {
+  steps: number;
+  /** (question, passage) pairs per batch: each pair's in-batch negatives. */
+  batchSize: number;
+  /** Peak learning rate (cosine to lr/10). */
+  lr: number;
+  /** Pairs drawn from the train-split words. */
+  pairs: number;
+  /** InfoNCE softmax temperature. */
+  temperature?: number;
+  seed: number;
+  quiet?: boolean;
+  log?(line: string): void;
+}
+
+/**
+ * Contrastive fine-tuning of checkpoint `model` as an embedder on dictionary (question,
+ * passage) pairs, into `<out>/embed`. @returns the checkpoint written.
+ */
+export async function ragTrainEmbedder(model: string, out: string, o: RagTrainEmbedderOptions): Promise<string> {
+  const from = MeanPoolEmbedder.fromCheckpoint(model);
+  const cfg = { maxSteps: o.steps, lr: o.lr, minLr: o.lr / 10, warmupSteps: Math.min(20, Math.ceil(o.steps / 10)), weightDecay: 0, beta1: 0.9, beta2: 0.95, gradClip: 1, gradAccum: 1, evalEvery: 0, checkpointEvery: Math.max(1, Math.ceil(o.steps / 4)), keepLast: 2, logEvery: 10 };
+  const pairs = dictionaryPairs(o.pairs, o.seed);
+  o.log?.(`contrastive fine-tuning of ${from.path} on ${pairs.length} (question, passage) pairs, batches of ${o.batchSize}, ${o.steps} steps`);
+  const r = await trainEmbedder(from.model, from.tokenizer, cfg, {
+    pairs,
+    batchSize: o.batchSize,
+    temperature: o.temperature,
+    seed: o.seed,
+    runDir: out,
+    stageDir: join(out, 'embed'),
+    quiet: o.quiet,
+    tokenizerJSON: from.tokenizer.toJSON(),
+    tokenizerHash: from.tokenizer.hash(),
+  });
+  return r.checkpoint ?? join(out, 'embed');
+}

@@ -1,0 +1,56 @@
+import { terminalChart } from '../eval/plot.js';
+import type { PretrainPreset } from './presets.js';
+import { lossCurves } from './plots.js';
+import type { RunDpoResult } from './dpo.js';
+import type { RunPretrainResult } from './pretrain.js';
+import type { RunRlResult } from './rl.js';
+import type { RunRmResult } from './rm.js';
+import type { RunSftResult } from './sft.js';
+import { sampleFromRun } from './sample.js';
+
+/**
+ * What each stage runner's result says, as the text a face prints (the CLI to stdout, the
+ * pipeline between stages): a terminal chart of the losses and one summary line. Pure
+ * formatting — the runners return the numbers; a server can show them its own way.
+ */
+const stopped = (r: { interrupted: boolean }): string => (r.interrupted ? 'stopped' : 'done');
+
+export function pretrainReport(r: RunPretrainResult, lossPlot: string): string {
+  return [
+    terminalChart(lossCurves(r.history), { title: 'loss (█ train, others: validation per source)', width: 64, height: 12 }),
+    `pretrain: ${stopped(r)} at step ${r.step}, train loss ${r.lastLoss.toFixed(3)}${r.lastEval['val/loss'] !== undefined ? `, val loss ${r.lastEval['val/loss'].toFixed(3)}` : ''}; checkpoint ${r.checkpoint}; curves in ${lossPlot}`,
+  ].join('\n');
+}
+
+export function sftReport(r: RunSftResult): string {
+  return [
+    terminalChart(lossCurves(r.history), { title: 'SFT loss (█ train, others: held-out per task)', width: 64, height: 10 }),
+    `sft: ${stopped(r)} at step ${r.step}, train loss ${r.lastLoss.toFixed(3)}${r.lastEval['val/loss'] !== undefined ? `, held-out loss ${r.lastEval['val/loss'].toFixed(3)}` : ''}; checkpoint ${r.checkpoint}`,
+  ].join('\n');
+}
+
+export function rmReport(r: RunRmResult): string {
+  const clean = r.accuracyClean;
+  const lines = [`rm: ${stopped(r)} at step ${r.step}; held-out pairwise accuracy ${(100 * r.accuracy).toFixed(1)}% on the labelers' (noisy) rankings (${r.lastEval['val/pairs'] ?? 0} pairs with a preference)${clean !== undefined ? `, ${(100 * clean).toFixed(1)}% on noise-free rankings` : ''}; margin ${(r.lastEval['val/margin'] ?? NaN).toFixed(2)}; checkpoint ${r.checkpoint}`];
+  if (r.accuracyCleanBy) lines.push(`rm: noise-free pairs by what decided them: ${Object.entries(r.accuracyCleanBy).map(([k, t]) => `${k} ${(100 * t.accuracy).toFixed(1)}% (${t.pairs} pairs)`).join(', ')}`);
+  return lines.join('\n');
+}
+
+export function rlReport(r: RunRlResult): string {
+  const last = r.history[r.history.length - 1] ?? {};
+  return `rl: ${stopped(r)} at update ${r.step}; RM score ${Number(last['objective/scores']).toFixed(3)}, KL ${Number(last['objective/kl']).toFixed(3)}; checkpoint ${r.checkpoint}`;
+}
+
+export function dpoReport(r: RunDpoResult): string {
+  return `dpo: ${stopped(r)} at step ${r.step}; held-out preference accuracy ${(100 * (r.lastEval['val/rewards/accuracies'] ?? NaN)).toFixed(1)}%, margin ${(r.lastEval['val/rewards/margins'] ?? NaN).toFixed(3)}; checkpoint ${r.checkpoint}`;
+}
+
+/** The preset's pretraining samples from the run's newest model (seed 1), one block per prompt. */
+export function pretrainSamples(runDir: string, preset: PretrainPreset): string[] {
+  const s = preset.samples;
+  if (!s) return [];
+  return s.prompts.map((prompt) => {
+    const { text } = sampleFromRun(runDir, prompt, { maxTokens: s.maxTokens, temperature: s.temperature ?? 0.8, topK: s.topK, topP: s.topP, seed: 1 });
+    return `\n--- sample: ${JSON.stringify(prompt)}\n${prompt}${text}`;
+  });
+}

@@ -1,0 +1,134 @@
+import { join } from 'node:path';
+import { readJSONL } from '../data/jsonl.js';
+import { PackedLoader } from '../data/sft.js';
+import { taskByName } from '../data/synthetic/tasks.js';
+import { lossCurveSVG } from '../eval/plot.js';
+import { defaultTools } from '../infer/tools/registry.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { taskPrompts, type TaskPrompt } from '../train/comparisons.js';
+import type { TrainResult } from '../train/loop.js';
+import { MetricsLog, type MetricRecord } from '../train/metrics.js';
+import { DEFAULT_RL, trainRL, validateRL, type RLAlgo, type RLConfig } from '../train/rl.js';
+import { atomicWriteFile } from '../util/atomic.js';
+import { GptforgeError } from '../util/errors.js';
+import { holdRunLock } from '../util/lock.js';
+import { runLayout } from './layout.js';
+import { loadModel } from './models.js';
+import { runPreset, type RunPreset } from './preset.js';
+import { sftRows } from './sft.js';
+
+/** Options of `runRl`; every field optional (the run preset's `rl` section fills the rest). */
+export interface RunRlOptions {
+  /** ppo (default: the preset's), grpo or reinforce. */
+  algo?: RLAlgo;
+  /** Your prompts JSONL files ({"prompt": "…", "task"?: family}), added to the task families' prompts. */
+  prompts?: readonly string[];
+  /** Use the `prompts` files alone. */
+  onlyPrompts?: boolean;
+  /** Added to the RM score when the task checker accepts the reply. */
+  checkerBonus?: number;
+  /** β, the KL penalty to the SFT model. */
+  klCoef?: number;
+  /** γ, weight of the SFT loss mixed into every update (PPO-ptx; 0 = off). */
+  ptxCoef?: number;
+  maxSteps?: number;
+  lr?: number;
+  /** Start over from the SFT model. */
+  fresh?: boolean;
+  quiet?: boolean;
+  /** Stops training after the update in progress; a checkpoint is saved and the result says `interrupted`. */
+  signal?: AbortSignal;
+  /** Progress lines (the setup); default none. */
+  log?(line: string): void;
+}
+
+/** What `runRl` did. */
+export interface RunRlResult extends TrainResult {
+  runDir: string;
+  /** The stage it trained: rl (PPO), rl-grpo, rl-reinforce. */
+  stage: string;
+  algo: RLAlgo;
+  /** This stage's metric history (TRL's names: objective/scores, objective/kl, …). */
+  history: MetricRecord[];
+}
+
+/** Where each algorithm's checkpoints go: rl/ (PPO, the pipeline's), rl-grpo/, rl-reinforce/. */
+export function rlStage(algo: RLAlgo): string {
+  return algo === 'ppo' ? 'rl' : `rl-${algo}`;
+}
+
+/** Prompts JSONL: {"prompt": "…", "task"?: family} per line. @throws GptforgeError naming file, line and field. */
+export function readRlPrompts(file: string): TaskPrompt[] {
+  const out: TaskPrompt[] = [];
+  readJSONL(file, 'prompts', (obj, where) => {
+    const o = (typeof obj === 'object' && obj !== null ? obj : {}) as { prompt?: unknown; task?: unknown };
+    if (typeof o.prompt !== 'string' || o.prompt.trim() === '') throw new GptforgeError('expected a non-empty string', { ...where, field: 'prompt' });
+    if (o.task !== undefined) {
+      if (typeof o.task !== 'string') throw new GptforgeError('expected a task family name', { ...where, field: 'task' });
+      taskByName(o.task);
+    }
+    out.push({ prompt: o.prompt, task: o.task as string | undefined });
+  });
+  if (out.length === 0) throw new GptforgeError('no prompts', { file });
+  return out;
+}
+
+/** The SFT mixture of the run's preset, packed ptxRows rows at a time, for the PPO-ptx loss. */
+function ptxLoader(runDir: string, preset: RunPreset, tok: Tokenizer, blockSize: number, rows: number): PackedLoader {
+  if (!preset.sft) throw new GptforgeError(`ptxCoef > 0 mixes in the SFT loss, but preset "${preset.name}" has no "sft" section`, { field: 'ptxCoef' });
+  if (!(Number.isInteger(rows) && rows >= 1)) throw new GptforgeError(`ptxRows must be a whole number ≥ 1, got ${rows}`, { field: 'ptxRows' });
+  const { T, data } = sftRows(tok, preset.sft, blockSize, join(runDir, 'preset.json'));
+  // its own seed, so the rows differ from the order SFT read them in
+  return new PackedLoader(data.train, rows, T, tok.specialId('<|pad|>'), (preset.sft.mixture.seed ?? 1337) + 1);
+}
+
+/**
+ * Stage 4, reinforcement learning against the reward model (src/train/rl.ts): the SFT model
+ * samples replies (tools work), the RM scores them at <|reward|>, the sampled tokens are
+ * reinforced with a KL leash to the frozen SFT model — PPO, GRPO or REINFORCE — into
+ * `<run>/rl` (PPO), `rl-grpo` or `rl-reinforce`, plotting `<stage>-curves.svg`. Resumes unless
+ * `fresh`; holds the run's lock; never exits the process or installs a signal handler.
+ *
+ * @throws GptforgeError for a preset without an `rl` section, an RM without a reward head or
+ *   with another tokenizer, a bad prompt (file, line, field), bad settings, or a locked run.
+ */
+export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRlResult> {
+  holdRunLock(runDir); // one writer per run (src/util/lock.ts)
+  const log = o.log ?? (() => undefined);
+  const preset = runPreset(runDir);
+  if (!preset.rl) throw new GptforgeError(`preset "${preset.name}" has no "rl" section`, { field: 'rl' });
+  const rl: RLConfig = { ...DEFAULT_RL, ...preset.rl.config };
+  if (o.algo !== undefined) rl.algo = o.algo;
+  if (rl.algo === 'grpo' && rl.groupSize < 2) rl.groupSize = 4;
+  if (rl.algo !== 'grpo') rl.groupSize = 1;
+  if (o.checkerBonus !== undefined) rl.checkerBonus = o.checkerBonus;
+  if (o.klCoef !== undefined) rl.klCoef = o.klCoef;
+  if (o.ptxCoef !== undefined) rl.ptxCoef = o.ptxCoef;
+  const cfg = { ...preset.rl.train };
+  if (o.maxSteps !== undefined) cfg.maxSteps = o.maxSteps;
+  if (o.lr !== undefined) cfg.lr = o.lr;
+
+  const sft = loadModel(runDir, 'sft', { fresh: true });
+  const ref = loadModel(runDir, 'sft');
+  const rm = loadModel(runDir, 'rm');
+  if (!rm.model.hasScalarHead) throw new GptforgeError('the reward model checkpoint has no reward head (score.weight); train it with "gptforge rm"', { file: rm.dir });
+  if (rm.tok.hash() !== sft.tok.hash()) throw new GptforgeError(`the policy (${sft.dir}) and the reward model (${rm.dir}) use different tokenizers; train the reward model from this SFT model`, { file: rm.dir });
+  const prompts: TaskPrompt[] = o.onlyPrompts ? [] : taskPrompts('train', preset.rl.prompts, 777);
+  for (const f of o.prompts ?? []) prompts.push(...readRlPrompts(f));
+  const policy = sft.model;
+  if (rl.algo === 'ppo') policy.addScalarHead(); // the value head, zero-initialised
+  const stage = rlStage(rl.algo);
+  const ptx = rl.ptxCoef > 0 ? ptxLoader(runDir, preset, sft.tok, policy.config.blockSize, rl.ptxRows) : undefined;
+  validateRL(rl, { policy, rm: rm.model, prompts, ptx }, rm.dir);
+  log(`rl: ${rl.algo} from ${sft.dir} against ${rm.dir}; ${prompts.length} prompts, ${rl.promptsPerRollout}×${rl.groupSize} replies per rollout, ${cfg.maxSteps} updates, β ${rl.klCoef}${ptx ? `, SFT loss mixed in (γ ${rl.ptxCoef}, ${rl.ptxRows} rows of ${ptx.T} per update)` : ''}`);
+  const result = await trainRL(
+    { policy, ref: ref.model, rm: rm.model, tok: sft.tok, prompts, tools: defaultTools(), check: (prompt, task, text) => taskByName(task).check(prompt, text), stage, ptx },
+    rl,
+    cfg,
+    { runDir, stageDir: runLayout(runDir).stage(stage), resume: !o.fresh, quiet: o.quiet, signal: o.signal },
+  );
+  const history = new MetricsLog(runDir).read(stage);
+  const series = (key: string, name: string) => ({ name, points: history.filter((r) => typeof r[key] === 'number').map((r) => [r.step, r[key] as number] as [number, number]) });
+  atomicWriteFile(runLayout(runDir).curves(stage), lossCurveSVG([series('objective/scores', 'RM score'), series('objective/kl', 'KL to SFT'), series('rollout/accuracy', 'task accuracy')], { title: `${rl.algo.toUpperCase()}: reward, KL and accuracy`, xLabel: 'update', yLabel: 'value' }));
+  return { ...result, runDir, stage, algo: rl.algo, history };
+}

@@ -1,0 +1,176 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { renderForReward, type OnBad } from '../data/chat.js';
+import { rubricScore } from '../data/labelers.js';
+import { rankingConversation, readPreferencesJSONL, type Ranking } from '../data/preferences.js';
+import { isHeldOut } from '../data/synthetic/tasks.js';
+import { defaultTools } from '../infer/tools/registry.js';
+import type { GPT } from '../model/gpt.js';
+import { simulatedComparisons, taskPrompts } from '../train/comparisons.js';
+import type { TrainResult } from '../train/loop.js';
+import { pairAccuracyByKind, renderRankings, scoreSequences, ShuffledLoader, trainRewardModel, type PairTally, type RenderedRankings } from '../train/reward.js';
+import { atomicWriteFile } from '../util/atomic.js';
+import { GptforgeError } from '../util/errors.js';
+import { holdRunLock } from '../util/lock.js';
+import { Progress } from '../util/progress.js';
+import { runLayout } from './layout.js';
+import { loadModel } from './models.js';
+import { runPreset } from './preset.js';
+import type { RmPreset } from './presets.js';
+
+/** Options of `runRm`; every field optional (the run preset's `rm` section fills the rest). */
+export interface RunRmOptions {
+  /** Your rankings/pairs JSONL files; default: simulated labelers ranking the SFT model's samples. */
+  rankings?: readonly string[];
+  /** A bad ranking line: an error naming it (default) or a skip. */
+  onBad?: OnBad;
+  /** Simulated labelers' error rate per adjacent comparison. */
+  noise?: number;
+  maxSteps?: number;
+  lr?: number;
+  /** Start the reward model over and re-sample the simulated comparisons. */
+  fresh?: boolean;
+  quiet?: boolean;
+  /** Stops training after the step in progress; a checkpoint is saved and the result says `interrupted`. */
+  signal?: AbortSignal;
+  /** Progress lines (where the comparisons come from, the pair counts); default none. */
+  log?(line: string): void;
+}
+
+/** What `runRm` did (also written to `<run>/rm-eval.json`). */
+export interface RunRmResult extends TrainResult {
+  runDir: string;
+  /** Held-out pairwise accuracy on the labelers' (noisy) rankings. */
+  accuracy: number;
+  /** Held-out pairwise accuracy on the noise-free rankings (simulated comparisons only). */
+  accuracyClean?: number;
+  /** Noise-free accuracy split by the rubric term that decided each pair. */
+  accuracyCleanBy?: Record<string, PairTally & { accuracy: number }>;
+}
+
+function writeRankings(file: string, rankings: readonly Ranking[]): void {
+  atomicWriteFile(file, rankings.map((r) => JSON.stringify(r)).join('\n') + (rankings.length ? '\n' : ''));
+}
+
+/**
+ * Noise-free held-out accuracy split by the rubric term that decided each pair:
+ * 'correctness' when the task checker accepts one reply and not the other, 'preferences'
+ * (tools, form, length, repetition, manners) when both are equally right or wrong. The first
+ * needs the model to know the answers; the second only to read the reply's form.
+ */
+function accuracyByDecidingTerm(model: GPT, rankings: readonly Ranking[], rendered: RenderedRankings, pad: number): Record<string, PairTally & { accuracy: number }> {
+  const verdicts = rankings.map((r) => r.completions.map((c) => rubricScore(r.prompt, c, r.task).correct));
+  const tallies = pairAccuracyByKind(model, rendered.rendered, pad, (ri, i, j) => {
+    const v = verdicts[rendered.sources[ri]];
+    return v[i] !== v[j] ? 'correctness' : 'preferences';
+  });
+  return Object.fromEntries(Object.entries(tallies).sort().map(([k, t]) => [k, { ...t, accuracy: t.correct / t.pairs }]));
+}
+
+/**
+ * The comparisons the reward model learns from: the user's files (10% of prompts held out
+ * by hash), or simulated labelers ranking the SFT model's samples (train prompts from the
+ * task families' train split, held-out prompts from their test split, cached in the run).
+ */
+function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line: string) => void): { train: Ranking[]; val: Ranking[]; valClean: Ranking[] | null } {
+  const onBad = o.onBad ?? 'error';
+  if (onBad !== 'error' && onBad !== 'skip') throw new GptforgeError(`--on-bad must be "error" or "skip", not "${String(onBad)}"`);
+  const files = o.rankings ?? [];
+  if (files.length > 0) {
+    const all = files.flatMap((f) => readPreferencesJSONL(f, { onBad }).rankings);
+    const isVal = (r: Ranking): boolean => isHeldOut(r.prompt);
+    return { train: all.filter((r) => !isVal(r)), val: all.filter(isVal), valClean: null };
+  }
+  const dir = runLayout(runDir).comparisons;
+  const paths = { train: join(dir, 'train.jsonl'), val: join(dir, 'val.jsonl'), valClean: join(dir, 'val.clean.jsonl') };
+  if (!o.fresh && Object.values(paths).every((p) => existsSync(p))) {
+    log(`rm: reusing the simulated comparisons in ${dir} (--fresh to re-sample)`);
+    // our own files: a line an older version wrote and the reader now refuses is skipped, not
+    // fatal. (Files from before ties have no "tiers": they read as strict orders, as written.)
+    const read = (f: string): Ranking[] => {
+      const r = readPreferencesJSONL(f, { onBad: 'skip' });
+      if (r.skipped.length > 0) log(`rm: skipped ${r.skipped.length} unreadable rankings in ${f} (first: ${r.skipped[0].reason})`);
+      return r.rankings;
+    };
+    return { train: read(paths.train), val: read(paths.val), valClean: read(paths.valClean) };
+  }
+  const { model, tok } = loadModel(runDir, 'sft');
+  const c = cfg.comparisons;
+  const noise = o.noise ?? c.noise;
+  const seed = c.seed ?? 4242;
+  const opts = { k: c.k, temperature: c.temperature, maxTokens: c.maxTokens, tools: defaultTools(), noise };
+  const bar = new Progress({ label: 'comparisons', total: c.prompts + c.valPrompts, unit: 'prompt', quiet: o.quiet });
+  const train = simulatedComparisons(model, tok, taskPrompts('train', c.prompts, seed), { ...opts, seed, onRanking: (d) => bar.update(d) });
+  const val = simulatedComparisons(model, tok, taskPrompts('test', c.valPrompts, seed + 1), { ...opts, seed: seed + 1, onRanking: (d) => bar.update(c.prompts + d) });
+  bar.finish();
+  writeRankings(paths.train, train.noisy);
+  writeRankings(paths.val, val.noisy);
+  writeRankings(paths.valClean, val.clean);
+  log(`rm: ${train.noisy.length} training and ${val.noisy.length} held-out rankings of ${c.k} SFT samples, ranked by the simulated labelers (noise ${noise}) → ${dir}`);
+  return { train: train.noisy, val: val.noisy, valClean: val.clean };
+}
+
+/**
+ * Stage 3, the reward model (InstructGPT's RM): comparisons (yours, or simulated labelers
+ * ranking K samples of the SFT model per prompt, cached in `<run>/comparisons`) → the SFT model
+ * with a zero-initialised scalar head read at <|reward|>, loss −log σ(r_better − r_worse) over
+ * every pair of a ranking with a preference (src/train/reward.ts) → `<run>/rm`, `rm-eval.json`.
+ * Resumes unless `fresh`; holds the run's lock; never exits the process or installs a signal handler.
+ *
+ * @throws GptforgeError for a preset without an `rm` section, a bad ranking (file, line, field),
+ *   no usable rankings, or a locked run.
+ */
+export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRmResult> {
+  holdRunLock(runDir); // one writer per run (src/util/lock.ts)
+  const log = o.log ?? (() => undefined);
+  const preset = runPreset(runDir);
+  if (!preset.rm) throw new GptforgeError(`preset "${preset.name}" has no "rm" section`, { field: 'rm' });
+  const cfg: RmPreset = { ...preset.rm, train: { ...preset.rm.train } };
+  if (o.maxSteps !== undefined) cfg.train.maxSteps = o.maxSteps;
+  if (o.lr !== undefined) cfg.train.lr = o.lr;
+
+  const data = comparisons(runDir, cfg, o, log);
+  // the reward model starts as a copy of the SFT model with a zero-initialised scalar head
+  const sft = loadModel(runDir, 'sft', { fresh: true });
+  const { model, tok } = sft;
+  model.addScalarHead();
+  const L = model.config.blockSize;
+  const train = renderRankings(tok, data.train, L);
+  const val = renderRankings(tok, data.val, L);
+  const valClean = data.valClean ? renderRankings(tok, data.valClean, L) : null;
+  if (train.rendered.length === 0) throw new GptforgeError(`no usable rankings to train the reward model on${train.tied > 0 ? ` (${train.tied} had all their replies tied)` : ''}`);
+  const dropped = train.dropped + val.dropped;
+  const tied = train.tied + val.tied;
+  log(
+    `rm: from ${sft.dir}; ${train.rendered.length} rankings (${train.pairs} pairs with a preference, ${train.tiedPairs} tied pairs left out) for training, ` +
+      `${val.rendered.length} held out (${val.pairs} pairs with a preference, ${val.tiedPairs} tied left out)` +
+      `${tied ? `; ${tied} rankings dropped as all tied` : ''}${dropped ? `; ${dropped} dropped as longer than the context` : ''}`,
+  );
+  const pad = tok.specialId('<|pad|>');
+  const result = await trainRewardModel(
+    { model, train: new ShuffledLoader(train.rendered, cfg.rankingsPerBatch), val: val.rendered, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() },
+    cfg.train,
+    { runDir, stageDir: runLayout(runDir).stage('rm'), resume: !o.fresh, quiet: o.quiet, signal: o.signal },
+  );
+  const accuracy = result.lastEval['val/accuracy'] ?? NaN;
+  // the noise-free rankings are scored once: their accuracy is the sum over the deciding terms
+  const byTerm = valClean && data.valClean ? accuracyByDecidingTerm(model, data.valClean, valClean, pad) : undefined;
+  const cleanTally = byTerm && Object.values(byTerm).reduce((s, t) => ({ pairs: s.pairs + t.pairs, correct: s.correct + t.correct }), { pairs: 0, correct: 0 });
+  const clean = cleanTally && cleanTally.pairs > 0 ? cleanTally.correct / cleanTally.pairs : undefined;
+  // tied pairs counted as the log line counts them: those inside held-out rankings and those of
+  // the all-tied rankings dropped before training (val/tied only sees the former)
+  atomicWriteFile(runLayout(runDir).rmEval, JSON.stringify({ step: result.step, accuracy, accuracyClean: clean, margin: result.lastEval['val/margin'], pairs: result.lastEval['val/pairs'], tiedPairs: val.tiedPairs, allTiedRankings: val.tied, accuracyCleanBy: byTerm }, null, 2) + '\n');
+  return { ...result, runDir, accuracy, accuracyClean: clean, accuracyCleanBy: byTerm };
+}
+
+/**
+ * Reward-model scores of `completions` as replies to `prompt` (higher is better): the run's
+ * `rm` stage, or `path` itself when it is a reward checkpoint.
+ * @throws GptforgeError when the checkpoint has no reward head.
+ */
+export function rmScores(path: string, prompt: string, completions: readonly string[]): number[] {
+  const rm = loadModel(path, existsSync(runLayout(path).stage('rm')) ? 'rm' : undefined);
+  if (!rm.model.hasScalarHead) throw new GptforgeError('this checkpoint has no reward head (score.weight); train one with "gptforge rm"', { file: rm.dir });
+  const seqs = completions.map((c) => renderForReward(rm.tok, rankingConversation(prompt, c)));
+  return scoreSequences(rm.model, seqs, rm.tok.specialId('<|pad|>'));
+}

@@ -1,0 +1,47 @@
+import { ChatEngine } from '../infer/engine.js';
+import { generateText, type GenerateOptions, type GenerateResult } from '../infer/generate.js';
+import { defaultTools } from '../infer/tools/registry.js';
+import { loadModel } from './models.js';
+
+/**
+ * Complete `prompt` with a run's model (`stage`, default the newest). Documents in training
+ * begin with <|bos|>, so prompts do too; <|eos|> ends the completion.
+ */
+export function sampleFromRun(runDir: string, prompt: string, opts: Omit<GenerateOptions, 'stopIds'>, stage?: string): GenerateResult {
+  const { model, tok } = loadModel(runDir, stage);
+  const ids = [...(tok.hasSpecial('<|bos|>') ? [tok.specialId('<|bos|>')] : []), ...tok.encode(prompt, { disallowedSpecial: 'plain' })];
+  const stopIds = tok.hasSpecial('<|eos|>') ? [tok.specialId('<|eos|>')] : [];
+  return generateText(model, tok, ids, { ...opts, stopIds });
+}
+
+/**
+ * Why a constrained completion is not a complete value, or undefined when it is: the row ended
+ * for another reason than the constraint (finish reason 'length', 'context', 'abort') or the
+ * constraint has not reached an accepting state. (A stop string is refused with a constraint, so
+ * finish reason 'stop' is an end token or the constraint's own end.) Printed so that an
+ * incomplete value is never taken for a complete one (issue 17, "Bad input").
+ */
+export function incompleteReason(res: GenerateResult, constraint: { isComplete(): boolean }): string | undefined {
+  if (res.finishReason === 'stop' && constraint.isComplete()) return undefined;
+  return res.finishReason === 'length' ? 'cut at --max-tokens: the constrained value is incomplete' : `ended by ${res.finishReason}: the constrained value is incomplete`;
+}
+
+/**
+ * A scripted chat with a run's chat model: each prompt as a fresh one-turn conversation (greedy
+ * unless `temperature`, calculator on, 96 tokens a reply). @returns the transcript text,
+ * tool calls shown as `[calculator: 3*4 → 12]`.
+ */
+export function scriptedChat(runDir: string, prompts: readonly string[], opts: { stage?: string; temperature?: number; seed?: number } = {}): string {
+  const { model, tok } = loadModel(runDir, opts.stage);
+  const engine = new ChatEngine(model, tok);
+  const tools = defaultTools();
+  const lines: string[] = [];
+  for (const p of prompts) {
+    const r = engine.reply({ messages: [{ role: 'user', content: p }] }, { temperature: opts.temperature ?? 0, seed: opts.seed ?? 1, tools, maxTokens: 96 });
+    const shown = r.messages
+      .map((m) => (m.role === 'tool' ? `${m.content}] ` : m.tool_call ? `${m.content}[${m.tool_call.name}: ${m.tool_call.input} → ` : m.content))
+      .join('');
+    lines.push(`user> ${p}`, `assistant> ${shown.trim()}`, '');
+  }
+  return lines.join('\n');
+}
