@@ -81,7 +81,7 @@ export class GptforgeServer {
               parallel: this.parallel,
               maxQueue: this.maxQueue,
               padId: 0,
-              onWave: (n) => this.metrics.batchRows.observe(n),
+              onStep: (n) => this.metrics.batchRows.observe(n),
             });
       this.models.set(id, { ...m, scheduler });
     }
