@@ -128,6 +128,11 @@ export interface BatchOptions {
    * (`results()` is for fixed batches).
    */
   slots?: number;
+  /**
+   * A row whose sampling throws (e.g. every token masked) ends with 'abort' and its error
+   * goes here, while the other rows go on; without it the error propagates out of step().
+   */
+  onRowError?(row: number, error: unknown): void;
 }
 
 class Row implements RowProgress {
@@ -308,7 +313,15 @@ export class BatchDecoder {
     const running = [...this.live.values()].filter((r) => r.slot >= 0);
     for (const row of running) {
       if (row.queue.length > 0) continue;
-      this.sampleRow(row, row.logits!, cache.lengths[row.slot], events);
+      if (!this.opts.onRowError) this.sampleRow(row, row.logits!, cache.lengths[row.slot], events);
+      else {
+        try {
+          this.sampleRow(row, row.logits!, cache.lengths[row.slot], events);
+        } catch (e) {
+          row.finish = { reason: 'abort', matched: null };
+          this.opts.onRowError(row.index, e);
+        }
+      }
       if (row.done) this.close(row, events);
     }
     if (this.open) this.forwardOpen(running.filter((r) => !r.done));

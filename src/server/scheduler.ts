@@ -62,7 +62,16 @@ export class Scheduler {
   }
 
   private newDecoder(): BatchDecoder {
-    return new BatchDecoder(this.model, this.tok, [], { slots: this.opts.parallel, padId: this.opts.padId });
+    return new BatchDecoder(this.model, this.tok, [], { slots: this.opts.parallel, padId: this.opts.padId, onRowError: (row, e) => this.rowFailed(row, e) });
+  }
+
+  /** One row's sampling failed: its job fails (its other rows end at the next step); the batch goes on. */
+  private rowFailed(row: number, e: unknown): void {
+    const o = this.owners.get(row);
+    if (!o || o.job.failed) return;
+    o.job.failed = true;
+    o.job.abort.abort();
+    o.job.reject(e);
   }
 
   /** Rows waiting for a slot. */

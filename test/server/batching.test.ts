@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import OpenAI, { RateLimitError } from 'openai';
+import OpenAI, { APIError, RateLimitError } from 'openai';
 import { decode, type RowRequest, type RowResult } from '../../src/infer/pipeline.js';
 import { GptforgeServer, loadRunModels, Scheduler, type ServedModel } from '../../src/server/index.js';
 import { chatPrompt, toConversation } from '../../src/server/chat.js';
@@ -142,6 +142,47 @@ test('a full queue answers RateLimitError with Retry-After while rows decode; a 
     await assert.rejects(req(), (e: unknown) => e instanceof RateLimitError && e.headers.get('retry-after') === '1' && e.code === 'queue_full');
     for (const r of await Promise.all(admitted)) assert.equal(r.choices[0].message.content, 'Hello there. How are you? Bye.'.repeat(3));
     assert.equal((await req()).choices[0].finish_reason, 'stop');
+  } finally {
+    await server.close();
+  }
+});
+
+test('one request whose sampling fails (every token banned) gets a 400; the requests batched with it complete', async () => {
+  const server = new GptforgeServer({ parallel: 4 });
+  server.setModels(new Map([['scripted', scriptedModel(tok, { slowMs: 1, repeat: 2 })]]));
+  const base = await server.listen(0, '127.0.0.1');
+  const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'x', maxRetries: 0 });
+  try {
+    const all = Object.fromEntries(Array.from({ length: tok.vocabSize }, (_, id) => [String(id), -100]));
+    const ok = [0, 1].map(() => client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0 }));
+    await assert.rejects(client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0, logit_bias: all }), (e: unknown) => e instanceof APIError && e.status === 400 && /every logit is masked/.test(e.message));
+    for (const r of await Promise.all(ok)) assert.equal(r.choices[0].message.content, 'Hello there. How are you? Bye.'.repeat(2));
+  } finally {
+    await server.close();
+  }
+});
+
+test('logprobs while streaming with tools: the streamed entries equal the non-streamed ones, for visible text and for a call', async () => {
+  const server = new GptforgeServer({ parallel: 4 });
+  server.setModels(new Map([['scripted', scriptedModel(tok)]]));
+  const base = await server.listen(0, '127.0.0.1');
+  const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'x', maxRetries: 0 });
+  const weather = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+  try {
+    for (const content of ['hi', 'weather?']) {
+      const params = { model: 'scripted', messages: user(content), temperature: 0, tools: weather, logprobs: true, top_logprobs: 2 };
+      const whole = await client.chat.completions.create(params);
+      const final = await client.chat.completions.stream(params).finalChatCompletion();
+      assert.equal(final.choices[0].finish_reason, whole.choices[0].finish_reason);
+      assert.deepEqual(final.choices[0].logprobs?.content ?? [], whole.choices[0].logprobs!.content);
+      if (content === 'hi') {
+        assert.equal(whole.choices[0].finish_reason, 'stop');
+        assert.equal(Buffer.from(whole.choices[0].logprobs!.content!.flatMap((e) => e.bytes!)).toString('utf8'), whole.choices[0].message.content);
+      } else {
+        assert.equal(whole.choices[0].finish_reason, 'tool_calls');
+        assert.equal(final.choices[0].message.tool_calls![0].function.name, 'get_weather');
+      }
+    }
   } finally {
     await server.close();
   }
