@@ -1,12 +1,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import OpenAI, { APIError, RateLimitError } from 'openai';
+import OpenAI, { APIError, InternalServerError, RateLimitError } from 'openai';
 import { decode, type RowRequest, type RowResult } from '../../src/infer/pipeline.js';
 import { GptforgeServer, loadRunModels, Scheduler, type ServedModel } from '../../src/server/index.js';
 import { chatPrompt, toConversation } from '../../src/server/chat.js';
 import type { Tokenizer } from '../../src/tokenizer/index.js';
 import { scriptedModel, tinyRun } from './fixture.js';
+import { PolicyModel, peak } from '../infer/scripted.js';
+import type { GPT } from '../../src/model/gpt.js';
 
 /**
  * Continuous batching in the server: requests join a running batch at the next step, a
@@ -184,6 +186,43 @@ test('logprobs while streaming with tools: the streamed entries equal the non-st
       }
     }
   } finally {
+    await server.close();
+  }
+});
+
+test('legacy completions: context overflow is a BadRequestError naming prompt, with the token counts', async () => {
+  const server = new GptforgeServer({ parallel: 2 });
+  server.setModels(models);
+  const base = await server.listen(0, '127.0.0.1');
+  const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'x', maxRetries: 0 });
+  try {
+    await assert.rejects(client.completions.create({ model: 'base', prompt: 'Hello there', max_tokens: 100 }), (e: unknown) => e instanceof APIError && e.status === 400 && e.code === 'context_length_exceeded' && e.param === 'prompt' && /maximum context length is 64 tokens, however you requested \d+ tokens \(\d+ in your prompt; 100 for the completion\)/.test(e.message));
+  } finally {
+    await server.close();
+  }
+});
+
+test('a forward pass that throws: 500 in OpenAI shape with a generic message (no stack), and the next request is served', async () => {
+  const V = tok.vocabSize;
+  const end = tok.specialId('<|assistant_end|>');
+  let boom = true;
+  const model = new PolicyModel(V, (h) => {
+    if (boom && h.length > 3) throw new Error('kernel exploded at /secret/path.ts:12');
+    return peak(V, end);
+  });
+  const server = new GptforgeServer({ parallel: 2 });
+  server.setModels(new Map([['flaky', { id: 'flaky', model: model as unknown as GPT, tok, dir: '(test)', created: 0 }]]));
+  const base = await server.listen(0, '127.0.0.1');
+  const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'x', maxRetries: 0 });
+  const errWrite = process.stderr.write;
+  process.stderr.write = (() => true) as typeof process.stderr.write; // the server logs the cause to stderr
+  try {
+    await assert.rejects(client.chat.completions.create({ model: 'flaky', messages: user('hi') }), (e: unknown) => e instanceof InternalServerError && e.message === '500 internal server error' && !/secret|at /.test(JSON.stringify(e.error)));
+    boom = false;
+    const r = await client.chat.completions.create({ model: 'flaky', messages: user('hi') });
+    assert.equal(r.choices[0].finish_reason, 'stop');
+  } finally {
+    process.stderr.write = errWrite;
     await server.close();
   }
 });
