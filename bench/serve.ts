@@ -8,7 +8,8 @@
  * banned (logit_bias -100) so every request samples exactly MAX_TOKENS tokens.
  * The server runs as `gptforge serve` in its own process (as deployed), so the client's own
  * work (SSE parsing) does not compete with decoding on one thread.
- * Run it alone: the npm script takes /tmp/gptforge-heavy.lock.
+ * Run it alone, under the shared lock: `flock /tmp/gptforge-heavy.lock npm run bench:serve`; it
+ * prints the load average before and after (other jobs on the cores skew every number).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,6 +23,8 @@ import { saveCheckpoint } from '../src/model/checkpoint.js';
 import { makeConfig } from '../src/model/config.js';
 import { GPT } from '../src/model/gpt.js';
 import { loadRunModels } from '../src/server/index.js';
+import { loadavg } from 'node:os';
+import { engineSummary } from '../src/engine/backend.js';
 import { trainTokenizer } from '../src/tokenizer/index.js';
 
 const MAX_TOKENS = Number(process.env.BENCH_TOKENS ?? 48);
@@ -99,17 +102,19 @@ async function main(): Promise<void> {
   const client = new OpenAI({ baseURL: `${addr}/v1`, apiKey: 'bench', maxRetries: 0 });
   await overHttp(client, 1); // warm-up
   console.log(`model: ${config.nLayer} layers × ${config.nEmbd}, vocab ${config.vocabSize}; ${MAX_TOKENS} tokens per request, ${WAVES} requests per stream; GPTFORGE_BACKEND=${process.env.GPTFORGE_BACKEND ?? 'native'}`);
+  console.log(`engine: ${engineSummary()}; load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   console.log('| streams | HTTP tok/s | in-process tok/s | HTTP / in-process | TTFT p50 ms | TTFT p99 ms |');
   console.log('|---|---|---|---|---|---|');
-  const rows: Array<{ c: number; tps: number }> = [];
+  const rows: Array<{ c: number; tps: number; ceiling: number }> = [];
   for (const c of CONCURRENCY) {
     const http = await overHttp(client, c);
     const ceiling = inProcess(models.get('sft')!.model, c);
-    rows.push({ c, tps: http.tps });
+    rows.push({ c, tps: http.tps, ceiling });
     console.log(`| ${c} | ${http.tps.toFixed(1)} | ${ceiling.toFixed(1)} | ${(http.tps / ceiling).toFixed(2)} | ${pct(http.ttft, 50).toFixed(1)} | ${pct(http.ttft, 99).toFixed(1)} |`);
   }
-  const one = rows[0].tps;
-  for (const r of rows.slice(1)) console.log(`${r.c} streams / 1 stream: ${(r.tps / one).toFixed(2)}×`);
+  const one = rows[0];
+  for (const r of rows.slice(1)) console.log(`${r.c} streams / 1 stream: ${(r.tps / one.tps).toFixed(2)}× over HTTP, ${(r.ceiling / one.ceiling).toFixed(2)}× in-process`);
+  console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   child.kill('SIGINT');
   rmSync(dir, { recursive: true, force: true });
 }

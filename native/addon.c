@@ -195,12 +195,12 @@ static napi_value js_att_bwd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 static napi_value js_att_dec(napi_env env, napi_callback_info info) {
-  BEGIN(11)
+  BEGIN(12)
   const float *q = f32(&A, 0), *kc = f32(&A, 1), *vc = f32(&A, 2);
   float *o = f32(&A, 3);
-  int B = (int)num(&A, 4), Tq = (int)num(&A, 5), p0 = (int)num(&A, 6), Tm = (int)num(&A, 7), H = (int)num(&A, 8), D = (int)num(&A, 9);
-  const int32_t *st = i32(&A, 10);
-  OK gfn_attention_decode(q, kc, vc, o, B, Tq, p0, Tm, H, D, st);
+  int B = (int)num(&A, 4), Tq = (int)num(&A, 5), Tm = (int)num(&A, 6), H = (int)num(&A, 7), D = (int)num(&A, 8);
+  const int32_t *st = i32(&A, 9), *ln = i32(&A, 10), *rw = i32(&A, 11);
+  OK gfn_attention_decode(q, kc, vc, o, B, Tq, Tm, H, D, st, ln, rw);
   return NULL;
 }
 static napi_value js_rope(napi_env env, napi_callback_info info) {

@@ -250,9 +250,12 @@ void gfn_attention_backward(const float *qkv, const float *out, const float *lse
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* Decoding against a KV cache: few queries, plain loops per (b, h). Row b attends keys
-   starts[b]..pos0+i: the positions before starts[b] are left padding. */
-typedef struct { const float *q, *kc, *vc; float *out; int B, Tq, pos0, Tmax, H, D; const int32_t *starts; } dec_ctx;
+/* Decoding against a KV cache: few queries, plain loops per (b, h). Batch row b reads cache
+   row r = rows[b] (the cache may hold more rows than are decoded: continuous batching decodes
+   only the active ones); its query i sits at position lens[r] + i and attends keys
+   starts[r]..lens[r]+i: the positions before starts[r] are left padding. Rows at different
+   lengths (requests that joined the batch at different times) decode together. */
+typedef struct { const float *q, *kc, *vc; float *out; int B, Tq, Tmax, H, D; const int32_t *starts, *lens, *rows; } dec_ctx;
 
 static void dec_task(void *c, int bh, int n) {
   (void)n;
@@ -260,17 +263,20 @@ static void dec_task(void *c, int bh, int n) {
   int H = a->H, D = a->D, b = bh / H, h = bh % H;
   long C = (long)H * D;
   float scale = 1.0f / sqrtf((float)D);
-  float *p = get_scratch((size_t)a->pos0 + a->Tq);
-  int first = a->starts[b];
+  int r = a->rows[b];
+  int pos0 = a->lens[r];
+  float *p = get_scratch((size_t)pos0 + a->Tq);
+  int first = a->starts[r];
+  const float *kr = a->kc + (long)r * a->Tmax * C, *vr = a->vc + (long)r * a->Tmax * C;
   for (int i = 0; i < a->Tq; i++) {
     const float *qi = a->q + ((long)b * a->Tq + i) * C + h * D;
     float *oi = a->out + ((long)b * a->Tq + i) * C + h * D;
-    int last = a->pos0 + i;
+    int last = pos0 + i;
     memset(oi, 0, sizeof(float) * D);
     if (first > last) continue; /* a padding query: nothing to attend to */
     float mx = -INFINITY;
     for (int s = first; s <= last; s++) {
-      const float *ks = a->kc + ((long)b * a->Tmax + s) * C + h * D;
+      const float *ks = kr + (long)s * C + h * D;
       float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
       for (int d = 0; d < D; d++) dot += qi[d] * ks[d];
@@ -283,14 +289,14 @@ static void dec_task(void *c, int bh, int n) {
       sum += p[s];
     }
     for (int s = first; s <= last; s++) {
-      const float *vs = a->vc + ((long)b * a->Tmax + s) * C + h * D;
+      const float *vs = vr + (long)s * C + h * D;
       float w = p[s] / sum;
       for (int d = 0; d < D; d++) oi[d] += w * vs[d];
     }
   }
 }
 
-void gfn_attention_decode(const float *q, const float *kc, const float *vc, float *out, int B, int Tq, int pos0, int Tmax, int H, int D, const int32_t *starts) {
-  dec_ctx a = {q, kc, vc, out, B, Tq, pos0, Tmax, H, D, starts};
+void gfn_attention_decode(const float *q, const float *kc, const float *vc, float *out, int B, int Tq, int Tmax, int H, int D, const int32_t *starts, const int32_t *lens, const int32_t *rows) {
+  dec_ctx a = {q, kc, vc, out, B, Tq, Tmax, H, D, starts, lens, rows};
   pool_run(dec_task, &a, B * H);
 }

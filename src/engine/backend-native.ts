@@ -13,7 +13,9 @@ import { bestIsa, resolveIsa, type IsaName, type IsaSupport } from './isa.js';
  * an Error naming the kernel and the sizes instead of reading or writing out of bounds.
  */
 /** What the addon exports: the kernel table's functions (same signatures) plus a few extras. */
-type Addon = Omit<Kernels, 'name' | 'threads' | 'setThreads' | 'adamw'> & {
+type Addon = Omit<Kernels, 'name' | 'threads' | 'setThreads' | 'adamw' | 'attentionDecode'> & {
+  /** Every row array given (the wrapper fills the defaults); pos0 is lengths[r]. */
+  attentionDecode(q: F32, kc: F32, vc: F32, out: F32, B: number, Tq: number, Tmax: number, H: number, D: number, starts: Int32Array, lengths: Int32Array, rows: Int32Array): void;
   /** AdamW with the bias corrections precomputed (1 − β^step), so the C loop does no pow(). */
   adamw(p: F32, g: F32, m: F32, v: F32, n: number, lr: number, b1: number, b2: number, eps: number, wd: number, bc1: number, bc2: number, gs: number): void;
   setThreads(n: number): void;
@@ -190,16 +192,27 @@ export function loadNativeKernels(): { kernels: Kernels & NativeInfo } | { error
       f32(kn, 'dout', dout, B * T * H * D); f32(kn, 'dqkv', dqkv, B * T * 3 * H * D);
       addon.attentionBackward(qkv, out, lse, dout, dqkv, B, T, H, D);
     },
-    attentionDecode(q, kc, vc, out, B, Tq, pos0, Tmax, H, D, starts) {
+    attentionDecode(q, kc, vc, out, B, Tq, pos0, Tmax, H, D, starts, lengths, rows) {
       const kn = 'attentionDecode';
       for (const [n, v] of [['B', B], ['Tq', Tq], ['pos0', pos0], ['Tmax', Tmax], ['H', H], ['D', D]] as const) size(kn, n, v);
-      if (pos0 + Tq > Tmax) throw new ArgError(`${kn}: positions ${pos0}+${Tq} exceed the cache capacity ${Tmax}`);
-      f32(kn, 'q', q, B * Tq * H * D); f32(kn, 'kCache', kc, B * Tmax * H * D); f32(kn, 'vCache', vc, B * Tmax * H * D); f32(kn, 'out', out, B * Tq * H * D);
-      if (starts !== undefined) {
-        if (!(starts instanceof Int32Array) || starts.length < B) throw new ArgError(`${kn}: starts must be an Int32Array of at least B = ${B} elements`);
-        for (let b = 0; b < B; b++) if (starts[b] < 0 || starts[b] > Tmax) throw new ArgError(`${kn}: starts[${b}] = ${starts[b]} is outside the cache (0..${Tmax})`);
+      const R = Math.floor(kc.length / (Tmax * H * D)); // cache rows
+      f32(kn, 'q', q, B * Tq * H * D); f32(kn, 'kCache', kc, (rows ? 1 : B) * Tmax * H * D); f32(kn, 'vCache', vc, Math.max(R, rows ? 1 : B) * Tmax * H * D); f32(kn, 'out', out, B * Tq * H * D);
+      const checkRowArray = (name: string, a: Int32Array | undefined, n: number): void => {
+        if (a !== undefined && (!(a instanceof Int32Array) || a.length < n)) throw new ArgError(`${kn}: ${name} must be an Int32Array of at least ${n} elements`);
+      };
+      checkRowArray('rows', rows, B);
+      const rw = rows ?? Int32Array.from({ length: B }, (_, b) => b);
+      for (let b = 0; b < B; b++) if (!(rw[b] >= 0 && rw[b] < R)) throw new ArgError(`${kn}: rows[${b}] = ${rw[b]} is not a row of the cache (0..${R - 1})`);
+      checkRowArray('starts', starts, rows ? R : B);
+      checkRowArray('lengths', lengths, rows ? R : B);
+      const len = lengths ?? new Int32Array(R).fill(pos0);
+      const st = starts ?? new Int32Array(R);
+      for (let b = 0; b < B; b++) {
+        const r = rw[b];
+        if (!(len[r] >= 0) || len[r] + Tq > Tmax) throw new ArgError(`${kn}: positions ${len[r]}+${Tq} exceed the cache capacity ${Tmax}`);
+        if (st[r] < 0 || st[r] > Tmax) throw new ArgError(`${kn}: starts[${r}] = ${st[r]} is outside the cache (0..${Tmax})`);
       }
-      addon.attentionDecode(q, kc, vc, out, B, Tq, pos0, Tmax, H, D, starts ?? new Int32Array(B));
+      addon.attentionDecode(q, kc, vc, out, B, Tq, Tmax, H, D, st, len, rw);
     },
     crossEntropyForward(logits, targets, losses, rows, V, ignore) {
       const kn = 'crossEntropyForward';

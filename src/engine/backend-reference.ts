@@ -274,16 +274,18 @@ export function attentionBackward(qkv: FA, out: FA, lse: FA, dout: FA, dqkv: FA,
   }
 }
 
-export function attentionDecode(q: FA, kCache: FA, vCache: FA, out: FA, B: number, Tq: number, pos0: number, Tmax: number, H: number, D: number, starts?: Int32Array): void {
+export function attentionDecode(q: FA, kCache: FA, vCache: FA, out: FA, B: number, Tq: number, pos0: number, Tmax: number, H: number, D: number, starts?: Int32Array, lengths?: Int32Array, rows?: Int32Array): void {
   const C = H * D;
   const scale = 1 / Math.sqrt(D);
-  const p = new Float64Array(pos0 + Tq);
   for (let b = 0; b < B; b++) {
-    const first = starts ? starts[b] : 0;
+    const r = rows ? rows[b] : b;
+    const first = starts ? starts[r] : 0;
+    const p0 = lengths ? lengths[r] : pos0;
+    const p = new Float64Array(p0 + Tq);
     for (let h = 0; h < H; h++) {
       for (let i = 0; i < Tq; i++) {
         const qo = (b * Tq + i) * C + h * D;
-        const last = pos0 + i;
+        const last = p0 + i;
         if (first > last) {
           // a padding query: nothing to attend to
           for (let d = 0; d < D; d++) out[qo + d] = 0;
@@ -291,7 +293,7 @@ export function attentionDecode(q: FA, kCache: FA, vCache: FA, out: FA, B: numbe
         }
         let mx = -Infinity;
         for (let s = first; s <= last; s++) {
-          const ko = (b * Tmax + s) * C + h * D;
+          const ko = (r * Tmax + s) * C + h * D;
           let dot = 0;
           for (let d = 0; d < D; d++) dot += q[qo + d] * kCache[ko + d];
           p[s] = dot * scale;
@@ -304,7 +306,7 @@ export function attentionDecode(q: FA, kCache: FA, vCache: FA, out: FA, B: numbe
         }
         for (let d = 0; d < D; d++) {
           let acc = 0;
-          for (let s = first; s <= last; s++) acc += p[s] * vCache[(b * Tmax + s) * C + h * D + d];
+          for (let s = first; s <= last; s++) acc += p[s] * vCache[(r * Tmax + s) * C + h * D + d];
           out[qo + d] = acc / sum;
         }
       }

@@ -62,13 +62,16 @@ export interface Kernels {
   attentionBackward(qkv: F32, out: F32, lse: F32, dout: F32, dqkv: F32, B: number, T: number, H: number, D: number): void;
   /**
    * Attention for incremental decoding against a KV cache.
-   * q: [B,Tq,C] queries at absolute positions pos0..pos0+Tq−1; kCache, vCache: [B,Tmax,C]
-   * holding keys/values for positions 0..pos0+Tq−1 already. Query i attends keys 0..pos0+i,
-   * or starts[b]..pos0+i when `starts` is given: row b's first starts[b] positions are
-   * left padding (prompts of different lengths decoded in one batch). A query with no key
-   * to attend (itself padding) gets zeros. out: [B,Tq,C].
+   * q: [B,Tq,C] queries at absolute positions pos0..pos0+Tq−1; kCache, vCache: [R,Tmax,C]
+   * (R ≥ B cache rows) holding keys/values for positions 0..pos0+Tq−1 already. Query i
+   * attends keys 0..pos0+i, or starts[r]..pos0+i when `starts` is given: row r's first
+   * starts[r] positions are left padding (prompts of different lengths decoded in one batch).
+   * A query with no key to attend (itself padding) gets zeros. out: [B,Tq,C].
+   * Continuous batching: `rows[b]` is the cache row batch row b reads (default b), and
+   * `lengths[r]`, when given, replaces pos0 per cache row (rows at different lengths decode
+   * together). `starts` and `lengths` are indexed by cache row.
    */
-  attentionDecode(q: F32, kCache: F32, vCache: F32, out: F32, B: number, Tq: number, pos0: number, Tmax: number, H: number, D: number, starts?: Int32Array): void;
+  attentionDecode(q: F32, kCache: F32, vCache: F32, out: F32, B: number, Tq: number, pos0: number, Tmax: number, H: number, D: number, starts?: Int32Array, lengths?: Int32Array, rows?: Int32Array): void;
 
   /**
    * Per-row cross-entropy of logits [rows,V] against targets; losses[r] = −log softmax(logits[r])[t_r],

@@ -245,19 +245,25 @@ export function causalSelfAttention(qkv: Tensor, nHead: number): Tensor {
 /**
  * Rotary position embedding applied in place-free fashion to the q and k parts of packed
  * qkv [B, T, 3C], positions pos0..pos0+T−1. Rotates pairs (2i, 2i+1) of each head.
+ * `pos0` may be one start per batch row (Int32Array of B): rows of a continuous batch sit at
+ * different positions.
  */
-export function rope(qkv: Tensor, nHead: number, pos0 = 0, base = 10000): Tensor {
+export function rope(qkv: Tensor, nHead: number, pos0: number | Int32Array = 0, base = 10000): Tensor {
   if (qkv.ndim !== 3) fail('rope', `qkv must be [B, T, 3C], got ${shapeStr(qkv)}`);
   const [B, T, C3] = qkv.shape;
   const C = C3 / 3;
   const D = C / nHead;
   if (!Number.isInteger(D) || D % 2 !== 0) fail('rope', `head size must be even, got C=${C}, nHead=${nHead}`);
-  const { cos, sin } = ropeTables(T, D, pos0, base);
+  if (typeof pos0 !== 'number' && pos0.length !== B) fail('rope', `pos0 has ${pos0.length} entries for a batch of ${B}`);
+  // one table for the whole batch, or one per row (each row rotated as a batch of 1)
+  const parts = typeof pos0 === 'number' ? [{ off: 0, n: B, ...ropeTables(T, D, pos0, base) }] : Array.from(pos0, (p, b) => ({ off: b * T * C3, n: 1, ...ropeTables(T, D, p, base) }));
   const out = opOutput(qkv.shape, true);
-  k().rope(qkv.data, out.data, cos, sin, B, T, nHead, D, 1);
+  for (const { off, n, cos, sin } of parts) k().rope(qkv.data.subarray(off, off + n * T * C3), out.data.subarray(off, off + n * T * C3), cos, sin, n, T, nHead, D, 1);
   out.requiresGrad = record([qkv], () => {
     // The rotation is orthogonal: its transpose (rotation by −θ) carries the gradient back.
-    if (out.grad && qkv.requiresGrad) k().rope(out.grad, qkv.gradBuffer(), cos, sin, B, T, nHead, D, -1);
+    if (!out.grad || !qkv.requiresGrad) return;
+    const g = qkv.gradBuffer();
+    for (const { off, n, cos, sin } of parts) k().rope(out.grad.subarray(off, off + n * T * C3), g.subarray(off, off + n * T * C3), cos, sin, n, T, nHead, D, -1);
   });
   return out;
 }

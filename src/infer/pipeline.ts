@@ -25,6 +25,12 @@ import { ConstraintEnd, ContextLimit, MaxTokens, StopStrings, TextStream, type F
  * one token (its next forced token, else a fresh sample); finished rows feed `padId`, whose
  * logits are ignored. The context limit is the shared cache's.
  *
+ * Continuous batching (an open decoder, `slots`): rows join with `add()` between steps. Each
+ * is prefilled alone into a free cache row (so its logits are bit-for-bit those it would have
+ * alone; rows with one prompt admitted together share one prefill through KVCache.copyRow),
+ * then decodes with the running rows, each at its own position (KVCache.lengths); only
+ * running rows are fed, and a finished row's slot is reused by the next waiting row.
+ *
  * The core (`BatchDecoder.step`) is synchronous CPU work; `generate()` is an async iterator on
  * top that yields between steps, so an AbortSignal fired by an event (a client hanging up)
  * ends its row within one step while the other rows go on.
@@ -113,6 +119,20 @@ export interface BatchOptions {
   signal?: AbortSignal;
   /** Token fed at padding and finished-row positions (never attended to / logits ignored); default 0. */
   padId?: number;
+  /**
+   * Continuous batching: a cache of this many rows (slots), and rows may join with `add()`
+   * between steps. Each row is prefilled alone into a free slot at the next step and then
+   * decodes with the others, each at its own position (KVCache.lengths); a finished row's
+   * slot is reused; rows beyond the slots wait in arrival order. The model's `nextLogits`
+   * must take the cache rows to feed (GPT's does). Results come with the 'finish' events
+   * (`results()` is for fixed batches).
+   */
+  slots?: number;
+  /**
+   * A row whose sampling throws (e.g. every token masked) ends with 'abort' and its error
+   * goes here, while the other rows go on; without it the error propagates out of step().
+   */
+  onRowError?(row: number, error: unknown): void;
 }
 
 class Row implements RowProgress {
@@ -130,8 +150,13 @@ class Row implements RowProgress {
   queue: number[] = [];
   finish: Finish | null = null;
   result: RowResult | null = null;
+  /** The cache row it decodes in (-1: not yet prefilled, or released). */
+  slot = -1;
+  /** Its next-token logits (V), once prefilled. */
+  logits: Float32Array | null = null;
 
   constructor(
+    readonly index: number,
     readonly req: RowRequest,
     readonly prompt: readonly number[],
     readonly contextSize: number,
@@ -164,77 +189,149 @@ class Row implements RowProgress {
 
 /**
  * The synchronous core: `step()` samples (or forces) one token per unfinished row and feeds
- * the model once; `run()` steps to the end. Results in request order.
+ * the model once; `run()` steps to the end. A fixed batch (the requests given to the
+ * constructor) returns its results in request order; an open one (`slots`) takes rows with
+ * `add()` at any step boundary (continuous batching).
  */
 export class BatchDecoder {
-  private readonly rows: Row[];
+  /** Rows not yet closed (finished rows are closed in the step they finish), by index. */
+  private readonly live = new Map<number, Row>();
+  /** Fixed batch: every row in request order (finished ones feed padId). */
+  private readonly fixed: Row[] = [];
+  /** Fixed batch: results by index. */
+  private readonly finished: Array<RowResult | null> = [];
+  /** Open batch: rows waiting for a slot, in arrival order. */
+  private readonly waiting: Row[] = [];
+  private readonly freeSlots: number[] = [];
   private readonly V: number;
   private readonly ctx: number;
   private readonly padId: number;
+  private readonly open: boolean;
   private cache: KVCache | null = null;
-  private logits: Float32Array | null = null;
-  /** Distance between rows in `logits` (0: one row serves all, after a shared prefill). */
-  private stride = 0;
+  private nextIndex = 0;
 
   constructor(
     private readonly model: DecodingModel,
-    tok: Pick<Tokenizer, 'createStreamDecoder'>,
+    private readonly tok: Pick<Tokenizer, 'createStreamDecoder'>,
     requests: readonly RowRequest[],
     private readonly opts: BatchOptions = {},
   ) {
-    if (requests.length === 0) throw new GptforgeError('decoding needs at least one row');
     this.V = model.config.vocabSize;
     this.ctx = model.config.blockSize;
     this.padId = opts.padId ?? 0;
-    this.rows = requests.map((req, b) => {
-      if (req.prompt.length === 0) throw new GptforgeError(`row ${b}: empty prompt`);
-      if (req.prompt.length > this.ctx) throw new GptforgeError(`row ${b}: the prompt has ${req.prompt.length} tokens, more than the context of ${this.ctx}`);
-      for (const id of req.prompt) if (!(Number.isInteger(id) && id >= 0 && id < this.V)) throw new GptforgeError(`row ${b}: prompt token ${id} is not an id of the vocabulary of ${this.V}`);
-      if (req.logprobs !== undefined) logprobOf([0], 0, req.logprobs); // validates the count up front
-      const row = new Row(req, req.prompt, this.ctx, tok, this.V);
-      if (!(req.maxTokens > 0)) row.finish = { reason: 'length', matched: null };
-      return row;
-    });
+    this.open = opts.slots !== undefined;
+    if (this.open) {
+      const n = opts.slots!;
+      if (!Number.isInteger(n) || n < 1) throw new GptforgeError(`slots must be a positive integer, got ${n}`, { field: 'slots' });
+      this.cache = model.createCache(n);
+      for (let r = n - 1; r >= 0; r--) this.freeSlots.push(r);
+      for (const req of requests) this.add(req);
+      return;
+    }
+    if (requests.length === 0) throw new GptforgeError('decoding needs at least one row');
+    for (const req of requests) {
+      const row = this.newRow(req);
+      this.fixed.push(row);
+      this.finished.push(null);
+    }
   }
 
+  private newRow(req: RowRequest): Row {
+    const b = this.nextIndex;
+    if (req.prompt.length === 0) throw new GptforgeError(`row ${b}: empty prompt`);
+    if (req.prompt.length > this.ctx) throw new GptforgeError(`row ${b}: the prompt has ${req.prompt.length} tokens, more than the context of ${this.ctx}`);
+    for (const id of req.prompt) if (!(Number.isInteger(id) && id >= 0 && id < this.V)) throw new GptforgeError(`row ${b}: prompt token ${id} is not an id of the vocabulary of ${this.V}`);
+    if (req.logprobs !== undefined) logprobOf([0], 0, req.logprobs); // validates the count up front
+    const row = new Row(b, req, req.prompt, this.ctx, this.tok, this.V);
+    if (!(req.maxTokens > 0)) row.finish = { reason: 'length', matched: null };
+    this.nextIndex++;
+    this.live.set(b, row);
+    return row;
+  }
+
+  /**
+   * Open batch: queue a row; it is prefilled and joins the batch at the next step with a free
+   * slot. Returns its index (the `row` of its events). Throws (GptforgeError) on a bad prompt.
+   */
+  add(req: RowRequest): number {
+    if (!this.open) throw new GptforgeError('BatchDecoder.add: only an open decoder (options.slots) takes rows after it starts');
+    const row = this.newRow(req);
+    this.waiting.push(row);
+    return row.index;
+  }
+
+  /** Every row is finished (an open decoder: none running or waiting; more may be added). */
   get done(): boolean {
-    return this.rows.every((r) => r.result !== null);
+    return this.live.size === 0;
   }
 
-  /** The finished rows' results (call when done). */
+  /** Rows decoding (holding a cache slot). */
+  get activeRows(): number {
+    return this.live.size - this.waiting.length;
+  }
+
+  /** Rows waiting for a slot (open batch). */
+  get waitingRows(): number {
+    return this.waiting.length;
+  }
+
+  /** Slots free now (open batch). */
+  get freeSlotCount(): number {
+    return this.freeSlots.length;
+  }
+
+  /** The finished rows' results in request order (fixed batch; call when done). */
   results(): RowResult[] {
-    return this.rows.map((r, b) => {
-      if (!r.result) throw new Error(`BatchDecoder.results: row ${b} is not finished`);
-      return r.result;
+    if (this.open) throw new GptforgeError('BatchDecoder.results: an open decoder reports each result on its finish event');
+    return this.finished.map((r, b) => {
+      if (!r) throw new Error(`BatchDecoder.results: row ${b} is not finished`);
+      return r;
     });
   }
 
   /** Step until every row is finished; events go to `onEvent`. */
   run(onEvent?: (e: DecodeEvent) => void): RowResult[] {
     while (!this.done) for (const e of this.step()) onEvent?.(e);
-    return this.results();
+    return this.open ? [] : this.results();
   }
 
-  /** One step: every unfinished row takes one token (forced or sampled); then one forward pass. */
+  /**
+   * One step: rows that can join are prefilled (open batch), every unfinished row takes one
+   * token (forced or sampled), then one forward pass over the rows still running.
+   */
   step(): DecodeEvent[] {
     const events: DecodeEvent[] = [];
-    const { rows, V } = this;
-    for (let b = 0; b < rows.length; b++) {
-      const row = rows[b];
+    for (const row of [...this.live.values()]) {
       if (!row.done && (this.opts.signal?.aborted || row.req.signal?.aborted)) row.finish = { reason: 'abort', matched: null };
-      // ended before decoding (maxTokens ≤ 0), or aborted
-      if (row.finish && !row.result) this.close(b, events);
+      // ended before decoding (maxTokens ≤ 0), or aborted (also while waiting: never prefilled)
+      if (row.finish && !row.result) this.close(row, events);
     }
     if (this.done) return events;
-    if (!this.logits) this.prefill();
+    if (this.open) this.admit();
+    else if (!this.cache) this.prefill();
     const cache = this.cache!;
-    for (let b = 0; b < rows.length; b++) {
-      const row = rows[b];
-      if (row.done || row.queue.length > 0) continue;
-      this.sampleRow(b, this.logits!.subarray(b * this.stride, b * this.stride + V), cache.length, events);
-      if (row.done) this.close(b, events);
+    const running = [...this.live.values()].filter((r) => r.slot >= 0);
+    for (const row of running) {
+      if (row.queue.length > 0) continue;
+      if (!this.opts.onRowError) this.sampleRow(row, row.logits!, cache.lengths[row.slot], events);
+      else {
+        try {
+          this.sampleRow(row, row.logits!, cache.lengths[row.slot], events);
+        } catch (e) {
+          row.finish = { reason: 'abort', matched: null };
+          this.opts.onRowError(row.index, e);
+        }
+      }
+      if (row.done) this.close(row, events);
     }
-    if (this.done) return events;
+    if (this.open) this.forwardOpen(running.filter((r) => !r.done));
+    else if (!this.done) this.forwardFixed();
+    return events;
+  }
+
+  /** Fixed batch: every row feeds a token (finished rows padId); one row feeds its whole queue. */
+  private forwardFixed(): void {
+    const rows = this.fixed;
     let ids: Int32Array;
     if (rows.length === 1) {
       ids = Int32Array.from(rows[0].queue); // everything at once: one pass for the sample and what was forced after it
@@ -244,20 +341,55 @@ export class BatchDecoder {
       // every unfinished row holds at least one token here (it either sampled one or ended)
       for (let b = 0; b < rows.length; b++) ids[b] = rows[b].done ? this.padId : rows[b].queue.shift()!;
     }
-    this.logits = this.model.nextLogits(ids, cache);
-    this.stride = V;
-    return events;
+    const logits = this.model.nextLogits(ids, this.cache!);
+    rows.forEach((r, b) => (r.logits = logits.subarray(b * this.V, (b + 1) * this.V)));
   }
 
+  /** Open batch: only the running rows, each in its own cache row at its own position. */
+  private forwardOpen(rows: Row[]): void {
+    if (rows.length === 0) return;
+    let ids: Int32Array;
+    if (rows.length === 1) {
+      ids = Int32Array.from(rows[0].queue);
+      rows[0].queue = [];
+    } else ids = Int32Array.from(rows, (r) => r.queue.shift()!);
+    const logits = this.model.nextLogits(ids, this.cache!, Int32Array.from(rows, (r) => r.slot));
+    rows.forEach((r, b) => (r.logits = logits.subarray(b * this.V, (b + 1) * this.V)));
+  }
+
+  /**
+   * Open batch: waiting rows take free slots in arrival order, each prefilled alone (batch 1,
+   * so its logits are those it would have alone); a row with the same prompt as one admitted
+   * in this step copies that row's cache instead (n choices share one prefill).
+   */
+  private admit(): void {
+    const cache = this.cache!;
+    const admitted: Row[] = [];
+    while (this.waiting.length > 0 && this.freeSlots.length > 0) {
+      const row = this.waiting.shift()!;
+      row.slot = this.freeSlots.pop()!;
+      cache.resetRow(row.slot);
+      const twin = admitted.find((a) => a.prompt.length === row.prompt.length && a.prompt.every((id, i) => id === row.prompt[i]));
+      if (twin) {
+        cache.copyRow(twin.slot, [row.slot]);
+        row.logits = twin.logits;
+      } else row.logits = this.model.nextLogits(Int32Array.from(row.prompt), cache, Int32Array.of(row.slot));
+      admitted.push(row);
+    }
+  }
+
+  /** Fixed batch: prefill every row together. */
   private prefill(): void {
-    const n = this.rows.length;
-    const prompts = this.rows.map((r) => r.prompt);
+    const rows = this.fixed;
+    const n = rows.length;
+    const prompts = rows.map((r) => r.prompt);
     const same = prompts.every((p) => p.length === prompts[0].length && p.every((id, i) => id === prompts[0][i]));
+    rows.forEach((r, b) => (r.slot = b));
     if (same) {
       const one = this.model.createCache(1);
-      this.logits = this.model.nextLogits(Int32Array.from(prompts[0]), one);
+      const logits = this.model.nextLogits(Int32Array.from(prompts[0]), one);
       this.cache = n === 1 ? one : one.expand(n);
-      this.stride = 0;
+      for (const r of rows) r.logits = logits;
       return;
     }
     const L = Math.max(...prompts.map((p) => p.length));
@@ -267,14 +399,14 @@ export class BatchDecoder {
       cache.starts[b] = L - p.length;
       ids.set(p, b * L + cache.starts[b]);
     });
-    this.logits = this.model.nextLogits(ids, cache);
+    const logits = this.model.nextLogits(ids, cache);
     this.cache = cache;
-    this.stride = this.V;
+    rows.forEach((r, b) => (r.logits = logits.subarray(b * this.V, (b + 1) * this.V)));
   }
 
-  /** Sample row b's next token and run everything that follows from it. */
-  private sampleRow(b: number, logits: Float32Array, cacheLength: number, events: DecodeEvent[]): void {
-    const row = this.rows[b];
+  /** Sample the row's next token and run everything that follows from it. */
+  private sampleRow(row: Row, logits: Float32Array, cacheLength: number, events: DecodeEvent[]): void {
+    const b = row.index;
     const { sampler, req } = row;
     const processed = sampler.process(logits, row);
     const token = sampler.pick(processed);
@@ -308,9 +440,8 @@ export class BatchDecoder {
     }
   }
 
-  /** Close a finished row: release the held text, settle the reason, build its result. */
-  private close(b: number, events: DecodeEvent[]): void {
-    const row = this.rows[b];
+  /** Close a finished row: release the held text, settle the reason, build its result, free its slot. */
+  private close(row: Row, events: DecodeEvent[]): void {
     const finish = row.finish!;
     row.queue = [];
     const text = row.text.interrupt();
@@ -327,7 +458,15 @@ export class BatchDecoder {
       promptTokens: row.prompt.length,
       completionTokens: row.sampledCount,
     };
-    events.push({ type: 'finish', row: b, text, result: row.result });
+    events.push({ type: 'finish', row: row.index, text, result: row.result });
+    this.live.delete(row.index);
+    if (this.open) {
+      const w = this.waiting.indexOf(row);
+      if (w >= 0) this.waiting.splice(w, 1);
+      if (row.slot >= 0) this.freeSlots.push(row.slot);
+      row.slot = -1;
+      row.logits = null;
+    } else this.finished[row.index] = row.result;
   }
 }
 

@@ -132,26 +132,46 @@ export class GPT {
 
   /**
    * Final hidden states [B, T, C] (after the last norm) for token ids [B·T].
-   * With a KV cache (inference only), ids are the next T tokens after the cache's position.
+   * With a KV cache (inference only), ids are the next T tokens after each cache row's
+   * length. `rows` (continuous batching) names the cache row of each of the B batch rows
+   * (distinct; default: B = cache.batch, row b is cache row b); the other cache rows are
+   * untouched. Rows may sit at different lengths.
    */
-  hidden(ids: Int32Array, B: number, T: number, cache?: KVCache): Tensor {
-    const pos0 = cache ? cache.length : 0;
-    this.checkIds(ids, B, T, pos0);
-    if (cache && cache.batch !== B) throw new Error(`GPT.forward: cache is for batch ${cache.batch}, got ${B}`);
+  hidden(ids: Int32Array, B: number, T: number, cache?: KVCache, rows?: Int32Array): Tensor {
+    if (!cache) this.checkIds(ids, B, T, 0);
+    if (cache && !rows && cache.batch !== B) throw new Error(`GPT.forward: cache is for batch ${cache.batch}, got ${B}`);
+    if (rows && !cache) throw new Error('GPT.forward: rows need a cache');
+    const rowOf = cache ? (rows ?? Int32Array.from({ length: B }, (_, b) => b)) : new Int32Array(0);
+    // each batch row's first position: its cache row's length
+    const pos0s = new Int32Array(B);
+    if (cache) {
+      if (rowOf.length !== B) throw new Error(`GPT.forward: ${rowOf.length} cache rows given for a batch of ${B}`);
+      const seen = new Set<number>();
+      for (let b = 0; b < B; b++) {
+        const r = rowOf[b];
+        if (!(r >= 0 && r < cache.batch) || seen.has(r)) throw new Error(`GPT.forward: cache row ${r} is not a distinct row of the cache's ${cache.batch}`);
+        seen.add(r);
+        pos0s[b] = cache.lengths[r];
+        this.checkIds(ids, B, T, pos0s[b]);
+        if (pos0s[b] + T > cache.capacity) throw new Error(`GPT.forward: cache row ${r} holds ${pos0s[b]} of ${cache.capacity} positions, no room for ${T} more`);
+      }
+    }
     const { nHead } = this.config;
     let x = op.embedding(ids, [B, T], this.wte);
     if (this.wpe) {
       const pos = new Int32Array(B * T);
       // a left-padded cache row counts positions from its first real token (padding gets 0, and is never attended to)
-      for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = Math.max(0, pos0 + t - (cache?.starts[b] ?? 0));
+      for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = Math.max(0, pos0s[b] + t - (cache ? cache.starts[rowOf[b]] : 0));
       x = op.add(x, op.embedding(pos, [B, T], this.wpe));
     }
+    const uniform = pos0s.every((p) => p === pos0s[0]);
+    const ropePos = uniform ? (B > 0 ? pos0s[0] : 0) : pos0s;
     for (let l = 0; l < this.blocks.length; l++) {
       const blk = this.blocks[l];
       // attention sub-block
       let qkv = op.linear(this.norm(x, blk.ln1w, blk.ln1b), blk.attnW, blk.attnB);
-      if (this.config.position === 'rope') qkv = op.rope(qkv, nHead, pos0);
-      const att = cache ? this.cachedAttention(qkv, cache, l, B, T) : op.causalSelfAttention(qkv, nHead);
+      if (this.config.position === 'rope') qkv = op.rope(qkv, nHead, ropePos);
+      const att = cache ? this.cachedAttention(qkv, cache, l, B, T, rowOf) : op.causalSelfAttention(qkv, nHead);
       x = op.add(x, op.linear(att, blk.projW, blk.projB));
       // MLP sub-block
       const h = this.norm(x, blk.ln2w, blk.ln2b);
@@ -160,29 +180,29 @@ export class GPT {
       else m = op.mul(op.silu(op.linear(h, blk.fcW, blk.fcB)), op.linear(h, blk.fc2W!, blk.fc2B));
       x = op.add(x, op.linear(m, blk.mlpProjW, blk.mlpProjB));
     }
-    if (cache) cache.length += T;
+    if (cache) for (let b = 0; b < B; b++) cache.lengths[rowOf[b]] += T;
     return this.norm(x, this.lnfW, this.lnfB);
   }
 
-  /** Write this step's keys/values into the cache and attend over everything cached so far. */
-  private cachedAttention(qkv: Tensor, cache: KVCache, layer: number, B: number, T: number): Tensor {
+  /** Write this step's keys/values into each row's cache slots and attend over everything cached so far in that row. */
+  private cachedAttention(qkv: Tensor, cache: KVCache, layer: number, B: number, T: number, rows: Int32Array): Tensor {
     if (qkv.requiresGrad) throw new Error('GPT: KV-cache decoding is inference only; run it under noGrad()');
     const { nHead, nEmbd: C } = this.config;
-    const pos0 = cache.length;
     const kc = cache.keys[layer];
     const vc = cache.values[layer];
     const q = new Float32Array(B * T * C);
     for (let b = 0; b < B; b++) {
+      const r = rows[b];
       for (let t = 0; t < T; t++) {
         const src = (b * T + t) * 3 * C;
-        const dst = (b * cache.capacity + pos0 + t) * C;
+        const dst = (r * cache.capacity + cache.lengths[r] + t) * C;
         q.set(qkv.data.subarray(src, src + C), (b * T + t) * C);
         kc.set(qkv.data.subarray(src + C, src + 2 * C), dst);
         vc.set(qkv.data.subarray(src + 2 * C, src + 3 * C), dst);
       }
     }
     const out = zeros([B, T, C]);
-    getKernels().attentionDecode(q, kc, vc, out.data, B, T, pos0, cache.capacity, nHead, C / nHead, cache.starts);
+    getKernels().attentionDecode(q, kc, vc, out.data, B, T, 0, cache.capacity, nHead, C / nHead, cache.starts, cache.lengths, rows);
     return out;
   }
 
@@ -191,9 +211,9 @@ export class GPT {
     return op.matmul(hidden, this.lmHead ?? this.wte, { transB: true });
   }
 
-  /** Logits [B, T, V] for token ids [B·T]. */
-  forward(ids: Int32Array, B: number, T: number, cache?: KVCache): Tensor {
-    return this.logits(this.hidden(ids, B, T, cache));
+  /** Logits [B, T, V] for token ids [B·T] (cache and rows: see hidden). */
+  forward(ids: Int32Array, B: number, T: number, cache?: KVCache, rows?: Int32Array): Tensor {
+    return this.logits(this.hidden(ids, B, T, cache, rows));
   }
 
   /** Mean next-token cross-entropy; targets −1 are ignored; weights (e.g. the SFT mask) weight rows. */
@@ -225,12 +245,17 @@ export class GPT {
     }
   }
 
-  /** Greedy/sampled decoding lives in src/infer; this is the one-step helper it uses. */
-  nextLogits(ids: Int32Array, cache: KVCache): Float32Array {
+  /**
+   * Greedy/sampled decoding lives in src/infer; this is the one-step helper it uses: feed T
+   * tokens to each cache row (ids [B·T]; B = rows.length, or cache.batch without `rows`)
+   * and return each row's last logits [B·V].
+   */
+  nextLogits(ids: Int32Array, cache: KVCache, rows?: Int32Array): Float32Array {
     return noGrad(() => {
-      const B = cache.batch;
+      const B = rows ? rows.length : cache.batch;
       const T = ids.length / B;
-      const logits = this.forward(ids, B, T, cache);
+      if (!Number.isInteger(T) || T < 1) throw new Error(`GPT.nextLogits: ${ids.length} ids for ${B} rows`);
+      const logits = this.forward(ids, B, T, cache, rows);
       const V = this.config.vocabSize;
       // last position of each batch row
       const out = new Float32Array(B * V);

@@ -1,11 +1,16 @@
 /**
  * Keys and values of every layer for the positions decoded so far: [batch, capacity, C]
- * per layer. `length` is how many positions are filled; the model appends to it.
+ * per layer. Each row has its own length (`lengths[b]`, positions filled) and first real
+ * position (`starts[b]`), so rows can hold sequences of different lengths: continuous
+ * batching decodes requests that joined at different times together, a finished row's slot
+ * is reset and reused (`resetRow`), and one prefilled prompt can be copied into other rows
+ * (`copyRow`). The model appends to the rows it is given (GPT.hidden's `rows`, default all).
  */
 export class KVCache {
   readonly keys: Float32Array[];
   readonly values: Float32Array[];
-  length = 0;
+  /** Positions filled, per row. */
+  readonly lengths: Int32Array;
   /**
    * Row b's first real position: the ones before it are left padding, which attention skips
    * (prompts of different lengths prefilled together, ending at the same position). All 0
@@ -22,12 +27,58 @@ export class KVCache {
     this.keys = Array.from({ length: nLayer }, () => new Float32Array(batch * capacity * width));
     this.values = Array.from({ length: nLayer }, () => new Float32Array(batch * capacity * width));
     this.starts = new Int32Array(batch);
+    this.lengths = new Int32Array(batch);
+  }
+
+  /**
+   * Positions filled: the longest row's (every row's, when the rows move in lockstep, as
+   * they do unless decoded row by row). Setting it sets every row's length.
+   */
+  get length(): number {
+    let n = 0;
+    for (let b = 0; b < this.batch; b++) if (this.lengths[b] > n) n = this.lengths[b];
+    return n;
+  }
+
+  set length(n: number) {
+    if (!Number.isInteger(n) || n < 0 || n > this.capacity) throw new Error(`KVCache.length = ${n}: must be an integer in [0, ${this.capacity}]`);
+    this.lengths.fill(n);
   }
 
   /** Forget everything (reuse the buffers for a new sequence). */
   reset(): void {
-    this.length = 0;
+    this.lengths.fill(0);
     this.starts.fill(0);
+  }
+
+  /** Empty row `row` (a finished request's slot, to be reused): length 0, no padding. */
+  resetRow(row: number): void {
+    this.checkRow('resetRow', row);
+    this.lengths[row] = 0;
+    this.starts[row] = 0;
+  }
+
+  /**
+   * Copy row `src`'s filled positions (keys, values, length and padding start) into each row
+   * of `dsts`: prefill a prompt once, then decode k continuations of it from k rows (k samples
+   * sharing one prefill, e.g. self-consistency). Positions past the copied length in a
+   * destination row are left as they were and never read. Cost: 2·nLayer·length·width floats
+   * per destination.
+   */
+  copyRow(src: number, dsts: readonly number[]): void {
+    this.checkRow('copyRow', src);
+    const stride = this.capacity * this.width;
+    const filled = this.lengths[src] * this.width;
+    for (const d of dsts) {
+      this.checkRow('copyRow', d);
+      if (d === src) continue;
+      for (let l = 0; l < this.nLayer; l++) {
+        this.keys[l].copyWithin(d * stride, src * stride, src * stride + filled);
+        this.values[l].copyWithin(d * stride, src * stride, src * stride + filled);
+      }
+      this.lengths[d] = this.lengths[src];
+      this.starts[d] = this.starts[src];
+    }
   }
 
   /**
@@ -35,10 +86,10 @@ export class KVCache {
    * length): prefill a shared prompt once, then decode several continuations of it.
    */
   expand(batch: number, row = 0): KVCache {
-    if (row < 0 || row >= this.batch) throw new Error(`KVCache.expand: row ${row} of a cache with ${this.batch} rows`);
+    this.checkRow('expand', row);
     const out = new KVCache(this.nLayer, batch, this.capacity, this.width);
     const stride = this.capacity * this.width;
-    const filled = this.length * this.width;
+    const filled = this.lengths[row] * this.width;
     for (let l = 0; l < this.nLayer; l++) {
       const k = this.keys[l].subarray(row * stride, row * stride + filled);
       const v = this.values[l].subarray(row * stride, row * stride + filled);
@@ -47,14 +98,18 @@ export class KVCache {
         out.values[l].set(v, b * stride);
       }
     }
-    out.length = this.length;
+    out.lengths.fill(this.lengths[row]);
     out.starts.fill(this.starts[row]);
     return out;
   }
 
-  /** Drop positions after n (e.g. to rewind after a rejected branch). */
+  /** Drop positions after n in every row (e.g. to rewind after a rejected branch); n ≤ every row's length. */
   truncate(n: number): void {
-    if (n < 0 || n > this.length) throw new Error(`KVCache.truncate(${n}): cache holds ${this.length} positions`);
-    this.length = n;
+    for (let b = 0; b < this.batch; b++) if (n < 0 || n > this.lengths[b]) throw new Error(`KVCache.truncate(${n}): row ${b} holds ${this.lengths[b]} positions`);
+    this.lengths.fill(n);
+  }
+
+  private checkRow(fn: string, row: number): void {
+    if (!Number.isInteger(row) || row < 0 || row >= this.batch) throw new Error(`KVCache.${fn}: row ${row} of a cache with ${this.batch} rows`);
   }
 }

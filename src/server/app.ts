@@ -81,7 +81,7 @@ export class GptforgeServer {
               parallel: this.parallel,
               maxQueue: this.maxQueue,
               padId: 0,
-              onWave: (n) => this.metrics.batchRows.observe(n),
+              onStep: (n) => this.metrics.batchRows.observe(n),
             });
       this.models.set(id, { ...m, scheduler });
     }
@@ -209,16 +209,21 @@ export class GptforgeServer {
     return req;
   }
 
-  /** The completion budget: max_completion_tokens, else max_tokens, else what fits; 400 when the prompt and it exceed the context. */
-  private budget(b: Body, promptTokens: number, ctx: number, dflt?: number): number {
+  /**
+   * The completion budget: max_completion_tokens, else max_tokens, else what fits; 400
+   * `context_length_exceeded` when the prompt and it exceed the context, worded as OpenAI does
+   * for chat (`messages`) and for legacy completions (`prompt`).
+   */
+  private budget(b: Body, promptTokens: number, ctx: number, dflt?: number, param: 'messages' | 'prompt' = 'messages'): number {
     const asked = optNumber(b, 'max_completion_tokens', 1, 2 ** 31, { integer: true }) ?? optNumber(b, 'max_tokens', 1, 2 ** 31, { integer: true });
     const max = asked ?? Math.min(dflt ?? Infinity, ctx - promptTokens);
     if (promptTokens >= ctx || promptTokens + max > ctx) {
-      throw badRequest(
-        `This model's maximum context length is ${ctx} tokens. However, you requested ${promptTokens + (asked ?? 1)} tokens (${promptTokens} in the messages, ${asked ?? 1} in the completion). Please reduce the length of the messages or completion.`,
-        'messages',
-        'context_length_exceeded',
-      );
+      const want = asked ?? 1;
+      const message =
+        param === 'messages'
+          ? `This model's maximum context length is ${ctx} tokens. However, you requested ${promptTokens + want} tokens (${promptTokens} in the messages, ${want} in the completion). Please reduce the length of the messages or completion.`
+          : `This model's maximum context length is ${ctx} tokens, however you requested ${promptTokens + want} tokens (${promptTokens} in your prompt; ${want} for the completion). Please reduce your prompt; or completion length.`;
+      throw badRequest(message, param, 'context_length_exceeded');
     }
     return max;
   }
@@ -393,7 +398,7 @@ export class GptforgeServer {
     const rows: RowRequest[] = [];
     const { n: _n, ...sampling } = s;
     for (const p of prompts) {
-      const maxTokens = this.budget(b, p.length, ctx, 16);
+      const maxTokens = this.budget(b, p.length, ctx, 16, 'prompt');
       for (let i = 0; i < s.n; i++) rows.push({ ...sampling, prompt: p, maxTokens, seed: s.seed + i, endIds: eos, logprobs: top });
     }
     const promptTokens = prompts.reduce((a, p) => a + p.length, 0);

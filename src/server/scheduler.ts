@@ -3,139 +3,168 @@ import type { Tokenizer } from '../tokenizer/index.js';
 import { ApiError } from './errors.js';
 
 /**
- * Batches concurrent requests to one model. The decoding pipeline's BatchDecoder has fixed
- * rows and one shared cache length, so rows cannot join a batch mid-flight; this scheduler
- * decodes in *waves*: when the model is free it takes queued jobs (each one or more rows:
- * a request's `n` choices) in arrival order until `parallel` rows are filled, decodes them
- * together, and starts the next wave when that one ends. Each row keeps its own settings,
- * seed, stop strings and AbortSignal (a seeded row gives the same tokens alone or batched, as
- * far as the model's logits agree at the two batch sizes: see src/infer/pipeline.ts).
+ * Continuous batching of concurrent requests to one model (as vLLM and llama.cpp's server
+ * do): one open BatchDecoder (src/infer/pipeline.ts) with `parallel` cache rows (slots) runs
+ * while there is work. A request's rows (its `n` choices) are added to it at once and join the
+ * running batch at the next step: each is prefilled alone into a free slot and then decodes
+ * with the others, each at its own position, with its own settings, seed, stop strings,
+ * constraint, tool state and AbortSignal. A finished row's slot goes to the next waiting row
+ * at the next step. Rows beyond the slots wait in arrival order.
  *
- * Between steps it yields to the event loop (setImmediate), so a client that hangs up ends
- * its row within one step. A job with more rows than `parallel` runs alone. The queue holds
- * at most `maxQueue` rows; beyond that `submit` throws a 429 with Retry-After.
+ * A seeded row gives the same tokens alone or batched, bit for bit: it is prefilled alone,
+ * and batch rows never mix (row-independent matmuls, per-row attention; tested).
+ * Between steps the loop yields to the event loop (setImmediate), so a client that hangs up
+ * ends its row within one step and new requests join without waiting for others to finish.
+ * At most `maxQueue` rows wait for a slot; a request that would make more wait gets a 429
+ * with Retry-After.
  */
 export interface SchedulerOptions {
-  /** Most rows decoded together. */
+  /** Most rows decoded together (cache rows). */
   parallel: number;
-  /** Most rows waiting (not yet decoding). */
+  /** Most rows waiting for a slot. */
   maxQueue: number;
-  /** Token fed at padding positions (never attended to). */
+  /** Token the decoder feeds at padding positions (never attended to). */
   padId: number;
   /**
-   * When idle, wait this long before starting a wave, so that requests arriving together are
-   * decoded together (default 5 ms; 0: the next turn of the event loop).
+   * When idle, wait this long before the first step, so that requests arriving together are
+   * prefilled in one step (default 0: the next turn of the event loop; rows arriving later
+   * join at the next step anyway).
    */
   batchWindowMs?: number;
-  /** Observers for metrics. */
-  onWave?(rows: number): void;
+  /** Observer for metrics: each step's running rows and its duration. */
   onStep?(rows: number, seconds: number): void;
 }
 
 interface Job {
   rows: RowRequest[];
+  results: RowResult[];
+  remaining: number;
+  /** Ends the job's rows (a job whose rows could not all be added). */
+  abort: AbortController;
+  failed: boolean;
   onEvent(e: DecodeEvent): void;
   resolve(r: RowResult[]): void;
   reject(e: unknown): void;
 }
 
 export class Scheduler {
-  private readonly queue: Job[] = [];
-  private running = 0;
+  private dec: BatchDecoder;
+  /** Decoder row index → its job and the row's index within the job. */
+  private readonly owners = new Map<number, { job: Job; row: number }>();
   private busy = false;
 
   constructor(
     private readonly model: DecodingModel,
     private readonly tok: Pick<Tokenizer, 'createStreamDecoder'>,
     private readonly opts: SchedulerOptions,
-  ) {}
-
-  /** Rows waiting for a wave. */
-  get queuedRows(): number {
-    return this.queue.reduce((n, j) => n + j.rows.length, 0);
+  ) {
+    this.dec = this.newDecoder();
   }
 
-  /** Rows in the wave being decoded. */
+  private newDecoder(): BatchDecoder {
+    return new BatchDecoder(this.model, this.tok, [], { slots: this.opts.parallel, padId: this.opts.padId, onRowError: (row, e) => this.rowFailed(row, e) });
+  }
+
+  /** One row's sampling failed: its job fails (its other rows end at the next step); the batch goes on. */
+  private rowFailed(row: number, e: unknown): void {
+    const o = this.owners.get(row);
+    if (!o || o.job.failed) return;
+    o.job.failed = true;
+    o.job.abort.abort();
+    o.job.reject(e);
+  }
+
+  /** Rows waiting for a slot. */
+  get queuedRows(): number {
+    return this.dec.waitingRows;
+  }
+
+  /** Rows being decoded. */
   get runningRows(): number {
-    return this.running;
+    return this.dec.activeRows;
   }
 
   /**
    * Queue a job; events (row = index into `rows`) go to `onEvent` as they happen; resolves
-   * with the results in row order. Throws a 429 ApiError at once when the queue is full.
+   * with the results in row order. Throws a 429 ApiError at once when the rows would make
+   * more than `maxQueue` wait; a GptforgeError for a bad row (none of the job's rows decode).
    */
   submit(rows: RowRequest[], onEvent: (e: DecodeEvent) => void = () => {}): Promise<RowResult[]> {
-    if (this.queuedRows + rows.length > this.opts.maxQueue && (this.queuedRows > 0 || this.busy)) {
-      throw new ApiError(429, `the server is busy: ${this.queuedRows} rows are waiting (queue limit ${this.opts.maxQueue}); retry shortly`, 'rate_limit_error', null, 'queue_full', { 'retry-after': '1' });
+    const wouldWait = this.dec.waitingRows + rows.length - this.dec.freeSlotCount;
+    if (wouldWait > this.opts.maxQueue) {
+      throw new ApiError(429, `the server is busy: ${this.dec.activeRows} rows are decoding and ${this.dec.waitingRows} waiting (queue limit ${this.opts.maxQueue}); retry shortly`, 'rate_limit_error', null, 'queue_full', { 'retry-after': '1' });
     }
-    return new Promise<RowResult[]>((resolve, reject) => {
-      this.queue.push({ rows, onEvent, resolve, reject });
-      // decoding starts on a later turn of the event loop: the caller sets up its response
-      // (headers, hijack) before any event can arrive
-      if (!this.busy) {
-        this.busy = true;
-        const w = this.opts.batchWindowMs ?? 5;
-        if (w > 0) setTimeout(() => void this.loop(), w);
-        else setImmediate(() => void this.loop());
-      }
+    let job!: Job;
+    const p = new Promise<RowResult[]>((resolve, reject) => {
+      job = { rows, results: [], remaining: rows.length, abort: new AbortController(), failed: false, onEvent, resolve, reject };
     });
+    if (rows.length === 0) {
+      job.resolve([]);
+      return p;
+    }
+    try {
+      rows.forEach((r, i) => {
+        const signal = r.signal ? AbortSignal.any([r.signal, job.abort.signal]) : job.abort.signal;
+        this.owners.set(this.dec.add({ ...r, signal }), { job, row: i });
+      });
+    } catch (e) {
+      // the rows added so far end with 'abort' at the next step; their events are dropped
+      job.failed = true;
+      job.abort.abort();
+      this.kick();
+      throw e;
+    }
+    this.kick();
+    return p;
   }
 
-  private takeWave(): Job[] {
-    const wave: Job[] = [this.queue.shift()!];
-    let rows = wave[0].rows.length;
-    while (this.queue.length > 0 && rows + this.queue[0].rows.length <= this.opts.parallel) {
-      const j = this.queue.shift()!;
-      rows += j.rows.length;
-      wave.push(j);
-    }
-    return wave;
+  /** Start the loop if idle: on a later turn of the event loop, so the caller sets up its response (headers, hijack) before any event arrives. */
+  private kick(): void {
+    if (this.busy) return;
+    this.busy = true;
+    const w = this.opts.batchWindowMs ?? 0;
+    if (w > 0) setTimeout(() => void this.loop(), w);
+    else setImmediate(() => void this.loop());
   }
 
   private async loop(): Promise<void> {
     try {
-      while (this.queue.length > 0) {
-        const wave = this.takeWave();
-        // rows already aborted before their wave starts never reach the model
-        await this.decodeWave(wave);
-        await new Promise<void>((r) => setImmediate(r));
+      while (!this.dec.done) {
+        const t0 = performance.now();
+        let events: DecodeEvent[];
+        try {
+          events = this.dec.step();
+        } catch (e) {
+          // a failed step leaves the decoder in no known state: fail every job in it, start afresh
+          const jobs = new Set([...this.owners.values()].map((o) => o.job));
+          this.owners.clear();
+          this.dec = this.newDecoder();
+          for (const j of jobs) if (!j.failed) j.reject(e);
+          continue;
+        }
+        this.opts.onStep?.(this.dec.activeRows, (performance.now() - t0) / 1000);
+        for (const e of events) this.dispatch(e);
+        if (!this.dec.done) await new Promise<void>((r) => setImmediate(r));
       }
     } finally {
       this.busy = false;
     }
   }
 
-  private async decodeWave(wave: Job[]): Promise<void> {
-    const owner: Array<{ job: Job; row: number }> = [];
-    for (const job of wave) job.rows.forEach((_, row) => owner.push({ job, row }));
-    this.running = owner.length;
-    this.opts.onWave?.(owner.length);
+  private dispatch(e: DecodeEvent): void {
+    const o = this.owners.get(e.row);
+    if (!o) return;
+    const { job, row } = o;
+    if (e.type === 'finish') this.owners.delete(e.row);
+    if (job.failed) return;
     try {
-      const dec = new BatchDecoder(this.model, this.tok, owner.map((o) => o.job.rows[o.row]), { padId: this.opts.padId });
-      while (!dec.done) {
-        const t0 = performance.now();
-        const events = dec.step();
-        this.opts.onStep?.(owner.length, (performance.now() - t0) / 1000);
-        for (const e of events) {
-          const o = owner[e.row];
-          try {
-            o.job.onEvent({ ...e, row: o.row });
-          } catch {
-            // a consumer's failure (a closed socket) must not stop the other rows
-          }
-        }
-        if (!dec.done) await new Promise<void>((r) => setImmediate(r));
-      }
-      const results = dec.results();
-      let i = 0;
-      for (const job of wave) {
-        job.resolve(results.slice(i, i + job.rows.length));
-        i += job.rows.length;
-      }
-    } catch (e) {
-      for (const job of wave) job.reject(e);
-    } finally {
-      this.running = 0;
+      job.onEvent({ ...e, row });
+    } catch {
+      // a consumer's failure (a closed socket) must not stop the other rows
+    }
+    if (e.type === 'finish') {
+      job.results[row] = e.result;
+      if (--job.remaining === 0) job.resolve(job.results);
     }
   }
 }

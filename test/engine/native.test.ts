@@ -188,6 +188,24 @@ for (const threads of [1, 2]) {
       close('attentionDecode with starts', sn, sr, 1e-4, 1e-5);
       close('attentionDecode starts 0 = none', sn.subarray(0, Tq * C), dn.subarray(0, Tq * C), 1e-6, 1e-7);
       if (B > 2) assert.ok(sn.subarray(2 * Tq * C, 3 * Tq * C).every((x) => x === 0), 'a row that is all padding gets zeros');
+      // continuous batching: a cache of B+2 rows at different lengths, a permuted subset decoded
+      const R = B + 2;
+      const kr = rand(R * Tmax * C), vr = rand(R * Tmax * C);
+      const lengths = Int32Array.from({ length: R }, (_, r) => (r * 5 + 1) % (Tmax - Tq + 1));
+      const rstarts = Int32Array.from({ length: R }, (_, r) => (r === 1 ? Math.min(lengths[r], 2) : 0));
+      const rows = Int32Array.from({ length: B }, (_, b) => R - 1 - 2 * b > 0 ? R - 1 - 2 * b : b);
+      if (new Set(rows).size === B) {
+        const cn = new Float32Array(B * Tq * C), cr = new Float32Array(B * Tq * C);
+        native!.attentionDecode(q, kr, vr, cn, B, Tq, 0, Tmax, H, D, rstarts, lengths, rows); ref.attentionDecode(q, kr, vr, cr, B, Tq, 0, Tmax, H, D, rstarts, lengths, rows);
+        close('attentionDecode with rows and lengths', cn, cr, 1e-4, 1e-5);
+        // each batch row equals that cache row decoded alone (bit for bit: rows never mix)
+        for (let b = 0; b < B; b++) {
+          const r = rows[b];
+          const one = new Float32Array(Tq * C);
+          native!.attentionDecode(q.subarray(b * Tq * C, (b + 1) * Tq * C), kr.subarray(r * Tmax * C, (r + 1) * Tmax * C), vr.subarray(r * Tmax * C, (r + 1) * Tmax * C), one, 1, Tq, lengths[r], Tmax, H, D, rstarts.subarray(r, r + 1));
+          assert.deepEqual(one, cn.subarray(b * Tq * C, (b + 1) * Tq * C), `row ${b} (cache row ${r}) alone vs in the batch`);
+        }
+      }
     }
   });
 }
@@ -201,6 +219,8 @@ test('bad arguments throw errors naming the kernel (and never crash the process)
   assert.throws(() => native!.add(a, a as unknown as Float32Array, new Float64Array(6) as unknown as Float32Array, 6), /add: out must be a Float32Array/);
   assert.throws(() => native!.attentionDecode(a, a, a, a, 1, 2, 2, 3, 1, 1), /exceed the cache capacity/);
   assert.throws(() => native!.attentionDecode(a, a, a, a, 1, 1, 0, 3, 1, 1, Int32Array.of(4)), /starts\[0\] = 4 is outside the cache/);
+  assert.throws(() => native!.attentionDecode(a, a, a, a, 1, 1, 0, 3, 1, 1, undefined, undefined, Int32Array.of(2)), /rows\[0\] = 2 is not a row of the cache/);
+  assert.throws(() => native!.attentionDecode(a, a, a, a, 1, 1, 0, 3, 1, 1, undefined, Int32Array.of(3, 0), Int32Array.of(0)), /positions 3\+1 exceed the cache capacity 3/);
 });
 
 test('a whole GPT: loss and every parameter gradient, native vs reference', { skip }, () => {

@@ -101,6 +101,72 @@ test('per-row settings in one batch: each row equals the row decoded alone (diff
   assert.deepEqual(decode(gpt, tok, shared), shared.map((r) => decode(gpt, tok, [r])[0]));
 });
 
+test('continuous batching: rows joining an open decoder at different steps, more rows than slots, each give exactly their tokens alone (both position schemes)', () => {
+  for (const variant of [{}, { position: 'rope' as const, norm: 'rmsnorm' as const, mlp: 'swiglu' as const }]) {
+    const model = new GPT(makeConfig({ vocabSize: V, blockSize: 64, nLayer: 2, nHead: 2, nEmbd: 16, ...variant }), { seed: 9 });
+    const rows: RowRequest[] = [
+      { prompt: P('the quick'), maxTokens: 12, seed: 3 },
+      { prompt: P('the lazy dog jumps'), maxTokens: 5, seed: 4, temperature: 0.7, topK: 5, presencePenalty: 0.5, frequencyPenalty: 0.3 },
+      { prompt: P('fox'), maxTokens: 14, seed: 5, temperature: 1.3, minP: 0.05, repetitionPenalty: 1.4, stop: [' the'], logprobs: 3 },
+      { prompt: P('the quick brown'), maxTokens: 10, temperature: 0, topP: 0.9, endIds: [eos] },
+      { prompt: P('the quick'), maxTokens: 7, seed: 6 }, // same prompt as row 0, admitted with row 5: one shared prefill
+      { prompt: P('the quick'), maxTokens: 9, seed: 7 },
+    ];
+    const alone = rows.map((r) => decode(model, tok, [r])[0]);
+    const dec = new BatchDecoder(model, tok, [rows[0]], { slots: 3 });
+    const results: RowResult[] = [];
+    const tokens: number[][] = rows.map(() => []);
+    const joinAt = [0, 2, 3, 3, 6, 6]; // the step before which each row is added
+    let step = 0;
+    let added = 1;
+    let maxActive = 0;
+    while (added < rows.length || !dec.done) {
+      while (added < rows.length && joinAt[added] <= step) assert.equal(dec.add(rows[added]), added++);
+      for (const e of dec.step()) {
+        if (e.type === 'finish') results[e.row] = e.result;
+        else tokens[e.row].push(e.token);
+      }
+      maxActive = Math.max(maxActive, dec.activeRows);
+      assert.ok(dec.activeRows <= 3, 'never more rows than slots');
+      step++;
+    }
+    assert.equal(maxActive, 3);
+    assert.deepEqual(results.map(strip), alone.map(strip));
+    tokens.forEach((t, i) => assert.deepEqual(t, alone[i].ids, `row ${i}: the token events`));
+    assert.throws(() => dec.results(), /open decoder/);
+    assert.throws(() => new BatchDecoder(model, tok, [rows[0]]).add(rows[1]), /only an open decoder/);
+  }
+});
+
+test('continuous batching: an aborted row frees its slot at the next step (a waiting one is never prefilled); the others go on', () => {
+  const model = scripted(bytes('abcdefghijklmnopqrstuvwxyz'));
+  const a0 = new AbortController();
+  const a2 = new AbortController();
+  const dec = new BatchDecoder(model, tok, [], { slots: 2 });
+  assert.ok(dec.done);
+  dec.add({ prompt: [0], maxTokens: 20, temperature: 0, signal: a0.signal });
+  dec.add({ prompt: [0], maxTokens: 20, temperature: 0 });
+  dec.add({ prompt: [0], maxTokens: 20, temperature: 0, signal: a2.signal });
+  dec.add({ prompt: [0], maxTokens: 3, temperature: 0 });
+  const results: RowResult[] = [];
+  const run = (): void => {
+    for (const e of dec.step()) if (e.type === 'finish') results[e.row] = e.result;
+  };
+  for (let i = 0; i < 4; i++) run();
+  assert.deepEqual([dec.activeRows, dec.waitingRows], [2, 2]);
+  a0.abort();
+  a2.abort(); // still waiting
+  const passes = model.batches.length;
+  run();
+  assert.equal(results[0].finishReason, 'abort');
+  assert.equal(results[0].ids.length, 4, 'not one token after the abort');
+  assert.deepEqual([results[2].finishReason, results[2].ids.length], ['abort', 0]);
+  assert.equal(model.batches.length, passes + 2, "row 3's prefill into row 0's slot, then one pass");
+  while (!dec.done) run();
+  assert.equal(results[1].text, 'abcdefghijklmnopqrst');
+  assert.equal(results[3].text, 'abc');
+});
+
 test('seeded: the same seed gives the same tokens (sync and async API alike); other seeds differ', async () => {
   const req: RowRequest = { prompt: P('the'), maxTokens: 16, seed: 42, temperature: 1 };
   const a = decode(gpt, tok, [req])[0];

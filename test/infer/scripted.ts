@@ -21,13 +21,17 @@ export class PolicyModel implements DecodingModel {
   createCache(batch: number): KVCache {
     return new KVCache(1, batch, this.config.blockSize, 1);
   }
-  nextLogits(ids: Int32Array, cache: KVCache): Float32Array {
-    const B = cache.batch, T = ids.length / B, V = this.config.vocabSize, cap = cache.capacity;
+  nextLogits(ids: Int32Array, cache: KVCache, rows?: Int32Array): Float32Array {
+    const rowOf = rows ?? Int32Array.from({ length: cache.batch }, (_, b) => b);
+    const B = rowOf.length, T = ids.length / B, V = this.config.vocabSize, cap = cache.capacity;
     this.batches.push(B);
-    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) cache.keys[0][b * cap + cache.length + t] = ids[b * T + t];
-    cache.length += T;
     const out = new Float32Array(B * V);
-    for (let b = 0; b < B; b++) out.set(this.policy(Array.from(cache.keys[0].subarray(b * cap + cache.starts[b], b * cap + cache.length))), b * V);
+    for (let b = 0; b < B; b++) {
+      const r = rowOf[b];
+      for (let t = 0; t < T; t++) cache.keys[0][r * cap + cache.lengths[r] + t] = ids[b * T + t];
+      cache.lengths[r] += T;
+      out.set(this.policy(Array.from(cache.keys[0].subarray(r * cap + cache.starts[r], r * cap + cache.lengths[r]))), b * V);
+    }
     return out;
   }
 }

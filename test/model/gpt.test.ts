@@ -83,6 +83,67 @@ for (const variant of [{}, { position: 'rope' as const, norm: 'rmsnorm' as const
   });
 }
 
+for (const variant of [{}, { position: 'rope' as const, norm: 'rmsnorm' as const, mlp: 'swiglu' as const, bias: false, tieEmbeddings: false }]) {
+  const label = Object.keys(variant).length ? 'rope/rmsnorm/swiglu' : 'gpt-2';
+  test(`continuous batching: cache rows at different lengths, joined, freed and copied, each give the row's own logits bit for bit (${label})`, () => {
+    const cfg = makeConfig({ vocabSize: 40, blockSize: 32, nLayer: 2, nHead: 2, nEmbd: 16, ...variant });
+    const m = new GPT(cfg, { seed: 5 });
+    const V = 40;
+    const seqs = [randomIds(12, 40, 11), randomIds(9, 40, 12), randomIds(14, 40, 13), randomIds(10, 40, 14)];
+    // alone: prompt of 5 (or 3) tokens, then one token a step
+    const aloneLogits = (seq: Int32Array, p: number): Float32Array[] => {
+      const c = m.createCache(1);
+      const out = [m.nextLogits(seq.subarray(0, p), c)];
+      for (let t = p; t < seq.length; t++) out.push(m.nextLogits(seq.subarray(t, t + 1), c));
+      return out;
+    };
+    const prompt = [5, 3, 5, 4];
+    const want = seqs.map((s, i) => aloneLogits(s, prompt[i]));
+    // a 3-row cache: seq 0 in row 2; seq 1 joins two steps later in row 0, seq 2 a step after
+    // in row 1; when seq 1 ends its slot is reset and reused by seq 3
+    const cache = m.createCache(3);
+    const pos = [0, 0, 0, 0];
+    const slot = [2, 0, 1, -1];
+    const got: Float32Array[][] = [[], [], [], []];
+    const prefill = (i: number): void => {
+      got[i].push(m.nextLogits(seqs[i].subarray(0, prompt[i]), cache, Int32Array.of(slot[i])));
+      pos[i] = prompt[i];
+    };
+    prefill(0);
+    const active = new Set([0]);
+    for (let step = 0; step < 12; step++) {
+      if (step === 2) (prefill(1), active.add(1));
+      if (step === 3) (prefill(2), active.add(2));
+      const live = [...active].filter((i) => pos[i] < seqs[i].length);
+      for (const i of [...active]) if (pos[i] >= seqs[i].length) {
+        active.delete(i);
+        if (i === 1) {
+          cache.resetRow(slot[1]);
+          slot[3] = slot[1];
+          prefill(3);
+          active.add(3);
+        }
+      }
+      const go = live.filter((i) => active.has(i));
+      if (go.length === 0) break;
+      const lg = m.nextLogits(Int32Array.from(go, (i) => seqs[i][pos[i]]), cache, Int32Array.from(go, (i) => slot[i]));
+      go.forEach((i, b) => (got[i].push(lg.slice(b * V, (b + 1) * V)), pos[i]++));
+    }
+    for (let i = 0; i < 4; i++) {
+      assert.ok(got[i].length >= 3, `sequence ${i} decoded ${got[i].length} steps`);
+      got[i].forEach((g, step) => assert.deepEqual(g, want[i][step], `sequence ${i} step ${step}: batched vs alone`));
+    }
+    // copyRow: row 2's prefix copied into rows 0 and 1 continues exactly as row 2 does
+    const c2 = m.createCache(3);
+    m.nextLogits(seqs[0].subarray(0, 5), c2, Int32Array.of(2));
+    c2.copyRow(2, [0, 1]);
+    assert.deepEqual([...c2.lengths], [5, 5, 5]);
+    const lg = m.nextLogits(Int32Array.of(seqs[0][5], seqs[0][5], seqs[0][5]), c2);
+    for (let b = 0; b < 3; b++) assert.deepEqual(lg.slice(b * V, (b + 1) * V), want[0][1], `copied row ${b}`);
+    assert.throws(() => m.nextLogits(Int32Array.of(1, 2), c2, Int32Array.of(0, 0)), /not a distinct row/);
+  });
+}
+
 test('a tiny GPT overfits a fixed batch to near-zero loss', (t) => {
   const cfg = makeConfig({ vocabSize: 32, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 32 });
   const m = new GPT(cfg, { seed: 1 });
