@@ -26,6 +26,12 @@ export async function getJSON(path) {
   return res.json();
 }
 
+export async function getText(path) {
+  const res = await fetch(path, { headers: headers() });
+  if (!res.ok) throw await failure(res);
+  return res.text();
+}
+
 export async function postJSON(path, body, signal) {
   const res = await fetch(path, { method: 'POST', headers: headers(), body: JSON.stringify(body ?? {}), signal });
   if (!res.ok) throw await failure(res);

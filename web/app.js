@@ -4,10 +4,14 @@ import { html, render, useEffect, useState } from './vendor/preact-htm.js';
 import { KEY_STORAGE } from './api.js';
 import { Chat } from './chat.js';
 import { Dashboard } from './dashboard.js';
+import { Rank } from './rank.js';
+import { Compare } from './compare.js';
 
 const PAGES = [
   ['chat', 'Chat', Chat],
   ['dashboard', 'Training', Dashboard],
+  ['rank', 'Rank', Rank],
+  ['compare', 'Compare', Compare],
 ];
 
 function App() {

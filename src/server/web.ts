@@ -59,6 +59,9 @@ export const STAGE_RUNNERS: Record<string, StageRunner> = {
   sft: (runDir, o) => runSft(runDir, { signal: o.signal, steps: o.steps, fresh: o.fresh, quiet: true }),
 };
 
+/** Task families whose held-out prompts are ranked when the run has no label-prompts.jsonl. */
+const DEFAULT_LABEL_FAMILIES = ['arithmetic', 'chat'];
+
 /** The stages the dashboard lists, in recipe order (checkpoint directories of src/run/layout.ts). */
 const DASHBOARD_STAGES = ['base', 'sft', 'rm', 'rl', 'rl-grpo', 'rl-reinforce', 'dpo'];
 
@@ -77,7 +80,7 @@ export function isPublicWebPath(url: string): boolean {
 export interface WebOptions {
   /** The run directory served: the dashboard, rank and report routes need it (404 without). */
   runDir?: string;
-  /** Prompts to rank (JSONL as `gptforge label --prompts`); default `<run>/label-prompts.jsonl`, else held-out task prompts. */
+  /** Prompts to rank (JSONL as `gptforge label --prompts`); default `<run>/label-prompts.jsonl`, else held-out arithmetic and chat prompts. */
   labelPrompts?: string;
   /** Metrics file poll interval in ms (default 250). */
   pollMs?: number;
@@ -302,11 +305,12 @@ class WebRun {
     const file = this.opts.labelPrompts ?? join(this.runDir, 'label-prompts.jsonl');
     if (existsSync(file)) this.prompts = readPromptsJSONL(file);
     else {
-      // held-out prompts of the synthetic task families, two each, fixed
+      // held-out prompts of the families that generate in milliseconds (the word families
+      // load WordNet and CMUdict first: seconds), four each, fixed
       const seen = new Set<string>();
       this.prompts = [];
-      for (const t of TASKS) {
-        for (const e of t.generate('test', 2, 4242)) {
+      for (const t of TASKS.filter((x) => DEFAULT_LABEL_FAMILIES.includes(x.name))) {
+        for (const e of t.generate('test', 4, 4242)) {
           if (seen.has(e.prompt)) continue;
           seen.add(e.prompt);
           this.prompts.push({ prompt: e.prompt, task: t.name });
