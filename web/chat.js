@@ -256,7 +256,7 @@ export function Chat() {
         <label>Top p <input type="number" step="0.05" min="0.05" max="1" value=${settings.top_p} onInput=${set('top_p')} /></label>
         <label>Max tokens <input id="max-tokens" type="number" min="1" value=${settings.max_tokens} onInput=${set('max_tokens')} /></label>
         <label>Seed <input type="number" placeholder="random" value=${settings.seed} onInput=${set('seed')} /></label>
-        <label>Tools <select value=${settings.tools} onChange=${set('tools')} disabled=${settings.json}>
+        <label>Tools <select id="tools" value=${settings.tools} onChange=${set('tools')} disabled=${settings.json}>
           <option value="off">off</option>
           <option value="page">calculator (calls shown, run by the page)</option>
           <option value="server">calculator (server built-in)</option>

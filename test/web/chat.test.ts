@@ -80,3 +80,31 @@ test('chat: Stop aborts the fetch and the server stops decoding that reply', asy
   const metrics = await (await fetch(`${base}/metrics`)).text();
   assert.match(metrics, /gptforge_running_rows\{model="slow"\} 0/);
 });
+
+test('chat: a tool call shows inline, the page runs it and the reply goes on; regenerate and edit make branches', async () => {
+  await page.goto(base + '/#chat');
+  await page.waitForSelector('#model option[value="scripted"]', { state: 'attached' });
+  await page.click('text=+ New chat');
+  await page.fill('#max-tokens', '40');
+  await page.selectOption('#tools', 'page');
+  await send('scripted', 'calc please');
+  await page.waitForFunction(`${LAST}?.getAttribute('data-finish') === 'stop'`, null, { timeout: 15_000 });
+  assert.match(await page.locator('.msg.assistant .tool-call').first().innerText(), /calculator\(\{"input":"12\*3"\}\)/);
+  assert.match(await page.locator('.msg.tool').innerText(), /calculator → 36/);
+  assert.match(await page.locator('.msg.assistant .content').last().innerText(), /It says: 36\./);
+  // regenerate the last reply: a second branch of it, with a switcher
+  await page.selectOption('#tools', 'off');
+  await page.locator('.msg.assistant .regenerate').last().click();
+  await page.waitForFunction(`${LAST}?.getAttribute('data-finish') === 'stop'`, null, { timeout: 15_000 });
+  assert.equal(await page.locator('.msg.assistant .branches').last().innerText(), '‹2/2›');
+  // edit the user message: a new branch from there
+  await page.locator('.msg.user .edit').first().click();
+  await page.locator('.msg.user textarea').fill('hello');
+  await page.click('text=Save & branch');
+  await page.waitForFunction(`${LAST}?.getAttribute('data-finish') === 'stop'`, null, { timeout: 15_000 });
+  assert.equal(await page.locator('.msg.user .content').first().innerText(), 'hello');
+  assert.equal(await page.locator('.msg.user .branches').first().innerText(), '‹2/2›');
+  assert.match(await page.locator('.msg.assistant .content').last().innerText(), /^Hello there/);
+  await page.locator('.msg.user .branches button').first().click();
+  assert.equal(await page.locator('.msg.user .content').first().innerText(), 'calc please');
+});
