@@ -3,7 +3,7 @@
 // settings, tool calls inline (a calculator the page runs, or the server's built-in one),
 // JSON-schema mode (response_format). Conversations are trees kept in localStorage.
 import { html, useEffect, useRef, useState } from './vendor/preact-htm.js';
-import { events, models } from './api.js';
+import { events, models, postJSON } from './api.js';
 
 const STORE = 'gptforge.conversations';
 const uid = () => Math.random().toString(36).slice(2, 10);
@@ -125,13 +125,18 @@ export function Chat() {
       for (let round = 0; round < 4; round++) {
         const node = addNode(c, parentId, { role: 'assistant', content: '', model: settings.model, deltas: 0, finish: null });
         save();
+        const messages = apiMessages(c, parentId);
+        // the reply's budget within the model's context (the server refuses more, as OpenAI does)
+        const ctx = served.find((m) => m.id === settings.model)?.context_length ?? Infinity;
+        const { count } = await postJSON('/tokenize', { model: settings.model, messages }, ac.signal);
+        if (count >= ctx) throw new Error(`the conversation is ${count} tokens, the model's context ${ctx}: start a new chat`);
         const body = {
           model: settings.model,
-          messages: apiMessages(c, parentId),
+          messages,
           stream: true,
           temperature: Number(settings.temperature),
           top_p: Number(settings.top_p),
-          max_tokens: Number(settings.max_tokens),
+          max_tokens: Math.min(Number(settings.max_tokens), ctx - count),
           ...(settings.seed !== '' ? { seed: Number(settings.seed) } : {}),
         };
         if (settings.json) {
@@ -175,10 +180,13 @@ export function Chat() {
         break;
       }
     } catch (e) {
+      const n = c.nodes[c.leaf];
       if (e.name === 'AbortError') {
-        const n = c.nodes[c.leaf];
         if (n?.role === 'assistant') n.finish = 'stopped';
-      } else setError(String(e.message ?? e));
+      } else {
+        if (n?.role === 'assistant' && !n.finish) n.finish = 'error';
+        setError(String(e.message ?? e));
+      }
       save();
     } finally {
       abortRef.current = null;

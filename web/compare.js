@@ -80,13 +80,15 @@ export function Compare() {
       setResults({ ...out });
     }));
     if (hasRm) {
-      const ids = gen.filter((id) => out[id] && !out[id].error);
-      try {
-        const r = await postJSON('/v1/rewards', { input: ids.map((id) => ({ prompt, reply: out[id].reply })) });
-        for (const d of r.data) out[ids[d.index]].score = d.score;
-      } catch (e) {
-        setError(`reward model: ${e.message}`);
-      }
+      // one request per reply: a reply longer than the reward model's context loses its own score only
+      await Promise.all(gen.filter((id) => out[id] && !out[id].error).map(async (id) => {
+        try {
+          const r = await postJSON('/v1/rewards', { input: [{ prompt, reply: out[id].reply }] });
+          out[id].score = r.data[0].score;
+        } catch (e) {
+          out[id].scoreError = e.message;
+        }
+      }));
       setResults({ ...out });
     }
     setBusy(false);
@@ -112,6 +114,7 @@ export function Compare() {
           <div class="hint">${id === 'base' ? 'base model, prompted with a fake conversation' : 'chat model'}</div>
           ${r?.error ? html`<p class="error">${r.error}</p>` : html`<div class="reply">${r ? r.reply || '(empty)' : busy ? '…' : ''}</div>`}
           ${r?.finish && html`<div class="hint">finish: ${r.finish}</div>`}
+          ${r?.scoreError && html`<div class="error">reward model: ${r.scoreError}</div>`}
         </div>`;
       })}
     </div>

@@ -284,7 +284,8 @@ class WebRun {
         offset = st.size;
         const parsed = parseRecords(rest + buf.toString('utf8'));
         rest = parsed.rest;
-        ev.send(reset ? 'reset' : 'append', parsed.records);
+        if (reset) ev.send('reset', parsed.records);
+        else if (parsed.records.length > 0) ev.send('append', parsed.records);
       } finally {
         closeSync(fd);
       }
