@@ -181,8 +181,9 @@ class WebRun {
       let step: number | null = null;
       if (existsSync(dir)) {
         checkpoint = latestCheckpoint(dir);
-        const state = checkpoint ? (readJsonIfPresent(join(checkpoint, 'trainer_state.json')) as { global_step?: number; step?: number } | null) : null;
-        step = state?.global_step ?? state?.step ?? null;
+        // checkpoints are step-N directories (src/model/checkpoint.ts)
+        const m = checkpoint ? /step-(\d+)$/.exec(checkpoint) : null;
+        step = m ? Number(m[1]) : null;
       }
       const running = this.job?.state === 'running' && this.job.stage === name;
       return { name, checkpoint, step, runnable: name in STAGE_RUNNERS, state: running ? 'running' : checkpoint ? 'trained' : 'absent' };

@@ -108,3 +108,22 @@ test('chat: a tool call shows inline, the page runs it and the reply goes on; re
   await page.locator('.msg.user .branches button').first().click();
   assert.equal(await page.locator('.msg.user .content').first().innerText(), 'calc please');
 });
+
+test('chat: JSON-schema mode sends the schema as response_format and the reply is constrained to it', async () => {
+  await page.goto(base + '/#chat');
+  await page.waitForSelector('#model option[value="scripted"]', { state: 'attached' });
+  await page.click('text=+ New chat');
+  await page.fill('#max-tokens', '30');
+  await page.check('#json-mode');
+  await page.fill('#schema', JSON.stringify({ type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'], additionalProperties: false }));
+  const req = page.waitForRequest((r) => r.url().endsWith('/v1/chat/completions'));
+  await send('scripted', 'hi');
+  const body = (await req).postDataJSON() as { response_format: { type: string; json_schema: { schema: unknown; strict: boolean } }; tools?: unknown };
+  assert.equal(body.response_format.type, 'json_schema');
+  assert.deepEqual(body.response_format.json_schema.schema, { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'], additionalProperties: false });
+  assert.equal(body.tools, undefined);
+  await page.waitForFunction(`${LAST}?.getAttribute('data-finish') === 'stop'`, null, { timeout: 15_000 });
+  const reply = JSON.parse(await page.locator('.msg.assistant .content').last().innerText());
+  assert.equal(typeof reply.ok, 'boolean');
+  await page.uncheck('#json-mode');
+});
