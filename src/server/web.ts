@@ -382,21 +382,23 @@ class WebRun {
       if (e.type === 'done') done = e;
     }
     if (!done) throw badRequest('the ranking is incomplete', 'order');
-    this.lockRankings();
-    appendRankingLine(this.rankingsFile, {
-      prompt: c.prompt.prompt,
-      completions: done.order.map((j) => c.completions[j]),
-      ...(done.tiers !== undefined ? { tiers: done.tiers } : {}),
-      ...(c.prompt.task !== undefined ? { task: c.prompt.task } : {}),
-    });
+    const best = done.order;
+    const tiers = done.tiers;
+    this.withRankingsLock(() =>
+      appendRankingLine(this.rankingsFile, {
+        prompt: c.prompt.prompt,
+        completions: best.map((j) => c.completions[j]),
+        ...(tiers !== undefined ? { tiers } : {}),
+        ...(c.prompt.task !== undefined ? { task: c.prompt.task } : {}),
+      }),
+    );
     this.candidates.delete(String(b.id));
     return { saved: session.describe(), ...(this.rankState() as object) };
   }
 
   rankSkip(b: Record<string, unknown>): unknown {
     const c = this.takeCandidates(b);
-    this.lockRankings();
-    appendJSONLine(skippedFile(this.rankingsFile), { prompt: c.prompt.prompt, reason: 'skipped by labeler' });
+    this.withRankingsLock(() => appendJSONLine(skippedFile(this.rankingsFile), { prompt: c.prompt.prompt, reason: 'skipped by labeler' }));
     this.candidates.delete(String(b.id));
     return this.rankState();
   }
@@ -407,13 +409,24 @@ class WebRun {
     return c;
   }
 
-  /** One labeling session per rankings file, as `gptforge label` (src/util/lock.ts); held while the server runs. */
-  private lockRankings(): void {
+  /**
+   * Write under the rankings file's lock, as `gptforge label` holds it (src/util/lock.ts): a
+   * terminal labeler on the same file refuses the page (409 naming its PID) and the page
+   * holds the lock only while it writes, so the terminal can label the file between the
+   * page's rankings.
+   */
+  private withRankingsLock(write: () => void): void {
+    const file = `${this.rankingsFile}.lock`;
     try {
-      holdLock(`${this.rankingsFile}.lock`, `rankings file ${this.rankingsFile}`);
+      holdLock(file, `rankings file ${this.rankingsFile}`);
     } catch (e) {
       if (e instanceof GptforgeError) throw new ApiError(409, e.message, 'invalid_request_error', null, 'rankings_locked');
       throw e;
+    }
+    try {
+      write();
+    } finally {
+      releaseLock(file);
     }
   }
 }

@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { readPreferencesJSONL, type Completion } from '../../src/data/preferences.js';
@@ -67,6 +68,26 @@ test('rank: K replies ranked with keys (a tie included) become a line of ranking
   // resumed: the ranked prompt is done, the next one is offered
   await page.waitForFunction((p) => (globalThis as any).document.querySelector('#rank-prompt')?.value !== p, prompt);
   assert.match(await page.locator('#rank-progress').innerText(), /^1 of \d+ prompts/);
+});
+
+test('rank: the page writes under the rankings file\'s lock only while writing, and a labeler holding it refuses the page', async () => {
+  const file = join(dir, 'rankings.jsonl');
+  assert.ok(!existsSync(`${file}.lock`), 'no lock is left behind after a write');
+  const sample = async () => {
+    const r = await fetch(`${base}/web/api/rank/sample`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'hi', k: 2, max_tokens: 8 }) });
+    assert.equal(r.status, 200);
+    return ((await r.json()) as { id: string }).id;
+  };
+  const id = await sample();
+  // another live process (our parent) labels the file
+  writeFileSync(`${file}.lock`, JSON.stringify({ pid: process.ppid, command: 'gptforge label --run x', host: hostname(), started: new Date().toISOString() }));
+  const refused = await fetch(`${base}/web/api/rank/skip`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id }) });
+  assert.equal(refused.status, 409);
+  assert.match(((await refused.json()) as { error: { message: string } }).error.message, new RegExp(`PID ${process.ppid} \\(gptforge label`));
+  rmSync(`${file}.lock`);
+  const ok = await fetch(`${base}/web/api/rank/skip`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id }) });
+  assert.equal(ok.status, 200);
+  assert.match(readFileSync(`${file}.skipped.jsonl`, 'utf8'), /"prompt":"hi"/);
 });
 
 test('compare: base (fake conversation), SFT side by side, each with a reward-model score', async () => {
