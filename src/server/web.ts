@@ -100,9 +100,11 @@ interface Candidates {
   completions: Completion[];
 }
 
-/** Server-sent events on the raw socket: `event: name` + `data: json`. */
-function openEvents(req: FastifyRequest, reply: FastifyReply): { send(event: string, data: unknown): void; closed(): boolean; onClose(f: () => void): void } {
+/** Server-sent events on the raw socket: `event: name` + `data: json`; `open` tracks the live streams so closing the server ends them. */
+function openEvents(req: FastifyRequest, reply: FastifyReply, open: Set<FastifyReply['raw']>): { send(event: string, data: unknown): void; closed(): boolean; onClose(f: () => void): void } {
   reply.hijack();
+  open.add(reply.raw);
+  req.raw.on('close', () => open.delete(reply.raw));
   reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
   reply.raw.write(': gptforge\n\n');
   let closed = false;
@@ -156,6 +158,8 @@ class WebRun {
   private job: Job | null = null;
   private readonly candidates = new Map<string, Candidates>();
   private prompts: LabelPrompt[] | null = null;
+  /** Open event streams: ended when the server closes (they would keep it open: fastify waits for busy connections). */
+  readonly streams = new Set<FastifyReply['raw']>();
 
   constructor(
     private readonly server: GptforgeServer,
@@ -250,7 +254,7 @@ class WebRun {
 
   /** metrics.jsonl as events: `reset` (every record, also after the file was rewritten on resume), `append` (new ones), `job` (its state when it changes). */
   streamMetrics(req: FastifyRequest, reply: FastifyReply): void {
-    const ev = openEvents(req, reply);
+    const ev = openEvents(req, reply, this.streams);
     const file = runLayout(this.runDir).metrics;
     let ino = -1;
     let offset = 0;
@@ -451,6 +455,12 @@ export async function registerWeb(server: GptforgeServer, opts: WebOptions = {})
     if (!run) throw new ApiError(404, 'this server was started without a run directory', 'not_found_error', null, 'no_run');
     return run;
   };
+  if (run) {
+    app.addHook('preClose', (done) => {
+      for (const res of run.streams) res.end();
+      done();
+    });
+  }
   const examples = resolve(webRoot(), '..', 'examples', 'prompts');
   app.get('/web/api/info', async () => need().info());
   app.get('/web/api/report', async () => need().report());

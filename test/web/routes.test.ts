@@ -91,6 +91,9 @@ test('web: metrics.jsonl as server-sent events — every record first, then new 
     const reset = await next();
     assert.equal(reset.event, 'reset');
     assert.deepEqual((reset.data as Array<{ step: number }>).map((r) => r.step), [1]);
+    // closing the server ends an open stream (fastify would otherwise wait for it)
+    const closed = await Promise.race([server.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('hung'), 3000))]);
+    assert.equal(closed, 'closed');
   } finally {
     ac.abort();
     await server.close();
