@@ -27,9 +27,9 @@ const base = await server.listen(0, '127.0.0.1');
 const browser = await launchChromium();
 const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
 const page = await context.newPage();
-const shot = async (name) => {
+const shot = async (name, fullPage = false) => {
   const file = join(out, `web-${name}.png`);
-  await page.screenshot({ path: file });
+  await page.screenshot({ path: file, fullPage });
   console.log(`${file}  ${(statSync(file).size / 1024).toFixed(0)} KiB`);
 };
 
@@ -69,13 +69,15 @@ try {
   await page.goto(base + '/#dashboard');
   await page.waitForSelector('.stage');
   await page.waitForTimeout(1500);
-  await shot('dashboard');
   const stages = await page.locator('.toolbar select option').allInnerTexts();
-  const rl = stages.find((s) => s.startsWith('rl'));
+  if (stages.includes('pretrain')) await page.selectOption('.toolbar select', 'pretrain');
+  await page.waitForTimeout(800);
+  await shot('dashboard');
+  const rl = stages.find((s) => s.startsWith('rl') || s === 'ppo' || s === 'grpo');
   if (rl) {
     await page.selectOption('.toolbar select', rl);
     await page.waitForTimeout(800);
-    await shot('dashboard-rl');
+    await shot('dashboard-rl', true);
   }
 
   // rank: four replies, two picked with keys

@@ -33,6 +33,14 @@ export function smooth(ys, w) {
   });
 }
 
+/** An axis label that stays readable for learning rates (3e-4) as for token counts. */
+function tick(v) {
+  if (v === null || v === undefined) return '';
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-2 || a >= 1e6)) return v.toExponential(1);
+  return String(+v.toPrecision(4));
+}
+
 function Chart({ title, records, keys, smoothing }) {
   const ref = useRef(null);
   const plot = useRef(null);
@@ -63,8 +71,8 @@ function Chart({ title, records, keys, smoothing }) {
       width: Math.max(320, ref.current.clientWidth - 4),
       height: 200,
       scales: { x: { time: false } },
-      legend: { live: true },
-      axes: [{ label: 'step' }, {}],
+      legend: { live: false },
+      axes: [{ label: 'step' }, { size: 60, values: (_u, vals) => vals.map(tick) }],
       series: [{ label: 'step' }, ...data.series.map((s, i) => ({ label: s.label, stroke: s.faint ? '#93c5fd' : COLORS[i % COLORS.length], width: s.faint ? 1 : 2, spanGaps: true, points: { show: data.xs.length < 30 } }))],
     };
     plot.current = new window.uPlot(opts, [data.xs, ...data.series.map((s) => s.ys)], ref.current);
