@@ -70,6 +70,29 @@ test('rank: K replies ranked with keys (a tie included) become a line of ranking
   assert.match(await page.locator('#rank-progress').innerText(), /^1 of \d+ prompts/);
 });
 
+test('rank: replies ordered by dragging, a tie ticked, are saved in that order', async () => {
+  await page.goto(base + '/#rank');
+  await page.waitForSelector('#rank-progress');
+  await page.fill('#rank-prompt', 'Say hello.');
+  await page.selectOption('#rank-k', '3');
+  await page.fill('#rank-max-tokens', '12');
+  await page.click('#rank-sample');
+  await page.waitForSelector('.cand[data-cand="2"]', { timeout: 20_000 });
+  const texts = await page.locator('.cand .text').allInnerTexts();
+  // drag the third reply to the top: order 3, 1, 2; then 1 ties with 3
+  await page.locator('.cand[data-cand="2"]').dragTo(page.locator('.cand[data-cand="0"]'));
+  assert.deepEqual(await page.locator('.cand').evaluateAll((els) => els.map((e) => (e as any).dataset.cand)), ['2', '0', '1']);
+  await page.locator('.tie input').first().check();
+  await page.click('#rank-save');
+  await page.waitForSelector('#rank-msg');
+  assert.match(await page.locator('#rank-msg').innerText(), /saved: 3 = 1 > 2/);
+  const lines = readFileSync(join(dir, 'rankings.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const line = lines.find((l) => l.prompt === 'Say hello.');
+  assert.ok(line, 'the ranking is in the file');
+  assert.deepEqual(line.tiers, [0, 0, 1]);
+  assert.deepEqual(line.completions.map((c: Completion) => formatCompletion(c)), [texts[2], texts[0], texts[1]].map((t) => t.trim()));
+});
+
 test('rank: the page writes under the rankings file\'s lock only while writing, and a labeler holding it refuses the page', async () => {
   const file = join(dir, 'rankings.jsonl');
   assert.ok(!existsSync(`${file}.lock`), 'no lock is left behind after a write');
