@@ -13,6 +13,7 @@ import { responseFormatConstraint } from './formats.js';
 import { ServerMetrics } from './metrics.js';
 import { REWARD_STAGE, type ServedModel } from './models.js';
 import { Scheduler } from './scheduler.js';
+import { isPublicWebPath } from './web.js';
 import { asBody, logitBias, optBool, optNumber, optString, stopStrings, type Body } from './validate.js';
 
 /**
@@ -136,7 +137,7 @@ export class GptforgeServer {
     const app = this.app;
     app.addHook('onRequest', async (req) => {
       (req as FastifyRequest & { t0?: number }).t0 = performance.now();
-      if (req.url === '/health' || req.url === '/metrics') return;
+      if (req.url === '/health' || req.url === '/metrics' || isPublicWebPath(req.url)) return;
       if (!this.authorized(req)) throw new ApiError(401, 'Incorrect API key provided', 'authentication_error', null, 'invalid_api_key');
     });
     app.addHook('onResponse', async (req, reply) => {

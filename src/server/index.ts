@@ -1,11 +1,13 @@
 import { GptforgeServer, type ServerOptions } from './app.js';
 import { loadRunModels } from './models.js';
+import { registerWeb } from './web.js';
 
 export { GptforgeServer, type ServerOptions } from './app.js';
 export { ApiError } from './errors.js';
 export { registerResponseFormat, type ConstraintCompiler, type ResponseFormatType } from './formats.js';
 export { loadRunModels, GENERATION_STAGES, REWARD_STAGE, type ServedModel } from './models.js';
 export { Scheduler, type SchedulerOptions } from './scheduler.js';
+export { registerWeb, STAGE_RUNNERS, type StageRunner, type StageJobOptions, type WebOptions } from './web.js';
 
 /**
  * Start serving a run: listen first (so /health answers 503 while loading), then load the
@@ -13,6 +15,7 @@ export { Scheduler, type SchedulerOptions } from './scheduler.js';
  */
 export async function serveRun(runDir: string, opts: ServerOptions & { host?: string; port?: number }): Promise<{ server: GptforgeServer; address: string; loaded: Promise<void> }> {
   const server = new GptforgeServer(opts);
+  await registerWeb(server, { runDir });
   const address = await server.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1');
   const loaded = new Promise<void>((resolve, reject) => {
     setImmediate(() => {

@@ -1,0 +1,475 @@
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import fastifyStatic from '@fastify/static';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { appendJSONLine, type Completion } from '../data/preferences.js';
+import { appendRankingLine } from '../data/preferences.js';
+import { TASKS } from '../data/synthetic/tasks.js';
+import { ChatEngine } from '../infer/engine.js';
+import { defaultTools } from '../infer/tools/registry.js';
+import { latestCheckpoint } from '../model/checkpoint.js';
+import { formatCompletion, handledPrompts, RankingSession, readPromptsJSONL, sampleCompletions, skippedFile, type LabelPrompt } from '../run/label.js';
+import { runLayout } from '../run/layout.js';
+import { loadModel } from '../run/models.js';
+import { runSft } from '../run/sft.js';
+import type { MetricRecord } from '../train/metrics.js';
+import { GptforgeError } from '../util/errors.js';
+import { holdLock, holdRunLock, processAlive, readLock, releaseLock, type LockInfo } from '../util/lock.js';
+import type { GptforgeServer } from './app.js';
+import { ApiError, badRequest } from './errors.js';
+import { loadRunModels } from './models.js';
+import { asBody, optBool, optNumber, optString } from './validate.js';
+
+/**
+ * The web UI's server side (docs/web.md): the static pages under `web/` at `/` (through
+ * @fastify/static), the vendored browser libraries (htm's Preact bundle, uPlot) from
+ * node_modules, and a small run API under `/web/api/` for what the OpenAI-shaped routes do
+ * not cover — the run's stages and a training job (start/stop), metrics.jsonl pushed as
+ * server-sent events, the reports, and hand ranking through src/run/label.ts. Chat and
+ * compare use the public API (`/v1/chat/completions`, `/v1/completions`, `/v1/rewards`) as any
+ * client does. The pages are public (static files; no secrets); `/web/api/` needs the API key
+ * like every other route.
+ *
+ * Server-sent events are written to the raw socket, as the chat route does: an event stream
+ * is a few header lines and `data:` frames, and the plugin (@fastify/sse) would add a
+ * dependency for what is ten lines here.
+ */
+
+/** Options of a training job started from the page. */
+export interface StageJobOptions {
+  /** Stops the stage after the step in progress (it saves a checkpoint). */
+  signal: AbortSignal;
+  /** Optimizer steps (the preset's otherwise). */
+  steps?: number;
+  /** Ignore the stage's checkpoints and start over. */
+  fresh?: boolean;
+}
+
+/** Runs one stage of a run in this process; resolves when it ends (finished or stopped). */
+export type StageRunner = (runDir: string, opts: StageJobOptions) => Promise<unknown>;
+
+/**
+ * The stages the page can start, by checkpoint directory name. A stage runner of src/run/
+ * (typed options, an AbortSignal, the run lock held) plugs in with one line here.
+ */
+export const STAGE_RUNNERS: Record<string, StageRunner> = {
+  sft: (runDir, o) => runSft(runDir, { signal: o.signal, steps: o.steps, fresh: o.fresh, quiet: true }),
+};
+
+/** Task families whose held-out prompts are ranked when the run has no label-prompts.jsonl. */
+const DEFAULT_LABEL_FAMILIES = ['arithmetic', 'chat'];
+
+/** The stages the dashboard lists, in recipe order (checkpoint directories of src/run/layout.ts). */
+const DASHBOARD_STAGES = ['base', 'sft', 'rm', 'rl', 'rl-grpo', 'rl-reinforce', 'dpo'];
+
+/** Where the page's files live: `web/` at the package root (beside `dist/`). */
+function webRoot(): string {
+  // dist/src/server/web.js → the package root is three levels up
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'web');
+}
+
+/** Static paths served without an API key: the page and its assets (never `/web/api/`). */
+export function isPublicWebPath(url: string): boolean {
+  const path = url.split('?')[0];
+  return path === '/' || path === '/favicon.ico' || (path.startsWith('/web/') && !path.startsWith('/web/api/'));
+}
+
+export interface WebOptions {
+  /** The run directory served: the dashboard, rank and report routes need it (404 without). */
+  runDir?: string;
+  /** Prompts to rank (JSONL as `gptforge label --prompts`); default `<run>/label-prompts.jsonl`, else held-out arithmetic and chat prompts. */
+  labelPrompts?: string;
+  /** Metrics file poll interval in ms (default 250). */
+  pollMs?: number;
+}
+
+interface Job {
+  stage: string;
+  started: string;
+  state: 'running' | 'finished' | 'stopped' | 'failed';
+  error?: string;
+  ended?: string;
+  ac: AbortController;
+}
+
+interface Candidates {
+  prompt: LabelPrompt;
+  completions: Completion[];
+}
+
+/** Server-sent events on the raw socket: `event: name` + `data: json`; `open` tracks the live streams so closing the server ends them. */
+function openEvents(req: FastifyRequest, reply: FastifyReply, open: Set<FastifyReply['raw']>): { send(event: string, data: unknown): void; closed(): boolean; onClose(f: () => void): void } {
+  reply.hijack();
+  open.add(reply.raw);
+  req.raw.on('close', () => open.delete(reply.raw));
+  reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  reply.raw.write(': gptforge\n\n');
+  let closed = false;
+  const hooks: Array<() => void> = [];
+  req.raw.on('close', () => {
+    closed = true;
+    for (const f of hooks) f();
+  });
+  return {
+    send(event, data) {
+      if (!closed && !reply.raw.destroyed) reply.raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    },
+    closed: () => closed,
+    onClose: (f) => hooks.push(f),
+  };
+}
+
+/** Parse complete metrics.jsonl lines (a torn last line is left for the next read). */
+function parseRecords(text: string): { records: MetricRecord[]; rest: string } {
+  const lines = text.split('\n');
+  const rest = lines.pop() ?? '';
+  const records: MetricRecord[] = [];
+  for (const line of lines) {
+    if (!line.trim()) continue;
+    try {
+      records.push(JSON.parse(line) as MetricRecord);
+    } catch {
+      // a line being rewritten: the next reset brings it
+    }
+  }
+  return { records, rest };
+}
+
+function readJsonIfPresent(file: string): unknown {
+  if (!existsSync(file)) return null;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  } catch {
+    return null;
+  }
+}
+
+function readTextIfPresent(file: string, max = 200_000): string | null {
+  if (!existsSync(file)) return null;
+  const t = readFileSync(file, 'utf8');
+  return t.length > max ? t.slice(0, max) + '\n…' : t;
+}
+
+/** The run's web API (see the module comment). */
+class WebRun {
+  private job: Job | null = null;
+  private readonly candidates = new Map<string, Candidates>();
+  private prompts: LabelPrompt[] | null = null;
+  /** Open event streams: ended when the server closes (they would keep it open: fastify waits for busy connections). */
+  readonly streams = new Set<FastifyReply['raw']>();
+
+  constructor(
+    private readonly server: GptforgeServer,
+    readonly runDir: string,
+    private readonly opts: WebOptions,
+  ) {}
+
+  get rankingsFile(): string {
+    return runLayout(this.runDir).rankings;
+  }
+
+  /** The run lock's holder when it is another live process. */
+  private otherLockHolder(): LockInfo | null {
+    const info = readLock(join(this.runDir, 'run.lock'));
+    if (!info || info.pid === process.pid || !processAlive(info.pid)) return null;
+    return info;
+  }
+
+  info(): unknown {
+    const stages = DASHBOARD_STAGES.map((name) => {
+      const dir = runLayout(this.runDir).stage(name);
+      let checkpoint: string | null = null;
+      let step: number | null = null;
+      if (existsSync(dir)) {
+        checkpoint = latestCheckpoint(dir);
+        // checkpoints are step-N directories (src/model/checkpoint.ts)
+        const m = checkpoint ? /step-(\d+)$/.exec(checkpoint) : null;
+        step = m ? Number(m[1]) : null;
+      }
+      const running = this.job?.state === 'running' && this.job.stage === name;
+      return { name, checkpoint, step, runnable: name in STAGE_RUNNERS, state: running ? 'running' : checkpoint ? 'trained' : 'absent' };
+    });
+    const job = this.job && { stage: this.job.stage, started: this.job.started, state: this.job.state, error: this.job.error ?? null, ended: this.job.ended ?? null };
+    return { runDir: this.runDir, stages, job, lock: this.otherLockHolder(), runners: Object.keys(STAGE_RUNNERS) };
+  }
+
+  report(): unknown {
+    const l = runLayout(this.runDir);
+    return { eval: readJsonIfPresent(l.evalJson), evalMarkdown: readTextIfPresent(l.evalMarkdown), rmEval: readJsonIfPresent(l.rmEval), transcript: readTextIfPresent(l.chatTranscript) };
+  }
+
+  /** Start a stage runner; 409 while a job runs or another process holds the run. */
+  startJob(b: Record<string, unknown>): unknown {
+    const stage = optString(b, 'stage');
+    if (stage === undefined || !(stage in STAGE_RUNNERS)) throw badRequest(`'stage' must be one of: ${Object.keys(STAGE_RUNNERS).join(', ')}`, 'stage');
+    if (this.job?.state === 'running') throw new ApiError(409, `a job is running (${this.job.stage}, since ${this.job.started}): stop it first`, 'invalid_request_error', null, 'job_running');
+    const steps = optNumber(b, 'steps', 1, 1e9, { integer: true });
+    const fresh = optBool(b, 'fresh') ?? false;
+    // the run lock: refused here, before anything starts, when another process writes the run
+    const lockFile = join(this.runDir, 'run.lock');
+    const heldBefore = readLock(lockFile)?.pid === process.pid;
+    try {
+      holdRunLock(this.runDir);
+    } catch (e) {
+      if (e instanceof GptforgeError) throw new ApiError(409, e.message, 'invalid_request_error', null, 'run_locked');
+      throw e;
+    }
+    const ac = new AbortController();
+    const job: Job = { stage, started: new Date().toISOString(), state: 'running', ac };
+    this.job = job;
+    // the runner starts on the next turn so this request answers first
+    setImmediate(() => {
+      STAGE_RUNNERS[stage](this.runDir, { signal: ac.signal, steps, fresh })
+        .then(() => {
+          job.state = ac.signal.aborted ? 'stopped' : 'finished';
+        })
+        .catch((e: unknown) => {
+          job.state = 'failed';
+          job.error = (e as Error)?.message ?? String(e);
+          process.stderr.write(`gptforge serve: the ${stage} job failed: ${job.error}\n`);
+        })
+        .finally(() => {
+          job.ended = new Date().toISOString();
+          // the CLI may write the run again; a lock this process took only for the job goes
+          if (!heldBefore) releaseLock(lockFile);
+          // serve what was trained: the stages' newest checkpoints
+          try {
+            this.server.setModels(loadRunModels(this.runDir));
+          } catch (e) {
+            process.stderr.write(`gptforge serve: could not reload the run's models: ${(e as Error).message}\n`);
+          }
+        });
+    });
+    return { stage, started: job.started, state: job.state };
+  }
+
+  stopJob(): unknown {
+    if (this.job?.state !== 'running') throw new ApiError(409, 'no job is running', 'invalid_request_error', null, 'no_job');
+    this.job.ac.abort();
+    return { stage: this.job.stage, state: 'stopping' };
+  }
+
+  /** metrics.jsonl as events: `reset` (every record, also after the file was rewritten on resume), `append` (new ones), `job` (its state when it changes). */
+  streamMetrics(req: FastifyRequest, reply: FastifyReply): void {
+    const ev = openEvents(req, reply, this.streams);
+    const file = runLayout(this.runDir).metrics;
+    let ino = -1;
+    let offset = 0;
+    let rest = '';
+    let jobKey = '';
+    const tick = (): void => {
+      if (ev.closed()) return;
+      const j = this.job ? `${this.job.stage}:${this.job.state}` : '';
+      if (j !== jobKey) {
+        jobKey = j;
+        ev.send('job', (this.info() as { job: unknown }).job);
+      }
+      if (!existsSync(file)) {
+        if (ino !== -1 || offset === 0) {
+          if (ino !== -1) ev.send('reset', []);
+          ino = 0;
+        }
+        return;
+      }
+      const st = statSync(file);
+      const reset = st.ino !== ino || st.size < offset;
+      if (reset) {
+        offset = 0;
+        rest = '';
+        ino = st.ino;
+      }
+      if (st.size === offset && !reset) return;
+      const fd = openSync(file, 'r');
+      try {
+        const buf = Buffer.alloc(st.size - offset);
+        readSync(fd, buf, 0, buf.length, offset);
+        offset = st.size;
+        const parsed = parseRecords(rest + buf.toString('utf8'));
+        rest = parsed.rest;
+        if (reset) ev.send('reset', parsed.records);
+        else if (parsed.records.length > 0) ev.send('append', parsed.records);
+      } finally {
+        closeSync(fd);
+      }
+    };
+    tick();
+    const timer = setInterval(tick, this.opts.pollMs ?? 250);
+    const ping = setInterval(() => ev.send('ping', Date.now()), 15_000);
+    ev.onClose(() => {
+      clearInterval(timer);
+      clearInterval(ping);
+    });
+  }
+
+  // ---- ranking (src/run/label.ts; the same file and format as `gptforge label`)
+
+  private labelPrompts(): LabelPrompt[] {
+    if (this.prompts) return this.prompts;
+    const file = this.opts.labelPrompts ?? join(this.runDir, 'label-prompts.jsonl');
+    if (existsSync(file)) this.prompts = readPromptsJSONL(file);
+    else {
+      // held-out prompts of the families that generate in milliseconds (the word families
+      // load WordNet and CMUdict first: seconds), four each, fixed
+      const seen = new Set<string>();
+      this.prompts = [];
+      for (const t of TASKS.filter((x) => DEFAULT_LABEL_FAMILIES.includes(x.name))) {
+        for (const e of t.generate('test', 4, 4242)) {
+          if (seen.has(e.prompt)) continue;
+          seen.add(e.prompt);
+          this.prompts.push({ prompt: e.prompt, task: t.name });
+        }
+      }
+    }
+    return this.prompts;
+  }
+
+  rankState(): unknown {
+    const prompts = this.labelPrompts();
+    const handled = handledPrompts(this.rankingsFile);
+    const todo = prompts.filter((p) => !handled.has(p.prompt));
+    return { out: this.rankingsFile, total: prompts.length, done: prompts.length - todo.length, next: todo[0] ?? null, remaining: todo.length };
+  }
+
+  /** K completions of the prompt from the newest chat model, as `gptforge label` samples them. */
+  rankSample(b: Record<string, unknown>): unknown {
+    const k = optNumber(b, 'k', 2, 9, { integer: true }) ?? 4;
+    const text = optString(b, 'prompt');
+    if (text === undefined || text.trim() === '') throw badRequest("'prompt' must be a non-empty string", 'prompt');
+    const task = this.labelPrompts().find((p) => p.prompt === text)?.task;
+    const prompt: LabelPrompt = task === undefined ? { prompt: text } : { prompt: text, task };
+    const stage = optString(b, 'stage');
+    let loaded;
+    try {
+      loaded = loadModel(this.runDir, stage);
+    } catch (e) {
+      if (e instanceof GptforgeError) throw badRequest(e.message, 'stage');
+      throw e;
+    }
+    const engine = new ChatEngine(loaded.model, loaded.tok);
+    const completions = sampleCompletions(engine, text, k, {
+      temperature: optNumber(b, 'temperature', 0, 2) ?? 1,
+      maxTokens: optNumber(b, 'max_tokens', 1, 4096, { integer: true }) ?? 96,
+      seed: optNumber(b, 'seed', 0, 2 ** 31, { integer: true }) ?? 1,
+      tools: defaultTools(),
+    });
+    const id = randomUUID();
+    this.candidates.set(id, { prompt, completions });
+    if (this.candidates.size > 64) this.candidates.delete(this.candidates.keys().next().value as string);
+    return { id, prompt: text, stage: loaded.stage, completions: completions.map((c) => formatCompletion(c)) };
+  }
+
+  /**
+   * Save a ranking: `order` (candidate indices, best first, all of them) and `tied[i]` (order[i]
+   * ties with order[i − 1]), replayed as key presses through label.ts's RankingSession, so the
+   * page obeys the terminal's rules (the implied last one never ties), then appended atomically.
+   */
+  rankSubmit(b: Record<string, unknown>): unknown {
+    const c = this.takeCandidates(b);
+    const order = b.order;
+    const tied = b.tied ?? [];
+    const k = c.completions.length;
+    if (!Array.isArray(order) || order.length !== k || !order.every((x) => Number.isInteger(x)) || new Set(order).size !== k) throw badRequest(`'order' must list each of the ${k} candidates once`, 'order');
+    if (!Array.isArray(tied) || !tied.every((x) => typeof x === 'boolean')) throw badRequest("'tied' must be an array of booleans", 'tied');
+    if (tied[k - 1] === true) throw badRequest('the last reply cannot tie (its place is implied, as in gptforge label)', 'tied');
+    const session = new RankingSession(k);
+    let done: { order: number[]; tiers?: number[] } | null = null;
+    for (let i = 0; i < k - 1 && !done; i++) {
+      if (tied[i] === true) {
+        const t = session.press('=');
+        if (t.type === 'invalid') throw badRequest(t.message, 'tied');
+      }
+      const e = session.press(String((order[i] as number) + 1));
+      if (e.type === 'invalid') throw badRequest(e.message, 'order');
+      if (e.type === 'done') done = e;
+    }
+    if (!done) throw badRequest('the ranking is incomplete', 'order');
+    const best = done.order;
+    const tiers = done.tiers;
+    this.withRankingsLock(() =>
+      appendRankingLine(this.rankingsFile, {
+        prompt: c.prompt.prompt,
+        completions: best.map((j) => c.completions[j]),
+        ...(tiers !== undefined ? { tiers } : {}),
+        ...(c.prompt.task !== undefined ? { task: c.prompt.task } : {}),
+      }),
+    );
+    this.candidates.delete(String(b.id));
+    return { saved: session.describe(), ...(this.rankState() as object) };
+  }
+
+  rankSkip(b: Record<string, unknown>): unknown {
+    const c = this.takeCandidates(b);
+    this.withRankingsLock(() => appendJSONLine(skippedFile(this.rankingsFile), { prompt: c.prompt.prompt, reason: 'skipped by labeler' }));
+    this.candidates.delete(String(b.id));
+    return this.rankState();
+  }
+
+  private takeCandidates(b: Record<string, unknown>): Candidates {
+    const c = typeof b.id === 'string' ? this.candidates.get(b.id) : undefined;
+    if (!c) throw badRequest("'id' names no sampled candidates (sample again)", 'id');
+    return c;
+  }
+
+  /**
+   * Write under the rankings file's lock, as `gptforge label` holds it (src/util/lock.ts): a
+   * terminal labeler on the same file refuses the page (409 naming its PID) and the page
+   * holds the lock only while it writes, so the terminal can label the file between the
+   * page's rankings.
+   */
+  private withRankingsLock(write: () => void): void {
+    const file = `${this.rankingsFile}.lock`;
+    try {
+      holdLock(file, `rankings file ${this.rankingsFile}`);
+    } catch (e) {
+      if (e instanceof GptforgeError) throw new ApiError(409, e.message, 'invalid_request_error', null, 'rankings_locked');
+      throw e;
+    }
+    try {
+      write();
+    } finally {
+      releaseLock(file);
+    }
+  }
+}
+
+/**
+ * Register the web UI on a server (before it listens): the page at `/`, its assets, and the
+ * run API under `/web/api/` when `runDir` is given.
+ */
+export async function registerWeb(server: GptforgeServer, opts: WebOptions = {}): Promise<void> {
+  const app = server.app;
+  const require = createRequire(import.meta.url);
+  const htmDir = dirname(dirname(require.resolve('htm')));
+  const uplotDir = dirname(require.resolve('uplot'));
+  await app.register(fastifyStatic, { root: webRoot(), prefix: '/web/', decorateReply: true, index: false });
+  app.get('/', (_req, reply) => reply.sendFile('index.html', webRoot()));
+  app.get('/web/vendor/preact-htm.js', (_req, reply) => reply.type('text/javascript').sendFile('preact/standalone.module.js', htmDir));
+  app.get('/web/vendor/uplot.js', (_req, reply) => reply.type('text/javascript').sendFile('uPlot.iife.min.js', uplotDir));
+  app.get('/web/vendor/uplot.css', (_req, reply) => reply.type('text/css').sendFile('uPlot.min.css', uplotDir));
+
+  const run = opts.runDir !== undefined ? new WebRun(server, opts.runDir, opts) : null;
+  const need = (): WebRun => {
+    if (!run) throw new ApiError(404, 'this server was started without a run directory', 'not_found_error', null, 'no_run');
+    return run;
+  };
+  if (run) {
+    app.addHook('preClose', (done) => {
+      for (const res of run.streams) res.end();
+      done();
+    });
+  }
+  const examples = resolve(webRoot(), '..', 'examples', 'prompts');
+  app.get('/web/api/info', async () => need().info());
+  app.get('/web/api/report', async () => need().report());
+  app.get('/web/api/metrics', (req, reply) => need().streamMetrics(req, reply));
+  app.post('/web/api/jobs', async (req) => need().startJob(asBody(req.body)));
+  app.post('/web/api/jobs/stop', async () => need().stopJob());
+  app.get('/web/api/rank', async () => need().rankState());
+  app.post('/web/api/rank/sample', async (req) => need().rankSample(asBody(req.body)));
+  app.post('/web/api/rank/submit', async (req) => need().rankSubmit(asBody(req.body)));
+  app.post('/web/api/rank/skip', async (req) => need().rankSkip(asBody(req.body)));
+  app.get('/web/api/prompts/fake-conversation', async (_req, reply) => reply.type('text/plain; charset=utf-8').send(readFileSync(join(examples, 'fake-conversation.txt'), 'utf8')));
+}

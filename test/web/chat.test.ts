@@ -1,0 +1,129 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
+import { GptforgeServer, loadRunModels, registerWeb, type ServedModel } from '../../src/server/index.js';
+import { scriptedModel, tinyRun } from '../server/fixture.js';
+import { launchChromium } from './browser.js';
+
+/**
+ * The chat page in a real browser (headless Chromium through playwright-core) against the
+ * server on a tiny run, with scripted chat models: `scripted` (a long reply) and `slow` (a
+ * reply of seconds, to stop mid-way).
+ */
+let dir: string;
+let server: GptforgeServer;
+let base: string;
+let browser: Browser;
+let page: Page;
+let slow: ServedModel;
+
+before(async () => {
+  const run = tinyRun();
+  dir = run.dir;
+  server = new GptforgeServer({ parallel: 2 });
+  await registerWeb(server, { runDir: dir });
+  const models = new Map<string, ServedModel>(loadRunModels(dir));
+  models.set('scripted', { ...scriptedModel(run.tok, { repeat: 3 }), id: 'scripted' });
+  slow = { ...scriptedModel(run.tok, { slowMs: 25, repeat: 40 }), id: 'slow' };
+  models.set('slow', slow);
+  server.setModels(models);
+  base = await server.listen(0, '127.0.0.1');
+  browser = await launchChromium();
+  page = await browser.newPage();
+});
+after(async () => {
+  await browser?.close();
+  await server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The newest assistant message, as a page expression. */
+const LAST = "[...document.querySelectorAll('.msg.assistant')].pop()";
+
+async function send(model: string, text: string): Promise<void> {
+  await page.selectOption('#model', model);
+  await page.fill('#prompt', text);
+  await page.click('#send');
+}
+
+test('chat: a message streams its reply delta by delta into the page', async () => {
+  await page.goto(base + '/');
+  await page.waitForSelector('#model option[value="scripted"]', { state: 'attached' });
+  await send('scripted', 'hi');
+  const reply = page.locator('.msg.assistant').last();
+  await page.waitForFunction(`${LAST}?.getAttribute('data-finish') === 'stop'`, null, { timeout: 15_000 });
+  const deltas = Number(await reply.getAttribute('data-deltas'));
+  assert.ok(deltas >= 5, `only ${deltas} streamed deltas`);
+  assert.match(await reply.locator('.content').innerText(), /Hello there\. How are you\? Bye\.Hello there/);
+  // kept in the browser: a reload shows the conversation again
+  await page.reload();
+  await page.waitForSelector('.msg.user');
+  assert.equal(await page.locator('.msg.user .content').first().innerText(), 'hi');
+});
+
+test('chat: Stop aborts the fetch and the server stops decoding that reply', async () => {
+  await page.goto(base + '/#chat');
+  await page.waitForSelector('#model option[value="slow"]', { state: 'attached' });
+  await page.click('text=+ New chat');
+  await page.fill('#max-tokens', '200');
+  await send('slow', 'tell me more');
+  const passes = (slow.model as unknown as { batches: number[] }).batches;
+  await page.waitForFunction(`Number(${LAST}?.getAttribute('data-deltas')) >= 3 || document.querySelector('.error')`, null, { timeout: 15_000 });
+  assert.equal(await page.locator('.error').count(), 0, await page.locator('.error').allInnerTexts().then((t) => t.join()));
+  await page.click('#stop');
+  await page.waitForFunction(`${LAST}?.getAttribute('data-finish') === 'stopped'`);
+  const at = passes.length;
+  await new Promise((r) => setTimeout(r, 400));
+  assert.ok(passes.length - at <= 2, `decoding went on for ${passes.length - at} forward passes after Stop`);
+  assert.ok(passes.length < 100, `${passes.length} passes: the reply (200 tokens) was not cut short`);
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  assert.match(metrics, /gptforge_running_rows\{model="slow"\} 0/);
+});
+
+test('chat: a tool call shows inline, the page runs it and the reply goes on; regenerate and edit make branches', async () => {
+  await page.goto(base + '/#chat');
+  await page.waitForSelector('#model option[value="scripted"]', { state: 'attached' });
+  await page.click('text=+ New chat');
+  await page.fill('#max-tokens', '40');
+  await page.selectOption('#tools', 'page');
+  await send('scripted', 'calc please');
+  await page.waitForFunction(`${LAST}?.getAttribute('data-finish') === 'stop'`, null, { timeout: 15_000 });
+  assert.match(await page.locator('.msg.assistant .tool-call').first().innerText(), /calculator\(\{"input":"12\*3"\}\)/);
+  assert.match(await page.locator('.msg.tool').innerText(), /calculator → 36/);
+  assert.match(await page.locator('.msg.assistant .content').last().innerText(), /It says: 36\./);
+  // regenerate the last reply: a second branch of it, with a switcher
+  await page.selectOption('#tools', 'off');
+  await page.locator('.msg.assistant .regenerate').last().click();
+  await page.waitForFunction(`${LAST}?.getAttribute('data-finish') === 'stop'`, null, { timeout: 15_000 });
+  assert.equal(await page.locator('.msg.assistant .branches').last().innerText(), '‹2/2›');
+  // edit the user message: a new branch from there
+  await page.locator('.msg.user .edit').first().click();
+  await page.locator('.msg.user textarea').fill('hello');
+  await page.click('text=Save & branch');
+  await page.waitForFunction(`${LAST}?.getAttribute('data-finish') === 'stop'`, null, { timeout: 15_000 });
+  assert.equal(await page.locator('.msg.user .content').first().innerText(), 'hello');
+  assert.equal(await page.locator('.msg.user .branches').first().innerText(), '‹2/2›');
+  assert.match(await page.locator('.msg.assistant .content').last().innerText(), /^Hello there/);
+  await page.locator('.msg.user .branches button').first().click();
+  assert.equal(await page.locator('.msg.user .content').first().innerText(), 'calc please');
+});
+
+test('chat: JSON-schema mode sends the schema as response_format and the reply is constrained to it', async () => {
+  await page.goto(base + '/#chat');
+  await page.waitForSelector('#model option[value="scripted"]', { state: 'attached' });
+  await page.click('text=+ New chat');
+  await page.fill('#max-tokens', '30');
+  await page.check('#json-mode');
+  await page.fill('#schema', JSON.stringify({ type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'], additionalProperties: false }));
+  const req = page.waitForRequest((r) => r.url().endsWith('/v1/chat/completions'));
+  await send('scripted', 'hi');
+  const body = (await req).postDataJSON() as { response_format: { type: string; json_schema: { schema: unknown; strict: boolean } }; tools?: unknown };
+  assert.equal(body.response_format.type, 'json_schema');
+  assert.deepEqual(body.response_format.json_schema.schema, { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'], additionalProperties: false });
+  assert.equal(body.tools, undefined);
+  await page.waitForFunction(`${LAST}?.getAttribute('data-finish') === 'stop'`, null, { timeout: 15_000 });
+  const reply = JSON.parse(await page.locator('.msg.assistant .content').last().innerText());
+  assert.equal(typeof reply.ok, 'boolean');
+  await page.uncheck('#json-mode');
+});

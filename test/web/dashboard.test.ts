@@ -1,0 +1,66 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { GptforgeServer, loadRunModels, registerWeb } from '../../src/server/index.js';
+import { MetricsLog } from '../../src/train/metrics.js';
+import { tinyRun } from '../run/fixture.js';
+import { launchChromium } from './browser.js';
+
+/**
+ * The training dashboard in a real browser: SFT of a tiny run started from the page, its loss
+ * curve gaining points from metrics.jsonl over server-sent events while it trains, then
+ * stopped from the page (the runner's AbortSignal: it saves a checkpoint).
+ */
+let dir: string;
+let server: GptforgeServer;
+let base: string;
+let browser: Browser;
+
+before(async () => {
+  dir = tinyRun();
+  // the preset's SFT mixture: our own conversations (its arithmetic task does not fit this vocabulary)
+  const conv = join(dir, 'conversations.jsonl');
+  const qa = (q: string, a: string) => JSON.stringify({ messages: [{ role: 'user', content: q }, { role: 'assistant', content: a }] });
+  writeFileSync(conv, [qa('Who are you?', 'I am Forge.'), qa('What is your name?', 'My name is Forge.')].join('\n') + '\n');
+  const preset = JSON.parse(readFileSync(join(dir, 'preset.json'), 'utf8'));
+  preset.sft.mixture.sources = [{ path: conv, weight: 1 }];
+  writeFileSync(join(dir, 'preset.json'), JSON.stringify(preset));
+  server = new GptforgeServer();
+  await registerWeb(server, { runDir: dir, pollMs: 100 });
+  server.setModels(loadRunModels(dir));
+  base = await server.listen(0, '127.0.0.1');
+  browser = await launchChromium();
+});
+after(async () => {
+  await browser?.close();
+  await server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('dashboard: start SFT from the page, watch the loss curve gain points live, stop it', async () => {
+  const page = await browser.newPage();
+  await page.goto(base + '/#dashboard');
+  await page.waitForSelector('.stage[data-stage="sft"] .start-job');
+  await page.fill('input[placeholder="preset"]', '100000');
+  await page.check('#fresh'); // the fixture's sft checkpoint has no optimizer state to resume from
+  await page.click('.stage[data-stage="sft"] .start-job');
+  const points = async (): Promise<number> => Number((await page.locator('.chart[data-title="Loss"]').getAttribute('data-points')) ?? 0);
+  await page.waitForSelector('.chart[data-title="Loss"]', { timeout: 20_000 });
+  const first = await points();
+  await page.waitForFunction((n) => Number((globalThis as any).document.querySelector('.chart[data-title="Loss"]')?.getAttribute('data-points')) >= n + 5, first, { timeout: 20_000 });
+  const later = await points();
+  assert.ok(later >= first + 5, `the curve went from ${first} to ${later} points`);
+  // a running job refuses a second one
+  const again = await fetch(`${base}/web/api/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ stage: 'sft' }) });
+  assert.equal(again.status, 409);
+  await page.click('.stage[data-stage="sft"] .stop-job');
+  await page.waitForSelector('.job[data-state="stopped"]', { timeout: 20_000 });
+  const logged = new MetricsLog(dir).read('sft').filter((r) => typeof r.loss === 'number');
+  assert.ok(logged.length >= later, `${logged.length} records in metrics.jsonl`);
+  assert.ok(logged.length < 100000, 'the stage stopped before its last step');
+  // the run lock taken for the job is released when it ends
+  assert.ok(!existsSync(join(dir, 'run.lock')));
+  await page.close();
+});

@@ -1,0 +1,102 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GptforgeServer, loadRunModels, registerWeb } from '../../src/server/index.js';
+import { isPublicWebPath } from '../../src/server/web.js';
+import { tinyRun } from '../server/fixture.js';
+
+/** The web UI's routes without a browser: authentication, assets, the metrics event stream, bad input. */
+
+test('web: the page and its assets load without the API key, the run API needs it', async () => {
+  const { dir } = tinyRun();
+  const server = new GptforgeServer({ apiKeys: ['sesame'] });
+  await registerWeb(server, { runDir: dir });
+  server.setModels(loadRunModels(dir));
+  const base = await server.listen(0);
+  try {
+    for (const p of ['/', '/web/app.js', '/web/vendor/preact-htm.js', '/web/vendor/uplot.js', '/web/vendor/uplot.css']) {
+      const r = await fetch(base + p);
+      assert.equal(r.status, 200, p);
+      assert.ok((await r.text()).length > 100, p);
+    }
+    assert.match((await fetch(base + '/web/vendor/preact-htm.js')).headers.get('content-type') ?? '', /javascript/);
+    assert.equal((await fetch(base + '/web/api/info')).status, 401);
+    assert.equal((await fetch(base + '/web/../v1/models')).status, 401);
+    assert.equal((await fetch(base + '/web/nothing.js')).status, 404);
+    const info = await fetch(base + '/web/api/info', { headers: { authorization: 'Bearer sesame' } });
+    assert.equal(info.status, 200);
+    const j = (await info.json()) as { stages: Array<{ name: string; state: string; runnable: boolean }> };
+    assert.deepEqual(j.stages.filter((s) => s.state === 'trained').map((s) => s.name), ['base', 'sft', 'rm']);
+    assert.ok(j.stages.find((s) => s.name === 'sft')?.runnable);
+    // bad input is a 400 naming the field
+    const bad = await fetch(base + '/web/api/jobs', { method: 'POST', headers: { authorization: 'Bearer sesame', 'content-type': 'application/json' }, body: JSON.stringify({ stage: 'nope' }) });
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { error: { param: string } }).error.param, 'stage');
+    const sub = await fetch(base + '/web/api/rank/submit', { method: 'POST', headers: { authorization: 'Bearer sesame', 'content-type': 'application/json' }, body: JSON.stringify({ id: 'x', order: [0, 1] }) });
+    assert.equal(sub.status, 400);
+  } finally {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.ok(isPublicWebPath('/') && isPublicWebPath('/web/app.js?v=1'));
+  assert.ok(!isPublicWebPath('/web/api/info') && !isPublicWebPath('/v1/models') && !isPublicWebPath('/metrics2'));
+});
+
+test('web: metrics.jsonl as server-sent events — every record first, then new ones, and a reset when the file is rewritten', async () => {
+  const { dir } = tinyRun();
+  const file = join(dir, 'metrics.jsonl');
+  writeFileSync(file, '{"stage":"sft","step":1,"loss":3}\n{"stage":"sft","step":2,"loss":2.5}\n');
+  const server = new GptforgeServer();
+  await registerWeb(server, { runDir: dir, pollMs: 20 });
+  server.setModels(loadRunModels(dir));
+  const base = await server.listen(0);
+  const ac = new AbortController();
+  try {
+    const res = await fetch(base + '/web/api/metrics', { signal: ac.signal });
+    assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
+    const reader = res.body!.getReader();
+    const dec = new TextDecoder();
+    let buf = '';
+    const next = async (): Promise<{ event: string; data: unknown }> => {
+      for (;;) {
+        const i = buf.indexOf('\n\n');
+        if (i >= 0) {
+          const frame = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const event = /^event: (.*)$/m.exec(frame)?.[1];
+          const data = /^data: (.*)$/m.exec(frame)?.[1];
+          if (event && data && event !== 'job' && event !== 'ping') return { event, data: JSON.parse(data) };
+          continue;
+        }
+        const { value, done } = await reader.read();
+        if (done) throw new Error('stream ended');
+        buf += dec.decode(value, { stream: true });
+      }
+    };
+    const first = await next();
+    assert.equal(first.event, 'reset');
+    assert.deepEqual((first.data as Array<{ step: number }>).map((r) => r.step), [1, 2]);
+    // a torn line is held back until it is complete
+    appendFileSync(file, '{"stage":"sft","step":3,');
+    await new Promise((r) => setTimeout(r, 100));
+    appendFileSync(file, '"loss":2.2}\n');
+    const more = await next();
+    assert.equal(more.event, 'append');
+    assert.deepEqual(more.data, [{ stage: 'sft', step: 3, loss: 2.2 }]);
+    // a resume rewrites the file (truncated to its checkpoint): everything again
+    writeFileSync(file + '.tmp', '{"stage":"sft","step":1,"loss":3}\n');
+    const { renameSync } = await import('node:fs');
+    renameSync(file + '.tmp', file);
+    const reset = await next();
+    assert.equal(reset.event, 'reset');
+    assert.deepEqual((reset.data as Array<{ step: number }>).map((r) => r.step), [1]);
+    // closing the server ends an open stream (fastify would otherwise wait for it)
+    const closed = await Promise.race([server.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('hung'), 3000))]);
+    assert.equal(closed, 'closed');
+  } finally {
+    ac.abort();
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,300 @@
+// Chat: streamed replies from /v1/chat/completions, stop (aborts the fetch: the server stops
+// decoding that row), regenerate, edit a message into a new branch, system prompt, sampling
+// settings, tool calls inline (a calculator the page runs, or the server's built-in one),
+// JSON-schema mode (response_format). Conversations are trees kept in localStorage.
+import { html, useEffect, useRef, useState } from './vendor/preact-htm.js';
+import { events, models, postJSON } from './api.js';
+
+const STORE = 'gptforge.conversations';
+const uid = () => Math.random().toString(36).slice(2, 10);
+
+const CALCULATOR_TOOL = {
+  type: 'function',
+  function: { name: 'calculator', description: 'Evaluates an arithmetic expression', parameters: { type: 'object', properties: { input: { type: 'string' } }, required: ['input'] } },
+};
+
+/** The page's calculator: arithmetic only (digits, + - * / % ^ and parentheses), never arbitrary code. */
+export function calculate(expr) {
+  const src = String(expr).replace(/\^/g, '**').replace(/×/g, '*').replace(/÷/g, '/');
+  if (!/^[\d\s+\-*/%.()]+$/.test(src)) return 'error: not an arithmetic expression';
+  try {
+    const v = Function(`"use strict"; return (${src});`)();
+    return Number.isFinite(v) ? String(Math.round(v * 1e10) / 1e10) : 'error: not a finite number';
+  } catch {
+    return 'error: malformed expression';
+  }
+}
+
+function load() {
+  try {
+    const cs = JSON.parse(localStorage.getItem(STORE) ?? '[]');
+    return Array.isArray(cs) ? cs : [];
+  } catch {
+    return [];
+  }
+}
+
+function newConversation() {
+  return { id: uid(), title: 'New chat', created: Date.now(), system: '', nodes: {}, roots: [], leaf: null };
+}
+
+/** The messages from the root to the leaf. */
+function path(conv) {
+  const out = [];
+  for (let id = conv.leaf; id; id = conv.nodes[id].parent) out.unshift(conv.nodes[id]);
+  return out;
+}
+
+function siblings(conv, node) {
+  return node.parent ? conv.nodes[node.parent].children : conv.roots;
+}
+
+/** The leaf below a node, following each node's newest child. */
+function deepest(conv, id) {
+  while (conv.nodes[id].children.length) id = conv.nodes[id].children[conv.nodes[id].children.length - 1];
+  return id;
+}
+
+function addNode(conv, parent, fields) {
+  const node = { id: uid(), parent, children: [], ...fields };
+  conv.nodes[node.id] = node;
+  (parent ? conv.nodes[parent].children : conv.roots).push(node.id);
+  conv.leaf = node.id;
+  return node;
+}
+
+/** The API's messages for the path ending at `id`. */
+function apiMessages(conv, id) {
+  const msgs = [];
+  if (conv.system.trim()) msgs.push({ role: 'system', content: conv.system });
+  const chain = [];
+  for (let n = id; n; n = conv.nodes[n].parent) chain.unshift(conv.nodes[n]);
+  for (const n of chain) {
+    if (n.role === 'user') msgs.push({ role: 'user', content: n.content });
+    else if (n.role === 'assistant') msgs.push({ role: 'assistant', content: n.content || null, ...(n.tool_calls?.length ? { tool_calls: n.tool_calls } : {}) });
+    else if (n.role === 'tool') msgs.push({ role: 'tool', tool_call_id: n.tool_call_id, content: n.content });
+  }
+  return msgs;
+}
+
+const DEFAULT_SETTINGS = { model: '', temperature: 0.8, top_p: 1, max_tokens: 128, seed: '', tools: 'off', json: false, schema: '{\n  "type": "object",\n  "properties": {"answer": {"type": "string"}},\n  "required": ["answer"]\n}' };
+
+export function Chat() {
+  const [convs, setConvs] = useState(() => load());
+  const [current, setCurrent] = useState(() => load()[0]?.id ?? null);
+  const [served, setServed] = useState([]);
+  const [settings, setSettings] = useState(() => ({ ...DEFAULT_SETTINGS, ...JSON.parse(localStorage.getItem('gptforge.chatSettings') ?? '{}') }));
+  const [input, setInput] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  const [editing, setEditing] = useState(null);
+  const abortRef = useRef(null);
+  const [, force] = useState(0);
+  const rerender = () => force((x) => x + 1);
+
+  useEffect(() => {
+    models().then((ms) => {
+      const gen = ms.filter((m) => m.id !== 'rm');
+      setServed(gen);
+      if (!gen.some((m) => m.id === settings.model) && gen.length) setSettings((s) => ({ ...s, model: gen.find((m) => m.id === 'sft')?.id ?? gen[gen.length - 1].id }));
+    }).catch((e) => setError(String(e.message ?? e)));
+  }, []);
+  useEffect(() => localStorage.setItem('gptforge.chatSettings', JSON.stringify(settings)), [settings]);
+
+  const save = (list = convs) => {
+    localStorage.setItem(STORE, JSON.stringify(list));
+    setConvs([...list]);
+  };
+  let conv = convs.find((c) => c.id === current);
+
+  const ensureConv = () => {
+    if (conv) return conv;
+    conv = newConversation();
+    convs.unshift(conv);
+    setCurrent(conv.id);
+    return conv;
+  };
+
+  /** Stream one assistant reply under `parentId`; with the page's calculator, run its calls and go on. */
+  async function generate(c, parentId) {
+    setBusy(true);
+    setError('');
+    const ac = new AbortController();
+    abortRef.current = ac;
+    try {
+      for (let round = 0; round < 4; round++) {
+        const node = addNode(c, parentId, { role: 'assistant', content: '', model: settings.model, deltas: 0, finish: null });
+        save();
+        const messages = apiMessages(c, parentId);
+        // the reply's budget within the model's context (the server refuses more, as OpenAI does)
+        const ctx = served.find((m) => m.id === settings.model)?.context_length ?? Infinity;
+        const { count } = await postJSON('/tokenize', { model: settings.model, messages }, ac.signal);
+        if (count >= ctx) throw new Error(`the conversation is ${count} tokens, the model's context ${ctx}: start a new chat`);
+        const body = {
+          model: settings.model,
+          messages,
+          stream: true,
+          temperature: Number(settings.temperature),
+          top_p: Number(settings.top_p),
+          max_tokens: Math.min(Number(settings.max_tokens), ctx - count),
+          ...(settings.seed !== '' ? { seed: Number(settings.seed) } : {}),
+        };
+        if (settings.json) {
+          let schema;
+          try {
+            schema = JSON.parse(settings.schema);
+          } catch (e) {
+            throw new Error(`the JSON schema does not parse: ${e.message}`);
+          }
+          body.response_format = { type: 'json_schema', json_schema: { name: 'reply', schema, strict: true } };
+        } else if (settings.tools === 'page') body.tools = [CALCULATOR_TOOL];
+        else if (settings.tools === 'server') body.builtin_tools = ['calculator'];
+        for await (const { data } of events('/v1/chat/completions', { method: 'POST', body, signal: ac.signal })) {
+          if (data === '[DONE]') break;
+          if (data?.error) throw new Error(data.error.message);
+          const ch = data?.choices?.[0];
+          if (!ch) continue;
+          if (typeof ch.delta?.content === 'string' && ch.delta.content !== '') {
+            node.content += ch.delta.content;
+            node.deltas++;
+          }
+          if (ch.delta?.tool_calls) node.tool_calls = ch.delta.tool_calls.map(({ index, ...t }) => t);
+          if (ch.finish_reason) node.finish = ch.finish_reason;
+          rerender();
+        }
+        save();
+        // the page's calculator: run each call, append its result, continue the reply
+        if (node.finish === 'tool_calls' && settings.tools === 'page' && node.tool_calls?.length) {
+          let last = node.id;
+          for (const call of node.tool_calls) {
+            let input = call.function.arguments;
+            try {
+              input = JSON.parse(input).input ?? input;
+            } catch {}
+            last = addNode(c, last, { role: 'tool', tool_call_id: call.id, name: call.function.name, content: calculate(input) }).id;
+          }
+          parentId = last;
+          save();
+          continue;
+        }
+        break;
+      }
+    } catch (e) {
+      const n = c.nodes[c.leaf];
+      if (e.name === 'AbortError') {
+        if (n?.role === 'assistant') n.finish = 'stopped';
+      } else {
+        if (n?.role === 'assistant' && !n.finish) n.finish = 'error';
+        setError(String(e.message ?? e));
+      }
+      save();
+    } finally {
+      abortRef.current = null;
+      setBusy(false);
+    }
+  }
+
+  function send() {
+    const text = input.trim();
+    if (!text || busy || !settings.model) return;
+    const c = ensureConv();
+    if (c.title === 'New chat') c.title = text.slice(0, 40);
+    const u = addNode(c, c.leaf, { role: 'user', content: text });
+    setInput('');
+    save();
+    generate(c, u.id);
+  }
+
+  function regenerate(node) {
+    if (busy) return;
+    generate(conv, node.parent);
+  }
+
+  function saveEdit(node, text) {
+    setEditing(null);
+    if (busy || !text.trim()) return;
+    const u = addNode(conv, node.parent, { role: 'user', content: text.trim() });
+    save();
+    generate(conv, u.id);
+  }
+
+  function switchTo(node, delta) {
+    const sib = siblings(conv, node);
+    const i = sib.indexOf(node.id) + delta;
+    if (i < 0 || i >= sib.length) return;
+    conv.leaf = deepest(conv, sib[i]);
+    save();
+  }
+
+  const set = (k) => (e) => setSettings((s) => ({ ...s, [k]: e.target.type === 'checkbox' ? e.target.checked : e.target.value }));
+  const msgs = conv ? path(conv) : [];
+
+  return html`
+    <div class="chat">
+      <aside class="sidebar">
+        <button class="primary" onClick=${() => { const c = newConversation(); convs.unshift(c); setCurrent(c.id); save(); }}>+ New chat</button>
+        <ul class="convs">
+          ${convs.map((c) => html`<li class=${c.id === current ? 'active' : ''} key=${c.id}>
+            <a href="#chat" onClick=${() => setCurrent(c.id)}>${c.title}</a>
+            <button class="icon" title="delete" onClick=${() => save(convs.filter((x) => x.id !== c.id))}>×</button>
+          </li>`)}
+        </ul>
+      </aside>
+      <section class="thread">
+        ${conv && html`<details class="system"><summary>System prompt${conv.system ? ': ' + conv.system.slice(0, 60) : ''}</summary>
+          <textarea rows="3" value=${conv.system} onInput=${(e) => { conv.system = e.target.value; save(); }} placeholder="You are a helpful assistant."></textarea></details>`}
+        <div class="messages" id="messages">
+          ${msgs.length === 0 && html`<p class="hint">Send a message to the ${settings.model || '…'} model. Replies stream token by token; Stop ends decoding on the server.</p>`}
+          ${msgs.map((n) => html`<${MessageView} key=${n.id} node=${n} conv=${conv} busy=${busy} editing=${editing === n.id}
+            onEdit=${() => setEditing(n.id)} onSaveEdit=${(t) => saveEdit(n, t)} onCancel=${() => setEditing(null)}
+            onRegenerate=${() => regenerate(n)} onSwitch=${(d) => switchTo(n, d)} />`)}
+        </div>
+        ${error && html`<p class="error">${error}</p>`}
+        <form class="composer" onSubmit=${(e) => { e.preventDefault(); send(); }}>
+          <textarea id="prompt" rows="2" value=${input} placeholder="Message (Enter to send, Shift+Enter for a new line)"
+            onInput=${(e) => setInput(e.target.value)} onKeyDown=${(e) => { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); send(); } }}></textarea>
+          ${busy ? html`<button type="button" id="stop" class="danger" onClick=${() => abortRef.current?.abort()}>Stop</button>`
+                 : html`<button type="submit" id="send" class="primary" disabled=${!settings.model}>Send</button>`}
+        </form>
+      </section>
+      <aside class="settings">
+        <h3>Settings</h3>
+        <label>Model <select id="model" value=${settings.model} onChange=${set('model')}>${served.map((m) => html`<option value=${m.id}>${m.id}</option>`)}</select></label>
+        <label>Temperature <input type="number" step="0.1" min="0" max="2" value=${settings.temperature} onInput=${set('temperature')} /></label>
+        <label>Top p <input type="number" step="0.05" min="0.05" max="1" value=${settings.top_p} onInput=${set('top_p')} /></label>
+        <label>Max tokens <input id="max-tokens" type="number" min="1" value=${settings.max_tokens} onInput=${set('max_tokens')} /></label>
+        <label>Seed <input type="number" placeholder="random" value=${settings.seed} onInput=${set('seed')} /></label>
+        <label>Tools <select id="tools" value=${settings.tools} onChange=${set('tools')} disabled=${settings.json}>
+          <option value="off">off</option>
+          <option value="page">calculator (calls shown, run by the page)</option>
+          <option value="server">calculator (server built-in)</option>
+        </select></label>
+        <label class="row"><input id="json-mode" type="checkbox" checked=${settings.json} onChange=${set('json')} /> JSON-schema mode</label>
+        ${settings.json && html`<textarea id="schema" rows="8" class="mono" value=${settings.schema} onInput=${set('schema')}></textarea>`}
+      </aside>
+    </div>`;
+}
+
+function MessageView({ node, conv, busy, editing, onEdit, onSaveEdit, onCancel, onRegenerate, onSwitch }) {
+  const [draft, setDraft] = useState(node.content);
+  const sib = siblings(conv, node);
+  const i = sib.indexOf(node.id);
+  const nav = sib.length > 1 && html`<span class="branches"><button class="icon" onClick=${() => onSwitch(-1)} disabled=${busy || i === 0}>‹</button>${i + 1}/${sib.length}<button class="icon" onClick=${() => onSwitch(1)} disabled=${busy || i === sib.length - 1}>›</button></span>`;
+  if (node.role === 'tool') {
+    return html`<div class="msg tool"><span class="tool-call">${node.name ?? 'tool'} → <b>${node.content}</b></span></div>`;
+  }
+  if (node.role === 'user') {
+    return html`<div class="msg user">
+      ${editing ? html`<div><textarea rows="3" value=${draft} onInput=${(e) => setDraft(e.target.value)}></textarea>
+          <button class="primary" onClick=${() => onSaveEdit(draft)}>Save & branch</button> <button onClick=${onCancel}>Cancel</button></div>`
+        : html`<div class="content">${node.content}</div>`}
+      <div class="meta">${nav}${!editing && html`<button class="link edit" disabled=${busy} onClick=${() => { setDraft(node.content); onEdit(); }}>edit</button>`}</div>
+    </div>`;
+  }
+  return html`<div class="msg assistant" data-deltas=${node.deltas ?? 0} data-finish=${node.finish ?? ''}>
+    <div class="content">${node.content}${!node.finish && busy && html`<span class="cursor">▍</span>`}</div>
+    ${node.tool_calls?.map((t) => html`<div class="tool-call">🔧 ${t.function.name}(${t.function.arguments})</div>`)}
+    <div class="meta">${nav}<span>${node.model}</span>${node.finish && html`<span class="finish">${node.finish}</span>`}
+      <button class="link regenerate" disabled=${busy} onClick=${onRegenerate}>regenerate</button></div>
+  </div>`;
+}

@@ -1,0 +1,122 @@
+// Compare: one prompt to the base model (through the fake-conversation document, the talk's
+// trick for making a base model answer), the SFT model and the RLHF models side by side, each
+// reply scored by the reward model (POST /v1/rewards). Everything through the public API.
+import { html, useEffect, useState } from './vendor/preact-htm.js';
+import { getText, models, postJSON } from './api.js';
+
+const ORDER = ['base', 'sft', 'rl', 'rl-grpo', 'rl-reinforce', 'dpo'];
+
+/** The fake conversation with the person's last question replaced by `prompt`. */
+export function fakeConversation(template, prompt) {
+  const at = template.lastIndexOf('Person:');
+  return `${at >= 0 ? template.slice(0, at) : template + '\n\n'}Person: ${prompt.trim()}\nAssistant:`;
+}
+
+/**
+ * The base model's document and reply budget that fit its context: the whole fake
+ * conversation, else with its earliest exchanges dropped, else the question alone.
+ */
+async function fitBase(template, prompt, ctx, maxTokens) {
+  const blocks = template.split(/\n\n+/);
+  const intro = blocks[0];
+  const exchanges = blocks.slice(1, -1);
+  const tries = [];
+  for (let drop = 0; drop <= exchanges.length; drop++) tries.push([intro, ...exchanges.slice(drop), 'Person: x'].join('\n\n'));
+  tries.push('Person: x');
+  for (const t of tries) {
+    const doc = fakeConversation(t, prompt);
+    const { count } = await postJSON('/tokenize', { model: 'base', prompt: doc });
+    if (count + Math.min(16, maxTokens) <= ctx) return { doc, max: Math.min(maxTokens, ctx - count) };
+  }
+  throw new Error(`the prompt does not fit the base model's context of ${ctx} tokens`);
+}
+
+/** A chat reply's budget within the model's context. */
+async function fitChat(model, messages, ctx, maxTokens) {
+  const { count } = await postJSON('/tokenize', { model, messages });
+  if (count >= ctx) throw new Error(`the prompt is ${count} tokens, the model's context ${ctx}`);
+  return Math.min(maxTokens, ctx - count);
+}
+
+export function Compare() {
+  const [served, setServed] = useState([]);
+  const [ctx, setCtx] = useState({});
+  const [template, setTemplate] = useState('');
+  const [prompt, setPrompt] = useState('Why is the sea salty?');
+  const [temperature, setTemperature] = useState(0.7);
+  const [maxTokens, setMaxTokens] = useState(96);
+  const [results, setResults] = useState({});
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+
+  useEffect(() => {
+    models().then((ms) => { setServed(ms.map((m) => m.id)); setCtx(Object.fromEntries(ms.map((m) => [m.id, m.context_length]))); }).catch((e) => setError(e.message));
+    getText('/web/api/prompts/fake-conversation').then(setTemplate).catch((e) => setError(e.message));
+  }, []);
+  const gen = ORDER.filter((id) => served.includes(id)).concat(served.filter((id) => !ORDER.includes(id) && id !== 'rm'));
+  const hasRm = served.includes('rm');
+
+  async function run() {
+    setBusy(true);
+    setError('');
+    setResults({});
+    const seed = Math.floor(Math.random() * 1e9);
+    const out = {};
+    await Promise.all(gen.map(async (id) => {
+      try {
+        if (id === 'base') {
+          const { doc, max } = await fitBase(template, prompt, ctx[id], Number(maxTokens));
+          const r = await postJSON('/v1/completions', { model: id, prompt: doc, max_tokens: max, temperature: Number(temperature), stop: ['\nPerson:'], seed });
+          out[id] = { reply: r.choices[0].text.trim(), finish: r.choices[0].finish_reason };
+        } else {
+          const messages = [{ role: 'user', content: prompt }];
+          const max = await fitChat(id, messages, ctx[id], Number(maxTokens));
+          const r = await postJSON('/v1/chat/completions', { model: id, messages, max_tokens: max, temperature: Number(temperature), seed, builtin_tools: ['calculator'] });
+          out[id] = { reply: r.choices[0].message.content ?? '', finish: r.choices[0].finish_reason };
+        }
+      } catch (e) {
+        out[id] = { error: e.message };
+      }
+      setResults({ ...out });
+    }));
+    if (hasRm) {
+      // one request per reply: a reply longer than the reward model's context loses its own score only
+      await Promise.all(gen.filter((id) => out[id] && !out[id].error).map(async (id) => {
+        try {
+          const r = await postJSON('/v1/rewards', { input: [{ prompt, reply: out[id].reply }] });
+          out[id].score = r.data[0].score;
+        } catch (e) {
+          out[id].scoreError = e.message;
+        }
+      }));
+      setResults({ ...out });
+    }
+    setBusy(false);
+  }
+
+  const scores = Object.values(results).map((r) => r.score).filter((s) => typeof s === 'number');
+  const best = scores.length ? Math.max(...scores) : null;
+  return html`<div class="page compare">
+    <h2>Compare base, SFT and RLHF</h2>
+    <label>Prompt <textarea id="compare-prompt" rows="2" value=${prompt} onInput=${(e) => setPrompt(e.target.value)}></textarea></label>
+    <div class="toolbar">
+      <label>temperature <input type="number" step="0.1" min="0" max="2" value=${temperature} onInput=${(e) => setTemperature(e.target.value)} style="width:70px" /></label>
+      <label>max tokens <input id="compare-max-tokens" type="number" min="1" value=${maxTokens} onInput=${(e) => setMaxTokens(e.target.value)} style="width:80px" /></label>
+      <button id="compare-run" class="primary" disabled=${busy || !prompt.trim() || gen.length === 0} onClick=${run}>${busy ? 'Generating…' : 'Compare'}</button>
+      <span class="hint">${hasRm ? 'scores: the reward model (higher is better)' : 'no reward model in this run: no scores'}</span>
+    </div>
+    ${error && html`<p class="error">${error}</p>`}
+    <div class="cols">
+      ${gen.map((id) => {
+        const r = results[id];
+        return html`<div class="col" data-model=${id}>
+          <h3>${id}${r && typeof r.score === 'number' && html`<span class="score" title="reward-model score">${r.score === best ? '★ ' : ''}${r.score.toFixed(3)}</span>`}</h3>
+          <div class="hint">${id === 'base' ? 'base model, prompted with a fake conversation' : 'chat model'}</div>
+          ${r?.error ? html`<p class="error">${r.error}</p>` : html`<div class="reply">${r ? r.reply || '(empty)' : busy ? '…' : ''}</div>`}
+          ${r?.finish && html`<div class="hint">finish: ${r.finish}</div>`}
+          ${r?.scoreError && html`<div class="error">reward model: ${r.scoreError}</div>`}
+        </div>`;
+      })}
+    </div>
+  </div>`;
+}
