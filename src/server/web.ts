@@ -15,6 +15,9 @@ import { formatCompletion, handledPrompts, RankingSession, readPromptsJSONL, sam
 import { runLayout } from '../run/layout.js';
 import { loadModel } from '../run/models.js';
 import { runSft } from '../run/sft.js';
+import { runRm } from '../run/rm.js';
+import { runRl } from '../run/rl.js';
+import { runDpo } from '../run/dpo.js';
 import type { MetricRecord } from '../train/metrics.js';
 import { GptforgeError } from '../util/errors.js';
 import { holdLock, holdRunLock, processAlive, readLock, releaseLock, type LockInfo } from '../util/lock.js';
@@ -57,6 +60,10 @@ export type StageRunner = (runDir: string, opts: StageJobOptions) => Promise<unk
  */
 export const STAGE_RUNNERS: Record<string, StageRunner> = {
   sft: (runDir, o) => runSft(runDir, { signal: o.signal, steps: o.steps, fresh: o.fresh, quiet: true }),
+  rm: (runDir, o) => runRm(runDir, { signal: o.signal, maxSteps: o.steps, fresh: o.fresh, quiet: true }),
+  rl: (runDir, o) => runRl(runDir, { signal: o.signal, maxSteps: o.steps, fresh: o.fresh, quiet: true }),
+  'rl-grpo': (runDir, o) => runRl(runDir, { algo: 'grpo', signal: o.signal, maxSteps: o.steps, fresh: o.fresh, quiet: true }),
+  dpo: (runDir, o) => runDpo(runDir, { signal: o.signal, maxSteps: o.steps, fresh: o.fresh, quiet: true }),
 };
 
 /** Task families whose held-out prompts are ranked when the run has no label-prompts.jsonl. */
