@@ -1,9 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderConversation } from '../data/chat.js';
+import { renderConversation, type RenderedConversation } from '../data/chat.js';
 import type { Conversation } from '../data/conversation.js';
 import { PackedLoader } from '../data/sft.js';
-import { THINK_TRIGGER, THINKING_TASKS } from '../data/synthetic/longarith.js';
+import { longAddition, longMultiplication, THINK_TRIGGER, THINKING_TASKS } from '../data/synthetic/longarith.js';
+import { reflection } from '../data/synthetic/reflect.js';
+import { skillLevels } from '../data/synthetic/skill.js';
 import type { SyntheticTask } from '../data/synthetic/task.js';
 import { makeConfig, type GPTConfigInput } from '../model/config.js';
 import { GPT } from '../model/gpt.js';
@@ -15,9 +17,11 @@ import { GptforgeError } from '../util/errors.js';
 import { ChatEngine, type DecodingModel } from '../infer/engine.js';
 
 /**
- * The tokens-to-think recipe at our scale: a small GPT trained from scratch on the long
- * arithmetic families alone (src/data/synthetic/longarith.ts), half of the prompts with the
- * "Let's think step by step." trigger and a scratchpad answer, half answered directly.
+ * The techniques model at our scale: a small GPT trained from scratch on the families of
+ * docs/techniques.md alone — long addition and multiplication (src/data/synthetic/longarith.ts;
+ * half of the prompts with the "Let's think step by step." trigger and a scratchpad answer,
+ * half answered directly), skill levels in the system prompt (skill.ts) and reflection
+ * (reflect.ts), shared as TECHNIQUE_MIXTURE says.
  *
  * Why from scratch rather than on top of the run's SFT model: the default tokenizer's
  * pattern cuts numbers into one- and two-digit pieces, so the same digit column is a
@@ -33,7 +37,7 @@ import { ChatEngine, type DecodingModel } from '../infer/engine.js';
 export interface ThinkingTrainOptions {
   /** Model shape (vocabSize comes from the tokenizer). Default 4 layers, 4 heads, 128 wide, context 384, RoPE. */
   model?: Partial<GPTConfigInput>;
-  /** Training conversations (default 24,000; half addition, half multiplication). */
+  /** Training conversations (default 30,000, shared as TECHNIQUE_MIXTURE says). */
   examples?: number;
   /** Operand digits trained on (default 1–6). */
   minDigits?: number;
@@ -53,27 +57,50 @@ export interface ThinkingTrainOptions {
   resume?: boolean;
 }
 
-/** The training conversations: every family in THINKING_TASKS, both modes, train split. */
-export function thinkingConversations(n: number, seed: number, minDigits = 1, maxDigits = 6, tasks: readonly SyntheticTask[] = THINKING_TASKS): Conversation[] {
-  const per = Math.ceil(n / tasks.length);
-  const out: Conversation[] = [];
-  for (const t of tasks) for (const ex of t.generate('train', per, seed, { variant: { minDigits, maxDigits, mode: 'both' } })) out.push(ex.conversation);
-  return out.slice(0, n);
+/** The families of the techniques model and their shares of its training conversations. */
+export const TECHNIQUE_MIXTURE: ReadonlyArray<{ task: SyntheticTask; weight: number }> = [
+  { task: longAddition, weight: 0.35 },
+  { task: longMultiplication, weight: 0.2 },
+  { task: skillLevels, weight: 0.2 },
+  { task: reflection, weight: 0.25 },
+];
+
+/** The training conversations: each family's share of n, train split (the long arithmetic families in both modes, 1–maxDigits digits). */
+export function thinkingConversations(n: number, seed: number, minDigits = 1, maxDigits = 6, mixture = TECHNIQUE_MIXTURE): Array<{ task: string; conversation: Conversation }> {
+  const total = mixture.reduce((s, m) => s + m.weight, 0);
+  const out: Array<{ task: string; conversation: Conversation }> = [];
+  for (const { task, weight } of mixture) {
+    const variant = THINKING_TASKS.includes(task) ? { minDigits, maxDigits, mode: 'both' } : undefined;
+    for (const ex of task.generate('train', Math.round((n * weight) / total), seed, { variant })) out.push({ task: task.name, conversation: ex.conversation });
+  }
+  return out;
+}
+
+/**
+ * Render for training; the reflection family's first reply (a deliberately wrong answer half
+ * the time) becomes context: its mask is cleared through its <|assistant_end|>.
+ */
+export function renderForTraining(tok: Tokenizer, task: string, conv: Conversation): RenderedConversation {
+  const r = renderConversation(tok, conv);
+  if (task !== reflection.name) return r;
+  const end = r.ids.indexOf(tok.specialId('<|assistant_end|>'));
+  const mask = r.mask.map((m, i) => (i <= end ? 0 : m));
+  return { ids: r.ids, mask };
 }
 
 /** Train the tokens-to-think model into `dir` (see the interface). Resumes unless `resume: false`. */
 export async function trainThinking(dir: string, o: ThinkingTrainOptions = {}): Promise<TrainResult & { tok: Tokenizer; model: GPT }> {
   const seed = o.seed ?? 1;
-  const convs = thinkingConversations(o.examples ?? 24000, seed, o.minDigits ?? 1, o.maxDigits ?? 6);
+  const convs = thinkingConversations(o.examples ?? 30000, seed, o.minDigits ?? 1, o.maxDigits ?? 6);
   // the tokenizer learns on the conversations' text plus prompts with the longest operands, so 7–8 digit prompts tokenize the same way
-  const texts = convs.slice(0, 4000).flatMap((c) => c.messages.map((m) => m.content));
+  const texts = convs.filter((_, i) => i % 6 === 0).flatMap((c) => c.conversation.messages.map((m) => m.content));
   const tok = trainTokenizer(texts, { vocabSize: o.vocabSize ?? 384, pattern: 'gpt4-digits' });
   const T = o.seqLen ?? 256;
   const B = o.batchSize ?? 16;
   const cfg = makeConfig({ nLayer: 4, nHead: 4, nEmbd: 128, blockSize: 384, position: 'rope', ...o.model, vocabSize: tok.vocabSize });
   if (T > cfg.blockSize) throw new GptforgeError(`seqLen ${T} exceeds the context ${cfg.blockSize}`, { field: 'seqLen' });
   const model = new GPT(cfg, { seed });
-  const items = convs.map((c) => renderConversation(tok, c));
+  const items = convs.map((c) => renderForTraining(tok, c.task, c.conversation));
   const fits = items.filter((it) => it.ids.length <= T + 1);
   if (fits.length < items.length * 0.99) throw new GptforgeError(`${items.length - fits.length} of ${items.length} conversations are longer than a row of ${T + 1} tokens: raise seqLen`, { field: 'seqLen' });
   const pad = tok.specialId('<|pad|>');
