@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { measureConsistency, measureReflection, measureSkill } from '../src/assist/measure.js';
-import { evalThinking, trainThinking } from '../src/assist/thinking.js';
+import { measureConsistency, measureReflection, measureSkill, measureTot } from '../src/assist/measure.js';
+import { COUNTDOWN_MIXTURE, evalThinking, trainThinking } from '../src/assist/thinking.js';
 import { techniquesReport } from '../src/assist/report.js';
 import { engineSummary } from '../src/engine/backend.js';
 import { loadModel } from '../src/run/models.js';
@@ -11,7 +11,8 @@ import { loadModel } from '../src/run/models.js';
  * go to <dir>/techniques.json, the tables to <dir>/techniques.md, the curve to
  * <dir>/self-consistency.svg:
  *
- *   node dist/bench/techniques.js train <dir> [steps]    the techniques model (one ≤ CHUNK_MINUTES chunk; rerun resumes)
+ *   node dist/bench/techniques.js train <dir> [steps] [countdown]   the techniques model, or the game-of-24 one (one ≤ CHUNK_MINUTES chunk; rerun resumes)
+ *   node dist/bench/techniques.js tot <dir> [n]           tree of thoughts vs one chain of thought vs k samples at the same tokens (the game-of-24 model)
  *   node dist/bench/techniques.js cot <dir> [perCell]     direct vs step by step, 1–8 digits
  *   node dist/bench/techniques.js skill <dir> [n]         ask for success: expert / none / novice / out-of-distribution
  *   node dist/bench/techniques.js reflect <dir> [n] [digits]   reflection per feedback source
@@ -37,7 +38,12 @@ async function main(): Promise<void> {
   if (cmd === 'train') {
     // one chunk of at most CHUNK_MINUTES (default 8): the stage saves and a rerun resumes, so heavy jobs interleave
     const minutes = Number(process.env.CHUNK_MINUTES ?? 8);
-    const r = await trainThinking(dir, { steps: arg ? Number(arg) : undefined, signal: AbortSignal.timeout(minutes * 60_000) });
+    const countdownOnly = arg2 === 'countdown';
+    const r = await trainThinking(dir, {
+      steps: arg ? Number(arg) : undefined,
+      signal: AbortSignal.timeout(minutes * 60_000),
+      ...(countdownOnly ? { mixture: COUNTDOWN_MIXTURE, examples: 20000, seqLen: 160 } : {}),
+    });
     console.log(`${r.interrupted ? 'chunk ended' : 'done'} at step ${r.step}: ${r.model.config.nLayer}×${r.model.config.nEmbd}, vocab ${r.tok.vocabSize}, loss ${r.lastLoss.toFixed(4)}, ${secs().toFixed(0)} s`);
     return;
   }
@@ -59,6 +65,10 @@ async function main(): Promise<void> {
       const r = measureConsistency(model, tok, { digits, problems: arg ? Number(arg) : 30, ks: [1, 2, 4, 8, 16] });
       for (const row of [r.greedy, ...r.rows]) console.log(`k=${row.k || 'greedy'}: majority ${row.majority} logprob ${row.logprob} oracle ${row.oracle} of ${row.total}, ${(row.ms / 1000).toFixed(1)} s, ${row.tokens} tokens`);
       save('sc', { digits, ...r }, secs());
+    } else if (cmd === 'tot') {
+      const r = measureTot(model, tok, { problems: arg ? Number(arg) : 30 });
+      console.log(JSON.stringify(r));
+      save('tot', r, secs());
     } else throw new Error(`unknown subcommand ${cmd}`);
   }
   const { markdown, svg } = techniquesReport(results);

@@ -7,6 +7,7 @@ import type { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
 import { selfConsistency, type SelfConsistencyResult } from './consistency.js';
 import { reflect, type ReflectTrace } from './reflect.js';
+import { formatTot, treeOfThoughts, type TotTrace } from './tot.js';
 import { extractAnswer } from './vote.js';
 
 /**
@@ -18,9 +19,11 @@ import { extractAnswer } from './vote.js';
  * - `self-consistency`: k sampled step-by-step replies on one shared prefill, majority vote
  *   (and the log-probability- and reward-weighted votes: consistency.ts);
  * - `reflect`: a direct answer, then up to `rounds` reviews with feedback from the model
- *   itself, the calculator, or a verifier's verdict (reflect.ts).
+ *   itself, the calculator, or a verifier's verdict (reflect.ts);
+ * - `tot`: tree of thoughts on the game of 24 — the question's numbers (2–6 of them) are the
+ *   start; breadth-first search with the model's own sure/likely/impossible values (tot.ts).
  */
-export const TECHNIQUES = ['direct', 'cot', 'self-consistency', 'reflect'] as const;
+export const TECHNIQUES = ['direct', 'cot', 'self-consistency', 'reflect', 'tot'] as const;
 export type Technique = (typeof TECHNIQUES)[number];
 
 export interface AskOptions extends Pick<ChatOptions, 'maxTokens' | 'tools' | 'topK' | 'topP'> {
@@ -38,6 +41,9 @@ export interface AskOptions extends Pick<ChatOptions, 'maxTokens' | 'tools' | 't
   feedback?: FeedbackSource;
   rounds?: number;
   verify?(question: string, answer: string): boolean;
+  /** Tree of thoughts: states kept per level and thoughts per state. */
+  breadth?: number;
+  proposals?: number;
 }
 
 /** What a technique did, step by step. */
@@ -53,6 +59,8 @@ export interface AskTrace {
   consistency?: SelfConsistencyResult;
   /** Reflection's first answer and rounds. */
   reflection?: ReflectTrace;
+  /** The tree of thoughts' levels and path. */
+  tree?: TotTrace;
   /** Tokens sampled in all. */
   tokens: number;
   ms: number;
@@ -93,6 +101,12 @@ export function ask(engine: ChatEngine, question: string, o: AskOptions): AskTra
       const last = t.rounds[t.rounds.length - 1];
       return { technique: o.technique, prompt: question, reply: last?.review ?? t.first, answer: t.answer, reflection: t, tokens: t.tokens, ms: performance.now() - t0 };
     }
+    case 'tot': {
+      const nums = (question.match(/\d+/g) ?? []).map(Number);
+      const t = treeOfThoughts(engine, nums, { breadth: o.breadth, proposals: o.proposals });
+      const path = t.best ? t.best.steps.map((s) => `${s.a}${s.op}${s.b}=${s.c}`).join(', ') : '';
+      return { technique: o.technique, prompt: question, reply: path, answer: t.best ? String(t.best.nums[0]) : undefined, tree: t, tokens: t.tokens, ms: performance.now() - t0 };
+    }
     default:
       throw new GptforgeError(`unknown technique "${String(o.technique)}" (one of: ${TECHNIQUES.join(', ')})`, { field: 'technique' });
   }
@@ -113,7 +127,8 @@ export function formatTrace(t: AskTrace): string {
     const r = t.reflection;
     lines.push('── first answer', r.first, '');
     r.rounds.forEach((x, i) => lines.push(`── round ${i + 1}: ${x.feedback}`, x.review, `(answer now ${x.answer ?? '—'})`, ''));
-  } else lines.push(t.reply, '');
+  } else if (t.tree) lines.push(formatTot(t.tree), '');
+  else lines.push(t.reply, '');
   lines.push(`answer: ${t.answer ?? '—'}  (${t.tokens} tokens sampled, ${(t.ms / 1000).toFixed(2)} s)`);
   return lines.join('\n');
 }

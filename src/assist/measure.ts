@@ -1,4 +1,5 @@
 import { longAddition } from '../data/synthetic/longarith.js';
+import { countdown, numbersOf, reaches24, solvePrompt } from '../data/synthetic/countdown.js';
 import { FEEDBACK_SOURCES, type FeedbackSource } from '../data/synthetic/reflect.js';
 import { OUT_OF_DISTRIBUTION, SKILL_PROMPTS, skillLevels } from '../data/synthetic/skill.js';
 import type { SyntheticTask } from '../data/synthetic/task.js';
@@ -6,6 +7,7 @@ import { ChatEngine, type DecodingModel } from '../infer/engine.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { selfConsistency } from './consistency.js';
 import { reflect } from './reflect.js';
+import { treeOfThoughts } from './tot.js';
 
 /**
  * The measurements of docs/techniques.md, one function per technique; each asks held-out
@@ -151,3 +153,52 @@ export function measureReflection(model: DecodingModel, tok: Tokenizer, o: { pro
   });
 }
 
+
+/** Tree of thoughts vs one chain of thought vs k sampled chains at about the same tokens, on held-out solvable games of 24. */
+export interface TotResult {
+  problems: number;
+  /** Greedy single-path chain of thought that reaches 24. */
+  cot: number;
+  cotTokens: number;
+  /** Tree of thoughts solved (the model's own values choose the path; no checker). */
+  tot: number;
+  totTokens: number;
+  /** k samples (T = 0.7) with about ToT's tokens: some sample reaches 24 (the checker's pick, a ceiling). */
+  k: number;
+  sampled: number;
+  sampledTokens: number;
+  ms: { cot: number; tot: number; sampled: number };
+}
+
+export function measureTot(model: DecodingModel, tok: Tokenizer, o: { problems: number; breadth?: number; proposals?: number; seed?: number }): TotResult {
+  const engine = new ChatEngine(model, tok);
+  const puzzles: number[][] = [];
+  for (const e of countdown.generate('test', o.problems * 8, o.seed ?? 19, { variant: { kind: 'solve' } })) {
+    const nums = numbersOf(e.prompt)!;
+    if (!puzzles.some((p) => p.join() === nums.join())) puzzles.push(nums);
+    if (puzzles.length === o.problems) break;
+  }
+  const r: TotResult = { problems: puzzles.length, cot: 0, cotTokens: 0, tot: 0, totTokens: 0, k: 1, sampled: 0, sampledTokens: 0, ms: { cot: 0, tot: 0, sampled: 0 } };
+  let t = performance.now();
+  for (const nums of puzzles) {
+    const reply = engine.reply({ messages: [{ role: 'user', content: solvePrompt(nums) }] }, { temperature: 0, maxTokens: 96, onStep: () => r.cotTokens++ });
+    if (reaches24(nums, reply.text)) r.cot++;
+  }
+  r.ms.cot = performance.now() - t;
+  t = performance.now();
+  for (const nums of puzzles) {
+    const trace = treeOfThoughts(engine, nums, { breadth: o.breadth, proposals: o.proposals });
+    r.totTokens += trace.tokens;
+    if (trace.solved) r.tot++;
+  }
+  r.ms.tot = performance.now() - t;
+  r.k = Math.max(1, Math.min(64, Math.round(r.totTokens / Math.max(1, r.cotTokens))));
+  t = performance.now();
+  for (const nums of puzzles) {
+    const sc = selfConsistency(engine, { messages: [{ role: 'user', content: solvePrompt(nums) }] }, { k: r.k, temperature: 0.7, maxTokens: 96 });
+    r.sampledTokens += sc.samples.reduce((s, x) => s + x.tokens, 0);
+    if (sc.samples.some((x) => reaches24(nums, x.text))) r.sampled++;
+  }
+  r.ms.sampled = performance.now() - t;
+  return r;
+}

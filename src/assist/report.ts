@@ -1,5 +1,5 @@
 import { lossCurveSVG } from '../eval/plot.js';
-import type { ConsistencyRow, ReflectRow, SkillRow } from './measure.js';
+import type { ConsistencyRow, ReflectRow, SkillRow, TotResult } from './measure.js';
 import type { ThinkingCell } from './thinking.js';
 
 /**
@@ -12,6 +12,7 @@ export interface TechniquesResults {
   skill?: SkillRow[];
   reflect?: { digits: number; rows: ReflectRow[] };
   sc?: { digits: number; greedy: ConsistencyRow; rows: ConsistencyRow[] };
+  tot?: TotResult;
   engine?: string;
   [key: string]: unknown;
 }
@@ -59,6 +60,19 @@ export function techniquesReport(r: TechniquesResults): { markdown: string; svg:
         { name: 'greedy', points: rows.map((x) => [Math.log2(x.k), (100 * greedy.majority) / greedy.total]) },
       ],
       { title: `Self-consistency, ${digits}-digit addition: accuracy vs k`, xLabel: 'log2 k', yLabel: 'accuracy (%)' },
+    );
+  }
+  if (r.tot) {
+    const t = r.tot;
+    out.push(
+      `## Tree of thoughts: ${t.problems} held-out solvable games of 24 (the game-of-24 model)`,
+      '',
+      '| method | solved | tokens sampled | time |',
+      '| --- | --- | --- | --- |',
+      `| one chain of thought (greedy) | ${pct(t.cot, t.problems)} (${t.cot}/${t.problems}) | ${t.cotTokens} | ${(t.ms.cot / 1000).toFixed(1)} s |`,
+      `| tree of thoughts (BFS, the model's own values) | ${pct(t.tot, t.problems)} (${t.tot}/${t.problems}) | ${t.totTokens} | ${(t.ms.tot / 1000).toFixed(1)} s |`,
+      `| ${t.k} sampled chains at about the same tokens, some sample right (checker's pick) | ${pct(t.sampled, t.problems)} (${t.sampled}/${t.problems}) | ${t.sampledTokens} | ${(t.ms.sampled / 1000).toFixed(1)} s |`,
+      '',
     );
   }
   return { markdown: out.join('\n'), svg };

@@ -4,6 +4,7 @@ import { renderConversation, type RenderedConversation } from '../data/chat.js';
 import type { Conversation } from '../data/conversation.js';
 import { PackedLoader } from '../data/sft.js';
 import { longAddition, longMultiplication, THINK_TRIGGER, THINKING_TASKS } from '../data/synthetic/longarith.js';
+import { countdown } from '../data/synthetic/countdown.js';
 import { reflection } from '../data/synthetic/reflect.js';
 import { skillLevels } from '../data/synthetic/skill.js';
 import type { SyntheticTask } from '../data/synthetic/task.js';
@@ -53,6 +54,8 @@ export interface ThinkingTrainOptions {
   seed?: number;
   quiet?: boolean;
   signal?: AbortSignal;
+  /** The families and their weights (default TECHNIQUE_MIXTURE; COUNTDOWN_MIXTURE trains the tree-of-thoughts model). */
+  mixture?: ReadonlyArray<{ task: SyntheticTask; weight: number }>;
   /** Continue from `<dir>/sft`'s latest checkpoint when there is one (default true). */
   resume?: boolean;
 }
@@ -64,6 +67,9 @@ export const TECHNIQUE_MIXTURE: ReadonlyArray<{ task: SyntheticTask; weight: num
   { task: skillLevels, weight: 0.2 },
   { task: reflection, weight: 0.25 },
 ];
+
+/** The tree-of-thoughts model's families: the game of 24 alone (propose, value, solve). */
+export const COUNTDOWN_MIXTURE: ReadonlyArray<{ task: SyntheticTask; weight: number }> = [{ task: countdown, weight: 1 }];
 
 /** The training conversations: each family's share of n, train split (the long arithmetic families in both modes, 1–maxDigits digits). */
 export function thinkingConversations(n: number, seed: number, minDigits = 1, maxDigits = 6, mixture = TECHNIQUE_MIXTURE): Array<{ task: string; conversation: Conversation }> {
@@ -91,7 +97,7 @@ export function renderForTraining(tok: Tokenizer, task: string, conv: Conversati
 /** Train the tokens-to-think model into `dir` (see the interface). Resumes unless `resume: false`. */
 export async function trainThinking(dir: string, o: ThinkingTrainOptions = {}): Promise<TrainResult & { tok: Tokenizer; model: GPT }> {
   const seed = o.seed ?? 1;
-  const convs = thinkingConversations(o.examples ?? 30000, seed, o.minDigits ?? 1, o.maxDigits ?? 6);
+  const convs = thinkingConversations(o.examples ?? 30000, seed, o.minDigits ?? 1, o.maxDigits ?? 6, o.mixture);
   // the tokenizer learns on the conversations' text plus prompts with the longest operands, so 7–8 digit prompts tokenize the same way
   const texts = convs.filter((_, i) => i % 6 === 0).flatMap((c) => c.conversation.messages.map((m) => m.content));
   const tok = trainTokenizer(texts, { vocabSize: o.vocabSize ?? 384, pattern: 'gpt4-digits' });

@@ -21,14 +21,16 @@ const FLAGS: FlagSpecs = {
   rm: { kind: 'string', help: 'self-consistency: also weigh the votes by this reward model (a run dir with rm/, or a checkpoint)' },
   feedback: { kind: 'string', help: 'reflect: self (the model alone), tool (the calculator recomputes the sum) or verdict (right/wrong from the long-addition checker: an oracle verifier)', default: 'self' },
   rounds: { kind: 'number', help: 'reflect: most review rounds', default: 2 },
+  breadth: { kind: 'number', help: 'tot: states kept per level', default: 5 },
+  proposals: { kind: 'number', help: 'tot: most thoughts taken per state', default: 6 },
   tools: { kind: 'boolean', help: 'let the model call the calculator' },
 };
 
 export const command: Command = {
-  summary: 'answer with a prompting technique (direct, cot, self-consistency, reflect) and print the trace',
+  summary: 'answer with a prompting technique (direct, cot, self-consistency, reflect, tot) and print the trace',
   async run(argv: string[]): Promise<void> {
     if (argv.includes('--help') || argv.includes('-h')) {
-      console.log(formatHelp('gptforge ask --run <dir> --technique direct|cot|self-consistency|reflect "question"', 'Answer one question with a prompting technique and print what it did: the reply, or the k samples with their answers and the votes, or the review rounds (docs/techniques.md).', FLAGS));
+      console.log(formatHelp('gptforge ask --run <dir> --technique direct|cot|self-consistency|reflect|tot "question"', 'Answer one question with a prompting technique and print what it did: the reply, or the k samples with their answers and the votes, the review rounds, or the tree (docs/techniques.md).', FLAGS));
       return;
     }
     const a = parseArgs(argv, FLAGS, 'ask');
@@ -53,6 +55,8 @@ export const command: Command = {
       feedback: feedback as FeedbackSource,
       rounds: num(a, 'rounds'),
       verify: (q, ans) => longAddition.check(q, ans),
+      breadth: num(a, 'breadth'),
+      proposals: num(a, 'proposals'),
     });
     console.log(formatTrace(trace));
   },

@@ -23,7 +23,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   export: { summary: 'export a model (hf, gguf) or training data (trl, llmc) for other tools', load: () => import('./export.js') },
   import: { summary: 'import a Hugging Face GPT-2 / GPT-NeoX directory as a checkpoint', load: () => import('./import.js') },
   rag: { summary: 'retrieval: index documents into an SQLite store (BM25 + embeddings), query it', load: () => import('./rag.js') },
-  ask: { summary: 'answer with a prompting technique (direct, cot, self-consistency, reflect) and print the trace', load: () => import('./ask.js') },
+  ask: { summary: 'answer with a prompting technique (direct, cot, self-consistency, reflect, tot) and print the trace', load: () => import('./ask.js') },
 };
 
 function mainHelp(): string {
