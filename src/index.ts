@@ -133,6 +133,9 @@ export type { Series } from './eval/plot.js';
 // ── retrieval (RAG) ──────────────────────────────────────────────────────────
 export * from './rag/index.js';
 
+// ── prompting techniques: chain of thought, self-consistency, reflection ────
+export * from './assist/index.js';
+
 // ── export / import: Hugging Face safetensors, GGUF, llm.c shards, TRL JSONL ─
 export { exportHuggingFace, importHuggingFace, exportCheckpointToHf } from './model/export/hf.js';
 export type { ExportHfResult, ImportHfResult, HfArchitecture } from './model/export/hf.js';

@@ -27,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<{ command: CommandUnknownOpts }>> =
   export: () => import('./export.js'),
   import: () => import('./import.js'),
   rag: () => import('./rag.js'),
+  ask: () => import('./ask.js'),
 };
 
 const ENVIRONMENT = `

@@ -17,6 +17,7 @@ test('public API: the package name resolves through the exports map to src/index
     export: ['exportHuggingFace', 'importHuggingFace', 'checkpointToGguf'],
     constraints: ['schemaConstraint', 'regexConstraint', 'gbnfConstraint'],
     run: ['runLayout', 'runPreset', 'loadModel', 'runSft'],
+    assist: ['ask', 'selfConsistency', 'reflect', 'treeOfThoughts', 'trainThinking', 'vote'],
   };
   for (const [layer, names] of Object.entries(layers)) for (const n of names) assert.ok(viaName[n] !== undefined, `${layer}: ${n}`);
   for (const internal of ['getKernels', 'setBackend', 'Tape', 'noGrad', 'atomicWriteFile', 'holdRunLock', 'interruptSignal']) assert.ok(!(internal in viaName), `${internal} is internal`);

@@ -1,0 +1,134 @@
+import type { Conversation } from '../data/conversation.js';
+import { THINK_TRIGGER } from '../data/synthetic/longarith.js';
+import type { FeedbackSource } from '../data/synthetic/reflect.js';
+import type { ChatEngine, ChatOptions } from '../infer/engine.js';
+import type { GPT } from '../model/gpt.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { GptforgeError } from '../util/errors.js';
+import { selfConsistency, type SelfConsistencyResult } from './consistency.js';
+import { reflect, type ReflectTrace } from './reflect.js';
+import { formatTot, treeOfThoughts, type TotTrace } from './tot.js';
+import { extractAnswer } from './vote.js';
+
+/**
+ * One entry point for the prompting techniques (docs/techniques.md), returning a trace a
+ * person can read: `gptforge ask` prints it; the eval sweeps call the same functions.
+ *
+ * - `direct`: one greedy reply to the question as asked;
+ * - `cot`: the question with "Let's think step by step." appended (Kojima et al. 2022), greedy;
+ * - `self-consistency`: k sampled step-by-step replies on one shared prefill, majority vote
+ *   (and the log-probability- and reward-weighted votes: consistency.ts);
+ * - `reflect`: a direct answer, then up to `rounds` reviews with feedback from the model
+ *   itself, the calculator, or a verifier's verdict (reflect.ts);
+ * - `tot`: tree of thoughts on the game of 24 — the question's numbers (2–6 of them) are the
+ *   start; breadth-first search with the model's own sure/likely/impossible values (tot.ts).
+ */
+export const TECHNIQUES = ['direct', 'cot', 'self-consistency', 'reflect', 'tot'] as const;
+export type Technique = (typeof TECHNIQUES)[number];
+
+export interface AskOptions extends Pick<ChatOptions, 'maxTokens' | 'tools' | 'topK' | 'topP'> {
+  technique: Technique;
+  /** Samples for self-consistency (default 8). */
+  k?: number;
+  /** Sampling temperature for self-consistency (default 0.7); direct and cot are greedy. */
+  temperature?: number;
+  seed?: number;
+  /** A system message put before the question. */
+  system?: string;
+  /** Self-consistency: weigh votes with this reward model too. */
+  rewardModel?: { model: GPT; tok: Tokenizer };
+  /** Reflect: where the feedback comes from (default self), the most rounds (default 2) and the verdict's verifier. */
+  feedback?: FeedbackSource;
+  rounds?: number;
+  verify?(question: string, answer: string): boolean;
+  /** Tree of thoughts: states kept per level and thoughts per state. */
+  breadth?: number;
+  proposals?: number;
+}
+
+/** What a technique did, step by step. */
+export interface AskTrace {
+  technique: Technique;
+  /** The user message as sent (cot and self-consistency add the trigger). */
+  prompt: string;
+  /** The final reply text (for self-consistency: the winning sample's text). */
+  reply: string;
+  /** The final answer read from it (vote.ts's extractAnswer). */
+  answer: string | undefined;
+  /** Self-consistency's samples and votes. */
+  consistency?: SelfConsistencyResult;
+  /** Reflection's first answer and rounds. */
+  reflection?: ReflectTrace;
+  /** The tree of thoughts' levels and path. */
+  tree?: TotTrace;
+  /** Tokens sampled in all. */
+  tokens: number;
+  ms: number;
+}
+
+/** The question with the step-by-step trigger appended (once). */
+export function withTrigger(question: string): string {
+  return question.includes(THINK_TRIGGER) ? question : `${question.trimEnd()} ${THINK_TRIGGER}`;
+}
+
+function conversation(prompt: string, system?: string): Conversation {
+  return { messages: [...(system ? [{ role: 'system' as const, content: system }] : []), { role: 'user', content: prompt }] };
+}
+
+/**
+ * Answer `question` with one technique.
+ * @throws GptforgeError for an unknown technique or bad k.
+ */
+export function ask(engine: ChatEngine, question: string, o: AskOptions): AskTrace {
+  const t0 = performance.now();
+  const chat: ChatOptions = { maxTokens: o.maxTokens ?? 320, tools: o.tools, topK: o.topK, topP: o.topP };
+  switch (o.technique) {
+    case 'direct':
+    case 'cot': {
+      const prompt = o.technique === 'cot' ? withTrigger(question) : question;
+      let tokens = 0;
+      const r = engine.reply(conversation(prompt, o.system), { ...chat, temperature: 0, seed: o.seed ?? 1, onStep: () => tokens++ });
+      return { technique: o.technique, prompt, reply: r.text, answer: extractAnswer(r.text), tokens, ms: performance.now() - t0 };
+    }
+    case 'self-consistency': {
+      const prompt = withTrigger(question);
+      const sc = selfConsistency(engine, conversation(prompt, o.system), { ...chat, k: o.k ?? 8, temperature: o.temperature ?? 0.7, seed: o.seed ?? 1, rewardModel: o.rewardModel });
+      const winner = sc.samples.find((s) => s.answer === sc.majority.answer);
+      return { technique: o.technique, prompt, reply: winner?.text ?? '', answer: sc.majority.answer, consistency: sc, tokens: sc.samples.reduce((s, x) => s + x.tokens, 0), ms: performance.now() - t0 };
+    }
+    case 'reflect': {
+      const t = reflect(engine, question, { source: o.feedback ?? 'self', rounds: o.rounds, verify: o.verify, maxTokens: chat.maxTokens, system: o.system, seed: o.seed });
+      const last = t.rounds[t.rounds.length - 1];
+      return { technique: o.technique, prompt: question, reply: last?.review ?? t.first, answer: t.answer, reflection: t, tokens: t.tokens, ms: performance.now() - t0 };
+    }
+    case 'tot': {
+      const nums = (question.match(/\d+/g) ?? []).map(Number);
+      const t = treeOfThoughts(engine, nums, { breadth: o.breadth, proposals: o.proposals });
+      const path = t.best ? t.best.steps.map((s) => `${s.a}${s.op}${s.b}=${s.c}`).join(', ') : '';
+      return { technique: o.technique, prompt: question, reply: path, answer: t.best ? String(t.best.nums[0]) : undefined, tree: t, tokens: t.tokens, ms: performance.now() - t0 };
+    }
+    default:
+      throw new GptforgeError(`unknown technique "${String(o.technique)}" (one of: ${TECHNIQUES.join(', ')})`, { field: 'technique' });
+  }
+}
+
+/** The trace as text: the prompt, each sample with its answer, the votes, the answer. */
+export function formatTrace(t: AskTrace): string {
+  const lines = [`technique: ${t.technique}`, `prompt: ${t.prompt}`, ''];
+  if (t.consistency) {
+    const sc = t.consistency;
+    sc.samples.forEach((s, i) => {
+      lines.push(`── sample ${i + 1} (answer ${s.answer ?? '—'}, mean logprob ${s.meanLogprob.toFixed(3)}${s.reward !== undefined ? `, reward ${s.reward.toFixed(3)}` : ''})`, s.text, '');
+    });
+    const show = (name: string, v: typeof sc.majority): string => `${name}: ${v.tally.map((x) => `${x.answer} ×${x.count}${name === 'majority' ? '' : ` (${x.weight.toFixed(3)})`}`).join(', ') || 'no answers'}`;
+    lines.push(show('majority', sc.majority), show('logprob-weighted', sc.logprob));
+    if (sc.reward) lines.push(show('reward-weighted', sc.reward));
+  } else if (t.reflection) {
+    const r = t.reflection;
+    lines.push('── first answer', r.first, '');
+    r.rounds.forEach((x, i) => lines.push(`── round ${i + 1}: ${x.feedback}`, x.review, `(answer now ${x.answer ?? '—'})`, ''));
+  } else if (t.tree) lines.push(formatTot(t.tree), '');
+  else lines.push(t.reply, '');
+  lines.push(`answer: ${t.answer ?? '—'}  (${t.tokens} tokens sampled, ${(t.ms / 1000).toFixed(2)} s)`);
+  return lines.join('\n');
+}

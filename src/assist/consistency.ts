@@ -1,0 +1,113 @@
+import { renderForReward } from '../data/chat.js';
+import type { Conversation } from '../data/conversation.js';
+import type { ChatEngine, ChatOptions } from '../infer/engine.js';
+import type { GPT } from '../model/gpt.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { scoreSequences } from '../train/reward.js';
+import { GptforgeError } from '../util/errors.js';
+import { extractAnswer, softmaxWeights, vote, type VoteResult } from './vote.js';
+
+/**
+ * Self-consistency (Wang et al. 2022): sample k replies to one prompt, read each one's final
+ * answer, and vote. The k replies are one batch sharing one prefill: the prompt is run
+ * through the model once at batch 1 and its KV-cache row copied k times
+ * (ChatEngine.replies → pipeline.ts's prefill → KVCache.expand), so k samples cost one
+ * prompt pass plus k decoding rows in lockstep, not k prompt passes. Sample i is exactly
+ * `engine.reply(conv, { ...opts, seed: seed + i })` as far as the model's logits agree at
+ * batch k and batch 1.
+ *
+ * Three ways to read the k samples:
+ * - `majority`: the most common answer (ties: the earliest);
+ * - `logprob`: each vote weighted by exp(mean log-probability of the sample's sampled tokens)
+ *   under the model (Wang et al. §3.5's "normalised weighted sum");
+ * - `reward`: each vote weighted by softmax(RM scores) over the k samples, when a reward model is given.
+ */
+export interface SelfConsistencyOptions extends Omit<ChatOptions, 'onStep' | 'seed'> {
+  /** Samples (≥ 1). */
+  k: number;
+  /** Seed of sample 0; sample i uses seed + i (default 1). */
+  seed?: number;
+  /** The answer a reply gives (default extractAnswer: after "Answer:", else the last number). */
+  extract?(text: string): string | undefined;
+  /** A reward model (and its tokenizer) to weigh the votes with. */
+  rewardModel?: { model: GPT; tok: Tokenizer };
+}
+
+/** One sampled reply. */
+export interface ConsistencySample {
+  text: string;
+  answer: string | undefined;
+  /** Mean log-probability of its sampled tokens under the model's own (temperature-1, unwarped) distribution, after the chat masks. */
+  meanLogprob: number;
+  /** Reward-model score, when a reward model was given. */
+  reward?: number;
+  /** Tokens it sampled. */
+  tokens: number;
+}
+
+export interface SelfConsistencyResult {
+  samples: ConsistencySample[];
+  majority: VoteResult;
+  logprob: VoteResult;
+  reward?: VoteResult;
+  /** Wall time of the sampling (and RM scoring), ms. */
+  ms: number;
+}
+
+/** Log-probability of `token` under softmax(logits) (−Infinity entries allowed). */
+function logSoftmaxAt(logits: Float32Array, token: number): number {
+  let mx = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > mx) mx = logits[i];
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - mx);
+  return logits[token] - mx - Math.log(sum);
+}
+
+/**
+ * Sample k replies to `conv` on one shared prefill and vote (see the interface).
+ * Default temperature 0.7 (Wang et al. sample at 0.5–0.7); temperature 0 makes every sample
+ * the greedy reply.
+ *
+ * @throws GptforgeError for k < 1, or a reward model whose context cannot hold a sample.
+ */
+export function selfConsistency(engine: ChatEngine, conv: Conversation, opts: SelfConsistencyOptions): SelfConsistencyResult {
+  const { k, extract = extractAnswer, rewardModel, ...chat } = opts;
+  if (!Number.isInteger(k) || k < 1) throw new GptforgeError(`self-consistency: k must be a positive integer, got ${k}`, { field: 'k' });
+  const t0 = performance.now();
+  const sums = new Float64Array(k);
+  const counts = new Int32Array(k);
+  const replies = engine.replies(conv, k, {
+    temperature: 0.7,
+    ...chat,
+    seed: opts.seed ?? 1,
+    onStep: (logits, token, row = 0) => {
+      sums[row] += logSoftmaxAt(logits, token);
+      counts[row]++;
+    },
+  });
+  const samples: ConsistencySample[] = replies.map((r, i) => ({ text: r.text, answer: extract(r.text), meanLogprob: counts[i] > 0 ? sums[i] / counts[i] : 0, tokens: counts[i] }));
+  let reward: VoteResult | undefined;
+  if (rewardModel) {
+    const L = rewardModel.model.config.blockSize;
+    const seqs = replies.map((r, i) => {
+      const ids = renderForReward(rewardModel.tok, { messages: [...conv.messages, ...r.messages] });
+      if (ids.length > L) throw new GptforgeError(`self-consistency: sample ${i} with its prompt is ${ids.length} tokens, more than the reward model's context of ${L}`);
+      return ids;
+    });
+    const pad = rewardModel.tok.hasSpecial('<|pad|>') ? rewardModel.tok.specialId('<|pad|>') : 0;
+    const scores = scoreSequences(rewardModel.model, seqs, pad);
+    scores.forEach((s, i) => (samples[i].reward = s));
+    reward = vote(
+      samples.map((s) => s.answer),
+      softmaxWeights(scores),
+    );
+  }
+  const answers = samples.map((s) => s.answer);
+  return {
+    samples,
+    majority: vote(answers),
+    logprob: vote(answers, softmaxWeights(samples.map((s) => s.meanLogprob))),
+    reward,
+    ms: performance.now() - t0,
+  };
+}

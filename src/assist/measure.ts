@@ -1,0 +1,204 @@
+import { longAddition } from '../data/synthetic/longarith.js';
+import { countdown, numbersOf, reaches24, solvePrompt } from '../data/synthetic/countdown.js';
+import { FEEDBACK_SOURCES, type FeedbackSource } from '../data/synthetic/reflect.js';
+import { OUT_OF_DISTRIBUTION, SKILL_PROMPTS, skillLevels } from '../data/synthetic/skill.js';
+import type { SyntheticTask } from '../data/synthetic/task.js';
+import { ChatEngine, type DecodingModel } from '../infer/engine.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { selfConsistency } from './consistency.js';
+import { reflect } from './reflect.js';
+import { treeOfThoughts } from './tot.js';
+
+/**
+ * The measurements of docs/techniques.md, one function per technique; each asks held-out
+ * problems of a family and scores the answers with the family's checker. Greedy unless the
+ * technique samples. bench/techniques.ts runs them and writes the tables.
+ */
+
+/** Self-consistency at one k. */
+export interface ConsistencyRow {
+  k: number;
+  /** Majority vote correct. */
+  majority: number;
+  /** Log-probability-weighted vote correct. */
+  logprob: number;
+  /** Some sample correct: the checker's pick, the ceiling of any vote or verifier. */
+  oracle: number;
+  total: number;
+  /** Wall time for all problems, ms (sampling + voting). */
+  ms: number;
+  /** Tokens sampled for all problems. */
+  tokens: number;
+}
+
+/**
+ * Accuracy and wall time of self-consistency against k on `problems` held-out step-by-step
+ * prompts of `task` with `digits`-digit operands; the greedy step-by-step reply as the
+ * baseline (k = 0 in the result). Each k is a fresh run (its samples are the first k of any
+ * larger k's: seeds seed … seed + k − 1), so its wall time is its own.
+ */
+export function measureConsistency(
+  model: DecodingModel,
+  tok: Tokenizer,
+  o: { task?: SyntheticTask; digits: number; problems: number; ks: readonly number[]; temperature?: number; maxTokens?: number; seed?: number },
+): { greedy: ConsistencyRow; rows: ConsistencyRow[] } {
+  const task = o.task ?? longAddition;
+  const engine = new ChatEngine(model, tok);
+  const prompts = task.generate('test', o.problems, o.seed ?? 11, { variant: { minDigits: o.digits, maxDigits: o.digits, mode: 'cot' } }).map((e) => e.prompt);
+  const maxTokens = o.maxTokens ?? 320;
+  const run = (k: number, greedy: boolean): ConsistencyRow => {
+    const row: ConsistencyRow = { k: greedy ? 0 : k, majority: 0, logprob: 0, oracle: 0, total: prompts.length, ms: 0, tokens: 0 };
+    for (const prompt of prompts) {
+      const sc = selfConsistency(engine, { messages: [{ role: 'user', content: prompt }] }, { k, temperature: greedy ? 0 : (o.temperature ?? 0.7), seed: 1, maxTokens });
+      row.ms += sc.ms;
+      row.tokens += sc.samples.reduce((s, x) => s + x.tokens, 0);
+      const ok = (a: string | undefined): boolean => a !== undefined && task.check(prompt, `Answer: ${a}`);
+      if (ok(sc.majority.answer)) row.majority++;
+      if (ok(sc.logprob.answer)) row.logprob++;
+      if (sc.samples.some((s) => ok(s.answer))) row.oracle++;
+    }
+    return row;
+  };
+  const greedy = run(1, true);
+  return { greedy, rows: o.ks.map((k) => run(k, false)) };
+}
+
+/** Ask for success: accuracy per system prompt condition. */
+export interface SkillRow {
+  condition: 'expert' | 'none' | 'novice' | 'out-of-distribution';
+  system: string | undefined;
+  correct: number;
+  /** Of the problems with at least one carry (where the levels differ). */
+  carryCorrect: number;
+  carryTotal: number;
+  total: number;
+}
+
+/** The skill-levels family's held-out problems asked under each condition (first phrasing of each level), greedy. */
+export function measureSkill(model: DecodingModel, tok: Tokenizer, o: { problems: number; minDigits?: number; maxDigits?: number; seed?: number }): SkillRow[] {
+  const engine = new ChatEngine(model, tok);
+  const exs = skillLevels.generate('test', o.problems, o.seed ?? 13, { variant: { minDigits: o.minDigits ?? 2, maxDigits: o.maxDigits ?? 4 } });
+  const hasCarry = (prompt: string): boolean => {
+    const [a, b] = prompt.match(/\d+/g)!;
+    const n = Math.max(a.length, b.length);
+    const x = a.padStart(n, '0');
+    const y = b.padStart(n, '0');
+    // the first carry can only come from a column summing to 10 or more without one
+    for (let i = 0; i < n; i++) if (Number(x[i]) + Number(y[i]) >= 10) return true;
+    return false;
+  };
+  const conditions: Array<[SkillRow['condition'], string | undefined]> = [
+    ['expert', SKILL_PROMPTS.expert[0]],
+    ['none', undefined],
+    ['novice', SKILL_PROMPTS.novice[0]],
+    ['out-of-distribution', OUT_OF_DISTRIBUTION],
+  ];
+  return conditions.map(([condition, system]) => {
+    const row: SkillRow = { condition, system, correct: 0, carryCorrect: 0, carryTotal: 0, total: exs.length };
+    const replies = engine.repliesTo(
+      exs.map((e) => ({ messages: [...(system ? [{ role: 'system' as const, content: system }] : []), { role: 'user' as const, content: e.prompt }] })),
+      exs.map(() => 1),
+      { temperature: 0, maxTokens: 32 },
+    );
+    replies.forEach((r, i) => {
+      const ok = skillLevels.check(exs[i].prompt, r.text);
+      const carry = hasCarry(exs[i].prompt);
+      if (ok) row.correct++;
+      if (carry) {
+        row.carryTotal++;
+        if (ok) row.carryCorrect++;
+      }
+    });
+    return row;
+  });
+}
+
+/** Reflection: accuracy of the first answer and after each round, per feedback source. */
+export interface ReflectRow {
+  source: FeedbackSource;
+  /** Correct after round r (index 0: the first, direct answer). */
+  correct: number[];
+  total: number;
+  /** Reviews that turned a right answer wrong. */
+  broke: number;
+  tokens: number;
+  ms: number;
+}
+
+/**
+ * Direct answers to held-out additions, then up to `rounds` reviews per feedback source; the
+ * verdict source's verifier is the family's checker (an oracle verdict).
+ */
+export function measureReflection(model: DecodingModel, tok: Tokenizer, o: { problems: number; digits: number; rounds?: number; seed?: number }): ReflectRow[] {
+  const engine = new ChatEngine(model, tok);
+  const rounds = o.rounds ?? 2;
+  const prompts = longAddition.generate('test', o.problems, o.seed ?? 17, { variant: { minDigits: o.digits, maxDigits: o.digits, mode: 'direct' } }).map((e) => e.prompt);
+  const ok = (prompt: string, a: string | undefined): boolean => a !== undefined && longAddition.check(prompt, `Answer: ${a}`);
+  return FEEDBACK_SOURCES.map((source) => {
+    const row: ReflectRow = { source, correct: new Array<number>(rounds + 1).fill(0), total: prompts.length, broke: 0, tokens: 0, ms: 0 };
+    for (const prompt of prompts) {
+      const t = reflect(engine, prompt, { source, rounds, verify: (q, a) => longAddition.check(q, a) });
+      row.tokens += t.tokens;
+      row.ms += t.ms;
+      let prev = ok(prompt, t.initial);
+      for (let r = 0; r <= rounds; r++) {
+        const a = r === 0 ? t.initial : (t.rounds[Math.min(r, t.rounds.length) - 1]?.answer ?? t.initial);
+        const now = ok(prompt, a);
+        if (now) row.correct[r]++;
+        if (r > 0 && prev && !now) row.broke++;
+        prev = now;
+      }
+    }
+    return row;
+  });
+}
+
+
+/** Tree of thoughts vs one chain of thought vs k sampled chains at about the same tokens, on held-out solvable games of 24. */
+export interface TotResult {
+  problems: number;
+  /** Greedy single-path chain of thought that reaches 24. */
+  cot: number;
+  cotTokens: number;
+  /** Tree of thoughts solved (the model's own values choose the path; no checker). */
+  tot: number;
+  totTokens: number;
+  /** k samples (T = 0.7) with about ToT's tokens: some sample reaches 24 (the checker's pick, a ceiling). */
+  k: number;
+  sampled: number;
+  sampledTokens: number;
+  ms: { cot: number; tot: number; sampled: number };
+}
+
+export function measureTot(model: DecodingModel, tok: Tokenizer, o: { problems: number; breadth?: number; proposals?: number; seed?: number }): TotResult {
+  const engine = new ChatEngine(model, tok);
+  const puzzles: number[][] = [];
+  for (const e of countdown.generate('test', o.problems * 8, o.seed ?? 19, { variant: { kind: 'solve' } })) {
+    const nums = numbersOf(e.prompt)!;
+    if (!puzzles.some((p) => p.join() === nums.join())) puzzles.push(nums);
+    if (puzzles.length === o.problems) break;
+  }
+  const r: TotResult = { problems: puzzles.length, cot: 0, cotTokens: 0, tot: 0, totTokens: 0, k: 1, sampled: 0, sampledTokens: 0, ms: { cot: 0, tot: 0, sampled: 0 } };
+  let t = performance.now();
+  for (const nums of puzzles) {
+    const reply = engine.reply({ messages: [{ role: 'user', content: solvePrompt(nums) }] }, { temperature: 0, maxTokens: 96, onStep: () => r.cotTokens++ });
+    if (reaches24(nums, reply.text)) r.cot++;
+  }
+  r.ms.cot = performance.now() - t;
+  t = performance.now();
+  for (const nums of puzzles) {
+    const trace = treeOfThoughts(engine, nums, { breadth: o.breadth, proposals: o.proposals });
+    r.totTokens += trace.tokens;
+    if (trace.solved) r.tot++;
+  }
+  r.ms.tot = performance.now() - t;
+  r.k = Math.max(1, Math.min(64, Math.round(r.totTokens / Math.max(1, r.cotTokens))));
+  t = performance.now();
+  for (const nums of puzzles) {
+    const sc = selfConsistency(engine, { messages: [{ role: 'user', content: solvePrompt(nums) }] }, { k: r.k, temperature: 0.7, maxTokens: 96 });
+    r.sampledTokens += sc.samples.reduce((s, x) => s + x.tokens, 0);
+    if (sc.samples.some((x) => reaches24(nums, x.text))) r.sampled++;
+  }
+  r.ms.sampled = performance.now() - t;
+  return r;
+}

@@ -1,0 +1,186 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { renderConversation, type RenderedConversation } from '../data/chat.js';
+import type { Conversation } from '../data/conversation.js';
+import { PackedLoader } from '../data/sft.js';
+import { longAddition, longMultiplication, THINK_TRIGGER, THINKING_TASKS } from '../data/synthetic/longarith.js';
+import { countdown } from '../data/synthetic/countdown.js';
+import { reflection } from '../data/synthetic/reflect.js';
+import { skillLevels } from '../data/synthetic/skill.js';
+import type { SyntheticTask } from '../data/synthetic/task.js';
+import { makeConfig, type GPTConfigInput } from '../model/config.js';
+import { GPT } from '../model/gpt.js';
+import { trainTokenizer, type Tokenizer } from '../tokenizer/index.js';
+import type { TrainConfig, TrainResult } from '../train/loop.js';
+import { sft } from '../train/sft.js';
+import { atomicWriteFile } from '../util/atomic.js';
+import { GptforgeError } from '../util/errors.js';
+import { ChatEngine, type DecodingModel } from '../infer/engine.js';
+
+/**
+ * The techniques model at our scale: a small GPT trained from scratch on the families of
+ * docs/techniques.md alone — long addition and multiplication (src/data/synthetic/longarith.ts;
+ * half of the prompts with the "Let's think step by step." trigger and a scratchpad answer,
+ * half answered directly), skill levels in the system prompt (skill.ts) and reflection
+ * (reflect.ts), shared as TECHNIQUE_MIXTURE says.
+ *
+ * Why from scratch rather than on top of the run's SFT model: the default tokenizer's
+ * pattern cuts numbers into one- and two-digit pieces, so the same digit column is a
+ * different token from one number to the next; the scratchpad wants one digit per token.
+ * This recipe trains its own byte-level BPE with the `gpt4-digits` pattern (words still
+ * merge; every digit is its own token) on the families' text, and a model with rotary
+ * positions (relative offsets, so a scratchpad line means the same thing at any position —
+ * the test's 7–8 digit problems run past the longest rows trained on).
+ *
+ * Output: `<dir>/sft/step-N/` checkpoints (loadable with `loadModel(dir)`, so `gptforge ask
+ * --run dir` and `gptforge chat --run dir` work on it), `<dir>/metrics.jsonl`.
+ */
+export interface ThinkingTrainOptions {
+  /** Model shape (vocabSize comes from the tokenizer). Default 4 layers, 4 heads, 128 wide, context 384, RoPE. */
+  model?: Partial<GPTConfigInput>;
+  /** Training conversations (default 30,000, shared as TECHNIQUE_MIXTURE says). */
+  examples?: number;
+  /** Operand digits trained on (default 1–6). */
+  minDigits?: number;
+  maxDigits?: number;
+  /** Rows per step and row length (default 16 × 256). */
+  batchSize?: number;
+  seqLen?: number;
+  /** Optimizer steps (default 600). */
+  steps?: number;
+  lr?: number;
+  /** Total vocabulary of the BPE (default 384). */
+  vocabSize?: number;
+  seed?: number;
+  quiet?: boolean;
+  signal?: AbortSignal;
+  /** The families and their weights (default TECHNIQUE_MIXTURE; COUNTDOWN_MIXTURE trains the tree-of-thoughts model). */
+  mixture?: ReadonlyArray<{ task: SyntheticTask; weight: number }>;
+  /** Continue from `<dir>/sft`'s latest checkpoint when there is one (default true). */
+  resume?: boolean;
+}
+
+/** The families of the techniques model and their shares of its training conversations. */
+export const TECHNIQUE_MIXTURE: ReadonlyArray<{ task: SyntheticTask; weight: number }> = [
+  { task: longAddition, weight: 0.35 },
+  { task: longMultiplication, weight: 0.2 },
+  { task: skillLevels, weight: 0.2 },
+  { task: reflection, weight: 0.25 },
+];
+
+/** The tree-of-thoughts model's families: the game of 24 alone (propose, value, solve). */
+export const COUNTDOWN_MIXTURE: ReadonlyArray<{ task: SyntheticTask; weight: number }> = [{ task: countdown, weight: 1 }];
+
+/** The training conversations: each family's share of n, train split (the long arithmetic families in both modes, 1–maxDigits digits). */
+export function thinkingConversations(n: number, seed: number, minDigits = 1, maxDigits = 6, mixture = TECHNIQUE_MIXTURE): Array<{ task: string; conversation: Conversation }> {
+  const total = mixture.reduce((s, m) => s + m.weight, 0);
+  const out: Array<{ task: string; conversation: Conversation }> = [];
+  for (const { task, weight } of mixture) {
+    const variant = THINKING_TASKS.includes(task) ? { minDigits, maxDigits, mode: 'both' } : undefined;
+    for (const ex of task.generate('train', Math.round((n * weight) / total), seed, { variant })) out.push({ task: task.name, conversation: ex.conversation });
+  }
+  return out;
+}
+
+/**
+ * Render for training; the reflection family's first reply (a deliberately wrong answer half
+ * the time) becomes context: its mask is cleared through its <|assistant_end|>.
+ */
+export function renderForTraining(tok: Tokenizer, task: string, conv: Conversation): RenderedConversation {
+  const r = renderConversation(tok, conv);
+  if (task !== reflection.name) return r;
+  const end = r.ids.indexOf(tok.specialId('<|assistant_end|>'));
+  const mask = r.mask.map((m, i) => (i <= end ? 0 : m));
+  return { ids: r.ids, mask };
+}
+
+/** Train the tokens-to-think model into `dir` (see the interface). Resumes unless `resume: false`. */
+export async function trainThinking(dir: string, o: ThinkingTrainOptions = {}): Promise<TrainResult & { tok: Tokenizer; model: GPT }> {
+  const seed = o.seed ?? 1;
+  const convs = thinkingConversations(o.examples ?? 30000, seed, o.minDigits ?? 1, o.maxDigits ?? 6, o.mixture);
+  // the tokenizer learns on the conversations' text plus prompts with the longest operands, so 7–8 digit prompts tokenize the same way
+  const texts = convs.filter((_, i) => i % 6 === 0).flatMap((c) => c.conversation.messages.map((m) => m.content));
+  const tok = trainTokenizer(texts, { vocabSize: o.vocabSize ?? 384, pattern: 'gpt4-digits' });
+  const T = o.seqLen ?? 256;
+  const B = o.batchSize ?? 16;
+  const cfg = makeConfig({ nLayer: 4, nHead: 4, nEmbd: 128, blockSize: 384, position: 'rope', ...o.model, vocabSize: tok.vocabSize });
+  if (T > cfg.blockSize) throw new GptforgeError(`seqLen ${T} exceeds the context ${cfg.blockSize}`, { field: 'seqLen' });
+  const model = new GPT(cfg, { seed });
+  const items = convs.map((c) => renderForTraining(tok, c.task, c.conversation));
+  const fits = items.filter((it) => it.ids.length <= T + 1);
+  if (fits.length < items.length * 0.99) throw new GptforgeError(`${items.length - fits.length} of ${items.length} conversations are longer than a row of ${T + 1} tokens: raise seqLen`, { field: 'seqLen' });
+  const pad = tok.specialId('<|pad|>');
+  const loader = new PackedLoader(fits, B, T, pad, seed);
+  mkdirSync(dir, { recursive: true });
+  atomicWriteFile(join(dir, 'tokenizer.json'), tok.toJSON());
+  const steps = o.steps ?? 600;
+  const train: TrainConfig = {
+    maxSteps: steps,
+    lr: o.lr ?? 3e-3,
+    minLr: (o.lr ?? 3e-3) / 10,
+    warmupSteps: Math.min(50, Math.floor(steps / 10)),
+    weightDecay: 0.1,
+    beta1: 0.9,
+    beta2: 0.95,
+    gradClip: 1,
+    gradAccum: 1,
+    evalEvery: 0,
+    checkpointEvery: 100,
+    keepLast: 1,
+    logEvery: 10,
+  };
+  const result = await sft(
+    { model, train: loader, val: new Map(), batchSize: B, seqLen: T, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash(), stage: 'sft' },
+    train,
+    { runDir: dir, stageDir: join(dir, 'sft'), resume: o.resume ?? true, quiet: o.quiet, signal: o.signal },
+  );
+  return { ...result, tok, model };
+}
+
+/** One cell of the tokens-to-think table. */
+export interface ThinkingCell {
+  task: string;
+  digits: number;
+  mode: 'direct' | 'cot';
+  correct: number;
+  total: number;
+}
+
+/**
+ * Greedy accuracy of a model on the held-out split of each family, per operand length and
+ * mode (the same problems asked directly and with the trigger). Rows are decoded `batch` at
+ * a time (left-padded prompts, ChatEngine.repliesTo).
+ */
+export function evalThinking(
+  model: DecodingModel,
+  tok: Tokenizer,
+  o: { digits: readonly number[]; perCell: number; tasks?: readonly SyntheticTask[]; maxTokens?: number; batch?: number; seed?: number; onCell?(c: ThinkingCell): void },
+): ThinkingCell[] {
+  const engine = new ChatEngine(model, tok);
+  const out: ThinkingCell[] = [];
+  const batch = o.batch ?? 16;
+  for (const task of o.tasks ?? THINKING_TASKS) {
+    for (const d of o.digits) {
+      const direct = task.generate('test', o.perCell, o.seed ?? 7, { variant: { minDigits: d, maxDigits: d, mode: 'direct' } });
+      for (const mode of ['direct', 'cot'] as const) {
+        const prompts = direct.map((e) => (mode === 'cot' ? `${e.prompt} ${THINK_TRIGGER}` : e.prompt));
+        let correct = 0;
+        for (let i = 0; i < prompts.length; i += batch) {
+          const chunk = prompts.slice(i, i + batch);
+          const replies = engine.repliesTo(
+            chunk.map((p) => ({ messages: [{ role: 'user', content: p }] })),
+            chunk.map(() => 1),
+            { temperature: 0, maxTokens: o.maxTokens ?? (mode === 'cot' ? 320 : 24) },
+          );
+          replies.forEach((r, j) => {
+            if (task.check(chunk[j], r.text)) correct++;
+          });
+        }
+        const cell: ThinkingCell = { task: task.name, digits: d, mode, correct, total: prompts.length };
+        o.onCell?.(cell);
+        out.push(cell);
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,53 @@
+import { Command } from '@commander-js/extra-typings';
+import { ask, formatTrace, TECHNIQUES, type Technique } from '../assist/ask.js';
+import { longAddition } from '../data/synthetic/longarith.js';
+import { FEEDBACK_SOURCES, type FeedbackSource } from '../data/synthetic/reflect.js';
+import { ChatEngine } from '../infer/engine.js';
+import { defaultTools } from '../infer/tools/registry.js';
+import { loadModel } from '../run/models.js';
+import { GptforgeError } from '../util/errors.js';
+import { number } from '../util/args.js';
+
+/** `gptforge ask`: parse → src/assist → print. Keep it thin (the logic is the library's). */
+export const command = new Command('ask')
+  .summary('answer with a prompting technique (direct, cot, self-consistency, reflect, tot) and print the trace')
+  .description('Answer one question with a prompting technique and print what it did: the reply, or the k samples with their answers and the votes, the review rounds, or the tree (docs/techniques.md).')
+  .argument('[question...]', 'the question')
+  .option('-r, --run <dir>', 'run directory (its newest chat model), a stage directory or a checkpoint', 'runs/small')
+  .option('--stage <stage>', 'stage to load: sft, rl, dpo … (default: the newest)')
+  .option('-t, --technique <name>', `one of ${TECHNIQUES.join(', ')}`, 'direct')
+  .option('--k <n>', 'self-consistency: samples sharing one prefill', number, 8)
+  .option('--temperature <x>', 'self-consistency: sampling temperature', number, 0.7)
+  .option('--max-tokens <n>', 'longest reply, in tokens', number, 320)
+  .option('--seed <n>', 'seed of the first sample', number, 1)
+  .option('--system <text>', 'a system message before the question')
+  .option('--rm <path>', 'self-consistency: also weigh the votes by this reward model (a run dir with rm/, or a checkpoint)')
+  .option('--feedback <source>', 'reflect: self (the model alone), tool (the calculator recomputes the sum) or verdict (right/wrong from the long-addition checker: an oracle verifier)', 'self')
+  .option('--rounds <n>', 'reflect: most review rounds', number, 2)
+  .option('--breadth <n>', 'tot: states kept per level', number, 5)
+  .option('--proposals <n>', 'tot: most thoughts taken per state', number, 6)
+  .option('--tools', 'let the model call the calculator')
+  .action((words, o) => {
+    const question = words.join(' ').trim();
+    if (!question) throw new GptforgeError('give the question as an argument: gptforge ask --run <dir> "What is 123 plus 456?"');
+    if (!(TECHNIQUES as readonly string[]).includes(o.technique)) throw new GptforgeError(`unknown technique "${o.technique}" (one of: ${TECHNIQUES.join(', ')})`, { field: '--technique' });
+    if (!(FEEDBACK_SOURCES as readonly string[]).includes(o.feedback)) throw new GptforgeError(`unknown feedback "${o.feedback}" (one of: ${FEEDBACK_SOURCES.join(', ')})`, { field: '--feedback' });
+    const { model, tok } = loadModel(o.run, o.stage);
+    const rm = o.rm ? loadModel(o.rm, /[\\/]rm([\\/]|$)/.test(o.rm) ? undefined : 'rm') : undefined;
+    const trace = ask(new ChatEngine(model, tok), question, {
+      technique: o.technique as Technique,
+      k: o.k,
+      temperature: o.temperature,
+      maxTokens: o.maxTokens,
+      seed: o.seed,
+      system: o.system,
+      tools: o.tools ? defaultTools() : null,
+      rewardModel: rm && { model: rm.model, tok: rm.tok },
+      feedback: o.feedback as FeedbackSource,
+      rounds: o.rounds,
+      verify: (q, ans) => longAddition.check(q, ans),
+      breadth: o.breadth,
+      proposals: o.proposals,
+    });
+    console.log(formatTrace(trace));
+  });

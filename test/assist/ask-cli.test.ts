@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { trainThinking } from '../../src/assist/thinking.js';
+import { loadModel } from '../../src/run/models.js';
+import { CLI } from '../cli/fixture.js';
+
+const run = (args: string[]) => spawnSync(process.execPath, [CLI, 'ask', ...args], { encoding: 'utf8', timeout: 120_000 });
+
+test('gptforge ask: refuses a bad technique or feedback and a missing question in one line, before loading a model', () => {
+  const bad = run(['--run', '/nonexistent', '--technique', 'magic', 'What is 1 plus 2?']);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /^gptforge: .*unknown technique "magic" \(one of: direct, cot, self-consistency, reflect, tot\)/m);
+  const fb = run(['--run', '/nonexistent', '--technique', 'reflect', '--feedback', 'oracle', 'What is 1 plus 2?']);
+  assert.match(fb.stderr, /unknown feedback "oracle"/);
+  const none = run(['--run', '/nonexistent']);
+  assert.match(none.stderr, /give the question as an argument/);
+});
+
+test('trainThinking → loadModel → gptforge ask prints the samples and the votes (a few steps of a tiny model)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-ask-'));
+  try {
+    const r = await trainThinking(dir, { steps: 3, examples: 400, model: { nLayer: 1, nHead: 2, nEmbd: 32, blockSize: 288 }, batchSize: 4, quiet: true });
+    assert.equal(r.step, 3);
+    const { model, tok } = loadModel(dir);
+    assert.equal(model.config.position, 'rope');
+    // one digit, one token: the scratchpad's columns are single tokens
+    assert.deepEqual(tok.encode('4567').length, 4);
+    const sc = run(['--run', dir, '--technique', 'self-consistency', '--k', '3', '--max-tokens', '12', 'What is 12 plus 34?']);
+    assert.equal(sc.status, 0, sc.stderr);
+    assert.match(sc.stdout, /prompt: What is 12 plus 34\? Let's think step by step\./);
+    assert.equal((sc.stdout.match(/── sample \d/g) ?? []).length, 3);
+    assert.match(sc.stdout, /^majority: /m);
+    assert.match(sc.stdout, /^logprob-weighted: /m);
+    const rf = run(['--run', dir, '--technique', 'reflect', '--feedback', 'tool', '--rounds', '1', '--max-tokens', '8', 'What is 12 plus 34?']);
+    assert.equal(rf.status, 0, rf.stderr);
+    assert.match(rf.stdout, /── first answer/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

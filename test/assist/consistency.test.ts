@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { trainTokenizer } from '../../src/tokenizer/index.js';
+import { ChatEngine } from '../../src/infer/engine.js';
+import type { Conversation } from '../../src/data/conversation.js';
+import { selfConsistency } from '../../src/assist/consistency.js';
+import { vote } from '../../src/assist/vote.js';
+import { makeConfig } from '../../src/model/config.js';
+import { GPT } from '../../src/model/gpt.js';
+import { renderForReward } from '../../src/data/chat.js';
+import { scoreSequences } from '../../src/train/reward.js';
+import { PolicyModel } from '../infer/scripted.js';
+
+const tok = trainTokenizer(['Answer: 1 2 3 4 5 6 7 8 9 0 What is it? '.repeat(20)], { vocabSize: 300 });
+const V = tok.vocabSize;
+const sp = (name: string): number => tok.specialId(name);
+const id = (s: string): number => tok.encode(s)[0];
+const question: Conversation = { messages: [{ role: 'user', content: 'What is it?' }] };
+const digits = ['1', '2', '3'].map(id);
+/** The reply's first token is a digit (logits 2, 1, 0: "1" most likely); then the turn ends. */
+const policy = (): PolicyModel =>
+  new PolicyModel(V, (h) => {
+    const reply = h.slice(h.lastIndexOf(sp('<|assistant_start|>')) + 1);
+    const l = new Float32Array(V).fill(-30);
+    if (reply.length === 0) digits.forEach((d, i) => (l[d] = 2 - i));
+    else l[sp('<|assistant_end|>')] = 0;
+    return l;
+  });
+
+test('self-consistency: one prefill at batch 1 shared by k rows; sample i equals an independent reply with seed + i', () => {
+  const model = policy();
+  const k = 16;
+  const r = selfConsistency(new ChatEngine(model, tok), question, { k, temperature: 1, seed: 40 });
+  // the prompt pass ran once, at batch 1; every later pass carries the k rows
+  assert.equal(model.batches[0], 1);
+  assert.ok(model.batches.slice(1).every((b) => b === k), model.batches.join(','));
+  assert.equal(model.batches.filter((b) => b === 1).length, 1);
+  const alone = new ChatEngine(policy(), tok);
+  const independent = Array.from({ length: k }, (_, i) => alone.reply(question, { temperature: 1, seed: 40 + i }).text);
+  assert.deepEqual(r.samples.map((s) => s.text), independent);
+  // the draws are not all alike (the test would pass vacuously otherwise), and the vote counts them
+  assert.ok(new Set(independent).size >= 2, independent.join(' '));
+  assert.deepEqual(r.majority, vote(independent));
+  // mean log-probability of a one-token reply: log softmax of the scripted logits at that digit (+ the end token's ≈ 0)
+  const lse = Math.log(Math.exp(2) + Math.exp(1) + Math.exp(0) + (V - 3) * Math.exp(-30));
+  for (const s of r.samples) {
+    const d = ['1', '2', '3'].indexOf(s.text);
+    assert.ok(Math.abs(s.meanLogprob - (2 - d - lse) / 2) < 1e-3, `${s.text}: ${s.meanLogprob}`);
+  }
+  assert.equal(r.logprob.answer, '1');
+});
+
+test('self-consistency: k = 1 at temperature 0 is the greedy reply; bad k is refused', () => {
+  const r = selfConsistency(new ChatEngine(policy(), tok), question, { k: 1, temperature: 0 });
+  assert.deepEqual(r.samples.map((s) => s.text), ['1']);
+  assert.equal(r.majority.answer, '1');
+  assert.throws(() => selfConsistency(new ChatEngine(policy(), tok), question, { k: 0 }), /k must be a positive integer/);
+});
+
+test('self-consistency: the reward vote weighs each sample by softmax of the reward model\'s scores', () => {
+  const rm = new GPT(makeConfig({ vocabSize: V, blockSize: 32, nLayer: 1, nHead: 1, nEmbd: 8 }), { seed: 3, scalarHead: true });
+  // a head that separates the replies: random trunk, then a large head weight
+  const r = selfConsistency(new ChatEngine(policy(), tok), question, { k: 8, temperature: 1, seed: 2, rewardModel: { model: rm, tok } });
+  const seqs = r.samples.map((s) => renderForReward(tok, { messages: [...question.messages, { role: 'assistant', content: s.text }] }));
+  const scores = scoreSequences(rm, seqs, tok.specialId('<|pad|>'));
+  r.samples.forEach((s, i) => assert.ok(Math.abs(s.reward! - scores[i]) < 1e-5));
+  const mx = Math.max(...scores);
+  assert.deepEqual(r.reward, vote(r.samples.map((s) => s.answer), scores.map((x) => Math.exp(x - mx))));
+});
