@@ -24,6 +24,19 @@ import type { TokenTrie } from './trie.js';
 /** State 0 is dead (no configuration left). */
 export const DEAD = 0;
 
+/** Sub-grammar signature texts → small ids, shared by every automaton (bounded: past the cap, no new ids and no sharing). */
+const signatureIds = new Map<string, number>();
+const SIGNATURES_MAX = 1 << 18;
+function internSignature(text: string): number {
+  let id = signatureIds.get(text);
+  if (id === undefined) {
+    if (signatureIds.size >= SIGNATURES_MAX) return -1;
+    id = signatureIds.size;
+    signatureIds.set(text, id);
+  }
+  return id;
+}
+
 /** Ceiling on interned states before the matcher refuses to go on (a grammar that explodes). */
 const MAX_STATES = 2_000_000;
 
@@ -40,7 +53,8 @@ export class Automaton {
   private numNodes = 1;
   // interned states
   private readonly stateStacks: Int32Array[] = [new Int32Array(0)];
-  private readonly stateIndex = new Map<string, number>([['', 0]]);
+  /** Interned states by a hash of their sorted stack list (one id, or several on a collision); the dead state 0 is never looked up. */
+  private readonly stateIndex = new Map<number, number | number[]>();
   /** trans[s * numClasses + c]: next state, −1 = not computed yet. Grows; re-read after `computeTransition`. */
   trans: Int32Array;
   readonly initial: number;
@@ -163,20 +177,36 @@ export class Automaton {
       }
     }
     if (out.length === 0) return DEAD;
-    out.sort((a, b) => a - b);
-    const key = out.join(',');
-    let id = this.stateIndex.get(key);
-    if (id === undefined) {
-      id = this.stateStacks.length;
-      if (id >= MAX_STATES) throw new GptforgeError(`the constraint's automaton grew past ${MAX_STATES} states (a highly ambiguous grammar?)`);
-      this.stateStacks.push(Int32Array.from(out));
-      this.stateIndex.set(key, id);
-      const need = (id + 1) * this.numClasses;
-      if (need > this.trans.length) {
-        const t = new Int32Array(Math.max(need, this.trans.length * 2)).fill(-1);
-        t.set(this.trans);
-        this.trans = t;
+    const sorted = Int32Array.from(out).sort();
+    // intern by a hash of the sorted node list (a joined-string key was the main garbage source)
+    let h = sorted.length;
+    for (let i = 0; i < sorted.length; i++) h = Math.imul(h ^ sorted[i], 0x9e3779b1) ^ (h >>> 15);
+    const bucket = this.stateIndex.get(h);
+    if (bucket !== undefined) {
+      for (const cand of typeof bucket === 'number' ? [bucket] : bucket) {
+        const st = this.stateStacks[cand];
+        if (st.length !== sorted.length) continue;
+        let eq = true;
+        for (let i = 0; i < sorted.length; i++) {
+          if (st[i] !== sorted[i]) {
+            eq = false;
+            break;
+          }
+        }
+        if (eq) return cand;
       }
+    }
+    const id = this.stateStacks.length;
+    if (id >= MAX_STATES) throw new GptforgeError(`the constraint's automaton grew past ${MAX_STATES} states (a highly ambiguous grammar?)`);
+    this.stateStacks.push(sorted);
+    if (bucket === undefined) this.stateIndex.set(h, id);
+    else if (typeof bucket === 'number') this.stateIndex.set(h, [bucket, id]);
+    else bucket.push(id);
+    const need = (id + 1) * this.numClasses;
+    if (need > this.trans.length) {
+      const t = new Int32Array(Math.max(need, this.trans.length * 2)).fill(-1);
+      t.set(this.trans);
+      this.trans = t;
     }
     return id;
   }
@@ -225,44 +255,85 @@ export class Automaton {
     return this.closure([n]);
   }
 
+  /** The state whose configurations are the frame nodes `ns` (each top a terminal): a frame group. */
+  frameGroupState(ns: readonly number[]): number {
+    return this.closure(ns.slice());
+  }
+
   private termKeys: string[] | undefined;
+  /** ruleSig[r]: global id of rule r's canonical sub-grammar text; −1 too large, −2 not computed. */
+  private ruleSig: Int32Array | undefined;
+
   /**
-   * A canonical text of the sub-grammar the frame at `pos` runs on — the rest of its
-   * alternative and every rule reachable from it, rules renumbered in discovery order,
-   * terminals by their byte sets — or null past `maxRules` rules. Equal texts mean equal
-   * frame automata (up to renaming), so their masks can be shared, across schemas too.
+   * The canonical text of the sub-grammar reachable from rule `r` — its alternatives and every
+   * rule reachable from them, rules renumbered in discovery order, terminals by their byte
+   * sets — interned to a small global id (equal ids ⇔ equal texts ⇔ isomorphic sub-grammars),
+   * or −1 past `maxRules` rules. Computed once per rule.
    */
-  frameSignature(positions: readonly number[], maxRules = 128): string | null {
+  private ruleSignature(r0: number, maxRules: number): number {
     const { syms, ruleAlts, altStarts, terminals } = this.g;
+    this.ruleSig ??= new Int32Array(ruleAlts.length - 1).fill(-2);
+    const memo = this.ruleSig[r0];
+    if (memo !== -2) return memo;
     this.termKeys ??= terminals.map((t) => byteSetKey(t));
     const keys = this.termKeys;
-    const ids = new Map<number, number>();
-    const queue: number[] = [];
-    const sym = (x: number): string => {
-      if (x >= 0) return keys[x];
-      const r = -x - 2;
-      let id = ids.get(r);
-      if (id === undefined) {
-        id = ids.size;
-        ids.set(r, id);
-        queue.push(r);
-      }
-      return `r${id}`;
-    };
-    const seqText = (from: number): string => {
-      const out: string[] = [];
-      for (let q = from; syms[q] !== END; q++) out.push(sym(syms[q]));
-      return out.join(' ');
-    };
-    const parts = [positions.map(seqText).join('/')];
-    for (let i = 0; i < queue.length; i++) {
-      if (queue.length > maxRules) return null;
+    const ids = new Map<number, number>([[r0, 0]]);
+    const queue: number[] = [r0];
+    const parts: string[] = [];
+    let id = -1;
+    out: for (let i = 0; i < queue.length; i++) {
       const r = queue[i];
       const alts: string[] = [];
-      for (let a = ruleAlts[r]; a < ruleAlts[r + 1]; a++) alts.push(seqText(altStarts[a]));
+      for (let a = ruleAlts[r]; a < ruleAlts[r + 1]; a++) {
+        let t = '';
+        for (let q = altStarts[a]; syms[q] !== END; q++) {
+          const x = syms[q];
+          if (x >= 0) t += keys[x] + ' ';
+          else {
+            const rr = -x - 2;
+            let k = ids.get(rr);
+            if (k === undefined) {
+              if (ids.size >= maxRules) break out;
+              k = ids.size;
+              ids.set(rr, k);
+              queue.push(rr);
+            }
+            t += `r${k} `;
+          }
+        }
+        alts.push(t);
+      }
       parts.push(alts.join('|'));
+      if (i === queue.length - 1) id = internSignature(parts.join(';'));
     }
-    return parts.join(';');
+    this.ruleSig[r0] = id;
+    return id;
+  }
+
+  /**
+   * A canonical text of the sub-grammar a frame runs on — the rest of the alternative at each
+   * of its positions, with referenced rules named by their interned sub-grammar signatures —
+   * or null when a referenced rule reaches more than `maxRules` rules. Equal texts mean equal
+   * frame automata (up to renaming), so their masks can be shared, across schemas too.
+   */
+  frameSignature(positions: readonly number[], maxRules = 64): string | null {
+    const { syms, terminals } = this.g;
+    this.termKeys ??= terminals.map((t) => byteSetKey(t));
+    const keys = this.termKeys;
+    let text = '';
+    for (const from of positions) {
+      for (let q = from; syms[q] !== END; q++) {
+        const x = syms[q];
+        if (x >= 0) text += keys[x] + ' ';
+        else {
+          const sig = this.ruleSignature(-x - 2, maxRules);
+          if (sig < 0) return null;
+          text += `R${sig} `;
+        }
+      }
+      text += '/';
+    }
+    return text;
   }
 
   private readonly resumeStates = new Map<number, number>();
@@ -347,6 +418,9 @@ export class TokenMatcher {
   nodesVisited = 0;
   cacheHits = 0;
   sharedHits = 0;
+  framesBuilt = 0;
+  frameNodes = 0;
+  sigNull = 0;
 
   constructor(
     readonly automaton: Automaton,
@@ -383,29 +457,58 @@ export class TokenMatcher {
   private compute(s: number): Uint32Array {
     const a = this.automaton;
     const m = new Uint32Array(this.trie.words);
-    const seen = new Set<number>();
+    // Group the configurations by the stack below their frames: configurations that differ only
+    // in their top levels (the alternatives of a string's next character, say) share one frame
+    // walk and one set of continuation walks instead of one each.
+    const groups = new Map<number, number[]>();
     for (const st of a.stacks(s)) {
       if (st === 0) continue;
       const { frame, below } = a.frameOf(st, FRAME_LEVELS);
-      const f = this.frame(frame);
-      if (!seen.has(frame)) {
-        seen.add(frame);
-        const acc = f.accept;
-        for (let i = 0; i < acc.length; i++) m[i] |= acc[i];
-      }
+      const g = groups.get(below);
+      if (g) g.push(frame);
+      else groups.set(below, [frame]);
+    }
+    for (const [below, frames] of groups) {
+      const f = this.frame(frames.length === 1 ? a.frameState(frames[0]) : a.frameGroupState(frames));
+      const acc = f.accept;
+      for (let j = 0; j < acc.length; j++) m[j] |= acc[j];
       if (below === 0 || f.pops.length === 0) continue; // nothing may follow the whole value
       const resume = a.resumeState(below);
-      for (let k = 0; k < f.pops.length; k++) this.walk(resume, f.pops[k] + 1, this.trie.end[f.pops[k]], m, null);
+      const end = this.trie.end;
+      for (let k = 0; k < f.pops.length; k++) this.walk(resume, f.pops[k] + 1, end[f.pops[k]], m, null);
     }
     return m;
   }
 
-  private frame(frameNode: number): { accept: Uint32Array; pops: Int32Array } {
-    let f = this.frames.get(frameNode);
+  /** Frame signatures by frame state (null: not shareable). */
+  private readonly frameSigs = new Map<number, string | null>();
+  /** The canonical text of a frame state: its configurations' chain signatures, sorted (a set of stacks runs each independently). */
+  private signatureOf(frameState: number): string | null {
+    let sig = this.frameSigs.get(frameState);
+    if (sig === undefined) {
+      const a = this.automaton;
+      const parts: string[] = [];
+      for (const n of a.stacks(frameState)) {
+        const t = a.frameSignature(a.chainPositions(n));
+        if (t === null) {
+          parts.length = 0;
+          break;
+        }
+        parts.push(t);
+      }
+      sig = parts.length === 0 ? null : [...new Set(parts)].sort().join('|');
+      this.frameSigs.set(frameState, sig);
+    }
+    return sig;
+  }
+
+  /** The masks of a frame state, computed by one trie walk on first use (or found in the vocabulary's shared cache). */
+  private frame(frameState: number): { accept: Uint32Array; pops: Int32Array } {
+    let f = this.frames.get(frameState);
     if (!f) {
       // Frames with the same sub-grammar are shared through a per-vocabulary cache (every
       // plain string, number or `{"type": "string", "maxLength": 20}` value is the same frame).
-      const sig = this.automaton.frameSignature(this.automaton.chainPositions(frameNode));
+      const sig = this.signatureOf(frameState);
       let shared = sharedFrames.get(this.trie);
       if (!shared) {
         shared = new Map();
@@ -415,14 +518,18 @@ export class TokenMatcher {
       if (!f) {
         const accept = new Uint32Array(this.trie.words);
         const pops: number[] = [];
-        this.walk(this.automaton.frameState(frameNode), 0, this.trie.size, accept, pops);
+        const v0 = this.nodesVisited;
+        this.walk(frameState, 0, this.trie.size, accept, pops);
+        this.framesBuilt++;
+        this.frameNodes += this.nodesVisited - v0;
+        if (sig === null) this.sigNull++;
         f = { accept, pops: Int32Array.from(pops) };
         if (sig !== null) {
           if (shared.size >= SHARED_FRAMES_MAX) shared.clear();
           shared.set(sig, f);
         }
       } else this.sharedHits++;
-      this.frames.set(frameNode, f);
+      this.frames.set(frameState, f);
     }
     return f;
   }
