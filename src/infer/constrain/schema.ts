@@ -525,19 +525,29 @@ class Compiler {
       if ('pattern' in s && 'format' in s) this.unsupported(ptr, 'format', 'together with pattern');
       if ('pattern' in s) {
         if (typeof s.pattern !== 'string') this.invalid(ptrJoin(ptr, 'pattern'), 'pattern must be a string');
-        return seq(QUOTE, regexToExpr(s.pattern, { mode: 'search', encode: jsonChars, where: { file: this.file, field: ptrJoin(ptr, 'pattern') } }), QUOTE);
+        return this.lexeme(`json-string-pattern:${s.pattern}`, () => seq(QUOTE, regexToExpr(s.pattern as string, { mode: 'search', encode: jsonChars, where: { file: this.file, field: ptrJoin(ptr, 'pattern') } }), QUOTE));
       }
       const f = s.format;
       if (typeof f !== 'string') this.invalid(ptrJoin(ptr, 'format'), 'format must be a string');
       const re = FORMATS[f];
       if (re === undefined) this.unsupported(ptr, 'format', `format "${f}" is not supported (supported: ${Object.keys(FORMATS).join(', ')})`);
-      return seq(QUOTE, regexToExpr(re, { mode: 'full', encode: jsonChars }), QUOTE);
+      return this.lexeme(`json-string-format:${f}`, () => seq(QUOTE, regexToExpr(re, { mode: 'full', encode: jsonChars }), QUOTE));
     }
     if (max > 10_000 && max !== Infinity) this.unsupported(ptr, 'maxLength', 'above 10000');
     if (min > 10_000) this.unsupported(ptr, 'minLength', 'above 10000');
     // the unconstrained string is one shared rule, so its mask frames are computed once per schema
     if (min === 0 && max === Infinity) return ref('json-string');
-    return seq(QUOTE, repeat(ANY_CHAR, min, max), QUOTE);
+    return this.lexeme(`json-string{${min},${max}}`, () => seq(QUOTE, repeat(ANY_CHAR, min, max), QUOTE));
+  }
+
+  /**
+   * A string value as a rule of its own, one per distinct definition: the closing quote then
+   * belongs to a small rule, so the value's mask frames (matcher.ts) end there and are shared
+   * across the schema and, by signature, across schemas.
+   */
+  private lexeme(name: string, build: () => Expr): Expr {
+    if (!this.rules.has(name)) this.rules.set(name, build());
+    return ref(name);
   }
 
   private numberExpr(t: 'integer' | 'number', s: Obj, ptr: string): Expr {
