@@ -183,12 +183,19 @@ class Compiler {
   private readonly refRules = new Map<string, string>();
   private readonly ws: Expr;
   private readonly file?: string;
+  /**
+   * Drafts 3–7 say every other keyword beside `$ref` MUST be ignored (draft-07 §8.3); from
+   * 2019-09 on they apply too (a conjunction). Decided by the root's `$schema`; without one,
+   * the newer reading (the stricter of the two).
+   */
+  private readonly refOverridesSiblings: boolean;
 
   constructor(
     private readonly root: Json,
     opts: SchemaOptions,
   ) {
     this.file = opts.file;
+    this.refOverridesSiblings = isObj(root) && typeof root.$schema === 'string' && /draft-0[3-7]\b/.test(root.$schema);
     this.ws = opts.whitespace === 'compact' ? EMPTY : alt(EMPTY, literal(' '), seq(literal('\n'), repeat(chars([[0x20, 0x20], [0x09, 0x09]]), 0, 20)));
     const ws = this.ws;
     // Any JSON value (RFC 8259), as named rules so they are shared and may recurse.
@@ -248,7 +255,7 @@ class Compiler {
     }
     if ('$ref' in schema) {
       const siblings = Object.keys(schema).filter((k) => isValidationKeyword(k) && k !== '$ref');
-      if (siblings.length > 0) return this.compile({ allOf: [{ $ref: schema.$ref }, omit(schema, ['$ref'])] }, ptr);
+      if (siblings.length > 0 && !this.refOverridesSiblings) return this.compile({ allOf: [{ $ref: schema.$ref }, omit(schema, ['$ref'])] }, ptr);
       return this.refExpr(schema.$ref, ptr);
     }
     if ('allOf' in schema) {
@@ -294,7 +301,7 @@ class Compiler {
     if (isObj(s) && '$ref' in s) {
       if (depth > 32) this.unsupported(ptr, '$ref', 'a reference cycle through allOf');
       const { schema, ptr: p } = this.resolve(s.$ref, ptr);
-      const rest = omit(s, ['$ref']);
+      const rest = this.refOverridesSiblings ? {} : omit(s, ['$ref']);
       const target = this.deref(schema, p, depth + 1);
       return Object.keys(rest).length === 0 ? target : this.conj(target, rest, ptr);
     }
