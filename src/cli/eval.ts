@@ -11,6 +11,7 @@ import { defaultTools } from '../infer/tools/registry.js';
 import { evaluateTasks, evalAnswerCount, evalMarkdown, type EvalRow, type EvalSubject, type EvalTable } from '../eval/tasks.js';
 import { compareChart, compareMarkdown, compareModels, type CompareRow, type Contender } from '../eval/compare.js';
 import { taskPrompts } from '../train/comparisons.js';
+import { structuredEffect, structuredMarkdown } from '../eval/structured.js';
 import { loadModel } from './models.js';
 import { runPreset } from './sft.js';
 import { holdRunLock } from '../util/lock.js';
@@ -90,9 +91,13 @@ export function runEval(argv: string[]): { table: EvalTable; markdown: string } 
     compareText = compareMarkdown(compareRows, { ...opts, prompts: prompts.length });
     atomicWriteFile(join(runDir, 'eval-chart.svg'), compareChart(compareRows, 'SFT'));
   }
-  const full = compareText ? `${markdown}\n\n${compareText}\n\nChart: eval-chart.svg` : markdown;
+  // constrained decoding's effect (issue #17): the structured family free and under its schema
+  const sftSubject = subjects.find((s) => s.name === 'SFT');
+  const structured = sftSubject && rows.some((r) => r.task.name === 'structured') ? structuredEffect(sftSubject.model, sftSubject.tok, { n: Math.min(perTask, 50) }) : null;
+  const withStructured = structured ? `${markdown}\n\n${structuredMarkdown(structured)}` : markdown;
+  const full = compareText ? `${withStructured}\n\n${compareText}\n\nChart: eval-chart.svg` : withStructured;
   atomicWriteFile(join(runDir, 'eval.md'), full + '\n');
-  atomicWriteFile(join(runDir, 'eval.json'), JSON.stringify({ perTask, fewShot, ...table, compare: compareRows }, null, 2) + '\n');
+  atomicWriteFile(join(runDir, 'eval.json'), JSON.stringify({ perTask, fewShot, ...table, compare: compareRows, structured }, null, 2) + '\n');
   return { table, markdown: full };
 }
 

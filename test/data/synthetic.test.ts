@@ -52,10 +52,10 @@ function assertShape(ex: TaskExample, usesTool: boolean): void {
 test('taskByName: every family by name; unknown names list the families', () => {
   assert.deepEqual(
     TASKS.map((t) => t.name),
-    ['definitions', 'kinds', 'synonyms', 'antonyms', 'arithmetic', 'rhymes', 'syllables', 'chat'],
+    ['definitions', 'kinds', 'synonyms', 'antonyms', 'arithmetic', 'rhymes', 'syllables', 'chat', 'structured'],
   );
   for (const t of TASKS) assert.equal(taskByName(t.name), t);
-  assert.throws(() => taskByName('poetry'), /unknown task "poetry" \(one of: definitions, kinds, .*chat\)/);
+  assert.throws(() => taskByName('poetry'), /unknown task "poetry" \(one of: definitions, kinds, .*chat, structured\)/);
 });
 
 for (const task of TASKS) {

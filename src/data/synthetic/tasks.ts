@@ -4,6 +4,7 @@ import type { Message } from '../conversation.js';
 import * as cmu from './cmudict.js';
 import type { GenerateOptions, Split, SyntheticTask, TaskExample } from './task.js';
 import * as wn from './wordnet.js';
+import { structured, STRUCTURED_PROMPTS } from './structured.js';
 
 /**
  * The synthetic SFT task families. Each one pairs a generator of short, programmatically
@@ -1073,6 +1074,7 @@ export const TASKS: readonly SyntheticTask[] = [
   wordTask(RHYMES),
   wordTask(SYLLABLES),
   chat,
+  structured,
 ];
 
 export function taskByName(name: string): SyntheticTask {
@@ -1085,6 +1087,7 @@ const PROMPT_TEMPLATES: Record<string, readonly string[]> = {
   ...Object.fromEntries(WORD_FAMILIES.map((f) => [f.name, f.prompts])),
   arithmetic: OPS.flatMap((op) => ARITHMETIC_PROMPTS[op]),
   chat: CHAT_GROUPS.flatMap((g) => g.phrasings),
+  structured: STRUCTURED_PROMPTS,
 };
 
 /** The prompt template a prompt of the family was made from (for per-phrasing breakdowns), if any. */
