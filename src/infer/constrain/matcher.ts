@@ -406,7 +406,49 @@ export class Automaton {
 const FRAME_LEVELS = 3;
 
 /** Frames shared across matchers of one vocabulary, by sub-grammar signature (bounded). */
-const sharedFrames = new WeakMap<TokenTrie, Map<string, { accept: Uint32Array; pops: Int32Array }>>();
+/**
+ * A token set: a bitset over the vocabulary (Uint32Array, ceil(V/32) words) when dense, else
+ * the sorted ids (Int32Array) — most frames and states allow few tokens, and on a 100k
+ * vocabulary a bitset per frame and state was most of the garbage collector's work.
+ */
+type TokenSet = Uint32Array | Int32Array;
+
+/** The compact form of a bitset: its ids when they take fewer words than the bitset (a copy either way). */
+function compactSet(bits: Uint32Array): TokenSet {
+  let count = 0;
+  for (let w = 0; w < bits.length; w++) {
+    let x = bits[w];
+    while (x !== 0) {
+      x &= x - 1;
+      count++;
+    }
+    if (count >= bits.length) return bits.slice();
+  }
+  const ids = new Int32Array(count);
+  let k = 0;
+  for (let w = 0; w < bits.length; w++) {
+    let x = bits[w];
+    while (x !== 0) {
+      const b = 31 - Math.clz32(x & -x);
+      ids[k++] = w * 32 + b;
+      x &= x - 1;
+    }
+  }
+  return ids;
+}
+
+/** bits |= set. */
+function orInto(bits: Uint32Array, set: TokenSet): void {
+  if (set instanceof Int32Array) for (let i = 0; i < set.length; i++) bits[set[i] >>> 5] |= 1 << (set[i] & 31);
+  else for (let i = 0; i < set.length; i++) bits[i] |= set[i];
+}
+
+interface Frame {
+  accept: TokenSet;
+  pops: Int32Array;
+}
+
+const sharedFrames = new WeakMap<TokenTrie, Map<string, Frame>>();
 const SHARED_FRAMES_MAX = 4096;
 
 /** Forget the frames shared across schemas for one vocabulary (benchmarks: cold starts). */
@@ -419,7 +461,10 @@ const MASK_CACHE_WORDS = 16 * 1024 * 1024;
 
 /** An automaton bound to a vocabulary: computes and caches the token mask of each state. */
 export class TokenMatcher {
-  private readonly masks = new Map<number, Uint32Array>();
+  private readonly masks = new Map<number, TokenSet>();
+  /** Scratch bitsets for compute() and frame() (zero between uses). */
+  private readonly scratchMask: Uint32Array;
+  private readonly scratchFrame: Uint32Array;
   private cachedWords = 0;
   private stateAt: Int32Array;
   /** Statistics for the bench: trie nodes visited by uncached walks, cache hits. */
@@ -435,6 +480,8 @@ export class TokenMatcher {
     readonly trie: TokenTrie,
   ) {
     this.stateAt = new Int32Array(trie.maxDepth + 1);
+    this.scratchMask = new Uint32Array(trie.words);
+    this.scratchFrame = new Uint32Array(trie.words);
   }
 
   /**
@@ -442,10 +489,27 @@ export class TokenMatcher {
    * nodes where the frame can finish before the token does (the rest of the token then depends
    * on the stack below — XGrammar's context-independent / context-dependent split).
    */
-  private readonly frames = new Map<number, { accept: Uint32Array; pops: Int32Array }>();
+  private readonly frames = new Map<number, Frame>();
 
-  /** The allowed-token bitset of state `s` (shared; do not modify). */
-  mask(s: number): Uint32Array {
+  /** Write the allowed tokens of state `s` into `allowed` (a bitset; every word overwritten). */
+  fillMask(s: number, allowed: Uint32Array): void {
+    const m = this.mask(s);
+    allowed.fill(0);
+    if (m instanceof Int32Array) {
+      for (let i = 0; i < m.length; i++) if (m[i] >>> 5 < allowed.length) allowed[m[i] >>> 5] |= 1 << (m[i] & 31);
+    } else allowed.set(m.length <= allowed.length ? m : m.subarray(0, allowed.length));
+  }
+
+  /** True when state `s` allows no token. */
+  noTokens(s: number): boolean {
+    const m = this.mask(s);
+    if (m instanceof Int32Array) return m.length === 0;
+    for (let i = 0; i < m.length; i++) if (m[i] !== 0) return false;
+    return true;
+  }
+
+  /** The allowed tokens of state `s` (shared; do not modify). */
+  private mask(s: number): TokenSet {
     const hit = this.masks.get(s);
     if (hit) {
       this.cacheHits++;
@@ -462,9 +526,9 @@ export class TokenMatcher {
   }
 
   /** mask(s) = ∪ over its configurations (pos, below): frame(pos).accept ∪ tokens continued below at frame(pos).pops. */
-  private compute(s: number): Uint32Array {
+  private compute(s: number): TokenSet {
     const a = this.automaton;
-    const m = new Uint32Array(this.trie.words);
+    const m = this.scratchMask;
     // Group the configurations by the stack below their frames: configurations that differ only
     // in their top levels (the alternatives of a string's next character, say) share one frame
     // walk and one set of continuation walks instead of one each.
@@ -478,14 +542,15 @@ export class TokenMatcher {
     }
     for (const [below, frames] of groups) {
       const f = this.frame(frames.length === 1 ? a.frameState(frames[0]) : a.frameGroupState(frames));
-      const acc = f.accept;
-      for (let j = 0; j < acc.length; j++) m[j] |= acc[j];
+      orInto(m, f.accept);
       if (below === 0 || f.pops.length === 0) continue; // nothing may follow the whole value
       const resume = a.resumeState(below);
       const end = this.trie.end;
       for (let k = 0; k < f.pops.length; k++) this.walk(resume, f.pops[k] + 1, end[f.pops[k]], m, null);
     }
-    return m;
+    const out = compactSet(m);
+    m.fill(0);
+    return out;
   }
 
   /** Frame signatures by frame state (null: not shareable). */
@@ -511,7 +576,7 @@ export class TokenMatcher {
   }
 
   /** The masks of a frame state, computed by one trie walk on first use (or found in the vocabulary's shared cache). */
-  private frame(frameState: number): { accept: Uint32Array; pops: Int32Array } {
+  private frame(frameState: number): Frame {
     let f = this.frames.get(frameState);
     if (!f) {
       // Frames with the same sub-grammar are shared through a per-vocabulary cache (every
@@ -524,14 +589,15 @@ export class TokenMatcher {
       }
       f = sig !== null ? shared.get(sig) : undefined;
       if (!f) {
-        const accept = new Uint32Array(this.trie.words);
+        const accept = this.scratchFrame;
         const pops: number[] = [];
         const v0 = this.nodesVisited;
         this.walk(frameState, 0, this.trie.size, accept, pops);
         this.framesBuilt++;
         this.frameNodes += this.nodesVisited - v0;
         if (sig === null) this.sigNull++;
-        f = { accept, pops: Int32Array.from(pops) };
+        f = { accept: compactSet(accept), pops: Int32Array.from(pops) };
+        accept.fill(0);
         if (sig !== null) {
           if (shared.size >= SHARED_FRAMES_MAX) shared.clear();
           shared.set(sig, f);
@@ -542,19 +608,48 @@ export class TokenMatcher {
     return f;
   }
 
-  /** selfLoops[s]: the 256-bit set of bytes on which state s steps to itself (computed on first use). */
-  private readonly selfLoops = new Map<number, Uint32Array>();
+  /**
+   * Per state: 0 not yet computed, −1 no self-loop byte, k > 0 its 256-bit self-loop byte set at
+   * selfLoopBits[8(k−1) .. 8k) (typed arrays: this test runs inside the walk's hot loop).
+   */
+  private selfLoopAt: Int32Array = new Int32Array(1024);
+  private selfLoopBits: Uint32Array = new Uint32Array(8 * 256);
+  private selfLoopCount = 0;
   /** True when state `s` steps to itself on every byte in node n's subtree. */
   private loopsOver(s: number, n: number): boolean {
-    let loop = this.selfLoops.get(s);
-    if (!loop) {
-      loop = new Uint32Array(8);
-      for (let b = 0; b < 256; b++) if (this.automaton.step(s, b) === s) loop[b >>> 5] |= 1 << (b & 31);
-      this.selfLoops.set(s, loop);
+    if (s >= this.selfLoopAt.length) {
+      const g = new Int32Array(Math.max(s + 1, this.selfLoopAt.length * 2));
+      g.set(this.selfLoopAt);
+      this.selfLoopAt = g;
     }
+    let k = this.selfLoopAt[s];
+    if (k === 0) {
+      const loop = new Uint32Array(8);
+      let any = false;
+      for (let b = 0; b < 256; b++) {
+        if (this.automaton.step(s, b) === s) {
+          loop[b >>> 5] |= 1 << (b & 31);
+          any = true;
+        }
+      }
+      if (!any) k = -1;
+      else {
+        if (8 * (this.selfLoopCount + 1) > this.selfLoopBits.length) {
+          const g = new Uint32Array(this.selfLoopBits.length * 2);
+          g.set(this.selfLoopBits);
+          this.selfLoopBits = g;
+        }
+        this.selfLoopBits.set(loop, 8 * this.selfLoopCount);
+        k = ++this.selfLoopCount;
+      }
+      this.selfLoopAt[s] = k;
+    }
+    if (k < 0) return false;
     const sub = this.trie.subtreeBytes;
+    const bits = this.selfLoopBits;
     const o = n * 8;
-    for (let w = 0; w < 8; w++) if ((sub[o + w] & ~loop[w]) !== 0) return false;
+    const l = 8 * (k - 1);
+    for (let w = 0; w < 8; w++) if ((sub[o + w] & ~bits[l + w]) !== 0) return false;
     return true;
   }
 
@@ -622,9 +717,7 @@ export class GrammarConstraint implements TokenConstraint {
   ) {}
 
   fillMask(allowed: Uint32Array): void {
-    const m = this.matcher.mask(this.state);
-    allowed.fill(0);
-    allowed.set(m.length <= allowed.length ? m : m.subarray(0, allowed.length));
+    this.matcher.fillMask(this.state, allowed);
   }
 
   advance(token: number): boolean {
@@ -653,9 +746,7 @@ export class GrammarConstraint implements TokenConstraint {
     if (!a.isAccepting(this.state)) return false;
     if (a.isFinal(this.state)) return true;
     // Complete but bytes could follow: the row must end if no whole token can.
-    const m = this.matcher.mask(this.state);
-    for (let i = 0; i < m.length; i++) if (m[i] !== 0) return false;
-    return true;
+    return this.matcher.noTokens(this.state);
   }
 
   clone(): GrammarConstraint {
