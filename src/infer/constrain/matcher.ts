@@ -609,11 +609,14 @@ export class TokenMatcher {
   }
 
   /**
-   * Per state: 0 not yet computed, −1 no self-loop byte, k > 0 its 256-bit self-loop byte set at
-   * selfLoopBits[8(k−1) .. 8k) (typed arrays: this test runs inside the walk's hot loop).
+   * Per state: 0 none yet, k > 0 its self-loop record at selfLoopBits[16(k−1) ..): 8 words of
+   * bytes tested, 8 words of bytes on which the state steps to itself. Bytes are tested on
+   * demand, only those found below the node asked about (testing all 256 would create the
+   * transitions — and states — of bytes the walk never meets). Typed arrays: this runs inside
+   * the walk's hot loop.
    */
   private selfLoopAt: Int32Array = new Int32Array(1024);
-  private selfLoopBits: Uint32Array = new Uint32Array(8 * 256);
+  private selfLoopBits: Uint32Array = new Uint32Array(16 * 256);
   private selfLoopCount = 0;
   /** True when state `s` steps to itself on every byte in node n's subtree. */
   private loopsOver(s: number, n: number): boolean {
@@ -624,32 +627,32 @@ export class TokenMatcher {
     }
     let k = this.selfLoopAt[s];
     if (k === 0) {
-      const loop = new Uint32Array(8);
-      let any = false;
-      for (let b = 0; b < 256; b++) {
-        if (this.automaton.step(s, b) === s) {
-          loop[b >>> 5] |= 1 << (b & 31);
-          any = true;
-        }
+      if (16 * (this.selfLoopCount + 1) > this.selfLoopBits.length) {
+        const g = new Uint32Array(this.selfLoopBits.length * 2);
+        g.set(this.selfLoopBits);
+        this.selfLoopBits = g;
       }
-      if (!any) k = -1;
-      else {
-        if (8 * (this.selfLoopCount + 1) > this.selfLoopBits.length) {
-          const g = new Uint32Array(this.selfLoopBits.length * 2);
-          g.set(this.selfLoopBits);
-          this.selfLoopBits = g;
-        }
-        this.selfLoopBits.set(loop, 8 * this.selfLoopCount);
-        k = ++this.selfLoopCount;
-      }
-      this.selfLoopAt[s] = k;
+      k = this.selfLoopAt[s] = ++this.selfLoopCount;
     }
-    if (k < 0) return false;
     const sub = this.trie.subtreeBytes;
     const bits = this.selfLoopBits;
     const o = n * 8;
-    const l = 8 * (k - 1);
-    for (let w = 0; w < 8; w++) if ((sub[o + w] & ~bits[l + w]) !== 0) return false;
+    const known = 16 * (k - 1);
+    const yes = known + 8;
+    for (let w = 0; w < 8; w++) {
+      const need = sub[o + w] & ~bits[yes + w];
+      if (need === 0) continue;
+      if ((need & bits[known + w]) !== 0) return false; // a byte below is known not to loop
+      let rest = need;
+      while (rest !== 0) {
+        const low = rest & -rest;
+        rest ^= low;
+        const byte = w * 32 + (31 - Math.clz32(low));
+        bits[known + w] |= low;
+        if (this.automaton.step(s, byte) !== s) return false;
+        bits[yes + w] |= low;
+      }
+    }
     return true;
   }
 
@@ -687,7 +690,13 @@ export class TokenMatcher {
         continue;
       }
       stateAt[d] = t;
-      if (t === stateAt[d - 1] && end[n] > n + 1 && (pops === null || acc[t] === 0) && this.loopsOver(t, n)) {
+      let loops = false;
+      if (t === stateAt[d - 1] && end[n] > n + 1 && (pops === null || acc[t] === 0)) {
+        loops = this.loopsOver(t, n);
+        tr = a.trans; // testing bytes may have computed transitions (and grown the tables)
+        acc = a.acceptFlags;
+      }
+      if (loops) {
         // t loops on every byte below n (string content, say): the whole subtree is accepted
         // in state t without stepping through it — only its tokens' bits are set.
         for (let k = tokStart[n], e = tokStart[end[n]]; k < e; k++) {
