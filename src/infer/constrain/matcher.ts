@@ -37,6 +37,9 @@ function internSignature(text: string): number {
   return id;
 }
 
+/** Bound on the ints held by the per-node closure cache (16M ints = 64 MiB). */
+const CLOSURE_CACHE_INTS = 16 * 1024 * 1024;
+
 /** Ceiling on interned states before the matcher refuses to go on (a grammar that explodes). */
 const MAX_STATES = 2_000_000;
 
@@ -153,12 +156,24 @@ export class Automaton {
     }
   }
 
-  /** Expand references and pop finished alternatives until every top is a terminal; intern. */
-  private closure(seeds: number[]): number {
+  /** Per stack node: its closure (sorted configurations), once computed (see closureOfNode). */
+  private nodeClosures: (Int32Array | undefined)[] = [];
+  private nodeClosureInts = 0;
+
+  /**
+   * The configurations one stack node expands to: references expanded and finished
+   * alternatives popped until every top is a terminal (or the stack is empty). A function of
+   * the node alone, so it is cached: the same continuation recurs in many states (a string's
+   * next-character alternatives after every character), and re-expanding it was most of the
+   * time spent building states. The cache is bounded (CLOSURE_CACHE_INTS).
+   */
+  private closureOfNode(seed: number): Int32Array {
+    const hit = this.nodeClosures[seed];
+    if (hit !== undefined) return hit;
     const { syms, ruleAlts, altStarts } = this.g;
     const gen = ++this.gen;
     const out: number[] = [];
-    const work = seeds;
+    const work = [seed];
     while (work.length > 0) {
       const s = work.pop()!;
       if (this.seenGen[s] === gen) continue;
@@ -178,8 +193,38 @@ export class Automaton {
         for (let a = ruleAlts[r]; a < ruleAlts[r + 1]; a++) work.push(this.node(altStarts[a], rest));
       }
     }
-    if (out.length === 0) return DEAD;
-    const sorted = Int32Array.from(out).sort();
+    const cl = Int32Array.from(out).sort();
+    if (this.nodeClosureInts + cl.length <= CLOSURE_CACHE_INTS) {
+      this.nodeClosures[seed] = cl;
+      this.nodeClosureInts += cl.length;
+    }
+    return cl;
+  }
+
+  /** The interned state of the union of the seeds' closures. */
+  private closure(seeds: number[]): number {
+    let sorted: Int32Array;
+    if (seeds.length === 1) sorted = this.closureOfNode(seeds[0]);
+    else {
+      const parts = seeds.map((x) => this.closureOfNode(x));
+      const gen = ++this.gen;
+      const out: number[] = [];
+      for (const cl of parts) {
+        for (let i = 0; i < cl.length; i++) {
+          const x = cl[i];
+          if (this.seenGen[x] === gen) continue;
+          this.seenGen[x] = gen;
+          out.push(x);
+        }
+      }
+      sorted = Int32Array.from(out).sort();
+    }
+    return this.intern(sorted);
+  }
+
+  /** The id of the state whose sorted configuration list is `sorted` (interned on first sight; the array is kept). */
+  private intern(sorted: Int32Array): number {
+    if (sorted.length === 0) return DEAD;
     // intern by a hash of the sorted node list (a joined-string key was the main garbage source)
     let h = sorted.length;
     for (let i = 0; i < sorted.length; i++) h = Math.imul(h ^ sorted[i], 0x9e3779b1) ^ (h >>> 15);
