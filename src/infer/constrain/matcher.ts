@@ -40,6 +40,18 @@ function internSignature(text: string): number {
 /** Bound on the ints held by the per-node closure cache (16M ints = 64 MiB). */
 const CLOSURE_CACHE_INTS = 16 * 1024 * 1024;
 
+/** Byte sets → short global names ("t12"), so signature texts (kept as map keys) stay small. */
+const terminalNames = new Map<string, string>();
+function terminalName(set: Uint32Array): string {
+  const k = byteSetKey(set);
+  let n = terminalNames.get(k);
+  if (n === undefined) {
+    n = `t${terminalNames.size}`;
+    terminalNames.set(k, n);
+  }
+  return n;
+}
+
 /** Ceiling on interned states before the matcher refuses to go on (a grammar that explodes). */
 const MAX_STATES = 2_000_000;
 
@@ -328,7 +340,7 @@ export class Automaton {
     this.ruleSig ??= new Int32Array(ruleAlts.length - 1).fill(-2);
     const memo = this.ruleSig[r0];
     if (memo !== -2) return memo;
-    this.termKeys ??= terminals.map((t) => byteSetKey(t));
+    this.termKeys ??= terminals.map((t) => terminalName(t));
     const keys = this.termKeys;
     const ids = new Map<number, number>([[r0, 0]]);
     const queue: number[] = [r0];
@@ -371,7 +383,7 @@ export class Automaton {
    */
   frameSignature(positions: readonly number[], maxRules = 64): string | null {
     const { syms, terminals } = this.g;
-    this.termKeys ??= terminals.map((t) => byteSetKey(t));
+    this.termKeys ??= terminals.map((t) => terminalName(t));
     const keys = this.termKeys;
     let text = '';
     for (const from of positions) {
