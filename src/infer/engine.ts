@@ -7,6 +7,7 @@ import { decode, generate, type DecodeEvent, type DecodingModel, type RowControl
 import type { LogitsProcessor, SamplingOptions } from './processors.js';
 import type { FinishReason } from './stopping.js';
 import type { ToolRegistry, ToolResult } from './tools/registry.js';
+import { toolCallConstraint } from './constrain/toolcall.js';
 
 export type { DecodingModel } from './pipeline.js';
 
@@ -183,7 +184,9 @@ export class ChatEngine {
     const room = Math.min(maxTokens, Math.floor(ctx / 2));
     const ends = [this.sp['<|assistant_end|>']];
     if (this.tok.hasSpecial('<|eos|>')) ends.push(this.tok.specialId('<|eos|>'));
-    const setup: ToolSetup = { tok: this.tok, sp: this.sp, maxCall: opts.maxCallTokens ?? 48, maxCalls: opts.maxToolCalls ?? 4, tools: opts.tools ?? null, opts };
+    const tools = opts.tools ?? null;
+    const callConstraint = tools ? toolCallConstraint(tools, this.tok) : null;
+    const setup: ToolSetup = { tok: this.tok, sp: this.sp, maxCall: opts.maxCallTokens ?? 48, maxCalls: opts.maxToolCalls ?? 4, tools, opts, callConstraint };
     const fitted = new Map<Conversation, { ids: number[]; notice?: string }>();
     const requests: RowRequest[] = [];
     const states: ToolCallState[] = [];
@@ -225,6 +228,8 @@ interface ToolSetup {
   maxCalls: number;
   tools: ToolRegistry | null;
   opts: ChatOptions;
+  /** The call body's grammar when tools declare `parameters` (constrain/toolcall.ts); each call steps a clone. */
+  callConstraint: TokenConstraint | null;
 }
 
 /**
@@ -242,6 +247,9 @@ class ToolCallState implements LogitsProcessor, RowController {
   private mode: 'text' | 'call' = 'text';
   private call: number[] = [];
   private calls = 0;
+  /** The open call's constraint (tools with declared parameters), and its mask buffer. */
+  private callCon: TokenConstraint | null = null;
+  private callMask: Uint32Array | null = null;
 
   constructor(
     private readonly s: ToolSetup,
@@ -256,6 +264,16 @@ class ToolCallState implements LogitsProcessor, RowController {
       if (!this.s.tools || this.calls >= this.s.maxCalls) logits[sp['<|tool_start|>']] = -Infinity;
     } else {
       logits[sp['<|tool_start|>']] = -Infinity;
+      const con = this.callCon;
+      if (con) {
+        // the arguments under the tool's schema: only allowed tokens; <|tool_end|> once complete
+        const end = sp['<|tool_end|>'];
+        const keepEnd = con.isComplete();
+        const mask = (this.callMask ??= new Uint32Array(Math.ceil(logits.length / 32)));
+        if (con.mustEnd()) mask.fill(0);
+        else con.fillMask(mask);
+        for (let id = 0; id < logits.length; id++) if ((mask[id >>> 5] & (1 << (id & 31))) === 0 && !(keepEnd && id === end)) logits[id] = -Infinity;
+      }
     }
   }
 
@@ -264,9 +282,13 @@ class ToolCallState implements LogitsProcessor, RowController {
     if (this.mode === 'text') {
       if (next !== sp['<|tool_start|>']) return { visible: true };
       this.mode = 'call';
+      this.callCon = this.s.callConstraint?.clone() ?? null;
       return { visible: false };
     }
-    if (next !== sp['<|tool_end|>']) this.call.push(next);
+    if (next !== sp['<|tool_end|>']) {
+      this.call.push(next);
+      this.callCon?.advance(next);
+    }
     if (next !== sp['<|tool_end|>'] && this.call.length < this.s.maxCall) return { visible: false };
     const forced = next === sp['<|tool_end|>'] ? [] : [sp['<|tool_end|>']]; // the engine closes an over-long call itself
     forced.push(...this.runCall());
@@ -294,7 +316,10 @@ class ToolCallState implements LogitsProcessor, RowController {
   private runCall(): number[] {
     const { sp, tok, tools, opts } = this.s;
     const text = tok.decode(this.call);
-    const result: ToolResult = tools ? tools.call(text) : { ok: false, output: 'error: no tools are available' };
+    // a call cut at maxCallTokens before its arguments were complete is not run on a partial value
+    const cut = this.callCon !== null && !this.callCon.isComplete();
+    const result: ToolResult = cut ? { ok: false, output: `error: the call was cut at ${this.s.maxCall} tokens before its arguments were complete` } : tools ? tools.call(text) : { ok: false, output: 'error: no tools are available' };
+    this.callCon = null;
     opts.onToolCall?.(text, result, this.row);
     const colon = text.indexOf(':');
     const name = colon > 0 ? text.slice(0, colon).trim() : '';

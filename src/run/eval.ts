@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { TASKS, taskByName } from '../data/synthetic/tasks.js';
 import { compareChart, compareMarkdown, compareModels, type CompareRow, type Contender } from '../eval/compare.js';
+import { structuredEffect, structuredMarkdown } from '../eval/structured.js';
 import { evalAnswerCount, evalMarkdown, evaluateTasks, type EvalRow, type EvalSubject, type EvalTable } from '../eval/tasks.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import { latestCheckpoint } from '../model/checkpoint.js';
@@ -99,8 +100,12 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
     compareText = compareMarkdown(compareRows, { ...opts, prompts: prompts.length });
     atomicWriteFile(layout.evalChart, compareChart(compareRows, 'SFT'));
   }
-  const full = compareText ? `${markdown}\n\n${compareText}\n\nChart: eval-chart.svg` : markdown;
+  // constrained decoding's effect (issue #17): the structured family free and under its schema
+  const sftSubject = subjects.find((s) => s.name === 'SFT');
+  const structured = sftSubject && rows.some((r) => r.task.name === 'structured') ? structuredEffect(sftSubject.model, sftSubject.tok, { n: Math.min(perTask, 50) }) : null;
+  const withStructured = structured ? `${markdown}\n\n${structuredMarkdown(structured)}` : markdown;
+  const full = compareText ? `${withStructured}\n\n${compareText}\n\nChart: eval-chart.svg` : withStructured;
   atomicWriteFile(layout.evalMarkdown, full + '\n');
-  atomicWriteFile(layout.evalJson, JSON.stringify({ perTask, fewShot, ...table, compare: compareRows }, null, 2) + '\n');
+  atomicWriteFile(layout.evalJson, JSON.stringify({ perTask, fewShot, ...table, compare: compareRows, structured }, null, 2) + '\n');
   return { table, markdown: full, compare: compareRows };
 }

@@ -57,7 +57,24 @@ const CASES: Case[] = [
     valid: [{ s: 'a"b\\c' }, { s: '中文✓😀' }, { s: 'tab\tx', k: 'x' }, { other: 'y\n"' }],
     invalid: [{ s: 'too long!' }, { s: 1 }, { k: 'z' }],
   },
+  {
+    // 2019-09 on: $ref and its siblings both apply
+    name: '2020-12 $ref with siblings is a conjunction',
+    schema: { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object', properties: { s: { $ref: '#/$defs/num', maximum: 5 } }, $defs: { num: { type: 'integer', minimum: 0 } } },
+    valid: [{ s: 0 }, { s: 5 }],
+    invalid: [{ s: 6 }, { s: -1 }, { s: 'x' }],
+  },
 ];
+
+test('drafts 3–7: keywords beside $ref are ignored, as the spec says (draft-07 §8.3; ajv 8 applies them, so no ajv cross-check here)', () => {
+  const tok = testTokenizer();
+  for (const draft of ['http://json-schema.org/draft-04/schema#', 'http://json-schema.org/draft-07/schema#']) {
+    const schema = { $schema: draft, type: 'object', properties: { s: { type: 'string', $ref: '#/definitions/obj' } }, definitions: { obj: { type: 'object', properties: { a: { type: 'integer' } }, required: ['a'] } } };
+    const c = schemaConstraint(schema, tok);
+    for (const x of [{ s: { a: 1 } }, {}]) assert.ok(accepts(c.clone(), tok, JSON.stringify(x)), `${draft}: refuses ${JSON.stringify(x)}`);
+    for (const x of [{ s: 'text' }, { s: {} }]) assert.ok(!accepts(c.clone(), tok, JSON.stringify(x)), `${draft}: accepts ${JSON.stringify(x)}`);
+  }
+});
 
 test('fixtures: ajv agrees with the valid/invalid labels', () => {
   for (const c of CASES) {

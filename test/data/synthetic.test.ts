@@ -67,10 +67,10 @@ test('one hold-out rule: the test split of the generators is what isHeldOut (rm 
 test('taskByName: every family by name; unknown names list the families', () => {
   assert.deepEqual(
     TASKS.map((t) => t.name),
-    ['definitions', 'kinds', 'synonyms', 'antonyms', 'arithmetic', 'rhymes', 'syllables', 'chat'],
+    ['definitions', 'kinds', 'synonyms', 'antonyms', 'arithmetic', 'rhymes', 'syllables', 'chat', 'structured'],
   );
   for (const t of TASKS) assert.equal(taskByName(t.name), t);
-  assert.throws(() => taskByName('poetry'), /unknown task "poetry" \(one of: definitions, kinds, .*chat\)/);
+  assert.throws(() => taskByName('poetry'), /unknown task "poetry" \(one of: definitions, kinds, .*chat, structured\)/);
 });
 
 for (const task of TASKS) {

@@ -6,6 +6,7 @@ import { definitions } from './definitions.js';
 import { kinds } from './kinds.js';
 import { rhymes } from './rhymes.js';
 import { syllables } from './syllables.js';
+import { structured } from './structured.js';
 import { synonyms } from './synonyms.js';
 import type { SyntheticTask } from './task.js';
 import { matchTemplates } from './text.js';
@@ -39,6 +40,7 @@ export const TASKS: readonly SyntheticTask[] = [
   rhymes,
   syllables,
   chat,
+  structured,
 ];
 
 export function taskByName(name: string): SyntheticTask {

@@ -34,7 +34,13 @@ export function regexGrammar(pattern: string, where: ErrorLocation = {}): Gramma
 
 /** A constraint forcing the output to match `pattern` in full. Throws GptforgeError for a bad or unsupported pattern. */
 export function regexConstraint(pattern: string, tok: Tokenizer, where: ErrorLocation = {}): GrammarConstraint {
-  return new GrammarConstraint(compileGrammar(regexGrammar(pattern, where), tok));
+  try {
+    return new GrammarConstraint(compileGrammar(regexGrammar(pattern, where), tok));
+  } catch (e) {
+    // the grammar check knows no file for a pattern given inline: say which pattern matches nothing
+    if (e instanceof GptforgeError && /no string satisfies/.test(e.message) && where.file === undefined) throw new GptforgeError(`no string matches the regular expression /${pattern}/`, where);
+    throw e;
+  }
 }
 
 /** A constraint forcing the output to be a JSON text the schema accepts (see schema.ts for the supported subset and whitespace policy). */

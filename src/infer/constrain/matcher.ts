@@ -24,6 +24,34 @@ import type { TokenTrie } from './trie.js';
 /** State 0 is dead (no configuration left). */
 export const DEAD = 0;
 
+/** Sub-grammar signature texts → small ids, shared by every automaton (bounded: past the cap, no new ids and no sharing). */
+const signatureIds = new Map<string, number>();
+const SIGNATURES_MAX = 1 << 18;
+function internSignature(text: string): number {
+  let id = signatureIds.get(text);
+  if (id === undefined) {
+    if (signatureIds.size >= SIGNATURES_MAX) return -1;
+    id = signatureIds.size;
+    signatureIds.set(text, id);
+  }
+  return id;
+}
+
+/** Bound on the ints held by the per-node closure cache (16M ints = 64 MiB). */
+const CLOSURE_CACHE_INTS = 16 * 1024 * 1024;
+
+/** Byte sets → short global names ("t12"), so signature texts (kept as map keys) stay small. */
+const terminalNames = new Map<string, string>();
+function terminalName(set: Uint32Array): string {
+  const k = byteSetKey(set);
+  let n = terminalNames.get(k);
+  if (n === undefined) {
+    n = `t${terminalNames.size}`;
+    terminalNames.set(k, n);
+  }
+  return n;
+}
+
 /** Ceiling on interned states before the matcher refuses to go on (a grammar that explodes). */
 const MAX_STATES = 2_000_000;
 
@@ -40,9 +68,12 @@ export class Automaton {
   private numNodes = 1;
   // interned states
   private readonly stateStacks: Int32Array[] = [new Int32Array(0)];
-  private readonly stateIndex = new Map<string, number>([['', 0]]);
+  /** Interned states by a hash of their sorted stack list (one id, or several on a collision); the dead state 0 is never looked up. */
+  private readonly stateIndex = new Map<number, number | number[]>();
   /** trans[s * numClasses + c]: next state, −1 = not computed yet. Grows; re-read after `computeTransition`. */
   trans: Int32Array;
+  /** acceptFlags[s] = 1 when state s accepts (the empty stack is among its configurations). Grows; re-read after `computeTransition`. */
+  acceptFlags: Uint8Array = new Uint8Array(64);
   readonly initial: number;
 
   constructor(grammar: Grammar | LoweredGrammar) {
@@ -137,12 +168,24 @@ export class Automaton {
     }
   }
 
-  /** Expand references and pop finished alternatives until every top is a terminal; intern. */
-  private closure(seeds: number[]): number {
+  /** Per stack node: its closure (sorted configurations), once computed (see closureOfNode). */
+  private nodeClosures: (Int32Array | undefined)[] = [];
+  private nodeClosureInts = 0;
+
+  /**
+   * The configurations one stack node expands to: references expanded and finished
+   * alternatives popped until every top is a terminal (or the stack is empty). A function of
+   * the node alone, so it is cached: the same continuation recurs in many states (a string's
+   * next-character alternatives after every character), and re-expanding it was most of the
+   * time spent building states. The cache is bounded (CLOSURE_CACHE_INTS).
+   */
+  private closureOfNode(seed: number): Int32Array {
+    const hit = this.nodeClosures[seed];
+    if (hit !== undefined) return hit;
     const { syms, ruleAlts, altStarts } = this.g;
     const gen = ++this.gen;
     const out: number[] = [];
-    const work = seeds;
+    const work = [seed];
     while (work.length > 0) {
       const s = work.pop()!;
       if (this.seenGen[s] === gen) continue;
@@ -162,21 +205,73 @@ export class Automaton {
         for (let a = ruleAlts[r]; a < ruleAlts[r + 1]; a++) work.push(this.node(altStarts[a], rest));
       }
     }
-    if (out.length === 0) return DEAD;
-    out.sort((a, b) => a - b);
-    const key = out.join(',');
-    let id = this.stateIndex.get(key);
-    if (id === undefined) {
-      id = this.stateStacks.length;
-      if (id >= MAX_STATES) throw new GptforgeError(`the constraint's automaton grew past ${MAX_STATES} states (a highly ambiguous grammar?)`);
-      this.stateStacks.push(Int32Array.from(out));
-      this.stateIndex.set(key, id);
-      const need = (id + 1) * this.numClasses;
-      if (need > this.trans.length) {
-        const t = new Int32Array(Math.max(need, this.trans.length * 2)).fill(-1);
-        t.set(this.trans);
-        this.trans = t;
+    const cl = Int32Array.from(out).sort();
+    if (this.nodeClosureInts + cl.length <= CLOSURE_CACHE_INTS) {
+      this.nodeClosures[seed] = cl;
+      this.nodeClosureInts += cl.length;
+    }
+    return cl;
+  }
+
+  /** The interned state of the union of the seeds' closures. */
+  private closure(seeds: number[]): number {
+    let sorted: Int32Array;
+    if (seeds.length === 1) sorted = this.closureOfNode(seeds[0]);
+    else {
+      const parts = seeds.map((x) => this.closureOfNode(x));
+      const gen = ++this.gen;
+      const out: number[] = [];
+      for (const cl of parts) {
+        for (let i = 0; i < cl.length; i++) {
+          const x = cl[i];
+          if (this.seenGen[x] === gen) continue;
+          this.seenGen[x] = gen;
+          out.push(x);
+        }
       }
+      sorted = Int32Array.from(out).sort();
+    }
+    return this.intern(sorted);
+  }
+
+  /** The id of the state whose sorted configuration list is `sorted` (interned on first sight; the array is kept). */
+  private intern(sorted: Int32Array): number {
+    if (sorted.length === 0) return DEAD;
+    // intern by a hash of the sorted node list (a joined-string key was the main garbage source)
+    let h = sorted.length;
+    for (let i = 0; i < sorted.length; i++) h = Math.imul(h ^ sorted[i], 0x9e3779b1) ^ (h >>> 15);
+    const bucket = this.stateIndex.get(h);
+    if (bucket !== undefined) {
+      for (const cand of typeof bucket === 'number' ? [bucket] : bucket) {
+        const st = this.stateStacks[cand];
+        if (st.length !== sorted.length) continue;
+        let eq = true;
+        for (let i = 0; i < sorted.length; i++) {
+          if (st[i] !== sorted[i]) {
+            eq = false;
+            break;
+          }
+        }
+        if (eq) return cand;
+      }
+    }
+    const id = this.stateStacks.length;
+    if (id >= MAX_STATES) throw new GptforgeError(`the constraint's automaton grew past ${MAX_STATES} states (a highly ambiguous grammar?)`);
+    this.stateStacks.push(sorted);
+    if (id >= this.acceptFlags.length) {
+      const f = new Uint8Array(this.acceptFlags.length * 2);
+      f.set(this.acceptFlags);
+      this.acceptFlags = f;
+    }
+    this.acceptFlags[id] = sorted[0] === 0 ? 1 : 0;
+    if (bucket === undefined) this.stateIndex.set(h, id);
+    else if (typeof bucket === 'number') this.stateIndex.set(h, [bucket, id]);
+    else bucket.push(id);
+    const need = (id + 1) * this.numClasses;
+    if (need > this.trans.length) {
+      const t = new Int32Array(Math.max(need, this.trans.length * 2)).fill(-1);
+      t.set(this.trans);
+      this.trans = t;
     }
     return id;
   }
@@ -225,44 +320,85 @@ export class Automaton {
     return this.closure([n]);
   }
 
+  /** The state whose configurations are the frame nodes `ns` (each top a terminal): a frame group. */
+  frameGroupState(ns: readonly number[]): number {
+    return this.closure(ns.slice());
+  }
+
   private termKeys: string[] | undefined;
+  /** ruleSig[r]: global id of rule r's canonical sub-grammar text; −1 too large, −2 not computed. */
+  private ruleSig: Int32Array | undefined;
+
   /**
-   * A canonical text of the sub-grammar the frame at `pos` runs on — the rest of its
-   * alternative and every rule reachable from it, rules renumbered in discovery order,
-   * terminals by their byte sets — or null past `maxRules` rules. Equal texts mean equal
-   * frame automata (up to renaming), so their masks can be shared, across schemas too.
+   * The canonical text of the sub-grammar reachable from rule `r` — its alternatives and every
+   * rule reachable from them, rules renumbered in discovery order, terminals by their byte
+   * sets — interned to a small global id (equal ids ⇔ equal texts ⇔ isomorphic sub-grammars),
+   * or −1 past `maxRules` rules. Computed once per rule.
    */
-  frameSignature(positions: readonly number[], maxRules = 128): string | null {
+  private ruleSignature(r0: number, maxRules: number): number {
     const { syms, ruleAlts, altStarts, terminals } = this.g;
-    this.termKeys ??= terminals.map((t) => byteSetKey(t));
+    this.ruleSig ??= new Int32Array(ruleAlts.length - 1).fill(-2);
+    const memo = this.ruleSig[r0];
+    if (memo !== -2) return memo;
+    this.termKeys ??= terminals.map((t) => terminalName(t));
     const keys = this.termKeys;
-    const ids = new Map<number, number>();
-    const queue: number[] = [];
-    const sym = (x: number): string => {
-      if (x >= 0) return keys[x];
-      const r = -x - 2;
-      let id = ids.get(r);
-      if (id === undefined) {
-        id = ids.size;
-        ids.set(r, id);
-        queue.push(r);
-      }
-      return `r${id}`;
-    };
-    const seqText = (from: number): string => {
-      const out: string[] = [];
-      for (let q = from; syms[q] !== END; q++) out.push(sym(syms[q]));
-      return out.join(' ');
-    };
-    const parts = [positions.map(seqText).join('/')];
-    for (let i = 0; i < queue.length; i++) {
-      if (queue.length > maxRules) return null;
+    const ids = new Map<number, number>([[r0, 0]]);
+    const queue: number[] = [r0];
+    const parts: string[] = [];
+    let id = -1;
+    out: for (let i = 0; i < queue.length; i++) {
       const r = queue[i];
       const alts: string[] = [];
-      for (let a = ruleAlts[r]; a < ruleAlts[r + 1]; a++) alts.push(seqText(altStarts[a]));
+      for (let a = ruleAlts[r]; a < ruleAlts[r + 1]; a++) {
+        let t = '';
+        for (let q = altStarts[a]; syms[q] !== END; q++) {
+          const x = syms[q];
+          if (x >= 0) t += keys[x] + ' ';
+          else {
+            const rr = -x - 2;
+            let k = ids.get(rr);
+            if (k === undefined) {
+              if (ids.size >= maxRules) break out;
+              k = ids.size;
+              ids.set(rr, k);
+              queue.push(rr);
+            }
+            t += `r${k} `;
+          }
+        }
+        alts.push(t);
+      }
       parts.push(alts.join('|'));
+      if (i === queue.length - 1) id = internSignature(parts.join(';'));
     }
-    return parts.join(';');
+    this.ruleSig[r0] = id;
+    return id;
+  }
+
+  /**
+   * A canonical text of the sub-grammar a frame runs on — the rest of the alternative at each
+   * of its positions, with referenced rules named by their interned sub-grammar signatures —
+   * or null when a referenced rule reaches more than `maxRules` rules. Equal texts mean equal
+   * frame automata (up to renaming), so their masks can be shared, across schemas too.
+   */
+  frameSignature(positions: readonly number[], maxRules = 64): string | null {
+    const { syms, terminals } = this.g;
+    this.termKeys ??= terminals.map((t) => terminalName(t));
+    const keys = this.termKeys;
+    let text = '';
+    for (const from of positions) {
+      for (let q = from; syms[q] !== END; q++) {
+        const x = syms[q];
+        if (x >= 0) text += keys[x] + ' ';
+        else {
+          const sig = this.ruleSignature(-x - 2, maxRules);
+          if (sig < 0) return null;
+          text += `R${sig} `;
+        }
+      }
+      text += '/';
+    }
+    return text;
   }
 
   private readonly resumeStates = new Map<number, number>();
@@ -327,7 +463,49 @@ export class Automaton {
 const FRAME_LEVELS = 3;
 
 /** Frames shared across matchers of one vocabulary, by sub-grammar signature (bounded). */
-const sharedFrames = new WeakMap<TokenTrie, Map<string, { accept: Uint32Array; pops: Int32Array }>>();
+/**
+ * A token set: a bitset over the vocabulary (Uint32Array, ceil(V/32) words) when dense, else
+ * the sorted ids (Int32Array) — most frames and states allow few tokens, and on a 100k
+ * vocabulary a bitset per frame and state was most of the garbage collector's work.
+ */
+type TokenSet = Uint32Array | Int32Array;
+
+/** The compact form of a bitset: its ids when they take fewer words than the bitset (a copy either way). */
+function compactSet(bits: Uint32Array): TokenSet {
+  let count = 0;
+  for (let w = 0; w < bits.length; w++) {
+    let x = bits[w];
+    while (x !== 0) {
+      x &= x - 1;
+      count++;
+    }
+    if (count >= bits.length) return bits.slice();
+  }
+  const ids = new Int32Array(count);
+  let k = 0;
+  for (let w = 0; w < bits.length; w++) {
+    let x = bits[w];
+    while (x !== 0) {
+      const b = 31 - Math.clz32(x & -x);
+      ids[k++] = w * 32 + b;
+      x &= x - 1;
+    }
+  }
+  return ids;
+}
+
+/** bits |= set. */
+function orInto(bits: Uint32Array, set: TokenSet): void {
+  if (set instanceof Int32Array) for (let i = 0; i < set.length; i++) bits[set[i] >>> 5] |= 1 << (set[i] & 31);
+  else for (let i = 0; i < set.length; i++) bits[i] |= set[i];
+}
+
+interface Frame {
+  accept: TokenSet;
+  pops: Int32Array;
+}
+
+const sharedFrames = new WeakMap<TokenTrie, Map<string, Frame>>();
 const SHARED_FRAMES_MAX = 4096;
 
 /** Forget the frames shared across schemas for one vocabulary (benchmarks: cold starts). */
@@ -340,19 +518,27 @@ const MASK_CACHE_WORDS = 16 * 1024 * 1024;
 
 /** An automaton bound to a vocabulary: computes and caches the token mask of each state. */
 export class TokenMatcher {
-  private readonly masks = new Map<number, Uint32Array>();
+  private readonly masks = new Map<number, TokenSet>();
+  /** Scratch bitsets for compute() and frame() (zero between uses). */
+  private readonly scratchMask: Uint32Array;
+  private readonly scratchFrame: Uint32Array;
   private cachedWords = 0;
   private stateAt: Int32Array;
   /** Statistics for the bench: trie nodes visited by uncached walks, cache hits. */
   nodesVisited = 0;
   cacheHits = 0;
   sharedHits = 0;
+  framesBuilt = 0;
+  frameNodes = 0;
+  sigNull = 0;
 
   constructor(
     readonly automaton: Automaton,
     readonly trie: TokenTrie,
   ) {
     this.stateAt = new Int32Array(trie.maxDepth + 1);
+    this.scratchMask = new Uint32Array(trie.words);
+    this.scratchFrame = new Uint32Array(trie.words);
   }
 
   /**
@@ -360,10 +546,27 @@ export class TokenMatcher {
    * nodes where the frame can finish before the token does (the rest of the token then depends
    * on the stack below — XGrammar's context-independent / context-dependent split).
    */
-  private readonly frames = new Map<number, { accept: Uint32Array; pops: Int32Array }>();
+  private readonly frames = new Map<number, Frame>();
 
-  /** The allowed-token bitset of state `s` (shared; do not modify). */
-  mask(s: number): Uint32Array {
+  /** Write the allowed tokens of state `s` into `allowed` (a bitset; every word overwritten). */
+  fillMask(s: number, allowed: Uint32Array): void {
+    const m = this.mask(s);
+    allowed.fill(0);
+    if (m instanceof Int32Array) {
+      for (let i = 0; i < m.length; i++) if (m[i] >>> 5 < allowed.length) allowed[m[i] >>> 5] |= 1 << (m[i] & 31);
+    } else allowed.set(m.length <= allowed.length ? m : m.subarray(0, allowed.length));
+  }
+
+  /** True when state `s` allows no token. */
+  noTokens(s: number): boolean {
+    const m = this.mask(s);
+    if (m instanceof Int32Array) return m.length === 0;
+    for (let i = 0; i < m.length; i++) if (m[i] !== 0) return false;
+    return true;
+  }
+
+  /** The allowed tokens of state `s` (shared; do not modify). */
+  private mask(s: number): TokenSet {
     const hit = this.masks.get(s);
     if (hit) {
       this.cacheHits++;
@@ -380,32 +583,62 @@ export class TokenMatcher {
   }
 
   /** mask(s) = ∪ over its configurations (pos, below): frame(pos).accept ∪ tokens continued below at frame(pos).pops. */
-  private compute(s: number): Uint32Array {
+  private compute(s: number): TokenSet {
     const a = this.automaton;
-    const m = new Uint32Array(this.trie.words);
-    const seen = new Set<number>();
+    const m = this.scratchMask;
+    // Group the configurations by the stack below their frames: configurations that differ only
+    // in their top levels (the alternatives of a string's next character, say) share one frame
+    // walk and one set of continuation walks instead of one each.
+    const groups = new Map<number, number[]>();
     for (const st of a.stacks(s)) {
       if (st === 0) continue;
       const { frame, below } = a.frameOf(st, FRAME_LEVELS);
-      const f = this.frame(frame);
-      if (!seen.has(frame)) {
-        seen.add(frame);
-        const acc = f.accept;
-        for (let i = 0; i < acc.length; i++) m[i] |= acc[i];
-      }
+      const g = groups.get(below);
+      if (g) g.push(frame);
+      else groups.set(below, [frame]);
+    }
+    for (const [below, frames] of groups) {
+      const f = this.frame(frames.length === 1 ? a.frameState(frames[0]) : a.frameGroupState(frames));
+      orInto(m, f.accept);
       if (below === 0 || f.pops.length === 0) continue; // nothing may follow the whole value
       const resume = a.resumeState(below);
-      for (let k = 0; k < f.pops.length; k++) this.walk(resume, f.pops[k] + 1, this.trie.end[f.pops[k]], m, null);
+      const end = this.trie.end;
+      for (let k = 0; k < f.pops.length; k++) this.walk(resume, f.pops[k] + 1, end[f.pops[k]], m, null);
     }
-    return m;
+    const out = compactSet(m);
+    m.fill(0);
+    return out;
   }
 
-  private frame(frameNode: number): { accept: Uint32Array; pops: Int32Array } {
-    let f = this.frames.get(frameNode);
+  /** Frame signatures by frame state (null: not shareable). */
+  private readonly frameSigs = new Map<number, string | null>();
+  /** The canonical text of a frame state: its configurations' chain signatures, sorted (a set of stacks runs each independently). */
+  private signatureOf(frameState: number): string | null {
+    let sig = this.frameSigs.get(frameState);
+    if (sig === undefined) {
+      const a = this.automaton;
+      const parts: string[] = [];
+      for (const n of a.stacks(frameState)) {
+        const t = a.frameSignature(a.chainPositions(n));
+        if (t === null) {
+          parts.length = 0;
+          break;
+        }
+        parts.push(t);
+      }
+      sig = parts.length === 0 ? null : [...new Set(parts)].sort().join('|');
+      this.frameSigs.set(frameState, sig);
+    }
+    return sig;
+  }
+
+  /** The masks of a frame state, computed by one trie walk on first use (or found in the vocabulary's shared cache). */
+  private frame(frameState: number): Frame {
+    let f = this.frames.get(frameState);
     if (!f) {
       // Frames with the same sub-grammar are shared through a per-vocabulary cache (every
       // plain string, number or `{"type": "string", "maxLength": 20}` value is the same frame).
-      const sig = this.automaton.frameSignature(this.automaton.chainPositions(frameNode));
+      const sig = this.signatureOf(frameState);
       let shared = sharedFrames.get(this.trie);
       if (!shared) {
         shared = new Map();
@@ -413,18 +646,71 @@ export class TokenMatcher {
       }
       f = sig !== null ? shared.get(sig) : undefined;
       if (!f) {
-        const accept = new Uint32Array(this.trie.words);
+        const accept = this.scratchFrame;
         const pops: number[] = [];
-        this.walk(this.automaton.frameState(frameNode), 0, this.trie.size, accept, pops);
-        f = { accept, pops: Int32Array.from(pops) };
+        const v0 = this.nodesVisited;
+        this.walk(frameState, 0, this.trie.size, accept, pops);
+        this.framesBuilt++;
+        this.frameNodes += this.nodesVisited - v0;
+        if (sig === null) this.sigNull++;
+        f = { accept: compactSet(accept), pops: Int32Array.from(pops) };
+        accept.fill(0);
         if (sig !== null) {
           if (shared.size >= SHARED_FRAMES_MAX) shared.clear();
           shared.set(sig, f);
         }
       } else this.sharedHits++;
-      this.frames.set(frameNode, f);
+      this.frames.set(frameState, f);
     }
     return f;
+  }
+
+  /**
+   * Per state: 0 none yet, k > 0 its self-loop record at selfLoopBits[16(k−1) ..): 8 words of
+   * bytes tested, 8 words of bytes on which the state steps to itself. Bytes are tested on
+   * demand, only those found below the node asked about (testing all 256 would create the
+   * transitions — and states — of bytes the walk never meets). Typed arrays: this runs inside
+   * the walk's hot loop.
+   */
+  private selfLoopAt: Int32Array = new Int32Array(1024);
+  private selfLoopBits: Uint32Array = new Uint32Array(16 * 256);
+  private selfLoopCount = 0;
+  /** True when state `s` steps to itself on every byte in node n's subtree. */
+  private loopsOver(s: number, n: number): boolean {
+    if (s >= this.selfLoopAt.length) {
+      const g = new Int32Array(Math.max(s + 1, this.selfLoopAt.length * 2));
+      g.set(this.selfLoopAt);
+      this.selfLoopAt = g;
+    }
+    let k = this.selfLoopAt[s];
+    if (k === 0) {
+      if (16 * (this.selfLoopCount + 1) > this.selfLoopBits.length) {
+        const g = new Uint32Array(this.selfLoopBits.length * 2);
+        g.set(this.selfLoopBits);
+        this.selfLoopBits = g;
+      }
+      k = this.selfLoopAt[s] = ++this.selfLoopCount;
+    }
+    const sub = this.trie.subtreeBytes;
+    const bits = this.selfLoopBits;
+    const o = n * 8;
+    const known = 16 * (k - 1);
+    const yes = known + 8;
+    for (let w = 0; w < 8; w++) {
+      const need = sub[o + w] & ~bits[yes + w];
+      if (need === 0) continue;
+      if ((need & bits[known + w]) !== 0) return false; // a byte below is known not to loop
+      let rest = need;
+      while (rest !== 0) {
+        const low = rest & -rest;
+        rest ^= low;
+        const byte = w * 32 + (31 - Math.clz32(low));
+        bits[known + w] |= low;
+        if (this.automaton.step(s, byte) !== s) return false;
+        bits[yes + w] |= low;
+      }
+    }
+    return true;
   }
 
   /**
@@ -434,37 +720,55 @@ export class TokenMatcher {
    */
   private walk(s: number, from: number, to: number, mask: Uint32Array, pops: number[] | null): void {
     if (from >= to) return;
-    const { byte, depth, end, token, more } = this.trie;
+    const { byte, depth, end, token, hasMore, tokStart, tokOrder } = this.trie;
     const a = this.automaton;
     const nc = a.numClasses;
     const cls = a.classOf;
     const stateAt = this.stateAt;
     stateAt[depth[from] - 1] = s;
     let tr = a.trans;
+    let acc = a.acceptFlags;
     let n = from;
     let visited = 0;
+    // The hot loop of mask computation: typed-array loads only (a Map lookup per token and a
+    // call per node cost ~100 ns/node on cl100k's 216k-node trie).
     while (n < to) {
       visited++;
       const d = depth[n];
-      const prev = stateAt[d - 1];
       const c = cls[byte[n]];
-      let t = tr[prev * nc + c];
+      let t = tr[stateAt[d - 1] * nc + c];
       if (t < 0) {
-        t = a.computeTransition(prev, c);
+        t = a.computeTransition(stateAt[d - 1], c);
         tr = a.trans;
+        acc = a.acceptFlags;
       }
       if (t === DEAD) {
         n = end[n];
         continue;
       }
       stateAt[d] = t;
+      let loops = false;
+      if (t === stateAt[d - 1] && end[n] > n + 1 && (pops === null || acc[t] === 0)) {
+        loops = this.loopsOver(t, n);
+        tr = a.trans; // testing bytes may have computed transitions (and grown the tables)
+        acc = a.acceptFlags;
+      }
+      if (loops) {
+        // t loops on every byte below n (string content, say): the whole subtree is accepted
+        // in state t without stepping through it — only its tokens' bits are set.
+        for (let k = tokStart[n], e = tokStart[end[n]]; k < e; k++) {
+          const x = tokOrder[k];
+          mask[x >>> 5] |= 1 << (x & 31);
+        }
+        n = end[n];
+        continue;
+      }
       const id = token[n];
       if (id >= 0) {
         mask[id >>> 5] |= 1 << (id & 31);
-        const extra = more.get(n);
-        if (extra) for (const x of extra) mask[x >>> 5] |= 1 << (x & 31);
+        if (hasMore[n] !== 0) for (const x of this.trie.more.get(n)!) mask[x >>> 5] |= 1 << (x & 31);
       }
-      if (pops !== null && end[n] > n + 1 && a.isAccepting(t)) pops.push(n);
+      if (pops !== null && acc[t] !== 0 && end[n] > n + 1) pops.push(n);
       n++;
     }
     this.nodesVisited += visited;
@@ -479,9 +783,7 @@ export class GrammarConstraint implements TokenConstraint {
   ) {}
 
   fillMask(allowed: Uint32Array): void {
-    const m = this.matcher.mask(this.state);
-    allowed.fill(0);
-    allowed.set(m.length <= allowed.length ? m : m.subarray(0, allowed.length));
+    this.matcher.fillMask(this.state, allowed);
   }
 
   advance(token: number): boolean {
@@ -510,9 +812,7 @@ export class GrammarConstraint implements TokenConstraint {
     if (!a.isAccepting(this.state)) return false;
     if (a.isFinal(this.state)) return true;
     // Complete but bytes could follow: the row must end if no whole token can.
-    const m = this.matcher.mask(this.state);
-    for (let i = 0; i < m.length; i++) if (m[i] !== 0) return false;
-    return true;
+    return this.matcher.noTokens(this.state);
   }
 
   clone(): GrammarConstraint {

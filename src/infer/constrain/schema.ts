@@ -183,12 +183,19 @@ class Compiler {
   private readonly refRules = new Map<string, string>();
   private readonly ws: Expr;
   private readonly file?: string;
+  /**
+   * Drafts 3–7 say every other keyword beside `$ref` MUST be ignored (draft-07 §8.3); from
+   * 2019-09 on they apply too (a conjunction). Decided by the root's `$schema`; without one,
+   * the newer reading (the stricter of the two).
+   */
+  private readonly refOverridesSiblings: boolean;
 
   constructor(
     private readonly root: Json,
     opts: SchemaOptions,
   ) {
     this.file = opts.file;
+    this.refOverridesSiblings = isObj(root) && typeof root.$schema === 'string' && /draft-0[3-7]\b/.test(root.$schema);
     this.ws = opts.whitespace === 'compact' ? EMPTY : alt(EMPTY, literal(' '), seq(literal('\n'), repeat(chars([[0x20, 0x20], [0x09, 0x09]]), 0, 20)));
     const ws = this.ws;
     // Any JSON value (RFC 8259), as named rules so they are shared and may recurse.
@@ -248,7 +255,7 @@ class Compiler {
     }
     if ('$ref' in schema) {
       const siblings = Object.keys(schema).filter((k) => isValidationKeyword(k) && k !== '$ref');
-      if (siblings.length > 0) return this.compile({ allOf: [{ $ref: schema.$ref }, omit(schema, ['$ref'])] }, ptr);
+      if (siblings.length > 0 && !this.refOverridesSiblings) return this.compile({ allOf: [{ $ref: schema.$ref }, omit(schema, ['$ref'])] }, ptr);
       return this.refExpr(schema.$ref, ptr);
     }
     if ('allOf' in schema) {
@@ -294,7 +301,7 @@ class Compiler {
     if (isObj(s) && '$ref' in s) {
       if (depth > 32) this.unsupported(ptr, '$ref', 'a reference cycle through allOf');
       const { schema, ptr: p } = this.resolve(s.$ref, ptr);
-      const rest = omit(s, ['$ref']);
+      const rest = this.refOverridesSiblings ? {} : omit(s, ['$ref']);
       const target = this.deref(schema, p, depth + 1);
       return Object.keys(rest).length === 0 ? target : this.conj(target, rest, ptr);
     }
@@ -525,19 +532,29 @@ class Compiler {
       if ('pattern' in s && 'format' in s) this.unsupported(ptr, 'format', 'together with pattern');
       if ('pattern' in s) {
         if (typeof s.pattern !== 'string') this.invalid(ptrJoin(ptr, 'pattern'), 'pattern must be a string');
-        return seq(QUOTE, regexToExpr(s.pattern, { mode: 'search', encode: jsonChars, where: { file: this.file, field: ptrJoin(ptr, 'pattern') } }), QUOTE);
+        return this.lexeme(`json-string-pattern:${s.pattern}`, () => seq(QUOTE, regexToExpr(s.pattern as string, { mode: 'search', encode: jsonChars, where: { file: this.file, field: ptrJoin(ptr, 'pattern') } }), QUOTE));
       }
       const f = s.format;
       if (typeof f !== 'string') this.invalid(ptrJoin(ptr, 'format'), 'format must be a string');
       const re = FORMATS[f];
       if (re === undefined) this.unsupported(ptr, 'format', `format "${f}" is not supported (supported: ${Object.keys(FORMATS).join(', ')})`);
-      return seq(QUOTE, regexToExpr(re, { mode: 'full', encode: jsonChars }), QUOTE);
+      return this.lexeme(`json-string-format:${f}`, () => seq(QUOTE, regexToExpr(re, { mode: 'full', encode: jsonChars }), QUOTE));
     }
     if (max > 10_000 && max !== Infinity) this.unsupported(ptr, 'maxLength', 'above 10000');
     if (min > 10_000) this.unsupported(ptr, 'minLength', 'above 10000');
     // the unconstrained string is one shared rule, so its mask frames are computed once per schema
     if (min === 0 && max === Infinity) return ref('json-string');
-    return seq(QUOTE, repeat(ANY_CHAR, min, max), QUOTE);
+    return this.lexeme(`json-string{${min},${max}}`, () => seq(QUOTE, repeat(ANY_CHAR, min, max), QUOTE));
+  }
+
+  /**
+   * A string value as a rule of its own, one per distinct definition: the closing quote then
+   * belongs to a small rule, so the value's mask frames (matcher.ts) end there and are shared
+   * across the schema and, by signature, across schemas.
+   */
+  private lexeme(name: string, build: () => Expr): Expr {
+    if (!this.rules.has(name)) this.rules.set(name, build());
+    return ref(name);
   }
 
   private numberExpr(t: 'integer' | 'number', s: Obj, ptr: string): Expr {

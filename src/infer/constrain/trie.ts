@@ -16,6 +16,13 @@ export class TokenTrie {
   readonly token: Int32Array;
   /** Further tokens with the same bytes as the node's token (rare). */
   readonly more: ReadonlyMap<number, readonly number[]>;
+  /** hasMore[node] = 1 when `more` has an entry for the node (a typed-array test in the hot loop). */
+  readonly hasMore: Uint8Array;
+  /** The token ids of the trie in preorder (duplicates included): node n's subtree holds tokOrder[tokStart[n] .. tokStart[end[n]]). */
+  readonly tokOrder: Int32Array;
+  readonly tokStart: Int32Array;
+  /** subtreeBytes[8n .. 8n+8): the 256-bit set of bytes on the edges of node n's subtree (n included). */
+  readonly subtreeBytes: Uint32Array;
   readonly size: number;
   readonly maxDepth: number;
   /** ceil(vocabSize / 32): the length of a mask over this vocabulary. */
@@ -73,6 +80,28 @@ export class TokenTrie {
     this.end = end.slice(0, n);
     this.token = token.slice(0, n);
     this.more = more;
+    this.hasMore = new Uint8Array(n);
+    for (const k of more.keys()) this.hasMore[k] = 1;
+    const tokOrder: number[] = [];
+    this.tokStart = new Int32Array(n + 1);
+    const sub = new Uint32Array(n * 8);
+    const parentAt: number[] = [];
+    const parent = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      this.tokStart[i] = tokOrder.length;
+      if (token[i] >= 0) tokOrder.push(token[i], ...(more.get(i) ?? []));
+      const d = depth[i];
+      parent[i] = d > 1 ? parentAt[d - 2] : -1;
+      parentAt[d - 1] = i;
+      sub[i * 8 + (byte[i] >>> 5)] |= 1 << (byte[i] & 31);
+    }
+    this.tokStart[n] = tokOrder.length;
+    this.tokOrder = Int32Array.from(tokOrder);
+    for (let i = n - 1; i >= 0; i--) {
+      const q = parent[i];
+      if (q >= 0) for (let w = 0; w < 8; w++) sub[q * 8 + w] |= sub[i * 8 + w];
+    }
+    this.subtreeBytes = sub;
     this.size = n;
     this.maxDepth = maxDepth;
   }

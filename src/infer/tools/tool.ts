@@ -7,6 +7,12 @@ export interface Tool {
   readonly name: string;
   /** One line for prompts and docs. */
   readonly description: string;
+  /**
+   * The input's JSON Schema (OpenAI's function `parameters`). When set, the chat engine decodes
+   * the call's input under it (src/infer/constrain/toolcall.ts): `run` receives a JSON text the
+   * schema accepts. Unset: the input is free text.
+   */
+  readonly parameters?: unknown;
   /** Runs the tool on its input text. May throw ToolError for bad input. */
   run(input: string): string;
 }
