@@ -19,6 +19,7 @@ import { Rng } from '../../engine/rng.js';
 import { GptforgeError } from '../../util/errors.js';
 import type { Split, SyntheticTask, TaskExample } from './task.js';
 import { splitOf } from './split.js';
+import { matchTemplates } from './text.js';
 
 /** Part-of-speech names in answers. */
 const POS_NAME: Partial<Record<wn.Pos, string>> = { n: 'noun', v: 'verb', a: 'adjective' };
@@ -172,5 +173,8 @@ export const structured: SyntheticTask = {
   check(prompt: string, answer: string): boolean {
     const s = scoreStructured(prompt, answer);
     return s.valid && STRUCTURED_FIELDS.every((k) => s.fields[k]);
+  },
+  item(prompt: string): string | undefined {
+    return matchTemplates(PROMPTS, prompt)?.slots.w?.toLowerCase();
   },
 };
