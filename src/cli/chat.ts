@@ -6,6 +6,7 @@ import { ChatEngine, type ChatOptions, type ChatReply, type ChatStopReason } fro
 import { defaultTools } from '../infer/tools/registry.js';
 import { loadModel } from './models.js';
 import { constraintFromOptions, ReplyConstraint } from '../infer/constrain/index.js';
+import { openRagRetriever, ragTurn } from './rag.js';
 
 const FLAGS: FlagSpecs = {
   run: { kind: 'string', help: 'run directory (its newest chat model: rl, else sft), a stage directory or a checkpoint', alias: 'r', default: 'runs/small' },
@@ -22,6 +23,8 @@ const FLAGS: FlagSpecs = {
   'json-schema': { kind: 'string', help: 'each reply\'s text is JSON this schema file accepts (tool calls before it stay free; docs/constrain.md)' },
   regex: { kind: 'string', help: 'each reply\'s text matches this regular expression in full' },
   grammar: { kind: 'string', help: 'each reply\'s text derives from this GBNF grammar file' },
+  rag: { kind: 'string', help: 'answer from passages retrieved (BM25) from this store (gptforge rag index), citing them as [1]; keep --max-tokens small (48) to leave the context to passages; docs/rag.md' },
+  'rag-k': { kind: 'number', help: 'passages retrieved per question with --rag', default: 3 },
 };
 
 const FINISH: Record<ChatStopReason, string> = { end: 'stop', max_tokens: 'length', context: 'context', unclosed_tool_call: 'unclosed_tool_call', abort: 'abort' };
@@ -92,13 +95,15 @@ export const command: Command = {
       constraint,
     };
     const showTools = bool(a, 'show-tools');
+    const retriever = str(a, 'rag') ? openRagRetriever(str(a, 'rag')!) : undefined;
+    const turn = (conv: Conversation, o: ChatOptions): ChatReply => (retriever ? ragTurn(engine, retriever, conv, { ...o, k: num(a, 'rag-k') }) : streamReply(engine, conv, o, showTools));
     let system = str(a, 'system');
     const fresh = (): Message[] => (system ? [{ role: 'system', content: system }] : []);
     let history = fresh();
 
     const prompt = str(a, 'prompt');
     if (prompt !== undefined) {
-      streamReply(engine, { messages: [...history, { role: 'user', content: prompt }] }, opts, showTools);
+      turn({ messages: [...history, { role: 'user', content: prompt }] }, opts);
       return;
     }
 
@@ -121,7 +126,7 @@ export const command: Command = {
       } else if (text !== '') {
         const conv: Conversation = { messages: [...history, { role: 'user', content: text }] };
         process.stdout.write('assistant> ');
-        const reply = streamReply(engine, conv, { ...opts, seed: seed++ }, showTools);
+        const reply = turn(conv, { ...opts, seed: seed++ });
         history = [...conv.messages, ...reply.messages];
       }
       rl.prompt();

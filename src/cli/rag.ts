@@ -9,6 +9,9 @@ import { Retriever, type RetrievalMode } from '../rag/retrieve.js';
 import { RagStore } from '../rag/store.js';
 import { dictionaryPairs, trainEmbedder } from '../rag/contrastive.js';
 import { join } from 'node:path';
+import { answerWithRetrieval, formatCitations, type RagAnswerOptions } from '../rag/generate.js';
+import type { ChatEngine, ChatReply } from '../infer/engine.js';
+import type { Conversation } from '../data/conversation.js';
 
 /** gptforge rag index|query|info — the retrieval store from the command line (src/rag). */
 const INDEX: FlagSpecs = {
@@ -179,6 +182,26 @@ async function trainEmbedderCmd(argv: string[]): Promise<void> {
     tokenizerHash: from.tokenizer.hash(),
   });
   console.log(`wrote ${r.checkpoint ?? join(out, 'embed')}: index with --model ${join(out, 'embed')}`);
+}
+
+/** `gptforge chat --rag kb.db`: a BM25 retriever over the store (read-only; closed at exit). */
+export function openRagRetriever(db: string): Retriever {
+  return new Retriever(RagStore.open(db, { readonly: true }));
+}
+
+/**
+ * One chat turn answered from retrieved passages: the reply streamed to stdout, then the
+ * sources its "[n]" citations name (stderr, one line each). Returns the engine's reply,
+ * whose messages continue the conversation (the plain question stays in the history).
+ */
+export function ragTurn(engine: ChatEngine, retriever: Retriever, conv: Conversation, opts: RagAnswerOptions): ChatReply {
+  const a = answerWithRetrieval(engine, retriever, conv, { ...opts, onText: (d) => process.stdout.write(d) });
+  process.stdout.write('\n');
+  if (a.passages.length === 0) console.error('(no passages retrieved: the model answered without any)');
+  const lines = formatCitations(a);
+  if (lines.length > 0) console.error(`sources:\n  ${lines.join('\n  ')}`);
+  else if (a.passages.length > 0) console.error(`(no citation; passages shown: ${a.passages.map((p, i) => `[${i + 1}] ${p.path}${p.line !== undefined ? `:${p.line}` : ''}`).join(', ')})`);
+  return a.reply;
 }
 
 export const command: Command = {
