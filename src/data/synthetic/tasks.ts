@@ -2,6 +2,7 @@ import { Rng } from '../../engine/rng.js';
 import { GptforgeError } from '../../util/errors.js';
 import type { Message } from '../conversation.js';
 import * as cmu from './cmudict.js';
+import { passagesTask } from './passages.js';
 import type { GenerateOptions, Split, SyntheticTask, TaskExample } from './task.js';
 import * as wn from './wordnet.js';
 
@@ -1075,9 +1076,12 @@ export const TASKS: readonly SyntheticTask[] = [
   chat,
 ];
 
+/** Families a mixture or `eval --tasks` names, left out of the defaults (eval table, RM/RL prompts): passages needs a 256-token context. */
+export const OPT_IN_TASKS: readonly SyntheticTask[] = [passagesTask()];
+
 export function taskByName(name: string): SyntheticTask {
-  const task = TASKS.find((t) => t.name === name);
-  if (!task) throw new GptforgeError(`unknown task "${name}" (one of: ${TASKS.map((t) => t.name).join(', ')})`);
+  const task = TASKS.find((t) => t.name === name) ?? OPT_IN_TASKS.find((t) => t.name === name);
+  if (!task) throw new GptforgeError(`unknown task "${name}" (one of: ${[...TASKS, ...OPT_IN_TASKS].map((t) => t.name).join(', ')})`);
   return task;
 }
 
