@@ -51,6 +51,17 @@ test('gptforge rag index/query/info: incremental, warnings named, bad input exit
     r = run(['rag', 'query', '--db', join(root, 'missing.db'), 'x']);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /missing\.db: cannot open the RAG store/);
+    // one bad JSONL line: that line skipped with a warning naming file:line, the rest indexed; --strict refuses
+    const jl = join(root, 'more');
+    mkdirSync(jl);
+    writeFileSync(join(jl, 'n.jsonl'), '{"text":"Evergreen trees keep their leaves."}\n{"text": broken\n{"text":"Deciduous trees drop them."}\n');
+    r = run(['rag', 'index', '--input', jl, '--db', join(root, 'jl.db')]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /warning: .*n\.jsonl:2: not valid JSON .* — skipped/);
+    assert.match(r.stdout, /1 file\(s\): 1 indexed, 0 unchanged, 0 skipped; 2 chunks written/);
+    r = run(['rag', 'index', '--input', jl, '--db', join(root, 'jl2.db'), '--strict']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /n\.jsonl:2: not valid JSON/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
