@@ -69,7 +69,12 @@ test('passages: answerable prompts hold the word\'s entry and the answer cites i
 
 test('passages: the checker needs the right claim, a citation of a passage that holds it, and "don\'t say" exactly when none does', () => {
   const ex = task.generate('test', 300, 5);
-  const answerable = ex.find((e) => answerOf(e) !== NO_ANSWER && /What does|Define|meaning|mean/.test(parsePassagePrompt(e.prompt)!.question))!;
+  // a definitions question whose passages hold one entry of the word and a distractor
+  const answerable = ex.find((e) => {
+    const p = parsePassagePrompt(e.prompt)!;
+    const own = p.passages.filter((x) => dictionaryEntries().some((d) => d.word === passagesItem(e.prompt) && d.text === x.text));
+    return answerOf(e) !== NO_ANSWER && /What does|Define|meaning|mean/.test(p.question) && own.length === 1 && p.passages.length >= 2;
+  })!;
   const none = ex.find((e) => answerOf(e) === NO_ANSWER)!;
   const good = answerOf(answerable);
   const n = citedNumbers(good)[0];

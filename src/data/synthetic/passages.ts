@@ -13,9 +13,11 @@ import { article, coreWords, fnv1a, phrasingOf, promptItem, splitOf, taskByName,
  * dictionary (data/synthetic/dictionary.ts), numbered, each with its source "dictionary:<n>"
  * — followed by a definitions, kinds or synonyms question (those families' own prompts):
  *
- * - answerable (70%): one or two of the passages (two or three in all) are the asked word's entry (other
- *   editions of it), the rest distractors; the answer states the fact in the family's answer
- *   wording and cites the first relevant passage: "The word dog means … [2]."
+ * - answerable (70%): one or two of the passages (two in all, three in a quarter of the
+ *   prompts: three entries rarely fit a 256-token context beside the answer) are the asked
+ *   word's entry (other editions of it), the rest distractors; the answer states the fact
+ *   in the family's answer wording and cites the first relevant passage: "The word dog
+ *   means … [2]."
  * - unanswerable (30%): the word's entries are left out, only distractors remain; the
  *   answer is NO_ANSWER, "The passages don't say."
  *
@@ -229,7 +231,7 @@ function generate(split: Split, n: number, seed: number): TaskExample[] {
   const out: TaskExample[] = [];
   for (let i = 0; i < n; i++) {
     const q = pool[i % pool.length];
-    const k = rng.int(5) < 3 ? 2 : 3;
+    const k = rng.int(4) < 3 ? 2 : 3;
     const answerable = rng.int(100) >= NO_ANSWER_PERCENT;
     const own = answerable ? shuffle(rng, [...(entryIndex().own.get(q.word) ?? [])]).slice(0, rng.int(10) < 7 ? 1 : 2) : [];
     const facts = factsFor(q.family, q.facts)!;
