@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chunkText, contentHash } from '../../src/rag/chunk.js';
@@ -53,6 +53,25 @@ test('chunkText: an unbreakable run is halved to fit; bad options are errors', (
   assert.throws(() => chunkText('a', { chunkSize: 10, chunkOverlap: 10 }), GptforgeError);
   assert.throws(() => chunkText('a', { chunkSize: 0 }), GptforgeError);
   assert.deepEqual(chunkText('   \n\n  '), []);
+});
+
+test('ingest: an unreadable file (a dangling symlink) in a directory is skipped with a warning naming it, or refused with strict', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-rag-unreadable-'));
+  try {
+    writeFileSync(join(dir, 'a.txt'), 'Readable.');
+    symlinkSync(join(dir, 'nowhere', 'gone.txt'), join(dir, 'broken.txt'));
+    const warnings: IngestWarning[] = [];
+    const files: string[] = [];
+    for await (const f of readInputs([dir], { onWarning: (w) => warnings.push(w) })) files.push(f.path);
+    assert.deepEqual(files, [join(dir, 'a.txt')]);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0].reason, /broken\.txt: unreadable file \(ENOENT\)/);
+    await assert.rejects(async () => {
+      for await (const _ of readInputs([dir], { strict: true })) void _;
+    }, /broken\.txt: unreadable file \(ENOENT\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('ingest: a bad JSONL line is skipped alone with a warning naming file:line (the other lines kept), or refused with strict', async () => {
