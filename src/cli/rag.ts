@@ -58,6 +58,7 @@ const HELP = `gptforge rag — retrieval: chunk, embed and store documents; fetc
   gptforge rag query --db kb.db "what does ephemeral mean?" [--mode bm25|vector|hybrid] [-k 5]
   gptforge rag info  --db kb.db
   gptforge rag train-embedder --model runs/small --out runs/small-embed   (contrastive; then index --model runs/small-embed)
+  gptforge chat --run runs/rag --rag kb.db --max-tokens 48                (answers from the passages, citing [1])
 
 Re-running index is incremental: unchanged files are skipped, changed files' chunks replaced.
 Run "gptforge rag <sub> --help" for the options. See docs/rag.md.`;

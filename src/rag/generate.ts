@@ -54,7 +54,7 @@ export interface RagAnswer {
 /** A chunk's label in the context block: the file's name (a built-in corpus's name) and its line. */
 export function passageSource(c: Pick<StoredChunk, 'path' | 'line'>): string {
   const name = c.path.replace(/^builtin:/, '').split(/[\\/]/).pop() || c.path;
-  return c.line !== undefined && c.line !== null ? `${name}:${c.line}` : name;
+  return c.line !== undefined ? `${name}:${c.line}` : name;
 }
 
 /** Resolve an answer's "[n]" citations against the passages the prompt showed (1-based). */
@@ -122,7 +122,7 @@ export function answerWithRetrieval(engine: ChatEngine, retriever: Retriever, co
 
 /** Sources of an answer, one line per citation: "[1] notes/pets.md:3 (chars 120–310)". */
 export function formatCitations(a: Pick<RagAnswer, 'citations' | 'unresolved'>): string[] {
-  const lines = a.citations.map((c) => `[${c.n}] ${c.chunk.path}${c.chunk.line !== undefined && c.chunk.line !== null ? `:${c.chunk.line}` : ''} (chars ${c.chunk.charStart}–${c.chunk.charEnd})`);
+  const lines = a.citations.map((c) => `[${c.n}] ${c.chunk.path}${c.chunk.line !== undefined ? `:${c.chunk.line}` : ''} (chars ${c.chunk.charStart}–${c.chunk.charEnd})`);
   for (const n of a.unresolved) lines.push(`[${n}] (no such passage: the answer cites a number the prompt did not show)`);
   return lines;
 }
