@@ -1,5 +1,6 @@
 import { dictionaryEntries, PASSAGE_FAMILIES } from '../data/synthetic/passages.js';
 import { taskByName, wordFacts, promptItem } from '../data/synthetic/tasks.js';
+import { renderPrompt } from '../data/chat.js';
 import { ChatEngine } from '../infer/engine.js';
 import type { DecodingModel } from '../infer/pipeline.js';
 import { distinctExamples } from '../eval/tasks.js';
@@ -125,6 +126,31 @@ export function measureEffect(model: DecodingModel, tok: Tokenizer, store: RagSt
     }
     return { family, without: cell(counts.without, counts.n), withRetrieval: cell(counts.with, counts.n), grounded: cell(counts.grounded, counts.n), retrieved: cell(counts.retrieved, counts.n), removed: cell(counts.removed, counts.n), examples };
   });
+}
+
+/**
+ * The `passages` family's held-out accuracy (passages chosen by the generator, not
+ * retrieved): n distinct test prompts, greedy, scored by the family's checker. Prompts
+ * that do not fit the context with `maxTokens` of room are left out and counted.
+ */
+export function measurePassagesFamily(model: DecodingModel, tok: Tokenizer, n: number, opts: { maxTokens?: number; seed?: number } = {}): EffectCell & { tooLong: number } {
+  const engine = new ChatEngine(model, tok);
+  const task = taskByName('passages');
+  const maxTokens = opts.maxTokens ?? 48;
+  const room = Math.min(maxTokens, Math.floor(model.config.blockSize / 2));
+  let correct = 0;
+  let total = 0;
+  let tooLong = 0;
+  for (const ex of distinctExamples(task, n, opts.seed ?? 2024)) {
+    const conv = { messages: [{ role: 'user' as const, content: ex.prompt }] };
+    if (renderPrompt(tok, conv).length + room > model.config.blockSize) {
+      tooLong++;
+      continue;
+    }
+    total++;
+    if (task.check(ex.prompt, engine.reply(conv, { temperature: 0, maxTokens }).text)) correct++;
+  }
+  return { ...cell(correct, total), tooLong };
 }
 
 /** The rows as a markdown table, with an "all" row (counts summed). */

@@ -7,7 +7,7 @@ import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { makeConfig } from '../../src/model/config.js';
 import { GPT } from '../../src/model/gpt.js';
 import { dictionaryEntries, entrySource } from '../../src/data/synthetic/passages.js';
-import { effectMarkdown, ExcludingRetriever, measureEffect, openDictionaryStore } from '../../src/rag/effect.js';
+import { effectMarkdown, ExcludingRetriever, measureEffect, measurePassagesFamily, openDictionaryStore } from '../../src/rag/effect.js';
 import { passageSource } from '../../src/rag/generate.js';
 import { Retriever } from '../../src/rag/retrieve.js';
 
@@ -54,6 +54,9 @@ test('effect: measureEffect scores the three conditions per family (a random mod
     }
     assert.ok(rows.reduce((n, r) => n + r.retrieved.correct, 0) >= 6, 'BM25 retrieves the asked word\'s entry for most questions');
     assert.match(effectMarkdown(rows), /\| \*\*all\*\* \| \d+% \(\d+\/9\) \|/);
+    const fam = measurePassagesFamily(model, tok, 4, { maxTokens: 6 });
+    assert.equal(fam.total + fam.tooLong, 4);
+    assert.ok(fam.correct <= fam.total);
     store.close();
   } finally {
     rmSync(root, { recursive: true, force: true });
