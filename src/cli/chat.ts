@@ -5,7 +5,25 @@ import { constraintFromOptions, ReplyConstraint } from '../infer/constrain/index
 import { ChatEngine, type ChatOptions, type ChatReply, type ChatStopReason } from '../infer/engine.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import { loadModel } from '../run/models.js';
+import { answerWithRetrieval, formatCitations, type RagAnswerOptions } from '../rag/generate.js';
+import { Retriever } from '../rag/retrieve.js';
+import { RagStore } from '../rag/store.js';
 import { number } from '../util/args.js';
+
+/**
+ * One chat turn answered from retrieved passages (`--rag`): the reply streamed to stdout, then
+ * the sources its "[n]" citations name (stderr, one line each). Returns the engine's reply,
+ * whose messages continue the conversation (the plain question stays in the history).
+ */
+function ragTurn(engine: ChatEngine, retriever: Retriever, conv: Conversation, opts: RagAnswerOptions): ChatReply {
+  const a = answerWithRetrieval(engine, retriever, conv, { ...opts, onText: (d) => process.stdout.write(d) });
+  process.stdout.write('\n');
+  if (a.passages.length === 0) console.error('(no passages retrieved: the model answered without any)');
+  const lines = formatCitations(a);
+  if (lines.length > 0) console.error(`sources:\n  ${lines.join('\n  ')}`);
+  else if (a.passages.length > 0) console.error(`(no citation; passages shown: ${a.passages.map((p, i) => `[${i + 1}] ${p.path}${p.line !== undefined ? `:${p.line}` : ''}`).join(', ')})`);
+  return a.reply;
+}
 
 const FINISH: Record<ChatStopReason, string> = { end: 'stop', max_tokens: 'length', context: 'context', unclosed_tool_call: 'unclosed_tool_call', abort: 'abort' };
 
@@ -47,6 +65,8 @@ export const command = new Command('chat')
   .option('--json-schema <file>', 'each reply\'s text is JSON this schema file accepts (tool calls before it stay free; docs/constrain.md)')
   .option('--regex <re>', 'each reply\'s text matches this regular expression in full')
   .option('--grammar <file>', 'each reply\'s text derives from this GBNF grammar file')
+  .option('--rag <db>', 'answer from passages retrieved (BM25) from this store (gptforge rag index), citing them as [1]; keep --max-tokens small (48) to leave the context to passages; docs/rag.md')
+  .option('--rag-k <n>', 'passages retrieved per question with --rag', number, 3)
   .action(async (o) => {
     const loaded = loadModel(o.run, o.stage);
     const engine = new ChatEngine(loaded.model, loaded.tok);
@@ -55,11 +75,14 @@ export const command = new Command('chat')
     const text = constraintFromOptions({ jsonSchema: o.jsonSchema, regex: o.regex, grammar: o.grammar }, loaded.tok);
     const constraint = text && ReplyConstraint.forTokenizer(text, loaded.tok);
     const opts: ChatOptions = { temperature: o.temperature, topK: o.topK, topP: o.topP, maxTokens: o.maxTokens, seed: o.seed, tools: o.tools ? defaultTools() : null, constraint };
+    // --rag: a BM25 retriever over the store, read-only (closed at exit)
+    const retriever = o.rag ? new Retriever(RagStore.open(o.rag, { readonly: true })) : undefined;
+    const turn = (conv: Conversation, c: ChatOptions): ChatReply => (retriever ? ragTurn(engine, retriever, conv, { ...c, k: o.ragK }) : streamReply(engine, conv, c, o.showTools));
     let system = o.system;
     const fresh = (): Message[] => (system ? [{ role: 'system', content: system }] : []);
     let history = fresh();
     if (o.prompt !== undefined) {
-      streamReply(engine, { messages: [...history, { role: 'user', content: o.prompt }] }, opts, o.showTools);
+      turn({ messages: [...history, { role: 'user', content: o.prompt }] }, opts);
       return;
     }
 
@@ -82,7 +105,7 @@ export const command = new Command('chat')
       } else if (text !== '') {
         const conv: Conversation = { messages: [...history, { role: 'user', content: text }] };
         process.stdout.write('assistant> ');
-        const reply = streamReply(engine, conv, { ...opts, seed: seed++ }, o.showTools);
+        const reply = turn(conv, { ...opts, seed: seed++ });
         history = [...conv.messages, ...reply.messages];
       }
       rl.prompt();

@@ -87,7 +87,8 @@ Examples:
   gptforge rag index --builtin wordnet-glosses --db kb.db
   gptforge rag query --db kb.db "what does ephemeral mean?" [--mode bm25|vector|hybrid] [-k 5]
   gptforge rag info  --db kb.db
-  gptforge rag train-embedder --model runs/small --out runs/small-embed`)
+  gptforge rag train-embedder --model runs/small --out runs/small-embed
+  gptforge chat --run runs/rag --rag kb.db --max-tokens 48   (answers from the passages, citing [1])`)
   .addCommand(index)
   .addCommand(query)
   .addCommand(info)

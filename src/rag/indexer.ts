@@ -128,7 +128,7 @@ export async function indexInputs(store: RagStore, inputs: readonly string[], op
     }
     let file: IngestFile;
     try {
-      file = await readIngestFile(path, opts);
+      file = await readIngestFile(path, { ...opts, onWarning: (w) => (report.warnings.push(w), opts.onWarning?.(w)) });
     } catch (e) {
       if (opts.strict || !(e instanceof GptforgeError)) throw e;
       const w = { file: path, reason: e.message };

@@ -11,15 +11,16 @@ import { contentHash } from './chunk.js';
  *
  * - .txt .text .md .markdown: the file is one document (UTF-8; a BOM is dropped and counted
  *   in the byte offsets, so offsets are into the file's bytes);
- * - .jsonl: one document per line, its `field` (default "text") — read by the project's own
- *   reader (data/sources.ts readSource), offsets into that string, `line` its line number;
+ * - .jsonl: one document per line, its `field` (default "text"), offsets into that string,
+ *   `line` its line number;
  * - .parquet: one document per row of the `field` column (hyparquet, via sources.ts), `line`
  *   its 1-based row;
  * - .html .htm: the page's text by html-to-text (block elements become line breaks, script,
  *   style and the head are dropped, links keep their text), offsets into that text.
  *
  * A file with a NUL byte in its first 8 KiB or invalid UTF-8 is binary; it and unreadable
- * files are skipped with a warning that names them, or refused with `strict`.
+ * files are skipped with a warning that names them, or refused with `strict`. A JSONL line
+ * that is not JSON or lacks the field is skipped alone, its warning naming file:line.
  */
 
 export const INGEST_EXTENSIONS: readonly string[] = ['.txt', '.text', '.md', '.markdown', '.jsonl', '.parquet', '.html', '.htm'];
@@ -53,8 +54,10 @@ export interface IngestWarning {
 export interface IngestOptions {
   /** JSONL field / Parquet column holding the text (default "text"). */
   field?: string;
-  /** Refuse (throw) instead of skipping binary or unreadable files. */
+  /** Refuse (throw) instead of skipping binary or unreadable files and bad JSONL lines. */
   strict?: boolean;
+  /** A skipped bad JSONL line (readInputs also reports skipped files here). */
+  onWarning?: (w: IngestWarning) => void;
 }
 
 /** Files named by the inputs, sorted; directories and globs keep INGEST_EXTENSIONS only. Errors name a missing path. */
@@ -91,6 +94,31 @@ function decodeText(bytes: Uint8Array, file: string): { text: string; bom: boole
 }
 
 /**
+ * A JSONL file's documents, one per line with a string `field`. A line that is not JSON or
+ * lacks the field is skipped with a warning naming file, line and field (the rest of the
+ * file is still indexed), or refused with `strict`. Blank lines are ignored.
+ */
+function jsonlDocs(text: string, file: string, field: string, opts: IngestOptions): IngestDoc[] {
+  const docs: IngestDoc[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const src = raw.trim(); // (also drops a \r and a BOM)
+    if (src === '') return;
+    let bad: GptforgeError | undefined;
+    try {
+      const rec: unknown = JSON.parse(src);
+      const t = typeof rec === 'object' && rec !== null ? (rec as Record<string, unknown>)[field] : undefined;
+      if (typeof t === 'string') docs.push({ text: t, line: i + 1, byteBase: 0 });
+      else bad = new GptforgeError(`no string field "${field}"`, { file, line: i + 1, field });
+    } catch (e) {
+      bad = new GptforgeError(`not valid JSON (${(e as Error).message})`, { file, line: i + 1 });
+    }
+    if (bad && opts.strict) throw bad;
+    if (bad) opts.onWarning?.({ file, reason: bad.message });
+  });
+  return docs;
+}
+
+/**
  * Read one file into documents. Throws GptforgeError naming the file (and line/field) when it
  * is binary, unreadable or malformed; `readInputs` turns that into a warning unless strict.
  */
@@ -112,10 +140,7 @@ export async function readIngestFile(path: string, opts: IngestOptions = {}): Pr
     return { ...base, docs: [...readSource(src)].map((d) => ({ text: d.text, line: d.line, byteBase: 0 })) };
   }
   const { text, bom } = decodeText(bytes, path);
-  if (kind === 'jsonl') {
-    const docs = [...readSource({ name: 'rag', paths: [path], field, weight: 1 })].map((d) => ({ text: d.text, line: d.line, byteBase: 0 }));
-    return { ...base, docs };
-  }
+  if (kind === 'jsonl') return { ...base, docs: jsonlDocs(text, path, field, opts) };
   if (kind === 'html') {
     const page = htmlToText(text, {
       wordwrap: false,
@@ -139,7 +164,7 @@ export async function readIngestFile(path: string, opts: IngestOptions = {}): Pr
  * Every input file read into documents, in path order. Binary, unreadable and malformed
  * files are reported to `onWarning` and skipped — or, with `strict`, the first one throws.
  */
-export async function* readInputs(inputs: readonly string[], opts: IngestOptions & { onWarning?: (w: IngestWarning) => void } = {}): AsyncIterable<IngestFile> {
+export async function* readInputs(inputs: readonly string[], opts: IngestOptions = {}): AsyncIterable<IngestFile> {
   for (const path of listInputFiles(inputs)) {
     try {
       yield await readIngestFile(path, opts);

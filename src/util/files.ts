@@ -33,8 +33,10 @@ function walk(dir: string): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name);
-    const st = statSync(p);
-    if (st.isDirectory()) out.push(...walk(p));
+    // a dangling symlink is listed, so its reader names it as unreadable instead of the walk crashing
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (!st) out.push(p);
+    else if (st.isDirectory()) out.push(...walk(p));
     else if (st.isFile()) out.push(p);
   }
   return out;

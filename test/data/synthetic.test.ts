@@ -67,13 +67,14 @@ test('one hold-out rule: the test split of the generators is what isHeldOut (rm 
 test('taskByName: every family by name; unknown names list the families', () => {
   assert.deepEqual(
     TASKS.map((t) => t.name),
-    ['definitions', 'kinds', 'synonyms', 'antonyms', 'arithmetic', 'rhymes', 'syllables', 'chat', 'structured'],
+    ['definitions', 'kinds', 'synonyms', 'antonyms', 'arithmetic', 'rhymes', 'syllables', 'chat'],
   );
   for (const t of TASKS) assert.equal(taskByName(t.name), t);
-  assert.throws(() => taskByName('poetry'), /unknown task "poetry" \(one of: definitions, kinds, .*chat, structured\)/);
+  assert.throws(() => taskByName('poetry'), /unknown task "poetry" \(one of: definitions, kinds, .*chat, passages, structured\)/);
 });
 
-for (const task of TASKS) {
+// the opt-in structured family obeys the same rules (passages has its own tests: test/data/passages)
+for (const task of [...TASKS, taskByName('structured')]) {
   test(`${task.name}: deterministic, valid shape, short answers, every example passes its checker`, () => {
     assert.deepEqual(task.generate('train', 40, 11), task.generate('train', 40, 11));
     assert.deepEqual(task.generate('test', 40, 11), task.generate('test', 40, 11));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chunkText, contentHash } from '../../src/rag/chunk.js';
@@ -55,6 +55,50 @@ test('chunkText: an unbreakable run is halved to fit; bad options are errors', (
   assert.deepEqual(chunkText('   \n\n  '), []);
 });
 
+test('ingest: an unreadable file (a dangling symlink) in a directory is skipped with a warning naming it, or refused with strict', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-rag-unreadable-'));
+  try {
+    writeFileSync(join(dir, 'a.txt'), 'Readable.');
+    symlinkSync(join(dir, 'nowhere', 'gone.txt'), join(dir, 'broken.txt'));
+    const warnings: IngestWarning[] = [];
+    const files: string[] = [];
+    for await (const f of readInputs([dir], { onWarning: (w) => warnings.push(w) })) files.push(f.path);
+    assert.deepEqual(files, [join(dir, 'a.txt')]);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0].reason, /broken\.txt: unreadable file \(ENOENT\)/);
+    await assert.rejects(async () => {
+      for await (const _ of readInputs([dir], { strict: true })) void _;
+    }, /broken\.txt: unreadable file \(ENOENT\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('ingest: a bad JSONL line is skipped alone with a warning naming file:line (the other lines kept), or refused with strict', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-rag-jsonl-'));
+  try {
+    const file = join(dir, 'notes.jsonl');
+    writeFileSync(file, '{"text":"one"}\n{"text": oops}\n\n{"body":"no text field"}\n[1,2]\n{"text":"five"}\r\n');
+    const warnings: IngestWarning[] = [];
+    const f = await readIngestFile(file, { onWarning: (w) => warnings.push(w) });
+    assert.deepEqual(f.docs.map((d) => [d.text, d.line]), [['one', 1], ['five', 6]]);
+    assert.deepEqual(warnings.map((w) => w.file), [file, file, file]);
+    assert.match(warnings[0].reason, /notes\.jsonl:2: not valid JSON/);
+    assert.match(warnings[1].reason, /notes\.jsonl:4, field "text": no string field "text"/);
+    assert.match(warnings[2].reason, /notes\.jsonl:5, field "text": no string field "text"/);
+    await assert.rejects(readIngestFile(file, { strict: true }), (e: unknown) => e instanceof GptforgeError && e.file === file && e.line === 2 && /not valid JSON/.test(e.message));
+    // through readInputs too: the file is kept, its bad lines reported
+    const seen: IngestWarning[] = [];
+    const files: IngestFile[] = [];
+    for await (const x of readInputs([dir], { onWarning: (w) => seen.push(w) })) files.push(x);
+    assert.equal(files.length, 1);
+    assert.equal(files[0].docs.length, 2);
+    assert.equal(seen.length, 3);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('ingest: txt (BOM), md, jsonl field, parquet column, html, directories and globs; binary skipped with a named warning or refused when strict', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gf-rag-ingest-'));
   try {
@@ -95,7 +139,10 @@ test('ingest: txt (BOM), md, jsonl field, parquet column, html, directories and 
     await assert.rejects(async () => {
       for await (const _ of readInputs([dir], { strict: true, field: 'body' })) void _;
     }, /e\.bin\.txt: binary file/);
-    await assert.rejects(readIngestFile(join(dir, 'c.jsonl'), { field: 'nope' }), /c\.jsonl:1.*field "nope"/);
+    await assert.rejects(readIngestFile(join(dir, 'c.jsonl'), { field: 'nope', strict: true }), /c\.jsonl:1, field "nope": no string field "nope"/);
+    const lineWarnings: IngestWarning[] = [];
+    assert.deepEqual((await readIngestFile(join(dir, 'c.jsonl'), { field: 'nope', onWarning: (w) => lineWarnings.push(w) })).docs, []);
+    assert.deepEqual(lineWarnings.map((w) => w.reason.slice(dir.length + 1)), ['c.jsonl:1, field "nope": no string field "nope"', 'c.jsonl:3, field "nope": no string field "nope"']);
     await assert.rejects(async () => {
       for await (const _ of readInputs([join(dir, 'missing.txt')])) void _;
     }, /missing\.txt: no such file/);

@@ -4,6 +4,7 @@ import { arithmetic } from './arithmetic.js';
 import { chat } from './chat.js';
 import { definitions } from './definitions.js';
 import { kinds } from './kinds.js';
+import { passagesTask } from './passages.js';
 import { rhymes } from './rhymes.js';
 import { syllables } from './syllables.js';
 import { structured } from './structured.js';
@@ -40,18 +41,26 @@ export const TASKS: readonly SyntheticTask[] = [
   rhymes,
   syllables,
   chat,
-  structured,
 ];
 
+/**
+ * Families a mixture or `eval --tasks` names, left out of the defaults (eval table, RM/RL
+ * prompts): passages needs a 256-token context; structured is the constrained-decoding
+ * measurement (issue #17), trained and scored only when a mixture asks for it.
+ */
+export const OPT_IN_TASKS: readonly SyntheticTask[] = [passagesTask(), structured];
+
+const anyTask = (name: string): SyntheticTask | undefined => TASKS.find((t) => t.name === name) ?? OPT_IN_TASKS.find((t) => t.name === name);
+
 export function taskByName(name: string): SyntheticTask {
-  const task = TASKS.find((t) => t.name === name);
-  if (!task) throw new GptforgeError(`unknown task "${name}" (one of: ${TASKS.map((t) => t.name).join(', ')})`);
+  const task = anyTask(name);
+  if (!task) throw new GptforgeError(`unknown task "${name}" (one of: ${[...TASKS, ...OPT_IN_TASKS].map((t) => t.name).join(', ')})`);
   return task;
 }
 
 /** The prompt template a prompt of the family was made from (for per-phrasing breakdowns), if any. */
 export function phrasingOf(taskName: string, prompt: string): string | undefined {
-  return matchTemplates(TASKS.find((t) => t.name === taskName)?.prompts ?? [], prompt)?.template;
+  return matchTemplates(anyTask(taskName)?.prompts ?? [], prompt)?.template;
 }
 
 /**
@@ -59,5 +68,5 @@ export function phrasingOf(taskName: string, prompt: string): string | undefined
  * families), the calculator input "345*67" (arithmetic) or the prompt itself (chat).
  */
 export function promptItem(taskName: string, prompt: string): string | undefined {
-  return TASKS.find((t) => t.name === taskName)?.item?.(prompt);
+  return anyTask(taskName)?.item?.(prompt);
 }

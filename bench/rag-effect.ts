@@ -1,0 +1,63 @@
+/**
+ * node dist/bench/rag-effect.js --run <run dir> [--stage sft] [--per-family 50] [-k 3] [--json]
+ *
+ * The effect of retrieval on a chat model (src/rag/effect.ts): held-out definitions, kinds
+ * and synonyms questions answered without retrieval, with the top-k BM25 passages of a store
+ * of the built-in dictionary (one entry a chunk), and with the asked word's entries removed
+ * (the answer should then be "The passages don't say."). Also the `passages` family's own
+ * held-out accuracy (passages chosen by the generator, not retrieved).
+ *
+ * The measurement in docs/rag.md trains its model with bench/rag/pretrain.rag.json:
+ *   gptforge pretrain --preset bench/rag/pretrain.rag.json --run runs/rag
+ *   gptforge sft --run runs/rag
+ *   node dist/bench/rag-effect.js --run runs/rag
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadModel } from '../src/run/models.js';
+import { effectMarkdown, measureEffect, measurePassagesFamily, openDictionaryStore } from '../src/rag/effect.js';
+
+const { values: args } = parseArgs({
+  options: {
+    run: { type: 'string' },
+    stage: { type: 'string' },
+    'per-family': { type: 'string', default: '50' },
+    k: { type: 'string', short: 'k', default: '3' },
+    json: { type: 'boolean', default: false },
+  },
+});
+
+function main(): void {
+  if (!args.run) throw new Error('--run <run dir | stage dir | checkpoint> is required');
+  const { model, tok, dir } = loadModel(args.run, args.stage);
+  const tmp = mkdtempSync(join(tmpdir(), 'gf-rag-effect-'));
+  try {
+    const t0 = performance.now();
+    const store = openDictionaryStore(join(tmp, 'dictionary.db'));
+    const perFamily = Number(args['per-family']);
+    const rows = measureEffect(model, tok, store, {
+      perFamily,
+      k: Number(args.k),
+      onAnswer: (d, n) => {
+        if (!args.json && process.stderr.isTTY) process.stderr.write(`\r${d}/${n}`);
+      },
+    });
+    const fam = measurePassagesFamily(model, tok, 3 * perFamily);
+    store.close();
+    const seconds = (performance.now() - t0) / 1000;
+    if (args.json) {
+      console.log(JSON.stringify({ model: dir, perFamily, k: Number(args.k), rows, passagesFamily: fam, seconds }));
+      return;
+    }
+    console.log(`model: ${dir} (${model.numParams().toLocaleString('en-US')} parameters, context ${model.config.blockSize}); ${perFamily} held-out questions per family; k = ${args.k}; ${seconds.toFixed(0)} s\n`);
+    console.log(effectMarkdown(rows));
+    console.log(`\nthe passages family, held out (passages given, not retrieved): ${(100 * fam.accuracy).toFixed(0)}% (${fam.correct}/${fam.total}; ${fam.tooLong} prompts longer than the context left out)`);
+    for (const r of rows) for (const e of r.examples) console.log(`\n${r.family}: ${e.prompt}\n  without: ${e.without}\n  with:    ${e.with}\n  removed: ${e.removed}`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main();

@@ -1,0 +1,167 @@
+import { dictionaryEntries, PASSAGE_FAMILIES } from '../data/synthetic/passages.js';
+import { taskByName, wordFacts, promptItem } from '../data/synthetic/tasks.js';
+import { renderPrompt } from '../data/chat.js';
+import { ChatEngine } from '../infer/engine.js';
+import type { DecodingModel } from '../infer/pipeline.js';
+import { distinctExamples } from '../eval/tasks.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { saysNoAnswer, stripCitations } from './context.js';
+import { answerWithRetrieval } from './generate.js';
+import { documentsAsFile, indexIngestFile, storeMetaFor, type IndexOptions } from './indexer.js';
+import { Retriever, type RetrieveOptions, type RetrievedChunk } from './retrieve.js';
+import { RagStore } from './store.js';
+
+/**
+ * The effect of retrieval on the assistant (docs/rag.md "Generation with retrieval"): the
+ * knowledge families' held-out questions (definitions, kinds, synonyms) answered by a chat
+ * model three ways, greedy, each scored by the family's own checker:
+ *
+ * - without retrieval: the question alone (what `gptforge eval` measures);
+ * - with retrieval: the top-k BM25 chunks of a store of the built-in dictionary, one entry a
+ *   chunk, in the context block (answerWithRetrieval); correct = the claim (citations
+ *   removed) passes the family's checker; "grounded" also needs a citation of a passage that
+ *   holds the answer (the `passages` family's checker);
+ * - passage removed: the same, with every entry of the asked word left out of the results
+ *   (as if deleted from the store: the next-best chunks move up); correct = the answer says
+ *   the passages don't say.
+ */
+
+/** The dictionary's entries indexed one per chunk (path "dictionary", line = the entry's number, as the passages family labels them). */
+export function indexDictionaryEntries(store: RagStore, opts: IndexOptions = DICTIONARY_STORE_OPTIONS): number {
+  const docs = dictionaryEntries().map((e) => ({ text: e.text, line: e.line }));
+  return indexIngestFile(store, documentsAsFile('dictionary', docs), { ...opts, source: 'dictionary' }).chunks;
+}
+
+/** BM25-only, chunks large enough that no entry is split (entries are ≤ ~100 tokens by the ≈4-characters count). */
+export const DICTIONARY_STORE_OPTIONS: IndexOptions = { chunkSize: 160, chunkOverlap: 0 };
+
+/** Open (creating and filling when empty) a store of the dictionary's entries. */
+export function openDictionaryStore(path: string): RagStore {
+  const store = RagStore.open(path, { meta: storeMetaFor(DICTIONARY_STORE_OPTIONS) });
+  if (store.count() === 0) indexDictionaryEntries(store);
+  return store;
+}
+
+/** A retriever that never returns chunks `exclude` names: the store as if they had been deleted. */
+export class ExcludingRetriever extends Retriever {
+  constructor(
+    base: Retriever,
+    private readonly exclude: (c: RetrievedChunk) => boolean,
+    private readonly spare = 16,
+  ) {
+    super(base.store, base.embedder);
+  }
+  override retrieve(query: string, opts: RetrieveOptions = {}): RetrievedChunk[] {
+    const k = opts.k ?? 5;
+    return super.retrieve(query, { ...opts, k: k + this.spare }).filter((c) => !this.exclude(c)).slice(0, k);
+  }
+}
+
+export interface EffectCell {
+  correct: number;
+  total: number;
+  accuracy: number;
+}
+
+export interface EffectRow {
+  family: string;
+  /** The question alone. */
+  without: EffectCell;
+  /** With the retrieved passages: the claim is right. */
+  withRetrieval: EffectCell;
+  /** With the passages: right, and cites a passage that holds the answer. */
+  grounded: EffectCell;
+  /** Questions whose top-k held one of the word's entries (retrieval's hit@k). */
+  retrieved: EffectCell;
+  /** The word's entries removed: the answer says the passages don't say. */
+  removed: EffectCell;
+  /** A few answers for the report: question, answer without, with, and with the passage removed. */
+  examples: { prompt: string; without: string; with: string; removed: string }[];
+}
+
+export interface EffectOptions {
+  /** Held-out questions per family (default 50). */
+  perFamily?: number;
+  /** Passages per question (default 3; fewer when they do not fit). */
+  k?: number;
+  /** Longest answer in tokens (default 48). */
+  maxTokens?: number;
+  seed?: number;
+  onAnswer?(done: number, total: number): void;
+}
+
+const cell = (correct: number, total: number): EffectCell => ({ correct, total, accuracy: total > 0 ? correct / total : 0 });
+
+/** Measure the three conditions on each knowledge family (greedy decoding; deterministic). */
+export function measureEffect(model: DecodingModel, tok: Tokenizer, store: RagStore, opts: EffectOptions = {}): EffectRow[] {
+  const engine = new ChatEngine(model, tok);
+  const retriever = new Retriever(store);
+  const passages = taskByName('passages');
+  const entryLines = new Map(dictionaryEntries().map((e) => [e.line, e.word]));
+  const isEntryOf = (word: string) => (c: RetrievedChunk) => c.path === 'dictionary' && c.line !== undefined && entryLines.get(c.line) === word;
+  const k = opts.k ?? 3;
+  const maxTokens = opts.maxTokens ?? 48;
+  const per = opts.perFamily ?? 50;
+  const seed = opts.seed ?? 2024;
+  const total = PASSAGE_FAMILIES.length * per;
+  let done = 0;
+  return PASSAGE_FAMILIES.map((family) => {
+    const task = taskByName(family);
+    const counts = { without: 0, with: 0, grounded: 0, retrieved: 0, removed: 0, n: 0 };
+    const examples: EffectRow['examples'] = [];
+    for (const ex of distinctExamples(task, per, seed)) {
+      const word = promptItem(family, ex.prompt);
+      if (word === undefined || wordFacts(word) === undefined) continue;
+      counts.n++;
+      const bare = engine.reply({ messages: [{ role: 'user', content: ex.prompt }] }, { temperature: 0, maxTokens }).text;
+      if (task.check(ex.prompt, bare)) counts.without++;
+      const a = answerWithRetrieval(engine, retriever, ex.prompt, { k, temperature: 0, maxTokens });
+      if (a.passages.some(isEntryOf(word))) counts.retrieved++;
+      if (!saysNoAnswer(a.text) && task.check(ex.prompt, stripCitations(a.text))) counts.with++;
+      if (passages.check(a.prompt, a.text) && a.passages.some(isEntryOf(word))) counts.grounded++;
+      const r = answerWithRetrieval(engine, new ExcludingRetriever(retriever, isEntryOf(word)), ex.prompt, { k, temperature: 0, maxTokens });
+      if (saysNoAnswer(r.text)) counts.removed++;
+      if (examples.length < 3) examples.push({ prompt: ex.prompt, without: bare, with: a.text, removed: r.text });
+      opts.onAnswer?.(++done, total);
+    }
+    return { family, without: cell(counts.without, counts.n), withRetrieval: cell(counts.with, counts.n), grounded: cell(counts.grounded, counts.n), retrieved: cell(counts.retrieved, counts.n), removed: cell(counts.removed, counts.n), examples };
+  });
+}
+
+/**
+ * The `passages` family's held-out accuracy (passages chosen by the generator, not
+ * retrieved): n distinct test prompts, greedy, scored by the family's checker. Prompts
+ * that do not fit the context with `maxTokens` of room are left out and counted.
+ */
+export function measurePassagesFamily(model: DecodingModel, tok: Tokenizer, n: number, opts: { maxTokens?: number; seed?: number } = {}): EffectCell & { tooLong: number } {
+  const engine = new ChatEngine(model, tok);
+  const task = taskByName('passages');
+  const maxTokens = opts.maxTokens ?? 48;
+  const room = Math.min(maxTokens, Math.floor(model.config.blockSize / 2));
+  let correct = 0;
+  let total = 0;
+  let tooLong = 0;
+  for (const ex of distinctExamples(task, n, opts.seed ?? 2024)) {
+    const conv = { messages: [{ role: 'user' as const, content: ex.prompt }] };
+    if (renderPrompt(tok, conv).length + room > model.config.blockSize) {
+      tooLong++;
+      continue;
+    }
+    total++;
+    if (task.check(ex.prompt, engine.reply(conv, { temperature: 0, maxTokens }).text)) correct++;
+  }
+  return { ...cell(correct, total), tooLong };
+}
+
+/** The rows as a markdown table, with an "all" row (counts summed). */
+export function effectMarkdown(rows: readonly EffectRow[]): string {
+  const pct = (c: EffectCell): string => `${(100 * c.accuracy).toFixed(0)}% (${c.correct}/${c.total})`;
+  const sum = (f: (r: EffectRow) => EffectCell): EffectCell => cell(rows.reduce((n, r) => n + f(r).correct, 0), rows.reduce((n, r) => n + f(r).total, 0));
+  const all: EffectRow = { family: '**all**', without: sum((r) => r.without), withRetrieval: sum((r) => r.withRetrieval), grounded: sum((r) => r.grounded), retrieved: sum((r) => r.retrieved), removed: sum((r) => r.removed), examples: [] };
+  const lines = [
+    '| held-out family | without retrieval | with retrieval | … and cites a right passage | entry retrieved (hit@k) | entry removed → "the passages don\'t say" |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of [...rows, all]) lines.push(`| ${r.family} | ${pct(r.without)} | ${pct(r.withRetrieval)} | ${pct(r.grounded)} | ${pct(r.retrieved)} | ${pct(r.removed)} |`);
+  return lines.join('\n');
+}

@@ -1,0 +1,128 @@
+import { renderPrompt } from '../data/chat.js';
+import type { Conversation, Message } from '../data/conversation.js';
+import type { ChatEngine, ChatOptions, ChatReply } from '../infer/engine.js';
+import { GptforgeError } from '../util/errors.js';
+import { citedNumbers, passagePrompt, type Passage } from './context.js';
+import type { RetrievalMode, RetrievedChunk, Retriever } from './retrieve.js';
+import type { SearchFilter, StoredChunk } from './store.js';
+
+/**
+ * Generation with retrieval (RAG, Lewis et al. 2020, in its simplest "retrieve, then read
+ * in context" form): the question's best chunks are fetched from the store, rendered into
+ * the user's turn as a numbered context block (context.ts), the chat model answers, and the
+ * "[n]" citations in its answer are resolved back to the chunks' files, lines and offsets.
+ */
+
+export interface RagAnswerOptions extends ChatOptions {
+  /** Passages to retrieve (default 3: what fits a 256-token context beside the question). */
+  k?: number;
+  /** Retrieval mode (default: the retriever's: hybrid with an embedder, else bm25). */
+  mode?: RetrievalMode;
+  filter?: SearchFilter;
+  /** Approximate vector search: IVF cells to scan. */
+  nprobe?: number;
+  /** The label shown for a passage (default passageSource: "file.md:12"). */
+  sourceLabel?(chunk: StoredChunk): string;
+}
+
+/** A citation resolved: the number the model wrote and the chunk it names. */
+export interface Citation {
+  /** The "[n]" the answer wrote, 1-based. */
+  n: number;
+  /** The label the prompt showed for it. */
+  source: string;
+  chunk: RetrievedChunk;
+}
+
+export interface RagAnswer {
+  /** The chat engine's reply (messages to append, stop reason…). */
+  reply: ChatReply;
+  /** The reply's visible text, citations as the model wrote them. */
+  text: string;
+  /** The passages the prompt showed, in their numbered order ([1] first); fewer than k when the context was short. */
+  passages: RetrievedChunk[];
+  /** Cited passages, in order of first citation. */
+  citations: Citation[];
+  /** Numbers the answer cited that name no passage (a hallucinated citation). */
+  unresolved: number[];
+  /** The user message as sent: the context block and the question. */
+  prompt: string;
+  /** The conversation to continue with: the plain question (passages left out, so old turns do not fill the context) and the reply. */
+  conversation: Conversation;
+}
+
+/** A chunk's label in the context block: the file's name (a built-in corpus's name) and its line. */
+export function passageSource(c: Pick<StoredChunk, 'path' | 'line'>): string {
+  const name = c.path.replace(/^builtin:/, '').split(/[\\/]/).pop() || c.path;
+  return c.line !== undefined ? `${name}:${c.line}` : name;
+}
+
+/** Resolve an answer's "[n]" citations against the passages the prompt showed (1-based). */
+export function resolveCitations<T>(answer: string, shown: readonly T[]): { cited: { n: number; item: T }[]; unresolved: number[] } {
+  const cited: { n: number; item: T }[] = [];
+  const unresolved: number[] = [];
+  for (const n of citedNumbers(answer)) {
+    if (Number.isInteger(n) && n >= 1 && n <= shown.length) cited.push({ n, item: shown[n - 1] });
+    else unresolved.push(n);
+  }
+  return { cited, unresolved };
+}
+
+/**
+ * The passages, best first, cut to what fits: the prompt of the system message (if any)
+ * and the question with its context block, plus room for the reply, within the model's
+ * context. Older turns are the engine's to drop (ChatEngine.fitPrompt), after the passages
+ * have been kept. Returns the user message and how many passages it holds.
+ */
+export function fitPassages(engine: ChatEngine, system: Message[], question: string, passages: readonly Passage[], room: number): { content: string; count: number } {
+  const ctx = engine.model.config.blockSize;
+  for (let count = passages.length; count >= 0; count--) {
+    const content = passagePrompt(question, passages.slice(0, count));
+    if (renderPrompt(engine.tok, { messages: [...system, { role: 'user', content }] }).length + room <= ctx) return { content, count };
+  }
+  return { content: question, count: 0 };
+}
+
+/**
+ * Answer the conversation's last user message from retrieved passages.
+ *
+ * `conv` ends with a user message (or is the question itself). Its text is the retrieval
+ * query; the best `k` chunks (fewer when they do not fit the context with `maxTokens` of
+ * room, default 48) become the numbered context block of that message, and the engine
+ * replies. Earlier turns are sent as they are (without their passages).
+ *
+ * @throws GptforgeError when the conversation does not end with a user message, or as the
+ *   retriever and engine do (a store built with another embedder, a prompt that cannot fit).
+ */
+export function answerWithRetrieval(engine: ChatEngine, retriever: Retriever, conv: Conversation | string, opts: RagAnswerOptions = {}): RagAnswer {
+  const conversation: Conversation = typeof conv === 'string' ? { messages: [{ role: 'user', content: conv }] } : conv;
+  const msgs = conversation.messages;
+  const last = msgs[msgs.length - 1];
+  if (!last || last.role !== 'user') throw new GptforgeError('answerWithRetrieval: the conversation must end with a user message');
+  const { k = 3, mode, filter, nprobe, sourceLabel = passageSource, ...chat } = opts;
+  const maxTokens = chat.maxTokens ?? 48;
+  const hits = retriever.retrieve(last.content, { k, mode, filter, nprobe });
+  const labelled = hits.map((c) => ({ chunk: c, passage: { text: c.text, source: sourceLabel(c) } }));
+  const system = msgs[0]?.role === 'system' ? [msgs[0]] : [];
+  const room = Math.min(maxTokens, Math.floor(engine.model.config.blockSize / 2));
+  const { content, count } = fitPassages(engine, system, last.content, labelled.map((l) => l.passage), room);
+  const shown = labelled.slice(0, count);
+  const reply = engine.reply({ messages: [...msgs.slice(0, -1), { role: 'user', content }] }, { ...chat, maxTokens });
+  const { cited, unresolved } = resolveCitations(reply.text, shown);
+  return {
+    reply,
+    text: reply.text,
+    passages: shown.map((s) => s.chunk),
+    citations: cited.map(({ n, item }) => ({ n, source: item.passage.source, chunk: item.chunk })),
+    unresolved,
+    prompt: content,
+    conversation: { messages: [...msgs, ...reply.messages] },
+  };
+}
+
+/** Sources of an answer, one line per citation: "[1] notes/pets.md:3 (chars 120–310)". */
+export function formatCitations(a: Pick<RagAnswer, 'citations' | 'unresolved'>): string[] {
+  const lines = a.citations.map((c) => `[${c.n}] ${c.chunk.path}${c.chunk.line !== undefined ? `:${c.chunk.line}` : ''} (chars ${c.chunk.charStart}–${c.chunk.charEnd})`);
+  for (const n of a.unresolved) lines.push(`[${n}] (no such passage: the answer cites a number the prompt did not show)`);
+  return lines;
+}

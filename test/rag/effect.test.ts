@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { trainTokenizer } from '../../src/tokenizer/index.js';
+import { makeConfig } from '../../src/model/config.js';
+import { GPT } from '../../src/model/gpt.js';
+import { dictionaryEntries, entrySource } from '../../src/data/synthetic/passages.js';
+import { effectMarkdown, ExcludingRetriever, measureEffect, measurePassagesFamily, openDictionaryStore } from '../../src/rag/effect.js';
+import { passageSource } from '../../src/rag/generate.js';
+import { Retriever } from '../../src/rag/retrieve.js';
+
+test('effect: the dictionary store holds one entry a chunk, labelled as the passages family labels them; excluded chunks never come back', () => {
+  const root = mkdtempSync(join(tmpdir(), 'gf-rag-effect-'));
+  try {
+    const store = openDictionaryStore(join(root, 'd.db'));
+    const entries = dictionaryEntries();
+    assert.equal(store.count(), entries.length);
+    const chunks = store.allChunks();
+    for (const c of chunks.slice(0, 200)) {
+      const e = entries[c.line! - 1];
+      assert.equal(c.text, e.text);
+      assert.equal(passageSource(c), entrySource(e));
+    }
+    const water = new Set(entries.filter((e) => e.word === 'water').map((e) => e.line));
+    const plain = new Retriever(store).retrieve('What does water mean?', { k: 3 });
+    assert.ok(plain.some((c) => water.has(c.line!)), 'BM25 finds the word\'s entry');
+    const without = new ExcludingRetriever(new Retriever(store), (c) => water.has(c.line!)).retrieve('What does water mean?', { k: 3 });
+    assert.equal(without.length, 3);
+    assert.ok(without.every((c) => !water.has(c.line!)));
+    assert.equal(openDictionaryStore(join(root, 'd.db')).count(), entries.length, 'reopening does not index twice');
+    store.close();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('effect: measureEffect scores the three conditions per family (a random model: the machinery, not the numbers)', () => {
+  const root = mkdtempSync(join(tmpdir(), 'gf-rag-effect-'));
+  try {
+    const store = openDictionaryStore(join(root, 'd.db'));
+    const tok = trainTokenizer([dictionaryEntries().slice(0, 300).map((e) => e.text).join('\n')], { vocabSize: 400 });
+    const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 256, nLayer: 1, nHead: 2, nEmbd: 16, position: 'rope' }), { seed: 2 });
+    let calls = 0;
+    const rows = measureEffect(model, tok, store, { perFamily: 3, maxTokens: 6, onAnswer: () => calls++ });
+    assert.deepEqual(rows.map((r) => r.family), ['definitions', 'kinds', 'synonyms']);
+    assert.equal(calls, rows.reduce((n, r) => n + r.without.total, 0));
+    for (const r of rows) {
+      assert.equal(r.without.total, 3);
+      for (const c of [r.without, r.withRetrieval, r.grounded, r.retrieved, r.removed]) assert.ok(c.correct >= 0 && c.correct <= c.total && c.accuracy === c.correct / c.total);
+      assert.ok(r.grounded.correct <= Math.min(r.withRetrieval.correct, r.retrieved.correct), 'grounded = right, cited and retrieved');
+      assert.equal(r.examples.length, 3);
+    }
+    assert.ok(rows.reduce((n, r) => n + r.retrieved.correct, 0) >= 6, 'BM25 retrieves the asked word\'s entry for most questions');
+    assert.match(effectMarkdown(rows), /\| \*\*all\*\* \| \d+% \(\d+\/9\) \|/);
+    const fam = measurePassagesFamily(model, tok, 4, { maxTokens: 6 });
+    assert.equal(fam.total + fam.tooLong, 4);
+    assert.ok(fam.correct <= fam.total);
+    store.close();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

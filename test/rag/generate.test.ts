@@ -1,0 +1,110 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { trainTokenizer } from '../../src/tokenizer/index.js';
+import { makeConfig } from '../../src/model/config.js';
+import { GPT } from '../../src/model/gpt.js';
+import { ChatEngine } from '../../src/infer/engine.js';
+import { regexConstraint } from '../../src/infer/constrain/index.js';
+import { renderPrompt } from '../../src/data/chat.js';
+import { documentsAsFile, indexIngestFile, storeMetaFor, type IndexOptions } from '../../src/rag/indexer.js';
+import { Retriever } from '../../src/rag/retrieve.js';
+import { RagStore } from '../../src/rag/store.js';
+import { citedNumbers, contextBlock, NO_ANSWER, parsePassagePrompt, passagePrompt, saysNoAnswer, stripCitations } from '../../src/rag/context.js';
+import { answerWithRetrieval, formatCitations, passageSource, resolveCitations } from '../../src/rag/generate.js';
+
+test('context block: numbered one-line passages with sources, parsed back; the question alone without passages', () => {
+  const passages = [
+    { text: 'Cats purr\nand chase   mice.', source: 'animals.txt:1' },
+    { text: 'Oak trees drop acorns.', source: 'plants.txt:1' },
+  ];
+  assert.equal(contextBlock(passages), 'Passages:\n[1] (animals.txt:1) Cats purr and chase mice.\n[2] (plants.txt:1) Oak trees drop acorns.');
+  const prompt = passagePrompt('Who chases mice?', passages);
+  assert.equal(prompt, 'Passages:\n[1] (animals.txt:1) Cats purr and chase mice.\n[2] (plants.txt:1) Oak trees drop acorns.\nQuestion: Who chases mice?');
+  assert.deepEqual(parsePassagePrompt(prompt), { question: 'Who chases mice?', passages: [{ source: 'animals.txt:1', text: 'Cats purr and chase mice.' }, { source: 'plants.txt:1', text: 'Oak trees drop acorns.' }] });
+  assert.equal(passagePrompt('Who chases mice?', []), 'Who chases mice?');
+  assert.equal(parsePassagePrompt('Who chases mice?'), undefined);
+  assert.equal(parsePassagePrompt('Passages:\n[1] (a) x\n[3] (b) y\nQuestion: q'), undefined, 'numbering must run 1, 2, …');
+});
+
+test('citations: [1], [2, 3] and [1][2] parsed in order of first use, stripped for checkers; "the passages don\'t say" recognised', () => {
+  assert.deepEqual(citedNumbers('Cats chase mice [2]. Owls too [1, 3][2].'), [2, 1, 3]);
+  assert.deepEqual(citedNumbers('No citation here.'), []);
+  assert.equal(stripCitations('A dog is a kind of canine [2].'), 'A dog is a kind of canine.');
+  assert.equal(stripCitations('Cats [1, 2] purr [3].'), 'Cats purr.');
+  assert.ok(saysNoAnswer(NO_ANSWER));
+  assert.ok(saysNoAnswer('Sorry, the passages do not say what a dog is.'));
+  assert.ok(saysNoAnswer('The passages don’t say.'));
+  assert.ok(!saysNoAnswer('The word dog means a canine [1].'));
+  const r = resolveCitations('x [2] y [5] z [1]', ['a', 'b', 'c']);
+  assert.deepEqual(r.cited, [{ n: 2, item: 'b' }, { n: 1, item: 'a' }]);
+  assert.deepEqual(r.unresolved, [5]);
+  assert.equal(passageSource({ path: 'builtin:wordnet-dictionary', line: 12 }), 'wordnet-dictionary:12');
+  assert.equal(passageSource({ path: '/kb/notes/pets.md', line: undefined }), 'pets.md');
+});
+
+const animals = ['Cats purr and chase mice around the house.', 'Dogs bark loudly and fetch sticks in the park.', 'Owls hunt mice at night in the forest.'];
+const plants = ['Oak trees drop acorns in autumn.', 'Cacti store water in the desert.'];
+const tok = trainTokenizer([[...animals, ...plants, 'Passages: Question: who chases mice? [1] [2] [3] (animals.txt:1)'].join('\n').repeat(20)], { vocabSize: 400 });
+
+function withStore(fn: (store: RagStore) => void): void {
+  const root = mkdtempSync(join(tmpdir(), 'gf-rag-gen-'));
+  try {
+    const opts: IndexOptions = { chunkSize: 40, chunkOverlap: 0 };
+    const store = RagStore.open(join(root, 'kb.db'), { meta: storeMetaFor(opts) });
+    indexIngestFile(store, documentsAsFile('/kb/animals.txt', animals.map((text, i) => ({ text, line: i + 1 }))), { ...opts, source: 'zoo' });
+    indexIngestFile(store, documentsAsFile('/kb/plants.txt', plants.map((text, i) => ({ text, line: i + 1 }))), { ...opts, source: 'garden' });
+    try {
+      fn(store);
+    } finally {
+      store.close();
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+test('answerWithRetrieval: retrieved chunks in the user turn, the reply\'s [n] resolved to their files and lines, the history keeps the plain question', () => {
+  withStore((store) => {
+    const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 256, nLayer: 1, nHead: 2, nEmbd: 16, position: 'rope' }), { seed: 3 });
+    const engine = new ChatEngine(model, tok);
+    // a random model, forced by a regex to answer with citations: the resolution is what is tested
+    const a = answerWithRetrieval(engine, new Retriever(store), { messages: [{ role: 'user', content: 'who chases mice?' }] }, { k: 3, temperature: 0, maxTokens: 24, constraint: regexConstraint('Cats do \\[2\\]\\[9\\]\\.', tok) });
+    assert.equal(a.text, 'Cats do [2][9].');
+    assert.equal(a.passages.length, 2, 'only the two chunks that mention mice match');
+    assert.deepEqual(new Set(a.passages.map((p) => p.text)), new Set([animals[0], animals[2]]));
+    assert.equal(a.prompt, passagePrompt('who chases mice?', a.passages.map((p) => ({ text: p.text, source: passageSource(p) }))));
+    assert.match(a.prompt, /^Passages:\n\[1\] \(animals\.txt:[13]\) .*mice.*\n\[2\] \(animals\.txt:[13]\) .*\nQuestion: who chases mice\?$/);
+    assert.equal(a.citations.length, 1);
+    assert.equal(a.citations[0].n, 2);
+    assert.equal(a.citations[0].chunk.id, a.passages[1].id);
+    assert.equal(a.citations[0].source, passageSource(a.passages[1]));
+    assert.deepEqual(a.unresolved, [9]);
+    const lines = formatCitations(a);
+    assert.match(lines[0], /^\[2\] \/kb\/animals\.txt:[13] \(chars 0–\d+\)$/);
+    assert.match(lines[1], /^\[9\] \(no such passage/);
+    assert.deepEqual(a.conversation.messages.map((m) => [m.role, m.content]), [['user', 'who chases mice?'], ['assistant', 'Cats do [2][9].']]);
+    assert.throws(() => answerWithRetrieval(engine, new Retriever(store), { messages: [{ role: 'assistant', content: 'hi' }] }), /must end with a user message/);
+    // filters reach the retriever
+    const g = answerWithRetrieval(engine, new Retriever(store), 'acorns water mice', { k: 5, filter: { source: 'garden' }, temperature: 0, maxTokens: 4 });
+    assert.ok(g.passages.length === 2 && g.passages.every((p) => p.source === 'garden'));
+  });
+});
+
+test('answerWithRetrieval: passages that do not fit the context beside the question and the reply are dropped, worst first', () => {
+  withStore((store) => {
+    const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 64, nLayer: 1, nHead: 2, nEmbd: 16, position: 'rope' }), { seed: 4 });
+    const engine = new ChatEngine(model, tok);
+    const retriever = new Retriever(store);
+    const all = retriever.retrieve('mice acorns water bark', { k: 5 });
+    assert.equal(all.length, 5);
+    const a = answerWithRetrieval(engine, retriever, 'mice acorns water bark', { k: 5, temperature: 0, maxTokens: 16 });
+    assert.ok(a.passages.length >= 1 && a.passages.length < 5, `${a.passages.length} passages`);
+    assert.deepEqual(a.passages.map((p) => p.id), all.slice(0, a.passages.length).map((p) => p.id), 'the best ones kept');
+    assert.ok(renderPrompt(tok, { messages: [{ role: 'user', content: a.prompt }] }).length + 16 <= 64);
+    const more = passagePrompt('mice acorns water bark', all.slice(0, a.passages.length + 1).map((p) => ({ text: p.text, source: passageSource(p) })));
+    assert.ok(renderPrompt(tok, { messages: [{ role: 'user', content: more }] }).length + 16 > 64, 'one more passage would not fit');
+  });
+});
