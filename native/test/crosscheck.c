@@ -138,13 +138,18 @@ static void case_attention(int B, int T, int H, int D) {
 static void case_decode(int B, int Tq, int pos0, int Tmax, int H, int D) {
   long nq = (long)B * Tq * H * D, nc = (long)B * H * Tmax * D;
   float *q = rnd(nq, 1), *kc = rnd(nc, 1), *vc = rnd(nc, 1);
-  int32_t starts[8];
-  for (int b = 0; b < B; b++) starts[b] = b % 3;
+  /* per cache row: left padding, its own length (continuous batching), rows read in reverse */
+  int32_t starts[8], lens[8], rows[8];
+  for (int b = 0; b < B; b++) {
+    starts[b] = b % 3;
+    lens[b] = pos0 - b;
+    rows[b] = B - 1 - b;
+  }
   float *out[NPATH];
   for (int p = 0; p < npaths; p++) {
     gfn_isa_set(paths[p]);
     out[p] = zeros(nq);
-    gfn_attention_decode(q, kc, vc, out[p], B, Tq, pos0, Tmax, H, D, starts);
+    gfn_attention_decode(q, kc, vc, out[p], B, Tq, Tmax, H, D, starts, lens, rows);
   }
   char name[96];
   snprintf(name, sizeof name, "attention_decode B%d Tq%d pos0 %d H%d D%d", B, Tq, pos0, H, D);
