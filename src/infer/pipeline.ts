@@ -289,7 +289,7 @@ export class BatchDecoder {
     });
   }
 
-  /** Step until every row is finished; events go to `onEvent`. */
+  /** Step until every row is finished; events go to `onEvent`. Returns the results (fixed batch; an open one: [], its results came with the finish events). */
   run(onEvent?: (e: DecodeEvent) => void): RowResult[] {
     while (!this.done) for (const e of this.step()) onEvent?.(e);
     return this.open ? [] : this.results();
