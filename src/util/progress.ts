@@ -2,6 +2,12 @@
  * A small terminal progress bar: `label [#####.....] 42% 1.2k/3k  rate  ETA 0:31  extra`.
  * Redraws in place on a TTY (at most ~10 times a second); on a pipe or in CI it prints a
  * plain line every `logEvery` percent so logs stay readable.
+ *
+ * Kept rather than cli-progress 3.12.0 (the well-known one): on a pipe it prints nothing, or,
+ * with `noTTYOutput`, a line every `notTTYSchedule` ms
+ * (2 s by default: 30 lines for a one-minute stage, 1,800 for an hour) instead of one per 10%;
+ * its last release is from June 2024 and it needs @types/cli-progress. This is 90 lines with no
+ * dependency, and the runners (src/run) use it with `quiet` from library code.
  */
 export interface ProgressOptions {
   label: string;

@@ -1,0 +1,45 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolvePreset, runEval, runLayout, runPipeline, runPretrain } from '../../src/index.js';
+import { writeTinyPreset } from '../cli/fixture.js';
+
+test('stage runners from library code: an aborted signal stops pretraining after one step with a checkpoint, no signal handler installed, no exit; resume; eval; the pipeline stops at the stage', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'gf-stages-'));
+  const sigint = process.listenerCount('SIGINT');
+  try {
+    const { runDir, preset, file } = resolvePreset(writeTinyPreset(join(root, 'in')), { run: join(root, 'run'), maxSteps: 3 });
+    assert.throws(() => resolvePreset(file, { maxSteps: 2.5 }), /--max-steps must be a positive whole number/);
+    const lines: string[] = [];
+    const ac = new AbortController();
+    ac.abort();
+    const r = await runPretrain(runDir, preset, { presetFile: file, quiet: true, signal: ac.signal, log: (l) => lines.push(l) });
+    assert.equal(r.interrupted, true);
+    assert.equal(r.step, 1);
+    assert.ok(r.checkpoint && existsSync(join(r.checkpoint, 'model.safetensors')));
+    assert.ok(lines.some((l) => /^pretrain: .*M parameters/.test(l)), 'progress lines go to log');
+    assert.equal(process.listenerCount('SIGINT'), sigint, 'no SIGINT handler installed');
+    assert.ok(existsSync(runLayout(runDir).preset) && existsSync(runLayout(runDir).lossPlot));
+
+    const done = await runPretrain(runDir, preset, { presetFile: file, quiet: true });
+    assert.equal(done.interrupted, false);
+    assert.deepEqual(done.history.filter((h) => typeof h.loss === 'number').map((h) => h.step), [1, 2, 3]);
+
+    const ev = runEval(runDir, { perTask: 1, fewShot: 0, tasks: ['arithmetic'], noCompare: true, quiet: true });
+    assert.deepEqual(ev.table.columns, ['base (few-shot)']);
+    assert.equal(readFileSync(runLayout(runDir).evalMarkdown, 'utf8'), `${ev.markdown}\n`);
+
+    // the pipeline calls the runners: an aborted signal ends it after stage 1 with nothing later run
+    const p = resolvePreset(file, { run: join(root, 'p'), maxSteps: 2 });
+    const logged: string[] = [];
+    const pr = await runPipeline(p.runDir, p.preset, { presetFile: file, quiet: true, samples: false, signal: ac.signal, log: (s) => logged.push(s) });
+    assert.equal(pr.interrupted, true);
+    assert.deepEqual(pr.timings.map((t) => t.stage), ['1. data, tokenizer, pretraining']);
+    assert.match(logged[0], /^estimate for this run: about/);
+    assert.equal(process.listenerCount('SIGINT'), sigint);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
