@@ -46,7 +46,7 @@ export interface ThinkingTrainOptions {
   /** Rows per step and row length (default 16 × 256). */
   batchSize?: number;
   seqLen?: number;
-  /** Optimizer steps (default 600). */
+  /** Optimizer steps (default 800; cosine decay to lr/10 over them). */
   steps?: number;
   lr?: number;
   /** Total vocabulary of the BPE (default 384). */
@@ -113,7 +113,7 @@ export async function trainThinking(dir: string, o: ThinkingTrainOptions = {}): 
   const loader = new PackedLoader(fits, B, T, pad, seed);
   mkdirSync(dir, { recursive: true });
   atomicWriteFile(join(dir, 'tokenizer.json'), tok.toJSON());
-  const steps = o.steps ?? 600;
+  const steps = o.steps ?? 800;
   const train: TrainConfig = {
     maxSteps: steps,
     lr: o.lr ?? 3e-3,
