@@ -33,7 +33,7 @@ export interface StructuredEffect {
 export function structuredEffect(model: DecodingModel, tok: Tokenizer, opts: { n: number; seed?: number; maxTokens?: number; onAnswer?: () => void }): StructuredEffect {
   const prompts = structured.generate('test', opts.n, opts.seed ?? 1).map((e) => e.prompt);
   const engine = new ChatEngine(model, tok);
-  // compact: the longest answer the schema allows (≈ 170 characters) then fits maxTokens, so every constrained reply completes
+  // compact: the longest answer the schema allows (≈ 170 bytes) fits maxTokens (not necessarily a small model's context)
   const constraint = schemaConstraint(STRUCTURED_SCHEMA, tok, { file: 'structured schema', whitespace: 'compact' });
   const score = (constrained: boolean): StructuredScore => {
     const perField = { word: 0, part_of_speech: 0, definition: 0, syllables: 0 };

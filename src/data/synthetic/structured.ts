@@ -59,8 +59,7 @@ interface Entry {
 
 /**
  * The word's first clause of gloss, at most 80 characters (whole words): the schema's bounds
- * keep the longest compact answer (≈ 170 characters) inside a small model's reply budget, so
- * a constrained reply always completes.
+ * keep the longest compact answer to ≈ 170 bytes, inside the eval's 200-token reply budget.
  */
 function shortGloss(gloss: string): string {
   let g = gloss.split(';')[0].trim();
