@@ -33,13 +33,14 @@ export interface StructuredEffect {
 export function structuredEffect(model: DecodingModel, tok: Tokenizer, opts: { n: number; seed?: number; maxTokens?: number; onAnswer?: () => void }): StructuredEffect {
   const prompts = structured.generate('test', opts.n, opts.seed ?? 1).map((e) => e.prompt);
   const engine = new ChatEngine(model, tok);
-  const constraint = schemaConstraint(STRUCTURED_SCHEMA, tok, { file: 'structured schema' });
+  // compact: the longest answer the schema allows (≈ 170 bytes) fits maxTokens (not necessarily a small model's context)
+  const constraint = schemaConstraint(STRUCTURED_SCHEMA, tok, { file: 'structured schema', whitespace: 'compact' });
   const score = (constrained: boolean): StructuredScore => {
     const perField = { word: 0, part_of_speech: 0, definition: 0, syllables: 0 };
     let valid = 0;
     let cut = 0;
     for (const prompt of prompts) {
-      const r = engine.reply({ messages: [{ role: 'user', content: prompt }] }, { temperature: 0, maxTokens: opts.maxTokens ?? 96, tools: null, constraint: constrained ? constraint : undefined });
+      const r = engine.reply({ messages: [{ role: 'user', content: prompt }] }, { temperature: 0, maxTokens: opts.maxTokens ?? 200, tools: null, constraint: constrained ? constraint : undefined });
       if (r.stopReason !== 'end') cut++;
       const s = scoreStructured(prompt, r.text);
       if (s.valid && r.stopReason === 'end') valid++;

@@ -28,9 +28,9 @@ const POS_NAME: Partial<Record<wn.Pos, string>> = { n: 'noun', v: 'verb', a: 'ad
 export const STRUCTURED_SCHEMA = {
   type: 'object',
   properties: {
-    word: { type: 'string', minLength: 1, maxLength: 24 },
+    word: { type: 'string', minLength: 1, maxLength: 20 },
     part_of_speech: { enum: ['noun', 'verb', 'adjective'] },
-    definition: { type: 'string', minLength: 1, maxLength: 120 },
+    definition: { type: 'string', minLength: 1, maxLength: 80 },
     syllables: { type: 'integer', minimum: 1, maximum: 12 },
   },
   required: ['word', 'part_of_speech', 'definition', 'syllables'],
@@ -59,10 +59,13 @@ interface Entry {
   definition: string;
 }
 
-/** The word's first clause of gloss, at most 120 characters (whole words). */
+/**
+ * The word's first clause of gloss, at most 80 characters (whole words): the schema's bounds
+ * keep the longest compact answer to ≈ 170 bytes, inside the eval's 200-token reply budget.
+ */
 function shortGloss(gloss: string): string {
   let g = gloss.split(';')[0].trim();
-  if (g.length > 120) g = g.slice(0, 120).replace(/\s+\S*$/, '');
+  if (g.length > 80) g = g.slice(0, 80).replace(/\s+\S*$/, '');
   return g;
 }
 
@@ -108,7 +111,7 @@ export function validStructured(v: unknown): v is { word: string; part_of_speech
   const keys = Object.keys(o);
   if (keys.length !== 4 || !STRUCTURED_FIELDS.every((k) => k in o)) return false;
   const len = (s: unknown, min: number, max: number): boolean => typeof s === 'string' && [...s].length >= min && [...s].length <= max;
-  return len(o.word, 1, 24) && ['noun', 'verb', 'adjective'].includes(o.part_of_speech as string) && len(o.definition, 1, 120) && Number.isInteger(o.syllables) && (o.syllables as number) >= 1 && (o.syllables as number) <= 12;
+  return len(o.word, 1, 20) && ['noun', 'verb', 'adjective'].includes(o.part_of_speech as string) && len(o.definition, 1, 80) && Number.isInteger(o.syllables) && (o.syllables as number) >= 1 && (o.syllables as number) <= 12;
 }
 
 const contentWords = (s: string): string[] => s.toLowerCase().match(/[a-z]{3,}/g) ?? [];
