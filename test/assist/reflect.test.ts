@@ -34,7 +34,7 @@ test('reflect: the tool and the verdict fix a wrong answer; self-review without 
   assert.equal(tool.rounds[0].feedback, `The calculator says 12+39 = 51. ${CHECK_REQUEST}`);
   assert.equal(tool.rounds.length, 2, 'round 2 keeps 51, so the loop stops');
   const seen: string[] = [];
-  const verdict = reflect(new ChatEngine(reviewer(), tok), q, { source: 'verdict', rounds: 2, verify: (question, a) => (seen.push(a), a.endsWith('= 51.')) });
+  const verdict = reflect(new ChatEngine(reviewer(), tok), q, { source: 'verdict', rounds: 2, verify: (_question, a) => (seen.push(a), a.endsWith('= 51.')) });
   assert.equal(verdict.answer, '51');
   assert.deepEqual(seen, ['12 + 39 = 41.', '12 + 39 = 51.']);
   assert.match(verdict.rounds[0].feedback, /marked the answer as wrong/);
