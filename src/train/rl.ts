@@ -10,6 +10,7 @@ import type { ToolRegistry } from '../infer/tools/registry.js';
 import { GptforgeError } from '../util/errors.js';
 import type { PackedBatch, PackedLoader, PackedLoaderState } from '../data/sft.js';
 import { scoreSequences } from './reward.js';
+import type { AdapterTraining } from './adapter.js';
 import { train, type MicroBatchResult, type TrainConfig, type TrainOptions, type TrainResult } from './loop.js';
 
 /**
@@ -301,8 +302,10 @@ function forwardActions(model: GPT, seqs: readonly { ids: number[]; actions: num
 export interface RLSetup {
   /** The policy (initialised from SFT); PPO needs a scalar head on it for the values. */
   policy: GPT;
-  /** Frozen reference (the SFT model). */
+  /** Frozen reference (the SFT model). With `adapter` it may be the policy itself: the reference is then its base, adapter disabled. */
   ref: GPT;
+  /** LoRA: train this adapter of the policy; the reference log-probs come from the policy with its adapters disabled (src/train/adapter.ts). */
+  adapter?: AdapterTraining | null;
   /** The reward model (a scalar head) … */
   rm?: GPT;
   /** … or a reward function (toy rewards in tests, programmatic rewards). */
@@ -405,7 +408,7 @@ export async function trainRL(setup: RLSetup, rl: RLConfig, cfg: TrainConfig, op
       raw = batch.map((r, i) => setup.reward!(r.prompt, { text: r.replyText, messages: replies[i] }));
     }
     const oldP = actionLogProbs(policy, batch, pad, rl.algo === 'ppo');
-    const refP = actionLogProbs(ref, batch, pad);
+    const refP = setup.adapter ? setup.adapter.lora.withAdaptersDisabled(() => actionLogProbs(policy, batch, pad)) : actionLogProbs(ref, batch, pad);
     let klSum = 0;
     let entSum = 0;
     let entN = 0;
@@ -569,6 +572,7 @@ export async function trainRL(setup: RLSetup, rl: RLConfig, cfg: TrainConfig, op
   return train(
     {
       stage: setup.stage ?? 'rl',
+      adapter: setup.adapter,
       model: policy,
       tokenizerJSON: tok.toJSON(),
       tokenizerHash: tok.hash(),
