@@ -79,3 +79,23 @@ test('bad LoRA input: a quantized base without an adapter, an unknown target, an
     rmSync(runDir, { recursive: true, force: true });
   }
 });
+
+test('runMerge writes a full checkpoint equal to the adapter on its base; a full checkpoint is refused', async () => {
+  const { runMerge } = await import('../../src/run/merge.js');
+  const runDir = tinyRun();
+  try {
+    const r = await runSft(runDir, { conversations: good, onlyData: true, steps: 4, lr: 0.02, quiet: true, fresh: true, lora: 'r=4,alpha=8,targets=qkv,down' });
+    const m = runMerge(runDir);
+    assert.ok(existsSync(join(m.checkpoint, 'model.safetensors')));
+    assert.equal(m.adapter, r.checkpoint);
+    const full = loadModel(m.checkpoint).model;
+    const viaAdapter = loadModel(runDir, 'sft').model;
+    assert.deepEqual(full.params.get('transformer.h.0.attn.c_attn.weight')!.data, viaAdapter.params.get('transformer.h.0.attn.c_attn.weight')!.data);
+    const base = loadModel(runDir, 'base').model;
+    assert.ok(maxDiff(full.params.get('transformer.h.0.attn.c_attn.weight')!.data, base.params.get('transformer.h.0.attn.c_attn.weight')!.data) > 0, 'the adapter changed the weights');
+    assert.deepEqual(full.params.get('transformer.h.0.attn.c_proj.weight')!.data, base.params.get('transformer.h.0.attn.c_proj.weight')!.data, 'untargeted layers are the base');
+    assert.throws(() => runMerge(m.checkpoint), /not an adapter checkpoint/);
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+});
