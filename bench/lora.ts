@@ -15,6 +15,11 @@
  *
  * Options: --batch B (4) --seq T (128) --rank r (8) --targets spec (all-linear) --reps n (5)
  * --json. Prints the engine line (ISA, threads, CPU) first.
+ *
+ * `--ppl-run <run dir> [--ppl-batches n]` instead measures what a quantized base costs in
+ * quality: the run's base model's loss on each pretraining validation split (its own batch
+ * shape, n batches per source, default the preset's evalBatches) with the base in f32, Q8_0
+ * and Q4_0, and the perplexity increase exp(Δloss) − 1.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -28,6 +33,11 @@ import { makeConfig, type GPTConfig } from '../src/model/config.js';
 import { LoraModel } from '../src/model/lora.js';
 import { parseLoraSpec } from '../src/model/lora-spec.js';
 import { quantize, type BasePrecision, type QuantType } from '../src/model/quantize.js';
+import { loadCheckpoint, modelFromCheckpoint, resolveCheckpoint } from '../src/model/checkpoint.js';
+import { readDataIndex } from '../src/data/prepare.js';
+import { ValLoader } from '../src/data/loader.js';
+import { evaluateSplits } from '../src/train/pretrain.js';
+import { join } from 'node:path';
 
 const GPT2: GPTConfig = makeConfig({ vocabSize: 50257, blockSize: 1024, nLayer: 12, nHead: 12, nEmbd: 768 });
 
@@ -167,9 +177,37 @@ function decodeBench(reps: number): DecodeRow[] {
   return rows;
 }
 
+/** Validation loss of a run's base with its block linears in f32, Q8_0 and Q4_0. */
+function perplexityCost(runDir: string): void {
+  const preset = JSON.parse(readFileSync(join(runDir, 'preset.json'), 'utf8')) as { batchSize: number; seqLen: number; evalBatches?: number };
+  const B = preset.batchSize;
+  const T = preset.seqLen;
+  const batches = Number(arg('ppl-batches', String(preset.evalBatches ?? 4)));
+  const dataDir = join(runDir, 'data');
+  const index = readDataIndex(dataDir);
+  const splits = index.sources.map((s) => ({ name: s.name, open: () => new ValLoader(dataDir, index, s.name, B, T) }));
+  const ckDir = resolveCheckpoint(runDir, 'base');
+  console.log(`perplexity cost of a quantized base: ${ckDir}, ${splits.length} validation splits × ${batches} batches of ${B}×${T}`);
+  const losses: Record<string, number> = {};
+  for (const precision of ['f32', 'q8_0', 'q4_0'] as const) {
+    const model = modelFromCheckpoint(loadCheckpoint(ckDir));
+    if (precision !== 'f32') new LoraModel(model, { basePrecision: precision });
+    losses[precision] = evaluateSplits(model, splits, B, T, batches)['val/loss'];
+  }
+  for (const p of ['f32', 'q8_0', 'q4_0']) {
+    const inc = Math.exp(losses[p] - losses.f32) - 1;
+    console.log(`${p.padEnd(5)} val loss ${losses[p].toFixed(5)}  perplexity ${Math.exp(losses[p]).toFixed(3)}  cost ${(100 * inc).toFixed(3)}%`);
+  }
+}
+
 function main(): void {
   const childMode = arg('child', '');
   if (childMode) return child(childMode);
+  const pplRun = arg('ppl-run', '');
+  if (pplRun) {
+    console.log(`bench:lora: ${engineSummary()}`);
+    return perplexityCost(pplRun);
+  }
   const json = process.argv.includes('--json');
   const reps = Number(arg('reps', '5'));
   const line = `bench:lora: ${engineSummary()}`;
