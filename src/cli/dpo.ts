@@ -13,6 +13,8 @@ import { referenceLogProbs, trainDpo, type DpoPair } from '../train/dpo.js';
 import { loadModel } from './models.js';
 import { runPreset } from './sft.js';
 import { holdRunLock } from '../util/lock.js';
+import { LORA_FLAGS, adapterOptions } from './lora-flags.js';
+import { prepareAdapter } from '../train/adapter.js';
 
 const FLAGS: FlagSpecs = {
   run: { kind: 'string', help: 'run directory with an SFT model', alias: 'r', default: 'runs/small' },
@@ -23,6 +25,7 @@ const FLAGS: FlagSpecs = {
   lr: { kind: 'number', help: 'peak learning rate' },
   fresh: { kind: 'boolean', help: 'start over from the SFT model' },
   quiet: { kind: 'boolean', help: 'no progress bars' },
+  ...LORA_FLAGS,
 };
 
 export async function runDpo(argv: string[]): Promise<{ runDir: string }> {
@@ -52,7 +55,10 @@ export async function runDpo(argv: string[]): Promise<{ runDir: string }> {
     val = existsSync(join(dir, 'val.jsonl')) ? readPreferencesJSONL(join(dir, 'val.jsonl')).rankings : [];
   }
   const policy = loadModel(runDir, 'sft', { fresh: true });
-  const ref = loadModel(runDir, 'sft');
+  // with an adapter the reference is the policy's own (possibly quantized) base, adapter disabled
+  const adapter = prepareAdapter('dpo', policy.model, policy.dir, adapterOptions(a));
+  const ref = adapter ? null : loadModel(runDir, 'sft');
+  const refLogProbs = (ps: DpoPair[], pad: number) => (adapter ? adapter.lora.withAdaptersDisabled(() => referenceLogProbs(policy.model, ps, pad)) : referenceLogProbs(ref!.model, ps, pad));
   const { tok } = policy;
   const L = policy.model.config.blockSize + 1;
   const toPairs = (rs: Ranking[]): DpoPair[] =>
@@ -68,7 +74,7 @@ export async function runDpo(argv: string[]): Promise<{ runDir: string }> {
   // reference log-likelihoods: computed once per (data, reference) and cached in the stage directory
   const stageDir = join(runDir, 'dpo');
   mkdirSync(stageDir, { recursive: true });
-  const key = createHash('sha256').update(ref.dir).update(JSON.stringify(pairs.map((p) => [p.chosen.ids, p.rejected.ids]))).update(JSON.stringify(valPairs.map((p) => [p.chosen.ids, p.rejected.ids]))).digest('hex').slice(0, 16);
+  const key = createHash('sha256').update(ref?.dir ?? `${policy.dir}@${adapter!.lora.basePrecision}`).update(JSON.stringify(pairs.map((p) => [p.chosen.ids, p.rejected.ids]))).update(JSON.stringify(valPairs.map((p) => [p.chosen.ids, p.rejected.ids]))).digest('hex').slice(0, 16);
   const cacheFile = join(stageDir, 'ref-logps.json');
   type RefCache = { key: string; train: { chosen: number[]; rejected: number[] }; val: { chosen: number[]; rejected: number[] } };
   const readCache = (): RefCache | null => {
@@ -81,12 +87,12 @@ export async function runDpo(argv: string[]): Promise<{ runDir: string }> {
   let cache = existsSync(cacheFile) ? readCache() : null;
   if (!cache || cache.key !== key) {
     if (!quiet) console.error(`dpo: reference log-likelihoods of ${pairs.length + valPairs.length} pairs (once; cached in ${cacheFile})`);
-    cache = { key, train: referenceLogProbs(ref.model, pairs, pad), val: referenceLogProbs(ref.model, valPairs, pad) };
+    cache = { key, train: refLogProbs(pairs, pad), val: refLogProbs(valPairs, pad) };
     atomicWriteFile(cacheFile, JSON.stringify(cache));
   }
   if (!quiet) console.error(`dpo: from ${policy.dir}; ${pairs.length} pairs (${valPairs.length} held out), β ${beta}`);
   const result = await trainDpo(
-    { model: policy.model, pairs, ref: cache.train, val: valPairs, valRef: cache.val, pairsPerBatch: preset.dpo.pairsPerBatch, beta, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() },
+    { model: policy.model, adapter, pairs, ref: cache.train, val: valPairs, valRef: cache.val, pairsPerBatch: preset.dpo.pairsPerBatch, beta, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() },
     cfg,
     { runDir, stageDir, resume: !bool(a, 'fresh'), quiet, signal: interruptSignal() },
   );

@@ -16,6 +16,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   rm: { summary: 'reward model: rankings → a model that scores replies; rm score', load: () => import('./rm.js') },
   rl: { summary: 'reinforcement learning against the reward model (PPO, GRPO, REINFORCE)', load: () => import('./rl.js') },
   dpo: { summary: 'DPO: preference pairs → policy, no reward model', load: () => import('./dpo.js') },
+  merge: { summary: 'fold a LoRA adapter checkpoint into its base (a full checkpoint)', load: () => import('./merge.js') },
   eval: { summary: 'score base and SFT models on held-out task families (table in the run)', load: () => import('./eval.js') },
   sample: { summary: 'sample from a model: prompts, few-shot files, streaming', load: () => import('./sample.js') },
   serve: { summary: 'serve a run\'s models over an OpenAI-compatible HTTP API', load: () => import('./serve.js') },

@@ -11,6 +11,8 @@ import { taskPrompts, type TaskPrompt } from '../train/comparisons.js';
 import { DEFAULT_RL, trainRL, validateRL, type RLAlgo, type RLConfig } from '../train/rl.js';
 import { MetricsLog } from '../train/metrics.js';
 import { lossCurveSVG } from '../eval/plot.js';
+import { LORA_FLAGS, adapterOptions } from './lora-flags.js';
+import { prepareAdapter } from '../train/adapter.js';
 import { loadModel } from './models.js';
 import { runPreset, sftRows } from './sft.js';
 import { PackedLoader } from '../data/sft.js';
@@ -29,6 +31,7 @@ const FLAGS: FlagSpecs = {
   lr: { kind: 'number', help: 'peak learning rate' },
   fresh: { kind: 'boolean', help: 'start over from the SFT model' },
   quiet: { kind: 'boolean', help: 'no progress bars' },
+  ...LORA_FLAGS,
 };
 
 /** Where each algorithm's checkpoints go: rl/ (PPO, the pipeline's), rl-grpo/, rl-reinforce/. */
@@ -79,7 +82,9 @@ export async function runRl(argv: string[]): Promise<{ runDir: string; stage: st
   if (num(a, 'lr') !== undefined) cfg.lr = num(a, 'lr')!;
 
   const sft = loadModel(runDir, 'sft', { fresh: true });
-  const ref = loadModel(runDir, 'sft');
+  const lora = adapterOptions(a);
+  // with an adapter the reference is the policy's own base, adapter disabled: no second copy
+  const ref = lora.lora === undefined ? loadModel(runDir, 'sft') : null;
   const rm = loadModel(runDir, 'rm');
   if (!rm.model.hasScalarHead) throw new GptforgeError('the reward model checkpoint has no reward head (score.weight); train it with "gptforge rm"', { file: rm.dir });
   if (rm.tok.hash() !== sft.tok.hash()) throw new GptforgeError(`the policy (${sft.dir}) and the reward model (${rm.dir}) use different tokenizers; train the reward model from this SFT model`, { file: rm.dir });
@@ -88,13 +93,15 @@ export async function runRl(argv: string[]): Promise<{ runDir: string; stage: st
   const policy = sft.model;
   if (rl.algo === 'ppo') policy.addScalarHead(); // the value head, zero-initialised
   const stage = rlStage(rl.algo);
+  const adapter = prepareAdapter(stage, policy, sft.dir, lora);
   const ptx = rl.ptxCoef > 0 ? ptxLoader(runDir, preset, sft.tok, policy.config.blockSize, rl.ptxRows) : undefined;
   validateRL(rl, { policy, rm: rm.model, prompts, ptx }, rm.dir);
   if (!quiet) console.error(`rl: ${rl.algo} from ${sft.dir} against ${rm.dir}; ${prompts.length} prompts, ${rl.promptsPerRollout}×${rl.groupSize} replies per rollout, ${cfg.maxSteps} updates, β ${rl.klCoef}${ptx ? `, SFT loss mixed in (γ ${rl.ptxCoef}, ${rl.ptxRows} rows of ${ptx.T} per update)` : ''}`);
   const result = await trainRL(
     {
       policy,
-      ref: ref.model,
+      ref: ref?.model ?? policy,
+      adapter,
       rm: rm.model,
       tok: sft.tok,
       prompts,

@@ -20,6 +20,8 @@ import { loadModel } from './models.js';
 import { runPreset } from './sft.js';
 import type { RmPreset } from '../run/presets.js';
 import { holdRunLock } from '../util/lock.js';
+import { LORA_FLAGS, adapterOptions } from './lora-flags.js';
+import { prepareAdapter } from '../train/adapter.js';
 
 const FLAGS: FlagSpecs = {
   run: { kind: 'string', help: 'run directory with an SFT model', alias: 'r', default: 'runs/small' },
@@ -30,6 +32,7 @@ const FLAGS: FlagSpecs = {
   lr: { kind: 'number', help: 'peak learning rate' },
   fresh: { kind: 'boolean', help: 'start the reward model over (and re-sample the simulated comparisons)' },
   quiet: { kind: 'boolean', help: 'no progress bars' },
+  ...LORA_FLAGS,
 };
 
 const SCORE_FLAGS: FlagSpecs = {
@@ -120,6 +123,7 @@ export async function runRm(argv: string[]): Promise<{ runDir: string; accuracy:
   const sft = loadModel(runDir, 'sft', { fresh: true });
   const { model, tok } = sft;
   model.addScalarHead();
+  const adapter = prepareAdapter('rm', model, sft.dir, adapterOptions(a));
   const L = model.config.blockSize;
   const train = renderRankings(tok, data.train, L);
   const val = renderRankings(tok, data.val, L);
@@ -136,7 +140,7 @@ export async function runRm(argv: string[]): Promise<{ runDir: string; accuracy:
   }
   const pad = tok.specialId('<|pad|>');
   const result = await trainRewardModel(
-    { model, train: new ShuffledLoader(train.rendered, cfg.rankingsPerBatch), val: val.rendered, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() },
+    { model, adapter, train: new ShuffledLoader(train.rendered, cfg.rankingsPerBatch), val: val.rendered, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() },
     cfg.train,
     { runDir, stageDir: join(runDir, 'rm'), resume: !bool(a, 'fresh'), quiet, signal: interruptSignal() },
   );

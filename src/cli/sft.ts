@@ -5,6 +5,7 @@ import { GptforgeError } from '../util/errors.js';
 import { terminalChart } from '../eval/plot.js';
 import { runSft as runSftStage } from '../run/sft.js';
 import { lossCurves } from '../run/plots.js';
+import { LORA_FLAGS, adapterOptions } from './lora-flags.js';
 
 // moved to the run layer (src/run); re-exported for the CLI modules that still import them from here
 export { runPreset } from '../run/preset.js';
@@ -24,6 +25,7 @@ export const SFT_FLAGS: FlagSpecs = {
   'eval-every': { kind: 'number', help: 'evaluate held-out loss every N steps' },
   fresh: { kind: 'boolean', help: 'ignore existing SFT checkpoints and start over from the base model' },
   quiet: { kind: 'boolean', help: 'no progress bars' },
+  ...LORA_FLAGS,
 };
 
 /** base model → SFT model in runs/<name>/sft: parse the flags, run the stage (src/run/sft.ts), print. */
@@ -46,6 +48,7 @@ export async function runSft(argv: string[]): Promise<{ runDir: string }> {
     batchSize: num(a, 'batch-size'),
     evalEvery: num(a, 'eval-every'),
     fresh: bool(a, 'fresh'),
+    ...adapterOptions(a),
     quiet,
     signal: interruptSignal(),
     log: quiet ? undefined : (line) => console.error(line),
