@@ -13,6 +13,8 @@ import { trainRL, actionLogProbs, DEFAULT_RL, type RLConfig } from '../../src/tr
 import { prepareAdapter } from '../../src/train/adapter.js';
 import { loadModel } from '../../src/run/models.js';
 import type { TrainConfig } from '../../src/train/loop.js';
+import { renderForReward } from '../../src/data/chat.js';
+import { ShuffledLoader, trainRewardModel, evaluateRankings, type RenderedRanking } from '../../src/train/reward.js';
 
 /** DPO and RL with a LoRA adapter on a quantized base: the reference is the base with the adapter off, and the base never moves. */
 const cfg = (maxSteps: number, lr: number): TrainConfig => ({ maxSteps, lr, minLr: lr, warmupSteps: 0, weightDecay: 0, beta1: 0.9, beta2: 0.99, gradClip: 1, gradAccum: 1, evalEvery: 0, checkpointEvery: 0, keepLast: 1 });
@@ -71,6 +73,36 @@ test('RL (PPO) with LoRA on a Q4_0 base: policy, value head and reference share 
     assert.ok(score.some((v) => v !== 0), 'the value head trains with the adapter');
     const loaded = loadModel(res.checkpoint!).model;
     assert.ok(loaded.hasScalarHead, 'the adapter checkpoint carries the value head (PEFT modules_to_save)');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('reward model with LoRA on a Q8_0 base: adapter + score head learn a toy ranking; the checkpoint loads as a scalar-head model', async (t) => {
+  const tok = trainTokenizer(['Say something nice. good great fine bad awful poor '.repeat(20)], { vocabSize: 300 });
+  const pad = tok.specialId('<|pad|>');
+  const words = ['great', 'good', 'fine', 'poor', 'bad', 'awful'];
+  const rankings: RenderedRanking[] = [];
+  let x = 7;
+  for (let i = 0; i < 40; i++) {
+    const picks = new Set<number>();
+    while (picks.size < 3) picks.add((x = (x * 1103515245 + 12345) % 2 ** 31) % words.length);
+    rankings.push({ completions: [...picks].sort((a, b) => a - b).map((w) => renderForReward(tok, { messages: [{ role: 'user', content: 'Say something nice.' }, { role: 'assistant', content: `${words[w]} ${words[w]}` }] })) });
+  }
+  const config = makeConfig({ vocabSize: tok.vocabSize, blockSize: 48, nLayer: 1, nHead: 2, nEmbd: 32 });
+  const dir = mkdtempSync(join(tmpdir(), 'gf-lora-rm-'));
+  try {
+    const baseDir = saveCheckpoint(join(dir, 'sft'), new GPT(config, { seed: 3 }), { stage: 'sft', step: 1, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() });
+    const { model } = loadModel(baseDir, undefined, { fresh: true });
+    model.addScalarHead();
+    const adapter = prepareAdapter('rm', model, baseDir, { lora: 'r=8,alpha=16,targets=all-linear', basePrecision: 'q8_0' })!;
+    const res = await trainRewardModel({ model, adapter, train: new ShuffledLoader(rankings, 4, 1), val: rankings, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() }, cfg(160, 1e-2), { runDir: dir, stageDir: join(dir, 'rm'), quiet: true });
+    t.diagnostic(`accuracy ${res.lastEval['val/accuracy']}, margin ${res.lastEval['val/margin']}`);
+    assert.ok(res.lastEval['val/accuracy'] >= 0.9, `accuracy ${res.lastEval['val/accuracy']}`);
+    const loaded = loadModel(res.checkpoint!).model;
+    assert.ok(loaded.hasScalarHead);
+    // the merged fp32 checkpoint ranks about as well as the Q8_0-base model it was trained as
+    assert.ok(evaluateRankings(loaded, rankings, pad)['val/accuracy'] >= 0.85);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
