@@ -7,6 +7,10 @@ import { noGrad, type Tensor } from '../../src/engine/tensor.js';
 import { setBackend } from '../../src/engine/backend.js';
 import * as op from '../../src/engine/ops.js';
 import { Rng } from '../../src/engine/rng.js';
+import { saveCheckpoint } from '../../src/model/checkpoint.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const V = 48;
 const cfg = makeConfig({ vocabSize: V, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 32 });
@@ -148,6 +152,7 @@ test('a quantized base: logits near the fp32 model, fewer bytes, merge refused w
     assert.ok(quantBytes < linearBytes * ratio, `${precision}: ${quantBytes} bytes for ${linearBytes} fp32 bytes`);
     lm.addAdapter('a', ALL);
     assert.throws(() => lm.merge('a'), /cannot merge adapter "a" into a .* base: the sum would have to be re-quantized/);
+    assert.throws(() => saveCheckpoint(mkdtempSync(join(tmpdir(), 'gf-q-')), m, { stage: 'sft', step: 1 }), /base is quantized \(its fp32 block weights were dropped\)/);
   }
 });
 
