@@ -78,16 +78,23 @@ QM_ATTR static inline __attribute__((always_inline)) void QM(fwd)(const q_job *j
     QM(vf) acc[Q_SMALL_M][SPLIT_MAX];
     for (int m = 0; m < M; m++)
       for (int s = 0; s < split; s++) acc[m][s] = (QM(vf)){0};
-    for (long b = 0; b < nb; b++) {
-      QM(vf) w[QNV];
-      const float d = QM(deq)(type, row + b * bs, w);
-      for (int m = 0; m < M; m++) {
-        const float *xm = j->x + m * K + b * 32;
-        QM(vf) p = w[0] * *(const QM(vf) *)xm;
-        for (int c = 1; c < QNV; c++) p += w[c] * *(const QM(vf) *)(xm + c * QVL);
-        acc[m][b % split] += p * d;
-      }
-    }
+    /* blocks in groups of `split` (a constant once inlined), so each accumulator is a register */
+#define QM_BLOCK(bb, s)                                                                   \
+  {                                                                                       \
+    QM(vf) w[QNV];                                                                        \
+    const float d = QM(deq)(type, row + (bb) * bs, w);                                    \
+    for (int m = 0; m < M; m++) {                                                         \
+      const float *xm = j->x + m * K + (bb) * 32;                                         \
+      QM(vf) p = w[0] * *(const QM(vf) *)xm;                                              \
+      for (int c = 1; c < QNV; c++) p += w[c] * *(const QM(vf) *)(xm + c * QVL);          \
+      acc[m][s] += p * d;                                                                 \
+    }                                                                                     \
+  }
+    long b = 0;
+    for (; b + split <= nb; b += split)
+      for (int s = 0; s < split; s++) QM_BLOCK(b + s, s)
+    for (; b < nb; b++) QM_BLOCK(b, 0)
+#undef QM_BLOCK
     for (int m = 0; m < M; m++) {
       QM(vf) t = acc[m][0];
       for (int s = 1; s < split; s++) t += acc[m][s];
