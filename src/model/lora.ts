@@ -1,7 +1,7 @@
 import { getKernels } from '../engine/backend.js';
 import { qlinear } from '../engine/qlinear.js';
 import { Rng } from '../engine/rng.js';
-import { Tensor, isGradEnabled, parameter } from '../engine/tensor.js';
+import { Tensor, isGradEnabled, parameter, record } from '../engine/tensor.js';
 import * as op from '../engine/ops.js';
 import { GptforgeError } from '../util/errors.js';
 import type { GPT, LinearModule, LinearSite } from './gpt.js';
@@ -99,6 +99,36 @@ function dropout(x: Tensor, p: number, rng: Rng): Tensor {
 }
 
 /**
+ * y += s·h·Bᵀ in place (h [..., r], B [out, r], y [..., out]), with its backward to h and B
+ * recorded on y beside the base op's own: the adapter's output never takes a [..., out]
+ * tensor (and gradient) of its own, which an add would cost per adapted layer. In place is
+ * safe because neither linear's backward reads its output.
+ */
+function addLowRank(y: Tensor, h: Tensor, B: Tensor, s: number): void {
+  const k = getKernels();
+  const M = h.rows;
+  const [N, r] = B.shape;
+  const hs = new Float32Array(M * r);
+  k.scale(h.data, s, hs, hs.length);
+  k.matmul(hs, B.data, y.data, M, r, N, false, true, true);
+  const rec = record([h, B], () => {
+    const dy = y.grad;
+    if (!dy) return;
+    if (h.requiresGrad) {
+      // dh += s·dy·B
+      const t = new Float32Array(M * r);
+      getKernels().matmul(dy, B.data, t, M, N, r, false, false, false);
+      getKernels().axpy(s, t, h.gradBuffer(), t.length);
+    }
+    if (B.requiresGrad) {
+      // dB += s·dyᵀ·h = dyᵀ·(s·h)
+      getKernels().matmul(dy, hs, B.gradBuffer(), N, M, r, true, false, true);
+    }
+  });
+  y.requiresGrad = y.requiresGrad || rec;
+}
+
+/**
  * A GPT with a frozen base (fp32, or its block linears quantized) and named LoRA adapters.
  * Construction freezes every base parameter and installs the model's linear hook; the
  * GPT keeps working everywhere a GPT does (forward, KV-cache decoding, loss).
@@ -144,14 +174,14 @@ export class LoraModel {
 
   private forwardSite(x: Tensor, site: LinearSite): Tensor {
     const q = this.quantized.get(site.weightName);
-    let y = q ? qlinear(x, q, site.bias) : op.linear(x, site.weight, site.bias);
+    const y = q ? qlinear(x, q, site.bias) : op.linear(x, site.weight, site.bias);
     if (this.disabledAll > 0) return y;
     for (const a of this.adapters.values()) {
       if (!a.enabled || a.merged) continue;
       const pair = a.pairs.find((p) => p.site === site);
       if (!pair) continue;
       const h = op.matmul(dropout(x, a.config.dropout, this.rng), pair.A, { transB: true });
-      y = op.add(y, op.scale(op.matmul(h, pair.B, { transB: true }), a.scaling));
+      addLowRank(y, h, pair.B, a.scaling);
     }
     return y;
   }
