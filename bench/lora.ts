@@ -14,6 +14,7 @@
  *   turn, as one decoded token reads them), as throughput ratios measured in one run.
  *
  * Options: --batch B (4) --seq T (128) --rank r (8) --targets spec (all-linear) --reps n (5)
+ * --modes full,lora-f32,lora-q8_0,lora-q4_0 (the children to run; full first) --no-decode
  * --json. Prints the engine line (ISA, threads, CPU) first.
  *
  * `--ppl-run <run dir> [--ppl-batches n]` instead measures what a quantized base costs in
@@ -215,7 +216,7 @@ function main(): void {
   const B = Number(arg('batch', '4'));
   const T = Number(arg('seq', '128'));
   console.log(`GPT-2 124M shape (12 layers, 768 wide, vocab 50257), SFT step of ${B}×${T} tokens, LoRA r=${arg('rank', '8')} alpha=16 targets=${arg('targets', 'all-linear')}`);
-  const results = ['full', 'lora-f32', 'lora-q8_0', 'lora-q4_0'].map(runChild);
+  const results = arg('modes', 'full,lora-f32,lora-q8_0,lora-q4_0').split(',').map(runChild);
   const full = results[0];
   const fmt = (x: number | null, d = 0): string => (x === null ? 'n/a' : x.toFixed(d));
   console.log('\nmode        trainable        %  base MiB  step peak MiB  ×full  lifetime peak MiB  step ms (median)  ×full');
@@ -224,7 +225,7 @@ function main(): void {
     const fstep = median(full.stepMs.slice(1).length ? full.stepMs.slice(1) : full.stepMs);
     console.log(`${r.mode.padEnd(10)} ${String(r.trainable).padStart(10)} ${((100 * r.trainable) / r.total).toFixed(2).padStart(7)} ${fmt(r.baseMiB).padStart(9)} ${fmt(r.stepPeakMiB).padStart(14)} ${r.stepPeakMiB !== null && full.stepPeakMiB ? (r.stepPeakMiB / full.stepPeakMiB).toFixed(2).padStart(6) : '   n/a'} ${fmt(r.lifetimePeakMiB).padStart(18)} ${step.toFixed(0).padStart(17)} ${(step / fstep).toFixed(2).padStart(6)}`);
   }
-  const dec = decodeBench(reps);
+  const dec = process.argv.includes('--no-decode') ? [] : decodeBench(reps);
   console.log('\ndecode shapes: y = x·W, time per pass (µs) and throughput vs fp32 sgemm on the same weights');
   console.log('regime  M  sgemm µs   q8_0 µs  ×sgemm   q4_0 µs  ×sgemm');
   for (const r of dec) console.log(`${r.regime.padEnd(6)} ${String(r.M).padStart(2)} ${r.sgemmUs.toFixed(0).padStart(9)} ${r.q8Us.toFixed(0).padStart(9)} ${(r.sgemmUs / r.q8Us).toFixed(2).padStart(7)} ${r.q4Us.toFixed(0).padStart(9)} ${(r.sgemmUs / r.q4Us).toFixed(2).padStart(7)}`);
