@@ -14,7 +14,8 @@
  *   turn, as one decoded token reads them), as throughput ratios measured in one run.
  *
  * Options: --batch B (4) --seq T (128) --rank r (8) --targets spec (all-linear) --reps n (5)
- * --modes full,lora-f32,lora-q8_0,lora-q4_0 (the children to run; full first) --no-decode
+ * --modes full,lora-f32,lora-q8_0,lora-q4_0 (the children to run, full first; none: only the
+ * matmul comparison) --no-decode
  * --json. Prints the engine line (ISA, threads, CPU) first.
  *
  * `--ppl-run <run dir> [--ppl-batches n]` instead measures what a quantized base costs in
@@ -216,10 +217,11 @@ function main(): void {
   const B = Number(arg('batch', '4'));
   const T = Number(arg('seq', '128'));
   console.log(`GPT-2 124M shape (12 layers, 768 wide, vocab 50257), SFT step of ${B}×${T} tokens, LoRA r=${arg('rank', '8')} alpha=16 targets=${arg('targets', 'all-linear')}`);
-  const results = arg('modes', 'full,lora-f32,lora-q8_0,lora-q4_0').split(',').map(runChild);
+  const modes = arg('modes', 'full,lora-f32,lora-q8_0,lora-q4_0');
+  const results = modes === 'none' ? [] : modes.split(',').map(runChild);
   const full = results[0];
   const fmt = (x: number | null, d = 0): string => (x === null ? 'n/a' : x.toFixed(d));
-  console.log('\nmode        trainable        %  base MiB  step peak MiB  ×full  lifetime peak MiB  step ms (median)  ×full');
+  if (results.length > 0) console.log('\nmode        trainable        %  base MiB  step peak MiB  ×full  lifetime peak MiB  step ms (median)  ×full');
   for (const r of results) {
     const step = median(r.stepMs.slice(1).length ? r.stepMs.slice(1) : r.stepMs);
     const fstep = median(full.stepMs.slice(1).length ? full.stepMs.slice(1) : full.stepMs);
