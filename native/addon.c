@@ -49,7 +49,7 @@ static void *arr(args_t *a, size_t i, napi_typedarray_type want, int nullable) {
   napi_get_typedarray_info(a->env, a->argv[i], &type, &length, &data, &ab, &offset);
   if (type != want) {
     a->failed = 1;
-    napi_throw_type_error(a->env, NULL, want == napi_float32_array ? "gptforge native: expected a Float32Array" : "gptforge native: expected an Int32Array");
+    napi_throw_type_error(a->env, NULL, want == napi_float32_array ? "gptforge native: expected a Float32Array" : want == napi_uint8_array ? "gptforge native: expected a Uint8Array" : "gptforge native: expected an Int32Array");
     return NULL;
   }
   return data; /* napi_get_typedarray_info already applies the byte offset */
@@ -58,6 +58,7 @@ static void *arr(args_t *a, size_t i, napi_typedarray_type want, int nullable) {
 static float *f32(args_t *a, size_t i) { return (float *)arr(a, i, napi_float32_array, 0); }
 static float *f32n(args_t *a, size_t i) { return (float *)arr(a, i, napi_float32_array, 1); }
 static int32_t *i32(args_t *a, size_t i) { return (int32_t *)arr(a, i, napi_int32_array, 0); }
+static uint8_t *u8(args_t *a, size_t i) { return (uint8_t *)arr(a, i, napi_uint8_array, 0); }
 static double num(args_t *a, size_t i) {
   double v = 0;
   if (!a->failed && napi_get_value_double(a->env, a->argv[i], &v) != napi_ok) {
@@ -87,6 +88,35 @@ static napi_value js_matmul(napi_env env, napi_callback_info info) {
   long M = (long)num(&A, 3), K = (long)num(&A, 4), N = (long)num(&A, 5);
   int ta = flag(&A, 6), tb = flag(&A, 7), acc = flag(&A, 8);
   OK gfn_sgemm(a, b, c, M, K, N, ta, tb, acc);
+  return NULL;
+}
+static napi_value js_qmatmul(napi_env env, napi_callback_info info) {
+  BEGIN(8)
+  const float *x = f32(&A, 0);
+  const uint8_t *w = u8(&A, 1);
+  float *y = f32(&A, 2);
+  long M = (long)num(&A, 3), K = (long)num(&A, 4), N = (long)num(&A, 5);
+  int type = (int)num(&A, 6), acc = flag(&A, 7);
+  OK gfn_qmatmul(x, w, y, M, K, N, type, acc);
+  return NULL;
+}
+static napi_value js_qmatmul_bwd(napi_env env, napi_callback_info info) {
+  BEGIN(7)
+  const float *dy = f32(&A, 0);
+  const uint8_t *w = u8(&A, 1);
+  float *dx = f32(&A, 2);
+  long M = (long)num(&A, 3), K = (long)num(&A, 4), N = (long)num(&A, 5);
+  int type = (int)num(&A, 6);
+  OK gfn_qmatmul_backward(dy, w, dx, M, K, N, type);
+  return NULL;
+}
+static napi_value js_qdequantize(napi_env env, napi_callback_info info) {
+  BEGIN(5)
+  const uint8_t *w = u8(&A, 0);
+  float *out = f32(&A, 1);
+  long N = (long)num(&A, 2), K = (long)num(&A, 3);
+  int type = (int)num(&A, 4);
+  OK gfn_qdequantize(w, out, N, K, type);
   return NULL;
 }
 static napi_value js_add_bias(napi_env env, napi_callback_info info) {
@@ -366,7 +396,7 @@ static napi_value init(napi_env env, napi_value exports) {
   pool_init(0);
   napi_property_descriptor props[] = {
 #define P(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_default, NULL}
-      P("matmul", js_matmul), P("addBias", js_add_bias), P("biasGrad", js_bias_grad),
+      P("matmul", js_matmul), P("qmatmul", js_qmatmul), P("qmatmulBackward", js_qmatmul_bwd), P("qdequantize", js_qdequantize), P("addBias", js_add_bias), P("biasGrad", js_bias_grad),
       P("layerNormForward", js_ln_fwd), P("layerNormBackward", js_ln_bwd),
       P("rmsNormForward", js_rms_fwd), P("rmsNormBackward", js_rms_bwd),
       P("geluForward", js_gelu_fwd), P("geluBackward", js_gelu_bwd),

@@ -41,6 +41,7 @@ gf_isa gfn_isa(void) {
 void gfn_sgemm_isa_changed(void);
 void gfn_attention_isa_changed(void);
 void gfn_ops_isa_changed(void);
+void gfn_qmatmul_isa_changed(void);
 
 int gfn_isa_set(gf_isa isa) {
   if (isa < 0 || isa >= GF_ISA_COUNT || !gfn_isa_supported(isa)) return -1;
@@ -48,5 +49,6 @@ int gfn_isa_set(gf_isa isa) {
   gfn_sgemm_isa_changed();
   gfn_attention_isa_changed();
   gfn_ops_isa_changed();
+  gfn_qmatmul_isa_changed();
   return 0;
 }

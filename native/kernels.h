@@ -37,4 +37,9 @@ void gfn_axpy(float s, const float *x, float *y, long n);
 double gfn_sum_squares(const float *x, long n);
 void gfn_adamw(float *p, const float *g, float *m, float *v, long n, float lr, float b1, float b2, float eps, float wd, float bc1, float bc2, float gscale);
 
+/* W [N, K] as ggml blocks, type 0 = Q8_0, 1 = Q4_0, K a multiple of 32 (native/qmatmul.c) */
+void gfn_qmatmul(const float *x, const uint8_t *w, float *y, long M, long K, long N, int type, int accumulate);
+void gfn_qmatmul_backward(const float *dy, const uint8_t *w, float *dx, long M, long K, long N, int type);
+void gfn_qdequantize(const uint8_t *w, float *out, long N, long K, int type);
+
 #endif

@@ -2,7 +2,7 @@
 // and TRL in a Python environment (not part of CI: it needs PyTorch). Without the Python
 // packages it says what to install and exits 0. See scripts/check_hf.py for the checks.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,8 @@ const { trlSftLine } = await dist('src/model/export/datasets.js');
 const { renderConversation, renderPrompt } = await dist('src/data/chat.js');
 const { noGrad } = await dist('src/engine/tensor.js');
 const { Rng } = await dist('src/engine/rng.js');
+const { LoraModel } = await dist('src/model/lora.js');
+const { saveAdapter } = await dist('src/model/export/peft.js');
 
 const work = mkdtempSync(join(tmpdir(), 'gf-check-hf-'));
 const moby = readFileSync(join(root, 'node_modules', '@stdlib', 'datasets-moby-dick', 'data', 'data.txt'), 'utf8');
@@ -45,7 +47,18 @@ for (const position of ['learned', 'rope']) {
   const dir = join(work, `hf-${position}`);
   const { arch } = exportHuggingFace(loadCheckpoint(ck), dir);
   const logits = noGrad(() => model.forward(Int32Array.from(ids), 1, ids.length)).data;
-  models.push({ dir, arch, logits: Array.from(logits) });
+  const entry = { dir, arch, logits: Array.from(logits) };
+  if (position === 'learned') {
+    // a LoRA adapter on every linear, B random (a fresh one is a no-op), saved in PEFT's files for PeftModel
+    const lm = new LoraModel(model);
+    const a = lm.addAdapter('default', { r: 4, alpha: 8, dropout: 0, targets: ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'], rslora: false, seed: 7 });
+    for (const p of a.pairs) for (let i = 0; i < p.B.size; i++) p.B.data[i] = 0.05 * rng.normal();
+    const adapterDir = join(work, 'peft-adapter');
+    mkdirSync(adapterDir, { recursive: true });
+    saveAdapter(adapterDir, lm, 'default', { model: model.config, tokenizerHash: tok.hash() }, dir);
+    entry.peft = { dir: adapterDir, logits: Array.from(noGrad(() => model.forward(Int32Array.from(ids), 1, ids.length)).data) };
+  }
+  models.push(entry);
 }
 const chats = [
   { messages: [{ role: 'user', content: 'What is 12 times 34?' }, { role: 'assistant', content: 'It is 408.' }] },

@@ -8,7 +8,8 @@ and conversations with gptforge's chat ids. Checks, each printed as PASS/FAIL:
   - apply_chat_template gives our chat ids exactly (with and without the generation prompt);
   - with trl installed: a few SFTTrainer steps on the exported conversations, saved for
     `gptforge import` (the Node side imports it afterwards).
-PEFT: gptforge has no LoRA adapters yet, so there is nothing to load; reported as SKIP.
+  - with peft installed: our LoRA adapter (adapter_config.json + adapter_model.safetensors)
+    loads with PeftModel.from_pretrained on the GPT-2 export, logits within 1e-4 of ours.
 """
 import json
 import sys
@@ -49,7 +50,22 @@ def main() -> int:
                     got = got["input_ids"]
                 report(list(got) == want, f"{m['arch']}: apply_chat_template conversation {i}{' (generation prompt)' if gen else ''}")
 
-    print("SKIP peft: gptforge has no LoRA adapters to export yet", flush=True)
+    try:
+        from peft import PeftModel
+    except ImportError:
+        print("SKIP peft: not installed (pip install peft)", flush=True)
+    else:
+        for m in fx["models"]:
+            if "peft" not in m:
+                continue
+            base = AutoModelForCausalLM.from_pretrained(m["dir"], torch_dtype=torch.float32)
+            model = PeftModel.from_pretrained(base, m["peft"]["dir"])
+            model.eval()
+            with torch.no_grad():
+                logits = model(torch.tensor([fx["ids"]])).logits[0].numpy()
+            ours = np.array(m["peft"]["logits"], dtype=np.float64).reshape(logits.shape)
+            err = float(np.abs(logits - ours).max())
+            report(err < 1e-4, f"{m['arch']}: PeftModel with our LoRA adapter vs gptforge, max |diff| = {err:.2e} (limit 1e-4)")
 
     try:
         import trl  # noqa: F401

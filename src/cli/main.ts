@@ -28,6 +28,7 @@ const COMMANDS: Record<string, () => Promise<{ command: CommandUnknownOpts }>> =
   import: () => import('./import.js'),
   rag: () => import('./rag.js'),
   ask: () => import('./ask.js'),
+  merge: () => import('./merge.js'),
 };
 
 const ENVIRONMENT = `

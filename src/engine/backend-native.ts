@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
-import type { F32, Kernels } from './kernels.js';
+import type { BlockQuant, F32, Kernels } from './kernels.js';
 import { bestIsa, resolveIsa, type IsaName, type IsaSupport } from './isa.js';
 
 /**
@@ -13,9 +13,13 @@ import { bestIsa, resolveIsa, type IsaName, type IsaSupport } from './isa.js';
  * an Error naming the kernel and the sizes instead of reading or writing out of bounds.
  */
 /** What the addon exports: the kernel table's functions (same signatures) plus a few extras. */
-type Addon = Omit<Kernels, 'name' | 'threads' | 'setThreads' | 'adamw' | 'attentionDecode'> & {
+type Addon = Omit<Kernels, 'name' | 'threads' | 'setThreads' | 'adamw' | 'attentionDecode' | 'qmatmul' | 'qmatmulBackward' | 'qdequantize'> & {
   /** Every row array given (the wrapper fills the defaults); pos0 is lengths[r]. */
   attentionDecode(q: F32, kc: F32, vc: F32, out: F32, B: number, Tq: number, Tmax: number, H: number, D: number, starts: Int32Array, lengths: Int32Array, rows: Int32Array): void;
+  /** The block kernels take the type as a number: 0 = Q8_0, 1 = Q4_0 (native/qmatmul.c). */
+  qmatmul(x: F32, w: Uint8Array, y: F32, M: number, K: number, N: number, type: number, acc: boolean): void;
+  qmatmulBackward(dy: F32, w: Uint8Array, dx: F32, M: number, K: number, N: number, type: number): void;
+  qdequantize(w: Uint8Array, out: F32, N: number, K: number, type: number): void;
   /** AdamW with the bias corrections precomputed (1 − β^step), so the C loop does no pow(). */
   adamw(p: F32, g: F32, m: F32, v: F32, n: number, lr: number, b1: number, b2: number, eps: number, wd: number, bc1: number, bc2: number, gs: number): void;
   setThreads(n: number): void;
@@ -54,6 +58,15 @@ function f32(kernel: string, name: string, a: unknown, n: number, nullable = fal
 function i32(kernel: string, name: string, a: unknown, n: number): void {
   if (!(a instanceof Int32Array)) throw new ArgError(`${kernel}: ${name} must be an Int32Array`);
   need(kernel, name, a, n);
+}
+
+/** Checks a block matrix [N,K] of `type` and returns the addon's type code. */
+function blocks(kernel: string, w: unknown, N: number, K: number, type: BlockQuant): number {
+  if (type !== 'q8_0' && type !== 'q4_0') throw new ArgError(`${kernel}: type must be "q8_0" or "q4_0", got ${String(type)}`);
+  if (K % 32 !== 0) throw new ArgError(`${kernel}: K must be a multiple of 32 (whole blocks), got ${K}`);
+  if (!(w instanceof Uint8Array)) throw new ArgError(`${kernel}: W must be a Uint8Array of ${type} blocks`);
+  need(kernel, 'W', w, (N * K / 32) * (type === 'q8_0' ? 34 : 18));
+  return type === 'q8_0' ? 0 : 1;
 }
 
 /** Extra facts the native backend can tell about the machine. */
@@ -114,6 +127,27 @@ export function loadNativeKernels(): { kernels: Kernels & NativeInfo } | { error
       size(kn, 'M', M); size(kn, 'K', K); size(kn, 'N', N);
       f32(kn, 'A', a, M * K); f32(kn, 'B', b, K * N); f32(kn, 'C', c, M * N);
       addon.matmul(a, b, c, M, K, N, tA, tB, acc);
+    },
+    qmatmul(x, w, y, M, K, N, type, acc) {
+      const kn = 'qmatmul';
+      size(kn, 'M', M); size(kn, 'K', K); size(kn, 'N', N);
+      const t = blocks(kn, w, N, K, type);
+      f32(kn, 'x', x, M * K); f32(kn, 'y', y, M * N);
+      addon.qmatmul(x, w, y, M, K, N, t, acc);
+    },
+    qmatmulBackward(dy, w, dx, M, K, N, type) {
+      const kn = 'qmatmulBackward';
+      size(kn, 'M', M); size(kn, 'K', K); size(kn, 'N', N);
+      const t = blocks(kn, w, N, K, type);
+      f32(kn, 'dy', dy, M * N); f32(kn, 'dx', dx, M * K);
+      addon.qmatmulBackward(dy, w, dx, M, K, N, t);
+    },
+    qdequantize(w, out, N, K, type) {
+      const kn = 'qdequantize';
+      size(kn, 'N', N); size(kn, 'K', K);
+      const t = blocks(kn, w, N, K, type);
+      f32(kn, 'out', out, N * K);
+      addon.qdequantize(w, out, N, K, t);
     },
     addBias(out, bias, rows, cols) {
       size('addBias', 'rows', rows); size('addBias', 'cols', cols);

@@ -1,4 +1,4 @@
-import type { Kernels } from './kernels.js';
+import type { BlockQuant, Kernels } from './kernels.js';
 
 /**
  * The reference backend: every kernel as plain loops. This file is the specification the
@@ -30,6 +30,66 @@ export function matmul(a: FA, b: FA, c: FA, M: number, K: number, N: number, tra
     if (accumulate) for (let j = 0; j < N; j++) c[co + j] += row[j];
     else for (let j = 0; j < N; j++) c[co + j] = row[j];
   }
+}
+
+/** IEEE half bits → number (subnormals included). */
+function half(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * f * 2 ** -24;
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * 2 ** (e - 15) * (1 + f / 1024);
+}
+
+/** Row n of a block matrix [N,K] as floats: Q8_0 x = q·d, Q4_0 x = (q − 8)·d (low nibbles hold weights 0–15, high ones 16–31). */
+function dequantRow(w: Uint8Array, n: number, K: number, type: BlockQuant, out: FA): void {
+  const bs = type === 'q8_0' ? 34 : 18;
+  const nb = K / 32;
+  for (let b = 0; b < nb; b++) {
+    const o = (n * nb + b) * bs;
+    const d = Math.fround(half(w[o] | (w[o + 1] << 8)));
+    for (let j = 0; j < 32; j++) {
+      let q: number;
+      if (type === 'q8_0') q = (w[o + 2 + j] << 24) >> 24;
+      else q = (j < 16 ? w[o + 2 + j] & 15 : w[o + 2 + j - 16] >> 4) - 8;
+      out[b * 32 + j] = q * d;
+    }
+  }
+}
+
+export function qdequantize(w: Uint8Array, out: FA, N: number, K: number, type: BlockQuant): void {
+  const row = new Float64Array(K);
+  for (let n = 0; n < N; n++) {
+    dequantRow(w, n, K, type, row);
+    for (let k = 0; k < K; k++) out[n * K + k] = row[k];
+  }
+}
+
+export function qmatmul(x: FA, w: Uint8Array, y: FA, M: number, K: number, N: number, type: BlockQuant, accumulate: boolean): void {
+  const row = new Float64Array(K);
+  for (let n = 0; n < N; n++) {
+    dequantRow(w, n, K, type, row);
+    for (let m = 0; m < M; m++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += x[m * K + k] * row[k];
+      y[m * N + n] = accumulate ? y[m * N + n] + s : s;
+    }
+  }
+}
+
+export function qmatmulBackward(dy: FA, w: Uint8Array, dx: FA, M: number, K: number, N: number, type: BlockQuant): void {
+  const row = new Float64Array(K);
+  const acc = new Float64Array(M * K);
+  for (let n = 0; n < N; n++) {
+    dequantRow(w, n, K, type, row);
+    for (let m = 0; m < M; m++) {
+      const g = dy[m * N + n];
+      if (g === 0) continue;
+      for (let k = 0; k < K; k++) acc[m * K + k] += g * row[k];
+    }
+  }
+  for (let i = 0; i < M * K; i++) dx[i] += acc[i];
 }
 
 export function addBias(out: FA, bias: FA, rows: number, cols: number): void {
@@ -393,6 +453,9 @@ export const referenceKernels: Kernels = {
   name: 'reference',
   threads: 1,
   matmul,
+  qmatmul,
+  qmatmulBackward,
+  qdequantize,
   addBias,
   biasGrad,
   layerNormForward,

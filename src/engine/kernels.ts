@@ -13,6 +13,12 @@
  */
 export type F32 = Float32Array;
 
+/**
+ * A frozen weight held as ggml blocks of 32 (src/model/quantize.ts has the layouts):
+ * Q8_0 (34 bytes a block, x = q·d) or Q4_0 (18 bytes, x = (q − 8)·d), d an fp16.
+ */
+export type BlockQuant = 'q8_0' | 'q4_0';
+
 export interface Kernels {
   readonly name: 'native' | 'reference';
   /** Threads the backend uses (1 for reference). */
@@ -25,6 +31,16 @@ export interface Kernels {
    * op(A) is M×K: A is stored M×K, or K×M when transA. op(B) is K×N: B is stored K×N, or N×K when transB.
    */
   matmul(a: F32, b: F32, c: F32, M: number, K: number, N: number, transA: boolean, transB: boolean, accumulate: boolean): void;
+  /**
+   * y[M,N] = (accumulate ? y : 0) + x[M,K]·Wᵀ with W [N,K] held as `type` blocks, each row K/32
+   * blocks (ggml's orientation for mul_mat); K a multiple of 32. The weight is dequantized to
+   * fp32 (exactly: q·d fits a float) and multiplied in fp32.
+   */
+  qmatmul(x: F32, w: Uint8Array, y: F32, M: number, K: number, N: number, type: BlockQuant, accumulate: boolean): void;
+  /** dx[M,K] += dy[M,N]·W, W as in qmatmul: the gradient to the input only (a frozen base gets none). */
+  qmatmulBackward(dy: F32, w: Uint8Array, dx: F32, M: number, K: number, N: number, type: BlockQuant): void;
+  /** out[N,K] = W dequantized (merging, export, the large-M path). */
+  qdequantize(w: Uint8Array, out: F32, N: number, K: number, type: BlockQuant): void;
   /** out[r,c] += bias[c] for r < rows. */
   addBias(out: F32, bias: F32, rows: number, cols: number): void;
   /** dbias[c] += Σ_r dout[r,c]. */

@@ -91,6 +91,11 @@ type BackwardFn = () => void;
 let tape: BackwardFn[] = [];
 let gradEnabled = true;
 
+/** True when ops record for backward (false inside noGrad). */
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
 /** Record a backward closure when grad is enabled and some input needs a gradient. Returns whether the output needs grad. */
 export function record(inputs: readonly (Tensor | null | undefined)[], backward: BackwardFn): boolean {
   if (!gradEnabled) return false;

@@ -1,11 +1,12 @@
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { atomicReplaceDir, atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import type { AdamWState } from '../engine/optim.js';
 import { type GPTConfig, validateConfig } from './config.js';
 import { GPT } from './gpt.js';
 import { readSafetensors, writeSafetensors, type NamedTensor } from './safetensors.js';
+import { ADAPTER_CONFIG, checkAdapterBase, linearShapes, mergeAdapterWeights, readAdapter } from './export/peft.js';
 
 /**
  * A checkpoint is a directory: model.safetensors, config.json, tokenizer.json, and for
@@ -23,6 +24,13 @@ export interface CheckpointMeta {
   tokenizerHash?: string;
   hasScalarHead?: boolean;
   createdAt: string;
+  /**
+   * Set for an adapter checkpoint: no model.safetensors, but a PEFT adapter
+   * (adapter_config.json + adapter_model.safetensors) over the base checkpoint `base`
+   * (a path relative to this checkpoint's directory). Loading one merges the adapter into
+   * the base's fp32 weights.
+   */
+  adapter?: { base: string; name: string; basePrecision: string };
 }
 
 export interface SaveOptions {
@@ -35,6 +43,8 @@ export interface SaveOptions {
   optimizer?: AdamWState;
   /** Keep only this many step-* checkpoints (default 3; 0 keeps all). */
   keepLast?: number;
+  /** Write an adapter checkpoint instead of model.safetensors: `write` puts the PEFT files into the directory being built. */
+  adapter?: { meta: NonNullable<CheckpointMeta['adapter']>; write(dir: string): void };
 }
 
 const STEP_RE = /^step-(\d+)$/;
@@ -45,11 +55,17 @@ export function checkpointName(step: number): string {
 
 /** Write a checkpoint for `model` into stageDir/step-NNNNNNN and point latest.json at it. Returns its path. */
 export function saveCheckpoint(stageDir: string, model: GPT, opts: SaveOptions): string {
+  if (!opts.adapter && model.linearSites().some((s) => s.weight.size === 0)) {
+    throw new GptforgeError('this model\'s base is quantized (its fp32 block weights were dropped): save its LoRA adapter (SaveOptions.adapter) or merge onto the fp32 base instead', { field: 'basePrecision' });
+  }
   const dir = join(stageDir, checkpointName(opts.step));
   atomicReplaceDir(dir, (tmp) => {
-    const tensors = new Map<string, NamedTensor>();
-    for (const [name, t] of model.params) tensors.set(name, { shape: t.shape, data: t.data });
-    writeSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt', producer: 'gptforge' });
+    if (opts.adapter) opts.adapter.write(tmp);
+    else {
+      const tensors = new Map<string, NamedTensor>();
+      for (const [name, t] of model.params) tensors.set(name, { shape: t.shape, data: t.data });
+      writeSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt', producer: 'gptforge' });
+    }
     const meta: CheckpointMeta = {
       stage: opts.stage,
       step: opts.step,
@@ -57,6 +73,7 @@ export function saveCheckpoint(stageDir: string, model: GPT, opts: SaveOptions):
       tokenizerHash: opts.tokenizerHash,
       hasScalarHead: model.hasScalarHead,
       createdAt: new Date().toISOString(),
+      ...(opts.adapter ? { adapter: opts.adapter.meta } : {}),
     };
     writeFileSync(join(tmp, 'config.json'), JSON.stringify(meta, null, 2));
     if (opts.tokenizerJSON !== undefined) writeFileSync(join(tmp, 'tokenizer.json'), opts.tokenizerJSON);
@@ -111,8 +128,11 @@ export interface LoadedCheckpoint {
   optimizer: AdamWState | null;
 }
 
-/** Read and verify a checkpoint directory. Errors name the file and what is wrong with it. */
-export function loadCheckpoint(dir: string, opts: { optimizer?: boolean } = {}): LoadedCheckpoint {
+/**
+ * Read and verify a checkpoint directory. Errors name the file and what is wrong with it.
+ * `weights: false` skips the model's tensors (a resume that restores an adapter instead).
+ */
+export function loadCheckpoint(dir: string, opts: { optimizer?: boolean; weights?: boolean } = {}): LoadedCheckpoint {
   const cfgPath = join(dir, 'config.json');
   if (!existsSync(cfgPath)) throw new GptforgeError('not a checkpoint (no config.json)', { file: dir });
   let meta: CheckpointMeta;
@@ -122,9 +142,9 @@ export function loadCheckpoint(dir: string, opts: { optimizer?: boolean } = {}):
     throw new GptforgeError(`corrupt checkpoint config: ${(e as Error).message}`, { file: cfgPath });
   }
   validateConfig(meta.model, cfgPath);
-  const st = readSafetensors(join(dir, 'model.safetensors'));
-  const weights = new Map<string, Float32Array>();
-  for (const [name, t] of st.tensors) weights.set(name, t.data);
+  const wantWeights = opts.weights !== false;
+  const weights = meta.adapter && wantWeights ? adapterCheckpointWeights(dir, meta) : new Map<string, Float32Array>();
+  if (!meta.adapter && wantWeights) for (const [name, t] of readSafetensors(join(dir, 'model.safetensors')).tensors) weights.set(name, t.data);
   const tokPath = join(dir, 'tokenizer.json');
   const tsPath = join(dir, 'trainer_state.json');
   let trainerState: unknown = null;
@@ -150,6 +170,18 @@ export function loadCheckpoint(dir: string, opts: { optimizer?: boolean } = {}):
   return { dir, meta, weights, tokenizerJSON: existsSync(tokPath) ? readFileSync(tokPath, 'utf8') : null, trainerState, optimizer };
 }
 
+/** An adapter checkpoint's full weights: its base checkpoint's, with the adapter merged in. */
+function adapterCheckpointWeights(dir: string, meta: CheckpointMeta): Map<string, Float32Array> {
+  const ref = meta.adapter!;
+  const baseDir = resolve(dir, ref.base);
+  if (!existsSync(join(baseDir, 'config.json'))) throw new GptforgeError(`the adapter's base checkpoint ${baseDir} is gone (an adapter checkpoint holds only the adapter)`, { file: join(dir, 'config.json'), field: 'adapter.base' });
+  const base = loadCheckpoint(baseDir);
+  const ad = readAdapter(dir);
+  checkAdapterBase(ad, base.meta.model, base.meta.tokenizerHash, linearShapes(base.meta.model));
+  mergeAdapterWeights(base.weights, ad);
+  return base.weights;
+}
+
 /** Build the model a checkpoint describes and load its weights. */
 export function modelFromCheckpoint(ck: LoadedCheckpoint): GPT {
   const model = new GPT(ck.meta.model, { scalarHead: ck.meta.hasScalarHead === true || ck.weights.has('score.weight') });
@@ -166,7 +198,7 @@ export function modelFromCheckpoint(ck: LoadedCheckpoint): GPT {
  * (runs/x/base → its latest), or a run dir plus a stage name.
  */
 export function resolveCheckpoint(path: string, stage?: string): string {
-  if (existsSync(join(path, 'config.json')) && existsSync(join(path, 'model.safetensors'))) return path;
+  if (existsSync(join(path, 'config.json')) && (existsSync(join(path, 'model.safetensors')) || existsSync(join(path, ADAPTER_CONFIG)))) return path;
   const candidates = stage ? [join(path, stage)] : [path, join(path, 'rl'), join(path, 'sft'), join(path, 'base')];
   for (const c of candidates) {
     const ck = latestCheckpoint(c);

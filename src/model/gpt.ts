@@ -33,6 +33,25 @@ interface Block {
   mlpProjB: Tensor | null;
 }
 
+/** The linear layers of a block, by their Hugging Face GPT-2 module names (c_fc2: SwiGLU's up projection). */
+export type LinearModule = 'attn.c_attn' | 'attn.c_proj' | 'mlp.c_fc' | 'mlp.c_fc2' | 'mlp.c_proj';
+
+/** One block linear y = x·W + b: its layer, module, and parameters (W stored [in, out]). */
+export interface LinearSite {
+  readonly layer: number;
+  readonly module: LinearModule;
+  /** `transformer.h.<layer>.<module>.weight` */
+  readonly weightName: string;
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+}
+
+/**
+ * Computes a block linear in place of x·W + b (LoRA adapters and a quantized frozen base,
+ * src/model/lora.ts). x is [..., in]; the result must be [..., out].
+ */
+export type LinearHook = (x: Tensor, site: LinearSite) => Tensor;
+
 export interface GPTOptions {
   seed?: number;
   /** Add the scalar head (`score.weight`, `score.bias`). */
@@ -51,6 +70,9 @@ export class GPT {
   private readonly lmHead: Tensor | null;
   private scoreW: Tensor | null = null;
   private scoreB: Tensor | null = null;
+  private readonly sites: LinearSite[][] = [];
+  /** When set, every block linear runs through it (see {@link LinearHook}); null: plain x·W + b. */
+  linearHook: LinearHook | null = null;
 
   constructor(config: GPTConfig, opts: GPTOptions = {}) {
     validateConfig(config);
@@ -92,6 +114,14 @@ export class GPT {
         mlpProjB: addIf(bias, `${p}.mlp.c_proj.bias`, [C], fill(0)),
       });
     }
+    for (let i = 0; i < nLayer; i++) {
+      const b = this.blocks[i];
+      const site = (module: LinearModule, weight: Tensor, bias: Tensor | null): LinearSite => ({ layer: i, module, weightName: `transformer.h.${i}.${module}.weight`, weight, bias });
+      const row = [site('attn.c_attn', b.attnW, b.attnB), site('attn.c_proj', b.projW, b.projB), site('mlp.c_fc', b.fcW, b.fcB)];
+      if (b.fc2W) row.push(site('mlp.c_fc2', b.fc2W, b.fc2B));
+      row.push(site('mlp.c_proj', b.mlpProjW, b.mlpProjB));
+      this.sites.push(row);
+    }
     this.lnfW = add('transformer.ln_f.weight', [C], fill(1));
     this.lnfB = addIf(normBias, 'transformer.ln_f.bias', [C], fill(0));
     this.lmHead = addIf(!config.tieEmbeddings, 'lm_head.weight', [V, C], normal(0.02));
@@ -119,6 +149,17 @@ export class GPT {
     let n = 0;
     for (const p of this.params.values()) n += p.size;
     return n;
+  }
+
+  /** Every block linear, layer by layer, in forward order. */
+  linearSites(): LinearSite[] {
+    return this.sites.flat();
+  }
+
+  /** Block `layer`'s linear `module`, through the hook when one is set. */
+  private linear(x: Tensor, layer: number, module: LinearModule): Tensor {
+    const site = this.sites[layer].find((s) => s.module === module)!;
+    return this.linearHook ? this.linearHook(x, site) : op.linear(x, site.weight, site.bias);
   }
 
   private norm(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
@@ -169,16 +210,16 @@ export class GPT {
     for (let l = 0; l < this.blocks.length; l++) {
       const blk = this.blocks[l];
       // attention sub-block
-      let qkv = op.linear(this.norm(x, blk.ln1w, blk.ln1b), blk.attnW, blk.attnB);
+      let qkv = this.linear(this.norm(x, blk.ln1w, blk.ln1b), l, 'attn.c_attn');
       if (this.config.position === 'rope') qkv = op.rope(qkv, nHead, ropePos);
       const att = cache ? this.cachedAttention(qkv, cache, l, B, T, rowOf) : op.causalSelfAttention(qkv, nHead);
-      x = op.add(x, op.linear(att, blk.projW, blk.projB));
+      x = op.add(x, this.linear(att, l, 'attn.c_proj'));
       // MLP sub-block
       const h = this.norm(x, blk.ln2w, blk.ln2b);
       let m: Tensor;
-      if (this.config.mlp === 'gelu') m = op.gelu(op.linear(h, blk.fcW, blk.fcB));
-      else m = op.mul(op.silu(op.linear(h, blk.fcW, blk.fcB)), op.linear(h, blk.fc2W!, blk.fc2B));
-      x = op.add(x, op.linear(m, blk.mlpProjW, blk.mlpProjB));
+      if (this.config.mlp === 'gelu') m = op.gelu(this.linear(h, l, 'mlp.c_fc'));
+      else m = op.mul(op.silu(this.linear(h, l, 'mlp.c_fc')), this.linear(h, l, 'mlp.c_fc2'));
+      x = op.add(x, this.linear(m, l, 'mlp.c_proj'));
     }
     if (cache) for (let b = 0; b < B; b++) cache.lengths[rowOf[b]] += T;
     return this.norm(x, this.lnfW, this.lnfB);

@@ -5,6 +5,7 @@ import { renderConversation, type OnBad } from '../data/chat.js';
 import { rankingConversation, rankingToPairs, readPreferencesJSONL, type Ranking } from '../data/preferences.js';
 import { isHeldOut } from '../data/synthetic/tasks.js';
 import { referenceLogProbs, trainDpo, type DpoPair } from '../train/dpo.js';
+import { prepareAdapter, type AdapterOptions } from '../train/adapter.js';
 import type { TrainResult } from '../train/loop.js';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
@@ -14,7 +15,8 @@ import { loadModel } from './models.js';
 import { runPreset } from './preset.js';
 
 /** Options of `runDpo`; every field optional (the run preset's `dpo` section fills the rest). */
-export interface RunDpoOptions {
+/** With `lora` (and `basePrecision`) an adapter trains on the frozen SFT model; the reference is that base with the adapter disabled (docs/lora.md). */
+export interface RunDpoOptions extends AdapterOptions {
   /** Rankings/pairs JSONL files; default the simulated comparisons in `<run>/comparisons`. */
   pairs?: readonly string[];
   /** A bad line: an error naming it (default) or a skip. */
@@ -75,7 +77,10 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
     val = existsSync(join(dir, 'val.jsonl')) ? readPreferencesJSONL(join(dir, 'val.jsonl')).rankings : [];
   }
   const policy = loadModel(runDir, 'sft', { fresh: true });
-  const ref = loadModel(runDir, 'sft');
+  // with an adapter the reference is the policy's own (possibly quantized) base, adapter disabled
+  const adapter = prepareAdapter('dpo', policy.model, policy.dir, o);
+  const ref = adapter ? null : loadModel(runDir, 'sft');
+  const refLogProbs = (ps: DpoPair[], pad: number): ReturnType<typeof referenceLogProbs> => (adapter ? adapter.lora.withAdaptersDisabled(() => referenceLogProbs(policy.model, ps, pad)) : referenceLogProbs(ref!.model, ps, pad));
   const { tok } = policy;
   const L = policy.model.config.blockSize + 1;
   const toPairs = (rs: Ranking[]): DpoPair[] =>
@@ -91,7 +96,7 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
   // reference log-likelihoods: computed once per (data, reference) and cached in the stage directory
   const stageDir = runLayout(runDir).stage('dpo');
   mkdirSync(stageDir, { recursive: true });
-  const key = createHash('sha256').update(ref.dir).update(JSON.stringify(pairs.map((p) => [p.chosen.ids, p.rejected.ids]))).update(JSON.stringify(valPairs.map((p) => [p.chosen.ids, p.rejected.ids]))).digest('hex').slice(0, 16);
+  const key = createHash('sha256').update(ref?.dir ?? `${policy.dir}@${adapter?.lora.basePrecision}`).update(JSON.stringify(pairs.map((p) => [p.chosen.ids, p.rejected.ids]))).update(JSON.stringify(valPairs.map((p) => [p.chosen.ids, p.rejected.ids]))).digest('hex').slice(0, 16);
   const cacheFile = join(stageDir, 'ref-logps.json');
   type RefCache = { key: string; train: { chosen: number[]; rejected: number[] }; val: { chosen: number[]; rejected: number[] } };
   const readCache = (): RefCache | null => {
@@ -104,12 +109,12 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
   let cache = existsSync(cacheFile) ? readCache() : null;
   if (!cache || cache.key !== key) {
     log(`dpo: reference log-likelihoods of ${pairs.length + valPairs.length} pairs (once; cached in ${cacheFile})`);
-    cache = { key, train: referenceLogProbs(ref.model, pairs, pad), val: referenceLogProbs(ref.model, valPairs, pad) };
+    cache = { key, train: refLogProbs(pairs, pad), val: refLogProbs(valPairs, pad) };
     atomicWriteFile(cacheFile, JSON.stringify(cache));
   }
   log(`dpo: from ${policy.dir}; ${pairs.length} pairs (${valPairs.length} held out), β ${beta}`);
   const result = await trainDpo(
-    { model: policy.model, pairs, ref: cache.train, val: valPairs, valRef: cache.val, pairsPerBatch: preset.dpo.pairsPerBatch, beta, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() },
+    { model: policy.model, adapter, pairs, ref: cache.train, val: valPairs, valRef: cache.val, pairsPerBatch: preset.dpo.pairsPerBatch, beta, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() },
     cfg,
     { runDir, stageDir, resume: !o.fresh, quiet: o.quiet, signal: o.signal },
   );

@@ -8,6 +8,7 @@ import type { Tokenizer } from '../tokenizer/index.js';
 import { taskPrompts, type TaskPrompt } from '../train/comparisons.js';
 import type { TrainResult } from '../train/loop.js';
 import { MetricsLog, type MetricRecord } from '../train/metrics.js';
+import { prepareAdapter, type AdapterOptions } from '../train/adapter.js';
 import { DEFAULT_RL, trainRL, validateRL, type RLAlgo, type RLConfig } from '../train/rl.js';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
@@ -18,7 +19,8 @@ import { runPreset, type RunPreset } from './preset.js';
 import { sftRows } from './sft.js';
 
 /** Options of `runRl`; every field optional (the run preset's `rl` section fills the rest). */
-export interface RunRlOptions {
+/** With `lora` (and `basePrecision`) an adapter trains on the frozen SFT model, and the reference is that base with the adapter disabled (docs/lora.md). */
+export interface RunRlOptions extends AdapterOptions {
   /** ppo (default: the preset's), grpo or reinforce. */
   algo?: RLAlgo;
   /** Your prompts JSONL files ({"prompt": "…", "task"?: family}), added to the task families' prompts. */
@@ -109,7 +111,8 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
   if (o.lr !== undefined) cfg.lr = o.lr;
 
   const sft = loadModel(runDir, 'sft', { fresh: true });
-  const ref = loadModel(runDir, 'sft');
+  // with an adapter the reference is the policy's own base, adapter disabled: no second copy
+  const ref = o.lora === undefined ? loadModel(runDir, 'sft') : null;
   const rm = loadModel(runDir, 'rm');
   if (!rm.model.hasScalarHead) throw new GptforgeError('the reward model checkpoint has no reward head (score.weight); train it with "gptforge rm"', { file: rm.dir });
   if (rm.tok.hash() !== sft.tok.hash()) throw new GptforgeError(`the policy (${sft.dir}) and the reward model (${rm.dir}) use different tokenizers; train the reward model from this SFT model`, { file: rm.dir });
@@ -118,11 +121,12 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
   const policy = sft.model;
   if (rl.algo === 'ppo') policy.addScalarHead(); // the value head, zero-initialised
   const stage = rlStage(rl.algo);
+  const adapter = prepareAdapter(stage, policy, sft.dir, o);
   const ptx = rl.ptxCoef > 0 ? ptxLoader(runDir, preset, sft.tok, policy.config.blockSize, rl.ptxRows) : undefined;
   validateRL(rl, { policy, rm: rm.model, prompts, ptx }, rm.dir);
   log(`rl: ${rl.algo} from ${sft.dir} against ${rm.dir}; ${prompts.length} prompts, ${rl.promptsPerRollout}×${rl.groupSize} replies per rollout, ${cfg.maxSteps} updates, β ${rl.klCoef}${ptx ? `, SFT loss mixed in (γ ${rl.ptxCoef}, ${rl.ptxRows} rows of ${ptx.T} per update)` : ''}`);
   const result = await trainRL(
-    { policy, ref: ref.model, rm: rm.model, tok: sft.tok, prompts, tools: defaultTools(), check: (prompt, task, text) => taskByName(task).check(prompt, text), stage, ptx },
+    { policy, ref: ref?.model ?? policy, adapter, rm: rm.model, tok: sft.tok, prompts, tools: defaultTools(), check: (prompt, task, text) => taskByName(task).check(prompt, text), stage, ptx },
     rl,
     cfg,
     { runDir, stageDir: runLayout(runDir).stage(stage), resume: !o.fresh, quiet: o.quiet, signal: o.signal },

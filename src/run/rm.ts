@@ -13,13 +13,15 @@ import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { holdRunLock } from '../util/lock.js';
 import { Progress } from '../util/progress.js';
+import { prepareAdapter, type AdapterOptions } from '../train/adapter.js';
 import { runLayout } from './layout.js';
 import { loadModel } from './models.js';
 import { runPreset } from './preset.js';
 import type { RmPreset } from './presets.js';
 
 /** Options of `runRm`; every field optional (the run preset's `rm` section fills the rest). */
-export interface RunRmOptions {
+/** Options of `runRm`; with `lora` (and `basePrecision`) an adapter and the scalar head train on the frozen SFT model (docs/lora.md). */
+export interface RunRmOptions extends AdapterOptions {
   /** Your rankings/pairs JSONL files; default: simulated labelers ranking the SFT model's samples. */
   rankings?: readonly string[];
   /** A bad ranking line: an error naming it (default) or a skip. */
@@ -134,6 +136,7 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   const sft = loadModel(runDir, 'sft', { fresh: true });
   const { model, tok } = sft;
   model.addScalarHead();
+  const adapter = prepareAdapter('rm', model, sft.dir, o);
   const L = model.config.blockSize;
   const train = renderRankings(tok, data.train, L);
   const val = renderRankings(tok, data.val, L);
@@ -148,7 +151,7 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   );
   const pad = tok.specialId('<|pad|>');
   const result = await trainRewardModel(
-    { model, train: new ShuffledLoader(train.rendered, cfg.rankingsPerBatch), val: val.rendered, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() },
+    { model, adapter, train: new ShuffledLoader(train.rendered, cfg.rankingsPerBatch), val: val.rendered, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() },
     cfg.train,
     { runDir, stageDir: runLayout(runDir).stage('rm'), resume: !o.fresh, quiet: o.quiet, signal: o.signal },
   );

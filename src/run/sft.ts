@@ -8,6 +8,8 @@ import type { Tokenizer } from '../tokenizer/index.js';
 import type { TrainResult } from '../train/loop.js';
 import { MetricsLog, type MetricRecord } from '../train/metrics.js';
 import { sft } from '../train/sft.js';
+import { prepareAdapter, type AdapterOptions } from '../train/adapter.js';
+import { formatLoraSpec } from '../model/lora-spec.js';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { holdRunLock } from '../util/lock.js';
@@ -17,8 +19,12 @@ import { loadModel } from './models.js';
 import { lossCurves } from './plots.js';
 import { runPreset } from './preset.js';
 
-/** What `runSft` trains on and for how long; every field optional (the run preset's `sft` section fills the rest). */
-export interface RunSftOptions {
+/**
+ * What `runSft` trains on and for how long; every field optional (the run preset's `sft` section fills the rest).
+ * `lora` (a config or `r=8,alpha=16,targets=qkv,proj`) trains an adapter instead of the whole
+ * model, on a base held in `basePrecision` (f32, q8_0, q4_0; docs/lora.md).
+ */
+export interface RunSftOptions extends AdapterOptions {
   /** Preset (name or path) whose `sft` section to use; default the run's preset.json, else `small`. */
   preset?: string;
   /** A whole SFT mixture replacing the preset's, or the path of its JSON file. */
@@ -142,6 +148,7 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   const from = opts.from ?? 'base';
   const start = /[\\/]/.test(from) ? loadModel(from, undefined, { fresh: true }) : loadModel(runDir, from, { fresh: true });
   const { model, tok } = start;
+  const adapter = prepareAdapter('sft', model, start.dir, opts);
   const { T, data } = sftRows(tok, cfg, model.config.blockSize, typeof opts.mixture === 'string' ? opts.mixture : opts.mixture ? 'sft mixture' : layout.preset);
   const B = cfg.batchSize;
   log(sftTable(data.report));
@@ -150,13 +157,17 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   const pad = tok.specialId('<|pad|>');
   const train = new PackedLoader(data.train, B, T, pad, cfg.mixture.seed ?? 1337);
   const val = new Map([...data.val].map(([name, items]) => [name, () => new PackedLoader(items, B, T, pad, 0, false)] as const));
+  if (adapter) {
+    const n = adapter.lora.trainableParameters(adapter.name).reduce((s, t) => s + t.size, 0);
+    log(`sft: LoRA ${formatLoraSpec(adapter.lora.adapter(adapter.name).config)} on a ${adapter.lora.basePrecision} base: ${n} trainable parameters (${((100 * n) / adapter.lora.baseParameterCount()).toFixed(2)}% of ${adapter.lora.baseParameterCount()})`);
+  }
   log(`sft: from ${start.dir}; ${data.train.length} conversations in ${train.rowsPerEpoch} rows of ${T + 1} (${((cfg.train.maxSteps * B * cfg.train.gradAccum) / train.rowsPerEpoch).toFixed(2)} epochs), ${B}×${T} tokens/step, ${getKernels().name} backend`);
 
   const plot = (h: readonly MetricRecord[]): void => {
     if (stage === 'sft') atomicWriteFile(layout.sftLossPlot, lossCurveSVG(lossCurves(h), { title: 'SFT loss (assistant tokens)', xLabel: 'step', yLabel: 'cross-entropy (nats/token)' }));
   };
   const result = await sft(
-    { model, train, val, batchSize: B, seqLen: T, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash(), stage },
+    { model, train, val, batchSize: B, seqLen: T, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash(), stage, adapter },
     cfg.train,
     { runDir, stageDir, resume: !opts.fresh, quiet: opts.quiet, signal: opts.signal, onStep: opts.onStep, onEval: plot },
   );

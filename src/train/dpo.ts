@@ -4,6 +4,7 @@ import type { GPT } from '../model/gpt.js';
 import type { RenderedConversation } from '../data/chat.js';
 import { ShuffledLoader, sigmoid, softplus } from './reward.js';
 import { nextTokenBatch } from './batch.js';
+import type { AdapterTraining } from './adapter.js';
 import { train, type TrainConfig, type TrainOptions, type TrainResult } from './loop.js';
 
 /**
@@ -89,6 +90,8 @@ export function referenceLogProbs(ref: GPT, pairs: readonly DpoPair[], padId: nu
 
 export interface DpoSetup {
   model: GPT;
+  /** LoRA: train this adapter; compute `ref` with `adapter.lora.withAdaptersDisabled` (the reference is the base, adapter off). */
+  adapter?: AdapterTraining | null;
   pairs: readonly DpoPair[];
   /** Reference log-likelihoods, aligned with pairs (computed once: referenceLogProbs). */
   ref: { chosen: number[]; rejected: number[] };
@@ -116,6 +119,7 @@ export async function trainDpo(setup: DpoSetup, cfg: TrainConfig, opts: TrainOpt
   return train(
     {
       stage: 'dpo',
+      adapter: setup.adapter,
       model,
       tokenizerJSON: setup.tokenizerJSON,
       tokenizerHash: setup.tokenizerHash,

@@ -10,6 +10,7 @@ import { GptforgeError } from '../util/errors.js';
 import { Progress, formatCount } from '../util/progress.js';
 import { learningRate } from './schedule.js';
 import { MetricsLog, type MetricRecord } from './metrics.js';
+import { adapterSaveOptions, restoreAdapter, type AdapterTraining } from './adapter.js';
 
 /**
  * The training loop every stage shares. A stage supplies a `TrainTask` (how to compute one
@@ -62,8 +63,10 @@ export interface TrainConfig {
 export interface TrainTask<M = unknown> {
   stage: string;
   model: GPT;
-  /** Parameters to train (default: all of the model's). */
+  /** Parameters to train (default: all of the model's, or the adapter's). */
   trainable?: Tensor[];
+  /** LoRA: train this adapter on a frozen base; checkpoints hold the adapter only (src/train/adapter.ts). */
+  adapter?: AdapterTraining | null;
   /**
    * The data of micro-batch `index` (0-based) of the `count` that make the next optimizer
    * step; advances the data position. The loop fetches all of a step's micro-batches before
@@ -159,7 +162,8 @@ export interface TrainResult {
 export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   if (!(Number.isInteger(cfg.gradAccum) && cfg.gradAccum >= 1)) throw new GptforgeError(`${task.stage}: gradAccum must be a positive integer, got ${cfg.gradAccum}`, { field: 'gradAccum' });
   const model = task.model;
-  const params = task.trainable ?? model.parameters();
+  const adapter = task.adapter ?? null;
+  const params = task.trainable ?? (adapter ? adapter.lora.trainableParameters(adapter.name) : model.parameters());
   const optimizer = new AdamW(decayGroups(params, cfg.weightDecay), { lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps ?? 1e-8 });
   const metrics = new MetricsLog(opts.runDir);
   const schedule = { lr: cfg.lr, minLr: cfg.minLr, warmupSteps: cfg.warmupSteps, decaySteps: cfg.decaySteps ?? cfg.maxSteps };
@@ -176,7 +180,7 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
     if (ck) {
       let loaded: ReturnType<typeof loadCheckpoint>;
       try {
-        loaded = loadCheckpoint(ck, { optimizer: true });
+        loaded = loadCheckpoint(ck, { optimizer: true, weights: !adapter });
       } catch (e) {
         // a damaged checkpoint (disk full, copied half-way…): point at the one before it
         const all = listCheckpoints(opts.stageDir);
@@ -188,7 +192,9 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
       if (task.tokenizerHash && loaded.meta.tokenizerHash && loaded.meta.tokenizerHash !== task.tokenizerHash) {
         throw new GptforgeError('cannot resume: the checkpoint was trained with a different tokenizer (hash differs)', { file: join(ck, 'config.json'), field: 'tokenizerHash' });
       }
-      model.loadState(loaded.weights, join(ck, 'model.safetensors'));
+      if (!adapter !== !loaded.meta.adapter) throw new GptforgeError(`cannot resume: the checkpoint ${loaded.meta.adapter ? 'holds a LoRA adapter' : 'holds the full model'} but this run ${adapter ? 'trains a LoRA adapter' : 'trains the full model'} (use the same options, or --fresh)`, { file: join(ck, 'config.json'), field: 'adapter' });
+      if (adapter) restoreAdapter(adapter, ck);
+      else model.loadState(loaded.weights, join(ck, 'model.safetensors'));
       const ts = loaded.trainerState as TrainerState | null;
       if (!ts || !loaded.optimizer) throw new GptforgeError('checkpoint has no trainer_state.json/optimizer.safetensors; it cannot be resumed', { file: ck });
       optimizer.loadState(loaded.optimizer);
@@ -221,6 +227,7 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
       trainerState,
       optimizer: optimizer.state(),
       keepLast: cfg.keepLast,
+      adapter: adapter ? adapterSaveOptions(adapter, opts.stageDir, step, task.tokenizerHash) : undefined,
     });
     return lastCheckpoint;
   };

@@ -73,7 +73,7 @@ function supervisedTokens(targets: Int32Array): number {
 }
 
 /** Mean loss per validation source (and bits per byte where known), plus the token-weighted overall loss. */
-function evaluateSplits(model: GPT, splits: readonly ValSplit[], B: number, T: number, batches: number): Record<string, number> {
+export function evaluateSplits(model: GPT, splits: readonly ValSplit[], B: number, T: number, batches: number): Record<string, number> {
   const out: Record<string, number> = {};
   let total = 0;
   let count = 0;

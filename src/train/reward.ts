@@ -3,6 +3,7 @@ import { fromArray, noGrad, type Tensor } from '../engine/tensor.js';
 import * as op from '../engine/ops.js';
 import type { GPT } from '../model/gpt.js';
 import { padRows } from './batch.js';
+import type { AdapterTraining } from './adapter.js';
 import { train, type TrainConfig, type TrainOptions, type TrainResult } from './loop.js';
 import { renderForReward } from '../data/chat.js';
 import { pairCounts, rankingConversation, tierCount, type Ranking } from '../data/preferences.js';
@@ -197,6 +198,8 @@ export class ShuffledLoader<T> {
 export interface RewardSetup {
   /** The SFT model with a scalar head added (zero-initialised: every reward starts at 0). */
   model: GPT;
+  /** LoRA: train this adapter (and the scalar head) on the frozen SFT model (src/train/adapter.ts). */
+  adapter?: AdapterTraining | null;
   train: ShuffledLoader<RenderedRanking>;
   val: readonly RenderedRanking[];
   padId: number;
@@ -267,6 +270,7 @@ export async function trainRewardModel(setup: RewardSetup, cfg: TrainConfig, opt
   return train(
     {
       stage: 'rm',
+      adapter: setup.adapter,
       model,
       tokenizerJSON: setup.tokenizerJSON,
       tokenizerHash: setup.tokenizerHash,

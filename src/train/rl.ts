@@ -162,6 +162,7 @@ export async function trainRL(setup: RLSetup, rl: RLConfig, cfg: TrainConfig, op
   return train(
     {
       stage: setup.stage ?? 'rl',
+      adapter: setup.adapter,
       model: policy,
       tokenizerJSON: tok.toJSON(),
       tokenizerHash: tok.hash(),

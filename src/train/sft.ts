@@ -3,6 +3,7 @@ import * as op from '../engine/ops.js';
 import type { GPT } from '../model/gpt.js';
 import { flopsPerToken } from '../model/config.js';
 import type { PackedLoader } from '../data/sft.js';
+import type { AdapterTraining } from './adapter.js';
 import { train, type TrainConfig, type TrainOptions, type TrainResult } from './loop.js';
 
 /**
@@ -29,6 +30,8 @@ export interface SftSetup {
   tokenizerHash: string;
   /** The stage name in checkpoints and metrics.jsonl (default `sft`; a second fine-tune of the same run names its own). */
   stage?: string;
+  /** LoRA: train this adapter on the frozen base (src/train/adapter.ts). */
+  adapter?: AdapterTraining | null;
 }
 
 export async function sft(setup: SftSetup, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
@@ -38,6 +41,7 @@ export async function sft(setup: SftSetup, cfg: TrainConfig, opts: TrainOptions)
     {
       stage: setup.stage ?? 'sft',
       model,
+      adapter: setup.adapter,
       tokenizerJSON: setup.tokenizerJSON,
       tokenizerHash: setup.tokenizerHash,
       flopsPerToken: 3 * flopsPerToken(model.config, T),

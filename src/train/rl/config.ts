@@ -1,3 +1,4 @@
+import type { AdapterTraining } from '../adapter.js';
 import type { Message } from '../../data/conversation.js';
 import type { PackedLoader } from '../../data/sft.js';
 import type { ToolRegistry } from '../../infer/tools/registry.js';
@@ -74,8 +75,10 @@ export interface RLPrompt {
 export interface RLSetup {
   /** The policy (initialised from SFT); PPO needs a scalar head on it for the values. */
   policy: GPT;
-  /** Frozen reference (the SFT model). */
+  /** Frozen reference (the SFT model). With `adapter` it may be the policy itself: the reference is then its base, adapter disabled. */
   ref: GPT;
+  /** LoRA: train this adapter of the policy; the reference log-probs come from the policy with its adapters disabled (src/train/adapter.ts). */
+  adapter?: AdapterTraining | null;
   /** The reward model (a scalar head) … */
   rm?: GPT;
   /** … or a reward function (toy rewards in tests, programmatic rewards). */

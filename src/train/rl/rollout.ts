@@ -82,15 +82,16 @@ export function sampleRollouts(engine: ChatEngine, setup: Pick<RLSetup, 'tok' | 
  * `withValues`. Fills those fields of each rollout; returns the mean KL to the reference per
  * reply (Σ old − ref, nats) and the mean entropy per action.
  */
-export function scoreRollouts(batch: readonly Rollout[], replies: readonly Message[][], setup: Pick<RLSetup, 'policy' | 'ref' | 'rm' | 'reward' | 'tok'>, rl: RLConfig, withValues: boolean): { meanKl: number; entropy: number } {
-  const { policy, ref, rm, reward, tok } = setup;
+export function scoreRollouts(batch: readonly Rollout[], replies: readonly Message[][], setup: Pick<RLSetup, 'policy' | 'ref' | 'adapter' | 'rm' | 'reward' | 'tok'>, rl: RLConfig, withValues: boolean): { meanKl: number; entropy: number } {
+  const { policy, ref, adapter, rm, reward, tok } = setup;
   const pad = tok.specialId('<|pad|>');
   let raw: number[];
   if (rm) raw = scoreConversations(rm, tok, batch.map((r, i) => ({ messages: [{ role: 'user', content: r.prompt }, ...replies[i]] })));
   else if (reward) raw = batch.map((r, i) => reward(r.prompt, { text: r.replyText, messages: replies[i] }));
   else throw new Error('rl: give a reward model or a reward function');
   const oldP = actionLogProbs(policy, batch, pad, withValues);
-  const refP = actionLogProbs(ref, batch, pad);
+  // LoRA: the reference is the policy's own base, its adapters disabled
+  const refP = adapter ? adapter.lora.withAdaptersDisabled(() => actionLogProbs(policy, batch, pad)) : actionLogProbs(ref, batch, pad);
   let klSum = 0;
   let entSum = 0;
   let entN = 0;

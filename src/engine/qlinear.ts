@@ -1,0 +1,35 @@
+import { getKernels } from './backend.js';
+import type { BlockQuant } from './kernels.js';
+import { type Tensor, record, opOutput } from './tensor.js';
+
+/** A frozen weight as blocks of 32 (src/model/quantize.ts makes them): [rows = out, cols = in]. */
+export interface BlockMatrix {
+  readonly type: BlockQuant;
+  readonly rows: number;
+  readonly cols: number;
+  readonly data: Uint8Array;
+}
+
+/**
+ * y = x·Wᵀ + b with W a frozen block matrix [out, in] (ggml's orientation): x [..., in] →
+ * [..., out]. The backward pass reaches x and b only — a quantized weight is frozen, it has
+ * no gradient to receive (QLoRA, Dettmers et al. 2023, §3: the base stays 4-bit while the
+ * adapters train). Kernels: qmatmul / qmatmulBackward (src/engine/kernels.ts).
+ */
+export function qlinear(x: Tensor, w: BlockMatrix, bias?: Tensor | null): Tensor {
+  const { rows: N, cols: K } = w;
+  if (x.lastDim !== K) throw new Error(`qlinear: input [${x.shape.join(', ')}] does not match the ${w.type} weight [${N}, ${K}] (last dim ${x.lastDim} vs ${K})`);
+  if (bias && bias.size !== N) throw new Error(`qlinear: bias [${bias.shape.join(', ')}] does not match ${N} outputs`);
+  const M = x.rows;
+  const out = opOutput([...x.shape.slice(0, -1), N]);
+  const k = getKernels();
+  k.qmatmul(x.data, w.data, out.data, M, K, N, w.type, false);
+  if (bias) k.addBias(out.data, bias.data, M, N);
+  out.requiresGrad = record([x, bias], () => {
+    const dy = out.grad;
+    if (!dy) return;
+    if (x.requiresGrad) getKernels().qmatmulBackward(dy, w.data, x.gradBuffer(), M, K, N, w.type);
+    if (bias && bias.requiresGrad) getKernels().biasGrad(dy, bias.gradBuffer(), M, N);
+  });
+  return out;
+}

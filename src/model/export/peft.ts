@@ -1,0 +1,240 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { getKernels } from '../../engine/backend.js';
+import { atomicWriteFile } from '../../util/atomic.js';
+import { GptforgeError } from '../../util/errors.js';
+import type { GPTConfig } from '../config.js';
+import type { LinearModule } from '../gpt.js';
+import { LoraModel, loraScaling, type LoraConfig } from '../lora.js';
+import type { BasePrecision } from '../quantize.js';
+import { readSafetensors, writeSafetensors, type NamedTensor } from '../safetensors.js';
+
+/**
+ * LoRA adapters in Hugging Face PEFT's files (peft/utils/save_and_load.py, peft/tuners/lora/config.py):
+ *
+ * - `adapter_config.json`: PEFT's LoraConfig fields: peft_type "LORA", task_type, r,
+ *   lora_alpha, lora_dropout, target_modules, use_rslora, fan_in_fan_out = true (GPT-2's
+ *   Conv1D stores W as [in, out], so PEFT transposes B·A when merging, as we do), bias "none",
+ *   modules_to_save ["score"] when the model has a scalar head.
+ * - `adapter_model.safetensors`: `base_model.model.<module>.lora_A.weight` [r, in] and
+ *   `.lora_B.weight` [out, r] (the adapter's name is not in PEFT's saved keys), and the scalar
+ *   head as `base_model.model.score.weight` / `.bias`. The safetensors metadata carries what
+ *   the adapter was trained on (`gptforge.base`: the model config and tokenizer hash), which
+ *   PEFT ignores and we check before loading.
+ */
+
+export const ADAPTER_CONFIG = 'adapter_config.json';
+export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
+
+/** adapter_config.json as PEFT writes it (the fields we set; PEFT fills the rest with defaults). */
+export interface PeftAdapterConfig {
+  peft_type: 'LORA';
+  task_type: 'CAUSAL_LM' | 'SEQ_CLS';
+  base_model_name_or_path: string | null;
+  r: number;
+  lora_alpha: number;
+  lora_dropout: number;
+  target_modules: string[];
+  use_rslora: boolean;
+  fan_in_fan_out: boolean;
+  bias: 'none';
+  init_lora_weights: boolean;
+  inference_mode: boolean;
+  modules_to_save: string[] | null;
+}
+
+/** What an adapter must match to be loaded on a base. */
+export interface AdapterBase {
+  model: GPTConfig;
+  tokenizerHash?: string;
+  /** The precision the base was held in while the adapter trained (informational). */
+  basePrecision?: BasePrecision;
+}
+
+/**
+ * Write adapter `name` of `lm` as PEFT's two files in `dir` (atomically each).
+ * @param baseName what PEFT's base_model_name_or_path records (our base checkpoint's path).
+ */
+export function saveAdapter(dir: string, lm: LoraModel, name: string, base: AdapterBase, baseName: string | null = null): void {
+  const a = lm.adapter(name);
+  const head = lm.model.hasScalarHead;
+  const cfg: PeftAdapterConfig = {
+    peft_type: 'LORA',
+    task_type: head ? 'SEQ_CLS' : 'CAUSAL_LM',
+    base_model_name_or_path: baseName,
+    r: a.config.r,
+    lora_alpha: a.config.alpha,
+    lora_dropout: a.config.dropout,
+    target_modules: [...a.config.targets],
+    use_rslora: a.config.rslora,
+    fan_in_fan_out: true,
+    bias: 'none',
+    init_lora_weights: true,
+    inference_mode: true,
+    modules_to_save: head ? ['score'] : null,
+  };
+  const tensors = new Map<string, NamedTensor>();
+  for (const p of a.pairs) {
+    const key = `base_model.model.${p.site.weightName.slice(0, -'.weight'.length)}`;
+    tensors.set(`${key}.lora_A.weight`, { shape: p.A.shape, data: p.A.data });
+    tensors.set(`${key}.lora_B.weight`, { shape: p.B.shape, data: p.B.data });
+  }
+  for (const k of ['score.weight', 'score.bias']) {
+    const t = lm.model.params.get(k);
+    if (t) tensors.set(`base_model.model.${k}`, { shape: t.shape, data: t.data });
+  }
+  writeSafetensors(join(dir, ADAPTER_WEIGHTS), tensors, { format: 'pt', 'gptforge.base': JSON.stringify(base) });
+  atomicWriteFile(join(dir, ADAPTER_CONFIG), JSON.stringify(cfg, null, 2) + '\n');
+}
+
+/** A PEFT adapter read from disk: its config, tensors by PEFT key, and what base it names. */
+export interface LoadedAdapter {
+  dir: string;
+  config: PeftAdapterConfig;
+  lora: LoraConfig;
+  tensors: Map<string, NamedTensor>;
+  base: AdapterBase | null;
+}
+
+/**
+ * Read `dir`'s adapter_config.json + adapter_model.safetensors.
+ * @throws GptforgeError naming the file and field for a missing file, a non-LoRA adapter,
+ *   or a config PEFT would not write (r, lora_alpha, target_modules).
+ */
+export function readAdapter(dir: string): LoadedAdapter {
+  const cfgPath = join(dir, ADAPTER_CONFIG);
+  if (!existsSync(cfgPath)) throw new GptforgeError(`no ${ADAPTER_CONFIG}: not a PEFT adapter directory`, { file: dir });
+  let cfg: PeftAdapterConfig;
+  try {
+    cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as PeftAdapterConfig;
+  } catch (e) {
+    throw new GptforgeError(`corrupt adapter config: ${(e as Error).message}`, { file: cfgPath });
+  }
+  if (cfg.peft_type !== 'LORA') throw new GptforgeError(`peft_type is ${JSON.stringify(cfg.peft_type)}; only LORA adapters are supported`, { file: cfgPath, field: 'peft_type' });
+  if (!(Number.isInteger(cfg.r) && cfg.r >= 1)) throw new GptforgeError(`r must be a whole number ≥ 1, got ${JSON.stringify(cfg.r)}`, { file: cfgPath, field: 'r' });
+  if (!(typeof cfg.lora_alpha === 'number' && cfg.lora_alpha > 0)) throw new GptforgeError(`lora_alpha must be a positive number, got ${JSON.stringify(cfg.lora_alpha)}`, { file: cfgPath, field: 'lora_alpha' });
+  if (!Array.isArray(cfg.target_modules) || cfg.target_modules.length === 0) throw new GptforgeError('target_modules must be a non-empty list of module names', { file: cfgPath, field: 'target_modules' });
+  if (cfg.fan_in_fan_out === false) throw new GptforgeError('fan_in_fan_out is false: this adapter was made for nn.Linear weights [out, in], not GPT-2 Conv1D [in, out]', { file: cfgPath, field: 'fan_in_fan_out' });
+  const st = readSafetensors(join(dir, ADAPTER_WEIGHTS));
+  let base: AdapterBase | null = null;
+  if (st.metadata['gptforge.base']) {
+    try {
+      base = JSON.parse(st.metadata['gptforge.base']) as AdapterBase;
+    } catch {
+      throw new GptforgeError('corrupt gptforge.base metadata', { file: join(dir, ADAPTER_WEIGHTS), field: '__metadata__.gptforge.base' });
+    }
+  }
+  const lora: LoraConfig = {
+    r: cfg.r,
+    alpha: cfg.lora_alpha,
+    dropout: cfg.lora_dropout ?? 0,
+    targets: cfg.target_modules as LinearModule[],
+    rslora: cfg.use_rslora === true,
+  };
+  return { dir, config: cfg, lora, tensors: st.tensors, base };
+}
+
+/** Every block linear's weight name and [in, out] shape for a config (without building the model). */
+export function linearShapes(cfg: GPTConfig): Map<string, number[]> {
+  const { nEmbd: C, mlpHidden: H } = cfg;
+  const out = new Map<string, number[]>();
+  for (let l = 0; l < cfg.nLayer; l++) {
+    const p = `transformer.h.${l}`;
+    out.set(`${p}.attn.c_attn.weight`, [C, 3 * C]);
+    out.set(`${p}.attn.c_proj.weight`, [C, C]);
+    out.set(`${p}.mlp.c_fc.weight`, [C, H]);
+    if (cfg.mlp === 'swiglu') out.set(`${p}.mlp.c_fc2.weight`, [C, H]);
+    out.set(`${p}.mlp.c_proj.weight`, [H, C]);
+  }
+  return out;
+}
+
+/**
+ * Refuse an adapter made for another base: model config fields, tokenizer hash, and every
+ * tensor's module and shape. The message names what differs.
+ */
+export function checkAdapterBase(ad: LoadedAdapter, model: GPTConfig, tokenizerHash: string | undefined, sites: ReadonlyMap<string, readonly number[]>): void {
+  const file = join(ad.dir, ADAPTER_WEIGHTS);
+  if (ad.base) {
+    for (const key of Object.keys(ad.base.model) as (keyof GPTConfig)[]) {
+      if (ad.base.model[key] !== model[key]) throw new GptforgeError(`adapter made for another base: its base has ${key}=${JSON.stringify(ad.base.model[key])}, this model has ${JSON.stringify(model[key])}`, { file, field: `base.${key}` });
+    }
+    if (ad.base.tokenizerHash && tokenizerHash && ad.base.tokenizerHash !== tokenizerHash) {
+      throw new GptforgeError(`adapter made for another base: its tokenizer hash is ${ad.base.tokenizerHash.slice(0, 12)}…, this model's is ${tokenizerHash.slice(0, 12)}…`, { file, field: 'base.tokenizerHash' });
+    }
+  }
+  for (const [key, t] of ad.tensors) {
+    const m = /^base_model\.model\.(.+)\.lora_([AB])\.weight$/.exec(key);
+    if (!m) {
+      if (key === 'base_model.model.score.weight' || key === 'base_model.model.score.bias') continue;
+      throw new GptforgeError(`unexpected tensor "${key}" (PEFT LoRA keys are base_model.model.<module>.lora_A.weight / lora_B.weight)`, { file, field: key });
+    }
+    const shape = sites.get(`${m[1]}.weight`);
+    if (!shape) throw new GptforgeError(`adapter made for another base: module "${m[1]}" does not exist in this model`, { file, field: key });
+    const [inF, outF] = shape;
+    const want = m[2] === 'A' ? [ad.lora.r, inF] : [outF, ad.lora.r];
+    if (t.shape.length !== 2 || t.shape[0] !== want[0] || t.shape[1] !== want[1]) {
+      throw new GptforgeError(`adapter made for another base: ${key} is [${t.shape.join(', ')}], this model needs [${want.join(', ')}]`, { file, field: key });
+    }
+  }
+}
+
+/**
+ * Add a PEFT adapter read from disk to `lm` as adapter `name`, after checking its base.
+ * @throws GptforgeError as checkAdapterBase, or when a targeted module's tensors are missing.
+ */
+export function loadAdapterInto(lm: LoraModel, ad: LoadedAdapter, name: string, tokenizerHash?: string): void {
+  const sites = new Map(lm.model.linearSites().map((s) => [s.weightName, s.weight.shape] as const));
+  checkAdapterBase(ad, lm.model.config, tokenizerHash, sites);
+  // the modules the file holds tensors for: target_modules may be PEFT's suffixes ("c_attn", or
+  // "c_proj" for both attn.c_proj and mlp.c_proj), the keys are exact
+  const targets = new Set<LinearModule>();
+  for (const key of ad.tensors.keys()) {
+    const m = /^base_model\.model\.transformer\.h\.\d+\.(.+)\.lora_A\.weight$/.exec(key);
+    if (m) targets.add(m[1] as LinearModule);
+  }
+  const a = lm.addAdapter(name, { ...ad.lora, targets: [...targets] });
+  for (const p of a.pairs) {
+    const key = `base_model.model.${p.site.weightName.slice(0, -'.weight'.length)}`;
+    for (const [which, t] of [['A', p.A], ['B', p.B]] as const) {
+      const src = ad.tensors.get(`${key}.lora_${which}.weight`);
+      if (!src) throw new GptforgeError(`missing tensor ${key}.lora_${which}.weight for target module ${p.site.module}`, { file: join(ad.dir, ADAPTER_WEIGHTS) });
+      t.data.set(src.data);
+    }
+  }
+  setScoreHead(ad, lm.model.params);
+}
+
+function setScoreHead(ad: LoadedAdapter, params: ReadonlyMap<string, { data: Float32Array }>): void {
+  for (const k of ['score.weight', 'score.bias']) {
+    const src = ad.tensors.get(`base_model.model.${k}`);
+    const dst = params.get(k);
+    if (src && dst) dst.data.set(src.data);
+  }
+}
+
+/**
+ * Merge an adapter into a base's weight map in place (what `gptforge merge` and loading an
+ * adapter checkpoint do): W [in, out] += s·(B·A)ᵀ per targeted module; a saved scalar head
+ * replaces the base's. The weights must already have passed checkAdapterBase.
+ */
+export function mergeAdapterWeights(weights: Map<string, Float32Array>, ad: LoadedAdapter): void {
+  const s = loraScaling(ad.lora);
+  const k = getKernels();
+  for (const [key, A] of ad.tensors) {
+    const m = /^base_model\.model\.(.+)\.lora_A\.weight$/.exec(key);
+    if (!m) continue;
+    const B = ad.tensors.get(`base_model.model.${m[1]}.lora_B.weight`);
+    const W = weights.get(`${m[1]}.weight`);
+    if (!B || !W) throw new GptforgeError(`cannot merge ${m[1]}: ${!B ? 'lora_B is missing' : 'the base has no such weight'}`, { file: join(ad.dir, ADAPTER_WEIGHTS), field: key });
+    const [r, inF] = A.shape;
+    const outF = B.shape[0];
+    const d = new Float32Array(inF * outF);
+    k.matmul(A.data, B.data, d, inF, r, outF, true, true, false);
+    k.axpy(s, d, W, W.length);
+  }
+  for (const k2 of ['score.weight', 'score.bias']) {
+    const src = ad.tensors.get(`base_model.model.${k2}`);
+    if (src) weights.set(k2, src.data);
+  }
+}

@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI } from './fixture.js';
+import { tinyRun } from '../run/fixture.js';
+
+/** `sft --lora --base-precision` writes an adapter checkpoint, `merge` a full one; bad specs are refused in one line. */
+const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+
+test('sft --lora … --base-precision q4_0, then merge; bad --lora / --base-precision refused by field', () => {
+  const runDir = tinyRun();
+  try {
+    const data = join(runDir, 'convs.jsonl');
+    writeFileSync(data, JSON.stringify({ messages: [{ role: 'user', content: 'Who are you?' }, { role: 'assistant', content: 'I am Forge.' }] }) + '\n');
+    const base = ['sft', '--run', runDir, '--only-data', '--data', data, '--max-steps', '2', '--fresh', '--quiet'];
+    const ok = run([...base, '--lora', 'r=4,alpha=8,targets=qkv,down', '--base-precision', 'q4_0']);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.ok(existsSync(join(runDir, 'sft', 'step-0000002', 'adapter_model.safetensors')));
+    const m = run(['merge', '--run', runDir]);
+    assert.equal(m.status, 0, m.stderr);
+    assert.ok(existsSync(join(runDir, 'sft-merged', 'step-0000002', 'model.safetensors')));
+    const noLora = run([...base, '--base-precision', 'q8_0']);
+    assert.equal(noLora.status, 1);
+    assert.match(noLora.stderr, /a q8_0 base cannot be trained — quantized weights are frozen/);
+    const badTarget = run([...base, '--lora', 'r=4,targets=gate']);
+    assert.match(badTarget.stderr, /^gptforge: field "lora.targets": unknown target module "gate"; this model has: attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj/m);
+    const badPrecision = run([...base, '--lora', 'r=4', '--base-precision', 'nf4']);
+    assert.match(badPrecision.stderr, /field "--base-precision": unknown base precision "nf4"; valid: f32, q8_0, q4_0/);
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+});

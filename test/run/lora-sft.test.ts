@@ -1,0 +1,101 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadModel, runSft, type Conversation } from '../../src/index.js';
+import { GPT } from '../../src/model/gpt.js';
+import { LoraModel } from '../../src/model/lora.js';
+import { loadCheckpoint, modelFromCheckpoint } from '../../src/model/checkpoint.js';
+import { readAdapter, loadAdapterInto } from '../../src/model/export/peft.js';
+import { readSafetensors } from '../../src/model/safetensors.js';
+import { noGrad } from '../../src/engine/tensor.js';
+import { tinyRun } from './fixture.js';
+
+const qa = (q: string, a: string): Conversation => ({ messages: [{ role: 'user', content: q }, { role: 'assistant', content: a }] });
+const good = [qa('Who are you?', 'I am Forge.'), qa('Say hello.', 'Hello!')];
+const maxDiff = (a: Float32Array, b: Float32Array): number => a.reduce((s, v, i) => Math.max(s, Math.abs(v - b[i])), 0);
+
+test('LoRA SFT on a Q4_0 base: PEFT files beside our checkpoint, resume, the merged load equals base + adapter', async () => {
+  const runDir = tinyRun();
+  try {
+    const losses: number[] = [];
+    const r = await runSft(runDir, {
+      conversations: good, onlyData: true, into: 'sft-lora', steps: 12, lr: 0.02, quiet: true,
+      lora: 'r=4,alpha=8,targets=all-linear', basePrecision: 'q4_0',
+      onStep: (rec) => losses.push(rec.loss as number),
+    });
+    assert.equal(r.step, 12);
+    assert.ok(losses[losses.length - 1] < losses[0] - 0.1, `the adapter learns: loss ${losses[0]} → ${losses[losses.length - 1]}`);
+    const ck = r.checkpoint!;
+    assert.ok(!existsSync(join(ck, 'model.safetensors')), 'an adapter checkpoint holds no base weights');
+    const cfg = JSON.parse(readFileSync(join(ck, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(cfg.peft_type, 'LORA');
+    assert.equal(cfg.task_type, 'CAUSAL_LM');
+    assert.equal(cfg.r, 4);
+    assert.equal(cfg.lora_alpha, 8);
+    assert.equal(cfg.fan_in_fan_out, true);
+    assert.deepEqual(cfg.target_modules, ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj']);
+    const keys = [...readSafetensors(join(ck, 'adapter_model.safetensors')).tensors.keys()];
+    assert.ok(keys.includes('base_model.model.transformer.h.0.attn.c_attn.lora_A.weight'), keys.join(', '));
+    assert.ok(keys.includes('base_model.model.transformer.h.0.mlp.c_proj.lora_B.weight'));
+    assert.equal(keys.length, 8);
+    const meta = JSON.parse(readFileSync(join(ck, 'config.json'), 'utf8')) as { adapter: { base: string; basePrecision: string } };
+    assert.equal(meta.adapter.basePrecision, 'q4_0');
+
+    // loading the stage merges the adapter into the fp32 base: equal to the base with the adapter unmerged
+    const merged = loadModel(runDir, 'sft-lora').model;
+    const base = modelFromCheckpoint(loadCheckpoint(join(runDir, 'base', 'step-0000001')));
+    const lm = new LoraModel(base);
+    loadAdapterInto(lm, readAdapter(ck), 'default');
+    const ids = Int32Array.from({ length: 2 * 9 }, (_, i) => (i * 37) % merged.config.vocabSize);
+    const a = noGrad(() => merged.forward(ids, 2, 9)).data;
+    const b = noGrad(() => base.forward(ids, 2, 9)).data;
+    assert.ok(maxDiff(a, b) <= 1e-5, `merged vs unmerged ${maxDiff(a, b)}`);
+
+    // resumed: continues from step 12 with the adapter restored
+    const again = await runSft(runDir, { conversations: good, onlyData: true, into: 'sft-lora', steps: 14, lr: 0.02, quiet: true, lora: 'r=4,alpha=8,targets=all-linear', basePrecision: 'q4_0' });
+    assert.equal(again.step, 14);
+    // a different run shape is refused rather than resumed wrongly
+    await assert.rejects(() => runSft(runDir, { conversations: good, onlyData: true, into: 'sft-lora', steps: 16, quiet: true }), /cannot resume: the checkpoint holds a LoRA adapter but this run trains the full model/);
+    await assert.rejects(() => runSft(runDir, { conversations: good, onlyData: true, into: 'sft-lora', steps: 16, quiet: true, lora: 'r=2,targets=all-linear' }), /cannot resume: the checkpoint's adapter has r=4, this run's has r=2/);
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+});
+
+test('bad LoRA input: a quantized base without an adapter, an unknown target, an adapter for another base', async () => {
+  const runDir = tinyRun();
+  try {
+    await assert.rejects(() => runSft(runDir, { conversations: good, onlyData: true, into: 'x', steps: 1, quiet: true, basePrecision: 'q8_0' }), /a q8_0 base cannot be trained — quantized weights are frozen and receive no gradient; add a LoRA adapter/);
+    await assert.rejects(() => runSft(runDir, { conversations: good, onlyData: true, into: 'x', steps: 1, quiet: true, lora: 'r=4,targets=qkv,gate' }), /field "lora.targets": unknown target module "gate"; this model has: attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj/);
+    const r = await runSft(runDir, { conversations: good, onlyData: true, into: 'y', steps: 1, quiet: true, lora: 'r=2' });
+    const ad = readAdapter(r.checkpoint!);
+    const wider = new LoraModel(new GPT({ ...loadModel(runDir, 'base').model.config, nEmbd: 64 }));
+    assert.throws(() => loadAdapterInto(wider, ad, 'x'), /adapter made for another base: its base has nEmbd=32, this model has 64/);
+    const same = new LoraModel(new GPT(loadModel(runDir, 'base').model.config));
+    assert.throws(() => loadAdapterInto(same, ad, 'x', 'f'.repeat(64)), /adapter made for another base: its tokenizer hash is/);
+    loadAdapterInto(same, ad, 'x', loadModel(runDir, 'base').tok.hash());
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+});
+
+test('runMerge writes a full checkpoint equal to the adapter on its base; a full checkpoint is refused', async () => {
+  const { runMerge } = await import('../../src/run/merge.js');
+  const runDir = tinyRun();
+  try {
+    const r = await runSft(runDir, { conversations: good, onlyData: true, steps: 4, lr: 0.02, quiet: true, fresh: true, lora: 'r=4,alpha=8,targets=qkv,down' });
+    const m = runMerge(runDir);
+    assert.ok(existsSync(join(m.checkpoint, 'model.safetensors')));
+    assert.equal(m.adapter, r.checkpoint);
+    const full = loadModel(m.checkpoint).model;
+    const viaAdapter = loadModel(runDir, 'sft').model;
+    assert.deepEqual(full.params.get('transformer.h.0.attn.c_attn.weight')!.data, viaAdapter.params.get('transformer.h.0.attn.c_attn.weight')!.data);
+    const base = loadModel(runDir, 'base').model;
+    assert.ok(maxDiff(full.params.get('transformer.h.0.attn.c_attn.weight')!.data, base.params.get('transformer.h.0.attn.c_attn.weight')!.data) > 0, 'the adapter changed the weights');
+    assert.deepEqual(full.params.get('transformer.h.0.attn.c_proj.weight')!.data, base.params.get('transformer.h.0.attn.c_proj.weight')!.data, 'untargeted layers are the base');
+    assert.throws(() => runMerge(m.checkpoint), /not an adapter checkpoint/);
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+});
