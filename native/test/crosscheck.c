@@ -8,7 +8,7 @@
  * (the paths differ in FMA contraction and in exp's rounding only).
  * Prints one "ok <path> <kernel> <err>" line per check, or "FAIL …" and exits 1.
  *
- *   cc -O2 -std=gnu11 -pthread native/test/crosscheck.c native/{pool,isa,sgemm,ops,attention}.c -lm
+ *   cc -O2 -std=gnu11 -pthread native/test/crosscheck.c native/{pool,isa,sgemm,ops,attention,qmatmul}.c -lm
  *   ./a.out [threads]
  *
  * A second mode runs one kernel `reps` times on one path and one thread, for instruction

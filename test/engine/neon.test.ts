@@ -15,7 +15,7 @@ import { join } from 'node:path';
  * `.ci/run` installs the cross toolchain and qemu-user; a machine without them gets a
  * skipped case that names the packages to install.
  */
-const SOURCES = ['native/test/crosscheck.c', 'native/pool.c', 'native/isa.c', 'native/sgemm.c', 'native/ops.c', 'native/attention.c'];
+const SOURCES = ['native/test/crosscheck.c', 'native/pool.c', 'native/isa.c', 'native/sgemm.c', 'native/ops.c', 'native/attention.c', 'native/qmatmul.c'];
 // the flags binding.gyp builds the addon with, so the harness tests the code the addon runs
 const CFLAGS = ['-std=gnu11', '-O3', '-fno-math-errno', '-fno-trapping-math', '-fopenmp-simd', '-funroll-loops', '-Wall', '-Wno-unused-parameter', '-pthread'];
 
