@@ -5,7 +5,8 @@ import { renderConversation, type OnBad } from '../data/chat.js';
 import { rankingConversation, rankingToPairs, readPreferencesJSONL, type Ranking } from '../data/preferences.js';
 import { isHeldOut } from '../data/synthetic/tasks.js';
 import { referenceLogProbs, trainDpo, type DpoPair } from '../train/dpo.js';
-import { prepareAdapter, type AdapterOptions } from '../train/adapter.js';
+import { prepareAdapter } from '../train/adapter.js';
+import type { StageRunOptions } from './stage-options.js';
 import type { TrainResult } from '../train/loop.js';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
@@ -16,22 +17,13 @@ import { runPreset } from './preset.js';
 
 /** Options of `runDpo`; every field optional (the run preset's `dpo` section fills the rest). */
 /** With `lora` (and `basePrecision`) an adapter trains on the frozen SFT model; the reference is that base with the adapter disabled (docs/lora.md). */
-export interface RunDpoOptions extends AdapterOptions {
+export interface RunDpoOptions extends StageRunOptions {
   /** Rankings/pairs JSONL files; default the simulated comparisons in `<run>/comparisons`. */
   pairs?: readonly string[];
   /** A bad line: an error naming it (default) or a skip. */
   onBad?: OnBad;
   /** β: how far the policy may move from the SFT model. */
   beta?: number;
-  maxSteps?: number;
-  lr?: number;
-  /** Start over from the SFT model. */
-  fresh?: boolean;
-  quiet?: boolean;
-  /** Stops training after the step in progress; a checkpoint is saved and the result says `interrupted`. */
-  signal?: AbortSignal;
-  /** Progress lines; default none. */
-  log?(line: string): void;
 }
 
 /** What `runDpo` did. */

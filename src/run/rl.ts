@@ -8,7 +8,8 @@ import type { Tokenizer } from '../tokenizer/index.js';
 import { taskPrompts, type TaskPrompt } from '../train/comparisons.js';
 import type { TrainResult } from '../train/loop.js';
 import { MetricsLog, type MetricRecord } from '../train/metrics.js';
-import { prepareAdapter, type AdapterOptions } from '../train/adapter.js';
+import { prepareAdapter } from '../train/adapter.js';
+import type { StageRunOptions } from './stage-options.js';
 import { DEFAULT_RL, trainRL, validateRL, type RLAlgo, type RLConfig } from '../train/rl.js';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
@@ -20,7 +21,7 @@ import { sftRows } from './sft.js';
 
 /** Options of `runRl`; every field optional (the run preset's `rl` section fills the rest). */
 /** With `lora` (and `basePrecision`) an adapter trains on the frozen SFT model, and the reference is that base with the adapter disabled (docs/lora.md). */
-export interface RunRlOptions extends AdapterOptions {
+export interface RunRlOptions extends StageRunOptions {
   /** ppo (default: the preset's), grpo or reinforce. */
   algo?: RLAlgo;
   /** Your prompts JSONL files ({"prompt": "…", "task"?: family}), added to the task families' prompts. */
@@ -33,15 +34,6 @@ export interface RunRlOptions extends AdapterOptions {
   klCoef?: number;
   /** γ, weight of the SFT loss mixed into every update (PPO-ptx; 0 = off). */
   ptxCoef?: number;
-  maxSteps?: number;
-  lr?: number;
-  /** Start over from the SFT model. */
-  fresh?: boolean;
-  quiet?: boolean;
-  /** Stops training after the update in progress; a checkpoint is saved and the result says `interrupted`. */
-  signal?: AbortSignal;
-  /** Progress lines (the setup); default none. */
-  log?(line: string): void;
 }
 
 /** What `runRl` did. */

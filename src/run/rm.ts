@@ -13,7 +13,8 @@ import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { holdRunLock } from '../util/lock.js';
 import { Progress } from '../util/progress.js';
-import { prepareAdapter, type AdapterOptions } from '../train/adapter.js';
+import { prepareAdapter } from '../train/adapter.js';
+import type { StageRunOptions } from './stage-options.js';
 import { runLayout } from './layout.js';
 import { loadModel } from './models.js';
 import { runPreset } from './preset.js';
@@ -21,22 +22,13 @@ import type { RmPreset } from './presets.js';
 
 /** Options of `runRm`; every field optional (the run preset's `rm` section fills the rest). */
 /** Options of `runRm`; with `lora` (and `basePrecision`) an adapter and the scalar head train on the frozen SFT model (docs/lora.md). */
-export interface RunRmOptions extends AdapterOptions {
+export interface RunRmOptions extends StageRunOptions {
   /** Your rankings/pairs JSONL files; default: simulated labelers ranking the SFT model's samples. */
   rankings?: readonly string[];
   /** A bad ranking line: an error naming it (default) or a skip. */
   onBad?: OnBad;
   /** Simulated labelers' error rate per adjacent comparison. */
   noise?: number;
-  maxSteps?: number;
-  lr?: number;
-  /** Start the reward model over and re-sample the simulated comparisons. */
-  fresh?: boolean;
-  quiet?: boolean;
-  /** Stops training after the step in progress; a checkpoint is saved and the result says `interrupted`. */
-  signal?: AbortSignal;
-  /** Progress lines (where the comparisons come from, the pair counts); default none. */
-  log?(line: string): void;
 }
 
 /** What `runRm` did (also written to `<run>/rm-eval.json`). */
