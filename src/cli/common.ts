@@ -1,4 +1,5 @@
-import { Command } from '@commander-js/extra-typings';
+import { Command, Option } from '@commander-js/extra-typings';
+import { parseBasePrecision } from '../model/quantize.js';
 import { number } from '../util/args.js';
 import { resolvePreset } from '../run/pretrain.js';
 import type { PretrainPreset } from '../run/presets.js';
@@ -34,4 +35,14 @@ export function pretrainCommand(name: string) {
 /** The preset the pretraining flags name, with their overrides, and its run directory. */
 export function presetFromFlags(o: { preset: string; run?: string; maxSteps?: number; batchSize?: number; gradAccum?: number; lr?: number; evalEvery?: number; checkpointEvery?: number; logEvery?: number }): { runDir: string; preset: PretrainPreset; file: string } {
   return resolvePreset(o.preset, o);
+}
+
+/** `--lora <spec>`: sft, rm, rl and dpo train an adapter instead of every weight (docs/lora.md). */
+export function loraOption() {
+  return new Option('--lora <spec>', 'train a LoRA adapter instead of every weight: r=8,alpha=16,targets=qkv,proj[,dropout=0.05][,rslora] (targets: qkv, proj, up, down, all-linear or module names; docs/lora.md)');
+}
+
+/** `--base-precision <p>`: the frozen base held in f32, q8_0 or q4_0 (ggml's blocks). */
+export function basePrecisionOption() {
+  return new Option('--base-precision <p>', 'hold the frozen base in f32, q8_0 or q4_0 (ggml blocks; q8_0/q4_0 need --lora)').argParser((v) => parseBasePrecision(v, '--base-precision'));
 }

@@ -1,10 +1,9 @@
 import { Command } from '@commander-js/extra-typings';
-import { parseBasePrecision } from '../model/quantize.js';
 import type { OnBad } from '../data/chat.js';
 import { runDpo } from '../run/dpo.js';
 import { dpoReport } from '../run/report.js';
 import { collect, number } from '../util/args.js';
-import { stderrLog } from './common.js';
+import { stderrLog, basePrecisionOption, loraOption } from './common.js';
 import { interruptSignal } from './interrupt.js';
 
 export const command = new Command('dpo')
@@ -18,8 +17,8 @@ export const command = new Command('dpo')
   .option('--lr <x>', 'peak learning rate', number)
   .option('--fresh', 'start over from the SFT model')
   .option('--quiet', 'no progress bars')
-  .option('--lora <spec>', 'train a LoRA adapter instead of every weight: r=8,alpha=16,targets=qkv,proj[,dropout=0.05][,rslora] (targets: qkv, proj, up, down, all-linear or module names; docs/lora.md)')
-  .option('--base-precision <p>', 'hold the frozen base in f32, q8_0 or q4_0 (ggml blocks; q8_0/q4_0 need --lora)', (v) => parseBasePrecision(v, '--base-precision'))
+  .addOption(loraOption())
+  .addOption(basePrecisionOption())
   .action(async (o) => {
     const r = await runDpo(o.run, { ...o, onBad: o.onBad as OnBad, signal: interruptSignal(), log: stderrLog(o.quiet) });
     if (!o.quiet) console.log(dpoReport(r));

@@ -1,9 +1,8 @@
 import { Command, Option } from '@commander-js/extra-typings';
-import { parseBasePrecision } from '../model/quantize.js';
 import { rlReport } from '../run/report.js';
 import { runRl } from '../run/rl.js';
 import { collect, number } from '../util/args.js';
-import { stderrLog } from './common.js';
+import { stderrLog, basePrecisionOption, loraOption } from './common.js';
 import { interruptSignal } from './interrupt.js';
 
 export const command = new Command('rl')
@@ -20,8 +19,8 @@ export const command = new Command('rl')
   .option('--lr <x>', 'peak learning rate', number)
   .option('--fresh', 'start over from the SFT model')
   .option('--quiet', 'no progress bars')
-  .option('--lora <spec>', 'train a LoRA adapter instead of every weight: r=8,alpha=16,targets=qkv,proj[,dropout=0.05][,rslora] (targets: qkv, proj, up, down, all-linear or module names; docs/lora.md)')
-  .option('--base-precision <p>', 'hold the frozen base in f32, q8_0 or q4_0 (ggml blocks; q8_0/q4_0 need --lora)', (v) => parseBasePrecision(v, '--base-precision'))
+  .addOption(loraOption())
+  .addOption(basePrecisionOption())
   .action(async (o) => {
     const r = await runRl(o.run, { ...o, signal: interruptSignal(), log: stderrLog(o.quiet) });
     if (!o.quiet) console.log(rlReport(r));

@@ -1,12 +1,11 @@
 import { Command } from '@commander-js/extra-typings';
-import { parseBasePrecision } from '../model/quantize.js';
 import { completionMessages } from '../data/preferences.js';
 import type { OnBad } from '../data/chat.js';
 import { rmReport } from '../run/report.js';
 import { rmScores, runRm } from '../run/rm.js';
 import { GptforgeError } from '../util/errors.js';
 import { collect, number } from '../util/args.js';
-import { stderrLog } from './common.js';
+import { stderrLog, basePrecisionOption, loraOption } from './common.js';
 import { interruptSignal } from './interrupt.js';
 
 const score = new Command('score')
@@ -32,8 +31,8 @@ export const command = new Command('rm')
   .option('--lr <x>', 'peak learning rate', number)
   .option('--fresh', 'start the reward model over (and re-sample the simulated comparisons)')
   .option('--quiet', 'no progress bars')
-  .option('--lora <spec>', 'train a LoRA adapter instead of every weight: r=8,alpha=16,targets=qkv,proj[,dropout=0.05][,rslora] (targets: qkv, proj, up, down, all-linear or module names; docs/lora.md)')
-  .option('--base-precision <p>', 'hold the frozen base in f32, q8_0 or q4_0 (ggml blocks; q8_0/q4_0 need --lora)', (v) => parseBasePrecision(v, '--base-precision'))
+  .addOption(loraOption())
+  .addOption(basePrecisionOption())
   .enablePositionalOptions()
   .addCommand(score)
   .action(async (o) => {

@@ -1,10 +1,9 @@
 import { Command } from '@commander-js/extra-typings';
-import { parseBasePrecision } from '../model/quantize.js';
 import { runSft } from '../run/sft.js';
 import { sftReport } from '../run/report.js';
 import { GptforgeError } from '../util/errors.js';
 import { collect, number } from '../util/args.js';
-import { stderrLog } from './common.js';
+import { stderrLog, basePrecisionOption, loraOption } from './common.js';
 import { interruptSignal } from './interrupt.js';
 
 export const command = new Command('sft')
@@ -23,8 +22,8 @@ export const command = new Command('sft')
   .option('--eval-every <n>', 'evaluate held-out loss every N steps', number)
   .option('--fresh', 'ignore existing SFT checkpoints and start over from the base model')
   .option('--quiet', 'no progress bars')
-  .option('--lora <spec>', 'train a LoRA adapter instead of every weight: r=8,alpha=16,targets=qkv,proj[,dropout=0.05][,rslora] (targets: qkv, proj, up, down, all-linear or module names; docs/lora.md)')
-  .option('--base-precision <p>', 'hold the frozen base in f32, q8_0 or q4_0 (ggml blocks; q8_0/q4_0 need --lora)', (v) => parseBasePrecision(v, '--base-precision'))
+  .addOption(loraOption())
+  .addOption(basePrecisionOption())
   .action(async (o) => {
     if (o.onBad !== 'error' && o.onBad !== 'skip') throw new GptforgeError(`--on-bad must be "error" or "skip", not "${o.onBad}"`);
     if (o.onlyData && o.data.length === 0) throw new GptforgeError('--only-data needs at least one --data file');
