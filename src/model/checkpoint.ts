@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { atomicReplaceDir, atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import type { AdamWState } from '../engine/optim.js';
@@ -86,6 +86,11 @@ export function saveCheckpoint(stageDir: string, model: GPT, opts: SaveOptions):
     }
   });
   atomicWriteFile(join(stageDir, 'latest.json'), JSON.stringify({ checkpoint: checkpointName(opts.step), step: opts.step }) + '\n');
+  // Checkpoints past this step belong to a run this one replaced (a --fresh start, or a restart
+  // with fewer steps): left in place they would pass for the newest by step number, and the
+  // pruning below would delete the checkpoint just written in their favour.
+  const stepOf = (d: string): number => Number(STEP_RE.exec(basename(d))![1]);
+  for (const stale of listCheckpoints(stageDir).filter((d) => stepOf(d) > opts.step)) rmSync(stale, { recursive: true, force: true });
   const keep = opts.keepLast ?? 3;
   if (keep > 0) {
     const all = listCheckpoints(stageDir);

@@ -1,0 +1,29 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { GPT } from '../../src/model/gpt.js';
+import { makeConfig } from '../../src/model/config.js';
+import { latestCheckpoint, listCheckpoints, saveCheckpoint } from '../../src/model/checkpoint.js';
+
+const tiny = (): GPT => new GPT(makeConfig({ vocabSize: 32, blockSize: 8, nLayer: 1, nHead: 1, nEmbd: 8 }), { seed: 1 });
+
+test('keepLast prunes the oldest step-* checkpoints and keeps the one just written', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-ck-'));
+  const m = tiny();
+  for (const step of [10, 20, 30, 40]) saveCheckpoint(dir, m, { stage: 'sft', step, keepLast: 2 });
+  assert.deepEqual(listCheckpoints(dir).map((d) => basename(d)), ['step-0000030', 'step-0000040']);
+  assert.equal(basename(latestCheckpoint(dir)!), 'step-0000040');
+});
+
+test('a fresh start (lower step) replaces the old run: its later checkpoints go, the new one stays and is the latest', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-ck-'));
+  const m = tiny();
+  for (const step of [75, 150]) saveCheckpoint(dir, m, { stage: 'sft', step });
+  // the newcomer's case: `sft --fresh --max-steps 3` on a run with step 150 used to delete its own step 3
+  const written = saveCheckpoint(dir, m, { stage: 'sft', step: 3 });
+  assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('step-')), ['step-0000003']);
+  assert.equal(latestCheckpoint(dir), written);
+  assert.deepEqual(listCheckpoints(dir), [written]);
+});
