@@ -18,7 +18,13 @@ import { number } from '../util/args.js';
 function ragTurn(engine: ChatEngine, retriever: Retriever, conv: Conversation, opts: RagAnswerOptions): ChatReply {
   const a = answerWithRetrieval(engine, retriever, conv, { ...opts, onText: (d) => process.stdout.write(d) });
   process.stdout.write('\n');
-  if (a.passages.length === 0) console.error('(no passages retrieved: the model answered without any)');
+  if (a.passages.length === 0) {
+    console.error(
+      a.retrieved === 0
+        ? '(no passages retrieved: the model answered without any)'
+        : `(${a.retrieved} passage${a.retrieved > 1 ? 's' : ''} retrieved, none fit the ${engine.model.config.blockSize}-token context beside the question and the reply: the model answered without any; try a smaller --max-tokens, smaller chunks (rag index --chunk-size) or a model with a longer context)`,
+    );
+  } else if (a.passages.length < a.retrieved) console.error(`(${a.passages.length} of ${a.retrieved} passages retrieved fit the context)`);
   const lines = formatCitations(a);
   if (lines.length > 0) console.error(`sources:\n  ${lines.join('\n  ')}`);
   else if (a.passages.length > 0) console.error(`(no citation; passages shown: ${a.passages.map((p, i) => `[${i + 1}] ${p.path}${p.line !== undefined ? `:${p.line}` : ''}`).join(', ')})`);

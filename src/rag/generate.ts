@@ -41,6 +41,8 @@ export interface RagAnswer {
   text: string;
   /** The passages the prompt showed, in their numbered order ([1] first); fewer than k when the context was short. */
   passages: RetrievedChunk[];
+  /** How many passages retrieval returned (≥ passages.length: the rest did not fit the context). */
+  retrieved: number;
   /** Cited passages, in order of first citation. */
   citations: Citation[];
   /** Numbers the answer cited that name no passage (a hallucinated citation). */
@@ -113,6 +115,7 @@ export function answerWithRetrieval(engine: ChatEngine, retriever: Retriever, co
     reply,
     text: reply.text,
     passages: shown.map((s) => s.chunk),
+    retrieved: hits.length,
     citations: cited.map(({ n, item }) => ({ n, source: item.passage.source, chunk: item.chunk })),
     unresolved,
     prompt: content,
