@@ -46,3 +46,12 @@ export function loraOption() {
 export function basePrecisionOption() {
   return new Option('--base-precision <p>', 'hold the frozen base in f32, q8_0 or q4_0 (ggml blocks; q8_0/q4_0 need --lora)').argParser((v) => parseBasePrecision(v, '--base-precision'));
 }
+
+/**
+ * A stage's closing report on stdout. `--quiet` drops the charts, not the result: the summary
+ * lines ("sft: done at step 3 …; checkpoint …") always print, so a script still learns where
+ * the checkpoint went.
+ */
+export function printReport(report: string, quiet: boolean | undefined): void {
+  console.log(quiet ? report.split('\n').filter((l) => /^[a-z][a-z-]*: /.test(l)).join('\n') : report);
+}
