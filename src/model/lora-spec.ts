@@ -20,6 +20,8 @@ const KEYS = ['r', 'alpha', 'dropout', 'targets', 'rslora', 'seed'] as const;
  * @throws GptforgeError naming the bad field (`lora.<key>`), listing valid keys or the modules that exist.
  */
 export function parseLoraSpec(spec: string, modules: readonly LinearModule[], field = 'lora'): LoraConfig {
+  // an empty spec is most likely a shell variable left unset: say so rather than train PEFT's defaults silently
+  if (spec.trim() === '') throw new GptforgeError('empty LoRA spec; give at least one field, e.g. r=8,alpha=16,targets=qkv,proj (fields: r, alpha, dropout, targets, rslora; docs/lora.md)', { field });
   const cfg: LoraConfig = { ...DEFAULT_LORA, targets: [...DEFAULT_LORA.targets] };
   const targets: LinearModule[] = [];
   let inTargets = false;

@@ -8,7 +8,9 @@ const SWIGLU: LinearModule[] = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c
 
 test('the --lora spec: key=value fields, targets taking the bare names after it, flags, defaults', () => {
   assert.deepEqual(parseLoraSpec('r=8,alpha=16,targets=qkv,proj,dropout=0.05,rslora', GELU), { r: 8, alpha: 16, dropout: 0.05, targets: ['attn.c_attn', 'attn.c_proj'], rslora: true });
-  assert.deepEqual(parseLoraSpec('', GELU), { r: 8, alpha: 8, dropout: 0, targets: ['attn.c_attn'], rslora: false });
+  // PEFT's defaults fill what a spec leaves out; an empty spec (an unset shell variable) is refused
+  assert.deepEqual(parseLoraSpec('r=8', GELU), { r: 8, alpha: 8, dropout: 0, targets: ['attn.c_attn'], rslora: false });
+  assert.throws(() => parseLoraSpec(' ', GELU), /empty LoRA spec/);
   assert.deepEqual(parseLoraSpec('targets=all-linear', GELU).targets, GELU);
   assert.deepEqual(parseLoraSpec('targets=up,down', SWIGLU).targets, ['mlp.c_fc', 'mlp.c_fc2', 'mlp.c_proj']);
   // PEFT's suffix names: c_proj is both attention's and the MLP's output projection
