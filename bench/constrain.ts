@@ -135,7 +135,24 @@ function timeVocab(name: string, tok: Tokenizer, cases: BenchCase[]): Timing {
   }
   const us = (x: number): string => `${(x * 1000).toFixed(1)} µs`;
   emit(
-    { figure: 'constrain', vocab: name, vocab_size: tok.vocabSize, schemas: t.compileCpu.length, tokens: t.maskCpu.length, mask_mean_us: mean(t.maskCpu) * 1000, mask_p50_us: pct(t.maskCpu, 0.5) * 1000, mask_p99_us: pct(t.maskCpu, 0.99) * 1000, mask_wall_mean_us: mean(t.maskWall) * 1000, mask_wall_p99_us: pct(t.maskWall, 0.99) * 1000, warm_mean_us: mean(t.warmCpu) * 1000, warm_p99_us: pct(t.warmCpu, 0.99) * 1000, compile_p50_ms: pct(t.compileCpu, 0.5), compile_p90_ms: pct(t.compileCpu, 0.9), compile_wall_p50_ms: pct(t.compileWall, 0.5), cache_hit_rate: t.cacheHits / Math.max(1, t.maskCpu.length) },
+    {
+      figure: 'constrain',
+      vocab: name,
+      vocab_size: tok.vocabSize,
+      schemas: t.compileCpu.length,
+      tokens: t.maskCpu.length,
+      mask_mean_us: mean(t.maskCpu) * 1000,
+      mask_p50_us: pct(t.maskCpu, 0.5) * 1000,
+      mask_p99_us: pct(t.maskCpu, 0.99) * 1000,
+      mask_wall_mean_us: mean(t.maskWall) * 1000,
+      mask_wall_p99_us: pct(t.maskWall, 0.99) * 1000,
+      warm_mean_us: mean(t.warmCpu) * 1000,
+      warm_p99_us: pct(t.warmCpu, 0.99) * 1000,
+      compile_p50_ms: pct(t.compileCpu, 0.5),
+      compile_p90_ms: pct(t.compileCpu, 0.9),
+      compile_wall_p50_ms: pct(t.compileWall, 0.5),
+      cache_hit_rate: t.cacheHits / Math.max(1, t.maskCpu.length),
+    },
     [
       `${name} (V=${tok.vocabSize}, trie ${trie.size} nodes): ${t.compileCpu.length} schemas, ${t.maskCpu.length} tokens${t.failed ? `, ${t.failed} instances refused` : ''}`,
       `  mask per token (CPU):  mean ${us(mean(t.maskCpu))}  p50 ${us(pct(t.maskCpu, 0.5))}  p99 ${us(pct(t.maskCpu, 0.99))}  max ${us(pct(t.maskCpu, 1))} (${t.worst.file})   [targets: mean ≤ 50 µs, p99 ≤ 500 µs]`,
@@ -180,7 +197,10 @@ async function main(): Promise<void> {
       // the first nXg of the same schemas (XGrammar's compile is much slower)
       const sub = cases.slice(0, nXg);
       emit({ figure: 'note', text: 'xgrammar subset' }, `XGrammar on the first ${sub.length} of those schemas (any_whitespace=true); ours on the same subset:`);
-      for (const [name, tok] of [['ours-4k', ours4kTok()], ['cl100k', cl100k]] as const) {
+      for (const [name, tok] of [
+        ['ours-4k', ours4kTok()],
+        ['cl100k', cl100k],
+      ] as const) {
         timeVocab(`${name} (subset)`, tok, sub);
         await timeXGrammar(xg, name, tok, sub);
       }
@@ -225,7 +245,7 @@ function byteLevelVocab(tok: Tokenizer): string[] {
   for (let b = 174; b <= 255; b++) bs.push(b);
   const cs = bs.slice();
   let n = 0;
-  for (let b = 0; b < 256; b++) if (!bs.includes(b)) (bs.push(b), cs.push(256 + n++));
+  for (let b = 0; b < 256; b++) if (!bs.includes(b)) bs.push(b), cs.push(256 + n++);
   const map: string[] = [];
   bs.forEach((b, i) => (map[b] = String.fromCodePoint(cs[i])));
   const specials = new Map([...tok.specialTokens].map(([name, id]) => [id, name]));

@@ -138,10 +138,7 @@ async function main(): Promise<void> {
       }
     }
     if (Number.isFinite(bestTorch)) {
-      emit(
-        { figure: 'gpt_step_ratio', config: c.name, ours_ms: bestOurs, torch_ms: bestTorch, speedup: bestTorch / bestOurs },
-        `gpt step ${c.name}: tokens/s ours/pytorch (best thread count each) = ${(bestTorch / bestOurs).toFixed(2)}×  (target ≥ 1.5×)`,
-      );
+      emit({ figure: 'gpt_step_ratio', config: c.name, ours_ms: bestOurs, torch_ms: bestTorch, speedup: bestTorch / bestOurs }, `gpt step ${c.name}: tokens/s ours/pytorch (best thread count each) = ${(bestTorch / bestOurs).toFixed(2)}×  (target ≥ 1.5×)`);
     }
   }
   // Memory: RSS over 200 steps of the CPU config must not grow.

@@ -107,7 +107,10 @@ function child(mode: string): void {
     stepMs.push(performance.now() - t0);
   }
   const out: ChildResult = {
-    mode, trainable, total, baseMiB,
+    mode,
+    trainable,
+    total,
+    baseMiB,
     stepPeakMiB: reset ? (statusKb('VmHWM') ?? 0) / 1024 : null,
     lifetimePeakMiB: Math.max(buildPeakMiB, (statusKb('VmHWM') ?? 0) / 1024, reset ? 0 : process.resourceUsage().maxRSS / 1024),
     stepMs,
@@ -134,7 +137,13 @@ function time(fn: () => void, reps: number, inner: number): number {
   return best * 1000;
 }
 
-interface DecodeRow { M: number; regime: string; sgemmUs: number; q8Us: number; q4Us: number }
+interface DecodeRow {
+  M: number;
+  regime: string;
+  sgemmUs: number;
+  q8Us: number;
+  q4Us: number;
+}
 
 /**
  * y = x·W at M rows: sgemm on W [K, N] fp32 (the model's layout) vs qmatmul on the same
@@ -163,15 +172,35 @@ function decodeBench(reps: number): DecodeRow[] {
     for (const M of [1, 2, 4, 8]) {
       const xs = set.map((m) => Float32Array.from({ length: M * m.K }, () => rng.normal()));
       const ys = set.map((m) => new Float32Array(M * m.N));
-      const run = (f: (i: number) => void) => () => { for (let i = 0; i < set.length; i++) f(i); };
+      const run = (f: (i: number) => void) => () => {
+        for (let i = 0; i < set.length; i++) f(i);
+      };
       // interleave the three so drift in the machine's load hits all of them alike
       const s: number[] = [];
       const a: number[] = [];
       const b: number[] = [];
       for (let r = 0; r < reps; r++) {
-        s.push(time(run((i) => k.matmul(xs[i], set[i].w, ys[i], M, set[i].K, set[i].N, false, false, false)), 1, inner));
-        a.push(time(run((i) => k.qmatmul(xs[i], set[i].q.q8_0, ys[i], M, set[i].K, set[i].N, 'q8_0', false)), 1, inner));
-        b.push(time(run((i) => k.qmatmul(xs[i], set[i].q.q4_0, ys[i], M, set[i].K, set[i].N, 'q4_0', false)), 1, inner));
+        s.push(
+          time(
+            run((i) => k.matmul(xs[i], set[i].w, ys[i], M, set[i].K, set[i].N, false, false, false)),
+            1,
+            inner,
+          ),
+        );
+        a.push(
+          time(
+            run((i) => k.qmatmul(xs[i], set[i].q.q8_0, ys[i], M, set[i].K, set[i].N, 'q8_0', false)),
+            1,
+            inner,
+          ),
+        );
+        b.push(
+          time(
+            run((i) => k.qmatmul(xs[i], set[i].q.q4_0, ys[i], M, set[i].K, set[i].N, 'q4_0', false)),
+            1,
+            inner,
+          ),
+        );
       }
       rows.push({ M, regime, sgemmUs: Math.min(...s), q8Us: Math.min(...a), q4Us: Math.min(...b) });
     }
@@ -225,7 +254,9 @@ function main(): void {
   for (const r of results) {
     const step = median(r.stepMs.slice(1).length ? r.stepMs.slice(1) : r.stepMs);
     const fstep = median(full.stepMs.slice(1).length ? full.stepMs.slice(1) : full.stepMs);
-    console.log(`${r.mode.padEnd(10)} ${String(r.trainable).padStart(10)} ${((100 * r.trainable) / r.total).toFixed(2).padStart(7)} ${fmt(r.baseMiB).padStart(9)} ${fmt(r.stepPeakMiB).padStart(14)} ${r.stepPeakMiB !== null && full.stepPeakMiB ? (r.stepPeakMiB / full.stepPeakMiB).toFixed(2).padStart(6) : '   n/a'} ${fmt(r.lifetimePeakMiB).padStart(18)} ${step.toFixed(0).padStart(17)} ${(step / fstep).toFixed(2).padStart(6)}`);
+    console.log(
+      `${r.mode.padEnd(10)} ${String(r.trainable).padStart(10)} ${((100 * r.trainable) / r.total).toFixed(2).padStart(7)} ${fmt(r.baseMiB).padStart(9)} ${fmt(r.stepPeakMiB).padStart(14)} ${r.stepPeakMiB !== null && full.stepPeakMiB ? (r.stepPeakMiB / full.stepPeakMiB).toFixed(2).padStart(6) : '   n/a'} ${fmt(r.lifetimePeakMiB).padStart(18)} ${step.toFixed(0).padStart(17)} ${(step / fstep).toFixed(2).padStart(6)}`,
+    );
   }
   const dec = process.argv.includes('--no-decode') ? [] : decodeBench(reps);
   console.log('\ndecode shapes: y = x·W, time per pass (µs) and throughput vs fp32 sgemm on the same weights');

@@ -122,7 +122,18 @@ async function main(): Promise<void> {
     const results: ModeResult[] = modes.map((m) => evaluateMode(retriever, questions, rel, m));
     log('\n| mode | recall@5 | hit@5 | nDCG@10 | p50 ms | p99 ms |\n|---|---|---|---|---|---|');
     for (const m of results) log(`| ${m.mode} | ${m.recall5.toFixed(3)} | ${m.hit5.toFixed(3)} | ${m.ndcg10.toFixed(3)} | ${m.p50ms.toFixed(2)} | ${m.p99ms.toFixed(2)} |`);
-    log('\nby family (nDCG@10): ' + results.map((m) => `${m.mode}: ` + Object.entries(m.byFamily).map(([f, v]) => `${f} ${v.ndcg10.toFixed(3)}`).join(', ')).join(' · '));
+    log(
+      '\nby family (nDCG@10): ' +
+        results
+          .map(
+            (m) =>
+              `${m.mode}: ` +
+              Object.entries(m.byFamily)
+                .map(([f, v]) => `${f} ${v.ndcg10.toFixed(3)}`)
+                .join(', '),
+          )
+          .join(' · '),
+    );
     out.dictionary = { chunks: r.chunks, indexSeconds: dictSeconds, questions: questions.length, answerable, results };
     store.close();
 
@@ -179,7 +190,12 @@ async function main(): Promise<void> {
         cs.sort((x, y) => x - y);
         lat[mode] = { p50ms: pct(ts, 50), p99ms: pct(ts, 99), cpuP50ms: pct(cs, 50), cpuP99ms: pct(cs, 99) };
       }
-      log(`latency at ${b.chunks.toLocaleString('en-US')} chunks (dim ${dim}, indexed in ${bs.toFixed(1)} s; ${qs.length} queries, top 10): ` + Object.entries(lat).map(([m, v]) => `${m} p50 ${v.p50ms.toFixed(1)} ms, p99 ${v.p99ms.toFixed(1)} ms (CPU ${v.cpuP50ms.toFixed(1)} / ${v.cpuP99ms.toFixed(1)} ms)`).join(' · '));
+      log(
+        `latency at ${b.chunks.toLocaleString('en-US')} chunks (dim ${dim}, indexed in ${bs.toFixed(1)} s; ${qs.length} queries, top 10): ` +
+          Object.entries(lat)
+            .map(([m, v]) => `${m} p50 ${v.p50ms.toFixed(1)} ms, p99 ${v.p99ms.toFixed(1)} ms (CPU ${v.cpuP50ms.toFixed(1)} / ${v.cpuP99ms.toFixed(1)} ms)`)
+            .join(' · '),
+      );
       // approximate (IVF) vs exact on the same vectors: build time, latency, recall@10 against exact.
       // Random vectors (no clusters) are the IVF's worst case; hashed bags of words cluster like text.
       const qv = qs.map((q) => rnd.embed([q])[0]);
@@ -208,7 +224,12 @@ async function main(): Promise<void> {
         ts.sort((x, y) => x - y);
         ivf[`nprobe ${nprobe}/${nlist}`] = { nprobe, p50ms: pct(ts, 50), p99ms: pct(ts, 99), recall10: hit / (10 * qv.length) };
       }
-      log(`IVF (built in ${ivfBuild.toFixed(1)} s, ${nlist} cells; ${args.vectors} vectors): ` + Object.entries(ivf).map(([m, v]) => `${m}: p50 ${v.p50ms.toFixed(1)} ms, p99 ${v.p99ms.toFixed(1)} ms, recall@10 ${v.recall10.toFixed(3)}`).join(' · '));
+      log(
+        `IVF (built in ${ivfBuild.toFixed(1)} s, ${nlist} cells; ${args.vectors} vectors): ` +
+          Object.entries(ivf)
+            .map(([m, v]) => `${m}: p50 ${v.p50ms.toFixed(1)} ms, p99 ${v.p99ms.toFixed(1)} ms, recall@10 ${v.recall10.toFixed(3)}`)
+            .join(' · '),
+      );
       out.latency = { vectors: args.vectors, chunks: b.chunks, dim, queries: qs.length, ...lat, ivf: { buildSeconds: ivfBuild, nlist, ...ivf } };
       s3.close();
     }

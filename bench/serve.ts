@@ -102,7 +102,11 @@ async function main(): Promise<void> {
   const client = new OpenAI({ baseURL: `${addr}/v1`, apiKey: 'bench', maxRetries: 0 });
   await overHttp(client, 1); // warm-up
   console.log(`model: ${config.nLayer} layers × ${config.nEmbd}, vocab ${config.vocabSize}; ${MAX_TOKENS} tokens per request, ${WAVES} requests per stream; GPTFORGE_BACKEND=${process.env.GPTFORGE_BACKEND ?? 'native'}`);
-  console.log(`engine: ${engineSummary()}; load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `engine: ${engineSummary()}; load average before: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   console.log('| streams | HTTP tok/s | in-process tok/s | HTTP / in-process | TTFT p50 ms | TTFT p99 ms |');
   console.log('|---|---|---|---|---|---|');
   const rows: Array<{ c: number; tps: number; ceiling: number }> = [];
@@ -114,7 +118,11 @@ async function main(): Promise<void> {
   }
   const one = rows[0];
   for (const r of rows.slice(1)) console.log(`${r.c} streams / 1 stream: ${(r.tps / one.tps).toFixed(2)}× over HTTP, ${(r.ceiling / one.ceiling).toFixed(2)}× in-process`);
-  console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `load average after: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   child.kill('SIGINT');
   rmSync(dir, { recursive: true, force: true });
 }

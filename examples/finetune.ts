@@ -3,13 +3,13 @@
 import { ChatEngine, loadModel, runSft, type Conversation } from '../src/index.js';
 
 const runDir = process.argv[2] ?? 'runs/tiny';
-const qa = (q: string, a: string): Conversation => ({ messages: [{ role: 'user', content: q }, { role: 'assistant', content: a }] });
-const conversations: Conversation[] = [
-  qa('Who are you?', 'I am Forge, a small assistant.'),
-  qa('What is your name?', 'My name is Forge.'),
-  qa('Who made you?', 'I was trained with gptforge.'),
-  qa('Say hello.', 'Hello from Forge!'),
-];
+const qa = (q: string, a: string): Conversation => ({
+  messages: [
+    { role: 'user', content: q },
+    { role: 'assistant', content: a },
+  ],
+});
+const conversations: Conversation[] = [qa('Who are you?', 'I am Forge, a small assistant.'), qa('What is your name?', 'My name is Forge.'), qa('Who made you?', 'I was trained with gptforge.'), qa('Say hello.', 'Hello from Forge!')];
 
 const controller = new AbortController();
 process.once('SIGINT', () => controller.abort()); // Ctrl-C: finish the step, save, return
@@ -17,7 +17,11 @@ process.once('SIGINT', () => controller.abort()); // Ctrl-C: finish the step, sa
 const result = await runSft(runDir, {
   from: 'sft', // start from the run's SFT model …
   into: 'sft-forge', // … and write <run>/sft-forge (its own checkpoints and metrics.jsonl stage)
-  conversations, onlyData: true, steps: 30, fresh: true, quiet: true,
+  conversations,
+  onlyData: true,
+  steps: 30,
+  fresh: true,
+  quiet: true,
   signal: controller.signal,
   onStep: (r) => console.log(`step ${r.step} loss ${Number(r.loss).toFixed(4)}`),
 });

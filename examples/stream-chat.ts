@@ -12,6 +12,7 @@ process.once('SIGINT', () => controller.abort());
 
 process.stdout.write('assistant> ');
 for await (const e of engine.stream([conversation], [Number(seed)], { tools: defaultTools(), maxTokens: 64, temperature: 0.7 }, [controller.signal])) {
-  if (e.type === 'token') process.stdout.write(e.text); // UTF-8-safe text deltas; stop strings never leak
+  if (e.type === 'token')
+    process.stdout.write(e.text); // UTF-8-safe text deltas; stop strings never leak
   else console.log(`\n[finish: ${e.result.finishReason}, ${e.result.ids.length} tokens]`);
 }

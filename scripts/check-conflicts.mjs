@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 
 let files;
 try {
-  files = execFileSync('git', ['ls-files', '-z'], { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\0').filter(Boolean);
+  files = execFileSync('git', ['ls-files', '-z'], { encoding: 'utf8', maxBuffer: 64 << 20 })
+    .split('\0')
+    .filter(Boolean);
 } catch {
   process.exit(0); // not a git checkout (an npm tarball): nothing to check
 }

@@ -61,8 +61,21 @@ for (const position of ['learned', 'rope']) {
   models.push(entry);
 }
 const chats = [
-  { messages: [{ role: 'user', content: 'What is 12 times 34?' }, { role: 'assistant', content: 'It is 408.' }] },
-  { messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Compute 4821 * 37' }, { role: 'assistant', content: 'Sure.', tool_call: { name: 'calculator', input: '4821 * 37' } }, { role: 'tool', content: '178377' }, { role: 'assistant', content: ' 178377.' }] },
+  {
+    messages: [
+      { role: 'user', content: 'What is 12 times 34?' },
+      { role: 'assistant', content: 'It is 408.' },
+    ],
+  },
+  {
+    messages: [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Compute 4821 * 37' },
+      { role: 'assistant', content: 'Sure.', tool_call: { name: 'calculator', input: '4821 * 37' } },
+      { role: 'tool', content: '178377' },
+      { role: 'assistant', content: ' 178377.' },
+    ],
+  },
 ].map((c) => {
   const lastUser = c.messages.map((m) => m.role).lastIndexOf('user');
   const promptMessages = c.messages.slice(0, lastUser + 1);

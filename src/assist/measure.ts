@@ -37,11 +37,7 @@ export interface ConsistencyRow {
  * baseline (k = 0 in the result). Each k is a fresh run (its samples are the first k of any
  * larger k's: seeds seed … seed + k − 1), so its wall time is its own.
  */
-export function measureConsistency(
-  model: DecodingModel,
-  tok: Tokenizer,
-  o: { task?: SyntheticTask; digits: number; problems: number; ks: readonly number[]; temperature?: number; maxTokens?: number; seed?: number },
-): { greedy: ConsistencyRow; rows: ConsistencyRow[] } {
+export function measureConsistency(model: DecodingModel, tok: Tokenizer, o: { task?: SyntheticTask; digits: number; problems: number; ks: readonly number[]; temperature?: number; maxTokens?: number; seed?: number }): { greedy: ConsistencyRow; rows: ConsistencyRow[] } {
   const task = o.task ?? longAddition;
   const engine = new ChatEngine(model, tok);
   const prompts = task.generate('test', o.problems, o.seed ?? 11, { variant: { minDigits: o.digits, maxDigits: o.digits, mode: 'cot' } }).map((e) => e.prompt);
@@ -152,7 +148,6 @@ export function measureReflection(model: DecodingModel, tok: Tokenizer, o: { pro
     return row;
   });
 }
-
 
 /** Tree of thoughts vs one chain of thought vs k sampled chains at about the same tokens, on held-out solvable games of 24. */
 export interface TotResult {

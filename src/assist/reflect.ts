@@ -73,12 +73,7 @@ export function reflect(engine: ChatEngine, question: string, o: ReflectOptions)
   let answer = initial;
   const out: ReflectRound[] = [];
   for (let r = 0; r < rounds && answer !== undefined; r++) {
-    const feedback =
-      o.source === 'tool'
-        ? feedbackMessage('tool', p.a, p.b, { result: String(evaluateExpression(`${p.a}+${p.b}`)) })
-        : o.source === 'verdict'
-          ? feedbackMessage('verdict', p.a, p.b, { verdict: o.verify!(question, firstAnswer(p.a, p.b, answer)) })
-          : CHECK_REQUEST;
+    const feedback = o.source === 'tool' ? feedbackMessage('tool', p.a, p.b, { result: String(evaluateExpression(`${p.a}+${p.b}`)) }) : o.source === 'verdict' ? feedbackMessage('verdict', p.a, p.b, { verdict: o.verify!(question, firstAnswer(p.a, p.b, answer)) }) : CHECK_REQUEST;
     const conv: Conversation = {
       messages: [...sys, { role: 'user', content: question }, { role: 'assistant', content: firstAnswer(p.a, p.b, answer) }, { role: 'user', content: feedback }],
     };

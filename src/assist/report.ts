@@ -41,14 +41,19 @@ export function techniquesReport(r: TechniquesResults): { markdown: string; svg:
   }
   if (r.reflect) {
     const rounds = r.reflect.rows[0]?.correct.length ?? 1;
-    out.push(`## Reflection: ${r.reflect.digits}-digit additions answered directly, then reviewed (greedy)`, '', `| feedback | first answer | ${Array.from({ length: rounds - 1 }, (_, i) => `after round ${i + 1}`).join(' | ')} | right → wrong | tokens | time |`, `| --- | --- | ${Array.from({ length: rounds - 1 }, () => '---').join(' | ')} | --- | --- | --- |`);
+    out.push(
+      `## Reflection: ${r.reflect.digits}-digit additions answered directly, then reviewed (greedy)`,
+      '',
+      `| feedback | first answer | ${Array.from({ length: rounds - 1 }, (_, i) => `after round ${i + 1}`).join(' | ')} | right → wrong | tokens | time |`,
+      `| --- | --- | ${Array.from({ length: rounds - 1 }, () => '---').join(' | ')} | --- | --- | --- |`,
+    );
     for (const x of r.reflect.rows) out.push(`| ${x.source} | ${x.correct.map((c) => `${pct(c, x.total)} (${c}/${x.total})`).join(' | ')} | ${x.broke} | ${x.tokens} | ${(x.ms / 1000).toFixed(1)} s |`);
     out.push('');
   }
   let svg: string | undefined;
   if (r.sc) {
     const { greedy, rows, digits } = r.sc;
-    out.push(`## Self-consistency: ${digits}-digit additions, step by step, T = 0.7, shared prefill`, '', '| k | majority | logprob-weighted | some sample right (checker\'s pick) | wall time | × greedy time | tokens |', '| --- | --- | --- | --- | --- | --- | --- |');
+    out.push(`## Self-consistency: ${digits}-digit additions, step by step, T = 0.7, shared prefill`, '', "| k | majority | logprob-weighted | some sample right (checker's pick) | wall time | × greedy time | tokens |", '| --- | --- | --- | --- | --- | --- | --- |');
     for (const x of [greedy, ...rows]) out.push(`| ${x.k === 0 ? 'greedy' : x.k} | ${pct(x.majority, x.total)} | ${pct(x.logprob, x.total)} | ${pct(x.oracle, x.total)} | ${(x.ms / 1000).toFixed(1)} s | ${(x.ms / greedy.ms).toFixed(2)} | ${x.tokens} |`);
     out.push('');
     const acc = (f: (x: ConsistencyRow) => number): [number, number][] => rows.map((x) => [Math.log2(x.k), (100 * f(x)) / x.total]);

@@ -129,11 +129,7 @@ export async function trainThinking(dir: string, o: ThinkingTrainOptions = {}): 
     keepLast: 1,
     logEvery: 10,
   };
-  const result = await sft(
-    { model, train: loader, val: new Map(), batchSize: B, seqLen: T, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash(), stage: 'sft' },
-    train,
-    { runDir: dir, stageDir: join(dir, 'sft'), resume: o.resume ?? true, quiet: o.quiet, signal: o.signal },
-  );
+  const result = await sft({ model, train: loader, val: new Map(), batchSize: B, seqLen: T, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash(), stage: 'sft' }, train, { runDir: dir, stageDir: join(dir, 'sft'), resume: o.resume ?? true, quiet: o.quiet, signal: o.signal });
   return { ...result, tok, model };
 }
 
@@ -151,11 +147,7 @@ export interface ThinkingCell {
  * mode (the same problems asked directly and with the trigger). Rows are decoded `batch` at
  * a time (left-padded prompts, ChatEngine.repliesTo).
  */
-export function evalThinking(
-  model: DecodingModel,
-  tok: Tokenizer,
-  o: { digits: readonly number[]; perCell: number; tasks?: readonly SyntheticTask[]; maxTokens?: number; batch?: number; seed?: number; onCell?(c: ThinkingCell): void },
-): ThinkingCell[] {
+export function evalThinking(model: DecodingModel, tok: Tokenizer, o: { digits: readonly number[]; perCell: number; tasks?: readonly SyntheticTask[]; maxTokens?: number; batch?: number; seed?: number; onCell?(c: ThinkingCell): void }): ThinkingCell[] {
   const engine = new ChatEngine(model, tok);
   const out: ThinkingCell[] = [];
   const batch = o.batch ?? 16;

@@ -127,7 +127,10 @@ export function treeOfThoughts(engine: ChatEngine, start: readonly number[], o: 
         children.push({ nums: s.left, steps: [...parent.steps, s], value: 0, judgement: 'impossible' });
       }
     });
-    const values = valueStates(engine, children.map((c) => c.nums));
+    const values = valueStates(
+      engine,
+      children.map((c) => c.nums),
+    );
     tokens += children.length;
     children.forEach((c, i) => {
       c.value = values[i];

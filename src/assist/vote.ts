@@ -24,7 +24,10 @@ export function extractAnswer(text: string): string | undefined {
   const nums = text.match(/[-−]?\d[\d,]*(?:\.\d+)?/g);
   if (nums) return norm(nums[nums.length - 1]);
   const lines = text.trim().split('\n');
-  const last = lines[lines.length - 1].trim().toLowerCase().replace(/[.!]+$/, '');
+  const last = lines[lines.length - 1]
+    .trim()
+    .toLowerCase()
+    .replace(/[.!]+$/, '');
   return last === '' ? undefined : last;
 }
 

@@ -19,7 +19,7 @@ export function pretrainCommand(name: string) {
   return new Command(name)
     .option('-p, --preset <preset>', 'tiny | small | a preset JSON file', 'small')
     .option('-r, --run <dir>', 'run directory (default runs/<preset>)')
-    .option('--mixture <file>', 'mixture config JSON (overrides the preset\'s)')
+    .option('--mixture <file>', "mixture config JSON (overrides the preset's)")
     .option('--max-steps <n>', 'optimizer steps', number)
     .option('--batch-size <n>', 'rows per micro-batch', number)
     .option('--grad-accum <n>', 'micro-batches per step', number)
@@ -53,5 +53,12 @@ export function basePrecisionOption() {
  * the checkpoint went.
  */
 export function printReport(report: string, quiet: boolean | undefined): void {
-  console.log(quiet ? report.split('\n').filter((l) => /^[a-z][a-z-]*: /.test(l)).join('\n') : report);
+  console.log(
+    quiet
+      ? report
+          .split('\n')
+          .filter((l) => /^[a-z][a-z-]*: /.test(l))
+          .join('\n')
+      : report,
+  );
 }

@@ -8,11 +8,11 @@ import { interruptSignal } from './interrupt.js';
 
 export const command = new Command('dpo')
   .summary('DPO: preference pairs → policy, no reward model (the offline alternative to RL)')
-  .description('Direct preference optimisation from the SFT model: each ranking expands to its pairs; the frozen SFT model\'s log-likelihoods are computed once and cached; loss −log σ(β·[(log π − log ref)(chosen) − (log π − log ref)(rejected)]). Checkpoints in <run>/dpo; TRL\'s rewards/* metrics in metrics.jsonl.')
+  .description("Direct preference optimisation from the SFT model: each ranking expands to its pairs; the frozen SFT model's log-likelihoods are computed once and cached; loss −log σ(β·[(log π − log ref)(chosen) − (log π − log ref)(rejected)]). Checkpoints in <run>/dpo; TRL's rewards/* metrics in metrics.jsonl.")
   .option('-r, --run <dir>', 'run directory with an SFT model', 'runs/small')
   .option('--pairs <file>', 'rankings/pairs JSONL (repeatable); default: the simulated comparisons in <run>/comparisons (run "gptforge rm" first)', collect, [])
   .option('--on-bad <mode>', 'a bad line: error or skip', 'error')
-  .option('--beta <x>', 'β: how far the policy may move from the SFT model (default: the preset\'s)', number)
+  .option('--beta <x>', "β: how far the policy may move from the SFT model (default: the preset's)", number)
   .option('--max-steps <n>', 'optimizer steps', number)
   .option('--lr <x>', 'peak learning rate', number)
   .option('--fresh', 'start over from the SFT model')

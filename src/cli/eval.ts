@@ -4,13 +4,15 @@ import { number } from '../util/args.js';
 
 export const command = new Command('eval')
   .summary('score base, SFT and later models on held-out task families; compare them (table in the run)')
-  .description('Scores each synthetic task family\'s held-out split with its checker: the base model few-shot prompted with a fake conversation, the SFT model with and without the calculator, and every later stage present (PPO, GRPO, REINFORCE, DPO). With a reward model, also compares base, SFT, SFT best-of-N and the RLHF models on held-out prompts: mean RM reward, win rate against SFT judged by the simulated labelers\' rubric, sampled accuracy, and diversity (distinct-n, self-BLEU, entropy, list items). Writes eval.md, eval.json and eval-chart.svg into the run directory.')
+  .description(
+    "Scores each synthetic task family's held-out split with its checker: the base model few-shot prompted with a fake conversation, the SFT model with and without the calculator, and every later stage present (PPO, GRPO, REINFORCE, DPO). With a reward model, also compares base, SFT, SFT best-of-N and the RLHF models on held-out prompts: mean RM reward, win rate against SFT judged by the simulated labelers' rubric, sampled accuracy, and diversity (distinct-n, self-BLEU, entropy, list items). Writes eval.md, eval.json and eval-chart.svg into the run directory.",
+  )
   .option('-r, --run <dir>', 'run directory', 'runs/small')
-  .option('--per-task <n>', 'different held-out prompts per task family, at most (default: the preset\'s, else 50)', number)
-  .option('--few-shot <n>', 'solved examples in the base model\'s prompt (default 3)', number)
+  .option('--per-task <n>', "different held-out prompts per task family, at most (default: the preset's, else 50)", number)
+  .option('--few-shot <n>', "solved examples in the base model's prompt (default 3)", number)
   .option('--tasks <names>', 'comma-separated task families (default: all)')
   .option('--no-compare', 'skip the base/SFT/RLHF comparison (RM reward, win rates, diversity)')
-  .option('--compare-prompts <n>', 'held-out prompts in the comparison (default: the preset\'s, else 48)', number)
+  .option('--compare-prompts <n>', "held-out prompts in the comparison (default: the preset's, else 48)", number)
   .option('--quiet', 'no progress bar')
   .action((o) => {
     const { markdown } = runEval(o.run, { ...o, tasks: o.tasks?.split(',').map((s) => s.trim()), noCompare: !o.compare });

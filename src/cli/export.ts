@@ -6,8 +6,10 @@ import { exportLlmc, exportTrl } from '../run/export.js';
 import { GptforgeError } from '../util/errors.js';
 
 export const command = new Command('export')
-  .summary('export a model (hf, gguf) or the run\'s training data (trl, llmc) for other tools')
-  .description('hf: a transformers directory (GPT-2 for learned positions, GPT-NeoX for rotary; tokenizer.json, tokenizer_config.json with our chat template, generation_config.json). gguf: a llama.cpp model (F32, F16 or Q8_0; the tokenizer must use a pre-split pattern llama.cpp implements). trl: sft/{train,test}.jsonl (messages), dpo/{train,test}.jsonl (prompt, chosen, rejected) and grpo/{train,test}.jsonl (prompt) from the run\'s SFT mixture and comparisons; each folder loads with datasets.load_dataset(folder). llmc: the run\'s pretraining shards as llm.c .bin files. See docs/interop.md and docs/scale.md.')
+  .summary("export a model (hf, gguf) or the run's training data (trl, llmc) for other tools")
+  .description(
+    "hf: a transformers directory (GPT-2 for learned positions, GPT-NeoX for rotary; tokenizer.json, tokenizer_config.json with our chat template, generation_config.json). gguf: a llama.cpp model (F32, F16 or Q8_0; the tokenizer must use a pre-split pattern llama.cpp implements). trl: sft/{train,test}.jsonl (messages), dpo/{train,test}.jsonl (prompt, chosen, rejected) and grpo/{train,test}.jsonl (prompt) from the run's SFT mixture and comparisons; each folder loads with datasets.load_dataset(folder). llmc: the run's pretraining shards as llm.c .bin files. See docs/interop.md and docs/scale.md.",
+  )
   .option('--format <format>', 'hf (transformers directory) | gguf (llama.cpp file) | trl (SFT and DPO datasets) | llmc (llm.c token shards)')
   .option('-r, --run <dir>', 'run directory, stage directory or checkpoint', 'runs/small')
   .option('--stage <stage>', 'stage to export (base, sft, rl, dpo …; default: the newest of rl, sft, base)')

@@ -4,7 +4,9 @@ import { GptforgeError } from '../util/errors.js';
 
 export const command = new Command('import')
   .summary('import a Hugging Face GPT-2 / GPT-NeoX directory as a gptforge checkpoint')
-  .description('Reads a transformers directory (config.json, model.safetensors or its shards, tokenizer.json): GPT-2, or GPT-NeoX with rotary_pct 1.0, use_parallel_residual false and the tanh GELU. Config values that change the maths in ways gptforge does not implement are refused by name. The result is a checkpoint that sample, chat, eval and the training stages read (e.g. import to runs/x/base, then "gptforge sft --run runs/x").')
+  .description(
+    'Reads a transformers directory (config.json, model.safetensors or its shards, tokenizer.json): GPT-2, or GPT-NeoX with rotary_pct 1.0, use_parallel_residual false and the tanh GELU. Config values that change the maths in ways gptforge does not implement are refused by name. The result is a checkpoint that sample, chat, eval and the training stages read (e.g. import to runs/x/base, then "gptforge sft --run runs/x").',
+  )
   .argument('[hf-dir]', 'the Hugging Face directory')
   .option('-o, --out <dir>', 'stage directory to write (e.g. runs/x/base); the checkpoint goes in step-0000000')
   .option('--stage <name>', 'stage name recorded in the checkpoint (default: the one the export recorded, else "import")')

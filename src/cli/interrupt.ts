@@ -28,7 +28,11 @@ export function interruptSignal(): AbortSignal {
 
 /** Default ends for SIGINT/SIGTERM/SIGHUP that run the 'exit' hooks (see the module comment). */
 export function exitOnSignals(): void {
-  for (const [sig, n] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) {
+  for (const [sig, n] of [
+    ['SIGINT', 2],
+    ['SIGTERM', 15],
+    ['SIGHUP', 1],
+  ] as const) {
     process.on(sig, () => {
       if (process.listenerCount(sig) > 1) return;
       process.exit(128 + n);

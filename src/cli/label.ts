@@ -31,7 +31,9 @@ function attachStdin(keys: KeyQueue): () => void {
 /** `gptforge label`: the terminal face of src/run/label.ts (parse → call → print). */
 export const command = new Command('label')
   .summary('rank model completions at the terminal (rankings for the reward model and DPO)')
-  .description(`Sample K completions per prompt from the model (calculator included) and rank them best to worst by pressing their numbers; the last one is implied. Each finished ranking is appended to --out at once; rerun to resume (ranked and skipped prompts are not asked again; skips are kept in <out>.skipped.jsonl). On a pipe, each input line answers one prompt (e.g. "312", "3=12", "s", "q").\n${LABEL_HELP}`)
+  .description(
+    `Sample K completions per prompt from the model (calculator included) and rank them best to worst by pressing their numbers; the last one is implied. Each finished ranking is appended to --out at once; rerun to resume (ranked and skipped prompts are not asked again; skips are kept in <out>.skipped.jsonl). On a pipe, each input line answers one prompt (e.g. "312", "3=12", "s", "q").\n${LABEL_HELP}`,
+  )
   .option('-r, --run <dir>', 'run directory (its newest chat model), a stage directory or a checkpoint', 'runs/small')
   .option('--prompts <file>', 'JSONL of {"prompt": "…"} lines (optionally "task": family) to rank completions for')
   .option('-k, --completions <n>', 'completions to sample and rank per prompt (2–9)', number, 4)

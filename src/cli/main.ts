@@ -37,7 +37,9 @@ Environment: GPTFORGE_BACKEND=native|reference, GPTFORGE_ISA=avx512|avx2|scalar|
 
 /** Commander's own errors (unknown option, missing value) as one line "gptforge: error: …", and no process.exit inside it. */
 function configure(c: CommandUnknownOpts): void {
-  c.exitOverride().configureOutput({ outputError: (s, write) => write(`gptforge: ${s}`) }).showSuggestionAfterError();
+  c.exitOverride()
+    .configureOutput({ outputError: (s, write) => write(`gptforge: ${s}`) })
+    .showSuggestionAfterError();
   for (const sub of c.commands) configure(sub);
 }
 

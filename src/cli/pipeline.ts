@@ -4,7 +4,9 @@ import { interruptSignal } from './interrupt.js';
 
 export const command = pretrainCommand('pipeline')
   .summary('run every stage from one preset (the main command: npm start)')
-  .description('Runs the whole recipe on the embedded corpora: data mixture → tokenizer → pretraining (samples from the base model) → supervised fine-tuning on the synthetic task families → comparisons ranked by simulated labelers → reward model → PPO against it → evaluation of base vs SFT vs RLHF (task accuracy, reward, win rate, diversity) → a short scripted chat. Prints an estimate at its start and each stage\'s measured time. Re-running resumes where it stopped.')
+  .description(
+    "Runs the whole recipe on the embedded corpora: data mixture → tokenizer → pretraining (samples from the base model) → supervised fine-tuning on the synthetic task families → comparisons ranked by simulated labelers → reward model → PPO against it → evaluation of base vs SFT vs RLHF (task accuracy, reward, win rate, diversity) → a short scripted chat. Prints an estimate at its start and each stage's measured time. Re-running resumes where it stopped.",
+  )
   .action(async (o) => {
     const { runDir, preset, file } = presetFromFlags(o);
     const r = await runPipeline(runDir, preset, {

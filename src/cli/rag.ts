@@ -67,7 +67,7 @@ const trainEmbedder = new Command('train-embedder')
   .option('--model <ckpt>', 'the checkpoint to start from (a run, stage or checkpoint dir)')
   .option('--out <dir>', 'run directory for the embedder (checkpoints in <out>/embed, metrics.jsonl)')
   .option('--steps <n>', 'optimizer steps', number, 400)
-  .option('--batch-size <n>', '(question, passage) pairs per batch: each pair\'s in-batch negatives', number, 32)
+  .option('--batch-size <n>', "(question, passage) pairs per batch: each pair's in-batch negatives", number, 32)
   .option('--lr <x>', 'peak learning rate (cosine to lr/10)', number, 0.001)
   .option('--pairs <n>', 'pairs drawn from the train-split words', number, 8000)
   .option('--temperature <x>', 'InfoNCE softmax temperature', number, 0.05)
@@ -80,15 +80,18 @@ const trainEmbedder = new Command('train-embedder')
 
 export const command = new Command('rag')
   .summary('retrieval: index documents into an SQLite store (BM25 + embeddings), query it')
-  .description('Retrieval: chunk, embed and store documents; fetch passages for a question. Re-running index is incremental: unchanged files are skipped, changed files\' chunks replaced. See docs/rag.md.')
-  .addHelpText('after', `
+  .description("Retrieval: chunk, embed and store documents; fetch passages for a question. Re-running index is incremental: unchanged files are skipped, changed files' chunks replaced. See docs/rag.md.")
+  .addHelpText(
+    'after',
+    `
 Examples:
   gptforge rag index --input docs/ --db kb.db [--model runs/small] [--source notes]
   gptforge rag index --builtin wordnet-glosses --db kb.db
   gptforge rag query --db kb.db "what does ephemeral mean?" [--mode bm25|vector|hybrid] [-k 5]
   gptforge rag info  --db kb.db
   gptforge rag train-embedder --model runs/small --out runs/small-embed
-  gptforge chat --run runs/rag --rag kb.db --max-tokens 48   (answers from the passages, citing [1])`)
+  gptforge chat --run runs/rag --rag kb.db --max-tokens 48   (answers from the passages, citing [1])`,
+  )
   .addCommand(index)
   .addCommand(query)
   .addCommand(info)

@@ -7,9 +7,11 @@ import { interruptSignal } from './interrupt.js';
 
 export const command = new Command('rl')
   .summary('reinforcement learning against the reward model (PPO, GRPO, REINFORCE)')
-  .description('Trains the SFT model against the reward model: sample replies (tools work), score them with the RM at <|reward|>, reinforce the sampled tokens, with a KL leash to the frozen SFT model. PPO (value head on the policy trunk, GAE, clipped ratio and value loss), GRPO (group-relative advantages, KL in the loss) or the talk\'s plain REINFORCE. Checkpoints in <run>/rl (PPO), <run>/rl-grpo, <run>/rl-reinforce; TRL\'s metric names in metrics.jsonl.')
+  .description(
+    "Trains the SFT model against the reward model: sample replies (tools work), score them with the RM at <|reward|>, reinforce the sampled tokens, with a KL leash to the frozen SFT model. PPO (value head on the policy trunk, GAE, clipped ratio and value loss), GRPO (group-relative advantages, KL in the loss) or the talk's plain REINFORCE. Checkpoints in <run>/rl (PPO), <run>/rl-grpo, <run>/rl-reinforce; TRL's metric names in metrics.jsonl.",
+  )
   .option('-r, --run <dir>', 'run directory with SFT (sft/) and reward (rm/) models', 'runs/small')
-  .addOption(new Option('--algo <algo>', 'the algorithm (default: the preset\'s, ppo)').choices(['ppo', 'grpo', 'reinforce'] as const))
+  .addOption(new Option('--algo <algo>', "the algorithm (default: the preset's, ppo)").choices(['ppo', 'grpo', 'reinforce'] as const))
   .option('--prompts <file>', 'your prompts JSONL ({"prompt": "…", "task"?: family}), added to the task families\' prompts (repeatable)', collect, [])
   .option('--only-prompts', 'use the --prompts files alone')
   .option('--checker-bonus <x>', 'add this to the RM score when the task checker accepts the reply', number)

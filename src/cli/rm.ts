@@ -9,8 +9,8 @@ import { stderrLog, basePrecisionOption, loraOption, printReport } from './commo
 import { interruptSignal } from './interrupt.js';
 
 const score = new Command('score')
-  .summary('score replies with the run\'s reward model')
-  .description('Scores replies with the run\'s reward model (higher is better).')
+  .summary("score replies with the run's reward model")
+  .description("Scores replies with the run's reward model (higher is better).")
   .option('-r, --run <dir>', 'run directory with a reward model (rm/) or an rm checkpoint', 'runs/small')
   .option('-p, --prompt <text>', 'the user prompt')
   .option('-c, --completion <text>', 'a reply to score (repeatable: scores each)', collect, [])
@@ -22,11 +22,13 @@ const score = new Command('score')
 
 export const command = new Command('rm')
   .summary('reward model: simulated (or your) rankings → a model that scores replies; rm score')
-  .description('Trains the reward model: the SFT model with a scalar head read at <|reward|>, loss −log σ(r_better − r_worse) over the pairs of each ranking that have a preference (tied replies make no pair). Rankings come from your files ({"prompt", "completions": [best … worst], "tiers"?: [0, 1, 1, 2] (equal tiers are ties)} or {"prompt", "chosen", "rejected"}) or, by default, from simulated labelers ranking K samples of the SFT model per prompt (cached in <run>/comparisons). Checkpoints in <run>/rm; held-out pairwise accuracy in metrics.jsonl and rm-eval.json.')
+  .description(
+    'Trains the reward model: the SFT model with a scalar head read at <|reward|>, loss −log σ(r_better − r_worse) over the pairs of each ranking that have a preference (tied replies make no pair). Rankings come from your files ({"prompt", "completions": [best … worst], "tiers"?: [0, 1, 1, 2] (equal tiers are ties)} or {"prompt", "chosen", "rejected"}) or, by default, from simulated labelers ranking K samples of the SFT model per prompt (cached in <run>/comparisons). Checkpoints in <run>/rm; held-out pairwise accuracy in metrics.jsonl and rm-eval.json.',
+  )
   .option('-r, --run <dir>', 'run directory with an SFT model', 'runs/small')
-  .option('--rankings <file>', 'your rankings/pairs JSONL (repeatable); default: simulated labelers on the SFT model\'s samples', collect, [])
+  .option('--rankings <file>', "your rankings/pairs JSONL (repeatable); default: simulated labelers on the SFT model's samples", collect, [])
   .option('--on-bad <mode>', 'a bad ranking line: error or skip', 'error')
-  .option('--noise <x>', 'simulated labelers\' error rate per adjacent comparison (default: the preset\'s)', number)
+  .option('--noise <x>', "simulated labelers' error rate per adjacent comparison (default: the preset's)", number)
   .option('--max-steps <n>', 'optimizer steps', number)
   .option('--lr <x>', 'peak learning rate', number)
   .option('--fresh', 'start the reward model over (and re-sample the simulated comparisons)')

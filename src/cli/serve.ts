@@ -4,7 +4,7 @@ import { GptforgeError } from '../util/errors.js';
 import { collect, number } from '../util/args.js';
 
 export const command = new Command('serve')
-  .summary('serve a run\'s models over an OpenAI-compatible HTTP API')
+  .summary("serve a run's models over an OpenAI-compatible HTTP API")
   .description('OpenAI-compatible server and the web UI (at /: chat, training dashboard, rank, compare; docs/web.md): /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /v1/rewards, /tokenize, /detokenize, /health, /metrics. See docs/server.md.')
   .option('-r, --run <dir>', 'run directory: its stages base, sft, rl, dpo are the models (rm scores at /v1/rewards)', 'runs/small')
   .option('--host <host>', 'address to bind (loopback unless you say otherwise)', '127.0.0.1')

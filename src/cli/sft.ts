@@ -8,12 +8,14 @@ import { interruptSignal } from './interrupt.js';
 
 export const command = new Command('sft')
   .summary('supervised fine-tuning: base model → assistant (synthetic tasks and your conversations)')
-  .description('Fine-tunes the run\'s base model on conversations: the synthetic task families (definitions, kinds, synonyms, antonyms, arithmetic with a calculator, rhymes, syllables, chat) and/or your own {"messages": [...]} JSONL files. Loss on the assistant\'s tokens only. Checkpoints in <run>/sft (resumes automatically; Ctrl-C saves), held-out loss per task in metrics.jsonl and sft-loss.svg.')
+  .description(
+    'Fine-tunes the run\'s base model on conversations: the synthetic task families (definitions, kinds, synonyms, antonyms, arithmetic with a calculator, rhymes, syllables, chat) and/or your own {"messages": [...]} JSONL files. Loss on the assistant\'s tokens only. Checkpoints in <run>/sft (resumes automatically; Ctrl-C saves), held-out loss per task in metrics.jsonl and sft-loss.svg.',
+  )
   .option('-r, --run <dir>', 'run directory with a base model (runs/<name>/base)', 'runs/small')
   .option('-p, --preset <preset>', 'preset whose "sft" section to use (default: the run\'s preset.json, else small)')
   .option('--mixture <file>', 'SFT mixture JSON ({"sources": [{"task"|"path", "weight"}], "examples"}) overriding the preset\'s')
   .option('--data <file>', 'your own conversations JSONL, added to the mixture (repeatable; weight with --data-weight)', collect, [])
-  .option('--data-weight <x>', 'mixture weight of each --data file, beside the preset\'s task weights (they sum to 7.6 in tiny, 8.6 in small: weight 8.6 makes your data half of the small mixture)', number, 1)
+  .option('--data-weight <x>', "mixture weight of each --data file, beside the preset's task weights (they sum to 7.6 in tiny, 8.6 in small: weight 8.6 makes your data half of the small mixture)", number, 1)
   .option('--only-data', 'train on the --data files alone, no synthetic tasks')
   .option('--on-bad <mode>', 'a bad conversation line: error or skip (counted, reported)', 'error')
   .option('--max-steps <n>', 'optimizer steps', number)

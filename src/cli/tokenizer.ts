@@ -67,11 +67,14 @@ const decode = use('decode', 'token ids → text')
   .action((args, o) => {
     const tok = load(o);
     const raw = o.ids ?? (args.length ? args.join(' ') : readStdin());
-    const ids = raw.split(/[\s,]+/).filter(Boolean).map((s) => {
-      const n = Number(s);
-      if (!Number.isInteger(n)) throw new GptforgeError(`"${s}" is not a token id`);
-      return n;
-    });
+    const ids = raw
+      .split(/[\s,]+/)
+      .filter(Boolean)
+      .map((s) => {
+        const n = Number(s);
+        if (!Number.isInteger(n)) throw new GptforgeError(`"${s}" is not a token id`);
+        return n;
+      });
     process.stdout.write(tok.decode(ids) + '\n');
   });
 
@@ -88,10 +91,4 @@ const info = use('info', 'vocabulary, special tokens, hash; bytes/token on --fil
   }
 });
 
-export const command = new Command('tokenizer')
-  .summary('train a byte-level BPE tokenizer; encode, decode, info')
-  .description('Byte-level BPE tokenizers: train ours; use ours, Hugging Face tokenizer.json or tiktoken files.')
-  .addCommand(train)
-  .addCommand(encode)
-  .addCommand(decode)
-  .addCommand(info);
+export const command = new Command('tokenizer').summary('train a byte-level BPE tokenizer; encode, decode, info').description('Byte-level BPE tokenizers: train ours; use ours, Hugging Face tokenizer.json or tiktoken files.').addCommand(train).addCommand(encode).addCommand(decode).addCommand(info);

@@ -28,10 +28,7 @@ export interface RenderedConversation {
   mask: number[];
 }
 
-export const CHAT_SPECIALS = [
-  '<|bos|>', '<|user_start|>', '<|user_end|>', '<|assistant_start|>', '<|assistant_end|>',
-  '<|system_start|>', '<|system_end|>', '<|tool_start|>', '<|tool_end|>', '<|output_start|>', '<|output_end|>',
-] as const;
+export const CHAT_SPECIALS = ['<|bos|>', '<|user_start|>', '<|user_end|>', '<|assistant_start|>', '<|assistant_end|>', '<|system_start|>', '<|system_end|>', '<|tool_start|>', '<|tool_end|>', '<|output_start|>', '<|output_end|>'] as const;
 export type ChatSpecial = (typeof CHAT_SPECIALS)[number];
 
 /** The special token ids a chat model needs; an error naming the missing ones otherwise. */
@@ -184,10 +181,7 @@ export interface ReadConversationsResult {
  * A malformed line is an error naming file, line and field, or a counted skip with onBad
  * 'skip'. maxTokens (with a tokenizer) also rejects conversations longer than the context.
  */
-export function readConversationsJSONL(
-  file: string,
-  opts: { onBad?: OnBad; forTraining?: boolean; tokenizer?: Tokenizer; maxTokens?: number } = {},
-): ReadConversationsResult {
+export function readConversationsJSONL(file: string, opts: { onBad?: OnBad; forTraining?: boolean; tokenizer?: Tokenizer; maxTokens?: number } = {}): ReadConversationsResult {
   const r = readJSONL(
     file,
     'conversations',
@@ -209,7 +203,7 @@ export function readConversationsJSONL(
  * where the scalar head reads the model's judgement of everything before it.
  */
 export function renderForReward(tok: Tokenizer, conv: Conversation): number[] {
-  if (!tok.hasSpecial('<|reward|>')) throw new GptforgeError('this tokenizer has no <|reward|> token; train it with gptforge\'s default special tokens');
+  if (!tok.hasSpecial('<|reward|>')) throw new GptforgeError("this tokenizer has no <|reward|> token; train it with gptforge's default special tokens");
   const { ids } = renderConversation(tok, conv);
   ids.push(tok.specialId('<|reward|>'));
   return ids;

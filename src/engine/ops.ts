@@ -193,13 +193,7 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   k().layerNormForward(x.data, weight?.data ?? null, bias?.data ?? null, out.data, mean, rstd, rows, C, eps);
   out.requiresGrad = record([x, weight, bias], () => {
     if (!out.grad) return;
-    k().layerNormBackward(
-      out.grad, x.data, weight?.data ?? null, mean, rstd,
-      x.requiresGrad ? x.gradBuffer() : allocBuffer(x.size, true),
-      weight && weight.requiresGrad ? weight.gradBuffer() : null,
-      bias && bias.requiresGrad ? bias.gradBuffer() : null,
-      rows, C,
-    );
+    k().layerNormBackward(out.grad, x.data, weight?.data ?? null, mean, rstd, x.requiresGrad ? x.gradBuffer() : allocBuffer(x.size, true), weight && weight.requiresGrad ? weight.gradBuffer() : null, bias && bias.requiresGrad ? bias.gradBuffer() : null, rows, C);
   });
   return out;
 }
@@ -213,12 +207,7 @@ export function rmsNorm(x: Tensor, weight: Tensor | null, eps = 1e-6): Tensor {
   k().rmsNormForward(x.data, weight?.data ?? null, out.data, rstd, rows, C, eps);
   out.requiresGrad = record([x, weight], () => {
     if (!out.grad) return;
-    k().rmsNormBackward(
-      out.grad, x.data, weight?.data ?? null, rstd,
-      x.requiresGrad ? x.gradBuffer() : allocBuffer(x.size, true),
-      weight && weight.requiresGrad ? weight.gradBuffer() : null,
-      rows, C,
-    );
+    k().rmsNormBackward(out.grad, x.data, weight?.data ?? null, rstd, x.requiresGrad ? x.gradBuffer() : allocBuffer(x.size, true), weight && weight.requiresGrad ? weight.gradBuffer() : null, rows, C);
   });
   return out;
 }

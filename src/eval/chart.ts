@@ -69,7 +69,10 @@ export function barChartSVG(groups: readonly BarGroup[], opts: BarChartOptions):
   const nG = Math.max(1, groups.length);
 
   const legendW = Math.min(220, 40 + Math.max(6, ...series.map((s) => s.length)) * 7);
-  const L = 64, R = legendW + 16, T = 44, B = 56;
+  const L = 64,
+    R = legendW + 16,
+    T = 44,
+    B = 56;
   const W = Math.max(opts.width ?? 760, L + R + nG * (nS * 14 + 24));
   const H = Math.max(opts.height ?? 440, T + B + 120, T + 20 + nS * 18 + 10);
 
@@ -122,15 +125,11 @@ export function barChartSVG(groups: readonly BarGroup[], opts: BarChartOptions):
       const top = sy(v);
       const yTop = Math.min(top, base);
       const h = Math.abs(base - top);
-      out.push(
-        `<rect x="${(x + barW * 0.06).toFixed(1)}" y="${yTop.toFixed(1)}" width="${(barW * 0.88).toFixed(1)}" height="${h.toFixed(1)}" fill="${color(s)}"><title>${esc(`${s} — ${g.label}: ${fmt(v, percent)}`)}</title></rect>`,
-      );
+      out.push(`<rect x="${(x + barW * 0.06).toFixed(1)}" y="${yTop.toFixed(1)}" width="${(barW * 0.88).toFixed(1)}" height="${h.toFixed(1)}" fill="${color(s)}"><title>${esc(`${s} — ${g.label}: ${fmt(v, percent)}`)}</title></rect>`);
       // above a positive bar (below a negative one); inside it, in white, where there is no room
       const inside = v >= 0 ? top - labelSize - 3 < T : top + labelSize + 3 > T + plotH;
       const ly = v >= 0 ? (inside ? top + labelSize + 2 : top - 3) : inside ? top - 4 : top + labelSize + 1;
-      out.push(
-        `<text x="${cx}" y="${ly.toFixed(1)}" text-anchor="middle" font-size="${labelSize.toFixed(1)}" fill="${inside ? 'white' : '#222'}">${esc(fmt(v, percent))}</text>`,
-      );
+      out.push(`<text x="${cx}" y="${ly.toFixed(1)}" text-anchor="middle" font-size="${labelSize.toFixed(1)}" fill="${inside ? 'white' : '#222'}">${esc(fmt(v, percent))}</text>`);
     });
     const gSize = Math.max(8, Math.min(12, (slot * 0.95) / (0.6 * Math.max(1, g.label.length))));
     out.push(`<text x="${(L + gi * slot + slot / 2).toFixed(1)}" y="${H - B + 18}" text-anchor="middle" font-size="${gSize.toFixed(1)}">${esc(g.label)}</text>`);

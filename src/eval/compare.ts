@@ -102,7 +102,11 @@ function baseSample(c: Contender, p: ComparePrompt, seed: number, o: CompareOpti
 }
 
 function rmScores(rm: GPT, tok: Tokenizer, prompts: readonly ComparePrompt[], replies: readonly Completion[]): number[] {
-  return scoreConversations(rm, tok, replies.map((c, i) => rankingConversation(prompts[i].prompt, typeof c === 'string' && c.trim() === '' ? '…' : c)));
+  return scoreConversations(
+    rm,
+    tok,
+    replies.map((c, i) => rankingConversation(prompts[i].prompt, typeof c === 'string' && c.trim() === '' ? '…' : c)),
+  );
 }
 
 export function compareModels(contenders: readonly Contender[], o: CompareOptions): CompareRow[] {
@@ -129,7 +133,15 @@ export function compareModels(contenders: readonly Contender[], o: CompareOption
       replies = o.prompts.map((p, i) => {
         const cands = sampleReplies(c, engine, p, seeds[i], c.bestOfN!, o, []);
         cands.forEach(tick);
-        const scores = c.pickBy === 'rubric' ? cands.map((x) => rubricScore(p.prompt, x, p.task).score) : rmScores(o.rm, c.tok, cands.map(() => p), cands);
+        const scores =
+          c.pickBy === 'rubric'
+            ? cands.map((x) => rubricScore(p.prompt, x, p.task).score)
+            : rmScores(
+                o.rm,
+                c.tok,
+                cands.map(() => p),
+                cands,
+              );
         return cands[scores.indexOf(Math.max(...scores))];
       });
     } else {

@@ -21,7 +21,12 @@ const WORD = /[\p{L}\p{N}]+(?:'[\p{L}\p{N}]+)*/gu;
  * whitespace are separators and dropped.
  */
 export function words(text: string): string[] {
-  return text.toLowerCase().replace(/[\u2019\u02bc]/g, "'").match(WORD) ?? [];
+  return (
+    text
+      .toLowerCase()
+      .replace(/[\u2019\u02bc]/g, "'")
+      .match(WORD) ?? []
+  );
 }
 
 /** The n-grams of one token list, each as a single string key. */

@@ -24,7 +24,12 @@ function esc(s: string): string {
 }
 
 export function lossCurveSVG(series: readonly Series[], opts: { title: string; xLabel?: string; yLabel?: string }): string {
-  const W = 760, H = 440, L = 64, R = 180, T = 40, B = 52;
+  const W = 760,
+    H = 440,
+    L = 64,
+    R = 180,
+    T = 40,
+    B = 52;
   const pts = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
   const xs = pts.map((p) => p[0]);
   const ys = pts.map((p) => p[1]);

@@ -58,10 +58,5 @@ export function structuredEffect(model: DecodingModel, tok: Tokenizer, opts: { n
 export function structuredMarkdown(e: StructuredEffect, model = 'SFT'): string {
   const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
   const row = (name: string, s: StructuredScore): string => `| ${name} | ${s.n} | ${pct(s.valid)} | ${pct(s.fieldAccuracy)} | ${STRUCTURED_FIELDS.map((k) => pct(s.perField[k])).join(' | ')} | ${s.cut} |`;
-  return [
-    '| structured answer (JSON) | prompts | schema-valid | field accuracy | word | part_of_speech | definition | syllables | cut at limit |',
-    '|---|---|---|---|---|---|---|---|---|',
-    row(`${model}, free`, e.free),
-    row(`${model} + schema constraint`, e.constrained),
-  ].join('\n');
+  return ['| structured answer (JSON) | prompts | schema-valid | field accuracy | word | part_of_speech | definition | syllables | cut at limit |', '|---|---|---|---|---|---|---|---|---|', row(`${model}, free`, e.free), row(`${model} + schema constraint`, e.constrained)].join('\n');
 }

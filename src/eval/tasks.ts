@@ -71,8 +71,7 @@ export interface EvalTable {
 
 const DEFAULT_EVAL_SEED = 2024;
 
-const FAKE_CONVERSATION_HEADER =
-  'The following is a conversation between a curious user and gptforge, a helpful and knowledgeable AI assistant. The assistant answers every question correctly, in one short sentence.\n\n';
+const FAKE_CONVERSATION_HEADER = 'The following is a conversation between a curious user and gptforge, a helpful and knowledgeable AI assistant. The assistant answers every question correctly, in one short sentence.\n\n';
 
 /** A solved example in the base model's few-shot document. */
 export interface SolvedExample {

@@ -139,7 +139,11 @@ export class ChatEngine {
   replies(conv: Conversation, n: number, opts: ChatOptions = {}): ChatReply[] {
     if (!Number.isInteger(n) || n < 1) throw new GptforgeError(`ChatEngine.replies: n must be a positive integer, got ${n}`);
     const seed = opts.seed ?? 1;
-    return this.decodeRows(new Array<Conversation>(n).fill(conv), Array.from({ length: n }, (_, i) => seed + i), opts);
+    return this.decodeRows(
+      new Array<Conversation>(n).fill(conv),
+      Array.from({ length: n }, (_, i) => seed + i),
+      opts,
+    );
   }
 
   /**

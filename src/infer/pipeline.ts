@@ -110,9 +110,7 @@ export interface RowResult {
 }
 
 /** What a step reports: each appended token with the text it released, and each row that finished. */
-export type DecodeEvent =
-  | { type: 'token'; row: number; token: number; sampled: boolean; text: string; logprob?: TokenLogprob }
-  | { type: 'finish'; row: number; text: string; result: RowResult };
+export type DecodeEvent = { type: 'token'; row: number; token: number; sampled: boolean; text: string; logprob?: TokenLogprob } | { type: 'finish'; row: number; text: string; result: RowResult };
 
 export interface BatchOptions {
   /** Fires 'abort' on every row. */
@@ -353,7 +351,11 @@ export class BatchDecoder {
       ids = Int32Array.from(rows[0].queue);
       rows[0].queue = [];
     } else ids = Int32Array.from(rows, (r) => r.queue.shift()!);
-    const logits = this.model.nextLogits(ids, this.cache!, Int32Array.from(rows, (r) => r.slot));
+    const logits = this.model.nextLogits(
+      ids,
+      this.cache!,
+      Int32Array.from(rows, (r) => r.slot),
+    );
     rows.forEach((r, b) => (r.logits = logits.subarray(b * this.V, (b + 1) * this.V)));
   }
 

@@ -93,7 +93,10 @@ export class PresenceFrequencyPenalty implements LogitsProcessor {
     readonly presence: number,
     readonly frequency: number,
   ) {
-    for (const [field, v] of [['presencePenalty', presence], ['frequencyPenalty', frequency]] as const) {
+    for (const [field, v] of [
+      ['presencePenalty', presence],
+      ['frequencyPenalty', frequency],
+    ] as const) {
       if (!Number.isFinite(v) || v < -2 || v > 2) throw new GptforgeError(`${v}: must be a number in [-2, 2]`, { field });
     }
   }

@@ -56,7 +56,7 @@ export function checkpointName(step: number): string {
 /** Write a checkpoint for `model` into stageDir/step-NNNNNNN and point latest.json at it. Returns its path. */
 export function saveCheckpoint(stageDir: string, model: GPT, opts: SaveOptions): string {
   if (!opts.adapter && model.linearSites().some((s) => s.weight.size === 0)) {
-    throw new GptforgeError('this model\'s base is quantized (its fp32 block weights were dropped): save its LoRA adapter (SaveOptions.adapter) or merge onto the fp32 base instead', { field: 'basePrecision' });
+    throw new GptforgeError("this model's base is quantized (its fp32 block weights were dropped): save its LoRA adapter (SaveOptions.adapter) or merge onto the fp32 base instead", { field: 'basePrecision' });
   }
   const dir = join(stageDir, checkpointName(opts.step));
   atomicReplaceDir(dir, (tmp) => {

@@ -83,8 +83,14 @@ export function infoNCE(model: GPT, tok: Tokenizer, batch: readonly Pair[], temp
     if (ids.length === 0) throw new GptforgeError('an empty text in a contrastive pair');
     return ids;
   };
-  const q = pooled(model, batch.map((p) => enc(p.query)));
-  const d = pooled(model, batch.map((p) => enc(p.passage)));
+  const q = pooled(
+    model,
+    batch.map((p) => enc(p.query)),
+  );
+  const d = pooled(
+    model,
+    batch.map((p) => enc(p.passage)),
+  );
   const C = model.config.nEmbd;
   // rmsNorm rows have norm √C: q·d / C is the cosine
   const logits = op.scale(op.matmul(q, d, { transB: true }), 1 / (C * temperature));

@@ -53,7 +53,10 @@ export class ExcludingRetriever extends Retriever {
   }
   override retrieve(query: string, opts: RetrieveOptions = {}): RetrievedChunk[] {
     const k = opts.k ?? 5;
-    return super.retrieve(query, { ...opts, k: k + this.spare }).filter((c) => !this.exclude(c)).slice(0, k);
+    return super
+      .retrieve(query, { ...opts, k: k + this.spare })
+      .filter((c) => !this.exclude(c))
+      .slice(0, k);
   }
 }
 
@@ -156,12 +159,13 @@ export function measurePassagesFamily(model: DecodingModel, tok: Tokenizer, n: n
 /** The rows as a markdown table, with an "all" row (counts summed). */
 export function effectMarkdown(rows: readonly EffectRow[]): string {
   const pct = (c: EffectCell): string => `${(100 * c.accuracy).toFixed(0)}% (${c.correct}/${c.total})`;
-  const sum = (f: (r: EffectRow) => EffectCell): EffectCell => cell(rows.reduce((n, r) => n + f(r).correct, 0), rows.reduce((n, r) => n + f(r).total, 0));
+  const sum = (f: (r: EffectRow) => EffectCell): EffectCell =>
+    cell(
+      rows.reduce((n, r) => n + f(r).correct, 0),
+      rows.reduce((n, r) => n + f(r).total, 0),
+    );
   const all: EffectRow = { family: '**all**', without: sum((r) => r.without), withRetrieval: sum((r) => r.withRetrieval), grounded: sum((r) => r.grounded), retrieved: sum((r) => r.retrieved), removed: sum((r) => r.removed), examples: [] };
-  const lines = [
-    '| held-out family | without retrieval | with retrieval | … and cites a right passage | entry retrieved (hit@k) | entry removed → "the passages don\'t say" |',
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
-  ];
+  const lines = ['| held-out family | without retrieval | with retrieval | … and cites a right passage | entry retrieved (hit@k) | entry removed → "the passages don\'t say" |', '| --- | ---: | ---: | ---: | ---: | ---: |'];
   for (const r of [...rows, all]) lines.push(`| ${r.family} | ${pct(r.without)} | ${pct(r.withRetrieval)} | ${pct(r.grounded)} | ${pct(r.retrieved)} | ${pct(r.removed)} |`);
   return lines.join('\n');
 }

@@ -87,7 +87,10 @@ export class MeanPoolEmbedder implements Embedder {
     const ids = texts.map((t) => this.tokenizer.encodeOrdinary(t).slice(0, this.maxTokens));
     const out: Float32Array[] = texts.map(() => new Float32Array(C));
     // batches of similar length waste less on padding
-    const order = ids.map((_, i) => i).filter((i) => ids[i].length > 0).sort((a, b) => ids[a].length - ids[b].length);
+    const order = ids
+      .map((_, i) => i)
+      .filter((i) => ids[i].length > 0)
+      .sort((a, b) => ids[a].length - ids[b].length);
     noGrad(() => {
       for (let s = 0; s < order.length; s += this.batchSize) {
         const rows = order.slice(s, s + this.batchSize);

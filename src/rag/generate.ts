@@ -55,7 +55,11 @@ export interface RagAnswer {
 
 /** A chunk's label in the context block: the file's name (a built-in corpus's name) and its line. */
 export function passageSource(c: Pick<StoredChunk, 'path' | 'line'>): string {
-  const name = c.path.replace(/^builtin:/, '').split(/[\\/]/).pop() || c.path;
+  const name =
+    c.path
+      .replace(/^builtin:/, '')
+      .split(/[\\/]/)
+      .pop() || c.path;
   return c.line !== undefined ? `${name}:${c.line}` : name;
 }
 
@@ -107,7 +111,13 @@ export function answerWithRetrieval(engine: ChatEngine, retriever: Retriever, co
   const labelled = hits.map((c) => ({ chunk: c, passage: { text: c.text, source: sourceLabel(c) } }));
   const system = msgs[0]?.role === 'system' ? [msgs[0]] : [];
   const room = Math.min(maxTokens, Math.floor(engine.model.config.blockSize / 2));
-  const { content, count } = fitPassages(engine, system, last.content, labelled.map((l) => l.passage), room);
+  const { content, count } = fitPassages(
+    engine,
+    system,
+    last.content,
+    labelled.map((l) => l.passage),
+    room,
+  );
   const shown = labelled.slice(0, count);
   const reply = engine.reply({ messages: [...msgs.slice(0, -1), { role: 'user', content }] }, { ...chat, maxTokens });
   const { cited, unresolved } = resolveCitations(reply.text, shown);

@@ -46,9 +46,7 @@ export function reciprocalRankFusion(lists: readonly (readonly ScoredId[])[], k 
       acc.set(h.id, e);
     });
   }
-  return [...acc]
-    .sort((a, b) => b[1].score - a[1].score || a[1].best - b[1].best || a[0] - b[0])
-    .map(([id, e]) => ({ id, score: e.score }));
+  return [...acc].sort((a, b) => b[1].score - a[1].score || a[1].best - b[1].best || a[0] - b[0]).map(([id, e]) => ({ id, score: e.score }));
 }
 
 export class Retriever {

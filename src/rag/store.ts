@@ -337,9 +337,7 @@ export class RagStore {
     const q = ftsQuery(query);
     if (q === null || k <= 0) return [];
     const f = this.filterSql(filter);
-    const rows = this.db
-      .prepare(`SELECT c.id AS id, -bm25(chunks_fts) AS score FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN files f ON f.id = c.file_id WHERE chunks_fts MATCH ?${f.sql} ORDER BY bm25(chunks_fts) LIMIT ?`)
-      .all(q, ...f.args, k) as ScoredId[];
+    const rows = this.db.prepare(`SELECT c.id AS id, -bm25(chunks_fts) AS score FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN files f ON f.id = c.file_id WHERE chunks_fts MATCH ?${f.sql} ORDER BY bm25(chunks_fts) LIMIT ?`).all(q, ...f.args, k) as ScoredId[];
     return rows;
   }
 
@@ -368,7 +366,10 @@ export class RagStore {
   private allowed(filter: SearchFilter): Set<number> | null {
     if (filter.source === undefined && filter.pathGlob === undefined) return null;
     const f = this.filterSql(filter);
-    const rows = this.db.prepare(`SELECT c.id AS id FROM chunks c JOIN files f ON f.id = c.file_id WHERE 1${f.sql}`).raw().all(...f.args) as [number][];
+    const rows = this.db
+      .prepare(`SELECT c.id AS id FROM chunks c JOIN files f ON f.id = c.file_id WHERE 1${f.sql}`)
+      .raw()
+      .all(...f.args) as [number][];
     return new Set(rows.map((r) => r[0]));
   }
 

@@ -88,7 +88,12 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
   // reference log-likelihoods: computed once per (data, reference) and cached in the stage directory
   const stageDir = runLayout(runDir).stage('dpo');
   mkdirSync(stageDir, { recursive: true });
-  const key = createHash('sha256').update(ref?.dir ?? `${policy.dir}@${adapter?.lora.basePrecision}`).update(JSON.stringify(pairs.map((p) => [p.chosen.ids, p.rejected.ids]))).update(JSON.stringify(valPairs.map((p) => [p.chosen.ids, p.rejected.ids]))).digest('hex').slice(0, 16);
+  const key = createHash('sha256')
+    .update(ref?.dir ?? `${policy.dir}@${adapter?.lora.basePrecision}`)
+    .update(JSON.stringify(pairs.map((p) => [p.chosen.ids, p.rejected.ids])))
+    .update(JSON.stringify(valPairs.map((p) => [p.chosen.ids, p.rejected.ids])))
+    .digest('hex')
+    .slice(0, 16);
   const cacheFile = join(stageDir, 'ref-logps.json');
   type RefCache = { key: string; train: { chosen: number[]; rejected: number[] }; val: { chosen: number[]; rejected: number[] } };
   const readCache = (): RefCache | null => {
@@ -105,10 +110,6 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
     atomicWriteFile(cacheFile, JSON.stringify(cache));
   }
   log(`dpo: from ${policy.dir}; ${pairs.length} pairs (${valPairs.length} held out), β ${beta}`);
-  const result = await trainDpo(
-    { model: policy.model, adapter, pairs, ref: cache.train, val: valPairs, valRef: cache.val, pairsPerBatch: preset.dpo.pairsPerBatch, beta, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() },
-    cfg,
-    { runDir, stageDir, resume: !o.fresh, quiet: o.quiet, signal: o.signal },
-  );
+  const result = await trainDpo({ model: policy.model, adapter, pairs, ref: cache.train, val: valPairs, valRef: cache.val, pairsPerBatch: preset.dpo.pairsPerBatch, beta, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() }, cfg, { runDir, stageDir, resume: !o.fresh, quiet: o.quiet, signal: o.signal });
   return { ...result, runDir, pairs: pairs.length, valPairs: valPairs.length, beta };
 }

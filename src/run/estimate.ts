@@ -119,14 +119,17 @@ export function estimatePipeline(runDir: string, preset: PretrainPreset, vocabSi
     rows = Math.max(1, Math.round(rows));
     const prompt = Math.min(PROMPT, Math.floor(ctx / 2));
     const steps = Math.max(1, Math.min(tokens, ctx - prompt));
-    return (tokens / steps) * timed(`decode ${rows}x${steps}`, 1, () => {
-      noGrad(() => {
-        const cache = model.createCache(rows, prompt + steps);
-        model.nextLogits(randomIds(rows * prompt), cache);
-        for (let i = 0; i < steps; i++) model.nextLogits(randomIds(rows), cache);
-      });
-      resetArena();
-    });
+    return (
+      (tokens / steps) *
+      timed(`decode ${rows}x${steps}`, 1, () => {
+        noGrad(() => {
+          const cache = model.createCache(rows, prompt + steps);
+          model.nextLogits(randomIds(rows * prompt), cache);
+          for (let i = 0; i < steps; i++) model.nextLogits(randomIds(rows), cache);
+        });
+        resetArena();
+      })
+    );
   };
 
   const stages: StageEstimate[] = [];
@@ -211,10 +214,5 @@ export function timingTable(rows: readonly { stage: string; measured: number; es
   const total = rows.reduce((s, r) => s + r.measured, 0);
   const est = rows.reduce((s, r) => s + (r.estimate ?? 0), 0);
   const line = (a: string, b: string, c: string): string => `  ${a.padEnd(w)}  ${b.padStart(10)}  ${c.padStart(10)}`;
-  return [
-    `stage times on ${machine}:`,
-    line('stage', 'measured', 'estimated'),
-    ...rows.map((r) => line(r.stage, formatDuration(r.measured), r.estimate !== undefined ? formatDuration(r.estimate) : '—')),
-    line('total', formatDuration(total), formatDuration(est)),
-  ].join('\n');
+  return [`stage times on ${machine}:`, line('stage', 'measured', 'estimated'), ...rows.map((r) => line(r.stage, formatDuration(r.measured), r.estimate !== undefined ? formatDuration(r.estimate) : '—')), line('total', formatDuration(total), formatDuration(est))].join('\n');
 }

@@ -15,7 +15,12 @@ import { loadModel } from './models.js';
 import { runPreset } from './preset.js';
 
 /** The stages after SFT, by directory, and their names in the tables. */
-export const LATER_STAGES: readonly [string, string][] = [['rl', 'PPO'], ['rl-grpo', 'GRPO'], ['rl-reinforce', 'REINFORCE'], ['dpo', 'DPO']];
+export const LATER_STAGES: readonly [string, string][] = [
+  ['rl', 'PPO'],
+  ['rl-grpo', 'GRPO'],
+  ['rl-reinforce', 'REINFORCE'],
+  ['dpo', 'DPO'],
+];
 
 /** Every family, plus the multiplication row the arithmetic target is stated on. */
 export function defaultEvalRows(names?: string[]): EvalRow[] {

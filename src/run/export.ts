@@ -24,7 +24,10 @@ export function exportTrl(run: string, out: string): string[] {
     written.push(`sft/train.jsonl (${train.length})`, `sft/test.jsonl (${test.length})`);
   }
   const cmp = layout.comparisons;
-  for (const [src, split] of [['train.jsonl', 'train'], ['val.jsonl', 'test']]) {
+  for (const [src, split] of [
+    ['train.jsonl', 'train'],
+    ['val.jsonl', 'test'],
+  ]) {
     if (!existsSync(join(cmp, src))) continue;
     const rankings = readPreferencesJSONL(join(cmp, src)).rankings;
     const lines = rankings.flatMap(trlDpoLines);

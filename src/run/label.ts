@@ -247,10 +247,15 @@ export function handledPrompts(out: string): Set<string> {
   const done = new Set<string>();
   for (const file of [out, skippedFile(out)]) {
     if (!existsSync(file)) continue;
-    readJSONL(file, 'rankings', (obj) => {
-      const prompt = (obj as { prompt?: unknown } | null)?.prompt;
-      if (typeof prompt === 'string') done.add(prompt);
-    }, 'skip'); // an unreadable line is skipped here
+    readJSONL(
+      file,
+      'rankings',
+      (obj) => {
+        const prompt = (obj as { prompt?: unknown } | null)?.prompt;
+        if (typeof prompt === 'string') done.add(prompt);
+      },
+      'skip',
+    ); // an unreadable line is skipped here
   }
   return done;
 }
@@ -416,4 +421,3 @@ export function sampleCompletions(engine: ChatEngine, prompt: string, k: number,
   }
   return out;
 }
-

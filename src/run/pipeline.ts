@@ -70,7 +70,7 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
   holdRunLock(runDir, 'run', { create: true }); // before the calibration: a busy run is refused at once
 
   const mixture = loadMixtureConfig(o.mixture ?? resolveMixturePath(preset, o.presetFile));
-  const vocabSize = existsSync(layout.tokenizer) ? Tokenizer.load(layout.tokenizer).vocabSize : mixture.tokenizer?.vocabSize ?? 4096;
+  const vocabSize = existsSync(layout.tokenizer) ? Tokenizer.load(layout.tokenizer).vocabSize : (mixture.tokenizer?.vocabSize ?? 4096);
   const estimate = estimatePipeline(runDir, preset, vocabSize, mixture.sources.length);
   log(estimateText(estimate));
   const timings: StageTiming[] = [];

@@ -18,7 +18,7 @@ export interface SftPreset {
   /** The scripted chat the pipeline prints at the end. */
   chat?: { prompts: string[] };
   /** Held-out examples per task family in `gptforge eval`, and few-shot examples for the base model. */
-  eval?: { perTask?: number; fewShot?: number; compare?: { prompts?: number; samplesPerPrompt?: number; bestOfN?: number; /** Rubric-picked best-of-N of SFT: the ceiling row (0 = none). */ oracleBestOfN?: number; temperature?: number } };
+  eval?: { perTask?: number; fewShot?: number; compare?: { prompts?: number; samplesPerPrompt?: number; bestOfN?: number /** Rubric-picked best-of-N of SFT: the ceiling row (0 = none). */; oracleBestOfN?: number; temperature?: number } };
 }
 
 /**

@@ -112,11 +112,7 @@ export async function runPretrain(runDir: string, preset: PretrainPreset, opts: 
 
   // 4. train, plotting the curves after every evaluation
   const plot = (h: readonly MetricRecord[]): void => atomicWriteFile(layout.lossPlot, lossCurveSVG(lossCurves(h), { title: 'pretraining loss', xLabel: 'step', yLabel: 'cross-entropy (nats/token)' }));
-  const result = await pretrain(
-    { model, train, val, batchSize: B, seqLen: T, evalBatches: preset.evalBatches, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() },
-    preset.train,
-    { runDir, stageDir: layout.stage('base'), resume: !opts.fresh, quiet: opts.quiet, signal: opts.signal, onEval: plot },
-  );
+  const result = await pretrain({ model, train, val, batchSize: B, seqLen: T, evalBatches: preset.evalBatches, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() }, preset.train, { runDir, stageDir: layout.stage('base'), resume: !opts.fresh, quiet: opts.quiet, signal: opts.signal, onEval: plot });
   const history = new MetricsLog(runDir).read('pretrain');
   plot(history);
   return { ...result, runDir, history };

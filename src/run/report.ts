@@ -31,8 +31,15 @@ export function sftReport(r: RunSftResult): string {
 
 export function rmReport(r: RunRmResult): string {
   const clean = r.accuracyClean;
-  const lines = [`rm: ${stopped(r)} at step ${r.step}; held-out pairwise accuracy ${(100 * r.accuracy).toFixed(1)}% on the labelers' (noisy) rankings (${r.lastEval['val/pairs'] ?? 0} pairs with a preference)${clean !== undefined ? `, ${(100 * clean).toFixed(1)}% on noise-free rankings` : ''}; margin ${(r.lastEval['val/margin'] ?? NaN).toFixed(2)}; checkpoint ${r.checkpoint}`];
-  if (r.accuracyCleanBy) lines.push(`rm: noise-free pairs by what decided them: ${Object.entries(r.accuracyCleanBy).map(([k, t]) => `${k} ${(100 * t.accuracy).toFixed(1)}% (${t.pairs} pairs)`).join(', ')}`);
+  const lines = [
+    `rm: ${stopped(r)} at step ${r.step}; held-out pairwise accuracy ${(100 * r.accuracy).toFixed(1)}% on the labelers' (noisy) rankings (${r.lastEval['val/pairs'] ?? 0} pairs with a preference)${clean !== undefined ? `, ${(100 * clean).toFixed(1)}% on noise-free rankings` : ''}; margin ${(r.lastEval['val/margin'] ?? NaN).toFixed(2)}; checkpoint ${r.checkpoint}`,
+  ];
+  if (r.accuracyCleanBy)
+    lines.push(
+      `rm: noise-free pairs by what decided them: ${Object.entries(r.accuracyCleanBy)
+        .map(([k, t]) => `${k} ${(100 * t.accuracy).toFixed(1)}% (${t.pairs} pairs)`)
+        .join(', ')}`,
+    );
   return lines.join('\n');
 }
 

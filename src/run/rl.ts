@@ -117,12 +117,13 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
   const ptx = rl.ptxCoef > 0 ? ptxLoader(runDir, preset, sft.tok, policy.config.blockSize, rl.ptxRows) : undefined;
   validateRL(rl, { policy, rm: rm.model, prompts, ptx }, rm.dir);
   log(`rl: ${rl.algo} from ${sft.dir} against ${rm.dir}; ${prompts.length} prompts, ${rl.promptsPerRollout}×${rl.groupSize} replies per rollout, ${cfg.maxSteps} updates, β ${rl.klCoef}${ptx ? `, SFT loss mixed in (γ ${rl.ptxCoef}, ${rl.ptxRows} rows of ${ptx.T} per update)` : ''}`);
-  const result = await trainRL(
-    { policy, ref: ref?.model ?? policy, adapter, rm: rm.model, tok: sft.tok, prompts, tools: defaultTools(), check: (prompt, task, text) => taskByName(task).check(prompt, text), stage, ptx },
-    rl,
-    cfg,
-    { runDir, stageDir: runLayout(runDir).stage(stage), resume: !o.fresh, quiet: o.quiet, signal: o.signal },
-  );
+  const result = await trainRL({ policy, ref: ref?.model ?? policy, adapter, rm: rm.model, tok: sft.tok, prompts, tools: defaultTools(), check: (prompt, task, text) => taskByName(task).check(prompt, text), stage, ptx }, rl, cfg, {
+    runDir,
+    stageDir: runLayout(runDir).stage(stage),
+    resume: !o.fresh,
+    quiet: o.quiet,
+    signal: o.signal,
+  });
   const history = new MetricsLog(runDir).read(stage);
   const series = (key: string, name: string) => ({ name, points: history.filter((r) => typeof r[key] === 'number').map((r) => [r.step, r[key] as number] as [number, number]) });
   atomicWriteFile(runLayout(runDir).curves(stage), lossCurveSVG([series('objective/scores', 'RM score'), series('objective/kl', 'KL to SFT'), series('rollout/accuracy', 'task accuracy')], { title: `${rl.algo.toUpperCase()}: reward, KL and accuracy`, xLabel: 'update', yLabel: 'value' }));

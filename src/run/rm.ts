@@ -58,7 +58,11 @@ function accuracyByDecidingTerm(model: GPT, rankings: readonly Ranking[], render
     const v = verdicts[rendered.sources[ri]];
     return v[i] !== v[j] ? 'correctness' : 'preferences';
   });
-  return Object.fromEntries(Object.entries(tallies).sort().map(([k, t]) => [k, { ...t, accuracy: t.correct / t.pairs }]));
+  return Object.fromEntries(
+    Object.entries(tallies)
+      .sort()
+      .map(([k, t]) => [k, { ...t, accuracy: t.correct / t.pairs }]),
+  );
 }
 
 /**
@@ -142,11 +146,13 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
       `${tied ? `; ${tied} rankings dropped as all tied` : ''}${dropped ? `; ${dropped} dropped as longer than the context` : ''}`,
   );
   const pad = tok.specialId('<|pad|>');
-  const result = await trainRewardModel(
-    { model, adapter, train: new ShuffledLoader(train.rendered, cfg.rankingsPerBatch), val: val.rendered, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() },
-    cfg.train,
-    { runDir, stageDir: runLayout(runDir).stage('rm'), resume: !o.fresh, quiet: o.quiet, signal: o.signal },
-  );
+  const result = await trainRewardModel({ model, adapter, train: new ShuffledLoader(train.rendered, cfg.rankingsPerBatch), val: val.rendered, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() }, cfg.train, {
+    runDir,
+    stageDir: runLayout(runDir).stage('rm'),
+    resume: !o.fresh,
+    quiet: o.quiet,
+    signal: o.signal,
+  });
   const accuracy = result.lastEval['val/accuracy'] ?? NaN;
   // the noise-free rankings are scored once: their accuracy is the sum over the deciding terms
   const byTerm = valClean && data.valClean ? accuracyByDecidingTerm(model, data.valClean, valClean, pad) : undefined;

@@ -38,9 +38,7 @@ export function scriptedChat(runDir: string, prompts: readonly string[], opts: {
   const lines: string[] = [];
   for (const p of prompts) {
     const r = engine.reply({ messages: [{ role: 'user', content: p }] }, { temperature: opts.temperature ?? 0, seed: opts.seed ?? 1, tools, maxTokens: 96 });
-    const shown = r.messages
-      .map((m) => (m.role === 'tool' ? `${m.content}] ` : m.tool_call ? `${m.content}[${m.tool_call.name}: ${m.tool_call.input} → ` : m.content))
-      .join('');
+    const shown = r.messages.map((m) => (m.role === 'tool' ? `${m.content}] ` : m.tool_call ? `${m.content}[${m.tool_call.name}: ${m.tool_call.input} → ` : m.content)).join('');
     lines.push(`user> ${p}`, `assistant> ${shown.trim()}`, '');
   }
   return lines.join('\n');

@@ -267,7 +267,7 @@ export class GptforgeServer {
       clientTools.add(fn.name);
     }
     const builtinNames = b.builtin_tools;
-    if (builtinNames !== undefined && !(Array.isArray(builtinNames) && builtinNames.every((x) => x === 'calculator'))) throw badRequest("'builtin_tools' may only list \"calculator\"", 'builtin_tools');
+    if (builtinNames !== undefined && !(Array.isArray(builtinNames) && builtinNames.every((x) => x === 'calculator'))) throw badRequest('\'builtin_tools\' may only list "calculator"', 'builtin_tools');
     const builtin = Array.isArray(builtinNames) && builtinNames.length > 0 ? defaultTools() : null;
     let choice: ToolChoice = clientTools.size > 0 || builtin ? 'auto' : 'none';
     const tc = b.tool_choice;
@@ -303,8 +303,7 @@ export class GptforgeServer {
       if (first) this.metrics.ttft.observe((performance.now() - t0) / 1000);
       first = false;
     };
-    const logprobOfEvent = (e: DecodeEvent): ReturnType<GptforgeServer['logprobEntry']> | null =>
-      e.type === 'token' && e.sampled && e.logprob && !ends.includes(e.token) && controllers[e.row].lastVisible ? this.logprobEntry(m, e.token, e.logprob) : null;
+    const logprobOfEvent = (e: DecodeEvent): ReturnType<GptforgeServer['logprobEntry']> | null => (e.type === 'token' && e.sampled && e.logprob && !ends.includes(e.token) && controllers[e.row].lastVisible ? this.logprobEntry(m, e.token, e.logprob) : null);
     const usage = (results: RowResult[]) => {
       const completion = results.reduce((a, r) => a + r.completionTokens, 0);
       this.metrics.generationTokens.inc({ model: m.id }, completion);
@@ -556,4 +555,3 @@ export class GptforgeServer {
     return { prompt: m.tok.decode(ids as number[]) };
   }
 }
-

@@ -116,8 +116,7 @@ function readPreTokenizer(pre: unknown, file: string): SplitRule[] {
       byteLevel = field;
     } else if (p.type === 'Split') {
       const pat = p.pattern as Json | undefined;
-      const pattern: SplitRule['pattern'] =
-        pat && typeof pat.Regex === 'string' ? { Regex: pat.Regex } : pat && typeof pat.String === 'string' ? { String: pat.String } : refuse(`${field}.pattern`, 'Split needs a pattern {"Regex": …} or {"String": …}');
+      const pattern: SplitRule['pattern'] = pat && typeof pat.Regex === 'string' ? { Regex: pat.Regex } : pat && typeof pat.String === 'string' ? { String: pat.String } : refuse(`${field}.pattern`, 'Split needs a pattern {"Regex": …} or {"String": …}');
       if (!SPLIT_BEHAVIORS.includes(p.behavior as SplitBehavior)) refuse(`${field}.behavior`, `unknown Split behavior ${JSON.stringify(p.behavior)} (${SPLIT_BEHAVIORS.join(', ')})`);
       if (p.invert !== undefined && typeof p.invert !== 'boolean') refuse(`${field}.invert`, 'invert must be true or false');
       const rule: SplitRule = { pattern, behavior: p.behavior as SplitBehavior, invert: p.invert === true };
@@ -197,7 +196,8 @@ export function fromHuggingFace(text: string, file: string): TokenizerSpec {
   const tiktoken = meta.tiktoken === true;
   for (let id = 0; id < vocab.length; id++) {
     if (vocab[id] !== undefined || specialIds.has(id)) continue;
-    if (tiktoken) vocab[id] = new Uint8Array(0); // a gap in the original rank file
+    if (tiktoken)
+      vocab[id] = new Uint8Array(0); // a gap in the original rank file
     else throw new GptforgeError(`ids are not contiguous: id ${id} is missing`, { file, field: 'model.vocab' });
   }
   const mergesRaw = model.merges;

@@ -30,7 +30,18 @@ import { GptforgeError } from '../util/errors.js';
  */
 
 /** Oniguruma's \s (Unicode White_Space), as code point ranges. */
-const WS_RANGES: readonly [number, number][] = [[0x9, 0xd], [0x20, 0x20], [0x85, 0x85], [0xa0, 0xa0], [0x1680, 0x1680], [0x2000, 0x200a], [0x2028, 0x2029], [0x202f, 0x202f], [0x205f, 0x205f], [0x3000, 0x3000]];
+const WS_RANGES: readonly [number, number][] = [
+  [0x9, 0xd],
+  [0x20, 0x20],
+  [0x85, 0x85],
+  [0xa0, 0xa0],
+  [0x1680, 0x1680],
+  [0x2000, 0x200a],
+  [0x2028, 0x2029],
+  [0x202f, 0x202f],
+  [0x205f, 0x205f],
+  [0x3000, 0x3000],
+];
 // Oniguruma's Word also has six Latin-1 numbers (² ³ ¹ ¼ ½ ¾), measured against tokenizers 0.23.2
 const WORD_ITEMS = () => `${propertyItem('Alphabetic', false)}${propertyItem('M', false)}${propertyItem('Nd', false)}${propertyItem('Pc', false)}\\u{b2}\\u{b3}\\u{b9}\\u{bc}-\\u{be}`;
 const HEX_ITEMS = '0-9a-fA-F';
@@ -79,12 +90,14 @@ function foldClassItems(c: string): string {
 }
 
 const GENERAL_CATEGORIES = new Set(
-  ('L Lu Ll Lt Lm Lo LC M Mn Mc Me N Nd Nl No P Pc Pd Ps Pe Pi Pf Po S Sm Sc Sk So Z Zs Zl Zp C Cc Cf Cs Co Cn ' +
+  (
+    'L Lu Ll Lt Lm Lo LC M Mn Mc Me N Nd Nl No P Pc Pd Ps Pe Pi Pf Po S Sm Sc Sk So Z Zs Zl Zp C Cc Cf Cs Co Cn ' +
     'Letter Cased_Letter Uppercase_Letter Lowercase_Letter Titlecase_Letter Modifier_Letter Other_Letter Mark Nonspacing_Mark ' +
     'Spacing_Mark Enclosing_Mark Number Decimal_Number Letter_Number Other_Number Punctuation Connector_Punctuation Dash_Punctuation ' +
     'Open_Punctuation Close_Punctuation Initial_Punctuation Final_Punctuation Other_Punctuation Symbol Math_Symbol Currency_Symbol ' +
     'Modifier_Symbol Other_Symbol Separator Space_Separator Line_Separator Paragraph_Separator Other Control Format Surrogate ' +
-    'Private_Use Unassigned').split(' '),
+    'Private_Use Unassigned'
+  ).split(' '),
 );
 
 /** A JS `\p{…}` body for an Oniguruma property name, or null. */

@@ -15,12 +15,7 @@ import { fromHuggingFace, fromTiktoken, toHuggingFace } from './formats.js';
 export type { TokenizerSpec } from './spec.js';
 
 /** The special tokens of the recipe, in id order (added right after the merges). */
-export const SPECIAL_TOKENS: readonly string[] = [
-  '<|bos|>', '<|eos|>', '<|pad|>',
-  '<|user_start|>', '<|user_end|>', '<|assistant_start|>', '<|assistant_end|>',
-  '<|system_start|>', '<|system_end|>', '<|tool_start|>', '<|tool_end|>',
-  '<|output_start|>', '<|output_end|>', '<|reward|>',
-];
+export const SPECIAL_TOKENS: readonly string[] = ['<|bos|>', '<|eos|>', '<|pad|>', '<|user_start|>', '<|user_end|>', '<|assistant_start|>', '<|assistant_end|>', '<|system_start|>', '<|system_end|>', '<|tool_start|>', '<|tool_end|>', '<|output_start|>', '<|output_end|>', '<|reward|>'];
 
 export interface TrainOptions {
   /** Total vocabulary including special tokens (bpe mode). Ignored in char mode. */
@@ -125,7 +120,16 @@ export class Tokenizer {
     }
     this.specialTokens = specials;
     this.vocabSize = maxId + 1;
-    this.specialRegex = specials.size > 0 ? new RegExp([...specials.keys()].sort((x, y) => y.length - x.length).map(escapeRegex).join('|'), 'g') : null;
+    this.specialRegex =
+      specials.size > 0
+        ? new RegExp(
+            [...specials.keys()]
+              .sort((x, y) => y.length - x.length)
+              .map(escapeRegex)
+              .join('|'),
+            'g',
+          )
+        : null;
   }
 
   specialId(name: string): number {

@@ -5,4 +5,7 @@ import { Tokenizer } from './tokenizer.js';
 const { json, texts } = workerData as { json: string; texts: string[] };
 const tok = Tokenizer.fromJSON(json, 'worker');
 const out = texts.map((t) => Uint32Array.from(tok.encodeOrdinary(t)));
-parentPort!.postMessage(out, out.map((a) => a.buffer as ArrayBuffer));
+parentPort!.postMessage(
+  out,
+  out.map((a) => a.buffer as ArrayBuffer),
+);

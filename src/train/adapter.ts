@@ -68,7 +68,10 @@ export function restoreAdapter(ad: AdapterTraining, ckDir: string): void {
   if (saved.lora.r !== a.config.r) throw new GptforgeError(`cannot resume: the checkpoint's adapter has r=${saved.lora.r}, this run's has r=${a.config.r}`, { file: ckDir, field: 'r' });
   for (const p of a.pairs) {
     const key = `base_model.model.${p.site.weightName.slice(0, -'.weight'.length)}`;
-    for (const [which, t] of [['A', p.A], ['B', p.B]] as const) {
+    for (const [which, t] of [
+      ['A', p.A],
+      ['B', p.B],
+    ] as const) {
       const src = saved.tensors.get(`${key}.lora_${which}.weight`);
       if (!src || src.data.length !== t.size) throw new GptforgeError(`cannot resume: the checkpoint's adapter has no ${key}.lora_${which}.weight of this run's shape (targets differ?)`, { file: ckDir, field: 'target_modules' });
       t.data.set(src.data);

@@ -20,17 +20,15 @@ export function padRows(seqs: readonly (readonly number[])[], T: number, padId: 
  *
  * @throws Error (naming `who`) when T exceeds the model's context `blockSize`.
  */
-export function nextTokenBatch(
-  seqs: readonly { ids: readonly number[] }[],
-  positionsOf: (b: number) => Iterable<number>,
-  padId: number,
-  blockSize: number,
-  who: string,
-): { ids: Int32Array; targets: Int32Array; T: number; rowsOf: number[][] } {
+export function nextTokenBatch(seqs: readonly { ids: readonly number[] }[], positionsOf: (b: number) => Iterable<number>, padId: number, blockSize: number, who: string): { ids: Int32Array; targets: Int32Array; T: number; rowsOf: number[][] } {
   const B = seqs.length;
   const T = Math.max(...seqs.map((s) => s.ids.length)) - 1;
   if (T > blockSize) throw new Error(`${who}: a sequence of ${T + 1} tokens exceeds the context ${blockSize}`);
-  const ids = padRows(seqs.map((s) => s.ids), T, padId);
+  const ids = padRows(
+    seqs.map((s) => s.ids),
+    T,
+    padId,
+  );
   const targets = new Int32Array(B * T).fill(-1);
   const rowsOf = seqs.map((s, b) => {
     const rows: number[] = [];

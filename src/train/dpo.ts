@@ -78,7 +78,11 @@ export function referenceLogProbs(ref: GPT, pairs: readonly DpoPair[], padId: nu
   noGrad(() => {
     for (let i = 0; i < pairs.length; i += batch) {
       const group = pairs.slice(i, i + batch);
-      const { logp } = sequenceLogProbs(ref, group.flatMap((p) => [p.chosen, p.rejected]), padId);
+      const { logp } = sequenceLogProbs(
+        ref,
+        group.flatMap((p) => [p.chosen, p.rejected]),
+        padId,
+      );
       group.forEach((_, k) => {
         chosen.push(logp[2 * k]);
         rejected.push(logp[2 * k + 1]);
@@ -115,7 +119,11 @@ export function evaluateDpo(model: GPT, pairs: readonly DpoPair[], ref: { chosen
 export async function trainDpo(setup: DpoSetup, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   const { model, padId, beta } = setup;
   // pairs are served by index, so the loader's state stays a small {epoch, index}
-  const loader = new ShuffledLoader(setup.pairs.map((_, i) => i), setup.pairsPerBatch, setup.seed ?? 1337);
+  const loader = new ShuffledLoader(
+    setup.pairs.map((_, i) => i),
+    setup.pairsPerBatch,
+    setup.seed ?? 1337,
+  );
   return train(
     {
       stage: 'dpo',

@@ -192,7 +192,8 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
       if (task.tokenizerHash && loaded.meta.tokenizerHash && loaded.meta.tokenizerHash !== task.tokenizerHash) {
         throw new GptforgeError('cannot resume: the checkpoint was trained with a different tokenizer (hash differs)', { file: join(ck, 'config.json'), field: 'tokenizerHash' });
       }
-      if (!adapter !== !loaded.meta.adapter) throw new GptforgeError(`cannot resume: the checkpoint ${loaded.meta.adapter ? 'holds a LoRA adapter' : 'holds the full model'} but this run ${adapter ? 'trains a LoRA adapter' : 'trains the full model'} (use the same options, or --fresh)`, { file: join(ck, 'config.json'), field: 'adapter' });
+      if (!adapter !== !loaded.meta.adapter)
+        throw new GptforgeError(`cannot resume: the checkpoint ${loaded.meta.adapter ? 'holds a LoRA adapter' : 'holds the full model'} but this run ${adapter ? 'trains a LoRA adapter' : 'trains the full model'} (use the same options, or --fresh)`, { file: join(ck, 'config.json'), field: 'adapter' });
       if (adapter) restoreAdapter(adapter, ck);
       else model.loadState(loaded.weights, join(ck, 'model.safetensors'));
       const ts = loaded.trainerState as TrainerState | null;
@@ -274,17 +275,20 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
         loss += value ?? l.item();
         tokens += n;
         const mw = metricsWeight ?? weights[i];
-        if (m) for (const [k, v] of Object.entries(m)) {
-          const acc = (metricSums[k] ??= [0, 0]);
-          acc[0] += v * mw;
-          acc[1] += mw;
-        }
+        if (m)
+          for (const [k, v] of Object.entries(m)) {
+            const acc = (metricSums[k] ??= [0, 0]);
+            acc[0] += v * mw;
+            acc[1] += mw;
+          }
         if (stepMetrics) Object.assign(extra, stepMetrics);
       }
       for (const [k, [sum, w]] of Object.entries(metricSums)) if (w > 0) extra[k] = sum / w;
       const norm = gradNorm(params);
       if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
-        throw new GptforgeError(`${task.stage}: ${!Number.isFinite(loss) ? `loss is ${loss}` : `gradient norm is ${norm}`} at step ${step + 1}; stopping. ${lastCheckpoint ? `The last good checkpoint is intact: ${lastCheckpoint}` : 'No checkpoint was written yet.'} Try a lower learning rate or stronger gradient clipping.`);
+        throw new GptforgeError(
+          `${task.stage}: ${!Number.isFinite(loss) ? `loss is ${loss}` : `gradient norm is ${norm}`} at step ${step + 1}; stopping. ${lastCheckpoint ? `The last good checkpoint is intact: ${lastCheckpoint}` : 'No checkpoint was written yet.'} Try a lower learning rate or stronger gradient clipping.`,
+        );
       }
       optimizer.step(clipScale(norm, cfg.gradClip));
       step++;

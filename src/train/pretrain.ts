@@ -95,4 +95,3 @@ export function evaluateSplits(model: GPT, splits: readonly ValSplit[], B: numbe
   if (count > 0) out['val/loss'] = total / count;
   return out;
 }
-

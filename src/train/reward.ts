@@ -227,11 +227,21 @@ export function evaluateRankings(model: GPT, rankings: readonly RenderedRanking[
   noGrad(() => {
     for (let i = 0; i < useful.length; i += 4) {
       const group = useful.slice(i, i + 4);
-      rewards.push(...scoreSequences(model, group.flatMap((r) => r.completions), padId));
+      rewards.push(
+        ...scoreSequences(
+          model,
+          group.flatMap((r) => r.completions),
+          padId,
+        ),
+      );
       sizes.push(...group.map((r) => r.completions.length));
     }
   });
-  const r = pairwiseLoss(rewards, sizes, useful.map((x) => x.tiers));
+  const r = pairwiseLoss(
+    rewards,
+    sizes,
+    useful.map((x) => x.tiers),
+  );
   return { 'val/loss': r.loss, 'val/accuracy': r.correct / r.pairs, 'val/margin': r.margin, 'val/pairs': r.pairs, 'val/tied': r.tied + allTied };
 }
 
@@ -280,7 +290,11 @@ export async function trainRewardModel(setup: RewardSetup, cfg: TrainConfig, opt
       forwardMicroBatch: (batch, total) => {
         const seqs = batch.flatMap((r) => r.completions);
         const rewards = rewardsOf(model, seqs, padId);
-        const res = pairwiseLoss(rewards.data, batch.map((r) => r.completions.length), batch.map((r) => r.tiers));
+        const res = pairwiseLoss(
+          rewards.data,
+          batch.map((r) => r.completions.length),
+          batch.map((r) => r.tiers),
+        );
         // pairwiseLoss averages over this micro-batch's rankings; rescale to its share of the step's mean
         const share = res.rankings / total;
         const surrogate = op.sum(op.mul(rewards, fromArray(Float32Array.from(res.grad, (g) => g * share))));

@@ -131,7 +131,12 @@ export async function trainRL(setup: RLSetup, rl: RLConfig, cfg: TrainConfig, op
     let surrogate = op.sum(op.mul(f.ce, fromArray(w, f.ce.shape)));
     let valueLoss = 0;
     if (algo.usesValues && f.values) {
-      const vl = ppoValueLoss(f.values.data, mb.flatMap((r) => r.values), mb.flatMap((r) => r.returns), rl.clipRangeValue);
+      const vl = ppoValueLoss(
+        f.values.data,
+        mb.flatMap((r) => r.values),
+        mb.flatMap((r) => r.returns),
+        rl.clipRangeValue,
+      );
       valueLoss = vl.loss;
       loss += rl.vfCoef * vl.loss;
       const gv = Float32Array.from(vl.dv, (d) => rl.vfCoef * d * share);

@@ -43,7 +43,7 @@ let hooked = false;
 /** This process's command line as a user typed it ("gptforge pretrain …" for the CLI). */
 function commandLine(): string {
   const [, script, ...args] = process.argv;
-  const head = script && /[\\/]cli[\\/]main\.js$/.test(script) ? 'gptforge' : script ?? process.argv0;
+  const head = script && /[\\/]cli[\\/]main\.js$/.test(script) ? 'gptforge' : (script ?? process.argv0);
   return [head, ...args].join(' ');
 }
 

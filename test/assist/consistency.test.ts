@@ -33,11 +33,17 @@ test('self-consistency: one prefill at batch 1 shared by k rows; sample i equals
   const r = selfConsistency(new ChatEngine(model, tok), question, { k, temperature: 1, seed: 40 });
   // the prompt pass ran once, at batch 1; every later pass carries the k rows
   assert.equal(model.batches[0], 1);
-  assert.ok(model.batches.slice(1).every((b) => b === k), model.batches.join(','));
+  assert.ok(
+    model.batches.slice(1).every((b) => b === k),
+    model.batches.join(','),
+  );
   assert.equal(model.batches.filter((b) => b === 1).length, 1);
   const alone = new ChatEngine(policy(), tok);
   const independent = Array.from({ length: k }, (_, i) => alone.reply(question, { temperature: 1, seed: 40 + i }).text);
-  assert.deepEqual(r.samples.map((s) => s.text), independent);
+  assert.deepEqual(
+    r.samples.map((s) => s.text),
+    independent,
+  );
   // the draws are not all alike (the test would pass vacuously otherwise), and the vote counts them
   assert.ok(new Set(independent).size >= 2, independent.join(' '));
   assert.deepEqual(r.majority, vote(independent));
@@ -52,12 +58,15 @@ test('self-consistency: one prefill at batch 1 shared by k rows; sample i equals
 
 test('self-consistency: k = 1 at temperature 0 is the greedy reply; bad k is refused', () => {
   const r = selfConsistency(new ChatEngine(policy(), tok), question, { k: 1, temperature: 0 });
-  assert.deepEqual(r.samples.map((s) => s.text), ['1']);
+  assert.deepEqual(
+    r.samples.map((s) => s.text),
+    ['1'],
+  );
   assert.equal(r.majority.answer, '1');
   assert.throws(() => selfConsistency(new ChatEngine(policy(), tok), question, { k: 0 }), /k must be a positive integer/);
 });
 
-test('self-consistency: the reward vote weighs each sample by softmax of the reward model\'s scores', () => {
+test("self-consistency: the reward vote weighs each sample by softmax of the reward model's scores", () => {
   const rm = new GPT(makeConfig({ vocabSize: V, blockSize: 32, nLayer: 1, nHead: 1, nEmbd: 8 }), { seed: 3, scalarHead: true });
   // a head that separates the replies: random trunk, then a large head weight
   const r = selfConsistency(new ChatEngine(policy(), tok), question, { k: 8, temperature: 1, seed: 2, rewardModel: { model: rm, tok } });
@@ -65,5 +74,11 @@ test('self-consistency: the reward vote weighs each sample by softmax of the rew
   const scores = scoreSequences(rm, seqs, tok.specialId('<|pad|>'));
   r.samples.forEach((s, i) => assert.ok(Math.abs(s.reward! - scores[i]) < 1e-5));
   const mx = Math.max(...scores);
-  assert.deepEqual(r.reward, vote(r.samples.map((s) => s.answer), scores.map((x) => Math.exp(x - mx))));
+  assert.deepEqual(
+    r.reward,
+    vote(
+      r.samples.map((s) => s.answer),
+      scores.map((x) => Math.exp(x - mx)),
+    ),
+  );
 });

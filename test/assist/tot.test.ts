@@ -17,21 +17,25 @@ const sp = (name: string): number => tok.specialId(name);
 function player(o: { p?: number; value?: (nums: number[]) => number } = {}): PolicyModel {
   const sure = tok.encode('sure')[0];
   const impossible = tok.encode('impossible')[0];
-  return new PolicyModel(V, (h) => {
-    const start = h.lastIndexOf(sp('<|assistant_start|>'));
-    const prompt = tok.decode(h.slice(0, start).filter((id) => id < sp('<|bos|>')));
-    const nums = numbersOf(prompt)!;
-    const reply = h.slice(start + 1);
-    if (prompt.includes('still reach')) {
-      const v = o.value ? o.value(nums) : solve(nums) ? (o.p ?? 0.9) : 1 - (o.p ?? 0.9);
-      const l = new Float32Array(V).fill(-30);
-      l[sure] = Math.log(v);
-      l[impossible] = Math.log(1 - v);
-      return l;
-    }
-    const ids = tok.encode(['1+1=3 (left: 3)', ...steps(nums).map(stepText)].join('\n'));
-    return peak(V, ids[reply.length] ?? sp('<|assistant_end|>'));
-  }, 1024);
+  return new PolicyModel(
+    V,
+    (h) => {
+      const start = h.lastIndexOf(sp('<|assistant_start|>'));
+      const prompt = tok.decode(h.slice(0, start).filter((id) => id < sp('<|bos|>')));
+      const nums = numbersOf(prompt)!;
+      const reply = h.slice(start + 1);
+      if (prompt.includes('still reach')) {
+        const v = o.value ? o.value(nums) : solve(nums) ? (o.p ?? 0.9) : 1 - (o.p ?? 0.9);
+        const l = new Float32Array(V).fill(-30);
+        l[sure] = Math.log(v);
+        l[impossible] = Math.log(1 - v);
+        return l;
+      }
+      const ids = tok.encode(['1+1=3 (left: 3)', ...steps(nums).map(stepText)].join('\n'));
+      return peak(V, ids[reply.length] ?? sp('<|assistant_end|>'));
+    },
+    1024,
+  );
 }
 
 test('tree of thoughts: BFS keeps the breadth best non-impossible states, drops invalid thoughts, and solves with a sound value', () => {

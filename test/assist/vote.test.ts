@@ -17,7 +17,13 @@ test('vote: majority, ties to the earliest, unanswered samples abstain', () => {
   assert.deepEqual(vote(['5', '7', '7', undefined, '5', '7']).answer, '7');
   const tie = vote(['9', '4', '4', '9']);
   assert.equal(tie.answer, '9');
-  assert.deepEqual(tie.tally.map((t) => [t.answer, t.count, t.first]), [['9', 2, 0], ['4', 2, 1]]);
+  assert.deepEqual(
+    tie.tally.map((t) => [t.answer, t.count, t.first]),
+    [
+      ['9', 2, 0],
+      ['4', 2, 1],
+    ],
+  );
   assert.equal(vote([undefined, undefined]).answer, undefined);
   assert.deepEqual(vote([]).tally, []);
 });
@@ -34,5 +40,8 @@ test('vote: weights can overturn the majority; bad weights are refused', () => {
 
 test('softmaxWeights: exp(s − max), order kept', () => {
   const w = softmaxWeights([-1, 0, -Math.log(4)]);
-  assert.deepEqual(w.map((x) => +x.toFixed(6)), [+Math.exp(-1).toFixed(6), 1, 0.25]);
+  assert.deepEqual(
+    w.map((x) => +x.toFixed(6)),
+    [+Math.exp(-1).toFixed(6), 1, 0.25],
+  );
 });

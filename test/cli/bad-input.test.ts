@@ -54,7 +54,7 @@ test('serve on a port already in use says so in one line (no stack trace)', asyn
   }
 });
 
-test('the command line\'s own errors name the option: unknown option, bad number, missing value, bad choice; --help lists every command from its definition', () => {
+test("the command line's own errors name the option: unknown option, bad number, missing value, bad choice; --help lists every command from its definition", () => {
   const unknown = run(['sft', '--max-stpes', '3']);
   assert.equal(unknown.status, 1);
   assert.match(unknown.stderr, /^gptforge: error: unknown option '--max-stpes'/m);
@@ -74,7 +74,7 @@ test('the command line\'s own errors name the option: unknown option, bad number
   assert.match(help.stdout, /GPTFORGE_THREADS/);
   const score = run(['rm', 'score', '--run', 'no-such-run', '-p', 'hi', '-c', 'x']);
   assert.equal(score.status, 1);
-  assert.match(score.stderr, /no-such-run: no checkpoint found/, 'a subcommand\'s --run is its own');
+  assert.match(score.stderr, /no-such-run: no checkpoint found/, "a subcommand's --run is its own");
   const sub = run(['rm', 'score', '--help']);
   assert.equal(sub.status, 0);
   assert.match(sub.stdout, /Usage: gptforge rm score \[options\]/);

@@ -72,7 +72,10 @@ test('sample and chat with --json-schema, --regex, --grammar: valid output, fini
     // regex: every one of several samples matches in full
     const rx = run(['sample', '--run', runDir, '--prompt', 'the', '--regex', '(ab|cd)+-[0-9]{2}', '-n', '4', '--max-tokens', '40']);
     assert.equal(rx.status, 0, rx.stderr);
-    const outs = rx.stdout.split(/\n--- sample \d\/4\n/).filter((s) => s !== '').map((s) => s.replace(/\n$/, ''));
+    const outs = rx.stdout
+      .split(/\n--- sample \d\/4\n/)
+      .filter((s) => s !== '')
+      .map((s) => s.replace(/\n$/, ''));
     assert.equal(outs.length, 4, rx.stdout);
     for (const o of outs) assert.match(o, /^the(ab|cd)+-[0-9]{2}$/);
 
@@ -90,7 +93,10 @@ test('sample and chat with --json-schema, --regex, --grammar: valid output, fini
     assert.match(c1.stdout, /^[0-9]{3}\n$/);
     const c2 = run(['chat', '--run', runDir, '--stage', 'base', '--json-schema', schemaFile, '--max-tokens', '90', '--no-tools'], 'hello\nagain\n/quit\n');
     assert.equal(c2.status, 0, c2.stderr);
-    const replies = c2.stdout.split('assistant> ').slice(1).map((s) => s.replace(/\nyou> .*$/s, ''));
+    const replies = c2.stdout
+      .split('assistant> ')
+      .slice(1)
+      .map((s) => s.replace(/\nyou> .*$/s, ''));
     assert.equal(replies.length, 2, c2.stdout);
     const incomplete = (c2.stderr.match(/finish_reason: length/g) ?? []).length;
     const parsed = replies.filter((s) => walk(schemaConstraint(SCHEMA, tok), tok, s).complete);

@@ -8,11 +8,16 @@ import { CLI, startCli, waitFor, writeTinyPreset } from './fixture.js';
 
 const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 const steps = (runDir: string): number[] =>
-  readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as { step: number; loss?: number }).filter((r) => r.loss !== undefined).map((r) => r.step);
+  readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as { step: number; loss?: number })
+    .filter((r) => r.loss !== undefined)
+    .map((r) => r.step);
 /** The PID of a process that has ended. */
 const deadPid = (): number => spawnSync(process.execPath, ['-e', '']).pid!;
 
-test('two pretrains on one run directory: the second is refused naming the first\'s PID and command; readers (sample, eval) work meanwhile', { timeout: 300_000 }, async () => {
+test("two pretrains on one run directory: the second is refused naming the first's PID and command; readers (sample, eval) work meanwhile", { timeout: 300_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'gf-lock-'));
   try {
     const preset = writeTinyPreset(join(root, 'in'), { checkpointEvery: 5 });
@@ -71,7 +76,7 @@ test('a lock left by a dead process is taken over with a notice naming it; the r
     const refused = run(['sft', '--run', runDir, '--quiet']);
     assert.equal(refused.status, 1);
     assert.match(refused.stderr, new RegExp(`in use by PID ${process.pid} \\(gptforge sft --run x\\), since 2026-01-01T00:00:00.000Z`));
-    assert.ok(existsSync(join(runDir, 'run.lock')), 'another process\'s lock is never removed');
+    assert.ok(existsSync(join(runDir, 'run.lock')), "another process's lock is never removed");
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -13,7 +13,15 @@ test('sft --lora … --base-precision q4_0, then merge; bad --lora / --base-prec
   const runDir = tinyRun();
   try {
     const data = join(runDir, 'convs.jsonl');
-    writeFileSync(data, JSON.stringify({ messages: [{ role: 'user', content: 'Who are you?' }, { role: 'assistant', content: 'I am Forge.' }] }) + '\n');
+    writeFileSync(
+      data,
+      JSON.stringify({
+        messages: [
+          { role: 'user', content: 'Who are you?' },
+          { role: 'assistant', content: 'I am Forge.' },
+        ],
+      }) + '\n',
+    );
     const base = ['sft', '--run', runDir, '--only-data', '--data', data, '--max-steps', '2', '--fresh', '--quiet'];
     const ok = run([...base, '--lora', 'r=4,alpha=8,targets=qkv,down', '--base-precision', 'q4_0']);
     assert.equal(ok.status, 0, ok.stderr);

@@ -9,7 +9,7 @@ import { CLI, writeTinyPreset } from './fixture.js';
 const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-test('pipeline prints an estimate from timed steps at its start (resume-aware) and each stage\'s measured time at its end', { timeout: 180_000 }, () => {
+test("pipeline prints an estimate from timed steps at its start (resume-aware) and each stage's measured time at its end", { timeout: 180_000 }, () => {
   const root = mkdtempSync(join(tmpdir(), 'gf-times-'));
   try {
     const preset = writeTinyPreset(join(root, 'in'), { maxSteps: 4 });

@@ -11,7 +11,10 @@ import { testTokenizer } from './helpers.js';
 
 test('a constraint no string satisfies is refused before decoding, naming the pattern, file or pointer', () => {
   const tok = testTokenizer();
-  const is = (re: RegExp) => (e: unknown): boolean => e instanceof GptforgeError && re.test(e.message);
+  const is =
+    (re: RegExp) =>
+    (e: unknown): boolean =>
+      e instanceof GptforgeError && re.test(e.message);
   assert.throws(() => regexConstraint('[^\\s\\S]', tok, { field: '--regex' }), is(/--regex.*no string matches the regular expression/));
   assert.throws(() => gbnfConstraint('root ::= "a" root\n', tok, 'loop.gbnf'), is(/loop\.gbnf.*no string satisfies/));
   assert.throws(() => schemaConstraint({ type: 'object', properties: { a: { enum: [] } }, required: ['a'] }, tok, { file: 's.json' }), is(/s\.json.*no JSON value satisfies this schema/));

@@ -17,7 +17,11 @@ test('JSONSchemaBench sample: invalid instances all refused, valid ones accepted
   const compiled = sum((r) => r.compiled);
   assert.ok(compiled >= 0.6 * cases.length, `coverage ${compiled}/${cases.length}`);
   // soundness: a schema we compile never lets an invalid instance through
-  assert.equal(sum((r) => r.invalidRejected), sum((r) => r.invalidTotal), res.reports.flatMap((r) => r.disagreements).join('\n'));
+  assert.equal(
+    sum((r) => r.invalidRejected),
+    sum((r) => r.invalidTotal),
+    res.reports.flatMap((r) => r.disagreements).join('\n'),
+  );
   // valid instances: refused only through the documented tightenings (property order, canonical escapes)
   assert.ok(sum((r) => r.validAccepted) >= 0.95 * sum((r) => r.validTotal), res.reports.flatMap((r) => r.disagreements).join('\n'));
 });

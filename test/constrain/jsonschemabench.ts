@@ -68,7 +68,9 @@ export interface BenchCase {
 /** MaskBench cases (schema + instances), collection = the file-name prefix (Github_easy, Kubernetes, …). */
 export function loadCases(dir: string, filter?: (collection: string, index: number) => boolean): BenchCase[] {
   const root = join(dir, 'maskbench', 'data');
-  const files = readdirSync(root).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(root)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   const seen = new Map<string, number>();
   const out: BenchCase[] = [];
   for (const f of files) {
@@ -123,7 +125,12 @@ export function runCases(cases: BenchCase[], tok: Tokenizer, onProgress?: (done:
     } catch (e) {
       const msg = (e as Error).message;
       const m = /keyword "([^"]+)"/.exec(msg);
-      const key = m ? `unsupported ${m[1]}${/format "([^"]+)"/.test(msg) ? ` (${/format "([^"]+)"/.exec(msg)![1]})` : ''}` : msg.replace(/^[^:]*: /, '').replace(/\/[^ ]*/g, '…').slice(0, 70);
+      const key = m
+        ? `unsupported ${m[1]}${/format "([^"]+)"/.test(msg) ? ` (${/format "([^"]+)"/.exec(msg)![1]})` : ''}`
+        : msg
+            .replace(/^[^:]*: /, '')
+            .replace(/\/[^ ]*/g, '…')
+            .slice(0, 70);
       r.refusals.set(key, (r.refusals.get(key) ?? 0) + 1);
       return;
     }
@@ -172,6 +179,13 @@ export function formatReport(reports: CollectionReport[]): string {
   lines.push(`${'TOTAL'.padEnd(22)} ${`${tot.compiled}/${tot.total}`.padStart(10)} ${pct(tot.compiled, tot.total)}  ${`${tot.va}/${tot.vt}`.padStart(10)} ${pct(tot.va, tot.vt)}  ${`${tot.ir}/${tot.it}`.padStart(10)} ${pct(tot.ir, tot.it)}`);
   const reasons = new Map<string, number>();
   for (const r of reports) for (const [k, v] of r.refusals) reasons.set(k, (reasons.get(k) ?? 0) + v);
-  lines.push('refusals (top 15): ' + [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, v]) => `${k} ×${v}`).join('; '));
+  lines.push(
+    'refusals (top 15): ' +
+      [...reasons]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 15)
+        .map(([k, v]) => `${k} ×${v}`)
+        .join('; '),
+  );
   return lines.join('\n');
 }

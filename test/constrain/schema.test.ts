@@ -16,7 +16,11 @@ const CASES: Case[] = [
   {
     name: 'object with required, optional and closed members',
     schema: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 12 }, age: { type: 'integer', minimum: 0, maximum: 150 }, email: { type: 'string', format: 'email' } }, required: ['name', 'age'], additionalProperties: false },
-    valid: [{ name: 'Alice', age: 30 }, { name: 'B', age: 0, email: 'b@x.org' }, { name: 'héllo wörld', age: 150 }],
+    valid: [
+      { name: 'Alice', age: 30 },
+      { name: 'B', age: 0, email: 'b@x.org' },
+      { name: 'héllo wörld', age: 150 },
+    ],
     invalid: [{ name: '', age: 3 }, { name: 'A', age: 151 }, { name: 'A' }, { name: 'A', age: 1, x: 1 }, { name: 'A', age: -1 }, { name: 'A', age: 1.5 }, { name: 'A', age: 2, email: 'nope' }],
   },
   {
@@ -27,7 +31,21 @@ const CASES: Case[] = [
   },
   {
     name: 'enum, const, nullable types, anyOf',
-    schema: { type: 'object', properties: { kind: { enum: ['noun', 'verb', 'adjective'] }, n: { type: ['integer', 'null'] }, v: { const: { a: [1, 'x'] } }, u: { anyOf: [{ type: 'string', pattern: '^[A-Z]{2}\\d$' }, { type: 'number', exclusiveMinimum: 0, maximum: 10 }] } }, required: ['kind'] },
+    schema: {
+      type: 'object',
+      properties: {
+        kind: { enum: ['noun', 'verb', 'adjective'] },
+        n: { type: ['integer', 'null'] },
+        v: { const: { a: [1, 'x'] } },
+        u: {
+          anyOf: [
+            { type: 'string', pattern: '^[A-Z]{2}\\d$' },
+            { type: 'number', exclusiveMinimum: 0, maximum: 10 },
+          ],
+        },
+      },
+      required: ['kind'],
+    },
     valid: [{ kind: 'noun' }, { kind: 'verb', n: null, v: { a: [1, 'x'] } }, { kind: 'adjective', n: -7, u: 'AB1' }, { kind: 'noun', u: 0.5 }, { kind: 'noun', u: 10 }, { kind: 'noun', extra: [1, { b: null }] }],
     invalid: [{ kind: 'pronoun' }, { n: 1 }, { kind: 'noun', n: 1.5 }, { kind: 'noun', v: { a: [1] } }, { kind: 'noun', u: 'ab1' }, { kind: 'noun', u: 0 }, { kind: 'noun', u: 10.5 }, { kind: 'noun', kind2: 1, n: 'x' }],
   },
@@ -39,14 +57,30 @@ const CASES: Case[] = [
   },
   {
     name: 'formats and patterns',
-    schema: { type: 'object', properties: { d: { type: 'string', format: 'date' }, t: { type: 'string', format: 'date-time' }, id: { type: 'string', format: 'uuid' }, tm: { type: 'string', format: 'time' }, code: { type: 'string', pattern: 'x[0-9]+' }, ip: { type: 'string', format: 'ipv4' } }, additionalProperties: false },
+    schema: {
+      type: 'object',
+      properties: { d: { type: 'string', format: 'date' }, t: { type: 'string', format: 'date-time' }, id: { type: 'string', format: 'uuid' }, tm: { type: 'string', format: 'time' }, code: { type: 'string', pattern: 'x[0-9]+' }, ip: { type: 'string', format: 'ipv4' } },
+      additionalProperties: false,
+    },
     valid: [{ d: '2024-02-29', t: '2024-01-31T12:30:00Z' }, { id: '123e4567-e89b-12d3-a456-426614174000', tm: '23:59:59.5+01:00' }, { code: 'abc x12 "quoted"\n' }, { ip: '192.168.0.255' }],
     invalid: [{ d: '2023-02-29' }, { d: '2024-13-01' }, { t: '2024-01-31 25:00:00Z' }, { id: '123e4567e89b12d3a456426614174000' }, { code: 'xx' }, { ip: '256.1.1.1' }, { tm: '12:00:00' }],
   },
   {
     name: 'allOf of objects, oneOf with a discriminator, number bounds',
     schema: {
-      allOf: [{ type: 'object', properties: { id: { type: 'integer', exclusiveMinimum: -3, maximum: 1000 } }, required: ['id'] }, { properties: { shape: { oneOf: [{ type: 'object', properties: { kind: { const: 'circle' }, r: { type: 'number', minimum: 0 } }, required: ['kind', 'r'] }, { type: 'object', properties: { kind: { const: 'square' }, side: { type: 'number', minimum: -1, exclusiveMaximum: 5 } }, required: ['kind', 'side'] }] } } }],
+      allOf: [
+        { type: 'object', properties: { id: { type: 'integer', exclusiveMinimum: -3, maximum: 1000 } }, required: ['id'] },
+        {
+          properties: {
+            shape: {
+              oneOf: [
+                { type: 'object', properties: { kind: { const: 'circle' }, r: { type: 'number', minimum: 0 } }, required: ['kind', 'r'] },
+                { type: 'object', properties: { kind: { const: 'square' }, side: { type: 'number', minimum: -1, exclusiveMaximum: 5 } }, required: ['kind', 'side'] },
+              ],
+            },
+          },
+        },
+      ],
     },
     valid: [{ id: -2 }, { id: 1000, shape: { kind: 'circle', r: 0 } }, { id: 5, shape: { kind: 'square', side: 4.999 } }, { id: 5, shape: { kind: 'square', side: -1 } }],
     invalid: [{ id: -3 }, { id: 1001 }, { id: 1, shape: { kind: 'circle', r: -0.5 } }, { id: 1, shape: { kind: 'square', side: 5 } }, { id: 1, shape: { kind: 'square', side: -1.01 } }, { id: 1, shape: { kind: 'triangle' } }],

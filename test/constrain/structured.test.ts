@@ -52,12 +52,16 @@ test('structured effect on a small random model: under the schema every reply is
   const quote = tok.encode('"', { disallowedSpecial: 'plain' })[0];
   let k = 0;
   // pseudo-random logits, a pull towards '"' so strings close and replies finish within the limit
-  const model = new PolicyModel(V, () => {
-    const l = new Float32Array(V);
-    for (let i = 0; i < V; i++) l[i] = ((Math.imul(i + 1, 2654435761) ^ Math.imul(++k, 40503)) >>> 0) / 2 ** 32 * 6;
-    l[quote] += 4;
-    return l;
-  }, 512);
+  const model = new PolicyModel(
+    V,
+    () => {
+      const l = new Float32Array(V);
+      for (let i = 0; i < V; i++) l[i] = (((Math.imul(i + 1, 2654435761) ^ Math.imul(++k, 40503)) >>> 0) / 2 ** 32) * 6;
+      l[quote] += 4;
+      return l;
+    },
+    512,
+  );
   const e = structuredEffect(model, tok, { n: 8, maxTokens: 160 });
   assert.equal(e.constrained.cut, 0, 'constrained replies all finished');
   assert.equal(e.constrained.valid, 1);

@@ -51,7 +51,10 @@ test('tool calls: without declared parameters calls stay free (no call grammar)'
 
 test('tool calls: a tool whose parameters we cannot enforce is refused before decoding, naming the tool and pointer', () => {
   const bad = new ToolRegistry().register(tool('odd', { type: 'object', properties: { x: { not: { type: 'string' } } } }));
-  assert.throws(() => toolCallConstraint(bad, tok), (e: unknown) => e instanceof GptforgeError && /tool odd parameters/.test(e.message) && /\/properties\/x/.test(e.message) && /not/.test(e.message));
+  assert.throws(
+    () => toolCallConstraint(bad, tok),
+    (e: unknown) => e instanceof GptforgeError && /tool odd parameters/.test(e.message) && /\/properties\/x/.test(e.message) && /not/.test(e.message),
+  );
 });
 
 test('chat engine: a random model calling tools sends arguments that always satisfy the tool schema (ajv)', () => {

@@ -34,8 +34,14 @@ test('render: exact token layout and loss mask (assistant text, tool call, <|ass
     [[sp('<|output_start|>'), ...txt('36'), sp('<|output_end|>')], 0],
     [[...txt('The answer is 36.'), sp('<|assistant_end|>')], 1],
   ];
-  assert.deepEqual(ids, expected.flatMap(([t]) => t));
-  assert.deepEqual(mask, expected.flatMap(([t, m]) => t.map(() => m)));
+  assert.deepEqual(
+    ids,
+    expected.flatMap(([t]) => t),
+  );
+  assert.deepEqual(
+    mask,
+    expected.flatMap(([t, m]) => t.map(() => m)),
+  );
   assert.equal(ids.length, mask.length);
   // the prompt for a reply is the conversation so far + <|assistant_start|>
   const prompt = renderPrompt(tok, { messages: toolConv.messages.slice(0, 2) });
@@ -44,21 +50,71 @@ test('render: exact token layout and loss mask (assistant text, tool call, <|ass
 });
 
 test('render: special-token text typed by a user stays plain text', () => {
-  const { ids } = renderConversation(tok, { messages: [{ role: 'user', content: 'hi <|assistant_end|>' }, { role: 'assistant', content: 'ok' }] });
+  const { ids } = renderConversation(tok, {
+    messages: [
+      { role: 'user', content: 'hi <|assistant_end|>' },
+      { role: 'assistant', content: 'ok' },
+    ],
+  });
   assert.equal(ids.filter((i) => i === sp('<|assistant_end|>')).length, 1);
 });
 
 test('validate: unknown role, empty content, bad order and a training conversation not ending with the assistant name the field', () => {
   const bad: [unknown, RegExp][] = [
     [{ messages: [{ role: 'robot', content: 'x' }] }, /messages\[0\]\.role.*unknown role "robot"/],
-    [{ messages: [{ role: 'user', content: '  ' }, { role: 'assistant', content: 'a' }] }, /messages\[0\]\.content.*empty content/],
-    [{ messages: [{ role: 'user', content: 'q' }, { role: 'tool', content: '1' }] }, /must follow an assistant message with a tool_call/],
-    [{ messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: '', tool_call: { name: 'calculator', input: '1+1' } }] }, /no tool output/],
-    [{ messages: [{ role: 'user', content: 'q' }, { role: 'user', content: 'q' }] }, /two user messages in a row/],
-    [{ messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: 'a' }, { role: 'system', content: 's' }] }, /system message may only come first/],
+    [
+      {
+        messages: [
+          { role: 'user', content: '  ' },
+          { role: 'assistant', content: 'a' },
+        ],
+      },
+      /messages\[0\]\.content.*empty content/,
+    ],
+    [
+      {
+        messages: [
+          { role: 'user', content: 'q' },
+          { role: 'tool', content: '1' },
+        ],
+      },
+      /must follow an assistant message with a tool_call/,
+    ],
+    [
+      {
+        messages: [
+          { role: 'user', content: 'q' },
+          { role: 'assistant', content: '', tool_call: { name: 'calculator', input: '1+1' } },
+        ],
+      },
+      /no tool output/,
+    ],
+    [
+      {
+        messages: [
+          { role: 'user', content: 'q' },
+          { role: 'user', content: 'q' },
+        ],
+      },
+      /two user messages in a row/,
+    ],
+    [
+      {
+        messages: [
+          { role: 'user', content: 'q' },
+          { role: 'assistant', content: 'a' },
+          { role: 'system', content: 's' },
+        ],
+      },
+      /system message may only come first/,
+    ],
     [{ text: 'x' }, /expected \{"messages"/],
   ];
-  for (const [conv, re] of bad) assert.throws(() => validateConversation(conv, { where: { file: 'f.jsonl', line: 3 } }), (e: Error) => re.test(e.message) && e.message.startsWith('f.jsonl:3'));
+  for (const [conv, re] of bad)
+    assert.throws(
+      () => validateConversation(conv, { where: { file: 'f.jsonl', line: 3 } }),
+      (e: Error) => re.test(e.message) && e.message.startsWith('f.jsonl:3'),
+    );
   assert.throws(() => validateConversation({ messages: [{ role: 'user', content: 'q' }] }, { forTraining: true }), /must end with the assistant/);
   assert.doesNotThrow(() => validateConversation(toolConv, { forTraining: true }));
 });
@@ -66,19 +122,41 @@ test('validate: unknown role, empty content, bad order and a training conversati
 test('JSONL: errors name file and line; --on-bad skip counts and keeps going; over-long conversations are caught', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gf-chat-'));
   const file = join(dir, 'c.jsonl');
-  const good = JSON.stringify({ messages: [{ role: 'user', content: 'Hello there.' }, { role: 'assistant', content: 'Hello!' }] });
-  const long = JSON.stringify({ messages: [{ role: 'user', content: 'Hello there. '.repeat(40) }, { role: 'assistant', content: 'Hello!' }] });
+  const good = JSON.stringify({
+    messages: [
+      { role: 'user', content: 'Hello there.' },
+      { role: 'assistant', content: 'Hello!' },
+    ],
+  });
+  const long = JSON.stringify({
+    messages: [
+      { role: 'user', content: 'Hello there. '.repeat(40) },
+      { role: 'assistant', content: 'Hello!' },
+    ],
+  });
   writeFileSync(file, [good, '{not json', '', JSON.stringify({ messages: [{ role: 'user', content: 'q' }] }), long, good].join('\n'));
-  assert.throws(() => readConversationsJSONL(file, { forTraining: true }), (e: Error) => e.message.startsWith(`${file}:2`) && /not valid JSON/.test(e.message));
+  assert.throws(
+    () => readConversationsJSONL(file, { forTraining: true }),
+    (e: Error) => e.message.startsWith(`${file}:2`) && /not valid JSON/.test(e.message),
+  );
   const r = readConversationsJSONL(file, { forTraining: true, onBad: 'skip', tokenizer: tok, maxTokens: 64 });
   assert.equal(r.conversations.length, 2);
-  assert.deepEqual(r.skipped.map((s) => s.line), [2, 4, 5]);
+  assert.deepEqual(
+    r.skipped.map((s) => s.line),
+    [2, 4, 5],
+  );
   assert.match(r.skipped[2].reason, /longer than the context of 64/);
 });
 
 test('packing: best-fit rows start at <|bos|>, padding and non-assistant tokens carry no loss, epochs reshuffle, state resumes', () => {
   const convs: Conversation[] = [];
-  for (let i = 0; i < 40; i++) convs.push({ messages: [{ role: 'user', content: `What is ${i} times 3?` }, { role: 'assistant', content: `The answer is ${3 * i}.`.repeat(1 + (i % 3)) }] });
+  for (let i = 0; i < 40; i++)
+    convs.push({
+      messages: [
+        { role: 'user', content: `What is ${i} times 3?` },
+        { role: 'assistant', content: `The answer is ${3 * i}.`.repeat(1 + (i % 3)) },
+      ],
+    });
   const items = convs.map((c) => renderConversation(tok, c));
   const T = 63;
   const pad = sp('<|pad|>');
@@ -105,8 +183,14 @@ test('packing: best-fit rows start at <|bos|>, padding and non-assistant tokens 
   const again = new PackedLoader(items, 4, T, pad, 7);
   again.restore(saved);
   const b = [again.next(), again.next()];
-  assert.deepEqual(a.map((x) => [...x.inputs]), b.map((x) => [...x.inputs]));
-  assert.deepEqual(a.map((x) => [...x.targets]), b.map((x) => [...x.targets]));
+  assert.deepEqual(
+    a.map((x) => [...x.inputs]),
+    b.map((x) => [...x.inputs]),
+  );
+  assert.deepEqual(
+    a.map((x) => [...x.targets]),
+    b.map((x) => [...x.targets]),
+  );
   // a validation pass (no shuffle) counts every assistant token exactly once
   const val = new PackedLoader(items, 4, T, pad, 0, false);
   let vt = 0;

@@ -59,7 +59,8 @@ test('prepare writes shards and the mixture table; re-running reuses them; a new
 
 test('over the budget the loader matches the configured proportions (±2%) and the reported epochs', () => {
   const index = readDataIndex(dataDir);
-  const B = 4, T = 64;
+  const B = 4,
+    T = 64;
   const loader = BatchLoader.open(dataDir, { batchSize: B, seqLen: T });
   const steps = Math.floor(config.tokenBudget / (B * T));
   for (let i = 0; i < steps; i++) loader.next();
@@ -74,7 +75,8 @@ test('over the budget the loader matches the configured proportions (±2%) and t
 
 test('concat packing: BOS/EOS exactly at document boundaries, no token lost, rows overlap by one (each stream)', () => {
   const index = readDataIndex(dataDir);
-  const B = 3, T = 50;
+  const B = 3,
+    T = 50;
   // default: one stream per row, so row b of every batch continues stream b
   const loader = BatchLoader.open(dataDir, { batchSize: B, seqLen: T });
   const streams: number[][] = [[], [], []];
@@ -123,7 +125,7 @@ for (const mode of ['concat', 'bestfit'] as const) {
   });
 }
 
-test('validation batches come from each source\'s held-out documents, deterministically', () => {
+test("validation batches come from each source's held-out documents, deterministically", () => {
   const index = readDataIndex(dataDir);
   const v1 = new ValLoader(dataDir, index, 'web', 2, 32);
   const v2 = new ValLoader(dataDir, index, 'web', 2, 32);
@@ -141,11 +143,14 @@ test('cleaning: NFC, controls, whitespace, duplicates, boilerplate lines, min le
   assert.equal(report.duplicates, 1);
   assert.equal(report.tooShort, 1);
   assert.equal(out.length, 20);
-  assert.ok(out.every((d) => !d.text.includes('mailing list')), 'boilerplate footer removed');
+  assert.ok(
+    out.every((d) => !d.text.includes('mailing list')),
+    'boilerplate footer removed',
+  );
 });
 
 test('embedded corpora read as clean text (Brown without POS tags, mail without headers)', () => {
-  const first = <T,>(it: Iterable<T>, n: number): T[] => {
+  const first = <T>(it: Iterable<T>, n: number): T[] => {
     const out: T[] = [];
     for (const x of it) {
       out.push(x);
@@ -185,7 +190,13 @@ test('parquet sources: the text column is read; a missing column names file and 
   const { parquetWriteFile } = (await import('hyparquet-writer')) as unknown as { parquetWriteFile(o: { filename: string; columnData: { name: string; data: unknown[]; type: string }[] }): void };
   const file = join(root, 'docs.parquet');
   const texts = Array.from({ length: 30 }, (_, i) => `Parquet document ${i}: ` + sentence(rng, 20));
-  parquetWriteFile({ filename: file, columnData: [{ name: 'content', data: texts, type: 'STRING' }, { name: 'id', data: texts.map((_, i) => i), type: 'INT32' }] });
+  parquetWriteFile({
+    filename: file,
+    columnData: [
+      { name: 'content', data: texts, type: 'STRING' },
+      { name: 'id', data: texts.map((_, i) => i), type: 'INT32' },
+    ],
+  });
   const pq: MixtureConfig = { sources: [{ name: 'pq', paths: [file], field: 'content', weight: 1 }], tokenBudget: 5000, seed: 1, clean: { minChars: 10 } };
   const index = await prepareData(pq, join(root, 'pq-data'), tok, { quiet: true, threads: 1 });
   assert.equal(index.sources[0].clean.docsIn, 30);

@@ -42,8 +42,18 @@ test('a UTF-8 BOM, LF/CRLF/CR line ends, blank lines, a last line without newlin
   }
   // line numbers count every line end convention (errors point at the right line)
   const f = file(withBom('{"text":"a"}\r\n\r{"text":"b"}\n{oops}\n'));
-  assert.throws(() => texts(f), (e: Error) => e.message.startsWith(`${f}:4: not valid JSON`));
-  assert.deepEqual(readTextLines(file(withBom('a\r\n\rb\nc')), 'x').map((l) => [l.line, l.text]), [[1, 'a'], [3, 'b'], [4, 'c']]);
+  assert.throws(
+    () => texts(f),
+    (e: Error) => e.message.startsWith(`${f}:4: not valid JSON`),
+  );
+  assert.deepEqual(
+    readTextLines(file(withBom('a\r\n\rb\nc')), 'x').map((l) => [l.line, l.text]),
+    [
+      [1, 'a'],
+      [3, 'b'],
+      [4, 'c'],
+    ],
+  );
   // a file concatenated from BOM files has a BOM starting a later line too
   assert.deepEqual(texts(file(Buffer.concat([withBom('{"text":"a"}\n'), withBom('{"text":"b"}\n')]))), ['a', 'b']);
   // a text file keeps its text exactly, minus the BOM
@@ -61,21 +71,40 @@ test('what cannot be read is refused naming the file and the encoding, not "line
   ];
   for (const [bytes, re] of cases) {
     const f = file(bytes);
-    assert.throws(() => texts(f), (e: Error) => e.message.startsWith(`${f}: test `) && re.test(e.message) && !/not valid JSON/.test(e.message), String(re));
+    assert.throws(
+      () => texts(f),
+      (e: Error) => e.message.startsWith(`${f}: test `) && re.test(e.message) && !/not valid JSON/.test(e.message),
+      String(re),
+    );
     // the same for text sources and the skip mode (an undecodable file is never "skipped lines")
     assert.throws(() => readJSONL(f, 'test', (o) => o, 'skip'), re);
   }
   // Latin-1 "café" on line 2, byte offset 31: named with its line and offset
   const latin1 = Buffer.concat([utf8('{"text": "hello"}\n{"text": "caf'), Buffer.from([0xe9]), utf8('"}\n')]);
   const f = file(latin1);
-  assert.throws(() => texts(f), (e: Error) => e.message === `${f}:2: test is not valid UTF-8: bad byte sequence at byte offset 31 (E9 22 7D 0A…); is it Latin-1 or Windows-1252? save it as UTF-8`);
+  assert.throws(
+    () => texts(f),
+    (e: Error) => e.message === `${f}:2: test is not valid UTF-8: bad byte sequence at byte offset 31 (E9 22 7D 0A…); is it Latin-1 or Windows-1252? save it as UTF-8`,
+  );
   // a lone NUL in otherwise ASCII text
   const g = file(utf8('{"text": "a"}\n{"text": "b\u0000"}\n'));
-  assert.throws(() => texts(g), (e: Error) => e.message === `${g}:2: test has a NUL byte at byte offset 25 (line 2): not a UTF-8 text file`);
+  assert.throws(
+    () => texts(g),
+    (e: Error) => e.message === `${g}:2: test has a NUL byte at byte offset 25 (line 2): not a UTF-8 text file`,
+  );
   // well-formedness per Unicode Table 3-7: overlong, surrogate, truncated at end of file
-  for (const [bad, at] of [[[0x41, 0xc0, 0x80], 1], [[0x41, 0x42, 0xed, 0xa0, 0x80], 2], [[0x41, 0xf0, 0x9f, 0x98], 1], [[0xe0, 0x80, 0x80], 0]] as const) {
+  for (const [bad, at] of [
+    [[0x41, 0xc0, 0x80], 1],
+    [[0x41, 0x42, 0xed, 0xa0, 0x80], 2],
+    [[0x41, 0xf0, 0x9f, 0x98], 1],
+    [[0xe0, 0x80, 0x80], 0],
+  ] as const) {
     const h = file(Buffer.from(bad), '.txt');
-    assert.throws(() => readTextFile(h), (e: Error) => e.message.includes(`byte offset ${at} `), bad.join(' '));
+    assert.throws(
+      () => readTextFile(h),
+      (e: Error) => e.message.includes(`byte offset ${at} `),
+      bad.join(' '),
+    );
   }
 });
 
@@ -84,12 +113,21 @@ test('a BOM file reads the same through every JSONL input: data sources, convers
   const plain = file(lines.join('\n') + '\n');
   const bom = file(withBom(lines.join('\r\n') + '\r\n'));
   const docs = (f: string) => [...readSource({ name: 'novel', paths: [f], weight: 1 })].map((d) => [d.text, d.line]);
-  assert.deepEqual(docs(bom), [['Call me Ishmael.', 1], ['Some years ago.', 2]]);
+  assert.deepEqual(docs(bom), [
+    ['Call me Ishmael.', 1],
+    ['Some years ago.', 2],
+  ]);
   assert.deepEqual(docs(bom), docs(plain));
   const txt = file(withBom('Call me Ishmael.\r\n'), '.txt');
-  assert.deepEqual([...readSource({ name: 'novel', paths: [txt], weight: 1 })].map((d) => d.text), ['Call me Ishmael.\r\n']);
+  assert.deepEqual(
+    [...readSource({ name: 'novel', paths: [txt], weight: 1 })].map((d) => d.text),
+    ['Call me Ishmael.\r\n'],
+  );
   const utf16 = file(Buffer.concat([Buffer.from([0xff, 0xfe]), utf16le(lines.join('\n'))]));
-  assert.throws(() => [...readSource({ name: 'novel', paths: [utf16], weight: 1 })], (e: Error) => e.message === `${utf16}: source "novel" is UTF-16 LE (it starts with the byte-order mark FF FE); save it as UTF-8`);
+  assert.throws(
+    () => [...readSource({ name: 'novel', paths: [utf16], weight: 1 })],
+    (e: Error) => e.message === `${utf16}: source "novel" is UTF-16 LE (it starts with the byte-order mark FF FE); save it as UTF-8`,
+  );
 
   const conv = '{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}';
   const convs = readConversationsJSONL(file(withBom(`${conv}\r\n${conv}\r\n`)), { forTraining: true });
@@ -97,7 +135,13 @@ test('a BOM file reads the same through every JSONL input: data sources, convers
   assert.equal(convs.conversations[0].messages[1].content, 'Hello!');
 
   const prefs = readPreferencesJSONL(file(withBom('{"prompt": "2+2?", "completions": ["4", "5"]}\r\n{"prompt": "Capital of France?", "chosen": "Paris", "rejected": "Lyon"}\r\n'))).rankings;
-  assert.deepEqual(prefs.map((r) => [r.prompt, r.completions]), [['2+2?', ['4', '5']], ['Capital of France?', ['Paris', 'Lyon']]]);
+  assert.deepEqual(
+    prefs.map((r) => [r.prompt, r.completions]),
+    [
+      ['2+2?', ['4', '5']],
+      ['Capital of France?', ['Paris', 'Lyon']],
+    ],
+  );
 
   const mix = loadMixtureConfig(file(withBom(JSON.stringify({ sources: [{ name: 'novel', paths: [bom], weight: 1 }], tokenBudget: 1000 })), '.json'));
   assert.equal(mix.sources[0].name, 'novel');

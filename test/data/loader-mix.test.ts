@@ -61,7 +61,7 @@ test('concat: a batch spans the mixture (one stream per row) instead of one stre
   assert.ok(many < 0.25 && many < one / 2, `8 streams: mean batch skew ${many.toFixed(3)} (one stream ${one.toFixed(3)})`);
 });
 
-test('concat with one stream is the consecutive cut: each row starts where the previous one\'s inputs ended', async () => {
+test("concat with one stream is the consecutive cut: each row starts where the previous one's inputs ended", async () => {
   await ready;
   const T = 40;
   const loader = BatchLoader.open(dataDir, { batchSize: 4, seqLen: T, streams: 1 });
@@ -85,11 +85,15 @@ test('concat: a step reads the same rows however it is split (streams = batch ×
     const b = [halves.next().inputs, halves.next().inputs];
     const c = [quarters.next().inputs, quarters.next().inputs, quarters.next().inputs, quarters.next().inputs];
     assert.deepEqual(Array.from(a), [...b[0], ...b[1]], `step ${step}: 4 × 2`);
-    assert.deepEqual(Array.from(a), c.flatMap((x) => [...x]), `step ${step}: 2 × 4`);
+    assert.deepEqual(
+      Array.from(a),
+      c.flatMap((x) => [...x]),
+      `step ${step}: 2 × 4`,
+    );
   }
 });
 
-test('concat: streams keep the mixture\'s proportions over a cycle; a resumed loader (across cycles) yields the same batches; deterministic', async () => {
+test("concat: streams keep the mixture's proportions over a cycle; a resumed loader (across cycles) yields the same batches; deterministic", async () => {
   await ready;
   const index = readDataIndex(dataDir);
   const opts = { batchSize: 8, seqLen: 32 };
@@ -107,7 +111,10 @@ test('concat: streams keep the mixture\'s proportions over a cycle; a resumed lo
   const want: Int32Array[] = [];
   for (let i = 0; i < 12; i++) want.push(a.next().inputs);
   const cycles = (a.state() as ConcatState).cursors.map((c) => c[0]);
-  assert.ok(cycles.some((c) => c >= 1), 'the check runs into the second cycle');
+  assert.ok(
+    cycles.some((c) => c >= 1),
+    'the check runs into the second cycle',
+  );
   const b = BatchLoader.open(dataDir, opts);
   b.restore(saved);
   for (let i = 0; i < 12; i++) assert.deepEqual(b.next().inputs, want[i], `batch ${i} after resume`);

@@ -14,7 +14,10 @@ test('passages: opt-in (not in the default TASKS), deterministic, every example 
   const train = task.generate('train', 1500, 1);
   const held = task.generate('test', 500, 2);
   for (const ex of [...train, ...held]) {
-    assert.deepEqual(ex.conversation.messages.map((m) => m.role), ['user', 'assistant']);
+    assert.deepEqual(
+      ex.conversation.messages.map((m) => m.role),
+      ['user', 'assistant'],
+    );
     assert.equal(ex.conversation.messages[0].content, ex.prompt);
     assert.ok(answerOf(ex).split(/\s+/).length < 40);
     assert.ok(task.check(ex.prompt, answerOf(ex)), `fails its own checker: ${ex.prompt} → ${answerOf(ex)}`);
@@ -37,7 +40,7 @@ test('passages: dictionary entries numbered 1…N, every core word in every edit
   assert.equal(entrySource(water[0]), `dictionary:${water[0].line}`);
 });
 
-test('passages: answerable prompts hold the word\'s entry and the answer cites it; about 30% hold none and say so', () => {
+test("passages: answerable prompts hold the word's entry and the answer cites it; about 30% hold none and say so", () => {
   const entries = dictionaryEntries();
   // (an entry of a single fact can read the same in two editions: a text names a word, not always one line)
   const byText = new Map(entries.map((e) => [e.text, e]));

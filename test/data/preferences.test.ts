@@ -4,19 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../../src/engine/rng.js';
-import {
-  appendRankingLine,
-  completionKey,
-  completionText,
-  rankingConversation,
-  pairCounts,
-  rankingTiers,
-  rankingToPairs,
-  readPreferencesJSONL,
-  tierCount,
-  type Completion,
-  type Ranking,
-} from '../../src/data/preferences.js';
+import { appendRankingLine, completionKey, completionText, rankingConversation, pairCounts, rankingTiers, rankingToPairs, readPreferencesJSONL, tierCount, type Completion, type Ranking } from '../../src/data/preferences.js';
 import { applyAdjacentErrors, rubricPrefers, rubricScore, simulatedRanking, TIE_MARGIN, tiersOfSorted } from '../../src/data/labelers.js';
 import { taskByName } from '../../src/data/synthetic/tasks.js';
 import type { Message } from '../../src/data/conversation.js';
@@ -40,7 +28,10 @@ const withTool: Completion = { messages: toolMsgs };
 test('completions: visible text leaves tool calls out; pairs are every K(K−1)/2 with the better one chosen', () => {
   assert.equal(completionText(withTool), `Let me calculate that. The answer is ${R}.`);
   assert.equal(completionText('  plain  '), 'plain');
-  assert.deepEqual(rankingConversation('q?', 'a.').messages, [{ role: 'user', content: 'q?' }, { role: 'assistant', content: 'a.' }]);
+  assert.deepEqual(rankingConversation('q?', 'a.').messages, [
+    { role: 'user', content: 'q?' },
+    { role: 'assistant', content: 'a.' },
+  ]);
   assert.equal(completionKey('x'), completionKey({ messages: [{ role: 'assistant', content: 'x' }] }));
   for (const k of [2, 3, 4, 6]) {
     const r: Ranking = { prompt: 'p', completions: Array.from({ length: k }, (_, i) => `c${i}`), task: 'chat' };
@@ -65,7 +56,18 @@ test('read: errors name file, line and field; skip mode counts and keeps going; 
     line({ prompt: 'q', completions: ['same', { messages: [{ role: 'assistant', content: 'same' }] }] }), // 6 duplicate
     line({ prompt: 'q', completions: ['a', 'b', 'c'], ranks: [2, 1, 2] }), // 7 tie
     line({ prompt: 'q', completions: ['a', { messages: [{ role: 'tool', content: '1' }] }] }), // 8 bad messages
-    line({ prompt: 'q', completions: ['a', { messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: 'y' }] }] }), // 9 user in reply
+    line({
+      prompt: 'q',
+      completions: [
+        'a',
+        {
+          messages: [
+            { role: 'user', content: 'x' },
+            { role: 'assistant', content: 'y' },
+          ],
+        },
+      ],
+    }), // 9 user in reply
     '',
     line({ prompt: 'q', completions: ['second.', 'third.', 'first.'], ranks: [2, 3, 1], task: 'chat' }), // 11 ok, reordered
     line({ prompt: 'q', chosen: withTool, rejected: 'No idea.' }), // 12 ok pair
@@ -83,9 +85,15 @@ test('read: errors name file, line and field; skip mode counts and keeps going; 
     [9, /field "completions\[1\]\.messages\[0\]\.role".*not a user message/],
     [13, /field "task".*unknown task "poetry"/],
   ];
-  assert.throws(() => readPreferencesJSONL(file), (e: Error) => e.message.startsWith(`${file}:2: `) && /not valid JSON/.test(e.message));
+  assert.throws(
+    () => readPreferencesJSONL(file),
+    (e: Error) => e.message.startsWith(`${file}:2: `) && /not valid JSON/.test(e.message),
+  );
   const r = readPreferencesJSONL(file, { onBad: 'skip' });
-  assert.deepEqual(r.skipped.map((s) => s.line), expect.map(([l]) => l));
+  assert.deepEqual(
+    r.skipped.map((s) => s.line),
+    expect.map(([l]) => l),
+  );
   r.skipped.forEach((s, i) => {
     assert.ok(s.reason.startsWith(`${file}:${s.line}`), s.reason);
     assert.match(s.reason, expect[i][1]);
@@ -106,7 +114,10 @@ test('append: durable whole lines, existing lines kept (even without a final new
   assert.ok(text.endsWith('\n'));
   assert.equal(text.split('\n').filter((l) => l !== '').length, 3);
   const r = readPreferencesJSONL(file);
-  assert.deepEqual(r.rankings.map((x) => x.prompt), ['old', 'new', 'newer']);
+  assert.deepEqual(
+    r.rankings.map((x) => x.prompt),
+    ['old', 'new', 'newer'],
+  );
   assert.deepEqual(r.rankings[1], { prompt: 'new', completions: [withTool, 'x.'], task: 'arithmetic' });
   assert.throws(() => appendRankingLine(file, { prompt: 'bad', completions: ['same', 'same'] }), /same reply/);
   assert.equal(readFileSync(file, 'utf8'), text, 'a refused ranking leaves the file as it was');
@@ -147,7 +158,10 @@ test('ties: tiers are validated with the field named, kept on read and append; r
   ];
   assert.throws(() => readPreferencesJSONL(file), /:2, field "tiers"/, 'onBad error stops at the first bad line');
   const r = readPreferencesJSONL(file, { onBad: 'skip' });
-  assert.deepEqual(r.skipped.map((s) => s.line), expect.map(([l]) => l));
+  assert.deepEqual(
+    r.skipped.map((s) => s.line),
+    expect.map(([l]) => l),
+  );
   r.skipped.forEach((s, i) => assert.match(s.reason, expect[i][1]));
   const [tiered, allTied, old] = r.rankings;
   assert.deepEqual(tiered, { prompt: 'q', completions: cs, tiers: [0, 1, 1, 2] });
@@ -163,7 +177,10 @@ test('ties: tiers are validated with the field named, kept on read and append; r
 
   // pairs: b and c are tied, every other pair has its better one chosen
   const pairs = rankingToPairs({ ...tiered, task: 'chat' });
-  assert.deepEqual(pairs.map((p) => `${p.chosen}>${p.rejected}`), ['a.>b.', 'a.>c.', 'a.>d.', 'b.>d.', 'c.>d.']);
+  assert.deepEqual(
+    pairs.map((p) => `${p.chosen}>${p.rejected}`),
+    ['a.>b.', 'a.>c.', 'a.>d.', 'b.>d.', 'c.>d.'],
+  );
   assert.ok(pairs.every((p) => p.task === 'chat'));
   assert.deepEqual(pairCounts(tiered), { preferred: 5, tied: 1 });
   // explicit strict tiers mean the same as none
@@ -173,7 +190,10 @@ test('ties: tiers are validated with the field named, kept on read and append; r
   const out = join(dir, 'out.jsonl');
   appendRankingLine(out, { prompt: 'p', completions: cs, tiers: [0, 0, 1, 1], task: 'chat' });
   appendRankingLine(out, { prompt: 'p', completions: ['e.', 'f.'] });
-  const written = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const written = readFileSync(out, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.deepEqual(written[0].tiers, [0, 0, 1, 1]);
   assert.ok(!('tiers' in written[1]));
   assert.deepEqual(readPreferencesJSONL(out).rankings[0], { prompt: 'p', completions: cs, tiers: [0, 0, 1, 1], task: 'chat' });
@@ -199,7 +219,13 @@ test('rubric: correct beats wrong, the calculator beats no tool, concise beats r
   assert.ok(st.reasons.some((x) => /calculator/.test(x)));
   assert.equal(rubricPrefers(P, right, withTool, 'arithmetic'), -1);
   // a failed tool call costs
-  const failed: Completion = { messages: [{ role: 'assistant', content: '', tool_call: { name: 'calculator', input: '1/0' } }, { role: 'tool', content: 'error: division by zero' }, { role: 'assistant', content: right }] };
+  const failed: Completion = {
+    messages: [
+      { role: 'assistant', content: '', tool_call: { name: 'calculator', input: '1/0' } },
+      { role: 'tool', content: 'error: division by zero' },
+      { role: 'assistant', content: right },
+    ],
+  };
   assert.ok(rubricScore(P, failed, 'arithmetic').score < sr.score);
 
   const concise = "You're welcome!";
@@ -412,7 +438,10 @@ test('label loop (scripted), ties: tiers saved only with a tie, valid for the re
   assert.match(shown, /undid 4; so far: 2: /);
   assert.match(shown, /saved: 2 = 4 > 1 > 3\n/);
   assert.match(shown, /saved: 4 > 1 > 3 > 2\n/);
-  const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = readFileSync(out, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.deepEqual(lines[0], { prompt: 'Hi!', completions: ['C Hi!', 'A Hi!', 'B Hi!', 'D Hi!'], tiers: [0, 0, 1, 2], task: 'chat' });
   assert.deepEqual(lines[1].tiers, [0, 0, 1, 2]);
   assert.ok(!('tiers' in lines[2]), 'a strict ranking has no tiers field');
@@ -453,7 +482,13 @@ test('label loop (scripted): one line per prompt, rankings and skips saved, resu
   assert.deepEqual(second, { ranked: 1, skipped: 1, remaining: 0, quit: false });
   assert.match(shown, /resuming: 2 of 4/);
   assert.match(shown, /prompt 2\/2: Help/);
-  assert.deepEqual(readPreferencesJSONL(out).rankings.map((r) => r.completions), [['C Hi!', 'A Hi!', 'B Hi!'], ['A Thanks!', 'C Thanks!', 'B Thanks!']]);
+  assert.deepEqual(
+    readPreferencesJSONL(out).rankings.map((r) => r.completions),
+    [
+      ['C Hi!', 'A Hi!', 'B Hi!'],
+      ['A Thanks!', 'C Thanks!', 'B Thanks!'],
+    ],
+  );
   const third = await run('');
   assert.deepEqual(third, { ranked: 0, skipped: 0, remaining: 0, quit: false });
   assert.match(shown, /nothing to label/);

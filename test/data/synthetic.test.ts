@@ -46,7 +46,10 @@ function assertShape(ex: TaskExample, usesTool: boolean): void {
       assert.notEqual(m[i].role, m[i - 1].role, 'roles alternate');
     }
   }
-  assert.equal(m.some((x) => x.tool_call !== undefined), usesTool);
+  assert.equal(
+    m.some((x) => x.tool_call !== undefined),
+    usesTool,
+  );
 }
 
 test('one hold-out rule: the test split of the generators is what isHeldOut (rm --rankings, dpo --pairs) holds out, about 10%', () => {
@@ -115,7 +118,7 @@ for (const task of [...TASKS, taskByName('structured')]) {
   });
 }
 
-test('word families: another word\'s answer is almost always wrong', () => {
+test("word families: another word's answer is almost always wrong", () => {
   // not syllables: with counts of 1–5, a quarter of all words share any given count
   for (const name of WORD_FAMILIES.filter((n) => n !== 'syllables')) {
     const task = taskByName(name);

@@ -32,11 +32,17 @@ test('pipeline --preset tiny runs every stage; rl refuses a head-less RM; a kill
     type EvalJson = { columns: string[]; rows: { label: string; cells: Record<string, { examples: { answer: string }[] } | null> }[]; compare: { name: string; winRate: number }[] };
     const ev = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8')) as EvalJson;
     assert.deepEqual(ev.columns, ['base (few-shot)', 'SFT, no tool', 'SFT', 'PPO']);
-    assert.deepEqual(ev.compare.map((c) => c.name), ['base', 'SFT', 'SFT best-of-2', 'SFT oracle best-of-3', 'PPO']);
+    assert.deepEqual(
+      ev.compare.map((c) => c.name),
+      ['base', 'SFT', 'SFT best-of-2', 'SFT oracle best-of-3', 'PPO'],
+    );
     assert.match(r.stdout, /user> What is 4821 times 37\?\nassistant> /);
     // the RM's held-out accuracy split by the rubric term that decided each pair covers every pair
     const rmEval = JSON.parse(readFileSync(join(dir, 'rm-eval.json'), 'utf8')) as { pairs: number; accuracyCleanBy: Record<string, { pairs: number; accuracy: number }> };
-    assert.equal(Object.values(rmEval.accuracyCleanBy).reduce((n, t) => n + t.pairs, 0), rmEval.pairs);
+    assert.equal(
+      Object.values(rmEval.accuracyCleanBy).reduce((n, t) => n + t.pairs, 0),
+      rmEval.pairs,
+    );
     const rl = records(dir, 'rl');
     assert.ok(rl.length > 0);
     for (const k of ['objective/kl', 'objective/entropy', 'objective/rlhf_reward', 'objective/scores', 'policy/approxkl_avg', 'policy/clipfrac_avg', 'val/ratio', 'loss/policy_avg', 'loss/value_avg', 'loss/ptx_avg']) assert.equal(typeof rl[0][k], 'number', k);
@@ -69,7 +75,11 @@ test('pipeline --preset tiny runs every stage; rl refuses a head-less RM; a kill
     await new Promise<void>((done) => {
       const timer = setInterval(() => {
         const p = join(again, 'metrics.jsonl');
-        const n = existsSync(p) ? readFileSync(p, 'utf8').split('\n').filter((l) => l.includes('"stage":"rl"')).length : 0;
+        const n = existsSync(p)
+          ? readFileSync(p, 'utf8')
+              .split('\n')
+              .filter((l) => l.includes('"stage":"rl"')).length
+          : 0;
         if (n >= 5 || child.exitCode !== null) {
           clearInterval(timer);
           child.kill('SIGKILL');
@@ -80,7 +90,10 @@ test('pipeline --preset tiny runs every stage; rl refuses a head-less RM; a kill
     await new Promise((res) => child.once('exit', res));
     const resumed = run(args);
     assert.equal(resumed.status, 0, resumed.stderr);
-    assert.deepEqual(records(again, 'rl').map((x) => x.loss), want);
+    assert.deepEqual(
+      records(again, 'rl').map((x) => x.loss),
+      want,
+    );
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -51,8 +51,15 @@ const rnd = (shape: number[], std = 1) => randn(shape, rng, std, true);
 const rvec = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
 
 test('matmul: all four transpose layouts, batched A', () => {
-  for (const [tA, tB] of [[false, false], [false, true], [true, false], [true, true]] as const) {
-    const M = 5, K = 7, N = 3;
+  for (const [tA, tB] of [
+    [false, false],
+    [false, true],
+    [true, false],
+    [true, true],
+  ] as const) {
+    const M = 5,
+      K = 7,
+      N = 3;
     const a = rnd(tA ? [K, M] : [M, K]);
     const b = rnd(tB ? [N, K] : [K, N]);
     const r = rvec(M * N);
@@ -99,7 +106,11 @@ test('layerNorm and rmsNorm (with and without affine)', () => {
 });
 
 test('causalSelfAttention and rope', () => {
-  const B = 2, T = 5, H = 2, D = 4, C = H * D;
+  const B = 2,
+    T = 5,
+    H = 2,
+    D = 4,
+    C = H * D;
   const qkv = rnd([B, T, 3 * C]);
   const r = rvec(B * T * C);
   checkOpGrad('attention', () => weightedSum(op.causalSelfAttention(qkv, H), r), [qkv], { samples: 30 });
@@ -174,7 +185,11 @@ const dot64 = (a: Float64Array, b: Float64Array) => a.reduce((s, v, i) => s + v 
 
 test('float64: attention kernel backward matches finite differences', () => {
   const r = new Rng(3);
-  const B = 2, T = 6, H = 3, D = 2, C = H * D;
+  const B = 2,
+    T = 6,
+    H = 3,
+    D = 2,
+    C = H * D;
   const qkv = rand64(B * T * 3 * C, r);
   const w = rand64(B * T * C, r);
   const out = new Float64Array(B * T * C);
@@ -191,15 +206,23 @@ test('float64: attention kernel backward matches finite differences', () => {
 
 test('float64: layerNorm, rmsNorm, gelu, crossEntropy kernels match finite differences', () => {
   const r = new Rng(5);
-  const rows = 3, C = 7;
-  const x = rand64(rows * C, r), wt = rand64(C, r), bs = rand64(C, r), w = rand64(rows * C, r);
-  const out = new Float64Array(rows * C), mean = new Float64Array(rows), rstd = new Float64Array(rows);
+  const rows = 3,
+    C = 7;
+  const x = rand64(rows * C, r),
+    wt = rand64(C, r),
+    bs = rand64(C, r),
+    w = rand64(rows * C, r);
+  const out = new Float64Array(rows * C),
+    mean = new Float64Array(rows),
+    rstd = new Float64Array(rows);
   const fLn = () => {
     ref.layerNormForward(x, wt, bs, out, mean, rstd, rows, C, 1e-5);
     return dot64(out, w);
   };
   fLn();
-  const dx = new Float64Array(x.length), dw = new Float64Array(C), db = new Float64Array(C);
+  const dx = new Float64Array(x.length),
+    dw = new Float64Array(C),
+    db = new Float64Array(C);
   ref.layerNormBackward(w, x, wt, mean, rstd, dx, dw, db, rows, C);
   assertClose64('layerNorm dx', dx, numeric64(fLn, x));
   assertClose64('layerNorm dw', dw, numeric64(fLn, wt));
@@ -210,7 +233,8 @@ test('float64: layerNorm, rmsNorm, gelu, crossEntropy kernels match finite diffe
     return dot64(out, w);
   };
   fRms();
-  const dx2 = new Float64Array(x.length), dw2 = new Float64Array(C);
+  const dx2 = new Float64Array(x.length),
+    dw2 = new Float64Array(C);
   ref.rmsNormBackward(w, x, wt, rstd, dx2, dw2, rows, C);
   assertClose64('rmsNorm dx', dx2, numeric64(fRms, x));
   assertClose64('rmsNorm dw', dw2, numeric64(fRms, wt));

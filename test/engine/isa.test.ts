@@ -24,7 +24,10 @@ test('resolveIsa: unset means the default; supported paths pass; the rest are re
   assert.equal(resolveIsa('avx2', zen3, x86), 'avx2');
   assert.equal(resolveIsa(' Scalar ', zen3, x86), 'scalar');
   assert.equal(resolveIsa('avx512', sup('scalar', 'avx2', 'avx512'), x86), 'avx512');
-  assert.throws(() => resolveIsa('avx512', zen3, x86), (e: Error) => e instanceof GptforgeError && e.message === 'GPTFORGE_ISA=avx512: this CPU (AMD EPYC 7B13) has no AVX-512F; paths this CPU runs: avx2, scalar');
+  assert.throws(
+    () => resolveIsa('avx512', zen3, x86),
+    (e: Error) => e instanceof GptforgeError && e.message === 'GPTFORGE_ISA=avx512: this CPU (AMD EPYC 7B13) has no AVX-512F; paths this CPU runs: avx2, scalar',
+  );
   assert.throws(() => resolveIsa('avx2', sup('scalar'), x86), /GPTFORGE_ISA=avx2: this CPU \(AMD EPYC 7B13\) has no AVX2 and FMA; paths this CPU runs: scalar/);
   assert.throws(() => resolveIsa('sse4', zen3, x86), /GPTFORGE_ISA=sse4: unknown instruction set; valid values are avx512, avx2, scalar \(x86-64\) and neon \(ARM64 only\)/);
   assert.throws(() => resolveIsa('neon', zen3, x86), /GPTFORGE_ISA=neon: NEON is valid only on ARM64; this CPU \(AMD EPYC 7B13\) is x64/);
@@ -81,19 +84,27 @@ test('setIsa switches every kernel in one process; each path gives the reference
       k.setIsa(s.name);
       assert.equal(k.isa, s.name);
       // one sgemm (microkernel + packing), one row kernel and attention (small-tile path)
-      const M = 37, K = 29, N = 41;
+      const M = 37,
+        K = 29,
+        N = 41;
       const a = Float32Array.from({ length: M * K }, (_, i) => Math.sin(i));
       const b = Float32Array.from({ length: K * N }, (_, i) => Math.cos(i));
-      const cn = new Float32Array(M * N), cr = new Float32Array(M * N);
+      const cn = new Float32Array(M * N),
+        cr = new Float32Array(M * N);
       k.matmul(a, b, cn, M, K, N, false, true, false);
       ref.matmul(a, b, cr, M, K, N, false, true, false);
       for (let i = 0; i < cr.length; i++) assert.ok(Math.abs(cn[i] - cr[i]) < 1e-4, `${s.name} matmul[${i}]`);
-      const gn = new Float32Array(M * K), gr = new Float32Array(M * K);
+      const gn = new Float32Array(M * K),
+        gr = new Float32Array(M * K);
       k.geluForward(a, gn, M * K);
       ref.geluForward(a, gr, M * K);
       for (let i = 0; i < gr.length; i++) assert.ok(Math.abs(gn[i] - gr[i]) < 1e-5, `${s.name} gelu[${i}]`);
-      const T = 9, H = 2, D = 8, qkv = Float32Array.from({ length: T * 3 * H * D }, (_, i) => Math.sin(0.37 * i));
-      const on = new Float32Array(T * H * D), or = new Float32Array(T * H * D);
+      const T = 9,
+        H = 2,
+        D = 8,
+        qkv = Float32Array.from({ length: T * 3 * H * D }, (_, i) => Math.sin(0.37 * i));
+      const on = new Float32Array(T * H * D),
+        or = new Float32Array(T * H * D);
       k.attentionForward(qkv, on, new Float32Array(H * T), 1, T, H, D);
       ref.attentionForward(qkv, or, new Float32Array(H * T), 1, T, H, D);
       for (let i = 0; i < or.length; i++) assert.ok(Math.abs(on[i] - or[i]) < 1e-5, `${s.name} attention[${i}]`);

@@ -23,10 +23,23 @@ for (const threads of [1, 2]) {
   test(`sgemm with 1–4 rows equals the same rows of an 8-row product bit for bit, and the reference to fp32 (${threads} thread${threads > 1 ? 's' : ''})`, { skip }, () => {
     native!.setThreads!(threads);
     // K past the 256/512 KC blocks, N odd and past the thread split, and the model's shapes
-    for (const [K, N] of [[7, 5], [256, 768], [300, 77], [513, 1030], [1024, 256], [2048, 64], [256, 4096]]) {
+    for (const [K, N] of [
+      [7, 5],
+      [256, 768],
+      [300, 77],
+      [513, 1030],
+      [1024, 256],
+      [2048, 64],
+      [256, 4096],
+    ]) {
       const A = rand(8 * K);
       const B = rand(K * N);
-      for (const [acc, tB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      for (const [acc, tB] of [
+        [false, false],
+        [true, false],
+        [false, true],
+        [true, true],
+      ] as const) {
         const C0 = rand(8 * N);
         const big = C0.slice();
         native!.matmul(A, B, big, 8, K, N, false, tB, acc);

@@ -46,8 +46,11 @@ for (const threads of [1, 2]) {
       for (const tA of [false, true]) {
         for (const tB of [false, true]) {
           for (const acc of [false, true]) {
-            const a = rand(M * K), b = rand(K * N), c0 = rand(M * N);
-            const cn = Float32Array.from(c0), cr = Float32Array.from(c0);
+            const a = rand(M * K),
+              b = rand(K * N),
+              c0 = rand(M * N);
+            const cn = Float32Array.from(c0),
+              cr = Float32Array.from(c0);
             native!.matmul(a, b, cn, M, K, N, tA, tB, acc);
             ref.matmul(a, b, cr, M, K, N, tA, tB, acc);
             close(`matmul M${M} K${K} N${N} tA${tA} tB${tB} acc${acc}`, cn, cr, 1e-4, 2e-4 * Math.sqrt(K));
@@ -62,19 +65,41 @@ for (const threads of [1, 2]) {
     for (const rows of [1, 7, 129, 1000]) {
       for (const cols of [1, 7, 65, 384]) {
         const n = rows * cols;
-        const x = rand(n), w = rand(cols), b = rand(cols), dout = rand(n);
+        const x = rand(n),
+          w = rand(cols),
+          b = rand(cols),
+          dout = rand(n);
         // add bias / bias grad
-        const o1 = Float32Array.from(x), o2 = Float32Array.from(x);
-        native!.addBias(o1, b, rows, cols); ref.addBias(o2, b, rows, cols); close('addBias', o1, o2);
-        const g1 = rand(cols), g2 = Float32Array.from(g1);
-        native!.biasGrad(dout, g1, rows, cols); ref.biasGrad(dout, g2, rows, cols); close('biasGrad', g1, g2, 1e-4, 1e-4);
+        const o1 = Float32Array.from(x),
+          o2 = Float32Array.from(x);
+        native!.addBias(o1, b, rows, cols);
+        ref.addBias(o2, b, rows, cols);
+        close('addBias', o1, o2);
+        const g1 = rand(cols),
+          g2 = Float32Array.from(g1);
+        native!.biasGrad(dout, g1, rows, cols);
+        ref.biasGrad(dout, g2, rows, cols);
+        close('biasGrad', g1, g2, 1e-4, 1e-4);
         // layernorm
-        for (const [ww, bb] of [[w, b], [null, null]] as const) {
-          const on = new Float32Array(n), or = new Float32Array(n), mn = new Float32Array(rows), mr = new Float32Array(rows), rn = new Float32Array(rows), rr = new Float32Array(rows);
+        for (const [ww, bb] of [
+          [w, b],
+          [null, null],
+        ] as const) {
+          const on = new Float32Array(n),
+            or = new Float32Array(n),
+            mn = new Float32Array(rows),
+            mr = new Float32Array(rows),
+            rn = new Float32Array(rows),
+            rr = new Float32Array(rows);
           native!.layerNormForward(x, ww, bb, on, mn, rn, rows, cols, 1e-5);
           ref.layerNormForward(x, ww, bb, or, mr, rr, rows, cols, 1e-5);
           close('layerNormForward', on, or, 1e-4, 1e-4);
-          const dxn = rand(n), dxr = Float32Array.from(dxn), dwn = rand(cols), dwr = Float32Array.from(dwn), dbn = rand(cols), dbr = Float32Array.from(dbn);
+          const dxn = rand(n),
+            dxr = Float32Array.from(dxn),
+            dwn = rand(cols),
+            dwr = Float32Array.from(dwn),
+            dbn = rand(cols),
+            dbr = Float32Array.from(dbn);
           native!.layerNormBackward(dout, x, ww, mr, rr, dxn, ww ? dwn : null, bb ? dbn : null, rows, cols);
           ref.layerNormBackward(dout, x, ww, mr, rr, dxr, ww ? dwr : null, bb ? dbr : null, rows, cols);
           close('layerNormBackward dx', dxn, dxr, 1e-3, 1e-3);
@@ -83,31 +108,49 @@ for (const threads of [1, 2]) {
         }
         // rmsnorm
         {
-          const on = new Float32Array(n), or = new Float32Array(n), rn = new Float32Array(rows), rr = new Float32Array(rows);
-          native!.rmsNormForward(x, w, on, rn, rows, cols, 1e-6); ref.rmsNormForward(x, w, or, rr, rows, cols, 1e-6);
+          const on = new Float32Array(n),
+            or = new Float32Array(n),
+            rn = new Float32Array(rows),
+            rr = new Float32Array(rows);
+          native!.rmsNormForward(x, w, on, rn, rows, cols, 1e-6);
+          ref.rmsNormForward(x, w, or, rr, rows, cols, 1e-6);
           close('rmsNormForward', on, or, 1e-4, 1e-4);
-          const dxn = rand(n), dxr = Float32Array.from(dxn), dwn = rand(cols), dwr = Float32Array.from(dwn);
-          native!.rmsNormBackward(dout, x, w, rr, dxn, dwn, rows, cols); ref.rmsNormBackward(dout, x, w, rr, dxr, dwr, rows, cols);
-          close('rmsNormBackward dx', dxn, dxr, 1e-3, 1e-3); close('rmsNormBackward dw', dwn, dwr, 1e-3, 1e-3);
+          const dxn = rand(n),
+            dxr = Float32Array.from(dxn),
+            dwn = rand(cols),
+            dwr = Float32Array.from(dwn);
+          native!.rmsNormBackward(dout, x, w, rr, dxn, dwn, rows, cols);
+          ref.rmsNormBackward(dout, x, w, rr, dxr, dwr, rows, cols);
+          close('rmsNormBackward dx', dxn, dxr, 1e-3, 1e-3);
+          close('rmsNormBackward dw', dwn, dwr, 1e-3, 1e-3);
         }
         // softmax
         {
-          const on = new Float32Array(n), or = new Float32Array(n);
-          native!.softmaxForward(x, on, rows, cols); ref.softmaxForward(x, or, rows, cols);
+          const on = new Float32Array(n),
+            or = new Float32Array(n);
+          native!.softmaxForward(x, on, rows, cols);
+          ref.softmaxForward(x, or, rows, cols);
           close('softmaxForward', on, or, 1e-4, 1e-6);
-          const dxn = rand(n), dxr = Float32Array.from(dxn);
-          native!.softmaxBackward(or, dout, dxn, rows, cols); ref.softmaxBackward(or, dout, dxr, rows, cols);
+          const dxn = rand(n),
+            dxr = Float32Array.from(dxn);
+          native!.softmaxBackward(or, dout, dxn, rows, cols);
+          ref.softmaxBackward(or, dout, dxr, rows, cols);
           close('softmaxBackward', dxn, dxr, 1e-4, 1e-5);
         }
         // cross-entropy (with ignored rows)
         {
           const targets = Int32Array.from({ length: rows }, (_, r) => (r % 5 === 3 ? -1 : rng.int(cols)));
           const logits = rand(n, 3);
-          const ln = new Float32Array(rows), lr = new Float32Array(rows);
-          native!.crossEntropyForward(logits, targets, ln, rows, cols, -1); ref.crossEntropyForward(logits, targets, lr, rows, cols, -1);
+          const ln = new Float32Array(rows),
+            lr = new Float32Array(rows);
+          native!.crossEntropyForward(logits, targets, ln, rows, cols, -1);
+          ref.crossEntropyForward(logits, targets, lr, rows, cols, -1);
           close('crossEntropyForward', ln, lr, 1e-4, 1e-4);
-          const dl = rand(rows), gn = rand(n), gr = Float32Array.from(gn);
-          native!.crossEntropyBackward(logits, targets, dl, gn, rows, cols, -1); ref.crossEntropyBackward(logits, targets, dl, gr, rows, cols, -1);
+          const dl = rand(rows),
+            gn = rand(n),
+            gr = Float32Array.from(gn);
+          native!.crossEntropyBackward(logits, targets, dl, gn, rows, cols, -1);
+          ref.crossEntropyBackward(logits, targets, dl, gr, rows, cols, -1);
           close('crossEntropyBackward', gn, gr, 1e-4, 1e-5);
         }
       }
@@ -117,47 +160,95 @@ for (const threads of [1, 2]) {
   test(`pointwise kernels, embedding, AdamW, sumSquares match the reference (${threads} thread${threads > 1 ? 's' : ''})`, { skip }, () => {
     native!.setThreads!(threads);
     for (const n of [1, 7, 65, 129, 100003]) {
-      const x = rand(n, 3), y = rand(n), d = rand(n);
-      for (const [name, fwd, bwd] of [['gelu', 'geluForward', 'geluBackward'], ['silu', 'siluForward', 'siluBackward']] as const) {
-        const on = new Float32Array(n), or = new Float32Array(n);
-        native![fwd](x, on, n); ref[fwd](x, or, n); close(`${name} forward`, on, or, 1e-5, 1e-6);
-        const gn = Float32Array.from(y), gr = Float32Array.from(y);
-        native![bwd](x, d, gn, n); ref[bwd](x, d, gr, n); close(`${name} backward`, gn, gr, 1e-4, 1e-5);
+      const x = rand(n, 3),
+        y = rand(n),
+        d = rand(n);
+      for (const [name, fwd, bwd] of [
+        ['gelu', 'geluForward', 'geluBackward'],
+        ['silu', 'siluForward', 'siluBackward'],
+      ] as const) {
+        const on = new Float32Array(n),
+          or = new Float32Array(n);
+        native![fwd](x, on, n);
+        ref[fwd](x, or, n);
+        close(`${name} forward`, on, or, 1e-5, 1e-6);
+        const gn = Float32Array.from(y),
+          gr = Float32Array.from(y);
+        native![bwd](x, d, gn, n);
+        ref[bwd](x, d, gr, n);
+        close(`${name} backward`, gn, gr, 1e-4, 1e-5);
       }
-      const a1 = new Float32Array(n), a2 = new Float32Array(n);
-      native!.add(x, y, a1, n); ref.add(x, y, a2, n); close('add', a1, a2);
-      native!.mul(x, y, a1, n); ref.mul(x, y, a2, n); close('mul', a1, a2);
-      native!.scale(x, 0.37, a1, n); ref.scale(x, 0.37, a2, n); close('scale', a1, a2);
-      const y1 = Float32Array.from(y), y2 = Float32Array.from(y);
-      native!.axpy(-1.5, x, y1, n); ref.axpy(-1.5, x, y2, n); close('axpy', y1, y2);
-      const sn = native!.sumSquares(x, n), sr = ref.sumSquares(x, n);
+      const a1 = new Float32Array(n),
+        a2 = new Float32Array(n);
+      native!.add(x, y, a1, n);
+      ref.add(x, y, a2, n);
+      close('add', a1, a2);
+      native!.mul(x, y, a1, n);
+      ref.mul(x, y, a2, n);
+      close('mul', a1, a2);
+      native!.scale(x, 0.37, a1, n);
+      ref.scale(x, 0.37, a2, n);
+      close('scale', a1, a2);
+      const y1 = Float32Array.from(y),
+        y2 = Float32Array.from(y);
+      native!.axpy(-1.5, x, y1, n);
+      ref.axpy(-1.5, x, y2, n);
+      close('axpy', y1, y2);
+      const sn = native!.sumSquares(x, n),
+        sr = ref.sumSquares(x, n);
       assert.ok(Math.abs(sn - sr) <= 1e-5 * sr + 1e-6, `sumSquares ${sn} vs ${sr}`);
-      const p1 = rand(n), p2 = Float32Array.from(p1), m1 = rand(n, 0.1), m2 = Float32Array.from(m1), v1 = Float32Array.from(rand(n), (q) => q * q), v2 = Float32Array.from(v1);
+      const p1 = rand(n),
+        p2 = Float32Array.from(p1),
+        m1 = rand(n, 0.1),
+        m2 = Float32Array.from(m1),
+        v1 = Float32Array.from(rand(n), (q) => q * q),
+        v2 = Float32Array.from(v1);
       native!.adamw(p1, y, m1, v1, n, 1e-3, 0.9, 0.95, 1e-8, 0.1, 7, 0.5);
       ref.adamw(p2, y, m2, v2, n, 1e-3, 0.9, 0.95, 1e-8, 0.1, 7, 0.5);
-      close('adamw param', p1, p2, 1e-5, 1e-6); close('adamw m', m1, m2); close('adamw v', v1, v2);
+      close('adamw param', p1, p2, 1e-5, 1e-6);
+      close('adamw m', m1, m2);
+      close('adamw v', v1, v2);
     }
-    for (const [n, C, V] of [[1, 1, 1], [7, 65, 3], [300, 129, 50]]) {
+    for (const [n, C, V] of [
+      [1, 1, 1],
+      [7, 65, 3],
+      [300, 129, 50],
+    ]) {
       const ids = Int32Array.from({ length: n }, () => rng.int(V));
-      const table = rand(V * C), dout = rand(n * C);
-      const on = new Float32Array(n * C), or = new Float32Array(n * C);
-      native!.embeddingForward(ids, table, on, n, C); ref.embeddingForward(ids, table, or, n, C); close('embeddingForward', on, or);
-      const tn = rand(V * C), tr = Float32Array.from(tn);
-      native!.embeddingBackward(ids, dout, tn, n, C); ref.embeddingBackward(ids, dout, tr, n, C); close('embeddingBackward', tn, tr, 1e-5, 1e-5);
+      const table = rand(V * C),
+        dout = rand(n * C);
+      const on = new Float32Array(n * C),
+        or = new Float32Array(n * C);
+      native!.embeddingForward(ids, table, on, n, C);
+      ref.embeddingForward(ids, table, or, n, C);
+      close('embeddingForward', on, or);
+      const tn = rand(V * C),
+        tr = Float32Array.from(tn);
+      native!.embeddingBackward(ids, dout, tn, n, C);
+      ref.embeddingBackward(ids, dout, tr, n, C);
+      close('embeddingBackward', tn, tr, 1e-5, 1e-5);
     }
   });
 
   test(`rope forward (+θ) and backward (−θ) match the reference (${threads} thread${threads > 1 ? 's' : ''})`, { skip }, () => {
     native!.setThreads!(threads);
-    for (const [B, T, H, D] of [[1, 1, 1, 2], [2, 7, 3, 4], [3, 65, 2, 16], [2, 129, 4, 64]]) {
+    for (const [B, T, H, D] of [
+      [1, 1, 1, 2],
+      [2, 7, 3, 4],
+      [3, 65, 2, 16],
+      [2, 129, 4, 64],
+    ]) {
       const n = B * T * 3 * H * D;
       const half = D / 2;
       const cos = Float32Array.from({ length: T * half }, (_, i) => Math.cos(0.1 * i));
       const sin = Float32Array.from({ length: T * half }, (_, i) => Math.sin(0.1 * i));
-      const x = rand(n), base = rand(n);
+      const x = rand(n),
+        base = rand(n);
       for (const sign of [1, -1]) {
-        const on = Float32Array.from(base), or = Float32Array.from(base);
-        native!.rope(x, on, cos, sin, B, T, H, D, sign); ref.rope(x, or, cos, sin, B, T, H, D, sign);
+        const on = Float32Array.from(base),
+          or = Float32Array.from(base);
+        native!.rope(x, on, cos, sin, B, T, H, D, sign);
+        ref.rope(x, or, cos, sin, B, T, H, D, sign);
         close(`rope ${sign} ${B},${T},${H},${D}`, on, or, 1e-5, 1e-6);
       }
     }
@@ -166,37 +257,70 @@ for (const threads of [1, 2]) {
   test(`attention forward, backward and decode match the reference (${threads} thread${threads > 1 ? 's' : ''})`, { skip }, () => {
     native!.setThreads!(threads);
     // small-tile path (T ≤ 256, D ≤ 64, every padded head size) and the general sgemm path (T > 256 or D > 64)
-    for (const [B, T, H, D] of [[1, 1, 1, 1], [2, 7, 3, 5], [1, 65, 2, 16], [2, 64, 4, 32], [1, 40, 2, 48], [2, 129, 4, 32], [1, 200, 1, 64], [1, 300, 2, 32], [1, 20, 1, 80]]) {
+    for (const [B, T, H, D] of [
+      [1, 1, 1, 1],
+      [2, 7, 3, 5],
+      [1, 65, 2, 16],
+      [2, 64, 4, 32],
+      [1, 40, 2, 48],
+      [2, 129, 4, 32],
+      [1, 200, 1, 64],
+      [1, 300, 2, 32],
+      [1, 20, 1, 80],
+    ]) {
       const C = H * D;
       const qkv = rand(B * T * 3 * C);
-      const on = new Float32Array(B * T * C), or = new Float32Array(B * T * C), ln = new Float32Array(B * H * T), lr = new Float32Array(B * H * T);
-      native!.attentionForward(qkv, on, ln, B, T, H, D); ref.attentionForward(qkv, or, lr, B, T, H, D);
-      close(`attentionForward ${B},${T},${H},${D}`, on, or, 1e-4, 1e-5); close('attention lse', ln, lr, 1e-5, 1e-5);
-      const dout = rand(B * T * C), gn = rand(B * T * 3 * C), gr = Float32Array.from(gn);
-      native!.attentionBackward(qkv, or, lr, dout, gn, B, T, H, D); ref.attentionBackward(qkv, or, lr, dout, gr, B, T, H, D);
+      const on = new Float32Array(B * T * C),
+        or = new Float32Array(B * T * C),
+        ln = new Float32Array(B * H * T),
+        lr = new Float32Array(B * H * T);
+      native!.attentionForward(qkv, on, ln, B, T, H, D);
+      ref.attentionForward(qkv, or, lr, B, T, H, D);
+      close(`attentionForward ${B},${T},${H},${D}`, on, or, 1e-4, 1e-5);
+      close('attention lse', ln, lr, 1e-5, 1e-5);
+      const dout = rand(B * T * C),
+        gn = rand(B * T * 3 * C),
+        gr = Float32Array.from(gn);
+      native!.attentionBackward(qkv, or, lr, dout, gn, B, T, H, D);
+      ref.attentionBackward(qkv, or, lr, dout, gr, B, T, H, D);
       close(`attentionBackward ${B},${T},${H},${D}`, gn, gr, 1e-3, 1e-4);
       // decode: queries at positions pos0..pos0+Tq-1 over a cache of capacity Tmax
-      const Tmax = T + 3, Tq = Math.min(3, T), pos0 = T - Tq;
-      const q = rand(B * Tq * C), kc = rand(B * Tmax * C), vc = rand(B * Tmax * C);
-      const dn = new Float32Array(B * Tq * C), dr = new Float32Array(B * Tq * C);
-      native!.attentionDecode(q, kc, vc, dn, B, Tq, pos0, Tmax, H, D); ref.attentionDecode(q, kc, vc, dr, B, Tq, pos0, Tmax, H, D);
+      const Tmax = T + 3,
+        Tq = Math.min(3, T),
+        pos0 = T - Tq;
+      const q = rand(B * Tq * C),
+        kc = rand(B * Tmax * C),
+        vc = rand(B * Tmax * C);
+      const dn = new Float32Array(B * Tq * C),
+        dr = new Float32Array(B * Tq * C);
+      native!.attentionDecode(q, kc, vc, dn, B, Tq, pos0, Tmax, H, D);
+      ref.attentionDecode(q, kc, vc, dr, B, Tq, pos0, Tmax, H, D);
       close('attentionDecode', dn, dr, 1e-4, 1e-5);
       // left-padded rows: row b attends from starts[b]; a row whose start is past a query gives zeros there
       const starts = Int32Array.from({ length: B }, (_, b) => (b === 0 ? 0 : b === 1 ? Math.min(pos0 + 1, T) : pos0 + Tq));
-      const sn = new Float32Array(B * Tq * C).fill(7), sr = new Float32Array(B * Tq * C).fill(7);
-      native!.attentionDecode(q, kc, vc, sn, B, Tq, pos0, Tmax, H, D, starts); ref.attentionDecode(q, kc, vc, sr, B, Tq, pos0, Tmax, H, D, starts);
+      const sn = new Float32Array(B * Tq * C).fill(7),
+        sr = new Float32Array(B * Tq * C).fill(7);
+      native!.attentionDecode(q, kc, vc, sn, B, Tq, pos0, Tmax, H, D, starts);
+      ref.attentionDecode(q, kc, vc, sr, B, Tq, pos0, Tmax, H, D, starts);
       close('attentionDecode with starts', sn, sr, 1e-4, 1e-5);
       close('attentionDecode starts 0 = none', sn.subarray(0, Tq * C), dn.subarray(0, Tq * C), 1e-6, 1e-7);
-      if (B > 2) assert.ok(sn.subarray(2 * Tq * C, 3 * Tq * C).every((x) => x === 0), 'a row that is all padding gets zeros');
+      if (B > 2)
+        assert.ok(
+          sn.subarray(2 * Tq * C, 3 * Tq * C).every((x) => x === 0),
+          'a row that is all padding gets zeros',
+        );
       // continuous batching: a cache of B+2 rows at different lengths, a permuted subset decoded
       const R = B + 2;
-      const kr = rand(R * Tmax * C), vr = rand(R * Tmax * C);
+      const kr = rand(R * Tmax * C),
+        vr = rand(R * Tmax * C);
       const lengths = Int32Array.from({ length: R }, (_, r) => (r * 5 + 1) % (Tmax - Tq + 1));
       const rstarts = Int32Array.from({ length: R }, (_, r) => (r === 1 ? Math.min(lengths[r], 2) : 0));
-      const rows = Int32Array.from({ length: B }, (_, b) => R - 1 - 2 * b > 0 ? R - 1 - 2 * b : b);
+      const rows = Int32Array.from({ length: B }, (_, b) => (R - 1 - 2 * b > 0 ? R - 1 - 2 * b : b));
       if (new Set(rows).size === B) {
-        const cn = new Float32Array(B * Tq * C), cr = new Float32Array(B * Tq * C);
-        native!.attentionDecode(q, kr, vr, cn, B, Tq, 0, Tmax, H, D, rstarts, lengths, rows); ref.attentionDecode(q, kr, vr, cr, B, Tq, 0, Tmax, H, D, rstarts, lengths, rows);
+        const cn = new Float32Array(B * Tq * C),
+          cr = new Float32Array(B * Tq * C);
+        native!.attentionDecode(q, kr, vr, cn, B, Tq, 0, Tmax, H, D, rstarts, lengths, rows);
+        ref.attentionDecode(q, kr, vr, cr, B, Tq, 0, Tmax, H, D, rstarts, lengths, rows);
         close('attentionDecode with rows and lengths', cn, cr, 1e-4, 1e-5);
         // each batch row equals that cache row decoded alone (bit for bit: rows never mix)
         for (let b = 0; b < B; b++) {
@@ -227,7 +351,8 @@ test('a whole GPT: loss and every parameter gradient, native vs reference', { sk
   native!.setThreads!(2);
   for (const variant of [{}, { position: 'rope' as const, norm: 'rmsnorm' as const, mlp: 'swiglu' as const, tieEmbeddings: false }]) {
     const cfg = makeConfig({ vocabSize: 67, blockSize: 40, nLayer: 2, nHead: 3, nEmbd: 48, ...variant });
-    const B = 3, T = 37;
+    const B = 3,
+      T = 37;
     const ids = Int32Array.from({ length: B * T }, () => rng.int(67));
     const targets = Int32Array.from({ length: B * T }, () => rng.int(67));
     const grads = new Map<string, Map<string, Float32Array>>();

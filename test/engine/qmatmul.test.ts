@@ -19,7 +19,13 @@ const skip = native ? false : `native addon not built: ${'error' in loaded ? loa
 const rng = new Rng(11);
 const rand = (n: number, s = 1): Float32Array => Float32Array.from({ length: n }, () => rng.normal() * s);
 const TYPES = ['q8_0', 'q4_0'] as const;
-const SHAPES: [number, number][] = [[32, 1], [64, 5], [96, 17], [768, 100], [256, 768]];
+const SHAPES: [number, number][] = [
+  [32, 1],
+  [64, 5],
+  [96, 17],
+  [768, 100],
+  [256, 768],
+];
 
 function close(got: Float32Array, want: Float32Array, K: number, what: string): void {
   for (let i = 0; i < want.length; i++) {

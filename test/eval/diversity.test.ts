@@ -27,12 +27,7 @@ test('distinct-n on a tiny sample set', () => {
 test('self-BLEU: identical → 1, unrelated → low, fewer than 2 → NaN', () => {
   const same = Array(5).fill('the quick brown fox jumps over the lazy dog') as string[];
   close(selfBleu(same), 1, 1e-12);
-  const unrelated = [
-    'the quick brown fox jumps over a lazy dog',
-    'stock markets fell sharply on monday morning',
-    'please remember to water the garden plants',
-    'my favourite number is seven hundred and twelve',
-  ];
+  const unrelated = ['the quick brown fox jumps over a lazy dog', 'stock markets fell sharply on monday morning', 'please remember to water the garden plants', 'my favourite number is seven hundred and twelve'];
   const u = selfBleu(unrelated);
   assert.ok(u >= 0 && u < 0.2, `unrelated self-BLEU ${u}`);
   assert.ok(Number.isNaN(selfBleu(['only one'])));
@@ -135,8 +130,21 @@ function balanced(svg: string): number {
 test('bar chart SVG: balanced, labelled, escaped, no NaN', () => {
   const svg = barChartSVG(
     [
-      { label: 'task accuracy', values: [{ series: 'base', value: 0.12 }, { series: 'SFT', value: 0.55 }, { series: 'RL <PPO & co>', value: 0.71 }] },
-      { label: 'tools & calc', values: [{ series: 'SFT', value: NaN }, { series: 'base', value: 0.031 }] },
+      {
+        label: 'task accuracy',
+        values: [
+          { series: 'base', value: 0.12 },
+          { series: 'SFT', value: 0.55 },
+          { series: 'RL <PPO & co>', value: 0.71 },
+        ],
+      },
+      {
+        label: 'tools & calc',
+        values: [
+          { series: 'SFT', value: NaN },
+          { series: 'base', value: 0.031 },
+        ],
+      },
       { label: 'distinct-2', values: [{ series: 'RL <PPO & co>', value: 0.2 }] },
     ],
     { title: 'Base vs SFT vs RL <eval>', yLabel: 'score', percent: true },
@@ -158,12 +166,35 @@ test('bar chart SVG: balanced, labelled, escaped, no NaN', () => {
   assert.equal(new Set([...bySeries.values()].map((s) => [...s][0])).size, 3);
 
   // degenerate inputs still give a finite, well-formed chart
-  const degenerate = [[], [{ label: 'x', values: [{ series: 'a', value: NaN }] }], [{ label: 'neg', values: [{ series: 'a', value: -2.5 }, { series: 'b', value: 40 }] }]];
+  const degenerate = [
+    [],
+    [{ label: 'x', values: [{ series: 'a', value: NaN }] }],
+    [
+      {
+        label: 'neg',
+        values: [
+          { series: 'a', value: -2.5 },
+          { series: 'b', value: 40 },
+        ],
+      },
+    ],
+  ];
   for (const [i, g] of degenerate.entries()) {
     const s = barChartSVG(g, { title: 't', yMax: i === 2 ? 10 : undefined });
     balanced(s);
     assert.ok(!s.includes('NaN') && !s.includes('Infinity'));
   }
-  const fixed = barChartSVG([{ label: 'loss', values: [{ series: 'a', value: 3.7 }, { series: 'b', value: 12 }] }], { title: 'clip', yMax: 5 });
+  const fixed = barChartSVG(
+    [
+      {
+        label: 'loss',
+        values: [
+          { series: 'a', value: 3.7 },
+          { series: 'b', value: 12 },
+        ],
+      },
+    ],
+    { title: 'clip', yMax: 5 },
+  );
   assert.ok(fixed.includes('>12<') && fixed.includes('>5<'), 'clipped bar keeps its true label; axis tops at yMax');
 });

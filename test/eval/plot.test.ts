@@ -5,7 +5,15 @@ import { lossCurveSVG, terminalChart } from '../../src/eval/plot.js';
 test('loss-curve SVG is well formed, names every series, and survives one point and NaN', () => {
   const svg = lossCurveSVG(
     [
-      { name: 'train <all>', points: [[1, 4.2], [2, 3.9], [3, NaN], [4, 3.1]] },
+      {
+        name: 'train <all>',
+        points: [
+          [1, 4.2],
+          [2, 3.9],
+          [3, NaN],
+          [4, 3.1],
+        ],
+      },
       { name: 'books', points: [[4, 3.4]] },
     ],
     { title: 'pretraining loss', xLabel: 'step', yLabel: 'nats' },

@@ -15,7 +15,15 @@ function fewItems(items: number): SyntheticTask {
       const rng = new Rng(seed);
       return Array.from({ length: n }, () => {
         const prompt = `question ${rng.int(items)}?`;
-        return { prompt, conversation: { messages: [{ role: 'user', content: prompt }, { role: 'assistant', content: 'answer.' }] } };
+        return {
+          prompt,
+          conversation: {
+            messages: [
+              { role: 'user', content: prompt },
+              { role: 'assistant', content: 'answer.' },
+            ],
+          },
+        };
       });
     },
     check: () => true,
@@ -30,13 +38,22 @@ test('distinctExamples: the chat family gets 50 different prompts where plain dr
   assert.equal(tests.length, 50);
   assert.equal(new Set(tests.map((e) => e.prompt)).size, 50);
   // the same seed gives the same prompts, and every family with enough items fills its quota
-  assert.deepEqual(distinctExamples(chat, 50, 2024).map((e) => e.prompt), tests.map((e) => e.prompt));
+  assert.deepEqual(
+    distinctExamples(chat, 50, 2024).map((e) => e.prompt),
+    tests.map((e) => e.prompt),
+  );
   for (const name of ['definitions', 'arithmetic', 'syllables']) assert.equal(new Set(distinctExamples(taskByName(name), 50, 7).map((e) => e.prompt)).size, 50, name);
   // a family whose plain draw has no repeats keeps exactly those prompts; chat keeps its plain draw's first occurrences, in order
   const defs = taskByName('definitions');
-  assert.deepEqual(distinctExamples(defs, 50, 2024).map((e) => e.prompt), defs.generate('test', 50, 2024).map((e) => e.prompt));
+  assert.deepEqual(
+    distinctExamples(defs, 50, 2024).map((e) => e.prompt),
+    defs.generate('test', 50, 2024).map((e) => e.prompt),
+  );
   const firstSeen = [...new Set(drawn.map((e) => e.prompt))];
-  assert.deepEqual(tests.slice(0, firstSeen.length).map((e) => e.prompt), firstSeen);
+  assert.deepEqual(
+    tests.slice(0, firstSeen.length).map((e) => e.prompt),
+    firstSeen,
+  );
 });
 
 test('distinctExamples: a split with fewer items than asked for gives each once, and the progress count agrees', () => {
@@ -44,6 +61,9 @@ test('distinctExamples: a split with fewer items than asked for gives each once,
   const tests = distinctExamples(task, 10, 1);
   assert.deepEqual(tests.map((e) => e.prompt).sort(), ['question 0?', 'question 1?', 'question 2?']);
   const rows: EvalRow[] = [{ label: 'few', task }];
-  const subjects = [{ name: 'a', kind: 'chat' }, { name: 'b', kind: 'chat' }] as unknown as EvalSubject[];
+  const subjects = [
+    { name: 'a', kind: 'chat' },
+    { name: 'b', kind: 'chat' },
+  ] as unknown as EvalSubject[];
   assert.equal(evalAnswerCount(rows, subjects, 10, 1), 2 * 3);
 });

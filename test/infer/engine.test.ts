@@ -62,7 +62,10 @@ test('engine: a tool call is run and its output forced as <|output_start|>…<|o
   const forced = [sp('<|output_start|>'), ...txt('36'), sp('<|output_end|>')];
   const at = r.ids.indexOf(sp('<|tool_end|>')) + 1;
   assert.deepEqual(r.ids.slice(at, at + forced.length), forced);
-  assert.deepEqual(r.sampled.slice(at, at + forced.length), forced.map(() => 0));
+  assert.deepEqual(
+    r.sampled.slice(at, at + forced.length),
+    forced.map(() => 0),
+  );
   assert.equal(r.sampled.filter((x) => x === 1).length, script.length);
   // what the model was fed is exactly the training layout of the finished conversation
   const full = renderConversation(tok, { messages: [...question.messages, ...r.messages] }).ids;
@@ -140,7 +143,10 @@ class BranchingModel implements DecodingModel {
     return new KVCache(1, batch, this.config.blockSize, 1);
   }
   nextLogits(ids: Int32Array, cache: KVCache): Float32Array {
-    const B = cache.batch, T = ids.length / B, V = tok.vocabSize, cap = cache.capacity;
+    const B = cache.batch,
+      T = ids.length / B,
+      V = tok.vocabSize,
+      cap = cache.capacity;
     this.batches.push(B);
     for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) cache.keys[0][b * cap + cache.length + t] = ids[b * T + t];
     cache.length += T;
@@ -200,11 +206,20 @@ for (const { blockSize, maxTokens, longStop } of [
     assert.deepEqual(got, expected);
     // every case happened: tool calls with forced outputs, an early end, a cut
     const byBranch = branches.map((br) => got.find((r) => r.ids[0] === br.head[0])!);
-    assert.deepEqual(byBranch.map((r) => r.stopReason), ['end', 'end', longStop]);
-    assert.deepEqual(byBranch.map((r) => r.toolCalls), [1, 0, 1]);
+    assert.deepEqual(
+      byBranch.map((r) => r.stopReason),
+      ['end', 'end', longStop],
+    );
+    assert.deepEqual(
+      byBranch.map((r) => r.toolCalls),
+      [1, 0, 1],
+    );
     assert.ok(byBranch[1].ids.length < 5 && byBranch[2].ids.length > 30);
     for (let i = 0; i < 3; i++) {
-      assert.deepEqual(steps[i].map(([t]) => t), got[i].ids.filter((_, j) => got[i].sampled[j] === 1));
+      assert.deepEqual(
+        steps[i].map(([t]) => t),
+        got[i].ids.filter((_, j) => got[i].sampled[j] === 1),
+      );
       assert.deepEqual(calls[i], got[i].toolCalls ? ['calculator: 12*3 -> 36'] : []);
       assert.equal(streamed[i].trim(), got[i].text);
     }
@@ -212,7 +227,6 @@ for (const { blockSize, maxTokens, longStop } of [
     assert.equal(model.batches[0], 1);
     assert.ok(model.batches.slice(1).every((b) => b === 3));
     assert.equal(model.batches.length - 1, Math.max(...got.map((r) => r.ids.length)) - 1); // a row's last token is never fed
-
   });
 }
 
@@ -232,7 +246,10 @@ test('engine: replies() on a real tiny GPT, sampled: row i is reply(seed + i)', 
   const engine = new ChatEngine(model, tok);
   const opts: ChatOptions = { temperature: 1, maxTokens: 12, tools: defaultTools(), seed: 7 };
   const rows = engine.replies(question, 3, opts);
-  assert.deepEqual(rows, [0, 1, 2].map((i) => engine.reply(question, { ...opts, seed: 7 + i })));
+  assert.deepEqual(
+    rows,
+    [0, 1, 2].map((i) => engine.reply(question, { ...opts, seed: 7 + i })),
+  );
   assert.ok(new Set(rows.map((r) => r.ids.join(','))).size > 1, 'different seeds, different replies');
 });
 
@@ -245,19 +262,32 @@ for (const position of ['learned', 'rope'] as const) {
     const recording: DecodingModel = { config: model.config, createCache: (b) => model.createCache(b), nextLogits: (ids, cache) => (batches.push(cache.batch), model.nextLogits(ids, cache)) };
     const convs: Conversation[] = ['What is 12*3?', 'Hi', 'Let me see. The answer is 36. What is the answer?', 'calculator'].map((content) => ({ messages: [{ role: 'user', content }] }));
     const seeds = [11, 12, 13, 14];
-    for (const opts of [{ temperature: 0, maxTokens: 10 }, { temperature: 1, maxTokens: 14, tools: defaultTools() }] as ChatOptions[]) {
+    for (const opts of [
+      { temperature: 0, maxTokens: 10 },
+      { temperature: 1, maxTokens: 14, tools: defaultTools() },
+    ] as ChatOptions[]) {
       batches.length = 0;
       const rows = new ChatEngine(recording, tok).repliesTo(convs, seeds, opts);
       assert.ok(batches.length > 0 && batches.every((b) => b === 4), `one batch of all four rows, got ${batches.join(',')}`);
-      assert.deepEqual(rows, convs.map((c, i) => engine.reply(c, { ...opts, seed: seeds[i] })));
+      assert.deepEqual(
+        rows,
+        convs.map((c, i) => engine.reply(c, { ...opts, seed: seeds[i] })),
+      );
       if (opts.temperature === 1) assert.ok(new Set(rows.map((r) => r.text)).size > 1);
     }
     assert.deepEqual(engine.repliesTo([], []), []);
-    assert.throws(() => engine.repliesTo(convs, [1]), (e: unknown) => e instanceof GptforgeError && /4 conversations but 1 seeds/.test(e.message));
+    assert.throws(
+      () => engine.repliesTo(convs, [1]),
+      (e: unknown) => e instanceof GptforgeError && /4 conversations but 1 seeds/.test(e.message),
+    );
   });
 }
 
 test('engine: replies() wants a positive whole number of replies', () => {
   const engine = new ChatEngine(new ScriptedModel([sp('<|assistant_end|>')]), tok);
-  for (const n of [0, -1, 1.5, Number.NaN]) assert.throws(() => engine.replies(question, n), (e: unknown) => e instanceof GptforgeError && /positive integer/.test(e.message));
+  for (const n of [0, -1, 1.5, Number.NaN])
+    assert.throws(
+      () => engine.replies(question, n),
+      (e: unknown) => e instanceof GptforgeError && /positive integer/.test(e.message),
+    );
 });

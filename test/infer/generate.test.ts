@@ -31,10 +31,25 @@ test('sampler: top-k 1 is greedy; top-p keeps the smallest set reaching p; seede
   for (let i = 0; i < 20; i++) assert.equal(sampleToken(logits, { topK: 1 }, rng), 4);
   const p = filteredProbs(logits, { topP: 0.8 });
   // softmax ≈ [0.23, 0.085, 0.05, 0.007, 0.63]: the two largest reach 0.86 ≥ 0.8
-  assert.deepEqual(Array.from(p, (x) => (x > 0 ? 1 : 0)), [1, 0, 0, 0, 1]);
+  assert.deepEqual(
+    Array.from(p, (x) => (x > 0 ? 1 : 0)),
+    [1, 0, 0, 0, 1],
+  );
   assert.ok(Math.abs(p[0] + p[4] - 1) < 1e-12);
-  const a = Array.from({ length: 50 }, ((r) => () => sampleToken(logits, {}, r))(new Rng(9)));
-  const b = Array.from({ length: 50 }, ((r) => () => sampleToken(logits, {}, r))(new Rng(9)));
+  const a = Array.from(
+    { length: 50 },
+    (
+      (r) => () =>
+        sampleToken(logits, {}, r)
+    )(new Rng(9)),
+  );
+  const b = Array.from(
+    { length: 50 },
+    (
+      (r) => () =>
+        sampleToken(logits, {}, r)
+    )(new Rng(9)),
+  );
   assert.deepEqual(a, b);
   const counts = new Array(5).fill(0);
   const r = new Rng(3);

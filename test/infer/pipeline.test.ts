@@ -33,11 +33,17 @@ test('text stream: holds back only a possible stop prefix; the earliest stop str
     return { push: () => pieces[i++], flush: () => '' };
   };
   const s1 = new TextStream(fake(['He', 'llo S', 'TO', 'P more']), ['STOP']);
-  assert.deepEqual([0, 1, 2, 3].map((i) => s1.push(i)), ['He', 'llo ', '', '']);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((i) => s1.push(i)),
+    ['He', 'llo ', '', ''],
+  );
   assert.equal(s1.text, 'Hello ');
   assert.equal(s1.matched, 'STOP');
   const s2 = new TextStream(fake(['xab', 'd', 'a']), ['abc']);
-  assert.deepEqual([0, 1, 2].map((i) => s2.push(i)), ['x', 'abd', '']); // "ab" held, then released when "d" rules it out
+  assert.deepEqual(
+    [0, 1, 2].map((i) => s2.push(i)),
+    ['x', 'abd', ''],
+  ); // "ab" held, then released when "d" rules it out
   assert.equal(s2.interrupt(), 'a'); // the end releases what is held
   assert.equal(s2.matched, null);
   const s3 = new TextStream(fake(['one two three']), ['three', 'two']);
@@ -98,7 +104,10 @@ test('per-row settings in one batch: each row equals the row decoded alone (diff
   assert.ok(!alone[2].text.includes(' the'));
   // one prompt, four settings: prefilled once and copied
   const shared = rows.map((r) => ({ ...r, prompt: P('the quick') }));
-  assert.deepEqual(decode(gpt, tok, shared), shared.map((r) => decode(gpt, tok, [r])[0]));
+  assert.deepEqual(
+    decode(gpt, tok, shared),
+    shared.map((r) => decode(gpt, tok, [r])[0]),
+  );
 });
 
 test('continuous batching: rows joining an open decoder at different steps, more rows than slots, each give exactly their tokens alone (both position schemes)', () => {
@@ -205,7 +214,13 @@ test('AbortSignal: a row aborted mid-decode ends at the next step with "abort"; 
   assert.equal(results[1].text, 'abcdefghijklmnopqrst');
   // an already-aborted batch signal: nothing is decoded
   const done = decode(model, tok, rows, { signal: AbortSignal.abort() });
-  assert.deepEqual(done.map((r) => [r.finishReason, r.ids.length]), [['abort', 0], ['abort', 0]]);
+  assert.deepEqual(
+    done.map((r) => [r.finishReason, r.ids.length]),
+    [
+      ['abort', 0],
+      ['abort', 0],
+    ],
+  );
   // and generateText reports it
   const g = generateText(model, tok, [0], { maxTokens: 5, signal: AbortSignal.abort() });
   assert.equal(g.stopReason, 'abort');
@@ -247,13 +262,14 @@ test('constraint hook: disallowed tokens masked, end only once complete, mustEnd
   const x = byteId.get('x'.charCodeAt(0))!;
   const seven = byteId.get('7'.charCodeAt(0))!;
   // the model wants "x", then the end token, then a 7
-  const wants = (end: number) => new PolicyModel(V, () => {
-    const l = new Float32Array(V);
-    l[x] = 10;
-    l[eos] = end;
-    l[seven] = 5;
-    return l;
-  });
+  const wants = (end: number) =>
+    new PolicyModel(V, () => {
+      const l = new Float32Array(V);
+      l[x] = 10;
+      l[eos] = end;
+      l[seven] = 5;
+      return l;
+    });
   const row = (maxTokens: number): RowRequest => ({ prompt: [0], maxTokens, temperature: 0, endIds: [eos], constraint: new Digits(digitLens) });
   const [a] = decode(wants(8), tok, [row(10)]);
   assert.deepEqual([a.text, a.finishReason, a.matchedStop], ['77', 'stop', eos]); // the end token as soon as it is allowed
@@ -271,17 +287,23 @@ test('constraint hook: disallowed tokens masked, end only once complete, mustEnd
 
 test('bad rows are refused: empty prompt, prompt over the context, ids outside the vocabulary', () => {
   const m = scripted([]);
-  assert.throws(() => decode(m, tok, [{ prompt: [], maxTokens: 1 }]), (e: unknown) => e instanceof GptforgeError && /empty prompt/.test(e.message));
+  assert.throws(
+    () => decode(m, tok, [{ prompt: [], maxTokens: 1 }]),
+    (e: unknown) => e instanceof GptforgeError && /empty prompt/.test(e.message),
+  );
   assert.throws(() => decode(m, tok, [{ prompt: new Array(300).fill(0), maxTokens: 1 }]), /more than the context of 256/);
   assert.throws(() => decode(m, tok, [{ prompt: [V], maxTokens: 1 }]), /not an id/);
   assert.deepEqual(decode(m, tok, [{ prompt: [1], maxTokens: 0 }])[0].finishReason, 'length');
 });
 
-test('logprobs: the sampled token\'s log-probability under the raw logits and the top alternatives (ties: lower id)', () => {
+test("logprobs: the sampled token's log-probability under the raw logits and the top alternatives (ties: lower id)", () => {
   const lp = logprobOf([0, Math.log(3), 0, Math.log(3)], 1, 3);
   // softmax = [1, 3, 1, 3] / 8
   assert.ok(Math.abs(lp.logprob - Math.log(3 / 8)) < 1e-12);
-  assert.deepEqual(lp.top.map((t) => t.token), [1, 3, 0]);
+  assert.deepEqual(
+    lp.top.map((t) => t.token),
+    [1, 3, 0],
+  );
   assert.ok(Math.abs(lp.top[2].logprob - Math.log(1 / 8)) < 1e-12);
   assert.deepEqual(logprobOf([1, 2], 0, 0).top, []);
   assert.throws(() => logprobOf([1], 0, 21), /\[0, 20\]/);
@@ -299,7 +321,7 @@ test('logprobs: the sampled token\'s log-probability under the raw logits and th
   assert.throws(() => decode(model, tok, [{ prompt: [0], maxTokens: 1, logprobs: -1 }]), /\[0, 20\]/);
 });
 
-test('penalties in the pipeline: presence/frequency count the row\'s own samples, repetition the whole context (prompt included)', () => {
+test("penalties in the pipeline: presence/frequency count the row's own samples, repetition the whole context (prompt included)", () => {
   const [A, B, C] = bytes('abc');
   const model = new PolicyModel(V, () => {
     const l = new Float32Array(V).fill(-50);

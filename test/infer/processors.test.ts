@@ -1,20 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/engine/rng.js';
-import {
-  BannedTokens,
-  ConstraintProcessor,
-  LogitBias,
-  MinP,
-  PresenceFrequencyPenalty,
-  RepetitionPenalty,
-  Sampler,
-  Temperature,
-  TopK,
-  TopP,
-  buildProcessors,
-  type RowView,
-} from '../../src/infer/processors.js';
+import { BannedTokens, ConstraintProcessor, LogitBias, MinP, PresenceFrequencyPenalty, RepetitionPenalty, Sampler, Temperature, TopK, TopP, buildProcessors, type RowView } from '../../src/infer/processors.js';
 import type { TokenConstraint } from '../../src/infer/constraint.js';
 import { GptforgeError } from '../../src/util/errors.js';
 
@@ -37,7 +24,10 @@ const close = (a: number[], b: number[]): void => {
 test('logit bias adds OpenAI-style biases; -100 bans; bad ids and values are refused', () => {
   assert.deepEqual(run(new LogitBias({ 1: 2.5, 3: -100 }, 4), [1, 2, 3, 4]), [1, 4.5, 3, -Infinity]);
   assert.deepEqual(run(new LogitBias(new Map([[0, -1]]), 4), [1, 2, 3, 4]), [0, 2, 3, 4]);
-  assert.throws(() => new LogitBias({ 4: 1 }, 4), (e: unknown) => e instanceof GptforgeError && /token id 4/.test(e.message));
+  assert.throws(
+    () => new LogitBias({ 4: 1 }, 4),
+    (e: unknown) => e instanceof GptforgeError && /token id 4/.test(e.message),
+  );
   assert.throws(() => new LogitBias({ 0: 150 }, 4), /\[-100, 100\]/);
 });
 
@@ -48,18 +38,36 @@ test('repetition penalty (CTRL, HF signs): positive logits of context tokens div
 });
 
 test('presence / frequency penalties (OpenAI): mu − c·α_freq − [c > 0]·α_pres over sampled counts', () => {
-  const row = view({ sampledCounts: new Map([[0, 2], [2, 1]]), contextIds: new Set([0, 1, 2, 3]) });
+  const row = view({
+    sampledCounts: new Map([
+      [0, 2],
+      [2, 1],
+    ]),
+    contextIds: new Set([0, 1, 2, 3]),
+  });
   // token 0: 1 − 2·0.25 − 0.5 = 0; token 2: 1 − 0.25 − 0.5 = 0.25; 1 and 3 never sampled
   assert.deepEqual(run(new PresenceFrequencyPenalty(0.5, 0.25), [1, 1, 1, 1], row), [0, 1, 0.25, 1]);
   assert.deepEqual(run(new PresenceFrequencyPenalty(-1, 0), [1, 1, 1, 1], row), [2, 1, 2, 1]);
-  assert.throws(() => new PresenceFrequencyPenalty(2.5, 0), (e: unknown) => e instanceof GptforgeError && e.field === 'presencePenalty');
+  assert.throws(
+    () => new PresenceFrequencyPenalty(2.5, 0),
+    (e: unknown) => e instanceof GptforgeError && e.field === 'presencePenalty',
+  );
 });
 
 test('banned tokens are -Infinity; buildProcessors runs bias, penalties, then masks', () => {
   assert.deepEqual(run(new BannedTokens([0, 2]), [1, 2, 3]), [-Infinity, 2, -Infinity]);
   const procs = buildProcessors({ logitBias: { 0: 1 }, presencePenalty: 1, bannedIds: [2] }, 3);
   const l = Float32Array.from([0, 0, 0]);
-  for (const p of procs) p.process(l, view({ sampledCounts: new Map([[0, 1], [1, 1]]) }));
+  for (const p of procs)
+    p.process(
+      l,
+      view({
+        sampledCounts: new Map([
+          [0, 1],
+          [1, 1],
+        ]),
+      }),
+    );
   assert.deepEqual(Array.from(l), [0, -1, -Infinity]); // 0 + 1 − 1; 0 − 1; banned
   assert.deepEqual(buildProcessors({ temperature: 0.5, repetitionPenalty: 1, presencePenalty: 0 }, 3), []);
 });
@@ -76,7 +84,10 @@ test('temperature: (s − max)/τ; top-k keeps the k best (ties: lower ids); top
   assert.deepEqual(kept(warp(new TopP(0.4), s)), [1]);
   assert.deepEqual(kept(warp(new MinP(0.2), s)), [0, 1, 3]); // ≥ 0.1
   assert.deepEqual(kept(warp(new MinP(0.7), s)), [1]); // ≥ 0.35
-  assert.deepEqual(warp(new MinP(0.2), s).filter((x) => x > -Infinity), [s[0], s[1], s[3]]); // kept scores untouched
+  assert.deepEqual(
+    warp(new MinP(0.2), s).filter((x) => x > -Infinity),
+    [s[0], s[1], s[3]],
+  ); // kept scores untouched
   assert.throws(() => new TopP(0), /\(0, 1\]/);
   assert.throws(() => new MinP(1.5), /\[0, 1\]/);
 });
@@ -153,10 +164,11 @@ test('top-k / top-p selection equals a plain stable sort (ties to the lower id),
       const order = probs.map((_, i) => i).sort((a, b) => probs[b] - probs[a] || a - b);
       let mass = 0;
       let keep = V;
-      for (let i = 0; i < V; i++) if ((mass += probs[order[i]]) >= p) {
-        keep = i + 1;
-        break;
-      }
+      for (let i = 0; i < V; i++)
+        if ((mass += probs[order[i]]) >= p) {
+          keep = i + 1;
+          break;
+        }
       assert.deepEqual(kept(warp(new TopP(p), scores)), naive(probs, keep), `V=${V} p=${p}`);
     }
   }

@@ -23,7 +23,10 @@ export class PolicyModel implements DecodingModel {
   }
   nextLogits(ids: Int32Array, cache: KVCache, rows?: Int32Array): Float32Array {
     const rowOf = rows ?? Int32Array.from({ length: cache.batch }, (_, b) => b);
-    const B = rowOf.length, T = ids.length / B, V = this.config.vocabSize, cap = cache.capacity;
+    const B = rowOf.length,
+      T = ids.length / B,
+      V = this.config.vocabSize,
+      cap = cache.capacity;
     this.batches.push(B);
     const out = new Float32Array(B * V);
     for (let b = 0; b < B; b++) {

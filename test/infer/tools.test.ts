@@ -131,7 +131,10 @@ test('calculator: bad input comes back as a one-line error the model can act on'
     assert.match(r.output, want, expr);
     assert.ok(r.output.length <= 120 && !/[\n\r]/.test(r.output), expr);
   }
-  assert.throws(() => evaluateExpression('1/0'), (e: unknown) => e instanceof ToolError && e.message === 'division by zero');
+  assert.throws(
+    () => evaluateExpression('1/0'),
+    (e: unknown) => e instanceof ToolError && e.message === 'division by zero',
+  );
 });
 
 test('registry: parsing, unknown tools, malformed calls, duplicates, crashing tools', () => {
@@ -150,8 +153,20 @@ test('registry: parsing, unknown tools, malformed calls, duplicates, crashing to
   assert.throws(() => defaultTools().register(calculator), /already registered/);
   assert.throws(() => new ToolRegistry().register({ ...calculator, name: '9lives' }), /invalid tool name/);
 
-  const crash: Tool = { name: 'boom', description: '', run: () => { throw new TypeError('kaboom\nsecond line'); } };
-  const refuse: Tool = { name: 'refuse', description: '', run: () => { throw new ToolError('no thanks'); } };
+  const crash: Tool = {
+    name: 'boom',
+    description: '',
+    run: () => {
+      throw new TypeError('kaboom\nsecond line');
+    },
+  };
+  const refuse: Tool = {
+    name: 'refuse',
+    description: '',
+    run: () => {
+      throw new ToolError('no thanks');
+    },
+  };
   const chatty: Tool = { name: 'chatty', description: '', run: () => 'y'.repeat(10_000) };
   const reg = new ToolRegistry().register(crash).register(refuse).register(chatty);
   assert.deepEqual(reg.names(), ['boom', 'refuse', 'chatty']);
@@ -167,7 +182,10 @@ test('calculator source: no dynamic code execution in the compiled module', () =
       assert.doesNotMatch(src, banned, `${file} contains ${String(banned)}`);
     }
     const imports = [...src.matchAll(/^import\b.*?from\s+['"]([^'"]+)['"]/gm)].map((m) => m[1]);
-    assert.ok(imports.every((spec) => ['./registry.js', './calculator.js', './tool.js'].includes(spec)), `${file} imports ${imports.join(', ')}`);
+    assert.ok(
+      imports.every((spec) => ['./registry.js', './calculator.js', './tool.js'].includes(spec)),
+      `${file} imports ${imports.join(', ')}`,
+    );
   }
 });
 
@@ -176,10 +194,69 @@ test('calculator source: no dynamic code execution in the compiled module', () =
 
 /** Junk the model (or an attacker) might put in a call: code, quotes, Unicode, controls. */
 const PIECES = [
-  '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '.', ',', ' ', ' ', '+', '-', '*', '/', '^', '**', '(', ')',
-  '×', '÷', '−', 'x', 'X', '=', '?', '= ?', 'a', 'Z', 'e', '"', "'", ';', '`', '${1}', '()=>', '=>', '{', '}', '[', ']',
-  'process.exit(1)', "require('fs')", 'globalThis.__pwned = 1', 'Infinity', 'NaN', '1e309', '0x10', '\\', ':',
-  'é', '😀', '\ud800', '\u0000', '\n', '\t', '\u2028', '\u00a0', '<|output_end|>', 'calculator:',
+  '0',
+  '1',
+  '2',
+  '3',
+  '4',
+  '5',
+  '6',
+  '7',
+  '8',
+  '9',
+  '.',
+  ',',
+  ' ',
+  ' ',
+  '+',
+  '-',
+  '*',
+  '/',
+  '^',
+  '**',
+  '(',
+  ')',
+  '×',
+  '÷',
+  '−',
+  'x',
+  'X',
+  '=',
+  '?',
+  '= ?',
+  'a',
+  'Z',
+  'e',
+  '"',
+  "'",
+  ';',
+  '`',
+  '${1}',
+  '()=>',
+  '=>',
+  '{',
+  '}',
+  '[',
+  ']',
+  'process.exit(1)',
+  "require('fs')",
+  'globalThis.__pwned = 1',
+  'Infinity',
+  'NaN',
+  '1e309',
+  '0x10',
+  '\\',
+  ':',
+  'é',
+  '😀',
+  '\ud800',
+  '\u0000',
+  '\n',
+  '\t',
+  '\u2028',
+  '\u00a0',
+  '<|output_end|>',
+  'calculator:',
 ];
 
 function randomJunk(rng: Rng): string {
@@ -193,10 +270,7 @@ function randomJunk(rng: Rng): string {
 }
 
 type BinOp = '+' | '-' | '*' | '/' | '^';
-type Expr =
-  | { kind: 'leaf'; value: number; text: string }
-  | { kind: 'neg'; child: Expr }
-  | { kind: 'bin'; op: BinOp; left: Expr; right: Expr };
+type Expr = { kind: 'leaf'; value: number; text: string } | { kind: 'neg'; child: Expr } | { kind: 'bin'; op: BinOp; left: Expr; right: Expr };
 
 /** Random tree; exponents are small signed integer leaves so the value stays computable. */
 function randomTree(rng: Rng, depth: number): Expr {
@@ -261,9 +335,15 @@ function evaluateTree(e: Expr): number {
   const b = evaluateTree(e.right);
   let v: number;
   switch (e.op) {
-    case '+': v = a + b; break;
-    case '-': v = a - b; break;
-    case '*': v = a * b; break;
+    case '+':
+      v = a + b;
+      break;
+    case '-':
+      v = a - b;
+      break;
+    case '*':
+      v = a * b;
+      break;
     case '/':
       if (b === 0) throw new ExpectedError('division by zero');
       v = a / b;

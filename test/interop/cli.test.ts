@@ -29,7 +29,10 @@ function fakeRun(): { run: string; shards: Map<string, Uint16Array>; rankings: R
   const shards = new Map<string, Uint16Array>();
   const bos = tok.specialId('<|bos|>');
   const eos = tok.specialId('<|eos|>');
-  for (const [name, text] of [['books', 'Call me Ishmael. Some years ago.'], ['code', 'def f(x):\n    return x + 12']]) {
+  for (const [name, text] of [
+    ['books', 'Call me Ishmael. Some years ago.'],
+    ['code', 'def f(x):\n    return x + 12'],
+  ]) {
     for (const split of ['train', 'val']) {
       const ids = Uint16Array.from([bos, ...tok.encode(`${text} ${split}`), eos]);
       shards.set(`${name}_${split}`, ids);
@@ -38,8 +41,34 @@ function fakeRun(): { run: string; shards: Map<string, Uint16Array>; rankings: R
   }
   writeFileSync(join(data, 'index.json'), JSON.stringify({ version: 1, dtype: 'uint16', vocabSize: tok.vocabSize, bosId: bos, eosId: eos, sources: [{ name: 'books' }, { name: 'code' }] }));
   const userConvFile = join(run, 'mine.jsonl');
-  writeFileSync(userConvFile, JSON.stringify({ messages: [{ role: 'user', content: 'What is 6 times 7?' }, { role: 'assistant', content: 'Let me compute.', tool_call: { name: 'calculator', input: '6 * 7' } }, { role: 'tool', content: '42' }, { role: 'assistant', content: ' It is 42.' }] }) + '\n');
-  writeFileSync(join(run, 'preset.json'), JSON.stringify({ name: 'test', sft: { mixture: { sources: [{ task: 'arithmetic', weight: 1 }, { path: userConvFile, weight: 1 }], examples: 6, testPerTask: 2, seed: 5 } } }));
+  writeFileSync(
+    userConvFile,
+    JSON.stringify({
+      messages: [
+        { role: 'user', content: 'What is 6 times 7?' },
+        { role: 'assistant', content: 'Let me compute.', tool_call: { name: 'calculator', input: '6 * 7' } },
+        { role: 'tool', content: '42' },
+        { role: 'assistant', content: ' It is 42.' },
+      ],
+    }) + '\n',
+  );
+  writeFileSync(
+    join(run, 'preset.json'),
+    JSON.stringify({
+      name: 'test',
+      sft: {
+        mixture: {
+          sources: [
+            { task: 'arithmetic', weight: 1 },
+            { path: userConvFile, weight: 1 },
+          ],
+          examples: 6,
+          testPerTask: 2,
+          seed: 5,
+        },
+      },
+    }),
+  );
   const rankings: Ranking[] = [
     { prompt: 'Say hi', completions: ['Hi!', 'Hello.', 'Go away.'] },
     { prompt: 'What is 2+2?', completions: ['4', 'four', '5'], tiers: [0, 0, 1] },
@@ -67,14 +96,25 @@ test('gptforge export --format llmc: llm.c shards (256 int32 header, magic 20240
   const small = join(tempDir(), 'llmc-small');
   const res = exportLlmcShards(join(run, 'data'), small, 5);
   const books = shards.get('books_train')!;
-  const parts = readdirSync(small).filter((f) => f.startsWith('books_train_')).sort();
+  const parts = readdirSync(small)
+    .filter((f) => f.startsWith('books_train_'))
+    .sort();
   assert.equal(parts.length, Math.ceil(books.length / 5));
-  assert.deepEqual(parts.flatMap((f) => [...readLlmcShard(join(small, f))]), [...books]);
-  assert.equal(res.tokens, [...shards.values()].reduce((s, x) => s + x.length, 0));
+  assert.deepEqual(
+    parts.flatMap((f) => [...readLlmcShard(join(small, f))]),
+    [...books],
+  );
+  assert.equal(
+    res.tokens,
+    [...shards.values()].reduce((s, x) => s + x.length, 0),
+  );
   // a truncated shard is an error naming the file
   const bad = join(small, parts[0]);
   writeFileSync(bad, readFileSync(bad).subarray(0, 1030));
-  assert.throws(() => readLlmcShard(bad), (e: unknown) => e instanceof GptforgeError && e.message.includes(bad) && /truncated/.test(e.message));
+  assert.throws(
+    () => readLlmcShard(bad),
+    (e: unknown) => e instanceof GptforgeError && e.message.includes(bad) && /truncated/.test(e.message),
+  );
 });
 
 test('gptforge export --format trl: SFT messages and DPO pairs; the exported chat template renders them to our ids', () => {
@@ -82,15 +122,30 @@ test('gptforge export --format trl: SFT messages and DPO pairs; the exported cha
   const out = join(tempDir(), 'trl');
   const r = gptforge('export', '--format', 'trl', '--run', run, '--out', out);
   assert.equal(r.code, 0, r.err);
-  const sft = readFileSync(join(out, 'sft', 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { messages: { role: string; content: string }[] });
+  const sft = readFileSync(join(out, 'sft', 'train.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { messages: { role: string; content: string }[] });
   assert.equal(sft.length, 3 + 1, 'three arithmetic conversations (share of 6) + the user file once');
-  assert.ok(sft.some((c) => c.messages.some((m) => (m as { tool_call?: unknown }).tool_call)), 'tool calls kept');
-  const dpo = readFileSync(join(out, 'dpo', 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { prompt: unknown[]; chosen: { content: string }[]; rejected: { content: string }[] });
+  assert.ok(
+    sft.some((c) => c.messages.some((m) => (m as { tool_call?: unknown }).tool_call)),
+    'tool calls kept',
+  );
+  const dpo = readFileSync(join(out, 'dpo', 'train.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { prompt: unknown[]; chosen: { content: string }[]; rejected: { content: string }[] });
   const pairs = rankings.flatMap(rankingToPairs);
   assert.equal(dpo.length, pairs.length);
   assert.equal(dpo.length, 3 + 2, '3 pairs from a strict 3-ranking, 2 from tiers [0, 0, 1]');
   assert.deepEqual(dpo[0].prompt, [{ role: 'user', content: 'Say hi' }]);
-  assert.equal(readFileSync(join(out, 'grpo', 'train.jsonl'), 'utf8').trim().split('\n').length, 2, 'one GRPO prompt per distinct ranking prompt');
+  assert.equal(
+    readFileSync(join(out, 'grpo', 'train.jsonl'), 'utf8')
+      .trim()
+      .split('\n').length,
+    2,
+    'one GRPO prompt per distinct ranking prompt',
+  );
   assert.ok(existsSync(join(out, 'sft', 'test.jsonl')));
   assert.equal(dpo[0].chosen[0].content, pairs[0].chosen);
 

@@ -21,7 +21,6 @@ export function smallTokenizer(pattern = 'gpt4', vocabSize = 420): Tokenizer {
   return t;
 }
 
-
 /**
  * A randomly initialised GPT whose every parameter — biases and norm gains included — is
  * random, so that any layout mistake (a transposition, a swapped head, a bias in the wrong

@@ -39,7 +39,7 @@ test('Q8_0: ggml block layout — fp16 d = max|x|/127, qs = roundf(x/d), 34 byte
   assert.equal(dv.getUint16(0, true), floatToHalf(Math.fround(4 / 127)));
   assert.equal(dv.getInt8(2 + 0), -127);
   assert.equal(dv.getInt8(2 + 16), 0);
-  assert.equal(dv.getInt8(2 + 18), Math.floor(0.5 * 127 / 4 + 0.5)); // 0.5 → 15.875 → 16
+  assert.equal(dv.getInt8(2 + 18), Math.floor((0.5 * 127) / 4 + 0.5)); // 0.5 → 15.875 → 16
   // halves round away from zero (C roundf): x = −d·2.5 → −3
   const d = Math.fround(2 / 127);
   const y = new Float32Array(32);
@@ -105,7 +105,10 @@ for (const position of ['rope', 'learned'] as const) {
 test('GGUF refuses a tokenizer whose pre-split pattern llama.cpp does not implement (our default gpt4), naming it', () => {
   const tok = smallTokenizer('gpt4');
   const ck = loadCheckpoint(saveTemp(randomModel({ vocabSize: tok.vocabSize, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 32, position: 'rope' }), tok));
-  assert.throws(() => checkpointToGguf(ck, join(tempDir(), 'x.gguf')), (e: unknown) => e instanceof GptforgeError && /"gpt4" is not one llama\.cpp implements/.test(e.message) && e.message.includes('tokenizer.json'));
+  assert.throws(
+    () => checkpointToGguf(ck, join(tempDir(), 'x.gguf')),
+    (e: unknown) => e instanceof GptforgeError && /"gpt4" is not one llama\.cpp implements/.test(e.message) && e.message.includes('tokenizer.json'),
+  );
 });
 
 test('a truncated GGUF → error naming the file and the byte offset', () => {
@@ -117,6 +120,10 @@ test('a truncated GGUF → error naming the file and the byte offset', () => {
   for (const cut of [3, 20, 5000, full.length - 100]) {
     const p = join(tempDir(), `cut-${cut}.gguf`);
     writeFileSync(p, full.subarray(0, cut));
-    assert.throws(() => readGguf(p), (e: unknown) => e instanceof GptforgeError && e.message.includes(p) && (cut === 3 ? /truncated GGUF: magic/.test(e.message) : new RegExp(`file ends at byte ${cut}`).test(e.message)) && /byte offset \d+|bytes \d+\.\.\d+/.test(e.message), `cut at ${cut}`);
+    assert.throws(
+      () => readGguf(p),
+      (e: unknown) => e instanceof GptforgeError && e.message.includes(p) && (cut === 3 ? /truncated GGUF: magic/.test(e.message) : new RegExp(`file ends at byte ${cut}`).test(e.message)) && /byte offset \d+|bytes \d+\.\.\d+/.test(e.message),
+      `cut at ${cut}`,
+    );
   }
 });

@@ -162,7 +162,10 @@ for (const v of VARIANTS) {
     for (const f of ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json']) assert.ok(existsSync(join(out, f)), f);
     // only keys the Rust tokenizers deserializer consumes (an unknown one breaks serde_json there)
     const tkeys = Object.keys(JSON.parse(readFileSync(join(out, 'tokenizer.json'), 'utf8')) as object);
-    assert.deepEqual(tkeys.filter((k) => !HF_TOKENIZER_KEYS.includes(k)), []);
+    assert.deepEqual(
+      tkeys.filter((k) => !HF_TOKENIZER_KEYS.includes(k)),
+      [],
+    );
 
     const ids = tok.encode('Call me Ishmael. Some years ago 42', { disallowedSpecial: 'plain' }).slice(0, 12);
     const ours = ourLogits(model, ids);
@@ -191,7 +194,10 @@ for (const v of VARIANTS) {
 test('HF export refuses RMSNorm and SwiGLU by name', () => {
   const tok = smallTokenizer();
   const ck = saveTemp(randomModel({ vocabSize: tok.vocabSize, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 16, position: 'rope', norm: 'rmsnorm', mlp: 'swiglu' }), tok);
-  assert.throws(() => exportCheckpointToHf(ck, join(tempDir(), 'x')), (e: unknown) => e instanceof GptforgeError && /norm: rmsnorm/.test(e.message) && /mlp: swiglu/.test(e.message));
+  assert.throws(
+    () => exportCheckpointToHf(ck, join(tempDir(), 'x')),
+    (e: unknown) => e instanceof GptforgeError && /norm: rmsnorm/.test(e.message) && /mlp: swiglu/.test(e.message),
+  );
 });
 
 test('HF import refuses config keys that change the maths, naming them', () => {
@@ -219,12 +225,21 @@ test('HF import refuses config keys that change the maths, naming them', () => {
   assert.throws(() => importHuggingFace(out, join(tempDir(), 's')), /rotary_pct=0.5/);
   for (const [patch, re] of cases) {
     writeFileSync(cfgPath, JSON.stringify({ ...orig, ...patch }));
-    assert.throws(() => importHuggingFace(out, join(tempDir(), 's')), (e: unknown) => e instanceof GptforgeError && re.test(e.message) && e.message.includes(cfgPath), JSON.stringify(patch));
+    assert.throws(
+      () => importHuggingFace(out, join(tempDir(), 's')),
+      (e: unknown) => e instanceof GptforgeError && re.test(e.message) && e.message.includes(cfgPath),
+      JSON.stringify(patch),
+    );
   }
 });
 
 const CONVS: Conversation[] = [
-  { messages: [{ role: 'user', content: 'What is 12 times 34?' }, { role: 'assistant', content: 'It is 408.' }] },
+  {
+    messages: [
+      { role: 'user', content: 'What is 12 times 34?' },
+      { role: 'assistant', content: 'It is 408.' },
+    ],
+  },
   {
     messages: [
       { role: 'system', content: 'You are terse.' },

@@ -15,10 +15,26 @@ import { randomModel, saveTemp, smallTokenizer, tempDir } from './fixtures.js';
  */
 
 const PROMPTS = [
-  'Call me Ishmael.', 'Some years ago', 'The whale', 'It is a way I have of driving off the spleen',
-  '12 + 34 = ', 'def main():\n    return 42', 'naïve café', '   indented\n\n\tlines', 'Whenever I find myself',
-  'There now is your insular city', 'Circumambulate the city of a dreamy Sabbath afternoon.', '3.14159',
-  'I', 'Queequeg', 'Привет, мир', '中文', 'if (x) { y(); }', 'sea and sky', "Let's go!", 'the the the the',
+  'Call me Ishmael.',
+  'Some years ago',
+  'The whale',
+  'It is a way I have of driving off the spleen',
+  '12 + 34 = ',
+  'def main():\n    return 42',
+  'naïve café',
+  '   indented\n\n\tlines',
+  'Whenever I find myself',
+  'There now is your insular city',
+  'Circumambulate the city of a dreamy Sabbath afternoon.',
+  '3.14159',
+  'I',
+  'Queequeg',
+  'Привет, мир',
+  '中文',
+  'if (x) { y(); }',
+  'sea and sky',
+  "Let's go!",
+  'the the the the',
 ];
 const NEW_TOKENS = 20;
 

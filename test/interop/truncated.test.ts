@@ -9,7 +9,13 @@ import { tempDir } from './fixtures.js';
 test('a truncated safetensors file → error naming the file and the byte offsets', () => {
   const dir = tempDir();
   const full = join(dir, 'model.safetensors');
-  writeSafetensors(full, new Map([['a', { shape: [4, 4], data: new Float32Array(16).fill(1) }], ['b', { shape: [8], data: new Float32Array(8) }]]));
+  writeSafetensors(
+    full,
+    new Map([
+      ['a', { shape: [4, 4], data: new Float32Array(16).fill(1) }],
+      ['b', { shape: [8], data: new Float32Array(8) }],
+    ]),
+  );
   const bytes = readFileSync(full);
   const headerLen = Number(bytes.readBigUInt64LE(0));
   const cases: [number, RegExp][] = [
@@ -20,7 +26,11 @@ test('a truncated safetensors file → error naming the file and the byte offset
   for (const [cut, re] of cases) {
     const p = join(dir, `cut-${cut}.safetensors`);
     writeFileSync(p, bytes.subarray(0, cut));
-    assert.throws(() => readSafetensors(p), (e: unknown) => e instanceof GptforgeError && e.message.includes(p) && re.test(e.message), `cut at ${cut}`);
+    assert.throws(
+      () => readSafetensors(p),
+      (e: unknown) => e instanceof GptforgeError && e.message.includes(p) && re.test(e.message),
+      `cut at ${cut}`,
+    );
   }
   assert.equal(readSafetensors(full).tensors.size, 2);
 });

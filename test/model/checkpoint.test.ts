@@ -13,7 +13,10 @@ test('keepLast prunes the oldest step-* checkpoints and keeps the one just writt
   const dir = mkdtempSync(join(tmpdir(), 'gf-ck-'));
   const m = tiny();
   for (const step of [10, 20, 30, 40]) saveCheckpoint(dir, m, { stage: 'sft', step, keepLast: 2 });
-  assert.deepEqual(listCheckpoints(dir).map((d) => basename(d)), ['step-0000030', 'step-0000040']);
+  assert.deepEqual(
+    listCheckpoints(dir).map((d) => basename(d)),
+    ['step-0000030', 'step-0000040'],
+  );
   assert.equal(basename(latestCheckpoint(dir)!), 'step-0000040');
 });
 
@@ -23,7 +26,10 @@ test('a fresh start (lower step) replaces the old run: its later checkpoints go,
   for (const step of [75, 150]) saveCheckpoint(dir, m, { stage: 'sft', step });
   // the newcomer's case: `sft --fresh --max-steps 3` on a run with step 150 used to delete its own step 3
   const written = saveCheckpoint(dir, m, { stage: 'sft', step: 3 });
-  assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('step-')), ['step-0000003']);
+  assert.deepEqual(
+    readdirSync(dir).filter((n) => n.startsWith('step-')),
+    ['step-0000003'],
+  );
   assert.equal(latestCheckpoint(dir), written);
   assert.deepEqual(listCheckpoints(dir), [written]);
 });

@@ -32,7 +32,8 @@ for (const variant of [{}, { position: 'rope' as const, norm: 'rmsnorm' as const
   test(`KV-cache decoding gives the same logits as a full forward (${label})`, () => {
     const cfg = makeConfig({ vocabSize: 40, blockSize: 24, nLayer: 2, nHead: 2, nEmbd: 16, ...variant });
     const m = new GPT(cfg, { seed: 3 });
-    const B = 2, T = 11;
+    const B = 2,
+      T = 11;
     const ids = randomIds(B * T, 40, 9);
     const full = noGrad(() => m.forward(ids, B, T)).data;
     const cache = m.createCache(B);
@@ -112,21 +113,26 @@ for (const variant of [{}, { position: 'rope' as const, norm: 'rmsnorm' as const
     prefill(0);
     const active = new Set([0]);
     for (let step = 0; step < 12; step++) {
-      if (step === 2) (prefill(1), active.add(1));
-      if (step === 3) (prefill(2), active.add(2));
+      if (step === 2) prefill(1), active.add(1);
+      if (step === 3) prefill(2), active.add(2);
       const live = [...active].filter((i) => pos[i] < seqs[i].length);
-      for (const i of [...active]) if (pos[i] >= seqs[i].length) {
-        active.delete(i);
-        if (i === 1) {
-          cache.resetRow(slot[1]);
-          slot[3] = slot[1];
-          prefill(3);
-          active.add(3);
+      for (const i of [...active])
+        if (pos[i] >= seqs[i].length) {
+          active.delete(i);
+          if (i === 1) {
+            cache.resetRow(slot[1]);
+            slot[3] = slot[1];
+            prefill(3);
+            active.add(3);
+          }
         }
-      }
       const go = live.filter((i) => active.has(i));
       if (go.length === 0) break;
-      const lg = m.nextLogits(Int32Array.from(go, (i) => seqs[i][pos[i]]), cache, Int32Array.from(go, (i) => slot[i]));
+      const lg = m.nextLogits(
+        Int32Array.from(go, (i) => seqs[i][pos[i]]),
+        cache,
+        Int32Array.from(go, (i) => slot[i]),
+      );
       go.forEach((i, b) => (got[i].push(lg.slice(b * V, (b + 1) * V)), pos[i]++));
     }
     for (let i = 0; i < 4; i++) {
@@ -147,7 +153,8 @@ for (const variant of [{}, { position: 'rope' as const, norm: 'rmsnorm' as const
 test('a tiny GPT overfits a fixed batch to near-zero loss', (t) => {
   const cfg = makeConfig({ vocabSize: 32, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 32 });
   const m = new GPT(cfg, { seed: 1 });
-  const B = 4, T = 16;
+  const B = 4,
+    T = 16;
   const data = randomIds(B * (T + 1), 32, 5);
   const ids = new Int32Array(B * T);
   const targets = new Int32Array(B * T);
@@ -181,7 +188,10 @@ test('scalar head reads one position and receives gradients', () => {
   assert.deepEqual(r.shape, [2]);
   const w = m.params.get('score.weight')!.data;
   const b = m.params.get('score.bias')!.data[0];
-  for (const [k, row] of [[0, 7], [1, 12]] as const) {
+  for (const [k, row] of [
+    [0, 7],
+    [1, 12],
+  ] as const) {
     let want = b;
     for (let j = 0; j < 8; j++) want += h.data[row * 8 + j] * w[j];
     assert.ok(Math.abs(r.data[k] - want) < 1e-5);

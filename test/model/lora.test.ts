@@ -82,7 +82,10 @@ test('several named adapters: each enabled or disabled; withAdaptersDisabled is 
   assert.ok(maxDiff(onlyX, base) > 1e-4 && maxDiff(onlyY, base) > 1e-4 && maxDiff(onlyX, onlyY) > 1e-4);
   // the two adapters touch different layers' inputs, so their effects do not simply add, but both-on differs from each alone
   assert.ok(maxDiff(both, onlyX) > 1e-4 && maxDiff(both, onlyY) > 1e-4);
-  assert.deepEqual(lm.withAdaptersDisabled(() => logits(m)), base);
+  assert.deepEqual(
+    lm.withAdaptersDisabled(() => logits(m)),
+    base,
+  );
   assert.deepEqual(logits(m), both);
   assert.equal(lm.trainableParameters().length, 2 * (2 + 2));
   assert.equal(lm.trainableParameters('y').length, 2 * 2);
@@ -141,7 +144,10 @@ for (const precision of ['f32', 'q8_0', 'q4_0'] as const) {
 
 test('a quantized base: logits near the fp32 model, fewer bytes, merge refused with the reason', () => {
   const ref = logits(new GPT(cfg, { seed: 6 }));
-  for (const [precision, tol, ratio] of [['q8_0', 0.01, 0.3], ['q4_0', 0.15, 0.2]] as const) {
+  for (const [precision, tol, ratio] of [
+    ['q8_0', 0.01, 0.3],
+    ['q4_0', 0.15, 0.2],
+  ] as const) {
     const m = new GPT(cfg, { seed: 6 });
     const lm = new LoraModel(m, { basePrecision: precision });
     const d = maxDiff(logits(m), ref);

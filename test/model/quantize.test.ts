@@ -52,7 +52,10 @@ test('dequantize: Q4_0 x = (q − 8)·d, Q8_0 x = q·d; errors within half a ste
       }
     }
   }
-  assert.ok(dequantizeQ4_0(quantizeQ4_0(new Float32Array(32)), 32).every((v) => v === 0), 'a zero block dequantizes to zeros');
+  assert.ok(
+    dequantizeQ4_0(quantizeQ4_0(new Float32Array(32)), 32).every((v) => v === 0),
+    'a zero block dequantizes to zeros',
+  );
 });
 
 test('quantizeLinear holds [in, out] weights as [out, in] rows and dequantizeLinear gives them back', () => {

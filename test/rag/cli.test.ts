@@ -67,7 +67,7 @@ test('gptforge rag index/query/info: incremental, warnings named, bad input exit
   }
 });
 
-test('gptforge rag index killed (SIGKILL) mid-run: the rerun finishes with exactly a fresh index\'s chunks', { timeout: 120_000 }, async () => {
+test("gptforge rag index killed (SIGKILL) mid-run: the rerun finishes with exactly a fresh index's chunks", { timeout: 120_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'gf-rag-kill-'));
   try {
     const docs = join(root, 'docs');
@@ -145,7 +145,7 @@ test('gptforge rag train-embedder → index --model → query --mode hybrid (the
   }
 });
 
-test('gptforge chat --rag: passages from the store in the prompt, the reply\'s [n] resolved to its source', { timeout: 120_000 }, () => {
+test("gptforge chat --rag: passages from the store in the prompt, the reply's [n] resolved to its source", { timeout: 120_000 }, () => {
   const root = mkdtempSync(join(tmpdir(), 'gf-rag-cli-chat-'));
   try {
     const docs = join(root, 'docs');

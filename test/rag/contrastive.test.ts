@@ -31,7 +31,10 @@ test('dictionaryPairs: train-split questions with their own entry; test-split wo
 test('trainEmbedder: InfoNCE on held-out (test-split) pairs falls well below chance; the result embeds through MeanPoolEmbedder', { timeout: 300_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gf-rag-contrastive-'));
   try {
-    const text = dictionaryDocs().slice(0, 12).map((d) => d.text).join('\n');
+    const text = dictionaryDocs()
+      .slice(0, 12)
+      .map((d) => d.text)
+      .join('\n');
     const tok = trainTokenizer([text], { vocabSize: 400 });
     const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 64, nLayer: 1, nHead: 2, nEmbd: 32, position: 'rope' }), { seed: 2 });
     const heldOut = dictionaryPairs(16, 9, 'test');

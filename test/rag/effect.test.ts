@@ -25,7 +25,10 @@ test('effect: the dictionary store holds one entry a chunk, labelled as the pass
     }
     const water = new Set(entries.filter((e) => e.word === 'water').map((e) => e.line));
     const plain = new Retriever(store).retrieve('What does water mean?', { k: 3 });
-    assert.ok(plain.some((c) => water.has(c.line!)), 'BM25 finds the word\'s entry');
+    assert.ok(
+      plain.some((c) => water.has(c.line!)),
+      "BM25 finds the word's entry",
+    );
     const without = new ExcludingRetriever(new Retriever(store), (c) => water.has(c.line!)).retrieve('What does water mean?', { k: 3 });
     assert.equal(without.length, 3);
     assert.ok(without.every((c) => !water.has(c.line!)));
@@ -40,19 +43,33 @@ test('effect: measureEffect scores the three conditions per family (a random mod
   const root = mkdtempSync(join(tmpdir(), 'gf-rag-effect-'));
   try {
     const store = openDictionaryStore(join(root, 'd.db'));
-    const tok = trainTokenizer([dictionaryEntries().slice(0, 300).map((e) => e.text).join('\n')], { vocabSize: 400 });
+    const tok = trainTokenizer(
+      [
+        dictionaryEntries()
+          .slice(0, 300)
+          .map((e) => e.text)
+          .join('\n'),
+      ],
+      { vocabSize: 400 },
+    );
     const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 256, nLayer: 1, nHead: 2, nEmbd: 16, position: 'rope' }), { seed: 2 });
     let calls = 0;
     const rows = measureEffect(model, tok, store, { perFamily: 3, maxTokens: 6, onAnswer: () => calls++ });
-    assert.deepEqual(rows.map((r) => r.family), ['definitions', 'kinds', 'synonyms']);
-    assert.equal(calls, rows.reduce((n, r) => n + r.without.total, 0));
+    assert.deepEqual(
+      rows.map((r) => r.family),
+      ['definitions', 'kinds', 'synonyms'],
+    );
+    assert.equal(
+      calls,
+      rows.reduce((n, r) => n + r.without.total, 0),
+    );
     for (const r of rows) {
       assert.equal(r.without.total, 3);
       for (const c of [r.without, r.withRetrieval, r.grounded, r.retrieved, r.removed]) assert.ok(c.correct >= 0 && c.correct <= c.total && c.accuracy === c.correct / c.total);
       assert.ok(r.grounded.correct <= Math.min(r.withRetrieval.correct, r.retrieved.correct), 'grounded = right, cited and retrieved');
       assert.equal(r.examples.length, 3);
     }
-    assert.ok(rows.reduce((n, r) => n + r.retrieved.correct, 0) >= 6, 'BM25 retrieves the asked word\'s entry for most questions');
+    assert.ok(rows.reduce((n, r) => n + r.retrieved.correct, 0) >= 6, "BM25 retrieves the asked word's entry for most questions");
     assert.match(effectMarkdown(rows), /\| \*\*all\*\* \| \d+% \(\d+\/9\) \|/);
     const fam = measurePassagesFamily(model, tok, 4, { maxTokens: 6 });
     assert.equal(fam.total + fam.tooLong, 4);

@@ -22,7 +22,10 @@ for (const position of ['learned', 'rope'] as const) {
     const vecs = emb.embed(TEXTS);
     assert.equal(vecs.length, TEXTS.length);
     for (const v of vecs.slice(0, 3)) assert.ok(Math.abs(Math.hypot(...v) - 1) < 1e-5);
-    assert.ok(vecs[3].every((x) => x === 0), 'an empty text embeds as zeros');
+    assert.ok(
+      vecs[3].every((x) => x === 0),
+      'an empty text embeds as zeros',
+    );
     // reference: one text at a time, no padding, mean over its hidden states
     for (let i = 0; i < 3; i++) {
       const ids = tok.encodeOrdinary(TEXTS[i]);

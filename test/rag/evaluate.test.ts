@@ -84,7 +84,10 @@ test('retrieval on held-out dictionary questions: BM25, mean-pooled embeddings (
     const lookups = factQueries(questions);
     assert.ok(questions.length >= 80, `${questions.length} questions`);
     const res: Record<string, ModeResult> = {};
-    for (const [name, m] of [['trained', model], ['untrained', untrained]] as const) {
+    for (const [name, m] of [
+      ['trained', model],
+      ['untrained', untrained],
+    ] as const) {
       const embedder = new MeanPoolEmbedder(m, tok);
       const opts: IndexOptions = { embedder, chunkSize: 64, chunkOverlap: 8 };
       const store = RagStore.open(join(dir, `${name}.db`), { meta: storeMetaFor(opts) });
@@ -93,7 +96,10 @@ test('retrieval on held-out dictionary questions: BM25, mean-pooled embeddings (
       assert.ok(rel.filter((s) => s.size > 0).length >= 0.9 * questions.length, 'most questions have their passage in the store');
       const retriever = new Retriever(store, embedder);
       for (const mode of name === 'trained' ? (['bm25', 'vector', 'hybrid'] as const) : (['vector', 'hybrid'] as const)) {
-        for (const [set, qs] of [['questions', questions], ['lookups', lookups]] as const) {
+        for (const [set, qs] of [
+          ['questions', questions],
+          ['lookups', lookups],
+        ] as const) {
           const r = evaluateMode(retriever, qs, rel, mode);
           const key = `${set} ${mode}${mode === 'bm25' ? '' : ` (${name})`}`;
           res[key] = r;

@@ -23,7 +23,13 @@ test('context block: numbered one-line passages with sources, parsed back; the q
   assert.equal(contextBlock(passages), 'Passages:\n[1] (animals.txt:1) Cats purr and chase mice.\n[2] (plants.txt:1) Oak trees drop acorns.');
   const prompt = passagePrompt('Who chases mice?', passages);
   assert.equal(prompt, 'Passages:\n[1] (animals.txt:1) Cats purr and chase mice.\n[2] (plants.txt:1) Oak trees drop acorns.\nQuestion: Who chases mice?');
-  assert.deepEqual(parsePassagePrompt(prompt), { question: 'Who chases mice?', passages: [{ source: 'animals.txt:1', text: 'Cats purr and chase mice.' }, { source: 'plants.txt:1', text: 'Oak trees drop acorns.' }] });
+  assert.deepEqual(parsePassagePrompt(prompt), {
+    question: 'Who chases mice?',
+    passages: [
+      { source: 'animals.txt:1', text: 'Cats purr and chase mice.' },
+      { source: 'plants.txt:1', text: 'Oak trees drop acorns.' },
+    ],
+  });
   assert.equal(passagePrompt('Who chases mice?', []), 'Who chases mice?');
   assert.equal(parsePassagePrompt('Who chases mice?'), undefined);
   assert.equal(parsePassagePrompt('Passages:\n[1] (a) x\n[3] (b) y\nQuestion: q'), undefined, 'numbering must run 1, 2, …');
@@ -39,7 +45,10 @@ test('citations: [1], [2, 3] and [1][2] parsed in order of first use, stripped f
   assert.ok(saysNoAnswer('The passages don’t say.'));
   assert.ok(!saysNoAnswer('The word dog means a canine [1].'));
   const r = resolveCitations('x [2] y [5] z [1]', ['a', 'b', 'c']);
-  assert.deepEqual(r.cited, [{ n: 2, item: 'b' }, { n: 1, item: 'a' }]);
+  assert.deepEqual(r.cited, [
+    { n: 2, item: 'b' },
+    { n: 1, item: 'a' },
+  ]);
   assert.deepEqual(r.unresolved, [5]);
   assert.equal(passageSource({ path: 'builtin:wordnet-dictionary', line: 12 }), 'wordnet-dictionary:12');
   assert.equal(passageSource({ path: '/kb/notes/pets.md', line: undefined }), 'pets.md');
@@ -54,8 +63,22 @@ function withStore(fn: (store: RagStore) => void): void {
   try {
     const opts: IndexOptions = { chunkSize: 40, chunkOverlap: 0 };
     const store = RagStore.open(join(root, 'kb.db'), { meta: storeMetaFor(opts) });
-    indexIngestFile(store, documentsAsFile('/kb/animals.txt', animals.map((text, i) => ({ text, line: i + 1 }))), { ...opts, source: 'zoo' });
-    indexIngestFile(store, documentsAsFile('/kb/plants.txt', plants.map((text, i) => ({ text, line: i + 1 }))), { ...opts, source: 'garden' });
+    indexIngestFile(
+      store,
+      documentsAsFile(
+        '/kb/animals.txt',
+        animals.map((text, i) => ({ text, line: i + 1 })),
+      ),
+      { ...opts, source: 'zoo' },
+    );
+    indexIngestFile(
+      store,
+      documentsAsFile(
+        '/kb/plants.txt',
+        plants.map((text, i) => ({ text, line: i + 1 })),
+      ),
+      { ...opts, source: 'garden' },
+    );
     try {
       fn(store);
     } finally {
@@ -66,7 +89,7 @@ function withStore(fn: (store: RagStore) => void): void {
   }
 }
 
-test('answerWithRetrieval: retrieved chunks in the user turn, the reply\'s [n] resolved to their files and lines, the history keeps the plain question', () => {
+test("answerWithRetrieval: retrieved chunks in the user turn, the reply's [n] resolved to their files and lines, the history keeps the plain question", () => {
   withStore((store) => {
     const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 256, nLayer: 1, nHead: 2, nEmbd: 16, position: 'rope' }), { seed: 3 });
     const engine = new ChatEngine(model, tok);
@@ -75,7 +98,13 @@ test('answerWithRetrieval: retrieved chunks in the user turn, the reply\'s [n] r
     assert.equal(a.text, 'Cats do [2][9].');
     assert.equal(a.passages.length, 2, 'only the two chunks that mention mice match');
     assert.deepEqual(new Set(a.passages.map((p) => p.text)), new Set([animals[0], animals[2]]));
-    assert.equal(a.prompt, passagePrompt('who chases mice?', a.passages.map((p) => ({ text: p.text, source: passageSource(p) }))));
+    assert.equal(
+      a.prompt,
+      passagePrompt(
+        'who chases mice?',
+        a.passages.map((p) => ({ text: p.text, source: passageSource(p) })),
+      ),
+    );
     assert.match(a.prompt, /^Passages:\n\[1\] \(animals\.txt:[13]\) .*mice.*\n\[2\] \(animals\.txt:[13]\) .*\nQuestion: who chases mice\?$/);
     assert.equal(a.citations.length, 1);
     assert.equal(a.citations[0].n, 2);
@@ -85,7 +114,13 @@ test('answerWithRetrieval: retrieved chunks in the user turn, the reply\'s [n] r
     const lines = formatCitations(a);
     assert.match(lines[0], /^\[2\] \/kb\/animals\.txt:[13] \(chars 0–\d+\)$/);
     assert.match(lines[1], /^\[9\] \(no such passage/);
-    assert.deepEqual(a.conversation.messages.map((m) => [m.role, m.content]), [['user', 'who chases mice?'], ['assistant', 'Cats do [2][9].']]);
+    assert.deepEqual(
+      a.conversation.messages.map((m) => [m.role, m.content]),
+      [
+        ['user', 'who chases mice?'],
+        ['assistant', 'Cats do [2][9].'],
+      ],
+    );
     assert.throws(() => answerWithRetrieval(engine, new Retriever(store), { messages: [{ role: 'assistant', content: 'hi' }] }), /must end with a user message/);
     // filters reach the retriever
     const g = answerWithRetrieval(engine, new Retriever(store), 'acorns water mice', { k: 5, filter: { source: 'garden' }, temperature: 0, maxTokens: 4 });
@@ -102,9 +137,16 @@ test('answerWithRetrieval: passages that do not fit the context beside the quest
     assert.equal(all.length, 5);
     const a = answerWithRetrieval(engine, retriever, 'mice acorns water bark', { k: 5, temperature: 0, maxTokens: 16 });
     assert.ok(a.passages.length >= 1 && a.passages.length < 5, `${a.passages.length} passages`);
-    assert.deepEqual(a.passages.map((p) => p.id), all.slice(0, a.passages.length).map((p) => p.id), 'the best ones kept');
+    assert.deepEqual(
+      a.passages.map((p) => p.id),
+      all.slice(0, a.passages.length).map((p) => p.id),
+      'the best ones kept',
+    );
     assert.ok(renderPrompt(tok, { messages: [{ role: 'user', content: a.prompt }] }).length + 16 <= 64);
-    const more = passagePrompt('mice acorns water bark', all.slice(0, a.passages.length + 1).map((p) => ({ text: p.text, source: passageSource(p) })));
+    const more = passagePrompt(
+      'mice acorns water bark',
+      all.slice(0, a.passages.length + 1).map((p) => ({ text: p.text, source: passageSource(p) })),
+    );
     assert.ok(renderPrompt(tok, { messages: [{ role: 'user', content: more }] }).length + 16 > 64, 'one more passage would not fit');
   });
 });

@@ -81,8 +81,17 @@ test('ingest: a bad JSONL line is skipped alone with a warning naming file:line 
     writeFileSync(file, '{"text":"one"}\n{"text": oops}\n\n{"body":"no text field"}\n[1,2]\n{"text":"five"}\r\n');
     const warnings: IngestWarning[] = [];
     const f = await readIngestFile(file, { onWarning: (w) => warnings.push(w) });
-    assert.deepEqual(f.docs.map((d) => [d.text, d.line]), [['one', 1], ['five', 6]]);
-    assert.deepEqual(warnings.map((w) => w.file), [file, file, file]);
+    assert.deepEqual(
+      f.docs.map((d) => [d.text, d.line]),
+      [
+        ['one', 1],
+        ['five', 6],
+      ],
+    );
+    assert.deepEqual(
+      warnings.map((w) => w.file),
+      [file, file, file],
+    );
     assert.match(warnings[0].reason, /notes\.jsonl:2: not valid JSON/);
     assert.match(warnings[1].reason, /notes\.jsonl:4, field "text": no string field "text"/);
     assert.match(warnings[2].reason, /notes\.jsonl:5, field "text": no string field "text"/);
@@ -121,14 +130,29 @@ test('ingest: txt (BOM), md, jsonl field, parquet column, html, directories and 
     assert.deepEqual(by.get('a.txt')!.docs, [{ text: 'Alpha text.\n', byteBase: 3 }]);
     assert.equal(by.get('a.txt')!.size, 15);
     assert.match(by.get('a.txt')!.hash, /^[0-9a-f]{64}$/);
-    assert.deepEqual(by.get('c.jsonl')!.docs.map((d) => [d.text, d.line]), [['first record', 1], ['second record', 3]]);
-    assert.deepEqual(by.get('g.parquet')!.docs.map((d) => [d.text, d.line]), [['row one', 1], ['row two', 2]]);
+    assert.deepEqual(
+      by.get('c.jsonl')!.docs.map((d) => [d.text, d.line]),
+      [
+        ['first record', 1],
+        ['second record', 3],
+      ],
+    );
+    assert.deepEqual(
+      by.get('g.parquet')!.docs.map((d) => [d.text, d.line]),
+      [
+        ['row one', 1],
+        ['row two', 2],
+      ],
+    );
     const html = by.get('d.html')!.docs[0].text;
     assert.match(html, /Title here/);
     assert.match(html, /Para linked text\./);
     assert.doesNotMatch(html, /hidden|example\.com|<|no\n/);
     assert.equal(by.get('sub/b.md')!.kind, 'text');
-    assert.deepEqual(warnings.map((w) => w.file.slice(dir.length + 1)), ['e.bin.txt', 'f.txt']);
+    assert.deepEqual(
+      warnings.map((w) => w.file.slice(dir.length + 1)),
+      ['e.bin.txt', 'f.txt'],
+    );
     assert.match(warnings[0].reason, /e\.bin\.txt: binary file \(NUL byte/);
     assert.match(warnings[1].reason, /not valid UTF-8/);
 
@@ -142,7 +166,10 @@ test('ingest: txt (BOM), md, jsonl field, parquet column, html, directories and 
     await assert.rejects(readIngestFile(join(dir, 'c.jsonl'), { field: 'nope', strict: true }), /c\.jsonl:1, field "nope": no string field "nope"/);
     const lineWarnings: IngestWarning[] = [];
     assert.deepEqual((await readIngestFile(join(dir, 'c.jsonl'), { field: 'nope', onWarning: (w) => lineWarnings.push(w) })).docs, []);
-    assert.deepEqual(lineWarnings.map((w) => w.reason.slice(dir.length + 1)), ['c.jsonl:1, field "nope": no string field "nope"', 'c.jsonl:3, field "nope": no string field "nope"']);
+    assert.deepEqual(
+      lineWarnings.map((w) => w.reason.slice(dir.length + 1)),
+      ['c.jsonl:1, field "nope": no string field "nope"', 'c.jsonl:3, field "nope": no string field "nope"'],
+    );
     await assert.rejects(async () => {
       for await (const _ of readInputs([join(dir, 'missing.txt')])) void _;
     }, /missing\.txt: no such file/);

@@ -33,7 +33,10 @@ function exact(mat: Float32Array, n: number, dim: number, q: Float32Array, k: nu
     for (let j = 0; j < dim; j++) d += mat[r * dim + j] * q[j];
     return { r, d };
   });
-  return s.sort((a, b) => b.d - a.d).slice(0, k).map((x) => x.r);
+  return s
+    .sort((a, b) => b.d - a.d)
+    .slice(0, k)
+    .map((x) => x.r);
 }
 
 test('IVF: every row in one cell; nprobe = nlist is exact; a quarter of the cells keeps recall@10 ≥ 0.9 on clustered vectors', () => {
@@ -43,14 +46,20 @@ test('IVF: every row in one cell; nprobe = nlist is exact; a quarter of the cell
   const index = buildIVF(mat, n, dim, { seed: 3 });
   assert.equal(index.nlist, Math.ceil(Math.sqrt(n)));
   const all = [...index.lists.flatMap((l) => [...l])].sort((a, b) => a - b);
-  assert.deepEqual(all, Array.from({ length: n }, (_, i) => i));
+  assert.deepEqual(
+    all,
+    Array.from({ length: n }, (_, i) => i),
+  );
   const queries = clustered(50, dim, 40, 2);
   let hits = 0;
   let scanned = 0;
   for (let i = 0; i < 50; i++) {
     const q = queries.subarray(i * dim, i * dim + dim);
     const truth = exact(mat, n, dim, q, 10);
-    assert.deepEqual(searchIVF(index, mat, q, 10, index.nlist).map((h) => h.row), truth);
+    assert.deepEqual(
+      searchIVF(index, mat, q, 10, index.nlist).map((h) => h.row),
+      truth,
+    );
     const approx = searchIVF(index, mat, q, 10, Math.ceil(index.nlist / 4));
     hits += approx.filter((h) => truth.includes(h.row)).length;
     scanned++;
@@ -75,8 +84,14 @@ test('store: searchVector with nprobe = every cell equals the exact scan, filter
     indexIngestFile(store, documentsAsFile('/b.txt', docs.slice(30)), { ...opts, source: 'b' });
     const q = emb.embed(['cat dog rain'])[0];
     const all = 1 << 20;
-    assert.deepEqual(store.searchVector(q, 10, {}, { nprobe: all }).map((h) => h.id), store.searchVector(q, 10).map((h) => h.id));
-    assert.deepEqual(store.searchVector(q, 10, { source: 'b' }, { nprobe: all }).map((h) => h.id), store.searchVector(q, 10, { source: 'b' }).map((h) => h.id));
+    assert.deepEqual(
+      store.searchVector(q, 10, {}, { nprobe: all }).map((h) => h.id),
+      store.searchVector(q, 10).map((h) => h.id),
+    );
+    assert.deepEqual(
+      store.searchVector(q, 10, { source: 'b' }, { nprobe: all }).map((h) => h.id),
+      store.searchVector(q, 10, { source: 'b' }).map((h) => h.id),
+    );
     assert.ok(store.searchVector(q, 10, {}, { nprobe: 1 }).length > 0);
     store.close();
   } finally {

@@ -8,17 +8,31 @@ import { reciprocalRankFusion, Retriever } from '../../src/rag/retrieve.js';
 import { RagStore } from '../../src/rag/store.js';
 import { HashEmbedder } from './helpers.js';
 
-test('reciprocalRankFusion: Σ 1/(k + rank), agreement beats one list\'s top, ties broken by best rank then id', () => {
+test("reciprocalRankFusion: Σ 1/(k + rank), agreement beats one list's top, ties broken by best rank then id", () => {
   const fused = reciprocalRankFusion([
-    [{ id: 1, score: 9 }, { id: 2, score: 8 }, { id: 3, score: 7 }],
-    [{ id: 3, score: 0.9 }, { id: 2, score: 0.8 }, { id: 4, score: 0.7 }],
+    [
+      { id: 1, score: 9 },
+      { id: 2, score: 8 },
+      { id: 3, score: 7 },
+    ],
+    [
+      { id: 3, score: 0.9 },
+      { id: 2, score: 0.8 },
+      { id: 4, score: 0.7 },
+    ],
   ]);
   // 1/61 + 1/63 > 2/62 (1/x is convex): a first and a third place beat two seconds
-  assert.deepEqual(fused.map((h) => h.id), [3, 2, 1, 4]);
+  assert.deepEqual(
+    fused.map((h) => h.id),
+    [3, 2, 1, 4],
+  );
   assert.ok(Math.abs(fused[0].score - (1 / 63 + 1 / 61)) < 1e-12);
   assert.ok(Math.abs(fused[1].score - (1 / 62 + 1 / 62)) < 1e-12);
   assert.ok(Math.abs(fused[2].score - 1 / 61) < 1e-12);
-  assert.deepEqual(reciprocalRankFusion([[{ id: 5, score: 1 }], [{ id: 4, score: 1 }]]).map((h) => h.id), [4, 5]);
+  assert.deepEqual(
+    reciprocalRankFusion([[{ id: 5, score: 1 }], [{ id: 4, score: 1 }]]).map((h) => h.id),
+    [4, 5],
+  );
   assert.deepEqual(reciprocalRankFusion([]), []);
 });
 
@@ -30,8 +44,22 @@ test('Retriever: bm25, vector and hybrid modes with sources and filters; a forei
     const store = RagStore.open(join(root, 'r.db'), { meta: storeMetaFor(opts) });
     const animals = ['Cats purr and chase mice around the house.', 'Dogs bark loudly and fetch sticks in the park.', 'Owls hunt mice at night in the forest.'];
     const plants = ['Oak trees drop acorns in autumn.', 'Cacti store water in the desert.'];
-    indexIngestFile(store, documentsAsFile('/kb/animals.txt', animals.map((text, i) => ({ text, line: i + 1 }))), { ...opts, source: 'zoo' });
-    indexIngestFile(store, documentsAsFile('/kb/plants/plants.txt', plants.map((text, i) => ({ text, line: i + 1 }))), { ...opts, source: 'garden' });
+    indexIngestFile(
+      store,
+      documentsAsFile(
+        '/kb/animals.txt',
+        animals.map((text, i) => ({ text, line: i + 1 })),
+      ),
+      { ...opts, source: 'zoo' },
+    );
+    indexIngestFile(
+      store,
+      documentsAsFile(
+        '/kb/plants/plants.txt',
+        plants.map((text, i) => ({ text, line: i + 1 })),
+      ),
+      { ...opts, source: 'garden' },
+    );
     const r = new Retriever(store, emb);
 
     const b = r.retrieve('who chases mice?', { mode: 'bm25', k: 3 });

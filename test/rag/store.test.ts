@@ -78,7 +78,10 @@ test('store: BM25 with filters, incremental re-indexing (unchanged skipped, chan
     // the same as a fresh index of what is there now
     const fresh = RagStore.open(join(root, 'fresh.db'), { meta: storeMetaFor(opts) });
     await indexInputs(fresh, [docs], opts);
-    assert.deepEqual(snapshot(store).map((s) => s.replace(/^[^#]*\//, '')), snapshot(fresh).map((s) => s.replace(/^[^#]*\//, '')));
+    assert.deepEqual(
+      snapshot(store).map((s) => s.replace(/^[^#]*\//, '')),
+      snapshot(fresh).map((s) => s.replace(/^[^#]*\//, '')),
+    );
     fresh.close();
     assert.equal(store.integrity(), 'ok');
     store.close();
@@ -99,7 +102,7 @@ test('store: BM25 with filters, incremental re-indexing (unchanged skipped, chan
   }
 });
 
-test('store: exact vector search = brute force, honours filters, sees other connections\' writes; an interrupted indexing resumes without duplicates', async () => {
+test("store: exact vector search = brute force, honours filters, sees other connections' writes; an interrupted indexing resumes without duplicates", async () => {
   const root = mkdtempSync(join(tmpdir(), 'gf-rag-vec-'));
   try {
     const docs = join(root, 'docs');
@@ -114,7 +117,10 @@ test('store: exact vector search = brute force, honours filters, sees other conn
     assert.equal(ids.length, store.count());
     const brute = [...ids].map((id, r) => ({ id, score: mat.subarray(r * 128, r * 128 + 128).reduce((s, v, j) => s + v * q[j], 0) })).sort((a, b) => b.score - a.score);
     const hits = store.searchVector(q, 5);
-    assert.deepEqual(hits.map((h) => h.id), brute.slice(0, 5).map((h) => h.id));
+    assert.deepEqual(
+      hits.map((h) => h.id),
+      brute.slice(0, 5).map((h) => h.id),
+    );
     hits.forEach((h, i) => assert.ok(Math.abs(h.score - brute[i].score) < 1e-5));
     for (let r = 0; r < ids.length; r++) assert.ok(Math.abs(Math.hypot(...mat.subarray(r * 128, r * 128 + 128)) - 1) < 1e-5, 'stored vectors are unit length');
     assert.match(store.chunks([hits[0].id])[0].path, /whale/);
@@ -158,11 +164,10 @@ test('store: a second writer waits for the lock (busy_timeout) or fails cleanly;
     const opts: IndexOptions = { chunkSize: 32, chunkOverlap: 4 };
     RagStore.open(db, { meta: storeMetaFor(opts) }).close();
     // another process takes the write lock and holds it for 1.5 s
-    const holder = spawn(
-      process.execPath,
-      ['-e', `const D = require('better-sqlite3'); const db = new D(${JSON.stringify(db)}); db.exec('BEGIN IMMEDIATE'); db.prepare("INSERT INTO meta (key, value) VALUES ('holder', '1')").run(); console.log('locked'); setTimeout(() => { db.exec('COMMIT'); db.close(); }, 1500);`],
-      { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] },
-    );
+    const holder = spawn(process.execPath, ['-e', `const D = require('better-sqlite3'); const db = new D(${JSON.stringify(db)}); db.exec('BEGIN IMMEDIATE'); db.prepare("INSERT INTO meta (key, value) VALUES ('holder', '1')").run(); console.log('locked'); setTimeout(() => { db.exec('COMMIT'); db.close(); }, 1500);`], {
+      cwd: process.cwd(),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     await new Promise<void>((res, rej) => {
       holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && res());
       holder.on('exit', (c) => rej(new Error(`holder exited ${c}`)));
@@ -170,7 +175,10 @@ test('store: a second writer waits for the lock (busy_timeout) or fails cleanly;
     const file = { path: '/virtual/a.txt', source: 's', size: 1, mtimeMs: 1, hash: 'h' };
     const chunk = { seq: 0, charStart: 0, charEnd: 5, byteStart: 0, byteEnd: 5, tokens: 1, hash: 'c', text: 'hello' };
     const impatient = RagStore.open(db, { busyTimeoutMs: 100 });
-    assert.throws(() => impatient.replaceFile(file, [chunk]), (e: unknown) => e instanceof GptforgeError && /locked by another writer/.test(e.message) && e.message.includes(db));
+    assert.throws(
+      () => impatient.replaceFile(file, [chunk]),
+      (e: unknown) => e instanceof GptforgeError && /locked by another writer/.test(e.message) && e.message.includes(db),
+    );
     impatient.close();
     const patient = RagStore.open(db, { busyTimeoutMs: 10_000 });
     const t0 = Date.now();

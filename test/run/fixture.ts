@@ -22,4 +22,3 @@ export function tinyRun(): string {
   writeFileSync(join(runDir, 'preset.json'), JSON.stringify({ name: 'examples-test', mixture: 'mixture.tiny.json', model: { nLayer: 1, nHead: 2, nEmbd: 32, blockSize: 64, position: 'rope' }, batchSize: 4, seqLen: 32, evalBatches: 1, train, sft }));
   return runDir;
 }
-

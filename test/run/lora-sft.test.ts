@@ -11,7 +11,12 @@ import { readSafetensors } from '../../src/model/safetensors.js';
 import { noGrad } from '../../src/engine/tensor.js';
 import { tinyRun } from './fixture.js';
 
-const qa = (q: string, a: string): Conversation => ({ messages: [{ role: 'user', content: q }, { role: 'assistant', content: a }] });
+const qa = (q: string, a: string): Conversation => ({
+  messages: [
+    { role: 'user', content: q },
+    { role: 'assistant', content: a },
+  ],
+});
 const good = [qa('Who are you?', 'I am Forge.'), qa('Say hello.', 'Hello!')];
 const maxDiff = (a: Float32Array, b: Float32Array): number => a.reduce((s, v, i) => Math.max(s, Math.abs(v - b[i])), 0);
 
@@ -20,8 +25,14 @@ test('LoRA SFT on a Q4_0 base: PEFT files beside our checkpoint, resume, the mer
   try {
     const losses: number[] = [];
     const r = await runSft(runDir, {
-      conversations: good, onlyData: true, into: 'sft-lora', steps: 12, lr: 0.02, quiet: true,
-      lora: 'r=4,alpha=8,targets=all-linear', basePrecision: 'q4_0',
+      conversations: good,
+      onlyData: true,
+      into: 'sft-lora',
+      steps: 12,
+      lr: 0.02,
+      quiet: true,
+      lora: 'r=4,alpha=8,targets=all-linear',
+      basePrecision: 'q4_0',
       onStep: (rec) => losses.push(rec.loss as number),
     });
     assert.equal(r.step, 12);

@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { GptforgeError, MetricsLog, loadModel, runLayout, runSft, type Conversation } from '../../src/index.js';
 import { tinyRun } from './fixture.js';
 
-const qa = (q: string, a: string): Conversation => ({ messages: [{ role: 'user', content: q }, { role: 'assistant', content: a }] });
+const qa = (q: string, a: string): Conversation => ({
+  messages: [
+    { role: 'user', content: q },
+    { role: 'assistant', content: a },
+  ],
+});
 const good = [qa('Who are you?', 'I am Forge.'), qa('Say hello.', 'Hello!')];
 
 test('runSft: in-memory conversations are validated by index; onBad skip counts them; an abort saves and says interrupted', async () => {
@@ -24,13 +29,22 @@ test('runSft: in-memory conversations are validated by index; onBad skip counts 
     const ac = new AbortController();
     const steps: number[] = [];
     const r = await runSft(runDir, {
-      conversations: bad, onBad: 'skip', onlyData: true, into: 'sft-x', steps: 50, quiet: true, signal: ac.signal,
+      conversations: bad,
+      onBad: 'skip',
+      onlyData: true,
+      into: 'sft-x',
+      steps: 50,
+      quiet: true,
+      signal: ac.signal,
       onStep: (rec) => {
         steps.push(rec.step);
         if (rec.step === 3) ac.abort();
       },
     });
-    assert.deepEqual(r.report.map((s) => [s.name, s.skipped]), [['conversations', 1]]);
+    assert.deepEqual(
+      r.report.map((s) => [s.name, s.skipped]),
+      [['conversations', 1]],
+    );
     assert.equal(r.report[0].conversations, 64); // resampled to the preset's `examples`
     assert.ok(r.interrupted);
     assert.equal(r.step, 3);
@@ -42,7 +56,10 @@ test('runSft: in-memory conversations are validated by index; onBad skip counts 
     // resumed (not fresh): continues from step 3 to the end
     const again = await runSft(runDir, { conversations: good, onlyData: true, into: 'sft-x', steps: 5, quiet: true });
     assert.equal(again.step, 5);
-    assert.deepEqual(again.history.filter((h) => typeof h.loss === 'number').map((h) => h.step), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      again.history.filter((h) => typeof h.loss === 'number').map((h) => h.step),
+      [1, 2, 3, 4, 5],
+    );
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }

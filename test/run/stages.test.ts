@@ -19,13 +19,19 @@ test('stage runners from library code: an aborted signal stops pretraining after
     assert.equal(r.interrupted, true);
     assert.equal(r.step, 1);
     assert.ok(r.checkpoint && existsSync(join(r.checkpoint, 'model.safetensors')));
-    assert.ok(lines.some((l) => /^pretrain: .*M parameters/.test(l)), 'progress lines go to log');
+    assert.ok(
+      lines.some((l) => /^pretrain: .*M parameters/.test(l)),
+      'progress lines go to log',
+    );
     assert.equal(process.listenerCount('SIGINT'), sigint, 'no SIGINT handler installed');
     assert.ok(existsSync(runLayout(runDir).preset) && existsSync(runLayout(runDir).lossPlot));
 
     const done = await runPretrain(runDir, preset, { presetFile: file, quiet: true });
     assert.equal(done.interrupted, false);
-    assert.deepEqual(done.history.filter((h) => typeof h.loss === 'number').map((h) => h.step), [1, 2, 3]);
+    assert.deepEqual(
+      done.history.filter((h) => typeof h.loss === 'number').map((h) => h.step),
+      [1, 2, 3],
+    );
 
     const ev = runEval(runDir, { perTask: 1, fewShot: 0, tasks: ['arithmetic'], noCompare: true, quiet: true });
     assert.deepEqual(ev.table.columns, ['base (few-shot)']);
@@ -36,7 +42,10 @@ test('stage runners from library code: an aborted signal stops pretraining after
     const logged: string[] = [];
     const pr = await runPipeline(p.runDir, p.preset, { presetFile: file, quiet: true, samples: false, signal: ac.signal, log: (s) => logged.push(s) });
     assert.equal(pr.interrupted, true);
-    assert.deepEqual(pr.timings.map((t) => t.stage), ['1. data, tokenizer, pretraining']);
+    assert.deepEqual(
+      pr.timings.map((t) => t.stage),
+      ['1. data, tokenizer, pretraining'],
+    );
     assert.match(logged[0], /^estimate for this run: about/);
     assert.equal(process.listenerCount('SIGINT'), sigint);
   } finally {

@@ -47,7 +47,10 @@ test('scheduler: requests submitted while others decode join at the next step; e
   let started = 0;
   // one request at first; the others arrive while it decodes, two and four steps later
   pending.push(s.submit([rows[0]], (e) => e.type === 'token' && tokens[0].push(e.token)));
-  for (const [at, idx] of [[2, [1, 2]], [4, [3, 4]]] as const) {
+  for (const [at, idx] of [
+    [2, [1, 2]],
+    [4, [3, 4]],
+  ] as const) {
     while (steps.length < at) await tick();
     assert.ok(s.runningRows > 0, 'joins a running batch');
     for (const i of idx) pending.push(s.submit([rows[i]], (e) => e.type === 'token' && tokens[i].push(e.token)));
@@ -196,7 +199,10 @@ test('legacy completions: context overflow is a BadRequestError naming prompt, w
   const base = await server.listen(0, '127.0.0.1');
   const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'x', maxRetries: 0 });
   try {
-    await assert.rejects(client.completions.create({ model: 'base', prompt: 'Hello there', max_tokens: 100 }), (e: unknown) => e instanceof APIError && e.status === 400 && e.code === 'context_length_exceeded' && e.param === 'prompt' && /maximum context length is 64 tokens, however you requested \d+ tokens \(\d+ in your prompt; 100 for the completion\)/.test(e.message));
+    await assert.rejects(
+      client.completions.create({ model: 'base', prompt: 'Hello there', max_tokens: 100 }),
+      (e: unknown) => e instanceof APIError && e.status === 400 && e.code === 'context_length_exceeded' && e.param === 'prompt' && /maximum context length is 64 tokens, however you requested \d+ tokens \(\d+ in your prompt; 100 for the completion\)/.test(e.message),
+    );
   } finally {
     await server.close();
   }

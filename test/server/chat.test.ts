@@ -17,7 +17,13 @@ test('tool arguments: free text is wrapped as {"input"}, JSON objects pass throu
 test('messages: several tool calls in one assistant message become one call per message, each followed by its result (matched by id)', () => {
   const conv = toConversation([
     { role: 'developer', content: 'be brief' },
-    { role: 'user', content: [{ type: 'text', text: 'two ' }, { type: 'text', text: 'sums' }] },
+    {
+      role: 'user',
+      content: [
+        { type: 'text', text: 'two ' },
+        { type: 'text', text: 'sums' },
+      ],
+    },
     {
       role: 'assistant',
       content: 'Let me see.',
@@ -41,9 +47,17 @@ test('messages: several tool calls in one assistant message become one call per 
 
 test('messages: a missing result, an image part or an unknown role is a 400 naming messages', () => {
   const bad = [
-    [{ role: 'user', content: 'x' }, { role: 'assistant', content: null, tool_calls: [{ id: 'a', type: 'function', function: { name: 'f', arguments: '{}' } }] }, { role: 'tool', tool_call_id: 'zzz', content: '1' }],
+    [
+      { role: 'user', content: 'x' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'a', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 'zzz', content: '1' },
+    ],
     [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }],
     [{ role: 'robot', content: 'x' }],
   ];
-  for (const msgs of bad) assert.throws(() => toConversation(msgs), (e: unknown) => e instanceof ApiError && e.status === 400 && e.param !== null && e.param.startsWith('messages'));
+  for (const msgs of bad)
+    assert.throws(
+      () => toConversation(msgs),
+      (e: unknown) => e instanceof ApiError && e.status === 400 && e.param !== null && e.param.startsWith('messages'),
+    );
 });

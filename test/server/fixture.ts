@@ -19,7 +19,11 @@ export function tinyRun(): { dir: string; tok: Tokenizer } {
   const text = 'Hello there. How are you? Bye. It says: the weather in Paris is sunny. calculator: 12*3 get_weather {"city": "Paris"} 36 ';
   const tok = trainTokenizer([text.repeat(40)], { vocabSize: 330 });
   const config = makeConfig({ vocabSize: tok.vocabSize, blockSize: 64, nLayer: 1, nHead: 2, nEmbd: 32, position: 'rope' });
-  for (const [stage, seed] of [['base', 1], ['sft', 2]] as const) saveCheckpoint(join(dir, stage), new GPT(config, { seed }), { stage, step: 1, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() });
+  for (const [stage, seed] of [
+    ['base', 1],
+    ['sft', 2],
+  ] as const)
+    saveCheckpoint(join(dir, stage), new GPT(config, { seed }), { stage, step: 1, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() });
   const rm = new GPT(config, { seed: 3, scalarHead: true });
   const w = rm.params.get('score.weight')!.data;
   for (let i = 0; i < w.length; i++) w[i] = Math.sin(i + 1);

@@ -137,7 +137,10 @@ describe('chat completions', () => {
   });
   test('n choices: each equals the single request with seed + i', async () => {
     const r = await client.chat.completions.create({ model: 'sft', messages: user('Hello'), n: 3, max_tokens: 8, seed: 40 });
-    assert.deepEqual(r.choices.map((c) => c.index), [0, 1, 2]);
+    assert.deepEqual(
+      r.choices.map((c) => c.index),
+      [0, 1, 2],
+    );
     for (let i = 0; i < 3; i++) {
       const one = await client.chat.completions.create({ model: 'sft', messages: user('Hello'), max_tokens: 8, seed: 40 + i });
       assert.equal(r.choices[i].message.content, one.choices[0].message.content);
@@ -160,7 +163,10 @@ describe('chat completions', () => {
     const alone = [];
     for (const seed of seeds) alone.push((await client.chat.completions.create({ model: 'sft', messages: user(`Hi ${seed}`), max_tokens: 10, seed })).choices[0].message.content);
     const together = await Promise.all(seeds.map((seed) => client.chat.completions.create({ model: 'sft', messages: user(`Hi ${seed}`), max_tokens: 10, seed })));
-    assert.deepEqual(together.map((r) => r.choices[0].message.content), alone);
+    assert.deepEqual(
+      together.map((r) => r.choices[0].message.content),
+      alone,
+    );
   });
   test('logprobs with top_logprobs: one entry per visible token, alternatives sorted, bytes rebuild the text', async () => {
     const r = await client.chat.completions.create({ model: 'sft', messages: user('Hello'), max_tokens: 8, seed: 5, logprobs: true, top_logprobs: 3 });
@@ -179,7 +185,10 @@ describe('chat completions', () => {
     const params = { model: 'sft', messages: user('Hello'), max_tokens: 8, seed: 6, logprobs: true, top_logprobs: 2 };
     const whole = await client.chat.completions.create(params);
     const final = await client.chat.completions.stream(params).finalChatCompletion();
-    assert.deepEqual(final.choices[0].logprobs!.content!.map((e) => [e.token, e.logprob]), whole.choices[0].logprobs!.content!.map((e) => [e.token, e.logprob]));
+    assert.deepEqual(
+      final.choices[0].logprobs!.content!.map((e) => [e.token, e.logprob]),
+      whole.choices[0].logprobs!.content!.map((e) => [e.token, e.logprob]),
+    );
   });
   test('top_logprobs above 20 or without logprobs is a BadRequestError', async () => {
     await assert.rejects(client.chat.completions.create({ model: 'sft', messages: user('x'), logprobs: true, top_logprobs: 21 }), BadRequestError);
@@ -215,11 +224,7 @@ describe('chat completions', () => {
     const schema = { type: 'object', properties: { answer: { type: 'integer', minimum: 0, maximum: 99 }, sure: { type: 'boolean' }, kind: { enum: ['noun', 'verb'] } }, required: ['answer', 'sure', 'kind'], additionalProperties: false };
     const validate = ajvValidator(schema);
     for (let s0 = 0; s0 < 100; s0 += 20) {
-      const replies = await Promise.all(
-        Array.from({ length: 20 }, (_, i) =>
-          client.chat.completions.create({ model: 'sft', messages: user('Answer in JSON.'), seed: s0 + i, max_tokens: 40, response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } } }),
-        ),
-      );
+      const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => client.chat.completions.create({ model: 'sft', messages: user('Answer in JSON.'), seed: s0 + i, max_tokens: 40, response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } } })));
       for (const r of replies) {
         // the schema is bounded and whitespace compact: 40 tokens always suffice, so every reply completes
         assert.equal(r.choices[0].finish_reason, 'stop', `seed reply ${r.choices[0].message.content}`);
@@ -302,10 +307,7 @@ describe('tools', () => {
   });
   test('a tool_choice naming an unknown function, or tool results without a call, are BadRequestErrors', async () => {
     await assert.rejects(client.chat.completions.create({ model: 'sft', messages: user('x'), tools: weather, tool_choice: { type: 'function', function: { name: 'nope' } } }), BadRequestError);
-    await assert.rejects(
-      client.chat.completions.create({ model: 'sft', messages: [...user('x'), { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '{}' } }] }] }),
-      BadRequestError,
-    );
+    await assert.rejects(client.chat.completions.create({ model: 'sft', messages: [...user('x'), { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '{}' } }] }] }), BadRequestError);
   });
 });
 
@@ -326,7 +328,10 @@ describe('completions, embeddings, scoring, tokenizer routes', () => {
   test('completions: several prompts × n choices, and logprobs', async () => {
     const r = await client.completions.create({ model: 'base', prompt: ['a', 'b'], n: 2, max_tokens: 3, seed: 1, logprobs: 2 });
     assert.equal(r.choices.length, 4);
-    assert.deepEqual(r.choices.map((c) => c.index), [0, 1, 2, 3]);
+    assert.deepEqual(
+      r.choices.map((c) => c.index),
+      [0, 1, 2, 3],
+    );
     const lp = r.choices[0].logprobs!;
     assert.equal(lp.tokens!.length, lp.token_logprobs!.length);
     assert.ok(lp.top_logprobs!.every((t) => Object.keys(t).length <= 2 && Object.keys(t).length >= 1));
@@ -347,7 +352,13 @@ describe('completions, embeddings, scoring, tokenizer routes', () => {
     assert.deepEqual(b.data[0].embedding, f.data[0].embedding);
   });
   test('rewards: the reward model scores (prompt, reply) pairs deterministically', async () => {
-    const r = await post('/v1/rewards', { input: [{ prompt: 'What is 12*3?', reply: '36' }, { prompt: 'What is 12*3?', reply: 'Hello there.' }, { prompt: 'What is 12*3?', reply: '36' }] });
+    const r = await post('/v1/rewards', {
+      input: [
+        { prompt: 'What is 12*3?', reply: '36' },
+        { prompt: 'What is 12*3?', reply: 'Hello there.' },
+        { prompt: 'What is 12*3?', reply: '36' },
+      ],
+    });
     assert.equal(r.status, 200);
     const s = r.json.data.map((d: { score: number }) => d.score);
     assert.ok(s.every((x: number) => Number.isFinite(x)));

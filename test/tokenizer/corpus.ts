@@ -14,11 +14,20 @@ export function mobyDick(): string {
 }
 
 const SNIPPETS = [
-  '中文分词测试：我们的模型在本机训练。', '日本語のテキスト、カタカナとひらがな。', '한국어 문장도 포함됩니다.',
-  'Привет, мир! Съешь же ещё этих мягких французских булок.', 'مرحبا بالعالم، هذا نص عربي.', 'Ελληνικά γράμματα αβγδ.',
-  '😀🚀🎉👩‍👩‍👧‍👦 🇫🇷 ✔︎', 'const x = await fetch(`/api/${id}`); // TODO: retry\n\tif (x?.ok) { return x.json(); }',
-  '3.14159 2,718 1000000 007 ½ ⅔ ①②', "I'm sure they'll say it's done—isn't it?", '   \n\n\t\t  \r\n  trailing   ',
-  'naïve café résumé coöperate', 'ℍ𝕖𝕝𝕝𝕠 𝔀𝓸𝓻𝓵𝓭', '\u0000\u0001\u001f control \u007f',
+  '中文分词测试：我们的模型在本机训练。',
+  '日本語のテキスト、カタカナとひらがな。',
+  '한국어 문장도 포함됩니다.',
+  'Привет, мир! Съешь же ещё этих мягких французских булок.',
+  'مرحبا بالعالم، هذا نص عربي.',
+  'Ελληνικά γράμματα αβγδ.',
+  '😀🚀🎉👩‍👩‍👧‍👦 🇫🇷 ✔︎',
+  'const x = await fetch(`/api/${id}`); // TODO: retry\n\tif (x?.ok) { return x.json(); }',
+  '3.14159 2,718 1000000 007 ½ ⅔ ①②',
+  "I'm sure they'll say it's done—isn't it?",
+  '   \n\n\t\t  \r\n  trailing   ',
+  'naïve café résumé coöperate',
+  'ℍ𝕖𝕝𝕝𝕠 𝔀𝓸𝓻𝓵𝓭',
+  '\u0000\u0001\u001f control \u007f',
 ];
 
 export function multilingualText(minBytes = 1_100_000, seed = 1): string {

@@ -19,7 +19,10 @@ test('cl100k_base from its tiktoken rank file reproduces js-tiktoken ids exactly
   const b = ref.encode(sample);
   assert.equal(a.length, b.length, 'token counts differ');
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) assert.fail(`first difference at token ${i}: ours ${a[i]} vs js-tiktoken ${b[i]}`);
-  assert.equal(ours.decode(a), sample.replace(/[\uD800-\uDFFF]/g, (c) => c)); // sample is well-formed
+  assert.equal(
+    ours.decode(a),
+    sample.replace(/[\uD800-\uDFFF]/g, (c) => c),
+  ); // sample is well-formed
   // special tokens with tiktoken's rules
   const withSpecial = 'hello<|endoftext|>world';
   assert.deepEqual(ours.encode(withSpecial, { allowedSpecial: 'all' }), ref.encode(withSpecial, 'all'));
@@ -67,7 +70,10 @@ test('our tokenizer.json loads in Hugging Face tokenizers.js and gives the same 
 
 test('GPT-2 and o200k rank files reproduce js-tiktoken ids (their own pre-split patterns)', async () => {
   const sample = multilingualText(250_000, 21);
-  for (const [name, pattern] of [['gpt2', 'gpt2'], ['o200k_base', 'o200k']] as const) {
+  for (const [name, pattern] of [
+    ['gpt2', 'gpt2'],
+    ['o200k_base', 'o200k'],
+  ] as const) {
     const { text, specials } = rankFileText(name);
     const ours = Tokenizer.fromTiktoken(text, { pattern, specialTokens: specials, sourceName: `${name}.tiktoken` });
     const ranks = (await import(`js-tiktoken/ranks/${name}`)) as { default: TiktokenBPE };

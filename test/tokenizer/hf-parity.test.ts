@@ -61,7 +61,7 @@ const DEEPSEEK_V3 = {
     { type: 'Split', pattern: { Regex: '[一-龥\u3040-ゟ゠-ヿ]+' }, behavior: 'Isolated', invert: false },
     {
       type: 'Split',
-      pattern: { Regex: "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+" },
+      pattern: { Regex: '[!"#$%&\'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+' },
       behavior: 'Isolated',
       invert: false,
     },
@@ -85,12 +85,7 @@ const SHAPES: [string, unknown][] = [
   ['Qwen2 regex', { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: QWEN2 }, behavior: 'Isolated', invert: false }, BYTE_LEVEL] }],
   ['DeepSeek-V3 Sequence of Splits', DEEPSEEK_V3],
   ['Split String pattern', { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { String: ', ' }, behavior: 'MergedWithNext', invert: false }, BYTE_LEVEL] }],
-  ...BEHAVIORS.flatMap((behavior) =>
-    [false, true].map((invert): [string, unknown] => [
-      `Split \\p{L}+ ${behavior}${invert ? ' inverted' : ''}`,
-      { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: '\\p{L}+' }, behavior, invert }, BYTE_LEVEL] },
-    ]),
-  ),
+  ...BEHAVIORS.flatMap((behavior) => [false, true].map((invert): [string, unknown] => [`Split \\p{L}+ ${behavior}${invert ? ' inverted' : ''}`, { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: '\\p{L}+' }, behavior, invert }, BYTE_LEVEL] }])),
   ...BEHAVIORS.map((behavior): [string, unknown] => [`Split " ?\\p{N}|x*" ${behavior} (empty matches)`, { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: ' ?\\p{N}|x*' }, behavior, invert: false }, BYTE_LEVEL] }]),
 ];
 
@@ -139,7 +134,13 @@ test('Split behaviors and invert: the pieces Hugging Face makes (expectations de
       assert.deepEqual(ours, expected[`${behavior} ${invert}`], `${behavior} invert=${invert}`);
       if (hf) {
         const ref = hf.Tokenizer.fromString(JSON.stringify({ version: '1.0', added_tokens: [], pre_tokenizer: { type: 'Split', ...rule }, model: { type: 'BPE', vocab: {}, merges: [] } }));
-        assert.deepEqual(ref.getPreTokenizer()!.preTokenizeString(text).map((p) => p[0]), ours);
+        assert.deepEqual(
+          ref
+            .getPreTokenizer()!
+            .preTokenizeString(text)
+            .map((p) => p[0]),
+          ours,
+        );
       }
     }
   }
@@ -173,8 +174,7 @@ test('a trained pattern that does not cover all text keeps the rest: --pattern \
 test('ignore_merges: a piece that is a vocabulary token is that token (HF gives 257 for "abc")', async (t) => {
   const vocab: Record<string, number> = JSON.parse(base.toJSON()).model.vocab;
   const byteVocab = Object.fromEntries(Object.entries(vocab).filter(([, id]) => id < 256));
-  const file = (ignore: boolean): string =>
-    JSON.stringify({ ...baseJson, added_tokens: [], model: { ...baseJson.model, vocab: { ...byteVocab, ab: 256, abc: 257 }, merges: ['a b'], ignore_merges: ignore } });
+  const file = (ignore: boolean): string => JSON.stringify({ ...baseJson, added_tokens: [], model: { ...baseJson.model, vocab: { ...byteVocab, ab: 256, abc: 257 }, merges: ['a b'], ignore_merges: ignore } });
   assert.deepEqual(Tokenizer.fromJSON(file(true), 'ignore.json').encodeOrdinary('abc'), [257]);
   assert.deepEqual(Tokenizer.fromJSON(file(false), 'merges.json').encodeOrdinary('abc'), [256, 99]);
   assert.deepEqual(Tokenizer.fromJSON(file(true), 'ignore.json').encodeOrdinary('abc abcd'), [257, 32, 256, 99, 100]);
@@ -186,7 +186,11 @@ test('ignore_merges: a piece that is a vocabulary token is that token (HF gives 
   const ours = Tokenizer.fromJSON(llama, 'llama.json');
   for (const s of corpus) assert.equal(ours.decode(ours.encodeOrdinary(s)), s);
   if (!hf) return t.skip(hfWhy);
-  for (const [f, name] of [[file(true), 'ignore'], [file(false), 'merges'], [llama, 'llama']] as const) {
+  for (const [f, name] of [
+    [file(true), 'ignore'],
+    [file(false), 'merges'],
+    [llama, 'llama'],
+  ] as const) {
     const ref = hf.Tokenizer.fromString(f);
     const mine = Tokenizer.fromJSON(f, name);
     for (const s of ['abc', 'abc abcd', ...corpus]) assert.deepEqual(mine.encodeOrdinary(s), (await ref.encode(s, null, { addSpecialTokens: false })).getIds(), `${name}: ${JSON.stringify(s.slice(0, 50))}`);

@@ -68,7 +68,12 @@ test('translations match what Oniguruma matches (expectations derived from token
     ['\\p{NotAProperty}', /Unicode property "NotAProperty"/],
     ['(?i:é)', /non-ASCII character/],
     ['(?:a*?)++', /lazy quantifier inside an atomic group or a possessive/],
-  ] as const) assert.throws(() => onigToJs(src, { file: 'x.json', field: 'pre_tokenizer.pattern' }), (e: Error) => e.message.startsWith('x.json, field "pre_tokenizer.pattern"') && what.test(e.message), src);
+  ] as const)
+    assert.throws(
+      () => onigToJs(src, { file: 'x.json', field: 'pre_tokenizer.pattern' }),
+      (e: Error) => e.message.startsWith('x.json, field "pre_tokenizer.pattern"') && what.test(e.message),
+      src,
+    );
 });
 
 test('each translated construct matches the same code points as Oniguruma, over all of Unicode but the newest characters (oracle: npm tokenizers)', (t) => {

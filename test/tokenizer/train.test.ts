@@ -65,7 +65,9 @@ test('incremental BPE training picks exactly the merges of a full recount (words
 });
 
 test('pattern "none" trains plain byte BPE on whole documents, and round-trips', () => {
-  const docs = mobyDick().slice(0, 400_000).match(/[\s\S]{1,50000}/g)!;
+  const docs = mobyDick()
+    .slice(0, 400_000)
+    .match(/[\s\S]{1,50000}/g)!;
   const t0 = performance.now();
   const tok = trainTokenizer(docs, { vocabSize: 1024, pattern: 'none' });
   assert.ok(performance.now() - t0 < 10_000, 'pattern "none" training should take seconds, not minutes');
@@ -91,7 +93,12 @@ test('required tokens are merged first, then counting goes on as a full recount 
   const chunks = countChunks([mobyDick().slice(0, 20_000), 'x 7327 * 9836 = 72068372, 1999 and 2024'], resolvePattern('gpt4'));
   const d = (c: string) => c.charCodeAt(0);
   // "72" and "83", then "7"+"2"→256 reused by the chain "720"
-  const first: [number, number][] = [[d('7'), d('2')], [d('8'), d('3')], [256, d('0')], [d('q'), d('z')]];
+  const first: [number, number][] = [
+    [d('7'), d('2')],
+    [d('8'), d('3')],
+    [256, d('0')],
+    [d('q'), d('z')],
+  ];
   const merges = trainBpe(chunks, 120, undefined, first).merges;
   assert.deepEqual(merges, naiveBpe(chunks, 120, first));
   assert.deepEqual(merges.slice(0, 4), first);
@@ -104,7 +111,10 @@ test('digitPairs: with the gpt4 pattern every number becomes whole two-digit tok
   const paired = trainTokenizer([text], { vocabSize: 600, pattern: 'gpt4', requiredTokens: DIGIT_PAIRS });
   const pieces = (t: Tokenizer, s: string) => t.encode(s).map((id) => t.decode([id]));
   const numbers = '7327 * 9836 = 72068372; 05 99 123';
-  assert.deepEqual(pieces(paired, numbers).filter((p) => /\d/.test(p)), ['73', '27', '98', '36', '72', '06', '83', '72', '05', '99', '12', '3']);
+  assert.deepEqual(
+    pieces(paired, numbers).filter((p) => /\d/.test(p)),
+    ['73', '27', '98', '36', '72', '06', '83', '72', '05', '99', '12', '3'],
+  );
   assert.ok(pieces(plain, numbers).filter((p) => /^\d$/.test(p)).length > 1, 'the sample alone leaves some pairs unmerged');
   assert.equal(paired.vocabSize, plain.vocabSize);
   assert.equal(paired.decode(paired.encode(numbers)), numbers);

@@ -18,7 +18,18 @@ function task(): TrainTask<Int32Array> {
     model,
     nextMicroBatch: () => Int32Array.from({ length: 16 }, () => rng.int(16)),
     weight: () => 16,
-    forwardMicroBatch: (ids, total) => ({ loss: op.scale(model.loss(ids, ids.map((t) => (t + 1) % 16), 2, 8), 16 / total), tokens: 16 }),
+    forwardMicroBatch: (ids, total) => ({
+      loss: op.scale(
+        model.loss(
+          ids,
+          ids.map((t) => (t + 1) % 16),
+          2,
+          8,
+        ),
+        16 / total,
+      ),
+      tokens: 16,
+    }),
     state: () => rng.state(),
     restore: (s) => rng.restore(s as ReturnType<Rng['state']>),
   };

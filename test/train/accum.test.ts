@@ -103,17 +103,29 @@ test('SFT: 8 × 1, 4 × 2 and 2 × 4 give the same step (rows with short and lon
   const T = 47;
   // one conversation per row (each fills more than half a row), answers of 3 to 8 words
   const lengths = [3, 8, 3, 7, 4, 3, 8, 3];
-  const items = lengths.map((n, i) => renderConversation(tok, { messages: [{ role: 'user', content: `Say the magic word ${words[i]}.` }, { role: 'assistant', content: reply(n, i) }] }));
-  for (const it of items) assert.ok(it.ids.length <= T + 1 && it.ids.length > (T + 1) / 2, `conversation of ${it.ids.length} tokens`);
-  const recs = await firstSteps((B, cfg, opts) =>
-    sft({ model: new GPT(config, { seed: 1 }), train: new PackedLoader(items, B, T, pad, 0, false), val: new Map(), batchSize: B, seqLen: T, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() }, cfg, opts),
+  const items = lengths.map((n, i) =>
+    renderConversation(tok, {
+      messages: [
+        { role: 'user', content: `Say the magic word ${words[i]}.` },
+        { role: 'assistant', content: reply(n, i) },
+      ],
+    }),
   );
+  for (const it of items) assert.ok(it.ids.length <= T + 1 && it.ids.length > (T + 1) / 2, `conversation of ${it.ids.length} tokens`);
+  const recs = await firstSteps((B, cfg, opts) => sft({ model: new GPT(config, { seed: 1 }), train: new PackedLoader(items, B, T, pad, 0, false), val: new Map(), batchSize: B, seqLen: T, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() }, cfg, opts));
   assertSameStep('sft', recs);
 });
 
 test('reward model: 8 × 1, 4 × 2 and 2 × 4 give the same step (rankings of 2 to 4, some tied)', async () => {
   const ranking = (n: number, i: number, tiers?: number[]): RenderedRanking => ({
-    completions: Array.from({ length: n }, (_, k) => renderForReward(tok, { messages: [{ role: 'user', content: 'Say something nice.' }, { role: 'assistant', content: reply(k + 1, i) }] })),
+    completions: Array.from({ length: n }, (_, k) =>
+      renderForReward(tok, {
+        messages: [
+          { role: 'user', content: 'Say something nice.' },
+          { role: 'assistant', content: reply(k + 1, i) },
+        ],
+      }),
+    ),
     tiers,
   });
   const rankings = [ranking(4, 0), ranking(2, 1), ranking(3, 2, [0, 0, 0]), ranking(3, 3, [0, 0, 1]), ranking(2, 4, [0, 0]), ranking(4, 5), ranking(2, 6), ranking(3, 7)];
@@ -127,13 +139,17 @@ test('reward model: 8 × 1, 4 × 2 and 2 × 4 give the same step (rankings of 2 
 });
 
 test('DPO: 8 × 1, 4 × 2 and 2 × 4 give the same step', async () => {
-  const conv = (a: string): ReturnType<typeof renderConversation> => renderConversation(tok, { messages: [{ role: 'user', content: 'Is it good?' }, { role: 'assistant', content: a }] });
+  const conv = (a: string): ReturnType<typeof renderConversation> =>
+    renderConversation(tok, {
+      messages: [
+        { role: 'user', content: 'Is it good?' },
+        { role: 'assistant', content: a },
+      ],
+    });
   const pairs: DpoPair[] = Array.from({ length: 8 }, (_, i) => ({ chosen: conv(reply(1 + i, 0)), rejected: conv(reply(8 - i, 3)) }));
   const ref = new GPT(config, { seed: 2 });
   const refLp = referenceLogProbs(ref, pairs, pad);
-  const recs = await firstSteps((B, cfg, opts) =>
-    trainDpo({ model: new GPT(config, { seed: 1 }), pairs, ref: refLp, val: [], valRef: { chosen: [], rejected: [] }, pairsPerBatch: B, beta: 0.5, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() }, cfg, opts),
-  );
+  const recs = await firstSteps((B, cfg, opts) => trainDpo({ model: new GPT(config, { seed: 1 }), pairs, ref: refLp, val: [], valRef: { chosen: [], rejected: [] }, pairsPerBatch: B, beta: 0.5, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() }, cfg, opts));
   assertSameStep('dpo', recs, ['rewards/margins']);
 });
 
@@ -141,7 +157,14 @@ test('RL (PPO with ptx): splitting a minibatch of 8 rollouts into 1, 2 or 4 micr
   // replies of different lengths (sampled up to 8 tokens): micro-batches hold different numbers of action tokens
   const reward = (_p: string, r: { text: string }): number => tok.encode(r.text).length / 8;
   const rl: RLConfig = { ...DEFAULT_RL, algo: 'ppo', promptsPerRollout: 8, maxNewTokens: 8, epochs: 1, minibatches: 1, klCoef: 0.05, klBound: 1e9, missingEosPenalty: 0.5, ptxCoef: 0.5, ptxRows: 2 };
-  const sftItems = [1, 6, 3].map((n) => renderConversation(tok, { messages: [{ role: 'user', content: 'Say the magic word.' }, { role: 'assistant', content: reply(n) }] }));
+  const sftItems = [1, 6, 3].map((n) =>
+    renderConversation(tok, {
+      messages: [
+        { role: 'user', content: 'Say the magic word.' },
+        { role: 'assistant', content: reply(n) },
+      ],
+    }),
+  );
   const tokensOf: number[][] = [];
   const recs = await firstSteps(async (_B, cfg, opts) => {
     const policy = new GPT(config, { seed: 2, scalarHead: true });
@@ -166,22 +189,33 @@ test('RL (PPO with ptx): splitting a minibatch of 8 rollouts into 1, 2 or 4 micr
 test('RL (PPO with ptx) with gradAccum 2: a run stopped mid-rollout and resumed logs the same losses as an uninterrupted one', async () => {
   const reward = (_p: string, r: { text: string }): number => tok.encode(r.text).length / 8;
   const rl: RLConfig = { ...DEFAULT_RL, algo: 'ppo', promptsPerRollout: 6, maxNewTokens: 6, epochs: 2, minibatches: 2, klCoef: 0.05, klBound: 1e9, missingEosPenalty: 0.5, ptxCoef: 0.5, ptxRows: 2 };
-  const sftItems = [1, 6, 3].map((n) => renderConversation(tok, { messages: [{ role: 'user', content: 'Say the magic word.' }, { role: 'assistant', content: reply(n) }] }));
+  const sftItems = [1, 6, 3].map((n) =>
+    renderConversation(tok, {
+      messages: [
+        { role: 'user', content: 'Say the magic word.' },
+        { role: 'assistant', content: reply(n) },
+      ],
+    }),
+  );
   const cfg: TrainConfig = { ...base, maxSteps: 7, lr: 1e-2, gradAccum: 2, checkpointEvery: 0 };
   const go = (dir: string, stopAfter?: number): Promise<unknown> =>
-    trainRL(
-      { policy: new GPT(config, { seed: 2, scalarHead: true }), ref: new GPT(config, { seed: 2 }), tok, prompts: [{ prompt: 'Say the magic word.' }, { prompt: 'Is it good?' }], tools: null, reward, seed: 3, ptx: new PackedLoader(sftItems, 2, 40, pad, 1) },
-      rl,
-      cfg,
-      { runDir: dir, stageDir: join(dir, 'rl'), quiet: true, stopAfter },
-    );
+    trainRL({ policy: new GPT(config, { seed: 2, scalarHead: true }), ref: new GPT(config, { seed: 2 }), tok, prompts: [{ prompt: 'Say the magic word.' }, { prompt: 'Is it good?' }], tools: null, reward, seed: 3, ptx: new PackedLoader(sftItems, 2, 40, pad, 1) }, rl, cfg, {
+      runDir: dir,
+      stageDir: join(dir, 'rl'),
+      quiet: true,
+      stopAfter,
+    });
   const dirA = mkdtempSync(join(tmpdir(), 'gf-accum-rl-a-'));
   const dirB = mkdtempSync(join(tmpdir(), 'gf-accum-rl-b-'));
   try {
     await go(dirA);
     await go(dirB, 3); // 4 updates per rollout: stopped inside the first rollout's updates
     await go(dirB);
-    const losses = (dir: string): number[] => new MetricsLog(dir).read('rl').filter((r) => typeof r.loss === 'number').map((r) => r.loss as number);
+    const losses = (dir: string): number[] =>
+      new MetricsLog(dir)
+        .read('rl')
+        .filter((r) => typeof r.loss === 'number')
+        .map((r) => r.loss as number);
     assert.equal(losses(dirA).length, 7);
     assert.deepEqual(losses(dirB), losses(dirA));
   } finally {

@@ -27,7 +27,13 @@ test('DPO loss: a hand-computed pair, its gradient and the metrics', () => {
 
 test('DPO: training on toy pairs makes the policy prefer the chosen replies', async (t) => {
   const tok = trainTokenizer(['Is it good? yes it is. no it is not. '.repeat(20)], { vocabSize: 290 });
-  const conv = (a: string) => renderConversation(tok, { messages: [{ role: 'user', content: 'Is it good?' }, { role: 'assistant', content: a }] });
+  const conv = (a: string) =>
+    renderConversation(tok, {
+      messages: [
+        { role: 'user', content: 'Is it good?' },
+        { role: 'assistant', content: a },
+      ],
+    });
   const pairs: DpoPair[] = Array.from({ length: 8 }, () => ({ chosen: conv('yes it is.'), rejected: conv('no it is not.') }));
   const config = makeConfig({ vocabSize: tok.vocabSize, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 16 });
   const model = new GPT(config, { seed: 9 });

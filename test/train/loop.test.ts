@@ -21,7 +21,8 @@ function toyTask(seed = 1): TrainTask<{ ids: Int32Array; targets: Int32Array }> 
     model,
     rng,
     nextMicroBatch() {
-      const B = 2, T = 8;
+      const B = 2,
+        T = 8;
       // a learnable pattern: next token = (token + 1) mod 16, starting anywhere
       const ids = new Int32Array(B * T);
       const targets = new Int32Array(B * T);
@@ -57,7 +58,10 @@ test('training loop: loss falls; resume after an interruption reproduces every l
   const dirB = mkdtempSync(join(tmpdir(), 'gf-loop-b-'));
   try {
     const a = await train(toyTask(), cfg, { runDir: dirA, stageDir: join(dirA, 'toy'), quiet: true });
-    const lossesA = new MetricsLog(dirA).read('toy').filter((r) => 'loss' in r).map((r) => r.loss);
+    const lossesA = new MetricsLog(dirA)
+      .read('toy')
+      .filter((r) => 'loss' in r)
+      .map((r) => r.loss);
     t.diagnostic(`loss ${(lossesA[0] as number).toFixed(4)} → ${(lossesA[11] as number).toFixed(4)}`);
     assert.equal(lossesA.length, 12);
     assert.ok((lossesA[11] as number) < (lossesA[0] as number), `loss should fall: ${lossesA[0]} → ${lossesA[11]}`);
@@ -73,7 +77,10 @@ test('training loop: loss falls; resume after an interruption reproduces every l
     writeFileSync(join(dirB, 'toy', '.tmp-1-2-latest.json'), 'garbage');
     const b2 = await train(toyTask(7 /* different init: must be overwritten by the checkpoint */), cfg, { runDir: dirB, stageDir: join(dirB, 'toy'), quiet: true });
     assert.equal(b2.step, 12);
-    const lossesB = new MetricsLog(dirB).read('toy').filter((r) => 'loss' in r).map((r) => r.loss);
+    const lossesB = new MetricsLog(dirB)
+      .read('toy')
+      .filter((r) => 'loss' in r)
+      .map((r) => r.loss);
     assert.deepEqual(lossesB, lossesA, 'resumed run must match the uninterrupted one exactly');
     assert.ok(!readdirSync(join(dirB, 'toy')).some((n) => n.startsWith('.tmp-')));
   } finally {

@@ -21,7 +21,13 @@ const cfg = (maxSteps: number, lr: number): TrainConfig => ({ maxSteps, lr, minL
 
 test('DPO with LoRA on a Q8_0 base: the reference is the adapter-free base, which stays fixed while the policy learns', async (t) => {
   const tok = trainTokenizer(['Is it good? yes it is. no it is not. '.repeat(20)], { vocabSize: 290 });
-  const conv = (a: string) => renderConversation(tok, { messages: [{ role: 'user', content: 'Is it good?' }, { role: 'assistant', content: a }] });
+  const conv = (a: string) =>
+    renderConversation(tok, {
+      messages: [
+        { role: 'user', content: 'Is it good?' },
+        { role: 'assistant', content: a },
+      ],
+    });
   const pairs: DpoPair[] = Array.from({ length: 8 }, () => ({ chosen: conv('yes it is.'), rejected: conv('no it is not.') }));
   const config = makeConfig({ vocabSize: tok.vocabSize, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 32 });
   const dir = mkdtempSync(join(tmpdir(), 'gf-lora-dpo-'));
@@ -35,7 +41,11 @@ test('DPO with LoRA on a Q8_0 base: the reference is the adapter-free base, whic
     t.diagnostic(`val loss ${res.lastEval['val/loss'].toFixed(4)}, accuracy ${res.lastEval['val/rewards/accuracies']}`);
     assert.equal(res.lastEval['val/rewards/accuracies'], 1);
     assert.ok(res.lastEval['val/loss'] < Math.LN2 - 0.1, `loss ${res.lastEval['val/loss']}`);
-    assert.deepEqual(adapter.lora.withAdaptersDisabled(() => referenceLogProbs(model, pairs, pad)), refLp, 'the frozen base gives the same reference after training');
+    assert.deepEqual(
+      adapter.lora.withAdaptersDisabled(() => referenceLogProbs(model, pairs, pad)),
+      refLp,
+      'the frozen base gives the same reference after training',
+    );
     assert.ok(existsSync(join(res.checkpoint!, 'adapter_model.safetensors')) && !existsSync(join(res.checkpoint!, 'model.safetensors')));
     // the saved DPO stage loads as a full model that prefers the chosen reply over the SFT base
     const merged = loadModel(res.checkpoint!).model;
@@ -63,14 +73,21 @@ test('RL (PPO) with LoRA on a Q4_0 base: policy, value head and reference share 
     const rl: RLConfig = { ...DEFAULT_RL, algo: 'ppo', promptsPerRollout: 8, maxNewTokens: 4, epochs: 1, minibatches: 2, klCoef: 0.01, klBound: 1e9, missingEosPenalty: 0, whitenRewards: false };
     const kls: number[] = [];
     const res = await trainRL({ policy, ref: policy, adapter, tok, prompts: [{ prompt: 'Say the magic word.' }], tools: null, reward, seed: 3 }, rl, cfg(6, 1e-2), {
-      runDir: dir, stageDir: join(dir, 'rl'), quiet: true,
-      onStep: (rec) => { if (typeof rec['objective/kl'] === 'number') kls.push(rec['objective/kl'] as number); },
+      runDir: dir,
+      stageDir: join(dir, 'rl'),
+      quiet: true,
+      onStep: (rec) => {
+        if (typeof rec['objective/kl'] === 'number') kls.push(rec['objective/kl'] as number);
+      },
     });
     assert.equal(res.step, 6);
     assert.ok(kls.length > 0 && Math.abs(kls[0]) < 1e-6, `a fresh adapter (B = 0) is the reference: KL ${kls[0]}`);
     assert.deepEqual(adapter.lora.withAdaptersDisabled(() => actionLogProbs(policy, seq, pad)).logp, before, 'the base is frozen');
     const score = policy.params.get('score.weight')!.data;
-    assert.ok(score.some((v) => v !== 0), 'the value head trains with the adapter');
+    assert.ok(
+      score.some((v) => v !== 0),
+      'the value head trains with the adapter',
+    );
     const loaded = loadModel(res.checkpoint!).model;
     assert.ok(loaded.hasScalarHead, 'the adapter checkpoint carries the value head (PEFT modules_to_save)');
   } finally {
@@ -87,7 +104,18 @@ test('reward model with LoRA on a Q8_0 base: adapter + score head learn a toy ra
   for (let i = 0; i < 40; i++) {
     const picks = new Set<number>();
     while (picks.size < 3) picks.add((x = (x * 1103515245 + 12345) % 2 ** 31) % words.length);
-    rankings.push({ completions: [...picks].sort((a, b) => a - b).map((w) => renderForReward(tok, { messages: [{ role: 'user', content: 'Say something nice.' }, { role: 'assistant', content: `${words[w]} ${words[w]}` }] })) });
+    rankings.push({
+      completions: [...picks]
+        .sort((a, b) => a - b)
+        .map((w) =>
+          renderForReward(tok, {
+            messages: [
+              { role: 'user', content: 'Say something nice.' },
+              { role: 'assistant', content: `${words[w]} ${words[w]}` },
+            ],
+          }),
+        ),
+    });
   }
   const config = makeConfig({ vocabSize: tok.vocabSize, blockSize: 48, nLayer: 1, nHead: 2, nEmbd: 32 });
   const dir = mkdtempSync(join(tmpdir(), 'gf-lora-rm-'));

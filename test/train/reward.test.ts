@@ -102,7 +102,16 @@ function toyRankings(n: number, seed: number): RenderedRanking[] {
     const picks = new Set<number>();
     while (picks.size < 3) picks.add((x = (x * 1103515245 + 12345) % 2 ** 31) % words.length);
     const order = [...picks].sort((a, b) => a - b);
-    out.push({ completions: order.map((w) => renderForReward(tok, { messages: [{ role: 'user', content: 'Say something nice.' }, { role: 'assistant', content: `${words[w]} ${words[w]}` }] })) });
+    out.push({
+      completions: order.map((w) =>
+        renderForReward(tok, {
+          messages: [
+            { role: 'user', content: 'Say something nice.' },
+            { role: 'assistant', content: `${words[w]} ${words[w]}` },
+          ],
+        }),
+      ),
+    });
   }
   return out;
 }
@@ -120,9 +129,16 @@ test('reward model: padding never changes a reward; the surrogate gradient equal
   // d loss / d score.bias by finite differences vs the surrogate's backward
   const batch = rankings.slice(0, 2);
   const flat = batch.flatMap((r) => r.completions);
-  const lossAt = (): number => pairwiseLoss(scoreSequences(model, flat, pad), batch.map((r) => r.completions.length)).loss;
+  const lossAt = (): number =>
+    pairwiseLoss(
+      scoreSequences(model, flat, pad),
+      batch.map((r) => r.completions.length),
+    ).loss;
   const rewards = rewardsOf(model, flat, pad);
-  const res = pairwiseLoss(rewards.data, batch.map((r) => r.completions.length));
+  const res = pairwiseLoss(
+    rewards.data,
+    batch.map((r) => r.completions.length),
+  );
   const { fromArray } = await import('../../src/engine/tensor.js');
   const op = await import('../../src/engine/ops.js');
   op.sum(op.mul(rewards, fromArray(Float32Array.from(res.grad)))).backward();
@@ -143,8 +159,14 @@ test('reward model: padding never changes a reward; the surrogate gradient equal
   const byKind = pairAccuracyByKind(model, tiered, pad, (ri, better, worse) => (better === 0 ? `top${ri % 3}` : `rest${worse}`));
   const whole = evaluateRankings(model, tiered, pad);
   const kinds = Object.values(byKind);
-  assert.equal(kinds.reduce((n, t) => n + t.pairs, 0), whole['val/pairs']);
-  assert.equal(kinds.reduce((n, t) => n + t.correct, 0), Math.round(whole['val/accuracy'] * whole['val/pairs']));
+  assert.equal(
+    kinds.reduce((n, t) => n + t.pairs, 0),
+    whole['val/pairs'],
+  );
+  assert.equal(
+    kinds.reduce((n, t) => n + t.correct, 0),
+    Math.round(whole['val/accuracy'] * whole['val/pairs']),
+  );
   assert.equal(byKind.top0.pairs + byKind.top1.pairs + byKind.top2.pairs, 20 * 1 + 20 * 2, 'a tied best pair is no pair');
   assert.equal(byKind.rest2.pairs, 40);
 
@@ -163,12 +185,23 @@ test('reward model: padding never changes a reward; the surrogate gradient equal
     assert.equal(res2.lastEval['val/pairs'], 40 * 3);
     assert.equal(res2.lastEval['val/tied'], 0);
     // with the two best tied, accuracy is over the two pairs a ranking still has
-    const tied = evaluateRankings(fresh, rankings.map((r) => ({ ...r, tiers: [0, 0, 1] })), pad);
+    const tied = evaluateRankings(
+      fresh,
+      rankings.map((r) => ({ ...r, tiers: [0, 0, 1] })),
+      pad,
+    );
     assert.ok(tied['val/accuracy'] >= 0.975, `accuracy with ties ${tied['val/accuracy']}`);
     assert.equal(tied['val/pairs'], 40 * 2);
     assert.equal(tied['val/tied'], 40);
     // all tied: nothing to measure, but the tied pairs are still counted when mixed in
-    assert.deepEqual(evaluateRankings(fresh, rankings.slice(0, 3).map((r) => ({ ...r, tiers: [0, 0, 0] })), pad), {});
+    assert.deepEqual(
+      evaluateRankings(
+        fresh,
+        rankings.slice(0, 3).map((r) => ({ ...r, tiers: [0, 0, 0] })),
+        pad,
+      ),
+      {},
+    );
     const mixed = evaluateRankings(fresh, [...rankings.slice(0, 2), { ...rankings[2], tiers: [0, 0, 0] }], pad);
     assert.equal(mixed['val/pairs'], 6);
     assert.equal(mixed['val/tied'], 3);

@@ -79,7 +79,13 @@ test('GRPO advantages, whitening and the k3 KL estimator (zero when policy equal
   assert.ok(close(a[0], -1 / 1.0001) && close(a[1], 0) && close(a[2], 1 / 1.0001));
   assert.deepEqual(a.slice(3), [0, 0, 0]);
   const w = whiten([1, 2, 3, 4]);
-  assert.ok(close(w.reduce((s, x) => s + x, 0), 0, 1e-9));
+  assert.ok(
+    close(
+      w.reduce((s, x) => s + x, 0),
+      0,
+      1e-9,
+    ),
+  );
   assert.ok(close(w.reduce((s, x) => s + x * x, 0) / 3, 1, 1e-6));
   for (const lp of [-3, -0.5, -0.01]) {
     const k = klK3(lp, lp);
@@ -122,7 +128,10 @@ test('RL: the KL between a policy and an identical reference is zero; PPO learns
     try {
       const p = new GPT(config, { seed, scalarHead: true });
       await trainRL({ policy: p, ref: new GPT(config, { seed }), tok, prompts: [{ prompt: 'Say the magic word.' }], tools: null, reward, seed: seed + 1 }, rl, cfg, { runDir: dir, stageDir: join(dir, 'rl'), quiet: true });
-      const scores = new MetricsLog(dir).read('rl').map((r) => r['objective/scores'] as number).filter((x) => x !== undefined);
+      const scores = new MetricsLog(dir)
+        .read('rl')
+        .map((r) => r['objective/scores'] as number)
+        .filter((x) => x !== undefined);
       runs.push({ first: scores[0], last: scores.slice(-4).reduce((s, x) => s + x, 0) / 4 });
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -137,7 +146,14 @@ test('RL: the KL between a policy and an identical reference is zero; PPO learns
 test('RL with ptx: mixing the SFT loss into PPO keeps what SFT taught that the reward does not pay for', async (t) => {
   // SFT taught "no"; the reward pays for "yes". Without ptx PPO unlearns "no"; with γ = 1 the
   // SFT loss on the "no" conversations stays far lower, and it is logged as loss/ptx_avg.
-  const convs = [renderConversation(tok, { messages: [{ role: 'user', content: 'Say the magic word.' }, { role: 'assistant', content: 'no' }] })];
+  const convs = [
+    renderConversation(tok, {
+      messages: [
+        { role: 'user', content: 'Say the magic word.' },
+        { role: 'assistant', content: 'no' },
+      ],
+    }),
+  ];
   const pad = tok.specialId('<|pad|>');
   const T = 16;
   const sftLoss = (m: GPT): number => {

@@ -59,8 +59,14 @@ test('SFT: held-out loss on assistant tokens falls; a resumed run reproduces eve
     const sB = setup();
     await sft(sB, cfg, { runDir: dirB, stageDir: join(dirB, 'sft'), quiet: true, stopAfter: 25 });
     await sft(setup(), cfg, { runDir: dirB, stageDir: join(dirB, 'sft'), quiet: true });
-    const la = new MetricsLog(dirA).read('sft').filter((r) => 'loss' in r).map((r) => r.loss);
-    const lb = new MetricsLog(dirB).read('sft').filter((r) => 'loss' in r).map((r) => r.loss);
+    const la = new MetricsLog(dirA)
+      .read('sft')
+      .filter((r) => 'loss' in r)
+      .map((r) => r.loss);
+    const lb = new MetricsLog(dirB)
+      .read('sft')
+      .filter((r) => 'loss' in r)
+      .map((r) => r.loss);
     assert.equal(la.length, cfg.maxSteps);
     assert.deepEqual(lb, la);
   } finally {

@@ -3,10 +3,15 @@ import assert from 'node:assert/strict';
 import { InvalidArgumentError } from '@commander-js/extra-typings';
 import { collect, number } from '../../src/util/args.js';
 
-test('option-argument parsers: numbers refused by value with commander\'s InvalidArgumentError; repeatable options collect', () => {
+test("option-argument parsers: numbers refused by value with commander's InvalidArgumentError; repeatable options collect", () => {
   assert.equal(number('5'), 5);
   assert.equal(number('-5'), -5);
   assert.equal(number('1e-4'), 1e-4);
-  for (const bad of ['abc', '', ' ', 'NaN', 'Infinity', '3x']) assert.throws(() => number(bad), (e: unknown) => e instanceof InvalidArgumentError && /expects a number/.test((e as Error).message), bad);
+  for (const bad of ['abc', '', ' ', 'NaN', 'Infinity', '3x'])
+    assert.throws(
+      () => number(bad),
+      (e: unknown) => e instanceof InvalidArgumentError && /expects a number/.test((e as Error).message),
+      bad,
+    );
   assert.deepEqual(collect('b', collect('a', [])), ['a', 'b']);
 });

@@ -14,9 +14,15 @@ test('expandInputs: files, directories and globs (*, **, {a,b}) sorted and dedup
     }
     const md = ['.md', '.txt'];
     assert.deepEqual(expandInputs([join(root, '*.md')], { extensions: md }), [join(root, 'a.md')]);
-    assert.deepEqual(expandInputs([join(root, '**/*.md')], { extensions: md }), ['a.md', 'sub/.hidden.md', 'sub/c.md', 'sub/deep/d.md'].map((f) => join(root, f)));
+    assert.deepEqual(
+      expandInputs([join(root, '**/*.md')], { extensions: md }),
+      ['a.md', 'sub/.hidden.md', 'sub/c.md', 'sub/deep/d.md'].map((f) => join(root, f)),
+    );
     assert.deepEqual(expandInputs([join(root, '*.{md,txt}'), join(root, 'a.md')], { extensions: md }), [join(root, 'a.md'), join(root, 'b.txt')]);
-    assert.deepEqual(expandInputs([join(root, 'sub')], { extensions: md }), ['sub/.hidden.md', 'sub/c.md', 'sub/deep/d.md'].map((f) => join(root, f)));
+    assert.deepEqual(
+      expandInputs([join(root, 'sub')], { extensions: md }),
+      ['sub/.hidden.md', 'sub/c.md', 'sub/deep/d.md'].map((f) => join(root, f)),
+    );
     const rel = relative(process.cwd(), root);
     assert.deepEqual(expandInputs([`${rel}/sub/*.md`], { extensions: md }), [join(rel, 'sub/.hidden.md'), join(rel, 'sub/c.md')]);
     assert.throws(() => expandInputs([join(root, '*.parquet')], { extensions: ['.parquet'] }), /the glob matches no \.parquet files/);

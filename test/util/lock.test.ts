@@ -24,7 +24,10 @@ test('holdLock creates the lock file with pid, command, host and start time; is 
 test('a live holder is refused by PID and command; another host is refused; a dead one is taken over', () => {
   const f = join(dir, 'b.lock');
   writeFileSync(f, JSON.stringify({ pid: process.ppid, command: 'gptforge rl --run r', host: hostname(), started: 'then' }));
-  assert.throws(() => holdLock(f, 'run directory r'), (e: Error) => e.message === `${f}: run directory r is in use by PID ${process.ppid} (gptforge rl --run r), since then. Wait for it to finish, or stop it (kill -INT ${process.ppid}: a training stage saves a checkpoint first). Reading the run (sample, chat) works meanwhile.`);
+  assert.throws(
+    () => holdLock(f, 'run directory r'),
+    (e: Error) => e.message === `${f}: run directory r is in use by PID ${process.ppid} (gptforge rl --run r), since then. Wait for it to finish, or stop it (kill -INT ${process.ppid}: a training stage saves a checkpoint first). Reading the run (sample, chat) works meanwhile.`,
+  );
   writeFileSync(f, JSON.stringify({ pid: 1, command: 'gptforge dpo', host: 'elsewhere', started: 'then' }));
   assert.throws(() => holdLock(f, 'run directory r'), /in use by PID 1 on host elsewhere \(gptforge dpo\)/);
   const dead = spawnSync(process.execPath, ['-e', '']).pid!;

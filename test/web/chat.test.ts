@@ -70,7 +70,14 @@ test('chat: Stop aborts the fetch and the server stops decoding that reply', asy
   await send('slow', 'tell me more');
   const passes = (slow.model as unknown as { batches: number[] }).batches;
   await page.waitForFunction(`Number(${LAST}?.getAttribute('data-deltas')) >= 3 || document.querySelector('.error')`, null, { timeout: 15_000 });
-  assert.equal(await page.locator('.error').count(), 0, await page.locator('.error').allInnerTexts().then((t) => t.join()));
+  assert.equal(
+    await page.locator('.error').count(),
+    0,
+    await page
+      .locator('.error')
+      .allInnerTexts()
+      .then((t) => t.join()),
+  );
   await page.click('#stop');
   await page.waitForFunction(`${LAST}?.getAttribute('data-finish') === 'stopped'`);
   const at = passes.length;

@@ -22,7 +22,13 @@ before(async () => {
   dir = tinyRun();
   // the preset's SFT mixture: our own conversations (its arithmetic task does not fit this vocabulary)
   const conv = join(dir, 'conversations.jsonl');
-  const qa = (q: string, a: string) => JSON.stringify({ messages: [{ role: 'user', content: q }, { role: 'assistant', content: a }] });
+  const qa = (q: string, a: string) =>
+    JSON.stringify({
+      messages: [
+        { role: 'user', content: q },
+        { role: 'assistant', content: a },
+      ],
+    });
   writeFileSync(conv, [qa('Who are you?', 'I am Forge.'), qa('What is your name?', 'My name is Forge.')].join('\n') + '\n');
   const preset = JSON.parse(readFileSync(join(dir, 'preset.json'), 'utf8'));
   preset.sft.mixture.sources = [{ path: conv, weight: 1 }];

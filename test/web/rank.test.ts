@@ -56,13 +56,19 @@ test('rank: K replies ranked with keys (a tie included) become a line of ranking
   await page.waitForSelector('#rank-msg');
   assert.match(await page.locator('#rank-msg').innerText(), /saved: 3 = 1 > 2/);
   const file = join(dir, 'rankings.jsonl');
-  const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const lines = readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(lines.length, 1);
   assert.equal(lines[0].prompt, prompt);
   assert.deepEqual(lines[0].tiers, [0, 0, 1]);
   assert.equal(lines[0].completions.length, 3);
   // the completions are stored best first: the page showed them in that order after the picks
-  assert.deepEqual(lines[0].completions.map((c: Completion) => formatCompletion(c)), shown.map((t) => t.trim()));
+  assert.deepEqual(
+    lines[0].completions.map((c: Completion) => formatCompletion(c)),
+    shown.map((t) => t.trim()),
+  );
   const read = readPreferencesJSONL(file);
   assert.equal(read.rankings.length, 1);
   // resumed: the ranked prompt is done, the next one is offered
@@ -86,14 +92,20 @@ test('rank: replies ordered by dragging, a tie ticked, are saved in that order',
   await page.click('#rank-save');
   await page.waitForSelector('#rank-msg');
   assert.match(await page.locator('#rank-msg').innerText(), /saved: 3 = 1 > 2/);
-  const lines = readFileSync(join(dir, 'rankings.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const lines = readFileSync(join(dir, 'rankings.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   const line = lines.find((l) => l.prompt === 'Say hello.');
   assert.ok(line, 'the ranking is in the file');
   assert.deepEqual(line.tiers, [0, 0, 1]);
-  assert.deepEqual(line.completions.map((c: Completion) => formatCompletion(c)), [texts[2], texts[0], texts[1]].map((t) => t.trim()));
+  assert.deepEqual(
+    line.completions.map((c: Completion) => formatCompletion(c)),
+    [texts[2], texts[0], texts[1]].map((t) => t.trim()),
+  );
 });
 
-test('rank: the page writes under the rankings file\'s lock only while writing, and a labeler holding it refuses the page', async () => {
+test("rank: the page writes under the rankings file's lock only while writing, and a labeler holding it refuses the page", async () => {
   const file = join(dir, 'rankings.jsonl');
   assert.ok(!existsSync(`${file}.lock`), 'no lock is left behind after a write');
   const sample = async () => {

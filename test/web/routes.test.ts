@@ -27,7 +27,10 @@ test('web: the page and its assets load without the API key, the run API needs i
     const info = await fetch(base + '/web/api/info', { headers: { authorization: 'Bearer sesame' } });
     assert.equal(info.status, 200);
     const j = (await info.json()) as { stages: Array<{ name: string; state: string; runnable: boolean }> };
-    assert.deepEqual(j.stages.filter((s) => s.state === 'trained').map((s) => s.name), ['base', 'sft', 'rm']);
+    assert.deepEqual(
+      j.stages.filter((s) => s.state === 'trained').map((s) => s.name),
+      ['base', 'sft', 'rm'],
+    );
     assert.ok(j.stages.find((s) => s.name === 'sft')?.runnable);
     // bad input is a 400 naming the field
     const bad = await fetch(base + '/web/api/jobs', { method: 'POST', headers: { authorization: 'Bearer sesame', 'content-type': 'application/json' }, body: JSON.stringify({ stage: 'nope' }) });
@@ -76,7 +79,10 @@ test('web: metrics.jsonl as server-sent events — every record first, then new 
     };
     const first = await next();
     assert.equal(first.event, 'reset');
-    assert.deepEqual((first.data as Array<{ step: number }>).map((r) => r.step), [1, 2]);
+    assert.deepEqual(
+      (first.data as Array<{ step: number }>).map((r) => r.step),
+      [1, 2],
+    );
     // a torn line is held back until it is complete
     appendFileSync(file, '{"stage":"sft","step":3,');
     await new Promise((r) => setTimeout(r, 100));
@@ -90,7 +96,10 @@ test('web: metrics.jsonl as server-sent events — every record first, then new 
     renameSync(file + '.tmp', file);
     const reset = await next();
     assert.equal(reset.event, 'reset');
-    assert.deepEqual((reset.data as Array<{ step: number }>).map((r) => r.step), [1]);
+    assert.deepEqual(
+      (reset.data as Array<{ step: number }>).map((r) => r.step),
+      [1],
+    );
     // closing the server ends an open stream (fastify would otherwise wait for it)
     const closed = await Promise.race([server.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('hung'), 3000))]);
     assert.equal(closed, 'closed');

@@ -31,16 +31,7 @@ export const antonymPicks = wordsWith(
 const ANTONYMS: WordFamily = {
   name: 'antonyms',
   description: "What is the opposite of a word? Answered from WordNet's antonym pointers (adjectives mostly).",
-  prompts: [
-    'What is the opposite of {w}?',
-    'Give me an antonym for {w}.',
-    "What's an antonym of {w}?",
-    'What word means the opposite of {w}?',
-    'Name the opposite of {w}.',
-    'What is the antonym of the word {w}?',
-    'Tell me a word that means the opposite of {w}.',
-    'Opposite of {w}?',
-  ],
+  prompts: ['What is the opposite of {w}?', 'Give me an antonym for {w}.', "What's an antonym of {w}?", 'What word means the opposite of {w}?', 'Name the opposite of {w}.', 'What is the antonym of the word {w}?', 'Tell me a word that means the opposite of {w}.', 'Opposite of {w}?'],
   words: antonymPicks.words,
   answer(word, rng) {
     const vars = { w: word, x: antonymPicks.value(word) };

@@ -25,8 +25,14 @@ function load(): Map<string, Pronunciation[]> {
   for (const line of readFileSync(file, 'latin1').split('\n')) {
     const sep = line.indexOf('  ');
     if (sep <= 0 || line.startsWith(';;;')) continue;
-    const word = line.slice(0, sep).replace(/\(\d+\)$/, '').toLowerCase();
-    const pron = line.slice(sep + 2).trim().split(' ');
+    const word = line
+      .slice(0, sep)
+      .replace(/\(\d+\)$/, '')
+      .toLowerCase();
+    const pron = line
+      .slice(sep + 2)
+      .trim()
+      .split(' ');
     const list = dict.get(word);
     if (list) list.push(pron);
     else dict.set(word, [pron]);

@@ -90,7 +90,7 @@ export const stepText = (s: Step): string => `${s.a}${s.op}${s.b}=${s.c} (left: 
 export function parseStep(line: string, nums: readonly number[]): Step | null {
   const m = /(\d+)\s*([-+*/×÷−])\s*(\d+)\s*=\s*(\d+)/.exec(line);
   if (!m) return null;
-  const op = (({ '×': '*', '÷': '/', '−': '-' }) as Record<string, CountdownOp>)[m[2]] ?? (m[2] as CountdownOp);
+  const op = ({ '×': '*', '÷': '/', '−': '-' } as Record<string, CountdownOp>)[m[2]] ?? (m[2] as CountdownOp);
   const [a, b, c] = [Number(m[1]), Number(m[3]), Number(m[4])];
   const want = steps(nums).find((s) => s.op === op && s.c === c && ((s.a === a && s.b === b) || ((op === '+' || op === '*') && s.a === b && s.b === a)));
   return want ?? null;
@@ -176,7 +176,15 @@ export const countdown: SyntheticTask = {
         prompt = solvePrompt(nums);
         answer = path.map(stepText).join('\n');
       }
-      out.push({ prompt, conversation: { messages: [{ role: 'user', content: prompt }, { role: 'assistant', content: answer }] } });
+      out.push({
+        prompt,
+        conversation: {
+          messages: [
+            { role: 'user', content: prompt },
+            { role: 'assistant', content: answer },
+          ],
+        },
+      });
     }
     return out;
   },
@@ -188,7 +196,11 @@ export const countdown: SyntheticTask = {
       const lines = answer.split('\n').filter((l) => l.trim());
       return lines.length > 0 && lines.every((l) => parseStep(l, nums) !== null);
     }
-    if (prompt.includes('still reach')) return answer.trim().toLowerCase().startsWith(solve(nums) ? 'sure' : 'impossible');
+    if (prompt.includes('still reach'))
+      return answer
+        .trim()
+        .toLowerCase()
+        .startsWith(solve(nums) ? 'sure' : 'impossible');
     return reaches24(nums, answer);
   },
 };

@@ -80,18 +80,7 @@ const COUNTABLE_GLOSS = /^(a|an|any|one|someone|something|a person)\b/;
 const DEFINITIONS: WordFamily = {
   name: 'definitions',
   description: 'What does a word mean? Answered from a WordNet gloss; checked by content-word F1 against any sense.',
-  prompts: [
-    'What does {w} mean?',
-    'Define {w}.',
-    'What is the meaning of the word {w}?',
-    'Can you tell me what {w} means?',
-    "What's the definition of {w}?",
-    'Give me the definition of the word {w}.',
-    "I don't know the word {w}. What does it mean?",
-    'Explain the word {w}.',
-    'What is meant by {w}?',
-    'Meaning of {w}?',
-  ],
+  prompts: ['What does {w} mean?', 'Define {w}.', 'What is the meaning of the word {w}?', 'Can you tell me what {w} means?', "What's the definition of {w}?", 'Give me the definition of the word {w}.', "I don't know the word {w}. What does it mean?", 'Explain the word {w}.', 'What is meant by {w}?', 'Meaning of {w}?'],
   words: definitionSenses.words,
   answer(word, rng) {
     const { pos, gloss } = definitionSenses.value(word);

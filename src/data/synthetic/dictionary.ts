@@ -39,26 +39,11 @@ const SENSE_TEMPLATES: Record<wn.Pos, readonly ((v: Vars, g: string) => string)[
   r: [(v, g) => `${v.w} (adverb): ${g}.`, (v, g) => `As an adverb, ${v.w} says ${g}.`, (v, g) => `In one of its senses, the adverb ${v.w} says ${g}.`, (v, g) => `${v.W}, as an adverb: ${g}.`],
 };
 
-const KIND_TEMPLATES: readonly ((v: Vars, y: string) => string)[] = [
-  (v, y) => `${cap(v.art)} ${v.w} is one sort of ${y}.`,
-  (v, y) => `${v.W} belongs to the class of ${y}.`,
-  (v, y) => `One sort of ${y} is ${v.art} ${v.w}.`,
-  (v, y) => `Every ${v.w} counts as ${article(y)} ${y}.`,
-];
+const KIND_TEMPLATES: readonly ((v: Vars, y: string) => string)[] = [(v, y) => `${cap(v.art)} ${v.w} is one sort of ${y}.`, (v, y) => `${v.W} belongs to the class of ${y}.`, (v, y) => `One sort of ${y} is ${v.art} ${v.w}.`, (v, y) => `Every ${v.w} counts as ${article(y)} ${y}.`];
 
-const SYNONYM_TEMPLATES: readonly ((v: Vars, s: readonly string[]) => string)[] = [
-  (v, s) => `${v.W} is close in meaning to ${s.join(' and ')}.`,
-  (v, s) => `Words similar to ${v.w}: ${s.join(', ')}.`,
-  (v, s) => `People sometimes say ${s[0]} where they mean ${v.w}.`,
-  (v, s) => `${v.W} and ${s[0]} can mean the same.`,
-];
+const SYNONYM_TEMPLATES: readonly ((v: Vars, s: readonly string[]) => string)[] = [(v, s) => `${v.W} is close in meaning to ${s.join(' and ')}.`, (v, s) => `Words similar to ${v.w}: ${s.join(', ')}.`, (v, s) => `People sometimes say ${s[0]} where they mean ${v.w}.`, (v, s) => `${v.W} and ${s[0]} can mean the same.`];
 
-const ANTONYM_TEMPLATES: readonly ((v: Vars, a: string) => string)[] = [
-  (v, a) => `${v.W} is the reverse of ${a}.`,
-  (v, a) => `The contrary of ${v.w} is ${a}.`,
-  (v, a) => `${cap(a)} and ${v.w} are opposites.`,
-  (v, a) => `${v.W}: opposite ${a}.`,
-];
+const ANTONYM_TEMPLATES: readonly ((v: Vars, a: string) => string)[] = [(v, a) => `${v.W} is the reverse of ${a}.`, (v, a) => `The contrary of ${v.w} is ${a}.`, (v, a) => `${cap(a)} and ${v.w} are opposites.`, (v, a) => `${v.W}: opposite ${a}.`];
 
 /** One edition of a word's entry: a sentence per fact, templates and order drawn per word and edition. */
 export function dictionaryEntry(f: WordFacts, edition: number): string {

@@ -147,7 +147,15 @@ function longTask(name: string, op: LongOp, description: string): SyntheticTask 
         const templates = PROMPTS[op];
         const prompt = fill(templates[rng.int(templates.length)], a, b) + (cot ? ` ${THINK_TRIGGER}` : '');
         const answer = cot ? scratchpad(a, op, b) : `${a} ${op === '+' ? '+' : '×'} ${b} = ${longResult(a, op, b)}.`;
-        out.push({ prompt, conversation: { messages: [{ role: 'user', content: prompt }, { role: 'assistant', content: answer }] } });
+        out.push({
+          prompt,
+          conversation: {
+            messages: [
+              { role: 'user', content: prompt },
+              { role: 'assistant', content: answer },
+            ],
+          },
+        });
       }
       return out;
     },

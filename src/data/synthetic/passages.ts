@@ -245,7 +245,15 @@ function generate(split: Split, n: number, seed: number): TaskExample[] {
     const first = slots.findIndex((s) => s.right);
     const reply = first >= 0 ? groundedAnswer(q.family, q.facts, first + 1, rng) : NO_ANSWER;
     const prompt = passagePrompt(q.prompt, shown);
-    out.push({ prompt, conversation: { messages: [{ role: 'user', content: prompt }, { role: 'assistant', content: reply }] } });
+    out.push({
+      prompt,
+      conversation: {
+        messages: [
+          { role: 'user', content: prompt },
+          { role: 'assistant', content: reply },
+        ],
+      },
+    });
   }
   return out;
 }

@@ -34,7 +34,7 @@ export const CHECK_REQUEST = 'Did the answer meet the requirements? Check it.';
 /** The user's turn asking for the review, with the source's feedback in front. */
 export function feedbackMessage(source: FeedbackSource, a: string, b: string, opts: { result?: string; verdict?: boolean } = {}): string {
   if (source === 'tool') {
-    if (opts.result === undefined) throw new GptforgeError('tool feedback needs the calculator\'s result');
+    if (opts.result === undefined) throw new GptforgeError("tool feedback needs the calculator's result");
     return `The calculator says ${a}+${b} = ${opts.result}. ${CHECK_REQUEST}`;
   }
   if (source === 'verdict') {
@@ -76,7 +76,7 @@ function draw(rng: Rng, d: number): string {
 /** The reflection family (see the module comment). Variant: { minDigits, maxDigits } (default 2–6), { source } to fix one. */
 export const reflection: SyntheticTask = {
   name: 'reflection',
-  description: 'A direct answer to an addition, a request to check it (no feedback, the calculator\'s result, or a right/wrong verdict), the review and the revised answer.',
+  description: "A direct answer to an addition, a request to check it (no feedback, the calculator's result, or a right/wrong verdict), the review and the revised answer.",
   usesTool: false,
   generate(split: Split, n: number, seed: number, opts?: GenerateOptions): TaskExample[] {
     if (!Number.isInteger(n) || n < 0) throw new GptforgeError(`task "reflection": example count must be a non-negative integer, got ${n}`);

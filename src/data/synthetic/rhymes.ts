@@ -52,16 +52,7 @@ const rhymePicks = wordsWith(rhymeVocabulary, (word) => {
 const RHYMES: WordFamily = {
   name: 'rhymes',
   description: 'Give a word that rhymes with X (CMUdict: same sounds from the last stressed vowel on).',
-  prompts: [
-    'What rhymes with {w}?',
-    'Give me a word that rhymes with {w}.',
-    'Can you think of a rhyme for {w}?',
-    'Name a word that rhymes with {w}.',
-    'Find a rhyme for the word {w}.',
-    'Which word rhymes with {w}?',
-    'Tell me something that rhymes with {w}.',
-    'I need a rhyme for {w}.',
-  ],
+  prompts: ['What rhymes with {w}?', 'Give me a word that rhymes with {w}.', 'Can you think of a rhyme for {w}?', 'Name a word that rhymes with {w}.', 'Find a rhyme for the word {w}.', 'Which word rhymes with {w}?', 'Tell me something that rhymes with {w}.', 'I need a rhyme for {w}.'],
   words: rhymePicks.words,
   answer(word, rng) {
     // rhymes spelt like the word's ending first ("hazy"/"lazy"): a pattern that carries over

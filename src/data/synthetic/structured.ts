@@ -99,7 +99,11 @@ export function structuredAnswer(word: string): string | undefined {
 export function structuredWord(prompt: string): string | undefined {
   for (const t of PROMPTS) {
     const [pre, post] = t.split('{w}');
-    if (prompt.startsWith(pre) && prompt.endsWith(post)) return prompt.slice(pre.length, prompt.length - post.length).trim().toLowerCase();
+    if (prompt.startsWith(pre) && prompt.endsWith(post))
+      return prompt
+        .slice(pre.length, prompt.length - post.length)
+        .trim()
+        .toLowerCase();
   }
   return undefined;
 }
@@ -169,7 +173,15 @@ export const structured: SyntheticTask = {
       if (pool.length === 0) pool = rng.shuffle(words.slice());
       const word = pool.pop()!;
       const prompt = PROMPTS[rng.int(PROMPTS.length)].replace('{w}', word);
-      out.push({ prompt, conversation: { messages: [{ role: 'user', content: prompt }, { role: 'assistant', content: structuredAnswer(word)! }] } });
+      out.push({
+        prompt,
+        conversation: {
+          messages: [
+            { role: 'user', content: prompt },
+            { role: 'assistant', content: structuredAnswer(word)! },
+          ],
+        },
+      });
     }
     return out;
   },

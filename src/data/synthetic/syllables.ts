@@ -19,16 +19,7 @@ const syllableWords = memo(() => [...commonWordSet()].filter((w) => w.length <= 
 const SYLLABLES: WordFamily = {
   name: 'syllables',
   description: 'How many syllables are in a word? Counted from its CMUdict pronunciation (any pronunciation is correct).',
-  prompts: [
-    'How many syllables are in the word {w}?',
-    'How many syllables does {w} have?',
-    'Count the syllables in {w}.',
-    'What is the syllable count of {w}?',
-    'How many syllables in {w}?',
-    'Tell me how many syllables {w} has.',
-    'How many syllables does the word {w} contain?',
-    'Number of syllables in {w}?',
-  ],
+  prompts: ['How many syllables are in the word {w}?', 'How many syllables does {w} have?', 'Count the syllables in {w}.', 'What is the syllable count of {w}?', 'How many syllables in {w}?', 'Tell me how many syllables {w} has.', 'How many syllables does the word {w} contain?', 'Number of syllables in {w}?'],
   words: syllableWords,
   answer(word, rng) {
     const n = cmu.syllables(word) ?? 0;

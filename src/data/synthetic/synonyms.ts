@@ -34,16 +34,7 @@ export const synonymPicks = wordsWith(
 const SYNONYMS: WordFamily = {
   name: 'synonyms',
   description: 'Give a synonym for a word: another lemma of one of its WordNet synsets.',
-  prompts: [
-    'Give me a synonym for {w}.',
-    'What is a synonym of {w}?',
-    "What's another word for {w}?",
-    'Can you think of a word that means the same as {w}?',
-    'Name a synonym for the word {w}.',
-    'What word means the same thing as {w}?',
-    'Tell me another way to say {w}.',
-    'Synonym for {w}?',
-  ],
+  prompts: ['Give me a synonym for {w}.', 'What is a synonym of {w}?', "What's another word for {w}?", 'Can you think of a word that means the same as {w}?', 'Name a synonym for the word {w}.', 'What word means the same thing as {w}?', 'Tell me another way to say {w}.', 'Synonym for {w}?'],
   words: synonymPicks.words,
   answer(word, rng) {
     const vars = { w: word, s: synonymPicks.value(word) };

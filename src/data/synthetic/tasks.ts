@@ -32,16 +32,7 @@ export { type WordFacts, wordFacts } from './facts.js';
 export { detectChatIntent } from './chat.js';
 
 /** Every family, in the order of the eval table. */
-export const TASKS: readonly SyntheticTask[] = [
-  definitions,
-  kinds,
-  synonyms,
-  antonyms,
-  arithmetic,
-  rhymes,
-  syllables,
-  chat,
-];
+export const TASKS: readonly SyntheticTask[] = [definitions, kinds, synonyms, antonyms, arithmetic, rhymes, syllables, chat];
 
 /**
  * Families a mixture or `eval --tasks` names, left out of the defaults (eval table, RM/RL

@@ -99,7 +99,7 @@ export function containsPhrase(toks: readonly string[], phrase: string): boolean
 export const STOPWORDS = new Set(
   (
     'a an the and or but nor of to in on at by for with from into onto over under as than then that this these those ' +
-    'it its it\'s is are was were be been being am do does did done have has had having not no yes so such very too ' +
+    "it its it's is are was were be been being am do does did done have has had having not no yes so such very too " +
     'can could will would shall should may might must i me my you your we our he him his she her they them their ' +
     'who whom whose which what when where why how all any some each every either neither both other another ' +
     'one something someone somebody anything thing things up down out off about also just only more most much many ' +

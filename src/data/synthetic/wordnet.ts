@@ -221,5 +221,8 @@ function lexicalTargets(p: Pointer): string[] {
 
 /** Lower case with spaces, the form lemmas are keyed by ("Domestic_Dog" → "domestic dog"). */
 export function normalize(word: string): string {
-  return word.trim().toLowerCase().replace(/[_\s]+/g, ' ');
+  return word
+    .trim()
+    .toLowerCase()
+    .replace(/[_\s]+/g, ' ');
 }

@@ -11,21 +11,33 @@ import { GptforgeError, type ErrorLocation } from '../../util/errors.js';
 import { complementRanges, MAX_CODE_POINT, normalizeRanges, type CodeRange } from './bytes.js';
 import { alt, chars, EMPTY, repeat, seq, star, type Expr } from './grammar.js';
 
-type Node =
-  | { k: 'chars'; ranges: CodeRange[] }
-  | { k: 'seq'; items: Node[] }
-  | { k: 'alt'; items: Node[] }
-  | { k: 'rep'; item: Node; min: number; max: number }
-  | { k: 'bol' }
-  | { k: 'eol' };
+type Node = { k: 'chars'; ranges: CodeRange[] } | { k: 'seq'; items: Node[] } | { k: 'alt'; items: Node[] } | { k: 'rep'; item: Node; min: number; max: number } | { k: 'bol' } | { k: 'eol' };
 
 export const DIGIT: CodeRange[] = [[0x30, 0x39]];
-export const WORD: CodeRange[] = [[0x30, 0x39], [0x41, 0x5a], [0x5f, 0x5f], [0x61, 0x7a]];
+export const WORD: CodeRange[] = [
+  [0x30, 0x39],
+  [0x41, 0x5a],
+  [0x5f, 0x5f],
+  [0x61, 0x7a],
+];
 // ECMA-262 WhiteSpace and LineTerminator
 export const SPACE: CodeRange[] = normalizeRanges([
-  [0x09, 0x0d], [0x20, 0x20], [0xa0, 0xa0], [0x1680, 0x1680], [0x2000, 0x200a], [0x2028, 0x2029], [0x202f, 0x202f], [0x205f, 0x205f], [0x3000, 0x3000], [0xfeff, 0xfeff],
+  [0x09, 0x0d],
+  [0x20, 0x20],
+  [0xa0, 0xa0],
+  [0x1680, 0x1680],
+  [0x2000, 0x200a],
+  [0x2028, 0x2029],
+  [0x202f, 0x202f],
+  [0x205f, 0x205f],
+  [0x3000, 0x3000],
+  [0xfeff, 0xfeff],
 ]);
-const DOT: CodeRange[] = complementRanges([[0x0a, 0x0a], [0x0d, 0x0d], [0x2028, 0x2029]]);
+const DOT: CodeRange[] = complementRanges([
+  [0x0a, 0x0a],
+  [0x0d, 0x0d],
+  [0x2028, 0x2029],
+]);
 const ANY: CodeRange[] = [[0, MAX_CODE_POINT]];
 /** The largest repetition bound accepted ({m,n}); larger counts are refused rather than unrolled. */
 export const MAX_REPEAT = 10_000;

@@ -42,20 +42,30 @@ const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !
 const ptrJoin = (p: string, k: string | number): string => `${p}/${String(k).replace(/~/g, '~0').replace(/\//g, '~1')}`;
 
 /** Validation keywords we do not enforce: present (and not trivially true) → refused. */
-const UNSUPPORTED = new Set([
-  'multipleOf', 'uniqueItems', 'contains', 'minContains', 'maxContains', 'minProperties', 'maxProperties', 'dependentRequired', 'dependencies',
-  'dependentSchemas', 'patternProperties', 'propertyNames', 'unevaluatedItems', 'unevaluatedProperties', 'not', 'if', '$dynamicRef', '$recursiveRef',
-]);
+const UNSUPPORTED = new Set(['multipleOf', 'uniqueItems', 'contains', 'minContains', 'maxContains', 'minProperties', 'maxProperties', 'dependentRequired', 'dependencies', 'dependentSchemas', 'patternProperties', 'propertyNames', 'unevaluatedItems', 'unevaluatedProperties', 'not', 'if', '$dynamicRef', '$recursiveRef']);
 const TYPES = ['null', 'boolean', 'object', 'array', 'string', 'number', 'integer'] as const;
 type TypeName = (typeof TYPES)[number];
 
 // ---- characters of JSON strings ------------------------------------------------------
-const HEX: CodeRange[] = [[0x30, 0x39], [0x41, 0x46], [0x61, 0x66]];
-const SPECIAL: CodeRange[] = [[0, 0x1f], [0x22, 0x22], [0x5c, 0x5c]];
+const HEX: CodeRange[] = [
+  [0x30, 0x39],
+  [0x41, 0x46],
+  [0x61, 0x66],
+];
+const SPECIAL: CodeRange[] = [
+  [0, 0x1f],
+  [0x22, 0x22],
+  [0x5c, 0x5c],
+];
 const SHORT_ESC: Record<number, string> = { 0x22: '"', 0x5c: '\\', 0x2f: '/', 8: 'b', 12: 'f', 10: 'n', 13: 'r', 9: 't' };
 const hexDigitExpr = (d: number): Expr => {
   const c = d.toString(16);
-  return c >= 'a' ? chars([[c.charCodeAt(0), c.charCodeAt(0)], [c.toUpperCase().charCodeAt(0), c.toUpperCase().charCodeAt(0)]]) : literal(c);
+  return c >= 'a'
+    ? chars([
+        [c.charCodeAt(0), c.charCodeAt(0)],
+        [c.toUpperCase().charCodeAt(0), c.toUpperCase().charCodeAt(0)],
+      ])
+    : literal(c);
 };
 
 /** JSON string content for a set of code points, canonical escapes only (raw where JSON allows, else \" \\ \b \f \n \r \t or \u00XX). */
@@ -90,7 +100,25 @@ const jsonCharsUncached: CharEncoder = (ranges) => {
   return alt(...parts);
 };
 /** Any JSON string character, any escape (RFC 8259 §7). */
-const ANY_CHAR: Expr = alt(chars(complementRanges(SPECIAL)), seq(literal('\\'), alt(chars([[0x22, 0x22], [0x5c, 0x5c], [0x2f, 0x2f], [0x62, 0x62], [0x66, 0x66], [0x6e, 0x6e], [0x72, 0x72], [0x74, 0x74]]), seq(literal('u'), repeat(chars(HEX), 4, 4)))));
+const ANY_CHAR: Expr = alt(
+  chars(complementRanges(SPECIAL)),
+  seq(
+    literal('\\'),
+    alt(
+      chars([
+        [0x22, 0x22],
+        [0x5c, 0x5c],
+        [0x2f, 0x2f],
+        [0x62, 0x62],
+        [0x66, 0x66],
+        [0x6e, 0x6e],
+        [0x72, 0x72],
+        [0x74, 0x74],
+      ]),
+      seq(literal('u'), repeat(chars(HEX), 4, 4)),
+    ),
+  ),
+);
 const QUOTE = literal('"');
 const ANY_CANONICAL: Expr = jsonChars([[0, MAX_CODE_POINT]]);
 const NON_ASCII: Expr = chars([[0x80, MAX_CODE_POINT]]);
@@ -196,7 +224,24 @@ class Compiler {
   ) {
     this.file = opts.file;
     this.refOverridesSiblings = isObj(root) && typeof root.$schema === 'string' && /draft-0[3-7]\b/.test(root.$schema);
-    this.ws = opts.whitespace === 'compact' ? EMPTY : alt(EMPTY, literal(' '), seq(literal('\n'), repeat(chars([[0x20, 0x20], [0x09, 0x09]]), 0, 20)));
+    this.ws =
+      opts.whitespace === 'compact'
+        ? EMPTY
+        : alt(
+            EMPTY,
+            literal(' '),
+            seq(
+              literal('\n'),
+              repeat(
+                chars([
+                  [0x20, 0x20],
+                  [0x09, 0x09],
+                ]),
+                0,
+                20,
+              ),
+            ),
+          );
     const ws = this.ws;
     // Any JSON value (RFC 8259), as named rules so they are shared and may recurse.
     this.rules.set('json-value', alt(ref('json-object'), ref('json-array'), ref('json-string'), ref('json-number'), literal('true'), literal('false'), literal('null')));
@@ -204,7 +249,29 @@ class Compiler {
     this.rules.set('json-canonical-escape', CANONICAL_ESCAPES);
     this.rules.set('json-integer', seq(opt(literal('-')), alt(literal('0'), seq(NZ_DIGIT, star(DIGIT_E)))));
     this.rules.set('json-boolean', alt(literal('true'), literal('false')));
-    this.rules.set('json-number', seq(opt(literal('-')), alt(literal('0'), seq(NZ_DIGIT, star(DIGIT_E))), opt(seq(literal('.'), repeat(DIGIT_E, 1, Infinity))), opt(seq(chars([[0x45, 0x45], [0x65, 0x65]]), opt(chars([[0x2b, 0x2b], [0x2d, 0x2d]])), repeat(DIGIT_E, 1, Infinity)))));
+    this.rules.set(
+      'json-number',
+      seq(
+        opt(literal('-')),
+        alt(literal('0'), seq(NZ_DIGIT, star(DIGIT_E))),
+        opt(seq(literal('.'), repeat(DIGIT_E, 1, Infinity))),
+        opt(
+          seq(
+            chars([
+              [0x45, 0x45],
+              [0x65, 0x65],
+            ]),
+            opt(
+              chars([
+                [0x2b, 0x2b],
+                [0x2d, 0x2d],
+              ]),
+            ),
+            repeat(DIGIT_E, 1, Infinity),
+          ),
+        ),
+      ),
+    );
     const member = seq(ref('json-string'), ws, literal(':'), ws, ref('json-value'));
     this.rules.set('json-object', seq(literal('{'), ws, opt(seq(member, star(seq(ws, literal(','), ws, member)), ws)), literal('}')));
     this.rules.set('json-array', seq(literal('['), ws, opt(seq(ref('json-value'), star(seq(ws, literal(','), ws, ref('json-value'))), ws)), literal(']')));
@@ -349,15 +416,22 @@ class Compiler {
           out.properties = merged;
           break;
         }
-        case 'minimum': case 'minLength': case 'minItems': case 'exclusiveMinimum':
+        case 'minimum':
+        case 'minLength':
+        case 'minItems':
+        case 'exclusiveMinimum':
           if (typeof u === 'number' && typeof v === 'number') out[k] = Math.max(u, v);
           else this.unsupported(ptr, k, 'allOf members set it differently');
           break;
-        case 'maximum': case 'maxLength': case 'maxItems': case 'exclusiveMaximum':
+        case 'maximum':
+        case 'maxLength':
+        case 'maxItems':
+        case 'exclusiveMaximum':
           if (typeof u === 'number' && typeof v === 'number') out[k] = Math.min(u, v);
           else this.unsupported(ptr, k, 'allOf members set it differently');
           break;
-        case 'enum': case 'const': {
+        case 'enum':
+        case 'const': {
           const va = k === 'const' ? [u] : (u as Json[]);
           const vb = new Set((k === 'const' ? [v] : (v as Json[])).map((x) => JSON.stringify(x)));
           out.enum = va.filter((x) => vb.has(JSON.stringify(x)));
@@ -370,7 +444,8 @@ class Compiler {
           else if (v === true) out[k] = u;
           else out[k] = { allOf: [u, v] };
           break;
-        case 'anyOf': case 'oneOf':
+        case 'anyOf':
+        case 'oneOf':
           out[k] = (u as Json[]).flatMap((x) => (v as Json[]).map((y) => ({ allOf: [x, y] })));
           if (k === 'oneOf') this.unsupported(ptr, 'oneOf', 'two allOf members both use oneOf');
           break;
@@ -578,7 +653,10 @@ class Compiler {
       if (x <= hi) [hi, hiEx] = [x, true];
     }
     const bounded = lo !== -Infinity || hi !== Infinity;
-    for (const [v, kw] of [[lo, 'minimum'], [hi, 'maximum']] as const) {
+    for (const [v, kw] of [
+      [lo, 'minimum'],
+      [hi, 'maximum'],
+    ] as const) {
       if (Number.isFinite(v) && Math.abs(v) > Number.MAX_SAFE_INTEGER) this.unsupported(ptr, kw, 'a bound beyond ±2^53');
     }
     if (t === 'integer') {
@@ -594,7 +672,10 @@ class Compiler {
       return alt(...parts);
     }
     if (!bounded) return ref('json-number');
-    for (const [v, kw] of [[lo, 'minimum'], [hi, 'maximum']] as const) {
+    for (const [v, kw] of [
+      [lo, 'minimum'],
+      [hi, 'maximum'],
+    ] as const) {
       if (Number.isFinite(v) && !Number.isInteger(v)) this.unsupported(ptr, kw, 'a non-integer bound on a number');
     }
     if (lo > hi || (lo === hi && (loEx || hiEx))) return this.unsatisfiable(ptr, 'the number bounds exclude every value');
@@ -744,8 +825,7 @@ class Compiler {
         const ascii = byteSet([0x20, 0x7f]);
         for (const c of [...kids, 0x22, 0x5c]) ascii[c >>> 5] &= ~(1 << (c & 31));
         parts.push(seq(alt(bytes(ascii), NON_ASCII, ref('json-canonical-escape')), free));
-      }
-      else {
+      } else {
         const others = complementRanges(kids.map((c) => [c, c] as CodeRange));
         if (others.length > 0) parts.push(seq(jsonChars(others), free));
       }

@@ -102,10 +102,7 @@ function stripTrailingEquals(s: string): string {
 type Op = '+' | '-' | '*' | '/' | '^';
 
 /** `pos` is 1-based in the (trimmed) input, for error messages the model can act on. */
-type Token =
-  | { readonly kind: 'number'; readonly value: number; readonly text: string; readonly pos: number }
-  | { readonly kind: 'op'; readonly op: Op; readonly text: string; readonly pos: number }
-  | { readonly kind: '(' | ')'; readonly text: string; readonly pos: number };
+type Token = { readonly kind: 'number'; readonly value: number; readonly text: string; readonly pos: number } | { readonly kind: 'op'; readonly op: Op; readonly text: string; readonly pos: number } | { readonly kind: '(' | ')'; readonly text: string; readonly pos: number };
 
 /** Every accepted operator spelling. Two-character spellings must come first (greedy match). */
 const OPERATORS: ReadonlyArray<readonly [string, Op]> = [

@@ -43,14 +43,7 @@ const enum V {
   FLOAT64 = 12,
 }
 
-export type GgufValue =
-  | { type: 'u32'; value: number }
-  | { type: 'i32'; value: number }
-  | { type: 'f32'; value: number }
-  | { type: 'bool'; value: boolean }
-  | { type: 'string'; value: string }
-  | { type: 'string[]'; value: string[] }
-  | { type: 'i32[]'; value: number[] };
+export type GgufValue = { type: 'u32'; value: number } | { type: 'i32'; value: number } | { type: 'f32'; value: number } | { type: 'bool'; value: boolean } | { type: 'string'; value: string } | { type: 'string[]'; value: string[] } | { type: 'i32[]'; value: number[] };
 
 export interface GgufTensor {
   name: string;
@@ -245,17 +238,28 @@ export function readGguf(path: string): GgufFile {
     const at = off;
     off += size;
     switch (type) {
-      case V.UINT8: return buf.readUInt8(at);
-      case V.INT8: return buf.readInt8(at);
-      case V.UINT16: return buf.readUInt16LE(at);
-      case V.INT16: return buf.readInt16LE(at);
-      case V.UINT32: return buf.readUInt32LE(at);
-      case V.INT32: return buf.readInt32LE(at);
-      case V.FLOAT32: return buf.readFloatLE(at);
-      case V.BOOL: return buf.readUInt8(at) !== 0;
-      case V.UINT64: return Number(buf.readBigUInt64LE(at));
-      case V.INT64: return Number(buf.readBigInt64LE(at));
-      default: return buf.readDoubleLE(at);
+      case V.UINT8:
+        return buf.readUInt8(at);
+      case V.INT8:
+        return buf.readInt8(at);
+      case V.UINT16:
+        return buf.readUInt16LE(at);
+      case V.INT16:
+        return buf.readInt16LE(at);
+      case V.UINT32:
+        return buf.readUInt32LE(at);
+      case V.INT32:
+        return buf.readInt32LE(at);
+      case V.FLOAT32:
+        return buf.readFloatLE(at);
+      case V.BOOL:
+        return buf.readUInt8(at) !== 0;
+      case V.UINT64:
+        return Number(buf.readBigUInt64LE(at));
+      case V.INT64:
+        return Number(buf.readBigInt64LE(at));
+      default:
+        return buf.readDoubleLE(at);
     }
   };
   need(4, 'magic');
@@ -317,4 +321,3 @@ export function readGguf(path: string): GgufFile {
     },
   };
 }
-

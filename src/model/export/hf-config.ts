@@ -162,4 +162,3 @@ export function fromHfConfig(j: Json, file: string): { arch: HfArchitecture; con
 export function generationConfig(ids: { bos?: number; eos: number[]; pad?: number }): Json {
   return { bos_token_id: ids.bos ?? null, eos_token_id: ids.eos.length === 1 ? ids.eos[0] : ids.eos, pad_token_id: ids.pad ?? null, do_sample: false };
 }
-

@@ -105,9 +105,18 @@ export function fromHfTensors(arch: HfArchitecture, c: GPTConfig, t: ReadonlyMap
     for (let l = 0; l < c.nLayer; l++) {
       const p = `transformer.h.${l}`;
       const sizes: [string, number, boolean][] = [
-        ['ln_1.weight', C, true], ['ln_1.bias', C, normBias], ['attn.c_attn.weight', 3 * C * C, true], ['attn.c_attn.bias', 3 * C, bias],
-        ['attn.c_proj.weight', C * C, true], ['attn.c_proj.bias', C, bias], ['ln_2.weight', C, true], ['ln_2.bias', C, normBias],
-        ['mlp.c_fc.weight', C * H, true], ['mlp.c_fc.bias', H, bias], ['mlp.c_proj.weight', H * C, true], ['mlp.c_proj.bias', C, bias],
+        ['ln_1.weight', C, true],
+        ['ln_1.bias', C, normBias],
+        ['attn.c_attn.weight', 3 * C * C, true],
+        ['attn.c_attn.bias', 3 * C, bias],
+        ['attn.c_proj.weight', C * C, true],
+        ['attn.c_proj.bias', C, bias],
+        ['ln_2.weight', C, true],
+        ['ln_2.bias', C, normBias],
+        ['mlp.c_fc.weight', C * H, true],
+        ['mlp.c_fc.bias', H, bias],
+        ['mlp.c_proj.weight', H * C, true],
+        ['mlp.c_proj.bias', C, bias],
       ];
       for (const [n, size, keep] of sizes) {
         const d = get(`${p}.${n}`, size);
@@ -166,4 +175,3 @@ export function fromHfTensors(arch: HfArchitecture, c: GPTConfig, t: ReadonlyMap
   if (extra.length > 0) throw new GptforgeError(`tensors the ${arch} architecture as gptforge implements it does not use: ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ` (+${extra.length - 5} more)` : ''}`, { file });
   return w;
 }
-

@@ -33,7 +33,6 @@ export { toHfTensors, fromHfTensors } from './hf-tensors.js';
  * changing the maths) and, on import, every config value that changes the maths.
  */
 
-
 type Json = Record<string, unknown>;
 
 export interface ExportHfResult {

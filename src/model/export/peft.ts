@@ -196,7 +196,10 @@ export function loadAdapterInto(lm: LoraModel, ad: LoadedAdapter, name: string, 
   const a = lm.addAdapter(name, { ...ad.lora, targets: [...targets] });
   for (const p of a.pairs) {
     const key = `base_model.model.${p.site.weightName.slice(0, -'.weight'.length)}`;
-    for (const [which, t] of [['A', p.A], ['B', p.B]] as const) {
+    for (const [which, t] of [
+      ['A', p.A],
+      ['B', p.B],
+    ] as const) {
       const src = ad.tensors.get(`${key}.lora_${which}.weight`);
       if (!src) throw new GptforgeError(`missing tensor ${key}.lora_${which}.weight for target module ${p.site.module}`, { file: join(ad.dir, ADAPTER_WEIGHTS) });
       t.data.set(src.data);

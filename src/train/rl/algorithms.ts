@@ -63,7 +63,12 @@ const PPO: RLAlgorithm = {
     for (const r of batch) r.advantages = r.advantages.map(() => w[k++]);
   },
   policyLoss(logp, mb, rl) {
-    const pl = ppoPolicyLoss(logp, mb.flatMap((r) => r.old), mb.flatMap((r) => r.advantages), rl.clipRange);
+    const pl = ppoPolicyLoss(
+      logp,
+      mb.flatMap((r) => r.old),
+      mb.flatMap((r) => r.advantages),
+      rl.clipRange,
+    );
     return { pl, loss: pl.loss };
   },
 };
@@ -77,11 +82,19 @@ const GRPO: RLAlgorithm = {
     if (rl.groupSize < 2) throw new GptforgeError('rl: GRPO needs groupSize ≥ 2', { field: 'groupSize' });
   },
   advantages(batch, rl) {
-    const adv = grpoAdvantages(batch.map((r) => r.score), rl.groupSize);
+    const adv = grpoAdvantages(
+      batch.map((r) => r.score),
+      rl.groupSize,
+    );
     batch.forEach((r, i) => (r.advantages = r.old.map(() => adv[i])));
   },
   policyLoss(logp, mb, rl) {
-    const pl = ppoPolicyLoss(logp, mb.flatMap((r) => r.old), mb.flatMap((r) => r.advantages), rl.clipRange);
+    const pl = ppoPolicyLoss(
+      logp,
+      mb.flatMap((r) => r.old),
+      mb.flatMap((r) => r.advantages),
+      rl.clipRange,
+    );
     const ref = mb.flatMap((r) => r.ref);
     const n = logp.length;
     let kl = 0;

@@ -53,7 +53,13 @@ export function sampleRollouts(engine: ChatEngine, setup: Pick<RLSetup, 'tok' | 
   // a GRPO group: its G replies together on one cache, the shared prompt prefilled once
   const groups =
     groupSize === 1
-      ? engine.repliesTo(drawn.map((d) => convOf(d.item.prompt)), drawn.map((d) => d.seed), sampling).map((r) => [r])
+      ? engine
+          .repliesTo(
+            drawn.map((d) => convOf(d.item.prompt)),
+            drawn.map((d) => d.seed),
+            sampling,
+          )
+          .map((r) => [r])
       : drawn.map((d) => engine.replies(convOf(d.item.prompt), groupSize, { ...sampling, seed: d.seed }));
   for (const [p, { item }] of drawn.entries()) {
     const promptIds = renderPrompt(tok, convOf(item.prompt));
@@ -86,7 +92,12 @@ export function scoreRollouts(batch: readonly Rollout[], replies: readonly Messa
   const { policy, ref, adapter, rm, reward, tok } = setup;
   const pad = tok.specialId('<|pad|>');
   let raw: number[];
-  if (rm) raw = scoreConversations(rm, tok, batch.map((r, i) => ({ messages: [{ role: 'user', content: r.prompt }, ...replies[i]] })));
+  if (rm)
+    raw = scoreConversations(
+      rm,
+      tok,
+      batch.map((r, i) => ({ messages: [{ role: 'user', content: r.prompt }, ...replies[i]] })),
+    );
   else if (reward) raw = batch.map((r, i) => reward(r.prompt, { text: r.replyText, messages: replies[i] }));
   else throw new Error('rl: give a reward model or a reward function');
   const oldP = actionLogProbs(policy, batch, pad, withValues);
