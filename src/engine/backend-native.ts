@@ -41,6 +41,11 @@ function size(kernel: string, name: string, n: number): void {
   if (!Number.isInteger(n) || n < 0 || n > 2 ** 31 - 1) throw new ArgError(`${kernel}: ${name} must be a non-negative 32-bit integer, got ${n}`);
 }
 
+/** `size` for each named dimension: sizes('attentionForward', { B, T, H, D }). */
+function sizes(kernel: string, dims: Record<string, number>): void {
+  for (const [name, n] of Object.entries(dims)) size(kernel, name, n);
+}
+
 function need(kernel: string, name: string, a: ArrayLike<number> | null | undefined, n: number, nullable = false): void {
   if (a === null || a === undefined) {
     if (nullable) return;
@@ -265,13 +270,7 @@ export function loadNativeKernels(): { kernels: Kernels & NativeInfo } | { error
     },
     attentionForward(qkv, out, lse, B, T, H, D) {
       const kn = 'attentionForward';
-      for (const [n, v] of [
-        ['B', B],
-        ['T', T],
-        ['H', H],
-        ['D', D],
-      ] as const)
-        size(kn, n, v);
+      sizes(kn, { B, T, H, D });
       f32(kn, 'qkv', qkv, B * T * 3 * H * D);
       f32(kn, 'out', out, B * T * H * D);
       f32(kn, 'lse', lse, B * H * T);
@@ -279,13 +278,7 @@ export function loadNativeKernels(): { kernels: Kernels & NativeInfo } | { error
     },
     attentionBackward(qkv, out, lse, dout, dqkv, B, T, H, D) {
       const kn = 'attentionBackward';
-      for (const [n, v] of [
-        ['B', B],
-        ['T', T],
-        ['H', H],
-        ['D', D],
-      ] as const)
-        size(kn, n, v);
+      sizes(kn, { B, T, H, D });
       f32(kn, 'qkv', qkv, B * T * 3 * H * D);
       f32(kn, 'out', out, B * T * H * D);
       f32(kn, 'lse', lse, B * H * T);
@@ -295,15 +288,7 @@ export function loadNativeKernels(): { kernels: Kernels & NativeInfo } | { error
     },
     attentionDecode(q, kc, vc, out, B, Tq, pos0, Tmax, H, D, starts, lengths, rows) {
       const kn = 'attentionDecode';
-      for (const [n, v] of [
-        ['B', B],
-        ['Tq', Tq],
-        ['pos0', pos0],
-        ['Tmax', Tmax],
-        ['H', H],
-        ['D', D],
-      ] as const)
-        size(kn, n, v);
+      sizes(kn, { B, Tq, pos0, Tmax, H, D });
       const R = Math.floor(kc.length / (Tmax * H * D)); // cache rows
       f32(kn, 'q', q, B * Tq * H * D);
       f32(kn, 'kCache', kc, (rows ? 1 : B) * Tmax * H * D);
@@ -369,13 +354,7 @@ export function loadNativeKernels(): { kernels: Kernels & NativeInfo } | { error
     },
     rope(src, dst, cos, sin, B, T, H, D, sign) {
       const kn = 'rope';
-      for (const [n, v] of [
-        ['B', B],
-        ['T', T],
-        ['H', H],
-        ['D', D],
-      ] as const)
-        size(kn, n, v);
+      sizes(kn, { B, T, H, D });
       if (D % 2 !== 0) throw new ArgError(`${kn}: head size D must be even, got ${D}`);
       if (sign !== 1 && sign !== -1) throw new ArgError(`${kn}: sign must be 1 or −1, got ${sign}`);
       f32(kn, 'src', src, B * T * 3 * H * D);

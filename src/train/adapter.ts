@@ -2,7 +2,7 @@ import { relative } from 'node:path';
 import type { GPT } from '../model/gpt.js';
 import { LoraModel, modulesOf, type LoraConfig } from '../model/lora.js';
 import { parseLoraSpec } from '../model/lora-spec.js';
-import { readAdapter, saveAdapter } from '../model/export/peft.js';
+import { copyPeftTensors, readAdapter, saveAdapter } from '../model/export/peft.js';
 import { checkpointName, type SaveOptions } from '../model/checkpoint.js';
 import type { BasePrecision } from '../model/quantize.js';
 import { GptforgeError } from '../util/errors.js';
@@ -66,17 +66,9 @@ export function restoreAdapter(ad: AdapterTraining, ckDir: string): void {
   const saved = readAdapter(ckDir);
   const a = ad.lora.adapter(ad.name);
   if (saved.lora.r !== a.config.r) throw new GptforgeError(`cannot resume: the checkpoint's adapter has r=${saved.lora.r}, this run's has r=${a.config.r}`, { file: ckDir, field: 'r' });
-  for (const p of a.pairs) {
-    const key = `base_model.model.${p.site.weightName.slice(0, -'.weight'.length)}`;
-    for (const [which, t] of [
-      ['A', p.A],
-      ['B', p.B],
-    ] as const) {
-      const src = saved.tensors.get(`${key}.lora_${which}.weight`);
-      if (!src || src.data.length !== t.size) throw new GptforgeError(`cannot resume: the checkpoint's adapter has no ${key}.lora_${which}.weight of this run's shape (targets differ?)`, { file: ckDir, field: 'target_modules' });
-      t.data.set(src.data);
-    }
-  }
+  copyPeftTensors(a.pairs, saved.tensors, (key) => {
+    throw new GptforgeError(`cannot resume: the checkpoint's adapter has no ${key} of this run's shape (targets differ?)`, { file: ckDir, field: 'target_modules' });
+  });
   for (const k of ['score.weight', 'score.bias']) {
     const src = saved.tensors.get(`base_model.model.${k}`);
     const dst = ad.lora.model.params.get(k);

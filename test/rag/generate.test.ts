@@ -9,9 +9,10 @@ import { GPT } from '../../src/model/gpt.js';
 import { ChatEngine } from '../../src/infer/engine.js';
 import { regexConstraint } from '../../src/infer/constrain/index.js';
 import { renderPrompt } from '../../src/data/chat.js';
-import { documentsAsFile, indexIngestFile, storeMetaFor, type IndexOptions } from '../../src/rag/indexer.js';
+import { storeMetaFor, type IndexOptions } from '../../src/rag/indexer.js';
 import { Retriever } from '../../src/rag/retrieve.js';
 import { RagStore } from '../../src/rag/store.js';
+import { indexLines } from './helpers.js';
 import { citedNumbers, contextBlock, NO_ANSWER, parsePassagePrompt, passagePrompt, saysNoAnswer, stripCitations } from '../../src/rag/context.js';
 import { answerWithRetrieval, formatCitations, passageSource, resolveCitations } from '../../src/rag/generate.js';
 
@@ -63,22 +64,8 @@ function withStore(fn: (store: RagStore) => void): void {
   try {
     const opts: IndexOptions = { chunkSize: 40, chunkOverlap: 0 };
     const store = RagStore.open(join(root, 'kb.db'), { meta: storeMetaFor(opts) });
-    indexIngestFile(
-      store,
-      documentsAsFile(
-        '/kb/animals.txt',
-        animals.map((text, i) => ({ text, line: i + 1 })),
-      ),
-      { ...opts, source: 'zoo' },
-    );
-    indexIngestFile(
-      store,
-      documentsAsFile(
-        '/kb/plants.txt',
-        plants.map((text, i) => ({ text, line: i + 1 })),
-      ),
-      { ...opts, source: 'garden' },
-    );
+    indexLines(store, '/kb/animals.txt', animals, opts, 'zoo');
+    indexLines(store, '/kb/plants.txt', plants, opts, 'garden');
     try {
       fn(store);
     } finally {

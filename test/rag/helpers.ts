@@ -1,4 +1,6 @@
 import type { Embedder } from '../../src/rag/embed.js';
+import { documentsAsFile, indexIngestFile, type IndexOptions } from '../../src/rag/indexer.js';
+import type { RagStore } from '../../src/rag/store.js';
 import { fnv1a } from '../../src/data/synthetic/tasks.js';
 
 /**
@@ -31,4 +33,16 @@ export class HashEmbedder implements Embedder {
       return v;
     });
   }
+}
+
+/** Index `lines` as the file `path` (line i + 1 each) into `store` under `source`. */
+export function indexLines(store: RagStore, path: string, lines: readonly string[], opts: IndexOptions, source: string): void {
+  indexIngestFile(
+    store,
+    documentsAsFile(
+      path,
+      lines.map((text, i) => ({ text, line: i + 1 })),
+    ),
+    { ...opts, source },
+  );
 }

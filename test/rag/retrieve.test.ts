@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { documentsAsFile, indexIngestFile, storeMetaFor, type IndexOptions } from '../../src/rag/indexer.js';
+import { storeMetaFor, type IndexOptions } from '../../src/rag/indexer.js';
 import { reciprocalRankFusion, Retriever } from '../../src/rag/retrieve.js';
 import { RagStore } from '../../src/rag/store.js';
-import { HashEmbedder } from './helpers.js';
+import { HashEmbedder, indexLines } from './helpers.js';
 
 test("reciprocalRankFusion: Σ 1/(k + rank), agreement beats one list's top, ties broken by best rank then id", () => {
   const fused = reciprocalRankFusion([
@@ -44,22 +44,8 @@ test('Retriever: bm25, vector and hybrid modes with sources and filters; a forei
     const store = RagStore.open(join(root, 'r.db'), { meta: storeMetaFor(opts) });
     const animals = ['Cats purr and chase mice around the house.', 'Dogs bark loudly and fetch sticks in the park.', 'Owls hunt mice at night in the forest.'];
     const plants = ['Oak trees drop acorns in autumn.', 'Cacti store water in the desert.'];
-    indexIngestFile(
-      store,
-      documentsAsFile(
-        '/kb/animals.txt',
-        animals.map((text, i) => ({ text, line: i + 1 })),
-      ),
-      { ...opts, source: 'zoo' },
-    );
-    indexIngestFile(
-      store,
-      documentsAsFile(
-        '/kb/plants/plants.txt',
-        plants.map((text, i) => ({ text, line: i + 1 })),
-      ),
-      { ...opts, source: 'garden' },
-    );
+    indexLines(store, '/kb/animals.txt', animals, opts, 'zoo');
+    indexLines(store, '/kb/plants/plants.txt', plants, opts, 'garden');
     const r = new Retriever(store, emb);
 
     const b = r.retrieve('who chases mice?', { mode: 'bm25', k: 3 });

@@ -2,6 +2,7 @@ import { Rng } from '../../engine/rng.js';
 import { GptforgeError } from '../../util/errors.js';
 import type { GenerateOptions, Split, SyntheticTask, TaskExample } from './task.js';
 import { fnv1a, splitOf } from './tasks.js';
+import { example } from './text.js';
 
 /**
  * The game of 24 (Countdown with four numbers; Yao et al. 2023's tree-of-thoughts task):
@@ -176,15 +177,7 @@ export const countdown: SyntheticTask = {
         prompt = solvePrompt(nums);
         answer = path.map(stepText).join('\n');
       }
-      out.push({
-        prompt,
-        conversation: {
-          messages: [
-            { role: 'user', content: prompt },
-            { role: 'assistant', content: answer },
-          ],
-        },
-      });
+      out.push(example(prompt, [{ role: 'assistant', content: answer }]));
     }
     return out;
   },

@@ -2,6 +2,7 @@ import { Rng } from '../../engine/rng.js';
 import { GptforgeError } from '../../util/errors.js';
 import type { GenerateOptions, Split, SyntheticTask, TaskExample } from './task.js';
 import { fnv1a, splitOf } from './tasks.js';
+import { example } from './text.js';
 
 /**
  * "Models need tokens to think": long addition and long multiplication without the
@@ -147,15 +148,7 @@ function longTask(name: string, op: LongOp, description: string): SyntheticTask 
         const templates = PROMPTS[op];
         const prompt = fill(templates[rng.int(templates.length)], a, b) + (cot ? ` ${THINK_TRIGGER}` : '');
         const answer = cot ? scratchpad(a, op, b) : `${a} ${op === '+' ? '+' : '×'} ${b} = ${longResult(a, op, b)}.`;
-        out.push({
-          prompt,
-          conversation: {
-            messages: [
-              { role: 'user', content: prompt },
-              { role: 'assistant', content: answer },
-            ],
-          },
-        });
+        out.push(example(prompt, [{ role: 'assistant', content: answer }]));
       }
       return out;
     },

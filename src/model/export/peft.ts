@@ -5,7 +5,7 @@ import { atomicWriteFile } from '../../util/atomic.js';
 import { GptforgeError } from '../../util/errors.js';
 import type { GPTConfig } from '../config.js';
 import type { LinearModule } from '../gpt.js';
-import { LoraModel, loraScaling, type LoraConfig } from '../lora.js';
+import { LoraModel, loraScaling, type LoraConfig, type LoraPair } from '../lora.js';
 import type { BasePrecision } from '../quantize.js';
 import { readSafetensors, writeSafetensors, type NamedTensor } from '../safetensors.js';
 
@@ -194,17 +194,9 @@ export function loadAdapterInto(lm: LoraModel, ad: LoadedAdapter, name: string, 
     if (m) targets.add(m[1] as LinearModule);
   }
   const a = lm.addAdapter(name, { ...ad.lora, targets: [...targets] });
-  for (const p of a.pairs) {
-    const key = `base_model.model.${p.site.weightName.slice(0, -'.weight'.length)}`;
-    for (const [which, t] of [
-      ['A', p.A],
-      ['B', p.B],
-    ] as const) {
-      const src = ad.tensors.get(`${key}.lora_${which}.weight`);
-      if (!src) throw new GptforgeError(`missing tensor ${key}.lora_${which}.weight for target module ${p.site.module}`, { file: join(ad.dir, ADAPTER_WEIGHTS) });
-      t.data.set(src.data);
-    }
-  }
+  copyPeftTensors(a.pairs, ad.tensors, (key, p) => {
+    throw new GptforgeError(`missing tensor ${key} for target module ${p.site.module}`, { file: join(ad.dir, ADAPTER_WEIGHTS) });
+  });
   setScoreHead(ad, lm.model.params);
 }
 
@@ -239,5 +231,25 @@ export function mergeAdapterWeights(weights: Map<string, Float32Array>, ad: Load
   for (const k2 of ['score.weight', 'score.bias']) {
     const src = ad.tensors.get(`base_model.model.${k2}`);
     if (src) weights.set(k2, src.data);
+  }
+}
+
+/**
+ * Copies PEFT's `base_model.model.<module>.lora_{A,B}.weight` tensors into an adapter's pairs
+ * (A [r, in], B [out, r], as PEFT stores them). `missing(key, pair)` is called — and must
+ * throw — for a tensor that is absent or of another size than the pair's.
+ */
+export function copyPeftTensors(pairs: readonly LoraPair[], tensors: ReadonlyMap<string, { data: Float32Array }>, missing: (key: string, pair: LoraPair) => never): void {
+  for (const p of pairs) {
+    const module = `base_model.model.${p.site.weightName.slice(0, -'.weight'.length)}`;
+    for (const [which, t] of [
+      ['A', p.A],
+      ['B', p.B],
+    ] as const) {
+      const key = `${module}.lora_${which}.weight`;
+      const src = tensors.get(key);
+      if (!src || src.data.length !== t.size) missing(key, p);
+      t.data.set(src.data);
+    }
   }
 }

@@ -40,6 +40,16 @@ export interface RLAlgorithm {
   policyLoss(logp: readonly number[], mb: readonly Rollout[], rl: RLConfig): { pl: PolicyLoss; loss: number };
 }
 
+/** PPO's clipped surrogate over a minibatch's actions (the old log-probs and advantages of its rollouts); PPO and GRPO share it. */
+function clippedPolicyLoss(logp: readonly number[], mb: readonly Rollout[], rl: RLConfig): PolicyLoss {
+  return ppoPolicyLoss(
+    logp,
+    mb.flatMap((r) => r.old),
+    mb.flatMap((r) => r.advantages),
+    rl.clipRange,
+  );
+}
+
 const PPO: RLAlgorithm = {
   name: 'ppo',
   usesValues: true,
@@ -63,12 +73,7 @@ const PPO: RLAlgorithm = {
     for (const r of batch) r.advantages = r.advantages.map(() => w[k++]);
   },
   policyLoss(logp, mb, rl) {
-    const pl = ppoPolicyLoss(
-      logp,
-      mb.flatMap((r) => r.old),
-      mb.flatMap((r) => r.advantages),
-      rl.clipRange,
-    );
+    const pl = clippedPolicyLoss(logp, mb, rl);
     return { pl, loss: pl.loss };
   },
 };
@@ -89,12 +94,7 @@ const GRPO: RLAlgorithm = {
     batch.forEach((r, i) => (r.advantages = r.old.map(() => adv[i])));
   },
   policyLoss(logp, mb, rl) {
-    const pl = ppoPolicyLoss(
-      logp,
-      mb.flatMap((r) => r.old),
-      mb.flatMap((r) => r.advantages),
-      rl.clipRange,
-    );
+    const pl = clippedPolicyLoss(logp, mb, rl);
     const ref = mb.flatMap((r) => r.ref);
     const n = logp.length;
     let kl = 0;
