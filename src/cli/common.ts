@@ -29,7 +29,7 @@ export function pretrainCommand(name: string) {
     .option('--log-every <n>', 'log metrics every N steps', number)
     .option('--fresh', 'ignore existing checkpoints and start over')
     .option('--no-samples', 'do not print samples at the end')
-    .option('--quiet', 'no progress bars');
+    .option('--quiet', 'no progress bars or charts (the summary line still prints)');
 }
 
 /** The preset the pretraining flags name, with their overrides, and its run directory. */
@@ -45,20 +45,4 @@ export function loraOption() {
 /** `--base-precision <p>`: the frozen base held in f32, q8_0 or q4_0 (ggml's blocks). */
 export function basePrecisionOption() {
   return new Option('--base-precision <p>', 'hold the frozen base in f32, q8_0 or q4_0 (ggml blocks; q8_0/q4_0 need --lora)').argParser((v) => parseBasePrecision(v, '--base-precision'));
-}
-
-/**
- * A stage's closing report on stdout. `--quiet` drops the charts, not the result: the summary
- * lines ("sft: done at step 3 …; checkpoint …") always print, so a script still learns where
- * the checkpoint went.
- */
-export function printReport(report: string, quiet: boolean | undefined): void {
-  console.log(
-    quiet
-      ? report
-          .split('\n')
-          .filter((l) => /^[a-z][a-z-]*: /.test(l))
-          .join('\n')
-      : report,
-  );
 }

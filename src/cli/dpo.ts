@@ -3,7 +3,7 @@ import type { OnBad } from '../data/chat.js';
 import { runDpo } from '../run/dpo.js';
 import { dpoReport } from '../run/report.js';
 import { collect, number } from '../util/args.js';
-import { stderrLog, basePrecisionOption, loraOption, printReport } from './common.js';
+import { stderrLog, basePrecisionOption, loraOption } from './common.js';
 import { interruptSignal } from './interrupt.js';
 
 export const command = new Command('dpo')
@@ -21,6 +21,6 @@ export const command = new Command('dpo')
   .addOption(basePrecisionOption())
   .action(async (o) => {
     const r = await runDpo(o.run, { ...o, onBad: o.onBad as OnBad, signal: interruptSignal(), log: stderrLog(o.quiet) });
-    printReport(dpoReport(r), o.quiet);
+    console.log(dpoReport(r));
     if (r.interrupted) process.exitCode = 130;
   });

@@ -1,7 +1,7 @@
 import { runLayout } from '../run/layout.js';
 import { runPretrain } from '../run/pretrain.js';
 import { pretrainReport, pretrainSamples } from '../run/report.js';
-import { presetFromFlags, stderrLog, pretrainCommand, printReport } from './common.js';
+import { presetFromFlags, stderrLog, pretrainCommand } from './common.js';
 import { interruptSignal } from './interrupt.js';
 
 export const command = pretrainCommand('pretrain')
@@ -10,7 +10,7 @@ export const command = pretrainCommand('pretrain')
   .action(async (o) => {
     const { runDir, preset, file } = presetFromFlags(o);
     const r = await runPretrain(runDir, preset, { presetFile: file, mixture: o.mixture, fresh: o.fresh, quiet: o.quiet, signal: interruptSignal(), log: stderrLog(o.quiet) });
-    printReport(pretrainReport(r, runLayout(runDir).lossPlot), o.quiet);
+    console.log(pretrainReport(r, runLayout(runDir).lossPlot, { chart: !o.quiet }));
     if (r.interrupted) process.exitCode = 130;
     else if (o.samples) for (const s of pretrainSamples(runDir, preset)) console.log(s);
   });

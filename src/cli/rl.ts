@@ -2,7 +2,7 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { rlReport } from '../run/report.js';
 import { runRl } from '../run/rl.js';
 import { collect, number } from '../util/args.js';
-import { stderrLog, basePrecisionOption, loraOption, printReport } from './common.js';
+import { stderrLog, basePrecisionOption, loraOption } from './common.js';
 import { interruptSignal } from './interrupt.js';
 
 export const command = new Command('rl')
@@ -25,6 +25,6 @@ export const command = new Command('rl')
   .addOption(basePrecisionOption())
   .action(async (o) => {
     const r = await runRl(o.run, { ...o, signal: interruptSignal(), log: stderrLog(o.quiet) });
-    printReport(rlReport(r), o.quiet);
+    console.log(rlReport(r));
     if (r.interrupted) process.exitCode = 130;
   });

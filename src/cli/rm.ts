@@ -5,7 +5,7 @@ import { rmReport } from '../run/report.js';
 import { rmScores, runRm } from '../run/rm.js';
 import { GptforgeError } from '../util/errors.js';
 import { collect, number } from '../util/args.js';
-import { stderrLog, basePrecisionOption, loraOption, printReport } from './common.js';
+import { stderrLog, basePrecisionOption, loraOption } from './common.js';
 import { interruptSignal } from './interrupt.js';
 
 const score = new Command('score')
@@ -39,6 +39,6 @@ export const command = new Command('rm')
   .addCommand(score)
   .action(async (o) => {
     const r = await runRm(o.run, { ...o, onBad: o.onBad as OnBad, signal: interruptSignal(), log: stderrLog(o.quiet) });
-    printReport(rmReport(r), o.quiet);
+    console.log(rmReport(r));
     if (r.interrupted) process.exitCode = 130;
   });

@@ -3,7 +3,7 @@ import { runSft } from '../run/sft.js';
 import { sftReport } from '../run/report.js';
 import { GptforgeError } from '../util/errors.js';
 import { collect, number } from '../util/args.js';
-import { stderrLog, basePrecisionOption, loraOption, printReport } from './common.js';
+import { stderrLog, basePrecisionOption, loraOption } from './common.js';
 import { interruptSignal } from './interrupt.js';
 
 export const command = new Command('sft')
@@ -23,13 +23,13 @@ export const command = new Command('sft')
   .option('--batch-size <n>', 'rows per micro-batch', number)
   .option('--eval-every <n>', 'evaluate held-out loss every N steps', number)
   .option('--fresh', 'ignore existing SFT checkpoints and start over from the base model')
-  .option('--quiet', 'no progress bars')
+  .option('--quiet', 'no progress bars or charts (the summary line still prints)')
   .addOption(loraOption())
   .addOption(basePrecisionOption())
   .action(async (o) => {
     if (o.onBad !== 'error' && o.onBad !== 'skip') throw new GptforgeError(`--on-bad must be "error" or "skip", not "${o.onBad}"`);
     if (o.onlyData && o.data.length === 0) throw new GptforgeError('--only-data needs at least one --data file');
     const r = await runSft(o.run, { ...o, dataFiles: o.data, steps: o.maxSteps, onBad: o.onBad, signal: interruptSignal(), log: stderrLog(o.quiet) });
-    printReport(sftReport(r), o.quiet);
+    console.log(sftReport(r, { chart: !o.quiet }));
     if (r.interrupted) process.exitCode = 130;
   });

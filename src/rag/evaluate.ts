@@ -2,6 +2,7 @@ import { dictionaryPages } from '../data/synthetic/dictionary.js';
 import { promptItem, taskByName, wordFacts } from '../data/synthetic/tasks.js';
 import type { Retriever, RetrievalMode } from './retrieve.js';
 import type { StoredChunk } from './store.js';
+import { escapeRegExp } from '../util/regex.js';
 
 /**
  * Retrieval measured on questions with known answer passages: the knowledge families'
@@ -56,11 +57,9 @@ export function factQueries(questions: readonly EvalQuestion[]): EvalQuestion[] 
   return questions.map((q) => ({ ...q, query: `${q.word}: ${q.fact}` }));
 }
 
-const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 /** Does a line of the chunk name the word (whole word, any case) and state the fact? */
 export function isRelevant(q: EvalQuestion, text: string): boolean {
-  const w = new RegExp(`(^|[^\\p{L}])${escapeRe(q.word)}($|[^\\p{L}])`, 'iu');
+  const w = new RegExp(`(^|[^\\p{L}])${escapeRegExp(q.word)}($|[^\\p{L}])`, 'iu');
   const fact = q.fact.toLowerCase();
   return text.split('\n').some((line) => line.toLowerCase().includes(fact) && w.test(line));
 }

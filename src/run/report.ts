@@ -15,16 +15,21 @@ import { sampleFromRun } from './sample.js';
  */
 const stopped = (r: { interrupted: boolean }): string => (r.interrupted ? 'stopped' : 'done');
 
-export function pretrainReport(r: RunPretrainResult, lossPlot: string): string {
+/** What a report holds besides its summary line: the terminal loss chart (default on; `--quiet` drops it). */
+export interface ReportOptions {
+  chart?: boolean;
+}
+
+export function pretrainReport(r: RunPretrainResult, lossPlot: string, o: ReportOptions = {}): string {
   return [
-    terminalChart(lossCurves(r.history), { title: 'loss (█ train, others: validation per source)', width: 64, height: 12 }),
+    ...(o.chart === false ? [] : [terminalChart(lossCurves(r.history), { title: 'loss (█ train, others: validation per source)', width: 64, height: 12 })]),
     `pretrain: ${stopped(r)} at step ${r.step}, train loss ${r.lastLoss.toFixed(3)}${r.lastEval['val/loss'] !== undefined ? `, val loss ${r.lastEval['val/loss'].toFixed(3)}` : ''}; checkpoint ${r.checkpoint}; curves in ${lossPlot}`,
   ].join('\n');
 }
 
-export function sftReport(r: RunSftResult): string {
+export function sftReport(r: RunSftResult, o: ReportOptions = {}): string {
   return [
-    terminalChart(lossCurves(r.history), { title: 'SFT loss (█ train, others: held-out per task)', width: 64, height: 10 }),
+    ...(o.chart === false ? [] : [terminalChart(lossCurves(r.history), { title: 'SFT loss (█ train, others: held-out per task)', width: 64, height: 10 })]),
     `sft: ${stopped(r)} at step ${r.step}, train loss ${r.lastLoss.toFixed(3)}${r.lastEval['val/loss'] !== undefined ? `, held-out loss ${r.lastEval['val/loss'].toFixed(3)}` : ''}; checkpoint ${r.checkpoint}`,
   ].join('\n');
 }

@@ -11,6 +11,7 @@ import { PreTokenizer, type SplitRule } from './pretokenizer.js';
 import type { TokenizerSpec } from './spec.js';
 import { collectChars, countChunks, requiredMerges, trainBpe } from './train.js';
 import { fromHuggingFace, fromTiktoken, toHuggingFace } from './formats.js';
+import { escapeRegExp } from '../util/regex.js';
 
 export type { TokenizerSpec } from './spec.js';
 
@@ -125,7 +126,7 @@ export class Tokenizer {
         ? new RegExp(
             [...specials.keys()]
               .sort((x, y) => y.length - x.length)
-              .map(escapeRegex)
+              .map(escapeRegExp)
               .join('|'),
             'g',
           )
@@ -345,10 +346,6 @@ const KNOWN_TIKTOKEN: Readonly<Record<string, { pattern: string; specials: Reado
   gpt2: { pattern: 'gpt2', specials: GPT2_SPECIALS },
   p50k_base: { pattern: 'gpt2', specials: GPT2_SPECIALS },
 };
-
-function escapeRegex(s: string): string {
-  return s.replace(/[\\^$*+?.()|[\]{}]/g, '\\$&');
-}
 
 /** Every two-digit string "00" … "99": the tokens that make 'gpt4''s digit groups uniform. */
 export const DIGIT_PAIRS: readonly string[] = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));

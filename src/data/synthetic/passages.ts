@@ -10,6 +10,7 @@ import { fnv1a, splitOf } from './split.js';
 import { synonyms } from './synonyms.js';
 import { matchTemplates } from './text.js';
 import { article, coreWords } from './words.js';
+import { escapeRegExp } from '../../util/regex.js';
 
 /** The knowledge families a passages question is asked in (imported directly, not through the registry in tasks.ts, which lists this family). */
 const FAMILY_TASKS: Record<'definitions' | 'kinds' | 'synonyms', SyntheticTask> = { definitions, kinds, synonyms };
@@ -105,12 +106,10 @@ function parseQuestion(question: string): { family: PassageFamily; word: string 
   return undefined;
 }
 
-const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 /** Does the passage hold the answer: name the word and state one of the facts? */
 function holdsAnswer(text: string, word: string, facts: readonly string[]): boolean {
   const t = text.toLowerCase();
-  return new RegExp(`(^|[^a-z'-])${escapeRe(word)}($|[^a-z'-])`).test(t) && facts.some((f) => t.includes(f.toLowerCase()));
+  return new RegExp(`(^|[^a-z'-])${escapeRegExp(word)}($|[^a-z'-])`).test(t) && facts.some((f) => t.includes(f.toLowerCase()));
 }
 
 /** The answer in the knowledge family's wording, citing passage n. */

@@ -2,6 +2,7 @@ import type { Rng } from '../../engine/rng.js';
 import { GptforgeError } from '../../util/errors.js';
 import type { Message } from '../conversation.js';
 import type { TaskExample } from './task.js';
+import { escapeRegExp } from '../../util/regex.js';
 
 /**
  * What every synthetic family shares: drawing items, filling prompt and answer templates and
@@ -67,7 +68,7 @@ function templateRegex(template: string): RegExp {
       .split(/(\{\w+\})/)
       .map((part) => {
         const slot = /^\{(\w+)\}$/.exec(part)?.[1].toLowerCase();
-        if (slot === undefined) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/ /g, '\\s+');
+        if (slot === undefined) return escapeRegExp(part).replace(/ /g, '\\s+');
         return `(?<${slot}>${SLOT_PATTERNS[slot]})`;
       })
       .join('');
