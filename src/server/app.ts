@@ -8,10 +8,12 @@ import { defaultTools } from '../infer/tools/registry.js';
 import { scoreSequences } from '../train/reward.js';
 import { GptforgeError } from '../util/errors.js';
 import { chatPrompt, toConversation, ToolRowController, type ApiToolCall, type ToolChoice } from './chat.js';
+import { runAssist } from './assist.js';
 import { ApiError, badRequest } from './errors.js';
 import { responseFormatConstraint } from './formats.js';
 import { ServerMetrics } from './metrics.js';
 import { REWARD_STAGE, type ServedModel } from './models.js';
+import { citationsJSON, ragRequest, ServerRag, type RagContext } from './rag.js';
 import { Scheduler } from './scheduler.js';
 import { isPublicWebPath } from './web.js';
 import { asBody, logitBias, optBool, optNumber, optString, stopStrings, type Body } from './validate.js';
@@ -34,6 +36,8 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** Log each request (fastify's logger) to stderr. */
   log?: boolean;
+  /** A RAG store (`gptforge rag index`) the chat route retrieves from when a request asks (`rag`); opened read-only. */
+  ragStore?: string;
 }
 
 interface Served extends ServedModel {
@@ -61,6 +65,8 @@ export class GptforgeServer {
   private readonly keyHashes: Buffer[];
   private readonly parallel: number;
   private readonly maxQueue: number;
+  /** Retrieval for chat requests with `rag` (null: none; 400 when asked). */
+  readonly rag: ServerRag | null;
 
   constructor(opts: ServerOptions = {}) {
     this.parallel = opts.parallel ?? 8;
@@ -68,6 +74,8 @@ export class GptforgeServer {
     this.maxQueue = opts.maxQueue ?? 8 * this.parallel;
     this.keyHashes = (opts.apiKeys ?? []).map(sha);
     this.app = Fastify({ bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024, logger: opts.log ?? false });
+    this.rag = opts.ragStore !== undefined ? ServerRag.open(opts.ragStore) : null;
+    this.app.addHook('onClose', async () => this.rag?.close());
     this.routes();
   }
 
@@ -190,6 +198,16 @@ export class GptforgeServer {
     app.post('/v1/rewards', async (req) => this.rewards(asBody(req.body)));
     app.post('/tokenize', async (req) => this.tokenize(asBody(req.body)));
     app.post('/detokenize', async (req) => this.detokenize(asBody(req.body)));
+    // gptforge extensions: prompting techniques, and the RAG store's state and passages (assist.ts, rag.ts)
+    app.post('/v1/gptforge/assist', async (req) => {
+      const b = asBody(req.body);
+      return runAssist(b, this.model(b, { generation: true }), this.models.get(REWARD_STAGE));
+    });
+    app.get('/v1/gptforge/rag', async () => this.rag?.info() ?? { object: 'gptforge.rag', enabled: false });
+    app.get('/v1/gptforge/passages/:id', async (req) => {
+      if (!this.rag) throw new ApiError(404, 'this server has no RAG store (start it with --rag <db>)', 'not_found_error', null, 'no_rag');
+      return this.rag.passage((req.params as { id: string }).id);
+    });
   }
 
   /** Settings every generation row shares, from the request (400 on a bad field). */
@@ -250,8 +268,10 @@ export class GptforgeServer {
     const b = asBody(req.body);
     const m = this.model(b, { generation: true });
     const sp = chatTokenIds(m.tok);
-    const conv = toConversation(b.messages);
+    let conv = toConversation(b.messages);
     const s = this.sampling(b, m);
+    const ragAsk = ragRequest(b);
+    if (ragAsk && !this.rag) throw badRequest("'rag' needs a RAG store: start the server with --rag <db>", 'rag');
     const stream = optBool(b, 'stream') ?? false;
     const includeUsage = stream && (b.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
     const logprobs = optBool(b, 'logprobs') ?? false;
@@ -281,6 +301,12 @@ export class GptforgeServer {
     const constraint = responseFormatConstraint(m.tok, b.response_format);
     if (constraint && (clientTools.size > 0 || builtin)) throw badRequest("'response_format' cannot be combined with tools", 'response_format');
 
+    // retrieval (gptforge extension `rag`): passages into the last user message, room left for the reply
+    let rag: RagContext | null = null;
+    if (ragAsk && this.rag) {
+      const room = optNumber(b, 'max_completion_tokens', 1, 2 ** 31, { integer: true }) ?? optNumber(b, 'max_tokens', 1, 2 ** 31, { integer: true }) ?? 48;
+      ({ conv, ctx: rag } = this.rag.prepare(conv, m.model, m.tok, ragAsk.k, room));
+    }
     const prompt = chatPrompt(m.tok, conv);
     const ctx = m.model.config.blockSize;
     const maxTokens = this.budget(b, prompt.length, ctx);
@@ -330,9 +356,11 @@ export class GptforgeServer {
             message: { role: 'assistant', content: calls.length > 0 && r.text === '' ? null : r.text, refusal: null, ...(calls.length > 0 ? { tool_calls: calls } : {}) },
             logprobs: logprobs ? { content: lps[i], refusal: null } : null,
             finish_reason: apiFinish(r, calls),
+            ...(rag ? citationsJSON(r.text, rag) : {}),
           };
         }),
         usage: usage(results),
+        ...(rag ? { rag: rag.json } : {}),
       };
     }
 
@@ -351,13 +379,13 @@ export class GptforgeServer {
         const calls = controllers[e.row].calls;
         if (e.text !== '') write(chunk([{ index: e.row, delta: { content: e.text }, logprobs: logprobs ? { content: [], refusal: null } : null, finish_reason: null }]));
         if (calls.length > 0) write(chunk([{ index: e.row, delta: { tool_calls: calls.map((c, k) => ({ index: k, ...c })) }, logprobs: null, finish_reason: null }]));
-        write(chunk([{ index: e.row, delta: {}, logprobs: null, finish_reason: apiFinish(e.result, calls) }]));
+        write(chunk([{ index: e.row, delta: {}, logprobs: null, finish_reason: apiFinish(e.result, calls), ...(rag ? citationsJSON(e.result.text, rag) : {}) }]));
       }
     });
     // the queue accepted the job (a full queue threw 429 above): the response is ours to write now
     reply.hijack();
     reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    for (let i = 0; i < s.n; i++) write(chunk([{ index: i, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }]));
+    for (let i = 0; i < s.n; i++) write(chunk([{ index: i, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }], rag && i === 0 ? { rag: rag.json } : {}));
     try {
       const results = await p;
       if (includeUsage) write(chunk([], { usage: usage(results) }));

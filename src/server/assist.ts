@@ -1,0 +1,101 @@
+import { randomUUID } from 'node:crypto';
+import { ask, TECHNIQUES, type AskTrace, type Technique } from '../assist/ask.js';
+import type { VoteResult } from '../assist/vote.js';
+import { longAddition } from '../data/synthetic/longarith.js';
+import { FEEDBACK_SOURCES, type FeedbackSource } from '../data/synthetic/reflect.js';
+import { ChatEngine } from '../infer/engine.js';
+import { defaultTools } from '../infer/tools/registry.js';
+import { toConversation } from './chat.js';
+import { badRequest } from './errors.js';
+import type { ServedModel } from './models.js';
+import { optBool, optNumber, optString, type Body } from './validate.js';
+
+/**
+ * `POST /v1/gptforge/assist` (a gptforge extension, docs/server.md): answer the last user
+ * message with a prompting technique of src/assist (ask.ts) and return the whole trace — for
+ * self-consistency the k samples with their extracted answers and the votes (majority,
+ * log-probability-weighted, reward-weighted when the server has the run's reward model); for
+ * reflection the first answer and each round's feedback, review and answer; for tree of
+ * thoughts its levels. One JSON reply, not a stream: the techniques hand back their trace
+ * when they are done (the samples decode in lockstep; a reflection round needs the one before).
+ *
+ * The techniques answer one question: the body's `messages` give the system message (first,
+ * optional) and the question (the last user message); earlier turns are not sent to the model.
+ */
+
+/** Most self-consistency samples per request (one decoding batch). */
+export const MAX_ASSIST_K = 32;
+/** Most reflection rounds per request. */
+export const MAX_ASSIST_ROUNDS = 8;
+
+/** A vote in the API's field names. */
+function voteJSON(v: VoteResult): unknown {
+  return { answer: v.answer ?? null, tally: v.tally.map((t) => ({ answer: t.answer, count: t.count, weight: t.weight, first: t.first })) };
+}
+
+/** The trace in the API's field names (snake_case, null for "no answer"). */
+export function assistJSON(t: AskTrace, model: string): unknown {
+  const sc = t.consistency;
+  const r = t.reflection;
+  return {
+    id: `assist-${randomUUID()}`,
+    object: 'gptforge.assist',
+    created: Math.floor(Date.now() / 1000),
+    model,
+    technique: t.technique,
+    prompt: t.prompt,
+    reply: t.reply,
+    answer: t.answer ?? null,
+    ...(sc
+      ? {
+          consistency: {
+            k: sc.samples.length,
+            samples: sc.samples.map((s, index) => ({ index, text: s.text, answer: s.answer ?? null, mean_logprob: s.meanLogprob, tokens: s.tokens, ...(s.reward !== undefined ? { reward: s.reward } : {}) })),
+            votes: { majority: voteJSON(sc.majority), logprob: voteJSON(sc.logprob), ...(sc.reward ? { reward: voteJSON(sc.reward) } : {}) },
+          },
+        }
+      : {}),
+    ...(r ? { reflection: { question: r.question, first: r.first, initial: r.initial ?? null, rounds: r.rounds.map((x) => ({ feedback: x.feedback, review: x.review, answer: x.answer ?? null })), answer: r.answer ?? null } } : {}),
+    ...(t.tree ? { tree: t.tree } : {}),
+    usage: { completion_tokens: t.tokens },
+    ms: t.ms,
+  };
+}
+
+/**
+ * Validate the body and run the technique on `m` (the reward model `rm`, when served, weighs
+ * self-consistency's votes if `reward_votes` is true). 400 naming the field on bad input.
+ * Synchronous: the server answers other requests when it returns.
+ */
+export function runAssist(b: Body, m: ServedModel, rm: ServedModel | undefined): unknown {
+  const technique = optString(b, 'technique') ?? 'direct';
+  if (!(TECHNIQUES as readonly string[]).includes(technique)) throw badRequest(`'technique' must be one of: ${TECHNIQUES.join(', ')}`, 'technique');
+  const conv = toConversation(b.messages);
+  const last = conv.messages[conv.messages.length - 1];
+  if (last.role !== 'user' || last.content.trim() === '') throw badRequest("the last of 'messages' must be a non-empty user message (the question)", 'messages');
+  const system = conv.messages[0].role === 'system' ? conv.messages[0].content : undefined;
+  const feedback = optString(b, 'feedback') ?? 'self';
+  if (!(FEEDBACK_SOURCES as readonly string[]).includes(feedback)) throw badRequest(`'feedback' must be one of: ${FEEDBACK_SOURCES.join(', ')}`, 'feedback');
+  const rewardVotes = optBool(b, 'reward_votes') ?? false;
+  if (rewardVotes && !rm) throw badRequest("'reward_votes' needs the run's reward model (rm), which this server does not have", 'reward_votes');
+  const builtin = b.builtin_tools;
+  if (builtin !== undefined && !(Array.isArray(builtin) && builtin.every((x) => x === 'calculator'))) throw badRequest('\'builtin_tools\' may only list "calculator"', 'builtin_tools');
+  const ctx = m.model.config.blockSize;
+  const trace = ask(new ChatEngine(m.model, m.tok), last.content, {
+    technique: technique as Technique,
+    system,
+    k: optNumber(b, 'k', 1, MAX_ASSIST_K, { integer: true }),
+    temperature: optNumber(b, 'temperature', 0, 2),
+    maxTokens: optNumber(b, 'max_tokens', 1, ctx, { integer: true }),
+    seed: optNumber(b, 'seed', -(2 ** 31), 2 ** 31, { integer: true }),
+    rounds: optNumber(b, 'rounds', 0, MAX_ASSIST_ROUNDS, { integer: true }),
+    feedback: feedback as FeedbackSource,
+    // the verdict source's verifier: the long-addition checker (an oracle, as `gptforge ask` uses)
+    verify: (q, ans) => longAddition.check(q, ans),
+    breadth: optNumber(b, 'breadth', 1, 16, { integer: true }),
+    proposals: optNumber(b, 'proposals', 1, 16, { integer: true }),
+    tools: Array.isArray(builtin) && builtin.length > 0 ? defaultTools() : null,
+    rewardModel: rewardVotes && rm ? { model: rm.model, tok: rm.tok } : undefined,
+  });
+  return assistJSON(trace, m.id);
+}

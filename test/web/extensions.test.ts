@@ -1,0 +1,191 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import OpenAI from 'openai';
+import { RagStore } from '../../src/rag/store.js';
+import { citerModel, reviewerModel, VOTER_ANSWERS, voterModel, webServer, type WebServer } from './fixtures.js';
+
+/**
+ * The gptforge extension routes the web UI's techniques and RAG use, without a browser:
+ * POST /v1/gptforge/assist (self-consistency's samples and votes, reflection's rounds),
+ * the chat route's `rag` field (passages in the prompt, citations resolved), GET
+ * /v1/gptforge/rag and /v1/gptforge/passages/:id — and bad input as OpenAI-shaped errors.
+ */
+type ApiErr = { error: { message: string; type: string; param: string | null; code: string | null } };
+
+async function call(base: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const r = await fetch(base + path, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: r.status, json: await r.json() };
+}
+
+function assertBadRequest(r: { status: number; json: ApiErr }, param: string, what: string): void {
+  assert.equal(r.status, 400, `${what}: ${JSON.stringify(r.json)}`);
+  assert.deepEqual(Object.keys(r.json.error).sort(), ['code', 'message', 'param', 'type'], what);
+  assert.equal(r.json.error.type, 'invalid_request_error', what);
+  assert.equal(r.json.error.param, param, what);
+  assert.ok(r.json.error.message.length > 10, what);
+}
+
+const user = (content: string) => [{ role: 'user', content }];
+
+describe('assist route', () => {
+  let s: WebServer;
+  before(async () => {
+    s = await webServer({ models: (tok) => [voterModel(tok), reviewerModel(tok)] });
+  });
+  after(async () => s.close());
+
+  test('self-consistency: k samples, each with its extracted answer, votes that sum to k and a winner with the most', async () => {
+    const k = 9;
+    const r = await call(s.base, '/v1/gptforge/assist', { model: 'voter', messages: user('What is 2 plus 3?'), technique: 'self-consistency', k, temperature: 1, seed: 5 });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    const sc = r.json.consistency;
+    assert.equal(sc.k, k);
+    assert.equal(sc.samples.length, k);
+    assert.match(r.json.prompt, /step by step/);
+    const counts = new Map<string, number>();
+    for (const x of sc.samples) {
+      assert.ok(VOTER_ANSWERS.includes(x.answer), x.text);
+      assert.equal(x.text.trim(), x.answer);
+      assert.ok(x.mean_logprob < 0 && x.tokens >= 1);
+      counts.set(x.answer, (counts.get(x.answer) ?? 0) + 1);
+    }
+    const tally = sc.votes.majority.tally as Array<{ answer: string; count: number; weight: number }>;
+    assert.equal(
+      tally.reduce((a, t) => a + t.count, 0),
+      k,
+    );
+    for (const t of tally) assert.equal(t.count, counts.get(t.answer), t.answer);
+    assert.equal(r.json.answer, sc.votes.majority.answer);
+    assert.equal(tally[0].answer, r.json.answer);
+    assert.equal(tally[0].count, Math.max(...counts.values()));
+    assert.ok(counts.size >= 2, 'the samples should disagree (different seeds at temperature 1)');
+    // the run's reward model weighs the votes too when asked
+    const rw = await call(s.base, '/v1/gptforge/assist', { model: 'voter', messages: user('What is 2 plus 3?'), technique: 'self-consistency', k: 4, reward_votes: true });
+    assert.equal(rw.status, 200, JSON.stringify(rw.json));
+    assert.ok(rw.json.consistency.samples.every((x: { reward?: number }) => Number.isFinite(x.reward)));
+    assert.equal(
+      rw.json.consistency.votes.reward.tally.reduce((a: number, t: { count: number }) => a + t.count, 0),
+      4,
+    );
+  });
+
+  test('reflection: the first answer, then each round with its feedback and revised answer', async () => {
+    const r = await call(s.base, '/v1/gptforge/assist', { model: 'reviewer', messages: user('What is 12 plus 39?'), technique: 'reflect', feedback: 'tool', rounds: 3 });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    const f = r.json.reflection;
+    assert.equal(f.first, '12 + 39 = 41.');
+    assert.equal(f.initial, '41');
+    assert.equal(f.rounds.length, 2, 'round 2 keeps 51: the loop stops');
+    assert.match(f.rounds[0].feedback, /^The calculator says 12\+39 = 51\./);
+    assert.equal(f.rounds[0].answer, '51');
+    assert.equal(r.json.answer, '51');
+    const self = await call(s.base, '/v1/gptforge/assist', { model: 'reviewer', messages: user('What is 12 plus 39?'), technique: 'reflect' });
+    assert.equal(self.json.reflection.rounds.length, 1);
+    assert.equal(self.json.answer, '41');
+  });
+
+  test('bad input: 400 in OpenAI shape naming the field; unknown model 404', async () => {
+    const ask = (extra: Record<string, unknown>) => call(s.base, '/v1/gptforge/assist', { model: 'voter', messages: user('What is 2 plus 3?'), ...extra });
+    assertBadRequest(await ask({ technique: 'nope' }), 'technique', 'unknown technique');
+    assertBadRequest(await ask({ technique: 'self-consistency', k: 0 }), 'k', 'k = 0');
+    assertBadRequest(await ask({ technique: 'self-consistency', k: 1000 }), 'k', 'k too large');
+    assertBadRequest(await ask({ technique: 'self-consistency', k: 2.5 }), 'k', 'k not an integer');
+    assertBadRequest(await ask({ technique: 'reflect', feedback: 'oracle' }), 'feedback', 'unknown feedback');
+    assertBadRequest(await ask({ technique: 'reflect', rounds: -1 }), 'rounds', 'negative rounds');
+    assertBadRequest(await ask({ temperature: 'hot' }), 'temperature', 'temperature not a number');
+    assertBadRequest(await ask({ messages: [] }), 'messages', 'no messages');
+    assertBadRequest(await ask({ messages: [...user('hi'), { role: 'assistant', content: 'hello' }] }), 'messages', 'last message not the user');
+    const noOperands = await ask({ model: 'reviewer', technique: 'reflect', messages: user('hello there') });
+    assert.equal(noOperands.status, 400);
+    assert.match(noOperands.json.error.message, /two operands/);
+    const missing = await ask({ model: 'nope' });
+    assert.equal(missing.status, 404);
+    assert.equal(missing.json.error.code, 'model_not_found');
+    const notJson = await fetch(s.base + '/v1/gptforge/assist', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[1]' });
+    assert.equal(notJson.status, 400);
+    // no RAG store on this server
+    assert.deepEqual((await call(s.base, '/v1/gptforge/rag')).json, { object: 'gptforge.rag', enabled: false });
+    const p = await call(s.base, '/v1/gptforge/passages/1');
+    assert.equal(p.status, 404);
+    assert.equal(p.json.error.code, 'no_rag');
+    assertBadRequest(await call(s.base, '/v1/chat/completions', { model: 'sft', messages: user('hi'), rag: true }), 'rag', 'rag without a store');
+  });
+});
+
+describe('RAG on the chat route', () => {
+  let s: WebServer;
+  before(async () => {
+    s = await webServer({ withRag: true, models: (tok) => [citerModel(tok)] });
+  });
+  after(async () => s.close());
+
+  test('passages go into the prompt, the reply cites one, the citation resolves to the chunk, and the passage route returns its text', async () => {
+    const info = await call(s.base, '/v1/gptforge/rag');
+    assert.equal(info.json.enabled, true);
+    assert.equal(info.json.files, 3);
+    const r = await call(s.base, '/v1/chat/completions', { model: 'citer', messages: user('What is the weather in Paris?'), rag: { k: 2 }, max_tokens: 24 });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    const { passages, retrieved } = r.json.rag;
+    assert.ok(passages.length >= 1 && passages.length <= 2 && retrieved >= passages.length);
+    assert.match(passages[0].path, /weather\.md$/);
+    assert.equal(passages[0].n, 1);
+    assert.equal(r.json.choices[0].message.content, 'It says: sunny [1].');
+    assert.deepEqual(r.json.choices[0].citations, [{ n: 1, id: passages[0].id, source: passages[0].source }]);
+    assert.deepEqual(r.json.choices[0].unresolved_citations, []);
+    // the passage as stored: same text, file and offsets
+    const p = await call(s.base, `/v1/gptforge/passages/${passages[0].id}`);
+    assert.equal(p.status, 200);
+    const store = RagStore.open(s.ragDb!, { readonly: true });
+    try {
+      const [chunk] = store.chunks([passages[0].id]);
+      assert.equal(p.json.text, chunk.text);
+      assert.match(p.json.text, /The weather in Paris is sunny today\./);
+      assert.equal(p.json.path, chunk.path);
+      assert.equal(p.json.char_start, chunk.charStart);
+      // its lines, counted in the file
+      const file = readFileSync(chunk.path, 'utf8');
+      assert.equal(p.json.line, file.slice(0, chunk.charStart).split('\n').length);
+      assert.ok(p.json.line_end > p.json.line);
+      assert.match(file.split('\n')[p.json.line_end - 1], /\S/);
+    } finally {
+      store.close();
+    }
+    // without rag the same model gets the bare question
+    const plain = await call(s.base, '/v1/chat/completions', { model: 'citer', messages: user('What is the weather in Paris?'), max_tokens: 24 });
+    assert.equal(plain.json.choices[0].message.content, 'I do not know.');
+    assert.equal(plain.json.rag, undefined);
+  });
+
+  test('streamed: the first chunk carries the passages, the finishing chunk the citations; the official client passes the field through', async () => {
+    const client = new OpenAI({ baseURL: `${s.base}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const stream = await client.chat.completions.create({ model: 'citer', messages: [{ role: 'user', content: 'weather in Paris?' }], stream: true, max_tokens: 24, rag: true } as OpenAI.ChatCompletionCreateParamsStreaming);
+    let text = '';
+    let rag: any;
+    let finish: any;
+    for await (const ch of stream) {
+      const c = ch as any;
+      if (c.rag) rag = c.rag;
+      text += c.choices[0]?.delta?.content ?? '';
+      if (c.choices[0]?.finish_reason) finish = c.choices[0];
+    }
+    assert.equal(text, 'It says: sunny [1].');
+    assert.match(rag.passages[0].path, /weather\.md$/);
+    assert.equal(finish.finish_reason, 'stop');
+    assert.deepEqual(
+      finish.citations.map((c: { n: number; id: number }) => [c.n, c.id]),
+      [[1, rag.passages[0].id]],
+    );
+  });
+
+  test('bad input: rag fields and passage ids', async () => {
+    const chat = (rag: unknown) => call(s.base, '/v1/chat/completions', { model: 'citer', messages: user('weather?'), rag });
+    assertBadRequest(await chat({ k: 0 }), 'rag', 'k = 0');
+    assertBadRequest(await chat({ k: 2, mode: 'magic' }), 'rag', 'unknown field');
+    assertBadRequest(await chat('yes'), 'rag', 'a string');
+    assertBadRequest(await call(s.base, '/v1/gptforge/passages/abc'), 'id', 'id not a number');
+    const none = await call(s.base, '/v1/gptforge/passages/999999');
+    assert.equal(none.status, 404);
+    assert.equal(none.json.error.code, 'passage_not_found');
+  });
+});
