@@ -1,9 +1,11 @@
 // Chat: streamed replies from /v1/chat/completions, stop (aborts the fetch: the server stops
 // decoding that row), regenerate, edit a message into a new branch, system prompt, sampling
 // settings, tool calls inline (a calculator the page runs, or the server's built-in one),
-// JSON-schema mode (response_format). Conversations are trees kept in localStorage.
+// JSON-schema mode (response_format), prompting techniques (self-consistency with its votes,
+// reflection rounds: POST /v1/gptforge/assist), RAG with citations that open their passage
+// (the chat route's `rag` field). Conversations are trees kept in localStorage.
 import { html, useEffect, useRef, useState } from './vendor/preact-htm.js';
-import { events, models, postJSON } from './api.js';
+import { events, getJSON, models, postJSON } from './api.js';
 
 const STORE = 'gptforge.conversations';
 const uid = () => Math.random().toString(36).slice(2, 10);
@@ -77,7 +79,7 @@ function apiMessages(conv, id) {
   return msgs;
 }
 
-const DEFAULT_SETTINGS = { model: '', temperature: 0.8, top_p: 1, max_tokens: 128, seed: '', tools: 'off', json: false, schema: '{\n  "type": "object",\n  "properties": {"answer": {"type": "string"}},\n  "required": ["answer"]\n}' };
+const DEFAULT_SETTINGS = { model: '', temperature: 0.8, top_p: 1, max_tokens: 128, seed: '', tools: 'off', technique: 'direct', k: 8, rounds: 2, feedback: 'self', rag: false, json: false, schema: '{\n  "type": "object",\n  "properties": {"answer": {"type": "string"}},\n  "required": ["answer"]\n}' };
 
 export function Chat() {
   const [convs, setConvs] = useState(() => load());
@@ -88,6 +90,8 @@ export function Chat() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
   const [editing, setEditing] = useState(null);
+  const [ragInfo, setRagInfo] = useState(null);
+  const [passage, setPassage] = useState(null);
   const abortRef = useRef(null);
   const [, force] = useState(0);
   const rerender = () => force((x) => x + 1);
@@ -98,6 +102,7 @@ export function Chat() {
       setServed(gen);
       if (!gen.some((m) => m.id === settings.model) && gen.length) setSettings((s) => ({ ...s, model: gen.find((m) => m.id === 'sft')?.id ?? gen[gen.length - 1].id }));
     }).catch((e) => setError(String(e.message ?? e)));
+    getJSON('/v1/gptforge/rag').then(setRagInfo).catch(() => setRagInfo({ enabled: false }));
   }, []);
   useEffect(() => localStorage.setItem('gptforge.chatSettings', JSON.stringify(settings)), [settings]);
 
@@ -122,6 +127,7 @@ export function Chat() {
     const ac = new AbortController();
     abortRef.current = ac;
     try {
+      if (settings.technique !== 'direct' && !settings.json) return await assist(c, parentId, ac);
       for (let round = 0; round < 4; round++) {
         const node = addNode(c, parentId, { role: 'assistant', content: '', model: settings.model, deltas: 0, finish: null });
         save();
@@ -149,6 +155,7 @@ export function Chat() {
           body.response_format = { type: 'json_schema', json_schema: { name: 'reply', schema, strict: true } };
         } else if (settings.tools === 'page') body.tools = [CALCULATOR_TOOL];
         else if (settings.tools === 'server') body.builtin_tools = ['calculator'];
+        if (useRag) body.rag = true;
         for await (const { data } of events('/v1/chat/completions', { method: 'POST', body, signal: ac.signal })) {
           if (data === '[DONE]') break;
           if (data?.error) throw new Error(data.error.message);
@@ -158,6 +165,8 @@ export function Chat() {
             node.content += ch.delta.content;
             node.deltas++;
           }
+          if (data.rag) node.rag = data.rag;
+          if (ch.citations) node.citations = ch.citations;
           if (ch.delta?.tool_calls) node.tool_calls = ch.delta.tool_calls.map(({ index, ...t }) => t);
           if (ch.finish_reason) node.finish = ch.finish_reason;
           rerender();
@@ -194,6 +203,27 @@ export function Chat() {
     }
   }
 
+  /** A technique's answer (one JSON reply with its trace: samples and votes, or reflection rounds). */
+  async function assist(c, parentId, ac) {
+    const node = addNode(c, parentId, { role: 'assistant', content: '', model: settings.model, technique: settings.technique, finish: null });
+    save();
+    const body = {
+      model: settings.model,
+      messages: apiMessages(c, parentId),
+      technique: settings.technique,
+      max_tokens: Number(settings.max_tokens),
+      ...(settings.seed !== '' ? { seed: Number(settings.seed) } : {}),
+      ...(settings.tools === 'server' ? { builtin_tools: ['calculator'] } : {}),
+    };
+    if (settings.technique === 'self-consistency') Object.assign(body, { k: Number(settings.k), temperature: Number(settings.temperature) });
+    if (settings.technique === 'reflect') Object.assign(body, { rounds: Number(settings.rounds), feedback: settings.feedback });
+    const t = await postJSON('/v1/gptforge/assist', body, ac.signal);
+    node.content = t.reply;
+    node.trace = { answer: t.answer, consistency: t.consistency, reflection: t.reflection, tokens: t.usage.completion_tokens, ms: t.ms };
+    node.finish = 'stop';
+    save();
+  }
+
   function send() {
     const text = input.trim();
     if (!text || busy || !settings.model) return;
@@ -226,6 +256,8 @@ export function Chat() {
     save();
   }
 
+  const ragOff = !ragInfo?.enabled ? 'this server has no RAG store: start it with gptforge serve --rag <db>' : settings.technique !== 'direct' && !settings.json ? 'retrieval goes with direct answers only' : '';
+  const useRag = settings.rag && !ragOff;
   const set = (k) => (e) => setSettings((s) => ({ ...s, [k]: e.target.type === 'checkbox' ? e.target.checked : e.target.value }));
   const msgs = conv ? path(conv) : [];
 
@@ -247,7 +279,7 @@ export function Chat() {
           ${msgs.length === 0 && html`<p class="hint">Send a message to the ${settings.model || '…'} model. Replies stream token by token; Stop ends decoding on the server.</p>`}
           ${msgs.map((n) => html`<${MessageView} key=${n.id} node=${n} conv=${conv} busy=${busy} editing=${editing === n.id}
             onEdit=${() => setEditing(n.id)} onSaveEdit=${(t) => saveEdit(n, t)} onCancel=${() => setEditing(null)}
-            onRegenerate=${() => regenerate(n)} onSwitch=${(d) => switchTo(n, d)} />`)}
+            onRegenerate=${() => regenerate(n)} onSwitch=${(d) => switchTo(n, d)} onCite=${openPassage} />`)}
         </div>
         ${error && html`<p class="error">${error}</p>`}
         <form class="composer" onSubmit=${(e) => { e.preventDefault(); send(); }}>
@@ -263,19 +295,104 @@ export function Chat() {
         <label>Temperature <input type="number" step="0.1" min="0" max="2" value=${settings.temperature} onInput=${set('temperature')} /></label>
         <label>Top p <input type="number" step="0.05" min="0.05" max="1" value=${settings.top_p} onInput=${set('top_p')} /></label>
         <label>Max tokens <input id="max-tokens" type="number" min="1" value=${settings.max_tokens} onInput=${set('max_tokens')} /></label>
-        <label>Seed <input type="number" placeholder="random" value=${settings.seed} onInput=${set('seed')} /></label>
+        <label>Seed <input id="seed" type="number" placeholder="random" value=${settings.seed} onInput=${set('seed')} /></label>
         <label>Tools <select id="tools" value=${settings.tools} onChange=${set('tools')} disabled=${settings.json}>
           <option value="off">off</option>
           <option value="page">calculator (calls shown, run by the page)</option>
           <option value="server">calculator (server built-in)</option>
         </select></label>
+ <label>Technique <select id="technique" value=${settings.technique} onChange=${set('technique')} disabled=${settings.json}>
+          <option value="direct">direct (streamed)</option>
+          <option value="self-consistency">self-consistency (k samples, vote)</option>
+          <option value="reflect">reflection (review rounds)</option>
+        </select></label>
+        ${settings.technique === 'self-consistency' && html`<label>Samples k <input id="k" type="number" min="1" max="32" value=${settings.k} onInput=${set('k')} /></label>`}
+        ${settings.technique === 'reflect' && html`<label>Rounds <input id="rounds" type="number" min="0" max="8" value=${settings.rounds} onInput=${set('rounds')} /></label>
+          <label>Feedback <select id="feedback" value=${settings.feedback} onChange=${set('feedback')}>
+            <option value="self">self (the model checks itself)</option>
+            <option value="tool">calculator</option>
+            <option value="verdict">verdict (checker: right/wrong)</option>
+          </select></label>`}
+        <label class="row" title=${ragOff || 'answer from passages retrieved from the server\'s RAG store, citing them'}><input id="rag" type="checkbox" checked=${useRag} disabled=${!!ragOff} onChange=${set('rag')} /> RAG${ragInfo?.enabled ? ` (${ragInfo.chunks} passages)` : ''}</label>
         <label class="row"><input id="json-mode" type="checkbox" checked=${settings.json} onChange=${set('json')} /> JSON-schema mode</label>
         ${settings.json && html`<textarea id="schema" rows="8" class="mono" value=${settings.schema} onInput=${set('schema')}></textarea>`}
       </aside>
+      ${passage && html`<${PassagePanel} passage=${passage} onClose=${() => setPassage(null)} />`}
     </div>`;
+
+  async function openPassage(p) {
+    setPassage({ ...p, loading: true });
+    try {
+      setPassage(await getJSON(`/v1/gptforge/passages/${p.id}`));
+    } catch (e) {
+      setPassage({ ...p, error: String(e.message ?? e) });
+    }
+  }
 }
 
-function MessageView({ node, conv, busy, editing, onEdit, onSaveEdit, onCancel, onRegenerate, onSwitch }) {
+/** The passage a citation names: its file, lines and text (GET /v1/gptforge/passages/:id). */
+function PassagePanel({ passage: p, onClose }) {
+  const lines = p.line != null ? (p.line_end != null && p.line_end !== p.line ? `lines ${p.line}–${p.line_end}` : `line ${p.line}`) : `chars ${p.char_start}–${p.char_end}`;
+  return html`<aside class="passage-panel" role="dialog" aria-label="passage">
+    <div class="head"><b>Passage</b><button class="icon close" title="close" onClick=${onClose}>×</button></div>
+    ${p.error ? html`<p class="error">${p.error}</p>` : p.loading ? html`<p class="hint">loading…</p>` : html`
+      <div class="path mono">${p.path}</div>
+      <div class="lines">${lines}${p.store_source && p.store_source !== 'default' ? ` · source ${p.store_source}` : ''}</div>
+      <pre class="passage-text">${p.text}</pre>`}
+  </aside>`;
+}
+
+/** The reply's text with its "[n]" citations as links to the passages they name. */
+function Cited({ text, node, onCite }) {
+  const passages = node.rag?.passages ?? [];
+  if (passages.length === 0) return text;
+  const out = [];
+  let at = 0;
+  for (const m of text.matchAll(/\[(\d+(?:\s*,\s*\d+)*)\]/g)) {
+    out.push(text.slice(at, m.index));
+    out.push('[');
+    m[1].split(',').map((x) => Number(x.trim())).forEach((n, j) => {
+      const p = passages.find((x) => x.n === n);
+      if (j > 0) out.push(', ');
+      out.push(p ? html`<a href="#chat" class="cite" data-n=${n} title=${p.source} onClick=${(e) => { e.preventDefault(); onCite(p); }}>${n}</a>` : html`<span class="cite-missing" title="no such passage">${n}</span>`);
+    });
+    out.push(']');
+    at = m.index + m[0].length;
+  }
+  out.push(text.slice(at));
+  return out;
+}
+
+/** Self-consistency's votes (answer → count bars, the winner marked, each sample expandable) or reflection's rounds. */
+function Trace({ node }) {
+  const t = node.trace;
+  if (t.consistency) {
+    const sc = t.consistency;
+    const tally = sc.votes.majority.tally;
+    return html`<div class="votes">
+      <div class="trace-head">Self-consistency: ${sc.k} samples → <b>${t.answer ?? 'no answer'}</b></div>
+      <div class="tally">${tally.map((v) => html`<div class=${'vote' + (v.answer === t.answer ? ' winner' : '')} data-answer=${v.answer} data-count=${v.count}>
+        <span class="ans">${v.answer}${v.answer === t.answer ? ' ✓' : ''}</span>
+        <span class="bar"><span style=${`width:${(100 * v.count) / sc.k}%`}></span></span><span class="count">×${v.count}</span></div>`)}
+        ${sc.samples.some((x) => x.answer === null) && html`<div class="hint">${sc.samples.filter((x) => x.answer === null).length} sample(s) gave no answer</div>`}
+      </div>
+      ${sc.samples.map((x) => html`<details class="sample" data-answer=${x.answer ?? ''}><summary>Sample ${x.index + 1}: ${x.answer ?? '—'} <span class="hint">(mean logprob ${x.mean_logprob.toFixed(2)}${x.reward !== undefined ? `, reward ${x.reward.toFixed(2)}` : ''})</span></summary><div class="content">${x.text}</div></details>`)}
+    </div>`;
+  }
+  if (t.reflection) {
+    const r = t.reflection;
+    return html`<div class="reflection">
+      <div class="trace-head">Reflection: ${r.initial ?? '—'} → <b>${r.answer ?? '—'}</b> in ${r.rounds.length} round${r.rounds.length === 1 ? '' : 's'}</div>
+      <ol class="rounds">
+        <li class="first"><div class="hint">first answer</div><div class="content">${r.first}</div></li>
+        ${r.rounds.map((x) => html`<li class="round" data-answer=${x.answer ?? ''}><div class="feedback">${x.feedback}</div><div class="content">${x.review}</div><div class="hint">answer now ${x.answer ?? '—'}</div></li>`)}
+      </ol>
+    </div>`;
+  }
+  return null;
+}
+
+function MessageView({ node, conv, busy, editing, onEdit, onSaveEdit, onCancel, onRegenerate, onSwitch, onCite }) {
   const [draft, setDraft] = useState(node.content);
   const sib = siblings(conv, node);
   const i = sib.indexOf(node.id);
@@ -292,9 +409,11 @@ function MessageView({ node, conv, busy, editing, onEdit, onSaveEdit, onCancel, 
     </div>`;
   }
   return html`<div class="msg assistant" data-deltas=${node.deltas ?? 0} data-finish=${node.finish ?? ''}>
-    <div class="content">${node.content}${!node.finish && busy && html`<span class="cursor">▍</span>`}</div>
+    <div class="content"><${Cited} text=${node.content} node=${node} onCite=${onCite} />${!node.finish && busy && html`<span class="cursor">▍</span>`}</div>
     ${node.tool_calls?.map((t) => html`<div class="tool-call">🔧 ${t.function.name}(${t.function.arguments})</div>`)}
-    <div class="meta">${nav}<span>${node.model}</span>${node.finish && html`<span class="finish">${node.finish}</span>`}
+    ${node.trace && html`<${Trace} node=${node} />`}
+    ${node.rag && html`<div class="sources">${node.rag.passages.length === 0 ? html`<span class="hint">no passage fit the context</span>` : node.rag.passages.map((p) => html`<a href="#chat" class=${'source' + (node.citations?.some((c) => c.id === p.id) ? ' cited' : '')} onClick=${(e) => { e.preventDefault(); onCite(p); }}>[${p.n}] ${p.source}</a>`)}</div>`}
+    <div class="meta">${nav}<span>${node.model}${node.technique ? ` · ${node.technique}` : ''}${node.rag ? ' · RAG' : ''}</span>${node.finish && html`<span class="finish">${node.finish}</span>`}
       <button class="link regenerate" disabled=${busy} onClick=${onRegenerate}>regenerate</button></div>
   </div>`;
 }

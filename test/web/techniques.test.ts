@@ -1,0 +1,116 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser, Page } from 'playwright-core';
+import { RagStore } from '../../src/rag/store.js';
+import { launchChromium } from './browser.js';
+import { citerModel, reviewerModel, VOTER_ANSWERS, voterModel, webServer, type WebServer } from './fixtures.js';
+
+/**
+ * Chat's techniques and RAG in a real browser: self-consistency's samples and vote tally,
+ * reflection's rounds (POST /v1/gptforge/assist), and RAG on — the reply's "[1]" a link that
+ * opens the stored passage. Scripted models (fixtures.ts) on a tiny run with a three-file
+ * knowledge base.
+ */
+let s: WebServer;
+let browser: Browser;
+let page: Page;
+
+before(async () => {
+  s = await webServer({ withRag: true, models: (tok) => [voterModel(tok), reviewerModel(tok), citerModel(tok)] });
+  browser = await launchChromium();
+  page = await browser.newPage();
+});
+after(async () => {
+  await browser?.close();
+  await s?.close();
+});
+
+const LAST = "[...document.querySelectorAll('.msg.assistant')].pop()";
+
+async function newChat(model: string): Promise<void> {
+  await page.goto(s.base + '/#chat');
+  await page.waitForSelector(`#model option[value="${model}"]`, { state: 'attached' });
+  await page.click('text=+ New chat');
+  await page.selectOption('#model', model);
+}
+
+async function send(text: string): Promise<void> {
+  await page.fill('#prompt', text);
+  await page.click('#send');
+  await page.waitForFunction(`${LAST}?.getAttribute('data-finish') || document.querySelector('.error')`, null, { timeout: 30_000 });
+  const errors = await page.locator('.error').allInnerTexts();
+  assert.deepEqual(errors, []);
+}
+
+test('chat: self-consistency shows k samples and a vote tally that sums to k, the winner marked', async () => {
+  await newChat('voter');
+  await page.selectOption('#technique', 'self-consistency');
+  await page.fill('#k', '6');
+  await page.fill('#seed', '3');
+  await send('What is 2 plus 3?');
+  const msg = page.locator('.msg.assistant').last();
+  assert.equal(await msg.locator('.votes .sample').count(), 6);
+  const votes = await msg.locator('.votes .vote').evaluateAll((els) => els.map((e) => ({ answer: e.getAttribute('data-answer'), count: Number(e.getAttribute('data-count')), winner: e.classList.contains('winner') })));
+  assert.equal(
+    votes.reduce((a, v) => a + v.count, 0),
+    6,
+  );
+  const samples = await msg.locator('.votes .sample').evaluateAll((els) => els.map((e) => e.getAttribute('data-answer')));
+  for (const v of votes) {
+    assert.ok(VOTER_ANSWERS.includes(v.answer!), String(v.answer));
+    assert.equal(samples.filter((a) => a === v.answer).length, v.count, `the bar of ${v.answer} counts its samples`);
+  }
+  const winners = votes.filter((v) => v.winner);
+  assert.equal(winners.length, 1);
+  assert.equal(winners[0].count, Math.max(...votes.map((v) => v.count)));
+  // the reply shown is the winner's; a sample opens to its text
+  assert.equal((await msg.locator('.content').first().innerText()).trim(), winners[0].answer);
+  await msg.locator('.sample summary').first().click();
+  assert.equal((await msg.locator('.sample .content').first().innerText()).trim(), samples[0]);
+});
+
+test('chat: reflection shows the first answer and its rounds with feedback', async () => {
+  await newChat('reviewer');
+  await page.selectOption('#technique', 'reflect');
+  await page.fill('#rounds', '3');
+  await page.selectOption('#feedback', 'tool');
+  await send('What is 12 plus 39?');
+  const msg = page.locator('.msg.assistant').last();
+  assert.equal((await msg.locator('.rounds .first .content').innerText()).trim(), '12 + 39 = 41.');
+  const rounds = msg.locator('.rounds li.round');
+  assert.ok((await rounds.count()) >= 1);
+  assert.match(await rounds.first().locator('.feedback').innerText(), /The calculator says 12\+39 = 51/);
+  assert.equal(await rounds.first().getAttribute('data-answer'), '51');
+  assert.match(await msg.locator('.trace-head').innerText(), /41 → 51/);
+  await page.selectOption('#technique', 'direct');
+});
+
+test('chat: RAG on — the reply cites [1], and clicking it opens the stored passage', async () => {
+  await newChat('citer');
+  await page.selectOption('#technique', 'direct');
+  assert.equal(await page.locator('#rag').isDisabled(), false);
+  await page.check('#rag');
+  await page.fill('#max-tokens', '24');
+  await send('What is the weather in Paris?');
+  const msg = page.locator('.msg.assistant').last();
+  assert.equal((await msg.locator('.content').innerText()).trim(), 'It says: sunny [1].');
+  const cite = msg.locator('a.cite[data-n="1"]');
+  assert.equal(await cite.count(), 1);
+  await cite.click();
+  await page.waitForSelector('.passage-panel .passage-text');
+  const shown = await page.locator('.passage-panel .passage-text').innerText();
+  assert.match(await page.locator('.passage-panel .path').innerText(), /weather\.md$/);
+  assert.match(await page.locator('.passage-panel .lines').innerText(), /^lines \d+–\d+/);
+  // the panel shows the indexed chunk's text: the one the store holds for the cited id
+  const store = RagStore.open(s.ragDb!, { readonly: true });
+  try {
+    const chunk = store.allChunks().find((c) => c.text.trim() === shown.trim());
+    assert.ok(chunk, `no stored chunk has the text shown: ${JSON.stringify(shown)}`);
+    assert.match(chunk.path, /weather\.md$/);
+  } finally {
+    store.close();
+  }
+  await page.click('.passage-panel .close');
+  assert.equal(await page.locator('.passage-panel').count(), 0);
+  await page.uncheck('#rag');
+});
