@@ -1,41 +1,36 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
-import { GptforgeServer, loadRunModels, registerWeb, type ServedModel } from '../../src/server/index.js';
-import { scriptedModel, tinyRun } from '../server/fixture.js';
+import type { ServedModel } from '../../src/server/index.js';
+import { scriptedModel } from '../server/fixture.js';
 import { launchChromium } from './browser.js';
+import { webServer, type WebServer } from './fixtures.js';
 
 /**
  * The chat page in a real browser (headless Chromium through playwright-core) against the
  * server on a tiny run, with scripted chat models: `scripted` (a long reply) and `slow` (a
  * reply of seconds, to stop mid-way).
  */
-let dir: string;
-let server: GptforgeServer;
+let s: WebServer;
 let base: string;
 let browser: Browser;
 let page: Page;
 let slow: ServedModel;
 
 before(async () => {
-  const run = tinyRun();
-  dir = run.dir;
-  server = new GptforgeServer({ parallel: 2 });
-  await registerWeb(server, { runDir: dir });
-  const models = new Map<string, ServedModel>(loadRunModels(dir));
-  models.set('scripted', { ...scriptedModel(run.tok, { repeat: 3 }), id: 'scripted' });
-  slow = { ...scriptedModel(run.tok, { slowMs: 25, repeat: 40 }), id: 'slow' };
-  models.set('slow', slow);
-  server.setModels(models);
-  base = await server.listen(0, '127.0.0.1');
+  s = await webServer({
+    models: (tok) => {
+      slow = { ...scriptedModel(tok, { slowMs: 25, repeat: 40 }), id: 'slow' };
+      return [{ ...scriptedModel(tok, { repeat: 3 }), id: 'scripted' }, slow];
+    },
+  });
+  base = s.base;
   browser = await launchChromium();
   page = await browser.newPage();
 });
 after(async () => {
   await browser?.close();
-  await server?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await s?.close();
 });
 
 /** The newest assistant message, as a page expression. */
