@@ -1,13 +1,17 @@
 // Screenshots of the web UI's pages into docs/web-*.png, and the page's transfer size.
 //
-//   npm run build && node scripts/web-screenshots.mjs [--run runs/tiny] [--out docs]
+//   npm run build && node scripts/web-screenshots.mjs [--run runs/tiny] [--rag kb.db] [--out docs]
 //
 // Serves the run (`gptforge pipeline --preset tiny` makes one in minutes; without --run, a
 // randomly initialised test run: the pages work, the replies are noise) the way `gptforge
 // serve` does, and drives Debian's Chromium with playwright-core (apt-get install chromium).
-import { mkdirSync, statSync } from 'node:fs';
+// The chat screenshot asks with self-consistency (its votes) and with RAG on (its sources,
+// one opened): the store is --rag, else docs/*.md indexed in small chunks into a temporary one.
+import { mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { ragIndex } from '../dist/src/run/rag.js';
 import { GptforgeServer, loadRunModels, registerWeb } from '../dist/src/server/index.js';
 import { launchChromium } from '../dist/test/web/browser.js';
 
@@ -20,7 +24,20 @@ if (!runDir) runDir = (await import('../dist/test/server/fixture.js')).tinyRun()
 const out = arg('--out', 'docs');
 mkdirSync(out, { recursive: true });
 
-const server = new GptforgeServer();
+let ragStore = arg('--rag');
+if (!ragStore) {
+  ragStore = join(mkdtempSync(join(tmpdir(), 'gf-shots-')), 'docs.db');
+  // small chunks: a passage must fit a tiny model's context beside the question and the reply
+  await ragIndex(ragStore, {
+    inputs: readdirSync('docs')
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => join('docs', f)),
+    chunkSize: 24,
+    chunkOverlap: 4,
+  });
+}
+
+const server = new GptforgeServer({ ragStore });
 await registerWeb(server, { runDir });
 server.setModels(loadRunModels(runDir));
 const base = await server.listen(0, '127.0.0.1');
@@ -52,18 +69,32 @@ try {
   console.log(`  ${'total'.padEnd(28)} ${String(total).padStart(7)} B = ${(total / 1024).toFixed(1)} KiB  (gzip ${(gz / 1024).toFixed(1)} KiB), ${statics.length} files`);
   page.removeAllListeners('response');
 
-  // chat: a question with the page's calculator, then the reply
+  // chat: a question answered by self-consistency (its votes, one sample opened), then one with RAG on (a source opened)
+  const finished = "[...document.querySelectorAll('.msg.assistant')].pop()?.getAttribute('data-finish')";
+  await page.setViewportSize({ width: 1280, height: 1000 });
   await page.waitForSelector('#model option', { state: 'attached' });
   const models = await page.locator('#model option').allInnerTexts();
   if (models.includes('sft')) await page.selectOption('#model', 'sft');
-  await page.selectOption('#tools', 'page');
-  await page.fill('#prompt', 'What is 12 times 7?');
+  await page.selectOption('#tools', 'off');
+  await page.selectOption('#technique', 'self-consistency');
+  await page.fill('#k', '8');
+  await page.fill('#max-tokens', '24');
+  await page.fill('#prompt', 'What is 38 plus 47?');
   await page.click('#send');
-  await page.waitForFunction("[...document.querySelectorAll('.msg.assistant')].pop()?.getAttribute('data-finish')", null, { timeout: 60_000 });
-  await page.fill('#prompt', 'Write a short poem about the sea.');
+  await page.waitForFunction(finished, null, { timeout: 120_000 });
+  await page.locator('.sample summary').first().click();
+  await page.selectOption('#technique', 'direct');
+  await page.check('#rag');
+  await page.fill('#prompt', 'What does the reward model score?');
   await page.click('#send');
-  await page.waitForFunction("[...document.querySelectorAll('.msg.assistant')].pop()?.getAttribute('data-finish')", null, { timeout: 60_000 });
+  await page.waitForFunction(finished, null, { timeout: 60_000 });
+  const cite = page.locator('.msg.assistant a.cite, .msg.assistant .sources a');
+  if ((await cite.count()) > 0) {
+    await cite.first().click();
+    await page.waitForSelector('.passage-panel .passage-text, .passage-panel .error');
+  }
   await shot('chat');
+  await page.setViewportSize({ width: 1280, height: 800 });
 
   // training dashboard: the run's stages and curves
   await page.goto(base + '/#dashboard');

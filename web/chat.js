@@ -171,6 +171,8 @@ export function Chat() {
           if (ch.finish_reason) node.finish = ch.finish_reason;
           rerender();
         }
+        // the engine's final text has no trailing whitespace (ChatReply.text is trimmed); the stream's last deltas may
+        node.content = node.content.trimEnd();
         save();
         // the page's calculator: run each call, append its result, continue the reply
         if (node.finish === 'tool_calls' && settings.tools === 'page' && node.tool_calls?.length) {
