@@ -142,7 +142,8 @@ export function Chat() {
           stream: true,
           temperature: Number(settings.temperature),
           top_p: Number(settings.top_p),
-          max_tokens: Math.min(Number(settings.max_tokens), ctx - count),
+          // with RAG, at most half the context: the passages need the rest (the server fits them around this room)
+          max_tokens: Math.min(Number(settings.max_tokens), ctx - count, useRag ? Math.floor(ctx / 2) : Infinity),
           ...(settings.seed !== '' ? { seed: Number(settings.seed) } : {}),
         };
         if (settings.json) {

@@ -304,8 +304,9 @@ export class GptforgeServer {
     // retrieval (gptforge extension `rag`): passages into the last user message, room left for the reply
     let rag: RagContext | null = null;
     if (ragAsk && this.rag) {
-      const room = optNumber(b, 'max_completion_tokens', 1, 2 ** 31, { integer: true }) ?? optNumber(b, 'max_tokens', 1, 2 ** 31, { integer: true }) ?? 48;
-      ({ conv, ctx: rag } = this.rag.prepare(conv, m.model, m.tok, ragAsk.k, room));
+      // the passages leave the room asked for (so the budget below holds), else generate.ts's default: 48 tokens, at most half the context
+      const asked = optNumber(b, 'max_completion_tokens', 1, 2 ** 31, { integer: true }) ?? optNumber(b, 'max_tokens', 1, 2 ** 31, { integer: true });
+      ({ conv, ctx: rag } = this.rag.prepare(conv, m.model, m.tok, ragAsk.k, asked ?? Math.min(48, Math.floor(m.model.config.blockSize / 2))));
     }
     const prompt = chatPrompt(m.tok, conv);
     const ctx = m.model.config.blockSize;

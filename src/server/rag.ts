@@ -100,7 +100,7 @@ export class ServerRag {
 
   /**
    * Retrieve for the conversation's last user message and put the passages that fit (with
-   * `room` tokens left for the reply) into it. Returns the conversation to decode and what was shown.
+   * `room` tokens left for the reply; none when even one does not) into it. Returns the conversation to decode and what was shown.
    */
   prepare(conv: Conversation, model: DecodingModel, tok: Tokenizer, k: number, room: number): { conv: Conversation; ctx: RagContext } {
     const msgs = conv.messages;
@@ -113,7 +113,7 @@ export class ServerRag {
       system,
       last.content,
       hits.map((c) => ({ text: c.text, source: passageSource(c) })),
-      Math.min(room, Math.floor(model.config.blockSize / 2)),
+      room,
     );
     const shown = hits.slice(0, count);
     const passages = shown.map((c, i): ApiPassage => ({ n: i + 1, id: c.id, source: passageSource(c), path: c.path, line: c.line ?? null, char_start: c.charStart, char_end: c.charEnd, score: c.score }));

@@ -151,6 +151,12 @@ describe('RAG on the chat route', () => {
     } finally {
       store.close();
     }
+    // the passages leave the room asked for: with nearly the whole context asked, none fits, and the request still holds
+    const full = await call(s.base, '/v1/chat/completions', { model: 'citer', messages: user('What is the weather in Paris?'), rag: true, max_tokens: 240 });
+    assert.equal(full.status, 200, JSON.stringify(full.json));
+    assert.deepEqual(full.json.rag.passages, []);
+    assert.ok(full.json.rag.retrieved >= 1);
+    assert.equal(full.json.choices[0].message.content, 'I do not know.');
     // without rag the same model gets the bare question
     const plain = await call(s.base, '/v1/chat/completions', { model: 'citer', messages: user('What is the weather in Paris?'), max_tokens: 24 });
     assert.equal(plain.json.choices[0].message.content, 'I do not know.');
