@@ -129,3 +129,11 @@ test('chat: JSON-schema mode sends the schema as response_format and the reply i
   assert.equal(typeof reply.ok, 'boolean');
   await page.uncheck('#json-mode');
 });
+
+test('chat: without a RAG store the RAG toggle is disabled, its tooltip saying how to start one', async () => {
+  await page.goto(base + '/#chat');
+  await page.waitForSelector('#model option[value="scripted"]', { state: 'attached' });
+  await page.waitForFunction("document.querySelector('#rag')?.closest('label')?.title.includes('no RAG store')");
+  assert.equal(await page.locator('#rag').isDisabled(), true);
+  assert.match((await page.locator('label:has(#rag)').getAttribute('title')) ?? '', /gptforge serve --rag/);
+});
