@@ -32,8 +32,8 @@ if (!ragStore) {
     inputs: readdirSync('docs')
       .filter((f) => f.endsWith('.md'))
       .map((f) => join('docs', f)),
-    chunkSize: 24,
-    chunkOverlap: 4,
+    chunkSize: 40,
+    chunkOverlap: 8,
   });
 }
 
@@ -69,21 +69,15 @@ try {
   console.log(`  ${'total'.padEnd(28)} ${String(total).padStart(7)} B = ${(total / 1024).toFixed(1)} KiB  (gzip ${(gz / 1024).toFixed(1)} KiB), ${statics.length} files`);
   page.removeAllListeners('response');
 
-  // chat: a question answered by self-consistency (its votes, one sample opened), then one with RAG on (a source opened)
+  // chat: a question with RAG on (its sources, one opened), then one answered by self-consistency with the server's calculator (its votes, one sample opened)
   const finished = "[...document.querySelectorAll('.msg.assistant')].pop()?.getAttribute('data-finish')";
   await page.setViewportSize({ width: 1280, height: 1000 });
   await page.waitForSelector('#model option', { state: 'attached' });
   const models = await page.locator('#model option').allInnerTexts();
   if (models.includes('sft')) await page.selectOption('#model', 'sft');
   await page.selectOption('#tools', 'off');
-  await page.selectOption('#technique', 'self-consistency');
-  await page.fill('#k', '8');
-  await page.fill('#max-tokens', '24');
-  await page.fill('#prompt', 'What is 38 plus 47?');
-  await page.click('#send');
-  await page.waitForFunction(finished, null, { timeout: 120_000 });
-  await page.locator('.sample summary').first().click();
   await page.selectOption('#technique', 'direct');
+  await page.fill('#max-tokens', '24');
   await page.check('#rag');
   await page.fill('#prompt', 'What does the reward model score?');
   await page.click('#send');
@@ -93,6 +87,14 @@ try {
     await cite.first().click();
     await page.waitForSelector('.passage-panel .passage-text, .passage-panel .error');
   }
+  await page.selectOption('#tools', 'server');
+  await page.selectOption('#technique', 'self-consistency');
+  await page.fill('#k', '6');
+  await page.fill('input[type=number][step="0.1"]', '0.2');
+  await page.fill('#prompt', 'What is 4821 times 37?');
+  await page.click('#send');
+  await page.waitForFunction(finished, null, { timeout: 120_000 });
+  await page.locator('.sample summary').first().click();
   await shot('chat');
   await page.setViewportSize({ width: 1280, height: 800 });
 

@@ -375,7 +375,7 @@ function Trace({ node }) {
     return html`<div class="votes">
       <div class="trace-head">Self-consistency: ${sc.k} samples → <b>${t.answer ?? 'no answer'}</b></div>
       <div class="tally">${tally.map((v) => html`<div class=${'vote' + (v.answer === t.answer ? ' winner' : '')} data-answer=${v.answer} data-count=${v.count}>
-        <span class="ans">${v.answer}${v.answer === t.answer ? ' ✓' : ''}</span>
+        <span class="ans" title=${v.answer}>${v.answer === t.answer ? '✓ ' : ''}${v.answer}</span>
         <span class="bar"><span style=${`width:${(100 * v.count) / sc.k}%`}></span></span><span class="count">×${v.count}</span></div>`)}
         ${sc.samples.some((x) => x.answer === null) && html`<div class="hint">${sc.samples.filter((x) => x.answer === null).length} sample(s) gave no answer</div>`}
       </div>

@@ -107,10 +107,10 @@ export class ServerRag {
     const last = msgs[msgs.length - 1];
     if (last.role !== 'user') throw badRequest("'rag' needs the last of 'messages' to be a user message (the question)", 'messages');
     const hits = this.retriever.retrieve(last.content, { k });
-    const system = msgs[0]?.role === 'system' ? [msgs[0]] : [];
+    // the passages fit beside the whole conversation: the server sends every turn (it drops none, as OpenAI's API does not)
     const { content, count } = fitPassages(
       new ChatEngine(model, tok),
-      system,
+      msgs.slice(0, -1),
       last.content,
       hits.map((c) => ({ text: c.text, source: passageSource(c) })),
       room,

@@ -157,6 +157,13 @@ describe('RAG on the chat route', () => {
     assert.deepEqual(full.json.rag.passages, []);
     assert.ok(full.json.rag.retrieved >= 1);
     assert.equal(full.json.choices[0].message.content, 'I do not know.');
+    // …and beside the earlier turns, which the server sends as they are
+    const history = [...user('Tell me a story.'), { role: 'assistant', content: 'Once upon a time there was a dog. '.repeat(5) }, ...user('What is the weather in Paris?')];
+    const long = await call(s.base, '/v1/chat/completions', { model: 'citer', messages: history, rag: true, max_tokens: 24 });
+    assert.equal(long.status, 200, JSON.stringify(long.json));
+    assert.ok(long.json.usage.prompt_tokens + 24 <= 256);
+    const bare = await call(s.base, '/tokenize', { model: 'citer', messages: history });
+    assert.ok(bare.json.count + 24 < 256 && bare.json.count > 100, `the history is ${bare.json.count} tokens`);
     // without rag the same model gets the bare question
     const plain = await call(s.base, '/v1/chat/completions', { model: 'citer', messages: user('What is the weather in Paris?'), max_tokens: 24 });
     assert.equal(plain.json.choices[0].message.content, 'I do not know.');
