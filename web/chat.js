@@ -79,7 +79,7 @@ function apiMessages(conv, id) {
   return msgs;
 }
 
-const DEFAULT_SETTINGS = { model: '', temperature: 0.8, top_p: 1, max_tokens: 128, seed: '', tools: 'off', technique: 'direct', k: 8, rounds: 2, feedback: 'self', rag: false, json: false, schema: '{\n  "type": "object",\n  "properties": {"answer": {"type": "string"}},\n  "required": ["answer"]\n}' };
+const DEFAULT_SETTINGS = { model: '', temperature: 0.8, top_p: 1, max_tokens: 128, seed: '', tools: 'off', technique: 'direct', k: 8, reward_votes: false, rounds: 2, feedback: 'self', rag: false, json: false, schema: '{\n  "type": "object",\n  "properties": {"answer": {"type": "string"}},\n  "required": ["answer"]\n}' };
 
 export function Chat() {
   const [convs, setConvs] = useState(() => load());
@@ -91,6 +91,7 @@ export function Chat() {
   const [error, setError] = useState('');
   const [editing, setEditing] = useState(null);
   const [ragInfo, setRagInfo] = useState(null);
+  const [hasRm, setHasRm] = useState(false);
   const [passage, setPassage] = useState(null);
   const abortRef = useRef(null);
   const [, force] = useState(0);
@@ -100,6 +101,7 @@ export function Chat() {
     models().then((ms) => {
       const gen = ms.filter((m) => m.id !== 'rm');
       setServed(gen);
+      setHasRm(ms.some((m) => m.id === 'rm'));
       if (!gen.some((m) => m.id === settings.model) && gen.length) setSettings((s) => ({ ...s, model: gen.find((m) => m.id === 'sft')?.id ?? gen[gen.length - 1].id }));
     }).catch((e) => setError(String(e.message ?? e)));
     getJSON('/v1/gptforge/rag').then(setRagInfo).catch(() => setRagInfo({ enabled: false }));
@@ -218,7 +220,7 @@ export function Chat() {
       ...(settings.seed !== '' ? { seed: Number(settings.seed) } : {}),
       ...(settings.tools === 'server' ? { builtin_tools: ['calculator'] } : {}),
     };
-    if (settings.technique === 'self-consistency') Object.assign(body, { k: Number(settings.k), temperature: Number(settings.temperature) });
+    if (settings.technique === 'self-consistency') Object.assign(body, { k: Number(settings.k), temperature: Number(settings.temperature), ...(settings.reward_votes && hasRm ? { reward_votes: true } : {}) });
     if (settings.technique === 'reflect') Object.assign(body, { rounds: Number(settings.rounds), feedback: settings.feedback });
     const t = await postJSON('/v1/gptforge/assist', body, ac.signal);
     node.content = t.reply;
@@ -309,7 +311,8 @@ export function Chat() {
           <option value="self-consistency">self-consistency (k samples, vote)</option>
           <option value="reflect">reflection (review rounds)</option>
         </select></label>
-        ${settings.technique === 'self-consistency' && html`<label>Samples k <input id="k" type="number" min="1" max="32" value=${settings.k} onInput=${set('k')} /></label>`}
+        ${settings.technique === 'self-consistency' && html`<label>Samples k <input id="k" type="number" min="1" max="32" value=${settings.k} onInput=${set('k')} /></label>
+          <label class="row" title=${hasRm ? 'also weigh each vote by the reward model\'s score (softmax over the samples)' : 'the run has no reward model (rm)'}><input id="reward-votes" type="checkbox" checked=${settings.reward_votes && hasRm} disabled=${!hasRm} onChange=${set('reward_votes')} /> Reward-weighted votes</label>`}
         ${settings.technique === 'reflect' && html`<label>Rounds <input id="rounds" type="number" min="0" max="8" value=${settings.rounds} onInput=${set('rounds')} /></label>
           <label>Feedback <select id="feedback" value=${settings.feedback} onChange=${set('feedback')}>
             <option value="self">self (the model checks itself)</option>
@@ -379,6 +382,7 @@ function Trace({ node }) {
         <span class="bar"><span style=${`width:${(100 * v.count) / sc.k}%`}></span></span><span class="count">×${v.count}</span></div>`)}
         ${sc.samples.some((x) => x.answer === null) && html`<div class="hint">${sc.samples.filter((x) => x.answer === null).length} sample(s) gave no answer</div>`}
       </div>
+      <div class="hint weighted">weighted by log-probability: <b>${sc.votes.logprob.answer ?? '—'}</b>${sc.votes.reward && html` · by the reward model: <b class="reward-winner">${sc.votes.reward.answer ?? '—'}</b>`}</div>
       ${sc.samples.map((x) => html`<details class="sample" data-answer=${x.answer ?? ''}><summary>Sample ${x.index + 1}: ${x.answer ?? '—'} <span class="hint">(mean logprob ${x.mean_logprob.toFixed(2)}${x.reward !== undefined ? `, reward ${x.reward.toFixed(2)}` : ''})</span></summary><div class="content">${x.text}</div></details>`)}
     </div>`;
   }

@@ -67,6 +67,15 @@ test('chat: self-consistency shows k samples and a vote tally that sums to k, th
   assert.equal((await msg.locator('.content').first().innerText()).trim(), winners[0].answer);
   await msg.locator('.sample summary').first().click();
   assert.equal((await msg.locator('.sample .content').first().innerText()).trim(), samples[0]);
+  assert.match(await msg.locator('.weighted').innerText(), /weighted by log-probability: [357]$/);
+  // the run's reward model weighs the votes too: each sample shows its reward, the reward-weighted winner is named
+  await page.check('#reward-votes');
+  await send('What is 2 plus 3?');
+  const rw = page.locator('.msg.assistant').last();
+  assert.equal(await rw.locator('.votes .sample').count(), 6);
+  assert.match(await rw.locator('.sample summary').first().innerText(), /reward -?\d+\.\d\d/);
+  assert.ok(VOTER_ANSWERS.includes((await rw.locator('.reward-winner').innerText()).trim()));
+  await page.uncheck('#reward-votes');
 });
 
 test('chat: reflection shows the first answer and its rounds with feedback', async () => {
