@@ -390,10 +390,10 @@ function Trace({ node }) {
     const r = t.reflection;
     return html`<div class="reflection">
       <div class="trace-head">Reflection: ${r.initial ?? '—'} → <b>${r.answer ?? '—'}</b> in ${r.rounds.length} round${r.rounds.length === 1 ? '' : 's'}</div>
-      <ol class="rounds">
-        <li class="first"><div class="hint">first answer</div><div class="content">${r.first}</div></li>
-        ${r.rounds.map((x) => html`<li class="round" data-answer=${x.answer ?? ''}><div class="feedback">${x.feedback}</div><div class="content">${x.review}</div><div class="hint">answer now ${x.answer ?? '—'}</div></li>`)}
-      </ol>
+      <div class="rounds">
+        <div class="first"><span class="hint">first answer: </span><span class="content">${r.first}</span></div>
+        <ol>${r.rounds.map((x) => html`<li class="round" data-answer=${x.answer ?? ''}><div class="feedback">${x.feedback}</div><div class="content">${x.review}</div><div class="hint">answer now ${x.answer ?? '—'}</div></li>`)}</ol>
+      </div>
     </div>`;
   }
   return null;
