@@ -1,8 +1,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import OpenAI from 'openai';
 import { RagStore } from '../../src/rag/store.js';
+import { GptforgeServer } from '../../src/server/index.js';
+import { GptforgeError } from '../../src/util/errors.js';
 import { citerModel, reviewerModel, VOTER_ANSWERS, voterModel, webServer, type WebServer } from './fixtures.js';
 
 /**
@@ -201,4 +206,23 @@ describe('RAG on the chat route', () => {
     assert.equal(none.status, 404);
     assert.equal(none.json.error.code, 'passage_not_found');
   });
+});
+
+test('a server given a path that is no RAG store refuses to start, naming the file', () => {
+  assert.throws(
+    () => new GptforgeServer({ ragStore: '/nonexistent/dir/kb.db' }),
+    (e: Error) => e instanceof GptforgeError && /cannot open the RAG store/.test(e.message) && e.message.includes('/nonexistent/dir/kb.db'),
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'gf-notstore-'));
+  try {
+    const db = new Database(join(dir, 'other.db'));
+    db.exec('CREATE TABLE t (x)');
+    db.close();
+    assert.throws(
+      () => new GptforgeServer({ ragStore: join(dir, 'other.db') }),
+      (e: Error) => e instanceof GptforgeError && /not a RAG store/.test(e.message) && e.message.includes('other.db'),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
