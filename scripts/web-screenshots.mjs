@@ -90,6 +90,7 @@ try {
   await page.selectOption('#tools', 'server');
   await page.selectOption('#technique', 'self-consistency');
   await page.fill('#k', '6');
+  if (await page.locator('#reward-votes').isEnabled()) await page.check('#reward-votes');
   await page.fill('input[type=number][step="0.1"]', '0.2');
   await page.fill('#prompt', 'What is 4821 times 37?');
   await page.click('#send');
