@@ -1,5 +1,5 @@
 import { getKernels } from './backend.js';
-import { Tensor, record, numel, opOutput, allocBuffer } from './tensor.js';
+import { Tensor, record, numel, opOutput, allocBuffer, isGradEnabled } from './tensor.js';
 
 /**
  * The op set. Each op validates its inputs (errors name the op and the shapes), runs the
@@ -48,24 +48,28 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const outShape = transA ? [M, N] : [...a.shape.slice(0, -1), N];
   const out = output(outShape);
   k().matmul(a.data, b.data, out.data, M, K, N, transA, transB, false);
-  out.requiresGrad = record([a, b], () => {
-    const dC = out.grad;
-    if (!dC) return;
-    if (a.requiresGrad) {
-      const dA = a.gradBuffer();
-      if (!transA && !transB) k().matmul(dC, b.data, dA, M, N, K, false, true, true);
-      else if (!transA && transB) k().matmul(dC, b.data, dA, M, N, K, false, false, true);
-      else if (transA && !transB) k().matmul(b.data, dC, dA, K, N, M, false, true, true);
-      else k().matmul(b.data, dC, dA, K, N, M, true, true, true);
-    }
-    if (b.requiresGrad) {
-      const dB = b.gradBuffer();
-      if (!transA && !transB) k().matmul(a.data, dC, dB, K, M, N, true, false, true);
-      else if (!transA && transB) k().matmul(dC, a.data, dB, N, M, K, true, false, true);
-      else if (transA && !transB) k().matmul(a.data, dC, dB, K, M, N, false, false, true);
-      else k().matmul(dC, a.data, dB, N, M, K, true, true, true);
-    }
-  });
+  out.requiresGrad = record(
+    [a, b],
+    () => {
+      const dC = out.grad;
+      if (!dC) return;
+      if (a.requiresGrad) {
+        const dA = a.gradBuffer();
+        if (!transA && !transB) k().matmul(dC, b.data, dA, M, N, K, false, true, true);
+        else if (!transA && transB) k().matmul(dC, b.data, dA, M, N, K, false, false, true);
+        else if (transA && !transB) k().matmul(b.data, dC, dA, K, N, M, false, true, true);
+        else k().matmul(b.data, dC, dA, K, N, M, true, true, true);
+      }
+      if (b.requiresGrad) {
+        const dB = b.gradBuffer();
+        if (!transA && !transB) k().matmul(a.data, dC, dB, K, M, N, true, false, true);
+        else if (!transA && transB) k().matmul(dC, a.data, dB, N, M, K, true, false, true);
+        else if (transA && !transB) k().matmul(a.data, dC, dB, K, M, N, false, false, true);
+        else k().matmul(dC, a.data, dB, N, M, K, true, true, true);
+      }
+    },
+    out,
+  );
   return out;
 }
 
@@ -79,13 +83,17 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   const out = output([...x.shape.slice(0, -1), outF]);
   k().matmul(x.data, weight.data, out.data, rows, inF, outF, false, false, false);
   if (bias) k().addBias(out.data, bias.data, rows, outF);
-  out.requiresGrad = record([x, weight, bias], () => {
-    const dy = out.grad;
-    if (!dy) return;
-    if (x.requiresGrad) k().matmul(dy, weight.data, x.gradBuffer(), rows, outF, inF, false, true, true);
-    if (weight.requiresGrad) k().matmul(x.data, dy, weight.gradBuffer(), inF, rows, outF, true, false, true);
-    if (bias && bias.requiresGrad) k().biasGrad(dy, bias.gradBuffer(), rows, outF);
-  });
+  out.requiresGrad = record(
+    [x, weight, bias],
+    () => {
+      const dy = out.grad;
+      if (!dy) return;
+      if (x.requiresGrad) k().matmul(dy, weight.data, x.gradBuffer(), rows, outF, inF, false, true, true);
+      if (weight.requiresGrad) k().matmul(x.data, dy, weight.gradBuffer(), inF, rows, outF, true, false, true);
+      if (bias && bias.requiresGrad) k().biasGrad(dy, bias.gradBuffer(), rows, outF);
+    },
+    out,
+  );
   return out;
 }
 
@@ -100,21 +108,29 @@ export function add(a: Tensor, b: Tensor): Tensor {
   if (b.size === a.size && !isBias) {
     if (!sameShape(a, b) && !(b.ndim === 1 && a.ndim === 1)) fail('add', `shapes differ: ${shapeStr(a)} + ${shapeStr(b)}`);
     k().add(a.data, b.data, out.data, a.size);
-    out.requiresGrad = record([a, b], () => {
-      if (!out.grad) return;
-      if (a.requiresGrad) k().axpy(1, out.grad, a.gradBuffer(), a.size);
-      if (b.requiresGrad) k().axpy(1, out.grad, b.gradBuffer(), b.size);
-    });
+    out.requiresGrad = record(
+      [a, b],
+      () => {
+        if (!out.grad) return;
+        if (a.requiresGrad) k().axpy(1, out.grad, a.gradBuffer(), a.size);
+        if (b.requiresGrad) k().axpy(1, out.grad, b.gradBuffer(), b.size);
+      },
+      out,
+    );
     return out;
   }
   if (isBias) {
     out.data.set(a.data);
     k().addBias(out.data, b.data, a.rows, a.lastDim);
-    out.requiresGrad = record([a, b], () => {
-      if (!out.grad) return;
-      if (a.requiresGrad) k().axpy(1, out.grad, a.gradBuffer(), a.size);
-      if (b.requiresGrad) k().biasGrad(out.grad, b.gradBuffer(), a.rows, a.lastDim);
-    });
+    out.requiresGrad = record(
+      [a, b],
+      () => {
+        if (!out.grad) return;
+        if (a.requiresGrad) k().axpy(1, out.grad, a.gradBuffer(), a.size);
+        if (b.requiresGrad) k().biasGrad(out.grad, b.gradBuffer(), a.rows, a.lastDim);
+      },
+      out,
+    );
     return out;
   }
   fail('add', `cannot broadcast ${shapeStr(b)} to ${shapeStr(a)}`);
@@ -125,19 +141,23 @@ export function mul(a: Tensor, b: Tensor): Tensor {
   if (!sameShape(a, b)) fail('mul', `shapes differ: ${shapeStr(a)} * ${shapeStr(b)}`);
   const out = output(a.shape);
   k().mul(a.data, b.data, out.data, a.size);
-  out.requiresGrad = record([a, b], () => {
-    const g = out.grad;
-    if (!g) return;
-    const tmp = allocBuffer(a.size, false);
-    if (a.requiresGrad) {
-      k().mul(g, b.data, tmp, a.size);
-      k().axpy(1, tmp, a.gradBuffer(), a.size);
-    }
-    if (b.requiresGrad) {
-      k().mul(g, a.data, tmp, a.size);
-      k().axpy(1, tmp, b.gradBuffer(), b.size);
-    }
-  });
+  out.requiresGrad = record(
+    [a, b],
+    () => {
+      const g = out.grad;
+      if (!g) return;
+      const tmp = allocBuffer(a.size, false);
+      if (a.requiresGrad) {
+        k().mul(g, b.data, tmp, a.size);
+        k().axpy(1, tmp, a.gradBuffer(), a.size);
+      }
+      if (b.requiresGrad) {
+        k().mul(g, a.data, tmp, a.size);
+        k().axpy(1, tmp, b.gradBuffer(), b.size);
+      }
+    },
+    out,
+  );
   return out;
 }
 
@@ -145,27 +165,39 @@ export function mul(a: Tensor, b: Tensor): Tensor {
 export function scale(a: Tensor, s: number): Tensor {
   const out = output(a.shape);
   k().scale(a.data, s, out.data, a.size);
-  out.requiresGrad = record([a], () => {
-    if (out.grad && a.requiresGrad) k().axpy(s, out.grad, a.gradBuffer(), a.size);
-  });
+  out.requiresGrad = record(
+    [a],
+    () => {
+      if (out.grad && a.requiresGrad) k().axpy(s, out.grad, a.gradBuffer(), a.size);
+    },
+    out,
+  );
   return out;
 }
 
 export function gelu(x: Tensor): Tensor {
   const out = output(x.shape);
   k().geluForward(x.data, out.data, x.size);
-  out.requiresGrad = record([x], () => {
-    if (out.grad && x.requiresGrad) k().geluBackward(x.data, out.grad, x.gradBuffer(), x.size);
-  });
+  out.requiresGrad = record(
+    [x],
+    () => {
+      if (out.grad && x.requiresGrad) k().geluBackward(x.data, out.grad, x.gradBuffer(), x.size);
+    },
+    out,
+  );
   return out;
 }
 
 export function silu(x: Tensor): Tensor {
   const out = output(x.shape);
   k().siluForward(x.data, out.data, x.size);
-  out.requiresGrad = record([x], () => {
-    if (out.grad && x.requiresGrad) k().siluBackward(x.data, out.grad, x.gradBuffer(), x.size);
-  });
+  out.requiresGrad = record(
+    [x],
+    () => {
+      if (out.grad && x.requiresGrad) k().siluBackward(x.data, out.grad, x.gradBuffer(), x.size);
+    },
+    out,
+  );
   return out;
 }
 
@@ -173,9 +205,13 @@ export function silu(x: Tensor): Tensor {
 export function softmax(x: Tensor): Tensor {
   const out = output(x.shape);
   k().softmaxForward(x.data, out.data, x.rows, x.lastDim);
-  out.requiresGrad = record([x], () => {
-    if (out.grad && x.requiresGrad) k().softmaxBackward(out.data, out.grad, x.gradBuffer(), x.rows, x.lastDim);
-  });
+  out.requiresGrad = record(
+    [x],
+    () => {
+      if (out.grad && x.requiresGrad) k().softmaxBackward(out.data, out.grad, x.gradBuffer(), x.rows, x.lastDim);
+    },
+    out,
+  );
   return out;
 }
 
@@ -191,10 +227,14 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   const mean = allocBuffer(rows, false);
   const rstd = allocBuffer(rows, false);
   k().layerNormForward(x.data, weight?.data ?? null, bias?.data ?? null, out.data, mean, rstd, rows, C, eps);
-  out.requiresGrad = record([x, weight, bias], () => {
-    if (!out.grad) return;
-    k().layerNormBackward(out.grad, x.data, weight?.data ?? null, mean, rstd, x.requiresGrad ? x.gradBuffer() : allocBuffer(x.size, true), weight && weight.requiresGrad ? weight.gradBuffer() : null, bias && bias.requiresGrad ? bias.gradBuffer() : null, rows, C);
-  });
+  out.requiresGrad = record(
+    [x, weight, bias],
+    () => {
+      if (!out.grad) return;
+      k().layerNormBackward(out.grad, x.data, weight?.data ?? null, mean, rstd, x.requiresGrad ? x.gradBuffer() : allocBuffer(x.size, true), weight && weight.requiresGrad ? weight.gradBuffer() : null, bias && bias.requiresGrad ? bias.gradBuffer() : null, rows, C);
+    },
+    out,
+  );
   return out;
 }
 
@@ -205,10 +245,14 @@ export function rmsNorm(x: Tensor, weight: Tensor | null, eps = 1e-6): Tensor {
   const out = output(x.shape);
   const rstd = allocBuffer(rows, false);
   k().rmsNormForward(x.data, weight?.data ?? null, out.data, rstd, rows, C, eps);
-  out.requiresGrad = record([x, weight], () => {
-    if (!out.grad) return;
-    k().rmsNormBackward(out.grad, x.data, weight?.data ?? null, rstd, x.requiresGrad ? x.gradBuffer() : allocBuffer(x.size, true), weight && weight.requiresGrad ? weight.gradBuffer() : null, rows, C);
-  });
+  out.requiresGrad = record(
+    [x, weight],
+    () => {
+      if (!out.grad) return;
+      k().rmsNormBackward(out.grad, x.data, weight?.data ?? null, rstd, x.requiresGrad ? x.gradBuffer() : allocBuffer(x.size, true), weight && weight.requiresGrad ? weight.gradBuffer() : null, rows, C);
+    },
+    out,
+  );
   return out;
 }
 
@@ -225,9 +269,13 @@ export function causalSelfAttention(qkv: Tensor, nHead: number): Tensor {
   const out = output([B, T, C]);
   const lse = allocBuffer(B * nHead * T, false);
   k().attentionForward(qkv.data, out.data, lse, B, T, nHead, D);
-  out.requiresGrad = record([qkv], () => {
-    if (out.grad && qkv.requiresGrad) k().attentionBackward(qkv.data, out.data, lse, out.grad, qkv.gradBuffer(), B, T, nHead, D);
-  });
+  out.requiresGrad = record(
+    [qkv],
+    () => {
+      if (out.grad && qkv.requiresGrad) k().attentionBackward(qkv.data, out.data, lse, out.grad, qkv.gradBuffer(), B, T, nHead, D);
+    },
+    out,
+  );
   return out;
 }
 
@@ -248,12 +296,16 @@ export function rope(qkv: Tensor, nHead: number, pos0: number | Int32Array = 0, 
   const parts = typeof pos0 === 'number' ? [{ off: 0, n: B, ...ropeTables(T, D, pos0, base) }] : Array.from(pos0, (p, b) => ({ off: b * T * C3, n: 1, ...ropeTables(T, D, p, base) }));
   const out = opOutput(qkv.shape, true);
   for (const { off, n, cos, sin } of parts) k().rope(qkv.data.subarray(off, off + n * T * C3), out.data.subarray(off, off + n * T * C3), cos, sin, n, T, nHead, D, 1);
-  out.requiresGrad = record([qkv], () => {
-    // The rotation is orthogonal: its transpose (rotation by −θ) carries the gradient back.
-    if (!out.grad || !qkv.requiresGrad) return;
-    const g = qkv.gradBuffer();
-    for (const { off, n, cos, sin } of parts) k().rope(out.grad.subarray(off, off + n * T * C3), g.subarray(off, off + n * T * C3), cos, sin, n, T, nHead, D, -1);
-  });
+  out.requiresGrad = record(
+    [qkv],
+    () => {
+      // The rotation is orthogonal: its transpose (rotation by −θ) carries the gradient back.
+      if (!out.grad || !qkv.requiresGrad) return;
+      const g = qkv.gradBuffer();
+      for (const { off, n, cos, sin } of parts) k().rope(out.grad.subarray(off, off + n * T * C3), g.subarray(off, off + n * T * C3), cos, sin, n, T, nHead, D, -1);
+    },
+    out,
+  );
   return out;
 }
 
@@ -294,9 +346,13 @@ export function embedding(ids: Int32Array, idsShape: readonly number[], table: T
   }
   const out = output([...idsShape, C]);
   k().embeddingForward(ids, table.data, out.data, n, C);
-  out.requiresGrad = record([table], () => {
-    if (out.grad && table.requiresGrad) k().embeddingBackward(ids, out.grad, table.gradBuffer(), n, C);
-  });
+  out.requiresGrad = record(
+    [table],
+    () => {
+      if (out.grad && table.requiresGrad) k().embeddingBackward(ids, out.grad, table.gradBuffer(), n, C);
+    },
+    out,
+  );
   return out;
 }
 
@@ -342,13 +398,114 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, opts: CrossEnt
     dscale = reduction === 'mean' ? (denom > 0 ? 1 / denom : 0) : 1;
     out = new Tensor(Float32Array.of(s * dscale), []);
   }
-  out.requiresGrad = record([logits], () => {
-    if (!out.grad || !logits.requiresGrad) return;
-    const dloss = allocBuffer(rows, false);
-    if (reduction === 'none') for (let r = 0; r < rows; r++) dloss[r] = out.grad[r];
-    else for (let r = 0; r < rows; r++) dloss[r] = out.grad[0] * rw[r] * dscale;
-    k().crossEntropyBackward(logits.data, targets, dloss, logits.gradBuffer(), rows, V, ignore);
-  });
+  out.requiresGrad = record(
+    [logits],
+    () => {
+      if (!out.grad || !logits.requiresGrad) return;
+      const dloss = allocBuffer(rows, false);
+      if (reduction === 'none') for (let r = 0; r < rows; r++) dloss[r] = out.grad[r];
+      else for (let r = 0; r < rows; r++) dloss[r] = out.grad[0] * rw[r] * dscale;
+      k().crossEntropyBackward(logits.data, targets, dloss, logits.gradBuffer(), rows, V, ignore);
+    },
+    out,
+  );
+  return out;
+}
+
+export interface LinearCrossEntropyOptions {
+  /** Per-row weights (e.g. the SFT loss mask); rows with weight 0 contribute nothing. */
+  weights?: Float32Array;
+  /** Target value meaning "no loss here" (default −1). */
+  ignoreIndex?: number;
+  /** 'mean' (weighted mean over counted rows, default) or 'sum' (weighted). */
+  reduction?: 'mean' | 'sum';
+  /** Logits held at once, in floats (default 2²², 16 MiB): rows per chunk = max(1, ⌊chunk / V⌋). */
+  chunkFloats?: number;
+}
+
+/**
+ * crossEntropy(hidden·weightᵀ, targets) without the [rows, V] logits: the LM head and the loss
+ * run over chunks of rows, and while a chunk's logits exist its gradient is taken too — dhidden
+ * for the chunk's rows, and dweight summed over the chunks when the weight trains — as if the
+ * loss's own gradient were 1. The backward pass only scales those by the real one. So at most
+ * one chunk of logits and one of their gradient exist at a time, and no matmul is repeated: the
+ * same three head matmuls as matmul + crossEntropy. At GPT-2's vocabulary (50257) and 4×128
+ * tokens that drops 2 × 103 MB of logits and gradient from a step's peak memory. The maths is
+ * the unfused pair's; the sums differ in rounding only (dweight is summed chunk by chunk).
+ * Anchor: Liger Kernel's fused linear cross-entropy (Hsu et al. 2024), chunked the same way.
+ *
+ * hidden [..., C]; weight [V, C] (the tied embedding or the LM head); targets [rows];
+ * weights [rows] optional. Returns a scalar. Chunks whose rows all weigh 0 (an SFT prompt) are
+ * skipped. Errors name the op and the shapes.
+ */
+export function linearCrossEntropy(hidden: Tensor, weight: Tensor, targets: Int32Array, opts: LinearCrossEntropyOptions = {}): Tensor {
+  if (weight.ndim !== 2) fail('linearCrossEntropy', `weight must be 2-D [V, C], got ${shapeStr(weight)}`);
+  const [V, C] = weight.shape;
+  if (hidden.lastDim !== C) fail('linearCrossEntropy', `hidden ${shapeStr(hidden)} does not match weight ${shapeStr(weight)} (last dim ${hidden.lastDim} vs ${C})`);
+  const rows = hidden.rows;
+  const ignore = opts.ignoreIndex ?? -1;
+  if (targets.length !== rows) fail('linearCrossEntropy', `targets length ${targets.length} does not match hidden ${shapeStr(hidden)} (${rows} rows)`);
+  const w = opts.weights;
+  if (w && w.length !== rows) fail('linearCrossEntropy', `weights length ${w.length} does not match ${rows} rows`);
+  for (let r = 0; r < rows; r++) {
+    const t = targets[r];
+    if (t !== ignore && (t < 0 || t >= V)) fail('linearCrossEntropy', `target ${t} at row ${r} is out of range for ${V} classes (weight ${shapeStr(weight)})`);
+  }
+  // Row weights: 0 on ignored rows, else w[r] (or 1).
+  const rw = new Float32Array(rows);
+  let denom = 0;
+  for (let r = 0; r < rows; r++) {
+    rw[r] = targets[r] === ignore ? 0 : w ? w[r] : 1;
+    denom += rw[r];
+  }
+  const dscale = (opts.reduction ?? 'mean') === 'sum' ? 1 : denom > 0 ? 1 / denom : 0;
+  const wantH = isGradEnabled() && hidden.requiresGrad;
+  const wantW = isGradEnabled() && weight.requiresGrad;
+  const R = Math.max(1, Math.min(rows, Math.floor((opts.chunkFloats ?? 1 << 22) / V)));
+  const h = hidden.data;
+  const logits = allocBuffer(R * V, false); // one chunk's (R, V), reused
+  const dlogits = wantH || wantW ? allocBuffer(R * V, false) : null;
+  const dh = wantH ? allocBuffer(rows * C, true) : null; // (rows, C), at a loss gradient of 1
+  const dw = wantW ? allocBuffer(V * C, true) : null; // (V, C), likewise
+  const losses = new Float32Array(rows);
+  const dloss = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) dloss[r] = rw[r] * dscale;
+  for (let r0 = 0; r0 < rows; r0 += R) {
+    const n = Math.min(R, rows - r0);
+    let live = false;
+    for (let r = r0; r < r0 + n; r++) live ||= rw[r] !== 0;
+    if (!live) continue;
+    const hc = h.subarray(r0 * C, (r0 + n) * C);
+    const lc = logits.subarray(0, n * V);
+    const tc = targets.subarray(r0, r0 + n);
+    k().matmul(hc, weight.data, lc, n, C, V, false, true, false); // (n, V)
+    k().crossEntropyForward(lc, tc, losses.subarray(r0, r0 + n), n, V, ignore);
+    if (!dlogits) continue;
+    const dc = dlogits.subarray(0, n * V);
+    dc.fill(0);
+    k().crossEntropyBackward(lc, tc, dloss.subarray(r0, r0 + n), dc, n, V, ignore);
+    if (dh) k().matmul(dc, weight.data, dh.subarray(r0 * C, (r0 + n) * C), n, V, C, false, false, true); // (n, C)
+    if (dw) k().matmul(dc, hc, dw, V, n, C, true, false, true); // (V, C)
+  }
+  let s = 0;
+  for (let r = 0; r < rows; r++) s += rw[r] * losses[r];
+  const out = new Tensor(Float32Array.of(s * dscale), []);
+  out.requiresGrad = record(
+    [hidden, weight],
+    () => {
+      if (!out.grad) return;
+      const g = out.grad[0];
+      if (dh && hidden.requiresGrad) {
+        const gh = hidden.gradBuffer();
+        for (let i = 0; i < gh.length; i++) gh[i] += g * dh[i];
+      }
+      if (dw && weight.requiresGrad) {
+        const gw = weight.gradBuffer();
+        for (let i = 0; i < gw.length; i++) gw[i] += g * dw[i];
+      }
+    },
+    out,
+  );
   return out;
 }
 
@@ -359,12 +516,16 @@ export function sum(x: Tensor): Tensor {
   let s = 0;
   for (let i = 0; i < x.size; i++) s += x.data[i];
   const out = new Tensor(Float32Array.of(s), []);
-  out.requiresGrad = record([x], () => {
-    if (!out.grad || !x.requiresGrad) return;
-    const g = x.gradBuffer();
-    const d = out.grad[0];
-    for (let i = 0; i < g.length; i++) g[i] += d;
-  });
+  out.requiresGrad = record(
+    [x],
+    () => {
+      if (!out.grad || !x.requiresGrad) return;
+      const g = x.gradBuffer();
+      const d = out.grad[0];
+      for (let i = 0; i < g.length; i++) g[i] += d;
+    },
+    out,
+  );
   return out;
 }
 
@@ -419,18 +580,22 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
     for (let o = 0; o < outer; o++) out.data.set(t.data.subarray(o * seg, (o + 1) * seg), o * outRow + offset);
     offset += seg;
   }
-  out.requiresGrad = record(tensors, () => {
-    if (!out.grad) return;
-    tensors.forEach((t, i) => {
-      if (!t.requiresGrad) return;
-      const seg = t.shape[ax] * inner;
-      const g = t.gradBuffer();
-      for (let o = 0; o < outer; o++) {
-        const src = out.grad!.subarray(o * outRow + offsets[i], o * outRow + offsets[i] + seg);
-        for (let j = 0; j < seg; j++) g[o * seg + j] += src[j];
-      }
-    });
-  });
+  out.requiresGrad = record(
+    tensors,
+    () => {
+      if (!out.grad) return;
+      tensors.forEach((t, i) => {
+        if (!t.requiresGrad) return;
+        const seg = t.shape[ax] * inner;
+        const g = t.gradBuffer();
+        for (let o = 0; o < outer; o++) {
+          const src = out.grad!.subarray(o * outRow + offsets[i], o * outRow + offsets[i] + seg);
+          for (let j = 0; j < seg; j++) g[o * seg + j] += src[j];
+        }
+      });
+    },
+    out,
+  );
   return out;
 }
 
@@ -448,14 +613,18 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
   const inRow = d * inner;
   const seg = (end - start) * inner;
   for (let o = 0; o < outer; o++) out.data.set(x.data.subarray(o * inRow + start * inner, o * inRow + start * inner + seg), o * seg);
-  out.requiresGrad = record([x], () => {
-    if (!out.grad || !x.requiresGrad) return;
-    const g = x.gradBuffer();
-    for (let o = 0; o < outer; o++) {
-      const base = o * inRow + start * inner;
-      for (let j = 0; j < seg; j++) g[base + j] += out.grad[o * seg + j];
-    }
-  });
+  out.requiresGrad = record(
+    [x],
+    () => {
+      if (!out.grad || !x.requiresGrad) return;
+      const g = x.gradBuffer();
+      for (let o = 0; o < outer; o++) {
+        const base = o * inRow + start * inner;
+        for (let j = 0; j < seg; j++) g[base + j] += out.grad[o * seg + j];
+      }
+    },
+    out,
+  );
   return out;
 }
 
@@ -466,14 +635,18 @@ export function gatherRows(x: Tensor, idx: Int32Array): Tensor {
   for (let i = 0; i < idx.length; i++) if (idx[i] < 0 || idx[i] >= rows) fail('gatherRows', `row ${idx[i]} out of range for ${shapeStr(x)} (${rows} rows)`);
   const out = output([idx.length, C]);
   for (let i = 0; i < idx.length; i++) out.data.set(x.data.subarray(idx[i] * C, idx[i] * C + C), i * C);
-  out.requiresGrad = record([x], () => {
-    if (!out.grad || !x.requiresGrad) return;
-    const g = x.gradBuffer();
-    for (let i = 0; i < idx.length; i++) {
-      const base = idx[i] * C;
-      for (let j = 0; j < C; j++) g[base + j] += out.grad[i * C + j];
-    }
-  });
+  out.requiresGrad = record(
+    [x],
+    () => {
+      if (!out.grad || !x.requiresGrad) return;
+      const g = x.gradBuffer();
+      for (let i = 0; i < idx.length; i++) {
+        const base = idx[i] * C;
+        for (let j = 0; j < C; j++) g[base + j] += out.grad[i * C + j];
+      }
+    },
+    out,
+  );
   return out;
 }
 

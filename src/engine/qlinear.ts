@@ -25,11 +25,15 @@ export function qlinear(x: Tensor, w: BlockMatrix, bias?: Tensor | null): Tensor
   const k = getKernels();
   k.qmatmul(x.data, w.data, out.data, M, K, N, w.type, false);
   if (bias) k.addBias(out.data, bias.data, M, N);
-  out.requiresGrad = record([x, bias], () => {
-    const dy = out.grad;
-    if (!dy) return;
-    if (x.requiresGrad) getKernels().qmatmulBackward(dy, w.data, x.gradBuffer(), M, K, N, w.type);
-    if (bias && bias.requiresGrad) getKernels().biasGrad(dy, bias.gradBuffer(), M, N);
-  });
+  out.requiresGrad = record(
+    [x, bias],
+    () => {
+      const dy = out.grad;
+      if (!dy) return;
+      if (x.requiresGrad) getKernels().qmatmulBackward(dy, w.data, x.gradBuffer(), M, K, N, w.type);
+      if (bias && bias.requiresGrad) getKernels().biasGrad(dy, bias.gradBuffer(), M, N);
+    },
+    out,
+  );
   return out;
 }

@@ -88,7 +88,12 @@ export function numel(shape: readonly number[]): number {
 // The tape
 
 type BackwardFn = () => void;
-let tape: BackwardFn[] = [];
+/** A recorded backward closure, and the output whose gradient it consumes (when it made it). */
+interface TapeNode {
+  fn: BackwardFn;
+  out: Tensor | undefined;
+}
+let tape: TapeNode[] = [];
 let gradEnabled = true;
 
 /** True when ops record for backward (false inside noGrad). */
@@ -96,13 +101,21 @@ export function isGradEnabled(): boolean {
   return gradEnabled;
 }
 
-/** Record a backward closure when grad is enabled and some input needs a gradient. Returns whether the output needs grad. */
-export function record(inputs: readonly (Tensor | null | undefined)[], backward: BackwardFn): boolean {
+/**
+ * Record a backward closure when grad is enabled and some input needs a gradient. Returns
+ * whether the output needs grad. `out` is the tensor the op made, when the closure is the last
+ * reader of its gradient (true of an op's own output: every op that consumes it was recorded
+ * later and runs earlier in backward). Its gradient buffer then goes back to the step arena as
+ * soon as the closure has run, so a backward pass holds the gradients of the layers still to go
+ * rather than of every activation at once. Omit `out` where the gradient is shared (reshape)
+ * or where the closure adds to another op's output in place (a LoRA delta).
+ */
+export function record(inputs: readonly (Tensor | null | undefined)[], backward: BackwardFn, out?: Tensor): boolean {
   if (!gradEnabled) return false;
   let any = false;
   for (const t of inputs) if (t && t.requiresGrad) any = true;
   if (!any) return false;
-  tape.push(backward);
+  tape.push({ fn: backward, out });
   return true;
 }
 
@@ -116,7 +129,11 @@ function runTapeBackward(): void {
   gradEnabled = false;
   inBackward = true;
   try {
-    for (let i = nodes.length - 1; i >= 0; i--) nodes[i]();
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      const { fn, out } = nodes[i];
+      fn();
+      if (out?.pooled && out.grad) releaseGrad(out);
+    }
   } finally {
     gradEnabled = prev;
     inBackward = false;
@@ -154,21 +171,21 @@ export function noGrad<T>(fn: () => T): T {
 // Parameters and their gradients never come from the arena.
 
 const freeLists = new Map<number, Float32Array[]>();
-let inUse: Float32Array[] = [];
+let inUse = new Set<Float32Array>();
 let arenaEnabled = false;
 
 /** Turn the step arena on or off (off: plain allocation). Turning it off releases everything. */
 export function setArenaEnabled(on: boolean): void {
   arenaEnabled = on;
   if (!on) {
-    inUse = [];
+    inUse = new Set();
     freeLists.clear();
   }
 }
 
 /** Buffers handed out by the arena since the last reset (tests check evaluation keeps none). */
 export function arenaBuffersInUse(): number {
-  return inUse.length;
+  return inUse.size;
 }
 
 /** Buffers parked in the free lists (tests check variable shapes do not pile up). */
@@ -195,7 +212,7 @@ export function resetArena(): void {
     if (!list) freeLists.set(b.length, (list = []));
     list.push(b);
   }
-  inUse = [];
+  inUse = new Set();
   for (const size of freeLists.keys()) {
     if ((lastUsed.get(size) ?? 0) < resets - 2) {
       freeLists.delete(size);
@@ -214,8 +231,18 @@ export function allocBuffer(n: number, zero: boolean): Float32Array {
   const b = list && list.length > 0 ? list.pop()! : new Float32Array(n);
   lastUsed.set(n, resets);
   if (zero) b.fill(0);
-  inUse.push(b);
+  inUse.add(b);
   return b;
+}
+
+/** Hand t's gradient back to the arena before the next reset (the tape does it once consumed). */
+function releaseGrad(t: Tensor): void {
+  const g = t.grad;
+  t.grad = null;
+  if (!g || !inUse.delete(g)) return;
+  let list = freeLists.get(g.length);
+  if (!list) freeLists.set(g.length, (list = []));
+  list.push(g);
 }
 
 /** An op's output tensor. `zero` only when the kernel accumulates into it. */

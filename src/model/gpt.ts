@@ -257,9 +257,14 @@ export class GPT {
     return this.logits(this.hidden(ids, B, T, cache, rows));
   }
 
-  /** Mean next-token cross-entropy; targets −1 are ignored; weights (e.g. the SFT mask) weight rows. */
-  loss(ids: Int32Array, targets: Int32Array, B: number, T: number, weights?: Float32Array): Tensor {
-    return op.crossEntropy(this.forward(ids, B, T), targets, { weights });
+  /**
+   * Next-token cross-entropy of ids [B·T] against targets [B·T], a scalar: the weighted mean
+   * (or sum) over rows; targets −1 are ignored; weights (e.g. the SFT mask) weight rows. The
+   * head and the loss are fused over chunks of rows (op.linearCrossEntropy), so the [B·T, V]
+   * logits never exist at once.
+   */
+  loss(ids: Int32Array, targets: Int32Array, B: number, T: number, weights?: Float32Array, reduction: 'mean' | 'sum' = 'mean'): Tensor {
+    return op.linearCrossEntropy(this.hidden(ids, B, T), this.lmHead ?? this.wte, targets, { weights, reduction });
   }
 
   /** The scalar head read at the given flat row positions (b·T + t) of hidden [B, T, C] → [k]. */

@@ -1,10 +1,12 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { TASKS, taskByName } from '../data/synthetic/tasks.js';
 import { compareChart, compareMarkdown, compareModels, type CompareRow, type Contender } from '../eval/compare.js';
 import { structuredEffect, structuredMarkdown } from '../eval/structured.js';
 import { evalAnswerCount, evalMarkdown, evaluateTasks, type EvalRow, type EvalSubject, type EvalTable } from '../eval/tasks.js';
 import { defaultTools } from '../infer/tools/registry.js';
-import { latestCheckpoint } from '../model/checkpoint.js';
+import { latestCheckpoint, loadCheckpoint } from '../model/checkpoint.js';
+import { ADAPTER_CONFIG, type PeftAdapterConfig } from '../model/export/peft.js';
 import { taskPrompts } from '../train/comparisons.js';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
@@ -28,6 +30,38 @@ export function defaultEvalRows(names?: string[]): EvalRow[] {
   const rows: EvalRow[] = tasks.map((task) => ({ label: task.name, task }));
   if (tasks.some((t) => t.name === 'arithmetic')) rows.push({ label: 'arithmetic: 3–4 digit ×', task: taskByName('arithmetic'), variant: { ops: ['*'], minDigits: 3, maxDigits: 4 } });
   return rows;
+}
+
+/** How a stage's model was trained, when its checkpoint is a LoRA adapter (docs/lora.md). */
+export interface AdapterSummary {
+  stage: string;
+  r: number;
+  lora_alpha: number;
+  target_modules: string[];
+  use_rslora: boolean;
+  /** The frozen base's precision while the adapter trained: f32, q8_0 or q4_0. */
+  basePrecision: string;
+}
+
+/**
+ * The adapter behind a stage's latest checkpoint, or null for a full checkpoint. An adapter
+ * stage is evaluated merged into its fp32 base (what `gptforge merge` writes and what serve and
+ * export use), so with a quantized base the evaluated weights differ from the trained ones by
+ * the quantization's rounding — the row says so.
+ */
+export function stageAdapter(runDir: string, stage: string): AdapterSummary | null {
+  const dir = latestCheckpoint(runLayout(runDir).stage(stage));
+  if (!dir) return null;
+  const meta = loadCheckpoint(dir, { weights: false }).meta;
+  if (!meta.adapter) return null;
+  const cfg = JSON.parse(readFileSync(join(dir, ADAPTER_CONFIG), 'utf8')) as PeftAdapterConfig;
+  return { stage, r: cfg.r, lora_alpha: cfg.lora_alpha, target_modules: cfg.target_modules, use_rslora: cfg.use_rslora === true, basePrecision: meta.adapter.basePrecision };
+}
+
+/** The eval report's line for an adapter stage, e.g. "SFT is a LoRA adapter (r = 16, α = 32, …) trained over a Q4_0 base, evaluated merged into the fp32 base." */
+export function adapterMarkdown(name: string, a: AdapterSummary): string {
+  const base = a.basePrecision === 'f32' ? 'an fp32 base' : `a ${a.basePrecision.toUpperCase()} base (evaluated merged into the fp32 base)`;
+  return `"${name}" is a LoRA adapter (r = ${a.r}, α = ${a.lora_alpha}${a.use_rslora ? ', rsLoRA' : ''}, on ${a.target_modules.join(', ')}) trained over ${base}, not a full fine-tune: see docs/lora.md.`;
 }
 
 /** Options of `runEval`; defaults from the run preset's `sft.eval` section. */
@@ -108,9 +142,14 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
   // constrained decoding's effect (issue #17): the structured family free and under its schema
   const sftSubject = subjects.find((s) => s.name === 'SFT');
   const structured = sftSubject && rows.some((r) => r.task.name === 'structured') ? structuredEffect(sftSubject.model, sftSubject.tok, { n: Math.min(perTask, 50) }) : null;
-  const withStructured = structured ? `${markdown}\n\n${structuredMarkdown(structured)}` : markdown;
+  const adapters = [['sft', 'SFT'], ...LATER_STAGES].flatMap(([stage, name]) => {
+    const a = subjects.some((x) => x.name === name) ? stageAdapter(runDir, stage) : null;
+    return a ? [{ name, ...a }] : [];
+  });
+  const withAdapters = adapters.length > 0 ? `${markdown}\n\n${adapters.map((a) => adapterMarkdown(a.name, a)).join('\n')}` : markdown;
+  const withStructured = structured ? `${withAdapters}\n\n${structuredMarkdown(structured)}` : withAdapters;
   const full = compareText ? `${withStructured}\n\n${compareText}\n\nChart: eval-chart.svg` : withStructured;
   atomicWriteFile(layout.evalMarkdown, full + '\n');
-  atomicWriteFile(layout.evalJson, JSON.stringify({ perTask, fewShot, ...table, compare: compareRows, structured }, null, 2) + '\n');
+  atomicWriteFile(layout.evalJson, JSON.stringify({ perTask, fewShot, ...table, adapters, compare: compareRows, structured }, null, 2) + '\n');
   return { table, markdown: full, compare: compareRows };
 }

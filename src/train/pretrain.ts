@@ -55,7 +55,7 @@ export async function pretrain(setup: PretrainSetup, cfg: TrainConfig, opts: Tra
       flopsPerToken: 3 * flopsPerToken(model.config, T),
       nextMicroBatch: () => setup.train.next(),
       weight: ({ targets }) => supervisedTokens(targets),
-      forwardMicroBatch: ({ inputs, targets }, total) => ({ loss: op.scale(op.crossEntropy(model.forward(inputs, B, T), targets, { reduction: 'sum' }), 1 / total), tokens: B * T }),
+      forwardMicroBatch: ({ inputs, targets }, total) => ({ loss: op.scale(model.loss(inputs, targets, B, T, undefined, 'sum'), 1 / total), tokens: B * T }),
       evaluate: () => evaluateSplits(model, setup.val, B, T, setup.evalBatches),
       state: () => setup.train.state(),
       restore: (s) => setup.train.restore(s),

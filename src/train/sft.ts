@@ -47,7 +47,7 @@ export async function sft(setup: SftSetup, cfg: TrainConfig, opts: TrainOptions)
       flopsPerToken: 3 * flopsPerToken(model.config, T),
       nextMicroBatch: () => setup.train.next(),
       weight: (mb) => mb.lossTokens,
-      forwardMicroBatch: ({ inputs, targets }, total) => ({ loss: op.scale(op.crossEntropy(model.forward(inputs, B, T), targets, { reduction: 'sum' }), 1 / total), tokens: B * T }),
+      forwardMicroBatch: ({ inputs, targets }, total) => ({ loss: op.scale(model.loss(inputs, targets, B, T, undefined, 'sum'), 1 / total), tokens: B * T }),
       evaluate: () => evaluateHeldOut(model, setup.val, B, T),
       state: () => setup.train.state(),
       restore: (s) => setup.train.restore(s),
@@ -71,7 +71,7 @@ export function evaluateHeldOut(model: GPT, val: ReadonlyMap<string, () => Packe
       for (let i = 0; i < batches; i++) {
         const { inputs, targets, lossTokens } = loader.next();
         if (lossTokens === 0) continue;
-        sum += op.crossEntropy(model.forward(inputs, B, T), targets, { reduction: 'sum' }).item();
+        sum += model.loss(inputs, targets, B, T, undefined, 'sum').item();
         n += lossTokens;
       }
       if (n > 0) out[`val/loss/${name}`] = sum / n;

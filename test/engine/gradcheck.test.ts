@@ -118,6 +118,20 @@ test('causalSelfAttention and rope', () => {
   checkOpGrad('rope', () => weightedSum(op.rope(qkv, H, 3), r3), [qkv], { samples: 30 });
 });
 
+test('linearCrossEntropy: gradients of hidden and weight, over several chunks', () => {
+  const hidden = rnd([7, 4]);
+  const weight = rnd([5, 4]);
+  const targets = Int32Array.from([3, -1, 0, 4, 2, 1, 1]);
+  const weights = Float32Array.from([1, 1, 0.5, 0, 2, 0, 0]);
+  // 10 floats a chunk at V = 5: two rows a chunk, and the last chunk (rows 5–6) weighs 0
+  const f = (o: op.LinearCrossEntropyOptions) => () => op.linearCrossEntropy(hidden, weight, targets, { chunkFloats: 10, ...o });
+  checkOpGrad('linearCrossEntropy mean', f({}), [hidden, weight]);
+  checkOpGrad('linearCrossEntropy weighted', f({ weights }), [hidden, weight]);
+  checkOpGrad('linearCrossEntropy sum', f({ reduction: 'sum' }), [hidden, weight]);
+  // the loss scaled afterwards: backward scales the gradient taken in the forward pass
+  checkOpGrad('linearCrossEntropy scaled', () => op.scale(f({ weights })(), -3), [hidden, weight]);
+});
+
 test('embedding, crossEntropy (mask weights, ignore index, reductions)', () => {
   const table = rnd([6, 4]);
   const ids = Int32Array.from([1, 5, 1, 0]);

@@ -369,3 +369,31 @@ test('a whole GPT: loss and every parameter gradient, native vs reference', { sk
     for (const [name, g] of grads.get('reference')!) close(`grad ${name}`, grads.get('native')!.get(name)!, g, 2e-3, 2e-5);
   }
 });
+
+test('linearCrossEntropy equals crossEntropy(matmul) on each backend, over many chunks', { skip }, async () => {
+  const { Tensor } = await import('../../src/engine/tensor.js');
+  const op = await import('../../src/engine/ops.js');
+  const rows = 37,
+    C = 48,
+    V = 301;
+  const h0 = rand(rows * C),
+    w0 = rand(V * C, 0.1);
+  const targets = Int32Array.from({ length: rows }, (_, r) => (r % 9 === 4 ? -1 : rng.int(V)));
+  const weights = Float32Array.from({ length: rows }, (_, r) => (r < 8 ? 0 : 1 + (r % 3))); // the first chunks weigh 0
+  for (const backend of ['reference', 'native'] as const) {
+    setBackend(backend);
+    const run = (fused: boolean) => {
+      const h = new Tensor(h0.slice(), [rows, C], true);
+      const w = new Tensor(w0.slice(), [V, C], true);
+      const loss = fused ? op.linearCrossEntropy(h, w, targets, { weights, chunkFloats: 4 * V }) : op.crossEntropy(op.matmul(h, w, { transB: true }), targets, { weights });
+      op.scale(loss, 0.7).backward();
+      return { loss: loss.item(), dh: h.grad!, dw: w.grad! };
+    };
+    const a = run(true);
+    const b = run(false);
+    assert.ok(Math.abs(a.loss - b.loss) < 1e-5 * Math.max(1, Math.abs(b.loss)), `${backend} loss ${a.loss} vs ${b.loss}`);
+    close(`${backend} dhidden`, a.dh, b.dh, 1e-4, 1e-6);
+    close(`${backend} dweight`, a.dw, b.dw, 1e-4, 1e-6);
+  }
+  setBackend('native');
+});

@@ -214,10 +214,13 @@ test('step arena: training forwards and backwards draw from it, evaluation (no g
     resetArena();
     const loss = model.loss(ids, targets, 2, 16);
     const forwardBuffers = arenaBuffersInUse();
-    loss.backward();
     assert.ok(forwardBuffers > 0);
-    // activation gradients come from the arena too (the backward pass runs without recording)
-    assert.ok(arenaBuffersInUse() > forwardBuffers, `${arenaBuffersInUse()} > ${forwardBuffers}`);
+    // activation gradients come from the arena too (the backward pass runs without recording),
+    // and each goes back to the free lists once its op's backward has consumed it
+    const freeBefore = arenaBuffersFree();
+    loss.backward();
+    assert.ok(arenaBuffersInUse() + arenaBuffersFree() > forwardBuffers + freeBefore, `${arenaBuffersInUse()} + ${arenaBuffersFree()} > ${forwardBuffers} + ${freeBefore}`);
+    assert.ok(arenaBuffersFree() > freeBefore, 'consumed activation gradients are back in the free lists before the reset');
     resetArena();
     noGrad(() => {
       for (let i = 0; i < 5; i++) model.loss(ids, targets, 2, 16).item();

@@ -10,6 +10,7 @@ import { readAdapter, loadAdapterInto } from '../../src/model/export/peft.js';
 import { readSafetensors } from '../../src/model/safetensors.js';
 import { noGrad } from '../../src/engine/tensor.js';
 import { tinyRun } from './fixture.js';
+import { adapterMarkdown, stageAdapter } from '../../src/run/eval.js';
 
 const qa = (q: string, a: string): Conversation => ({
   messages: [
@@ -52,6 +53,11 @@ test('LoRA SFT on a Q4_0 base: PEFT files beside our checkpoint, resume, the mer
     assert.equal(keys.length, 8);
     const meta = JSON.parse(readFileSync(join(ck, 'config.json'), 'utf8')) as { adapter: { base: string; basePrecision: string } };
     assert.equal(meta.adapter.basePrecision, 'q4_0');
+    // the eval report's line for the stage: read from the checkpoint, not from the options
+    const summary = stageAdapter(runDir, 'sft-lora');
+    assert.deepEqual(summary, { stage: 'sft-lora', r: 4, lora_alpha: 8, target_modules: ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'], use_rslora: false, basePrecision: 'q4_0' });
+    assert.match(adapterMarkdown('SFT', summary!), /"SFT" is a LoRA adapter \(r = 4, α = 8, on attn\.c_attn, .*\) trained over a Q4_0 base/);
+    assert.equal(stageAdapter(runDir, 'base'), null);
 
     // loading the stage merges the adapter into the fp32 base: equal to the base with the adapter unmerged
     const merged = loadModel(runDir, 'sft-lora').model;
