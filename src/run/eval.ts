@@ -13,6 +13,7 @@ import { Progress } from '../util/progress.js';
 import { runLayout } from './layout.js';
 import { loadModel } from './models.js';
 import { runPreset } from './preset.js';
+import { readRmEval, rmEvalMarkdown } from './rm-summary.js';
 
 /** The stages after SFT, by directory, and their names in the tables. */
 export const LATER_STAGES: readonly [string, string][] = [
@@ -103,6 +104,8 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
     compareRows = compareModels(contenders, { ...opts, onProgress: (d) => bar2.update(d) });
     bar2.finish();
     compareText = compareMarkdown(compareRows, { ...opts, prompts: prompts.length });
+    const rmEval = readRmEval(runDir);
+    if (rmEval) compareText = `${rmEvalMarkdown(rmEval)}\n\n${compareText}`;
     atomicWriteFile(layout.evalChart, compareChart(compareRows, 'SFT'));
   }
   // constrained decoding's effect (issue #17): the structured family free and under its schema

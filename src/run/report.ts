@@ -45,6 +45,12 @@ export function rmReport(r: RunRmResult): string {
         .map(([k, t]) => `${k} ${(100 * t.accuracy).toFixed(1)}% (${t.pairs} pairs)`)
         .join(', ')}`,
     );
+  if (r.accuracyCleanByContext)
+    lines.push(
+      `rm: noise-free pairs by where correctness is read: ${Object.entries(r.accuracyCleanByContext)
+        .map(([k, t]) => `${k} ${(100 * t.accuracy).toFixed(1)}% (${t.pairs} pairs)`)
+        .join(', ')}`,
+    );
   return lines.join('\n');
 }
 
