@@ -16,6 +16,7 @@ import { runLayout } from './layout.js';
 import { loadModel } from './models.js';
 import { runPreset } from './preset.js';
 import { readRmEval } from './rm-summary.js';
+import { dpoReport, rlReport, rmReport, sftReport } from './report.js';
 import { selectedStageDir } from './rl-validation.js';
 import { runRl } from './rl.js';
 import { runRm } from './rm.js';
@@ -174,7 +175,7 @@ export async function runRlhfSweep(runDir: string, o: RlhfSweepOptions = {}): Pr
   if (!latestCheckpoint(runLayout(runDir).stage('base'))) throw new GptforgeError('the RLHF sweep needs a pretrained base model (gptforge pretrain)', { file: runDir });
   const log = o.log ?? (() => undefined);
   const rows: SweepRow[] = [];
-  const common = { quiet: o.quiet, signal: o.signal };
+  const common = { quiet: o.quiet, signal: o.signal, log: o.log };
   for (const rate of rates) {
     const cellDir = join(runDir, 'rlhf-sweep', `ew-${rate}`);
     prepareCell(runDir, cellDir, rate);
@@ -185,11 +186,11 @@ export async function runRlhfSweep(runDir: string, o: RlhfSweepOptions = {}): Pr
       if (o.signal?.aborted) return { rows, markdown: sweepMarkdown(rows), interrupted: true };
       const t0 = performance.now();
       let r: { interrupted?: boolean } | undefined;
-      if (step === 'sft') r = await runSft(cellDir, common);
-      else if (step === 'rm') r = await runRm(cellDir, common);
-      else if (step === 'ppo') r = await runRl(cellDir, { ...common, algo: 'ppo' });
-      else if (step === 'grpo') r = await runRl(cellDir, { ...common, algo: 'grpo' });
-      else if (step === 'dpo') r = await runDpo(cellDir, common);
+      if (step === 'sft') log(sftReport((r = await runSft(cellDir, common)), { chart: false }));
+      else if (step === 'rm') log(rmReport((r = await runRm(cellDir, common))));
+      else if (step === 'ppo') log(rlReport((r = await runRl(cellDir, { ...common, algo: 'ppo' }))));
+      else if (step === 'grpo') log(rlReport((r = await runRl(cellDir, { ...common, algo: 'grpo' }))));
+      else if (step === 'dpo') log(dpoReport((r = await runDpo(cellDir, common))));
       else if (step === 'eval') runEval(cellDir, { quiet: o.quiet, perTask: o.perTask, comparePrompts: o.comparePrompts });
       else {
         const sft = loadModel(cellDir, 'sft');
