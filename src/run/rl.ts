@@ -128,8 +128,10 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
   const ptx = rl.ptxCoef > 0 ? ptxLoader(runDir, preset, sft.tok, policy.config.blockSize, rl.ptxRows) : undefined;
   validateRL(rl, { policy, rm: rm.model, prompts, ptx }, rm.dir);
   const stageDir = runLayout(runDir).stage(stage);
-  const selector = valPrompts > 0 ? new CheckpointSelector({ stageDir, stage, policy, tok: sft.tok, tools: defaultTools(), prompts: validationPrompts(valPrompts, 31337), temperature: rl.temperature, maxTokens: rl.maxNewTokens, fresh: !!o.fresh, save: !adapter }) : null;
-  if (selector && (o.fresh || !latestCheckpoint(stageDir))) {
+  // a run that starts over (fresh, or no checkpoint to resume) forgets an earlier run's best
+  const startsOver = !!o.fresh || !latestCheckpoint(stageDir);
+  const selector = valPrompts > 0 ? new CheckpointSelector({ stageDir, stage, policy, tok: sft.tok, tools: defaultTools(), prompts: validationPrompts(valPrompts, 31337), temperature: rl.temperature, maxTokens: rl.maxNewTokens, fresh: startsOver, save: !adapter }) : null;
+  if (selector && startsOver) {
     // update 0, the SFT model: the curve's start (not a candidate)
     const metrics = new MetricsLog(runDir);
     metrics.truncateStage(stage, -1);

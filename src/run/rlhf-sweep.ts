@@ -62,6 +62,13 @@ export interface SweepRow {
   accuracySampled: number;
   /** Rubric win rate against fresh SFT samples, ties half. */
   winRate: number;
+  /**
+   * winRate minus the SFT row's own win rate against the same reference samples: SFT against
+   * fresh SFT samples is 50% only in expectation (32 prompts: ±9 points, one σ), and every
+   * method of a cell is judged against the same reference samples, so the difference cancels
+   * the reference draw's luck.
+   */
+  winRateOverSft: number;
   /** The cell's RM: noise-free held-out pairwise accuracy on decidable / knowledge pairs. */
   rmDecidable: number;
   rmKnowledge: number;
@@ -123,6 +130,7 @@ function cellRows(cellDir: string, st: CellState): SweepRow[] {
   const rm = readRmEval(cellDir);
   const decidable = Object.keys(DECIDABLE_FAMILIES);
   const rows: SweepRow[] = [];
+  const sftWin = ev.compare?.find((c) => c.name === 'SFT')?.winRate ?? NaN;
   for (const c of ev.compare ?? []) {
     if (c.name === 'base' || c.name.includes('oracle')) continue;
     const bestOfN = /best-of-(\d+)/.exec(c.name);
@@ -134,6 +142,7 @@ function cellRows(cellDir: string, st: CellState): SweepRow[] {
       accuracyAll: column ? tableAccuracy(ev, column) : NaN,
       accuracySampled: c.accuracy,
       winRate: c.winRate,
+      winRateOverSft: c.winRate - sftWin,
       rmDecidable: rm?.accuracyCleanByContext?.decidable?.accuracy ?? NaN,
       rmKnowledge: rm?.accuracyCleanByContext?.knowledge?.accuracy ?? NaN,
       kl: bestOfN ? bestOfNKL(Number(bestOfN[1])) : c.name === 'SFT' ? 0 : (st.kl?.[c.name] ?? NaN),
@@ -145,14 +154,15 @@ function cellRows(cellDir: string, st: CellState): SweepRow[] {
 }
 
 const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : '–');
+const pts = (x: number): string => (Number.isFinite(x) ? `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(1)}` : '–');
 const num = (x: number, d = 2): string => (Number.isFinite(x) ? x.toFixed(d) : '–');
 
 /** The sweep's table (markdown), one row per e_w and method. */
 export function sweepMarkdown(rows: readonly SweepRow[]): string {
   return [
-    '| e_w | method | held-out acc. (decidable families) | held-out acc. (all) | sampled acc. | win rate vs SFT | RM acc. decidable | RM acc. knowledge | KL to SFT (nats) | distinct-2 | self-BLEU |',
-    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r.writerErrorRate} | ${r.method} | ${pct(r.accuracyDecidable)} | ${pct(r.accuracyAll)} | ${pct(r.accuracySampled)} | ${pct(r.winRate)} | ${pct(r.rmDecidable)} | ${pct(r.rmKnowledge)} | ${num(r.kl)} | ${num(r.distinct2)} | ${num(r.selfBleu)} |`),
+    "| e_w | method | held-out acc. (decidable families) | held-out acc. (all) | sampled acc. | win rate vs SFT | − SFT's own | RM acc. decidable | RM acc. knowledge | KL to SFT (nats) | distinct-2 | self-BLEU |",
+    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => `| ${r.writerErrorRate} | ${r.method} | ${pct(r.accuracyDecidable)} | ${pct(r.accuracyAll)} | ${pct(r.accuracySampled)} | ${pct(r.winRate)} | ${pts(r.winRateOverSft)} | ${pct(r.rmDecidable)} | ${pct(r.rmKnowledge)} | ${num(r.kl)} | ${num(r.distinct2)} | ${num(r.selfBleu)} |`),
   ].join('\n');
 }
 
@@ -160,7 +170,7 @@ export function sweepMarkdown(rows: readonly SweepRow[]): string {
 export function sweepChart(rows: readonly SweepRow[]): string {
   const rates = [...new Set(rows.map((r) => r.writerErrorRate))];
   return barChartSVG(
-    rates.map((e) => ({ label: `e_w = ${e}`, values: rows.filter((r) => r.writerErrorRate === e && r.method !== 'SFT').map((r) => ({ series: r.method, value: r.winRate })) })),
+    rates.map((e) => ({ label: `e_w = ${e}`, values: rows.filter((r) => r.writerErrorRate === e).map((r) => ({ series: r.method, value: r.winRate })) })),
     { title: 'RLHF vs SFT as the demonstration writers get worse: rubric win rate against SFT', yLabel: 'win rate (ties half)', percent: true, yMax: 1 },
   );
 }
@@ -223,7 +233,7 @@ export async function runRlhfSweep(runDir: string, o: RlhfSweepOptions = {}): Pr
     '',
     sweepMarkdown(rows),
     '',
-    'Held-out accuracy: greedy, the eval split. Win rate: rubric-judged against fresh SFT samples, ties half. RM accuracy: noise-free held-out pairs (src/data/decidable.ts). KL: Σ log π − log π_SFT over sampled tokens per reply on held-out prompts (best-of-N: log N − (N−1)/N). Diversity: distinct-2 (higher is more diverse) and self-BLEU-4 (lower is more diverse) over N samples per prompt. PPO and GRPO are the updates kept by early stopping on the validation split. Chart: rlhf-sweep.svg.',
+    'Held-out accuracy: greedy, the eval split. Win rate: rubric-judged against fresh SFT samples, ties half; "− SFT\'s own" subtracts the SFT row\'s win rate against the same reference samples (points), the paired comparison. RM accuracy: noise-free held-out pairs (src/data/decidable.ts). KL: Σ log π − log π_SFT over sampled tokens per reply on held-out prompts (best-of-N: log N − (N−1)/N). Diversity: distinct-2 (higher is more diverse) and self-BLEU-4 (lower is more diverse) over N samples per prompt. PPO and GRPO are the updates kept by early stopping on the validation split. Chart: rlhf-sweep.svg.',
   ].join('\n');
   atomicWriteFile(join(runDir, 'rlhf-sweep.md'), markdown + '\n');
   atomicWriteFile(join(runDir, 'rlhf-sweep.svg'), sweepChart(rows));

@@ -57,7 +57,7 @@ test('rlhf sweep: finished cells are read back, not retrained; the table and cha
   assert.equal(ppo.rmKnowledge, 0.5);
   assert.ok(Math.abs(r.rows.find((x) => x.method.startsWith('SFT best'))!.kl - (Math.log(4) - 0.75)) < 1e-12);
   assert.equal(r.rows.find((x) => x.method === 'SFT')!.kl, 0);
-  assert.match(readFileSync(join(run, 'rlhf-sweep.md'), 'utf8'), /\| 0\.5 \| PPO \| 60\.0% \| 30\.0% \| 30\.0% \| 70\.0% \| 90\.0% \| 50\.0% \| 1\.00 \|/);
+  assert.match(readFileSync(join(run, 'rlhf-sweep.md'), 'utf8'), /\| 0\.5 \| PPO \| 60\.0% \| 30\.0% \| 30\.0% \| 70\.0% \| \+20\.0 \| 90\.0% \| 50\.0% \| 1\.00 \|/);
   assert.match(readFileSync(join(run, 'rlhf-sweep.svg'), 'utf8'), /^<svg/);
   // each cell is a sub-run: the run's preset with e_w set, the base model linked, not copied
   const preset = JSON.parse(readFileSync(join(run, 'rlhf-sweep', 'ew-0.5', 'preset.json'), 'utf8')) as { sft: { mixture: { writerErrorRate: number } }; rl: { validation?: { prompts: number } } };
