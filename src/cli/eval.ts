@@ -1,5 +1,8 @@
 import { Command } from '@commander-js/extra-typings';
 import { runEval } from '../run/eval.js';
+import { runRlhfSweep } from '../run/rlhf-sweep.js';
+import { stderrLog } from './common.js';
+import { interruptSignal } from './interrupt.js';
 import { number } from '../util/args.js';
 
 export const command = new Command('eval')
@@ -14,7 +17,15 @@ export const command = new Command('eval')
   .option('--no-compare', 'skip the base/SFT/RLHF comparison (RM reward, win rates, diversity)')
   .option('--compare-prompts <n>', "held-out prompts in the comparison (default: the preset's, else 48)", number)
   .option('--quiet', 'no progress bar')
-  .action((o) => {
+  .option('--rlhf-sweep', "the RLHF sweep over the demonstration writers' error rate e_w: SFT, RM best-of-N, PPO, GRPO, DPO per e_w in <run>/rlhf-sweep/ (resumable); rlhf-sweep.md/.json/.svg (docs/rlhf.md)")
+  .option('--sweep-rates <list>', 'comma-separated e_w values of --rlhf-sweep', '0,0.1,0.25,0.5')
+  .action(async (o) => {
+    if (o.rlhfSweep) {
+      const r = await runRlhfSweep(o.run, { rates: o.sweepRates.split(',').map(Number), perTask: o.perTask, comparePrompts: o.comparePrompts, quiet: o.quiet, signal: interruptSignal(), log: stderrLog(o.quiet) });
+      console.log(r.markdown);
+      if (r.interrupted) process.exitCode = 130;
+      return;
+    }
     const { markdown } = runEval(o.run, { ...o, tasks: o.tasks?.split(',').map((s) => s.trim()), noCompare: !o.compare });
     console.log(markdown);
   });

@@ -4,6 +4,7 @@ import { GptforgeError } from '../util/errors.js';
 import { readConversationsJSONL, renderConversation, validateConversation, type OnBad, type RenderedConversation } from './chat.js';
 import type { Conversation } from './conversation.js';
 import { taskByName } from './synthetic/tasks.js';
+import { validateWriterProfile, WRITER_ERRORS, writeDemonstrations, type WriterError, type WriterProfile } from './writers.js';
 
 /**
  * The SFT data: a mixture of synthetic task families and the user's own conversation files,
@@ -27,7 +28,7 @@ export interface SftSourceConfig {
   name?: string;
 }
 
-export interface SftMixtureConfig {
+export interface SftMixtureConfig extends Partial<WriterProfile> {
   sources: SftSourceConfig[];
   /** Training conversations in all (default 20,000). */
   examples?: number;
@@ -48,6 +49,8 @@ export interface SftSourceReport {
   conversations: number;
   tokens: number;
   skipped: number;
+  /** Demonstrations the simulated writers spoilt, by mistake (task sources with writerErrorRate > 0; src/data/writers.ts). */
+  writerErrors?: Record<WriterError, number>;
 }
 
 export interface SftDataset {
@@ -73,6 +76,7 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
   const train: SftItem[] = [];
   const val = new Map<string, SftItem[]>();
   const report: SftSourceReport[] = [];
+  if (cfg.writerErrorRate !== undefined) validateWriterProfile({ writerErrorRate: cfg.writerErrorRate, writerErrors: cfg.writerErrors }, file);
   cfg.sources.forEach((src, si) => {
     const field = `sources[${si}]`;
     if (!(src.weight > 0)) throw new GptforgeError('weight must be a positive number', { file, field: `${field}.weight` });
@@ -81,9 +85,16 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
     const share = Math.max(1, Math.round((total * src.weight) / wsum));
     let convs: Conversation[];
     let skipped = 0;
+    let writerErrors: Record<WriterError, number> | undefined;
     if (src.task !== undefined) {
       const task = taskByName(src.task);
-      convs = task.generate('train', share, streamSeed(seed, si)).map((e) => e.conversation);
+      const examples = task.generate('train', share, streamSeed(seed, si));
+      if (cfg.writerErrorRate) {
+        // imperfect demonstration writers (issue #24); the held-out conversations stay perfect
+        const w = writeDemonstrations(examples, task, { writerErrorRate: cfg.writerErrorRate, writerErrors: cfg.writerErrors }, streamSeed(seed, si));
+        convs = w.conversations;
+        writerErrors = w.report.errors;
+      } else convs = examples.map((e) => e.conversation);
       val.set(
         name,
         task
@@ -127,7 +138,7 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
       tokens += rc.ids.length;
       n++;
     }
-    report.push({ name, weight: src.weight / wsum, conversations: n, tokens, skipped });
+    report.push({ name, weight: src.weight / wsum, conversations: n, tokens, skipped, ...(writerErrors ? { writerErrors } : {}) });
   });
   return { train, val, report };
 }
@@ -145,6 +156,16 @@ function resample<T>(items: readonly T[], n: number, rng: Rng): T[] {
 export function sftTable(report: readonly SftSourceReport[]): string {
   const rows = report.map((r) => `${r.name.padEnd(14)} ${(100 * r.weight).toFixed(1).padStart(6)}%  ${String(r.conversations).padStart(7)}  ${String(r.tokens).padStart(9)}  ${String(r.skipped).padStart(7)}`);
   return [`${'source'.padEnd(14)} ${'weight'.padStart(7)}  ${'convs'.padStart(7)}  ${'tokens'.padStart(9)}  ${'skipped'.padStart(7)}`, ...rows].join('\n');
+}
+
+/** One line on the simulated writers' mistakes in the mixture, or undefined when they made none. */
+export function writerSummary(report: readonly SftSourceReport[], rate: number | undefined): string | undefined {
+  const withWriters = report.filter((r) => r.writerErrors);
+  if (!rate || withWriters.length === 0) return undefined;
+  const by = WRITER_ERRORS.map((e) => [e, withWriters.reduce((s, r) => s + r.writerErrors![e], 0)] as const);
+  const spoilt = by.reduce((s, [, n]) => s + n, 0);
+  const total = withWriters.reduce((s, r) => s + r.conversations, 0);
+  return `writers: e_w ${rate}: ${spoilt} of ${total} task demonstrations spoilt (${by.map(([e, n]) => `${e} ${n}`).join(', ')})`;
 }
 
 export interface PackedBatch {

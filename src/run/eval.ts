@@ -15,6 +15,8 @@ import { Progress } from '../util/progress.js';
 import { runLayout } from './layout.js';
 import { loadModel } from './models.js';
 import { runPreset } from './preset.js';
+import { readRmEval, rmEvalMarkdown } from './rm-summary.js';
+import { selectedStageDir } from './rl-validation.js';
 
 /** The stages after SFT, by directory, and their names in the tables. */
 export const LATER_STAGES: readonly [string, string][] = [
@@ -104,9 +106,13 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
     subjects.push({ name: 'SFT, no tool', kind: 'chat', model: s.model, tok: s.tok, tools: null, onlyToolTasks: true });
     subjects.push({ name: 'SFT', kind: 'chat', model: s.model, tok: s.tok, tools: defaultTools() });
   }
+  const kept: string[] = [];
   for (const [stage, name] of LATER_STAGES) {
     if (!latestCheckpoint(layout.stage(stage))) continue;
-    const m = loadModel(runDir, stage);
+    // RL's early stopping kept the best update on the validation split: that one is the stage's result
+    const dir = selectedStageDir(layout.stage(stage));
+    const m = loadModel(dir);
+    if (dir !== layout.stage(stage)) kept.push(`${name}: update ${m.dir.replace(/^.*step-0*/, '')} (${stage}/best, chosen on the validation split; curve ${stage}-validation.svg)`);
     subjects.push({ name, kind: 'chat', model: m.model, tok: m.tok, tools: defaultTools() });
   }
   if (subjects.length === 0) throw new GptforgeError('no base or sft checkpoint to evaluate', { file: runDir });
@@ -117,7 +123,7 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
   const markdown = [
     evalMarkdown(table),
     '',
-    `Greedy decoding, up to ${perTask} different held-out prompts per family (items never seen in SFT; a family with fewer held-out prompts, like chat, shows its count). The base model is prompted with a fake-conversation document holding ${fewShot} solved examples of the same family; "SFT" may call the calculator, "SFT, no tool" has it masked out (tool-using families only).`,
+    `Greedy decoding, up to ${perTask} different held-out prompts per family (items never seen in SFT; a family with fewer held-out prompts, like chat, shows its count). The base model is prompted with a fake-conversation document holding ${fewShot} solved examples of the same family; "SFT" may call the calculator, "SFT, no tool" has it masked out (tool-using families only).${kept.length ? ` Early stopping kept ${kept.join('; ')}.` : ''}`,
   ].join('\n');
   let compareRows: CompareRow[] | null = null;
   let compareText = '';
@@ -137,6 +143,8 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
     compareRows = compareModels(contenders, { ...opts, onProgress: (d) => bar2.update(d) });
     bar2.finish();
     compareText = compareMarkdown(compareRows, { ...opts, prompts: prompts.length });
+    const rmEval = readRmEval(runDir);
+    if (rmEval) compareText = `${rmEvalMarkdown(rmEval)}\n\n${compareText}`;
     atomicWriteFile(layout.evalChart, compareChart(compareRows, 'SFT'));
   }
   // constrained decoding's effect (issue #17): the structured family free and under its schema

@@ -60,6 +60,8 @@ export interface RlPreset {
   config: Partial<RLConfig>;
   /** Distinct training prompts drawn from the task families' train split. */
   prompts: number;
+  /** Early stopping: the checkpoint is chosen every `train.evalEvery` updates on this many validation-split prompts (src/run/rl-validation.ts); absent or 0: the last update. */
+  validation?: { prompts: number };
   train: TrainConfig;
 }
 

@@ -45,12 +45,18 @@ export function rmReport(r: RunRmResult): string {
         .map(([k, t]) => `${k} ${(100 * t.accuracy).toFixed(1)}% (${t.pairs} pairs)`)
         .join(', ')}`,
     );
+  if (r.accuracyCleanByContext)
+    lines.push(
+      `rm: noise-free pairs by where correctness is read: ${Object.entries(r.accuracyCleanByContext)
+        .map(([k, t]) => `${k} ${(100 * t.accuracy).toFixed(1)}% (${t.pairs} pairs)`)
+        .join(', ')}`,
+    );
   return lines.join('\n');
 }
 
 export function rlReport(r: RunRlResult): string {
   const last = r.history[r.history.length - 1] ?? {};
-  return `rl: ${stopped(r)} at update ${r.step}; RM score ${Number(last['objective/scores']).toFixed(3)}, KL ${Number(last['objective/kl']).toFixed(3)}; checkpoint ${r.checkpoint}`;
+  return `rl: ${stopped(r)} at update ${r.step}; RM score ${Number(last['objective/scores']).toFixed(3)}, KL ${Number(last['objective/kl']).toFixed(3)}; checkpoint ${r.checkpoint}${r.best ? `; early stopping kept update ${r.best.step} (validation rubric ${r.best['val/rubric'].toFixed(2)}, sampled accuracy ${(100 * r.best['val/accuracy']).toFixed(1)}%) in ${r.stage}/best` : ''}`;
 }
 
 export function dpoReport(r: RunDpoResult): string {

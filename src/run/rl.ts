@@ -18,6 +18,8 @@ import { runLayout } from './layout.js';
 import { loadModel } from './models.js';
 import { runPreset, type RunPreset } from './preset.js';
 import { sftRows } from './sft.js';
+import { CheckpointSelector, isValidationPrompt, validationCurveSVG, validationPrompts } from './rl-validation.js';
+import { latestCheckpoint } from '../model/checkpoint.js';
 
 /** Options of `runRl`; every field optional (the run preset's `rl` section fills the rest). */
 /** With `lora` (and `basePrecision`) an adapter trains on the frozen SFT model, and the reference is that base with the adapter disabled (docs/lora.md). */
@@ -34,6 +36,10 @@ export interface RunRlOptions extends StageRunOptions {
   klCoef?: number;
   /** γ, weight of the SFT loss mixed into every update (PPO-ptx; 0 = off). */
   ptxCoef?: number;
+  /** Early stopping: validation prompts (default the preset's `rl.validation.prompts`; 0 = keep the last update). */
+  valPrompts?: number;
+  /** Validate every N updates (default the preset's `rl.train.evalEvery`; 0 = only at the end). */
+  evalEvery?: number;
 }
 
 /** What `runRl` did. */
@@ -44,6 +50,8 @@ export interface RunRlResult extends TrainResult {
   algo: RLAlgo;
   /** This stage's metric history (TRL's names: objective/scores, objective/kl, …). */
   history: MetricRecord[];
+  /** The update early stopping kept (`<stage>/best/`), with its validation scores; absent without validation. */
+  best?: { step: number; 'val/rubric': number; 'val/accuracy': number };
 }
 
 /** Where each algorithm's checkpoints go: rl/ (PPO, the pipeline's), rl-grpo/, rl-reinforce/. */
@@ -101,6 +109,8 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
   const cfg = { ...preset.rl.train };
   if (o.maxSteps !== undefined) cfg.maxSteps = o.maxSteps;
   if (o.lr !== undefined) cfg.lr = o.lr;
+  if (o.evalEvery !== undefined) cfg.evalEvery = o.evalEvery;
+  const valPrompts = o.valPrompts ?? preset.rl.validation?.prompts ?? 0;
 
   const sft = loadModel(runDir, 'sft', { fresh: true });
   // with an adapter the reference is the policy's own base, adapter disabled: no second copy
@@ -108,7 +118,8 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
   const rm = loadModel(runDir, 'rm');
   if (!rm.model.hasScalarHead) throw new GptforgeError('the reward model checkpoint has no reward head (score.weight); train it with "gptforge rm"', { file: rm.dir });
   if (rm.tok.hash() !== sft.tok.hash()) throw new GptforgeError(`the policy (${sft.dir}) and the reward model (${rm.dir}) use different tokenizers; train the reward model from this SFT model`, { file: rm.dir });
-  const prompts: TaskPrompt[] = o.onlyPrompts ? [] : taskPrompts('train', preset.rl.prompts, 777);
+  // with early stopping, the validation items are held out of the training prompts too
+  const prompts: TaskPrompt[] = o.onlyPrompts ? [] : taskPrompts('train', preset.rl.prompts, 777).filter((p) => valPrompts === 0 || !isValidationPrompt(p));
   for (const f of o.prompts ?? []) prompts.push(...readRlPrompts(f));
   const policy = sft.model;
   if (rl.algo === 'ppo') policy.addScalarHead(); // the value head, zero-initialised
@@ -116,10 +127,20 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
   const adapter = prepareAdapter(stage, policy, sft.dir, o);
   const ptx = rl.ptxCoef > 0 ? ptxLoader(runDir, preset, sft.tok, policy.config.blockSize, rl.ptxRows) : undefined;
   validateRL(rl, { policy, rm: rm.model, prompts, ptx }, rm.dir);
+  const stageDir = runLayout(runDir).stage(stage);
+  // a run that starts over (fresh, or no checkpoint to resume) forgets an earlier run's best
+  const startsOver = !!o.fresh || !latestCheckpoint(stageDir);
+  const selector = valPrompts > 0 ? new CheckpointSelector({ stageDir, stage, policy, tok: sft.tok, tools: defaultTools(), prompts: validationPrompts(valPrompts, 31337), temperature: rl.temperature, maxTokens: rl.maxNewTokens, fresh: startsOver, save: !adapter }) : null;
+  if (selector && startsOver) {
+    // update 0, the SFT model: the curve's start (not a candidate)
+    const metrics = new MetricsLog(runDir);
+    metrics.truncateStage(stage, -1);
+    metrics.append({ stage, step: 0, tokens: 0, ...selector.evaluate(0) });
+  }
   log(`rl: ${rl.algo} from ${sft.dir} against ${rm.dir}; ${prompts.length} prompts, ${rl.promptsPerRollout}×${rl.groupSize} replies per rollout, ${cfg.maxSteps} updates, β ${rl.klCoef}${ptx ? `, SFT loss mixed in (γ ${rl.ptxCoef}, ${rl.ptxRows} rows of ${ptx.T} per update)` : ''}`);
-  const result = await trainRL({ policy, ref: ref?.model ?? policy, adapter, rm: rm.model, tok: sft.tok, prompts, tools: defaultTools(), check: (prompt, task, text) => taskByName(task).check(prompt, text), stage, ptx }, rl, cfg, {
+  const result = await trainRL({ policy, ref: ref?.model ?? policy, adapter, rm: rm.model, tok: sft.tok, prompts, tools: defaultTools(), check: (prompt, task, text) => taskByName(task).check(prompt, text), stage, ptx, evaluate: selector ? (step) => selector.evaluate(step) : undefined }, rl, cfg, {
     runDir,
-    stageDir: runLayout(runDir).stage(stage),
+    stageDir,
     resume: !o.fresh,
     quiet: o.quiet,
     signal: o.signal,
@@ -127,5 +148,7 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
   const history = new MetricsLog(runDir).read(stage);
   const series = (key: string, name: string) => ({ name, points: history.filter((r) => typeof r[key] === 'number').map((r) => [r.step, r[key] as number] as [number, number]) });
   atomicWriteFile(runLayout(runDir).curves(stage), lossCurveSVG([series('objective/scores', 'RM score'), series('objective/kl', 'KL to SFT'), series('rollout/accuracy', 'task accuracy')], { title: `${rl.algo.toUpperCase()}: reward, KL and accuracy`, xLabel: 'update', yLabel: 'value' }));
-  return { ...result, runDir, stage, algo: rl.algo, history };
+  const best = selector?.bestSoFar() ?? undefined;
+  if (selector) atomicWriteFile(join(runDir, `${stage}-validation.svg`), validationCurveSVG(history, rl.algo, best ?? null));
+  return { ...result, runDir, stage, algo: rl.algo, history, ...(best ? { best } : {}) };
 }

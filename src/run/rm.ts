@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderForReward, type OnBad } from '../data/chat.js';
 import { rubricScore } from '../data/labelers.js';
+import { correctnessSource } from '../data/decidable.js';
 import { rankingConversation, readPreferencesJSONL, type Ranking } from '../data/preferences.js';
 import { isHeldOut } from '../data/synthetic/tasks.js';
 import { defaultTools } from '../infer/tools/registry.js';
@@ -40,29 +41,46 @@ export interface RunRmResult extends TrainResult {
   accuracyClean?: number;
   /** Noise-free accuracy split by the rubric term that decided each pair. */
   accuracyCleanBy?: Record<string, PairTally & { accuracy: number }>;
+  /** Noise-free accuracy on pairs whose correctness is decidable from the context vs knowledge pairs (src/data/decidable.ts). */
+  accuracyCleanByContext?: Record<string, PairTally & { accuracy: number }>;
 }
 
 function writeRankings(file: string, rankings: readonly Ranking[]): void {
   atomicWriteFile(file, rankings.map((r) => JSON.stringify(r)).join('\n') + (rankings.length ? '\n' : ''));
 }
 
+type Tallies = Record<string, PairTally & { accuracy: number }>;
+
 /**
- * Noise-free held-out accuracy split by the rubric term that decided each pair:
- * 'correctness' when the task checker accepts one reply and not the other, 'preferences'
- * (tools, form, length, repetition, manners) when both are equally right or wrong. The first
- * needs the model to know the answers; the second only to read the reply's form.
+ * Noise-free held-out accuracy split two ways, from one scoring pass. By the rubric term that
+ * decided each pair: 'correctness' when the task checker accepts one reply and not the other,
+ * 'preferences' (tools, form, length, repetition, manners) when both are equally right or
+ * wrong; the first needs the model to know the answers, the second only to read the reply's
+ * form. And by where the family's correctness can be read (src/data/decidable.ts): 'decidable'
+ * from the context (the calculator's output, the prompt's word or format), 'knowledge' only
+ * from facts the model may not have.
  */
-function accuracyByDecidingTerm(model: GPT, rankings: readonly Ranking[], rendered: RenderedRankings, pad: number): Record<string, PairTally & { accuracy: number }> {
+function accuracyByDecidingTerm(model: GPT, rankings: readonly Ranking[], rendered: RenderedRankings, pad: number): { byTerm: Tallies; byContext: Tallies } {
   const verdicts = rankings.map((r) => r.completions.map((c) => rubricScore(r.prompt, c, r.task).correct));
   const tallies = pairAccuracyByKind(model, rendered.rendered, pad, (ri, i, j) => {
-    const v = verdicts[rendered.sources[ri]];
-    return v[i] !== v[j] ? 'correctness' : 'preferences';
+    const r = rendered.sources[ri];
+    const v = verdicts[r];
+    return `${v[i] !== v[j] ? 'correctness' : 'preferences'}|${correctnessSource(rankings[r].task)}`;
   });
-  return Object.fromEntries(
-    Object.entries(tallies)
-      .sort()
-      .map(([k, t]) => [k, { ...t, accuracy: t.correct / t.pairs }]),
-  );
+  const by = (part: 0 | 1): Tallies => {
+    const out: Record<string, PairTally> = {};
+    for (const [k, t] of Object.entries(tallies)) {
+      const o = (out[k.split('|')[part]] ??= { pairs: 0, correct: 0 });
+      o.pairs += t.pairs;
+      o.correct += t.correct;
+    }
+    return Object.fromEntries(
+      Object.entries(out)
+        .sort()
+        .map(([k, t]) => [k, { ...t, accuracy: t.correct / t.pairs }]),
+    );
+  };
+  return { byTerm: by(0), byContext: by(1) };
 }
 
 /**
@@ -155,13 +173,15 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   });
   const accuracy = result.lastEval['val/accuracy'] ?? NaN;
   // the noise-free rankings are scored once: their accuracy is the sum over the deciding terms
-  const byTerm = valClean && data.valClean ? accuracyByDecidingTerm(model, data.valClean, valClean, pad) : undefined;
+  const split = valClean && data.valClean ? accuracyByDecidingTerm(model, data.valClean, valClean, pad) : undefined;
+  const byTerm = split?.byTerm;
+  const byContext = split?.byContext;
   const cleanTally = byTerm && Object.values(byTerm).reduce((s, t) => ({ pairs: s.pairs + t.pairs, correct: s.correct + t.correct }), { pairs: 0, correct: 0 });
   const clean = cleanTally && cleanTally.pairs > 0 ? cleanTally.correct / cleanTally.pairs : undefined;
   // tied pairs counted as the log line counts them: those inside held-out rankings and those of
   // the all-tied rankings dropped before training (val/tied only sees the former)
-  atomicWriteFile(runLayout(runDir).rmEval, JSON.stringify({ step: result.step, accuracy, accuracyClean: clean, margin: result.lastEval['val/margin'], pairs: result.lastEval['val/pairs'], tiedPairs: val.tiedPairs, allTiedRankings: val.tied, accuracyCleanBy: byTerm }, null, 2) + '\n');
-  return { ...result, runDir, accuracy, accuracyClean: clean, accuracyCleanBy: byTerm };
+  atomicWriteFile(runLayout(runDir).rmEval, JSON.stringify({ step: result.step, accuracy, accuracyClean: clean, margin: result.lastEval['val/margin'], pairs: result.lastEval['val/pairs'], tiedPairs: val.tiedPairs, allTiedRankings: val.tied, accuracyCleanBy: byTerm, accuracyCleanByContext: byContext }, null, 2) + '\n');
+  return { ...result, runDir, accuracy, accuracyClean: clean, accuracyCleanBy: byTerm, accuracyCleanByContext: byContext };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { getKernels } from '../engine/backend.js';
 import type { Conversation } from '../data/conversation.js';
 import type { OnBad } from '../data/chat.js';
-import { buildSftDataset, PackedLoader, sftTable, type SftDataset, type SftMixtureConfig, type SftSourceReport } from '../data/sft.js';
+import { buildSftDataset, PackedLoader, sftTable, writerSummary, type SftDataset, type SftMixtureConfig, type SftSourceReport } from '../data/sft.js';
 import type { SftPreset } from './presets.js';
 import { lossCurveSVG } from '../eval/plot.js';
 import type { Tokenizer } from '../tokenizer/index.js';
@@ -39,6 +39,8 @@ export interface RunSftOptions extends AdapterOptions {
   onlyData?: boolean;
   /** A malformed conversation: an error naming it (default) or a counted skip. */
   onBad?: OnBad;
+  /** e_w, the simulated demonstration writers' error rate (0..1) on the synthetic families (src/data/writers.ts); default the mixture's, else 0. */
+  writerErrorRate?: number;
   /** Checkpoint to start from: a stage of this run (`base`, `sft`, …) or a checkpoint/run path; default `base`. */
   from?: string;
   /** Stage name: its checkpoint directory `<run>/<into>` and its name in metrics.jsonl; default `sft`. */
@@ -113,6 +115,7 @@ export function sftConfig(p: SftPreset, o: RunSftOptions): SftPreset {
     if (o.onBad !== 'error' && o.onBad !== 'skip') throw new GptforgeError(`onBad must be "error" or "skip", not "${String(o.onBad)}"`);
     out.mixture.onBad = o.onBad;
   }
+  if (o.writerErrorRate !== undefined) out.mixture.writerErrorRate = o.writerErrorRate;
   if (o.steps !== undefined) out.train.maxSteps = o.steps;
   if (o.lr !== undefined) out.train.lr = o.lr;
   if (o.batchSize !== undefined) out.batchSize = o.batchSize;
@@ -152,6 +155,8 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   const { T, data } = sftRows(tok, cfg, model.config.blockSize, typeof opts.mixture === 'string' ? opts.mixture : opts.mixture ? 'sft mixture' : layout.preset);
   const B = cfg.batchSize;
   log(sftTable(data.report));
+  const writers = writerSummary(data.report, cfg.mixture.writerErrorRate);
+  if (writers) log(`sft: ${writers}`);
   const skipped = data.report.reduce((s, r) => s + r.skipped, 0);
   if (skipped > 0) log(`sft: skipped ${skipped} conversations (onBad skip or longer than ${T + 1} tokens)`);
   const pad = tok.specialId('<|pad|>');

@@ -88,8 +88,8 @@ export interface TrainTask<M = unknown> {
    * Tensors made by ops are recycled before the next call (the step arena): keep numbers, not tensors.
    */
   forwardMicroBatch(mb: M, total: number): MicroBatchResult;
-  /** Evaluation metrics, e.g. {"val/loss": 2.1, "val/loss/books": 2.3}. Runs without grad. */
-  evaluate?(): Record<string, number>;
+  /** Evaluation metrics after optimizer step `step`, e.g. {"val/loss": 2.1, "val/loss/books": 2.3}. Runs without grad. */
+  evaluate?(step: number): Record<string, number>;
   /** JSON-serialisable state that makes the next micro-batches reproducible (data position, RNG). */
   state(): unknown;
   restore(state: unknown): void;
@@ -235,7 +235,7 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
 
   const runEval = (): Record<string, number> => {
     if (!task.evaluate) return {};
-    const ev = task.evaluate();
+    const ev = task.evaluate(step);
     clearTape();
     metrics.append({ stage: task.stage, step, tokens: tokensSeen, ...ev });
     opts.onEval?.(metrics.read(task.stage));

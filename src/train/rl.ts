@@ -183,6 +183,7 @@ export async function trainRL(setup: RLSetup, rl: RLConfig, cfg: TrainConfig, op
         return { rollouts: parts[index], ptx: index === 0 ? ptxRows : null };
       },
       weight: ({ rollouts }) => rollouts.reduce((s, r) => s + r.actions.length, 0),
+      evaluate: setup.evaluate,
       forwardMicroBatch: ({ rollouts, ptx }, total) => update(rollouts, total, ptx),
       state: () => (setup.ptx ? { ...st, ptx: setup.ptx.state() } : st),
       restore: (s) => {

@@ -38,14 +38,23 @@ test('pipeline --preset tiny runs every stage; rl refuses a head-less RM; a kill
     );
     assert.match(r.stdout, /user> What is 4821 times 37\?\nassistant> /);
     // the RM's held-out accuracy split by the rubric term that decided each pair covers every pair
-    const rmEval = JSON.parse(readFileSync(join(dir, 'rm-eval.json'), 'utf8')) as { pairs: number; accuracyCleanBy: Record<string, { pairs: number; accuracy: number }> };
+    const rmEval = JSON.parse(readFileSync(join(dir, 'rm-eval.json'), 'utf8')) as { pairs: number; accuracyCleanBy: Record<string, { pairs: number; accuracy: number }>; accuracyCleanByContext: Record<string, { pairs: number }> };
     assert.equal(
       Object.values(rmEval.accuracyCleanBy).reduce((n, t) => n + t.pairs, 0),
       rmEval.pairs,
     );
+    // … and so does its split into pairs decidable from the context and knowledge pairs
+    assert.equal(
+      Object.values(rmEval.accuracyCleanByContext).reduce((n, t) => n + t.pairs, 0),
+      rmEval.pairs,
+    );
+    assert.match(readFileSync(join(dir, 'eval.md'), 'utf8'), /decidable pairs/);
     const rl = records(dir, 'rl');
     assert.ok(rl.length > 0);
-    for (const k of ['objective/kl', 'objective/entropy', 'objective/rlhf_reward', 'objective/scores', 'policy/approxkl_avg', 'policy/clipfrac_avg', 'val/ratio', 'loss/policy_avg', 'loss/value_avg', 'loss/ptx_avg']) assert.equal(typeof rl[0][k], 'number', k);
+    // early stopping: the validation curve starts at update 0 (SFT); the kept update is an RL one
+    assert.ok(rl.some((r) => r.step === 0 && typeof r['val/rubric'] === 'number'));
+    assert.ok(existsSync(join(dir, 'rl', 'best', 'best.json')) && existsSync(join(dir, 'rl-validation.svg')));
+    for (const k of ['objective/kl', 'objective/entropy', 'objective/rlhf_reward', 'objective/scores', 'policy/approxkl_avg', 'policy/clipfrac_avg', 'val/ratio', 'loss/policy_avg', 'loss/value_avg', 'loss/ptx_avg']) assert.equal(typeof rl.find((r) => r.loss !== undefined)?.[k], 'number', k);
     // every model the pipeline evaluated is the one on disk: greedy answers from a fresh process
     // match (training SFT in place once turned the pipeline's cached "base" into the SFT model)
     const evalAgain = run(['eval', '--run', dir, '--no-compare', '--quiet']);

@@ -12,6 +12,13 @@ import type { Split } from './task.js';
 /** Share of items held out for the test split, in percent. */
 const TEST_PERCENT = 10;
 
+/**
+ * Share of items, in percent, set aside from the train split as the validation split: the
+ * hash band just above the test split's, so no validation item is ever a test item. RL picks
+ * its checkpoint on it (early stopping) and trains on the rest of the train split.
+ */
+const VALIDATION_PERCENT = 10;
+
 /** 32-bit FNV-1a over UTF-16 code units: tiny, stable across runs and platforms. */
 export function fnv1a(text: string): number {
   let h = 0x811c9dc5;
@@ -29,6 +36,16 @@ export function fnv1a(text: string): number {
  */
 export function isHeldOut(key: string): boolean {
   return fnv1a(key) % 100 < TEST_PERCENT;
+}
+
+/**
+ * Whether a key is in the validation split: FNV-1a mod 100 in [10, 20), the band above
+ * isHeldOut's. Disjoint from the test split by construction (no key is both), and meant for
+ * train-split items: model selection reads them, the eval's test split stays unseen.
+ */
+export function isValidation(key: string): boolean {
+  const h = fnv1a(key) % 100;
+  return h >= TEST_PERCENT && h < TEST_PERCENT + VALIDATION_PERCENT;
 }
 
 /** The split an item belongs to, by the hash of its key (isHeldOut). */

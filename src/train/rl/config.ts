@@ -91,6 +91,8 @@ export interface RLSetup {
   seed?: number;
   /** Stage name in metrics and checkpoints (default "rl"). */
   stage?: string;
+  /** Validation after update `step` (every evalEvery updates and at the end): RL's early stopping (src/run/rl-validation.ts). */
+  evaluate?(step: number): Record<string, number>;
   /** SFT rows for the ptx loss (needed when ptxCoef > 0), one batch per update (cli/rl.ts: ptxRows rows). */
   ptx?: PackedLoader;
 }

@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { presetsDir } from '../../src/run/presets.js';
+import { runRlhfSweep, sweepChart, sweepMarkdown, type SweepRow } from '../../src/run/rlhf-sweep.js';
+
+const cell = (e: number, compare: { name: string; winRate: number; accuracy: number }[]) => ({
+  columns: ['SFT', 'PPO'],
+  rows: [
+    { label: 'arithmetic', usesTool: true, cells: { SFT: { correct: 2 + e * 10, total: 10, accuracy: 0 }, PPO: { correct: 6, total: 10, accuracy: 0 } } },
+    { label: 'definitions', usesTool: false, cells: { SFT: { correct: 1, total: 10, accuracy: 0 }, PPO: { correct: 0, total: 10, accuracy: 0 } } },
+    { label: 'arithmetic: 3–4 digit ×', usesTool: true, cells: { SFT: { correct: 0, total: 10, accuracy: 0 }, PPO: { correct: 10, total: 10, accuracy: 0 } } },
+  ],
+  compare: compare.map((c) => ({ ...c, rmReward: 0, wins: 0, ties: 0, losses: 0, rubric: 0, diversity: { samples: 4, distinct1: 0.5, distinct2: 0.6, selfBleu: 0.3, meanEntropy: 1, uniqueSamples: 3 }, listItems: { distinct: 1, perSample: 1 } })),
+});
+
+test('rlhf sweep: finished cells are read back, not retrained; the table and chart cover every e_w and method', async () => {
+  const run = mkdtempSync(join(tmpdir(), 'gf-sweep-'));
+  copyFileSync(join(presetsDir(), 'pretrain.tiny.json'), join(run, 'preset.json'));
+  writeFileSync(join(run, 'tokenizer.json'), '{}');
+  mkdirSync(join(run, 'base', 'step-0000001'), { recursive: true });
+  writeFileSync(join(run, 'base', 'step-0000001', 'config.json'), '{}');
+  writeFileSync(join(run, 'base', 'latest.json'), JSON.stringify({ checkpoint: 'step-0000001', step: 1 }));
+  for (const e of [0, 0.5]) {
+    const dir = join(run, 'rlhf-sweep', `ew-${e}`);
+    mkdirSync(dir, { recursive: true });
+    // a cell a killed sweep had finished: every step done, its results on disk
+    writeFileSync(join(dir, 'sweep-state.json'), JSON.stringify({ writerErrorRate: e, done: ['sft', 'rm', 'ppo', 'grpo', 'dpo', 'eval', 'kl'], kl: { PPO: 0.5 + e } }));
+    writeFileSync(
+      join(dir, 'eval.json'),
+      JSON.stringify(
+        cell(e, [
+          { name: 'base', winRate: 0.1, accuracy: 0 },
+          { name: 'SFT', winRate: 0.5, accuracy: 0.2 },
+          { name: 'SFT best-of-4', winRate: 0.55, accuracy: 0.25 },
+          { name: 'SFT oracle best-of-4', winRate: 0.8, accuracy: 0.4 },
+          { name: 'PPO', winRate: 0.6 + e / 5, accuracy: 0.3 },
+        ]),
+      ),
+    );
+    writeFileSync(join(dir, 'rm-eval.json'), JSON.stringify({ step: 1, accuracy: 0.8, accuracyCleanByContext: { decidable: { pairs: 10, correct: 9, accuracy: 0.9 }, knowledge: { pairs: 10, correct: 5, accuracy: 0.5 } } }));
+  }
+  const r = await runRlhfSweep(run, { rates: [0.5, 0] });
+  assert.equal(r.interrupted, false);
+  assert.deepEqual(
+    r.rows.map((x) => `${x.writerErrorRate} ${x.method}`),
+    ['0 SFT', '0 SFT best-of-4 (RM)', '0 PPO', '0.5 SFT', '0.5 SFT best-of-4 (RM)', '0.5 PPO'],
+  );
+  const ppo = r.rows.find((x) => x.writerErrorRate === 0.5 && x.method === 'PPO')!;
+  // arithmetic is a decidable family, definitions a knowledge one; the × row repeats arithmetic
+  assert.equal(ppo.accuracyDecidable, 0.6);
+  assert.equal(ppo.accuracyAll, 0.3);
+  assert.equal(ppo.kl, 1);
+  assert.equal(ppo.rmDecidable, 0.9);
+  assert.equal(ppo.rmKnowledge, 0.5);
+  assert.ok(Math.abs(r.rows.find((x) => x.method.startsWith('SFT best'))!.kl - (Math.log(4) - 0.75)) < 1e-12);
+  assert.equal(r.rows.find((x) => x.method === 'SFT')!.kl, 0);
+  assert.match(readFileSync(join(run, 'rlhf-sweep.md'), 'utf8'), /\| 0\.5 \| PPO \| 60\.0% \| 30\.0% \| 30\.0% \| 70\.0% \| \+20\.0 \| 90\.0% \| 50\.0% \| 1\.00 \|/);
+  assert.match(readFileSync(join(run, 'rlhf-sweep.svg'), 'utf8'), /^<svg/);
+  // each cell is a sub-run: the run's preset with e_w set, the base model linked, not copied
+  const preset = JSON.parse(readFileSync(join(run, 'rlhf-sweep', 'ew-0.5', 'preset.json'), 'utf8')) as { sft: { mixture: { writerErrorRate: number } }; rl: { validation?: { prompts: number } } };
+  assert.equal(preset.sft.mixture.writerErrorRate, 0.5);
+  assert.ok((preset.rl.validation?.prompts ?? 0) > 0);
+  assert.ok(lstatSync(join(run, 'rlhf-sweep', 'ew-0', 'base')).isSymbolicLink());
+  assert.ok(existsSync(join(run, 'rlhf-sweep.json')));
+});
+
+test('rlhf sweep: a bad rate and a run without a base model are refused by name', async () => {
+  const run = mkdtempSync(join(tmpdir(), 'gf-sweep-'));
+  await assert.rejects(runRlhfSweep(run, { rates: [1.5] }), /between 0 and 1/);
+  await assert.rejects(runRlhfSweep(run, { rates: [0] }), /base model/);
+  const rows: SweepRow[] = [];
+  assert.match(sweepMarkdown(rows), /^\| e_w \| method/);
+  assert.match(sweepChart(rows), /<svg/);
+});
