@@ -14,12 +14,14 @@ export type { TotOptions, TotNode, TotLevel, TotTrace, Judgement } from './tot.j
 export type { ReflectOptions, ReflectRound, ReflectTrace } from './reflect.js';
 export { extractAnswer, vote, softmaxWeights } from './vote.js';
 export type { VoteResult, VoteTally } from './vote.js';
-export { trainThinking, evalThinking, thinkingConversations, renderForTraining, TECHNIQUE_MIXTURE, COUNTDOWN_MIXTURE } from './thinking.js';
+export { trainThinking, evalThinking, thinkingConversations, renderForTraining, TECHNIQUE_MIXTURE, ADDITION_MIXTURE, COUNTDOWN_MIXTURE } from './thinking.js';
 export type { ThinkingTrainOptions, ThinkingCell } from './thinking.js';
 export { measureConsistency, measureSkill, measureReflection, measureTot } from './measure.js';
 export type { ConsistencyRow, SkillRow, ReflectRow, TotResult } from './measure.js';
-export { techniquesReport } from './report.js';
-export type { TechniquesResults } from './report.js';
+export { techniquesReport, techniqueCells, techniqueFamilyTable } from './report.js';
+export type { TechniquesResults, TechniqueCell } from './report.js';
+export { runTechniqueSweep, SWEEP_PARTS } from './sweep.js';
+export type { SweepOptions, SweepPart } from './sweep.js';
 export { longAddition, longMultiplication, scratchpad, longResult, finalNumber, THINK_TRIGGER, THINKING_TASKS } from '../data/synthetic/longarith.js';
 export type { LongOp, LongArithVariant } from '../data/synthetic/longarith.js';
 export { skillLevels, forgetCarries, SKILL_PROMPTS, SKILL_ERROR_RATE, UNSTATED_ERROR_RATE, OUT_OF_DISTRIBUTION } from '../data/synthetic/skill.js';

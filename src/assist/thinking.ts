@@ -68,6 +68,18 @@ export const TECHNIQUE_MIXTURE: ReadonlyArray<{ task: SyntheticTask; weight: num
   { task: reflection, weight: 0.25 },
 ];
 
+/**
+ * The addition-only mixture: long addition (both modes), skill levels and reflection — every
+ * family about addition, so the scratchpad's copy-and-carry step gets most of the budget. The
+ * 400-step run on TECHNIQUE_MIXTURE (docs/techniques.md) had not learned to copy a number; at
+ * our CPU budget a narrower mixture is what trains the scratchpad.
+ */
+export const ADDITION_MIXTURE: ReadonlyArray<{ task: SyntheticTask; weight: number }> = [
+  { task: longAddition, weight: 0.55 },
+  { task: skillLevels, weight: 0.15 },
+  { task: reflection, weight: 0.3 },
+];
+
 /** The tree-of-thoughts model's families: the game of 24 alone (propose, value, solve). */
 export const COUNTDOWN_MIXTURE: ReadonlyArray<{ task: SyntheticTask; weight: number }> = [{ task: countdown, weight: 1 }];
 

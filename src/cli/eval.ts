@@ -1,5 +1,7 @@
 import { Command } from '@commander-js/extra-typings';
+import { runTechniqueSweep, SWEEP_PARTS, type SweepPart } from '../assist/sweep.js';
 import { runEval } from '../run/eval.js';
+import { GptforgeError } from '../util/errors.js';
 import { number } from '../util/args.js';
 
 export const command = new Command('eval')
@@ -14,7 +16,17 @@ export const command = new Command('eval')
   .option('--no-compare', 'skip the base/SFT/RLHF comparison (RM reward, win rates, diversity)')
   .option('--compare-prompts <n>', "held-out prompts in the comparison (default: the preset's, else 48)", number)
   .option('--quiet', 'no progress bar')
+  .option('--techniques', "instead: the prompting-techniques sweep on --run's techniques model (docs/techniques.md); writes techniques.md, techniques.json, self-consistency.svg")
+  .option('--parts <names>', `with --techniques: comma-separated parts of the sweep (${SWEEP_PARTS.join(', ')}; default all but tot)`)
+  .option('--tot-run <dir>', 'with --techniques: the game-of-24 model for tree of thoughts (adds tot to the parts)')
   .action((o) => {
+    if (o.techniques) {
+      const parts = (o.parts?.split(',').map((s) => s.trim()) ?? ['cot', 'skill', 'reflect', 'sc', ...(o.totRun ? ['tot'] : [])]) as SweepPart[];
+      for (const p of parts) if (!SWEEP_PARTS.includes(p)) throw new GptforgeError(`unknown part "${p}" (expected ${SWEEP_PARTS.join(', ')})`, { field: '--parts' });
+      const { markdown } = runTechniqueSweep(o.run, { parts, totDir: o.totRun, log: o.quiet ? undefined : (line) => console.error(line) });
+      console.log(markdown);
+      return;
+    }
     const { markdown } = runEval(o.run, { ...o, tasks: o.tasks?.split(',').map((s) => s.trim()), noCompare: !o.compare });
     console.log(markdown);
   });
