@@ -21,6 +21,8 @@ export type { ConsistencyRow, SkillRow, ReflectRow, TotResult } from './measure.
 export { techniquesReport, techniqueCells, techniqueFamilyTable } from './report.js';
 export type { TechniquesResults, TechniqueCell } from './report.js';
 export { runTechniqueSweep, SWEEP_PARTS } from './sweep.js';
+export { techniquesHeadline } from './headline.js';
+export type { HeadlineOptions } from './headline.js';
 export type { SweepOptions, SweepPart } from './sweep.js';
 export { longAddition, longMultiplication, scratchpad, longResult, finalNumber, THINK_TRIGGER, THINKING_TASKS } from '../data/synthetic/longarith.js';
 export type { LongOp, LongArithVariant } from '../data/synthetic/longarith.js';

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { techniquesHeadline } from '../../src/assist/headline.js';
 import { runTechniqueSweep } from '../../src/assist/sweep.js';
 import { trainThinking } from '../../src/assist/thinking.js';
 import { CLI } from '../cli/fixture.js';
@@ -36,6 +37,22 @@ test('runTechniqueSweep: the parts merge into techniques.json; techniques.md has
     assert.match(markdown, /\| self-consistency, k = 2, majority \|/);
     assert.equal(readFileSync(join(dir, 'techniques.md'), 'utf8'), markdown);
     assert.ok(existsSync(join(dir, 'self-consistency.svg')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('techniquesHeadline (the pipeline --techniques rows): trains, then direct vs step by step on 5–6 and 7–8 digits', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-headline-'));
+  try {
+    const table = await techniquesHeadline(dir, { steps: 2, perCell: 1, quiet: true, train: { examples: 300, model: { nLayer: 1, nHead: 2, nEmbd: 32, blockSize: 320 }, batchSize: 4 } });
+    assert.ok(table);
+    const lines = table.split('\n');
+    assert.equal(lines[0], "## Technique × family (held-out, checked by the family's checker)");
+    assert.match(table, /\| technique \| long-addition, 5–6 digits \| long-addition, 7–8 digits \|/);
+    assert.match(table, /^\| direct \(greedy\) \| \d+% \(\d\/2\) \| \d+% \(\d\/2\) \|$/m);
+    assert.match(table, /^\| step by step \(greedy\) \|/m);
+    assert.ok(!table.includes('## Tokens to think'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
