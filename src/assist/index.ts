@@ -14,8 +14,8 @@ export type { TotOptions, TotNode, TotLevel, TotTrace, Judgement } from './tot.j
 export type { ReflectOptions, ReflectRound, ReflectTrace } from './reflect.js';
 export { extractAnswer, vote, softmaxWeights } from './vote.js';
 export type { VoteResult, VoteTally } from './vote.js';
-export { trainThinking, evalThinking, thinkingConversations, renderForTraining, TECHNIQUE_MIXTURE, ADDITION_MIXTURE, COUNTDOWN_MIXTURE } from './thinking.js';
-export type { ThinkingTrainOptions, ThinkingCell } from './thinking.js';
+export { trainThinking, evalThinking, thinkingConversations, renderForTraining, TECHNIQUE_MIXTURE, ADDITION_MIXTURE, SKILL_COT_MIXTURE, COUNTDOWN_MIXTURE } from './thinking.js';
+export type { ThinkingTrainOptions, ThinkingCell, MixtureEntry } from './thinking.js';
 export { measureConsistency, measureSkill, measureReflection, measureTot } from './measure.js';
 export type { ConsistencyRow, SkillRow, ReflectRow, TotResult } from './measure.js';
 export { techniquesReport, techniqueCells, techniqueFamilyTable } from './report.js';

@@ -64,7 +64,7 @@ export function techniqueCells(r: TechniquesResults): TechniqueCell[] {
     if (first) add('direct (greedy)', family, first.correct[0], first.total);
     for (const x of r.reflect.rows) add(`reflection, ${x.source} feedback`, family, x.correct[x.correct.length - 1], x.total);
   }
-  for (const s of r.skill ?? []) add(`ask for success: ${s.condition}`, 'skill-levels, 2–4 digits', s.correct, s.total);
+  for (const s of r.skill ?? []) add(`ask for success: ${s.condition}`, `skill-levels, 2–4 digits${s.mode === 'cot' ? ', step by step' : ''}`, s.correct, s.total);
   if (r.tot) {
     add('step by step (greedy)', 'game of 24', r.tot.cot, r.tot.problems);
     add('tree of thoughts', 'game of 24', r.tot.tot, r.tot.problems);
@@ -107,7 +107,7 @@ export function techniquesReport(r: TechniquesResults): { markdown: string; svg:
     out.push('');
   }
   if (r.skill) {
-    out.push('## Ask for success: the same problems under each system prompt (greedy)', '', '| system prompt | correct | with a carry |', '| --- | --- | --- |');
+    out.push(`## Ask for success: the same problems under each system prompt (greedy${r.skill[0]?.mode === 'cot' ? ', step by step' : ', answered directly'})`, '', '| system prompt | correct | with a carry |', '| --- | --- | --- |');
     for (const s of r.skill) out.push(`| ${s.condition}${s.system ? `: "${s.system}"` : ''} | ${pct(s.correct, s.total)} (${s.correct}/${s.total}) | ${pct(s.carryCorrect, s.carryTotal)} (${s.carryCorrect}/${s.carryTotal}) |`);
     out.push('');
   }

@@ -22,8 +22,9 @@ export interface SweepOptions {
   digits?: readonly number[];
   /** Families for the tokens-to-think table: 'addition' (long addition alone) or 'all' (default). */
   cotFamilies?: 'addition' | 'all';
-  /** Ask for success: held-out problems (default 200). */
+  /** Ask for success: held-out problems (default 200), asked directly (default) or step by step. */
   skillProblems?: number;
+  skillMode?: 'direct' | 'cot';
   /** Reflection: problems (default 40) and operand digits (default 5). */
   reflectProblems?: number;
   reflectDigits?: number;
@@ -77,7 +78,7 @@ export function runTechniqueSweep(dir: string, o: SweepOptions = {}): { results:
       const cells = evalThinking(model, tok, { digits: o.digits ?? [1, 2, 3, 4, 5, 6, 7, 8], perCell: o.perCell ?? 40, tasks, onCell: (c) => log(`${c.task} ${c.digits} digits ${c.mode}: ${c.correct}/${c.total}`) });
       save('cot', cells, ms());
     } else if (part === 'skill') {
-      const rows = measureSkill(model, tok, { problems: o.skillProblems ?? 200 });
+      const rows = measureSkill(model, tok, { problems: o.skillProblems ?? 200, mode: o.skillMode });
       for (const r of rows) log(`${r.condition}: ${r.correct}/${r.total} (with a carry ${r.carryCorrect}/${r.carryTotal})`);
       save('skill', rows, ms());
     } else if (part === 'reflect') {

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderConversation, type RenderedConversation } from '../data/chat.js';
 import type { Conversation } from '../data/conversation.js';
@@ -10,7 +10,8 @@ import { skillLevels } from '../data/synthetic/skill.js';
 import type { SyntheticTask } from '../data/synthetic/task.js';
 import { makeConfig, type GPTConfigInput } from '../model/config.js';
 import { GPT } from '../model/gpt.js';
-import { trainTokenizer, type Tokenizer } from '../tokenizer/index.js';
+import { Tokenizer, trainTokenizer } from '../tokenizer/index.js';
+import { latestCheckpoint } from '../model/checkpoint.js';
 import type { TrainConfig, TrainResult } from '../train/loop.js';
 import { sft } from '../train/sft.js';
 import { atomicWriteFile } from '../util/atomic.js';
@@ -55,13 +56,20 @@ export interface ThinkingTrainOptions {
   quiet?: boolean;
   signal?: AbortSignal;
   /** The families and their weights (default TECHNIQUE_MIXTURE; COUNTDOWN_MIXTURE trains the tree-of-thoughts model). */
-  mixture?: ReadonlyArray<{ task: SyntheticTask; weight: number }>;
+  mixture?: readonly MixtureEntry[];
   /** Continue from `<dir>/sft`'s latest checkpoint when there is one (default true). */
   resume?: boolean;
 }
 
+/** One family of a techniques mixture, its share, and the variant it is generated with (default: the long arithmetic families in both modes at the recipe's digits). */
+export interface MixtureEntry {
+  task: SyntheticTask;
+  weight: number;
+  variant?: Record<string, unknown>;
+}
+
 /** The families of the techniques model and their shares of its training conversations. */
-export const TECHNIQUE_MIXTURE: ReadonlyArray<{ task: SyntheticTask; weight: number }> = [
+export const TECHNIQUE_MIXTURE: readonly MixtureEntry[] = [
   { task: longAddition, weight: 0.35 },
   { task: longMultiplication, weight: 0.2 },
   { task: skillLevels, weight: 0.2 },
@@ -74,21 +82,33 @@ export const TECHNIQUE_MIXTURE: ReadonlyArray<{ task: SyntheticTask; weight: num
  * 400-step run on TECHNIQUE_MIXTURE (docs/techniques.md) had not learned to copy a number; at
  * our CPU budget a narrower mixture is what trains the scratchpad.
  */
-export const ADDITION_MIXTURE: ReadonlyArray<{ task: SyntheticTask; weight: number }> = [
+export const ADDITION_MIXTURE: readonly MixtureEntry[] = [
   { task: longAddition, weight: 0.55 },
   { task: skillLevels, weight: 0.15 },
   { task: reflection, weight: 0.3 },
 ];
 
+/**
+ * Ask for success, step by step: ADDITION_MIXTURE with the skill levels' demonstrations
+ * written as scratchpads (the forgetful writers' carries all 0). At our scale the model adds
+ * only step by step, so this is the mixture where a stated level can show (docs/techniques.md);
+ * trained as a continuation of an ADDITION_MIXTURE model.
+ */
+export const SKILL_COT_MIXTURE: readonly MixtureEntry[] = [
+  { task: longAddition, weight: 0.4 },
+  { task: skillLevels, weight: 0.35, variant: { mode: 'cot' } },
+  { task: reflection, weight: 0.25 },
+];
+
 /** The tree-of-thoughts model's families: the game of 24 alone (propose, value, solve). */
-export const COUNTDOWN_MIXTURE: ReadonlyArray<{ task: SyntheticTask; weight: number }> = [{ task: countdown, weight: 1 }];
+export const COUNTDOWN_MIXTURE: readonly MixtureEntry[] = [{ task: countdown, weight: 1 }];
 
 /** The training conversations: each family's share of n, train split (the long arithmetic families in both modes, 1–maxDigits digits). */
-export function thinkingConversations(n: number, seed: number, minDigits = 1, maxDigits = 6, mixture = TECHNIQUE_MIXTURE): Array<{ task: string; conversation: Conversation }> {
+export function thinkingConversations(n: number, seed: number, minDigits = 1, maxDigits = 6, mixture: readonly MixtureEntry[] = TECHNIQUE_MIXTURE): Array<{ task: string; conversation: Conversation }> {
   const total = mixture.reduce((s, m) => s + m.weight, 0);
   const out: Array<{ task: string; conversation: Conversation }> = [];
-  for (const { task, weight } of mixture) {
-    const variant = THINKING_TASKS.includes(task) ? { minDigits, maxDigits, mode: 'both' } : undefined;
+  for (const { task, weight, variant: given } of mixture) {
+    const variant = given ?? (THINKING_TASKS.includes(task) ? { minDigits, maxDigits, mode: 'both' } : undefined);
     for (const ex of task.generate('train', Math.round((n * weight) / total), seed, { variant })) out.push({ task: task.name, conversation: ex.conversation });
   }
   return out;
@@ -112,7 +132,9 @@ export async function trainThinking(dir: string, o: ThinkingTrainOptions = {}): 
   const convs = thinkingConversations(o.examples ?? 30000, seed, o.minDigits ?? 1, o.maxDigits ?? 6, o.mixture);
   // the tokenizer learns on the conversations' text plus prompts with the longest operands, so 7–8 digit prompts tokenize the same way
   const texts = convs.filter((_, i) => i % 6 === 0).flatMap((c) => c.conversation.messages.map((m) => m.content));
-  const tok = trainTokenizer(texts, { vocabSize: o.vocabSize ?? 384, pattern: 'gpt4-digits' });
+  // a resumed run keeps its tokenizer (a continuation on another mixture would otherwise learn a different one)
+  const resuming = (o.resume ?? true) && latestCheckpoint(join(dir, 'sft')) !== null && existsSync(join(dir, 'tokenizer.json'));
+  const tok = resuming ? Tokenizer.load(join(dir, 'tokenizer.json')) : trainTokenizer(texts, { vocabSize: o.vocabSize ?? 384, pattern: 'gpt4-digits' });
   const T = o.seqLen ?? 256;
   const B = o.batchSize ?? 16;
   const cfg = makeConfig({ nLayer: 4, nHead: 4, nEmbd: 128, blockSize: 384, position: 'rope', ...o.model, vocabSize: tok.vocabSize });

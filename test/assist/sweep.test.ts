@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { techniquesHeadline } from '../../src/assist/headline.js';
 import { runTechniqueSweep } from '../../src/assist/sweep.js';
-import { trainThinking } from '../../src/assist/thinking.js';
+import { ADDITION_MIXTURE, SKILL_COT_MIXTURE, trainThinking } from '../../src/assist/thinking.js';
 import { CLI } from '../cli/fixture.js';
 
 test('gptforge eval --techniques: an unknown part is refused by name', () => {
@@ -53,6 +53,19 @@ test('techniquesHeadline (the pipeline --techniques rows): trains, then direct v
     assert.match(table, /^\| direct \(greedy\) \| \d+% \(\d\/2\) \| \d+% \(\d\/2\) \|$/m);
     assert.match(table, /^\| step by step \(greedy\) \|/m);
     assert.ok(!table.includes('## Tokens to think'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('trainThinking: a continuation on another mixture keeps the run its tokenizer', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-cont-'));
+  try {
+    const tiny = { examples: 300, model: { nLayer: 1, nHead: 2, nEmbd: 32, blockSize: 288 }, batchSize: 4, quiet: true };
+    const a = await trainThinking(dir, { ...tiny, steps: 2, mixture: ADDITION_MIXTURE });
+    const b = await trainThinking(dir, { ...tiny, steps: 3, mixture: SKILL_COT_MIXTURE });
+    assert.equal(b.step, 3);
+    assert.equal(b.tok.hash(), a.tok.hash());
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
