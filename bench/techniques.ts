@@ -9,6 +9,7 @@ import { engineSummary } from '../src/engine/backend.js';
  *
  *   node dist/bench/techniques.js train <dir> [steps] [all|addition|skill-cot|countdown]   the techniques model (all families, the addition ones, or those with step-by-step skill levels — a continuation), or the game-of-24 one (one ≤ CHUNK_MINUTES chunk; rerun resumes; TRAIN_BATCH rows a step)
  *   node dist/bench/techniques.js cot <dir> [perCell]     direct vs step by step, 1–8 digits (COT_TASKS=addition: long addition only)
+ *   node dist/bench/techniques.js firstline <dir> [perCell]   step by step with the scratchpad's first line given (the length-generalisation diagnostic)
  *   node dist/bench/techniques.js skill <dir> [n] [cot]   ask for success: expert / none / novice / out-of-distribution (cot: asked step by step)
  *   node dist/bench/techniques.js reflect <dir> [n] [digits]   reflection per feedback source
  *   node dist/bench/techniques.js sc <dir> [n] [digits]   self-consistency: accuracy and wall time vs k
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
     return;
   }
   const n = arg ? Number(arg) : undefined;
-  const parts: Record<string, SweepPart[]> = { cot: ['cot'], skill: ['skill'], reflect: ['reflect'], sc: ['sc'], tot: ['tot'], report: [] };
+  const parts: Record<string, SweepPart[]> = { cot: ['cot'], skill: ['skill'], reflect: ['reflect'], sc: ['sc'], tot: ['tot'], firstline: ['firstline'], report: [] };
   if (!(cmd in parts)) throw new Error(`unknown subcommand ${cmd}`);
   const { markdown } = runTechniqueSweep(dir, {
     parts: parts[cmd],

@@ -9,6 +9,8 @@ import type { ThinkingCell } from './thinking.js';
  */
 export interface TechniquesResults {
   cot?: ThinkingCell[];
+  /** Long addition step by step with the scratchpad's first line given (evalGivenFirstLine). */
+  firstLine?: Array<{ digits: number; correct: number; total: number }>;
   skill?: SkillRow[];
   reflect?: { digits: number; rows: ReflectRow[] };
   sc?: { digits: number; greedy: ConsistencyRow; rows: ConsistencyRow[] };
@@ -44,6 +46,15 @@ export function techniqueCells(r: TechniquesResults): TechniqueCell[] {
     const band = c.digits <= 4 ? '1–4' : c.digits <= 6 ? '5–6' : '7–8';
     const technique = c.mode === 'cot' ? 'step by step (greedy)' : 'direct (greedy)';
     const family = `${c.task}, ${band} digits`;
+    const prev = out.find((x) => x.technique === technique && x.family === family);
+    if (prev) {
+      prev.correct += c.correct;
+      prev.total += c.total;
+    } else add(technique, family, c.correct, c.total);
+  }
+  for (const c of r.firstLine ?? []) {
+    const family = `long-addition, ${c.digits <= 4 ? '1–4' : c.digits <= 6 ? '5–6' : '7–8'} digits`;
+    const technique = 'step by step, first line given (diagnostic)';
     const prev = out.find((x) => x.technique === technique && x.family === family);
     if (prev) {
       prev.correct += c.correct;
@@ -104,6 +115,10 @@ export function techniquesReport(r: TechniquesResults): { markdown: string; svg:
         const cells = digits.map((d) => r.cot!.find((c) => c.task === t && c.digits === d && c.mode === mode)).map((c) => (c ? `${pct(c.correct, c.total)} (${c.correct}/${c.total})` : '—'));
         out.push(`| ${t} | ${mode === 'cot' ? 'step by step' : 'direct'} | ${cells.join(' | ')} |`);
       }
+    if (r.firstLine && tasks.includes('long-addition')) {
+      const cells = digits.map((d) => r.firstLine!.find((c) => c.digits === d)).map((c) => (c ? `${pct(c.correct, c.total)} (${c.correct}/${c.total})` : '—'));
+      out.push(`| long-addition | step by step, first line given | ${cells.join(' | ')} |`);
+    }
     out.push('');
   }
   if (r.skill) {

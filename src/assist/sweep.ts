@@ -7,11 +7,12 @@ import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { measureConsistency, measureReflection, measureSkill, measureTot } from './measure.js';
 import { techniquesReport, type TechniquesResults } from './report.js';
-import { evalThinking } from './thinking.js';
+import { evalGivenFirstLine, evalThinking } from './thinking.js';
 
 /** One measurement of the sweep (docs/techniques.md). */
-export type SweepPart = 'cot' | 'skill' | 'reflect' | 'sc' | 'tot';
-export const SWEEP_PARTS: readonly SweepPart[] = ['cot', 'skill', 'reflect', 'sc', 'tot'];
+export type SweepPart = 'cot' | 'skill' | 'reflect' | 'sc' | 'tot' | 'firstline';
+/** firstline: the length-generalisation diagnostic (evalGivenFirstLine), long addition, cot's digits and perCell. */
+export const SWEEP_PARTS: readonly SweepPart[] = ['cot', 'skill', 'reflect', 'sc', 'tot', 'firstline'];
 
 /** Sizes of the sweep's measurements; the defaults are the full sweep's. */
 export interface SweepOptions {
@@ -77,6 +78,10 @@ export function runTechniqueSweep(dir: string, o: SweepOptions = {}): { results:
       const tasks = o.cotFamilies === 'addition' ? [longAddition] : THINKING_TASKS;
       const cells = evalThinking(model, tok, { digits: o.digits ?? [1, 2, 3, 4, 5, 6, 7, 8], perCell: o.perCell ?? 40, tasks, onCell: (c) => log(`${c.task} ${c.digits} digits ${c.mode}: ${c.correct}/${c.total}`) });
       save('cot', cells, ms());
+    } else if (part === 'firstline') {
+      const rows = evalGivenFirstLine(model, tok, { digits: o.digits ?? [1, 2, 3, 4, 5, 6, 7, 8], perCell: o.perCell ?? 40 });
+      for (const r of rows) log(`long-addition ${r.digits} digits, step by step with the first line given: ${r.correct}/${r.total}`);
+      save('firstLine', rows, ms());
     } else if (part === 'skill') {
       const rows = measureSkill(model, tok, { problems: o.skillProblems ?? 200, mode: o.skillMode });
       for (const r of rows) log(`${r.condition}: ${r.correct}/${r.total} (with a carry ${r.carryCorrect}/${r.carryTotal})`);

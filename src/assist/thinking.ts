@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderConversation, type RenderedConversation } from '../data/chat.js';
+import { renderConversation, renderPrompt, type RenderedConversation } from '../data/chat.js';
 import type { Conversation } from '../data/conversation.js';
 import { PackedLoader } from '../data/sft.js';
-import { longAddition, longMultiplication, THINK_TRIGGER, THINKING_TASKS } from '../data/synthetic/longarith.js';
+import { longAddition, longMultiplication, parseLong, THINK_TRIGGER, THINKING_TASKS } from '../data/synthetic/longarith.js';
 import { countdown } from '../data/synthetic/countdown.js';
 import { reflection } from '../data/synthetic/reflect.js';
 import { skillLevels } from '../data/synthetic/skill.js';
@@ -17,6 +17,7 @@ import { sft } from '../train/sft.js';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { ChatEngine, type DecodingModel } from '../infer/engine.js';
+import { decode } from '../infer/pipeline.js';
 
 /**
  * The techniques model at our scale: a small GPT trained from scratch on the families of
@@ -209,4 +210,32 @@ export function evalThinking(model: DecodingModel, tok: Tokenizer, o: { digits: 
     }
   }
   return out;
+}
+
+/**
+ * A diagnostic of length generalisation: step-by-step accuracy when the scratchpad's first
+ * line (the operands copied from the prompt, "4567012+8912345") is given — teacher-forced
+ * after <|assistant_start|> — and the model writes the rest. Every later line reads only the
+ * line above it, so this separates "the local steps run past the trained lengths" from "the
+ * copy out of the prompt does". Greedy; long addition's held-out split.
+ */
+export function evalGivenFirstLine(model: DecodingModel, tok: Tokenizer, o: { digits: readonly number[]; perCell: number; seed?: number; batch?: number }): Array<{ digits: number; correct: number; total: number }> {
+  const end = tok.specialId('<|assistant_end|>');
+  const batch = o.batch ?? 16;
+  return o.digits.map((d) => {
+    const exs = longAddition.generate('test', o.perCell, o.seed ?? 7, { variant: { minDigits: d, maxDigits: d, mode: 'direct' } });
+    let correct = 0;
+    for (let i = 0; i < exs.length; i += batch) {
+      const chunk = exs.slice(i, i + batch);
+      const requests = chunk.map((e) => {
+        const { a, b } = parseLong(e.prompt)!;
+        const prompt = [...renderPrompt(tok, { messages: [{ role: 'user', content: `${e.prompt} ${THINK_TRIGGER}` }] }), ...tok.encode(`${a}+${b}\n`)];
+        return { prompt, maxTokens: 320, temperature: 0, endIds: [end] };
+      });
+      decode(model, tok, requests, { padId: end }).forEach((r, j) => {
+        if (longAddition.check(chunk[j].prompt, r.text)) correct++;
+      });
+    }
+    return { digits: d, correct, total: exs.length };
+  });
 }

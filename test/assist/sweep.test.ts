@@ -36,6 +36,13 @@ test('runTechniqueSweep: the parts merge into techniques.json; techniques.md has
     assert.match(markdown, /## Technique × family/);
     assert.match(markdown, /\| self-consistency, k = 2, majority \|/);
     assert.equal(readFileSync(join(dir, 'techniques.md'), 'utf8'), markdown);
+    // the length-generalisation diagnostic: one row per length, a row of the tokens-to-think table
+    const fl = runTechniqueSweep(dir, { parts: ['firstline'], digits: [2], perCell: 2 });
+    assert.deepEqual(
+      fl.results.firstLine?.map((r) => [r.digits, r.total]),
+      [[2, 2]],
+    );
+    assert.match(fl.markdown, /\| long-addition \| step by step, first line given \|/);
     assert.ok(existsSync(join(dir, 'self-consistency.svg')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
