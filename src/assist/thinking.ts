@@ -80,8 +80,9 @@ export const TECHNIQUE_MIXTURE: readonly MixtureEntry[] = [
 /**
  * The addition-only mixture: long addition (both modes), skill levels and reflection — every
  * family about addition, so the scratchpad's copy-and-carry step gets most of the budget. The
- * 400-step run on TECHNIQUE_MIXTURE (docs/techniques.md) had not learned to copy a number; at
- * our CPU budget a narrower mixture is what trains the scratchpad.
+ * 400-step run on TECHNIQUE_MIXTURE had not learned to copy a number; 1,200 steps of 8 rows on
+ * this mixture learned it by step 500 (docs/techniques.md; mixture and step count changed
+ * together, so which one mattered is not isolated).
  */
 export const ADDITION_MIXTURE: readonly MixtureEntry[] = [
   { task: longAddition, weight: 0.55 },

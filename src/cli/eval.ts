@@ -19,11 +19,12 @@ export const command = new Command('eval')
   .option('--techniques', "instead: the prompting-techniques sweep on --run's techniques model (docs/techniques.md); writes techniques.md, techniques.json, self-consistency.svg")
   .option('--parts <names>', `with --techniques: comma-separated parts of the sweep (${SWEEP_PARTS.join(', ')}; default all but tot)`)
   .option('--tot-run <dir>', 'with --techniques: the game-of-24 model for tree of thoughts (adds tot to the parts)')
+  .option('--addition-only', 'with --techniques: the tokens-to-think table on long addition alone (a model trained on ADDITION_MIXTURE)')
   .action((o) => {
     if (o.techniques) {
       const parts = (o.parts?.split(',').map((s) => s.trim()) ?? ['cot', 'skill', 'reflect', 'sc', ...(o.totRun ? ['tot'] : [])]) as SweepPart[];
       for (const p of parts) if (!SWEEP_PARTS.includes(p)) throw new GptforgeError(`unknown part "${p}" (expected ${SWEEP_PARTS.join(', ')})`, { field: '--parts' });
-      const { markdown } = runTechniqueSweep(o.run, { parts, totDir: o.totRun, log: o.quiet ? undefined : (line) => console.error(line) });
+      const { markdown } = runTechniqueSweep(o.run, { parts, totDir: o.totRun, cotFamilies: o.additionOnly ? 'addition' : 'all', log: o.quiet ? undefined : (line) => console.error(line) });
       console.log(markdown);
       return;
     }
