@@ -68,12 +68,15 @@ export interface SkillRow {
   carryCorrect: number;
   carryTotal: number;
   total: number;
+  /** Answered directly (default) or step by step (the prompt ends with the trigger). */
+  mode?: 'direct' | 'cot';
 }
 
-/** The skill-levels family's held-out problems asked under each condition (first phrasing of each level), greedy. */
-export function measureSkill(model: DecodingModel, tok: Tokenizer, o: { problems: number; minDigits?: number; maxDigits?: number; seed?: number }): SkillRow[] {
+/** The skill-levels family's held-out problems asked under each condition (first phrasing of each level), greedy; `mode: 'cot'` asks them step by step. */
+export function measureSkill(model: DecodingModel, tok: Tokenizer, o: { problems: number; minDigits?: number; maxDigits?: number; seed?: number; mode?: 'direct' | 'cot' }): SkillRow[] {
   const engine = new ChatEngine(model, tok);
-  const exs = skillLevels.generate('test', o.problems, o.seed ?? 13, { variant: { minDigits: o.minDigits ?? 2, maxDigits: o.maxDigits ?? 4 } });
+  const mode = o.mode ?? 'direct';
+  const exs = skillLevels.generate('test', o.problems, o.seed ?? 13, { variant: { minDigits: o.minDigits ?? 2, maxDigits: o.maxDigits ?? 4, mode } });
   const hasCarry = (prompt: string): boolean => {
     const [a, b] = prompt.match(/\d+/g)!;
     const n = Math.max(a.length, b.length);
@@ -90,11 +93,11 @@ export function measureSkill(model: DecodingModel, tok: Tokenizer, o: { problems
     ['out-of-distribution', OUT_OF_DISTRIBUTION],
   ];
   return conditions.map(([condition, system]) => {
-    const row: SkillRow = { condition, system, correct: 0, carryCorrect: 0, carryTotal: 0, total: exs.length };
+    const row: SkillRow = { condition, system, correct: 0, carryCorrect: 0, carryTotal: 0, total: exs.length, mode };
     const replies = engine.repliesTo(
       exs.map((e) => ({ messages: [...(system ? [{ role: 'system' as const, content: system }] : []), { role: 'user' as const, content: e.prompt }] })),
       exs.map(() => 1),
-      { temperature: 0, maxTokens: 32 },
+      { temperature: 0, maxTokens: mode === 'cot' ? 160 : 32 },
     );
     replies.forEach((r, i) => {
       const ok = skillLevels.check(exs[i].prompt, r.text);

@@ -9,9 +9,11 @@ import type { ThinkingCell } from './thinking.js';
  */
 export interface TechniquesResults {
   cot?: ThinkingCell[];
+  /** Long addition step by step with the scratchpad's first line given (evalGivenFirstLine). */
+  firstLine?: Array<{ digits: number; correct: number; total: number }>;
   skill?: SkillRow[];
   reflect?: { digits: number; rows: ReflectRow[] };
-  sc?: { digits: number; greedy: ConsistencyRow; rows: ConsistencyRow[] };
+  sc?: { digits: number; temperature?: number; greedy: ConsistencyRow; rows: ConsistencyRow[] };
   tot?: TotResult;
   engine?: string;
   [key: string]: unknown;
@@ -19,9 +21,90 @@ export interface TechniquesResults {
 
 const pct = (c: number, n: number): string => (n > 0 ? `${Math.round((100 * c) / n)}%` : '—');
 
+/** One cell of the technique × family table: correct of total, and what was asked. */
+export interface TechniqueCell {
+  technique: string;
+  family: string;
+  correct: number;
+  total: number;
+}
+
+/**
+ * The technique × family cells from the measurements: each technique's accuracy on each
+ * family it was measured on (the column names the operand lengths, since the measurements
+ * ask different held-out sets). Direct and step by step pool the cot cells over 5–6 and
+ * 7–8 digits; self-consistency is its largest k's majority vote; reflection is the last
+ * round per feedback source; ask for success is one row per system prompt; tree of thoughts
+ * and its baselines are on the game of 24.
+ */
+export function techniqueCells(r: TechniquesResults): TechniqueCell[] {
+  const out: TechniqueCell[] = [];
+  const add = (technique: string, family: string, correct: number, total: number): void => {
+    if (total > 0) out.push({ technique, family, correct, total });
+  };
+  for (const c of r.cot ?? []) {
+    const band = c.digits <= 4 ? '1–4' : c.digits <= 6 ? '5–6' : '7–8';
+    const technique = c.mode === 'cot' ? 'step by step (greedy)' : 'direct (greedy)';
+    const family = `${c.task}, ${band} digits`;
+    const prev = out.find((x) => x.technique === technique && x.family === family);
+    if (prev) {
+      prev.correct += c.correct;
+      prev.total += c.total;
+    } else add(technique, family, c.correct, c.total);
+  }
+  for (const c of r.firstLine ?? []) {
+    const family = `long-addition, ${c.digits <= 4 ? '1–4' : c.digits <= 6 ? '5–6' : '7–8'} digits`;
+    const technique = 'step by step, first line given (diagnostic)';
+    const prev = out.find((x) => x.technique === technique && x.family === family);
+    if (prev) {
+      prev.correct += c.correct;
+      prev.total += c.total;
+    } else add(technique, family, c.correct, c.total);
+  }
+  if (r.sc && r.sc.rows.length > 0) {
+    const family = `long-addition, ${r.sc.digits} digits`;
+    const top = r.sc.rows[r.sc.rows.length - 1];
+    add('step by step (greedy)', family, r.sc.greedy.majority, r.sc.greedy.total);
+    add(`self-consistency, k = ${top.k}, majority`, family, top.majority, top.total);
+    add(`self-consistency, k = ${top.k}, logprob-weighted`, family, top.logprob, top.total);
+    add(`self-consistency, k = ${top.k}, checker's pick`, family, top.oracle, top.total);
+  }
+  if (r.reflect) {
+    const family = `long-addition, ${r.reflect.digits} digits`;
+    const first = r.reflect.rows[0];
+    if (first) add('direct (greedy)', family, first.correct[0], first.total);
+    for (const x of r.reflect.rows) add(`reflection, ${x.source} feedback`, family, x.correct[x.correct.length - 1], x.total);
+  }
+  for (const s of r.skill ?? []) add(`ask for success: ${s.condition}`, `skill-levels, 2–4 digits${s.mode === 'cot' ? ', step by step' : ''}`, s.correct, s.total);
+  if (r.tot) {
+    add('step by step (greedy)', 'game of 24', r.tot.cot, r.tot.problems);
+    add('tree of thoughts', 'game of 24', r.tot.tot, r.tot.problems);
+    add(`${r.tot.k} samples at equal tokens, checker's pick`, 'game of 24', r.tot.sampled, r.tot.problems);
+  }
+  return out;
+}
+
+/** The technique × family table (markdown): rows are techniques, columns families; "—" where not measured. */
+export function techniqueFamilyTable(cells: readonly TechniqueCell[]): string {
+  if (cells.length === 0) return '';
+  const techniques = [...new Set(cells.map((c) => c.technique))];
+  const families = [...new Set(cells.map((c) => c.family))];
+  const lines = [`| technique | ${families.join(' | ')} |`, `| --- | ${families.map(() => '---').join(' | ')} |`];
+  for (const t of techniques) {
+    const row = families.map((f) => {
+      const c = cells.find((x) => x.technique === t && x.family === f);
+      return c ? `${pct(c.correct, c.total)} (${c.correct}/${c.total})` : '—';
+    });
+    lines.push(`| ${t} | ${row.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
 export function techniquesReport(r: TechniquesResults): { markdown: string; svg: string | undefined } {
   const out: string[] = ['# Prompting techniques', ''];
   if (r.engine) out.push(`Engine: ${r.engine}`, '');
+  const table = techniqueFamilyTable(techniqueCells(r));
+  if (table) out.push("## Technique × family (held-out, checked by the family's checker)", '', table, '');
   if (r.cot) {
     out.push('## Tokens to think: direct vs "Let\'s think step by step." (greedy, held-out)', '');
     const tasks = [...new Set(r.cot.map((c) => c.task))];
@@ -32,10 +115,14 @@ export function techniquesReport(r: TechniquesResults): { markdown: string; svg:
         const cells = digits.map((d) => r.cot!.find((c) => c.task === t && c.digits === d && c.mode === mode)).map((c) => (c ? `${pct(c.correct, c.total)} (${c.correct}/${c.total})` : '—'));
         out.push(`| ${t} | ${mode === 'cot' ? 'step by step' : 'direct'} | ${cells.join(' | ')} |`);
       }
+    if (r.firstLine && tasks.includes('long-addition')) {
+      const cells = digits.map((d) => r.firstLine!.find((c) => c.digits === d)).map((c) => (c ? `${pct(c.correct, c.total)} (${c.correct}/${c.total})` : '—'));
+      out.push(`| long-addition | step by step, first line given | ${cells.join(' | ')} |`);
+    }
     out.push('');
   }
   if (r.skill) {
-    out.push('## Ask for success: the same problems under each system prompt (greedy)', '', '| system prompt | correct | with a carry |', '| --- | --- | --- |');
+    out.push(`## Ask for success: the same problems under each system prompt (greedy${r.skill[0]?.mode === 'cot' ? ', step by step' : ', answered directly'})`, '', '| system prompt | correct | with a carry |', '| --- | --- | --- |');
     for (const s of r.skill) out.push(`| ${s.condition}${s.system ? `: "${s.system}"` : ''} | ${pct(s.correct, s.total)} (${s.correct}/${s.total}) | ${pct(s.carryCorrect, s.carryTotal)} (${s.carryCorrect}/${s.carryTotal}) |`);
     out.push('');
   }
@@ -53,7 +140,7 @@ export function techniquesReport(r: TechniquesResults): { markdown: string; svg:
   let svg: string | undefined;
   if (r.sc) {
     const { greedy, rows, digits } = r.sc;
-    out.push(`## Self-consistency: ${digits}-digit additions, step by step, T = 0.7, shared prefill`, '', "| k | majority | logprob-weighted | some sample right (checker's pick) | wall time | × greedy time | tokens |", '| --- | --- | --- | --- | --- | --- | --- |');
+    out.push(`## Self-consistency: ${digits}-digit additions, step by step, T = ${r.sc.temperature ?? 0.7}, shared prefill`, '', "| k | majority | logprob-weighted | some sample right (checker's pick) | wall time | × greedy time | tokens |", '| --- | --- | --- | --- | --- | --- | --- |');
     for (const x of [greedy, ...rows]) out.push(`| ${x.k === 0 ? 'greedy' : x.k} | ${pct(x.majority, x.total)} | ${pct(x.logprob, x.total)} | ${pct(x.oracle, x.total)} | ${(x.ms / 1000).toFixed(1)} s | ${(x.ms / greedy.ms).toFixed(2)} | ${x.tokens} |`);
     out.push('');
     const acc = (f: (x: ConsistencyRow) => number): [number, number][] => rows.map((x) => [Math.log2(x.k), (100 * f(x)) / x.total]);

@@ -1,8 +1,10 @@
 import { Command } from '@commander-js/extra-typings';
+import { runTechniqueSweep, SWEEP_PARTS, type SweepPart } from '../assist/sweep.js';
 import { runEval } from '../run/eval.js';
 import { runRlhfSweep } from '../run/rlhf-sweep.js';
 import { stderrLog } from './common.js';
 import { interruptSignal } from './interrupt.js';
+import { GptforgeError } from '../util/errors.js';
 import { number } from '../util/args.js';
 
 export const command = new Command('eval')
@@ -19,7 +21,18 @@ export const command = new Command('eval')
   .option('--quiet', 'no progress bar')
   .option('--rlhf-sweep', "the RLHF sweep over the demonstration writers' error rate e_w: SFT, RM best-of-N, PPO, GRPO, DPO per e_w in <run>/rlhf-sweep/ (resumable); rlhf-sweep.md/.json/.svg (docs/rlhf.md)")
   .option('--sweep-rates <list>', 'comma-separated e_w values of --rlhf-sweep', '0,0.1,0.25,0.5')
+  .option('--techniques', "instead: the prompting-techniques sweep on --run's techniques model (docs/techniques.md); writes techniques.md, techniques.json, self-consistency.svg")
+  .option('--parts <names>', `with --techniques: comma-separated parts of the sweep (${SWEEP_PARTS.join(', ')}; default all but tot)`)
+  .option('--tot-run <dir>', 'with --techniques: the game-of-24 model for tree of thoughts (adds tot to the parts)')
+  .option('--addition-only', 'with --techniques: the tokens-to-think table on long addition alone (a model trained on ADDITION_MIXTURE)')
   .action(async (o) => {
+    if (o.techniques) {
+      const parts = (o.parts?.split(',').map((s) => s.trim()) ?? ['cot', 'skill', 'reflect', 'sc', ...(o.totRun ? ['tot'] : [])]) as SweepPart[];
+      for (const p of parts) if (!SWEEP_PARTS.includes(p)) throw new GptforgeError(`unknown part "${p}" (expected ${SWEEP_PARTS.join(', ')})`, { field: '--parts' });
+      const { markdown } = runTechniqueSweep(o.run, { parts, totDir: o.totRun, cotFamilies: o.additionOnly ? 'addition' : 'all', log: o.quiet ? undefined : (line) => console.error(line) });
+      console.log(markdown);
+      return;
+    }
     if (o.rlhfSweep) {
       const r = await runRlhfSweep(o.run, { rates: o.sweepRates.split(',').map(Number), perTask: o.perTask, comparePrompts: o.comparePrompts, quiet: o.quiet, signal: interruptSignal(), log: stderrLog(o.quiet) });
       console.log(r.markdown);

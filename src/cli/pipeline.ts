@@ -7,6 +7,7 @@ export const command = pretrainCommand('pipeline')
   .description(
     "Runs the whole recipe on the embedded corpora: data mixture → tokenizer → pretraining (samples from the base model) → supervised fine-tuning on the synthetic task families → comparisons ranked by simulated labelers → reward model → PPO against it → evaluation of base vs SFT vs RLHF (task accuracy, reward, win rate, diversity) → a short scripted chat. Prints an estimate at its start and each stage's measured time. Re-running resumes where it stopped.",
   )
+  .option('--techniques', 'also train the prompting-techniques model and print direct vs step-by-step accuracy (opt-in: minutes more; docs/techniques.md)')
   .action(async (o) => {
     const { runDir, preset, file } = presetFromFlags(o);
     const r = await runPipeline(runDir, preset, {
@@ -15,6 +16,7 @@ export const command = pretrainCommand('pipeline')
       fresh: o.fresh,
       quiet: o.quiet,
       samples: o.samples,
+      techniques: o.techniques,
       signal: interruptSignal(),
       log: (s) => console.error(s),
       print: (s) => console.log(s),

@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { techniquesHeadline } from '../assist/headline.js';
 import { loadMixtureConfig } from '../data/mixture.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { atomicWriteFile } from '../util/atomic.js';
@@ -26,6 +28,8 @@ export interface RunPipelineOptions {
   quiet?: boolean;
   /** Print the base model's samples after pretraining (default true). */
   samples?: boolean;
+  /** Also train the techniques model in <run>/techniques and print the tokens-to-think headline rows (opt-in: ≈ 2.5 M training tokens more; docs/techniques.md). */
+  techniques?: boolean;
   /** Stops the stage in progress after its step (it saves); later stages do not start. */
   signal?: AbortSignal;
   /** Progress (the estimate, stage headers, times): stderr for the CLI. */
@@ -138,6 +142,14 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
   atomicWriteFile(layout.chatTranscript, transcript);
   print(`\n== a short chat with the assistant (gptforge chat --run ${runDir}) ==\n\n${transcript}`);
   print(markdown);
+  if (o.techniques) {
+    log(`\n== prompting techniques: the addition model, direct vs step by step (${stamp()}) ==`);
+    await timed('techniques', 'techniques', async () => {
+      const table = await techniquesHeadline(join(runDir, 'techniques'), { quiet, signal: o.signal });
+      if (table === undefined) return { interrupted: true };
+      print(`\n${table}`);
+    });
+  }
   finish();
   print(`\npipeline: done in ${stamp()}. Run directory: ${runDir} (eval.md, eval-chart.svg, chat-transcript.txt, loss.svg, sft-loss.svg)`);
   return { ...result, markdown, transcript };

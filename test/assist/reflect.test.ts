@@ -6,7 +6,7 @@ import { reflect } from '../../src/assist/reflect.js';
 import { ask, formatTrace } from '../../src/assist/ask.js';
 import { reflection, CHECK_REQUEST, FEEDBACK_SOURCES } from '../../src/data/synthetic/reflect.js';
 import { forgetCarries, skillLevels, SKILL_PROMPTS } from '../../src/data/synthetic/skill.js';
-import { longResult } from '../../src/data/synthetic/longarith.js';
+import { longResult, scratchpad, THINK_TRIGGER } from '../../src/data/synthetic/longarith.js';
 import { PolicyModel, peak } from '../infer/scripted.js';
 
 const tok = trainTokenizer(['What is 12 plus 39? 12 + 39 = 41. Answer: 51 The calculator says reviewer marked right wrong. Did the answer meet the requirements? Check it. '.repeat(20)], { vocabSize: 320 });
@@ -92,4 +92,33 @@ test('skill levels: the novice forgets carries, the expert never does, unprompte
   assert.ok(acc('novice') < 0.2, `novice ${acc('novice')}`);
   assert.ok(acc('none') > 0.3 && acc('none') < 0.5, `none ${acc('none')}`);
   assert.ok(acc('intermediate') > 0.5 && acc('intermediate') < 0.7, `intermediate ${acc('intermediate')}`);
+});
+
+test('skill levels, step by step: the same writers as scratchpads; a forgetful one writes every carry as 0 and ends at forgetCarries', () => {
+  assert.equal(scratchpad('4567', '+', '891', { forgetCarries: true }), '4567+891\n456+89|7+1+0=8|8\n45+8|6+9+0=15|58\n4+|5+8+0=13|358\n+|4+0+0=4|4358\nAnswer: 4358');
+  assert.equal(scratchpad('95', '+', '5', { forgetCarries: true }).split('\n').pop(), `Answer: ${forgetCarries('95', '5')}`);
+  const exs = skillLevels.generate('train', 600, 3, { variant: { mode: 'cot' } });
+  let expertRight = 0;
+  let expertCarry = 0;
+  let noviceWrong = 0;
+  let noviceCarry = 0;
+  for (const e of exs) {
+    assert.ok(e.prompt.endsWith(THINK_TRIGGER));
+    const [a, b] = e.prompt.match(/\d+/g)!;
+    const reply = e.conversation.messages[e.conversation.messages.length - 1].content;
+    // every reply is one of the two scratchpads
+    assert.ok(reply === scratchpad(a, '+', b) || reply === scratchpad(a, '+', b, { forgetCarries: true }), reply);
+    if (forgetCarries(a, b) === longResult(a, '+', b)) continue;
+    const sys = e.conversation.messages[0].role === 'system' ? e.conversation.messages[0].content : '';
+    if (SKILL_PROMPTS.expert.includes(sys)) {
+      expertCarry++;
+      if (skillLevels.check(e.prompt, reply)) expertRight++;
+    } else if (SKILL_PROMPTS.novice.includes(sys)) {
+      noviceCarry++;
+      if (!skillLevels.check(e.prompt, reply)) noviceWrong++;
+    }
+  }
+  assert.equal(expertRight, expertCarry);
+  assert.ok(expertCarry > 50 && noviceWrong > 0.75 * noviceCarry, `${noviceWrong}/${noviceCarry}`);
+  assert.throws(() => skillLevels.generate('train', 1, 1, { variant: { mode: 'both' } }), /mode must be "direct" or "cot"/);
 });

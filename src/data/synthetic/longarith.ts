@@ -75,9 +75,11 @@ export function longResult(a: string, op: LongOp, b: string): string {
 
 /**
  * The scratchpad for a op b (see the module comment), ending with "Answer: r".
- * Multiplication needs b to be one digit.
+ * Multiplication needs b to be one digit. `forgetCarries`: the novice's scratchpad (skill.ts) —
+ * every carry written as 0 and the last one dropped, so the answer is skill.ts's
+ * forgetCarries(a, b) for addition.
  */
-export function scratchpad(a: string, op: LongOp, b: string): string {
+export function scratchpad(a: string, op: LongOp, b: string, opts: { forgetCarries?: boolean } = {}): string {
   if (!/^\d+$/.test(a) || !/^\d+$/.test(b)) throw new GptforgeError(`scratchpad: operands must be digit strings, got "${a}" and "${b}"`);
   if (op === '*' && b.length !== 1) throw new GptforgeError(`scratchpad: long multiplication takes a one-digit multiplier, got "${b}"`);
   const lines = [op === '+' ? `${a}+${b}` : `${a}*${b}`];
@@ -99,7 +101,7 @@ export function scratchpad(a: string, op: LongOp, b: string): string {
       s = dx * Number(b) + carry;
       step = `${dx}*${b}+${carry}=${s}`;
     }
-    carry = Math.floor(s / 10);
+    carry = opts.forgetCarries ? 0 : Math.floor(s / 10);
     r = String(s % 10) + r;
     lines.push(`${op === '+' ? `${x}+${y}` : x}|${step}|${r}`);
   }

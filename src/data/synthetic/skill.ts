@@ -1,7 +1,7 @@
 import { Rng } from '../../engine/rng.js';
 import { GptforgeError } from '../../util/errors.js';
 import type { Message } from '../conversation.js';
-import { longResult, parseLong } from './longarith.js';
+import { longResult, parseLong, scratchpad, THINK_TRIGGER } from './longarith.js';
 import type { GenerateOptions, Split, SyntheticTask, TaskExample } from './task.js';
 import { fnv1a, splitOf } from './tasks.js';
 
@@ -16,6 +16,11 @@ import { fnv1a, splitOf } from './tasks.js';
  * At test, the same held-out problems are asked with the expert prompt, no prompt, the
  * novice prompt and a level outside the training distribution (`OUT_OF_DISTRIBUTION`, the
  * talk's "IQ 400" caution).
+ *
+ * Variant `{ mode: 'cot' }`: the same writers answer "… Let's think step by step." with the
+ * long-addition scratchpad (longarith.ts), the forgetful ones writing every carry as 0 — for a
+ * model that adds only step by step (at our scale, direct addition is not learned; see
+ * docs/techniques.md), the level can then still show.
  */
 export type SkillLevel = 'novice' | 'intermediate' | 'expert';
 
@@ -50,7 +55,7 @@ function draw(rng: Rng, d: number): string {
   return s;
 }
 
-/** Ask-for-success demonstrations (see the module comment). Variant: { minDigits, maxDigits } (default 2–4). */
+/** Ask-for-success demonstrations (see the module comment). Variant: { minDigits, maxDigits } (default 2–4), { mode: 'direct' | 'cot' } (default direct). */
 export const skillLevels: SyntheticTask = {
   name: 'skill-levels',
   description: 'Direct addition written by a novice, an intermediate or an expert, the level stated in the system prompt (ask for success).',
@@ -59,6 +64,8 @@ export const skillLevels: SyntheticTask = {
     if (!Number.isInteger(n) || n < 0) throw new GptforgeError(`task "skill-levels": example count must be a non-negative integer, got ${n}`);
     const lo = (opts?.variant?.minDigits as number | undefined) ?? 2;
     const hi = (opts?.variant?.maxDigits as number | undefined) ?? 4;
+    const mode = opts?.variant?.mode ?? 'direct';
+    if (mode !== 'direct' && mode !== 'cot') throw new GptforgeError(`skill-levels variant: mode must be "direct" or "cot", got ${JSON.stringify(mode)}`, { field: 'variant' });
     if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo >= 1 && lo <= hi && hi <= 12)) throw new GptforgeError('skill-levels variant: minDigits and maxDigits must be integers with 1 ≤ minDigits ≤ maxDigits ≤ 12', { field: 'variant' });
     const rng = new Rng((seed ^ fnv1a('skill-levels')) >>> 0);
     const out: TaskExample[] = [];
@@ -70,11 +77,12 @@ export const skillLevels: SyntheticTask = {
       const level: SkillLevel = (['novice', 'intermediate', 'expert'] as const)[rng.int(3)];
       const rate = stated ? SKILL_ERROR_RATE[level] : UNSTATED_ERROR_RATE;
       const right = longResult(a, '+', b);
-      const answer = rng.random() < rate ? forgetCarries(a, b) : right;
-      const prompt = PROMPTS[rng.int(PROMPTS.length)].replace('{a}', a).replace('{b}', b);
+      const forgets = rng.random() < rate;
+      const answer = forgets ? forgetCarries(a, b) : right;
+      const prompt = PROMPTS[rng.int(PROMPTS.length)].replace('{a}', a).replace('{b}', b) + (mode === 'cot' ? ` ${THINK_TRIGGER}` : '');
       const messages: Message[] = [];
       if (stated) messages.push({ role: 'system', content: SKILL_PROMPTS[level][rng.int(SKILL_PROMPTS[level].length)] });
-      messages.push({ role: 'user', content: prompt }, { role: 'assistant', content: `${a} + ${b} = ${answer}.` });
+      messages.push({ role: 'user', content: prompt }, { role: 'assistant', content: mode === 'cot' ? scratchpad(a, '+', b, { forgetCarries: forgets }) : `${a} + ${b} = ${answer}.` });
       out.push({ prompt, conversation: { messages } });
     }
     return out;

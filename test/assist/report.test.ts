@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { techniqueCells, techniqueFamilyTable, techniquesReport, type TechniquesResults } from '../../src/assist/report.js';
+
+const results: TechniquesResults = {
+  cot: [
+    { task: 'long-addition', digits: 5, mode: 'direct', correct: 1, total: 10 },
+    { task: 'long-addition', digits: 6, mode: 'direct', correct: 0, total: 10 },
+    { task: 'long-addition', digits: 5, mode: 'cot', correct: 9, total: 10 },
+    { task: 'long-addition', digits: 6, mode: 'cot', correct: 7, total: 10 },
+    { task: 'long-addition', digits: 7, mode: 'cot', correct: 3, total: 10 },
+  ],
+  sc: {
+    digits: 7,
+    greedy: { k: 0, majority: 3, logprob: 3, oracle: 3, total: 10, ms: 100, tokens: 50 },
+    rows: [
+      { k: 1, majority: 2, logprob: 2, oracle: 2, total: 10, ms: 110, tokens: 55 },
+      { k: 4, majority: 5, logprob: 6, oracle: 8, total: 10, ms: 200, tokens: 220 },
+    ],
+  },
+  reflect: { digits: 5, rows: [{ source: 'tool', correct: [1, 4, 5], total: 10, broke: 0, tokens: 9, ms: 9 }] },
+};
+
+test('techniqueCells: cot cells pooled per length band, self-consistency at its largest k, reflection at its last round', () => {
+  const cells = techniqueCells(results);
+  const get = (t: string, f: string): [number, number] | undefined => {
+    const c = cells.find((x) => x.technique === t && x.family === f);
+    return c ? [c.correct, c.total] : undefined;
+  };
+  assert.deepEqual(get('direct (greedy)', 'long-addition, 5–6 digits'), [1, 20]);
+  assert.deepEqual(get('step by step (greedy)', 'long-addition, 5–6 digits'), [16, 20]);
+  assert.deepEqual(get('step by step (greedy)', 'long-addition, 7–8 digits'), [3, 10]);
+  assert.equal(get('direct (greedy)', 'long-addition, 7–8 digits'), undefined); // not measured: no cell
+  assert.deepEqual(get('self-consistency, k = 4, majority', 'long-addition, 7 digits'), [5, 10]);
+  assert.deepEqual(get("self-consistency, k = 4, checker's pick", 'long-addition, 7 digits'), [8, 10]);
+  assert.deepEqual(get('reflection, tool feedback', 'long-addition, 5 digits'), [5, 10]);
+  assert.deepEqual(get('direct (greedy)', 'long-addition, 5 digits'), [1, 10]);
+});
+
+test('techniqueFamilyTable: one row per technique, one column per family, — where not measured', () => {
+  const table = techniqueFamilyTable(techniqueCells(results));
+  const lines = table.split('\n');
+  const header = lines[0].split('|').map((s) => s.trim());
+  assert.ok(header.includes('long-addition, 5–6 digits') && header.includes('long-addition, 7 digits'));
+  const direct = lines.find((l) => l.startsWith('| direct (greedy) |'))!;
+  assert.match(direct, /5% \(1\/20\)/);
+  assert.match(direct, /—/);
+  assert.equal(techniqueFamilyTable([]), '');
+  const { markdown, svg } = techniquesReport(results);
+  assert.ok(markdown.indexOf('Technique × family') < markdown.indexOf('Tokens to think'));
+  assert.match(svg ?? '', /<svg/);
+});
