@@ -1,0 +1,82 @@
+/**
+ * The fast mask (frames, shared frame cache, whole-subtree skips; matcher.ts) against the
+ * straightforward reference — every token's bytes run through the automaton — on random walks
+ * over schemas, regular expressions and GBNF grammars, on the 600-token test BPE and on
+ * cl100k's 100k vocabulary (js-tiktoken's ranks, a devDependency: no download). Any speed-up
+ * of the mask must keep this exact.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '../../src/engine/rng.js';
+import { compileGrammar, GrammarConstraint, gbnfConstraint, regexConstraint, schemaConstraint, parseGbnf } from '../../src/infer/constrain/index.js';
+import { Tokenizer } from '../../src/tokenizer/index.js';
+import { cl100kRankFileText } from '../tokenizer/corpus.js';
+import { testTokenizer } from './helpers.js';
+
+const SCHEMAS: { name: string; schema: unknown }[] = [
+  {
+    name: 'bounded strings, enum, integer range',
+    schema: { type: 'object', properties: { id: { type: 'string', minLength: 2, maxLength: 12 }, kind: { enum: ['año', 'b"c', 'δ'] }, n: { type: 'integer', minimum: -5, maximum: 1200 } }, required: ['id', 'kind'], additionalProperties: false },
+  },
+  {
+    name: 'extra keys beside declared ones, free values',
+    schema: { type: 'object', properties: { name: { type: 'string' }, names: { type: 'array', items: { type: 'string', maxLength: 3 } } }, additionalProperties: { type: ['number', 'string', 'null'] } },
+  },
+  {
+    name: 'pattern, date and recursion',
+    schema: { $defs: { node: { type: 'object', properties: { code: { type: 'string', pattern: '^[A-Z]{2}-[0-9é]{1,3}$' }, on: { type: 'string', format: 'date' }, kids: { type: 'array', items: { $ref: '#/$defs/node' }, maxItems: 2 } }, required: ['code'] } }, $ref: '#/$defs/node' },
+  },
+];
+
+const GBNF = `root ::= "say " item ("," " "? item)* "."
+item ::= [a-zà-ÿ]+ | "\\"" [^"\\n]{0,8} "\\"" | [0-9]+ ("." [0-9]{1,2})?
+`;
+
+/** Random walks from `base`, comparing the mask with every token's bytes run through the automaton at each step. */
+function checkWalks(label: string, base: GrammarConstraint, vocabSize: number, walks: number, steps: number, rng: Rng): number {
+  const m = base.matcher;
+  const mask = new Uint32Array(Math.ceil(vocabSize / 32));
+  let checked = 0;
+  for (let w = 0; w < walks; w++) {
+    const con = base.clone();
+    for (let step = 0; step < steps && !con.mustEnd(); step++) {
+      con.fillMask(mask);
+      const allowed: number[] = [];
+      for (let id = 0; id < vocabSize; id++) {
+        const b = m.trie.tokenBytes[id];
+        const ok = b !== undefined && b.length > 0 && m.automaton.run(con.stateId, b) !== 0;
+        if (((mask[id >>> 5] >>> (id & 31)) & 1) !== (ok ? 1 : 0)) assert.fail(`${label}: token ${id} ${JSON.stringify(b && Buffer.from(b).toString('latin1'))} at walk ${w} step ${step}: mask ${!ok}, reference ${ok}`);
+        if (ok) allowed.push(id);
+      }
+      checked++;
+      if (allowed.length === 0) break;
+      // now and then a token with a quote or a non-ASCII byte, so walks enter and leave strings
+      // and stop inside UTF-8 characters (uniform picks on cl100k are mostly ASCII words)
+      const special = rng.random() < 0.4 ? allowed.filter((id) => m.trie.tokenBytes[id]!.some((x) => x === 0x22 || x >= 0x80)) : [];
+      const pool = special.length > 0 ? special : allowed;
+      assert.ok(con.advance(pool[rng.int(pool.length)]));
+    }
+  }
+  return checked;
+}
+
+function runAll(tok: Tokenizer, walks: number, steps: number): void {
+  const rng = new Rng(tok.vocabSize);
+  let checked = 0;
+  for (const { name, schema } of SCHEMAS) checked += checkWalks(name, schemaConstraint(schema, tok), tok.vocabSize, walks, steps, rng);
+  checked += checkWalks('regex', regexConstraint('(héllo|wörld|中文|[0-9]{2,4}|"[^"]{0,5}")( (héllo|[a-z]+|"x"))*', tok), tok.vocabSize, walks, steps, rng);
+  checked += checkWalks('gbnf', gbnfConstraint(GBNF, tok), tok.vocabSize, walks, steps, rng);
+  // the same grammar compiled again: its frames now come from the vocabulary's shared cache
+  checked += checkWalks('gbnf (shared frames)', new GrammarConstraint(compileGrammar(parseGbnf(GBNF), tok)), tok.vocabSize, walks, steps, rng);
+  assert.ok(checked >= walks * 6, `only ${checked} states checked`);
+}
+
+test('fast masks equal the token-by-token reference on the test BPE', () => {
+  runAll(testTokenizer(), 6, 40);
+});
+
+test('fast masks equal the token-by-token reference on cl100k (100k tokens)', () => {
+  const { text, specials } = cl100kRankFileText();
+  const tok = Tokenizer.fromTiktoken(text, { pattern: 'cl100k', specialTokens: specials });
+  runAll(tok, 2, 16);
+});
