@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/decode-step.js [preset…]`: the cost of one decode step (GPT.nextLogits of
+ * `npm run bench:decode -- [preset…]` (`node dist/bench/decode-step.js`): the cost of one decode step (GPT.nextLogits of
  * one token per row on the KV cache) at 1, 2, 4 and 8 rows, per row and against one row —
  * the in-process ceiling of continuous batching, without sampling or HTTP. Also the time
  * per step spent in the block linears and the logits head (native matmul), attention and
