@@ -89,7 +89,9 @@ function inProcess(model: GPT, c: number): number {
 async function main(): Promise<void> {
   const models = loadRunModels(dir);
   const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-  const child = spawn(process.execPath, [cli, 'serve', '--run', dir, '--port', '0', '--parallel', '8'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // BENCH_SERVER_NODE_ARGS: node options for the server process (e.g. --cpu-prof --cpu-prof-dir=DIR to profile it)
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--run', dir, '--port', '0', '--parallel', '8'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   const addr = await new Promise<string>((resolve, reject) => {
     child.stderr.on('data', (d: Buffer) => {

@@ -72,6 +72,32 @@ static void case_sgemm(long M, long K, long N, int ta, int tb, int acc, int seri
   free(A); free(B); free(C0);
 }
 
+/* Decode rows (sgemm's small-M path, M ≤ 8) must equal the same rows of a 16-row product
+ * (the general path) bit for bit, on every path: a row decoded alone equals it batched. */
+static void case_decode_rows(long K, long N, int tb, int acc) {
+  float *A = rnd(16 * K, 1), *B = rnd(K * N, 1), *C0 = rnd(16 * N, 1);
+  for (int p = 0; p < npaths; p++) {
+    gfn_isa_set(paths[p]);
+    float *big = dup(C0, 16 * N);
+    gfn_sgemm(A, B, big, 16, K, N, 0, tb, acc);
+    long bad = -1;
+    int badM = 0;
+    for (int M = 1; M <= 8 && bad < 0; M++) {
+      float *small = dup(C0, M * N);
+      gfn_sgemm(A, B, small, M, K, N, 0, tb, acc);
+      for (long i = 0; i < M * N; i++)
+        if (memcmp(&small[i], &big[i], sizeof(float)) != 0) { bad = i; badM = M; break; }
+      free(small);
+    }
+    char name[96];
+    snprintf(name, sizeof name, "sgemm_rows_exact %ldx%ld N%c%s", K, N, tb ? 'T' : 'N', acc ? " acc" : "");
+    if (bad < 0) printf("ok %s %s 0\n", gfn_isa_name(paths[p]), name);
+    else { printf("FAIL %s %s: M=%d element %ld differs from the 16-row product\n", gfn_isa_name(paths[p]), name, badM, bad); failures++; }
+    free(big);
+  }
+  free(A); free(B); free(C0);
+}
+
 static void case_rows(long rows, long cols) {
   long n = rows * cols;
   float *x = rnd(n, 2), *w = rnd(cols, 1), *b = rnd(cols, 1), *dy = rnd(n, 1);
@@ -199,10 +225,11 @@ int main(int argc, char **argv) {
   gfn_isa_set(best);
   printf("sgemm path %s\n", gfn_sgemm_isa());
   /* shapes: decode rows (M ≤ 4), tile edges (not multiples of 6/8/12/14/16/32), a KC split */
-  static const long shapes[][3] = {{1, 64, 96}, {3, 130, 77}, {4, 256, 1024}, {8, 64, 48}, {13, 37, 29}, {64, 300, 200}, {97, 513, 65}};
+  static const long shapes[][3] = {{1, 64, 96}, {3, 130, 77}, {4, 256, 1024}, {6, 100, 72}, {8, 64, 48}, {13, 37, 29}, {64, 300, 200}, {97, 513, 65}};
   for (unsigned s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
     for (int t = 0; t < 4; t++) case_sgemm(shapes[s][0], shapes[s][1], shapes[s][2], t & 1, t >> 1, s & 1, 0);
   case_sgemm(50, 70, 90, 0, 1, 1, 1);
+  for (int t = 0; t < 8; t++) case_decode_rows(t & 4 ? 300 : 256, t & 4 ? 1030 : 77, t & 1, (t >> 1) & 1);
   case_rows(7, 4096);
   case_rows(33, 256);
   case_rows(5, 13);

@@ -28,7 +28,13 @@ export const command = new Command('serve')
     }
     console.error(`gptforge serve: ready — web UI at ${address}/ (chat, training, rank, compare); API at ${address}/v1`);
     await new Promise<void>((resolve) => {
-      const stop = (): void => void server.close().then(resolve);
+      const stop = (signal: NodeJS.Signals): void => {
+        console.error(`gptforge serve: ${signal} — closing (no new connections; requests in flight finish) …`);
+        void server.close().then(() => {
+          console.error('gptforge serve: closed');
+          resolve();
+        });
+      };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });

@@ -5,7 +5,7 @@ import OpenAI from 'openai';
 import { startCli, waitFor } from '../cli/fixture.js';
 import { tinyRun } from './fixture.js';
 
-test('gptforge serve: binds loopback on a free port, serves the run, stops on SIGINT', { timeout: 60_000 }, async () => {
+test('gptforge serve: binds loopback on a free port, serves the run, stops on SIGINT with a line saying so', { timeout: 60_000 }, async () => {
   const { dir } = tinyRun();
   const { child, done } = startCli(['serve', '--run', dir, '--port', '0', '--api-key', 'secret', '--parallel', '2']);
   let err = '';
@@ -24,6 +24,8 @@ test('gptforge serve: binds loopback on a free port, serves the run, stops on SI
     child.kill('SIGINT');
     const res = await done;
     assert.equal(res.code, 0, res.stderr);
+    // a graceful close says so: the signal, then that it closed
+    assert.match(res.stderr, /SIGINT — closing[^\n]*\n(.*\n)*gptforge serve: closed/, res.stderr);
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
