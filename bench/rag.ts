@@ -19,13 +19,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUILTIN_SOURCES } from '../src/data/sources.js';
-import { Rng } from '../src/engine/rng.js';
 import { MeanPoolEmbedder, type Embedder } from '../src/rag/embed.js';
 import { dictionaryDocs, dictionaryQuestions, evaluateMode, relevantIds, type ModeResult } from '../src/rag/evaluate.js';
 import { documentsAsFile, indexIngestFile, storeMetaFor, type IndexOptions } from '../src/rag/indexer.js';
 import { Retriever, type RetrievalMode } from '../src/rag/retrieve.js';
 import { RagStore } from '../src/rag/store.js';
 import { parseArgs } from 'node:util';
+import { HashedEmbedder, pct, RandomEmbedder } from './rag-vectors.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -38,62 +38,6 @@ const { values: args } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
-
-class RandomEmbedder implements Embedder {
-  readonly id: string;
-  readonly tokenizerHash: string;
-  readonly maxTokens = 1 << 20;
-  private readonly rng = new Rng(7);
-  constructor(
-    readonly dim: number,
-    private readonly counter: Embedder | null,
-  ) {
-    this.id = `random-${dim}`;
-    this.tokenizerHash = counter?.tokenizerHash ?? 'approx';
-  }
-  countTokens(t: string): number {
-    return this.counter ? this.counter.countTokens(t) : Math.ceil(t.length / 4);
-  }
-  embed(texts: readonly string[]): Float32Array[] {
-    return texts.map(() => {
-      const v = new Float32Array(this.dim);
-      for (let i = 0; i < v.length; i++) v[i] = this.rng.normal();
-      const n = Math.hypot(...v);
-      return v.map((x) => x / n);
-    });
-  }
-}
-
-/** A feature-hashed bag of words (Weinberger et al. 2009), L2-normalised: cheap text vectors with real neighbourhoods. */
-class HashedEmbedder implements Embedder {
-  readonly id: string;
-  readonly tokenizerHash = 'approx';
-  readonly maxTokens = 1 << 20;
-  constructor(readonly dim: number) {
-    this.id = `hashed-bow-${dim}`;
-  }
-  countTokens(t: string): number {
-    return Math.ceil(t.length / 4);
-  }
-  embed(texts: readonly string[]): Float32Array[] {
-    return texts.map((t) => {
-      const v = new Float32Array(this.dim);
-      for (const w of t.toLowerCase().match(/[a-z0-9]+/g) ?? []) {
-        let h = 0x811c9dc5;
-        for (let i = 0; i < w.length; i++) h = Math.imul(h ^ w.charCodeAt(i), 0x01000193) >>> 0;
-        v[h % this.dim] += h & 0x80000000 ? -1 : 1;
-      }
-      let n = 0;
-      for (const x of v) n += x * x;
-      n = Math.sqrt(n) || 1;
-      return v.map((x) => x / n);
-    });
-  }
-}
-
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
 
 async function main(): Promise<void> {
   const out: Record<string, unknown> = {};

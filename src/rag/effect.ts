@@ -1,4 +1,8 @@
 import { dictionaryEntries, PASSAGE_FAMILIES } from '../data/synthetic/passages.js';
+import { coreWords } from '../data/synthetic/words.js';
+import { Rng } from '../engine/rng.js';
+import { noGrad } from '../engine/tensor.js';
+import type { GPT } from '../model/gpt.js';
 import { taskByName, wordFacts, promptItem } from '../data/synthetic/tasks.js';
 import { renderPrompt } from '../data/chat.js';
 import { ChatEngine } from '../infer/engine.js';
@@ -168,4 +172,66 @@ export function effectMarkdown(rows: readonly EffectRow[]): string {
   const lines = ['| held-out family | without retrieval | with retrieval | … and cites a right passage | entry retrieved (hit@k) | entry removed → "the passages don\'t say" |', '| --- | ---: | ---: | ---: | ---: | ---: |'];
   for (const r of [...rows, all]) lines.push(`| ${r.family} | ${pct(r.without)} | ${pct(r.withRetrieval)} | ${pct(r.grounded)} | ${pct(r.retrieved)} | ${pct(r.removed)} |`);
   return lines.join('\n');
+}
+
+/** The copy (induction) probe's result: mean next-token loss, nats, on each saying of the word lists. */
+export interface CopyProbe {
+  /** Loss on the first saying (only the vocabulary's statistics help). */
+  first: number;
+  /** Loss on the second saying, after "Again:" (copying the first saying can make it ≈ 0). */
+  repeat: number;
+  lists: number;
+}
+
+/**
+ * Can the model copy from its context? Olsson et al. 2022's induction test in words: `n`
+ * lists of 12–40 core words drawn at random, then the same list again ("Words: … .\nAgain: …
+ * ."); the loss on the second saying falls far below the first's only when the model finds
+ * the earlier occurrence of the current word and copies the next one (an induction head).
+ * A model that reads its passages must pass this; one whose repeat loss ≈ first loss cannot
+ * answer from retrieved text however good the retrieval. Lists too long for the context are
+ * cut to fit. Deterministic (seeded draws).
+ */
+export function copyProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokenizer, n = 30, seed = 99): CopyProbe {
+  const rng = new Rng(seed);
+  const vocab = [...coreWords()].sort();
+  let a = 0;
+  let na = 0;
+  let b = 0;
+  let nb = 0;
+  noGrad(() => {
+    for (let i = 0; i < n; i++) {
+      let len = 12 + rng.int(29);
+      let words = Array.from({ length: len }, () => vocab[rng.int(vocab.length)]);
+      const encode = (): { ids: number[]; first: number } => {
+        const head = tok.encode(`Words: ${words.join(' ')}.\nAgain:`, { disallowedSpecial: 'plain' });
+        return { ids: [...head, ...tok.encode(` ${words.join(' ')}.`, { disallowedSpecial: 'plain' })], first: head.length };
+      };
+      let s = encode();
+      while (s.ids.length > model.config.blockSize && len > 2) {
+        len--;
+        words = words.slice(0, len);
+        s = encode();
+      }
+      const T = s.ids.length;
+      const V = model.config.vocabSize;
+      const logits = model.forward(Int32Array.from(s.ids), 1, T).data;
+      for (let t = 1; t < T; t++) {
+        const row = logits.subarray((t - 1) * V, t * V);
+        let m = -Infinity;
+        for (const x of row) m = Math.max(m, x);
+        let z = 0;
+        for (const x of row) z += Math.exp(x - m);
+        const nll = -(row[s.ids[t]] - m - Math.log(z));
+        if (t < s.first) {
+          a += nll;
+          na++;
+        } else {
+          b += nll;
+          nb++;
+        }
+      }
+    }
+  });
+  return { first: a / na, repeat: b / nb, lists: n };
 }

@@ -3,6 +3,7 @@ import type { Conversation, Message } from '../data/conversation.js';
 import type { ChatEngine, ChatOptions, ChatReply } from '../infer/engine.js';
 import { GptforgeError } from '../util/errors.js';
 import { citedNumbers, passagePrompt, type Passage } from './context.js';
+import type { ModelReranker } from './rerank.js';
 import type { RetrievalMode, RetrievedChunk, Retriever } from './retrieve.js';
 import type { SearchFilter, StoredChunk } from './store.js';
 
@@ -23,6 +24,8 @@ export interface RagAnswerOptions extends ChatOptions {
   nprobe?: number;
   /** The label shown for a passage (default passageSource: "file.md:12"). */
   sourceLabel?(chunk: StoredChunk): string;
+  /** Rerank by a chat model (rerank.ts): retrieve `candidates` (default 10), keep the k it scores best. */
+  rerank?: { reranker: Pick<ModelReranker, 'rerank'>; candidates?: number };
 }
 
 /** A citation resolved: the number the model wrote and the chunk it names. */
@@ -105,9 +108,9 @@ export function answerWithRetrieval(engine: ChatEngine, retriever: Retriever, co
   const msgs = conversation.messages;
   const last = msgs[msgs.length - 1];
   if (!last || last.role !== 'user') throw new GptforgeError('answerWithRetrieval: the conversation must end with a user message');
-  const { k = 3, mode, filter, nprobe, sourceLabel = passageSource, ...chat } = opts;
+  const { k = 3, mode, filter, nprobe, sourceLabel = passageSource, rerank, ...chat } = opts;
   const maxTokens = chat.maxTokens ?? 48;
-  const hits = retriever.retrieve(last.content, { k, mode, filter, nprobe });
+  const hits = rerank ? rerank.reranker.rerank(last.content, retriever.retrieve(last.content, { k: Math.max(k, rerank.candidates ?? 10), mode, filter, nprobe })).slice(0, k) : retriever.retrieve(last.content, { k, mode, filter, nprobe });
   const labelled = hits.map((c) => ({ chunk: c, passage: { text: c.text, source: sourceLabel(c) } }));
   const system = msgs[0]?.role === 'system' ? [msgs[0]] : [];
   const room = Math.min(maxTokens, Math.floor(engine.model.config.blockSize / 2));

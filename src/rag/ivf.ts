@@ -1,3 +1,4 @@
+import { getKernels } from '../engine/backend.js';
 import { Rng } from '../engine/rng.js';
 
 /**
@@ -37,23 +38,40 @@ export function buildIVF(mat: Float32Array, n: number, dim: number, opts: { nlis
   for (let i = 0; i < sampleN; i++) sample[i] = sampleN === n ? i : rng.int(n);
   const centroids = new Float32Array(nlist * dim);
   for (let c = 0; c < nlist; c++) centroids.set(mat.subarray(sample[(c * 7919) % sampleN] * dim, sample[(c * 7919) % sampleN] * dim + dim), c * dim);
-  const assign = (row: number): number => {
-    let best = 0;
-    let bestS = -Infinity;
-    for (let c = 0; c < nlist; c++) {
-      const s = dot(mat, row * dim, centroids, c * dim, dim);
-      if (s > bestS) {
-        bestS = s;
-        best = c;
+  // nearest centroid of each row by the engine's sgemm, a block of rows at a time: scores
+  // [rows, nlist] = X · Cᵀ (native AVX2/NEON when built; the k-means' whole cost)
+  const kernels = getKernels();
+  const BLOCK = 1024;
+  const xs = new Float32Array(BLOCK * dim);
+  const scores = new Float32Array(BLOCK * nlist);
+  const assignAll = (rows: Int32Array): Int32Array => {
+    const out = new Int32Array(rows.length);
+    for (let b0 = 0; b0 < rows.length; b0 += BLOCK) {
+      const m = Math.min(BLOCK, rows.length - b0);
+      for (let i = 0; i < m; i++) xs.set(mat.subarray(rows[b0 + i] * dim, rows[b0 + i] * dim + dim), i * dim);
+      kernels.matmul(xs.subarray(0, m * dim), centroids, scores.subarray(0, m * nlist), m, dim, nlist, false, true, false);
+      for (let i = 0; i < m; i++) {
+        let best = 0;
+        let bestS = -Infinity;
+        for (let c = 0; c < nlist; c++) {
+          const v = scores[i * nlist + c];
+          if (v > bestS) {
+            bestS = v;
+            best = c;
+          }
+        }
+        out[b0 + i] = best;
       }
     }
-    return best;
+    return out;
   };
   for (let it = 0; it < (opts.iters ?? 10); it++) {
     const sums = new Float64Array(nlist * dim);
     const counts = new Int32Array(nlist);
-    for (const r of sample) {
-      const c = assign(r);
+    const cells = assignAll(sample);
+    for (let i = 0; i < sampleN; i++) {
+      const r = sample[i];
+      const c = cells[i];
       counts[c]++;
       for (let j = 0; j < dim; j++) sums[c * dim + j] += mat[r * dim + j];
     }
@@ -71,7 +89,9 @@ export function buildIVF(mat: Float32Array, n: number, dim: number, opts: { nlis
     }
   }
   const members: number[][] = Array.from({ length: nlist }, () => []);
-  for (let r = 0; r < n; r++) members[assign(r)].push(r);
+  const all = new Int32Array(n);
+  for (let r = 0; r < n; r++) all[r] = r;
+  assignAll(all).forEach((c, r) => members[c].push(r));
   return { nlist, dim, centroids, lists: members.map((m) => Int32Array.from(m)) };
 }
 

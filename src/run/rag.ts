@@ -3,7 +3,10 @@ import { BUILTIN_SOURCES } from '../data/sources.js';
 import { dictionaryPairs, trainEmbedder } from '../rag/contrastive.js';
 import { MeanPoolEmbedder, type Embedder } from '../rag/embed.js';
 import { documentsAsFile, indexIngestFile, indexInputs, storeMetaFor, type IndexOptions, type IndexReport } from '../rag/indexer.js';
+import { ModelReranker } from '../rag/rerank.js';
 import { Retriever, type RetrievalMode, type RetrievedChunk } from '../rag/retrieve.js';
+import { GPT } from '../model/gpt.js';
+import { loadModel } from './models.js';
 import { RagStore } from '../rag/store.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
@@ -71,6 +74,10 @@ export interface RagQueryOptions {
   path?: string;
   /** Approximate vector search: scan this many IVF cells (default: exact). */
   nprobe?: number;
+  /** Rerank by this chat model (a run, stage or checkpoint dir): its query likelihood log p(question | passage) orders `rerankCandidates` retrieved chunks (rag/rerank.ts). */
+  rerank?: string;
+  /** Chunks retrieved for the reranker (default 20). */
+  rerankCandidates?: number;
 }
 
 /**
@@ -90,7 +97,14 @@ export function ragQuery(db: string, text: string, o: RagQueryOptions = {}): Ret
       if (!model) throw new GptforgeError('the store does not say where its embedding model is: give --model', { file: db });
       embedder = MeanPoolEmbedder.fromCheckpoint(model);
     }
-    return new Retriever(store, embedder).retrieve(text.trim(), { k: o.k, mode, nprobe: o.nprobe, filter: { source: o.source, pathGlob: o.path } });
+    const retriever = new Retriever(store, embedder);
+    const filter = { source: o.source, pathGlob: o.path };
+    if (o.rerank === undefined) return retriever.retrieve(text.trim(), { k: o.k, mode, nprobe: o.nprobe, filter });
+    const { model, tok, dir } = loadModel(o.rerank);
+    if (!(model instanceof GPT)) throw new GptforgeError('--rerank needs a float (unquantized) checkpoint', { file: dir });
+    const k = o.k ?? 5;
+    const candidates = retriever.retrieve(text.trim(), { k: Math.max(k, o.rerankCandidates ?? 20), mode, nprobe: o.nprobe, filter });
+    return new ModelReranker(model, tok).rerank(text.trim(), candidates).slice(0, k);
   } finally {
     store.close();
   }

@@ -102,3 +102,22 @@ test('passages: the checker needs the right claim, a citation of a passage that 
 test('passages: held-out questions ask about test-split words only', () => {
   for (const e of task.generate('test', 200, 9)) assert.equal(splitOf(passagesItem(e.prompt)!), 'test');
 });
+
+test('passages: the answer is copied from the cited passage — its fact is a verbatim span, the first such fact the passage states', () => {
+  let definitions = 0;
+  for (const e of task.generate('train', 400, 13)) {
+    const answer = answerOf(e);
+    if (answer === NO_ANSWER) continue;
+    const p = parsePassagePrompt(e.prompt)!;
+    const cited = p.passages[citedNumbers(answer)[0] - 1].text;
+    const fact = /(?:means|is to|is a kind of|synonym for \S+ is|word for \S+ is) (.*) \[\d+\]\.$/.exec(answer)?.[1];
+    assert.ok(fact !== undefined && cited.includes(fact), `"${fact}" is not in the cited passage: ${cited}`);
+    const f = wordFacts(passagesItem(e.prompt)!)!;
+    if (/ means | is to /.test(answer)) {
+      definitions++;
+      // no other gloss of the word comes earlier in the cited passage
+      for (const s of f.senses) if (s.gloss !== fact && cited.includes(s.gloss)) assert.ok(cited.indexOf(s.gloss) > cited.indexOf(fact), `${s.gloss} comes before ${fact}`);
+    }
+  }
+  assert.ok(definitions >= 30, `${definitions} definitions answers`);
+});

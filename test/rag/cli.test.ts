@@ -11,6 +11,8 @@ import { makeConfig } from '../../src/model/config.js';
 import { GPT } from '../../src/model/gpt.js';
 import { saveCheckpoint } from '../../src/model/checkpoint.js';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
+import { ModelReranker } from '../../src/rag/rerank.js';
+import { passageSource } from '../../src/rag/generate.js';
 
 const CLI = resolve(fileURLToPath(import.meta.url), '..', '..', '..', 'src', 'cli', 'main.js');
 const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
@@ -163,6 +165,18 @@ test("gptforge chat --rag: passages from the store in the prompt, the reply's [n
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, 'Many years [1].\n');
     assert.match(r.stderr, /sources:\n {2}\[1\] .*b\.txt \(chars 0–37\)/);
+    // rag query --rerank: the candidates ordered by the model's log p(question | passage)
+    const q = 'do whales or plants live for many years in the sea?';
+    r = run(['rag', 'query', '--db', db, '--rerank', join(root, 'ck'), '--rerank-candidates', '2', '-k', '2', '--json', q]);
+    assert.equal(r.status, 0, r.stderr);
+    const hits = JSON.parse(r.stdout) as { text: string; path: string; line?: number; score: number }[];
+    assert.equal(hits.length, 2);
+    const want = new ModelReranker(model, tok).scores(
+      q,
+      hits.map((h) => ({ text: h.text, source: passageSource(h) })),
+    );
+    hits.forEach((h, i) => assert.ok(Math.abs(h.score - want[i]) < 1e-3, `${h.score} vs ${want[i]}`));
+    assert.ok(hits[0].score >= hits[1].score);
     r = run(['chat', '--run', join(root, 'ck'), '--rag', join(root, 'missing.db'), '--prompt', 'x']);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /missing\.db: cannot open the RAG store/);

@@ -7,7 +7,7 @@ import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { makeConfig } from '../../src/model/config.js';
 import { GPT } from '../../src/model/gpt.js';
 import { dictionaryEntries, entrySource } from '../../src/data/synthetic/passages.js';
-import { effectMarkdown, ExcludingRetriever, measureEffect, measurePassagesFamily, openDictionaryStore } from '../../src/rag/effect.js';
+import { copyProbe, effectMarkdown, ExcludingRetriever, measureEffect, measurePassagesFamily, openDictionaryStore } from '../../src/rag/effect.js';
 import { passageSource } from '../../src/rag/generate.js';
 import { Retriever } from '../../src/rag/retrieve.js';
 
@@ -78,4 +78,35 @@ test('effect: measureEffect scores the three conditions per family (a random mod
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('copyProbe: a model that copies (a hand-written induction rule) has a far lower loss on the repeat; a random model has ≈ ln V on both', () => {
+  const tok = trainTokenizer(['Words: Again: the cat sat on the mat, a dog ran far away. '.repeat(30)], { vocabSize: 300 });
+  const V = tok.vocabSize;
+  // logits: +10 on the token that followed the earlier position whose preceding tokens match
+  // the current ones longest (at least 3) — induction by prefix matching
+  const inducer = {
+    config: makeConfig({ vocabSize: V, blockSize: 512, nLayer: 1, nHead: 1, nEmbd: 8 }),
+    forward(ids: Int32Array, _B: number, T: number) {
+      const data = new Float32Array(T * V);
+      for (let t = 0; t < T; t++) {
+        let best = -1;
+        let bestLen = 2;
+        for (let j = t - 1; j >= 0; j--) {
+          let len = 0;
+          while (len < 12 && j - len >= 0 && ids[j - len] === ids[t - len]) len++;
+          if (len > bestLen) {
+            bestLen = len;
+            best = j;
+          }
+        }
+        if (best >= 0) data[t * V + ids[best + 1]] = 10;
+      }
+      return { data } as unknown as ReturnType<GPT['forward']>;
+    },
+  };
+  const copy = copyProbe(inducer, tok, 8);
+  assert.ok(copy.first > Math.log(V) - 3 && copy.repeat < 0.5 * copy.first, `copier: first ${copy.first}, repeat ${copy.repeat}`);
+  const random = copyProbe(new GPT(makeConfig({ vocabSize: V, blockSize: 256, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed: 2 }), tok, 8);
+  assert.ok(Math.abs(random.first - Math.log(V)) < 0.7 && Math.abs(random.repeat - random.first) < 0.5, `random: first ${random.first}, repeat ${random.repeat}, ln V ${Math.log(V)}`);
 });

@@ -137,3 +137,25 @@ test('answerWithRetrieval: passages that do not fit the context beside the quest
     assert.ok(renderPrompt(tok, { messages: [{ role: 'user', content: more }] }).length + 16 > 64, 'one more passage would not fit');
   });
 });
+
+test('answerWithRetrieval with rerank: the reranker sees `candidates` chunks and its best k are shown, in its order', () => {
+  withStore((store) => {
+    const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 256, nLayer: 1, nHead: 2, nEmbd: 16, position: 'rope' }), { seed: 3 });
+    const retriever = new Retriever(store);
+    const all = retriever.retrieve('mice acorns water bark', { k: 5 });
+    let seen = 0;
+    // a stand-in reranker that puts the retriever's worst first
+    const reranker = {
+      rerank: <C>(_q: string, chunks: readonly C[]): C[] => {
+        seen = chunks.length;
+        return [...chunks].reverse();
+      },
+    };
+    const a = answerWithRetrieval(new ChatEngine(model, tok), retriever, 'mice acorns water bark', { k: 2, temperature: 0, maxTokens: 4, rerank: { reranker, candidates: 5 } });
+    assert.equal(seen, 5);
+    assert.deepEqual(
+      a.passages.map((p) => p.id),
+      [all[4].id, all[3].id],
+    );
+  });
+});

@@ -26,8 +26,8 @@ const FAMILY_TASKS: Record<'definitions' | 'kinds' | 'synonyms', SyntheticTask> 
  * - answerable (70%): one or two of the passages (two in all, three in a quarter of the
  *   prompts: three entries rarely fit a 256-token context beside the answer) are the asked
  *   word's entry (other editions of it), the rest distractors; the answer states the fact
- *   in the family's answer wording and cites the first relevant passage: "The word dog
- *   means … [2]."
+ *   in the family's answer wording, copied verbatim from the first relevant passage (the
+ *   first gloss or synonym that passage states), and cites it: "The word dog means … [2]."
  * - unanswerable (30%): the word's entries are left out, only distractors remain; the
  *   answer is NO_ANSWER, "The passages don't say."
  *
@@ -112,13 +112,30 @@ function holdsAnswer(text: string, word: string, facts: readonly string[]): bool
   return new RegExp(`(^|[^a-z'-])${escapeRegExp(word)}($|[^a-z'-])`).test(t) && facts.some((f) => t.includes(f.toLowerCase()));
 }
 
-/** The answer in the knowledge family's wording, citing passage n. */
-function groundedAnswer(family: PassageFamily, f: WordFacts, n: number, rng: Rng): string {
+/**
+ * The answer in the knowledge family's wording, citing passage n, whose text is `passage` (an
+ * entry of the asked word). The fact is a verbatim span of that passage — for definitions the
+ * gloss the passage states *first* (entries shuffle their sentences, so which sense comes first
+ * differs by edition), for synonyms the first synonym it lists, for kinds the hypernym it
+ * names — so the answer is always readable from the cited passage alone: a model learns to
+ * copy (induction heads) instead of recalling which sense the families teach first.
+ */
+function groundedAnswer(family: PassageFamily, f: WordFacts, passage: string, n: number, rng: Rng): string {
   const w = f.word;
   const cite = ` [${n}].`;
+  const first = <T>(items: readonly T[], text: (x: T) => string): T => {
+    const at = (x: T): number => {
+      const i = passage.indexOf(text(x));
+      return i < 0 ? Number.POSITIVE_INFINITY : i;
+    };
+    return items.reduce((best, x) => (at(x) < at(best) ? x : best));
+  };
   if (family === 'kinds') return `${article(w) === 'an' ? 'An' : 'A'} ${w} is a kind of ${f.kind}${cite}`;
-  if (family === 'synonyms') return (rng.int(2) === 0 ? `A synonym for ${w} is ${f.synonyms[0]}` : `Another word for ${w} is ${f.synonyms[0]}`) + cite;
-  const { pos, gloss } = f.senses[0];
+  if (family === 'synonyms') {
+    const s = first(f.synonyms, (x) => x);
+    return (rng.int(2) === 0 ? `A synonym for ${w} is ${s}` : `Another word for ${w} is ${s}`) + cite;
+  }
+  const { pos, gloss } = first(f.senses, (x) => x.gloss);
   if (pos === 'v') return `To ${w} is to ${gloss}${cite}`;
   return `The word ${w} means ${gloss}${cite}`;
 }
@@ -242,7 +259,7 @@ function generate(split: Split, n: number, seed: number): TaskExample[] {
     const slots = shuffle(rng, [...own.map((e) => ({ e, right: true })), ...distractors(q.word, facts, k - own.length, split, rng).map((e) => ({ e, right: false }))]);
     const shown: Passage[] = slots.map((s) => ({ text: all[s.e].text, source: entrySource(all[s.e]) }));
     const first = slots.findIndex((s) => s.right);
-    const reply = first >= 0 ? groundedAnswer(q.family, q.facts, first + 1, rng) : NO_ANSWER;
+    const reply = first >= 0 ? groundedAnswer(q.family, q.facts, shown[first].text, first + 1, rng) : NO_ANSWER;
     const prompt = passagePrompt(q.prompt, shown);
     out.push({
       prompt,

@@ -1,0 +1,54 @@
+/**
+ * node dist/bench/rag-copy-corpus.js --out runs/rag-passages.jsonl [--examples 8000] [--seed 77]
+ *
+ * Pretraining text that makes copying pay (docs/rag.md "Measured: the effect"): `passages`
+ * family examples of the *train* split as plain documents — the numbered passages, the
+ * question, "Answer: " and the reply — one JSONL record `{"text": …}` each, for a mixture's
+ * `paths` source (bench/rag/mixture.rag.json). The dictionary pages alone never repeat a
+ * span inside a context window, so a model pretrained on them forms no induction (copy)
+ * heads; here an answer's fact is a verbatim span of a passage a few dozen tokens earlier,
+ * and two editions of one word repeat its glosses, so next-token prediction rewards copying.
+ * Test-split words are never asked about (their entries stay in the dictionary source, as before).
+ *
+ * `--kind repeat`: documents of 12–40 words drawn at random from the core vocabulary, then the
+ * same words again ("… Again: …") — the induction task of Olsson et al. 2022 in words: the
+ * second half can only be predicted by finding the earlier occurrence of the current word and
+ * copying the one after it, and random draws cannot be memorised.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Rng } from '../src/engine/rng.js';
+import { taskByName } from '../src/data/synthetic/tasks.js';
+import { coreWords } from '../src/data/synthetic/words.js';
+import { atomicWriteFile } from '../src/util/atomic.js';
+
+const { values: args } = parseArgs({
+  options: {
+    out: { type: 'string' },
+    examples: { type: 'string', default: '8000' },
+    seed: { type: 'string', default: '77' },
+    kind: { type: 'string', default: 'passages' },
+  },
+});
+
+if (!args.out) throw new Error('--out <file.jsonl> is required');
+const n = Number(args.examples);
+function repeats(count: number, seed: number): string[] {
+  const rng = new Rng(seed);
+  const vocab = [...coreWords()].sort();
+  return Array.from({ length: count }, () => {
+    const words = Array.from({ length: 12 + rng.int(29) }, () => vocab[rng.int(vocab.length)]).join(' ');
+    return `Words: ${words}.\nAgain: ${words}.`;
+  });
+}
+const lines = (
+  args.kind === 'repeat'
+    ? repeats(n, Number(args.seed))
+    : taskByName('passages')
+        .generate('train', n, Number(args.seed))
+        .map((ex) => `${ex.prompt}\nAnswer: ${ex.conversation.messages[1].content}`)
+).map((text) => JSON.stringify({ text }));
+mkdirSync(dirname(args.out), { recursive: true });
+atomicWriteFile(args.out, `${lines.join('\n')}\n`);
+console.log(`${args.out}: ${lines.length} ${args.kind} documents`);
