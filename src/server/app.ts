@@ -7,6 +7,8 @@ import { buildProcessors } from '../infer/processors.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import { scoreSequences } from '../train/reward.js';
 import { GptforgeError } from '../util/errors.js';
+import type { GrammarConstraint } from '../infer/constrain/matcher.js';
+import { declaredToolCallConstraint, type ToolDeclaration } from '../infer/constrain/toolcall.js';
 import { chatPrompt, toConversation, ToolRowController, type ApiToolCall, type ToolChoice } from './chat.js';
 import { runAssist } from './assist.js';
 import { ApiError, badRequest } from './errors.js';
@@ -281,14 +283,25 @@ export class GptforgeServer {
     const tools = b.tools;
     if (tools !== undefined && tools !== null && !Array.isArray(tools)) throw badRequest("'tools' must be an array", 'tools');
     const clientTools = new Set<string>();
+    const declared: ToolDeclaration[] = [];
     for (const [i, t] of ((tools as unknown[] | undefined) ?? []).entries()) {
-      const fn = (t as { type?: unknown; function?: { name?: unknown } })?.function;
+      const fn = (t as { type?: unknown; function?: { name?: unknown; parameters?: unknown } })?.function;
       if ((t as { type?: unknown })?.type !== 'function' || typeof fn?.name !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(fn.name)) throw badRequest(`tools[${i}] must be {"type": "function", "function": {"name": …}}`, 'tools');
       clientTools.add(fn.name);
+      declared.push({ name: fn.name, parameters: fn.parameters ?? undefined });
     }
     const builtinNames = b.builtin_tools;
     if (builtinNames !== undefined && !(Array.isArray(builtinNames) && builtinNames.every((x) => x === 'calculator'))) throw badRequest('\'builtin_tools\' may only list "calculator"', 'builtin_tools');
     const builtin = Array.isArray(builtinNames) && builtinNames.length > 0 ? defaultTools() : null;
+    for (const name of builtin?.names() ?? []) if (!clientTools.has(name)) declared.push({ name, parameters: builtin?.get(name)?.parameters });
+    // a call's arguments decoded under its tool's declared `parameters` (issue #17); a schema we cannot enforce is a 400 naming it
+    let callConstraint: GrammarConstraint | null;
+    try {
+      callConstraint = declaredToolCallConstraint(declared, m.tok);
+    } catch (e) {
+      if (e instanceof GptforgeError) throw badRequest(`tools: ${e.message}`, 'tools');
+      throw e;
+    }
     let choice: ToolChoice = clientTools.size > 0 || builtin ? 'auto' : 'none';
     const tc = b.tool_choice;
     if (tc === 'none' || tc === 'auto' || tc === 'required') choice = tc;
@@ -319,7 +332,7 @@ export class GptforgeServer {
     const controllers: ToolRowController[] = [];
     const rows: RowRequest[] = [];
     for (let i = 0; i < s.n; i++) {
-      const c = new ToolRowController({ tok: m.tok, clientTools, builtin, choice, maxCallTokens: 48 }, `call_${id.slice(9, 21)}_${i}`);
+      const c = new ToolRowController({ tok: m.tok, clientTools, builtin, choice, maxCallTokens: callConstraint ? 128 : 48, callConstraint }, `call_${id.slice(9, 21)}_${i}`);
       controllers.push(c);
       const { n: _n, ...sampling } = s;
       rows.push({ ...sampling, prompt, maxTokens, seed: s.seed + i, endIds: ends, bannedIds: banned, processors: [c], controller: c, stopping: [c], constraint: constraint?.clone(), logprobs: logprobs ? (top ?? 0) : undefined });

@@ -1,5 +1,6 @@
 import { chatTokenIds, renderConversation, renderPrompt, type ChatSpecial } from '../data/chat.js';
 import type { Conversation, Message } from '../data/conversation.js';
+import type { GrammarConstraint } from '../infer/constrain/matcher.js';
 import type { RowController } from '../infer/pipeline.js';
 import type { LogitsProcessor, RowView } from '../infer/processors.js';
 import type { Finish, RowProgress, StoppingCriterion } from '../infer/stopping.js';
@@ -137,6 +138,11 @@ export interface ToolSetup {
   choice: ToolChoice;
   /** Longest call, in tokens (the row closes it itself past this). */
   maxCallTokens: number;
+  /**
+   * The call body ("name: arguments") under the declared tools' `parameters` schemas
+   * (src/infer/constrain/toolcall.ts), cloned for each call; null when no tool declares any.
+   */
+  callConstraint?: GrammarConstraint | null;
 }
 
 /**
@@ -157,6 +163,11 @@ export class ToolRowController implements LogitsProcessor, RowController, Stoppi
   private call: number[] = [];
   private builtinCalls = 0;
   private done = false;
+  /** The current call's constraint state, and a reused mask buffer. */
+  private callCon: GrammarConstraint | null = null;
+  private callMask: Uint32Array | null = null;
+  /** A call cut at maxCallTokens before its arguments were complete: the row ends with 'length'. */
+  private cut = false;
 
   constructor(
     private readonly s: ToolSetup,
@@ -185,6 +196,16 @@ export class ToolRowController implements LogitsProcessor, RowController, Stoppi
     } else {
       logits[sp['<|tool_start|>']] = -Infinity;
       if (this.call.length < this.prefix.length && this.calls.length === 0) only(this.prefix[this.call.length]);
+      const con = this.callCon;
+      if (con) {
+        // the arguments under the tool's schema: only allowed tokens; <|tool_end|> once complete
+        const end = sp['<|tool_end|>'];
+        const keepEnd = con.isComplete();
+        const mask = (this.callMask ??= new Uint32Array(Math.ceil(logits.length / 32)));
+        if (con.mustEnd()) mask.fill(0);
+        else con.fillMask(mask);
+        for (let id = 0; id < logits.length; id++) if ((mask[id >>> 5] & (1 << (id & 31))) === 0 && !(keepEnd && id === end)) logits[id] = -Infinity;
+      }
     }
   }
 
@@ -194,12 +215,23 @@ export class ToolRowController implements LogitsProcessor, RowController, Stoppi
       this.lastVisible = next !== sp['<|tool_start|>'];
       if (this.lastVisible) return { visible: true };
       this.mode = 'call';
+      this.callCon = this.s.callConstraint?.clone() ?? null;
       return { visible: false };
     }
     this.lastVisible = false;
-    if (next !== sp['<|tool_end|>']) this.call.push(next);
+    if (next !== sp['<|tool_end|>']) {
+      this.call.push(next);
+      this.callCon?.advance(next);
+    }
     if (next !== sp['<|tool_end|>'] && this.call.length < this.s.maxCallTokens) return { visible: false };
     const forced = next === sp['<|tool_end|>'] ? [] : [sp['<|tool_end|>']];
+    // a constrained call cut before its arguments were complete is never returned or run
+    if (this.callCon && !this.callCon.isComplete()) {
+      this.callCon = null;
+      this.cut = true;
+      return { visible: false };
+    }
+    this.callCon = null;
     const text = this.s.tok.decode(this.call);
     this.call = [];
     this.mode = 'text';
@@ -219,6 +251,7 @@ export class ToolRowController implements LogitsProcessor, RowController, Stoppi
 
   /** A client's tool call ends the row: the client runs it and sends the result back. */
   check(_row: RowProgress): Finish | null {
+    if (this.cut) return { reason: 'length', matched: null };
     return this.done ? { reason: 'stop', matched: null } : null;
   }
 }

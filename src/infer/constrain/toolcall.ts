@@ -40,13 +40,12 @@ function renameRefs(e: Expr, rename: (name: string) => string): Expr {
  * declares `parameters` (calls stay free). Throws GptforgeError naming the tool (as the file)
  * and the JSON pointer for a schema we cannot enforce, before any decoding.
  */
-export function toolCallGrammar(tools: ToolRegistry): Grammar | null {
-  const names = tools.names();
-  if (!names.some((n) => tools.get(n)?.parameters !== undefined)) return null;
+export function toolCallGrammar(tools: ToolRegistry | readonly ToolDeclaration[]): Grammar | null {
+  const decls: readonly ToolDeclaration[] = Array.isArray(tools) ? tools : (tools as ToolRegistry).names().map((name) => ({ name, parameters: (tools as ToolRegistry).get(name)?.parameters }));
+  if (!decls.some((d) => d.parameters !== undefined)) return null;
   const rules = new Map<string, Expr>();
   const branches: Expr[] = [];
-  names.forEach((name, i) => {
-    const params = tools.get(name)!.parameters;
+  decls.forEach(({ name, parameters: params }, i) => {
     let body: Expr;
     if (params === undefined) body = star(bytes(byteSet([0, 255])));
     else {
@@ -59,6 +58,22 @@ export function toolCallGrammar(tools: ToolRegistry): Grammar | null {
   });
   rules.set('call', alt(...branches));
   return { rules, start: 'call', source: 'tool call' };
+}
+
+/** A tool as a request declares it: its name and, when it has them, its parameters' JSON Schema (OpenAI's `function.parameters`). */
+export interface ToolDeclaration {
+  readonly name: string;
+  readonly parameters?: unknown;
+}
+
+/**
+ * The call-body constraint for tools declared by a request (the server's `tools`: the client's
+ * functions and any built-in ones), or null when none declares `parameters`.
+ * @throws GptforgeError naming the tool and the JSON pointer of a schema we cannot enforce.
+ */
+export function declaredToolCallConstraint(decls: readonly ToolDeclaration[], tok: Tokenizer): GrammarConstraint | null {
+  const g = toolCallGrammar(decls);
+  return g === null ? null : new GrammarConstraint(new TokenMatcher(new Automaton(g), tokenTrie(tok)));
 }
 
 const cache = new WeakMap<ToolRegistry, { key: string; tok: Tokenizer; con: GrammarConstraint | null }>();
