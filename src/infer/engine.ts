@@ -7,7 +7,7 @@ import { decode, generate, type DecodeEvent, type DecodingModel, type RowControl
 import type { LogitsProcessor, SamplingOptions } from './processors.js';
 import type { FinishReason } from './stopping.js';
 import type { ToolRegistry, ToolResult } from './tools/registry.js';
-import { toolCallConstraint } from './constrain/toolcall.js';
+import { maskCallLogits, toolCallConstraint } from './constrain/toolcall.js';
 
 export type { DecodingModel } from './pipeline.js';
 
@@ -268,16 +268,8 @@ class ToolCallState implements LogitsProcessor, RowController {
       if (!this.s.tools || this.calls >= this.s.maxCalls) logits[sp['<|tool_start|>']] = -Infinity;
     } else {
       logits[sp['<|tool_start|>']] = -Infinity;
-      const con = this.callCon;
-      if (con) {
-        // the arguments under the tool's schema: only allowed tokens; <|tool_end|> once complete
-        const end = sp['<|tool_end|>'];
-        const keepEnd = con.isComplete();
-        const mask = (this.callMask ??= new Uint32Array(Math.ceil(logits.length / 32)));
-        if (con.mustEnd()) mask.fill(0);
-        else con.fillMask(mask);
-        for (let id = 0; id < logits.length; id++) if ((mask[id >>> 5] & (1 << (id & 31))) === 0 && !(keepEnd && id === end)) logits[id] = -Infinity;
-      }
+      // the arguments under the tool's schema: only allowed tokens; <|tool_end|> once complete
+      if (this.callCon) this.callMask = maskCallLogits(this.callCon, logits, sp['<|tool_end|>'], this.callMask);
     }
   }
 

@@ -1,6 +1,7 @@
 import { chatTokenIds, renderConversation, renderPrompt, type ChatSpecial } from '../data/chat.js';
 import type { Conversation, Message } from '../data/conversation.js';
 import type { GrammarConstraint } from '../infer/constrain/matcher.js';
+import { maskCallLogits } from '../infer/constrain/toolcall.js';
 import type { RowController } from '../infer/pipeline.js';
 import type { LogitsProcessor, RowView } from '../infer/processors.js';
 import type { Finish, RowProgress, StoppingCriterion } from '../infer/stopping.js';
@@ -196,16 +197,8 @@ export class ToolRowController implements LogitsProcessor, RowController, Stoppi
     } else {
       logits[sp['<|tool_start|>']] = -Infinity;
       if (this.call.length < this.prefix.length && this.calls.length === 0) only(this.prefix[this.call.length]);
-      const con = this.callCon;
-      if (con) {
-        // the arguments under the tool's schema: only allowed tokens; <|tool_end|> once complete
-        const end = sp['<|tool_end|>'];
-        const keepEnd = con.isComplete();
-        const mask = (this.callMask ??= new Uint32Array(Math.ceil(logits.length / 32)));
-        if (con.mustEnd()) mask.fill(0);
-        else con.fillMask(mask);
-        for (let id = 0; id < logits.length; id++) if ((mask[id >>> 5] & (1 << (id & 31))) === 0 && !(keepEnd && id === end)) logits[id] = -Infinity;
-      }
+      // the arguments under the tool's schema: only allowed tokens; <|tool_end|> once complete
+      if (this.callCon) this.callMask = maskCallLogits(this.callCon, logits, sp['<|tool_end|>'], this.callMask);
     }
   }
 

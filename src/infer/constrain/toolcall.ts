@@ -13,6 +13,7 @@
  * registered tools (exact spelling) while any tool declares parameters.
  */
 import type { Tokenizer } from '../../tokenizer/index.js';
+import type { TokenConstraint } from '../constraint.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import { byteSet } from './bytes.js';
 import { alt, bytes, literal, opt, ref, seq, star, type Expr, type Grammar } from './grammar.js';
@@ -87,4 +88,19 @@ export function toolCallConstraint(tools: ToolRegistry, tok: Tokenizer): Grammar
   const con = g === null ? null : new GrammarConstraint(new TokenMatcher(new Automaton(g), tokenTrie(tok)));
   cache.set(tools, { key, tok, con });
   return con;
+}
+
+/**
+ * Mask a call body's logits [V] in place to what `con` allows next, plus `endId`
+ * (`<|tool_end|>`) once the body is complete: the step both chat engines (src/infer/engine.ts
+ * and the server's tool rows) take inside a call. `mask` is a reusable bitset of ⌈V / 32⌉
+ * words; returns it (allocated on first use).
+ */
+export function maskCallLogits(con: TokenConstraint, logits: Float32Array, endId: number, mask: Uint32Array | null): Uint32Array {
+  const keepEnd = con.isComplete();
+  const m = mask ?? new Uint32Array(Math.ceil(logits.length / 32));
+  if (con.mustEnd()) m.fill(0);
+  else con.fillMask(m);
+  for (let id = 0; id < logits.length; id++) if ((m[id >>> 5] & (1 << (id & 31))) === 0 && !(keepEnd && id === endId)) logits[id] = -Infinity;
+  return m;
 }
