@@ -80,6 +80,11 @@ function matmulTime(config: GPTConfig, B: number): { linears: number; head: numb
 }
 
 const presets = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['bench', 'small', 'tiny'];
+if (presets.some((p) => p === '--help' || p === '-h' || !(p in SHAPES))) {
+  const bad = presets.find((p) => p !== '--help' && p !== '-h' && !(p in SHAPES));
+  console.error(`${bad ? `unknown preset "${bad}"\n` : ''}usage: npm run bench:decode -- [${Object.keys(SHAPES).join('|')} …]  (env: DECODE_STEPS, DECODE_ROWS, POS, DECODE_CLOCK=cpu, DECODE_MATMULS=0; see docs/engine.md)`);
+  process.exit(bad ? 1 : 0);
+}
 console.log(`engine: ${engineSummary()}; position ${POS}, ${STEPS} steps per size; ${CPU_CLOCK ? 'CPU' : 'wall'} time`);
 for (const p of presets) {
   const shape = SHAPES[p];

@@ -21,7 +21,12 @@ import { engineSummary } from '../src/engine/backend.js';
  */
 async function main(): Promise<void> {
   const [cmd, dir, arg, arg2] = process.argv.slice(2);
-  if (!cmd || !dir) throw new Error('usage: techniques.js train|cot|skill|reflect|sc|tot|report <dir> [n] [digits]');
+  if (!cmd || !dir || cmd === '--help' || cmd === '-h') {
+    // the module comment is the usage: print it rather than a stack trace
+    console.error('usage: npm run eval:techniques -- train|cot|skill|reflect|sc|tot|firstline|report <dir> [n] [digits]\n(docs/techniques.md has each command; gptforge eval --run <dir> --techniques runs the sweep)');
+    process.exitCode = cmd === '--help' || cmd === '-h' ? 0 : 1;
+    return;
+  }
   console.log(engineSummary());
   const t0 = Date.now();
   if (cmd === 'train') {

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import { runTechniqueSweep, SWEEP_PARTS, type SweepPart } from '../assist/sweep.js';
 import { runEval } from '../run/eval.js';
@@ -29,7 +31,11 @@ export const command = new Command('eval')
     if (o.techniques) {
       const parts = (o.parts?.split(',').map((s) => s.trim()) ?? ['cot', 'skill', 'reflect', 'sc', ...(o.totRun ? ['tot'] : [])]) as SweepPart[];
       for (const p of parts) if (!SWEEP_PARTS.includes(p)) throw new GptforgeError(`unknown part "${p}" (expected ${SWEEP_PARTS.join(', ')})`, { field: '--parts' });
-      const { markdown } = runTechniqueSweep(o.run, { parts, totDir: o.totRun, cotFamilies: o.additionOnly ? 'addition' : 'all', log: o.quiet ? undefined : (line) => console.error(line) });
+      // a pipeline run keeps its techniques model in <run>/techniques (pipeline --techniques)
+      const own = join(o.run, 'techniques');
+      const dir = existsSync(join(own, 'sft')) ? own : o.run;
+      if (dir === o.run && existsSync(join(o.run, 'preset.json'))) console.error(`eval --techniques: ${o.run} has no techniques model (${own}, made by gptforge pipeline --techniques); measuring its chat model, which never trained on the techniques' families (docs/techniques.md)`);
+      const { markdown } = runTechniqueSweep(dir, { parts, totDir: o.totRun, cotFamilies: o.additionOnly ? 'addition' : 'all', log: o.quiet ? undefined : (line) => console.error(line) });
       console.log(markdown);
       return;
     }

@@ -10,6 +10,7 @@ import { MetricsLog, type MetricRecord } from '../train/metrics.js';
 import { sft } from '../train/sft.js';
 import { prepareAdapter, type AdapterOptions } from '../train/adapter.js';
 import { formatLoraSpec } from '../model/lora-spec.js';
+import { latestCheckpoint } from '../model/checkpoint.js';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { holdRunLock } from '../util/lock.js';
@@ -144,6 +145,11 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   const stage = opts.into ?? 'sft';
   const stageDir = layout.stage(stage);
   const log = opts.log ?? (() => undefined);
+  // the later stages were trained from the SFT model a fresh start replaces: say so
+  if (opts.fresh && stage === 'sft') {
+    const later = ['rm', 'rl', 'rl-grpo', 'rl-reinforce', 'dpo'].filter((s) => latestCheckpoint(layout.stage(s)) !== null);
+    if (later.length > 0) log(`sft: warning: --fresh replaces the SFT model that ${later.join(', ')} ${later.length > 1 ? 'were' : 'was'} trained from; eval, chat and serve keep using ${later.length > 1 ? 'them' : 'it'} until ${later.length > 1 ? 'they are' : 'it is'} retrained (--fresh)`);
+  }
 
   // a private copy of the starting model: training it in place would turn the cached base,
   // which later stages of the same process evaluate, into the SFT model; a resumed run

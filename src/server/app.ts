@@ -148,7 +148,11 @@ export class GptforgeServer {
     app.addHook('onRequest', async (req) => {
       (req as FastifyRequest & { t0?: number }).t0 = performance.now();
       if (req.url === '/health' || req.url === '/metrics' || isPublicWebPath(req.url)) return;
-      if (!this.authorized(req)) throw new ApiError(401, 'Incorrect API key provided', 'authentication_error', null, 'invalid_api_key');
+      if (!this.authorized(req)) {
+        // OpenAI's two messages: no key at all, or a wrong one
+        if (!req.headers.authorization) throw new ApiError(401, "You didn't provide an API key. Provide it in an Authorization header using Bearer auth (Authorization: Bearer YOUR_KEY).", 'authentication_error', null, null);
+        throw new ApiError(401, 'Incorrect API key provided', 'authentication_error', null, 'invalid_api_key');
+      }
     });
     app.addHook('onResponse', async (req, reply) => {
       const route = req.routeOptions.url ?? 'unknown';

@@ -193,7 +193,10 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
         throw new GptforgeError('cannot resume: the checkpoint was trained with a different tokenizer (hash differs)', { file: join(ck, 'config.json'), field: 'tokenizerHash' });
       }
       if (!adapter !== !loaded.meta.adapter)
-        throw new GptforgeError(`cannot resume: the checkpoint ${loaded.meta.adapter ? 'holds a LoRA adapter' : 'holds the full model'} but this run ${adapter ? 'trains a LoRA adapter' : 'trains the full model'} (use the same options, or --fresh)`, { file: join(ck, 'config.json'), field: 'adapter' });
+        throw new GptforgeError(
+          `cannot resume: the checkpoint ${loaded.meta.adapter ? 'holds a LoRA adapter' : 'holds the full model'} but this run ${adapter ? 'trains a LoRA adapter' : 'trains the full model'} (use the same options; --fresh replaces it${task.stage === 'sft' ? '; or keep it and train into another stage: sft --into sft-lora' : ''})`,
+          { file: join(ck, 'config.json'), field: 'adapter' },
+        );
       if (adapter) restoreAdapter(adapter, ck);
       else model.loadState(loaded.weights, join(ck, 'model.safetensors'));
       const ts = loaded.trainerState as TrainerState | null;

@@ -419,7 +419,9 @@ describe('errors', () => {
     const addr = await s.listen(0);
     try {
       await assert.rejects(new OpenAI({ baseURL: `${addr}/v1`, apiKey: 'wrong', maxRetries: 0 }).models.list(), AuthenticationError);
-      assert.equal((await fetch(`${addr}/v1/models`)).status, 401);
+      const missing = await fetch(`${addr}/v1/models`);
+      assert.equal(missing.status, 401);
+      assert.match(((await missing.json()) as { error: { message: string } }).error.message, /didn't provide an API key/);
       for (const key of ['k-one', 'k-two']) {
         const r = await new OpenAI({ baseURL: `${addr}/v1`, apiKey: key, maxRetries: 0 }).chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0 });
         assert.equal(r.choices[0].message.content, 'Hello there. How are you? Bye.');

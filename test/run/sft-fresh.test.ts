@@ -1,0 +1,35 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { GPT, makeConfig, runSft, saveCheckpoint, type Conversation } from '../../src/index.js';
+import { tinyRun } from './fixture.js';
+
+const good: Conversation[] = [
+  {
+    messages: [
+      { role: 'user', content: 'Who are you?' },
+      { role: 'assistant', content: 'I am Forge.' },
+    ],
+  },
+];
+
+test('sft --fresh under trained later stages warns that they came from the replaced SFT model; into another stage does not', async () => {
+  const runDir = tinyRun();
+  try {
+    // a reward model trained from the run's SFT model
+    const model = new GPT(makeConfig({ vocabSize: 320, blockSize: 64, nLayer: 1, nHead: 2, nEmbd: 32, position: 'rope' }), { seed: 4 });
+    saveCheckpoint(join(runDir, 'rm'), model, { stage: 'rm', step: 1 });
+    const lines: string[] = [];
+    await runSft(runDir, { conversations: good, onlyData: true, steps: 1, fresh: true, quiet: true, log: (l) => lines.push(l) });
+    assert.ok(
+      lines.some((l) => /warning: --fresh replaces the SFT model that rm was trained from/.test(l)),
+      lines.join('\n'),
+    );
+    const other: string[] = [];
+    await runSft(runDir, { conversations: good, onlyData: true, steps: 1, fresh: true, into: 'sft-b', quiet: true, log: (l) => other.push(l) });
+    assert.ok(!other.some((l) => /warning/.test(l)), other.join('\n'));
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+});
