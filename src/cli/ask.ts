@@ -32,7 +32,8 @@ export const command = new Command('ask')
     if (!question) throw new GptforgeError('give the question as an argument: gptforge ask --run <dir> "What is 123 plus 456?"');
     if (!(TECHNIQUES as readonly string[]).includes(o.technique)) throw new GptforgeError(`unknown technique "${o.technique}" (one of: ${TECHNIQUES.join(', ')})`, { field: '--technique' });
     if (!(FEEDBACK_SOURCES as readonly string[]).includes(o.feedback)) throw new GptforgeError(`unknown feedback "${o.feedback}" (one of: ${FEEDBACK_SOURCES.join(', ')})`, { field: '--feedback' });
-    const { model, tok } = loadModel(o.run, o.stage);
+    const { model, tok, dir } = loadModel(o.run, o.stage);
+    console.error(`ask: ${o.technique} with ${dir}`); // which checkpoint answers: a run holds several
     const rm = o.rm ? loadModel(o.rm, /[\\/]rm([\\/]|$)/.test(o.rm) ? undefined : 'rm') : undefined;
     const trace = ask(new ChatEngine(model, tok), question, {
       technique: o.technique as Technique,

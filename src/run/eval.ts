@@ -123,7 +123,7 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
   const markdown = [
     evalMarkdown(table),
     '',
-    `Greedy decoding, up to ${perTask} different held-out prompts per family (items never seen in SFT; a family with fewer held-out prompts, like chat, shows its count). The base model is prompted with a fake-conversation document holding ${fewShot} solved examples of the same family; "SFT" may call the calculator, "SFT, no tool" has it masked out (tool-using families only).${kept.length ? ` Early stopping kept ${kept.join('; ')}.` : ''}`,
+    `Greedy decoding, up to ${perTask} different held-out prompts per family (items never seen in SFT; a family with fewer held-out prompts, like chat, shows its count). The base model is prompted with a fake-conversation document holding ${fewShot} solved example${fewShot === 1 ? '' : 's'} of the same family; "SFT" may call the calculator, "SFT, no tool" has it masked out (tool-using families only).${kept.length ? ` Early stopping kept ${kept.join('; ')}.` : ''}`,
   ].join('\n');
   let compareRows: CompareRow[] | null = null;
   let compareText = '';

@@ -34,7 +34,9 @@ export interface ApiPassage {
   /** The label the prompt showed: "file.md:12". */
   source: string;
   path: string;
+  /** The lines the chunk spans in its file, as `GET /v1/gptforge/passages/:id` counts them (chunkLines); null when the file no longer holds it. */
   line: number | null;
+  line_end: number | null;
   char_start: number;
   char_end: number;
   score: number;
@@ -116,7 +118,7 @@ export class ServerRag {
       room,
     );
     const shown = hits.slice(0, count);
-    const passages = shown.map((c, i): ApiPassage => ({ n: i + 1, id: c.id, source: passageSource(c), path: c.path, line: c.line ?? null, char_start: c.charStart, char_end: c.charEnd, score: c.score }));
+    const passages = shown.map((c, i): ApiPassage => ({ n: i + 1, id: c.id, source: passageSource(c), path: c.path, ...chunkLines(c), char_start: c.charStart, char_end: c.charEnd, score: c.score }));
     return { conv: { messages: [...msgs.slice(0, -1), { role: 'user', content }] }, ctx: { shown, retrieved: hits.length, json: { passages, retrieved: hits.length, k } } };
   }
 }

@@ -31,6 +31,7 @@ test('trainThinking → loadModel → gptforge ask prints the samples and the vo
     assert.deepEqual(tok.encode('4567').length, 4);
     const sc = run(['--run', dir, '--technique', 'self-consistency', '--k', '3', '--max-tokens', '12', 'What is 12 plus 34?']);
     assert.equal(sc.status, 0, sc.stderr);
+    assert.match(sc.stderr, /^ask: self-consistency with .*step-\d+/m); // which checkpoint answered
     assert.match(sc.stdout, /prompt: What is 12 plus 34\? Let's think step by step\./);
     assert.equal((sc.stdout.match(/── sample \d/g) ?? []).length, 3);
     assert.match(sc.stdout, /^majority: /m);

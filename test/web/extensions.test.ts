@@ -153,6 +153,9 @@ describe('RAG on the chat route', () => {
       assert.equal(p.json.line, file.slice(0, chunk.charStart).split('\n').length);
       assert.ok(p.json.line_end > p.json.line);
       assert.match(file.split('\n')[p.json.line_end - 1], /\S/);
+      // the chat response's passage says the same lines as the passage route
+      assert.equal(passages[0].line, p.json.line);
+      assert.equal(passages[0].line_end, p.json.line_end);
     } finally {
       store.close();
     }
