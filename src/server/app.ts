@@ -289,10 +289,12 @@ export class GptforgeServer {
     const clientTools = new Set<string>();
     const declared: ToolDeclaration[] = [];
     for (const [i, t] of ((tools as unknown[] | undefined) ?? []).entries()) {
-      const fn = (t as { type?: unknown; function?: { name?: unknown; parameters?: unknown } })?.function;
+      const fn = (t as { type?: unknown; function?: { name?: unknown; parameters?: unknown; strict?: unknown } })?.function;
       if ((t as { type?: unknown })?.type !== 'function' || typeof fn?.name !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(fn.name)) throw badRequest(`tools[${i}] must be {"type": "function", "function": {"name": …}}`, 'tools');
       clientTools.add(fn.name);
-      declared.push({ name: fn.name, parameters: fn.parameters ?? undefined });
+      // OpenAI's `strict: true` promises arguments that match `parameters`: only then are they constrained (our models write
+      // free-text inputs, `calculator: 12*3`, which the server wraps as {"input": …} otherwise)
+      declared.push({ name: fn.name, parameters: fn.strict === true ? (fn.parameters ?? undefined) : undefined });
     }
     const builtinNames = b.builtin_tools;
     if (builtinNames !== undefined && !(Array.isArray(builtinNames) && builtinNames.every((x) => x === 'calculator'))) throw badRequest('\'builtin_tools\' may only list "calculator"', 'builtin_tools');

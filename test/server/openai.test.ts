@@ -298,18 +298,17 @@ describe('tools', () => {
     assert.equal(r2.choices[0].message.tool_calls, undefined);
   });
   test('tool_choice naming a function makes even a random model call it', async () => {
-    // bounded arguments: the call's body is decoded under the schema, so it must close in the budget
-    const bounded = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string', maxLength: 6 } }, required: ['city'], additionalProperties: false } } }];
-    const r = await client.chat.completions.create({ model: 'sft', messages: user('Hello'), seed: 2, tools: bounded, tool_choice: { type: 'function', function: { name: 'get_weather' } }, max_tokens: 50 });
+    const end = tok.specialId('<|tool_end|>');
+    const r = await client.chat.completions.create({ model: 'sft', messages: user('Hello'), seed: 2, tools: weather, tool_choice: { type: 'function', function: { name: 'get_weather' } }, logit_bias: { [end]: 100 }, max_tokens: 30 });
     assert.equal(r.choices[0].finish_reason, 'tool_calls');
     const call = r.choices[0].message.tool_calls![0] as { function: { name: string; arguments: string } };
     assert.equal(call.function.name, 'get_weather');
     assert.equal(typeof JSON.parse(call.function.arguments), 'object');
   });
-  test("a call's arguments are decoded under the tool's declared parameters: valid under ajv for 12 seeds of a random model; an unenforceable schema is a BadRequestError", async () => {
+  test("with strict: true a call's arguments are decoded under the tool's declared parameters: valid under ajv for 12 seeds of a random model; an unenforceable schema is a BadRequestError", async () => {
     const parameters = { type: 'object', properties: { city: { type: 'string', maxLength: 8 }, days: { type: 'integer', minimum: 1, maximum: 7 } }, required: ['city', 'days'], additionalProperties: false };
     const validate = ajvValidator(parameters);
-    const forecast = [{ type: 'function' as const, function: { name: 'forecast', parameters } }];
+    const forecast = [{ type: 'function' as const, function: { name: 'forecast', parameters, strict: true } }];
     let calls = 0;
     for (let seed = 0; seed < 12; seed++) {
       const r = await client.chat.completions.create({ model: 'sft', messages: user('Weather in Paris?'), seed, tools: forecast, tool_choice: { type: 'function', function: { name: 'forecast' } }, max_tokens: 50 });
@@ -324,7 +323,7 @@ describe('tools', () => {
       assert.ok(validate(args), `seed ${seed}: ${call.function.arguments}`);
     }
     assert.ok(calls >= 9, `${calls} of 12 seeds completed their call`);
-    const bad = [{ type: 'function' as const, function: { name: 'f', parameters: { type: 'object', properties: { x: { type: 'string', not: { const: 'a' } } } } } }];
+    const bad = [{ type: 'function' as const, function: { name: 'f', strict: true, parameters: { type: 'object', properties: { x: { type: 'string', not: { const: 'a' } } } } } }];
     await assert.rejects(client.chat.completions.create({ model: 'sft', messages: user('x'), tools: bad }), BadRequestError);
   });
   test('a tool_choice naming an unknown function, or tool results without a call, are BadRequestErrors', async () => {
