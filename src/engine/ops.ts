@@ -495,14 +495,8 @@ export function linearCrossEntropy(hidden: Tensor, weight: Tensor, targets: Int3
     () => {
       if (!out.grad) return;
       const g = out.grad[0];
-      if (dh && hidden.requiresGrad) {
-        const gh = hidden.gradBuffer();
-        for (let i = 0; i < gh.length; i++) gh[i] += g * dh[i];
-      }
-      if (dw && weight.requiresGrad) {
-        const gw = weight.gradBuffer();
-        for (let i = 0; i < gw.length; i++) gw[i] += g * dw[i];
-      }
+      if (dh && hidden.requiresGrad) k().axpy(g, dh, hidden.gradBuffer(), dh.length);
+      if (dw && weight.requiresGrad) k().axpy(g, dw, weight.gradBuffer(), dw.length);
     },
     out,
   );

@@ -1,3 +1,4 @@
+import { KNOWLEDGE_FAMILIES } from '../data/decidable.js';
 import { dictionaryPages } from '../data/synthetic/dictionary.js';
 import { promptItem, taskByName, wordFacts } from '../data/synthetic/tasks.js';
 import type { Retriever, RetrievalMode } from './retrieve.js';
@@ -18,7 +19,7 @@ import { escapeRegExp } from '../util/regex.js';
  * - nDCG@k = DCG@k / IDCG@k with DCG = Σ rel_i / log2(i + 1) (Järvelin & Kekäläinen 2002).
  */
 
-export const KNOWLEDGE_FAMILIES = ['definitions', 'kinds', 'synonyms', 'antonyms'] as const;
+export { KNOWLEDGE_FAMILIES };
 
 export interface EvalQuestion {
   family: string;

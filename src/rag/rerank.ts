@@ -35,9 +35,9 @@ export class ModelReranker {
     const q = this.tok.encode(` ${question}`, { disallowedSpecial: 'plain' });
     const room = this.model.config.blockSize + 1 - q.length - 2;
     if (room <= 0) throw new Error(`rerank: the question (${q.length} tokens) does not fit the context ${this.model.config.blockSize}`);
+    const label = this.tok.encode(QUESTION_LABEL, { disallowedSpecial: 'plain' });
     const seqs = passages.map((p) => {
       const head = this.tok.encode(`${contextBlock([p])}\n`, { disallowedSpecial: 'plain' });
-      const label = this.tok.encode(QUESTION_LABEL, { disallowedSpecial: 'plain' });
       const prefix = [bos, userStart, ...head.slice(0, Math.max(0, room - label.length)), ...label];
       return { ids: [...prefix, ...q], start: prefix.length };
     });

@@ -11,7 +11,7 @@ import { taskPrompts } from '../train/comparisons.js';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { runDpo } from './dpo.js';
-import { runEval } from './eval.js';
+import { LATER_STAGES, runEval } from './eval.js';
 import { runLayout } from './layout.js';
 import { loadModel } from './models.js';
 import { runPreset } from './preset.js';
@@ -207,11 +207,7 @@ export async function runRlhfSweep(runDir: string, o: RlhfSweepOptions = {}): Pr
         const prompts = taskPrompts('test', o.klPrompts ?? 32, 9003).map((p) => p.prompt);
         const maxTokens = runPreset(cellDir).rl?.config.maxNewTokens ?? 48;
         st.kl = {};
-        for (const [stage, name] of [
-          ['rl', 'PPO'],
-          ['rl-grpo', 'GRPO'],
-          ['dpo', 'DPO'],
-        ] as const) {
+        for (const [stage, name] of LATER_STAGES.filter(([s]) => s !== 'rl-reinforce')) {
           const m = loadModel(selectedStageDir(runLayout(cellDir).stage(stage)));
           st.kl[name] = sampledKL(m.model, sft.model, sft.tok, prompts, { tools: defaultTools(), maxTokens, seed: 4711 });
         }
@@ -222,9 +218,8 @@ export async function runRlhfSweep(runDir: string, o: RlhfSweepOptions = {}): Pr
       log(`rlhf-sweep: e_w ${rate}: ${step} done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     }
     rows.push(...cellRows(cellDir, st));
-    const layout = runLayout(runDir);
     // the table so far, after every cell: a long sweep shows its progress
-    atomicWriteFile(join(layout.root, 'rlhf-sweep.json'), JSON.stringify({ rates, rows }, null, 2) + '\n');
+    atomicWriteFile(join(runDir, 'rlhf-sweep.json'), JSON.stringify({ rates, rows }, null, 2) + '\n');
   }
   // cells run in the order given (the defaults' cell first, say); the table reads by e_w
   rows.sort((a, b) => a.writerErrorRate - b.writerErrorRate);

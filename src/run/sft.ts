@@ -11,6 +11,7 @@ import { sft } from '../train/sft.js';
 import { prepareAdapter, type AdapterOptions } from '../train/adapter.js';
 import { formatLoraSpec } from '../model/lora-spec.js';
 import { latestCheckpoint } from '../model/checkpoint.js';
+import { LATER_STAGES } from './eval.js';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { holdRunLock } from '../util/lock.js';
@@ -147,7 +148,7 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   const log = opts.log ?? (() => undefined);
   // the later stages were trained from the SFT model a fresh start replaces: say so
   if (opts.fresh && stage === 'sft') {
-    const later = ['rm', 'rl', 'rl-grpo', 'rl-reinforce', 'dpo'].filter((s) => latestCheckpoint(layout.stage(s)) !== null);
+    const later = ['rm', ...LATER_STAGES.map(([s]) => s)].filter((s) => latestCheckpoint(layout.stage(s)) !== null);
     if (later.length > 0) log(`sft: warning: --fresh replaces the SFT model that ${later.join(', ')} ${later.length > 1 ? 'were' : 'was'} trained from; eval, chat and serve keep using ${later.length > 1 ? 'them' : 'it'} until ${later.length > 1 ? 'they are' : 'it is'} retrained (--fresh)`);
   }
 

@@ -48,10 +48,9 @@ export interface ApiCitation {
   source: string;
 }
 
-/** What a request's retrieval put in the prompt: the shown chunks, best first, and how many were retrieved. */
+/** What a request's retrieval put in the prompt: the shown chunks, best first (how many were retrieved: json.retrieved). */
 export interface RagContext {
   shown: RetrievedChunk[];
-  retrieved: number;
   /** The `rag` object of the response: the passages shown and the retrieval's numbers. */
   json: { passages: ApiPassage[]; retrieved: number; k: number };
 }
@@ -119,7 +118,7 @@ export class ServerRag {
     );
     const shown = hits.slice(0, count);
     const passages = shown.map((c, i): ApiPassage => ({ n: i + 1, id: c.id, source: passageSource(c), path: c.path, ...chunkLines(c), char_start: c.charStart, char_end: c.charEnd, score: c.score }));
-    return { conv: { messages: [...msgs.slice(0, -1), { role: 'user', content }] }, ctx: { shown, retrieved: hits.length, json: { passages, retrieved: hits.length, k } } };
+    return { conv: { messages: [...msgs.slice(0, -1), { role: 'user', content }] }, ctx: { shown, json: { passages, retrieved: hits.length, k } } };
   }
 }
 
