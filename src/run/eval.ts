@@ -46,13 +46,14 @@ export interface AdapterSummary {
 }
 
 /**
- * The adapter behind a stage's latest checkpoint, or null for a full checkpoint. An adapter
+ * The adapter behind the checkpoint a stage is evaluated from (its `best/` when early stopping
+ * kept one, as `runEval` loads it), or null for a full checkpoint. An adapter
  * stage is evaluated merged into its fp32 base (what `gptforge merge` writes and what serve and
  * export use), so with a quantized base the evaluated weights differ from the trained ones by
  * the quantization's rounding — the row says so.
  */
 export function stageAdapter(runDir: string, stage: string): AdapterSummary | null {
-  const dir = latestCheckpoint(runLayout(runDir).stage(stage));
+  const dir = latestCheckpoint(selectedStageDir(runLayout(runDir).stage(stage)));
   if (!dir) return null;
   const meta = loadCheckpoint(dir, { weights: false }).meta;
   if (!meta.adapter) return null;

@@ -211,6 +211,10 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
       if (!opts.quiet) console.error(`${task.stage}: resuming from ${ck} (step ${step}/${cfg.maxSteps})`);
     }
   }
+  // a run that starts over (--fresh, or nothing to resume) drops an earlier run's records of this
+  // stage, so its curves and the dashboard show one run; step 0 is kept (RL's pre-training
+  // validation point, written just before this loop; the loop itself logs from step 1)
+  if (step === 0) metrics.truncateStage(task.stage, 0);
 
   let interrupted = false;
   const onAbort = (): void => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { GPT, makeConfig, runSft, saveCheckpoint, type Conversation } from '../../src/index.js';
+import { GPT, MetricsLog, makeConfig, runSft, saveCheckpoint, type Conversation } from '../../src/index.js';
 import { tinyRun } from './fixture.js';
 
 const good: Conversation[] = [
@@ -29,6 +29,13 @@ test('sft --fresh under trained later stages warns that they came from the repla
     const other: string[] = [];
     await runSft(runDir, { conversations: good, onlyData: true, steps: 1, fresh: true, into: 'sft-b', quiet: true, log: (l) => other.push(l) });
     assert.ok(!other.some((l) => /warning/.test(l)), other.join('\n'));
+    // --fresh forgets the replaced run's records of the stage (the loss chart shows one run)
+    const log = new MetricsLog(runDir);
+    log.append({ stage: 'sft', step: 7, loss: 99 });
+    await runSft(runDir, { conversations: good, onlyData: true, steps: 1, fresh: true, quiet: true, log: () => {} });
+    const sft = log.read('sft');
+    assert.ok(sft.length > 0 && sft.every((r) => r.loss !== 99 && r.step <= 1), JSON.stringify(sft));
+    assert.ok(log.read('sft-b').length > 0, 'other stages keep their records');
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }
