@@ -61,7 +61,10 @@ export type ChatStopReason = 'end' | 'max_tokens' | 'context' | 'unclosed_tool_c
 export interface ChatReply {
   /** The assistant (and tool) messages of this reply, ready to append to the conversation. */
   messages: Message[];
-  /** The visible text (tool calls and outputs left out). */
+  /**
+   * The visible text (tool calls and outputs left out), trimmed: the `onText` deltas joined are
+   * the same text before trimming (a stream cannot take back a leading space it already sent).
+   */
   text: string;
   /** Every token of the reply after <|assistant_start|>, forced tool outputs included. */
   ids: number[];
