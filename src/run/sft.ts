@@ -158,7 +158,7 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   const from = opts.from ?? 'base';
   const start = /[\\/]/.test(from) ? loadModel(from, undefined, { fresh: true }) : loadModel(runDir, from, { fresh: true });
   const { model, tok } = start;
-  const adapter = prepareAdapter('sft', model, start.dir, opts);
+  const adapter = prepareAdapter('sft', model, start.dir, opts, tok.specialTokens);
   const { T, data } = sftRows(tok, cfg, model.config.blockSize, typeof opts.mixture === 'string' ? opts.mixture : opts.mixture ? 'sft mixture' : layout.preset);
   const B = cfg.batchSize;
   log(sftTable(data.report));

@@ -2,7 +2,7 @@ import { relative } from 'node:path';
 import type { GPT } from '../model/gpt.js';
 import { LoraModel, modulesOf, type LoraConfig } from '../model/lora.js';
 import { parseLoraSpec } from '../model/lora-spec.js';
-import { copyPeftTensors, readAdapter, saveAdapter } from '../model/export/peft.js';
+import { TOKEN_ROWS_KEY, copyPeftTensors, readAdapter, saveAdapter } from '../model/export/peft.js';
 import { checkpointName, type SaveOptions } from '../model/checkpoint.js';
 import type { BasePrecision } from '../model/quantize.js';
 import { GptforgeError } from '../util/errors.js';
@@ -31,11 +31,14 @@ export interface AdapterTraining {
 
 /**
  * Make `model` (freshly loaded from `baseDir`) a LoRA model with adapter "default", or return
- * null for full fine-tuning.
+ * null for full fine-tuning. `specialTokens` (the tokenizer's) lets the spec say `tokens=special`;
+ * SFT given them and no `tokens` trains those tokens' embedding (and tied head) rows too — the
+ * chat layout's markers never occur in pretraining text, so a frozen table leaves them as
+ * the base left them (docs/lora.md); other stages train none unless told.
  * @throws GptforgeError for a quantized base without `lora` (a quantized base cannot train),
  *   or a bad spec (naming the field; an unknown target lists the model's modules).
  */
-export function prepareAdapter(stage: string, model: GPT, baseDir: string, opts: AdapterOptions): AdapterTraining | null {
+export function prepareAdapter(stage: string, model: GPT, baseDir: string, opts: AdapterOptions, specialTokens?: ReadonlyMap<string, number>): AdapterTraining | null {
   const precision = opts.basePrecision ?? 'f32';
   if (opts.lora === undefined) {
     if (precision !== 'f32') {
@@ -43,7 +46,8 @@ export function prepareAdapter(stage: string, model: GPT, baseDir: string, opts:
     }
     return null;
   }
-  const cfg = typeof opts.lora === 'string' ? parseLoraSpec(opts.lora, modulesOf(model)) : opts.lora;
+  const parsed = typeof opts.lora === 'string' ? parseLoraSpec(opts.lora, modulesOf(model), 'lora', { specialTokens }) : opts.lora;
+  const cfg = parsed.trainableTokenIndices === undefined && stage === 'sft' && specialTokens && specialTokens.size > 0 ? { ...parsed, trainableTokenIndices: [...specialTokens.values()] } : parsed;
   const lora = new LoraModel(model, { basePrecision: precision });
   lora.addAdapter('default', cfg);
   return { lora, name: 'default', baseDir };
@@ -69,6 +73,10 @@ export function restoreAdapter(ad: AdapterTraining, ckDir: string): void {
   copyPeftTensors(a.pairs, saved.tensors, (key) => {
     throw new GptforgeError(`cannot resume: the checkpoint's adapter has no ${key} of this run's shape (targets differ?)`, { file: ckDir, field: 'target_modules' });
   });
+  const savedIds = saved.lora.trainableTokenIndices ?? [];
+  const ids = a.tokens ? [...a.tokens.indices] : [];
+  if (savedIds.join(',') !== ids.join(',')) throw new GptforgeError(`cannot resume: the checkpoint's adapter trains token rows [${savedIds.join(', ')}], this run's [${ids.join(', ')}]`, { file: ckDir, field: 'trainable_token_indices' });
+  if (a.tokens) a.tokens.rows.data.set(saved.tensors.get(TOKEN_ROWS_KEY)!.data);
   for (const k of ['score.weight', 'score.bias']) {
     const src = saved.tensors.get(`base_model.model.${k}`);
     const dst = ad.lora.model.params.get(k);
