@@ -12,7 +12,7 @@ import { DEFAULT_LORA, TARGET_ALIASES, type LoraConfig } from './lora.js';
  * targets (qkv, proj, up, down, all-linear, or module names such as attn.c_attn; default qkv),
  * rslora (a flag, or rslora=true|false), seed, tokens (the token ids whose embedding and tied
  * head rows train too, PEFT's trainable_token_indices: `special` for the tokenizer's special
- * tokens, `none`, or ids / special-token names, the list running on like targets'; absent:
+ * tokens, `all` for every row, `none`, or ids / special-token names, the list running on like targets'; absent:
  * the stage's default, see prepareAdapter).
  */
 
@@ -22,6 +22,8 @@ const KEYS = ['r', 'alpha', 'dropout', 'targets', 'rslora', 'seed', 'tokens'] as
 export interface LoraSpecContext {
   /** The tokenizer's special tokens (name → id): `tokens=special` and names in `tokens=` need them. */
   specialTokens?: ReadonlyMap<string, number>;
+  /** The model's vocabulary size: `tokens=all` (every row of the embedding, PEFT's modules_to_save in effect) needs it. */
+  vocabSize?: number;
 }
 
 /**
@@ -35,23 +37,34 @@ export function parseLoraSpec(spec: string, modules: readonly LinearModule[], fi
   const targets: LinearModule[] = [];
   let inList: 'targets' | 'tokens' | null = null;
   let tokens: number[] | undefined;
+  const seen = new Set<number>();
+  const push = (id: number): void => {
+    if (seen.has(id)) return;
+    seen.add(id);
+    tokens!.push(id);
+  };
   const addToken = (v: string): void => {
     tokens ??= [];
     if (v === 'none') return;
+    if (v === 'all') {
+      if (ctx.vocabSize === undefined) throw new GptforgeError("tokens=all needs the model's vocabulary size, which this caller does not pass; give token ids", { field: `${field}.tokens` });
+      for (let id = 0; id < ctx.vocabSize; id++) push(id);
+      return;
+    }
     const specials = ctx.specialTokens;
     if (v === 'special' || !/^\d+$/.test(v)) {
       if (!specials) throw new GptforgeError(`tokens=${v} needs the tokenizer's special tokens, which this stage does not pass; give token ids`, { field: `${field}.tokens` });
       if (v === 'special') {
-        for (const id of specials.values()) if (!tokens.includes(id)) tokens.push(id);
+        for (const id of specials.values()) push(id);
         return;
       }
       const id = specials.get(v);
       if (id === undefined) throw new GptforgeError(`tokens: "${v}" is not a token id, special, none or a special token of this tokenizer (${[...specials.keys()].join(' ')})`, { field: `${field}.tokens` });
-      if (!tokens.includes(id)) tokens.push(id);
+      push(id);
       return;
     }
     const id = Number(v);
-    if (!tokens.includes(id)) tokens.push(id);
+    push(id);
   };
   const addTarget = (name: string): void => {
     const alias = TARGET_ALIASES[name];

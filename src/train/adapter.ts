@@ -46,7 +46,7 @@ export function prepareAdapter(stage: string, model: GPT, baseDir: string, opts:
     }
     return null;
   }
-  const parsed = typeof opts.lora === 'string' ? parseLoraSpec(opts.lora, modulesOf(model), 'lora', { specialTokens }) : opts.lora;
+  const parsed = typeof opts.lora === 'string' ? parseLoraSpec(opts.lora, modulesOf(model), 'lora', { specialTokens, vocabSize: model.config.vocabSize }) : opts.lora;
   const cfg = parsed.trainableTokenIndices === undefined && stage === 'sft' && specialTokens && specialTokens.size > 0 ? { ...parsed, trainableTokenIndices: [...specialTokens.values()] } : parsed;
   const lora = new LoraModel(model, { basePrecision: precision });
   lora.addAdapter('default', cfg);

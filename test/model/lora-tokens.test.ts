@@ -186,6 +186,8 @@ test('token rows: the tokens= spec field; bad indices and overlapping adapters r
   assert.deepEqual(parseLoraSpec('r=4,tokens=special', [...mods], 'lora', { specialTokens: specials }).trainableTokenIndices, [44, 45]);
   assert.deepEqual(parseLoraSpec('tokens=3,7,<|user_start|>,targets=qkv', [...mods], 'lora', { specialTokens: specials }).trainableTokenIndices, [3, 7, 45]);
   assert.deepEqual(parseLoraSpec('tokens=none', [...mods]).trainableTokenIndices, []);
+  assert.deepEqual(parseLoraSpec('tokens=all', [...mods], 'lora', { vocabSize: 5 }).trainableTokenIndices, [0, 1, 2, 3, 4]);
+  assert.throws(() => parseLoraSpec('tokens=all', [...mods]), /tokens=all needs the model's vocabulary size/);
   assert.match(formatLoraSpec(parseLoraSpec('r=2,tokens=3,7', [...mods])), /,tokens=3,7$/);
   assert.throws(() => parseLoraSpec('tokens=special', [...mods]), /field "lora.tokens": tokens=special needs the tokenizer's special tokens/);
   assert.throws(() => parseLoraSpec('tokens=<|nope|>', [...mods], 'lora', { specialTokens: specials }), /"<\|nope\|>" is not a token id/);
