@@ -12,7 +12,8 @@ import { DEFAULT_LORA, TARGET_ALIASES, type LoraConfig } from './lora.js';
  * targets (qkv, proj, up, down, all-linear, or module names such as attn.c_attn; default qkv),
  * rslora (a flag, or rslora=true|false), seed, tokens (the token ids whose embedding and tied
  * head rows train too, PEFT's trainable_token_indices: `special` for the tokenizer's special
- * tokens, `all` for every row, `none`, or ids / special-token names, the list running on like targets'; absent:
+ * tokens, `all` for every row, `top:k` for the k most frequent target tokens of the stage's
+ * training data, `none`, or ids / special-token names, the list running on like targets'; absent:
  * the stage's default, see prepareAdapter).
  */
 
@@ -24,6 +25,8 @@ export interface LoraSpecContext {
   specialTokens?: ReadonlyMap<string, number>;
   /** The model's vocabulary size: `tokens=all` (every row of the embedding, PEFT's modules_to_save in effect) needs it. */
   vocabSize?: number;
+  /** The k most frequent target tokens of the stage's training data: `tokens=top:k` needs it. */
+  frequentTokens?: (k: number) => number[];
 }
 
 /**
@@ -46,6 +49,12 @@ export function parseLoraSpec(spec: string, modules: readonly LinearModule[], fi
   const addToken = (v: string): void => {
     tokens ??= [];
     if (v === 'none') return;
+    const top = /^top:(\d+)$/.exec(v);
+    if (top) {
+      if (!ctx.frequentTokens) throw new GptforgeError(`tokens=${v} needs the stage's training data, which this caller does not pass; give token ids`, { field: `${field}.tokens` });
+      for (const id of ctx.frequentTokens(Number(top[1]))) push(id);
+      return;
+    }
     if (v === 'all') {
       if (ctx.vocabSize === undefined) throw new GptforgeError("tokens=all needs the model's vocabulary size, which this caller does not pass; give token ids", { field: `${field}.tokens` });
       for (let id = 0; id < ctx.vocabSize; id++) push(id);

@@ -9,6 +9,7 @@ import { LoraModel, type LoraConfig } from '../../src/model/lora.js';
 import { parseLoraSpec, formatLoraSpec } from '../../src/model/lora-spec.js';
 import { TOKEN_ROWS_KEY, loadAdapterInto, mergeAdapterWeights, readAdapter, saveAdapter } from '../../src/model/export/peft.js';
 import { readSafetensors } from '../../src/model/safetensors.js';
+import { frequentTargets } from '../../src/run/sft.js';
 import { noGrad, type Tensor } from '../../src/engine/tensor.js';
 import { setBackend } from '../../src/engine/backend.js';
 import * as op from '../../src/engine/ops.js';
@@ -188,6 +189,10 @@ test('token rows: the tokens= spec field; bad indices and overlapping adapters r
   assert.deepEqual(parseLoraSpec('tokens=none', [...mods]).trainableTokenIndices, []);
   assert.deepEqual(parseLoraSpec('tokens=all', [...mods], 'lora', { vocabSize: 5 }).trainableTokenIndices, [0, 1, 2, 3, 4]);
   assert.throws(() => parseLoraSpec('tokens=all', [...mods]), /tokens=all needs the model's vocabulary size/);
+  const frequentTokens = (k: number): number[] => frequentTargets([{ ids: [5, 6, 6, 7, 7, 7, 45], mask: [0, 1, 1, 1, 1, 1, 1] }], k);
+  assert.deepEqual(frequentTokens(9), [7, 6, 45], 'by count of masked targets, ties by id; unmasked 5 is no target');
+  assert.deepEqual(parseLoraSpec('tokens=special,top:2', [...mods], 'lora', { specialTokens: specials, frequentTokens }).trainableTokenIndices, [44, 45, 7, 6]);
+  assert.throws(() => parseLoraSpec('tokens=top:2', [...mods]), /tokens=top:2 needs the stage's training data/);
   assert.match(formatLoraSpec(parseLoraSpec('r=2,tokens=3,7', [...mods])), /,tokens=3,7$/);
   assert.throws(() => parseLoraSpec('tokens=special', [...mods]), /field "lora.tokens": tokens=special needs the tokenizer's special tokens/);
   assert.throws(() => parseLoraSpec('tokens=<|nope|>', [...mods], 'lora', { specialTokens: specials }), /"<\|nope\|>" is not a token id/);

@@ -50,17 +50,22 @@ test('LoRA SFT on a Q4_0 base: PEFT files beside our checkpoint, resume, the mer
     const keys = [...readSafetensors(join(ck, 'adapter_model.safetensors')).tensors.keys()];
     assert.ok(keys.includes('base_model.model.transformer.h.0.attn.c_attn.lora_A.weight'), keys.join(', '));
     assert.ok(keys.includes('base_model.model.transformer.h.0.mlp.c_proj.lora_B.weight'));
-    // SFT trains the tokenizer's special tokens' embedding rows by default (PEFT's trainable_token_indices)
-    const specials = [...loadModel(runDir, 'base').tok.specialTokens.values()];
+    // SFT trains by default the embedding rows (PEFT's trainable_token_indices) of the tokenizer's
+    // special tokens, then of the data's most frequent targets: here all of the few there are
+    const tok = loadModel(runDir, 'base').tok;
+    const specials = [...tok.specialTokens.values()];
     assert.ok(specials.length > 0);
-    assert.deepEqual(cfg.trainable_token_indices, specials);
+    const tokenIds = cfg.trainable_token_indices as number[];
+    assert.deepEqual(tokenIds.slice(0, specials.length), specials);
+    for (const id of tok.encode('I am Forge.')) assert.ok(tokenIds.includes(id), `target token ${id} trains`);
+    assert.equal(new Set(tokenIds).size, tokenIds.length);
     assert.ok(keys.includes('base_model.model.transformer.wte.token_adapter.trainable_tokens_delta'), keys.join(', '));
     assert.equal(keys.length, 9);
     const meta = JSON.parse(readFileSync(join(ck, 'config.json'), 'utf8')) as { adapter: { base: string; basePrecision: string } };
     assert.equal(meta.adapter.basePrecision, 'q4_0');
     // the eval report's line for the stage: read from the checkpoint, not from the options
     const summary = stageAdapter(runDir, 'sft-lora');
-    assert.deepEqual(summary, { stage: 'sft-lora', r: 4, lora_alpha: 8, target_modules: ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'], use_rslora: false, basePrecision: 'q4_0', trainable_tokens: specials.length });
+    assert.deepEqual(summary, { stage: 'sft-lora', r: 4, lora_alpha: 8, target_modules: ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'], use_rslora: false, basePrecision: 'q4_0', trainable_tokens: tokenIds.length });
     assert.match(adapterMarkdown('SFT', summary!), /"SFT" is a LoRA adapter \(r = 4, α = 8, on attn\.c_attn, .*, and \d+ token embedding rows\) trained over a Q4_0 base/);
     assert.equal(stageAdapter(runDir, 'base'), null);
 
