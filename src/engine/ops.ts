@@ -356,6 +356,71 @@ export function embedding(ids: Int32Array, idsShape: readonly number[], table: T
   return out;
 }
 
+/** Rows of a table that train on their own: ids [n] into it and their values [n, C] (PEFT's TrainableTokens). */
+export interface TableRows {
+  readonly indices: Int32Array;
+  readonly rows: Tensor;
+}
+
+/** Position of each id of `indices` in a table of V rows, −1 elsewhere. */
+function rowSlots(indices: Int32Array, V: number, opName: string): Int32Array {
+  const slot = new Int32Array(V).fill(-1);
+  for (let j = 0; j < indices.length; j++) {
+    const id = indices[j];
+    if (!(id >= 0 && id < V) || slot[id] >= 0) fail(opName, `row index ${id} is out of range for ${V} rows or repeated`);
+    slot[id] = j;
+  }
+  return slot;
+}
+
+/**
+ * Route the gradient of an embedding lookup x [..., C] = table[ids] to trainable rows
+ * [n, C] that the table holds at `indices` (the caller keeps them written into the table, so
+ * the forward value is already right): d rows[j] += Σ over positions p with ids[p] = indices[j]
+ * of dx[p]. Records on x beside the lookup's own backward (which the frozen table skips).
+ * Anchor: PEFT's TrainableTokensLayer (the rows index_copy'd into the embedding).
+ */
+export function embeddingRowsGrad(x: Tensor, ids: Int32Array, indices: Int32Array, rows: Tensor): void {
+  const C = x.lastDim;
+  if (rows.ndim !== 2 || rows.shape[0] !== indices.length || rows.shape[1] !== C) fail('embeddingRowsGrad', `rows ${shapeStr(rows)} do not match ${indices.length} indices × ${C}`);
+  let maxId = 0;
+  for (let j = 0; j < indices.length; j++) maxId = Math.max(maxId, indices[j]);
+  const slot = rowSlots(indices, maxId + 1, 'embeddingRowsGrad');
+  const rec = record([rows], () => {
+    if (!x.grad) return;
+    const g = rows.gradBuffer();
+    for (let p = 0; p < ids.length; p++) {
+      const j = ids[p] <= maxId ? slot[ids[p]] : -1;
+      if (j >= 0) k().axpy(1, x.grad.subarray(p * C, (p + 1) * C), g.subarray(j * C, (j + 1) * C), C);
+    }
+  });
+  x.requiresGrad = x.requiresGrad || rec;
+}
+
+/** dR [n, C] += dlogits[:, indices]ᵀ · h for a chunk: dlogits (m, V), h (m, C). */
+function headRowsInto(dlogits: Float32Array, h: Float32Array, m: number, V: number, C: number, indices: Int32Array, dR: Float32Array, scale: number): void {
+  const n = indices.length;
+  const cols = new Float32Array(m * n);
+  for (let r = 0; r < m; r++) for (let j = 0; j < n; j++) cols[r * n + j] = dlogits[r * V + indices[j]] * scale;
+  k().matmul(cols, h, dR, n, m, C, true, false, true);
+}
+
+/**
+ * Route the gradient of a tied head's logits [..., V] = hidden·tableᵀ to trainable rows
+ * [n, C] held at `indices` of the table: d rows[j] += Σ_r dlogits[r, indices[j]]·hidden[r]
+ * (the columns of the head's weight gradient that belong to those rows, without the rest).
+ */
+export function headRowsGrad(logits: Tensor, hidden: Tensor, indices: Int32Array, rows: Tensor): void {
+  const V = logits.lastDim;
+  const C = hidden.lastDim;
+  if (rows.ndim !== 2 || rows.shape[0] !== indices.length || rows.shape[1] !== C) fail('headRowsGrad', `rows ${shapeStr(rows)} do not match ${indices.length} indices × ${C}`);
+  rowSlots(indices, V, 'headRowsGrad');
+  const rec = record([rows], () => {
+    if (logits.grad) headRowsInto(logits.grad, hidden.data, logits.rows, V, C, indices, rows.gradBuffer(), 1);
+  });
+  logits.requiresGrad = logits.requiresGrad || rec;
+}
+
 export interface CrossEntropyOptions {
   /** Per-row weights (e.g. the SFT loss mask); rows with weight 0 contribute nothing. */
   weights?: Float32Array;
@@ -421,6 +486,8 @@ export interface LinearCrossEntropyOptions {
   reduction?: 'mean' | 'sum';
   /** Logits held at once, in floats (default 2²², 16 MiB): rows per chunk = max(1, ⌊chunk / V⌋). */
   chunkFloats?: number;
+  /** Trainable rows of `weight` (a tied head's token rows; see headRowsGrad): their gradient is taken too. */
+  rows?: readonly TableRows[];
 }
 
 /**
@@ -461,10 +528,16 @@ export function linearCrossEntropy(hidden: Tensor, weight: Tensor, targets: Int3
   const dscale = (opts.reduction ?? 'mean') === 'sum' ? 1 : denom > 0 ? 1 / denom : 0;
   const wantH = isGradEnabled() && hidden.requiresGrad;
   const wantW = isGradEnabled() && weight.requiresGrad;
+  const trows = isGradEnabled() ? (opts.rows ?? []).filter((r) => r.rows.requiresGrad) : [];
+  for (const r of trows) {
+    if (r.rows.ndim !== 2 || r.rows.shape[0] !== r.indices.length || r.rows.shape[1] !== C) fail('linearCrossEntropy', `rows ${shapeStr(r.rows)} do not match ${r.indices.length} indices × ${C}`);
+    rowSlots(r.indices, V, 'linearCrossEntropy');
+  }
+  const drows = trows.map((r) => new Float32Array(r.rows.size)); // at a loss gradient of 1
   const R = Math.max(1, Math.min(rows, Math.floor((opts.chunkFloats ?? 1 << 22) / V)));
   const h = hidden.data;
   const logits = allocBuffer(R * V, false); // one chunk's (R, V), reused
-  const dlogits = wantH || wantW ? allocBuffer(R * V, false) : null;
+  const dlogits = wantH || wantW || trows.length > 0 ? allocBuffer(R * V, false) : null;
   const dh = wantH ? allocBuffer(rows * C, true) : null; // (rows, C), at a loss gradient of 1
   const dw = wantW ? allocBuffer(V * C, true) : null; // (V, C), likewise
   const losses = new Float32Array(rows);
@@ -486,17 +559,19 @@ export function linearCrossEntropy(hidden: Tensor, weight: Tensor, targets: Int3
     k().crossEntropyBackward(lc, tc, dloss.subarray(r0, r0 + n), dc, n, V, ignore);
     if (dh) k().matmul(dc, weight.data, dh.subarray(r0 * C, (r0 + n) * C), n, V, C, false, false, true); // (n, C)
     if (dw) k().matmul(dc, hc, dw, V, n, C, true, false, true); // (V, C)
+    for (let i = 0; i < trows.length; i++) headRowsInto(dc, hc, n, V, C, trows[i].indices, drows[i], 1); // (n_rows, C)
   }
   let s = 0;
   for (let r = 0; r < rows; r++) s += rw[r] * losses[r];
   const out = new Tensor(Float32Array.of(s * dscale), []);
   out.requiresGrad = record(
-    [hidden, weight],
+    [hidden, weight, ...trows.map((r) => r.rows)],
     () => {
       if (!out.grad) return;
       const g = out.grad[0];
       if (dh && hidden.requiresGrad) k().axpy(g, dh, hidden.gradBuffer(), dh.length);
       if (dw && weight.requiresGrad) k().axpy(g, dw, weight.gradBuffer(), dw.length);
+      for (let i = 0; i < trows.length; i++) k().axpy(g, drows[i], trows[i].rows.gradBuffer(), drows[i].length);
     },
     out,
   );

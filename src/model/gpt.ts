@@ -52,6 +52,21 @@ export interface LinearSite {
  */
 export type LinearHook = (x: Tensor, site: LinearSite) => Tensor;
 
+/** Rows of the token table that train on their own (PEFT's TrainableTokens): ids [n] and their values [n, C]. */
+export interface TrainableRows {
+  readonly indices: Int32Array;
+  readonly rows: Tensor;
+}
+
+/**
+ * Set by LoraModel (src/model/lora.ts): before every forward `prepare` writes the values the
+ * token table's adapted rows should hold now into it, and returns the rows that train; the
+ * embedding and the tied head route their gradients to those.
+ */
+export interface TokenRowsHook {
+  prepare(): readonly TrainableRows[];
+}
+
 export interface GPTOptions {
   seed?: number;
   /** Add the scalar head (`score.weight`, `score.bias`). */
@@ -73,6 +88,8 @@ export class GPT {
   private readonly sites: LinearSite[][] = [];
   /** When set, every block linear runs through it (see {@link LinearHook}); null: plain x·W + b. */
   linearHook: LinearHook | null = null;
+  /** When set, trainable rows of the token table (see {@link TokenRowsHook}). */
+  tokenHook: TokenRowsHook | null = null;
 
   constructor(config: GPTConfig, opts: GPTOptions = {}) {
     validateConfig(config);
@@ -198,7 +215,9 @@ export class GPT {
       }
     }
     const { nHead } = this.config;
+    const trainable = this.tokenHook?.prepare() ?? []; // before the lookup: it writes the rows the table holds now
     let x = op.embedding(ids, [B, T], this.wte);
+    for (const r of trainable) op.embeddingRowsGrad(x, ids, r.indices, r.rows);
     if (this.wpe) {
       const pos = new Int32Array(B * T);
       // a left-padded cache row counts positions from its first real token (padding gets 0, and is never attended to)
@@ -249,7 +268,10 @@ export class GPT {
 
   /** Logits [..., V] from hidden states (tied: h·wteᵀ). */
   logits(hidden: Tensor): Tensor {
-    return op.matmul(hidden, this.lmHead ?? this.wte, { transB: true });
+    const rows = this.lmHead ? [] : (this.tokenHook?.prepare() ?? []);
+    const out = op.matmul(hidden, this.lmHead ?? this.wte, { transB: true });
+    for (const r of rows) op.headRowsGrad(out, hidden, r.indices, r.rows);
+    return out;
   }
 
   /** Logits [B, T, V] for token ids [B·T] (cache and rows: see hidden). */
@@ -264,7 +286,9 @@ export class GPT {
    * logits never exist at once.
    */
   loss(ids: Int32Array, targets: Int32Array, B: number, T: number, weights?: Float32Array, reduction: 'mean' | 'sum' = 'mean'): Tensor {
-    return op.linearCrossEntropy(this.hidden(ids, B, T), this.lmHead ?? this.wte, targets, { weights, reduction });
+    const hidden = this.hidden(ids, B, T);
+    const rows = this.lmHead ? [] : (this.tokenHook?.prepare() ?? []);
+    return op.linearCrossEntropy(hidden, this.lmHead ?? this.wte, targets, { weights, reduction, rows });
   }
 
   /** The scalar head read at the given flat row positions (b·T + t) of hidden [B, T, C] → [k]. */

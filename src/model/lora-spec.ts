@@ -10,21 +10,71 @@ import { DEFAULT_LORA, TARGET_ALIASES, type LoraConfig } from './lora.js';
  *
  * Fields: r (rank, default 8), alpha (default 8, PEFT's lora_alpha), dropout (default 0),
  * targets (qkv, proj, up, down, all-linear, or module names such as attn.c_attn; default qkv),
- * rslora (a flag, or rslora=true|false), seed. An empty string gives the defaults.
+ * rslora (a flag, or rslora=true|false), seed, tokens (the token ids whose embedding and tied
+ * head rows train too, PEFT's trainable_token_indices: `special` for the tokenizer's special
+ * tokens, `all` for every row, `top:k` for the k most frequent target tokens of the stage's
+ * training data, `none`, or ids / special-token names, the list running on like targets'; absent:
+ * the stage's default, see prepareAdapter).
  */
 
-const KEYS = ['r', 'alpha', 'dropout', 'targets', 'rslora', 'seed'] as const;
+const KEYS = ['r', 'alpha', 'dropout', 'targets', 'rslora', 'seed', 'tokens'] as const;
+
+/** What parseLoraSpec may need beyond the model's modules. */
+export interface LoraSpecContext {
+  /** The tokenizer's special tokens (name → id): `tokens=special` and names in `tokens=` need them. */
+  specialTokens?: ReadonlyMap<string, number>;
+  /** The model's vocabulary size: `tokens=all` (every row of the embedding, PEFT's modules_to_save in effect) needs it. */
+  vocabSize?: number;
+  /** The k most frequent target tokens of the stage's training data: `tokens=top:k` needs it. */
+  frequentTokens?: (k: number) => number[];
+}
 
 /**
  * Parse a spec against the modules a model has (for expanding aliases and naming them in errors).
  * @throws GptforgeError naming the bad field (`lora.<key>`), listing valid keys or the modules that exist.
  */
-export function parseLoraSpec(spec: string, modules: readonly LinearModule[], field = 'lora'): LoraConfig {
+export function parseLoraSpec(spec: string, modules: readonly LinearModule[], field = 'lora', ctx: LoraSpecContext = {}): LoraConfig {
   // an empty spec is most likely a shell variable left unset: say so rather than train PEFT's defaults silently
   if (spec.trim() === '') throw new GptforgeError('empty LoRA spec; give at least one field, e.g. r=8,alpha=16,targets=qkv,proj (fields: r, alpha, dropout, targets, rslora; docs/lora.md)', { field });
   const cfg: LoraConfig = { ...DEFAULT_LORA, targets: [...DEFAULT_LORA.targets] };
   const targets: LinearModule[] = [];
-  let inTargets = false;
+  let inList: 'targets' | 'tokens' | null = null;
+  let tokens: number[] | undefined;
+  const seen = new Set<number>();
+  const push = (id: number): void => {
+    if (seen.has(id)) return;
+    seen.add(id);
+    tokens!.push(id);
+  };
+  const addToken = (v: string): void => {
+    tokens ??= [];
+    if (v === 'none') return;
+    const top = /^top:(\d+)$/.exec(v);
+    if (top) {
+      if (!ctx.frequentTokens) throw new GptforgeError(`tokens=${v} needs the stage's training data, which this caller does not pass; give token ids`, { field: `${field}.tokens` });
+      for (const id of ctx.frequentTokens(Number(top[1]))) push(id);
+      return;
+    }
+    if (v === 'all') {
+      if (ctx.vocabSize === undefined) throw new GptforgeError("tokens=all needs the model's vocabulary size, which this caller does not pass; give token ids", { field: `${field}.tokens` });
+      for (let id = 0; id < ctx.vocabSize; id++) push(id);
+      return;
+    }
+    const specials = ctx.specialTokens;
+    if (v === 'special' || !/^\d+$/.test(v)) {
+      if (!specials) throw new GptforgeError(`tokens=${v} needs the tokenizer's special tokens, which this stage does not pass; give token ids`, { field: `${field}.tokens` });
+      if (v === 'special') {
+        for (const id of specials.values()) push(id);
+        return;
+      }
+      const id = specials.get(v);
+      if (id === undefined) throw new GptforgeError(`tokens: "${v}" is not a token id, special, none or a special token of this tokenizer (${[...specials.keys()].join(' ')})`, { field: `${field}.tokens` });
+      push(id);
+      return;
+    }
+    const id = Number(v);
+    push(id);
+  };
   const addTarget = (name: string): void => {
     const alias = TARGET_ALIASES[name];
     const mods = alias ? alias.filter((m) => modules.includes(m)) : modules.filter((m) => m === name || m.endsWith(`.${name}`));
@@ -44,11 +94,12 @@ export function parseLoraSpec(spec: string, modules: readonly LinearModule[], fi
     const eq = tok.indexOf('=');
     const key = (eq < 0 ? tok : tok.slice(0, eq)).trim();
     const value = eq < 0 ? null : tok.slice(eq + 1).trim();
-    if (value === null && inTargets && key !== 'rslora') {
-      addTarget(key);
+    if (value === null && inList !== null && key !== 'rslora') {
+      if (inList === 'targets') addTarget(key);
+      else addToken(key);
       continue;
     }
-    inTargets = false;
+    inList = null;
     if (!(KEYS as readonly string[]).includes(key)) throw new GptforgeError(`unknown field "${key}"; fields: ${KEYS.join(', ')}`, { field: `${field}.${key}` });
     if (key === 'rslora') {
       if (value === null || value === 'true' || value === '1') cfg.rslora = true;
@@ -71,16 +122,23 @@ export function parseLoraSpec(spec: string, modules: readonly LinearModule[], fi
         cfg.seed = num(key, value, (n) => Number.isInteger(n) && n >= 0, 'a whole number ≥ 0');
         break;
       case 'targets':
-        inTargets = true;
+        inList = 'targets';
         addTarget(value);
+        break;
+      case 'tokens':
+        inList = 'tokens';
+        addToken(value);
         break;
     }
   }
   if (targets.length > 0) cfg.targets = targets;
+  if (tokens !== undefined) cfg.trainableTokenIndices = tokens;
   return cfg;
 }
 
 /** The spec string of a config (parseLoraSpec's inverse, module names spelled out). */
 export function formatLoraSpec(cfg: LoraConfig): string {
-  return `r=${cfg.r},alpha=${cfg.alpha},dropout=${cfg.dropout},targets=${cfg.targets.join(',')}${cfg.rslora ? ',rslora' : ''}${cfg.seed !== undefined ? `,seed=${cfg.seed}` : ''}`;
+  const ids = cfg.trainableTokenIndices;
+  const tokens = ids === undefined ? '' : `,tokens=${ids.length > 0 ? ids.join(',') : 'none'}`;
+  return `r=${cfg.r},alpha=${cfg.alpha},dropout=${cfg.dropout},targets=${cfg.targets.join(',')}${cfg.rslora ? ',rslora' : ''}${cfg.seed !== undefined ? `,seed=${cfg.seed}` : ''}${tokens}`;
 }

@@ -4,7 +4,7 @@ import { Rng } from '../engine/rng.js';
 import { Tensor, isGradEnabled, parameter, record } from '../engine/tensor.js';
 import * as op from '../engine/ops.js';
 import { GptforgeError } from '../util/errors.js';
-import type { GPT, LinearModule, LinearSite } from './gpt.js';
+import type { GPT, LinearModule, LinearSite, TrainableRows } from './gpt.js';
 import { type BasePrecision, type QuantizedMatrix, quantizeLinear } from './quantize.js';
 
 /**
@@ -22,6 +22,13 @@ import { type BasePrecision, type QuantizedMatrix, quantizeLinear } from './quan
  * gets no weight gradient. Several named adapters can sit on one base, each enabled or
  * disabled; `withAdaptersDisabled` runs the bare base (RL's and DPO's reference model).
  * `merge` folds an adapter into an fp32 base (W += s·(B·A)ᵀ) and `unmerge` takes it out again.
+ *
+ * An adapter may also train chosen rows of the token embedding — and so of the tied LM head —
+ * PEFT's `trainable_token_indices` (TrainableTokens, PEFT ≥ 0.15): rows [n, C] initialised to
+ * the base's and written over the table's while the adapter is on (PEFT's index_copy; PEFT
+ * calls the values `trainable_tokens_delta` though they replace the rows rather than add to
+ * them). The rows stay fp32 whatever the base's precision (embeddings are never quantized);
+ * merging writes them into the table. Used for special tokens the base never saw in training.
  */
 
 /** Short names of target modules, as `targets=` takes them. */
@@ -46,6 +53,8 @@ export interface LoraConfig {
   rslora: boolean;
   /** Seed of A's initialisation and of dropout masks. */
   seed?: number;
+  /** Token ids whose embedding (and tied head) rows train too (PEFT's trainable_token_indices); absent or empty: none. */
+  trainableTokenIndices?: readonly number[];
 }
 
 /** The defaults PEFT's LoraConfig uses where ours has the same field (r 8, alpha 8, dropout 0), with targets qkv. */
@@ -60,11 +69,19 @@ export interface LoraPair {
   readonly B: Tensor;
 }
 
+/** An adapter's trainable token rows: PEFT's trainable_tokens_delta [n, C] and the base's rows they replace. */
+export interface TokenRows extends TrainableRows {
+  /** The base's values of those rows [n·C] (PEFT's trainable_tokens_original), written back when the adapter is off. */
+  readonly original: Float32Array;
+}
+
 export interface Adapter {
   readonly name: string;
   readonly config: LoraConfig;
   readonly scaling: number;
   readonly pairs: readonly LoraPair[];
+  /** Trainable rows of the token table, or null. */
+  readonly tokens: TokenRows | null;
   enabled: boolean;
   merged: boolean;
 }
@@ -87,6 +104,10 @@ export function validateLoraConfig(cfg: LoraConfig, model: GPT): void {
   const have = modulesOf(model);
   if (cfg.targets.length === 0) throw new GptforgeError(`no target modules; this model has: ${have.join(', ')}`, { field: 'targets' });
   for (const t of cfg.targets) if (!have.includes(t)) throw new GptforgeError(`unknown target module "${t}"; this model has: ${have.join(', ')}`, { field: 'targets' });
+  const ids = cfg.trainableTokenIndices ?? [];
+  const V = model.config.vocabSize;
+  for (const id of ids) if (!(Number.isInteger(id) && id >= 0 && id < V)) throw new GptforgeError(`trainable token index ${id} is not a token id of this model (0…${V - 1})`, { field: 'trainable_token_indices' });
+  if (new Set(ids).size !== ids.length) throw new GptforgeError('trainable token indices repeat an id', { field: 'trainable_token_indices' });
 }
 
 /** Inverted dropout on the adapter's input: only while gradients are recorded (training). */
@@ -165,6 +186,32 @@ export class LoraModel {
       }
     }
     model.linearHook = (x, site) => this.forwardSite(x, site);
+    model.tokenHook = { prepare: () => this.prepareTokens() };
+  }
+
+  /** The token table (the embedding, and the head when tied): fp32 whatever the base's precision. */
+  private get table(): Tensor {
+    return this.model.params.get('transformer.wte.weight')!;
+  }
+
+  /**
+   * Before a forward: write each adapter's token rows into the table — its own values when it is
+   * enabled (or merged), the base's when it is off or every adapter is (withAdaptersDisabled) —
+   * and return the rows that train now. n·C floats an adapter: cheap beside any forward.
+   */
+  private prepareTokens(): TrainableRows[] {
+    const out: TrainableRows[] = [];
+    const W = this.table.data;
+    const C = this.model.config.nEmbd;
+    for (const a of this.adapters.values()) {
+      const t = a.tokens;
+      if (!t) continue;
+      const on = a.merged || (a.enabled && this.disabledAll === 0);
+      const src = on ? t.rows.data : t.original;
+      for (let j = 0; j < t.indices.length; j++) W.set(src.subarray(j * C, (j + 1) * C), t.indices[j] * C);
+      if (on && !a.merged) out.push(t);
+    }
+    return out;
   }
 
   /** True when the base's block linears are quantized (they cannot be trained or merged into). */
@@ -209,9 +256,25 @@ export class LoraModel {
       const B = parameter(`${prefix}.lora_B.${name}.weight`, [outF, cfg.r], (d) => d.fill(0));
       pairs.push({ site, A, B });
     }
-    const a: Adapter = { name, config: { ...cfg, targets: [...cfg.targets] }, scaling: loraScaling(cfg), pairs, enabled: true, merged: false };
+    const a: Adapter = { name, config: { ...cfg, targets: [...cfg.targets] }, scaling: loraScaling(cfg), pairs, tokens: this.makeTokenRows(name, cfg.trainableTokenIndices ?? []), enabled: true, merged: false };
     this.adapters.set(name, a);
     return a;
+  }
+
+  /** Token rows for a new adapter, starting at the base's values (PEFT's init_weights=True: a no-op until trained). */
+  private makeTokenRows(name: string, ids: readonly number[]): TokenRows | null {
+    if (ids.length === 0) return null;
+    for (const other of this.adapters.values()) {
+      const clash = ids.find((id) => other.tokens?.indices.includes(id));
+      if (clash !== undefined) throw new GptforgeError(`token ${clash} already trains in adapter "${other.name}"; adapters' trainable tokens must be disjoint (as PEFT requires)`, { field: 'trainable_token_indices' });
+    }
+    const C = this.model.config.nEmbd;
+    const indices = Int32Array.from(ids);
+    const original = new Float32Array(ids.length * C);
+    const W = this.table.data;
+    for (let j = 0; j < ids.length; j++) original.set(W.subarray(ids[j] * C, (ids[j] + 1) * C), j * C);
+    const rows = parameter(`base_model.model.transformer.wte.token_adapter.trainable_tokens_delta.${name}`, [ids.length, C], (d) => d.set(original));
+    return { indices, rows, original };
   }
 
   adapter(name: string): Adapter {
@@ -226,10 +289,12 @@ export class LoraModel {
 
   enable(name: string): void {
     this.adapter(name).enabled = true;
+    this.prepareTokens();
   }
 
   disable(name: string): void {
     this.adapter(name).enabled = false;
+    this.prepareTokens();
   }
 
   /** Run fn on the bare base (every adapter off, merged ones excepted: unmerge those first). */
@@ -238,10 +303,12 @@ export class LoraModel {
       if (a.merged && a.enabled) throw new GptforgeError(`adapter "${a.name}" is merged into the base; unmerge it before asking for the bare base`, { field: 'adapter' });
     }
     this.disabledAll++;
+    this.prepareTokens();
     try {
       return fn();
     } finally {
       this.disabledAll--;
+      this.prepareTokens();
     }
   }
 
@@ -265,6 +332,7 @@ export class LoraModel {
     if (this.isQuantized) throw new GptforgeError(`cannot merge adapter "${name}" into a ${this.basePrecision} base: the sum would have to be re-quantized; merge onto the fp32 base (gptforge merge)`, { field: 'basePrecision' });
     for (const p of a.pairs) getKernels().axpy(1, this.delta(a, p), p.site.weight.data, p.site.weight.size);
     a.merged = true;
+    this.prepareTokens(); // its token rows, if any, now stay in the table
   }
 
   /** Take a merged adapter out of the base again (W −= s·(B·A)ᵀ). */
@@ -273,6 +341,7 @@ export class LoraModel {
     if (!a.merged) return;
     for (const p of a.pairs) getKernels().axpy(-1, this.delta(a, p), p.site.weight.data, p.site.weight.size);
     a.merged = false;
+    this.prepareTokens();
   }
 
   /** What trains: the enabled, unmerged adapters' A and B (or only `name`'s), and the scalar head if the model has one. */
@@ -281,6 +350,7 @@ export class LoraModel {
     for (const a of this.adapters.values()) {
       if ((name !== undefined && a.name !== name) || (name === undefined && !a.enabled) || a.merged) continue;
       for (const p of a.pairs) out.push(p.A, p.B);
+      if (a.tokens) out.push(a.tokens.rows);
     }
     for (const k of ['score.weight', 'score.bias']) {
       const t = this.model.params.get(k);

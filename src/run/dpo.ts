@@ -70,7 +70,7 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
   }
   const policy = loadModel(runDir, 'sft', { fresh: true });
   // with an adapter the reference is the policy's own (possibly quantized) base, adapter disabled
-  const adapter = prepareAdapter('dpo', policy.model, policy.dir, o);
+  const adapter = prepareAdapter('dpo', policy.model, policy.dir, o, { specialTokens: policy.tok.specialTokens });
   const ref = adapter ? null : loadModel(runDir, 'sft');
   const refLogProbs = (ps: DpoPair[], pad: number): ReturnType<typeof referenceLogProbs> => (adapter ? adapter.lora.withAdaptersDisabled(() => referenceLogProbs(policy.model, ps, pad)) : referenceLogProbs(ref!.model, ps, pad));
   const { tok } = policy;

@@ -43,6 +43,8 @@ export interface AdapterSummary {
   use_rslora: boolean;
   /** The frozen base's precision while the adapter trained: f32, q8_0 or q4_0. */
   basePrecision: string;
+  /** How many token rows of the embedding (and tied head) trained too (PEFT's trainable_token_indices). */
+  trainable_tokens: number;
 }
 
 /**
@@ -58,13 +60,18 @@ export function stageAdapter(runDir: string, stage: string): AdapterSummary | nu
   const meta = loadCheckpoint(dir, { weights: false }).meta;
   if (!meta.adapter) return null;
   const cfg = JSON.parse(readFileSync(join(dir, ADAPTER_CONFIG), 'utf8')) as PeftAdapterConfig;
-  return { stage, r: cfg.r, lora_alpha: cfg.lora_alpha, target_modules: cfg.target_modules, use_rslora: cfg.use_rslora === true, basePrecision: meta.adapter.basePrecision };
+  return { stage, r: cfg.r, lora_alpha: cfg.lora_alpha, target_modules: cfg.target_modules, use_rslora: cfg.use_rslora === true, basePrecision: meta.adapter.basePrecision, trainable_tokens: tokenCount(cfg.trainable_token_indices) };
+}
+
+function tokenCount(v: PeftAdapterConfig['trainable_token_indices']): number {
+  if (!v) return 0;
+  return Array.isArray(v) ? v.length : Object.values(v).reduce((s, ids) => s + ids.length, 0);
 }
 
 /** The eval report's line for an adapter stage, e.g. "SFT is a LoRA adapter (r = 16, α = 32, …) trained over a Q4_0 base, evaluated merged into the fp32 base." */
 export function adapterMarkdown(name: string, a: AdapterSummary): string {
   const base = a.basePrecision === 'f32' ? 'an fp32 base' : `a ${a.basePrecision.toUpperCase()} base (evaluated merged into the fp32 base)`;
-  return `"${name}" is a LoRA adapter (r = ${a.r}, α = ${a.lora_alpha}${a.use_rslora ? ', rsLoRA' : ''}, on ${a.target_modules.join(', ')}) trained over ${base}, not a full fine-tune: see docs/lora.md.`;
+  return `"${name}" is a LoRA adapter (r = ${a.r}, α = ${a.lora_alpha}${a.use_rslora ? ', rsLoRA' : ''}, on ${a.target_modules.join(', ')}${a.trainable_tokens > 0 ? `, and ${a.trainable_tokens} token embedding row${a.trainable_tokens > 1 ? 's' : ''}` : ''}) trained over ${base}, not a full fine-tune: see docs/lora.md.`;
 }
 
 /** Options of `runEval`; defaults from the run preset's `sft.eval` section. */

@@ -124,7 +124,7 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
   const policy = sft.model;
   if (rl.algo === 'ppo') policy.addScalarHead(); // the value head, zero-initialised
   const stage = rlStage(rl.algo);
-  const adapter = prepareAdapter(stage, policy, sft.dir, o);
+  const adapter = prepareAdapter(stage, policy, sft.dir, o, { specialTokens: sft.tok.specialTokens });
   const ptx = rl.ptxCoef > 0 ? ptxLoader(runDir, preset, sft.tok, policy.config.blockSize, rl.ptxRows) : undefined;
   validateRL(rl, { policy, rm: rm.model, prompts, ptx }, rm.dir);
   const stageDir = runLayout(runDir).stage(stage);

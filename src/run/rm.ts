@@ -150,7 +150,7 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   const sft = loadModel(runDir, 'sft', { fresh: true });
   const { model, tok } = sft;
   model.addScalarHead();
-  const adapter = prepareAdapter('rm', model, sft.dir, o);
+  const adapter = prepareAdapter('rm', model, sft.dir, o, { specialTokens: tok.specialTokens });
   const L = model.config.blockSize;
   const train = renderRankings(tok, data.train, L);
   const val = renderRankings(tok, data.val, L);

@@ -90,6 +90,16 @@ export function sftRows(tok: Tokenizer, cfg: Pick<SftPreset, 'mixture' | 'seqLen
   return { T, data: buildSftDataset(tok, cfg.mixture, T + 1, file) };
 }
 
+/** The k most frequent target tokens (mask 1) of the conversations, most frequent first (ties: lower id first). */
+export function frequentTargets(items: readonly { ids: readonly number[]; mask: readonly number[] }[], k: number): number[] {
+  const count = new Map<number, number>();
+  for (const it of items) for (let i = 0; i < it.ids.length; i++) if (it.mask[i]) count.set(it.ids[i], (count.get(it.ids[i]) ?? 0) + 1);
+  return [...count]
+    .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+    .slice(0, k)
+    .map(([id]) => id);
+}
+
 function readMixture(file: string): SftMixtureConfig {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as SftMixtureConfig;
@@ -158,8 +168,8 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   const from = opts.from ?? 'base';
   const start = /[\\/]/.test(from) ? loadModel(from, undefined, { fresh: true }) : loadModel(runDir, from, { fresh: true });
   const { model, tok } = start;
-  const adapter = prepareAdapter('sft', model, start.dir, opts);
   const { T, data } = sftRows(tok, cfg, model.config.blockSize, typeof opts.mixture === 'string' ? opts.mixture : opts.mixture ? 'sft mixture' : layout.preset);
+  const adapter = prepareAdapter('sft', model, start.dir, opts, { specialTokens: tok.specialTokens, frequentTokens: (k) => frequentTargets(data.train, k) });
   const B = cfg.batchSize;
   log(sftTable(data.report));
   const writers = writerSummary(data.report, cfg.mixture.writerErrorRate);

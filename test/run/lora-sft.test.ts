@@ -50,13 +50,23 @@ test('LoRA SFT on a Q4_0 base: PEFT files beside our checkpoint, resume, the mer
     const keys = [...readSafetensors(join(ck, 'adapter_model.safetensors')).tensors.keys()];
     assert.ok(keys.includes('base_model.model.transformer.h.0.attn.c_attn.lora_A.weight'), keys.join(', '));
     assert.ok(keys.includes('base_model.model.transformer.h.0.mlp.c_proj.lora_B.weight'));
-    assert.equal(keys.length, 8);
+    // SFT trains by default the embedding rows (PEFT's trainable_token_indices) of the tokenizer's
+    // special tokens, then of the data's most frequent targets: here all of the few there are
+    const tok = loadModel(runDir, 'base').tok;
+    const specials = [...tok.specialTokens.values()];
+    assert.ok(specials.length > 0);
+    const tokenIds = cfg.trainable_token_indices as number[];
+    assert.deepEqual(tokenIds.slice(0, specials.length), specials);
+    for (const id of tok.encode('I am Forge.')) assert.ok(tokenIds.includes(id), `target token ${id} trains`);
+    assert.equal(new Set(tokenIds).size, tokenIds.length);
+    assert.ok(keys.includes('base_model.model.transformer.wte.token_adapter.trainable_tokens_delta'), keys.join(', '));
+    assert.equal(keys.length, 9);
     const meta = JSON.parse(readFileSync(join(ck, 'config.json'), 'utf8')) as { adapter: { base: string; basePrecision: string } };
     assert.equal(meta.adapter.basePrecision, 'q4_0');
     // the eval report's line for the stage: read from the checkpoint, not from the options
     const summary = stageAdapter(runDir, 'sft-lora');
-    assert.deepEqual(summary, { stage: 'sft-lora', r: 4, lora_alpha: 8, target_modules: ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'], use_rslora: false, basePrecision: 'q4_0' });
-    assert.match(adapterMarkdown('SFT', summary!), /"SFT" is a LoRA adapter \(r = 4, α = 8, on attn\.c_attn, .*\) trained over a Q4_0 base/);
+    assert.deepEqual(summary, { stage: 'sft-lora', r: 4, lora_alpha: 8, target_modules: ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'], use_rslora: false, basePrecision: 'q4_0', trainable_tokens: tokenIds.length });
+    assert.match(adapterMarkdown('SFT', summary!), /"SFT" is a LoRA adapter \(r = 4, α = 8, on attn\.c_attn, .*, and \d+ token embedding rows\) trained over a Q4_0 base/);
     assert.equal(stageAdapter(runDir, 'base'), null);
 
     // loading the stage merges the adapter into the fp32 base: equal to the base with the adapter unmerged
@@ -75,6 +85,7 @@ test('LoRA SFT on a Q4_0 base: PEFT files beside our checkpoint, resume, the mer
     // a different run shape is refused rather than resumed wrongly
     await assert.rejects(() => runSft(runDir, { conversations: good, onlyData: true, into: 'sft-lora', steps: 16, quiet: true }), /cannot resume: the checkpoint holds a LoRA adapter but this run trains the full model/);
     await assert.rejects(() => runSft(runDir, { conversations: good, onlyData: true, into: 'sft-lora', steps: 16, quiet: true, lora: 'r=2,targets=all-linear' }), /cannot resume: the checkpoint's adapter has r=4, this run's has r=2/);
+    await assert.rejects(() => runSft(runDir, { conversations: good, onlyData: true, into: 'sft-lora', steps: 16, quiet: true, lora: 'r=4,alpha=8,targets=all-linear,tokens=none', basePrecision: 'q4_0' }), /cannot resume: the checkpoint's adapter trains token rows \[\d+, .*\], this run's \[\]/);
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }

@@ -18,7 +18,10 @@ import { readSafetensors, writeSafetensors, type NamedTensor } from '../safetens
  *   modules_to_save ["score"] when the model has a scalar head.
  * - `adapter_model.safetensors`: `base_model.model.<module>.lora_A.weight` [r, in] and
  *   `.lora_B.weight` [out, r] (the adapter's name is not in PEFT's saved keys), and the scalar
- *   head as `base_model.model.score.weight` / `.bias`. The safetensors metadata carries what
+ *   head as `base_model.model.score.weight` / `.bias`, and trainable token rows (the config's
+ *   `trainable_token_indices`, PEFT's TrainableTokens over the input embedding, tied to the
+ *   head) as `base_model.model.transformer.wte.token_adapter.trainable_tokens_delta` [n, C]:
+ *   the rows' new values, in the order of the indices. The safetensors metadata carries what
  *   the adapter was trained on (`gptforge.base`: the model config and tokenizer hash), which
  *   PEFT ignores and we check before loading.
  */
@@ -41,7 +44,12 @@ export interface PeftAdapterConfig {
   init_lora_weights: boolean;
   inference_mode: boolean;
   modules_to_save: string[] | null;
+  /** Token ids whose input-embedding rows train (PEFT ≥ 0.15); a list targets the input embedding, a dict names the module. */
+  trainable_token_indices?: number[] | Record<string, number[]> | null;
 }
+
+/** PEFT's key of the trainable token rows on GPT-2's input embedding (transformer.wte). */
+export const TOKEN_ROWS_KEY = 'base_model.model.transformer.wte.token_adapter.trainable_tokens_delta';
 
 /** What an adapter must match to be loaded on a base. */
 export interface AdapterBase {
@@ -72,6 +80,7 @@ export function saveAdapter(dir: string, lm: LoraModel, name: string, base: Adap
     init_lora_weights: true,
     inference_mode: true,
     modules_to_save: head ? ['score'] : null,
+    ...(a.tokens ? { trainable_token_indices: [...a.tokens.indices] } : {}),
   };
   const tensors = new Map<string, NamedTensor>();
   for (const p of a.pairs) {
@@ -83,6 +92,7 @@ export function saveAdapter(dir: string, lm: LoraModel, name: string, base: Adap
     const t = lm.model.params.get(k);
     if (t) tensors.set(`base_model.model.${k}`, { shape: t.shape, data: t.data });
   }
+  if (a.tokens) tensors.set(TOKEN_ROWS_KEY, { shape: a.tokens.rows.shape, data: a.tokens.rows.data });
   writeSafetensors(join(dir, ADAPTER_WEIGHTS), tensors, { format: 'pt', 'gptforge.base': JSON.stringify(base) });
   atomicWriteFile(join(dir, ADAPTER_CONFIG), JSON.stringify(cfg, null, 2) + '\n');
 }
@@ -130,8 +140,31 @@ export function readAdapter(dir: string): LoadedAdapter {
     dropout: cfg.lora_dropout ?? 0,
     targets: cfg.target_modules as LinearModule[],
     rslora: cfg.use_rslora === true,
+    trainableTokenIndices: tokenIndices(cfg.trainable_token_indices, cfgPath),
   };
+  const rows = st.tensors.get(TOKEN_ROWS_KEY);
+  const n = lora.trainableTokenIndices?.length ?? 0;
+  if (n > 0 && !rows) throw new GptforgeError(`trainable_token_indices lists ${n} tokens but ${ADAPTER_WEIGHTS} has no ${TOKEN_ROWS_KEY}`, { file: join(dir, ADAPTER_WEIGHTS), field: TOKEN_ROWS_KEY });
+  if (rows && (rows.shape.length !== 2 || rows.shape[0] !== n)) throw new GptforgeError(`${TOKEN_ROWS_KEY} is [${rows.shape.join(', ')}] but trainable_token_indices lists ${n} tokens`, { file: join(dir, ADAPTER_WEIGHTS), field: TOKEN_ROWS_KEY });
   return { dir, config: cfg, lora, tensors: st.tensors, base };
+}
+
+/**
+ * PEFT's trainable_token_indices: a list (the input embedding's rows) or a dict naming the
+ * module, which must be the input embedding (`wte`, `transformer.wte`); absent or null: none.
+ */
+function tokenIndices(v: PeftAdapterConfig['trainable_token_indices'], file: string): number[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  let ids: unknown = v;
+  if (!Array.isArray(v)) {
+    if (typeof v !== 'object') throw new GptforgeError('trainable_token_indices must be a list of token ids or {module: [ids]}', { file, field: 'trainable_token_indices' });
+    const keys = Object.keys(v);
+    const other = keys.find((k) => k !== 'wte' && k !== 'transformer.wte');
+    if (other !== undefined) throw new GptforgeError(`trainable_token_indices names module "${other}"; only the input embedding (wte, transformer.wte) is supported`, { file, field: `trainable_token_indices.${other}` });
+    ids = keys.flatMap((k) => v[k]);
+  }
+  if (!Array.isArray(ids) || !ids.every((id) => Number.isInteger(id) && id >= 0)) throw new GptforgeError('trainable_token_indices must hold whole numbers ≥ 0 (token ids)', { file, field: 'trainable_token_indices' });
+  return ids as number[];
 }
 
 /** Every block linear's weight name and [in, out] shape for a config (without building the model). */
@@ -163,10 +196,16 @@ export function checkAdapterBase(ad: LoadedAdapter, model: GPTConfig, tokenizerH
       throw new GptforgeError(`adapter made for another base: its tokenizer hash is ${ad.base.tokenizerHash.slice(0, 12)}…, this model's is ${tokenizerHash.slice(0, 12)}…`, { file, field: 'base.tokenizerHash' });
     }
   }
+  const ids = ad.lora.trainableTokenIndices ?? [];
+  for (const id of ids) if (id >= model.vocabSize) throw new GptforgeError(`adapter made for another base: trainable token ${id} is outside this model's vocabulary of ${model.vocabSize}`, { file: join(ad.dir, ADAPTER_CONFIG), field: 'trainable_token_indices' });
   for (const [key, t] of ad.tensors) {
     const m = /^base_model\.model\.(.+)\.lora_([AB])\.weight$/.exec(key);
     if (!m) {
       if (key === 'base_model.model.score.weight' || key === 'base_model.model.score.bias') continue;
+      if (key === TOKEN_ROWS_KEY) {
+        if (t.shape[1] !== model.nEmbd) throw new GptforgeError(`adapter made for another base: ${key} is [${t.shape.join(', ')}], this model needs [${ids.length}, ${model.nEmbd}]`, { file, field: key });
+        continue;
+      }
       throw new GptforgeError(`unexpected tensor "${key}" (PEFT LoRA keys are base_model.model.<module>.lora_A.weight / lora_B.weight)`, { file, field: key });
     }
     const shape = sites.get(`${m[1]}.weight`);
@@ -197,6 +236,7 @@ export function loadAdapterInto(lm: LoraModel, ad: LoadedAdapter, name: string, 
   copyPeftTensors(a.pairs, ad.tensors, (key, p) => {
     throw new GptforgeError(`missing tensor ${key} for target module ${p.site.module}`, { file: join(ad.dir, ADAPTER_WEIGHTS) });
   });
+  if (a.tokens) a.tokens.rows.data.set(ad.tensors.get(TOKEN_ROWS_KEY)!.data);
   setScoreHead(ad, lm.model.params);
 }
 
@@ -231,6 +271,15 @@ export function mergeAdapterWeights(weights: Map<string, Float32Array>, ad: Load
   for (const k2 of ['score.weight', 'score.bias']) {
     const src = ad.tensors.get(`base_model.model.${k2}`);
     if (src) weights.set(k2, src.data);
+  }
+  // trainable token rows replace the table's (PEFT's index_copy); with a tied head that is the head too
+  const rows = ad.tensors.get(TOKEN_ROWS_KEY);
+  const ids = ad.lora.trainableTokenIndices ?? [];
+  if (rows && ids.length > 0) {
+    const wte = weights.get('transformer.wte.weight');
+    if (!wte) throw new GptforgeError('cannot merge the trainable token rows: the base has no transformer.wte.weight', { file: join(ad.dir, ADAPTER_WEIGHTS), field: TOKEN_ROWS_KEY });
+    const C = rows.shape[1];
+    for (let j = 0; j < ids.length; j++) wte.set(rows.data.subarray(j * C, (j + 1) * C), ids[j] * C);
   }
 }
 
