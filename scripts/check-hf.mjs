@@ -30,7 +30,8 @@ const { renderConversation, renderPrompt } = await dist('src/data/chat.js');
 const { noGrad } = await dist('src/engine/tensor.js');
 const { Rng } = await dist('src/engine/rng.js');
 const { LoraModel } = await dist('src/model/lora.js');
-const { saveAdapter } = await dist('src/model/export/peft.js');
+const { saveAdapter, readAdapter } = await dist('src/model/export/peft.js');
+const { adapterForHf, writeHfAdapter } = await dist('src/model/export/peft-hf.js');
 
 const work = mkdtempSync(join(tmpdir(), 'gf-check-hf-'));
 const moby = readFileSync(join(root, 'node_modules', '@stdlib', 'datasets-moby-dick', 'data', 'data.txt'), 'utf8');
@@ -48,14 +49,17 @@ for (const position of ['learned', 'rope']) {
   const { arch } = exportHuggingFace(loadCheckpoint(ck), dir);
   const logits = noGrad(() => model.forward(Int32Array.from(ids), 1, ids.length)).data;
   const entry = { dir, arch, logits: Array.from(logits) };
-  if (position === 'learned') {
-    // a LoRA adapter on every linear, B random (a fresh one is a no-op), saved in PEFT's files for PeftModel
+  {
+    // a LoRA adapter on every linear, B random (a fresh one is a no-op), saved in PEFT's files and
+    // converted for this export's architecture (GPT-NeoX module names and row order for rope)
     const lm = new LoraModel(model);
     const a = lm.addAdapter('default', { r: 4, alpha: 8, dropout: 0, targets: ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'], rslora: false, seed: 7 });
     for (const p of a.pairs) for (let i = 0; i < p.B.size; i++) p.B.data[i] = 0.05 * rng.normal();
-    const adapterDir = join(work, 'peft-adapter');
-    mkdirSync(adapterDir, { recursive: true });
-    saveAdapter(adapterDir, lm, 'default', { model: model.config, tokenizerHash: tok.hash() }, dir);
+    const ours = join(work, `lora-${position}`);
+    mkdirSync(ours, { recursive: true });
+    saveAdapter(ours, lm, 'default', { model: model.config, tokenizerHash: tok.hash() }, dir);
+    const adapterDir = join(work, `peft-${position}`);
+    writeHfAdapter(adapterDir, adapterForHf(readAdapter(ours), model.config, dir), model.config);
     entry.peft = { dir: adapterDir, logits: Array.from(noGrad(() => model.forward(Int32Array.from(ids), 1, ids.length)).data) };
   }
   models.push(entry);

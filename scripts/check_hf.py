@@ -9,7 +9,8 @@ and conversations with gptforge's chat ids. Checks, each printed as PASS/FAIL:
   - with trl installed: a few SFTTrainer steps on the exported conversations, saved for
     `gptforge import` (the Node side imports it afterwards).
   - with peft installed: our LoRA adapter (adapter_config.json + adapter_model.safetensors)
-    loads with PeftModel.from_pretrained on the GPT-2 export, logits within 1e-4 of ours.
+    loads with PeftModel.from_pretrained on each export (GPT-2; GPT-NeoX with the adapter
+    converted by `gptforge export --format peft`), logits within 1e-4 of ours.
 """
 import json
 import sys

@@ -1,0 +1,139 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { atomicWriteFile } from '../../util/atomic.js';
+import { GptforgeError } from '../../util/errors.js';
+import { loadCheckpoint } from '../checkpoint.js';
+import type { GPTConfig } from '../config.js';
+import { writeSafetensors, type NamedTensor } from '../safetensors.js';
+import { exportCheckpointToHf } from './hf.js';
+import { architectureFor, type HfArchitecture } from './hf-config.js';
+import { assertExportable, ourQkvColumn } from './layout.js';
+import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, TOKEN_ROWS_KEY, readAdapter, type LoadedAdapter, type PeftAdapterConfig } from './peft.js';
+
+/**
+ * A PEFT adapter as PEFT loads it onto our Hugging Face export of the same base
+ * (`gptforge export --format hf`), the counterpart of hf-tensors.ts for adapters:
+ *
+ * - learned positions → GPT-2: our files already are GPT-2's (Conv1D, `fan_in_fan_out: true`,
+ *   `base_model.model.transformer.h.N.attn.c_attn.lora_A.weight`); copied as they are.
+ * - rotary → GPT-NeoX (modeling_gpt_neox.py): nn.Linear modules, so `fan_in_fan_out: false`;
+ *   module names `attention.query_key_value`, `attention.dense`, `mlp.dense_h_to_4h`,
+ *   `mlp.dense_4h_to_h` under `gpt_neox.layers.N`; the trainable token rows under
+ *   `gpt_neox.embed_in`. LoRA's ΔW = s·B·A is [out, in] in both layouts, so A [r, in] is unchanged
+ *   and only B's rows (the output features) move: query_key_value's rows are NeoX's per-head
+ *   [q_h | k_h | v_h] order with q and k in rotate_half order — the same permutation the weight
+ *   export applies (layout.ts ourQkvColumn), so PEFT's merge of the exported adapter into the
+ *   exported base equals the export of our merged model.
+ *
+ * Example: our `base_model.model.transformer.h.0.attn.c_proj.lora_B.weight` [256, 8] becomes
+ * `base_model.model.gpt_neox.layers.0.attention.dense.lora_B.weight` [256, 8], the same numbers.
+ */
+
+/** Our block-linear module → GPT-NeoX's (PEFT target_modules take either the suffix or the dotted tail). */
+export const NEOX_MODULES: Readonly<Record<string, string>> = {
+  'attn.c_attn': 'attention.query_key_value',
+  'attn.c_proj': 'attention.dense',
+  'mlp.c_fc': 'mlp.dense_h_to_4h',
+  'mlp.c_proj': 'mlp.dense_4h_to_h',
+};
+
+/** PEFT's suffix names of ours (a target_modules entry "c_proj" means both attn.c_proj and mlp.c_proj). */
+const NEOX_SUFFIXES: Readonly<Record<string, readonly string[]>> = {
+  c_attn: ['query_key_value'],
+  c_proj: ['attention.dense', 'dense_4h_to_h'],
+  c_fc: ['dense_h_to_4h'],
+};
+
+/** An adapter's files for the Hugging Face export of its base. */
+export interface HfAdapter {
+  arch: HfArchitecture;
+  config: PeftAdapterConfig;
+  tensors: Map<string, NamedTensor>;
+}
+
+/**
+ * Our adapter (read by readAdapter) → the PEFT adapter for the Hugging Face export of base
+ * config `c`.
+ * @param baseName what adapter_config.json's base_model_name_or_path records (the exported base's directory).
+ * @throws GptforgeError when the base cannot be exported (assertExportable) or the adapter
+ *   targets a module GPT-NeoX has no counterpart for.
+ */
+export function adapterForHf(ad: LoadedAdapter, c: GPTConfig, baseName: string | null): HfAdapter {
+  const file = join(ad.dir, ADAPTER_WEIGHTS);
+  assertExportable(c, ad.dir);
+  const arch = architectureFor(c);
+  if (arch === 'gpt2') return { arch, config: { ...ad.config, base_model_name_or_path: baseName }, tensors: new Map(ad.tensors) };
+  const { nEmbd: C, nHead } = c;
+  const D = C / nHead;
+  const tensors = new Map<string, NamedTensor>();
+  for (const [key, t] of ad.tensors) {
+    if (key === TOKEN_ROWS_KEY) {
+      tensors.set('base_model.model.gpt_neox.embed_in.token_adapter.trainable_tokens_delta', t);
+      continue;
+    }
+    if (key === 'base_model.model.score.weight' || key === 'base_model.model.score.bias') {
+      tensors.set(key, t); // GPTNeoXForSequenceClassification's head is also `score`
+      continue;
+    }
+    const m = /^base_model\.model\.transformer\.h\.(\d+)\.(.+)\.lora_([AB])\.weight$/.exec(key);
+    const neox = m ? NEOX_MODULES[m[2]] : undefined;
+    if (!m || !neox) throw new GptforgeError(`tensor "${key}" has no GPT-NeoX counterpart (NeoX modules: ${Object.keys(NEOX_MODULES).join(', ')})`, { file, field: key });
+    const out = `base_model.model.gpt_neox.layers.${m[1]}.${neox}.lora_${m[3]}.weight`;
+    if (m[3] === 'A' || m[2] !== 'attn.c_attn') {
+      tensors.set(out, t);
+      continue;
+    }
+    // B [3C, r]: NeoX row o = h·3D + part·D + j holds our output column ourQkvColumn(part, h, j)
+    const r = t.shape[1];
+    const B = new Float32Array(t.data.length);
+    for (let h = 0; h < nHead; h++)
+      for (let part = 0; part < 3; part++)
+        for (let j = 0; j < D; j++) {
+          const o = h * 3 * D + part * D + j;
+          const col = ourQkvColumn(part, h, j, C, D, true);
+          B.set(t.data.subarray(col * r, col * r + r), o * r);
+        }
+    tensors.set(out, { shape: t.shape, data: B });
+  }
+  const targets = ad.config.target_modules.flatMap((name) => NEOX_MODULES[name] ?? NEOX_SUFFIXES[name] ?? (name === 'all-linear' ? ['all-linear'] : []));
+  if (targets.length === 0) throw new GptforgeError(`target_modules ${JSON.stringify(ad.config.target_modules)} name no module GPT-NeoX has`, { file: join(ad.dir, ADAPTER_CONFIG), field: 'target_modules' });
+  return { arch, config: { ...ad.config, base_model_name_or_path: baseName, target_modules: [...new Set(targets)], fan_in_fan_out: false }, tensors };
+}
+
+/**
+ * Write adapterForHf's result as PEFT's two files in `outDir` (atomically each); PEFT loads it
+ * with `PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base_dir), outDir)`.
+ */
+export function writeHfAdapter(outDir: string, a: HfAdapter, base: GPTConfig): string[] {
+  mkdirSync(outDir, { recursive: true });
+  writeSafetensors(join(outDir, ADAPTER_WEIGHTS), a.tensors, { format: 'pt', 'gptforge.base': JSON.stringify({ model: base }) });
+  atomicWriteFile(join(outDir, ADAPTER_CONFIG), JSON.stringify(a.config, null, 2) + '\n');
+  return [ADAPTER_CONFIG, ADAPTER_WEIGHTS];
+}
+
+/** What exportPeft wrote. */
+export interface ExportPeftResult {
+  arch: HfArchitecture;
+  /** The Hugging Face export of the adapter's base checkpoint. */
+  baseDir: string;
+  /** PEFT's adapter directory; its base_model_name_or_path is baseDir. */
+  adapterDir: string;
+}
+
+/**
+ * `gptforge export --format peft`: an adapter checkpoint (a LoRA stage) as `<out>/base`, the
+ * Hugging Face export of its base, and `<out>/adapter`, PEFT's files for that export, so that
+ * `AutoPeftModelForCausalLM.from_pretrained("<out>/adapter")` (or `PeftModel.from_pretrained`
+ * over the base) gives the adapted model.
+ * @throws GptforgeError when the checkpoint is a full model (export it with --format hf), or
+ *   as adapterForHf.
+ */
+export function exportPeft(checkpointDir: string, outDir: string): ExportPeftResult {
+  const meta = loadCheckpoint(checkpointDir, { weights: false }).meta;
+  if (!meta.adapter) throw new GptforgeError('this checkpoint is a full model, not a LoRA adapter: export it with --format hf', { file: checkpointDir, field: 'adapter' });
+  const baseDir = resolve(outDir, 'base');
+  const adapterDir = resolve(outDir, 'adapter');
+  const { arch } = exportCheckpointToHf(resolve(checkpointDir, meta.adapter.base), baseDir);
+  writeHfAdapter(adapterDir, adapterForHf(readAdapter(checkpointDir), meta.model, baseDir), meta.model);
+  return { arch, baseDir, adapterDir };
+}
