@@ -373,9 +373,12 @@ export class Automaton {
    * sets — interned to a small global id (equal ids ⇔ equal texts ⇔ isomorphic sub-grammars),
    * or −1 past `maxRules` rules. Computed once per rule.
    */
-  private ruleSignature(r0: number, maxRules: number): number {
+  private ruleSignature(r0: number, maxRules: number, reach: number): number {
     const { syms, ruleAlts, altStarts, terminals } = this.g;
-    this.ruleSig ??= new Int32Array(ruleAlts.length - 1).fill(-2);
+    if (this.ruleSig === undefined || this.ruleSigReach !== reach) {
+      this.ruleSig = new Int32Array(ruleAlts.length - 1).fill(-2);
+      this.ruleSigReach = reach;
+    }
     const memo = this.ruleSig[r0];
     if (memo !== -2) return memo;
     this.termKeys ??= terminals.map((t) => terminalName(t));
@@ -386,6 +389,30 @@ export class Automaton {
     let id = -1;
     out: for (let i = 0; i < queue.length; i++) {
       const r = queue[i];
+      const chain = this.chainLength(r);
+      if (chain > 0) {
+        // x{0,k} (or x*) as one entry: within one token (at most `reach` bytes, each x at least
+        // one — or empty, which changes nothing) k > reach cannot be told from reach + 1, so a
+        // long bounded string (`maxLength: 255`) is one frame at every position but its last
+        // `reach` characters, not one per position; and x* is the same frame as x{0,k} there.
+        const x = this.chainItem(r);
+        let xs: string;
+        if (x >= 0) xs = keys[x];
+        else {
+          const rr = -x - 2;
+          let k = ids.get(rr);
+          if (k === undefined) {
+            if (ids.size >= maxRules) break out;
+            k = ids.size;
+            ids.set(rr, k);
+            queue.push(rr);
+          }
+          xs = `r${k}`;
+        }
+        parts.push(`C${xs}:${Math.min(chain, reach + 1)}`);
+        if (i === queue.length - 1) id = internSignature(parts.join(';'));
+        continue;
+      }
       const alts: string[] = [];
       for (let a = ruleAlts[r]; a < ruleAlts[r + 1]; a++) {
         let t = '';
@@ -413,13 +440,69 @@ export class Automaton {
     return id;
   }
 
+  private ruleSigReach = -1;
+  /** Per rule: −1 not known yet, 0 not an optional chain, k > 0 an optional chain of length k (2³⁰: x*; see chainLength); −3 while being followed. */
+  private chainLen: Int32Array | undefined;
+
+  /**
+   * k when rule r is `x{0,k}` as lowering unrolls it (O_k ::= x O_{k−1} | ε, O_1 ::= x | ε;
+   * grammar.ts), 2³⁰ for `x*` (S ::= x S | ε), else 0. Computed once per rule, iteratively
+   * (chains run to thousands).
+   */
+  private chainLength(r: number): number {
+    const { syms, ruleAlts, altStarts } = this.g;
+    this.chainLen ??= new Int32Array(ruleAlts.length - 1).fill(-1);
+    const len = this.chainLen;
+    if (len[r] >= 0) return len[r];
+    // follow the links down to a known rule or the chain's end, then fill lengths back up
+    const path: number[] = [];
+    let base = 0;
+    let x0 = 0;
+    for (let q = r; ; ) {
+      if (len[q] === -3) {
+        base = 1 << 30; // a loop back into the path: x* (S ::= x S | ε), a chain without end
+        break;
+      }
+      if (len[q] >= 0) {
+        base = len[q] > 0 && this.chainItem(q) === x0 ? len[q] : -1;
+        break;
+      }
+      const a = ruleAlts[q];
+      const ok = ruleAlts[q + 1] - a === 2 && syms[altStarts[a + 1]] === END && syms[altStarts[a]] !== END;
+      const x = ok ? syms[altStarts[a]] : 0;
+      if (!ok || (path.length > 0 && x !== x0)) {
+        base = -1;
+        if (!ok) len[q] = 0;
+        break;
+      }
+      x0 = x;
+      path.push(q);
+      len[q] = -3; // on the path
+      const next = syms[altStarts[a] + 1];
+      if (next === END) break; // O_1 ::= x | ε
+      if (next >= 0 || syms[altStarts[a] + 2] !== END) {
+        base = -1;
+        break;
+      }
+      q = -next - 2;
+    }
+    // base −1: the links below stop being one chain; the rules on the path are chains only from where they are whole
+    for (let i = path.length - 1; i >= 0; i--) len[path[i]] = base < 0 ? 0 : base + (path.length - i);
+    return len[r];
+  }
+
+  /** The repeated symbol of an optional chain rule. */
+  private chainItem(r: number): number {
+    return this.g.syms[this.g.altStarts[this.g.ruleAlts[r]]];
+  }
+
   /**
    * A canonical text of the sub-grammar a frame runs on — the rest of the alternative at each
    * of its positions, with referenced rules named by their interned sub-grammar signatures —
    * or null when a referenced rule reaches more than `maxRules` rules. Equal texts mean equal
    * frame automata (up to renaming), so their masks can be shared, across schemas too.
    */
-  frameSignature(positions: readonly number[], maxRules = 64): string | null {
+  frameSignature(positions: readonly number[], reach: number, maxRules = 64): string | null {
     const { syms, terminals } = this.g;
     this.termKeys ??= terminals.map((t) => terminalName(t));
     const keys = this.termKeys;
@@ -429,7 +512,7 @@ export class Automaton {
         const x = syms[q];
         if (x >= 0) text += keys[x] + ' ';
         else {
-          const sig = this.ruleSignature(-x - 2, maxRules);
+          const sig = this.ruleSignature(-x - 2, maxRules, reach);
           if (sig < 0) return null;
           text += `R${sig} `;
         }
@@ -707,7 +790,7 @@ export class TokenMatcher {
       const a = this.automaton;
       const parts: string[] = [];
       for (const n of a.stacks(frameState)) {
-        const t = a.frameSignature(a.chainPositions(n));
+        const t = a.frameSignature(a.chainPositions(n), this.trie.maxDepth);
         if (t === null) {
           parts.length = 0;
           break;
