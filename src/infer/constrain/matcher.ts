@@ -592,6 +592,14 @@ const FRAME_LEVELS = 3;
 type TokenSet = Uint32Array | Int32Array;
 
 /** The compact form of a bitset: its ids when they take fewer words than the bitset (a copy either way). */
+/** The empty token set (and empty node list), shared: every ArrayBuffer allocated counts towards V8's external memory and brings its next collection closer. */
+const NO_TOKENS = new Int32Array(0);
+
+/** `list` as an Int32Array (the shared empty one when empty). */
+function int32s(list: readonly number[]): Int32Array {
+  return list.length === 0 ? NO_TOKENS : Int32Array.from(list);
+}
+
 function compactSet(bits: Uint32Array): TokenSet {
   let count = 0;
   for (let w = 0; w < bits.length; w++) {
@@ -602,6 +610,7 @@ function compactSet(bits: Uint32Array): TokenSet {
     }
     if (count >= bits.length) return bits.slice();
   }
+  if (count === 0) return NO_TOKENS;
   const ids = new Int32Array(count);
   let k = 0;
   for (let w = 0; w < bits.length; w++) {
@@ -720,12 +729,19 @@ export class TokenMatcher {
       if (g) g.push(frame);
       else groups.set(key, [frame]);
     }
+    let only: TokenSet | undefined; // the one frame's set, while nothing else was added
     for (const [key, frames] of groups) {
       const below = Math.floor(key / 4);
       const f = this.frame(frames.length === 1 ? a.frameState(frames[0]) : a.frameGroupState(frames));
       orInto(m, f.accept);
-      if (below === 0 || f.pops.length === 0) continue; // nothing may follow the whole value
-      this.continueAt(below, f.pops, m);
+      let added = false;
+      if (below !== 0 && f.pops.length > 0) added = this.continueAt(below, f.pops, m); // else nothing may follow the whole value
+      only = groups.size === 1 && !added ? f.accept : undefined;
+    }
+    if (only !== undefined) {
+      // the state's mask is its frame's (a string's body, say): shared, not copied
+      m.fill(0);
+      return only;
     }
     const out = compactSet(m);
     m.fill(0);
@@ -745,10 +761,12 @@ export class TokenMatcher {
    * the next one walked. Many configurations differ only deep in the stack (an object with many
    * optional members, say, where an extra member may stand after any of them) and their
    * continuations past a string's closing quote are then one cached walk, not one walk each.
+   * Returns whether any token was added.
    */
-  private continueAt(below: number, pops: Int32Array, m: Uint32Array): void {
+  private continueAt(below: number, pops: Int32Array, m: Uint32Array): boolean {
     const a = this.automaton;
     const end = this.trie.end;
+    let added = false;
     for (;;) {
       let sp = this.contSplit.get(below);
       if (sp === undefined) {
@@ -770,12 +788,13 @@ export class TokenMatcher {
           if (empty) next.push(pops[k]);
           this.walk(sp.state, pops[k] + 1, end[pops[k]], acc, next);
         }
-        c = { accept: compactSet(acc), pops: Int32Array.from(next) };
+        c = { accept: compactSet(acc), pops: int32s(next) };
         acc.fill(0);
         byState.set(sp.state, c);
       }
       orInto(m, c.accept);
-      if (sp.below === 0 || c.pops.length === 0) return;
+      added ||= c.accept.length > 0;
+      if (sp.below === 0 || c.pops.length === 0) return added;
       below = sp.below;
       pops = c.pops;
     }
@@ -824,7 +843,7 @@ export class TokenMatcher {
         this.framesBuilt++;
         this.frameNodes += this.nodesVisited - v0;
         if (sig === null) this.sigNull++;
-        f = { accept: compactSet(accept), pops: Int32Array.from(pops) };
+        f = { accept: compactSet(accept), pops: int32s(pops) };
         accept.fill(0);
         if (sig !== null) {
           if (shared.size >= SHARED_FRAMES_MAX) shared.clear();
