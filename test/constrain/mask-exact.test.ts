@@ -75,8 +75,51 @@ test('fast masks equal the token-by-token reference on the test BPE', () => {
   runAll(testTokenizer(), 6, 40);
 });
 
+let cl100k: Tokenizer | undefined;
+function cl100kTok(): Tokenizer {
+  if (!cl100k) {
+    const { text, specials } = cl100kRankFileText();
+    cl100k = Tokenizer.fromTiktoken(text, { pattern: 'cl100k', specialTokens: specials });
+  }
+  return cl100k;
+}
+
 test('fast masks equal the token-by-token reference on cl100k (100k tokens)', () => {
-  const { text, specials } = cl100kRankFileText();
-  const tok = Tokenizer.fromTiktoken(text, { pattern: 'cl100k', specialTokens: specials });
-  runAll(tok, 2, 16);
+  runAll(cl100kTok(), 2, 16);
+});
+
+/** The mask of `con`'s state against every token's bytes run through the automaton. */
+function assertExact(label: string, con: GrammarConstraint, vocabSize: number): void {
+  const m = con.matcher;
+  const mask = new Uint32Array(Math.ceil(vocabSize / 32));
+  con.fillMask(mask);
+  for (let id = 0; id < vocabSize; id++) {
+    const b = m.trie.tokenBytes[id];
+    const ok = b !== undefined && b.length > 0 && m.automaton.run(con.stateId, b) !== 0;
+    if (((mask[id >>> 5] >>> (id & 31)) & 1) !== (ok ? 1 : 0)) assert.fail(`${label}: token ${id} ${JSON.stringify(b && Buffer.from(b).toString('latin1'))}: mask ${!ok}, reference ${ok}`);
+  }
+}
+
+test('bounded strings longer than the longest token share frames, exactly, up to their last characters (cl100k)', () => {
+  // x{0,k} with k above the longest token (128 bytes on cl100k) cannot be told from x* inside
+  // one token, so those positions share one frame; the last 128 characters may not. Every
+  // position from 0 to the bound, counting down through the cap, is compared with the reference.
+  const tok = cl100kTok();
+  const reach = 128;
+  const schema = { type: 'object', properties: { s: { type: 'string', minLength: 2, maxLength: reach + 3 }, t: { type: 'string', pattern: '^a[0-9a-f ]{0,140}$' } }, required: ['s', 't'], additionalProperties: false };
+  const con = schemaConstraint(schema, tok, { whitespace: 'compact' });
+  const enc = new TextEncoder();
+  assert.ok(con.advanceBytes(enc.encode('{"s":"')));
+  const check = (i: number): boolean => i <= 4 || i % 16 === 0 || i >= reach - 3;
+  for (let i = 0; i <= reach + 3; i++) {
+    if (check(i)) assertExact(`maxLength ${reach + 3} after ${i} characters`, con, tok.vocabSize);
+    if (i < reach + 3) assert.ok(con.advanceBytes(enc.encode(i % 7 === 3 ? ' ' : 'q')));
+  }
+  assert.ok(!con.advanceBytes(enc.encode('q')), 'past maxLength');
+  assert.ok(con.advanceBytes(enc.encode('","t":"a')));
+  for (let i = 0; i <= 140; i++) {
+    if (check(i)) assertExact(`pattern {0,140} after ${i} characters`, con, tok.vocabSize);
+    if (i < 140) assert.ok(con.advanceBytes(enc.encode(i % 5 === 0 ? ' ' : 'f')));
+  }
+  assert.ok(con.advanceBytes(enc.encode('"}')) && con.isComplete());
 });

@@ -26,6 +26,12 @@ export interface Grammar {
   readonly rules: ReadonlyMap<string, Expr>;
   readonly start: string;
   readonly source?: string;
+  /**
+   * Rules that are lexemes: self-contained tokens of the language (a JSON string value or key),
+   * whose end is a natural place to split a token's work between the lexeme and what follows it
+   * (the matcher's frames; see matcher.ts). A hint for speed only: the language is unchanged.
+   */
+  readonly lexemes?: ReadonlySet<string>;
 }
 
 export const EMPTY: Expr = { kind: 'seq', items: [] };
@@ -88,6 +94,8 @@ export interface LoweredGrammar {
   readonly ruleNames: readonly string[];
   readonly terminals: readonly ByteSet[];
   readonly startRule: number;
+  /** lexeme[r] = 1 when rule r is one of the grammar's lexemes or a sub-rule lowered from one (Grammar.lexemes); absent when there are none. */
+  readonly lexeme?: Uint8Array;
 }
 
 /** The largest number of rules a grammar may lower to (bounded repetitions are unrolled). */
@@ -98,14 +106,17 @@ export function lowerGrammar(g: Grammar): LoweredGrammar {
   const where = { file: g.source };
   const ruleIndex = new Map<string, number>();
   const names: string[] = [];
+  const lexemeOf: number[] = []; // rule → 1 when a lexeme or lowered from one
+  const lexemes = g.lexemes;
   const bodies: number[][][] = []; // rule → alternatives → symbols
   const termIndex = new Map<string, number>();
   const terms: ByteSet[] = [];
   const memo = new Map<Expr, number>();
 
-  const newRule = (name: string): number => {
+  const newRule = (name: string, ctx = name): number => {
     if (names.length >= MAX_RULES) throw new GptforgeError(`the grammar lowers to more than ${MAX_RULES} rules (a bounded repetition too large?)`, where);
     names.push(name);
+    lexemeOf.push(lexemes?.has(ctx) ? 1 : 0);
     bodies.push([]);
     return names.length - 1;
   };
@@ -148,7 +159,7 @@ export function lowerGrammar(g: Grammar): LoweredGrammar {
         return c;
       }
     }
-    const r = newRule(`${ctx}~${names.length}`);
+    const r = newRule(`${ctx}~${names.length}`, ctx);
     const s = refSym(r);
     memo.set(e, s);
     if (ck !== undefined) charsMemo.set(ck, s);
@@ -171,14 +182,14 @@ export function lowerGrammar(g: Grammar): LoweredGrammar {
       const out: number[] = new Array<number>(e.min).fill(x);
       if (e.max === Infinity) {
         // S ::= x S | ε — right recursion in tail position: constant stack depth in the matcher
-        const r = newRule(`${ctx}~${names.length}*`);
+        const r = newRule(`${ctx}~${names.length}*`, ctx);
         bodies[r] = [[x, refSym(r)], []];
         out.push(refSym(r));
       } else if (e.max > e.min) {
         // O_k ::= x O_{k-1} | ε (nested, so x{0,k} stays unambiguous)
         let prev = -1;
         for (let k = 1; k <= e.max - e.min; k++) {
-          const r = newRule(`${ctx}~${names.length}?`);
+          const r = newRule(`${ctx}~${names.length}?`, ctx);
           bodies[r] = [prev < 0 ? [x] : [x, refSym(prev)], []];
           prev = r;
         }
@@ -241,7 +252,8 @@ export function lowerGrammar(g: Grammar): LoweredGrammar {
     }
   }
   ruleAlts[nRules] = altStarts.length;
-  return { syms: Int32Array.from(syms), ruleAlts, altStarts: Int32Array.from(altStarts), ruleNames: names, terminals: terms, startRule: start };
+  const lowered: LoweredGrammar = { syms: Int32Array.from(syms), ruleAlts, altStarts: Int32Array.from(altStarts), ruleNames: names, terminals: terms, startRule: start };
+  return lexemes && lexemes.size > 0 ? { ...lowered, lexeme: Uint8Array.from(lexemeOf) } : lowered;
 }
 
 /** Strongly connected component id of each node (Tarjan, iterative to survive deep graphs). */

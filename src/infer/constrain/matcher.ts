@@ -52,6 +52,9 @@ function terminalName(set: Uint32Array): string {
   return n;
 }
 
+/** The most stack levels a frame inside a lexeme may take (see Automaton.frameLevels). */
+const LEXEME_LEVELS = 3;
+
 /** Ceiling on interned states before the matcher refuses to go on (a grammar that explodes). */
 const MAX_STATES = 2_000_000;
 
@@ -75,9 +78,22 @@ export class Automaton {
   /** acceptFlags[s] = 1 when state s accepts (the empty stack is among its configurations). Grows; re-read after `computeTransition`. */
   acceptFlags: Uint8Array = new Uint8Array(64);
   readonly initial: number;
+  /** lexemeAt[pos] = 1 when position pos lies in a lexeme rule (LoweredGrammar.lexeme); undefined without lexemes. */
+  private readonly lexemeAt: Uint8Array | undefined;
 
   constructor(grammar: Grammar | LoweredGrammar) {
     this.g = 'syms' in grammar ? grammar : lowerGrammar(grammar);
+    const { lexeme } = this.g;
+    if (lexeme !== undefined) {
+      const at = new Uint8Array(this.g.syms.length);
+      for (let r = 0; r < lexeme.length; r++) {
+        if (lexeme[r] === 0) continue;
+        const from = this.g.altStarts[this.g.ruleAlts[r]];
+        const to = this.g.ruleAlts[r + 1] < this.g.altStarts.length ? this.g.altStarts[this.g.ruleAlts[r + 1]] : this.g.syms.length;
+        at.fill(1, from, to);
+      }
+      this.lexemeAt = at;
+    }
     // Byte classes: refine one class by every distinct terminal set.
     const classOf = new Int32Array(256);
     let numClasses = 1;
@@ -296,16 +312,38 @@ export class Automaton {
    * stack below — the context. A frame of one level (one rule alternative) is often a single
    * character, which would leave nearly every token to the context, hence several levels.
    */
-  frameOf(st: number, depth: number): { frame: number; below: number } {
+  frameOf(st: number, depth: number): { frame: number; below: number; levels: number } {
+    const levels = this.frameLevels(st, depth);
     const chain: number[] = [];
     let n = st;
-    while (n !== 0 && chain.length < depth) {
+    while (n !== 0 && chain.length < levels) {
       chain.push(this.nodePos[n]);
       n = this.nodeParent[n];
     }
     let f = 0;
     for (let i = chain.length - 1; i >= 0; i--) f = this.node(chain[i], f);
-    return { frame: f, below: n };
+    return { frame: f, below: n, levels: chain.length };
+  }
+
+  /**
+   * How many top levels of configuration `st` make its frame: `depth`, except inside a lexeme
+   * (Grammar.lexemes: a string value or key), where the frame is the top levels that lie in
+   * it — 2 to LEXEME_LEVELS — so it ends where the string does. Its walk (the string's whole
+   * body: on cl100k ≈ 20k trie nodes and 87k tokens) is then the same wherever the string
+   * stands, and for a plain string in every schema, instead of one walk per place; what follows
+   * the closing quote is walked from the stack below, at the few tokens that cross it.
+   */
+  private frameLevels(st: number, depth: number): number {
+    const lex = this.lexemeAt;
+    if (lex === undefined) return depth;
+    let k = 0;
+    for (let n = st; n !== 0 && k <= LEXEME_LEVELS && lex[this.nodePos[n]] !== 0; n = this.nodeParent[n]) k++;
+    return k >= 2 && k <= LEXEME_LEVELS ? k : depth;
+  }
+
+  /** The top level of stack node `n` alone, re-rooted on the empty stack (a one-level frame node). */
+  topFrame(n: number): number {
+    return this.node(this.nodePos[n], 0);
   }
 
   /** The positions of a stack node chain, top first. */
@@ -335,9 +373,12 @@ export class Automaton {
    * sets — interned to a small global id (equal ids ⇔ equal texts ⇔ isomorphic sub-grammars),
    * or −1 past `maxRules` rules. Computed once per rule.
    */
-  private ruleSignature(r0: number, maxRules: number): number {
+  private ruleSignature(r0: number, maxRules: number, reach: number): number {
     const { syms, ruleAlts, altStarts, terminals } = this.g;
-    this.ruleSig ??= new Int32Array(ruleAlts.length - 1).fill(-2);
+    if (this.ruleSig === undefined || this.ruleSigReach !== reach) {
+      this.ruleSig = new Int32Array(ruleAlts.length - 1).fill(-2);
+      this.ruleSigReach = reach;
+    }
     const memo = this.ruleSig[r0];
     if (memo !== -2) return memo;
     this.termKeys ??= terminals.map((t) => terminalName(t));
@@ -348,6 +389,30 @@ export class Automaton {
     let id = -1;
     out: for (let i = 0; i < queue.length; i++) {
       const r = queue[i];
+      const chain = this.chainLength(r);
+      if (chain > 0) {
+        // x{0,k} (or x*) as one entry: within one token (at most `reach` bytes, each x at least
+        // one — or empty, which changes nothing) k > reach cannot be told from reach + 1, so a
+        // long bounded string (`maxLength: 255`) is one frame at every position but its last
+        // `reach` characters, not one per position; and x* is the same frame as x{0,k} there.
+        const x = this.chainItem(r);
+        let xs: string;
+        if (x >= 0) xs = keys[x];
+        else {
+          const rr = -x - 2;
+          let k = ids.get(rr);
+          if (k === undefined) {
+            if (ids.size >= maxRules) break out;
+            k = ids.size;
+            ids.set(rr, k);
+            queue.push(rr);
+          }
+          xs = `r${k}`;
+        }
+        parts.push(`C${xs}:${Math.min(chain, reach + 1)}`);
+        if (i === queue.length - 1) id = internSignature(parts.join(';'));
+        continue;
+      }
       const alts: string[] = [];
       for (let a = ruleAlts[r]; a < ruleAlts[r + 1]; a++) {
         let t = '';
@@ -375,13 +440,69 @@ export class Automaton {
     return id;
   }
 
+  private ruleSigReach = -1;
+  /** Per rule: −1 not known yet, 0 not an optional chain, k > 0 an optional chain of length k (2³⁰: x*; see chainLength); −3 while being followed. */
+  private chainLen: Int32Array | undefined;
+
+  /**
+   * k when rule r is `x{0,k}` as lowering unrolls it (O_k ::= x O_{k−1} | ε, O_1 ::= x | ε;
+   * grammar.ts), 2³⁰ for `x*` (S ::= x S | ε), else 0. Computed once per rule, iteratively
+   * (chains run to thousands).
+   */
+  private chainLength(r: number): number {
+    const { syms, ruleAlts, altStarts } = this.g;
+    this.chainLen ??= new Int32Array(ruleAlts.length - 1).fill(-1);
+    const len = this.chainLen;
+    if (len[r] >= 0) return len[r];
+    // follow the links down to a known rule or the chain's end, then fill lengths back up
+    const path: number[] = [];
+    let base = 0;
+    let x0 = 0;
+    for (let q = r; ; ) {
+      if (len[q] === -3) {
+        base = 1 << 30; // a loop back into the path: x* (S ::= x S | ε), a chain without end
+        break;
+      }
+      if (len[q] >= 0) {
+        base = len[q] > 0 && this.chainItem(q) === x0 ? len[q] : -1;
+        break;
+      }
+      const a = ruleAlts[q];
+      const ok = ruleAlts[q + 1] - a === 2 && syms[altStarts[a + 1]] === END && syms[altStarts[a]] !== END;
+      const x = ok ? syms[altStarts[a]] : 0;
+      if (!ok || (path.length > 0 && x !== x0)) {
+        base = -1;
+        if (!ok) len[q] = 0;
+        break;
+      }
+      x0 = x;
+      path.push(q);
+      len[q] = -3; // on the path
+      const next = syms[altStarts[a] + 1];
+      if (next === END) break; // O_1 ::= x | ε
+      if (next >= 0 || syms[altStarts[a] + 2] !== END) {
+        base = -1;
+        break;
+      }
+      q = -next - 2;
+    }
+    // base −1: the links below stop being one chain; the rules on the path are chains only from where they are whole
+    for (let i = path.length - 1; i >= 0; i--) len[path[i]] = base < 0 ? 0 : base + (path.length - i);
+    return len[r];
+  }
+
+  /** The repeated symbol of an optional chain rule. */
+  private chainItem(r: number): number {
+    return this.g.syms[this.g.altStarts[this.g.ruleAlts[r]]];
+  }
+
   /**
    * A canonical text of the sub-grammar a frame runs on — the rest of the alternative at each
    * of its positions, with referenced rules named by their interned sub-grammar signatures —
    * or null when a referenced rule reaches more than `maxRules` rules. Equal texts mean equal
    * frame automata (up to renaming), so their masks can be shared, across schemas too.
    */
-  frameSignature(positions: readonly number[], maxRules = 64): string | null {
+  frameSignature(positions: readonly number[], reach: number, maxRules = 64): string | null {
     const { syms, terminals } = this.g;
     this.termKeys ??= terminals.map((t) => terminalName(t));
     const keys = this.termKeys;
@@ -391,7 +512,7 @@ export class Automaton {
         const x = syms[q];
         if (x >= 0) text += keys[x] + ' ';
         else {
-          const sig = this.ruleSignature(-x - 2, maxRules);
+          const sig = this.ruleSignature(-x - 2, maxRules, reach);
           if (sig < 0) return null;
           text += `R${sig} `;
         }
@@ -471,6 +592,14 @@ const FRAME_LEVELS = 3;
 type TokenSet = Uint32Array | Int32Array;
 
 /** The compact form of a bitset: its ids when they take fewer words than the bitset (a copy either way). */
+/** The empty token set (and empty node list), shared: every ArrayBuffer allocated counts towards V8's external memory and brings its next collection closer. */
+const NO_TOKENS = new Int32Array(0);
+
+/** `list` as an Int32Array (the shared empty one when empty). */
+function int32s(list: readonly number[]): Int32Array {
+  return list.length === 0 ? NO_TOKENS : Int32Array.from(list);
+}
+
 function compactSet(bits: Uint32Array): TokenSet {
   let count = 0;
   for (let w = 0; w < bits.length; w++) {
@@ -481,6 +610,7 @@ function compactSet(bits: Uint32Array): TokenSet {
     }
     if (count >= bits.length) return bits.slice();
   }
+  if (count === 0) return NO_TOKENS;
   const ids = new Int32Array(count);
   let k = 0;
   for (let w = 0; w < bits.length; w++) {
@@ -539,6 +669,7 @@ export class TokenMatcher {
     this.stateAt = new Int32Array(trie.maxDepth + 1);
     this.scratchMask = new Uint32Array(trie.words);
     this.scratchFrame = new Uint32Array(trie.words);
+    this.scratchCont = new Uint32Array(trie.words);
   }
 
   /**
@@ -592,22 +723,81 @@ export class TokenMatcher {
     const groups = new Map<number, number[]>();
     for (const st of a.stacks(s)) {
       if (st === 0) continue;
-      const { frame, below } = a.frameOf(st, FRAME_LEVELS);
-      const g = groups.get(below);
+      const { frame, below, levels } = a.frameOf(st, FRAME_LEVELS);
+      const key = below * 4 + levels;
+      const g = groups.get(key);
       if (g) g.push(frame);
-      else groups.set(below, [frame]);
+      else groups.set(key, [frame]);
     }
-    for (const [below, frames] of groups) {
+    let only: TokenSet | undefined; // the one frame's set, while nothing else was added
+    for (const [key, frames] of groups) {
+      const below = Math.floor(key / 4);
       const f = this.frame(frames.length === 1 ? a.frameState(frames[0]) : a.frameGroupState(frames));
       orInto(m, f.accept);
-      if (below === 0 || f.pops.length === 0) continue; // nothing may follow the whole value
-      const resume = a.resumeState(below);
-      const end = this.trie.end;
-      for (let k = 0; k < f.pops.length; k++) this.walk(resume, f.pops[k] + 1, end[f.pops[k]], m, null);
+      let added = false;
+      if (below !== 0 && f.pops.length > 0) added = this.continueAt(below, f.pops, m); // else nothing may follow the whole value
+      only = groups.size === 1 && !added ? f.accept : undefined;
+    }
+    if (only !== undefined) {
+      // the state's mask is its frame's (a string's body, say): shared, not copied
+      m.fill(0);
+      return only;
     }
     const out = compactSet(m);
     m.fill(0);
     return out;
+  }
+
+  /** Per stack node: the state of its top level alone (a one-level frame) and the node below. */
+  private readonly contSplit = new Map<number, { state: number; below: number }>();
+  /** Continuation walks: per list of trie nodes (a frame's pops), per one-level frame state. */
+  private readonly contCache = new WeakMap<Int32Array, Map<number, Frame>>();
+  private readonly scratchCont: Uint32Array;
+
+  /**
+   * mask |= the tokens below the trie nodes `pops` (where a frame has finished) that the stack
+   * `below` accepts. The stack is split again, one level at a time: the level's own walk over
+   * those subtrees is cached per (pops, level state), and only where that level finishes too is
+   * the next one walked. Many configurations differ only deep in the stack (an object with many
+   * optional members, say, where an extra member may stand after any of them) and their
+   * continuations past a string's closing quote are then one cached walk, not one walk each.
+   * Returns whether any token was added.
+   */
+  private continueAt(below: number, pops: Int32Array, m: Uint32Array): boolean {
+    const a = this.automaton;
+    const end = this.trie.end;
+    let added = false;
+    for (;;) {
+      let sp = this.contSplit.get(below);
+      if (sp === undefined) {
+        sp = { state: a.frameState(a.topFrame(below)), below: a.nodeBelow(below) };
+        this.contSplit.set(below, sp);
+      }
+      let byState = this.contCache.get(pops);
+      if (byState === undefined) {
+        byState = new Map();
+        this.contCache.set(pops, byState);
+      }
+      let c = byState.get(sp.state);
+      if (c === undefined) {
+        const acc = this.scratchCont;
+        const next: number[] = [];
+        // a level that may be empty (its rest nullable) lets the next one start at the same nodes
+        const empty = a.isAccepting(sp.state);
+        for (let k = 0; k < pops.length; k++) {
+          if (empty) next.push(pops[k]);
+          this.walk(sp.state, pops[k] + 1, end[pops[k]], acc, next);
+        }
+        c = { accept: compactSet(acc), pops: int32s(next) };
+        acc.fill(0);
+        byState.set(sp.state, c);
+      }
+      orInto(m, c.accept);
+      added ||= c.accept.length > 0;
+      if (sp.below === 0 || c.pops.length === 0) return added;
+      below = sp.below;
+      pops = c.pops;
+    }
   }
 
   /** Frame signatures by frame state (null: not shareable). */
@@ -619,7 +809,7 @@ export class TokenMatcher {
       const a = this.automaton;
       const parts: string[] = [];
       for (const n of a.stacks(frameState)) {
-        const t = a.frameSignature(a.chainPositions(n));
+        const t = a.frameSignature(a.chainPositions(n), this.trie.maxDepth);
         if (t === null) {
           parts.length = 0;
           break;
@@ -649,11 +839,11 @@ export class TokenMatcher {
         const accept = this.scratchFrame;
         const pops: number[] = [];
         const v0 = this.nodesVisited;
-        this.walk(frameState, 0, this.trie.size, accept, pops);
+        this.frameWalk(frameState, accept, pops);
         this.framesBuilt++;
         this.frameNodes += this.nodesVisited - v0;
         if (sig === null) this.sigNull++;
-        f = { accept: compactSet(accept), pops: Int32Array.from(pops) };
+        f = { accept: compactSet(accept), pops: int32s(pops) };
         accept.fill(0);
         if (sig !== null) {
           if (shared.size >= SHARED_FRAMES_MAX) shared.clear();
@@ -663,6 +853,101 @@ export class TokenMatcher {
       this.frames.set(frameState, f);
     }
     return f;
+  }
+
+  /** The trie's depth-1 nodes (its children of the root), in order; built on first use. */
+  private rootKids: Int32Array | undefined;
+  /** Per state: times it was the common successor of a frame's first byte (see frameWalk). */
+  private readonly rootSeen = new Map<number, number>();
+  /** Per state s: every depth-1 subtree walked as if its first byte led to s (see frameWalk). */
+  private readonly rootFull = new Map<number, { bits: Uint32Array; pops: Int32Array }>();
+  private scratchSucc: Int32Array = new Int32Array(0);
+
+  /**
+   * The frame walk from the trie's root in state `x`. Many frames lead on most first bytes to
+   * one state — every character but a few that leaves a key outside `properties` enters the same
+   * free string body — so the walk of the subtrees under those bytes is shared: once a state
+   * s is seen twice as the successor of the first bytes holding at least half the tokens, the
+   * walk of every depth-1 subtree from s is kept (`rootFull`), and a frame leading to s copies
+   * it, clears the subtrees whose first byte leads elsewhere and walks those alone. Exact: each
+   * depth-1 subtree's tokens depend only on the state its first byte leads to.
+   */
+  private frameWalk(x: number, accept: Uint32Array, pops: number[]): void {
+    const trie = this.trie;
+    const { byte, end, tokStart, tokOrder } = trie;
+    let kids = this.rootKids;
+    if (kids === undefined) {
+      const list: number[] = [];
+      for (let n = 0; n < trie.size; n = end[n]) list.push(n);
+      kids = this.rootKids = Int32Array.from(list);
+      this.scratchSucc = new Int32Array(kids.length);
+    }
+    const a = this.automaton;
+    const succ = this.scratchSucc;
+    // the successor of each first byte, and the one holding the most tokens
+    let best = DEAD;
+    let bestTokens = 0;
+    const cover = new Map<number, number>();
+    for (let i = 0; i < kids.length; i++) {
+      const c = kids[i];
+      const t = a.step(x, byte[c]);
+      succ[i] = t;
+      if (t === DEAD) continue;
+      const k = (cover.get(t) ?? 0) + tokStart[end[c]] - tokStart[c];
+      cover.set(t, k);
+      if (k > bestTokens) {
+        bestTokens = k;
+        best = t;
+      }
+    }
+    let full = best === DEAD || 2 * bestTokens < tokOrder.length ? undefined : this.rootFull.get(best);
+    if (full === undefined && best !== DEAD && 2 * bestTokens >= tokOrder.length) {
+      const seen = (this.rootSeen.get(best) ?? 0) + 1;
+      this.rootSeen.set(best, seen);
+      if (seen >= 2) full = this.buildRootFull(best);
+    }
+    if (full === undefined) {
+      this.walk(x, 0, trie.size, accept, pops);
+      return;
+    }
+    accept.set(full.bits);
+    let p = 0;
+    const fp = full.pops;
+    for (let i = 0; i < kids.length; i++) {
+      const c = kids[i];
+      const e = end[c];
+      if (succ[i] === best) {
+        while (p < fp.length && fp[p] < c) p++;
+        while (p < fp.length && fp[p] < e) pops.push(fp[p++]);
+        continue;
+      }
+      for (let k = tokStart[c], ke = tokStart[e]; k < ke; k++) {
+        const id = tokOrder[k];
+        accept[id >>> 5] &= ~(1 << (id & 31));
+      }
+      if (succ[i] !== DEAD) this.walk(x, c, e, accept, pops);
+    }
+  }
+
+  /** Every depth-1 subtree walked as if its first byte led to state `s` (tokens and pops); see frameWalk. */
+  private buildRootFull(s: number): { bits: Uint32Array; pops: Int32Array } {
+    const trie = this.trie;
+    const { end, token, hasMore } = trie;
+    const bits = new Uint32Array(trie.words);
+    const pops: number[] = [];
+    const accepting = this.automaton.isAccepting(s);
+    for (const c of this.rootKids!) {
+      const id = token[c];
+      if (id >= 0) {
+        bits[id >>> 5] |= 1 << (id & 31);
+        if (hasMore[c] !== 0) for (const y of trie.more.get(c)!) bits[y >>> 5] |= 1 << (y & 31);
+      }
+      if (accepting && end[c] > c + 1) pops.push(c);
+      this.walk(s, c + 1, end[c], bits, pops);
+    }
+    const full = { bits, pops: Int32Array.from(pops) };
+    this.rootFull.set(s, full);
+    return full;
   }
 
   /**

@@ -208,6 +208,8 @@ function magnitudes(lo: number, loEx: boolean, hi: number, hiEx: boolean): Expr 
 
 class Compiler {
   readonly rules = new Map<string, Expr>();
+  /** String values and keys: the rules the matcher's frames end at (Grammar.lexemes). */
+  readonly lexemes = new Set<string>(['json-string']);
   private readonly refRules = new Map<string, string>();
   private readonly ws: Expr;
   private readonly file?: string;
@@ -628,7 +630,10 @@ class Compiler {
    * across the schema and, by signature, across schemas.
    */
   private lexeme(name: string, build: () => Expr): Expr {
-    if (!this.rules.has(name)) this.rules.set(name, build());
+    if (!this.rules.has(name)) {
+      this.rules.set(name, build());
+      this.lexemes.add(name);
+    }
     return ref(name);
   }
 
@@ -794,8 +799,12 @@ class Compiler {
     return seq(literal('{'), ws, anyRequired ? members : alt(members, EMPTY), literal('}'));
   }
 
-  /** A JSON string (canonical escapes) that is none of `names`. */
+  /** A JSON string (canonical escapes) that is none of `names`: a lexeme rule, one per set of names. */
   private keyExcluding(names: string[]): Expr {
+    return this.lexeme(`json-key-excluding:${JSON.stringify(names)}`, () => this.keyExcludingExpr(names));
+  }
+
+  private keyExcludingExpr(names: string[]): Expr {
     if (names.length === 0) return seq(QUOTE, star(ANY_CANONICAL), QUOTE);
     // Trie over the names' code points: leave it on any other character, or close early.
     type Node = { kids: Map<number, Node>; end: boolean };
@@ -813,7 +822,9 @@ class Compiler {
       }
       t.end = true;
     }
-    const free = seq(star(ANY_CANONICAL), QUOTE);
+    // the rest of a key once it has left the names: one rule, so that state is the same after
+    // every way of leaving them (the matcher then walks its tokens once; see frameWalk)
+    const free = this.lexeme('json-key-free', () => seq(star(ANY_CANONICAL), QUOTE));
     const build = (t: Node): Expr => {
       const parts: Expr[] = [];
       if (!t.end) parts.push(QUOTE);
@@ -875,7 +886,7 @@ function compileSchemaParts(schema: unknown, opts: SchemaOptions): { grammar: Gr
   const c = new Compiler(schema as Json, opts);
   const root = c.compile(schema as Json, '');
   c.rules.set('root', root);
-  return { grammar: { rules: c.rules, start: 'root', source: opts.file }, reasons: c.emptyReasons };
+  return { grammar: { rules: c.rules, start: 'root', source: opts.file, lexemes: c.lexemes }, reasons: c.emptyReasons };
 }
 
 /**

@@ -45,6 +45,7 @@ export function toolCallGrammar(tools: ToolRegistry | readonly ToolDeclaration[]
   const decls: readonly ToolDeclaration[] = Array.isArray(tools) ? tools : (tools as ToolRegistry).names().map((name) => ({ name, parameters: (tools as ToolRegistry).get(name)?.parameters }));
   if (!decls.some((d) => d.parameters !== undefined)) return null;
   const rules = new Map<string, Expr>();
+  const lexemes = new Set<string>();
   const branches: Expr[] = [];
   decls.forEach(({ name, parameters: params }, i) => {
     let body: Expr;
@@ -53,12 +54,13 @@ export function toolCallGrammar(tools: ToolRegistry | readonly ToolDeclaration[]
       const g = schemaGrammar(params, { whitespace: 'compact', file: `tool ${name} parameters` });
       const prefix = (r: string): string => `tool${i}:${r}`;
       for (const [r, e] of g.rules) rules.set(prefix(r), renameRefs(e, prefix));
+      for (const r of g.lexemes ?? []) lexemes.add(prefix(r));
       body = ref(prefix(g.start));
     }
     branches.push(seq(literal(name), literal(':'), opt(literal(' ')), body));
   });
   rules.set('call', alt(...branches));
-  return { rules, start: 'call', source: 'tool call' };
+  return { rules, start: 'call', source: 'tool call', lexemes };
 }
 
 /** A tool as a request declares it: its name and, when it has them, its parameters' JSON Schema (OpenAI's `function.parameters`). */
