@@ -12,7 +12,7 @@ import { engineSummary } from '../src/engine/backend.js';
  *   node dist/bench/techniques.js firstline <dir> [perCell]   step by step with the scratchpad's first line given (the length-generalisation diagnostic)
  *   node dist/bench/techniques.js skill <dir> [n] [cot]   ask for success: expert / none / novice / out-of-distribution (cot: asked step by step)
  *   node dist/bench/techniques.js reflect <dir> [n] [digits]   reflection per feedback source
- *   node dist/bench/techniques.js sc <dir> [n] [digits]   self-consistency: accuracy and wall time vs k (SC_TEMPERATURE, default 0.7)
+ *   node dist/bench/techniques.js sc <dir> [n] [digits]   self-consistency: accuracy and wall time vs k (SC_TEMPERATURE, default 0.7; SC_SHARE=0: no shared histories)
  *   node dist/bench/techniques.js tot <dir> [n] [countdownDir]   tree of thoughts vs one chain of thought vs k samples at the same tokens (the game-of-24 model in countdownDir, default dir)
  *   node dist/bench/techniques.js report <dir>            the tables and the SVG from techniques.json
  *
@@ -57,6 +57,7 @@ async function main(): Promise<void> {
     scProblems: n,
     scDigits: cmd === 'sc' && arg2 ? Number(arg2) : undefined,
     scTemperature: process.env.SC_TEMPERATURE ? Number(process.env.SC_TEMPERATURE) : undefined,
+    scShare: process.env.SC_SHARE !== '0',
     totProblems: n,
     totDir: cmd === 'tot' ? (arg2 ?? dir) : undefined,
     log: (line) => console.log(line),

@@ -13,7 +13,7 @@ export interface TechniquesResults {
   firstLine?: Array<{ digits: number; correct: number; total: number }>;
   skill?: SkillRow[];
   reflect?: { digits: number; rows: ReflectRow[] };
-  sc?: { digits: number; temperature?: number; greedy: ConsistencyRow; rows: ConsistencyRow[] };
+  sc?: { digits: number; temperature?: number; share?: boolean; greedy: ConsistencyRow; rows: ConsistencyRow[] };
   tot?: TotResult;
   engine?: string;
   [key: string]: unknown;
@@ -140,8 +140,15 @@ export function techniquesReport(r: TechniquesResults): { markdown: string; svg:
   let svg: string | undefined;
   if (r.sc) {
     const { greedy, rows, digits } = r.sc;
-    out.push(`## Self-consistency: ${digits}-digit additions, step by step, T = ${r.sc.temperature ?? 0.7}, shared prefill`, '', "| k | majority | logprob-weighted | some sample right (checker's pick) | wall time | × greedy time | tokens |", '| --- | --- | --- | --- | --- | --- | --- |');
-    for (const x of [greedy, ...rows]) out.push(`| ${x.k === 0 ? 'greedy' : x.k} | ${pct(x.majority, x.total)} | ${pct(x.logprob, x.total)} | ${pct(x.oracle, x.total)} | ${(x.ms / 1000).toFixed(1)} s | ${(x.ms / greedy.ms).toFixed(2)} | ${x.tokens} |`);
+    const sharing = r.sc.share === false ? 'shared prefill, each sample its own decoding row' : 'shared prefill and shared histories';
+    const pos = (x: ConsistencyRow): string => (x.positions === undefined ? '—' : `${x.positions} (${(x.positions / (greedy.positions ?? x.positions)).toFixed(2)}×)`);
+    out.push(
+      `## Self-consistency: ${digits}-digit additions, step by step, T = ${r.sc.temperature ?? 0.7}, ${sharing}`,
+      '',
+      "| k | majority | logprob-weighted | some sample right (checker's pick) | wall time | × greedy time | tokens sampled | positions run (× greedy) |",
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    );
+    for (const x of [greedy, ...rows]) out.push(`| ${x.k === 0 ? 'greedy' : x.k} | ${pct(x.majority, x.total)} | ${pct(x.logprob, x.total)} | ${pct(x.oracle, x.total)} | ${(x.ms / 1000).toFixed(1)} s | ${(x.ms / greedy.ms).toFixed(2)} | ${x.tokens} | ${pos(x)} |`);
     out.push('');
     const acc = (f: (x: ConsistencyRow) => number): [number, number][] => rows.map((x) => [Math.log2(x.k), (100 * f(x)) / x.total]);
     svg = lossCurveSVG(

@@ -35,6 +35,8 @@ export interface SweepOptions {
   ks?: readonly number[];
   /** Self-consistency's sampling temperature (default 0.7). */
   scTemperature?: number;
+  /** Self-consistency: samples with the same tokens so far share a forward row (default true; false: every sample its own row). */
+  scShare?: boolean;
   /** Tree of thoughts: the game-of-24 model's directory and puzzles (default 30). */
   totDir?: string;
   totProblems?: number;
@@ -96,9 +98,10 @@ export function runTechniqueSweep(dir: string, o: SweepOptions = {}): { results:
     } else if (part === 'sc') {
       const digits = o.scDigits ?? 7;
       const temperature = o.scTemperature ?? 0.7;
-      const r = measureConsistency(model, tok, { digits, problems: o.scProblems ?? 30, ks: o.ks ?? [1, 2, 4, 8, 16], temperature });
-      for (const row of [r.greedy, ...r.rows]) log(`k=${row.k || 'greedy'}: majority ${row.majority} logprob ${row.logprob} oracle ${row.oracle} of ${row.total}, ${(row.ms / 1000).toFixed(1)} s, ${row.tokens} tokens`);
-      save('sc', { digits, temperature, ...r }, ms());
+      const share = o.scShare ?? true;
+      const r = measureConsistency(model, tok, { digits, problems: o.scProblems ?? 30, ks: o.ks ?? [1, 2, 4, 8, 16], temperature, share });
+      for (const row of [r.greedy, ...r.rows]) log(`k=${row.k || 'greedy'}: majority ${row.majority} logprob ${row.logprob} oracle ${row.oracle} of ${row.total}, ${(row.ms / 1000).toFixed(1)} s, ${row.tokens} tokens, ${row.positions} positions`);
+      save('sc', { digits, temperature, share, ...r }, ms());
     }
   }
   const { markdown, svg } = techniquesReport(results);
