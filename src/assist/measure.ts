@@ -31,14 +31,16 @@ export interface ConsistencyRow {
   tokens: number;
   /** Token positions run through the model for all problems (prompt + decoded rows): the compute, free of the machine's load. */
   positions?: number;
+  /** CPU time of this process for all problems, ms (user + system; less disturbed than wall time by other jobs on a shared machine; with one thread, the work done). */
+  cpuMs?: number;
 }
 
 /**
  * Accuracy and wall time of self-consistency against k on `problems` held-out step-by-step
  * prompts of `task` with `digits`-digit operands; the greedy step-by-step reply as the
  * baseline (k = 0 in the result). Each k is a fresh run (its samples are the first k of any
- * larger k's: seeds seed … seed + k − 1), so its wall time is its own; one untimed greedy
- * reply first warms the code up, so the baseline does not pay for it. `share: false` decodes
+ * larger k's: seeds seed … seed + k − 1), so its wall time is its own; an untimed greedy
+ * pass over the problems first warms the code up, so the baseline does not pay for it. `share: false` decodes
  * every sample as its own row (no shared histories: the cost without that saving).
  */
 export function measureConsistency(model: DecodingModel, tok: Tokenizer, o: { task?: SyntheticTask; digits: number; problems: number; ks: readonly number[]; temperature?: number; maxTokens?: number; seed?: number; share?: boolean }): { greedy: ConsistencyRow; rows: ConsistencyRow[] } {
@@ -52,10 +54,11 @@ export function measureConsistency(model: DecodingModel, tok: Tokenizer, o: { ta
   const engine = new ChatEngine(counting, tok);
   const prompts = task.generate('test', o.problems, o.seed ?? 11, { variant: { minDigits: o.digits, maxDigits: o.digits, mode: 'cot' } }).map((e) => e.prompt);
   const maxTokens = o.maxTokens ?? 320;
-  if (prompts.length > 0) engine.reply({ messages: [{ role: 'user', content: prompts[0] }] }, { temperature: 0, maxTokens });
+  for (const prompt of prompts) engine.reply({ messages: [{ role: 'user', content: prompt }] }, { temperature: 0, maxTokens });
   const run = (k: number, greedy: boolean): ConsistencyRow => {
     const row: ConsistencyRow = { k: greedy ? 0 : k, majority: 0, logprob: 0, oracle: 0, total: prompts.length, ms: 0, tokens: 0 };
     positions = 0;
+    const cpu0 = process.cpuUsage();
     for (const prompt of prompts) {
       const sc = selfConsistency(engine, { messages: [{ role: 'user', content: prompt }] }, { k, temperature: greedy ? 0 : (o.temperature ?? 0.7), seed: 1, maxTokens, shareHistories: o.share ?? true });
       row.ms += sc.ms;
@@ -66,6 +69,8 @@ export function measureConsistency(model: DecodingModel, tok: Tokenizer, o: { ta
       if (sc.samples.some((s) => ok(s.answer))) row.oracle++;
     }
     row.positions = positions;
+    const cpu = process.cpuUsage(cpu0);
+    row.cpuMs = (cpu.user + cpu.system) / 1000;
     return row;
   };
   const greedy = run(1, true);

@@ -100,7 +100,7 @@ export function runTechniqueSweep(dir: string, o: SweepOptions = {}): { results:
       const temperature = o.scTemperature ?? 0.7;
       const share = o.scShare ?? true;
       const r = measureConsistency(model, tok, { digits, problems: o.scProblems ?? 30, ks: o.ks ?? [1, 2, 4, 8, 16], temperature, share });
-      for (const row of [r.greedy, ...r.rows]) log(`k=${row.k || 'greedy'}: majority ${row.majority} logprob ${row.logprob} oracle ${row.oracle} of ${row.total}, ${(row.ms / 1000).toFixed(1)} s, ${row.tokens} tokens, ${row.positions} positions`);
+      for (const row of [r.greedy, ...r.rows]) log(`k=${row.k || 'greedy'}: majority ${row.majority} logprob ${row.logprob} oracle ${row.oracle} of ${row.total}, ${(row.ms / 1000).toFixed(1)} s (CPU ${((row.cpuMs ?? 0) / 1000).toFixed(1)} s), ${row.tokens} tokens, ${row.positions} positions`);
       save('sc', { digits, temperature, share, ...r }, ms());
     }
   }

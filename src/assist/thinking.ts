@@ -102,6 +102,20 @@ export const SKILL_COT_MIXTURE: readonly MixtureEntry[] = [
   { task: reflection, weight: 0.25 },
 ];
 
+/**
+ * Ask for success with a mediocre default: every step-by-step addition comes from a writer —
+ * a stated level, or (40%) no system prompt and the unstated crowd that forgets the carries
+ * on 60% of problems, as text on the internet mixes writers — and none from the always-right
+ * long-addition family, whose unprompted scratchpads made "no prompt" mean "expert" in
+ * SKILL_COT_MIXTURE (docs/techniques.md). Operands of 1–6 digits; trained, like
+ * SKILL_COT_MIXTURE, as a continuation of an ADDITION_MIXTURE model, so the two differ only
+ * in who writes the unprompted demonstrations.
+ */
+export const SKILL_CROWD_MIXTURE: readonly MixtureEntry[] = [
+  { task: skillLevels, weight: 0.8, variant: { mode: 'cot', minDigits: 1, maxDigits: 6, unstatedShare: 0.4 } },
+  { task: reflection, weight: 0.2 },
+];
+
 /** The tree-of-thoughts model's families: the game of 24 alone (propose, value, solve). */
 export const COUNTDOWN_MIXTURE: readonly MixtureEntry[] = [{ task: countdown, weight: 1 }];
 
