@@ -1,5 +1,5 @@
 import { longAddition } from '../data/synthetic/longarith.js';
-import { countdown, numbersOf, reaches24, solvePrompt } from '../data/synthetic/countdown.js';
+import { countdown, numbersOf, reaches24, solve, solvePrompt } from '../data/synthetic/countdown.js';
 import { FEEDBACK_SOURCES, type FeedbackSource } from '../data/synthetic/reflect.js';
 import { OUT_OF_DISTRIBUTION, SKILL_PROMPTS, skillLevels } from '../data/synthetic/skill.js';
 import type { SyntheticTask } from '../data/synthetic/task.js';
@@ -179,11 +179,16 @@ export interface TotResult {
   /** Tree of thoughts solved (the model's own values choose the path; no checker). */
   tot: number;
   totTokens: number;
+  /** Tree of thoughts with calculator-checked thoughts (TotOptions.toolResults). */
+  totTool?: number;
+  totToolTokens?: number;
+  /** The same with exact values (the solver: 1 if the state can still reach 24, else 0) — the ceiling of any value function on these proposals. */
+  totExact?: number;
   /** k samples (T = 0.7) with about ToT's tokens: some sample reaches 24 (the checker's pick, a ceiling). */
   k: number;
   sampled: number;
   sampledTokens: number;
-  ms: { cot: number; tot: number; sampled: number };
+  ms: { cot: number; tot: number; sampled: number; totTool?: number };
 }
 
 export function measureTot(model: DecodingModel, tok: Tokenizer, o: { problems: number; breadth?: number; proposals?: number; seed?: number }): TotResult {
@@ -208,6 +213,17 @@ export function measureTot(model: DecodingModel, tok: Tokenizer, o: { problems: 
     if (trace.solved) r.tot++;
   }
   r.ms.tot = performance.now() - t;
+  t = performance.now();
+  r.totTool = 0;
+  r.totToolTokens = 0;
+  for (const nums of puzzles) {
+    const trace = treeOfThoughts(engine, nums, { breadth: o.breadth, proposals: o.proposals, toolResults: true });
+    r.totToolTokens += trace.tokens;
+    if (trace.solved) r.totTool++;
+  }
+  r.ms.totTool = performance.now() - t;
+  r.totExact = 0;
+  for (const nums of puzzles) if (treeOfThoughts(engine, nums, { breadth: o.breadth, proposals: o.proposals, toolResults: true, value: (states) => states.map((s) => (solve(s) ? 1 : 0)) }).solved) r.totExact++;
   r.k = Math.max(1, Math.min(64, Math.round(r.totTokens / Math.max(1, r.cotTokens))));
   t = performance.now();
   for (const nums of puzzles) {

@@ -79,6 +79,7 @@ export function techniqueCells(r: TechniquesResults): TechniqueCell[] {
   if (r.tot) {
     add('step by step (greedy)', 'game of 24', r.tot.cot, r.tot.problems);
     add('tree of thoughts', 'game of 24', r.tot.tot, r.tot.problems);
+    if (r.tot.totTool !== undefined) add('tree of thoughts, calculator-checked thoughts', 'game of 24', r.tot.totTool, r.tot.problems);
     add(`${r.tot.k} samples at equal tokens, checker's pick`, 'game of 24', r.tot.sampled, r.tot.problems);
   }
   return out;
@@ -170,6 +171,8 @@ export function techniquesReport(r: TechniquesResults): { markdown: string; svg:
       '| --- | --- | --- | --- |',
       `| one chain of thought (greedy) | ${pct(t.cot, t.problems)} (${t.cot}/${t.problems}) | ${t.cotTokens} | ${(t.ms.cot / 1000).toFixed(1)} s |`,
       `| tree of thoughts (BFS, the model's own values) | ${pct(t.tot, t.problems)} (${t.tot}/${t.problems}) | ${t.totTokens} | ${(t.ms.tot / 1000).toFixed(1)} s |`,
+      ...(t.totTool === undefined ? [] : [`| tree of thoughts, calculator-checked thoughts (the model picks the operation, the tool computes it) | ${pct(t.totTool, t.problems)} (${t.totTool}/${t.problems}) | ${t.totToolTokens} | ${((t.ms.totTool ?? 0) / 1000).toFixed(1)} s |`]),
+      ...(t.totExact === undefined ? [] : [`| the same with exact values (the solver; a ceiling for any value function) | ${pct(t.totExact, t.problems)} (${t.totExact}/${t.problems}) | — | — |`]),
       `| ${t.k} sampled chains at about the same tokens, some sample right (checker's pick) | ${pct(t.sampled, t.problems)} (${t.sampled}/${t.problems}) | ${t.sampledTokens} | ${(t.ms.sampled / 1000).toFixed(1)} s |`,
       '',
     );

@@ -74,7 +74,7 @@ export function runTechniqueSweep(dir: string, o: SweepOptions = {}): { results:
     if (part === 'tot') {
       const g = loadModel(o.totDir!);
       const r = measureTot(g.model, g.tok, { problems: o.totProblems ?? 30 });
-      log(`tot: greedy chain ${r.cot}/${r.problems}, tree ${r.tot}/${r.problems}, ${r.k} samples (checker's pick) ${r.sampled}/${r.problems}`);
+      log(`tot: greedy chain ${r.cot}/${r.problems}, tree ${r.tot}/${r.problems}, tree with calculator-checked thoughts ${r.totTool}/${r.problems} (exact values ${r.totExact}/${r.problems}), ${r.k} samples (checker's pick) ${r.sampled}/${r.problems}`);
       save('tot', r, ms());
       continue;
     }
