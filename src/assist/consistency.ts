@@ -12,9 +12,13 @@ import { extractAnswer, softmaxWeights, vote, type VoteResult } from './vote.js'
  * answer, and vote. The k replies are one batch sharing one prefill: the prompt is run
  * through the model once at batch 1 and its KV-cache row copied k times
  * (ChatEngine.replies → pipeline.ts's prefill → KVCache.expand), so k samples cost one
- * prompt pass plus k decoding rows in lockstep, not k prompt passes. Sample i is exactly
+ * prompt pass, not k. The decode is shared too (`shareHistories`, default on): samples
+ * that have drawn the same tokens so far are one row of the forward pass, and a sample
+ * takes its own copy of the cache when it first draws a different token; finished samples
+ * are not fed. So a step costs the *distinct* partial replies among the k, not k rows — on
+ * a confident model (a scratchpad at T = 0.7) far fewer than k. Sample i is exactly
  * `engine.reply(conv, { ...opts, seed: seed + i })` as far as the model's logits agree at
- * batch k and batch 1.
+ * the batch sizes involved.
  *
  * Three ways to read the k samples:
  * - `majority`: the most common answer (ties: the earliest);
@@ -78,6 +82,7 @@ export function selfConsistency(engine: ChatEngine, conv: Conversation, opts: Se
   const counts = new Int32Array(k);
   const replies = engine.replies(conv, k, {
     temperature: 0.7,
+    shareHistories: true,
     ...chat,
     seed: opts.seed ?? 1,
     onStep: (logits, token, row = 0) => {

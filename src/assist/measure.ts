@@ -1,5 +1,5 @@
 import { longAddition } from '../data/synthetic/longarith.js';
-import { countdown, numbersOf, reaches24, solvePrompt } from '../data/synthetic/countdown.js';
+import { countdown, numbersOf, reaches24, solve, solvePrompt } from '../data/synthetic/countdown.js';
 import { FEEDBACK_SOURCES, type FeedbackSource } from '../data/synthetic/reflect.js';
 import { OUT_OF_DISTRIBUTION, SKILL_PROMPTS, skillLevels } from '../data/synthetic/skill.js';
 import type { SyntheticTask } from '../data/synthetic/task.js';
@@ -29,23 +29,38 @@ export interface ConsistencyRow {
   ms: number;
   /** Tokens sampled for all problems. */
   tokens: number;
+  /** Token positions run through the model for all problems (prompt + decoded rows): the compute, free of the machine's load. */
+  positions?: number;
+  /** CPU time of this process for all problems, ms (user + system; less disturbed than wall time by other jobs on a shared machine; with one thread, the work done). */
+  cpuMs?: number;
 }
 
 /**
  * Accuracy and wall time of self-consistency against k on `problems` held-out step-by-step
  * prompts of `task` with `digits`-digit operands; the greedy step-by-step reply as the
  * baseline (k = 0 in the result). Each k is a fresh run (its samples are the first k of any
- * larger k's: seeds seed … seed + k − 1), so its wall time is its own.
+ * larger k's: seeds seed … seed + k − 1), so its wall time is its own; an untimed greedy
+ * pass over the problems first warms the code up, so the baseline does not pay for it. `share: false` decodes
+ * every sample as its own row (no shared histories: the cost without that saving).
  */
-export function measureConsistency(model: DecodingModel, tok: Tokenizer, o: { task?: SyntheticTask; digits: number; problems: number; ks: readonly number[]; temperature?: number; maxTokens?: number; seed?: number }): { greedy: ConsistencyRow; rows: ConsistencyRow[] } {
+export function measureConsistency(model: DecodingModel, tok: Tokenizer, o: { task?: SyntheticTask; digits: number; problems: number; ks: readonly number[]; temperature?: number; maxTokens?: number; seed?: number; share?: boolean }): { greedy: ConsistencyRow; rows: ConsistencyRow[] } {
   const task = o.task ?? longAddition;
-  const engine = new ChatEngine(model, tok);
+  let positions = 0;
+  const counting: DecodingModel = {
+    config: model.config,
+    createCache: (batch) => model.createCache(batch),
+    nextLogits: (ids, cache, rows) => ((positions += ids.length), model.nextLogits(ids, cache, rows)),
+  };
+  const engine = new ChatEngine(counting, tok);
   const prompts = task.generate('test', o.problems, o.seed ?? 11, { variant: { minDigits: o.digits, maxDigits: o.digits, mode: 'cot' } }).map((e) => e.prompt);
   const maxTokens = o.maxTokens ?? 320;
+  for (const prompt of prompts) engine.reply({ messages: [{ role: 'user', content: prompt }] }, { temperature: 0, maxTokens });
   const run = (k: number, greedy: boolean): ConsistencyRow => {
     const row: ConsistencyRow = { k: greedy ? 0 : k, majority: 0, logprob: 0, oracle: 0, total: prompts.length, ms: 0, tokens: 0 };
+    positions = 0;
+    const cpu0 = process.cpuUsage();
     for (const prompt of prompts) {
-      const sc = selfConsistency(engine, { messages: [{ role: 'user', content: prompt }] }, { k, temperature: greedy ? 0 : (o.temperature ?? 0.7), seed: 1, maxTokens });
+      const sc = selfConsistency(engine, { messages: [{ role: 'user', content: prompt }] }, { k, temperature: greedy ? 0 : (o.temperature ?? 0.7), seed: 1, maxTokens, shareHistories: o.share ?? true });
       row.ms += sc.ms;
       row.tokens += sc.samples.reduce((s, x) => s + x.tokens, 0);
       const ok = (a: string | undefined): boolean => a !== undefined && task.check(prompt, `Answer: ${a}`);
@@ -53,6 +68,9 @@ export function measureConsistency(model: DecodingModel, tok: Tokenizer, o: { ta
       if (ok(sc.logprob.answer)) row.logprob++;
       if (sc.samples.some((s) => ok(s.answer))) row.oracle++;
     }
+    row.positions = positions;
+    const cpu = process.cpuUsage(cpu0);
+    row.cpuMs = (cpu.user + cpu.system) / 1000;
     return row;
   };
   const greedy = run(1, true);
@@ -161,11 +179,16 @@ export interface TotResult {
   /** Tree of thoughts solved (the model's own values choose the path; no checker). */
   tot: number;
   totTokens: number;
+  /** Tree of thoughts with calculator-checked thoughts (TotOptions.toolResults). */
+  totTool?: number;
+  totToolTokens?: number;
+  /** The same with exact values (the solver: 1 if the state can still reach 24, else 0) — the ceiling of any value function on these proposals. */
+  totExact?: number;
   /** k samples (T = 0.7) with about ToT's tokens: some sample reaches 24 (the checker's pick, a ceiling). */
   k: number;
   sampled: number;
   sampledTokens: number;
-  ms: { cot: number; tot: number; sampled: number };
+  ms: { cot: number; tot: number; sampled: number; totTool?: number };
 }
 
 export function measureTot(model: DecodingModel, tok: Tokenizer, o: { problems: number; breadth?: number; proposals?: number; seed?: number }): TotResult {
@@ -190,6 +213,17 @@ export function measureTot(model: DecodingModel, tok: Tokenizer, o: { problems: 
     if (trace.solved) r.tot++;
   }
   r.ms.tot = performance.now() - t;
+  t = performance.now();
+  r.totTool = 0;
+  r.totToolTokens = 0;
+  for (const nums of puzzles) {
+    const trace = treeOfThoughts(engine, nums, { breadth: o.breadth, proposals: o.proposals, toolResults: true });
+    r.totToolTokens += trace.tokens;
+    if (trace.solved) r.totTool++;
+  }
+  r.ms.totTool = performance.now() - t;
+  r.totExact = 0;
+  for (const nums of puzzles) if (treeOfThoughts(engine, nums, { breadth: o.breadth, proposals: o.proposals, toolResults: true, value: (states) => states.map((s) => (solve(s) ? 1 : 0)) }).solved) r.totExact++;
   r.k = Math.max(1, Math.min(64, Math.round(r.totTokens / Math.max(1, r.cotTokens))));
   t = performance.now();
   for (const nums of puzzles) {

@@ -13,7 +13,7 @@ export interface TechniquesResults {
   firstLine?: Array<{ digits: number; correct: number; total: number }>;
   skill?: SkillRow[];
   reflect?: { digits: number; rows: ReflectRow[] };
-  sc?: { digits: number; temperature?: number; greedy: ConsistencyRow; rows: ConsistencyRow[] };
+  sc?: { digits: number; temperature?: number; share?: boolean; greedy: ConsistencyRow; rows: ConsistencyRow[] };
   tot?: TotResult;
   engine?: string;
   [key: string]: unknown;
@@ -79,6 +79,7 @@ export function techniqueCells(r: TechniquesResults): TechniqueCell[] {
   if (r.tot) {
     add('step by step (greedy)', 'game of 24', r.tot.cot, r.tot.problems);
     add('tree of thoughts', 'game of 24', r.tot.tot, r.tot.problems);
+    if (r.tot.totTool !== undefined) add('tree of thoughts, calculator-checked thoughts', 'game of 24', r.tot.totTool, r.tot.problems);
     add(`${r.tot.k} samples at equal tokens, checker's pick`, 'game of 24', r.tot.sampled, r.tot.problems);
   }
   return out;
@@ -140,8 +141,15 @@ export function techniquesReport(r: TechniquesResults): { markdown: string; svg:
   let svg: string | undefined;
   if (r.sc) {
     const { greedy, rows, digits } = r.sc;
-    out.push(`## Self-consistency: ${digits}-digit additions, step by step, T = ${r.sc.temperature ?? 0.7}, shared prefill`, '', "| k | majority | logprob-weighted | some sample right (checker's pick) | wall time | × greedy time | tokens |", '| --- | --- | --- | --- | --- | --- | --- |');
-    for (const x of [greedy, ...rows]) out.push(`| ${x.k === 0 ? 'greedy' : x.k} | ${pct(x.majority, x.total)} | ${pct(x.logprob, x.total)} | ${pct(x.oracle, x.total)} | ${(x.ms / 1000).toFixed(1)} s | ${(x.ms / greedy.ms).toFixed(2)} | ${x.tokens} |`);
+    const sharing = r.sc.share === false ? 'shared prefill, each sample its own decoding row' : 'shared prefill and shared histories';
+    const pos = (x: ConsistencyRow): string => (x.positions === undefined ? '—' : `${x.positions} (${(x.positions / (greedy.positions ?? x.positions)).toFixed(2)}×)`);
+    out.push(
+      `## Self-consistency: ${digits}-digit additions, step by step, T = ${r.sc.temperature ?? 0.7}, ${sharing}`,
+      '',
+      "| k | majority | logprob-weighted | some sample right (checker's pick) | wall time | × greedy time | tokens sampled | positions run (× greedy) |",
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    );
+    for (const x of [greedy, ...rows]) out.push(`| ${x.k === 0 ? 'greedy' : x.k} | ${pct(x.majority, x.total)} | ${pct(x.logprob, x.total)} | ${pct(x.oracle, x.total)} | ${(x.ms / 1000).toFixed(1)} s | ${(x.ms / greedy.ms).toFixed(2)} | ${x.tokens} | ${pos(x)} |`);
     out.push('');
     const acc = (f: (x: ConsistencyRow) => number): [number, number][] => rows.map((x) => [Math.log2(x.k), (100 * f(x)) / x.total]);
     svg = lossCurveSVG(
@@ -163,6 +171,8 @@ export function techniquesReport(r: TechniquesResults): { markdown: string; svg:
       '| --- | --- | --- | --- |',
       `| one chain of thought (greedy) | ${pct(t.cot, t.problems)} (${t.cot}/${t.problems}) | ${t.cotTokens} | ${(t.ms.cot / 1000).toFixed(1)} s |`,
       `| tree of thoughts (BFS, the model's own values) | ${pct(t.tot, t.problems)} (${t.tot}/${t.problems}) | ${t.totTokens} | ${(t.ms.tot / 1000).toFixed(1)} s |`,
+      ...(t.totTool === undefined ? [] : [`| tree of thoughts, calculator-checked thoughts (the model picks the operation, the tool computes it) | ${pct(t.totTool, t.problems)} (${t.totTool}/${t.problems}) | ${t.totToolTokens} | ${((t.ms.totTool ?? 0) / 1000).toFixed(1)} s |`]),
+      ...(t.totExact === undefined ? [] : [`| the same with exact values (the solver; a ceiling for any value function) | ${pct(t.totExact, t.problems)} (${t.totExact}/${t.problems}) | — | — |`]),
       `| ${t.k} sampled chains at about the same tokens, some sample right (checker's pick) | ${pct(t.sampled, t.problems)} (${t.sampled}/${t.problems}) | ${t.sampledTokens} | ${(t.ms.sampled / 1000).toFixed(1)} s |`,
       '',
     );

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { longAddition, THINKING_TASKS } from '../data/synthetic/longarith.js';
+import { longAddition, longMultiplication, THINKING_TASKS } from '../data/synthetic/longarith.js';
+import { longMultiplicationMulti } from '../data/synthetic/longmul.js';
 import { engineSummary } from '../engine/backend.js';
 import { loadModel } from '../run/models.js';
 import { atomicWriteFile } from '../util/atomic.js';
@@ -22,7 +23,7 @@ export interface SweepOptions {
   perCell?: number;
   digits?: readonly number[];
   /** Families for the tokens-to-think table: 'addition' (long addition alone) or 'all' (default). */
-  cotFamilies?: 'addition' | 'all';
+  cotFamilies?: 'addition' | 'multiply' | 'all';
   /** Ask for success: held-out problems (default 200), asked directly (default) or step by step. */
   skillProblems?: number;
   skillMode?: 'direct' | 'cot';
@@ -35,6 +36,8 @@ export interface SweepOptions {
   ks?: readonly number[];
   /** Self-consistency's sampling temperature (default 0.7). */
   scTemperature?: number;
+  /** Self-consistency: samples with the same tokens so far share a forward row (default true; false: every sample its own row). */
+  scShare?: boolean;
   /** Tree of thoughts: the game-of-24 model's directory and puzzles (default 30). */
   totDir?: string;
   totProblems?: number;
@@ -71,13 +74,13 @@ export function runTechniqueSweep(dir: string, o: SweepOptions = {}): { results:
     if (part === 'tot') {
       const g = loadModel(o.totDir!);
       const r = measureTot(g.model, g.tok, { problems: o.totProblems ?? 30 });
-      log(`tot: greedy chain ${r.cot}/${r.problems}, tree ${r.tot}/${r.problems}, ${r.k} samples (checker's pick) ${r.sampled}/${r.problems}`);
+      log(`tot: greedy chain ${r.cot}/${r.problems}, tree ${r.tot}/${r.problems}, tree with calculator-checked thoughts ${r.totTool}/${r.problems} (exact values ${r.totExact}/${r.problems}), ${r.k} samples (checker's pick) ${r.sampled}/${r.problems}`);
       save('tot', r, ms());
       continue;
     }
     const { model, tok } = main!;
     if (part === 'cot') {
-      const tasks = o.cotFamilies === 'addition' ? [longAddition] : THINKING_TASKS;
+      const tasks = o.cotFamilies === 'addition' ? [longAddition] : o.cotFamilies === 'multiply' ? [longMultiplication, longMultiplicationMulti] : THINKING_TASKS;
       const cells = evalThinking(model, tok, { digits: o.digits ?? [1, 2, 3, 4, 5, 6, 7, 8], perCell: o.perCell ?? 40, tasks, onCell: (c) => log(`${c.task} ${c.digits} digits ${c.mode}: ${c.correct}/${c.total}`) });
       save('cot', cells, ms());
     } else if (part === 'firstline') {
@@ -96,9 +99,10 @@ export function runTechniqueSweep(dir: string, o: SweepOptions = {}): { results:
     } else if (part === 'sc') {
       const digits = o.scDigits ?? 7;
       const temperature = o.scTemperature ?? 0.7;
-      const r = measureConsistency(model, tok, { digits, problems: o.scProblems ?? 30, ks: o.ks ?? [1, 2, 4, 8, 16], temperature });
-      for (const row of [r.greedy, ...r.rows]) log(`k=${row.k || 'greedy'}: majority ${row.majority} logprob ${row.logprob} oracle ${row.oracle} of ${row.total}, ${(row.ms / 1000).toFixed(1)} s, ${row.tokens} tokens`);
-      save('sc', { digits, temperature, ...r }, ms());
+      const share = o.scShare ?? true;
+      const r = measureConsistency(model, tok, { digits, problems: o.scProblems ?? 30, ks: o.ks ?? [1, 2, 4, 8, 16], temperature, share });
+      for (const row of [r.greedy, ...r.rows]) log(`k=${row.k || 'greedy'}: majority ${row.majority} logprob ${row.logprob} oracle ${row.oracle} of ${row.total}, ${(row.ms / 1000).toFixed(1)} s (CPU ${((row.cpuMs ?? 0) / 1000).toFixed(1)} s), ${row.tokens} tokens, ${row.positions} positions`);
+      save('sc', { digits, temperature, share, ...r }, ms());
     }
   }
   const { markdown, svg } = techniquesReport(results);

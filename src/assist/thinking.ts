@@ -4,6 +4,7 @@ import { renderConversation, renderPrompt, type RenderedConversation } from '../
 import type { Conversation } from '../data/conversation.js';
 import { PackedLoader } from '../data/sft.js';
 import { longAddition, longMultiplication, parseLong, THINK_TRIGGER, THINKING_TASKS } from '../data/synthetic/longarith.js';
+import { longMultiplicationMulti } from '../data/synthetic/longmul.js';
 import { countdown } from '../data/synthetic/countdown.js';
 import { reflection } from '../data/synthetic/reflect.js';
 import { skillLevels } from '../data/synthetic/skill.js';
@@ -100,6 +101,33 @@ export const SKILL_COT_MIXTURE: readonly MixtureEntry[] = [
   { task: longAddition, weight: 0.4 },
   { task: skillLevels, weight: 0.35, variant: { mode: 'cot' } },
   { task: reflection, weight: 0.25 },
+];
+
+/**
+ * Ask for success with a mediocre default: every step-by-step addition comes from a writer —
+ * a stated level, or (40%) no system prompt and the unstated crowd that forgets the carries
+ * on 60% of problems, as text on the internet mixes writers — and none from the always-right
+ * long-addition family, whose unprompted scratchpads made "no prompt" mean "expert" in
+ * SKILL_COT_MIXTURE (docs/techniques.md). Operands of 1–6 digits; trained, like
+ * SKILL_COT_MIXTURE, as a continuation of an ADDITION_MIXTURE model, so the two differ only
+ * in who writes the unprompted demonstrations.
+ */
+export const SKILL_CROWD_MIXTURE: readonly MixtureEntry[] = [
+  { task: skillLevels, weight: 0.8, variant: { mode: 'cot', minDigits: 1, maxDigits: 6, unstatedShare: 0.4 } },
+  { task: reflection, weight: 0.2 },
+];
+
+/**
+ * Multi-digit multiplication: a number times one digit (1–4 digits) and 2 × 2-digit products
+ * as partial products (longmul.ts), with long addition kept in; both modes. Trained as a
+ * continuation of an ADDITION_MIXTURE model, which knows the addition pass and must learn the
+ * one-digit pass and the bookkeeping. 2 × 2 digits keeps every conversation in a 256-token row;
+ * 3 × 2 (one digit longer than trained, ~230 scratchpad tokens) is the length test.
+ */
+export const MULTIPLY_MIXTURE: readonly MixtureEntry[] = [
+  { task: longAddition, weight: 0.25 },
+  { task: longMultiplication, weight: 0.3, variant: { minDigits: 1, maxDigits: 4, mode: 'both' } },
+  { task: longMultiplicationMulti, weight: 0.45, variant: { minDigits: 2, maxDigits: 2, mode: 'both' } },
 ];
 
 /** The tree-of-thoughts model's families: the game of 24 alone (propose, value, solve). */

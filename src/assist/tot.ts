@@ -1,4 +1,4 @@
-import { parseStep, proposePrompt, TARGET, valuePrompt, type Step } from '../data/synthetic/countdown.js';
+import { parseOperation, parseStep, proposePrompt, TARGET, valuePrompt, type Step } from '../data/synthetic/countdown.js';
 import type { ChatEngine } from '../infer/engine.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
@@ -28,6 +28,17 @@ export interface TotOptions {
   likely?: number;
   /** Longest proposal reply, in tokens (default 96). */
   maxTokens?: number;
+  /**
+   * Calculator-checked thoughts: take each proposed line's operation and compute its result
+   * (countdown.ts's parseOperation) instead of dropping a line whose arithmetic is wrong —
+   * the model proposes which numbers to combine, the tool does the sum (default false).
+   */
+  toolResults?: boolean;
+  /**
+   * Values the states instead of the model's own judgement, P(sure) for each (e.g. a reward
+   * model, or the exact solver as a ceiling: how far the proposals alone can get).
+   */
+  value?(states: readonly (readonly number[])[]): number[];
 }
 
 export type Judgement = 'sure' | 'likely' | 'impossible';
@@ -117,7 +128,7 @@ export function treeOfThoughts(engine: ChatEngine, start: readonly number[], o: 
       let taken = 0;
       for (const line of r.text.split('\n')) {
         if (taken >= proposals) break;
-        const s = parseStep(line, parent.nums);
+        const s = o.toolResults ? parseOperation(line, parent.nums) : parseStep(line, parent.nums);
         if (!s) continue;
         taken++;
         // the same numbers left by two routes are one state for the search
@@ -127,11 +138,13 @@ export function treeOfThoughts(engine: ChatEngine, start: readonly number[], o: 
         children.push({ nums: s.left, steps: [...parent.steps, s], value: 0, judgement: 'impossible' });
       }
     });
-    const values = valueStates(
-      engine,
-      children.map((c) => c.nums),
-    );
-    tokens += children.length;
+    const values = o.value
+      ? o.value(children.map((c) => c.nums))
+      : valueStates(
+          engine,
+          children.map((c) => c.nums),
+        );
+    if (!o.value) tokens += children.length;
     children.forEach((c, i) => {
       c.value = values[i];
       c.judgement = judge(values[i]);

@@ -54,6 +54,8 @@ export interface ChatOptions extends SamplingOptions {
   strict?: boolean;
   /** Every sampled token with the logits it was drawn from (after masking): entropy and diversity metrics; `row` as for onText. */
   onStep?(logits: Float32Array, token: number, row?: number): void;
+  /** replies()/repliesTo(): rows with identical tokens so far share one forward row (pipeline.ts's BatchOptions.shareHistories). */
+  shareHistories?: boolean;
 }
 
 export type ChatStopReason = 'end' | 'max_tokens' | 'context' | 'unclosed_tool_call' | 'abort';
@@ -180,7 +182,7 @@ export class ChatEngine {
   private decodeRows(convs: readonly Conversation[], seeds: readonly number[], opts: ChatOptions): ChatReply[] {
     const { requests, states, notices } = this.rows(convs, seeds, opts);
     // any id would do for padding: it is never attended to, and a finished row's logits are never read
-    const results = decode(this.model, this.tok, requests, { padId: this.sp['<|assistant_end|>'] });
+    const results = decode(this.model, this.tok, requests, { padId: this.sp['<|assistant_end|>'], shareHistories: opts.shareHistories });
     return results.map((r, i) => states[i].reply(r, notices[i]));
   }
 
@@ -202,7 +204,7 @@ export class ChatEngine {
       let fit = fitted.get(conv);
       if (!fit) fitted.set(conv, (fit = this.fitPrompt(conv, room, opts.strict)));
       const state = new ToolCallState(setup, i);
-      const { onText, onStep, constraint, ...sampling } = opts;
+      const { onText, onStep, constraint, shareHistories: _, ...sampling } = opts;
       requests.push({
         ...sampling,
         prompt: fit.ids,

@@ -131,6 +131,19 @@ export interface BatchOptions {
    * goes here, while the other rows go on; without it the error propagates out of step().
    */
   onRowError?(row: number, error: unknown): void;
+  /**
+   * Fixed batch: rows whose tokens so far are identical (one prompt, the same tokens fed
+   * since) run as one row of the forward pass — identical histories have identical logits —
+   * and a row leaves its group, taking a copy of the group's cache (KVCache.copyRow), at the
+   * step it feeds a different token; finished rows are not fed at all. The parallel sampling
+   * of self-consistency or RL groups: k samples that mostly agree cost about as much as the
+   * distinct histories among them, not k rows (the same idea as vLLM's copy-on-write
+   * sharing of a prompt's KV blocks between parallel samples, carried on into the decode).
+   * Each row still samples from its own logits with its own Rng, processors and stopping, so
+   * a row's tokens are those it would have without sharing as far as the model's logits agree
+   * at the two batch sizes. The model's `nextLogits` must take the cache rows to feed (GPT's does).
+   */
+  shareHistories?: boolean;
 }
 
 class Row implements RowProgress {
@@ -207,6 +220,8 @@ export class BatchDecoder {
   private readonly open: boolean;
   private cache: KVCache | null = null;
   private nextIndex = 0;
+  /** Fixed batch with shareHistories: each row's group, named by the row whose cache holds the group's history (its lowest index). */
+  private groupOf: Int32Array | null = null;
 
   constructor(
     private readonly model: DecodingModel,
@@ -330,6 +345,7 @@ export class BatchDecoder {
   /** Fixed batch: every row feeds a token (finished rows padId); one row feeds its whole queue. */
   private forwardFixed(): void {
     const rows = this.fixed;
+    if (this.groupOf && rows.length > 1) return this.forwardShared();
     let ids: Int32Array;
     if (rows.length === 1) {
       ids = Int32Array.from(rows[0].queue); // everything at once: one pass for the sample and what was forced after it
@@ -341,6 +357,46 @@ export class BatchDecoder {
     }
     const logits = this.model.nextLogits(ids, this.cache!);
     rows.forEach((r, b) => (r.logits = logits.subarray(b * this.V, (b + 1) * this.V)));
+  }
+
+  /**
+   * Fixed batch, shareHistories: one token per unfinished row; rows of one group feeding the
+   * same token stay one group (its lowest row feeds it), a row feeding another token starts a
+   * new group with a copy of its old group's cache (copied before this step appends to it).
+   * A finished row is never fed; its cache still holds its group's history up to its last
+   * step, so the rows that leave its group copy from it.
+   */
+  private forwardShared(): void {
+    const rows = this.fixed;
+    const group = this.groupOf!;
+    const cache = this.cache!;
+    const leaders = new Map<string, number>(); // `${old group},${token}` → the new group's row
+    const fed: number[] = [];
+    const tokens: number[] = [];
+    const copies: Array<[number, number]> = [];
+    for (let b = 0; b < rows.length; b++) {
+      const row = rows[b];
+      if (row.done) continue;
+      const token = row.queue.shift()!;
+      const key = `${group[b]},${token}`;
+      let lead = leaders.get(key);
+      if (lead === undefined) {
+        leaders.set(key, (lead = b));
+        fed.push(b);
+        tokens.push(token);
+        if (group[b] !== b) copies.push([group[b], b]);
+      }
+      group[b] = lead;
+    }
+    for (const [src, dst] of copies) cache.copyRow(src, [dst]);
+    const logits = this.model.nextLogits(Int32Array.from(tokens), cache, Int32Array.from(fed));
+    const at = new Map<number, number>(fed.map((b, i) => [b, i]));
+    for (let b = 0; b < rows.length; b++) {
+      if (rows[b].done) continue;
+      const i = at.get(group[b])!;
+      rows[b].logits = logits.subarray(i * this.V, (i + 1) * this.V);
+      cache.lengths[b] = cache.lengths[group[b]]; // the row's position (its own cache row is stale until it leaves the group)
+    }
   }
 
   /** Open batch: only the running rows, each in its own cache row at its own position. */
@@ -392,6 +448,7 @@ export class BatchDecoder {
       const logits = this.model.nextLogits(Int32Array.from(prompts[0]), one);
       this.cache = n === 1 ? one : one.expand(n);
       for (const r of rows) r.logits = logits;
+      if (this.opts.shareHistories) this.groupOf = new Int32Array(n); // one group: row 0's
       return;
     }
     const L = Math.max(...prompts.map((p) => p.length));
@@ -404,6 +461,8 @@ export class BatchDecoder {
     const logits = this.model.nextLogits(ids, cache);
     this.cache = cache;
     rows.forEach((r, b) => (r.logits = logits.subarray(b * this.V, (b + 1) * this.V)));
+    // every row prefilled its own prompt: each its own group (rows with one prompt join the first row with it)
+    if (this.opts.shareHistories) this.groupOf = Int32Array.from(prompts, (p) => prompts.findIndex((q) => q.length === p.length && q.every((id, i) => id === p[i])));
   }
 
   /** Sample the row's next token and run everything that follows from it. */

@@ -31,13 +31,18 @@ test('self-consistency: one prefill at batch 1 shared by k rows; sample i equals
   const model = policy();
   const k = 16;
   const r = selfConsistency(new ChatEngine(model, tok), question, { k, temperature: 1, seed: 40 });
-  // the prompt pass ran once, at batch 1; every later pass carries the k rows
+  // the prompt pass ran once, at batch 1; then one row per distinct sample so far (shared histories), not k
   assert.equal(model.batches[0], 1);
+  assert.deepEqual(model.batches.slice(1), [new Set(r.samples.map((s) => s.text)).size]);
+  // without sharing: every later pass carries the k rows, with the same samples
+  const unshared = policy();
+  const u = selfConsistency(new ChatEngine(unshared, tok), question, { k, temperature: 1, seed: 40, shareHistories: false });
+  assert.equal(unshared.batches[0], 1);
   assert.ok(
-    model.batches.slice(1).every((b) => b === k),
-    model.batches.join(','),
+    unshared.batches.slice(1).every((b) => b === k),
+    unshared.batches.join(','),
   );
-  assert.equal(model.batches.filter((b) => b === 1).length, 1);
+  assert.deepEqual(u.samples, r.samples);
   const alone = new ChatEngine(policy(), tok);
   const independent = Array.from({ length: k }, (_, i) => alone.reply(question, { temperature: 1, seed: 40 + i }).text);
   assert.deepEqual(

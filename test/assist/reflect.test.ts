@@ -122,3 +122,14 @@ test('skill levels, step by step: the same writers as scratchpads; a forgetful o
   assert.ok(expertCarry > 50 && noviceWrong > 0.75 * noviceCarry, `${noviceWrong}/${noviceCarry}`);
   assert.throws(() => skillLevels.generate('train', 1, 1, { variant: { mode: 'both' } }), /mode must be "direct" or "cot"/);
 });
+
+test('skill levels: unstatedShare sets the share of demonstrations without a system prompt (the crowd); the default is 0.25', () => {
+  const unprompted = (variant?: Record<string, unknown>): number => skillLevels.generate('train', 2000, 4, { variant }).filter((e) => e.conversation.messages[0].role !== 'system').length / 2000;
+  assert.ok(Math.abs(unprompted() - 0.25) < 0.04, `${unprompted()}`);
+  assert.ok(Math.abs(unprompted({ mode: 'cot', unstatedShare: 0.4 }) - 0.4) < 0.04);
+  assert.equal(unprompted({ unstatedShare: 0 }), 0);
+  assert.equal(unprompted({ unstatedShare: 1 }), 1);
+  // the default keeps the examples the family made before the option existed (same draws)
+  assert.deepEqual(skillLevels.generate('train', 50, 9), skillLevels.generate('train', 50, 9, { variant: { unstatedShare: 0.25 } }));
+  assert.throws(() => skillLevels.generate('train', 1, 1, { variant: { unstatedShare: 1.5 } }), /unstatedShare must be a number in \[0, 1\]/);
+});

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { ChatEngine } from '../../src/infer/engine.js';
 import { formatTot, treeOfThoughts } from '../../src/assist/tot.js';
-import { countdown, numbersOf, parseStep, reaches24, solve, stepText, steps } from '../../src/data/synthetic/countdown.js';
+import { countdown, numbersOf, parseOperation, parseStep, reaches24, solve, stepText, steps } from '../../src/data/synthetic/countdown.js';
 import { PolicyModel, peak } from '../infer/scripted.js';
 
 const tok = trainTokenizer(['Numbers: 1 2 3 4 5 6 7 8 9 10 11 12 13. Possible next steps? Can they still reach 24? sure impossible 4+9=13 (left: 10 13 13) - * / '.repeat(20)], { vocabSize: 330, pattern: 'gpt4-digits' });
@@ -86,4 +86,57 @@ test('countdown family: every conversation passes its checker; solutions reach 2
   const key = (e: { prompt: string }): string => numbersOf(e.prompt)!.join(' ');
   const test = new Set(countdown.generate('test', 200, 3, { variant: { kind: 'solve' } }).map(key));
   for (const e of countdown.generate('train', 600, 5, { variant: { kind: 'solve' } })) assert.ok(!test.has(key(e)));
+});
+
+test('tree of thoughts, calculator-checked thoughts: the tool computes each proposed operation, so a proposer that cannot do the arithmetic still searches', () => {
+  assert.deepEqual(
+    parseOperation('4*13=49 (left: 9 10 49)', [4, 9, 10, 13]),
+    steps([4, 9, 10, 13]).find((s) => s.op === '*' && s.c === 52),
+  );
+  assert.equal(parseOperation('4*13=49', [4, 9, 10, 13])!.left.join(' '), '9 10 52');
+  assert.equal(parseOperation('13*13=169', [4, 9, 10, 13]), null, 'one 13 only');
+  assert.equal(parseOperation('9/4=2', [4, 9, 10, 13]), null, 'not a whole number');
+  assert.equal(parseStep('4*13=49', [4, 9, 10, 13]), null, 'the strict parser drops the wrong result');
+  // a proposer that gets every result wrong by one
+  const sloppy = new PolicyModel(
+    V,
+    (h) => {
+      const start = h.lastIndexOf(sp('<|assistant_start|>'));
+      const prompt = tok.decode(h.slice(0, start).filter((id) => id < sp('<|bos|>')));
+      const nums = numbersOf(prompt)!;
+      if (prompt.includes('still reach')) {
+        const l = new Float32Array(V).fill(-30);
+        l[tok.encode('sure')[0]] = solve(nums) ? 3 : -3;
+        l[tok.encode('impossible')[0]] = 0;
+        return l;
+      }
+      const ids = tok.encode(
+        steps(nums)
+          .map((s) => `${s.a}${s.op}${s.b}=${s.c + 1}`)
+          .join('\n'),
+      );
+      return peak(V, ids[h.length - start - 1] ?? sp('<|assistant_end|>'));
+    },
+    1024,
+  );
+  const strict = treeOfThoughts(new ChatEngine(sloppy, tok), [4, 9, 10, 13], { breadth: 3, proposals: 50, maxTokens: 600 });
+  assert.ok(!strict.solved && strict.levels[0].candidates.length === 0, formatTot(strict));
+  const tool = treeOfThoughts(new ChatEngine(sloppy, tok), [4, 9, 10, 13], { breadth: 3, proposals: 50, maxTokens: 600, toolResults: true });
+  assert.ok(tool.solved, formatTot(tool));
+  assert.ok(reaches24([4, 9, 10, 13], tool.best!.steps.map(stepText).join('\n')));
+  // a value function in place of the model's judgement: called on every level's new states, and its values are the states'
+  const asked: string[] = [];
+  const exact = treeOfThoughts(new ChatEngine(sloppy, tok), [4, 9, 10, 13], {
+    breadth: 3,
+    proposals: 50,
+    maxTokens: 600,
+    toolResults: true,
+    value: (states) => states.map((st) => (asked.push(st.join(' ')), solve(st) ? 0.8 : 0.1)),
+  });
+  assert.ok(exact.solved, formatTot(exact));
+  assert.equal(
+    asked.length,
+    exact.levels.reduce((n, l) => n + l.candidates.length, 0),
+  );
+  for (const l of exact.levels) for (const c of l.candidates) assert.equal(c.value, solve(c.nums) ? 0.8 : 0.1);
 });

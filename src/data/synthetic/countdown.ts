@@ -97,6 +97,20 @@ export function parseStep(line: string, nums: readonly number[]): Step | null {
   return want ?? null;
 }
 
+/**
+ * The operation a line proposes, its result computed here rather than read: "4*13=49" from
+ * 4 9 10 13 is 4*13=52 (left 9 10 52). Null when the operands are not numbers of the state or
+ * the operation is not a step of the game (a fraction, a negative). Tree of thoughts'
+ * calculator-checked thoughts: the model picks the operation, the tool does the arithmetic.
+ */
+export function parseOperation(line: string, nums: readonly number[]): Step | null {
+  const m = /(\d+)\s*([-+*/×÷−])\s*(\d+)/.exec(line);
+  if (!m) return null;
+  const op = ({ '×': '*', '÷': '/', '−': '-' } as Record<string, CountdownOp>)[m[2]] ?? (m[2] as CountdownOp);
+  const [a, b] = [Number(m[1]), Number(m[3])];
+  return steps(nums).find((s) => s.op === op && ((s.a === a && s.b === b) || ((op === '+' || op === '*') && s.a === b && s.b === a))) ?? null;
+}
+
 /** Does `text` (one step per line) take `nums` to 24 by valid steps? The checker of `solve` and of a tree search's path. */
 export function reaches24(nums: readonly number[], text: string): boolean {
   let cur = sorted(nums);

@@ -55,7 +55,11 @@ function draw(rng: Rng, d: number): string {
   return s;
 }
 
-/** Ask-for-success demonstrations (see the module comment). Variant: { minDigits, maxDigits } (default 2–4), { mode: 'direct' | 'cot' } (default direct). */
+/**
+ * Ask-for-success demonstrations (see the module comment). Variant: { minDigits, maxDigits }
+ * (default 2–4), { mode: 'direct' | 'cot' } (default direct), { unstatedShare } (default 0.25:
+ * the share of demonstrations with no system prompt, written by the unstated crowd).
+ */
 export const skillLevels: SyntheticTask = {
   name: 'skill-levels',
   description: 'Direct addition written by a novice, an intermediate or an expert, the level stated in the system prompt (ask for success).',
@@ -67,13 +71,15 @@ export const skillLevels: SyntheticTask = {
     const mode = opts?.variant?.mode ?? 'direct';
     if (mode !== 'direct' && mode !== 'cot') throw new GptforgeError(`skill-levels variant: mode must be "direct" or "cot", got ${JSON.stringify(mode)}`, { field: 'variant' });
     if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo >= 1 && lo <= hi && hi <= 12)) throw new GptforgeError('skill-levels variant: minDigits and maxDigits must be integers with 1 ≤ minDigits ≤ maxDigits ≤ 12', { field: 'variant' });
+    const unstated = (opts?.variant?.unstatedShare as number | undefined) ?? 0.25;
+    if (!(typeof unstated === 'number' && unstated >= 0 && unstated <= 1)) throw new GptforgeError(`skill-levels variant: unstatedShare must be a number in [0, 1], got ${JSON.stringify(unstated)}`, { field: 'variant' });
     const rng = new Rng((seed ^ fnv1a('skill-levels')) >>> 0);
     const out: TaskExample[] = [];
     while (out.length < n) {
       const a = draw(rng, lo + rng.int(hi - lo + 1));
       const b = draw(rng, lo + rng.int(hi - lo + 1));
       if (splitOf(`${a}+${b}`) !== split) continue;
-      const stated = rng.random() < 0.75;
+      const stated = rng.random() < 1 - unstated;
       const level: SkillLevel = (['novice', 'intermediate', 'expert'] as const)[rng.int(3)];
       const rate = stated ? SKILL_ERROR_RATE[level] : UNSTATED_ERROR_RATE;
       const right = longResult(a, '+', b);
