@@ -1,15 +1,23 @@
 /**
  * `npm run bench:serve`: the HTTP server's aggregate throughput and time to first token with
- * 1, 4 and 8 concurrent streamed chats, against in-process generation of the same workload
- * (the same rows decoded by the pipeline's BatchDecoder directly: the ceiling).
+ * 1, 4 and 8 concurrent streamed chats (each stream sends BENCH_REQUESTS requests one after
+ * another, default 4), against the same workload in-process twice: through the server's own
+ * Scheduler (continuous batching without HTTP) and through `decode()` (each wave of rows as
+ * one fixed batch, prefilled together: the ceiling). HTTP against the Scheduler is the cost of
+ * the HTTP side; the Scheduler against decode() the cost of continuous batching itself.
  *
- * Model: a randomly initialised GPT (4 layers, 256 wide, context 256) with a 512-token
+ * Model: a randomly initialised GPT (4 layers, 256 wide, context 256) with a 330-token
  * tokenizer — the speed of a forward pass does not depend on the weights. End tokens are
- * banned (logit_bias -100) so every request samples exactly MAX_TOKENS tokens.
- * The server runs as `gptforge serve` in its own process (as deployed), so the client's own
- * work (SSE parsing) does not compete with decoding on one thread.
- * Run it alone, under the shared lock: `flock /tmp/gptforge-heavy.lock npm run bench:serve`; it
- * prints the load average before and after (other jobs on the cores skew every number).
+ * banned (logit_bias -100) so every request samples exactly BENCH_TOKENS tokens (default 48).
+ * The server runs as `gptforge serve` in its own process (as deployed); the client runs in
+ * this process — on the same cores, where a real client runs elsewhere — so by default it is a
+ * lean SSE reader (BENCH_CLIENT=openai: the official client, which parses every chunk).
+ * BENCH_ROUNDS rounds (default 3) each measure every stream count (BENCH_STREAMS, default
+ * 1,4,8), so a burst of other jobs hits one round; medians are reported, with each round's
+ * ratio. A second table says where the time goes: rows per step and time in steps (the
+ * server's /metrics), CPU per token of the server's threads, of the in-process runs and of
+ * the client. Run it alone, under the shared lock: `flock /tmp/gptforge-heavy.lock npm run
+ * bench:serve`; it prints the load average before and after.
  */
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
@@ -33,6 +41,7 @@ import { trainTokenizer } from '../src/tokenizer/index.js';
 const MAX_TOKENS = Number(process.env.BENCH_TOKENS ?? 48);
 const CONCURRENCY = (process.env.BENCH_STREAMS ?? '1,4,8').split(',').map(Number);
 const WAVES = Number(process.env.BENCH_REQUESTS ?? 4); // requests per stream
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3); // each stream count measured once per round
 
 const dir = mkdtempSync(join(tmpdir(), 'gf-bench-serve-'));
 const words = 'the whale ship sea captain sailed over a grey morning and night while every sailor sang of home'.split(' ');
@@ -226,44 +235,87 @@ async function main(): Promise<void> {
       .map((x) => x.toFixed(2))
       .join(' ')}`,
   );
-  console.log('| streams | HTTP tok/s | scheduler in-process tok/s | decode() in-process tok/s | HTTP / decode() | TTFT p50 ms | TTFT p99 ms |');
-  console.log('|---|---|---|---|---|---|---|');
-  const rows: Array<{ c: number; tps: number; ceiling: number; sched: number }> = [];
-  const where: string[] = [];
   const base = addr;
   await stepCounters(base); // the first fetch loads undici: not charged to the first row
-  for (const c of CONCURRENCY) {
-    collectGarbage(); // the last in-process run's garbage is not collected on the next HTTP run's cores
-    const cpu0 = threadCpu(child.pid!);
-    const me0 = process.cpuUsage();
-    const st0 = await stepCounters(base);
-    const w0 = performance.now();
-    const http = await overHttp(client, base, c);
-    const wall = (performance.now() - w0) / 1000;
-    const st1 = await stepCounters(base);
-    const me1 = process.cpuUsage(me0);
-    const cpu1 = threadCpu(child.pid!);
-    const inproc = inProcess(models.get('sft')!.model, c);
-    const sched = await viaScheduler(models.get('sft')!.model, c);
-    const ceiling = inproc.tps;
-    rows.push({ c, tps: http.tps, ceiling, sched: sched.tps });
-    console.log(`| ${c} | ${http.tps.toFixed(1)} | ${sched.tps.toFixed(1)} | ${ceiling.toFixed(1)} | ${(http.tps / ceiling).toFixed(2)} | ${pct(http.ttft, 50).toFixed(1)} | ${pct(http.ttft, 99).toFixed(1)} |`);
-    const tokens = http.tps * wall;
-    const steps = st1.steps - st0.steps;
-    const perTok = (sec: number): string => ((sec * 1000) / tokens).toFixed(3);
-    const stepSec = st1.seconds - st0.seconds;
-    const main = cpu1.main - cpu0.main;
-    const others = cpu1.others - cpu0.others;
-    where.push(
-      `| ${c} | ${((st1.rows - st0.rows) / steps).toFixed(2)} | ${((wall * 1000) / steps).toFixed(2)} | ${((stepSec * 1000) / steps).toFixed(2)} | ${perTok(main + others)} (${perTok(main)} / ${perTok(others)}; kernel ${perTok(cpu1.system - cpu0.system)}) | ${sched.cpuMs.toFixed(3)} | ${inproc.cpuMs.toFixed(3)} | ${perTok((me1.user + me1.system) / 1e6)} |`,
+  /** Totals per stream count over the rounds (the where-table), and each round's tokens/s. */
+  interface Acc {
+    tps: number[];
+    sched: number[];
+    dec: number[];
+    ttft: number[];
+    tokens: number;
+    wall: number;
+    steps: number;
+    rows: number;
+    stepSec: number;
+    main: number;
+    others: number;
+    kernel: number;
+    client: number;
+    schedCpu: number;
+    decCpu: number;
+  }
+  const acc = new Map<number, Acc>(CONCURRENCY.map((c) => [c, { tps: [], sched: [], dec: [], ttft: [], tokens: 0, wall: 0, steps: 0, rows: 0, stepSec: 0, main: 0, others: 0, kernel: 0, client: 0, schedCpu: 0, decCpu: 0 }]));
+  console.log('| round | streams | HTTP tok/s | scheduler in-process tok/s | decode() in-process tok/s | HTTP / decode() |');
+  console.log('|---|---|---|---|---|---|');
+  // rounds alternate the stream counts, so a burst of other jobs on the shared cores hits one round, not one stream count
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const c of CONCURRENCY) {
+      collectGarbage(); // the last in-process run's garbage is not collected on the next HTTP run's cores
+      const st0 = await stepCounters(base);
+      const cpu0 = threadCpu(child.pid!);
+      const me0 = threadCpu(process.pid).main;
+      const w0 = performance.now();
+      const http = await overHttp(client, base, c);
+      const wall = (performance.now() - w0) / 1000;
+      const me1 = threadCpu(process.pid).main;
+      const cpu1 = threadCpu(child.pid!);
+      const st1 = await stepCounters(base);
+      const dec = inProcess(models.get('sft')!.model, c);
+      const sched = await viaScheduler(models.get('sft')!.model, c);
+      const a = acc.get(c)!;
+      a.tps.push(http.tps);
+      a.sched.push(sched.tps);
+      a.dec.push(dec.tps);
+      a.ttft.push(...http.ttft);
+      const tokens = http.tps * wall;
+      Object.assign(a, {
+        tokens: a.tokens + tokens,
+        wall: a.wall + wall,
+        steps: a.steps + st1.steps - st0.steps,
+        rows: a.rows + st1.rows - st0.rows,
+        stepSec: a.stepSec + st1.seconds - st0.seconds,
+        main: a.main + cpu1.main - cpu0.main,
+        others: a.others + cpu1.others - cpu0.others,
+        kernel: a.kernel + cpu1.system - cpu0.system,
+        client: a.client + me1 - me0,
+        schedCpu: a.schedCpu + sched.cpuMs * tokens,
+        decCpu: a.decCpu + dec.cpuMs * tokens,
+      });
+      console.log(`| ${round} | ${c} | ${http.tps.toFixed(1)} | ${sched.tps.toFixed(1)} | ${dec.tps.toFixed(1)} | ${(http.tps / dec.tps).toFixed(2)} |`);
+    }
+  }
+  const median = (xs: number[]): number => pct(xs, 50);
+  console.log(`\nMedians over ${ROUNDS} rounds; TTFT over every request of every round:`);
+  console.log('| streams | HTTP tok/s | scheduler in-process tok/s | decode() in-process tok/s | HTTP / decode() | TTFT p50 ms | TTFT p99 ms |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const [c, a] of acc) console.log(`| ${c} | ${median(a.tps).toFixed(1)} | ${median(a.sched).toFixed(1)} | ${median(a.dec).toFixed(1)} | ${(median(a.tps) / median(a.dec)).toFixed(2)} | ${pct(a.ttft, 50).toFixed(1)} | ${pct(a.ttft, 99).toFixed(1)} |`);
+  console.log("\nWhere the time goes (steps from the server's /metrics; CPU from /proc/<pid>/task/*/stat, in 10 ms ticks, and process.cpuUsage; per token = per sampled token; totals over the rounds):");
+  console.log('| streams | rows per step | wall ms per step | ms in the step | server CPU ms/token (main thread / others; in the kernel) | scheduler in-process CPU ms/token | decode() in-process CPU ms/token | client CPU ms/token (its main thread) |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const [c, a] of acc) {
+    const perTok = (sec: number): string => ((sec * 1000) / a.tokens).toFixed(3);
+    console.log(
+      `| ${c} | ${(a.rows / a.steps).toFixed(2)} | ${((a.wall * 1000) / a.steps).toFixed(2)} | ${((a.stepSec * 1000) / a.steps).toFixed(2)} | ${perTok(a.main + a.others)} (${perTok(a.main)} / ${perTok(a.others)}; kernel ${perTok(a.kernel)}) | ${(a.schedCpu / a.tokens).toFixed(3)} | ${(a.decCpu / a.tokens).toFixed(3)} | ${perTok(a.client)} |`,
     );
   }
-  console.log("\nWhere the time goes (steps from the server's /metrics; CPU from /proc/<pid>/task/*/stat and process.cpuUsage, all threads; per token = per sampled token):");
-  console.log('| streams | rows per step | wall ms per step | ms in the step | server CPU ms/token (main thread / others; in the kernel) | scheduler in-process CPU ms/token | decode() in-process CPU ms/token | client CPU ms/token |');
-  console.log('|---|---|---|---|---|---|---|---|');
-  for (const w of where) console.log(w);
-  const one = rows[0];
-  for (const r of rows.slice(1)) console.log(`${r.c} streams / 1 stream: ${(r.tps / one.tps).toFixed(2)}× over HTTP, ${(r.sched / one.sched).toFixed(2)}× through the scheduler in-process, ${(r.ceiling / one.ceiling).toFixed(2)}× by decode() in-process`);
+  const one = acc.get(CONCURRENCY[0])!;
+  for (const [c, a] of [...acc].slice(1)) {
+    const perRound = a.tps.map((t, i) => t / one.tps[i]);
+    console.log(
+      `${c} streams / ${CONCURRENCY[0]}: ${(median(a.tps) / median(one.tps)).toFixed(2)}× over HTTP (rounds: ${perRound.map((x) => x.toFixed(2)).join(', ')}), ${(median(a.sched) / median(one.sched)).toFixed(2)}× through the scheduler in-process, ${(median(a.dec) / median(one.dec)).toFixed(2)}× by decode() in-process`,
+    );
+  }
   console.log(
     `load average after: ${loadavg()
       .map((x) => x.toFixed(2))
