@@ -301,12 +301,11 @@ export class GPT {
       const B = rows ? rows.length : cache.batch;
       const T = ids.length / B;
       if (!Number.isInteger(T) || T < 1) throw new Error(`GPT.nextLogits: ${ids.length} ids for ${B} rows`);
-      const logits = this.forward(ids, B, T, cache, rows);
-      const V = this.config.vocabSize;
-      // last position of each batch row
-      const out = new Float32Array(B * V);
-      for (let b = 0; b < B; b++) out.set(logits.data.subarray(((b + 1) * T - 1) * V, (b + 1) * T * V), b * V);
-      return out;
+      const h = this.hidden(ids, B, T, cache, rows);
+      // the head only at each row's last position: a T-token prefill would otherwise pay T× the
+      // [C → V] product for logits it drops (linears are row-independent bit for bit, docs/engine.md)
+      const last = Int32Array.from({ length: B }, (_, b) => (b + 1) * T - 1);
+      return this.logits(T === 1 ? h : op.gatherRows(h, last)).data;
     });
   }
 }
