@@ -210,9 +210,11 @@ async function main(): Promise<void> {
   const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
   // BENCH_SERVER_NODE_ARGS: node options for the server process (e.g. --cpu-prof --cpu-prof-dir=DIR to profile it)
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  // BENCH_SERVER_ARGS: more `gptforge serve` options (e.g. --stream-interval 4)
+  // BENCH_SERVER_ARGS: more `gptforge serve` options (e.g. --max-queue 16)
   const serveArgs = (process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter((a) => a !== '');
-  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--run', dir, '--port', '0', '--parallel', '8', ...serveArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // BENCH_SERVER_THREADS: the server's kernel threads (GPTFORGE_THREADS for its process only; default: as this process)
+  const env = process.env.BENCH_SERVER_THREADS ? { ...process.env, GPTFORGE_THREADS: process.env.BENCH_SERVER_THREADS } : process.env;
+  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--run', dir, '--port', '0', '--parallel', '8', ...serveArgs], { stdio: ['ignore', 'ignore', 'pipe'], env });
   let err = '';
   const addr = await new Promise<string>((resolve, reject) => {
     child.stderr.on('data', (d: Buffer) => {
@@ -229,7 +231,9 @@ async function main(): Promise<void> {
     inProcess(models.get('sft')!.model, c);
     await viaScheduler(models.get('sft')!.model, c);
   }
-  console.log(`model: ${config.nLayer} layers × ${config.nEmbd}, vocab ${config.vocabSize}; ${MAX_TOKENS} tokens per request, ${WAVES} requests per stream; client ${CLIENT}; server options: ${process.env.BENCH_SERVER_ARGS ?? 'none'}; GPTFORGE_BACKEND=${process.env.GPTFORGE_BACKEND ?? 'native'}`);
+  console.log(
+    `model: ${config.nLayer} layers × ${config.nEmbd}, vocab ${config.vocabSize}; ${MAX_TOKENS} tokens per request, ${WAVES} requests per stream; client ${CLIENT}; server options: ${process.env.BENCH_SERVER_ARGS ?? 'none'}, threads ${process.env.BENCH_SERVER_THREADS ?? 'as the bench'}; GPTFORGE_BACKEND=${process.env.GPTFORGE_BACKEND ?? 'native'}`,
+  );
   console.log(
     `engine: ${engineSummary()}; load average before: ${loadavg()
       .map((x) => x.toFixed(2))
