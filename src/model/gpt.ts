@@ -328,7 +328,13 @@ export class GPT {
       const h = this.hidden(ids, B, T, cache, rows); // (B, T, C)
       // only each row's last position needs logits: a prefill of T tokens skips T−1 rows of the
       // head, about a quarter of its multiply-adds at the small preset's shape (V = 4096, C = 256)
-      const last = T === 1 ? h : op.gatherRows(h, Int32Array.from({ length: B }, (_, b) => (b + 1) * T - 1)); // (B, C)
+      const last =
+        T === 1
+          ? h
+          : op.gatherRows(
+              h,
+              Int32Array.from({ length: B }, (_, b) => (b + 1) * T - 1),
+            ); // (B, C)
       return this.logits(last).data.slice(); // (B, V), a copy: the tensor may live in the step arena
     });
   }

@@ -92,7 +92,10 @@ export class GptforgeServer {
               parallel: this.parallel,
               maxQueue: this.maxQueue,
               padId: 0,
-              onStep: (n) => this.metrics.batchRows.observe(n),
+              onStep: (n, seconds) => {
+                this.metrics.batchRows.observe(n);
+                this.metrics.stepSeconds.observe(seconds);
+              },
             });
       this.models.set(id, { ...m, scheduler });
     }

@@ -9,6 +9,7 @@ export class ServerMetrics {
   readonly queued = new Gauge({ name: 'gptforge_queue_rows', help: 'Rows waiting for a batch', labelNames: ['model'], registers: [this.registry] });
   readonly running = new Gauge({ name: 'gptforge_running_rows', help: 'Rows being decoded', labelNames: ['model'], registers: [this.registry] });
   readonly batchRows = new Histogram({ name: 'gptforge_batch_rows', help: 'Rows per decoding step (continuous batching)', buckets: [1, 2, 4, 8, 16, 32], registers: [this.registry] });
+  readonly stepSeconds = new Histogram({ name: 'gptforge_step_seconds', help: 'Duration of one decoding step (its prefills, sampling and forward pass)', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [this.registry] });
   readonly ttft = new Histogram({ name: 'gptforge_time_to_first_token_seconds', help: 'Request arrival to first sampled token', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
   readonly duration = new Histogram({ name: 'gptforge_request_duration_seconds', help: 'Request duration', labelNames: ['route'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60], registers: [this.registry] });
 }

@@ -31,7 +31,7 @@ export interface SchedulerOptions {
    * join at the next step anyway).
    */
   batchWindowMs?: number;
-  /** Observer for metrics: each step's running rows and its duration. */
+  /** Observer for metrics: each step's rows (those that sampled a token in it) and its duration (prefills included). */
   onStep?(rows: number, seconds: number): void;
 }
 
@@ -142,7 +142,9 @@ export class Scheduler {
           for (const j of jobs) if (!j.failed) j.reject(e);
           continue;
         }
-        this.opts.onStep?.(this.dec.activeRows, (performance.now() - t0) / 1000);
+        let sampled = 0;
+        for (const e of events) if (e.type === 'token' && e.sampled) sampled++;
+        this.opts.onStep?.(sampled, (performance.now() - t0) / 1000);
         for (const e of events) this.dispatch(e);
         if (!this.dec.done) await new Promise<void>((r) => setImmediate(r));
       }

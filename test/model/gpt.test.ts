@@ -246,3 +246,22 @@ test('step arena: training forwards and backwards draw from it, evaluation (no g
     setArenaEnabled(false);
   }
 });
+
+test('nextLogits runs the head only at each row’s last position: the logits equal forward()’s there, bit for bit (tied and untied heads)', () => {
+  for (const tieEmbeddings of [true, false]) {
+    const cfg = makeConfig({ vocabSize: 70, blockSize: 32, nLayer: 2, nHead: 2, nEmbd: 16, position: 'rope', tieEmbeddings });
+    const m = new GPT(cfg, { seed: 9 });
+    for (const [B, T] of [
+      [1, 1],
+      [1, 7],
+      [3, 5],
+      [2, 20],
+    ]) {
+      const ids = randomIds(B * T, 70, 100 + B * T);
+      const got = m.nextLogits(ids, m.createCache(B));
+      const full = noGrad(() => m.forward(ids, B, T, m.createCache(B))).data;
+      assert.equal(got.length, B * 70);
+      for (let b = 0; b < B; b++) assert.deepEqual(got.subarray(b * 70, (b + 1) * 70), full.subarray(((b + 1) * T - 1) * 70, (b + 1) * T * 70), `B=${B} T=${T} row ${b}`);
+    }
+  }
+});

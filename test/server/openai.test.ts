@@ -72,6 +72,21 @@ describe('models and health', () => {
     assert.match(body, /gptforge_generation_tokens_total\{model="scripted"\} [1-9]/);
     assert.match(body, /# TYPE gptforge_time_to_first_token_seconds histogram/);
   });
+  test('GET /metrics: gptforge_batch_rows counts each sampled token once, one observation per step, as gptforge_step_seconds', async () => {
+    const read = async (): Promise<(name: string) => number> => {
+      const body = await (await fetch(`${base}/metrics`)).text();
+      return (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(body)?.[1] ?? Number.NaN);
+    };
+    const m0 = await read();
+    const r = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0, max_tokens: 5 });
+    const m1 = await read();
+    const delta = (name: string): number => m1(name) - m0(name);
+    assert.equal(r.usage?.completion_tokens, 5);
+    assert.equal(delta('gptforge_batch_rows_sum'), 5);
+    assert.equal(delta('gptforge_batch_rows_count'), 5); // one row: one token per step
+    assert.equal(delta('gptforge_step_seconds_count'), 5);
+    assert.ok(delta('gptforge_step_seconds_sum') > 0);
+  });
 });
 
 describe('chat completions', () => {
