@@ -73,6 +73,8 @@ export class GPT {
   private readonly sites: LinearSite[][] = [];
   /** When set, every block linear runs through it (see {@link LinearHook}); null: plain x·W + b. */
   linearHook: LinearHook | null = null;
+  /** When set, {@link logits} runs through it (a quantized head for decoding, src/model/inference-precision.ts); `loss` keeps the fp32 head. */
+  headHook: ((hidden: Tensor) => Tensor) | null = null;
 
   constructor(config: GPTConfig, opts: GPTOptions = {}) {
     validateConfig(config);
@@ -249,6 +251,7 @@ export class GPT {
 
   /** Logits [..., V] from hidden states (tied: h·wteᵀ). */
   logits(hidden: Tensor): Tensor {
+    if (this.headHook) return this.headHook(hidden);
     return op.matmul(hidden, this.lmHead ?? this.wte, { transB: true });
   }
 
