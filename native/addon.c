@@ -101,13 +101,14 @@ static napi_value js_qmatmul(napi_env env, napi_callback_info info) {
   return NULL;
 }
 static napi_value js_qmatmul_q8(napi_env env, napi_callback_info info) {
-  BEGIN(8)
+  BEGIN(9)
   const float *x = f32(&A, 0);
   const uint8_t *w = u8(&A, 1);
   float *y = f32(&A, 2);
   long M = (long)num(&A, 3), K = (long)num(&A, 4), N = (long)num(&A, 5);
   int type = (int)num(&A, 6), acc = flag(&A, 7);
-  OK gfn_qmatmul_q8(x, w, y, M, K, N, type, acc);
+  const float *ws = f32n(&A, 8);
+  OK gfn_qmatmul_q8(x, w, ws, y, M, K, N, type, acc);
   return NULL;
 }
 static napi_value js_qmatmul_bwd(napi_env env, napi_callback_info info) {

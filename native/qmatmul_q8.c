@@ -20,9 +20,10 @@
  *   avx2    _mm256_maddubs_epi16 on |w| and sign(x, w), then _mm256_madd_epi16 to int32
  *   avx512  the same two blocks at a time (needs AVX-512BW; an AVX-512F-only CPU runs avx2)
  *   neon    vmull_s8 / vmlal_high_s8 to int16 (|w·x| ≤ 128·127: two fit), vpadalq_s16
- * Each weight block is loaded once for up to Q8_TILE rows; the rows of x are taken in tiles
- * of Q8_TILE with the same per-row arithmetic, so a row's result does not depend on M or on
- * which rows share its call (decoding a row alone equals it batched), nor on the thread count. */
+ * Each weight block is unpacked once for a tile of rows of x (avx2: 4 weight rows × 2 rows of
+ * x; the others Q8_TILE rows of x), and every row of a tile gets the same arithmetic, so a
+ * row's result depends neither on M nor on which rows share its call (decoding a row alone
+ * equals it batched), nor on the thread count. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,6 +46,7 @@ typedef struct {
   const int8_t *qx; /* [M, K] quantized activations */
   const float *dx;  /* [M, K/32] their scales */
   const uint8_t *w;
+  const float *ws; /* optional: the blocks' scales as fp32 [N, K/32] (saves an fp16 conversion a block) */
   float *y;
   long M, K, N;
   int type, acc;
@@ -112,7 +114,8 @@ static void q8_range_scalar(const q8_job *j, long n0, long n1) {
         const int8_t *xq = j->qx + m * j->K + b * 32;
         int32_t s = 0;
         for (int i = 0; i < 32; i++) s += (int32_t)wq[i] * (int32_t)xq[i];
-        sum += (gf_half(row + b * bs) * j->dx[m * nb + b]) * (float)s;
+        const float dw = j->ws ? j->ws[n * nb + b] : gf_half(row + b * bs);
+        sum += (dw * j->dx[m * nb + b]) * (float)s;
       }
       float *yo = j->y + m * j->N + n;
       *yo = j->acc ? *yo + sum : sum;
@@ -136,43 +139,69 @@ Q8_AVX2 Q8_INLINE __m256i q8_wblock_avx2(const int type, const uint8_t *blk) {
   return _mm256_sub_epi8(v, _mm256_set1_epi8(8));
 }
 
-Q8_AVX2 Q8_INLINE float q8_hsum_avx2(__m256 v) {
-  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
+/* 4 weight rows n0…n0+3 (past the last row: the last row again, not stored) against rows
+ * [m0, m0 + MT) of x, MT ≤ 2; MT and type are constants once inlined. One accumulator per
+ * output (4·MT independent FMA chains hide the latency); each block's weights are unpacked once
+ * for the MT rows. The four outputs of a row are reduced together by one hadd tree, which sums
+ * each output's 8 lanes as ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)) whatever the other three hold:
+ * an output's bits depend on neither M, nor its neighbours, nor N. */
+Q8_AVX2 Q8_INLINE void q8_quad_avx2(const q8_job *j, long n0, long m0, const int type, const int MT, const int WS) {
+  const long nb = j->K / 32, bs = q8_block_bytes(type), K = j->K, N = j->N;
+  const uint8_t *row[4];
+  const float *ws[4];
+  for (int g = 0; g < 4; g++) {
+    const long n = n0 + g < N ? n0 + g : N - 1;
+    row[g] = j->w + n * nb * bs;
+    ws[g] = WS ? j->ws + n * nb : 0;
+  }
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[2][4];
+  for (int m = 0; m < MT; m++)
+    for (int g = 0; g < 4; g++) acc[m][g] = _mm256_setzero_ps();
+  for (long b = 0; b < nb; b++) {
+    __m256i xq[2];
+    __m256 dx[2];
+    for (int m = 0; m < MT; m++) {
+      xq[m] = _mm256_loadu_si256((const __m256i *)(j->qx + (m0 + m) * K + b * 32));
+      dx[m] = _mm256_broadcast_ss(j->dx + (m0 + m) * nb + b);
+    }
+    for (int g = 0; g < 4; g++) {
+      const uint8_t *blk = row[g] + b * bs;
+      const __m256i wq = q8_wblock_avx2(type, blk), aw = _mm256_sign_epi8(wq, wq);
+      const __m256 dw = WS ? _mm256_broadcast_ss(ws[g] + b) : _mm256_set1_ps(Q8_HALF(blk));
+      for (int m = 0; m < MT; m++) {
+        const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xq[m], wq)), ones);
+        acc[m][g] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx[m]), _mm256_cvtepi32_ps(p), acc[m][g]);
+      }
+    }
+  }
+  for (int m = 0; m < MT; m++) {
+    const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(acc[m][0], acc[m][1]), _mm256_hadd_ps(acc[m][2], acc[m][3]));
+    /* lanes 0–3: outputs 0–3, their first four lanes; 4–7: their last four */
+    const __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    float out[4];
+    _mm_storeu_ps(out, s);
+    float *yo = j->y + (m0 + m) * N + n0;
+    for (int g = 0; g < 4 && n0 + g < N; g++) yo[g] = j->acc ? yo[g] + out[g] : out[g];
+  }
 }
 
-/* weight row n against rows [m0, m0 + MT) of x; MT and type are constants once inlined */
-Q8_AVX2 Q8_INLINE void q8_row_avx2(const q8_job *j, long n, long m0, const int type, const int MT) {
-  const long nb = j->K / 32, bs = q8_block_bytes(type), K = j->K;
-  const uint8_t *row = j->w + n * nb * bs;
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[Q8_TILE][2];
-  for (int m = 0; m < MT; m++) acc[m][0] = acc[m][1] = _mm256_setzero_ps();
-#define Q8_BLOCK(bb, s)                                                                            \
-  {                                                                                                \
-    const uint8_t *blk = row + (bb) * bs;                                                          \
-    const __m256i wq = q8_wblock_avx2(type, blk), aw = _mm256_sign_epi8(wq, wq);                   \
-    const __m256 dw = _mm256_set1_ps(Q8_HALF(blk));                                                \
-    for (int m = 0; m < MT; m++) {                                                                 \
-      const __m256i xq = _mm256_loadu_si256((const __m256i *)(j->qx + (m0 + m) * K + (bb) * 32));  \
-      const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xq, wq)), ones); \
-      const __m256 d = _mm256_mul_ps(dw, _mm256_broadcast_ss(j->dx + (m0 + m) * nb + (bb)));       \
-      acc[m][s] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[m][s]);                            \
-    }                                                                                              \
-  }
-  long b = 0;
-  for (; b + 1 < nb; b += 2) {
-    Q8_BLOCK(b, 0)
-    Q8_BLOCK(b + 1, 1)
-  }
-  if (b < nb) Q8_BLOCK(b, 0)
-#undef Q8_BLOCK
-  for (int m = 0; m < MT; m++) {
-    const float sum = q8_hsum_avx2(_mm256_add_ps(acc[m][0], acc[m][1]));
-    float *yo = j->y + (m0 + m) * j->N + n;
-    *yo = j->acc ? *yo + sum : sum;
-  }
+Q8_AVX2 static void q8_range_avx2(const q8_job *j, long n0, long n1) {
+#define Q8_QUAD(WS)                                                  \
+  for (long n = n0; n < n1; n += 4)                                  \
+    for (long m0 = 0; m0 < j->M; m0 += 2) {                          \
+      const int two = j->M - m0 >= 2;                                \
+      if (j->type == Q8_TYPE_Q8_0) {                                 \
+        if (two) q8_quad_avx2(j, n, m0, Q8_TYPE_Q8_0, 2, WS);        \
+        else q8_quad_avx2(j, n, m0, Q8_TYPE_Q8_0, 1, WS);            \
+      } else {                                                       \
+        if (two) q8_quad_avx2(j, n, m0, 1, 2, WS);                   \
+        else q8_quad_avx2(j, n, m0, 1, 1, WS);                       \
+      }                                                              \
+    }
+  if (j->ws) { Q8_QUAD(1) }
+  else { Q8_QUAD(0) }
+#undef Q8_QUAD
 }
 
 #define Q8_TILES(rowfn, type)                                   \
@@ -185,11 +214,6 @@ Q8_AVX2 Q8_INLINE void q8_row_avx2(const q8_job *j, long n, long m0, const int t
         default: rowfn(j, n, m0, type, 4); break;               \
       }                                                         \
     }
-
-Q8_AVX2 static void q8_range_avx2(const q8_job *j, long n0, long n1) {
-  if (j->type == Q8_TYPE_Q8_0) { Q8_TILES(q8_row_avx2, Q8_TYPE_Q8_0) }
-  else { Q8_TILES(q8_row_avx2, 1) }
-}
 
 /* AVX-512: blocks b and b+1 side by side in one 512-bit vector (lanes 0–7 block b, 8–15 block
  * b+1); an odd last block pairs with zero weights. AVX-512 has no vpsignb: x is negated under
@@ -207,7 +231,8 @@ Q8_AVX512 Q8_INLINE void q8_row_avx512(const q8_job *j, long n, long m0, const i
     const __m512i wq = _mm512_inserti64x4(_mm512_castsi256_si512(w0), w1, 1);
     const __m512i aw = _mm512_abs_epi8(wq);
     const __mmask64 neg = _mm512_movepi8_mask(wq);
-    const __m512 dw = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(Q8_HALF(b0)), _mm512_set1_ps(two ? Q8_HALF(b1) : 0.0f));
+    const float d0 = j->ws ? j->ws[n * nb + b] : Q8_HALF(b0), d1 = !two ? 0.0f : j->ws ? j->ws[n * nb + b + 1] : Q8_HALF(b1);
+    const __m512 dw = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(d0), _mm512_set1_ps(d1));
     for (int m = 0; m < MT; m++) {
       const int8_t *xb = j->qx + (m0 + m) * K + b * 32;
       const float *db = j->dx + (m0 + m) * nb + b;
@@ -262,7 +287,7 @@ Q8_INLINE void q8_row_neon(const q8_job *j, long n, long m0, const int type, con
     const uint8_t *blk = row + (bb) * bs;                                                \
     int8x16_t w0, w1;                                                                    \
     q8_wblock_neon(type, blk, &w0, &w1);                                                 \
-    const float dw = gf_half(blk);                                                       \
+    const float dw = j->ws ? j->ws[n * nb + (bb)] : gf_half(blk);                       \
     for (int m = 0; m < MT; m++) {                                                       \
       const int8_t *xb = j->qx + (m0 + m) * K + (bb) * 32;                               \
       const int8x16_t x0 = vld1q_s8(xb), x1 = vld1q_s8(xb + 16);                         \
@@ -336,7 +361,7 @@ static int8_t *q8_xbuf;
 static float *q8_dbuf;
 static size_t q8_cap;
 
-void gfn_qmatmul_q8(const float *x, const uint8_t *w, float *y, long M, long K, long N, int type, int accumulate) {
+void gfn_qmatmul_q8(const float *x, const uint8_t *w, const float *ws, float *y, long M, long K, long N, int type, int accumulate) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
     if (!accumulate) memset(y, 0, sizeof(float) * (size_t)M * (size_t)N);
@@ -352,7 +377,7 @@ void gfn_qmatmul_q8(const float *x, const uint8_t *w, float *y, long M, long K, 
     q8_cap = n;
   }
   gfn_quantize_q8_rows(x, q8_xbuf, q8_dbuf, M, K);
-  const q8_job j = {.qx = q8_xbuf, .dx = q8_dbuf, .w = w, .y = y, .M = M, .K = K, .N = N, .type = type, .acc = accumulate};
+  const q8_job j = {.qx = q8_xbuf, .dx = q8_dbuf, .w = w, .ws = ws, .y = y, .M = M, .K = K, .N = N, .type = type, .acc = accumulate};
   const q8_range_fn fn = q8_choose();
   const int threads = pool_threads();
   const int ntasks = threads > 1 && (double)M * (double)N * (double)K > 2e5 ? threads : 1;

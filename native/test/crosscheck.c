@@ -23,6 +23,7 @@
 #include "../isa.h"
 #include "../kernels.h"
 #include "../pool.h"
+#include "../half.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static float frand(void) { /* uniform in [-1, 1) */
@@ -241,7 +242,7 @@ static void case_qmatmul_q8(long M, long K, long N, int type, int acc) {
   for (int p = 0; p < npaths; p++) {
     gfn_isa_set(paths[p]);
     out[p] = dup(y0, M * N);
-    gfn_qmatmul_q8(x, w, out[p], M, K, N, type, acc);
+    gfn_qmatmul_q8(x, w, NULL, out[p], M, K, N, type, acc);
   }
   snprintf(name, sizeof name, "qmatmul_q8 %s %ldx%ldx%ld%s", type ? "q4_0" : "q8_0", M, K, N, acc ? " acc" : "");
   for (int p = 1; p < npaths; p++) check(gfn_isa_name(paths[p]), name, out[0], out[p], M * N, 1e-5 * sqrt((double)K));
@@ -252,7 +253,7 @@ static void case_qmatmul_q8(long M, long K, long N, int type, int acc) {
   for (int p = 0; p < npaths; p++) {
     gfn_isa_set(paths[p]);
     out[p] = dup(y0, M * N);
-    gfn_qmatmul_q8(x, w2, out[p], M, K, N, type, acc);
+    gfn_qmatmul_q8(x, w2, NULL, out[p], M, K, N, type, acc);
   }
   snprintf(name, sizeof name, "qmatmul_q8_exact %s %ldx%ldx%ld%s", type ? "q4_0" : "q8_0", M, K, N, acc ? " acc" : "");
   for (int p = 1; p < npaths; p++) check(gfn_isa_name(paths[p]), name, out[0], out[p], M * N, 0);
@@ -261,15 +262,24 @@ static void case_qmatmul_q8(long M, long K, long N, int type, int acc) {
   for (int p = 0; p < npaths; p++) {
     gfn_isa_set(paths[p]);
     float *all = zeros(M * N), *one = zeros(N);
-    gfn_qmatmul_q8(x, w, all, M, K, N, type, 0);
+    gfn_qmatmul_q8(x, w, NULL, all, M, K, N, type, 0);
     long bad = -1;
     for (long m = 0; m < M && bad < 0; m++) {
-      gfn_qmatmul_q8(x + m * K, w, one, 1, K, N, type, 0);
+      gfn_qmatmul_q8(x + m * K, w, NULL, one, 1, K, N, type, 0);
       if (memcmp(one, all + m * N, sizeof(float) * (size_t)N) != 0) bad = m;
     }
     snprintf(name, sizeof name, "qmatmul_q8_rows_exact %s %ldx%ldx%ld", type ? "q4_0" : "q8_0", M, K, N);
     if (bad < 0) printf("ok %s %s 0\n", gfn_isa_name(paths[p]), name);
     else { printf("FAIL %s %s: row %ld alone differs from it batched\n", gfn_isa_name(paths[p]), name, bad); failures++; }
+    /* the scales passed as fp32 (what decoding does) give the same bits as read from the blocks */
+    const long bs = type == 0 ? 34 : 18;
+    float *ws = malloc(sizeof(float) * (size_t)(N * K / 32)), *with = zeros(M * N);
+    for (long b = 0; b < N * K / 32; b++) ws[b] = gf_half(w + b * bs);
+    gfn_qmatmul_q8(x, w, ws, with, M, K, N, type, 0);
+    snprintf(name, sizeof name, "qmatmul_q8_ws_exact %s %ldx%ldx%ld", type ? "q4_0" : "q8_0", M, K, N);
+    if (!memcmp(with, all, sizeof(float) * (size_t)(M * N))) printf("ok %s %s 0\n", gfn_isa_name(paths[p]), name);
+    else { printf("FAIL %s %s: fp32 scales change the result\n", gfn_isa_name(paths[p]), name); failures++; }
+    free(ws); free(with);
     free(all); free(one);
   }
   free(x); free(y0); free(w); free(w2);

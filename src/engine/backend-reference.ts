@@ -115,13 +115,14 @@ function levelsRow(w: Uint8Array, n: number, K: number, type: BlockQuant, lv: In
 }
 
 /** Kernels.qmatmulQ8: x quantized by quantizeQ8Rows, exact integer block sums, then y = Σ_b fp32((d_w·d_x)·Σ) in fp32 in block order (native/qmatmul_q8.c's scalar path). */
-export function qmatmulQ8(x: FA, w: Uint8Array, y: FA, M: number, K: number, N: number, type: BlockQuant, accumulate: boolean): void {
+export function qmatmulQ8(x: FA, w: Uint8Array, y: FA, M: number, K: number, N: number, type: BlockQuant, accumulate: boolean, scales?: FA | null): void {
   const { q, d } = quantizeQ8Rows(x, M, K);
   const nb = K / 32;
   const lv = new Int32Array(K);
   const ds = new Float32Array(nb);
   for (let n = 0; n < N; n++) {
     levelsRow(w, n, K, type, lv, ds);
+    if (scales) ds.set(scales.subarray(n * nb, (n + 1) * nb));
     for (let m = 0; m < M; m++) {
       let sum = 0;
       for (let b = 0; b < nb; b++) {

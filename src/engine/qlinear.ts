@@ -8,6 +8,8 @@ export interface BlockMatrix {
   readonly rows: number;
   readonly cols: number;
   readonly data: Uint8Array;
+  /** Optional: each block's d as fp32 [rows, cols/32] (qlinearQ8 then skips the fp16 conversions). */
+  readonly scales?: Float32Array;
 }
 
 /**
@@ -54,7 +56,7 @@ export function qlinearQ8(x: Tensor, w: BlockMatrix, bias?: Tensor | null): Tens
   const M = x.rows;
   const out = opOutput([...x.shape.slice(0, -1), N]);
   const k = getKernels();
-  k.qmatmulQ8(x.data, w.data, out.data, M, K, N, w.type, false);
+  k.qmatmulQ8(x.data, w.data, out.data, M, K, N, w.type, false, w.scales);
   if (bias) k.addBias(out.data, bias.data, M, N);
   return out;
 }

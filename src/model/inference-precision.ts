@@ -1,7 +1,8 @@
 import { qlinearQ8 } from '../engine/qlinear.js';
 import { GptforgeError } from '../util/errors.js';
 import type { GPT } from './gpt.js';
-import { type BasePrecision, type QuantizedMatrix, quantize, quantizeLinear } from './quantize.js';
+import type { BlockMatrix } from '../engine/qlinear.js';
+import { type BasePrecision, type QuantizedMatrix, blockScales, quantize, quantizeLinear } from './quantize.js';
 
 /**
  * Decoding on block-quantized weights, ggml's CPU scheme (llama.cpp's Q8_0 / Q4_0 models):
@@ -24,7 +25,7 @@ export interface InferencePrecisionInfo {
   readonly precision: BasePrecision;
   /** Whether the LM head (the tied embedding or lm_head) is quantized too. */
   readonly head: boolean;
-  /** Bytes of the quantized matrices. */
+  /** Bytes of the quantized matrices (plus 4 bytes a block for their scales as fp32, not counted). */
   readonly quantizedBytes: number;
   /** fp32 bytes they replace. */
   readonly f32Bytes: number;
@@ -63,10 +64,13 @@ export function setInferencePrecision(model: GPT, precision: BasePrecision, opts
   let quantizedBytes = 0;
   let f32Bytes = 0;
   const blocks = new Map<string, QuantizedMatrix>();
+  // with each block's scale widened to fp32 once: the kernel then skips an fp16 conversion a block
+  const withScales = new Map<string, BlockMatrix>();
   for (const site of sites) {
     const [inF, outF] = site.weight.shape;
     const q = quantizeLinear(precision, site.weight.data, inF, outF);
     blocks.set(site.weightName, q);
+    withScales.set(site.weightName, { ...q, scales: blockScales(q) });
     quantizedBytes += q.data.length;
     f32Bytes += 4 * inF * outF;
     model.params.delete(site.weightName);
@@ -74,7 +78,7 @@ export function setInferencePrecision(model: GPT, precision: BasePrecision, opts
   }
   for (const p of model.parameters()) p.requiresGrad = false;
   model.linearHook = (x, site) => {
-    const q = blocks.get(site.weightName);
+    const q = withScales.get(site.weightName);
     if (!q) throw new GptforgeError(`no ${precision} blocks for ${site.weightName}`, { field });
     return qlinearQ8(x, q, site.bias);
   };
@@ -87,7 +91,8 @@ export function setInferencePrecision(model: GPT, precision: BasePrecision, opts
     blocks.set(name, q);
     quantizedBytes += q.data.length;
     f32Bytes += 4 * V * C;
-    model.headHook = (h) => qlinearQ8(h, q);
+    const qs: BlockMatrix = { ...q, scales: blockScales(q) };
+    model.headHook = (h) => qlinearQ8(h, qs);
   }
   const info: InferencePrecisionInfo = { precision, head, quantizedBytes, f32Bytes, matrices: blocks };
   applied.set(model, info);

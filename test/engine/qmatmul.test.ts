@@ -279,3 +279,32 @@ test('native qmatmulQ8: a row alone equals it batched, and 1 thread equals 2', {
     assert.deepEqual(all1, all, `${type} threads`);
   }
 });
+
+test('qmatmulQ8 with the scales passed as fp32 gives the same bits as reading them from the blocks (native every path, reference)', { skip }, async () => {
+  const { blockScales } = await import('../../src/model/quantize.js');
+  const k = native!;
+  const before = k.isa;
+  try {
+    for (const s of k.isas().filter((x) => x.supported)) {
+      k.setIsa(s.name);
+      for (const type of TYPES) {
+        const [K, N] = [160, 45];
+        const w = quantize(type, rand(N * K, 0.05));
+        const scales = blockScales({ type, rows: N, cols: K, data: w });
+        for (const M of [1, 2, 3, 8]) {
+          const x = rand(M * K);
+          for (const kern of [k, ref]) {
+            const a = new Float32Array(M * N);
+            const b = new Float32Array(M * N);
+            kern.qmatmulQ8(x, w, a, M, K, N, type, false);
+            kern.qmatmulQ8(x, w, b, M, K, N, type, false, scales);
+            assert.deepEqual(b, a, `${kern.name} ${s.name} ${type} M=${M}`);
+          }
+        }
+      }
+    }
+  } finally {
+    k.setIsa(before);
+  }
+  assert.throws(() => k.qmatmulQ8(new Float32Array(64), new Uint8Array(68), new Float32Array(1), 1, 64, 1, 'q8_0', false, new Float32Array(1)), /scales/);
+});
