@@ -145,3 +145,18 @@ test('a q8_0 decoding model cannot train: its parameters are frozen and the int8
   const loss = m.loss(ids.subarray(0, 8), ids.subarray(1, 9), 1, 8);
   assert.throws(() => loss.backward(), /does not require grad/);
 });
+
+test('loadModel(…, { precision }) gives a decoding copy on blocks, cached apart from the f32 model; sample --precision parses the name', async () => {
+  const { loadModel } = await import('../../src/run/models.js');
+  const { parseBasePrecision } = await import('../../src/model/quantize.js');
+  const tok = smallTokenizer('gpt4-digits');
+  const dir = saveTemp(randomModel({ ...CFG, vocabSize: tok.vocabSize }, 9, 1), tok);
+  const f = loadModel(dir);
+  const q = loadModel(dir, undefined, { precision: 'q8_0' });
+  assert.notEqual(f.model, q.model);
+  assert.equal(inferencePrecision(f.model), 'f32');
+  assert.equal(inferencePrecision(q.model), 'q8_0');
+  assert.equal(loadModel(dir, undefined, { precision: 'q8_0' }).model, q.model);
+  assert.equal(loadModel(dir).model, f.model);
+  assert.throws(() => parseBasePrecision('int8', '--precision'), /unknown base precision "int8"; valid: f32, q8_0, q4_0/);
+});
