@@ -10,7 +10,7 @@
  * machine hurts both alike. Tokens/s counts generated tokens after a 1-token prompt.
  */
 import { join } from 'node:path';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { getLlama } from 'node-llama-cpp';
 import { getKernels } from '../src/engine/backend.js';
@@ -117,3 +117,4 @@ for (const [a, b] of [
 ])
   console.log(`  ${a} / ${b} = ${(best(a, 'wall') / best(b, 'wall')).toFixed(2)}× | ${(best(a, 'cpu') / best(b, 'cpu')).toFixed(2)}×`);
 for (const m of Object.values(loaded)) await m.dispose();
+rmSync(dir, { recursive: true, force: true });
