@@ -15,7 +15,8 @@
  *
  * Step 1 is one plain-C function shared by every path, so every path quantizes x to the same
  * bytes; the integer sums are exact, so paths differ only in the order of the fp32 sums over
- * blocks (per-lane partial sums, two accumulators taking alternate blocks). Per path:
+ * blocks (per-lane partial sums, accumulator splits, reduction trees). The caller may pass the
+ * blocks' scales as fp32 (ws), saving an fp16 conversion a block; same bits. Per path:
  *   scalar  plain C, the reference (llm.c style)
  *   avx2    _mm256_maddubs_epi16 on |w| and sign(x, w), then _mm256_madd_epi16 to int32
  *   avx512  the same two blocks at a time (needs AVX-512BW; an AVX-512F-only CPU runs avx2)
