@@ -21,8 +21,8 @@
  *   avx2    _mm256_maddubs_epi16 on |w| and sign(x, w), then _mm256_madd_epi16 to int32
  *   avx512  the same two blocks at a time (needs AVX-512BW; an AVX-512F-only CPU runs avx2)
  *   neon    vmull_s8 / vmlal_high_s8 to int16 (|w·x| ≤ 128·127: two fit), vpadalq_s16
- * Each weight block is unpacked once for a tile of rows of x (avx2: 4 weight rows × 2 rows of
- * x; the others Q8_TILE rows of x), and every row of a tile gets the same arithmetic, so a
+ * Each weight block is unpacked once for a tile of rows of x (avx2: 2 rows; the others
+ * Q8_TILE rows), and every row of a tile gets the same arithmetic, so a
  * row's result depends neither on M nor on which rows share its call (decoding a row alone
  * equals it batched), nor on the thread count. */
 #include <math.h>
@@ -140,12 +140,57 @@ Q8_AVX2 Q8_INLINE __m256i q8_wblock_avx2(const int type, const uint8_t *blk) {
   return _mm256_sub_epi8(v, _mm256_set1_epi8(8));
 }
 
-/* 4 weight rows n0…n0+3 (past the last row: the last row again, not stored) against rows
- * [m0, m0 + MT) of x, MT ≤ 2; MT and type are constants once inlined. One accumulator per
- * output (4·MT independent FMA chains hide the latency); each block's weights are unpacked once
- * for the MT rows. The four outputs of a row are reduced together by one hadd tree, which sums
- * each output's 8 lanes as ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)) whatever the other three hold:
- * an output's bits depend on neither M, nor its neighbours, nor N. */
+/* Weight row n against rows [m0, m0 + MT) of x, MT ≤ 2; MT and type are constants once
+ * inlined. Two accumulators per output taking alternate blocks (the FMA latency), summed, then
+ * reduced as ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)): an output's bits depend neither on M nor on
+ * the other rows. One weight row at a time, not several interleaved: with 2 or 4 row streams
+ * at once, W streamed from DRAM (a model larger than the caches) ran 2–3× slower (measured:
+ * 48 GPT-2-sized matrices, M = 1: 4 rows 14.0 ms, 2 rows 12.4 ms, 1 row 4.8 ms; in cache 1 row
+ * is 10% slower than 4). */
+Q8_AVX2 Q8_INLINE void q8_row_avx2(const q8_job *j, long n, long m0, const int type, const int MT, const int WS) {
+  const long nb = j->K / 32, bs = q8_block_bytes(type), K = j->K, N = j->N;
+  const uint8_t *row = j->w + n * nb * bs;
+  const float *ws = WS ? j->ws + n * nb : 0;
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[2][2];
+  for (int m = 0; m < MT; m++) acc[m][0] = acc[m][1] = _mm256_setzero_ps();
+#define Q8_BLOCK(bb, s)                                                                                \
+  {                                                                                                    \
+    const uint8_t *blk = row + (bb) * bs;                                                              \
+    const __m256i wq = q8_wblock_avx2(type, blk), aw = _mm256_sign_epi8(wq, wq);                       \
+    const __m256 dw = WS ? _mm256_broadcast_ss(ws + (bb)) : _mm256_set1_ps(Q8_HALF(blk));              \
+    for (int m = 0; m < MT; m++) {                                                                     \
+      const __m256i xq = _mm256_loadu_si256((const __m256i *)(j->qx + (m0 + m) * K + (bb) * 32));      \
+      const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xq, wq)), ones);   \
+      const __m256 d = _mm256_mul_ps(dw, _mm256_broadcast_ss(j->dx + (m0 + m) * nb + (bb)));           \
+      acc[m][s] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[m][s]);                                \
+    }                                                                                                  \
+  }
+  long b = 0;
+  for (; b + 1 < nb; b += 2) {
+    Q8_BLOCK(b, 0)
+    Q8_BLOCK(b + 1, 1)
+  }
+  if (b < nb) Q8_BLOCK(b, 0)
+#undef Q8_BLOCK
+  for (int m = 0; m < MT; m++) {
+    const __m256 v = _mm256_add_ps(acc[m][0], acc[m][1]);
+    const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    /* lanes (l0+l4, l1+l5, l2+l6, l3+l7) → ((l0+l4)+(l1+l5)) + ((l2+l6)+(l3+l7)) */
+    const __m128 t = _mm_add_ps(s, _mm_shuffle_ps(s, s, _MM_SHUFFLE(2, 3, 0, 1)));
+    const float sum = _mm_cvtss_f32(_mm_add_ss(t, _mm_movehl_ps(t, t)));
+    float *yo = j->y + (m0 + m) * N + n;
+    *yo = j->acc ? *yo + sum : sum;
+  }
+}
+
+/* Short rows (K ≤ 480 for Q8_0, ≤ 896 for Q4_0: 4 rows within ~2 KB, one memory stream): 4
+ * weight rows n0…n0+3 (past the last row: the last row again, not stored) against rows
+ * [m0, m0 + MT) of x, MT ≤ 2; one accumulator per output (4·MT independent FMA chains), and the
+ * four outputs of a row reduced together by one hadd tree, which sums each output's 8 lanes as
+ * ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)) whatever the other three hold: an output's bits depend on
+ * neither M nor its neighbours. The per-row reduction, a large share of a short row's work, is
+ * shared by four rows (K = 256, M = 1: 1.6–1.8× faster than one row at a time). */
 Q8_AVX2 Q8_INLINE void q8_quad_avx2(const q8_job *j, long n0, long m0, const int type, const int MT, const int WS) {
   const long nb = j->K / 32, bs = q8_block_bytes(type), K = j->K, N = j->N;
   const uint8_t *row[4];
@@ -188,21 +233,28 @@ Q8_AVX2 Q8_INLINE void q8_quad_avx2(const q8_job *j, long n0, long m0, const int
 }
 
 Q8_AVX2 static void q8_range_avx2(const q8_job *j, long n0, long n1) {
-#define Q8_QUAD(WS)                                                  \
-  for (long n = n0; n < n1; n += 4)                                  \
+  /* n0 is a multiple of 16 (q8_task's chunks), so 4-row groups never straddle two threads */
+  const int quad = (j->K / 32) * q8_block_bytes(j->type) <= 512;
+#define Q8_ROWS(FN, STEP, WS)                                        \
+  for (long n = n0; n < n1; n += STEP)                               \
     for (long m0 = 0; m0 < j->M; m0 += 2) {                          \
       const int two = j->M - m0 >= 2;                                \
       if (j->type == Q8_TYPE_Q8_0) {                                 \
-        if (two) q8_quad_avx2(j, n, m0, Q8_TYPE_Q8_0, 2, WS);        \
-        else q8_quad_avx2(j, n, m0, Q8_TYPE_Q8_0, 1, WS);            \
+        if (two) FN(j, n, m0, Q8_TYPE_Q8_0, 2, WS);                  \
+        else FN(j, n, m0, Q8_TYPE_Q8_0, 1, WS);                      \
       } else {                                                       \
-        if (two) q8_quad_avx2(j, n, m0, 1, 2, WS);                   \
-        else q8_quad_avx2(j, n, m0, 1, 1, WS);                       \
+        if (two) FN(j, n, m0, 1, 2, WS);                             \
+        else FN(j, n, m0, 1, 1, WS);                                 \
       }                                                              \
     }
-  if (j->ws) { Q8_QUAD(1) }
-  else { Q8_QUAD(0) }
-#undef Q8_QUAD
+  if (quad) {
+    if (j->ws) { Q8_ROWS(q8_quad_avx2, 4, 1) }
+    else { Q8_ROWS(q8_quad_avx2, 4, 0) }
+  } else {
+    if (j->ws) { Q8_ROWS(q8_row_avx2, 1, 1) }
+    else { Q8_ROWS(q8_row_avx2, 1, 0) }
+  }
+#undef Q8_ROWS
 }
 
 #define Q8_TILES(rowfn, type)                                   \
