@@ -143,6 +143,9 @@ interface DecodeRow {
   sgemmUs: number;
   q8Us: number;
   q4Us: number;
+  /** qmatmulQ8: the activations quantized to Q8_0 too, integer block products (inference). */
+  q8iUs: number;
+  q4iUs: number;
 }
 
 /**
@@ -179,6 +182,8 @@ function decodeBench(reps: number): DecodeRow[] {
       const s: number[] = [];
       const a: number[] = [];
       const b: number[] = [];
+      const ai: number[] = [];
+      const bi: number[] = [];
       for (let r = 0; r < reps; r++) {
         s.push(
           time(
@@ -201,8 +206,22 @@ function decodeBench(reps: number): DecodeRow[] {
             inner,
           ),
         );
+        ai.push(
+          time(
+            run((i) => k.qmatmulQ8(xs[i], set[i].q.q8_0, ys[i], M, set[i].K, set[i].N, 'q8_0', false)),
+            1,
+            inner,
+          ),
+        );
+        bi.push(
+          time(
+            run((i) => k.qmatmulQ8(xs[i], set[i].q.q4_0, ys[i], M, set[i].K, set[i].N, 'q4_0', false)),
+            1,
+            inner,
+          ),
+        );
       }
-      rows.push({ M, regime, sgemmUs: Math.min(...s), q8Us: Math.min(...a), q4Us: Math.min(...b) });
+      rows.push({ M, regime, sgemmUs: Math.min(...s), q8Us: Math.min(...a), q4Us: Math.min(...b), q8iUs: Math.min(...ai), q4iUs: Math.min(...bi) });
     }
   }
   return rows;
@@ -260,8 +279,10 @@ function main(): void {
   }
   const dec = process.argv.includes('--no-decode') ? [] : decodeBench(reps);
   console.log('\ndecode shapes: y = x·W, time per pass (µs) and throughput vs fp32 sgemm on the same weights');
-  console.log('regime  M  sgemm µs   q8_0 µs  ×sgemm   q4_0 µs  ×sgemm');
-  for (const r of dec) console.log(`${r.regime.padEnd(6)} ${String(r.M).padStart(2)} ${r.sgemmUs.toFixed(0).padStart(9)} ${r.q8Us.toFixed(0).padStart(9)} ${(r.sgemmUs / r.q8Us).toFixed(2).padStart(7)} ${r.q4Us.toFixed(0).padStart(9)} ${(r.sgemmUs / r.q4Us).toFixed(2).padStart(7)}`);
+  console.log('(q8_0, q4_0: float activations, as training runs; ·int8: activations quantized to Q8_0, integer products, as decoding runs)');
+  console.log('regime  M  sgemm µs   q8_0 µs  ×sgemm   q4_0 µs  ×sgemm  q8_0·int8  ×sgemm  q4_0·int8  ×sgemm');
+  const col = (us: number, sg: number): string => `${us.toFixed(0).padStart(9)} ${(sg / us).toFixed(2).padStart(7)}`;
+  for (const r of dec) console.log(`${r.regime.padEnd(6)} ${String(r.M).padStart(2)} ${r.sgemmUs.toFixed(0).padStart(9)} ${col(r.q8Us, r.sgemmUs)} ${col(r.q4Us, r.sgemmUs)}  ${col(r.q8iUs, r.sgemmUs)}  ${col(r.q4iUs, r.sgemmUs)}`);
   if (json) console.log(JSON.stringify({ engine: engineSummary(), B, T, steps: results, decode: dec }));
 }
 

@@ -100,6 +100,17 @@ static napi_value js_qmatmul(napi_env env, napi_callback_info info) {
   OK gfn_qmatmul(x, w, y, M, K, N, type, acc);
   return NULL;
 }
+static napi_value js_qmatmul_q8(napi_env env, napi_callback_info info) {
+  BEGIN(9)
+  const float *x = f32(&A, 0);
+  const uint8_t *w = u8(&A, 1);
+  float *y = f32(&A, 2);
+  long M = (long)num(&A, 3), K = (long)num(&A, 4), N = (long)num(&A, 5);
+  int type = (int)num(&A, 6), acc = flag(&A, 7);
+  const float *ws = f32n(&A, 8);
+  OK gfn_qmatmul_q8(x, w, ws, y, M, K, N, type, acc);
+  return NULL;
+}
 static napi_value js_qmatmul_bwd(napi_env env, napi_callback_info info) {
   BEGIN(7)
   const float *dy = f32(&A, 0);
@@ -396,7 +407,7 @@ static napi_value init(napi_env env, napi_value exports) {
   pool_init(0);
   napi_property_descriptor props[] = {
 #define P(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_default, NULL}
-      P("matmul", js_matmul), P("qmatmul", js_qmatmul), P("qmatmulBackward", js_qmatmul_bwd), P("qdequantize", js_qdequantize), P("addBias", js_add_bias), P("biasGrad", js_bias_grad),
+      P("matmul", js_matmul), P("qmatmul", js_qmatmul), P("qmatmulQ8", js_qmatmul_q8), P("qmatmulBackward", js_qmatmul_bwd), P("qdequantize", js_qdequantize), P("addBias", js_add_bias), P("biasGrad", js_bias_grad),
       P("layerNormForward", js_ln_fwd), P("layerNormBackward", js_ln_bwd),
       P("rmsNormForward", js_rms_fwd), P("rmsNormBackward", js_rms_bwd),
       P("geluForward", js_gelu_fwd), P("geluBackward", js_gelu_bwd),

@@ -41,5 +41,9 @@ void gfn_adamw(float *p, const float *g, float *m, float *v, long n, float lr, f
 void gfn_qmatmul(const float *x, const uint8_t *w, float *y, long M, long K, long N, int type, int accumulate);
 void gfn_qmatmul_backward(const float *dy, const uint8_t *w, float *dx, long M, long K, long N, int type);
 void gfn_qdequantize(const uint8_t *w, float *out, long N, long K, int type);
+/* inference only: x quantized to Q8_0 rows first, then integer block dot products (native/qmatmul_q8.c);
+ * ws: NULL, or the blocks' scales as fp32 [N, K/32] */
+void gfn_qmatmul_q8(const float *x, const uint8_t *w, const float *ws, float *y, long M, long K, long N, int type, int accumulate);
+void gfn_quantize_q8_rows(const float *x, int8_t *q, float *d, long M, long K);
 
 #endif

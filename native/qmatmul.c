@@ -17,6 +17,7 @@
 #include "kernels.h"
 #include "pool.h"
 #include "isa.h"
+#include "half.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -38,24 +39,6 @@ typedef struct { q_range_fn fwd, bwd, deq; } q_table;
 
 static inline long q_block_bytes(int type) { return type == Q_TYPE_Q8_0 ? 34 : 18; }
 
-/* IEEE half (little-endian bytes) → float, subnormals included (no F16C needed on any path) */
-static inline float q_half(const uint8_t *p) {
-  uint32_t h = (uint32_t)p[0] | ((uint32_t)p[1] << 8);
-  uint32_t s = (h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu, bits;
-  if (e == 0) {
-    if (m == 0) bits = s;
-    else {
-      e = 113; /* 127 − 15 + 1, lowered once per shift that normalises the mantissa */
-      while (!(m & 0x400u)) { m <<= 1; e--; }
-      bits = s | (e << 23) | ((m & 0x3ffu) << 13);
-    }
-  } else if (e == 31) bits = s | 0x7f800000u | (m << 13);
-  else bits = s | ((e + 112) << 23) | (m << 13);
-  float f;
-  memcpy(&f, &bits, 4);
-  return f;
-}
-
 #if defined(__x86_64__) && defined(__GNUC__)
 #define QM_ATTR __attribute__((target("avx512f,avx2,fma,f16c")))
 #define QM(name) q_##name##_avx512
@@ -74,7 +57,7 @@ static inline float q_half(const uint8_t *p) {
 #define QM(name) q_##name##_scalar
 #define QVL 4
 #define QDEQ 0
-#define QM_HALF(p) q_half(p)
+#define QM_HALF(p) gf_half(p)
 #include "qmatmul_body.h"
 
 static const q_table *q_cur;

@@ -8,7 +8,7 @@
  * (the paths differ in FMA contraction and in exp's rounding only).
  * Prints one "ok <path> <kernel> <err>" line per check, or "FAIL …" and exits 1.
  *
- *   cc -O2 -std=gnu11 -pthread native/test/crosscheck.c native/{pool,isa,sgemm,ops,attention,qmatmul}.c -lm
+ *   cc -O2 -std=gnu11 -pthread native/test/crosscheck.c native/{pool,isa,sgemm,ops,attention,qmatmul,qmatmul_q8}.c -lm
  *   ./a.out [threads]
  *
  * A second mode runs one kernel `reps` times on one path and one thread, for instruction
@@ -23,6 +23,7 @@
 #include "../isa.h"
 #include "../kernels.h"
 #include "../pool.h"
+#include "../half.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static float frand(void) { /* uniform in [-1, 1) */
@@ -214,6 +215,76 @@ static int bench(int argc, char **argv) {
   return 0;
 }
 
+/* Random blocks for W [N, K]: type 0 = Q8_0 (levels −128…127, −128 included though ggml's
+ * quantizer never writes it), 1 = Q4_0; fp16 scales 2^−10…2^−6 with random mantissas, or all
+ * equal to 2^−8 when `pow2`. */
+static uint8_t *rnd_blocks(long N, long K, int type, int pow2) {
+  const long bs = type == 0 ? 34 : 18, n = N * K / 32;
+  uint8_t *w = malloc((size_t)(n * bs));
+  for (long b = 0; b < n; b++) {
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    const unsigned h = pow2 ? (7u << 10) : ((5u + (unsigned)(rng % 5)) << 10) | (unsigned)((rng >> 8) & 0x3ff);
+    w[b * bs] = (uint8_t)(h & 0xff);
+    w[b * bs + 1] = (uint8_t)(h >> 8);
+    for (long i = 2; i < bs; i++) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; w[b * bs + i] = (uint8_t)(rng >> 24); }
+  }
+  return w;
+}
+
+/* The integer decode kernel (qmatmul_q8.c) on each path against scalar: random inputs within
+ * fp32 summation-order error; then inputs on which every float step is exact (power-of-two
+ * scales, every block's max |x| = 127/8) must agree bit for bit; then each row computed alone
+ * must equal the same row of the 7-row call, on every path. */
+static void case_qmatmul_q8(long M, long K, long N, int type, int acc) {
+  float *x = rnd(M * K, 1), *y0 = rnd(M * N, 1), *out[NPATH];
+  uint8_t *w = rnd_blocks(N, K, type, 0);
+  char name[96];
+  for (int p = 0; p < npaths; p++) {
+    gfn_isa_set(paths[p]);
+    out[p] = dup(y0, M * N);
+    gfn_qmatmul_q8(x, w, NULL, out[p], M, K, N, type, acc);
+  }
+  snprintf(name, sizeof name, "qmatmul_q8 %s %ldx%ldx%ld%s", type ? "q4_0" : "q8_0", M, K, N, acc ? " acc" : "");
+  for (int p = 1; p < npaths; p++) check(gfn_isa_name(paths[p]), name, out[0], out[p], M * N, 1e-5 * sqrt((double)K));
+  for (int p = 0; p < npaths; p++) free(out[p]);
+  /* exact inputs */
+  uint8_t *w2 = rnd_blocks(N, K, type, 1);
+  for (long r = 0; r < M * K / 32; r++) x[r * 32 + (r % 32)] = (r & 1) ? 127.0f / 8 : -127.0f / 8;
+  for (int p = 0; p < npaths; p++) {
+    gfn_isa_set(paths[p]);
+    out[p] = dup(y0, M * N);
+    gfn_qmatmul_q8(x, w2, NULL, out[p], M, K, N, type, acc);
+  }
+  snprintf(name, sizeof name, "qmatmul_q8_exact %s %ldx%ldx%ld%s", type ? "q4_0" : "q8_0", M, K, N, acc ? " acc" : "");
+  for (int p = 1; p < npaths; p++) check(gfn_isa_name(paths[p]), name, out[0], out[p], M * N, 0);
+  for (int p = 0; p < npaths; p++) free(out[p]);
+  /* a row alone = the same row batched */
+  for (int p = 0; p < npaths; p++) {
+    gfn_isa_set(paths[p]);
+    float *all = zeros(M * N), *one = zeros(N);
+    gfn_qmatmul_q8(x, w, NULL, all, M, K, N, type, 0);
+    long bad = -1;
+    for (long m = 0; m < M && bad < 0; m++) {
+      gfn_qmatmul_q8(x + m * K, w, NULL, one, 1, K, N, type, 0);
+      if (memcmp(one, all + m * N, sizeof(float) * (size_t)N) != 0) bad = m;
+    }
+    snprintf(name, sizeof name, "qmatmul_q8_rows_exact %s %ldx%ldx%ld", type ? "q4_0" : "q8_0", M, K, N);
+    if (bad < 0) printf("ok %s %s 0\n", gfn_isa_name(paths[p]), name);
+    else { printf("FAIL %s %s: row %ld alone differs from it batched\n", gfn_isa_name(paths[p]), name, bad); failures++; }
+    /* the scales passed as fp32 (what decoding does) give the same bits as read from the blocks */
+    const long bs = type == 0 ? 34 : 18;
+    float *ws = malloc(sizeof(float) * (size_t)(N * K / 32)), *with = zeros(M * N);
+    for (long b = 0; b < N * K / 32; b++) ws[b] = gf_half(w + b * bs);
+    gfn_qmatmul_q8(x, w, ws, with, M, K, N, type, 0);
+    snprintf(name, sizeof name, "qmatmul_q8_ws_exact %s %ldx%ldx%ld", type ? "q4_0" : "q8_0", M, K, N);
+    if (!memcmp(with, all, sizeof(float) * (size_t)(M * N))) printf("ok %s %s 0\n", gfn_isa_name(paths[p]), name);
+    else { printf("FAIL %s %s: fp32 scales change the result\n", gfn_isa_name(paths[p]), name); failures++; }
+    free(ws); free(with);
+    free(all); free(one);
+  }
+  free(x); free(y0); free(w); free(w2);
+}
+
 int main(int argc, char **argv) {
   if (argc > 4 && !strcmp(argv[1], "bench")) return bench(argc, argv);
   pool_init(argc > 1 ? atoi(argv[1]) : 2);
@@ -237,6 +308,11 @@ int main(int argc, char **argv) {
   case_attention(1, 160, 2, 32); /* the general path */
   case_decode(3, 1, 20, 32, 2, 16);
   case_decode(2, 4, 9, 24, 1, 32);
+  for (int type = 0; type < 2; type++) {
+    case_qmatmul_q8(1, 256, 77, type, 0);
+    case_qmatmul_q8(7, 96, 40, type, 1); /* odd block count: the tail block, tiles of 4 + 3 */
+    case_qmatmul_q8(8, 768, 300, type, 0);
+  }
   if (failures) { printf("%d FAILED\n", failures); return 1; }
   printf("all ok\n");
   return 0;

@@ -13,11 +13,12 @@ import { bestIsa, resolveIsa, type IsaName, type IsaSupport } from './isa.js';
  * an Error naming the kernel and the sizes instead of reading or writing out of bounds.
  */
 /** What the addon exports: the kernel table's functions (same signatures) plus a few extras. */
-type Addon = Omit<Kernels, 'name' | 'threads' | 'setThreads' | 'adamw' | 'attentionDecode' | 'qmatmul' | 'qmatmulBackward' | 'qdequantize'> & {
+type Addon = Omit<Kernels, 'name' | 'threads' | 'setThreads' | 'adamw' | 'attentionDecode' | 'qmatmul' | 'qmatmulQ8' | 'qmatmulBackward' | 'qdequantize'> & {
   /** Every row array given (the wrapper fills the defaults); pos0 is lengths[r]. */
   attentionDecode(q: F32, kc: F32, vc: F32, out: F32, B: number, Tq: number, Tmax: number, H: number, D: number, starts: Int32Array, lengths: Int32Array, rows: Int32Array): void;
   /** The block kernels take the type as a number: 0 = Q8_0, 1 = Q4_0 (native/qmatmul.c). */
   qmatmul(x: F32, w: Uint8Array, y: F32, M: number, K: number, N: number, type: number, acc: boolean): void;
+  qmatmulQ8(x: F32, w: Uint8Array, y: F32, M: number, K: number, N: number, type: number, acc: boolean, scales: F32 | null): void;
   qmatmulBackward(dy: F32, w: Uint8Array, dx: F32, M: number, K: number, N: number, type: number): void;
   qdequantize(w: Uint8Array, out: F32, N: number, K: number, type: number): void;
   /** AdamW with the bias corrections precomputed (1 − β^step), so the C loop does no pow(). */
@@ -146,6 +147,17 @@ export function loadNativeKernels(): { kernels: Kernels & NativeInfo } | { error
       f32(kn, 'x', x, M * K);
       f32(kn, 'y', y, M * N);
       addon.qmatmul(x, w, y, M, K, N, t, acc);
+    },
+    qmatmulQ8(x, w, y, M, K, N, type, acc, scales) {
+      const kn = 'qmatmulQ8';
+      size(kn, 'M', M);
+      size(kn, 'K', K);
+      size(kn, 'N', N);
+      const t = blocks(kn, w, N, K, type);
+      f32(kn, 'x', x, M * K);
+      f32(kn, 'y', y, M * N);
+      if (scales) f32(kn, 'scales', scales, (N * K) / 32);
+      addon.qmatmulQ8(x, w, y, M, K, N, t, acc, scales ?? null);
     },
     qmatmulBackward(dy, w, dx, M, K, N, type) {
       const kn = 'qmatmulBackward';

@@ -78,6 +78,63 @@ export function qmatmul(x: FA, w: Uint8Array, y: FA, M: number, K: number, N: nu
   }
 }
 
+/** x rounded to the nearest integer, ties to even (C's rint, the SIMD conversions' default). */
+function rintEven(v: number): number {
+  const f = Math.floor(v);
+  const r = v - f;
+  return r > 0.5 || (r === 0.5 && (f & 1) !== 0) ? f + 1 : f;
+}
+
+/**
+ * The activation side of ggml's integer matmul: each row of x [M, K] per block of 32 as Q8_0 —
+ * d = max|x|/127, id = 1/d, q = rint(x·id) in fp32 (ggml-quants.c quantize_row_q8_0_ref, with
+ * round half to even as its SIMD versions and d kept in fp32). q: [M·K] int8, d: [M·K/32].
+ */
+export function quantizeQ8Rows(x: FA, M: number, K: number): { q: Int8Array; d: Float32Array } {
+  const q = new Int8Array(M * K);
+  const d = new Float32Array((M * K) / 32);
+  for (let r = 0; r < (M * K) / 32; r++) {
+    let amax = 0;
+    for (let i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[r * 32 + i]));
+    const db = Math.fround(amax / 127);
+    const id = db !== 0 ? Math.fround(1 / db) : 0;
+    d[r] = db;
+    for (let i = 0; i < 32; i++) q[r * 32 + i] = rintEven(Math.fround(x[r * 32 + i] * id));
+  }
+  return { q, d };
+}
+
+/** Block levels of row n of W (Q8_0 q; Q4_0 q − 8) and their scales. */
+function levelsRow(w: Uint8Array, n: number, K: number, type: BlockQuant, lv: Int32Array, ds: Float32Array): void {
+  const bs = type === 'q8_0' ? 34 : 18;
+  for (let b = 0; b < K / 32; b++) {
+    const o = (n * (K / 32) + b) * bs;
+    ds[b] = half(w[o] | (w[o + 1] << 8));
+    for (let j = 0; j < 32; j++) lv[b * 32 + j] = type === 'q8_0' ? (w[o + 2 + j] << 24) >> 24 : (j < 16 ? w[o + 2 + j] & 15 : w[o + 2 + j - 16] >> 4) - 8;
+  }
+}
+
+/** Kernels.qmatmulQ8: x quantized by quantizeQ8Rows, exact integer block sums, then y = Σ_b fp32((d_w·d_x)·Σ) in fp32 in block order (native/qmatmul_q8.c's scalar path). */
+export function qmatmulQ8(x: FA, w: Uint8Array, y: FA, M: number, K: number, N: number, type: BlockQuant, accumulate: boolean, scales?: FA | null): void {
+  const { q, d } = quantizeQ8Rows(x, M, K);
+  const nb = K / 32;
+  const lv = new Int32Array(K);
+  const ds = new Float32Array(nb);
+  for (let n = 0; n < N; n++) {
+    levelsRow(w, n, K, type, lv, ds);
+    if (scales) ds.set(scales.subarray(n * nb, (n + 1) * nb));
+    for (let m = 0; m < M; m++) {
+      let sum = 0;
+      for (let b = 0; b < nb; b++) {
+        let si = 0;
+        for (let i = 0; i < 32; i++) si += lv[b * 32 + i] * q[m * K + b * 32 + i];
+        sum = Math.fround(sum + Math.fround(Math.fround(ds[b] * d[m * nb + b]) * si));
+      }
+      y[m * N + n] = accumulate ? Math.fround(y[m * N + n] + sum) : sum;
+    }
+  }
+}
+
 export function qmatmulBackward(dy: FA, w: Uint8Array, dx: FA, M: number, K: number, N: number, type: BlockQuant): void {
   const row = new Float64Array(K);
   const acc = new Float64Array(M * K);
@@ -454,6 +511,7 @@ export const referenceKernels: Kernels = {
   threads: 1,
   matmul,
   qmatmul,
+  qmatmulQ8,
   qmatmulBackward,
   qdequantize,
   addBias,

@@ -90,6 +90,8 @@ export class GPT {
   linearHook: LinearHook | null = null;
   /** When set, trainable rows of the token table (see {@link TokenRowsHook}). */
   tokenHook: TokenRowsHook | null = null;
+  /** When set, {@link logits} runs through it (a quantized head for decoding, src/model/inference-precision.ts); `loss` keeps the fp32 head. */
+  headHook: ((hidden: Tensor) => Tensor) | null = null;
 
   constructor(config: GPTConfig, opts: GPTOptions = {}) {
     validateConfig(config);
@@ -268,6 +270,7 @@ export class GPT {
 
   /** Logits [..., V] from hidden states (tied: h·wteᵀ). */
   logits(hidden: Tensor): Tensor {
+    if (this.headHook) return this.headHook(hidden);
     const rows = this.lmHead ? [] : (this.tokenHook?.prepare() ?? []);
     const out = op.matmul(hidden, this.lmHead ?? this.wte, { transB: true });
     for (const r of rows) op.headRowsGrad(out, hidden, r.indices, r.rows);

@@ -138,6 +138,15 @@ export function quantizeLinear(type: QuantType, weight: Float32Array, inF: numbe
   return { type, rows: outF, cols: inF, data: quantize(type, t) };
 }
 
+/** Each block's scale d as fp32 ([rows, cols/32], exact: an fp16 widens exactly), for Kernels.qmatmulQ8's `scales`. */
+export function blockScales(q: QuantizedMatrix): Float32Array {
+  const n = (q.rows * q.cols) / QK;
+  const bs = blockBytes(q.type);
+  const out = new Float32Array(n);
+  for (let b = 0; b < n; b++) out[b] = halfToFloat(q.data[b * bs] | (q.data[b * bs + 1] << 8));
+  return out;
+}
+
 /** The [in, out] float weight a quantized linear layer stands for (what merging and export read). */
 export function dequantizeLinear(q: QuantizedMatrix): Float32Array {
   const t = dequantize(q.type, q.data, q.rows * q.cols);

@@ -1,5 +1,7 @@
 import { loadCheckpoint, modelFromCheckpoint, resolveCheckpoint } from '../model/checkpoint.js';
 import type { GPT } from '../model/gpt.js';
+import { setInferencePrecision } from '../model/inference-precision.js';
+import type { BasePrecision } from '../model/quantize.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
 
@@ -19,17 +21,22 @@ const cache = new Map<string, LoadedModel>();
  * A run's model and tokenizer: `path` is a run dir (+ `stage`: `base`, `sft`, `rl`, …), a stage
  * dir or a checkpoint dir; without a stage the newest of rl → sft → base. Cached per
  * checkpoint (the CLI's pipeline and eval load the same model several times); `fresh` loads a
- * private copy, for a stage that trains it in place.
+ * private copy, for a stage that trains it in place. `precision` q8_0 / q4_0: a decoding-only
+ * copy on ggml blocks with int8 activations (src/model/inference-precision.ts), cached apart.
  *
  * @throws GptforgeError when no checkpoint is found or it carries no tokenizer.json.
  */
-export function loadModel(path: string, stage?: string, opts: { fresh?: boolean } = {}): LoadedModel {
+export function loadModel(path: string, stage?: string, opts: { fresh?: boolean; precision?: BasePrecision } = {}): LoadedModel {
   const dir = resolveCheckpoint(path, stage);
-  const hit = cache.get(dir);
+  const precision = opts.precision ?? 'f32';
+  const key = precision === 'f32' ? dir : `${dir}#${precision}`;
+  const hit = cache.get(key);
   if (hit && !opts.fresh) return hit;
   const ck = loadCheckpoint(dir);
   if (!ck.tokenizerJSON) throw new GptforgeError('checkpoint has no tokenizer.json', { file: dir });
-  const loaded: LoadedModel = { model: modelFromCheckpoint(ck), tok: Tokenizer.fromJSON(ck.tokenizerJSON, `${dir}/tokenizer.json`), dir, stage: ck.meta.stage };
-  if (!opts.fresh) cache.set(dir, loaded);
+  const model = modelFromCheckpoint(ck);
+  setInferencePrecision(model, precision);
+  const loaded: LoadedModel = { model, tok: Tokenizer.fromJSON(ck.tokenizerJSON, `${dir}/tokenizer.json`), dir, stage: ck.meta.stage };
+  if (!opts.fresh) cache.set(key, loaded);
   return loaded;
 }

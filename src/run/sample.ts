@@ -2,13 +2,14 @@ import { ChatEngine } from '../infer/engine.js';
 import { generateText, type GenerateOptions, type GenerateResult } from '../infer/generate.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import { loadModel } from './models.js';
+import type { BasePrecision } from '../model/quantize.js';
 
 /**
  * Complete `prompt` with a run's model (`stage`, default the newest). Documents in training
  * begin with <|bos|>, so prompts do too; <|eos|> ends the completion.
  */
-export function sampleFromRun(runDir: string, prompt: string, opts: Omit<GenerateOptions, 'stopIds'>, stage?: string): GenerateResult {
-  const { model, tok } = loadModel(runDir, stage);
+export function sampleFromRun(runDir: string, prompt: string, opts: Omit<GenerateOptions, 'stopIds'>, stage?: string, precision?: BasePrecision): GenerateResult {
+  const { model, tok } = loadModel(runDir, stage, { precision });
   const ids = [...(tok.hasSpecial('<|bos|>') ? [tok.specialId('<|bos|>')] : []), ...tok.encode(prompt, { disallowedSpecial: 'plain' })];
   const stopIds = tok.hasSpecial('<|eos|>') ? [tok.specialId('<|eos|>')] : [];
   return generateText(model, tok, ids, { ...opts, stopIds });

@@ -27,6 +27,13 @@ test('sample --strict refuses a prompt longer than the context without printing 
     const n2 = run(['sample', '--run', runDir, '--prompt', 'the sea', '--max-tokens', '3', '-n', '2']);
     assert.equal(n2.status, 0, n2.stderr);
     assert.equal(n2.stdout.split('\nthe sea').length, 3);
+    // decoding on Q8_0 blocks with int8 activations (src/model/inference-precision.ts); a bad name is refused
+    const q8 = run(['sample', '--run', runDir, '--prompt', 'the sea', '--max-tokens', '3', '--precision', 'q8_0']);
+    assert.equal(q8.status, 0, q8.stderr);
+    assert.ok(q8.stdout.startsWith('the sea'), q8.stdout);
+    const bad = run(['sample', '--run', runDir, '--prompt', 'the sea', '--precision', 'int8']);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /unknown base precision "int8"; valid: f32, q8_0, q4_0/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

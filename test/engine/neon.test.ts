@@ -15,7 +15,7 @@ import { join } from 'node:path';
  * `.ci/run` installs the cross toolchain and qemu-user; a machine without them gets a
  * skipped case that names the packages to install.
  */
-const SOURCES = ['native/test/crosscheck.c', 'native/pool.c', 'native/isa.c', 'native/sgemm.c', 'native/ops.c', 'native/attention.c', 'native/qmatmul.c'];
+const SOURCES = ['native/test/crosscheck.c', 'native/pool.c', 'native/isa.c', 'native/sgemm.c', 'native/ops.c', 'native/attention.c', 'native/qmatmul.c', 'native/qmatmul_q8.c'];
 // the flags binding.gyp builds the addon with, so the harness tests the code the addon runs
 const CFLAGS = ['-std=gnu11', '-O3', '-fno-math-errno', '-fno-trapping-math', '-fopenmp-simd', '-funroll-loops', '-Wall', '-Wno-unused-parameter', '-pthread'];
 
@@ -42,7 +42,7 @@ function assertAllOk(out: string, path: string): void {
   assert.ok(lines.includes(`paths scalar ${path}`), out);
   assert.ok(lines.includes(`sgemm path ${path}`), out);
   // every kernel family was compared, not just some
-  for (const k of ['sgemm ', 'sgemm_serial', 'sgemm_rows_exact', 'layernorm_bwd dx', 'rmsnorm_bwd dx', 'gelu_bwd', 'silu_bwd', 'softmax_bwd', 'cross_entropy_bwd', 'adamw', 'attention_fwd', 'attention_bwd', 'attention_decode']) {
+  for (const k of ['sgemm ', 'sgemm_serial', 'sgemm_rows_exact', 'layernorm_bwd dx', 'rmsnorm_bwd dx', 'gelu_bwd', 'silu_bwd', 'softmax_bwd', 'cross_entropy_bwd', 'adamw', 'attention_fwd', 'attention_bwd', 'attention_decode', 'qmatmul_q8 ', 'qmatmul_q8_exact', 'qmatmul_q8_rows_exact', 'qmatmul_q8_ws_exact']) {
     assert.ok(
       lines.some((l) => l.startsWith(`ok ${path} ${k}`)),
       `no check of ${k}:\n${out}`,

@@ -140,3 +140,171 @@ test('the native block kernels refuse a K that is not whole blocks, too few byte
   assert.throws(() => k.qmatmul(new Float32Array(64), new Uint8Array(10), new Float32Array(2), 1, 64, 2, 'q4_0', false), /qmatmul: W has 10 elements, needs at least 72/);
   assert.throws(() => k.qmatmulBackward(new Float32Array(2), new Uint8Array(72), new Float32Array(64), 1, 64, 2, 'nf4' as 'q4_0'), /type must be "q8_0" or "q4_0"/);
 });
+
+/**
+ * The integer decode kernel (native/qmatmul_q8.c): x quantized to Q8_0 rows, exact integer
+ * block sums. Oracles: the reference backend's qmatmulQ8 (quantizeQ8Rows + the same sums), and
+ * the float product of the dequantized weights with the unquantized x within the bound that
+ * rounding x to Q8_0 allows: |Δy| ≤ Σ_b max_b|x|/254 · Σ_{k∈b}|W[n,k]| (+ fp32 slack).
+ */
+function q8Bound(x: Float32Array, W: Float32Array, m: number, n: number, K: number): number {
+  let bound = 0;
+  let mag = 0;
+  for (let b = 0; b < K / 32; b++) {
+    let amax = 0;
+    let wsum = 0;
+    for (let i = 0; i < 32; i++) {
+      amax = Math.max(amax, Math.abs(x[m * K + b * 32 + i]));
+      wsum += Math.abs(W[n * K + b * 32 + i]);
+    }
+    bound += (amax / 254) * wsum;
+    mag += amax * wsum;
+  }
+  return bound + 1e-6 * mag;
+}
+
+test('reference qmatmulQ8: exact integer sums of the Q8_0 activations, and within the activation-rounding bound of the float product', async () => {
+  const { quantizeQ8Rows } = await import('../../src/engine/backend-reference.js');
+  for (const type of TYPES) {
+    const [K, N, M] = [128, 9, 3];
+    const w = quantize(type, rand(N * K, 0.1));
+    const W = dequantize(type, w, N * K);
+    const x = rand(M * K);
+    const { q, d } = quantizeQ8Rows(x, M, K);
+    for (let r = 0; r < (M * K) / 32; r++) {
+      let amax = 0;
+      for (let i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[r * 32 + i]));
+      assert.equal(d[r], Math.fround(amax / 127));
+      for (let i = 0; i < 32; i++) {
+        assert.ok(Math.abs(q[r * 32 + i]) <= 127);
+        // rounding to nearest: within half a step of x/d
+        assert.ok(Math.abs(q[r * 32 + i] * d[r] - x[r * 32 + i]) <= d[r] * 0.5 * (1 + 1e-6), `q[${r * 32 + i}]`);
+      }
+    }
+    const y = new Float32Array(M * N);
+    ref.qmatmulQ8(x, w, y, M, K, N, type, false);
+    for (let m = 0; m < M; m++)
+      for (let n = 0; n < N; n++) {
+        // the same sum in float64 from the integer levels: fp32 rounding apart, equal
+        let exact = 0;
+        let mag = 0;
+        let yf = 0;
+        for (let b = 0; b < K / 32; b++) {
+          // Σ q_x·W = d_w·Σ q_x·level, exact in float64 (W is level·d_w exactly)
+          let si = 0;
+          for (let i = 0; i < 32; i++) si += q[m * K + b * 32 + i] * W[n * K + b * 32 + i];
+          exact += si * d[m * (K / 32) + b];
+          mag += Math.abs(si * d[m * (K / 32) + b]);
+        }
+        for (let k = 0; k < K; k++) yf += x[m * K + k] * W[n * K + k];
+        assert.ok(Math.abs(y[m * N + n] - exact) <= 1e-6 * mag + 1e-30, `${type} y[${m},${n}] ${y[m * N + n]} vs ${exact}`);
+        assert.ok(Math.abs(y[m * N + n] - yf) <= q8Bound(x, W, m, n, K), `${type} y[${m},${n}] ${y[m * N + n]} vs float ${yf}`);
+      }
+  }
+});
+
+test('native qmatmulQ8 equals the reference on every kernel path, bit for bit on inputs where every float step is exact', { skip }, (t) => {
+  const k = native!;
+  const before = k.isa;
+  k.setThreads!(2);
+  try {
+    for (const s of k.isas().filter((x) => x.supported)) {
+      k.setIsa(s.name);
+      for (const type of TYPES) {
+        for (const [K, N] of [...SHAPES, [96, 40] as [number, number]]) {
+          const w = quantize(type, rand(N * K, 0.05));
+          const W = dequantize(type, w, N * K);
+          for (const M of [1, 2, 3, 4, 5, 7, 8, 9, 33]) {
+            const what = `${s.name} ${type} K=${K} N=${N} M=${M}`;
+            const x = rand(M * K);
+            for (const acc of [false, true]) {
+              const y0 = rand(M * N);
+              const got = y0.slice();
+              const want = y0.slice();
+              k.qmatmulQ8(x, w, got, M, K, N, type, acc);
+              ref.qmatmulQ8(x, w, want, M, K, N, type, acc);
+              // summation order only (per-lane partial sums, two accumulators): ≤ 1e-6 of the magnitude
+              for (let i = 0; i < want.length; i++) {
+                const m = Math.floor(i / N);
+                const n = i % N;
+                let mag = Math.abs(y0[i]);
+                for (let kk = 0; kk < K; kk++) mag += Math.abs(x[m * K + kk] * W[n * K + kk]);
+                if (!(Math.abs(got[i] - want[i]) <= 1e-6 * mag)) assert.fail(`${what} acc=${acc} element ${i}: ${got[i]} vs ${want[i]}`);
+                if (!acc) {
+                  let yf = 0;
+                  for (let kk = 0; kk < K; kk++) yf += x[m * K + kk] * W[n * K + kk];
+                  if (!(Math.abs(got[i] - yf) <= q8Bound(x, W, m, n, K))) assert.fail(`${what} element ${i}: ${got[i]} vs float ${yf}, beyond the activation-rounding bound`);
+                }
+              }
+            }
+          }
+          // exact inputs: weight scales 2^-8 (each block's extreme planted), activation scales 2^-3
+          const M = 5;
+          const xe = rand(M * K);
+          for (let r = 0; r < (M * K) / 32; r++) xe[r * 32 + (r % 32)] = r & 1 ? 127 / 8 : -127 / 8;
+          const we = rand(N * K, 0.005); // |w| < 2^-5 (6σ): the planted extreme sets every block's scale
+          for (let r = 0; r < (N * K) / 32; r++) we[r * 32 + ((r * 7) % 32)] = type === 'q8_0' ? 127 / 256 : -8 / 256;
+          const wq = quantize(type, we);
+          const got = new Float32Array(M * N);
+          const want = new Float32Array(M * N);
+          k.qmatmulQ8(xe, wq, got, M, K, N, type, false);
+          ref.qmatmulQ8(xe, wq, want, M, K, N, type, false);
+          assert.deepEqual(got, want, `${s.name} ${type} K=${K} N=${N} exact inputs`);
+        }
+      }
+      t.diagnostic(`${s.name}: checked`);
+    }
+  } finally {
+    k.setIsa(before);
+  }
+});
+
+test('native qmatmulQ8: a row alone equals it batched, and 1 thread equals 2', { skip }, () => {
+  const k = native!;
+  for (const type of TYPES) {
+    const [K, N] = [768, 2304];
+    const w = quantize(type, rand(N * K, 0.05));
+    const x = rand(9 * K);
+    const all = new Float32Array(9 * N);
+    k.setThreads!(2);
+    k.qmatmulQ8(x, w, all, 9, K, N, type, false);
+    k.setThreads!(1);
+    const one = new Float32Array(N);
+    for (let m = 0; m < 9; m++) {
+      k.qmatmulQ8(x.subarray(m * K, (m + 1) * K), w, one, 1, K, N, type, false);
+      assert.deepEqual(one, all.subarray(m * N, (m + 1) * N), `${type} row ${m}`);
+    }
+    const all1 = new Float32Array(9 * N);
+    k.qmatmulQ8(x, w, all1, 9, K, N, type, false);
+    assert.deepEqual(all1, all, `${type} threads`);
+  }
+});
+
+test('qmatmulQ8 with the scales passed as fp32 gives the same bits as reading them from the blocks (native every path, reference)', { skip }, async () => {
+  const { blockScales } = await import('../../src/model/quantize.js');
+  const k = native!;
+  const before = k.isa;
+  try {
+    for (const s of k.isas().filter((x) => x.supported)) {
+      k.setIsa(s.name);
+      for (const type of TYPES) {
+        const [K, N] = [160, 45];
+        const w = quantize(type, rand(N * K, 0.05));
+        const scales = blockScales({ type, rows: N, cols: K, data: w });
+        for (const M of [1, 2, 3, 8]) {
+          const x = rand(M * K);
+          for (const kern of [k, ref]) {
+            const a = new Float32Array(M * N);
+            const b = new Float32Array(M * N);
+            kern.qmatmulQ8(x, w, a, M, K, N, type, false);
+            kern.qmatmulQ8(x, w, b, M, K, N, type, false, scales);
+            assert.deepEqual(b, a, `${kern.name} ${s.name} ${type} M=${M}`);
+          }
+        }
+      }
+    }
+  } finally {
+    k.setIsa(before);
+  }
+  assert.throws(() => k.qmatmulQ8(new Float32Array(64), new Uint8Array(68), new Float32Array(1), 1, 64, 1, 'q8_0', false, new Float32Array(1)), /scales/);
+});
