@@ -9,13 +9,13 @@ import { GptforgeError } from '../util/errors.js';
 export const command = new Command('export')
   .summary("export a model (hf, gguf) or the run's training data (trl, llmc) for other tools")
   .description(
-    "hf: a transformers directory (GPT-2 for learned positions, GPT-NeoX for rotary; tokenizer.json, tokenizer_config.json with our chat template, generation_config.json). peft: a LoRA stage as <out>/base (its base, as hf) and <out>/adapter (PEFT's files with the module names and row order of that export: GPT-NeoX's for rotary models). gguf: a llama.cpp model (F32, F16 or Q8_0; the tokenizer must use a pre-split pattern llama.cpp implements). trl: sft/{train,test}.jsonl (messages), dpo/{train,test}.jsonl (prompt, chosen, rejected) and grpo/{train,test}.jsonl (prompt) from the run's SFT mixture and comparisons; each folder loads with datasets.load_dataset(folder). llmc: the run's pretraining shards as llm.c .bin files. See docs/interop.md and docs/scale.md.",
+    "hf: a transformers directory (GPT-2 for learned positions, GPT-NeoX for rotary; tokenizer.json, tokenizer_config.json with our chat template, generation_config.json). peft: a LoRA stage as <out>/base (its base, as hf) and <out>/adapter (PEFT's files with the module names and row order of that export: GPT-NeoX's for rotary models). gguf: a llama.cpp model (F32, F16, Q8_0 or Q4_0; the tokenizer must use a pre-split pattern llama.cpp implements). trl: sft/{train,test}.jsonl (messages), dpo/{train,test}.jsonl (prompt, chosen, rejected) and grpo/{train,test}.jsonl (prompt) from the run's SFT mixture and comparisons; each folder loads with datasets.load_dataset(folder). llmc: the run's pretraining shards as llm.c .bin files. See docs/interop.md and docs/scale.md.",
   )
   .option('--format <format>', 'hf (transformers directory) | gguf (llama.cpp file) | peft (a LoRA stage: its base as hf plus the PEFT adapter for it) | trl (SFT and DPO datasets) | llmc (llm.c token shards)')
   .option('-r, --run <dir>', 'run directory, stage directory or checkpoint', 'runs/small')
   .option('--stage <stage>', 'stage to export (base, sft, rl, dpo …; default: the newest of rl, sft, base)')
   .option('-o, --out <path>', 'output directory (hf, trl, llmc) or .gguf file')
-  .option('--type <type>', 'GGUF tensor type: F32, F16 or Q8_0', 'F32')
+  .option('--type <type>', 'GGUF tensor type: F32, F16, Q8_0 or Q4_0', 'F32')
   .action((o) => {
     if (!o.format) throw new GptforgeError('give --format hf, gguf, peft, trl or llmc');
     if (!o.out) throw new GptforgeError('give --out <path>');
@@ -26,7 +26,7 @@ export const command = new Command('export')
         console.log(`export: ${ck.dir} → ${o.out} (${r.arch}: ${r.files.join(', ')})`);
       } else {
         const type = o.type.toUpperCase();
-        if (type !== 'F32' && type !== 'F16' && type !== 'Q8_0') throw new GptforgeError(`--type must be F32, F16 or Q8_0, not "${type}"`);
+        if (type !== 'F32' && type !== 'F16' && type !== 'Q8_0' && type !== 'Q4_0') throw new GptforgeError(`--type must be F32, F16, Q8_0 or Q4_0, not "${type}"`);
         const r = checkpointToGguf(ck, o.out, { type });
         console.log(`export: ${ck.dir} → ${o.out} (${r.arch}, ${type}, tokenizer.ggml.pre "${r.pre}", ${r.tensors} tensors, ${(r.bytes / 1e6).toFixed(1)} MB)`);
       }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { gguf } from '@huggingface/gguf';
 import { Rng } from '../../src/engine/rng.js';
 import { loadCheckpoint } from '../../src/model/checkpoint.js';
+import { dequantizeQ4_0, quantizeQ4_0 } from '../../src/model/quantize.js';
 import { checkpointToGguf, floatToHalf, halfToFloat, quantizeQ8_0, dequantizeQ8_0, readGguf, type GgufType } from '../../src/model/export/gguf.js';
 import { GptforgeError } from '../../src/util/errors.js';
 import { randomModel, saveTemp, smallTokenizer, tempDir } from './fixtures.js';
@@ -56,7 +57,7 @@ test('Q8_0: ggml block layout — fp16 d = max|x|/127, qs = roundf(x/d), 34 byte
 });
 
 for (const position of ['rope', 'learned'] as const) {
-  for (const type of ['F32', 'F16', 'Q8_0'] as GgufType[]) {
+  for (const type of ['F32', 'F16', 'Q8_0', 'Q4_0'] as GgufType[]) {
     test(`GGUF ${type} (${position}): @huggingface/gguf reads our header; tensors hold our weights in ggml layout`, async () => {
       const tok = smallTokenizer('gpt4-digits');
       const model = randomModel({ vocabSize: tok.vocabSize + 3, blockSize: 32, nLayer: 2, nHead: 2, nEmbd: 64, position });
@@ -82,7 +83,7 @@ for (const position of ['rope', 'learned'] as const) {
       if (arch === 'gptneox') assert.equal(md['gptneox.use_parallel_residual'], false);
       const qkvInfo = parsed.tensorInfos.find((t) => t.name === 'blk.0.attn_qkv.weight')!;
       assert.deepEqual(qkvInfo.shape.map(Number), [64, 192]);
-      assert.equal(qkvInfo.dtype, type === 'F32' ? 0 : type === 'F16' ? 1 : 8);
+      assert.equal(qkvInfo.dtype, { F32: 0, F16: 1, Q8_0: 8, Q4_0: 2 }[type]);
       assert.equal(parsed.tensorInfos.find((t) => t.name === 'blk.1.attn_norm.bias')!.dtype, 0, 'norms stay F32');
 
       // our reader (used for verification) agrees with @huggingface/gguf on where data starts
@@ -93,6 +94,15 @@ for (const position of ['rope', 'learned'] as const) {
       const cproj = model.params.get('transformer.h.1.mlp.c_proj.weight')!.data; // [H=256, C=64]
       const qkv = mine.read('blk.0.attn_qkv.weight');
       const cattn = model.params.get('transformer.h.0.attn.c_attn.weight')!.data; // [64, 192]
+      if (type === 'Q4_0') {
+        // exactly ggml's Q4_0 rounding of each ggml row (quantizeQ4_0 is checked against ggml's own vectors in test/model)
+        for (let o = 0; o < 64; o += 7) {
+          const row = Float32Array.from({ length: 256 }, (_, i) => cproj[i * 64 + o]);
+          assert.deepEqual([...down.subarray(o * 256, o * 256 + 256)], [...dequantizeQ4_0(quantizeQ4_0(row), 256)]);
+        }
+        assert.equal(parsed.tensorInfos.find((t) => t.name === 'blk.0.ffn_down.weight')!.dtype, 2);
+        return;
+      }
       const tol = type === 'F32' ? 0 : type === 'F16' ? 2e-3 : 0.02;
       for (let o = 0; o < 64; o += 7) {
         for (let i = 0; i < 256; i += 13) assert.ok(Math.abs(down[o * 256 + i] - cproj[i * 64 + o]) <= tol * Math.max(1, Math.abs(cproj[i * 64 + o])) + (type === 'Q8_0' ? 0.01 : 0));

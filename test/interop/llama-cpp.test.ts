@@ -105,6 +105,23 @@ for (const position of ['rope', 'learned'] as const) {
   });
 }
 
+test('llama.cpp loads our Q4_0 GGUF (ggml type 2 blocks, file type MOSTLY_Q4_0) and decodes from it', async () => {
+  const tok = smallTokenizer('gpt4-digits');
+  const model = randomModel({ vocabSize: tok.vocabSize, blockSize: 64, nLayer: 2, nHead: 2, nEmbd: 64, position: 'rope' }, 11);
+  const path = join(tempDir(), 'model-q4_0.gguf');
+  checkpointToGguf(loadCheckpoint(saveTemp(model, tok)), path, { type: 'Q4_0' });
+  const m = await (await llama()).loadModel({ modelPath: path, gpuLayers: 0 });
+  try {
+    assert.equal(m.fileInfo.metadata.general.file_type, 2);
+    const prompt = [tok.specialId('<|bos|>'), ...tok.encode('Call me Ishmael.', { disallowedSpecial: 'plain' })];
+    const out = await theirGreedy(m, prompt, 8, 64);
+    assert.equal(out.length, 8);
+    assert.ok(out.every((t) => Number.isInteger(t) && t >= 0 && t < tok.vocabSize));
+  } finally {
+    await m.dispose();
+  }
+});
+
 test('llama.cpp tokenizes 1 MB of mixed text (code, Unicode, digits, whitespace runs) exactly as gptforge', async () => {
   const tok = smallTokenizer('gpt4-digits');
   const model = randomModel({ vocabSize: tok.vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 32, position: 'rope' });

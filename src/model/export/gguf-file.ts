@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { atomicWriteChunks } from '../../util/atomic.js';
 import { GptforgeError } from '../../util/errors.js';
+import { QK4_0, dequantizeQ4_0, quantizeQ4_0 } from '../quantize.js';
 import { QK8_0, dequantizeQ8_0, floatToHalf, halfToFloat, quantizeQ8_0 } from './ggml-quants.js';
 
 /**
@@ -15,15 +16,19 @@ import { QK8_0, dequantizeQ8_0, floatToHalf, halfToFloat, quantizeQ8_0 } from '.
  * Types written: F32 (0), F16 (1, IEEE half, round to nearest even like ggml's
  * GGML_FP32_TO_FP16) and Q8_0 (8): blocks of 32 weights along ne[0], each
  * { fp16 d; int8 qs[32] } with d = max|x|/127 and qs = roundf(x/d) (ggml-quants.c
- * quantize_row_q8_0_ref, computed in float32 as it does). 1-D tensors (norms, biases)
- * stay F32, as llama.cpp's own converter keeps them; a matrix whose rows are not a
- * multiple of 32 stays F32 under Q8_0.
+ * quantize_row_q8_0_ref, computed in float32 as it does) and Q4_0 (2): blocks of 32 as
+ * { fp16 d; u8 qs[16] } with d = max/−8 (the signed value of largest magnitude), x = (q − 8)·d,
+ * element j in the low nibble of byte j and element j + 16 in its high nibble
+ * (quantize_row_q4_0_ref; src/model/quantize.ts). 1-D tensors (norms, biases) stay F32, as
+ * llama.cpp's own converter keeps them; a matrix whose rows are not a multiple of 32 stays F32
+ * under Q8_0 and Q4_0.
  */
 
-export type GgufType = 'F32' | 'F16' | 'Q8_0';
-const TYPE_ID: Record<GgufType, number> = { F32: 0, F16: 1, Q8_0: 8 };
-/** llama_ftype: LLAMA_FTYPE_ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q8_0 = 7 (llama.h). */
-export const FILE_TYPE: Record<GgufType, number> = { F32: 0, F16: 1, Q8_0: 7 };
+export type GgufType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0';
+/** ggml_type: GGML_TYPE_F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8 (ggml.h). */
+const TYPE_ID: Record<GgufType, number> = { F32: 0, F16: 1, Q8_0: 8, Q4_0: 2 };
+/** llama_ftype: LLAMA_FTYPE_ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q4_0 = 2, MOSTLY_Q8_0 = 7 (llama.h). */
+export const FILE_TYPE: Record<GgufType, number> = { F32: 0, F16: 1, Q8_0: 7, Q4_0: 2 };
 const ALIGN = 32;
 
 /** GGUF metadata value types (gguf.h enum gguf_type). */
@@ -62,7 +67,7 @@ function tensorBytes(t: GgufTensor): Uint8Array {
     for (let i = 0; i < t.data.length; i++) dv.setUint16(2 * i, floatToHalf(t.data[i]), true);
     return out;
   }
-  return quantizeQ8_0(t.data);
+  return t.type === 'Q4_0' ? quantizeQ4_0(t.data) : quantizeQ8_0(t.data);
 }
 
 /* ---------- writer ---------- */
@@ -167,6 +172,7 @@ export function writeGguf(path: string, kv: ReadonlyArray<[string, GgufValue]>, 
     const n = t.dims.reduce((a, b) => a * b, 1);
     if (n !== t.data.length) throw new Error(`GGUF tensor ${t.name}: dims [${t.dims.join(', ')}] hold ${n} values, data has ${t.data.length}`);
     if (t.type === 'Q8_0' && t.dims[0] % QK8_0 !== 0) throw new Error(`GGUF tensor ${t.name}: Q8_0 rows must be a multiple of ${QK8_0}, got ${t.dims[0]}`);
+    if (t.type === 'Q4_0' && t.dims[0] % QK4_0 !== 0) throw new Error(`GGUF tensor ${t.name}: Q4_0 rows must be a multiple of ${QK4_0}, got ${t.dims[0]}`);
     data.pad(ALIGN);
     head.str(t.name);
     head.u32(t.dims.length);
@@ -190,7 +196,7 @@ export interface GgufFile {
   tensors: { name: string; dims: number[]; type: number; offset: number }[];
   /** Absolute byte offset of the data section. */
   dataStart: number;
-  /** A tensor's values as float32 (F32, F16 and Q8_0). */
+  /** A tensor's values as float32 (F32, F16, Q8_0 and Q4_0). */
   read(name: string): Float32Array;
 }
 
@@ -298,6 +304,7 @@ export function readGguf(path: string): GgufFile {
     if (t.type === 0) return 4 * n;
     if (t.type === 1) return 2 * n;
     if (t.type === 8) return (n / QK8_0) * 34;
+    if (t.type === 2) return (n / QK4_0) * 18;
     throw new GptforgeError(`tensor "${t.name}" has ggml type ${t.type}, which gptforge does not read`, { file: path });
   };
   for (const t of tensors) {
@@ -317,7 +324,7 @@ export function readGguf(path: string): GgufFile {
       const bytes = buf.subarray(at, at + nbytes(t));
       if (t.type === 0) return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
       if (t.type === 1) return Float32Array.from({ length: n }, (_, i) => halfToFloat(bytes.readUInt16LE(2 * i)));
-      return dequantizeQ8_0(bytes, n);
+      return t.type === 2 ? dequantizeQ4_0(bytes, n) : dequantizeQ8_0(bytes, n);
     },
   };
 }

@@ -116,7 +116,8 @@ export function checkpointToGguf(ck: LoadedCheckpoint, path: string, opts: { typ
   const opt = (n: string, size: number): Float32Array => w.get(n) ?? new Float32Array(size);
   const tensors: GgufTensor[] = [];
   const mat = (name: string, dims: [number, number], data: Float32Array): void => {
-    const t: GgufType = type === 'Q8_0' && dims[0] % QK8_0 !== 0 ? 'F32' : type;
+    // a block type needs rows of whole 32-weight blocks (QK8_0 = QK4_0 = 32)
+    const t: GgufType = (type === 'Q8_0' || type === 'Q4_0') && dims[0] % QK8_0 !== 0 ? 'F32' : type;
     tensors.push({ name, dims, type: t, data });
   };
   const vec = (name: string, data: Float32Array): void => {
