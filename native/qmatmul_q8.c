@@ -3,9 +3,9 @@
  * ggml's scheme for its CPU matmul (vec_dot_type = Q8_0; ggml-cpu quants.c
  * ggml_vec_dot_q8_0_q8_0 / ggml_vec_dot_q4_0_q8_0):
  *
- *   1. each row of x, per block of 32: d = max|x|/127, id = 1/d, q = rint(x·id) (round half to
- *      even) in [−127, 127]; the block keeps d_x = fp16(d), as ggml's block_q8_0 stores it
- *      (quantize_row_q8_0: y.d = GGML_FP32_TO_FP16(d)) and its dot products read it back — the
+ *   1. each row of x, per block of 32: d = max|x|/127, id = 127/max|x|, q = rint(x·id) (round
+ *      half to even) in [−127, 127] — ggml's x86 quantize_row_q8_0; the block keeps d_x = fp16(d),
+ *      as ggml's block_q8_0 stores it (y.d = GGML_FP32_TO_FP16(d)) and its dot products read it back — the
  *      q were rounded against the fp32 d, so q·d_x is off by |q|·|d − d_x| ≤ 127·max(d·2⁻¹¹, 2⁻²⁵)
  *      more. Keeping d in fp32 instead gives different rounding downstream: on a random 2-layer
  *      model that alone moved log-probabilities by 0.1–0.2 from llama.cpp's (docs/interop.md);
@@ -74,8 +74,10 @@ void gfn_quantize_q8_rows(const float *x, int8_t *q, float *d, long M, long K) {
       const float a = fabsf(xb[i]);
       amax = a > amax ? a : amax;
     }
-    const float db = amax / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
-    d[r] = gf_round_half(db); /* ggml's fp16 block scale; q below is rounded against the fp32 db, as in ggml */
+    /* ggml's x86 quantize_row_q8_0 (AVX2/AVX-512/AVX): id = 127/max|x| (not 1/d: the two differ
+     * in the last bit for some max|x|, and that flips a rounding now and then), d stored as fp16 */
+    const float db = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    d[r] = gf_round_half(db);
 #if defined(__aarch64__)
     /* FMA is baseline on AArch64: the product and the rounding stay separate instructions */
     const float32x4_t vid = vdupq_n_f32(id);

@@ -150,6 +150,13 @@ test('the native block kernels refuse a K that is not whole blocks, too few byte
  * Σ_{k∈b}|W[n,k]| (+ fp32 slack) — half a step, plus the block scale's rounding to fp16 (ggml's
  * block_q8_0.d) times at most 127 levels.
  */
+/** Round half to even (the SIMD conversions' default). */
+function rne(v: number): number {
+  const f = Math.floor(v);
+  const r = v - f;
+  return (r > 0.5 || (r === 0.5 && (f & 1) !== 0) ? f + 1 : f) || 0;
+}
+
 function q8Bound(x: Float32Array, W: Float32Array, m: number, n: number, K: number): number {
   let bound = 0;
   let mag = 0;
@@ -184,7 +191,8 @@ test('reference qmatmulQ8: exact integer sums of the Q8_0 activations, and withi
       for (let i = 0; i < 32; i++) {
         assert.ok(Math.abs(q[r * 32 + i]) <= 127);
         // rounding to nearest against the fp32 scale (as ggml): within half a step of x/d
-        assert.ok(Math.abs(q[r * 32 + i] * d32 - x[r * 32 + i]) <= d32 * 0.5 * (1 + 1e-6), `q[${r * 32 + i}]`);
+        assert.ok(Math.abs(q[r * 32 + i] * d32 - x[r * 32 + i]) <= d32 * (0.5 + 1e-5), `q[${r * 32 + i}]`);
+        assert.equal(q[r * 32 + i], rne(Math.fround(x[r * 32 + i] * Math.fround(127 / amax))), `q[${r * 32 + i}]: ggml's id = 127/max|x|`);
       }
     }
     const y = new Float32Array(M * N);
@@ -334,7 +342,7 @@ test('native qmatmulQ8 multiplies by the activation scale as fp16 (ggml block_q8
         const d32 = Math.fround(Math.fround(amax) / 127);
         const d16 = halfToFloat(floatToHalf(d32));
         assert.notEqual(d16, d32, `${amax}: the fp16 scale should differ from the fp32 one for this check to bite`);
-        const qx = Math.round(Math.fround(x[5] * Math.fround(1 / d32)));
+        const qx = Math.round(Math.fround(x[5] * Math.fround(127 / Math.fround(amax))));
         const want = Math.fround(Math.fround((1 / 256) * d16) * (127 * qx));
         const got = new Float32Array(1);
         const gotRef = new Float32Array(1);
