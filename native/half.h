@@ -1,6 +1,7 @@
 /* fp16 helpers shared by the block kernels (qmatmul.c, qmatmul_q8.c). */
 #ifndef GPTFORGE_HALF_H
 #define GPTFORGE_HALF_H
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -20,6 +21,19 @@ static inline float gf_half(const uint8_t *p) {
   float f;
   memcpy(&f, &bits, 4);
   return f;
+}
+
+/* float → the nearest IEEE half (round to nearest even, subnormals included, overflow → ±inf)
+ * → float: the value ggml's GGML_FP32_TO_FP16 stores, e.g. block_q8_0.d of a quantized
+ * activation row. Exact steps: scaling by powers of two, and rintf in the default rounding
+ * mode (nearest even). */
+static inline float gf_round_half(float f) {
+  if (f == 0.0f || !(fabsf(f) < INFINITY)) return f;
+  int e;
+  (void)frexpf(f, &e); /* |f| ∈ [2^(e−1), 2^e): a normal half keeps 11 bits, quantum 2^(e−11) */
+  if (e < -13) e = -13; /* below 2^−14 the half is subnormal: quantum 2^−24 */
+  const float r = ldexpf(rintf(ldexpf(f, 11 - e)), e - 11);
+  return fabsf(r) > 65504.0f ? copysignf(INFINITY, f) : r;
 }
 
 #endif

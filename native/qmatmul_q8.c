@@ -3,13 +3,18 @@
  * ggml's scheme for its CPU matmul (vec_dot_type = Q8_0; ggml-cpu quants.c
  * ggml_vec_dot_q8_0_q8_0 / ggml_vec_dot_q4_0_q8_0):
  *
- *   1. each row of x, per block of 32: d = max|x|/127 (fp32; ggml stores it as fp16), id = 1/d,
- *      q = rint(x·id) (round half to even) in [−127, 127];
+ *   1. each row of x, per block of 32: d = max|x|/127, id = 127/max|x|, q = rint(x·id) (round
+ *      half to even) in [−127, 127] — ggml's x86 quantize_row_q8_0; the block keeps d_x = fp16(d),
+ *      as ggml's block_q8_0 stores it (y.d = GGML_FP32_TO_FP16(d)) and its dot products read it back — the
+ *      q were rounded against the fp32 d, so q·d_x is off by |q|·|d − d_x| ≤ 127·max(d·2⁻¹¹, 2⁻²⁵)
+ *      more. Keeping d in fp32 instead gives different rounding downstream: on a random 2-layer
+ *      model that alone moved log-probabilities by 0.1–0.2 from llama.cpp's (docs/interop.md);
  *   2. for each weight block, the exact integer Σ q_w·q_x (≤ 32·128·127, no overflow), then
  *      y += (d_w·d_x)·Σ in fp32.
  *
- * Step 1 is the only approximation beyond fp32 rounding: |x − q·d| ≤ d/2 per element, so
- *   |y_int − y_fp32| ≤ Σ_b (max_b|x| / 254)·Σ_{k∈b}|W[n,k]|     (+ fp32 rounding)
+ * Step 1 is the only approximation beyond fp32 rounding: |x − q·d_x| ≤ max|x|/254 +
+ * max(max|x|·2⁻¹¹, 127·2⁻²⁵) per element, so
+ *   |y_int − y_fp32| ≤ Σ_b (max_b|x|/254 + max(max_b|x|·2⁻¹¹, 127·2⁻²⁵))·Σ_{k∈b}|W[n,k]|   (+ fp32 rounding)
  * where y_fp32 is the dequantized weight times the unquantized x (the training forward).
  * That is why this is for decoding only: training keeps float activations (qmatmul.c).
  *
@@ -70,8 +75,10 @@ void gfn_quantize_q8_rows(const float *x, int8_t *q, float *d, long M, long K) {
       const float a = fabsf(xb[i]);
       amax = a > amax ? a : amax;
     }
-    const float db = amax / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
-    d[r] = db;
+    /* ggml's x86 quantize_row_q8_0 (AVX2/AVX-512/AVX): id = 127/max|x| (not 1/d: the two differ
+     * in the last bit for some max|x|, and that flips a rounding now and then), d stored as fp16 */
+    const float db = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    d[r] = gf_round_half(db);
 #if defined(__aarch64__)
     /* FMA is baseline on AArch64: the product and the rounding stay separate instructions */
     const float32x4_t vid = vdupq_n_f32(id);

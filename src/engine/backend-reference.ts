@@ -1,3 +1,4 @@
+import { floatToHalf, halfToFloat } from '../model/export/ggml-quants.js';
 import type { BlockQuant, Kernels } from './kernels.js';
 
 /**
@@ -87,8 +88,9 @@ function rintEven(v: number): number {
 
 /**
  * The activation side of ggml's integer matmul: each row of x [M, K] per block of 32 as Q8_0 —
- * d = max|x|/127, id = 1/d, q = rint(x·id) in fp32 (ggml-quants.c quantize_row_q8_0_ref, with
- * round half to even as its SIMD versions and d kept in fp32). q: [M·K] int8, d: [M·K/32].
+ * d = max|x|/127, id = 127/max|x|, q = rint(x·id) (round half to even) in fp32, and the
+ * block's scale stored as fp16 (ggml-cpu quants.c quantize_row_q8_0, its x86 SIMD path). q: [M·K]
+ * int8, d: [M·K/32] the fp16 scales widened to fp32 (what ggml_vec_dot_q8_0_q8_0 multiplies by).
  */
 export function quantizeQ8Rows(x: FA, M: number, K: number): { q: Int8Array; d: Float32Array } {
   const q = new Int8Array(M * K);
@@ -97,8 +99,11 @@ export function quantizeQ8Rows(x: FA, M: number, K: number): { q: Int8Array; d: 
     let amax = 0;
     for (let i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[r * 32 + i]));
     const db = Math.fround(amax / 127);
-    const id = db !== 0 ? Math.fround(1 / db) : 0;
-    d[r] = db;
+    // ggml's x86 quantize_row_q8_0: id = 127/max|x| (1/d differs in the last bit for some max|x|)
+    const id = amax !== 0 ? Math.fround(127 / amax) : 0;
+    // ggml keeps the block scale as fp16 (block_q8_0.d) and its dot products read that back;
+    // q is rounded against the fp32 db, as in ggml's quantize_row_q8_0
+    d[r] = halfToFloat(floatToHalf(db));
     for (let i = 0; i < 32; i++) q[r * 32 + i] = rintEven(Math.fround(x[r * 32 + i] * id));
   }
   return { q, d };

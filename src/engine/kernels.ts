@@ -39,10 +39,11 @@ export interface Kernels {
   qmatmul(x: F32, w: Uint8Array, y: F32, M: number, K: number, N: number, type: BlockQuant, accumulate: boolean): void;
   /**
    * Inference only: y[M,N] = (accumulate ? y : 0) + x̂[M,K]·Wᵀ, W as in qmatmul, where x̂ is x
-   * quantized to Q8_0 per row and block of 32 (d = max|x|/127 in fp32, q = round-half-even(x/d))
+   * quantized to Q8_0 per row and block of 32 (q = round-half-even(x·127/max|x|), the block's
+   * scale d_x = fp16(max|x|/127) as ggml's block_q8_0 stores it; ggml-cpu quantize_row_q8_0, x86)
    * and each block product is an exact integer sum scaled by d_w·d_x — ggml's CPU matmul
-   * (vec_dot_type Q8_0). Versus qmatmul (float x): |Δy[m,n]| ≤ Σ_b max_b|x_m|/254 · Σ_{k∈b}|W[n,k]|
-   * plus fp32 rounding. A row's result does not depend on M or the other rows. No backward: the
+   * (vec_dot_type Q8_0). Versus qmatmul (float x): |Δy[m,n]| ≤ Σ_b (max_b|x_m|/254 +
+   * max(max_b|x_m|·2⁻¹¹, 127·2⁻²⁵)) · Σ_{k∈b}|W[n,k]| plus fp32 rounding. A row's result does not depend on M or the other rows. No backward: the
    * training forward keeps float activations (qmatmul). `scales` (optional): the blocks' d as
    * fp32 [N, K/32], precomputed once per matrix so the kernel skips an fp16 conversion a block;
    * it must hold exactly the blocks' values (the result is then bit-identical).

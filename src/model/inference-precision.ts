@@ -9,11 +9,12 @@ import { type BasePrecision, type QuantizedMatrix, blockScales, quantize, quanti
  * every block linear — and by default the LM head — held as ggml blocks (src/model/quantize.ts;
  * the same bytes `gptforge export --format gguf --type q8_0` writes, so gptforge and llama.cpp
  * run the same weights), multiplied by the integer kernel (Kernels.qmatmulQ8): each activation
- * row is quantized to Q8_0 per block of 32, then exact integer block sums are scaled by the two
- * blocks' scales.
+ * row is quantized to Q8_0 per block of 32 (its scale kept as fp16, as ggml's block_q8_0), then
+ * exact integer block sums are scaled by the two blocks' scales — the same numbers as
+ * llama.cpp's CPU matmuls (test/interop/llama-cpp.test.ts, docs/interop.md).
  *
  * **Inference only.** The activations are rounded to int8, so this is not the training forward:
- * per output, |y_int − y| ≤ Σ_b max_b|x|/254 · Σ_{k∈b}|W[n,k]| against the float product with
+ * per output, |y_int − y| ≤ Σ_b (max_b|x|/254 + max(max_b|x|·2⁻¹¹, 127·2⁻²⁵)) · Σ_{k∈b}|W[n,k]| against the float product with
  * the same (dequantized) weights, plus the weights' own rounding (Q8_0: |Δw| ≤ d/2 = max|w|/254
  * per block; Q4_0: ≤ d/2 = max|w|/16). The model's parameters are frozen; a forward with
  * gradients enabled is refused (qlinearQ8). The fp32 block-linear weights are dropped (the

@@ -5,6 +5,7 @@ import { referenceKernels as ref } from '../../src/engine/backend-reference.js';
 import { Rng } from '../../src/engine/rng.js';
 import type { Kernels } from '../../src/engine/kernels.js';
 import { quantize, dequantize } from '../../src/model/quantize.js';
+import { floatToHalf, halfToFloat } from '../../src/model/export/ggml-quants.js';
 
 /**
  * The dequantize-and-multiply kernels (native/qmatmul.c) against the TypeScript oracle: the
@@ -145,8 +146,17 @@ test('the native block kernels refuse a K that is not whole blocks, too few byte
  * The integer decode kernel (native/qmatmul_q8.c): x quantized to Q8_0 rows, exact integer
  * block sums. Oracles: the reference backend's qmatmulQ8 (quantizeQ8Rows + the same sums), and
  * the float product of the dequantized weights with the unquantized x within the bound that
- * rounding x to Q8_0 allows: |Δy| ≤ Σ_b max_b|x|/254 · Σ_{k∈b}|W[n,k]| (+ fp32 slack).
+ * rounding x to Q8_0 allows: |Δy| ≤ Σ_b (max_b|x|/254 + max(max_b|x|·2⁻¹¹, 127·2⁻²⁵)) ·
+ * Σ_{k∈b}|W[n,k]| (+ fp32 slack) — half a step, plus the block scale's rounding to fp16 (ggml's
+ * block_q8_0.d) times at most 127 levels.
  */
+/** Round half to even (the SIMD conversions' default). */
+function rne(v: number): number {
+  const f = Math.floor(v);
+  const r = v - f;
+  return (r > 0.5 || (r === 0.5 && (f & 1) !== 0) ? f + 1 : f) || 0;
+}
+
 function q8Bound(x: Float32Array, W: Float32Array, m: number, n: number, K: number): number {
   let bound = 0;
   let mag = 0;
@@ -157,7 +167,7 @@ function q8Bound(x: Float32Array, W: Float32Array, m: number, n: number, K: numb
       amax = Math.max(amax, Math.abs(x[m * K + b * 32 + i]));
       wsum += Math.abs(W[n * K + b * 32 + i]);
     }
-    bound += (amax / 254) * wsum;
+    bound += (amax / 254 + Math.max(amax * 2 ** -11, 127 * 2 ** -25)) * wsum;
     mag += amax * wsum;
   }
   return bound + 1e-6 * mag;
@@ -174,11 +184,15 @@ test('reference qmatmulQ8: exact integer sums of the Q8_0 activations, and withi
     for (let r = 0; r < (M * K) / 32; r++) {
       let amax = 0;
       for (let i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[r * 32 + i]));
-      assert.equal(d[r], Math.fround(amax / 127));
+      const d32 = Math.fround(amax / 127);
+      // the scale is kept as ggml's fp16 block_q8_0.d: the nearest half to max|x|/127
+      assert.equal(d[r], halfToFloat(floatToHalf(d32)));
+      assert.ok(Math.abs(d[r] - d32) <= d32 * 2 ** -11);
       for (let i = 0; i < 32; i++) {
         assert.ok(Math.abs(q[r * 32 + i]) <= 127);
-        // rounding to nearest: within half a step of x/d
-        assert.ok(Math.abs(q[r * 32 + i] * d[r] - x[r * 32 + i]) <= d[r] * 0.5 * (1 + 1e-6), `q[${r * 32 + i}]`);
+        // rounding to nearest against the fp32 scale (as ggml): within half a step of x/d
+        assert.ok(Math.abs(q[r * 32 + i] * d32 - x[r * 32 + i]) <= d32 * (0.5 + 1e-5), `q[${r * 32 + i}]`);
+        assert.equal(q[r * 32 + i], rne(Math.fround(x[r * 32 + i] * Math.fround(127 / amax))), `q[${r * 32 + i}]: ggml's id = 127/max|x|`);
       }
     }
     const y = new Float32Array(M * N);
@@ -307,4 +321,39 @@ test('qmatmulQ8 with the scales passed as fp32 gives the same bits as reading th
     k.setIsa(before);
   }
   assert.throws(() => k.qmatmulQ8(new Float32Array(64), new Uint8Array(68), new Float32Array(1), 1, 64, 1, 'q8_0', false, new Float32Array(1)), /scales/);
+});
+
+test('native qmatmulQ8 multiplies by the activation scale as fp16 (ggml block_q8_0.d) on every kernel path, subnormal halves included', { skip }, (t) => {
+  const k = native!;
+  const before = k.isa;
+  try {
+    for (const s of k.isas().filter((x) => x.supported)) {
+      k.setIsa(s.name);
+      // one weight level (127 at index 5, scale 2^-8) picks one activation: y = fp32(d_w·d_x)·127·q_x
+      const K = 64;
+      const we = new Float32Array(K);
+      we[5] = 127 / 256;
+      const w = quantize('q8_0', we);
+      // amax values whose /127 is not a half: normal (0.3, 5.1) and fp16-subnormal (1e-3, 3e-6) scales
+      for (const amax of [0.3, 5.1, 1e-3, 3e-6]) {
+        const x = new Float32Array(K);
+        x[5] = Math.fround(amax * 0.77);
+        x[17] = Math.fround(-amax);
+        const d32 = Math.fround(Math.fround(amax) / 127);
+        const d16 = halfToFloat(floatToHalf(d32));
+        assert.notEqual(d16, d32, `${amax}: the fp16 scale should differ from the fp32 one for this check to bite`);
+        const qx = Math.round(Math.fround(x[5] * Math.fround(127 / Math.fround(amax))));
+        const want = Math.fround(Math.fround((1 / 256) * d16) * (127 * qx));
+        const got = new Float32Array(1);
+        const gotRef = new Float32Array(1);
+        k.qmatmulQ8(x, w, got, 1, K, 1, 'q8_0', false);
+        ref.qmatmulQ8(x, w, gotRef, 1, K, 1, 'q8_0', false);
+        assert.equal(got[0], want, `${s.name} amax ${amax}`);
+        assert.equal(gotRef[0], want, `reference amax ${amax}`);
+      }
+      t.diagnostic(`${s.name}: checked`);
+    }
+  } finally {
+    k.setIsa(before);
+  }
 });

@@ -5,6 +5,10 @@ import { getLlama, type Llama, type LlamaModel } from 'node-llama-cpp';
 import type { GPT } from '../../src/model/gpt.js';
 import { loadCheckpoint } from '../../src/model/checkpoint.js';
 import { checkpointToGguf } from '../../src/model/export/gguf.js';
+import { floatToHalf, halfToFloat } from '../../src/model/export/ggml-quants.js';
+import { setInferencePrecision } from '../../src/model/inference-precision.js';
+import { dequantize, quantize } from '../../src/model/quantize.js';
+import { getKernels } from '../../src/engine/backend.js';
 import type { Tokenizer } from '../../src/tokenizer/index.js';
 import { multilingualText } from '../tokenizer/corpus.js';
 import { randomModel, saveTemp, smallTokenizer, tempDir } from './fixtures.js';
@@ -63,9 +67,11 @@ function ourGreedy(model: GPT, prompt: number[], n: number): { ids: number[]; mi
 }
 
 async function theirGreedy(m: LlamaModel, prompt: number[], n: number, blockSize: number): Promise<number[]> {
-  // F32 KV cache: llama.cpp's default F16 cache would round keys and values. One thread:
-  // ggml's spinning thread pool collapses on an oversubscribed machine (1–2 tokens/s).
-  const ctx = await m.createContext({ contextSize: blockSize, sequences: 1, threads: 1, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' });
+  // F32 KV cache: llama.cpp's default F16 cache would round keys and values; and no flash
+  // attention (node-llama-cpp's "auto" turns it on on the CPU, and it casts K and V to fp16
+  // whatever the cache type). One thread: ggml's spinning thread pool collapses on an
+  // oversubscribed machine (1–2 tokens/s).
+  const ctx = await m.createContext({ contextSize: blockSize, sequences: 1, threads: 1, flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' });
   try {
     const seq = ctx.getSequence();
     const out: number[] = [];
@@ -121,6 +127,110 @@ test('llama.cpp loads our Q4_0 GGUF (ggml type 2 blocks, file type MOSTLY_Q4_0) 
     await m.dispose();
   }
 });
+
+/** ggml's CPU GELU (ggml-cpu/vec.h, GGML_GELU_FP16 defined unconditionally): the input rounded to
+ * fp16, looked up in a table of fp16(gelu_tanh(h)) — so llama.cpp's F32 GELU is fp16-exact only. */
+function ggmlGeluF16(x: Float32Array, out: Float32Array, n: number): void {
+  const k = Math.sqrt(2 / Math.PI);
+  for (let i = 0; i < n; i++) {
+    const v = x[i];
+    if (v <= -10) out[i] = 0;
+    else if (v >= 10) out[i] = v;
+    else {
+      const h = halfToFloat(floatToHalf(v));
+      out[i] = halfToFloat(floatToHalf(Math.fround(0.5 * h * (1 + Math.tanh(k * h * (1 + 0.044715 * h * h))))));
+    }
+  }
+}
+
+/** Our next-token log-probabilities at every position of `ids`, decoding one token at a time. */
+function ourLogProbs(model: GPT, ids: number[]): Float64Array[] {
+  const cache = model.createCache(1);
+  return ids.map((t) => {
+    const lg = model.nextLogits(Int32Array.of(t), cache);
+    let mx = -Infinity;
+    for (const v of lg) mx = Math.max(mx, v);
+    let s = 0;
+    for (const v of lg) s += Math.exp(v - mx);
+    return Float64Array.from(lg, (v) => v - mx - Math.log(s));
+  });
+}
+
+/*
+ * Integer decoding against llama.cpp's, teacher-forced (every position's next-token
+ * distribution on one fixed sequence: no greedy trajectory to part from). Same blocks on both
+ * sides (the GGUF's are setInferencePrecision's, the embeddings pre-rounded to the block grid so
+ * the lookup agrees too). Two float steps of llama.cpp are not ours and are matched here so the
+ * comparison isolates the integer matmuls: flash attention is turned off (node-llama-cpp's
+ * default "auto" turns it on on the CPU, and ggml's flash attention casts K and V to fp16
+ * whatever the cache type), and our GELU is replaced, in this test only, by ggml's fp16-table
+ * GELU. Those are 0.003-sized at F32, but every integer matmul downstream re-rounds its input to
+ * int8, which turns them into 0.1–0.2 of log-probability (docs/interop.md). Measured with them
+ * matched (every log-prob above 1e-4 at each of 31 positions, 2000–2700 a configuration): at
+ * most 1e-5, on the avx2 and scalar paths and the reference backend. The check bites: with the
+ * activation scale kept in fp32 (our former scheme) 0.21–0.24 in all four configurations; with
+ * id = 1/d instead of ggml's x86 127/max|x|, 0.13 in one.
+ */
+for (const [position, type] of [
+  ['rope', 'Q8_0'],
+  ['learned', 'Q8_0'],
+  ['rope', 'Q4_0'],
+  ['learned', 'Q4_0'],
+] as const) {
+  test(`teacher-forced next-token log-probs of gptforge's ${type} integer decoding = llama.cpp's within 0.02 (${position === 'rope' ? 'gptneox' : 'gpt2'})`, async (t) => {
+    const prec = type === 'Q8_0' ? 'q8_0' : 'q4_0';
+    const tok = smallTokenizer('gpt4-digits');
+    const build = (): GPT => {
+      const model = randomModel({ vocabSize: tok.vocabSize, blockSize: 64, nLayer: 2, nHead: 2, nEmbd: 64, position }, 11);
+      for (const [name, t] of model.params) if (/wte|wpe/.test(name)) t.data.set(dequantize(prec, quantize(prec, t.data), t.data.length));
+      return model;
+    };
+    const path = join(tempDir(), `model-${type}.gguf`);
+    checkpointToGguf(loadCheckpoint(saveTemp(build(), tok)), path, { type });
+    const ids = [tok.specialId('<|bos|>'), ...tok.encode('Call me Ishmael. Some years ago, never mind how long precisely, having little money', { disallowedSpecial: 'plain' })].slice(0, 31);
+    const m = await (await llama()).loadModel({ modelPath: path, gpuLayers: 0 });
+    let theirs: Map<number, number>[];
+    try {
+      const ctx = await m.createContext({ contextSize: 64, sequences: 1, threads: 1, flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' });
+      try {
+        const res = await ctx.getSequence().controlledEvaluate(ids.map((t) => [t as never, { generateNext: { probabilities: true } }]));
+        theirs = res.map((r, i) => {
+          const p = r?.next?.probabilities;
+          if (!p) assert.fail(`no probabilities from llama.cpp at position ${i}`);
+          return p as Map<number, number>;
+        });
+      } finally {
+        await ctx.dispose();
+      }
+    } finally {
+      await m.dispose();
+    }
+    const model = build();
+    setInferencePrecision(model, prec);
+    const k = getKernels();
+    const gelu = k.geluForward;
+    k.geluForward = ggmlGeluF16;
+    let ours: Float64Array[];
+    try {
+      ours = ourLogProbs(model, ids);
+    } finally {
+      k.geluForward = gelu;
+    }
+    let worst = 0;
+    let where = '';
+    let compared = 0;
+    for (let i = 0; i < ids.length; i++)
+      for (const [v, p] of theirs[i]) {
+        if (p < 1e-4) continue;
+        compared++;
+        const d = Math.abs(Math.log(p) - ours[i][v]);
+        if (d > worst) [worst, where] = [d, `position ${i}, token ${v}: llama.cpp ${Math.log(p).toFixed(4)}, gptforge ${ours[i][v].toFixed(4)}`];
+      }
+    assert.ok(compared > 20 * ids.length, `only ${compared} log-probs above 1e-4 compared`);
+    t.diagnostic(`${compared} log-probs compared, largest |Δ| ${worst.toFixed(5)}`);
+    assert.ok(worst <= 0.02, `largest |Δ log p| ${worst.toFixed(4)} at ${where}`);
+  });
+}
 
 test('llama.cpp tokenizes 1 MB of mixed text (code, Unicode, digits, whitespace runs) exactly as gptforge', async () => {
   const tok = smallTokenizer('gpt4-digits');
