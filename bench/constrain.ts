@@ -15,6 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
+import { constants as perfConstants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { Automaton, clearSharedFrames, GrammarConstraint, lowerSchema, TokenMatcher, tokenTrie } from '../src/infer/constrain/index.js';
 import { Tokenizer, trainTokenizer } from '../src/tokenizer/index.js';
 import { cl100kRankFileText, multilingualText } from '../test/tokenizer/corpus.js';
@@ -85,12 +86,66 @@ interface Timing {
   failed: number;
   /** The slowest single mask: its schema file. */
   worst: { ms: number; file: string; token: number };
+  /** Wall-clock span of each timed mask (performance.now, ms), for the collector's share (gcReport). */
+  maskStart: number[];
+  maskEnd: number[];
+  runStart: number;
+  runEnd: number;
+}
+
+/** Every garbage collection of the process (delivered asynchronously: read after an await). */
+const gcEntries: PerformanceEntry[] = [];
+new PerformanceObserver((list) => {
+  gcEntries.push(...list.getEntries());
+}).observe({ entryTypes: ['gc'] });
+
+/**
+ * The collector's time during one vocabulary's run (compile, masks, advancing) and inside its
+ * timed masks: a collection that starts within a mask's span is that mask's (a full collection
+ * there is what sets the slowest masks).
+ */
+async function gcReport(name: string, t: Timing): Promise<void> {
+  await new Promise((r) => setTimeout(r, 20)); // entries arrive a timer turn after the collections
+  let runMs = 0;
+  let runN = 0;
+  let majorN = 0;
+  let majorMs = 0;
+  let inMaskMs = 0;
+  let inMaskN = 0;
+  let inMaskMajor = 0;
+  for (const e of gcEntries) {
+    if (e.startTime < t.runStart || e.startTime > t.runEnd) continue;
+    runMs += e.duration;
+    runN++;
+    const major = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR;
+    if (major) {
+      majorN++;
+      majorMs += e.duration;
+    }
+    // binary search: the last mask starting at or before the collection
+    let lo = 0;
+    let hi = t.maskStart.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (t.maskStart[mid] <= e.startTime) lo = mid;
+      else hi = mid - 1;
+    }
+    if (t.maskStart.length > 0 && t.maskStart[lo] <= e.startTime && e.startTime <= t.maskEnd[lo]) {
+      inMaskMs += e.duration;
+      inMaskN++;
+      if (major) inMaskMajor++;
+    }
+  }
+  emit(
+    { figure: 'constrain-gc', vocab: name, gc_ms: runMs, gc_count: runN, major_count: majorN, major_ms: majorMs, in_masks_ms: inMaskMs, in_masks_count: inMaskN, in_masks_major: inMaskMajor, run_ms: t.runEnd - t.runStart },
+    `  garbage collection during the run: ${runMs.toFixed(0)} ms of ${(t.runEnd - t.runStart).toFixed(0)} ms wall (${runN} collections, ${majorN} full: ${majorMs.toFixed(0)} ms); inside timed masks ${inMaskMs.toFixed(0)} ms (${inMaskN} collections, ${inMaskMajor} full)`,
+  );
 }
 
 function timeVocab(name: string, tok: Tokenizer, cases: BenchCase[]): Timing {
   const trie = tokenTrie(tok);
   clearSharedFrames(trie); // cold: nothing carried over from an earlier run
-  const t: Timing = { compileWall: [], compileCpu: [], maskWall: [], maskCpu: [], warmCpu: [], cacheHits: 0, walks: 0, nodes: 0, failed: 0, worst: { ms: 0, file: '', token: 0 } };
+  const t: Timing = { compileWall: [], compileCpu: [], maskWall: [], maskCpu: [], warmCpu: [], cacheHits: 0, walks: 0, nodes: 0, failed: 0, worst: { ms: 0, file: '', token: 0 }, maskStart: [], maskEnd: [], runStart: performance.now(), runEnd: 0 };
   const mask = new Uint32Array(Math.ceil(tok.vocabSize / 32));
   for (const c of cases) {
     let matcher: TokenMatcher;
@@ -115,7 +170,10 @@ function timeVocab(name: string, tok: Tokenizer, cases: BenchCase[]): Timing {
       const dt = cpuMs() - b;
       t.maskCpu.push(dt);
       if (dt > t.worst.ms) t.worst = { ms: dt, file: c.file, token: t.maskCpu.length };
-      t.maskWall.push(performance.now() - a);
+      const z = performance.now();
+      t.maskWall.push(z - a);
+      t.maskStart.push(a);
+      t.maskEnd.push(z);
       if (!con.advance(id)) {
         ok = false;
         break;
@@ -133,6 +191,7 @@ function timeVocab(name: string, tok: Tokenizer, cases: BenchCase[]): Timing {
       if (!again.advance(id)) break;
     }
   }
+  t.runEnd = performance.now();
   const us = (x: number): string => `${(x * 1000).toFixed(1)} µs`;
   emit(
     {
@@ -185,10 +244,10 @@ async function main(): Promise<void> {
     cases = BUILTIN;
     emit({ figure: 'data', source: 'builtin', reason: loc.missing }, `${loc.missing}; timing the ${BUILTIN.length} built-in schemas instead`);
   }
-  timeVocab('ours-4k', ours4kTok(), cases);
+  await gcReport('ours-4k', timeVocab('ours-4k', ours4kTok(), cases));
   const { text, specials } = cl100kRankFileText();
   const cl100k = Tokenizer.fromTiktoken(text, { pattern: 'cl100k', specialTokens: specials });
-  timeVocab('cl100k', cl100k, cases);
+  await gcReport('cl100k', timeVocab('cl100k', cl100k, cases));
   const nXg = flag('--xgrammar', 20);
   if (nXg > 0) {
     const xg = await loadXGrammar();

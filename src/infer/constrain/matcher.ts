@@ -409,19 +409,31 @@ export class Automaton {
    * frame's state accepts where those levels have all finished; what follows depends on the
    * stack below — the context. A frame of one level (one rule alternative) is often a single
    * character, which would leave nearly every token to the context, hence several levels.
+   * Returns the frame; the stack below and the level count are left in `frameBelow` and
+   * `frameLevelCount` (no object per configuration: this runs for each of a state's
+   * configurations, up to ≈ 1,700, on every new state's mask).
    */
-  frameOf(st: number, depth: number): { frame: number; below: number; levels: number } {
+  frameOf(st: number, depth: number): number {
     const levels = this.frameLevels(st, depth);
-    const chain: number[] = [];
+    let chain = this.chainBuf;
+    if (levels > chain.length) chain = this.chainBuf = new Int32Array(levels);
+    let k = 0;
     let n = st;
-    while (n !== 0 && chain.length < levels) {
-      chain.push(this.nodePos[n]);
+    while (n !== 0 && k < levels) {
+      chain[k++] = this.nodePos[n];
       n = this.nodeParent[n];
     }
     let f = 0;
-    for (let i = chain.length - 1; i >= 0; i--) f = this.node(chain[i], f);
-    return { frame: f, below: n, levels: chain.length };
+    for (let i = k - 1; i >= 0; i--) f = this.node(chain[i], f);
+    this.frameBelow = n;
+    this.frameLevelCount = k;
+    return f;
   }
+
+  /** frameOf's second and third results: the stack below the last frame and its level count. */
+  frameBelow = 0;
+  frameLevelCount = 0;
+  private chainBuf: Int32Array = new Int32Array(8);
 
   /**
    * How many top levels of configuration `st` make its frame: `depth`, except inside a lexeme
@@ -833,8 +845,8 @@ export class TokenMatcher {
     for (let i = a.stackStart(s), e = i + a.stackCount(s); i < e; i++) {
       const st = pool[i];
       if (st === 0) continue;
-      const { frame, below, levels } = a.frameOf(st, FRAME_LEVELS);
-      const key = below * 4 + levels;
+      const frame = a.frameOf(st, FRAME_LEVELS);
+      const key = a.frameBelow * 4 + a.frameLevelCount;
       const g = groups.get(key);
       if (g) g.push(frame);
       else groups.set(key, [frame]);
@@ -858,8 +870,8 @@ export class TokenMatcher {
     return out;
   }
 
-  /** Per stack node: the state of its top level alone (a one-level frame) and the node below. */
-  private readonly contSplit = new Map<number, { state: number; below: number }>();
+  /** Per stack node: 1 + the state of its top level alone (a one-level frame); 0 = not known yet. */
+  private contState: Int32Array = new Int32Array(1024);
   /** Continuation walks: per list of trie nodes (a frame's pops), per one-level frame state. */
   private readonly contCache = new WeakMap<Int32Array, Map<number, Frame>>();
   private readonly scratchCont: Uint32Array;
@@ -878,34 +890,40 @@ export class TokenMatcher {
     const end = this.trie.end;
     let added = false;
     for (;;) {
-      let sp = this.contSplit.get(below);
-      if (sp === undefined) {
-        sp = { state: a.frameState(a.topFrame(below)), below: a.nodeBelow(below) };
-        this.contSplit.set(below, sp);
+      if (below >= this.contState.length) {
+        const g = new Int32Array(Math.max(below + 1, this.contState.length * 2));
+        g.set(this.contState);
+        this.contState = g;
+      }
+      let state = this.contState[below] - 1;
+      if (state < 0) {
+        state = a.frameState(a.topFrame(below));
+        this.contState[below] = state + 1;
       }
       let byState = this.contCache.get(pops);
       if (byState === undefined) {
         byState = new Map();
         this.contCache.set(pops, byState);
       }
-      let c = byState.get(sp.state);
+      let c = byState.get(state);
       if (c === undefined) {
         const acc = this.scratchCont;
         const next: number[] = [];
         // a level that may be empty (its rest nullable) lets the next one start at the same nodes
-        const empty = a.isAccepting(sp.state);
+        const empty = a.isAccepting(state);
         for (let k = 0; k < pops.length; k++) {
           if (empty) next.push(pops[k]);
-          this.walk(sp.state, pops[k] + 1, end[pops[k]], acc, next);
+          this.walk(state, pops[k] + 1, end[pops[k]], acc, next);
         }
         c = { accept: compactSet(acc), pops: int32s(next) };
         acc.fill(0);
-        byState.set(sp.state, c);
+        byState.set(state, c);
       }
       orInto(m, c.accept);
       added ||= c.accept.length > 0;
-      if (sp.below === 0 || c.pops.length === 0) return added;
-      below = sp.below;
+      const under = a.nodeBelow(below);
+      if (under === 0 || c.pops.length === 0) return added;
+      below = under;
       pops = c.pops;
     }
   }
