@@ -21,6 +21,27 @@ import { byteSetKey, hasByte } from './bytes.js';
 import { END, lowerGrammar, type Grammar, type LoweredGrammar } from './grammar.js';
 import type { TokenTrie } from './trie.js';
 
+/**
+ * Sort a[from .. to) ascending in place: insertion sort for the short runs most closures are,
+ * else the built-in sort on a view (a view is one small allocation; a view per closure was a
+ * third of the garbage building states).
+ */
+function sortRange(a: Int32Array, from: number, to: number): void {
+  if (to - from > 48) {
+    a.subarray(from, to).sort();
+    return;
+  }
+  for (let i = from + 1; i < to; i++) {
+    const x = a[i];
+    let j = i - 1;
+    while (j >= from && a[j] > x) {
+      a[j + 1] = a[j];
+      j--;
+    }
+    a[j + 1] = x;
+  }
+}
+
 /** State 0 is dead (no configuration left). */
 export const DEAD = 0;
 
@@ -273,7 +294,7 @@ export class Automaton {
         this.clPool[k++] = push;
       }
     }
-    this.clPool.subarray(at, k).sort();
+    sortRange(this.clPool, at, k);
     this.clPoolLen = k;
     this.clOff[seed] = at;
     this.clLen[seed] = k - at;
@@ -313,7 +334,7 @@ export class Automaton {
         out[k++] = x;
       }
     }
-    out.subarray(0, k).sort();
+    sortRange(out, 0, k);
     return this.intern(out, 0, k);
   }
 
@@ -357,7 +378,8 @@ export class Automaton {
       g.set(this.pool.subarray(0, this.poolLen));
       this.pool = g;
     }
-    this.pool.set(buf.subarray(off, off + len), this.poolLen);
+    const pool = this.pool;
+    for (let i = 0, o = this.poolLen; i < len; i++) pool[o + i] = buf[off + i];
     this.stateOff[id] = this.poolLen;
     this.stateLen[id] = len;
     this.poolLen += len;
@@ -470,8 +492,8 @@ export class Automaton {
   }
 
   /** The state whose configurations are the frame nodes `ns` (each top a terminal): a frame group. */
-  frameGroupState(ns: readonly number[]): number {
-    return this.closure(ns, ns.length);
+  frameGroupState(ns: ArrayLike<number>, count: number = ns.length): number {
+    return this.closure(ns, count);
   }
 
   private termKeys: string[] | undefined;
@@ -840,25 +862,56 @@ export class TokenMatcher {
     // Group the configurations by the stack below their frames: configurations that differ only
     // in their top levels (the alternatives of a string's next character, say) share one frame
     // walk and one set of continuation walks instead of one each.
-    const groups = new Map<number, number[]>();
-    const pool = a.stackPool;
-    for (let i = a.stackStart(s), e = i + a.stackCount(s); i < e; i++) {
-      const st = pool[i];
+    // Groups in typed scratch arrays (an open-addressing table on (below, levels), each group a
+    // linked list of its configurations): a Map of arrays per new state was garbage.
+    const cnt = a.stackCount(s);
+    this.ensureGroupScratch(cnt);
+    const size = this.grpTable.length;
+    const hmask = size - 1;
+    const stamp = ++this.grpStamp;
+    const { grpTable, grpTableStamp, grpBelow, grpLevels, grpHead, grpNext, grpFrame } = this;
+    let numGroups = 0;
+    const start = a.stackStart(s);
+    for (let i = 0; i < cnt; i++) {
+      const st = a.stackPool[start + i]; // re-read: frameOf may not intern, but the pool is the automaton's to grow
       if (st === 0) continue;
       const frame = a.frameOf(st, FRAME_LEVELS);
-      const key = a.frameBelow * 4 + a.frameLevelCount;
-      const g = groups.get(key);
-      if (g) g.push(frame);
-      else groups.set(key, [frame]);
+      const below = a.frameBelow;
+      const levels = a.frameLevelCount;
+      let h = (Math.imul(below, 0x9e3779b1) ^ levels) & hmask;
+      let g = -1;
+      for (;;) {
+        if (grpTableStamp[h] !== stamp) {
+          g = numGroups++;
+          grpTableStamp[h] = stamp;
+          grpTable[h] = g;
+          grpBelow[g] = below;
+          grpLevels[g] = levels;
+          grpHead[g] = -1;
+          break;
+        }
+        const c = grpTable[h];
+        if (grpBelow[c] === below && grpLevels[c] === levels) {
+          g = c;
+          break;
+        }
+        h = (h + 1) & hmask;
+      }
+      grpFrame[i] = frame;
+      grpNext[i] = grpHead[g];
+      grpHead[g] = i;
     }
     let only: TokenSet | undefined; // the one frame's set, while nothing else was added
-    for (const [key, frames] of groups) {
-      const below = Math.floor(key / 4);
-      const f = this.frame(frames.length === 1 ? a.frameState(frames[0]) : a.frameGroupState(frames));
+    const gather = this.grpGather;
+    for (let g = 0; g < numGroups; g++) {
+      const below = grpBelow[g];
+      let k = 0;
+      for (let i = grpHead[g]; i >= 0; i = grpNext[i]) gather[k++] = grpFrame[i];
+      const f = this.frame(k === 1 ? a.frameState(gather[0]) : a.frameGroupState(gather, k));
       orInto(m, f.accept);
       let added = false;
       if (below !== 0 && f.pops.length > 0) added = this.continueAt(below, f.pops, m); // else nothing may follow the whole value
-      only = groups.size === 1 && !added ? f.accept : undefined;
+      only = numGroups === 1 && !added ? f.accept : undefined;
     }
     if (only !== undefined) {
       // the state's mask is its frame's (a string's body, say): shared, not copied
@@ -868,6 +921,35 @@ export class TokenMatcher {
     const out = compactSet(m);
     m.fill(0);
     return out;
+  }
+
+  // compute()'s grouping scratch (see there); per configuration: grpFrame, grpNext; per group: grpBelow, grpLevels, grpHead
+  private grpTable: Int32Array = new Int32Array(64);
+  private grpTableStamp: Int32Array = new Int32Array(64);
+  private grpStamp = 0;
+  private grpBelow: Int32Array = new Int32Array(32);
+  private grpLevels: Int32Array = new Int32Array(32);
+  private grpHead: Int32Array = new Int32Array(32);
+  private grpNext: Int32Array = new Int32Array(32);
+  private grpFrame: Int32Array = new Int32Array(32);
+  private grpGather: Int32Array = new Int32Array(32);
+
+  private ensureGroupScratch(n: number): void {
+    if (n > this.grpFrame.length) {
+      const cap = Math.max(n, this.grpFrame.length * 2);
+      this.grpBelow = new Int32Array(cap);
+      this.grpLevels = new Int32Array(cap);
+      this.grpHead = new Int32Array(cap);
+      this.grpNext = new Int32Array(cap);
+      this.grpFrame = new Int32Array(cap);
+      this.grpGather = new Int32Array(cap);
+    }
+    if (2 * n + 2 > this.grpTable.length) {
+      let size = this.grpTable.length;
+      while (size < 2 * n + 2) size *= 2;
+      this.grpTable = new Int32Array(size);
+      this.grpTableStamp = new Int32Array(size); // stamps restart at 0 with grpStamp ≥ 1: no stale hits
+    }
   }
 
   /** Per stack node: 1 + the state of its top level alone (a one-level frame); 0 = not known yet. */
