@@ -10,7 +10,8 @@
  * 20; 0 = skip) of the same schemas and vocabularies, ours re-timed on that subset beside it.
  * Flags: --schemas N (default 150), --xgrammar N, --coverage (also the full coverage/agreement
  * table on the 4k vocabulary), --json. Wall time (performance.now) and process CPU time are both reported:
- * on a shared machine CPU time is the more faithful figure.
+ * on a shared machine CPU time is the more faithful figure. Also the garbage collector's time per
+ * vocabulary's run (perf_hooks GC entries): in all, in full collections, and inside timed masks.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
