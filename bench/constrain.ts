@@ -10,11 +10,15 @@
  * 20; 0 = skip) of the same schemas and vocabularies, ours re-timed on that subset beside it.
  * Flags: --schemas N (default 150), --xgrammar N, --coverage (also the full coverage/agreement
  * table on the 4k vocabulary), --json. Wall time (performance.now) and process CPU time are both reported:
- * on a shared machine CPU time is the more faithful figure.
+ * on a shared machine CPU time is the more faithful figure. Also the garbage collector's time per
+ * vocabulary's run (perf_hooks GC entries): in all, in full collections, and inside timed masks.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { constants as perfConstants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { Automaton, clearSharedFrames, GrammarConstraint, lowerSchema, TokenMatcher, tokenTrie } from '../src/infer/constrain/index.js';
 import { Tokenizer, trainTokenizer } from '../src/tokenizer/index.js';
 import { cl100kRankFileText, multilingualText } from '../test/tokenizer/corpus.js';
@@ -85,12 +89,76 @@ interface Timing {
   failed: number;
   /** The slowest single mask: its schema file. */
   worst: { ms: number; file: string; token: number };
+  /** Wall-clock span of each timed mask (performance.now, ms), for the collector's share (gcReport). */
+  maskStart: number[];
+  maskEnd: number[];
+  runStart: number;
+  runEnd: number;
+}
+
+/**
+ * A full collection on demand (V8's gc(), reached without --expose-gc): run before each
+ * vocabulary's timed run so the garbage of setting it up (the 9,795 schemas loaded, cl100k's
+ * tokenizer and trie built) is not collected inside the timed masks.
+ */
+setFlagsFromString('--expose-gc');
+const fullGc = runInNewContext('gc') as () => void;
+
+/** Every garbage collection of the process (delivered asynchronously: read after an await). */
+const gcEntries: PerformanceEntry[] = [];
+new PerformanceObserver((list) => {
+  gcEntries.push(...list.getEntries());
+}).observe({ entryTypes: ['gc'] });
+
+/**
+ * The collector's time during one vocabulary's run (compile, masks, advancing) and inside its
+ * timed masks: a collection that starts within a mask's span is that mask's (a full collection
+ * there is what sets the slowest masks).
+ */
+async function gcReport(name: string, t: Timing): Promise<void> {
+  await new Promise((r) => setTimeout(r, 20)); // entries arrive a timer turn after the collections
+  let runMs = 0;
+  let runN = 0;
+  let majorN = 0;
+  let majorMs = 0;
+  let inMaskMs = 0;
+  let inMaskN = 0;
+  let inMaskMajor = 0;
+  for (const e of gcEntries) {
+    if (e.startTime < t.runStart || e.startTime > t.runEnd) continue;
+    runMs += e.duration;
+    runN++;
+    const major = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR;
+    if (major) {
+      majorN++;
+      majorMs += e.duration;
+    }
+    // binary search: the last mask starting at or before the collection
+    let lo = 0;
+    let hi = t.maskStart.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (t.maskStart[mid] <= e.startTime) lo = mid;
+      else hi = mid - 1;
+    }
+    if (t.maskStart.length > 0 && t.maskStart[lo] <= e.startTime && e.startTime <= t.maskEnd[lo]) {
+      inMaskMs += e.duration;
+      inMaskN++;
+      if (major) inMaskMajor++;
+    }
+  }
+  emit(
+    { figure: 'constrain-gc', vocab: name, gc_ms: runMs, gc_count: runN, major_count: majorN, major_ms: majorMs, in_masks_ms: inMaskMs, in_masks_count: inMaskN, in_masks_major: inMaskMajor, run_ms: t.runEnd - t.runStart },
+    `  garbage collection during the run: ${runMs.toFixed(0)} ms of ${(t.runEnd - t.runStart).toFixed(0)} ms wall (${runN} collections, ${majorN} full: ${majorMs.toFixed(0)} ms); inside timed masks ${inMaskMs.toFixed(0)} ms (${inMaskN} collections, ${inMaskMajor} full)`,
+  );
 }
 
 function timeVocab(name: string, tok: Tokenizer, cases: BenchCase[]): Timing {
   const trie = tokenTrie(tok);
   clearSharedFrames(trie); // cold: nothing carried over from an earlier run
-  const t: Timing = { compileWall: [], compileCpu: [], maskWall: [], maskCpu: [], warmCpu: [], cacheHits: 0, walks: 0, nodes: 0, failed: 0, worst: { ms: 0, file: '', token: 0 } };
+  fullGc();
+  const t: Timing = { compileWall: [], compileCpu: [], maskWall: [], maskCpu: [], warmCpu: [], cacheHits: 0, walks: 0, nodes: 0, failed: 0, worst: { ms: 0, file: '', token: 0 }, maskStart: [], maskEnd: [], runStart: 0, runEnd: 0 };
+  t.runStart = performance.now();
   const mask = new Uint32Array(Math.ceil(tok.vocabSize / 32));
   for (const c of cases) {
     let matcher: TokenMatcher;
@@ -115,7 +183,10 @@ function timeVocab(name: string, tok: Tokenizer, cases: BenchCase[]): Timing {
       const dt = cpuMs() - b;
       t.maskCpu.push(dt);
       if (dt > t.worst.ms) t.worst = { ms: dt, file: c.file, token: t.maskCpu.length };
-      t.maskWall.push(performance.now() - a);
+      const z = performance.now();
+      t.maskWall.push(z - a);
+      t.maskStart.push(a);
+      t.maskEnd.push(z);
       if (!con.advance(id)) {
         ok = false;
         break;
@@ -133,6 +204,7 @@ function timeVocab(name: string, tok: Tokenizer, cases: BenchCase[]): Timing {
       if (!again.advance(id)) break;
     }
   }
+  t.runEnd = performance.now();
   const us = (x: number): string => `${(x * 1000).toFixed(1)} µs`;
   emit(
     {
@@ -165,6 +237,17 @@ function timeVocab(name: string, tok: Tokenizer, cases: BenchCase[]): Timing {
   return t;
 }
 
+/**
+ * n cases sampled evenly from the collections. Its own function so the ≈ 10k loaded cases die
+ * here: held in main's (async) frame they stayed alive, ≈ 110 MB of heap that every full
+ * collection inside the timed masks had to mark (≈ 200 ms each instead of ≈ 20).
+ */
+function sampleCases(dir: string, n: number): { sample: BenchCase[]; total: number } {
+  const all = loadCases(dir, () => true).filter((c) => c.tests.some((t) => t.valid));
+  const step = Math.max(1, Math.floor(all.length / n));
+  return { sample: all.filter((_, i) => i % step === 0).slice(0, n), total: all.length };
+}
+
 async function main(): Promise<void> {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   emit({ figure: 'machine', cpu, isa: isa(), node: process.version, load: loadavg()[0] }, `${cpu}, ISA ${isa()}, ${cpus().length} cores, node ${process.version}, load average ${loadavg()[0].toFixed(1)}`);
@@ -172,10 +255,9 @@ async function main(): Promise<void> {
   const loc = locateJsonSchemaBench();
   let cases: BenchCase[];
   if ('dir' in loc) {
-    const all = loadCases(loc.dir, () => true).filter((c) => c.tests.some((t) => t.valid));
-    const step = Math.max(1, Math.floor(all.length / nSchemas));
-    cases = all.filter((_, i) => i % step === 0).slice(0, nSchemas);
-    emit({ figure: 'data', source: loc.dir, schemas: cases.length }, `JSONSchemaBench MaskBench cases: ${cases.length} sampled evenly from ${all.length} with a valid instance (${loc.dir})`);
+    const { sample, total } = sampleCases(loc.dir, nSchemas);
+    cases = sample;
+    emit({ figure: 'data', source: loc.dir, schemas: cases.length }, `JSONSchemaBench MaskBench cases: ${cases.length} sampled evenly from ${total} with a valid instance (${loc.dir})`);
     if (args.includes('--coverage')) {
       const t0 = Date.now();
       const res = runCases(loadCases(loc.dir), ours4kTok());
@@ -185,10 +267,10 @@ async function main(): Promise<void> {
     cases = BUILTIN;
     emit({ figure: 'data', source: 'builtin', reason: loc.missing }, `${loc.missing}; timing the ${BUILTIN.length} built-in schemas instead`);
   }
-  timeVocab('ours-4k', ours4kTok(), cases);
+  await gcReport('ours-4k', timeVocab('ours-4k', ours4kTok(), cases));
   const { text, specials } = cl100kRankFileText();
   const cl100k = Tokenizer.fromTiktoken(text, { pattern: 'cl100k', specialTokens: specials });
-  timeVocab('cl100k', cl100k, cases);
+  await gcReport('cl100k', timeVocab('cl100k', cl100k, cases));
   const nXg = flag('--xgrammar', 20);
   if (nXg > 0) {
     const xg = await loadXGrammar();

@@ -21,6 +21,27 @@ import { byteSetKey, hasByte } from './bytes.js';
 import { END, lowerGrammar, type Grammar, type LoweredGrammar } from './grammar.js';
 import type { TokenTrie } from './trie.js';
 
+/**
+ * Sort a[from .. to) ascending in place: insertion sort for the short runs most closures are,
+ * else the built-in sort on a view (a view is one small allocation; a view per closure was a
+ * third of the garbage building states).
+ */
+function sortRange(a: Int32Array, from: number, to: number): void {
+  if (to - from > 48) {
+    a.subarray(from, to).sort();
+    return;
+  }
+  for (let i = from + 1; i < to; i++) {
+    const x = a[i];
+    let j = i - 1;
+    while (j >= from && a[j] > x) {
+      a[j + 1] = a[j];
+      j--;
+    }
+    a[j + 1] = x;
+  }
+}
+
 /** State 0 is dead (no configuration left). */
 export const DEAD = 0;
 
@@ -69,8 +90,15 @@ export class Automaton {
   private nodePos: Int32Array = new Int32Array(1024);
   private nodeParent: Int32Array = new Int32Array(1024);
   private numNodes = 1;
-  // interned states
-  private readonly stateStacks: Int32Array[] = [new Int32Array(0)];
+  // Interned states: state s's sorted configurations are pool[stateOff[s] .. + stateLen[s]).
+  // One arena, not an Int32Array per state: every ArrayBuffer is a heap object with external
+  // memory that survives into the old generation, and on cl100k they brought full collections
+  // of ≈ 300 ms inside the timed masks.
+  private pool: Int32Array = new Int32Array(1 << 16);
+  private poolLen = 0;
+  private stateOff: Int32Array = new Int32Array(1024);
+  private stateLen: Int32Array = new Int32Array(1024);
+  private numStates = 1;
   /** Interned states by a hash of their sorted stack list (one id, or several on a collision); the dead state 0 is never looked up. */
   private readonly stateIndex = new Map<number, number | number[]>();
   /** trans[s * numClasses + c]: next state, −1 = not computed yet. Grows; re-read after `computeTransition`. */
@@ -122,11 +150,11 @@ export class Automaton {
     const { ruleAlts, altStarts, startRule } = this.g;
     const seeds: number[] = [];
     for (let a = ruleAlts[startRule]; a < ruleAlts[startRule + 1]; a++) seeds.push(this.node(altStarts[a], 0));
-    this.initial = this.closure(seeds);
+    this.initial = this.closure(seeds, seeds.length);
   }
 
   get stateCount(): number {
-    return this.stateStacks.length;
+    return this.numStates;
   }
 
   // open-addressing hash (pos, parent) → node id: Map with float keys was the hot spot
@@ -157,6 +185,15 @@ export class Automaton {
       const g = new Int32Array(this.nodePos.length);
       g.set(this.seenGen);
       this.seenGen = g;
+      const m = new Int32Array(this.nodePos.length);
+      m.set(this.mergeGen);
+      this.mergeGen = m;
+      const o = new Int32Array(this.nodePos.length).fill(-1);
+      o.set(this.clOff);
+      this.clOff = o;
+      const l = new Int32Array(this.nodePos.length);
+      l.set(this.clLen);
+      this.clLen = l;
     }
     this.nodePos[n] = pos;
     this.nodeParent[n] = parent;
@@ -184,86 +221,140 @@ export class Automaton {
     }
   }
 
-  /** Per stack node: its closure (sorted configurations), once computed (see closureOfNode). */
-  private nodeClosures: (Int32Array | undefined)[] = [];
-  private nodeClosureInts = 0;
+  /**
+   * Per stack node: its closure (sorted configurations), once computed (see closureOfNode), at
+   * clPool[clOff[n] .. + clLen[n]) (clOff −1: not cached). One arena, cleared when it reaches
+   * CLOSURE_CACHE_INTS.
+   */
+  private clPool: Int32Array = new Int32Array(1 << 16);
+  private clPoolLen = 0;
+  private clOff: Int32Array = new Int32Array(1024).fill(-1);
+  private clLen: Int32Array = new Int32Array(1024);
+  /** closure()'s union marks, by node id (generation-stamped; apart from seenGen, which closureOfNode uses meanwhile). */
+  private mergeGen: Int32Array = new Int32Array(1024);
+  private mergeCount = 0;
+  /** Scratch: closureOfNode's work stack, closure()'s union, computeTransition's seeds. */
+  private workBuf: Int32Array = new Int32Array(1024);
+  private unionBuf: Int32Array = new Int32Array(1024);
+  private seedBuf: Int32Array = new Int32Array(256);
 
   /**
    * The configurations one stack node expands to: references expanded and finished
    * alternatives popped until every top is a terminal (or the stack is empty). A function of
    * the node alone, so it is cached: the same continuation recurs in many states (a string's
    * next-character alternatives after every character), and re-expanding it was most of the
-   * time spent building states. The cache is bounded (CLOSURE_CACHE_INTS).
+   * time spent building states. Returns its offset in clPool (length clLen[seed]); valid until
+   * the next call.
    */
-  private closureOfNode(seed: number): Int32Array {
-    const hit = this.nodeClosures[seed];
-    if (hit !== undefined) return hit;
+  private closureOfNode(seed: number): number {
+    if (this.clOff[seed] >= 0) return this.clOff[seed];
     const { syms, ruleAlts, altStarts } = this.g;
     const gen = ++this.gen;
-    const out: number[] = [];
-    const work = [seed];
-    while (work.length > 0) {
-      const s = work.pop()!;
+    // the result goes straight to the arena's end (no intermediate array); the work stack is scratch
+    let at = this.clPoolLen;
+    if (at > CLOSURE_CACHE_INTS) {
+      // bounded: forget every cached closure (offsets handed out before this call are dead by contract)
+      this.clOff.fill(-1);
+      this.clPoolLen = at = 0;
+    }
+    let k = at;
+    let work = this.workBuf;
+    let w = 0;
+    work[w++] = seed;
+    while (w > 0) {
+      const s = work[--w];
       if (this.seenGen[s] === gen) continue;
       this.seenGen[s] = gen;
-      if (s === 0) {
-        out.push(0);
-        continue;
-      }
-      const pos = this.nodePos[s];
-      const sym = syms[pos];
-      if (sym >= 0) out.push(s);
-      else if (sym === END) work.push(this.nodeParent[s]);
+      let push = -1;
+      if (s === 0) push = 0;
       else {
-        const r = -sym - 2;
-        let rest = this.nodeParent[s];
-        if (syms[pos + 1] !== END) rest = this.node(pos + 1, rest);
-        for (let a = ruleAlts[r]; a < ruleAlts[r + 1]; a++) work.push(this.node(altStarts[a], rest));
-      }
-    }
-    const cl = Int32Array.from(out).sort();
-    if (this.nodeClosureInts + cl.length <= CLOSURE_CACHE_INTS) {
-      this.nodeClosures[seed] = cl;
-      this.nodeClosureInts += cl.length;
-    }
-    return cl;
-  }
-
-  /** The interned state of the union of the seeds' closures. */
-  private closure(seeds: number[]): number {
-    let sorted: Int32Array;
-    if (seeds.length === 1) sorted = this.closureOfNode(seeds[0]);
-    else {
-      const parts = seeds.map((x) => this.closureOfNode(x));
-      const gen = ++this.gen;
-      const out: number[] = [];
-      for (const cl of parts) {
-        for (let i = 0; i < cl.length; i++) {
-          const x = cl[i];
-          if (this.seenGen[x] === gen) continue;
-          this.seenGen[x] = gen;
-          out.push(x);
+        const pos = this.nodePos[s];
+        const sym = syms[pos];
+        if (sym >= 0) push = s;
+        else if (sym === END) {
+          if (w >= work.length) work = this.growWork();
+          work[w++] = this.nodeParent[s];
+        } else {
+          const r = -sym - 2;
+          let rest = this.nodeParent[s];
+          if (syms[pos + 1] !== END) rest = this.node(pos + 1, rest);
+          for (let a = ruleAlts[r]; a < ruleAlts[r + 1]; a++) {
+            const n = this.node(altStarts[a], rest);
+            if (w >= work.length) work = this.growWork();
+            work[w++] = n;
+          }
         }
       }
-      sorted = Int32Array.from(out).sort();
+      if (push >= 0) {
+        if (k >= this.clPool.length) {
+          const g = new Int32Array(this.clPool.length * 2);
+          g.set(this.clPool);
+          this.clPool = g;
+        }
+        this.clPool[k++] = push;
+      }
     }
-    return this.intern(sorted);
+    sortRange(this.clPool, at, k);
+    this.clPoolLen = k;
+    this.clOff[seed] = at;
+    this.clLen[seed] = k - at;
+    return at;
   }
 
-  /** The id of the state whose sorted configuration list is `sorted` (interned on first sight; the array is kept). */
-  private intern(sorted: Int32Array): number {
-    if (sorted.length === 0) return DEAD;
+  private growWork(): Int32Array {
+    const g = new Int32Array(this.workBuf.length * 2);
+    g.set(this.workBuf);
+    return (this.workBuf = g);
+  }
+
+  /** The interned state of the union of the closures of seeds[0 .. count). */
+  private closure(seeds: ArrayLike<number>, count: number): number {
+    if (count === 1) {
+      const off = this.closureOfNode(seeds[0]);
+      return this.intern(this.clPool, off, this.clLen[seeds[0]]);
+    }
+    const gen = ++this.mergeCount;
+    let out = this.unionBuf;
+    let k = 0;
+    for (let i = 0; i < count; i++) {
+      const seed = seeds[i];
+      const off = this.closureOfNode(seed);
+      const len = this.clLen[seed];
+      const cl = this.clPool;
+      const mark = this.mergeGen;
+      for (let j = off; j < off + len; j++) {
+        const x = cl[j];
+        if (mark[x] === gen) continue;
+        mark[x] = gen;
+        if (k >= out.length) {
+          const g = new Int32Array(out.length * 2);
+          g.set(out);
+          out = this.unionBuf = g;
+        }
+        out[k++] = x;
+      }
+    }
+    sortRange(out, 0, k);
+    return this.intern(out, 0, k);
+  }
+
+  /** The id of the state whose sorted configuration list is buf[off .. off + len) (interned on first sight: copied into the arena). */
+  private intern(buf: Int32Array, off: number, len: number): number {
+    if (len === 0) return DEAD;
     // intern by a hash of the sorted node list (a joined-string key was the main garbage source)
-    let h = sorted.length;
-    for (let i = 0; i < sorted.length; i++) h = Math.imul(h ^ sorted[i], 0x9e3779b1) ^ (h >>> 15);
+    let h = len;
+    for (let i = off; i < off + len; i++) h = Math.imul(h ^ buf[i], 0x9e3779b1) ^ (h >>> 15);
     const bucket = this.stateIndex.get(h);
     if (bucket !== undefined) {
-      for (const cand of typeof bucket === 'number' ? [bucket] : bucket) {
-        const st = this.stateStacks[cand];
-        if (st.length !== sorted.length) continue;
+      const pool = this.pool;
+      const nb = typeof bucket === 'number' ? 1 : bucket.length;
+      for (let b = 0; b < nb; b++) {
+        const cand = typeof bucket === 'number' ? bucket : bucket[b];
+        if (this.stateLen[cand] !== len) continue;
+        const so = this.stateOff[cand];
         let eq = true;
-        for (let i = 0; i < sorted.length; i++) {
-          if (st[i] !== sorted[i]) {
+        for (let i = 0; i < len; i++) {
+          if (pool[so + i] !== buf[off + i]) {
             eq = false;
             break;
           }
@@ -271,15 +362,33 @@ export class Automaton {
         if (eq) return cand;
       }
     }
-    const id = this.stateStacks.length;
+    const id = this.numStates;
     if (id >= MAX_STATES) throw new GptforgeError(`the constraint's automaton grew past ${MAX_STATES} states (a highly ambiguous grammar?)`);
-    this.stateStacks.push(sorted);
+    this.numStates++;
+    if (id >= this.stateOff.length) {
+      const o = new Int32Array(this.stateOff.length * 2);
+      o.set(this.stateOff);
+      this.stateOff = o;
+      const l = new Int32Array(this.stateLen.length * 2);
+      l.set(this.stateLen);
+      this.stateLen = l;
+    }
+    if (this.poolLen + len > this.pool.length) {
+      const g = new Int32Array(Math.max(this.poolLen + len, this.pool.length * 2));
+      g.set(this.pool.subarray(0, this.poolLen));
+      this.pool = g;
+    }
+    const pool = this.pool;
+    for (let i = 0, o = this.poolLen; i < len; i++) pool[o + i] = buf[off + i];
+    this.stateOff[id] = this.poolLen;
+    this.stateLen[id] = len;
+    this.poolLen += len;
     if (id >= this.acceptFlags.length) {
       const f = new Uint8Array(this.acceptFlags.length * 2);
       f.set(this.acceptFlags);
       this.acceptFlags = f;
     }
-    this.acceptFlags[id] = sorted[0] === 0 ? 1 : 0;
+    this.acceptFlags[id] = buf[off] === 0 ? 1 : 0;
     if (bucket === undefined) this.stateIndex.set(h, id);
     else if (typeof bucket === 'number') this.stateIndex.set(h, [bucket, id]);
     else bucket.push(id);
@@ -294,7 +403,18 @@ export class Automaton {
 
   /** The configurations (stack nodes) of state `s`; 0 = the empty stack. Do not modify. */
   stacks(s: number): Int32Array {
-    return this.stateStacks[s];
+    return this.pool.subarray(this.stateOff[s], this.stateOff[s] + this.stateLen[s]);
+  }
+
+  /** The arena behind `stacks` (without a view per call): state s's configurations are stackPool[stackStart(s) .. + stackCount(s)); re-read after anything that may intern a state. */
+  get stackPool(): Int32Array {
+    return this.pool;
+  }
+  stackStart(s: number): number {
+    return this.stateOff[s];
+  }
+  stackCount(s: number): number {
+    return this.stateLen[s];
   }
 
   /** Top position and parent of a stack node. */
@@ -311,19 +431,31 @@ export class Automaton {
    * frame's state accepts where those levels have all finished; what follows depends on the
    * stack below — the context. A frame of one level (one rule alternative) is often a single
    * character, which would leave nearly every token to the context, hence several levels.
+   * Returns the frame; the stack below and the level count are left in `frameBelow` and
+   * `frameLevelCount` (no object per configuration: this runs for each of a state's
+   * configurations, up to ≈ 1,700, on every new state's mask).
    */
-  frameOf(st: number, depth: number): { frame: number; below: number; levels: number } {
+  frameOf(st: number, depth: number): number {
     const levels = this.frameLevels(st, depth);
-    const chain: number[] = [];
+    let chain = this.chainBuf;
+    if (levels > chain.length) chain = this.chainBuf = new Int32Array(levels);
+    let k = 0;
     let n = st;
-    while (n !== 0 && chain.length < levels) {
-      chain.push(this.nodePos[n]);
+    while (n !== 0 && k < levels) {
+      chain[k++] = this.nodePos[n];
       n = this.nodeParent[n];
     }
     let f = 0;
-    for (let i = chain.length - 1; i >= 0; i--) f = this.node(chain[i], f);
-    return { frame: f, below: n, levels: chain.length };
+    for (let i = k - 1; i >= 0; i--) f = this.node(chain[i], f);
+    this.frameBelow = n;
+    this.frameLevelCount = k;
+    return f;
   }
+
+  /** frameOf's second and third results: the stack below the last frame and its level count. */
+  frameBelow = 0;
+  frameLevelCount = 0;
+  private chainBuf: Int32Array = new Int32Array(8);
 
   /**
    * How many top levels of configuration `st` make its frame: `depth`, except inside a lexeme
@@ -355,12 +487,13 @@ export class Automaton {
 
   /** The state whose single configuration is node `n` (a frame; its top is a terminal). */
   frameState(n: number): number {
-    return this.closure([n]);
+    this.seedBuf[0] = n;
+    return this.closure(this.seedBuf, 1);
   }
 
   /** The state whose configurations are the frame nodes `ns` (each top a terminal): a frame group. */
-  frameGroupState(ns: readonly number[]): number {
-    return this.closure(ns.slice());
+  frameGroupState(ns: ArrayLike<number>, count: number = ns.length): number {
+    return this.closure(ns, count);
   }
 
   private termKeys: string[] | undefined;
@@ -527,7 +660,8 @@ export class Automaton {
   resumeState(n: number): number {
     let s = this.resumeStates.get(n);
     if (s === undefined) {
-      s = this.closure([n]);
+      this.seedBuf[0] = n;
+      s = this.closure(this.seedBuf, 1);
       this.resumeStates.set(n, s);
     }
     return s;
@@ -537,14 +671,24 @@ export class Automaton {
   computeTransition(s: number, c: number): number {
     const { syms } = this.g;
     const nc = this.numClasses;
-    const seeds: number[] = [];
-    for (const st of this.stateStacks[s]) {
+    let seeds = this.seedBuf;
+    let k = 0;
+    const off = this.stateOff[s];
+    const len = this.stateLen[s];
+    for (let i = off; i < off + len; i++) {
+      const st = this.pool[i];
       if (st === 0) continue;
       const pos = this.nodePos[st];
       if (this.termAccepts[syms[pos] * nc + c] === 0) continue;
-      seeds.push(syms[pos + 1] === END ? this.nodeParent[st] : this.node(pos + 1, this.nodeParent[st]));
+      const next = syms[pos + 1] === END ? this.nodeParent[st] : this.node(pos + 1, this.nodeParent[st]);
+      if (k >= seeds.length) {
+        const g = new Int32Array(seeds.length * 2);
+        g.set(seeds);
+        seeds = this.seedBuf = g;
+      }
+      seeds[k++] = next;
     }
-    const t = seeds.length === 0 ? DEAD : this.closure(seeds);
+    const t = k === 0 ? DEAD : this.closure(seeds, k);
     this.trans[s * nc + c] = t;
     return t;
   }
@@ -557,14 +701,12 @@ export class Automaton {
 
   /** True when the empty stack is among the state's configurations: the input so far is a complete match. */
   isAccepting(s: number): boolean {
-    const st = this.stateStacks[s];
-    return st.length > 0 && st[0] === 0;
+    return this.acceptFlags[s] === 1;
   }
 
   /** True when the state accepts and no byte can extend it. */
   isFinal(s: number): boolean {
-    const st = this.stateStacks[s];
-    return st.length === 1 && st[0] === 0;
+    return this.stateLen[s] === 1 && this.pool[this.stateOff[s]] === 0;
   }
 
   /** Run bytes from a state; DEAD if rejected. */
@@ -720,23 +862,56 @@ export class TokenMatcher {
     // Group the configurations by the stack below their frames: configurations that differ only
     // in their top levels (the alternatives of a string's next character, say) share one frame
     // walk and one set of continuation walks instead of one each.
-    const groups = new Map<number, number[]>();
-    for (const st of a.stacks(s)) {
+    // Groups in typed scratch arrays (an open-addressing table on (below, levels), each group a
+    // linked list of its configurations): a Map of arrays per new state was garbage.
+    const cnt = a.stackCount(s);
+    this.ensureGroupScratch(cnt);
+    const size = this.grpTable.length;
+    const hmask = size - 1;
+    const stamp = ++this.grpStamp;
+    const { grpTable, grpTableStamp, grpBelow, grpLevels, grpHead, grpNext, grpFrame } = this;
+    let numGroups = 0;
+    const start = a.stackStart(s);
+    for (let i = 0; i < cnt; i++) {
+      const st = a.stackPool[start + i]; // re-read: frameOf may not intern, but the pool is the automaton's to grow
       if (st === 0) continue;
-      const { frame, below, levels } = a.frameOf(st, FRAME_LEVELS);
-      const key = below * 4 + levels;
-      const g = groups.get(key);
-      if (g) g.push(frame);
-      else groups.set(key, [frame]);
+      const frame = a.frameOf(st, FRAME_LEVELS);
+      const below = a.frameBelow;
+      const levels = a.frameLevelCount;
+      let h = (Math.imul(below, 0x9e3779b1) ^ levels) & hmask;
+      let g = -1;
+      for (;;) {
+        if (grpTableStamp[h] !== stamp) {
+          g = numGroups++;
+          grpTableStamp[h] = stamp;
+          grpTable[h] = g;
+          grpBelow[g] = below;
+          grpLevels[g] = levels;
+          grpHead[g] = -1;
+          break;
+        }
+        const c = grpTable[h];
+        if (grpBelow[c] === below && grpLevels[c] === levels) {
+          g = c;
+          break;
+        }
+        h = (h + 1) & hmask;
+      }
+      grpFrame[i] = frame;
+      grpNext[i] = grpHead[g];
+      grpHead[g] = i;
     }
     let only: TokenSet | undefined; // the one frame's set, while nothing else was added
-    for (const [key, frames] of groups) {
-      const below = Math.floor(key / 4);
-      const f = this.frame(frames.length === 1 ? a.frameState(frames[0]) : a.frameGroupState(frames));
+    const gather = this.grpGather;
+    for (let g = 0; g < numGroups; g++) {
+      const below = grpBelow[g];
+      let k = 0;
+      for (let i = grpHead[g]; i >= 0; i = grpNext[i]) gather[k++] = grpFrame[i];
+      const f = this.frame(k === 1 ? a.frameState(gather[0]) : a.frameGroupState(gather, k));
       orInto(m, f.accept);
       let added = false;
       if (below !== 0 && f.pops.length > 0) added = this.continueAt(below, f.pops, m); // else nothing may follow the whole value
-      only = groups.size === 1 && !added ? f.accept : undefined;
+      only = numGroups === 1 && !added ? f.accept : undefined;
     }
     if (only !== undefined) {
       // the state's mask is its frame's (a string's body, say): shared, not copied
@@ -748,8 +923,37 @@ export class TokenMatcher {
     return out;
   }
 
-  /** Per stack node: the state of its top level alone (a one-level frame) and the node below. */
-  private readonly contSplit = new Map<number, { state: number; below: number }>();
+  // compute()'s grouping scratch (see there); per configuration: grpFrame, grpNext; per group: grpBelow, grpLevels, grpHead
+  private grpTable: Int32Array = new Int32Array(64);
+  private grpTableStamp: Int32Array = new Int32Array(64);
+  private grpStamp = 0;
+  private grpBelow: Int32Array = new Int32Array(32);
+  private grpLevels: Int32Array = new Int32Array(32);
+  private grpHead: Int32Array = new Int32Array(32);
+  private grpNext: Int32Array = new Int32Array(32);
+  private grpFrame: Int32Array = new Int32Array(32);
+  private grpGather: Int32Array = new Int32Array(32);
+
+  private ensureGroupScratch(n: number): void {
+    if (n > this.grpFrame.length) {
+      const cap = Math.max(n, this.grpFrame.length * 2);
+      this.grpBelow = new Int32Array(cap);
+      this.grpLevels = new Int32Array(cap);
+      this.grpHead = new Int32Array(cap);
+      this.grpNext = new Int32Array(cap);
+      this.grpFrame = new Int32Array(cap);
+      this.grpGather = new Int32Array(cap);
+    }
+    if (2 * n + 2 > this.grpTable.length) {
+      let size = this.grpTable.length;
+      while (size < 2 * n + 2) size *= 2;
+      this.grpTable = new Int32Array(size);
+      this.grpTableStamp = new Int32Array(size); // stamps restart at 0 with grpStamp ≥ 1: no stale hits
+    }
+  }
+
+  /** Per stack node: 1 + the state of its top level alone (a one-level frame); 0 = not known yet. */
+  private contState: Int32Array = new Int32Array(1024);
   /** Continuation walks: per list of trie nodes (a frame's pops), per one-level frame state. */
   private readonly contCache = new WeakMap<Int32Array, Map<number, Frame>>();
   private readonly scratchCont: Uint32Array;
@@ -768,34 +972,40 @@ export class TokenMatcher {
     const end = this.trie.end;
     let added = false;
     for (;;) {
-      let sp = this.contSplit.get(below);
-      if (sp === undefined) {
-        sp = { state: a.frameState(a.topFrame(below)), below: a.nodeBelow(below) };
-        this.contSplit.set(below, sp);
+      if (below >= this.contState.length) {
+        const g = new Int32Array(Math.max(below + 1, this.contState.length * 2));
+        g.set(this.contState);
+        this.contState = g;
+      }
+      let state = this.contState[below] - 1;
+      if (state < 0) {
+        state = a.frameState(a.topFrame(below));
+        this.contState[below] = state + 1;
       }
       let byState = this.contCache.get(pops);
       if (byState === undefined) {
         byState = new Map();
         this.contCache.set(pops, byState);
       }
-      let c = byState.get(sp.state);
+      let c = byState.get(state);
       if (c === undefined) {
         const acc = this.scratchCont;
         const next: number[] = [];
         // a level that may be empty (its rest nullable) lets the next one start at the same nodes
-        const empty = a.isAccepting(sp.state);
+        const empty = a.isAccepting(state);
         for (let k = 0; k < pops.length; k++) {
           if (empty) next.push(pops[k]);
-          this.walk(sp.state, pops[k] + 1, end[pops[k]], acc, next);
+          this.walk(state, pops[k] + 1, end[pops[k]], acc, next);
         }
         c = { accept: compactSet(acc), pops: int32s(next) };
         acc.fill(0);
-        byState.set(sp.state, c);
+        byState.set(state, c);
       }
       orInto(m, c.accept);
       added ||= c.accept.length > 0;
-      if (sp.below === 0 || c.pops.length === 0) return added;
-      below = sp.below;
+      const under = a.nodeBelow(below);
+      if (under === 0 || c.pops.length === 0) return added;
+      below = under;
       pops = c.pops;
     }
   }
