@@ -255,7 +255,7 @@ void gfn_attention_backward(const float *qkv, const float *out, const float *lse
    only the active ones); its query i sits at position lens[r] + i and attends keys
    starts[r]..lens[r]+i: the positions before starts[r] are left padding. Rows at different
    lengths (requests that joined the batch at different times) decode together. */
-typedef struct { const float *q, *kc, *vc; float *out; int B, Tq, Tmax, H, D; const int32_t *starts, *lens, *rows; } dec_ctx;
+typedef struct { const float *q, *kc, *vc; float *out; int B, Tq, Tmax, H, D; const int32_t *starts, *lens, *rows; long qs; const float *qkv; float *kw, *vw; } dec_ctx;
 
 static void dec_task(void *c, int bh, int n) {
   (void)n;
@@ -268,8 +268,15 @@ static void dec_task(void *c, int bh, int n) {
   float *p = get_scratch((size_t)pos0 + a->Tq);
   int first = a->starts[r];
   const float *kr = a->kc + (long)r * a->Tmax * C, *vr = a->vc + (long)r * a->Tmax * C;
+  if (a->qkv) /* fused: this task's head of each new key and value into the cache first */
+    for (int i = 0; i < a->Tq; i++) {
+      const float *src = a->qkv + ((long)b * a->Tq + i) * 3 * C + h * D;
+      long dst = ((long)r * a->Tmax + pos0 + i) * C + h * D;
+      memcpy(a->kw + dst, src + C, sizeof(float) * D);
+      memcpy(a->vw + dst, src + 2 * C, sizeof(float) * D);
+    }
   for (int i = 0; i < a->Tq; i++) {
-    const float *qi = a->q + ((long)b * a->Tq + i) * C + h * D;
+    const float *qi = a->q + ((long)b * a->Tq + i) * a->qs + h * D;
     float *oi = a->out + ((long)b * a->Tq + i) * C + h * D;
     int last = pos0 + i;
     memset(oi, 0, sizeof(float) * D);
@@ -297,6 +304,18 @@ static void dec_task(void *c, int bh, int n) {
 }
 
 void gfn_attention_decode(const float *q, const float *kc, const float *vc, float *out, int B, int Tq, int Tmax, int H, int D, const int32_t *starts, const int32_t *lens, const int32_t *rows) {
-  dec_ctx a = {q, kc, vc, out, B, Tq, Tmax, H, D, starts, lens, rows};
+  dec_ctx a = {q, kc, vc, out, B, Tq, Tmax, H, D, starts, lens, rows, (long)H * D, NULL, NULL, NULL};
+  pool_run(dec_task, &a, B * H);
+}
+
+/* The same fed straight from the fused projection qkv [B, Tq, 3C] (one decode step's
+   c_attn output): each (b, h) task first copies its head's slice of the new keys and values
+   into cache row rows[b] at positions lens[r]..lens[r]+Tq−1 (tasks write disjoint slices:
+   rows are distinct), then attends with the queries read in place (row stride 3C). Same
+   arithmetic as gfn_attention_decode, so the same bits; it saves the caller a q copy and
+   the per-row key/value copies. lens is not advanced. */
+void gfn_attention_decode_qkv(const float *qkv, float *kc, float *vc, float *out, int B, int Tq, int Tmax, int H, int D, const int32_t *starts, const int32_t *lens, const int32_t *rows) {
+  long C = (long)H * D;
+  dec_ctx a = {qkv, kc, vc, out, B, Tq, Tmax, H, D, starts, lens, rows, 3 * C, qkv, kc, vc};
   pool_run(dec_task, &a, B * H);
 }
