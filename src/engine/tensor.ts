@@ -263,6 +263,11 @@ export function withStepScope<T>(fn: () => T): T {
   }
 }
 
+/** noGrad(fn) inside withStepScope: one decode step (GPT.nextLogits). */
+export function noGradStep<T>(fn: () => T): T {
+  return withStepScope(() => noGrad(fn));
+}
+
 /** A Float32Array of n elements: from the arena when enabled (zeroed only if asked), else fresh (always zero). */
 export function allocBuffer(n: number, zero: boolean): Float32Array {
   if (stepUsed && !gradEnabled && !inBackward && n >= 64) {

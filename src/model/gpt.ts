@@ -1,5 +1,5 @@
 import { Rng } from '../engine/rng.js';
-import { Tensor, parameter, noGrad, withStepScope, opOutput } from '../engine/tensor.js';
+import { Tensor, parameter, noGrad, noGradStep, opOutput } from '../engine/tensor.js';
 import * as op from '../engine/ops.js';
 import { getKernels } from '../engine/backend.js';
 import { type GPTConfig, validateConfig } from './config.js';
@@ -309,24 +309,22 @@ export class GPT {
    * and return each row's last logits [B·V].
    */
   nextLogits(ids: Int32Array, cache: KVCache, rows?: Int32Array): Float32Array {
-    // op buffers recycled step to step (withStepScope): only the copy below leaves
-    return withStepScope(() =>
-      noGrad(() => {
-        const B = rows ? rows.length : cache.batch;
-        const T = ids.length / B;
-        if (!Number.isInteger(T) || T < 1) throw new Error(`GPT.nextLogits: ${ids.length} ids for ${B} rows`);
-        const h = this.hidden(ids, B, T, cache, rows); // (B, T, C)
-        // only each row's last position needs logits: a prefill of T tokens skips T−1 rows of the
-        // head, about a quarter of its multiply-adds at the small preset's shape (V = 4096, C = 256)
-        const last =
-          T === 1
-            ? h
-            : op.gatherRows(
-                h,
-                Int32Array.from({ length: B }, (_, b) => (b + 1) * T - 1),
-              ); // (B, C)
-        return this.logits(last).data.slice(); // (B, V), a copy: the tensor may live in the step arena
-      }),
-    );
+    return noGradStep(() => {
+      // op buffers recycled step to step (withStepScope): only the copy at the end leaves
+      const B = rows ? rows.length : cache.batch;
+      const T = ids.length / B;
+      if (!Number.isInteger(T) || T < 1) throw new Error(`GPT.nextLogits: ${ids.length} ids for ${B} rows`);
+      const h = this.hidden(ids, B, T, cache, rows); // (B, T, C)
+      // only each row's last position needs logits: a prefill of T tokens skips T−1 rows of the
+      // head, about a quarter of its multiply-adds at the small preset's shape (V = 4096, C = 256)
+      const last =
+        T === 1
+          ? h
+          : op.gatherRows(
+              h,
+              Int32Array.from({ length: B }, (_, b) => (b + 1) * T - 1),
+            ); // (B, C)
+      return this.logits(last).data.slice(); // (B, V), a copy: the tensor may live in the step arena
+    });
   }
 }
