@@ -1,5 +1,5 @@
 import { Rng } from '../engine/rng.js';
-import { Tensor, parameter, noGrad, noGradStep, opOutput } from '../engine/tensor.js';
+import { Tensor, parameter, noGradStep, opOutput } from '../engine/tensor.js';
 import * as op from '../engine/ops.js';
 import { getKernels } from '../engine/backend.js';
 import { type GPTConfig, validateConfig } from './config.js';
