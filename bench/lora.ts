@@ -13,7 +13,8 @@
  *   rows), hot in cache (one 768×3072 matrix) and streamed (every linear of the 12 layers in
  *   turn, as one decoded token reads them), as throughput ratios measured in one run.
  *
- * Options: --batch B (4) --seq T (128) --rank r (8) --targets spec (all-linear) --reps n (5)
+ * Options: --batch B (4) --seq T (128) --rank r (8) --targets spec (all-linear) --token-rows n
+ * (523, the trainable token rows SFT's default LoRA adds on the small preset) --reps n (5)
  * --modes full,lora-f32,lora-q8_0,lora-q4_0 (the children to run, full first; none: only the
  * matmul comparison) --no-decode
  * --json. Prints the engine line (ISA, threads, CPU) first.
@@ -77,7 +78,10 @@ function child(mode: string): void {
   if (mode !== 'full') {
     const precision = mode.slice('lora-'.length) as BasePrecision;
     const lm = new LoraModel(model, { basePrecision: precision });
-    lm.addAdapter('default', parseLoraSpec(`r=${arg('rank', '8')},alpha=16,targets=${arg('targets', 'all-linear')}`, ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj']));
+    // SFT's default LoRA also trains token rows (special tokens + the 512 most frequent answer
+    // tokens: 523 on the small preset); which ids does not change the cost, so rows 0…n−1
+    const rows = Number(arg('token-rows', '523'));
+    lm.addAdapter('default', { ...parseLoraSpec(`r=${arg('rank', '8')},alpha=16,targets=${arg('targets', 'all-linear')}`, ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj']), trainableTokenIndices: Array.from({ length: rows }, (_, i) => i) });
     params = lm.trainableParameters();
     baseMiB = lm.baseBytes() / 2 ** 20;
   }
@@ -264,7 +268,7 @@ function main(): void {
   console.log(line);
   const B = Number(arg('batch', '4'));
   const T = Number(arg('seq', '128'));
-  console.log(`GPT-2 124M shape (12 layers, 768 wide, vocab 50257), SFT step of ${B}×${T} tokens, LoRA r=${arg('rank', '8')} alpha=16 targets=${arg('targets', 'all-linear')}`);
+  console.log(`GPT-2 124M shape (12 layers, 768 wide, vocab 50257), SFT step of ${B}×${T} tokens, LoRA r=${arg('rank', '8')} alpha=16 targets=${arg('targets', 'all-linear')} + ${arg('token-rows', '523')} token rows`);
   const modes = arg('modes', 'full,lora-f32,lora-q8_0,lora-q4_0');
   const results = modes === 'none' ? [] : modes.split(',').map(runChild);
   const full = results[0];

@@ -244,6 +244,15 @@ static napi_value js_att_dec(napi_env env, napi_callback_info info) {
   OK gfn_attention_decode(q, kc, vc, o, B, Tq, Tm, H, D, st, ln, rw);
   return NULL;
 }
+static napi_value js_att_dec_qkv(napi_env env, napi_callback_info info) {
+  BEGIN(12)
+  const float *qkv = f32(&A, 0);
+  float *kc = f32(&A, 1), *vc = f32(&A, 2), *o = f32(&A, 3);
+  int B = (int)num(&A, 4), Tq = (int)num(&A, 5), Tm = (int)num(&A, 6), H = (int)num(&A, 7), D = (int)num(&A, 8);
+  const int32_t *st = i32(&A, 9), *ln = i32(&A, 10), *rw = i32(&A, 11);
+  OK gfn_attention_decode_qkv(qkv, kc, vc, o, B, Tq, Tm, H, D, st, ln, rw);
+  return NULL;
+}
 static napi_value js_rope(napi_env env, napi_callback_info info) {
   BEGIN(9)
   const float *src = f32(&A, 0);
@@ -413,7 +422,7 @@ static napi_value init(napi_env env, napi_value exports) {
       P("geluForward", js_gelu_fwd), P("geluBackward", js_gelu_bwd),
       P("siluForward", js_silu_fwd), P("siluBackward", js_silu_bwd),
       P("softmaxForward", js_softmax_fwd), P("softmaxBackward", js_softmax_bwd),
-      P("attentionForward", js_att_fwd), P("attentionBackward", js_att_bwd), P("attentionDecode", js_att_dec),
+      P("attentionForward", js_att_fwd), P("attentionBackward", js_att_bwd), P("attentionDecode", js_att_dec), P("attentionDecodeQkv", js_att_dec_qkv),
       P("crossEntropyForward", js_ce_fwd), P("crossEntropyBackward", js_ce_bwd),
       P("rope", js_rope), P("embeddingForward", js_emb_fwd), P("embeddingBackward", js_emb_bwd),
       P("add", js_add), P("mul", js_mul), P("scale", js_scale), P("axpy", js_axpy),

@@ -255,7 +255,7 @@ void gfn_attention_backward(const float *qkv, const float *out, const float *lse
    only the active ones); its query i sits at position lens[r] + i and attends keys
    starts[r]..lens[r]+i: the positions before starts[r] are left padding. Rows at different
    lengths (requests that joined the batch at different times) decode together. */
-typedef struct { const float *q, *kc, *vc; float *out; int B, Tq, Tmax, H, D; const int32_t *starts, *lens, *rows; } dec_ctx;
+typedef struct { const float *q, *kc, *vc; float *out; int B, Tq, Tmax, H, D; const int32_t *starts, *lens, *rows; long qs; const float *qkv; float *kw, *vw; } dec_ctx;
 
 static void dec_task(void *c, int bh, int n) {
   (void)n;
@@ -268,8 +268,15 @@ static void dec_task(void *c, int bh, int n) {
   float *p = get_scratch((size_t)pos0 + a->Tq);
   int first = a->starts[r];
   const float *kr = a->kc + (long)r * a->Tmax * C, *vr = a->vc + (long)r * a->Tmax * C;
+  if (a->qkv) /* fused: this task's head of each new key and value into the cache first */
+    for (int i = 0; i < a->Tq; i++) {
+      const float *src = a->qkv + ((long)b * a->Tq + i) * 3 * C + h * D;
+      long dst = ((long)r * a->Tmax + pos0 + i) * C + h * D;
+      memcpy(a->kw + dst, src + C, sizeof(float) * D);
+      memcpy(a->vw + dst, src + 2 * C, sizeof(float) * D);
+    }
   for (int i = 0; i < a->Tq; i++) {
-    const float *qi = a->q + ((long)b * a->Tq + i) * C + h * D;
+    const float *qi = a->q + ((long)b * a->Tq + i) * a->qs + h * D;
     float *oi = a->out + ((long)b * a->Tq + i) * C + h * D;
     int last = pos0 + i;
     memset(oi, 0, sizeof(float) * D);
@@ -296,7 +303,122 @@ static void dec_task(void *c, int bh, int n) {
   }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* The AVX2 + FMA instance of dec_task (the avx2 and avx512 paths; heads of D a multiple of 8):
+ * the same three passes with 8-lane vectors, the query·key dots in two FMA chains, the
+ * exponentials with the FMA gfn_expf, the weights scaled by 1/sum and P·V summed over the
+ * keys in up to 8 ymm accumulators (64 columns) that stay in registers: one load of each
+ * value row, no read-modify-write of the output per key. Results differ from dec_task's
+ * in rounding only (fp32, ~1e-6 relative); a row's result still depends on that row alone,
+ * so a request decodes to the same bits alone or in any batch. */
+__attribute__((target("avx2,fma"))) static inline float dec_hsum(__m256 v) {
+  __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+  x = _mm_add_ss(x, _mm_movehdup_ps(x));
+  return _mm_cvtss_f32(x);
+}
+
+/* o[0 : 8·NV] = Σ_{first ≤ s ≤ last} p[s] · v_s[0 : 8·NV] (v_s = vr + s·C) */
+#define DEC_PV(NV)                                                                             \
+  {                                                                                            \
+    __m256 acc[NV];                                                                            \
+    for (int v = 0; v < NV; v++) acc[v] = _mm256_setzero_ps();                                 \
+    for (int s = first; s <= last; s++) {                                                      \
+      const __m256 w = _mm256_broadcast_ss(p + s);                                             \
+      const float *vs = vr + (long)s * C + c0;                                                 \
+      for (int v = 0; v < NV; v++) acc[v] = _mm256_fmadd_ps(w, _mm256_loadu_ps(vs + 8 * v), acc[v]); \
+    }                                                                                          \
+    for (int v = 0; v < NV; v++) _mm256_storeu_ps(oi + c0 + 8 * v, acc[v]);                   \
+  }
+
+__attribute__((target("avx2,fma"))) static void dec_task_avx2(void *c, int bh, int n) {
+  (void)n;
+  const dec_ctx *a = (const dec_ctx *)c;
+  int H = a->H, D = a->D, b = bh / H, h = bh % H;
+  long C = (long)H * D;
+  float scale = 1.0f / sqrtf((float)D);
+  int r = a->rows[b];
+  int pos0 = a->lens[r];
+  float *p = get_scratch((size_t)pos0 + a->Tq);
+  int first = a->starts[r];
+  const float *kr = a->kc + (long)r * a->Tmax * C + h * D, *vr = a->vc + (long)r * a->Tmax * C + h * D;
+  if (a->qkv)
+    for (int i = 0; i < a->Tq; i++) {
+      const float *src = a->qkv + ((long)b * a->Tq + i) * 3 * C + h * D;
+      long dst = ((long)r * a->Tmax + pos0 + i) * C + h * D;
+      memcpy(a->kw + dst, src + C, sizeof(float) * D);
+      memcpy(a->vw + dst, src + 2 * C, sizeof(float) * D);
+    }
+  for (int i = 0; i < a->Tq; i++) {
+    const float *qi = a->q + ((long)b * a->Tq + i) * a->qs + h * D;
+    float *oi = a->out + ((long)b * a->Tq + i) * C + h * D;
+    int last = pos0 + i;
+    if (first > last) { /* a padding query: nothing to attend to */
+      memset(oi, 0, sizeof(float) * D);
+      continue;
+    }
+    float mx = -INFINITY;
+    for (int s = first; s <= last; s++) {
+      const float *ks = kr + (long)s * C;
+      __m256 d0 = _mm256_setzero_ps(), d1 = _mm256_setzero_ps();
+      int d = 0;
+      for (; d + 16 <= D; d += 16) {
+        d0 = _mm256_fmadd_ps(_mm256_loadu_ps(qi + d), _mm256_loadu_ps(ks + d), d0);
+        d1 = _mm256_fmadd_ps(_mm256_loadu_ps(qi + d + 8), _mm256_loadu_ps(ks + d + 8), d1);
+      }
+      if (d < D) d0 = _mm256_fmadd_ps(_mm256_loadu_ps(qi + d), _mm256_loadu_ps(ks + d), d0);
+      float x = dec_hsum(_mm256_add_ps(d0, d1)) * scale;
+      p[s] = x;
+      mx = x > mx ? x : mx;
+    }
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int s = first; s <= last; s++) {
+      float e = gfn_expf(p[s] - mx);
+      p[s] = e;
+      sum += e;
+    }
+    float inv = 1.0f / sum;
+#pragma omp simd
+    for (int s = first; s <= last; s++) p[s] *= inv;
+    for (int c0 = 0; c0 < D; c0 += 64) switch ((D - c0 < 64 ? D - c0 : 64) / 8) {
+        case 1: DEC_PV(1) break;
+        case 2: DEC_PV(2) break;
+        case 3: DEC_PV(3) break;
+        case 4: DEC_PV(4) break;
+        case 5: DEC_PV(5) break;
+        case 6: DEC_PV(6) break;
+        case 7: DEC_PV(7) break;
+        default: DEC_PV(8) break;
+      }
+  }
+}
+#endif
+
+/* the path's decode task: AVX2 + FMA on the avx2 and avx512 paths when D is a multiple of 8 */
+static pool_task_fn dec_pick(int D) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  gf_isa isa = gfn_isa();
+  if ((isa == GF_ISA_AVX2 || isa == GF_ISA_AVX512) && D % 8 == 0) return dec_task_avx2;
+#endif
+  (void)D;
+  return dec_task;
+}
+
 void gfn_attention_decode(const float *q, const float *kc, const float *vc, float *out, int B, int Tq, int Tmax, int H, int D, const int32_t *starts, const int32_t *lens, const int32_t *rows) {
-  dec_ctx a = {q, kc, vc, out, B, Tq, Tmax, H, D, starts, lens, rows};
-  pool_run(dec_task, &a, B * H);
+  dec_ctx a = {q, kc, vc, out, B, Tq, Tmax, H, D, starts, lens, rows, (long)H * D, NULL, NULL, NULL};
+  pool_run(dec_pick(D), &a, B * H);
+}
+
+/* The same fed straight from the fused projection qkv [B, Tq, 3C] (one decode step's
+   c_attn output): each (b, h) task first copies its head's slice of the new keys and values
+   into cache row rows[b] at positions lens[r]..lens[r]+Tq−1 (tasks write disjoint slices:
+   rows are distinct), then attends with the queries read in place (row stride 3C). Same
+   arithmetic as gfn_attention_decode, so the same bits; it saves the caller a q copy and
+   the per-row key/value copies. lens is not advanced. */
+void gfn_attention_decode_qkv(const float *qkv, float *kc, float *vc, float *out, int B, int Tq, int Tmax, int H, int D, const int32_t *starts, const int32_t *lens, const int32_t *rows) {
+  long C = (long)H * D;
+  dec_ctx a = {qkv, kc, vc, out, B, Tq, Tmax, H, D, starts, lens, rows, 3 * C, qkv, kc, vc};
+  pool_run(dec_pick(D), &a, B * H);
 }

@@ -25,6 +25,7 @@ void gfn_attention_forward(const float *qkv, float *out, float *lse, int B, int 
 void gfn_attention_backward(const float *qkv, const float *out, const float *lse, const float *dout, float *dqkv, int B, int T, int H, int D);
 /* starts[b]: row b's first valid cache position (left padding before it); a query with no key gets zeros */
 void gfn_attention_decode(const float *q, const float *kc, const float *vc, float *out, int B, int Tq, int Tmax, int H, int D, const int32_t *starts, const int32_t *lens, const int32_t *rows);
+void gfn_attention_decode_qkv(const float *qkv, float *kc, float *vc, float *out, int B, int Tq, int Tmax, int H, int D, const int32_t *starts, const int32_t *lens, const int32_t *rows);
 void gfn_cross_entropy_forward(const float *logits, const int32_t *targets, float *losses, long rows, long V, int ignore);
 void gfn_cross_entropy_backward(const float *logits, const int32_t *targets, const float *dloss, float *dlogits, long rows, long V, int ignore);
 void gfn_rope(const float *src, float *dst, const float *cos, const float *sin, int B, int T, int H, int D, float sign);

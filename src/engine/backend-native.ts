@@ -13,9 +13,10 @@ import { bestIsa, resolveIsa, type IsaName, type IsaSupport } from './isa.js';
  * an Error naming the kernel and the sizes instead of reading or writing out of bounds.
  */
 /** What the addon exports: the kernel table's functions (same signatures) plus a few extras. */
-type Addon = Omit<Kernels, 'name' | 'threads' | 'setThreads' | 'adamw' | 'attentionDecode' | 'qmatmul' | 'qmatmulQ8' | 'qmatmulBackward' | 'qdequantize'> & {
+type Addon = Omit<Kernels, 'name' | 'threads' | 'setThreads' | 'adamw' | 'attentionDecode' | 'attentionDecodeQkv' | 'qmatmul' | 'qmatmulQ8' | 'qmatmulBackward' | 'qdequantize'> & {
   /** Every row array given (the wrapper fills the defaults); pos0 is lengths[r]. */
   attentionDecode(q: F32, kc: F32, vc: F32, out: F32, B: number, Tq: number, Tmax: number, H: number, D: number, starts: Int32Array, lengths: Int32Array, rows: Int32Array): void;
+  attentionDecodeQkv(qkv: F32, kc: F32, vc: F32, out: F32, B: number, Tq: number, Tmax: number, H: number, D: number, starts: Int32Array, lengths: Int32Array, rows: Int32Array): void;
   /** The block kernels take the type as a number: 0 = Q8_0, 1 = Q4_0 (native/qmatmul.c). */
   qmatmul(x: F32, w: Uint8Array, y: F32, M: number, K: number, N: number, type: number, acc: boolean): void;
   qmatmulQ8(x: F32, w: Uint8Array, y: F32, M: number, K: number, N: number, type: number, acc: boolean, scales: F32 | null): void;
@@ -322,6 +323,32 @@ export function loadNativeKernels(): { kernels: Kernels & NativeInfo } | { error
         if (st[r] < 0 || st[r] > Tmax) throw new ArgError(`${kn}: starts[${r}] = ${st[r]} is outside the cache (0..${Tmax})`);
       }
       addon.attentionDecode(q, kc, vc, out, B, Tq, Tmax, H, D, st, len, rw);
+    },
+    attentionDecodeQkv(qkv, kc, vc, out, B, Tq, Tmax, H, D, starts, lengths, rows) {
+      const kn = 'attentionDecodeQkv';
+      sizes(kn, { B, Tq, Tmax, H, D });
+      const C = H * D;
+      const R = Math.floor(kc.length / (Tmax * C)); // cache rows
+      f32(kn, 'qkv', qkv, B * Tq * 3 * C);
+      f32(kn, 'kCache', kc, Tmax * C);
+      f32(kn, 'vCache', vc, R * Tmax * C);
+      f32(kn, 'out', out, B * Tq * C);
+      for (const [name, a] of [
+        ['rows', rows],
+        ['starts', starts],
+        ['lengths', lengths],
+      ] as const) {
+        if (!(a instanceof Int32Array) || a.length < (name === 'rows' ? B : R)) throw new ArgError(`${kn}: ${name} must be an Int32Array of at least ${name === 'rows' ? B : R} elements`);
+      }
+      const seen = new Uint8Array(R); // distinct rows: tasks write the cache in parallel
+      for (let b = 0; b < B; b++) {
+        const r = rows[b];
+        if (!(r >= 0 && r < R) || seen[r]) throw new ArgError(`${kn}: rows[${b}] = ${r} is not a distinct row of the cache (0..${R - 1})`);
+        seen[r] = 1;
+        if (!(lengths[r] >= 0) || lengths[r] + Tq > Tmax) throw new ArgError(`${kn}: positions ${lengths[r]}+${Tq} exceed the cache capacity ${Tmax}`);
+        if (starts[r] < 0 || starts[r] > Tmax) throw new ArgError(`${kn}: starts[${r}] = ${starts[r]} is outside the cache (0..${Tmax})`);
+      }
+      addon.attentionDecodeQkv(qkv, kc, vc, out, B, Tq, Tmax, H, D, starts, lengths, rows);
     },
     crossEntropyForward(logits, targets, losses, rows, V, ignore) {
       const kn = 'crossEntropyForward';

@@ -436,6 +436,25 @@ export function attentionDecode(q: FA, kCache: FA, vCache: FA, out: FA, B: numbe
   }
 }
 
+/** Kernels.attentionDecodeQkv: the cache writes, then attentionDecode on a copy of the queries. */
+export function attentionDecodeQkv(qkv: FA, kCache: FA, vCache: FA, out: FA, B: number, Tq: number, Tmax: number, H: number, D: number, starts: Int32Array, lengths: Int32Array, rows: Int32Array): void {
+  const C = H * D;
+  const q = new Float32Array(B * Tq * C);
+  for (let b = 0; b < B; b++) {
+    const r = rows[b];
+    for (let i = 0; i < Tq; i++) {
+      const src = (b * Tq + i) * 3 * C;
+      const dst = (r * Tmax + lengths[r] + i) * C;
+      for (let c = 0; c < C; c++) {
+        q[(b * Tq + i) * C + c] = qkv[src + c];
+        kCache[dst + c] = qkv[src + C + c];
+        vCache[dst + c] = qkv[src + 2 * C + c];
+      }
+    }
+  }
+  attentionDecode(q, kCache, vCache, out, B, Tq, 0, Tmax, H, D, starts, lengths, rows);
+}
+
 export function crossEntropyForward(logits: FA, targets: Int32Array, losses: FA, rows: number, V: number, ignoreIndex: number): void {
   for (let r = 0; r < rows; r++) {
     const t = targets[r];
@@ -535,6 +554,7 @@ export const referenceKernels: Kernels = {
   attentionForward,
   attentionBackward,
   attentionDecode,
+  attentionDecodeQkv,
   crossEntropyForward,
   crossEntropyBackward,
   embeddingForward,

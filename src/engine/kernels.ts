@@ -100,6 +100,15 @@ export interface Kernels {
    * together). `starts` and `lengths` are indexed by cache row.
    */
   attentionDecode(q: F32, kCache: F32, vCache: F32, out: F32, B: number, Tq: number, pos0: number, Tmax: number, H: number, D: number, starts?: Int32Array, lengths?: Int32Array, rows?: Int32Array): void;
+  /**
+   * attentionDecode fed straight from a decode step's fused projection qkv [B,Tq,3C] (q, k, v
+   * of each position side by side, as c_attn writes them): first writes each position's key
+   * and value into cache row rows[b] at positions lengths[r]..lengths[r]+Tq−1, then attends
+   * as attentionDecode with those lengths (queries read in place). `lengths` is not advanced.
+   * Same arithmetic as attentionDecode (same bits); it spares the caller a query copy and the
+   * per-row key/value copies (GPT's KV-cache step). out: [B,Tq,C].
+   */
+  attentionDecodeQkv(qkv: F32, kCache: F32, vCache: F32, out: F32, B: number, Tq: number, Tmax: number, H: number, D: number, starts: Int32Array, lengths: Int32Array, rows: Int32Array): void;
 
   /**
    * Per-row cross-entropy of logits [rows,V] against targets; losses[r] = −log softmax(logits[r])[t_r],

@@ -221,8 +221,64 @@ export function resetArena(): void {
   }
 }
 
+// A decode step's scope (GPT.nextLogits): one step of sampling allocates the same few dozen
+// op outputs every time, [rows, C] to [rows, 4C] floats, and allocating them fresh (a zero-fill
+// each, and garbage collection of their backing stores) cost more than the step's attention
+// at 8 rows (measured, docs/engine.md). Inside a scope, no-grad buffers come from their own
+// size-keyed free lists (apart from the training arena's, which a sampling call inside a
+// training step must not disturb) and go back to them when the scope ends, so nothing made
+// by ops inside it may outlive it: the caller copies what it returns. Sizes not asked for in
+// the last few scopes are dropped (prefills of many lengths would otherwise pile up).
+
+let stepUsed: Float32Array[] | null = null;
+const stepFree = new Map<number, Float32Array[]>();
+const stepLastUsed = new Map<number, number>();
+let stepScopes = 0;
+
+/**
+ * Run fn (no-grad work whose op outputs are all dead when it returns, e.g. one decode step that
+ * returns a copy of its logits) with op buffers recycled from earlier scopes. Nested calls
+ * join the outer scope.
+ */
+export function withStepScope<T>(fn: () => T): T {
+  if (stepUsed) return fn();
+  const used: Float32Array[] = [];
+  stepUsed = used;
+  try {
+    return fn();
+  } finally {
+    stepUsed = null;
+    stepScopes++;
+    for (const b of used) {
+      let list = stepFree.get(b.length);
+      if (!list) stepFree.set(b.length, (list = []));
+      list.push(b);
+    }
+    for (const size of stepFree.keys()) {
+      if ((stepLastUsed.get(size) ?? 0) < stepScopes - 4) {
+        stepFree.delete(size);
+        stepLastUsed.delete(size);
+      }
+    }
+  }
+}
+
+/** noGrad(fn) inside withStepScope: one decode step (GPT.nextLogits). */
+export function noGradStep<T>(fn: () => T): T {
+  return withStepScope(() => noGrad(fn));
+}
+
 /** A Float32Array of n elements: from the arena when enabled (zeroed only if asked), else fresh (always zero). */
 export function allocBuffer(n: number, zero: boolean): Float32Array {
+  if (stepUsed && !gradEnabled && !inBackward && n >= 64) {
+    const list = stepFree.get(n);
+    const reused = list?.pop();
+    stepLastUsed.set(n, stepScopes + 1);
+    if (reused && zero) reused.fill(0);
+    const b = reused ?? new Float32Array(n);
+    stepUsed.push(b);
+    return b;
+  }
   // Without grad (evaluation, sampling inside a training run) nothing is kept for a backward
   // pass and many forward passes may run between two resets: plain, collectable allocations,
   // or every one of them would stay parked in the arena (gigabytes for an evaluation).

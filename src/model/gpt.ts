@@ -1,5 +1,5 @@
 import { Rng } from '../engine/rng.js';
-import { Tensor, parameter, noGrad, zeros } from '../engine/tensor.js';
+import { Tensor, parameter, noGradStep, opOutput } from '../engine/tensor.js';
 import * as op from '../engine/ops.js';
 import { getKernels } from '../engine/backend.js';
 import { type GPTConfig, validateConfig } from './config.js';
@@ -250,21 +250,9 @@ export class GPT {
   private cachedAttention(qkv: Tensor, cache: KVCache, layer: number, B: number, T: number, rows: Int32Array): Tensor {
     if (qkv.requiresGrad) throw new Error('GPT: KV-cache decoding is inference only; run it under noGrad()');
     const { nHead, nEmbd: C } = this.config;
-    const kc = cache.keys[layer];
-    const vc = cache.values[layer];
-    const q = new Float32Array(B * T * C);
-    for (let b = 0; b < B; b++) {
-      const r = rows[b];
-      for (let t = 0; t < T; t++) {
-        const src = (b * T + t) * 3 * C;
-        const dst = (r * cache.capacity + cache.lengths[r] + t) * C;
-        q.set(qkv.data.subarray(src, src + C), (b * T + t) * C);
-        kc.set(qkv.data.subarray(src + C, src + 2 * C), dst);
-        vc.set(qkv.data.subarray(src + 2 * C, src + 3 * C), dst);
-      }
-    }
-    const out = zeros([B, T, C]);
-    getKernels().attentionDecode(q, kc, vc, out.data, B, T, 0, cache.capacity, nHead, C / nHead, cache.starts, cache.lengths, rows);
+    // one kernel call writes the new keys/values and attends, the queries read in place
+    const out = opOutput([B, T, C]); // every element written (padding queries get zeros)
+    getKernels().attentionDecodeQkv(qkv.data, cache.keys[layer], cache.values[layer], out.data, B, T, cache.capacity, nHead, C / nHead, cache.starts, cache.lengths, rows);
     return out;
   }
 
@@ -324,7 +312,8 @@ export class GPT {
    * and return each row's last logits [B·V].
    */
   nextLogits(ids: Int32Array, cache: KVCache, rows?: Int32Array): Float32Array {
-    return noGrad(() => {
+    return noGradStep(() => {
+      // op buffers recycled step to step (withStepScope): only the copy at the end leaves
       const B = rows ? rows.length : cache.batch;
       const T = ids.length / B;
       if (!Number.isInteger(T) || T < 1) throw new Error(`GPT.nextLogits: ${ids.length} ids for ${B} rows`);

@@ -58,3 +58,63 @@ for (const threads of [1, 2]) {
     }
   });
 }
+
+/**
+ * attentionDecodeQkv (GPT's KV-cache step: the new keys/values written and attended in one
+ * call, queries read in place from c_attn's output) must be attentionDecode after the same
+ * cache writes bit for bit, on every kernel path; and the reference's version to fp32.
+ * Rows: a subset of the cache's, out of order, at different lengths, one left-padded.
+ */
+for (const threads of [1, 2]) {
+  test(`attentionDecodeQkv equals the cache writes + attentionDecode bit for bit, and the reference (${threads} thread${threads > 1 ? 's' : ''})`, { skip }, () => {
+    native!.setThreads!(threads);
+    for (const [H, D, Tq] of [
+      [4, 64, 1],
+      [3, 32, 1],
+      [2, 48, 3],
+    ]) {
+      const C = H * D;
+      const R = 5;
+      const Tmax = 40;
+      const rows = Int32Array.of(3, 0, 4);
+      const B = rows.length;
+      const lengths = Int32Array.of(9, 0, 17, 30, 5);
+      const starts = Int32Array.of(0, 0, 0, 4, 0);
+      const kc0 = rand(R * Tmax * C);
+      const vc0 = rand(R * Tmax * C);
+      const qkv = rand(B * Tq * 3 * C);
+      // the old way: copy q out, write k/v, attend
+      const kc = kc0.slice();
+      const vc = vc0.slice();
+      const q = new Float32Array(B * Tq * C);
+      for (let b = 0; b < B; b++)
+        for (let i = 0; i < Tq; i++) {
+          const src = (b * Tq + i) * 3 * C;
+          const dst = (rows[b] * Tmax + lengths[rows[b]] + i) * C;
+          q.set(qkv.subarray(src, src + C), (b * Tq + i) * C);
+          kc.set(qkv.subarray(src + C, src + 2 * C), dst);
+          vc.set(qkv.subarray(src + 2 * C, src + 3 * C), dst);
+        }
+      const want = new Float32Array(B * Tq * C);
+      native!.attentionDecode(q, kc, vc, want, B, Tq, 0, Tmax, H, D, starts, lengths, rows);
+      const kc2 = kc0.slice();
+      const vc2 = vc0.slice();
+      const got = new Float32Array(B * Tq * C).fill(NaN);
+      native!.attentionDecodeQkv(qkv, kc2, vc2, got, B, Tq, Tmax, H, D, starts, lengths, rows);
+      for (let i = 0; i < kc.length; i++) if (kc2[i] !== kc[i] || vc2[i] !== vc[i]) assert.fail(`H=${H} D=${D} Tq=${Tq}: cache element ${i} differs`);
+      for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) assert.fail(`H=${H} D=${D} Tq=${Tq}: out element ${i}: ${got[i]} (fused) vs ${want[i]} (attentionDecode)`);
+      assert.deepEqual(Array.from(lengths), [9, 0, 17, 30, 5], 'lengths are not advanced');
+      const kc3 = kc0.slice();
+      const vc3 = vc0.slice();
+      const refOut = new Float32Array(B * Tq * C);
+      ref.attentionDecodeQkv(qkv, kc3, vc3, refOut, B, Tq, Tmax, H, D, starts, lengths, rows);
+      assert.deepEqual(kc3, kc);
+      assert.deepEqual(vc3, vc);
+      for (let i = 0; i < want.length; i++) assert.ok(Math.abs(refOut[i] - got[i]) <= 1e-5 + 1e-4 * Math.abs(refOut[i]), `H=${H} D=${D} Tq=${Tq}: element ${i}: ${got[i]} vs reference ${refOut[i]}`);
+    }
+    // rows must be distinct (tasks write the cache in parallel) and fit
+    const z = new Float32Array(2 * 8 * 3 * 4);
+    assert.throws(() => native!.attentionDecodeQkv(z, new Float32Array(2 * 8 * 4), new Float32Array(2 * 8 * 4), new Float32Array(2 * 4), 2, 1, 8, 1, 4, new Int32Array(2), new Int32Array(2), Int32Array.of(1, 1)), /distinct row/);
+    assert.throws(() => native!.attentionDecodeQkv(z, new Float32Array(2 * 8 * 4), new Float32Array(2 * 8 * 4), new Float32Array(2 * 4), 2, 1, 8, 1, 4, new Int32Array(2), Int32Array.of(8, 0), Int32Array.of(0, 1)), /capacity/);
+  });
+}

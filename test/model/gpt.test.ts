@@ -265,3 +265,70 @@ test('nextLogits runs the head only at each row’s last position: the logits eq
     }
   }
 });
+
+test('decode step scope: nextLogits recycles its op buffers step to step, leaves the training arena alone, and decodes the same bits as fresh buffers', async () => {
+  const { withStepScope, allocBuffer, setArenaEnabled, resetArena, arenaBuffersInUse, arenaBuffersFree } = await import('../../src/engine/tensor.js');
+  // the scope itself: a size freed at the end of one scope is handed out in the next (zeroed when asked), nested scopes join the outer one
+  const handed: Float32Array[] = [];
+  noGrad(() =>
+    withStepScope(() => {
+      handed.push(allocBuffer(100, false).fill(3));
+      withStepScope(() => handed.push(allocBuffer(100, false).fill(3)));
+    }),
+  );
+  assert.notEqual(handed[0], handed[1], 'a nested scope does not hand out the outer scope’s live buffer');
+  const again = noGrad(() => withStepScope(() => allocBuffer(100, true)));
+  assert.ok(handed.includes(again), 'the next scope reuses a buffer of the last');
+  assert.ok(
+    Array.from(again as Float32Array).every((x) => x === 0),
+    'zeroed when asked',
+  );
+  assert.notEqual(
+    withStepScope(() => allocBuffer(100, false)),
+    noGrad(() => withStepScope(() => allocBuffer(100, false))),
+    'with grad on, the scope hands out nothing of its own',
+  );
+  // decoding inside a training step: the arena's buffers are not touched, and the logits equal a decode on fresh buffers
+  const model = new GPT(makeConfig({ vocabSize: 64, blockSize: 32, nLayer: 2, nHead: 2, nEmbd: 32, position: 'rope' }), { seed: 5 });
+  const fresh = (ids: Int32Array, cache: ReturnType<GPT['createCache']>, rows: Int32Array): Float32Array =>
+    noGrad(() => {
+      const h = model.hidden(ids, rows.length, ids.length / rows.length, cache, rows);
+      const B = rows.length;
+      const T = ids.length / B;
+      return model
+        .logits(
+          op.gatherRows(
+            h,
+            Int32Array.from({ length: B }, (_, b) => (b + 1) * T - 1),
+          ),
+        )
+        .data.slice();
+    });
+  setArenaEnabled(true);
+  try {
+    resetArena();
+    const loss = model.loss(
+      Int32Array.from({ length: 16 }, (_, i) => i % 64),
+      Int32Array.from({ length: 16 }, (_, i) => (i + 1) % 64),
+      2,
+      8,
+    );
+    const inUse = arenaBuffersInUse();
+    const free = arenaBuffersFree();
+    const a = model.createCache(3);
+    const b = model.createCache(3);
+    for (let s = 0; s < 6; s++) {
+      const rows = s === 0 ? Int32Array.of(0, 1, 2) : s % 2 ? Int32Array.of(2, 0) : Int32Array.of(1);
+      const T = s === 0 ? 4 : 1;
+      const ids = Int32Array.from({ length: rows.length * T }, (_, i) => (i * 7 + s * 3) % 64);
+      const got = model.nextLogits(ids, a, rows);
+      const want = fresh(ids, b, rows);
+      assert.deepEqual(got, want, `step ${s}`);
+    }
+    assert.equal(arenaBuffersInUse(), inUse, 'decoding took no training-arena buffer');
+    assert.equal(arenaBuffersFree(), free);
+    loss.backward();
+  } finally {
+    setArenaEnabled(false);
+  }
+});
