@@ -39,7 +39,10 @@ export function presetFromFlags(o: { preset: string; run?: string; maxSteps?: nu
 
 /** `--lora <spec>`: sft, rm, rl and dpo train an adapter instead of every weight (docs/lora.md). */
 export function loraOption() {
-  return new Option('--lora <spec>', 'train a LoRA adapter instead of every weight: r=8,alpha=16,targets=qkv,proj[,dropout=0.05][,rslora][,tokens=special|all|none|ids] (targets: qkv, proj, up, down, all-linear or module names; tokens: embedding rows that train too, special by default in sft; docs/lora.md)');
+  return new Option(
+    '--lora <spec>',
+    'train a LoRA adapter instead of every weight: r=8,alpha=16,targets=qkv,proj[,dropout=0.05][,rslora][,tokens=special|top:k|all|none|ids] (targets: qkv, proj, up, down, all-linear or module names; tokens: embedding rows that train too — special,top:512 by default in sft (top:k, the k most frequent answer tokens, only there), none elsewhere; docs/lora.md)',
+  );
 }
 
 /** `--base-precision <p>`: the frozen base held in f32, q8_0 or q4_0 (ggml's blocks). */

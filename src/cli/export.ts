@@ -11,10 +11,10 @@ export const command = new Command('export')
   .description(
     "hf: a transformers directory (GPT-2 for learned positions, GPT-NeoX for rotary; tokenizer.json, tokenizer_config.json with our chat template, generation_config.json). peft: a LoRA stage as <out>/base (its base, as hf) and <out>/adapter (PEFT's files with the module names and row order of that export: GPT-NeoX's for rotary models). gguf: a llama.cpp model (F32, F16, Q8_0 or Q4_0; the tokenizer must use a pre-split pattern llama.cpp implements). trl: sft/{train,test}.jsonl (messages), dpo/{train,test}.jsonl (prompt, chosen, rejected) and grpo/{train,test}.jsonl (prompt) from the run's SFT mixture and comparisons; each folder loads with datasets.load_dataset(folder). llmc: the run's pretraining shards as llm.c .bin files. See docs/interop.md and docs/scale.md.",
   )
-  .option('--format <format>', 'hf (transformers directory) | gguf (llama.cpp file) | peft (a LoRA stage: its base as hf plus the PEFT adapter for it) | trl (SFT and DPO datasets) | llmc (llm.c token shards)')
+  .option('--format <format>', 'hf (transformers directory) | gguf (llama.cpp file) | peft (a LoRA stage: its base as hf plus the PEFT adapter for it) | trl (SFT, DPO and GRPO datasets) | llmc (llm.c token shards)')
   .option('-r, --run <dir>', 'run directory, stage directory or checkpoint', 'runs/small')
   .option('--stage <stage>', 'stage to export (base, sft, rl, dpo …; default: the newest of rl, sft, base)')
-  .option('-o, --out <path>', 'output directory (hf, trl, llmc) or .gguf file')
+  .option('-o, --out <path>', 'output directory (hf, peft, trl, llmc) or .gguf file')
   .option('--type <type>', 'GGUF tensor type: F32, F16, Q8_0 or Q4_0', 'F32')
   .action((o) => {
     if (!o.format) throw new GptforgeError('give --format hf, gguf, peft, trl or llmc');

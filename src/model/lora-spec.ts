@@ -35,7 +35,7 @@ export interface LoraSpecContext {
  */
 export function parseLoraSpec(spec: string, modules: readonly LinearModule[], field = 'lora', ctx: LoraSpecContext = {}): LoraConfig {
   // an empty spec is most likely a shell variable left unset: say so rather than train PEFT's defaults silently
-  if (spec.trim() === '') throw new GptforgeError('empty LoRA spec; give at least one field, e.g. r=8,alpha=16,targets=qkv,proj (fields: r, alpha, dropout, targets, rslora; docs/lora.md)', { field });
+  if (spec.trim() === '') throw new GptforgeError('empty LoRA spec; give at least one field, e.g. r=8,alpha=16,targets=qkv,proj (fields: r, alpha, dropout, targets, rslora, seed, tokens; docs/lora.md)', { field });
   const cfg: LoraConfig = { ...DEFAULT_LORA, targets: [...DEFAULT_LORA.targets] };
   const targets: LinearModule[] = [];
   let inList: 'targets' | 'tokens' | null = null;
@@ -51,7 +51,7 @@ export function parseLoraSpec(spec: string, modules: readonly LinearModule[], fi
     if (v === 'none') return;
     const top = /^top:(\d+)$/.exec(v);
     if (top) {
-      if (!ctx.frequentTokens) throw new GptforgeError(`tokens=${v} needs the stage's training data, which this caller does not pass; give token ids`, { field: `${field}.tokens` });
+      if (!ctx.frequentTokens) throw new GptforgeError(`tokens=${v}: the most frequent answer tokens are known only to sft (its training data); here give token ids, special, all or none`, { field: `${field}.tokens` });
       for (const id of ctx.frequentTokens(Number(top[1]))) push(id);
       return;
     }
@@ -68,7 +68,7 @@ export function parseLoraSpec(spec: string, modules: readonly LinearModule[], fi
         return;
       }
       const id = specials.get(v);
-      if (id === undefined) throw new GptforgeError(`tokens: "${v}" is not a token id, special, none or a special token of this tokenizer (${[...specials.keys()].join(' ')})`, { field: `${field}.tokens` });
+      if (id === undefined) throw new GptforgeError(`tokens: "${v}" is not a token id, special, all, none, top:k (k a whole number) or a special token of this tokenizer (${[...specials.keys()].join(' ')})`, { field: `${field}.tokens` });
       push(id);
       return;
     }

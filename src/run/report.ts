@@ -20,17 +20,22 @@ export interface ReportOptions {
   chart?: boolean;
 }
 
+/** ", train loss 1.234", or nothing when no step ran (a finished stage run again has no loss to report). */
+function trainLoss(loss: number): string {
+  return Number.isFinite(loss) ? `, train loss ${loss.toFixed(3)}` : ' (no step left to run)';
+}
+
 export function pretrainReport(r: RunPretrainResult, lossPlot: string, o: ReportOptions = {}): string {
   return [
     ...(o.chart === false ? [] : [terminalChart(lossCurves(r.history), { title: 'loss (█ train, others: validation per source)', width: 64, height: 12 })]),
-    `pretrain: ${stopped(r)} at step ${r.step}, train loss ${r.lastLoss.toFixed(3)}${r.lastEval['val/loss'] !== undefined ? `, val loss ${r.lastEval['val/loss'].toFixed(3)}` : ''}; checkpoint ${r.checkpoint}; curves in ${lossPlot}`,
+    `pretrain: ${stopped(r)} at step ${r.step}${trainLoss(r.lastLoss)}${r.lastEval['val/loss'] !== undefined ? `, val loss ${r.lastEval['val/loss'].toFixed(3)}` : ''}; checkpoint ${r.checkpoint}; curves in ${lossPlot}`,
   ].join('\n');
 }
 
 export function sftReport(r: RunSftResult, o: ReportOptions = {}): string {
   return [
     ...(o.chart === false ? [] : [terminalChart(lossCurves(r.history), { title: 'SFT loss (█ train, others: held-out per task)', width: 64, height: 10 })]),
-    `sft: ${stopped(r)} at step ${r.step}, train loss ${r.lastLoss.toFixed(3)}${r.lastEval['val/loss'] !== undefined ? `, held-out loss ${r.lastEval['val/loss'].toFixed(3)}` : ''}; checkpoint ${r.checkpoint}`,
+    `sft: ${stopped(r)} at step ${r.step}${trainLoss(r.lastLoss)}${r.lastEval['val/loss'] !== undefined ? `, held-out loss ${r.lastEval['val/loss'].toFixed(3)}` : ''}; checkpoint ${r.checkpoint}`,
   ].join('\n');
 }
 

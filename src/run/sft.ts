@@ -181,7 +181,10 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   const val = new Map([...data.val].map(([name, items]) => [name, () => new PackedLoader(items, B, T, pad, 0, false)] as const));
   if (adapter) {
     const n = adapter.lora.trainableParameters(adapter.name).reduce((s, t) => s + t.size, 0);
-    log(`sft: LoRA ${formatLoraSpec(adapter.lora.adapter(adapter.name).config)} on a ${adapter.lora.basePrecision} base: ${n} trainable parameters (${((100 * n) / adapter.lora.baseParameterCount()).toFixed(2)}% of ${adapter.lora.baseParameterCount()})`);
+    const lc = adapter.lora.adapter(adapter.name).config;
+    const rows = lc.trainableTokenIndices?.length ?? 0;
+    // the token rows as a count: SFT's default lists hundreds of ids
+    log(`sft: LoRA ${formatLoraSpec({ ...lc, trainableTokenIndices: undefined })}${rows > 0 ? ` + ${rows} trainable token rows` : ''} on a ${adapter.lora.basePrecision} base: ${n} trainable parameters (${((100 * n) / adapter.lora.baseParameterCount()).toFixed(2)}% of ${adapter.lora.baseParameterCount()})`);
   }
   log(`sft: from ${start.dir}; ${data.train.length} conversations in ${train.rowsPerEpoch} rows of ${T + 1} (${((cfg.train.maxSteps * B * cfg.train.gradAccum) / train.rowsPerEpoch).toFixed(2)} epochs), ${B}×${T} tokens/step, ${getKernels().name} backend`);
 

@@ -192,7 +192,7 @@ test('token rows: the tokens= spec field; bad indices and overlapping adapters r
   const frequentTokens = (k: number): number[] => frequentTargets([{ ids: [5, 6, 6, 7, 7, 7, 45], mask: [0, 1, 1, 1, 1, 1, 1] }], k);
   assert.deepEqual(frequentTokens(9), [7, 6, 45], 'by count of masked targets, ties by id; unmasked 5 is no target');
   assert.deepEqual(parseLoraSpec('tokens=special,top:2', [...mods], 'lora', { specialTokens: specials, frequentTokens }).trainableTokenIndices, [44, 45, 7, 6]);
-  assert.throws(() => parseLoraSpec('tokens=top:2', [...mods]), /tokens=top:2 needs the stage's training data/);
+  assert.throws(() => parseLoraSpec('tokens=top:2', [...mods]), /tokens=top:2: the most frequent answer tokens are known only to sft/);
   assert.match(formatLoraSpec(parseLoraSpec('r=2,tokens=3,7', [...mods])), /,tokens=3,7$/);
   assert.throws(() => parseLoraSpec('tokens=special', [...mods]), /field "lora.tokens": tokens=special needs the tokenizer's special tokens/);
   assert.throws(() => parseLoraSpec('tokens=<|nope|>', [...mods], 'lora', { specialTokens: specials }), /"<\|nope\|>" is not a token id/);
