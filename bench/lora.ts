@@ -282,10 +282,12 @@ function main(): void {
     );
   }
   const dec = process.argv.includes('--no-decode') ? [] : decodeBench(reps);
-  console.log('\ndecode shapes: y = x·W, time per pass (µs) and throughput vs fp32 sgemm on the same weights');
-  console.log('(q8_0, q4_0: float activations, as training runs; ·int8: activations quantized to Q8_0, integer products, as decoding runs)');
-  console.log('regime  M  sgemm µs   q8_0 µs  ×sgemm   q4_0 µs  ×sgemm  q8_0·int8  ×sgemm  q4_0·int8  ×sgemm');
   const col = (us: number, sg: number): string => `${us.toFixed(0).padStart(9)} ${(sg / us).toFixed(2).padStart(7)}`;
+  if (dec.length > 0) {
+    console.log('\ndecode shapes: y = x·W, time per pass (µs) and throughput vs fp32 sgemm on the same weights');
+    console.log('(q8_0, q4_0: float activations, as training runs; ·int8: activations quantized to Q8_0, integer products, as decoding runs)');
+    console.log('regime  M  sgemm µs   q8_0 µs  ×sgemm   q4_0 µs  ×sgemm  q8_0·int8  ×sgemm  q4_0·int8  ×sgemm');
+  }
   for (const r of dec) console.log(`${r.regime.padEnd(6)} ${String(r.M).padStart(2)} ${r.sgemmUs.toFixed(0).padStart(9)} ${col(r.q8Us, r.sgemmUs)} ${col(r.q4Us, r.sgemmUs)}  ${col(r.q8iUs, r.sgemmUs)}  ${col(r.q4iUs, r.sgemmUs)}`);
   if (json) console.log(JSON.stringify({ engine: engineSummary(), B, T, steps: results, decode: dec }));
 }

@@ -257,6 +257,19 @@ void gfn_attention_backward(const float *qkv, const float *out, const float *lse
    lengths (requests that joined the batch at different times) decode together. */
 typedef struct { const float *q, *kc, *vc; float *out; int B, Tq, Tmax, H, D; const int32_t *starts, *lens, *rows; long qs; const float *qkv; float *kw, *vw; } dec_ctx;
 
+/* Fused decoding (attentionDecodeQkv): task (b, h) first writes its head of each new key and
+   value — read in place from c_attn's output [B, Tq, 3C] — into cache row r at pos0 + i. Every
+   ISA's task calls this one copy, so the cache holds the same bits on every path. */
+static void dec_write_kv(const dec_ctx *a, int b, int h, int r, int pos0) {
+  const long D = a->D, C = (long)a->H * D;
+  for (int i = 0; i < a->Tq; i++) {
+    const float *src = a->qkv + ((long)b * a->Tq + i) * 3 * C + h * D;
+    long dst = ((long)r * a->Tmax + pos0 + i) * C + h * D;
+    memcpy(a->kw + dst, src + C, sizeof(float) * D);
+    memcpy(a->vw + dst, src + 2 * C, sizeof(float) * D);
+  }
+}
+
 static void dec_task(void *c, int bh, int n) {
   (void)n;
   const dec_ctx *a = (const dec_ctx *)c;
@@ -268,13 +281,7 @@ static void dec_task(void *c, int bh, int n) {
   float *p = get_scratch((size_t)pos0 + a->Tq);
   int first = a->starts[r];
   const float *kr = a->kc + (long)r * a->Tmax * C, *vr = a->vc + (long)r * a->Tmax * C;
-  if (a->qkv) /* fused: this task's head of each new key and value into the cache first */
-    for (int i = 0; i < a->Tq; i++) {
-      const float *src = a->qkv + ((long)b * a->Tq + i) * 3 * C + h * D;
-      long dst = ((long)r * a->Tmax + pos0 + i) * C + h * D;
-      memcpy(a->kw + dst, src + C, sizeof(float) * D);
-      memcpy(a->vw + dst, src + 2 * C, sizeof(float) * D);
-    }
+  if (a->qkv) dec_write_kv(a, b, h, r, pos0);
   for (int i = 0; i < a->Tq; i++) {
     const float *qi = a->q + ((long)b * a->Tq + i) * a->qs + h * D;
     float *oi = a->out + ((long)b * a->Tq + i) * C + h * D;
@@ -343,13 +350,7 @@ __attribute__((target("avx2,fma"))) static void dec_task_avx2(void *c, int bh, i
   float *p = get_scratch((size_t)pos0 + a->Tq);
   int first = a->starts[r];
   const float *kr = a->kc + (long)r * a->Tmax * C + h * D, *vr = a->vc + (long)r * a->Tmax * C + h * D;
-  if (a->qkv)
-    for (int i = 0; i < a->Tq; i++) {
-      const float *src = a->qkv + ((long)b * a->Tq + i) * 3 * C + h * D;
-      long dst = ((long)r * a->Tmax + pos0 + i) * C + h * D;
-      memcpy(a->kw + dst, src + C, sizeof(float) * D);
-      memcpy(a->vw + dst, src + 2 * C, sizeof(float) * D);
-    }
+  if (a->qkv) dec_write_kv(a, b, h, r, pos0);
   for (int i = 0; i < a->Tq; i++) {
     const float *qi = a->q + ((long)b * a->Tq + i) * a->qs + h * D;
     float *oi = a->out + ((long)b * a->Tq + i) * C + h * D;

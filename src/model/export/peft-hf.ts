@@ -104,9 +104,9 @@ export function adapterForHf(ad: LoadedAdapter, c: GPTConfig, baseName: string |
  * Write adapterForHf's result as PEFT's two files in `outDir` (atomically each); PEFT loads it
  * with `PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base_dir), outDir)`.
  */
-export function writeHfAdapter(outDir: string, a: HfAdapter, base: GPTConfig): string[] {
+export function writeHfAdapter(outDir: string, a: HfAdapter, base: GPTConfig, tokenizerHash?: string): string[] {
   mkdirSync(outDir, { recursive: true });
-  writeSafetensors(join(outDir, ADAPTER_WEIGHTS), a.tensors, { format: 'pt', 'gptforge.base': JSON.stringify({ model: base }) });
+  writeSafetensors(join(outDir, ADAPTER_WEIGHTS), a.tensors, { format: 'pt', 'gptforge.base': JSON.stringify({ model: base, tokenizerHash }) });
   atomicWriteFile(join(outDir, ADAPTER_CONFIG), JSON.stringify(a.config, null, 2) + '\n');
   return [ADAPTER_CONFIG, ADAPTER_WEIGHTS];
 }
@@ -134,6 +134,6 @@ export function exportPeft(checkpointDir: string, outDir: string): ExportPeftRes
   const baseDir = resolve(outDir, 'base');
   const adapterDir = resolve(outDir, 'adapter');
   const { arch } = exportCheckpointToHf(resolve(checkpointDir, meta.adapter.base), baseDir);
-  writeHfAdapter(adapterDir, adapterForHf(readAdapter(checkpointDir), meta.model, baseDir), meta.model);
+  writeHfAdapter(adapterDir, adapterForHf(readAdapter(checkpointDir), meta.model, baseDir), meta.model, meta.tokenizerHash);
   return { arch, baseDir, adapterDir };
 }
