@@ -7,6 +7,7 @@ import { defaultTools } from '../infer/tools/registry.js';
 import { loadModel } from '../run/models.js';
 import { GptforgeError } from '../util/errors.js';
 import { number } from '../util/args.js';
+import { precisionOption } from './common.js';
 
 /** `gptforge ask`: parse → src/assist → print. Keep it thin (the logic is the library's). */
 export const command = new Command('ask')
@@ -15,7 +16,7 @@ export const command = new Command('ask')
   .argument('[question...]', 'the question')
   .option('-r, --run <dir>', 'run directory (its newest chat model), a stage directory or a checkpoint', 'runs/small')
   .option('--stage <stage>', 'stage to load: sft, rl, dpo … (default: the newest)')
-  .option('-t, --technique <name>', `one of ${TECHNIQUES.join(', ')}`, 'direct')
+  .option('-t, --technique <name>', `one of ${TECHNIQUES.join(', ')} (cot and self-consistency append "Let's think step by step." to the question; tot reads the question's numbers as a game of 24)`, 'direct')
   .option('--k <n>', 'self-consistency: samples sharing one prefill', number, 8)
   .option('--temperature <x>', 'self-consistency: sampling temperature', number, 0.7)
   .option('--max-tokens <n>', 'longest reply, in tokens', number, 320)
@@ -27,12 +28,13 @@ export const command = new Command('ask')
   .option('--breadth <n>', 'tot: states kept per level', number, 5)
   .option('--proposals <n>', 'tot: most thoughts taken per state', number, 6)
   .option('--tools', 'let the model call the calculator')
+  .addOption(precisionOption())
   .action((words, o) => {
     const question = words.join(' ').trim();
     if (!question) throw new GptforgeError('give the question as an argument: gptforge ask --run <dir> "What is 123 plus 456?"');
     if (!(TECHNIQUES as readonly string[]).includes(o.technique)) throw new GptforgeError(`unknown technique "${o.technique}" (one of: ${TECHNIQUES.join(', ')})`, { field: '--technique' });
     if (!(FEEDBACK_SOURCES as readonly string[]).includes(o.feedback)) throw new GptforgeError(`unknown feedback "${o.feedback}" (one of: ${FEEDBACK_SOURCES.join(', ')})`, { field: '--feedback' });
-    const { model, tok, dir } = loadModel(o.run, o.stage);
+    const { model, tok, dir } = loadModel(o.run, o.stage, { precision: o.precision });
     console.error(`ask: ${o.technique} with ${dir}`); // which checkpoint answers: a run holds several
     const rm = o.rm ? loadModel(o.rm, /[\\/]rm([\\/]|$)/.test(o.rm) ? undefined : 'rm') : undefined;
     const trace = ask(new ChatEngine(model, tok), question, {

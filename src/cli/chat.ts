@@ -9,6 +9,7 @@ import { answerWithRetrieval, formatCitations, type RagAnswerOptions } from '../
 import { Retriever } from '../rag/retrieve.js';
 import { RagStore } from '../rag/store.js';
 import { number } from '../util/args.js';
+import { precisionOption } from './common.js';
 
 /**
  * One chat turn answered from retrieved passages (`--rag`): the reply streamed to stdout, then
@@ -73,8 +74,9 @@ export const command = new Command('chat')
   .option('--grammar <file>', "each reply's text derives from this GBNF grammar file")
   .option('--rag <db>', 'answer from passages retrieved (BM25) from this store (gptforge rag index), citing them as [1]; keep --max-tokens small (48) to leave the context to passages; docs/rag.md')
   .option('--rag-k <n>', 'passages retrieved per question with --rag', number, 3)
+  .addOption(precisionOption())
   .action(async (o) => {
-    const loaded = loadModel(o.run, o.stage);
+    const loaded = loadModel(o.run, o.stage, { precision: o.precision });
     const engine = new ChatEngine(loaded.model, loaded.tok);
     // Compiled once before the first turn (errors name the file and pointer/line); the engine clones it per reply.
     // It governs the visible text only: tool calls before the text stay free (ReplyConstraint).

@@ -1,5 +1,5 @@
 import { Command, Option } from '@commander-js/extra-typings';
-import { parseBasePrecision } from '../model/quantize.js';
+import { type BasePrecision, parseBasePrecision } from '../model/quantize.js';
 import { number } from '../util/args.js';
 import { resolvePreset } from '../run/pretrain.js';
 import type { PretrainPreset } from '../run/presets.js';
@@ -43,6 +43,11 @@ export function loraOption() {
     '--lora <spec>',
     'train a LoRA adapter instead of every weight: r=8,alpha=16,targets=qkv,proj[,dropout=0.05][,rslora][,tokens=special|top:k|all|none|ids] (targets: qkv, proj, up, down, all-linear or module names; tokens: embedding rows that train too — special,top:512 by default in sft (top:k, the k most frequent answer tokens, only there), none elsewhere; docs/lora.md)',
   );
+}
+
+/** `--precision <p>`: decode on f32 weights, or on Q8_0 / Q4_0 blocks with int8 activations (src/model/inference-precision.ts). */
+export function precisionOption() {
+  return new Option('--precision <p>', 'decode on f32 weights, or on q8_0 / q4_0 blocks with int8 activations (docs/lora.md)').argParser((v) => parseBasePrecision(v, '--precision')).default('f32' as BasePrecision);
 }
 
 /** `--base-precision <p>`: the frozen base held in f32, q8_0 or q4_0 (ggml's blocks). */

@@ -5,7 +5,7 @@ import { loadModel } from '../run/models.js';
 import { incompleteReason, sampleFromRun } from '../run/sample.js';
 import { GptforgeError } from '../util/errors.js';
 import { collect, number } from '../util/args.js';
-import { type BasePrecision, parseBasePrecision } from '../model/quantize.js';
+import { precisionOption } from './common.js';
 
 export const command = new Command('sample')
   .summary('sample from a model: prompts, few-shot files, streaming; constrained output')
@@ -25,7 +25,7 @@ export const command = new Command('sample')
   .option('--json-schema <file>', 'constrain the completion to JSON this schema file accepts (docs/constrain.md)')
   .option('--regex <re>', 'constrain the completion to match this regular expression in full')
   .option('--grammar <file>', 'constrain the completion to a GBNF grammar file (llama.cpp syntax, rule root)')
-  .option('--precision <p>', 'decode on f32 weights, or on q8_0 / q4_0 blocks with int8 activations (docs/lora.md)', (v) => parseBasePrecision(v, '--precision'), 'f32' as BasePrecision)
+  .addOption(precisionOption())
   .action((o) => {
     const prompt = o.prompt ?? (o.promptFile ? readTextFile(o.promptFile, 'prompt file') : undefined);
     if (prompt === undefined) throw new GptforgeError('give --prompt "…" or --prompt-file <file>');

@@ -24,6 +24,10 @@ export interface RunDpoOptions extends StageRunOptions {
   onBad?: OnBad;
   /** β: how far the policy may move from the SFT model. */
   beta?: number;
+  /** The stage the policy and the reference start from, `<run>/<from>` (default `sft`): e.g. `sft-lora`. */
+  from?: string;
+  /** The stage to train into, `<run>/<into>` and its name in metrics.jsonl (default `dpo`): e.g. `dpo-lora` keeps a full DPO model beside a LoRA one. */
+  into?: string;
 }
 
 /** What `runDpo` did. */
@@ -39,7 +43,7 @@ export interface RunDpoResult extends TrainResult {
  * DPO (Rafailov et al. 2023), the offline alternative to RL: each ranking expands to its pairs;
  * the frozen SFT model's log-likelihoods are computed once and cached in `<run>/dpo/ref-logps.json`;
  * loss −log σ(β·[(log π − log ref)(chosen) − (log π − log ref)(rejected)]) (src/train/dpo.ts)
- * → `<run>/dpo`. Your files hold out 10% of prompts by hash. Resumes unless `fresh`; holds the
+ * → `<run>/dpo` (or `<run>/<into>`, starting from `<run>/<from>`). Your files hold out 10% of prompts by hash. Resumes unless `fresh`; holds the
  * run's lock; never exits the process or installs a signal handler.
  *
  * @throws GptforgeError for a preset without a `dpo` section, no comparisons yet, a bad line
@@ -68,10 +72,13 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
     train = readPreferencesJSONL(join(dir, 'train.jsonl')).rankings;
     val = existsSync(join(dir, 'val.jsonl')) ? readPreferencesJSONL(join(dir, 'val.jsonl')).rankings : [];
   }
-  const policy = loadModel(runDir, 'sft', { fresh: true });
+  const from = o.from ?? 'sft';
+  const stage = o.into ?? 'dpo';
+  if (stage === from) throw new GptforgeError(`dpo: --into ${stage} would train over the model it starts from; name another stage`, { field: 'into' });
+  const policy = loadModel(runDir, from, { fresh: true });
   // with an adapter the reference is the policy's own (possibly quantized) base, adapter disabled
-  const adapter = prepareAdapter('dpo', policy.model, policy.dir, o, { specialTokens: policy.tok.specialTokens });
-  const ref = adapter ? null : loadModel(runDir, 'sft');
+  const adapter = prepareAdapter(stage, policy.model, policy.dir, o, { specialTokens: policy.tok.specialTokens });
+  const ref = adapter ? null : loadModel(runDir, from);
   const refLogProbs = (ps: DpoPair[], pad: number): ReturnType<typeof referenceLogProbs> => (adapter ? adapter.lora.withAdaptersDisabled(() => referenceLogProbs(policy.model, ps, pad)) : referenceLogProbs(ref!.model, ps, pad));
   const { tok } = policy;
   const L = policy.model.config.blockSize + 1;
@@ -86,7 +93,7 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
   const pad = tok.specialId('<|pad|>');
 
   // reference log-likelihoods: computed once per (data, reference) and cached in the stage directory
-  const stageDir = runLayout(runDir).stage('dpo');
+  const stageDir = runLayout(runDir).stage(stage);
   mkdirSync(stageDir, { recursive: true });
   const key = createHash('sha256')
     .update(ref?.dir ?? `${policy.dir}@${adapter?.lora.basePrecision}`)
@@ -109,7 +116,13 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
     cache = { key, train: refLogProbs(pairs, pad), val: refLogProbs(valPairs, pad) };
     atomicWriteFile(cacheFile, JSON.stringify(cache));
   }
-  log(`dpo: from ${policy.dir}; ${pairs.length} pairs (${valPairs.length} held out), β ${beta}`);
-  const result = await trainDpo({ model: policy.model, adapter, pairs, ref: cache.train, val: valPairs, valRef: cache.val, pairsPerBatch: preset.dpo.pairsPerBatch, beta, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() }, cfg, { runDir, stageDir, resume: !o.fresh, quiet: o.quiet, signal: o.signal });
+  log(`${stage}: from ${policy.dir}; ${pairs.length} pairs (${valPairs.length} held out), β ${beta}`);
+  const result = await trainDpo({ stage, model: policy.model, adapter, pairs, ref: cache.train, val: valPairs, valRef: cache.val, pairsPerBatch: preset.dpo.pairsPerBatch, beta, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() }, cfg, {
+    runDir,
+    stageDir,
+    resume: !o.fresh,
+    quiet: o.quiet,
+    signal: o.signal,
+  });
   return { ...result, runDir, pairs: pairs.length, valPairs: valPairs.length, beta };
 }

@@ -1,3 +1,4 @@
+import type { BasePrecision } from '../model/quantize.js';
 import { GptforgeServer, type ServerOptions } from './app.js';
 import { loadRunModels } from './models.js';
 import { registerWeb } from './web.js';
@@ -11,16 +12,16 @@ export { registerWeb, STAGE_RUNNERS, type StageRunner, type StageJobOptions, typ
 
 /**
  * Start serving a run: listen first (so /health answers 503 while loading), then load the
- * run's stage models. Resolves with the server and its address once listening.
+ * run's stage models (the generation stages on `precision` blocks: src/model/inference-precision.ts). Resolves with the server and its address once listening.
  */
-export async function serveRun(runDir: string, opts: ServerOptions & { host?: string; port?: number }): Promise<{ server: GptforgeServer; address: string; loaded: Promise<void> }> {
+export async function serveRun(runDir: string, opts: ServerOptions & { host?: string; port?: number; precision?: BasePrecision }): Promise<{ server: GptforgeServer; address: string; loaded: Promise<void> }> {
   const server = new GptforgeServer(opts);
   await registerWeb(server, { runDir });
   const address = await server.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1');
   const loaded = new Promise<void>((resolve, reject) => {
     setImmediate(() => {
       try {
-        server.setModels(loadRunModels(runDir));
+        server.setModels(loadRunModels(runDir, undefined, { precision: opts.precision }));
         resolve();
       } catch (e) {
         server.setLoadError((e as Error).message);

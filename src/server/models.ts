@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { latestCheckpoint, loadCheckpoint, modelFromCheckpoint } from '../model/checkpoint.js';
 import type { GPT } from '../model/gpt.js';
+import { setInferencePrecision } from '../model/inference-precision.js';
+import type { BasePrecision } from '../model/quantize.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
 
@@ -23,9 +25,11 @@ export interface ServedModel {
 
 /**
  * A run's models: each present stage's newest checkpoint (`<run>/<stage>/latest.json`),
- * as `modelFromCheckpoint` builds it. Throws when the run has no generation stage at all.
+ * as `modelFromCheckpoint` builds it; `precision` q8_0 / q4_0 decodes the generation stages on
+ * ggml blocks with int8 activations (the reward model stays f32). Throws when the run has no
+ * generation stage at all.
  */
-export function loadRunModels(runDir: string, stages: readonly string[] = [...GENERATION_STAGES, REWARD_STAGE]): Map<string, ServedModel> {
+export function loadRunModels(runDir: string, stages: readonly string[] = [...GENERATION_STAGES, REWARD_STAGE], opts: { precision?: BasePrecision } = {}): Map<string, ServedModel> {
   const out = new Map<string, ServedModel>();
   for (const stage of stages) {
     const stageDir = join(runDir, stage);
@@ -34,7 +38,9 @@ export function loadRunModels(runDir: string, stages: readonly string[] = [...GE
     if (!dir) continue;
     const ck = loadCheckpoint(dir);
     if (!ck.tokenizerJSON) throw new GptforgeError('checkpoint has no tokenizer.json', { file: dir });
-    out.set(stage, { id: stage, model: modelFromCheckpoint(ck), tok: Tokenizer.fromJSON(ck.tokenizerJSON, join(dir, 'tokenizer.json')), dir, created: Math.floor(Date.now() / 1000) });
+    const model = modelFromCheckpoint(ck);
+    if (stage !== REWARD_STAGE) setInferencePrecision(model, opts.precision ?? 'f32');
+    out.set(stage, { id: stage, model, tok: Tokenizer.fromJSON(ck.tokenizerJSON, join(dir, 'tokenizer.json')), dir, created: Math.floor(Date.now() / 1000) });
   }
   if (![...out.keys()].some((k) => k !== REWARD_STAGE)) throw new GptforgeError(`no model to serve: none of the stages ${GENERATION_STAGES.join(', ')} has a checkpoint`, { file: runDir });
   return out;

@@ -107,6 +107,8 @@ export interface DpoSetup {
   tokenizerJSON: string;
   tokenizerHash: string;
   seed?: number;
+  /** Stage name in metrics.jsonl and the checkpoints' trainer state (default `dpo`). */
+  stage?: string;
 }
 
 export function evaluateDpo(model: GPT, pairs: readonly DpoPair[], ref: { chosen: number[]; rejected: number[] }, beta: number, padId: number): Record<string, number> {
@@ -126,7 +128,7 @@ export async function trainDpo(setup: DpoSetup, cfg: TrainConfig, opts: TrainOpt
   );
   return train(
     {
-      stage: 'dpo',
+      stage: setup.stage ?? 'dpo',
       adapter: setup.adapter,
       model,
       tokenizerJSON: setup.tokenizerJSON,

@@ -1,0 +1,74 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadModel, runSft, type Conversation } from '../../src/index.js';
+import { runDpo } from '../../src/run/dpo.js';
+import { inferencePrecision } from '../../src/model/inference-precision.js';
+import { loadRunModels } from '../../src/server/index.js';
+import { tinyRun } from './fixture.js';
+
+const qa = (q: string, a: string): Conversation => ({
+  messages: [
+    { role: 'user', content: q },
+    { role: 'assistant', content: a },
+  ],
+});
+
+/** The fixture's preset with a DPO section (the fixture has none: its stages are SFT only). */
+function addDpoSection(runDir: string): void {
+  const p = join(runDir, 'preset.json');
+  const preset = JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown> & { train: Record<string, unknown> };
+  writeFileSync(p, JSON.stringify({ ...preset, dpo: { beta: 0.1, pairsPerBatch: 2, train: { ...preset.train, maxSteps: 3, lr: 0.01 } } }));
+}
+
+test('dpo --from sft-lora --into dpo-lora: a LoRA DPO stacked on a LoRA SFT, beside the full models', async () => {
+  const runDir = tinyRun();
+  try {
+    addDpoSection(runDir);
+    await runSft(runDir, { conversations: [qa('Who are you?', 'I am Forge.')], onlyData: true, into: 'sft-lora', steps: 3, lr: 0.02, quiet: true, lora: 'r=2,alpha=4,targets=qkv' });
+    const pairs = join(runDir, 'pairs.jsonl');
+    const lines = Array.from({ length: 6 }, (_, i) => JSON.stringify({ prompt: `Is ${i} small?`, chosen: 'Yes, it is.', rejected: 'No.' }));
+    writeFileSync(pairs, `${lines.join('\n')}\n`);
+
+    await assert.rejects(() => runDpo(runDir, { pairs: [pairs], from: 'sft-lora', into: 'sft-lora', quiet: true }), /--into sft-lora would train over the model it starts from/);
+
+    const r = await runDpo(runDir, { pairs: [pairs], from: 'sft-lora', into: 'dpo-lora', quiet: true, lora: 'r=2,alpha=4,targets=qkv' });
+    assert.equal(r.step, 3);
+    assert.ok(r.checkpoint!.startsWith(join(runDir, 'dpo-lora')), String(r.checkpoint));
+    assert.ok(!existsSync(join(runDir, 'dpo')), 'the default stage directory is left alone');
+    // the adapter names the LoRA SFT checkpoint as its base, itself an adapter over the base
+    const meta = JSON.parse(readFileSync(join(r.checkpoint!, 'config.json'), 'utf8')) as { adapter: { base: string } };
+    assert.ok(resolve(r.checkpoint!, meta.adapter.base).startsWith(join(runDir, 'sft-lora')), meta.adapter.base);
+    assert.ok(existsSync(join(runDir, 'dpo-lora', 'ref-logps.json')), "the reference's log-likelihoods are cached in the stage's own directory");
+    // the metrics carry the stage's own name
+    const stages = new Set(
+      readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { stage: string }).stage),
+    );
+    assert.ok(stages.has('dpo-lora') && !stages.has('dpo'), [...stages].join(', '));
+    // the stacked adapters load: base + SFT adapter + DPO adapter, and the DPO adapter moved the model
+    const dpo = loadModel(runDir, 'dpo-lora').model;
+    const sft = loadModel(runDir, 'sft-lora').model;
+    const w = 'transformer.h.0.attn.c_attn.weight';
+    const diff = dpo.params.get(w)!.data.reduce((s, v, i) => Math.max(s, Math.abs(v - sft.params.get(w)!.data[i])), 0);
+    assert.ok(diff > 0, 'the DPO adapter changed the SFT weights');
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+});
+
+test('serve --precision q8_0: every generation stage decodes on Q8_0 blocks', () => {
+  const runDir = tinyRun();
+  try {
+    const f32 = loadRunModels(runDir);
+    assert.equal(inferencePrecision(f32.get('sft')!.model), 'f32');
+    const q8 = loadRunModels(runDir, undefined, { precision: 'q8_0' });
+    assert.deepEqual([...q8.keys()], ['base', 'sft']);
+    for (const m of q8.values()) assert.equal(inferencePrecision(m.model), 'q8_0');
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+});
