@@ -6,7 +6,7 @@ import { registerWeb } from './web.js';
 export { GptforgeServer, type ServerOptions } from './app.js';
 export { ApiError } from './errors.js';
 export { registerResponseFormat, type ConstraintCompiler, type ResponseFormatType } from './formats.js';
-export { loadRunModels, GENERATION_STAGES, REWARD_STAGE, type ServedModel } from './models.js';
+export { loadRunModels, runStages, GENERATION_STAGES, REWARD_STAGE, type ServedModel } from './models.js';
 export { Scheduler, type SchedulerOptions } from './scheduler.js';
 export { registerWeb, STAGE_RUNNERS, type StageRunner, type StageJobOptions, type WebOptions } from './web.js';
 

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { latestCheckpoint, loadCheckpoint, modelFromCheckpoint } from '../model/checkpoint.js';
 import type { GPT } from '../model/gpt.js';
@@ -13,7 +13,7 @@ export const GENERATION_STAGES: readonly string[] = ['base', 'sft', 'rl', 'dpo']
 export const REWARD_STAGE = 'rm';
 
 export interface ServedModel {
-  /** The API's model id: the stage name (base, sft, rl, dpo, rm). */
+  /** The API's model id: the stage name (base, sft, rl, dpo, rm, sft-lora …). */
   id: string;
   model: GPT;
   tok: Tokenizer;
@@ -24,12 +24,30 @@ export interface ServedModel {
 }
 
 /**
+ * The stages of `runDir` that hold a checkpoint, in listing order: GENERATION_STAGES, then every
+ * other stage directory (`sft-lora`, `rl-grpo`, `dpo-lora`, `sft-lora-merged` …: what
+ * `--into` and the RL algorithms name) sorted by name, then the reward model.
+ * @example runStages('runs/small') // ['base', 'sft', 'rl', 'rl-grpo', 'sft-lora', 'rm']
+ */
+export function runStages(runDir: string): string[] {
+  const named = new Set([...GENERATION_STAGES, REWARD_STAGE]);
+  const others = existsSync(runDir)
+    ? readdirSync(runDir, { withFileTypes: true })
+        .filter((e) => e.isDirectory() && !named.has(e.name) && latestCheckpoint(join(runDir, e.name)) !== null)
+        .map((e) => e.name)
+        .sort()
+    : [];
+  return [...GENERATION_STAGES, ...others, REWARD_STAGE];
+}
+
+/**
  * A run's models: each present stage's newest checkpoint (`<run>/<stage>/latest.json`),
- * as `modelFromCheckpoint` builds it; `precision` q8_0 / q4_0 decodes the generation stages on
+ * as `modelFromCheckpoint` builds it — by default every stage `runStages` finds, an extra stage
+ * holding a scalar-head model (a reward model under another name) skipped; `precision` q8_0 / q4_0 decodes the generation stages on
  * ggml blocks with int8 activations (the reward model stays f32). Throws when the run has no
  * generation stage at all.
  */
-export function loadRunModels(runDir: string, stages: readonly string[] = [...GENERATION_STAGES, REWARD_STAGE], opts: { precision?: BasePrecision } = {}): Map<string, ServedModel> {
+export function loadRunModels(runDir: string, stages: readonly string[] = runStages(runDir), opts: { precision?: BasePrecision } = {}): Map<string, ServedModel> {
   const out = new Map<string, ServedModel>();
   for (const stage of stages) {
     const stageDir = join(runDir, stage);
@@ -39,6 +57,7 @@ export function loadRunModels(runDir: string, stages: readonly string[] = [...GE
     const ck = loadCheckpoint(dir);
     if (!ck.tokenizerJSON) throw new GptforgeError('checkpoint has no tokenizer.json', { file: dir });
     const model = modelFromCheckpoint(ck);
+    if (model.hasScalarHead && stage !== REWARD_STAGE && !GENERATION_STAGES.includes(stage)) continue;
     if (stage !== REWARD_STAGE) setInferencePrecision(model, opts.precision ?? 'f32');
     out.set(stage, { id: stage, model, tok: Tokenizer.fromJSON(ck.tokenizerJSON, join(dir, 'tokenizer.json')), dir, created: Math.floor(Date.now() / 1000) });
   }

@@ -55,6 +55,8 @@ test('dpo --from sft-lora --into dpo-lora: a LoRA DPO stacked on a LoRA SFT, bes
     const w = 'transformer.h.0.attn.c_attn.weight';
     const diff = dpo.params.get(w)!.data.reduce((s, v, i) => Math.max(s, Math.abs(v - sft.params.get(w)!.data[i])), 0);
     assert.ok(diff > 0, 'the DPO adapter changed the SFT weights');
+    // serve lists the stages trained --into other names after the standard ones
+    assert.deepEqual([...loadRunModels(runDir).keys()], ['base', 'sft', 'dpo-lora', 'sft-lora']);
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }
