@@ -8,6 +8,24 @@ export interface Series {
 }
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
+/** Once the colours run out, each further cycle of them gets its own dash pattern, so no two curves look alike. */
+const DASHES = ['', '6 3', '2 3', '9 3 2 3'];
+
+/** Series i's stroke: a colour and, from the 11th series on, a dash pattern (`stroke-dasharray`). */
+function stroke(i: number): { color: string; dash: string } {
+  return { color: COLORS[i % COLORS.length], dash: DASHES[Math.floor(i / COLORS.length) % DASHES.length] };
+}
+
+/** The terminal chart's markers; past them, series are marked a, b, c, … */
+const MARKS = ['█', '●', '▲', '◆', '■', '○', '△', '◇', '□', '✚', '✖', '★'];
+
+/**
+ * Series i's marker in the terminal chart: distinct for every series of a chart.
+ * @example mark(0) // '█'; mark(12) // 'a'
+ */
+export function mark(i: number): string {
+  return i < MARKS.length ? MARKS[i] : String.fromCharCode(97 + ((i - MARKS.length) % 26));
+}
 
 function niceTicks(lo: number, hi: number, n: number): number[] {
   if (!(hi > lo)) return [lo];
@@ -59,12 +77,13 @@ export function lossCurveSVG(series: readonly Series[], opts: { title: string; x
   if (opts.xLabel) out.push(`<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">${esc(opts.xLabel)}</text>`);
   if (opts.yLabel) out.push(`<text x="16" y="${(T + H - B) / 2}" text-anchor="middle" transform="rotate(-90 16 ${(T + H - B) / 2})">${esc(opts.yLabel)}</text>`);
   series.forEach((s, i) => {
-    const c = COLORS[i % COLORS.length];
+    const { color: c, dash } = stroke(i);
+    const da = dash ? ` stroke-dasharray="${dash}"` : '';
     const p = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
     if (p.length === 1) out.push(`<circle cx="${sx(p[0][0]).toFixed(1)}" cy="${sy(p[0][1]).toFixed(1)}" r="3" fill="${c}"/>`);
-    else if (p.length > 1) out.push(`<polyline fill="none" stroke="${c}" stroke-width="${i === 0 ? 1.2 : 2}" points="${p.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ')}"/>`);
+    else if (p.length > 1) out.push(`<polyline fill="none" stroke="${c}" stroke-width="${i === 0 ? 1.2 : 2}"${da} points="${p.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ')}"/>`);
     const ly = T + 14 + i * 18;
-    out.push(`<line x1="${W - R + 14}" x2="${W - R + 34}" y1="${ly - 4}" y2="${ly - 4}" stroke="${c}" stroke-width="3"/>`);
+    out.push(`<line x1="${W - R + 14}" x2="${W - R + 34}" y1="${ly - 4}" y2="${ly - 4}" stroke="${c}" stroke-width="3"${da}/>`);
     out.push(`<text x="${W - R + 40}" y="${ly}">${esc(s.name)}</text>`);
   });
   out.push('</svg>');
@@ -83,19 +102,18 @@ export function terminalChart(series: readonly Series[], opts: { width?: number;
   let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
   if (y1 - y0 < 1e-9) [y0, y1] = [y0 - 1, y1 + 1];
   const grid = Array.from({ length: H }, () => Array<string>(W).fill(' '));
-  const marks = ['█', '●', '▲', '◆', '■', '○'];
   series.forEach((s, si) => {
     for (const [x, y] of s.points) {
       if (!Number.isFinite(y)) continue;
       const c = Math.min(W - 1, Math.round(((x - x0) / (x1 - x0 || 1)) * (W - 1)));
       const r = Math.min(H - 1, Math.round((1 - (y - y0) / (y1 - y0)) * (H - 1)));
-      grid[r][c] = marks[si % marks.length];
+      grid[r][c] = mark(si);
     }
   });
   const lines = grid.map((row, r) => `${(y1 - (r / (H - 1)) * (y1 - y0)).toFixed(2).padStart(7)} │${row.join('')}`);
   lines.push(`${' '.repeat(8)}└${'─'.repeat(W)}`);
   lines.push(`${' '.repeat(9)}${String(x0).padEnd(W - String(x1).length)}${x1}`);
   if (opts.title) lines.unshift(opts.title);
-  lines.push(series.map((s, i) => `${marks[i % marks.length]} ${s.name}`).join('   '));
+  lines.push(series.map((s, i) => `${mark(i)} ${s.name}`).join('   '));
   return lines.join('\n');
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lossCurveSVG, terminalChart } from '../../src/eval/plot.js';
+import { lossCurveSVG, mark, terminalChart } from '../../src/eval/plot.js';
 
 test('loss-curve SVG is well formed, names every series, and survives one point and NaN', () => {
   const svg = lossCurveSVG(
@@ -33,4 +33,18 @@ test('terminal chart has the requested size and a legend', () => {
   const lines = chart.split('\n');
   assert.equal(lines.filter((l) => l.includes('│')).length, 8);
   assert.ok(lines.some((l) => l.includes('train')));
+});
+
+test('every series of a chart is told apart: SVG strokes (colour, dash) and terminal markers are distinct for 30 series', () => {
+  const many = Array.from({ length: 30 }, (_, i) => ({ name: `task ${i}`, points: [[0, i] as [number, number], [1, i + 1] as [number, number]] }));
+  const svg = lossCurveSVG(many, { title: 'SFT loss' });
+  // the legend's swatches: one <line … stroke="…" stroke-width="3"[ stroke-dasharray="…"]/> per series
+  const swatches = [...svg.matchAll(/<line [^>]*stroke="(#[0-9a-f]+)" stroke-width="3"(?: stroke-dasharray="([^"]+)")?\/>/g)].map((m) => `${m[1]}|${m[2] ?? ''}`);
+  assert.equal(swatches.length, 30);
+  assert.equal(new Set(swatches).size, 30, 'no two legend entries look alike');
+  const legend = terminalChart(many).split('\n').at(-1)!;
+  const marks = legend.split('   ').map((e) => e.split(' ')[0]);
+  assert.equal(marks.length, 30);
+  assert.equal(new Set(marks).size, 30);
+  assert.equal(mark(0), '█');
 });
