@@ -1,6 +1,6 @@
 """Times one GPT training step (forward + backward + AdamW) in PyTorch.
 
-Usage: torch_gpt_step.py n_layer n_head n_embd block batch vocab threads steps
+Usage: torch_gpt_step.py n_layer n_head n_embd block batch vocab threads steps [learned|rope]
 Prints one JSON line: {"threads":…, "ms_median":…, "ms_best":…}.
 """
 import json
@@ -15,7 +15,8 @@ from torch_model import GPT  # noqa: E402
 n_layer, n_head, n_embd, block, batch, vocab, threads, steps = map(int, sys.argv[1:9])
 torch.set_num_threads(threads)
 torch.manual_seed(0)
-model = GPT(vocab, block, n_layer, n_head, n_embd)
+position = sys.argv[9] if len(sys.argv) > 9 else 'learned'
+model = GPT(vocab, block, n_layer, n_head, n_embd, position=position)
 opt = model.optimizer(1e-3, 0.1, (0.9, 0.99))
 x = torch.randint(0, vocab, (batch, block))
 y = torch.randint(0, vocab, (batch, block))
