@@ -49,7 +49,10 @@ const CONFIGS: StepConfig[] = [
   // presets/pretrain.small.json's model and batch, its tokenizer's 4096-token vocabulary
   { name: 'small', nLayer: 4, nHead: 4, nEmbd: 256, block: 256, batch: 16, vocab: 4096, position: 'rope', steps: quick ? 4 : 10 },
 ];
-const only = process.argv.find((a) => a.startsWith('--config='))?.slice('--config='.length).split(',');
+const only = process.argv
+  .find((a) => a.startsWith('--config='))
+  ?.slice('--config='.length)
+  .split(',');
 if (only) for (const n of only) if (!CONFIGS.some((c) => c.name === n)) throw new Error(`--config: unknown step config "${n}" (one of ${CONFIGS.map((c) => c.name).join(', ')})`);
 
 /** The model config a step config times (both implementations build the same one). */
