@@ -23,9 +23,14 @@ export const DECIDABLE_FAMILIES: Readonly<Record<string, string>> = {
 /** The knowledge families: the answer is a fact about a word the prompt does not state. */
 export const KNOWLEDGE_FAMILIES: readonly string[] = ['definitions', 'kinds', 'synonyms', 'antonyms'];
 
-/** Whether a family's correctness is decidable from the context; 'unknown' without a family (your own rankings). */
+/**
+ * Whether a family's correctness is decidable from the context; 'unknown' without a family
+ * (your own rankings) or for a family in neither list — a new family is not counted as
+ * knowledge until someone says where its correctness can be read.
+ * @example correctnessSource('rhymes') // 'decidable'; correctnessSource('kinds') // 'knowledge'; correctnessSource('my-task') // 'unknown'
+ */
 export function correctnessSource(task: string | undefined): CorrectnessSource {
   if (task === undefined) return 'unknown';
   if (task in DECIDABLE_FAMILIES) return 'decidable';
-  return 'knowledge';
+  return KNOWLEDGE_FAMILIES.includes(task) ? 'knowledge' : 'unknown';
 }

@@ -14,6 +14,7 @@ test('decidable: the default families split into decidable (calculator, the prom
     [...KNOWLEDGE_FAMILIES].sort(),
   );
   assert.equal(correctnessSource(undefined), 'unknown');
+  assert.equal(correctnessSource('skill-levels'), 'unknown', 'a family in neither list is not counted as knowledge');
   assert.ok(!KNOWLEDGE_FAMILIES.some((k) => k in DECIDABLE_FAMILIES));
 });
 
