@@ -2,6 +2,7 @@ import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } fro
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fastifyStatic from '@fastify/static';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -14,13 +15,9 @@ import { latestCheckpoint } from '../model/checkpoint.js';
 import { formatCompletion, handledPrompts, RankingSession, readPromptsJSONL, sampleCompletions, skippedFile, type LabelPrompt } from '../run/label.js';
 import { runLayout } from '../run/layout.js';
 import { loadModel } from '../run/models.js';
-import { runSft } from '../run/sft.js';
-import { runRm } from '../run/rm.js';
-import { runRl } from '../run/rl.js';
-import { runDpo } from '../run/dpo.js';
 import type { MetricRecord } from '../train/metrics.js';
 import { GptforgeError } from '../util/errors.js';
-import { holdLock, holdRunLock, processAlive, readLock, releaseLock, type LockInfo } from '../util/lock.js';
+import { holdLock, processAlive, readLock, releaseLock, type LockInfo } from '../util/lock.js';
 import type { GptforgeServer } from './app.js';
 import { ApiError, badRequest } from './errors.js';
 import { loadRunModels } from './models.js';
@@ -49,21 +46,65 @@ export interface StageJobOptions {
   steps?: number;
   /** Ignore the stage's checkpoints and start over. */
   fresh?: boolean;
+  /** Called with the PID of the process the stage runs in (runStageProcess), whose run lock is the job's own. */
+  onProcess?(pid: number): void;
 }
 
-/** Runs one stage of a run in this process; resolves when it ends (finished or stopped). */
+/** Runs one stage of a run; resolves when it ends: finished, or stopped by the signal (a checkpoint saved). Rejects when it fails. */
 export type StageRunner = (runDir: string, opts: StageJobOptions) => Promise<unknown>;
 
+/** The command line's entry point beside this module: dist/src/server/web.js → dist/src/cli/main.js. */
+const CLI_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
+
 /**
- * The stages the page can start, by checkpoint directory name. A stage runner of src/run/
- * (typed options, an AbortSignal, the run lock held) plugs in with one line here.
+ * Run `gptforge <args…>` as a child process: the stage trains on its own event loop and its
+ * own native thread pool, so the server keeps answering (chat, the dashboard's events) while
+ * it trains. The child takes the run lock itself and releases it when it exits; the signal
+ * sends it SIGINT, which the command line turns into the stage's own stop (the step in
+ * progress finishes, a checkpoint is saved, exit code 130). Resolves on exit 0 or 130;
+ * rejects with the last lines of the child's stderr otherwise.
+ */
+export function runStageProcess(args: readonly string[], signal: AbortSignal, onProcess?: (pid: number) => void): Promise<void> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    if (child.pid !== undefined) onProcess?.(child.pid);
+    let tail = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d: string) => {
+      tail = (tail + d).slice(-4000);
+    });
+    const stop = (): void => void child.kill('SIGINT');
+    if (signal.aborted) stop();
+    else signal.addEventListener('abort', stop, { once: true });
+    child.on('error', (e) => reject(new Error(`could not start gptforge ${args[0]}: ${e.message}`)));
+    child.on('exit', (code, sig) => {
+      signal.removeEventListener('abort', stop);
+      if (code === 0 || code === 130) return resolveRun();
+      const lines = tail
+        .trim()
+        .split('\n')
+        .filter((l) => l.trim() && !l.startsWith('    at '));
+      reject(new Error(`gptforge ${args.join(' ')} exited with ${code ?? sig}${lines.length ? `: ${lines.slice(-3).join(' / ')}` : ''}`));
+    });
+  });
+}
+
+/** The command-line arguments of a page job: the stage's command, the run, its steps and fresh start. */
+function stageArgs(command: readonly string[], runDir: string, o: StageJobOptions): string[] {
+  return [...command, '--run', runDir, '--quiet', ...(o.steps !== undefined ? ['--max-steps', String(o.steps)] : []), ...(o.fresh ? ['--fresh'] : [])];
+}
+
+/**
+ * The stages the page can start, by checkpoint directory name: each is the stage's own
+ * command (`gptforge sft …`) in a child process (runStageProcess). Another stage plugs in
+ * with one line here; a library user may put an in-process runner of src/run/ instead.
  */
 export const STAGE_RUNNERS: Record<string, StageRunner> = {
-  sft: (runDir, o) => runSft(runDir, { signal: o.signal, steps: o.steps, fresh: o.fresh, quiet: true }),
-  rm: (runDir, o) => runRm(runDir, { signal: o.signal, maxSteps: o.steps, fresh: o.fresh, quiet: true }),
-  rl: (runDir, o) => runRl(runDir, { signal: o.signal, maxSteps: o.steps, fresh: o.fresh, quiet: true }),
-  'rl-grpo': (runDir, o) => runRl(runDir, { algo: 'grpo', signal: o.signal, maxSteps: o.steps, fresh: o.fresh, quiet: true }),
-  dpo: (runDir, o) => runDpo(runDir, { signal: o.signal, maxSteps: o.steps, fresh: o.fresh, quiet: true }),
+  sft: (runDir, o) => runStageProcess(stageArgs(['sft'], runDir, o), o.signal, o.onProcess),
+  rm: (runDir, o) => runStageProcess(stageArgs(['rm'], runDir, o), o.signal, o.onProcess),
+  rl: (runDir, o) => runStageProcess(stageArgs(['rl', '--algo', 'ppo'], runDir, o), o.signal, o.onProcess),
+  'rl-grpo': (runDir, o) => runStageProcess(stageArgs(['rl', '--algo', 'grpo'], runDir, o), o.signal, o.onProcess),
+  dpo: (runDir, o) => runStageProcess(stageArgs(['dpo'], runDir, o), o.signal, o.onProcess),
 };
 
 /** Task families whose held-out prompts are ranked when the run has no label-prompts.jsonl. */
@@ -100,6 +141,10 @@ interface Job {
   error?: string;
   ended?: string;
   ac: AbortController;
+  /** Settles when the job has ended and the models are reloaded. */
+  done: Promise<void>;
+  /** The PID of the job's process (runStageProcess): its run lock is not "another process". */
+  pid?: number;
 }
 
 interface Candidates {
@@ -182,6 +227,7 @@ class WebRun {
   private otherLockHolder(): LockInfo | null {
     const info = readLock(join(this.runDir, 'run.lock'));
     if (!info || info.pid === process.pid || !processAlive(info.pid)) return null;
+    if (this.job?.state === 'running' && info.pid === this.job.pid) return null;
     return info;
   }
 
@@ -215,21 +261,20 @@ class WebRun {
     if (this.job?.state === 'running') throw new ApiError(409, `a job is running (${this.job.stage}, since ${this.job.started}): stop it first`, 'invalid_request_error', null, 'job_running');
     const steps = optNumber(b, 'steps', 1, 1e9, { integer: true });
     const fresh = optBool(b, 'fresh') ?? false;
-    // the run lock: refused here, before anything starts, when another process writes the run
+    // the run lock: refused here, before anything starts, when another process writes the run;
+    // the job's child process takes it (the default runners), so this process must not hold it
     const lockFile = join(this.runDir, 'run.lock');
+    const other = this.otherLockHolder();
+    if (other) throw new ApiError(409, `run directory ${this.runDir} is being written by another process (PID ${other.pid}: ${other.command}, since ${other.started}); wait for it to finish`, 'invalid_request_error', null, 'run_locked');
     const heldBefore = readLock(lockFile)?.pid === process.pid;
-    try {
-      holdRunLock(this.runDir);
-    } catch (e) {
-      if (e instanceof GptforgeError) throw new ApiError(409, e.message, 'invalid_request_error', null, 'run_locked');
-      throw e;
-    }
+    if (heldBefore) throw new ApiError(409, `this server's own process holds the run lock of ${this.runDir} (it trained a stage itself): a job's process could not write the run until this process exits`, 'invalid_request_error', null, 'run_locked');
     const ac = new AbortController();
-    const job: Job = { stage, started: new Date().toISOString(), state: 'running', ac };
+    let ended = (): void => undefined;
+    const job: Job = { stage, started: new Date().toISOString(), state: 'running', ac, done: new Promise((r) => (ended = r)) };
     this.job = job;
     // the runner starts on the next turn so this request answers first
     setImmediate(() => {
-      STAGE_RUNNERS[stage](this.runDir, { signal: ac.signal, steps, fresh })
+      STAGE_RUNNERS[stage](this.runDir, { signal: ac.signal, steps, fresh, onProcess: (pid) => (job.pid = pid) })
         .then(() => {
           job.state = ac.signal.aborted ? 'stopped' : 'finished';
         })
@@ -240,17 +285,26 @@ class WebRun {
         })
         .finally(() => {
           job.ended = new Date().toISOString();
-          // the CLI may write the run again; a lock this process took only for the job goes
-          if (!heldBefore) releaseLock(lockFile);
+          // an in-process runner (a library user's STAGE_RUNNERS entry) holds the run lock until
+          // its process exits: release it, so the command line can write the run again
+          releaseLock(lockFile);
           // serve what was trained: the stages' newest checkpoints
           try {
             this.server.setModels(loadRunModels(this.runDir));
           } catch (e) {
             process.stderr.write(`gptforge serve: could not reload the run's models: ${(e as Error).message}\n`);
           }
+          ended();
         });
     });
     return { stage, started: job.started, state: job.state };
+  }
+
+  /** Stop a running job and wait for it to end (its checkpoint saved): the server is closing. */
+  async stopAndWait(): Promise<void> {
+    if (this.job?.state !== 'running') return;
+    this.job.ac.abort();
+    await this.job.done;
   }
 
   stopJob(): unknown {
@@ -463,9 +517,10 @@ export async function registerWeb(server: GptforgeServer, opts: WebOptions = {})
     return run;
   };
   if (run) {
-    app.addHook('preClose', (done) => {
+    app.addHook('preClose', async () => {
       for (const res of run.streams) res.end();
-      done();
+      // a job's child process would outlive the server: stop it (it saves its checkpoint) first
+      await run.stopAndWait();
     });
   }
   const examples = resolve(webRoot(), '..', 'examples', 'prompts');

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { GptforgeServer, loadRunModels, registerWeb } from '../../src/server/index.js';
 import { MetricsLog } from '../../src/train/metrics.js';
+import { readLock } from '../../src/util/lock.js';
 import { tinyRun } from '../run/fixture.js';
 import { launchChromium } from './browser.js';
 
@@ -58,6 +59,12 @@ test('dashboard: start SFT from the page, watch the loss curve gain points live,
   await page.waitForFunction((n) => Number((globalThis as any).document.querySelector('.chart[data-title="Loss"]')?.getAttribute('data-points')) >= n + 5, first, { timeout: 20_000 });
   const later = await points();
   assert.ok(later >= first + 5, `the curve went from ${first} to ${later} points`);
+  // the stage trains in its own process (gptforge sft), which holds the run lock; the page does not call that lock "another process"
+  const lock = readLock(join(dir, 'run.lock'));
+  assert.ok(lock && lock.pid !== process.pid && /^gptforge sft --run /.test(lock.command), JSON.stringify(lock));
+  const info = (await (await fetch(`${base}/web/api/info`)).json()) as { lock: unknown; job: { state: string } };
+  assert.equal(info.lock, null);
+  assert.equal(info.job.state, 'running');
   // a running job refuses a second one
   const again = await fetch(`${base}/web/api/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ stage: 'sft' }) });
   assert.equal(again.status, 409);
@@ -69,4 +76,18 @@ test('dashboard: start SFT from the page, watch the loss curve gain points live,
   // the run lock taken for the job is released when it ends
   assert.ok(!existsSync(join(dir, 'run.lock')));
   await page.close();
+});
+
+test('dashboard: a job that fails is reported with the error the stage printed, and the run is free again', async () => {
+  // the fixture's preset has no dpo section: gptforge dpo exits 1 naming it
+  const res = await fetch(`${base}/web/api/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ stage: 'dpo' }) });
+  assert.equal(res.status, 200);
+  let job: { state: string; error: string | null } = { state: 'running', error: null };
+  for (let i = 0; i < 300 && job.state === 'running'; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    job = ((await (await fetch(`${base}/web/api/info`)).json()) as { job: typeof job }).job;
+  }
+  assert.equal(job.state, 'failed');
+  assert.match(job.error ?? '', /gptforge dpo --run .* exited with 1: .*has no "dpo" section/);
+  assert.ok(!existsSync(join(dir, 'run.lock')));
 });
