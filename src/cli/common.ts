@@ -41,7 +41,7 @@ export function presetFromFlags(o: { preset: string; run?: string; maxSteps?: nu
 export function loraOption() {
   return new Option(
     '--lora <spec>',
-    'train a LoRA adapter instead of every weight: r=8,alpha=16,targets=qkv,proj[,dropout=0.05][,rslora][,tokens=special|top:k|all|none|ids] (targets: qkv, proj, up, down, all-linear or module names; tokens: embedding rows that train too — special,top:512 by default in sft (top:k, the k most frequent answer tokens, only there), none elsewhere; docs/lora.md)',
+    'train a LoRA adapter instead of every weight: r=8,alpha=16,targets=qkv,proj[,dropout=0.05][,rslora][,tokens=special|top:k|all|none|ids] (targets: qkv, proj, up, down, all-linear or module names; tokens: embedding rows that train too — special,top:512 by default in sft (at most an eighth of the vocabulary; top:k, the k most frequent answer tokens, only there), none elsewhere; docs/lora.md)',
   );
 }
 

@@ -33,7 +33,7 @@ export interface AdapterTraining {
  * Make `model` (freshly loaded from `baseDir`) a LoRA model with adapter "default", or return
  * null for full fine-tuning. `ctx` (the tokenizer's special tokens, the training data's frequent
  * targets) lets the spec say `tokens=special` / `tokens=top:k`. SFT with no `tokens` trains
- * the embedding (and tied head) rows of the special tokens and of the 512 most frequent target
+ * the embedding (and tied head) rows of the special tokens and of the 512 (at most vocabulary / 8) most frequent target
  * tokens too: the chat layout's markers never occur in pretraining text, and on the small
  * preset adapters on the linears alone stay 8 points under full SFT while these rows close the
  * gap (docs/lora.md). Other stages train none unless told.
@@ -49,19 +49,29 @@ export function prepareAdapter(stage: string, model: GPT, baseDir: string, opts:
     return null;
   }
   const parsed = typeof opts.lora === 'string' ? parseLoraSpec(opts.lora, modulesOf(model), 'lora', { ...ctx, vocabSize: model.config.vocabSize }) : opts.lora;
-  const cfg = parsed.trainableTokenIndices === undefined && stage === 'sft' ? { ...parsed, trainableTokenIndices: sftDefaultTokens(ctx) } : parsed;
+  const cfg = parsed.trainableTokenIndices === undefined && stage === 'sft' ? { ...parsed, trainableTokenIndices: sftDefaultTokens(ctx, model.config.vocabSize) } : parsed;
   const lora = new LoraModel(model, { basePrecision: precision });
   lora.addAdapter('default', cfg);
   return { lora, name: 'default', baseDir };
 }
 
-/** How many of the SFT data's most frequent target tokens train by default (docs/lora.md: measured on the small preset). */
+/** How many of the SFT data's most frequent target tokens train by default (docs/lora.md: measured on the small preset), at most an eighth of the vocabulary. */
 export const SFT_DEFAULT_TOP_TOKENS = 512;
 
-/** SFT's default trainable token rows: the tokenizer's special tokens, then the SFT_DEFAULT_TOP_TOKENS most frequent target tokens. */
-function sftDefaultTokens(ctx: Omit<LoraSpecContext, 'vocabSize'>): number[] {
+/**
+ * How many frequent target tokens SFT trains by default for a vocabulary: 512 (the small
+ * preset's 4096 tokens: an eighth), fewer for a small vocabulary, where 512 rows would be half
+ * of it and most of the adapter's parameters.
+ * @example sftDefaultTopTokens(4096) // 512; sftDefaultTopTokens(1024) // 128; sftDefaultTopTokens(100_277) // 512
+ */
+export function sftDefaultTopTokens(vocabSize: number): number {
+  return Math.min(SFT_DEFAULT_TOP_TOKENS, Math.floor(vocabSize / 8));
+}
+
+/** SFT's default trainable token rows: the tokenizer's special tokens, then the sftDefaultTopTokens(vocabSize) most frequent target tokens. */
+function sftDefaultTokens(ctx: Omit<LoraSpecContext, 'vocabSize'>, vocabSize: number): number[] {
   const ids = new Set<number>(ctx.specialTokens?.values() ?? []);
-  for (const id of ctx.frequentTokens?.(SFT_DEFAULT_TOP_TOKENS) ?? []) ids.add(id);
+  for (const id of ctx.frequentTokens?.(sftDefaultTopTokens(vocabSize)) ?? []) ids.add(id);
   return [...ids];
 }
 

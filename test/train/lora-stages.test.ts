@@ -10,7 +10,7 @@ import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { renderConversation } from '../../src/data/chat.js';
 import { referenceLogProbs, trainDpo, type DpoPair } from '../../src/train/dpo.js';
 import { trainRL, actionLogProbs, DEFAULT_RL, type RLConfig } from '../../src/train/rl.js';
-import { prepareAdapter } from '../../src/train/adapter.js';
+import { prepareAdapter, sftDefaultTopTokens } from '../../src/train/adapter.js';
 import { loadModel } from '../../src/run/models.js';
 import type { TrainConfig } from '../../src/train/loop.js';
 import { renderForReward } from '../../src/data/chat.js';
@@ -134,4 +134,18 @@ test('reward model with LoRA on a Q8_0 base: adapter + score head learn a toy ra
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("SFT's default token rows: the special tokens, then the most frequent targets — 512 of them, at most an eighth of the vocabulary", () => {
+  assert.equal(sftDefaultTopTokens(4096), 512);
+  assert.equal(sftDefaultTopTokens(1024), 128);
+  assert.equal(sftDefaultTopTokens(100_277), 512);
+  const asked: number[] = [];
+  const model = new GPT(makeConfig({ vocabSize: 1024, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed: 1 });
+  const ad = prepareAdapter('sft', model, '.', { lora: 'r=2' }, { specialTokens: new Map([['<|bos|>', 1000]]), frequentTokens: (k) => (asked.push(k), Array.from({ length: k }, (_, i) => i)) })!;
+  assert.deepEqual(asked, [128]);
+  assert.equal(ad.lora.adapter(ad.name).config.trainableTokenIndices?.length, 129);
+  // other stages train no token rows unless told
+  const m2 = new GPT(makeConfig({ vocabSize: 1024, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed: 1 });
+  assert.equal(prepareAdapter('rm', m2, '.', { lora: 'r=2' }, { frequentTokens: () => [1, 2] })!.lora.adapter('default').config.trainableTokenIndices, undefined);
 });
