@@ -10,10 +10,12 @@
  * and two editions of one word repeat its glosses, so next-token prediction rewards copying.
  * Test-split words are never asked about (their entries stay in the dictionary source, as before).
  *
- * `--kind repeat`: documents of 12–40 words drawn at random from the core vocabulary, then the
+ * `--kind repeat [--min-words 12 --max-words 40]`: documents of 12–40 words drawn at random from the core vocabulary, then the
  * same words again ("… Again: …") — the induction task of Olsson et al. 2022 in words: the
  * second half can only be predicted by finding the earlier occurrence of the current word and
- * copying the one after it, and random draws cannot be memorised.
+ * copying the one after it, and random draws cannot be memorised. Short lists (4–16 words) are
+ * learnt first: a tiny model starts to copy them within a few hundred steps where 12–40-word
+ * lists showed no copying at all (docs/rag.md "Third attempt").
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -29,22 +31,25 @@ const { values: args } = parseArgs({
     examples: { type: 'string', default: '8000' },
     seed: { type: 'string', default: '77' },
     kind: { type: 'string', default: 'passages' },
+    'min-words': { type: 'string', default: '12' },
+    'max-words': { type: 'string', default: '40' },
   },
 });
 
 if (!args.out) throw new Error('--out <file.jsonl> is required');
 const n = Number(args.examples);
-function repeats(count: number, seed: number): string[] {
+function repeats(count: number, seed: number, min: number, max: number): string[] {
+  if (!(Number.isInteger(min) && Number.isInteger(max) && min >= 1 && max >= min)) throw new Error(`--min-words/--max-words must be whole numbers, 1 ≤ min ≤ max; got ${min}, ${max}`);
   const rng = new Rng(seed);
   const vocab = [...coreWords()].sort();
   return Array.from({ length: count }, () => {
-    const words = Array.from({ length: 12 + rng.int(29) }, () => vocab[rng.int(vocab.length)]).join(' ');
+    const words = Array.from({ length: min + rng.int(max - min + 1) }, () => vocab[rng.int(vocab.length)]).join(' ');
     return `Words: ${words}.\nAgain: ${words}.`;
   });
 }
 const lines = (
   args.kind === 'repeat'
-    ? repeats(n, Number(args.seed))
+    ? repeats(n, Number(args.seed), Number(args['min-words']), Number(args['max-words']))
     : taskByName('passages')
         .generate('train', n, Number(args.seed))
         .map((ex) => `${ex.prompt}\nAnswer: ${ex.conversation.messages[1].content}`)

@@ -48,16 +48,19 @@ function main(): void {
     const fam = measurePassagesFamily(model, tok, 3 * perFamily);
     // can it copy at all? (a quantized model has no forward: skipped)
     const copy = model instanceof GPT ? copyProbe(model, tok) : undefined;
+    // short lists: where copying shows first (docs/rag.md "Third attempt")
+    const copyShort = model instanceof GPT ? copyProbe(model, tok, 30, 99, { min: 4, max: 12 }) : undefined;
     store.close();
     const seconds = (performance.now() - t0) / 1000;
     if (args.json) {
-      console.log(JSON.stringify({ model: dir, perFamily, k: Number(args.k), rows, passagesFamily: fam, copyProbe: copy, seconds }));
+      console.log(JSON.stringify({ model: dir, perFamily, k: Number(args.k), rows, passagesFamily: fam, copyProbe: copy, copyProbeShort: copyShort, seconds }));
       return;
     }
     console.log(`model: ${dir} (${model.numParams().toLocaleString('en-US')} parameters, context ${model.config.blockSize}); ${perFamily} held-out questions per family; k = ${args.k}; ${seconds.toFixed(0)} s\n`);
     console.log(effectMarkdown(rows));
     console.log(`\nthe passages family, held out (passages given, not retrieved): ${(100 * fam.accuracy).toFixed(0)}% (${fam.correct}/${fam.total}; ${fam.tooLong} prompts longer than the context left out)`);
     if (copy) console.log(`copy probe (${copy.lists} random word lists said twice): loss ${copy.first.toFixed(2)} nats/token on the first saying, ${copy.repeat.toFixed(2)} on the repeat — ${copy.repeat < 0.5 * copy.first ? 'the model copies' : 'the model does not copy from its context'}`);
+    if (copyShort) console.log(`copy probe, 4–12-word lists: ${copyShort.first.toFixed(2)} on the first saying, ${copyShort.repeat.toFixed(2)} on the repeat${copyShort.repeat < copyShort.first ? ' (copying has begun)' : ''}`);
     for (const r of rows) for (const e of r.examples) console.log(`\n${r.family}: ${e.prompt}\n  without: ${e.without}\n  with:    ${e.with}\n  removed: ${e.removed}`);
   } finally {
     rmSync(tmp, { recursive: true, force: true });

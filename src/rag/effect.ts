@@ -1,6 +1,7 @@
 import { dictionaryEntries, PASSAGE_FAMILIES } from '../data/synthetic/passages.js';
 import { coreWords } from '../data/synthetic/words.js';
 import { Rng } from '../engine/rng.js';
+import { GptforgeError } from '../util/errors.js';
 import { noGrad } from '../engine/tensor.js';
 import type { GPT } from '../model/gpt.js';
 import { taskByName, wordFacts, promptItem } from '../data/synthetic/tasks.js';
@@ -190,9 +191,14 @@ export interface CopyProbe {
  * the earlier occurrence of the current word and copies the next one (an induction head).
  * A model that reads its passages must pass this; one whose repeat loss ≈ first loss cannot
  * answer from retrieved text however good the retrieval. Lists too long for the context are
- * cut to fit. Deterministic (seeded draws).
+ * cut to fit. Deterministic (seeded draws). `lengths` sets the list lengths in words (default 12–40):
+ * short lists (4–12) are copied first as an induction head forms, so they show the onset a
+ * checkpoint or two before the standard lengths do (docs/rag.md "Third attempt").
+ *
+ * @throws GptforgeError when `lengths` is not a range of whole numbers 1 ≤ min ≤ max.
  */
-export function copyProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokenizer, n = 30, seed = 99): CopyProbe {
+export function copyProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokenizer, n = 30, seed = 99, lengths: { min: number; max: number } = { min: 12, max: 40 }): CopyProbe {
+  if (!(Number.isInteger(lengths.min) && Number.isInteger(lengths.max) && lengths.min >= 1 && lengths.max >= lengths.min)) throw new GptforgeError(`copyProbe: list lengths must be whole numbers with 1 ≤ min ≤ max, got ${lengths.min}…${lengths.max}`, { field: 'lengths' });
   const rng = new Rng(seed);
   const vocab = [...coreWords()].sort();
   let a = 0;
@@ -201,7 +207,7 @@ export function copyProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokenizer
   let nb = 0;
   noGrad(() => {
     for (let i = 0; i < n; i++) {
-      let len = 12 + rng.int(29);
+      let len = lengths.min + rng.int(lengths.max - lengths.min + 1);
       let words = Array.from({ length: len }, () => vocab[rng.int(vocab.length)]);
       const encode = (): { ids: number[]; first: number } => {
         const head = tok.encode(`Words: ${words.join(' ')}.\nAgain:`, { disallowedSpecial: 'plain' });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { splitOf, taskByName, TASKS, wordFacts } from '../../src/data/synthetic/tasks.js';
+import { promptItem, splitOf, taskByName, TASKS, wordFacts } from '../../src/data/synthetic/tasks.js';
 import { dictionaryEntries, entrySource, passagesItem, passagesPhrasing } from '../../src/data/synthetic/passages.js';
 import { citedNumbers, NO_ANSWER, parsePassagePrompt, passagePrompt } from '../../src/rag/context.js';
 
@@ -120,4 +120,52 @@ test('passages: the answer is copied from the cited passage — its fact is a ve
     }
   }
   assert.ok(definitions >= 30, `${definitions} definitions answers`);
+});
+
+/** The family a passages question is asked in and its facts, found independently of the generator (the families' own prompt parsers). */
+function questionFacts(question: string): { family: string; word: string; facts: string[] } {
+  for (const family of ['definitions', 'kinds', 'synonyms']) {
+    const word = promptItem(family, question);
+    if (word === undefined) continue;
+    const f = wordFacts(word)!;
+    const facts = family === 'definitions' ? f.senses.map((s) => s.gloss) : family === 'kinds' ? [f.kind!] : f.synonyms;
+    return { family, word, facts };
+  }
+  throw new Error(`not a knowledge question: ${question}`);
+}
+
+test('passages: a "don\'t say" example really lacks the answer — no passage both names the word and states any of its facts', () => {
+  let none = 0;
+  for (const split of ['train', 'test'] as const) {
+    for (const e of task.generate(split, 800, 21)) {
+      if (answerOf(e) !== NO_ANSWER) continue;
+      none++;
+      const p = parsePassagePrompt(e.prompt)!;
+      const { word, facts } = questionFacts(p.question);
+      const names = new RegExp(`(^|[^a-z'-])${word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^a-z'-])`);
+      for (const x of p.passages) {
+        const t = x.text.toLowerCase();
+        assert.ok(!(names.test(t) && facts.some((f) => t.includes(f.toLowerCase()))), `"${p.question}" is answered by ${x.text}`);
+        assert.ok(!dictionaryEntries().some((d) => d.word === word && d.text === x.text), `the word's own entry is shown: ${x.text}`);
+      }
+    }
+  }
+  assert.ok(none > 300, `${none} unanswerable examples`);
+});
+
+test('passages: the answer passage sits at every rank among the distractors, and the cited fact is the one the question asks for', () => {
+  const rank = new Map<string, number>();
+  for (const e of task.generate('train', 1200, 22)) {
+    const answer = answerOf(e);
+    if (answer === NO_ANSWER) continue;
+    const p = parsePassagePrompt(e.prompt)!;
+    const n = citedNumbers(answer)[0];
+    const key = `${n} of ${p.passages.length}`;
+    rank.set(key, (rank.get(key) ?? 0) + 1);
+    const { family, facts } = questionFacts(p.question);
+    // the reply states one of the asked family's facts, verbatim from the cited passage
+    const stated = facts.filter((f) => answer.includes(f) && p.passages[n - 1].text.includes(f));
+    assert.ok(stated.length > 0, `${family}: "${answer}" states no fact of ${p.passages[n - 1].text}`);
+  }
+  for (const key of ['1 of 2', '2 of 2', '1 of 3', '2 of 3', '3 of 3']) assert.ok((rank.get(key) ?? 0) >= 20, `answer passage at ${key}: ${rank.get(key) ?? 0} examples (${[...rank].join(', ')})`);
 });
