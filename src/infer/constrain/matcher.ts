@@ -19,6 +19,7 @@ import { GptforgeError } from '../../util/errors.js';
 import type { TokenConstraint } from '../constraint.js';
 import { byteSetKey, hasByte } from './bytes.js';
 import { END, lowerGrammar, type Grammar, type LoweredGrammar } from './grammar.js';
+import { SeqInterner } from './intern.js';
 import type { TokenTrie } from './trie.js';
 
 /**
@@ -45,30 +46,29 @@ function sortRange(a: Int32Array, from: number, to: number): void {
 /** State 0 is dead (no configuration left). */
 export const DEAD = 0;
 
-/** Sub-grammar signature texts → small ids, shared by every automaton (bounded: past the cap, no new ids and no sharing). */
-const signatureIds = new Map<string, number>();
+/**
+ * Signatures → small ids, shared by every automaton and matcher, as int sequences (intern.ts):
+ * a rule's reachable sub-grammar (`ruleSigs`), a frame configuration's rest of alternatives
+ * (`configSigs`) and a frame state's set of configuration signatures (`frameSigs`). Bounded:
+ * past the cap no new ids and no sharing (never cleared, since ids are memoized per automaton
+ * and matcher; a reused id would make different sub-grammars equal).
+ */
 const SIGNATURES_MAX = 1 << 18;
-function internSignature(text: string): number {
-  let id = signatureIds.get(text);
-  if (id === undefined) {
-    if (signatureIds.size >= SIGNATURES_MAX) return -1;
-    id = signatureIds.size;
-    signatureIds.set(text, id);
-  }
-  return id;
-}
+const ruleSigs = new SeqInterner(SIGNATURES_MAX);
+const configSigs = new SeqInterner(SIGNATURES_MAX);
+const frameSigs = new SeqInterner(SIGNATURES_MAX);
 
 /** Bound on the ints held by the per-node closure cache (16M ints = 64 MiB). */
 const CLOSURE_CACHE_INTS = 16 * 1024 * 1024;
 
-/** Byte sets → short global names ("t12"), so signature texts (kept as map keys) stay small. */
-const terminalNames = new Map<string, string>();
-function terminalName(set: Uint32Array): string {
+/** Byte sets → global ids, so a terminal reads the same in every automaton's signatures. */
+const terminalIds = new Map<string, number>();
+function terminalId(set: Uint32Array): number {
   const k = byteSetKey(set);
-  let n = terminalNames.get(k);
+  let n = terminalIds.get(k);
   if (n === undefined) {
-    n = `t${terminalNames.size}`;
-    terminalNames.set(k, n);
+    n = terminalIds.size;
+    terminalIds.set(k, n);
   }
   return n;
 }
@@ -478,13 +478,6 @@ export class Automaton {
     return this.node(this.nodePos[n], 0);
   }
 
-  /** The positions of a stack node chain, top first. */
-  chainPositions(n: number): number[] {
-    const out: number[] = [];
-    for (; n !== 0; n = this.nodeParent[n]) out.push(this.nodePos[n]);
-    return out;
-  }
-
   /** The state whose single configuration is node `n` (a frame; its top is a terminal). */
   frameState(n: number): number {
     this.seedBuf[0] = n;
@@ -496,15 +489,18 @@ export class Automaton {
     return this.closure(ns, count);
   }
 
-  private termKeys: string[] | undefined;
-  /** ruleSig[r]: global id of rule r's canonical sub-grammar text; −1 too large, −2 not computed. */
+  /** Per terminal: its global id (terminalId). */
+  private termIds: Int32Array | undefined;
+  /** ruleSig[r]: global id of rule r's canonical sub-grammar, −1 too large, −2 not computed. */
   private ruleSig: Int32Array | undefined;
 
   /**
-   * The canonical text of the sub-grammar reachable from rule `r` — its alternatives and every
-   * rule reachable from them, rules renumbered in discovery order, terminals by their byte
-   * sets — interned to a small global id (equal ids ⇔ equal texts ⇔ isomorphic sub-grammars),
-   * or −1 past `maxRules` rules. Computed once per rule.
+   * The canonical form of the sub-grammar reachable from rule `r` — its alternatives and every
+   * rule reachable from them, rules renumbered in discovery order, terminals by their global
+   * ids — interned to a small global id (equal ids ⇔ equal sequences ⇔ isomorphic
+   * sub-grammars), or −1 past `maxRules` rules. Computed once per rule. The sequence: per rule
+   * in discovery order, −2 then its alternatives (symbols: terminal t as 2t, the k-th rule as
+   * 2k + 1), each followed by −1; an optional chain as −3, its item, its capped length.
    */
   private ruleSignature(r0: number, maxRules: number, reach: number): number {
     const { syms, ruleAlts, altStarts, terminals } = this.g;
@@ -514,61 +510,55 @@ export class Automaton {
     }
     const memo = this.ruleSig[r0];
     if (memo !== -2) return memo;
-    this.termKeys ??= terminals.map((t) => terminalName(t));
-    const keys = this.termKeys;
+    this.termIds ??= Int32Array.from(terminals, terminalId);
+    const keys = this.termIds;
     const ids = new Map<number, number>([[r0, 0]]);
     const queue: number[] = [r0];
-    const parts: string[] = [];
+    /** Symbol x's code: 2t for a terminal, 2k + 1 for the k-th rule discovered; −1 past maxRules. */
+    const code = (x: number): number => {
+      if (x >= 0) return 2 * keys[x];
+      const rr = -x - 2;
+      let k = ids.get(rr);
+      if (k === undefined) {
+        if (ids.size >= maxRules) return -1;
+        k = ids.size;
+        ids.set(rr, k);
+        queue.push(rr);
+      }
+      return 2 * k + 1;
+    };
+    const seq = ruleSigs;
+    seq.truncate(0);
     let id = -1;
-    out: for (let i = 0; i < queue.length; i++) {
-      const r = queue[i];
-      const chain = this.chainLength(r);
-      if (chain > 0) {
-        // x{0,k} (or x*) as one entry: within one token (at most `reach` bytes, each x at least
-        // one — or empty, which changes nothing) k > reach cannot be told from reach + 1, so a
-        // long bounded string (`maxLength: 255`) is one frame at every position but its last
-        // `reach` characters, not one per position; and x* is the same frame as x{0,k} there.
-        const x = this.chainItem(r);
-        let xs: string;
-        if (x >= 0) xs = keys[x];
-        else {
-          const rr = -x - 2;
-          let k = ids.get(rr);
-          if (k === undefined) {
-            if (ids.size >= maxRules) break out;
-            k = ids.size;
-            ids.set(rr, k);
-            queue.push(rr);
-          }
-          xs = `r${k}`;
+    out: {
+      for (let i = 0; i < queue.length; i++) {
+        const r = queue[i];
+        const chain = this.chainLength(r);
+        if (chain > 0) {
+          // x{0,k} (or x*) as one entry: within one token (at most `reach` bytes, each x at least
+          // one — or empty, which changes nothing) k > reach cannot be told from reach + 1, so a
+          // long bounded string (`maxLength: 255`) is one frame at every position but its last
+          // `reach` characters, not one per position; and x* is the same frame as x{0,k} there.
+          const x = code(this.chainItem(r));
+          if (x < 0) break out;
+          seq.push(-3);
+          seq.push(x);
+          seq.push(Math.min(chain, reach + 1));
+          continue;
         }
-        parts.push(`C${xs}:${Math.min(chain, reach + 1)}`);
-        if (i === queue.length - 1) id = internSignature(parts.join(';'));
-        continue;
-      }
-      const alts: string[] = [];
-      for (let a = ruleAlts[r]; a < ruleAlts[r + 1]; a++) {
-        let t = '';
-        for (let q = altStarts[a]; syms[q] !== END; q++) {
-          const x = syms[q];
-          if (x >= 0) t += keys[x] + ' ';
-          else {
-            const rr = -x - 2;
-            let k = ids.get(rr);
-            if (k === undefined) {
-              if (ids.size >= maxRules) break out;
-              k = ids.size;
-              ids.set(rr, k);
-              queue.push(rr);
-            }
-            t += `r${k} `;
+        seq.push(-2);
+        for (let a = ruleAlts[r]; a < ruleAlts[r + 1]; a++) {
+          for (let q = altStarts[a]; syms[q] !== END; q++) {
+            const x = code(syms[q]);
+            if (x < 0) break out;
+            seq.push(x);
           }
+          seq.push(-1);
         }
-        alts.push(t);
       }
-      parts.push(alts.join('|'));
-      if (i === queue.length - 1) id = internSignature(parts.join(';'));
+      id = seq.intern();
     }
+    seq.truncate(0);
     this.ruleSig[r0] = id;
     return id;
   }
@@ -630,29 +620,34 @@ export class Automaton {
   }
 
   /**
-   * A canonical text of the sub-grammar a frame runs on — the rest of the alternative at each
-   * of its positions, with referenced rules named by their interned sub-grammar signatures —
-   * or null when a referenced rule reaches more than `maxRules` rules. Equal texts mean equal
-   * frame automata (up to renaming), so their masks can be shared, across schemas too.
+   * The canonical form of the sub-grammar frame node `n` runs on — the rest of the alternative
+   * at each of its positions, top first (terminal t as 2t, a referenced rule as 2·its interned
+   * sub-grammar id + 1, −1 after each position) — interned to a global id, or −1 when a
+   * referenced rule reaches more than `maxRules` rules (or past the interner's cap). Equal ids
+   * mean equal frame automata (up to renaming), so their masks can be shared, across schemas too.
    */
-  frameSignature(positions: readonly number[], reach: number, maxRules = 64): string | null {
+  frameSignature(n: number, reach: number, maxRules = 64): number {
     const { syms, terminals } = this.g;
-    this.termKeys ??= terminals.map((t) => terminalName(t));
-    const keys = this.termKeys;
-    let text = '';
-    for (const from of positions) {
-      for (let q = from; syms[q] !== END; q++) {
+    this.termIds ??= Int32Array.from(terminals, terminalId);
+    const keys = this.termIds;
+    const seq = configSigs;
+    seq.truncate(0);
+    for (; n !== 0; n = this.nodeParent[n]) {
+      for (let q = this.nodePos[n]; syms[q] !== END; q++) {
         const x = syms[q];
-        if (x >= 0) text += keys[x] + ' ';
+        if (x >= 0) seq.push(2 * keys[x]);
         else {
           const sig = this.ruleSignature(-x - 2, maxRules, reach);
-          if (sig < 0) return null;
-          text += `R${sig} `;
+          if (sig < 0) {
+            seq.truncate(0);
+            return -1;
+          }
+          seq.push(2 * sig + 1);
         }
       }
-      text += '/';
+      seq.push(-1);
     }
-    return text;
+    return seq.intern();
   }
 
   private readonly resumeStates = new Map<number, number>();
@@ -746,10 +741,11 @@ function compactSet(bits: Uint32Array): TokenSet {
   let count = 0;
   for (let w = 0; w < bits.length; w++) {
     let x = bits[w];
-    while (x !== 0) {
-      x &= x - 1;
-      count++;
-    }
+    if (x === 0) continue;
+    // popcount (SWAR): a dense 100k-token set was ≈ 3k loop turns a bit at a time
+    x -= (x >>> 1) & 0x55555555;
+    x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+    count += Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
     if (count >= bits.length) return bits.slice();
   }
   if (count === 0) return NO_TOKENS;
@@ -777,7 +773,7 @@ interface Frame {
   pops: Int32Array;
 }
 
-const sharedFrames = new WeakMap<TokenTrie, Map<string, Frame>>();
+const sharedFrames = new WeakMap<TokenTrie, Map<number, Frame>>();
 const SHARED_FRAMES_MAX = 4096;
 
 /** Forget the frames shared across schemas for one vocabulary (benchmarks: cold starts). */
@@ -1010,25 +1006,43 @@ export class TokenMatcher {
     }
   }
 
-  /** Frame signatures by frame state (null: not shareable). */
-  private readonly frameSigs = new Map<number, string | null>();
-  /** The canonical text of a frame state: its configurations' chain signatures, sorted (a set of stacks runs each independently). */
-  private signatureOf(frameState: number): string | null {
-    let sig = this.frameSigs.get(frameState);
-    if (sig === undefined) {
-      const a = this.automaton;
-      const parts: string[] = [];
-      for (const n of a.stacks(frameState)) {
-        const t = a.frameSignature(a.chainPositions(n), this.trie.maxDepth);
-        if (t === null) {
-          parts.length = 0;
-          break;
-        }
-        parts.push(t);
+  /** Per frame state: 2 + its signature id (see signatureOf), 1 not shareable, 0 not computed. */
+  private frameSigOf: Int32Array = new Int32Array(1024);
+  /** Per frame node: 2 + its configuration signature id (Automaton.frameSignature), 1 not shareable, 0 not computed. */
+  private configSigOf: Int32Array = new Int32Array(1024);
+
+  /** The id of a frame state's canonical form: its configurations' signatures as a sorted set (a set of stacks runs each independently); −1 not shareable. */
+  private signatureOf(frameState: number): number {
+    if (frameState >= this.frameSigOf.length) this.frameSigOf = growTo(this.frameSigOf, frameState);
+    const memo = this.frameSigOf[frameState];
+    if (memo !== 0) return memo - 2;
+    const a = this.automaton;
+    const start = a.stackStart(frameState);
+    const count = a.stackCount(frameState);
+    const pool = a.stackPool; // frameSignature interns no state: the arena stays put
+    const seq = frameSigs;
+    seq.truncate(0);
+    let sig = count === 0 ? -1 : -2;
+    for (let i = 0; i < count; i++) {
+      const n = pool[start + i];
+      if (n >= this.configSigOf.length) this.configSigOf = growTo(this.configSigOf, n);
+      let c = this.configSigOf[n] - 2;
+      if (c === -2) {
+        c = a.frameSignature(n, this.trie.maxDepth);
+        this.configSigOf[n] = c + 2;
       }
-      sig = parts.length === 0 ? null : [...new Set(parts)].sort().join('|');
-      this.frameSigs.set(frameState, sig);
+      if (c < 0) {
+        sig = -1;
+        break;
+      }
+      seq.push(c);
     }
+    if (sig === -1) seq.truncate(0);
+    else {
+      seq.sortUnique(0);
+      sig = seq.intern();
+    }
+    this.frameSigOf[frameState] = sig + 2;
     return sig;
   }
 
@@ -1044,7 +1058,7 @@ export class TokenMatcher {
         shared = new Map();
         sharedFrames.set(this.trie, shared);
       }
-      f = sig !== null ? shared.get(sig) : undefined;
+      f = sig >= 0 ? shared.get(sig) : undefined;
       if (!f) {
         const accept = this.scratchFrame;
         const pops: number[] = [];
@@ -1052,10 +1066,10 @@ export class TokenMatcher {
         this.frameWalk(frameState, accept, pops);
         this.framesBuilt++;
         this.frameNodes += this.nodesVisited - v0;
-        if (sig === null) this.sigNull++;
+        if (sig < 0) this.sigNull++;
         f = { accept: compactSet(accept), pops: int32s(pops) };
         accept.fill(0);
-        if (sig !== null) {
+        if (sig >= 0) {
           if (shared.size >= SHARED_FRAMES_MAX) shared.clear();
           shared.set(sig, f);
         }
@@ -1268,6 +1282,13 @@ export class TokenMatcher {
     }
     this.nodesVisited += visited;
   }
+}
+
+/** `a` grown (zero-filled) so that index i fits. */
+function growTo(a: Int32Array, i: number): Int32Array {
+  const g = new Int32Array(Math.max(i + 1, a.length * 2));
+  g.set(a);
+  return g;
 }
 
 /** A TokenConstraint over a TokenMatcher: the state is one interned automaton state. */
