@@ -344,6 +344,7 @@ export class Automaton {
     // intern by a hash of the sorted node list (a joined-string key was the main garbage source)
     let h = len;
     for (let i = off; i < off + len; i++) h = Math.imul(h ^ buf[i], 0x9e3779b1) ^ (h >>> 15);
+    h &= 0x3fffffff; // a small integer (Smi) key: a full int32 may be a heap number in a Map
     const bucket = this.stateIndex.get(h);
     if (bucket !== undefined) {
       const pool = this.pool;
@@ -1104,7 +1105,12 @@ export class TokenMatcher {
   private readonly rootSeen = new Map<number, number>();
   /** Per state s: every depth-1 subtree walked as if its first byte led to s (see frameWalk). */
   private readonly rootFull = new Map<number, { bits: Uint32Array; pops: Int32Array }>();
-  private scratchSucc: Int32Array = new Int32Array(0);
+  /** frameWalk's per byte class tables (see there) and scratch for the distinct successors. */
+  private classByte: Int32Array = new Int32Array(0);
+  private classTokens: Int32Array = new Int32Array(0);
+  private classSucc: Int32Array = new Int32Array(0);
+  private readonly scratchSeen: Int32Array = new Int32Array(256);
+  private readonly scratchCover: Int32Array = new Int32Array(256);
 
   /**
    * The frame walk from the trie's root in state `x`. Many frames lead on most first bytes to
@@ -1118,31 +1124,50 @@ export class TokenMatcher {
   private frameWalk(x: number, accept: Uint32Array, pops: number[]): void {
     const trie = this.trie;
     const { byte, end, tokStart, tokOrder } = trie;
+    const a = this.automaton;
+    const nc = a.numClasses;
     let kids = this.rootKids;
     if (kids === undefined) {
       const list: number[] = [];
       for (let n = 0; n < trie.size; n = end[n]) list.push(n);
       kids = this.rootKids = Int32Array.from(list);
-      this.scratchSucc = new Int32Array(kids.length);
+      // per byte class: a first byte of it and the tokens below its first bytes (−1 byte: none)
+      this.classByte = new Int32Array(nc).fill(-1);
+      this.classTokens = new Int32Array(nc);
+      this.classSucc = new Int32Array(nc);
+      for (const c of kids) {
+        const k = a.classOf[byte[c]];
+        if (this.classByte[k] < 0) this.classByte[k] = byte[c];
+        this.classTokens[k] += tokStart[end[c]] - tokStart[c];
+      }
     }
-    const a = this.automaton;
-    const succ = this.scratchSucc;
-    // the successor of each first byte, and the one holding the most tokens
+    // The successor of each first byte's class, and the one holding the most tokens: one step
+    // per class, not per first byte (on a byte-level vocabulary every byte starts a token, and
+    // this ran for every frame walked).
+    const { classByte, classTokens, classSucc: succ } = this;
     let best = DEAD;
     let bestTokens = 0;
-    const cover = new Map<number, number>();
-    for (let i = 0; i < kids.length; i++) {
-      const c = kids[i];
-      const t = a.step(x, byte[c]);
-      succ[i] = t;
+    let distinct = 0;
+    const seenSucc = this.scratchSeen;
+    const seenCover = this.scratchCover;
+    for (let k = 0; k < nc; k++) {
+      if (classByte[k] < 0) continue;
+      const t = a.step(x, classByte[k]);
+      succ[k] = t;
       if (t === DEAD) continue;
-      const k = (cover.get(t) ?? 0) + tokStart[end[c]] - tokStart[c];
-      cover.set(t, k);
-      if (k > bestTokens) {
-        bestTokens = k;
+      let j = 0;
+      while (j < distinct && seenSucc[j] !== t) j++;
+      if (j === distinct) {
+        seenSucc[distinct] = t;
+        seenCover[distinct++] = 0;
+      }
+      const cov = (seenCover[j] += classTokens[k]);
+      if (cov > bestTokens) {
+        bestTokens = cov;
         best = t;
       }
     }
+    const cls = a.classOf;
     let full = best === DEAD || 2 * bestTokens < tokOrder.length ? undefined : this.rootFull.get(best);
     if (full === undefined && best !== DEAD && 2 * bestTokens >= tokOrder.length) {
       const seen = (this.rootSeen.get(best) ?? 0) + 1;
@@ -1159,7 +1184,8 @@ export class TokenMatcher {
     for (let i = 0; i < kids.length; i++) {
       const c = kids[i];
       const e = end[c];
-      if (succ[i] === best) {
+      const t = succ[cls[byte[c]]];
+      if (t === best) {
         while (p < fp.length && fp[p] < c) p++;
         while (p < fp.length && fp[p] < e) pops.push(fp[p++]);
         continue;
@@ -1168,7 +1194,7 @@ export class TokenMatcher {
         const id = tokOrder[k];
         accept[id >>> 5] &= ~(1 << (id & 31));
       }
-      if (succ[i] !== DEAD) this.walk(x, c, e, accept, pops);
+      if (t !== DEAD) this.walk(x, c, e, accept, pops);
     }
   }
 
