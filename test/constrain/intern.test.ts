@@ -48,6 +48,17 @@ test('SeqInterner: sortUnique makes a set canonical; truncate drops; the cap sto
   const c = internOf(t, [4]);
   assert.deepEqual([a, b, c], [0, 1, 2]);
   assert.equal(internOf(t, [6]), -1, 'past the cap a new sequence has no id');
+  // long sets take the built-in sort, short ones an insertion sort: the same canonical form
+  const u = new SeqInterner(100);
+  const rng = new Rng(5);
+  for (const n of [5, 31, 32, 33, 80]) {
+    const xs = Array.from({ length: n }, () => rng.int(40) - 10);
+    for (const x of xs) u.push(x);
+    u.sortUnique(0);
+    const id = u.intern();
+    const set = [...new Set(xs)].sort((p, q) => p - q);
+    assert.equal(internOf(u, set), id, `a set of ${n}`);
+  }
   assert.equal(internOf(t, [4]), c, 'known sequences keep theirs');
 });
 

@@ -49,7 +49,19 @@ export class SeqInterner {
   /** Sort the elements pushed since `from` ascending and drop duplicates among them (a set, canonically). */
   sortUnique(from: number): void {
     const b = this.buf;
-    b.subarray(from, this.bufLen).sort();
+    if (this.bufLen - from > 32) b.subarray(from, this.bufLen).sort();
+    else {
+      // insertion sort: most sets are a few elements, and a view per call is garbage
+      for (let i = from + 1; i < this.bufLen; i++) {
+        const x = b[i];
+        let j = i - 1;
+        while (j >= from && b[j] > x) {
+          b[j + 1] = b[j];
+          j--;
+        }
+        b[j + 1] = x;
+      }
+    }
     let k = from;
     for (let i = from; i < this.bufLen; i++) if (k === from || b[i] !== b[k - 1]) b[k++] = b[i];
     this.bufLen = k;

@@ -99,8 +99,13 @@ export class Automaton {
   private stateOff: Int32Array = new Int32Array(1024);
   private stateLen: Int32Array = new Int32Array(1024);
   private numStates = 1;
-  /** Interned states by a hash of their sorted stack list (one id, or several on a collision); the dead state 0 is never looked up. */
-  private readonly stateIndex = new Map<number, number | number[]>();
+  /**
+   * Interned states by a hash of their sorted stack list: open addressing, slot → state id (0
+   * empty: the dead state 0 is never looked up), and each state's hash in stateHash (a Map
+   * from hash to id or ids was a tenth of the 4k vocabulary's mask time).
+   */
+  private stateTable: Int32Array = new Int32Array(2048);
+  private stateHash: Int32Array = new Int32Array(1024);
   /** trans[s * numClasses + c]: next state, −1 = not computed yet. Grows; re-read after `computeTransition`. */
   trans: Int32Array;
   /** acceptFlags[s] = 1 when state s accepts (the empty stack is among its configurations). Grows; re-read after `computeTransition`. */
@@ -344,24 +349,23 @@ export class Automaton {
     // intern by a hash of the sorted node list (a joined-string key was the main garbage source)
     let h = len;
     for (let i = off; i < off + len; i++) h = Math.imul(h ^ buf[i], 0x9e3779b1) ^ (h >>> 15);
-    h &= 0x3fffffff; // a small integer (Smi) key: a full int32 may be a heap number in a Map
-    const bucket = this.stateIndex.get(h);
-    if (bucket !== undefined) {
+    const table = this.stateTable;
+    const tmask = table.length - 1;
+    let slot = h & tmask;
+    for (; ; slot = (slot + 1) & tmask) {
+      const cand = table[slot];
+      if (cand === 0) break;
+      if (this.stateHash[cand] !== h || this.stateLen[cand] !== len) continue;
       const pool = this.pool;
-      const nb = typeof bucket === 'number' ? 1 : bucket.length;
-      for (let b = 0; b < nb; b++) {
-        const cand = typeof bucket === 'number' ? bucket : bucket[b];
-        if (this.stateLen[cand] !== len) continue;
-        const so = this.stateOff[cand];
-        let eq = true;
-        for (let i = 0; i < len; i++) {
-          if (pool[so + i] !== buf[off + i]) {
-            eq = false;
-            break;
-          }
+      const so = this.stateOff[cand];
+      let eq = true;
+      for (let i = 0; i < len; i++) {
+        if (pool[so + i] !== buf[off + i]) {
+          eq = false;
+          break;
         }
-        if (eq) return cand;
       }
+      if (eq) return cand;
     }
     const id = this.numStates;
     if (id >= MAX_STATES) throw new GptforgeError(`the constraint's automaton grew past ${MAX_STATES} states (a highly ambiguous grammar?)`);
@@ -373,6 +377,9 @@ export class Automaton {
       const l = new Int32Array(this.stateLen.length * 2);
       l.set(this.stateLen);
       this.stateLen = l;
+      const hs = new Int32Array(this.stateHash.length * 2);
+      hs.set(this.stateHash);
+      this.stateHash = hs;
     }
     if (this.poolLen + len > this.pool.length) {
       const g = new Int32Array(Math.max(this.poolLen + len, this.pool.length * 2));
@@ -390,9 +397,19 @@ export class Automaton {
       this.acceptFlags = f;
     }
     this.acceptFlags[id] = buf[off] === 0 ? 1 : 0;
-    if (bucket === undefined) this.stateIndex.set(h, id);
-    else if (typeof bucket === 'number') this.stateIndex.set(h, [bucket, id]);
-    else bucket.push(id);
+    this.stateHash[id] = h;
+    table[slot] = id;
+    if (2 * this.numStates > table.length) {
+      // rehash at half full
+      const t = new Int32Array(table.length * 2);
+      const m = t.length - 1;
+      for (let q = 1; q < this.numStates; q++) {
+        let k = this.stateHash[q] & m;
+        while (t[k] !== 0) k = (k + 1) & m;
+        t[k] = q;
+      }
+      this.stateTable = t;
+    }
     const need = (id + 1) * this.numClasses;
     if (need > this.trans.length) {
       const t = new Int32Array(Math.max(need, this.trans.length * 2)).fill(-1);
@@ -515,13 +532,16 @@ export class Automaton {
     const keys = this.termIds;
     const ids = new Map<number, number>([[r0, 0]]);
     const queue: number[] = [r0];
+    const known = this.ruleSig;
     /** Symbol x's code: 2t for a terminal, 2k + 1 for the k-th rule discovered; −1 past maxRules. */
     const code = (x: number): number => {
       if (x >= 0) return 2 * keys[x];
       const rr = -x - 2;
       let k = ids.get(rr);
       if (k === undefined) {
-        if (ids.size >= maxRules) return -1;
+        // a rule known to reach more than maxRules: so does r0, which reaches all it reaches (most
+        // frames of a large schema end here, instead of discovering 64 rules each first)
+        if (ids.size >= maxRules || known[rr] === -1) return -1;
         k = ids.size;
         ids.set(rr, k);
         queue.push(rr);
