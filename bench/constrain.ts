@@ -229,9 +229,10 @@ function timeVocab(name: string, tok: Tokenizer, cases: BenchCase[]): Timing {
       compile_p90_ms: pct(t.compileCpu, 0.9),
       compile_wall_p50_ms: pct(t.compileWall, 0.5),
       cache_hit_rate: t.cacheHits / Math.max(1, t.maskCpu.length),
+      load: loadavg()[0],
     },
     [
-      `${name} (V=${tok.vocabSize}, trie ${trie.size} nodes): ${t.compileCpu.length} schemas, ${t.maskCpu.length} tokens${t.failed ? `, ${t.failed} instances refused` : ''}`,
+      `${name} (V=${tok.vocabSize}, trie ${trie.size} nodes): ${t.compileCpu.length} schemas, ${t.maskCpu.length} tokens${t.failed ? `, ${t.failed} instances refused` : ''}; load average ${loadavg()[0].toFixed(1)} at the end`,
       `  mask per token (CPU):  mean ${us(mean(t.maskCpu))}  p50 ${us(pct(t.maskCpu, 0.5))}  p99 ${us(pct(t.maskCpu, 0.99))}  max ${us(pct(t.maskCpu, 1))} (${t.worst.file})   [targets: mean ≤ 50 µs, p99 ≤ 500 µs]`,
       `  mask per token (wall): mean ${us(mean(t.maskWall))}  p99 ${us(pct(t.maskWall, 0.99))}`,
       `  mask per token, warm (same schema again, CPU): mean ${us(mean(t.warmCpu))}  p99 ${us(pct(t.warmCpu, 0.99))}`,
