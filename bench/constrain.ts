@@ -8,7 +8,8 @@
  * (see test/constrain/jsonschemabench.ts), sampled evenly across collections, else a built-in set.
  * Then XGrammar's WebAssembly build (@mlc-ai/web-xgrammar) on the first --xgrammar N (default
  * 20; 0 = skip) of the same schemas and vocabularies, ours re-timed on that subset beside it.
- * Flags: --schemas N (default 150), --xgrammar N, --coverage (also the full coverage/agreement
+ * Flags: --schemas N (default 150), --xgrammar N, --vocab 4k|cl100k|both (default both; XGrammar
+ * runs only with both), --coverage (also the full coverage/agreement
  * table on the 4k vocabulary), --json. Wall time (performance.now) and process CPU time are both reported:
  * on a shared machine CPU time is the more faithful figure. Also the garbage collector's time per
  * vocabulary's run (perf_hooks GC entries): in all, in full collections, and inside timed masks.
@@ -29,6 +30,10 @@ const json = args.includes('--json');
 const flag = (name: string, def: number): number => {
   const i = args.indexOf(name);
   return i >= 0 ? Number(args[i + 1]) : def;
+};
+const flagText = (name: string, def: string): string => {
+  const i = args.indexOf(name);
+  return i >= 0 ? (args[i + 1] ?? def) : def;
 };
 const emit = (fig: Record<string, unknown>, text: string): void => console.log(json ? JSON.stringify(fig) : text);
 
@@ -224,9 +229,10 @@ function timeVocab(name: string, tok: Tokenizer, cases: BenchCase[]): Timing {
       compile_p90_ms: pct(t.compileCpu, 0.9),
       compile_wall_p50_ms: pct(t.compileWall, 0.5),
       cache_hit_rate: t.cacheHits / Math.max(1, t.maskCpu.length),
+      load: loadavg()[0],
     },
     [
-      `${name} (V=${tok.vocabSize}, trie ${trie.size} nodes): ${t.compileCpu.length} schemas, ${t.maskCpu.length} tokens${t.failed ? `, ${t.failed} instances refused` : ''}`,
+      `${name} (V=${tok.vocabSize}, trie ${trie.size} nodes): ${t.compileCpu.length} schemas, ${t.maskCpu.length} tokens${t.failed ? `, ${t.failed} instances refused` : ''}; load average ${loadavg()[0].toFixed(1)} at the end`,
       `  mask per token (CPU):  mean ${us(mean(t.maskCpu))}  p50 ${us(pct(t.maskCpu, 0.5))}  p99 ${us(pct(t.maskCpu, 0.99))}  max ${us(pct(t.maskCpu, 1))} (${t.worst.file})   [targets: mean ≤ 50 µs, p99 ≤ 500 µs]`,
       `  mask per token (wall): mean ${us(mean(t.maskWall))}  p99 ${us(pct(t.maskWall, 0.99))}`,
       `  mask per token, warm (same schema again, CPU): mean ${us(mean(t.warmCpu))}  p99 ${us(pct(t.warmCpu, 0.99))}`,
@@ -267,12 +273,14 @@ async function main(): Promise<void> {
     cases = BUILTIN;
     emit({ figure: 'data', source: 'builtin', reason: loc.missing }, `${loc.missing}; timing the ${BUILTIN.length} built-in schemas instead`);
   }
-  await gcReport('ours-4k', timeVocab('ours-4k', ours4kTok(), cases));
+  const vocab = flagText('--vocab', 'both');
+  if (vocab !== 'both' && vocab !== '4k' && vocab !== 'cl100k') throw new Error(`--vocab ${vocab}: expected 4k, cl100k or both`);
+  if (vocab !== 'cl100k') await gcReport('ours-4k', timeVocab('ours-4k', ours4kTok(), cases));
   const { text, specials } = cl100kRankFileText();
   const cl100k = Tokenizer.fromTiktoken(text, { pattern: 'cl100k', specialTokens: specials });
-  await gcReport('cl100k', timeVocab('cl100k', cl100k, cases));
+  if (vocab !== '4k') await gcReport('cl100k', timeVocab('cl100k', cl100k, cases));
   const nXg = flag('--xgrammar', 20);
-  if (nXg > 0) {
+  if (nXg > 0 && vocab === 'both') {
     const xg = await loadXGrammar();
     if (typeof xg === 'string') emit({ figure: 'note', text: `no XGrammar: ${xg}` }, `XGrammar not run: ${xg}`);
     else {

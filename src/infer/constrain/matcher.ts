@@ -19,6 +19,7 @@ import { GptforgeError } from '../../util/errors.js';
 import type { TokenConstraint } from '../constraint.js';
 import { byteSetKey, hasByte } from './bytes.js';
 import { END, lowerGrammar, type Grammar, type LoweredGrammar } from './grammar.js';
+import { SeqInterner } from './intern.js';
 import type { TokenTrie } from './trie.js';
 
 /**
@@ -45,30 +46,29 @@ function sortRange(a: Int32Array, from: number, to: number): void {
 /** State 0 is dead (no configuration left). */
 export const DEAD = 0;
 
-/** Sub-grammar signature texts → small ids, shared by every automaton (bounded: past the cap, no new ids and no sharing). */
-const signatureIds = new Map<string, number>();
+/**
+ * Signatures → small ids, shared by every automaton and matcher, as int sequences (intern.ts):
+ * a rule's reachable sub-grammar (`ruleSigs`), a frame configuration's rest of alternatives
+ * (`configSigs`) and a frame state's set of configuration signatures (`frameSigs`). Bounded:
+ * past the cap no new ids and no sharing (never cleared, since ids are memoized per automaton
+ * and matcher; a reused id would make different sub-grammars equal).
+ */
 const SIGNATURES_MAX = 1 << 18;
-function internSignature(text: string): number {
-  let id = signatureIds.get(text);
-  if (id === undefined) {
-    if (signatureIds.size >= SIGNATURES_MAX) return -1;
-    id = signatureIds.size;
-    signatureIds.set(text, id);
-  }
-  return id;
-}
+const ruleSigs = new SeqInterner(SIGNATURES_MAX);
+const configSigs = new SeqInterner(SIGNATURES_MAX);
+const frameSigs = new SeqInterner(SIGNATURES_MAX);
 
 /** Bound on the ints held by the per-node closure cache (16M ints = 64 MiB). */
 const CLOSURE_CACHE_INTS = 16 * 1024 * 1024;
 
-/** Byte sets → short global names ("t12"), so signature texts (kept as map keys) stay small. */
-const terminalNames = new Map<string, string>();
-function terminalName(set: Uint32Array): string {
+/** Byte sets → global ids, so a terminal reads the same in every automaton's signatures. */
+const terminalIds = new Map<string, number>();
+function terminalId(set: Uint32Array): number {
   const k = byteSetKey(set);
-  let n = terminalNames.get(k);
+  let n = terminalIds.get(k);
   if (n === undefined) {
-    n = `t${terminalNames.size}`;
-    terminalNames.set(k, n);
+    n = terminalIds.size;
+    terminalIds.set(k, n);
   }
   return n;
 }
@@ -99,8 +99,13 @@ export class Automaton {
   private stateOff: Int32Array = new Int32Array(1024);
   private stateLen: Int32Array = new Int32Array(1024);
   private numStates = 1;
-  /** Interned states by a hash of their sorted stack list (one id, or several on a collision); the dead state 0 is never looked up. */
-  private readonly stateIndex = new Map<number, number | number[]>();
+  /**
+   * Interned states by a hash of their sorted stack list: open addressing, slot → state id (0
+   * empty: the dead state 0 is never looked up), and each state's hash in stateHash (a Map
+   * from hash to id or ids was a tenth of the 4k vocabulary's mask time).
+   */
+  private stateTable: Int32Array = new Int32Array(2048);
+  private stateHash: Int32Array = new Int32Array(1024);
   /** trans[s * numClasses + c]: next state, −1 = not computed yet. Grows; re-read after `computeTransition`. */
   trans: Int32Array;
   /** acceptFlags[s] = 1 when state s accepts (the empty stack is among its configurations). Grows; re-read after `computeTransition`. */
@@ -158,9 +163,8 @@ export class Automaton {
   }
 
   // open-addressing hash (pos, parent) → node id: Map with float keys was the hot spot
-  private htPos: Int32Array = new Int32Array(4096).fill(-1);
-  private htParent: Int32Array = new Int32Array(4096);
-  private htNode: Int32Array = new Int32Array(4096);
+  // (pos, parent, node) interleaved per slot, pos −1 = empty: one cache line per probe, not three
+  private ht: Int32Array = new Int32Array(3 * 4096).fill(-1);
   private htMask = 4095;
   /** Closure's visited marks, by node id (generation-stamped, so never cleared). */
   private seenGen: Int32Array = new Int32Array(1024);
@@ -168,10 +172,11 @@ export class Automaton {
 
   private node(pos: number, parent: number): number {
     let h = (Math.imul(pos, 0x9e3779b1) ^ Math.imul(parent + 0x7f4a7c15, 0x85ebca77)) & this.htMask;
+    const ht = this.ht;
     for (;;) {
-      const p = this.htPos[h];
+      const p = ht[3 * h];
       if (p < 0) break;
-      if (p === pos && this.htParent[h] === parent) return this.htNode[h];
+      if (p === pos && ht[3 * h + 1] === parent) return ht[3 * h + 2];
       h = (h + 1) & this.htMask;
     }
     const n = this.numNodes++;
@@ -197,27 +202,25 @@ export class Automaton {
     }
     this.nodePos[n] = pos;
     this.nodeParent[n] = parent;
-    this.htPos[h] = pos;
-    this.htParent[h] = parent;
-    this.htNode[h] = n;
+    ht[3 * h] = pos;
+    ht[3 * h + 1] = parent;
+    ht[3 * h + 2] = n;
     if (this.numNodes * 2 > this.htMask) this.rehash();
     return n;
   }
 
   private rehash(): void {
     const cap = (this.htMask + 1) * 2;
-    this.htPos = new Int32Array(cap).fill(-1);
-    this.htParent = new Int32Array(cap);
-    this.htNode = new Int32Array(cap);
+    const ht = (this.ht = new Int32Array(3 * cap).fill(-1));
     this.htMask = cap - 1;
     for (let n = 1; n < this.numNodes; n++) {
       const pos = this.nodePos[n];
       const parent = this.nodeParent[n];
       let h = (Math.imul(pos, 0x9e3779b1) ^ Math.imul(parent + 0x7f4a7c15, 0x85ebca77)) & this.htMask;
-      while (this.htPos[h] >= 0) h = (h + 1) & this.htMask;
-      this.htPos[h] = pos;
-      this.htParent[h] = parent;
-      this.htNode[h] = n;
+      while (ht[3 * h] >= 0) h = (h + 1) & this.htMask;
+      ht[3 * h] = pos;
+      ht[3 * h + 1] = parent;
+      ht[3 * h + 2] = n;
     }
   }
 
@@ -344,23 +347,23 @@ export class Automaton {
     // intern by a hash of the sorted node list (a joined-string key was the main garbage source)
     let h = len;
     for (let i = off; i < off + len; i++) h = Math.imul(h ^ buf[i], 0x9e3779b1) ^ (h >>> 15);
-    const bucket = this.stateIndex.get(h);
-    if (bucket !== undefined) {
+    const table = this.stateTable;
+    const tmask = table.length - 1;
+    let slot = h & tmask;
+    for (; ; slot = (slot + 1) & tmask) {
+      const cand = table[slot];
+      if (cand === 0) break;
+      if (this.stateHash[cand] !== h || this.stateLen[cand] !== len) continue;
       const pool = this.pool;
-      const nb = typeof bucket === 'number' ? 1 : bucket.length;
-      for (let b = 0; b < nb; b++) {
-        const cand = typeof bucket === 'number' ? bucket : bucket[b];
-        if (this.stateLen[cand] !== len) continue;
-        const so = this.stateOff[cand];
-        let eq = true;
-        for (let i = 0; i < len; i++) {
-          if (pool[so + i] !== buf[off + i]) {
-            eq = false;
-            break;
-          }
+      const so = this.stateOff[cand];
+      let eq = true;
+      for (let i = 0; i < len; i++) {
+        if (pool[so + i] !== buf[off + i]) {
+          eq = false;
+          break;
         }
-        if (eq) return cand;
       }
+      if (eq) return cand;
     }
     const id = this.numStates;
     if (id >= MAX_STATES) throw new GptforgeError(`the constraint's automaton grew past ${MAX_STATES} states (a highly ambiguous grammar?)`);
@@ -372,6 +375,9 @@ export class Automaton {
       const l = new Int32Array(this.stateLen.length * 2);
       l.set(this.stateLen);
       this.stateLen = l;
+      const hs = new Int32Array(this.stateHash.length * 2);
+      hs.set(this.stateHash);
+      this.stateHash = hs;
     }
     if (this.poolLen + len > this.pool.length) {
       const g = new Int32Array(Math.max(this.poolLen + len, this.pool.length * 2));
@@ -389,9 +395,19 @@ export class Automaton {
       this.acceptFlags = f;
     }
     this.acceptFlags[id] = buf[off] === 0 ? 1 : 0;
-    if (bucket === undefined) this.stateIndex.set(h, id);
-    else if (typeof bucket === 'number') this.stateIndex.set(h, [bucket, id]);
-    else bucket.push(id);
+    this.stateHash[id] = h;
+    table[slot] = id;
+    if (2 * this.numStates > table.length) {
+      // rehash at half full
+      const t = new Int32Array(table.length * 2);
+      const m = t.length - 1;
+      for (let q = 1; q < this.numStates; q++) {
+        let k = this.stateHash[q] & m;
+        while (t[k] !== 0) k = (k + 1) & m;
+        t[k] = q;
+      }
+      this.stateTable = t;
+    }
     const need = (id + 1) * this.numClasses;
     if (need > this.trans.length) {
       const t = new Int32Array(Math.max(need, this.trans.length * 2)).fill(-1);
@@ -478,13 +494,6 @@ export class Automaton {
     return this.node(this.nodePos[n], 0);
   }
 
-  /** The positions of a stack node chain, top first. */
-  chainPositions(n: number): number[] {
-    const out: number[] = [];
-    for (; n !== 0; n = this.nodeParent[n]) out.push(this.nodePos[n]);
-    return out;
-  }
-
   /** The state whose single configuration is node `n` (a frame; its top is a terminal). */
   frameState(n: number): number {
     this.seedBuf[0] = n;
@@ -496,15 +505,18 @@ export class Automaton {
     return this.closure(ns, count);
   }
 
-  private termKeys: string[] | undefined;
-  /** ruleSig[r]: global id of rule r's canonical sub-grammar text; −1 too large, −2 not computed. */
+  /** Per terminal: its global id (terminalId). */
+  private termIds: Int32Array | undefined;
+  /** ruleSig[r]: global id of rule r's canonical sub-grammar, −1 too large, −2 not computed. */
   private ruleSig: Int32Array | undefined;
 
   /**
-   * The canonical text of the sub-grammar reachable from rule `r` — its alternatives and every
-   * rule reachable from them, rules renumbered in discovery order, terminals by their byte
-   * sets — interned to a small global id (equal ids ⇔ equal texts ⇔ isomorphic sub-grammars),
-   * or −1 past `maxRules` rules. Computed once per rule.
+   * The canonical form of the sub-grammar reachable from rule `r` — its alternatives and every
+   * rule reachable from them, rules renumbered in discovery order, terminals by their global
+   * ids — interned to a small global id (equal ids ⇔ equal sequences ⇔ isomorphic
+   * sub-grammars), or −1 past `maxRules` rules. Computed once per rule. The sequence: per rule
+   * in discovery order, −2 then its alternatives (symbols: terminal t as 2t, the k-th rule as
+   * 2k + 1), each followed by −1; an optional chain as −3, its item, its capped length.
    */
   private ruleSignature(r0: number, maxRules: number, reach: number): number {
     const { syms, ruleAlts, altStarts, terminals } = this.g;
@@ -514,61 +526,58 @@ export class Automaton {
     }
     const memo = this.ruleSig[r0];
     if (memo !== -2) return memo;
-    this.termKeys ??= terminals.map((t) => terminalName(t));
-    const keys = this.termKeys;
+    this.termIds ??= Int32Array.from(terminals, terminalId);
+    const keys = this.termIds;
     const ids = new Map<number, number>([[r0, 0]]);
     const queue: number[] = [r0];
-    const parts: string[] = [];
+    const known = this.ruleSig;
+    /** Symbol x's code: 2t for a terminal, 2k + 1 for the k-th rule discovered; −1 past maxRules. */
+    const code = (x: number): number => {
+      if (x >= 0) return 2 * keys[x];
+      const rr = -x - 2;
+      let k = ids.get(rr);
+      if (k === undefined) {
+        // a rule known to reach more than maxRules: so does r0, which reaches all it reaches (most
+        // frames of a large schema end here, instead of discovering 64 rules each first)
+        if (ids.size >= maxRules || known[rr] === -1) return -1;
+        k = ids.size;
+        ids.set(rr, k);
+        queue.push(rr);
+      }
+      return 2 * k + 1;
+    };
+    const seq = ruleSigs;
+    seq.truncate(0);
     let id = -1;
-    out: for (let i = 0; i < queue.length; i++) {
-      const r = queue[i];
-      const chain = this.chainLength(r);
-      if (chain > 0) {
-        // x{0,k} (or x*) as one entry: within one token (at most `reach` bytes, each x at least
-        // one — or empty, which changes nothing) k > reach cannot be told from reach + 1, so a
-        // long bounded string (`maxLength: 255`) is one frame at every position but its last
-        // `reach` characters, not one per position; and x* is the same frame as x{0,k} there.
-        const x = this.chainItem(r);
-        let xs: string;
-        if (x >= 0) xs = keys[x];
-        else {
-          const rr = -x - 2;
-          let k = ids.get(rr);
-          if (k === undefined) {
-            if (ids.size >= maxRules) break out;
-            k = ids.size;
-            ids.set(rr, k);
-            queue.push(rr);
-          }
-          xs = `r${k}`;
+    out: {
+      for (let i = 0; i < queue.length; i++) {
+        const r = queue[i];
+        const chain = this.chainLength(r);
+        if (chain > 0) {
+          // x{0,k} (or x*) as one entry: within one token (at most `reach` bytes, each x at least
+          // one — or empty, which changes nothing) k > reach cannot be told from reach + 1, so a
+          // long bounded string (`maxLength: 255`) is one frame at every position but its last
+          // `reach` characters, not one per position; and x* is the same frame as x{0,k} there.
+          const x = code(this.chainItem(r));
+          if (x < 0) break out;
+          seq.push(-3);
+          seq.push(x);
+          seq.push(Math.min(chain, reach + 1));
+          continue;
         }
-        parts.push(`C${xs}:${Math.min(chain, reach + 1)}`);
-        if (i === queue.length - 1) id = internSignature(parts.join(';'));
-        continue;
-      }
-      const alts: string[] = [];
-      for (let a = ruleAlts[r]; a < ruleAlts[r + 1]; a++) {
-        let t = '';
-        for (let q = altStarts[a]; syms[q] !== END; q++) {
-          const x = syms[q];
-          if (x >= 0) t += keys[x] + ' ';
-          else {
-            const rr = -x - 2;
-            let k = ids.get(rr);
-            if (k === undefined) {
-              if (ids.size >= maxRules) break out;
-              k = ids.size;
-              ids.set(rr, k);
-              queue.push(rr);
-            }
-            t += `r${k} `;
+        seq.push(-2);
+        for (let a = ruleAlts[r]; a < ruleAlts[r + 1]; a++) {
+          for (let q = altStarts[a]; syms[q] !== END; q++) {
+            const x = code(syms[q]);
+            if (x < 0) break out;
+            seq.push(x);
           }
+          seq.push(-1);
         }
-        alts.push(t);
       }
-      parts.push(alts.join('|'));
-      if (i === queue.length - 1) id = internSignature(parts.join(';'));
+      id = seq.intern();
     }
+    seq.truncate(0);
     this.ruleSig[r0] = id;
     return id;
   }
@@ -630,29 +639,34 @@ export class Automaton {
   }
 
   /**
-   * A canonical text of the sub-grammar a frame runs on — the rest of the alternative at each
-   * of its positions, with referenced rules named by their interned sub-grammar signatures —
-   * or null when a referenced rule reaches more than `maxRules` rules. Equal texts mean equal
-   * frame automata (up to renaming), so their masks can be shared, across schemas too.
+   * The canonical form of the sub-grammar frame node `n` runs on — the rest of the alternative
+   * at each of its positions, top first (terminal t as 2t, a referenced rule as 2·its interned
+   * sub-grammar id + 1, −1 after each position) — interned to a global id, or −1 when a
+   * referenced rule reaches more than `maxRules` rules (or past the interner's cap). Equal ids
+   * mean equal frame automata (up to renaming), so their masks can be shared, across schemas too.
    */
-  frameSignature(positions: readonly number[], reach: number, maxRules = 64): string | null {
+  frameSignature(n: number, reach: number, maxRules = 64): number {
     const { syms, terminals } = this.g;
-    this.termKeys ??= terminals.map((t) => terminalName(t));
-    const keys = this.termKeys;
-    let text = '';
-    for (const from of positions) {
-      for (let q = from; syms[q] !== END; q++) {
+    this.termIds ??= Int32Array.from(terminals, terminalId);
+    const keys = this.termIds;
+    const seq = configSigs;
+    seq.truncate(0);
+    for (; n !== 0; n = this.nodeParent[n]) {
+      for (let q = this.nodePos[n]; syms[q] !== END; q++) {
         const x = syms[q];
-        if (x >= 0) text += keys[x] + ' ';
+        if (x >= 0) seq.push(2 * keys[x]);
         else {
           const sig = this.ruleSignature(-x - 2, maxRules, reach);
-          if (sig < 0) return null;
-          text += `R${sig} `;
+          if (sig < 0) {
+            seq.truncate(0);
+            return -1;
+          }
+          seq.push(2 * sig + 1);
         }
       }
-      text += '/';
+      seq.push(-1);
     }
-    return text;
+    return seq.intern();
   }
 
   private readonly resumeStates = new Map<number, number>();
@@ -746,10 +760,11 @@ function compactSet(bits: Uint32Array): TokenSet {
   let count = 0;
   for (let w = 0; w < bits.length; w++) {
     let x = bits[w];
-    while (x !== 0) {
-      x &= x - 1;
-      count++;
-    }
+    if (x === 0) continue;
+    // popcount (SWAR): a dense 100k-token set was ≈ 3k loop turns a bit at a time
+    x -= (x >>> 1) & 0x55555555;
+    x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+    count += Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
     if (count >= bits.length) return bits.slice();
   }
   if (count === 0) return NO_TOKENS;
@@ -775,9 +790,27 @@ function orInto(bits: Uint32Array, set: TokenSet): void {
 interface Frame {
   accept: TokenSet;
   pops: Int32Array;
+  /** The last mask computation that OR'ed `accept` in (see orOnce). */
+  stamp: number;
 }
 
-const sharedFrames = new WeakMap<TokenTrie, Map<string, Frame>>();
+/**
+ * Mask computations, numbered across all matchers (frames are shared between them). A state
+ * of an object with many optional members beside additional ones has configurations for every
+ * place an extra member may stand, and their groups mostly reach the same frame and the same
+ * continuation walks: OR-ing a dense 100k-token set once per group was a third of such a
+ * state's mask (Github_hard o31176 on cl100k).
+ */
+let orStamp = 0;
+
+/** bits |= f.accept, unless this computation (`stamp`) already did. */
+function orOnce(bits: Uint32Array, f: Frame, stamp: number): void {
+  if (f.stamp === stamp) return;
+  f.stamp = stamp;
+  orInto(bits, f.accept);
+}
+
+const sharedFrames = new WeakMap<TokenTrie, Map<number, Frame>>();
 const SHARED_FRAMES_MAX = 4096;
 
 /** Forget the frames shared across schemas for one vocabulary (benchmarks: cold starts). */
@@ -902,15 +935,16 @@ export class TokenMatcher {
       grpHead[g] = i;
     }
     let only: TokenSet | undefined; // the one frame's set, while nothing else was added
+    const or = ++orStamp;
     const gather = this.grpGather;
     for (let g = 0; g < numGroups; g++) {
       const below = grpBelow[g];
       let k = 0;
       for (let i = grpHead[g]; i >= 0; i = grpNext[i]) gather[k++] = grpFrame[i];
       const f = this.frame(k === 1 ? a.frameState(gather[0]) : a.frameGroupState(gather, k));
-      orInto(m, f.accept);
+      orOnce(m, f, or);
       let added = false;
-      if (below !== 0 && f.pops.length > 0) added = this.continueAt(below, f.pops, m); // else nothing may follow the whole value
+      if (below !== 0 && f.pops.length > 0) added = this.continueAt(below, f.pops, m, or); // else nothing may follow the whole value
       only = numGroups === 1 && !added ? f.accept : undefined;
     }
     if (only !== undefined) {
@@ -965,9 +999,9 @@ export class TokenMatcher {
    * the next one walked. Many configurations differ only deep in the stack (an object with many
    * optional members, say, where an extra member may stand after any of them) and their
    * continuations past a string's closing quote are then one cached walk, not one walk each.
-   * Returns whether any token was added.
+   * Returns whether any token was added. `or`: the computation's stamp (orOnce).
    */
-  private continueAt(below: number, pops: Int32Array, m: Uint32Array): boolean {
+  private continueAt(below: number, pops: Int32Array, m: Uint32Array, or: number): boolean {
     const a = this.automaton;
     const end = this.trie.end;
     let added = false;
@@ -997,11 +1031,11 @@ export class TokenMatcher {
           if (empty) next.push(pops[k]);
           this.walk(state, pops[k] + 1, end[pops[k]], acc, next);
         }
-        c = { accept: compactSet(acc), pops: int32s(next) };
+        c = { accept: compactSet(acc), pops: int32s(next), stamp: 0 };
         acc.fill(0);
         byState.set(state, c);
       }
-      orInto(m, c.accept);
+      orOnce(m, c, or);
       added ||= c.accept.length > 0;
       const under = a.nodeBelow(below);
       if (under === 0 || c.pops.length === 0) return added;
@@ -1010,25 +1044,43 @@ export class TokenMatcher {
     }
   }
 
-  /** Frame signatures by frame state (null: not shareable). */
-  private readonly frameSigs = new Map<number, string | null>();
-  /** The canonical text of a frame state: its configurations' chain signatures, sorted (a set of stacks runs each independently). */
-  private signatureOf(frameState: number): string | null {
-    let sig = this.frameSigs.get(frameState);
-    if (sig === undefined) {
-      const a = this.automaton;
-      const parts: string[] = [];
-      for (const n of a.stacks(frameState)) {
-        const t = a.frameSignature(a.chainPositions(n), this.trie.maxDepth);
-        if (t === null) {
-          parts.length = 0;
-          break;
-        }
-        parts.push(t);
+  /** Per frame state: 2 + its signature id (see signatureOf), 1 not shareable, 0 not computed. */
+  private frameSigOf: Int32Array = new Int32Array(1024);
+  /** Per frame node: 2 + its configuration signature id (Automaton.frameSignature), 1 not shareable, 0 not computed. */
+  private configSigOf: Int32Array = new Int32Array(1024);
+
+  /** The id of a frame state's canonical form: its configurations' signatures as a sorted set (a set of stacks runs each independently); −1 not shareable. */
+  private signatureOf(frameState: number): number {
+    if (frameState >= this.frameSigOf.length) this.frameSigOf = growTo(this.frameSigOf, frameState);
+    const memo = this.frameSigOf[frameState];
+    if (memo !== 0) return memo - 2;
+    const a = this.automaton;
+    const start = a.stackStart(frameState);
+    const count = a.stackCount(frameState);
+    const pool = a.stackPool; // frameSignature interns no state: the arena stays put
+    const seq = frameSigs;
+    seq.truncate(0);
+    let sig = count === 0 ? -1 : -2;
+    for (let i = 0; i < count; i++) {
+      const n = pool[start + i];
+      if (n >= this.configSigOf.length) this.configSigOf = growTo(this.configSigOf, n);
+      let c = this.configSigOf[n] - 2;
+      if (c === -2) {
+        c = a.frameSignature(n, this.trie.maxDepth);
+        this.configSigOf[n] = c + 2;
       }
-      sig = parts.length === 0 ? null : [...new Set(parts)].sort().join('|');
-      this.frameSigs.set(frameState, sig);
+      if (c < 0) {
+        sig = -1;
+        break;
+      }
+      seq.push(c);
     }
+    if (sig === -1) seq.truncate(0);
+    else {
+      seq.sortUnique(0);
+      sig = seq.intern();
+    }
+    this.frameSigOf[frameState] = sig + 2;
     return sig;
   }
 
@@ -1044,7 +1096,7 @@ export class TokenMatcher {
         shared = new Map();
         sharedFrames.set(this.trie, shared);
       }
-      f = sig !== null ? shared.get(sig) : undefined;
+      f = sig >= 0 ? shared.get(sig) : undefined;
       if (!f) {
         const accept = this.scratchFrame;
         const pops: number[] = [];
@@ -1052,10 +1104,10 @@ export class TokenMatcher {
         this.frameWalk(frameState, accept, pops);
         this.framesBuilt++;
         this.frameNodes += this.nodesVisited - v0;
-        if (sig === null) this.sigNull++;
-        f = { accept: compactSet(accept), pops: int32s(pops) };
+        if (sig < 0) this.sigNull++;
+        f = { accept: compactSet(accept), pops: int32s(pops), stamp: 0 };
         accept.fill(0);
-        if (sig !== null) {
+        if (sig >= 0) {
           if (shared.size >= SHARED_FRAMES_MAX) shared.clear();
           shared.set(sig, f);
         }
@@ -1071,7 +1123,12 @@ export class TokenMatcher {
   private readonly rootSeen = new Map<number, number>();
   /** Per state s: every depth-1 subtree walked as if its first byte led to s (see frameWalk). */
   private readonly rootFull = new Map<number, { bits: Uint32Array; pops: Int32Array }>();
-  private scratchSucc: Int32Array = new Int32Array(0);
+  /** frameWalk's per byte class tables (see there) and scratch for the distinct successors. */
+  private classByte: Int32Array = new Int32Array(0);
+  private classTokens: Int32Array = new Int32Array(0);
+  private classSucc: Int32Array = new Int32Array(0);
+  private readonly scratchSeen: Int32Array = new Int32Array(256);
+  private readonly scratchCover: Int32Array = new Int32Array(256);
 
   /**
    * The frame walk from the trie's root in state `x`. Many frames lead on most first bytes to
@@ -1085,31 +1142,50 @@ export class TokenMatcher {
   private frameWalk(x: number, accept: Uint32Array, pops: number[]): void {
     const trie = this.trie;
     const { byte, end, tokStart, tokOrder } = trie;
+    const a = this.automaton;
+    const nc = a.numClasses;
     let kids = this.rootKids;
     if (kids === undefined) {
       const list: number[] = [];
       for (let n = 0; n < trie.size; n = end[n]) list.push(n);
       kids = this.rootKids = Int32Array.from(list);
-      this.scratchSucc = new Int32Array(kids.length);
+      // per byte class: a first byte of it and the tokens below its first bytes (−1 byte: none)
+      this.classByte = new Int32Array(nc).fill(-1);
+      this.classTokens = new Int32Array(nc);
+      this.classSucc = new Int32Array(nc);
+      for (const c of kids) {
+        const k = a.classOf[byte[c]];
+        if (this.classByte[k] < 0) this.classByte[k] = byte[c];
+        this.classTokens[k] += tokStart[end[c]] - tokStart[c];
+      }
     }
-    const a = this.automaton;
-    const succ = this.scratchSucc;
-    // the successor of each first byte, and the one holding the most tokens
+    // The successor of each first byte's class, and the one holding the most tokens: one step
+    // per class, not per first byte (on a byte-level vocabulary every byte starts a token, and
+    // this ran for every frame walked).
+    const { classByte, classTokens, classSucc: succ } = this;
     let best = DEAD;
     let bestTokens = 0;
-    const cover = new Map<number, number>();
-    for (let i = 0; i < kids.length; i++) {
-      const c = kids[i];
-      const t = a.step(x, byte[c]);
-      succ[i] = t;
+    let distinct = 0;
+    const seenSucc = this.scratchSeen;
+    const seenCover = this.scratchCover;
+    for (let k = 0; k < nc; k++) {
+      if (classByte[k] < 0) continue;
+      const t = a.step(x, classByte[k]);
+      succ[k] = t;
       if (t === DEAD) continue;
-      const k = (cover.get(t) ?? 0) + tokStart[end[c]] - tokStart[c];
-      cover.set(t, k);
-      if (k > bestTokens) {
-        bestTokens = k;
+      let j = 0;
+      while (j < distinct && seenSucc[j] !== t) j++;
+      if (j === distinct) {
+        seenSucc[distinct] = t;
+        seenCover[distinct++] = 0;
+      }
+      const cov = (seenCover[j] += classTokens[k]);
+      if (cov > bestTokens) {
+        bestTokens = cov;
         best = t;
       }
     }
+    const cls = a.classOf;
     let full = best === DEAD || 2 * bestTokens < tokOrder.length ? undefined : this.rootFull.get(best);
     if (full === undefined && best !== DEAD && 2 * bestTokens >= tokOrder.length) {
       const seen = (this.rootSeen.get(best) ?? 0) + 1;
@@ -1126,7 +1202,8 @@ export class TokenMatcher {
     for (let i = 0; i < kids.length; i++) {
       const c = kids[i];
       const e = end[c];
-      if (succ[i] === best) {
+      const t = succ[cls[byte[c]]];
+      if (t === best) {
         while (p < fp.length && fp[p] < c) p++;
         while (p < fp.length && fp[p] < e) pops.push(fp[p++]);
         continue;
@@ -1135,7 +1212,7 @@ export class TokenMatcher {
         const id = tokOrder[k];
         accept[id >>> 5] &= ~(1 << (id & 31));
       }
-      if (succ[i] !== DEAD) this.walk(x, c, e, accept, pops);
+      if (t !== DEAD) this.walk(x, c, e, accept, pops);
     }
   }
 
@@ -1268,6 +1345,13 @@ export class TokenMatcher {
     }
     this.nodesVisited += visited;
   }
+}
+
+/** `a` grown (zero-filled) so that index i fits. */
+function growTo(a: Int32Array, i: number): Int32Array {
+  const g = new Int32Array(Math.max(i + 1, a.length * 2));
+  g.set(a);
+  return g;
 }
 
 /** A TokenConstraint over a TokenMatcher: the state is one interned automaton state. */

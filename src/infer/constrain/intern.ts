@@ -1,0 +1,128 @@
+/**
+ * Hash-consing of int sequences: equal sequences get the same small id, compared exactly (a
+ * hash only finds the candidates). The matcher's sub-grammar and frame signatures are such
+ * sequences; interned as joined strings they were the largest allocation left per new frame
+ * (a string per rule, per configuration and per frame state, a `Set` and a sort of strings).
+ * Here a sequence is written into a reused buffer (`push`), then `intern()` copies it into one
+ * arena the first time it is seen and resets the buffer.
+ */
+export class SeqInterner {
+  private arena: Int32Array = new Int32Array(1 << 14);
+  private arenaLen = 0;
+  private off: Int32Array = new Int32Array(1024);
+  private len: Int32Array = new Int32Array(1024);
+  private hashOf: Int32Array = new Int32Array(1024);
+  private count = 0;
+  /** Open addressing: id + 1 per slot, 0 empty. */
+  private table: Int32Array = new Int32Array(2048);
+  /** The sequence being built. */
+  private buf: Int32Array = new Int32Array(256);
+  private bufLen = 0;
+
+  /** @param max the most ids handed out; past it, `intern` of a new sequence returns −1 (no sharing) */
+  constructor(private readonly max: number) {}
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Append x to the sequence being built. */
+  push(x: number): void {
+    if (this.bufLen >= this.buf.length) {
+      const g = new Int32Array(this.buf.length * 2);
+      g.set(this.buf);
+      this.buf = g;
+    }
+    this.buf[this.bufLen++] = x;
+  }
+
+  /** Length of the sequence being built (for `truncate`). */
+  get mark(): number {
+    return this.bufLen;
+  }
+
+  /** Drop what was pushed after `mark` (or everything: 0). */
+  truncate(mark: number): void {
+    this.bufLen = mark;
+  }
+
+  /** Sort the elements pushed since `from` ascending and drop duplicates among them (a set, canonically). */
+  sortUnique(from: number): void {
+    const b = this.buf;
+    if (this.bufLen - from > 32) b.subarray(from, this.bufLen).sort();
+    else {
+      // insertion sort: most sets are a few elements, and a view per call is garbage
+      for (let i = from + 1; i < this.bufLen; i++) {
+        const x = b[i];
+        let j = i - 1;
+        while (j >= from && b[j] > x) {
+          b[j + 1] = b[j];
+          j--;
+        }
+        b[j + 1] = x;
+      }
+    }
+    let k = from;
+    for (let i = from; i < this.bufLen; i++) if (k === from || b[i] !== b[k - 1]) b[k++] = b[i];
+    this.bufLen = k;
+  }
+
+  /** The id of the sequence built since the last intern/truncate(0) (which is then cleared); −1 when new and the cap is reached. */
+  intern(): number {
+    const b = this.buf;
+    const n = this.bufLen;
+    this.bufLen = 0;
+    let h = n ^ 0x2545f491;
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ b[i], 0x9e3779b1) ^ (h >>> 15);
+    const mask = this.table.length - 1;
+    for (let slot = h & mask; ; slot = (slot + 1) & mask) {
+      const e = this.table[slot];
+      if (e === 0) break;
+      const id = e - 1;
+      if (this.hashOf[id] !== h || this.len[id] !== n) continue;
+      const o = this.off[id];
+      let eq = true;
+      for (let i = 0; i < n; i++) {
+        if (this.arena[o + i] !== b[i]) {
+          eq = false;
+          break;
+        }
+      }
+      if (eq) return id;
+    }
+    if (this.count >= this.max) return -1;
+    const id = this.count++;
+    if (id >= this.off.length) {
+      this.off = grow(this.off, id * 2);
+      this.len = grow(this.len, id * 2);
+      this.hashOf = grow(this.hashOf, id * 2);
+    }
+    if (this.arenaLen + n > this.arena.length) this.arena = grow(this.arena, Math.max(this.arenaLen + n, this.arena.length * 2));
+    this.arena.set(b.subarray(0, n), this.arenaLen);
+    this.off[id] = this.arenaLen;
+    this.len[id] = n;
+    this.hashOf[id] = h;
+    this.arenaLen += n;
+    if (2 * this.count > this.table.length) this.rehash();
+    else this.place(id);
+    return id;
+  }
+
+  private place(id: number): void {
+    const mask = this.table.length - 1;
+    let slot = this.hashOf[id] & mask;
+    while (this.table[slot] !== 0) slot = (slot + 1) & mask;
+    this.table[slot] = id + 1;
+  }
+
+  private rehash(): void {
+    this.table = new Int32Array(this.table.length * 2);
+    for (let id = 0; id < this.count; id++) this.place(id);
+  }
+}
+
+function grow(a: Int32Array, size: number): Int32Array {
+  const g = new Int32Array(size);
+  g.set(a);
+  return g;
+}

@@ -1,0 +1,90 @@
+/**
+ * Signature interning (intern.ts) and the frame sharing it drives (matcher.ts): equal int
+ * sequences get one id and different ones different ids, compared exactly (not by hash); a
+ * schema compiled again, or another schema with the same string value, takes its frames from
+ * the vocabulary's shared cache instead of walking the trie again.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '../../src/engine/rng.js';
+import { SeqInterner } from '../../src/infer/constrain/intern.js';
+import { schemaConstraint } from '../../src/infer/constrain/index.js';
+import { allowedList, testTokenizer } from './helpers.js';
+
+function internOf(t: SeqInterner, xs: readonly number[]): number {
+  for (const x of xs) t.push(x);
+  return t.intern();
+}
+
+test('SeqInterner: one id per distinct sequence, exactly, through growth and rehashing', () => {
+  const t = new SeqInterner(1 << 20);
+  const rng = new Rng(11);
+  const ids = new Map<string, number>();
+  for (let i = 0; i < 20_000; i++) {
+    // short sequences over a small alphabet: many repeats, many near-misses (prefixes, swaps)
+    const xs = Array.from({ length: rng.int(6) }, () => rng.int(5) - 2);
+    const key = xs.join(',');
+    const id = internOf(t, xs);
+    const seen = ids.get(key);
+    if (seen === undefined) {
+      assert.equal(id, ids.size, `a new sequence [${key}] gets the next id`);
+      ids.set(key, id);
+    } else assert.equal(id, seen, `[${key}] again`);
+  }
+  assert.equal(t.size, ids.size);
+  assert.equal(internOf(t, []), ids.get(''));
+});
+
+test('SeqInterner: sortUnique makes a set canonical; truncate drops; the cap stops new ids only', () => {
+  const t = new SeqInterner(3);
+  for (const x of [5, 1, 5, 3, 1]) t.push(x);
+  t.sortUnique(0);
+  const a = t.intern();
+  assert.equal(internOf(t, [1, 3, 5]), a);
+  t.push(9);
+  t.truncate(0);
+  assert.equal(internOf(t, [1, 3, 5]), a, 'truncated elements are gone');
+  const b = internOf(t, [2]);
+  const c = internOf(t, [4]);
+  assert.deepEqual([a, b, c], [0, 1, 2]);
+  assert.equal(internOf(t, [6]), -1, 'past the cap a new sequence has no id');
+  // long sets take the built-in sort, short ones an insertion sort: the same canonical form
+  const u = new SeqInterner(100);
+  const rng = new Rng(5);
+  for (const n of [5, 31, 32, 33, 80]) {
+    const xs = Array.from({ length: n }, () => rng.int(40) - 10);
+    for (const x of xs) u.push(x);
+    u.sortUnique(0);
+    const id = u.intern();
+    const set = [...new Set(xs)].sort((p, q) => p - q);
+    assert.equal(internOf(u, set), id, `a set of ${n}`);
+  }
+  assert.equal(internOf(t, [4]), c, 'known sequences keep theirs');
+});
+
+test('frames are shared across compilations by signature id, and the masks agree', () => {
+  const tok = testTokenizer();
+  const schema = { type: 'object', properties: { note: { type: 'string' }, n: { type: 'integer' } }, required: ['note', 'n'] };
+  // the same string value in another schema and place: its body's frame has the same signature
+  const other = { type: 'array', items: { type: 'string' } };
+  const walk = (s: unknown, text: string): { built: number; unshareable: number; hits: number; masks: number[][] } => {
+    const c = schemaConstraint(s, tok, { whitespace: 'compact' });
+    const masks: number[][] = [];
+    for (const id of tok.encodeOrdinary(text)) {
+      masks.push(allowedList(c, tok.vocabSize));
+      assert.ok(c.advance(id), `${text}: token ${id}`);
+    }
+    return { built: c.matcher.framesBuilt, unshareable: c.matcher.sigNull, hits: c.matcher.sharedHits, masks };
+  };
+  const text = '{"note":"héllo wörld, the quick fox","n":12}';
+  const first = walk(schema, text);
+  const again = walk(schema, text);
+  assert.ok(first.built > first.unshareable);
+  // frames whose sub-grammar reaches more than 64 rules have no signature and are walked again
+  assert.equal(again.built, again.unshareable, 'the second compilation walks no frame that has a signature');
+  assert.ok(again.unshareable < first.built / 2);
+  assert.ok(again.hits > 0);
+  assert.deepEqual(again.masks, first.masks);
+  const arr = walk(other, '["héllo wörld, the quick fox"]');
+  assert.ok(arr.hits > 0, 'the string body frame is shared with the other schema');
+});
