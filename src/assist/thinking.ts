@@ -5,6 +5,7 @@ import type { Conversation } from '../data/conversation.js';
 import { PackedLoader } from '../data/sft.js';
 import { longAddition, longMultiplication, parseLong, THINK_TRIGGER, THINKING_TASKS } from '../data/synthetic/longarith.js';
 import { longMultiplicationMulti } from '../data/synthetic/longmul.js';
+import { longAdditionHinted } from '../data/synthetic/longadd-hints.js';
 import { countdown } from '../data/synthetic/countdown.js';
 import { reflection } from '../data/synthetic/reflect.js';
 import { skillLevels } from '../data/synthetic/skill.js';
@@ -129,6 +130,15 @@ export const MULTIPLY_MIXTURE: readonly MixtureEntry[] = [
   { task: longMultiplication, weight: 0.3, variant: { minDigits: 1, maxDigits: 4, mode: 'both' } },
   { task: longMultiplicationMulti, weight: 0.45, variant: { minDigits: 2, maxDigits: 2, mode: 'both' } },
 ];
+
+/**
+ * Length generalisation: long addition with the index-hinted scratchpad (longadd-hints.ts)
+ * alone, both modes, 1–6 digits — no other family, so the old scratchpad (the same trigger,
+ * another format) is not in the mix. Trained as a continuation of an ADDITION_MIXTURE model,
+ * which already knows the column sums "7+1+0=8" and must learn the labels, the reads and the
+ * lookups by label.
+ */
+export const HINTS_MIXTURE: readonly MixtureEntry[] = [{ task: longAdditionHinted, weight: 1, variant: { minDigits: 1, maxDigits: 6, mode: 'both' } }];
 
 /** The tree-of-thoughts model's families: the game of 24 alone (propose, value, solve). */
 export const COUNTDOWN_MIXTURE: readonly MixtureEntry[] = [{ task: countdown, weight: 1 }];
