@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { renderConversation, renderPrompt, type RenderedConversation } from '../data/chat.js';
 import type { Conversation } from '../data/conversation.js';
 import { PackedLoader } from '../data/sft.js';
-import { longAddition, longMultiplication, parseLong, THINK_TRIGGER, THINKING_TASKS } from '../data/synthetic/longarith.js';
+import { longAddition, longMultiplication, longResult, parseLong, THINK_TRIGGER, THINKING_TASKS } from '../data/synthetic/longarith.js';
 import { longMultiplicationMulti } from '../data/synthetic/longmul.js';
-import { longAdditionHinted } from '../data/synthetic/longadd-hints.js';
+import { firstWrongStep, type HintedStep, hintedSum, longAdditionHinted } from '../data/synthetic/longadd-hints.js';
 import { countdown } from '../data/synthetic/countdown.js';
 import { reflection } from '../data/synthetic/reflect.js';
 import { skillLevels } from '../data/synthetic/skill.js';
@@ -276,5 +276,53 @@ export function evalGivenFirstLine(model: DecodingModel, tok: Tokenizer, o: { di
       });
     }
     return { digits: d, correct, total: exs.length };
+  });
+}
+
+/** One operand length of the hinted-scratchpad diagnostic. */
+export interface HintedDiagnosis {
+  digits: number;
+  total: number;
+  /** The checked "Answer:" right. */
+  correct: number;
+  /** The "Sum:" line spells the right result (labels dropped) — what a label-aware reader would score. */
+  sumCorrect: number;
+  /** How many replies first go wrong at each step (firstWrongStep). */
+  firstWrong: Record<HintedStep, number>;
+  /** Of the 'column' errors: at which column (0 = units). */
+  wrongColumn: number[];
+  /** A few wrong replies, with their problem. */
+  examples: string[];
+}
+
+/**
+ * Where the index-hinted scratchpad goes wrong (longadd-hints.ts): greedy step-by-step replies
+ * to held-out problems with `digits`-digit operands (both operands), each compared with the
+ * right scratchpad for the start label the reply chose.
+ */
+export function diagnoseHinted(model: DecodingModel, tok: Tokenizer, o: { digits: readonly number[]; perCell: number; seed?: number; batch?: number; examples?: number }): HintedDiagnosis[] {
+  const engine = new ChatEngine(model, tok);
+  const batch = o.batch ?? 16;
+  return o.digits.map((d) => {
+    const exs = longAdditionHinted.generate('test', o.perCell, o.seed ?? 7, { variant: { minDigits: d, maxDigits: d, mode: 'cot' } });
+    const r: HintedDiagnosis = { digits: d, total: exs.length, correct: 0, sumCorrect: 0, firstWrong: { A: 0, B: 0, column: 0, 'columns-end': 0, Sum: 0, Answer: 0, none: 0 }, wrongColumn: [], examples: [] };
+    for (let i = 0; i < exs.length; i += batch) {
+      const chunk = exs.slice(i, i + batch);
+      const replies = engine.repliesTo(
+        chunk.map((e) => ({ messages: [{ role: 'user', content: e.prompt }] })),
+        chunk.map(() => 1),
+        { temperature: 0, maxTokens: 360 },
+      );
+      replies.forEach((rep, j) => {
+        const { a, b } = parseLong(chunk[j].prompt)!;
+        if (longAdditionHinted.check(chunk[j].prompt, rep.text)) r.correct++;
+        if (hintedSum(rep.text) === longResult(a, '+', b)) r.sumCorrect++;
+        const w = firstWrongStep(rep.text, a, b);
+        r.firstWrong[w.step]++;
+        if (w.step === 'column') r.wrongColumn.push(w.column!);
+        if (w.step !== 'none' && r.examples.length < (o.examples ?? 3)) r.examples.push(`${chunk[j].prompt}\n${rep.text}`);
+      });
+    }
+    return r;
   });
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HINT_LABELS, hintedScratchpad, hintedSum, hintLabel, longAdditionHinted } from '../../src/data/synthetic/longadd-hints.js';
+import { firstWrongStep, HINT_LABELS, hintedScratchpad, hintedSum, hintLabel, longAdditionHinted } from '../../src/data/synthetic/longadd-hints.js';
 import { finalNumber, parseLong, THINK_TRIGGER } from '../../src/data/synthetic/longarith.js';
 import { splitOf } from '../../src/data/synthetic/tasks.js';
 import { Rng } from '../../src/engine/rng.js';
@@ -110,4 +110,19 @@ test("long-addition-hints family: the trigger chooses the form, labels start any
     assert.equal(checkHinted(a, b, e.conversation.messages[1].content), undefined);
   }
   assert.throws(() => longAdditionHinted.generate('train', 1, 1, { variant: { maxDigits: 13 } }), /maxDigits/);
+});
+
+test('firstWrongStep: names the first step a reply gets wrong, whatever start label it chose', () => {
+  const right = hintedScratchpad('4567', '891', 3);
+  assert.deepEqual(firstWrongStep(right, '4567', '891'), { step: 'none' });
+  assert.deepEqual(firstWrongStep(hintedScratchpad('4567', '891', 20), '4567', '891'), { step: 'none' });
+  const lines = right.split('\n');
+  const edit = (i: number, s: string): string => lines.map((l, j) => (j === i ? s : l)).join('\n');
+  assert.deepEqual(firstWrongStep(edit(0, 'A:d7e6f5'), '4567', '891'), { step: 'A' });
+  assert.deepEqual(firstWrongStep(edit(1, 'B:d1e9'), '4567', '891'), { step: 'B' });
+  assert.deepEqual(firstWrongStep(edit(3, 'e:6+9+0=16e'), '4567', '891'), { step: 'column', column: 1 });
+  assert.deepEqual(firstWrongStep([...lines.slice(0, 5), ...lines.slice(6)].join('\n'), '4567', '891'), { step: 'columns-end', column: 3 });
+  assert.deepEqual(firstWrongStep(edit(6, 'Sum:g5f4e5'), '4567', '891'), { step: 'Sum' });
+  assert.deepEqual(firstWrongStep(edit(7, 'Answer: 545'), '4567', '891'), { step: 'Answer' });
+  assert.deepEqual(firstWrongStep('4567 + 891 = 5458.', '4567', '891'), { step: 'A' });
 });

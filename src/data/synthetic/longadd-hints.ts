@@ -139,3 +139,30 @@ export const longAdditionHinted: SyntheticTask = {
     return got !== undefined && /^\d+$/.test(got) && BigInt(got) === BigInt(longResult(p.a, '+', p.b));
   },
 };
+
+/** Where a hinted reply first departs from the right scratchpad (docs/techniques.md's error table). */
+export type HintedStep = 'A' | 'B' | 'column' | 'columns-end' | 'Sum' | 'Answer' | 'none';
+
+/**
+ * The first step of `reply` that differs from hintedScratchpad(a, b, start), the start label
+ * being the one the reply chose (any start is right): 'A' / 'B' (a read out of the prompt),
+ * 'column' (a column line: a digit looked up by label, the carry or the sum; `column` its
+ * index from the units), 'columns-end' (a column too many or too few), 'Sum' (the gather),
+ * 'Answer' (the label-free copy), or 'none' (the whole reply is right).
+ */
+export function firstWrongStep(reply: string, a: string, b: string): { step: HintedStep; column?: number } {
+  const start = HINT_LABELS.indexOf(/^A:([a-z])/.exec(reply.trim())?.[1] ?? '?');
+  if (start < 0) return { step: 'A' };
+  const want = hintedScratchpad(a, b, start).split('\n');
+  const got = reply.trim().split('\n');
+  const columns = want.length - 4;
+  for (let i = 0; i < want.length; i++) {
+    if (got[i] === want[i]) continue;
+    if (i === 0) return { step: 'A' };
+    if (i === 1) return { step: 'B' };
+    if (i < 2 + columns) return got[i]?.startsWith('Sum:') ? { step: 'columns-end', column: i - 2 } : { step: 'column', column: i - 2 };
+    if (i === 2 + columns) return got[i]?.startsWith('Sum:') ? { step: 'Sum' } : { step: 'columns-end', column: columns };
+    return { step: 'Answer' };
+  }
+  return { step: 'none' };
+}
