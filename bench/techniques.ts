@@ -1,5 +1,5 @@
 import { runTechniqueSweep, type SweepPart } from '../src/assist/sweep.js';
-import { ADDITION_MIXTURE, COUNTDOWN_MIXTURE, HINTS_MIXTURE, MULTIPLY_MIXTURE, diagnoseHinted, SKILL_COT_MIXTURE, SKILL_CROWD_MIXTURE, TECHNIQUE_MIXTURE, trainThinking } from '../src/assist/thinking.js';
+import { ADDITION_MIXTURE, COUNTDOWN_MIXTURE, HINTS_MIXTURE, HINTS_VARIED_MIXTURE, MULTIPLY_MIXTURE, diagnoseHinted, SKILL_COT_MIXTURE, SKILL_CROWD_MIXTURE, TECHNIQUE_MIXTURE, trainThinking } from '../src/assist/thinking.js';
 import { engineSummary } from '../src/engine/backend.js';
 import { loadModel } from '../src/run/models.js';
 
@@ -8,7 +8,7 @@ import { loadModel } from '../src/run/models.js';
  * go to <dir>/techniques.json, the tables to <dir>/techniques.md, the curve to
  * <dir>/self-consistency.svg (src/assist/sweep.ts; `gptforge eval --techniques` runs the same):
  *
- *   node dist/bench/techniques.js train <dir> [steps] [all|addition|skill-cot|skill-crowd|multiply|hints|countdown]   the techniques model (all families, the addition ones, or those with step-by-step skill levels — a continuation; skill-crowd: every unprompted scratchpad from a mixed crowd; multiply: one-digit and 2 × 2-digit multiplication, a continuation; hints: long addition with the index-hinted scratchpad alone, a continuation), or the game-of-24 one (one ≤ CHUNK_MINUTES chunk; rerun resumes; TRAIN_BATCH rows a step)
+ *   node dist/bench/techniques.js train <dir> [steps] [all|addition|skill-cot|skill-crowd|multiply|hints|hints-varied|countdown]   the techniques model (all families, the addition ones, or those with step-by-step skill levels — a continuation; skill-crowd: every unprompted scratchpad from a mixed crowd; multiply: one-digit and 2 × 2-digit multiplication, a continuation; hints: long addition with the index-hinted scratchpad alone, a continuation; hints-varied: the same, 75% step by step, half the prompts with a sentence after the question), or the game-of-24 one (one ≤ CHUNK_MINUTES chunk; rerun resumes; TRAIN_BATCH rows a step)
  *   node dist/bench/techniques.js cot <dir> [perCell]     direct vs step by step, 1–8 digits (COT_TASKS=addition: long addition only; COT_TASKS=multiply: × one digit and × two digits; COT_TASKS=hints: long addition, index-hinted scratchpad; COT_DIGITS=2,3: the first operand's lengths)
  *   node dist/bench/techniques.js firstline <dir> [perCell]   step by step with the scratchpad's first line given (the length-generalisation diagnostic)
  *   node dist/bench/techniques.js hints <dir> [perCell]   where the index-hinted scratchpad goes wrong, step by step at COT_DIGITS (default 5–8): the first wrong step of each reply
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
       batchSize: process.env.TRAIN_BATCH ? Number(process.env.TRAIN_BATCH) : undefined,
       ...(countdownOnly
         ? { mixture: COUNTDOWN_MIXTURE, examples: 20000, seqLen: 160 }
-        : { mixture: arg2 === 'addition' ? ADDITION_MIXTURE : arg2 === 'skill-cot' ? SKILL_COT_MIXTURE : arg2 === 'skill-crowd' ? SKILL_CROWD_MIXTURE : arg2 === 'multiply' ? MULTIPLY_MIXTURE : arg2 === 'hints' ? HINTS_MIXTURE : TECHNIQUE_MIXTURE }),
+        : { mixture: arg2 === 'addition' ? ADDITION_MIXTURE : arg2 === 'skill-cot' ? SKILL_COT_MIXTURE : arg2 === 'skill-crowd' ? SKILL_CROWD_MIXTURE : arg2 === 'multiply' ? MULTIPLY_MIXTURE : arg2 === 'hints' ? HINTS_MIXTURE : arg2 === 'hints-varied' ? HINTS_VARIED_MIXTURE : TECHNIQUE_MIXTURE }),
     });
     console.log(`${r.interrupted ? 'chunk ended' : 'done'} at step ${r.step}: ${r.model.config.nLayer}×${r.model.config.nEmbd}, vocab ${r.tok.vocabSize}, loss ${r.lastLoss.toFixed(4)}, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     return;

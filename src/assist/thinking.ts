@@ -140,6 +140,14 @@ export const MULTIPLY_MIXTURE: readonly MixtureEntry[] = [
  */
 export const HINTS_MIXTURE: readonly MixtureEntry[] = [{ task: longAdditionHinted, weight: 1, variant: { minDigits: 1, maxDigits: 6, mode: 'both' } }];
 
+/**
+ * HINTS_MIXTURE with three quarters of the prompts step by step, and half of them carrying a
+ * sentence after the question (longadd-hints.ts's HINT_FILLERS), so that an operand's end has
+ * to be found by what follows it rather than by its distance from the reply: model F's second
+ * run (docs/techniques.md), a continuation of HINTS_MIXTURE.
+ */
+export const HINTS_VARIED_MIXTURE: readonly MixtureEntry[] = [{ task: longAdditionHinted, weight: 1, variant: { minDigits: 1, maxDigits: 6, mode: 'both', cotShare: 0.75, filler: 0.5 } }];
+
 /** The tree-of-thoughts model's families: the game of 24 alone (propose, value, solve). */
 export const COUNTDOWN_MIXTURE: readonly MixtureEntry[] = [{ task: countdown, weight: 1 }];
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { firstWrongStep, HINT_LABELS, hintedScratchpad, hintedSum, hintLabel, longAdditionHinted } from '../../src/data/synthetic/longadd-hints.js';
+import { firstWrongStep, HINT_FILLERS, HINT_LABELS, hintedScratchpad, hintedSum, hintLabel, longAdditionHinted } from '../../src/data/synthetic/longadd-hints.js';
 import { finalNumber, parseLong, THINK_TRIGGER } from '../../src/data/synthetic/longarith.js';
 import { splitOf } from '../../src/data/synthetic/tasks.js';
 import { Rng } from '../../src/engine/rng.js';
@@ -125,4 +125,22 @@ test('firstWrongStep: names the first step a reply gets wrong, whatever start la
   assert.deepEqual(firstWrongStep(edit(6, 'Sum:g5f4e5'), '4567', '891'), { step: 'Sum' });
   assert.deepEqual(firstWrongStep(edit(7, 'Answer: 545'), '4567', '891'), { step: 'Answer' });
   assert.deepEqual(firstWrongStep('4567 + 891 = 5458.', '4567', '891'), { step: 'A' });
+});
+
+test('long-addition-hints variant: filler sentences move the operands back, cotShare sets the step-by-step share, the default draws the same problems', () => {
+  const plain = longAdditionHinted.generate('train', 200, 3);
+  const withZero = longAdditionHinted.generate('train', 200, 3, { variant: { filler: 0, cotShare: 0.5 } });
+  assert.deepEqual(withZero, plain);
+  const varied = longAdditionHinted.generate('train', 400, 3, { variant: { filler: 0.5, cotShare: 0.75 } });
+  const filled = varied.filter((e) => HINT_FILLERS.some((f) => e.prompt.includes(f)));
+  const cot = varied.filter((e) => e.prompt.endsWith(THINK_TRIGGER));
+  assert.ok(filled.length > 150 && filled.length < 250, `${filled.length} of 400 with a filler`);
+  assert.ok(cot.length > 260 && cot.length < 340, `${cot.length} of 400 step by step`);
+  for (const e of varied) {
+    assert.ok(longAdditionHinted.check(e.prompt, e.conversation.messages[1].content));
+    const { a, b } = parseLong(e.prompt)!;
+    if (e.prompt.endsWith(THINK_TRIGGER)) assert.equal(checkHinted(a, b, e.conversation.messages[1].content), undefined);
+  }
+  assert.throws(() => longAdditionHinted.generate('train', 1, 1, { variant: { filler: 2 } }), /filler/);
+  assert.throws(() => longAdditionHinted.generate('train', 1, 1, { variant: { cotShare: -1 } }), /cotShare/);
 });

@@ -91,6 +91,24 @@ export function hintedSum(reply: string): string | undefined {
 
 const PROMPTS: readonly string[] = ['What is {a} plus {b}?', 'Add {a} and {b}.', '{a} + {b} = ?', 'Compute {a} + {b}.', 'What is the sum of {a} and {b}?'];
 
+/**
+ * Sentences a training prompt may carry after the question (variant `filler`): they move the
+ * operands a varying distance back from the reply, so the read cannot find an operand's last
+ * digit by its distance from the reply — the model first trained without them located it by
+ * distance and was one digit off as soon as the second operand was longer than trained.
+ * The test questions carry none.
+ */
+export const HINT_FILLERS: readonly string[] = [
+  'Please show your work.',
+  'I need the exact number.',
+  'Take your time.',
+  'No calculator, please.',
+  'This is for my homework and I want to check it.',
+  'My teacher asked me to add these by hand, so please be careful with every column.',
+  'Be careful.',
+  'I tried it myself but I am not sure about my answer, so I would like to see how you do it.',
+];
+
 function number(rng: Rng, d: number): string {
   let s = d === 1 ? String(rng.int(10)) : String(1 + rng.int(9));
   for (let i = 1; i < d; i++) s += String(rng.int(10));
@@ -100,7 +118,9 @@ function number(rng: Rng, d: number): string {
 /**
  * Long addition, answered directly or (after "Let's think step by step.") with the
  * index-hinted scratchpad. Variant: { minDigits, maxDigits (1–12), mode: 'both' | 'cot' |
- * 'direct' }, as long-addition's.
+ * 'direct' }, as long-addition's, cotShare (default 0.5): the share of step-by-step prompts
+ * in mode 'both', and filler (default 0): the share of prompts with one of HINT_FILLERS after
+ * the question.
  */
 export const longAdditionHinted: SyntheticTask = {
   name: 'long-addition-hints',
@@ -112,6 +132,10 @@ export const longAdditionHinted: SyntheticTask = {
     const minDigits = v?.minDigits ?? 1;
     const maxDigits = v?.maxDigits ?? 6;
     const mode = v?.mode ?? 'both';
+    const cotShare = v?.cotShare ?? 0.5;
+    const filler = v?.filler ?? 0;
+    if (typeof filler !== 'number' || !(filler >= 0 && filler <= 1)) throw new GptforgeError(`long-addition-hints variant: filler must be a number in [0, 1], got ${JSON.stringify(filler)}`, { field: 'variant' });
+    if (typeof cotShare !== 'number' || !(cotShare >= 0 && cotShare <= 1)) throw new GptforgeError(`long-addition-hints variant: cotShare must be a number in [0, 1], got ${JSON.stringify(cotShare)}`, { field: 'variant' });
     const ok = (d: unknown): d is number => Number.isInteger(d) && (d as number) >= 1 && (d as number) <= 12;
     if (!ok(minDigits) || !ok(maxDigits) || minDigits > maxDigits) throw new GptforgeError('long-addition-hints variant: minDigits and maxDigits must be integers with 1 ≤ minDigits ≤ maxDigits ≤ 12', { field: 'variant' });
     if (mode !== 'both' && mode !== 'cot' && mode !== 'direct') throw new GptforgeError(`long-addition-hints variant: mode must be "both", "cot" or "direct", got ${JSON.stringify(mode)}`, { field: 'variant' });
@@ -123,8 +147,10 @@ export const longAdditionHinted: SyntheticTask = {
       const b = number(rng, minDigits + rng.int(maxDigits - minDigits + 1));
       // the same item key as long-addition, so the held-out problems are the same in both formats
       if (splitOf(`${a}+${b}`) !== split) continue;
-      const cot = mode === 'cot' || (mode === 'both' && rng.random() < 0.5);
-      const prompt = PROMPTS[rng.int(PROMPTS.length)].replace('{a}', a).replace('{b}', b) + (cot ? ` ${THINK_TRIGGER}` : '');
+      const cot = mode === 'cot' || (mode === 'both' && rng.random() < cotShare);
+      // drawn only when asked for, so the default draws the same problems as before the option existed
+      const extra = filler > 0 && rng.random() < filler ? ` ${HINT_FILLERS[rng.int(HINT_FILLERS.length)]}` : '';
+      const prompt = PROMPTS[rng.int(PROMPTS.length)].replace('{a}', a).replace('{b}', b) + extra + (cot ? ` ${THINK_TRIGGER}` : '');
       const start = rng.int(HINT_LABELS.length);
       const answer = cot ? hintedScratchpad(a, b, start) : `${a} + ${b} = ${longResult(a, '+', b)}.`;
       out.push(example(prompt, [{ role: 'assistant', content: answer }]));
