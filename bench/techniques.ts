@@ -55,7 +55,9 @@ async function main(): Promise<void> {
       const steps = Object.entries(r.firstWrong)
         .map(([k, v]) => `${k} ${v}`)
         .join(', ');
-      console.log(`${r.digits} digits: Answer right ${r.correct}/${r.total}, Sum line right ${r.sumCorrect}/${r.total}; first wrong step: ${steps}; wrong columns ${JSON.stringify(r.wrongColumn)}`);
+      console.log(
+        `${r.digits} digits: Answer right ${r.correct}/${r.total}, Sum line right ${r.sumCorrect}/${r.total}; first wrong step: ${steps}; wrong columns ${JSON.stringify(r.wrongColumn)}; with both reads given: Answer right ${r.givenReads.correct}/${r.total}, whole reply right ${r.givenReads.allRight}/${r.total}`,
+      );
       for (const e of r.examples) console.log(`  ${e.replace(/\n/g, '\n  ')}`);
     }
     return;

@@ -5,7 +5,7 @@ import type { Conversation } from '../data/conversation.js';
 import { PackedLoader } from '../data/sft.js';
 import { longAddition, longMultiplication, longResult, parseLong, THINK_TRIGGER, THINKING_TASKS } from '../data/synthetic/longarith.js';
 import { longMultiplicationMulti } from '../data/synthetic/longmul.js';
-import { firstWrongStep, type HintedStep, hintedSum, longAdditionHinted } from '../data/synthetic/longadd-hints.js';
+import { firstWrongStep, HINT_LABELS, type HintedStep, hintedScratchpad, hintedSum, longAdditionHinted } from '../data/synthetic/longadd-hints.js';
 import { countdown } from '../data/synthetic/countdown.js';
 import { reflection } from '../data/synthetic/reflect.js';
 import { skillLevels } from '../data/synthetic/skill.js';
@@ -301,19 +301,23 @@ export interface HintedDiagnosis {
   wrongColumn: number[];
   /** A few wrong replies, with their problem. */
   examples: string[];
+  /** The diagnostic with both reads given (teacher-forced, start label = problem index mod 26): "Answer:" right, and the whole reply right. */
+  givenReads: { correct: number; allRight: number };
 }
 
 /**
  * Where the index-hinted scratchpad goes wrong (longadd-hints.ts): greedy step-by-step replies
  * to held-out problems with `digits`-digit operands (both operands), each compared with the
- * right scratchpad for the start label the reply chose.
+ * right scratchpad for the start label the reply chose; then the same problems with the two
+ * reads out of the prompt given (teacher-forced, like evalGivenFirstLine), which separates
+ * "the read is length-bound" from "the steps after it are".
  */
 export function diagnoseHinted(model: DecodingModel, tok: Tokenizer, o: { digits: readonly number[]; perCell: number; seed?: number; batch?: number; examples?: number }): HintedDiagnosis[] {
   const engine = new ChatEngine(model, tok);
   const batch = o.batch ?? 16;
   return o.digits.map((d) => {
     const exs = longAdditionHinted.generate('test', o.perCell, o.seed ?? 7, { variant: { minDigits: d, maxDigits: d, mode: 'cot' } });
-    const r: HintedDiagnosis = { digits: d, total: exs.length, correct: 0, sumCorrect: 0, firstWrong: { A: 0, B: 0, column: 0, 'columns-end': 0, Sum: 0, Answer: 0, none: 0 }, wrongColumn: [], examples: [] };
+    const r: HintedDiagnosis = { digits: d, total: exs.length, correct: 0, sumCorrect: 0, firstWrong: { A: 0, B: 0, column: 0, 'columns-end': 0, Sum: 0, Answer: 0, none: 0 }, wrongColumn: [], examples: [], givenReads: { correct: 0, allRight: 0 } };
     for (let i = 0; i < exs.length; i += batch) {
       const chunk = exs.slice(i, i + batch);
       const replies = engine.repliesTo(
@@ -329,6 +333,26 @@ export function diagnoseHinted(model: DecodingModel, tok: Tokenizer, o: { digits
         r.firstWrong[w.step]++;
         if (w.step === 'column') r.wrongColumn.push(w.column!);
         if (w.step !== 'none' && r.examples.length < (o.examples ?? 3)) r.examples.push(`${chunk[j].prompt}\n${rep.text}`);
+      });
+    }
+    // the same problems with the two reads given: do the lookups by label and the columns run past 6 digits once the reads are right?
+    const end = tok.specialId('<|assistant_end|>');
+    for (let i = 0; i < exs.length; i += batch) {
+      const chunk = exs.slice(i, i + batch);
+      const heads = chunk.map((e, j) => {
+        const { a, b } = parseLong(e.prompt)!;
+        return (
+          hintedScratchpad(a, b, (i + j) % HINT_LABELS.length)
+            .split('\n')
+            .slice(0, 2)
+            .join('\n') + '\n'
+        );
+      });
+      const requests = chunk.map((e, j) => ({ prompt: [...renderPrompt(tok, { messages: [{ role: 'user', content: e.prompt }] }), ...tok.encode(heads[j])], maxTokens: 320, temperature: 0, endIds: [end] }));
+      decode(model, tok, requests, { padId: end }).forEach((rep, j) => {
+        const { a, b } = parseLong(chunk[j].prompt)!;
+        if (longAdditionHinted.check(chunk[j].prompt, rep.text)) r.givenReads.correct++;
+        if (firstWrongStep(heads[j] + rep.text, a, b).step === 'none') r.givenReads.allRight++;
       });
     }
     return r;
