@@ -33,8 +33,8 @@ import { example } from './text.js';
  * still looks into the prompt (the previous digits read, not a count, say where the next one
  * is), and the answer line is the one step that strips labels.
  *
- * Items are split train/test by tasks.ts's hash of "a+b", the same split as long-addition,
- * so held-out problems are the same problems in both formats.
+ * Items are split train/test by tasks.ts's hash of "a+b", the same split as long-addition:
+ * a problem held out in one format is held out in the other.
  */
 
 /** The label alphabet: lowercase a–z, cycled. */
@@ -145,7 +145,7 @@ export const longAdditionHinted: SyntheticTask = {
       if (tries > 1000 * (n + 10)) throw new GptforgeError(`task "long-addition-hints": cannot draw ${n} ${split} items with ${minDigits}–${maxDigits} digits`);
       const a = number(rng, minDigits + rng.int(maxDigits - minDigits + 1));
       const b = number(rng, minDigits + rng.int(maxDigits - minDigits + 1));
-      // the same item key as long-addition, so the held-out problems are the same in both formats
+      // the same item key as long-addition: a problem held out there is held out here
       if (splitOf(`${a}+${b}`) !== split) continue;
       const cot = mode === 'cot' || (mode === 'both' && rng.random() < cotShare);
       // drawn only when asked for, so the default draws the same problems as before the option existed
