@@ -1,15 +1,17 @@
 import { runTechniqueSweep, type SweepPart } from '../src/assist/sweep.js';
-import { ADDITION_MIXTURE, COUNTDOWN_MIXTURE, MULTIPLY_MIXTURE, SKILL_COT_MIXTURE, SKILL_CROWD_MIXTURE, TECHNIQUE_MIXTURE, trainThinking } from '../src/assist/thinking.js';
+import { ADDITION_MIXTURE, COUNTDOWN_MIXTURE, HINTS_MIXTURE, HINTS_VARIED_MIXTURE, MULTIPLY_MIXTURE, diagnoseHinted, SKILL_COT_MIXTURE, SKILL_CROWD_MIXTURE, TECHNIQUE_MIXTURE, trainThinking } from '../src/assist/thinking.js';
 import { engineSummary } from '../src/engine/backend.js';
+import { loadModel } from '../src/run/models.js';
 
 /**
  * The prompting-techniques measurements (docs/techniques.md), one subcommand each; results
  * go to <dir>/techniques.json, the tables to <dir>/techniques.md, the curve to
  * <dir>/self-consistency.svg (src/assist/sweep.ts; `gptforge eval --techniques` runs the same):
  *
- *   node dist/bench/techniques.js train <dir> [steps] [all|addition|skill-cot|skill-crowd|multiply|countdown]   the techniques model (all families, the addition ones, or those with step-by-step skill levels — a continuation; skill-crowd: every unprompted scratchpad from a mixed crowd; multiply: one-digit and 2 × 2-digit multiplication, a continuation), or the game-of-24 one (one ≤ CHUNK_MINUTES chunk; rerun resumes; TRAIN_BATCH rows a step)
- *   node dist/bench/techniques.js cot <dir> [perCell]     direct vs step by step, 1–8 digits (COT_TASKS=addition: long addition only; COT_TASKS=multiply: × one digit and × two digits; COT_DIGITS=2,3: the first operand's lengths)
+ *   node dist/bench/techniques.js train <dir> [steps] [all|addition|skill-cot|skill-crowd|multiply|hints|hints-varied|countdown]   the techniques model (all families, the addition ones, or those with step-by-step skill levels — a continuation; skill-crowd: every unprompted scratchpad from a mixed crowd; multiply: one-digit and 2 × 2-digit multiplication, a continuation; hints: long addition with the index-hinted scratchpad alone, a continuation; hints-varied: the same, 75% step by step, half the prompts with a sentence after the question), or the game-of-24 one (one ≤ CHUNK_MINUTES chunk; rerun resumes; TRAIN_BATCH rows a step)
+ *   node dist/bench/techniques.js cot <dir> [perCell]     direct vs step by step, 1–8 digits (COT_TASKS=addition: long addition only; COT_TASKS=multiply: × one digit and × two digits; COT_TASKS=hints: long addition, index-hinted scratchpad; COT_DIGITS=2,3: the first operand's lengths)
  *   node dist/bench/techniques.js firstline <dir> [perCell]   step by step with the scratchpad's first line given (the length-generalisation diagnostic)
+ *   node dist/bench/techniques.js hints <dir> [perCell]   where the index-hinted scratchpad goes wrong, step by step at COT_DIGITS (default 5–8): the first wrong step of each reply
  *   node dist/bench/techniques.js skill <dir> [n] [cot]   ask for success: expert / none / novice / out-of-distribution (cot: asked step by step)
  *   node dist/bench/techniques.js reflect <dir> [n] [digits]   reflection per feedback source
  *   node dist/bench/techniques.js sc <dir> [n] [digits]   self-consistency: accuracy and wall time vs k (SC_TEMPERATURE, default 0.7; SC_SHARE=0: no shared histories)
@@ -23,7 +25,7 @@ async function main(): Promise<void> {
   const [cmd, dir, arg, arg2] = process.argv.slice(2);
   if (!cmd || !dir || cmd === '--help' || cmd === '-h') {
     // the module comment is the usage: print it rather than a stack trace
-    console.error('usage: npm run eval:techniques -- train|cot|skill|reflect|sc|tot|firstline|report <dir> [n] [digits]\n(docs/techniques.md has each command; gptforge eval --run <dir> --techniques runs the sweep)');
+    console.error('usage: npm run eval:techniques -- train|cot|hints|skill|reflect|sc|tot|firstline|report <dir> [n] [digits]\n(docs/techniques.md has each command; gptforge eval --run <dir> --techniques runs the sweep)');
     process.exitCode = cmd === '--help' || cmd === '-h' ? 0 : 1;
     return;
   }
@@ -38,18 +40,34 @@ async function main(): Promise<void> {
       signal: AbortSignal.timeout(minutes * 60_000),
       // TRAIN_BATCH: rows per step (default 16); fewer rows, more steps for the same tokens
       batchSize: process.env.TRAIN_BATCH ? Number(process.env.TRAIN_BATCH) : undefined,
-      ...(countdownOnly ? { mixture: COUNTDOWN_MIXTURE, examples: 20000, seqLen: 160 } : { mixture: arg2 === 'addition' ? ADDITION_MIXTURE : arg2 === 'skill-cot' ? SKILL_COT_MIXTURE : arg2 === 'skill-crowd' ? SKILL_CROWD_MIXTURE : arg2 === 'multiply' ? MULTIPLY_MIXTURE : TECHNIQUE_MIXTURE }),
+      ...(countdownOnly
+        ? { mixture: COUNTDOWN_MIXTURE, examples: 20000, seqLen: 160 }
+        : { mixture: arg2 === 'addition' ? ADDITION_MIXTURE : arg2 === 'skill-cot' ? SKILL_COT_MIXTURE : arg2 === 'skill-crowd' ? SKILL_CROWD_MIXTURE : arg2 === 'multiply' ? MULTIPLY_MIXTURE : arg2 === 'hints' ? HINTS_MIXTURE : arg2 === 'hints-varied' ? HINTS_VARIED_MIXTURE : TECHNIQUE_MIXTURE }),
     });
     console.log(`${r.interrupted ? 'chunk ended' : 'done'} at step ${r.step}: ${r.model.config.nLayer}×${r.model.config.nEmbd}, vocab ${r.tok.vocabSize}, loss ${r.lastLoss.toFixed(4)}, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     return;
   }
   const n = arg ? Number(arg) : undefined;
+  if (cmd === 'hints') {
+    const { model, tok } = loadModel(dir);
+    const digits = process.env.COT_DIGITS ? process.env.COT_DIGITS.split(',').map(Number) : [5, 6, 7, 8];
+    for (const r of diagnoseHinted(model, tok, { digits, perCell: n ?? 30 })) {
+      const steps = Object.entries(r.firstWrong)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
+      console.log(
+        `${r.digits} digits: Answer right ${r.correct}/${r.total}, Sum line right ${r.sumCorrect}/${r.total}; first wrong step: ${steps}; wrong columns ${JSON.stringify(r.wrongColumn)}; with both reads given: Answer right ${r.givenReads.correct}/${r.total}, whole reply right ${r.givenReads.allRight}/${r.total}`,
+      );
+      for (const e of r.examples) console.log(`  ${e.replace(/\n/g, '\n  ')}`);
+    }
+    return;
+  }
   const parts: Record<string, SweepPart[]> = { cot: ['cot'], skill: ['skill'], reflect: ['reflect'], sc: ['sc'], tot: ['tot'], firstline: ['firstline'], report: [] };
   if (!(cmd in parts)) throw new Error(`unknown subcommand ${cmd}`);
   const { markdown } = runTechniqueSweep(dir, {
     parts: parts[cmd],
     perCell: n,
-    cotFamilies: process.env.COT_TASKS === 'addition' || process.env.COT_TASKS === 'multiply' ? process.env.COT_TASKS : 'all',
+    cotFamilies: process.env.COT_TASKS === 'addition' || process.env.COT_TASKS === 'multiply' || process.env.COT_TASKS === 'hints' ? process.env.COT_TASKS : 'all',
     digits: process.env.COT_DIGITS ? process.env.COT_DIGITS.split(',').map(Number) : undefined,
     skillProblems: n,
     skillMode: cmd === 'skill' && arg2 === 'cot' ? 'cot' : undefined,

@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { renderConversation, renderPrompt, type RenderedConversation } from '../data/chat.js';
 import type { Conversation } from '../data/conversation.js';
 import { PackedLoader } from '../data/sft.js';
-import { longAddition, longMultiplication, parseLong, THINK_TRIGGER, THINKING_TASKS } from '../data/synthetic/longarith.js';
+import { longAddition, longMultiplication, longResult, parseLong, THINK_TRIGGER, THINKING_TASKS } from '../data/synthetic/longarith.js';
 import { longMultiplicationMulti } from '../data/synthetic/longmul.js';
+import { firstWrongStep, HINT_LABELS, type HintedStep, hintedScratchpad, hintedSum, longAdditionHinted } from '../data/synthetic/longadd-hints.js';
 import { countdown } from '../data/synthetic/countdown.js';
 import { reflection } from '../data/synthetic/reflect.js';
 import { skillLevels } from '../data/synthetic/skill.js';
@@ -129,6 +130,23 @@ export const MULTIPLY_MIXTURE: readonly MixtureEntry[] = [
   { task: longMultiplication, weight: 0.3, variant: { minDigits: 1, maxDigits: 4, mode: 'both' } },
   { task: longMultiplicationMulti, weight: 0.45, variant: { minDigits: 2, maxDigits: 2, mode: 'both' } },
 ];
+
+/**
+ * Length generalisation: long addition with the index-hinted scratchpad (longadd-hints.ts)
+ * alone, both modes, 1–6 digits — no other family, so the old scratchpad (the same trigger,
+ * another format) is not in the mix. Trained as a continuation of an ADDITION_MIXTURE model,
+ * which already knows the column sums "7+1+0=8" and must learn the labels, the reads and the
+ * lookups by label.
+ */
+export const HINTS_MIXTURE: readonly MixtureEntry[] = [{ task: longAdditionHinted, weight: 1, variant: { minDigits: 1, maxDigits: 6, mode: 'both' } }];
+
+/**
+ * HINTS_MIXTURE with three quarters of the prompts step by step, and half of them carrying a
+ * sentence after the question (longadd-hints.ts's HINT_FILLERS), so that an operand's end has
+ * to be found by what follows it rather than by its distance from the reply: model F's second
+ * run (docs/techniques.md), a continuation of HINTS_MIXTURE.
+ */
+export const HINTS_VARIED_MIXTURE: readonly MixtureEntry[] = [{ task: longAdditionHinted, weight: 1, variant: { minDigits: 1, maxDigits: 6, mode: 'both', cotShare: 0.75, filler: 0.5 } }];
 
 /** The tree-of-thoughts model's families: the game of 24 alone (propose, value, solve). */
 export const COUNTDOWN_MIXTURE: readonly MixtureEntry[] = [{ task: countdown, weight: 1 }];
@@ -266,5 +284,77 @@ export function evalGivenFirstLine(model: DecodingModel, tok: Tokenizer, o: { di
       });
     }
     return { digits: d, correct, total: exs.length };
+  });
+}
+
+/** One operand length of the hinted-scratchpad diagnostic. */
+export interface HintedDiagnosis {
+  digits: number;
+  total: number;
+  /** The checked "Answer:" right. */
+  correct: number;
+  /** The "Sum:" line spells the right result (labels dropped) — what a label-aware reader would score. */
+  sumCorrect: number;
+  /** How many replies first go wrong at each step (firstWrongStep). */
+  firstWrong: Record<HintedStep, number>;
+  /** Of the 'column' errors: at which column (0 = units). */
+  wrongColumn: number[];
+  /** A few wrong replies, with their problem. */
+  examples: string[];
+  /** The diagnostic with both reads given (teacher-forced, start label = problem index mod 26): "Answer:" right, and the whole reply right. */
+  givenReads: { correct: number; allRight: number };
+}
+
+/**
+ * Where the index-hinted scratchpad goes wrong (longadd-hints.ts): greedy step-by-step replies
+ * to held-out problems with `digits`-digit operands (both operands), each compared with the
+ * right scratchpad for the start label the reply chose; then the same problems with the two
+ * reads out of the prompt given (teacher-forced, like evalGivenFirstLine), which separates
+ * "the read is length-bound" from "the steps after it are".
+ */
+export function diagnoseHinted(model: DecodingModel, tok: Tokenizer, o: { digits: readonly number[]; perCell: number; seed?: number; batch?: number; examples?: number }): HintedDiagnosis[] {
+  const engine = new ChatEngine(model, tok);
+  const batch = o.batch ?? 16;
+  return o.digits.map((d) => {
+    const exs = longAdditionHinted.generate('test', o.perCell, o.seed ?? 7, { variant: { minDigits: d, maxDigits: d, mode: 'cot' } });
+    const r: HintedDiagnosis = { digits: d, total: exs.length, correct: 0, sumCorrect: 0, firstWrong: { A: 0, B: 0, column: 0, 'columns-end': 0, Sum: 0, Answer: 0, none: 0 }, wrongColumn: [], examples: [], givenReads: { correct: 0, allRight: 0 } };
+    for (let i = 0; i < exs.length; i += batch) {
+      const chunk = exs.slice(i, i + batch);
+      const replies = engine.repliesTo(
+        chunk.map((e) => ({ messages: [{ role: 'user', content: e.prompt }] })),
+        chunk.map(() => 1),
+        { temperature: 0, maxTokens: 360 },
+      );
+      replies.forEach((rep, j) => {
+        const { a, b } = parseLong(chunk[j].prompt)!;
+        if (longAdditionHinted.check(chunk[j].prompt, rep.text)) r.correct++;
+        if (hintedSum(rep.text) === longResult(a, '+', b)) r.sumCorrect++;
+        const w = firstWrongStep(rep.text, a, b);
+        r.firstWrong[w.step]++;
+        if (w.step === 'column') r.wrongColumn.push(w.column!);
+        if (w.step !== 'none' && r.examples.length < (o.examples ?? 3)) r.examples.push(`${chunk[j].prompt}\n${rep.text}`);
+      });
+    }
+    // the same problems with the two reads given: do the lookups by label and the columns run past 6 digits once the reads are right?
+    const end = tok.specialId('<|assistant_end|>');
+    for (let i = 0; i < exs.length; i += batch) {
+      const chunk = exs.slice(i, i + batch);
+      const heads = chunk.map((e, j) => {
+        const { a, b } = parseLong(e.prompt)!;
+        return (
+          hintedScratchpad(a, b, (i + j) % HINT_LABELS.length)
+            .split('\n')
+            .slice(0, 2)
+            .join('\n') + '\n'
+        );
+      });
+      const requests = chunk.map((e, j) => ({ prompt: [...renderPrompt(tok, { messages: [{ role: 'user', content: e.prompt }] }), ...tok.encode(heads[j])], maxTokens: 320, temperature: 0, endIds: [end] }));
+      decode(model, tok, requests, { padId: end }).forEach((rep, j) => {
+        const { a, b } = parseLong(chunk[j].prompt)!;
+        if (longAdditionHinted.check(chunk[j].prompt, rep.text)) r.givenReads.correct++;
+        if (firstWrongStep(heads[j] + rep.text, a, b).step === 'none') r.givenReads.allRight++;
+      });
+    }
+    return r;
   });
 }
