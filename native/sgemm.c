@@ -264,6 +264,19 @@ __attribute__((target("avx2,fma"))) static void pack_a6_avx2(const float *src, l
  * dst[k·16 + j] = src[j·csb + k], two 8×8 transposes per eight k. */
 __attribute__((target("avx2,fma"))) static void pack_b16t_avx2(const float *src, long csb, long kc, float *dst) {
   long k = 0;
+  /* sixteen k (a whole cache line of each column) per half before the other half: the 16
+   * columns' lines can share one L1 set (K a power of two), which holds 8 */
+  for (; k + 16 <= kc; k += 16)
+    for (int h = 0; h < 2; h++)
+      for (long k8 = k; k8 < k + 16; k8 += 8) {
+        const float *s = src + (long)(8 * h) * csb + k8;
+        __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + csb), r2 = _mm256_loadu_ps(s + 2 * csb), r3 = _mm256_loadu_ps(s + 3 * csb);
+        __m256 r4 = _mm256_loadu_ps(s + 4 * csb), r5 = _mm256_loadu_ps(s + 5 * csb), r6 = _mm256_loadu_ps(s + 6 * csb), r7 = _mm256_loadu_ps(s + 7 * csb);
+        TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7)
+        float *d = dst + k8 * 16 + 8 * h;
+        _mm256_store_ps(d, r0); _mm256_store_ps(d + 16, r1); _mm256_store_ps(d + 32, r2); _mm256_store_ps(d + 48, r3);
+        _mm256_store_ps(d + 64, r4); _mm256_store_ps(d + 80, r5); _mm256_store_ps(d + 96, r6); _mm256_store_ps(d + 112, r7);
+      }
   for (; k + 8 <= kc; k += 8)
     for (int h = 0; h < 2; h++) {
       const float *s = src + (long)(8 * h) * csb + k;
@@ -294,38 +307,49 @@ static inline void copy_tile_row(float *d, const float *s, int n) {
   }
 }
 
-static void pack_a(const float *A, long rsa, long csa, long i0, long mc, long k0, long kc, int MR, float *dst) {
-  for (long ir = 0; ir < mc; ir += MR) {
+/* pack_a for a row-major A (op(A)[i,k] = A[i·rsa + k]); pack_at below for a transposed one */
+static void pack_a(const float *A, long rsa, long i0, long mc, long k0, long kc, int MR, float *dst) {
+  for (long ir = 0; ir < mc; ir += MR, dst += (long)MR * kc) {
     int mr = (int)(mc - ir < MR ? mc - ir : MR);
-    const float *src = A + (i0 + ir) * rsa + k0 * csa;
-    if (csa == 1) {
-      /* A row-major: rows are contiguous in k */
+    const float *src = A + (i0 + ir) * rsa + k0;
 #if defined(__x86_64__)
-      if (mr == 6 && ISA.ukr == ukr_avx2) {
-        pack_a6_avx2(src, rsa, kc, dst);
-        dst += (long)MR * kc;
-        continue;
-      }
+    if (mr == 6 && ISA.ukr == ukr_avx2) {
+      pack_a6_avx2(src, rsa, kc, dst);
+      continue;
+    }
 #endif
-      for (long k = 0; k < kc; k++) {
-        int i = 0;
-        for (; i < mr; i++) dst[k * MR + i] = src[i * rsa + k];
-        for (; i < MR; i++) dst[k * MR + i] = 0.0f;
-      }
-    } else {
-      /* A transposed: each k holds MR contiguous rows */
-      for (long k = 0; k < kc; k++) {
+    for (long k = 0; k < kc; k++) {
+      int i = 0;
+      for (; i < mr; i++) dst[k * MR + i] = src[i * rsa + k];
+      for (; i < MR; i++) dst[k * MR + i] = 0.0f;
+    }
+  }
+}
+
+/* pack_a for a transposed A (stored K×M, op(A)[i,k] = A[k·csa + i]), in blocks of PACK_KB
+ * k: per block, each panel copies its MR floats from PACK_KB rows of A. Panel by panel over
+ * all kc rows instead, a cache line of a row is wanted again by the next panel after kc other
+ * rows were read; at a power-of-two M those rows all fall in one L1 set (and a handful of L2
+ * sets), so every panel re-read its lines from L3. Same layout and values as pack_a. */
+#define PACK_KB 8
+static void pack_at(const float *A, long csa, long i0, long mc, long k0, long kc, int MR, float *dst) {
+  for (long kb = 0; kb < kc; kb += PACK_KB) {
+    long ke = kc - kb < PACK_KB ? kc : kb + PACK_KB;
+    float *d = dst;
+    for (long ir = 0; ir < mc; ir += MR, d += (long)MR * kc) {
+      int mr = (int)(mc - ir < MR ? mc - ir : MR);
+      const float *src = A + k0 * csa + i0 + ir;
+      for (long k = kb; k < ke; k++) {
         const float *s = src + k * csa;
         if (mr == MR) {
-          copy_tile_row(dst + k * MR, s, MR);
+          copy_tile_row(d + k * MR, s, MR);
           continue;
         }
         int i = 0;
-        for (; i < mr; i++) dst[k * MR + i] = s[i];
-        for (; i < MR; i++) dst[k * MR + i] = 0.0f;
+        for (; i < mr; i++) d[k * MR + i] = s[i];
+        for (; i < MR; i++) d[k * MR + i] = 0.0f;
       }
     }
-    dst += (long)MR * kc;
   }
 }
 
@@ -405,7 +429,8 @@ static void run_block(const job_t *j, long m0, long m1, long n0, long n1) {
       pack_b(j->B, j->rsb, j->csb, pc, kc, jc, nc, s->NR, Bp);
       for (long ic = m0; ic < m1; ic += s->MC) {
         long mc = m1 - ic < s->MC ? m1 - ic : s->MC;
-        pack_a(j->A, j->rsa, j->csa, ic, mc, pc, kc, s->MR, Ap);
+        if (j->csa == 1) pack_a(j->A, j->rsa, ic, mc, pc, kc, s->MR, Ap);
+        else pack_at(j->A, j->csa, ic, mc, pc, kc, s->MR, Ap);
         for (long jr = 0; jr < nc; jr += s->NR) {
           int nr = (int)(nc - jr < s->NR ? nc - jr : s->NR);
           const float *bp = Bp + jr * kc;
