@@ -5,10 +5,12 @@
  * shape (4 layers, 256 wide, T 256, B 16, RoPE, vocabulary 4096: where `npm start` spends its
  * time) — ours vs PyTorch, best of 1 and 2 threads each. Also checks RSS stays flat over many steps.
  * Flags: --json (one JSON line per figure), --quick (fewer reps), --skip-sgemm, --skip-torch,
+ * --sgemm-only (the peak and sgemm figures, no training step),
  * --config=cpu,gpu,small (the step configs to time; default all).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { engineSummary, getKernels } from '../src/engine/backend.js';
@@ -116,7 +118,8 @@ function timeTorch(c: StepConfig, threads: number): { msMedian: number; msBest: 
 async function main(): Promise<void> {
   const k = getKernels();
   const info = k as Partial<NativeInfo>;
-  emit({ figure: 'backend', backend: k.name, isa: info.isa ?? null, cpu: cpuModel(), threads: k.threads }, `engine: ${engineSummary()}`);
+  const load = loadavg()[0];
+  emit({ figure: 'backend', backend: k.name, isa: info.isa ?? null, cpu: cpuModel(), threads: k.threads, load }, `engine: ${engineSummary()}; load average ${load.toFixed(1)}`);
   if (info.peakGflops) {
     for (const threads of [1, 2]) {
       k.setThreads?.(threads);
@@ -126,6 +129,7 @@ async function main(): Promise<void> {
     k.setThreads?.(2);
   }
   if (!args.has('--skip-sgemm')) await benchSgemm({ json });
+  if (args.has('--sgemm-only')) return;
   const torch = torchAvailable();
   if (!torch) emit({ figure: 'note', text: 'PyTorch not available' }, 'PyTorch not available (apt-get install python3-torch libopenblas0-pthread): ours only');
   for (const c of CONFIGS.filter((c) => !only || only.includes(c.name))) {

@@ -1,5 +1,7 @@
-"""numpy (OpenBLAS) sgemm GFLOP/s for the given shapes in NN, NT and TN layouts.
-Usage: numpy_sgemm.py reps '[[M,K,N], ...]'   — prints one JSON line per figure."""
+"""numpy (OpenBLAS) sgemm GFLOP/s for the given shapes in NN, NT and TN layouts, by wall time
+and by the process's CPU time (cpu_gflops: flops / CPU seconds × threads, robust to other
+processes sharing the cores). Usage: numpy_sgemm.py reps threads '[[M,K,N], ...]'
+— prints one JSON line per figure."""
 import json
 import sys
 import time
@@ -7,7 +9,8 @@ import time
 import numpy as np
 
 reps = int(sys.argv[1])
-shapes = json.loads(sys.argv[2])
+threads = int(sys.argv[2])
+shapes = json.loads(sys.argv[3])
 rng = np.random.default_rng(0)
 for M, K, N in shapes:
     for layout in ('NN', 'NT', 'TN'):
@@ -18,10 +21,16 @@ for M, K, N in shapes:
         out = np.empty((M, N), dtype=np.float32)
         np.matmul(A, B, out=out)
         times = []
+        cpu = []
         for _ in range(reps):
+            c0 = time.process_time()
             t0 = time.perf_counter()
             np.matmul(A, B, out=out)
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
         times.sort()
+        cpu.sort()
         t = times[len(times) // 2]
-        print(json.dumps({'M': M, 'K': K, 'N': N, 'layout': layout, 'gflops': 2 * M * K * N / t / 1e9}))
+        c = cpu[len(cpu) // 2]
+        flops = 2 * M * K * N
+        print(json.dumps({'M': M, 'K': K, 'N': N, 'layout': layout, 'gflops': flops / t / 1e9, 'cpu_gflops': flops / c * threads / 1e9 if c > 0 else None}))
