@@ -86,4 +86,7 @@ test("self-consistency: the reward vote weighs each sample by softmax of the rew
       scores.map((x) => Math.exp(x - mx)),
     ),
   );
+  // best-of-k: the answer of the top-scored sample
+  const top = scores.indexOf(mx);
+  assert.deepEqual(r.rewardBest, { answer: r.samples[top].answer, index: top });
 });
