@@ -2,6 +2,7 @@ import { runTechniqueSweep, type SweepPart } from '../src/assist/sweep.js';
 import { ADDITION_MIXTURE, COUNTDOWN_MIXTURE, HINTS_MIXTURE, HINTS_VARIED_MIXTURE, MULTIPLY_MIXTURE, diagnoseHinted, SKILL_COT_MIXTURE, SKILL_CROWD_MIXTURE, TECHNIQUE_MIXTURE, trainThinking } from '../src/assist/thinking.js';
 import { engineSummary } from '../src/engine/backend.js';
 import { loadModel } from '../src/run/models.js';
+import { scCommand } from './techniques-sc.js';
 
 /**
  * The prompting-techniques measurements (docs/techniques.md), one subcommand each; results
@@ -17,6 +18,7 @@ import { loadModel } from '../src/run/models.js';
  *   node dist/bench/techniques.js sc <dir> [n] [digits]   self-consistency: accuracy and wall time vs k (SC_TEMPERATURE, default 0.7; SC_SHARE=0: no shared histories)
  *   node dist/bench/techniques.js tot <dir> [n] [countdownDir]   tree of thoughts vs one chain of thought vs k samples at the same tokens (the game-of-24 model in countdownDir, default dir)
  *   node dist/bench/techniques.js report <dir>            the tables and the SVG from techniques.json
+ *   node dist/bench/techniques.js sccurve|verifier-data …   self-consistency's accuracy sweep and the verifier's data (bench/techniques-sc.ts)
  *
  * Training runs are accuracy runs (nice them on a shared machine); sc's wall times are a speed
  * measurement: run it alone.
@@ -47,6 +49,7 @@ async function main(): Promise<void> {
     console.log(`${r.interrupted ? 'chunk ended' : 'done'} at step ${r.step}: ${r.model.config.nLayer}×${r.model.config.nEmbd}, vocab ${r.tok.vocabSize}, loss ${r.lastLoss.toFixed(4)}, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     return;
   }
+  if (cmd === 'sccurve' || cmd === 'verifier-data') return scCommand(cmd, dir, arg, arg2, process.argv[6]);
   const n = arg ? Number(arg) : undefined;
   if (cmd === 'hints') {
     const { model, tok } = loadModel(dir);

@@ -123,6 +123,7 @@ export function formatTrace(t: AskTrace): string {
     const show = (name: string, v: typeof sc.majority): string => `${name}: ${v.tally.map((x) => `${x.answer} ×${x.count}${name === 'majority' ? '' : ` (${x.weight.toFixed(3)})`}`).join(', ') || 'no answers'}`;
     lines.push(show('majority', sc.majority), show('logprob-weighted', sc.logprob));
     if (sc.reward) lines.push(show('reward-weighted', sc.reward));
+    if (sc.rewardBest) lines.push(`reward best-of-${sc.samples.length}: ${sc.rewardBest.answer ?? '—'} (sample ${sc.rewardBest.index + 1})`);
   } else if (t.reflection) {
     const r = t.reflection;
     lines.push('── first answer', r.first, '');

@@ -5,7 +5,7 @@ import type { GPT } from '../model/gpt.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { scoreSequences } from '../train/reward.js';
 import { GptforgeError } from '../util/errors.js';
-import { extractAnswer, softmaxWeights, vote, type VoteResult } from './vote.js';
+import { bestOf, extractAnswer, softmaxWeights, vote, type VoteResult } from './vote.js';
 
 /**
  * Self-consistency (Wang et al. 2022): sample k replies to one prompt, read each one's final
@@ -24,7 +24,9 @@ import { extractAnswer, softmaxWeights, vote, type VoteResult } from './vote.js'
  * - `majority`: the most common answer (ties: the earliest);
  * - `logprob`: each vote weighted by exp(mean log-probability of the sample's sampled tokens)
  *   under the model (Wang et al. §3.5's "normalised weighted sum");
- * - `reward`: each vote weighted by softmax(RM scores) over the k samples, when a reward model is given.
+ * - `reward`: each vote weighted by softmax(RM scores) over the k samples, when a reward model is given;
+ * - `rewardBest`: the answer of the sample the reward model scores highest (best-of-k, Cobbe et
+ *   al. 2021's verifier selection; agreement counts for nothing).
  */
 export interface SelfConsistencyOptions extends Omit<ChatOptions, 'onStep' | 'seed'> {
   /** Samples (≥ 1). */
@@ -54,6 +56,8 @@ export interface SelfConsistencyResult {
   majority: VoteResult;
   logprob: VoteResult;
   reward?: VoteResult;
+  /** The reward model's best-of-k: the answer of its top-scored sample (with an answer), when a reward model is given. */
+  rewardBest?: { answer: string | undefined; index: number };
   /** Wall time of the sampling (and RM scoring), ms. */
   ms: number;
 }
@@ -92,6 +96,7 @@ export function selfConsistency(engine: ChatEngine, conv: Conversation, opts: Se
   });
   const samples: ConsistencySample[] = replies.map((r, i) => ({ text: r.text, answer: extract(r.text), meanLogprob: counts[i] > 0 ? sums[i] / counts[i] : 0, tokens: counts[i] }));
   let reward: VoteResult | undefined;
+  let rewardBest: SelfConsistencyResult['rewardBest'];
   if (rewardModel) {
     const L = rewardModel.model.config.blockSize;
     const seqs = replies.map((r, i) => {
@@ -106,6 +111,10 @@ export function selfConsistency(engine: ChatEngine, conv: Conversation, opts: Se
       samples.map((s) => s.answer),
       softmaxWeights(scores),
     );
+    rewardBest = bestOf(
+      samples.map((s) => s.answer),
+      scores,
+    );
   }
   const answers = samples.map((s) => s.answer);
   return {
@@ -113,6 +122,7 @@ export function selfConsistency(engine: ChatEngine, conv: Conversation, opts: Se
     majority: vote(answers),
     logprob: vote(answers, softmaxWeights(samples.map((s) => s.meanLogprob))),
     reward,
+    rewardBest,
     ms: performance.now() - t0,
   };
 }

@@ -78,3 +78,20 @@ export function softmaxWeights(scores: readonly number[]): number[] {
   const mx = Math.max(...scores);
   return scores.map((s) => Math.exp(s - mx));
 }
+
+/**
+ * Best-of-k by score (Cobbe et al. 2021's verifier selection): the answer of the highest-scoring
+ * sample that has one (ties: the earliest), and its index; undefined / −1 when no sample has an
+ * answer. Unlike a weighted vote, agreement between samples counts for nothing.
+ *
+ * @throws Error when `scores` has another length than `answers` or a NaN.
+ */
+export function bestOf(answers: readonly (string | undefined)[], scores: readonly number[]): { answer: string | undefined; index: number } {
+  if (scores.length !== answers.length) throw new Error(`bestOf: ${answers.length} answers but ${scores.length} scores`);
+  let index = -1;
+  answers.forEach((a, i) => {
+    if (Number.isNaN(scores[i])) throw new Error(`bestOf: score ${i} is NaN`);
+    if (a !== undefined && (index < 0 || scores[i] > scores[index])) index = i;
+  });
+  return { answer: index < 0 ? undefined : answers[index], index };
+}

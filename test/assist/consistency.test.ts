@@ -5,6 +5,7 @@ import { ChatEngine } from '../../src/infer/engine.js';
 import type { Conversation } from '../../src/data/conversation.js';
 import { selfConsistency } from '../../src/assist/consistency.js';
 import { vote } from '../../src/assist/vote.js';
+import { formatTrace } from '../../src/assist/ask.js';
 import { makeConfig } from '../../src/model/config.js';
 import { GPT } from '../../src/model/gpt.js';
 import { renderForReward } from '../../src/data/chat.js';
@@ -86,4 +87,10 @@ test("self-consistency: the reward vote weighs each sample by softmax of the rew
       scores.map((x) => Math.exp(x - mx)),
     ),
   );
+  // best-of-k: the answer of the top-scored sample
+  const top = scores.indexOf(mx);
+  assert.deepEqual(r.rewardBest, { answer: r.samples[top].answer, index: top });
+  // the trace names it
+  const trace = formatTrace({ technique: 'self-consistency', prompt: 'What is it?', reply: '', answer: r.majority.answer, consistency: r, tokens: 0, ms: 0 });
+  assert.ok(trace.includes(`reward best-of-8: ${r.samples[top].answer} (sample ${top + 1})`), trace);
 });
