@@ -1,5 +1,5 @@
 /**
- * node dist/bench/rag-effect.js --run <run dir> [--stage sft] [--per-family 50] [-k 3] [--json]
+ * node dist/bench/rag-effect.js --run <run dir> [--stage sft] [--per-family 50] [-k 3] [--json] [--probe-only]
  *
  * The effect of retrieval on a chat model (src/rag/effect.ts): held-out definitions, kinds
  * and synonyms questions answered without retrieval, with the top-k BM25 passages of a store
@@ -27,12 +27,22 @@ const { values: args } = parseArgs({
     'per-family': { type: 'string', default: '50' },
     k: { type: 'string', short: 'k', default: '3' },
     json: { type: 'boolean', default: false },
+    // only the copy probes (seconds, not a minute): the curriculum's check at each phase boundary
+    'probe-only': { type: 'boolean', default: false },
   },
 });
 
 function main(): void {
   if (!args.run) throw new Error('--run <run dir | stage dir | checkpoint> is required');
   const { model, tok, dir } = loadModel(args.run, args.stage);
+  if (args['probe-only']) {
+    if (!(model instanceof GPT)) throw new Error('--probe-only needs an f32 model (the probe runs its forward pass)');
+    const long = copyProbe(model, tok);
+    const short = copyProbe(model, tok, 30, 99, { min: 4, max: 12 });
+    const line = (p: typeof long): string => `${p.first.toFixed(2)} / ${p.repeat.toFixed(2)}`;
+    console.log(args.json ? JSON.stringify({ model: dir, copyProbe: long, copyProbeShort: short }) : `${dir}: copy probe, first saying / repeat (nats/token): 12–40-word lists ${line(long)}; 4–12-word lists ${line(short)}`);
+    return;
+  }
   const tmp = mkdtempSync(join(tmpdir(), 'gf-rag-effect-'));
   try {
     const t0 = performance.now();
