@@ -193,11 +193,13 @@ export interface CopyProbe {
  * answer from retrieved text however good the retrieval. Lists too long for the context are
  * cut to fit. Deterministic (seeded draws). `lengths` sets the list lengths in words (default 12–40):
  * short lists (4–12) are copied first as an induction head forms, so they show the onset a
- * checkpoint or two before the standard lengths do (docs/rag.md "Third attempt").
+ * checkpoint or two before the standard lengths do (docs/rag.md "Third attempt"). `bos` puts
+ * `<|bos|>` before each list, as pretraining's documents and every chat prompt have it: a model
+ * that keeps its attention sink on `<|bos|>` copies only with it (docs/rag.md "Fourth attempt").
  *
  * @throws GptforgeError when `lengths` is not a range of whole numbers 1 ≤ min ≤ max.
  */
-export function copyProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokenizer, n = 30, seed = 99, lengths: { min: number; max: number } = { min: 12, max: 40 }): CopyProbe {
+export function copyProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokenizer, n = 30, seed = 99, lengths: { min: number; max: number } = { min: 12, max: 40 }, bos = false): CopyProbe {
   if (!(Number.isInteger(lengths.min) && Number.isInteger(lengths.max) && lengths.min >= 1 && lengths.max >= lengths.min)) throw new GptforgeError(`copyProbe: list lengths must be whole numbers with 1 ≤ min ≤ max, got ${lengths.min}…${lengths.max}`, { field: 'lengths' });
   const rng = new Rng(seed);
   const vocab = [...coreWords()].sort();
@@ -210,7 +212,7 @@ export function copyProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokenizer
       let len = lengths.min + rng.int(lengths.max - lengths.min + 1);
       let words = Array.from({ length: len }, () => vocab[rng.int(vocab.length)]);
       const encode = (): { ids: number[]; first: number } => {
-        const head = tok.encode(`Words: ${words.join(' ')}.\nAgain:`, { disallowedSpecial: 'plain' });
+        const head = [...(bos ? [tok.specialId('<|bos|>')] : []), ...tok.encode(`Words: ${words.join(' ')}.\nAgain:`, { disallowedSpecial: 'plain' })];
         return { ids: [...head, ...tok.encode(` ${words.join(' ')}.`, { disallowedSpecial: 'plain' })], first: head.length };
       };
       let s = encode();
