@@ -44,9 +44,7 @@ function main(): void {
     const shortBos = copyProbe(model, tok, 30, 99, { min: 4, max: 12 }, true);
     const line = (p: typeof long): string => `${p.first.toFixed(2)} / ${p.repeat.toFixed(2)}`;
     console.log(
-      args.json
-        ? JSON.stringify({ model: dir, copyProbe: long, copyProbeShort: short, copyProbeBos: longBos, copyProbeShortBos: shortBos })
-        : `${dir}: copy probe, first saying / repeat (nats/token): 12–40-word lists ${line(long)}; 4–12-word lists ${line(short)}; with <|bos|>: ${line(longBos)}; ${line(shortBos)}`,
+      args.json ? JSON.stringify({ model: dir, copyProbe: long, copyProbeShort: short, copyProbeBos: longBos, copyProbeShortBos: shortBos }) : `${dir}: copy probe, first saying / repeat (nats/token): 12–40-word lists ${line(long)}; 4–12-word lists ${line(short)}; with <|bos|>: ${line(longBos)}; ${line(shortBos)}`,
     );
     return;
   }
