@@ -40,11 +40,16 @@ function main(): void {
     const long = copyProbe(model, tok);
     const short = copyProbe(model, tok, 30, 99, { min: 4, max: 12 });
     // with <|bos|> first, as training documents and chat prompts have it
-    const longBos = copyProbe(model, tok, 30, 99, { min: 12, max: 40 }, true);
-    const shortBos = copyProbe(model, tok, 30, 99, { min: 4, max: 12 }, true);
+    const longBos = copyProbe(model, tok, 30, 99, { min: 12, max: 40 }, 'bos');
+    const shortBos = copyProbe(model, tok, 30, 99, { min: 4, max: 12 }, 'bos');
+    // after an earlier document, as pretraining packs them (where rag-copy4 copies)
+    const longDoc = copyProbe(model, tok, 30, 99, { min: 12, max: 40 }, 'document');
+    const shortDoc = copyProbe(model, tok, 30, 99, { min: 4, max: 12 }, 'document');
     const line = (p: typeof long): string => `${p.first.toFixed(2)} / ${p.repeat.toFixed(2)}`;
     console.log(
-      args.json ? JSON.stringify({ model: dir, copyProbe: long, copyProbeShort: short, copyProbeBos: longBos, copyProbeShortBos: shortBos }) : `${dir}: copy probe, first saying / repeat (nats/token): 12–40-word lists ${line(long)}; 4–12-word lists ${line(short)}; with <|bos|>: ${line(longBos)}; ${line(shortBos)}`,
+      args.json
+        ? JSON.stringify({ model: dir, copyProbe: long, copyProbeShort: short, copyProbeBos: longBos, copyProbeShortBos: shortBos, copyProbeDoc: longDoc, copyProbeShortDoc: shortDoc })
+        : `${dir}: copy probe, first saying / repeat (nats/token): 12–40-word lists ${line(long)}; 4–12-word lists ${line(short)}; with <|bos|>: ${line(longBos)}; ${line(shortBos)}; after a document: ${line(longDoc)}; ${line(shortDoc)}`,
     );
     return;
   }
@@ -65,11 +70,12 @@ function main(): void {
     const copy = model instanceof GPT ? copyProbe(model, tok) : undefined;
     // short lists: where copying shows first (docs/rag.md "Third attempt")
     const copyShort = model instanceof GPT ? copyProbe(model, tok, 30, 99, { min: 4, max: 12 }) : undefined;
-    const copyShortBos = model instanceof GPT ? copyProbe(model, tok, 30, 99, { min: 4, max: 12 }, true) : undefined;
+    const copyShortBos = model instanceof GPT ? copyProbe(model, tok, 30, 99, { min: 4, max: 12 }, 'bos') : undefined;
+    const copyShortDoc = model instanceof GPT ? copyProbe(model, tok, 30, 99, { min: 4, max: 12 }, 'document') : undefined;
     store.close();
     const seconds = (performance.now() - t0) / 1000;
     if (args.json) {
-      console.log(JSON.stringify({ model: dir, perFamily, k: Number(args.k), rows, passagesFamily: fam, copyProbe: copy, copyProbeShort: copyShort, copyProbeShortBos: copyShortBos, seconds }));
+      console.log(JSON.stringify({ model: dir, perFamily, k: Number(args.k), rows, passagesFamily: fam, copyProbe: copy, copyProbeShort: copyShort, copyProbeShortBos: copyShortBos, copyProbeShortDoc: copyShortDoc, seconds }));
       return;
     }
     console.log(`model: ${dir} (${model.numParams().toLocaleString('en-US')} parameters, context ${model.config.blockSize}); ${perFamily} held-out questions per family; k = ${args.k}; ${seconds.toFixed(0)} s\n`);
@@ -77,6 +83,7 @@ function main(): void {
     console.log(`\nthe passages family, held out (passages given, not retrieved): ${(100 * fam.accuracy).toFixed(0)}% (${fam.correct}/${fam.total}; ${fam.tooLong} prompts longer than the context left out)`);
     if (copy) console.log(`copy probe (${copy.lists} random word lists said twice): loss ${copy.first.toFixed(2)} nats/token on the first saying, ${copy.repeat.toFixed(2)} on the repeat — ${copy.repeat < 0.5 * copy.first ? 'the model copies' : 'the model does not copy from its context'}`);
     if (copyShort) console.log(`copy probe, 4–12-word lists: ${copyShort.first.toFixed(2)} on the first saying, ${copyShort.repeat.toFixed(2)} on the repeat${copyShort.repeat < copyShort.first ? ' (copying has begun)' : ''}`);
+    if (copyShortDoc) console.log(`copy probe, 4–12-word lists after an earlier document: ${copyShortDoc.first.toFixed(2)} / ${copyShortDoc.repeat.toFixed(2)}`);
     if (copyShortBos) console.log(`copy probe, 4–12-word lists after <|bos|>: ${copyShortBos.first.toFixed(2)} / ${copyShortBos.repeat.toFixed(2)}${copyShortBos.repeat < copyShortBos.first ? ' (copying has begun)' : ''}`);
     for (const r of rows) for (const e of r.examples) console.log(`\n${r.family}: ${e.prompt}\n  without: ${e.without}\n  with:    ${e.with}\n  removed: ${e.removed}`);
   } finally {
