@@ -1,5 +1,5 @@
 /**
- * node dist/bench/rag-effect.js --run <run dir> [--stage sft] [--per-family 50] [-k 3] [--json]
+ * node dist/bench/rag-effect.js --run <run dir> [--stage sft] [--per-family 50] [-k 3] [--json] [--probe-only]
  *
  * The effect of retrieval on a chat model (src/rag/effect.ts): held-out definitions, kinds
  * and synonyms questions answered without retrieval, with the top-k BM25 passages of a store
@@ -27,12 +27,32 @@ const { values: args } = parseArgs({
     'per-family': { type: 'string', default: '50' },
     k: { type: 'string', short: 'k', default: '3' },
     json: { type: 'boolean', default: false },
+    // only the copy probes (seconds, not a minute): the curriculum's check at each phase boundary
+    'probe-only': { type: 'boolean', default: false },
   },
 });
 
 function main(): void {
   if (!args.run) throw new Error('--run <run dir | stage dir | checkpoint> is required');
   const { model, tok, dir } = loadModel(args.run, args.stage);
+  if (args['probe-only']) {
+    if (!(model instanceof GPT)) throw new Error('--probe-only needs an f32 model (the probe runs its forward pass)');
+    const long = copyProbe(model, tok);
+    const short = copyProbe(model, tok, 30, 99, { min: 4, max: 12 });
+    // with <|bos|> first, as training documents and chat prompts have it
+    const longBos = copyProbe(model, tok, 30, 99, { min: 12, max: 40 }, 'bos');
+    const shortBos = copyProbe(model, tok, 30, 99, { min: 4, max: 12 }, 'bos');
+    // after an earlier document, as pretraining packs them (where rag-copy4 copies)
+    const longDoc = copyProbe(model, tok, 30, 99, { min: 12, max: 40 }, 'document');
+    const shortDoc = copyProbe(model, tok, 30, 99, { min: 4, max: 12 }, 'document');
+    const line = (p: typeof long): string => `${p.first.toFixed(2)} / ${p.repeat.toFixed(2)}`;
+    console.log(
+      args.json
+        ? JSON.stringify({ model: dir, copyProbe: long, copyProbeShort: short, copyProbeBos: longBos, copyProbeShortBos: shortBos, copyProbeDoc: longDoc, copyProbeShortDoc: shortDoc })
+        : `${dir}: copy probe, first saying / repeat (nats/token): 12–40-word lists ${line(long)}; 4–12-word lists ${line(short)}; with <|bos|>: ${line(longBos)}; ${line(shortBos)}; after a document: ${line(longDoc)}; ${line(shortDoc)}`,
+    );
+    return;
+  }
   const tmp = mkdtempSync(join(tmpdir(), 'gf-rag-effect-'));
   try {
     const t0 = performance.now();
@@ -50,10 +70,12 @@ function main(): void {
     const copy = model instanceof GPT ? copyProbe(model, tok) : undefined;
     // short lists: where copying shows first (docs/rag.md "Third attempt")
     const copyShort = model instanceof GPT ? copyProbe(model, tok, 30, 99, { min: 4, max: 12 }) : undefined;
+    const copyShortBos = model instanceof GPT ? copyProbe(model, tok, 30, 99, { min: 4, max: 12 }, 'bos') : undefined;
+    const copyShortDoc = model instanceof GPT ? copyProbe(model, tok, 30, 99, { min: 4, max: 12 }, 'document') : undefined;
     store.close();
     const seconds = (performance.now() - t0) / 1000;
     if (args.json) {
-      console.log(JSON.stringify({ model: dir, perFamily, k: Number(args.k), rows, passagesFamily: fam, copyProbe: copy, copyProbeShort: copyShort, seconds }));
+      console.log(JSON.stringify({ model: dir, perFamily, k: Number(args.k), rows, passagesFamily: fam, copyProbe: copy, copyProbeShort: copyShort, copyProbeShortBos: copyShortBos, copyProbeShortDoc: copyShortDoc, seconds }));
       return;
     }
     console.log(`model: ${dir} (${model.numParams().toLocaleString('en-US')} parameters, context ${model.config.blockSize}); ${perFamily} held-out questions per family; k = ${args.k}; ${seconds.toFixed(0)} s\n`);
@@ -61,6 +83,8 @@ function main(): void {
     console.log(`\nthe passages family, held out (passages given, not retrieved): ${(100 * fam.accuracy).toFixed(0)}% (${fam.correct}/${fam.total}; ${fam.tooLong} prompts longer than the context left out)`);
     if (copy) console.log(`copy probe (${copy.lists} random word lists said twice): loss ${copy.first.toFixed(2)} nats/token on the first saying, ${copy.repeat.toFixed(2)} on the repeat — ${copy.repeat < 0.5 * copy.first ? 'the model copies' : 'the model does not copy from its context'}`);
     if (copyShort) console.log(`copy probe, 4–12-word lists: ${copyShort.first.toFixed(2)} on the first saying, ${copyShort.repeat.toFixed(2)} on the repeat${copyShort.repeat < copyShort.first ? ' (copying has begun)' : ''}`);
+    if (copyShortDoc) console.log(`copy probe, 4–12-word lists after an earlier document: ${copyShortDoc.first.toFixed(2)} / ${copyShortDoc.repeat.toFixed(2)}`);
+    if (copyShortBos) console.log(`copy probe, 4–12-word lists after <|bos|>: ${copyShortBos.first.toFixed(2)} / ${copyShortBos.repeat.toFixed(2)}${copyShortBos.repeat < copyShortBos.first ? ' (copying has begun)' : ''}`);
     for (const r of rows) for (const e of r.examples) console.log(`\n${r.family}: ${e.prompt}\n  without: ${e.without}\n  with:    ${e.with}\n  removed: ${e.removed}`);
   } finally {
     rmSync(tmp, { recursive: true, force: true });

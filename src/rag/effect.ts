@@ -193,14 +193,21 @@ export interface CopyProbe {
  * answer from retrieved text however good the retrieval. Lists too long for the context are
  * cut to fit. Deterministic (seeded draws). `lengths` sets the list lengths in words (default 12–40):
  * short lists (4–12) are copied first as an induction head forms, so they show the onset a
- * checkpoint or two before the standard lengths do (docs/rag.md "Third attempt").
+ * checkpoint or two before the standard lengths do (docs/rag.md "Third attempt"). `prefix`
+ * sets what precedes each list: nothing (`none`, the default), `<|bos|>` (`bos`), or a whole
+ * earlier document — `<|bos|>` + a held-out `passages` prompt (≤ 100 tokens) + `<|eos|>`, then
+ * `<|bos|>` and the list (`document`), as pretraining packs its documents. Only the list's tokens
+ * are scored. A model can copy in a packed window and not at position 0: rag-copy4 repeats 4–12-word
+ * lists at 0.86 nats after a document, 4.52 after `<|bos|>` alone (docs/rag.md "Fourth attempt").
  *
  * @throws GptforgeError when `lengths` is not a range of whole numbers 1 ≤ min ≤ max.
  */
-export function copyProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokenizer, n = 30, seed = 99, lengths: { min: number; max: number } = { min: 12, max: 40 }): CopyProbe {
+export function copyProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokenizer, n = 30, seed = 99, lengths: { min: number; max: number } = { min: 12, max: 40 }, prefix: 'none' | 'bos' | 'document' = 'none'): CopyProbe {
   if (!(Number.isInteger(lengths.min) && Number.isInteger(lengths.max) && lengths.min >= 1 && lengths.max >= lengths.min)) throw new GptforgeError(`copyProbe: list lengths must be whole numbers with 1 ≤ min ≤ max, got ${lengths.min}…${lengths.max}`, { field: 'lengths' });
   const rng = new Rng(seed);
   const vocab = [...coreWords()].sort();
+  const bosId = prefix === 'none' ? -1 : tok.specialId('<|bos|>');
+  const docs = prefix === 'document' ? taskByName('passages').generate('test', n, seed) : [];
   let a = 0;
   let na = 0;
   let b = 0;
@@ -209,8 +216,9 @@ export function copyProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokenizer
     for (let i = 0; i < n; i++) {
       let len = lengths.min + rng.int(lengths.max - lengths.min + 1);
       let words = Array.from({ length: len }, () => vocab[rng.int(vocab.length)]);
+      const before = prefix === 'document' ? [bosId, ...tok.encode(docs[i].prompt, { disallowedSpecial: 'plain' }).slice(0, 100), tok.specialId('<|eos|>'), bosId] : prefix === 'bos' ? [bosId] : [];
       const encode = (): { ids: number[]; first: number } => {
-        const head = tok.encode(`Words: ${words.join(' ')}.\nAgain:`, { disallowedSpecial: 'plain' });
+        const head = [...before, ...tok.encode(`Words: ${words.join(' ')}.\nAgain:`, { disallowedSpecial: 'plain' })];
         return { ids: [...head, ...tok.encode(` ${words.join(' ')}.`, { disallowedSpecial: 'plain' })], first: head.length };
       };
       let s = encode();
@@ -222,7 +230,7 @@ export function copyProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokenizer
       const T = s.ids.length;
       const V = model.config.vocabSize;
       const logits = model.forward(Int32Array.from(s.ids), 1, T).data;
-      for (let t = 1; t < T; t++) {
+      for (let t = Math.max(1, before.length); t < T; t++) {
         const row = logits.subarray((t - 1) * V, t * V);
         let m = -Infinity;
         for (const x of row) m = Math.max(m, x);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { getKernels } from '../engine/backend.js';
 import { BatchLoader, ValLoader } from '../data/loader.js';
@@ -5,6 +6,7 @@ import { loadMixtureConfig } from '../data/mixture.js';
 import { mixtureTable, prepareData } from '../data/prepare.js';
 import { lossCurveSVG } from '../eval/plot.js';
 import { countParams, makeConfig } from '../model/config.js';
+import { configDiff, latestCheckpoint, loadCheckpoint } from '../model/checkpoint.js';
 import { GPT } from '../model/gpt.js';
 import type { TrainResult } from '../train/loop.js';
 import { MetricsLog, type MetricRecord } from '../train/metrics.js';
@@ -48,6 +50,23 @@ export function resolvePreset(name: string, o: PretrainOverrides & { run?: strin
   return { runDir: o.run ?? join('runs', p.name), preset: p, file };
 }
 
+/**
+ * Load `from`'s weights into `model` (a curriculum phase starting where another run stopped).
+ * @throws GptforgeError when `from` holds no checkpoint, holds an adapter, or its model config or
+ * tokenizer differs from this run's (naming the field).
+ */
+function initWeights(model: GPT, from: string, tokenizerHash: string, log: (line: string) => void): void {
+  const ck = existsSync(join(from, 'config.json')) ? from : (latestCheckpoint(from) ?? latestCheckpoint(join(from, 'base')));
+  if (!ck) throw new GptforgeError('initFrom: no checkpoint here (give a checkpoint, a stage or a run directory)', { file: from });
+  const loaded = loadCheckpoint(ck);
+  if (loaded.meta.adapter) throw new GptforgeError('initFrom: the checkpoint holds a LoRA adapter, not a full model', { file: ck, field: 'adapter' });
+  const diff = configDiff(loaded.meta.model, model.config);
+  if (diff) throw new GptforgeError(`initFrom: the checkpoint's model has ${diff.field}=${JSON.stringify(diff.a)}, this run's ${JSON.stringify(diff.b)}`, { file: join(ck, 'config.json'), field: `model.${diff.field}` });
+  if (loaded.meta.tokenizerHash && loaded.meta.tokenizerHash !== tokenizerHash) throw new GptforgeError("initFrom: the checkpoint was trained with a different tokenizer (copy its run's tokenizer.json into this run)", { file: join(ck, 'config.json'), field: 'tokenizerHash' });
+  model.loadState(loaded.weights, join(ck, 'model.safetensors'));
+  log(`pretrain: starting from the weights of ${ck}`);
+}
+
 /** Options of `runPretrain`. */
 export interface RunPretrainOptions {
   /** The preset file it came from (relative mixture paths resolve against it). */
@@ -56,6 +75,14 @@ export interface RunPretrainOptions {
   mixture?: string;
   /** Ignore existing checkpoints and start over. */
   fresh?: boolean;
+  /**
+   * A checkpoint directory (or a stage directory: its latest checkpoint) whose weights start this
+   * run instead of a random initialisation — a curriculum's next phase: a new run with its own
+   * mixture, step count and schedule, and a fresh optimizer. Used only when this run has no
+   * checkpoint of its own to resume (or with `fresh`). The model's config and the tokenizer must
+   * match the checkpoint's (copy its tokenizer.json into the run first).
+   */
+  initFrom?: string;
   quiet?: boolean;
   /** Stops training after the step in progress; a checkpoint is saved and the result says `interrupted`. */
   signal?: AbortSignal;
@@ -96,6 +123,7 @@ export async function runPretrain(runDir: string, preset: PretrainPreset, opts: 
   // 2. the model
   const config = makeConfig({ ...preset.model, vocabSize: tok.vocabSize });
   const model = new GPT(config, { seed: 1337 });
+  if (opts.initFrom && (opts.fresh || !latestCheckpoint(layout.stage('base')))) initWeights(model, opts.initFrom, tok.hash(), log);
   atomicWriteFile(layout.preset, JSON.stringify({ ...preset, mixture: mixturePath }, null, 2));
   const k = getKernels();
   log(`pretrain: ${(countParams(config) / 1e6).toFixed(2)}M parameters (${preset.model.nLayer} layers, ${preset.model.nEmbd} wide, context ${preset.model.blockSize}), vocabulary ${tok.vocabSize}, ${preset.batchSize}×${preset.seqLen}×${preset.train.gradAccum} tokens/step, ${k.name} backend, ${k.threads} threads`);

@@ -109,6 +109,11 @@ test('copyProbe: a model that copies (a hand-written induction rule) has a far l
   const short = copyProbe(inducer, tok, 8, 99, { min: 4, max: 12 });
   assert.ok(short.repeat < 0.5 * short.first, `copier, short lists: first ${short.first}, repeat ${short.repeat}`);
   assert.throws(() => copyProbe(inducer, tok, 8, 99, { min: 5, max: 4 }), /1 ≤ min ≤ max/);
+  // after <|bos|> or a whole earlier document (only the list's tokens scored): still a copier
+  for (const prefix of ['bos', 'document'] as const) {
+    const p = copyProbe(inducer, tok, 8, 99, { min: 4, max: 12 }, prefix);
+    assert.ok(p.first > Math.log(V) - 3 && p.repeat < 0.5 * p.first, `copier after ${prefix}: first ${p.first}, repeat ${p.repeat}`);
+  }
   assert.ok(copy.first > Math.log(V) - 3 && copy.repeat < 0.5 * copy.first, `copier: first ${copy.first}, repeat ${copy.repeat}`);
   const random = copyProbe(new GPT(makeConfig({ vocabSize: V, blockSize: 256, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed: 2 }), tok, 8);
   assert.ok(Math.abs(random.first - Math.log(V)) < 0.7 && Math.abs(random.repeat - random.first) < 0.5, `random: first ${random.first}, repeat ${random.repeat}, ln V ${Math.log(V)}`);

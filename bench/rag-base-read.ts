@@ -1,0 +1,56 @@
+/**
+ * node dist/bench/rag-base-read.js --run <run dir | checkpoint> [--stage base] [-n 200]
+ *
+ * Does a *base* model read its passages? The `passages` family's held-out prompts in the form
+ * pretraining shows them (bench/rag-copy-corpus.ts: `<|bos|>` prompt `\nAnswer:` reply), the
+ * reply decoded greedily up to a newline or `<|eos|>` (48 tokens at most) and graded by the
+ * family's own check. Separates "pretraining did not teach reading" from "SFT lost it"
+ * (docs/rag.md "Fourth attempt").
+ */
+import { parseArgs } from 'node:util';
+import { taskByName } from '../src/data/synthetic/tasks.js';
+import { noGrad } from '../src/engine/tensor.js';
+import { GPT } from '../src/model/gpt.js';
+import { loadModel } from '../src/run/models.js';
+
+const { values: args } = parseArgs({ options: { run: { type: 'string' }, stage: { type: 'string', default: 'base' }, n: { type: 'string', short: 'n', default: '200' } } });
+
+function main(): void {
+  if (!args.run) throw new Error('--run <run dir | checkpoint> is required');
+  const { model, tok, dir } = loadModel(args.run, args.stage);
+  if (!(model instanceof GPT)) throw new Error('an f32 model is needed');
+  const task = taskByName('passages');
+  const bos = tok.specialId('<|bos|>');
+  const eos = tok.specialId('<|eos|>');
+  const V = model.config.vocabSize;
+  let correct = 0;
+  let total = 0;
+  let tooLong = 0;
+  const samples: string[] = [];
+  noGrad(() => {
+    for (const ex of task.generate('test', Number(args.n), 2024)) {
+      const ids = [bos, ...tok.encode(`${ex.prompt}\nAnswer:`, { disallowedSpecial: 'plain' })];
+      if (ids.length + 48 > model.config.blockSize) {
+        tooLong++;
+        continue;
+      }
+      const start = ids.length;
+      for (let i = 0; i < 48; i++) {
+        const logits = model.forward(Int32Array.from(ids), 1, ids.length).data.subarray((ids.length - 1) * V, ids.length * V);
+        let best = 0;
+        for (let v = 1; v < V; v++) if (logits[v] > logits[best]) best = v;
+        if (best === eos) break;
+        ids.push(best);
+        if (tok.decode(ids.slice(start)).includes('\n')) break;
+      }
+      const reply = tok.decode(ids.slice(start)).split('\n')[0].trim();
+      total++;
+      if (task.check(ex.prompt, reply)) correct++;
+      if (samples.length < 6) samples.push(`${ex.prompt.split('\n').slice(-1)[0]}\n  → ${reply}`);
+    }
+  });
+  console.log(`${dir}: the passages family read by the base model (pretraining's text form): ${((100 * correct) / Math.max(1, total)).toFixed(0)}% (${correct}/${total}; ${tooLong} too long)`);
+  for (const s of samples) console.log(s);
+}
+
+main();
