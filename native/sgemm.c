@@ -333,6 +333,10 @@ static void sgemm_task(void *ctx, int task, int ntasks) {
  * sub-block the tiles sweep across the columns (DKB streams along B's rows, each line
  * prefetched DPF floats ahead), the accumulators parked in T (R × w floats, L1) between
  * sub-blocks. Row groups (M > DR) run inside the sub-block, which is still in cache.
+ * Each tile also prefetches the same columns of the next sub-block's rows into L2, a
+ * sub-block's sweep ahead: without it each sub-block's first lines missed (at N = 256 a
+ * quarter of them). Measured on Zen 3 over a 4-layer × 256 model's linears (weights in
+ * L3, one thread): 4 rows 2.3–2.8× the time of 1 row before, 1.6–1.8× with it.
  * Per KC block each element sums A[m,k]·B[k,j] from zero in order of k (parking a float in
  * memory does not round it), then C = t or C + t: the microkernel's own reduction order (FMA
  * where the path has it), so a row's results are bit-for-bit those of the general path — a
@@ -358,7 +362,10 @@ static void sgemm_task(void *ctx, int task, int ntasks) {
     for (int v = 0; v < V; v++) s[r][v] = LOAD(t + r * ldt + VL * v);                          \
   for (long k = 0; k < kn; k++) {                                                              \
     const float *bk = b + k * ldb;                                                             \
-    for (int p = 0; p < VL * V; p += 16) PREFETCH(bk + DPF + p);                               \
+    for (int p = 0; p < VL * V; p += 16) {                                                     \
+      PREFETCH(bk + DPF + p);                                                                  \
+      __builtin_prefetch(bk + DKB * ldb + p, 0, 2); /* the next sub-block's row, into L2 */    \
+    }                                                                                          \
     VT bv[8];                                                                                  \
     for (int v = 0; v < V; v++) bv[v] = LOAD(bk + VL * v);                                     \
     for (int r = 0; r < R; r++) {                                                              \
