@@ -347,6 +347,7 @@ static void sgemm_task(void *ctx, int task, int ntasks) {
  * sums in T (one B stream, no tile loop; measured 1.5× faster than 1×64 tiles at one row).
  */
 #define SMALL_M 8
+#define PREFILL_M 32
 #define DR 4
 #define DKB 16
 #define DPF 64
@@ -633,6 +634,14 @@ void gfn_sgemm(const float *A, const float *B, float *C, long M, long K, long N,
   }
   if (M <= SMALL_M && !transA) {
     small_m(A, B, C, M, K, N, transB, accumulate, 0);
+    return;
+  }
+  /* A few more rows (a short prompt's prefill, forced tokens): the decode path SMALL_M rows at
+   * a time, bit-for-bit the general path's rows (see above), which would pack all of B for
+   * them. One thread, weights in L3, the bench model's linears: 12–32 rows 1.5–3× faster;
+   * at 48 rows about even. */
+  if (M <= PREFILL_M && !transA && !transB) {
+    for (long m0 = 0; m0 < M; m0 += SMALL_M) small_m(A + m0 * K, B, C + m0 * N, M - m0 < SMALL_M ? M - m0 : SMALL_M, K, N, 0, accumulate, 0);
     return;
   }
   job_t j = {A, B, C, M, K, N, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, accumulate, 1, M};
