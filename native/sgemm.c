@@ -472,6 +472,10 @@ static void sgemm_task(void *ctx, int task, int ntasks) {
  * sub-block the tiles sweep across the columns (DKB streams along B's rows, each line
  * prefetched DPF floats ahead), the accumulators parked in T (R × w floats, L1) between
  * sub-blocks. Row groups (M > DR) run inside the sub-block, which is still in cache.
+ * Each tile also prefetches the same columns of the next sub-block's rows into L2, a
+ * sub-block's sweep ahead: without it each sub-block's first lines missed (at N = 256 a
+ * quarter of them). Measured on Zen 3 over a 4-layer × 256 model's linears (weights in
+ * L3, one thread): 4 rows 2.3–2.8× the time of 1 row before, 1.6–1.8× with it.
  * Per KC block each element sums A[m,k]·B[k,j] from zero in order of k (parking a float in
  * memory does not round it), then C = t or C + t: the microkernel's own reduction order (FMA
  * where the path has it), so a row's results are bit-for-bit those of the general path — a
@@ -482,6 +486,7 @@ static void sgemm_task(void *ctx, int task, int ntasks) {
  * sums in T (one B stream, no tile loop; measured 1.5× faster than 1×64 tiles at one row).
  */
 #define SMALL_M 8
+#define PREFILL_M 32
 #define DR 4
 #define DKB 16
 #define DPF 64
@@ -497,7 +502,10 @@ static void sgemm_task(void *ctx, int task, int ntasks) {
     for (int v = 0; v < V; v++) s[r][v] = LOAD(t + r * ldt + VL * v);                          \
   for (long k = 0; k < kn; k++) {                                                              \
     const float *bk = b + k * ldb;                                                             \
-    for (int p = 0; p < VL * V; p += 16) PREFETCH(bk + DPF + p);                               \
+    for (int p = 0; p < VL * V; p += 16) {                                                     \
+      PREFETCH(bk + DPF + p);                                                                  \
+      __builtin_prefetch(bk + DKB * ldb + p, 0, 2); /* the next sub-block's row, into L2 */    \
+    }                                                                                          \
     VT bv[8];                                                                                  \
     for (int v = 0; v < V; v++) bv[v] = LOAD(bk + VL * v);                                     \
     for (int r = 0; r < R; r++) {                                                              \
@@ -765,6 +773,14 @@ void gfn_sgemm(const float *A, const float *B, float *C, long M, long K, long N,
   }
   if (M <= SMALL_M && !transA) {
     small_m(A, B, C, M, K, N, transB, accumulate, 0);
+    return;
+  }
+  /* A few more rows (a short prompt's prefill, forced tokens): the decode path SMALL_M rows at
+   * a time, bit-for-bit the general path's rows (see above), which would pack all of B for
+   * them. One thread, weights in L3, the bench model's linears: 12–32 rows 1.5–3× faster;
+   * at 48 rows about even. */
+  if (M <= PREFILL_M && !transA && !transB) {
+    for (long m0 = 0; m0 < M; m0 += SMALL_M) small_m(A + m0 * K, B, C + m0 * N, M - m0 < SMALL_M ? M - m0 : SMALL_M, K, N, 0, accumulate, 0);
     return;
   }
   job_t j = {A, B, C, M, K, N, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, accumulate, 1, M};

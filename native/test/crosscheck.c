@@ -73,17 +73,20 @@ static void case_sgemm(long M, long K, long N, int ta, int tb, int acc, int seri
   free(A); free(B); free(C0);
 }
 
-/* Decode rows (sgemm's small-M path, M ≤ 8) must equal the same rows of a 16-row product
- * (the general path) bit for bit, on every path: a row decoded alone equals it batched. */
+/* Decode rows (sgemm's small-M path, M ≤ 8, and up to 32 rows in 8-row chunks) must equal the
+ * same rows of a 40-row product (the general path) bit for bit, on every path: a row decoded
+ * alone equals it batched. */
 static void case_decode_rows(long K, long N, int tb, int acc) {
-  float *A = rnd(16 * K, 1), *B = rnd(K * N, 1), *C0 = rnd(16 * N, 1);
+  float *A = rnd(40 * K, 1), *B = rnd(K * N, 1), *C0 = rnd(40 * N, 1);
+  static const int Ms[] = {1, 2, 3, 4, 5, 6, 7, 8, 12, 17, 32};
   for (int p = 0; p < npaths; p++) {
     gfn_isa_set(paths[p]);
-    float *big = dup(C0, 16 * N);
-    gfn_sgemm(A, B, big, 16, K, N, 0, tb, acc);
+    float *big = dup(C0, 40 * N);
+    gfn_sgemm(A, B, big, 40, K, N, 0, tb, acc);
     long bad = -1;
     int badM = 0;
-    for (int M = 1; M <= 8 && bad < 0; M++) {
+    for (int mi = 0; mi < (int)(sizeof Ms / sizeof Ms[0]) && bad < 0; mi++) {
+      int M = Ms[mi];
       float *small = dup(C0, M * N);
       gfn_sgemm(A, B, small, M, K, N, 0, tb, acc);
       for (long i = 0; i < M * N; i++)
@@ -93,7 +96,7 @@ static void case_decode_rows(long K, long N, int tb, int acc) {
     char name[96];
     snprintf(name, sizeof name, "sgemm_rows_exact %ldx%ld N%c%s", K, N, tb ? 'T' : 'N', acc ? " acc" : "");
     if (bad < 0) printf("ok %s %s 0\n", gfn_isa_name(paths[p]), name);
-    else { printf("FAIL %s %s: M=%d element %ld differs from the 16-row product\n", gfn_isa_name(paths[p]), name, badM, bad); failures++; }
+    else { printf("FAIL %s %s: M=%d element %ld differs from the 40-row product\n", gfn_isa_name(paths[p]), name, badM, bad); failures++; }
     free(big);
   }
   free(A); free(B); free(C0);
