@@ -86,12 +86,21 @@ export function adapterSaveOptions(ad: AdapterTraining, stageDir: string, step: 
 
 /**
  * Resume: copy an adapter checkpoint's A, B (and scalar head) into `ad`'s adapter.
- * @throws GptforgeError when the saved adapter's rank or modules differ from this run's.
+ * @throws GptforgeError when the saved adapter's rank, α, scaling, target modules, token rows or
+ *   base precision differ from this run's: resuming would drop trained modules or rescale
+ *   what was learned (pass the checkpoint's own values, or start over with `fresh`).
  */
 export function restoreAdapter(ad: AdapterTraining, ckDir: string): void {
   const saved = readAdapter(ckDir);
   const a = ad.lora.adapter(ad.name);
+  const differs = (field: string, what: string, was: string, now: string): void => {
+    if (was !== now) throw new GptforgeError(`cannot resume: the checkpoint's adapter has ${what}=${was}, this run's has ${what}=${now} (resume with the checkpoint's value, or start over with --fresh)`, { file: ckDir, field });
+  };
   if (saved.lora.r !== a.config.r) throw new GptforgeError(`cannot resume: the checkpoint's adapter has r=${saved.lora.r}, this run's has r=${a.config.r}`, { file: ckDir, field: 'r' });
+  differs('lora_alpha', 'alpha', String(saved.lora.alpha), String(a.config.alpha));
+  differs('use_rslora', 'rslora', String(saved.lora.rslora), String(a.config.rslora));
+  differs('target_modules', 'targets', [...saved.lora.targets].sort().join(','), [...a.config.targets].sort().join(','));
+  if (saved.base?.basePrecision !== undefined) differs('basePrecision', 'base precision', saved.base.basePrecision, ad.lora.basePrecision);
   copyPeftTensors(a.pairs, saved.tensors, (key) => {
     throw new GptforgeError(`cannot resume: the checkpoint's adapter has no ${key} of this run's shape (targets differ?)`, { file: ckDir, field: 'target_modules' });
   });
