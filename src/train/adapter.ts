@@ -1,7 +1,7 @@
 import { relative } from 'node:path';
 import type { GPT } from '../model/gpt.js';
 import { LoraModel, modulesOf, type LoraConfig } from '../model/lora.js';
-import { parseLoraSpec, type LoraSpecContext } from '../model/lora-spec.js';
+import { formatLoraSpec, parseLoraSpec, type LoraSpecContext } from '../model/lora-spec.js';
 import { TOKEN_ROWS_KEY, copyPeftTensors, readAdapter, saveAdapter } from '../model/export/peft.js';
 import { checkpointName, type SaveOptions } from '../model/checkpoint.js';
 import type { BasePrecision } from '../model/quantize.js';
@@ -53,6 +53,19 @@ export function prepareAdapter(stage: string, model: GPT, baseDir: string, opts:
   const lora = new LoraModel(model, { basePrecision: precision });
   lora.addAdapter('default', cfg);
   return { lora, name: 'default', baseDir };
+}
+
+/**
+ * The line a stage logs about its adapter: the spec, the token rows as a count (SFT's default
+ * lists hundreds of ids), the base's precision and the trainable share.
+ * @example describeAdapter(ad) // 'LoRA r=8,alpha=16,targets=qkv,proj + 523 trainable token rows on a q4_0 base: 396032 trainable parameters (9.40% of 4213248)'
+ */
+export function describeAdapter(ad: AdapterTraining): string {
+  const n = ad.lora.trainableParameters(ad.name).reduce((s, t) => s + t.size, 0);
+  const lc = ad.lora.adapter(ad.name).config;
+  const rows = lc.trainableTokenIndices?.length ?? 0;
+  const total = ad.lora.baseParameterCount();
+  return `LoRA ${formatLoraSpec({ ...lc, trainableTokenIndices: undefined })}${rows > 0 ? ` + ${rows} trainable token rows` : ''} on a ${ad.lora.basePrecision} base: ${n} trainable parameters (${((100 * n) / total).toFixed(2)}% of ${total})`;
 }
 
 /** How many of the SFT data's most frequent target tokens train by default (docs/lora.md: measured on the small preset), at most an eighth of the vocabulary. */
