@@ -7,7 +7,7 @@ import { exportLlmc, exportTrl } from '../run/export.js';
 import { GptforgeError } from '../util/errors.js';
 
 export const command = new Command('export')
-  .summary("export a model (hf, gguf) or the run's training data (trl, llmc) for other tools")
+  .summary("export a model (hf, gguf), a LoRA stage (peft) or the run's training data (trl, llmc) for other tools")
   .description(
     "hf: a transformers directory (GPT-2 for learned positions, GPT-NeoX for rotary; tokenizer.json, tokenizer_config.json with our chat template, generation_config.json). peft: a LoRA stage as <out>/base (its base, as hf) and <out>/adapter (PEFT's files with the module names and row order of that export: GPT-NeoX's for rotary models). gguf: a llama.cpp model (F32, F16, Q8_0 or Q4_0; the tokenizer must use a pre-split pattern llama.cpp implements). trl: sft/{train,test}.jsonl (messages), dpo/{train,test}.jsonl (prompt, chosen, rejected) and grpo/{train,test}.jsonl (prompt) from the run's SFT mixture and comparisons; each folder loads with datasets.load_dataset(folder). llmc: the run's pretraining shards as llm.c .bin files. See docs/interop.md and docs/scale.md.",
   )

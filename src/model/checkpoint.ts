@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { atomicReplaceDir, atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import type { AdamWState } from '../engine/optim.js';
@@ -94,9 +94,39 @@ export function saveCheckpoint(stageDir: string, model: GPT, opts: SaveOptions):
   const keep = opts.keepLast ?? 3;
   if (keep > 0) {
     const all = listCheckpoints(stageDir);
-    for (const old of all.slice(0, Math.max(0, all.length - keep))) rmSync(old, { recursive: true, force: true });
+    const old = all.slice(0, Math.max(0, all.length - keep));
+    // an adapter checkpoint of another stage (a DPO adapter over this LoRA SFT) names its base
+    // by path: keep that base, or the other stage would no longer load
+    const needed = old.length > 0 ? adapterBases(dirname(resolve(stageDir))) : new Set<string>();
+    for (const d of old) if (!needed.has(resolve(d))) rmSync(d, { recursive: true, force: true });
   }
   return dir;
+}
+
+/**
+ * The checkpoint directories that adapter checkpoints in `runDir`'s stages (`<run>/<stage>/step-N`
+ * and `best/`) name as their base, resolved to absolute paths: what pruning must keep.
+ * @example adapterBases('runs/tiny') // Set { '/…/runs/tiny/sft-lora/step-0000040' } when dpo-lora sits on it
+ */
+export function adapterBases(runDir: string): Set<string> {
+  const out = new Set<string>();
+  if (!existsSync(runDir)) return out;
+  for (const stage of readdirSync(runDir, { withFileTypes: true })) {
+    if (!stage.isDirectory() || stage.name.startsWith('.')) continue;
+    const stageDir = join(runDir, stage.name);
+    const cks = [...listCheckpoints(stageDir), join(stageDir, 'best')];
+    for (const ck of cks) {
+      const cfg = join(ck, 'config.json');
+      if (!existsSync(cfg)) continue;
+      try {
+        const base = (JSON.parse(readFileSync(cfg, 'utf8')) as CheckpointMeta).adapter?.base;
+        if (typeof base === 'string') out.add(resolve(ck, base));
+      } catch {
+        // a config being rewritten or not ours: it names no base we know of
+      }
+    }
+  }
+  return out;
 }
 
 /** step-* checkpoint directories in stageDir, oldest first. */
@@ -200,16 +230,25 @@ export function modelFromCheckpoint(ck: LoadedCheckpoint): GPT {
 
 /**
  * Resolve a user-given path to a checkpoint: a checkpoint dir itself, a stage dir
- * (runs/x/base → its latest), or a run dir plus a stage name.
+ * (runs/x/base → its latest), or a run dir plus a stage name. A stage whose early stopping
+ * kept an update (`<stage>/best/`, the RL stages) resolves to that one: the model the eval
+ * reports is the model chat, ask, serve and export use.
+ * @throws GptforgeError naming where it looked, and the run's stages that do have a checkpoint.
  */
 export function resolveCheckpoint(path: string, stage?: string): string {
   if (existsSync(join(path, 'config.json')) && (existsSync(join(path, 'model.safetensors')) || existsSync(join(path, ADAPTER_CONFIG)))) return path;
   const candidates = stage ? [join(path, stage)] : [path, join(path, 'rl'), join(path, 'sft'), join(path, 'base')];
   for (const c of candidates) {
-    const ck = latestCheckpoint(c);
+    const ck = latestCheckpoint(join(c, 'best')) ?? latestCheckpoint(c);
     if (ck) return ck;
   }
-  throw new GptforgeError(`no checkpoint found${stage ? ` for stage "${stage}"` : ''} (looked in ${candidates.join(', ')})`, { file: path });
+  const stages =
+    existsSync(path) && statSync(path).isDirectory()
+      ? readdirSync(path, { withFileTypes: true })
+          .filter((e) => e.isDirectory() && latestCheckpoint(join(path, e.name)) !== null)
+          .map((e) => e.name)
+      : [];
+  throw new GptforgeError(`no checkpoint found${stage ? ` for stage "${stage}"` : ''} (looked in ${candidates.join(', ')})${stages.length ? `; stages with a checkpoint: ${stages.sort().join(', ')}` : ''}`, { file: path });
 }
 
 /** Compare two model configs; returns the first differing field, or null. */

@@ -5,7 +5,7 @@ import { renderConversation, type OnBad } from '../data/chat.js';
 import { rankingConversation, rankingToPairs, readPreferencesJSONL, type Ranking } from '../data/preferences.js';
 import { isHeldOut } from '../data/synthetic/tasks.js';
 import { referenceLogProbs, trainDpo, type DpoPair } from '../train/dpo.js';
-import { prepareAdapter } from '../train/adapter.js';
+import { describeAdapter, prepareAdapter } from '../train/adapter.js';
 import type { StageRunOptions } from './stage-options.js';
 import type { TrainResult } from '../train/loop.js';
 import { atomicWriteFile } from '../util/atomic.js';
@@ -78,6 +78,7 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
   const policy = loadModel(runDir, from, { fresh: true });
   // with an adapter the reference is the policy's own (possibly quantized) base, adapter disabled
   const adapter = prepareAdapter(stage, policy.model, policy.dir, o, { specialTokens: policy.tok.specialTokens });
+  if (adapter) log(`${stage}: ${describeAdapter(adapter)}`);
   const ref = adapter ? null : loadModel(runDir, from);
   const refLogProbs = (ps: DpoPair[], pad: number): ReturnType<typeof referenceLogProbs> => (adapter ? adapter.lora.withAdaptersDisabled(() => referenceLogProbs(policy.model, ps, pad)) : referenceLogProbs(ref!.model, ps, pad));
   const { tok } = policy;
@@ -112,7 +113,7 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
   };
   let cache = existsSync(cacheFile) ? readCache() : null;
   if (!cache || cache.key !== key) {
-    log(`dpo: reference log-likelihoods of ${pairs.length + valPairs.length} pairs (once; cached in ${cacheFile})`);
+    log(`${stage}: reference log-likelihoods of ${pairs.length + valPairs.length} pairs (once; cached in ${cacheFile})`);
     cache = { key, train: refLogProbs(pairs, pad), val: refLogProbs(valPairs, pad) };
     atomicWriteFile(cacheFile, JSON.stringify(cache));
   }

@@ -1,3 +1,4 @@
+import type { MetricRecord } from '../train/metrics.js';
 import { terminalChart } from '../eval/plot.js';
 import type { PretrainPreset } from './presets.js';
 import { lossCurves } from './plots.js';
@@ -60,7 +61,8 @@ export function rmReport(r: RunRmResult): string {
 }
 
 export function rlReport(r: RunRlResult): string {
-  const last = r.history[r.history.length - 1] ?? {};
+  // the last update's record: validation records (early stopping) come after it and carry no scores
+  const last: Partial<MetricRecord> = [...r.history].reverse().find((h) => h['objective/scores'] !== undefined) ?? {};
   return `rl: ${stopped(r)} at update ${r.step}; RM score ${Number(last['objective/scores']).toFixed(3)}, KL ${Number(last['objective/kl']).toFixed(3)}; checkpoint ${r.checkpoint}${r.best ? `; early stopping kept update ${r.best.step} (validation rubric ${r.best['val/rubric'].toFixed(2)}, sampled accuracy ${(100 * r.best['val/accuracy']).toFixed(1)}%) in ${r.stage}/best` : ''}`;
 }
 
@@ -68,12 +70,12 @@ export function dpoReport(r: RunDpoResult): string {
   return `dpo: ${stopped(r)} at step ${r.step}; held-out preference accuracy ${(100 * (r.lastEval['val/rewards/accuracies'] ?? NaN)).toFixed(1)}%, margin ${(r.lastEval['val/rewards/margins'] ?? NaN).toFixed(3)}; checkpoint ${r.checkpoint}`;
 }
 
-/** The preset's pretraining samples from the run's newest model (seed 1), one block per prompt. */
+/** The preset's pretraining samples from the run's base model (seed 1), one block per prompt — the base, even when later stages exist. */
 export function pretrainSamples(runDir: string, preset: PretrainPreset): string[] {
   const s = preset.samples;
   if (!s) return [];
   return s.prompts.map((prompt) => {
-    const { text } = sampleFromRun(runDir, prompt, { maxTokens: s.maxTokens, temperature: s.temperature ?? 0.8, topK: s.topK, topP: s.topP, seed: 1 });
+    const { text } = sampleFromRun(runDir, prompt, { maxTokens: s.maxTokens, temperature: s.temperature ?? 0.8, topK: s.topK, topP: s.topP, seed: 1 }, 'base');
     return `\n--- sample: ${JSON.stringify(prompt)}\n${prompt}${text}`;
   });
 }

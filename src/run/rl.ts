@@ -8,7 +8,7 @@ import type { Tokenizer } from '../tokenizer/index.js';
 import { taskPrompts, type TaskPrompt } from '../train/comparisons.js';
 import type { TrainResult } from '../train/loop.js';
 import { MetricsLog, type MetricRecord } from '../train/metrics.js';
-import { prepareAdapter } from '../train/adapter.js';
+import { describeAdapter, prepareAdapter } from '../train/adapter.js';
 import type { StageRunOptions } from './stage-options.js';
 import { DEFAULT_RL, trainRL, validateRL, type RLAlgo, type RLConfig } from '../train/rl.js';
 import { atomicWriteFile } from '../util/atomic.js';
@@ -125,6 +125,7 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
   if (rl.algo === 'ppo') policy.addScalarHead(); // the value head, zero-initialised
   const stage = rlStage(rl.algo);
   const adapter = prepareAdapter(stage, policy, sft.dir, o, { specialTokens: sft.tok.specialTokens });
+  if (adapter) log(`${stage}: ${describeAdapter(adapter)}`);
   const ptx = rl.ptxCoef > 0 ? ptxLoader(runDir, preset, sft.tok, policy.config.blockSize, rl.ptxRows) : undefined;
   validateRL(rl, { policy, rm: rm.model, prompts, ptx }, rm.dir);
   const stageDir = runLayout(runDir).stage(stage);

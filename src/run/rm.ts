@@ -14,7 +14,7 @@ import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { holdRunLock } from '../util/lock.js';
 import { Progress } from '../util/progress.js';
-import { prepareAdapter } from '../train/adapter.js';
+import { describeAdapter, prepareAdapter } from '../train/adapter.js';
 import type { StageRunOptions } from './stage-options.js';
 import { runLayout } from './layout.js';
 import { loadModel } from './models.js';
@@ -151,6 +151,7 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   const { model, tok } = sft;
   model.addScalarHead();
   const adapter = prepareAdapter('rm', model, sft.dir, o, { specialTokens: tok.specialTokens });
+  if (adapter) log(`rm: ${describeAdapter(adapter)}`);
   const L = model.config.blockSize;
   const train = renderRankings(tok, data.train, L);
   const val = renderRankings(tok, data.val, L);

@@ -8,8 +8,7 @@ import type { Tokenizer } from '../tokenizer/index.js';
 import type { TrainResult } from '../train/loop.js';
 import { MetricsLog, type MetricRecord } from '../train/metrics.js';
 import { sft } from '../train/sft.js';
-import { prepareAdapter, type AdapterOptions } from '../train/adapter.js';
-import { formatLoraSpec } from '../model/lora-spec.js';
+import { describeAdapter, prepareAdapter, type AdapterOptions } from '../train/adapter.js';
 import { latestCheckpoint } from '../model/checkpoint.js';
 import { LATER_STAGES } from './eval.js';
 import { atomicWriteFile } from '../util/atomic.js';
@@ -179,13 +178,7 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   const pad = tok.specialId('<|pad|>');
   const train = new PackedLoader(data.train, B, T, pad, cfg.mixture.seed ?? 1337);
   const val = new Map([...data.val].map(([name, items]) => [name, () => new PackedLoader(items, B, T, pad, 0, false)] as const));
-  if (adapter) {
-    const n = adapter.lora.trainableParameters(adapter.name).reduce((s, t) => s + t.size, 0);
-    const lc = adapter.lora.adapter(adapter.name).config;
-    const rows = lc.trainableTokenIndices?.length ?? 0;
-    // the token rows as a count: SFT's default lists hundreds of ids
-    log(`sft: LoRA ${formatLoraSpec({ ...lc, trainableTokenIndices: undefined })}${rows > 0 ? ` + ${rows} trainable token rows` : ''} on a ${adapter.lora.basePrecision} base: ${n} trainable parameters (${((100 * n) / adapter.lora.baseParameterCount()).toFixed(2)}% of ${adapter.lora.baseParameterCount()})`);
-  }
+  if (adapter) log(`${stage}: ${describeAdapter(adapter)}`);
   log(`sft: from ${start.dir}; ${data.train.length} conversations in ${train.rowsPerEpoch} rows of ${T + 1} (${((cfg.train.maxSteps * B * cfg.train.gradAccum) / train.rowsPerEpoch).toFixed(2)} epochs), ${B}×${T} tokens/step, ${getKernels().name} backend`);
 
   const plot = (h: readonly MetricRecord[]): void => {

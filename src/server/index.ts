@@ -16,12 +16,12 @@ export { registerWeb, STAGE_RUNNERS, type StageRunner, type StageJobOptions, typ
  */
 export async function serveRun(runDir: string, opts: ServerOptions & { host?: string; port?: number; precision?: BasePrecision }): Promise<{ server: GptforgeServer; address: string; loaded: Promise<void> }> {
   const server = new GptforgeServer(opts);
-  await registerWeb(server, { runDir });
+  await registerWeb(server, { runDir, precision: opts.precision });
   const address = await server.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1');
   const loaded = new Promise<void>((resolve, reject) => {
     setImmediate(() => {
       try {
-        server.setModels(loadRunModels(runDir, undefined, { precision: opts.precision }));
+        server.setModels(loadRunModels(runDir, undefined, { precision: opts.precision, onSkip: (stage, reason) => process.stderr.write(`gptforge serve: not serving ${stage}: ${reason}\n`) }));
         resolve();
       } catch (e) {
         server.setLoadError((e as Error).message);

@@ -44,23 +44,36 @@ export function runStages(runDir: string): string[] {
  * A run's models: each present stage's newest checkpoint (`<run>/<stage>/latest.json`),
  * as `modelFromCheckpoint` builds it — by default every stage `runStages` finds, an extra stage
  * holding a scalar-head model (a reward model under another name) skipped; `precision` q8_0 / q4_0 decodes the generation stages on
- * ggml blocks with int8 activations (the reward model stays f32). Throws when the run has no
- * generation stage at all.
+ * ggml blocks with int8 activations (the reward model stays f32). A stage whose early stopping
+ * kept an update serves that one (`<stage>/best/`, as the eval reports it). A stage that fails
+ * to load (an adapter whose base checkpoint is gone, a corrupt file) is left out and reported
+ * to `onSkip`, so one broken stage does not take the others down. Throws when no generation
+ * stage loads, naming why each failed.
  */
-export function loadRunModels(runDir: string, stages: readonly string[] = runStages(runDir), opts: { precision?: BasePrecision } = {}): Map<string, ServedModel> {
+export function loadRunModels(runDir: string, stages: readonly string[] = runStages(runDir), opts: { precision?: BasePrecision; onSkip?(stage: string, reason: string): void } = {}): Map<string, ServedModel> {
   const out = new Map<string, ServedModel>();
+  const failed: string[] = [];
   for (const stage of stages) {
     const stageDir = join(runDir, stage);
     if (!existsSync(stageDir)) continue;
-    const dir = latestCheckpoint(stageDir);
+    const dir = latestCheckpoint(join(stageDir, 'best')) ?? latestCheckpoint(stageDir);
     if (!dir) continue;
-    const ck = loadCheckpoint(dir);
-    if (!ck.tokenizerJSON) throw new GptforgeError('checkpoint has no tokenizer.json', { file: dir });
-    const model = modelFromCheckpoint(ck);
-    if (model.hasScalarHead && stage !== REWARD_STAGE && !GENERATION_STAGES.includes(stage)) continue;
-    if (stage !== REWARD_STAGE) setInferencePrecision(model, opts.precision ?? 'f32');
-    out.set(stage, { id: stage, model, tok: Tokenizer.fromJSON(ck.tokenizerJSON, join(dir, 'tokenizer.json')), dir, created: Math.floor(Date.now() / 1000) });
+    let served: ServedModel;
+    try {
+      const ck = loadCheckpoint(dir);
+      if (!ck.tokenizerJSON) throw new GptforgeError('checkpoint has no tokenizer.json', { file: dir });
+      const model = modelFromCheckpoint(ck);
+      if (model.hasScalarHead && stage !== REWARD_STAGE && !GENERATION_STAGES.includes(stage)) continue;
+      if (stage !== REWARD_STAGE) setInferencePrecision(model, opts.precision ?? 'f32');
+      served = { id: stage, model, tok: Tokenizer.fromJSON(ck.tokenizerJSON, join(dir, 'tokenizer.json')), dir, created: Math.floor(Date.now() / 1000) };
+    } catch (e) {
+      const reason = (e as Error).message;
+      failed.push(`${stage}: ${reason}`);
+      opts.onSkip?.(stage, reason);
+      continue;
+    }
+    out.set(stage, served);
   }
-  if (![...out.keys()].some((k) => k !== REWARD_STAGE)) throw new GptforgeError(`no model to serve: none of the stages ${GENERATION_STAGES.join(', ')} has a checkpoint`, { file: runDir });
+  if (![...out.keys()].some((k) => k !== REWARD_STAGE)) throw new GptforgeError(`no model to serve: none of the stages ${GENERATION_STAGES.join(', ')} has a checkpoint${failed.length ? ` that loads (${failed.join('; ')})` : ''}`, { file: runDir });
   return out;
 }

@@ -12,6 +12,7 @@ import { TASKS } from '../data/synthetic/tasks.js';
 import { ChatEngine } from '../infer/engine.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import { latestCheckpoint } from '../model/checkpoint.js';
+import type { BasePrecision } from '../model/quantize.js';
 import { formatCompletion, handledPrompts, RankingSession, readPromptsJSONL, sampleCompletions, skippedFile, type LabelPrompt } from '../run/label.js';
 import { runLayout } from '../run/layout.js';
 import { loadModel } from '../run/models.js';
@@ -132,6 +133,8 @@ export interface WebOptions {
   labelPrompts?: string;
   /** Metrics file poll interval in ms (default 250). */
   pollMs?: number;
+  /** The precision the run's models are reloaded in after a job (as `serve --precision` loaded them; default f32). */
+  precision?: BasePrecision;
 }
 
 interface Job {
@@ -290,7 +293,7 @@ class WebRun {
           releaseLock(lockFile);
           // serve what was trained: the stages' newest checkpoints
           try {
-            this.server.setModels(loadRunModels(this.runDir));
+            this.server.setModels(loadRunModels(this.runDir, undefined, { precision: this.opts.precision, onSkip: (s, reason) => process.stderr.write(`gptforge serve: not serving ${s}: ${reason}\n`) }));
           } catch (e) {
             process.stderr.write(`gptforge serve: could not reload the run's models: ${(e as Error).message}\n`);
           }

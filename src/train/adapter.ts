@@ -1,7 +1,7 @@
 import { relative } from 'node:path';
 import type { GPT } from '../model/gpt.js';
 import { LoraModel, modulesOf, type LoraConfig } from '../model/lora.js';
-import { parseLoraSpec, type LoraSpecContext } from '../model/lora-spec.js';
+import { formatLoraSpec, parseLoraSpec, type LoraSpecContext } from '../model/lora-spec.js';
 import { TOKEN_ROWS_KEY, copyPeftTensors, readAdapter, saveAdapter } from '../model/export/peft.js';
 import { checkpointName, type SaveOptions } from '../model/checkpoint.js';
 import type { BasePrecision } from '../model/quantize.js';
@@ -55,6 +55,19 @@ export function prepareAdapter(stage: string, model: GPT, baseDir: string, opts:
   return { lora, name: 'default', baseDir };
 }
 
+/**
+ * The line a stage logs about its adapter: the spec, the token rows as a count (SFT's default
+ * lists hundreds of ids), the base's precision and the trainable share.
+ * @example describeAdapter(ad) // 'LoRA r=8,alpha=16,targets=qkv,proj + 523 trainable token rows on a q4_0 base: 396032 trainable parameters (9.40% of 4213248)'
+ */
+export function describeAdapter(ad: AdapterTraining): string {
+  const n = ad.lora.trainableParameters(ad.name).reduce((s, t) => s + t.size, 0);
+  const lc = ad.lora.adapter(ad.name).config;
+  const rows = lc.trainableTokenIndices?.length ?? 0;
+  const total = ad.lora.baseParameterCount();
+  return `LoRA ${formatLoraSpec({ ...lc, trainableTokenIndices: undefined })}${rows > 0 ? ` + ${rows} trainable token rows` : ''} on a ${ad.lora.basePrecision} base: ${n} trainable parameters (${((100 * n) / total).toFixed(2)}% of ${total})`;
+}
+
 /** How many of the SFT data's most frequent target tokens train by default (docs/lora.md: measured on the small preset), at most an eighth of the vocabulary. */
 export const SFT_DEFAULT_TOP_TOKENS = 512;
 
@@ -86,12 +99,21 @@ export function adapterSaveOptions(ad: AdapterTraining, stageDir: string, step: 
 
 /**
  * Resume: copy an adapter checkpoint's A, B (and scalar head) into `ad`'s adapter.
- * @throws GptforgeError when the saved adapter's rank or modules differ from this run's.
+ * @throws GptforgeError when the saved adapter's rank, α, scaling, target modules, token rows or
+ *   base precision differ from this run's: resuming would drop trained modules or rescale
+ *   what was learned (pass the checkpoint's own values, or start over with `fresh`).
  */
 export function restoreAdapter(ad: AdapterTraining, ckDir: string): void {
   const saved = readAdapter(ckDir);
   const a = ad.lora.adapter(ad.name);
+  const differs = (field: string, what: string, was: string, now: string): void => {
+    if (was !== now) throw new GptforgeError(`cannot resume: the checkpoint's adapter has ${what}=${was}, this run's has ${what}=${now} (resume with the checkpoint's value, or start over with --fresh)`, { file: ckDir, field });
+  };
   if (saved.lora.r !== a.config.r) throw new GptforgeError(`cannot resume: the checkpoint's adapter has r=${saved.lora.r}, this run's has r=${a.config.r}`, { file: ckDir, field: 'r' });
+  differs('lora_alpha', 'alpha', String(saved.lora.alpha), String(a.config.alpha));
+  differs('use_rslora', 'rslora', String(saved.lora.rslora), String(a.config.rslora));
+  differs('target_modules', 'targets', [...saved.lora.targets].sort().join(','), [...a.config.targets].sort().join(','));
+  if (saved.base?.basePrecision !== undefined) differs('basePrecision', 'base precision', saved.base.basePrecision, ad.lora.basePrecision);
   copyPeftTensors(a.pairs, saved.tensors, (key) => {
     throw new GptforgeError(`cannot resume: the checkpoint's adapter has no ${key} of this run's shape (targets differ?)`, { file: ckDir, field: 'target_modules' });
   });

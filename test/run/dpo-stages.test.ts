@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { loadModel, runSft, type Conversation } from '../../src/index.js';
 import { runDpo } from '../../src/run/dpo.js';
 import { inferencePrecision } from '../../src/model/inference-precision.js';
+import { resolveCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
 import { loadRunModels } from '../../src/server/index.js';
 import { tinyRun } from './fixture.js';
 
@@ -33,8 +34,13 @@ test('dpo --from sft-lora --into dpo-lora: a LoRA DPO stacked on a LoRA SFT, bes
 
     await assert.rejects(() => runDpo(runDir, { pairs: [pairs], from: 'sft-lora', into: 'sft-lora', quiet: true }), /--into sft-lora would train over the model it starts from/);
 
-    const r = await runDpo(runDir, { pairs: [pairs], from: 'sft-lora', into: 'dpo-lora', quiet: true, lora: 'r=2,alpha=4,targets=qkv' });
+    const logged: string[] = [];
+    const r = await runDpo(runDir, { pairs: [pairs], from: 'sft-lora', into: 'dpo-lora', quiet: true, lora: 'r=2,alpha=4,targets=qkv', log: (l) => logged.push(l) });
     assert.equal(r.step, 3);
+    assert.ok(
+      logged.some((l) => /^dpo-lora: LoRA r=2,alpha=4,(dropout=0,)?targets=attn\.c_attn on a f32 base: \d+ trainable parameters \(\d+\.\d+% of \d+\)$/.test(l)),
+      logged.join('\n'),
+    );
     assert.ok(r.checkpoint!.startsWith(join(runDir, 'dpo-lora')), String(r.checkpoint));
     assert.ok(!existsSync(join(runDir, 'dpo')), 'the default stage directory is left alone');
     // the adapter names the LoRA SFT checkpoint as its base, itself an adapter over the base
@@ -57,6 +63,20 @@ test('dpo --from sft-lora --into dpo-lora: a LoRA DPO stacked on a LoRA SFT, bes
     assert.ok(diff > 0, 'the DPO adapter changed the SFT weights');
     // serve lists the stages trained --into other names after the standard ones
     assert.deepEqual([...loadRunModels(runDir).keys()], ['base', 'sft', 'dpo-lora', 'sft-lora']);
+
+    // continuing the SFT adapter prunes its old checkpoints (keepLast 1) but keeps the one the DPO adapter sits on
+    const sftBase = resolve(r.checkpoint!, meta.adapter.base);
+    const more = await runSft(runDir, { conversations: [qa('Who are you?', 'I am Forge.')], onlyData: true, into: 'sft-lora', steps: 6, lr: 0.02, quiet: true, lora: 'r=2,alpha=4,targets=qkv' });
+    assert.equal(more.step, 6);
+    assert.ok(existsSync(sftBase), 'the DPO adapter keeps its base');
+    assert.doesNotThrow(() => loadModel(runDir, 'dpo-lora', { fresh: true }));
+    // a stage that no longer loads is left out of serving (and reported), the others still served
+    rmSync(sftBase, { recursive: true, force: true });
+    const skipped: string[] = [];
+    const served = loadRunModels(runDir, undefined, { onSkip: (stage, reason) => skipped.push(`${stage}: ${reason}`) });
+    assert.deepEqual([...served.keys()], ['base', 'sft', 'sft-lora']);
+    assert.equal(skipped.length, 1);
+    assert.match(skipped[0], /^dpo-lora: .*the adapter's base checkpoint .*sft-lora.* is gone/);
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }
@@ -70,6 +90,22 @@ test('serve --precision q8_0: every generation stage decodes on Q8_0 blocks', ()
     const q8 = loadRunModels(runDir, undefined, { precision: 'q8_0' });
     assert.deepEqual([...q8.keys()], ['base', 'sft']);
     for (const m of q8.values()) assert.equal(inferencePrecision(m.model), 'q8_0');
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+});
+
+test('a stage whose early stopping kept an update (best/) resolves to it; a missing stage names the stages there are', () => {
+  const runDir = tinyRun();
+  try {
+    const { model, tok } = loadModel(runDir, 'sft', { fresh: true });
+    const ck = { tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() };
+    saveCheckpoint(join(runDir, 'rl'), model, { stage: 'rl', step: 8, ...ck });
+    saveCheckpoint(join(runDir, 'rl', 'best'), model, { stage: 'rl', step: 6, ...ck });
+    assert.equal(resolveCheckpoint(runDir, 'rl'), join(runDir, 'rl', 'best', 'step-0000006'));
+    assert.equal(resolveCheckpoint(runDir), join(runDir, 'rl', 'best', 'step-0000006'), 'the default chat model is the kept RL update');
+    assert.equal(loadRunModels(runDir).get('rl')!.dir, join(runDir, 'rl', 'best', 'step-0000006'));
+    assert.throws(() => resolveCheckpoint(runDir, 'nope'), /no checkpoint found for stage "nope" .*; stages with a checkpoint: base, rl, sft/);
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }

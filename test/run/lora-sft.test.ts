@@ -86,6 +86,13 @@ test('LoRA SFT on a Q4_0 base: PEFT files beside our checkpoint, resume, the mer
     await assert.rejects(() => runSft(runDir, { conversations: good, onlyData: true, into: 'sft-lora', steps: 16, quiet: true }), /cannot resume: the checkpoint holds a LoRA adapter but this run trains the full model/);
     await assert.rejects(() => runSft(runDir, { conversations: good, onlyData: true, into: 'sft-lora', steps: 16, quiet: true, lora: 'r=2,targets=all-linear' }), /cannot resume: the checkpoint's adapter has r=4, this run's has r=2/);
     await assert.rejects(() => runSft(runDir, { conversations: good, onlyData: true, into: 'sft-lora', steps: 16, quiet: true, lora: 'r=4,alpha=8,targets=all-linear,tokens=none', basePrecision: 'q4_0' }), /cannot resume: the checkpoint's adapter trains token rows \[\d+, .*\], this run's \[\]/);
+    // options that would rescale what was learned, drop trained modules or change the base are refused too
+    await assert.rejects(() => runSft(runDir, { conversations: good, onlyData: true, into: 'sft-lora', steps: 16, quiet: true, lora: 'r=4,alpha=16,targets=all-linear', basePrecision: 'q4_0' }), /cannot resume: the checkpoint's adapter has alpha=8, this run's has alpha=16/);
+    await assert.rejects(
+      () => runSft(runDir, { conversations: good, onlyData: true, into: 'sft-lora', steps: 16, quiet: true, lora: 'r=4,alpha=8,targets=qkv', basePrecision: 'q4_0' }),
+      /cannot resume: the checkpoint's adapter has targets=attn\.c_attn,attn\.c_proj,mlp\.c_fc,mlp\.c_proj, this run's has targets=attn\.c_attn/,
+    );
+    await assert.rejects(() => runSft(runDir, { conversations: good, onlyData: true, into: 'sft-lora', steps: 16, quiet: true, lora: 'r=4,alpha=8,targets=all-linear' }), /cannot resume: the checkpoint's adapter has base precision=q4_0, this run's has base precision=f32/);
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sftReport } from '../../src/run/report.js';
+import { rlReport, sftReport } from '../../src/run/report.js';
+import type { RunRlResult } from '../../src/run/rl.js';
 import type { RunSftResult } from '../../src/run/sft.js';
 
 test('report: a finished stage run again (no step left) says so instead of "train loss NaN"', () => {
@@ -10,4 +11,22 @@ test('report: a finished stage run again (no step left) says so instead of "trai
   assert.match(again, /no step left to run/);
   assert.match(again, /held-out loss 1\.750/);
   assert.match(sftReport({ ...base, lastLoss: 2.5 }, { chart: false }), /train loss 2\.500/);
+});
+
+test("report: RL's summary reads the last update's RM score and KL, not the validation record after it", () => {
+  const r = {
+    step: 8,
+    checkpoint: 'runs/tiny/rl/step-0000008',
+    stage: 'rl',
+    history: [
+      { step: 7, 'objective/scores': 0.1, 'objective/kl': 0.01 },
+      { step: 8, 'objective/scores': 0.25, 'objective/kl': 0.04 },
+      { step: 8, 'val/rubric': 2.1, 'val/accuracy': 0.3 },
+    ],
+    best: { step: 6, 'val/rubric': 2.3, 'val/accuracy': 0.35 },
+  } as unknown as RunRlResult;
+  const line = rlReport(r);
+  assert.doesNotMatch(line, /NaN/);
+  assert.match(line, /RM score 0\.250, KL 0\.040/);
+  assert.match(line, /early stopping kept update 6/);
 });
