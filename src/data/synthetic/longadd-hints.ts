@@ -1,6 +1,6 @@
 import { Rng } from '../../engine/rng.js';
 import { GptforgeError } from '../../util/errors.js';
-import { finalNumber, longResult, parseLong, THINK_TRIGGER } from './longarith.js';
+import { checkLongResult, longResult, THINK_TRIGGER } from './longarith.js';
 import type { GenerateOptions, Split, SyntheticTask, TaskExample } from './task.js';
 import { fnv1a, splitOf } from './tasks.js';
 import { example } from './text.js';
@@ -159,10 +159,7 @@ export const longAdditionHinted: SyntheticTask = {
   },
   /** The reply's final number (after the last "Answer:", else its last number) equals a + b — the same checker as long-addition. */
   check(prompt: string, answer: string): boolean {
-    const p = parseLong(prompt);
-    if (!p) return false;
-    const got = finalNumber(answer);
-    return got !== undefined && /^\d+$/.test(got) && BigInt(got) === BigInt(longResult(p.a, '+', p.b));
+    return checkLongResult(prompt, answer, '+');
   },
 };
 

@@ -127,6 +127,18 @@ export function finalNumber(reply: string): string | undefined {
   return all ? all[all.length - 1].replace(/,/g, '') : undefined;
 }
 
+/**
+ * Whether `answer`'s final number (after the last "Answer:", else its last number) is the exact
+ * result of the prompt's two operands under `op`: the checker of every long-arithmetic family.
+ * @example checkLongResult('What is 12 + 30?', 'Answer: 42', '+') // true
+ */
+export function checkLongResult(prompt: string, answer: string, op: LongOp): boolean {
+  const p = parseLong(prompt);
+  if (!p) return false;
+  const got = finalNumber(answer);
+  return got !== undefined && /^\d+$/.test(got) && BigInt(got) === BigInt(longResult(p.a, op, p.b));
+}
+
 const fill = (t: string, a: string, b: string): string => t.replace('{a}', a).replace('{b}', b);
 
 function longTask(name: string, op: LongOp, description: string): SyntheticTask {
@@ -156,10 +168,7 @@ function longTask(name: string, op: LongOp, description: string): SyntheticTask 
     },
     /** The reply's final number (after the last "Answer:", else its last number) equals the exact result. */
     check(prompt: string, answer: string): boolean {
-      const p = parseLong(prompt);
-      if (!p) return false;
-      const got = finalNumber(answer);
-      return got !== undefined && /^\d+$/.test(got) && BigInt(got) === BigInt(longResult(p.a, op, p.b));
+      return checkLongResult(prompt, answer, op);
     },
   };
 }
