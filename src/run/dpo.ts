@@ -124,6 +124,7 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
     resume: !o.fresh,
     quiet: o.quiet,
     signal: o.signal,
+    startedFrom: policy.dir,
   });
   return { ...result, runDir, pairs: pairs.length, valPairs: valPairs.length, beta };
 }

@@ -145,6 +145,7 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
     resume: !o.fresh,
     quiet: o.quiet,
     signal: o.signal,
+    startedFrom: sft.dir,
   });
   const history = new MetricsLog(runDir).read(stage);
   const series = (key: string, name: string) => ({ name, points: history.filter((r) => typeof r[key] === 'number').map((r) => [r.step, r[key] as number] as [number, number]) });

@@ -171,6 +171,7 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
     resume: !o.fresh,
     quiet: o.quiet,
     signal: o.signal,
+    startedFrom: sft.dir,
   });
   const accuracy = result.lastEval['val/accuracy'] ?? NaN;
   // the noise-free rankings are scored once: their accuracy is the sum over the deciding terms

@@ -184,7 +184,7 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   const plot = (h: readonly MetricRecord[]): void => {
     if (stage === 'sft') atomicWriteFile(layout.sftLossPlot, lossCurveSVG(lossCurves(h), { title: 'SFT loss (assistant tokens)', xLabel: 'step', yLabel: 'cross-entropy (nats/token)' }));
   };
-  const result = await sft({ model, train, val, batchSize: B, seqLen: T, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash(), stage, adapter }, cfg.train, { runDir, stageDir, resume: !opts.fresh, quiet: opts.quiet, signal: opts.signal, onStep: opts.onStep, onEval: plot });
+  const result = await sft({ model, train, val, batchSize: B, seqLen: T, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash(), stage, adapter }, cfg.train, { runDir, stageDir, resume: !opts.fresh, quiet: opts.quiet, signal: opts.signal, onStep: opts.onStep, onEval: plot, startedFrom: start.dir });
   const history = new MetricsLog(runDir).read(stage);
   plot(history);
   return { ...result, runDir, stageDir, report: data.report, seqLen: T, history };

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { AdamW, clipScale, decayGroups, gradNorm } from '../engine/optim.js';
 import { engineSummary, machinePeakGflops } from '../engine/backend.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -139,6 +139,12 @@ export interface TrainOptions {
    * Ctrl-C to this (src/cli/interrupt.ts), a server its cancel button.
    */
   signal?: AbortSignal;
+  /**
+   * The checkpoint the stage's model started from (SFT's base, RL's and DPO's SFT model),
+   * recorded in the trainer state. Resuming a checkpoint that started from another one warns:
+   * the stage would continue a model trained from an earlier SFT (say), against today's.
+   */
+  startedFrom?: string;
 }
 
 interface TrainerState {
@@ -148,6 +154,17 @@ interface TrainerState {
   elapsedSeconds: number;
   task: unknown;
   config: TrainConfig;
+  /** Absolute path of the checkpoint the stage's first step started from (TrainOptions.startedFrom). */
+  startedFrom?: string;
+}
+
+/**
+ * The warning for a resume whose checkpoint started from another model than this run's, or null.
+ * @example staleStart('rl', '/r/sft/step-0000100', '/r/sft/step-0000150') // 'rl: warning: resuming …'
+ */
+export function staleStart(stage: string, recorded: string | undefined, now: string | undefined): string | null {
+  if (recorded === undefined || now === undefined || resolve(recorded) === resolve(now)) return null;
+  return `${stage}: warning: resuming a run that started from ${recorded}, but this run starts from ${now} (retrained since?): its updates continue the older model; --fresh starts over from the new one`;
 }
 
 export interface TrainResult {
@@ -174,6 +191,8 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
   let step = 0;
   let tokensSeen = 0;
   let elapsedBefore = 0;
+  // a resumed run keeps what its first step started from (unknown for checkpoints older than the field)
+  let startedFrom = opts.startedFrom === undefined ? undefined : resolve(opts.startedFrom);
   let lastCheckpoint: string | null = null;
   if (opts.resume !== false) {
     const ck = latestCheckpoint(opts.stageDir);
@@ -206,6 +225,9 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
       step = ts.step;
       tokensSeen = ts.tokensSeen;
       elapsedBefore = ts.elapsedSeconds;
+      startedFrom = ts.startedFrom;
+      const stale = staleStart(task.stage, ts.startedFrom, opts.startedFrom);
+      if (stale) console.error(stale);
       lastCheckpoint = ck;
       metrics.truncateStage(task.stage, step);
       if (!opts.quiet) console.error(`${task.stage}: resuming from ${ck} (step ${step}/${cfg.maxSteps})`);
@@ -226,7 +248,7 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
   setArenaEnabled(true);
 
   const save = (): string => {
-    const trainerState: TrainerState = { stage: task.stage, step, tokensSeen, elapsedSeconds: elapsedBefore + (performance.now() - t0) / 1000, task: task.state(), config: cfg };
+    const trainerState: TrainerState = { stage: task.stage, step, tokensSeen, elapsedSeconds: elapsedBefore + (performance.now() - t0) / 1000, task: task.state(), config: cfg, ...(startedFrom !== undefined ? { startedFrom } : {}) };
     lastCheckpoint = saveCheckpoint(opts.stageDir, model, {
       stage: task.stage,
       step,

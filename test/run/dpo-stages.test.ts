@@ -23,7 +23,7 @@ function addDpoSection(runDir: string): void {
   writeFileSync(p, JSON.stringify({ ...preset, dpo: { beta: 0.1, pairsPerBatch: 2, train: { ...preset.train, maxSteps: 3, lr: 0.01 } } }));
 }
 
-test('dpo --from sft-lora --into dpo-lora: a LoRA DPO stacked on a LoRA SFT, beside the full models', async () => {
+test('dpo --from sft-lora --into dpo-lora: a LoRA DPO stacked on a LoRA SFT, beside the full models', async (t) => {
   const runDir = tinyRun();
   try {
     addDpoSection(runDir);
@@ -77,6 +77,18 @@ test('dpo --from sft-lora --into dpo-lora: a LoRA DPO stacked on a LoRA SFT, bes
     assert.deepEqual([...served.keys()], ['base', 'sft', 'sft-lora']);
     assert.equal(skipped.length, 1);
     assert.match(skipped[0], /^dpo-lora: .*the adapter's base checkpoint .*sft-lora.* is gone/);
+    // the DPO checkpoint records what it started from; resuming it over the continued SFT adapter warns
+    const state = JSON.parse(readFileSync(join(r.checkpoint!, 'trainer_state.json'), 'utf8')) as { startedFrom?: string };
+    assert.equal(state.startedFrom, sftBase);
+    const warned = t.mock.method(console, 'error', () => undefined);
+    const resumed = await runDpo(runDir, { pairs: [pairs], from: 'sft-lora', into: 'dpo-lora', quiet: true, lora: 'r=2,alpha=4,targets=qkv', maxSteps: 4 });
+    warned.mock.restore();
+    assert.equal(resumed.step, 4);
+    const errs = warned.mock.calls.map((c) => String(c.arguments[0]));
+    assert.ok(
+      errs.some((l) => l.startsWith(`dpo-lora: warning: resuming a run that started from ${sftBase}, but this run starts from ${more.checkpoint}`)),
+      errs.join('\n'),
+    );
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }
