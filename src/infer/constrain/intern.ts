@@ -1,4 +1,25 @@
 /**
+ * Sort a[from .. to) ascending in place: insertion sort for the short runs most closures are,
+ * else the built-in sort on a view (a view is one small allocation; a view per closure was a
+ * third of the garbage building states).
+ */
+export function sortRange(a: Int32Array, from: number, to: number): void {
+  if (to - from > 48) {
+    a.subarray(from, to).sort();
+    return;
+  }
+  for (let i = from + 1; i < to; i++) {
+    const x = a[i];
+    let j = i - 1;
+    while (j >= from && a[j] > x) {
+      a[j + 1] = a[j];
+      j--;
+    }
+    a[j + 1] = x;
+  }
+}
+
+/**
  * Hash-consing of int sequences: equal sequences get the same small id, compared exactly (a
  * hash only finds the candidates). The matcher's sub-grammar and frame signatures are such
  * sequences; interned as joined strings they were the largest allocation left per new frame
@@ -49,19 +70,7 @@ export class SeqInterner {
   /** Sort the elements pushed since `from` ascending and drop duplicates among them (a set, canonically). */
   sortUnique(from: number): void {
     const b = this.buf;
-    if (this.bufLen - from > 32) b.subarray(from, this.bufLen).sort();
-    else {
-      // insertion sort: most sets are a few elements, and a view per call is garbage
-      for (let i = from + 1; i < this.bufLen; i++) {
-        const x = b[i];
-        let j = i - 1;
-        while (j >= from && b[j] > x) {
-          b[j + 1] = b[j];
-          j--;
-        }
-        b[j + 1] = x;
-      }
-    }
+    sortRange(b, from, this.bufLen);
     let k = from;
     for (let i = from; i < this.bufLen; i++) if (k === from || b[i] !== b[k - 1]) b[k++] = b[i];
     this.bufLen = k;

@@ -19,29 +19,8 @@ import { GptforgeError } from '../../util/errors.js';
 import type { TokenConstraint } from '../constraint.js';
 import { byteSetKey, hasByte } from './bytes.js';
 import { END, lowerGrammar, type Grammar, type LoweredGrammar } from './grammar.js';
-import { SeqInterner } from './intern.js';
+import { SeqInterner, sortRange } from './intern.js';
 import type { TokenTrie } from './trie.js';
-
-/**
- * Sort a[from .. to) ascending in place: insertion sort for the short runs most closures are,
- * else the built-in sort on a view (a view is one small allocation; a view per closure was a
- * third of the garbage building states).
- */
-function sortRange(a: Int32Array, from: number, to: number): void {
-  if (to - from > 48) {
-    a.subarray(from, to).sort();
-    return;
-  }
-  for (let i = from + 1; i < to; i++) {
-    const x = a[i];
-    let j = i - 1;
-    while (j >= from && a[j] > x) {
-      a[j + 1] = a[j];
-      j--;
-    }
-    a[j + 1] = x;
-  }
-}
 
 /** State 0 is dead (no configuration left). */
 export const DEAD = 0;
