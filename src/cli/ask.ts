@@ -34,6 +34,21 @@ export const command = new Command('ask')
     if (!question) throw new GptforgeError('give the question as an argument: gptforge ask --run <dir> "What is 123 plus 456?"');
     if (!(TECHNIQUES as readonly string[]).includes(o.technique)) throw new GptforgeError(`unknown technique "${o.technique}" (one of: ${TECHNIQUES.join(', ')})`, { field: '--technique' });
     if (!(FEEDBACK_SOURCES as readonly string[]).includes(o.feedback)) throw new GptforgeError(`unknown feedback "${o.feedback}" (one of: ${FEEDBACK_SOURCES.join(', ')})`, { field: '--feedback' });
+    // checked before the model loads (seconds on the small preset), named as the user typed them
+    for (const [flag, v, min] of [
+      ['--k', o.k, 1],
+      ['--rounds', o.rounds, 1],
+      ['--breadth', o.breadth, 1],
+      ['--proposals', o.proposals, 1],
+      ['--max-tokens', o.maxTokens, 1],
+    ] as const) {
+      if (!Number.isInteger(v) || v < min) throw new GptforgeError(`${flag} must be a whole number ≥ ${min}, got ${v}`, { field: flag });
+    }
+    // a flag of another technique is ignored: say so rather than let it pass for applied
+    const uses: Record<string, readonly string[]> = { k: ['self-consistency'], temperature: ['self-consistency'], rm: ['self-consistency'], feedback: ['reflect'], rounds: ['reflect'], breadth: ['tot'], proposals: ['tot'] };
+    for (const [name, techniques] of Object.entries(uses)) {
+      if (command.getOptionValueSource(name) === 'cli' && !techniques.includes(o.technique)) console.error(`ask: --${name} is for ${techniques.join(', ')}; ignored with --technique ${o.technique}`);
+    }
     const { model, tok, dir } = loadModel(o.run, o.stage, { precision: o.precision });
     console.error(`ask: ${o.technique} with ${dir}`); // which checkpoint answers: a run holds several
     const rm = o.rm ? loadModel(o.rm, /[\\/]rm([\\/]|$)/.test(o.rm) ? undefined : 'rm') : undefined;

@@ -119,7 +119,9 @@ export function restoreAdapter(ad: AdapterTraining, ckDir: string): void {
   });
   const savedIds = saved.lora.trainableTokenIndices ?? [];
   const ids = a.tokens ? [...a.tokens.indices] : [];
-  if (savedIds.join(',') !== ids.join(',')) throw new GptforgeError(`cannot resume: the checkpoint's adapter trains token rows [${savedIds.join(', ')}], this run's [${ids.join(', ')}]`, { file: ckDir, field: 'trainable_token_indices' });
+  // SFT's default lists hundreds of rows: the first few and the count say enough
+  const idList = (xs: readonly number[]): string => `[${xs.slice(0, 8).join(', ')}${xs.length > 8 ? `, … (${xs.length} in all)` : ''}]`;
+  if (savedIds.join(',') !== ids.join(',')) throw new GptforgeError(`cannot resume: the checkpoint's adapter trains token rows ${idList(savedIds)}, this run's ${idList(ids)}`, { file: ckDir, field: 'trainable_token_indices' });
   if (a.tokens) a.tokens.rows.data.set(saved.tensors.get(TOKEN_ROWS_KEY)!.data);
   for (const k of ['score.weight', 'score.bias']) {
     const src = saved.tensors.get(`base_model.model.${k}`);
