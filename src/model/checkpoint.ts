@@ -229,6 +229,14 @@ export function modelFromCheckpoint(ck: LoadedCheckpoint): GPT {
 }
 
 /**
+ * The checkpoint a stage stands for: the update its early stopping kept (`<stage>/best/`, the
+ * RL stages), else its newest; null when it has none. What eval reports and every loader uses.
+ */
+export function selectedCheckpoint(stageDir: string): string | null {
+  return latestCheckpoint(join(stageDir, 'best')) ?? latestCheckpoint(stageDir);
+}
+
+/**
  * Resolve a user-given path to a checkpoint: a checkpoint dir itself, a stage dir
  * (runs/x/base → its latest), or a run dir plus a stage name. A stage whose early stopping
  * kept an update (`<stage>/best/`, the RL stages) resolves to that one: the model the eval
@@ -239,7 +247,7 @@ export function resolveCheckpoint(path: string, stage?: string): string {
   if (existsSync(join(path, 'config.json')) && (existsSync(join(path, 'model.safetensors')) || existsSync(join(path, ADAPTER_CONFIG)))) return path;
   const candidates = stage ? [join(path, stage)] : [path, join(path, 'rl'), join(path, 'sft'), join(path, 'base')];
   for (const c of candidates) {
-    const ck = latestCheckpoint(join(c, 'best')) ?? latestCheckpoint(c);
+    const ck = selectedCheckpoint(c);
     if (ck) return ck;
   }
   const stages =

@@ -5,7 +5,7 @@ import { compareChart, compareMarkdown, compareModels, type CompareRow, type Con
 import { structuredEffect, structuredMarkdown } from '../eval/structured.js';
 import { evalAnswerCount, evalMarkdown, evaluateTasks, type EvalRow, type EvalSubject, type EvalTable } from '../eval/tasks.js';
 import { defaultTools } from '../infer/tools/registry.js';
-import { latestCheckpoint, loadCheckpoint } from '../model/checkpoint.js';
+import { latestCheckpoint, loadCheckpoint, selectedCheckpoint } from '../model/checkpoint.js';
 import { ADAPTER_CONFIG, type PeftAdapterConfig } from '../model/export/peft.js';
 import { taskPrompts } from '../train/comparisons.js';
 import { atomicWriteFile } from '../util/atomic.js';
@@ -55,7 +55,7 @@ export interface AdapterSummary {
  * the quantization's rounding — the row says so.
  */
 export function stageAdapter(runDir: string, stage: string): AdapterSummary | null {
-  const dir = latestCheckpoint(selectedStageDir(runLayout(runDir).stage(stage)));
+  const dir = selectedCheckpoint(runLayout(runDir).stage(stage));
   if (!dir) return null;
   const meta = loadCheckpoint(dir, { weights: false }).meta;
   if (!meta.adapter) return null;

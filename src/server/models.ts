@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { latestCheckpoint, loadCheckpoint, modelFromCheckpoint } from '../model/checkpoint.js';
+import { latestCheckpoint, loadCheckpoint, modelFromCheckpoint, selectedCheckpoint } from '../model/checkpoint.js';
 import type { GPT } from '../model/gpt.js';
 import { setInferencePrecision } from '../model/inference-precision.js';
 import type { BasePrecision } from '../model/quantize.js';
@@ -56,7 +56,7 @@ export function loadRunModels(runDir: string, stages: readonly string[] = runSta
   for (const stage of stages) {
     const stageDir = join(runDir, stage);
     if (!existsSync(stageDir)) continue;
-    const dir = latestCheckpoint(join(stageDir, 'best')) ?? latestCheckpoint(stageDir);
+    const dir = selectedCheckpoint(stageDir);
     if (!dir) continue;
     let served: ServedModel;
     try {
