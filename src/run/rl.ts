@@ -40,6 +40,12 @@ export interface RunRlOptions extends StageRunOptions {
   valPrompts?: number;
   /** Validate every N updates (default the preset's `rl.train.evalEvery`; 0 = only at the end). */
   evalEvery?: number;
+  /** The stage the policy starts from and the KL reference, `<run>/<from>` (default `sft`): e.g. `sft-lora`. */
+  from?: string;
+  /** The stage to train into, `<run>/<into>` and its name in metrics.jsonl (default by algorithm: `rl`, `rl-grpo`, `rl-reinforce`): e.g. `rl-lora` keeps a LoRA policy beside the full one. */
+  into?: string;
+  /** The reward model's stage, `<run>/<rewardModel>` (default `rm`). */
+  rewardModel?: string;
 }
 
 /** What `runRl` did. */
@@ -88,11 +94,13 @@ function ptxLoader(runDir: string, preset: RunPreset, tok: Tokenizer, blockSize:
  * Stage 4, reinforcement learning against the reward model (src/train/rl.ts): the SFT model
  * samples replies (tools work), the RM scores them at <|reward|>, the sampled tokens are
  * reinforced with a KL leash to the frozen SFT model — PPO, GRPO or REINFORCE — into
- * `<run>/rl` (PPO), `rl-grpo` or `rl-reinforce`, plotting `<stage>-curves.svg`. Resumes unless
+ * `<run>/rl` (PPO), `rl-grpo` or `rl-reinforce` (or `<run>/<into>`, starting from `<run>/<from>`
+ * against `<run>/<rewardModel>`), plotting `<stage>-curves.svg`. Resumes unless
  * `fresh`; holds the run's lock; never exits the process or installs a signal handler.
  *
  * @throws GptforgeError for a preset without an `rl` section, an RM without a reward head or
- *   with another tokenizer, a bad prompt (file, line, field), bad settings, or a locked run.
+ *   with another tokenizer, a bad prompt (file, line, field), bad settings, `into` equal to
+ *   `from`, a missing stage, or a locked run.
  */
 export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRlResult> {
   holdRunLock(runDir); // one writer per run (src/util/lock.ts)
@@ -112,10 +120,13 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
   if (o.evalEvery !== undefined) cfg.evalEvery = o.evalEvery;
   const valPrompts = o.valPrompts ?? preset.rl.validation?.prompts ?? 0;
 
-  const sft = loadModel(runDir, 'sft', { fresh: true });
+  const from = o.from ?? 'sft';
+  const stage = o.into ?? rlStage(rl.algo);
+  if (stage === from) throw new GptforgeError(`rl: --into ${stage} would train over the model it starts from; name another stage`, { field: 'into' });
+  const sft = loadModel(runDir, from, { fresh: true });
   // with an adapter the reference is the policy's own base, adapter disabled: no second copy
-  const ref = o.lora === undefined ? loadModel(runDir, 'sft') : null;
-  const rm = loadModel(runDir, 'rm');
+  const ref = o.lora === undefined ? loadModel(runDir, from) : null;
+  const rm = loadModel(runDir, o.rewardModel ?? 'rm');
   if (!rm.model.hasScalarHead) throw new GptforgeError('the reward model checkpoint has no reward head (score.weight); train it with "gptforge rm"', { file: rm.dir });
   if (rm.tok.hash() !== sft.tok.hash()) throw new GptforgeError(`the policy (${sft.dir}) and the reward model (${rm.dir}) use different tokenizers; train the reward model from this SFT model`, { file: rm.dir });
   // with early stopping, the validation items are held out of the training prompts too
@@ -123,7 +134,6 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
   for (const f of o.prompts ?? []) prompts.push(...readRlPrompts(f));
   const policy = sft.model;
   if (rl.algo === 'ppo') policy.addScalarHead(); // the value head, zero-initialised
-  const stage = rlStage(rl.algo);
   const adapter = prepareAdapter(stage, policy, sft.dir, o, { specialTokens: sft.tok.specialTokens });
   if (adapter) log(`${stage}: ${describeAdapter(adapter)}`);
   const ptx = rl.ptxCoef > 0 ? ptxLoader(runDir, preset, sft.tok, policy.config.blockSize, rl.ptxRows) : undefined;
@@ -138,7 +148,7 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
     metrics.truncateStage(stage, -1);
     metrics.append({ stage, step: 0, tokens: 0, ...selector.evaluate(0) });
   }
-  log(`rl: ${rl.algo} from ${sft.dir} against ${rm.dir}; ${prompts.length} prompts, ${rl.promptsPerRollout}×${rl.groupSize} replies per rollout, ${cfg.maxSteps} updates, β ${rl.klCoef}${ptx ? `, SFT loss mixed in (γ ${rl.ptxCoef}, ${rl.ptxRows} rows of ${ptx.T} per update)` : ''}`);
+  log(`${stage}: ${rl.algo} from ${sft.dir} against ${rm.dir}; ${prompts.length} prompts, ${rl.promptsPerRollout}×${rl.groupSize} replies per rollout, ${cfg.maxSteps} updates, β ${rl.klCoef}${ptx ? `, SFT loss mixed in (γ ${rl.ptxCoef}, ${rl.ptxRows} rows of ${ptx.T} per update)` : ''}`);
   const result = await trainRL({ policy, ref: ref?.model ?? policy, adapter, rm: rm.model, tok: sft.tok, prompts, tools: defaultTools(), check: (prompt, task, text) => taskByName(task).check(prompt, text), stage, ptx, evaluate: selector ? (step) => selector.evaluate(step) : undefined }, rl, cfg, {
     runDir,
     stageDir,

@@ -30,6 +30,10 @@ export interface RunRmOptions extends StageRunOptions {
   onBad?: OnBad;
   /** Simulated labelers' error rate per adjacent comparison. */
   noise?: number;
+  /** The stage the reward model starts from (and whose samples the simulated labelers rank), `<run>/<from>` (default `sft`): e.g. `sft-lora`. */
+  from?: string;
+  /** The stage to train into, `<run>/<into>` and its name in metrics.jsonl (default `rm`): e.g. `verifier` keeps a second reward model beside the run's. Its evaluation goes to `<run>/<into>-eval.json`. */
+  into?: string;
 }
 
 /** What `runRm` did (also written to `<run>/rm-eval.json`). */
@@ -97,7 +101,9 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
     const isVal = (r: Ranking): boolean => isHeldOut(r.prompt);
     return { train: all.filter((r) => !isVal(r)), val: all.filter(isVal), valClean: null };
   }
-  const dir = runLayout(runDir).comparisons;
+  const from = o.from ?? 'sft';
+  // another starting model's samples are other comparisons: cached apart
+  const dir = from === 'sft' ? runLayout(runDir).comparisons : `${runLayout(runDir).comparisons}-${from}`;
   const paths = { train: join(dir, 'train.jsonl'), val: join(dir, 'val.jsonl'), valClean: join(dir, 'val.clean.jsonl') };
   if (!o.fresh && Object.values(paths).every((p) => existsSync(p))) {
     log(`rm: reusing the simulated comparisons in ${dir} (--fresh to re-sample)`);
@@ -110,7 +116,7 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
     };
     return { train: read(paths.train), val: read(paths.val), valClean: read(paths.valClean) };
   }
-  const { model, tok } = loadModel(runDir, 'sft');
+  const { model, tok } = loadModel(runDir, from);
   const c = cfg.comparisons;
   const noise = o.noise ?? c.noise;
   const seed = c.seed ?? 4242;
@@ -122,7 +128,7 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
   writeRankings(paths.train, train.noisy);
   writeRankings(paths.val, val.noisy);
   writeRankings(paths.valClean, val.clean);
-  log(`rm: ${train.noisy.length} training and ${val.noisy.length} held-out rankings of ${c.k} SFT samples, ranked by the simulated labelers (noise ${noise}) → ${dir}`);
+  log(`rm: ${train.noisy.length} training and ${val.noisy.length} held-out rankings of ${c.k} ${from} samples, ranked by the simulated labelers (noise ${noise}) → ${dir}`);
   return { train: train.noisy, val: val.noisy, valClean: val.clean };
 }
 
@@ -130,11 +136,12 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
  * Stage 3, the reward model (InstructGPT's RM): comparisons (yours, or simulated labelers
  * ranking K samples of the SFT model per prompt, cached in `<run>/comparisons`) → the SFT model
  * with a zero-initialised scalar head read at <|reward|>, loss −log σ(r_better − r_worse) over
- * every pair of a ranking with a preference (src/train/reward.ts) → `<run>/rm`, `rm-eval.json`.
+ * every pair of a ranking with a preference (src/train/reward.ts) → `<run>/rm`, `rm-eval.json`
+ * (or `<run>/<into>` and `<into>-eval.json`, starting from `<run>/<from>`).
  * Resumes unless `fresh`; holds the run's lock; never exits the process or installs a signal handler.
  *
  * @throws GptforgeError for a preset without an `rm` section, a bad ranking (file, line, field),
- *   no usable rankings, or a locked run.
+ *   no usable rankings, `into` equal to `from`, a missing `from` stage, or a locked run.
  */
 export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRmResult> {
   holdRunLock(runDir); // one writer per run (src/util/lock.ts)
@@ -145,13 +152,16 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   if (o.maxSteps !== undefined) cfg.train.maxSteps = o.maxSteps;
   if (o.lr !== undefined) cfg.train.lr = o.lr;
 
+  const from = o.from ?? 'sft';
+  const stage = o.into ?? 'rm';
+  if (stage === from) throw new GptforgeError(`rm: --into ${stage} would train over the model it starts from; name another stage`, { field: 'into' });
   const data = comparisons(runDir, cfg, o, log);
   // the reward model starts as a copy of the SFT model with a zero-initialised scalar head
-  const sft = loadModel(runDir, 'sft', { fresh: true });
+  const sft = loadModel(runDir, from, { fresh: true });
   const { model, tok } = sft;
   model.addScalarHead();
-  const adapter = prepareAdapter('rm', model, sft.dir, o, { specialTokens: tok.specialTokens });
-  if (adapter) log(`rm: ${describeAdapter(adapter)}`);
+  const adapter = prepareAdapter(stage, model, sft.dir, o, { specialTokens: tok.specialTokens });
+  if (adapter) log(`${stage}: ${describeAdapter(adapter)}`);
   const L = model.config.blockSize;
   const train = renderRankings(tok, data.train, L);
   const val = renderRankings(tok, data.val, L);
@@ -160,14 +170,14 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   const dropped = train.dropped + val.dropped;
   const tied = train.tied + val.tied;
   log(
-    `rm: from ${sft.dir}; ${train.rendered.length} rankings (${train.pairs} pairs with a preference, ${train.tiedPairs} tied pairs left out) for training, ` +
+    `${stage}: from ${sft.dir}; ${train.rendered.length} rankings (${train.pairs} pairs with a preference, ${train.tiedPairs} tied pairs left out) for training, ` +
       `${val.rendered.length} held out (${val.pairs} pairs with a preference, ${val.tiedPairs} tied left out)` +
       `${tied ? `; ${tied} rankings dropped as all tied` : ''}${dropped ? `; ${dropped} dropped as longer than the context` : ''}`,
   );
   const pad = tok.specialId('<|pad|>');
-  const result = await trainRewardModel({ model, adapter, train: new ShuffledLoader(train.rendered, cfg.rankingsPerBatch), val: val.rendered, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() }, cfg.train, {
+  const result = await trainRewardModel({ model, adapter, train: new ShuffledLoader(train.rendered, cfg.rankingsPerBatch), val: val.rendered, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash(), stage }, cfg.train, {
     runDir,
-    stageDir: runLayout(runDir).stage('rm'),
+    stageDir: runLayout(runDir).stage(stage),
     resume: !o.fresh,
     quiet: o.quiet,
     signal: o.signal,
@@ -182,7 +192,10 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   const clean = cleanTally && cleanTally.pairs > 0 ? cleanTally.correct / cleanTally.pairs : undefined;
   // tied pairs counted as the log line counts them: those inside held-out rankings and those of
   // the all-tied rankings dropped before training (val/tied only sees the former)
-  atomicWriteFile(runLayout(runDir).rmEval, JSON.stringify({ step: result.step, accuracy, accuracyClean: clean, margin: result.lastEval['val/margin'], pairs: result.lastEval['val/pairs'], tiedPairs: val.tiedPairs, allTiedRankings: val.tied, accuracyCleanBy: byTerm, accuracyCleanByContext: byContext }, null, 2) + '\n');
+  atomicWriteFile(
+    stage === 'rm' ? runLayout(runDir).rmEval : join(runDir, `${stage}-eval.json`),
+    JSON.stringify({ step: result.step, accuracy, accuracyClean: clean, margin: result.lastEval['val/margin'], pairs: result.lastEval['val/pairs'], tiedPairs: val.tiedPairs, allTiedRankings: val.tied, accuracyCleanBy: byTerm, accuracyCleanByContext: byContext }, null, 2) + '\n',
+  );
   return { ...result, runDir, accuracy, accuracyClean: clean, accuracyCleanBy: byTerm, accuracyCleanByContext: byContext };
 }
 

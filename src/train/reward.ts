@@ -205,6 +205,8 @@ export interface RewardSetup {
   padId: number;
   tokenizerJSON: string;
   tokenizerHash: string;
+  /** The stage name in metrics.jsonl and the checkpoints (default `rm`). */
+  stage?: string;
 }
 
 /**
@@ -279,7 +281,7 @@ export async function trainRewardModel(setup: RewardSetup, cfg: TrainConfig, opt
   if (!model.hasScalarHead) throw new Error('trainRewardModel: the model has no scalar head');
   return train(
     {
-      stage: 'rm',
+      stage: setup.stage ?? 'rm',
       adapter: setup.adapter,
       model,
       tokenizerJSON: setup.tokenizerJSON,

@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runSft, type Conversation } from '../../src/index.js';
+import { runRm } from '../../src/run/rm.js';
+import { runRl } from '../../src/run/rl.js';
+import { latestCheckpoint } from '../../src/model/checkpoint.js';
+import { MetricsLog } from '../../src/train/metrics.js';
+import { tinyRun } from './fixture.js';
+
+const qa = (q: string, a: string): Conversation => ({
+  messages: [
+    { role: 'user', content: q },
+    { role: 'assistant', content: a },
+  ],
+});
+const train = (maxSteps: number) => ({ maxSteps, lr: 0.001, minLr: 0.001, warmupSteps: 0, weightDecay: 0, beta1: 0.9, beta2: 0.95, gradClip: 1, gradAccum: 1, evalEvery: 0, checkpointEvery: 0, keepLast: 1, logEvery: 1 });
+
+/** tinyRun's preset with small rm and rl sections. */
+function run(): string {
+  const runDir = tinyRun();
+  const file = join(runDir, 'preset.json');
+  const preset = JSON.parse(readFileSync(file, 'utf8'));
+  preset.rm = { comparisons: { prompts: 4, valPrompts: 2, k: 2, noise: 0, temperature: 1, maxTokens: 8, seed: 1 }, rankingsPerBatch: 2, train: train(2) };
+  preset.rl = { config: { algo: 'ppo', promptsPerRollout: 2, epochs: 1, minibatches: 1, maxNewTokens: 6, temperature: 1, klCoef: 0.05, klBound: 8, checkerBonus: 0, ptxCoef: 0, ptxRows: 1 }, prompts: 8, validation: { prompts: 0 }, train: train(2) };
+  writeFileSync(file, JSON.stringify(preset));
+  return runDir;
+}
+
+test('rm --from/--into and rl --from/--into/--reward-model: second reward model and a LoRA policy beside the standard stages', async (t) => {
+  const runDir = run();
+  t.after(() => rmSync(runDir, { recursive: true, force: true }));
+  await runSft(runDir, { conversations: [qa('Who are you?', 'I am Forge.')], onlyData: true, into: 'sft-lora', steps: 2, lr: 0.02, quiet: true, lora: 'r=2,alpha=4,targets=qkv' });
+  const rankings = join(runDir, 'verifier.jsonl');
+  writeFileSync(rankings, Array.from({ length: 12 }, (_, i) => JSON.stringify({ prompt: `Is ${i} small?`, chosen: 'Yes, it is.', rejected: 'No.' })).join('\n') + '\n');
+
+  await assert.rejects(() => runRm(runDir, { rankings: [rankings], into: 'sft', quiet: true }), /--into sft would train over the model it starts from/);
+  const rm = await runRm(runDir, { rankings: [rankings], from: 'sft-lora', into: 'verifier', quiet: true, maxSteps: 2 });
+  assert.equal(rm.step, 2);
+  assert.ok(latestCheckpoint(join(runDir, 'verifier')), 'the reward model is in <run>/verifier');
+  assert.equal(existsSync(join(runDir, 'rm')), false, 'the standard rm stage is untouched');
+  assert.ok(existsSync(join(runDir, 'verifier-eval.json')));
+  assert.equal(existsSync(join(runDir, 'rm-eval.json')), false);
+  assert.ok(new MetricsLog(runDir).read('verifier').length > 0, 'metrics carry the stage name');
+
+  // rl from the LoRA SFT against the second reward model, into its own stage
+  await assert.rejects(() => runRl(runDir, { quiet: true }), /rm/, 'the default reward model stage does not exist');
+  const logged: string[] = [];
+  const rl = await runRl(runDir, { from: 'sft-lora', into: 'rl-lora', rewardModel: 'verifier', quiet: true, maxSteps: 2, lora: 'r=2,alpha=4,targets=qkv', log: (l) => logged.push(l) });
+  assert.equal(rl.stage, 'rl-lora');
+  assert.ok(latestCheckpoint(join(runDir, 'rl-lora')));
+  assert.equal(existsSync(join(runDir, 'rl')), false);
+  assert.ok(
+    logged.some((l) => l.startsWith('rl-lora: ppo from') && l.includes('sft-lora') && l.includes('verifier')),
+    logged.join('\n'),
+  );
+  assert.ok(new MetricsLog(runDir).read('rl-lora').length > 0);
+});
