@@ -4,7 +4,7 @@ import { GptforgeError, type ErrorLocation } from '../util/errors.js';
 import { validateConversation, visibleAnswer } from './chat.js';
 import { readJSONL, type OnBad } from './jsonl.js';
 import type { Conversation, Message } from './conversation.js';
-import { TASKS } from './synthetic/tasks.js';
+import { OPT_IN_TASKS, TASKS } from './synthetic/tasks.js';
 
 /**
  * Comparison data for reward modeling and DPO: for one prompt, several assistant replies
@@ -256,8 +256,10 @@ function validateTiers(tiers: unknown, k: number, where: ErrorLocation): number[
 
 function validateTask(task: unknown, where: ErrorLocation): string | undefined {
   if (task === undefined) return undefined;
-  if (typeof task !== 'string' || !TASKS.some((t) => t.name === task)) {
-    fail(`unknown task ${JSON.stringify(task)} (one of: ${TASKS.map((t) => t.name).join(', ')})`, where, 'task');
+  // every family a mixture can name (the opt-in ones too): the rubric checks replies by it
+  const families = [...TASKS, ...OPT_IN_TASKS].map((t) => t.name);
+  if (typeof task !== 'string' || !families.includes(task)) {
+    fail(`unknown task ${JSON.stringify(task)} (one of: ${families.join(', ')}; or leave "task" out)`, where, 'task');
   }
   return task as string;
 }

@@ -40,10 +40,15 @@ export interface LockInfo {
 const held = new Map<string, LockInfo>();
 let hooked = false;
 
-/** This process's command line as a user typed it ("gptforge pretrain …" for the CLI). */
-function commandLine(): string {
-  const [, script, ...args] = process.argv;
-  const head = script && /[\\/]cli[\\/]main\.js$/.test(script) ? 'gptforge' : (script ?? process.argv0);
+/**
+ * A command line as a user typed it, from a process's argv: the CLI's script path, run
+ * directly or through a bin link, reads as "gptforge".
+ * @example displayCommand(['node', '/root/.npm/_npx/1a2b/node_modules/.bin/gptforge', 'rm', '--run', 'r']) // 'gptforge rm --run r'
+ */
+export function displayCommand(argv: readonly string[]): string {
+  const [, script, ...args] = argv;
+  // the CLI run directly (dist/src/cli/main.js) or through a bin link (npx's cache, node_modules/.bin)
+  const head = script && /[\\/]cli[\\/]main\.js$|(^|[\\/])gptforge$/.test(script) ? 'gptforge' : (script ?? process.argv0);
   return [head, ...args].join(' ');
 }
 
@@ -108,7 +113,7 @@ function hookExit(): void {
 export function holdLock(file: string, what: string): void {
   if (held.has(file)) return;
   mkdirSync(dirname(file), { recursive: true });
-  const info: LockInfo = { pid: process.pid, command: commandLine(), host: hostname(), started: new Date().toISOString() };
+  const info: LockInfo = { pid: process.pid, command: displayCommand(process.argv), host: hostname(), started: new Date().toISOString() };
   for (let attempt = 0; attempt < 5; attempt++) {
     if (tryCreate(file, info)) {
       held.set(file, info);

@@ -72,6 +72,7 @@ test('read: errors name file, line and field; skip mode counts and keeps going; 
     line({ prompt: 'q', completions: ['second.', 'third.', 'first.'], ranks: [2, 3, 1], task: 'chat' }), // 11 ok, reordered
     line({ prompt: 'q', chosen: withTool, rejected: 'No idea.' }), // 12 ok pair
     line({ prompt: 'q', completions: ['a', 'b'], task: 'poetry' }), // 13 unknown task
+    line({ prompt: 'q', completions: ['a', 'b'], task: 'passages' }), // 14 ok: an opt-in family
   ];
   writeFileSync(file, lines.join('\n') + '\n');
   const expect: [number, RegExp][] = [
@@ -83,7 +84,7 @@ test('read: errors name file, line and field; skip mode counts and keeps going; 
     [7, /field "ranks".*tie between completions 0 and 2; ranks must be distinct \(to mark ties, list the completions best first with "tiers"\)/],
     [8, /field "completions\[1\]\.messages\[0\]\.role".*must follow an assistant message with a tool_call/],
     [9, /field "completions\[1\]\.messages\[0\]\.role".*not a user message/],
-    [13, /field "task".*unknown task "poetry"/],
+    [13, /field "task".*unknown task "poetry" \(one of: .*chat, passages, structured; or leave "task" out\)/],
   ];
   assert.throws(
     () => readPreferencesJSONL(file),
@@ -98,8 +99,9 @@ test('read: errors name file, line and field; skip mode counts and keeps going; 
     assert.ok(s.reason.startsWith(`${file}:${s.line}`), s.reason);
     assert.match(s.reason, expect[i][1]);
   });
-  assert.equal(r.rankings.length, 3);
+  assert.equal(r.rankings.length, 4);
   assert.deepEqual(r.rankings[1], { prompt: 'q', completions: ['first.', 'second.', 'third.'], task: 'chat' });
+  assert.equal(r.rankings[3].task, 'passages');
   assert.deepEqual(r.rankings[2].completions, [withTool, 'No idea.']);
   assert.throws(() => readPreferencesJSONL(join(tmp(), 'missing.jsonl')), /cannot read preferences/);
 });

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { holdLock, holdRunLock, processAlive, readLock, releaseLock } from '../../src/util/lock.js';
+import { displayCommand, holdLock, holdRunLock, processAlive, readLock, releaseLock } from '../../src/util/lock.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gf-lockunit-'));
 
@@ -51,4 +51,12 @@ test('holdRunLock takes no lock (and makes no directory) for a run that does not
   holdRunLock(missing, 'eval', { create: true });
   assert.equal(readLock(join(missing, 'eval.lock'))!.pid, process.pid);
   releaseLock(join(missing, 'eval.lock'));
+});
+
+test('displayCommand: the CLI reads as "gptforge" run directly or through a bin link (npx, node_modules/.bin); other scripts keep their path', () => {
+  assert.equal(displayCommand(['node', '/repo/dist/src/cli/main.js', 'sft', '--run', 'r']), 'gptforge sft --run r');
+  assert.equal(displayCommand(['node', '/root/.npm/_npx/1a2b/node_modules/.bin/gptforge', 'rm', '--run', 'r']), 'gptforge rm --run r');
+  assert.equal(displayCommand(['node', 'C:\\proj\\node_modules\\.bin\\gptforge', 'rl']), 'gptforge rl');
+  assert.equal(displayCommand(['node', '/repo/dist/bench/serve.js', '--x']), '/repo/dist/bench/serve.js --x');
+  assert.equal(displayCommand(['node', '/repo/not-gptforge', 'a']), '/repo/not-gptforge a');
 });
