@@ -120,7 +120,9 @@ export function formatTrace(t: AskTrace): string {
     sc.samples.forEach((s, i) => {
       lines.push(`── sample ${i + 1} (answer ${s.answer ?? '—'}, mean logprob ${s.meanLogprob.toFixed(3)}${s.reward !== undefined ? `, reward ${s.reward.toFixed(3)}` : ''})`, s.text, '');
     });
-    const show = (name: string, v: typeof sc.majority): string => `${name}: ${v.tally.map((x) => `${x.answer} ×${x.count}${name === 'majority' ? '' : ` (${x.weight.toFixed(3)})`}`).join(', ') || 'no answers'}`;
+    // a tie is broken by the earliest sample (vote.ts): said, so a reader does not take it for a win
+    const tie = (v: typeof sc.majority): string => (v.tally.length > 1 && v.tally[0].weight === v.tally[1].weight ? ` — a tie, broken by the earliest sample (${v.tally[0].first + 1})` : '');
+    const show = (name: string, v: typeof sc.majority): string => `${name}: ${v.tally.map((x) => `${x.answer} ×${x.count}${name === 'majority' ? '' : ` (${x.weight.toFixed(3)})`}`).join(', ') || 'no answers'}${tie(v)}`;
     lines.push(show('majority', sc.majority), show('logprob-weighted', sc.logprob));
     if (sc.reward) lines.push(show('reward-weighted', sc.reward));
     if (sc.rewardBest) lines.push(`reward best-of-${sc.samples.length}: ${sc.rewardBest.answer ?? '—'} (sample ${sc.rewardBest.index + 1})`);

@@ -94,3 +94,14 @@ test("self-consistency: the reward vote weighs each sample by softmax of the rew
   const trace = formatTrace({ technique: 'self-consistency', prompt: 'What is it?', reply: '', answer: r.majority.answer, consistency: r, tokens: 0, ms: 0 });
   assert.ok(trace.includes(`reward best-of-8: ${r.samples[top].answer} (sample ${top + 1})`), trace);
 });
+
+test('formatTrace says when a vote is a tie and which sample broke it', () => {
+  const answers = ['7', '9', '9', '7', undefined];
+  const samples = answers.map((answer, i) => ({ text: `reply ${i}`, answer, meanLogprob: -1, tokens: 3 }));
+  const majority = vote(answers);
+  const logprob = vote(answers, [1, 1, 2, 1, 1]);
+  const trace = formatTrace({ technique: 'self-consistency', prompt: 'q', reply: '', answer: majority.answer, consistency: { samples, majority, logprob, ms: 0 }, tokens: 0, ms: 0 });
+  assert.match(trace, /^majority: 7 ×2, 9 ×2 — a tie, broken by the earliest sample \(1\)$/m);
+  // a weighted vote that is not tied says nothing of ties
+  assert.match(trace, /^logprob-weighted: 9 ×2 \(3\.000\), 7 ×2 \(2\.000\)$/m);
+});
