@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { Conversation } from '../data/conversation.js';
 import { ChatEngine } from '../infer/engine.js';
 import type { DecodingModel } from '../infer/pipeline.js';
@@ -135,16 +135,36 @@ export function citationsJSON(text: string, ctx: RagContext): { citations: ApiCi
  */
 export function chunkLines(c: StoredChunk): { line: number | null; line_end: number | null } {
   if (c.line !== undefined) return { line: c.line, line_end: c.line };
-  let text: string;
-  try {
-    text = readFileSync(c.path, 'utf8');
-  } catch {
-    return { line: null, line_end: null };
-  }
-  if (text.slice(c.charStart, c.charEnd) !== c.text) return { line: null, line_end: null };
+  const text = sourceText(c.path);
+  if (text === undefined || text.slice(c.charStart, c.charEnd) !== c.text) return { line: null, line_end: null };
   const newlines = (s: string): number => s.match(/\n/g)?.length ?? 0;
   const line = 1 + newlines(text.slice(0, c.charStart));
   return { line, line_end: line + newlines(c.text.replace(/\n+$/, '')) };
+}
+
+/** Source files' texts by path, newest use last: a request shows up to MAX_RAG_K passages, often from the same few files. */
+const sourceTexts = new Map<string, { mtimeMs: number; size: number; text: string }>();
+/** Files kept (their texts are what the store indexed: a few MB at most each). */
+const SOURCE_CACHE_FILES = 32;
+
+/** A source file's text, read once while its size and mtime stay the same; undefined when it cannot be read. */
+function sourceText(path: string): string | undefined {
+  try {
+    const st = statSync(path);
+    const hit = sourceTexts.get(path);
+    sourceTexts.delete(path);
+    if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) {
+      sourceTexts.set(path, hit);
+      return hit.text;
+    }
+    const text = readFileSync(path, 'utf8');
+    sourceTexts.set(path, { mtimeMs: st.mtimeMs, size: st.size, text });
+    if (sourceTexts.size > SOURCE_CACHE_FILES) sourceTexts.delete(sourceTexts.keys().next().value as string);
+    return text;
+  } catch {
+    sourceTexts.delete(path);
+    return undefined;
+  }
 }
 
 /** A stored chunk in the API's field names, with the lines it spans (chunkLines). */
