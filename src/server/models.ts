@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { latestCheckpoint, loadCheckpoint, modelFromCheckpoint, selectedCheckpoint } from '../model/checkpoint.js';
 import type { GPT } from '../model/gpt.js';
@@ -19,7 +19,7 @@ export interface ServedModel {
   tok: Tokenizer;
   /** The checkpoint directory. */
   dir: string;
-  /** Seconds since the epoch of when it was loaded (OpenAI's `created`). */
+  /** Seconds since the epoch of when the checkpoint was saved (OpenAI's `created`: when the model was made; the directory's mtime, a checkpoint being written whole and renamed into place). */
   created: number;
 }
 
@@ -65,7 +65,7 @@ export function loadRunModels(runDir: string, stages: readonly string[] = runSta
       const model = modelFromCheckpoint(ck);
       if (model.hasScalarHead && stage !== REWARD_STAGE && !GENERATION_STAGES.includes(stage)) continue;
       if (stage !== REWARD_STAGE) setInferencePrecision(model, opts.precision ?? 'f32');
-      served = { id: stage, model, tok: Tokenizer.fromJSON(ck.tokenizerJSON, join(dir, 'tokenizer.json')), dir, created: Math.floor(Date.now() / 1000) };
+      served = { id: stage, model, tok: Tokenizer.fromJSON(ck.tokenizerJSON, join(dir, 'tokenizer.json')), dir, created: Math.floor(statSync(dir).mtimeMs / 1000) };
     } catch (e) {
       const reason = (e as Error).message;
       failed.push(`${stage}: ${reason}`);

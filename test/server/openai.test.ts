@@ -1,6 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { rmSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
+import { selectedCheckpoint } from '../../src/model/checkpoint.js';
 import OpenAI, { APIError, AuthenticationError, BadRequestError, InternalServerError, NotFoundError, RateLimitError } from 'openai';
 import { ajvValidator } from '../constrain/ajv.js';
 import { GptforgeServer, loadRunModels, type ServedModel } from '../../src/server/index.js';
@@ -25,6 +27,8 @@ const post = async (path: string, body: unknown, headers: Record<string, string>
 
 before(async () => {
   ({ dir, tok } = tinyRun());
+  const sftCheckpoint = selectedCheckpoint(join(dir, 'sft'))!;
+  utimesSync(sftCheckpoint, new Date('2020-01-01T00:00:00Z'), new Date('2020-01-01T00:00:00Z'));
   server = new GptforgeServer({ parallel: 4 });
   const models = new Map<string, ServedModel>(loadRunModels(dir));
   models.set('scripted', scriptedModel(tok));
@@ -46,7 +50,10 @@ describe('models and health', () => {
     assert.deepEqual(ids.sort(), ['base', 'rm', 'scripted', 'sft']);
   });
   test('GET /v1/models/:id retrieves one; an unknown one is NotFoundError', async () => {
-    assert.equal((await client.models.retrieve('sft')).id, 'sft');
+    const sft = await client.models.retrieve('sft');
+    assert.equal(sft.id, 'sft');
+    // created: when the checkpoint was saved (its mtime, set to 2020-01-01 before loading), not when the server loaded it
+    assert.equal(sft.created, 1577836800);
     await assert.rejects(client.models.retrieve('gpt-4'), NotFoundError);
   });
   test('GET /health is 200 once loaded, 503 while loading (and model routes answer 503)', async () => {
