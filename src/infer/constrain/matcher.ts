@@ -28,14 +28,46 @@ export const DEAD = 0;
 /**
  * Signatures → small ids, shared by every automaton and matcher, as int sequences (intern.ts):
  * a rule's reachable sub-grammar (`ruleSigs`), a frame configuration's rest of alternatives
- * (`configSigs`) and a frame state's set of configuration signatures (`frameSigs`). Bounded:
- * past the cap no new ids and no sharing (never cleared, since ids are memoized per automaton
- * and matcher; a reused id would make different sub-grammars equal).
+ * (`configSigs`) and a frame state's set of configuration signatures (`frameSigs`). Bounded
+ * (a long-running server compiles schema after schema): past SIGNATURE_IDS ids or
+ * SIGNATURE_INTS stored ints in any of the three, new sequences get no id (no sharing), and at
+ * the next frame signature asked for (`resetSignaturesIfFull`, the only entry) all three are
+ * cleared together with the byte-set ids and the shared frame caches, and `signatureEpoch`
+ * moves on. Ids are memoized per automaton and per matcher; each drops its memos when it sees
+ * a new epoch, so a reused id never makes two different sub-grammars equal. At most ≈ 3 ×
+ * (4 MiB of sequences + 1.5 MiB of tables).
  */
-const SIGNATURES_MAX = 1 << 18;
-const ruleSigs = new SeqInterner(SIGNATURES_MAX);
-const configSigs = new SeqInterner(SIGNATURES_MAX);
-const frameSigs = new SeqInterner(SIGNATURES_MAX);
+let SIGNATURE_IDS = 1 << 18;
+let SIGNATURE_INTS = 1 << 20;
+const ruleSigs = new SeqInterner(SIGNATURE_IDS, SIGNATURE_INTS);
+const configSigs = new SeqInterner(SIGNATURE_IDS, SIGNATURE_INTS);
+const frameSigs = new SeqInterner(SIGNATURE_IDS, SIGNATURE_INTS);
+let signatureEpoch = 0;
+
+/** Clear every signature interner (and what holds their ids) when one of them is full. */
+function resetSignaturesIfFull(): void {
+  if (!ruleSigs.full && !configSigs.full && !frameSigs.full) return;
+  ruleSigs.clear();
+  configSigs.clear();
+  frameSigs.clear();
+  terminalIds.clear();
+  signatureEpoch++; // shared frame caches and every memo of an older epoch are dropped on sight
+}
+
+/**
+ * Signature interning's caps and state, for tests: `setSignatureLimits` changes the caps (ids
+ * and stored ints per interner; takes effect at once, resets at the next full check);
+ * `signatureStats` reports the epoch (how many resets so far) and the ids held.
+ */
+export function setSignatureLimits(ids: number, ints: number): void {
+  SIGNATURE_IDS = ids;
+  SIGNATURE_INTS = ints;
+  for (const t of [ruleSigs, configSigs, frameSigs]) t.setLimits(ids, ints);
+}
+export function signatureStats(): { epoch: number; ids: number; ints: number; limits: { ids: number; ints: number } } {
+  const all = [ruleSigs, configSigs, frameSigs];
+  return { epoch: signatureEpoch, ids: all.reduce((n, t) => n + t.size, 0), ints: all.reduce((n, t) => n + t.storedInts, 0), limits: { ids: SIGNATURE_IDS, ints: SIGNATURE_INTS } };
+}
 
 /** Bound on the ints held by the per-node closure cache (16M ints = 64 MiB). */
 const CLOSURE_CACHE_INTS = 16 * 1024 * 1024;
@@ -486,6 +518,8 @@ export class Automaton {
 
   /** Per terminal: its global id (terminalId). */
   private termIds: Int32Array | undefined;
+  /** The signature epoch of termIds and ruleSig (see resetSignaturesIfFull). */
+  private sigEpoch = signatureEpoch;
   /** ruleSig[r]: global id of rule r's canonical sub-grammar, −1 too large, −2 not computed. */
   private ruleSig: Int32Array | undefined;
 
@@ -626,6 +660,12 @@ export class Automaton {
    */
   frameSignature(n: number, reach: number, maxRules = 64): number {
     const { syms, terminals } = this.g;
+    if (this.sigEpoch !== signatureEpoch) {
+      // the interners were cleared: every id memoized here may name another sequence now
+      this.sigEpoch = signatureEpoch;
+      this.ruleSig = undefined;
+      this.termIds = undefined;
+    }
     this.termIds ??= Int32Array.from(terminals, terminalId);
     const keys = this.termIds;
     const seq = configSigs;
@@ -789,7 +829,8 @@ function orOnce(bits: Uint32Array, f: Frame, stamp: number): void {
   orInto(bits, f.accept);
 }
 
-const sharedFrames = new WeakMap<TokenTrie, Map<number, Frame>>();
+/** Per vocabulary: frames by signature id, valid in one signature epoch (ids are reused after a reset). */
+const sharedFrames = new WeakMap<TokenTrie, { epoch: number; frames: Map<number, Frame> }>();
 const SHARED_FRAMES_MAX = 4096;
 
 /** Forget the frames shared across schemas for one vocabulary (benchmarks: cold starts). */
@@ -1027,10 +1068,19 @@ export class TokenMatcher {
   private frameSigOf: Int32Array = new Int32Array(1024);
   /** Per frame node: 2 + its configuration signature id (Automaton.frameSignature), 1 not shareable, 0 not computed. */
   private configSigOf: Int32Array = new Int32Array(1024);
+  /** The signature epoch of frameSigOf and configSigOf (see resetSignaturesIfFull). */
+  private sigEpoch = signatureEpoch;
 
   /** The id of a frame state's canonical form: its configurations' signatures as a sorted set (a set of stacks runs each independently); −1 not shareable. */
   private signatureOf(frameState: number): number {
     if (frameState >= this.frameSigOf.length) this.frameSigOf = growTo(this.frameSigOf, frameState);
+    resetSignaturesIfFull();
+    if (this.sigEpoch !== signatureEpoch) {
+      // ids memoized before a reset may name other sequences now
+      this.sigEpoch = signatureEpoch;
+      this.frameSigOf.fill(0);
+      this.configSigOf.fill(0);
+    }
     const memo = this.frameSigOf[frameState];
     if (memo !== 0) return memo - 2;
     const a = this.automaton;
@@ -1070,11 +1120,12 @@ export class TokenMatcher {
       // Frames with the same sub-grammar are shared through a per-vocabulary cache (every
       // plain string, number or `{"type": "string", "maxLength": 20}` value is the same frame).
       const sig = this.signatureOf(frameState);
-      let shared = sharedFrames.get(this.trie);
-      if (!shared) {
-        shared = new Map();
-        sharedFrames.set(this.trie, shared);
+      let byEpoch = sharedFrames.get(this.trie);
+      if (byEpoch === undefined || byEpoch.epoch !== signatureEpoch) {
+        byEpoch = { epoch: signatureEpoch, frames: new Map() };
+        sharedFrames.set(this.trie, byEpoch);
       }
+      const shared = byEpoch.frames;
       f = sig >= 0 ? shared.get(sig) : undefined;
       if (!f) {
         const accept = this.scratchFrame;
