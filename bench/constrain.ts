@@ -27,13 +27,23 @@ import { formatReport, loadCases, locateJsonSchemaBench, runCases, type BenchCas
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
+/** A bad command line: the message and the usage on stderr, exit code 2, no stack. */
+function usage(problem: string): never {
+  process.stderr.write(`bench:constrain: ${problem}\nusage: node dist/bench/constrain.js [--schemas N] [--xgrammar N] [--vocab 4k|cl100k|both] [--coverage] [--json]\n`);
+  process.exit(2);
+}
 const flag = (name: string, def: number): number => {
   const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : def;
+  if (i < 0) return def;
+  const v = Number(args[i + 1]);
+  if (args[i + 1] === undefined || !Number.isInteger(v) || v < 0) usage(`${name} ${args[i + 1] ?? '(missing)'}: expected a whole number ≥ 0`);
+  return v;
 };
 const flagText = (name: string, def: string): string => {
   const i = args.indexOf(name);
-  return i >= 0 ? (args[i + 1] ?? def) : def;
+  if (i < 0) return def;
+  if (args[i + 1] === undefined || args[i + 1].startsWith('--')) usage(`${name}: missing its value`);
+  return args[i + 1];
 };
 const emit = (fig: Record<string, unknown>, text: string): void => console.log(json ? JSON.stringify(fig) : text);
 
@@ -255,9 +265,12 @@ function sampleCases(dir: string, n: number): { sample: BenchCase[]; total: numb
 }
 
 async function main(): Promise<void> {
+  const nSchemas = flag('--schemas', 150);
+  const nXg = flag('--xgrammar', 20);
+  const vocab = flagText('--vocab', 'both');
+  if (vocab !== 'both' && vocab !== '4k' && vocab !== 'cl100k') usage(`--vocab ${vocab}: expected 4k, cl100k or both`);
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   emit({ figure: 'machine', cpu, isa: isa(), node: process.version, load: loadavg()[0] }, `${cpu}, ISA ${isa()}, ${cpus().length} cores, node ${process.version}, load average ${loadavg()[0].toFixed(1)}`);
-  const nSchemas = flag('--schemas', 150);
   const loc = locateJsonSchemaBench();
   let cases: BenchCase[];
   if ('dir' in loc) {
@@ -273,13 +286,10 @@ async function main(): Promise<void> {
     cases = BUILTIN;
     emit({ figure: 'data', source: 'builtin', reason: loc.missing }, `${loc.missing}; timing the ${BUILTIN.length} built-in schemas instead`);
   }
-  const vocab = flagText('--vocab', 'both');
-  if (vocab !== 'both' && vocab !== '4k' && vocab !== 'cl100k') throw new Error(`--vocab ${vocab}: expected 4k, cl100k or both`);
   if (vocab !== 'cl100k') await gcReport('ours-4k', timeVocab('ours-4k', ours4kTok(), cases));
   const { text, specials } = cl100kRankFileText();
   const cl100k = Tokenizer.fromTiktoken(text, { pattern: 'cl100k', specialTokens: specials });
   if (vocab !== '4k') await gcReport('cl100k', timeVocab('cl100k', cl100k, cases));
-  const nXg = flag('--xgrammar', 20);
   if (nXg > 0 && vocab === 'both') {
     const xg = await loadXGrammar();
     if (typeof xg === 'string') emit({ figure: 'note', text: `no XGrammar: ${xg}` }, `XGrammar not run: ${xg}`);

@@ -2,13 +2,15 @@
  * Signature interning (intern.ts) and the frame sharing it drives (matcher.ts): equal int
  * sequences get one id and different ones different ids, compared exactly (not by hash); a
  * schema compiled again, or another schema with the same string value, takes its frames from
- * the vocabulary's shared cache instead of walking the trie again.
+ * the vocabulary's shared cache instead of walking the trie again; the interners' bound: past
+ * it they are cleared and ids reused, and masks stay exact.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/engine/rng.js';
 import { SeqInterner } from '../../src/infer/constrain/intern.js';
-import { schemaConstraint } from '../../src/infer/constrain/index.js';
+import { schemaConstraint, type GrammarConstraint } from '../../src/infer/constrain/index.js';
+import { setSignatureLimits, signatureStats } from '../../src/infer/constrain/matcher.js';
 import { allowedList, testTokenizer } from './helpers.js';
 
 function internOf(t: SeqInterner, xs: readonly number[]): number {
@@ -87,4 +89,77 @@ test('frames are shared across compilations by signature id, and the masks agree
   assert.deepEqual(again.masks, first.masks);
   const arr = walk(other, '["héllo wörld, the quick fox"]');
   assert.ok(arr.hits > 0, 'the string body frame is shared with the other schema');
+});
+
+test('SeqInterner: the ints budget caps too, and clear() starts over', () => {
+  const t = new SeqInterner(100, 6);
+  assert.equal(internOf(t, [1, 2, 3]), 0);
+  assert.equal(internOf(t, [4, 5, 6]), 1);
+  assert.ok(t.full);
+  assert.equal(internOf(t, [7]), -1, 'past the ints budget a new sequence has no id');
+  assert.equal(internOf(t, [4, 5, 6]), 1, 'known sequences keep theirs');
+  t.clear();
+  assert.equal(t.size, 0);
+  assert.equal(t.storedInts, 0);
+  assert.ok(!t.full);
+  assert.equal(internOf(t, [7]), 0, 'ids start again from 0');
+  assert.equal(internOf(t, [1, 2, 3]), 1);
+});
+
+test('signature interners bounded: cleared when full, ids reused, masks still exact (stale memos dropped)', () => {
+  const tok = testTokenizer();
+  /** The allowed tokens by running every token's bytes through the automaton (the reference). */
+  const reference = (c: GrammarConstraint): number[] => {
+    const out: number[] = [];
+    for (let id = 0; id < tok.vocabSize; id++) {
+      const b = c.matcher.trie.tokenBytes[id];
+      if (b !== undefined && b.length > 0 && c.matcher.automaton.run(c.stateId, b) !== 0) out.push(id);
+    }
+    return out;
+  };
+  const saved = signatureStats().limits;
+  // tiny caps: the interners fill and are cleared every few frames, so ids are reused constantly;
+  // a memo (per automaton, per matcher) or shared frame kept across a reset would hand one
+  // schema's frame to another's — the interleaved walks below catch that
+  setSignatureLimits(12, 400);
+  const epoch0 = signatureStats().epoch;
+  try {
+    const schemas: [unknown, unknown][] = [
+      [
+        { type: 'object', properties: { note: { type: 'string', maxLength: 9 }, n: { type: 'integer' } }, required: ['note', 'n'] },
+        { note: 'héllo "x"', n: -12 },
+      ],
+      [{ type: 'array', items: { type: 'string', minLength: 3 } }, ['wörld', 'abc', 'a b c d']],
+      [
+        { type: 'object', properties: { on: { type: 'string', format: 'date' }, k: { enum: ['a', 'b"c'] } } },
+        { on: '2024-02-29', k: 'b"c', extra: [1, 'two'] },
+      ],
+      [
+        { type: 'object', additionalProperties: { type: 'number' } },
+        { alpha: 1.5, beta: -2, gamma: 3e2 },
+      ],
+    ];
+    // round robin, one token each, over two passes (the second compiled afresh): each matcher's
+    // memos outlive resets triggered by the others
+    let checked = 0;
+    for (let pass = 0; pass < 2; pass++) {
+      const runs = schemas.map(([schema, value]) => ({ c: schemaConstraint(schema, tok), ids: tok.encodeOrdinary(JSON.stringify(value)), at: 0 }));
+      for (let live = true; live; ) {
+        live = false;
+        for (const r of runs) {
+          if (r.at >= r.ids.length) continue;
+          live = true;
+          assert.deepEqual(allowedList(r.c, tok.vocabSize), reference(r.c), `schema ${runs.indexOf(r)} token ${r.at} (pass ${pass})`);
+          assert.ok(r.c.advance(r.ids[r.at++]));
+          checked++;
+        }
+      }
+    }
+    assert.ok(checked > 40);
+    const st = signatureStats();
+    assert.ok(st.epoch - epoch0 >= 3, `the interners were cleared ${st.epoch - epoch0} times`);
+    assert.ok(st.ids <= 3 * 12, `ids held ${st.ids}`);
+  } finally {
+    setSignatureLimits(saved.ids, saved.ints);
+  }
 });

@@ -40,11 +40,49 @@ export class SeqInterner {
   private buf: Int32Array = new Int32Array(256);
   private bufLen = 0;
 
-  /** @param max the most ids handed out; past it, `intern` of a new sequence returns −1 (no sharing) */
-  constructor(private readonly max: number) {}
+  /**
+   * @param max the most ids handed out; past it (or past `maxInts` ints stored), `intern` of a
+   * new sequence returns −1 (no sharing) until `clear()`
+   */
+  constructor(
+    private max: number,
+    private maxInts: number = Number.MAX_SAFE_INTEGER,
+  ) {}
 
   get size(): number {
     return this.count;
+  }
+
+  /** Ints held by the stored sequences. */
+  get storedInts(): number {
+    return this.arenaLen;
+  }
+
+  /** True when no new id can be handed out (the id cap or the ints budget is reached). */
+  get full(): boolean {
+    return this.count >= this.max || this.arenaLen >= this.maxInts;
+  }
+
+  /** Change the caps (tests); takes effect on the next `intern`. */
+  setLimits(max: number, maxInts: number = Number.MAX_SAFE_INTEGER): void {
+    this.max = max;
+    this.maxInts = maxInts;
+  }
+
+  /**
+   * Forget every sequence and release the storage: ids start again from 0, so an id handed out
+   * before now may name another sequence after — callers holding ids must drop them (the
+   * matcher does, by an epoch; matcher.ts).
+   */
+  clear(): void {
+    this.arena = new Int32Array(1 << 14);
+    this.arenaLen = 0;
+    this.off = new Int32Array(1024);
+    this.len = new Int32Array(1024);
+    this.hashOf = new Int32Array(1024);
+    this.count = 0;
+    this.table = new Int32Array(2048);
+    this.bufLen = 0;
   }
 
   /** Append x to the sequence being built. */
@@ -76,7 +114,7 @@ export class SeqInterner {
     this.bufLen = k;
   }
 
-  /** The id of the sequence built since the last intern/truncate(0) (which is then cleared); −1 when new and the cap is reached. */
+  /** The id of the sequence built since the last intern/truncate(0) (which is then cleared); −1 when new and a cap is reached. */
   intern(): number {
     const b = this.buf;
     const n = this.bufLen;
@@ -99,7 +137,7 @@ export class SeqInterner {
       }
       if (eq) return id;
     }
-    if (this.count >= this.max) return -1;
+    if (this.full) return -1;
     const id = this.count++;
     if (id >= this.off.length) {
       this.off = grow(this.off, id * 2);

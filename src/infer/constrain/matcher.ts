@@ -28,14 +28,46 @@ export const DEAD = 0;
 /**
  * Signatures → small ids, shared by every automaton and matcher, as int sequences (intern.ts):
  * a rule's reachable sub-grammar (`ruleSigs`), a frame configuration's rest of alternatives
- * (`configSigs`) and a frame state's set of configuration signatures (`frameSigs`). Bounded:
- * past the cap no new ids and no sharing (never cleared, since ids are memoized per automaton
- * and matcher; a reused id would make different sub-grammars equal).
+ * (`configSigs`) and a frame state's set of configuration signatures (`frameSigs`). Bounded
+ * (a long-running server compiles schema after schema): past SIGNATURE_IDS ids or
+ * SIGNATURE_INTS stored ints in any of the three, new sequences get no id (no sharing), and at
+ * the next frame signature asked for (`resetSignaturesIfFull`, the only entry) all three are
+ * cleared together with the byte-set ids and the shared frame caches, and `signatureEpoch`
+ * moves on. Ids are memoized per automaton and per matcher; each drops its memos when it sees
+ * a new epoch, so a reused id never makes two different sub-grammars equal. At most ≈ 3 ×
+ * (4 MiB of sequences + 1.5 MiB of tables).
  */
-const SIGNATURES_MAX = 1 << 18;
-const ruleSigs = new SeqInterner(SIGNATURES_MAX);
-const configSigs = new SeqInterner(SIGNATURES_MAX);
-const frameSigs = new SeqInterner(SIGNATURES_MAX);
+let SIGNATURE_IDS = 1 << 18;
+let SIGNATURE_INTS = 1 << 20;
+const ruleSigs = new SeqInterner(SIGNATURE_IDS, SIGNATURE_INTS);
+const configSigs = new SeqInterner(SIGNATURE_IDS, SIGNATURE_INTS);
+const frameSigs = new SeqInterner(SIGNATURE_IDS, SIGNATURE_INTS);
+let signatureEpoch = 0;
+
+/** Clear every signature interner (and what holds their ids) when one of them is full. */
+function resetSignaturesIfFull(): void {
+  if (!ruleSigs.full && !configSigs.full && !frameSigs.full) return;
+  ruleSigs.clear();
+  configSigs.clear();
+  frameSigs.clear();
+  terminalIds.clear();
+  signatureEpoch++; // shared frame caches and every memo of an older epoch are dropped on sight
+}
+
+/**
+ * Signature interning's caps and state, for tests: `setSignatureLimits` changes the caps (ids
+ * and stored ints per interner; takes effect at once, resets at the next full check);
+ * `signatureStats` reports the epoch (how many resets so far) and the ids held.
+ */
+export function setSignatureLimits(ids: number, ints: number): void {
+  SIGNATURE_IDS = ids;
+  SIGNATURE_INTS = ints;
+  for (const t of [ruleSigs, configSigs, frameSigs]) t.setLimits(ids, ints);
+}
+export function signatureStats(): { epoch: number; ids: number; ints: number; limits: { ids: number; ints: number } } {
+  const all = [ruleSigs, configSigs, frameSigs];
+  return { epoch: signatureEpoch, ids: all.reduce((n, t) => n + t.size, 0), ints: all.reduce((n, t) => n + t.storedInts, 0), limits: { ids: SIGNATURE_IDS, ints: SIGNATURE_INTS } };
+}
 
 /** Bound on the ints held by the per-node closure cache (16M ints = 64 MiB). */
 const CLOSURE_CACHE_INTS = 16 * 1024 * 1024;
@@ -486,6 +518,8 @@ export class Automaton {
 
   /** Per terminal: its global id (terminalId). */
   private termIds: Int32Array | undefined;
+  /** The signature epoch of termIds and ruleSig (see resetSignaturesIfFull). */
+  private sigEpoch = signatureEpoch;
   /** ruleSig[r]: global id of rule r's canonical sub-grammar, −1 too large, −2 not computed. */
   private ruleSig: Int32Array | undefined;
 
@@ -626,6 +660,12 @@ export class Automaton {
    */
   frameSignature(n: number, reach: number, maxRules = 64): number {
     const { syms, terminals } = this.g;
+    if (this.sigEpoch !== signatureEpoch) {
+      // the interners were cleared: every id memoized here may name another sequence now
+      this.sigEpoch = signatureEpoch;
+      this.ruleSig = undefined;
+      this.termIds = undefined;
+    }
     this.termIds ??= Int32Array.from(terminals, terminalId);
     const keys = this.termIds;
     const seq = configSigs;
@@ -726,6 +766,12 @@ const FRAME_LEVELS = 3;
  */
 type TokenSet = Uint32Array | Int32Array;
 
+/**
+ * A state's mask: a token set, or a dense set shared with a frame plus the sorted ids it lacks
+ * (see TokenMatcher.unionEnd).
+ */
+type MaskSet = TokenSet | { readonly base: Uint32Array; readonly extra: Int32Array };
+
 /** The compact form of a bitset: its ids when they take fewer words than the bitset (a copy either way). */
 /** The empty token set (and empty node list), shared: every ArrayBuffer allocated counts towards V8's external memory and brings its next collection closer. */
 const NO_TOKENS = new Int32Array(0);
@@ -769,7 +815,7 @@ function orInto(bits: Uint32Array, set: TokenSet): void {
 interface Frame {
   accept: TokenSet;
   pops: Int32Array;
-  /** The last mask computation that OR'ed `accept` in (see orOnce). */
+  /** The last mask computation that added `accept` to its union (see TokenMatcher.unionAdd). */
   stamp: number;
 }
 
@@ -782,14 +828,8 @@ interface Frame {
  */
 let orStamp = 0;
 
-/** bits |= f.accept, unless this computation (`stamp`) already did. */
-function orOnce(bits: Uint32Array, f: Frame, stamp: number): void {
-  if (f.stamp === stamp) return;
-  f.stamp = stamp;
-  orInto(bits, f.accept);
-}
-
-const sharedFrames = new WeakMap<TokenTrie, Map<number, Frame>>();
+/** Per vocabulary: frames by signature id, valid in one signature epoch (ids are reused after a reset). */
+const sharedFrames = new WeakMap<TokenTrie, { epoch: number; frames: Map<number, Frame> }>();
 const SHARED_FRAMES_MAX = 4096;
 
 /** Forget the frames shared across schemas for one vocabulary (benchmarks: cold starts). */
@@ -802,7 +842,7 @@ const MASK_CACHE_WORDS = 16 * 1024 * 1024;
 
 /** An automaton bound to a vocabulary: computes and caches the token mask of each state. */
 export class TokenMatcher {
-  private readonly masks = new Map<number, TokenSet>();
+  private readonly masks = new Map<number, MaskSet>();
   /** Scratch bitsets for compute() and frame() (zero between uses). */
   private readonly scratchMask: Uint32Array;
   private readonly scratchFrame: Uint32Array;
@@ -837,40 +877,44 @@ export class TokenMatcher {
   fillMask(s: number, allowed: Uint32Array): void {
     const m = this.mask(s);
     allowed.fill(0);
-    if (m instanceof Int32Array) {
-      for (let i = 0; i < m.length; i++) if (m[i] >>> 5 < allowed.length) allowed[m[i] >>> 5] |= 1 << (m[i] & 31);
-    } else allowed.set(m.length <= allowed.length ? m : m.subarray(0, allowed.length));
+    const bits = m instanceof Uint32Array ? m : m instanceof Int32Array ? undefined : m.base;
+    if (bits !== undefined) allowed.set(bits.length <= allowed.length ? bits : bits.subarray(0, allowed.length));
+    const ids = m instanceof Int32Array ? m : m instanceof Uint32Array ? NO_TOKENS : m.extra;
+    for (let i = 0; i < ids.length; i++) if (ids[i] >>> 5 < allowed.length) allowed[ids[i] >>> 5] |= 1 << (ids[i] & 31);
   }
 
   /** True when state `s` allows no token. */
   noTokens(s: number): boolean {
     const m = this.mask(s);
     if (m instanceof Int32Array) return m.length === 0;
-    for (let i = 0; i < m.length; i++) if (m[i] !== 0) return false;
+    const bits = m instanceof Uint32Array ? m : m.base;
+    if (!(m instanceof Uint32Array) && m.extra.length > 0) return false;
+    for (let i = 0; i < bits.length; i++) if (bits[i] !== 0) return false;
     return true;
   }
 
   /** The allowed tokens of state `s` (shared; do not modify). */
-  private mask(s: number): TokenSet {
+  private mask(s: number): MaskSet {
     const hit = this.masks.get(s);
     if (hit) {
       this.cacheHits++;
       return hit;
     }
     const m = this.compute(s);
-    if (this.cachedWords + m.length > MASK_CACHE_WORDS) {
+    // a base shared with a frame is not counted: the frame holds it anyway
+    const words = m instanceof Uint32Array || m instanceof Int32Array ? m.length : m.extra.length + 4;
+    if (this.cachedWords + words > MASK_CACHE_WORDS) {
       this.masks.clear();
       this.cachedWords = 0;
     }
     this.masks.set(s, m);
-    this.cachedWords += m.length;
+    this.cachedWords += words;
     return m;
   }
 
   /** mask(s) = ∪ over its configurations (pos, below): frame(pos).accept ∪ tokens continued below at frame(pos).pops. */
-  private compute(s: number): TokenSet {
+  private compute(s: number): MaskSet {
     const a = this.automaton;
-    const m = this.scratchMask;
     // Group the configurations by the stack below their frames: configurations that differ only
     // in their top levels (the alternatives of a string's next character, say) share one frame
     // walk and one set of continuation walks instead of one each.
@@ -913,24 +957,88 @@ export class TokenMatcher {
       grpNext[i] = grpHead[g];
       grpHead[g] = i;
     }
-    let only: TokenSet | undefined; // the one frame's set, while nothing else was added
     const or = ++orStamp;
+    this.unionStart();
     const gather = this.grpGather;
     for (let g = 0; g < numGroups; g++) {
       const below = grpBelow[g];
       let k = 0;
       for (let i = grpHead[g]; i >= 0; i = grpNext[i]) gather[k++] = grpFrame[i];
       const f = this.frame(k === 1 ? a.frameState(gather[0]) : a.frameGroupState(gather, k));
-      orOnce(m, f, or);
-      let added = false;
-      if (below !== 0 && f.pops.length > 0) added = this.continueAt(below, f.pops, m, or); // else nothing may follow the whole value
-      only = numGroups === 1 && !added ? f.accept : undefined;
+      this.unionAdd(f, or);
+      if (below !== 0 && f.pops.length > 0) this.continueAt(below, f.pops, or); // else nothing may follow the whole value
     }
-    if (only !== undefined) {
-      // the state's mask is its frame's (a string's body, say): shared, not copied
-      m.fill(0);
-      return only;
+    return this.unionEnd();
+  }
+
+  /**
+   * The union a mask computation builds (unionStart, unionAdd per frame and continuation set,
+   * unionEnd). Most masks of a JSON value are one dense set — a string body's, shared by its
+   * frame — and a few sparse ones (the tokens that close the string and go on): those become
+   * the dense set itself plus the ids it lacks, instead of a 12.5 KB copy per state on cl100k
+   * (and its scan, OR and clearing); the copies were most of the long-lived garbage. Sparse
+   * ids are gathered in `unionIds`; dense sets are OR'ed into the scratch bitset only once a
+   * second one arrives (`unionMixed`).
+   */
+  private unionBase: Uint32Array | undefined;
+  private unionMixed = false;
+  private unionIds: Int32Array = new Int32Array(256);
+  private unionIdCount = 0;
+  private unionSets = 0;
+  private unionLast: TokenSet = NO_TOKENS;
+
+  private unionStart(): void {
+    this.unionBase = undefined;
+    this.unionMixed = false;
+    this.unionIdCount = 0;
+    this.unionSets = 0;
+    this.unionLast = NO_TOKENS;
+  }
+
+  /** Add f's tokens, unless this computation (`stamp`: see orStamp) already did. */
+  private unionAdd(f: Frame, stamp: number): void {
+    if (f.stamp === stamp) return;
+    f.stamp = stamp;
+    const set = f.accept;
+    if (set.length === 0) return;
+    this.unionSets++;
+    this.unionLast = set;
+    if (set instanceof Int32Array) {
+      if (this.unionIdCount + set.length > this.unionIds.length) {
+        const g = new Int32Array(Math.max(this.unionIdCount + set.length, this.unionIds.length * 2));
+        g.set(this.unionIds.subarray(0, this.unionIdCount));
+        this.unionIds = g;
+      }
+      this.unionIds.set(set, this.unionIdCount);
+      this.unionIdCount += set.length;
+    } else if (this.unionMixed) orInto(this.scratchMask, set);
+    else if (this.unionBase === undefined) this.unionBase = set;
+    else if (this.unionBase !== set) {
+      this.unionMixed = true;
+      orInto(this.scratchMask, this.unionBase);
+      orInto(this.scratchMask, set);
+      this.unionBase = undefined;
     }
+  }
+
+  private unionEnd(): MaskSet {
+    // one set alone (the state's mask is its frame's: a string's body, say): shared, not copied
+    if (this.unionSets <= 1) return this.unionLast;
+    const ids = this.unionIds;
+    const n = this.unionIdCount;
+    const base = this.unionBase;
+    if (base !== undefined) {
+      // the dense set and the sorted ids it lacks
+      let k = 0;
+      for (let i = 0; i < n; i++) if (((base[ids[i] >>> 5] >>> (ids[i] & 31)) & 1) === 0) ids[k++] = ids[i];
+      if (k === 0) return base;
+      sortRange(ids, 0, k);
+      let u = 1;
+      for (let i = 1; i < k; i++) if (ids[i] !== ids[u - 1]) ids[u++] = ids[i];
+      return { base, extra: ids.slice(0, u) };
+    }
+    const m = this.scratchMask;
+    for (let i = 0; i < n; i++) m[ids[i] >>> 5] |= 1 << (ids[i] & 31);
     const out = compactSet(m);
     m.fill(0);
     return out;
@@ -978,12 +1086,11 @@ export class TokenMatcher {
    * the next one walked. Many configurations differ only deep in the stack (an object with many
    * optional members, say, where an extra member may stand after any of them) and their
    * continuations past a string's closing quote are then one cached walk, not one walk each.
-   * Returns whether any token was added. `or`: the computation's stamp (orOnce).
+   * The tokens go to the computation's union (unionAdd); `or`: its stamp.
    */
-  private continueAt(below: number, pops: Int32Array, m: Uint32Array, or: number): boolean {
+  private continueAt(below: number, pops: Int32Array, or: number): void {
     const a = this.automaton;
     const end = this.trie.end;
-    let added = false;
     for (;;) {
       if (below >= this.contState.length) {
         const g = new Int32Array(Math.max(below + 1, this.contState.length * 2));
@@ -1014,10 +1121,9 @@ export class TokenMatcher {
         acc.fill(0);
         byState.set(state, c);
       }
-      orOnce(m, c, or);
-      added ||= c.accept.length > 0;
+      this.unionAdd(c, or);
       const under = a.nodeBelow(below);
-      if (under === 0 || c.pops.length === 0) return added;
+      if (under === 0 || c.pops.length === 0) return;
       below = under;
       pops = c.pops;
     }
@@ -1027,10 +1133,19 @@ export class TokenMatcher {
   private frameSigOf: Int32Array = new Int32Array(1024);
   /** Per frame node: 2 + its configuration signature id (Automaton.frameSignature), 1 not shareable, 0 not computed. */
   private configSigOf: Int32Array = new Int32Array(1024);
+  /** The signature epoch of frameSigOf and configSigOf (see resetSignaturesIfFull). */
+  private sigEpoch = signatureEpoch;
 
   /** The id of a frame state's canonical form: its configurations' signatures as a sorted set (a set of stacks runs each independently); −1 not shareable. */
   private signatureOf(frameState: number): number {
     if (frameState >= this.frameSigOf.length) this.frameSigOf = growTo(this.frameSigOf, frameState);
+    resetSignaturesIfFull();
+    if (this.sigEpoch !== signatureEpoch) {
+      // ids memoized before a reset may name other sequences now
+      this.sigEpoch = signatureEpoch;
+      this.frameSigOf.fill(0);
+      this.configSigOf.fill(0);
+    }
     const memo = this.frameSigOf[frameState];
     if (memo !== 0) return memo - 2;
     const a = this.automaton;
@@ -1070,11 +1185,12 @@ export class TokenMatcher {
       // Frames with the same sub-grammar are shared through a per-vocabulary cache (every
       // plain string, number or `{"type": "string", "maxLength": 20}` value is the same frame).
       const sig = this.signatureOf(frameState);
-      let shared = sharedFrames.get(this.trie);
-      if (!shared) {
-        shared = new Map();
-        sharedFrames.set(this.trie, shared);
+      let byEpoch = sharedFrames.get(this.trie);
+      if (byEpoch === undefined || byEpoch.epoch !== signatureEpoch) {
+        byEpoch = { epoch: signatureEpoch, frames: new Map() };
+        sharedFrames.set(this.trie, byEpoch);
       }
+      const shared = byEpoch.frames;
       f = sig >= 0 ? shared.get(sig) : undefined;
       if (!f) {
         const accept = this.scratchFrame;
@@ -1226,7 +1342,7 @@ export class TokenMatcher {
   private selfLoopAt: Int32Array = new Int32Array(1024);
   private selfLoopBits: Uint32Array = new Uint32Array(16 * 256);
   private selfLoopCount = 0;
-  /** True when state `s` steps to itself on every byte in node n's subtree. */
+  /** True when state `s` steps to itself on every byte below node n (TokenTrie.belowBytes). */
   private loopsOver(s: number, n: number): boolean {
     if (s >= this.selfLoopAt.length) {
       const g = new Int32Array(Math.max(s + 1, this.selfLoopAt.length * 2));
@@ -1242,7 +1358,7 @@ export class TokenMatcher {
       }
       k = this.selfLoopAt[s] = ++this.selfLoopCount;
     }
-    const sub = this.trie.subtreeBytes;
+    const sub = this.trie.belowBytes;
     const bits = this.selfLoopBits;
     const o = n * 8;
     const known = 16 * (k - 1);
@@ -1298,21 +1414,32 @@ export class TokenMatcher {
         continue;
       }
       stateAt[d] = t;
-      let loops = false;
-      if (t === stateAt[d - 1] && end[n] > n + 1 && (pops === null || acc[t] === 0)) {
-        loops = this.loopsOver(t, n);
-        tr = a.trans; // testing bytes may have computed transitions (and grown the tables)
-        acc = a.acceptFlags;
-      }
-      if (loops) {
-        // t loops on every byte below n (string content, say): the whole subtree is accepted
-        // in state t without stepping through it — only its tokens' bits are set.
-        for (let k = tokStart[n], e = tokStart[end[n]]; k < e; k++) {
-          const x = tokOrder[k];
-          mask[x >>> 5] |= 1 << (x & 31);
+      // t steps to itself on every byte below n (string content, say): n's whole subtree is
+      // accepted in state t without stepping through it — only its tokens' bits are set. Tried
+      // where n's first child steps t to itself (a cheap filter; the walk steps it next anyway),
+      // so also at the node that first enters the looping state (a string body entered by a
+      // name prefix that a key left, or a minLength string reaching its minimum).
+      const first = n + 1;
+      if (end[n] > first && (pops === null || acc[t] === 0)) {
+        let u = tr[t * nc + cls[byte[first]]];
+        if (u < 0) {
+          u = a.computeTransition(t, cls[byte[first]]);
+          tr = a.trans;
+          acc = a.acceptFlags;
         }
-        n = end[n];
-        continue;
+        if (u === t) {
+          const loops = this.loopsOver(t, n);
+          tr = a.trans; // testing bytes may have computed transitions (and grown the tables)
+          acc = a.acceptFlags;
+          if (loops) {
+            for (let k = tokStart[n], e = tokStart[end[n]]; k < e; k++) {
+              const x = tokOrder[k];
+              mask[x >>> 5] |= 1 << (x & 31);
+            }
+            n = end[n];
+            continue;
+          }
+        }
       }
       const id = token[n];
       if (id >= 0) {

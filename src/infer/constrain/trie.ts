@@ -21,8 +21,12 @@ export class TokenTrie {
   /** The token ids of the trie in preorder (duplicates included): node n's subtree holds tokOrder[tokStart[n] .. tokStart[end[n]]). */
   readonly tokOrder: Int32Array;
   readonly tokStart: Int32Array;
-  /** subtreeBytes[8n .. 8n+8): the 256-bit set of bytes on the edges of node n's subtree (n included). */
-  readonly subtreeBytes: Uint32Array;
+  /**
+   * belowBytes[8n .. 8n+8): the 256-bit set of bytes on the edges strictly below node n (its
+   * descendants' bytes, not n's own): a state that steps to itself on all of them accepts n's
+   * whole subtree once it has reached n.
+   */
+  readonly belowBytes: Uint32Array;
   readonly size: number;
   readonly maxDepth: number;
   /** ceil(vocabSize / 32): the length of a mask over this vocabulary. */
@@ -93,15 +97,16 @@ export class TokenTrie {
       const d = depth[i];
       parent[i] = d > 1 ? parentAt[d - 2] : -1;
       parentAt[d - 1] = i;
-      sub[i * 8 + (byte[i] >>> 5)] |= 1 << (byte[i] & 31);
     }
     this.tokStart[n] = tokOrder.length;
     this.tokOrder = Int32Array.from(tokOrder);
     for (let i = n - 1; i >= 0; i--) {
       const q = parent[i];
-      if (q >= 0) for (let w = 0; w < 8; w++) sub[q * 8 + w] |= sub[i * 8 + w];
+      if (q < 0) continue;
+      for (let w = 0; w < 8; w++) sub[q * 8 + w] |= sub[i * 8 + w];
+      sub[q * 8 + (byte[i] >>> 5)] |= 1 << (byte[i] & 31);
     }
-    this.subtreeBytes = sub;
+    this.belowBytes = sub;
     this.size = n;
     this.maxDepth = maxDepth;
   }
