@@ -9,7 +9,7 @@ import { scCommand } from './techniques-sc.js';
  * go to <dir>/techniques.json, the tables to <dir>/techniques.md, the curve to
  * <dir>/self-consistency.svg (src/assist/sweep.ts; `gptforge eval --techniques` runs the same):
  *
- *   node dist/bench/techniques.js train <dir> [steps] [all|addition|skill-cot|skill-crowd|multiply|hints|hints-varied|countdown]   the techniques model (all families, the addition ones, or those with step-by-step skill levels — a continuation; skill-crowd: every unprompted scratchpad from a mixed crowd; multiply: one-digit and 2 × 2-digit multiplication, a continuation; hints: long addition with the index-hinted scratchpad alone, a continuation; hints-varied: the same, 75% step by step, half the prompts with a sentence after the question), or the game-of-24 one (one ≤ CHUNK_MINUTES chunk; rerun resumes; TRAIN_BATCH rows a step)
+ *   node dist/bench/techniques.js train <dir> [steps] [all|addition|skill-cot|skill-crowd|multiply|hints|hints-varied|countdown]   the techniques model (all families, the addition ones, or those with step-by-step skill levels — a continuation; skill-crowd: every unprompted scratchpad from a mixed crowd; multiply: one-digit and 2 × 2-digit multiplication, a continuation; hints: long addition with the index-hinted scratchpad alone, a continuation; hints-varied: the same, 75% step by step, half the prompts with a sentence after the question), or the game-of-24 one (one ≤ CHUNK_MINUTES chunk; rerun resumes; TRAIN_BATCH rows a step; RANDOM_POSITIONS=L: a new model with randomized position ids, config.randomPositions)
  *   node dist/bench/techniques.js cot <dir> [perCell]     direct vs step by step, 1–8 digits (COT_TASKS=addition: long addition only; COT_TASKS=multiply: × one digit and × two digits; COT_TASKS=hints: long addition, index-hinted scratchpad; COT_DIGITS=2,3: the first operand's lengths)
  *   node dist/bench/techniques.js firstline <dir> [perCell]   step by step with the scratchpad's first line given (the length-generalisation diagnostic)
  *   node dist/bench/techniques.js hints <dir> [perCell]   where the index-hinted scratchpad goes wrong, step by step at COT_DIGITS (default 5–8): the first wrong step of each reply
@@ -42,6 +42,8 @@ async function main(): Promise<void> {
       signal: AbortSignal.timeout(minutes * 60_000),
       // TRAIN_BATCH: rows per step (default 16); fewer rows, more steps for the same tokens
       batchSize: process.env.TRAIN_BATCH ? Number(process.env.TRAIN_BATCH) : undefined,
+      // RANDOM_POSITIONS=L: randomized position ids over about [0, L) per row (Ruoss et al. 2023), kept in the checkpoint's config
+      model: process.env.RANDOM_POSITIONS ? { randomPositions: Number(process.env.RANDOM_POSITIONS) } : undefined,
       ...(countdownOnly
         ? { mixture: COUNTDOWN_MIXTURE, examples: 20000, seqLen: 160 }
         : { mixture: arg2 === 'addition' ? ADDITION_MIXTURE : arg2 === 'skill-cot' ? SKILL_COT_MIXTURE : arg2 === 'skill-crowd' ? SKILL_CROWD_MIXTURE : arg2 === 'multiply' ? MULTIPLY_MIXTURE : arg2 === 'hints' ? HINTS_MIXTURE : arg2 === 'hints-varied' ? HINTS_VARIED_MIXTURE : TECHNIQUE_MIXTURE }),

@@ -283,17 +283,24 @@ export function causalSelfAttention(qkv: Tensor, nHead: number): Tensor {
  * Rotary position embedding applied in place-free fashion to the q and k parts of packed
  * qkv [B, T, 3C], positions pos0..pos0+T−1. Rotates pairs (2i, 2i+1) of each head.
  * `pos0` may be one start per batch row (Int32Array of B): rows of a continuous batch sit at
- * different positions.
+ * different positions. `positions` (B·T position ids, e.g. randomized positions, Ruoss et al.
+ * 2023) replaces them: token (b, t) is rotated by the angle of its id instead of its index
+ * (ids 0..T−1 give the same bits as pos0 = 0).
  */
-export function rope(qkv: Tensor, nHead: number, pos0: number | Int32Array = 0, base = 10000): Tensor {
+export function rope(qkv: Tensor, nHead: number, pos0: number | Int32Array = 0, base = 10000, positions?: Int32Array): Tensor {
   if (qkv.ndim !== 3) fail('rope', `qkv must be [B, T, 3C], got ${shapeStr(qkv)}`);
   const [B, T, C3] = qkv.shape;
   const C = C3 / 3;
   const D = C / nHead;
   if (!Number.isInteger(D) || D % 2 !== 0) fail('rope', `head size must be even, got C=${C}, nHead=${nHead}`);
   if (typeof pos0 !== 'number' && pos0.length !== B) fail('rope', `pos0 has ${pos0.length} entries for a batch of ${B}`);
+  if (positions && positions.length !== B * T) fail('rope', `positions has ${positions.length} ids for B·T = ${B}·${T}`);
   // one table for the whole batch, or one per row (each row rotated as a batch of 1)
-  const parts = typeof pos0 === 'number' ? [{ off: 0, n: B, ...ropeTables(T, D, pos0, base) }] : Array.from(pos0, (p, b) => ({ off: b * T * C3, n: 1, ...ropeTables(T, D, p, base) }));
+  const parts = positions
+    ? Array.from({ length: B }, (_, b) => ({ off: b * T * C3, n: 1, ...idTables(positions.subarray(b * T, (b + 1) * T), D, base) }))
+    : typeof pos0 === 'number'
+      ? [{ off: 0, n: B, ...ropeTables(T, D, pos0, base) }]
+      : Array.from(pos0, (p, b) => ({ off: b * T * C3, n: 1, ...ropeTables(T, D, p, base) }));
   const out = opOutput(qkv.shape, true);
   for (const { off, n, cos, sin } of parts) k().rope(qkv.data.subarray(off, off + n * T * C3), out.data.subarray(off, off + n * T * C3), cos, sin, n, T, nHead, D, 1);
   out.requiresGrad = record(
@@ -328,6 +335,21 @@ function ropeTables(T: number, D: number, pos0: number, base: number): { cos: Fl
   // decoding asks for a new pos0 every token: keep the cache small
   if (ropeCache.size > 256) ropeCache.clear();
   ropeCache.set(key, { cos, sin });
+  return { cos, sin };
+}
+
+/** cos/sin of every (token, frequency) pair for one row's position ids (not cached: ids differ every call). */
+function idTables(ids: Int32Array, D: number, base: number): { cos: Float32Array; sin: Float32Array } {
+  const half = D / 2;
+  const cos = new Float32Array(ids.length * half);
+  const sin = new Float32Array(ids.length * half);
+  for (let t = 0; t < ids.length; t++) {
+    for (let i = 0; i < half; i++) {
+      const ang = ids[t] / Math.pow(base, (2 * i) / D); // the same expression as ropeTables': ids 0..T−1 give its bits
+      cos[t * half + i] = Math.cos(ang);
+      sin[t * half + i] = Math.sin(ang);
+    }
+  }
   return { cos, sin };
 }
 

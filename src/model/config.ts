@@ -20,6 +20,15 @@ export interface GPTConfig {
   tieEmbeddings: boolean;
   /** MLP hidden width (default 4·nEmbd). */
   mlpHidden: number;
+  /**
+   * Randomized positions (Ruoss et al. 2023, "Randomized Positional Encodings Boost Length
+   * Generalization of Transformers"), RoPE only: when set, every forward that is not given
+   * position ids draws them — each row's ids increase by random gaps (a Bernoulli process, so a
+   * row of blockSize tokens spans about this many positions: Ruoss et al.'s sorted random
+   * subset of [0, L), L = this), in training and in decoding alike (the KV cache keeps each
+   * slot's id). Absent: a token's position is its index. An integer ≥ blockSize.
+   */
+  randomPositions?: number;
 }
 
 export type GPTConfigInput = Pick<GPTConfig, 'vocabSize' | 'blockSize' | 'nLayer' | 'nHead' | 'nEmbd'> & Partial<GPTConfig>;
@@ -49,6 +58,11 @@ export function validateConfig(c: GPTConfig, source = 'model config'): void {
   if (!['layernorm', 'rmsnorm'].includes(c.norm)) throw new GptforgeError(`must be "layernorm" or "rmsnorm", got ${JSON.stringify(c.norm)}`, { file: source, field: 'norm' });
   if (!['gelu', 'swiglu'].includes(c.mlp)) throw new GptforgeError(`must be "gelu" or "swiglu", got ${JSON.stringify(c.mlp)}`, { file: source, field: 'mlp' });
   if (!['learned', 'rope'].includes(c.position)) throw new GptforgeError(`must be "learned" or "rope", got ${JSON.stringify(c.position)}`, { file: source, field: 'position' });
+  if (c.randomPositions !== undefined) {
+    const r = c.randomPositions;
+    if (typeof r !== 'number' || !Number.isInteger(r) || r < c.blockSize) throw new GptforgeError(`must be an integer ≥ blockSize (${c.blockSize}), got ${JSON.stringify(r)}`, { file: source, field: 'randomPositions' });
+    if (c.position !== 'rope') throw new GptforgeError('randomized positions need rotary positions (position: "rope")', { file: source, field: 'randomPositions' });
+  }
 }
 
 /** Parameter count (excluding the optional scalar head). */

@@ -4,6 +4,7 @@ import * as op from '../engine/ops.js';
 import { getKernels } from '../engine/backend.js';
 import { type GPTConfig, validateConfig } from './config.js';
 import { KVCache } from './kvcache.js';
+import { randomPositionIds } from './positions.js';
 
 /**
  * The GPT, read top to bottom: token (+ position) embedding, nLayer pre-norm blocks of
@@ -92,11 +93,14 @@ export class GPT {
   tokenHook: TokenRowsHook | null = null;
   /** When set, {@link logits} runs through it (a quantized head for decoding, src/model/inference-precision.ts); `loss` keeps the fp32 head. */
   headHook: ((hidden: Tensor) => Tensor) | null = null;
+  /** Draws randomized position ids (config.randomPositions) when a forward is given none. */
+  private readonly positionRng: Rng;
 
   constructor(config: GPTConfig, opts: GPTOptions = {}) {
     validateConfig(config);
     this.config = config;
     const rng = new Rng(opts.seed ?? 1337);
+    this.positionRng = new Rng((opts.seed ?? 1337) + 0x5eed);
     const { vocabSize: V, blockSize, nLayer, nEmbd: C, mlpHidden: H, bias } = config;
     const normal = (std: number) => (d: Float32Array) => {
       for (let i = 0; i < d.length; i++) d[i] = rng.normal() * std;
@@ -195,9 +199,11 @@ export class GPT {
    * With a KV cache (inference only), ids are the next T tokens after each cache row's
    * length. `rows` (continuous batching) names the cache row of each of the B batch rows
    * (distinct; default: B = cache.batch, row b is cache row b); the other cache rows are
-   * untouched. Rows may sit at different lengths.
+   * untouched. Rows may sit at different lengths. `positions` [B·T]: RoPE position ids of the
+   * tokens (default: their indices; drawn at random when config.randomPositions is set); with
+   * a cache each slot keeps its id (cache.positionIds), so keys stay rotated at their ids.
    */
-  hidden(ids: Int32Array, B: number, T: number, cache?: KVCache, rows?: Int32Array): Tensor {
+  hidden(ids: Int32Array, B: number, T: number, cache?: KVCache, rows?: Int32Array, positions?: Int32Array): Tensor {
     if (!cache) this.checkIds(ids, B, T, 0);
     if (cache && !rows && cache.batch !== B) throw new Error(`GPT.forward: cache is for batch ${cache.batch}, got ${B}`);
     if (rows && !cache) throw new Error('GPT.forward: rows need a cache');
@@ -228,11 +234,12 @@ export class GPT {
     }
     const uniform = pos0s.every((p) => p === pos0s[0]);
     const ropePos = uniform ? (B > 0 ? pos0s[0] : 0) : pos0s;
+    const posIds = this.positionIds(B, T, pos0s, cache, rowOf, positions);
     for (let l = 0; l < this.blocks.length; l++) {
       const blk = this.blocks[l];
       // attention sub-block
       let qkv = this.linear(this.norm(x, blk.ln1w, blk.ln1b), l, 'attn.c_attn');
-      if (this.config.position === 'rope') qkv = op.rope(qkv, nHead, ropePos);
+      if (this.config.position === 'rope') qkv = op.rope(qkv, nHead, ropePos, undefined, posIds);
       const att = cache ? this.cachedAttention(qkv, cache, l, B, T, rowOf) : op.causalSelfAttention(qkv, nHead);
       x = op.add(x, this.linear(att, l, 'attn.c_proj'));
       // MLP sub-block
@@ -244,6 +251,21 @@ export class GPT {
     }
     if (cache) for (let b = 0; b < B; b++) cache.lengths[rowOf[b]] += T;
     return this.norm(x, this.lnfW, this.lnfB);
+  }
+
+  /** hidden's position ids: given, or drawn (config.randomPositions); recorded in the cache's slots when ids are in use. */
+  private positionIds(B: number, T: number, pos0s: Int32Array, cache: KVCache | undefined, rowOf: Int32Array, given?: Int32Array): Int32Array | undefined {
+    if (given && (given.length !== B * T || this.config.position !== 'rope')) throw new Error(`GPT.forward: ${given.length} position ids for B·T = ${B}·${T}${this.config.position !== 'rope' ? ' (position ids need position: "rope")' : ''}`);
+    const max = this.config.randomPositions;
+    if (!given && !max) {
+      if (cache?.positionIds) for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) cache.positionIds[rowOf[b] * cache.capacity + pos0s[b] + t] = pos0s[b] + t;
+      return undefined;
+    }
+    const slots = cache?.positionIdsOrIdentity();
+    const prev = Array.from(pos0s, (p, b) => (cache && slots && p > 0 ? slots[rowOf[b] * cache.capacity + p - 1] : -1));
+    const ids = given ?? randomPositionIds(B, T, prev, max!, this.config.blockSize, this.positionRng);
+    if (cache && slots) for (let b = 0; b < B; b++) slots.set(ids.subarray(b * T, (b + 1) * T), rowOf[b] * cache.capacity + pos0s[b]);
+    return ids;
   }
 
   /** Write this step's keys/values into each row's cache slots and attend over everything cached so far in that row. */
@@ -266,18 +288,18 @@ export class GPT {
   }
 
   /** Logits [B, T, V] for token ids [B·T] (cache and rows: see hidden). */
-  forward(ids: Int32Array, B: number, T: number, cache?: KVCache, rows?: Int32Array): Tensor {
-    return this.logits(this.hidden(ids, B, T, cache, rows));
+  forward(ids: Int32Array, B: number, T: number, cache?: KVCache, rows?: Int32Array, positions?: Int32Array): Tensor {
+    return this.logits(this.hidden(ids, B, T, cache, rows, positions));
   }
 
   /**
    * Next-token cross-entropy of ids [B·T] against targets [B·T], a scalar: the weighted mean
    * (or sum) over rows; targets −1 are ignored; weights (e.g. the SFT mask) weight rows. The
    * head and the loss are fused over chunks of rows (op.linearCrossEntropy), so the [B·T, V]
-   * logits never exist at once.
+   * logits never exist at once. `positions`: see hidden.
    */
-  loss(ids: Int32Array, targets: Int32Array, B: number, T: number, weights?: Float32Array, reduction: 'mean' | 'sum' = 'mean'): Tensor {
-    const hidden = this.hidden(ids, B, T);
+  loss(ids: Int32Array, targets: Int32Array, B: number, T: number, weights?: Float32Array, reduction: 'mean' | 'sum' = 'mean', positions?: Int32Array): Tensor {
+    const hidden = this.hidden(ids, B, T, undefined, undefined, positions);
     const rows = this.lmHead ? [] : (this.tokenHook?.prepare() ?? []);
     return op.linearCrossEntropy(hidden, this.lmHead ?? this.wte, targets, { weights, reduction, rows });
   }

@@ -17,6 +17,12 @@ export class KVCache {
    * unless a caller pads.
    */
   readonly starts: Int32Array;
+  /**
+   * Each slot's position id [batch·capacity] (RoPE's angle; the keys are cached rotated by it),
+   * kept once a forward has used position ids (randomized positions, GPT.hidden): null until
+   * then, meaning slot i's id is i. See {@link positionIdsOrIdentity}.
+   */
+  positionIds: Int32Array | null = null;
 
   constructor(
     readonly nLayer: number,
@@ -43,6 +49,12 @@ export class KVCache {
   set length(n: number) {
     if (!Number.isInteger(n) || n < 0 || n > this.capacity) throw new Error(`KVCache.length = ${n}: must be an integer in [0, ${this.capacity}]`);
     this.lengths.fill(n);
+  }
+
+  /** positionIds, allocated on first use with every slot's id its index (what it was while null). */
+  positionIdsOrIdentity(): Int32Array {
+    if (!this.positionIds) this.positionIds = Int32Array.from({ length: this.batch * this.capacity }, (_, i) => i % this.capacity);
+    return this.positionIds;
   }
 
   /** Forget everything (reuse the buffers for a new sequence). */
@@ -78,6 +90,7 @@ export class KVCache {
       }
       this.lengths[d] = this.lengths[src];
       this.starts[d] = this.starts[src];
+      this.positionIds?.copyWithin(d * this.capacity, src * this.capacity, src * this.capacity + this.lengths[src]);
     }
   }
 
@@ -100,6 +113,11 @@ export class KVCache {
     }
     out.lengths.fill(this.lengths[row]);
     out.starts.fill(this.starts[row]);
+    if (this.positionIds) {
+      const ids = this.positionIds.subarray(row * this.capacity, row * this.capacity + this.lengths[row]);
+      const o = out.positionIdsOrIdentity();
+      for (let b = 0; b < batch; b++) o.set(ids, b * this.capacity);
+    }
     return out;
   }
 

@@ -116,6 +116,9 @@ test('causalSelfAttention and rope', () => {
   checkOpGrad('attention', () => weightedSum(op.causalSelfAttention(qkv, H), r), [qkv], { samples: 30 });
   const r3 = rvec(B * T * 3 * C);
   checkOpGrad('rope', () => weightedSum(op.rope(qkv, H, 3), r3), [qkv], { samples: 30 });
+  // per-token position ids (randomized positions): each token rotated by its id's angle
+  const ids = Int32Array.from([4, 9, 10, 40, 77, 0, 3, 250, 251, 900]);
+  checkOpGrad('rope ids', () => weightedSum(op.rope(qkv, H, 0, 10000, ids), r3), [qkv], { samples: 30 });
 });
 
 test('linearCrossEntropy: gradients of hidden and weight, over several chunks', () => {
