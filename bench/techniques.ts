@@ -3,6 +3,7 @@ import { ADDITION_MIXTURE, COUNTDOWN_MIXTURE, HINTS_MIXTURE, HINTS_VARIED_MIXTUR
 import { engineSummary } from '../src/engine/backend.js';
 import { loadModel } from '../src/run/models.js';
 import { scCommand } from './techniques-sc.js';
+import { totCommand } from './techniques-tot.js';
 
 /**
  * The prompting-techniques measurements (docs/techniques.md), one subcommand each; results
@@ -16,9 +17,10 @@ import { scCommand } from './techniques-sc.js';
  *   node dist/bench/techniques.js skill <dir> [n] [cot]   ask for success: expert / none / novice / out-of-distribution (cot: asked step by step)
  *   node dist/bench/techniques.js reflect <dir> [n] [digits]   reflection per feedback source
  *   node dist/bench/techniques.js sc <dir> [n] [digits]   self-consistency: accuracy and wall time vs k (SC_TEMPERATURE, default 0.7; SC_SHARE=0: no shared histories)
- *   node dist/bench/techniques.js tot <dir> [n] [countdownDir]   tree of thoughts vs one chain of thought vs k samples at the same tokens (the game-of-24 model in countdownDir, default dir)
+ *   node dist/bench/techniques.js tot <dir> [n] [countdownDir]   tree of thoughts vs one chain of thought vs k samples at the same tokens (the game-of-24 model in countdownDir, default dir; TOT_VALUE=<value run>: also with that learned value)
  *   node dist/bench/techniques.js report <dir>            the tables and the SVG from techniques.json
  *   node dist/bench/techniques.js sccurve|verifier-data …   self-consistency's accuracy sweep and the verifier's data (bench/techniques-sc.ts)
+ *   node dist/bench/techniques.js tot-value-data|tot-value-eval …   tree of thoughts' learned value: its rankings and its accuracy (bench/techniques-tot.ts)
  *
  * Training runs are accuracy runs (nice them on a shared machine); sc's wall times are a speed
  * measurement: run it alone.
@@ -52,6 +54,7 @@ async function main(): Promise<void> {
     return;
   }
   if (cmd === 'sccurve' || cmd === 'verifier-data') return scCommand(cmd, dir, arg, arg2, process.argv[6]);
+  if (cmd === 'tot-value-data' || cmd === 'tot-value-eval') return totCommand(cmd, dir, arg);
   const n = arg ? Number(arg) : undefined;
   if (cmd === 'hints') {
     const { model, tok } = loadModel(dir);
@@ -84,6 +87,7 @@ async function main(): Promise<void> {
     scShare: process.env.SC_SHARE !== '0',
     totProblems: n,
     totDir: cmd === 'tot' ? (arg2 ?? dir) : undefined,
+    totValue: process.env.TOT_VALUE,
     log: (line) => console.log(line),
   });
   console.log(markdown);

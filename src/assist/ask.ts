@@ -8,6 +8,7 @@ import { GptforgeError } from '../util/errors.js';
 import { selfConsistency, type SelfConsistencyResult } from './consistency.js';
 import { reflect, type ReflectTrace } from './reflect.js';
 import { formatTot, treeOfThoughts, type TotTrace } from './tot.js';
+import { rewardValue, type ValueModel } from './tot-value.js';
 import { extractAnswer } from './vote.js';
 
 /**
@@ -21,7 +22,8 @@ import { extractAnswer } from './vote.js';
  * - `reflect`: a direct answer, then up to `rounds` reviews with feedback from the model
  *   itself, the calculator, or a verifier's verdict (reflect.ts);
  * - `tot`: tree of thoughts on the game of 24 — the question's numbers (2–6 of them) are the
- *   start; breadth-first search with the model's own sure/likely/impossible values (tot.ts).
+ *   start; breadth-first search with the model's own sure/likely/impossible values (tot.ts),
+ *   or a learned value model's (tot-value.ts), optionally with calculator-checked thoughts.
  */
 export const TECHNIQUES = ['direct', 'cot', 'self-consistency', 'reflect', 'tot'] as const;
 export type Technique = (typeof TECHNIQUES)[number];
@@ -44,6 +46,10 @@ export interface AskOptions extends Pick<ChatOptions, 'maxTokens' | 'tools' | 't
   /** Tree of thoughts: states kept per level and thoughts per state. */
   breadth?: number;
   proposals?: number;
+  /** Tree of thoughts: the calculator computes each proposed operation's result (TotOptions.toolResults). */
+  calculator?: boolean;
+  /** Tree of thoughts: value states with this learned value model (tot-value.ts) instead of the model's own judgement; nothing pruned, the `breadth` best kept. */
+  valueModel?: ValueModel & { threshold?: number };
 }
 
 /** What a technique did, step by step. */
@@ -103,7 +109,8 @@ export function ask(engine: ChatEngine, question: string, o: AskOptions): AskTra
     }
     case 'tot': {
       const nums = (question.match(/\d+/g) ?? []).map(Number);
-      const t = treeOfThoughts(engine, nums, { breadth: o.breadth, proposals: o.proposals });
+      const learned = o.valueModel && { value: rewardValue(o.valueModel, o.valueModel.threshold), likely: 0 };
+      const t = treeOfThoughts(engine, nums, { breadth: o.breadth, proposals: o.proposals, toolResults: o.calculator, ...learned });
       const path = t.best ? t.best.steps.map((s) => `${s.a}${s.op}${s.b}=${s.c}`).join(', ') : '';
       return { technique: o.technique, prompt: question, reply: path, answer: t.best ? String(t.best.nums[0]) : undefined, tree: t, tokens: t.tokens, ms: performance.now() - t0 };
     }

@@ -8,6 +8,7 @@ import type { Tokenizer } from '../tokenizer/index.js';
 import { selfConsistency } from './consistency.js';
 import { reflect } from './reflect.js';
 import { treeOfThoughts } from './tot.js';
+import { rewardValue, type ValueModel } from './tot-value.js';
 
 /**
  * The measurements of docs/techniques.md, one function per technique; each asks held-out
@@ -184,17 +185,30 @@ export interface TotResult {
   totToolTokens?: number;
   /** The same with exact values (the solver: 1 if the state can still reach 24, else 0) — the ceiling of any value function on these proposals. */
   totExact?: number;
-  /** k samples (T = 0.7) with about ToT's tokens: some sample reaches 24 (the checker's pick, a ceiling). */
+  totExactTokens?: number;
+  /** Calculator-checked thoughts valued by a learned value model (tot-value.ts; nothing pruned, the `breadth` best kept). */
+  totLearned?: number;
+  totLearnedTokens?: number;
+  /** Sequences the value model scored (forward passes of ~30 tokens, not sampled tokens). */
+  totLearnedScored?: number;
+  /** k samples (T = 0.7) with about ToT's tokens (the learned-value search's when measured, else the model's own values'): some sample reaches 24 (the checker's pick, a ceiling). */
   k: number;
   sampled: number;
   sampledTokens: number;
-  ms: { cot: number; tot: number; sampled: number; totTool?: number };
+  /** The first of those samples alone: one sampled chain of thought. */
+  sampledOne?: number;
+  ms: { cot: number; tot: number; sampled: number; totTool?: number; totLearned?: number };
 }
 
-export function measureTot(model: DecodingModel, tok: Tokenizer, o: { problems: number; breadth?: number; proposals?: number; seed?: number }): TotResult {
+/**
+ * `problems` held-out solvable puzzles (the first ones the family's test-split generator draws;
+ * 133 exist): one greedy chain, the tree with the model's own values, with calculator-checked
+ * thoughts, with exact values, with `valueModel`'s values when given, and k sampled chains.
+ */
+export function measureTot(model: DecodingModel, tok: Tokenizer, o: { problems: number; breadth?: number; proposals?: number; seed?: number; valueModel?: ValueModel & { threshold?: number } }): TotResult {
   const engine = new ChatEngine(model, tok);
   const puzzles: number[][] = [];
-  for (const e of countdown.generate('test', o.problems * 8, o.seed ?? 19, { variant: { kind: 'solve' } })) {
+  for (const e of countdown.generate('test', o.problems * 40, o.seed ?? 19, { variant: { kind: 'solve' } })) {
     const nums = numbersOf(e.prompt)!;
     if (!puzzles.some((p) => p.join() === nums.join())) puzzles.push(nums);
     if (puzzles.length === o.problems) break;
@@ -223,13 +237,44 @@ export function measureTot(model: DecodingModel, tok: Tokenizer, o: { problems: 
   }
   r.ms.totTool = performance.now() - t;
   r.totExact = 0;
-  for (const nums of puzzles) if (treeOfThoughts(engine, nums, { breadth: o.breadth, proposals: o.proposals, toolResults: true, value: (states) => states.map((s) => (solve(s) ? 1 : 0)) }).solved) r.totExact++;
-  r.k = Math.max(1, Math.min(64, Math.round(r.totTokens / Math.max(1, r.cotTokens))));
+  r.totExactTokens = 0;
+  for (const nums of puzzles) {
+    const trace = treeOfThoughts(engine, nums, { breadth: o.breadth, proposals: o.proposals, toolResults: true, value: (states) => states.map((s) => (solve(s) ? 1 : 0)) });
+    r.totExactTokens += trace.tokens;
+    if (trace.solved) r.totExact++;
+  }
+  let budget = r.totTokens;
+  if (o.valueModel) {
+    t = performance.now();
+    r.totLearned = 0;
+    r.totLearnedTokens = 0;
+    r.totLearnedScored = 0;
+    const learned = rewardValue(o.valueModel, o.valueModel.threshold);
+    for (const nums of puzzles) {
+      const trace = treeOfThoughts(engine, nums, {
+        breadth: o.breadth,
+        proposals: o.proposals,
+        toolResults: true,
+        likely: 0,
+        value: (states, context) => {
+          r.totLearnedScored! += states.length;
+          return learned(states, context);
+        },
+      });
+      r.totLearnedTokens += trace.tokens;
+      if (trace.solved) r.totLearned++;
+    }
+    r.ms.totLearned = performance.now() - t;
+    budget = r.totLearnedTokens;
+  }
+  r.k = Math.max(1, Math.min(64, Math.round(budget / Math.max(1, r.cotTokens))));
+  r.sampledOne = 0;
   t = performance.now();
   for (const nums of puzzles) {
     const sc = selfConsistency(engine, { messages: [{ role: 'user', content: solvePrompt(nums) }] }, { k: r.k, temperature: 0.7, maxTokens: 96 });
     r.sampledTokens += sc.samples.reduce((s, x) => s + x.tokens, 0);
     if (sc.samples.some((x) => reaches24(nums, x.text))) r.sampled++;
+    if (reaches24(nums, sc.samples[0].text)) r.sampledOne++;
   }
   r.ms.sampled = performance.now() - t;
   return r;

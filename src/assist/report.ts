@@ -80,6 +80,8 @@ export function techniqueCells(r: TechniquesResults): TechniqueCell[] {
     add('step by step (greedy)', 'game of 24', r.tot.cot, r.tot.problems);
     add('tree of thoughts', 'game of 24', r.tot.tot, r.tot.problems);
     if (r.tot.totTool !== undefined) add('tree of thoughts, calculator-checked thoughts', 'game of 24', r.tot.totTool, r.tot.problems);
+    if (r.tot.totLearned !== undefined) add('tree of thoughts, calculator-checked thoughts, learned value', 'game of 24', r.tot.totLearned, r.tot.problems);
+    if (r.tot.sampledOne !== undefined) add('one sampled chain (T = 0.7)', 'game of 24', r.tot.sampledOne, r.tot.problems);
     add(`${r.tot.k} samples at equal tokens, checker's pick`, 'game of 24', r.tot.sampled, r.tot.problems);
   }
   return out;
@@ -172,7 +174,11 @@ export function techniquesReport(r: TechniquesResults): { markdown: string; svg:
       `| one chain of thought (greedy) | ${pct(t.cot, t.problems)} (${t.cot}/${t.problems}) | ${t.cotTokens} | ${(t.ms.cot / 1000).toFixed(1)} s |`,
       `| tree of thoughts (BFS, the model's own values) | ${pct(t.tot, t.problems)} (${t.tot}/${t.problems}) | ${t.totTokens} | ${(t.ms.tot / 1000).toFixed(1)} s |`,
       ...(t.totTool === undefined ? [] : [`| tree of thoughts, calculator-checked thoughts (the model picks the operation, the tool computes it) | ${pct(t.totTool, t.problems)} (${t.totTool}/${t.problems}) | ${t.totToolTokens} | ${((t.ms.totTool ?? 0) / 1000).toFixed(1)} s |`]),
-      ...(t.totExact === undefined ? [] : [`| the same with exact values (the solver; a ceiling for any value function) | ${pct(t.totExact, t.problems)} (${t.totExact}/${t.problems}) | — | — |`]),
+      ...(t.totLearned === undefined
+        ? []
+        : [`| the same with a learned value (a reward model trained on the solver's solvable/unsolvable labels; ${t.totLearnedScored} thoughts scored) | ${pct(t.totLearned, t.problems)} (${t.totLearned}/${t.problems}) | ${t.totLearnedTokens} | ${((t.ms.totLearned ?? 0) / 1000).toFixed(1)} s |`]),
+      ...(t.totExact === undefined ? [] : [`| the same with exact values (the solver; a ceiling for any value function) | ${pct(t.totExact, t.problems)} (${t.totExact}/${t.problems}) | ${t.totExactTokens ?? '—'} | — |`]),
+      ...(t.sampledOne === undefined ? [] : [`| one sampled chain of thought (T = 0.7) | ${pct(t.sampledOne, t.problems)} (${t.sampledOne}/${t.problems}) | — | — |`]),
       `| ${t.k} sampled chains at about the same tokens, some sample right (checker's pick) | ${pct(t.sampled, t.problems)} (${t.sampled}/${t.problems}) | ${t.sampledTokens} | ${(t.ms.sampled / 1000).toFixed(1)} s |`,
       '',
     );

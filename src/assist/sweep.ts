@@ -8,6 +8,7 @@ import { loadModel } from '../run/models.js';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { measureConsistency, measureReflection, measureSkill, measureTot } from './measure.js';
+import { loadValueModel } from './tot-value.js';
 import { techniquesReport, type TechniquesResults } from './report.js';
 import { evalGivenFirstLine, evalThinking } from './thinking.js';
 
@@ -42,6 +43,8 @@ export interface SweepOptions {
   /** Tree of thoughts: the game-of-24 model's directory and puzzles (default 30). */
   totDir?: string;
   totProblems?: number;
+  /** Tree of thoughts: also search with this learned value (a reward-model run trained on the solver's labels, tot-value.ts). */
+  totValue?: string;
   /** One line per finished cell or row. */
   log?(line: string): void;
 }
@@ -74,8 +77,10 @@ export function runTechniqueSweep(dir: string, o: SweepOptions = {}): { results:
     const ms = (): number => performance.now() - t0;
     if (part === 'tot') {
       const g = loadModel(o.totDir!);
-      const r = measureTot(g.model, g.tok, { problems: o.totProblems ?? 30 });
-      log(`tot: greedy chain ${r.cot}/${r.problems}, tree ${r.tot}/${r.problems}, tree with calculator-checked thoughts ${r.totTool}/${r.problems} (exact values ${r.totExact}/${r.problems}), ${r.k} samples (checker's pick) ${r.sampled}/${r.problems}`);
+      const r = measureTot(g.model, g.tok, { problems: o.totProblems ?? 30, valueModel: o.totValue ? loadValueModel(o.totValue) : undefined });
+      log(
+        `tot: greedy chain ${r.cot}/${r.problems}, tree ${r.tot}/${r.problems}, tree with calculator-checked thoughts ${r.totTool}/${r.problems} (exact values ${r.totExact}/${r.problems}${r.totLearned !== undefined ? `, learned values ${r.totLearned}/${r.problems}` : ''}), ${r.k} samples (checker's pick) ${r.sampled}/${r.problems}, one sample ${r.sampledOne}/${r.problems}`,
+      );
       save('tot', r, ms());
       continue;
     }

@@ -38,7 +38,13 @@ export interface TotOptions {
    * Values the states instead of the model's own judgement, P(sure) for each (e.g. a reward
    * model, or the exact solver as a ceiling: how far the proposals alone can get).
    */
-  value?(states: readonly (readonly number[])[]): number[];
+  value?(states: readonly (readonly number[])[], context?: readonly ValueContext[]): number[];
+}
+
+/** A new state's parent and the step (the thought) that made it: a learned value (tot-value.ts) scores the thought's text. */
+export interface ValueContext {
+  parent: readonly number[];
+  step: Step;
 }
 
 export type Judgement = 'sure' | 'likely' | 'impossible';
@@ -122,6 +128,7 @@ export function treeOfThoughts(engine: ChatEngine, start: readonly number[], o: 
       { temperature: 0, maxTokens: o.maxTokens ?? 96, onStep: () => tokens++ },
     );
     const children: TotNode[] = [];
+    const parentOf: number[][] = [];
     const seen = new Set<string>();
     replies.forEach((r, i) => {
       const parent = frontier[i];
@@ -136,10 +143,14 @@ export function treeOfThoughts(engine: ChatEngine, start: readonly number[], o: 
         if (seen.has(key)) continue;
         seen.add(key);
         children.push({ nums: s.left, steps: [...parent.steps, s], value: 0, judgement: 'impossible' });
+        parentOf.push(parent.nums);
       }
     });
     const values = o.value
-      ? o.value(children.map((c) => c.nums))
+      ? o.value(
+          children.map((c) => c.nums),
+          children.map((c, i) => ({ parent: parentOf[i], step: c.steps[c.steps.length - 1] })),
+        )
       : valueStates(
           engine,
           children.map((c) => c.nums),

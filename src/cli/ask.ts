@@ -1,5 +1,6 @@
 import { Command } from '@commander-js/extra-typings';
 import { ask, formatTrace, TECHNIQUES, type Technique } from '../assist/ask.js';
+import { loadValueModel } from '../assist/tot-value.js';
 import { longAddition } from '../data/synthetic/longarith.js';
 import { FEEDBACK_SOURCES, type FeedbackSource } from '../data/synthetic/reflect.js';
 import { ChatEngine } from '../infer/engine.js';
@@ -27,6 +28,8 @@ export const command = new Command('ask')
   .option('--rounds <n>', 'reflect: most review rounds', number, 2)
   .option('--breadth <n>', 'tot: states kept per level', number, 5)
   .option('--proposals <n>', 'tot: most thoughts taken per state', number, 6)
+  .option('--calculator', 'tot: the calculator computes each proposed operation (the model picks the numbers and the operation)')
+  .option('--value <path>', "tot: value states with this learned value model (a run dir with rm/ trained on tot-value-data rankings) instead of the model's own judgement")
   .option('--tools', 'let the model call the calculator')
   .addOption(precisionOption())
   .action((words, o) => {
@@ -45,7 +48,7 @@ export const command = new Command('ask')
       if (!Number.isInteger(v) || v < min) throw new GptforgeError(`${flag} must be a whole number ≥ ${min}, got ${v}`, { field: flag });
     }
     // a flag of another technique is ignored: say so rather than let it pass for applied
-    const uses: Record<string, readonly string[]> = { k: ['self-consistency'], temperature: ['self-consistency'], rm: ['self-consistency'], feedback: ['reflect'], rounds: ['reflect'], breadth: ['tot'], proposals: ['tot'] };
+    const uses: Record<string, readonly string[]> = { k: ['self-consistency'], temperature: ['self-consistency'], rm: ['self-consistency'], feedback: ['reflect'], rounds: ['reflect'], breadth: ['tot'], proposals: ['tot'], calculator: ['tot'], value: ['tot'] };
     for (const [name, techniques] of Object.entries(uses)) {
       if (command.getOptionValueSource(name) === 'cli' && !techniques.includes(o.technique)) console.error(`ask: --${name} is for ${techniques.join(', ')}; ignored with --technique ${o.technique}`);
     }
@@ -66,6 +69,8 @@ export const command = new Command('ask')
       verify: (q, ans) => longAddition.check(q, ans),
       breadth: o.breadth,
       proposals: o.proposals,
+      calculator: o.calculator,
+      valueModel: o.value ? loadValueModel(o.value) : undefined,
     });
     console.log(formatTrace(trace));
   });

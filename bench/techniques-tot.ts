@@ -1,0 +1,78 @@
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { labelledChildren, puzzlesOf, valueAccuracy, valueRankings } from '../src/assist/tot-value.js';
+import { loadModel } from '../src/run/models.js';
+import { atomicWriteFile } from '../src/util/atomic.js';
+import { GptforgeError } from '../src/util/errors.js';
+
+/**
+ * Tree of thoughts' learned value (docs/techniques.md, "Tree of thoughts: the game of 24");
+ * bench/techniques.ts dispatches here:
+ *
+ *   node dist/bench/techniques.js tot-value-data <countdownDir> <runDir>
+ *     the value model's rankings from the train-split puzzles (solvable children above
+ *     unsolvable siblings, labelled by the solver) → <runDir>/value-rankings.jsonl, with the
+ *     game-of-24 model as <runDir>'s "sft" stage and an rm preset (VALUE_STEPS steps, default
+ *     1500); then: gptforge rm --run <runDir> --rankings <runDir>/value-rankings.jsonl
+ *   node dist/bench/techniques.js tot-value-eval <runDir>
+ *     its accuracy on solvable/unsolvable child states: the threshold chosen on train-split
+ *     states, then held out on the test split's (all, and those whose parent is not a
+ *     training parent) → <runDir>/tot-value.json (the threshold `gptforge ask --value` reads)
+ */
+const VALUE_PRESET = {
+  name: 'techniques-tot-value',
+  rm: {
+    comparisons: { prompts: 0, valPrompts: 0, k: 16, noise: 0, temperature: 0.7, maxTokens: 96 },
+    rankingsPerBatch: 8,
+    train: { maxSteps: Number(process.env.VALUE_STEPS ?? 1500), lr: 1e-3, minLr: 1e-4, warmupSteps: 50, weightDecay: 0, beta1: 0.9, beta2: 0.95, gradClip: 1, gradAccum: 1, evalEvery: 250, checkpointEvery: 100, keepLast: 2, logEvery: 10 },
+  },
+};
+
+const fmt = (a: ReturnType<typeof valueAccuracy>): string =>
+  `${a.states} states (${a.solvable} solvable): accuracy ${(100 * a.accuracy).toFixed(1)}%, balanced ${(50 * (a.accuracySolvable + a.accuracyUnsolvable)).toFixed(1)}% (solvable ${(100 * a.accuracySolvable).toFixed(1)}%, unsolvable ${(100 * a.accuracyUnsolvable).toFixed(1)}%) at threshold ${a.threshold.toFixed(3)}; sibling pairs ${(100 * a.pairAccuracy).toFixed(1)}% of ${a.pairs}; AUC ${a.auc.toFixed(3)}; mean score ${a.meanSolvable.toFixed(2)} vs ${a.meanUnsolvable.toFixed(2)}`;
+
+export function totCommand(cmd: string, dir: string, arg: string | undefined): void {
+  if (cmd === 'tot-value-data') {
+    if (!arg) throw new GptforgeError('usage: tot-value-data <countdownDir> <runDir>');
+    const d = valueRankings();
+    const src = loadModel(dir).dir;
+    const sft = join(arg, 'sft', basename(src));
+    mkdirSync(sft, { recursive: true });
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) copyFileSync(join(src, f), join(sft, f));
+    atomicWriteFile(join(arg, 'sft', 'latest.json'), JSON.stringify({ checkpoint: basename(src), step: Number(/\d+$/.exec(basename(src))?.[0] ?? 0) }) + '\n');
+    atomicWriteFile(join(arg, 'preset.json'), JSON.stringify(VALUE_PRESET, null, 1) + '\n');
+    atomicWriteFile(join(arg, 'value-rankings.jsonl'), d.rankings.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const pairs = d.rankings.reduce((s, r) => {
+      const g = r.tiers!.filter((t) => t === 0).length;
+      return s + g * (r.tiers!.length - g);
+    }, 0);
+    atomicWriteFile(join(arg, 'value-data.json'), JSON.stringify({ puzzles: d.puzzles, rankings: d.rankings.length, byLevel: d.byLevel, pairs, from: src }, null, 1) + '\n');
+    console.log(`${d.rankings.length} rankings (${pairs} pairs; parents of 4/3/2 numbers: ${d.byLevel[4]}/${d.byLevel[3]}/${d.byLevel[2]}) from ${d.puzzles} train-split puzzles → ${join(arg, 'value-rankings.jsonl')}`);
+    return;
+  }
+  if (cmd === 'tot-value-eval') {
+    const vm = loadModel(dir, 'rm');
+    const parents = (split: 'train' | 'test'): number[][] => valueRankings({ split }).rankings.map((r) => /Numbers: ([\d ]+)\./.exec(r.prompt)![1].split(' ').map(Number));
+    const train = parents('train');
+    // the threshold from a fifth of the training parents (scoring all 2,000 takes minutes on a loaded machine)
+    const fit = valueAccuracy(
+      vm,
+      train.filter((_, i) => i % 5 === 0),
+    );
+    console.log(`train-split parents: ${fmt(fit)}`);
+    const test = parents('test');
+    const all = valueAccuracy(vm, test, fit.threshold);
+    console.log(`test-split parents: ${fmt(all)}`);
+    const trainKeys = new Set(train.map((p) => p.join(' ')));
+    const fresh = test.filter((p) => !trainKeys.has(p.join(' ')));
+    const unseen = valueAccuracy(vm, fresh, fit.threshold);
+    console.log(`test-split parents not among the training parents (${fresh.length} of ${test.length}): ${fmt(unseen)}`);
+    // the test puzzles themselves as parents, solvable or not (the search's first level)
+    const starts = puzzlesOf('test');
+    const level1 = valueAccuracy(vm, starts, fit.threshold);
+    console.log(`every test-split puzzle's children (${starts.length} puzzles, ${starts.reduce((s, p) => s + labelledChildren(p).length, 0)} children): ${fmt(level1)}`);
+    atomicWriteFile(join(dir, 'tot-value.json'), JSON.stringify({ threshold: fit.threshold, train: fit, test: all, testUnseenParents: unseen, testPuzzles: level1, checkpoint: vm.dir }, null, 1) + '\n');
+    return;
+  }
+  throw new GptforgeError(`unknown subcommand ${cmd}`);
+}
