@@ -17,6 +17,7 @@ typedef float SMALL(vf) __attribute__((vector_size(VL * 4), aligned(4), may_alia
 INLINE void SMALL(tile_s)(const float *A, const float *Bt, int TP, int DP, float *S, int lds) {
   SMALL(vf) acc[NJ];
   for (int j = 0; j < NJ; j++) acc[j] = (SMALL(vf)){0};
+#pragma GCC unroll 1
   for (int d = 0; d < DP; d++) {
     SMALL(vf) b = VLOAD(Bt + (long)d * TP);
     for (int j = 0; j < NJ; j++) acc[j] += A[j * DP + d] * b;
@@ -25,21 +26,30 @@ INLINE void SMALL(tile_s)(const float *A, const float *Bt, int TP, int DP, float
 }
 
 /* rows per tile_pv call: R · DP/VL ≤ ACC accumulators where possible (one row of DP = 64
- * takes 16 with VL = 4: those spill, on the fallback ISA only) */
-#define PV_ROWS(DP) ((DP) / VL * 8 <= ACC ? 8 : (DP) / VL * 4 <= ACC ? 4 : (DP) / VL * 2 <= ACC ? 2 : 1)
+ * takes 16 with VL = 4: those spill, on the fallback ISA only). With 16 registers (VL 8 or 4)
+ * a call instead runs R = 4 rows over column strips of PV_SV = 2 vectors (8 accumulators):
+ * a whole row of DP = 64 at VL = 8 is 8 accumulators for one row, which streams all of B
+ * (up to T × DP floats: 64 KiB, beyond L1) once per row; a 4 × 2-vector tile streams one
+ * strip of B (T × 16 floats, 16 KiB) for 4 rows. Each output is still summed over k in
+ * order, so the results are the same bits either way. */
+#define PV_ROWS(DP) (VL < 16 ? 4 : (DP) / VL * 8 <= ACC ? 8 : (DP) / VL * 4 <= ACC ? 4 : (DP) / VL * 2 <= ACC ? 2 : 1)
+#define PV_SV(DP) (VL < 16 ? 2 : (DP) / VL)
 
 /* O[r][:] = Σ_{k0 ≤ k < k1} A[r·sr + k·sk] · B[k][:] for r < PV_ROWS(DP) (B and O rows of DP floats) */
 INLINE void SMALL(tile_pv)(const float *A, long sr, long sk, const float *B, int k0, int k1, int DP, float *O) {
-  const int R = PV_ROWS(DP), NV = DP / VL;
-  SMALL(vf) acc[ACC > SMALL_D / VL ? ACC : SMALL_D / VL];
-  for (int i = 0; i < R * NV; i++) acc[i] = (SMALL(vf)){0};
-  for (int k = k0; k < k1; k++)
-    for (int r = 0; r < R; r++) {
-      float x = A[r * sr + k * sk];
-      for (int v = 0; v < NV; v++) acc[r * NV + v] += x * VLOAD(B + (long)k * DP + VL * v);
-    }
-  for (int r = 0; r < R; r++)
-    for (int v = 0; v < NV; v++) VSTORE(O + (long)r * DP + VL * v, acc[r * NV + v]);
+  const int R = PV_ROWS(DP), NV = DP / VL, SV = PV_SV(DP);
+  for (int s = 0; s < NV; s += SV) {
+    SMALL(vf) acc[ACC > SMALL_D / VL ? ACC : SMALL_D / VL];
+    for (int i = 0; i < R * SV; i++) acc[i] = (SMALL(vf)){0};
+    const float *Bs = B + (long)s * VL;
+    for (int k = k0; k < k1; k++)
+      for (int r = 0; r < R; r++) {
+        float x = A[r * sr + k * sk];
+        for (int v = 0; v < SV; v++) acc[r * SV + v] += x * VLOAD(Bs + (long)k * DP + VL * v);
+      }
+    for (int r = 0; r < R; r++)
+      for (int v = 0; v < SV; v++) VSTORE(O + (long)r * DP + VL * (s + v), acc[r * SV + v]);
+  }
 }
 
 INLINE void SMALL(att_fwd_small)(const att_ctx *a, int b, int h, const int DP) {
@@ -169,6 +179,7 @@ SMALL_ATTR static void SMALL(att_bwd_small_task)(void *c, int bh, int n) {
 
 #undef ACC
 #undef PV_ROWS
+#undef PV_SV
 #undef VLOAD
 #undef VSTORE
 #undef VL
