@@ -418,9 +418,20 @@ static pool_task_fn dec_pick(int D) {
   return dec_task;
 }
 
+/* A decode step's attention is a few µs (1–8 rows at this repo's model sizes): below ~2M
+ * multiply-adds (Q·Kᵀ and P·V over each row's cached positions) it does not wake the pool's
+ * sleeping workers, which would then spin on a core the server's other threads need
+ * (pool_run_light); same tasks either way, so the same bits. */
+static void dec_run(dec_ctx *a) {
+  double work = 0;
+  for (int b = 0; b < a->B; b++) work += 2.0 * a->Tq * (a->lens[a->rows[b]] + a->Tq) * a->H * a->D;
+  if (work < 2e6) pool_run_light(dec_pick(a->D), a, a->B * a->H);
+  else pool_run(dec_pick(a->D), a, a->B * a->H);
+}
+
 void gfn_attention_decode(const float *q, const float *kc, const float *vc, float *out, int B, int Tq, int Tmax, int H, int D, const int32_t *starts, const int32_t *lens, const int32_t *rows) {
   dec_ctx a = {q, kc, vc, out, B, Tq, Tmax, H, D, starts, lens, rows, (long)H * D, NULL, NULL, NULL};
-  pool_run(dec_pick(D), &a, B * H);
+  dec_run(&a);
 }
 
 /* The same fed straight from the fused projection qkv [B, Tq, 3C] (one decode step's
@@ -432,5 +443,5 @@ void gfn_attention_decode(const float *q, const float *kc, const float *vc, floa
 void gfn_attention_decode_qkv(const float *qkv, float *kc, float *vc, float *out, int B, int Tq, int Tmax, int H, int D, const int32_t *starts, const int32_t *lens, const int32_t *rows) {
   long C = (long)H * D;
   dec_ctx a = {qkv, kc, vc, out, B, Tq, Tmax, H, D, starts, lens, rows, 3 * C, qkv, kc, vc};
-  pool_run(dec_pick(D), &a, B * H);
+  dec_run(&a);
 }

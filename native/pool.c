@@ -48,6 +48,7 @@ static struct {
   void *ctx;
   int ntasks;
   int active;        /* workers allowed to take part (nthreads - 1) */
+  atomic_int light;  /* the current job came from pool_run_light: it does not renew the spin */
 } P = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 static void run_tasks(void) {
@@ -63,8 +64,8 @@ static void *worker_main(void *arg) {
   int id = (int)(long)arg;
   FP_MODE_WORKER();
   unsigned seen = atomic_load(&P.generation);
+  int spins = 0;
   for (;;) {
-    int spins = 0;
     unsigned g;
     while ((g = atomic_load_explicit(&P.generation, memory_order_acquire)) == seen) {
       if (++spins < SPIN_LIMIT) {
@@ -76,9 +77,14 @@ static void *worker_main(void *arg) {
       while (atomic_load(&P.generation) == seen) pthread_cond_wait(&P.cv, &P.mu);
       atomic_fetch_sub(&P.sleeping, 1);
       pthread_mutex_unlock(&P.mu);
-      spins = 0;
     }
     seen = g;
+    /* A job renews the spin (more are likely to follow within it); a light one only uses what
+     * is left of it, so a stream of light jobs (decode attention, one per layer) cannot keep a
+     * worker spinning on a core the caller's other threads need, and a light job that woke a
+     * sleeping worker (it raced the worker's falling asleep) lets it sleep again at once. */
+    if (!atomic_load_explicit(&P.light, memory_order_relaxed)) spins = 0;
+    else if (spins >= SPIN_LIMIT) spins = SPIN_LIMIT - 1;
     if (id < P.active) run_tasks();
   }
   return NULL;
@@ -114,17 +120,23 @@ void pool_set_threads(int nthreads) {
   P.active = P.nthreads - 1;
 }
 
-void pool_run(pool_task_fn fn, void *ctx, int ntasks) {
-  if (ntasks <= 0) return;
+/* every task on the calling thread, in order (the same slices, so the same results) */
+static void ntasks_serial(pool_task_fn fn, void *ctx, int ntasks) {
   FP_MODE_ENTER();
+  for (int i = 0; i < ntasks; i++) fn(ctx, i, ntasks);
+  FP_MODE_LEAVE();
+}
+
+static void run_job(pool_task_fn fn, void *ctx, int ntasks, int light) {
   if (P.nthreads <= 1 || ntasks == 1) {
-    for (int i = 0; i < ntasks; i++) fn(ctx, i, ntasks);
-    FP_MODE_LEAVE();
+    ntasks_serial(fn, ctx, ntasks);
     return;
   }
+  FP_MODE_ENTER();
   P.fn = fn;
   P.ctx = ctx;
   P.ntasks = ntasks;
+  atomic_store_explicit(&P.light, light, memory_order_relaxed);
   atomic_store_explicit(&P.done, 0, memory_order_relaxed);
   atomic_store_explicit(&P.next, 0, memory_order_release);
   atomic_fetch_add(&P.generation, 1); /* seq_cst: pairs with the sleeping count so no wake-up is lost */
@@ -136,4 +148,17 @@ void pool_run(pool_task_fn fn, void *ctx, int ntasks) {
   run_tasks();
   while (atomic_load_explicit(&P.done, memory_order_acquire) < ntasks) CPU_RELAX();
   FP_MODE_LEAVE();
+}
+
+void pool_run(pool_task_fn fn, void *ctx, int ntasks) {
+  if (ntasks <= 0) return;
+  run_job(fn, ctx, ntasks, 0);
+}
+
+void pool_run_light(pool_task_fn fn, void *ctx, int ntasks) {
+  if (ntasks <= 0) return;
+  /* a worker asleep: waking it (a futex call, then tens of µs until it runs) costs more than
+   * the job, and keeps it spinning for the next; the caller runs every task itself */
+  if (atomic_load(&P.sleeping) > 0) ntasks_serial(fn, ctx, ntasks);
+  else run_job(fn, ctx, ntasks, 1);
 }

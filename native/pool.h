@@ -12,5 +12,11 @@ int pool_threads(void);
 void pool_set_threads(int nthreads);
 /* Run fn(ctx, i, ntasks) for i in [0, ntasks), in parallel; returns when all are done. */
 void pool_run(pool_task_fn fn, void *ctx, int ntasks);
+/* The same for a job too small to be worth waking a sleeping worker (a decode step's
+ * attention: a few µs). Runs on the pool only while every worker is still awake (spinning
+ * after a bigger job), else on the calling thread alone; either way without renewing the
+ * workers' spin, so a stream of such jobs lets idle workers fall asleep instead of keeping
+ * a core busy. Results are the same as pool_run's (every task computes a fixed slice). */
+void pool_run_light(pool_task_fn fn, void *ctx, int ntasks);
 
 #endif
