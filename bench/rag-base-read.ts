@@ -1,31 +1,35 @@
 /**
- * node dist/bench/rag-base-read.js --run <run dir | checkpoint> [--stage base] [-n 200]
+ * node dist/bench/rag-base-read.js --run <run dir | checkpoint> [--stage base] [-n 200] [--task passages|lookup]
  *
  * Does a *base* model read its passages? The `passages` family's held-out prompts in the form
  * pretraining shows them (bench/rag-copy-corpus.ts: `<|bos|>` prompt `\nAnswer:` reply), the
  * reply decoded greedily up to a newline or `<|eos|>` (48 tokens at most) and graded by the
  * family's own check. Separates "pretraining did not teach reading" from "SFT lost it"
- * (docs/rag.md "Fourth attempt").
+ * (docs/rag.md "Fourth attempt"). `--task lookup` reads the lookup family's held-out notes the same
+ * way: can the base model recall a key's value (docs/rag.md "Fifth attempt")?
  */
 import { parseArgs } from 'node:util';
+import { saysNoAnswer } from '../src/rag/context.js';
 import { taskByName } from '../src/data/synthetic/tasks.js';
 import { noGrad } from '../src/engine/tensor.js';
 import { GPT } from '../src/model/gpt.js';
 import { loadModel } from '../src/run/models.js';
 
-const { values: args } = parseArgs({ options: { run: { type: 'string' }, stage: { type: 'string', default: 'base' }, n: { type: 'string', short: 'n', default: '200' } } });
+const { values: args } = parseArgs({ options: { run: { type: 'string' }, stage: { type: 'string', default: 'base' }, n: { type: 'string', short: 'n', default: '200' }, task: { type: 'string', default: 'passages' } } });
 
 function main(): void {
   if (!args.run) throw new Error('--run <run dir | checkpoint> is required');
   const { model, tok, dir } = loadModel(args.run, args.stage);
   if (!(model instanceof GPT)) throw new Error('an f32 model is needed');
-  const task = taskByName('passages');
+  const task = taskByName(args.task ?? 'passages');
   const bos = tok.specialId('<|bos|>');
   const eos = tok.specialId('<|eos|>');
   const V = model.config.vocabSize;
   let correct = 0;
   let total = 0;
   let tooLong = 0;
+  // by the reference reply: a fact to read, or "the passages don't say"
+  const by = { answerable: [0, 0], unanswerable: [0, 0] };
   const samples: string[] = [];
   noGrad(() => {
     for (const ex of task.generate('test', Number(args.n), 2024)) {
@@ -45,11 +49,15 @@ function main(): void {
       }
       const reply = tok.decode(ids.slice(start)).split('\n')[0].trim();
       total++;
-      if (task.check(ex.prompt, reply)) correct++;
+      const ok = task.check(ex.prompt, reply);
+      if (ok) correct++;
+      const b = by[saysNoAnswer(ex.conversation.messages[1].content) ? 'unanswerable' : 'answerable'];
+      b[1]++;
+      if (ok) b[0]++;
       if (samples.length < 6) samples.push(`${ex.prompt.split('\n').slice(-1)[0]}\n  → ${reply}`);
     }
   });
-  console.log(`${dir}: the passages family read by the base model (pretraining's text form): ${((100 * correct) / Math.max(1, total)).toFixed(0)}% (${correct}/${total}; ${tooLong} too long)`);
+  console.log(`${dir}: the ${task.name} family read by the base model (pretraining's text form): ${((100 * correct) / Math.max(1, total)).toFixed(0)}% (${correct}/${total}; ${tooLong} too long); answerable ${by.answerable[0]}/${by.answerable[1]}, unanswerable ${by.unanswerable[0]}/${by.unanswerable[1]}`);
   for (const s of samples) console.log(s);
 }
 

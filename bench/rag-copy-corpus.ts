@@ -16,6 +16,11 @@
  * copying the one after it, and random draws cannot be memorised. Short lists (4–16 words) are
  * learnt first: a tiny model starts to copy them within a few hundred steps where 12–40-word
  * lists showed no copying at all (docs/rag.md "Third attempt").
+ *
+ * `--kind lookup [--questions 4]`: the `lookup` family's notes (data/synthetic/lookup.ts: numbered
+ * passages of random `key: value.` lines) each followed by several questions and answers —
+ * key → value recall, the step between copying a list and reading a passage (docs/rag.md
+ * "Fifth attempt"); train-split keys and values only.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -23,6 +28,7 @@ import { parseArgs } from 'node:util';
 import { Rng } from '../src/engine/rng.js';
 import { taskByName } from '../src/data/synthetic/tasks.js';
 import { coreWords } from '../src/data/synthetic/words.js';
+import { lookupDocument } from '../src/data/synthetic/lookup.js';
 import { atomicWriteFile } from '../src/util/atomic.js';
 
 const { values: args } = parseArgs({
@@ -33,6 +39,7 @@ const { values: args } = parseArgs({
     kind: { type: 'string', default: 'passages' },
     'min-words': { type: 'string', default: '12' },
     'max-words': { type: 'string', default: '40' },
+    questions: { type: 'string', default: '4' },
   },
 });
 
@@ -47,12 +54,19 @@ function repeats(count: number, seed: number, min: number, max: number): string[
     return `Words: ${words}.\nAgain: ${words}.`;
   });
 }
+function lookups(count: number, seed: number, questions: number): string[] {
+  if (!(Number.isInteger(questions) && questions >= 1)) throw new Error(`--questions must be a whole number ≥ 1; got ${questions}`);
+  const rng = new Rng(seed);
+  return Array.from({ length: count }, () => lookupDocument(rng, 'train', questions));
+}
 const lines = (
-  args.kind === 'repeat'
-    ? repeats(n, Number(args.seed), Number(args['min-words']), Number(args['max-words']))
-    : taskByName('passages')
-        .generate('train', n, Number(args.seed))
-        .map((ex) => `${ex.prompt}\nAnswer: ${ex.conversation.messages[1].content}`)
+  args.kind === 'lookup'
+    ? lookups(n, Number(args.seed), Number(args.questions))
+    : args.kind === 'repeat'
+      ? repeats(n, Number(args.seed), Number(args['min-words']), Number(args['max-words']))
+      : taskByName('passages')
+          .generate('train', n, Number(args.seed))
+          .map((ex) => `${ex.prompt}\nAnswer: ${ex.conversation.messages[1].content}`)
 ).map((text) => JSON.stringify({ text }));
 mkdirSync(dirname(args.out), { recursive: true });
 atomicWriteFile(args.out, `${lines.join('\n')}\n`);

@@ -1,5 +1,5 @@
 /**
- * node dist/bench/rag-effect.js --run <run dir> [--stage sft] [--per-family 50] [-k 3] [--json] [--probe-only]
+ * node dist/bench/rag-effect.js --run <run dir> [--stage sft] [--per-family 50] [-k 3] [--lookup 200] [--json] [--probe-only]
  *
  * The effect of retrieval on a chat model (src/rag/effect.ts): held-out definitions, kinds
  * and synonyms questions answered without retrieval, with the top-k BM25 passages of a store
@@ -29,6 +29,8 @@ const { values: args } = parseArgs({
     json: { type: 'boolean', default: false },
     // only the copy probes (seconds, not a minute): the curriculum's check at each phase boundary
     'probe-only': { type: 'boolean', default: false },
+    // held-out lookup prompts (key → value recall) scored beside the effect
+    lookup: { type: 'string', default: '200' },
   },
 });
 
@@ -66,6 +68,8 @@ function main(): void {
       },
     });
     const fam = measurePassagesFamily(model, tok, 3 * perFamily);
+    // can it look a key up? (the lookup family's held-out notes: docs/rag.md "Fifth attempt")
+    const look = measurePassagesFamily(model, tok, Number(args.lookup), { task: 'lookup' });
     // can it copy at all? (a quantized model has no forward: skipped)
     const copy = model instanceof GPT ? copyProbe(model, tok) : undefined;
     // short lists: where copying shows first (docs/rag.md "Third attempt")
@@ -75,12 +79,15 @@ function main(): void {
     store.close();
     const seconds = (performance.now() - t0) / 1000;
     if (args.json) {
-      console.log(JSON.stringify({ model: dir, perFamily, k: Number(args.k), rows, passagesFamily: fam, copyProbe: copy, copyProbeShort: copyShort, copyProbeShortBos: copyShortBos, copyProbeShortDoc: copyShortDoc, seconds }));
+      console.log(JSON.stringify({ model: dir, perFamily, k: Number(args.k), rows, passagesFamily: fam, lookup: look, copyProbe: copy, copyProbeShort: copyShort, copyProbeShortBos: copyShortBos, copyProbeShortDoc: copyShortDoc, seconds }));
       return;
     }
     console.log(`model: ${dir} (${model.numParams().toLocaleString('en-US')} parameters, context ${model.config.blockSize}); ${perFamily} held-out questions per family; k = ${args.k}; ${seconds.toFixed(0)} s\n`);
     console.log(effectMarkdown(rows));
     console.log(`\nthe passages family, held out (passages given, not retrieved): ${(100 * fam.accuracy).toFixed(0)}% (${fam.correct}/${fam.total}; ${fam.tooLong} prompts longer than the context left out)`);
+    const pc = (c: { correct: number; total: number; accuracy: number }): string => `${(100 * c.accuracy).toFixed(0)}% (${c.correct}/${c.total})`;
+    console.log(`the lookup family, held out (key → value recall over random notes): ${pc(look)}; answerable ${pc(look.answerable)}, no such key → "don't say" ${pc(look.unanswerable)}; ${look.tooLong} too long`);
+    for (const x of look.samples.slice(0, 4)) console.log(`  ${x.prompt.split('\n').slice(-1)[0]} → ${x.reply}   (reference: ${x.reference})`);
     if (copy) console.log(`copy probe (${copy.lists} random word lists said twice): loss ${copy.first.toFixed(2)} nats/token on the first saying, ${copy.repeat.toFixed(2)} on the repeat — ${copy.repeat < 0.5 * copy.first ? 'the model copies' : 'the model does not copy from its context'}`);
     if (copyShort) console.log(`copy probe, 4–12-word lists: ${copyShort.first.toFixed(2)} on the first saying, ${copyShort.repeat.toFixed(2)} on the repeat${copyShort.repeat < copyShort.first ? ' (copying has begun)' : ''}`);
     if (copyShortDoc) console.log(`copy probe, 4–12-word lists after an earlier document: ${copyShortDoc.first.toFixed(2)} / ${copyShortDoc.repeat.toFixed(2)}`);

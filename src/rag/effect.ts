@@ -139,26 +139,36 @@ export function measureEffect(model: DecodingModel, tok: Tokenizer, store: RagSt
 /**
  * The `passages` family's held-out accuracy (passages chosen by the generator, not
  * retrieved): n distinct test prompts, greedy, scored by the family's checker. Prompts
- * that do not fit the context with `maxTokens` of room are left out and counted.
+ * that do not fit the context with `maxTokens` of room are left out and counted. `task`
+ * names another family in the same layout (`lookup`, the key → value probe of docs/rag.md
+ * "Fifth attempt"); `answerable` and `unanswerable` split the count by whether the reference
+ * reply is NO_ANSWER.
  */
-export function measurePassagesFamily(model: DecodingModel, tok: Tokenizer, n: number, opts: { maxTokens?: number; seed?: number } = {}): EffectCell & { tooLong: number } {
+export function measurePassagesFamily(model: DecodingModel, tok: Tokenizer, n: number, opts: { maxTokens?: number; seed?: number; task?: string } = {}): EffectCell & { tooLong: number; answerable: EffectCell; unanswerable: EffectCell; samples: { prompt: string; reference: string; reply: string }[] } {
   const engine = new ChatEngine(model, tok);
-  const task = taskByName('passages');
+  const task = taskByName(opts.task ?? 'passages');
   const maxTokens = opts.maxTokens ?? 48;
   const room = Math.min(maxTokens, Math.floor(model.config.blockSize / 2));
-  let correct = 0;
-  let total = 0;
+  const counts = { ok: 0, n: 0, okA: 0, nA: 0, okU: 0, nU: 0 };
   let tooLong = 0;
+  const samples: { prompt: string; reference: string; reply: string }[] = [];
   for (const ex of distinctExamples(task, n, opts.seed ?? 2024)) {
     const conv = { messages: [{ role: 'user' as const, content: ex.prompt }] };
     if (renderPrompt(tok, conv).length + room > model.config.blockSize) {
       tooLong++;
       continue;
     }
-    total++;
-    if (task.check(ex.prompt, engine.reply(conv, { temperature: 0, maxTokens }).text)) correct++;
+    const reference = ex.conversation.messages.find((m) => m.role === 'assistant')?.content ?? '';
+    const reply = engine.reply(conv, { temperature: 0, maxTokens }).text;
+    const ok = task.check(ex.prompt, reply);
+    const unanswerable = saysNoAnswer(reference);
+    counts.n++;
+    counts.ok += ok ? 1 : 0;
+    counts[unanswerable ? 'nU' : 'nA']++;
+    if (ok) counts[unanswerable ? 'okU' : 'okA']++;
+    if (samples.length < 6) samples.push({ prompt: ex.prompt, reference, reply });
   }
-  return { ...cell(correct, total), tooLong };
+  return { ...cell(counts.ok, counts.n), tooLong, answerable: cell(counts.okA, counts.nA), unanswerable: cell(counts.okU, counts.nU), samples };
 }
 
 /** The rows as a markdown table, with an "all" row (counts summed). */

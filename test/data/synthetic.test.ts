@@ -73,7 +73,7 @@ test('taskByName: every family by name; unknown names list the families', () => 
     ['definitions', 'kinds', 'synonyms', 'antonyms', 'arithmetic', 'rhymes', 'syllables', 'chat'],
   );
   for (const t of TASKS) assert.equal(taskByName(t.name), t);
-  assert.throws(() => taskByName('poetry'), /unknown task "poetry" \(one of: definitions, kinds, .*chat, passages, structured\)/);
+  assert.throws(() => taskByName('poetry'), /unknown task "poetry" \(one of: definitions, kinds, .*chat, passages, structured, lookup\)/);
 });
 
 // the opt-in structured family obeys the same rules (passages has its own tests: test/data/passages)

@@ -74,6 +74,12 @@ test('effect: measureEffect scores the three conditions per family (a random mod
     const fam = measurePassagesFamily(model, tok, 4, { maxTokens: 6 });
     assert.equal(fam.total + fam.tooLong, 4);
     assert.ok(fam.correct <= fam.total);
+    // split by the reference reply: answerable + "don't say" = all scored prompts
+    assert.equal(fam.answerable.total + fam.unanswerable.total, fam.total);
+    assert.equal(fam.answerable.correct + fam.unanswerable.correct, fam.correct);
+    const look = measurePassagesFamily(model, tok, 3, { maxTokens: 6, task: 'lookup' });
+    assert.equal(look.total + look.tooLong, 3);
+    assert.equal(look.answerable.total + look.unanswerable.total, look.total);
     store.close();
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -9,7 +9,7 @@ import { kinds } from './kinds.js';
 import { fnv1a, splitOf } from './split.js';
 import { synonyms } from './synonyms.js';
 import { matchTemplates } from './text.js';
-import { article, coreWords } from './words.js';
+import { coreWords } from './words.js';
 import { escapeRegExp } from '../../util/regex.js';
 
 /** The knowledge families a passages question is asked in (imported directly, not through the registry in tasks.ts, which lists this family). */
@@ -25,9 +25,10 @@ const FAMILY_TASKS: Record<'definitions' | 'kinds' | 'synonyms', SyntheticTask> 
  *
  * - answerable (70%): one or two of the passages (two in all, three in a quarter of the
  *   prompts: three entries rarely fit a 256-token context beside the answer) are the asked
- *   word's entry (other editions of it), the rest distractors; the answer states the fact
- *   in the family's answer wording, copied verbatim from the first relevant passage (the
- *   first gloss or synonym that passage states), and cites it: "The word dog means … [2]."
+ *   word's entry (other editions of it), the rest distractors; the answer quotes the first
+ *   relevant passage's sentence that states the fact, from the asked word on (the first
+ *   gloss or synonym that passage states), and cites it: "dog (noun): a member of the
+ *   genus Canis [2]."
  * - unanswerable (30%): the word's entries are left out, only distractors remain; the
  *   answer is NO_ANSWER, "The passages don't say."
  *
@@ -113,31 +114,46 @@ function holdsAnswer(text: string, word: string, facts: readonly string[]): bool
 }
 
 /**
- * The answer in the knowledge family's wording, citing passage n, whose text is `passage` (an
- * entry of the asked word). The fact is a verbatim span of that passage — for definitions the
- * gloss the passage states *first* (entries shuffle their sentences, so which sense comes first
- * differs by edition), for synonyms the first synonym it lists, for kinds the hypernym it
- * names — so the answer is always readable from the cited passage alone: a model learns to
- * copy (induction heads) instead of recalling which sense the families teach first.
+ * The answer, citing passage n, whose text is `passage` (an entry of the asked word): a
+ * *quote* of the sentence of that passage that states the fact, from the asked word on —
+ * "regret names sadness associated with some wrong done [1]." for "As a noun, regret names
+ * sadness associated with some wrong done." — or the whole sentence when the fact comes
+ * before the word ("One sort of feeling is a regret [1]."). The fact is the one the
+ * passage states first: for definitions the first gloss, for synonyms the first synonym,
+ * for kinds the hypernym.
+ *
+ * Why a quote and not the family's wording ("The word regret means …", the first format):
+ * a quote is a verbatim span of the passage, so after its first token every next token is
+ * the one that followed the current token in the passage — copying, the induction-head step
+ * a 2-layer model learns within a few hundred steps (docs/rag.md "Fourth attempt") — and the
+ * first token is the asked word, copied from the question. The family's wording put the
+ * fact after frame words the passage does not have ("means" for "names"), so the model had
+ * to find where the gloss starts by a lookup several tokens away from any match; none of
+ * four models learnt it (docs/rag.md "Fifth attempt"). The quote still passes the families'
+ * checkers (content-word F1 for definitions, the hypernym or a synonym named).
  */
-function groundedAnswer(family: PassageFamily, f: WordFacts, passage: string, n: number, rng: Rng): string {
-  const w = f.word;
-  const cite = ` [${n}].`;
-  const first = <T>(items: readonly T[], text: (x: T) => string): T => {
-    const at = (x: T): number => {
-      const i = passage.indexOf(text(x));
-      return i < 0 ? Number.POSITIVE_INFINITY : i;
-    };
-    return items.reduce((best, x) => (at(x) < at(best) ? x : best));
+function groundedAnswer(q: Question, passage: string, n: number): string {
+  // the passage's sentences, as [start, end) spans (an entry joins them with ". ")
+  const sentences = [...passage.matchAll(/[^ ].*?\.(?= |$)/g)].map((m) => ({ from: m.index, text: m[0].slice(0, -1) }));
+  const quote = (text: string, factAt: number): string => {
+    const word = new RegExp(`(^|[^A-Za-z'-])(${escapeRegExp(q.word)})($|[^A-Za-z'-])`, 'i').exec(text);
+    const start = word !== null && word.index + word[1].length < factAt ? word.index + word[1].length : 0;
+    return `${text.slice(start)} [${n}].`;
   };
-  if (family === 'kinds') return `${article(w) === 'an' ? 'An' : 'A'} ${w} is a kind of ${f.kind}${cite}`;
-  if (family === 'synonyms') {
-    const s = first(f.synonyms, (x) => x);
-    return (rng.int(2) === 0 ? `A synonym for ${w} is ${s}` : `Another word for ${w} is ${s}`) + cite;
-  }
-  const { pos, gloss } = first(f.senses, (x) => x.gloss);
-  if (pos === 'v') return `To ${w} is to ${gloss}${cite}`;
-  return `The word ${w} means ${gloss}${cite}`;
+  const ok = (answer: string): boolean => FAMILY_TASKS[q.family].check(q.prompt, stripCitations(answer));
+  // the fact stated first (as a whole phrase) whose sentence, quoted, answers the question
+  const found = (factsFor(q.family, q.facts) ?? [])
+    .flatMap((fact) =>
+      sentences
+        .map((st) => ({ st, at: new RegExp(`(^|[^A-Za-z'-])${escapeRegExp(fact)}($|[^A-Za-z'-])`).exec(st.text) }))
+        .filter((x) => x.at !== null)
+        .map((x) => ({ ...x, pos: x.st.from + x.at!.index })),
+    )
+    .sort((a, b) => a.pos - b.pos)
+    .map((x) => quote(x.st.text, x.at!.index))
+    .find(ok);
+  // (a fact the entry words differently: the first sentence whose quote the family's checker accepts)
+  return found ?? sentences.map((st) => quote(st.text, st.text.length)).find(ok) ?? `${passage} [${n}].`;
 }
 
 /** Share of unanswerable examples, in percent. */
@@ -259,7 +275,7 @@ function generate(split: Split, n: number, seed: number): TaskExample[] {
     const slots = shuffle(rng, [...own.map((e) => ({ e, right: true })), ...distractors(q.word, facts, k - own.length, split, rng).map((e) => ({ e, right: false }))]);
     const shown: Passage[] = slots.map((s) => ({ text: all[s.e].text, source: entrySource(all[s.e]) }));
     const first = slots.findIndex((s) => s.right);
-    const reply = first >= 0 ? groundedAnswer(q.family, q.facts, shown[first].text, first + 1, rng) : NO_ANSWER;
+    const reply = first >= 0 ? groundedAnswer(q, shown[first].text, first + 1) : NO_ANSWER;
     const prompt = passagePrompt(q.prompt, shown);
     out.push({
       prompt,

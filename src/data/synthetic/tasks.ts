@@ -4,6 +4,7 @@ import { arithmetic } from './arithmetic.js';
 import { chat } from './chat.js';
 import { definitions } from './definitions.js';
 import { kinds } from './kinds.js';
+import { lookup } from './lookup.js';
 import { passagesTask } from './passages.js';
 import { rhymes } from './rhymes.js';
 import { syllables } from './syllables.js';
@@ -37,9 +38,10 @@ export const TASKS: readonly SyntheticTask[] = [definitions, kinds, synonyms, an
 /**
  * Families a mixture or `eval --tasks` names, left out of the defaults (eval table, RM/RL
  * prompts): passages needs a 256-token context; structured is the constrained-decoding
- * measurement (issue #17), trained and scored only when a mixture asks for it.
+ * measurement (issue #17), trained and scored only when a mixture asks for it; lookup is
+ * the key → value recall the passages reader needs (docs/rag.md "Fifth attempt").
  */
-export const OPT_IN_TASKS: readonly SyntheticTask[] = [passagesTask(), structured];
+export const OPT_IN_TASKS: readonly SyntheticTask[] = [passagesTask(), structured, lookup];
 
 const anyTask = (name: string): SyntheticTask | undefined => TASKS.find((t) => t.name === name) ?? OPT_IN_TASKS.find((t) => t.name === name);
 
