@@ -99,7 +99,7 @@ export function Chat() {
 
   useEffect(() => {
     models().then((ms) => {
-      const gen = ms.filter((m) => m.id !== 'rm');
+      const gen = ms.filter((m) => m.kind !== 'reward');
       setServed(gen);
       setHasRm(ms.some((m) => m.id === 'rm'));
       if (!gen.some((m) => m.id === settings.model) && gen.length) setSettings((s) => ({ ...s, model: gen.find((m) => m.id === 'sft')?.id ?? gen[gen.length - 1].id }));

@@ -40,6 +40,7 @@ async function fitChat(model, messages, ctx, maxTokens) {
 
 export function Compare() {
   const [served, setServed] = useState([]);
+  const [hasRm, setHasRm] = useState(false);
   const [ctx, setCtx] = useState({});
   const [template, setTemplate] = useState('');
   const [prompt, setPrompt] = useState('Why is the sea salty?');
@@ -50,11 +51,10 @@ export function Compare() {
   const [error, setError] = useState('');
 
   useEffect(() => {
-    models().then((ms) => { setServed(ms.map((m) => m.id)); setCtx(Object.fromEntries(ms.map((m) => [m.id, m.context_length]))); }).catch((e) => setError(e.message));
+    models().then((ms) => { setServed(ms.filter((m) => m.kind !== 'reward').map((m) => m.id)); setHasRm(ms.some((m) => m.id === 'rm')); setCtx(Object.fromEntries(ms.map((m) => [m.id, m.context_length]))); }).catch((e) => setError(e.message));
     getText('/web/api/prompts/fake-conversation').then(setTemplate).catch((e) => setError(e.message));
   }, []);
-  const gen = ORDER.filter((id) => served.includes(id)).concat(served.filter((id) => !ORDER.includes(id) && id !== 'rm'));
-  const hasRm = served.includes('rm');
+  const gen = ORDER.filter((id) => served.includes(id)).concat(served.filter((id) => !ORDER.includes(id)));
 
   async function run() {
     setBusy(true);

@@ -23,6 +23,8 @@ export interface CheckpointMeta {
   /** Hash of the tokenizer the model was trained with. */
   tokenizerHash?: string;
   hasScalarHead?: boolean;
+  /** What the scalar head scores, when there is one: `reward` (a reward model, `gptforge rm`) or `value` (PPO's value head on a policy, `gptforge rl`). Older checkpoints leave it out: see isRewardModel. */
+  scalarHead?: ScalarHeadKind;
   createdAt: string;
   /**
    * Set for an adapter checkpoint: no model.safetensors, but a PEFT adapter
@@ -33,8 +35,24 @@ export interface CheckpointMeta {
   adapter?: { base: string; name: string; basePrecision: string };
 }
 
+/** What a model's scalar head scores: a reward model's reward, or PPO's value estimate on a policy. */
+export type ScalarHeadKind = 'reward' | 'value';
+
+/**
+ * Whether a checkpoint is a reward model: a scalar head that scores replies (`gptforge rm`),
+ * not PPO's value head on a policy (`gptforge rl`), which has the same shape. Checkpoints
+ * from before `scalarHead` was recorded are told apart by the stage that wrote them (rl, rl-*).
+ * @example isRewardModel({ stage: 'rl', hasScalarHead: true }) // false: PPO's value head
+ */
+export function isRewardModel(meta: Pick<CheckpointMeta, 'stage' | 'hasScalarHead' | 'scalarHead'>): boolean {
+  if (!meta.hasScalarHead) return false;
+  return meta.scalarHead !== undefined ? meta.scalarHead === 'reward' : !/^rl(-|$)/.test(meta.stage);
+}
+
 export interface SaveOptions {
   stage: string;
+  /** What the model's scalar head scores (recorded when it has one). */
+  scalarHead?: ScalarHeadKind;
   step: number;
   tokenizerJSON?: string;
   tokenizerHash?: string;
@@ -72,6 +90,7 @@ export function saveCheckpoint(stageDir: string, model: GPT, opts: SaveOptions):
       model: model.config,
       tokenizerHash: opts.tokenizerHash,
       hasScalarHead: model.hasScalarHead,
+      ...(model.hasScalarHead && opts.scalarHead ? { scalarHead: opts.scalarHead } : {}),
       createdAt: new Date().toISOString(),
       ...(opts.adapter ? { adapter: opts.adapter.meta } : {}),
     };

@@ -42,6 +42,7 @@ export function runMerge(path: string, opts: RunMergeOptions = {}): RunMergeResu
   const stageDir = isAbsolute(into) || !runDir ? into : join(runDir, into);
   const checkpoint = saveCheckpoint(stageDir, model, {
     stage: ck.meta.stage,
+    scalarHead: ck.meta.scalarHead,
     step: ck.meta.step,
     tokenizerJSON: ck.tokenizerJSON ?? undefined,
     tokenizerHash: ck.meta.tokenizerHash,

@@ -1,4 +1,4 @@
-import { loadCheckpoint, modelFromCheckpoint, resolveCheckpoint } from '../model/checkpoint.js';
+import { isRewardModel, loadCheckpoint, modelFromCheckpoint, resolveCheckpoint } from '../model/checkpoint.js';
 import type { GPT } from '../model/gpt.js';
 import { setInferencePrecision } from '../model/inference-precision.js';
 import type { BasePrecision } from '../model/quantize.js';
@@ -13,6 +13,8 @@ export interface LoadedModel {
   dir: string;
   /** The stage that wrote it (pretrain, sft, …). */
   stage: string;
+  /** A reward model (its scalar head scores replies), not a policy — PPO's value head does not count (isRewardModel). */
+  reward: boolean;
 }
 
 const cache = new Map<string, LoadedModel>();
@@ -36,7 +38,7 @@ export function loadModel(path: string, stage?: string, opts: { fresh?: boolean;
   if (!ck.tokenizerJSON) throw new GptforgeError('checkpoint has no tokenizer.json', { file: dir });
   const model = modelFromCheckpoint(ck);
   setInferencePrecision(model, precision);
-  const loaded: LoadedModel = { model, tok: Tokenizer.fromJSON(ck.tokenizerJSON, `${dir}/tokenizer.json`), dir, stage: ck.meta.stage };
+  const loaded: LoadedModel = { model, tok: Tokenizer.fromJSON(ck.tokenizerJSON, `${dir}/tokenizer.json`), dir, stage: ck.meta.stage, reward: isRewardModel(ck.meta) };
   if (!opts.fresh) cache.set(key, loaded);
   return loaded;
 }

@@ -43,17 +43,17 @@ export function sftReport(r: RunSftResult, o: ReportOptions = {}): string {
 export function rmReport(r: RunRmResult): string {
   const clean = r.accuracyClean;
   const lines = [
-    `rm: ${stopped(r)} at step ${r.step}; held-out pairwise accuracy ${(100 * r.accuracy).toFixed(1)}% on the labelers' (noisy) rankings (${r.lastEval['val/pairs'] ?? 0} pairs with a preference)${clean !== undefined ? `, ${(100 * clean).toFixed(1)}% on noise-free rankings` : ''}; margin ${(r.lastEval['val/margin'] ?? NaN).toFixed(2)}; checkpoint ${r.checkpoint}`,
+    `${r.stage}: ${stopped(r)} at step ${r.step}; held-out pairwise accuracy ${(100 * r.accuracy).toFixed(1)}% on the labelers' (noisy) rankings (${r.lastEval['val/pairs'] ?? 0} pairs with a preference)${clean !== undefined ? `, ${(100 * clean).toFixed(1)}% on noise-free rankings` : ''}; margin ${(r.lastEval['val/margin'] ?? NaN).toFixed(2)}; checkpoint ${r.checkpoint}`,
   ];
   if (r.accuracyCleanBy)
     lines.push(
-      `rm: noise-free pairs by what decided them: ${Object.entries(r.accuracyCleanBy)
+      `${r.stage}: noise-free pairs by what decided them: ${Object.entries(r.accuracyCleanBy)
         .map(([k, t]) => `${k} ${(100 * t.accuracy).toFixed(1)}% (${t.pairs} pairs)`)
         .join(', ')}`,
     );
   if (r.accuracyCleanByContext)
     lines.push(
-      `rm: noise-free pairs by where correctness is read: ${Object.entries(r.accuracyCleanByContext)
+      `${r.stage}: noise-free pairs by where correctness is read: ${Object.entries(r.accuracyCleanByContext)
         .map(([k, t]) => `${k} ${(100 * t.accuracy).toFixed(1)}% (${t.pairs} pairs)`)
         .join(', ')}`,
     );
@@ -63,7 +63,10 @@ export function rmReport(r: RunRmResult): string {
 export function rlReport(r: RunRlResult): string {
   // the last update's record: validation records (early stopping) come after it and carry no scores
   const last: Partial<MetricRecord> = [...r.history].reverse().find((h) => h['objective/scores'] !== undefined) ?? {};
-  return `rl: ${stopped(r)} at update ${r.step}; RM score ${Number(last['objective/scores']).toFixed(3)}, KL ${Number(last['objective/kl']).toFixed(3)}; checkpoint ${r.checkpoint}${r.best ? `; early stopping kept update ${r.best.step} (validation rubric ${r.best['val/rubric'].toFixed(2)}, sampled accuracy ${(100 * r.best['val/accuracy']).toFixed(1)}%) in ${r.stage}/best` : ''}`;
+  const best = r.best && `update ${r.best.step} (validation rubric ${r.best['val/rubric'].toFixed(2)}, sampled accuracy ${(100 * r.best['val/accuracy']).toFixed(1)}%)`;
+  // a LoRA stage keeps no best/ copy (rl-validation.ts): the last update is what it stands for
+  const kept = !best ? '' : r.bestSaved === false ? `; the best validation was at ${best}, but a LoRA stage keeps its last update (no ${r.stage}/best)` : `; early stopping kept ${best} in ${r.stage}/best`;
+  return `${r.stage}: ${stopped(r)} at update ${r.step}; RM score ${Number(last['objective/scores']).toFixed(3)}, KL ${Number(last['objective/kl']).toFixed(3)}; checkpoint ${r.checkpoint}${kept}`;
 }
 
 export function dpoReport(r: RunDpoResult): string {

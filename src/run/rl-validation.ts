@@ -112,7 +112,7 @@ export class CheckpointSelector {
     if (step >= 1 && (this.best === null || m['val/rubric'] > this.best['val/rubric'])) {
       this.best = { step, ...m };
       if (this.s.save) {
-        saveCheckpoint(this.bestDir, this.s.policy, { stage: this.s.stage, step, tokenizerJSON: this.s.tok.toJSON(), tokenizerHash: this.s.tok.hash(), keepLast: 1 });
+        saveCheckpoint(this.bestDir, this.s.policy, { stage: this.s.stage, scalarHead: 'value', step, tokenizerJSON: this.s.tok.toJSON(), tokenizerHash: this.s.tok.hash(), keepLast: 1 });
         atomicWriteFile(join(this.bestDir, 'best.json'), JSON.stringify(this.best, null, 2) + '\n');
       }
     }

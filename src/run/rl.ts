@@ -58,6 +58,8 @@ export interface RunRlResult extends TrainResult {
   history: MetricRecord[];
   /** The update early stopping kept (`<stage>/best/`), with its validation scores; absent without validation. */
   best?: { step: number; 'val/rubric': number; 'val/accuracy': number };
+  /** Whether `best` was saved to `<stage>/best/` (not for a LoRA adapter, which keeps its last update). */
+  bestSaved?: boolean;
 }
 
 /** Where each algorithm's checkpoints go: rl/ (PPO, the pipeline's), rl-grpo/, rl-reinforce/. */
@@ -124,10 +126,11 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
   const stage = o.into ?? rlStage(rl.algo);
   if (stage === from) throw new GptforgeError(`rl: --into ${stage} would train over the model it starts from; name another stage`, { field: 'into' });
   const sft = loadModel(runDir, from, { fresh: true });
+  if (sft.reward) throw new GptforgeError(`rl: --from ${from} is a reward model, not a policy; start from a generation stage (sft, sft-lora, …)`, { file: sft.dir, field: 'from' });
   // with an adapter the reference is the policy's own base, adapter disabled: no second copy
   const ref = o.lora === undefined ? loadModel(runDir, from) : null;
   const rm = loadModel(runDir, o.rewardModel ?? 'rm');
-  if (!rm.model.hasScalarHead) throw new GptforgeError('the reward model checkpoint has no reward head (score.weight); train it with "gptforge rm"', { file: rm.dir });
+  if (!rm.reward) throw new GptforgeError(`${rm.dir} is not a reward model (${rm.model.hasScalarHead ? "its scalar head is PPO's value head" : 'no reward head, score.weight'}); train one with "gptforge rm"`, { file: rm.dir, field: 'rewardModel' });
   if (rm.tok.hash() !== sft.tok.hash()) throw new GptforgeError(`the policy (${sft.dir}) and the reward model (${rm.dir}) use different tokenizers; train the reward model from this SFT model`, { file: rm.dir });
   // with early stopping, the validation items are held out of the training prompts too
   const prompts: TaskPrompt[] = o.onlyPrompts ? [] : taskPrompts('train', preset.rl.prompts, 777).filter((p) => valPrompts === 0 || !isValidationPrompt(p));
@@ -162,5 +165,5 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
   atomicWriteFile(runLayout(runDir).curves(stage), lossCurveSVG([series('objective/scores', 'RM score'), series('objective/kl', 'KL to SFT'), series('rollout/accuracy', 'task accuracy')], { title: `${rl.algo.toUpperCase()}: reward, KL and accuracy`, xLabel: 'update', yLabel: 'value' }));
   const best = selector?.bestSoFar() ?? undefined;
   if (selector) atomicWriteFile(join(runDir, `${stage}-validation.svg`), validationCurveSVG(history, rl.algo, best ?? null));
-  return { ...result, runDir, stage, algo: rl.algo, history, ...(best ? { best } : {}) };
+  return { ...result, runDir, stage, algo: rl.algo, history, ...(best ? { best, bestSaved: !adapter } : {}) };
 }

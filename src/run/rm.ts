@@ -39,6 +39,8 @@ export interface RunRmOptions extends StageRunOptions {
 /** What `runRm` did (also written to `<run>/rm-eval.json`). */
 export interface RunRmResult extends TrainResult {
   runDir: string;
+  /** The stage it trained (`rm`, or `into`). */
+  stage: string;
   /** Held-out pairwise accuracy on the labelers' (noisy) rankings. */
   accuracy: number;
   /** Held-out pairwise accuracy on the noise-free rankings (simulated comparisons only). */
@@ -158,6 +160,7 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   const data = comparisons(runDir, cfg, o, log);
   // the reward model starts as a copy of the SFT model with a zero-initialised scalar head
   const sft = loadModel(runDir, from, { fresh: true });
+  if (sft.reward) throw new GptforgeError(`rm: --from ${from} is already a reward model; start from a generation stage (sft, sft-lora, …)`, { file: sft.dir, field: 'from' });
   const { model, tok } = sft;
   model.addScalarHead();
   const adapter = prepareAdapter(stage, model, sft.dir, o, { specialTokens: tok.specialTokens });
@@ -196,7 +199,7 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
     stage === 'rm' ? runLayout(runDir).rmEval : join(runDir, `${stage}-eval.json`),
     JSON.stringify({ step: result.step, accuracy, accuracyClean: clean, margin: result.lastEval['val/margin'], pairs: result.lastEval['val/pairs'], tiedPairs: val.tiedPairs, allTiedRankings: val.tied, accuracyCleanBy: byTerm, accuracyCleanByContext: byContext }, null, 2) + '\n',
   );
-  return { ...result, runDir, accuracy, accuracyClean: clean, accuracyCleanBy: byTerm, accuracyCleanByContext: byContext };
+  return { ...result, runDir, stage, accuracy, accuracyClean: clean, accuracyCleanBy: byTerm, accuracyCleanByContext: byContext };
 }
 
 /**
@@ -206,7 +209,7 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
  */
 export function rmScores(path: string, prompt: string, completions: readonly string[]): number[] {
   const rm = loadModel(path, existsSync(runLayout(path).stage('rm')) ? 'rm' : undefined);
-  if (!rm.model.hasScalarHead) throw new GptforgeError('this checkpoint has no reward head (score.weight); train one with "gptforge rm"', { file: rm.dir });
+  if (!rm.reward) throw new GptforgeError(`this checkpoint is not a reward model (${rm.model.hasScalarHead ? "its scalar head is PPO's value head" : 'no reward head, score.weight'}); train one with "gptforge rm"`, { file: rm.dir });
   const seqs = completions.map((c) => renderForReward(rm.tok, rankingConversation(prompt, c)));
   return scoreSequences(rm.model, seqs, rm.tok.specialId('<|pad|>'));
 }

@@ -52,6 +52,11 @@ function sha(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
+/** A model in OpenAI's fields, plus gptforge's `context_length` and `kind` (`generation`, or `reward`: served on /v1/rewards only). */
+function modelJSON(m: ServedModel): { id: string; object: 'model'; created: number; owned_by: string; context_length: number; kind: 'generation' | 'reward' } {
+  return { id: m.id, object: 'model', created: m.created, owned_by: 'gptforge', context_length: m.model.config.blockSize, kind: m.reward ? 'reward' : 'generation' };
+}
+
 /** Finish reason names of the API. */
 function apiFinish(r: RowResult, calls: readonly ApiToolCall[]): 'stop' | 'length' | 'tool_calls' {
   if (calls.length > 0) return 'tool_calls';
@@ -85,18 +90,17 @@ export class GptforgeServer {
   setModels(models: ReadonlyMap<string, ServedModel>): void {
     this.models = new Map();
     for (const [id, m] of models) {
-      const scheduler =
-        id === REWARD_STAGE
-          ? null
-          : new Scheduler(m.model, m.tok, {
-              parallel: this.parallel,
-              maxQueue: this.maxQueue,
-              padId: 0,
-              onStep: (n, seconds) => {
-                this.metrics.batchRows.observe(n);
-                this.metrics.stepSeconds.observe(seconds);
-              },
-            });
+      const scheduler = m.reward
+        ? null
+        : new Scheduler(m.model, m.tok, {
+            parallel: this.parallel,
+            maxQueue: this.maxQueue,
+            padId: 0,
+            onStep: (n, seconds) => {
+              this.metrics.batchRows.observe(n);
+              this.metrics.stepSeconds.observe(seconds);
+            },
+          });
       this.models.set(id, { ...m, scheduler });
     }
     this.loading = false;
@@ -139,8 +143,8 @@ export class GptforgeServer {
     if (id === undefined && opts.reward) id = REWARD_STAGE;
     if (typeof id !== 'string') throw badRequest("'model' is required: one of " + [...this.models.keys()].join(', '), 'model');
     const m = this.models.get(id);
-    if (!m || (opts.generation && m.scheduler === null) || (opts.reward && !m.model.hasScalarHead)) {
-      const ok = [...this.models.values()].filter((x) => (opts.reward ? x.model.hasScalarHead : opts.generation ? x.scheduler !== null : true)).map((x) => x.id);
+    if (!m || (opts.generation && m.scheduler === null) || (opts.reward && !m.reward)) {
+      const ok = [...this.models.values()].filter((x) => (opts.reward ? x.reward : opts.generation ? x.scheduler !== null : true)).map((x) => x.id);
       throw new ApiError(404, `The model '${id}' does not exist${opts.reward ? ' or is not a reward model' : ''} (this server has: ${ok.join(', ') || 'none'})`, 'not_found_error', 'model', 'model_not_found');
     }
     return m;
@@ -195,11 +199,10 @@ export class GptforgeServer {
     });
     app.get('/v1/models', async () => {
       if (this.loading) throw new ApiError(503, 'the models are still loading', 'service_unavailable');
-      return { object: 'list', data: [...this.models.values()].map((m) => ({ id: m.id, object: 'model', created: m.created, owned_by: 'gptforge', context_length: m.model.config.blockSize })) };
+      return { object: 'list', data: [...this.models.values()].map((m) => modelJSON(m)) };
     });
     app.get('/v1/models/:id', async (req) => {
-      const m = this.model({ model: (req.params as { id: string }).id });
-      return { id: m.id, object: 'model', created: m.created, owned_by: 'gptforge', context_length: m.model.config.blockSize };
+      return modelJSON(this.model({ model: (req.params as { id: string }).id }));
     });
     app.post('/v1/chat/completions', (req, reply) => this.chat(req, reply));
     app.post('/v1/completions', (req, reply) => this.completions(req, reply));

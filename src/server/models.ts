@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { latestCheckpoint, loadCheckpoint, modelFromCheckpoint, selectedCheckpoint } from '../model/checkpoint.js';
+import { isRewardModel, latestCheckpoint, loadCheckpoint, modelFromCheckpoint, selectedCheckpoint } from '../model/checkpoint.js';
 import type { GPT } from '../model/gpt.js';
 import { setInferencePrecision } from '../model/inference-precision.js';
 import type { BasePrecision } from '../model/quantize.js';
@@ -19,6 +19,8 @@ export interface ServedModel {
   tok: Tokenizer;
   /** The checkpoint directory. */
   dir: string;
+  /** A reward model (served on /v1/rewards, not for generation): the run's `rm` and any stage trained with `rm --into`. */
+  reward?: boolean;
   /** Seconds since the epoch of when the checkpoint was saved (OpenAI's `created`: when the model was made; the directory's mtime, a checkpoint being written whole and renamed into place). */
   created: number;
 }
@@ -42,8 +44,8 @@ export function runStages(runDir: string): string[] {
 
 /**
  * A run's models: each present stage's newest checkpoint (`<run>/<stage>/latest.json`),
- * as `modelFromCheckpoint` builds it — by default every stage `runStages` finds, an extra stage
- * holding a scalar-head model (a reward model under another name) skipped; `precision` q8_0 / q4_0 decodes the generation stages on
+ * as `modelFromCheckpoint` builds it — by default every stage `runStages` finds, reward models
+ * (`rm`, and stages trained with `rm --into`) marked `reward`; `precision` q8_0 / q4_0 decodes the generation stages on
  * ggml blocks with int8 activations (the reward model stays f32). A stage whose early stopping
  * kept an update serves that one (`<stage>/best/`, as the eval reports it). A stage that fails
  * to load (an adapter whose base checkpoint is gone, a corrupt file) is left out and reported
@@ -63,9 +65,10 @@ export function loadRunModels(runDir: string, stages: readonly string[] = runSta
       const ck = loadCheckpoint(dir);
       if (!ck.tokenizerJSON) throw new GptforgeError('checkpoint has no tokenizer.json', { file: dir });
       const model = modelFromCheckpoint(ck);
-      if (model.hasScalarHead && stage !== REWARD_STAGE && !GENERATION_STAGES.includes(stage)) continue;
-      if (stage !== REWARD_STAGE) setInferencePrecision(model, opts.precision ?? 'f32');
-      served = { id: stage, model, tok: Tokenizer.fromJSON(ck.tokenizerJSON, join(dir, 'tokenizer.json')), dir, created: Math.floor(statSync(dir).mtimeMs / 1000) };
+      // a reward model scores replies (/v1/rewards) and stays f32; PPO's policy (a value head) generates
+      const reward = isRewardModel(ck.meta);
+      if (!reward) setInferencePrecision(model, opts.precision ?? 'f32');
+      served = { id: stage, model, tok: Tokenizer.fromJSON(ck.tokenizerJSON, join(dir, 'tokenizer.json')), dir, created: Math.floor(statSync(dir).mtimeMs / 1000), reward };
     } catch (e) {
       const reason = (e as Error).message;
       failed.push(`${stage}: ${reason}`);
@@ -74,6 +77,6 @@ export function loadRunModels(runDir: string, stages: readonly string[] = runSta
     }
     out.set(stage, served);
   }
-  if (![...out.keys()].some((k) => k !== REWARD_STAGE)) throw new GptforgeError(`no model to serve: none of the stages ${GENERATION_STAGES.join(', ')} has a checkpoint${failed.length ? ` that loads (${failed.join('; ')})` : ''}`, { file: runDir });
+  if (![...out.values()].some((m) => !m.reward)) throw new GptforgeError(`no model to serve: none of the stages ${GENERATION_STAGES.join(', ')} has a checkpoint${failed.length ? ` that loads (${failed.join('; ')})` : ''}`, { file: runDir });
   return out;
 }

@@ -5,7 +5,7 @@ import { engineSummary, machinePeakGflops } from '../engine/backend.js';
 import type { Tensor } from '../engine/tensor.js';
 import { clearTape, resetArena, setArenaEnabled } from '../engine/tensor.js';
 import type { GPT } from '../model/gpt.js';
-import { latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint, configDiff } from '../model/checkpoint.js';
+import { latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint, configDiff, type ScalarHeadKind } from '../model/checkpoint.js';
 import { GptforgeError } from '../util/errors.js';
 import { Progress, formatCount } from '../util/progress.js';
 import { learningRate } from './schedule.js';
@@ -62,6 +62,8 @@ export interface TrainConfig {
 
 export interface TrainTask<M = unknown> {
   stage: string;
+  /** What the model's scalar head scores, recorded in its checkpoints (reward models: 'reward'; PPO's policy: 'value'). */
+  scalarHead?: ScalarHeadKind;
   model: GPT;
   /** Parameters to train (default: all of the model's, or the adapter's). */
   trainable?: Tensor[];
@@ -164,7 +166,7 @@ interface TrainerState {
  */
 export function staleStart(stage: string, recorded: string | undefined, now: string | undefined): string | null {
   if (recorded === undefined || now === undefined || resolve(recorded) === resolve(now)) return null;
-  return `${stage}: warning: resuming a run that started from ${recorded}, but this run starts from ${now} (retrained since?): its updates continue the older model; --fresh starts over from the new one`;
+  return `${stage}: warning: resuming a run that started from ${recorded}, but this run starts from ${now} (retrained since, or another --from?): its updates continue the older model; --fresh starts over from the new one, --into another stage keeps both`;
 }
 
 export interface TrainResult {
@@ -194,6 +196,13 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
   // a resumed run keeps what its first step started from (unknown for checkpoints older than the field)
   let startedFrom = opts.startedFrom === undefined ? undefined : resolve(opts.startedFrom);
   let lastCheckpoint: string | null = null;
+  // a stage directory another stage wrote (rm --into base, rl --into sft) is not this stage's to
+  // resume or to replace: refused before anything is written, a fresh start included
+  const existing = latestCheckpoint(opts.stageDir);
+  if (existing) {
+    const owner = loadCheckpoint(existing, { weights: false }).meta.stage;
+    if (owner !== task.stage) throw new GptforgeError(`${opts.stageDir} holds checkpoints the ${owner} stage wrote; training ${task.stage} into it would ${opts.resume === false ? 'replace' : 'resume'} them: name another stage (--into), or delete the directory first`, { file: existing, field: 'into' });
+  }
   if (opts.resume !== false) {
     const ck = latestCheckpoint(opts.stageDir);
     if (ck) {
@@ -251,6 +260,7 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
     const trainerState: TrainerState = { stage: task.stage, step, tokensSeen, elapsedSeconds: elapsedBefore + (performance.now() - t0) / 1000, task: task.state(), config: cfg, ...(startedFrom !== undefined ? { startedFrom } : {}) };
     lastCheckpoint = saveCheckpoint(opts.stageDir, model, {
       stage: task.stage,
+      scalarHead: task.scalarHead,
       step,
       tokenizerJSON: task.tokenizerJSON,
       tokenizerHash: task.tokenizerHash,

@@ -282,6 +282,7 @@ export async function trainRewardModel(setup: RewardSetup, cfg: TrainConfig, opt
   return train(
     {
       stage: setup.stage ?? 'rm',
+      scalarHead: 'reward',
       adapter: setup.adapter,
       model,
       tokenizerJSON: setup.tokenizerJSON,

@@ -167,6 +167,7 @@ export async function trainRL(setup: RLSetup, rl: RLConfig, cfg: TrainConfig, op
   return train(
     {
       stage: setup.stage ?? 'rl',
+      scalarHead: 'value',
       adapter: setup.adapter,
       model: policy,
       tokenizerJSON: tok.toJSON(),

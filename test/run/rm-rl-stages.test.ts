@@ -7,6 +7,9 @@ import { runRm } from '../../src/run/rm.js';
 import { runRl } from '../../src/run/rl.js';
 import { latestCheckpoint } from '../../src/model/checkpoint.js';
 import { MetricsLog } from '../../src/train/metrics.js';
+import { loadRunModels } from '../../src/server/index.js';
+import { rmScores } from '../../src/run/rm.js';
+import { rlReport, rmReport } from '../../src/run/report.js';
 import { tinyRun } from './fixture.js';
 
 const qa = (q: string, a: string): Conversation => ({
@@ -43,6 +46,12 @@ test('rm --from/--into and rl --from/--into/--reward-model: second reward model 
   assert.ok(existsSync(join(runDir, 'verifier-eval.json')));
   assert.equal(existsSync(join(runDir, 'rm-eval.json')), false);
   assert.ok(new MetricsLog(runDir).read('verifier').length > 0, 'metrics carry the stage name');
+  assert.match(rmReport(rm), /^verifier: done at step 2;/);
+  // a stage another stage wrote is neither resumed nor replaced (--fresh included): base is intact
+  const baseBefore = latestCheckpoint(join(runDir, 'base'));
+  for (const fresh of [false, true]) await assert.rejects(() => runRm(runDir, { rankings: [rankings], into: 'base', fresh, quiet: true, maxSteps: 1 }), /base holds checkpoints the pretrain stage wrote; training base into it would (resume|replace) them/);
+  assert.equal(latestCheckpoint(join(runDir, 'base')), baseBefore);
+  await assert.rejects(() => runRm(runDir, { rankings: [rankings], from: 'verifier', into: 'rm2', quiet: true }), /--from verifier is already a reward model/);
 
   // rl from the LoRA SFT against the second reward model, into its own stage
   await assert.rejects(() => runRl(runDir, { quiet: true }), /rm/, 'the default reward model stage does not exist');
@@ -56,4 +65,17 @@ test('rm --from/--into and rl --from/--into/--reward-model: second reward model 
     logged.join('\n'),
   );
   assert.ok(new MetricsLog(runDir).read('rl-lora').length > 0);
+  assert.match(rlReport(rl), /^rl-lora: done at update 2;/);
+
+  // PPO's policy carries a value head: a generation model, not a reward model
+  await assert.rejects(() => runRl(runDir, { from: 'verifier', into: 'rl-x', rewardModel: 'verifier', quiet: true, maxSteps: 1 }), /--from verifier is a reward model, not a policy/);
+  await assert.rejects(() => runRl(runDir, { from: 'sft-lora', into: 'rl-y', rewardModel: 'rl-lora', quiet: true, maxSteps: 1 }), /is not a reward model \(its scalar head is PPO's value head\)/);
+  assert.throws(() => rmScores(join(runDir, 'rl-lora'), 'hi', ['x']), /not a reward model \(its scalar head is PPO's value head\)/);
+  assert.equal(rmScores(join(runDir, 'verifier'), 'hi', ['x']).length, 1);
+  // serve: the PPO stage generates, the second reward model scores
+  const served = loadRunModels(runDir);
+  assert.deepEqual(
+    [...served.values()].map((m) => `${m.id}:${m.reward ? 'reward' : 'generation'}`),
+    ['base:generation', 'sft:generation', 'rl-lora:generation', 'sft-lora:generation', 'verifier:reward'],
+  );
 });

@@ -46,8 +46,14 @@ const user = (content: string) => [{ role: 'user' as const, content }];
 describe('models and health', () => {
   test('GET /v1/models lists the run stages and the reward model', async () => {
     const ids = [];
-    for await (const m of client.models.list()) ids.push(m.id);
+    const kinds: Record<string, unknown> = {};
+    for await (const m of client.models.list()) {
+      ids.push(m.id);
+      kinds[m.id] = (m as unknown as { kind: unknown }).kind;
+    }
     assert.deepEqual(ids.sort(), ['base', 'rm', 'scripted', 'sft']);
+    // gptforge's kind: the reward model is served on /v1/rewards, not for generation
+    assert.deepEqual(kinds, { base: 'generation', rm: 'reward', scripted: 'generation', sft: 'generation' });
   });
   test('GET /v1/models/:id retrieves one; an unknown one is NotFoundError', async () => {
     const sft = await client.models.retrieve('sft');
