@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { GptforgeError } from '../util/errors.js';
 import type { Chunk } from './chunk.js';
@@ -168,6 +168,7 @@ export class RagStore {
    */
   static open(path: string, opts: OpenOptions = {}): RagStore {
     if (!opts.readonly) mkdirSync(dirname(path), { recursive: true });
+    else if (!existsSync(path)) throw new GptforgeError('no RAG store here (build one with: gptforge rag index --input <files|dirs|globs> --db <file>)', { file: path });
     let db: Database.Database;
     try {
       db = new Database(path, { readonly: opts.readonly === true, fileMustExist: opts.readonly === true, timeout: opts.busyTimeoutMs ?? 5000 });
@@ -208,11 +209,22 @@ export class RagStore {
       };
       const want = opts.meta ?? {};
       const diffs = META_KEYS.filter((k) => want[k] !== undefined && String(want[k]) !== String(meta[k])).map((k) => `${k} is ${JSON.stringify(meta[k])} in the store, ${JSON.stringify(want[k])} here`);
-      if (diffs.length > 0) throw new GptforgeError(`this RAG store was built with other settings: ${diffs.join('; ')} (use another --db or rebuild it)`, { file: path });
+      if (diffs.length > 0) {
+        // a store that holds nothing yet (an index that failed before its first file) takes the new settings
+        const empty = (db.prepare('SELECT COUNT(*) AS n FROM files').get() as { n: number }).n === 0;
+        if (!empty || opts.readonly) throw new GptforgeError(`this RAG store was built with other settings: ${diffs.join('; ')} (use another --db or rebuild it)`, { file: path });
+        const updates = Object.fromEntries([...META_KEYS, 'embeddingPath' as const].filter((k) => want[k] !== undefined).map((k) => [k, want[k]]));
+        db.transaction(() => {
+          const put = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
+          for (const [k, v] of Object.entries(updates)) put.run(k, String(v));
+        }).immediate();
+        Object.assign(meta, updates);
+      }
       return new RagStore(path, db, meta);
     } catch (e) {
       db.close();
       if (isBusy(e)) throw new GptforgeError('the RAG store is locked by another writer (timed out waiting)', { file: path });
+      if ((e as { code?: string }).code === 'SQLITE_NOTADB') throw new GptforgeError('not a RAG store: the file is not an SQLite database (build one with: gptforge rag index --input <files|dirs|globs> --db <file>)', { file: path });
       throw e;
     }
   }

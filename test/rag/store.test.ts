@@ -97,6 +97,27 @@ test('store: BM25 with filters, incremental re-indexing (unchanged skipped, chan
     await assert.rejects(indexInputs(ro, [docs], { ...opts, chunkOverlap: 4 }), /chunkOverlap is 8 in the store, 4 here/);
     ro.close();
     assert.throws(() => RagStore.open(join(root, 'new.db')), /a new RAG store needs embeddingModel/);
+
+    // a store that holds no file yet (an index that failed before its first) takes new settings
+    const empty = join(root, 'empty.db');
+    RagStore.open(empty, { meta: storeMetaFor(opts) }).close();
+    const retried = RagStore.open(empty, { meta: storeMetaFor({ ...opts, embedder: new HashEmbedder(16) }) });
+    assert.equal(retried.meta.embeddingModel, 'hash-bow-16');
+    assert.equal(retried.meta.embeddingDim, 16);
+    retried.close();
+    assert.equal(RagStore.open(empty, { readonly: true }).meta.embeddingModel, 'hash-bow-16', 'written to the file');
+    // not a store, or no file: a clear error, no SQLite stack
+    const junk = join(root, 'junk.db');
+    writeFileSync(junk, '{"not": "sqlite"}\n'.repeat(200));
+    for (const readonly of [true, false])
+      assert.throws(
+        () => RagStore.open(junk, { readonly, meta: storeMetaFor(opts) }),
+        (e: unknown) => e instanceof GptforgeError && /not a RAG store: the file is not an SQLite database/.test(e.message) && e.message.includes(junk),
+      );
+    assert.throws(
+      () => RagStore.open(join(root, 'missing.db'), { readonly: true }),
+      (e: unknown) => e instanceof GptforgeError && /no RAG store here \(build one with: gptforge rag index/.test(e.message),
+    );
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
