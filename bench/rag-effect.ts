@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadModel } from '../src/run/models.js';
-import { copyProbe, effectMarkdown, measureEffect, measurePassagesFamily, openDictionaryStore } from '../src/rag/effect.js';
+import { copyProbe, lookupProbe, effectMarkdown, measureEffect, measurePassagesFamily, openDictionaryStore } from '../src/rag/effect.js';
 import { GPT } from '../src/model/gpt.js';
 
 const { values: args } = parseArgs({
@@ -48,10 +48,15 @@ function main(): void {
     const longDoc = copyProbe(model, tok, 30, 99, { min: 12, max: 40 }, 'document');
     const shortDoc = copyProbe(model, tok, 30, 99, { min: 4, max: 12 }, 'document');
     const line = (p: typeof long): string => `${p.first.toFixed(2)} / ${p.repeat.toFixed(2)}`;
+    // key → value lookups, teacher-forced: the key's tokens, the value's, the value after a wrong key
+    const lookText = lookupProbe(model, tok, 100, 2024, 'text');
+    const lookChat = lookupProbe(model, tok, 100, 2024, 'chat');
+    const lp = (l: typeof lookText): string =>
+      `key ${(100 * l.key.accuracy).toFixed(0)}% (${l.key.loss.toFixed(2)} nats), value's first token ${(100 * l.valueFirst.accuracy).toFixed(0)}% (${l.valueFirst.loss.toFixed(2)}), later value tokens ${(100 * l.valueRest.accuracy).toFixed(0)}% (${l.valueRest.loss.toFixed(2)}), its first token after a wrong key ${(100 * l.valueWrongKey.accuracy).toFixed(0)}% (${l.valueWrongKey.loss.toFixed(2)}); ${l.examples} lookups`;
     console.log(
       args.json
-        ? JSON.stringify({ model: dir, copyProbe: long, copyProbeShort: short, copyProbeBos: longBos, copyProbeShortBos: shortBos, copyProbeDoc: longDoc, copyProbeShortDoc: shortDoc })
-        : `${dir}: copy probe, first saying / repeat (nats/token): 12–40-word lists ${line(long)}; 4–12-word lists ${line(short)}; with <|bos|>: ${line(longBos)}; ${line(shortBos)}; after a document: ${line(longDoc)}; ${line(shortDoc)}`,
+        ? JSON.stringify({ model: dir, copyProbe: long, copyProbeShort: short, copyProbeBos: longBos, copyProbeShortBos: shortBos, copyProbeDoc: longDoc, copyProbeShortDoc: shortDoc, lookupProbe: lookText, lookupProbeChat: lookChat })
+        : `${dir}: copy probe, first saying / repeat (nats/token): 12–40-word lists ${line(long)}; 4–12-word lists ${line(short)}; with <|bos|>: ${line(longBos)}; ${line(shortBos)}; after a document: ${line(longDoc)}; ${line(shortDoc)}\nlookup probe (top-1 token accuracy, teacher-forced), document form: ${lp(lookText)}\nchat form: ${lp(lookChat)}`,
     );
     return;
   }

@@ -10,7 +10,8 @@ import { ChatEngine } from '../infer/engine.js';
 import type { DecodingModel } from '../infer/pipeline.js';
 import { distinctExamples } from '../eval/tasks.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { saysNoAnswer, stripCitations } from './context.js';
+import { parsePassagePrompt, saysNoAnswer, stripCitations } from './context.js';
+import { noteLines } from '../data/synthetic/lookup.js';
 import { answerWithRetrieval } from './generate.js';
 import { documentsAsFile, indexIngestFile, storeMetaFor, type IndexOptions } from './indexer.js';
 import { Retriever, type RetrieveOptions, type RetrievedChunk } from './retrieve.js';
@@ -258,4 +259,82 @@ export function copyProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokenizer
     }
   });
   return { first: a / na, repeat: b / nb, lists: n };
+}
+
+/** The lookup probe's result: per part of the reply, how often the model's top token is the reference's (teacher-forced) and its mean loss. */
+export interface LookupProbe {
+  /** The key's tokens, the reply's first: copied from the question (and found among the notes). */
+  key: { accuracy: number; loss: number; tokens: number };
+  /** The value's tokens, after the reference key and ":": copied from the key's line. */
+  value: { accuracy: number; loss: number; tokens: number };
+  /** The value's first token alone: the lookup proper (the token after "key:" in the notes). */
+  valueFirst: { accuracy: number; loss: number; tokens: number };
+  /** The value's later tokens: each follows the previous one in the notes (plain induction). */
+  valueRest: { accuracy: number; loss: number; tokens: number };
+  /** The value's first token when another key of the notes is given first ("other: …"): a model that looks the key up predicts the other key's value here and scores far lower than `valueFirst`; one that guesses values from their statistics scores the same. (Later tokens are not compared: once a value has begun, copying continues it whatever the key.) */
+  valueWrongKey: { accuracy: number; loss: number; tokens: number };
+  examples: number;
+}
+
+/**
+ * Can the model look a key up? The `lookup` family's held-out answerable prompts, the
+ * reference reply fed in (teacher forcing), and at each reply token whether the model's
+ * top prediction is the reference token: on the key's tokens (the reply's start — the key
+ * copied from the question) and on the value's tokens (after "key:" — found by matching the
+ * key in the notes and copying what follows it). A control feeds another key of the notes
+ * first and scores the asked key's value's first token: looking up by key makes its accuracy
+ * fall there, a model that guesses values from their statistics scores the same. `form`: `text`
+ * is pretraining's document form (`<|bos|>` prompt `\nAnswer:` reply); `chat` the chat
+ * layout SFT trains. Deterministic (the family's seeded generator). Separates "cannot
+ * find the key" from "cannot copy the value" (docs/rag.md "Fifth attempt").
+ */
+export function lookupProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokenizer, n = 100, seed = 2024, form: 'text' | 'chat' = 'text'): LookupProbe {
+  const task = taskByName('lookup');
+  const V = model.config.vocabSize;
+  const sums = { key: [0, 0, 0], valueFirst: [0, 0, 0], valueRest: [0, 0, 0], valueWrongKey: [0, 0, 0] };
+  let examples = 0;
+  const head = (prompt: string): number[] => (form === 'chat' ? renderPrompt(tok, { messages: [{ role: 'user', content: prompt }] }) : [tok.specialId('<|bos|>'), ...tok.encode(`${prompt}\nAnswer:`, { disallowedSpecial: 'plain' })]);
+  // the reply's tokens after the head; in text form the reply follows "Answer:" after a space
+  const reply = (text: string): number[] => tok.encode(form === 'chat' ? text : ` ${text}`, { disallowedSpecial: 'plain' });
+  const score = (ids: number[], from: number, to: number, into: number[]): void => {
+    const logits = model.forward(Int32Array.from(ids), 1, ids.length).data;
+    for (let t = from; t < to; t++) {
+      const row = logits.subarray((t - 1) * V, t * V);
+      let m = -Infinity;
+      let best = 0;
+      for (let v = 0; v < V; v++)
+        if (row[v] > m) {
+          m = row[v];
+          best = v;
+        }
+      let z = 0;
+      for (const x of row) z += Math.exp(x - m);
+      into[0] += best === ids[t] ? 1 : 0;
+      into[1] += -(row[ids[t]] - m - Math.log(z));
+      into[2]++;
+    }
+  };
+  noGrad(() => {
+    for (const ex of distinctExamples(task, n, seed)) {
+      const answer = ex.conversation.messages[1].content;
+      const m = /^([a-z]+): (.*) \[\d+\]\.$/.exec(answer);
+      if (!m) continue; // "the passages don't say"
+      const [, key, value] = m;
+      const other = (parsePassagePrompt(ex.prompt)?.passages ?? []).flatMap((p) => noteLines(p.text)).find((l) => l.key !== key)?.key;
+      const h = head(ex.prompt);
+      const withKey = reply(`${key}:`);
+      const ids = [...h, ...reply(`${key}: ${value}`)];
+      if (ids.length > model.config.blockSize || other === undefined) continue;
+      examples++;
+      score(ids, h.length, h.length + withKey.length - 1, sums.key);
+      score(ids, h.length + withKey.length, h.length + withKey.length + 1, sums.valueFirst);
+      score(ids, h.length + withKey.length + 1, ids.length, sums.valueRest);
+      const wrongHead = [...h, ...reply(`${other}:`)];
+      const wrong = [...h, ...reply(`${other}: ${value}`)];
+      if (wrong.length <= model.config.blockSize) score(wrong, wrongHead.length, wrongHead.length + 1, sums.valueWrongKey);
+    }
+  });
+  const part = (s: number[]): { accuracy: number; loss: number; tokens: number } => ({ accuracy: s[2] > 0 ? s[0] / s[2] : 0, loss: s[2] > 0 ? s[1] / s[2] : 0, tokens: s[2] });
+  const value = sums.valueFirst.map((x, i) => x + sums.valueRest[i]);
+  return { key: part(sums.key), value: part(value), valueFirst: part(sums.valueFirst), valueRest: part(sums.valueRest), valueWrongKey: part(sums.valueWrongKey), examples };
 }

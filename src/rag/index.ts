@@ -9,5 +9,5 @@ export { dictionaryQuestions, dictionaryDocs, factQueries, relevantIds, isReleva
 export { trainEmbedder, infoNCE, dictionaryPairs, type Pair, type ContrastiveOptions } from './contrastive.js';
 export { contextBlock, passagePrompt, parsePassagePrompt, citedNumbers, stripCitations, saysNoAnswer, oneLine, NO_ANSWER, PASSAGES_HEADER, QUESTION_LABEL, type Passage } from './context.js';
 export { answerWithRetrieval, resolveCitations, fitPassages, passageSource, formatCitations, type RagAnswer, type RagAnswerOptions, type Citation } from './generate.js';
-export { measureEffect, measurePassagesFamily, effectMarkdown, openDictionaryStore, indexDictionaryEntries, ExcludingRetriever, DICTIONARY_STORE_OPTIONS, type EffectRow, type EffectCell, type EffectOptions } from './effect.js';
+export { measureEffect, measurePassagesFamily, lookupProbe, type LookupProbe, effectMarkdown, openDictionaryStore, indexDictionaryEntries, ExcludingRetriever, DICTIONARY_STORE_OPTIONS, type EffectRow, type EffectCell, type EffectOptions } from './effect.js';
 export { ModelReranker } from './rerank.js';

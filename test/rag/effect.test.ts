@@ -7,8 +7,10 @@ import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { makeConfig } from '../../src/model/config.js';
 import { GPT } from '../../src/model/gpt.js';
 import { dictionaryEntries, entrySource } from '../../src/data/synthetic/passages.js';
-import { copyProbe, effectMarkdown, ExcludingRetriever, measureEffect, measurePassagesFamily, openDictionaryStore } from '../../src/rag/effect.js';
+import { copyProbe, lookupProbe, effectMarkdown, ExcludingRetriever, measureEffect, measurePassagesFamily, openDictionaryStore } from '../../src/rag/effect.js';
 import { passageSource } from '../../src/rag/generate.js';
+import { lookupDocument } from '../../src/data/synthetic/lookup.js';
+import { Rng } from '../../src/engine/rng.js';
 import { Retriever } from '../../src/rag/retrieve.js';
 
 test('effect: the dictionary store holds one entry a chunk, labelled as the passages family labels them; excluded chunks never come back', () => {
@@ -123,4 +125,41 @@ test('copyProbe: a model that copies (a hand-written induction rule) has a far l
   assert.ok(copy.first > Math.log(V) - 3 && copy.repeat < 0.5 * copy.first, `copier: first ${copy.first}, repeat ${copy.repeat}`);
   const random = copyProbe(new GPT(makeConfig({ vocabSize: V, blockSize: 256, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed: 2 }), tok, 8);
   assert.ok(Math.abs(random.first - Math.log(V)) < 0.7 && Math.abs(random.repeat - random.first) < 0.5, `random: first ${random.first}, repeat ${random.repeat}, ln V ${Math.log(V)}`);
+});
+
+test('lookupProbe: a model that copies what followed the key in the notes scores the value, and not after a wrong key; a random model scores neither', () => {
+  const rng = new Rng(4);
+  const tok = trainTokenizer(
+    Array.from({ length: 60 }, () => lookupDocument(rng, 'test', 3)),
+    { vocabSize: 600 },
+  );
+  const V = tok.vocabSize;
+  // logits: +10 on the token that followed the earlier position whose preceding tokens match the current ones longest (at least 2)
+  const looker = {
+    config: makeConfig({ vocabSize: V, blockSize: 512, nLayer: 1, nHead: 1, nEmbd: 8 }),
+    forward(ids: Int32Array, _B: number, T: number) {
+      const data = new Float32Array(T * V);
+      for (let t = 0; t < T; t++) {
+        let best = -1;
+        let bestLen = 1;
+        for (let j = t - 1; j >= 0; j--) {
+          let len = 0;
+          while (len < 12 && j - len >= 0 && ids[j - len] === ids[t - len]) len++;
+          if (len > bestLen) {
+            bestLen = len;
+            best = j;
+          }
+        }
+        if (best >= 0) data[t * V + ids[best + 1]] = 10;
+      }
+      return { data } as unknown as ReturnType<GPT['forward']>;
+    },
+  };
+  const p = lookupProbe(looker, tok, 30);
+  assert.ok(p.examples >= 15, `${p.examples} lookups`);
+  assert.ok(p.valueFirst.accuracy > 0.8 && p.valueRest.accuracy > 0.8, `looker: first ${p.valueFirst.accuracy}, rest ${p.valueRest.accuracy}`);
+  assert.ok(p.valueWrongKey.accuracy < 0.3, `looker, first value token after a wrong key: ${p.valueWrongKey.accuracy} vs ${p.valueFirst.accuracy}`);
+  assert.ok(Math.abs(p.value.accuracy - (p.valueFirst.accuracy * p.valueFirst.tokens + p.valueRest.accuracy * p.valueRest.tokens) / p.value.tokens) < 1e-9);
+  const random = lookupProbe(new GPT(makeConfig({ vocabSize: V, blockSize: 512, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed: 3 }), tok, 30, 2024, 'chat');
+  assert.ok(random.value.accuracy < 0.1, `random: ${random.value.accuracy}`);
 });
