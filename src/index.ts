@@ -149,7 +149,7 @@ export { checkpointToGguf, readGguf, writeGguf } from './model/export/gguf.js';
 export type { GgufExportResult, GgufFile, GgufTensor, GgufType, GgufValue } from './model/export/gguf.js';
 
 // ── constrained decoding: JSON Schema, regex, GBNF → TokenConstraint ─────────
-export { schemaConstraint, regexConstraint, gbnfConstraint, compileGrammar, schemaGrammar, regexGrammar, parseGbnf, GrammarConstraint } from './infer/constrain/index.js';
+export { schemaConstraint, regexConstraint, gbnfConstraint, constraintFromOptions, readSchemaFile, compileGrammar, schemaGrammar, regexGrammar, parseGbnf, GrammarConstraint, ReplyConstraint } from './infer/constrain/index.js';
 export type { Grammar, LoweredGrammar, Expr, SchemaOptions, TokenMatcher, Automaton, TokenTrie } from './infer/constrain/index.js';
 export type { ByteSet, CodeRange } from './infer/constrain/bytes.js';
 

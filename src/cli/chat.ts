@@ -8,7 +8,7 @@ import { loadModel } from '../run/models.js';
 import { answerWithRetrieval, formatCitations, type RagAnswerOptions } from '../rag/generate.js';
 import { Retriever } from '../rag/retrieve.js';
 import { RagStore } from '../rag/store.js';
-import { number } from '../util/args.js';
+import { number, positiveInteger } from '../util/args.js';
 import { precisionOption } from './common.js';
 
 /**
@@ -49,7 +49,9 @@ function streamReply(engine: ChatEngine, conv: Conversation, opts: ChatOptions, 
   if (reply.notice) console.error(DIM(`(${reply.notice})`));
   if (reply.stopReason === 'max_tokens') console.error(DIM('(reply cut at --max-tokens)'));
   // Under a constraint only an end token or the constraint's own end ('end') is a complete value.
-  if (opts.constraint && reply.stopReason !== 'end') console.error(`finish_reason: ${FINISH[reply.stopReason]} (the constrained reply is incomplete)`);
+  // tool calls before the constrained text are free: a model that spends its tokens on them never reaches the value
+  const toolHint = opts.tools && (reply.stopReason === 'unclosed_tool_call' || reply.messages.some((m) => m.role === 'tool')) ? '; the model spent tokens on tool calls first: --no-tools leaves them all to the value' : '';
+  if (opts.constraint && reply.stopReason !== 'end') console.error(`finish_reason: ${FINISH[reply.stopReason]} (the constrained reply is incomplete${toolHint})`);
   if (reply.stopReason === 'unclosed_tool_call') console.error(DIM('(the model opened a tool call and never closed it)'));
   return reply;
 }
@@ -64,7 +66,7 @@ export const command = new Command('chat')
   .option('--temperature <x>', '0 = greedy', number, 0.7)
   .option('--top-k <n>', 'sample from the k most likely tokens (0 = all)', number, 40)
   .option('--top-p <x>', 'nucleus sampling mass (1 = off)', number, 1)
-  .option('--max-tokens <n>', 'longest reply, in tokens', number, 128)
+  .option('--max-tokens <n>', 'longest reply, in tokens', positiveInteger, 128)
   .option('--seed <n>', 'random seed', number, 1)
   .option('--no-tools', 'no calculator: the model must answer directly')
   .option('--show-tools', 'print tool calls and their results (default)', true)
@@ -73,7 +75,7 @@ export const command = new Command('chat')
   .option('--regex <re>', "each reply's text matches this regular expression in full")
   .option('--grammar <file>', "each reply's text derives from this GBNF grammar file")
   .option('--rag <db>', 'answer from passages retrieved (BM25) from this store (gptforge rag index), citing them as [1]; keep --max-tokens small (48) to leave the context to passages; docs/rag.md')
-  .option('--rag-k <n>', 'passages retrieved per question with --rag', number, 3)
+  .option('--rag-k <n>', 'passages retrieved per question with --rag', positiveInteger, 3)
   .addOption(precisionOption())
   .action(async (o) => {
     const loaded = loadModel(o.run, o.stage, { precision: o.precision });

@@ -6,7 +6,7 @@ import { KeyQueue, LABEL_HELP, readPromptsJSONL, runLabeling, sampleCompletions 
 import { loadModel } from '../run/models.js';
 import { GptforgeError } from '../util/errors.js';
 import { holdLock } from '../util/lock.js';
-import { number } from '../util/args.js';
+import { number, positiveInteger } from '../util/args.js';
 
 /** Feed stdin into a KeyQueue: raw keypresses on a terminal, lines otherwise. Returns the cleanup. */
 function attachStdin(keys: KeyQueue): () => void {
@@ -41,7 +41,7 @@ export const command = new Command('label')
   .option('--stage <stage>', 'stage to load: sft, rl, dpo, sft-lora … (default: rl, else sft, else base; a stage with an early-stopping best/ loads that)')
   .option('--temperature <x>', 'sampling temperature (higher: more varied completions)', number, 1.0)
   .option('--top-k <n>', 'sample from the k most likely tokens (0 = all)', number, 0)
-  .option('--max-tokens <n>', 'longest completion, in tokens', number, 96)
+  .option('--max-tokens <n>', 'longest completion, in tokens', positiveInteger, 96)
   .option('--seed <n>', 'first sampling seed (completion j uses seed + j)', number, 1)
   .action(async (o) => {
     if (o.prompts === undefined) throw new GptforgeError('--prompts is required (a JSONL file of {"prompt": "…"} lines)');

@@ -3,7 +3,7 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { BUILTIN_SOURCES } from '../data/sources.js';
 import { ragIndex, ragInfo, ragQuery, ragTrainEmbedder } from '../run/rag.js';
 import { GptforgeError } from '../util/errors.js';
-import { collect, number } from '../util/args.js';
+import { collect, number, positiveInteger } from '../util/args.js';
 
 function need(value: string | undefined, flag: string): string {
   if (!value) throw new GptforgeError(`--${flag} is required`);
@@ -38,7 +38,7 @@ const query = new Command('query')
   .summary('fetch the passages that best answer a question')
   .argument('[question...]', 'the question')
   .option('--db <file>', 'the store')
-  .option('-k, --k <n>', 'chunks to return', number, 5)
+  .option('-k, --k <n>', 'chunks to return', positiveInteger, 5)
   .addOption(new Option('--mode <mode>', 'bm25 | vector | hybrid (reciprocal rank fusion of both)').choices(['bm25', 'vector', 'hybrid'] as const).default('bm25' as const))
   .option('--model <ckpt>', 'embedding checkpoint for vector/hybrid (default: the one the store was built with)')
   .option('--source <label>', 'only chunks of this source label')

@@ -4,7 +4,7 @@ import { constraintFromOptions } from '../infer/constrain/index.js';
 import { loadModel } from '../run/models.js';
 import { incompleteReason, sampleFromRun } from '../run/sample.js';
 import { GptforgeError } from '../util/errors.js';
-import { collect, number } from '../util/args.js';
+import { collect, number, positiveInteger } from '../util/args.js';
 import { precisionOption } from './common.js';
 
 export const command = new Command('sample')
@@ -14,7 +14,7 @@ export const command = new Command('sample')
   .option('--stage <stage>', 'stage to load from the run: base, sft, rl …')
   .option('-p, --prompt <text>', 'the prompt text')
   .option('-f, --prompt-file <file>', 'read the prompt from a file (few-shot documents; see examples/prompts)')
-  .option('--max-tokens <n>', 'tokens to generate', number, 200)
+  .option('--max-tokens <n>', 'tokens to generate', positiveInteger, 200)
   .option('--temperature <x>', "0 = greedy; 1 = the model's distribution", number, 0.8)
   .option('--top-k <n>', 'sample from the k most likely tokens (0 = all)', number, 50)
   .option('--top-p <x>', 'nucleus sampling mass (1 = off)', number, 1)

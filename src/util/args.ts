@@ -13,6 +13,13 @@ export function number(value: string): number {
   return n;
 }
 
+/** A whole number ≥ 1 ("48"): token counts, passages, samples. @example positiveInteger('48') // 48; positiveInteger('0') throws */
+export function positiveInteger(value: string): number {
+  const n = number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expects a whole number ≥ 1, got "${value}"`);
+  return n;
+}
+
 /** A repeatable option: each occurrence appends its value (`--data a.jsonl --data b.jsonl`). */
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];

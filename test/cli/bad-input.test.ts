@@ -83,3 +83,17 @@ test("the command line's own errors name the option: unknown option, bad number,
   assert.equal(none.status, 0);
   assert.match(none.stdout, /Usage: gptforge <command> \[options\]/);
 });
+
+test('token counts and passage counts below 1 are refused by the flag parser, before any model loads', () => {
+  for (const args of [
+    ['sample', '--run', '/nonexistent', '--max-tokens', '0'],
+    ['sample', '--run', '/nonexistent', '--max-tokens', '-5'],
+    ['chat', '--run', '/nonexistent', '--rag-k', '0', '--prompt', 'hi'],
+    ['rag', 'query', '--db', '/nonexistent.db', '-k', '0', 'cats'],
+  ]) {
+    const r = run(args);
+    assert.equal(r.status, 1, args.join(' '));
+    assert.match(r.stderr, /argument '-?\d+' is invalid\. expects a whole number ≥ 1/, args.join(' '));
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+});

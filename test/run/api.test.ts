@@ -15,7 +15,7 @@ test('public API: the package name resolves through the exports map to src/index
     evaluation: ['evaluateTasks', 'compareModels', 'diversityReport'],
     rag: ['RagStore', 'Retriever', 'indexInputs'],
     export: ['exportHuggingFace', 'importHuggingFace', 'checkpointToGguf'],
-    constraints: ['schemaConstraint', 'regexConstraint', 'gbnfConstraint'],
+    constraints: ['schemaConstraint', 'regexConstraint', 'gbnfConstraint', 'constraintFromOptions', 'ReplyConstraint'],
     run: ['runLayout', 'runPreset', 'loadModel', 'runSft'],
     assist: ['ask', 'selfConsistency', 'reflect', 'treeOfThoughts', 'trainThinking', 'vote'],
   };

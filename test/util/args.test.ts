@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidArgumentError } from '@commander-js/extra-typings';
-import { collect, number } from '../../src/util/args.js';
+import { collect, number, positiveInteger } from '../../src/util/args.js';
 
 test("option-argument parsers: numbers refused by value with commander's InvalidArgumentError; repeatable options collect", () => {
   assert.equal(number('5'), 5);
@@ -14,4 +14,14 @@ test("option-argument parsers: numbers refused by value with commander's Invalid
       bad,
     );
   assert.deepEqual(collect('b', collect('a', [])), ['a', 'b']);
+});
+
+test('positiveInteger: whole numbers ≥ 1 (token counts, passages); 0, negatives and fractions refused', () => {
+  assert.equal(positiveInteger('48'), 48);
+  for (const bad of ['0', '-5', '2.5', 'abc', ''])
+    assert.throws(
+      () => positiveInteger(bad),
+      (e: unknown) => e instanceof InvalidArgumentError && /expects a (whole number ≥ 1|number)/.test((e as Error).message),
+      bad,
+    );
 });
