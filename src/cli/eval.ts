@@ -20,6 +20,8 @@ export const command = new Command('eval')
   .option('--tasks <names>', 'comma-separated task families (default: all)')
   .option('--no-compare', 'skip the base/SFT/RLHF comparison (RM reward, win rates, diversity)')
   .option('--compare-prompts <n>', "held-out prompts in the comparison (default: the preset's, else 48)", number)
+  .option('--stages <names>', 'comma-separated extra stages to score beside base, SFT and the RL/DPO stages (sft-lora, rl-lora …: what --into trained)')
+  .option('--reward-model <stage>', 'the reward model the comparison scores with (default rm): e.g. one trained with rm --into')
   .option('--quiet', 'no progress bar')
   .option('--rlhf-sweep', "the RLHF sweep over the demonstration writers' error rate e_w: SFT, RM best-of-N, PPO, GRPO, DPO per e_w in <run>/rlhf-sweep/ (resumable); rlhf-sweep.md/.json/.svg (docs/rlhf.md)")
   .option('--sweep-rates <list>', 'comma-separated e_w values of --rlhf-sweep', '0,0.1,0.25,0.5')
@@ -45,6 +47,14 @@ export const command = new Command('eval')
       if (r.interrupted) process.exitCode = 130;
       return;
     }
-    const { markdown } = runEval(o.run, { ...o, tasks: o.tasks?.split(',').map((s) => s.trim()), noCompare: !o.compare });
+    const { markdown } = runEval(o.run, {
+      ...o,
+      tasks: o.tasks?.split(',').map((s) => s.trim()),
+      stages: o.stages
+        ?.split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+      noCompare: !o.compare,
+    });
     console.log(markdown);
   });

@@ -86,6 +86,10 @@ export interface RunEvalOptions {
   noCompare?: boolean;
   /** Held-out prompts in the comparison (default: the preset's, else 48). */
   comparePrompts?: number;
+  /** More stages to score beside the standard ones, by directory name (`sft-lora`, `rl-lora` …: what `--into` trained); each is a row of both tables under its own name. */
+  stages?: string[];
+  /** The reward model the comparison scores with (default `rm`): e.g. one trained with `rm --into`. */
+  rewardModel?: string;
   quiet?: boolean;
 }
 
@@ -104,6 +108,13 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
   const presetEval = existsSync(layout.preset) ? runPreset(runDir).sft?.eval : undefined;
   const perTask = o.perTask ?? presetEval?.perTask ?? 50;
   const fewShot = o.fewShot ?? presetEval?.fewShot ?? 3;
+  // a named reward model is checked before the (long) accuracy table
+  const rewardStage = o.rewardModel ?? 'rm';
+  if (o.rewardModel !== undefined) {
+    if (!latestCheckpoint(layout.stage(rewardStage))) throw new GptforgeError(`eval: --reward-model ${rewardStage} has no checkpoint`, { file: layout.stage(rewardStage), field: 'rewardModel' });
+    const rm = loadModel(runDir, rewardStage);
+    if (!rm.reward) throw new GptforgeError(`eval: ${rm.dir} is not a reward model`, { file: rm.dir, field: 'rewardModel' });
+  }
   const subjects: EvalSubject[] = [];
   if (latestCheckpoint(layout.stage('base'))) {
     const b = loadModel(runDir, 'base');
@@ -123,6 +134,13 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
     if (dir !== layout.stage(stage)) kept.push(`${name}: update ${m.dir.replace(/^.*step-0*/, '')} (${stage}/best, chosen on the validation split; curve ${stage}-validation.svg)`);
     subjects.push({ name, kind: 'chat', model: m.model, tok: m.tok, tools: defaultTools() });
   }
+  for (const stage of o.stages ?? []) {
+    if (subjects.some((s) => s.name === stage)) continue;
+    const m = loadModel(runDir, stage);
+    if (m.reward) throw new GptforgeError(`eval: stage ${stage} is a reward model, not a policy; name it with --reward-model`, { file: m.dir, field: 'stages' });
+    if (selectedStageDir(layout.stage(stage)) !== layout.stage(stage)) kept.push(`${stage}: update ${m.dir.replace(/^.*step-0*/, '')} (${stage}/best)`);
+    subjects.push({ name: stage, kind: 'chat', model: m.model, tok: m.tok, tools: defaultTools() });
+  }
   if (subjects.length === 0) throw new GptforgeError('no base or sft checkpoint to evaluate', { file: runDir });
   const rows = defaultEvalRows(o.tasks);
   const bar = new Progress({ label: 'eval', total: evalAnswerCount(rows, subjects, perTask), unit: 'answer', quiet: o.quiet });
@@ -135,10 +153,10 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
   ].join('\n');
   let compareRows: CompareRow[] | null = null;
   let compareText = '';
-  if (latestCheckpoint(layout.stage('rm')) && latestCheckpoint(layout.stage('sft')) && !o.noCompare) {
+  if (latestCheckpoint(layout.stage(rewardStage)) && latestCheckpoint(layout.stage('sft')) && !o.noCompare) {
     const c = { prompts: 48, samplesPerPrompt: 8, bestOfN: 4, oracleBestOfN: 0, temperature: 1, ...presetEval?.compare };
     if (o.comparePrompts !== undefined) c.prompts = o.comparePrompts;
-    const rm = loadModel(runDir, 'rm');
+    const rm = loadModel(runDir, rewardStage);
     const contenders: Contender[] = subjects.filter((s) => s.name !== 'SFT, no tool').map((s) => ({ name: s.name === 'base (few-shot)' ? 'base' : s.name, kind: s.kind, model: s.model, tok: s.tok }));
     const sftC = contenders.find((x) => x.name === 'SFT');
     if (sftC && c.oracleBestOfN > 1) contenders.splice(contenders.indexOf(sftC) + 1, 0, { ...sftC, name: `SFT oracle best-of-${c.oracleBestOfN}`, bestOfN: c.oracleBestOfN, pickBy: 'rubric' });
@@ -151,14 +169,14 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
     compareRows = compareModels(contenders, { ...opts, onProgress: (d) => bar2.update(d) });
     bar2.finish();
     compareText = compareMarkdown(compareRows, { ...opts, prompts: prompts.length });
-    const rmEval = readRmEval(runDir);
+    const rmEval = rewardStage === 'rm' ? readRmEval(runDir) : null;
     if (rmEval) compareText = `${rmEvalMarkdown(rmEval)}\n\n${compareText}`;
     atomicWriteFile(layout.evalChart, compareChart(compareRows, 'SFT'));
   }
   // constrained decoding's effect (issue #17): the structured family free and under its schema
   const sftSubject = subjects.find((s) => s.name === 'SFT');
   const structured = sftSubject && rows.some((r) => r.task.name === 'structured') ? structuredEffect(sftSubject.model, sftSubject.tok, { n: Math.min(perTask, 50) }) : null;
-  const adapters = [['sft', 'SFT'], ...LATER_STAGES].flatMap(([stage, name]) => {
+  const adapters = [['sft', 'SFT'], ...LATER_STAGES, ...(o.stages ?? []).map((s) => [s, s])].flatMap(([stage, name]) => {
     const a = subjects.some((x) => x.name === name) ? stageAdapter(runDir, stage) : null;
     return a ? [{ name, ...a }] : [];
   });

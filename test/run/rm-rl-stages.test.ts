@@ -10,6 +10,7 @@ import { MetricsLog } from '../../src/train/metrics.js';
 import { loadRunModels } from '../../src/server/index.js';
 import { rmScores } from '../../src/run/rm.js';
 import { rlReport, rmReport } from '../../src/run/report.js';
+import { runEval } from '../../src/run/eval.js';
 import { tinyRun } from './fixture.js';
 
 const qa = (q: string, a: string): Conversation => ({
@@ -78,4 +79,11 @@ test('rm --from/--into and rl --from/--into/--reward-model: second reward model 
     [...served.values()].map((m) => `${m.id}:${m.reward ? 'reward' : 'generation'}`),
     ['base:generation', 'sft:generation', 'rl-lora:generation', 'sft-lora:generation', 'verifier:reward'],
   );
+  // eval scores the stages named beside the standard ones, against the reward model named
+  assert.throws(() => runEval(runDir, { stages: ['verifier'], quiet: true }), /stage verifier is a reward model, not a policy/);
+  // (the comparison's prompts do not fit this fixture's 64-token context: the accuracy table only)
+  const ev = runEval(runDir, { stages: ['sft-lora', 'rl-lora'], tasks: ['chat'], perTask: 2, noCompare: true, quiet: true });
+  assert.deepEqual(ev.table.columns, ['base (few-shot)', 'SFT, no tool', 'SFT', 'sft-lora', 'rl-lora']);
+  assert.throws(() => runEval(runDir, { rewardModel: 'rl-lora', tasks: ['chat'], perTask: 1, quiet: true }), /rl-lora\S* is not a reward model/);
+  assert.throws(() => runEval(runDir, { rewardModel: 'nope', tasks: ['chat'], perTask: 1, quiet: true }), /--reward-model nope has no checkpoint/);
 });
