@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUILTIN_SOURCES } from '../data/sources.js';
 import { dictionaryPairs, trainEmbedder } from '../rag/contrastive.js';
@@ -20,7 +21,7 @@ export interface RagIndexOptions extends Omit<IndexOptions, 'embedder' | 'countT
   inputs?: readonly string[];
   /** Built-in corpora to index (BUILTIN_SOURCES), each under its own source label unless `source` is set. */
   builtins?: readonly string[];
-  /** Embed chunks with this checkpoint (mean-pooled final hidden states); without it the store is BM25-only. */
+  /** Embed chunks with this checkpoint (mean-pooled final hidden states); default: the one an existing store was built with; a new store without it is BM25-only. */
   model?: string;
   /** Without `model`: count chunk tokens with this tokenizer.json (default ≈ 4 characters a token). */
   tokenizer?: string;
@@ -34,12 +35,24 @@ export interface RagIndexOptions extends Omit<IndexOptions, 'embedder' | 'countT
  * @returns the report and the store's chunk count after it.
  * @throws GptforgeError when nothing is given to index, for an unknown corpus, or a bad input (naming it).
  */
+/** The embedding checkpoint an existing store recorded, if any (undefined for a BM25-only store). */
+function storeEmbeddingPath(db: string): string | undefined {
+  const store = RagStore.open(db, { readonly: true });
+  try {
+    return store.meta.embeddingPath;
+  } finally {
+    store.close();
+  }
+}
+
 export async function ragIndex(db: string, o: RagIndexOptions): Promise<IndexReport & { total: number }> {
   const inputs = o.inputs ?? [];
   const builtins = o.builtins ?? [];
   if (inputs.length === 0 && builtins.length === 0) throw new GptforgeError('nothing to index: give --input files, directories or globs, or --builtin <corpus>');
   for (const b of builtins) if (!BUILTIN_SOURCES[b]) throw new GptforgeError(`unknown built-in corpus "${b}" (one of: ${Object.keys(BUILTIN_SOURCES).join(', ')})`, { field: 'builtin' });
-  const embedder: Embedder | undefined = o.model ? MeanPoolEmbedder.fromCheckpoint(o.model) : undefined;
+  // re-indexing a store built with embeddings: the checkpoint it recorded, as `rag query` does
+  const model = o.model ?? (!o.tokenizer && existsSync(db) ? storeEmbeddingPath(db) : undefined);
+  const embedder: Embedder | undefined = model ? MeanPoolEmbedder.fromCheckpoint(model) : undefined;
   const tok = !embedder && o.tokenizer ? Tokenizer.load(o.tokenizer) : undefined;
   const opts: IndexOptions = { ...o, embedder, countTokens: tok ? (t: string) => tok.encodeOrdinary(t).length : undefined, tokenizerHash: tok?.hash() };
   const store = RagStore.open(db, { meta: storeMetaFor(opts), busyTimeoutMs: o.busyTimeoutMs });

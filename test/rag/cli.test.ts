@@ -138,6 +138,13 @@ test('gptforge rag train-embedder → index --model → query --mode hybrid (the
     assert.equal(hits.length, 2);
     assert.match(hits[0].path, /a\.txt$/);
     assert.ok(hits.every((h) => h.ranks.vector !== undefined));
+    // re-indexing without --model embeds with the checkpoint the store recorded
+    writeFileSync(join(docs, 'c.txt'), 'Cats sit on mats.');
+    r = run(['rag', 'index', '--input', docs, '--db', db]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /1 indexed, 2 unchanged/);
+    r = run(['rag', 'query', '--db', db, '--mode', 'vector', '--json', 'cats mats']);
+    assert.equal((JSON.parse(r.stdout) as unknown[]).length, 3, 'every chunk has a vector');
     // the base model is another embedding model: refused, naming both
     r = run(['rag', 'index', '--input', docs, '--db', db, '--model', join(root, 'base')]);
     assert.equal(r.status, 1);
