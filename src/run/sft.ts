@@ -166,6 +166,9 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   // overwrites it with its own checkpoint
   const from = opts.from ?? 'base';
   const start = /[\\/]/.test(from) ? loadModel(from, undefined, { fresh: true }) : loadModel(runDir, from, { fresh: true });
+  if (start.reward) throw new GptforgeError(`sft: --from ${from} is a reward model, not a language model to fine-tune`, { file: start.dir, field: 'from' });
+  const stageName = opts.into ?? 'sft';
+  if (!/[\\/]/.test(from) && from === stageName) throw new GptforgeError(`sft: --into ${stageName} would train over the model it starts from; name another stage`, { field: 'into' });
   const { model, tok } = start;
   const { T, data } = sftRows(tok, cfg, model.config.blockSize, typeof opts.mixture === 'string' ? opts.mixture : opts.mixture ? 'sft mixture' : layout.preset);
   const adapter = prepareAdapter('sft', model, start.dir, opts, { specialTokens: tok.specialTokens, frequentTokens: (k) => frequentTargets(data.train, k) });

@@ -54,6 +54,10 @@ test('rm --from/--into and rl --from/--into/--reward-model: second reward model 
   assert.equal(latestCheckpoint(join(runDir, 'base')), baseBefore);
   await assert.rejects(() => runRm(runDir, { rankings: [rankings], from: 'verifier', into: 'rm2', quiet: true }), /--from verifier is already a reward model/);
 
+  // sft refuses to start from a reward model, or to train over the stage it starts from
+  await assert.rejects(() => runSft(runDir, { conversations: [qa('Hi?', 'Hello.')], onlyData: true, from: 'verifier', into: 'sft-x', steps: 1, quiet: true }), /--from verifier is a reward model/);
+  await assert.rejects(() => runSft(runDir, { conversations: [qa('Hi?', 'Hello.')], onlyData: true, from: 'sft-lora', into: 'sft-lora', steps: 1, quiet: true }), /--into sft-lora would train over the model it starts from/);
+
   // rl from the LoRA SFT against the second reward model, into its own stage
   await assert.rejects(() => runRl(runDir, { quiet: true }), /rm/, 'the default reward model stage does not exist');
   const logged: string[] = [];
