@@ -13,11 +13,17 @@
  * this process — on the same cores, where a real client runs elsewhere — so by default it is a
  * lean SSE reader (BENCH_CLIENT=openai: the official client, which parses every chunk).
  * BENCH_ROUNDS rounds (default 3) each measure every stream count (BENCH_STREAMS, default
- * 1,4,8), so a burst of other jobs hits one round; medians are reported, with each round's
- * ratio. A second table says where the time goes: rows per step and time in steps (the
- * server's /metrics), CPU per token of the server's threads, of the in-process runs and of
- * the client. Run it alone, under the shared lock: `flock /tmp/gptforge-heavy.lock npm run
- * bench:serve`; it prints the load average before and after.
+ * 1,4,8), in ascending order in odd rounds and descending in even ones (a load that drifts
+ * during a round does not always favour one end), so a burst of other jobs hits one round and
+ * both sides of its ratio; the headline is the median over the rounds of each round's ratio,
+ * with the spread (min–max) beside it. Each round also says how much of the wall clock the
+ * server's main thread got (its CPU ÷ wall: near 100 % at one stream on an idle machine — it
+ * decodes or serves all the time — far less when other jobs hold the cores) and the load
+ * average, so a reader can tell a quiet round from a contended one. A second table says where
+ * the time goes: rows per step and time in steps (the server's /metrics), CPU per token of the
+ * server's threads, of the in-process runs and of the client. Run it alone, under the shared
+ * lock: `flock /tmp/gptforge-heavy.lock npm run bench:serve`; it prints the CPU, the kernels'
+ * instruction set and the load average before and after.
  */
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
@@ -32,7 +38,7 @@ import { saveCheckpoint } from '../src/model/checkpoint.js';
 import { makeConfig } from '../src/model/config.js';
 import { GPT } from '../src/model/gpt.js';
 import { loadRunModels, Scheduler } from '../src/server/index.js';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { engineSummary } from '../src/engine/backend.js';
@@ -235,7 +241,7 @@ async function main(): Promise<void> {
     `model: ${config.nLayer} layers × ${config.nEmbd}, vocab ${config.vocabSize}; ${MAX_TOKENS} tokens per request, ${WAVES} requests per stream; client ${CLIENT}; server options: ${process.env.BENCH_SERVER_ARGS ?? 'none'}, threads ${process.env.BENCH_SERVER_THREADS ?? 'as the bench'}; GPTFORGE_BACKEND=${process.env.GPTFORGE_BACKEND ?? 'native'}`,
   );
   console.log(
-    `engine: ${engineSummary()}; load average before: ${loadavg()
+    `engine: ${engineSummary()}, ${cpus().length} cores; load average before: ${loadavg()
       .map((x) => x.toFixed(2))
       .join(' ')}`,
   );
@@ -260,11 +266,12 @@ async function main(): Promise<void> {
     decCpu: number;
   }
   const acc = new Map<number, Acc>(CONCURRENCY.map((c) => [c, { tps: [], sched: [], dec: [], ttft: [], tokens: 0, wall: 0, steps: 0, rows: 0, stepSec: 0, main: 0, others: 0, kernel: 0, client: 0, schedCpu: 0, decCpu: 0 }]));
-  console.log('| round | streams | HTTP tok/s | scheduler in-process tok/s | decode() in-process tok/s | HTTP / decode() |');
-  console.log('|---|---|---|---|---|---|');
-  // rounds alternate the stream counts, so a burst of other jobs on the shared cores hits one round, not one stream count
+  console.log('| round | streams | HTTP tok/s | scheduler in-process tok/s | decode() in-process tok/s | HTTP / decode() | server main thread busy (CPU ÷ wall) | load average |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  // every round measures every stream count, so a burst of other jobs on the shared cores hits one round, not one stream count;
+  // the order flips each round, so a load that rises (or falls) through a round does not always favour the same end
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const c of CONCURRENCY) {
+    for (const c of round % 2 === 1 ? CONCURRENCY : [...CONCURRENCY].reverse()) {
       collectGarbage(); // the last in-process run's garbage is not collected on the next HTTP run's cores
       const st0 = await stepCounters(base);
       const cpu0 = threadCpu(child.pid!);
@@ -296,7 +303,7 @@ async function main(): Promise<void> {
         schedCpu: a.schedCpu + sched.cpuMs * tokens,
         decCpu: a.decCpu + dec.cpuMs * tokens,
       });
-      console.log(`| ${round} | ${c} | ${http.tps.toFixed(1)} | ${sched.tps.toFixed(1)} | ${dec.tps.toFixed(1)} | ${(http.tps / dec.tps).toFixed(2)} |`);
+      console.log(`| ${round} | ${c} | ${http.tps.toFixed(1)} | ${sched.tps.toFixed(1)} | ${dec.tps.toFixed(1)} | ${(http.tps / dec.tps).toFixed(2)} | ${((100 * (cpu1.main - cpu0.main)) / wall).toFixed(0)} % | ${loadavg()[0].toFixed(2)} |`);
     }
   }
   const median = (xs: number[]): number => pct(xs, 50);
@@ -314,11 +321,13 @@ async function main(): Promise<void> {
     );
   }
   const one = acc.get(CONCURRENCY[0])!;
+  /** Each round's ratio (measured minutes apart at most), their median and spread. */
+  const ratios = (xs: number[], ys: number[]): string => {
+    const r = xs.map((x, i) => x / ys[i]);
+    return `${median(r).toFixed(2)}× (rounds ${Math.min(...r).toFixed(2)}–${Math.max(...r).toFixed(2)}: ${r.map((x) => x.toFixed(2)).join(', ')})`;
+  };
   for (const [c, a] of [...acc].slice(1)) {
-    const perRound = a.tps.map((t, i) => t / one.tps[i]);
-    console.log(
-      `${c} streams / ${CONCURRENCY[0]}: ${(median(a.tps) / median(one.tps)).toFixed(2)}× over HTTP (rounds: ${perRound.map((x) => x.toFixed(2)).join(', ')}), ${(median(a.sched) / median(one.sched)).toFixed(2)}× through the scheduler in-process, ${(median(a.dec) / median(one.dec)).toFixed(2)}× by decode() in-process`,
-    );
+    console.log(`${c} streams / ${CONCURRENCY[0]}, the median of the rounds' ratios: ${ratios(a.tps, one.tps)} over HTTP; ${ratios(a.sched, one.sched)} through the scheduler in-process; ${ratios(a.dec, one.dec)} by decode() in-process. Ratio of the medians over HTTP: ${(median(a.tps) / median(one.tps)).toFixed(2)}×`);
   }
   console.log(
     `load average after: ${loadavg()

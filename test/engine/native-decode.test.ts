@@ -24,7 +24,7 @@ const rand = (n: number): Float32Array => Float32Array.from({ length: n }, () =>
 for (const threads of [1, 2]) {
   test(`sgemm with 1–32 rows equals the same rows of a 40-row product bit for bit, and the reference to fp32 (${threads} thread${threads > 1 ? 's' : ''})`, { skip }, () => {
     native!.setThreads!(threads);
-    // K past the 256/512 KC blocks, N odd and past the thread split, and the model's shapes
+    // K past the 256/512 KC blocks, N odd and past the thread split, the model's shapes, and N a multiple of 1024
     for (const [K, N] of [
       [7, 5],
       [256, 768],
@@ -33,6 +33,7 @@ for (const threads of [1, 2]) {
       [1024, 256],
       [2048, 64],
       [256, 4096],
+      [515, 1024], // rows 4 KiB apart (short k sub-blocks), k ending in a partial one
       [96, 40],
       [64, 72],
     ]) {
