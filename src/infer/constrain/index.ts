@@ -64,9 +64,13 @@ export function readSchemaFile(path: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    const m = /position (\d+)/.exec((e as Error).message);
-    const line = m ? text.slice(0, Number(m[1])).split('\n').length : undefined;
-    throw new GptforgeError(`not valid JSON: ${(e as Error).message}`, { file: path, line });
+    // V8 says "at position N": a line and a column read better in an editor
+    const msg = (e as Error).message;
+    const m = /(?:at )?position (\d+)(?: \(line \d+ column \d+\))?/.exec(msg);
+    if (!m) throw new GptforgeError(`not valid JSON: ${msg}`, { file: path });
+    const before = text.slice(0, Number(m[1])).split('\n');
+    const column = before[before.length - 1].length + 1;
+    throw new GptforgeError(`not valid JSON: ${msg.replace(m[0], `at column ${column}`)}`, { file: path, line: before.length });
   }
 }
 
