@@ -2,6 +2,7 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { labelledChildren, loadValueModel, puzzlesOf, rewardValue, valueAccuracy, valueRankings } from '../src/assist/tot-value.js';
 import { treeOfThoughts } from '../src/assist/tot.js';
+import { calculatorChains } from '../src/assist/calc-chain.js';
 import { countdown, numbersOf, reaches24, solve, solvePrompt } from '../src/data/synthetic/countdown.js';
 import { ChatEngine } from '../src/infer/engine.js';
 import { loadModel } from '../src/run/models.js';
@@ -25,7 +26,9 @@ import { GptforgeError } from '../src/util/errors.js';
  *     per puzzle, on the first n (default 133: all) held-out solvable puzzles: one greedy chain,
  *     the search with the learned value (ranking only, and pruning below P(sure) 0.3 as the
  *     model's own values do), with exact values; which puzzles each solves, the overlaps, and
- *     an exact sign test (McNemar) of the learned-value search against the chain
+ *     an exact sign test (McNemar) of the learned-value search against the chain; then the
+ *     greedy chain with calculator-checked steps and k of them sampled at the learned search's
+ *     tokens (TOT_PROPOSAL_SAMPLES=n: n sampled proposal replies per state besides the greedy one)
  */
 const VALUE_PRESET = {
   name: 'techniques-tot-value',
@@ -98,6 +101,7 @@ export function totCommand(cmd: string, dir: string, arg: string | undefined): v
     const rows: Record<string, boolean[]> = { chain: [], learned: [], learnedPruned: [], exact: [] };
     const tokens: Record<string, number> = { chain: 0, learned: 0, learnedPruned: 0, exact: 0 };
     const value = rewardValue(vm, vm.threshold);
+    const proposalSamples = Number(process.env.TOT_PROPOSAL_SAMPLES ?? 0);
     for (const nums of puzzles) {
       const reply = engine.reply({ messages: [{ role: 'user', content: solvePrompt(nums) }] }, { temperature: 0, maxTokens: 96, onStep: () => tokens.chain++ });
       rows.chain.push(reaches24(nums, reply.text));
@@ -106,7 +110,7 @@ export function totCommand(cmd: string, dir: string, arg: string | undefined): v
         ['learnedPruned', { value }],
         ['exact', { value: (states: readonly (readonly number[])[]) => states.map((x) => (solve(x) ? 1 : 0)) }],
       ] as const) {
-        const t = treeOfThoughts(engine, nums, { toolResults: true, ...opts });
+        const t = treeOfThoughts(engine, nums, { toolResults: true, proposalSamples, ...opts });
         rows[name].push(t.solved);
         tokens[name] += t.tokens;
       }
@@ -127,6 +131,23 @@ export function totCommand(cmd: string, dir: string, arg: string | undefined): v
       tail += c / 2 ** m;
     }
     console.log(`sign test, learned-value search vs the chain: ${w} wins, ${l} losses, p = ${Math.min(1, 2 * tail).toExponential(2)}`);
+    // chains given the same calculator, at the learned search's tokens
+    let greedyCalc = 0;
+    let greedyCalcTokens = 0;
+    for (const nums of puzzles) {
+      const c = calculatorChains(g.model, g.tok, nums);
+      greedyCalcTokens += c.tokens;
+      if (c.chains[0].solved) greedyCalc++;
+    }
+    const k = Math.max(1, Math.round(tokens.learned / Math.max(1, greedyCalcTokens)));
+    let anyCalc = 0;
+    let kTokens = 0;
+    for (const nums of puzzles) {
+      const c = calculatorChains(g.model, g.tok, nums, { k, temperature: 0.7 });
+      kTokens += c.tokens;
+      if (c.chains.some((x) => x.solved)) anyCalc++;
+    }
+    console.log(`calculator-checked chains: greedy ${greedyCalc}/${puzzles.length} (${greedyCalcTokens} tokens); ${k} sampled, some right ${anyCalc}/${puzzles.length} (${kTokens} tokens)`);
     return;
   }
   throw new GptforgeError(`unknown subcommand ${cmd}`);
