@@ -1,6 +1,10 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { labelledChildren, puzzlesOf, valueAccuracy, valueRankings } from '../src/assist/tot-value.js';
+import { labelledChildren, loadValueModel, puzzlesOf, rewardValue, valueAccuracy, valueRankings } from '../src/assist/tot-value.js';
+import { treeOfThoughts } from '../src/assist/tot.js';
+import { calculatorChains } from '../src/assist/calc-chain.js';
+import { countdown, numbersOf, reaches24, solve, solvePrompt } from '../src/data/synthetic/countdown.js';
+import { ChatEngine } from '../src/infer/engine.js';
 import { loadModel } from '../src/run/models.js';
 import { atomicWriteFile } from '../src/util/atomic.js';
 import { GptforgeError } from '../src/util/errors.js';
@@ -18,6 +22,13 @@ import { GptforgeError } from '../src/util/errors.js';
  *     its accuracy on solvable/unsolvable child states: the threshold chosen on train-split
  *     states, then held out on the test split's (all, and those whose parent is not a
  *     training parent) → <runDir>/tot-value.json (the threshold `gptforge ask --value` reads)
+ *   node dist/bench/techniques.js tot-value-paired <countdownDir> <runDir> [n]
+ *     per puzzle, on the first n (default 133: all) held-out solvable puzzles: one greedy chain,
+ *     the search with the learned value (ranking only, and pruning below P(sure) 0.3 as the
+ *     model's own values do), with exact values; which puzzles each solves, the overlaps, and
+ *     an exact sign test (McNemar) of the learned-value search against the chain; then the
+ *     greedy chain with calculator-checked steps and k of them sampled at the learned search's
+ *     tokens (TOT_PROPOSAL_SAMPLES=n: n sampled proposal replies per state besides the greedy one)
  */
 const VALUE_PRESET = {
   name: 'techniques-tot-value',
@@ -72,6 +83,71 @@ export function totCommand(cmd: string, dir: string, arg: string | undefined): v
     const level1 = valueAccuracy(vm, starts, fit.threshold);
     console.log(`every test-split puzzle's children (${starts.length} puzzles, ${starts.reduce((s, p) => s + labelledChildren(p).length, 0)} children): ${fmt(level1)}`);
     atomicWriteFile(join(dir, 'tot-value.json'), JSON.stringify({ threshold: fit.threshold, train: fit, test: all, testUnseenParents: unseen, testPuzzles: level1, checkpoint: vm.dir }, null, 1) + '\n');
+    return;
+  }
+  if (cmd === 'tot-value-paired') {
+    if (!arg) throw new GptforgeError('usage: tot-value-paired <countdownDir> <valueRun> [n]');
+    const n = Number(process.argv[6] ?? 133);
+    const g = loadModel(dir);
+    const engine = new ChatEngine(g.model, g.tok);
+    const vm = loadValueModel(arg);
+    // the same puzzles as measureTot: the first n distinct ones the test-split generator draws
+    const puzzles: number[][] = [];
+    for (const e of countdown.generate('test', n * 40, 19, { variant: { kind: 'solve' } })) {
+      const nums = numbersOf(e.prompt)!;
+      if (!puzzles.some((p) => p.join() === nums.join())) puzzles.push(nums);
+      if (puzzles.length === n) break;
+    }
+    const rows: Record<string, boolean[]> = { chain: [], learned: [], learnedPruned: [], exact: [] };
+    const tokens: Record<string, number> = { chain: 0, learned: 0, learnedPruned: 0, exact: 0 };
+    const value = rewardValue(vm, vm.threshold);
+    const proposalSamples = Number(process.env.TOT_PROPOSAL_SAMPLES ?? 0);
+    for (const nums of puzzles) {
+      const reply = engine.reply({ messages: [{ role: 'user', content: solvePrompt(nums) }] }, { temperature: 0, maxTokens: 96, onStep: () => tokens.chain++ });
+      rows.chain.push(reaches24(nums, reply.text));
+      for (const [name, opts] of [
+        ['learned', { value, likely: 0 }],
+        ['learnedPruned', { value }],
+        ['exact', { value: (states: readonly (readonly number[])[]) => states.map((x) => (solve(x) ? 1 : 0)) }],
+      ] as const) {
+        const t = treeOfThoughts(engine, nums, { toolResults: true, proposalSamples, ...opts });
+        rows[name].push(t.solved);
+        tokens[name] += t.tokens;
+      }
+    }
+    const count = (xs: boolean[]): number => xs.filter(Boolean).length;
+    for (const [name, xs] of Object.entries(rows)) console.log(`${name}: ${count(xs)}/${puzzles.length} solved, ${tokens[name]} tokens`);
+    const both = (a: boolean[], b: boolean[]): string => `${a.filter((x, i) => x && b[i]).length} both, ${a.filter((x, i) => x && !b[i]).length} only the first, ${a.filter((x, i) => !x && b[i]).length} only the second`;
+    console.log(`learned vs exact: ${both(rows.learned, rows.exact)}`);
+    console.log(`learned vs chain: ${both(rows.learned, rows.chain)}`);
+    // exact two-sided sign test on the discordant puzzles
+    const w = rows.learned.filter((x, i) => x && !rows.chain[i]).length;
+    const l = rows.learned.filter((x, i) => !x && rows.chain[i]).length;
+    const m = w + l;
+    let tail = 0;
+    for (let k = 0; k <= Math.min(w, l); k++) {
+      let c = 1;
+      for (let j = 0; j < k; j++) c = (c * (m - j)) / (j + 1);
+      tail += c / 2 ** m;
+    }
+    console.log(`sign test, learned-value search vs the chain: ${w} wins, ${l} losses, p = ${Math.min(1, 2 * tail).toExponential(2)}`);
+    // chains given the same calculator, at the learned search's tokens
+    let greedyCalc = 0;
+    let greedyCalcTokens = 0;
+    for (const nums of puzzles) {
+      const c = calculatorChains(g.model, g.tok, nums);
+      greedyCalcTokens += c.tokens;
+      if (c.chains[0].solved) greedyCalc++;
+    }
+    const k = Math.max(1, Math.round(tokens.learned / Math.max(1, greedyCalcTokens)));
+    let anyCalc = 0;
+    let kTokens = 0;
+    for (const nums of puzzles) {
+      const c = calculatorChains(g.model, g.tok, nums, { k, temperature: 0.7 });
+      kTokens += c.tokens;
+      if (c.chains.some((x) => x.solved)) anyCalc++;
+    }
+    console.log(`calculator-checked chains: greedy ${greedyCalc}/${puzzles.length} (${greedyCalcTokens} tokens); ${k} sampled, some right ${anyCalc}/${puzzles.length} (${kTokens} tokens)`);
     return;
   }
   throw new GptforgeError(`unknown subcommand ${cmd}`);

@@ -20,7 +20,7 @@ import { totCommand } from './techniques-tot.js';
  *   node dist/bench/techniques.js tot <dir> [n] [countdownDir]   tree of thoughts vs one chain of thought vs k samples at the same tokens (the game-of-24 model in countdownDir, default dir; TOT_VALUE=<value run>: also with that learned value)
  *   node dist/bench/techniques.js report <dir>            the tables and the SVG from techniques.json
  *   node dist/bench/techniques.js sccurve|verifier-data …   self-consistency's accuracy sweep and the verifier's data (bench/techniques-sc.ts)
- *   node dist/bench/techniques.js tot-value-data|tot-value-eval …   tree of thoughts' learned value: its rankings and its accuracy (bench/techniques-tot.ts)
+ *   node dist/bench/techniques.js tot-value-data|tot-value-eval|tot-value-paired …   tree of thoughts' learned value: its rankings and its accuracy (bench/techniques-tot.ts)
  *
  * Training runs are accuracy runs (nice them on a shared machine); sc's wall times are a speed
  * measurement: run it alone.
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     return;
   }
   if (cmd === 'sccurve' || cmd === 'verifier-data') return scCommand(cmd, dir, arg, arg2, process.argv[6]);
-  if (cmd === 'tot-value-data' || cmd === 'tot-value-eval') return totCommand(cmd, dir, arg);
+  if (cmd === 'tot-value-data' || cmd === 'tot-value-eval' || cmd === 'tot-value-paired') return totCommand(cmd, dir, arg);
   const n = arg ? Number(arg) : undefined;
   if (cmd === 'hints') {
     const { model, tok } = loadModel(dir);

@@ -48,6 +48,8 @@ export interface AskOptions extends Pick<ChatOptions, 'maxTokens' | 'tools' | 't
   proposals?: number;
   /** Tree of thoughts: the calculator computes each proposed operation's result (TotOptions.toolResults). */
   calculator?: boolean;
+  /** Tree of thoughts: sampled proposal replies per state besides the greedy one (TotOptions.proposalSamples; seeded by `seed`). */
+  proposalSamples?: number;
   /** Tree of thoughts: value states with this learned value model (tot-value.ts) instead of the model's own judgement; nothing pruned, the `breadth` best kept. */
   valueModel?: ValueModel & { threshold?: number };
 }
@@ -110,7 +112,7 @@ export function ask(engine: ChatEngine, question: string, o: AskOptions): AskTra
     case 'tot': {
       const nums = (question.match(/\d+/g) ?? []).map(Number);
       const learned = o.valueModel && { value: rewardValue(o.valueModel, o.valueModel.threshold), likely: 0 };
-      const t = treeOfThoughts(engine, nums, { breadth: o.breadth, proposals: o.proposals, toolResults: o.calculator, ...learned });
+      const t = treeOfThoughts(engine, nums, { breadth: o.breadth, proposals: o.proposals, toolResults: o.calculator, proposalSamples: o.proposalSamples, seed: o.seed, ...learned });
       const path = t.best ? t.best.steps.map((s) => `${s.a}${s.op}${s.b}=${s.c}`).join(', ') : '';
       return { technique: o.technique, prompt: question, reply: path, answer: t.best ? String(t.best.nums[0]) : undefined, tree: t, tokens: t.tokens, ms: performance.now() - t0 };
     }

@@ -8,6 +8,7 @@ import type { Tokenizer } from '../tokenizer/index.js';
 import { selfConsistency } from './consistency.js';
 import { reflect } from './reflect.js';
 import { treeOfThoughts } from './tot.js';
+import { calculatorChains } from './calc-chain.js';
 import { rewardValue, type ValueModel } from './tot-value.js';
 
 /**
@@ -197,6 +198,12 @@ export interface TotResult {
   sampledTokens: number;
   /** The first of those samples alone: one sampled chain of thought. */
   sampledOne?: number;
+  /** Chains with calculator-checked steps (calc-chain.ts), the single chain's counterpart of the tree's calculator: greedy, k sampled (some right), the first of them. */
+  cotCalc?: number;
+  cotCalcTokens?: number;
+  sampledCalc?: number;
+  sampledCalcTokens?: number;
+  sampledOneCalc?: number;
   ms: { cot: number; tot: number; sampled: number; totTool?: number; totLearned?: number };
 }
 
@@ -277,5 +284,19 @@ export function measureTot(model: DecodingModel, tok: Tokenizer, o: { problems: 
     if (reaches24(nums, sc.samples[0].text)) r.sampledOne++;
   }
   r.ms.sampled = performance.now() - t;
+  r.cotCalc = 0;
+  r.cotCalcTokens = 0;
+  r.sampledCalc = 0;
+  r.sampledCalcTokens = 0;
+  r.sampledOneCalc = 0;
+  for (const nums of puzzles) {
+    const greedy = calculatorChains(model, tok, nums);
+    r.cotCalcTokens += greedy.tokens;
+    if (greedy.chains[0].solved) r.cotCalc++;
+    const sampled = calculatorChains(model, tok, nums, { k: r.k, temperature: 0.7 });
+    r.sampledCalcTokens += sampled.tokens;
+    if (sampled.chains.some((c) => c.solved)) r.sampledCalc++;
+    if (sampled.chains[0].solved) r.sampledOneCalc++;
+  }
   return r;
 }

@@ -82,6 +82,8 @@ export function techniqueCells(r: TechniquesResults): TechniqueCell[] {
     if (r.tot.totTool !== undefined) add('tree of thoughts, calculator-checked thoughts', 'game of 24', r.tot.totTool, r.tot.problems);
     if (r.tot.totLearned !== undefined) add('tree of thoughts, calculator-checked thoughts, learned value', 'game of 24', r.tot.totLearned, r.tot.problems);
     if (r.tot.sampledOne !== undefined) add('one sampled chain (T = 0.7)', 'game of 24', r.tot.sampledOne, r.tot.problems);
+    if (r.tot.cotCalc !== undefined) add('step by step, calculator-checked steps (greedy)', 'game of 24', r.tot.cotCalc, r.tot.problems);
+    if (r.tot.sampledCalc !== undefined) add(`${r.tot.k} samples with calculator-checked steps, checker's pick`, 'game of 24', r.tot.sampledCalc, r.tot.problems);
     add(`${r.tot.k} samples at equal tokens, checker's pick`, 'game of 24', r.tot.sampled, r.tot.problems);
   }
   return out;
@@ -179,6 +181,10 @@ export function techniquesReport(r: TechniquesResults): { markdown: string; svg:
         : [`| the same with a learned value (a reward model trained on the solver's solvable/unsolvable labels; ${t.totLearnedScored} thoughts scored) | ${pct(t.totLearned, t.problems)} (${t.totLearned}/${t.problems}) | ${t.totLearnedTokens} | ${((t.ms.totLearned ?? 0) / 1000).toFixed(1)} s |`]),
       ...(t.totExact === undefined ? [] : [`| the same with exact values (the solver; a ceiling for any value function) | ${pct(t.totExact, t.problems)} (${t.totExact}/${t.problems}) | ${t.totExactTokens ?? '—'} | — |`]),
       ...(t.sampledOne === undefined ? [] : [`| one sampled chain of thought (T = 0.7) | ${pct(t.sampledOne, t.problems)} (${t.sampledOne}/${t.problems}) | — | — |`]),
+      ...(t.cotCalc === undefined ? [] : [`| one chain of thought with calculator-checked steps (greedy) | ${pct(t.cotCalc, t.problems)} (${t.cotCalc}/${t.problems}) | ${t.cotCalcTokens} | — |`]),
+      ...(t.sampledCalc === undefined
+        ? []
+        : [`| ${t.k} sampled chains with calculator-checked steps, some sample right (checker's pick); the first alone | ${pct(t.sampledCalc, t.problems)} (${t.sampledCalc}/${t.problems}); ${pct(t.sampledOneCalc ?? 0, t.problems)} (${t.sampledOneCalc}/${t.problems}) | ${t.sampledCalcTokens} | — |`]),
       `| ${t.k} sampled chains at about the same tokens, some sample right (checker's pick) | ${pct(t.sampled, t.problems)} (${t.sampled}/${t.problems}) | ${t.sampledTokens} | ${(t.ms.sampled / 1000).toFixed(1)} s |`,
       '',
     );

@@ -29,6 +29,15 @@ export interface TotOptions {
   /** Longest proposal reply, in tokens (default 96). */
   maxTokens?: number;
   /**
+   * Sampled proposal replies per state besides the greedy one (default 0), at
+   * `proposalTemperature` (default 0.7): more diverse thoughts for more tokens. Each reply
+   * gives at most `proposals` thoughts; the same numbers left twice are one state.
+   */
+  proposalSamples?: number;
+  proposalTemperature?: number;
+  /** Seed of the sampled proposals (default 1). */
+  seed?: number;
+  /**
    * Calculator-checked thoughts: take each proposed line's operation and compute its result
    * (countdown.ts's parseOperation) instead of dropping a line whose arithmetic is wrong —
    * the model proposes which numbers to combine, the tool does the sum (default false).
@@ -115,6 +124,7 @@ export function treeOfThoughts(engine: ChatEngine, start: readonly number[], o: 
   const breadth = o.breadth ?? 5;
   const proposals = o.proposals ?? 6;
   if (!(Number.isInteger(breadth) && breadth >= 1 && Number.isInteger(proposals) && proposals >= 1)) throw new GptforgeError('tree of thoughts: breadth and proposals must be positive integers');
+  if (!(Number.isInteger(o.proposalSamples ?? 0) && (o.proposalSamples ?? 0) >= 0)) throw new GptforgeError(`tree of thoughts: proposalSamples must be a whole number ≥ 0, got ${o.proposalSamples}`);
   const sureAt = o.sure ?? 0.7;
   const likelyAt = o.likely ?? 0.3;
   const judge = (v: number): Judgement => (v >= sureAt ? 'sure' : v >= likelyAt ? 'likely' : 'impossible');
@@ -122,16 +132,23 @@ export function treeOfThoughts(engine: ChatEngine, start: readonly number[], o: 
   let frontier: TotNode[] = [{ nums: [...start].sort((x, y) => x - y), steps: [], value: 1, judgement: 'sure' }];
   const levels: TotLevel[] = [];
   for (let depth = 1; depth < start.length; depth++) {
+    const convs = frontier.map((n) => ({ messages: [{ role: 'user' as const, content: proposePrompt(n.nums) }] }));
     const replies = engine.repliesTo(
-      frontier.map((n) => ({ messages: [{ role: 'user' as const, content: proposePrompt(n.nums) }] })),
+      convs,
       frontier.map(() => 1),
       { temperature: 0, maxTokens: o.maxTokens ?? 96, onStep: () => tokens++ },
     );
+    // sampled proposals: reply j of state i is replies[frontier.length * (1 + j) + i], parented by frontier[i]
+    const extra = o.proposalSamples ?? 0;
+    if (extra > 0) {
+      const seeds = Array.from({ length: extra * frontier.length }, (_, x) => (o.seed ?? 1) + 1000 * depth + x);
+      replies.push(...engine.repliesTo(Array.from({ length: extra }, () => convs).flat(), seeds, { temperature: o.proposalTemperature ?? 0.7, maxTokens: o.maxTokens ?? 96, onStep: () => tokens++ }));
+    }
     const children: TotNode[] = [];
     const parentOf: number[][] = [];
     const seen = new Set<string>();
-    replies.forEach((r, i) => {
-      const parent = frontier[i];
+    replies.forEach((r, x) => {
+      const parent = frontier[x % frontier.length];
       let taken = 0;
       for (const line of r.text.split('\n')) {
         if (taken >= proposals) break;

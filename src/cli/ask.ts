@@ -29,6 +29,7 @@ export const command = new Command('ask')
   .option('--breadth <n>', 'tot: states kept per level', number, 5)
   .option('--proposals <n>', 'tot: most thoughts taken per state', number, 6)
   .option('--calculator', 'tot: the calculator computes each proposed operation (the model picks the numbers and the operation)')
+  .option('--proposal-samples <n>', 'tot: sampled proposal replies per state besides the greedy one', number, 0)
   .option('--value <path>', "tot: value states with this learned value model (a run dir with rm/ trained on tot-value-data rankings) instead of the model's own judgement")
   .option('--tools', 'let the model call the calculator')
   .addOption(precisionOption())
@@ -44,11 +45,12 @@ export const command = new Command('ask')
       ['--breadth', o.breadth, 1],
       ['--proposals', o.proposals, 1],
       ['--max-tokens', o.maxTokens, 1],
+      ['--proposal-samples', o.proposalSamples, 0],
     ] as const) {
       if (!Number.isInteger(v) || v < min) throw new GptforgeError(`${flag} must be a whole number ≥ ${min}, got ${v}`, { field: flag });
     }
     // a flag of another technique is ignored: say so rather than let it pass for applied
-    const uses: Record<string, readonly string[]> = { k: ['self-consistency'], temperature: ['self-consistency'], rm: ['self-consistency'], feedback: ['reflect'], rounds: ['reflect'], breadth: ['tot'], proposals: ['tot'], calculator: ['tot'], value: ['tot'] };
+    const uses: Record<string, readonly string[]> = { k: ['self-consistency'], temperature: ['self-consistency'], rm: ['self-consistency'], feedback: ['reflect'], rounds: ['reflect'], breadth: ['tot'], proposals: ['tot'], calculator: ['tot'], value: ['tot'], proposalSamples: ['tot'] };
     for (const [name, techniques] of Object.entries(uses)) {
       if (command.getOptionValueSource(name) === 'cli' && !techniques.includes(o.technique)) console.error(`ask: --${name} is for ${techniques.join(', ')}; ignored with --technique ${o.technique}`);
     }
@@ -70,6 +72,7 @@ export const command = new Command('ask')
       breadth: o.breadth,
       proposals: o.proposals,
       calculator: o.calculator,
+      proposalSamples: o.proposalSamples,
       valueModel: o.value ? loadValueModel(o.value) : undefined,
     });
     console.log(formatTrace(trace));

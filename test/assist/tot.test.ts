@@ -140,3 +140,15 @@ test('tree of thoughts, calculator-checked thoughts: the tool computes each prop
   );
   for (const l of exact.levels) for (const c of l.candidates) assert.equal(c.value, solve(c.nums) ? 0.8 : 0.1);
 });
+
+test('tree of thoughts, sampled proposals: n more replies per state, the same numbers left merged into one state', () => {
+  const base = treeOfThoughts(new ChatEngine(player(), tok), [4, 9, 10, 13], { breadth: 2, proposals: 4, maxTokens: 600 });
+  const more = treeOfThoughts(new ChatEngine(player(), tok), [4, 9, 10, 13], { breadth: 2, proposals: 4, maxTokens: 600, proposalSamples: 2 });
+  // the scripted proposer writes the same list at any temperature: three times the proposal tokens, the same states
+  assert.equal(more.tokens - more.levels.reduce((n, l) => n + l.candidates.length, 0), 3 * (base.tokens - base.levels.reduce((n, l) => n + l.candidates.length, 0)));
+  assert.deepEqual(
+    more.levels.map((l) => l.candidates.map((c) => c.nums.join(' '))),
+    base.levels.map((l) => l.candidates.map((c) => c.nums.join(' '))),
+  );
+  assert.throws(() => treeOfThoughts(new ChatEngine(player(), tok), [4, 9, 10, 13], { proposalSamples: -1 }), /proposalSamples/);
+});
