@@ -28,16 +28,18 @@ export const command = new Command('eval')
   .option('--techniques', "instead: the prompting-techniques sweep on --run's techniques model (docs/techniques.md); writes techniques.md, techniques.json, self-consistency.svg")
   .option('--parts <names>', `with --techniques: comma-separated parts of the sweep (${SWEEP_PARTS.join(', ')}; default all but tot)`)
   .option('--tot-run <dir>', 'with --techniques: the game-of-24 model for tree of thoughts (adds tot to the parts)')
+  .option('--tot-value <run>', "with --techniques and --tot-run: value tree-of-thoughts states with this reward model (trained on the solver's solvable/unsolvable labels; docs/techniques.md)")
   .option('--addition-only', 'with --techniques: the tokens-to-think table on long addition alone (a model trained on ADDITION_MIXTURE)')
   .action(async (o) => {
     if (o.techniques) {
+      if (o.totValue && !o.totRun) throw new GptforgeError('--tot-value values the states of --tot-run: give both', { field: '--tot-value' });
       const parts = (o.parts?.split(',').map((s) => s.trim()) ?? ['cot', 'skill', 'reflect', 'sc', ...(o.totRun ? ['tot'] : [])]) as SweepPart[];
       for (const p of parts) if (!SWEEP_PARTS.includes(p)) throw new GptforgeError(`unknown part "${p}" (expected ${SWEEP_PARTS.join(', ')})`, { field: '--parts' });
       // a pipeline run keeps its techniques model in <run>/techniques (pipeline --techniques)
       const own = join(o.run, 'techniques');
       const dir = existsSync(join(own, 'sft')) ? own : o.run;
       if (dir === o.run && existsSync(join(o.run, 'preset.json'))) console.error(`eval --techniques: ${o.run} has no techniques model (${own}, made by gptforge pipeline --techniques); measuring its chat model, which never trained on the techniques' families (docs/techniques.md)`);
-      const { markdown } = runTechniqueSweep(dir, { parts, totDir: o.totRun, cotFamilies: o.additionOnly ? 'addition' : 'all', log: o.quiet ? undefined : (line) => console.error(line) });
+      const { markdown } = runTechniqueSweep(dir, { parts, totDir: o.totRun, totValue: o.totValue, cotFamilies: o.additionOnly ? 'addition' : 'all', log: o.quiet ? undefined : (line) => console.error(line) });
       console.log(markdown);
       return;
     }
