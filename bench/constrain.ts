@@ -9,7 +9,7 @@
  * Then XGrammar's WebAssembly build (@mlc-ai/web-xgrammar) on the first --xgrammar N (default
  * 20; 0 = skip) of the same schemas and vocabularies, ours re-timed on that subset beside it.
  * Flags: --schemas N (default 150), --xgrammar N, --vocab 4k|cl100k|both (default both; XGrammar
- * runs only with both), --coverage (also the full coverage/agreement
+ * runs only with both), --top N (the N schemas with the most mask time, per vocabulary), --coverage (also the full coverage/agreement
  * table on the 4k vocabulary), --json. Wall time (performance.now) and process CPU time are both reported:
  * on a shared machine CPU time is the more faithful figure. Also the garbage collector's time per
  * vocabulary's run (perf_hooks GC entries): in all, in full collections, and inside timed masks.
@@ -29,7 +29,7 @@ const args = process.argv.slice(2);
 const json = args.includes('--json');
 /** A bad command line: the message and the usage on stderr, exit code 2, no stack. */
 function usage(problem: string): never {
-  process.stderr.write(`bench:constrain: ${problem}\nusage: node dist/bench/constrain.js [--schemas N] [--xgrammar N] [--vocab 4k|cl100k|both] [--coverage] [--json]\n`);
+  process.stderr.write(`bench:constrain: ${problem}\nusage: node dist/bench/constrain.js [--schemas N] [--xgrammar N] [--vocab 4k|cl100k|both] [--top N] [--coverage] [--json]\n`);
   process.exit(2);
 }
 const flag = (name: string, def: number): number => {
@@ -104,6 +104,8 @@ interface Timing {
   failed: number;
   /** The slowest single mask: its schema file. */
   worst: { ms: number; file: string; token: number };
+  /** Per compiled schema: its masks' CPU time in all (ms), their count, frames walked and those without a signature (never shared). */
+  perSchema: { file: string; ms: number; masks: number; frames: number; unshareable: number; nodes: number }[];
   /** Wall-clock span of each timed mask (performance.now, ms), for the collector's share (gcReport). */
   maskStart: number[];
   maskEnd: number[];
@@ -172,7 +174,7 @@ function timeVocab(name: string, tok: Tokenizer, cases: BenchCase[]): Timing {
   const trie = tokenTrie(tok);
   clearSharedFrames(trie); // cold: nothing carried over from an earlier run
   fullGc();
-  const t: Timing = { compileWall: [], compileCpu: [], maskWall: [], maskCpu: [], warmCpu: [], cacheHits: 0, walks: 0, nodes: 0, failed: 0, worst: { ms: 0, file: '', token: 0 }, maskStart: [], maskEnd: [], runStart: 0, runEnd: 0 };
+  const t: Timing = { compileWall: [], compileCpu: [], maskWall: [], maskCpu: [], warmCpu: [], cacheHits: 0, walks: 0, nodes: 0, failed: 0, worst: { ms: 0, file: '', token: 0 }, perSchema: [], maskStart: [], maskEnd: [], runStart: 0, runEnd: 0 };
   t.runStart = performance.now();
   const mask = new Uint32Array(Math.ceil(tok.vocabSize / 32));
   for (const c of cases) {
@@ -191,6 +193,7 @@ function timeVocab(name: string, tok: Tokenizer, cases: BenchCase[]): Timing {
     const con = new GrammarConstraint(matcher);
     const ids = tok.encodeOrdinary(JSON.stringify(inst.data));
     let ok = true;
+    const first = t.maskCpu.length;
     for (const id of ids) {
       const a = performance.now();
       const b = cpuMs();
@@ -208,6 +211,9 @@ function timeVocab(name: string, tok: Tokenizer, cases: BenchCase[]): Timing {
       }
     }
     if (!ok) t.failed++;
+    let ms = 0;
+    for (let i = first; i < t.maskCpu.length; i++) ms += t.maskCpu[i];
+    t.perSchema.push({ file: c.file, ms, masks: t.maskCpu.length - first, frames: matcher.framesBuilt, unshareable: matcher.sigNull, nodes: matcher.nodesVisited });
     t.cacheHits += matcher.cacheHits;
     t.nodes += matcher.nodesVisited;
     // warm: the same instance again on the same compiled matcher (another request or row with this schema)
@@ -250,6 +256,22 @@ function timeVocab(name: string, tok: Tokenizer, cases: BenchCase[]): Timing {
       `  compile (CPU): p50 ${pct(t.compileCpu, 0.5).toFixed(2)} ms  p90 ${pct(t.compileCpu, 0.9).toFixed(2)} ms  max ${pct(t.compileCpu, 1).toFixed(1)} ms   (wall p50 ${pct(t.compileWall, 0.5).toFixed(2)} ms) [target p50 ≤ 10 ms]`,
     ].join('\n'),
   );
+  const top = flag('--top', 0);
+  if (top > 0) {
+    // where the mask time goes: the schemas that take most of it, with their frames walked
+    const total = t.maskCpu.reduce((x, y) => x + y, 0);
+    const rows = t.perSchema
+      .slice()
+      .sort((x, y) => y.ms - x.ms)
+      .slice(0, top);
+    emit(
+      { figure: 'constrain-top', vocab: name, total_ms: total, schemas: rows },
+      [
+        `  the ${rows.length} schemas with the most mask time (of ${total.toFixed(0)} ms CPU in all):`,
+        ...rows.map((r) => `    ${((100 * r.ms) / total).toFixed(1).padStart(5)}%  ${r.ms.toFixed(0).padStart(5)} ms  ${String(r.masks).padStart(5)} masks  ${String(r.frames).padStart(5)} frames walked (${r.unshareable} without a signature)  ${r.nodes} trie nodes  ${r.file}`),
+      ].join('\n'),
+    );
+  }
   return t;
 }
 
@@ -267,6 +289,7 @@ function sampleCases(dir: string, n: number): { sample: BenchCase[]; total: numb
 async function main(): Promise<void> {
   const nSchemas = flag('--schemas', 150);
   const nXg = flag('--xgrammar', 20);
+  flag('--top', 0); // checked before any work
   const vocab = flagText('--vocab', 'both');
   if (vocab !== 'both' && vocab !== '4k' && vocab !== 'cl100k') usage(`--vocab ${vocab}: expected 4k, cl100k or both`);
   const cpu = cpus()[0]?.model ?? 'unknown CPU';

@@ -34,11 +34,13 @@ export const DEAD = 0;
  * the next frame signature asked for (`resetSignaturesIfFull`, the only entry) all three are
  * cleared together with the byte-set ids and the shared frame caches, and `signatureEpoch`
  * moves on. Ids are memoized per automaton and per matcher; each drops its memos when it sees
- * a new epoch, so a reused id never makes two different sub-grammars equal. At most ≈ 3 ×
- * (4 MiB of sequences + 1.5 MiB of tables).
+ * a new epoch, so a reused id never makes two different sub-grammars equal. Each interner's
+ * arrays stay under ≈ 6 MiB (ids, sequences and table, with growth slack), so ≈ 18 MiB in all;
+ * the 150-schema MaskBench sample holds ≈ 7k ids and 0.4M ints, so a reset comes every few
+ * hundred schemas.
  */
-let SIGNATURE_IDS = 1 << 18;
-let SIGNATURE_INTS = 1 << 20;
+let SIGNATURE_IDS = 1 << 16;
+let SIGNATURE_INTS = 1 << 19;
 const ruleSigs = new SeqInterner(SIGNATURE_IDS, SIGNATURE_INTS);
 const configSigs = new SeqInterner(SIGNATURE_IDS, SIGNATURE_INTS);
 const frameSigs = new SeqInterner(SIGNATURE_IDS, SIGNATURE_INTS);
