@@ -150,6 +150,22 @@ export class GptforgeServer {
     return m;
   }
 
+  /** A served reward model by id, for a field that names one (`value_model`): 400 naming the field otherwise. */
+  private rewardModel(id: string, field: string): Served {
+    const m = this.models.get(id);
+    if (!m?.reward)
+      throw badRequest(
+        `'${field}' must name a reward model this server has (${
+          [...this.models.values()]
+            .filter((x) => x.reward)
+            .map((x) => x.id)
+            .join(', ') || 'none'
+        }), not ${JSON.stringify(id)}`,
+        field,
+      );
+    return m;
+  }
+
   private routes(): void {
     const app = this.app;
     app.addHook('onRequest', async (req) => {
@@ -213,7 +229,7 @@ export class GptforgeServer {
     // gptforge extensions: prompting techniques, and the RAG store's state and passages (assist.ts, rag.ts)
     app.post('/v1/gptforge/assist', async (req) => {
       const b = asBody(req.body);
-      return runAssist(b, this.model(b, { generation: true }), this.models.get(REWARD_STAGE));
+      return runAssist(b, this.model(b, { generation: true }), this.models.get(REWARD_STAGE), (id) => this.rewardModel(id, 'value_model'));
     });
     app.get('/v1/gptforge/rag', async () => this.rag?.info() ?? { object: 'gptforge.rag', enabled: false });
     app.get('/v1/gptforge/passages/:id', async (req) => {

@@ -67,7 +67,14 @@ export function assistJSON(t: AskTrace, model: string): unknown {
  * self-consistency's votes if `reward_votes` is true). 400 naming the field on bad input.
  * Synchronous: the server answers other requests when it returns.
  */
-export function runAssist(b: Body, m: ServedModel, rm: ServedModel | undefined): unknown {
+export function runAssist(
+  b: Body,
+  m: ServedModel,
+  rm: ServedModel | undefined,
+  rewardModel: (id: string) => ServedModel = () => {
+    throw badRequest("'value_model' names a served reward model, and this server has none", 'value_model');
+  },
+): unknown {
   const technique = optString(b, 'technique') ?? 'direct';
   if (!(TECHNIQUES as readonly string[]).includes(technique)) throw badRequest(`'technique' must be one of: ${TECHNIQUES.join(', ')}`, 'technique');
   const conv = toConversation(b.messages);
@@ -80,6 +87,11 @@ export function runAssist(b: Body, m: ServedModel, rm: ServedModel | undefined):
   if (rewardVotes && !rm) throw badRequest("'reward_votes' needs the run's reward model (rm), which this server does not have", 'reward_votes');
   const builtin = b.builtin_tools;
   if (builtin !== undefined && !(Array.isArray(builtin) && builtin.every((x) => x === 'calculator'))) throw badRequest('\'builtin_tools\' may only list "calculator"', 'builtin_tools');
+  // tree of thoughts: a learned state value (a reward model trained on the solver's labels, `rm --into`), calculator-checked thoughts, sampled proposals
+  const valueId = optString(b, 'value_model');
+  if (valueId !== undefined && technique !== 'tot') throw badRequest("'value_model' is for technique 'tot'", 'value_model');
+  const vm = valueId === undefined ? undefined : rewardModel(valueId);
+  if (vm && vm.tok.hash() !== m.tok.hash()) throw badRequest(`'value_model' ${valueId} uses another tokenizer than ${m.id}`, 'value_model');
   const ctx = m.model.config.blockSize;
   const trace = ask(new ChatEngine(m.model, m.tok), last.content, {
     technique: technique as Technique,
@@ -94,6 +106,9 @@ export function runAssist(b: Body, m: ServedModel, rm: ServedModel | undefined):
     verify: (q, ans) => longAddition.check(q, ans),
     breadth: optNumber(b, 'breadth', 1, 16, { integer: true }),
     proposals: optNumber(b, 'proposals', 1, 16, { integer: true }),
+    calculator: optBool(b, 'calculator'),
+    proposalSamples: optNumber(b, 'proposal_samples', 0, 8, { integer: true }),
+    valueModel: vm ? { model: vm.model, tok: vm.tok } : undefined,
     tools: Array.isArray(builtin) && builtin.length > 0 ? defaultTools() : null,
     rewardModel: rewardVotes && rm ? { model: rm.model, tok: rm.tok } : undefined,
   });

@@ -101,6 +101,13 @@ describe('assist route', () => {
     assertBadRequest(await ask({ temperature: 'hot' }), 'temperature', 'temperature not a number');
     assertBadRequest(await ask({ messages: [] }), 'messages', 'no messages');
     assertBadRequest(await ask({ messages: [...user('hi'), { role: 'assistant', content: 'hello' }] }), 'messages', 'last message not the user');
+    assertBadRequest(await ask({ technique: 'self-consistency', value_model: 'rm' }), 'value_model', 'a value model for another technique');
+    assertBadRequest(await ask({ technique: 'tot', value_model: 'voter', messages: user('4 9 10 13') }), 'value_model', 'a value model that is no reward model');
+    assertBadRequest(await ask({ technique: 'tot', proposal_samples: 99, messages: user('4 9 10 13') }), 'proposal_samples', 'too many proposal samples');
+    // the tree with calculator-checked thoughts and the run's reward model as the state value
+    const tot = await ask({ technique: 'tot', value_model: 'rm', calculator: true, proposal_samples: 1, breadth: 2, messages: user('4 9 10 13') });
+    assert.equal(tot.status, 200, JSON.stringify(tot.json));
+    assert.ok(tot.json.tree, 'the tree is returned');
     const noOperands = await ask({ model: 'reviewer', technique: 'reflect', messages: user('hello there') });
     assert.equal(noOperands.status, 400);
     assert.match(noOperands.json.error.message, /two operands/);
