@@ -284,6 +284,17 @@ static napi_value js_ce_bwd(napi_env env, napi_callback_info info) {
   OK gfn_cross_entropy_backward(lg, t, dl, dlg, r, V, ig);
   return NULL;
 }
+static napi_value js_ce_fused(napi_env env, napi_callback_info info) {
+  BEGIN(8)
+  const float *lg = f32(&A, 0);
+  const int32_t *t = i32(&A, 1);
+  const float *dl = f32(&A, 2);
+  float *l = f32(&A, 3), *dlg = f32(&A, 4);
+  long r = (long)num(&A, 5), V = (long)num(&A, 6);
+  int ig = (int)num(&A, 7);
+  OK gfn_cross_entropy_fused(lg, t, dl, l, dlg, r, V, ig);
+  return NULL;
+}
 static napi_value js_emb_fwd(napi_env env, napi_callback_info info) {
   BEGIN(5)
   const int32_t *ids = i32(&A, 0);
@@ -424,6 +435,7 @@ static napi_value init(napi_env env, napi_value exports) {
       P("softmaxForward", js_softmax_fwd), P("softmaxBackward", js_softmax_bwd),
       P("attentionForward", js_att_fwd), P("attentionBackward", js_att_bwd), P("attentionDecode", js_att_dec), P("attentionDecodeQkv", js_att_dec_qkv),
       P("crossEntropyForward", js_ce_fwd), P("crossEntropyBackward", js_ce_bwd),
+      P("crossEntropyFused", js_ce_fused),
       P("rope", js_rope), P("embeddingForward", js_emb_fwd), P("embeddingBackward", js_emb_bwd),
       P("add", js_add), P("mul", js_mul), P("scale", js_scale), P("axpy", js_axpy),
       P("sumSquares", js_sum_squares), P("adamw", js_adamw),

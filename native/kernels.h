@@ -28,6 +28,8 @@ void gfn_attention_decode(const float *q, const float *kc, const float *vc, floa
 void gfn_attention_decode_qkv(const float *qkv, float *kc, float *vc, float *out, int B, int Tq, int Tmax, int H, int D, const int32_t *starts, const int32_t *lens, const int32_t *rows);
 void gfn_cross_entropy_forward(const float *logits, const int32_t *targets, float *losses, long rows, long V, int ignore);
 void gfn_cross_entropy_backward(const float *logits, const int32_t *targets, const float *dloss, float *dlogits, long rows, long V, int ignore);
+/* forward and backward in one sweep: losses written, dlogits written (not accumulated) */
+void gfn_cross_entropy_fused(const float *logits, const int32_t *targets, const float *dloss, float *losses, float *dlogits, long rows, long V, int ignore);
 void gfn_rope(const float *src, float *dst, const float *cos, const float *sin, int B, int T, int H, int D, float sign);
 void gfn_embedding_forward(const int32_t *ids, const float *table, float *out, long n, long C);
 void gfn_embedding_backward(const int32_t *ids, const float *dout, float *dtable, long n, long C);

@@ -105,6 +105,7 @@ typedef struct {
   range_fn sm_bwd_rows;
   range_fn ce_fwd_rows;
   range_fn ce_bwd_rows;
+  range_fn ce_fused_rows;
   range_fn emb_bwd_cols;
   range_fn adam_r;
 } ops_table;
@@ -279,6 +280,10 @@ void gfn_cross_entropy_forward(const float *logits, const int32_t *targets, floa
 void gfn_cross_entropy_backward(const float *logits, const int32_t *targets, const float *dloss, float *dlogits, long rows, long V, int ignore) {
   ce_ctx k = {.logits = logits, .targets = targets, .dloss = dloss, .dlogits = dlogits, .rows = rows, .V = V, .ignore = ignore};
   parallel_range(OPS_T->ce_bwd_rows, &k, rows, (double)rows * V * 4);
+}
+void gfn_cross_entropy_fused(const float *logits, const int32_t *targets, const float *dloss, float *losses, float *dlogits, long rows, long V, int ignore) {
+  ce_ctx k = {.logits = logits, .targets = targets, .dloss = dloss, .losses = losses, .dlogits = dlogits, .rows = rows, .V = V, .ignore = ignore};
+  parallel_range(OPS_T->ce_fused_rows, &k, rows, (double)rows * V * 4);
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -108,7 +108,7 @@ static void case_rows(long rows, long cols) {
   int32_t *tg = malloc(sizeof(int32_t) * (size_t)rows);
   for (long r = 0; r < rows; r++) tg[r] = r % 7 == 3 ? -1 : (int32_t)((rng >> 20) % (uint64_t)cols), frand();
   /* per path: layernorm fwd+bwd, rmsnorm fwd+bwd, gelu, silu, softmax, cross-entropy, adamw */
-  enum { LN_O, LN_DX, LN_DW, RMS_O, RMS_DX, GELU_O, GELU_DX, SILU_O, SILU_DX, SM_O, SM_DX, CE_L, CE_DL, ADAM_P, NOUT };
+  enum { LN_O, LN_DX, LN_DW, RMS_O, RMS_DX, GELU_O, GELU_DX, SILU_O, SILU_DX, SM_O, SM_DX, CE_L, CE_DL, CEF_L, CEF_DL, ADAM_P, NOUT };
   float *o[NPATH][NOUT], *dl = rnd(rows, 1);
   for (int p = 0; p < npaths; p++) {
     gfn_isa_set(paths[p]);
@@ -128,17 +128,27 @@ static void case_rows(long rows, long cols) {
     gfn_softmax_backward(o[p][SM_O], dy, o[p][SM_DX], rows, cols);
     gfn_cross_entropy_forward(x, tg, o[p][CE_L], rows, cols, -1);
     gfn_cross_entropy_backward(x, tg, dl, o[p][CE_DL], rows, cols, -1);
+    for (long i = 0; i < n; i++) o[p][CEF_DL][i] = 1e30f; /* written, not added to */
+    gfn_cross_entropy_fused(x, tg, dl, o[p][CEF_L], o[p][CEF_DL], rows, cols, -1);
     float *pp = dup(x, n), *m = zeros(n), *v = zeros(n);
     for (int s = 1; s <= 3; s++) gfn_adamw(pp, dy, m, v, n, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f - powf(0.9f, (float)s), 1.0f - powf(0.95f, (float)s), 1.0f);
     memcpy(o[p][ADAM_P], pp, sizeof(float) * (size_t)n);
     free(mean); free(rstd); free(db); free(dw2); free(pp); free(m); free(v);
   }
-  static const char *names[NOUT] = {"layernorm_fwd", "layernorm_bwd dx", "layernorm_bwd dw", "rmsnorm_fwd", "rmsnorm_bwd dx", "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "softmax_fwd", "softmax_bwd", "cross_entropy_fwd", "cross_entropy_bwd", "adamw"};
-  const long len[NOUT] = {n, n, cols, n, n, n, n, n, n, n, n, rows, n, n};
+  static const char *names[NOUT] = {"layernorm_fwd", "layernorm_bwd dx", "layernorm_bwd dw", "rmsnorm_fwd", "rmsnorm_bwd dx", "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "softmax_fwd", "softmax_bwd", "cross_entropy_fwd", "cross_entropy_bwd", "cross_entropy_fused loss", "cross_entropy_fused dlogits", "adamw"};
+  const long len[NOUT] = {n, n, cols, n, n, n, n, n, n, n, n, rows, n, rows, n, n};
   for (int k = 0; k < NOUT; k++) {
     char name[96];
     snprintf(name, sizeof name, "%s %ldx%ld", names[k], rows, cols);
     for (int p = 1; p < npaths; p++) check(gfn_isa_name(paths[p]), name, o[0][k], o[p][k], len[k], k == LN_DW ? 1e-4 : 2e-5);
+  }
+  /* on each path, the fused sweep against its own forward and backward-into-zeros */
+  for (int p = 0; p < npaths; p++) {
+    char name[96];
+    snprintf(name, sizeof name, "cross_entropy_fused=separate loss %ldx%ld", rows, cols);
+    check(gfn_isa_name(paths[p]), name, o[p][CE_L], o[p][CEF_L], rows, 1e-6);
+    snprintf(name, sizeof name, "cross_entropy_fused=separate dlogits %ldx%ld", rows, cols);
+    check(gfn_isa_name(paths[p]), name, o[p][CE_DL], o[p][CEF_DL], n, 1e-6);
   }
   for (int p = 0; p < npaths; p++) for (int k = 0; k < NOUT; k++) free(o[p][k]);
   free(x); free(w); free(b); free(dy); free(tg); free(dl);

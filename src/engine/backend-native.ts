@@ -371,6 +371,18 @@ export function loadNativeKernels(): { kernels: Kernels & NativeInfo } | { error
       checkTargets(kn, targets, rows, V, ignore);
       addon.crossEntropyBackward(logits, targets, dloss, dlogits, rows, V, ignore);
     },
+    crossEntropyFused(logits, targets, dloss, losses, dlogits, rows, V, ignore) {
+      const kn = 'crossEntropyFused';
+      size(kn, 'rows', rows);
+      size(kn, 'V', V);
+      f32(kn, 'logits', logits, rows * V);
+      i32(kn, 'targets', targets, rows);
+      f32(kn, 'dloss', dloss, rows);
+      f32(kn, 'losses', losses, rows);
+      f32(kn, 'dlogits', dlogits, rows * V);
+      checkTargets(kn, targets, rows, V, ignore);
+      addon.crossEntropyFused(logits, targets, dloss, losses, dlogits, rows, V, ignore);
+    },
     embeddingForward(ids, table, out, n, C) {
       const kn = 'embeddingForward';
       size(kn, 'n', n);

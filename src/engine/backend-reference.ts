@@ -485,6 +485,13 @@ export function crossEntropyBackward(logits: FA, targets: Int32Array, dloss: FA,
   }
 }
 
+/** The specification of the fused kernel: the forward, then the backward into zeroed dlogits. */
+export function crossEntropyFused(logits: FA, targets: Int32Array, dloss: FA, losses: FA, dlogits: FA, rows: number, V: number, ignoreIndex: number): void {
+  crossEntropyForward(logits, targets, losses, rows, V, ignoreIndex);
+  dlogits.fill(0, 0, rows * V);
+  crossEntropyBackward(logits, targets, dloss, dlogits, rows, V, ignoreIndex);
+}
+
 export function embeddingForward(ids: Int32Array, table: FA, out: FA, n: number, C: number): void {
   for (let i = 0; i < n; i++) {
     const src = ids[i] * C;
@@ -557,6 +564,7 @@ export const referenceKernels: Kernels = {
   attentionDecodeQkv,
   crossEntropyForward,
   crossEntropyBackward,
+  crossEntropyFused,
   embeddingForward,
   embeddingBackward,
   add,

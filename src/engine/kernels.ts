@@ -117,6 +117,12 @@ export interface Kernels {
   crossEntropyForward(logits: F32, targets: Int32Array, losses: F32, rows: number, V: number, ignoreIndex: number): void;
   /** dlogits[r] += dloss[r]·(softmax(logits[r]) − onehot(t_r)); rows with t_r === ignoreIndex get nothing. */
   crossEntropyBackward(logits: F32, targets: Int32Array, dloss: F32, dlogits: F32, rows: number, V: number, ignoreIndex: number): void;
+  /**
+   * crossEntropyForward and crossEntropyBackward of the same rows in one sweep, for a loss whose
+   * gradient is known up front (linearCrossEntropy's chunks): losses as the forward writes them,
+   * dlogits WRITTEN (not accumulated) as the backward would add them to zeros; zeros on ignored rows.
+   */
+  crossEntropyFused(logits: F32, targets: Int32Array, dloss: F32, losses: F32, dlogits: F32, rows: number, V: number, ignoreIndex: number): void;
 
   /**
    * Rotary position embedding on packed qkv [B,T,3·H·D]: pairs (2i, 2i+1) of every q and k

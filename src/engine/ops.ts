@@ -574,11 +574,12 @@ export function linearCrossEntropy(hidden: Tensor, weight: Tensor, targets: Int3
     const lc = logits.subarray(0, n * V);
     const tc = targets.subarray(r0, r0 + n);
     k().matmul(hc, weight.data, lc, n, C, V, false, true, false); // (n, V)
-    k().crossEntropyForward(lc, tc, losses.subarray(r0, r0 + n), n, V, ignore);
-    if (!dlogits) continue;
+    if (!dlogits) {
+      k().crossEntropyForward(lc, tc, losses.subarray(r0, r0 + n), n, V, ignore);
+      continue;
+    }
     const dc = dlogits.subarray(0, n * V);
-    dc.fill(0);
-    k().crossEntropyBackward(lc, tc, dloss.subarray(r0, r0 + n), dc, n, V, ignore);
+    k().crossEntropyFused(lc, tc, dloss.subarray(r0, r0 + n), losses.subarray(r0, r0 + n), dc, n, V, ignore); // losses and dlogits in one sweep
     if (dh) k().matmul(dc, weight.data, dh.subarray(r0 * C, (r0 + n) * C), n, V, C, false, false, true); // (n, C)
     if (dw) k().matmul(dc, hc, dw, V, n, C, true, false, true); // (V, C)
     for (let i = 0; i < trows.length; i++) headRowsInto(dc, hc, n, V, C, trows[i].indices, drows[i], 1); // (n_rows, C)

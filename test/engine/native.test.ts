@@ -152,6 +152,19 @@ for (const threads of [1, 2]) {
           native!.crossEntropyBackward(logits, targets, dl, gn, rows, cols, -1);
           ref.crossEntropyBackward(logits, targets, dl, gr, rows, cols, -1);
           close('crossEntropyBackward', gn, gr, 1e-4, 1e-5);
+          // the fused sweep: losses as the forward, dlogits written over garbage (not added)
+          const lf = rand(rows),
+            gf = rand(n),
+            gz = new Float32Array(n);
+          native!.crossEntropyFused(logits, targets, dl, lf, gf, rows, cols, -1);
+          ref.crossEntropyBackward(logits, targets, dl, gz, rows, cols, -1);
+          close('crossEntropyFused losses', lf, lr, 1e-4, 1e-4);
+          close('crossEntropyFused dlogits', gf, gz, 1e-4, 1e-5);
+          const lrf = new Float32Array(rows),
+            grf = rand(n);
+          ref.crossEntropyFused(logits, targets, dl, lrf, grf, rows, cols, -1);
+          close('reference crossEntropyFused losses', lrf, lr, 0, 0);
+          close('reference crossEntropyFused dlogits', grf, gz, 0, 0);
         }
       }
     }

@@ -42,7 +42,27 @@ function assertAllOk(out: string, path: string): void {
   assert.ok(lines.includes(`paths scalar ${path}`), out);
   assert.ok(lines.includes(`sgemm path ${path}`), out);
   // every kernel family was compared, not just some
-  for (const k of ['sgemm ', 'sgemm_serial', 'sgemm_rows_exact', 'layernorm_bwd dx', 'rmsnorm_bwd dx', 'gelu_bwd', 'silu_bwd', 'softmax_bwd', 'cross_entropy_bwd', 'adamw', 'attention_fwd', 'attention_bwd', 'attention_decode', 'qmatmul_q8 ', 'qmatmul_q8_exact', 'qmatmul_q8_rows_exact', 'qmatmul_q8_ws_exact']) {
+  for (const k of [
+    'sgemm ',
+    'sgemm_serial',
+    'sgemm_rows_exact',
+    'layernorm_bwd dx',
+    'rmsnorm_bwd dx',
+    'gelu_bwd',
+    'silu_bwd',
+    'softmax_bwd',
+    'cross_entropy_bwd',
+    'cross_entropy_fused dlogits',
+    'cross_entropy_fused=separate dlogits',
+    'adamw',
+    'attention_fwd',
+    'attention_bwd',
+    'attention_decode',
+    'qmatmul_q8 ',
+    'qmatmul_q8_exact',
+    'qmatmul_q8_rows_exact',
+    'qmatmul_q8_ws_exact',
+  ]) {
     assert.ok(
       lines.some((l) => l.startsWith(`ok ${path} ${k}`)),
       `no check of ${k}:\n${out}`,
