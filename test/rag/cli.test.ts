@@ -52,7 +52,7 @@ test('gptforge rag index/query/info: incremental, warnings named, bad input exit
     assert.match(r.stderr, /needs embeddings; this store was built without --model/);
     r = run(['rag', 'query', '--db', join(root, 'missing.db'), 'x']);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /missing\.db: cannot open the RAG store/);
+    assert.match(r.stderr, /missing\.db: no RAG store here \(build one with: gptforge rag index/);
     // one bad JSONL line: that line skipped with a warning naming file:line, the rest indexed; --strict refuses
     const jl = join(root, 'more');
     mkdirSync(jl);
@@ -186,7 +186,7 @@ test("gptforge chat --rag: passages from the store in the prompt, the reply's [n
     assert.ok(hits[0].score >= hits[1].score);
     r = run(['chat', '--run', join(root, 'ck'), '--rag', join(root, 'missing.db'), '--prompt', 'x']);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /missing\.db: cannot open the RAG store/);
+    assert.match(r.stderr, /missing\.db: no RAG store here \(build one with: gptforge rag index/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

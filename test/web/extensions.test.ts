@@ -221,7 +221,7 @@ describe('RAG on the chat route', () => {
 test('a server given a path that is no RAG store refuses to start, naming the file', () => {
   assert.throws(
     () => new GptforgeServer({ ragStore: '/nonexistent/dir/kb.db' }),
-    (e: Error) => e instanceof GptforgeError && /cannot open the RAG store/.test(e.message) && e.message.includes('/nonexistent/dir/kb.db'),
+    (e: Error) => e instanceof GptforgeError && /no RAG store here/.test(e.message) && e.message.includes('/nonexistent/dir/kb.db'),
   );
   const dir = mkdtempSync(join(tmpdir(), 'gf-notstore-'));
   try {
