@@ -5,7 +5,7 @@ import { longAddition } from '../data/synthetic/longarith.js';
 import { FEEDBACK_SOURCES, type FeedbackSource } from '../data/synthetic/reflect.js';
 import { ChatEngine } from '../infer/engine.js';
 import { defaultTools } from '../infer/tools/registry.js';
-import { loadModel } from '../run/models.js';
+import { loadModel, loadRewardModel } from '../run/models.js';
 import { GptforgeError } from '../util/errors.js';
 import { number } from '../util/args.js';
 import { precisionOption } from './common.js';
@@ -23,7 +23,7 @@ export const command = new Command('ask')
   .option('--max-tokens <n>', 'longest reply, in tokens', number, 320)
   .option('--seed <n>', 'seed of the first sample', number, 1)
   .option('--system <text>', 'a system message before the question')
-  .option('--rm <path>', 'self-consistency: also weigh the votes by this reward model (a run dir with rm/, or a checkpoint)')
+  .option('--rm <path>', 'self-consistency: also weigh the votes by this reward model (a run dir with rm/, a stage directory such as <run>/rm2 from rm --into, or a checkpoint)')
   .option('--feedback <source>', 'reflect: self (the model alone), tool (the calculator recomputes the sum) or verdict (right/wrong from the long-addition checker: an oracle verifier)', 'self')
   .option('--rounds <n>', 'reflect: most review rounds', number, 2)
   .option('--breadth <n>', 'tot: states kept per level', number, 5)
@@ -56,7 +56,7 @@ export const command = new Command('ask')
     }
     const { model, tok, dir } = loadModel(o.run, o.stage, { precision: o.precision });
     console.error(`ask: ${o.technique} with ${dir}`); // which checkpoint answers: a run holds several
-    const rm = o.rm ? loadModel(o.rm, /[\\/]rm([\\/]|$)/.test(o.rm) ? undefined : 'rm') : undefined;
+    const rm = o.rm ? loadRewardModel(o.rm) : undefined;
     const trace = ask(new ChatEngine(model, tok), question, {
       technique: o.technique as Technique,
       k: o.k,

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { isRewardModel, loadCheckpoint, modelFromCheckpoint, resolveCheckpoint } from '../model/checkpoint.js';
 import type { GPT } from '../model/gpt.js';
 import { setInferencePrecision } from '../model/inference-precision.js';
@@ -41,4 +43,15 @@ export function loadModel(path: string, stage?: string, opts: { fresh?: boolean;
   const loaded: LoadedModel = { model, tok: Tokenizer.fromJSON(ck.tokenizerJSON, `${dir}/tokenizer.json`), dir, stage: ck.meta.stage, reward: isRewardModel(ck.meta) };
   if (!opts.fresh) cache.set(key, loaded);
   return loaded;
+}
+
+/**
+ * A reward model from `path`: a run directory (its `rm` stage), a stage directory (`runs/x/rm2`,
+ * what `rm --into` wrote) or a checkpoint directory.
+ * @throws GptforgeError when the checkpoint is not a reward model (a policy, or PPO's value head).
+ */
+export function loadRewardModel(path: string): LoadedModel {
+  const rm = loadModel(path, existsSync(join(path, 'rm')) ? 'rm' : undefined);
+  if (!rm.reward) throw new GptforgeError(`this checkpoint is not a reward model (${rm.model.hasScalarHead ? "its scalar head is PPO's value head" : 'no reward head, score.weight'}); train one with "gptforge rm"`, { file: rm.dir });
+  return rm;
 }

@@ -17,7 +17,7 @@ import { Progress } from '../util/progress.js';
 import { describeAdapter, prepareAdapter } from '../train/adapter.js';
 import type { StageRunOptions } from './stage-options.js';
 import { runLayout } from './layout.js';
-import { loadModel } from './models.js';
+import { loadModel, loadRewardModel } from './models.js';
 import { runPreset } from './preset.js';
 import type { RmPreset } from './presets.js';
 
@@ -208,8 +208,7 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
  * @throws GptforgeError when the checkpoint has no reward head.
  */
 export function rmScores(path: string, prompt: string, completions: readonly string[]): number[] {
-  const rm = loadModel(path, existsSync(runLayout(path).stage('rm')) ? 'rm' : undefined);
-  if (!rm.reward) throw new GptforgeError(`this checkpoint is not a reward model (${rm.model.hasScalarHead ? "its scalar head is PPO's value head" : 'no reward head, score.weight'}); train one with "gptforge rm"`, { file: rm.dir });
+  const rm = loadRewardModel(path);
   const seqs = completions.map((c) => renderForReward(rm.tok, rankingConversation(prompt, c)));
   return scoreSequences(rm.model, seqs, rm.tok.specialId('<|pad|>'));
 }

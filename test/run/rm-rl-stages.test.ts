@@ -9,6 +9,7 @@ import { latestCheckpoint } from '../../src/model/checkpoint.js';
 import { MetricsLog } from '../../src/train/metrics.js';
 import { loadRunModels } from '../../src/server/index.js';
 import { rmScores } from '../../src/run/rm.js';
+import { loadRewardModel } from '../../src/run/models.js';
 import { rlReport, rmReport } from '../../src/run/report.js';
 import { runEval } from '../../src/run/eval.js';
 import { tinyRun } from './fixture.js';
@@ -77,6 +78,8 @@ test('rm --from/--into and rl --from/--into/--reward-model: second reward model 
   await assert.rejects(() => runRl(runDir, { from: 'sft-lora', into: 'rl-y', rewardModel: 'rl-lora', quiet: true, maxSteps: 1 }), /is not a reward model \(its scalar head is PPO's value head\)/);
   assert.throws(() => rmScores(join(runDir, 'rl-lora'), 'hi', ['x']), /not a reward model \(its scalar head is PPO's value head\)/);
   assert.equal(rmScores(join(runDir, 'verifier'), 'hi', ['x']).length, 1);
+  assert.throws(() => loadRewardModel(join(runDir, 'sft')), /not a reward model \(no reward head/);
+  assert.equal(loadRewardModel(join(runDir, 'verifier')).reward, true);
   // serve: the PPO stage generates, the second reward model scores
   const served = loadRunModels(runDir);
   assert.deepEqual(
