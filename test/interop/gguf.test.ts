@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gguf } from '@huggingface/gguf';
 import { Rng } from '../../src/engine/rng.js';
@@ -136,4 +136,17 @@ test('a truncated GGUF → error naming the file and the byte offset', () => {
       `cut at ${cut}`,
     );
   }
+});
+
+test('GGUF to a directory is refused before any work, naming the file to give instead; nothing is left beside it', () => {
+  const tok = smallTokenizer('gpt4-digits');
+  const ck = loadCheckpoint(saveTemp(randomModel({ vocabSize: tok.vocabSize, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 32, position: 'rope' }), tok));
+  const parent = tempDir();
+  const dir = join(parent, 'outdir');
+  mkdirSync(dir);
+  assert.throws(
+    () => checkpointToGguf(ck, dir, { type: 'Q8_0' }),
+    (e: unknown) => e instanceof GptforgeError && /--out is a directory; GGUF is one file: name it, e\.g\. .*outdir\/model-q8_0\.gguf/.test(e.message),
+  );
+  assert.deepEqual(readdirSync(parent), ['outdir']);
 });
