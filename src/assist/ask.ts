@@ -111,6 +111,7 @@ export function ask(engine: ChatEngine, question: string, o: AskOptions): AskTra
     }
     case 'tot': {
       const nums = (question.match(/\d+/g) ?? []).map(Number);
+      if (nums.length < 2 || nums.length > 6) throw new GptforgeError(`tree of thoughts plays the game of 24: the question must hold 2–6 whole numbers, e.g. "4 9 10 13"; ${JSON.stringify(question)} has ${nums.length}`, { field: 'question' });
       const learned = o.valueModel && { value: rewardValue(o.valueModel, o.valueModel.threshold), likely: 0 };
       const t = treeOfThoughts(engine, nums, { breadth: o.breadth, proposals: o.proposals, toolResults: o.calculator, proposalSamples: o.proposalSamples, seed: o.seed, ...learned });
       const path = t.best ? t.best.steps.map((s) => `${s.a}${s.op}${s.b}=${s.c}`).join(', ') : '';

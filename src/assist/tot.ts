@@ -71,6 +71,8 @@ export interface TotLevel {
   candidates: TotNode[];
   /** Those kept for the next level. */
   kept: TotNode[];
+  /** Proposal lines that were not a valid step from their state (at most 8 a level): why a level can have no thoughts. */
+  rejected?: string[];
 }
 
 export interface TotTrace {
@@ -147,13 +149,17 @@ export function treeOfThoughts(engine: ChatEngine, start: readonly number[], o: 
     const children: TotNode[] = [];
     const parentOf: number[][] = [];
     const seen = new Set<string>();
+    const rejected: string[] = [];
     replies.forEach((r, x) => {
       const parent = frontier[x % frontier.length];
       let taken = 0;
       for (const line of r.text.split('\n')) {
         if (taken >= proposals) break;
         const s = o.toolResults ? parseOperation(line, parent.nums) : parseStep(line, parent.nums);
-        if (!s) continue;
+        if (!s) {
+          if (line.trim() !== '' && rejected.length < 8) rejected.push(line.trim());
+          continue;
+        }
         taken++;
         // the same numbers left by two routes are one state for the search
         const key = s.left.join(' ');
@@ -181,7 +187,7 @@ export function treeOfThoughts(engine: ChatEngine, start: readonly number[], o: 
       .filter((c) => c.judgement !== 'impossible')
       .sort((x, y) => y.value - x.value)
       .slice(0, breadth);
-    levels.push({ candidates: children, kept });
+    levels.push({ candidates: children, kept, ...(rejected.length > 0 ? { rejected } : {}) });
     frontier = kept;
     if (frontier.length === 0) break;
   }
@@ -194,6 +200,7 @@ export function formatTot(t: TotTrace): string {
   const lines = [`start: ${t.start.join(' ')}`];
   t.levels.forEach((l, d) => {
     lines.push(`── level ${d + 1}: ${l.candidates.length} thoughts, ${l.kept.length} kept`);
+    for (const r of l.rejected ?? []) lines.push(`  ✗ ${r}  (not a valid step from this state)`);
     for (const c of [...l.candidates].sort((x, y) => y.value - x.value)) {
       const s = c.steps[c.steps.length - 1];
       lines.push(`${l.kept.includes(c) ? '*' : ' '} ${s.a}${s.op}${s.b}=${s.c} (left: ${c.nums.join(' ')})  ${c.judgement} ${c.value.toFixed(2)}`);

@@ -63,6 +63,9 @@ test('tree of thoughts: a value that calls everything impossible prunes the whol
   assert.equal(none.solved, false);
   assert.equal(none.levels.length, 1);
   assert.ok(none.levels[0].candidates.length > 0);
+  // the player's wrong proposal is kept in the trace, so a reader sees why a level is thin
+  assert.equal(none.levels[0].rejected?.[0], '1+1=3 (left: 3)');
+  assert.match(formatTot(none), /✗ 1\+1=3 \(left: 3\) {2}\(not a valid step from this state\)/);
   const capped = treeOfThoughts(new ChatEngine(player({ value: () => 0.9 }), tok), [4, 9, 10, 13], { breadth: 2, proposals: 2 });
   assert.ok(capped.levels[0].candidates.length <= 2);
   assert.ok(capped.levels[1].candidates.length <= 4);
