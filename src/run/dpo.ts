@@ -33,6 +33,8 @@ export interface RunDpoOptions extends StageRunOptions {
 /** What `runDpo` did. */
 export interface RunDpoResult extends TrainResult {
   runDir: string;
+  /** The stage it trained (`dpo`, or `into`). */
+  stage: string;
   /** Training and held-out preference pairs used. */
   pairs: number;
   valPairs: number;
@@ -126,5 +128,5 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
     signal: o.signal,
     startedFrom: policy.dir,
   });
-  return { ...result, runDir, pairs: pairs.length, valPairs: valPairs.length, beta };
+  return { ...result, runDir, stage, pairs: pairs.length, valPairs: valPairs.length, beta };
 }

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import type { MetricRecord } from '../train/metrics.js';
 import { terminalChart } from '../eval/plot.js';
 import type { PretrainPreset } from './presets.js';
@@ -36,22 +37,24 @@ export function pretrainReport(r: RunPretrainResult, lossPlot: string, o: Report
 export function sftReport(r: RunSftResult, o: ReportOptions = {}): string {
   return [
     ...(o.chart === false ? [] : [terminalChart(lossCurves(r.history), { title: 'SFT loss (█ train, others: held-out per task)', width: 64, height: 10 })]),
-    `sft: ${stopped(r)} at step ${r.step}${trainLoss(r.lastLoss)}${r.lastEval['val/loss'] !== undefined ? `, held-out loss ${r.lastEval['val/loss'].toFixed(3)}` : ''}; checkpoint ${r.checkpoint}`,
+    `${basename(r.stageDir)}: ${stopped(r)} at step ${r.step}${trainLoss(r.lastLoss)}${r.lastEval['val/loss'] !== undefined ? `, held-out loss ${r.lastEval['val/loss'].toFixed(3)}` : ''}; checkpoint ${r.checkpoint}`,
   ].join('\n');
 }
 
 export function rmReport(r: RunRmResult): string {
+  // every held-out pair tied: nothing to measure, said plainly (not NaN%)
+  if (!((r.lastEval['val/pairs'] ?? 0) > 0)) return `${r.stage}: ${stopped(r)} at step ${r.step}; no held-out pair has a preference (${r.lastEval['val/tied'] ?? 0} tied), so there is no accuracy to report; checkpoint ${r.checkpoint}`;
   const clean = r.accuracyClean;
   const lines = [
     `${r.stage}: ${stopped(r)} at step ${r.step}; held-out pairwise accuracy ${(100 * r.accuracy).toFixed(1)}% on the labelers' (noisy) rankings (${r.lastEval['val/pairs'] ?? 0} pairs with a preference)${clean !== undefined ? `, ${(100 * clean).toFixed(1)}% on noise-free rankings` : ''}; margin ${(r.lastEval['val/margin'] ?? NaN).toFixed(2)}; checkpoint ${r.checkpoint}`,
   ];
-  if (r.accuracyCleanBy)
+  if (r.accuracyCleanBy && Object.keys(r.accuracyCleanBy).length > 0)
     lines.push(
       `${r.stage}: noise-free pairs by what decided them: ${Object.entries(r.accuracyCleanBy)
         .map(([k, t]) => `${k} ${(100 * t.accuracy).toFixed(1)}% (${t.pairs} pairs)`)
         .join(', ')}`,
     );
-  if (r.accuracyCleanByContext)
+  if (r.accuracyCleanByContext && Object.keys(r.accuracyCleanByContext).length > 0)
     lines.push(
       `${r.stage}: noise-free pairs by where correctness is read: ${Object.entries(r.accuracyCleanByContext)
         .map(([k, t]) => `${k} ${(100 * t.accuracy).toFixed(1)}% (${t.pairs} pairs)`)
@@ -70,7 +73,7 @@ export function rlReport(r: RunRlResult): string {
 }
 
 export function dpoReport(r: RunDpoResult): string {
-  return `dpo: ${stopped(r)} at step ${r.step}; held-out preference accuracy ${(100 * (r.lastEval['val/rewards/accuracies'] ?? NaN)).toFixed(1)}%, margin ${(r.lastEval['val/rewards/margins'] ?? NaN).toFixed(3)}; checkpoint ${r.checkpoint}`;
+  return `${r.stage}: ${stopped(r)} at step ${r.step}; held-out preference accuracy ${(100 * (r.lastEval['val/rewards/accuracies'] ?? NaN)).toFixed(1)}%, margin ${(r.lastEval['val/rewards/margins'] ?? NaN).toFixed(3)}; checkpoint ${r.checkpoint}`;
 }
 
 /** The preset's pretraining samples from the run's base model (seed 1), one block per prompt — the base, even when later stages exist. */

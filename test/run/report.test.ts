@@ -1,14 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rlReport, sftReport } from '../../src/run/report.js';
+import { rlReport, rmReport, sftReport } from '../../src/run/report.js';
+import type { RunRmResult } from '../../src/run/rm.js';
 import type { RunRlResult } from '../../src/run/rl.js';
 import type { RunSftResult } from '../../src/run/sft.js';
 
 test('report: a finished stage run again (no step left) says so instead of "train loss NaN"', () => {
-  const base = { step: 150, checkpoint: 'runs/tiny/sft/step-0000150', lastEval: { 'val/loss': 1.75 }, history: [] } as unknown as RunSftResult;
+  const base = { step: 150, checkpoint: 'runs/tiny/sft-mine/step-0000150', stageDir: 'runs/tiny/sft-mine', lastEval: { 'val/loss': 1.75 }, history: [] } as unknown as RunSftResult;
   const again = sftReport({ ...base, lastLoss: Number.NaN }, { chart: false });
   assert.doesNotMatch(again, /NaN/);
   assert.match(again, /no step left to run/);
+  assert.match(again, /^sft-mine: /, 'named by its stage (sft --into sft-mine)');
   assert.match(again, /held-out loss 1\.750/);
   assert.match(sftReport({ ...base, lastLoss: 2.5 }, { chart: false }), /train loss 2\.500/);
 });
@@ -29,4 +31,11 @@ test("report: RL's summary reads the last update's RM score and KL, not the vali
   assert.doesNotMatch(line, /NaN/);
   assert.match(line, /RM score 0\.250, KL 0\.040/);
   assert.match(line, /early stopping kept update 6/);
+});
+
+test('report: a reward model whose held-out pairs are all tied says there is nothing to measure (not NaN%)', () => {
+  const r = { stage: 'rm-lora', step: 4, checkpoint: 'runs/tiny/rm-lora/step-0000004', interrupted: false, lastEval: { 'val/pairs': 0, 'val/tied': 48 }, accuracy: Number.NaN, accuracyCleanBy: {}, accuracyCleanByContext: {} } as unknown as RunRmResult;
+  const line = rmReport(r);
+  assert.doesNotMatch(line, /NaN/);
+  assert.equal(line, 'rm-lora: done at step 4; no held-out pair has a preference (48 tied), so there is no accuracy to report; checkpoint runs/tiny/rm-lora/step-0000004');
 });
