@@ -255,6 +255,18 @@ OPS_ATTR static void OPS(sm_bwd_rows)(void *c, long r0, long r1) {
   }
 }
 
+/* a logits row's largest value, and whether it holds a NaN (the loss is then NaN) */
+OPS_ATTR static inline float OPS(ce_row_max)(const float *x, long V, int *nan) {
+  float mx = -INFINITY;
+  int n = 0;
+  for (long j = 0; j < V; j++) {
+    mx = x[j] > mx ? x[j] : mx;
+    n |= x[j] != x[j];
+  }
+  *nan = n;
+  return mx;
+}
+
 OPS_ATTR static void OPS(ce_fwd_rows)(void *c, long r0, long r1) {
   ce_ctx *k = (ce_ctx *)c;
   long V = k->V;
@@ -265,12 +277,8 @@ OPS_ATTR static void OPS(ce_fwd_rows)(void *c, long r0, long r1) {
       continue;
     }
     const float *x = k->logits + r * V;
-    float mx = -INFINITY;
     int nan = 0;
-    for (long j = 0; j < V; j++) {
-      mx = x[j] > mx ? x[j] : mx;
-      nan |= x[j] != x[j];
-    }
+    float mx = OPS(ce_row_max)(x, V, &nan);
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
     for (long j = 0; j < V; j++) s += OPS_EXP(x[j] - mx);
@@ -317,12 +325,8 @@ OPS_ATTR static void OPS(ce_fused_rows)(void *c, long r0, long r1) {
       continue;
     }
     const float *x = k->logits + r * V;
-    float mx = -INFINITY;
     int nan = 0;
-    for (long j = 0; j < V; j++) {
-      mx = x[j] > mx ? x[j] : mx;
-      nan |= x[j] != x[j];
-    }
+    float mx = OPS(ce_row_max)(x, V, &nan);
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
     for (long j = 0; j < V; j++) {
