@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { Command } from '@commander-js/extra-typings';
 import { runTokenizerTrain } from '../run/data.js';
 import { Tokenizer } from '../tokenizer/index.js';
+import { patternName } from '../tokenizer/patterns.js';
+import { LLAMA_CPP_PRE } from '../model/export/gguf.js';
 import { GptforgeError } from '../util/errors.js';
 import { collect, number } from '../util/args.js';
 
@@ -84,6 +86,10 @@ const info = use('info', 'vocabulary, special tokens, hash; bytes/token on --fil
   console.log(`vocabulary: ${tok.vocabSize} tokens`);
   console.log(`special tokens: ${[...tok.specialTokens].map(([s, id]) => `${s}=${id}`).join(' ') || 'none'}`);
   console.log(`hash: ${tok.hash()}`);
+  // the pre-split pattern decides whether llama.cpp can tokenize like us (GGUF export): said up front
+  const name = patternName(tok.pattern);
+  const pre = name !== undefined ? LLAMA_CPP_PRE[name] : undefined;
+  console.log(`pre-split pattern: ${name ?? (tok.pattern === '' ? 'none' : 'custom regex')}${pre ? ` (GGUF: llama.cpp pre-type "${pre}")` : ' (GGUF export refuses it: llama.cpp has no pre-type with this regex; docs/interop.md)'}`);
   if (o.file || o.text) {
     const t = textOf(o, args);
     const n = tok.encodeOrdinary(t).length;

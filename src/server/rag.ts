@@ -52,7 +52,7 @@ export interface ApiCitation {
 export interface RagContext {
   shown: RetrievedChunk[];
   /** The `rag` object of the response: the passages shown and the retrieval's numbers. */
-  json: { passages: ApiPassage[]; retrieved: number; k: number };
+  json: { passages: ApiPassage[]; retrieved: number; k: number; note?: string };
 }
 
 /** The `rag` field of a chat request: true, or {k}. Undefined when absent or false. */
@@ -118,7 +118,9 @@ export class ServerRag {
     );
     const shown = hits.slice(0, count);
     const passages = shown.map((c, i): ApiPassage => ({ n: i + 1, id: c.id, source: passageSource(c), path: c.path, ...chunkLines(c), char_start: c.charStart, char_end: c.charEnd, score: c.score }));
-    return { conv: { messages: [...msgs.slice(0, -1), { role: 'user', content }] }, ctx: { shown, json: { passages, retrieved: hits.length, k } } };
+    // passages retrieved but none fit: said, with what to change (a small model's context is short)
+    const note = hits.length > 0 && shown.length === 0 ? `${hits.length} passage${hits.length > 1 ? 's' : ''} retrieved, none fit the ${model.config.blockSize}-token context beside the conversation and ${room} tokens for the reply: lower max_tokens (or index smaller chunks)` : undefined;
+    return { conv: { messages: [...msgs.slice(0, -1), { role: 'user', content }] }, ctx: { shown, json: { passages, retrieved: hits.length, k, ...(note ? { note } : {}) } } };
   }
 }
 

@@ -23,6 +23,11 @@ test('tokenizer CLI: --pattern \\p{L}+ keeps what it does not match; --special e
     assert.equal(enc.status, 0, enc.stderr);
     const dec = run(['decode', '--tokenizer', tokFile, '--ids', enc.stdout.trim()]);
     assert.equal(dec.stdout, 'hi there, 42!\n');
+    // info names the pre-split pattern and whether llama.cpp (GGUF) can split like it
+    assert.match(run(['info', '--tokenizer', tokFile]).stdout, /^pre-split pattern: custom regex \(GGUF export refuses it/m);
+    const digits = join(dir, 'digits.json');
+    assert.equal(run(['train', '--input', corpus, '--vocab-size', '300', '--pattern', 'gpt4-digits', '--out', digits]).status, 0);
+    assert.match(run(['info', '--tokenizer', digits]).stdout, /^pre-split pattern: gpt4-digits \(GGUF: llama\.cpp pre-type "qwen2"\)$/m);
 
     // special-token text: refused by default with the flag named, plain or allowed on request
     const s = 'say <|bos|> now';

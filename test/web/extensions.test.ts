@@ -171,6 +171,8 @@ describe('RAG on the chat route', () => {
     assert.equal(full.status, 200, JSON.stringify(full.json));
     assert.deepEqual(full.json.rag.passages, []);
     assert.ok(full.json.rag.retrieved >= 1);
+    // said, with what to change
+    assert.match(full.json.rag.note, /^\d+ passages? retrieved, none fit the 256-token context beside the conversation and 240 tokens for the reply: lower max_tokens/);
     assert.equal(full.json.choices[0].message.content, 'I do not know.');
     // …and beside the earlier turns, which the server sends as they are
     const history = [...user('Tell me a story.'), { role: 'assistant', content: 'Once upon a time there was a dog. '.repeat(5) }, ...user('What is the weather in Paris?')];
