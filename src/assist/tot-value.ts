@@ -7,7 +7,7 @@ import { proposePrompt, solve, steps, stepText, type Step } from '../data/synthe
 import { splitOf } from '../data/synthetic/split.js';
 import { Rng } from '../engine/rng.js';
 import type { GPT } from '../model/gpt.js';
-import { loadModel } from '../run/models.js';
+import { loadRewardModel } from '../run/models.js';
 import { runLayout } from '../run/layout.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { scoreSequences } from '../train/reward.js';
@@ -152,8 +152,7 @@ export interface ValueModel {
  */
 export function loadValueModel(path: string): ValueModel & { threshold: number; dir: string } {
   const isRun = existsSync(runLayout(path).stage('rm'));
-  const vm = loadModel(path, isRun ? 'rm' : undefined);
-  if (!vm.model.hasScalarHead) throw new GptforgeError('the value model has no reward head (score.weight); train one with "gptforge rm" on tot-value-data\'s rankings', { file: vm.dir });
+  const vm = loadRewardModel(path);
   const meta = join(path, 'tot-value.json');
   const threshold = isRun && existsSync(meta) ? Number((JSON.parse(readFileSync(meta, 'utf8')) as { threshold?: unknown }).threshold) : 0;
   if (!Number.isFinite(threshold)) throw new GptforgeError('tot-value.json: threshold must be a number', { file: meta, field: 'threshold' });

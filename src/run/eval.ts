@@ -126,20 +126,16 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
     subjects.push({ name: 'SFT', kind: 'chat', model: s.model, tok: s.tok, tools: defaultTools() });
   }
   const kept: string[] = [];
-  for (const [stage, name] of LATER_STAGES) {
-    if (!latestCheckpoint(layout.stage(stage))) continue;
-    // RL's early stopping kept the best update on the validation split: that one is the stage's result
-    const dir = selectedStageDir(layout.stage(stage));
-    const m = loadModel(dir);
-    if (dir !== layout.stage(stage)) kept.push(`${name}: update ${m.dir.replace(/^.*step-0*/, '')} (${stage}/best, chosen on the validation split; curve ${stage}-validation.svg)`);
-    subjects.push({ name, kind: 'chat', model: m.model, tok: m.tok, tools: defaultTools() });
-  }
-  for (const stage of o.stages ?? []) {
-    if (subjects.some((s) => s.name === stage)) continue;
+  // the later stages present, then the ones --stages names (an absent one is an error)
+  const named = (o.stages ?? []).filter((s) => !LATER_STAGES.some(([x]) => x === s) && s !== 'base' && s !== 'sft');
+  for (const [stage, name] of [...LATER_STAGES, ...named.map((s) => [s, s] as const)]) {
+    const asked = named.includes(stage);
+    if (!asked && !latestCheckpoint(layout.stage(stage))) continue;
     const m = loadModel(runDir, stage);
     if (m.reward) throw new GptforgeError(`eval: stage ${stage} is a reward model, not a policy; name it with --reward-model`, { file: m.dir, field: 'stages' });
-    if (selectedStageDir(layout.stage(stage)) !== layout.stage(stage)) kept.push(`${stage}: update ${m.dir.replace(/^.*step-0*/, '')} (${stage}/best)`);
-    subjects.push({ name: stage, kind: 'chat', model: m.model, tok: m.tok, tools: defaultTools() });
+    // RL's early stopping kept the best update on the validation split: that one is the stage's result
+    if (selectedStageDir(layout.stage(stage)) !== layout.stage(stage)) kept.push(`${name}: update ${m.dir.replace(/^.*step-0*/, '')} (${stage}/best, chosen on the validation split; curve ${stage}-validation.svg)`);
+    subjects.push({ name, kind: 'chat', model: m.model, tok: m.tok, tools: defaultTools() });
   }
   if (subjects.length === 0) throw new GptforgeError('no base or sft checkpoint to evaluate', { file: runDir });
   const rows = defaultEvalRows(o.tasks);

@@ -46,12 +46,13 @@ export function loadModel(path: string, stage?: string, opts: { fresh?: boolean;
 }
 
 /**
- * A reward model from `path`: a run directory (its `rm` stage), a stage directory (`runs/x/rm2`,
- * what `rm --into` wrote) or a checkpoint directory.
- * @throws GptforgeError when the checkpoint is not a reward model (a policy, or PPO's value head).
+ * A reward model from `path`: a run directory (its `rm` stage, or `stage`), a stage directory
+ * (`runs/x/rm2`, what `rm --into` wrote) or a checkpoint directory.
+ * @throws GptforgeError when the checkpoint is not a reward model (a policy, or PPO's value head),
+ *   or as loadModel does (a stage that does not exist lists those that do).
  */
-export function loadRewardModel(path: string): LoadedModel {
-  const rm = loadModel(path, existsSync(join(path, 'rm')) ? 'rm' : undefined);
+export function loadRewardModel(path: string, stage?: string): LoadedModel {
+  const rm = loadModel(path, stage ?? (existsSync(join(path, 'rm')) ? 'rm' : undefined));
   if (!rm.reward) throw new GptforgeError(`this checkpoint is not a reward model (${rm.model.hasScalarHead ? "its scalar head is PPO's value head" : 'no reward head, score.weight'}); train one with "gptforge rm"`, { file: rm.dir });
   return rm;
 }

@@ -15,7 +15,7 @@ import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { holdRunLock } from '../util/lock.js';
 import { runLayout } from './layout.js';
-import { loadModel } from './models.js';
+import { loadModel, loadRewardModel } from './models.js';
 import { runPreset, type RunPreset } from './preset.js';
 import { sftRows } from './sft.js';
 import { CheckpointSelector, isValidationPrompt, validationCurveSVG, validationPrompts } from './rl-validation.js';
@@ -129,8 +129,7 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
   if (sft.reward) throw new GptforgeError(`rl: --from ${from} is a reward model, not a policy; start from a generation stage (sft, sft-lora, …)`, { file: sft.dir, field: 'from' });
   // with an adapter the reference is the policy's own base, adapter disabled: no second copy
   const ref = o.lora === undefined ? loadModel(runDir, from) : null;
-  const rm = loadModel(runDir, o.rewardModel ?? 'rm');
-  if (!rm.reward) throw new GptforgeError(`${rm.dir} is not a reward model (${rm.model.hasScalarHead ? "its scalar head is PPO's value head" : 'no reward head, score.weight'}); train one with "gptforge rm"`, { file: rm.dir, field: 'rewardModel' });
+  const rm = loadRewardModel(runDir, o.rewardModel ?? 'rm');
   if (rm.tok.hash() !== sft.tok.hash()) throw new GptforgeError(`the policy (${sft.dir}) and the reward model (${rm.dir}) use different tokenizers; train the reward model from this SFT model`, { file: rm.dir });
   // with early stopping, the validation items are held out of the training prompts too
   const prompts: TaskPrompt[] = o.onlyPrompts ? [] : taskPrompts('train', preset.rl.prompts, 777).filter((p) => valPrompts === 0 || !isValidationPrompt(p));
