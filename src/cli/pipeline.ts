@@ -7,7 +7,8 @@ export const command = pretrainCommand('pipeline')
   .description(
     "Runs the whole recipe on the embedded corpora: data mixture → tokenizer → pretraining (samples from the base model) → supervised fine-tuning on the synthetic task families → comparisons ranked by simulated labelers → reward model → PPO against it → evaluation of base vs SFT vs RLHF (task accuracy, reward, win rate, diversity) → a short scripted chat. Prints an estimate at its start and each stage's measured time. Re-running resumes where it stopped.",
   )
-  .option('--techniques', 'also train the prompting-techniques model and print direct vs step-by-step accuracy (opt-in: minutes more; docs/techniques.md)')
+  .option('--techniques', 'train the prompting-techniques model and print direct vs step-by-step accuracy, for a preset without a techniques section (docs/techniques.md)')
+  .option('--no-techniques', 'skip that stage (on by default in the small preset: npm start)')
   .action(async (o) => {
     const { runDir, preset, file } = presetFromFlags(o);
     const r = await runPipeline(runDir, preset, {

@@ -66,20 +66,23 @@ export function formatDuration(s: number): string {
  * Time the preset's work on this machine and estimate each pipeline stage (see the module comment).
  * @param vocabSize the run's vocabulary (the tokenizer's, or the mixture's configured size).
  * @param sources the mixture's source count (pretraining evaluates every source).
+ * @param o.techniques also estimate the techniques stage (the addition model of src/assist/headline.ts).
  */
-export function estimatePipeline(runDir: string, preset: PretrainPreset, vocabSize: number, sources: number): PipelineEstimate {
+export function estimatePipeline(runDir: string, preset: PretrainPreset, vocabSize: number, sources: number, o: { techniques?: boolean } = {}): PipelineEstimate {
   const t0 = performance.now();
-  const model = new GPT(makeConfig({ ...preset.model, vocabSize }), { seed: 1 });
-  const ctx = preset.model.blockSize;
+  let vocab = vocabSize;
+  let model = new GPT(makeConfig({ ...preset.model, vocabSize }), { seed: 1 });
+  let ctx = preset.model.blockSize;
   // a task prompt rendered as a conversation is ~32 tokens; replies are up to maxTokens
   const PROMPT = 32;
   const cache = new Map<string, number>();
   const randomIds = (n: number): Int32Array => {
     const ids = new Int32Array(n);
-    for (let i = 0; i < n; i++) ids[i] = (i * 2654435761) % vocabSize;
+    for (let i = 0; i < n; i++) ids[i] = (i * 2654435761) % vocab;
     return ids;
   };
   const timed = (key: string, reps: number, fn: () => void): number => {
+    key = `${ctx} ${vocab} ${key}`; // the techniques model is timed with the same helpers
     const hit = cache.get(key);
     if (hit !== undefined) return hit;
     fn(); // warm-up: first-touch allocations, thread start
@@ -188,6 +191,24 @@ export function estimatePipeline(runDir: string, preset: PretrainPreset, vocabSi
       stage: 'evaluation',
       seconds: answers * decode(1, 24) + (cmp ? cmp.prompts * perPrompt : 0),
       basis: `${answers} greedy answers × ~24 tokens${cmp ? `; ${cmp.prompts} compared prompts (replies, best-of-${cmp.bestOfN}${cmp.oracleBestOfN > 0 ? `, oracle best-of-${cmp.oracleBestOfN}` : ''}, ${cmp.samplesPerPrompt} diversity samples per model) × 48 tokens` : ''}`,
+    });
+  }
+  if (o.techniques) {
+    // src/assist/headline.ts: the addition model (trainThinking's default shape, its own 384-token
+    // BPE) for `steps` steps of 8 × 256, then 5–8 digits × (direct, step by step) × perCell
+    // greedy replies, 16 rows at a time, direct ~24 tokens and step by step up to ~170 (8 digits)
+    const t = preset.techniques ?? {};
+    vocab = 384;
+    model = new GPT(makeConfig({ nLayer: 4, nHead: 4, nEmbd: 128, blockSize: 384, position: 'rope', vocabSize: vocab }), { seed: 1 });
+    ctx = 384;
+    const l = Math.max(0, (t.steps ?? 1200) - stepsDone(runDir, join('techniques', 'sft')));
+    const perCell = t.perCell ?? 20;
+    const chunks = 4 * Math.ceil(perCell / 16);
+    const rows = Math.min(perCell, 16);
+    stages.push({
+      stage: 'techniques',
+      seconds: l * train(8, 256) + chunks * (decode(rows, 24) + decode(rows, 170)),
+      basis: `the addition model: ${l} steps × 8×256 forward+backward; 4 lengths × ${perCell} problems × (direct ~24, step by step ~170 tokens) decoded ${rows} at a time`,
     });
   }
   return {

@@ -28,7 +28,11 @@ export interface RunPipelineOptions {
   quiet?: boolean;
   /** Print the base model's samples after pretraining (default true). */
   samples?: boolean;
-  /** Also train the techniques model in <run>/techniques and print the tokens-to-think headline rows (opt-in: ≈ 2.5 M training tokens more; docs/techniques.md). */
+  /**
+   * Train the techniques model in <run>/techniques and print the tokens-to-think headline rows
+   * (≈ 2.5 M training tokens more; docs/techniques.md). Default: when the preset has a
+   * `techniques` section (the small preset, npm start); false skips it, true runs it for any preset.
+   */
   techniques?: boolean;
   /** Stops the stage in progress after its step (it saves); later stages do not start. */
   signal?: AbortSignal;
@@ -75,7 +79,8 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
 
   const mixture = loadMixtureConfig(o.mixture ?? resolveMixturePath(preset, o.presetFile));
   const vocabSize = existsSync(layout.tokenizer) ? Tokenizer.load(layout.tokenizer).vocabSize : (mixture.tokenizer?.vocabSize ?? 4096);
-  const estimate = estimatePipeline(runDir, preset, vocabSize, mixture.sources.length);
+  const techniques = o.techniques ?? preset.techniques !== undefined;
+  const estimate = estimatePipeline(runDir, preset, vocabSize, mixture.sources.length, { techniques: techniques && preset.sft !== undefined });
   log(estimateText(estimate));
   const timings: StageTiming[] = [];
   const result: RunPipelineResult = { runDir, interrupted: false, estimate, timings };
@@ -142,15 +147,15 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
   atomicWriteFile(layout.chatTranscript, transcript);
   print(`\n== a short chat with the assistant (gptforge chat --run ${runDir}) ==\n\n${transcript}`);
   print(markdown);
-  if (o.techniques) {
-    log(`\n== prompting techniques: the addition model, direct vs step by step (${stamp()}) ==`);
+  if (techniques) {
+    log(`\n== prompting techniques: the addition model, direct vs step by step (${stamp()}; --no-techniques skips it) ==`);
     await timed('techniques', 'techniques', async () => {
-      const table = await techniquesHeadline(join(runDir, 'techniques'), { quiet, signal: o.signal });
+      const table = await techniquesHeadline(join(runDir, 'techniques'), { steps: preset.techniques?.steps, perCell: preset.techniques?.perCell, quiet, signal: o.signal });
       if (table === undefined) return { interrupted: true };
       print(`\n${table}`);
     });
   }
   finish();
-  print(`\npipeline: done in ${stamp()}. Run directory: ${runDir} (eval.md, eval-chart.svg, chat-transcript.txt, loss.svg, sft-loss.svg)`);
+  print(`\npipeline: done in ${stamp()}. Run directory: ${runDir} (eval.md, eval-chart.svg, chat-transcript.txt, loss.svg, sft-loss.svg${techniques ? ', techniques/techniques.md' : ''})`);
   return { ...result, markdown, transcript };
 }

@@ -46,6 +46,21 @@ export interface PretrainPreset {
   rl?: RlPreset;
   /** DPO, the offline alternative to RM + RL. */
   dpo?: DpoPreset;
+  /**
+   * The prompting techniques' headline rows after the evaluation (src/assist/headline.ts): the
+   * addition model trained in `<run>/techniques`, then direct vs "Let's think step by step." on
+   * 5–8 digits. Present: the pipeline runs it unless `--no-techniques`; absent: only with
+   * `--techniques`.
+   */
+  techniques?: TechniquesPreset;
+}
+
+/** The pipeline's techniques stage (docs/techniques.md, model A's recipe). */
+export interface TechniquesPreset {
+  /** Optimizer steps of the addition model, 8 rows of 256 tokens each (default 1200: ≈ 2.5 M tokens). */
+  steps?: number;
+  /** Held-out problems per (digits, mode) cell (default 20). */
+  perCell?: number;
 }
 
 export interface RmPreset {
