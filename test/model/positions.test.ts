@@ -10,6 +10,7 @@ import { loadCheckpoint, modelFromCheckpoint, saveCheckpoint } from '../../src/m
 import { noGrad } from '../../src/engine/tensor.js';
 import { Rng } from '../../src/engine/rng.js';
 import { GptforgeError } from '../../src/util/errors.js';
+import { assertExportable, unsupportedFeatures } from '../../src/model/export/layout.js';
 
 // Position ids for RoPE (randomized positions, Ruoss et al. 2023): GPT.hidden's `positions`,
 // the KV cache's per-slot ids, and config.randomPositions drawing them in training and decoding.
@@ -171,4 +172,14 @@ test('config.randomPositions is validated and survives a checkpoint', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('export refuses a model trained on randomized positions, naming the field and why (GPT-NeoX and llama.cpp decode with 0..T−1)', () => {
+  const plain = makeConfig({ vocabSize: 16, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, position: 'rope' });
+  assert.deepEqual(unsupportedFeatures(plain), []);
+  const random = makeConfig({ vocabSize: 16, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, position: 'rope', randomPositions: 32 });
+  assert.throws(
+    () => assertExportable(random, '/x/config.json'),
+    (e: Error) => e instanceof GptforgeError && /randomPositions: 32/.test(e.message) && /0\.\.T−1/.test(e.message) && e.message.includes('/x/config.json'),
+  );
 });

@@ -47,6 +47,8 @@ export function unsupportedFeatures(c: GPTConfig): string[] {
   const out: string[] = [];
   if (c.norm !== 'layernorm') out.push(`norm: ${c.norm} (GPT-2 and GPT-NeoX use LayerNorm)`);
   if (c.mlp !== 'gelu') out.push(`mlp: ${c.mlp} (GPT-2 and GPT-NeoX have a GELU MLP)`);
+  // trained on randomized position ids, the model expects them in decoding too; GPT-NeoX and llama.cpp use 0..T-1
+  if (c.randomPositions !== undefined) out.push(`randomPositions: ${c.randomPositions} (GPT-NeoX and llama.cpp decode with positions 0..T−1; this model was trained and decodes with randomized ones)`);
   return out;
 }
 
