@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPreset, presetsDir, type PretrainPreset } from './presets.js';
-import { GptforgeError } from '../util/errors.js';
 import { runLayout } from './layout.js';
+import { parseJsonFile } from '../util/json.js';
 
 /**
  * The run's preset (pretraining writes it to `<run>/preset.json`), or the named one (`tiny`,
@@ -14,12 +14,7 @@ import { runLayout } from './layout.js';
 export function runPreset(runDir: string, name?: string): PretrainPreset {
   const saved = runLayout(runDir).preset;
   if (name === undefined && existsSync(saved)) {
-    let p: PretrainPreset;
-    try {
-      p = JSON.parse(readFileSync(saved, 'utf8')) as PretrainPreset;
-    } catch (e) {
-      throw new GptforgeError(`not valid JSON: ${(e as Error).message}`, { file: saved });
-    }
+    const p = parseJsonFile(readFileSync(saved, 'utf8'), saved) as PretrainPreset;
     // a run pretrained before its preset had an sft section: take the section from the preset of that name
     if (!p.sft && existsSync(join(presetsDir(), `pretrain.${p.name}.json`))) p.sft = loadPreset(p.name).preset.sft;
     return p;

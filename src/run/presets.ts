@@ -7,6 +7,7 @@ import type { TrainConfig } from '../train/loop.js';
 import type { GPTConfigInput } from '../model/config.js';
 import type { SftMixtureConfig } from '../data/sft.js';
 import type { RLConfig } from '../train/rl.js';
+import { parseJsonFile } from '../util/json.js';
 
 /** Stage 2 in a preset: the SFT mixture, batch shape and schedule, and what the pipeline shows afterwards. */
 export interface SftPreset {
@@ -94,13 +95,7 @@ export function presetsDir(): string {
 export function loadPreset(nameOrPath: string): { preset: PretrainPreset; file: string } {
   const file = existsSync(nameOrPath) ? nameOrPath : join(presetsDir(), `pretrain.${nameOrPath}.json`);
   if (!existsSync(file)) throw new GptforgeError(`no preset "${nameOrPath}" (presets: tiny, small; or a path to a JSON file)`, { file });
-  let p: PretrainPreset;
-  try {
-    p = JSON.parse(readTextFile(file, 'preset')) as PretrainPreset;
-  } catch (e) {
-    if (e instanceof GptforgeError) throw e; // an encoding, named by readTextFile
-    throw new GptforgeError(`not valid JSON: ${(e as Error).message}`, { file });
-  }
+  const p = parseJsonFile(readTextFile(file, 'preset'), file) as PretrainPreset; // an encoding error is named by readTextFile
   for (const f of ['mixture', 'model', 'batchSize', 'seqLen', 'train'] as const) if (p[f] === undefined) throw new GptforgeError('missing field', { file, field: f });
   if (p.seqLen > p.model.blockSize) throw new GptforgeError(`seqLen ${p.seqLen} exceeds model.blockSize ${p.model.blockSize}`, { file, field: 'seqLen' });
   return { preset: p, file };

@@ -3,6 +3,7 @@ import { bytesKey, bytesToByteLevel, byteLevelToBytes } from './bytes.js';
 import { patternName } from './patterns.js';
 import { compileRule, GPT2_REGEX, SPLIT_BEHAVIORS, type SplitBehavior, type SplitRule } from './pretokenizer.js';
 import type { TokenizerSpec } from './spec.js';
+import { parseJsonFile } from '../util/json.js';
 
 /**
  * File formats.
@@ -157,12 +158,7 @@ function checkSupported(j: Json, model: Json, file: string): void {
 }
 
 export function fromHuggingFace(text: string, file: string): TokenizerSpec {
-  let j: Json;
-  try {
-    j = JSON.parse(text) as Json;
-  } catch (e) {
-    throw new GptforgeError(`not valid JSON: ${(e as Error).message}`, { file });
-  }
+  const j = parseJsonFile(text, file) as Json;
   const model = j.model as Json | undefined;
   if (!model || typeof model !== 'object') throw new GptforgeError('no "model" section', { file, field: 'model' });
   const specials: [string, number][] = [];

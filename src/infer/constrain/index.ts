@@ -13,6 +13,7 @@ import { Automaton, GrammarConstraint, TokenMatcher } from './matcher.js';
 import { regexToExpr } from './regex.js';
 import { lowerSchema, type SchemaOptions } from './schema.js';
 import { tokenTrie } from './trie.js';
+import { parseJsonFile } from '../../util/json.js';
 
 export { Automaton, GrammarConstraint, TokenMatcher, DEAD, clearSharedFrames } from './matcher.js';
 export { TokenTrie, tokenTrie } from './trie.js';
@@ -61,17 +62,7 @@ export function readSchemaFile(path: string): unknown {
   } catch (e) {
     throw new GptforgeError(`cannot read the schema: ${(e as Error).message}`, { file: path });
   }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (e) {
-    // V8 says "at position N": a line and a column read better in an editor
-    const msg = (e as Error).message;
-    const m = /(?:at )?position (\d+)(?: \(line \d+ column \d+\))?/.exec(msg);
-    if (!m) throw new GptforgeError(`not valid JSON: ${msg}`, { file: path });
-    const before = text.slice(0, Number(m[1])).split('\n');
-    const column = before[before.length - 1].length + 1;
-    throw new GptforgeError(`not valid JSON: ${msg.replace(m[0], `at column ${column}`)}`, { file: path, line: before.length });
-  }
+  return parseJsonFile(text, path);
 }
 
 /** The constraint of `--json-schema file | --regex pattern | --grammar file` (exactly one). */

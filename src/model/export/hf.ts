@@ -11,6 +11,7 @@ import { assertExportable } from './layout.js';
 import { chatTemplate, chatSpecialIds } from './chat-template.js';
 import { architectureFor, fromHfConfig, generationConfig, toHfConfig, type HfArchitecture } from './hf-config.js';
 import { fromHfTensors, toHfTensors } from './hf-tensors.js';
+import { parseJsonFile } from '../../util/json.js';
 
 export { architectureFor, fromHfConfig, toHfConfig, generationConfig, type HfArchitecture } from './hf-config.js';
 export { toHfTensors, fromHfTensors } from './hf-tensors.js';
@@ -159,12 +160,7 @@ export interface ImportHfResult {
 export function importHuggingFace(hfDir: string, stageDir: string, opts: { stage?: string } = {}): ImportHfResult {
   const cfgPath = join(hfDir, 'config.json');
   if (!existsSync(cfgPath)) throw new GptforgeError('not a Hugging Face model directory (no config.json)', { file: hfDir });
-  let j: Json;
-  try {
-    j = JSON.parse(readFileSync(cfgPath, 'utf8')) as Json;
-  } catch (e) {
-    throw new GptforgeError(`not valid JSON: ${(e as Error).message}`, { file: cfgPath });
-  }
+  const j = parseJsonFile(readFileSync(cfgPath, 'utf8'), cfgPath) as Json;
   const { arch, config } = fromHfConfig(j, cfgPath);
   const { tensors: raw, file } = readHfWeights(hfDir);
   const tensors = arch === 'gpt2' ? normaliseGpt2Keys(raw) : dropNeoxBuffers(raw);
