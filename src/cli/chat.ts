@@ -34,15 +34,16 @@ function ragTurn(engine: ChatEngine, retriever: Retriever, conv: Conversation, o
 
 const FINISH: Record<ChatStopReason, string> = { end: 'stop', max_tokens: 'length', context: 'context', unclosed_tool_call: 'unclosed_tool_call', abort: 'abort' };
 
-const DIM = (s: string): string => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
+/** Dimmed on a terminal; every dimmed note goes to stderr. */
+const DIM = (s: string): string => (process.stderr.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
 
-/** One streamed reply printed to stdout; tool calls shown dimmed as [calculator: 3*4 → 12]. */
+/** One streamed reply printed to stdout; tool calls shown dimmed as [calculator: 3*4 → 12] on stderr, so stdout is the reply alone (a constrained value pipes into a parser). */
 function streamReply(engine: ChatEngine, conv: Conversation, opts: ChatOptions, showTools: boolean): ChatReply {
   const reply = engine.reply(conv, {
     ...opts,
     onText: (d) => process.stdout.write(d),
     onToolCall: (call, res) => {
-      if (showTools) process.stdout.write(DIM(`[${call} → ${res.output}]`) + ' ');
+      if (showTools) process.stderr.write(DIM(`[${call} → ${res.output}]`) + ' ');
     },
   });
   process.stdout.write('\n');
@@ -69,7 +70,7 @@ export const command = new Command('chat')
   .option('--max-tokens <n>', 'longest reply, in tokens', positiveInteger, 128)
   .option('--seed <n>', 'random seed', number, 1)
   .option('--no-tools', 'no calculator: the model must answer directly')
-  .option('--show-tools', 'print tool calls and their results (default)', true)
+  .option('--show-tools', 'print tool calls and their results, on stderr so stdout is the reply alone', true)
   .option('--no-show-tools', 'do not print tool calls')
   .option('--json-schema <file>', "each reply's text is JSON this schema file accepts (tool calls before it stay free; docs/constrain.md)")
   .option('--regex <re>', "each reply's text matches this regular expression in full")

@@ -25,6 +25,8 @@ export const command = new Command('sample')
   .option('--json-schema <file>', 'constrain the completion to JSON this schema file accepts (docs/constrain.md)')
   .option('--regex <re>', 'constrain the completion to match this regular expression in full')
   .option('--grammar <file>', 'constrain the completion to a GBNF grammar file (llama.cpp syntax, rule root)')
+  .option('--echo', 'print the prompt before the completion (the default without a constraint)')
+  .option('--no-echo', 'print only the completion (the default with --json-schema, --regex or --grammar: stdout is then the value alone, ready for a parser)')
   .addOption(precisionOption())
   .action((o) => {
     const prompt = o.prompt ?? (o.promptFile ? readTextFile(o.promptFile, 'prompt file') : undefined);
@@ -32,19 +34,24 @@ export const command = new Command('sample')
     const stops = o.stop.map((s) => s.replace(/\\n/g, '\n').replace(/\\t/g, '\t'));
     const n = o.numSamples;
     if (!(Number.isInteger(n) && n >= 1)) throw new GptforgeError(`-n/--num-samples must be a positive whole number, got ${n}`, { field: '--num-samples' });
+    // flag mistakes are named before the model loads (a missing run would hide them)
+    const constrained = [o.jsonSchema, o.regex, o.grammar].filter((x) => x !== undefined).length;
+    if (constrained > 1) throw new GptforgeError('give at most one of --json-schema, --regex, --grammar');
+    // A stop string would cut the value mid-way and read as a normal end: the constraint decides where it ends.
+    if (constrained > 0 && stops.length > 0) throw new GptforgeError('--stop cannot be combined with --json-schema, --regex or --grammar (the constraint decides where the output ends)');
+    const echoPrompt = o.echo ?? constrained === 0;
     // Compiled once (errors name the file and pointer/line before any model work); each sample
     // steps its own clone from the start state.
     const { tok } = loadModel(o.run, o.stage);
     const constraint = constraintFromOptions({ jsonSchema: o.jsonSchema, regex: o.regex, grammar: o.grammar }, tok);
-    // A stop string would cut the value mid-way and read as a normal end: the constraint decides where it ends.
-    if (constraint && stops.length > 0) throw new GptforgeError('--stop cannot be combined with --json-schema, --regex or --grammar (the constraint decides where the output ends)');
     for (let i = 0; i < n; i++) {
-      if (n > 1) process.stdout.write(`\n--- sample ${i + 1}/${n}\n`);
+      // without the echo stdout carries the values alone, one a line; the separators go to stderr
+      if (n > 1) (echoPrompt ? process.stdout : process.stderr).write(`${echoPrompt ? '\n' : ''}--- sample ${i + 1}/${n}\n`);
       // The prompt is echoed with the first streamed text, not before: --strict may refuse it,
       // and then nothing is printed but the error.
       let echoed = false;
       const echo = (): void => {
-        if (!echoed) process.stdout.write(prompt);
+        if (!echoed && echoPrompt) process.stdout.write(prompt);
         echoed = true;
       };
       const row = constraint?.clone();

@@ -47,8 +47,8 @@ test('sample and chat with --json-schema, --regex, --grammar: valid output, fini
     for (const seed of [1, 2, 3, 4, 5]) {
       const r = run(['sample', '--run', runDir, '--prompt', 'the', '--json-schema', schemaFile, '--max-tokens', '90', '--seed', String(seed)]);
       assert.equal(r.status, 0, r.stderr);
-      assert.ok(r.stdout.startsWith('the'), r.stdout);
-      const text = r.stdout.slice('the'.length).replace(/\n$/, '');
+      // with a constraint stdout is the value alone (no echoed prompt), ready for a parser
+      const text = r.stdout.replace(/\n$/, '');
       const w = walk(schemaConstraint(SCHEMA, tok), tok, text);
       assert.ok(w.prefix, `seed ${seed}: not even a prefix of a valid value: ${JSON.stringify(text)}`);
       if (/finish_reason: (length|context)/.test(r.stderr)) {
@@ -66,25 +66,28 @@ test('sample and chat with --json-schema, --regex, --grammar: valid output, fini
     const cut = run(['sample', '--run', runDir, '--prompt', 'the', '--json-schema', schemaFile, '--max-tokens', '3']);
     assert.equal(cut.status, 0, cut.stderr);
     assert.match(cut.stderr, /finish_reason: length/);
-    const w = walk(schemaConstraint(SCHEMA, tok), tok, cut.stdout.slice('the'.length).replace(/\n$/, ''));
+    const w = walk(schemaConstraint(SCHEMA, tok), tok, cut.stdout.replace(/\n$/, ''));
     assert.deepEqual(w, { prefix: true, complete: false });
 
     // regex: every one of several samples matches in full
     const rx = run(['sample', '--run', runDir, '--prompt', 'the', '--regex', '(ab|cd)+-[0-9]{2}', '-n', '4', '--max-tokens', '40']);
     assert.equal(rx.status, 0, rx.stderr);
-    const outs = rx.stdout
-      .split(/\n--- sample \d\/4\n/)
-      .filter((s) => s !== '')
-      .map((s) => s.replace(/\n$/, ''));
+    // one value a line on stdout; the separators on stderr
+    const outs = rx.stdout.replace(/\n$/, '').split('\n');
     assert.equal(outs.length, 4, rx.stdout);
-    for (const o of outs) assert.match(o, /^the(ab|cd)+-[0-9]{2}$/);
+    for (const o of outs) assert.match(o, /^(ab|cd)+-[0-9]{2}$/);
+    assert.equal((rx.stderr.match(/^--- sample \d\/4$/gm) ?? []).length, 4, rx.stderr);
 
     // GBNF grammar
     const gbnf = join(root, 'yn.gbnf');
     writeFileSync(gbnf, 'root ::= ("yes" | "no") " " [0-9]\n');
     const g = run(['sample', '--run', runDir, '--prompt', 'the', '--grammar', gbnf, '--max-tokens', '20']);
     assert.equal(g.status, 0, g.stderr);
-    assert.match(g.stdout, /^the(yes|no) [0-9]\n$/);
+    assert.match(g.stdout, /^(yes|no) [0-9]\n$/);
+    // --echo puts the prompt back in front
+    const ge = run(['sample', '--run', runDir, '--prompt', 'the', '--grammar', gbnf, '--max-tokens', '20', '--echo']);
+    assert.equal(ge.status, 0, ge.stderr);
+    assert.match(ge.stdout, /^the(yes|no) [0-9]\n$/);
 
     // chat, one-shot and interactive: the reply is constrained
     // (--no-tools: an untrained model may open a calculator call before the text, shown on stdout)
