@@ -56,7 +56,7 @@ export const command = new Command('ask')
     }
     const { model, tok, dir } = loadModel(o.run, o.stage, { precision: o.precision });
     console.error(`ask: ${o.technique} with ${dir}`); // which checkpoint answers: a run holds several
-    const rm = o.rm ? loadRewardModel(o.rm) : undefined;
+    const rm = o.rm && o.technique === 'self-consistency' ? loadRewardModel(o.rm) : undefined; // ignored (and said so above) with another technique
     const trace = ask(new ChatEngine(model, tok), question, {
       technique: o.technique as Technique,
       k: o.k,
@@ -73,7 +73,7 @@ export const command = new Command('ask')
       proposals: o.proposals,
       calculator: o.calculator,
       proposalSamples: o.proposalSamples,
-      valueModel: o.value ? loadValueModel(o.value) : undefined,
+      valueModel: o.value && o.technique === 'tot' ? loadValueModel(o.value) : undefined,
     });
     console.log(formatTrace(trace));
   });

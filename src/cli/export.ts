@@ -19,15 +19,15 @@ export const command = new Command('export')
   .action((o) => {
     if (!o.format) throw new GptforgeError('give --format hf, gguf, peft, trl or llmc');
     if (!o.out) throw new GptforgeError('give --out <path>');
+    const type = o.type.toUpperCase();
+    if (o.format === 'gguf' && type !== 'F32' && type !== 'F16' && type !== 'Q8_0' && type !== 'Q4_0') throw new GptforgeError(`--type must be F32, F16, Q8_0 or Q4_0, not "${o.type}"`, { field: '--type' });
     if (o.format === 'hf' || o.format === 'gguf') {
       const ck = loadCheckpoint(resolveCheckpoint(o.run, o.stage));
       if (o.format === 'hf') {
         const r = exportHuggingFace(ck, o.out);
         console.log(`export: ${ck.dir} → ${o.out} (${r.arch}: ${r.files.join(', ')})`);
       } else {
-        const type = o.type.toUpperCase();
-        if (type !== 'F32' && type !== 'F16' && type !== 'Q8_0' && type !== 'Q4_0') throw new GptforgeError(`--type must be F32, F16, Q8_0 or Q4_0, not "${type}"`);
-        const r = checkpointToGguf(ck, o.out, { type });
+        const r = checkpointToGguf(ck, o.out, { type: type as 'F32' | 'F16' | 'Q8_0' | 'Q4_0' });
         console.log(`export: ${ck.dir} → ${o.out} (${r.arch}, ${type}, tokenizer.ggml.pre "${r.pre}", ${r.tensors} tensors, ${(r.bytes / 1e6).toFixed(1)} MB)`);
       }
     } else if (o.format === 'peft') {

@@ -275,7 +275,9 @@ export function resolveCheckpoint(path: string, stage?: string): string {
           .filter((e) => e.isDirectory() && latestCheckpoint(join(path, e.name)) !== null)
           .map((e) => e.name)
       : [];
-  throw new GptforgeError(`no checkpoint found${stage ? ` for stage "${stage}"` : ''} (looked in ${candidates.join(', ')})${stages.length ? `; stages with a checkpoint: ${stages.sort().join(', ')}` : ''}`, { file: path });
+  // nothing trained there at all: say how to get a run rather than only where we looked
+  const hint = stages.length ? `; stages with a checkpoint: ${stages.sort().join(', ')}` : existsSync(path) ? '' : `; no such directory — train a run first, e.g. npx gptforge pipeline --preset tiny --run ${path} (a few minutes), or give --run an existing run`;
+  throw new GptforgeError(`no checkpoint found${stage ? ` for stage "${stage}"` : ''} (looked in ${candidates.join(', ')})${hint}`, { file: path });
 }
 
 /** Compare two model configs; returns the first differing field, or null. */
