@@ -137,6 +137,9 @@ export function renderConversation(tok: Tokenizer, conv: Conversation): Rendered
         else push([s['<|assistant_end|>']], 1);
         break;
       }
+      default:
+        // library callers are not type-checked at run time (plain JS, JSON from elsewhere)
+        throw new GptforgeError(`unknown role ${JSON.stringify((m as { role: unknown }).role)} (roles: ${ROLES.join(', ')})`, { field: `messages[${i}].role` });
     }
   }
   return { ids, mask };
@@ -147,8 +150,11 @@ export function renderConversation(tok: Tokenizer, conv: Conversation): Rendered
  * message) followed by <|assistant_start|>. The chat engine and the evaluation use this.
  */
 export function renderPrompt(tok: Tokenizer, conv: Conversation): number[] {
+  conv.messages.forEach((m, i) => {
+    if (!ROLES.includes(m.role)) throw new GptforgeError(`unknown role ${JSON.stringify(m.role)} (roles: ${ROLES.join(', ')})`, { field: `messages[${i}].role` });
+  });
   const last = conv.messages[conv.messages.length - 1];
-  if (!last || last.role !== 'user') throw new GptforgeError('renderPrompt: the conversation must end with a user message');
+  if (!last || last.role !== 'user') throw new GptforgeError(`renderPrompt: the conversation must end with a user message${last ? `, not "${last.role}"` : ' (it is empty)'}`);
   const { ids } = renderConversation(tok, conv);
   ids.push(tok.specialId('<|assistant_start|>'));
   return ids;

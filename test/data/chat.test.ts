@@ -7,6 +7,7 @@ import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { readConversationsJSONL, renderConversation, renderPrompt, validateConversation, visibleAnswer } from '../../src/data/chat.js';
 import type { Conversation } from '../../src/data/conversation.js';
 import { PackedLoader } from '../../src/data/sft.js';
+import { GptforgeError } from '../../src/util/errors.js';
 
 const tok = trainTokenizer(['Hello there. What is 12 times 3? The answer is 36. calculator: 12*3 '.repeat(30)], { vocabSize: 320 });
 const sp = (name: string): number => tok.specialId(name);
@@ -196,4 +197,27 @@ test('packing: best-fit rows start at <|bos|>, padding and non-assistant tokens 
   let vt = 0;
   for (let i = 0; i < Math.ceil(val.rowsPerEpoch / 4) + 1; i++) vt += val.next().lossTokens;
   assert.equal(vt, expectedLoss);
+});
+
+test('renderPrompt/renderConversation: an unknown role from a library caller is named with its index, not reported as a misplaced message', () => {
+  const tok = trainTokenizer(['hello there'], { vocabSize: 300 });
+  const bad = { messages: [{ role: 'robot', content: 'hi' }] } as unknown as Conversation;
+  assert.throws(
+    () => renderPrompt(tok, bad),
+    (e: unknown) => e instanceof GptforgeError && e.field === 'messages[0].role' && /unknown role "robot" \(roles: system, user, assistant, tool\)/.test(e.message),
+  );
+  assert.throws(
+    () => renderConversation(tok, bad),
+    (e: unknown) => e instanceof GptforgeError && e.field === 'messages[0].role',
+  );
+  assert.throws(
+    () =>
+      renderPrompt(tok, {
+        messages: [
+          { role: 'user', content: 'a' },
+          { role: 'assistant', content: 'b' },
+        ],
+      }),
+    /must end with a user message, not "assistant"/,
+  );
 });
