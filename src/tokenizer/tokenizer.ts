@@ -65,8 +65,22 @@ export class Tokenizer {
   readonly pattern: string;
   /** The pre-tokenizer as Split rules applied in order (HF Sequence semantics). */
   readonly preTokenizer: readonly SplitRule[];
-  private readonly spec: TokenizerSpec;
-  private readonly idBytes: Uint8Array[];
+  /**
+   * The spec without its vocabulary and merges (kept compact below and rebuilt for `toJSON`
+   * and `hash`): cl100k's 100k `Uint8Array`s and 233k merge triples were ≈ 40 MB of heap
+   * objects that every full garbage collection marked (≈ 100 ms each on Zen 3), in every
+   * process that holds the tokenizer (constrained decoding's masks, the server).
+   */
+  private readonly specRest: Omit<TokenizerSpec, 'vocab' | 'merges'>;
+  /** spec.vocab.length, and per index < it whether spec.vocab has an entry there (HF vocabularies leave holes at special ids). */
+  private readonly specVocabLen: number;
+  private readonly specVocabHas: Uint8Array;
+  /** spec.merges as [a, b, z] triples, flat. */
+  private readonly specMerges: Int32Array;
+  /** Every id's bytes (ordinary, char and special tokens) in one arena: id's bytes are arena[off[id] .. off[id + 1]); off[id] = −1 for an id with none. */
+  private readonly arena: Uint8Array;
+  private readonly arenaOff: Int32Array;
+  private readonly arenaEnd: Int32Array;
   private readonly byteToId = new Int32Array(256).fill(-1);
   private readonly table: PairTable;
   private readonly pre: PreTokenizer;
@@ -81,25 +95,26 @@ export class Tokenizer {
   private hashCache: string | undefined;
 
   constructor(spec: TokenizerSpec, source = 'tokenizer') {
-    this.spec = spec;
+    const { vocab: specVocab, merges: specMerges, ...rest } = spec;
+    this.specRest = rest;
     this.mode = spec.mode;
     this.pattern = spec.pattern;
     this.preTokenizer = spec.preTokenizer ?? (spec.pattern === '' ? [] : [{ pattern: { Regex: spec.pattern }, behavior: 'Isolated', invert: false }]);
     this.pre = new PreTokenizer(this.preTokenizer, (i) => ({ file: source, field: spec.preTokenizer ? `pre_tokenizer rule ${i}` : 'pattern' }));
     const specials = new Map<string, number>();
     let maxId = -1;
-    this.idBytes = [];
+    const idBytes: Uint8Array[] = []; // packed into the arena below
     if (spec.mode === 'char') {
       const chars = spec.chars ?? [];
       chars.forEach((ch, id) => {
         if (this.charToId.has(ch)) throw new GptforgeError(`duplicate character ${JSON.stringify(ch)} in the char vocabulary`, { file: source, field: `chars[${id}]` });
         this.charToId.set(ch, id);
-        this.idBytes[id] = this.encoder.encode(ch);
+        idBytes[id] = this.encoder.encode(ch);
       });
       maxId = chars.length - 1;
     } else {
       spec.vocab.forEach((bytes, id) => {
-        this.idBytes[id] = bytes;
+        idBytes[id] = bytes;
         if (bytes.length === 1 && this.byteToId[bytes[0]] < 0) this.byteToId[bytes[0]] = id;
       });
       maxId = spec.vocab.length - 1;
@@ -114,13 +129,30 @@ export class Tokenizer {
       if (specials.has(name)) throw new GptforgeError(`duplicate special token ${name}`, { file: source, field: 'added_tokens' });
       const other = [...specials].find(([, sid]) => sid === id);
       if (other) throw new GptforgeError(`special tokens ${other[0]} and ${name} share id ${id}`, { file: source, field: 'added_tokens' });
-      if (this.idBytes[id] !== undefined) throw new GptforgeError(`special token ${name} reuses id ${id}, which is already an ordinary token`, { file: source, field: 'added_tokens' });
+      if (idBytes[id] !== undefined) throw new GptforgeError(`special token ${name} reuses id ${id}, which is already an ordinary token`, { file: source, field: 'added_tokens' });
       specials.set(name, id);
-      this.idBytes[id] = this.encoder.encode(name);
+      idBytes[id] = this.encoder.encode(name);
       if (id > maxId) maxId = id;
     }
     this.specialTokens = specials;
     this.vocabSize = maxId + 1;
+    let total = 0;
+    for (const b of idBytes) if (b !== undefined) total += b.length;
+    this.arena = new Uint8Array(total);
+    this.arenaOff = new Int32Array(this.vocabSize).fill(-1);
+    this.arenaEnd = new Int32Array(this.vocabSize);
+    let at = 0;
+    idBytes.forEach((b, id) => {
+      this.arena.set(b, at);
+      this.arenaOff[id] = at;
+      at += b.length;
+      this.arenaEnd[id] = at;
+    });
+    this.specVocabLen = specVocab.length;
+    this.specVocabHas = new Uint8Array(specVocab.length);
+    specVocab.forEach((_, id) => (this.specVocabHas[id] = 1));
+    this.specMerges = new Int32Array(specMerges.length * 3);
+    specMerges.forEach(([a, b, z], i) => this.specMerges.set([a, b, z], 3 * i));
     this.specialRegex =
       specials.size > 0
         ? new RegExp(
@@ -231,11 +263,20 @@ export class Tokenizer {
     }
   }
 
-  /** The bytes of token `id`. */
+  /** The bytes of token `id` (a view into the tokenizer's byte store: read, do not modify). */
   tokenBytes(id: number): Uint8Array {
-    const b = Number.isInteger(id) ? this.idBytes[id] : undefined;
-    if (b === undefined) throw new GptforgeError(`token id ${id} is out of range for this tokenizer (vocabulary of ${this.vocabSize})`);
-    return b;
+    const o = Number.isInteger(id) && id >= 0 && id < this.vocabSize ? this.arenaOff[id] : -1;
+    if (o < 0) throw new GptforgeError(`token id ${id} is out of range for this tokenizer (vocabulary of ${this.vocabSize})`);
+    return this.arena.subarray(o, this.arenaEnd[id]);
+  }
+
+  /**
+   * Every token's bytes in one store, for code that walks the whole vocabulary (constrained
+   * decoding's trie): token id's bytes are `bytes[start[id] .. end[id])`; start[id] = −1 for
+   * an id with none. Shared, not copied: read only.
+   */
+  get byteStore(): { readonly bytes: Uint8Array; readonly start: Int32Array; readonly end: Int32Array } {
+    return { bytes: this.arena, start: this.arenaOff, end: this.arenaEnd };
   }
 
   decodeBytes(ids: ArrayLike<number>): Uint8Array {
@@ -244,11 +285,22 @@ export class Tokenizer {
     const out = new Uint8Array(len);
     let o = 0;
     for (let i = 0; i < ids.length; i++) {
-      const b = this.idBytes[ids[i]];
-      out.set(b, o);
-      o += b.length;
+      const a = this.arenaOff[ids[i]];
+      const e = this.arenaEnd[ids[i]];
+      out.set(this.arena.subarray(a, e), o);
+      o += e - a;
     }
     return out;
+  }
+
+  /** The spec this tokenizer was built from, rebuilt from the compact store (copies: for saving and hashing only). */
+  private get spec(): TokenizerSpec {
+    const vocab: Uint8Array[] = new Array<Uint8Array>(this.specVocabLen);
+    for (let id = 0; id < this.specVocabLen; id++) if (this.specVocabHas[id] === 1) vocab[id] = this.arena.slice(this.arenaOff[id], this.arenaEnd[id]);
+    const m = this.specMerges;
+    const merges: [number, number, number][] = [];
+    for (let i = 0; i < m.length; i += 3) merges.push([m[i], m[i + 1], m[i + 2]]);
+    return { ...this.specRest, vocab, merges };
   }
 
   /** Text of the tokens; invalid UTF-8 (e.g. a cut multi-byte character) becomes U+FFFD. */

@@ -112,7 +112,7 @@ test('signature interners bounded: cleared when full, ids reused, masks still ex
   const reference = (c: GrammarConstraint): number[] => {
     const out: number[] = [];
     for (let id = 0; id < tok.vocabSize; id++) {
-      const b = c.matcher.trie.tokenBytes[id];
+      const b = c.matcher.trie.tokenBytes(id);
       if (b !== undefined && b.length > 0 && c.matcher.automaton.run(c.stateId, b) !== 0) out.push(id);
     }
     return out;

@@ -43,7 +43,7 @@ function checkWalks(label: string, base: GrammarConstraint, vocabSize: number, w
       con.fillMask(mask);
       const allowed: number[] = [];
       for (let id = 0; id < vocabSize; id++) {
-        const b = m.trie.tokenBytes[id];
+        const b = m.trie.tokenBytes(id);
         const ok = b !== undefined && b.length > 0 && m.automaton.run(con.stateId, b) !== 0;
         if (((mask[id >>> 5] >>> (id & 31)) & 1) !== (ok ? 1 : 0)) assert.fail(`${label}: token ${id} ${JSON.stringify(b && Buffer.from(b).toString('latin1'))} at walk ${w} step ${step}: mask ${!ok}, reference ${ok}`);
         if (ok) allowed.push(id);
@@ -52,7 +52,7 @@ function checkWalks(label: string, base: GrammarConstraint, vocabSize: number, w
       if (allowed.length === 0) break;
       // now and then a token with a quote or a non-ASCII byte, so walks enter and leave strings
       // and stop inside UTF-8 characters (uniform picks on cl100k are mostly ASCII words)
-      const special = rng.random() < 0.4 ? allowed.filter((id) => m.trie.tokenBytes[id]!.some((x) => x === 0x22 || x >= 0x80)) : [];
+      const special = rng.random() < 0.4 ? allowed.filter((id) => m.trie.tokenBytes(id)!.some((x) => x === 0x22 || x >= 0x80)) : [];
       const pool = special.length > 0 ? special : allowed;
       assert.ok(con.advance(pool[rng.int(pool.length)]));
     }
@@ -94,7 +94,7 @@ function assertExact(label: string, con: GrammarConstraint, vocabSize: number): 
   const mask = new Uint32Array(Math.ceil(vocabSize / 32));
   con.fillMask(mask);
   for (let id = 0; id < vocabSize; id++) {
-    const b = m.trie.tokenBytes[id];
+    const b = m.trie.tokenBytes(id);
     const ok = b !== undefined && b.length > 0 && m.automaton.run(con.stateId, b) !== 0;
     if (((mask[id >>> 5] >>> (id & 31)) & 1) !== (ok ? 1 : 0)) assert.fail(`${label}: token ${id} ${JSON.stringify(b && Buffer.from(b).toString('latin1'))}: mask ${!ok}, reference ${ok}`);
   }

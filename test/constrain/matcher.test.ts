@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/engine/rng.js';
 import { utf8Sequences } from '../../src/infer/constrain/bytes.js';
-import { Automaton, compileGrammar, GrammarConstraint, literal, ref, regexConstraint, regexGrammar, seq, alt, star, chars, TokenTrie, type Grammar } from '../../src/infer/constrain/index.js';
+import { Automaton, compileGrammar, GrammarConstraint, literal, ref, regexConstraint, regexGrammar, seq, alt, star, chars, TokenTrie, tokenTrie, type Grammar } from '../../src/infer/constrain/index.js';
 import { accepts, allowedList, randomWalk, testTokenizer } from './helpers.js';
 
 const enc = new TextEncoder();
@@ -31,6 +31,23 @@ test('the token trie visits every token once in preorder with correct subtree en
   assert.deepEqual(Array.from(t.end), [3, 3, 3, 5, 5]);
   assert.deepEqual(Array.from(t.token), [0, 1, 2, 3, 4]);
   assert.deepEqual(t.more.get(1), [5]); // duplicate bytes 'ab'
+});
+
+test("the trie built from a tokenizer's byte store equals the one built from per-token arrays; tokenBytes reads the store", () => {
+  const tok = testTokenizer();
+  const store = tok.byteStore;
+  const specials = new Set(tok.specialTokens.values());
+  const list: (Uint8Array | undefined)[] = [];
+  for (let id = 0; id < tok.vocabSize; id++) {
+    assert.deepEqual(store.bytes.subarray(store.start[id], store.end[id]), tok.tokenBytes(id), `id ${id}`);
+    list.push(specials.has(id) ? undefined : tok.tokenBytes(id).slice());
+  }
+  const fromStore = tokenTrie(tok);
+  const fromList = new TokenTrie(list);
+  for (const k of ['byte', 'depth', 'end', 'token', 'tokOrder', 'tokStart', 'belowBytes'] as const) assert.deepEqual(fromStore[k], fromList[k], k);
+  for (let id = 0; id < tok.vocabSize; id++) assert.deepEqual(fromStore.tokenBytes(id), list[id], `id ${id}`);
+  assert.equal(fromStore.tokenBytes(-1), undefined);
+  assert.equal(fromStore.tokenBytes(tok.vocabSize), undefined);
 });
 
 test('automaton: byte-level matching, nullable loops and completion', () => {
@@ -67,7 +84,7 @@ test('token masks agree with advancing each token, and tokens may end inside a U
       const allowed = new Set(allowedList(c, tok.vocabSize));
       // brute force: every token's bytes through the automaton
       for (let id = 0; id < tok.vocabSize; id++) {
-        const b = m.trie.tokenBytes[id];
+        const b = m.trie.tokenBytes(id);
         const ok = b !== undefined && m.automaton.run(c.stateId, b) !== 0;
         assert.equal(allowed.has(id), ok, `token ${id}`);
       }
@@ -75,7 +92,7 @@ test('token masks agree with advancing each token, and tokens may end inside a U
       if (c.isComplete() && rng.random() < 0.2) break;
       const list = [...allowed];
       const id = list[rng.int(list.length)];
-      const b = m.trie.tokenBytes[id]!;
+      const b = m.trie.tokenBytes(id)!;
       if (b.some((x) => x >= 0x80) && new TextDecoder('utf-8', { fatal: false }).decode(b).includes('\ufffd')) splitChar++;
       assert.ok(c.advance(id));
     }

@@ -186,7 +186,7 @@ test('schema masks equal a brute-force check of every token at every step (frame
         con.fillMask(mask);
         const allowed: number[] = [];
         for (let id = 0; id < tok.vocabSize; id++) {
-          const b = m.trie.tokenBytes[id];
+          const b = m.trie.tokenBytes(id);
           const ok = b !== undefined && m.automaton.run(con.stateId, b) !== 0;
           assert.equal((mask[id >>> 5] >>> (id & 31)) & 1, ok ? 1 : 0, `${c.name}: token ${id} ${JSON.stringify(tok.decode([id]))} at step ${step}`);
           if (ok) allowed.push(id);

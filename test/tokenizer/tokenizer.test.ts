@@ -131,3 +131,20 @@ test('batch encode over worker threads equals sequential encoding', async () => 
   assert.equal(batched.length, texts.length);
   for (let i = 0; i < texts.length; i += 17) assert.deepEqual(Array.from(batched[i]), tok.encodeOrdinary(texts[i]));
 });
+
+test('the compact byte store: tokenBytes and byteStore agree for every id; saving rebuilds the same file', () => {
+  const tok = trainTokenizer([mobyDick().slice(0, 20_000)], { vocabSize: 400 });
+  const store = tok.byteStore;
+  for (let id = 0; id < tok.vocabSize; id++) assert.deepEqual(store.bytes.subarray(store.start[id], store.end[id]), tok.tokenBytes(id), `id ${id}`);
+  assert.deepEqual(tok.tokenBytes(tok.specialId('<|eos|>')), new TextEncoder().encode('<|eos|>'));
+  assert.throws(() => tok.tokenBytes(tok.vocabSize), /out of range/);
+  assert.throws(() => tok.tokenBytes(1.5), /out of range/);
+  const json = tok.toJSON();
+  assert.equal(tok.toJSON(), json);
+  const back = Tokenizer.fromJSON(json);
+  assert.equal(back.toJSON(), json);
+  assert.equal(back.hash(), tok.hash());
+  assert.deepEqual(back.decodeBytes([1, 300, 2]), tok.decodeBytes([1, 300, 2]));
+  const chars = trainTokenizer(['abcab'], { vocabSize: 0, mode: 'char' });
+  assert.equal(new TextDecoder().decode(chars.tokenBytes(chars.encode('c')[0])), 'c');
+});

@@ -750,6 +750,12 @@ export class Automaton {
     return s;
   }
 
+  /** Run bytes[from .. to) from a state; DEAD if rejected (a token's bytes in the trie's store, without a view). */
+  runRange(s: number, bytes: Uint8Array, from: number, to: number): number {
+    for (let i = from; i < to && s !== DEAD; i++) s = this.step(s, bytes[i]);
+    return s;
+  }
+
   /** Whole-string match over UTF-8 bytes (tests, validation). */
   matches(bytes: ArrayLike<number>): boolean {
     const s = this.run(this.initial, bytes);
@@ -1474,9 +1480,11 @@ export class GrammarConstraint implements TokenConstraint {
   }
 
   advance(token: number): boolean {
-    const b = this.matcher.trie.tokenBytes[token];
-    if (b === undefined || b.length === 0) return false;
-    const t = this.matcher.automaton.run(this.state, b);
+    const trie = this.matcher.trie;
+    const from = token >= 0 && token < trie.bytesStart.length ? trie.bytesStart[token] : -1;
+    const to = from < 0 ? from : trie.bytesEnd[token];
+    if (to <= from) return false;
+    const t = this.matcher.automaton.runRange(this.state, trie.bytes, from, to);
     if (t === DEAD) return false;
     this.state = t;
     return true;

@@ -31,52 +31,75 @@ export class TokenTrie {
   readonly maxDepth: number;
   /** ceil(vocabSize / 32): the length of a mask over this vocabulary. */
   readonly words: number;
-  /** The bytes of each ordinary token (undefined for special tokens). */
-  readonly tokenBytes: readonly (Uint8Array | undefined)[];
+  /**
+   * The bytes of the ordinary tokens in one store (a `Uint8Array` per token was 100k heap
+   * objects on cl100k that every full garbage collection inside a timed mask marked): token
+   * id's bytes are `bytes[bytesStart[id] .. bytesEnd[id])`; bytesStart[id] = −1 for special
+   * tokens and holes. Read one with `tokenBytes(id)`.
+   */
+  readonly bytes: Uint8Array;
+  readonly bytesStart: Int32Array;
+  readonly bytesEnd: Int32Array;
 
-  /** `vocab[id]` = the token's bytes, or undefined for ids the constraint must never allow (special tokens). */
-  constructor(vocab: readonly (Uint8Array | undefined)[]) {
-    this.tokenBytes = vocab;
-    this.words = Math.ceil(vocab.length / 32);
-    const ids: number[] = [];
-    for (let id = 0; id < vocab.length; id++) if (vocab[id] !== undefined && vocab[id]!.length > 0) ids.push(id);
-    const cmp = (a: Uint8Array, b: Uint8Array): number => {
-      const n = Math.min(a.length, b.length);
-      for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
-      return a.length - b.length;
+  /**
+   * `vocab[id]` = the token's bytes, or undefined for ids the constraint must never allow
+   * (special tokens); or a byte store as `Tokenizer.byteStore` gives it (start −1: never allowed).
+   */
+  constructor(vocab: readonly (Uint8Array | undefined)[] | ByteStore) {
+    const { bytes: store, start, end: stop } = Array.isArray(vocab) ? packBytes(vocab as readonly (Uint8Array | undefined)[]) : (vocab as ByteStore);
+    this.bytes = store;
+    this.bytesStart = start;
+    this.bytesEnd = stop;
+    const vocabSize = start.length;
+    this.words = Math.ceil(vocabSize / 32);
+    const idList: number[] = [];
+    for (let id = 0; id < vocabSize; id++) if (start[id] >= 0 && stop[id] > start[id]) idList.push(id);
+    const cmp = (x: number, y: number): number => {
+      const ax = start[x];
+      const ay = start[y];
+      const lx = stop[x] - ax;
+      const ly = stop[y] - ay;
+      const n = Math.min(lx, ly);
+      for (let i = 0; i < n; i++) if (store[ax + i] !== store[ay + i]) return store[ax + i] - store[ay + i];
+      return lx - ly || x - y;
     };
-    ids.sort((x, y) => cmp(vocab[x]!, vocab[y]!) || x - y);
+    const ids = Int32Array.from(idList).sort(cmp);
     let total = 0;
-    for (const id of ids) total += vocab[id]!.length;
+    for (const id of ids) total += stop[id] - start[id];
     const byte = new Uint8Array(total);
     const depth = new Uint16Array(total);
     const end = new Int32Array(total);
     const token = new Int32Array(total).fill(-1);
     const more = new Map<number, number[]>();
     const path: number[] = []; // node index at each depth − 1
-    let prev: Uint8Array = new Uint8Array(0);
+    let prev = -1;
     let n = 0;
     let maxDepth = 0;
     for (const id of ids) {
-      const b = vocab[id]!;
+      const o = start[id];
+      const len = stop[id] - o;
       let l = 0;
-      while (l < prev.length && l < b.length && prev[l] === b[l]) l++;
+      if (prev >= 0) {
+        const po = start[prev];
+        const plen = stop[prev] - po;
+        while (l < plen && l < len && store[po + l] === store[o + l]) l++;
+      }
       while (path.length > l) end[path.pop()!] = n;
-      for (let i = l; i < b.length; i++) {
-        byte[n] = b[i];
+      for (let i = l; i < len; i++) {
+        byte[n] = store[o + i];
         depth[n] = i + 1;
         path.push(n);
         n++;
       }
-      maxDepth = Math.max(maxDepth, b.length);
-      const node = path[b.length - 1];
+      maxDepth = Math.max(maxDepth, len);
+      const node = path[len - 1];
       if (token[node] < 0) token[node] = id;
       else {
         const list = more.get(node) ?? [];
         list.push(id);
         more.set(node, list);
       }
-      prev = b;
+      prev = id;
     }
     while (path.length) end[path.pop()!] = n;
     this.byte = byte.slice(0, n);
@@ -110,6 +133,38 @@ export class TokenTrie {
     this.size = n;
     this.maxDepth = maxDepth;
   }
+
+  /** The bytes of token `id` (a view into the store: do not modify), or undefined for a special token or an id outside the vocabulary. */
+  tokenBytes(id: number): Uint8Array | undefined {
+    const o = id >= 0 && id < this.bytesStart.length ? this.bytesStart[id] : -1;
+    return o < 0 ? undefined : this.bytes.subarray(o, this.bytesEnd[id]);
+  }
+}
+
+/** Token bytes in one store: id's bytes are bytes[start[id] .. end[id]); start[id] = −1 for none. */
+export interface ByteStore {
+  readonly bytes: Uint8Array;
+  readonly start: Int32Array;
+  readonly end: Int32Array;
+}
+
+/** A list of per-token byte arrays packed into one store. */
+function packBytes(list: readonly (Uint8Array | undefined)[]): ByteStore {
+  let total = 0;
+  for (const b of list) if (b !== undefined) total += b.length;
+  const bytes = new Uint8Array(total);
+  const start = new Int32Array(list.length).fill(-1);
+  const end = new Int32Array(list.length);
+  let at = 0;
+  for (let id = 0; id < list.length; id++) {
+    const b = list[id];
+    if (b === undefined) continue;
+    bytes.set(b, at);
+    start[id] = at;
+    at += b.length;
+    end[id] = at;
+  }
+  return { bytes, start, end };
 }
 
 const cache = new WeakMap<Tokenizer, TokenTrie>();
@@ -118,17 +173,10 @@ const cache = new WeakMap<Tokenizer, TokenTrie>();
 export function tokenTrie(tok: Tokenizer): TokenTrie {
   let t = cache.get(tok);
   if (!t) {
-    const vocab: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(tok.vocabSize);
-    const special = new Set(tok.specialTokens.values());
-    for (let id = 0; id < tok.vocabSize; id++) {
-      if (special.has(id)) continue;
-      try {
-        vocab[id] = tok.tokenBytes(id);
-      } catch {
-        vocab[id] = undefined; // a hole in the id space
-      }
-    }
-    t = new TokenTrie(vocab);
+    const store = tok.byteStore;
+    const start = store.start.slice(); // special tokens are never allowed: no bytes here
+    for (const id of tok.specialTokens.values()) if (id < start.length) start[id] = -1;
+    t = new TokenTrie({ bytes: store.bytes, start, end: store.end });
     cache.set(tok, t);
   }
   return t;
