@@ -346,7 +346,7 @@ export function lookupProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokeniz
 export interface MqarProbe {
   /** The queried values: each predicted right after its key is asked again (the lookup). */
   value: { accuracy: number; loss: number; tokens: number };
-  /** The control: one query per document with its key swapped for another pair's (whose value differs), scored on the original value — a model that looks the key up predicts the other pair's value and scores ≈ 0; one that guesses values from their statistics scores as on `value`. */
+  /** The control: each query with its key swapped for another pair's (whose value differs), scored on the original value — a model that looks the key up predicts the other pair's value and scores ≈ 0; one that guesses values from their statistics scores as on `value`. */
   wrongKey: { accuracy: number; loss: number; tokens: number };
   /** The values in the pair list: unpredictable (random), so ≈ chance — the floor the lookup must rise above. */
   listValue: { accuracy: number; loss: number; tokens: number };
@@ -421,14 +421,15 @@ export function mqarProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokenizer
       documents++;
       score(ids, queryAt, sums.value);
       score(ids, listAt, sums.listValue);
-      // the control: one query's key swapped for another pair's key whose value differs
-      const j = di % d.queries.length;
-      const own = d.pairs[d.queries[j]];
-      const other = d.pairs.find((p) => p.value !== own.value);
-      if (!other) return;
-      const swapped = [...ids];
-      swapped[queryKeyAt[j]] = one(other.key);
-      score(swapped, [queryAt[j]], sums.wrongKey);
+      // the control: each query in turn with its key swapped for another pair's key whose value differs (one forward each)
+      d.queries.forEach((qi, j) => {
+        const own = d.pairs[qi];
+        const others = d.pairs.filter((p) => p.value !== own.value);
+        if (others.length === 0) return;
+        const swapped = [...ids];
+        swapped[queryKeyAt[j]] = one(others[(di + j) % others.length].key);
+        score(swapped, [queryAt[j]], sums.wrongKey);
+      });
     });
   });
   const part = (s: number[]): { accuracy: number; loss: number; tokens: number } => ({ accuracy: s[2] > 0 ? s[0] / s[2] : 0, loss: s[2] > 0 ? s[1] / s[2] : 0, tokens: s[2] });
