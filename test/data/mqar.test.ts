@@ -4,6 +4,13 @@ import { splitOf } from '../../src/data/synthetic/split.js';
 import { mqarDocument, mqarDocuments, mqarPools } from '../../src/data/synthetic/mqar.js';
 import { Rng } from '../../src/engine/rng.js';
 import { GptforgeError } from '../../src/util/errors.js';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { taskByName } from '../../src/data/synthetic/tasks.js';
+import { NO_ANSWER } from '../../src/rag/context.js';
 
 test('mqar: pools are one split, keys and values disjoint, the filter applied', () => {
   for (const split of ['train', 'test'] as const) {
@@ -47,4 +54,23 @@ test('mqar: documents are deterministic by seed; every query repeats its pair, k
   for (let i = 32; i < words.length; i += 2) assert.equal(words[i + 1], words[words.indexOf(words[i]) + 1]);
   assert.throws(() => mqarDocument(new Rng(1), pools, 4, 5), GptforgeError);
   assert.throws(() => mqarDocument(new Rng(1), pools, 0, 0), GptforgeError);
+});
+
+test("rag-copy-corpus --format chat --no-answer 10: the family's conversations with refusals cut to about 10%, every answerable one kept valid", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-mqar-'));
+  try {
+    const out = join(dir, 'lookup.jsonl');
+    execFileSync(process.execPath, [fileURLToPath(new URL('../../bench/rag-copy-corpus.js', import.meta.url)), '--kind', 'lookup', '--format', 'chat', '--no-answer', '10', '--examples', '400', '--seed', '3', '--out', out], { stdio: 'pipe' });
+    const convs = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { messages: { role: string; content: string }[] });
+    assert.equal(convs.length, 400);
+    const task = taskByName('lookup');
+    const refusals = convs.filter((c) => c.messages[1].content === NO_ANSWER).length;
+    assert.ok(refusals >= 30 && refusals <= 40, `${refusals} of 400 refusals`);
+    for (const c of convs) assert.ok(task.check(c.messages[0].content, c.messages[1].content));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
