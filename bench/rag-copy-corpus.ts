@@ -21,6 +21,16 @@
  * passages of random `key: value.` lines) each followed by several questions and answers —
  * key → value recall, the step between copying a list and reading a passage (docs/rag.md
  * "Fifth attempt"); train-split keys and values only.
+ *
+ * `--kind mqar --tokenizer runs/x/tokenizer.json [--pairs 16 --queries 16 --sep ':']`:
+ * multi-query associative recall (data/synthetic/mqar.ts, Zoology's MQAR) over train-split
+ * words that are one token after a space under that tokenizer — the denser, simpler lookup
+ * learnt before the notes (docs/rag.md "Sixth attempt"). Train the tokenizer first.
+ *
+ * `--format chat [--no-answer 10]` (passages or lookup): SFT conversations
+ * (`{"messages": …}`, for an SFT mixture's `path` source) with "The passages don't say." cut
+ * to about `--no-answer` percent of the examples (the families give 30%): fewer refusals while
+ * reading is still being learnt, so the one fixed reply is not the loss's cheapest answer.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -29,6 +39,9 @@ import { Rng } from '../src/engine/rng.js';
 import { taskByName } from '../src/data/synthetic/tasks.js';
 import { coreWords } from '../src/data/synthetic/words.js';
 import { lookupDocument } from '../src/data/synthetic/lookup.js';
+import { mqarDocuments, mqarPools } from '../src/data/synthetic/mqar.js';
+import { saysNoAnswer } from '../src/rag/context.js';
+import { Tokenizer } from '../src/tokenizer/index.js';
 import { atomicWriteFile } from '../src/util/atomic.js';
 
 const { values: args } = parseArgs({
@@ -40,6 +53,12 @@ const { values: args } = parseArgs({
     'min-words': { type: 'string', default: '12' },
     'max-words': { type: 'string', default: '40' },
     questions: { type: 'string', default: '4' },
+    tokenizer: { type: 'string' },
+    pairs: { type: 'string', default: '16' },
+    queries: { type: 'string', default: '16' },
+    sep: { type: 'string', default: '' },
+    format: { type: 'string', default: 'text' },
+    'no-answer': { type: 'string', default: '10' },
   },
 });
 
@@ -59,15 +78,43 @@ function lookups(count: number, seed: number, questions: number): string[] {
   const rng = new Rng(seed);
   return Array.from({ length: count }, () => lookupDocument(rng, 'train', questions));
 }
-const lines = (
-  args.kind === 'lookup'
-    ? lookups(n, Number(args.seed), Number(args.questions))
-    : args.kind === 'repeat'
-      ? repeats(n, Number(args.seed), Number(args['min-words']), Number(args['max-words']))
-      : taskByName('passages')
-          .generate('train', n, Number(args.seed))
-          .map((ex) => `${ex.prompt}\nAnswer: ${ex.conversation.messages[1].content}`)
-).map((text) => JSON.stringify({ text }));
+function mqar(count: number, seed: number): string[] {
+  if (!args.tokenizer) throw new Error('--kind mqar needs --tokenizer <tokenizer.json> (keys and values are words that are one token after a space)');
+  const tok = Tokenizer.load(args.tokenizer);
+  const pools = mqarPools('train', (w) => tok.encode(` ${w}`).length === 1);
+  console.log(`mqar: ${pools.keys.length} one-token keys, ${pools.values.length} values (train split)`);
+  return mqarDocuments('train', count, seed, pools, Number(args.pairs), Number(args.queries), args.sep).map((d) => d.text);
+}
+/** SFT conversations of a family with refusals kept to about `percent`% (every answerable example kept). */
+function conversations(kind: string, count: number, seed: number, percent: number): string[] {
+  if (!(percent >= 0 && percent <= 100)) throw new Error(`--no-answer must be a percentage; got ${percent}`);
+  const out: string[] = [];
+  let refusals = 0;
+  for (let round = 0; out.length < count; round++) {
+    for (const ex of taskByName(kind).generate('train', count, seed + round)) {
+      if (out.length >= count) break;
+      if (saysNoAnswer(ex.conversation.messages[1].content)) {
+        if (refusals + 1 > (percent / 100) * (out.length + 1)) continue;
+        refusals++;
+      }
+      out.push(JSON.stringify(ex.conversation));
+    }
+  }
+  return out;
+}
+const lines =
+  args.format === 'chat'
+    ? conversations(args.kind, n, Number(args.seed), Number(args['no-answer']))
+    : args.kind === 'mqar'
+      ? mqar(n, Number(args.seed)).map((text) => JSON.stringify({ text }))
+      : (args.kind === 'lookup'
+          ? lookups(n, Number(args.seed), Number(args.questions))
+          : args.kind === 'repeat'
+            ? repeats(n, Number(args.seed), Number(args['min-words']), Number(args['max-words']))
+            : taskByName('passages')
+                .generate('train', n, Number(args.seed))
+                .map((ex) => `${ex.prompt}\nAnswer: ${ex.conversation.messages[1].content.trimStart()}`)
+        ).map((text) => JSON.stringify({ text }));
 mkdirSync(dirname(args.out), { recursive: true });
 atomicWriteFile(args.out, `${lines.join('\n')}\n`);
 console.log(`${args.out}: ${lines.length} ${args.kind} documents`);

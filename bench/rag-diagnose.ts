@@ -105,12 +105,13 @@ function main(): void {
     let answerable = 0;
     let verbatim = 0;
     for (const ex of train) {
-      const answer = ex.conversation.messages[1].content;
+      const answer = ex.conversation.messages[1].content.trim();
       if (answer === NO_ANSWER) continue;
       answerable++;
       const p = parsePassagePrompt(ex.prompt)!;
       const cited = p.passages[citedNumbers(answer)[0] - 1].text;
-      const fact = /(?:means|is to|is a kind of|synonym for \S+ is|word for \S+ is) (.*) \[\d+\]\.$/.exec(answer)?.[1];
+      // the reply quotes the cited passage (docs/rag.md "Generation with retrieval"): all of it before the citation
+      const fact = /^(.*) \[\d+\]\.$/.exec(answer)?.[1];
       if (fact !== undefined && cited.includes(fact)) verbatim++;
     }
     const sft = [

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadModel } from '../src/run/models.js';
-import { copyProbe, lookupProbe, effectMarkdown, measureEffect, measurePassagesFamily, openDictionaryStore } from '../src/rag/effect.js';
+import { copyProbe, lookupProbe, mqarProbe, effectMarkdown, measureEffect, measurePassagesFamily, openDictionaryStore } from '../src/rag/effect.js';
 import { GPT } from '../src/model/gpt.js';
 
 const { values: args } = parseArgs({
@@ -51,12 +51,33 @@ function main(): void {
     // key → value lookups, teacher-forced: the key's tokens, the value's, the value after a wrong key
     const lookText = lookupProbe(model, tok, 100, 2024, 'text');
     const lookChat = lookupProbe(model, tok, 100, 2024, 'chat');
+    // one-token associative recall (MQAR), held-out words and fresh train-split documents; and with "key:" as the notes write it
+    const mq = mqarProbe(model, tok, { split: 'test' });
+    const mqTrain = mqarProbe(model, tok, { split: 'train', pairs: 16, seed: 99 });
+    const mqTrain8 = mqarProbe(model, tok, { split: 'train', pairs: 8, seed: 98, n: 100 });
+    const mqSep = mqarProbe(model, tok, { split: 'train', pairs: 16, seed: 99, sep: ':' });
+    const mp = (p: typeof mq): string =>
+      `value ${(100 * p.value.accuracy).toFixed(0)}% (${p.value.loss.toFixed(2)} nats), after a wrong key ${(100 * p.wrongKey.accuracy).toFixed(0)}% (${p.wrongKey.loss.toFixed(2)}), list values (chance) ${(100 * p.listValue.accuracy).toFixed(0)}% (1/${Math.round(1 / p.chance)}); ${p.documents} documents`;
     const lp = (l: typeof lookText): string =>
       `key ${(100 * l.key.accuracy).toFixed(0)}% (${l.key.loss.toFixed(2)} nats), value's first token ${(100 * l.valueFirst.accuracy).toFixed(0)}% (${l.valueFirst.loss.toFixed(2)}), later value tokens ${(100 * l.valueRest.accuracy).toFixed(0)}% (${l.valueRest.loss.toFixed(2)}), its first token after a wrong key ${(100 * l.valueWrongKey.accuracy).toFixed(0)}% (${l.valueWrongKey.loss.toFixed(2)}); ${l.examples} lookups`;
     console.log(
       args.json
-        ? JSON.stringify({ model: dir, copyProbe: long, copyProbeShort: short, copyProbeBos: longBos, copyProbeShortBos: shortBos, copyProbeDoc: longDoc, copyProbeShortDoc: shortDoc, lookupProbe: lookText, lookupProbeChat: lookChat })
-        : `${dir}: copy probe, first saying / repeat (nats/token): 12–40-word lists ${line(long)}; 4–12-word lists ${line(short)}; with <|bos|>: ${line(longBos)}; ${line(shortBos)}; after a document: ${line(longDoc)}; ${line(shortDoc)}\nlookup probe (top-1 token accuracy, teacher-forced), document form: ${lp(lookText)}\nchat form: ${lp(lookChat)}`,
+        ? JSON.stringify({
+            model: dir,
+            copyProbe: long,
+            copyProbeShort: short,
+            copyProbeBos: longBos,
+            copyProbeShortBos: shortBos,
+            copyProbeDoc: longDoc,
+            copyProbeShortDoc: shortDoc,
+            lookupProbe: lookText,
+            lookupProbeChat: lookChat,
+            mqarProbe: mq,
+            mqarProbeTrain: mqTrain,
+            mqarProbeTrain8: mqTrain8,
+            mqarProbeSep: mqSep,
+          })
+        : `${dir}: copy probe, first saying / repeat (nats/token): 12–40-word lists ${line(long)}; 4–12-word lists ${line(short)}; with <|bos|>: ${line(longBos)}; ${line(shortBos)}; after a document: ${line(longDoc)}; ${line(shortDoc)}\nlookup probe (top-1 token accuracy, teacher-forced), document form: ${lp(lookText)}\nchat form: ${lp(lookChat)}\nMQAR probe, held-out words (12 pairs): ${mp(mq)}\nMQAR, train-split words (16 pairs): ${mp(mqTrain)}\nMQAR, train-split words (8 pairs): ${mp(mqTrain8)}\nMQAR with "key:" (16 pairs): ${mp(mqSep)}`,
     );
     return;
   }

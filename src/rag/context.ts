@@ -86,3 +86,17 @@ export function stripCitations(answer: string): string {
 export function saysNoAnswer(answer: string): boolean {
   return /\bpassages?\s+(don't|do not|doesn't|does not)\s+say\b/i.test(answer.replace(/’/g, "'"));
 }
+
+/**
+ * A reply that quotes a passage, as the `passages` and `lookup` families write it: with a
+ * leading space. A GPT-style BPE splits text into words *with* their leading space
+ * (" capital"), so a word at the very start of a message has no match in the passage it
+ * quotes — under a 2,048-token vocabulary "capital" is `c ap it al` at the start of a reply
+ * and ` cap it al` in the passage — and copying (an induction head: find the current token
+ * earlier in the context, emit what followed it) cannot start from the reply's first word
+ * (docs/rag.md "Sixth attempt"). The space is SentencePiece's `add_dummy_prefix` applied to one
+ * message; the chat engine trims it from the visible text.
+ */
+export function quotedReply(text: string): string {
+  return ` ${text.trimStart()}`;
+}

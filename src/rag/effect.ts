@@ -12,6 +12,8 @@ import { distinctExamples } from '../eval/tasks.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { parsePassagePrompt, saysNoAnswer, stripCitations } from './context.js';
 import { noteLines } from '../data/synthetic/lookup.js';
+import { mqarDocuments, mqarPools } from '../data/synthetic/mqar.js';
+import type { Split } from '../data/synthetic/task.js';
 import { answerWithRetrieval } from './generate.js';
 import { documentsAsFile, indexIngestFile, storeMetaFor, type IndexOptions } from './indexer.js';
 import { Retriever, type RetrieveOptions, type RetrievedChunk } from './retrieve.js';
@@ -294,8 +296,9 @@ export function lookupProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokeniz
   const sums = { key: [0, 0, 0], valueFirst: [0, 0, 0], valueRest: [0, 0, 0], valueWrongKey: [0, 0, 0] };
   let examples = 0;
   const head = (prompt: string): number[] => (form === 'chat' ? renderPrompt(tok, { messages: [{ role: 'user', content: prompt }] }) : [tok.specialId('<|bos|>'), ...tok.encode(`${prompt}\nAnswer:`, { disallowedSpecial: 'plain' })]);
-  // the reply's tokens after the head; in text form the reply follows "Answer:" after a space
-  const reply = (text: string): number[] => tok.encode(form === 'chat' ? text : ` ${text}`, { disallowedSpecial: 'plain' });
+  // the reply's tokens after the head: after "Answer:" and a space in text form, and in chat form
+  // as the family writes it, with a leading space (context.ts quotedReply)
+  const reply = (text: string): number[] => tok.encode(` ${text}`, { disallowedSpecial: 'plain' });
   const score = (ids: number[], from: number, to: number, into: number[]): void => {
     const logits = model.forward(Int32Array.from(ids), 1, ids.length).data;
     for (let t = from; t < to; t++) {
@@ -316,7 +319,7 @@ export function lookupProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokeniz
   };
   noGrad(() => {
     for (const ex of distinctExamples(task, n, seed)) {
-      const answer = ex.conversation.messages[1].content;
+      const answer = ex.conversation.messages[1].content.trim();
       const m = /^([a-z]+): (.*) \[\d+\]\.$/.exec(answer);
       if (!m) continue; // "the passages don't say"
       const [, key, value] = m;
@@ -337,4 +340,98 @@ export function lookupProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokeniz
   const part = (s: number[]): { accuracy: number; loss: number; tokens: number } => ({ accuracy: s[2] > 0 ? s[0] / s[2] : 0, loss: s[2] > 0 ? s[1] / s[2] : 0, tokens: s[2] });
   const value = sums.valueFirst.map((x, i) => x + sums.valueRest[i]);
   return { key: part(sums.key), value: part(value), valueFirst: part(sums.valueFirst), valueRest: part(sums.valueRest), valueWrongKey: part(sums.valueWrongKey), examples };
+}
+
+/** The MQAR probe's result (teacher-forced top-1 accuracy and mean loss, nats, per part). */
+export interface MqarProbe {
+  /** The queried values: each predicted right after its key is asked again (the lookup). */
+  value: { accuracy: number; loss: number; tokens: number };
+  /** The control: each query with its key swapped for another pair's (whose value differs), scored on the original value — a model that looks the key up predicts the other pair's value and scores ≈ 0; one that guesses values from their statistics scores as on `value`. */
+  wrongKey: { accuracy: number; loss: number; tokens: number };
+  /** The values in the pair list: unpredictable (random), so ≈ chance — the floor the lookup must rise above. */
+  listValue: { accuracy: number; loss: number; tokens: number };
+  /** Chance of guessing a value from the pool: 1 / the number of value words. */
+  chance: number;
+  documents: number;
+}
+
+/**
+ * Does the model look keys up? Multi-query associative recall (data/synthetic/mqar.ts; Zoology's
+ * MQAR) over one-token words of `split` under `tok`: `n` documents of `pairs` pairs and
+ * `queries` queries, `<|bos|>` first as pretraining packs them, teacher-forced. The lookup
+ * has formed when `value` is far above `wrongKey` and `listValue` (docs/rag.md "Sixth
+ * attempt"). Deterministic (seeded documents).
+ *
+ * @throws GptforgeError when the split has too few one-token words for `pairs`.
+ */
+export function mqarProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokenizer, opts: { n?: number; seed?: number; split?: Split; pairs?: number; queries?: number; sep?: string } = {}): MqarProbe {
+  const { n = 50, seed = 7, split = 'test', sep = '' } = opts;
+  const pools = mqarPools(split, (w) => tok.encode(` ${w}`).length === 1);
+  const pairs = Math.min(opts.pairs ?? 12, pools.keys.length);
+  const queries = Math.min(opts.queries ?? pairs, pairs);
+  const V = model.config.vocabSize;
+  const enc = (s: string): number[] => tok.encode(s, { disallowedSpecial: 'plain' });
+  const one = (w: string): number => enc(` ${w}`)[0];
+  const sums = { value: [0, 0, 0], wrongKey: [0, 0, 0], listValue: [0, 0, 0] };
+  const score = (ids: number[], at: readonly number[], into: number[]): void => {
+    const logits = model.forward(Int32Array.from(ids), 1, ids.length).data;
+    for (const t of at) {
+      const row = logits.subarray((t - 1) * V, t * V);
+      let m = -Infinity;
+      let best = 0;
+      for (let v = 0; v < V; v++)
+        if (row[v] > m) {
+          m = row[v];
+          best = v;
+        }
+      let z = 0;
+      for (const x of row) z += Math.exp(x - m);
+      into[0] += best === ids[t] ? 1 : 0;
+      into[1] += -(row[ids[t]] - m - Math.log(z));
+      into[2]++;
+    }
+  };
+  const docs = mqarDocuments(split, n, seed, pools, pairs, queries, sep);
+  let documents = 0;
+  noGrad(() => {
+    docs.forEach((d, di) => {
+      // built piece by piece (each piece a whole pre-token, so the result equals encoding the text) to know where each value sits
+      const ids = [tok.specialId('<|bos|>'), ...enc('Pairs:')];
+      const listAt: number[] = [];
+      const queryAt: number[] = [];
+      const queryKeyAt: number[] = [];
+      const say = (i: number, at: number[], keyAt?: number[]): void => {
+        keyAt?.push(ids.length);
+        ids.push(...enc(` ${d.pairs[i].key}${sep}`));
+        at.push(ids.length);
+        ids.push(one(d.pairs[i].value));
+      };
+      d.pairs.forEach((_, i) => {
+        if (i > 0 && sep !== '') ids.push(...enc(','));
+        say(i, listAt);
+      });
+      ids.push(...enc('.\nQueries:'));
+      d.queries.forEach((qi, j) => {
+        if (j > 0 && sep !== '') ids.push(...enc(','));
+        say(qi, queryAt, queryKeyAt);
+      });
+      ids.push(...enc('.'));
+      if (ids.length > model.config.blockSize) return;
+      if (ids.slice(1).join() !== enc(d.text).join()) throw new GptforgeError('mqarProbe: the pieces do not encode as the whole document does (a tokenizer whose merges cross word boundaries?)');
+      documents++;
+      score(ids, queryAt, sums.value);
+      score(ids, listAt, sums.listValue);
+      // the control: each query in turn with its key swapped for another pair's key whose value differs (one forward each)
+      d.queries.forEach((qi, j) => {
+        const own = d.pairs[qi];
+        const others = d.pairs.filter((p) => p.value !== own.value);
+        if (others.length === 0) return;
+        const swapped = [...ids];
+        swapped[queryKeyAt[j]] = one(others[(di + j) % others.length].key);
+        score(swapped, [queryAt[j]], sums.wrongKey);
+      });
+    });
+  });
+  const part = (s: number[]): { accuracy: number; loss: number; tokens: number } => ({ accuracy: s[2] > 0 ? s[0] / s[2] : 0, loss: s[2] > 0 ? s[1] / s[2] : 0, tokens: s[2] });
+  return { value: part(sums.value), wrongKey: part(sums.wrongKey), listValue: part(sums.listValue), chance: 1 / pools.values.length, documents };
 }

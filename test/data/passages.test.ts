@@ -107,8 +107,11 @@ test('passages: the answer quotes the cited passage — a verbatim span of one s
   let fromWord = 0;
   let answerable = 0;
   for (const e of task.generate('train', 400, 13)) {
-    const answer = answerOf(e);
-    if (answer === NO_ANSWER) continue;
+    const reply = answerOf(e);
+    if (reply === NO_ANSWER) continue;
+    // one leading space, so the reply's first word is the passage's token (context.ts quotedReply)
+    assert.ok(reply.startsWith(' ') && !reply.startsWith('  '), `a quote starts with one space: "${reply}"`);
+    const answer = reply.trimStart();
     answerable++;
     const p = parsePassagePrompt(e.prompt)!;
     const cited = p.passages[citedNumbers(answer)[0] - 1].text;

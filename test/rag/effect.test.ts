@@ -7,9 +7,10 @@ import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { makeConfig } from '../../src/model/config.js';
 import { GPT } from '../../src/model/gpt.js';
 import { dictionaryEntries, entrySource } from '../../src/data/synthetic/passages.js';
-import { copyProbe, lookupProbe, effectMarkdown, ExcludingRetriever, measureEffect, measurePassagesFamily, openDictionaryStore } from '../../src/rag/effect.js';
+import { copyProbe, lookupProbe, mqarProbe, effectMarkdown, ExcludingRetriever, measureEffect, measurePassagesFamily, openDictionaryStore } from '../../src/rag/effect.js';
 import { passageSource } from '../../src/rag/generate.js';
 import { lookupDocument } from '../../src/data/synthetic/lookup.js';
+import { mqarDocuments, mqarPools } from '../../src/data/synthetic/mqar.js';
 import { Rng } from '../../src/engine/rng.js';
 import { Retriever } from '../../src/rag/retrieve.js';
 
@@ -162,4 +163,36 @@ test('lookupProbe: a model that copies what followed the key in the notes scores
   assert.ok(Math.abs(p.value.accuracy - (p.valueFirst.accuracy * p.valueFirst.tokens + p.valueRest.accuracy * p.valueRest.tokens) / p.value.tokens) < 1e-9);
   const random = lookupProbe(new GPT(makeConfig({ vocabSize: V, blockSize: 512, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed: 3 }), tok, 30, 2024, 'chat');
   assert.ok(random.value.accuracy < 0.1, `random: ${random.value.accuracy}`);
+});
+
+test('mqarProbe: a model that copies what followed the current token earlier scores the queried values, not after a swapped key, not the list values; a random model scores none', () => {
+  const tok = trainTokenizer(
+    mqarDocuments('test', 300, 1, mqarPools('test'), 12, 12).map((d) => d.text),
+    { vocabSize: 800 },
+  );
+  const V = tok.vocabSize;
+  // logits: +10 on the token that followed the latest earlier occurrence of the current token
+  const looker = {
+    config: makeConfig({ vocabSize: V, blockSize: 256, nLayer: 1, nHead: 1, nEmbd: 8 }),
+    forward(ids: Int32Array, _B: number, T: number) {
+      const data = new Float32Array(T * V);
+      for (let t = 0; t < T; t++)
+        for (let j = t - 1; j >= 0; j--)
+          if (ids[j] === ids[t]) {
+            data[t * V + ids[j + 1]] = 10;
+            break;
+          }
+      return { data } as unknown as ReturnType<GPT['forward']>;
+    },
+  };
+  for (const sep of ['', ':']) {
+    const p = mqarProbe(looker, tok, { n: 20, sep, pairs: 8 });
+    assert.ok(p.documents === 20 && p.value.tokens === 160, `${p.documents} documents, ${p.value.tokens} values`);
+    assert.ok(p.chance > 0 && p.chance < 0.2, `chance ${p.chance}`);
+    if (sep === '') assert.ok(p.value.accuracy > 0.95, `looker: ${p.value.accuracy}`);
+    else assert.ok(p.value.accuracy < 0.2, `a one-back looker cannot skip the ':' (it copies what followed the last ':'): ${p.value.accuracy}`);
+    assert.ok(p.wrongKey.accuracy < 0.2 && p.listValue.accuracy < 0.2, `sep '${sep}': wrong key ${p.wrongKey.accuracy}, list ${p.listValue.accuracy}`);
+  }
+  const random = mqarProbe(new GPT(makeConfig({ vocabSize: V, blockSize: 256, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed: 3 }), tok, { n: 10 });
+  assert.ok(random.value.accuracy < 0.2 && Math.abs(random.value.loss - Math.log(V)) < 1, `random: ${random.value.accuracy}, ${random.value.loss}`);
 });

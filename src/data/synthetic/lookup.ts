@@ -1,7 +1,7 @@
 import { Rng } from '../../engine/rng.js';
 import { GptforgeError } from '../../util/errors.js';
 import { escapeRegExp } from '../../util/regex.js';
-import { citedNumbers, NO_ANSWER, parsePassagePrompt, passagePrompt, saysNoAnswer, type Passage } from '../../rag/context.js';
+import { citedNumbers, NO_ANSWER, parsePassagePrompt, passagePrompt, quotedReply, saysNoAnswer, type Passage } from '../../rag/context.js';
 import type { Split, SyntheticTask, TaskExample } from './task.js';
 import { type WordFacts, wordFacts } from './facts.js';
 import { fnv1a, splitOf } from './split.js';
@@ -139,13 +139,13 @@ export function lookupNotes(rng: Rng, split: Split, questions: number): LookupNo
       const candidates = lines.filter((l) => !asked.has(l.key));
       const line = candidates.length > 0 ? candidates[rng.int(candidates.length)] : lines[rng.int(lines.length)];
       asked.add(line.key);
-      qa.push({ question: template.replace('{k}', line.key), key: line.key, reply: `${line.key}: ${line.value} [${line.passage + 1}].` });
+      qa.push({ question: template.replace('{k}', line.key), key: line.key, reply: quotedReply(`${line.key}: ${line.value} [${line.passage + 1}].`) });
     }
   }
   // (a hard negative edits a value after an earlier reply quoted it: rebuild those replies)
   for (const x of qa) {
     const line = lines.find((l) => l.key === x.key);
-    if (line) x.reply = `${line.key}: ${line.value} [${line.passage + 1}].`;
+    if (line) x.reply = quotedReply(`${line.key}: ${line.value} [${line.passage + 1}].`);
   }
   const passages: Passage[] = Array.from({ length: nPassages }, (_, p) => ({
     source: `${NOTES}:${p + 1}`,
@@ -165,7 +165,7 @@ export function lookupNotes(rng: Rng, split: Split, questions: number): LookupNo
 export function lookupDocument(rng: Rng, split: Split, questions: number): string {
   const notes = lookupNotes(rng, split, questions);
   const [first, ...rest] = notes.qa;
-  return [`${passagePrompt(first.question, notes.passages)}\nAnswer: ${first.reply}`, ...rest.map((x) => `Question: ${x.question}\nAnswer: ${x.reply}`)].join('\n');
+  return [`${passagePrompt(first.question, notes.passages)}\nAnswer: ${first.reply.trimStart()}`, ...rest.map((x) => `Question: ${x.question}\nAnswer: ${x.reply.trimStart()}`)].join('\n');
 }
 
 /** The key a lookup question names; undefined when it is not one of LOOKUP_PROMPTS. */

@@ -1,6 +1,6 @@
 import { Rng } from '../../engine/rng.js';
 import { GptforgeError } from '../../util/errors.js';
-import { citedNumbers, NO_ANSWER, parsePassagePrompt, passagePrompt, saysNoAnswer, stripCitations, type Passage } from '../../rag/context.js';
+import { citedNumbers, NO_ANSWER, parsePassagePrompt, passagePrompt, quotedReply, saysNoAnswer, stripCitations, type Passage } from '../../rag/context.js';
 import { dictionaryEntry, EDITIONS } from './dictionary.js';
 import type { Split, SyntheticTask, TaskExample } from './task.js';
 import { definitions } from './definitions.js';
@@ -275,7 +275,7 @@ function generate(split: Split, n: number, seed: number): TaskExample[] {
     const slots = shuffle(rng, [...own.map((e) => ({ e, right: true })), ...distractors(q.word, facts, k - own.length, split, rng).map((e) => ({ e, right: false }))]);
     const shown: Passage[] = slots.map((s) => ({ text: all[s.e].text, source: entrySource(all[s.e]) }));
     const first = slots.findIndex((s) => s.right);
-    const reply = first >= 0 ? groundedAnswer(q, shown[first].text, first + 1) : NO_ANSWER;
+    const reply = first >= 0 ? quotedReply(groundedAnswer(q, shown[first].text, first + 1)) : NO_ANSWER;
     const prompt = passagePrompt(q.prompt, shown);
     out.push({
       prompt,

@@ -1,0 +1,76 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { splitOf } from '../../src/data/synthetic/split.js';
+import { mqarDocument, mqarDocuments, mqarPools } from '../../src/data/synthetic/mqar.js';
+import { Rng } from '../../src/engine/rng.js';
+import { GptforgeError } from '../../src/util/errors.js';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { taskByName } from '../../src/data/synthetic/tasks.js';
+import { NO_ANSWER } from '../../src/rag/context.js';
+
+test('mqar: pools are one split, keys and values disjoint, the filter applied', () => {
+  for (const split of ['train', 'test'] as const) {
+    const p = mqarPools(split);
+    assert.ok(p.keys.length >= 40 && p.values.length >= 40, `${split}: ${p.keys.length} keys, ${p.values.length} values`);
+    for (const w of [...p.keys, ...p.values]) assert.equal(splitOf(w), split, `${split} pool holds ${w}`);
+    const values = new Set(p.values);
+    assert.ok(!p.keys.some((k) => values.has(k)), 'keys and values share no word');
+  }
+  const short = mqarPools('train', (w) => w.length <= 4);
+  assert.ok(short.keys.every((w) => w.length <= 4) && short.values.every((w) => w.length <= 4));
+  assert.throws(() => mqarPools('test', () => false), GptforgeError);
+});
+
+test('mqar: documents are deterministic by seed; every query repeats its pair, keys distinct, queries distinct', () => {
+  const pools = mqarPools('train');
+  assert.deepEqual(mqarDocuments('train', 20, 3, pools, 16, 16), mqarDocuments('train', 20, 3, pools, 16, 16));
+  assert.notDeepEqual(mqarDocuments('train', 20, 3, pools, 16, 16), mqarDocuments('train', 20, 4, pools, 16, 16));
+  assert.notDeepEqual(
+    mqarDocuments('train', 20, 3, pools, 16, 16),
+    mqarDocuments('test', 20, 3, mqarPools('test'), 16, 16).map((d) => d),
+    'the split is folded into the seed',
+  );
+  for (const sep of ['', ':']) {
+    for (const d of mqarDocuments('train', 50, 9, pools, 12, 8, sep)) {
+      assert.equal(d.pairs.length, 12);
+      assert.equal(new Set(d.pairs.map((p) => p.key)).size, 12, 'keys distinct');
+      assert.equal(new Set(d.queries).size, 8, 'queries distinct');
+      const [list, queries] = d.text.split('\n');
+      const join = (ps: { key: string; value: string }[]): string => ps.map((p) => `${p.key}${sep} ${p.value}`).join(sep === '' ? ' ' : ', ');
+      assert.equal(list, `Pairs: ${join(d.pairs)}.`);
+      assert.equal(queries, `Queries: ${join(d.queries.map((i) => d.pairs[i]))}.`);
+    }
+  }
+  // a query's value is the token after its key's first occurrence (what an induction head copies)
+  const d = mqarDocument(new Rng(5), pools, 16, 16);
+  const words = d.text
+    .replace(/[.:\n]|Pairs|Queries/g, ' ')
+    .split(/\s+/)
+    .filter(Boolean);
+  for (let i = 32; i < words.length; i += 2) assert.equal(words[i + 1], words[words.indexOf(words[i]) + 1]);
+  assert.throws(() => mqarDocument(new Rng(1), pools, 4, 5), GptforgeError);
+  assert.throws(() => mqarDocument(new Rng(1), pools, 0, 0), GptforgeError);
+});
+
+test("rag-copy-corpus --format chat --no-answer 10: the family's conversations with refusals cut to about 10%, every answerable one kept valid", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-mqar-'));
+  try {
+    const out = join(dir, 'lookup.jsonl');
+    execFileSync(process.execPath, [fileURLToPath(new URL('../../bench/rag-copy-corpus.js', import.meta.url)), '--kind', 'lookup', '--format', 'chat', '--no-answer', '10', '--examples', '400', '--seed', '3', '--out', out], { stdio: 'pipe' });
+    const convs = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { messages: { role: string; content: string }[] });
+    assert.equal(convs.length, 400);
+    const task = taskByName('lookup');
+    const refusals = convs.filter((c) => c.messages[1].content === NO_ANSWER).length;
+    assert.ok(refusals >= 30 && refusals <= 40, `${refusals} of 400 refusals`);
+    for (const c of convs) assert.ok(task.check(c.messages[0].content, c.messages[1].content));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
