@@ -47,6 +47,7 @@ export function unsupportedFeatures(c: GPTConfig): string[] {
   const out: string[] = [];
   if (c.norm !== 'layernorm') out.push(`norm: ${c.norm} (GPT-2 and GPT-NeoX use LayerNorm)`);
   if (c.mlp !== 'gelu') out.push(`mlp: ${c.mlp} (GPT-2 and GPT-NeoX have a GELU MLP)`);
+  if (c.abacus) out.push("abacus: digit column embeddings (neither has them, and their ids need gptforge's per-token rules)");
   return out;
 }
 
