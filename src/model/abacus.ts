@@ -24,6 +24,13 @@ import { GptforgeError } from '../util/errors.js';
  *   line) to 1, so the answer digit of column k has id k too (without a previous run in the
  *   reply it counts up like any other reply run).
  *
+ * With `countdownIds: 'next'` the count-down run is shifted by one token: the marker's last
+ * token gets the answer's length n and the answer digit of column k gets k − 1 (the units
+ * digit 0, no id) — every token of the answer line carries the column of the digit written
+ * *after* it, so each answer step looks up the digits with its own id (the same lookup as a
+ * carry step) instead of the id one below its own, a map between two unrelated learned
+ * vectors that must be learned id by id.
+ *
  * Every rule looks only at tokens already known, so decoding computes the same ids as
  * training (the KV cache keeps its row's tokens, KVCache.tokens). In training a random
  * offset 0..maxOffset is added to every nonzero id of a row (McLeish et al.'s random offset),
@@ -39,6 +46,8 @@ export interface AbacusConfig {
   replyEnd: number[];
   /** The token sequence right before a count-down run (the tokens of "Answer: "); empty: none. */
   countdownAfter: number[];
+  /** 'column' (default): an answer digit's id is its column; 'next': the column of the digit after it (see above). */
+  countdownIds?: 'column' | 'next';
   /** The largest id; the table has maxId + 1 rows. */
   maxId: number;
   /** Training's random offset is drawn from 0..maxOffset per row (0: none). */
@@ -54,6 +63,7 @@ export function validateAbacus(a: AbacusConfig, vocabSize: number, source: strin
     if (!Array.isArray(v) || !v.every(isId)) throw new GptforgeError(`abacus.${k} must be a list of token ids below vocabSize ${vocabSize}, got ${JSON.stringify(v)}`, { file: source, field });
   }
   if (a.digitTokens.length === 0) throw new GptforgeError('abacus.digitTokens is empty: no token is a digit', { file: source, field });
+  if (a.countdownIds !== undefined && a.countdownIds !== 'column' && a.countdownIds !== 'next') throw new GptforgeError(`abacus.countdownIds must be "column" or "next", got ${JSON.stringify(a.countdownIds)}`, { file: source, field });
   if (!Number.isInteger(a.maxId) || a.maxId < 1) throw new GptforgeError(`abacus.maxId must be an integer ≥ 1, got ${JSON.stringify(a.maxId)}`, { file: source, field });
   if (!Number.isInteger(a.maxOffset) || a.maxOffset < 0) throw new GptforgeError(`abacus.maxOffset must be an integer ≥ 0, got ${JSON.stringify(a.maxOffset)}`, { file: source, field });
 }
@@ -72,10 +82,14 @@ export function abacusIds(tokens: ArrayLike<number>, a: AbacusConfig): Int32Arra
   const marker = a.countdownAfter;
   let inReply = false;
   let prevRun = 0; // length of the current reply's last finished digit run
+  const next = a.countdownIds === 'next';
+  const afterMarker = (i: number): boolean => marker.length > 0 && i >= marker.length && marker.every((m, q) => tokens[i - marker.length + q] === m);
   let i = 0;
   while (i < n) {
     const t = tokens[i];
     if (!digit.has(t)) {
+      // 'next': the marker's last token carries the answer's first column
+      if (next && inReply && prevRun > 0 && afterMarker(i + 1)) out[i] = Math.min(prevRun, a.maxId);
       if (starts.has(t)) {
         inReply = true;
         prevRun = 0;
@@ -89,8 +103,8 @@ export function abacusIds(tokens: ArrayLike<number>, a: AbacusConfig): Int32Arra
     if (!inReply) {
       for (let p = i; p < j; p++) out[p] = j - p; // from the run's end: the last digit is 1
     } else {
-      const countdown = prevRun > 0 && marker.length > 0 && i >= marker.length && marker.every((m, q) => tokens[i - marker.length + q] === m);
-      for (let p = i; p < j; p++) out[p] = countdown ? Math.max(1, prevRun - (p - i)) : p - i + 1;
+      const countdown = prevRun > 0 && afterMarker(i);
+      for (let p = i; p < j; p++) out[p] = !countdown ? p - i + 1 : next ? Math.max(0, prevRun - 1 - (p - i)) : Math.max(1, prevRun - (p - i));
       prevRun = len;
     }
     for (let p = i; p < j; p++) out[p] = Math.min(out[p], a.maxId);
@@ -124,12 +138,12 @@ export interface AbacusTokenizer {
  * tokens that end one, and the tokens of `answerMarker` (default "Answer: ") before a
  * count-down run. Throws GptforgeError when a digit is not a single token.
  */
-export function abacusConfigFor(tok: AbacusTokenizer, o: { maxId?: number; maxOffset?: number; answerMarker?: string } = {}): AbacusConfig {
+export function abacusConfigFor(tok: AbacusTokenizer, o: { maxId?: number; maxOffset?: number; answerMarker?: string; countdownIds?: 'column' | 'next' } = {}): AbacusConfig {
   const digitTokens = [...'0123456789'].map((d) => {
     const ids = tok.encode(d);
     if (ids.length !== 1) throw new GptforgeError(`abacus embeddings need one token per digit; "${d}" is ${ids.length} tokens (train the tokenizer with the 'gpt4-digits' pattern)`, { field: 'abacus' });
     return ids[0];
   });
   const ends = ['<|assistant_end|>', '<|user_start|>', '<|system_start|>', '<|bos|>', '<|eos|>'].map((s) => tok.specialId(s));
-  return { digitTokens, replyStart: [tok.specialId('<|assistant_start|>')], replyEnd: ends, countdownAfter: tok.encode(o.answerMarker ?? 'Answer: '), maxId: o.maxId ?? 32, maxOffset: o.maxOffset ?? 10 };
+  return { digitTokens, replyStart: [tok.specialId('<|assistant_start|>')], replyEnd: ends, countdownAfter: tok.encode(o.answerMarker ?? 'Answer: '), maxId: o.maxId ?? 32, maxOffset: o.maxOffset ?? 10, ...(o.countdownIds ? { countdownIds: o.countdownIds } : {}) };
 }

@@ -33,6 +33,9 @@ test('abacusIds, a worked example: prompt runs from their end, reply runs from t
   // a reply run after the marker with no earlier run in the reply counts up; ids are clamped to maxId
   assert.deepEqual([...abacusIds([1, 5, 6, 7, ...D('987')], spec)], [0, 0, 0, 0, 1, 2, 3]);
   assert.equal(abacusIds(D('1'.repeat(25)), spec)[0], 20);
+  // countdownIds 'next': the marker's last token and each answer digit carry the column of the digit after it
+  assert.deepEqual([...abacusIds(toks, { ...spec, countdownIds: 'next' })].slice(15), [0, 0, 0, 4, 3, 2, 1, 0, 0]);
+  assert.deepEqual([...abacusIds(toks, { ...spec, countdownIds: 'next' })].slice(0, 15), want.slice(0, 15));
 });
 
 test('offsetAbacusIds: one offset per row, digits only, clamped', () => {
