@@ -52,6 +52,8 @@ export interface AbacusConfig {
   maxId: number;
   /** Training's random offset is drawn from 0..maxOffset per row (0: none). */
   maxOffset: number;
+  /** The table's initial standard deviation (default 0.02, the token table's): larger starts the ids further apart. */
+  initStd?: number;
 }
 
 /** Check an abacus config (the model config's `abacus` field); `vocabSize` bounds the token ids. */
@@ -65,6 +67,7 @@ export function validateAbacus(a: AbacusConfig, vocabSize: number, source: strin
   if (a.digitTokens.length === 0) throw new GptforgeError('abacus.digitTokens is empty: no token is a digit', { file: source, field });
   if (a.countdownIds !== undefined && a.countdownIds !== 'column' && a.countdownIds !== 'next') throw new GptforgeError(`abacus.countdownIds must be "column" or "next", got ${JSON.stringify(a.countdownIds)}`, { file: source, field });
   if (!Number.isInteger(a.maxId) || a.maxId < 1) throw new GptforgeError(`abacus.maxId must be an integer ≥ 1, got ${JSON.stringify(a.maxId)}`, { file: source, field });
+  if (a.initStd !== undefined && !(typeof a.initStd === 'number' && a.initStd > 0 && Number.isFinite(a.initStd))) throw new GptforgeError(`abacus.initStd must be a positive number, got ${JSON.stringify(a.initStd)}`, { file: source, field });
   if (!Number.isInteger(a.maxOffset) || a.maxOffset < 0) throw new GptforgeError(`abacus.maxOffset must be an integer ≥ 0, got ${JSON.stringify(a.maxOffset)}`, { file: source, field });
 }
 
@@ -138,12 +141,12 @@ export interface AbacusTokenizer {
  * tokens that end one, and the tokens of `answerMarker` (default "Answer: ") before a
  * count-down run. Throws GptforgeError when a digit is not a single token.
  */
-export function abacusConfigFor(tok: AbacusTokenizer, o: { maxId?: number; maxOffset?: number; answerMarker?: string; countdownIds?: 'column' | 'next' } = {}): AbacusConfig {
+export function abacusConfigFor(tok: AbacusTokenizer, o: { maxId?: number; maxOffset?: number; answerMarker?: string; countdownIds?: 'column' | 'next'; initStd?: number } = {}): AbacusConfig {
   const digitTokens = [...'0123456789'].map((d) => {
     const ids = tok.encode(d);
     if (ids.length !== 1) throw new GptforgeError(`abacus embeddings need one token per digit; "${d}" is ${ids.length} tokens (train the tokenizer with the 'gpt4-digits' pattern)`, { field: 'abacus' });
     return ids[0];
   });
   const ends = ['<|assistant_end|>', '<|user_start|>', '<|system_start|>', '<|bos|>', '<|eos|>'].map((s) => tok.specialId(s));
-  return { digitTokens, replyStart: [tok.specialId('<|assistant_start|>')], replyEnd: ends, countdownAfter: tok.encode(o.answerMarker ?? 'Answer: '), maxId: o.maxId ?? 32, maxOffset: o.maxOffset ?? 10, ...(o.countdownIds ? { countdownIds: o.countdownIds } : {}) };
+  return { digitTokens, replyStart: [tok.specialId('<|assistant_start|>')], replyEnd: ends, countdownAfter: tok.encode(o.answerMarker ?? 'Answer: '), maxId: o.maxId ?? 32, maxOffset: o.maxOffset ?? 10, ...(o.countdownIds ? { countdownIds: o.countdownIds } : {}), ...(o.initStd ? { initStd: o.initStd } : {}) };
 }

@@ -123,7 +123,7 @@ export class GPT {
 
     this.wte = add('transformer.wte.weight', [V, C], normal(0.02));
     this.wpe = addIf(config.position === 'learned', 'transformer.wpe.weight', [blockSize, C], normal(0.02));
-    this.abacus = config.abacus ? add('transformer.abacus.weight', [config.abacus.maxId + 1, C], normal(0.02)) : null;
+    this.abacus = config.abacus ? add('transformer.abacus.weight', [config.abacus.maxId + 1, C], normal(config.abacus.initStd ?? 0.02)) : null;
     for (let i = 0; i < nLayer; i++) {
       const p = `transformer.h.${i}`;
       this.blocks.push({
