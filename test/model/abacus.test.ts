@@ -186,6 +186,12 @@ test('config.abacus is validated, survives a checkpoint, and export refuses it',
     (e: unknown) => e instanceof GptforgeError && /abacus.digitTokens/.test(String(e)),
   );
   assert.throws(() => validateConfig(makeConfig({ ...base, abacus: { ...spec, maxId: 0 } })), /maxId/);
+  assert.throws(() => makeConfig({ ...base, abacus: { ...spec, initStd: -1 } }), /initStd/);
+  assert.throws(() => makeConfig({ ...base, abacus: { ...spec, countdownIds: 'last' as 'next' } }), /countdownIds/);
+  // initStd sets the table's spread
+  const wide = new GPT(makeConfig({ ...base, abacus: { ...spec, initStd: 0.5 } }), { seed: 1 }).params.get('transformer.abacus.weight')!.data;
+  const rms = Math.sqrt(wide.reduce((t, v) => t + v * v, 0) / wide.length);
+  assert.ok(rms > 0.4 && rms < 0.6, `rms ${rms}`);
   const cfg = makeConfig({ ...base, abacus: spec });
   assert.ok(unsupportedFeatures(cfg).some((s) => s.startsWith('abacus')));
   assert.deepEqual(unsupportedFeatures(makeConfig(base)), []);
