@@ -2,6 +2,9 @@ import { runTechniqueSweep, type SweepPart } from '../src/assist/sweep.js';
 import { ADDITION_MIXTURE, COUNTDOWN_MIXTURE, HINTS_MIXTURE, HINTS_VARIED_MIXTURE, MULTIPLY_MIXTURE, diagnoseHinted, SKILL_COT_MIXTURE, SKILL_CROWD_MIXTURE, TECHNIQUE_MIXTURE, trainThinking } from '../src/assist/thinking.js';
 import { engineSummary } from '../src/engine/backend.js';
 import { loadModel } from '../src/run/models.js';
+import { longAdditionAbacus } from '../src/data/synthetic/longadd-abacus.js';
+import { abacusConfigFor } from '../src/model/abacus.js';
+import { abacusCommand } from './techniques-abacus.js';
 import { scCommand } from './techniques-sc.js';
 import { totCommand } from './techniques-tot.js';
 
@@ -10,7 +13,8 @@ import { totCommand } from './techniques-tot.js';
  * go to <dir>/techniques.json, the tables to <dir>/techniques.md, the curve to
  * <dir>/self-consistency.svg (src/assist/sweep.ts; `gptforge eval --techniques` runs the same):
  *
- *   node dist/bench/techniques.js train <dir> [steps] [all|addition|skill-cot|skill-crowd|multiply|hints|hints-varied|countdown]   the techniques model (all families, the addition ones, or those with step-by-step skill levels — a continuation; skill-crowd: every unprompted scratchpad from a mixed crowd; multiply: one-digit and 2 × 2-digit multiplication, a continuation; hints: long addition with the index-hinted scratchpad alone, a continuation; hints-varied: the same, 75% step by step, half the prompts with a sentence after the question), or the game-of-24 one (one ≤ CHUNK_MINUTES chunk; rerun resumes; TRAIN_BATCH rows a step; RANDOM_POSITIONS=L: a new model with randomized position ids, config.randomPositions)
+ *   node dist/bench/techniques.js train <dir> [steps] [all|addition|skill-cot|skill-crowd|multiply|hints|hints-varied|abacus|countdown]   the techniques model (all families, the addition ones, or those with step-by-step skill levels — a continuation; skill-crowd: every unprompted scratchpad from a mixed crowd; multiply: one-digit and 2 × 2-digit multiplication, a continuation; hints: long addition with the index-hinted scratchpad alone, a continuation; hints-varied: the same, 75% step by step, half the prompts with a sentence after the question; abacus: long addition with the carry scratchpad, 75% step by step (ABACUS_COT_SHARE), a new model with abacus embeddings, config.abacus, ABACUS_OFFSET its training offset, default 10, ABACUS_NEXT=1: the answer's ids shifted to the next digit's column, abacus.countdownIds; ABACUS_INIT_STD: the table's initial std, default 0.02), or the game-of-24 one (one ≤ CHUNK_MINUTES chunk; rerun resumes; TRAIN_BATCH rows a step; TRAIN_EXAMPLES conversations, default 30,000; RANDOM_POSITIONS=L: a new model with randomized position ids, config.randomPositions)
+ *   node dist/bench/techniques.js abacus <dir> [perCell]   direct vs the carry scratchpad, 1–8 digits, and the first wrong step of each reply (bench/techniques-abacus.ts)
  *   node dist/bench/techniques.js cot <dir> [perCell]     direct vs step by step, 1–8 digits (COT_TASKS=addition: long addition only; COT_TASKS=multiply: × one digit and × two digits; COT_TASKS=hints: long addition, index-hinted scratchpad; COT_DIGITS=2,3: the first operand's lengths)
  *   node dist/bench/techniques.js firstline <dir> [perCell]   step by step with the scratchpad's first line given (the length-generalisation diagnostic)
  *   node dist/bench/techniques.js hints <dir> [perCell]   where the index-hinted scratchpad goes wrong, step by step at COT_DIGITS (default 5–8): the first wrong step of each reply
@@ -45,10 +49,32 @@ async function main(): Promise<void> {
       // TRAIN_BATCH: rows per step (default 16); fewer rows, more steps for the same tokens
       batchSize: process.env.TRAIN_BATCH ? Number(process.env.TRAIN_BATCH) : undefined,
       // RANDOM_POSITIONS=L: randomized position ids over about [0, L) per row (Ruoss et al. 2023), kept in the checkpoint's config
-      model: process.env.RANDOM_POSITIONS ? { randomPositions: Number(process.env.RANDOM_POSITIONS) } : undefined,
+      model: process.env.RANDOM_POSITIONS
+        ? { randomPositions: Number(process.env.RANDOM_POSITIONS) }
+        : arg2 === 'abacus'
+          ? (tok) => ({ abacus: abacusConfigFor(tok, { maxOffset: Number(process.env.ABACUS_OFFSET ?? 10), countdownIds: process.env.ABACUS_NEXT === '1' ? 'next' : undefined, initStd: process.env.ABACUS_INIT_STD ? Number(process.env.ABACUS_INIT_STD) : undefined }) })
+          : undefined,
       ...(countdownOnly
         ? { mixture: COUNTDOWN_MIXTURE, examples: 20000, seqLen: 160 }
-        : { mixture: arg2 === 'addition' ? ADDITION_MIXTURE : arg2 === 'skill-cot' ? SKILL_COT_MIXTURE : arg2 === 'skill-crowd' ? SKILL_CROWD_MIXTURE : arg2 === 'multiply' ? MULTIPLY_MIXTURE : arg2 === 'hints' ? HINTS_MIXTURE : arg2 === 'hints-varied' ? HINTS_VARIED_MIXTURE : TECHNIQUE_MIXTURE }),
+        : {
+            examples: process.env.TRAIN_EXAMPLES ? Number(process.env.TRAIN_EXAMPLES) : undefined,
+            mixture:
+              arg2 === 'addition'
+                ? ADDITION_MIXTURE
+                : arg2 === 'skill-cot'
+                  ? SKILL_COT_MIXTURE
+                  : arg2 === 'skill-crowd'
+                    ? SKILL_CROWD_MIXTURE
+                    : arg2 === 'multiply'
+                      ? MULTIPLY_MIXTURE
+                      : arg2 === 'hints'
+                        ? HINTS_MIXTURE
+                        : arg2 === 'hints-varied'
+                          ? HINTS_VARIED_MIXTURE
+                          : arg2 === 'abacus'
+                            ? [{ task: longAdditionAbacus, weight: 1, variant: { minDigits: 1, maxDigits: 6, mode: 'both', cotShare: Number(process.env.ABACUS_COT_SHARE ?? 0.75), filler: 0.25 } }]
+                            : TECHNIQUE_MIXTURE,
+          }),
     });
     console.log(`${r.interrupted ? 'chunk ended' : 'done'} at step ${r.step}: ${r.model.config.nLayer}×${r.model.config.nEmbd}, vocab ${r.tok.vocabSize}, loss ${r.lastLoss.toFixed(4)}, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     return;
@@ -56,6 +82,7 @@ async function main(): Promise<void> {
   if (cmd === 'sccurve' || cmd === 'verifier-data') return scCommand(cmd, dir, arg, arg2, process.argv[6]);
   if (cmd === 'tot-value-data' || cmd === 'tot-value-eval' || cmd === 'tot-value-paired') return totCommand(cmd, dir, arg);
   const n = arg ? Number(arg) : undefined;
+  if (cmd === 'abacus') return abacusCommand(dir, n ?? 30);
   if (cmd === 'hints') {
     const { model, tok } = loadModel(dir);
     const digits = process.env.COT_DIGITS ? process.env.COT_DIGITS.split(',').map(Number) : [5, 6, 7, 8];

@@ -40,8 +40,8 @@ import { decode } from '../infer/pipeline.js';
  * --run dir` and `gptforge chat --run dir` work on it), `<dir>/metrics.jsonl`.
  */
 export interface ThinkingTrainOptions {
-  /** Model shape (vocabSize comes from the tokenizer). Default 4 layers, 4 heads, 128 wide, context 384, RoPE. */
-  model?: Partial<GPTConfigInput>;
+  /** Model shape (vocabSize comes from the tokenizer), or a function of the tokenizer (e.g. abacus embeddings: their digit token ids). Default 4 layers, 4 heads, 128 wide, context 384, RoPE. */
+  model?: Partial<GPTConfigInput> | ((tok: Tokenizer) => Partial<GPTConfigInput>);
   /** Training conversations (default 30,000, shared as TECHNIQUE_MIXTURE says). */
   examples?: number;
   /** Operand digits trained on (default 1–6). */
@@ -185,7 +185,7 @@ export async function trainThinking(dir: string, o: ThinkingTrainOptions = {}): 
   const tok = resuming ? Tokenizer.load(join(dir, 'tokenizer.json')) : trainTokenizer(texts, { vocabSize: o.vocabSize ?? 384, pattern: 'gpt4-digits' });
   const T = o.seqLen ?? 256;
   const B = o.batchSize ?? 16;
-  const cfg = makeConfig({ nLayer: 4, nHead: 4, nEmbd: 128, blockSize: 384, position: 'rope', ...o.model, vocabSize: tok.vocabSize });
+  const cfg = makeConfig({ nLayer: 4, nHead: 4, nEmbd: 128, blockSize: 384, position: 'rope', ...(typeof o.model === 'function' ? o.model(tok) : o.model), vocabSize: tok.vocabSize });
   if (T > cfg.blockSize) throw new GptforgeError(`seqLen ${T} exceeds the context ${cfg.blockSize}`, { field: 'seqLen' });
   const model = new GPT(cfg, { seed });
   const items = convs.map((c) => renderForTraining(tok, c.task, c.conversation));

@@ -1,4 +1,5 @@
 import { GptforgeError } from '../util/errors.js';
+import { type AbacusConfig, validateAbacus } from './abacus.js';
 
 /**
  * The shape of a GPT. Defaults are GPT-2's architecture (learned positions, LayerNorm,
@@ -29,6 +30,12 @@ export interface GPTConfig {
    * slot's id). Absent: a token's position is its index. An integer ≥ blockSize.
    */
   randomPositions?: number;
+  /**
+   * Abacus embeddings (McLeish et al. 2024): a learned embedding per digit column id added to
+   * every token's embedding (src/model/abacus.ts has the id rules). Absent: none (the model is
+   * bit-identical to one without the field).
+   */
+  abacus?: AbacusConfig;
 }
 
 export type GPTConfigInput = Pick<GPTConfig, 'vocabSize' | 'blockSize' | 'nLayer' | 'nHead' | 'nEmbd'> & Partial<GPTConfig>;
@@ -63,6 +70,7 @@ export function validateConfig(c: GPTConfig, source = 'model config'): void {
     if (typeof r !== 'number' || !Number.isInteger(r) || r < c.blockSize) throw new GptforgeError(`must be an integer ≥ blockSize (${c.blockSize}), got ${JSON.stringify(r)}`, { file: source, field: 'randomPositions' });
     if (c.position !== 'rope') throw new GptforgeError('randomized positions need rotary positions (position: "rope")', { file: source, field: 'randomPositions' });
   }
+  if (c.abacus !== undefined) validateAbacus(c.abacus, c.vocabSize, source);
 }
 
 /** Parameter count (excluding the optional scalar head). */
@@ -75,6 +83,7 @@ export function countParams(c: GPTConfig): number {
   const mlp = c.mlp === 'gelu' ? C * H + b * H + H * C + b * C : 2 * C * H + 2 * b * H + H * C + b * C;
   let n = c.vocabSize * C + c.nLayer * (2 * norm + attn + mlp) + norm;
   if (c.position === 'learned') n += c.blockSize * C;
+  if (c.abacus) n += (c.abacus.maxId + 1) * C;
   if (!c.tieEmbeddings) n += c.vocabSize * C;
   return n;
 }

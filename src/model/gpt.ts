@@ -1,10 +1,11 @@
 import { Rng } from '../engine/rng.js';
-import { Tensor, parameter, noGradStep, opOutput } from '../engine/tensor.js';
+import { Tensor, parameter, noGradStep, opOutput, isGradEnabled } from '../engine/tensor.js';
 import * as op from '../engine/ops.js';
 import { getKernels } from '../engine/backend.js';
 import { type GPTConfig, validateConfig } from './config.js';
 import { KVCache } from './kvcache.js';
 import { randomPositionIds } from './positions.js';
+import { abacusIds, offsetAbacusIds } from './abacus.js';
 
 /**
  * The GPT, read top to bottom: token (+ position) embedding, nLayer pre-norm blocks of
@@ -95,12 +96,16 @@ export class GPT {
   headHook: ((hidden: Tensor) => Tensor) | null = null;
   /** Draws randomized position ids (config.randomPositions) when a forward is given none. */
   private readonly positionRng: Rng;
+  /** Abacus column embeddings [maxId + 1, C] (config.abacus), and the Rng of training's id offsets. */
+  private readonly abacus: Tensor | null;
+  private readonly abacusRng: Rng;
 
   constructor(config: GPTConfig, opts: GPTOptions = {}) {
     validateConfig(config);
     this.config = config;
     const rng = new Rng(opts.seed ?? 1337);
     this.positionRng = new Rng((opts.seed ?? 1337) + 0x5eed);
+    this.abacusRng = new Rng((opts.seed ?? 1337) + 0xabac);
     const { vocabSize: V, blockSize, nLayer, nEmbd: C, mlpHidden: H, bias } = config;
     const normal = (std: number) => (d: Float32Array) => {
       for (let i = 0; i < d.length; i++) d[i] = rng.normal() * std;
@@ -118,6 +123,7 @@ export class GPT {
 
     this.wte = add('transformer.wte.weight', [V, C], normal(0.02));
     this.wpe = addIf(config.position === 'learned', 'transformer.wpe.weight', [blockSize, C], normal(0.02));
+    this.abacus = config.abacus ? add('transformer.abacus.weight', [config.abacus.maxId + 1, C], normal(config.abacus.initStd ?? 0.02)) : null;
     for (let i = 0; i < nLayer; i++) {
       const p = `transformer.h.${i}`;
       this.blocks.push({
@@ -232,6 +238,7 @@ export class GPT {
       for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = Math.max(0, pos0s[b] + t - (cache ? cache.starts[rowOf[b]] : 0));
       x = op.add(x, op.embedding(pos, [B, T], this.wpe));
     }
+    if (this.abacus) x = op.add(x, op.embedding(this.abacusColumns(ids, B, T, cache, rowOf, pos0s), [B, T], this.abacus));
     const uniform = pos0s.every((p) => p === pos0s[0]);
     const ropePos = uniform ? (B > 0 ? pos0s[0] : 0) : pos0s;
     const posIds = this.positionIds(B, T, pos0s, cache, rowOf, positions);
@@ -266,6 +273,30 @@ export class GPT {
     const ids = given ?? randomPositionIds(B, T, prev, max!, this.config.blockSize, this.positionRng);
     if (cache && slots) for (let b = 0; b < B; b++) slots.set(ids.subarray(b * T, (b + 1) * T), rowOf[b] * cache.capacity + pos0s[b]);
     return ids;
+  }
+
+  /**
+   * hidden's abacus column ids [B·T] (src/model/abacus.ts): each row's from its own tokens —
+   * with a cache, from the tokens it holds (KVCache.tokens, written here) and the new ones; a
+   * training forward (no cache, gradients on) adds a random offset per row.
+   */
+  private abacusColumns(ids: Int32Array, B: number, T: number, cache: KVCache | undefined, rowOf: Int32Array, pos0s: Int32Array): Int32Array {
+    const a = this.config.abacus!;
+    const out = new Int32Array(B * T);
+    if (!cache) {
+      for (let b = 0; b < B; b++) out.set(abacusIds(ids.subarray(b * T, (b + 1) * T), a), b * T);
+      return isGradEnabled() && a.maxOffset > 0 ? offsetAbacusIds(out, B, T, a, this.abacusRng) : out;
+    }
+    const hist = cache.tokensOrAlloc();
+    for (let b = 0; b < B; b++) {
+      const base = rowOf[b] * cache.capacity;
+      hist.set(ids.subarray(b * T, (b + 1) * T), base + pos0s[b]);
+      const s = cache.starts[rowOf[b]]; // left padding before it: no ids
+      const end = pos0s[b] + T;
+      const col = s < end ? abacusIds(hist.subarray(base + s, base + end), a) : new Int32Array(0);
+      for (let t = 0; t < T; t++) out[b * T + t] = pos0s[b] + t >= s ? col[pos0s[b] + t - s] : 0;
+    }
+    return out;
   }
 
   /** Write this step's keys/values into each row's cache slots and attend over everything cached so far in that row. */

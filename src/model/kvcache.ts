@@ -23,6 +23,11 @@ export class KVCache {
    * then, meaning slot i's id is i. See {@link positionIdsOrIdentity}.
    */
   positionIds: Int32Array | null = null;
+  /**
+   * Each slot's token id [batch·capacity], kept once a model needs its row's history to embed
+   * the next token (abacus column ids, GPT.hidden): null until then. See {@link tokensOrAlloc}.
+   */
+  tokens: Int32Array | null = null;
 
   constructor(
     readonly nLayer: number,
@@ -55,6 +60,12 @@ export class KVCache {
   positionIdsOrIdentity(): Int32Array {
     if (!this.positionIds) this.positionIds = Int32Array.from({ length: this.batch * this.capacity }, (_, i) => i % this.capacity);
     return this.positionIds;
+  }
+
+  /** tokens, allocated on first use. */
+  tokensOrAlloc(): Int32Array {
+    if (!this.tokens) this.tokens = new Int32Array(this.batch * this.capacity);
+    return this.tokens;
   }
 
   /** Forget everything (reuse the buffers for a new sequence). */
@@ -91,6 +102,7 @@ export class KVCache {
       this.lengths[d] = this.lengths[src];
       this.starts[d] = this.starts[src];
       this.positionIds?.copyWithin(d * this.capacity, src * this.capacity, src * this.capacity + this.lengths[src]);
+      this.tokens?.copyWithin(d * this.capacity, src * this.capacity, src * this.capacity + this.lengths[src]);
     }
   }
 
@@ -117,6 +129,11 @@ export class KVCache {
       const ids = this.positionIds.subarray(row * this.capacity, row * this.capacity + this.lengths[row]);
       const o = out.positionIdsOrIdentity();
       for (let b = 0; b < batch; b++) o.set(ids, b * this.capacity);
+    }
+    if (this.tokens) {
+      const toks = this.tokens.subarray(row * this.capacity, row * this.capacity + this.lengths[row]);
+      const o = out.tokensOrAlloc();
+      for (let b = 0; b < batch; b++) o.set(toks, b * this.capacity);
     }
     return out;
   }

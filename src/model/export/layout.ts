@@ -49,6 +49,7 @@ export function unsupportedFeatures(c: GPTConfig): string[] {
   if (c.mlp !== 'gelu') out.push(`mlp: ${c.mlp} (GPT-2 and GPT-NeoX have a GELU MLP)`);
   // trained on randomized position ids, the model expects them in decoding too; GPT-NeoX and llama.cpp use 0..T-1
   if (c.randomPositions !== undefined) out.push(`randomPositions: ${c.randomPositions} (GPT-NeoX and llama.cpp decode with positions 0..T−1; this model was trained and decodes with randomized ones)`);
+  if (c.abacus) out.push("abacus: digit column embeddings (neither has them, and their ids need gptforge's per-token rules)");
   return out;
 }
 

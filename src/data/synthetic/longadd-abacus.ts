@@ -1,0 +1,126 @@
+import { Rng } from '../../engine/rng.js';
+import { GptforgeError } from '../../util/errors.js';
+import { HINT_FILLERS } from './longadd-hints.js';
+import { checkLongResult, longResult, THINK_TRIGGER } from './longarith.js';
+import type { GenerateOptions, Split, SyntheticTask, TaskExample } from './task.js';
+import { fnv1a, splitOf } from './tasks.js';
+import { example } from './text.js';
+
+/**
+ * Long addition with a scratchpad for a model with abacus embeddings (src/model/abacus.ts):
+ * the length-generalisation attempt of docs/techniques.md's "Abacus embeddings". The question
+ * is the same natural question as long-addition's; the step-by-step reply is
+ *
+ *   What is 4567 plus 891? Let's think step by step.
+ *   Carry:0011           the carry into each column, units first (column 1's is 0), and a
+ *                        last 1 only when the sum has a digit more than the longer operand
+ *   Answer: 5458         the sum, most significant first
+ *
+ * Under the abacus ids every digit's id is its column (significance): the prompt's operands
+ * are indexed from their ends, the carry run from its start, and the answer (after
+ * "Answer: ") counts down from the carry run's length — which is the answer's length. So
+ * every step reads "the digits whose id is k", never a position:
+ *
+ * - carry k+1 (fed carry k, id k) = [sum of the digits with id k so far ≥ 10] — the two
+ *   operand digits of column k and carry k itself;
+ * - answer digit k (fed the answer digit of column k+1, or the space) = (sum of the digits
+ *   with id k) mod 10 — the operand digits and the carry of column k, the only digits with
+ *   that id;
+ * - the carry run stops when no operand digit has the next id (and the last carry is 0).
+ *
+ * A sum over "every digit with id k" does not need to tell the operands apart (addition is
+ * symmetric), so no step has to know which number of the question a digit belongs to.
+ * Items are split train/test by tasks.ts's hash of "a+b", the same split as long-addition's
+ * and long-addition-hints'.
+ */
+
+/** The carry line's digits for a + b: the carry into each column from the units (the first is 0), and a final 1 only if the sum is longer than the longer operand. */
+export function abacusCarries(a: string, b: string): string {
+  if (!/^\d+$/.test(a) || !/^\d+$/.test(b)) throw new GptforgeError(`abacusCarries: operands must be digit strings, got "${a}" and "${b}"`);
+  const m = Math.max(a.length, b.length);
+  let carry = 0;
+  let out = '';
+  for (let k = 0; k < m; k++) {
+    out += String(carry);
+    const x = k < a.length ? Number(a[a.length - 1 - k]) : 0;
+    const y = k < b.length ? Number(b[b.length - 1 - k]) : 0;
+    carry = x + y + carry >= 10 ? 1 : 0;
+  }
+  return carry ? `${out}1` : out;
+}
+
+/** The step-by-step reply for a + b (see the module comment). */
+export function abacusScratchpad(a: string, b: string): string {
+  return `Carry:${abacusCarries(a, b)}\nAnswer: ${longResult(a, '+', b)}`;
+}
+
+const PROMPTS: readonly string[] = ['What is {a} plus {b}?', 'Add {a} and {b}.', '{a} + {b} = ?', 'Compute {a} + {b}.', 'What is the sum of {a} and {b}?'];
+
+function number(rng: Rng, d: number): string {
+  let s = d === 1 ? String(rng.int(10)) : String(1 + rng.int(9));
+  for (let i = 1; i < d; i++) s += String(rng.int(10));
+  return s;
+}
+
+/**
+ * Long addition, answered directly ("a + b = s.") or, after "Let's think step by step.", with
+ * the carry scratchpad above. Variant: { minDigits, maxDigits (1–12), mode: 'both' | 'cot' |
+ * 'direct', cotShare (default 0.5), filler (default 0: the share of prompts with one of
+ * longadd-hints' HINT_FILLERS after the question) }.
+ */
+export const longAdditionAbacus: SyntheticTask = {
+  name: 'long-addition-abacus',
+  description: 'Add two 1–6 digit numbers without the calculator: directly, or with a carry line (units first) after "Let\'s think step by step." — for a model with abacus embeddings',
+  usesTool: false,
+  generate(split: Split, n: number, seed: number, opts?: GenerateOptions): TaskExample[] {
+    if (!Number.isInteger(n) || n < 0) throw new GptforgeError(`task "long-addition-abacus": example count must be a non-negative integer, got ${n}`);
+    const v = opts?.variant;
+    const minDigits = v?.minDigits ?? 1;
+    const maxDigits = v?.maxDigits ?? 6;
+    const mode = v?.mode ?? 'both';
+    const cotShare = v?.cotShare ?? 0.5;
+    const filler = v?.filler ?? 0;
+    if (typeof filler !== 'number' || !(filler >= 0 && filler <= 1)) throw new GptforgeError(`long-addition-abacus variant: filler must be a number in [0, 1], got ${JSON.stringify(filler)}`, { field: 'variant' });
+    if (typeof cotShare !== 'number' || !(cotShare >= 0 && cotShare <= 1)) throw new GptforgeError(`long-addition-abacus variant: cotShare must be a number in [0, 1], got ${JSON.stringify(cotShare)}`, { field: 'variant' });
+    const ok = (d: unknown): d is number => Number.isInteger(d) && (d as number) >= 1 && (d as number) <= 12;
+    if (!ok(minDigits) || !ok(maxDigits) || minDigits > maxDigits) throw new GptforgeError('long-addition-abacus variant: minDigits and maxDigits must be integers with 1 ≤ minDigits ≤ maxDigits ≤ 12', { field: 'variant' });
+    if (mode !== 'both' && mode !== 'cot' && mode !== 'direct') throw new GptforgeError(`long-addition-abacus variant: mode must be "both", "cot" or "direct", got ${JSON.stringify(mode)}`, { field: 'variant' });
+    const rng = new Rng((seed ^ fnv1a('long-addition-abacus')) >>> 0);
+    const out: TaskExample[] = [];
+    for (let tries = 0; out.length < n; tries++) {
+      if (tries > 1000 * (n + 10)) throw new GptforgeError(`task "long-addition-abacus": cannot draw ${n} ${split} items with ${minDigits}–${maxDigits} digits`);
+      const a = number(rng, minDigits + rng.int(maxDigits - minDigits + 1));
+      const b = number(rng, minDigits + rng.int(maxDigits - minDigits + 1));
+      if (splitOf(`${a}+${b}`) !== split) continue;
+      const cot = mode === 'cot' || (mode === 'both' && rng.random() < cotShare);
+      const extra = filler > 0 && rng.random() < filler ? ` ${HINT_FILLERS[rng.int(HINT_FILLERS.length)]}` : '';
+      const prompt = PROMPTS[rng.int(PROMPTS.length)].replace('{a}', a).replace('{b}', b) + extra + (cot ? ` ${THINK_TRIGGER}` : '');
+      const answer = cot ? abacusScratchpad(a, b) : `${a} + ${b} = ${longResult(a, '+', b)}.`;
+      out.push(example(prompt, [{ role: 'assistant', content: answer }]));
+    }
+    return out;
+  },
+  /** The reply's final number (after the last "Answer:", else its last number) equals a + b — the same checker as long-addition. */
+  check(prompt: string, answer: string): boolean {
+    return checkLongResult(prompt, answer, '+');
+  },
+};
+
+/**
+ * Where a step-by-step reply first departs from abacusScratchpad(a, b): 'carry' (column:
+ * the first wrong carry's column from the units, 1-based; a carry too many or too few counts
+ * at the column where the lengths part), 'answer' (column: the first wrong answer digit's
+ * column, counted from the units of the right answer — an answer of the wrong length is
+ * wrong at its first digit), 'format' (no "Carry:" or "Answer:" line), or 'none'.
+ */
+export function abacusFirstWrong(reply: string, a: string, b: string): { step: 'carry' | 'answer' | 'format' | 'none'; column?: number } {
+  const carry = /Carry:(\d*)/.exec(reply)?.[1];
+  const answer = /Answer: *(\d*)/.exec(reply)?.[1];
+  if (carry === undefined || answer === undefined) return { step: 'format' };
+  const wantC = abacusCarries(a, b);
+  for (let k = 0; k < Math.max(carry.length, wantC.length); k++) if (carry[k] !== wantC[k]) return { step: 'carry', column: k + 1 };
+  const wantA = longResult(a, '+', b);
+  if (answer.length !== wantA.length) return { step: 'answer', column: wantA.length };
+  for (let i = 0; i < wantA.length; i++) if (answer[i] !== wantA[i]) return { step: 'answer', column: wantA.length - i };
+  return { step: 'none' };
+}

@@ -1,0 +1,152 @@
+import type { Rng } from '../engine/rng.js';
+import { GptforgeError } from '../util/errors.js';
+
+/**
+ * Abacus embeddings (McLeish et al. 2024, "Transformers Can Do Arithmetic with the Right
+ * Embeddings"): every digit token gets, on top of its token embedding, a learned embedding
+ * indexed by its *column id* — where it stands in its run of consecutive digit tokens — so a
+ * step of an algorithm can find "the digits of column k" by content (equal ids), not by
+ * counting positions. Non-digit tokens get id 0 (row 0 of the table: one learned vector
+ * shared by every non-digit token).
+ *
+ * McLeish et al. write operands least-significant digit first, so that equal ids are equal
+ * significance. Our questions stay natural (most significant first), so the id of a digit is
+ * its **significance** (units = 1), read off in the way each part of a conversation allows:
+ *
+ * - a digit run in the prompt (anything outside an assistant reply: it is complete when the
+ *   model reads it) is indexed from its end: the last digit is 1 ("4567" → 4,3,2,1);
+ * - a digit run in a reply is written one token at a time, so it is indexed from its start
+ *   (first digit 1): replies write numbers least significant first ("7654"), and a generated
+ *   digit's id is known when it is fed back;
+ * - except a reply run that follows the answer marker (`countdownAfter`, e.g. the tokens of
+ *   "Answer: "), which writes the result most significant first: it counts down from the
+ *   length of the reply's previous digit run (the scratchpad's last, least-significant-first
+ *   line) to 1, so the answer digit of column k has id k too (without a previous run in the
+ *   reply it counts up like any other reply run).
+ *
+ * With `countdownIds: 'next'` the count-down run is shifted by one token: the marker's last
+ * token gets the answer's length n and the answer digit of column k gets k − 1 (the units
+ * digit 0, no id) — every token of the answer line carries the column of the digit written
+ * *after* it, so each answer step looks up the digits with its own id (the same lookup as a
+ * carry step) instead of the id one below its own, a map between two unrelated learned
+ * vectors that must be learned id by id.
+ *
+ * Every rule looks only at tokens already known, so decoding computes the same ids as
+ * training (the KV cache keeps its row's tokens, KVCache.tokens). In training a random
+ * offset 0..maxOffset is added to every nonzero id of a row (McLeish et al.'s random offset),
+ * so ids past the trained lengths' are trained too; decoding uses offset 0. Ids above maxId
+ * are clamped to maxId.
+ */
+export interface AbacusConfig {
+  /** The token ids that are one decimal digit each (their order does not matter). */
+  digitTokens: number[];
+  /** Tokens that open an assistant reply (<|assistant_start|>). */
+  replyStart: number[];
+  /** Tokens that end a reply (<|assistant_end|>, <|user_start|>, <|system_start|>, …). */
+  replyEnd: number[];
+  /** The token sequence right before a count-down run (the tokens of "Answer: "); empty: none. */
+  countdownAfter: number[];
+  /** 'column' (default): an answer digit's id is its column; 'next': the column of the digit after it (see above). */
+  countdownIds?: 'column' | 'next';
+  /** The largest id; the table has maxId + 1 rows. */
+  maxId: number;
+  /** Training's random offset is drawn from 0..maxOffset per row (0: none). */
+  maxOffset: number;
+  /** The table's initial standard deviation (default 0.02, the token table's): larger starts the ids further apart. */
+  initStd?: number;
+}
+
+/** Check an abacus config (the model config's `abacus` field); `vocabSize` bounds the token ids. */
+export function validateAbacus(a: AbacusConfig, vocabSize: number, source: string): void {
+  const field = 'abacus';
+  const isId = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < vocabSize;
+  for (const k of ['digitTokens', 'replyStart', 'replyEnd', 'countdownAfter'] as const) {
+    const v = a[k];
+    if (!Array.isArray(v) || !v.every(isId)) throw new GptforgeError(`abacus.${k} must be a list of token ids below vocabSize ${vocabSize}, got ${JSON.stringify(v)}`, { file: source, field });
+  }
+  if (a.digitTokens.length === 0) throw new GptforgeError('abacus.digitTokens is empty: no token is a digit', { file: source, field });
+  if (a.countdownIds !== undefined && a.countdownIds !== 'column' && a.countdownIds !== 'next') throw new GptforgeError(`abacus.countdownIds must be "column" or "next", got ${JSON.stringify(a.countdownIds)}`, { file: source, field });
+  if (!Number.isInteger(a.maxId) || a.maxId < 1) throw new GptforgeError(`abacus.maxId must be an integer ≥ 1, got ${JSON.stringify(a.maxId)}`, { file: source, field });
+  if (a.initStd !== undefined && !(typeof a.initStd === 'number' && a.initStd > 0 && Number.isFinite(a.initStd))) throw new GptforgeError(`abacus.initStd must be a positive number, got ${JSON.stringify(a.initStd)}`, { file: source, field });
+  if (!Number.isInteger(a.maxOffset) || a.maxOffset < 0) throw new GptforgeError(`abacus.maxOffset must be an integer ≥ 0, got ${JSON.stringify(a.maxOffset)}`, { file: source, field });
+}
+
+/**
+ * The column ids of one row's tokens (see {@link AbacusConfig} for the rules), before any
+ * offset: ids [n] in, ids [n] out (0 for non-digits), clamped to maxId. `tokens` must start at
+ * the row's first real token (a conversation boundary), so that the reply state is known.
+ */
+export function abacusIds(tokens: ArrayLike<number>, a: AbacusConfig): Int32Array {
+  const n = tokens.length;
+  const out = new Int32Array(n);
+  const digit = new Set(a.digitTokens);
+  const starts = new Set(a.replyStart);
+  const ends = new Set(a.replyEnd);
+  const marker = a.countdownAfter;
+  let inReply = false;
+  let prevRun = 0; // length of the current reply's last finished digit run
+  const next = a.countdownIds === 'next';
+  const afterMarker = (i: number): boolean => marker.length > 0 && i >= marker.length && marker.every((m, q) => tokens[i - marker.length + q] === m);
+  let i = 0;
+  while (i < n) {
+    const t = tokens[i];
+    if (!digit.has(t)) {
+      // 'next': the marker's last token carries the answer's first column
+      if (next && inReply && prevRun > 0 && afterMarker(i + 1)) out[i] = Math.min(prevRun, a.maxId);
+      if (starts.has(t)) {
+        inReply = true;
+        prevRun = 0;
+      } else if (ends.has(t)) inReply = false;
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < n && digit.has(tokens[j])) j++;
+    const len = j - i;
+    if (!inReply) {
+      for (let p = i; p < j; p++) out[p] = j - p; // from the run's end: the last digit is 1
+    } else {
+      const countdown = prevRun > 0 && afterMarker(i);
+      for (let p = i; p < j; p++) out[p] = !countdown ? p - i + 1 : next ? Math.max(0, prevRun - 1 - (p - i)) : Math.max(1, prevRun - (p - i));
+      prevRun = len;
+    }
+    for (let p = i; p < j; p++) out[p] = Math.min(out[p], a.maxId);
+    i = j;
+  }
+  return out;
+}
+
+/**
+ * McLeish et al.'s training offset: one draw r from 0..maxOffset per row, added to every
+ * nonzero id of ids [B·T] in place (clamped to maxId). Returns the ids.
+ */
+export function offsetAbacusIds(ids: Int32Array, B: number, T: number, a: AbacusConfig, rng: Rng): Int32Array {
+  for (let b = 0; b < B; b++) {
+    const r = rng.int(a.maxOffset + 1);
+    if (r === 0) continue;
+    for (let t = b * T; t < (b + 1) * T; t++) if (ids[t] > 0) ids[t] = Math.min(a.maxId, ids[t] + r);
+  }
+  return ids;
+}
+
+/** What {@link abacusConfigFor} needs of a tokenizer. */
+export interface AbacusTokenizer {
+  encode(text: string): number[];
+  specialId(name: string): number;
+}
+
+/**
+ * The abacus config for a chat tokenizer: its ten digit tokens (each digit must be one token,
+ * e.g. the 'gpt4-digits' pre-split pattern), <|assistant_start|> opening a reply, the
+ * tokens that end one, and the tokens of `answerMarker` (default "Answer: ") before a
+ * count-down run. Throws GptforgeError when a digit is not a single token.
+ */
+export function abacusConfigFor(tok: AbacusTokenizer, o: { maxId?: number; maxOffset?: number; answerMarker?: string; countdownIds?: 'column' | 'next'; initStd?: number } = {}): AbacusConfig {
+  const digitTokens = [...'0123456789'].map((d) => {
+    const ids = tok.encode(d);
+    if (ids.length !== 1) throw new GptforgeError(`abacus embeddings need one token per digit; "${d}" is ${ids.length} tokens (train the tokenizer with the 'gpt4-digits' pattern)`, { field: 'abacus' });
+    return ids[0];
+  });
+  const ends = ['<|assistant_end|>', '<|user_start|>', '<|system_start|>', '<|bos|>', '<|eos|>'].map((s) => tok.specialId(s));
+  return { digitTokens, replyStart: [tok.specialId('<|assistant_start|>')], replyEnd: ends, countdownAfter: tok.encode(o.answerMarker ?? 'Answer: '), maxId: o.maxId ?? 32, maxOffset: o.maxOffset ?? 10, ...(o.countdownIds ? { countdownIds: o.countdownIds } : {}), ...(o.initStd ? { initStd: o.initStd } : {}) };
+}

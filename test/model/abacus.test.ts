@@ -1,0 +1,245 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type AbacusConfig, abacusConfigFor, abacusIds, offsetAbacusIds } from '../../src/model/abacus.js';
+import { makeConfig, validateConfig } from '../../src/model/config.js';
+import { GPT } from '../../src/model/gpt.js';
+import { loadCheckpoint, modelFromCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
+import { unsupportedFeatures } from '../../src/model/export/layout.js';
+import { noGrad } from '../../src/engine/tensor.js';
+import { Rng } from '../../src/engine/rng.js';
+import { renderConversation, renderPrompt } from '../../src/data/chat.js';
+import { ChatEngine } from '../../src/infer/engine.js';
+import { abacusCarries, abacusFirstWrong, abacusScratchpad, longAdditionAbacus } from '../../src/data/synthetic/longadd-abacus.js';
+import { SPECIAL_TOKENS, trainTokenizer } from '../../src/tokenizer/index.js';
+import { GptforgeError } from '../../src/util/errors.js';
+
+// Abacus embeddings (McLeish et al. 2024): digit column ids (src/model/abacus.ts), the table
+// in GPT.hidden (its gradient, the KV-cache decode, off = unchanged), and the carry scratchpad
+// they are measured on (src/data/synthetic/longadd-abacus.ts).
+
+// a toy vocabulary: digits 0–9 are ids 10–19; 1 opens a reply, 2 ends it; "Answer: " is 5 6 7
+const D = (s: string): number[] => [...s].map((c) => 10 + Number(c));
+const spec: AbacusConfig = { digitTokens: D('0123456789'), replyStart: [1], replyEnd: [2], countdownAfter: [5, 6, 7], maxId: 20, maxOffset: 3 };
+
+test('abacusIds, a worked example: prompt runs from their end, reply runs from their start, the answer counts down from the carry run', () => {
+  // "4567 + 891 ?" <reply> "Carry:" 0011 "\n" "Answer: " 5458 <end>
+  const toks = [...D('4567'), 30, ...D('891'), 31, 1, 40, ...D('0011'), 41, 5, 6, 7, ...D('5458'), 2];
+  const want = [4, 3, 2, 1, 0, 3, 2, 1, 0, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0, 4, 3, 2, 1, 0];
+  assert.deepEqual([...abacusIds(toks, spec)], want);
+  // the same digits on the prompt side of a second conversation in the row count from the end again
+  assert.deepEqual([...abacusIds([...toks, ...D('12'), 1, ...D('12')], spec)].slice(-5), [2, 1, 0, 1, 2]);
+  // a reply run after the marker with no earlier run in the reply counts up; ids are clamped to maxId
+  assert.deepEqual([...abacusIds([1, 5, 6, 7, ...D('987')], spec)], [0, 0, 0, 0, 1, 2, 3]);
+  assert.equal(abacusIds(D('1'.repeat(25)), spec)[0], 20);
+  // countdownIds 'next': the marker's last token and each answer digit carry the column of the digit after it
+  assert.deepEqual([...abacusIds(toks, { ...spec, countdownIds: 'next' })].slice(15), [0, 0, 0, 4, 3, 2, 1, 0, 0]);
+  assert.deepEqual([...abacusIds(toks, { ...spec, countdownIds: 'next' })].slice(0, 15), want.slice(0, 15));
+});
+
+test('offsetAbacusIds: one offset per row, digits only, clamped', () => {
+  const ids = Int32Array.from([0, 1, 2, 0, 20, 0, 1, 2, 3, 0]);
+  const out = offsetAbacusIds(Int32Array.from(ids), 2, 5, spec, new Rng(3));
+  for (let b = 0; b < 2; b++) {
+    const r = new Set<number>();
+    for (let t = b * 5; t < b * 5 + 5; t++) {
+      if (ids[t] === 0) assert.equal(out[t], 0);
+      else if (out[t] < spec.maxId) r.add(out[t] - ids[t]);
+    }
+    assert.ok(r.size <= 1, `row ${b}: one offset, got ${[...r]}`);
+    for (const x of r) assert.ok(x >= 0 && x <= spec.maxOffset);
+  }
+});
+
+test('with a real tokenizer every digit of the carry scratchpad has its column as id (prompt, carries, answer)', () => {
+  const exs = longAdditionAbacus.generate('train', 60, 5, { variant: { minDigits: 1, maxDigits: 8, mode: 'cot' } });
+  const tok = trainTokenizer(
+    exs.flatMap((e) => [e.prompt, e.conversation.messages[1].content]),
+    { vocabSize: 300, pattern: 'gpt4-digits' },
+  );
+  const a = abacusConfigFor(tok, { maxId: 40, maxOffset: 0 });
+  for (const e of exs) {
+    const { ids } = renderConversation(tok, { messages: [{ role: 'user', content: e.prompt }, ...e.conversation.messages.slice(1)] });
+    const col = abacusIds(ids, a);
+    // the digits with their ids, in order, as "digit:id"
+    const got = ids.flatMap((t, i) => (col[i] > 0 ? [`${tok.decode([t])}:${col[i]}`] : []));
+    const [x, y] = e.prompt.match(/\d+/g)!;
+    const sig = (s: string): string[] => [...s].map((d, i) => `${d}:${s.length - i}`);
+    const carries = abacusCarries(x, y);
+    const sum = String(BigInt(x) + BigInt(y));
+    assert.equal(sum.length, carries.length, `${x}+${y}: the answer is as long as the carry run`);
+    const want = [...sig(x), ...sig(y), ...[...carries].map((c, i) => `${c}:${i + 1}`), ...sig(sum)];
+    assert.deepEqual(got, want, `${x}+${y}`);
+  }
+  assert.throws(() => abacusConfigFor({ encode: (s: string) => (s === '7' ? [1, 2] : [3]), specialId: () => 0 }), /one token per digit/);
+});
+
+test('the carry scratchpad and its first-wrong-step reader', () => {
+  assert.equal(abacusScratchpad('4567', '891'), 'Carry:0011\nAnswer: 5458');
+  assert.equal(abacusCarries('95', '7'), '011');
+  assert.equal(abacusCarries('0', '0'), '0');
+  assert.deepEqual(abacusFirstWrong('Carry:0011\nAnswer: 5458', '4567', '891'), { step: 'none' });
+  assert.deepEqual(abacusFirstWrong('Carry:0111\nAnswer: 5558', '4567', '891'), { step: 'carry', column: 2 });
+  assert.deepEqual(abacusFirstWrong('Carry:0011\nAnswer: 5448', '4567', '891'), { step: 'answer', column: 2 });
+  assert.deepEqual(abacusFirstWrong('5458', '4567', '891'), { step: 'format' });
+  assert.ok(longAdditionAbacus.check('What is 4567 plus 891?', 'Carry:0011\nAnswer: 5458'));
+});
+
+const V = 40;
+const base = { vocabSize: V, blockSize: 32, nLayer: 2, nHead: 2, nEmbd: 16, position: 'rope' as const };
+
+function row(seed: number, T: number): Int32Array {
+  // a prompt with two numbers, a reply with a carry run and a marked answer, random elsewhere
+  const rng = new Rng(seed);
+  const dig = (n: number): number[] => Array.from({ length: n }, () => 10 + rng.int(10));
+  const t = [30, ...dig(3), 31, ...dig(2), 32, 1, 33, ...dig(3), 34, 5, 6, 7, ...dig(3), 2];
+  while (t.length < T) t.push(20 + rng.int(20));
+  return Int32Array.from(t.slice(0, T));
+}
+
+test('the abacus table gets the gradient of the loss (central differences)', () => {
+  const m = new GPT(makeConfig({ ...base, abacus: { ...spec, maxOffset: 0 } }), { seed: 2 });
+  const table = m.params.get('transformer.abacus.weight')!;
+  assert.deepEqual(table.shape, [spec.maxId + 1, 16]);
+  const B = 2;
+  const T = 24;
+  const ids = Int32Array.from([...row(1, T), ...row(2, T)]);
+  const targets = Int32Array.from([...ids.subarray(1), 3]);
+  const loss = m.loss(ids, targets, B, T, undefined, 'sum');
+  loss.backward();
+  const g = Float32Array.from(table.grad!);
+  const f = (): number => noGrad(() => m.loss(ids, targets, B, T, undefined, 'sum')).data[0];
+  let checked = 0;
+  // rows 0 (non-digits) to 3 occur; a row past the longest run gets no gradient
+  for (const r of [0, 1, 2, 3, 15]) {
+    for (const c of [0, 5, 11]) {
+      const i = r * 16 + c;
+      const x = table.data[i];
+      const eps = 1e-2;
+      table.data[i] = x + eps;
+      const up = f();
+      table.data[i] = x - eps;
+      const down = f();
+      table.data[i] = x;
+      const num = (up - down) / (2 * eps);
+      if (r === 15) assert.equal(g[i], 0);
+      else assert.ok(Math.abs(num - g[i]) <= 2e-2 * Math.max(1, Math.abs(num)), `row ${r} col ${c}: numeric ${num}, analytic ${g[i]}`);
+      checked++;
+    }
+  }
+  assert.equal(checked, 15);
+  assert.ok(Math.abs(g[16]) > 1e-4, 'a digit row has a nonzero gradient');
+});
+
+test('abacus off is bit-identical: no table; with the table zeroed, the same logits as a model without it', () => {
+  const off = new GPT(makeConfig(base), { seed: 6 });
+  assert.ok(![...off.params.keys()].some((k) => k.includes('abacus')));
+  const on = new GPT(makeConfig({ ...base, abacus: spec }), { seed: 6 });
+  for (const [k, p] of on.params) p.data.set(k === 'transformer.abacus.weight' ? new Float32Array(p.size) : off.params.get(k)!.data);
+  const ids = Int32Array.from([...row(3, 20), ...row(4, 20)]);
+  const a = noGrad(() => off.forward(ids, 2, 20)).data;
+  assert.deepEqual(noGrad(() => on.forward(ids, 2, 20)).data, a);
+  // and the table matters once it is not zero
+  on.params.get('transformer.abacus.weight')!.data.forEach((_, i, d) => (d[i] = Math.sin(i) * 0.5));
+  const b = noGrad(() => on.forward(ids, 2, 20)).data;
+  assert.ok(a.some((v, i) => Math.abs(v - b[i]) > 1e-3));
+});
+
+test('a KV-cache decode computes the same ids as the full forward (chunks, left padding, copyRow, expand)', () => {
+  const m = new GPT(makeConfig({ ...base, abacus: spec }), { seed: 8 });
+  m.params.get('transformer.abacus.weight')!.data.forEach((_, i, d) => (d[i] = Math.sin(i) * 0.5));
+  const T = 24;
+  const seq = row(5, T);
+  const full = noGrad(() => m.forward(seq, 1, T)).data;
+  // decode in chunks that split digit runs (prompt run ends are known at the chunk that closes them: prefill the prompt whole)
+  const cache = m.createCache(1);
+  const out = new Float32Array(T * V);
+  let t0 = 0;
+  for (const n of [10, 1, 1, 3, 1, 1, 7]) {
+    out.set(noGrad(() => m.forward(seq.subarray(t0, t0 + n), 1, n, cache)).data, t0 * V);
+    t0 += n;
+  }
+  const diff = (x: Float32Array, y: Float32Array): number => x.reduce((mx, v, i) => Math.max(mx, Math.abs(v - y[i])), 0);
+  assert.ok(diff(out, full) < 1e-4, `cached vs full: ${diff(out, full)}`);
+  // a left-padded row (3 pads before start) gives the same last logits
+  const padded = m.createCache(1);
+  padded.starts[0] = 3;
+  const withPad = Int32Array.from([0, 0, 0, ...seq.subarray(0, T - 4)]);
+  const p = noGrad(() => m.forward(withPad, 1, T - 1, padded)).data;
+  const want = noGrad(() => m.forward(seq.subarray(0, T - 4), 1, T - 4)).data;
+  assert.ok(diff(p.subarray((T - 2) * V), want.subarray((T - 5) * V)) < 1e-4);
+  // copies carry the row's tokens, so the next token's id continues the row
+  const c2 = m.createCache(2);
+  noGrad(() => m.forward(seq.subarray(0, T - 1), 1, T - 1, c2, Int32Array.from([0])));
+  c2.copyRow(0, [1]);
+  const wide = c2.expand(3, 0);
+  const last = seq.subarray(T - 1);
+  const wantLast = full.subarray((T - 1) * V);
+  assert.ok(diff(noGrad(() => m.forward(last, 1, 1, c2, Int32Array.from([1]))).data, wantLast) < 1e-4);
+  assert.ok(diff(noGrad(() => m.forward(last, 1, 1, wide, Int32Array.from([2]))).data, wantLast) < 1e-4);
+});
+
+test('config.abacus is validated, survives a checkpoint, and export refuses it', () => {
+  assert.throws(
+    () => makeConfig({ ...base, abacus: { ...spec, digitTokens: [10, 99] } }),
+    (e: unknown) => e instanceof GptforgeError && /abacus.digitTokens/.test(String(e)),
+  );
+  assert.throws(() => validateConfig(makeConfig({ ...base, abacus: { ...spec, maxId: 0 } })), /maxId/);
+  assert.throws(() => makeConfig({ ...base, abacus: { ...spec, initStd: -1 } }), /initStd/);
+  assert.throws(() => makeConfig({ ...base, abacus: { ...spec, countdownIds: 'last' as 'next' } }), /countdownIds/);
+  // initStd sets the table's spread
+  const wide = new GPT(makeConfig({ ...base, abacus: { ...spec, initStd: 0.5 } }), { seed: 1 }).params.get('transformer.abacus.weight')!.data;
+  const rms = Math.sqrt(wide.reduce((t, v) => t + v * v, 0) / wide.length);
+  assert.ok(rms > 0.4 && rms < 0.6, `rms ${rms}`);
+  const cfg = makeConfig({ ...base, abacus: spec });
+  assert.ok(unsupportedFeatures(cfg).some((s) => s.startsWith('abacus')));
+  assert.deepEqual(unsupportedFeatures(makeConfig(base)), []);
+  const dir = mkdtempSync(join(tmpdir(), 'gptforge-abacus-'));
+  try {
+    const m = new GPT(cfg, { seed: 2 });
+    const ck = saveCheckpoint(dir, m, { step: 1, stage: 'sft' });
+    const back = modelFromCheckpoint(loadCheckpoint(ck));
+    assert.deepEqual(back.config.abacus, spec);
+    assert.deepEqual(back.params.get('transformer.abacus.weight')!.data, m.params.get('transformer.abacus.weight')!.data);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the chat engine's batched greedy decode (left-padded prompts, KV cache) equals a greedy decode by full forwards", () => {
+  const texts = longAdditionAbacus.generate('train', 40, 9, { variant: { minDigits: 1, maxDigits: 6, mode: 'cot' } }).flatMap((e) => [e.prompt, e.conversation.messages[1].content]);
+  const tok = trainTokenizer(texts, { vocabSize: 300, pattern: 'gpt4-digits' });
+  const m = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 96, nLayer: 2, nHead: 2, nEmbd: 16, position: 'rope', abacus: abacusConfigFor(tok, { maxId: 12, initStd: 0.5 }) }), { seed: 4 });
+  // sharper attention than the initialisation's, so the ids move the greedy choices
+  for (const [name, p] of m.params) if (name.endsWith('attn.c_attn.weight')) for (let i = 0; i < p.size; i++) p.data[i] *= 15;
+  const convs = ["What is 4567 plus 891? Let's think step by step.", 'Add 12 and 9.'].map((content) => ({ messages: [{ role: 'user' as const, content }] }));
+  const end = tok.specialId('<|assistant_end|>');
+  const banned = new Set(SPECIAL_TOKENS.filter((n) => n !== '<|assistant_end|>' && tok.hasSpecial(n)).map((n) => tok.specialId(n)));
+  const replies = new ChatEngine(m, tok).repliesTo(convs, [1, 1], { temperature: 0, maxTokens: 12 });
+  convs.forEach((c, i) => {
+    const seq = renderPrompt(tok, c);
+    const out: number[] = [];
+    let exact = true; // false after a near tie: another kernel path's rounding may pick the other token
+    for (let s = 0; s < 12 && exact; s++) {
+      const logits = noGrad(() => m.forward(Int32Array.from(seq), 1, seq.length)).data.subarray((seq.length - 1) * tok.vocabSize);
+      let best = -1;
+      let second = -Infinity;
+      for (let v = 0; v < tok.vocabSize; v++) {
+        if (banned.has(v)) continue; // the engine never samples these
+        if (best < 0 || logits[v] > logits[best]) {
+          if (best >= 0) second = logits[best];
+          best = v;
+        } else if (logits[v] > second) second = logits[v];
+      }
+      if (logits[best] - second < 1e-3) exact = false;
+      out.push(best);
+      if (best === end) break;
+      seq.push(best);
+    }
+    const n = exact ? out.length : out.length - 1;
+    assert.ok(n >= 3, `conversation ${i}: a near tie at token ${n}, too early to compare`);
+    assert.deepEqual(replies[i].ids.slice(0, n), out.slice(0, n), `conversation ${i}`);
+  });
+});
