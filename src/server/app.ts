@@ -141,11 +141,13 @@ export class GptforgeServer {
     if (this.loading) throw new ApiError(503, 'the models are still loading', 'service_unavailable', null, null, { 'retry-after': '1' });
     let id = body.model;
     if (id === undefined && opts.reward) id = REWARD_STAGE;
-    if (typeof id !== 'string') throw badRequest("'model' is required: one of " + [...this.models.keys()].join(', '), 'model');
+    // the models this route can use: a reward model scores, it does not generate
+    const ok = [...this.models.values()].filter((x) => (opts.reward ? x.reward : opts.generation ? x.scheduler !== null : true)).map((x) => x.id);
+    if (typeof id !== 'string') throw badRequest(`'model' is required: one of ${ok.join(', ')}`, 'model');
     const m = this.models.get(id);
     if (!m || (opts.generation && m.scheduler === null) || (opts.reward && !m.reward)) {
-      const ok = [...this.models.values()].filter((x) => (opts.reward ? x.reward : opts.generation ? x.scheduler !== null : true)).map((x) => x.id);
-      throw new ApiError(404, `The model '${id}' does not exist${opts.reward ? ' or is not a reward model' : ''} (this server has: ${ok.join(', ') || 'none'})`, 'not_found_error', 'model', 'model_not_found');
+      const why = !m ? 'does not exist' : opts.reward ? 'is not a reward model' : 'is a reward model: it scores replies (POST /v1/rewards) and does not generate';
+      throw new ApiError(404, `The model '${id}' ${why} (${opts.reward ? 'reward models' : opts.generation ? 'models that generate' : 'models'} on this server: ${ok.join(', ') || 'none'})`, 'not_found_error', 'model', 'model_not_found');
     }
     return m;
   }
@@ -174,6 +176,8 @@ export class GptforgeServer {
       if (!this.authorized(req)) {
         // OpenAI's two messages: no key at all, or a wrong one
         if (!req.headers.authorization) throw new ApiError(401, "You didn't provide an API key. Provide it in an Authorization header using Bearer auth (Authorization: Bearer YOUR_KEY).", 'authentication_error', null, null);
+        // a key sent without the scheme reads as wrong; say what the header must look like
+        if (!/^Bearer /.test(String(req.headers.authorization))) throw new ApiError(401, 'The Authorization header must use Bearer auth: "Authorization: Bearer YOUR_KEY" (the scheme was missing or not Bearer)', 'authentication_error', null, 'invalid_api_key');
         throw new ApiError(401, 'Incorrect API key provided', 'authentication_error', null, 'invalid_api_key');
       }
     });
@@ -190,7 +194,10 @@ export class GptforgeServer {
       if (err instanceof ApiError) api = err;
       else if (err instanceof GptforgeError) api = badRequest(err.message, err.field ?? null);
       else if (e.statusCode === 413) api = new ApiError(413, `the request body is larger than the limit of ${this.app.initialConfig.bodyLimit} bytes`, 'invalid_request_error', null, 'request_too_large');
-      else if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) api = new ApiError(e.statusCode, e.message ?? 'bad request', 'invalid_request_error', null, e.code ?? null);
+      // fastify's own 4xx (FST_ERR_…): OpenAI's shape with a message that says what to fix, no internal code
+      else if (e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') api = badRequest(`the request body is not valid JSON: ${e.message ?? ''}`.trim(), null);
+      else if (e.statusCode === 415) api = new ApiError(415, `unsupported content type ${JSON.stringify(req.headers['content-type'] ?? '')}: send the body as JSON with "Content-Type: application/json"`, 'invalid_request_error', null, 'unsupported_media_type');
+      else if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) api = new ApiError(e.statusCode, e.message ?? 'bad request', 'invalid_request_error', null, null);
       else {
         req.log.error(err);
         process.stderr.write(`gptforge serve: internal error on ${req.method} ${req.url}: ${String((err as Error)?.message ?? err)}\n`);

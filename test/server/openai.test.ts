@@ -429,6 +429,8 @@ describe('completions, embeddings, scoring, tokenizer routes', () => {
 describe('errors', () => {
   test('an unknown model is a NotFoundError in OpenAI shape', async () => {
     await assert.rejects(client.chat.completions.create({ model: 'gpt-4o', messages: user('x') }), (e: unknown) => e instanceof NotFoundError && e.code === 'model_not_found' && e.type === 'not_found_error');
+    // the reward model is listed by /v1/models but does not generate: said so, and not offered as a chat model
+    await assert.rejects(client.chat.completions.create({ model: 'rm', messages: user('x') }), (e: unknown) => e instanceof NotFoundError && /The model 'rm' is a reward model: it scores replies/.test(e.message) && !/on this server: .*\brm\b/.test(e.message));
   });
   test('an unknown route is a 404 in OpenAI shape; bad JSON is a 400', async () => {
     const r = await fetch(`${base}/v1/nope`);
@@ -439,6 +441,11 @@ describe('errors', () => {
     const j = (await bad.json()) as { error: { message: string; type: string } };
     assert.equal(j.error.type, 'invalid_request_error');
     assert.doesNotMatch(j.error.message, /at .*\.js/);
+    assert.match(j.error.message, /^the request body is not valid JSON/);
+    assert.equal((j.error as { code?: unknown }).code, null, 'no fastify-internal code');
+    const text = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1' }); // what curl -d sends
+    assert.equal(text.status, 415);
+    assert.match(((await text.json()) as { error: { message: string } }).error.message, /Content-Type: application\/json/);
   });
   test('API keys: a wrong or missing key is AuthenticationError; a right one works; /health stays open', async () => {
     const s = new GptforgeServer({ apiKeys: ['k-one', 'k-two'] });
@@ -449,6 +456,10 @@ describe('errors', () => {
       const missing = await fetch(`${addr}/v1/models`);
       assert.equal(missing.status, 401);
       assert.match(((await missing.json()) as { error: { message: string } }).error.message, /didn't provide an API key/);
+      // the right key without the scheme: told what the header must look like, not that the key is wrong
+      const bare = await fetch(`${addr}/v1/models`, { headers: { authorization: 'k-one' } });
+      assert.equal(bare.status, 401);
+      assert.match(((await bare.json()) as { error: { message: string } }).error.message, /must use Bearer auth: "Authorization: Bearer YOUR_KEY"/);
       for (const key of ['k-one', 'k-two']) {
         const r = await new OpenAI({ baseURL: `${addr}/v1`, apiKey: key, maxRetries: 0 }).chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0 });
         assert.equal(r.choices[0].message.content, 'Hello there. How are you? Bye.');
