@@ -5,6 +5,7 @@ export { RagStore, ftsQuery, STORE_SCHEMA_VERSION, type StoreMeta, type FileReco
 export { MeanPoolEmbedder, weightsId, type Embedder, type MeanPoolOptions } from './embed.js';
 export { indexInputs, indexIngestFile, documentsAsFile, chunkFile, storeMetaFor, type IndexOptions, type IndexReport } from './indexer.js';
 export { Retriever, reciprocalRankFusion, RRF_K, type RetrievalMode, type RetrieveOptions, type RetrievedChunk } from './retrieve.js';
+export { chunkLines } from './lines.js';
 export { dictionaryQuestions, dictionaryDocs, factQueries, relevantIds, isRelevant, evaluateMode, recallAt, hitAt, ndcgAt, KNOWLEDGE_FAMILIES, type EvalQuestion, type ModeResult } from './evaluate.js';
 export { trainEmbedder, infoNCE, dictionaryPairs, type Pair, type ContrastiveOptions } from './contrastive.js';
 export { contextBlock, passagePrompt, parsePassagePrompt, citedNumbers, stripCitations, saysNoAnswer, oneLine, NO_ANSWER, PASSAGES_HEADER, QUESTION_LABEL, type Passage } from './context.js';

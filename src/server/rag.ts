@@ -1,13 +1,15 @@
-import { readFileSync, statSync } from 'node:fs';
 import type { Conversation } from '../data/conversation.js';
 import { ChatEngine } from '../infer/engine.js';
 import type { DecodingModel } from '../infer/pipeline.js';
 import { fitPassages, passageSource, resolveCitations } from '../rag/generate.js';
 import { Retriever, type RetrievedChunk } from '../rag/retrieve.js';
+import { chunkLines } from '../rag/lines.js';
 import { RagStore, type StoredChunk } from '../rag/store.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { ApiError, badRequest } from './errors.js';
 import type { Body } from './validate.js';
+
+export { chunkLines };
 
 /**
  * Retrieval for the chat route (docs/server.md, "RAG"): a server started with a RAG store
@@ -128,45 +130,6 @@ export class ServerRag {
 export function citationsJSON(text: string, ctx: RagContext): { citations: ApiCitation[]; unresolved_citations: number[] } {
   const { cited, unresolved } = resolveCitations(text, ctx.shown);
   return { citations: cited.map(({ n, item }) => ({ n, id: item.id, source: passageSource(item) })), unresolved_citations: unresolved };
-}
-
-/**
- * The lines a chunk spans (1-based, inclusive): a JSONL or Parquet document's own line; for a
- * whole-file document, counted in the file when its text at the chunk's offsets still is the
- * chunk (a file changed since indexing, or a converted one — HTML, PDF — gives null).
- */
-export function chunkLines(c: StoredChunk): { line: number | null; line_end: number | null } {
-  if (c.line !== undefined) return { line: c.line, line_end: c.line };
-  const text = sourceText(c.path);
-  if (text === undefined || text.slice(c.charStart, c.charEnd) !== c.text) return { line: null, line_end: null };
-  const newlines = (s: string): number => s.match(/\n/g)?.length ?? 0;
-  const line = 1 + newlines(text.slice(0, c.charStart));
-  return { line, line_end: line + newlines(c.text.replace(/\n+$/, '')) };
-}
-
-/** Source files' texts by path, newest use last: a request shows up to MAX_RAG_K passages, often from the same few files. */
-const sourceTexts = new Map<string, { mtimeMs: number; size: number; text: string }>();
-/** Files kept (their texts are what the store indexed: a few MB at most each). */
-const SOURCE_CACHE_FILES = 32;
-
-/** A source file's text, read once while its size and mtime stay the same; undefined when it cannot be read. */
-function sourceText(path: string): string | undefined {
-  try {
-    const st = statSync(path);
-    const hit = sourceTexts.get(path);
-    sourceTexts.delete(path);
-    if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) {
-      sourceTexts.set(path, hit);
-      return hit.text;
-    }
-    const text = readFileSync(path, 'utf8');
-    sourceTexts.set(path, { mtimeMs: st.mtimeMs, size: st.size, text });
-    if (sourceTexts.size > SOURCE_CACHE_FILES) sourceTexts.delete(sourceTexts.keys().next().value as string);
-    return text;
-  } catch {
-    sourceTexts.delete(path);
-    return undefined;
-  }
 }
 
 /** A stored chunk in the API's field names, with the lines it spans (chunkLines). */
