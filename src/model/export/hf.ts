@@ -159,7 +159,11 @@ export interface ImportHfResult {
  */
 export function importHuggingFace(hfDir: string, stageDir: string, opts: { stage?: string } = {}): ImportHfResult {
   const cfgPath = join(hfDir, 'config.json');
-  if (!existsSync(cfgPath)) throw new GptforgeError('not a Hugging Face model directory (no config.json)', { file: hfDir });
+  if (!existsSync(cfgPath)) {
+    // a PEFT adapter directory (export --format peft) holds adapter_config.json, not a model
+    if (existsSync(join(hfDir, 'adapter_config.json'))) throw new GptforgeError('this is a PEFT LoRA adapter (adapter_config.json), not a model: import the base model it names (base_model_name_or_path), or merge the adapter first (gptforge merge, then export --format hf)', { file: hfDir });
+    throw new GptforgeError('not a Hugging Face model directory (no config.json)', { file: hfDir });
+  }
   const j = parseJsonFile(readFileSync(cfgPath, 'utf8'), cfgPath) as Json;
   const { arch, config } = fromHfConfig(j, cfgPath);
   const { tensors: raw, file } = readHfWeights(hfDir);
