@@ -282,7 +282,7 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
   };
 
   if (!opts.quiet) console.error(`${task.stage}: ${engineSummary()}`);
-  const progress = new Progress({ label: task.stage, total: cfg.maxSteps, unit: 'step', quiet: opts.quiet });
+  const progress = new Progress({ label: task.stage, total: cfg.maxSteps, unit: 'step', quiet: opts.quiet, initial: step });
   progress.update(step);
   const t0 = performance.now();
   let lastLoss = NaN;

@@ -17,6 +17,8 @@ export interface ProgressOptions {
   stream?: NodeJS.WriteStream;
   /** Silence entirely (tests). */
   quiet?: boolean;
+  /** Position already reached when the bar starts (a resumed stage): the rate and the ETA count only this run's progress. Default 0. */
+  initial?: number;
 }
 
 export function formatCount(n: number): string {
@@ -91,7 +93,8 @@ export class Progress {
     const width = 24;
     const filled = Math.round(frac * width);
     const bar = '#'.repeat(filled) + '.'.repeat(width - filled);
-    const rate = elapsed > 0 ? this.current / elapsed : 0;
+    // this run's own progress: a resumed stage's earlier steps took no time here
+    const rate = elapsed > 0 ? Math.max(0, this.current - (this.opts.initial ?? 0)) / elapsed : 0;
     const eta = rate > 0 ? (total - this.current) / rate : Infinity;
     const rateText = unit ? `${formatCount(rate)} ${unit}/s` : `${formatCount(rate)}/s`;
     return `${label} [${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${formatCount(this.current)}/${formatCount(total)} ${rateText} ETA ${formatDuration(eta)} ${this.extra}`.trimEnd();
