@@ -316,7 +316,10 @@ test('import a GPT-2 as the Hub stores it (no "transformer." prefix, attention-m
 test('import of a PEFT adapter directory says it is an adapter and what to import instead; a directory without config.json is named', () => {
   const adapter = tempDir();
   writeFileSync(join(adapter, 'adapter_config.json'), '{"peft_type":"LORA"}');
-  assert.throws(() => importHuggingFace(adapter, join(tempDir(), 's')), (e: unknown) => e instanceof GptforgeError && e.file === adapter && /PEFT LoRA adapter .*base_model_name_or_path.*gptforge merge/.test(e.message));
+  assert.throws(
+    () => importHuggingFace(adapter, join(tempDir(), 's')),
+    (e: unknown) => e instanceof GptforgeError && e.file === adapter && /PEFT LoRA adapter .*base_model_name_or_path.*gptforge merge/.test(e.message),
+  );
   const empty = tempDir();
   assert.throws(() => importHuggingFace(empty, join(tempDir(), 's')), /not a Hugging Face model directory \(no config\.json\)/);
 });
