@@ -48,17 +48,23 @@ export type { TrainOptions as TokenizerTrainOptions, EncodeOptions, StreamDecode
 // ── model ────────────────────────────────────────────────────────────────────
 export { GPT } from './model/gpt.js';
 export type { GPTOptions } from './model/gpt.js';
+export type { LinearModule, LinearSite, LinearHook, TokenRowsHook, TrainableRows } from './model/gpt.js';
+export type { AbacusConfig } from './model/abacus.js';
 export { makeConfig, validateConfig, countParams, flopsPerToken } from './model/config.js';
 export type { GPTConfig, GPTConfigInput } from './model/config.js';
 export { KVCache } from './model/kvcache.js';
 export { saveCheckpoint, loadCheckpoint, modelFromCheckpoint, resolveCheckpoint, latestCheckpoint, listCheckpoints } from './model/checkpoint.js';
 export type { CheckpointMeta, SaveOptions, LoadedCheckpoint } from './model/checkpoint.js';
+export type { ScalarHeadKind } from './model/checkpoint.js';
 export { LoraModel, loraScaling } from './model/lora.js';
 export type { LoraConfig, Adapter } from './model/lora.js';
+export type { LoraPair, TokenRows } from './model/lora.js';
+export type { LoraSpecContext } from './model/lora-spec.js';
 export { parseLoraSpec, formatLoraSpec } from './model/lora-spec.js';
 export { quantize, dequantize, quantizeLinear, dequantizeLinear, parseBasePrecision } from './model/quantize.js';
 export type { QuantType, BasePrecision, QuantizedMatrix } from './model/quantize.js';
 export { saveAdapter, readAdapter, loadAdapterInto } from './model/export/peft.js';
+export type { AdapterBase, LoadedAdapter, PeftAdapterConfig } from './model/export/peft.js';
 export { nativeAvailable, engineSummary } from './engine/backend.js';
 // types of the model's public signatures (the autograd engine itself stays internal)
 export type { Tensor } from './engine/tensor.js';
@@ -96,6 +102,7 @@ export type { SftSetup } from './train/sft.js';
 export { trainRewardModel, evaluateRankings } from './train/reward.js';
 export { ShuffledLoader } from './train/reward.js';
 export type { RewardSetup, RenderedRanking } from './train/reward.js';
+export type { PairTally } from './train/reward.js';
 export { trainRL, DEFAULT_RL } from './train/rl.js';
 export type { RLSetup, RLConfig, RLAlgo, RLPrompt } from './train/rl.js';
 export { trainDpo, evaluateDpo, dpoLoss } from './train/dpo.js';
@@ -119,6 +126,7 @@ export { BatchLoader, ValLoader } from './data/loader.js';
 export type { Batch, LoaderOptions, LoaderState, ConcatState, BestFitState } from './data/loader.js';
 export { buildSftDataset, PackedLoader } from './data/sft.js';
 export type { SftMixtureConfig, SftSourceConfig, SftDataset, SftSourceReport, SftItem, PackedBatch, PackedLoaderState } from './data/sft.js';
+export type { WriterError } from './data/writers.js';
 export { readJSONL, readTextFile } from './data/jsonl.js';
 export type { OnBad, JSONLResult } from './data/jsonl.js';
 export { TASKS, taskByName } from './data/synthetic/tasks.js';
@@ -147,6 +155,8 @@ export { exportHuggingFace, importHuggingFace, exportCheckpointToHf } from './mo
 export type { ExportHfResult, ImportHfResult, HfArchitecture } from './model/export/hf.js';
 export { checkpointToGguf, readGguf, writeGguf } from './model/export/gguf.js';
 export type { GgufExportResult, GgufFile, GgufTensor, GgufType, GgufValue } from './model/export/gguf.js';
+export { readSafetensors, writeSafetensors } from './model/safetensors.js';
+export type { NamedTensor, SafetensorsFile } from './model/safetensors.js';
 
 // ── constrained decoding: JSON Schema, regex, GBNF → TokenConstraint ─────────
 export { schemaConstraint, regexConstraint, gbnfConstraint, constraintFromOptions, readSchemaFile, compileGrammar, schemaGrammar, regexGrammar, parseGbnf, GrammarConstraint, ReplyConstraint } from './infer/constrain/index.js';
@@ -157,7 +167,7 @@ export type { ByteSet, CodeRange } from './infer/constrain/bytes.js';
 export { runLayout } from './run/layout.js';
 export type { RunLayout, StageName } from './run/layout.js';
 export { runPreset, loadPreset } from './run/preset.js';
-export type { RunPreset, PretrainPreset, SftPreset, RmPreset, RlPreset, DpoPreset } from './run/preset.js';
+export type { RunPreset, PretrainPreset, SftPreset, RmPreset, RlPreset, DpoPreset, TechniquesPreset } from './run/preset.js';
 export { loadModel } from './run/models.js';
 export type { LoadedModel } from './run/models.js';
 export { runSft, sftConfig } from './run/sft.js';

@@ -205,7 +205,7 @@ export class GPT {
    * With a KV cache (inference only), ids are the next T tokens after each cache row's
    * length. `rows` (continuous batching) names the cache row of each of the B batch rows
    * (distinct; default: B = cache.batch, row b is cache row b); the other cache rows are
-   * untouched. Rows may sit at different lengths. `positions` [B·T]: RoPE position ids of the
+   * untouched. Rows may sit at different lengths. `positions` (B·T of them): RoPE position ids of the
    * tokens (default: their indices; drawn at random when config.randomPositions is set); with
    * a cache each slot keeps its id (cache.positionIds), so keys stay rotated at their ids.
    */

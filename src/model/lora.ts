@@ -164,7 +164,7 @@ export class LoraModel {
   private readonly rng: Rng;
 
   /**
-   * @param basePrecision f32 keeps the base as it is; q8_0 / q4_0 quantize every block linear
+   * @param opts.basePrecision f32 keeps the base as it is; q8_0 / q4_0 quantize every block linear
    *   (ggml blocks along the input dimension) and drop its fp32 weights: embeddings, norms,
    *   biases and the head stay fp32.
    * @throws GptforgeError when a block linear's input width is not a multiple of 32.

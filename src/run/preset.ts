@@ -27,5 +27,5 @@ export function runPreset(runDir: string, name?: string): PretrainPreset {
  * `rl`, `dpo` sections). `PretrainPreset` is its historical name (src/run/presets.ts).
  */
 export type RunPreset = PretrainPreset;
-export type { PretrainPreset, SftPreset, RmPreset, RlPreset, DpoPreset } from './presets.js';
+export type { PretrainPreset, SftPreset, RmPreset, RlPreset, DpoPreset, TechniquesPreset } from './presets.js';
 export { loadPreset } from './presets.js';
