@@ -42,7 +42,7 @@ export function quantizedBytes(type: QuantType, n: number): number {
 export function parseBasePrecision(s: string, field = 'basePrecision'): BasePrecision {
   const v = s.trim().toLowerCase();
   if ((BASE_PRECISIONS as readonly string[]).includes(v)) return v as BasePrecision;
-  throw new GptforgeError(`unknown base precision "${s}"; valid: ${BASE_PRECISIONS.join(', ')}`, { field });
+  throw new GptforgeError(`unknown precision "${s}"; valid: ${BASE_PRECISIONS.join(', ')}`, { field });
 }
 
 /** x·(1/d) rounded as C's (int8_t)(v + 8.5f) then min(15, ·): truncation toward zero. */

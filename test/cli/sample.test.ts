@@ -33,7 +33,7 @@ test('sample --strict refuses a prompt longer than the context without printing 
     assert.ok(q8.stdout.startsWith('the sea'), q8.stdout);
     const bad = run(['sample', '--run', runDir, '--prompt', 'the sea', '--precision', 'int8']);
     assert.equal(bad.status, 1);
-    assert.match(bad.stderr, /unknown base precision "int8"; valid: f32, q8_0, q4_0/);
+    assert.match(bad.stderr, /unknown precision "int8"; valid: f32, q8_0, q4_0/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -158,5 +158,5 @@ test('loadModel(…, { precision }) gives a decoding copy on blocks, cached apar
   assert.equal(inferencePrecision(q.model), 'q8_0');
   assert.equal(loadModel(dir, undefined, { precision: 'q8_0' }).model, q.model);
   assert.equal(loadModel(dir).model, f.model);
-  assert.throws(() => parseBasePrecision('int8', '--precision'), /unknown base precision "int8"; valid: f32, q8_0, q4_0/);
+  assert.throws(() => parseBasePrecision('int8', '--precision'), /unknown precision "int8"; valid: f32, q8_0, q4_0/);
 });

@@ -80,5 +80,5 @@ test('quantizeLinear holds [in, out] weights as [out, in] rows and dequantizeLin
 
 test('parseBasePrecision accepts f32, q8_0, q4_0 and names the valid ones otherwise', () => {
   assert.equal(parseBasePrecision('Q4_0'), 'q4_0');
-  assert.throws(() => parseBasePrecision('nf4'), /unknown base precision "nf4"; valid: f32, q8_0, q4_0/);
+  assert.throws(() => parseBasePrecision('nf4'), /unknown precision "nf4"; valid: f32, q8_0, q4_0/);
 });
