@@ -25,6 +25,28 @@ INLINE void SMALL(tile_s)(const float *A, const float *Bt, int TP, int DP, float
   for (int j = 0; j < NJ; j++) VSTORE(S + (long)j * lds, acc[j]);
 }
 
+/* The same for two vectors of queries (2·VL lanes) and NJ2 keys: 2·NJ2 accumulators, so per d
+ * each broadcast of A feeds two FMAs (tile_s: 8 FMAs for 9 loads, load-bound; here 12 for 8).
+ * nj ≤ NJ2 keys: below NJ2 only for the last keys of a tile (each its own call). */
+#define NJ2 6
+INLINE void SMALL(tile_s2)(const float *A, const float *Bt, int TP, int DP, float *S, int lds, const int nj) {
+  SMALL(vf) acc0[NJ2], acc1[NJ2];
+  for (int j = 0; j < nj; j++) acc0[j] = acc1[j] = (SMALL(vf)){0};
+#pragma GCC unroll 1
+  for (int d = 0; d < DP; d++) {
+    SMALL(vf) b0 = VLOAD(Bt + (long)d * TP), b1 = VLOAD(Bt + (long)d * TP + VL);
+    for (int j = 0; j < nj; j++) {
+      const float x = A[j * DP + d];
+      acc0[j] += x * b0;
+      acc1[j] += x * b1;
+    }
+  }
+  for (int j = 0; j < nj; j++) {
+    VSTORE(S + (long)j * lds, acc0[j]);
+    VSTORE(S + (long)j * lds + VL, acc1[j]);
+  }
+}
+
 /* rows per tile_pv call: R · DP/VL ≤ ACC accumulators where possible (one row of DP = 64
  * takes 16 with VL = 4: those spill, on the fallback ISA only). With 16 registers (VL 8 or 4)
  * a call instead runs R = 4 rows over column strips of PV_SV = 2 vectors (8 accumulators):
@@ -122,17 +144,34 @@ INLINE void SMALL(att_bwd_small)(const att_ctx *a, int b, int h, const int DP) {
     di[t] = s;
     lse[t] = t < T ? lse_in[t] : 0.0f;
   }
-  /* Pᵀ = exp(Sᵀ − lse) and dSᵀ = Pᵀ ⊙ (V·dOᵀ − di), tiles of VL queries up to the diagonal */
-  for (int i0 = 0; i0 < T; i0 += VL) {
-    int kv = i0 + VL < T ? i0 + VL : T, nk = (kv + NJ - 1) / NJ * NJ;
-    for (int j0 = 0; j0 < nk; j0 += NJ) {
-      SMALL(tile_s)(k + (long)j0 * DP, qt + i0, TP, DP, Pt + (long)j0 * TP + i0, TP);
-      SMALL(tile_s)(v + (long)j0 * DP, dOt + i0, TP, DP, dSt + (long)j0 * TP + i0, TP);
+  /* Pᵀ = exp(Sᵀ − lse) and dSᵀ = Pᵀ ⊙ (V·dOᵀ − di), tiles of QL queries up to the diagonal:
+   * two vectors (tile_s2) where 2·VL lanes fit the 16-float padding of TP, else one */
+  enum { QL = 2 * VL <= 16 ? 2 * VL : VL };
+  for (int i0 = 0; i0 < T; i0 += QL) {
+    int kv = i0 + QL < T ? i0 + QL : T, nk;
+    if (QL == 2 * VL) {
+      /* exactly the keys < kv: groups of NJ2, then one key a call */
+      nk = kv;
+      int j0 = 0;
+      for (; j0 + NJ2 <= kv; j0 += NJ2) {
+        SMALL(tile_s2)(k + (long)j0 * DP, qt + i0, TP, DP, Pt + (long)j0 * TP + i0, TP, NJ2);
+        SMALL(tile_s2)(v + (long)j0 * DP, dOt + i0, TP, DP, dSt + (long)j0 * TP + i0, TP, NJ2);
+      }
+      for (; j0 < kv; j0++) {
+        SMALL(tile_s2)(k + (long)j0 * DP, qt + i0, TP, DP, Pt + (long)j0 * TP + i0, TP, 1);
+        SMALL(tile_s2)(v + (long)j0 * DP, dOt + i0, TP, DP, dSt + (long)j0 * TP + i0, TP, 1);
+      }
+    } else {
+      nk = (kv + NJ - 1) / NJ * NJ;
+      for (int j0 = 0; j0 < nk; j0 += NJ) {
+        SMALL(tile_s)(k + (long)j0 * DP, qt + i0, TP, DP, Pt + (long)j0 * TP + i0, TP);
+        SMALL(tile_s)(v + (long)j0 * DP, dOt + i0, TP, DP, dSt + (long)j0 * TP + i0, TP);
+      }
     }
     for (int j = 0; j < nk; j++) {
       float *p = Pt + (long)j * TP + i0, *g = dSt + (long)j * TP + i0;
 #pragma omp simd
-      for (int l = 0; l < VL; l++) {
+      for (int l = 0; l < QL; l++) {
         float e = SMALL_EXP(p[l] - lse[i0 + l]), x = j <= i0 + l ? e : 0.0f;
         p[l] = x;
         g[l] = x * (g[l] - di[i0 + l]);
@@ -178,6 +217,7 @@ SMALL_ATTR static void SMALL(att_bwd_small_task)(void *c, int bh, int n) {
 }
 
 #undef ACC
+#undef NJ2
 #undef PV_ROWS
 #undef PV_SV
 #undef VLOAD
