@@ -279,6 +279,30 @@ export interface LookupProbe {
 }
 
 /**
+ * Teacher-forced scoring of `ids[t]` at each position t of `at` (t ≥ 1) by one forward of
+ * `ids`: adds to `into` [top-1 hits, summed −log p, count].
+ */
+function scoreTargets(model: Pick<GPT, 'config' | 'forward'>, ids: readonly number[], at: readonly number[], into: number[]): void {
+  const V = model.config.vocabSize;
+  const logits = model.forward(Int32Array.from(ids), 1, ids.length).data;
+  for (const t of at) {
+    const row = logits.subarray((t - 1) * V, t * V);
+    let m = -Infinity;
+    let best = 0;
+    for (let v = 0; v < V; v++)
+      if (row[v] > m) {
+        m = row[v];
+        best = v;
+      }
+    let z = 0;
+    for (const x of row) z += Math.exp(x - m);
+    into[0] += best === ids[t] ? 1 : 0;
+    into[1] += -(row[ids[t]] - m - Math.log(z));
+    into[2]++;
+  }
+}
+
+/**
  * Can the model look a key up? The `lookup` family's held-out answerable prompts, the
  * reference reply fed in (teacher forcing), and at each reply token whether the model's
  * top prediction is the reference token: on the key's tokens (the reply's start — the key
@@ -292,31 +316,19 @@ export interface LookupProbe {
  */
 export function lookupProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokenizer, n = 100, seed = 2024, form: 'text' | 'chat' = 'text'): LookupProbe {
   const task = taskByName('lookup');
-  const V = model.config.vocabSize;
   const sums = { key: [0, 0, 0], valueFirst: [0, 0, 0], valueRest: [0, 0, 0], valueWrongKey: [0, 0, 0] };
   let examples = 0;
   const head = (prompt: string): number[] => (form === 'chat' ? renderPrompt(tok, { messages: [{ role: 'user', content: prompt }] }) : [tok.specialId('<|bos|>'), ...tok.encode(`${prompt}\nAnswer:`, { disallowedSpecial: 'plain' })]);
   // the reply's tokens after the head: after "Answer:" and a space in text form, and in chat form
   // as the family writes it, with a leading space (context.ts quotedReply)
   const reply = (text: string): number[] => tok.encode(` ${text}`, { disallowedSpecial: 'plain' });
-  const score = (ids: number[], from: number, to: number, into: number[]): void => {
-    const logits = model.forward(Int32Array.from(ids), 1, ids.length).data;
-    for (let t = from; t < to; t++) {
-      const row = logits.subarray((t - 1) * V, t * V);
-      let m = -Infinity;
-      let best = 0;
-      for (let v = 0; v < V; v++)
-        if (row[v] > m) {
-          m = row[v];
-          best = v;
-        }
-      let z = 0;
-      for (const x of row) z += Math.exp(x - m);
-      into[0] += best === ids[t] ? 1 : 0;
-      into[1] += -(row[ids[t]] - m - Math.log(z));
-      into[2]++;
-    }
-  };
+  const score = (ids: number[], from: number, to: number, into: number[]): void =>
+    scoreTargets(
+      model,
+      ids,
+      Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i),
+      into,
+    );
   noGrad(() => {
     for (const ex of distinctExamples(task, n, seed)) {
       const answer = ex.conversation.messages[1].content.trim();
@@ -369,28 +381,10 @@ export function mqarProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokenizer
   const pools = mqarPools(split, (w) => tok.encode(` ${w}`).length === 1);
   const pairs = Math.min(opts.pairs ?? 12, pools.keys.length);
   const queries = Math.min(opts.queries ?? pairs, pairs);
-  const V = model.config.vocabSize;
   const enc = (s: string): number[] => tok.encode(s, { disallowedSpecial: 'plain' });
   const one = (w: string): number => enc(` ${w}`)[0];
   const sums = { value: [0, 0, 0], wrongKey: [0, 0, 0], listValue: [0, 0, 0] };
-  const score = (ids: number[], at: readonly number[], into: number[]): void => {
-    const logits = model.forward(Int32Array.from(ids), 1, ids.length).data;
-    for (const t of at) {
-      const row = logits.subarray((t - 1) * V, t * V);
-      let m = -Infinity;
-      let best = 0;
-      for (let v = 0; v < V; v++)
-        if (row[v] > m) {
-          m = row[v];
-          best = v;
-        }
-      let z = 0;
-      for (const x of row) z += Math.exp(x - m);
-      into[0] += best === ids[t] ? 1 : 0;
-      into[1] += -(row[ids[t]] - m - Math.log(z));
-      into[2]++;
-    }
-  };
+  const score = (ids: number[], at: readonly number[], into: number[]): void => scoreTargets(model, ids, at, into);
   const docs = mqarDocuments(split, n, seed, pools, pairs, queries, sep);
   let documents = 0;
   noGrad(() => {
