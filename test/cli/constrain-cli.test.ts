@@ -69,6 +69,11 @@ test('sample and chat with --json-schema, --regex, --grammar: valid output, fini
     const w = walk(schemaConstraint(SCHEMA, tok), tok, cut.stdout.replace(/\n$/, ''));
     assert.deepEqual(w, { prefix: true, complete: false });
 
+    // several JSON samples: one value a line (whitespace 'line' by default with -n > 1)
+    const many = run(['sample', '--run', runDir, '--prompt', 'the', '--json-schema', schemaFile, '-n', '3', '--max-tokens', '90']);
+    assert.equal(many.status, 0, many.stderr);
+    assert.equal(many.stdout.replace(/\n$/, '').split('\n').length, 3, many.stdout);
+
     // regex: every one of several samples matches in full
     const rx = run(['sample', '--run', runDir, '--prompt', 'the', '--regex', '(ab|cd)+-[0-9]{2}', '-n', '4', '--max-tokens', '40']);
     assert.equal(rx.status, 0, rx.stderr);

@@ -131,6 +131,19 @@ test('schema constraints accept valid instances token by token (compact and inde
   }
 });
 
+test("whitespace 'line': single spaces between tokens, never a newline (JSON Lines for sample -n)", () => {
+  const tok = testTokenizer();
+  for (const c of CASES) {
+    const line = schemaConstraint(c.schema, tok, { whitespace: 'line' });
+    const x = c.valid[0];
+    assert.ok(accepts(line.clone(), tok, JSON.stringify(x)), `${c.name}: refuses compact ${JSON.stringify(x)}`);
+    const spaced = JSON.stringify(x, null, 1)?.replace(/\n */g, ' ');
+    if (spaced !== undefined) assert.ok(accepts(line.clone(), tok, spaced), `${c.name}: refuses one-space ${spaced}`);
+    const indented = JSON.stringify(x, null, 2);
+    if (indented !== undefined && /\n/.test(indented)) assert.ok(!accepts(line.clone(), tok, indented), `${c.name}: line mode accepts a newline`);
+  }
+});
+
 test('random constrained walks produce JSON that ajv accepts (≥ 200 complete walks)', () => {
   const tok = testTokenizer();
   const rng = new Rng(2024);

@@ -19,7 +19,8 @@
  *
  * Whitespace policy ('flexible', the default, as llama.cpp's `space` rule): around
  * structural characters nothing, one space, or a newline followed by up to 20 spaces/tabs —
- * pretty-printed output with indentation to depth 10 (2 spaces) fits; 'compact' allows none.
+ * pretty-printed output with indentation to depth 10 (2 spaces) fits; 'line' allows nothing or
+ * one space (a value on one line: JSON Lines); 'compact' allows none.
  * No whitespace before or after the top-level value.
  */
 import { GptforgeError } from '../../util/errors.js';
@@ -30,7 +31,7 @@ import { DIGIT, regexToExpr, type CharEncoder } from './regex.js';
 
 export interface SchemaOptions {
   /** Whitespace between JSON tokens (see the module comment). Default 'flexible'. */
-  whitespace?: 'flexible' | 'compact';
+  whitespace?: 'flexible' | 'line' | 'compact';
   /** The schema's file, for errors. */
   file?: string;
 }
@@ -229,21 +230,23 @@ class Compiler {
     this.ws =
       opts.whitespace === 'compact'
         ? EMPTY
-        : alt(
-            EMPTY,
-            literal(' '),
-            seq(
-              literal('\n'),
-              repeat(
-                chars([
-                  [0x20, 0x20],
-                  [0x09, 0x09],
-                ]),
-                0,
-                20,
+        : opts.whitespace === 'line'
+          ? alt(EMPTY, literal(' '))
+          : alt(
+              EMPTY,
+              literal(' '),
+              seq(
+                literal('\n'),
+                repeat(
+                  chars([
+                    [0x20, 0x20],
+                    [0x09, 0x09],
+                  ]),
+                  0,
+                  20,
+                ),
               ),
-            ),
-          );
+            );
     const ws = this.ws;
     // Any JSON value (RFC 8259), as named rules so they are shared and may recurse.
     this.rules.set('json-value', alt(ref('json-object'), ref('json-array'), ref('json-string'), ref('json-number'), literal('true'), literal('false'), literal('null')));
