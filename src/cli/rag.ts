@@ -20,14 +20,18 @@ const index = new Command('index')
   .option('--tokenizer <file>', 'without --model: count chunk tokens with this tokenizer.json (default: ≈4 characters a token)')
   .option('--source <label>', 'source label stored with the files (a query filter)', 'default')
   .option('--field <name>', 'JSONL field / Parquet column holding the text', 'text')
-  .option('--chunk-size <n>', 'most tokens per chunk', number, 192)
-  .option('--chunk-overlap <n>', 'tokens repeated from the previous chunk', number, 32)
+  .option('--chunk-size <n>', "most tokens per chunk (default: an existing store's, else 192; a tiny model's 128-token context wants ~48)", number)
+  .option('--chunk-overlap <n>', "tokens repeated from the previous chunk (default: an existing store's, else min(32, chunk size / 4))", number)
   .option('--strict', 'refuse binary or unreadable files instead of skipping them with a warning')
   .option('--prune', 'forget files of this source that no input names any more')
   .option('--busy-timeout <ms>', 'ms to wait for another writer before failing', number, 5000)
   .action(async (inputs, o) => {
     const db = need(o.db, 'db');
-    const r = await ragIndex(db, { ...o, inputs: [...o.input, ...inputs], builtins: o.builtin, busyTimeoutMs: o.busyTimeout, onWarning: (w) => console.error(`gptforge: warning: ${w.reason} — skipped`) });
+    const r = await ragIndex(db, { ...o, inputs: [...o.input, ...inputs], builtins: o.builtin, busyTimeoutMs: o.busyTimeout, onWarning: (w) => console.error(`gptforge: warning: ${w.reason} — skipped`) }).catch((e: unknown) => {
+      // the library names its option; here the flag is what the user typed
+      const flag = e instanceof GptforgeError ? { chunkSize: '--chunk-size', chunkOverlap: '--chunk-overlap' }[e.field ?? ''] : undefined;
+      throw flag ? new GptforgeError((e as Error).message.replace(/^field "[^"]+": /, ''), { field: flag }) : e;
+    });
     console.log(
       `${db}: ${r.files} file(s): ${r.indexed} indexed, ${r.unchanged} unchanged, ${r.skipped} skipped${r.pruned ? `, ${r.pruned} pruned` : ''}; ` +
         `${r.chunks} chunks written (${r.removed} replaced), ${r.total} in the store; ${r.seconds.toFixed(1)} s${r.chunks > 0 ? ` (${(r.chunks / r.seconds).toFixed(0)} chunks/s)` : ''}`,

@@ -8,7 +8,8 @@ import { ModelReranker } from '../rag/rerank.js';
 import { Retriever, type RetrievalMode, type RetrievedChunk } from '../rag/retrieve.js';
 import { GPT } from '../model/gpt.js';
 import { loadModel } from './models.js';
-import { RagStore } from '../rag/store.js';
+import { DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE } from '../rag/chunk.js';
+import { RagStore, type StoreMeta } from '../rag/store.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
 
@@ -35,11 +36,11 @@ export interface RagIndexOptions extends Omit<IndexOptions, 'embedder' | 'countT
  * @returns the report and the store's chunk count after it.
  * @throws GptforgeError when nothing is given to index, for an unknown corpus, or a bad input (naming it).
  */
-/** The embedding checkpoint an existing store recorded, if any (undefined for a BM25-only store). */
-function storeEmbeddingPath(db: string): string | undefined {
+/** The settings an existing store recorded (its embedding checkpoint — undefined for a BM25-only store — and chunking). */
+function recordedMeta(db: string): StoreMeta {
   const store = RagStore.open(db, { readonly: true });
   try {
-    return store.meta.embeddingPath;
+    return store.meta;
   } finally {
     store.close();
   }
@@ -50,11 +51,18 @@ export async function ragIndex(db: string, o: RagIndexOptions): Promise<IndexRep
   const builtins = o.builtins ?? [];
   if (inputs.length === 0 && builtins.length === 0) throw new GptforgeError('nothing to index: give --input files, directories or globs, or --builtin <corpus>');
   for (const b of builtins) if (!BUILTIN_SOURCES[b]) throw new GptforgeError(`unknown built-in corpus "${b}" (one of: ${Object.keys(BUILTIN_SOURCES).join(', ')})`, { field: 'builtin' });
-  // re-indexing a store built with embeddings: the checkpoint it recorded, as `rag query` does
-  const model = o.model ?? (!o.tokenizer && existsSync(db) ? storeEmbeddingPath(db) : undefined);
+  // re-indexing a store: the settings it recorded (its embedding checkpoint, as `rag query` does, and its chunking)
+  const recorded = existsSync(db) ? recordedMeta(db) : undefined;
+  const model = o.model ?? (!o.tokenizer ? recorded?.embeddingPath : undefined);
+  const chunkSize = o.chunkSize ?? recorded?.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  // an overlap not given follows the size: the recorded one, or the default scaled down for small chunks
+  const chunkOverlap = o.chunkOverlap ?? (o.chunkSize === undefined ? recorded?.chunkOverlap : undefined) ?? Math.min(DEFAULT_CHUNK_OVERLAP, Math.floor(chunkSize / 4));
+  // checked before the store is created: a failed first run leaves no store behind
+  if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new GptforgeError(`chunk size must be a whole number of tokens ≥ 1, got ${chunkSize}`, { field: 'chunkSize' });
+  if (!Number.isInteger(chunkOverlap) || chunkOverlap < 0 || chunkOverlap >= chunkSize) throw new GptforgeError(`chunk overlap must be a whole number of tokens in [0, chunk size ${chunkSize}), got ${chunkOverlap}`, { field: 'chunkOverlap' });
   const embedder: Embedder | undefined = model ? MeanPoolEmbedder.fromCheckpoint(model) : undefined;
   const tok = !embedder && o.tokenizer ? Tokenizer.load(o.tokenizer) : undefined;
-  const opts: IndexOptions = { ...o, embedder, countTokens: tok ? (t: string) => tok.encodeOrdinary(t).length : undefined, tokenizerHash: tok?.hash() };
+  const opts: IndexOptions = { ...o, chunkSize, chunkOverlap, embedder, countTokens: tok ? (t: string) => tok.encodeOrdinary(t).length : undefined, tokenizerHash: tok?.hash() };
   const store = RagStore.open(db, { meta: storeMetaFor(opts), busyTimeoutMs: o.busyTimeoutMs });
   try {
     const t0 = performance.now();

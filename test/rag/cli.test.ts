@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -187,6 +187,31 @@ test("gptforge chat --rag: passages from the store in the prompt, the reply's [n
     r = run(['chat', '--run', join(root, 'ck'), '--rag', join(root, 'missing.db'), '--prompt', 'x']);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /missing\.db: no RAG store here \(build one with: gptforge rag index/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("rag index: --chunk-size alone scales the overlap; re-indexing keeps the store's chunking; a bad overlap names the flag and creates no store", () => {
+  const root = mkdtempSync(join(tmpdir(), 'gf-rag-chunk-'));
+  try {
+    const docs = join(root, 'docs');
+    mkdirSync(docs);
+    writeFileSync(join(docs, 'a.txt'), 'Ephemeral means lasting a very short time. '.repeat(20));
+    const db = join(root, 'kb.db');
+    let r = run(['rag', 'index', '--input', docs, '--db', db, '--chunk-size', '32']);
+    assert.equal(r.status, 0, r.stderr);
+    r = run(['rag', 'info', '--db', db]);
+    assert.match(r.stdout, /chunks of ≤ 32 tokens, overlap 8/);
+    writeFileSync(join(docs, 'b.txt'), 'Perennial plants live for many years.');
+    r = run(['rag', 'index', '--input', docs, '--db', db]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /1 indexed, 1 unchanged/);
+    const fresh = join(root, 'other.db');
+    r = run(['rag', 'index', '--input', docs, '--db', fresh, '--chunk-size', '32', '--chunk-overlap', '32']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /field "--chunk-overlap": chunk overlap must be a whole number of tokens in \[0, chunk size 32\), got 32/);
+    assert.equal(existsSync(fresh), false, 'no store left behind');
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
