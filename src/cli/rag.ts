@@ -3,6 +3,7 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { BUILTIN_SOURCES } from '../data/sources.js';
 import { ragIndex, ragInfo, ragQuery, ragTrainEmbedder } from '../run/rag.js';
 import { GptforgeError } from '../util/errors.js';
+import { chunkLines } from '../rag/lines.js';
 import { collect, number, positiveInteger } from '../util/args.js';
 
 function need(value: string | undefined, flag: string): string {
@@ -56,9 +57,12 @@ const query = new Command('query')
     if (o.json) return void console.log(JSON.stringify(hits, null, 2));
     if (hits.length === 0) console.log('(no matching passages)');
     hits.forEach((h, i) => {
-      const where = `${h.path}${h.line !== undefined ? `:${h.line}` : ''} [chars ${h.charStart}–${h.charEnd}]`;
+      // a whole file's chunk gets its lines counted in the file (null when it changed since indexing)
+      const { line, line_end } = chunkLines(h);
+      const lines = line === null ? '' : line_end !== null && line_end > line ? `:${line}–${line_end}` : `:${line}`;
+      const where = `${h.path}${lines} [chars ${h.charStart}–${h.charEnd}]`;
       const body = h.text.replace(/\s+/g, ' ').trim();
-      console.log(`[${i + 1}] ${where}  score ${h.score.toPrecision(4)}  (${h.source})\n    ${body.length > 400 ? body.slice(0, 400) + '…' : body}`);
+      console.log(`[${i + 1}] ${where}  score ${h.score.toPrecision(4)}  (source ${h.source})\n    ${body.length > 400 ? body.slice(0, 400) + '…' : body}`);
     });
   });
 

@@ -111,7 +111,7 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
   });
   if (!pretrained || !preset.sft) return finish();
 
-  log(`\n== stage 2: supervised fine-tuning (${stamp()}) ==`);
+  log(`\n== stage 2: supervised fine-tuning (at ${stamp()}) ==`);
   const sftDone = await timed('2. SFT', '2.', async () => {
     const r = await runSft(runDir, common);
     if (!quiet) print(sftReport(r));
@@ -119,7 +119,7 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
   });
   if (!sftDone) return finish();
   if (preset.rm) {
-    log(`\n== stage 3: comparisons and the reward model (${stamp()}) ==`);
+    log(`\n== stage 3: comparisons and the reward model (at ${stamp()}) ==`);
     const ok = await timed('3. comparisons + RM', '3.', async () => {
       const r = await runRm(runDir, common);
       if (!quiet) print(rmReport(r));
@@ -128,7 +128,7 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
     if (!ok) return finish();
   }
   if (preset.rm && preset.rl) {
-    log(`\n== stage 4: reinforcement learning (PPO) against the reward model (${stamp()}) ==`);
+    log(`\n== stage 4: reinforcement learning (PPO) against the reward model (at ${stamp()}) ==`);
     const ok = await timed('4. RL', '4.', async () => {
       const r = await runRl(runDir, common);
       if (!quiet) print(rlReport(r));
@@ -136,7 +136,7 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
     });
     if (!ok) return finish();
   }
-  log(`\n== evaluation (${stamp()}) ==`);
+  log(`\n== evaluation (at ${stamp()}) ==`);
   let markdown = '';
   let transcript = '';
   const sft = preset.sft;
@@ -148,7 +148,7 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
   print(`\n== a short chat with the assistant (gptforge chat --run ${runDir}) ==\n\n${transcript}`);
   print(markdown);
   if (techniques) {
-    log(`\n== prompting techniques: the addition model, direct vs step by step (${stamp()}; --no-techniques skips it) ==`);
+    log(`\n== prompting techniques: the addition model, direct vs step by step (at ${stamp()}; --no-techniques skips it) ==`);
     await timed('techniques', 'techniques', async () => {
       const table = await techniquesHeadline(join(runDir, 'techniques'), { steps: preset.techniques?.steps, perCell: preset.techniques?.perCell, quiet, signal: o.signal });
       if (table === undefined) return { interrupted: true };

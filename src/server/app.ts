@@ -195,7 +195,7 @@ export class GptforgeServer {
       else if (err instanceof GptforgeError) api = badRequest(err.message, err.field ?? null);
       else if (e.statusCode === 413) api = new ApiError(413, `the request body is larger than the limit of ${this.app.initialConfig.bodyLimit} bytes`, 'invalid_request_error', null, 'request_too_large');
       // fastify's own 4xx (FST_ERR_…): OpenAI's shape with a message that says what to fix, no internal code
-      else if (e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') api = badRequest(`the request body is not valid JSON: ${e.message ?? ''}`.trim(), null);
+      else if (e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') api = badRequest(e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'the request body is empty; send a JSON object' : 'the request body is not valid JSON (check it with a JSON parser, e.g. jq .)', null);
       else if (e.statusCode === 415) api = new ApiError(415, `unsupported content type ${JSON.stringify(req.headers['content-type'] ?? '')}: send the body as JSON with "Content-Type: application/json"`, 'invalid_request_error', null, 'unsupported_media_type');
       else if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) api = new ApiError(e.statusCode, e.message ?? 'bad request', 'invalid_request_error', null, null);
       else {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
@@ -322,4 +322,8 @@ test('import of a PEFT adapter directory says it is an adapter and what to impor
   );
   const empty = tempDir();
   assert.throws(() => importHuggingFace(empty, join(tempDir(), 's')), /not a Hugging Face model directory \(no config\.json\)/);
+  const exported = tempDir();
+  mkdirSync(join(exported, 'base'));
+  writeFileSync(join(exported, 'base', 'config.json'), '{}');
+  assert.throws(() => importHuggingFace(exported, join(tempDir(), 's')), /it holds a PEFT export: import its base model, .*base/);
 });

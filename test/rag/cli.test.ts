@@ -34,7 +34,7 @@ test('gptforge rag index/query/info: incremental, warnings named, bad input exit
     assert.match(r.stdout, /0 indexed, 2 unchanged/);
     r = run(['rag', 'query', '--db', db, 'how long do perennial plants live?', '-k', '1']);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^\[1\] .*b\.html \[chars 0–37\].*\(notes\)\n {4}Perennial plants live for many years\.\n$/);
+    assert.match(r.stdout, /^\[1\] .*b\.html \[chars 0–37\].*\(source notes\)\n {4}Perennial plants live for many years\.\n$/);
     r = run(['rag', 'query', '--db', db, 'ephemeral', '--json', '--path', '*.md']);
     const hits = JSON.parse(r.stdout) as { path: string; text: string; source: string }[];
     assert.equal(hits.length, 1);
@@ -203,6 +203,8 @@ test("rag index: --chunk-size alone scales the overlap; re-indexing keeps the st
     assert.equal(r.status, 0, r.stderr);
     r = run(['rag', 'info', '--db', db]);
     assert.match(r.stdout, /chunks of ≤ 32 tokens, overlap 8/);
+    r = run(['rag', 'query', '--db', db, 'ephemeral', '-k', '1']);
+    assert.match(r.stdout, /^\[1\] .*a\.txt:1 \[chars 0–\d+\]  score [\d.e-]+  \(source default\)\n/, 'a .txt chunk shows its line');
     writeFileSync(join(docs, 'b.txt'), 'Perennial plants live for many years.');
     r = run(['rag', 'index', '--input', docs, '--db', db]);
     assert.equal(r.status, 0, r.stderr);

@@ -162,6 +162,8 @@ export function importHuggingFace(hfDir: string, stageDir: string, opts: { stage
   if (!existsSync(cfgPath)) {
     // a PEFT adapter directory (export --format peft) holds adapter_config.json, not a model
     if (existsSync(join(hfDir, 'adapter_config.json'))) throw new GptforgeError('this is a PEFT LoRA adapter (adapter_config.json), not a model: import the base model it names (base_model_name_or_path), or merge the adapter first (gptforge merge, then export --format hf)', { file: hfDir });
+    // export --format peft writes base/ and adapter/ side by side: point at the one to import
+    if (existsSync(join(hfDir, 'base', 'config.json'))) throw new GptforgeError(`not a Hugging Face model directory (no config.json); it holds a PEFT export: import its base model, ${join(hfDir, 'base')}`, { file: hfDir });
     throw new GptforgeError('not a Hugging Face model directory (no config.json)', { file: hfDir });
   }
   const j = parseJsonFile(readFileSync(cfgPath, 'utf8'), cfgPath) as Json;
