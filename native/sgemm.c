@@ -825,10 +825,24 @@ static void gemv_task(void *ctx, int task, int ntasks) {
   gemv_v4(j->A, j->B, j->C, T, j->M, j->K, j->N, n0, n1 - n0, ISA.KC, j->acc);
 }
 
+/* The FLOPs above which a decode-size product (M ≤ SMALL_M rows) is split over the pool: 4e6
+ * by default, so a 256-wide model's 1–4-row linears stay on one core (waking the pool costs
+ * about what half such a product saves). GPTFORGE_SMALL_M_PAR_FLOPS overrides it, read once:
+ * a tuning knob for bench:serve (docs/engine.md), not a setting users need. */
+static double small_m_par_flops(void) {
+  static double v = 0;
+  if (v == 0) {
+    const char *e = getenv("GPTFORGE_SMALL_M_PAR_FLOPS");
+    double x = e ? atof(e) : 0;
+    v = x > 0 ? x : 4e6;
+  }
+  return v;
+}
+
 /* serial: on the calling thread only (inside pool tasks), else split N over the pool */
 static void small_m(const float *A, const float *B, float *C, long M, long K, long N, int transB, int accumulate, int serial) {
   int threads = serial ? 1 : pool_threads();
-  int ntasks = threads > 1 && 2.0 * (double)M * (double)N * (double)K > 4e6 ? threads : 1;
+  int ntasks = threads > 1 && 2.0 * (double)M * (double)N * (double)K > small_m_par_flops() ? threads : 1;
   /* chunks of whole cache lines (16 floats) so threads never share one of C's lines */
   long chunk = ((N + ntasks - 1) / ntasks + 15) & ~15L;
   gemv_job_t j = {A, B, C, M, K, N, chunk, accumulate, transB};
