@@ -63,9 +63,9 @@ export function abacusScratchpad(a: string, b: string): string {
  *
  *   Sum:7+1+0=08,6+9+0=15,5+8+1=14,4+0+1=05, \nAnswer: 5458
  */
-export function abacusSumScratchpad(a: string, b: string): string {
+export function abacusSumScratchpad(a: string, b: string, marker = 'Sum:'): string {
   if (!/^\d+$/.test(a) || !/^\d+$/.test(b)) throw new GptforgeError(`abacusSumScratchpad: operands must be digit strings, got "${a}" and "${b}"`);
-  return `Sum:${abacusSumItems(a, b)
+  return `${marker}${abacusSumItems(a, b)
     .map((it) => `${it.x}+${it.y}+${it.c}=${it.t}${it.d},`)
     .join('')} \nAnswer: ${longResult(a, '+', b)}`;
 }
@@ -91,7 +91,7 @@ export function abacusSumItems(a: string, b: string): Array<{ x: number; y: numb
  * few), 'answer' with the first wrong digit's column, 'format', or 'none'.
  */
 export function abacusSumFirstWrong(reply: string, a: string, b: string): { step: 'x' | 'y' | 'c' | 'sum' | 'count' | 'answer' | 'format' | 'none'; column?: number } {
-  const line = /Sum:([^\n]*)/.exec(reply)?.[1];
+  const line = /Sum[:,]([^\n]*)/.exec(reply)?.[1];
   const answer = /Answer: *(\d*)/.exec(reply)?.[1];
   if (line === undefined || answer === undefined) return { step: 'format' };
   const got = line.split(',').filter((s) => s.trim() !== '');
@@ -125,7 +125,8 @@ function number(rng: Rng, d: number): string {
  * the carry scratchpad above. Variant: { minDigits, maxDigits (1–12), mode: 'both' | 'cot' |
  * 'direct', cotShare (default 0.5), filler (default 0: the share of prompts with one of
  * longadd-hints' HINT_FILLERS after the question), layout: 'carry' (default, the carry line)
- * | 'sum' (abacusSumScratchpad, for abacus.items) }.
+ * | 'sum' (abacusSumScratchpad, for abacus.items), sumMarker: 'Sum:' (default) | 'Sum,' (the
+ * line's marker; with 'Sum,' the first item's x is looked up from a ',' like every later item's) }.
  */
 export const longAdditionAbacus: SyntheticTask = {
   name: 'long-addition-abacus',
@@ -140,6 +141,8 @@ export const longAdditionAbacus: SyntheticTask = {
     const cotShare = v?.cotShare ?? 0.5;
     const filler = v?.filler ?? 0;
     const layout = v?.layout ?? 'carry';
+    const sumMarker = v?.sumMarker ?? 'Sum:';
+    if (sumMarker !== 'Sum:' && sumMarker !== 'Sum,') throw new GptforgeError(`long-addition-abacus variant: sumMarker must be "Sum:" or "Sum,", got ${JSON.stringify(sumMarker)}`, { field: 'variant' });
     if (layout !== 'carry' && layout !== 'sum') throw new GptforgeError(`long-addition-abacus variant: layout must be "carry" or "sum", got ${JSON.stringify(layout)}`, { field: 'variant' });
     if (typeof filler !== 'number' || !(filler >= 0 && filler <= 1)) throw new GptforgeError(`long-addition-abacus variant: filler must be a number in [0, 1], got ${JSON.stringify(filler)}`, { field: 'variant' });
     if (typeof cotShare !== 'number' || !(cotShare >= 0 && cotShare <= 1)) throw new GptforgeError(`long-addition-abacus variant: cotShare must be a number in [0, 1], got ${JSON.stringify(cotShare)}`, { field: 'variant' });
@@ -156,7 +159,7 @@ export const longAdditionAbacus: SyntheticTask = {
       const cot = mode === 'cot' || (mode === 'both' && rng.random() < cotShare);
       const extra = filler > 0 && rng.random() < filler ? ` ${HINT_FILLERS[rng.int(HINT_FILLERS.length)]}` : '';
       const prompt = PROMPTS[rng.int(PROMPTS.length)].replace('{a}', a).replace('{b}', b) + extra + (cot ? ` ${THINK_TRIGGER}` : '');
-      const answer = cot ? (layout === 'sum' ? abacusSumScratchpad(a, b) : abacusScratchpad(a, b)) : `${a} + ${b} = ${longResult(a, '+', b)}.`;
+      const answer = cot ? (layout === 'sum' ? abacusSumScratchpad(a, b, sumMarker) : abacusScratchpad(a, b)) : `${a} + ${b} = ${longResult(a, '+', b)}.`;
       out.push(example(prompt, [{ role: 'assistant', content: answer }]));
     }
     return out;
