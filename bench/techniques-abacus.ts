@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { abacusFirstWrong, longAdditionAbacus } from '../src/data/synthetic/longadd-abacus.js';
+import { abacusFirstWrong, abacusSumFirstWrong, longAdditionAbacus } from '../src/data/synthetic/longadd-abacus.js';
 import { parseLong, THINK_TRIGGER } from '../src/data/synthetic/longarith.js';
 import { ChatEngine } from '../src/infer/engine.js';
 import { loadModel } from '../src/run/models.js';
@@ -13,12 +13,15 @@ import { atomicWriteFile } from '../src/util/atomic.js';
  *     direct vs step by step (the carry scratchpad, longadd-abacus.ts) on the held-out split,
  *     greedy, perCell problems (default 30) per operand length COT_DIGITS (default 1–8; both
  *     operands that long), and for each step-by-step reply the first step it gets wrong
- *     (abacusFirstWrong: the carry line or the answer, and the column); a few wrong replies
+ *     (abacusFirstWrong: the carry line or the answer, and the column; for a model with
+ *     abacus.items, abacusSumFirstWrong: the Sum line's item and field); a few wrong replies
  *     per length are printed. The table goes to <dir>/abacus.json and stdout.
  */
 export function abacusCommand(dir: string, perCell: number): void {
   const { model, tok } = loadModel(dir);
   const engine = new ChatEngine(model, tok);
+  // a model with abacus.items writes the per-column Sum line (model AB3), longer than the carry line
+  const sum = model.config.abacus?.items !== undefined;
   const digits = process.env.COT_DIGITS ? process.env.COT_DIGITS.split(',').map(Number) : [1, 2, 3, 4, 5, 6, 7, 8];
   const rows: Array<{ digits: number; direct: number; cot: number; total: number; firstWrong: Record<string, number> }> = [];
   for (const d of digits) {
@@ -33,13 +36,13 @@ export function abacusCommand(dir: string, perCell: number): void {
         const replies = engine.repliesTo(
           chunk.map((p) => ({ messages: [{ role: 'user', content: p }] })),
           chunk.map(() => 1),
-          { temperature: 0, maxTokens: mode === 'cot' ? 64 : 24 },
+          { temperature: 0, maxTokens: mode === 'cot' ? (sum ? 160 : 64) : 24 },
         );
         replies.forEach((r, j) => {
           if (longAdditionAbacus.check(chunk[j], r.text)) score[mode]++;
           if (mode !== 'cot') return;
           const { a, b } = parseLong(exs[i + j].prompt)!;
-          const w = abacusFirstWrong(r.text, a, b);
+          const w = sum ? abacusSumFirstWrong(r.text, a, b) : abacusFirstWrong(r.text, a, b);
           const key = w.column === undefined ? w.step : `${w.step} col ${w.column}`;
           firstWrong[key] = (firstWrong[key] ?? 0) + 1;
           if (w.step !== 'none' && shown.length < 3) shown.push(`${a}+${b}: ${JSON.stringify(r.text)} (first wrong: ${key})`);

@@ -54,6 +54,13 @@ export interface AbacusConfig {
   maxOffset: number;
   /** The table's initial standard deviation (default 0.02, the token table's): larger starts the ids further apart. */
   initStd?: number;
+  /**
+   * The per-column Sum-line layout (model AB3, see {@link abacusItemIds}); absent: the rules above.
+   * `after`: the tokens of the line's marker ("Sum:"); `bank`: the width of each id bank — the
+   * first operand's column k has id k, the second operand's bank + k, the Sum line's result digit
+   * of column k 2·bank + k (maxId must be ≥ 3·bank).
+   */
+  items?: { after: number[]; bank: number };
 }
 
 /** Check an abacus config (the model config's `abacus` field); `vocabSize` bounds the token ids. */
@@ -68,6 +75,11 @@ export function validateAbacus(a: AbacusConfig, vocabSize: number, source: strin
   if (a.countdownIds !== undefined && a.countdownIds !== 'column' && a.countdownIds !== 'next') throw new GptforgeError(`abacus.countdownIds must be "column" or "next", got ${JSON.stringify(a.countdownIds)}`, { file: source, field });
   if (!Number.isInteger(a.maxId) || a.maxId < 1) throw new GptforgeError(`abacus.maxId must be an integer ≥ 1, got ${JSON.stringify(a.maxId)}`, { file: source, field });
   if (a.initStd !== undefined && !(typeof a.initStd === 'number' && a.initStd > 0 && Number.isFinite(a.initStd))) throw new GptforgeError(`abacus.initStd must be a positive number, got ${JSON.stringify(a.initStd)}`, { file: source, field });
+  if (a.items !== undefined) {
+    const it = a.items;
+    if (!Array.isArray(it.after) || it.after.length === 0 || !it.after.every(isId)) throw new GptforgeError(`abacus.items.after must be a non-empty list of token ids below vocabSize ${vocabSize}, got ${JSON.stringify(it.after)}`, { file: source, field });
+    if (!Number.isInteger(it.bank) || it.bank < 2 || 3 * it.bank > a.maxId) throw new GptforgeError(`abacus.items.bank must be an integer ≥ 2 with 3·bank ≤ maxId (${a.maxId}), got ${JSON.stringify(it.bank)}`, { file: source, field });
+  }
   if (!Number.isInteger(a.maxOffset) || a.maxOffset < 0) throw new GptforgeError(`abacus.maxOffset must be an integer ≥ 0, got ${JSON.stringify(a.maxOffset)}`, { file: source, field });
 }
 
@@ -77,6 +89,7 @@ export function validateAbacus(a: AbacusConfig, vocabSize: number, source: strin
  * the row's first real token (a conversation boundary), so that the reply state is known.
  */
 export function abacusIds(tokens: ArrayLike<number>, a: AbacusConfig): Int32Array {
+  if (a.items) return abacusItemIds(tokens, a, a.items);
   const n = tokens.length;
   const out = new Int32Array(n);
   const digit = new Set(a.digitTokens);
@@ -117,6 +130,116 @@ export function abacusIds(tokens: ArrayLike<number>, a: AbacusConfig): Int32Arra
 }
 
 /**
+ * The column ids of the per-column Sum-line layout (config.abacus.items; model AB3 of
+ * docs/techniques.md), for replies like
+ *
+ *   What is 4567 plus 891? Let's think step by step.
+ *   Sum:7+1+0=08,6+9+0=15,5+8+1=14,4+0+1=05,
+ *   Answer: 5458
+ *
+ * where item k is `x+y+c=TD` (column k's digit of the first operand, of the second — 0 when
+ * it has none —, the carry in, and their sum as two digits). Three banks of ids, so every
+ * digit the model writes is either a same-id lookup or computed from the few tokens right
+ * before it:
+ *
+ * - prompt (outside replies): digit runs indexed from their end, as in {@link abacusIds}; the
+ *   odd-numbered runs of a message (its 1st, 3rd, …) in bank 0 (id k), the even-numbered ones
+ *   in bank 1 (bank + k): "What is 4567 plus 891?" → 4 3 2 1 and bank+3 bank+2 bank+1;
+ * - the token completing `after` ("Sum:"'s ':') gets id 1 (it is fed to write x of column 1:
+ *   the first operand's digit with id 1); in the Sum line, the non-digit right after an item's
+ *   x (its '+') gets bank + k (fed to write y: the second operand's digit of column k), the
+ *   non-digit right after an item's last digit D (its ',') gets k + 1 (fed to write the next
+ *   item's x — or, when no operand digit has id k + 1 and T is 0, the end of the line);
+ *   the result digit D of item k gets 2·bank + k; every other token of the line 0 (the carry
+ *   c is T of the item before, at a fixed distance; T and D are computed from x, y, c);
+ * - the token completing `countdownAfter` ("Answer: ") gets 2·bank + m (m: the Sum line's
+ *   items, the answer's length), and the answer's digit of column k gets 2·bank + (k − 1), the
+ *   units digit 0 — each answer token carries the column of the digit written after it, found
+ *   by a same-id lookup of that item's D (as countdownIds 'next');
+ * - other reply digit runs (a direct answer) are indexed from their start, as in abacusIds.
+ *
+ * Ids depend only on the tokens up to their own, so decoding computes the same ids as
+ * training. Clamped to maxId.
+ */
+export function abacusItemIds(tokens: ArrayLike<number>, a: AbacusConfig, items: { after: number[]; bank: number }): Int32Array {
+  const n = tokens.length;
+  const out = new Int32Array(n);
+  const digit = new Set(a.digitTokens);
+  const starts = new Set(a.replyStart);
+  const ends = new Set(a.replyEnd);
+  const W = items.bank;
+  const ends_ = (marker: number[], i: number): boolean => marker.length > 0 && i + 1 >= marker.length && marker.every((m, q) => tokens[i + 1 - marker.length + q] === m);
+  let inReply = false;
+  let promptRuns = 0; // digit runs of the current message so far
+  let inItems = false; // inside the Sum line
+  let count = 0; // Sum-line digits so far
+  let countdown = -1; // the answer's digits still to come after the marker (-1: not in the answer)
+  let ansPos = 0;
+  let runStart = -1; // a reply digit run's first index (the from-start rule)
+  for (let i = 0; i < n; i++) {
+    const t = tokens[i];
+    const isDigit = digit.has(t);
+    if (!isDigit) runStart = -1;
+    if (starts.has(t) || ends.has(t)) {
+      inReply = starts.has(t);
+      promptRuns = 0;
+      inItems = false;
+      countdown = -1;
+      continue;
+    }
+    if (!inReply) {
+      if (!isDigit) continue;
+      let j = i;
+      while (j < n && digit.has(tokens[j])) j++;
+      const bank = promptRuns % 2 === 0 ? 0 : W;
+      for (let p = i; p < j; p++) out[p] = Math.min(a.maxId, bank + j - p);
+      promptRuns++;
+      i = j - 1;
+      continue;
+    }
+    if (isDigit) {
+      if (inItems) {
+        const role = count % 5;
+        const k = Math.floor(count / 5) + 1;
+        if (role === 4) out[i] = Math.min(a.maxId, 2 * W + k);
+        count++;
+      } else if (countdown >= 0) {
+        const col = countdown - 1 - ansPos; // the column of the digit after this one
+        out[i] = col >= 1 ? Math.min(a.maxId, 2 * W + col) : 0;
+        ansPos++;
+      } else {
+        if (runStart < 0) runStart = i;
+        out[i] = Math.min(a.maxId, i - runStart + 1);
+      }
+      continue;
+    }
+    // a non-digit in a reply
+    countdown = countdown >= 0 && ansPos > 0 ? -1 : countdown;
+    if (ends_(items.after, i)) {
+      inItems = true;
+      count = 0;
+      out[i] = 1;
+      continue;
+    }
+    if (a.countdownAfter.length > 0 && ends_(a.countdownAfter, i) && (inItems || count > 0)) {
+      const m = Math.floor(count / 5);
+      inItems = false;
+      countdown = m;
+      ansPos = 0;
+      out[i] = m > 0 ? Math.min(a.maxId, 2 * W + m) : 0;
+      continue;
+    }
+    if (inItems && i > 0 && digit.has(tokens[i - 1]) && count > 0) {
+      const role = (count - 1) % 5;
+      const k = Math.floor((count - 1) / 5) + 1;
+      if (role === 0) out[i] = Math.min(a.maxId, W + k);
+      else if (role === 4) out[i] = Math.min(a.maxId, k + 1);
+    }
+  }
+  return out;
+}
+
+/**
  * McLeish et al.'s training offset: one draw r from 0..maxOffset per row, added to every
  * nonzero id of ids [B·T] in place (clamped to maxId). Returns the ids.
  */
@@ -141,12 +264,22 @@ export interface AbacusTokenizer {
  * tokens that end one, and the tokens of `answerMarker` (default "Answer: ") before a
  * count-down run. Throws GptforgeError when a digit is not a single token.
  */
-export function abacusConfigFor(tok: AbacusTokenizer, o: { maxId?: number; maxOffset?: number; answerMarker?: string; countdownIds?: 'column' | 'next'; initStd?: number } = {}): AbacusConfig {
+export function abacusConfigFor(tok: AbacusTokenizer, o: { maxId?: number; maxOffset?: number; answerMarker?: string; countdownIds?: 'column' | 'next'; initStd?: number; sumMarker?: string; bank?: number } = {}): AbacusConfig {
   const digitTokens = [...'0123456789'].map((d) => {
     const ids = tok.encode(d);
     if (ids.length !== 1) throw new GptforgeError(`abacus embeddings need one token per digit; "${d}" is ${ids.length} tokens (train the tokenizer with the 'gpt4-digits' pattern)`, { field: 'abacus' });
     return ids[0];
   });
   const ends = ['<|assistant_end|>', '<|user_start|>', '<|system_start|>', '<|bos|>', '<|eos|>'].map((s) => tok.specialId(s));
-  return { digitTokens, replyStart: [tok.specialId('<|assistant_start|>')], replyEnd: ends, countdownAfter: tok.encode(o.answerMarker ?? 'Answer: '), maxId: o.maxId ?? 32, maxOffset: o.maxOffset ?? 10, ...(o.countdownIds ? { countdownIds: o.countdownIds } : {}), ...(o.initStd ? { initStd: o.initStd } : {}) };
+  return {
+    digitTokens,
+    replyStart: [tok.specialId('<|assistant_start|>')],
+    replyEnd: ends,
+    countdownAfter: tok.encode(o.answerMarker ?? 'Answer: '),
+    maxId: o.maxId ?? (o.sumMarker ? 3 * (o.bank ?? 16) : 32),
+    maxOffset: o.maxOffset ?? 10,
+    ...(o.countdownIds ? { countdownIds: o.countdownIds } : {}),
+    ...(o.initStd ? { initStd: o.initStd } : {}),
+    ...(o.sumMarker ? { items: { after: tok.encode(o.sumMarker), bank: o.bank ?? 16 } } : {}),
+  };
 }

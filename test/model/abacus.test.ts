@@ -12,7 +12,7 @@ import { noGrad } from '../../src/engine/tensor.js';
 import { Rng } from '../../src/engine/rng.js';
 import { renderConversation, renderPrompt } from '../../src/data/chat.js';
 import { ChatEngine } from '../../src/infer/engine.js';
-import { abacusCarries, abacusFirstWrong, abacusScratchpad, longAdditionAbacus } from '../../src/data/synthetic/longadd-abacus.js';
+import { abacusCarries, abacusFirstWrong, abacusScratchpad, abacusSumFirstWrong, abacusSumItems, abacusSumScratchpad, longAdditionAbacus } from '../../src/data/synthetic/longadd-abacus.js';
 import { SPECIAL_TOKENS, trainTokenizer } from '../../src/tokenizer/index.js';
 import { GptforgeError } from '../../src/util/errors.js';
 
@@ -242,4 +242,96 @@ test("the chat engine's batched greedy decode (left-padded prompts, KV cache) eq
     assert.ok(n >= 3, `conversation ${i}: a near tie at token ${n}, too early to compare`);
     assert.deepEqual(replies[i].ids.slice(0, n), out.slice(0, n), `conversation ${i}`);
   });
+});
+
+for (const marker of ['Sum:', 'Sum,'])
+  test(`the Sum-line layout (abacus.items, marker ${marker}): with a real tokenizer, every token of 60 rendered replies gets the id of the lookup it drives`, () => {
+    const exs = longAdditionAbacus.generate('train', 60, 5, { variant: { minDigits: 1, maxDigits: 8, mode: 'cot', layout: 'sum', filler: 0.5, sumMarker: marker } });
+    const tok = trainTokenizer(
+      exs.flatMap((e) => [e.prompt, e.conversation.messages[1].content]),
+      { vocabSize: 300, pattern: 'gpt4-digits' },
+    );
+    const W = 16;
+    const a = abacusConfigFor(tok, { maxOffset: 0, sumMarker: marker });
+    assert.equal(a.maxId, 3 * W);
+    assert.deepEqual(a.items, { after: tok.encode(marker), bank: W });
+    assert.equal(tok.decode(a.items!.after), marker);
+    for (const e of exs) {
+      const { ids } = renderConversation(tok, { messages: [{ role: 'user', content: e.prompt }, ...e.conversation.messages.slice(1)] });
+      const col = abacusIds(ids, a);
+      const got = ids.flatMap((t, i) => (col[i] > 0 ? [`${tok.decode([t])}:${col[i]}`] : []));
+      const [x, y] = e.prompt.match(/\d+/g)!;
+      const sig = (s: string, bank: number): string[] => [...s].map((d, i) => `${d}:${bank + s.length - i}`);
+      const items = abacusSumItems(x, y);
+      const sum = String(BigInt(x) + BigInt(y));
+      assert.equal(sum.length, items.length, `${x}+${y}: one item per answer digit`);
+      // the prompt: the first operand in bank 0, the second in bank 1; the Sum line: ':' → 1, each
+      // item's first '+' → W + k (look up y), D → 2W + k, the ',' after it → k + 1 (the next x);
+      // "Answer: "'s last token → 2W + m, answer digit of column k → 2W + k − 1 (units: none)
+      const line: string[] = [`${tok.decode(a.items!.after.slice(-1))}:1`, ...items.flatMap((it, k) => [`+:${W + k + 1}`, `${it.d}:${2 * W + k + 1}`, `,:${k + 2}`])];
+      const answer = [...sum].slice(0, -1).map((d, i) => `${d}:${2 * W + sum.length - 1 - i}`);
+      const want: string[] = [...sig(x, 0), ...sig(y, W), ...line, `${tok.decode(a.countdownAfter.slice(-1))}:${2 * W + items.length}`, ...answer];
+      assert.deepEqual(got, want, `${x}+${y}`);
+    }
+    // a direct reply keeps the from-start rule; a prompt's third number goes back to bank 0
+    const { ids } = renderConversation(tok, {
+      messages: [
+        { role: 'user', content: 'Add 12, 345 and 6.' },
+        { role: 'assistant', content: '12 + 345 = 357.' },
+      ],
+    });
+    const got = Array.from(abacusIds(ids, a)).filter((v) => v > 0);
+    assert.deepEqual(got, [2, 1, W + 3, W + 2, W + 1, 1, 1, 2, 1, 2, 3, 1, 2, 3]);
+  });
+
+test('abacusSumScratchpad writes one x+y+c=TD item per column, units first, and abacusSumFirstWrong finds the first wrong field', () => {
+  assert.equal(abacusSumScratchpad('4567', '891'), 'Sum:7+1+0=08,6+9+0=15,5+8+1=14,4+0+1=05, \nAnswer: 5458');
+  assert.equal(abacusSumScratchpad('95', '7'), 'Sum:5+7+0=12,9+0+1=10,0+0+1=01, \nAnswer: 102');
+  assert.equal(abacusSumScratchpad('95', '7', 'Sum,'), 'Sum,5+7+0=12,9+0+1=10,0+0+1=01, \nAnswer: 102');
+  assert.deepEqual(abacusSumFirstWrong('Sum,5+7+0=12,9+0+1=10, \nAnswer: 102', '95', '7'), { step: 'count', column: 3 });
+  assert.throws(() => longAdditionAbacus.generate('train', 1, 1, { variant: { layout: 'sum', sumMarker: 'Sum=' } }), GptforgeError);
+  assert.deepEqual(abacusSumFirstWrong(abacusSumScratchpad('4567', '891'), '4567', '891'), { step: 'none' });
+  assert.deepEqual(abacusSumFirstWrong('Sum:7+1+0=08,6+9+0=15,5+8+0=13,4+0+1=05, \nAnswer: 5358', '4567', '891'), { step: 'c', column: 3 });
+  assert.deepEqual(abacusSumFirstWrong('Sum:7+1+0=08,6+9+0=15,5+8+1=14, \nAnswer: 458', '4567', '891'), { step: 'count', column: 4 });
+  assert.deepEqual(abacusSumFirstWrong('Sum:7+1+0=08,6+9+0=15,5+8+1=14,4+0+1=05, \nAnswer: 5448', '4567', '891'), { step: 'answer', column: 2 });
+  assert.deepEqual(abacusSumFirstWrong('Sum:7+1+0=08,6+8+0=15,', '4567', '891'), { step: 'format' });
+  assert.throws(() => longAdditionAbacus.generate('train', 1, 1, { variant: { layout: 'column' } }), GptforgeError);
+  const check = (seed: number, split: 'train' | 'test') => longAdditionAbacus.generate(split, 20, seed, { variant: { layout: 'sum', mode: 'cot' } });
+  assert.deepEqual(check(3, 'train'), check(3, 'train'));
+  for (const e of check(3, 'test')) {
+    const [x, y] = e.prompt.match(/\d+/g)!;
+    assert.equal(e.conversation.messages[1].content, abacusSumScratchpad(x, y));
+    assert.equal(longAdditionAbacus.check(e.prompt, e.conversation.messages[1].content), true);
+  }
+});
+
+test('the Sum-line layout: a reply token’s id depends only on the tokens up to it (what a decode sees), and abacus.items is validated', () => {
+  const exs = longAdditionAbacus.generate('train', 20, 8, { variant: { minDigits: 1, maxDigits: 7, mode: 'both', layout: 'sum' } });
+  const tok = trainTokenizer(
+    exs.flatMap((e) => [e.prompt, e.conversation.messages[1].content]),
+    { vocabSize: 300, pattern: 'gpt4-digits' },
+  );
+  const a = abacusConfigFor(tok, { maxOffset: 0, sumMarker: 'Sum:', bank: 12 });
+  assert.equal(a.maxId, 36);
+  const start = tok.specialId('<|assistant_start|>');
+  for (const e of exs) {
+    const { ids } = renderConversation(tok, { messages: [{ role: 'user', content: e.prompt }, ...e.conversation.messages.slice(1)] });
+    const full = abacusIds(ids, a);
+    for (let i = ids.indexOf(start) + 1; i <= ids.length; i++) {
+      const part = abacusIds(ids.slice(0, i), a);
+      assert.deepEqual(Array.from(part), Array.from(full.subarray(0, i)), `${e.prompt}: prefix of ${i}`);
+    }
+  }
+  const base = makeConfig({ vocabSize: tok.vocabSize, blockSize: 64, nLayer: 1, nHead: 1, nEmbd: 8, position: 'rope' });
+  for (const items of [
+    { after: [], bank: 12 },
+    { after: a.items!.after, bank: 13 },
+    { after: a.items!.after, bank: 1 },
+    { after: [tok.vocabSize], bank: 12 },
+  ])
+    assert.throws(
+      () => validateConfig({ ...base, abacus: { ...a, items } }, 'config.json'),
+      (e: unknown) => e instanceof GptforgeError && /abacus\.items/.test(e.message),
+    );
+  validateConfig({ ...base, abacus: a }, 'config.json');
 });

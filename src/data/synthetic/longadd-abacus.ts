@@ -54,6 +54,64 @@ export function abacusScratchpad(a: string, b: string): string {
   return `Carry:${abacusCarries(a, b)}\nAnswer: ${longResult(a, '+', b)}`;
 }
 
+/**
+ * The per-column Sum-line scratchpad for a + b (model AB3; the ids: abacusItemIds in
+ * src/model/abacus.ts): item k, units first, is `x+y+c=TD` — column k's digit of a, of b (0
+ * when the operand has none), the carry in (T of the item before; 0 for the first), their sum
+ * as two digits — with a last item `0+0+1=01` when the sum is longer than both operands; every
+ * item ends with ',', then the line ends and `Answer:` writes the D digits most significant first.
+ *
+ *   Sum:7+1+0=08,6+9+0=15,5+8+1=14,4+0+1=05, \nAnswer: 5458
+ */
+export function abacusSumScratchpad(a: string, b: string, marker = 'Sum:'): string {
+  if (!/^\d+$/.test(a) || !/^\d+$/.test(b)) throw new GptforgeError(`abacusSumScratchpad: operands must be digit strings, got "${a}" and "${b}"`);
+  return `${marker}${abacusSumItems(a, b)
+    .map((it) => `${it.x}+${it.y}+${it.c}=${it.t}${it.d},`)
+    .join('')} \nAnswer: ${longResult(a, '+', b)}`;
+}
+
+/** The Sum line's items for a + b, units first (see abacusSumScratchpad). */
+export function abacusSumItems(a: string, b: string): Array<{ x: number; y: number; c: number; t: number; d: number }> {
+  const m = Math.max(a.length, b.length);
+  const out: Array<{ x: number; y: number; c: number; t: number; d: number }> = [];
+  let c = 0;
+  for (let k = 0; k < m || c > 0; k++) {
+    const x = k < a.length ? Number(a[a.length - 1 - k]) : 0;
+    const y = k < b.length ? Number(b[b.length - 1 - k]) : 0;
+    const s = x + y + c;
+    out.push({ x, y, c, t: s >= 10 ? 1 : 0, d: s % 10 });
+    c = s >= 10 ? 1 : 0;
+  }
+  return out;
+}
+
+/**
+ * Where a Sum-line reply first departs from abacusSumScratchpad(a, b): the item (column, 1 =
+ * units) and its field ('x', 'y', 'c', 'sum' for T and D, 'count' for an item too many or too
+ * few), 'answer' with the first wrong digit's column, 'format', or 'none'.
+ */
+export function abacusSumFirstWrong(reply: string, a: string, b: string): { step: 'x' | 'y' | 'c' | 'sum' | 'count' | 'answer' | 'format' | 'none'; column?: number } {
+  const line = /Sum[:,]([^\n]*)/.exec(reply)?.[1];
+  const answer = /Answer: *(\d*)/.exec(reply)?.[1];
+  if (line === undefined || answer === undefined) return { step: 'format' };
+  const got = line.split(',').filter((s) => s.trim() !== '');
+  const want = abacusSumItems(a, b);
+  for (let k = 0; k < Math.max(got.length, want.length); k++) {
+    if (k >= got.length || k >= want.length) return { step: 'count', column: k + 1 };
+    const g = /^(\d)\+(\d)\+(\d)=(\d\d)$/.exec(got[k]);
+    const w = want[k];
+    if (!g) return { step: 'format', column: k + 1 };
+    if (Number(g[1]) !== w.x) return { step: 'x', column: k + 1 };
+    if (Number(g[2]) !== w.y) return { step: 'y', column: k + 1 };
+    if (Number(g[3]) !== w.c) return { step: 'c', column: k + 1 };
+    if (g[4] !== `${w.t}${w.d}`) return { step: 'sum', column: k + 1 };
+  }
+  const wantA = longResult(a, '+', b);
+  if (answer.length !== wantA.length) return { step: 'answer', column: wantA.length };
+  for (let i = 0; i < wantA.length; i++) if (answer[i] !== wantA[i]) return { step: 'answer', column: wantA.length - i };
+  return { step: 'none' };
+}
+
 const PROMPTS: readonly string[] = ['What is {a} plus {b}?', 'Add {a} and {b}.', '{a} + {b} = ?', 'Compute {a} + {b}.', 'What is the sum of {a} and {b}?'];
 
 function number(rng: Rng, d: number): string {
@@ -66,7 +124,9 @@ function number(rng: Rng, d: number): string {
  * Long addition, answered directly ("a + b = s.") or, after "Let's think step by step.", with
  * the carry scratchpad above. Variant: { minDigits, maxDigits (1–12), mode: 'both' | 'cot' |
  * 'direct', cotShare (default 0.5), filler (default 0: the share of prompts with one of
- * longadd-hints' HINT_FILLERS after the question) }.
+ * longadd-hints' HINT_FILLERS after the question), layout: 'carry' (default, the carry line)
+ * | 'sum' (abacusSumScratchpad, for abacus.items), sumMarker: 'Sum:' (default) | 'Sum,' (the
+ * line's marker; with 'Sum,' the first item's x is looked up from a ',' like every later item's) }.
  */
 export const longAdditionAbacus: SyntheticTask = {
   name: 'long-addition-abacus',
@@ -80,6 +140,10 @@ export const longAdditionAbacus: SyntheticTask = {
     const mode = v?.mode ?? 'both';
     const cotShare = v?.cotShare ?? 0.5;
     const filler = v?.filler ?? 0;
+    const layout = v?.layout ?? 'carry';
+    const sumMarker = v?.sumMarker ?? 'Sum:';
+    if (sumMarker !== 'Sum:' && sumMarker !== 'Sum,') throw new GptforgeError(`long-addition-abacus variant: sumMarker must be "Sum:" or "Sum,", got ${JSON.stringify(sumMarker)}`, { field: 'variant' });
+    if (layout !== 'carry' && layout !== 'sum') throw new GptforgeError(`long-addition-abacus variant: layout must be "carry" or "sum", got ${JSON.stringify(layout)}`, { field: 'variant' });
     if (typeof filler !== 'number' || !(filler >= 0 && filler <= 1)) throw new GptforgeError(`long-addition-abacus variant: filler must be a number in [0, 1], got ${JSON.stringify(filler)}`, { field: 'variant' });
     if (typeof cotShare !== 'number' || !(cotShare >= 0 && cotShare <= 1)) throw new GptforgeError(`long-addition-abacus variant: cotShare must be a number in [0, 1], got ${JSON.stringify(cotShare)}`, { field: 'variant' });
     const ok = (d: unknown): d is number => Number.isInteger(d) && (d as number) >= 1 && (d as number) <= 12;
@@ -95,7 +159,7 @@ export const longAdditionAbacus: SyntheticTask = {
       const cot = mode === 'cot' || (mode === 'both' && rng.random() < cotShare);
       const extra = filler > 0 && rng.random() < filler ? ` ${HINT_FILLERS[rng.int(HINT_FILLERS.length)]}` : '';
       const prompt = PROMPTS[rng.int(PROMPTS.length)].replace('{a}', a).replace('{b}', b) + extra + (cot ? ` ${THINK_TRIGGER}` : '');
-      const answer = cot ? abacusScratchpad(a, b) : `${a} + ${b} = ${longResult(a, '+', b)}.`;
+      const answer = cot ? (layout === 'sum' ? abacusSumScratchpad(a, b, sumMarker) : abacusScratchpad(a, b)) : `${a} + ${b} = ${longResult(a, '+', b)}.`;
       out.push(example(prompt, [{ role: 'assistant', content: answer }]));
     }
     return out;
