@@ -93,7 +93,9 @@ export const command = new Command('chat')
     const fresh = (): Message[] => (system ? [{ role: 'system', content: system }] : []);
     let history = fresh();
     if (o.prompt !== undefined) {
-      turn({ messages: [...history, { role: 'user', content: o.prompt }] }, opts);
+      const r = turn({ messages: [...history, { role: 'user', content: o.prompt }] }, opts);
+      // a script reading a constrained value can tell an incomplete one by the status (the reason is on stderr)
+      if (opts.constraint && r.stopReason !== 'end') process.exitCode = 3;
       return;
     }
 

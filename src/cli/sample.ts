@@ -64,6 +64,9 @@ export const command = new Command('sample')
       process.stdout.write('\n');
       if (res.warning) console.error(`warning: ${res.warning}`);
       const why = row ? incompleteReason(res, row) : undefined;
-      if (why) console.error(`finish_reason: ${res.finishReason} (${why})`);
+      if (why) {
+        console.error(`finish_reason: ${res.finishReason} (${why})`);
+        process.exitCode = 3; // an incomplete constrained value: scripts tell by the status
+      }
     }
   });
