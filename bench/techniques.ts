@@ -49,10 +49,11 @@ async function main(): Promise<void> {
       // TRAIN_BATCH: rows per step (default 16); fewer rows, more steps for the same tokens
       batchSize: process.env.TRAIN_BATCH ? Number(process.env.TRAIN_BATCH) : undefined,
       // RANDOM_POSITIONS=L: randomized position ids over about [0, L) per row (Ruoss et al. 2023), kept in the checkpoint's config
-      model: process.env.RANDOM_POSITIONS
-        ? { randomPositions: Number(process.env.RANDOM_POSITIONS) }
-        : arg2 === 'abacus'
+      // with abacus, RANDOM_POSITIONS adds randomized position ids to the abacus model (model AB5)
+      model:
+        arg2 === 'abacus'
           ? (tok) => ({
+              ...(process.env.RANDOM_POSITIONS ? { randomPositions: Number(process.env.RANDOM_POSITIONS) } : {}),
               abacus: abacusConfigFor(tok, {
                 maxOffset: Number(process.env.ABACUS_OFFSET ?? 10),
                 countdownIds: process.env.ABACUS_NEXT === '1' ? 'next' : undefined,
@@ -60,7 +61,9 @@ async function main(): Promise<void> {
                 sumMarker: process.env.ABACUS_LAYOUT === 'sum' ? (process.env.ABACUS_SUM_MARKER ?? 'Sum:') : undefined,
               }),
             })
-          : undefined,
+          : process.env.RANDOM_POSITIONS
+            ? { randomPositions: Number(process.env.RANDOM_POSITIONS) }
+            : undefined,
       ...(countdownOnly
         ? { mixture: COUNTDOWN_MIXTURE, examples: 20000, seqLen: 160 }
         : {

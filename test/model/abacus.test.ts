@@ -181,6 +181,39 @@ test('a KV-cache decode computes the same ids as the full forward (chunks, left 
   assert.ok(diff(noGrad(() => m.forward(last, 1, 1, wide, Int32Array.from([2]))).data, wantLast) < 1e-4);
 });
 
+test('abacus ids with randomized position ids (model AB5): a KV-cache decode in chunks equals the full forward at the drawn ids, and the ids change the output', () => {
+  const m = new GPT(makeConfig({ ...base, abacus: spec, randomPositions: 48 }), { seed: 9 });
+  m.params.get('transformer.abacus.weight')!.data.forEach((_, i, d) => (d[i] = Math.sin(i) * 0.5));
+  // sharper attention than the initial weights give, so positions visibly matter
+  for (const [name, t] of m.params) if (name.includes('attn')) t.data.forEach((_, i, d) => (d[i] = Math.sin(7 * i + 1) * 0.4));
+  const T = 24;
+  const seq = row(6, T);
+  const cache = m.createCache(1);
+  const out = new Float32Array(T * V);
+  let t0 = 0;
+  for (const n of [10, 1, 1, 3, 1, 1, 7]) {
+    out.set(noGrad(() => m.forward(seq.subarray(t0, t0 + n), 1, n, cache)).data, t0 * V);
+    t0 += n;
+  }
+  const drawn = cache.positionIds!.slice(0, T);
+  for (let t = 1; t < T; t++) assert.ok(drawn[t] > drawn[t - 1], `ids increase at ${t}: ${drawn.join(' ')}`);
+  assert.ok(drawn[T - 1] - drawn[0] > T - 1, `some gap > 1: ${drawn.join(' ')}`);
+  const diff = (x: Float32Array, y: Float32Array): number => x.reduce((mx, v, i) => Math.max(mx, Math.abs(v - y[i])), 0);
+  const full = noGrad(() => m.forward(seq, 1, T, undefined, undefined, drawn)).data;
+  assert.ok(diff(out, full) < 1e-4, `cached vs full at the drawn ids: ${diff(out, full)}`);
+  const consecutive = noGrad(() =>
+    m.forward(
+      seq,
+      1,
+      T,
+      undefined,
+      undefined,
+      Int32Array.from({ length: T }, (_, i) => i),
+    ),
+  ).data;
+  assert.ok(diff(full, consecutive) > 1e-4, 'the drawn ids are used');
+});
+
 test('config.abacus is validated, survives a checkpoint, and export refuses it', () => {
   assert.throws(
     () => makeConfig({ ...base, abacus: { ...spec, digitTokens: [10, 99] } }),
