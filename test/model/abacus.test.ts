@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { type AbacusConfig, abacusConfigFor, abacusIds, offsetAbacusIds } from '../../src/model/abacus.js';
 import { makeConfig, validateConfig } from '../../src/model/config.js';
 import { GPT } from '../../src/model/gpt.js';
-import { loadCheckpoint, modelFromCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
+import { configDiff, loadCheckpoint, modelFromCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
 import { unsupportedFeatures } from '../../src/model/export/layout.js';
 import { noGrad } from '../../src/engine/tensor.js';
 import { Rng } from '../../src/engine/rng.js';
@@ -235,6 +235,10 @@ test('config.abacus is validated, survives a checkpoint, and export refuses it',
     const ck = saveCheckpoint(dir, m, { step: 1, stage: 'sft' });
     const back = modelFromCheckpoint(loadCheckpoint(ck));
     assert.deepEqual(back.config.abacus, spec);
+    // a resume compares the checkpoint's config with the run's by value (an abacus model can resume), and still sees a change
+    const loaded = loadCheckpoint(ck).meta.model;
+    assert.equal(configDiff(loaded, makeConfig({ ...base, abacus: { ...spec } })), null);
+    assert.equal(configDiff(loaded, makeConfig({ ...base, abacus: { ...spec, maxOffset: 4 } }))?.field, 'abacus');
     assert.deepEqual(back.params.get('transformer.abacus.weight')!.data, m.params.get('transformer.abacus.weight')!.data);
   } finally {
     rmSync(dir, { recursive: true, force: true });
