@@ -59,6 +59,8 @@ async function main(): Promise<void> {
                 countdownIds: process.env.ABACUS_NEXT === '1' ? 'next' : undefined,
                 initStd: process.env.ABACUS_INIT_STD ? Number(process.env.ABACUS_INIT_STD) : undefined,
                 sumMarker: process.env.ABACUS_LAYOUT === 'sum' ? (process.env.ABACUS_SUM_MARKER ?? 'Sum:') : undefined,
+                // ABACUS_STRETCH=s: that share of rows gets a random increasing map of the column ids (abacus.stretch, model AB5)
+                stretch: process.env.ABACUS_STRETCH ? Number(process.env.ABACUS_STRETCH) : undefined,
               }),
             })
           : process.env.RANDOM_POSITIONS

@@ -53,6 +53,48 @@ test('offsetAbacusIds: one offset per row, digits only, clamped', () => {
   }
 });
 
+test('offsetAbacusIds with stretch (model AB5): a random increasing map of column values per row — banks, zeros and equal ids kept, far columns brought together', () => {
+  const W = 16;
+  const items: AbacusConfig = { ...spec, maxId: 3 * W, items: { after: [8], bank: W }, stretch: 1 };
+  // one row: column values 1..8 in each of the three banks, and zeros
+  const row1 = [0, ...[1, 2, 3, 4, 5, 6, 7, 8].flatMap((v) => [v, W + v, 2 * W + v, 0])];
+  const T = row1.length;
+  const B = 300;
+  const ids = new Int32Array(B * T);
+  for (let b = 0; b < B; b++) ids.set(row1, b * T);
+  offsetAbacusIds(ids, B, T, items, new Rng(3));
+  let farApart = 0;
+  let changed = 0;
+  for (let b = 0; b < B; b++) {
+    const r = ids.subarray(b * T, (b + 1) * T);
+    const g = (v: number, bank: number): number => r[1 + 4 * (v - 1) + bank];
+    for (let t = 0; t < T; t++) if (row1[t] === 0) assert.equal(r[t], 0);
+    for (let v = 1; v <= 8; v++) {
+      for (let bank = 0; bank < 3; bank++) {
+        const id = g(v, bank);
+        assert.ok(id > bank * W && id <= (bank + 1) * W, `row ${b}: value ${v} of bank ${bank} stays in its bank, got ${id}`);
+        assert.equal(id - bank * W, g(v, 0), 'one map for every bank');
+      }
+      if (v > 1) assert.ok(g(v, 0) > g(v - 1, 0), `row ${b}: increasing`);
+    }
+    if (g(8, 0) - g(2, 0) >= 10) farApart++;
+    if (g(1, 0) !== 1 || g(8, 0) !== 8) changed++;
+  }
+  // the shift keeps g(8) − g(2) = 6; the map spreads columns 2 and 8 up to 14 apart
+  assert.ok(farApart > 10, `rows with columns 2 and 8 ≥ 10 apart: ${farApart}`);
+  assert.ok(changed > B * 0.9);
+  // stretch 0 of the rows: the plain shift (ids − row1 is one r per row)
+  const plain = Int32Array.from(row1);
+  offsetAbacusIds(plain, 1, T, { ...items, stretch: 0, maxOffset: 3 }, new Rng(4));
+  const shifts = new Set(row1.map((v, t) => (v ? plain[t] - v : -1)).filter((d) => d >= 0));
+  assert.equal(shifts.size, 1);
+  // validated: a share in [0, 1], with items
+  const cfgBase = { vocabSize: 40, blockSize: 32, nLayer: 1, nHead: 1, nEmbd: 8 };
+  assert.throws(() => makeConfig({ ...cfgBase, abacus: { ...items, stretch: 1.5 } }), /abacus.stretch/);
+  assert.throws(() => makeConfig({ ...cfgBase, abacus: { ...spec, stretch: 0.5 } }), /abacus.stretch/);
+  assert.doesNotThrow(() => makeConfig({ ...cfgBase, abacus: { ...items, stretch: 0.5 } }));
+});
+
 test('with a real tokenizer every digit of the carry scratchpad has its column as id (prompt, carries, answer)', () => {
   const exs = longAdditionAbacus.generate('train', 60, 5, { variant: { minDigits: 1, maxDigits: 8, mode: 'cot' } });
   const tok = trainTokenizer(
