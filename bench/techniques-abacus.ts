@@ -16,9 +16,16 @@ import { atomicWriteFile } from '../src/util/atomic.js';
  *     (abacusFirstWrong: the carry line or the answer, and the column; for a model with
  *     abacus.items, abacusSumFirstWrong: the Sum line's item and field); a few wrong replies
  *     per length are printed. The table goes to <dir>/abacus.json and stdout.
+ *     ABACUS_DECODE_POSITIONS=consecutive: a model with config.randomPositions decodes with
+ *     consecutive position ids instead of drawn ones (the table: <dir>/abacus-consecutive.json).
  */
 export function abacusCommand(dir: string, perCell: number): void {
   const { model, tok } = loadModel(dir);
+  // ABACUS_DECODE_POSITIONS=consecutive: a model trained on randomized position ids (config.randomPositions,
+  // model AB5) decodes with ids 0..T−1 (gaps of 1: randomPositions = blockSize), the shortest distances its training saw
+  const consecutive = process.env.ABACUS_DECODE_POSITIONS === 'consecutive' && model.config.randomPositions !== undefined;
+  if (consecutive) (model.config as { randomPositions?: number }).randomPositions = model.config.blockSize;
+  if (model.config.randomPositions !== undefined) console.log(`decoding with ${consecutive ? 'consecutive' : 'randomized'} position ids`);
   const engine = new ChatEngine(model, tok);
   // a model with abacus.items writes the per-column Sum line (model AB3), longer than the carry line
   const sum = model.config.abacus?.items !== undefined;
@@ -57,5 +64,5 @@ export function abacusCommand(dir: string, perCell: number): void {
   const head = `| mode | ${digits.map((d) => `${d} digits`).join(' | ')} |\n| --- | ${digits.map(() => '---').join(' | ')} |`;
   const line = (m: 'direct' | 'cot', label: string): string => `| ${label} | ${rows.map((r) => pct(r[m], r.total)).join(' | ')} |`;
   console.log(`${head}\n${line('direct', 'direct')}\n${line('cot', 'step by step')}`);
-  atomicWriteFile(join(dir, 'abacus.json'), `${JSON.stringify(rows, null, 2)}\n`);
+  atomicWriteFile(join(dir, consecutive ? 'abacus-consecutive.json' : 'abacus.json'), `${JSON.stringify(rows, null, 2)}\n`);
 }

@@ -13,7 +13,7 @@ import { totCommand } from './techniques-tot.js';
  * go to <dir>/techniques.json, the tables to <dir>/techniques.md, the curve to
  * <dir>/self-consistency.svg (src/assist/sweep.ts; `gptforge eval --techniques` runs the same):
  *
- *   node dist/bench/techniques.js train <dir> [steps] [all|addition|skill-cot|skill-crowd|multiply|hints|hints-varied|abacus|countdown]   the techniques model (all families, the addition ones, or those with step-by-step skill levels — a continuation; skill-crowd: every unprompted scratchpad from a mixed crowd; multiply: one-digit and 2 × 2-digit multiplication, a continuation; hints: long addition with the index-hinted scratchpad alone, a continuation; hints-varied: the same, 75% step by step, half the prompts with a sentence after the question; abacus: long addition with the carry scratchpad, 75% step by step (ABACUS_COT_SHARE), a new model with abacus embeddings, config.abacus, ABACUS_OFFSET its training offset, default 10, ABACUS_NEXT=1: the answer's ids shifted to the next digit's column, abacus.countdownIds; ABACUS_INIT_STD: the table's initial std, default 0.02; ABACUS_LAYOUT=sum: the per-column Sum line, abacus.items; ABACUS_SUM_MARKER='Sum,': its marker ends with the items' ','), or the game-of-24 one (one ≤ CHUNK_MINUTES chunk; rerun resumes; TRAIN_BATCH rows a step; TRAIN_EXAMPLES conversations, default 30,000; RANDOM_POSITIONS=L: a new model with randomized position ids, config.randomPositions)
+ *   node dist/bench/techniques.js train <dir> [steps] [all|addition|skill-cot|skill-crowd|multiply|hints|hints-varied|abacus|countdown]   the techniques model (all families, the addition ones, or those with step-by-step skill levels — a continuation; skill-crowd: every unprompted scratchpad from a mixed crowd; multiply: one-digit and 2 × 2-digit multiplication, a continuation; hints: long addition with the index-hinted scratchpad alone, a continuation; hints-varied: the same, 75% step by step, half the prompts with a sentence after the question; abacus: long addition with the carry scratchpad, 75% step by step (ABACUS_COT_SHARE), a new model with abacus embeddings, config.abacus, ABACUS_OFFSET its training offset, default 10, ABACUS_NEXT=1: the answer's ids shifted to the next digit's column, abacus.countdownIds; ABACUS_INIT_STD: the table's initial std, default 0.02; ABACUS_LAYOUT=sum: the per-column Sum line, abacus.items; ABACUS_SUM_MARKER='Sum,': its marker ends with the items' ','; ABACUS_STRETCH=s: that share of rows gets stretched column ids, abacus.stretch; RANDOM_POSITIONS applies here too), or the game-of-24 one (one ≤ CHUNK_MINUTES chunk; rerun resumes; TRAIN_BATCH rows a step; TRAIN_EXAMPLES conversations, default 30,000; RANDOM_POSITIONS=L: a new model with randomized position ids, config.randomPositions)
  *   node dist/bench/techniques.js abacus <dir> [perCell]   direct vs the carry scratchpad, 1–8 digits, and the first wrong step of each reply (bench/techniques-abacus.ts)
  *   node dist/bench/techniques.js cot <dir> [perCell]     direct vs step by step, 1–8 digits (COT_TASKS=addition: long addition only; COT_TASKS=multiply: × one digit and × two digits; COT_TASKS=hints: long addition, index-hinted scratchpad; COT_DIGITS=2,3: the first operand's lengths)
  *   node dist/bench/techniques.js firstline <dir> [perCell]   step by step with the scratchpad's first line given (the length-generalisation diagnostic)
@@ -49,18 +49,23 @@ async function main(): Promise<void> {
       // TRAIN_BATCH: rows per step (default 16); fewer rows, more steps for the same tokens
       batchSize: process.env.TRAIN_BATCH ? Number(process.env.TRAIN_BATCH) : undefined,
       // RANDOM_POSITIONS=L: randomized position ids over about [0, L) per row (Ruoss et al. 2023), kept in the checkpoint's config
-      model: process.env.RANDOM_POSITIONS
-        ? { randomPositions: Number(process.env.RANDOM_POSITIONS) }
-        : arg2 === 'abacus'
+      // with abacus, RANDOM_POSITIONS adds randomized position ids to the abacus model (model AB5)
+      model:
+        arg2 === 'abacus'
           ? (tok) => ({
+              ...(process.env.RANDOM_POSITIONS ? { randomPositions: Number(process.env.RANDOM_POSITIONS) } : {}),
               abacus: abacusConfigFor(tok, {
                 maxOffset: Number(process.env.ABACUS_OFFSET ?? 10),
                 countdownIds: process.env.ABACUS_NEXT === '1' ? 'next' : undefined,
                 initStd: process.env.ABACUS_INIT_STD ? Number(process.env.ABACUS_INIT_STD) : undefined,
                 sumMarker: process.env.ABACUS_LAYOUT === 'sum' ? (process.env.ABACUS_SUM_MARKER ?? 'Sum:') : undefined,
+                // ABACUS_STRETCH=s: that share of rows gets a random increasing map of the column ids (abacus.stretch, model AB5)
+                stretch: process.env.ABACUS_STRETCH ? Number(process.env.ABACUS_STRETCH) : undefined,
               }),
             })
-          : undefined,
+          : process.env.RANDOM_POSITIONS
+            ? { randomPositions: Number(process.env.RANDOM_POSITIONS) }
+            : undefined,
       ...(countdownOnly
         ? { mixture: COUNTDOWN_MIXTURE, examples: 20000, seqLen: 160 }
         : {

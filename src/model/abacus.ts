@@ -61,6 +61,11 @@ export interface AbacusConfig {
    * of column k 2·bank + k (maxId must be ≥ 3·bank).
    */
   items?: { after: number[]; bank: number };
+  /**
+   * With `items`: the share (0..1) of training rows whose ids get a random increasing map of the
+   * column values instead of the shift (model AB5, see {@link offsetAbacusIds}); absent or 0: none.
+   */
+  stretch?: number;
 }
 
 /** Check an abacus config (the model config's `abacus` field); `vocabSize` bounds the token ids. */
@@ -80,6 +85,7 @@ export function validateAbacus(a: AbacusConfig, vocabSize: number, source: strin
     if (!Array.isArray(it.after) || it.after.length === 0 || !it.after.every(isId)) throw new GptforgeError(`abacus.items.after must be a non-empty list of token ids below vocabSize ${vocabSize}, got ${JSON.stringify(it.after)}`, { file: source, field });
     if (!Number.isInteger(it.bank) || it.bank < 2 || 3 * it.bank > a.maxId) throw new GptforgeError(`abacus.items.bank must be an integer ≥ 2 with 3·bank ≤ maxId (${a.maxId}), got ${JSON.stringify(it.bank)}`, { file: source, field });
   }
+  if (a.stretch !== undefined && !(typeof a.stretch === 'number' && a.stretch >= 0 && a.stretch <= 1 && (a.stretch === 0 || a.items !== undefined))) throw new GptforgeError(`abacus.stretch must be a number in [0, 1], and needs abacus.items, got ${JSON.stringify(a.stretch)}`, { file: source, field });
   if (!Number.isInteger(a.maxOffset) || a.maxOffset < 0) throw new GptforgeError(`abacus.maxOffset must be an integer ≥ 0, got ${JSON.stringify(a.maxOffset)}`, { file: source, field });
 }
 
@@ -242,9 +248,36 @@ export function abacusItemIds(tokens: ArrayLike<number>, a: AbacusConfig, items:
 /**
  * McLeish et al.'s training offset: one draw r from 0..maxOffset per row, added to every
  * nonzero id of ids [B·T] in place (clamped to maxId). Returns the ids.
+ *
+ * With `a.stretch` (and `a.items`, banks of width W) that share of rows instead maps every
+ * nonzero id bank·W + v (column value v in 1..W) to bank·W + g(v), g a random increasing map:
+ * g(1..8) a sorted random sample of 8 values of 1..W, then g(v) = g(8) + v − 8 (clamped to W).
+ * Why: under the shift, two column values v < w of one row's number meet only when w − v < the
+ * trained length, so a lookup of column 2 was never trained to ignore column 8 (model AB4's
+ * 8-digit failure, docs/techniques.md); under g every pair of values 1..W meets. Lookups are
+ * equalities of ids, which any increasing map keeps. Decoding uses no map.
  */
 export function offsetAbacusIds(ids: Int32Array, B: number, T: number, a: AbacusConfig, rng: Rng): Int32Array {
+  const W = a.items?.bank ?? 0;
+  const g = new Int32Array(W + 1);
   for (let b = 0; b < B; b++) {
+    if (W > 0 && a.stretch && rng.random() < a.stretch) {
+      const pool = Array.from({ length: W }, (_, i) => i + 1);
+      const k = Math.min(8, W);
+      for (let i = 0; i < k; i++) {
+        const j = i + rng.int(W - i);
+        [pool[i], pool[j]] = [pool[j], pool[i]];
+      }
+      const pick = pool.slice(0, k).sort((x, y) => x - y);
+      for (let v = 1; v <= W; v++) g[v] = v <= k ? pick[v - 1] : Math.min(W, pick[k - 1] + v - k);
+      for (let t = b * T; t < (b + 1) * T; t++) {
+        const id = ids[t];
+        if (id <= 0) continue;
+        const bank = Math.floor((id - 1) / W);
+        ids[t] = Math.min(a.maxId, bank * W + g[id - bank * W]);
+      }
+      continue;
+    }
     const r = rng.int(a.maxOffset + 1);
     if (r === 0) continue;
     for (let t = b * T; t < (b + 1) * T; t++) if (ids[t] > 0) ids[t] = Math.min(a.maxId, ids[t] + r);
@@ -264,7 +297,7 @@ export interface AbacusTokenizer {
  * tokens that end one, and the tokens of `answerMarker` (default "Answer: ") before a
  * count-down run. Throws GptforgeError when a digit is not a single token.
  */
-export function abacusConfigFor(tok: AbacusTokenizer, o: { maxId?: number; maxOffset?: number; answerMarker?: string; countdownIds?: 'column' | 'next'; initStd?: number; sumMarker?: string; bank?: number } = {}): AbacusConfig {
+export function abacusConfigFor(tok: AbacusTokenizer, o: { maxId?: number; maxOffset?: number; answerMarker?: string; countdownIds?: 'column' | 'next'; initStd?: number; sumMarker?: string; bank?: number; stretch?: number } = {}): AbacusConfig {
   const digitTokens = [...'0123456789'].map((d) => {
     const ids = tok.encode(d);
     if (ids.length !== 1) throw new GptforgeError(`abacus embeddings need one token per digit; "${d}" is ${ids.length} tokens (train the tokenizer with the 'gpt4-digits' pattern)`, { field: 'abacus' });
@@ -281,5 +314,6 @@ export function abacusConfigFor(tok: AbacusTokenizer, o: { maxId?: number; maxOf
     ...(o.countdownIds ? { countdownIds: o.countdownIds } : {}),
     ...(o.initStd ? { initStd: o.initStd } : {}),
     ...(o.sumMarker ? { items: { after: tok.encode(o.sumMarker), bank: o.bank ?? 16 } } : {}),
+    ...(o.stretch ? { stretch: o.stretch } : {}),
   };
 }

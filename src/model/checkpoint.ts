@@ -280,10 +280,11 @@ export function resolveCheckpoint(path: string, stage?: string): string {
   throw new GptforgeError(`no checkpoint found${stage ? ` for stage "${stage}"` : ''} (looked in ${candidates.join(', ')})${hint}`, { file: path });
 }
 
-/** Compare two model configs; returns the first differing field, or null. */
+/** Compare two model configs; returns the first differing field, or null. Object fields (abacus) compare by value. */
 export function configDiff(a: GPTConfig, b: GPTConfig): { field: keyof GPTConfig; a: unknown; b: unknown } | null {
   for (const key of Object.keys(a) as (keyof GPTConfig)[]) {
-    if (a[key] !== b[key]) return { field: key, a: a[key], b: b[key] };
+    const same = typeof a[key] === 'object' && a[key] !== null ? JSON.stringify(a[key]) === JSON.stringify(b[key]) : a[key] === b[key];
+    if (!same) return { field: key, a: a[key], b: b[key] };
   }
   return null;
 }

@@ -285,7 +285,7 @@ export class GPT {
     const out = new Int32Array(B * T);
     if (!cache) {
       for (let b = 0; b < B; b++) out.set(abacusIds(ids.subarray(b * T, (b + 1) * T), a), b * T);
-      return isGradEnabled() && a.maxOffset > 0 ? offsetAbacusIds(out, B, T, a, this.abacusRng) : out;
+      return isGradEnabled() && (a.maxOffset > 0 || a.stretch) ? offsetAbacusIds(out, B, T, a, this.abacusRng) : out;
     }
     const hist = cache.tokensOrAlloc();
     for (let b = 0; b < B; b++) {

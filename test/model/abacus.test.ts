@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { type AbacusConfig, abacusConfigFor, abacusIds, offsetAbacusIds } from '../../src/model/abacus.js';
 import { makeConfig, validateConfig } from '../../src/model/config.js';
 import { GPT } from '../../src/model/gpt.js';
-import { loadCheckpoint, modelFromCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
+import { configDiff, loadCheckpoint, modelFromCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
 import { unsupportedFeatures } from '../../src/model/export/layout.js';
 import { noGrad } from '../../src/engine/tensor.js';
 import { Rng } from '../../src/engine/rng.js';
@@ -51,6 +51,48 @@ test('offsetAbacusIds: one offset per row, digits only, clamped', () => {
     assert.ok(r.size <= 1, `row ${b}: one offset, got ${[...r]}`);
     for (const x of r) assert.ok(x >= 0 && x <= spec.maxOffset);
   }
+});
+
+test('offsetAbacusIds with stretch (model AB5): a random increasing map of column values per row — banks, zeros and equal ids kept, far columns brought together', () => {
+  const W = 16;
+  const items: AbacusConfig = { ...spec, maxId: 3 * W, items: { after: [8], bank: W }, stretch: 1 };
+  // one row: column values 1..8 in each of the three banks, and zeros
+  const row1 = [0, ...[1, 2, 3, 4, 5, 6, 7, 8].flatMap((v) => [v, W + v, 2 * W + v, 0])];
+  const T = row1.length;
+  const B = 300;
+  const ids = new Int32Array(B * T);
+  for (let b = 0; b < B; b++) ids.set(row1, b * T);
+  offsetAbacusIds(ids, B, T, items, new Rng(3));
+  let farApart = 0;
+  let changed = 0;
+  for (let b = 0; b < B; b++) {
+    const r = ids.subarray(b * T, (b + 1) * T);
+    const g = (v: number, bank: number): number => r[1 + 4 * (v - 1) + bank];
+    for (let t = 0; t < T; t++) if (row1[t] === 0) assert.equal(r[t], 0);
+    for (let v = 1; v <= 8; v++) {
+      for (let bank = 0; bank < 3; bank++) {
+        const id = g(v, bank);
+        assert.ok(id > bank * W && id <= (bank + 1) * W, `row ${b}: value ${v} of bank ${bank} stays in its bank, got ${id}`);
+        assert.equal(id - bank * W, g(v, 0), 'one map for every bank');
+      }
+      if (v > 1) assert.ok(g(v, 0) > g(v - 1, 0), `row ${b}: increasing`);
+    }
+    if (g(8, 0) - g(2, 0) >= 10) farApart++;
+    if (g(1, 0) !== 1 || g(8, 0) !== 8) changed++;
+  }
+  // the shift keeps g(8) − g(2) = 6; the map spreads columns 2 and 8 up to 14 apart
+  assert.ok(farApart > 10, `rows with columns 2 and 8 ≥ 10 apart: ${farApart}`);
+  assert.ok(changed > B * 0.9);
+  // stretch 0 of the rows: the plain shift (ids − row1 is one r per row)
+  const plain = Int32Array.from(row1);
+  offsetAbacusIds(plain, 1, T, { ...items, stretch: 0, maxOffset: 3 }, new Rng(4));
+  const shifts = new Set(row1.map((v, t) => (v ? plain[t] - v : -1)).filter((d) => d >= 0));
+  assert.equal(shifts.size, 1);
+  // validated: a share in [0, 1], with items
+  const cfgBase = { vocabSize: 40, blockSize: 32, nLayer: 1, nHead: 1, nEmbd: 8 };
+  assert.throws(() => makeConfig({ ...cfgBase, abacus: { ...items, stretch: 1.5 } }), /abacus.stretch/);
+  assert.throws(() => makeConfig({ ...cfgBase, abacus: { ...spec, stretch: 0.5 } }), /abacus.stretch/);
+  assert.doesNotThrow(() => makeConfig({ ...cfgBase, abacus: { ...items, stretch: 0.5 } }));
 });
 
 test('with a real tokenizer every digit of the carry scratchpad has its column as id (prompt, carries, answer)', () => {
@@ -181,6 +223,39 @@ test('a KV-cache decode computes the same ids as the full forward (chunks, left 
   assert.ok(diff(noGrad(() => m.forward(last, 1, 1, wide, Int32Array.from([2]))).data, wantLast) < 1e-4);
 });
 
+test('abacus ids with randomized position ids (model AB5): a KV-cache decode in chunks equals the full forward at the drawn ids, and the ids change the output', () => {
+  const m = new GPT(makeConfig({ ...base, abacus: spec, randomPositions: 48 }), { seed: 9 });
+  m.params.get('transformer.abacus.weight')!.data.forEach((_, i, d) => (d[i] = Math.sin(i) * 0.5));
+  // sharper attention than the initial weights give, so positions visibly matter
+  for (const [name, t] of m.params) if (name.includes('attn')) t.data.forEach((_, i, d) => (d[i] = Math.sin(7 * i + 1) * 0.4));
+  const T = 24;
+  const seq = row(6, T);
+  const cache = m.createCache(1);
+  const out = new Float32Array(T * V);
+  let t0 = 0;
+  for (const n of [10, 1, 1, 3, 1, 1, 7]) {
+    out.set(noGrad(() => m.forward(seq.subarray(t0, t0 + n), 1, n, cache)).data, t0 * V);
+    t0 += n;
+  }
+  const drawn = cache.positionIds!.slice(0, T);
+  for (let t = 1; t < T; t++) assert.ok(drawn[t] > drawn[t - 1], `ids increase at ${t}: ${drawn.join(' ')}`);
+  assert.ok(drawn[T - 1] - drawn[0] > T - 1, `some gap > 1: ${drawn.join(' ')}`);
+  const diff = (x: Float32Array, y: Float32Array): number => x.reduce((mx, v, i) => Math.max(mx, Math.abs(v - y[i])), 0);
+  const full = noGrad(() => m.forward(seq, 1, T, undefined, undefined, drawn)).data;
+  assert.ok(diff(out, full) < 1e-4, `cached vs full at the drawn ids: ${diff(out, full)}`);
+  const consecutive = noGrad(() =>
+    m.forward(
+      seq,
+      1,
+      T,
+      undefined,
+      undefined,
+      Int32Array.from({ length: T }, (_, i) => i),
+    ),
+  ).data;
+  assert.ok(diff(full, consecutive) > 1e-4, 'the drawn ids are used');
+});
+
 test('config.abacus is validated, survives a checkpoint, and export refuses it', () => {
   assert.throws(
     () => makeConfig({ ...base, abacus: { ...spec, digitTokens: [10, 99] } }),
@@ -202,6 +277,10 @@ test('config.abacus is validated, survives a checkpoint, and export refuses it',
     const ck = saveCheckpoint(dir, m, { step: 1, stage: 'sft' });
     const back = modelFromCheckpoint(loadCheckpoint(ck));
     assert.deepEqual(back.config.abacus, spec);
+    // a resume compares the checkpoint's config with the run's by value (an abacus model can resume), and still sees a change
+    const loaded = loadCheckpoint(ck).meta.model;
+    assert.equal(configDiff(loaded, makeConfig({ ...base, abacus: { ...spec } })), null);
+    assert.equal(configDiff(loaded, makeConfig({ ...base, abacus: { ...spec, maxOffset: 4 } }))?.field, 'abacus');
     assert.deepEqual(back.params.get('transformer.abacus.weight')!.data, m.params.get('transformer.abacus.weight')!.data);
   } finally {
     rmSync(dir, { recursive: true, force: true });
