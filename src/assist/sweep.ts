@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { longAddition, longMultiplication, THINKING_TASKS } from '../data/synthetic/longarith.js';
+import { longAdditionAbacus } from '../data/synthetic/longadd-abacus.js';
 import { longMultiplicationMulti } from '../data/synthetic/longmul.js';
 import { longAdditionHinted } from '../data/synthetic/longadd-hints.js';
 import { engineSummary } from '../engine/backend.js';
@@ -25,7 +26,7 @@ export interface SweepOptions {
   perCell?: number;
   digits?: readonly number[];
   /** Families for the tokens-to-think table: 'addition' (long addition alone) or 'all' (default). */
-  cotFamilies?: 'addition' | 'multiply' | 'hints' | 'all';
+  cotFamilies?: 'addition' | 'multiply' | 'hints' | 'abacus' | 'all';
   /** Ask for success: held-out problems (default 200), asked directly (default) or step by step. */
   skillProblems?: number;
   skillMode?: 'direct' | 'cot';
@@ -86,7 +87,7 @@ export function runTechniqueSweep(dir: string, o: SweepOptions = {}): { results:
     }
     const { model, tok } = main!;
     if (part === 'cot') {
-      const tasks = o.cotFamilies === 'addition' ? [longAddition] : o.cotFamilies === 'multiply' ? [longMultiplication, longMultiplicationMulti] : o.cotFamilies === 'hints' ? [longAdditionHinted] : THINKING_TASKS;
+      const tasks = o.cotFamilies === 'addition' ? [longAddition] : o.cotFamilies === 'multiply' ? [longMultiplication, longMultiplicationMulti] : o.cotFamilies === 'hints' ? [longAdditionHinted] : o.cotFamilies === 'abacus' ? [longAdditionAbacus] : THINKING_TASKS;
       const cells = evalThinking(model, tok, { digits: o.digits ?? [1, 2, 3, 4, 5, 6, 7, 8], perCell: o.perCell ?? 40, tasks, onCell: (c) => log(`${c.task} ${c.digits} digits ${c.mode}: ${c.correct}/${c.total}`) });
       save('cot', cells, ms());
     } else if (part === 'firstline') {

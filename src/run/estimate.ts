@@ -7,6 +7,7 @@ import { GPT } from '../model/gpt.js';
 import { TASKS } from '../data/synthetic/tasks.js';
 import { DEFAULT_RL, updatesPerRollout } from '../train/rl.js';
 import type { PretrainPreset } from './presets.js';
+import { HEADLINE_STEPS } from '../assist/headline.js';
 
 /**
  * How long the pipeline will take on this machine, from timing the work itself: a model of the
@@ -195,13 +196,14 @@ export function estimatePipeline(runDir: string, preset: PretrainPreset, vocabSi
   }
   if (o.techniques) {
     // src/assist/headline.ts: the addition model (trainThinking's default shape, its own 384-token
-    // BPE) for `steps` steps of 8 × 256, then 5–8 digits × (direct, step by step) × perCell
-    // greedy replies, 16 rows at a time, direct ~24 tokens and step by step up to ~170 (8 digits)
+    // BPE; the abacus table is one more embedding lookup, not timed) for `steps` steps of 8 × 256,
+    // then 5–8 digits × (direct, step by step) × perCell greedy replies, 16 rows at a time,
+    // direct ~24 tokens and step by step up to ~170 (8 digits)
     const t = preset.techniques ?? {};
     vocab = 384;
     model = new GPT(makeConfig({ nLayer: 4, nHead: 4, nEmbd: 128, blockSize: 384, position: 'rope', vocabSize: vocab }), { seed: 1 });
     ctx = 384;
-    const l = Math.max(0, (t.steps ?? 1200) - stepsDone(runDir, join('techniques', 'sft')));
+    const l = Math.max(0, (t.steps ?? HEADLINE_STEPS.abacus) - stepsDone(runDir, join('techniques', 'sft')));
     const perCell = t.perCell ?? 20;
     const chunks = 4 * Math.ceil(perCell / 16);
     const rows = Math.min(perCell, 16);

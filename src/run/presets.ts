@@ -49,8 +49,8 @@ export interface PretrainPreset {
   dpo?: DpoPreset;
   /**
    * The prompting techniques' headline rows after the evaluation (src/assist/headline.ts): the
-   * addition model trained in `<run>/techniques`, then direct vs "Let's think step by step." on
-   * 5–8 digits. Present: the pipeline runs it unless `--no-techniques`; absent: only with
+   * addition model (AB5: abacus embeddings, trained on 1–6 digits) trained in `<run>/techniques`,
+   * then direct vs "Let's think step by step." on 5–8 digits. Present: the pipeline runs it unless `--no-techniques`; absent: only with
    * `--techniques`.
    */
   techniques?: TechniquesPreset;
@@ -58,7 +58,7 @@ export interface PretrainPreset {
 
 /** The pipeline's techniques stage (docs/techniques.md, model A's recipe). */
 export interface TechniquesPreset {
-  /** Optimizer steps of the addition model, 8 rows of 256 tokens each (default 1200: ≈ 2.5 M tokens). */
+  /** Optimizer steps of the addition model (model AB5's recipe, src/assist/headline.ts), 8 rows of 256 tokens each (default 2400: ≈ 4.9 M tokens). */
   steps?: number;
   /** Held-out problems per (digits, mode) cell (default 20). */
   perCell?: number;

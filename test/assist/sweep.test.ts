@@ -8,6 +8,7 @@ import { techniquesHeadline } from '../../src/assist/headline.js';
 import { runTechniqueSweep } from '../../src/assist/sweep.js';
 import { ADDITION_MIXTURE, SKILL_COT_MIXTURE, trainThinking } from '../../src/assist/thinking.js';
 import { CLI } from '../cli/fixture.js';
+import { latestCheckpoint } from '../../src/model/checkpoint.js';
 
 test('gptforge eval --techniques: an unknown part is refused by name', () => {
   const r = spawnSync(process.execPath, [CLI, 'eval', '--run', '/nonexistent', '--techniques', '--parts', 'cot,magic'], { encoding: 'utf8', timeout: 60_000 });
@@ -49,14 +50,19 @@ test('runTechniqueSweep: the parts merge into techniques.json; techniques.md has
   }
 });
 
-test('techniquesHeadline (the pipeline --techniques rows): trains, then direct vs step by step on 5–6 and 7–8 digits', async () => {
+test('techniquesHeadline (the pipeline techniques rows): trains the abacus recipe (AB5) by default, then direct vs step by step on 5–6 and 7–8 digits', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gf-headline-'));
   try {
     const table = await techniquesHeadline(dir, { steps: 2, perCell: 1, quiet: true, train: { examples: 300, model: { nLayer: 1, nHead: 2, nEmbd: 32, blockSize: 320 }, batchSize: 4 } });
     assert.ok(table);
     const lines = table.split('\n');
     assert.equal(lines[0], "## Technique × family (held-out, checked by the family's checker)");
-    assert.match(table, /\| technique \| long-addition, 5–6 digits \| long-addition, 7–8 digits \|/);
+    assert.match(table, /\| technique \| long-addition-abacus, 5–6 digits \| long-addition-abacus, 7–8 digits \|/);
+    // the checkpoint is AB5's kind of model: abacus embeddings with randomized positions, the tiny shape merged over them
+    const cfg = JSON.parse(readFileSync(join(latestCheckpoint(join(dir, 'sft'))!, 'config.json'), 'utf8')) as { model: { abacus?: { items?: unknown }; randomPositions?: number; nLayer: number } };
+    assert.ok(cfg.model.abacus?.items, 'abacus with the Sum layout');
+    assert.equal(cfg.model.randomPositions, 576);
+    assert.equal(cfg.model.nLayer, 1);
     assert.match(table, /^\| direct \(greedy\) \| \d+% \(\d\/2\) \| \d+% \(\d\/2\) \|$/m);
     assert.match(table, /^\| step by step \(greedy\) \|/m);
     assert.ok(!table.includes('## Tokens to think'));
