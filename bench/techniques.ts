@@ -4,6 +4,7 @@ import { engineSummary } from '../src/engine/backend.js';
 import { loadModel } from '../src/run/models.js';
 import { longAdditionAbacus } from '../src/data/synthetic/longadd-abacus.js';
 import { abacusConfigFor } from '../src/model/abacus.js';
+import { GptforgeError } from '../src/util/errors.js';
 import { abacusCommand } from './techniques-abacus.js';
 import { scCommand } from './techniques-sc.js';
 import { totCommand } from './techniques-tot.js';
@@ -40,6 +41,14 @@ async function main(): Promise<void> {
   console.log(engineSummary());
   const t0 = Date.now();
   if (cmd === 'train') {
+    // a misspelt mixture would silently train the default one; a bad number would reach the config as NaN
+    const MIXTURES = ['all', 'addition', 'skill-cot', 'skill-crowd', 'multiply', 'hints', 'hints-varied', 'abacus', 'countdown'];
+    if (arg2 !== undefined && !MIXTURES.includes(arg2)) throw new GptforgeError(`unknown mixture "${arg2}" (one of: ${MIXTURES.join(', ')})`, { field: 'train <dir> [steps] [mixture]' });
+    for (const name of ['CHUNK_MINUTES', 'TRAIN_BATCH', 'TRAIN_EXAMPLES', 'RANDOM_POSITIONS', 'ABACUS_OFFSET', 'ABACUS_INIT_STD', 'ABACUS_STRETCH', 'ABACUS_COT_SHARE']) {
+      const v = process.env[name];
+      if (v !== undefined && !Number.isFinite(Number(v))) throw new GptforgeError(`must be a number, got ${JSON.stringify(v)}`, { field: name });
+    }
+    if (arg !== undefined && !(Number.isInteger(Number(arg)) && Number(arg) > 0)) throw new GptforgeError(`steps must be a positive whole number, got ${JSON.stringify(arg)}`, { field: 'train <dir> [steps]' });
     // one chunk of at most CHUNK_MINUTES (default 8): the stage saves and a rerun resumes, so heavy jobs interleave
     const minutes = Number(process.env.CHUNK_MINUTES ?? 8);
     const countdownOnly = arg2 === 'countdown';
@@ -133,6 +142,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(e);
+  // a usage mistake is one line; anything else keeps its stack
+  console.error(e instanceof GptforgeError ? `techniques: ${e.message}` : e);
   process.exit(1);
 });
