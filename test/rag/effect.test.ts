@@ -89,18 +89,19 @@ test('effect: measureEffect scores the three conditions per family (a random mod
   }
 });
 
-test('copyProbe: a model that copies (a hand-written induction rule) has a far lower loss on the repeat; a random model has ≈ ln V on both', () => {
-  const tok = trainTokenizer(['Words: Again: the cat sat on the mat, a dog ran far away. '.repeat(30)], { vocabSize: 300 });
-  const V = tok.vocabSize;
-  // logits: +10 on the token that followed the earlier position whose preceding tokens match
-  // the current ones longest (at least 3) — induction by prefix matching
-  const inducer = {
+/**
+ * A hand-written copier: logits +10 on the token that followed the earlier position whose
+ * preceding tokens match the current ones longest (at least `minMatch`, up to 12) —
+ * induction by prefix matching, what a model that reads its context does.
+ */
+function inductionModel(V: number, minMatch: number): Pick<GPT, 'config' | 'forward'> {
+  return {
     config: makeConfig({ vocabSize: V, blockSize: 512, nLayer: 1, nHead: 1, nEmbd: 8 }),
     forward(ids: Int32Array, _B: number, T: number) {
       const data = new Float32Array(T * V);
       for (let t = 0; t < T; t++) {
         let best = -1;
-        let bestLen = 2;
+        let bestLen = minMatch - 1;
         for (let j = t - 1; j >= 0; j--) {
           let len = 0;
           while (len < 12 && j - len >= 0 && ids[j - len] === ids[t - len]) len++;
@@ -114,6 +115,12 @@ test('copyProbe: a model that copies (a hand-written induction rule) has a far l
       return { data } as unknown as ReturnType<GPT['forward']>;
     },
   };
+}
+
+test('copyProbe: a model that copies (a hand-written induction rule) has a far lower loss on the repeat; a random model has ≈ ln V on both', () => {
+  const tok = trainTokenizer(['Words: Again: the cat sat on the mat, a dog ran far away. '.repeat(30)], { vocabSize: 300 });
+  const V = tok.vocabSize;
+  const inducer = inductionModel(V, 3);
   const copy = copyProbe(inducer, tok, 8);
   const short = copyProbe(inducer, tok, 8, 99, { min: 4, max: 12 });
   assert.ok(short.repeat < 0.5 * short.first, `copier, short lists: first ${short.first}, repeat ${short.repeat}`);
@@ -135,27 +142,7 @@ test('lookupProbe: a model that copies what followed the key in the notes scores
     { vocabSize: 600 },
   );
   const V = tok.vocabSize;
-  // logits: +10 on the token that followed the earlier position whose preceding tokens match the current ones longest (at least 2)
-  const looker = {
-    config: makeConfig({ vocabSize: V, blockSize: 512, nLayer: 1, nHead: 1, nEmbd: 8 }),
-    forward(ids: Int32Array, _B: number, T: number) {
-      const data = new Float32Array(T * V);
-      for (let t = 0; t < T; t++) {
-        let best = -1;
-        let bestLen = 1;
-        for (let j = t - 1; j >= 0; j--) {
-          let len = 0;
-          while (len < 12 && j - len >= 0 && ids[j - len] === ids[t - len]) len++;
-          if (len > bestLen) {
-            bestLen = len;
-            best = j;
-          }
-        }
-        if (best >= 0) data[t * V + ids[best + 1]] = 10;
-      }
-      return { data } as unknown as ReturnType<GPT['forward']>;
-    },
-  };
+  const looker = inductionModel(V, 2);
   const p = lookupProbe(looker, tok, 30);
   assert.ok(p.examples >= 15, `${p.examples} lookups`);
   assert.ok(p.valueFirst.accuracy > 0.8 && p.valueRest.accuracy > 0.8, `looker: first ${p.valueFirst.accuracy}, rest ${p.valueRest.accuracy}`);
