@@ -1,10 +1,7 @@
-import { Rng } from '../../engine/rng.js';
 import { GptforgeError } from '../../util/errors.js';
-import { HINT_FILLERS } from './longadd-hints.js';
-import { checkLongResult, longResult, THINK_TRIGGER } from './longarith.js';
+import { drawLongAdditions } from './longadd-hints.js';
+import { checkLongResult, longResult } from './longarith.js';
 import type { GenerateOptions, Split, SyntheticTask, TaskExample } from './task.js';
-import { fnv1a, splitOf } from './tasks.js';
-import { example } from './text.js';
 
 /**
  * Long addition with a scratchpad for a model with abacus embeddings (src/model/abacus.ts):
@@ -112,14 +109,6 @@ export function abacusSumFirstWrong(reply: string, a: string, b: string): { step
   return { step: 'none' };
 }
 
-const PROMPTS: readonly string[] = ['What is {a} plus {b}?', 'Add {a} and {b}.', '{a} + {b} = ?', 'Compute {a} + {b}.', 'What is the sum of {a} and {b}?'];
-
-function number(rng: Rng, d: number): string {
-  let s = d === 1 ? String(rng.int(10)) : String(1 + rng.int(9));
-  for (let i = 1; i < d; i++) s += String(rng.int(10));
-  return s;
-}
-
 /**
  * Long addition, answered directly ("a + b = s.") or, after "Let's think step by step.", with
  * the carry scratchpad above. Variant: { minDigits, maxDigits (1–12), mode: 'both' | 'cot' |
@@ -133,36 +122,12 @@ export const longAdditionAbacus: SyntheticTask = {
   description: 'Add two 1–6 digit numbers without the calculator: directly, or with a carry line (units first) after "Let\'s think step by step." — for a model with abacus embeddings',
   usesTool: false,
   generate(split: Split, n: number, seed: number, opts?: GenerateOptions): TaskExample[] {
-    if (!Number.isInteger(n) || n < 0) throw new GptforgeError(`task "long-addition-abacus": example count must be a non-negative integer, got ${n}`);
     const v = opts?.variant;
-    const minDigits = v?.minDigits ?? 1;
-    const maxDigits = v?.maxDigits ?? 6;
-    const mode = v?.mode ?? 'both';
-    const cotShare = v?.cotShare ?? 0.5;
-    const filler = v?.filler ?? 0;
     const layout = v?.layout ?? 'carry';
     const sumMarker = v?.sumMarker ?? 'Sum:';
     if (sumMarker !== 'Sum:' && sumMarker !== 'Sum,') throw new GptforgeError(`long-addition-abacus variant: sumMarker must be "Sum:" or "Sum,", got ${JSON.stringify(sumMarker)}`, { field: 'variant' });
     if (layout !== 'carry' && layout !== 'sum') throw new GptforgeError(`long-addition-abacus variant: layout must be "carry" or "sum", got ${JSON.stringify(layout)}`, { field: 'variant' });
-    if (typeof filler !== 'number' || !(filler >= 0 && filler <= 1)) throw new GptforgeError(`long-addition-abacus variant: filler must be a number in [0, 1], got ${JSON.stringify(filler)}`, { field: 'variant' });
-    if (typeof cotShare !== 'number' || !(cotShare >= 0 && cotShare <= 1)) throw new GptforgeError(`long-addition-abacus variant: cotShare must be a number in [0, 1], got ${JSON.stringify(cotShare)}`, { field: 'variant' });
-    const ok = (d: unknown): d is number => Number.isInteger(d) && (d as number) >= 1 && (d as number) <= 12;
-    if (!ok(minDigits) || !ok(maxDigits) || minDigits > maxDigits) throw new GptforgeError('long-addition-abacus variant: minDigits and maxDigits must be integers with 1 ≤ minDigits ≤ maxDigits ≤ 12', { field: 'variant' });
-    if (mode !== 'both' && mode !== 'cot' && mode !== 'direct') throw new GptforgeError(`long-addition-abacus variant: mode must be "both", "cot" or "direct", got ${JSON.stringify(mode)}`, { field: 'variant' });
-    const rng = new Rng((seed ^ fnv1a('long-addition-abacus')) >>> 0);
-    const out: TaskExample[] = [];
-    for (let tries = 0; out.length < n; tries++) {
-      if (tries > 1000 * (n + 10)) throw new GptforgeError(`task "long-addition-abacus": cannot draw ${n} ${split} items with ${minDigits}–${maxDigits} digits`);
-      const a = number(rng, minDigits + rng.int(maxDigits - minDigits + 1));
-      const b = number(rng, minDigits + rng.int(maxDigits - minDigits + 1));
-      if (splitOf(`${a}+${b}`) !== split) continue;
-      const cot = mode === 'cot' || (mode === 'both' && rng.random() < cotShare);
-      const extra = filler > 0 && rng.random() < filler ? ` ${HINT_FILLERS[rng.int(HINT_FILLERS.length)]}` : '';
-      const prompt = PROMPTS[rng.int(PROMPTS.length)].replace('{a}', a).replace('{b}', b) + extra + (cot ? ` ${THINK_TRIGGER}` : '');
-      const answer = cot ? (layout === 'sum' ? abacusSumScratchpad(a, b, sumMarker) : abacusScratchpad(a, b)) : `${a} + ${b} = ${longResult(a, '+', b)}.`;
-      out.push(example(prompt, [{ role: 'assistant', content: answer }]));
-    }
-    return out;
+    return drawLongAdditions('long-addition-abacus', split, n, seed, opts, (a, b, cot) => (cot ? (layout === 'sum' ? abacusSumScratchpad(a, b, sumMarker) : abacusScratchpad(a, b)) : `${a} + ${b} = ${longResult(a, '+', b)}.`));
   },
   /** The reply's final number (after the last "Answer:", else its last number) equals a + b — the same checker as long-addition. */
   check(prompt: string, answer: string): boolean {

@@ -116,6 +116,45 @@ function number(rng: Rng, d: number): string {
 }
 
 /**
+ * The draw loop of the long-addition scratchpad families (long-addition-hints, -abacus): the
+ * common variant { minDigits, maxDigits (1–12), mode: 'both' | 'cot' | 'direct', cotShare
+ * (default 0.5), filler (default 0: the share of prompts with one of HINT_FILLERS after the
+ * question) } checked and named with the family, operands drawn until `n` fall in `split` by
+ * long-addition's item key (a problem held out there is held out here), the question worded
+ * one of five ways. `answer(a, b, cot, rng)` writes the reply; it may draw from `rng` (after
+ * the prompt's draws, for every item).
+ * @throws GptforgeError naming the family and the variant field.
+ */
+export function drawLongAdditions(name: string, split: Split, n: number, seed: number, opts: GenerateOptions | undefined, answer: (a: string, b: string, cot: boolean, rng: Rng) => string): TaskExample[] {
+  if (!Number.isInteger(n) || n < 0) throw new GptforgeError(`task "${name}": example count must be a non-negative integer, got ${n}`);
+  const v = opts?.variant;
+  const minDigits = v?.minDigits ?? 1;
+  const maxDigits = v?.maxDigits ?? 6;
+  const mode = v?.mode ?? 'both';
+  const cotShare = v?.cotShare ?? 0.5;
+  const filler = v?.filler ?? 0;
+  if (typeof filler !== 'number' || !(filler >= 0 && filler <= 1)) throw new GptforgeError(`${name} variant: filler must be a number in [0, 1], got ${JSON.stringify(filler)}`, { field: 'variant' });
+  if (typeof cotShare !== 'number' || !(cotShare >= 0 && cotShare <= 1)) throw new GptforgeError(`${name} variant: cotShare must be a number in [0, 1], got ${JSON.stringify(cotShare)}`, { field: 'variant' });
+  const ok = (d: unknown): d is number => Number.isInteger(d) && (d as number) >= 1 && (d as number) <= 12;
+  if (!ok(minDigits) || !ok(maxDigits) || minDigits > maxDigits) throw new GptforgeError(`${name} variant: minDigits and maxDigits must be integers with 1 ≤ minDigits ≤ maxDigits ≤ 12`, { field: 'variant' });
+  if (mode !== 'both' && mode !== 'cot' && mode !== 'direct') throw new GptforgeError(`${name} variant: mode must be "both", "cot" or "direct", got ${JSON.stringify(mode)}`, { field: 'variant' });
+  const rng = new Rng((seed ^ fnv1a(name)) >>> 0);
+  const out: TaskExample[] = [];
+  for (let tries = 0; out.length < n; tries++) {
+    if (tries > 1000 * (n + 10)) throw new GptforgeError(`task "${name}": cannot draw ${n} ${split} items with ${minDigits}–${maxDigits} digits`);
+    const a = number(rng, minDigits + rng.int(maxDigits - minDigits + 1));
+    const b = number(rng, minDigits + rng.int(maxDigits - minDigits + 1));
+    if (splitOf(`${a}+${b}`) !== split) continue;
+    const cot = mode === 'cot' || (mode === 'both' && rng.random() < cotShare);
+    // drawn only when asked for, so the default draws the same problems as before the option existed
+    const extra = filler > 0 && rng.random() < filler ? ` ${HINT_FILLERS[rng.int(HINT_FILLERS.length)]}` : '';
+    const prompt = PROMPTS[rng.int(PROMPTS.length)].replace('{a}', a).replace('{b}', b) + extra + (cot ? ` ${THINK_TRIGGER}` : '');
+    out.push(example(prompt, [{ role: 'assistant', content: answer(a, b, cot, rng) }]));
+  }
+  return out;
+}
+
+/**
  * Long addition, answered directly or (after "Let's think step by step.") with the
  * index-hinted scratchpad. Variant: { minDigits, maxDigits (1–12), mode: 'both' | 'cot' |
  * 'direct' }, as long-addition's, cotShare (default 0.5): the share of step-by-step prompts
@@ -127,35 +166,11 @@ export const longAdditionHinted: SyntheticTask = {
   description: 'Add two 1–6 digit numbers without the calculator: directly, or with an index-hinted scratchpad (every digit labelled by its column) after "Let\'s think step by step."',
   usesTool: false,
   generate(split: Split, n: number, seed: number, opts?: GenerateOptions): TaskExample[] {
-    if (!Number.isInteger(n) || n < 0) throw new GptforgeError(`task "long-addition-hints": example count must be a non-negative integer, got ${n}`);
-    const v = opts?.variant;
-    const minDigits = v?.minDigits ?? 1;
-    const maxDigits = v?.maxDigits ?? 6;
-    const mode = v?.mode ?? 'both';
-    const cotShare = v?.cotShare ?? 0.5;
-    const filler = v?.filler ?? 0;
-    if (typeof filler !== 'number' || !(filler >= 0 && filler <= 1)) throw new GptforgeError(`long-addition-hints variant: filler must be a number in [0, 1], got ${JSON.stringify(filler)}`, { field: 'variant' });
-    if (typeof cotShare !== 'number' || !(cotShare >= 0 && cotShare <= 1)) throw new GptforgeError(`long-addition-hints variant: cotShare must be a number in [0, 1], got ${JSON.stringify(cotShare)}`, { field: 'variant' });
-    const ok = (d: unknown): d is number => Number.isInteger(d) && (d as number) >= 1 && (d as number) <= 12;
-    if (!ok(minDigits) || !ok(maxDigits) || minDigits > maxDigits) throw new GptforgeError('long-addition-hints variant: minDigits and maxDigits must be integers with 1 ≤ minDigits ≤ maxDigits ≤ 12', { field: 'variant' });
-    if (mode !== 'both' && mode !== 'cot' && mode !== 'direct') throw new GptforgeError(`long-addition-hints variant: mode must be "both", "cot" or "direct", got ${JSON.stringify(mode)}`, { field: 'variant' });
-    const rng = new Rng((seed ^ fnv1a('long-addition-hints')) >>> 0);
-    const out: TaskExample[] = [];
-    for (let tries = 0; out.length < n; tries++) {
-      if (tries > 1000 * (n + 10)) throw new GptforgeError(`task "long-addition-hints": cannot draw ${n} ${split} items with ${minDigits}–${maxDigits} digits`);
-      const a = number(rng, minDigits + rng.int(maxDigits - minDigits + 1));
-      const b = number(rng, minDigits + rng.int(maxDigits - minDigits + 1));
-      // the same item key as long-addition: a problem held out there is held out here
-      if (splitOf(`${a}+${b}`) !== split) continue;
-      const cot = mode === 'cot' || (mode === 'both' && rng.random() < cotShare);
-      // drawn only when asked for, so the default draws the same problems as before the option existed
-      const extra = filler > 0 && rng.random() < filler ? ` ${HINT_FILLERS[rng.int(HINT_FILLERS.length)]}` : '';
-      const prompt = PROMPTS[rng.int(PROMPTS.length)].replace('{a}', a).replace('{b}', b) + extra + (cot ? ` ${THINK_TRIGGER}` : '');
+    return drawLongAdditions('long-addition-hints', split, n, seed, opts, (a, b, cot, rng) => {
+      // drawn for every item, so the problems are the same whether or not it is step by step
       const start = rng.int(HINT_LABELS.length);
-      const answer = cot ? hintedScratchpad(a, b, start) : `${a} + ${b} = ${longResult(a, '+', b)}.`;
-      out.push(example(prompt, [{ role: 'assistant', content: answer }]));
-    }
-    return out;
+      return cot ? hintedScratchpad(a, b, start) : `${a} + ${b} = ${longResult(a, '+', b)}.`;
+    });
   },
   /** The reply's final number (after the last "Answer:", else its last number) equals a + b — the same checker as long-addition. */
   check(prompt: string, answer: string): boolean {
