@@ -9,8 +9,6 @@ import type { Tokenizer } from '../tokenizer/index.js';
 import { ApiError, badRequest } from './errors.js';
 import type { Body } from './validate.js';
 
-export { chunkLines };
-
 /**
  * Retrieval for the chat route (docs/server.md, "RAG"): a server started with a RAG store
  * (`gptforge serve --rag kb.db`, a store `gptforge rag index` built) answers a chat request

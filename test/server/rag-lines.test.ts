@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chunkLines } from '../../src/server/rag.js';
+import { chunkLines } from '../../src/rag/lines.js';
 import type { StoredChunk } from '../../src/rag/store.js';
 
 test('chunkLines: the lines a chunk spans, read again when the file changes (same size too), null once the chunk is gone', (t) => {
