@@ -30,7 +30,7 @@ export interface RunPipelineOptions {
   samples?: boolean;
   /**
    * Train the techniques model in <run>/techniques and print the tokens-to-think headline rows
-   * (≈ 2.5 M training tokens more; docs/techniques.md). Default: when the preset has a
+   * (model AB5's recipe, ≈ 4.9 M training tokens more; docs/techniques.md). Default: when the preset has a
    * `techniques` section (the small preset, npm start); false skips it, true runs it for any preset.
    */
   techniques?: boolean;
