@@ -180,6 +180,6 @@ test('export refuses a model trained on randomized positions, naming the field a
   const random = makeConfig({ vocabSize: 16, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, position: 'rope', randomPositions: 32 });
   assert.throws(
     () => assertExportable(random, '/x/config.json'),
-    (e: Error) => e instanceof GptforgeError && /randomPositions: 32/.test(e.message) && /0\.\.T−1/.test(e.message) && e.message.includes('/x/config.json'),
+    (e: Error) => e instanceof GptforgeError && /randomPositions: 32/.test(e.message) && /0\.\.T−1/.test(e.message) && e.message.includes('/x/config.json') && e.field === 'model.randomPositions',
   );
 });

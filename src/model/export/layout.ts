@@ -57,6 +57,9 @@ export function unsupportedFeatures(c: GPTConfig): string[] {
 export function assertExportable(c: GPTConfig, file: string): void {
   const bad = unsupportedFeatures(c);
   if (bad.length > 0) {
-    throw new GptforgeError(`cannot export this architecture exactly: ${bad.join('; ')}. Exportable: LayerNorm + GELU MLP, learned positions (→ GPT-2) or rotary (→ GPT-NeoX)`, { file, field: 'model' });
+    throw new GptforgeError(`cannot export this architecture exactly: ${bad.join('; ')}. Exportable: LayerNorm + GELU MLP, learned positions (→ GPT-2) or rotary (→ GPT-NeoX)`, {
+      file,
+      field: bad.map((b) => `model.${b.slice(0, b.indexOf(':'))}`).join(', '), // each offending config key, e.g. model.randomPositions
+    });
   }
 }
