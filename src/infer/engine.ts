@@ -26,7 +26,8 @@ export type { DecodingModel } from './pipeline.js';
  * which only the engine writes) are masked out before sampling. Without tools, <|tool_start|>
  * is masked too, so the model answers directly (the eval's "no calculator" column).
  * A call that grows past maxCallTokens is closed by the engine and run (the tool's error goes
- * back to the model); a reply that ends inside an open call stops with 'unclosed_tool_call'.
+ * back to the model); a reply whose turn ends inside an open call stops with 'unclosed_tool_call'
+ * (the token budget or the context running out inside one gives 'max_tokens' / 'context').
  * Every sampling setting of the pipeline applies (penalties, logit bias, min-p, stop strings,
  * a constraint, an AbortSignal).
  */
@@ -297,7 +298,9 @@ class ToolCallState implements LogitsProcessor, RowController {
   }
 
   finishReason(reason: FinishReason): FinishReason {
-    return this.mode === 'call' && reason !== 'abort' ? 'unclosed_tool_call' : reason;
+    // an end of turn inside an open call is the model's mistake; a budget (max_tokens, the
+    // context) running out inside one is the budget's, and says so like any other cut reply
+    return this.mode === 'call' && reason === 'stop' ? 'unclosed_tool_call' : reason;
   }
 
   /** Visible text released by the pipeline. */

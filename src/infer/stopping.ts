@@ -8,7 +8,7 @@ import type { RowView } from './processors.js';
  * - 'stop': an end token (end of turn / eos), a stop string, or a constraint that must end;
  * - 'length': the token limit (max_tokens) — also when a constraint was not yet complete;
  * - 'context': the context window is full;
- * - 'unclosed_tool_call': the reply ended inside a tool call (chat);
+ * - 'unclosed_tool_call': the model ended its turn inside a tool call (chat);
  * - 'abort': the row's AbortSignal fired.
  */
 export type FinishReason = 'stop' | 'length' | 'context' | 'unclosed_tool_call' | 'abort';
