@@ -16,17 +16,19 @@ export function stderrLog(quiet: boolean | undefined): ((line: string) => void) 
 
 /** A command named `name` with the preset and run flags of `pretrain` and `pipeline`, one line per flag. */
 export function pretrainCommand(name: string) {
+  // in `pipeline` these flags shape the pretraining stage only (the later stages take the preset's sections)
+  const pre = name === 'pipeline' ? 'pretraining: ' : '';
   return new Command(name)
     .option('-p, --preset <preset>', 'tiny | small | a preset JSON file', 'small')
     .option('-r, --run <dir>', 'run directory (default runs/<preset>)')
     .option('--mixture <file>', "mixture config JSON (overrides the preset's)")
-    .option('--max-steps <n>', 'optimizer steps', number)
-    .option('--batch-size <n>', 'rows per micro-batch', number)
-    .option('--grad-accum <n>', 'micro-batches per step', number)
-    .option('--lr <x>', 'peak learning rate', number)
-    .option('--eval-every <n>', 'evaluate every N steps', number)
-    .option('--checkpoint-every <n>', 'checkpoint every N steps', number)
-    .option('--log-every <n>', 'log metrics every N steps', number)
+    .option('--max-steps <n>', `${pre}optimizer steps`, number)
+    .option('--batch-size <n>', `${pre}rows per micro-batch`, number)
+    .option('--grad-accum <n>', `${pre}micro-batches per step`, number)
+    .option('--lr <x>', `${pre}peak learning rate`, number)
+    .option('--eval-every <n>', `${pre}evaluate every N steps`, number)
+    .option('--checkpoint-every <n>', `${pre}checkpoint every N steps`, number)
+    .option('--log-every <n>', `${pre}log metrics every N steps`, number)
     .option('--fresh', 'ignore existing checkpoints and start over')
     .option('--no-samples', 'do not print samples at the end')
     .option('--quiet', 'no progress bars or charts (the summary line still prints)');

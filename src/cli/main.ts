@@ -35,12 +35,32 @@ const ENVIRONMENT = `
 Run "gptforge <command> --help" for the options of a command.
 Environment: GPTFORGE_BACKEND=native|reference, GPTFORGE_ISA=avx512|avx2|scalar|neon (force a kernel path), GPTFORGE_THREADS=<n>, GPTFORGE_PEAK_GFLOPS=<n> (the peak MFU is measured against).`;
 
+/** The command being run (set before it parses its flags): its flags name the fields of the library's errors. */
+let active: CommandUnknownOpts | undefined;
+
 /** Commander's own errors (unknown option, missing value) as one line "gptforge: error: …", and no process.exit inside it. */
 function configure(c: CommandUnknownOpts): void {
   c.exitOverride()
     .configureOutput({ outputError: (s, write) => write(`gptforge: ${s}`) })
     .showSuggestionAfterError();
+  // before the subcommand parses its flags (an option's parser may throw too)
+  c.hook('preSubcommand', (_c, sub) => {
+    active = sub;
+  });
   for (const sub of c.commands) configure(sub);
+}
+
+/**
+ * A library error names a field by its option name (`topP`, `basePrecision`); at the command line
+ * the user typed a flag, so say `--top-p`. Errors about a file's field (file set) keep the field.
+ */
+function asTyped(err: GptforgeError): string {
+  if (err.field === undefined || err.file !== undefined || active === undefined) return err.message;
+  const opt = active.options.find((o) => o.attributeName() === err.field || o.long === err.field);
+  const prefix = `field "${err.field}": `;
+  if (!opt?.long || !err.message.startsWith(prefix)) return err.message;
+  const rest = err.message.slice(prefix.length);
+  return rest.startsWith(opt.long) ? rest : `${opt.long}: ${rest}`;
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -68,7 +88,7 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode; // --help and --version: 0; commander printed its error already
   } else if (err instanceof GptforgeError) {
-    console.error(`gptforge: ${err.message}`);
+    console.error(`gptforge: ${asTyped(err)}`);
     process.exitCode = 1;
   } else {
     console.error(err);

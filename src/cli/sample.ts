@@ -45,7 +45,7 @@ export const command = new Command('sample')
     const echoPrompt = o.echo ?? constrained === 0;
     // Compiled once (errors name the file and pointer/line before any model work); each sample
     // steps its own clone from the start state.
-    const { tok } = loadModel(o.run, o.stage);
+    const { tok, model } = loadModel(o.run, o.stage);
     const constraint = constraintFromOptions({ jsonSchema: o.jsonSchema, regex: o.regex, grammar: o.grammar, whitespace: o.whitespace ?? (n > 1 ? 'line' : 'flexible') }, tok);
     for (let i = 0; i < n; i++) {
       // without the echo stdout carries the values alone, one a line; the separators go to stderr
@@ -67,6 +67,9 @@ export const command = new Command('sample')
       if (why) {
         console.error(`finish_reason: ${res.finishReason} (${why})`);
         process.exitCode = 3; // an incomplete constrained value: scripts tell by the status
+      } else if (res.finishReason === 'context') {
+        // not asked for (--max-tokens was larger): say why it stopped early
+        console.error(`finish_reason: context (the model's context of ${model.config.blockSize} tokens is full: prompt and sample together)`);
       }
     }
   });

@@ -276,7 +276,11 @@ export function resolveCheckpoint(path: string, stage?: string): string {
           .map((e) => e.name)
       : [];
   // nothing trained there at all: say how to get a run rather than only where we looked
-  const hint = stages.length ? `; stages with a checkpoint: ${stages.sort().join(', ')}` : existsSync(path) ? '' : `; no such directory — train a run first, e.g. npx gptforge pipeline --preset tiny --run ${path} (a few minutes), or give --run an existing run`;
+  const hint = stages.length
+    ? `; stages with a checkpoint: ${stages.sort().join(', ')}`
+    : existsSync(path)
+      ? ''
+      : `; no such directory — train a run first (the default run: npx gptforge pipeline; a few minutes' tiny one: npx gptforge pipeline --preset tiny --run runs/tiny, then pass --run runs/tiny), or give --run an existing run`;
   throw new GptforgeError(`no checkpoint found${stage ? ` for stage "${stage}"` : ''} (looked in ${candidates.join(', ')})${hint}`, { file: path });
 }
 

@@ -126,7 +126,9 @@ export async function runPretrain(runDir: string, preset: PretrainPreset, opts: 
   if (opts.initFrom && (opts.fresh || !latestCheckpoint(layout.stage('base')))) initWeights(model, opts.initFrom, tok.hash(), log);
   atomicWriteFile(layout.preset, JSON.stringify({ ...preset, mixture: mixturePath }, null, 2));
   const k = getKernels();
-  log(`pretrain: ${(countParams(config) / 1e6).toFixed(2)}M parameters (${preset.model.nLayer} layers, ${preset.model.nEmbd} wide, context ${preset.model.blockSize}), vocabulary ${tok.vocabSize}, ${preset.batchSize}×${preset.seqLen}×${preset.train.gradAccum} tokens/step, ${k.name} backend, ${k.threads} threads`);
+  log(
+    `pretrain: ${(countParams(config) / 1e6).toFixed(2)}M parameters (${preset.model.nLayer} layers, ${preset.model.nEmbd} wide, context ${preset.model.blockSize}), vocabulary ${tok.vocabSize}, ${preset.batchSize}×${preset.seqLen}×${preset.train.gradAccum} tokens/step, ${k.name} backend, ${k.threads} thread${k.threads === 1 ? '' : 's'}`,
+  );
 
   // 3. batches
   const B = preset.batchSize;

@@ -21,7 +21,7 @@ test('gptforge ask: refuses a bad technique or feedback and a missing question i
   // numbers are checked before the model loads, named as typed; another technique's flag is reported as ignored
   const k0 = run(['--run', '/nonexistent', '--technique', 'self-consistency', '--k', '0', 'What is 1 plus 2?']);
   assert.equal(k0.status, 1);
-  assert.match(k0.stderr, /field "--k": --k must be a whole number ≥ 1, got 0/);
+  assert.match(k0.stderr, /gptforge: --k must be a whole number ≥ 1, got 0/);
   assert.doesNotMatch(k0.stderr, /no checkpoint found/);
   const ignored = run(['--run', '/nonexistent', '--k', '4', 'What is 1 plus 2?']);
   assert.match(ignored.stderr, /ask: --k is for self-consistency; ignored with --technique direct/);

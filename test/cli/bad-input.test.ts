@@ -76,10 +76,10 @@ test("the command line's own errors name the option: unknown option, bad number,
   assert.equal(score.status, 1);
   assert.match(score.stderr, /no-such-run: no checkpoint found/, "a subcommand's --run is its own");
   // a run that does not exist says how to make one; a flag mistake is named before the run is looked for
-  assert.match(score.stderr, /no such directory — train a run first, e\.g\. npx gptforge pipeline --preset tiny --run no-such-run/);
+  assert.match(score.stderr, /no such directory — train a run first \(the default run: npx gptforge pipeline; a few minutes. tiny one: npx gptforge pipeline --preset tiny --run runs\/tiny, then pass --run runs\/tiny\)/);
   const gguf = run(['export', '--run', 'no-such-run', '--format', 'gguf', '--type', 'Q5_K', '--out', 'x.gguf']);
   assert.equal(gguf.status, 1);
-  assert.match(gguf.stderr, /field "--type": --type must be F32, F16, Q8_0 or Q4_0, not "Q5_K"/);
+  assert.match(gguf.stderr, /gptforge: --type must be F32, F16, Q8_0 or Q4_0, not "Q5_K"/);
   const two = run(['sample', '--run', 'no-such-run', '--prompt', 'x', '--regex', 'a', '--grammar', 'f.gbnf']);
   assert.equal(two.status, 1);
   assert.match(two.stderr, /give at most one of --json-schema, --regex, --grammar/);

@@ -35,7 +35,7 @@ test('sft --lora … --base-precision q4_0, then merge; bad --lora / --base-prec
     const badTarget = run([...base, '--lora', 'r=4,targets=gate']);
     assert.match(badTarget.stderr, /^gptforge: field "lora.targets": unknown target module "gate"; this model has: attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj/m);
     const badPrecision = run([...base, '--lora', 'r=4', '--base-precision', 'nf4']);
-    assert.match(badPrecision.stderr, /field "--base-precision": unknown precision "nf4"; valid: f32, q8_0, q4_0/);
+    assert.match(badPrecision.stderr, /--base-precision: unknown precision "nf4"; valid: f32, q8_0, q4_0/);
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }

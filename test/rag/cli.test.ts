@@ -212,7 +212,7 @@ test("rag index: --chunk-size alone scales the overlap; re-indexing keeps the st
     const fresh = join(root, 'other.db');
     r = run(['rag', 'index', '--input', docs, '--db', fresh, '--chunk-size', '32', '--chunk-overlap', '32']);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /field "--chunk-overlap": chunk overlap must be a whole number of tokens in \[0, chunk size 32\), got 32/);
+    assert.match(r.stderr, /--chunk-overlap: chunk overlap must be a whole number of tokens in \[0, chunk size 32\), got 32/);
     assert.equal(existsSync(fresh), false, 'no store left behind');
   } finally {
     rmSync(root, { recursive: true, force: true });
