@@ -1,4 +1,5 @@
 import { GptforgeError } from '../util/errors.js';
+import { parseJsonFile } from '../util/json.js';
 import { readTextFile } from './jsonl.js';
 import { hashSeed, Rng } from '../engine/rng.js';
 import type { CleanOptions } from './clean.js';
@@ -27,12 +28,18 @@ export interface MixtureConfig {
   };
 }
 
+/** The keys of a mixture source (SourceConfig). */
+const SOURCE_KEYS: readonly string[] = ['name', 'builtin', 'paths', 'field', 'weight'];
+
 export function validateMixture(c: MixtureConfig, file = 'mixture config'): void {
   if (!c || !Array.isArray(c.sources) || c.sources.length === 0) throw new GptforgeError('needs a non-empty "sources" list', { file, field: 'sources' });
   const names = new Set<string>();
   let total = 0;
   c.sources.forEach((s, i) => {
     const where = { file, field: `sources[${i}]${s?.name ? ` (${s.name})` : ''}` };
+    // a misspelt key ("wieght") would otherwise read as a missing one
+    const unknown = s && typeof s === 'object' ? Object.keys(s).filter((k) => !SOURCE_KEYS.includes(k)) : [];
+    if (unknown.length > 0) throw new GptforgeError(`unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')} (a source has: ${SOURCE_KEYS.join(', ')})`, { ...where, field: `${where.field}.${unknown[0]}` });
     if (!s || typeof s.name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(s.name)) throw new GptforgeError('each source needs a "name" of letters, digits, _ . -', where);
     if (names.has(s.name)) throw new GptforgeError(`duplicate source name "${s.name}"`, where);
     names.add(s.name);
@@ -54,13 +61,8 @@ export function validateMixture(c: MixtureConfig, file = 'mixture config'): void
 }
 
 export function loadMixtureConfig(path: string): MixtureConfig {
-  let c: MixtureConfig;
-  try {
-    c = JSON.parse(readTextFile(path, 'mixture config')) as MixtureConfig;
-  } catch (e) {
-    if (e instanceof GptforgeError) throw e; // an encoding, named by readTextFile
-    throw new GptforgeError(`cannot read mixture config: ${(e as Error).message}`, { file: path });
-  }
+  // a syntax error names its line and column (parseJsonFile); an encoding error is readTextFile's
+  const c = parseJsonFile(readTextFile(path, 'mixture config'), path) as MixtureConfig;
   validateMixture(c, path);
   return c;
 }

@@ -28,6 +28,9 @@ export interface SftSourceConfig {
   name?: string;
 }
 
+/** The keys of an SFT mixture source (SftSourceConfig). */
+const SFT_SOURCE_KEYS: readonly string[] = ['task', 'path', 'conversations', 'weight', 'name'];
+
 export interface SftMixtureConfig extends Partial<WriterProfile> {
   sources: SftSourceConfig[];
   /** Training conversations in all (default 20,000). */
@@ -79,6 +82,9 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
   if (cfg.writerErrorRate !== undefined) validateWriterProfile({ writerErrorRate: cfg.writerErrorRate, writerErrors: cfg.writerErrors }, file);
   cfg.sources.forEach((src, si) => {
     const field = `sources[${si}]`;
+    // a misspelt key ("wieght") would otherwise read as a missing one
+    const unknown = Object.keys(src).filter((k) => !SFT_SOURCE_KEYS.includes(k));
+    if (unknown.length > 0) throw new GptforgeError(`unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')} (a source has: ${SFT_SOURCE_KEYS.join(', ')})`, { file, field: `${field}.${unknown[0]}` });
     if (!(src.weight > 0)) throw new GptforgeError('weight must be a positive number', { file, field: `${field}.weight` });
     if ([src.task, src.path, src.conversations].filter((x) => x !== undefined).length !== 1) throw new GptforgeError('give exactly one of "task", "path" or "conversations"', { file, field });
     const name = sourceName(src);

@@ -181,6 +181,9 @@ test('bad input is reported with the source, file and line before any long work'
   assert.throws(() => validateMixture({ ...config, sources: [{ name: 'x', builtin: 'sotu', weight: -1 }] }), /weight must be a number ≥ 0/);
   assert.throws(() => validateMixture({ ...config, sources: [{ name: 'x', builtin: 'sotu', weight: 0 }] }), /sum to zero/);
   assert.throws(() => validateMixture({ ...config, sources: [{ name: 'x', builtin: 'nope', weight: 1 }] }), /unknown built-in corpus "nope"/);
+  // a misspelt key is named, not read as the missing one
+  const misspelt = { name: 'x', builtin: 'sotu', wieght: 1 } as unknown as MixtureConfig['sources'][number];
+  assert.throws(() => validateMixture({ ...config, sources: [misspelt] }, 'm.json'), /m\.json, field "sources\[0\] \(x\)\.wieght": unknown key "wieght" \(a source has: name, builtin, paths, field, weight\)/);
   const tiny = join(root, 'tiny.txt');
   writeFileSync(tiny, 'hi');
   await assert.rejects(run({ sources: [{ name: 'empty', paths: [tiny], weight: 1 }] }), /source "empty" yields no text after cleaning/);

@@ -74,5 +74,10 @@ test('writers: a bad rate or mistake name is an error naming the field', () => {
     () => buildSftDataset(tok, mixture({ writerErrorRate: 0.1, writerErrors: { typo: 1 } as never }), 4096, 'mix.json'),
     (e: unknown) => e instanceof GptforgeError && /writerErrors\.typo/.test(e.message),
   );
+  // a misspelt source key is named, not read as a missing weight
+  assert.throws(
+    () => buildSftDataset(tok, { sources: [{ task: 'arithmetic', wieght: 1 } as never] }, 4096, 'mix.json'),
+    (e: unknown) => e instanceof GptforgeError && e.field === 'sources[0].wieght' && /unknown key "wieght"/.test(e.message),
+  );
   assert.equal(taskByName('arithmetic').usesTool, true);
 });
