@@ -30,7 +30,7 @@ export { techniquesReport, techniqueCells, techniqueFamilyTable } from './report
 export type { TechniquesResults, TechniqueCell } from './report.js';
 export { runTechniqueSweep, SWEEP_PARTS } from './sweep.js';
 export { techniquesHeadline } from './headline.js';
-export type { HeadlineOptions } from './headline.js';
+export type { HeadlineOptions, HeadlineRecipe } from './headline.js';
 export type { SweepOptions, SweepPart } from './sweep.js';
 export { longAddition, longMultiplication, scratchpad, longResult, finalNumber, THINK_TRIGGER, THINKING_TASKS } from '../data/synthetic/longarith.js';
 export type { LongOp, LongArithVariant } from '../data/synthetic/longarith.js';

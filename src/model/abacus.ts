@@ -55,7 +55,7 @@ export interface AbacusConfig {
   /** The table's initial standard deviation (default 0.02, the token table's): larger starts the ids further apart. */
   initStd?: number;
   /**
-   * The per-column Sum-line layout (model AB3, see {@link abacusItemIds}); absent: the rules above.
+   * The per-column Sum-line layout (model AB3, see `abacusItemIds` in src/model/abacus.ts); absent: the rules above.
    * `after`: the tokens of the line's marker ("Sum:"); `bank`: the width of each id bank — the
    * first operand's column k has id k, the second operand's bank + k, the Sum line's result digit
    * of column k 2·bank + k (maxId must be ≥ 3·bank).
@@ -63,7 +63,7 @@ export interface AbacusConfig {
   items?: { after: number[]; bank: number };
   /**
    * With `items`: the share (0..1) of training rows whose ids get a random increasing map of the
-   * column values instead of the shift (model AB5, see {@link offsetAbacusIds}); absent or 0: none.
+   * column values instead of the shift (model AB5, see `offsetAbacusIds` in src/model/abacus.ts); absent or 0: none.
    */
   stretch?: number;
 }
