@@ -13,7 +13,7 @@ export const command = new Command('export')
   )
   .option('--format <format>', 'hf (transformers directory) | gguf (llama.cpp file) | peft (a LoRA stage: its base as hf plus the PEFT adapter for it) | trl (SFT, DPO and GRPO datasets) | llmc (llm.c token shards)')
   .option('-r, --run <dir>', 'run directory, stage directory or checkpoint', 'runs/small')
-  .option('--stage <stage>', 'stage to export (base, sft, rl, dpo …; default: the newest of rl, sft, base)')
+  .option('--stage <stage>', 'stage to export (base, sft, rl, dpo, sft-lora …; default: the newest of rl, sft, base; a stage with an early-stopping best/ exports that; hf and gguf merge a LoRA stage into its base, peft keeps it apart)')
   .option('-o, --out <path>', 'output directory (hf, peft, trl, llmc) or .gguf file')
   .option('--type <type>', 'GGUF tensor type: F32, F16, Q8_0 or Q4_0', 'F32')
   .action((o) => {
@@ -23,6 +23,7 @@ export const command = new Command('export')
     if (o.format === 'gguf' && type !== 'F32' && type !== 'F16' && type !== 'Q8_0' && type !== 'Q4_0') throw new GptforgeError(`--type must be F32, F16, Q8_0 or Q4_0, not "${o.type}"`, { field: '--type' });
     if (o.format === 'hf' || o.format === 'gguf') {
       const ck = loadCheckpoint(resolveCheckpoint(o.run, o.stage));
+      if (ck.meta.adapter) console.error(`export: ${ck.dir} is a LoRA adapter: merged into its base for ${o.format} (--format peft keeps the adapter apart)`);
       if (o.format === 'hf') {
         const r = exportHuggingFace(ck, o.out);
         console.log(`export: ${ck.dir} → ${o.out} (${r.arch}: ${r.files.join(', ')})`);
