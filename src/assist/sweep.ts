@@ -41,6 +41,8 @@ export interface SweepOptions {
   scTemperature?: number;
   /** Self-consistency: samples with the same tokens so far share a forward row (default true; false: every sample its own row). */
   scShare?: boolean;
+  /** Self-consistency: prefills per k-sample run (selfConsistency's positionGroups, capped at k; default 1). */
+  scPositionGroups?: number;
   /** Tree of thoughts: the game-of-24 model's directory and puzzles (default 30). */
   totDir?: string;
   totProblems?: number;
@@ -107,9 +109,13 @@ export function runTechniqueSweep(dir: string, o: SweepOptions = {}): { results:
       const digits = o.scDigits ?? 7;
       const temperature = o.scTemperature ?? 0.7;
       const share = o.scShare ?? true;
-      const r = measureConsistency(model, tok, { digits, problems: o.scProblems ?? 30, ks: o.ks ?? [1, 2, 4, 8, 16], temperature, share });
-      for (const row of [r.greedy, ...r.rows]) log(`k=${row.k || 'greedy'}: majority ${row.majority} logprob ${row.logprob} oracle ${row.oracle} of ${row.total}, ${(row.ms / 1000).toFixed(1)} s (CPU ${((row.cpuMs ?? 0) / 1000).toFixed(1)} s), ${row.tokens} tokens, ${row.positions} positions`);
-      save('sc', { digits, temperature, share, ...r }, ms());
+      const positionGroups = o.scPositionGroups ?? 1;
+      const r = measureConsistency(model, tok, { digits, problems: o.scProblems ?? 30, ks: o.ks ?? [1, 2, 4, 8, 16], temperature, share, positionGroups });
+      for (const row of [r.greedy, ...r.rows])
+        log(
+          `k=${row.k || 'greedy'}: majority ${row.majority}${row.majorityWins !== undefined ? ` (vs greedy ${row.majorityWins} won / ${row.majorityLosses} lost)` : ''} logprob ${row.logprob} oracle ${row.oracle} of ${row.total}, ${(row.ms / 1000).toFixed(1)} s (CPU ${((row.cpuMs ?? 0) / 1000).toFixed(1)} s), ${row.tokens} tokens, ${row.positions} positions`,
+        );
+      save('sc', { digits, temperature, share, positionGroups, ...r }, ms());
     }
   }
   const { markdown, svg } = techniquesReport(results);
