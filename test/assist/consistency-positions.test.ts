@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { ChatEngine, type DecodingModel } from '../../src/infer/engine.js';
 import type { Conversation } from '../../src/data/conversation.js';
+import { ask } from '../../src/assist/ask.js';
 import { selfConsistency } from '../../src/assist/consistency.js';
 import { additionTaskFor, curveRows, signTestP, type CurveProblem } from '../../src/assist/consistency-curve.js';
 import { longAdditionAbacus } from '../../src/data/synthetic/longadd-abacus.js';
@@ -167,4 +168,21 @@ test('additionTaskFor: the abacus family for an abacus model, long addition othe
   const abacusTok = trainTokenizer(['What is 12 plus 34? Sum,1+3+0=04, Answer: 46 '.repeat(20)], { vocabSize: 300 });
   const ab = new GPT(makeConfig({ vocabSize: abacusTok.vocabSize, blockSize: 16, nLayer: 1, nHead: 1, nEmbd: 8, position: 'rope', abacus: abacusConfigFor(abacusTok, {}) }));
   assert.equal(additionTaskFor(ab), longAdditionAbacus);
+});
+
+test("ask's self-consistency passes positionGroups and shareHistories through", () => {
+  const k = 3;
+  const plain = new RecordingModel();
+  ask(new ChatEngine(plain, tok), 'What is it?', { technique: 'self-consistency', k, temperature: 0, maxTokens: 4 });
+  assert.deepEqual(plain.fed, [1, 1, 1, 1]); // one prefill, the alike greedy samples one row
+  const own = new RecordingModel();
+  const t = ask(new ChatEngine(own, tok), 'What is it?', { technique: 'self-consistency', k, temperature: 0, maxTokens: 4, shareHistories: false });
+  assert.deepEqual(own.fed, [1, k, k, k]);
+  assert.equal(t.consistency?.samples.length, k);
+  const groups = new RecordingModel();
+  ask(new ChatEngine(groups, tok), 'What is it?', { technique: 'self-consistency', k, temperature: 0, maxTokens: 4, positionGroups: k });
+  assert.deepEqual(
+    groups.caches.map((c) => c.batch),
+    [1, 1, 1],
+  );
 });
