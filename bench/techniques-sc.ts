@@ -21,7 +21,8 @@ import { GptforgeError } from '../src/util/errors.js';
  *     position ids (config.randomPositions) the samples then differ by their position draws
  *     alone. SC_GROUPS=g: selfConsistency's positionGroups (g prefills, each its own draw of
  *     the prompt's ids; default 1); SC_SHARE=0: no shared histories (each sample its own row,
- *     its own ids for the whole reply). The table pairs the majority vote with greedy (wins /
+ *     its own ids for the whole reply); SC_STREAMS=s: one prefill, samples share rows only
+ *     within their stream (sample i in stream i mod s), each stream its own reply ids. The table pairs the majority vote with greedy (wins /
  *     losses, exact sign test).
  *   node dist/bench/techniques.js verifier-data <dir> <problems> <minDigits-maxDigits> <runDir>
  *     the model's own samples (VERIFIER_K a problem, default 16, SC_SAMPLING's first setting) on
@@ -61,11 +62,11 @@ const VERIFIER_PRESET = {
 
 const label = (s: SamplingSetting): string => `T=${s.temperature}${s.topP !== undefined ? ` top-p ${s.topP}` : ''}${s.minP !== undefined ? ` min-p ${s.minP}` : ''}${s.topK !== undefined ? ` top-k ${s.topK}` : ''}`;
 
-function table(c: ConsistencyCurve, groups: number, share: boolean): string {
+function table(c: ConsistencyCurve, groups: number, share: boolean, streams: number): string {
   const rm = c.rows[0]?.reward !== undefined;
   const pct = (x: number): string => `${Math.round((100 * x) / c.problems)}% (${x})`;
   const lines = [
-    `${c.digits} digits, ${label(c.sampling)}${groups > 1 ? `, ${groups} position groups` : ''}${share ? '' : ', no shared histories'}, ${c.problems} problems, greedy ${pct(c.greedy)}, CPU ${(c.cpuMs / 1000).toFixed(0)} s`,
+    `${c.digits} digits, ${label(c.sampling)}${groups > 1 ? `, ${groups} position groups` : ''}${streams > 1 ? `, ${streams} streams` : ''}${share ? '' : ', no shared histories'}, ${c.problems} problems, greedy ${pct(c.greedy)}, CPU ${(c.cpuMs / 1000).toFixed(0)} s`,
     `| k | one sample | majority | majority vs greedy (wins / losses, p) | logprob-weighted |${rm ? ' RM-weighted | RM best-of-k |' : ''} checker's pick |`,
     `| --- | --- | --- | --- | --- |${rm ? ' --- | --- |' : ''} --- |`,
   ];
@@ -86,12 +87,13 @@ export function scCommand(cmd: string, dir: string, arg: string | undefined, arg
     const out = process.env.SC_OUT ?? join(dir, 'sc-curve.jsonl');
     const positionGroups = Number(process.env.SC_GROUPS ?? 1);
     const shareHistories = process.env.SC_SHARE !== '0';
+    const historyStreams = Number(process.env.SC_STREAMS ?? 1);
     for (const sampling of settings) {
-      const c = measureConsistencyCurve(model, tok, { digits, problems: n, sampling, positionGroups, shareHistories, rewardModel: rm && { model: rm.model, tok: rm.tok }, onProblem: (d) => d % 25 === 0 && console.error(`  ${label(sampling)}: ${d}/${n}`) });
+      const c = measureConsistencyCurve(model, tok, { digits, problems: n, sampling, positionGroups, shareHistories, historyStreams, rewardModel: rm && { model: rm.model, tok: rm.tok }, onProblem: (d) => d % 25 === 0 && console.error(`  ${label(sampling)}: ${d}/${n}`) });
       const { perProblem, ...summary } = c;
-      appendFileSync(out, JSON.stringify({ ...summary, positionGroups, shareHistories, rm: rmPath, at: new Date().toISOString() }) + '\n');
-      appendFileSync(`${out}.problems.jsonl`, JSON.stringify({ digits, sampling, positionGroups, shareHistories, rm: rmPath, perProblem }) + '\n');
-      console.log(table(c, positionGroups, shareHistories) + '\n');
+      appendFileSync(out, JSON.stringify({ ...summary, positionGroups, shareHistories, historyStreams, rm: rmPath, at: new Date().toISOString() }) + '\n');
+      appendFileSync(`${out}.problems.jsonl`, JSON.stringify({ digits, sampling, positionGroups, shareHistories, historyStreams, rm: rmPath, perProblem }) + '\n');
+      console.log(table(c, positionGroups, shareHistories, historyStreams) + '\n');
     }
     return;
   }

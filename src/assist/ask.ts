@@ -47,6 +47,8 @@ export interface AskOptions extends Pick<ChatOptions, 'maxTokens' | 'tools' | 't
    */
   positionGroups?: number;
   shareHistories?: boolean;
+  /** Self-consistency: samples share decoding rows only within their stream (ChatOptions.historyStreams; default 1). */
+  historyStreams?: number;
   /** Reflect: where the feedback comes from (default self), the most rounds (default 2) and the verdict's verifier. */
   feedback?: FeedbackSource;
   rounds?: number;
@@ -116,6 +118,7 @@ export function ask(engine: ChatEngine, question: string, o: AskOptions): AskTra
         rewardModel: o.rewardModel,
         positionGroups: o.positionGroups,
         shareHistories: o.shareHistories ?? true,
+        historyStreams: o.historyStreams,
       });
       const winner = sc.samples.find((s) => s.answer === sc.majority.answer);
       return { technique: o.technique, prompt, reply: winner?.text ?? '', answer: sc.majority.answer, consistency: sc, tokens: sc.samples.reduce((s, x) => s + x.tokens, 0), ms: performance.now() - t0 };

@@ -159,9 +159,10 @@ export function measureConsistencyCurve(
     promptSeed?: number;
     maxTokens?: number;
     rewardModel?: { model: GPT; tok: Tokenizer };
-    /** selfConsistency's positionGroups (default 1) and shareHistories (default true). */
+    /** selfConsistency's positionGroups (default 1), shareHistories (default true) and historyStreams (default 1). */
     positionGroups?: number;
     shareHistories?: boolean;
+    historyStreams?: number;
     onProblem?(done: number): void;
   },
 ): ConsistencyCurve {
@@ -175,7 +176,7 @@ export function measureConsistencyCurve(
   const perProblem: CurveProblem[] = prompts.map((prompt, i) => {
     const conv = { messages: [{ role: 'user' as const, content: prompt }] };
     const greedy = task.check(prompt, engine.reply(conv, { temperature: 0, maxTokens }).text);
-    const sc = selfConsistency(engine, conv, { k: kMax, ...o.sampling, seed: o.seed ?? 1, maxTokens, rewardModel: o.rewardModel, positionGroups: o.positionGroups, shareHistories: o.shareHistories ?? true });
+    const sc = selfConsistency(engine, conv, { k: kMax, ...o.sampling, seed: o.seed ?? 1, maxTokens, rewardModel: o.rewardModel, positionGroups: o.positionGroups, shareHistories: o.shareHistories ?? true, historyStreams: o.historyStreams });
     o.onProblem?.(i + 1);
     return {
       prompt,

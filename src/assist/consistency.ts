@@ -27,8 +27,12 @@ import { bestOf, extractAnswer, softmaxWeights, vote, type VoteResult } from './
  * group — and shared histories inside the group; g = 1 (default) is one shared prefill for
  * all k, and a sample then draws ids of its own from the step its tokens first differ.
  * `shareHistories: false` keeps the one prefill but feeds every sample its own row, so each
- * draws its own ids for its whole reply (greedy samples then differ too). Costs: g prefills
- * and g sets of distinct histories; k rows a step without sharing.
+ * draws its own ids for its whole reply (greedy samples then differ too). Between the two,
+ * `historyStreams` s (ChatOptions, pipeline.ts): one prefill, and samples share rows only
+ * within their stream (sample i in stream i mod s), so each stream draws its own reply ids —
+ * s distinct decodes at temperature 0, in one batch. Costs: g prefills and g sets of distinct
+ * histories (groups run one after another); about s rows a step (streams); k rows a step
+ * without sharing.
  *
  * Three ways to read the k samples:
  * - `majority`: the most common answer (ties: the earliest);

@@ -48,10 +48,15 @@ export interface ConsistencyRow {
  * larger k's: seeds seed … seed + k − 1), so its wall time is its own; an untimed greedy
  * pass over the problems first warms the code up, so the baseline does not pay for it. The task
  * defaults to additionTaskFor(model) (the abacus family for an abacus model); `positionGroups`
- * is selfConsistency's (capped at k; the greedy row is one prefill). `share: false` decodes
+ * and `historyStreams` are selfConsistency's (groups capped at k; the greedy row is one
+ * prefill, one stream). `share: false` decodes
  * every sample as its own row (no shared histories: the cost without that saving).
  */
-export function measureConsistency(model: DecodingModel, tok: Tokenizer, o: { task?: SyntheticTask; digits: number; problems: number; ks: readonly number[]; temperature?: number; maxTokens?: number; seed?: number; share?: boolean; positionGroups?: number }): { greedy: ConsistencyRow; rows: ConsistencyRow[] } {
+export function measureConsistency(
+  model: DecodingModel,
+  tok: Tokenizer,
+  o: { task?: SyntheticTask; digits: number; problems: number; ks: readonly number[]; temperature?: number; maxTokens?: number; seed?: number; share?: boolean; positionGroups?: number; historyStreams?: number },
+): { greedy: ConsistencyRow; rows: ConsistencyRow[] } {
   const task = o.task ?? additionTaskFor(model);
   let positions = 0;
   const counting: DecodingModel = {
@@ -70,7 +75,7 @@ export function measureConsistency(model: DecodingModel, tok: Tokenizer, o: { ta
     const cpu0 = process.cpuUsage();
     for (const [i, prompt] of prompts.entries()) {
       // positionGroups ≤ k: k = 1 and greedy are one prefill whatever the setting
-      const sc = selfConsistency(engine, { messages: [{ role: 'user', content: prompt }] }, { k, temperature: greedy ? 0 : (o.temperature ?? 0.7), seed: 1, maxTokens, shareHistories: o.share ?? true, positionGroups: greedy ? 1 : Math.min(k, o.positionGroups ?? 1) });
+      const sc = selfConsistency(engine, { messages: [{ role: 'user', content: prompt }] }, { k, temperature: greedy ? 0 : (o.temperature ?? 0.7), seed: 1, maxTokens, shareHistories: o.share ?? true, positionGroups: greedy ? 1 : Math.min(k, o.positionGroups ?? 1), historyStreams: greedy ? 1 : o.historyStreams });
       row.ms += sc.ms;
       row.tokens += sc.samples.reduce((s, x) => s + x.tokens, 0);
       const ok = (a: string | undefined): boolean => a !== undefined && task.check(prompt, `Answer: ${a}`);

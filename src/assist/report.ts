@@ -14,7 +14,7 @@ export interface TechniquesResults {
   firstLine?: Array<{ digits: number; correct: number; total: number }>;
   skill?: SkillRow[];
   reflect?: { digits: number; rows: ReflectRow[] };
-  sc?: { digits: number; temperature?: number; share?: boolean; positionGroups?: number; task?: string; greedy: ConsistencyRow; rows: ConsistencyRow[] };
+  sc?: { digits: number; temperature?: number; share?: boolean; positionGroups?: number; historyStreams?: number; task?: string; greedy: ConsistencyRow; rows: ConsistencyRow[] };
   tot?: TotResult;
   engine?: string;
   [key: string]: unknown;
@@ -148,7 +148,8 @@ export function techniquesReport(r: TechniquesResults): { markdown: string; svg:
     const { greedy, rows, digits } = r.sc;
     const groups = r.sc.positionGroups ?? 1;
     const prefill = groups > 1 ? `${groups} prefills (position groups)` : 'shared prefill';
-    const sharing = r.sc.share === false ? `${prefill}, each sample its own decoding row` : `${prefill} and shared histories`;
+    const streams = r.sc.historyStreams ?? 1;
+    const sharing = r.sc.share === false ? `${prefill}, each sample its own decoding row` : `${prefill} and shared histories${streams > 1 ? ` in ${streams} streams` : ''}`;
     const paired = (x: ConsistencyRow): string => (x.majorityWins === undefined ? '—' : `${x.majorityWins} / ${x.majorityLosses}, p = ${signTestP(x.majorityWins, x.majorityLosses!).toPrecision(2)}`);
     const cpu = (x: ConsistencyRow): string => (x.cpuMs === undefined || greedy.cpuMs === undefined ? '—' : `${(x.cpuMs / 1000).toFixed(1)} s (${(x.cpuMs / greedy.cpuMs).toFixed(2)}×)`);
     const pos = (x: ConsistencyRow): string => (x.positions === undefined ? '—' : `${x.positions} (${(x.positions / (greedy.positions ?? x.positions)).toFixed(2)}×)`);

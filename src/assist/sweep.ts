@@ -44,6 +44,8 @@ export interface SweepOptions {
   scShare?: boolean;
   /** Self-consistency: prefills per k-sample run (selfConsistency's positionGroups, capped at k; default 1). */
   scPositionGroups?: number;
+  /** Self-consistency: samples share decoding rows only within their stream (historyStreams, default 1). */
+  scStreams?: number;
   /** Tree of thoughts: the game-of-24 model's directory and puzzles (default 30). */
   totDir?: string;
   totProblems?: number;
@@ -113,12 +115,13 @@ export function runTechniqueSweep(dir: string, o: SweepOptions = {}): { results:
       const temperature = o.scTemperature ?? 0.7;
       const share = o.scShare ?? true;
       const positionGroups = o.scPositionGroups ?? 1;
-      const r = measureConsistency(model, tok, { digits, problems: o.scProblems ?? 30, ks: o.ks ?? [1, 2, 4, 8, 16], temperature, share, positionGroups });
+      const historyStreams = o.scStreams ?? 1;
+      const r = measureConsistency(model, tok, { digits, problems: o.scProblems ?? 30, ks: o.ks ?? [1, 2, 4, 8, 16], temperature, share, positionGroups, historyStreams });
       for (const row of [r.greedy, ...r.rows])
         log(
           `k=${row.k || 'greedy'}: majority ${row.majority}${row.majorityWins !== undefined ? ` (vs greedy ${row.majorityWins} won / ${row.majorityLosses} lost)` : ''} logprob ${row.logprob} oracle ${row.oracle} of ${row.total}, ${(row.ms / 1000).toFixed(1)} s (CPU ${((row.cpuMs ?? 0) / 1000).toFixed(1)} s), ${row.tokens} tokens, ${row.positions} positions`,
         );
-      save('sc', { digits, temperature, share, positionGroups, task: additionTaskFor(model).name, ...r }, ms());
+      save('sc', { digits, temperature, share, positionGroups, historyStreams, task: additionTaskFor(model).name, ...r }, ms());
     }
   }
   const { markdown, svg } = techniquesReport(results);

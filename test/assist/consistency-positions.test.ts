@@ -186,3 +186,36 @@ test("ask's self-consistency passes positionGroups and shareHistories through", 
     [1, 1, 1],
   );
 });
+
+test('historyStreams: one prefill; samples share rows only within their stream, each stream its own reply ids; the samples unchanged', () => {
+  const k = 6;
+  const s = 2;
+  const maxTokens = 5;
+  const m = new RecordingModel();
+  const r = selfConsistency(new ChatEngine(m, tok), question, { k, temperature: 0, maxTokens, historyStreams: s });
+  assert.equal(r.samples.length, k);
+  // alike scripted tokens: one row per stream a step after the batch-1 prefill
+  assert.deepEqual(m.fed, [1, ...Array(maxTokens - 1).fill(s)]);
+  assert.deepEqual(
+    m.caches.map((c) => c.batch),
+    [1, k],
+  );
+  const P = m.caches[0].lengths[0];
+  // stream j's history is in its leader's row j: the same prompt ids, its own reply ids
+  const leaders = Array.from({ length: s }, (_, j) => m.ids(m.caches[1], j));
+  assert.deepEqual(leaders[0].slice(0, P), leaders[1].slice(0, P));
+  assert.equal(leaders[0].length, P + maxTokens - 1);
+  assert.notDeepEqual(leaders[0].slice(P), leaders[1].slice(P));
+  // on a position-free model streams change nothing but the rows run: sample i is still seed + i's reply
+  const one = selfConsistency(new ChatEngine(policy(), tok), question, { k: 8, temperature: 1, seed: 9 });
+  const p = policy();
+  const three = selfConsistency(new ChatEngine(p, tok), question, { k: 8, temperature: 1, seed: 9, historyStreams: 3 });
+  assert.deepEqual(
+    three.samples.map((x) => x.text),
+    one.samples.map((x) => x.text),
+  );
+  // the reply step ran one row per distinct (stream, token)
+  const distinct = new Set(three.samples.map((x, i) => `${i % 3},${x.text}`)).size;
+  assert.deepEqual(p.batches, [1, distinct]);
+  assert.throws(() => selfConsistency(new ChatEngine(policy(), tok), question, { k: 2, historyStreams: 0 }), /historyStreams must be a whole number/);
+});
