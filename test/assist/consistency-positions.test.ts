@@ -170,7 +170,7 @@ test('additionTaskFor: the abacus family for an abacus model, long addition othe
   assert.equal(additionTaskFor(ab), longAdditionAbacus);
 });
 
-test("ask's self-consistency passes positionGroups and shareHistories through", () => {
+test("ask's self-consistency passes positionGroups, shareHistories and historyStreams through", () => {
   const k = 3;
   const plain = new RecordingModel();
   ask(new ChatEngine(plain, tok), 'What is it?', { technique: 'self-consistency', k, temperature: 0, maxTokens: 4 });
@@ -179,6 +179,9 @@ test("ask's self-consistency passes positionGroups and shareHistories through", 
   const t = ask(new ChatEngine(own, tok), 'What is it?', { technique: 'self-consistency', k, temperature: 0, maxTokens: 4, shareHistories: false });
   assert.deepEqual(own.fed, [1, k, k, k]);
   assert.equal(t.consistency?.samples.length, k);
+  const streams = new RecordingModel();
+  ask(new ChatEngine(streams, tok), 'What is it?', { technique: 'self-consistency', k, temperature: 0, maxTokens: 4, historyStreams: 2 });
+  assert.deepEqual(streams.fed, [1, 2, 2, 2]);
   const groups = new RecordingModel();
   ask(new ChatEngine(groups, tok), 'What is it?', { technique: 'self-consistency', k, temperature: 0, maxTokens: 4, positionGroups: k });
   assert.deepEqual(
