@@ -222,3 +222,16 @@ test('historyStreams: one prefill; samples share rows only within their stream, 
   assert.deepEqual(p.batches, [1, distinct]);
   assert.throws(() => selfConsistency(new ChatEngine(policy(), tok), question, { k: 2, historyStreams: 0 }), /historyStreams must be a whole number/);
 });
+
+test('historyStreams with different prompts (the left-padded prefill): rows share only with the same prompt in the same stream', () => {
+  const other: Conversation = { messages: [{ role: 'user', content: 'What is 12?' }] };
+  const convs = [question, question, other, other];
+  const rowsPerStep = (historyStreams: number): number[] => {
+    const m = policy();
+    new ChatEngine(m, tok).repliesTo(convs, [1, 1, 1, 1], { temperature: 0, shareHistories: true, historyStreams });
+    return m.batches;
+  };
+  // the prefill runs all 4 rows; then greedy (alike within a prompt): one row per prompt, or per (prompt, stream)
+  assert.deepEqual(rowsPerStep(1), [4, 2]);
+  assert.deepEqual(rowsPerStep(2), [4, 4]);
+});
