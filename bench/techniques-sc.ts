@@ -1,6 +1,6 @@
 import { appendFileSync, copyFileSync, mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { measureConsistencyCurve, type ConsistencyCurve, type SamplingSetting } from '../src/assist/consistency-curve.js';
+import { measureConsistencyCurve, signTestP, type ConsistencyCurve, type SamplingSetting } from '../src/assist/consistency-curve.js';
 import { verifierRankings } from '../src/assist/verifier.js';
 import { ChatEngine } from '../src/infer/engine.js';
 import { loadModel } from '../src/run/models.js';
@@ -16,7 +16,14 @@ import { GptforgeError } from '../src/util/errors.js';
  *     in SC_SAMPLING (space-separated, each T[:pP][:mM][:kK], e.g. "0.7 1.0:p0.9 1.0:m0.1";
  *     default "0.7"); SC_RM=<run dir with rm/ or a checkpoint>: the RM-weighted vote and the RM's
  *     best-of-k too; rows appended to SC_OUT (default <dir>/sc-curve.jsonl), per-problem samples
- *     to <that>.problems.jsonl
+ *     to <that>.problems.jsonl. The family: long-addition-abacus for an abacus model (AB5), else
+ *     long-addition. T = 0 (a setting "0") is greedy sampling: on a model with randomized
+ *     position ids (config.randomPositions) the samples then differ by their position draws
+ *     alone. SC_GROUPS=g: selfConsistency's positionGroups (g prefills, each its own draw of
+ *     the prompt's ids; default 1); SC_SHARE=0: no shared histories (each sample its own row,
+ *     its own ids for the whole reply); SC_STREAMS=s: one prefill, samples share rows only
+ *     within their stream (sample i in stream i mod s), each stream its own reply ids. The table pairs the majority vote with greedy (wins /
+ *     losses, exact sign test).
  *   node dist/bench/techniques.js verifier-data <dir> <problems> <minDigits-maxDigits> <runDir>
  *     the model's own samples (VERIFIER_K a problem, default 16, SC_SAMPLING's first setting) on
  *     train-split problems, labelled by the checker, as rankings <runDir>/verifier-rankings.jsonl;
@@ -35,7 +42,7 @@ export function parseSetting(s: string): SamplingSetting {
     else if (r[0] === 'k') out.topK = v;
     else throw new GptforgeError(`SC_SAMPLING: "${r}" in "${s}" is none of pP, mM, kK`, { field: 'SC_SAMPLING' });
   }
-  if (!(out.temperature > 0) || Object.values(out).some((x) => !Number.isFinite(x))) throw new GptforgeError(`SC_SAMPLING: bad setting "${s}"`, { field: 'SC_SAMPLING' });
+  if (!(out.temperature >= 0) || Object.values(out).some((x) => !Number.isFinite(x))) throw new GptforgeError(`SC_SAMPLING: bad setting "${s}"`, { field: 'SC_SAMPLING' });
   return out;
 }
 
@@ -55,15 +62,16 @@ const VERIFIER_PRESET = {
 
 const label = (s: SamplingSetting): string => `T=${s.temperature}${s.topP !== undefined ? ` top-p ${s.topP}` : ''}${s.minP !== undefined ? ` min-p ${s.minP}` : ''}${s.topK !== undefined ? ` top-k ${s.topK}` : ''}`;
 
-function table(c: ConsistencyCurve): string {
+function table(c: ConsistencyCurve, groups: number, share: boolean, streams: number): string {
   const rm = c.rows[0]?.reward !== undefined;
   const pct = (x: number): string => `${Math.round((100 * x) / c.problems)}% (${x})`;
   const lines = [
-    `${c.digits} digits, ${label(c.sampling)}, ${c.problems} problems, greedy ${pct(c.greedy)}, CPU ${(c.cpuMs / 1000).toFixed(0)} s`,
-    `| k | one sample | majority | logprob-weighted |${rm ? ' RM-weighted | RM best-of-k |' : ''} checker's pick |`,
-    `| --- | --- | --- | --- |${rm ? ' --- | --- |' : ''} --- |`,
+    `${c.digits} digits, ${label(c.sampling)}${groups > 1 ? `, ${groups} position groups` : ''}${streams > 1 ? `, ${streams} streams` : ''}${share ? '' : ', no shared histories'}, ${c.problems} problems, greedy ${pct(c.greedy)}, CPU ${(c.cpuMs / 1000).toFixed(0)} s`,
+    `| k | one sample | majority | majority vs greedy (wins / losses, p) | logprob-weighted |${rm ? ' RM-weighted | RM best-of-k |' : ''} checker's pick |`,
+    `| --- | --- | --- | --- | --- |${rm ? ' --- | --- |' : ''} --- |`,
   ];
-  for (const r of c.rows) lines.push(`| ${r.k} | ${(100 * r.sampleAccuracy).toFixed(0)}% | ${pct(r.majority)} | ${pct(r.logprob)} |${rm ? ` ${pct(r.reward!)} | ${pct(r.rewardBest!)} |` : ''} ${pct(r.oracle)} |`);
+  for (const r of c.rows)
+    lines.push(`| ${r.k} | ${(100 * r.sampleAccuracy).toFixed(0)}% | ${pct(r.majority)} | ${r.majorityWins} / ${r.majorityLosses}, p = ${signTestP(r.majorityWins, r.majorityLosses).toPrecision(2)} | ${pct(r.logprob)} |${rm ? ` ${pct(r.reward!)} | ${pct(r.rewardBest!)} |` : ''} ${pct(r.oracle)} |`);
   return lines.join('\n');
 }
 
@@ -77,12 +85,15 @@ export function scCommand(cmd: string, dir: string, arg: string | undefined, arg
     const rm = rmPath ? loadModel(rmPath, 'rm') : undefined;
     if (rm && !rm.model.hasScalarHead) throw new GptforgeError('SC_RM: this checkpoint has no reward head', { file: rm.dir });
     const out = process.env.SC_OUT ?? join(dir, 'sc-curve.jsonl');
+    const positionGroups = Number(process.env.SC_GROUPS ?? 1);
+    const shareHistories = process.env.SC_SHARE !== '0';
+    const historyStreams = Number(process.env.SC_STREAMS ?? 1);
     for (const sampling of settings) {
-      const c = measureConsistencyCurve(model, tok, { digits, problems: n, sampling, rewardModel: rm && { model: rm.model, tok: rm.tok }, onProblem: (d) => d % 25 === 0 && console.error(`  ${label(sampling)}: ${d}/${n}`) });
+      const c = measureConsistencyCurve(model, tok, { digits, problems: n, sampling, positionGroups, shareHistories, historyStreams, rewardModel: rm && { model: rm.model, tok: rm.tok }, onProblem: (d) => d % 25 === 0 && console.error(`  ${label(sampling)}: ${d}/${n}`) });
       const { perProblem, ...summary } = c;
-      appendFileSync(out, JSON.stringify({ ...summary, rm: rmPath, at: new Date().toISOString() }) + '\n');
-      appendFileSync(`${out}.problems.jsonl`, JSON.stringify({ digits, sampling, rm: rmPath, perProblem }) + '\n');
-      console.log(table(c) + '\n');
+      appendFileSync(out, JSON.stringify({ ...summary, positionGroups, shareHistories, historyStreams, rm: rmPath, at: new Date().toISOString() }) + '\n');
+      appendFileSync(`${out}.problems.jsonl`, JSON.stringify({ digits, sampling, positionGroups, shareHistories, historyStreams, rm: rmPath, perProblem }) + '\n');
+      console.log(table(c, positionGroups, shareHistories, historyStreams) + '\n');
     }
     return;
   }

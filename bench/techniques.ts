@@ -21,7 +21,7 @@ import { totCommand } from './techniques-tot.js';
  *   node dist/bench/techniques.js hints <dir> [perCell]   where the index-hinted scratchpad goes wrong, step by step at COT_DIGITS (default 5–8): the first wrong step of each reply
  *   node dist/bench/techniques.js skill <dir> [n] [cot]   ask for success: expert / none / novice / out-of-distribution (cot: asked step by step)
  *   node dist/bench/techniques.js reflect <dir> [n] [digits]   reflection per feedback source
- *   node dist/bench/techniques.js sc <dir> [n] [digits]   self-consistency: accuracy and wall time vs k (SC_TEMPERATURE, default 0.7; SC_SHARE=0: no shared histories)
+ *   node dist/bench/techniques.js sc <dir> [n] [digits]   self-consistency: accuracy and wall time vs k (SC_TEMPERATURE, default 0.7, 0: greedy samples; SC_SHARE=0: no shared histories; SC_KS=4,16: the k values (default 1,2,4,8,16); SC_STREAMS=s: one prefill, samples share rows only within their stream (i mod s), each stream its own reply ids; SC_GROUPS=g: g prefills a run, each its own draw of a randomized-position model's prompt ids; the abacus family for an abacus model)
  *   node dist/bench/techniques.js tot <dir> [n] [countdownDir]   tree of thoughts vs one chain of thought vs k samples at the same tokens (the game-of-24 model in countdownDir, default dir; TOT_VALUE=<value run>: also with that learned value)
  *   node dist/bench/techniques.js report <dir>            the tables and the SVG from techniques.json
  *   node dist/bench/techniques.js sccurve|verifier-data …   self-consistency's accuracy sweep and the verifier's data (bench/techniques-sc.ts)
@@ -133,6 +133,9 @@ async function main(): Promise<void> {
     scDigits: cmd === 'sc' && arg2 ? Number(arg2) : undefined,
     scTemperature: process.env.SC_TEMPERATURE ? Number(process.env.SC_TEMPERATURE) : undefined,
     scShare: process.env.SC_SHARE !== '0',
+    scPositionGroups: process.env.SC_GROUPS ? Number(process.env.SC_GROUPS) : undefined,
+    scStreams: process.env.SC_STREAMS ? Number(process.env.SC_STREAMS) : undefined,
+    ks: process.env.SC_KS ? process.env.SC_KS.split(',').map(Number) : undefined,
     totProblems: n,
     totDir: cmd === 'tot' ? (arg2 ?? dir) : undefined,
     totValue: process.env.TOT_VALUE,

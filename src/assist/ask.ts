@@ -39,6 +39,16 @@ export interface AskOptions extends Pick<ChatOptions, 'maxTokens' | 'tools' | 't
   system?: string;
   /** Self-consistency: weigh votes with this reward model too. */
   rewardModel?: { model: GPT; tok: Tokenizer };
+  /**
+   * Self-consistency: prefills (selfConsistency's positionGroups, default 1) and whether samples
+   * with the same tokens so far share a decoding row (default true). On a model with
+   * randomized position ids (config.randomPositions, AB5), `shareHistories: false` gives each
+   * sample its own position ids for its reply, so even greedy samples (temperature 0) differ.
+   */
+  positionGroups?: number;
+  shareHistories?: boolean;
+  /** Self-consistency: samples share decoding rows only within their stream (ChatOptions.historyStreams; default 1). */
+  historyStreams?: number;
   /** Reflect: where the feedback comes from (default self), the most rounds (default 2) and the verdict's verifier. */
   feedback?: FeedbackSource;
   rounds?: number;
@@ -100,7 +110,16 @@ export function ask(engine: ChatEngine, question: string, o: AskOptions): AskTra
     }
     case 'self-consistency': {
       const prompt = withTrigger(question);
-      const sc = selfConsistency(engine, conversation(prompt, o.system), { ...chat, k: o.k ?? 8, temperature: o.temperature ?? 0.7, seed: o.seed ?? 1, rewardModel: o.rewardModel });
+      const sc = selfConsistency(engine, conversation(prompt, o.system), {
+        ...chat,
+        k: o.k ?? 8,
+        temperature: o.temperature ?? 0.7,
+        seed: o.seed ?? 1,
+        rewardModel: o.rewardModel,
+        positionGroups: o.positionGroups,
+        shareHistories: o.shareHistories ?? true,
+        historyStreams: o.historyStreams,
+      });
       const winner = sc.samples.find((s) => s.answer === sc.majority.answer);
       return { technique: o.technique, prompt, reply: winner?.text ?? '', answer: sc.majority.answer, consistency: sc, tokens: sc.samples.reduce((s, x) => s + x.tokens, 0), ms: performance.now() - t0 };
     }

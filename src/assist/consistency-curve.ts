@@ -1,3 +1,4 @@
+import { longAdditionAbacus } from '../data/synthetic/longadd-abacus.js';
 import { longAddition } from '../data/synthetic/longarith.js';
 import type { SyntheticTask } from '../data/synthetic/task.js';
 import { ChatEngine, type DecodingModel } from '../infer/engine.js';
@@ -52,6 +53,9 @@ export interface CurveRow {
   rewardBest?: number;
   /** Some sample right: the checker's pick. */
   oracle: number;
+  /** Paired against greedy: problems where the majority vote is right and greedy wrong (wins), and the reverse (losses). */
+  majorityWins: number;
+  majorityLosses: number;
   /** Mean over problems of the share of the first k samples that are right (a single sample's accuracy). */
   sampleAccuracy: number;
   total: number;
@@ -79,7 +83,7 @@ export interface ConsistencyCurve {
  */
 export function curveRows(problems: readonly CurveProblem[], ks: readonly number[]): CurveRow[] {
   return ks.map((k) => {
-    const row: CurveRow = { k, majority: 0, logprob: 0, oracle: 0, sampleAccuracy: 0, total: problems.length };
+    const row: CurveRow = { k, majority: 0, logprob: 0, oracle: 0, majorityWins: 0, majorityLosses: 0, sampleAccuracy: 0, total: problems.length };
     const hasReward = problems.length > 0 && problems.every((p) => p.reward !== undefined);
     if (hasReward) {
       row.reward = 0;
@@ -89,7 +93,10 @@ export function curveRows(problems: readonly CurveProblem[], ks: readonly number
       if (!Number.isInteger(k) || k < 1 || k > p.answers.length) throw new GptforgeError(`curveRows: k = ${k} but a problem has ${p.answers.length} samples`, { field: 'ks' });
       const answers = p.answers.slice(0, k);
       const right = (answer: string | undefined): boolean => answer !== undefined && p.right[answers.indexOf(answer)];
-      if (right(vote(answers).answer)) row.majority++;
+      const m = right(vote(answers).answer);
+      if (m) row.majority++;
+      if (m && !p.greedy) row.majorityWins++;
+      if (!m && p.greedy) row.majorityLosses++;
       if (right(vote(answers, softmaxWeights(p.meanLogprob.slice(0, k))).answer)) row.logprob++;
       if (hasReward) {
         const scores = p.reward!.slice(0, k);
@@ -104,7 +111,37 @@ export function curveRows(problems: readonly CurveProblem[], ks: readonly number
 }
 
 /**
- * Held-out step-by-step prompts of `task` with `digits`-digit operands (the same problems
+ * Exact two-sided sign test (McNemar's exact test on the discordant pairs): the probability,
+ * under "wins and losses equally likely", of a split at least as uneven as `wins`/`losses`;
+ * min(1, 2 · P[X ≤ min(w, l)]) with X ~ Binomial(w + l, 1/2). 1 when there is no discordant pair.
+ *
+ * @throws GptforgeError for a negative or fractional count.
+ */
+export function signTestP(wins: number, losses: number): number {
+  if (![wins, losses].every((x) => Number.isInteger(x) && x >= 0)) throw new GptforgeError(`signTestP: counts must be whole numbers ≥ 0, got ${wins} and ${losses}`);
+  const n = wins + losses;
+  const lo = Math.min(wins, losses);
+  // P[X ≤ lo] summed in log space: n can be in the hundreds
+  let logC = 0; // log C(n, 0)
+  let tail = 0;
+  for (let i = 0; i <= lo; i++) {
+    if (i > 0) logC += Math.log(n - i + 1) - Math.log(i);
+    tail += Math.exp(logC - n * Math.LN2);
+  }
+  return Math.min(1, 2 * tail);
+}
+
+/**
+ * The long-addition family a model answers step by step: long-addition-abacus (the natural
+ * question, the carry or Sum-line scratchpad) for a model with abacus embeddings
+ * (config.abacus, models AB1–AB6), else long-addition (model A's scratchpad).
+ */
+export function additionTaskFor(model: DecodingModel): SyntheticTask {
+  return model.config.abacus ? longAdditionAbacus : longAddition;
+}
+
+/**
+ * Held-out step-by-step prompts of `task` (default additionTaskFor(model)) with `digits`-digit operands (the same problems
  * measureConsistency asks: test split, seed 11 by default), the greedy reply of each, then
  * k_max samples per problem at `sampling` on one shared prefill with shared histories, each
  * scored by `rewardModel` when given; the rows at `ks` (default 1, 2, 4, 8, 16).
@@ -112,9 +149,24 @@ export function curveRows(problems: readonly CurveProblem[], ks: readonly number
 export function measureConsistencyCurve(
   model: DecodingModel,
   tok: Tokenizer,
-  o: { task?: SyntheticTask; digits: number; problems: number; sampling: SamplingSetting; ks?: readonly number[]; seed?: number; promptSeed?: number; maxTokens?: number; rewardModel?: { model: GPT; tok: Tokenizer }; onProblem?(done: number): void },
+  o: {
+    task?: SyntheticTask;
+    digits: number;
+    problems: number;
+    sampling: SamplingSetting;
+    ks?: readonly number[];
+    seed?: number;
+    promptSeed?: number;
+    maxTokens?: number;
+    rewardModel?: { model: GPT; tok: Tokenizer };
+    /** selfConsistency's positionGroups (default 1), shareHistories (default true) and historyStreams (default 1). */
+    positionGroups?: number;
+    shareHistories?: boolean;
+    historyStreams?: number;
+    onProblem?(done: number): void;
+  },
 ): ConsistencyCurve {
-  const task = o.task ?? longAddition;
+  const task = o.task ?? additionTaskFor(model);
   const ks = o.ks ?? [1, 2, 4, 8, 16];
   const kMax = Math.max(...ks);
   const engine = new ChatEngine(model, tok);
@@ -124,7 +176,7 @@ export function measureConsistencyCurve(
   const perProblem: CurveProblem[] = prompts.map((prompt, i) => {
     const conv = { messages: [{ role: 'user' as const, content: prompt }] };
     const greedy = task.check(prompt, engine.reply(conv, { temperature: 0, maxTokens }).text);
-    const sc = selfConsistency(engine, conv, { k: kMax, ...o.sampling, seed: o.seed ?? 1, maxTokens, rewardModel: o.rewardModel });
+    const sc = selfConsistency(engine, conv, { k: kMax, ...o.sampling, seed: o.seed ?? 1, maxTokens, rewardModel: o.rewardModel, positionGroups: o.positionGroups, shareHistories: o.shareHistories ?? true, historyStreams: o.historyStreams });
     o.onProblem?.(i + 1);
     return {
       prompt,

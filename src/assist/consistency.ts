@@ -1,6 +1,6 @@
 import { renderForReward } from '../data/chat.js';
 import type { Conversation } from '../data/conversation.js';
-import type { ChatEngine, ChatOptions } from '../infer/engine.js';
+import type { ChatEngine, ChatOptions, ChatReply } from '../infer/engine.js';
 import type { GPT } from '../model/gpt.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { scoreSequences } from '../train/reward.js';
@@ -20,6 +20,20 @@ import { bestOf, extractAnswer, softmaxWeights, vote, type VoteResult } from './
  * `engine.reply(conv, { ...opts, seed: seed + i })` as far as the model's logits agree at
  * the batch sizes involved.
  *
+ * A model trained on randomized position ids (config.randomPositions, model AB5) also draws
+ * its position ids at decode time, so samples differ by their position draws as well as by
+ * their tokens. `positionGroups` g splits the k samples into g groups (sample i in group
+ * i mod g), each one `repliesTo` call with its own prefill — the prompt's ids drawn once per
+ * group — and shared histories inside the group; g = 1 (default) is one shared prefill for
+ * all k, and a sample then draws ids of its own from the step its tokens first differ.
+ * `shareHistories: false` keeps the one prefill but feeds every sample its own row, so each
+ * draws its own ids for its whole reply (greedy samples then differ too). Between the two,
+ * `historyStreams` s (ChatOptions, pipeline.ts): one prefill, and samples share rows only
+ * within their stream (sample i in stream i mod s), so each stream draws its own reply ids —
+ * s distinct decodes at temperature 0, in one batch. Costs: g prefills and g sets of distinct
+ * histories (groups run one after another); about s rows a step (streams); k rows a step
+ * without sharing.
+ *
  * Three ways to read the k samples:
  * - `majority`: the most common answer (ties: the earliest);
  * - `logprob`: each vote weighted by exp(mean log-probability of the sample's sampled tokens)
@@ -37,6 +51,12 @@ export interface SelfConsistencyOptions extends Omit<ChatOptions, 'onStep' | 'se
   extract?(text: string): string | undefined;
   /** A reward model (and its tokenizer) to weigh the votes with. */
   rewardModel?: { model: GPT; tok: Tokenizer };
+  /**
+   * Prefills (1..k, default 1): sample i is decoded in group i mod g, each group on its own
+   * prefill (its own draw of the prompt's position ids on a config.randomPositions model) with
+   * shared histories inside it (unless shareHistories is false). Groups run one after another.
+   */
+  positionGroups?: number;
 }
 
 /** One sampled reply. */
@@ -76,24 +96,37 @@ function logSoftmaxAt(logits: Float32Array, token: number): number {
  * Default temperature 0.7 (Wang et al. sample at 0.5–0.7); temperature 0 makes every sample
  * the greedy reply.
  *
- * @throws GptforgeError for k < 1, or a reward model whose context cannot hold a sample.
+ * @throws GptforgeError for k < 1, positionGroups outside 1..k, or a reward model whose context cannot hold a sample.
  */
 export function selfConsistency(engine: ChatEngine, conv: Conversation, opts: SelfConsistencyOptions): SelfConsistencyResult {
-  const { k, extract = extractAnswer, rewardModel, ...chat } = opts;
+  const { k, extract = extractAnswer, rewardModel, positionGroups, ...chat } = opts;
   if (!Number.isInteger(k) || k < 1) throw new GptforgeError(`self-consistency: k must be a positive integer, got ${k}`, { field: 'k' });
+  const g = positionGroups ?? 1;
+  if (!Number.isInteger(g) || g < 1 || g > k) throw new GptforgeError(`self-consistency: positionGroups must be an integer in 1..k (${k}), got ${g}`, { field: 'positionGroups' });
   const t0 = performance.now();
   const sums = new Float64Array(k);
   const counts = new Int32Array(k);
-  const replies = engine.replies(conv, k, {
-    temperature: 0.7,
-    shareHistories: true,
-    ...chat,
-    seed: opts.seed ?? 1,
-    onStep: (logits, token, row = 0) => {
-      sums[row] += logSoftmaxAt(logits, token);
-      counts[row]++;
-    },
-  });
+  const seed = opts.seed ?? 1;
+  const replies = new Array<ChatReply>(k);
+  for (let j = 0; j < g; j++) {
+    // group j: samples j, j + g, j + 2g, … (so the first k' samples of a draw span min(k', g) groups)
+    const members = Array.from({ length: Math.ceil((k - j) / g) }, (_, m) => j + m * g);
+    const out = engine.repliesTo(
+      members.map(() => conv),
+      members.map((i) => seed + i),
+      {
+        temperature: 0.7,
+        shareHistories: true,
+        ...chat,
+        onStep: (logits, token, row = 0) => {
+          const i = members[row];
+          sums[i] += logSoftmaxAt(logits, token);
+          counts[i]++;
+        },
+      },
+    );
+    out.forEach((r, m) => (replies[members[m]] = r));
+  }
   const samples: ConsistencySample[] = replies.map((r, i) => ({ text: r.text, answer: extract(r.text), meanLogprob: counts[i] > 0 ? sums[i] / counts[i] : 0, tokens: counts[i] }));
   let reward: VoteResult | undefined;
   let rewardBest: SelfConsistencyResult['rewardBest'];

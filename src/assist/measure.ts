@@ -6,6 +6,7 @@ import type { SyntheticTask } from '../data/synthetic/task.js';
 import { ChatEngine, type DecodingModel } from '../infer/engine.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { selfConsistency } from './consistency.js';
+import { additionTaskFor } from './consistency-curve.js';
 import { reflect } from './reflect.js';
 import { treeOfThoughts } from './tot.js';
 import { calculatorChains } from './calc-chain.js';
@@ -35,6 +36,9 @@ export interface ConsistencyRow {
   positions?: number;
   /** CPU time of this process for all problems, ms (user + system; less disturbed than wall time by other jobs on a shared machine; with one thread, the work done). */
   cpuMs?: number;
+  /** Paired against the greedy row (not on the greedy row itself): problems the majority vote gets right and greedy wrong, and the reverse. */
+  majorityWins?: number;
+  majorityLosses?: number;
 }
 
 /**
@@ -42,11 +46,18 @@ export interface ConsistencyRow {
  * prompts of `task` with `digits`-digit operands; the greedy step-by-step reply as the
  * baseline (k = 0 in the result). Each k is a fresh run (its samples are the first k of any
  * larger k's: seeds seed … seed + k − 1), so its wall time is its own; an untimed greedy
- * pass over the problems first warms the code up, so the baseline does not pay for it. `share: false` decodes
+ * pass over the problems first warms the code up, so the baseline does not pay for it. The task
+ * defaults to additionTaskFor(model) (the abacus family for an abacus model); `positionGroups`
+ * and `historyStreams` are selfConsistency's (groups capped at k; the greedy row is one
+ * prefill, one stream). `share: false` decodes
  * every sample as its own row (no shared histories: the cost without that saving).
  */
-export function measureConsistency(model: DecodingModel, tok: Tokenizer, o: { task?: SyntheticTask; digits: number; problems: number; ks: readonly number[]; temperature?: number; maxTokens?: number; seed?: number; share?: boolean }): { greedy: ConsistencyRow; rows: ConsistencyRow[] } {
-  const task = o.task ?? longAddition;
+export function measureConsistency(
+  model: DecodingModel,
+  tok: Tokenizer,
+  o: { task?: SyntheticTask; digits: number; problems: number; ks: readonly number[]; temperature?: number; maxTokens?: number; seed?: number; share?: boolean; positionGroups?: number; historyStreams?: number },
+): { greedy: ConsistencyRow; rows: ConsistencyRow[] } {
+  const task = o.task ?? additionTaskFor(model);
   let positions = 0;
   const counting: DecodingModel = {
     config: model.config,
@@ -57,16 +68,21 @@ export function measureConsistency(model: DecodingModel, tok: Tokenizer, o: { ta
   const prompts = task.generate('test', o.problems, o.seed ?? 11, { variant: { minDigits: o.digits, maxDigits: o.digits, mode: 'cot' } }).map((e) => e.prompt);
   const maxTokens = o.maxTokens ?? 320;
   for (const prompt of prompts) engine.reply({ messages: [{ role: 'user', content: prompt }] }, { temperature: 0, maxTokens });
+  const greedyRight: boolean[] = [];
   const run = (k: number, greedy: boolean): ConsistencyRow => {
-    const row: ConsistencyRow = { k: greedy ? 0 : k, majority: 0, logprob: 0, oracle: 0, total: prompts.length, ms: 0, tokens: 0 };
+    const row: ConsistencyRow = { k: greedy ? 0 : k, majority: 0, logprob: 0, oracle: 0, total: prompts.length, ms: 0, tokens: 0, ...(greedy ? {} : { majorityWins: 0, majorityLosses: 0 }) };
     positions = 0;
     const cpu0 = process.cpuUsage();
-    for (const prompt of prompts) {
-      const sc = selfConsistency(engine, { messages: [{ role: 'user', content: prompt }] }, { k, temperature: greedy ? 0 : (o.temperature ?? 0.7), seed: 1, maxTokens, shareHistories: o.share ?? true });
+    for (const [i, prompt] of prompts.entries()) {
+      // positionGroups ≤ k: k = 1 and greedy are one prefill whatever the setting
+      const sc = selfConsistency(engine, { messages: [{ role: 'user', content: prompt }] }, { k, temperature: greedy ? 0 : (o.temperature ?? 0.7), seed: 1, maxTokens, shareHistories: o.share ?? true, positionGroups: greedy ? 1 : Math.min(k, o.positionGroups ?? 1), historyStreams: greedy ? 1 : o.historyStreams });
       row.ms += sc.ms;
       row.tokens += sc.samples.reduce((s, x) => s + x.tokens, 0);
       const ok = (a: string | undefined): boolean => a !== undefined && task.check(prompt, `Answer: ${a}`);
-      if (ok(sc.majority.answer)) row.majority++;
+      const m = ok(sc.majority.answer);
+      if (m) row.majority++;
+      if (greedy) greedyRight[i] = m;
+      else if (m !== greedyRight[i]) m ? row.majorityWins!++ : row.majorityLosses!++;
       if (ok(sc.logprob.answer)) row.logprob++;
       if (sc.samples.some((s) => ok(s.answer))) row.oracle++;
     }

@@ -1,4 +1,5 @@
 import { lossCurveSVG } from '../eval/plot.js';
+import { signTestP } from './consistency-curve.js';
 import type { ConsistencyRow, ReflectRow, SkillRow, TotResult } from './measure.js';
 import type { ThinkingCell } from './thinking.js';
 
@@ -13,7 +14,7 @@ export interface TechniquesResults {
   firstLine?: Array<{ digits: number; correct: number; total: number }>;
   skill?: SkillRow[];
   reflect?: { digits: number; rows: ReflectRow[] };
-  sc?: { digits: number; temperature?: number; share?: boolean; greedy: ConsistencyRow; rows: ConsistencyRow[] };
+  sc?: { digits: number; temperature?: number; share?: boolean; positionGroups?: number; historyStreams?: number; task?: string; greedy: ConsistencyRow; rows: ConsistencyRow[] };
   tot?: TotResult;
   engine?: string;
   [key: string]: unknown;
@@ -62,7 +63,7 @@ export function techniqueCells(r: TechniquesResults): TechniqueCell[] {
     } else add(technique, family, c.correct, c.total);
   }
   if (r.sc && r.sc.rows.length > 0) {
-    const family = `long-addition, ${r.sc.digits} digits`;
+    const family = `${r.sc.task ?? 'long-addition'}, ${r.sc.digits} digits`;
     const top = r.sc.rows[r.sc.rows.length - 1];
     add('step by step (greedy)', family, r.sc.greedy.majority, r.sc.greedy.total);
     add(`self-consistency, k = ${top.k}, majority`, family, top.majority, top.total);
@@ -145,15 +146,20 @@ export function techniquesReport(r: TechniquesResults): { markdown: string; svg:
   let svg: string | undefined;
   if (r.sc) {
     const { greedy, rows, digits } = r.sc;
-    const sharing = r.sc.share === false ? 'shared prefill, each sample its own decoding row' : 'shared prefill and shared histories';
+    const groups = r.sc.positionGroups ?? 1;
+    const prefill = groups > 1 ? `${groups} prefills (position groups)` : 'shared prefill';
+    const streams = r.sc.historyStreams ?? 1;
+    const sharing = r.sc.share === false ? `${prefill}, each sample its own decoding row` : `${prefill} and shared histories${streams > 1 ? ` in ${streams} streams` : ''}`;
+    const paired = (x: ConsistencyRow): string => (x.majorityWins === undefined ? '—' : `${x.majorityWins} / ${x.majorityLosses}, p = ${signTestP(x.majorityWins, x.majorityLosses!).toPrecision(2)}`);
+    const cpu = (x: ConsistencyRow): string => (x.cpuMs === undefined || greedy.cpuMs === undefined ? '—' : `${(x.cpuMs / 1000).toFixed(1)} s (${(x.cpuMs / greedy.cpuMs).toFixed(2)}×)`);
     const pos = (x: ConsistencyRow): string => (x.positions === undefined ? '—' : `${x.positions} (${(x.positions / (greedy.positions ?? x.positions)).toFixed(2)}×)`);
     out.push(
-      `## Self-consistency: ${digits}-digit additions, step by step, T = ${r.sc.temperature ?? 0.7}, ${sharing}`,
+      `## Self-consistency: ${digits}-digit additions (${r.sc.task ?? 'long-addition'}), step by step, T = ${r.sc.temperature ?? 0.7}, ${sharing}`,
       '',
-      "| k | majority | logprob-weighted | some sample right (checker's pick) | wall time | × greedy time | tokens sampled | positions run (× greedy) |",
-      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+      "| k | majority | majority vs greedy (wins / losses, sign test) | logprob-weighted | some sample right (checker's pick) | wall time | × greedy time | CPU time (× greedy) | tokens sampled | positions run (× greedy) |",
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     );
-    for (const x of [greedy, ...rows]) out.push(`| ${x.k === 0 ? 'greedy' : x.k} | ${pct(x.majority, x.total)} | ${pct(x.logprob, x.total)} | ${pct(x.oracle, x.total)} | ${(x.ms / 1000).toFixed(1)} s | ${(x.ms / greedy.ms).toFixed(2)} | ${x.tokens} | ${pos(x)} |`);
+    for (const x of [greedy, ...rows]) out.push(`| ${x.k === 0 ? 'greedy' : x.k} | ${pct(x.majority, x.total)} | ${paired(x)} | ${pct(x.logprob, x.total)} | ${pct(x.oracle, x.total)} | ${(x.ms / 1000).toFixed(1)} s | ${(x.ms / greedy.ms).toFixed(2)} | ${cpu(x)} | ${x.tokens} | ${pos(x)} |`);
     out.push('');
     const acc = (f: (x: ConsistencyRow) => number): [number, number][] => rows.map((x) => [Math.log2(x.k), (100 * f(x)) / x.total]);
     svg = lossCurveSVG(
@@ -163,7 +169,7 @@ export function techniquesReport(r: TechniquesResults): { markdown: string; svg:
         { name: "checker's pick", points: acc((x) => x.oracle) },
         { name: 'greedy', points: rows.map((x) => [Math.log2(x.k), (100 * greedy.majority) / greedy.total]) },
       ],
-      { title: `Self-consistency, ${digits}-digit addition: accuracy vs k`, xLabel: 'log2 k', yLabel: 'accuracy (%)' },
+      { title: `Self-consistency, ${digits}-digit addition${groups > 1 ? `, ${groups} position groups` : ''}: accuracy vs k`, xLabel: 'log2 k', yLabel: 'accuracy (%)' },
     );
   }
   if (r.tot) {

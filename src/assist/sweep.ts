@@ -8,6 +8,7 @@ import { engineSummary } from '../engine/backend.js';
 import { loadModel } from '../run/models.js';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
+import { additionTaskFor } from './consistency-curve.js';
 import { measureConsistency, measureReflection, measureSkill, measureTot } from './measure.js';
 import { loadValueModel } from './tot-value.js';
 import { techniquesReport, type TechniquesResults } from './report.js';
@@ -25,7 +26,7 @@ export interface SweepOptions {
   /** Tokens to think: problems per (family, digits, mode) cell (default 40) and the operand lengths (default 1–8). */
   perCell?: number;
   digits?: readonly number[];
-  /** Families for the tokens-to-think table: 'addition' (long addition alone) or 'all' (default). */
+  /** Families for the tokens-to-think table: 'addition' (long addition alone) or 'all' (default; for a model with abacus embeddings, its own family, 'abacus'). */
   cotFamilies?: 'addition' | 'multiply' | 'hints' | 'abacus' | 'all';
   /** Ask for success: held-out problems (default 200), asked directly (default) or step by step. */
   skillProblems?: number;
@@ -41,6 +42,10 @@ export interface SweepOptions {
   scTemperature?: number;
   /** Self-consistency: samples with the same tokens so far share a forward row (default true; false: every sample its own row). */
   scShare?: boolean;
+  /** Self-consistency: prefills per k-sample run (selfConsistency's positionGroups, capped at k; default 1). */
+  scPositionGroups?: number;
+  /** Self-consistency: samples share decoding rows only within their stream (historyStreams, default 1). */
+  scStreams?: number;
   /** Tree of thoughts: the game-of-24 model's directory and puzzles (default 30). */
   totDir?: string;
   totProblems?: number;
@@ -87,7 +92,9 @@ export function runTechniqueSweep(dir: string, o: SweepOptions = {}): { results:
     }
     const { model, tok } = main!;
     if (part === 'cot') {
-      const tasks = o.cotFamilies === 'addition' ? [longAddition] : o.cotFamilies === 'multiply' ? [longMultiplication, longMultiplicationMulti] : o.cotFamilies === 'hints' ? [longAdditionHinted] : o.cotFamilies === 'abacus' ? [longAdditionAbacus] : THINKING_TASKS;
+      // an abacus model (AB5) trained on its own family alone: 'all' (the CLI's default) means that family
+      const families = model.config.abacus && (o.cotFamilies ?? 'all') === 'all' ? 'abacus' : o.cotFamilies;
+      const tasks = families === 'addition' ? [longAddition] : families === 'multiply' ? [longMultiplication, longMultiplicationMulti] : families === 'hints' ? [longAdditionHinted] : families === 'abacus' ? [longAdditionAbacus] : THINKING_TASKS;
       const cells = evalThinking(model, tok, { digits: o.digits ?? [1, 2, 3, 4, 5, 6, 7, 8], perCell: o.perCell ?? 40, tasks, onCell: (c) => log(`${c.task} ${c.digits} digits ${c.mode}: ${c.correct}/${c.total}`) });
       save('cot', cells, ms());
     } else if (part === 'firstline') {
@@ -107,9 +114,14 @@ export function runTechniqueSweep(dir: string, o: SweepOptions = {}): { results:
       const digits = o.scDigits ?? 7;
       const temperature = o.scTemperature ?? 0.7;
       const share = o.scShare ?? true;
-      const r = measureConsistency(model, tok, { digits, problems: o.scProblems ?? 30, ks: o.ks ?? [1, 2, 4, 8, 16], temperature, share });
-      for (const row of [r.greedy, ...r.rows]) log(`k=${row.k || 'greedy'}: majority ${row.majority} logprob ${row.logprob} oracle ${row.oracle} of ${row.total}, ${(row.ms / 1000).toFixed(1)} s (CPU ${((row.cpuMs ?? 0) / 1000).toFixed(1)} s), ${row.tokens} tokens, ${row.positions} positions`);
-      save('sc', { digits, temperature, share, ...r }, ms());
+      const positionGroups = o.scPositionGroups ?? 1;
+      const historyStreams = o.scStreams ?? 1;
+      const r = measureConsistency(model, tok, { digits, problems: o.scProblems ?? 30, ks: o.ks ?? [1, 2, 4, 8, 16], temperature, share, positionGroups, historyStreams });
+      for (const row of [r.greedy, ...r.rows])
+        log(
+          `k=${row.k || 'greedy'}: majority ${row.majority}${row.majorityWins !== undefined ? ` (vs greedy ${row.majorityWins} won / ${row.majorityLosses} lost)` : ''} logprob ${row.logprob} oracle ${row.oracle} of ${row.total}, ${(row.ms / 1000).toFixed(1)} s (CPU ${((row.cpuMs ?? 0) / 1000).toFixed(1)} s), ${row.tokens} tokens, ${row.positions} positions`,
+        );
+      save('sc', { digits, temperature, share, positionGroups, historyStreams, task: additionTaskFor(model).name, ...r }, ms());
     }
   }
   const { markdown, svg } = techniquesReport(results);

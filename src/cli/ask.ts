@@ -20,6 +20,7 @@ export const command = new Command('ask')
   .option('-t, --technique <name>', `one of ${TECHNIQUES.join(', ')} (cot and self-consistency append "Let's think step by step." to the question; tot reads the question's numbers as a game of 24)`, 'direct')
   .option('--k <n>', 'self-consistency: samples sharing one prefill', number, 8)
   .option('--temperature <x>', 'self-consistency: sampling temperature', number, 0.7)
+  .option('--streams <n>', 'self-consistency: samples share decoding rows only within their stream (sample i in stream i mod n); on a model with randomized position ids (AB5) each stream draws its own position ids, so --temperature 0 --streams 4 votes over 4 greedy decodes (docs/techniques.md)', number, 1)
   .option('--max-tokens <n>', 'longest reply, in tokens', number, 320)
   .option('--seed <n>', 'seed of the first sample', number, 1)
   .option('--system <text>', 'a system message before the question')
@@ -46,11 +47,12 @@ export const command = new Command('ask')
       ['--proposals', o.proposals, 1],
       ['--max-tokens', o.maxTokens, 1],
       ['--proposal-samples', o.proposalSamples, 0],
+      ['--streams', o.streams, 1],
     ] as const) {
       if (!Number.isInteger(v) || v < min) throw new GptforgeError(`${flag} must be a whole number ≥ ${min}, got ${v}`, { field: flag });
     }
     // a flag of another technique is ignored: say so rather than let it pass for applied
-    const uses: Record<string, readonly string[]> = { k: ['self-consistency'], temperature: ['self-consistency'], rm: ['self-consistency'], feedback: ['reflect'], rounds: ['reflect'], breadth: ['tot'], proposals: ['tot'], calculator: ['tot'], value: ['tot'], proposalSamples: ['tot'] };
+    const uses: Record<string, readonly string[]> = { k: ['self-consistency'], temperature: ['self-consistency'], streams: ['self-consistency'], rm: ['self-consistency'], feedback: ['reflect'], rounds: ['reflect'], breadth: ['tot'], proposals: ['tot'], calculator: ['tot'], value: ['tot'], proposalSamples: ['tot'] };
     for (const [name, techniques] of Object.entries(uses)) {
       if (command.getOptionValueSource(name) === 'cli' && !techniques.includes(o.technique)) console.error(`ask: --${name} is for ${techniques.join(', ')}; ignored with --technique ${o.technique}`);
     }
@@ -61,6 +63,7 @@ export const command = new Command('ask')
       technique: o.technique as Technique,
       k: o.k,
       temperature: o.temperature,
+      historyStreams: o.streams,
       maxTokens: o.maxTokens,
       seed: o.seed,
       system: o.system,

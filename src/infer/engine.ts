@@ -57,6 +57,8 @@ export interface ChatOptions extends SamplingOptions {
   onStep?(logits: Float32Array, token: number, row?: number): void;
   /** replies()/repliesTo(): rows with identical tokens so far share one forward row (pipeline.ts's BatchOptions.shareHistories). */
   shareHistories?: boolean;
+  /** With shareHistories: rows share only within their stream, row i in stream i mod historyStreams (pipeline.ts's BatchOptions.historyStreams). */
+  historyStreams?: number;
 }
 
 export type ChatStopReason = 'end' | 'max_tokens' | 'context' | 'unclosed_tool_call' | 'abort';
@@ -183,7 +185,7 @@ export class ChatEngine {
   private decodeRows(convs: readonly Conversation[], seeds: readonly number[], opts: ChatOptions): ChatReply[] {
     const { requests, states, notices } = this.rows(convs, seeds, opts);
     // any id would do for padding: it is never attended to, and a finished row's logits are never read
-    const results = decode(this.model, this.tok, requests, { padId: this.sp['<|assistant_end|>'], shareHistories: opts.shareHistories });
+    const results = decode(this.model, this.tok, requests, { padId: this.sp['<|assistant_end|>'], shareHistories: opts.shareHistories, historyStreams: opts.historyStreams });
     return results.map((r, i) => states[i].reply(r, notices[i]));
   }
 
@@ -205,7 +207,7 @@ export class ChatEngine {
       let fit = fitted.get(conv);
       if (!fit) fitted.set(conv, (fit = this.fitPrompt(conv, room, opts.strict)));
       const state = new ToolCallState(setup, i);
-      const { onText, onStep, constraint, shareHistories: _, ...sampling } = opts;
+      const { onText, onStep, constraint, shareHistories: _, historyStreams: __, ...sampling } = opts;
       requests.push({
         ...sampling,
         prompt: fit.ids,

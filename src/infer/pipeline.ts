@@ -144,6 +144,14 @@ export interface BatchOptions {
    * at the two batch sizes. The model's `nextLogits` must take the cache rows to feed (GPT's does).
    */
   shareHistories?: boolean;
+  /**
+   * With shareHistories: rows share a forward row only within their stream, row b in stream
+   * b mod historyStreams (default 1: one stream). On a model with randomized position ids
+   * (config.randomPositions) each stream then draws its own reply position ids after one
+   * shared prefill, so s streams give s distinct decodes even at temperature 0 at the cost of
+   * about s rows a step (self-consistency's position streams, src/assist/consistency.ts).
+   */
+  historyStreams?: number;
 }
 
 class Row implements RowProgress {
@@ -448,7 +456,7 @@ export class BatchDecoder {
       const logits = this.model.nextLogits(Int32Array.from(prompts[0]), one);
       this.cache = n === 1 ? one : one.expand(n);
       for (const r of rows) r.logits = logits;
-      if (this.opts.shareHistories) this.groupOf = new Int32Array(n); // one group: row 0's
+      if (this.opts.shareHistories) this.groupOf = Int32Array.from({ length: n }, (_, b) => b % this.streams()); // one group per stream, led by its first row
       return;
     }
     const L = Math.max(...prompts.map((p) => p.length));
@@ -462,7 +470,15 @@ export class BatchDecoder {
     this.cache = cache;
     rows.forEach((r, b) => (r.logits = logits.subarray(b * this.V, (b + 1) * this.V)));
     // every row prefilled its own prompt: each its own group (rows with one prompt join the first row with it)
-    if (this.opts.shareHistories) this.groupOf = Int32Array.from(prompts, (p) => prompts.findIndex((q) => q.length === p.length && q.every((id, i) => id === p[i])));
+    const s = this.streams();
+    if (this.opts.shareHistories) this.groupOf = Int32Array.from(prompts, (p, b) => prompts.findIndex((q, c) => c % s === b % s && q.length === p.length && q.every((id, i) => id === p[i])));
+  }
+
+  /** BatchOptions.historyStreams, checked. */
+  private streams(): number {
+    const s = this.opts.historyStreams ?? 1;
+    if (!Number.isInteger(s) || s < 1) throw new GptforgeError(`historyStreams must be a whole number ≥ 1, got ${s}`, { field: 'historyStreams' });
+    return s;
   }
 
   /** Sample the row's next token and run everything that follows from it. */

@@ -50,3 +50,23 @@ test('techniqueFamilyTable: one row per technique, one column per family, — wh
   assert.ok(markdown.indexOf('Technique × family') < markdown.indexOf('Tokens to think'));
   assert.match(svg ?? '', /<svg/);
 });
+
+test('the self-consistency section names the family and the prefills, pairs the vote with greedy and gives CPU time', () => {
+  const { markdown } = techniquesReport({
+    sc: {
+      digits: 8,
+      task: 'long-addition-abacus',
+      positionGroups: 4,
+      share: false,
+      greedy: { k: 0, majority: 7, logprob: 7, oracle: 7, total: 10, ms: 100, tokens: 50, cpuMs: 80 },
+      rows: [{ k: 16, majority: 9, logprob: 9, oracle: 10, total: 10, ms: 300, tokens: 800, cpuMs: 240, majorityWins: 3, majorityLosses: 1 }],
+    },
+  });
+  assert.match(markdown, /## Self-consistency: 8-digit additions \(long-addition-abacus\), step by step, T = 0\.7, 4 prefills \(position groups\), each sample its own decoding row/);
+  const k16 = markdown.split('\n').find((l) => l.startsWith('| 16 |'))!;
+  // 3 wins / 1 loss: p = 2 · (1 + 4) / 16 = 0.625
+  assert.match(k16, /\| 3 \/ 1, p = 0\.63 \|/);
+  assert.match(k16, /\| 0\.2 s \(3\.00×\) \|/);
+  assert.match(markdown, /^\| greedy \| 70% \| — \| 70% \|/m);
+  assert.match(markdown, /long-addition-abacus, 8 digits/); // the technique × family table's column
+});

@@ -109,7 +109,8 @@ test('curveRows: each vote at each k from the first k samples', () => {
     p(['1', '2', '3', '4'], [false, false, false, false], [0, 0, 0, 0], [0, 1, 2, 3]),
   ];
   const [k1, k3] = curveRows(problems, [1, 3]);
-  assert.deepEqual(k1, { k: 1, majority: 2, logprob: 2, reward: 2, rewardBest: 2, oracle: 2, sampleAccuracy: 2 / 3, total: 3 });
+  // greedy was wrong on all three (greedy: false), so each problem the vote gets right is a win
+  assert.deepEqual(k1, { k: 1, majority: 2, logprob: 2, reward: 2, rewardBest: 2, oracle: 2, majorityWins: 2, majorityLosses: 0, sampleAccuracy: 2 / 3, total: 3 });
   // k = 3: majority picks "6" (wrong); logprob-weighted too (two samples at e^-0.1 vs one at e^-1);
   // the RM's softmax weight e^3 on "5" beats 2·e^0; best-of-3 is "5"
   assert.equal(k3.majority, 1);
