@@ -771,30 +771,37 @@ class Compiler {
     const comma = seq(ws, literal(','), ws);
     const n = declared.length;
     const base = `obj:${ptr || '#'}:${this.rules.size}`;
-    // each member once, as a rule: rest(i) and first(i) both refer to it
+    // each member once, as a rule (decl(i) refers to it)
     declared.forEach((d, i) => this.rules.set(`${base}:kv${i}`, seq(literal(JSON.stringify(d.name)), colon, d.value)));
     const kv = (d: { name: string; value: Expr }): Expr => ref(`${base}:kv${declared.indexOf(d as (typeof declared)[number])}`);
     if (extraValue !== NOTHING) this.rules.set(`${base}:extra`, seq(this.keyExcluding(names), colon, extraValue));
     const extraKv = extraValue === NOTHING ? NOTHING : ref(`${base}:extra`);
     // rest(i): members from declared[i] on, after at least one member (each starts with a comma);
-    // first(i): the same with nothing emitted yet. Extras may appear between declared members.
-    for (let i = n; i >= 0; i--) {
-      const extras = extraKv === NOTHING ? [] : [seq(comma, extraKv, ref(`${base}:rest${i}`))];
-      const firstExtras = extraKv === NOTHING ? [] : [seq(extraKv, ref(`${base}:rest${i}`))];
-      if (i === n) {
-        this.rules.set(`${base}:rest${i}`, alt(EMPTY, ...extras));
-        this.rules.set(`${base}:first${i}`, alt(EMPTY, ...firstExtras));
-        continue;
-      }
+    // first0: the members with nothing emitted yet; after(i): one member (an extra, or declared[j]
+    // for a j ≥ i reached by skipping optional ones) and rest from there. An extra stays at i
+    // (extra rest(i)), and skipping happens only in decl(i), before a declared member: the same
+    // language as an extra allowed at every place skipping may lead to, but one configuration
+    // per extra instead of one per place — an object of 81 optional members beside
+    // additionalProperties (Github_hard o31176) had ≈ 1,000 configurations per key state, each
+    // string character's alternatives once per place. The comma is shared the same way.
+    const allOptional: boolean[] = [];
+    allOptional[n] = true;
+    for (let i = n - 1; i >= 0; i--) allOptional[i] = !declared[i].required && allOptional[i + 1];
+    // decl(i): declared[i] and rest(i + 1), or, when declared[i] is optional, decl(i + 1)
+    for (let i = n - 1; i >= 0; i--) {
       const d = declared[i];
-      const restAlts = [seq(comma, kv(d), ref(`${base}:rest${i + 1}`)), ...extras];
-      const firstAlts = [seq(kv(d), ref(`${base}:rest${i + 1}`)), ...firstExtras];
-      if (!d.required) {
-        restAlts.push(ref(`${base}:rest${i + 1}`));
-        firstAlts.push(ref(`${base}:first${i + 1}`));
-      }
-      this.rules.set(`${base}:rest${i}`, alt(...restAlts));
-      this.rules.set(`${base}:first${i}`, alt(...firstAlts));
+      const alts = [seq(kv(d), ref(`${base}:rest${i + 1}`))];
+      if (!d.required && i + 1 < n) alts.push(ref(`${base}:decl${i + 1}`));
+      this.rules.set(`${base}:decl${i}`, alt(...alts));
+    }
+    for (let i = n; i >= 0; i--) {
+      const after: Expr[] = [];
+      if (extraKv !== NOTHING) after.push(seq(extraKv, ref(`${base}:rest${i}`)));
+      if (i < n) after.push(ref(`${base}:decl${i}`));
+      const end = allOptional[i] ? [EMPTY] : [];
+      if (after.length > 0) this.rules.set(`${base}:after${i}`, alt(...after));
+      this.rules.set(`${base}:rest${i}`, alt(...end, ...(after.length > 0 ? [seq(comma, ref(`${base}:after${i}`))] : [])));
+      if (i === 0) this.rules.set(`${base}:first0`, alt(...end, ...(after.length > 0 ? [ref(`${base}:after0`)] : [])));
     }
     // An empty object is "{" ws "}"; a non-empty one "{" ws members ws "}".
     const anyRequired = declared.some((d) => d.required);
