@@ -886,6 +886,9 @@ export function clearSharedFrames(trie: TokenTrie): void {
   sharedFrames.delete(trie);
 }
 
+/** Budget of the per-(state, first byte) subtree walks kept per matcher, in ints (16 MiB). */
+const SUBTREE_CACHE_INTS = 4 * 1024 * 1024;
+
 /** Mask cache budget per matcher, in 32-bit words (64 MiB). */
 const MASK_CACHE_WORDS = 16 * 1024 * 1024;
 
@@ -1364,18 +1367,78 @@ export class TokenMatcher {
       const c = kids[i];
       const e = end[c];
       const t = succ[cls[byte[c]]];
-      if (t === best) {
+      // a subtree's tokens and pops depend only on the state its first byte leads to: kept per
+      // (state, first byte), so the subtrees every name prefix leaves by the same shared rule
+      // (a non-ASCII character, an escape, the closing quote) are walked once per matcher; and
+      // one found equal to the copy's own (a character that leaves the names, then the free
+      // body) is left as copied
+      const key = t * 256 + byte[c];
+      let hit = t === best || t === DEAD ? undefined : this.subtreeWalks.get(key);
+      if (t === best || (hit !== undefined && hit.sameAs === best)) {
         while (p < fp.length && fp[p] < c) p++;
         while (p < fp.length && fp[p] < e) pops.push(fp[p++]);
         continue;
       }
-      for (let k = tokStart[c], ke = tokStart[e]; k < ke; k++) {
+      const k0 = tokStart[c];
+      const ke = tokStart[e];
+      for (let k = k0; k < ke; k++) {
         const id = tokOrder[k];
         accept[id >>> 5] &= ~(1 << (id & 31));
       }
-      if (t !== DEAD) this.walk(x, c, e, accept, pops);
+      if (t === DEAD) continue;
+      if (hit !== undefined) {
+        const ids = hit.accept;
+        for (let j = 0; j < ids.length; j++) accept[ids[j] >>> 5] |= 1 << (ids[j] & 31);
+        for (let j = 0; j < hit.pops.length; j++) pops.push(hit.pops[j]);
+      } else {
+        const p0 = pops.length;
+        this.walk(x, c, e, accept, pops);
+        let cnt = 0;
+        for (let k = k0; k < ke; k++) {
+          const id = tokOrder[k];
+          if (((accept[id >>> 5] >>> (id & 31)) & 1) !== 0) cnt++;
+        }
+        const ids = cnt === 0 ? NO_TOKENS : new Int32Array(cnt);
+        for (let k = k0, j = 0; k < ke; k++) {
+          const id = tokOrder[k];
+          if (((accept[id >>> 5] >>> (id & 31)) & 1) !== 0) ids[j++] = id;
+        }
+        hit = { accept: ids, pops: pops.length === p0 ? NO_TOKENS : Int32Array.from(pops.slice(p0)), checkedFor: -1, sameAs: -1 };
+        this.subtreeInts += ids.length + hit.pops.length + 8;
+        if (this.subtreeInts > SUBTREE_CACHE_INTS) {
+          this.subtreeWalks.clear(); // bounded, like the other caches
+          this.subtreeInts = 0;
+        }
+        this.subtreeWalks.set(key, hit);
+      }
+      if (hit.checkedFor !== best) {
+        hit.checkedFor = best;
+        hit.sameAs = this.sameAsFull(hit, full, k0, ke, c, e) ? best : -1;
+      }
     }
   }
+
+  /** True when a subtree walk's tokens and pops equal those of rootFull `full` in subtree [c, e) (token slots [k0, ke)). */
+  private sameAsFull(hit: SubtreeWalk, full: { bits: Uint32Array; pops: Int32Array }, k0: number, ke: number, c: number, e: number): boolean {
+    const { tokOrder } = this.trie;
+    let cnt = 0;
+    for (let k = k0; k < ke; k++) {
+      const id = tokOrder[k];
+      if (((full.bits[id >>> 5] >>> (id & 31)) & 1) !== 0) cnt++;
+    }
+    if (cnt !== hit.accept.length) return false;
+    for (const id of hit.accept) if (((full.bits[id >>> 5] >>> (id & 31)) & 1) === 0) return false;
+    let q = 0;
+    const fp = full.pops;
+    while (q < fp.length && fp[q] < c) q++;
+    let j = 0;
+    for (; q < fp.length && fp[q] < e; q++, j++) if (j >= hit.pops.length || hit.pops[j] !== fp[q]) return false;
+    return j === hit.pops.length;
+  }
+
+  /** frameWalk's copy path: per (state, first byte) the tokens and pops of that depth-1 subtree walked in the state. */
+  private readonly subtreeWalks = new Map<number, SubtreeWalk>();
+  private subtreeInts = 0;
 
   /** Every depth-1 subtree walked as if its first byte led to state `s` (tokens and pops); see frameWalk. */
   private buildRootFull(s: number): { bits: Uint32Array; pops: Int32Array } {
@@ -1532,6 +1595,14 @@ export class TokenMatcher {
     this.touchedN = nt;
     this.nodesVisited += visited;
   }
+}
+
+/** A depth-1 subtree walked in one state (TokenMatcher.frameWalk): its tokens and pops; sameAs: the rootFull state whose copy holds the same (checkedFor: the last one compared), −1 none. */
+interface SubtreeWalk {
+  readonly accept: Int32Array;
+  readonly pops: Int32Array;
+  checkedFor: number;
+  sameAs: number;
 }
 
 /** `a` grown (zero-filled) so that index i fits. */

@@ -24,7 +24,7 @@
  * No whitespace before or after the top-level value.
  */
 import { GptforgeError } from '../../util/errors.js';
-import { byteSet, complementRanges, intersectRanges, MAX_CODE_POINT, subtractRanges, type CodeRange } from './bytes.js';
+import { byteSet, byteSetKey, complementRanges, intersectRanges, MAX_CODE_POINT, subtractRanges, type CodeRange } from './bytes.js';
 import { alt, bytes, chars, EMPTY, literal, lowerGrammar, NOTHING, opt, ref, repeat, seq, star, type Expr, type Grammar, type LoweredGrammar } from './grammar.js';
 import { Automaton } from './matcher.js';
 import { DIGIT, regexToExpr, type CharEncoder } from './regex.js';
@@ -845,7 +845,18 @@ class Compiler {
       if (plain) {
         const ascii = byteSet([0x20, 0x7f]);
         for (const c of [...kids, 0x22, 0x5c]) ascii[c >>> 5] &= ~(1 << (c & 31));
-        parts.push(seq(alt(bytes(ascii), NON_ASCII, ref('json-canonical-escape')), free));
+        // The non-ASCII character or escape that leaves goes through one shared rule entered in
+        // tail position, so the states inside it are the same from every name prefix: the
+        // matcher walks the tokens that start with a UTF-8 lead byte (≈ 40% of a name-prefix
+        // frame's trie nodes on cl100k) once per matcher, not once per prefix (see frameWalk).
+        // The ASCII leave is a rule of its own, so both frame as two lexeme levels, one group.
+        parts.push(
+          seq(
+            this.lexeme(`json-key-ascii:${byteSetKey(ascii)}`, () => bytes(ascii)),
+            free,
+          ),
+        );
+        parts.push(this.lexeme('json-key-leave', () => seq(alt(NON_ASCII, ref('json-canonical-escape')), free)));
       } else {
         const others = complementRanges(kids.map((c) => [c, c] as CodeRange));
         if (others.length > 0) parts.push(seq(jsonChars(others), free));
