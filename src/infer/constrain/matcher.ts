@@ -25,6 +25,10 @@ import type { TokenTrie } from './trie.js';
 /** State 0 is dead (no configuration left). */
 export const DEAD = 0;
 
+/** Empty arrays for fields that are filled on first use (a field that goes from undefined to an array changes its type, and V8 deoptimizes the code that read it). */
+const NO_INTS = new Int32Array(0);
+const NO_BYTES = new Uint8Array(0);
+
 /**
  * Signatures → small ids, shared by every automaton and matcher, as int sequences (intern.ts):
  * a rule's reachable sub-grammar (`ruleSigs`), a frame configuration's rest of alternatives
@@ -94,6 +98,10 @@ const MAX_STATES = 2_000_000;
 
 export class Automaton {
   readonly g: LoweredGrammar;
+  /** The grammar's position tables as own fields (LoweredGrammar objects may differ in shape; these loads sit in the hot functions). */
+  private readonly syms: Int32Array;
+  private readonly ruleAlts: Int32Array;
+  private readonly altStarts: Int32Array;
   /** byte → class. */
   readonly classOf: Uint8Array;
   readonly numClasses: number;
@@ -124,11 +132,14 @@ export class Automaton {
   /** acceptFlags[s] = 1 when state s accepts (the empty stack is among its configurations). Grows; re-read after `computeTransition`. */
   acceptFlags: Uint8Array = new Uint8Array(64);
   readonly initial: number;
-  /** lexemeAt[pos] = 1 when position pos lies in a lexeme rule (LoweredGrammar.lexeme); undefined without lexemes. */
-  private readonly lexemeAt: Uint8Array | undefined;
+  /** lexemeAt[pos] = 1 when position pos lies in a lexeme rule (LoweredGrammar.lexeme); empty without lexemes (never undefined: one field type, no deoptimization). */
+  private readonly lexemeAt: Uint8Array = NO_BYTES;
 
   constructor(grammar: Grammar | LoweredGrammar) {
     this.g = 'syms' in grammar ? grammar : lowerGrammar(grammar);
+    this.syms = this.g.syms;
+    this.ruleAlts = this.g.ruleAlts;
+    this.altStarts = this.g.altStarts;
     const { lexeme } = this.g;
     if (lexeme !== undefined) {
       const at = new Uint8Array(this.g.syms.length);
@@ -264,7 +275,7 @@ export class Automaton {
    */
   private closureOfNode(seed: number): number {
     if (this.clOff[seed] >= 0) return this.clOff[seed];
-    const { syms, ruleAlts, altStarts } = this.g;
+    const { syms, ruleAlts, altStarts } = this;
     const gen = ++this.gen;
     // the result goes straight to the arena's end (no intermediate array); the work stack is scratch
     let at = this.clPoolLen;
@@ -496,7 +507,7 @@ export class Automaton {
    */
   private frameLevels(st: number, depth: number): number {
     const lex = this.lexemeAt;
-    if (lex === undefined) return depth;
+    if (lex.length === 0) return depth;
     let k = 0;
     for (let n = st; n !== 0 && k <= LEXEME_LEVELS && lex[this.nodePos[n]] !== 0; n = this.nodeParent[n]) k++;
     return k >= 2 && k <= LEXEME_LEVELS ? k : depth;
@@ -519,11 +530,11 @@ export class Automaton {
   }
 
   /** Per terminal: its global id (terminalId). */
-  private termIds: Int32Array | undefined;
+  private termIds: Int32Array = NO_INTS;
   /** The signature epoch of termIds and ruleSig (see resetSignaturesIfFull). */
   private sigEpoch = signatureEpoch;
   /** ruleSig[r]: global id of rule r's canonical sub-grammar, −1 too large, −2 not computed. */
-  private ruleSig: Int32Array | undefined;
+  private ruleSig: Int32Array = NO_INTS;
 
   /**
    * The canonical form of the sub-grammar reachable from rule `r` — its alternatives and every
@@ -534,14 +545,15 @@ export class Automaton {
    * 2k + 1), each followed by −1; an optional chain as −3, its item, its capped length.
    */
   private ruleSignature(r0: number, maxRules: number, reach: number): number {
-    const { syms, ruleAlts, altStarts, terminals } = this.g;
-    if (this.ruleSig === undefined || this.ruleSigReach !== reach) {
+    const { syms, ruleAlts, altStarts } = this;
+    const { terminals } = this.g;
+    if (this.ruleSig.length === 0 || this.ruleSigReach !== reach) {
       this.ruleSig = new Int32Array(ruleAlts.length - 1).fill(-2);
       this.ruleSigReach = reach;
     }
     const memo = this.ruleSig[r0];
     if (memo !== -2) return memo;
-    this.termIds ??= Int32Array.from(terminals, terminalId);
+    if (this.termIds.length === 0) this.termIds = Int32Array.from(terminals, terminalId);
     const keys = this.termIds;
     const ids = new Map<number, number>([[r0, 0]]);
     const queue: number[] = [r0];
@@ -599,7 +611,7 @@ export class Automaton {
 
   private ruleSigReach = -1;
   /** Per rule: −1 not known yet, 0 not an optional chain, k > 0 an optional chain of length k (2³⁰: x*; see chainLength); −3 while being followed. */
-  private chainLen: Int32Array | undefined;
+  private chainLen: Int32Array = NO_INTS;
 
   /**
    * k when rule r is `x{0,k}` as lowering unrolls it (O_k ::= x O_{k−1} | ε, O_1 ::= x | ε;
@@ -607,8 +619,8 @@ export class Automaton {
    * (chains run to thousands).
    */
   private chainLength(r: number): number {
-    const { syms, ruleAlts, altStarts } = this.g;
-    this.chainLen ??= new Int32Array(ruleAlts.length - 1).fill(-1);
+    const { syms, ruleAlts, altStarts } = this;
+    if (this.chainLen.length === 0) this.chainLen = new Int32Array(ruleAlts.length - 1).fill(-1);
     const len = this.chainLen;
     if (len[r] >= 0) return len[r];
     // follow the links down to a known rule or the chain's end, then fill lengths back up
@@ -650,7 +662,7 @@ export class Automaton {
 
   /** The repeated symbol of an optional chain rule. */
   private chainItem(r: number): number {
-    return this.g.syms[this.g.altStarts[this.g.ruleAlts[r]]];
+    return this.syms[this.altStarts[this.ruleAlts[r]]];
   }
 
   /**
@@ -661,14 +673,15 @@ export class Automaton {
    * mean equal frame automata (up to renaming), so their masks can be shared, across schemas too.
    */
   frameSignature(n: number, reach: number, maxRules = 64): number {
-    const { syms, terminals } = this.g;
+    const { syms } = this;
+    const { terminals } = this.g;
     if (this.sigEpoch !== signatureEpoch) {
       // the interners were cleared: every id memoized here may name another sequence now
       this.sigEpoch = signatureEpoch;
-      this.ruleSig = undefined;
-      this.termIds = undefined;
+      this.ruleSig = NO_INTS;
+      this.termIds = NO_INTS;
     }
-    this.termIds ??= Int32Array.from(terminals, terminalId);
+    if (this.termIds.length === 0) this.termIds = Int32Array.from(terminals, terminalId);
     const keys = this.termIds;
     const seq = configSigs;
     seq.truncate(0);
@@ -704,7 +717,7 @@ export class Automaton {
 
   /** The state after byte class `c` from state `s` (computed and stored on first use). */
   computeTransition(s: number, c: number): number {
-    const { syms } = this.g;
+    const { syms } = this;
     const nc = this.numClasses;
     let seeds = this.seedBuf;
     let k = 0;
@@ -1281,7 +1294,7 @@ export class TokenMatcher {
   }
 
   /** The trie's depth-1 nodes (its children of the root), in order; built on first use. */
-  private rootKids: Int32Array | undefined;
+  private rootKids: Int32Array = NO_INTS;
   /** Per state: times it was the common successor of a frame's first byte (see frameWalk). */
   private readonly rootSeen = new Map<number, number>();
   /** Per state s: every depth-1 subtree walked as if its first byte led to s (see frameWalk). */
@@ -1308,7 +1321,7 @@ export class TokenMatcher {
     const a = this.automaton;
     const nc = a.numClasses;
     let kids = this.rootKids;
-    if (kids === undefined) {
+    if (kids.length === 0) {
       const list: number[] = [];
       for (let n = 0; n < trie.size; n = end[n]) list.push(n);
       kids = this.rootKids = Int32Array.from(list);
@@ -1447,7 +1460,7 @@ export class TokenMatcher {
     const bits = new Uint32Array(trie.words);
     const pops: number[] = [];
     const accepting = this.automaton.isAccepting(s);
-    for (const c of this.rootKids!) {
+    for (const c of this.rootKids) {
       const id = token[c];
       if (id >= 0) {
         bits[id >>> 5] |= 1 << (id & 31);
