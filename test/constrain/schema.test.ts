@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/engine/rng.js';
-import { schemaConstraint } from '../../src/infer/constrain/index.js';
+import { Automaton, lowerSchema, schemaConstraint } from '../../src/infer/constrain/index.js';
 import { accepts, randomWalk, testTokenizer } from './helpers.js';
 import { ajvValidator } from './ajv.js';
 
@@ -209,4 +209,29 @@ test('schema masks equal a brute-force check of every token at every step (frame
       }
     }
   }
+});
+
+test('object members: declared ones in order (optional skippable, required present), extras anywhere, never a declared name twice — every sequence of up to 5 members', () => {
+  // A brute-force reference for the member grammar (schema.ts objectExpr: rest/after/decl):
+  // declared a (required), b, c (optional), extra keys x and y (additionalProperties: true).
+  const schema = { type: 'object', properties: { a: { type: 'integer' }, b: { type: 'integer' }, c: { type: 'integer' } }, required: ['a'] };
+  const a = new Automaton(lowerSchema(schema, { whitespace: 'compact' }));
+  const open = new Automaton(lowerSchema({ ...schema, required: [] }, { whitespace: 'compact' }));
+  const closed = new Automaton(lowerSchema({ ...schema, additionalProperties: false }, { whitespace: 'compact' }));
+  const names = ['a', 'b', 'c', 'x', 'y'];
+  const enc = new TextEncoder();
+  const seqs: string[][] = [[]];
+  for (let len = 1; len <= 5; len++) for (const s of seqs.filter((q) => q.length === len - 1)) for (const n of names) seqs.push([...s, n]);
+  let checked = 0;
+  for (const s of seqs) {
+    const declared = s.filter((n) => n <= 'c');
+    const inOrder = declared.every((n, i) => i === 0 || declared[i - 1] < n); // increasing: each at most once
+    const text = enc.encode(`{${s.map((n, i) => `"${n}":${i}`).join(',')}}`);
+    const label = `{${s.join(',')}}`;
+    assert.equal(a.matches(text), inOrder && declared.includes('a'), `required a: ${label}`);
+    assert.equal(open.matches(text), inOrder, `all optional: ${label}`);
+    assert.equal(closed.matches(text), inOrder && declared.length === s.length && declared.includes('a'), `closed: ${label}`);
+    checked++;
+  }
+  assert.equal(checked, 3906);
 });

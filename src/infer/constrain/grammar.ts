@@ -252,8 +252,10 @@ export function lowerGrammar(g: Grammar): LoweredGrammar {
     }
   }
   ruleAlts[nRules] = altStarts.length;
-  const lowered: LoweredGrammar = { syms: Int32Array.from(syms), ruleAlts, altStarts: Int32Array.from(altStarts), ruleNames: names, terminals: terms, startRule: start };
-  return lexemes && lexemes.size > 0 ? { ...lowered, lexeme: Uint8Array.from(lexemeOf) } : lowered;
+  // one object shape whether or not there are lexemes (two shapes made the matcher's hot
+  // functions polymorphic, and V8 deoptimized them whenever a schema of the other kind came)
+  const lexeme = lexemes && lexemes.size > 0 ? Uint8Array.from(lexemeOf) : undefined;
+  return { syms: Int32Array.from(syms), ruleAlts, altStarts: Int32Array.from(altStarts), ruleNames: names, terminals: terms, startRule: start, lexeme };
 }
 
 /** Strongly connected component id of each node (Tarjan, iterative to survive deep graphs). */

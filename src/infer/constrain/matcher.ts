@@ -25,6 +25,10 @@ import type { TokenTrie } from './trie.js';
 /** State 0 is dead (no configuration left). */
 export const DEAD = 0;
 
+/** Empty arrays for fields that are filled on first use (a field that goes from undefined to an array changes its type, and V8 deoptimizes the code that read it). */
+const NO_INTS = new Int32Array(0);
+const NO_BYTES = new Uint8Array(0);
+
 /**
  * Signatures → small ids, shared by every automaton and matcher, as int sequences (intern.ts):
  * a rule's reachable sub-grammar (`ruleSigs`), a frame configuration's rest of alternatives
@@ -94,6 +98,10 @@ const MAX_STATES = 2_000_000;
 
 export class Automaton {
   readonly g: LoweredGrammar;
+  /** The grammar's position tables as own fields (LoweredGrammar objects may differ in shape; these loads sit in the hot functions). */
+  private readonly syms: Int32Array;
+  private readonly ruleAlts: Int32Array;
+  private readonly altStarts: Int32Array;
   /** byte → class. */
   readonly classOf: Uint8Array;
   readonly numClasses: number;
@@ -124,11 +132,14 @@ export class Automaton {
   /** acceptFlags[s] = 1 when state s accepts (the empty stack is among its configurations). Grows; re-read after `computeTransition`. */
   acceptFlags: Uint8Array = new Uint8Array(64);
   readonly initial: number;
-  /** lexemeAt[pos] = 1 when position pos lies in a lexeme rule (LoweredGrammar.lexeme); undefined without lexemes. */
-  private readonly lexemeAt: Uint8Array | undefined;
+  /** lexemeAt[pos] = 1 when position pos lies in a lexeme rule (LoweredGrammar.lexeme); empty without lexemes (never undefined: one field type, no deoptimization). */
+  private readonly lexemeAt: Uint8Array = NO_BYTES;
 
   constructor(grammar: Grammar | LoweredGrammar) {
     this.g = 'syms' in grammar ? grammar : lowerGrammar(grammar);
+    this.syms = this.g.syms;
+    this.ruleAlts = this.g.ruleAlts;
+    this.altStarts = this.g.altStarts;
     const { lexeme } = this.g;
     if (lexeme !== undefined) {
       const at = new Uint8Array(this.g.syms.length);
@@ -264,7 +275,7 @@ export class Automaton {
    */
   private closureOfNode(seed: number): number {
     if (this.clOff[seed] >= 0) return this.clOff[seed];
-    const { syms, ruleAlts, altStarts } = this.g;
+    const { syms, ruleAlts, altStarts } = this;
     const gen = ++this.gen;
     // the result goes straight to the arena's end (no intermediate array); the work stack is scratch
     let at = this.clPoolLen;
@@ -496,7 +507,7 @@ export class Automaton {
    */
   private frameLevels(st: number, depth: number): number {
     const lex = this.lexemeAt;
-    if (lex === undefined) return depth;
+    if (lex.length === 0) return depth;
     let k = 0;
     for (let n = st; n !== 0 && k <= LEXEME_LEVELS && lex[this.nodePos[n]] !== 0; n = this.nodeParent[n]) k++;
     return k >= 2 && k <= LEXEME_LEVELS ? k : depth;
@@ -519,11 +530,11 @@ export class Automaton {
   }
 
   /** Per terminal: its global id (terminalId). */
-  private termIds: Int32Array | undefined;
+  private termIds: Int32Array = NO_INTS;
   /** The signature epoch of termIds and ruleSig (see resetSignaturesIfFull). */
   private sigEpoch = signatureEpoch;
   /** ruleSig[r]: global id of rule r's canonical sub-grammar, −1 too large, −2 not computed. */
-  private ruleSig: Int32Array | undefined;
+  private ruleSig: Int32Array = NO_INTS;
 
   /**
    * The canonical form of the sub-grammar reachable from rule `r` — its alternatives and every
@@ -534,14 +545,15 @@ export class Automaton {
    * 2k + 1), each followed by −1; an optional chain as −3, its item, its capped length.
    */
   private ruleSignature(r0: number, maxRules: number, reach: number): number {
-    const { syms, ruleAlts, altStarts, terminals } = this.g;
-    if (this.ruleSig === undefined || this.ruleSigReach !== reach) {
+    const { syms, ruleAlts, altStarts } = this;
+    const { terminals } = this.g;
+    if (this.ruleSig.length === 0 || this.ruleSigReach !== reach) {
       this.ruleSig = new Int32Array(ruleAlts.length - 1).fill(-2);
       this.ruleSigReach = reach;
     }
     const memo = this.ruleSig[r0];
     if (memo !== -2) return memo;
-    this.termIds ??= Int32Array.from(terminals, terminalId);
+    if (this.termIds.length === 0) this.termIds = Int32Array.from(terminals, terminalId);
     const keys = this.termIds;
     const ids = new Map<number, number>([[r0, 0]]);
     const queue: number[] = [r0];
@@ -599,7 +611,7 @@ export class Automaton {
 
   private ruleSigReach = -1;
   /** Per rule: −1 not known yet, 0 not an optional chain, k > 0 an optional chain of length k (2³⁰: x*; see chainLength); −3 while being followed. */
-  private chainLen: Int32Array | undefined;
+  private chainLen: Int32Array = NO_INTS;
 
   /**
    * k when rule r is `x{0,k}` as lowering unrolls it (O_k ::= x O_{k−1} | ε, O_1 ::= x | ε;
@@ -607,8 +619,8 @@ export class Automaton {
    * (chains run to thousands).
    */
   private chainLength(r: number): number {
-    const { syms, ruleAlts, altStarts } = this.g;
-    this.chainLen ??= new Int32Array(ruleAlts.length - 1).fill(-1);
+    const { syms, ruleAlts, altStarts } = this;
+    if (this.chainLen.length === 0) this.chainLen = new Int32Array(ruleAlts.length - 1).fill(-1);
     const len = this.chainLen;
     if (len[r] >= 0) return len[r];
     // follow the links down to a known rule or the chain's end, then fill lengths back up
@@ -650,7 +662,7 @@ export class Automaton {
 
   /** The repeated symbol of an optional chain rule. */
   private chainItem(r: number): number {
-    return this.g.syms[this.g.altStarts[this.g.ruleAlts[r]]];
+    return this.syms[this.altStarts[this.ruleAlts[r]]];
   }
 
   /**
@@ -661,14 +673,15 @@ export class Automaton {
    * mean equal frame automata (up to renaming), so their masks can be shared, across schemas too.
    */
   frameSignature(n: number, reach: number, maxRules = 64): number {
-    const { syms, terminals } = this.g;
+    const { syms } = this;
+    const { terminals } = this.g;
     if (this.sigEpoch !== signatureEpoch) {
       // the interners were cleared: every id memoized here may name another sequence now
       this.sigEpoch = signatureEpoch;
-      this.ruleSig = undefined;
-      this.termIds = undefined;
+      this.ruleSig = NO_INTS;
+      this.termIds = NO_INTS;
     }
-    this.termIds ??= Int32Array.from(terminals, terminalId);
+    if (this.termIds.length === 0) this.termIds = Int32Array.from(terminals, terminalId);
     const keys = this.termIds;
     const seq = configSigs;
     seq.truncate(0);
@@ -704,7 +717,7 @@ export class Automaton {
 
   /** The state after byte class `c` from state `s` (computed and stored on first use). */
   computeTransition(s: number, c: number): number {
-    const { syms } = this.g;
+    const { syms } = this;
     const nc = this.numClasses;
     let seeds = this.seedBuf;
     let k = 0;
@@ -814,6 +827,47 @@ function compactSet(bits: Uint32Array): TokenSet {
   return ids;
 }
 
+/**
+ * compactSet for a scratch bitset whose nonzero words are listed in touched[0 .. n) (each once;
+ * n = touched.length means the list overflowed and the whole bitset is scanned), and the
+ * bitset cleared. The same result as compactSet(bits): a sparse frame on cl100k sets a few
+ * dozen of its 3,134 words, and scanning and clearing them all was ≈ a tenth of the mask time.
+ */
+function takeSet(bits: Uint32Array, touched: Int32Array, n: number): TokenSet {
+  if (n >= touched.length || 8 * n >= bits.length) {
+    const out = compactSet(bits);
+    bits.fill(0);
+    return out;
+  }
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    let x = bits[touched[i]];
+    x -= (x >>> 1) & 0x55555555;
+    x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+    count += Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
+  }
+  if (count >= bits.length) {
+    const out = bits.slice();
+    bits.fill(0);
+    return out;
+  }
+  if (count === 0) return NO_TOKENS;
+  sortRange(touched, 0, n);
+  const ids = new Int32Array(count);
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    const w = touched[i];
+    let x = bits[w];
+    bits[w] = 0;
+    while (x !== 0) {
+      const b = 31 - Math.clz32(x & -x);
+      ids[k++] = w * 32 + b;
+      x &= x - 1;
+    }
+  }
+  return ids;
+}
+
 /** bits |= set. */
 function orInto(bits: Uint32Array, set: TokenSet): void {
   if (set instanceof Int32Array) for (let i = 0; i < set.length; i++) bits[set[i] >>> 5] |= 1 << (set[i] & 31);
@@ -845,6 +899,9 @@ export function clearSharedFrames(trie: TokenTrie): void {
   sharedFrames.delete(trie);
 }
 
+/** Budget of the per-(state, first byte) subtree walks kept per matcher, in ints (16 MiB). */
+const SUBTREE_CACHE_INTS = 4 * 1024 * 1024;
+
 /** Mask cache budget per matcher, in 32-bit words (64 MiB). */
 const MASK_CACHE_WORDS = 16 * 1024 * 1024;
 
@@ -872,7 +929,16 @@ export class TokenMatcher {
     this.scratchMask = new Uint32Array(trie.words);
     this.scratchFrame = new Uint32Array(trie.words);
     this.scratchCont = new Uint32Array(trie.words);
+    this.touched = new Int32Array(trie.words);
   }
+
+  /**
+   * The words of the scratch bitset being walked into that went from zero to nonzero
+   * (walk records them; takeSet reads them): touched[0 .. touchedN), touchedN = touched.length
+   * when unknown (a dense set copied in, or more words than fit).
+   */
+  private readonly touched: Int32Array;
+  private touchedN = 0;
 
   /**
    * Per top position: the tokens the frame accepts on its own (context-independent) and the trie
@@ -1046,6 +1112,13 @@ export class TokenMatcher {
       return { base, extra: ids.slice(0, u) };
     }
     const m = this.scratchMask;
+    if (!this.unionMixed && n < m.length) {
+      // sparse sets only: their ids sorted and deduplicated, as compactSet would give them (fewer ids than words), without the bitset's scan
+      sortRange(ids, 0, n);
+      let u = n === 0 ? 0 : 1;
+      for (let i = 1; i < n; i++) if (ids[i] !== ids[u - 1]) ids[u++] = ids[i];
+      return u === 0 ? NO_TOKENS : ids.slice(0, u);
+    }
     for (let i = 0; i < n; i++) m[ids[i] >>> 5] |= 1 << (ids[i] & 31);
     const out = compactSet(m);
     m.fill(0);
@@ -1119,14 +1192,14 @@ export class TokenMatcher {
       if (c === undefined) {
         const acc = this.scratchCont;
         const next: number[] = [];
+        this.touchedN = 0;
         // a level that may be empty (its rest nullable) lets the next one start at the same nodes
         const empty = a.isAccepting(state);
         for (let k = 0; k < pops.length; k++) {
           if (empty) next.push(pops[k]);
           this.walk(state, pops[k] + 1, end[pops[k]], acc, next);
         }
-        c = { accept: compactSet(acc), pops: int32s(next), stamp: 0 };
-        acc.fill(0);
+        c = { accept: takeSet(acc, this.touched, this.touchedN), pops: int32s(next), stamp: 0 };
         byState.set(state, c);
       }
       this.unionAdd(c, or);
@@ -1204,12 +1277,12 @@ export class TokenMatcher {
         const accept = this.scratchFrame;
         const pops: number[] = [];
         const v0 = this.nodesVisited;
+        this.touchedN = 0;
         this.frameWalk(frameState, accept, pops);
         this.framesBuilt++;
         this.frameNodes += this.nodesVisited - v0;
         if (sig < 0) this.sigNull++;
-        f = { accept: compactSet(accept), pops: int32s(pops), stamp: 0 };
-        accept.fill(0);
+        f = { accept: takeSet(accept, this.touched, this.touchedN), pops: int32s(pops), stamp: 0 };
         if (sig >= 0) {
           if (shared.size >= SHARED_FRAMES_MAX) shared.clear();
           shared.set(sig, f);
@@ -1221,7 +1294,7 @@ export class TokenMatcher {
   }
 
   /** The trie's depth-1 nodes (its children of the root), in order; built on first use. */
-  private rootKids: Int32Array | undefined;
+  private rootKids: Int32Array = NO_INTS;
   /** Per state: times it was the common successor of a frame's first byte (see frameWalk). */
   private readonly rootSeen = new Map<number, number>();
   /** Per state s: every depth-1 subtree walked as if its first byte led to s (see frameWalk). */
@@ -1248,7 +1321,7 @@ export class TokenMatcher {
     const a = this.automaton;
     const nc = a.numClasses;
     let kids = this.rootKids;
-    if (kids === undefined) {
+    if (kids.length === 0) {
       const list: number[] = [];
       for (let n = 0; n < trie.size; n = end[n]) list.push(n);
       kids = this.rootKids = Int32Array.from(list);
@@ -1300,24 +1373,85 @@ export class TokenMatcher {
       return;
     }
     accept.set(full.bits);
+    this.touchedN = this.touched.length; // dense: takeSet scans it all
     let p = 0;
     const fp = full.pops;
     for (let i = 0; i < kids.length; i++) {
       const c = kids[i];
       const e = end[c];
       const t = succ[cls[byte[c]]];
-      if (t === best) {
+      // a subtree's tokens and pops depend only on the state its first byte leads to: kept per
+      // (state, first byte), so the subtrees every name prefix leaves by the same shared rule
+      // (a non-ASCII character, an escape, the closing quote) are walked once per matcher; and
+      // one found equal to the copy's own (a character that leaves the names, then the free
+      // body) is left as copied
+      const key = t * 256 + byte[c];
+      let hit = t === best || t === DEAD ? undefined : this.subtreeWalks.get(key);
+      if (t === best || (hit !== undefined && hit.sameAs === best)) {
         while (p < fp.length && fp[p] < c) p++;
         while (p < fp.length && fp[p] < e) pops.push(fp[p++]);
         continue;
       }
-      for (let k = tokStart[c], ke = tokStart[e]; k < ke; k++) {
+      const k0 = tokStart[c];
+      const ke = tokStart[e];
+      for (let k = k0; k < ke; k++) {
         const id = tokOrder[k];
         accept[id >>> 5] &= ~(1 << (id & 31));
       }
-      if (t !== DEAD) this.walk(x, c, e, accept, pops);
+      if (t === DEAD) continue;
+      if (hit !== undefined) {
+        const ids = hit.accept;
+        for (let j = 0; j < ids.length; j++) accept[ids[j] >>> 5] |= 1 << (ids[j] & 31);
+        for (let j = 0; j < hit.pops.length; j++) pops.push(hit.pops[j]);
+      } else {
+        const p0 = pops.length;
+        this.walk(x, c, e, accept, pops);
+        let cnt = 0;
+        for (let k = k0; k < ke; k++) {
+          const id = tokOrder[k];
+          if (((accept[id >>> 5] >>> (id & 31)) & 1) !== 0) cnt++;
+        }
+        const ids = cnt === 0 ? NO_TOKENS : new Int32Array(cnt);
+        for (let k = k0, j = 0; k < ke; k++) {
+          const id = tokOrder[k];
+          if (((accept[id >>> 5] >>> (id & 31)) & 1) !== 0) ids[j++] = id;
+        }
+        hit = { accept: ids, pops: pops.length === p0 ? NO_TOKENS : Int32Array.from(pops.slice(p0)), checkedFor: -1, sameAs: -1 };
+        this.subtreeInts += ids.length + hit.pops.length + 8;
+        if (this.subtreeInts > SUBTREE_CACHE_INTS) {
+          this.subtreeWalks.clear(); // bounded, like the other caches
+          this.subtreeInts = 0;
+        }
+        this.subtreeWalks.set(key, hit);
+      }
+      if (hit.checkedFor !== best) {
+        hit.checkedFor = best;
+        hit.sameAs = this.sameAsFull(hit, full, k0, ke, c, e) ? best : -1;
+      }
     }
   }
+
+  /** True when a subtree walk's tokens and pops equal those of rootFull `full` in subtree [c, e) (token slots [k0, ke)). */
+  private sameAsFull(hit: SubtreeWalk, full: { bits: Uint32Array; pops: Int32Array }, k0: number, ke: number, c: number, e: number): boolean {
+    const { tokOrder } = this.trie;
+    let cnt = 0;
+    for (let k = k0; k < ke; k++) {
+      const id = tokOrder[k];
+      if (((full.bits[id >>> 5] >>> (id & 31)) & 1) !== 0) cnt++;
+    }
+    if (cnt !== hit.accept.length) return false;
+    for (const id of hit.accept) if (((full.bits[id >>> 5] >>> (id & 31)) & 1) === 0) return false;
+    let q = 0;
+    const fp = full.pops;
+    while (q < fp.length && fp[q] < c) q++;
+    let j = 0;
+    for (; q < fp.length && fp[q] < e; q++, j++) if (j >= hit.pops.length || hit.pops[j] !== fp[q]) return false;
+    return j === hit.pops.length;
+  }
+
+  /** frameWalk's copy path: per (state, first byte) the tokens and pops of that depth-1 subtree walked in the state. */
+  private readonly subtreeWalks = new Map<number, SubtreeWalk>();
+  private subtreeInts = 0;
 
   /** Every depth-1 subtree walked as if its first byte led to state `s` (tokens and pops); see frameWalk. */
   private buildRootFull(s: number): { bits: Uint32Array; pops: Int32Array } {
@@ -1326,7 +1460,7 @@ export class TokenMatcher {
     const bits = new Uint32Array(trie.words);
     const pops: number[] = [];
     const accepting = this.automaton.isAccepting(s);
-    for (const c of this.rootKids!) {
+    for (const c of this.rootKids) {
       const id = token[c];
       if (id >= 0) {
         bits[id >>> 5] |= 1 << (id & 31);
@@ -1405,6 +1539,9 @@ export class TokenMatcher {
     let acc = a.acceptFlags;
     let n = from;
     let visited = 0;
+    const touched = this.touched;
+    const cap = touched.length;
+    let nt = this.touchedN;
     // The hot loop of mask computation: typed-array loads only (a Map lookup per token and a
     // call per node cost ~100 ns/node on cl100k's 216k-node trie).
     while (n < to) {
@@ -1442,7 +1579,10 @@ export class TokenMatcher {
           if (loops) {
             for (let k = tokStart[n], e = tokStart[end[n]]; k < e; k++) {
               const x = tokOrder[k];
-              mask[x >>> 5] |= 1 << (x & 31);
+              const wi = x >>> 5;
+              const old = mask[wi];
+              if (old === 0 && nt < cap) touched[nt++] = wi;
+              mask[wi] = old | (1 << (x & 31));
             }
             n = end[n];
             continue;
@@ -1451,14 +1591,31 @@ export class TokenMatcher {
       }
       const id = token[n];
       if (id >= 0) {
-        mask[id >>> 5] |= 1 << (id & 31);
-        if (hasMore[n] !== 0) for (const x of this.trie.more.get(n)!) mask[x >>> 5] |= 1 << (x & 31);
+        const wi = id >>> 5;
+        const old = mask[wi];
+        if (old === 0 && nt < cap) touched[nt++] = wi;
+        mask[wi] = old | (1 << (id & 31));
+        if (hasMore[n] !== 0) {
+          for (const x of this.trie.more.get(n)!) {
+            if (mask[x >>> 5] === 0) nt = cap; // rare (duplicate tokens): give up the list
+            mask[x >>> 5] |= 1 << (x & 31);
+          }
+        }
       }
       if (pops !== null && acc[t] !== 0 && end[n] > n + 1) pops.push(n);
       n++;
     }
+    this.touchedN = nt;
     this.nodesVisited += visited;
   }
+}
+
+/** A depth-1 subtree walked in one state (TokenMatcher.frameWalk): its tokens and pops; sameAs: the rootFull state whose copy holds the same (checkedFor: the last one compared), −1 none. */
+interface SubtreeWalk {
+  readonly accept: Int32Array;
+  readonly pops: Int32Array;
+  checkedFor: number;
+  sameAs: number;
 }
 
 /** `a` grown (zero-filled) so that index i fits. */

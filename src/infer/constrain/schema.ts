@@ -24,7 +24,7 @@
  * No whitespace before or after the top-level value.
  */
 import { GptforgeError } from '../../util/errors.js';
-import { byteSet, complementRanges, intersectRanges, MAX_CODE_POINT, subtractRanges, type CodeRange } from './bytes.js';
+import { byteSet, byteSetKey, complementRanges, intersectRanges, MAX_CODE_POINT, subtractRanges, type CodeRange } from './bytes.js';
 import { alt, bytes, chars, EMPTY, literal, lowerGrammar, NOTHING, opt, ref, repeat, seq, star, type Expr, type Grammar, type LoweredGrammar } from './grammar.js';
 import { Automaton } from './matcher.js';
 import { DIGIT, regexToExpr, type CharEncoder } from './regex.js';
@@ -771,30 +771,37 @@ class Compiler {
     const comma = seq(ws, literal(','), ws);
     const n = declared.length;
     const base = `obj:${ptr || '#'}:${this.rules.size}`;
-    // each member once, as a rule: rest(i) and first(i) both refer to it
+    // each member once, as a rule (decl(i) refers to it)
     declared.forEach((d, i) => this.rules.set(`${base}:kv${i}`, seq(literal(JSON.stringify(d.name)), colon, d.value)));
     const kv = (d: { name: string; value: Expr }): Expr => ref(`${base}:kv${declared.indexOf(d as (typeof declared)[number])}`);
     if (extraValue !== NOTHING) this.rules.set(`${base}:extra`, seq(this.keyExcluding(names), colon, extraValue));
     const extraKv = extraValue === NOTHING ? NOTHING : ref(`${base}:extra`);
     // rest(i): members from declared[i] on, after at least one member (each starts with a comma);
-    // first(i): the same with nothing emitted yet. Extras may appear between declared members.
-    for (let i = n; i >= 0; i--) {
-      const extras = extraKv === NOTHING ? [] : [seq(comma, extraKv, ref(`${base}:rest${i}`))];
-      const firstExtras = extraKv === NOTHING ? [] : [seq(extraKv, ref(`${base}:rest${i}`))];
-      if (i === n) {
-        this.rules.set(`${base}:rest${i}`, alt(EMPTY, ...extras));
-        this.rules.set(`${base}:first${i}`, alt(EMPTY, ...firstExtras));
-        continue;
-      }
+    // first0: the members with nothing emitted yet; after(i): one member (an extra, or declared[j]
+    // for a j ≥ i reached by skipping optional ones) and rest from there. An extra stays at i
+    // (extra rest(i)), and skipping happens only in decl(i), before a declared member: the same
+    // language as an extra allowed at every place skipping may lead to, but one configuration
+    // per extra instead of one per place — an object of 81 optional members beside
+    // additionalProperties (Github_hard o31176) had ≈ 1,000 configurations per key state, each
+    // string character's alternatives once per place. The comma is shared the same way.
+    const allOptional: boolean[] = [];
+    allOptional[n] = true;
+    for (let i = n - 1; i >= 0; i--) allOptional[i] = !declared[i].required && allOptional[i + 1];
+    // decl(i): declared[i] and rest(i + 1), or, when declared[i] is optional, decl(i + 1)
+    for (let i = n - 1; i >= 0; i--) {
       const d = declared[i];
-      const restAlts = [seq(comma, kv(d), ref(`${base}:rest${i + 1}`)), ...extras];
-      const firstAlts = [seq(kv(d), ref(`${base}:rest${i + 1}`)), ...firstExtras];
-      if (!d.required) {
-        restAlts.push(ref(`${base}:rest${i + 1}`));
-        firstAlts.push(ref(`${base}:first${i + 1}`));
-      }
-      this.rules.set(`${base}:rest${i}`, alt(...restAlts));
-      this.rules.set(`${base}:first${i}`, alt(...firstAlts));
+      const alts = [seq(kv(d), ref(`${base}:rest${i + 1}`))];
+      if (!d.required && i + 1 < n) alts.push(ref(`${base}:decl${i + 1}`));
+      this.rules.set(`${base}:decl${i}`, alt(...alts));
+    }
+    for (let i = n; i >= 0; i--) {
+      const after: Expr[] = [];
+      if (extraKv !== NOTHING) after.push(seq(extraKv, ref(`${base}:rest${i}`)));
+      if (i < n) after.push(ref(`${base}:decl${i}`));
+      const end = allOptional[i] ? [EMPTY] : [];
+      if (after.length > 0) this.rules.set(`${base}:after${i}`, alt(...after));
+      this.rules.set(`${base}:rest${i}`, alt(...end, ...(after.length > 0 ? [seq(comma, ref(`${base}:after${i}`))] : [])));
+      if (i === 0) this.rules.set(`${base}:first0`, alt(...end, ...(after.length > 0 ? [ref(`${base}:after0`)] : [])));
     }
     // An empty object is "{" ws "}"; a non-empty one "{" ws members ws "}".
     const anyRequired = declared.some((d) => d.required);
@@ -838,7 +845,18 @@ class Compiler {
       if (plain) {
         const ascii = byteSet([0x20, 0x7f]);
         for (const c of [...kids, 0x22, 0x5c]) ascii[c >>> 5] &= ~(1 << (c & 31));
-        parts.push(seq(alt(bytes(ascii), NON_ASCII, ref('json-canonical-escape')), free));
+        // The non-ASCII character or escape that leaves goes through one shared rule entered in
+        // tail position, so the states inside it are the same from every name prefix: the
+        // matcher walks the tokens that start with a UTF-8 lead byte (≈ 40% of a name-prefix
+        // frame's trie nodes on cl100k) once per matcher, not once per prefix (see frameWalk).
+        // The ASCII leave is a rule of its own, so both frame as two lexeme levels, one group.
+        parts.push(
+          seq(
+            this.lexeme(`json-key-ascii:${byteSetKey(ascii)}`, () => bytes(ascii)),
+            free,
+          ),
+        );
+        parts.push(this.lexeme('json-key-leave', () => seq(alt(NON_ASCII, ref('json-canonical-escape')), free)));
       } else {
         const others = complementRanges(kids.map((c) => [c, c] as CodeRange));
         if (others.length > 0) parts.push(seq(jsonChars(others), free));
