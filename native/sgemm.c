@@ -7,6 +7,7 @@
  * Packing absorbs the transposes, so NN, NT, TN and TT all run the same microkernel.
  * Each C element is reduced over K in the same order whatever the task split, so results
  * do not depend on the thread count. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "kernels.h"
@@ -517,17 +518,24 @@ static void sgemm_task(void *ctx, int task, int ntasks) {
  * shapes keep DKB (at 4 they slowed 1.4×). Same sums, same order. */
 #define DKB_ALIASED 8
 #define DPF 64
-/* Column panels for the tile rows (3–8 rows) when B's rows alias (N a multiple of 1024, as
- * above): a sub-block's sweep across all N columns needs T (M × N floats: 16 KiB at
- * 4 × 1024) and the sub-block's lines of B (8 × 4 KiB, each tile's in one L1 set) in L1
- * together, its whole 32 KiB, so the parked sums and B's lines evict each other. Panels of
- * DPANEL columns, each over all of K, keep both small (4 rows: T 4 KiB, B 8 KiB). Each
- * element's sums and their order are unchanged (a panel is a column range, as a pool
- * task's is). Measured (one thread, weights in L3, best of 200, 4 layers, load ~9):
- * 256×1024 at 4 rows 180–190 → 149–152 µs, at 8 rows 310–320 → 284 (panels of 128: 158;
- * 512: 155 / 293). Panels at N = 768 measured 3–8 % slower (no aliasing there): not used.
- * 1–2 rows sweep B's rows whole, unpanelled. */
-#define DPANEL 256
+
+/* Where the parked sums T go. A tile's T lines sit at column j of R rows w floats apart; at
+ * w = 1024 (c_fc) all in one L1 set, as are its B lines (DKB_ALIASED rows 4 KiB apart, which
+ * fill that set's 8 ways). Where the two sets coincide — it depends only on where malloc put
+ * T and the weights, (T − B) mod 4 KiB — T and B evict each other on every k sub-block:
+ * 256×1024 at 4 rows ran 150–185 µs over 4 layers, or 320 with B's rows 16 bytes off a line,
+ * depending on the allocations (a C harness and the addon under node disagreed for that
+ * reason). So T starts half the L1 sets (2 KiB) away from B's column n0: never B's set,
+ * whatever the allocator did. Measured (one thread, weights in L3, best of 150, load ~12):
+ * 256×1024 at 4 rows 170 → 127 µs (64-byte-aligned weights), 171 → 122 (one 2 MiB huge-page
+ * arena), 320 → 145 (rows 16 bytes off); the other shapes unchanged. Only T's address
+ * moves: same sums, same order. */
+#define T_SLACK 1040
+static float *t_placed(float *T, const float *B) {
+  T = (float *)(((uintptr_t)T + 63) & ~(uintptr_t)63);
+  long d = ((long)((uintptr_t)B >> 6) + 32 - (long)((uintptr_t)T >> 6)) & 63;
+  return T + 16 * d;
+}
 
 #define GEMV_ARGS const float *restrict A, const float *restrict B, float *restrict C, float *restrict T, long M, long K, long N, long n0, long w, long KC, int acc
 
@@ -828,20 +836,13 @@ static void gemv_task(void *ctx, int task, int ntasks) {
     gemvt_scalar(j->A, j->B, j->C, T, j->M, j->K, j->N, n0, n1 - n0, ISA.KC, j->acc);
     return;
   }
-  /* the tile rows (M >= 3) of an aliased B in column panels of DPANEL, each over all of K: see DPANEL */
-  long pw = j->M >= 3 && j->N % 1024 == 0 && n1 - n0 > DPANEL ? DPANEL : n1 - n0;
-  float *T = grow(&bufA, &capA, (size_t)j->M * (size_t)pw);
+  float *T = grow(&bufA, &capA, (size_t)j->M * (size_t)(n1 - n0) + T_SLACK);
   if (!T) abort();
-  for (long p0 = n0; p0 < n1; p0 += pw) {
-    long w = n1 - p0 < pw ? n1 - p0 : pw;
+  T = t_placed(T, j->B + n0);
 #if defined(__x86_64__)
-    if (ISA.ukr == ukr_avx512 || ISA.ukr == ukr_avx2) {
-      gemv_avx2(j->A, j->B, j->C, T, j->M, j->K, j->N, p0, w, ISA.KC, j->acc);
-      continue;
-    }
+  if (ISA.ukr == ukr_avx512 || ISA.ukr == ukr_avx2) { gemv_avx2(j->A, j->B, j->C, T, j->M, j->K, j->N, n0, n1 - n0, ISA.KC, j->acc); return; }
 #endif
-    gemv_v4(j->A, j->B, j->C, T, j->M, j->K, j->N, p0, w, ISA.KC, j->acc);
-  }
+  gemv_v4(j->A, j->B, j->C, T, j->M, j->K, j->N, n0, n1 - n0, ISA.KC, j->acc);
 }
 
 /* The FLOPs above which a decode-size product (M ≤ SMALL_M rows) is split over the pool: 4e6
