@@ -7,6 +7,7 @@
  * Packing absorbs the transposes, so NN, NT, TN and TT all run the same microkernel.
  * Each C element is reduced over K in the same order whatever the task split, so results
  * do not depend on the thread count. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "kernels.h"
@@ -518,6 +519,24 @@ static void sgemm_task(void *ctx, int task, int ntasks) {
 #define DKB_ALIASED 8
 #define DPF 64
 
+/* Where the parked sums T go. A tile's T lines sit at column j of R rows w floats apart; at
+ * w = 1024 (c_fc) all in one L1 set, as are its B lines (DKB_ALIASED rows 4 KiB apart, which
+ * fill that set's 8 ways). Where the two sets coincide — it depends only on where malloc put
+ * T and the weights, (T − B) mod 4 KiB — T and B evict each other on every k sub-block:
+ * 256×1024 at 4 rows ran 150–185 µs over 4 layers, or 320 with B's rows 16 bytes off a line,
+ * depending on the allocations (a C harness and the addon under node disagreed for that
+ * reason). So T starts half the L1 sets (2 KiB) away from B's column n0: never B's set,
+ * whatever the allocator did. Measured (one thread, weights in L3, best of 150, load ~12):
+ * 256×1024 at 4 rows 170 → 127 µs (64-byte-aligned weights), 171 → 122 (one 2 MiB huge-page
+ * arena), 320 → 145 (rows 16 bytes off); the other shapes unchanged. Only T's address
+ * moves: same sums, same order. */
+#define T_SLACK 1040
+static float *t_placed(float *T, const float *B) {
+  T = (float *)(((uintptr_t)T + 63) & ~(uintptr_t)63);
+  long d = ((long)((uintptr_t)B >> 6) + 32 - (long)((uintptr_t)T >> 6)) & 63;
+  return T + 16 * d;
+}
+
 #define GEMV_ARGS const float *restrict A, const float *restrict B, float *restrict C, float *restrict T, long M, long K, long N, long n0, long w, long KC, int acc
 
 /* One R × (V vectors) tile over kn rows of k: a, b point at the tile's first A and B
@@ -817,8 +836,9 @@ static void gemv_task(void *ctx, int task, int ntasks) {
     gemvt_scalar(j->A, j->B, j->C, T, j->M, j->K, j->N, n0, n1 - n0, ISA.KC, j->acc);
     return;
   }
-  float *T = grow(&bufA, &capA, (size_t)j->M * (size_t)(n1 - n0));
+  float *T = grow(&bufA, &capA, (size_t)j->M * (size_t)(n1 - n0) + T_SLACK);
   if (!T) abort();
+  T = t_placed(T, j->B + n0);
 #if defined(__x86_64__)
   if (ISA.ukr == ukr_avx512 || ISA.ukr == ukr_avx2) { gemv_avx2(j->A, j->B, j->C, T, j->M, j->K, j->N, n0, n1 - n0, ISA.KC, j->acc); return; }
 #endif
