@@ -7,6 +7,7 @@ import { buildProcessors } from '../infer/processors.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import { scoreSequences } from '../train/reward.js';
 import { GptforgeError } from '../util/errors.js';
+import { parseJsonFile } from '../util/json.js';
 import type { GrammarConstraint } from '../infer/constrain/matcher.js';
 import { declaredToolCallConstraint, type ToolDeclaration } from '../infer/constrain/toolcall.js';
 import { chatPrompt, toConversation, ToolRowController, type ApiToolCall, type ToolChoice } from './chat.js';
@@ -81,6 +82,24 @@ export class GptforgeServer {
     this.maxQueue = opts.maxQueue ?? 8 * this.parallel;
     this.keyHashes = (opts.apiKeys ?? []).map(sha);
     this.app = Fastify({ bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024, logger: opts.log ?? false });
+    // Fastify's own JSON parser (prototype-poisoning checks included); a syntax error is answered
+    // with its line and column, which Fastify's message leaves out
+    const json = this.app.getDefaultJsonParser('error', 'error');
+    this.app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+      const text = typeof body === 'string' ? body : body.toString('utf8');
+      json(req, text, (err, value) => {
+        if (!err || text.trim() === '') return done(err, value);
+        try {
+          parseJsonFile(text, 'the request body');
+        } catch (e) {
+          if (e instanceof GptforgeError) {
+            const what = e.message.replace(/^.*?not valid JSON: /, '').replace(' at column ', ` at line ${e.line ?? 1}, column `);
+            return done(badRequest(`the request body is not valid JSON: ${what} (check it with a JSON parser, e.g. jq .)`, null));
+          }
+        }
+        done(err, value); // valid JSON refused for another reason (__proto__): Fastify's answer
+      });
+    });
     this.rag = opts.ragStore !== undefined ? ServerRag.open(opts.ragStore) : null;
     this.app.addHook('onClose', async () => this.rag?.close());
     this.routes();
@@ -136,7 +155,7 @@ export class GptforgeServer {
     return ok;
   }
 
-  private model(body: Body, opts: { generation?: boolean; reward?: boolean } = {}): Served {
+  private model(body: Body, opts: { generation?: boolean; reward?: boolean; embedding?: boolean } = {}): Served {
     if (this.loadError) throw new ApiError(503, `the models failed to load: ${this.loadError}`, 'service_unavailable');
     if (this.loading) throw new ApiError(503, 'the models are still loading', 'service_unavailable', null, null, { 'retry-after': '1' });
     let id = body.model;
@@ -146,7 +165,7 @@ export class GptforgeServer {
     if (typeof id !== 'string') throw badRequest(`'model' is required: one of ${ok.join(', ')}`, 'model');
     const m = this.models.get(id);
     if (!m || (opts.generation && m.scheduler === null) || (opts.reward && !m.reward)) {
-      const why = !m ? 'does not exist' : opts.reward ? 'is not a reward model' : 'is a reward model: it scores replies (POST /v1/rewards) and does not generate';
+      const why = !m ? 'does not exist' : opts.reward ? 'is not a reward model' : opts.embedding ? 'is a reward model: it scores replies (POST /v1/rewards); embeddings come from the language models' : 'is a reward model: it scores replies (POST /v1/rewards) and does not generate';
       throw new ApiError(404, `The model '${id}' ${why} (${opts.reward ? 'reward models' : opts.generation ? 'models that generate' : 'models'} on this server: ${ok.join(', ') || 'none'})`, 'not_found_error', 'model', 'model_not_found');
     }
     return m;
@@ -551,7 +570,7 @@ export class GptforgeServer {
    * returns, and the official clients ask for by default).
    */
   private embeddings(b: Body): unknown {
-    const m = this.model(b, { generation: true });
+    const m = this.model(b, { generation: true, embedding: true });
     const fmt = optString(b, 'encoding_format') ?? 'float';
     if (fmt !== 'float' && fmt !== 'base64') throw badRequest("'encoding_format' must be float or base64", 'encoding_format');
     if (b.dimensions !== undefined && b.dimensions !== null) throw badRequest("'dimensions' is not supported (the width is the model's)", 'dimensions');

@@ -399,6 +399,8 @@ describe('completions, embeddings, scoring, tokenizer routes', () => {
     const f = await client.embeddings.create({ model: 'sft', input: 'Hello there', encoding_format: 'float' });
     const b = await client.embeddings.create({ model: 'sft', input: 'Hello there' });
     assert.deepEqual(b.data[0].embedding, f.data[0].embedding);
+    // a reward model is not an embedding model: said so for embeddings, not "does not generate"
+    await assert.rejects(client.embeddings.create({ model: 'rm', input: 'x' }), (e: unknown) => e instanceof NotFoundError && /embeddings come from the language models/.test(e.message));
   });
   test('rewards: the reward model scores (prompt, reply) pairs deterministically', async () => {
     const r = await post('/v1/rewards', {
@@ -441,8 +443,11 @@ describe('errors', () => {
     const j = (await bad.json()) as { error: { message: string; type: string } };
     assert.equal(j.error.type, 'invalid_request_error');
     assert.doesNotMatch(j.error.message, /at .*\.js/);
-    assert.match(j.error.message, /^the request body is not valid JSON/);
+    assert.match(j.error.message, /^the request body is not valid JSON: .* at line 1, column 10/); // where, as the user's editor counts
     assert.equal((j.error as { code?: unknown }).code, null, 'no fastify-internal code');
+    // Fastify's prototype-poisoning check still applies
+    const poisoned = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model": "sft", "__proto__": {"x": 1}}' });
+    assert.equal(poisoned.status, 400);
     const text = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1' }); // what curl -d sends
     assert.equal(text.status, 415);
     assert.match(((await text.json()) as { error: { message: string } }).error.message, /Content-Type: application\/json/);
