@@ -79,6 +79,8 @@ export interface AskTrace {
   reflection?: ReflectTrace;
   /** The tree of thoughts' levels and path. */
   tree?: TotTrace;
+  /** direct and cot with tools: each call the model made (`calculator: 12+39`) and the tool's output, in order. */
+  toolCalls?: { call: string; output: string }[];
   /** Tokens sampled in all. */
   tokens: number;
   ms: number;
@@ -105,8 +107,9 @@ export function ask(engine: ChatEngine, question: string, o: AskOptions): AskTra
     case 'cot': {
       const prompt = o.technique === 'cot' ? withTrigger(question) : question;
       let tokens = 0;
-      const r = engine.reply(conversation(prompt, o.system), { ...chat, temperature: 0, seed: o.seed ?? 1, onStep: () => tokens++ });
-      return { technique: o.technique, prompt, reply: r.text, answer: extractAnswer(r.text), tokens, ms: performance.now() - t0 };
+      const toolCalls: { call: string; output: string }[] = [];
+      const r = engine.reply(conversation(prompt, o.system), { ...chat, temperature: 0, seed: o.seed ?? 1, onStep: () => tokens++, onToolCall: (call, res) => toolCalls.push({ call, output: res.output }) });
+      return { technique: o.technique, prompt, reply: r.text, answer: extractAnswer(r.text), ...(o.tools ? { toolCalls } : {}), tokens, ms: performance.now() - t0 };
     }
     case 'self-consistency': {
       const prompt = withTrigger(question);
@@ -160,7 +163,11 @@ export function formatTrace(t: AskTrace): string {
     lines.push('── first answer', r.first, '');
     r.rounds.forEach((x, i) => lines.push(`── round ${i + 1}: ${x.feedback}`, x.review, `(answer now ${x.answer ?? '—'})`, ''));
   } else if (t.tree) lines.push(formatTot(t.tree), '');
-  else lines.push(t.reply, '');
+  else {
+    // the calls come before the text they fed (the reply goes on after each output)
+    for (const c of t.toolCalls ?? []) lines.push(`[${c.call} → ${c.output}]`);
+    lines.push(t.reply, '');
+  }
   lines.push(`answer: ${t.answer ?? '—'}  (${t.tokens} tokens sampled, ${(t.ms / 1000).toFixed(2)} s)`);
   return lines.join('\n');
 }

@@ -9,6 +9,7 @@ import { defaultTools } from '../../src/infer/tools/registry.js';
 import { renderConversation } from '../../src/data/chat.js';
 import type { Conversation } from '../../src/data/conversation.js';
 import { GptforgeError } from '../../src/util/errors.js';
+import { ask, formatTrace } from '../../src/assist/ask.js';
 
 const tok = trainTokenizer(['Let me see. The answer is 36. calculator: 12*3 error division by zero '.repeat(30)], { vocabSize: 330 });
 const sp = (name: string): number => tok.specialId(name);
@@ -79,6 +80,15 @@ test('engine: a tool error goes back to the model as output and it continues', (
   assert.equal(r.messages[1].role, 'tool');
   assert.match(r.messages[1].content, /^error: .*division by zero/);
   assert.equal(r.text, 'The answer is');
+});
+
+test('ask direct with tools: the trace lists each call and its output before the reply', () => {
+  const script = [sp('<|tool_start|>'), ...txt('calculator: 12*3'), sp('<|tool_end|>'), ...txt('The answer is 36.'), sp('<|assistant_end|>')];
+  const t = ask(new ChatEngine(new ScriptedModel(script), tok), 'What is 12 times 3?', { technique: 'direct', tools: defaultTools() });
+  assert.deepEqual(t.toolCalls, [{ call: 'calculator: 12*3', output: '36' }]);
+  assert.match(formatTrace(t), /\[calculator: 12\*3 → 36\]\nThe answer is 36\./);
+  const none = ask(new ChatEngine(new ScriptedModel([...txt('The answer is 36.'), sp('<|assistant_end|>')]), tok), 'What is 12 times 3?', { technique: 'direct' });
+  assert.equal(none.toolCalls, undefined); // without tools the trace has no calls field
 });
 
 test('engine: a tool call that never closes ends the reply as unclosed (or max_tokens when the budget ran out inside it), or is closed by the engine at maxCallTokens', () => {
