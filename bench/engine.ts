@@ -6,7 +6,9 @@
  * time) — ours vs PyTorch, best of 1 and 2 threads each. Also checks RSS stays flat over many steps.
  * Flags: --json (one JSON line per figure), --quick (fewer reps), --skip-sgemm, --skip-torch,
  * --sgemm-only (the peak and sgemm figures, no training step),
- * --config=cpu,gpu,small (the step configs to time; default all).
+ * --config=cpu,gpu,small (the step configs to time; default all); the sgemm rows' own flags
+ * (--sgemm-rounds=, --sgemm-reps=, --sgemm-threads=, --sgemm-shapes=, --sgemm-layouts=) are in
+ * bench/engine-sgemm.ts.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -21,7 +23,7 @@ import { Rng } from '../src/engine/rng.js';
 import { GPT } from '../src/model/gpt.js';
 import { resetArena, setArenaEnabled } from '../src/engine/tensor.js';
 import { makeConfig, flopsPerToken } from '../src/model/config.js';
-import { benchSgemm } from './engine-sgemm.js';
+import { benchSgemm, sgemmOptionsFromArgs } from './engine-sgemm.js';
 
 const args = new Set(process.argv.slice(2));
 const json = args.has('--json');
@@ -128,7 +130,7 @@ async function main(): Promise<void> {
     }
     k.setThreads?.(2);
   }
-  if (!args.has('--skip-sgemm')) await benchSgemm({ json });
+  if (!args.has('--skip-sgemm')) await benchSgemm({ json, ...sgemmOptionsFromArgs(process.argv.slice(2)) });
   if (args.has('--sgemm-only')) return;
   const torch = torchAvailable();
   if (!torch) emit({ figure: 'note', text: 'PyTorch not available' }, 'PyTorch not available (apt-get install python3-torch libopenblas0-pthread): ours only');
