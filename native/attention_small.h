@@ -12,6 +12,16 @@
 typedef float SMALL(vf) __attribute__((vector_size(VL * 4), aligned(4), may_alias));
 #define VLOAD(p) (*(const SMALL(vf) *)(p))
 #define VSTORE(p, v) (*(SMALL(vf) *)(p) = (v))
+/* pad_cols (attention.c) and, for the backward, pad_rows of the same rows in one pass */
+#if defined(__x86_64__) && VL >= 8
+#define PAD_COLS(src, stride, off, T, D, TP, DP, s, dst, rows) pad_cols_avx2(src, stride, off, T, D, TP, DP, s, dst, rows)
+#else
+#define PAD_COLS(src, stride, off, T, D, TP, DP, s, dst, rows)                                  \
+  do {                                                                                         \
+    pad_cols(src, stride, off, T, D, TP, DP, s, dst);                                          \
+    if (rows) pad_rows(src, stride, off, T, D, TP, DP, s, rows);                               \
+  } while (0)
+#endif
 
 /* S[j][0:VL] = Σ_d A[j][d] · Bt[d][0:VL] for j < NJ (A rows of stride DP, Bt rows of stride TP) */
 INLINE void SMALL(tile_s)(const float *A, const float *Bt, int TP, int DP, float *S, int lds) {
@@ -85,7 +95,7 @@ INLINE void SMALL(att_fwd_small)(const att_ctx *a, int b, int h, const int DP) {
   float *qt = get_scratch(3 * TD + (size_t)TP * QL + (size_t)R * DP);
   float *k = qt + TD, *v = k + TD, *St = v + TD, *O = St + (size_t)TP * QL;
   const float *base = a->qkv + (long)b * T * C3;
-  pad_cols(base, C3, h * D, T, D, TP, DP, scale, qt);
+  PAD_COLS(base, C3, h * D, T, D, TP, DP, scale, qt, (float *)NULL);
   pad_rows(base, C3, C + h * D, T, D, TP, DP, 1.0f, k);
   pad_rows(base, C3, 2 * C + h * D, T, D, TP, DP, 1.0f, v);
   float *lse = a->lse + ((long)b * H + h) * T;
@@ -141,12 +151,10 @@ INLINE void SMALL(att_bwd_small)(const att_ctx *a, int b, int h, const int DP) {
   float *q = qt + TD, *k = q + TD, *v = k + TD, *dOt = v + TD, *dO = dOt + TD, *dq = dO + TD, *dk = dq + TD, *dv = dk + TD;
   float *Pt = dv + TD, *dSt = Pt + TT, *lse = dSt + TT, *di = lse + TP;
   const float *base = a->qkv + (long)b * T * C3, *ob = a->out + (long)b * T * C, *gb = a->dout + (long)b * T * C;
-  pad_cols(base, C3, h * D, T, D, TP, DP, scale, qt);
-  pad_rows(base, C3, h * D, T, D, TP, DP, scale, q);
+  PAD_COLS(base, C3, h * D, T, D, TP, DP, scale, qt, q);
   pad_rows(base, C3, C + h * D, T, D, TP, DP, 1.0f, k);
   pad_rows(base, C3, 2 * C + h * D, T, D, TP, DP, 1.0f, v);
-  pad_cols(gb, C, h * D, T, D, TP, DP, 1.0f, dOt);
-  pad_rows(gb, C, h * D, T, D, TP, DP, 1.0f, dO);
+  PAD_COLS(gb, C, h * D, T, D, TP, DP, 1.0f, dOt, dO);
   const float *lse_in = a->lse_in + ((long)b * H + h) * T;
   for (int t = 0; t < TP; t++) {
     float s = 0.0f;
@@ -236,6 +244,7 @@ SMALL_ATTR static void SMALL(att_bwd_small_task)(void *c, int bh, int n) {
 #undef PV_SV
 #undef VLOAD
 #undef VSTORE
+#undef PAD_COLS
 #undef VL
 #undef SMALL_ATTR
 #undef SMALL_EXP
