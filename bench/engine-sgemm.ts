@@ -23,6 +23,8 @@ export const SGEMM_SHAPES: [number, number, number][] = [
   [4096, 384, 1536],
   [4096, 1536, 384],
   [768, 768, 3072],
+  // the GPU config's weight gradients (dW = Xᵀ·dY: M = nEmbd, K = B·T tokens, TN in the step)
+  [384, 4096, 1536],
 ];
 const LAYOUTS = ['NN', 'NT', 'TN'] as const;
 
