@@ -217,7 +217,7 @@ export async function benchSgemm(opts: SgemmBenchOptions): Promise<void> {
         const name = `${`${M}x${K}x${N}`.padEnd(15)} ${layout} ${threads}T`;
         if (r.ratioBest !== null) {
           cells++;
-          if (r.ratioBest < 1 && (r.ratioRoundMedian ?? 0) < 1) below.push(`${name.replace(/ +/g, ' ')} ${r.ratioBest.toFixed(2)}×`);
+          if (r.ratioBest < 1 && (r.ratioRoundMedian ?? 0) < 1) below.push(`${name.replace(/ +/g, ' ')} ${r.ratioBest.toFixed(3)}×`);
         }
         if (opts.json) {
           console.log(
