@@ -6,7 +6,9 @@
  * time) — ours vs PyTorch, best of 1 and 2 threads each. Also checks RSS stays flat over many steps.
  * Flags: --json (one JSON line per figure), --quick (fewer reps), --skip-sgemm, --skip-torch,
  * --sgemm-only (the peak and sgemm figures, no training step),
- * --config=cpu,gpu,small (the step configs to time; default all).
+ * --config=cpu,gpu,small (the step configs to time; default all); the sgemm rows' own flags
+ * (--sgemm-rounds=, --sgemm-reps=, --sgemm-threads=, --sgemm-shapes=, --sgemm-layouts=) are in
+ * bench/engine-sgemm.ts.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -21,45 +23,18 @@ import { Rng } from '../src/engine/rng.js';
 import { GPT } from '../src/model/gpt.js';
 import { resetArena, setArenaEnabled } from '../src/engine/tensor.js';
 import { makeConfig, flopsPerToken } from '../src/model/config.js';
-import { benchSgemm } from './engine-sgemm.js';
+import { benchSgemm, sgemmOptionsFromArgs } from './engine-sgemm.js';
+import { STEP_CONFIGS, type StepConfig, selectConfigs, stepModelConfig } from './engine-configs.js';
 
 const args = new Set(process.argv.slice(2));
 const json = args.has('--json');
 const quick = args.has('--quick');
+const configs = selectConfigs(process.argv.slice(2));
 const benchDir = dirname(fileURLToPath(import.meta.url)).replace(/dist[\\/]bench$/, 'bench');
 
 function emit(fig: Record<string, unknown>, text: string): void {
   if (json) console.log(JSON.stringify(fig));
   else console.log(text);
-}
-
-interface StepConfig {
-  name: string;
-  nLayer: number;
-  nHead: number;
-  nEmbd: number;
-  block: number;
-  batch: number;
-  vocab: number;
-  steps: number;
-  position?: 'learned' | 'rope';
-}
-
-const CONFIGS: StepConfig[] = [
-  { name: 'cpu', nLayer: 4, nHead: 4, nEmbd: 128, block: 64, batch: 12, vocab: 65, steps: quick ? 20 : 60 },
-  { name: 'gpu', nLayer: 6, nHead: 6, nEmbd: 384, block: 256, batch: 16, vocab: 65, steps: quick ? 4 : 10 },
-  // presets/pretrain.small.json's model and batch, its tokenizer's 4096-token vocabulary
-  { name: 'small', nLayer: 4, nHead: 4, nEmbd: 256, block: 256, batch: 16, vocab: 4096, position: 'rope', steps: quick ? 4 : 10 },
-];
-const only = process.argv
-  .find((a) => a.startsWith('--config='))
-  ?.slice('--config='.length)
-  .split(',');
-if (only) for (const n of only) if (!CONFIGS.some((c) => c.name === n)) throw new Error(`--config: unknown step config "${n}" (one of ${CONFIGS.map((c) => c.name).join(', ')})`);
-
-/** The model config a step config times (both implementations build the same one). */
-function stepModelConfig(c: StepConfig): ReturnType<typeof makeConfig> {
-  return makeConfig({ vocabSize: c.vocab, blockSize: c.block, nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, position: c.position ?? 'learned' });
 }
 
 function median(xs: number[]): number {
@@ -77,7 +52,8 @@ function timeOurs(c: StepConfig, threads: number): { msMedian: number; msBest: n
   const targets = Int32Array.from({ length: n }, () => rng.int(c.vocab));
   const times: number[] = [];
   setArenaEnabled(true); // as the training loop runs
-  for (let i = 0; i < c.steps + 3; i++) {
+  const steps = quick ? c.quickSteps : c.steps;
+  for (let i = 0; i < steps + 3; i++) {
     const t0 = performance.now();
     resetArena();
     opt.zeroGrad();
@@ -106,7 +82,7 @@ function cleanEnv(threads: number): NodeJS.ProcessEnv {
 }
 
 function timeTorch(c: StepConfig, threads: number): { msMedian: number; msBest: number } | null {
-  const r = spawnSync('/usr/bin/python3', [join(benchDir, 'torch_gpt_step.py'), ...[c.nLayer, c.nHead, c.nEmbd, c.block, c.batch, c.vocab, threads, c.steps].map(String), c.position ?? 'learned'], { env: cleanEnv(threads), encoding: 'utf8' });
+  const r = spawnSync('/usr/bin/python3', [join(benchDir, 'torch_gpt_step.py'), ...[c.nLayer, c.nHead, c.nEmbd, c.block, c.batch, c.vocab, threads, quick ? c.quickSteps : c.steps].map(String), c.position ?? 'learned'], { env: cleanEnv(threads), encoding: 'utf8' });
   if (r.status !== 0) {
     console.error(`PyTorch reference failed: ${r.stderr}`);
     return null;
@@ -128,11 +104,11 @@ async function main(): Promise<void> {
     }
     k.setThreads?.(2);
   }
-  if (!args.has('--skip-sgemm')) await benchSgemm({ json });
+  if (!args.has('--skip-sgemm')) await benchSgemm({ json, ...sgemmOptionsFromArgs(process.argv.slice(2)) });
   if (args.has('--sgemm-only')) return;
   const torch = torchAvailable();
   if (!torch) emit({ figure: 'note', text: 'PyTorch not available' }, 'PyTorch not available (apt-get install python3-torch libopenblas0-pthread): ours only');
-  for (const c of CONFIGS.filter((c) => !only || only.includes(c.name))) {
+  for (const c of configs) {
     const tokens = c.batch * c.block;
     const cfg = stepModelConfig(c);
     const flops = 3 * flopsPerToken(cfg, c.block) * tokens;
@@ -161,7 +137,7 @@ async function main(): Promise<void> {
     }
   }
   // Memory: RSS over 200 steps of the CPU config must not grow.
-  const c = { ...CONFIGS[0], steps: 0 };
+  const c = STEP_CONFIGS[0];
   getKernels().setThreads?.(2);
   const model = new GPT(makeConfig({ vocabSize: c.vocab, blockSize: c.block, nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd }), { seed: 0 });
   const opt = new AdamW(decayGroups(model.parameters(), 0.1), { lr: 1e-3 });

@@ -97,6 +97,54 @@ INLINE void pad_cols(const float *src, long stride, long off, int T, int D, int 
   }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#include "transpose8.h"
+/* pad_cols for the AVX2 and AVX-512 instances, 8 × 8 blocks through a register transpose
+ * (8 row loads, 24 shuffles, 8 stores) instead of one scalar load and store a float: the
+ * scalar gather was ~8% of the small-tile backward's samples at B 16, T 256, H 6, D 64. Also
+ * writes pad_rows's copy of the same rows into `rows` (when not NULL) from the loaded
+ * vectors, so the backward reads q and dO once for both layouts. Blocks past T or D take
+ * the scalar loop (zeros there). Same products x·s, so the same values as pad_cols/pad_rows. */
+__attribute__((target("avx2,fma"))) static void pad_cols_avx2(const float *src, long stride, long off, int T, int D, int TP, int DP, float s, float *dst, float *rows) {
+  const __m256 sv = _mm256_set1_ps(s);
+  for (int t0 = 0; t0 < TP; t0 += 16) {
+    const float *r16 = src + (long)t0 * stride + off;
+    if (t0 + 16 < T)
+      for (int l = 0; l < 16; l++)
+        for (int d = 0; d < D; d += 16) __builtin_prefetch(r16 + (16L + l) * stride + d);
+    for (int tb = t0; tb < t0 + 16; tb += 8) {
+      const int nb = T - tb >= 8 ? 8 : T > tb ? T - tb : 0;
+      const float *r = src + (long)tb * stride + off;
+      for (int d0 = 0; d0 < DP; d0 += 8) {
+        float *o = dst + (long)d0 * TP + tb;
+        if (nb == 8 && d0 + 8 <= D) {
+          __m256 r0 = _mm256_mul_ps(_mm256_loadu_ps(r + d0), sv), r1 = _mm256_mul_ps(_mm256_loadu_ps(r + stride + d0), sv);
+          __m256 r2 = _mm256_mul_ps(_mm256_loadu_ps(r + 2 * stride + d0), sv), r3 = _mm256_mul_ps(_mm256_loadu_ps(r + 3 * stride + d0), sv);
+          __m256 r4 = _mm256_mul_ps(_mm256_loadu_ps(r + 4 * stride + d0), sv), r5 = _mm256_mul_ps(_mm256_loadu_ps(r + 5 * stride + d0), sv);
+          __m256 r6 = _mm256_mul_ps(_mm256_loadu_ps(r + 6 * stride + d0), sv), r7 = _mm256_mul_ps(_mm256_loadu_ps(r + 7 * stride + d0), sv);
+          if (rows) {
+            float *w = rows + (long)tb * DP + d0;
+            _mm256_storeu_ps(w, r0); _mm256_storeu_ps(w + DP, r1); _mm256_storeu_ps(w + 2 * DP, r2); _mm256_storeu_ps(w + 3 * DP, r3);
+            _mm256_storeu_ps(w + 4 * DP, r4); _mm256_storeu_ps(w + 5 * DP, r5); _mm256_storeu_ps(w + 6 * DP, r6); _mm256_storeu_ps(w + 7 * DP, r7);
+          }
+          TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7)
+          _mm256_storeu_ps(o, r0); _mm256_storeu_ps(o + TP, r1); _mm256_storeu_ps(o + 2 * TP, r2); _mm256_storeu_ps(o + 3 * TP, r3);
+          _mm256_storeu_ps(o + 4 * TP, r4); _mm256_storeu_ps(o + 5 * TP, r5); _mm256_storeu_ps(o + 6 * TP, r6); _mm256_storeu_ps(o + 7 * TP, r7);
+          continue;
+        }
+        for (int dd = 0; dd < 8; dd++)
+          for (int l = 0; l < 8; l++) {
+            const float x = d0 + dd < D && l < nb ? r[(long)l * stride + d0 + dd] * s : 0.0f;
+            o[(long)dd * TP + l] = x;
+            if (rows) rows[(long)(tb + l) * DP + d0 + dd] = x;
+          }
+      }
+    }
+  }
+}
+#endif
+
 /* One instance of the small-tile kernels per vector width, chosen at run time like the
  * sgemm microkernel: the addon-wide path of isa.h (GPTFORGE_ISA forces one). */
 #if defined(__x86_64__) && defined(__GNUC__)

@@ -12,6 +12,16 @@
 typedef float SMALL(vf) __attribute__((vector_size(VL * 4), aligned(4), may_alias));
 #define VLOAD(p) (*(const SMALL(vf) *)(p))
 #define VSTORE(p, v) (*(SMALL(vf) *)(p) = (v))
+/* pad_cols (attention.c) and, for the backward, pad_rows of the same rows in one pass */
+#if defined(__x86_64__) && VL >= 8
+#define PAD_COLS(src, stride, off, T, D, TP, DP, s, dst, rows) pad_cols_avx2(src, stride, off, T, D, TP, DP, s, dst, rows)
+#else
+#define PAD_COLS(src, stride, off, T, D, TP, DP, s, dst, rows)                                  \
+  do {                                                                                         \
+    pad_cols(src, stride, off, T, D, TP, DP, s, dst);                                          \
+    if (rows) pad_rows(src, stride, off, T, D, TP, DP, s, rows);                               \
+  } while (0)
+#endif
 
 /* S[j][0:VL] = Σ_d A[j][d] · Bt[d][0:VL] for j < NJ (A rows of stride DP, Bt rows of stride TP) */
 INLINE void SMALL(tile_s)(const float *A, const float *Bt, int TP, int DP, float *S, int lds) {
@@ -79,39 +89,53 @@ INLINE void SMALL(att_fwd_small)(const att_ctx *a, int b, int h, const int DP) {
   long C = (long)H * D, C3 = 3 * C;
   size_t TD = (size_t)TP * DP;
   float scale = 1.0f / sqrtf((float)D);
-  float *qt = get_scratch(3 * TD + (size_t)TP * VL + (size_t)R * DP);
-  float *k = qt + TD, *v = k + TD, *St = v + TD, *O = St + (size_t)TP * VL;
+  /* tiles of QL queries: two vectors where 2·VL lanes fit the 16-float padding of TP (the
+   * score tiles are then tile_s2's, 12 FMAs for 8 loads, as in the backward), else one */
+  enum { QL = 2 * VL <= 16 ? 2 * VL : VL };
+  float *qt = get_scratch(3 * TD + (size_t)TP * QL + (size_t)R * DP);
+  float *k = qt + TD, *v = k + TD, *St = v + TD, *O = St + (size_t)TP * QL;
   const float *base = a->qkv + (long)b * T * C3;
-  pad_cols(base, C3, h * D, T, D, TP, DP, scale, qt);
+  PAD_COLS(base, C3, h * D, T, D, TP, DP, scale, qt, (float *)NULL);
   pad_rows(base, C3, C + h * D, T, D, TP, DP, 1.0f, k);
   pad_rows(base, C3, 2 * C + h * D, T, D, TP, DP, 1.0f, v);
   float *lse = a->lse + ((long)b * H + h) * T;
-  for (int i0 = 0; i0 < T; i0 += VL) {
-    /* queries i0 + l (lane l) see keys j ≤ i0 + l < kv; tiles cover keys < kv rounded up to NJ */
-    int kv = i0 + VL < T ? i0 + VL : T, nk = (kv + NJ - 1) / NJ * NJ;
-    for (int j0 = 0; j0 < nk; j0 += NJ) SMALL(tile_s)(k + (long)j0 * DP, qt + i0, TP, DP, St + (long)j0 * VL, VL);
-    float mx[VL], sum[VL];
-    for (int l = 0; l < VL; l++) mx[l] = -INFINITY, sum[l] = 0.0f;
+  for (int i0 = 0; i0 < T; i0 += QL) {
+    /* queries i0 + l (lane l) see keys j ≤ i0 + l < kv; scores for keys < nk (kv, or kv
+     * rounded up to NJ); the keys past a lane's diagonal get p = 0 */
+    int kv = i0 + QL < T ? i0 + QL : T, nk;
+    if (QL == 2 * VL) {
+      nk = kv;
+      int j0 = 0;
+      for (; j0 + NJ2 <= kv; j0 += NJ2) SMALL(tile_s2)(k + (long)j0 * DP, qt + i0, TP, DP, St + (long)j0 * QL, QL, NJ2);
+      for (; j0 < kv; j0++) SMALL(tile_s2)(k + (long)j0 * DP, qt + i0, TP, DP, St + (long)j0 * QL, QL, 1);
+    } else {
+      nk = (kv + NJ - 1) / NJ * NJ;
+      for (int j0 = 0; j0 < nk; j0 += NJ) SMALL(tile_s)(k + (long)j0 * DP, qt + i0, TP, DP, St + (long)j0 * QL, QL);
+    }
+    float mx[QL], sum[QL];
+    for (int l = 0; l < QL; l++) mx[l] = -INFINITY, sum[l] = 0.0f;
     for (int j = 0; j < nk; j++)
 #pragma omp simd
-      for (int l = 0; l < VL; l++) {
-        float x = St[j * VL + l];
+      for (int l = 0; l < QL; l++) {
+        float x = St[j * QL + l];
         mx[l] = j <= i0 + l && x > mx[l] ? x : mx[l];
       }
     for (int j = 0; j < nk; j++)
 #pragma omp simd
-      for (int l = 0; l < VL; l++) {
-        float e = SMALL_EXP(St[j * VL + l] - mx[l]), p = j <= i0 + l ? e : 0.0f;
-        St[j * VL + l] = p;
+      for (int l = 0; l < QL; l++) {
+        float e = SMALL_EXP(St[j * QL + l] - mx[l]), p = j <= i0 + l ? e : 0.0f;
+        St[j * QL + l] = p;
         sum[l] += p;
       }
-    for (int l = 0; l < VL && i0 + l < T; l++) lse[i0 + l] = mx[l] + logf(sum[l]);
-    for (int l = 0; l < VL; l++) sum[l] = 1.0f / sum[l];
+    for (int l = 0; l < QL && i0 + l < T; l++) lse[i0 + l] = mx[l] + logf(sum[l]);
+    for (int l = 0; l < QL; l++) sum[l] = 1.0f / sum[l];
     for (int j = 0; j < nk; j++)
-      for (int l = 0; l < VL; l++) St[j * VL + l] *= sum[l];
-    /* O = P·V, R query rows at a time */
-    for (int r0 = 0; r0 < VL && i0 + r0 < T; r0 += R) {
-      SMALL(tile_pv)(St + r0, 1, VL, v, 0, kv, DP, O);
+      for (int l = 0; l < QL; l++) St[j * QL + l] *= sum[l];
+    /* O = P·V, R query rows at a time, each group over the keys up to its last row (the
+     * rest of its p are zeros: leaving them out changes no sum) */
+    for (int r0 = 0; r0 < QL && i0 + r0 < T; r0 += R) {
+      const int kr = i0 + r0 + R < kv ? i0 + r0 + R : kv;
+      SMALL(tile_pv)(St + r0, 1, QL, v, 0, kr, DP, O);
       for (int r = 0; r < R && i0 + r0 + r < T; r++)
         memcpy(a->o + ((long)b * T + i0 + r0 + r) * C + h * D, O + (long)r * DP, sizeof(float) * D);
     }
@@ -127,12 +151,10 @@ INLINE void SMALL(att_bwd_small)(const att_ctx *a, int b, int h, const int DP) {
   float *q = qt + TD, *k = q + TD, *v = k + TD, *dOt = v + TD, *dO = dOt + TD, *dq = dO + TD, *dk = dq + TD, *dv = dk + TD;
   float *Pt = dv + TD, *dSt = Pt + TT, *lse = dSt + TT, *di = lse + TP;
   const float *base = a->qkv + (long)b * T * C3, *ob = a->out + (long)b * T * C, *gb = a->dout + (long)b * T * C;
-  pad_cols(base, C3, h * D, T, D, TP, DP, scale, qt);
-  pad_rows(base, C3, h * D, T, D, TP, DP, scale, q);
+  PAD_COLS(base, C3, h * D, T, D, TP, DP, scale, qt, q);
   pad_rows(base, C3, C + h * D, T, D, TP, DP, 1.0f, k);
   pad_rows(base, C3, 2 * C + h * D, T, D, TP, DP, 1.0f, v);
-  pad_cols(gb, C, h * D, T, D, TP, DP, 1.0f, dOt);
-  pad_rows(gb, C, h * D, T, D, TP, DP, 1.0f, dO);
+  PAD_COLS(gb, C, h * D, T, D, TP, DP, 1.0f, dOt, dO);
   const float *lse_in = a->lse_in + ((long)b * H + h) * T;
   for (int t = 0; t < TP; t++) {
     float s = 0.0f;
@@ -222,6 +244,7 @@ SMALL_ATTR static void SMALL(att_bwd_small_task)(void *c, int bh, int n) {
 #undef PV_SV
 #undef VLOAD
 #undef VSTORE
+#undef PAD_COLS
 #undef VL
 #undef SMALL_ATTR
 #undef SMALL_EXP

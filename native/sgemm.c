@@ -223,22 +223,7 @@ const char *gfn_sgemm_isa(void) {
 /* Packing. op(A)[i,k] = A[i*rsa + k*csa]; op(B)[k,j] = B[k*rsb + j*csb]. */
 
 #if defined(__x86_64__)
-/* 8×8 transpose in registers (unpack, shuffle, lane permute): on return r##kk holds lane i =
- * input row i's element kk. */
-#define TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7)                                                          \
-  {                                                                                                         \
-    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3); \
-    __m256 t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5); \
-    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);                                \
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);                      \
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);                      \
-    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);                      \
-    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);                      \
-    r0 = _mm256_permute2f128_ps(u0, u4, 0x20); r1 = _mm256_permute2f128_ps(u1, u5, 0x20);                   \
-    r2 = _mm256_permute2f128_ps(u2, u6, 0x20); r3 = _mm256_permute2f128_ps(u3, u7, 0x20);                   \
-    r4 = _mm256_permute2f128_ps(u0, u4, 0x31); r5 = _mm256_permute2f128_ps(u1, u5, 0x31);                   \
-    r6 = _mm256_permute2f128_ps(u2, u6, 0x31); r7 = _mm256_permute2f128_ps(u3, u7, 0x31);                   \
-  }
+#include "transpose8.h"
 
 /* One full 6-row panel of a row-major A: dst[k·6 + i] = src[i·rsa + k]. Eight k at a time
  * through an 8×8 transpose (rows 6 and 7 are don't-cares); each k's 8-lane store spills two

@@ -1,0 +1,42 @@
+/**
+ * The training-step shapes bench/engine.ts times against PyTorch (and bench/engine-profile.ts
+ * breaks down by kernel): nanoGPT's shakespeare_char CPU and GPU configs, and the small
+ * preset's own model and batch (presets/pretrain.small.json, its tokenizer's 4096-token
+ * vocabulary: where `npm start` spends its time).
+ */
+import { makeConfig } from '../src/model/config.js';
+
+export interface StepConfig {
+  name: string;
+  nLayer: number;
+  nHead: number;
+  nEmbd: number;
+  block: number;
+  batch: number;
+  vocab: number;
+  /** timed steps (after 3 warm-up steps); quickSteps with --quick */
+  steps: number;
+  quickSteps: number;
+  position?: 'learned' | 'rope';
+}
+
+export const STEP_CONFIGS: StepConfig[] = [
+  { name: 'cpu', nLayer: 4, nHead: 4, nEmbd: 128, block: 64, batch: 12, vocab: 65, steps: 60, quickSteps: 20 },
+  { name: 'gpu', nLayer: 6, nHead: 6, nEmbd: 384, block: 256, batch: 16, vocab: 65, steps: 10, quickSteps: 4 },
+  { name: 'small', nLayer: 4, nHead: 4, nEmbd: 256, block: 256, batch: 16, vocab: 4096, position: 'rope', steps: 10, quickSteps: 4 },
+];
+
+/** The step configs named in a --config=a,b flag (all when absent); throws on an unknown name. */
+export function selectConfigs(argv: string[]): StepConfig[] {
+  const only = argv
+    .find((a) => a.startsWith('--config='))
+    ?.slice('--config='.length)
+    .split(',');
+  if (only) for (const n of only) if (!STEP_CONFIGS.some((c) => c.name === n)) throw new Error(`--config: unknown step config "${n}" (one of ${STEP_CONFIGS.map((c) => c.name).join(', ')})`);
+  return STEP_CONFIGS.filter((c) => !only || only.includes(c.name));
+}
+
+/** The model config a step config times (both implementations build the same one). */
+export function stepModelConfig(c: StepConfig): ReturnType<typeof makeConfig> {
+  return makeConfig({ vocabSize: c.vocab, blockSize: c.block, nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, position: c.position ?? 'learned' });
+}
