@@ -7,7 +7,8 @@
  * repeated random tokens; L varies per row so position alone cannot copy). `--task mqar`:
  * N key → value pairs, then the N keys in a random order each followed by its value
  * (Zoology's multi-query associative recall, Arora et al. 2023; keys from the lower half
- * of the vocabulary, values from the upper half). Scored: the copyable targets only (the
+ * of the vocabulary, values from the upper half). `--task mix`: repeat and MQAR rows
+ * alternate, scored on MQAR rows. Scored: the copyable targets only (the
  * repeat's 2nd…Lth ids; the queries' values), as mean nats and argmax accuracy on a fixed
  * held-out batch, every `--eval-every` steps.
  *
@@ -21,7 +22,8 @@
  * --batch 16, --steps 600, --lr 6e-3, --min-lr (lr/10), --warmup 30, --wd 0, --beta2 0.95,
  * --position rope|learned, --lo 8 --hi 60 (repeat), --pairs 16 (mqar),
  * --train-on all|scored (the loss on every target, or on the scored ones only),
- * --eval-every 50, --seed 1, --impl both|ours|torch, --json.
+ * --eval-every 50, --seed 1 (the batches), --init-seed (the weights; default 1337 + seed),
+ * --impl both|ours|torch, --json.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -47,7 +49,7 @@ const num = (name: string, def: number): number => {
   return v;
 };
 const task = flag('task', 'repeat');
-if (task !== 'repeat' && task !== 'mqar') throw new Error(`--task must be repeat or mqar, got ${task}`);
+if (task !== 'repeat' && task !== 'mqar' && task !== 'mix') throw new Error(`--task must be repeat, mqar or mix, got ${task}`);
 const V = num('vocab', 512);
 const nLayer = num('layers', 2);
 const nEmbd = num('embd', 128);
@@ -69,17 +71,18 @@ const trainOn = flag('train-on', 'all');
 if (trainOn !== 'all' && trainOn !== 'scored') throw new Error(`--train-on must be all or scored, got ${trainOn}`);
 const evalEvery = num('eval-every', 50);
 const seed = num('seed', 1);
+const initSeed = num('init-seed', 1337 + seed);
 const impl = flag('impl', 'both');
 const json = argv.includes('--json');
-if (task === 'repeat' && 2 * hi + 1 > T + 1) throw new Error(`--hi ${hi}: two copies do not fit in T + 1 = ${T + 1}`);
-if (task === 'mqar' && 4 * pairs > T + 1) throw new Error(`--pairs ${pairs}: pairs and queries do not fit in T + 1 = ${T + 1}`);
+if (task !== 'mqar' && 2 * hi + 1 > T + 1) throw new Error(`--hi ${hi}: two copies do not fit in T + 1 = ${T + 1}`);
+if (task !== 'repeat' && 4 * pairs > T + 1) throw new Error(`--pairs ${pairs}: pairs and queries do not fit in T + 1 = ${T + 1}`);
 const benchDir = dirname(fileURLToPath(import.meta.url)).replace(/dist[\\/]bench$/, 'bench');
 
 /** One row of T + 1 ids and the scored flags of its T targets. */
-function drawRow(rng: Rng, ids: Int32Array, scored: Uint8Array): void {
+function drawRow(rng: Rng, ids: Int32Array, scored: Uint8Array, kind: 'repeat' | 'mqar'): void {
   scored.fill(0);
   for (let i = 0; i < ids.length; i++) ids[i] = rng.int(V);
-  if (task === 'repeat') {
+  if (kind === 'repeat') {
     const L = lo + rng.int(hi - lo + 1);
     for (let i = 0; i < L; i++) ids[L + i] = ids[i];
     // target t predicts ids[t + 1]: the copies of ids[1..L-1] sit at L+1..2L-1
@@ -120,14 +123,15 @@ interface Batch {
   scoredTargets: Int32Array;
 }
 
-function drawBatch(rng: Rng): Batch {
+/** A batch of rows of `kind` (mix: repeat and MQAR rows alternate). */
+function drawBatch(rng: Rng, kind: 'repeat' | 'mqar' | 'mix'): Batch {
   const ids = new Int32Array(B * T);
   const targets = new Int32Array(B * T);
   const scoredTargets = new Int32Array(B * T);
   const row = new Int32Array(T + 1);
   const scored = new Uint8Array(T);
   for (let b = 0; b < B; b++) {
-    drawRow(rng, row, scored);
+    drawRow(rng, row, scored, kind === 'mix' ? (b % 2 === 0 ? 'repeat' : 'mqar') : kind);
     ids.set(row.subarray(0, T), b * T);
     for (let t = 0; t < T; t++) {
       targets[b * T + t] = trainOn === 'all' || scored[t] ? row[t + 1] : -1;
@@ -138,8 +142,10 @@ function drawBatch(rng: Rng): Batch {
 }
 
 const dataRng = new Rng(seed);
-const evalBatches = [drawBatch(dataRng), drawBatch(dataRng)];
-const trainBatches: Batch[] = Array.from({ length: steps }, () => drawBatch(dataRng));
+// mix: trained on both, scored on MQAR rows (does the copying the repeats teach carry to lookups?)
+const evalKind = task === 'mix' ? 'mqar' : task;
+const evalBatches = [drawBatch(dataRng, evalKind), drawBatch(dataRng, evalKind)];
+const trainBatches: Batch[] = Array.from({ length: steps }, () => drawBatch(dataRng, task));
 
 interface Point {
   step: number;
@@ -179,7 +185,7 @@ function evaluate(model: GPT): { loss: number; acc: number } {
 
 async function runOurs(): Promise<{ curve: Point[]; seconds: number }> {
   const cfg = makeConfig({ vocabSize: V, blockSize: T, nLayer, nHead, nEmbd, position });
-  const model = new GPT(cfg, { seed: 1337 + seed });
+  const model = new GPT(cfg, { seed: initSeed });
   const curve: Point[] = [{ step: 0, ...evaluate(model) }];
   const runDir = mkdtempSync(join(tmpdir(), 'gf-induction-'));
   let step = 0;
@@ -230,7 +236,7 @@ function runTorch(): { curve: Point[]; seconds: number } {
     writeFileSync(join(dir, 'train_targets.bin'), pack(trainBatches, 'targets'));
     writeFileSync(join(dir, 'eval_ids.bin'), pack(evalBatches, 'ids'));
     writeFileSync(join(dir, 'eval_targets.bin'), pack(evalBatches, 'scoredTargets'));
-    const spec = { V, T, B, steps, nLayer, nHead, nEmbd, position, lr, minLr, warmup, wd, beta2, evalEvery, seed: 1337 + seed, evalBatches: evalBatches.length };
+    const spec = { V, T, B, steps, nLayer, nHead, nEmbd, position, lr, minLr, warmup, wd, beta2, evalEvery, seed: initSeed, evalBatches: evalBatches.length };
     const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' };
     delete env.OPENBLAS_CORETYPE;
     delete env.OPENBLAS_L2_SIZE;
@@ -243,7 +249,7 @@ function runTorch(): { curve: Point[]; seconds: number } {
 }
 
 async function main(): Promise<void> {
-  const desc = `${task}${task === 'repeat' ? ` L ${lo}-${hi}` : ` ${pairs} pairs`}, V ${V}, ${nLayer}x${nEmbd} ${nHead} heads ${position}, ${B}x${T}, ${steps} steps, lr ${lr}→${minLr} warmup ${warmup}, wd ${wd}, beta2 ${beta2}, train on ${trainOn}`;
+  const desc = `${task}${task !== 'mqar' ? ` L ${lo}-${hi}` : ''}${task !== 'repeat' ? ` ${pairs} pairs` : ''}, V ${V}, ${nLayer}x${nEmbd} ${nHead} heads ${position}, ${B}x${T}, ${steps} steps, lr ${lr}→${minLr} warmup ${warmup}, wd ${wd}, beta2 ${beta2}, train on ${trainOn}`;
   const results: Record<string, { curve: Point[]; seconds: number }> = {};
   if (impl !== 'torch') results.gptforge = await runOurs();
   if (impl !== 'ours') results.pytorch = runTorch();
