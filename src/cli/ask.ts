@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import { ask, formatTrace, TECHNIQUES, type Technique } from '../assist/ask.js';
 import { loadValueModel } from '../assist/tot-value.js';
@@ -22,7 +24,7 @@ export const command = new Command('ask')
   .option('--temperature <x>', 'self-consistency: sampling temperature', number, 0.7)
   .option('--streams <n>', 'self-consistency: samples share decoding rows only within their stream (sample i in stream i mod n); on a model with randomized position ids (AB5) each stream draws its own position ids, so --temperature 0 --streams 4 votes over 4 greedy decodes (docs/techniques.md)', number, 1)
   .option('--max-tokens <n>', 'longest reply, in tokens', number, 320)
-  .option('--seed <n>', 'seed of the first sample', number, 1)
+  .option('--seed <n>', 'seed of the first sample (and, on a model with randomized position ids, of its position draws)', number, 1)
   .option('--system <text>', 'a system message before the question')
   .option('--rm <path>', 'self-consistency: also weigh the votes by this reward model (a run dir with rm/, a stage directory such as <run>/rm2 from rm --into, or a checkpoint)')
   .option('--feedback <source>', 'reflect: self (the model alone), tool (the calculator recomputes the sum) or verdict (right/wrong from the long-addition checker: an oracle verifier)', 'self')
@@ -56,8 +58,15 @@ export const command = new Command('ask')
     for (const [name, techniques] of Object.entries(uses)) {
       if (command.getOptionValueSource(name) === 'cli' && !techniques.includes(o.technique)) console.error(`ask: --${name} is for ${techniques.join(', ')}; ignored with --technique ${o.technique}`);
     }
+    if (o.technique === 'self-consistency' && o.streams > o.k) console.error(`ask: --streams ${o.streams} > --k ${o.k}: only ${o.k} stream${o.k === 1 ? '' : 's'} get a sample`);
     const { model, tok, dir } = loadModel(o.run, o.stage, { precision: o.precision });
     console.error(`ask: ${o.technique} with ${dir}`); // which checkpoint answers: a run holds several
+    // npm start trains the techniques' addition model apart, in <run>/techniques: the run's chat model is not it
+    const techniquesRun = join(o.run, 'techniques');
+    if (o.stage === undefined && !resolve(dir).startsWith(resolve(techniquesRun)) && ['cot', 'self-consistency', 'reflect'].includes(o.technique) && existsSync(techniquesRun)) console.error(`ask: ${techniquesRun} holds the long-addition model the pipeline trained for the techniques; --run ${techniquesRun} asks it`);
+    if (model.config.randomPositions !== undefined)
+      model.seedPositions(o.seed); // --seed also picks the position draws
+    else if (o.technique === 'self-consistency' && o.streams > 1) console.error('ask: this model has no randomized position ids: --streams only splits the shared decoding rows (docs/techniques.md)');
     const rm = o.rm && o.technique === 'self-consistency' ? loadRewardModel(o.rm) : undefined; // ignored (and said so above) with another technique
     const trace = ask(new ChatEngine(model, tok), question, {
       technique: o.technique as Technique,

@@ -60,7 +60,9 @@ function asTyped(err: GptforgeError): string {
   const prefix = `field "${err.field}": `;
   if (!opt?.long || !err.message.startsWith(prefix)) return err.message;
   const rest = err.message.slice(prefix.length);
-  return rest.startsWith(opt.long) ? rest : `${opt.long}: ${rest}`;
+  if (rest.startsWith(opt.long)) return rest;
+  // "top-p 3: must be …" names the value already: "--top-p 3: must be …"
+  return rest.startsWith(`${opt.long.slice(2)} `) ? `--${rest}` : `${opt.long}: ${rest}`;
 }
 
 async function main(argv: string[]): Promise<void> {

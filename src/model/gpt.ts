@@ -95,10 +95,19 @@ export class GPT {
   /** When set, {@link logits} runs through it (a quantized head for decoding, src/model/inference-precision.ts); `loss` keeps the fp32 head. */
   headHook: ((hidden: Tensor) => Tensor) | null = null;
   /** Draws randomized position ids (config.randomPositions) when a forward is given none. */
-  private readonly positionRng: Rng;
+  private positionRng: Rng;
   /** Abacus column embeddings [maxId + 1, C] (config.abacus), and the Rng of training's id offsets. */
   private readonly abacus: Tensor | null;
   private readonly abacusRng: Rng;
+
+  /**
+   * Restart the draws of randomized position ids (config.randomPositions) from `seed`: a decode
+   * that follows gives the same ids as from a freshly loaded model built with `seed`, whatever
+   * ran before. Without randomized positions it changes nothing.
+   */
+  seedPositions(seed: number): void {
+    this.positionRng = new Rng(seed + 0x5eed);
+  }
 
   constructor(config: GPTConfig, opts: GPTOptions = {}) {
     validateConfig(config);

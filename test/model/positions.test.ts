@@ -155,6 +155,24 @@ test('config.randomPositions: forwards draw increasing ids; the cache keeps them
   }
 });
 
+test('seedPositions restarts the position draws: the same seed gives the same ids whatever ran before, another seed other ids', () => {
+  const m = new GPT(makeConfig({ ...base, randomPositions: 128 }), { seed: 7 });
+  const B = 2;
+  const T = 6;
+  const ids = randomIds(B * T, 3);
+  const draw = (): number[] => {
+    const { cache } = decodeInChunks(m, ids, B, T, [T]);
+    return [...cache.positionIds!.subarray(0, T)];
+  };
+  m.seedPositions(5);
+  const first = draw();
+  draw(); // another decode moves the generator on
+  m.seedPositions(5);
+  assert.deepEqual(draw(), first);
+  m.seedPositions(6);
+  assert.notDeepEqual(draw(), first);
+});
+
 test('config.randomPositions is validated and survives a checkpoint', () => {
   const cfg = makeConfig({ ...base, randomPositions: 128 });
   assert.throws(
