@@ -16,6 +16,7 @@ export interface TechniquesResults {
   reflect?: { digits: number; rows: ReflectRow[] };
   sc?: { digits: number; temperature?: number; share?: boolean; positionGroups?: number; historyStreams?: number; task?: string; greedy: ConsistencyRow; rows: ConsistencyRow[] };
   tot?: TotResult;
+  /** The engine of the newest part measured; `<part>Engine` holds each part's own. */
   engine?: string;
   [key: string]: unknown;
 }
@@ -108,7 +109,14 @@ export function techniqueFamilyTable(cells: readonly TechniqueCell[]): string {
 
 export function techniquesReport(r: TechniquesResults): { markdown: string; svg: string | undefined } {
   const out: string[] = ['# Prompting techniques', ''];
-  if (r.engine) out.push(`Engine: ${r.engine}`, '');
+  // parts kept from earlier runs (--parts) may have run on another engine or thread count: say which
+  const byEngine = new Map<string, string[]>();
+  for (const part of ['cot', 'firstLine', 'skill', 'reflect', 'sc', 'tot']) {
+    const e = r[`${part}Engine`];
+    if (r[part] !== undefined && typeof e === 'string') byEngine.set(e, [...(byEngine.get(e) ?? []), part]);
+  }
+  if (byEngine.size > 1) out.push(`Engine, by part (parts measured in separate runs): ${[...byEngine].map(([e, parts]) => `${parts.join(', ')}: ${e}`).join('; ')}`, '');
+  else if (r.engine) out.push(`Engine: ${r.engine}`, '');
   const table = techniqueFamilyTable(techniqueCells(r));
   if (table) out.push("## Technique × family (held-out, checked by the family's checker)", '', table, '');
   if (r.cot) {

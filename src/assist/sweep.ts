@@ -74,6 +74,7 @@ export function runTechniqueSweep(dir: string, o: SweepOptions = {}): { results:
     results[key] = value;
     results[`${key}Seconds`] = Math.round(ms / 1000);
     results.engine = engineSummary();
+    results[`${key}Engine`] = results.engine; // each part's own: a later --parts run keeps the others'
     atomicWriteFile(file, JSON.stringify(results, null, 1));
   };
   const needsMain = parts.some((p) => p !== 'tot');

@@ -70,3 +70,12 @@ test('the self-consistency section names the family and the prefills, pairs the 
   assert.match(markdown, /^\| greedy \| 70% \| — \| 70% \|/m);
   assert.match(markdown, /long-addition-abacus, 8 digits/); // the technique × family table's column
 });
+
+test('the engine line: one engine for all parts, or each part with its own when kept parts ran on another', () => {
+  const skill = [{ condition: 'expert', correct: 8, total: 10, carryCorrect: 4, carryTotal: 5 }] as unknown as TechniquesResults['skill'];
+  const one = techniquesReport({ skill, skillEngine: 'native avx2, 1 thread', engine: 'native avx2, 1 thread' }).markdown;
+  assert.match(one, /^Engine: native avx2, 1 thread$/m);
+  const two = techniquesReport({ skill, skillEngine: 'native avx2, 2 threads', cot: [], cotEngine: 'native avx2, 1 thread', engine: 'native avx2, 1 thread' }).markdown;
+  assert.match(two, /^Engine, by part \(parts measured in separate runs\): cot: native avx2, 1 thread; skill: native avx2, 2 threads$/m);
+  assert.doesNotMatch(two, /^Engine: /m);
+});
