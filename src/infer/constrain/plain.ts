@@ -1,0 +1,101 @@
+/**
+ * Plain string text of a vocabulary by character count (llguidance's "slices" idea, for counted
+ * string bodies): a token is *plain* when its bytes are whole UTF-8 characters (RFC 3629: no
+ * overlong form, no surrogate, ≤ U+10FFFF), none of them a quote, a backslash or a control
+ * character below U+0020 — text that can stand unescaped inside a JSON string. A string body
+ * whose only restriction is its character count (`json-string{m,n}`) accepts a plain token of
+ * c characters iff c more characters fit, so the matcher takes those tokens by length class and
+ * walks only the others (a trie of the non-plain tokens, on cl100k ≈ a tenth of the trie).
+ */
+import { TokenTrie } from './trie.js';
+
+export interface PlainIndex {
+  /** Longest plain token, in characters (0: none). */
+  readonly maxChars: number;
+  /** upTo[c] (c = 0 … maxChars): bitset over the vocabulary of the plain tokens of 1 … c characters. */
+  readonly upTo: readonly Uint32Array[];
+  /** The tokens that are not plain, as a trie of their own (same ids, same vocabulary size). */
+  readonly rest: TokenTrie;
+  /** rest node → the node of the full trie with the same bytes. */
+  readonly restToFull: Int32Array;
+}
+
+const cache = new WeakMap<TokenTrie, PlainIndex>();
+
+/** Characters of `bytes[from, to)` when it is plain string text (see the module comment), else −1. */
+export function plainChars(bytes: Uint8Array, from: number, to: number): number {
+  let n = 0;
+  let i = from;
+  while (i < to) {
+    const b = bytes[i];
+    let len: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (b < 0x80) {
+      if (b < 0x20 || b === 0x22 || b === 0x5c) return -1;
+      i++;
+      n++;
+      continue;
+    }
+    if (b >= 0xc2 && b <= 0xdf) len = 2;
+    else if (b >= 0xe0 && b <= 0xef) {
+      len = 3;
+      if (b === 0xe0) lo = 0xa0;
+      else if (b === 0xed) hi = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      len = 4;
+      if (b === 0xf0) lo = 0x90;
+      else if (b === 0xf4) hi = 0x8f;
+    } else return -1;
+    if (i + len > to) return -1; // cut character
+    const b1 = bytes[i + 1];
+    if (b1 < lo || b1 > hi) return -1;
+    for (let k = 2; k < len; k++) if (bytes[i + k] < 0x80 || bytes[i + k] > 0xbf) return -1;
+    i += len;
+    n++;
+  }
+  return n;
+}
+
+/** The plain-text index of `trie`'s vocabulary (built once per trie, kept while the trie lives). */
+export function plainIndex(trie: TokenTrie): PlainIndex {
+  const hit = cache.get(trie);
+  if (hit !== undefined) return hit;
+  const { bytes, bytesStart, bytesEnd } = trie;
+  const vocab = bytesStart.length;
+  const chars = new Int32Array(vocab).fill(-1);
+  const restStart = new Int32Array(bytesStart);
+  let maxChars = 0;
+  for (let id = 0; id < vocab; id++) {
+    const o = bytesStart[id];
+    if (o < 0 || bytesEnd[id] <= o) continue;
+    const c = plainChars(bytes, o, bytesEnd[id]);
+    if (c <= 0) continue;
+    chars[id] = c;
+    restStart[id] = -1;
+    if (c > maxChars) maxChars = c;
+  }
+  const upTo: Uint32Array[] = [];
+  for (let c = 0; c <= maxChars; c++) upTo.push(new Uint32Array(trie.words));
+  for (let id = 0; id < vocab; id++) if (chars[id] > 0) upTo[chars[id]][id >>> 5] |= 1 << (id & 31);
+  for (let c = 1; c <= maxChars; c++) {
+    const bits = upTo[c];
+    const prev = upTo[c - 1];
+    for (let w = 0; w < bits.length; w++) bits[w] |= prev[w];
+  }
+  const rest = new TokenTrie({ bytes, start: restStart, end: bytesEnd });
+  // Same bytes, same preorder: rest node i's full-trie node is the child of its parent's with byte[i].
+  const restToFull = new Int32Array(rest.size);
+  const at: number[] = []; // full node per depth − 1 on the current path
+  for (let i = 0; i < rest.size; i++) {
+    const d = rest.depth[i];
+    let c = d === 1 ? 0 : at[d - 2] + 1;
+    const stop = d === 1 ? trie.size : trie.end[at[d - 2]];
+    while (c < stop && trie.byte[c] !== rest.byte[i]) c = trie.end[c];
+    if (c >= stop) throw new Error('plainIndex: a token of the rest is not in the trie');
+    restToFull[i] = at[d - 1] = c;
+  }
+  const idx: PlainIndex = { maxChars, upTo, rest, restToFull };
+  cache.set(trie, idx);
+  return idx;
+}

@@ -1,0 +1,57 @@
+/**
+ * plain.ts: which token bytes are plain JSON string text (whole UTF-8 characters, no quote,
+ * backslash or control character) and how many characters they hold, against TextDecoder's
+ * strict decoding; the length classes and the trie of the other tokens. The masks that use
+ * them are compared with the token-by-token reference in mask-exact.test.ts (cl100k).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '../../src/engine/rng.js';
+import { plainChars, plainIndex } from '../../src/infer/constrain/plain.js';
+import { TokenTrie } from '../../src/infer/constrain/trie.js';
+
+const strict = new TextDecoder('utf-8', { fatal: true });
+
+function reference(b: Uint8Array): number {
+  let s: string;
+  try {
+    s = strict.decode(b);
+  } catch {
+    return -1;
+  }
+  if (/["\\\u0000-\u001f]/.test(s)) return -1;
+  return [...s].length;
+}
+
+test('plainChars agrees with strict UTF-8 decoding on random and edge byte strings', () => {
+  const rng = new Rng(17);
+  const edges = [[0xe0, 0x9f, 0x80], [0xe0, 0xa0, 0x80], [0xed, 0xa0, 0x80], [0xed, 0x9f, 0xbf], [0xf4, 0x90, 0x80, 0x80], [0xf0, 0x8f, 0xbf, 0xbf], [0xc1, 0xbf], [0xc2, 0x80], [0x7f], [0x1f], [0x22], [0x5c], [0xe2, 0x82], [0x61, 0xf0, 0x9f, 0x98, 0x80]];
+  const cases = edges.map((e) => Uint8Array.from(e));
+  const pool = [0x20, 0x21, 0x22, 0x41, 0x5c, 0x7f, 0x0a, 0x80, 0x9f, 0xa0, 0xbf, 0xc2, 0xdf, 0xe0, 0xe1, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff];
+  for (let i = 0; i < 20_000; i++) {
+    const n = 1 + rng.int(6);
+    cases.push(Uint8Array.from({ length: n }, () => pool[rng.int(pool.length)]));
+  }
+  for (const b of cases) assert.equal(plainChars(b, 0, b.length), reference(b), `bytes ${[...b].map((x) => x.toString(16)).join(' ')}`);
+});
+
+test('plainIndex: length classes by character count, the other tokens as their own trie mapped onto the full one', () => {
+  const enc = new TextEncoder();
+  const words = ['a', 'ab', 'abc', 'é', 'éé', '"', 'a"', '\\n', ' x', '\n', 'δδδδ'].map((w) => enc.encode(w));
+  words.push(Uint8Array.from([0xce])); // a cut character
+  const trie = new TokenTrie(words);
+  const idx = plainIndex(trie);
+  assert.equal(idx.maxChars, 4);
+  const has = (c: number, id: number): boolean => ((idx.upTo[c][id >>> 5] >>> (id & 31)) & 1) === 1;
+  assert.deepEqual(
+    [0, 1, 2, 3, 4].map((c) => words.map((_, id) => (has(c, id) ? 1 : 0)).join('')),
+    ['000000000000', '100100000000', '110110001000', '111110001000', '111110001010'],
+  );
+  const restIds = [...idx.rest.tokOrder].sort((x, y) => x - y);
+  assert.deepEqual(restIds, [5, 6, 7, 9, 11]);
+  for (let n = 0; n < idx.rest.size; n++) {
+    const f = idx.restToFull[n];
+    assert.equal(trie.byte[f], idx.rest.byte[n]);
+    assert.equal(trie.depth[f], idx.rest.depth[n]);
+  }
+});
