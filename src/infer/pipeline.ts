@@ -75,7 +75,7 @@ export interface RowRequest extends SamplingOptions {
   processors?: readonly LogitsProcessor[];
   /** More stopping criteria, checked after the built-in ones. */
   stopping?: readonly StoppingCriterion[];
-  /** Every sampled token with the processed logits it was drawn from (before temperature and the warpers). */
+  /** Every sampled token with the processed logits it was drawn from (before temperature and the warpers); the array is reused, valid during the call only. */
   onStep?(logits: Float32Array, token: number): void;
   /** Each piece of visible text as it is released. */
   onText?(delta: string): void;
@@ -378,7 +378,7 @@ export class BatchDecoder {
     const rows = this.fixed;
     const group = this.groupOf!;
     const cache = this.cache!;
-    const leaders = new Map<string, number>(); // `${old group},${token}` → the new group's row
+    const leaders = new Map<number, number>(); // old group · V + token → the new group's row (a number key: no string per row and step)
     const fed: number[] = [];
     const tokens: number[] = [];
     const copies: Array<[number, number]> = [];
@@ -386,7 +386,7 @@ export class BatchDecoder {
       const row = rows[b];
       if (row.done) continue;
       const token = row.queue.shift()!;
-      const key = `${group[b]},${token}`;
+      const key = group[b] * this.V + token;
       let lead = leaders.get(key);
       if (lead === undefined) {
         leaders.set(key, (lead = b));
@@ -485,7 +485,7 @@ export class BatchDecoder {
   private sampleRow(row: Row, logits: Float32Array, cacheLength: number, events: DecodeEvent[]): void {
     const b = row.index;
     const { sampler, req } = row;
-    const processed = sampler.process(logits, row);
+    const processed = sampler.processInto(logits, row); // the sampler's scratch: no allocation per step
     const token = sampler.pick(processed);
     req.onStep?.(processed, token);
     row.append(token, true);

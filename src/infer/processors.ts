@@ -336,17 +336,28 @@ export function argmax(logits: ArrayLike<number>): number {
  * Throws when every score is -Infinity (nothing is allowed).
  */
 export function drawToken(scores: Float64Array, rng: Rng, probs: Float64Array = new Float64Array(scores.length)): number {
-  let any = false;
-  for (let i = 0; i < scores.length; i++) if (scores[i] > -Infinity) any = true;
-  if (!any) throw new GptforgeError('no token is allowed: every logit is masked');
-  const p = softmaxInto(scores, probs);
+  // softmaxInto's arithmetic, fused: its max pass also finds whether anything is allowed, and
+  // each p[i] = e[i] / sum is formed inside the inverse-CDF walk (which stops at the token)
+  // instead of in a normalising pass — the same float64 operations, so the same token
+  let mx = -Infinity;
+  for (let i = 0; i < scores.length; i++) if (scores[i] > mx) mx = scores[i];
+  if (mx === -Infinity) throw new GptforgeError('no token is allowed: every logit is masked');
+  let sum = 0;
+  for (let i = 0; i < scores.length; i++) {
+    probs[i] = Math.exp(scores[i] - mx);
+    sum += probs[i];
+  }
+  return walkCdf(probs, sum, scores.length, rng);
+}
+
+/** The inverse CDF of e[i] / sum in id order at one uniform draw; rounding: the last token with non-zero probability. */
+function walkCdf(e: Float64Array, sum: number, V: number, rng: Rng): number {
   let u = rng.random();
-  for (let i = 0; i < p.length; i++) {
-    u -= p[i];
+  for (let i = 0; i < V; i++) {
+    u -= e[i] / sum;
     if (u < 0) return i;
   }
-  // rounding: the last token with non-zero probability
-  for (let i = p.length - 1; i >= 0; i--) if (p[i] > 0) return i;
+  for (let i = V - 1; i >= 0; i--) if (e[i] / sum > 0) return i;
   return 0;
 }
 
@@ -358,8 +369,11 @@ export function drawToken(scores: Float64Array, rng: Rng, probs: Float64Array = 
 export class Sampler {
   readonly warpers: LogitsWarper[];
   readonly greedy: boolean;
+  /** The temperature when it is the only warper (the common case: one fused pass, see pick). */
+  private readonly onlyTemperature: number | null;
   private scores: Float64Array | null = null;
   private probs: Float64Array | null = null;
+  private scratch: Float32Array | null = null;
 
   constructor(
     readonly processors: LogitsProcessor[],
@@ -368,11 +382,24 @@ export class Sampler {
   ) {
     this.warpers = buildWarpers(opts);
     this.greedy = (opts.temperature ?? 1) === 0;
+    this.onlyTemperature = this.warpers.length === 1 && this.warpers[0] instanceof Temperature ? this.warpers[0].temperature : null;
   }
 
   /** The processed logits (a copy) of this row. */
   process(logits: Float32Array, row: RowView): Float32Array {
     const out = logits.slice();
+    for (const p of this.processors) p.process(out, row);
+    return out;
+  }
+
+  /**
+   * As process, into the sampler's own scratch buffer (no allocation per step): the result is
+   * valid until the next processInto call on this sampler (the decoding loop's per-step path).
+   */
+  processInto(logits: Float32Array, row: RowView): Float32Array {
+    if (!this.scratch || this.scratch.length !== logits.length) this.scratch = new Float32Array(logits.length);
+    const out = this.scratch;
+    out.set(logits);
     for (const p of this.processors) p.process(out, row);
     return out;
   }
@@ -384,9 +411,27 @@ export class Sampler {
       if (processed[t] === -Infinity) throw new GptforgeError('no token is allowed: every logit is masked');
       return t;
     }
-    if (!this.scores || this.scores.length !== processed.length) {
-      this.scores = new Float64Array(processed.length);
-      this.probs = new Float64Array(processed.length);
+    const V = processed.length;
+    if (!this.scores || this.scores.length !== V) {
+      this.scores = new Float64Array(V);
+      this.probs = new Float64Array(V);
+    }
+    const T = this.onlyTemperature;
+    if (T !== null) {
+      // Temperature.warp then drawToken in one pass, the same float64 operations: the warped
+      // scores are (l − mx) / T, whose max is exactly 0 when mx is finite, so softmax's shift
+      // is 0 and e[i] = exp((l[i] − mx) / T)
+      let mx = -Infinity;
+      for (let i = 0; i < V; i++) if (processed[i] > mx) mx = processed[i];
+      if (Number.isFinite(mx)) {
+        const e = this.probs!;
+        let sum = 0;
+        for (let i = 0; i < V; i++) {
+          e[i] = Math.exp((processed[i] - mx) / T);
+          sum += e[i];
+        }
+        return walkCdf(e, sum, V, this.rng);
+      }
     }
     const s = this.scores;
     s.set(processed);
