@@ -4,7 +4,7 @@ import type { KVCache } from '../model/kvcache.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
 import type { TokenConstraint } from './constraint.js';
-import { buildProcessors, ConstraintProcessor, Sampler, type LogitsProcessor, type SamplingOptions } from './processors.js';
+import { buildProcessors, ConstraintProcessor, DrawCache, Sampler, type LogitsProcessor, type SamplingOptions } from './processors.js';
 import { ConstraintEnd, ContextLimit, MaxTokens, StopStrings, TextStream, type Finish, type FinishReason, type RowProgress, type StoppingCriterion } from './stopping.js';
 
 /**
@@ -181,13 +181,14 @@ class Row implements RowProgress {
     readonly contextSize: number,
     tok: Pick<Tokenizer, 'createStreamDecoder'>,
     vocabSize: number,
+    draws: DrawCache | null,
   ) {
     this.contextIds = new Set(prompt);
     this.text = new TextStream(tok.createStreamDecoder(), req.stop ?? []);
     this.endIds = new Set(req.endIds ?? []);
     const procs = [...buildProcessors(req, vocabSize), ...(req.processors ?? [])];
     if (req.constraint) procs.push(new ConstraintProcessor(req.constraint, vocabSize, [...this.endIds]));
-    this.sampler = new Sampler(procs, req, new Rng(req.seed ?? 1));
+    this.sampler = new Sampler(procs, req, new Rng(req.seed ?? 1), draws);
     this.criteria = [...(req.constraint ? [new ConstraintEnd(req.constraint)] : []), new StopStrings(), new ContextLimit(), new MaxTokens(req.maxTokens), ...(req.stopping ?? [])];
   }
 
@@ -230,6 +231,8 @@ export class BatchDecoder {
   private nextIndex = 0;
   /** Fixed batch with shareHistories: each row's group, named by the row whose cache holds the group's history (its lowest index). */
   private groupOf: Int32Array | null = null;
+  /** shareHistories: the rows' shared exponentials (rows of one group draw from the same logits). */
+  private readonly draws: DrawCache | null;
 
   constructor(
     private readonly model: DecodingModel,
@@ -241,6 +244,7 @@ export class BatchDecoder {
     this.ctx = model.config.blockSize;
     this.padId = opts.padId ?? 0;
     this.open = opts.slots !== undefined;
+    this.draws = opts.shareHistories && !this.open ? new DrawCache() : null;
     if (this.open) {
       const n = opts.slots!;
       if (!Number.isInteger(n) || n < 1) throw new GptforgeError(`slots must be a positive integer, got ${n}`, { field: 'slots' });
@@ -263,7 +267,7 @@ export class BatchDecoder {
     if (req.prompt.length > this.ctx) throw new GptforgeError(`row ${b}: the prompt has ${req.prompt.length} tokens, more than the context of ${this.ctx}`);
     for (const id of req.prompt) if (!(Number.isInteger(id) && id >= 0 && id < this.V)) throw new GptforgeError(`row ${b}: prompt token ${id} is not an id of the vocabulary of ${this.V}`);
     if (req.logprobs !== undefined) logprobOf([0], 0, req.logprobs); // validates the count up front
-    const row = new Row(b, req, req.prompt, this.ctx, this.tok, this.V);
+    const row = new Row(b, req, req.prompt, this.ctx, this.tok, this.V, this.draws);
     if (!(req.maxTokens > 0)) row.finish = { reason: 'length', matched: null };
     this.nextIndex++;
     this.live.set(b, row);

@@ -362,6 +362,47 @@ function walkCdf(e: Float64Array, sum: number, V: number, rng: Rng): number {
 }
 
 /**
+ * The fused temperature draw's exponentials e[i] = exp((l[i] − max) / T) and their sum, kept
+ * for the last few distinct (processed logits, T) of a batch and shared by its samplers: rows
+ * that share a history (BatchOptions.shareHistories) see the same processed logits, so one
+ * exp pass over the vocabulary serves all of them and each only walks the CDF at its own draw.
+ * Matched by content (a compare usually stops at the first entry when the logits differ), so
+ * a row's token is exactly the one it draws alone.
+ */
+export class DrawCache {
+  private readonly entries: Array<{ logits: Float32Array; T: number; e: Float64Array; sum: number }> = [];
+  private next = 0;
+  constructor(private readonly size = 8) {}
+
+  find(logits: Float32Array, T: number): { e: Float64Array; sum: number } | undefined {
+    for (const en of this.entries) {
+      if (en.T !== T || en.logits.length !== logits.length) continue;
+      let same = true;
+      for (let i = 0; i < logits.length; i++) {
+        if (en.logits[i] !== logits[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return en;
+    }
+    return undefined;
+  }
+
+  store(logits: Float32Array, T: number, e: Float64Array, sum: number): void {
+    const V = logits.length;
+    const slot = this.entries.length < this.size ? this.entries.length : this.next++ % this.size;
+    const old = this.entries[slot];
+    const en = old && old.logits.length === V ? old : { logits: new Float32Array(V), T, e: new Float64Array(V), sum };
+    en.logits.set(logits);
+    en.e.set(e.subarray(0, V));
+    en.T = T;
+    en.sum = sum;
+    this.entries[slot] = en;
+  }
+}
+
+/**
  * One row's sampler: its processors, its warpers and its Rng. `next(logits, row)` copies the
  * logits, runs the processors (then `onProcessed` sees them, e.g. for entropy metrics), and
  * picks a token: greedy at temperature 0, else drawn after the warpers.
@@ -379,6 +420,8 @@ export class Sampler {
     readonly processors: LogitsProcessor[],
     opts: SamplingOptions,
     readonly rng: Rng,
+    /** The batch's shared exponentials (pipeline, with shared histories); none: each row its own pass. */
+    private readonly shared: DrawCache | null = null,
   ) {
     this.warpers = buildWarpers(opts);
     this.greedy = (opts.temperature ?? 1) === 0;
@@ -424,12 +467,15 @@ export class Sampler {
       let mx = -Infinity;
       for (let i = 0; i < V; i++) if (processed[i] > mx) mx = processed[i];
       if (Number.isFinite(mx)) {
+        const hit = this.shared?.find(processed, T);
+        if (hit) return walkCdf(hit.e, hit.sum, V, this.rng);
         const e = this.probs!;
         let sum = 0;
         for (let i = 0; i < V; i++) {
           e[i] = Math.exp((processed[i] - mx) / T);
           sum += e[i];
         }
+        this.shared?.store(processed, T, e, sum);
         return walkCdf(e, sum, V, this.rng);
       }
     }

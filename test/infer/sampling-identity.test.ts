@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/engine/rng.js';
-import { BannedTokens, Sampler, buildWarpers, drawToken, type RowView } from '../../src/infer/processors.js';
+import { BannedTokens, DrawCache, Sampler, buildWarpers, drawToken, type RowView } from '../../src/infer/processors.js';
 import { LogSoftmaxMemo, logSoftmaxAt } from '../../src/assist/consistency.js';
 
 /**
@@ -92,5 +92,23 @@ test('LogSoftmaxMemo gives exactly logSoftmaxAt, over repeated and distinct vect
     let token = Math.floor(gen.random() * v.length);
     while (v[token] === -Infinity) token = (token + 1) % v.length;
     assert.ok(Object.is(memo.at(v, token), logSoftmaxAt(v, token)), `call ${n}`);
+  }
+});
+
+test('samplers sharing a DrawCache (shared histories) draw what each draws alone: same and different logits, several temperatures', () => {
+  const V = 384;
+  const gen = new Rng(17);
+  const cache = new DrawCache(3);
+  const temps = [0.7, 0.7, 1, 0.7, 1.3, 0.7];
+  const shared = temps.map((t, i) => new Sampler([], { temperature: t }, new Rng(100 + i), cache));
+  const ref = temps.map((_, i) => new Rng(100 + i));
+  let logits = randomLogits(gen, V, true);
+  for (let step = 0; step < 60; step++) {
+    if (step % 4 === 0) logits = randomLogits(gen, V, step % 8 === 0); // rows mostly see the same logits, sometimes new ones
+    shared.forEach((s, i) => {
+      const l = i === 5 && step % 3 === 0 ? randomLogits(gen, V, true) : logits; // one row often leaves the group
+      const want = referencePick(l, { temperature: temps[i] }, ref[i]);
+      assert.equal(s.pick(s.processInto(l, row)), want, `row ${i} step ${step}`);
+    });
   }
 });
