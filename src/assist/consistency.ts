@@ -82,13 +82,48 @@ export interface SelfConsistencyResult {
   ms: number;
 }
 
-/** Log-probability of `token` under softmax(logits) (−Infinity entries allowed). */
-function logSoftmaxAt(logits: Float32Array, token: number): number {
+/** Log-probability of `token` under softmax(logits) (−Infinity entries allowed): the straightforward form, kept as LogSoftmaxMemo's reference. */
+export function logSoftmaxAt(logits: Float32Array, token: number): number {
   let mx = -Infinity;
   for (let i = 0; i < logits.length; i++) if (logits[i] > mx) mx = logits[i];
   let sum = 0;
   for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - mx);
   return logits[token] - mx - Math.log(sum);
+}
+
+/**
+ * logSoftmaxAt with the normaliser (max and log-sum-exp) remembered for the last few distinct
+ * logit vectors, compared by content. Samples that share a history (shareHistories: most of
+ * the k at a step) get the same processed logits, so one exp pass over the vocabulary serves
+ * them all; a vector that differs costs one compare that usually stops at its first entry.
+ * Returns exactly logSoftmaxAt's value (the same operations on the same numbers).
+ */
+export class LogSoftmaxMemo {
+  private readonly seen: Array<{ logits: Float32Array; mx: number; logSum: number }> = [];
+  private next = 0;
+  constructor(private readonly size = 8) {}
+
+  at(logits: Float32Array, token: number): number {
+    let hit = this.seen.find((e) => sameValues(e.logits, logits));
+    if (!hit) {
+      let mx = -Infinity;
+      for (let i = 0; i < logits.length; i++) if (logits[i] > mx) mx = logits[i];
+      let sum = 0;
+      for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - mx);
+      const slot = this.seen.length < this.size ? this.seen.length : this.next++ % this.size;
+      const held = this.seen[slot]?.logits.length === logits.length ? this.seen[slot].logits : new Float32Array(logits.length);
+      held.set(logits);
+      hit = this.seen[slot] = { logits: held, mx, logSum: Math.log(sum) };
+    }
+    return logits[token] - hit.mx - hit.logSum;
+  }
+}
+
+/** Equal length and entries (NaN never equal: such a vector is recomputed). */
+function sameValues(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
@@ -108,6 +143,7 @@ export function selfConsistency(engine: ChatEngine, conv: Conversation, opts: Se
   const counts = new Int32Array(k);
   const seed = opts.seed ?? 1;
   const replies = new Array<ChatReply>(k);
+  const lsm = new LogSoftmaxMemo();
   for (let j = 0; j < g; j++) {
     // group j: samples j, j + g, j + 2g, … (so the first k' samples of a draw span min(k', g) groups)
     const members = Array.from({ length: Math.ceil((k - j) / g) }, (_, m) => j + m * g);
@@ -120,7 +156,7 @@ export function selfConsistency(engine: ChatEngine, conv: Conversation, opts: Se
         ...chat,
         onStep: (logits, token, row = 0) => {
           const i = members[row];
-          sums[i] += logSoftmaxAt(logits, token);
+          sums[i] += lsm.at(logits, token);
           counts[i]++;
         },
       },

@@ -4,7 +4,7 @@ import type { KVCache } from '../model/kvcache.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
 import type { TokenConstraint } from './constraint.js';
-import { buildProcessors, ConstraintProcessor, Sampler, type LogitsProcessor, type SamplingOptions } from './processors.js';
+import { buildProcessors, ConstraintProcessor, DrawCache, Sampler, type LogitsProcessor, type SamplingOptions } from './processors.js';
 import { ConstraintEnd, ContextLimit, MaxTokens, StopStrings, TextStream, type Finish, type FinishReason, type RowProgress, type StoppingCriterion } from './stopping.js';
 
 /**
@@ -75,7 +75,7 @@ export interface RowRequest extends SamplingOptions {
   processors?: readonly LogitsProcessor[];
   /** More stopping criteria, checked after the built-in ones. */
   stopping?: readonly StoppingCriterion[];
-  /** Every sampled token with the processed logits it was drawn from (before temperature and the warpers). */
+  /** Every sampled token with the processed logits it was drawn from (before temperature and the warpers); the array is reused, valid during the call only. */
   onStep?(logits: Float32Array, token: number): void;
   /** Each piece of visible text as it is released. */
   onText?(delta: string): void;
@@ -181,13 +181,14 @@ class Row implements RowProgress {
     readonly contextSize: number,
     tok: Pick<Tokenizer, 'createStreamDecoder'>,
     vocabSize: number,
+    draws: DrawCache | null,
   ) {
     this.contextIds = new Set(prompt);
     this.text = new TextStream(tok.createStreamDecoder(), req.stop ?? []);
     this.endIds = new Set(req.endIds ?? []);
     const procs = [...buildProcessors(req, vocabSize), ...(req.processors ?? [])];
     if (req.constraint) procs.push(new ConstraintProcessor(req.constraint, vocabSize, [...this.endIds]));
-    this.sampler = new Sampler(procs, req, new Rng(req.seed ?? 1));
+    this.sampler = new Sampler(procs, req, new Rng(req.seed ?? 1), draws);
     this.criteria = [...(req.constraint ? [new ConstraintEnd(req.constraint)] : []), new StopStrings(), new ContextLimit(), new MaxTokens(req.maxTokens), ...(req.stopping ?? [])];
   }
 
@@ -230,6 +231,8 @@ export class BatchDecoder {
   private nextIndex = 0;
   /** Fixed batch with shareHistories: each row's group, named by the row whose cache holds the group's history (its lowest index). */
   private groupOf: Int32Array | null = null;
+  /** shareHistories: the rows' shared exponentials (rows of one group draw from the same logits). */
+  private readonly draws: DrawCache | null;
 
   constructor(
     private readonly model: DecodingModel,
@@ -241,6 +244,7 @@ export class BatchDecoder {
     this.ctx = model.config.blockSize;
     this.padId = opts.padId ?? 0;
     this.open = opts.slots !== undefined;
+    this.draws = opts.shareHistories && !this.open ? new DrawCache() : null;
     if (this.open) {
       const n = opts.slots!;
       if (!Number.isInteger(n) || n < 1) throw new GptforgeError(`slots must be a positive integer, got ${n}`, { field: 'slots' });
@@ -263,7 +267,7 @@ export class BatchDecoder {
     if (req.prompt.length > this.ctx) throw new GptforgeError(`row ${b}: the prompt has ${req.prompt.length} tokens, more than the context of ${this.ctx}`);
     for (const id of req.prompt) if (!(Number.isInteger(id) && id >= 0 && id < this.V)) throw new GptforgeError(`row ${b}: prompt token ${id} is not an id of the vocabulary of ${this.V}`);
     if (req.logprobs !== undefined) logprobOf([0], 0, req.logprobs); // validates the count up front
-    const row = new Row(b, req, req.prompt, this.ctx, this.tok, this.V);
+    const row = new Row(b, req, req.prompt, this.ctx, this.tok, this.V, this.draws);
     if (!(req.maxTokens > 0)) row.finish = { reason: 'length', matched: null };
     this.nextIndex++;
     this.live.set(b, row);
@@ -378,7 +382,7 @@ export class BatchDecoder {
     const rows = this.fixed;
     const group = this.groupOf!;
     const cache = this.cache!;
-    const leaders = new Map<string, number>(); // `${old group},${token}` → the new group's row
+    const leaders = new Map<number, number>(); // old group · V + token → the new group's row (a number key: no string per row and step)
     const fed: number[] = [];
     const tokens: number[] = [];
     const copies: Array<[number, number]> = [];
@@ -386,7 +390,7 @@ export class BatchDecoder {
       const row = rows[b];
       if (row.done) continue;
       const token = row.queue.shift()!;
-      const key = `${group[b]},${token}`;
+      const key = group[b] * this.V + token;
       let lead = leaders.get(key);
       if (lead === undefined) {
         leaders.set(key, (lead = b));
@@ -485,7 +489,7 @@ export class BatchDecoder {
   private sampleRow(row: Row, logits: Float32Array, cacheLength: number, events: DecodeEvent[]): void {
     const b = row.index;
     const { sampler, req } = row;
-    const processed = sampler.process(logits, row);
+    const processed = sampler.processInto(logits, row); // the sampler's scratch: no allocation per step
     const token = sampler.pick(processed);
     req.onStep?.(processed, token);
     row.append(token, true);

@@ -336,18 +336,70 @@ export function argmax(logits: ArrayLike<number>): number {
  * Throws when every score is -Infinity (nothing is allowed).
  */
 export function drawToken(scores: Float64Array, rng: Rng, probs: Float64Array = new Float64Array(scores.length)): number {
-  let any = false;
-  for (let i = 0; i < scores.length; i++) if (scores[i] > -Infinity) any = true;
-  if (!any) throw new GptforgeError('no token is allowed: every logit is masked');
-  const p = softmaxInto(scores, probs);
+  // softmaxInto's arithmetic, fused: its max pass also finds whether anything is allowed, and
+  // each p[i] = e[i] / sum is formed inside the inverse-CDF walk (which stops at the token)
+  // instead of in a normalising pass — the same float64 operations, so the same token
+  let mx = -Infinity;
+  for (let i = 0; i < scores.length; i++) if (scores[i] > mx) mx = scores[i];
+  if (mx === -Infinity) throw new GptforgeError('no token is allowed: every logit is masked');
+  let sum = 0;
+  for (let i = 0; i < scores.length; i++) {
+    probs[i] = Math.exp(scores[i] - mx);
+    sum += probs[i];
+  }
+  return walkCdf(probs, sum, scores.length, rng);
+}
+
+/** The inverse CDF of e[i] / sum in id order at one uniform draw; rounding: the last token with non-zero probability. */
+function walkCdf(e: Float64Array, sum: number, V: number, rng: Rng): number {
   let u = rng.random();
-  for (let i = 0; i < p.length; i++) {
-    u -= p[i];
+  for (let i = 0; i < V; i++) {
+    u -= e[i] / sum;
     if (u < 0) return i;
   }
-  // rounding: the last token with non-zero probability
-  for (let i = p.length - 1; i >= 0; i--) if (p[i] > 0) return i;
+  for (let i = V - 1; i >= 0; i--) if (e[i] / sum > 0) return i;
   return 0;
+}
+
+/**
+ * The fused temperature draw's exponentials e[i] = exp((l[i] − max) / T) and their sum, kept
+ * for the last few distinct (processed logits, T) of a batch and shared by its samplers: rows
+ * that share a history (BatchOptions.shareHistories) see the same processed logits, so one
+ * exp pass over the vocabulary serves all of them and each only walks the CDF at its own draw.
+ * Matched by content (a compare usually stops at the first entry when the logits differ), so
+ * a row's token is exactly the one it draws alone.
+ */
+export class DrawCache {
+  private readonly entries: Array<{ logits: Float32Array; T: number; e: Float64Array; sum: number }> = [];
+  private next = 0;
+  constructor(private readonly size = 8) {}
+
+  find(logits: Float32Array, T: number): { e: Float64Array; sum: number } | undefined {
+    for (const en of this.entries) {
+      if (en.T !== T || en.logits.length !== logits.length) continue;
+      let same = true;
+      for (let i = 0; i < logits.length; i++) {
+        if (en.logits[i] !== logits[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return en;
+    }
+    return undefined;
+  }
+
+  store(logits: Float32Array, T: number, e: Float64Array, sum: number): void {
+    const V = logits.length;
+    const slot = this.entries.length < this.size ? this.entries.length : this.next++ % this.size;
+    const old = this.entries[slot];
+    const en = old && old.logits.length === V ? old : { logits: new Float32Array(V), T, e: new Float64Array(V), sum };
+    en.logits.set(logits);
+    en.e.set(e.subarray(0, V));
+    en.T = T;
+    en.sum = sum;
+    this.entries[slot] = en;
+  }
 }
 
 /**
@@ -358,21 +410,39 @@ export function drawToken(scores: Float64Array, rng: Rng, probs: Float64Array = 
 export class Sampler {
   readonly warpers: LogitsWarper[];
   readonly greedy: boolean;
+  /** The temperature when it is the only warper (the common case: one fused pass, see pick). */
+  private readonly onlyTemperature: number | null;
   private scores: Float64Array | null = null;
   private probs: Float64Array | null = null;
+  private scratch: Float32Array | null = null;
 
   constructor(
     readonly processors: LogitsProcessor[],
     opts: SamplingOptions,
     readonly rng: Rng,
+    /** The batch's shared exponentials (pipeline, with shared histories); none: each row its own pass. */
+    private readonly shared: DrawCache | null = null,
   ) {
     this.warpers = buildWarpers(opts);
     this.greedy = (opts.temperature ?? 1) === 0;
+    this.onlyTemperature = this.warpers.length === 1 && this.warpers[0] instanceof Temperature ? this.warpers[0].temperature : null;
   }
 
   /** The processed logits (a copy) of this row. */
   process(logits: Float32Array, row: RowView): Float32Array {
     const out = logits.slice();
+    for (const p of this.processors) p.process(out, row);
+    return out;
+  }
+
+  /**
+   * As process, into the sampler's own scratch buffer (no allocation per step): the result is
+   * valid until the next processInto call on this sampler (the decoding loop's per-step path).
+   */
+  processInto(logits: Float32Array, row: RowView): Float32Array {
+    if (!this.scratch || this.scratch.length !== logits.length) this.scratch = new Float32Array(logits.length);
+    const out = this.scratch;
+    out.set(logits);
     for (const p of this.processors) p.process(out, row);
     return out;
   }
@@ -384,9 +454,30 @@ export class Sampler {
       if (processed[t] === -Infinity) throw new GptforgeError('no token is allowed: every logit is masked');
       return t;
     }
-    if (!this.scores || this.scores.length !== processed.length) {
-      this.scores = new Float64Array(processed.length);
-      this.probs = new Float64Array(processed.length);
+    const V = processed.length;
+    if (!this.scores || this.scores.length !== V) {
+      this.scores = new Float64Array(V);
+      this.probs = new Float64Array(V);
+    }
+    const T = this.onlyTemperature;
+    if (T !== null) {
+      // Temperature.warp then drawToken in one pass, the same float64 operations: the warped
+      // scores are (l − mx) / T, whose max is exactly 0 when mx is finite, so softmax's shift
+      // is 0 and e[i] = exp((l[i] − mx) / T)
+      let mx = -Infinity;
+      for (let i = 0; i < V; i++) if (processed[i] > mx) mx = processed[i];
+      if (Number.isFinite(mx)) {
+        const hit = this.shared?.find(processed, T);
+        if (hit) return walkCdf(hit.e, hit.sum, V, this.rng);
+        const e = this.probs!;
+        let sum = 0;
+        for (let i = 0; i < V; i++) {
+          e[i] = Math.exp((processed[i] - mx) / T);
+          sum += e[i];
+        }
+        this.shared?.store(processed, T, e, sum);
+        return walkCdf(e, sum, V, this.rng);
+      }
     }
     const s = this.scores;
     s.set(processed);
