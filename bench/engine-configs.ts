@@ -4,7 +4,10 @@
  * preset's own model and batch (presets/pretrain.small.json, its tokenizer's 4096-token
  * vocabulary: where `npm start` spends its time).
  */
+import { AdamW, decayGroups } from '../src/engine/optim.js';
+import { Rng } from '../src/engine/rng.js';
 import { makeConfig } from '../src/model/config.js';
+import { GPT } from '../src/model/gpt.js';
 
 export interface StepConfig {
   name: string;
@@ -39,4 +42,15 @@ export function selectConfigs(argv: string[]): StepConfig[] {
 /** The model config a step config times (both implementations build the same one). */
 export function stepModelConfig(c: StepConfig): ReturnType<typeof makeConfig> {
   return makeConfig({ vocabSize: c.vocab, blockSize: c.block, nLayer: c.nLayer, nHead: c.nHead, nEmbd: c.nEmbd, position: c.position ?? 'learned' });
+}
+
+/** The model, optimizer and one random batch a step config times (seeded: every bench times the same step). */
+export function stepSetup(c: StepConfig): { model: GPT; opt: AdamW; ids: Int32Array; targets: Int32Array } {
+  const model = new GPT(stepModelConfig(c), { seed: 0 });
+  const opt = new AdamW(decayGroups(model.parameters(), 0.1), { lr: 1e-3, beta2: 0.99 });
+  const rng = new Rng(0);
+  const n = c.batch * c.block;
+  const ids = Int32Array.from({ length: n }, () => rng.int(c.vocab));
+  const targets = Int32Array.from({ length: n }, () => rng.int(c.vocab));
+  return { model, opt, ids, targets };
 }

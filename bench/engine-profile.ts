@@ -9,11 +9,9 @@
  */
 import { getKernels } from '../src/engine/backend.js';
 import type { Kernels } from '../src/engine/kernels.js';
-import { AdamW, clipScale, decayGroups, gradNorm } from '../src/engine/optim.js';
-import { Rng } from '../src/engine/rng.js';
+import { clipScale, gradNorm } from '../src/engine/optim.js';
 import { resetArena, setArenaEnabled } from '../src/engine/tensor.js';
-import { GPT } from '../src/model/gpt.js';
-import { selectConfigs, stepModelConfig } from './engine-configs.js';
+import { selectConfigs, stepSetup } from './engine-configs.js';
 
 const argv = process.argv.slice(2);
 function intFlag(name: string, dflt: number): number {
@@ -73,12 +71,7 @@ k.setThreads?.(threads);
 instrument(k);
 for (const c of configs) {
   stats.clear();
-  const model = new GPT(stepModelConfig(c), { seed: 0 });
-  const opt = new AdamW(decayGroups(model.parameters(), 0.1), { lr: 1e-3, beta2: 0.99 });
-  const rng = new Rng(0);
-  const n = c.batch * c.block;
-  const ids = Int32Array.from({ length: n }, () => rng.int(c.vocab));
-  const targets = Int32Array.from({ length: n }, () => rng.int(c.vocab));
+  const { model, opt, ids, targets } = stepSetup(c);
   setArenaEnabled(true);
   let wall = 0;
   let cpu = 0;

@@ -24,7 +24,7 @@ import { GPT } from '../src/model/gpt.js';
 import { resetArena, setArenaEnabled } from '../src/engine/tensor.js';
 import { makeConfig, flopsPerToken } from '../src/model/config.js';
 import { benchSgemm, sgemmOptionsFromArgs } from './engine-sgemm.js';
-import { STEP_CONFIGS, type StepConfig, selectConfigs, stepModelConfig } from './engine-configs.js';
+import { STEP_CONFIGS, type StepConfig, selectConfigs, stepModelConfig, stepSetup } from './engine-configs.js';
 
 const args = new Set(process.argv.slice(2));
 const json = args.has('--json');
@@ -44,12 +44,7 @@ function median(xs: number[]): number {
 
 function timeOurs(c: StepConfig, threads: number): { msMedian: number; msBest: number } {
   getKernels().setThreads?.(threads);
-  const model = new GPT(stepModelConfig(c), { seed: 0 });
-  const opt = new AdamW(decayGroups(model.parameters(), 0.1), { lr: 1e-3, beta2: 0.99 });
-  const rng = new Rng(0);
-  const n = c.batch * c.block;
-  const ids = Int32Array.from({ length: n }, () => rng.int(c.vocab));
-  const targets = Int32Array.from({ length: n }, () => rng.int(c.vocab));
+  const { model, opt, ids, targets } = stepSetup(c);
   const times: number[] = [];
   setArenaEnabled(true); // as the training loop runs
   const steps = quick ? c.quickSteps : c.steps;

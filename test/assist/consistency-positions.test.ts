@@ -12,29 +12,14 @@ import { abacusConfigFor } from '../../src/model/abacus.js';
 import { makeConfig } from '../../src/model/config.js';
 import { GPT } from '../../src/model/gpt.js';
 import type { KVCache } from '../../src/model/kvcache.js';
-import { PolicyModel } from '../infer/scripted.js';
+import { digits, policy, question, tok, V } from './consistency-fixture.js';
 
 // Self-consistency's position groups (src/assist/consistency.ts) and the curve's paired test
 // (src/assist/consistency-curve.ts). The position-id checks read the ids a real GPT with
 // config.randomPositions draws and records in its KV cache; the tokens are scripted (the
 // model's logits are replaced), so nothing here depends on a float trajectory or kernel path.
 
-const tok = trainTokenizer(['Answer: 1 2 3 4 5 6 7 8 9 0 What is it? '.repeat(20)], { vocabSize: 300 });
-const V = tok.vocabSize;
-const sp = (name: string): number => tok.specialId(name);
-const id = (s: string): number => tok.encode(s)[0];
-const question: Conversation = { messages: [{ role: 'user', content: 'What is it?' }] };
-const digits = ['1', '2', '3'].map(id);
-
-/** First reply token a digit (logits 2, 1, 0), then the turn ends. */
-const policy = (): PolicyModel =>
-  new PolicyModel(V, (h) => {
-    const reply = h.slice(h.lastIndexOf(sp('<|assistant_start|>')) + 1);
-    const l = new Float32Array(V).fill(-30);
-    if (reply.length === 0) digits.forEach((d, i) => (l[d] = 2 - i));
-    else l[sp('<|assistant_end|>')] = 0;
-    return l;
-  });
+// the shared scripted setting (consistency-fixture.ts)
 
 test('self-consistency positionGroups: g prefills at batch 1, sample i in group i mod g, the samples unchanged; bad g refused', () => {
   const k = 8;

@@ -1,8 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { ChatEngine } from '../../src/infer/engine.js';
-import type { Conversation } from '../../src/data/conversation.js';
 import { selfConsistency } from '../../src/assist/consistency.js';
 import { vote } from '../../src/assist/vote.js';
 import { formatTrace } from '../../src/assist/ask.js';
@@ -10,23 +8,9 @@ import { makeConfig } from '../../src/model/config.js';
 import { GPT } from '../../src/model/gpt.js';
 import { renderForReward } from '../../src/data/chat.js';
 import { scoreSequences } from '../../src/train/reward.js';
-import { PolicyModel } from '../infer/scripted.js';
+import { policy, question, tok, V } from './consistency-fixture.js';
 
-const tok = trainTokenizer(['Answer: 1 2 3 4 5 6 7 8 9 0 What is it? '.repeat(20)], { vocabSize: 300 });
-const V = tok.vocabSize;
-const sp = (name: string): number => tok.specialId(name);
-const id = (s: string): number => tok.encode(s)[0];
-const question: Conversation = { messages: [{ role: 'user', content: 'What is it?' }] };
-const digits = ['1', '2', '3'].map(id);
-/** The reply's first token is a digit (logits 2, 1, 0: "1" most likely); then the turn ends. */
-const policy = (): PolicyModel =>
-  new PolicyModel(V, (h) => {
-    const reply = h.slice(h.lastIndexOf(sp('<|assistant_start|>')) + 1);
-    const l = new Float32Array(V).fill(-30);
-    if (reply.length === 0) digits.forEach((d, i) => (l[d] = 2 - i));
-    else l[sp('<|assistant_end|>')] = 0;
-    return l;
-  });
+// the shared scripted setting (consistency-fixture.ts)
 
 test('self-consistency: one prefill at batch 1 shared by k rows; sample i equals an independent reply with seed + i', () => {
   const model = policy();
