@@ -27,6 +27,11 @@
  * words that are one token after a space under that tokenizer — the denser, simpler lookup
  * learnt before the notes (docs/rag.md "Sixth attempt"). Train the tokenizer first.
  *
+ * `--kind repeat --format chat`: the lists as SFT conversations — the list in the user turn,
+ * the copy as the reply (written with a leading space, `quotedReply`, so the reply's first
+ * word is the list's token) — so SFT's reply mask puts the loss on the copied words only, the
+ * setting under which both engines learnt induction (docs/rag.md "Seventh attempt", "Eighth").
+ *
  * `--format chat [--no-answer 10]` (passages or lookup): SFT conversations
  * (`{"messages": …}`, for an SFT mixture's `path` source) with "The passages don't say." cut
  * to about `--no-answer` percent of the examples (the families give 30%): fewer refusals while
@@ -40,7 +45,7 @@ import { taskByName } from '../src/data/synthetic/tasks.js';
 import { coreWords } from '../src/data/synthetic/words.js';
 import { lookupDocument } from '../src/data/synthetic/lookup.js';
 import { mqarDocuments, mqarPools } from '../src/data/synthetic/mqar.js';
-import { saysNoAnswer } from '../src/rag/context.js';
+import { quotedReply, saysNoAnswer } from '../src/rag/context.js';
 import { Tokenizer } from '../src/tokenizer/index.js';
 import { atomicWriteFile } from '../src/util/atomic.js';
 
@@ -85,6 +90,18 @@ function mqar(count: number, seed: number): string[] {
   console.log(`mqar: ${pools.keys.length} one-token keys, ${pools.values.length} values (train split)`);
   return mqarDocuments('train', count, seed, pools, Number(args.pairs), Number(args.queries), args.sep).map((d) => d.text);
 }
+/** The lists of `repeats` as SFT conversations: the list asked for again, the copy the reply. */
+function repeatConversations(count: number, seed: number, min: number, max: number): string[] {
+  return repeats(count, seed, min, max).map((doc) => {
+    const words = doc.slice('Words: '.length, doc.indexOf('.\n'));
+    return JSON.stringify({
+      messages: [
+        { role: 'user', content: `Words: ${words}.\nSay the words again.` },
+        { role: 'assistant', content: quotedReply(`${words}.`) },
+      ],
+    });
+  });
+}
 /** SFT conversations of a family with refusals kept to about `percent`% (every answerable example kept). */
 function conversations(kind: string, count: number, seed: number, percent: number): string[] {
   if (!(percent >= 0 && percent <= 100)) throw new Error(`--no-answer must be a percentage; got ${percent}`);
@@ -103,18 +120,20 @@ function conversations(kind: string, count: number, seed: number, percent: numbe
   return out;
 }
 const lines =
-  args.format === 'chat'
-    ? conversations(args.kind, n, Number(args.seed), Number(args['no-answer']))
-    : args.kind === 'mqar'
-      ? mqar(n, Number(args.seed)).map((text) => JSON.stringify({ text }))
-      : (args.kind === 'lookup'
-          ? lookups(n, Number(args.seed), Number(args.questions))
-          : args.kind === 'repeat'
-            ? repeats(n, Number(args.seed), Number(args['min-words']), Number(args['max-words']))
-            : taskByName('passages')
-                .generate('train', n, Number(args.seed))
-                .map((ex) => `${ex.prompt}\nAnswer: ${ex.conversation.messages[1].content.trimStart()}`)
-        ).map((text) => JSON.stringify({ text }));
+  args.format === 'chat' && args.kind === 'repeat'
+    ? repeatConversations(n, Number(args.seed), Number(args['min-words']), Number(args['max-words']))
+    : args.format === 'chat'
+      ? conversations(args.kind, n, Number(args.seed), Number(args['no-answer']))
+      : args.kind === 'mqar'
+        ? mqar(n, Number(args.seed)).map((text) => JSON.stringify({ text }))
+        : (args.kind === 'lookup'
+            ? lookups(n, Number(args.seed), Number(args.questions))
+            : args.kind === 'repeat'
+              ? repeats(n, Number(args.seed), Number(args['min-words']), Number(args['max-words']))
+              : taskByName('passages')
+                  .generate('train', n, Number(args.seed))
+                  .map((ex) => `${ex.prompt}\nAnswer: ${ex.conversation.messages[1].content.trimStart()}`)
+          ).map((text) => JSON.stringify({ text }));
 mkdirSync(dirname(args.out), { recursive: true });
 atomicWriteFile(args.out, `${lines.join('\n')}\n`);
 console.log(`${args.out}: ${lines.length} ${args.kind} documents`);
