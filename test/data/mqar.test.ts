@@ -74,3 +74,31 @@ test("rag-copy-corpus --format chat --no-answer 10: the family's conversations w
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('rag-copy-corpus --kind repeat --format chat: the list in the user turn, the same words as the reply with one leading space', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-repeat-'));
+  try {
+    const out = join(dir, 'repeat.jsonl');
+    execFileSync(process.execPath, [fileURLToPath(new URL('../../bench/rag-copy-corpus.js', import.meta.url)), '--kind', 'repeat', '--format', 'chat', '--min-words', '3', '--max-words', '6', '--examples', '200', '--seed', '5', '--out', out], { stdio: 'pipe' });
+    const convs = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { messages: { role: string; content: string }[] });
+    assert.equal(convs.length, 200);
+    const lengths = new Set<number>();
+    for (const c of convs) {
+      assert.deepEqual(
+        c.messages.map((m) => m.role),
+        ['user', 'assistant'],
+      );
+      const m = /^Words: ([a-z]+(?: [a-z]+)*)\.\nSay the words again\.$/.exec(c.messages[0].content);
+      assert.ok(m, c.messages[0].content);
+      // the copy, with the leading space that makes its first token the list's (quotedReply)
+      assert.equal(c.messages[1].content, ` ${m[1]}.`);
+      lengths.add(m[1].split(' ').length);
+    }
+    assert.deepEqual([...lengths].sort(), [3, 4, 5, 6]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
