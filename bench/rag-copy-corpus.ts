@@ -32,6 +32,10 @@
  * word is the list's token) — so SFT's reply mask puts the loss on the copied words only, the
  * setting under which both engines learnt induction (docs/rag.md "Seventh attempt", "Eighth").
  *
+ * `--kind mqar --format chat --tokenizer …`: the MQAR documents as SFT conversations — the
+ * pair list in the user turn, the queries (each key, then its value) as the reply — so the loss
+ * falls on the queried keys and looked-up values, not on the unpredictable pair list.
+ *
  * `--format chat [--no-answer 10]` (passages or lookup): SFT conversations
  * (`{"messages": …}`, for an SFT mixture's `path` source) with "The passages don't say." cut
  * to about `--no-answer` percent of the examples (the families give 30%): fewer refusals while
@@ -102,6 +106,18 @@ function repeatConversations(count: number, seed: number, min: number, max: numb
     });
   });
 }
+/** MQAR documents as SFT conversations: the pair list in the user turn, the queries (each key, then its value) as the reply, so the loss falls on the queried keys and the looked-up values only. */
+function mqarConversations(count: number, seed: number): string[] {
+  return mqar(count, seed).map((text) => {
+    const at = text.indexOf('\nQueries: ');
+    return JSON.stringify({
+      messages: [
+        { role: 'user', content: `${text.slice(0, at)}\nSay each again with its pair.` },
+        { role: 'assistant', content: quotedReply(text.slice(at + '\nQueries: '.length)) },
+      ],
+    });
+  });
+}
 /** SFT conversations of a family with refusals kept to about `percent`% (every answerable example kept). */
 function conversations(kind: string, count: number, seed: number, percent: number): string[] {
   if (!(percent >= 0 && percent <= 100)) throw new Error(`--no-answer must be a percentage; got ${percent}`);
@@ -120,20 +136,22 @@ function conversations(kind: string, count: number, seed: number, percent: numbe
   return out;
 }
 const lines =
-  args.format === 'chat' && args.kind === 'repeat'
-    ? repeatConversations(n, Number(args.seed), Number(args['min-words']), Number(args['max-words']))
-    : args.format === 'chat'
-      ? conversations(args.kind, n, Number(args.seed), Number(args['no-answer']))
-      : args.kind === 'mqar'
-        ? mqar(n, Number(args.seed)).map((text) => JSON.stringify({ text }))
-        : (args.kind === 'lookup'
-            ? lookups(n, Number(args.seed), Number(args.questions))
-            : args.kind === 'repeat'
-              ? repeats(n, Number(args.seed), Number(args['min-words']), Number(args['max-words']))
-              : taskByName('passages')
-                  .generate('train', n, Number(args.seed))
-                  .map((ex) => `${ex.prompt}\nAnswer: ${ex.conversation.messages[1].content.trimStart()}`)
-          ).map((text) => JSON.stringify({ text }));
+  args.format === 'chat' && args.kind === 'mqar'
+    ? mqarConversations(n, Number(args.seed))
+    : args.format === 'chat' && args.kind === 'repeat'
+      ? repeatConversations(n, Number(args.seed), Number(args['min-words']), Number(args['max-words']))
+      : args.format === 'chat'
+        ? conversations(args.kind, n, Number(args.seed), Number(args['no-answer']))
+        : args.kind === 'mqar'
+          ? mqar(n, Number(args.seed)).map((text) => JSON.stringify({ text }))
+          : (args.kind === 'lookup'
+              ? lookups(n, Number(args.seed), Number(args.questions))
+              : args.kind === 'repeat'
+                ? repeats(n, Number(args.seed), Number(args['min-words']), Number(args['max-words']))
+                : taskByName('passages')
+                    .generate('train', n, Number(args.seed))
+                    .map((ex) => `${ex.prompt}\nAnswer: ${ex.conversation.messages[1].content.trimStart()}`)
+            ).map((text) => JSON.stringify({ text }));
 mkdirSync(dirname(args.out), { recursive: true });
 atomicWriteFile(args.out, `${lines.join('\n')}\n`);
 console.log(`${args.out}: ${lines.length} ${args.kind} documents`);

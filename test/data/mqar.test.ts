@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { taskByName } from '../../src/data/synthetic/tasks.js';
 import { NO_ANSWER } from '../../src/rag/context.js';
+import { trainTokenizer } from '../../src/tokenizer/index.js';
+import { coreWords } from '../../src/data/synthetic/words.js';
 
 test('mqar: pools are one split, keys and values disjoint, the filter applied', () => {
   for (const split of ['train', 'test'] as const) {
@@ -98,6 +100,42 @@ test('rag-copy-corpus --kind repeat --format chat: the list in the user turn, th
       lengths.add(m[1].split(' ').length);
     }
     assert.deepEqual([...lengths].sort(), [3, 4, 5, 6]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('rag-copy-corpus --kind mqar --format chat: the pair list in the user turn, every key queried once with its own value as the reply', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-mqarchat-'));
+  try {
+    // a tokenizer under which many core words are one token after a space
+    const words = [...coreWords()].sort().slice(0, 300);
+    const tokPath = join(dir, 'tokenizer.json');
+    trainTokenizer([` ${words.join(' ')}`.repeat(4)], { vocabSize: 900, pattern: 'gpt4' }).save(tokPath);
+    const out = join(dir, 'mqar.jsonl');
+    execFileSync(process.execPath, [fileURLToPath(new URL('../../bench/rag-copy-corpus.js', import.meta.url)), '--kind', 'mqar', '--format', 'chat', '--tokenizer', tokPath, '--pairs', '4', '--queries', '4', '--examples', '50', '--seed', '7', '--out', out], { stdio: 'pipe' });
+    const convs = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { messages: { role: string; content: string }[] });
+    assert.equal(convs.length, 50);
+    for (const c of convs) {
+      const m = /^Pairs: ([a-z ]+)\.\nSay each again with its pair\.$/.exec(c.messages[0].content);
+      assert.ok(m, c.messages[0].content);
+      const pairs = m[1].split(' ');
+      assert.equal(pairs.length, 8);
+      const valueOf = new Map<string, string>();
+      for (let i = 0; i < 8; i += 2) valueOf.set(pairs[i], pairs[i + 1]);
+      assert.ok(c.messages[1].content.startsWith(' ') && c.messages[1].content.endsWith('.'), c.messages[1].content);
+      const reply = c.messages[1].content.slice(1, -1).split(' ');
+      assert.equal(reply.length, 8);
+      const asked = new Set<string>();
+      for (let i = 0; i < 8; i += 2) {
+        assert.equal(reply[i + 1], valueOf.get(reply[i]), `${reply[i]} answered ${reply[i + 1]}`);
+        asked.add(reply[i]);
+      }
+      assert.equal(asked.size, 4);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
