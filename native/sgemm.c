@@ -312,64 +312,53 @@ static void pack_a(const float *A, long rsa, long i0, long mc, long k0, long kc,
   }
 }
 
-/* pack_a for a transposed A (stored K×M, op(A)[i,k] = A[k·csa + i]), in blocks of PACK_KB
- * k: per block, each panel copies its MR floats from PACK_KB rows of A. Panel by panel over
- * all kc rows instead, a cache line of a row is wanted again by the next panel after kc other
- * rows were read; at a power-of-two M those rows all fall in one L1 set (and a handful of L2
- * sets), so every panel re-read its lines from L3. Same layout and values as pack_a. */
+/* Panels of width W from a row-major source (row k at src + k·stride, `extent` columns),
+ * in blocks of PACK_KB rows: per block, each panel copies its W floats from each of the
+ * block's rows, zero-padding the last panel. Panel by panel down all kc rows instead, a cache
+ * line of a row is wanted again by the next panel only after kc other rows, and rows a
+ * power-of-two stride apart all fall in one L1 set (and a handful of L2 sets), so every panel
+ * re-read its lines from L3; and at a stride of several KiB no prefetcher follows, so each
+ * line was a miss when the source was not in cache (packing B took 7% of 384×4096×1536 TN at
+ * one thread, B 24 MiB). Here the block's rows are read as PACK_KB sequential streams, and
+ * with `prefetch` the next block's rows are fetched ahead. Same layout and values as the
+ * panel-by-panel copy. Shared by pack_at (a transposed A) and pack_b (a row-major B). */
 #define PACK_KB 8
-static void pack_at(const float *A, long csa, long i0, long mc, long k0, long kc, int MR, float *dst) {
+static inline void pack_rows_blocked(const float *src, long stride, long extent, long kc, int W, int prefetch, float *dst) {
   for (long kb = 0; kb < kc; kb += PACK_KB) {
     long ke = kc - kb < PACK_KB ? kc : kb + PACK_KB;
+    if (prefetch)
+      for (long k = ke; k < ke + PACK_KB && k < kc; k++) {
+        const char *r = (const char *)(src + k * stride);
+        __builtin_prefetch(r, 0, 3);
+        __builtin_prefetch(r + 64, 0, 3);
+      }
     float *d = dst;
-    for (long ir = 0; ir < mc; ir += MR, d += (long)MR * kc) {
-      int mr = (int)(mc - ir < MR ? mc - ir : MR);
-      const float *src = A + k0 * csa + i0 + ir;
+    for (long c = 0; c < extent; c += W, d += (long)W * kc) {
+      int w = (int)(extent - c < W ? extent - c : W);
       for (long k = kb; k < ke; k++) {
-        const float *s = src + k * csa;
-        if (mr == MR) {
-          copy_tile_row(d + k * MR, s, MR);
-          continue;
+        const float *s = src + k * stride + c;
+        float *dk = d + k * W;
+        if (w == W) copy_tile_row(dk, s, W);
+        else {
+          int i = 0;
+          for (; i < w; i++) dk[i] = s[i];
+          for (; i < W; i++) dk[i] = 0.0f;
         }
-        int i = 0;
-        for (; i < mr; i++) d[k * MR + i] = s[i];
-        for (; i < MR; i++) d[k * MR + i] = 0.0f;
       }
     }
   }
 }
 
+/* pack_a for a transposed A (stored K×M, op(A)[i,k] = A[k·csa + i]): MR-wide panels of the
+ * rows of A (pack_rows_blocked). Same layout and values as pack_a. */
+static void pack_at(const float *A, long csa, long i0, long mc, long k0, long kc, int MR, float *dst) {
+  pack_rows_blocked(A + k0 * csa + i0, csa, mc, kc, MR, 0, dst);
+}
+
 static void pack_b(const float *B, long rsb, long csb, long k0, long kc, long j0, long nc, int NR, float *dst) {
   if (csb == 1) {
-    /* B row-major: in blocks of PACK_KB rows, each panel in turn copying its NR floats from
-     * each row of the block. Panel by panel down all kc rows (as first written) read one line
-     * per row at a stride of N floats: no prefetcher follows a stride of several KiB, so each
-     * line was a miss when B was not in cache (packing B took 7% of 384×4096×1536 TN at one
-     * thread, B 24 MiB). Here the block's rows are read as PACK_KB sequential streams, and
-     * the next block's rows prefetched. Same layout and values. */
-    for (long kb = 0; kb < kc; kb += PACK_KB) {
-      long ke = kc - kb < PACK_KB ? kc : kb + PACK_KB;
-      for (long k = ke; k < ke + PACK_KB && k < kc; k++) {
-        const char *r = (const char *)(B + (k0 + k) * rsb + j0);
-        __builtin_prefetch(r, 0, 3);
-        __builtin_prefetch(r + 64, 0, 3);
-      }
-      float *d = dst;
-      for (long jr = 0; jr < nc; jr += NR, d += (long)NR * kc) {
-        int nr = (int)(nc - jr < NR ? nc - jr : NR);
-        const float *src = B + k0 * rsb + j0 + jr;
-        for (long k = kb; k < ke; k++) {
-          const float *s = src + k * rsb;
-          float *dk = d + k * NR;
-          if (nr == NR) copy_tile_row(dk, s, NR);
-          else {
-            int j = 0;
-            for (; j < nr; j++) dk[j] = s[j];
-            for (; j < NR; j++) dk[j] = 0.0f;
-          }
-        }
-      }
-    }
+    /* B row-major: NR-wide panels of its rows, the next block's rows prefetched (pack_rows_blocked). */
+    pack_rows_blocked(B + k0 * rsb + j0, rsb, nc, kc, NR, 1, dst);
     return;
   }
   for (long jr = 0; jr < nc; jr += NR) {

@@ -189,6 +189,21 @@ test('abacus off is bit-identical: no table; with the table zeroed, the same log
   assert.ok(a.some((v, i) => Math.abs(v - b[i]) > 1e-3));
 });
 
+/** Largest absolute difference of two arrays. */
+const diff = (x: Float32Array, y: Float32Array): number => x.reduce((mx, v, i) => Math.max(mx, Math.abs(v - y[i])), 0);
+
+/** Decode `seq` (one row) through a KV cache in chunks that split digit runs; the logits of every position. */
+function decodeChunks(m: GPT, seq: Int32Array): { out: Float32Array; cache: ReturnType<GPT['createCache']> } {
+  const cache = m.createCache(1);
+  const out = new Float32Array(seq.length * V);
+  let t0 = 0;
+  for (const n of [10, 1, 1, 3, 1, 1, 7]) {
+    out.set(noGrad(() => m.forward(seq.subarray(t0, t0 + n), 1, n, cache)).data, t0 * V);
+    t0 += n;
+  }
+  return { out, cache };
+}
+
 test('a KV-cache decode computes the same ids as the full forward (chunks, left padding, copyRow, expand)', () => {
   const m = new GPT(makeConfig({ ...base, abacus: spec }), { seed: 8 });
   m.params.get('transformer.abacus.weight')!.data.forEach((_, i, d) => (d[i] = Math.sin(i) * 0.5));
@@ -196,14 +211,7 @@ test('a KV-cache decode computes the same ids as the full forward (chunks, left 
   const seq = row(5, T);
   const full = noGrad(() => m.forward(seq, 1, T)).data;
   // decode in chunks that split digit runs (prompt run ends are known at the chunk that closes them: prefill the prompt whole)
-  const cache = m.createCache(1);
-  const out = new Float32Array(T * V);
-  let t0 = 0;
-  for (const n of [10, 1, 1, 3, 1, 1, 7]) {
-    out.set(noGrad(() => m.forward(seq.subarray(t0, t0 + n), 1, n, cache)).data, t0 * V);
-    t0 += n;
-  }
-  const diff = (x: Float32Array, y: Float32Array): number => x.reduce((mx, v, i) => Math.max(mx, Math.abs(v - y[i])), 0);
+  const { out } = decodeChunks(m, seq);
   assert.ok(diff(out, full) < 1e-4, `cached vs full: ${diff(out, full)}`);
   // a left-padded row (3 pads before start) gives the same last logits
   const padded = m.createCache(1);
@@ -230,17 +238,10 @@ test('abacus ids with randomized position ids (model AB5): a KV-cache decode in 
   for (const [name, t] of m.params) if (name.includes('attn')) t.data.forEach((_, i, d) => (d[i] = Math.sin(7 * i + 1) * 0.4));
   const T = 24;
   const seq = row(6, T);
-  const cache = m.createCache(1);
-  const out = new Float32Array(T * V);
-  let t0 = 0;
-  for (const n of [10, 1, 1, 3, 1, 1, 7]) {
-    out.set(noGrad(() => m.forward(seq.subarray(t0, t0 + n), 1, n, cache)).data, t0 * V);
-    t0 += n;
-  }
+  const { out, cache } = decodeChunks(m, seq);
   const drawn = cache.positionIds!.slice(0, T);
   for (let t = 1; t < T; t++) assert.ok(drawn[t] > drawn[t - 1], `ids increase at ${t}: ${drawn.join(' ')}`);
   assert.ok(drawn[T - 1] - drawn[0] > T - 1, `some gap > 1: ${drawn.join(' ')}`);
-  const diff = (x: Float32Array, y: Float32Array): number => x.reduce((mx, v, i) => Math.max(mx, Math.abs(v - y[i])), 0);
   const full = noGrad(() => m.forward(seq, 1, T, undefined, undefined, drawn)).data;
   assert.ok(diff(out, full) < 1e-4, `cached vs full at the drawn ids: ${diff(out, full)}`);
   const consecutive = noGrad(() =>
