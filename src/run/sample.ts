@@ -1,15 +1,24 @@
 import { ChatEngine } from '../infer/engine.js';
 import { generateText, type GenerateOptions, type GenerateResult } from '../infer/generate.js';
 import { defaultTools } from '../infer/tools/registry.js';
-import { loadModel } from './models.js';
+import { loadModel, type LoadedModel } from './models.js';
 import type { BasePrecision } from '../model/quantize.js';
 
 /**
- * Complete `prompt` with a run's model (`stage`, default the newest). Documents in training
- * begin with <|bos|>, so prompts do too; <|eos|> ends the completion.
+ * Complete `prompt` with a run's model (`stage`, default the newest): `sampleFromModel` on
+ * `loadModel(runDir, stage, { precision })`.
  */
 export function sampleFromRun(runDir: string, prompt: string, opts: Omit<GenerateOptions, 'stopIds'>, stage?: string, precision?: BasePrecision): GenerateResult {
-  const { model, tok } = loadModel(runDir, stage, { precision });
+  return sampleFromModel(loadModel(runDir, stage, { precision }), prompt, opts);
+}
+
+/**
+ * Complete `prompt` with a loaded model (a caller that needs the model too, such as `gptforge
+ * sample` for its context size, loads it once). Documents in training begin with <|bos|>, so
+ * prompts do too; <|eos|> ends the completion.
+ */
+export function sampleFromModel(loaded: Pick<LoadedModel, 'model' | 'tok'>, prompt: string, opts: Omit<GenerateOptions, 'stopIds'>): GenerateResult {
+  const { model, tok } = loaded;
   const ids = [...(tok.hasSpecial('<|bos|>') ? [tok.specialId('<|bos|>')] : []), ...tok.encode(prompt, { disallowedSpecial: 'plain' })];
   const stopIds = tok.hasSpecial('<|eos|>') ? [tok.specialId('<|eos|>')] : [];
   return generateText(model, tok, ids, { ...opts, stopIds });
