@@ -9,7 +9,9 @@ import { precisionOption } from './common.js';
 
 export const command = new Command('sample')
   .summary('sample from a model: prompts, few-shot files, streaming; constrained output')
-  .description('Complete a prompt with a trained model, streaming tokens to stdout. Base models complete documents: see examples/prompts for few-shot and "fake conversation" prompts.')
+  .description(
+    'Complete a prompt with a trained model, streaming tokens to stdout. Base models complete documents: see examples/prompts for few-shot and "fake conversation" prompts. A chat stage (sft, rl, dpo …) continues the prompt as written too and stops at the end of its turn (<|assistant_end|>); gptforge chat --prompt puts the prompt in a user turn.',
+  )
   .option('-r, --run <dir>', 'run directory (its newest checkpoint), a stage directory, or a checkpoint', 'runs/small')
   .option('--stage <stage>', 'stage to load from the run: base, sft, rl …')
   .option('-p, --prompt <text>', 'the prompt text')

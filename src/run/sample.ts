@@ -1,7 +1,9 @@
 import { ChatEngine } from '../infer/engine.js';
 import { generateText, type GenerateOptions, type GenerateResult } from '../infer/generate.js';
+import type { DecodingModel } from '../infer/pipeline.js';
+import type { Tokenizer } from '../tokenizer/index.js';
 import { defaultTools } from '../infer/tools/registry.js';
-import { loadModel, type LoadedModel } from './models.js';
+import { loadModel } from './models.js';
 import type { BasePrecision } from '../model/quantize.js';
 
 /**
@@ -14,13 +16,18 @@ export function sampleFromRun(runDir: string, prompt: string, opts: Omit<Generat
 
 /**
  * Complete `prompt` with a loaded model (a caller that needs the model too, such as `gptforge
- * sample` for its context size, loads it once). Documents in training begin with <|bos|>, so
- * prompts do too; <|eos|> ends the completion.
+ * sample` for its context size, loads it once). The prompt is continued as written (its special
+ * token text encoded as plain text): documents in training begin with <|bos|>, so prompts do
+ * too. <|eos|> ends the completion; so does <|assistant_end|> for a chat model (any `stage`
+ * but `pretrain`: sft, rl, dpo, …) — the end of its turn, where `chat` stops, is the end of
+ * what it writes: past it the model writes the next turn's markers as text. (To put the prompt
+ * in a user turn instead, use ChatEngine / `gptforge chat --prompt`.)
  */
-export function sampleFromModel(loaded: Pick<LoadedModel, 'model' | 'tok'>, prompt: string, opts: Omit<GenerateOptions, 'stopIds'>): GenerateResult {
+export function sampleFromModel(loaded: { model: DecodingModel; tok: Tokenizer; stage?: string }, prompt: string, opts: Omit<GenerateOptions, 'stopIds'>): GenerateResult {
   const { model, tok } = loaded;
   const ids = [...(tok.hasSpecial('<|bos|>') ? [tok.specialId('<|bos|>')] : []), ...tok.encode(prompt, { disallowedSpecial: 'plain' })];
-  const stopIds = tok.hasSpecial('<|eos|>') ? [tok.specialId('<|eos|>')] : [];
+  const ends = ['<|eos|>', ...(loaded.stage !== undefined && loaded.stage !== 'pretrain' ? ['<|assistant_end|>'] : [])];
+  const stopIds = ends.filter((s) => tok.hasSpecial(s)).map((s) => tok.specialId(s));
   return generateText(model, tok, ids, { ...opts, stopIds });
 }
 
