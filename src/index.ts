@@ -189,7 +189,7 @@ export { runPipeline } from './run/pipeline.js';
 export type { RunPipelineOptions, RunPipelineResult, StageTiming } from './run/pipeline.js';
 export { estimatePipeline } from './run/estimate.js';
 export type { PipelineEstimate, StageEstimate } from './run/estimate.js';
-export { sampleFromRun, scriptedChat } from './run/sample.js';
+export { sampleFromRun, sampleFromModel, scriptedChat } from './run/sample.js';
 export { ragIndex, ragQuery, ragInfo, ragTrainEmbedder } from './run/rag.js';
 export type { RagIndexOptions, RagQueryOptions, RagTrainEmbedderOptions } from './run/rag.js';
 export { exportTrl, exportLlmc } from './run/export.js';

@@ -34,6 +34,11 @@ export interface AskOptions extends Pick<ChatOptions, 'maxTokens' | 'tools' | 't
   k?: number;
   /** Sampling temperature for self-consistency (default 0.7); direct and cot are greedy. */
   temperature?: number;
+  /**
+   * Seed of the first sample (default 1) and, on a model with randomized position ids
+   * (config.randomPositions), of the position draws: ask() restarts them from it
+   * (ChatEngine.seedPositions), so the same seed gives the same trace whatever the model decoded before.
+   */
   seed?: number;
   /** A system message put before the question. */
   system?: string;
@@ -101,6 +106,7 @@ function conversation(prompt: string, system?: string): Conversation {
  */
 export function ask(engine: ChatEngine, question: string, o: AskOptions): AskTrace {
   const t0 = performance.now();
+  engine.seedPositions(o.seed ?? 1);
   const chat: ChatOptions = { maxTokens: o.maxTokens ?? 320, tools: o.tools, topK: o.topK, topP: o.topP };
   switch (o.technique) {
     case 'direct':

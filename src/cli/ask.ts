@@ -64,9 +64,8 @@ export const command = new Command('ask')
     // npm start trains the techniques' addition model apart, in <run>/techniques: the run's chat model is not it
     const techniquesRun = join(o.run, 'techniques');
     if (o.stage === undefined && !resolve(dir).startsWith(resolve(techniquesRun)) && ['cot', 'self-consistency', 'reflect'].includes(o.technique) && existsSync(techniquesRun)) console.error(`ask: ${techniquesRun} holds the long-addition model the pipeline trained for the techniques; --run ${techniquesRun} asks it`);
-    if (model.config.randomPositions !== undefined)
-      model.seedPositions(o.seed); // --seed also picks the position draws
-    else if (o.technique === 'self-consistency' && o.streams > 1) console.error('ask: this model has no randomized position ids: --streams only splits the shared decoding rows (docs/techniques.md)');
+    // --seed also picks the position draws of a model with randomized position ids: ask() seeds them
+    if (model.config.randomPositions === undefined && o.technique === 'self-consistency' && o.streams > 1) console.error('ask: this model has no randomized position ids: --streams only splits the shared decoding rows (docs/techniques.md)');
     const rm = o.rm && o.technique === 'self-consistency' ? loadRewardModel(o.rm) : undefined; // ignored (and said so above) with another technique
     const trace = ask(new ChatEngine(model, tok), question, {
       technique: o.technique as Technique,

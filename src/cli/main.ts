@@ -55,14 +55,9 @@ function configure(c: CommandUnknownOpts): void {
  * the user typed a flag, so say `--top-p`. Errors about a file's field (file set) keep the field.
  */
 function asTyped(err: GptforgeError): string {
-  if (err.field === undefined || err.file !== undefined || active === undefined) return err.message;
-  const opt = active.options.find((o) => o.attributeName() === err.field || o.long === err.field);
-  const prefix = `field "${err.field}": `;
-  if (!opt?.long || !err.message.startsWith(prefix)) return err.message;
-  const rest = err.message.slice(prefix.length);
-  if (rest.startsWith(opt.long)) return rest;
-  // "top-p 3: must be …" names the value already: "--top-p 3: must be …"
-  return rest.startsWith(`${opt.long.slice(2)} `) ? `--${rest}` : `${opt.long}: ${rest}`;
+  if (err.file !== undefined || active === undefined) return err.message;
+  const options = active.options;
+  return err.format({ fieldName: (field) => options.find((o) => o.attributeName() === field || o.long === field)?.long });
 }
 
 async function main(argv: string[]): Promise<void> {

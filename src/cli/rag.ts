@@ -28,11 +28,7 @@ const index = new Command('index')
   .option('--busy-timeout <ms>', 'ms to wait for another writer before failing', number, 5000)
   .action(async (inputs, o) => {
     const db = need(o.db, 'db');
-    const r = await ragIndex(db, { ...o, inputs: [...o.input, ...inputs], builtins: o.builtin, busyTimeoutMs: o.busyTimeout, onWarning: (w) => console.error(`gptforge: warning: ${w.reason} — skipped`) }).catch((e: unknown) => {
-      // the library names its option; here the flag is what the user typed
-      const flag = e instanceof GptforgeError ? { chunkSize: '--chunk-size', chunkOverlap: '--chunk-overlap' }[e.field ?? ''] : undefined;
-      throw flag ? new GptforgeError((e as Error).message.replace(/^field "[^"]+": /, ''), { field: flag }) : e;
-    });
+    const r = await ragIndex(db, { ...o, inputs: [...o.input, ...inputs], builtins: o.builtin, busyTimeoutMs: o.busyTimeout, onWarning: (w) => console.error(`gptforge: warning: ${w.reason} — skipped`) });
     console.log(
       `${db}: ${r.files} file(s): ${r.indexed} indexed, ${r.unchanged} unchanged, ${r.skipped} skipped${r.pruned ? `, ${r.pruned} pruned` : ''}; ` +
         `${r.chunks} chunks written (${r.removed} replaced), ${r.total} in the store; ${r.seconds.toFixed(1)} s${r.chunks > 0 ? ` (${(r.chunks / r.seconds).toFixed(0)} chunks/s)` : ''}`,

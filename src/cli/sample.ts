@@ -2,14 +2,16 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { readTextFile } from '../data/jsonl.js';
 import { constraintFromOptions } from '../infer/constrain/index.js';
 import { loadModel } from '../run/models.js';
-import { incompleteReason, sampleFromRun } from '../run/sample.js';
+import { incompleteReason, sampleFromModel } from '../run/sample.js';
 import { GptforgeError } from '../util/errors.js';
 import { collect, number, positiveInteger } from '../util/args.js';
 import { precisionOption } from './common.js';
 
 export const command = new Command('sample')
   .summary('sample from a model: prompts, few-shot files, streaming; constrained output')
-  .description('Complete a prompt with a trained model, streaming tokens to stdout. Base models complete documents: see examples/prompts for few-shot and "fake conversation" prompts.')
+  .description(
+    'Complete a prompt with a trained model, streaming tokens to stdout. Base models complete documents: see examples/prompts for few-shot and "fake conversation" prompts. A chat stage (sft, rl, dpo …) continues the prompt as written too and stops at the end of its turn (<|assistant_end|>); gptforge chat --prompt puts the prompt in a user turn.',
+  )
   .option('-r, --run <dir>', 'run directory (its newest checkpoint), a stage directory, or a checkpoint', 'runs/small')
   .option('--stage <stage>', 'stage to load from the run: base, sft, rl …')
   .option('-p, --prompt <text>', 'the prompt text')
@@ -43,9 +45,11 @@ export const command = new Command('sample')
     // A stop string would cut the value mid-way and read as a normal end: the constraint decides where it ends.
     if (constrained > 0 && stops.length > 0) throw new GptforgeError('--stop cannot be combined with --json-schema, --regex or --grammar (the constraint decides where the output ends)');
     const echoPrompt = o.echo ?? constrained === 0;
+    // Loaded once, at the precision it decodes at: the tokenizer, the context size and every sample's model.
+    const loaded = loadModel(o.run, o.stage, { precision: o.precision });
+    const { tok, model } = loaded;
     // Compiled once (errors name the file and pointer/line before any model work); each sample
     // steps its own clone from the start state.
-    const { tok, model } = loadModel(o.run, o.stage);
     const constraint = constraintFromOptions({ jsonSchema: o.jsonSchema, regex: o.regex, grammar: o.grammar, whitespace: o.whitespace ?? (n > 1 ? 'line' : 'flexible') }, tok);
     for (let i = 0; i < n; i++) {
       // without the echo stdout carries the values alone, one a line; the separators go to stderr
@@ -59,7 +63,7 @@ export const command = new Command('sample')
       };
       const row = constraint?.clone();
       const opts = { maxTokens: o.maxTokens, temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed + i, stopSequences: stops, strict: o.strict, constraint: row };
-      const res = sampleFromRun(o.run, prompt, { ...opts, onText: (d) => (echo(), process.stdout.write(d)) }, o.stage, o.precision);
+      const res = sampleFromModel(loaded, prompt, { ...opts, onText: (d) => (echo(), process.stdout.write(d)) });
       echo();
       process.stdout.write('\n');
       if (res.warning) console.error(`warning: ${res.warning}`);

@@ -17,7 +17,7 @@ export const command = new Command('sft')
   .option('--data <file>', 'your own conversations JSONL, added to the mixture (repeatable; weight with --data-weight)', collect, [])
   .option('--data-weight <x>', "mixture weight of each --data file, beside the preset's task weights (they sum to 7.6 in tiny, 8.6 in small: weight 8.6 makes your data half of the small mixture)", number, 1)
   .option('--only-data', 'train on the --data files alone, no synthetic tasks')
-  .option('--on-bad <mode>', 'a bad conversation line: error or skip (counted, reported)', 'error')
+  .option('--on-bad <mode>', 'a bad conversation line, or one longer than a training row (seqLen + 1 tokens): error or skip (counted; each named by file and line); default the mixture\'s "onBad", else error')
   .option('--writer-error-rate <p>', "e_w: share of synthetic demonstrations the simulated writers spoil (wrong answer, no tool call, rambling, repetition, broken format; docs/assistant.md); default the preset's", number)
   .option('--max-steps <n>', 'optimizer steps', number)
   .option('--lr <x>', 'peak learning rate', number)
@@ -30,9 +30,9 @@ export const command = new Command('sft')
   .addOption(loraOption())
   .addOption(basePrecisionOption())
   .action(async (o) => {
-    if (o.onBad !== 'error' && o.onBad !== 'skip') throw new GptforgeError(`--on-bad must be "error" or "skip", not "${o.onBad}"`);
+    if (o.onBad !== undefined && o.onBad !== 'error' && o.onBad !== 'skip') throw new GptforgeError(`--on-bad must be "error" or "skip", not "${o.onBad}"`);
     if (o.onlyData && o.data.length === 0) throw new GptforgeError('--only-data needs at least one --data file');
-    const r = await runSft(o.run, { ...o, dataFiles: o.data, steps: o.maxSteps, onBad: o.onBad, signal: interruptSignal(), log: stderrLog(o.quiet) });
+    const r = await runSft(o.run, { ...o, dataFiles: o.data, steps: o.maxSteps, onBad: o.onBad, signal: interruptSignal(), log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });
     console.log(sftReport(r, { chart: !o.quiet }));
     if (r.interrupted) process.exitCode = 130;
   });

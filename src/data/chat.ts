@@ -185,7 +185,8 @@ export interface ReadConversationsResult {
 /**
  * Read a conversations JSONL file (one {"messages": [...]} per line; blank lines ignored).
  * A malformed line is an error naming file, line and field, or a counted skip with onBad
- * 'skip'. maxTokens (with a tokenizer) also rejects conversations longer than the context.
+ * 'skip'. maxTokens (with a tokenizer) also rejects conversations longer than that (SFT: a
+ * training row, seqLen + 1 tokens).
  */
 export function readConversationsJSONL(file: string, opts: { onBad?: OnBad; forTraining?: boolean; tokenizer?: Tokenizer; maxTokens?: number } = {}): ReadConversationsResult {
   const r = readJSONL(
@@ -195,7 +196,7 @@ export function readConversationsJSONL(file: string, opts: { onBad?: OnBad; forT
       validateConversation(obj, { forTraining: opts.forTraining, where });
       if (opts.tokenizer && opts.maxTokens !== undefined) {
         const n = renderConversation(opts.tokenizer, obj).ids.length;
-        if (n > opts.maxTokens) throw new GptforgeError(`conversation is ${n} tokens, longer than the context of ${opts.maxTokens}`, { ...where, field: 'messages' });
+        if (n > opts.maxTokens) throw new GptforgeError(`conversation is ${n} tokens, longer than a training row of ${opts.maxTokens}`, { ...where, field: 'messages' });
       }
       return obj;
     },

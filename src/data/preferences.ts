@@ -152,8 +152,7 @@ function fail(msg: string, where: ErrorLocation, field?: string): never {
  * so the user can find it in the line. The user prompt is message 0, hence the offset of one.
  */
 function relocate(e: GptforgeError, where: ErrorLocation, field: string): never {
-  const prefix = e.field !== undefined ? `field "${e.field}": ` : '';
-  const raw = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
+  const raw = e.detail;
   const m = /^messages\[(\d+)\](.*)$/.exec(e.field ?? '');
   const sub = m ? `.messages[${Number(m[1]) - 1}]${m[2]}` : e.field === 'messages' ? '.messages' : '';
   return fail(raw, where, `${field}${sub}`);

@@ -61,6 +61,8 @@ export interface SftDataset {
   /** Held-out rendered conversations per source (tasks only; a user file has no held-out split). */
   val: Map<string, SftItem[]>;
   report: SftSourceReport[];
+  /** Each conversation of a file or of `conversations` skipped with onBad 'skip': its location (file:line, field) and reason. */
+  skips: string[];
 }
 
 function sourceName(s: SftSourceConfig): string {
@@ -69,7 +71,7 @@ function sourceName(s: SftSourceConfig): string {
   return s.path !== undefined ? s.path.replace(/^.*\//, '').replace(/\.jsonl$/, '') : 'conversations';
 }
 
-/** Render and mix the SFT sources. maxTokens: the context + 1 (one row); longer conversations are an error or a skip. */
+/** Render and mix the SFT sources. maxTokens: a training row (seqLen + 1); longer conversations are an error or, with onBad 'skip', a skip listed in `skips`. */
 export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens: number, file = 'sft mixture'): SftDataset {
   if (!Array.isArray(cfg.sources) || cfg.sources.length === 0) throw new GptforgeError('no SFT sources', { file, field: 'sources' });
   const total = cfg.examples ?? 20000;
@@ -79,12 +81,16 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
   const train: SftItem[] = [];
   const val = new Map<string, SftItem[]>();
   const report: SftSourceReport[] = [];
+  const skips: string[] = [];
   if (cfg.writerErrorRate !== undefined) validateWriterProfile({ writerErrorRate: cfg.writerErrorRate, writerErrors: cfg.writerErrors }, file);
   cfg.sources.forEach((src, si) => {
     const field = `sources[${si}]`;
     // a misspelt key ("wieght") would otherwise read as a missing one
     const unknown = Object.keys(src).filter((k) => !SFT_SOURCE_KEYS.includes(k));
-    if (unknown.length > 0) throw new GptforgeError(`unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')} (a source has: ${SFT_SOURCE_KEYS.join(', ')})`, { file, field: `${field}.${unknown[0]}` });
+    if (unknown.length > 0) {
+      const hint = unknown.includes('onBad') ? '; onBad is set for the whole mixture: "mixture": { "onBad": "skip", "sources": […] }' : '';
+      throw new GptforgeError(`unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')} (a source has: ${SFT_SOURCE_KEYS.join(', ')})${hint}`, { file, field: `${field}.${unknown[0]}` });
+    }
     if (!(src.weight > 0)) throw new GptforgeError('weight must be a positive number', { file, field: `${field}.weight` });
     if ([src.task, src.path, src.conversations].filter((x) => x !== undefined).length !== 1) throw new GptforgeError('give exactly one of "task", "path" or "conversations"', { file, field });
     const name = sourceName(src);
@@ -116,11 +122,12 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
         try {
           validateConversation(c, { forTraining: true, where });
           const n = renderConversation(tok, c).ids.length;
-          if (n > maxTokens) throw new GptforgeError(`conversation is ${n} tokens, longer than the context of ${maxTokens}`, { ...where, field: 'messages' });
+          if (n > maxTokens) throw new GptforgeError(`conversation is ${n} tokens, longer than a training row of ${maxTokens}`, { ...where, field: 'messages' });
           kept.push(c);
         } catch (e) {
-          if (cfg.onBad !== 'skip') throw e;
+          if (cfg.onBad !== 'skip' || !(e instanceof GptforgeError)) throw e;
           skipped++;
+          skips.push(e.message);
         }
       });
       if (kept.length === 0) throw new GptforgeError('no usable conversations', { file, field: `${field}.conversations` });
@@ -128,6 +135,7 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
     } else {
       const r = readConversationsJSONL(src.path!, { onBad: cfg.onBad, forTraining: true, tokenizer: tok, maxTokens });
       skipped = r.skipped.length;
+      skips.push(...r.skipped.map((s) => s.reason));
       if (r.conversations.length === 0) throw new GptforgeError('no usable conversations', { file: src.path });
       convs = resample(r.conversations, share, new Rng(seed + si));
     }
@@ -146,7 +154,7 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
     }
     report.push({ name, weight: src.weight / wsum, conversations: n, tokens, skipped, ...(writerErrors ? { writerErrors } : {}) });
   });
-  return { train, val, report };
+  return { train, val, report, skips };
 }
 
 /** n items drawn from `items`: whole copies first, then a seeded sample without replacement for the rest. */

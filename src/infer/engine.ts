@@ -126,6 +126,20 @@ export class ChatEngine {
     }
   }
 
+  /**
+   * Restart the model's draws of randomized position ids (config.randomPositions, AB5) from
+   * `seed` (GPT.seedPositions): what decodes next draws the same ids whatever ran before, so a
+   * technique given a seed (ask) is reproducible. ChatOptions.seed seeds only the token
+   * sampling; the position draws are the model's, shared by every reply decoded on it.
+   * A model without randomized positions: nothing changes.
+   * @throws GptforgeError when the model draws position ids but cannot be seeded (a wrapper
+   * that does not pass seedPositions on).
+   */
+  seedPositions(seed: number): void {
+    if (this.model.seedPositions) this.model.seedPositions(seed);
+    else if (this.model.config.randomPositions !== undefined) throw new GptforgeError('this model draws randomized position ids (config.randomPositions) but has no seedPositions to seed them', { field: 'seedPositions' });
+  }
+
   /** One reply to the conversation, on a cache of batch 1. */
   reply(conv: Conversation, opts: ChatOptions = {}): ChatReply {
     return this.decodeRows([conv], [opts.seed ?? 1], opts)[0];

@@ -36,8 +36,8 @@ import { ConstraintEnd, ContextLimit, MaxTokens, StopStrings, TextStream, type F
  * ends its row within one step while the other rows go on.
  */
 
-/** What decoding needs of a model (tests substitute a scripted one). */
-export type DecodingModel = Pick<GPT, 'config' | 'createCache' | 'nextLogits'>;
+/** What decoding needs of a model (tests substitute a scripted one); `seedPositions` where it draws position ids (GPT.seedPositions). */
+export type DecodingModel = Pick<GPT, 'config' | 'createCache' | 'nextLogits'> & Partial<Pick<GPT, 'seedPositions'>>;
 
 /**
  * A row's controller: a per-row record that consumes the pipeline's tokens (the chat

@@ -1,17 +1,33 @@
 import { ChatEngine } from '../infer/engine.js';
 import { generateText, type GenerateOptions, type GenerateResult } from '../infer/generate.js';
+import type { DecodingModel } from '../infer/pipeline.js';
+import type { Tokenizer } from '../tokenizer/index.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import { loadModel } from './models.js';
 import type { BasePrecision } from '../model/quantize.js';
 
 /**
- * Complete `prompt` with a run's model (`stage`, default the newest). Documents in training
- * begin with <|bos|>, so prompts do too; <|eos|> ends the completion.
+ * Complete `prompt` with a run's model (`stage`, default the newest): `sampleFromModel` on
+ * `loadModel(runDir, stage, { precision })`.
  */
 export function sampleFromRun(runDir: string, prompt: string, opts: Omit<GenerateOptions, 'stopIds'>, stage?: string, precision?: BasePrecision): GenerateResult {
-  const { model, tok } = loadModel(runDir, stage, { precision });
+  return sampleFromModel(loadModel(runDir, stage, { precision }), prompt, opts);
+}
+
+/**
+ * Complete `prompt` with a loaded model (a caller that needs the model too, such as `gptforge
+ * sample` for its context size, loads it once). The prompt is continued as written (its special
+ * token text encoded as plain text): documents in training begin with <|bos|>, so prompts do
+ * too. <|eos|> ends the completion; so does <|assistant_end|> for a chat model (any `stage`
+ * but `pretrain`: sft, rl, dpo, …) — the end of its turn, where `chat` stops, is the end of
+ * what it writes: past it the model writes the next turn's markers as text. (To put the prompt
+ * in a user turn instead, use ChatEngine / `gptforge chat --prompt`.)
+ */
+export function sampleFromModel(loaded: { model: DecodingModel; tok: Tokenizer; stage?: string }, prompt: string, opts: Omit<GenerateOptions, 'stopIds'>): GenerateResult {
+  const { model, tok } = loaded;
   const ids = [...(tok.hasSpecial('<|bos|>') ? [tok.specialId('<|bos|>')] : []), ...tok.encode(prompt, { disallowedSpecial: 'plain' })];
-  const stopIds = tok.hasSpecial('<|eos|>') ? [tok.specialId('<|eos|>')] : [];
+  const ends = ['<|eos|>', ...(loaded.stage !== undefined && loaded.stage !== 'pretrain' ? ['<|assistant_end|>'] : [])];
+  const stopIds = ends.filter((s) => tok.hasSpecial(s)).map((s) => tok.specialId(s));
   return generateText(model, tok, ids, { ...opts, stopIds });
 }
 

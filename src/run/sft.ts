@@ -38,7 +38,7 @@ export interface RunSftOptions extends AdapterOptions {
   dataWeight?: number;
   /** Train on `conversations` / `dataFiles` alone, no synthetic tasks. */
   onlyData?: boolean;
-  /** A malformed conversation: an error naming it (default) or a counted skip. */
+  /** A malformed conversation, or one longer than a training row (seqLen + 1 tokens): an error naming it or a counted skip; default the mixture's `onBad`, else error. */
   onBad?: OnBad;
   /** e_w, the simulated demonstration writers' error rate (0..1) on the synthetic families (src/data/writers.ts); default the mixture's, else 0. */
   writerErrorRate?: number;
@@ -64,6 +64,8 @@ export interface RunSftOptions extends AdapterOptions {
   onStep?(rec: MetricRecord): void;
   /** Progress lines before training (the mixture table, the data and batch shape); default none. */
   log?(line: string): void;
+  /** Warnings: each conversation skipped (onBad skip) with its file, line and reason; default `log`. */
+  onWarning?(line: string): void;
 }
 
 /** What `runSft` did. */
@@ -151,6 +153,8 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   holdRunLock(runDir);
   const preset = runPreset(runDir, opts.preset);
   if (!preset.sft) throw new GptforgeError(`preset "${preset.name}" has no "sft" section`, { field: 'sft' });
+  // onBad is the mixture's (it says how the mixture's files are read): not a field of the sft section
+  if ((preset.sft as { onBad?: unknown }).onBad !== undefined) throw new GptforgeError('onBad is a field of the SFT mixture: "sft": { "mixture": { "onBad": "skip", "sources": […] } }', { file: opts.preset ?? layout.preset, field: 'sft.onBad' });
   const cfg = sftConfig(preset.sft, opts);
   const stage = opts.into ?? 'sft';
   const stageDir = layout.stage(stage);
@@ -177,7 +181,13 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   const writers = writerSummary(data.report, cfg.mixture.writerErrorRate);
   if (writers) log(`sft: ${writers}`);
   const skipped = data.report.reduce((s, r) => s + r.skipped, 0);
-  if (skipped > 0) log(`sft: skipped ${skipped} conversations (onBad skip or longer than ${T + 1} tokens)`);
+  if (skipped > 0) {
+    const warn = opts.onWarning ?? log;
+    warn(`sft: warning: skipped ${skipped} conversation${skipped === 1 ? '' : 's'}: malformed, or longer than a training row of ${T + 1} tokens (seqLen ${T} + 1)`);
+    const SHOWN = 10;
+    for (const s of data.skips.slice(0, SHOWN)) warn(`sft: warning: ${s} — skipped`);
+    if (data.skips.length > SHOWN) warn(`sft: warning: … and ${data.skips.length - SHOWN} more`);
+  }
   const pad = tok.specialId('<|pad|>');
   const train = new PackedLoader(data.train, B, T, pad, cfg.mixture.seed ?? 1337);
   const val = new Map([...data.val].map(([name, items]) => [name, () => new PackedLoader(items, B, T, pad, 0, false)] as const));

@@ -1,7 +1,8 @@
 /**
  * One error type for everything a user can get wrong. It carries where the problem is
- * (file, line, field) so the CLI can print a precise, single-line message instead of a
- * stack trace.
+ * (file, line, field) apart from what the problem is (`detail`), so whoever prints it can name
+ * the place in the user's own terms (the CLI names a library option by the flag that was typed)
+ * and print a precise, single-line message instead of a stack trace.
  */
 export interface ErrorLocation {
   file?: string;
@@ -9,19 +10,67 @@ export interface ErrorLocation {
   field?: string;
 }
 
+/** How `GptforgeError.format` names the parts of a location. */
+export interface ErrorFormat {
+  /**
+   * The user's name for a field (a CLI flag such as `--top-p` for the option `topP`), or
+   * undefined to print it as `field "topP"`. A name given here is printed bare: `--top-p: …`.
+   */
+  fieldName?: (field: string) => string | undefined;
+}
+
+/**
+ * "file:line, field "f": detail": the location first, so a long detail cannot hide it. A field
+ * renamed by `fieldName` leads bare ("--top-p: …"), or is merged with a detail that already
+ * starts with its name ("top-p 3: must be …" → "--top-p 3: must be …").
+ */
+export function formatError(detail: string, where: ErrorLocation, fmt: ErrorFormat = {}): string {
+  const parts: string[] = [];
+  if (where.file !== undefined) parts.push(where.line !== undefined ? `${where.file}:${where.line}` : where.file);
+  if (where.field !== undefined) {
+    const name = fmt.fieldName?.(where.field);
+    if (name === undefined) parts.push(`field "${where.field}"`);
+    else if (parts.length === 0) {
+      if (detail.startsWith(name)) return detail;
+      const bare = name.replace(/^-+/, '');
+      return bare !== name && detail.startsWith(`${bare} `) ? `${name.slice(0, name.length - bare.length)}${detail}` : `${name}: ${detail}`;
+    } else parts.push(name);
+  }
+  return parts.length > 0 ? `${parts.join(', ')}: ${detail}` : detail;
+}
+
 export class GptforgeError extends Error {
   readonly file?: string;
   readonly line?: number;
   readonly field?: string;
+  /** What is wrong, without the location ("must be in (0, 1], got 3"). */
+  readonly detail: string;
 
-  constructor(message: string, where: ErrorLocation = {}) {
-    const parts: string[] = [];
-    if (where.file !== undefined) parts.push(where.line !== undefined ? `${where.file}:${where.line}` : where.file);
-    if (where.field !== undefined) parts.push(`field "${where.field}"`);
-    super(parts.length > 0 ? `${parts.join(', ')}: ${message}` : message);
+  /**
+   * `message` is the full text, location included (`formatError(detail, where)`), as every
+   * caller that prints or matches `err.message` expects; `detail` and the location fields are
+   * the parts, for a caller that names the place its own way (`format`).
+   */
+  constructor(detail: string, where: ErrorLocation = {}) {
+    super(formatError(detail, where));
     this.name = 'GptforgeError';
+    this.detail = detail;
     this.file = where.file;
     this.line = where.line;
     this.field = where.field;
+  }
+
+  /** The location this error names (only the parts that are set). */
+  get where(): ErrorLocation {
+    const w: ErrorLocation = {};
+    if (this.file !== undefined) w.file = this.file;
+    if (this.line !== undefined) w.line = this.line;
+    if (this.field !== undefined) w.field = this.field;
+    return w;
+  }
+
+  /** The message with the location named as `fmt` says (`formatError`). */
+  format(fmt: ErrorFormat = {}): string {
+    return formatError(this.detail, this.where, fmt);
   }
 }

@@ -66,6 +66,9 @@ class RecordingModel implements DecodingModel {
   createCache(batch: number): KVCache {
     return this.gpt.createCache(batch);
   }
+  seedPositions(seed: number): void {
+    this.gpt.seedPositions(seed);
+  }
   nextLogits(ids: Int32Array, cache: KVCache, rows?: Int32Array): Float32Array {
     if (!this.caches.includes(cache)) this.caches.push(cache);
     const B = rows ? rows.length : cache.batch;
@@ -173,6 +176,41 @@ test("ask's self-consistency passes positionGroups, shareHistories and historySt
     groups.caches.map((c) => c.batch),
     [1, 1, 1],
   );
+});
+
+test("ask's seed seeds the position draws too: the same seed gives the same ids and trace whatever the model decoded before; a model it cannot seed is refused", () => {
+  const m = new RecordingModel();
+  const engine = new ChatEngine(m, tok);
+  const idsOf = (from: number): string[] => m.caches.slice(from).map((c) => Array.from({ length: c.batch }, (_, r) => m.ids(c, r).join(',')).join(' | '));
+  for (const o of [
+    { technique: 'direct', maxTokens: 5 },
+    { technique: 'self-consistency', k: 4, temperature: 0, maxTokens: 5, historyStreams: 2 },
+  ] as const) {
+    const before = m.caches.length;
+    const a = ask(engine, 'What is it?', { ...o, seed: 4 });
+    const first = idsOf(before);
+    engine.reply(question, { maxTokens: 3 }); // moves the model's draws on
+    const mid = m.caches.length;
+    const b = ask(engine, 'What is it?', { ...o, seed: 4 });
+    assert.deepEqual(idsOf(mid), first, o.technique);
+    assert.equal(b.reply, a.reply);
+    const other = m.caches.length;
+    ask(engine, 'What is it?', { ...o, seed: 5 });
+    assert.notDeepEqual(idsOf(other), first, `${o.technique}: another seed, other draws (else the check above is vacuous)`);
+  }
+  // a real GPT (no script): two asks with one seed give the same trace
+  const gpt = new GPT(makeConfig({ vocabSize: V, blockSize: 48, nLayer: 1, nHead: 2, nEmbd: 16, position: 'rope', randomPositions: 96 }), { seed: 3 });
+  const real = new ChatEngine(gpt, tok);
+  const one = ask(real, 'What is it?', { technique: 'self-consistency', k: 3, temperature: 1, maxTokens: 6, seed: 2 });
+  real.reply(question, { maxTokens: 4 });
+  const two = ask(real, 'What is it?', { technique: 'self-consistency', k: 3, temperature: 1, maxTokens: 6, seed: 2 });
+  assert.deepEqual(
+    two.consistency?.samples.map((s) => s.text),
+    one.consistency?.samples.map((s) => s.text),
+  );
+  // a wrapper that draws ids but does not pass seedPositions on cannot keep the promise
+  const wrapper: DecodingModel = { config: gpt.config, createCache: (b) => gpt.createCache(b), nextLogits: (ids, c, rows) => gpt.nextLogits(ids, c, rows) };
+  assert.throws(() => ask(new ChatEngine(wrapper, tok), 'What is it?', { technique: 'direct', maxTokens: 2 }), /draws randomized position ids .* no seedPositions/);
 });
 
 test('historyStreams: one prefill; samples share rows only within their stream, each stream its own reply ids; the samples unchanged', () => {

@@ -38,3 +38,27 @@ test('sample --strict refuses a prompt longer than the context without printing 
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+/** Counts the checkpoint weight files the process opens (patches node:fs before the CLI loads) and prints the count at exit. */
+const COUNT_WEIGHT_OPENS = `data:text/javascript,${encodeURIComponent(
+  'import fs from "node:fs"; import { syncBuiltinESMExports } from "node:module"; const open = fs.openSync; let n = 0; ' +
+    'fs.openSync = (p, ...a) => { if (String(p).endsWith("model.safetensors")) n++; return open(p, ...a); }; syncBuiltinESMExports(); ' +
+    'process.on("exit", () => process.stderr.write(`weight files opened: ${n}\\n`));',
+)}`;
+
+test('sample loads the model once, at the precision it decodes at, however many samples', { timeout: 180_000 }, () => {
+  const root = mkdtempSync(join(tmpdir(), 'gf-sample-once-'));
+  try {
+    const preset = writeTinyPreset(join(root, 'in'), { maxSteps: 1 });
+    const runDir = join(root, 'run');
+    assert.equal(run(['pretrain', '--preset', preset, '--run', runDir, '--quiet', '--no-samples']).status, 0);
+    for (const precision of ['f32', 'q8_0']) {
+      const r = spawnSync(process.execPath, ['--import', COUNT_WEIGHT_OPENS, CLI, 'sample', '--run', runDir, '--prompt', 'the sea', '--max-tokens', '2', '-n', '3', '--precision', precision], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout.split('\nthe sea').length, 4, r.stdout);
+      assert.match(r.stderr, /^weight files opened: 1$/m, `${precision}: ${r.stderr}`);
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -146,7 +146,7 @@ test('JSONL: errors name file and line; --on-bad skip counts and keeps going; ov
     r.skipped.map((s) => s.line),
     [2, 4, 5],
   );
-  assert.match(r.skipped[2].reason, /longer than the context of 64/);
+  assert.match(r.skipped[2].reason, /longer than a training row of 64/);
 });
 
 test('packing: best-fit rows start at <|bos|>, padding and non-assistant tokens carry no loss, epochs reshuffle, state resumes', () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { Rng } from '../../src/engine/rng.js';
 import { makeConfig } from '../../src/model/config.js';
 import { GPT } from '../../src/model/gpt.js';
@@ -116,11 +116,19 @@ test('peft-hf: export --format peft writes a LoRA stage as its base (Hugging Fac
     for (const p of a.pairs) for (let i = 0; i < p.B.size; i++) p.B.data[i] = 0.3 * rng.normal();
     const adCk = saveCheckpoint(join(dir, 'rm-lora'), model, { stage: 'rm-lora', step: 2, adapter: { meta: { base: join('..', '..', 'sft', 'step-0000001'), name: 'default', basePrecision: 'f32' }, write: (d) => saveAdapter(d, lm, 'default', { model: cfg }) } });
 
-    const out = join(dir, 'peft');
+    // --out as the user typed it (relative): the adapter names its base as PEFT would, relative, never this machine's absolute path
+    const out = relative(process.cwd(), join(dir, 'peft'));
+    assert.ok(!isAbsolute(out), out);
     const r = exportPeft(adCk, out);
     assert.equal(r.arch, 'gpt_neox');
     const conf = JSON.parse(readFileSync(join(r.adapterDir, 'adapter_config.json'), 'utf8')) as { base_model_name_or_path: string; target_modules: string[]; fan_in_fan_out: boolean };
-    assert.equal(conf.base_model_name_or_path, r.baseDir);
+    assert.equal(conf.base_model_name_or_path, join(out, 'base'));
+    assert.equal(r.baseName, conf.base_model_name_or_path);
+    assert.equal(resolve(conf.base_model_name_or_path), r.baseDir); // from the working directory, as transformers resolves it
+    // a Hub repo id the user gives is recorded as given; an empty one is refused
+    const hub = exportPeft(adCk, join(dir, 'peft-hub'), { baseName: 'you/tiny-base' });
+    assert.equal((JSON.parse(readFileSync(join(hub.adapterDir, 'adapter_config.json'), 'utf8')) as { base_model_name_or_path: string }).base_model_name_or_path, 'you/tiny-base');
+    assert.throws(() => exportPeft(adCk, join(dir, 'peft-empty'), { baseName: ' ' }), /base model name is empty/);
     assert.deepEqual(conf.target_modules, ['attention.query_key_value', 'mlp.dense_4h_to_h']);
     assert.equal(conf.fan_in_fan_out, false);
     // PEFT's merge over the exported base = the export of the stage as we load it (merged)

@@ -116,24 +116,41 @@ export interface ExportPeftResult {
   arch: HfArchitecture;
   /** The Hugging Face export of the adapter's base checkpoint. */
   baseDir: string;
-  /** PEFT's adapter directory; its base_model_name_or_path is baseDir. */
+  /** PEFT's adapter directory. */
   adapterDir: string;
+  /** What its adapter_config.json's base_model_name_or_path records (ExportPeftOptions.baseName). */
+  baseName: string;
+}
+
+export interface ExportPeftOptions {
+  /**
+   * base_model_name_or_path: what PEFT passes to `AutoModelForCausalLM.from_pretrained` to load
+   * the base — as PEFT's own save_pretrained records it, the name the base was loaded by: a Hub
+   * repo id ("you/tiny-base", where <out>/base will be pushed) or a path. Default `<out>/base`
+   * as `outDir` was given (relative stays relative: transformers resolves it against the working
+   * directory, so the export loads from where it was made, and no absolute path of this machine
+   * is written into a file meant to be shared).
+   */
+  baseName?: string;
 }
 
 /**
  * `gptforge export --format peft`: an adapter checkpoint (a LoRA stage) as `<out>/base`, the
  * Hugging Face export of its base, and `<out>/adapter`, PEFT's files for that export, so that
- * `AutoPeftModelForCausalLM.from_pretrained("<out>/adapter")` (or `PeftModel.from_pretrained`
- * over the base) gives the adapted model.
+ * `AutoPeftModelForCausalLM.from_pretrained("<out>/adapter")` (from the directory `outDir` is
+ * relative to, or wherever `baseName` resolves) or `PeftModel.from_pretrained` over the base
+ * gives the adapted model.
  * @throws GptforgeError when the checkpoint is a full model (export it with --format hf), or
  *   as adapterForHf.
  */
-export function exportPeft(checkpointDir: string, outDir: string): ExportPeftResult {
+export function exportPeft(checkpointDir: string, outDir: string, opts: ExportPeftOptions = {}): ExportPeftResult {
   const meta = loadCheckpoint(checkpointDir, { weights: false }).meta;
   if (!meta.adapter) throw new GptforgeError('this checkpoint is a full model, not a LoRA adapter: export it with --format hf', { file: checkpointDir, field: 'adapter' });
   const baseDir = resolve(outDir, 'base');
   const adapterDir = resolve(outDir, 'adapter');
+  const baseName = opts.baseName ?? join(outDir, 'base');
+  if (baseName.trim() === '') throw new GptforgeError('the base model name is empty: give a Hub repo id or a path', { field: 'baseName' });
   const { arch } = exportCheckpointToHf(resolve(checkpointDir, meta.adapter.base), baseDir);
-  writeHfAdapter(adapterDir, adapterForHf(readAdapter(checkpointDir), meta.model, baseDir), meta.model, meta.tokenizerHash);
-  return { arch, baseDir, adapterDir };
+  writeHfAdapter(adapterDir, adapterForHf(readAdapter(checkpointDir), meta.model, baseName), meta.model, meta.tokenizerHash);
+  return { arch, baseDir, adapterDir, baseName };
 }
