@@ -20,7 +20,7 @@ import type { TokenConstraint } from '../constraint.js';
 import { byteSetKey, hasByte } from './bytes.js';
 import { END, lowerGrammar, type Grammar, type LoweredGrammar } from './grammar.js';
 import { SeqInterner, sortRange } from './intern.js';
-import { plainIndex, type PlainIndex } from './plain.js';
+import { plainBelow, plainIndex, type PlainIndex } from './plain.js';
 import type { TokenTrie } from './trie.js';
 
 /** State 0 is dead (no configuration left). */
@@ -932,6 +932,7 @@ export class TokenMatcher {
     this.scratchFrame = new Uint32Array(trie.words);
     this.scratchCont = new Uint32Array(trie.words);
     this.touched = new Int32Array(trie.words);
+    this.belowFull = plainBelow(trie);
   }
 
   /**
@@ -1297,6 +1298,8 @@ export class TokenMatcher {
 
   /** The trie's depth-1 nodes (its children of the root), in order; built on first use. */
   private rootKids: Int32Array = NO_INTS;
+  /** The byte class of each of rootKids' first bytes. */
+  private rootKidClass: Int32Array = NO_INTS;
   /** Per state: times it was the common successor of a frame's first byte (see frameWalk). */
   private readonly rootSeen = new Map<number, number>();
   /** Per state s: every depth-1 subtree walked as if its first byte led to s (see frameWalk). */
@@ -1327,6 +1330,7 @@ export class TokenMatcher {
       const list: number[] = [];
       for (let n = 0; n < trie.size; n = end[n]) list.push(n);
       kids = this.rootKids = Int32Array.from(list);
+      this.rootKidClass = Int32Array.from(list, (c) => a.classOf[byte[c]]);
       // per byte class: a first byte of it and the tokens below its first bytes (−1 byte: none)
       this.classByte = new Int32Array(nc).fill(-1);
       this.classTokens = new Int32Array(nc);
@@ -1371,7 +1375,20 @@ export class TokenMatcher {
       if (seen >= 2) full = this.buildRootFull(best);
     }
     if (full === undefined) {
-      if (!this.plainWalk(x, accept, pops)) this.walk(x, 0, trie.size, accept, pops);
+      if (this.plainWalk(x, accept, pops)) return;
+      // only the runs of first bytes that lead somewhere: most frames (structural places) take
+      // a few of the root's ≈ 256 children, whose entries lie far apart in the trie's arrays
+      const kidClass = this.rootKidClass;
+      for (let i = 0; i < kids.length; ) {
+        if (succ[kidClass[i]] === DEAD) {
+          i++;
+          continue;
+        }
+        let j = i + 1;
+        while (j < kids.length && succ[kidClass[j]] !== DEAD) j++;
+        this.walk(x, kids[i], j < kids.length ? kids[j] : trie.size, accept, pops);
+        i = j;
+      }
       return;
     }
     accept.set(full.bits);
@@ -1464,7 +1481,7 @@ export class TokenMatcher {
     }
     // k = 0 (no plain character allowed: a structural place, a full string) walks few nodes anyway
     if (k <= 0) return false;
-    const idx = this.plain!;
+    const idx = this.plainIdx();
     accept.set(idx.upTo[k]);
     this.touchedN = this.touched.length; // dense: takeSet scans it all
     const p0 = pops.length;
@@ -1485,7 +1502,7 @@ export class TokenMatcher {
    * chain get theirs too (the next masks of a counted string start there).
    */
   private plainChain(x: number): number {
-    const idx = (this.plain ??= plainIndex(this.trie));
+    const idx = this.plainIdx();
     const chain = this.plainStates;
     chain.length = 0;
     let t = x;
@@ -1597,7 +1614,17 @@ export class TokenMatcher {
     const bits = new Uint32Array(trie.words);
     const pops: number[] = [];
     const accepting = this.automaton.isAccepting(s);
+    // a plain loop (a free string body) takes every subtree whose text below is plain whole
+    const loops = !accepting && (s < this.plainLoop.length && this.plainLoop[s] !== 0 ? this.plainLoop[s] : this.plainLoopOf(s)) === 1;
+    const { tokStart, tokOrder } = trie;
     for (const c of this.rootKids) {
+      if (loops && this.belowFull[c] !== 0) {
+        for (let k = tokStart[c], e = tokStart[end[c]]; k < e; k++) {
+          const x = tokOrder[k];
+          bits[x >>> 5] |= 1 << (x & 31);
+        }
+        continue;
+      }
       const id = token[c];
       if (id >= 0) {
         bits[id >>> 5] |= 1 << (id & 31);
@@ -1621,6 +1648,34 @@ export class TokenMatcher {
   private selfLoopAt: Int32Array = new Int32Array(1024);
   private selfLoopBits: Uint32Array = new Uint32Array(16 * 256);
   private selfLoopCount = 0;
+  /** Per state: 1 when every plain character returns it to itself through non-accepting states (plainStep), 2 when not, 0 not known yet. */
+  private plainLoop: Uint8Array = new Uint8Array(1024);
+  /** plainBelow of the full trie and of the plain index's trie of the other tokens (empty until plainWalk first runs). */
+  private readonly belowFull: Uint8Array;
+  private belowRest: Uint8Array = NO_BYTES;
+
+  /** plainLoop[t], computed (may create states and transitions: re-read the automaton's tables). */
+  private plainLoopOf(t: number): number {
+    if (t >= this.plainLoop.length) {
+      const g = new Uint8Array(Math.max(t + 1, this.plainLoop.length * 2));
+      g.set(this.plainLoop);
+      this.plainLoop = g;
+    }
+    const lp = this.plainStep(t) === t ? 1 : 2;
+    this.plainLoop[t] = lp;
+    return lp;
+  }
+
+  /** The plain index of the trie (built once per trie) and the plainBelow of its trie of other tokens. */
+  private plainIdx(): PlainIndex {
+    let idx = this.plain;
+    if (idx === undefined) {
+      idx = this.plain = plainIndex(this.trie);
+      this.belowRest = plainBelow(idx.rest);
+    }
+    return idx;
+  }
+
   /** True when state `s` steps to itself on every byte below node n (TokenTrie.belowBytes). */
   private loopsOver(s: number, n: number): boolean {
     if (s >= this.selfLoopAt.length) {
@@ -1668,6 +1723,7 @@ export class TokenMatcher {
     if (from >= to) return;
     const trie = this.walkTrie;
     const { byte, depth, end, token, hasMore, tokStart, tokOrder } = trie;
+    const below = trie === this.trie ? this.belowFull : this.belowRest;
     const a = this.automaton;
     const nc = a.numClasses;
     const cls = a.classOf;
@@ -1704,6 +1760,23 @@ export class TokenMatcher {
       // name prefix that a key left, or a minLength string reaching its minimum).
       const first = n + 1;
       if (end[n] > first && (pops === null || acc[t] === 0)) {
+        // every token's text below n is plain (plainBelow) and t returns to itself on every
+        // plain character (a free string body): n's subtree is accepted whole, as below — the
+        // subtrees that hold a non-ASCII character, which the byte test below never takes
+        // (known for t, or tested where n's first child steps t to itself: a cheap filter
+        // that keeps the test off structural states)
+        const nb = below[n];
+        if (nb !== 0 && t < this.plainLoop.length && this.plainLoop[t] === 1) {
+          for (let k = tokStart[n], e = tokStart[end[n]]; k < e; k++) {
+            const x = tokOrder[k];
+            const wi = x >>> 5;
+            const old = mask[wi];
+            if (old === 0 && nt < cap) touched[nt++] = wi;
+            mask[wi] = old | (1 << (x & 31));
+          }
+          n = end[n];
+          continue;
+        }
         let u = tr[t * nc + cls[byte[first]]];
         if (u < 0) {
           u = a.computeTransition(t, cls[byte[first]]);
@@ -1711,7 +1784,7 @@ export class TokenMatcher {
           acc = a.acceptFlags;
         }
         if (u === t) {
-          const loops = this.loopsOver(t, n);
+          const loops = (nb !== 0 && (t >= this.plainLoop.length || this.plainLoop[t] === 0) && this.plainLoopOf(t) === 1) || this.loopsOver(t, n);
           tr = a.trans; // testing bytes may have computed transitions (and grown the tables)
           acc = a.acceptFlags;
           if (loops) {

@@ -99,3 +99,69 @@ export function plainIndex(trie: TokenTrie): PlainIndex {
   cache.set(trie, idx);
   return idx;
 }
+
+const belowCache = new WeakMap<TokenTrie, Uint8Array>();
+
+/**
+ * Per trie node: 1 when the text below it is plain for every token of its subtree — each
+ * token's bytes after the node's depth are whole plain characters (as `plainChars`), the last
+ * possibly cut short (a proper prefix of a plain character's UTF-8 form: a token may end inside
+ * a character). A state that returns to itself on every plain character through non-accepting
+ * states (TokenMatcher's plain loop: a free string body) accepts such a node's whole subtree,
+ * with no place where the value could end inside it. Built once per trie, O(total token bytes).
+ */
+export function plainBelow(trie: TokenTrie): Uint8Array {
+  const hit = belowCache.get(trie);
+  if (hit !== undefined) return hit;
+  const { bytes, bytesStart, bytesEnd, depth, token, size } = trie;
+  const out = new Uint8Array(size).fill(1);
+  const path = new Int32Array(trie.maxDepth + 1); // node per depth − 1 on the current path
+  let ok = new Uint8Array(trie.maxDepth + 2);
+  for (let n = 0; n < size; n++) {
+    const d = depth[n];
+    path[d - 1] = n;
+    // every token at a node has the same bytes: one is enough
+    const id = token[n];
+    if (id < 0) continue;
+    const o = bytesStart[id];
+    const len = bytesEnd[id] - o;
+    if (ok.length < len + 1) ok = new Uint8Array(len + 1);
+    plainSuffixes(bytes, o, len, ok);
+    for (let a = 1; a < len; a++) if (ok[a] === 0) out[path[a - 1]] = 0;
+  }
+  belowCache.set(trie, out);
+  return out;
+}
+
+/** ok[j] = 1 when bytes[o + j .. o + len) is plain text whose last character may be cut short (see plainBelow); j = 0 … len. */
+function plainSuffixes(bytes: Uint8Array, o: number, len: number, ok: Uint8Array): void {
+  ok[len] = 1;
+  for (let j = len - 1; j >= 0; j--) {
+    const b = bytes[o + j];
+    ok[j] = 0;
+    if (b < 0x80) {
+      if (b >= 0x20 && b !== 0x22 && b !== 0x5c) ok[j] = ok[j + 1];
+      continue;
+    }
+    let n: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) n = 2;
+    else if (b >= 0xe0 && b <= 0xef) {
+      n = 3;
+      if (b === 0xe0) lo = 0xa0;
+      else if (b === 0xed) hi = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      n = 4;
+      if (b === 0xf0) lo = 0x90;
+      else if (b === 0xf4) hi = 0x8f;
+    } else continue; // a continuation byte or an invalid lead: not a character's start
+    const stop = Math.min(j + n, len);
+    let valid = true;
+    for (let k = j + 1; k < stop && valid; k++) {
+      const c = bytes[o + k];
+      valid = k === j + 1 ? c >= lo && c <= hi : c >= 0x80 && c <= 0xbf;
+    }
+    if (valid) ok[j] = j + n >= len ? 1 : ok[j + n];
+  }
+}
