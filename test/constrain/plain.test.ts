@@ -56,6 +56,22 @@ test('plainIndex: length classes by character count, the other tokens as their o
     assert.equal(trie.byte[f], idx.rest.byte[n]);
     assert.equal(trie.depth[f], idx.rest.depth[n]);
   }
+  // per plain ASCII first byte, its plain tokens (a" is not one); none for other bytes
+  const byteOf = (ch: string): number => ch.charCodeAt(0);
+  assert.deepEqual(
+    [...idx.kidPlain[byteOf('a')]].sort((x, y) => x - y),
+    [0, 1, 2],
+  );
+  assert.deepEqual([...idx.kidPlain[byteOf(' ')]], [8]);
+  assert.equal(idx.kidPlain[byteOf('"')].length, 0);
+  assert.equal(idx.kidPlain[0xce].length, 0);
+  // the rest trie's depth-1 node per first byte: 'a' (for a"), '"', '\\', '\n', 0xce; none for ' ' or 'x'
+  for (const b of [byteOf('a'), byteOf('"'), byteOf('\\'), byteOf('\n'), 0xce]) {
+    const r = idx.restKid[b];
+    assert.ok(r >= 0 && idx.rest.depth[r] === 1 && idx.rest.byte[r] === b, `byte ${b}`);
+  }
+  assert.equal(idx.restKid[byteOf(' ')], -1);
+  assert.equal(idx.restKid[byteOf('x')], -1);
 });
 
 /** Reference for plainBelow's per-suffix test: plain text (reference ≥ 0) or plain text and then a proper prefix of one plain non-ASCII character (some completion decodes strictly). */

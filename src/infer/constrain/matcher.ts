@@ -20,7 +20,7 @@ import type { TokenConstraint } from '../constraint.js';
 import { byteSetKey, hasByte } from './bytes.js';
 import { END, lowerGrammar, type Grammar, type LoweredGrammar } from './grammar.js';
 import { SeqInterner, sortRange } from './intern.js';
-import { plainBelow, plainIndex, type PlainIndex } from './plain.js';
+import { plainAscii, plainBelow, plainIndex, type PlainIndex } from './plain.js';
 import type { TokenTrie } from './trie.js';
 
 /** State 0 is dead (no configuration left). */
@@ -1617,7 +1617,12 @@ export class TokenMatcher {
     // a plain loop (a free string body) takes every subtree whose text below is plain whole
     const loops = !accepting && (s < this.plainLoop.length && this.plainLoop[s] !== 0 ? this.plainLoop[s] : this.plainLoopOf(s)) === 1;
     const { tokStart, tokOrder } = trie;
+    const split = loops && this.plain !== undefined;
     for (const c of this.rootKids) {
+      if (split && this.belowFull[c] === 0 && plainAscii(trie.byte[c])) {
+        this.plainKid(s, trie.byte[c], bits, pops);
+        continue;
+      }
       if (loops && this.belowFull[c] !== 0) {
         for (let k = tokStart[c], e = tokStart[end[c]]; k < e; k++) {
           const x = tokOrder[k];
@@ -1648,6 +1653,41 @@ export class TokenMatcher {
   private selfLoopAt: Int32Array = new Int32Array(1024);
   private selfLoopBits: Uint32Array = new Uint32Array(16 * 256);
   private selfLoopCount = 0;
+  /**
+   * Depth-1 node with plain ASCII byte `b`, reached in plain loop `t` (a free string body): its
+   * plain tokens are accepted from the plain index's list (their text after b is plain: t
+   * returns to itself through them, never accepting), and only the others are walked, in the
+   * trie of the other tokens, their pops mapped back to the full trie. A subtree such as the
+   * space-prefixed one (≈ 44k tokens) otherwise made the walk descend wherever a token below
+   * held a newline, a tab or a quote (runs of spaces before a newline, code): ≈ 7k nodes.
+   */
+  private plainKid(t: number, b: number, mask: Uint32Array, pops: number[] | null): void {
+    const idx = this.plain!;
+    const ids = idx.kidPlain[b];
+    const touched = this.touched;
+    const cap = touched.length;
+    let nt = this.touchedN;
+    for (let i = 0; i < ids.length; i++) {
+      const x = ids[i];
+      const wi = x >>> 5;
+      const old = mask[wi];
+      if (old === 0 && nt < cap) touched[nt++] = wi;
+      mask[wi] = old | (1 << (x & 31));
+    }
+    this.touchedN = nt;
+    const rn = idx.restKid[b];
+    if (rn < 0) return;
+    const p0 = pops === null ? 0 : pops.length;
+    const saved = this.walkTrie;
+    this.walkTrie = idx.rest;
+    try {
+      this.walk(t, rn + 1, idx.rest.end[rn], mask, pops);
+    } finally {
+      this.walkTrie = saved;
+    }
+    if (pops !== null) for (let i = p0; i < pops.length; i++) pops[i] = idx.restToFull[pops[i]];
+  }
+
   /** Per state: 1 when every plain character returns it to itself through non-accepting states (plainStep), 2 when not, 0 not known yet. */
   private plainLoop: Uint8Array = new Uint8Array(1024);
   /** plainBelow of the full trie and of the plain index's trie of the other tokens (empty until plainWalk first runs). */
@@ -1766,6 +1806,22 @@ export class TokenMatcher {
         // (known for t, or tested where n's first child steps t to itself: a cheap filter
         // that keeps the test off structural states)
         const nb = below[n];
+        if (d === 1 && nb === 0 && trie === this.trie && this.plain !== undefined && plainAscii(byte[n])) {
+          // a depth-1 subtree in a plain loop: its plain tokens as a list, the others walked apart (plainKid)
+          let lp = t < this.plainLoop.length ? this.plainLoop[t] : 0;
+          if (lp === 0) lp = this.plainLoopOf(t);
+          if (lp === 1) {
+            this.touchedN = nt;
+            this.plainKid(t, byte[n], mask, pops);
+            nt = this.touchedN;
+            tr = a.trans;
+            acc = a.acceptFlags;
+            n = end[n];
+            continue;
+          }
+          tr = a.trans;
+          acc = a.acceptFlags;
+        }
         if (nb !== 0 && t < this.plainLoop.length && this.plainLoop[t] === 1) {
           for (let k = tokStart[n], e = tokStart[end[n]]; k < e; k++) {
             const x = tokOrder[k];

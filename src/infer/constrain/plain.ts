@@ -18,9 +18,23 @@ export interface PlainIndex {
   readonly rest: TokenTrie;
   /** rest node → the node of the full trie with the same bytes. */
   readonly restToFull: Int32Array;
+  /**
+   * Per first byte b that is plain ASCII (U+0020 … U+007F but the quote and the backslash):
+   * the plain tokens starting with b, in the full trie's preorder (their text after b is plain
+   * too); empty for other bytes.
+   */
+  readonly kidPlain: readonly Int32Array[];
+  /** Per first byte: the node of `rest` at depth 1 with that byte, −1 none. */
+  readonly restKid: Int32Array;
+}
+
+/** True for a byte that is a plain character on its own (ASCII from U+0020, but `"` and `\`). */
+export function plainAscii(b: number): boolean {
+  return b >= 0x20 && b < 0x80 && b !== 0x22 && b !== 0x5c;
 }
 
 const cache = new WeakMap<TokenTrie, PlainIndex>();
+const NO_IDS = new Int32Array(0);
 
 /** Characters of `bytes[from, to)` when it is plain string text (see the module comment), else −1. */
 export function plainChars(bytes: Uint8Array, from: number, to: number): number {
@@ -95,7 +109,17 @@ export function plainIndex(trie: TokenTrie): PlainIndex {
     if (c >= stop) throw new Error('plainIndex: a token of the rest is not in the trie');
     restToFull[i] = at[d - 1] = c;
   }
-  const idx: PlainIndex = { maxChars, upTo, rest, restToFull };
+  const kidPlain: Int32Array[] = [];
+  for (let b = 0; b < 256; b++) kidPlain.push(NO_IDS);
+  for (let n = 0; n < trie.size; n = trie.end[n]) {
+    if (!plainAscii(trie.byte[n])) continue;
+    const ids: number[] = [];
+    for (let k = trie.tokStart[n]; k < trie.tokStart[trie.end[n]]; k++) if (chars[trie.tokOrder[k]] > 0) ids.push(trie.tokOrder[k]);
+    kidPlain[trie.byte[n]] = Int32Array.from(ids);
+  }
+  const restKid = new Int32Array(256).fill(-1);
+  for (let n = 0; n < rest.size; n = rest.end[n]) restKid[rest.byte[n]] = n;
+  const idx: PlainIndex = { maxChars, upTo, rest, restToFull, kidPlain, restKid };
   cache.set(trie, idx);
   return idx;
 }
