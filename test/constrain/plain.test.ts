@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/engine/rng.js';
-import { plainBelow, plainChars, plainIndex } from '../../src/infer/constrain/plain.js';
+import { EVENT_CONTROL, EVENT_CUT, EVENT_NONE, EVENT_OTHER, firstEvent, plainBelow, plainChars, plainIndex } from '../../src/infer/constrain/plain.js';
 import { TokenTrie } from '../../src/infer/constrain/trie.js';
 
 const strict = new TextDecoder('utf-8', { fatal: true });
@@ -124,4 +124,58 @@ test('plainBelow: a node is marked iff every token below it continues with plain
     if (want && trie.end[n] > n + 1) marked++;
   }
   assert.ok(marked > 50, `${marked} inner nodes marked`);
+});
+
+/** Reference for firstEvent: the longest plain prefix (TextDecoder), then what follows it. */
+function eventReference(b: Uint8Array): number {
+  let j = b.length;
+  while (j > 0 && reference(b.subarray(0, j)) < 0) j--;
+  if (j === b.length) return EVENT_NONE;
+  const r = b.subarray(j);
+  if (r[0] < 0x20) return EVENT_CONTROL;
+  if (r[0] === 0x22 || r[0] === 0x5c) return EVENT_OTHER;
+  return plainOrCut(r) ? EVENT_CUT : EVENT_OTHER;
+}
+
+test('firstEvent: the first thing that is not a plain character, against strict UTF-8 decoding', () => {
+  const rng = new Rng(23);
+  const pool = [0x20, 0x09, 0x0a, 0x22, 0x41, 0x5c, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc2, 0xdf, 0xe0, 0xe2, 0xed, 0xf0, 0xf4, 0xf5];
+  const seen = [0, 0, 0, 0];
+  for (let i = 0; i < 20_000; i++) {
+    const b = Uint8Array.from({ length: 1 + rng.int(6) }, () => pool[rng.int(pool.length)]);
+    const want = eventReference(b);
+    seen[want]++;
+    assert.equal(firstEvent(b, 0, b.length), want, `bytes ${[...b].map((x) => x.toString(16)).join(' ')}`);
+  }
+  assert.ok(
+    seen.every((n) => n > 100),
+    `each event occurs: ${seen.join(', ')}`,
+  );
+});
+
+test('plainIndex: cut tokens per first byte, and the trie of the tokens a loop must still walk', () => {
+  const enc = new TextEncoder();
+  const words = ['ab', 'a"', 'a\\x', 'a\n', 'a€', ' x', '"', '\t'].map((w) => enc.encode(w));
+  words.push(Uint8Array.from([0x61, 0xe2, 0x82])); // 8: "a" and a cut "€"
+  words.push(Uint8Array.from([0x61, 0xe2, 0x41])); // 9: "a" and a broken sequence
+  words.push(Uint8Array.from([0x61, 0x0a, 0x22])); // 10: a control byte before the quote
+  const trie = new TokenTrie(words);
+  const idx = plainIndex(trie);
+  const a = 'a'.charCodeAt(0);
+  assert.deepEqual(
+    [...idx.kidPlain[a]].sort((x, y) => x - y),
+    [0, 4],
+  );
+  assert.deepEqual([...idx.kidCut[a]], [8]);
+  assert.deepEqual(
+    [...idx.quoted.tokOrder].sort((x, y) => x - y),
+    [1, 2, 6, 9],
+  );
+  for (let n = 0; n < idx.quoted.size; n++) {
+    const f = idx.quotedToFull[n];
+    assert.equal(trie.byte[f], idx.quoted.byte[n]);
+    assert.equal(trie.depth[f], idx.quoted.depth[n]);
+  }
+  assert.ok(idx.quotedKid[a] >= 0 && idx.quoted.byte[idx.quotedKid[a]] === a);
+  assert.equal(idx.quotedKid[' '.charCodeAt(0)], -1);
 });

@@ -932,7 +932,7 @@ export class TokenMatcher {
     this.scratchFrame = new Uint32Array(trie.words);
     this.scratchCont = new Uint32Array(trie.words);
     this.touched = new Int32Array(trie.words);
-    this.belowFull = plainBelow(trie);
+    this.belowFull = this.walkBelow = plainBelow(trie);
   }
 
   /**
@@ -1486,10 +1486,12 @@ export class TokenMatcher {
     this.touchedN = this.touched.length; // dense: takeSet scans it all
     const p0 = pops.length;
     this.walkTrie = idx.rest;
+    this.walkBelow = this.belowRest;
     try {
       this.walk(x, 0, idx.rest.size, accept, pops);
     } finally {
       this.walkTrie = this.trie;
+      this.walkBelow = this.belowFull;
     }
     const map = idx.restToFull;
     for (let i = p0; i < pops.length; i++) pops[i] = map[pops[i]];
@@ -1663,7 +1665,33 @@ export class TokenMatcher {
    */
   private plainKid(t: number, b: number, mask: Uint32Array, pops: number[] | null): void {
     const idx = this.plain!;
-    const ids = idx.kidPlain[b];
+    // A loop that rejects every control byte (a JSON string body) also takes the tokens that
+    // end inside a character (a live prefix of a plain one) and rejects those reaching a
+    // control byte first, unwalked: only the tokens whose first non-plain event is a quote, a
+    // backslash or non-UTF-8 bytes are walked (plain.ts, `quoted`).
+    const ctl = this.controlsDead(t);
+    this.setIds(idx.kidPlain[b], mask);
+    if (ctl) this.setIds(idx.kidCut[b], mask);
+    const sub = ctl ? idx.quoted : idx.rest;
+    const rn = ctl ? idx.quotedKid[b] : idx.restKid[b];
+    if (rn < 0) return;
+    const map = ctl ? idx.quotedToFull : idx.restToFull;
+    const p0 = pops === null ? 0 : pops.length;
+    const saved = this.walkTrie;
+    const savedBelow = this.walkBelow;
+    this.walkTrie = sub;
+    this.walkBelow = ctl ? this.belowQuoted : this.belowRest;
+    try {
+      this.walk(t, rn + 1, sub.end[rn], mask, pops);
+    } finally {
+      this.walkTrie = saved;
+      this.walkBelow = savedBelow;
+    }
+    if (pops !== null) for (let i = p0; i < pops.length; i++) pops[i] = map[pops[i]];
+  }
+
+  /** mask |= the ids, the touched words recorded (see touched). */
+  private setIds(ids: Int32Array, mask: Uint32Array): void {
     const touched = this.touched;
     const cap = touched.length;
     let nt = this.touchedN;
@@ -1675,17 +1703,23 @@ export class TokenMatcher {
       mask[wi] = old | (1 << (x & 31));
     }
     this.touchedN = nt;
-    const rn = idx.restKid[b];
-    if (rn < 0) return;
-    const p0 = pops === null ? 0 : pops.length;
-    const saved = this.walkTrie;
-    this.walkTrie = idx.rest;
-    try {
-      this.walk(t, rn + 1, idx.rest.end[rn], mask, pops);
-    } finally {
-      this.walkTrie = saved;
+  }
+
+  /** Per state: 1 when every control byte (below U+0020) leads it nowhere, 2 when some does not, 0 not known yet. */
+  private ctlDead: Uint8Array = new Uint8Array(1024);
+  private controlsDead(t: number): boolean {
+    if (t >= this.ctlDead.length) {
+      const g = new Uint8Array(Math.max(t + 1, this.ctlDead.length * 2));
+      g.set(this.ctlDead);
+      this.ctlDead = g;
     }
-    if (pops !== null) for (let i = p0; i < pops.length; i++) pops[i] = idx.restToFull[pops[i]];
+    let v = this.ctlDead[t];
+    if (v === 0) {
+      v = 1;
+      for (let b = 0; b < 0x20 && v === 1; b++) if (this.automaton.step(t, b) !== DEAD) v = 2;
+      this.ctlDead[t] = v;
+    }
+    return v === 1;
   }
 
   /** Per state: 1 when every plain character returns it to itself through non-accepting states (plainStep), 2 when not, 0 not known yet. */
@@ -1693,6 +1727,9 @@ export class TokenMatcher {
   /** plainBelow of the full trie and of the plain index's trie of the other tokens (empty until plainWalk first runs). */
   private readonly belowFull: Uint8Array;
   private belowRest: Uint8Array = NO_BYTES;
+  private belowQuoted: Uint8Array = NO_BYTES;
+  /** plainBelow of `walkTrie` (switched with it). */
+  private walkBelow: Uint8Array;
 
   /** plainLoop[t], computed (may create states and transitions: re-read the automaton's tables). */
   private plainLoopOf(t: number): number {
@@ -1712,6 +1749,7 @@ export class TokenMatcher {
     if (idx === undefined) {
       idx = this.plain = plainIndex(this.trie);
       this.belowRest = plainBelow(idx.rest);
+      this.belowQuoted = plainBelow(idx.quoted);
     }
     return idx;
   }
@@ -1763,7 +1801,7 @@ export class TokenMatcher {
     if (from >= to) return;
     const trie = this.walkTrie;
     const { byte, depth, end, token, hasMore, tokStart, tokOrder } = trie;
-    const below = trie === this.trie ? this.belowFull : this.belowRest;
+    const below = this.walkBelow;
     const a = this.automaton;
     const nc = a.numClasses;
     const cls = a.classOf;

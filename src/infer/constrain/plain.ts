@@ -26,6 +26,89 @@ export interface PlainIndex {
   readonly kidPlain: readonly Int32Array[];
   /** Per first byte: the node of `rest` at depth 1 with that byte, −1 none. */
   readonly restKid: Int32Array;
+  /**
+   * Per plain ASCII first byte: the tokens starting with it that are plain text and then a
+   * character cut short at the token's end (their first non-plain event, see `firstEvent`).
+   */
+  readonly kidCut: readonly Int32Array[];
+  /**
+   * The tokens whose first non-plain event is a quote, a backslash or bytes that are not
+   * UTF-8 — those a plain loop whose control bytes are all rejected must still walk: a plain
+   * token stays in the loop, a cut one ends inside a character, one reaching a control byte
+   * first dies there — as a trie of their own, with its node map and depth-1 nodes as above.
+   */
+  readonly quoted: TokenTrie;
+  readonly quotedToFull: Int32Array;
+  readonly quotedKid: Int32Array;
+}
+
+/** firstEvent's results: the first thing in a token's bytes that is not a plain character. */
+export const EVENT_NONE = 0;
+export const EVENT_CONTROL = 1;
+export const EVENT_CUT = 2;
+export const EVENT_OTHER = 3;
+
+/**
+ * The first non-plain thing in bytes[from, to): EVENT_NONE (all plain characters),
+ * EVENT_CONTROL (a byte below U+0020), EVENT_CUT (a proper prefix of a plain character's UTF-8
+ * form running to the end: a token ending inside a character), or EVENT_OTHER (a quote, a
+ * backslash, or bytes that no plain character starts with).
+ */
+export function firstEvent(bytes: Uint8Array, from: number, to: number): number {
+  let i = from;
+  while (i < to) {
+    const b = bytes[i];
+    if (b < 0x80) {
+      if (b < 0x20) return EVENT_CONTROL;
+      if (b === 0x22 || b === 0x5c) return EVENT_OTHER;
+      i++;
+      continue;
+    }
+    let len: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) len = 2;
+    else if (b >= 0xe0 && b <= 0xef) {
+      len = 3;
+      if (b === 0xe0) lo = 0xa0;
+      else if (b === 0xed) hi = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      len = 4;
+      if (b === 0xf0) lo = 0x90;
+      else if (b === 0xf4) hi = 0x8f;
+    } else return EVENT_OTHER;
+    const stop = Math.min(i + len, to);
+    for (let k = i + 1; k < stop; k++) {
+      const c = bytes[k];
+      if (k === i + 1 ? c < lo || c > hi : c < 0x80 || c > 0xbf) return EVENT_OTHER;
+    }
+    if (i + len > to) return EVENT_CUT;
+    i += len;
+  }
+  return EVENT_NONE;
+}
+
+/** Node map of `sub` (a trie of some of `trie`'s tokens: same bytes, same preorder) onto `trie`. */
+function mapOnto(sub: TokenTrie, trie: TokenTrie): Int32Array {
+  // sub node i's full-trie node is the child of its parent's with byte[i]
+  const map = new Int32Array(sub.size);
+  const at: number[] = []; // full node per depth − 1 on the current path
+  for (let i = 0; i < sub.size; i++) {
+    const d = sub.depth[i];
+    let c = d === 1 ? 0 : at[d - 2] + 1;
+    const stop = d === 1 ? trie.size : trie.end[at[d - 2]];
+    while (c < stop && trie.byte[c] !== sub.byte[i]) c = trie.end[c];
+    if (c >= stop) throw new Error('plainIndex: a token of a sub-trie is not in the trie');
+    map[i] = at[d - 1] = c;
+  }
+  return map;
+}
+
+/** Per first byte: the sub-trie's depth-1 node with that byte, −1 none. */
+function kidsOf(sub: TokenTrie): Int32Array {
+  const kid = new Int32Array(256).fill(-1);
+  for (let n = 0; n < sub.size; n = sub.end[n]) kid[sub.byte[n]] = n;
+  return kid;
 }
 
 /** True for a byte that is a plain character on its own (ASCII from U+0020, but `"` and `\`). */
@@ -98,28 +181,34 @@ export function plainIndex(trie: TokenTrie): PlainIndex {
     for (let w = 0; w < bits.length; w++) bits[w] |= prev[w];
   }
   const rest = new TokenTrie({ bytes, start: restStart, end: bytesEnd });
-  // Same bytes, same preorder: rest node i's full-trie node is the child of its parent's with byte[i].
-  const restToFull = new Int32Array(rest.size);
-  const at: number[] = []; // full node per depth − 1 on the current path
-  for (let i = 0; i < rest.size; i++) {
-    const d = rest.depth[i];
-    let c = d === 1 ? 0 : at[d - 2] + 1;
-    const stop = d === 1 ? trie.size : trie.end[at[d - 2]];
-    while (c < stop && trie.byte[c] !== rest.byte[i]) c = trie.end[c];
-    if (c >= stop) throw new Error('plainIndex: a token of the rest is not in the trie');
-    restToFull[i] = at[d - 1] = c;
+  const restToFull = mapOnto(rest, trie);
+  const event = new Uint8Array(vocab);
+  const quotedStart = new Int32Array(vocab).fill(-1);
+  for (let id = 0; id < vocab; id++) {
+    if (restStart[id] < 0 || bytesEnd[id] <= restStart[id]) continue;
+    event[id] = firstEvent(bytes, restStart[id], bytesEnd[id]);
+    if (event[id] === EVENT_OTHER) quotedStart[id] = restStart[id];
   }
+  const quoted = new TokenTrie({ bytes, start: quotedStart, end: bytesEnd });
   const kidPlain: Int32Array[] = [];
-  for (let b = 0; b < 256; b++) kidPlain.push(NO_IDS);
+  const kidCut: Int32Array[] = [];
+  for (let b = 0; b < 256; b++) {
+    kidPlain.push(NO_IDS);
+    kidCut.push(NO_IDS);
+  }
   for (let n = 0; n < trie.size; n = trie.end[n]) {
     if (!plainAscii(trie.byte[n])) continue;
     const ids: number[] = [];
-    for (let k = trie.tokStart[n]; k < trie.tokStart[trie.end[n]]; k++) if (chars[trie.tokOrder[k]] > 0) ids.push(trie.tokOrder[k]);
+    const cut: number[] = [];
+    for (let k = trie.tokStart[n]; k < trie.tokStart[trie.end[n]]; k++) {
+      const id = trie.tokOrder[k];
+      if (chars[id] > 0) ids.push(id);
+      else if (event[id] === EVENT_CUT) cut.push(id);
+    }
     kidPlain[trie.byte[n]] = Int32Array.from(ids);
+    kidCut[trie.byte[n]] = Int32Array.from(cut);
   }
-  const restKid = new Int32Array(256).fill(-1);
-  for (let n = 0; n < rest.size; n = rest.end[n]) restKid[rest.byte[n]] = n;
-  const idx: PlainIndex = { maxChars, upTo, rest, restToFull, kidPlain, restKid };
+  const idx: PlainIndex = { maxChars, upTo, rest, restToFull, kidPlain, restKid: kidsOf(rest), kidCut, quoted, quotedToFull: mapOnto(quoted, trie), quotedKid: kidsOf(quoted) };
   cache.set(trie, idx);
   return idx;
 }
