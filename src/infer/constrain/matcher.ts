@@ -20,7 +20,7 @@ import type { TokenConstraint } from '../constraint.js';
 import { byteSetKey, hasByte } from './bytes.js';
 import { END, lowerGrammar, type Grammar, type LoweredGrammar } from './grammar.js';
 import { SeqInterner, sortRange } from './intern.js';
-import { plainIndex, type PlainIndex } from './plain.js';
+import { plainAscii, plainBelow, plainIndex, type PlainIndex } from './plain.js';
 import type { TokenTrie } from './trie.js';
 
 /** State 0 is dead (no configuration left). */
@@ -932,6 +932,7 @@ export class TokenMatcher {
     this.scratchFrame = new Uint32Array(trie.words);
     this.scratchCont = new Uint32Array(trie.words);
     this.touched = new Int32Array(trie.words);
+    this.belowFull = this.walkBelow = plainBelow(trie);
   }
 
   /**
@@ -1297,6 +1298,8 @@ export class TokenMatcher {
 
   /** The trie's depth-1 nodes (its children of the root), in order; built on first use. */
   private rootKids: Int32Array = NO_INTS;
+  /** The byte class of each of rootKids' first bytes. */
+  private rootKidClass: Int32Array = NO_INTS;
   /** Per state: times it was the common successor of a frame's first byte (see frameWalk). */
   private readonly rootSeen = new Map<number, number>();
   /** Per state s: every depth-1 subtree walked as if its first byte led to s (see frameWalk). */
@@ -1327,6 +1330,7 @@ export class TokenMatcher {
       const list: number[] = [];
       for (let n = 0; n < trie.size; n = end[n]) list.push(n);
       kids = this.rootKids = Int32Array.from(list);
+      this.rootKidClass = Int32Array.from(list, (c) => a.classOf[byte[c]]);
       // per byte class: a first byte of it and the tokens below its first bytes (−1 byte: none)
       this.classByte = new Int32Array(nc).fill(-1);
       this.classTokens = new Int32Array(nc);
@@ -1371,7 +1375,20 @@ export class TokenMatcher {
       if (seen >= 2) full = this.buildRootFull(best);
     }
     if (full === undefined) {
-      if (!this.plainWalk(x, accept, pops)) this.walk(x, 0, trie.size, accept, pops);
+      if (this.plainWalk(x, accept, pops)) return;
+      // only the runs of first bytes that lead somewhere: most frames (structural places) take
+      // a few of the root's ≈ 256 children, whose entries lie far apart in the trie's arrays
+      const kidClass = this.rootKidClass;
+      for (let i = 0; i < kids.length; ) {
+        if (succ[kidClass[i]] === DEAD) {
+          i++;
+          continue;
+        }
+        let j = i + 1;
+        while (j < kids.length && succ[kidClass[j]] !== DEAD) j++;
+        this.walk(x, kids[i], j < kids.length ? kids[j] : trie.size, accept, pops);
+        i = j;
+      }
       return;
     }
     accept.set(full.bits);
@@ -1464,15 +1481,17 @@ export class TokenMatcher {
     }
     // k = 0 (no plain character allowed: a structural place, a full string) walks few nodes anyway
     if (k <= 0) return false;
-    const idx = this.plain!;
+    const idx = this.plainIdx();
     accept.set(idx.upTo[k]);
     this.touchedN = this.touched.length; // dense: takeSet scans it all
     const p0 = pops.length;
     this.walkTrie = idx.rest;
+    this.walkBelow = this.belowRest;
     try {
       this.walk(x, 0, idx.rest.size, accept, pops);
     } finally {
       this.walkTrie = this.trie;
+      this.walkBelow = this.belowFull;
     }
     const map = idx.restToFull;
     for (let i = p0; i < pops.length; i++) pops[i] = map[pops[i]];
@@ -1485,7 +1504,7 @@ export class TokenMatcher {
    * chain get theirs too (the next masks of a counted string start there).
    */
   private plainChain(x: number): number {
-    const idx = (this.plain ??= plainIndex(this.trie));
+    const idx = this.plainIdx();
     const chain = this.plainStates;
     chain.length = 0;
     let t = x;
@@ -1597,7 +1616,22 @@ export class TokenMatcher {
     const bits = new Uint32Array(trie.words);
     const pops: number[] = [];
     const accepting = this.automaton.isAccepting(s);
+    // a plain loop (a free string body) takes every subtree whose text below is plain whole
+    const loops = !accepting && (s < this.plainLoop.length && this.plainLoop[s] !== 0 ? this.plainLoop[s] : this.plainLoopOf(s)) === 1;
+    const { tokStart, tokOrder } = trie;
+    const split = loops && this.plain !== undefined;
     for (const c of this.rootKids) {
+      if (split && this.belowFull[c] === 0 && plainAscii(trie.byte[c])) {
+        this.plainKid(s, trie.byte[c], bits, pops);
+        continue;
+      }
+      if (loops && this.belowFull[c] !== 0) {
+        for (let k = tokStart[c], e = tokStart[end[c]]; k < e; k++) {
+          const x = tokOrder[k];
+          bits[x >>> 5] |= 1 << (x & 31);
+        }
+        continue;
+      }
       const id = token[c];
       if (id >= 0) {
         bits[id >>> 5] |= 1 << (id & 31);
@@ -1621,6 +1655,105 @@ export class TokenMatcher {
   private selfLoopAt: Int32Array = new Int32Array(1024);
   private selfLoopBits: Uint32Array = new Uint32Array(16 * 256);
   private selfLoopCount = 0;
+  /**
+   * Depth-1 node with plain ASCII byte `b`, reached in plain loop `t` (a free string body): its
+   * plain tokens are accepted from the plain index's list (their text after b is plain: t
+   * returns to itself through them, never accepting), and only the others are walked, in the
+   * trie of the other tokens, their pops mapped back to the full trie. A subtree such as the
+   * space-prefixed one (≈ 44k tokens) otherwise made the walk descend wherever a token below
+   * held a newline, a tab or a quote (runs of spaces before a newline, code): ≈ 7k nodes.
+   */
+  private plainKid(t: number, b: number, mask: Uint32Array, pops: number[] | null): void {
+    const idx = this.plain!;
+    // A loop that rejects every control byte (a JSON string body) also takes the tokens that
+    // end inside a character (a live prefix of a plain one) and rejects those reaching a
+    // control byte first, unwalked: only the tokens whose first non-plain event is a quote, a
+    // backslash or non-UTF-8 bytes are walked (plain.ts, `quoted`).
+    const ctl = this.controlsDead(t);
+    this.setIds(idx.kidPlain[b], mask);
+    if (ctl) this.setIds(idx.kidCut[b], mask);
+    const sub = ctl ? idx.quoted : idx.rest;
+    const rn = ctl ? idx.quotedKid[b] : idx.restKid[b];
+    if (rn < 0) return;
+    const map = ctl ? idx.quotedToFull : idx.restToFull;
+    const p0 = pops === null ? 0 : pops.length;
+    const saved = this.walkTrie;
+    const savedBelow = this.walkBelow;
+    this.walkTrie = sub;
+    this.walkBelow = ctl ? this.belowQuoted : this.belowRest;
+    try {
+      this.walk(t, rn + 1, sub.end[rn], mask, pops);
+    } finally {
+      this.walkTrie = saved;
+      this.walkBelow = savedBelow;
+    }
+    if (pops !== null) for (let i = p0; i < pops.length; i++) pops[i] = map[pops[i]];
+  }
+
+  /** mask |= the ids, the touched words recorded (see touched). */
+  private setIds(ids: Int32Array, mask: Uint32Array): void {
+    const touched = this.touched;
+    const cap = touched.length;
+    let nt = this.touchedN;
+    for (let i = 0; i < ids.length; i++) {
+      const x = ids[i];
+      const wi = x >>> 5;
+      const old = mask[wi];
+      if (old === 0 && nt < cap) touched[nt++] = wi;
+      mask[wi] = old | (1 << (x & 31));
+    }
+    this.touchedN = nt;
+  }
+
+  /** Per state: 1 when every control byte (below U+0020) leads it nowhere, 2 when some does not, 0 not known yet. */
+  private ctlDead: Uint8Array = new Uint8Array(1024);
+  private controlsDead(t: number): boolean {
+    if (t >= this.ctlDead.length) {
+      const g = new Uint8Array(Math.max(t + 1, this.ctlDead.length * 2));
+      g.set(this.ctlDead);
+      this.ctlDead = g;
+    }
+    let v = this.ctlDead[t];
+    if (v === 0) {
+      v = 1;
+      for (let b = 0; b < 0x20 && v === 1; b++) if (this.automaton.step(t, b) !== DEAD) v = 2;
+      this.ctlDead[t] = v;
+    }
+    return v === 1;
+  }
+
+  /** Per state: 1 when every plain character returns it to itself through non-accepting states (plainStep), 2 when not, 0 not known yet. */
+  private plainLoop: Uint8Array = new Uint8Array(1024);
+  /** plainBelow of the full trie and of the plain index's trie of the other tokens (empty until plainWalk first runs). */
+  private readonly belowFull: Uint8Array;
+  private belowRest: Uint8Array = NO_BYTES;
+  private belowQuoted: Uint8Array = NO_BYTES;
+  /** plainBelow of `walkTrie` (switched with it). */
+  private walkBelow: Uint8Array;
+
+  /** plainLoop[t], computed (may create states and transitions: re-read the automaton's tables). */
+  private plainLoopOf(t: number): number {
+    if (t >= this.plainLoop.length) {
+      const g = new Uint8Array(Math.max(t + 1, this.plainLoop.length * 2));
+      g.set(this.plainLoop);
+      this.plainLoop = g;
+    }
+    const lp = this.plainStep(t) === t ? 1 : 2;
+    this.plainLoop[t] = lp;
+    return lp;
+  }
+
+  /** The plain index of the trie (built once per trie) and the plainBelow of its trie of other tokens. */
+  private plainIdx(): PlainIndex {
+    let idx = this.plain;
+    if (idx === undefined) {
+      idx = this.plain = plainIndex(this.trie);
+      this.belowRest = plainBelow(idx.rest);
+      this.belowQuoted = plainBelow(idx.quoted);
+    }
+    return idx;
+  }
+
   /** True when state `s` steps to itself on every byte below node n (TokenTrie.belowBytes). */
   private loopsOver(s: number, n: number): boolean {
     if (s >= this.selfLoopAt.length) {
@@ -1668,6 +1801,7 @@ export class TokenMatcher {
     if (from >= to) return;
     const trie = this.walkTrie;
     const { byte, depth, end, token, hasMore, tokStart, tokOrder } = trie;
+    const below = this.walkBelow;
     const a = this.automaton;
     const nc = a.numClasses;
     const cls = a.classOf;
@@ -1704,6 +1838,39 @@ export class TokenMatcher {
       // name prefix that a key left, or a minLength string reaching its minimum).
       const first = n + 1;
       if (end[n] > first && (pops === null || acc[t] === 0)) {
+        // every token's text below n is plain (plainBelow) and t returns to itself on every
+        // plain character (a free string body): n's subtree is accepted whole, as below — the
+        // subtrees that hold a non-ASCII character, which the byte test below never takes
+        // (known for t, or tested where n's first child steps t to itself: a cheap filter
+        // that keeps the test off structural states)
+        const nb = below[n];
+        if (d === 1 && nb === 0 && trie === this.trie && this.plain !== undefined && plainAscii(byte[n])) {
+          // a depth-1 subtree in a plain loop: its plain tokens as a list, the others walked apart (plainKid)
+          let lp = t < this.plainLoop.length ? this.plainLoop[t] : 0;
+          if (lp === 0) lp = this.plainLoopOf(t);
+          if (lp === 1) {
+            this.touchedN = nt;
+            this.plainKid(t, byte[n], mask, pops);
+            nt = this.touchedN;
+            tr = a.trans;
+            acc = a.acceptFlags;
+            n = end[n];
+            continue;
+          }
+          tr = a.trans;
+          acc = a.acceptFlags;
+        }
+        if (nb !== 0 && t < this.plainLoop.length && this.plainLoop[t] === 1) {
+          for (let k = tokStart[n], e = tokStart[end[n]]; k < e; k++) {
+            const x = tokOrder[k];
+            const wi = x >>> 5;
+            const old = mask[wi];
+            if (old === 0 && nt < cap) touched[nt++] = wi;
+            mask[wi] = old | (1 << (x & 31));
+          }
+          n = end[n];
+          continue;
+        }
         let u = tr[t * nc + cls[byte[first]]];
         if (u < 0) {
           u = a.computeTransition(t, cls[byte[first]]);
@@ -1711,7 +1878,7 @@ export class TokenMatcher {
           acc = a.acceptFlags;
         }
         if (u === t) {
-          const loops = this.loopsOver(t, n);
+          const loops = (nb !== 0 && (t >= this.plainLoop.length || this.plainLoop[t] === 0) && this.plainLoopOf(t) === 1) || this.loopsOver(t, n);
           tr = a.trans; // testing bytes may have computed transitions (and grown the tables)
           acc = a.acceptFlags;
           if (loops) {
