@@ -100,6 +100,11 @@ function prepareCell(runDir: string, cellDir: string, rate: number): void {
     // early stopping in every cell, on the preset's validation split or a small one
     preset.rl.validation ??= { prompts: 16 };
     if (!(preset.rl.train.evalEvery > 0)) preset.rl.train = { ...preset.rl.train, evalEvery: Math.max(1, Math.floor(preset.rl.train.maxSteps / 4)) };
+    // no SFT loss mixed into RL (PPO-ptx): in a cell the SFT data are the writers' demonstrations,
+    // a share e_w of them spoilt, so the mix would train the policy back towards the very
+    // mistakes the comparisons teach it to avoid (measured at e_w = 0.25: RM score 0.37 → 1.11
+    // over 32 updates without it; docs/rlhf.md)
+    preset.rl.config = { ...preset.rl.config, ptxCoef: 0 };
     atomicWriteFile(cell.preset, JSON.stringify(preset, null, 2) + '\n');
   }
   if (!existsSync(cell.tokenizer)) atomicWriteFile(cell.tokenizer, readFileSync(layout.tokenizer, 'utf8'));
