@@ -150,6 +150,10 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
   const train = simulatedComparisons(model, tok, items, { ...opts, seed, demonstrations, onRanking: (d) => bar.update(d) });
   const val = simulatedComparisons(model, tok, taskPrompts('test', c.valPrompts, seed + 1), { ...opts, seed: seed + 1, onRanking: (d) => bar.update(items.length + d) });
   bar.finish();
+  // a reply cut at the budget is "not well-formed" to the labelers whatever it says: when many
+  // are, the RM learns "cut off = worse" instead of what the reply says (docs/rlhf.md)
+  const cutShare = (train.cut + val.cut) / Math.max(1, train.sampled + val.sampled);
+  if (cutShare > 0.2) log(`rm: warning: ${(100 * cutShare).toFixed(0)}% of the sampled replies were cut at maxTokens ${c.maxTokens} before they ended; the labelers rank them as unfinished (raise rm.comparisons.maxTokens)`);
   writeRankings(paths.train, train.noisy);
   writeRankings(paths.val, val.noisy);
   writeRankings(paths.valClean, val.clean);

@@ -83,12 +83,14 @@ export function promptReplies(engine: ChatEngine, prompt: string, n: number, opt
   return engine.replies({ messages: [{ role: 'user', content: prompt }] }, n, opts).map((r) => ({ messages: r.messages }));
 }
 
-/** K sampled replies to a prompt (empty ones and duplicates dropped: a ranking compares different replies). */
-function sampleReplies(engine: ChatEngine, prompt: string, opts: SampleOptions): Completion[] {
-  // reply i is the one seed·1000 + i gives alone
-  const all = promptReplies(engine, prompt, opts.k, { temperature: opts.temperature, maxTokens: opts.maxTokens, tools: opts.tools, seed: opts.seed * 1000 });
+/** K sampled replies to a prompt (empty ones and duplicates dropped: a ranking compares different replies), and how many of the K hit maxTokens. */
+function sampleReplies(engine: ChatEngine, prompt: string, opts: SampleOptions): { replies: Completion[]; cut: number } {
+  // reply i is the one seed·1000 + i gives alone (promptReplies' sampling, stop reasons kept)
+  const all = engine.replies({ messages: [{ role: 'user', content: prompt }] }, opts.k, { temperature: opts.temperature, maxTokens: opts.maxTokens, tools: opts.tools, seed: opts.seed * 1000 });
+  const cut = all.filter((r) => r.stopReason === 'max_tokens').length;
   // a reply that says and calls nothing is not a completion the formats accept (nor one worth ranking)
-  return dedupeCompletions(all.filter((r) => r.messages.some((m) => m.tool_call !== undefined || m.content.trim() !== '')));
+  const kept = all.filter((r) => r.messages.some((m) => m.tool_call !== undefined || m.content.trim() !== '')).map((r) => ({ messages: r.messages }));
+  return { replies: dedupeCompletions(kept), cut };
 }
 
 export interface SimulatedComparisonOptions extends SampleOptions {
@@ -101,15 +103,19 @@ export interface SimulatedComparisonOptions extends SampleOptions {
 /**
  * Rank K sampled replies per prompt with the simulated labelers. Returns the noisy rankings
  * (what labelers hand in) and the noise-free ones (the rubric's own order) for the same
- * replies; prompts whose K replies are all identical are skipped.
+ * replies — prompts whose K replies are all identical are skipped — and how many of the
+ * `sampled` replies were `cut` at maxTokens (the labelers judge those unfinished).
  */
-export function simulatedComparisons(model: GPT, tok: Tokenizer, prompts: readonly TaskPrompt[], opts: SimulatedComparisonOptions): { noisy: Ranking[]; clean: Ranking[] } {
+export function simulatedComparisons(model: GPT, tok: Tokenizer, prompts: readonly TaskPrompt[], opts: SimulatedComparisonOptions): { noisy: Ranking[]; clean: Ranking[]; sampled: number; cut: number } {
   const engine = new ChatEngine(model, tok);
   const rng = new Rng(opts.seed);
   const noisy: Ranking[] = [];
   const clean: Ranking[] = [];
+  let cut = 0;
   prompts.forEach((p, i) => {
-    const sampled = sampleReplies(engine, p.prompt, { ...opts, seed: opts.seed + i });
+    const s = sampleReplies(engine, p.prompt, { ...opts, seed: opts.seed + i });
+    const sampled = s.replies;
+    cut += s.cut;
     const demo = opts.demonstrations?.[i];
     const replies = demo === undefined ? sampled : dedupeCompletions([...sampled, demo]);
     if (replies.length >= 2) {
@@ -118,5 +124,5 @@ export function simulatedComparisons(model: GPT, tok: Tokenizer, prompts: readon
     }
     opts.onRanking?.(i + 1, prompts.length);
   });
-  return { noisy, clean };
+  return { noisy, clean, sampled: prompts.length * opts.k, cut };
 }

@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rubricScore } from '../../src/data/labelers.js';
-import { taskExamples, taskPrompts, writtenDemonstrations } from '../../src/train/comparisons.js';
+import { simulatedComparisons, taskExamples, taskPrompts, writtenDemonstrations } from '../../src/train/comparisons.js';
+import { makeConfig } from '../../src/model/config.js';
+import { GPT } from '../../src/model/gpt.js';
+import { trainTokenizer } from '../../src/tokenizer/index.js';
 
 test('comparisons: taskExamples gives taskPrompts’ prompts in the same order, each with its own example', () => {
   const prompts = taskPrompts('train', 40, 4242);
@@ -30,4 +33,22 @@ test('comparisons: the writers’ demonstrations answer their own prompt; at e_w
   });
   // 400 draws at 0.5: σ = 0.025; 0.12 is about five σ (a few mistakes may not apply and fall back)
   assert.ok(Math.abs(worse / items.length - 0.5) < 0.12, `spoilt share ${worse / items.length}`);
+});
+
+test('comparisons: the writers’ demonstration is ranked with the samples, and replies cut at maxTokens are counted', () => {
+  const items = taskExamples('train', 6, 11, ['syllables', 'chat']);
+  const corpus = items.map((it) => `${it.prompt} ${JSON.stringify(it.example.conversation)}`).join(' ');
+  const tok = trainTokenizer([corpus.repeat(4)], { vocabSize: 320 });
+  const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 96, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed: 3 });
+  const demonstrations = writtenDemonstrations(items, { writerErrorRate: 0 }, 1);
+  const r = simulatedComparisons(model, tok, items, { k: 2, temperature: 1, maxTokens: 3, tools: null, seed: 5, noise: 0, demonstrations });
+  assert.equal(r.sampled, items.length * 2);
+  // an untrained model almost never ends a reply within 3 tokens
+  assert.ok(r.cut > 0 && r.cut <= r.sampled, `cut ${r.cut} of ${r.sampled}`);
+  assert.ok(r.clean.length > 0);
+  for (const ranking of r.clean) {
+    const i = items.findIndex((it) => it.prompt === ranking.prompt);
+    // the demonstration is a candidate, and (correct, finished) the labelers rank it first
+    assert.deepEqual(ranking.completions[0], demonstrations[i]);
+  }
 });
