@@ -27,7 +27,7 @@ import { runSft } from './sft.js';
  * as the demonstration writers get worse? For each writer error rate e_w (default 0, 0.1, 0.25,
  * 0.5) one cell, a sub-run `<run>/rlhf-sweep/ew-<e_w>/` sharing the run's base model and
  * tokenizer (a symlink and a copy) with the run's preset, e_w set: SFT on the writers'
- * demonstrations → simulated comparisons and the RM → PPO and GRPO (early stopping on the
+ * demonstrations → simulated comparisons and the RM → PPO and GRPO (no SFT loss mixed in; early stopping on the
  * validation split) → DPO → the eval (held-out accuracy, rubric win rate against SFT, diversity;
  * SFT best-of-N by the RM) → the KL of each policy to SFT on held-out prompts. Each step of a
  * cell is recorded in the cell's `sweep-state.json` once done and every runner resumes its own
