@@ -66,7 +66,28 @@ export interface TechniquesPreset {
 
 export interface RmPreset {
   /** The simulated labelers' comparisons: prompts from the task families' train split (val from test). */
-  comparisons: { prompts: number; valPrompts: number; k: number; noise: number; temperature: number; maxTokens: number; seed?: number };
+  comparisons: {
+    prompts: number;
+    valPrompts: number;
+    k: number;
+    noise: number;
+    temperature: number;
+    maxTokens: number;
+    seed?: number;
+    /**
+     * More training prompts, from the families whose correctness is decidable from the context
+     * (src/data/decidable.ts): the pairs a reward model must read a tool output or the prompt's
+     * word to order are rare among a small model's samples (default 0).
+     */
+    decidablePrompts?: number;
+    /**
+     * Add the demonstration writers' reply (the SFT mixture's writerErrorRate, src/data/writers.ts)
+     * to each training prompt's K samples before the labelers rank them: comparisons with a
+     * reply the model cannot yet write, mostly correct (default false; held-out comparisons are
+     * the model's samples alone either way).
+     */
+    demonstrations?: boolean;
+  };
   rankingsPerBatch: number;
   train: TrainConfig;
 }

@@ -27,7 +27,7 @@ import { runSft } from './sft.js';
  * as the demonstration writers get worse? For each writer error rate e_w (default 0, 0.1, 0.25,
  * 0.5) one cell, a sub-run `<run>/rlhf-sweep/ew-<e_w>/` sharing the run's base model and
  * tokenizer (a symlink and a copy) with the run's preset, e_w set: SFT on the writers'
- * demonstrations → simulated comparisons and the RM → PPO and GRPO (early stopping on the
+ * demonstrations → simulated comparisons and the RM → PPO and GRPO (no SFT loss mixed in; early stopping on the
  * validation split) → DPO → the eval (held-out accuracy, rubric win rate against SFT, diversity;
  * SFT best-of-N by the RM) → the KL of each policy to SFT on held-out prompts. Each step of a
  * cell is recorded in the cell's `sweep-state.json` once done and every runner resumes its own
@@ -100,6 +100,11 @@ function prepareCell(runDir: string, cellDir: string, rate: number): void {
     // early stopping in every cell, on the preset's validation split or a small one
     preset.rl.validation ??= { prompts: 16 };
     if (!(preset.rl.train.evalEvery > 0)) preset.rl.train = { ...preset.rl.train, evalEvery: Math.max(1, Math.floor(preset.rl.train.maxSteps / 4)) };
+    // no SFT loss mixed into RL (PPO-ptx): in a cell the SFT data are the writers' demonstrations,
+    // a share e_w of them spoilt, so the mix would train the policy back towards the very
+    // mistakes the comparisons teach it to avoid (measured at e_w = 0.25: RM score 0.37 → 1.11
+    // over 32 updates without it; docs/rlhf.md)
+    preset.rl.config = { ...preset.rl.config, ptxCoef: 0 };
     atomicWriteFile(cell.preset, JSON.stringify(preset, null, 2) + '\n');
   }
   if (!existsSync(cell.tokenizer)) atomicWriteFile(cell.tokenizer, readFileSync(layout.tokenizer, 'utf8'));

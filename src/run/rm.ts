@@ -4,10 +4,10 @@ import { renderForReward, type OnBad } from '../data/chat.js';
 import { rubricScore } from '../data/labelers.js';
 import { correctnessSource } from '../data/decidable.js';
 import { rankingConversation, readPreferencesJSONL, type Ranking } from '../data/preferences.js';
-import { isHeldOut } from '../data/synthetic/tasks.js';
+import { isHeldOut, TASKS } from '../data/synthetic/tasks.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import type { GPT } from '../model/gpt.js';
-import { simulatedComparisons, taskPrompts } from '../train/comparisons.js';
+import { simulatedComparisons, taskExamples, taskPrompts, writtenDemonstrations, type TaskPromptExample } from '../train/comparisons.js';
 import type { TrainResult } from '../train/loop.js';
 import { pairAccuracyByKind, renderRankings, scoreSequences, ShuffledLoader, trainRewardModel, type PairTally, type RenderedRankings } from '../train/reward.js';
 import { atomicWriteFile } from '../util/atomic.js';
@@ -90,6 +90,25 @@ function accuracyByDecidingTerm(model: GPT, rankings: readonly Ranking[], render
 }
 
 /**
+ * The training comparisons' prompts: `prompts` spread over every family, then `decidablePrompts`
+ * more from the families decidable from the context (other seeds, repeats dropped).
+ */
+function trainComparisonPrompts(c: RmPreset['comparisons'], seed: number): TaskPromptExample[] {
+  const items = taskExamples('train', c.prompts, seed);
+  const extra = c.decidablePrompts ?? 0;
+  if (!(Number.isInteger(extra) && extra >= 0)) throw new GptforgeError(`decidablePrompts must be a whole number ≥ 0, got ${String(extra)}`, { field: 'rm.comparisons.decidablePrompts' });
+  if (extra === 0) return items;
+  const seen = new Set(items.map((it) => it.prompt));
+  const decidable = TASKS.map((t) => t.name).filter((n) => correctnessSource(n) === 'decidable');
+  for (const it of taskExamples('train', extra, seed + 50_021, decidable)) {
+    if (seen.has(it.prompt)) continue;
+    seen.add(it.prompt);
+    items.push(it);
+  }
+  return items;
+}
+
+/**
  * The comparisons the reward model learns from: the user's files (10% of prompts held out
  * by hash), or simulated labelers ranking the SFT model's samples (train prompts from the
  * task families' train split, held-out prompts from their test split, cached in the run).
@@ -123,14 +142,22 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
   const noise = o.noise ?? c.noise;
   const seed = c.seed ?? 4242;
   const opts = { k: c.k, temperature: c.temperature, maxTokens: c.maxTokens, tools: defaultTools(), noise };
-  const bar = new Progress({ label: 'comparisons', total: c.prompts + c.valPrompts, unit: 'prompt', quiet: o.quiet });
-  const train = simulatedComparisons(model, tok, taskPrompts('train', c.prompts, seed), { ...opts, seed, onRanking: (d) => bar.update(d) });
-  const val = simulatedComparisons(model, tok, taskPrompts('test', c.valPrompts, seed + 1), { ...opts, seed: seed + 1, onRanking: (d) => bar.update(c.prompts + d) });
+  const items = trainComparisonPrompts(c, seed);
+  const bar = new Progress({ label: 'comparisons', total: items.length + c.valPrompts, unit: 'prompt', quiet: o.quiet });
+  // the writers are the SFT data's (its e_w); without an sft section, perfect writers
+  const mixture = runPreset(runDir).sft?.mixture;
+  const demonstrations = c.demonstrations ? writtenDemonstrations(items, { writerErrorRate: mixture?.writerErrorRate ?? 0, writerErrors: mixture?.writerErrors }, seed) : undefined;
+  const train = simulatedComparisons(model, tok, items, { ...opts, seed, demonstrations, onRanking: (d) => bar.update(d) });
+  const val = simulatedComparisons(model, tok, taskPrompts('test', c.valPrompts, seed + 1), { ...opts, seed: seed + 1, onRanking: (d) => bar.update(items.length + d) });
   bar.finish();
+  // a reply cut at the budget is "not well-formed" to the labelers whatever it says: when many
+  // are, the RM learns "cut off = worse" instead of what the reply says (docs/rlhf.md)
+  const cutShare = (train.cut + val.cut) / Math.max(1, train.sampled + val.sampled);
+  if (cutShare > 0.2) log(`rm: warning: ${(100 * cutShare).toFixed(0)}% of the sampled replies were cut at maxTokens ${c.maxTokens} before they ended; the labelers rank them as unfinished (raise rm.comparisons.maxTokens)`);
   writeRankings(paths.train, train.noisy);
   writeRankings(paths.val, val.noisy);
   writeRankings(paths.valClean, val.clean);
-  log(`rm: ${train.noisy.length} training and ${val.noisy.length} held-out rankings of ${c.k} ${from} samples, ranked by the simulated labelers (noise ${noise}) → ${dir}`);
+  log(`rm: ${train.noisy.length} training and ${val.noisy.length} held-out rankings of ${c.k} ${from} samples${demonstrations ? " (training: and the writers' demonstration)" : ''}, ranked by the simulated labelers (noise ${noise}) → ${dir}`);
   return { train: train.noisy, val: val.noisy, valClean: val.clean };
 }
 

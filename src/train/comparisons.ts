@@ -7,7 +7,8 @@ import type { Message } from '../data/conversation.js';
 import { dedupeCompletions, type Completion, type Ranking } from '../data/preferences.js';
 import { simulatedRanking } from '../data/labelers.js';
 import { TASKS, taskByName } from '../data/synthetic/tasks.js';
-import type { Split } from '../data/synthetic/task.js';
+import type { Split, TaskExample } from '../data/synthetic/task.js';
+import { writeDemonstrations, type WriterProfile } from '../data/writers.js';
 
 /**
  * Comparison data for the reward model, the way the talk describes it: the SFT model writes
@@ -22,13 +23,48 @@ export interface TaskPrompt {
 
 /** n prompts spread evenly over the task families, from one split (train for data, test for evaluation). */
 export function taskPrompts(split: Split, n: number, seed: number, families: readonly string[] = TASKS.map((t) => t.name)): TaskPrompt[] {
+  return taskExamples(split, n, seed, families).map(({ prompt, task }) => ({ prompt, task }));
+}
+
+/** A prompt with its family and the family's (perfect) demonstration for it. */
+export interface TaskPromptExample extends TaskPrompt {
+  task: string;
+  example: TaskExample;
+}
+
+/** taskPrompts' prompts (the same ones, in the same order) with their examples. */
+export function taskExamples(split: Split, n: number, seed: number, families: readonly string[] = TASKS.map((t) => t.name)): TaskPromptExample[] {
   const per = Math.ceil(n / families.length);
-  const out: TaskPrompt[] = [];
+  const out: TaskPromptExample[] = [];
   families.forEach((name, i) => {
-    for (const ex of taskByName(name).generate(split, per, seed + 101 * i)) out.push({ prompt: ex.prompt, task: name });
+    for (const ex of taskByName(name).generate(split, per, seed + 101 * i)) out.push({ prompt: ex.prompt, task: name, example: ex });
   });
   // interleave the families so any prefix of the list is a fair mix
   return new Rng(seed).shuffle(out).slice(0, n);
+}
+
+/**
+ * The demonstration a simulated writer (src/data/writers.ts, with its error rate e_w) hands in
+ * for each prompt, as a completion (the messages after the user's): the candidate the issue's
+ * writers add to a comparison beside the model's samples. The same writers as the SFT data's,
+ * so a share e_w of them carry a mistake; the labelers rank them like any other reply.
+ * Deterministic in `seed`. @throws GptforgeError for a bad profile (writers.ts).
+ */
+export function writtenDemonstrations(items: readonly TaskPromptExample[], profile: WriterProfile, seed: number): Completion[] {
+  const out: Completion[] = new Array(items.length);
+  const families = [...new Set(items.map((it) => it.task))];
+  families.forEach((name, fi) => {
+    const idx = items.map((it, i) => (it.task === name ? i : -1)).filter((i) => i >= 0);
+    const w = writeDemonstrations(
+      idx.map((i) => items[i].example),
+      taskByName(name),
+      profile,
+      (seed + 7717 * (fi + 1)) >>> 0,
+    );
+    // the conversation starts with the user's prompt; the reply is everything after it
+    idx.forEach((i, k) => (out[i] = { messages: w.conversations[k].messages.slice(1) }));
+  });
+  return out;
 }
 
 interface SampleOptions {
@@ -47,36 +83,46 @@ export function promptReplies(engine: ChatEngine, prompt: string, n: number, opt
   return engine.replies({ messages: [{ role: 'user', content: prompt }] }, n, opts).map((r) => ({ messages: r.messages }));
 }
 
-/** K sampled replies to a prompt (empty ones and duplicates dropped: a ranking compares different replies). */
-function sampleReplies(engine: ChatEngine, prompt: string, opts: SampleOptions): Completion[] {
-  // reply i is the one seed·1000 + i gives alone
-  const all = promptReplies(engine, prompt, opts.k, { temperature: opts.temperature, maxTokens: opts.maxTokens, tools: opts.tools, seed: opts.seed * 1000 });
+/** K sampled replies to a prompt (empty ones and duplicates dropped: a ranking compares different replies), and how many of the K hit maxTokens. */
+function sampleReplies(engine: ChatEngine, prompt: string, opts: SampleOptions): { replies: Completion[]; cut: number } {
+  // reply i is the one seed·1000 + i gives alone (promptReplies' sampling, stop reasons kept)
+  const all = engine.replies({ messages: [{ role: 'user', content: prompt }] }, opts.k, { temperature: opts.temperature, maxTokens: opts.maxTokens, tools: opts.tools, seed: opts.seed * 1000 });
+  const cut = all.filter((r) => r.stopReason === 'max_tokens').length;
   // a reply that says and calls nothing is not a completion the formats accept (nor one worth ranking)
-  return dedupeCompletions(all.filter((r) => r.messages.some((m) => m.tool_call !== undefined || m.content.trim() !== '')));
+  const kept = all.filter((r) => r.messages.some((m) => m.tool_call !== undefined || m.content.trim() !== '')).map((r) => ({ messages: r.messages }));
+  return { replies: dedupeCompletions(kept), cut };
 }
 
 export interface SimulatedComparisonOptions extends SampleOptions {
   noise: number;
+  /** One more candidate per prompt (aligned with the prompts), ranked with the K samples: the writers' demonstration (writtenDemonstrations). */
+  demonstrations?: readonly (Completion | undefined)[];
   onRanking?(done: number, total: number): void;
 }
 
 /**
  * Rank K sampled replies per prompt with the simulated labelers. Returns the noisy rankings
  * (what labelers hand in) and the noise-free ones (the rubric's own order) for the same
- * replies; prompts whose K replies are all identical are skipped.
+ * replies — prompts whose K replies are all identical are skipped — and how many of the
+ * `sampled` replies were `cut` at maxTokens (the labelers judge those unfinished).
  */
-export function simulatedComparisons(model: GPT, tok: Tokenizer, prompts: readonly TaskPrompt[], opts: SimulatedComparisonOptions): { noisy: Ranking[]; clean: Ranking[] } {
+export function simulatedComparisons(model: GPT, tok: Tokenizer, prompts: readonly TaskPrompt[], opts: SimulatedComparisonOptions): { noisy: Ranking[]; clean: Ranking[]; sampled: number; cut: number } {
   const engine = new ChatEngine(model, tok);
   const rng = new Rng(opts.seed);
   const noisy: Ranking[] = [];
   const clean: Ranking[] = [];
+  let cut = 0;
   prompts.forEach((p, i) => {
-    const replies = sampleReplies(engine, p.prompt, { ...opts, seed: opts.seed + i });
+    const s = sampleReplies(engine, p.prompt, { ...opts, seed: opts.seed + i });
+    const sampled = s.replies;
+    cut += s.cut;
+    const demo = opts.demonstrations?.[i];
+    const replies = demo === undefined ? sampled : dedupeCompletions([...sampled, demo]);
     if (replies.length >= 2) {
       noisy.push(simulatedRanking(p.prompt, replies, p.task, { noise: opts.noise, seed: opts.seed }, rng));
       clean.push(simulatedRanking(p.prompt, replies, p.task, { noise: 0, seed: opts.seed }));
     }
     opts.onRanking?.(i + 1, prompts.length);
   });
-  return { noisy, clean };
+  return { noisy, clean, sampled: prompts.length * opts.k, cut };
 }

@@ -60,9 +60,11 @@ test('rlhf sweep: finished cells are read back, not retrained; the table and cha
   assert.match(readFileSync(join(run, 'rlhf-sweep.md'), 'utf8'), /\| 0\.5 \| PPO \| 60\.0% \| 30\.0% \| 30\.0% \| 70\.0% \| \+20\.0 \| 90\.0% \| 50\.0% \| 1\.00 \|/);
   assert.match(readFileSync(join(run, 'rlhf-sweep.svg'), 'utf8'), /^<svg/);
   // each cell is a sub-run: the run's preset with e_w set, the base model linked, not copied
-  const preset = JSON.parse(readFileSync(join(run, 'rlhf-sweep', 'ew-0.5', 'preset.json'), 'utf8')) as { sft: { mixture: { writerErrorRate: number } }; rl: { validation?: { prompts: number } } };
+  const preset = JSON.parse(readFileSync(join(run, 'rlhf-sweep', 'ew-0.5', 'preset.json'), 'utf8')) as { sft: { mixture: { writerErrorRate: number } }; rl: { validation?: { prompts: number }; config: { ptxCoef?: number } } };
   assert.equal(preset.sft.mixture.writerErrorRate, 0.5);
   assert.ok((preset.rl.validation?.prompts ?? 0) > 0);
+  // RL in a cell does not mix in the writers' spoilt demonstrations
+  assert.equal(preset.rl.config.ptxCoef, 0);
   assert.ok(lstatSync(join(run, 'rlhf-sweep', 'ew-0', 'base')).isSymbolicLink());
   assert.ok(existsSync(join(run, 'rlhf-sweep.json')));
 });
