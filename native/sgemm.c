@@ -388,8 +388,8 @@ static void pack_b(const float *B, long rsb, long csb, long k0, long kc, long j0
 
 /* Pack buffers are per thread: a thread runs one block at a time, and attention calls the
  * serial sgemm from inside pool tasks. */
-static __thread float *bufA, *bufB;
-static __thread size_t capA, capB;
+static __thread float *bufA, *bufB, *bufP; /* bufP: gfn_sgemm's k-split sums, the caller's */
+static __thread size_t capA, capB, capP;
 
 static float *grow(float **buf, size_t *cap, size_t n) {
   if (*cap < n) {
@@ -408,18 +408,25 @@ typedef struct {
   int accumulate;
   int splitM; /* tasks split M (else N) */
   long chunk; /* rows or columns per task, a multiple of MR or NR */
+  /* k in two parts (ksplit_k0 > 0): k < ksplit_k0 accumulates into C as usual, the rest sums
+   * from zero into P (M × N, row stride N); tasks are part-major, `slices` per part */
+  long ksplit_k0;
+  float *P;
+  int slices;
 } job_t;
 
-static void run_block(const job_t *j, long m0, long m1, long n0, long n1) {
+/* C[m0:m1, n0:n1] (+)= the product over k0 ≤ k < k1, into Cout (row stride N): the first KC
+ * block stores or adds by `accumulate`, the later ones add */
+static void run_block_k(const job_t *j, long m0, long m1, long n0, long n1, long k0, long k1, float *Cout, int accumulate) {
   const isa_t *s = &ISA;
   float *Ap = grow(&bufA, &capA, (size_t)s->MC * s->KC + 8); /* + 8: pack_a6_avx2's spill */
   float *Bp = grow(&bufB, &capB, (size_t)s->NC * s->KC);
   if (!Ap || !Bp) abort();
   for (long jc = n0; jc < n1; jc += s->NC) {
     long nc = n1 - jc < s->NC ? n1 - jc : s->NC;
-    for (long pc = 0; pc < j->K; pc += s->KC) {
-      long kc = j->K - pc < s->KC ? j->K - pc : s->KC;
-      int acc = pc > 0 || j->accumulate;
+    for (long pc = k0; pc < k1; pc += s->KC) {
+      long kc = k1 - pc < s->KC ? k1 - pc : s->KC;
+      int acc = pc > k0 || accumulate;
       pack_b(j->B, j->rsb, j->csb, pc, kc, jc, nc, s->NR, Bp);
       for (long ic = m0; ic < m1; ic += s->MC) {
         long mc = m1 - ic < s->MC ? m1 - ic : s->MC;
@@ -430,7 +437,7 @@ static void run_block(const job_t *j, long m0, long m1, long n0, long n1) {
           const float *bp = Bp + jr * kc;
           for (long ir = 0; ir < mc; ir += s->MR) {
             int mr = (int)(mc - ir < s->MR ? mc - ir : s->MR);
-            s->ukr(kc, Ap + ir * kc, bp, j->C + (ic + ir) * j->N + jc + jr, j->N, acc, mr, nr);
+            s->ukr(kc, Ap + ir * kc, bp, Cout + (ic + ir) * j->N + jc + jr, j->N, acc, mr, nr);
           }
         }
       }
@@ -438,16 +445,37 @@ static void run_block(const job_t *j, long m0, long m1, long n0, long n1) {
   }
 }
 
+static void run_block(const job_t *j, long m0, long m1, long n0, long n1) { run_block_k(j, m0, m1, n0, n1, 0, j->K, j->C, j->accumulate); }
+
 static void sgemm_task(void *ctx, int task, int ntasks) {
   const job_t *j = (const job_t *)ctx;
   (void)ntasks;
+  long k0 = 0, k1 = j->K;
+  float *Cout = j->C;
+  int accumulate = j->accumulate;
+  if (j->ksplit_k0 > 0) {
+    int part = task / j->slices;
+    task %= j->slices;
+    if (part == 0) k1 = j->ksplit_k0;
+    else k0 = j->ksplit_k0, Cout = j->P, accumulate = 0;
+  }
   if (j->splitM) {
     long m0 = task * j->chunk, m1 = m0 + j->chunk < j->M ? m0 + j->chunk : j->M;
-    if (m0 < m1) run_block(j, m0, m1, 0, j->N);
+    if (m0 < m1) run_block_k(j, m0, m1, 0, j->N, k0, k1, Cout, accumulate);
   } else {
     long n0 = task * j->chunk, n1 = n0 + j->chunk < j->N ? n0 + j->chunk : j->N;
-    if (n0 < n1) run_block(j, 0, j->M, n0, n1);
+    if (n0 < n1) run_block_k(j, 0, j->M, n0, n1, k0, k1, Cout, accumulate);
   }
+}
+
+/* C += P after a k-split product, rows split over tasks (elementwise: any split, same bits) */
+typedef struct { float *C; const float *P; long M, N; } kadd_t;
+static void ksplit_add_task(void *ctx, int task, int ntasks) {
+  const kadd_t *a = (const kadd_t *)ctx;
+  long r0 = a->M * task / ntasks, r1 = a->M * (task + 1) / ntasks;
+  float *restrict c = a->C + r0 * a->N;
+  const float *restrict p = a->P + r0 * a->N;
+  for (long i = 0, n = (r1 - r0) * a->N; i < n; i++) c[i] += p[i];
 }
 
 
@@ -863,33 +891,62 @@ void gfn_sgemm(const float *A, const float *B, float *C, long M, long K, long N,
     for (long m0 = 0; m0 < M; m0 += SMALL_M) small_m(A + m0 * K, B, C + m0 * N, M - m0 < SMALL_M ? M - m0 : SMALL_M, K, N, 0, accumulate, 0);
     return;
   }
-  job_t j = {A, B, C, M, K, N, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, accumulate, 1, M};
+  job_t j = {A, B, C, M, K, N, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, accumulate, 1, M, 0, NULL, 1};
   int threads = pool_threads();
   double flops = 2.0 * (double)M * (double)N * (double)K;
-  int ntasks = 1;
+  /* Weight gradients (A transposed: dW = Xᵀ·dY, K = the batch's B·T rows) are short and
+   * wide in M and N and long in k. Split over M or N, each thread packs the whole of the
+   * other operand over all of K (at 384×4096×384, a 6 MiB dY per thread for 0.6 GFLOP); so
+   * there the k range is split in two instead, by a rule of the shape alone (never of the
+   * thread count): the first part accumulates into C as usual, the second sums from zero
+   * into a buffer P, and C += P after both. Each element then always sums the same blocks
+   * in the same order — (C + k-blocks of part 1) + (k-blocks of part 2) — at any thread
+   * count, so results still do not depend on it (they differ from the unsplit order in
+   * rounding only). The split point is a whole number of KC blocks. Only transposed A:
+   * the other layouts meet the decode path (small_m), whose rows must equal the general
+   * path's bit for bit. */
+  int kparts = 1;
+  long mx = M > N ? M : N;
+  if (transA && K >= 2 * mx && K >= 4 * ISA.KC && flops > 3e7) {
+    kparts = 2;
+    j.ksplit_k0 = (K / 2 + ISA.KC / 2) / ISA.KC * ISA.KC;
+    j.P = grow(&bufP, &capP, (size_t)M * (size_t)N);
+    if (!j.P) abort();
+  }
+  int slices = 1;
   if (threads > 1 && flops > 4e6) {
     /* Split the larger dimension into equal, tile-aligned chunks; duplicate packing of the
-     * other operand is cheap next to the multiply when that dimension is the larger one. */
+     * other operand is cheap next to the multiply when that dimension is the larger one.
+     * With a k-split, the threads are shared among its parts first. */
+    int want = threads / kparts;
     long mt = (M + ISA.MR - 1) / ISA.MR, nt = (N + ISA.NR - 1) / ISA.NR;
-    ntasks = threads;
-    if (mt * ISA.MR >= nt * ISA.NR && mt >= ntasks) {
+    if (want <= 1) {
+      slices = 1;
+    } else if (mt * ISA.MR >= nt * ISA.NR && mt >= want) {
+      slices = want;
       j.splitM = 1;
-      j.chunk = ((mt + ntasks - 1) / ntasks) * ISA.MR;
-    } else if (nt >= ntasks) {
+      j.chunk = ((mt + slices - 1) / slices) * ISA.MR;
+    } else if (nt >= want) {
+      slices = want;
       j.splitM = 0;
-      j.chunk = ((nt + ntasks - 1) / ntasks) * ISA.NR;
-    } else if (mt >= ntasks) {
+      j.chunk = ((nt + slices - 1) / slices) * ISA.NR;
+    } else if (mt >= want) {
+      slices = want;
       j.splitM = 1;
-      j.chunk = ((mt + ntasks - 1) / ntasks) * ISA.MR;
-    } else {
-      ntasks = 1;
+      j.chunk = ((mt + slices - 1) / slices) * ISA.MR;
     }
   }
-  if (ntasks == 1) {
+  if (slices == 1) {
     j.splitM = 1;
     j.chunk = M;
   }
-  pool_run(sgemm_task, &j, ntasks);
+  j.slices = slices;
+  pool_run(sgemm_task, &j, kparts * slices);
+  if (kparts > 1) {
+    kadd_t a = {C, j.P, M, N};
+    int n = threads < M ? threads : (int)M;
+    pool_run(ksplit_add_task, &a, (double)M * N > 65536.0 ? n : 1);
+  }
 }
 
 /* The same product on the calling thread only (used inside pool tasks, e.g. attention). */

@@ -313,6 +313,10 @@ int main(int argc, char **argv) {
   for (unsigned s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
     for (int t = 0; t < 4; t++) case_sgemm(shapes[s][0], shapes[s][1], shapes[s][2], t & 1, t >> 1, s & 1, 0);
   case_sgemm(50, 70, 90, 0, 1, 1, 1);
+  /* a weight-gradient shape (A transposed, K ≥ 2·max(M, N)): k split in two parts, the second
+   * summed apart and added; K not a multiple of KC */
+  for (int acc = 0; acc < 2; acc++) case_sgemm(70, 2100, 130, 1, 0, acc, 0);
+  case_sgemm(70, 2100, 130, 1, 1, 1, 0);
   for (int t = 0; t < 8; t++) case_decode_rows(t & 4 ? 300 : 256, t & 4 ? 1030 : 77, t & 1, (t >> 1) & 1);
   case_rows(7, 4096);
   case_rows(33, 256);

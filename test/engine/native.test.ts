@@ -41,7 +41,8 @@ for (const threads of [1, 2]) {
     native!.setThreads!(threads);
     const shapes: [number, number, number][] = [];
     for (const M of SIZES) for (const K of [1, 7, 65, 300]) for (const N of [1, 31, 65, 129]) shapes.push([M, K, N]);
-    shapes.push([257, 513, 97], [600, 64, 1500], [1, 384, 1152]);
+    // [70, 2100, 130]: with A transposed, sgemm splits k in two parts (a weight-gradient shape)
+    shapes.push([257, 513, 97], [600, 64, 1500], [1, 384, 1152], [70, 2100, 130]);
     for (const [M, K, N] of shapes) {
       for (const tA of [false, true]) {
         for (const tB of [false, true]) {
@@ -346,6 +347,36 @@ for (const threads of [1, 2]) {
     }
   });
 }
+
+test('sgemm gives the same bits at 1 and 2 threads: M and N splits, and the k-split of weight-gradient shapes', { skip }, () => {
+  // [64, 1200, 200] with A transposed: k split at 512 (K not a multiple of KC);
+  // [300, 128, 70]: M split; [40, 256, 300]: N split
+  const shapes: [number, number, number][] = [
+    [64, 1200, 200],
+    [300, 128, 70],
+    [40, 256, 300],
+  ];
+  for (const [M, K, N] of shapes) {
+    for (const tA of [false, true]) {
+      for (const tB of [false, true]) {
+        for (const acc of [false, true]) {
+          const a = rand(M * K),
+            b = rand(K * N),
+            c0 = rand(M * N);
+          const got: Float32Array[] = [];
+          for (const threads of [1, 2]) {
+            native!.setThreads!(threads);
+            const c = Float32Array.from(c0);
+            native!.matmul(a, b, c, M, K, N, tA, tB, acc);
+            got.push(c);
+          }
+          const bad = got[0].findIndex((x, i) => !Object.is(x, got[1][i]));
+          assert.equal(bad, -1, `matmul M${M} K${K} N${N} tA${tA} tB${tB} acc${acc}: element ${bad} differs between 1 and 2 threads`);
+        }
+      }
+    }
+  }
+});
 
 test('bad arguments throw errors naming the kernel (and never crash the process)', { skip }, () => {
   const a = new Float32Array(6);
