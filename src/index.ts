@@ -38,8 +38,8 @@
  */
 
 // ── errors ───────────────────────────────────────────────────────────────────
-export { GptforgeError } from './util/errors.js';
-export type { ErrorLocation } from './util/errors.js';
+export { GptforgeError, formatError } from './util/errors.js';
+export type { ErrorFormat, ErrorLocation } from './util/errors.js';
 
 // ── tokenizer ────────────────────────────────────────────────────────────────
 export { Tokenizer, trainTokenizer, SPECIAL_TOKENS, PATTERNS, encodeBatch } from './tokenizer/index.js';
@@ -76,7 +76,7 @@ export { generate, decode, BatchDecoder, logprobOf } from './infer/pipeline.js';
 export type { DecodingModel, RowRequest, RowResult, RowController, DecodeEvent, BatchOptions, TokenLogprob } from './infer/pipeline.js';
 export { generateText } from './infer/generate.js';
 export type { GenerateOptions, GenerateResult } from './infer/generate.js';
-export { Temperature, TopK, TopP, MinP, RepetitionPenalty, PresenceFrequencyPenalty, LogitBias, BannedTokens, ConstraintProcessor, Sampler, buildProcessors, buildWarpers } from './infer/processors.js';
+export { Temperature, TopK, TopP, MinP, RepetitionPenalty, PresenceFrequencyPenalty, LogitBias, BannedTokens, ConstraintProcessor, DrawCache, Sampler, buildProcessors, buildWarpers } from './infer/processors.js';
 export type { LogitsProcessor, LogitsWarper, RowView, SamplingOptions } from './infer/processors.js';
 export { MaxTokens, ContextLimit, StopStrings, ConstraintEnd, TextStream } from './infer/stopping.js';
 export type { FinishReason, Finish, StoppingCriterion, RowProgress } from './infer/stopping.js';

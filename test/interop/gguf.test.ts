@@ -6,7 +6,10 @@ import { gguf } from '@huggingface/gguf';
 import { Rng } from '../../src/engine/rng.js';
 import { loadCheckpoint } from '../../src/model/checkpoint.js';
 import { dequantizeQ4_0, quantizeQ4_0 } from '../../src/model/quantize.js';
-import { checkpointToGguf, floatToHalf, halfToFloat, quantizeQ8_0, dequantizeQ8_0, readGguf, type GgufType } from '../../src/model/export/gguf.js';
+import { checkpointToGguf, floatToHalf, halfToFloat, llamaCppPreFor, quantizeQ8_0, dequantizeQ8_0, readGguf, type GgufType } from '../../src/model/export/gguf.js';
+import { loadMixtureConfig } from '../../src/data/mixture.js';
+import { presetsDir } from '../../src/run/presets.js';
+import { resolvePattern } from '../../src/tokenizer/patterns.js';
 import { GptforgeError } from '../../src/util/errors.js';
 import { randomModel, saveTemp, smallTokenizer, tempDir } from './fixtures.js';
 
@@ -149,4 +152,18 @@ test('GGUF to a directory is refused before any work, naming the file to give in
     (e: unknown) => e instanceof GptforgeError && /--out is a directory; GGUF is one file: name it, e\.g\. .*outdir\/model-q8_0\.gguf/.test(e.message),
   );
   assert.deepEqual(readdirSync(parent), ['outdir']);
+});
+
+test("examples/gguf/mixture.tiny.json: the tiny preset's mixture with a pattern llama.cpp implements, and otherwise the same", () => {
+  // docs/interop.md's GGUF recipe runs `pipeline --preset tiny --mixture examples/gguf/mixture.tiny.json`:
+  // the example must keep a GGUF-ready pattern and must not drift from the preset it stands in for.
+  const example = loadMixtureConfig(join(presetsDir(), '..', 'examples', 'gguf', 'mixture.tiny.json'));
+  const preset = loadMixtureConfig(join(presetsDir(), 'mixture.tiny.json'));
+  const { tokenizer: te, ...restExample } = example;
+  const { tokenizer: tp, ...restPreset } = preset;
+  assert.ok(te && tp, 'both name a tokenizer');
+  assert.equal(llamaCppPreFor(resolvePattern(te.pattern), 'example'), 'qwen2');
+  assert.throws(() => llamaCppPreFor(resolvePattern(tp.pattern), 'preset'), /not one llama\.cpp implements/);
+  assert.deepEqual(restExample, restPreset);
+  assert.deepEqual({ ...te, pattern: tp.pattern, digitPairs: tp.digitPairs }, tp);
 });
