@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -31,8 +32,14 @@ static inline void fpcr_set(unsigned long r) { __asm__ __volatile__("msr fpcr, %
 #endif
 
 #define MAX_THREADS 64
-/* Pause iterations a worker spins before sleeping (~ a millisecond). */
-#define SPIN_LIMIT 40000
+/* How long a worker spins after a job before it sleeps, by kind of job (monotonic clock, ns):
+ * a job from pool_run ~a millisecond (training's kernels arrive back to back); a short one,
+ * from pool_run_short, SHORT_SPIN_NS: a decode step's split linears come every 10–80 µs of
+ * norms, attention and JS glue, so the worker stays awake through the step and takes each
+ * half at once, but the gap between steps (sampling, the server's HTTP side, the client on
+ * the same machine) is longer, so it sleeps there instead of holding a core they need. */
+#define SPIN_NS 1000000L
+#define SHORT_SPIN_NS 150000L
 
 static struct {
   int nthreads;      /* including the caller */
@@ -49,6 +56,7 @@ static struct {
   int ntasks;
   int active;        /* workers allowed to take part (nthreads - 1) */
   atomic_int light;  /* the current job came from pool_run_light: it does not renew the spin */
+  atomic_long spin_ns; /* how long the current (not light) job's workers spin after it */
 } P = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 static void run_tasks(void) {
@@ -60,15 +68,22 @@ static void run_tasks(void) {
   }
 }
 
+static long now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long)ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
 static void *worker_main(void *arg) {
   int id = (int)(long)arg;
   FP_MODE_WORKER();
   unsigned seen = atomic_load(&P.generation);
-  int spins = 0;
+  long deadline = 0; /* spin until then, then sleep (the clock is read every 64 pauses) */
   for (;;) {
     unsigned g;
+    int spins = 0;
     while ((g = atomic_load_explicit(&P.generation, memory_order_acquire)) == seen) {
-      if (++spins < SPIN_LIMIT) {
+      if ((++spins & 63) != 0 || now_ns() < deadline) {
         CPU_RELAX();
         continue;
       }
@@ -83,8 +98,7 @@ static void *worker_main(void *arg) {
      * is left of it, so a stream of light jobs (decode attention, one per layer) cannot keep a
      * worker spinning on a core the caller's other threads need, and a light job that woke a
      * sleeping worker (it raced the worker's falling asleep) lets it sleep again at once. */
-    if (!atomic_load_explicit(&P.light, memory_order_relaxed)) spins = 0;
-    else if (spins >= SPIN_LIMIT) spins = SPIN_LIMIT - 1;
+    if (!atomic_load_explicit(&P.light, memory_order_relaxed)) deadline = now_ns() + atomic_load_explicit(&P.spin_ns, memory_order_relaxed);
     if (id < P.active) run_tasks();
   }
   return NULL;
@@ -127,7 +141,7 @@ static void ntasks_serial(pool_task_fn fn, void *ctx, int ntasks) {
   FP_MODE_LEAVE();
 }
 
-static void run_job(pool_task_fn fn, void *ctx, int ntasks, int light) {
+static void run_job(pool_task_fn fn, void *ctx, int ntasks, int light, long spin_ns) {
   if (P.nthreads <= 1 || ntasks == 1) {
     ntasks_serial(fn, ctx, ntasks);
     return;
@@ -137,6 +151,7 @@ static void run_job(pool_task_fn fn, void *ctx, int ntasks, int light) {
   P.ctx = ctx;
   P.ntasks = ntasks;
   atomic_store_explicit(&P.light, light, memory_order_relaxed);
+  atomic_store_explicit(&P.spin_ns, spin_ns, memory_order_relaxed);
   atomic_store_explicit(&P.done, 0, memory_order_relaxed);
   atomic_store_explicit(&P.next, 0, memory_order_release);
   atomic_fetch_add(&P.generation, 1); /* seq_cst: pairs with the sleeping count so no wake-up is lost */
@@ -152,7 +167,12 @@ static void run_job(pool_task_fn fn, void *ctx, int ntasks, int light) {
 
 void pool_run(pool_task_fn fn, void *ctx, int ntasks) {
   if (ntasks <= 0) return;
-  run_job(fn, ctx, ntasks, 0);
+  run_job(fn, ctx, ntasks, 0, SPIN_NS);
+}
+
+void pool_run_short(pool_task_fn fn, void *ctx, int ntasks) {
+  if (ntasks <= 0) return;
+  run_job(fn, ctx, ntasks, 0, SHORT_SPIN_NS);
 }
 
 void pool_run_light(pool_task_fn fn, void *ctx, int ntasks) {
@@ -160,5 +180,5 @@ void pool_run_light(pool_task_fn fn, void *ctx, int ntasks) {
   /* a worker asleep: waking it (a futex call, then tens of µs until it runs) costs more than
    * the job, and keeps it spinning for the next; the caller runs every task itself */
   if (atomic_load(&P.sleeping) > 0) ntasks_serial(fn, ctx, ntasks);
-  else run_job(fn, ctx, ntasks, 1);
+  else run_job(fn, ctx, ntasks, 1, 0);
 }

@@ -833,15 +833,26 @@ static double small_m_par_flops(void) {
   return v;
 }
 
+/* Tasks per thread when a decode-size product is split (GPTFORGE_SMALL_M_TASKS, read once) */
+static int small_m_tasks(void) {
+  static int v = 0;
+  if (v == 0) {
+    const char *e = getenv("GPTFORGE_SMALL_M_TASKS");
+    int x = e ? atoi(e) : 0;
+    v = x > 0 ? x : 1;
+  }
+  return v;
+}
+
 /* serial: on the calling thread only (inside pool tasks), else split N over the pool */
 static void small_m(const float *A, const float *B, float *C, long M, long K, long N, int transB, int accumulate, int serial) {
   int threads = serial ? 1 : pool_threads();
-  int ntasks = threads > 1 && 2.0 * (double)M * (double)N * (double)K > small_m_par_flops() ? threads : 1;
+  int ntasks = threads > 1 && 2.0 * (double)M * (double)N * (double)K > small_m_par_flops() ? threads * small_m_tasks() : 1;
   /* chunks of whole cache lines (16 floats) so threads never share one of C's lines */
   long chunk = ((N + ntasks - 1) / ntasks + 15) & ~15L;
   gemv_job_t j = {A, B, C, M, K, N, chunk, accumulate, transB};
   if (ntasks == 1) gemv_task(&j, 0, 1);
-  else pool_run(gemv_task, &j, ntasks);
+  else pool_run_short(gemv_task, &j, ntasks);
 }
 
 void gfn_sgemm(const float *A, const float *B, float *C, long M, long K, long N, int transA, int transB, int accumulate) {
