@@ -908,7 +908,7 @@ static void gemv_rescue(void *ctx, int ntasks) {
  * off its core when a product needs it — then the caller computes the worker's half too (the
  * rescue) after its own, and a spinning worker takes CPU time the caller's process needs
  * (Linux's autogroup shares one weight among a session's threads). A rescue costs about what
- * the split saves, so one now and then is fine; SPLIT_FAILS in a row (or a worker that is
+ * the split saves, so one now and then is fine; SPLIT_FAILS in a row (a rescue, or a worker
  * still asleep at the product after the one that woke it) mean it is not getting a core: the
  * next `penalty` eligible products then run on the caller alone (doubling from 8 up to
  * SPLIT_PENALTY_MAX ≈ tens of decode steps) and the worker falls asleep; each split the worker
@@ -976,7 +976,7 @@ static void small_m(const float *A, const float *B, float *C, long M, long K, lo
       /* the worker is asleep: wake it for the products that follow and run this one alone
        * (waiting for it would cost more than the half it could take); asleep again at the
        * next one (it did not get a core in between) counts as a failed split */
-      if (split_woke) {
+      if (split_woke && ++split_fails >= SPLIT_FAILS) {
         split_penalise();
         split_woke = 0;
       } else {
