@@ -935,20 +935,19 @@ static void split_outcome(int worker_awake) {
     split_penalise();
 }
 
-/* The FLOPs above which a decode-size product (M ≤ SMALL_M rows, B not transposed) is split
- * over the pool: 1e6 by default, so a 256-wide model's 4-row c_attn, c_fc and MLP c_proj
- * (1.6–2.1 MFLOP) use both cores of a 2-core machine while its 1-row linears (≤ 0.5 MFLOP,
- * 10–30 µs: the hand-off is a larger share of them) stay on one. The split runs with a short
- * spin, a rescue and a back-off (above), so a busy machine costs it little. Was 4e6 (no
- * 1–4-row linear split) while the pool's worker spun ~1 ms after each job and the caller
- * waited for a preempted worker (docs/server.md). GPTFORGE_SMALL_M_PAR_FLOPS overrides it,
- * read once: a tuning knob for bench:serve, not a setting users need. */
+/* The FLOPs above which a decode-size product (M ≤ SMALL_M rows) is split over the pool: 4e6
+ * by default, so a 256-wide model's 1–4-row linears stay on one core and its 8-row ones
+ * (decoding 8 rows, a prefill's 8-row chunks) are split. With the short spin, the rescue and
+ * the back-off above, 1e6 splits the 4-row c_attn, c_fc and MLP c_proj (1.6–2.1 MFLOP) too;
+ * on the shared machine it could not be told from 4e6 (docs/server.md, serve9), so the
+ * default stays until an idle-machine A/B says otherwise. GPTFORGE_SMALL_M_PAR_FLOPS overrides
+ * it, read once: a tuning knob for bench:serve, not a setting users need. */
 static double small_m_par_flops(void) {
   static double v = 0;
   if (v == 0) {
     const char *e = getenv("GPTFORGE_SMALL_M_PAR_FLOPS");
     double x = e ? atof(e) : 0;
-    v = x > 0 ? x : 1e6;
+    v = x > 0 ? x : 4e6;
   }
   return v;
 }
