@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -31,8 +33,35 @@ static inline void fpcr_set(unsigned long r) { __asm__ __volatile__("msr fpcr, %
 #endif
 
 #define MAX_THREADS 64
-/* Pause iterations a worker spins before sleeping (~ a millisecond). */
-#define SPIN_LIMIT 40000
+/* How long a worker spins after a job before it sleeps, by kind of job (monotonic clock, ns):
+ * a job from pool_run ~a millisecond (training's kernels arrive back to back); a short one,
+ * from pool_run_short, SHORT_SPIN_NS: a decode step's split linears come every 10–80 µs of
+ * norms, attention and JS glue, so the worker stays awake through the step and takes each
+ * half at once, but the gap between steps (sampling, the server's HTTP side, the client on
+ * the same machine) is longer, so it sleeps there instead of holding a core they need. */
+#define SPIN_NS 1000000L
+#define SHORT_SPIN_NS 150000L
+
+/* One job. Jobs live in a ring of descriptors, not in one shared record: a rescued job (see
+ * pool_run_rescue) returns while a preempted worker may still be inside one of its tasks, so
+ * the next jobs must not reuse what that worker reads. A worker woken for generation g joins
+ * RING[g % RING_N] (refs, then seq == g checked: seq_cst on both sides, so either it sees
+ * the slot being rewritten and leaves, or the caller sees its reference and waits); the caller
+ * rewrites a slot only when no worker holds it — RING_N jobs later, a millisecond or more. */
+#define RING_N 256
+#define CTX_MAX 256
+typedef struct {
+  atomic_uint seq;   /* the generation the slot holds; 0 while it is being written */
+  atomic_int refs;   /* workers inside the job */
+  atomic_int next;
+  atomic_int done;
+  pool_task_fn fn;
+  void *ctx;
+  int ntasks;
+  int light;         /* from pool_run_light: it does not renew the spin */
+  long spin_ns;      /* how long workers spin after it */
+  _Alignas(64) unsigned char ctx_copy[CTX_MAX]; /* a rescued job's context, which outlives the call */
+} job_d;
 
 static struct {
   int nthreads;      /* including the caller */
@@ -41,34 +70,36 @@ static struct {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   atomic_uint generation;
-  atomic_int next;
-  atomic_int done;
   atomic_int sleeping;
-  pool_task_fn fn;
-  void *ctx;
-  int ntasks;
   int active;        /* workers allowed to take part (nthreads - 1) */
-  atomic_int light;  /* the current job came from pool_run_light: it does not renew the spin */
+  job_d ring[RING_N];
 } P = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
-static void run_tasks(void) {
+static void run_tasks(job_d *d) {
   for (;;) {
-    int i = atomic_fetch_add_explicit(&P.next, 1, memory_order_acq_rel);
-    if (i >= P.ntasks) break;
-    P.fn(P.ctx, i, P.ntasks);
-    atomic_fetch_add_explicit(&P.done, 1, memory_order_release);
+    int i = atomic_fetch_add_explicit(&d->next, 1, memory_order_acq_rel);
+    if (i >= d->ntasks) break;
+    d->fn(d->ctx, i, d->ntasks);
+    atomic_fetch_add_explicit(&d->done, 1, memory_order_release);
   }
+}
+
+static long now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long)ts.tv_sec * 1000000000L + ts.tv_nsec;
 }
 
 static void *worker_main(void *arg) {
   int id = (int)(long)arg;
   FP_MODE_WORKER();
   unsigned seen = atomic_load(&P.generation);
-  int spins = 0;
+  long deadline = 0; /* spin until then, then sleep (the clock is read every 64 pauses) */
   for (;;) {
     unsigned g;
+    int spins = 0;
     while ((g = atomic_load_explicit(&P.generation, memory_order_acquire)) == seen) {
-      if (++spins < SPIN_LIMIT) {
+      if ((++spins & 63) != 0 || now_ns() < deadline) {
         CPU_RELAX();
         continue;
       }
@@ -79,13 +110,17 @@ static void *worker_main(void *arg) {
       pthread_mutex_unlock(&P.mu);
     }
     seen = g;
-    /* A job renews the spin (more are likely to follow within it); a light one only uses what
-     * is left of it, so a stream of light jobs (decode attention, one per layer) cannot keep a
-     * worker spinning on a core the caller's other threads need, and a light job that woke a
-     * sleeping worker (it raced the worker's falling asleep) lets it sleep again at once. */
-    if (!atomic_load_explicit(&P.light, memory_order_relaxed)) spins = 0;
-    else if (spins >= SPIN_LIMIT) spins = SPIN_LIMIT - 1;
-    if (id < P.active) run_tasks();
+    job_d *d = &P.ring[g % RING_N];
+    atomic_fetch_add(&d->refs, 1);
+    if (atomic_load(&d->seq) == g) {
+      /* A job renews the spin (more are likely to follow within it); a light one only uses
+       * what is left of it, so a stream of light jobs (decode attention, one per layer) cannot
+       * keep a worker spinning on a core the caller's other threads need, and a light job that
+       * woke a sleeping worker (it raced the worker's falling asleep) lets it sleep again. */
+      if (!d->light) deadline = now_ns() + d->spin_ns;
+      if (id < P.active) run_tasks(d);
+    }
+    atomic_fetch_sub_explicit(&d->refs, 1, memory_order_release);
   }
   return NULL;
 }
@@ -127,32 +162,56 @@ static void ntasks_serial(pool_task_fn fn, void *ctx, int ntasks) {
   FP_MODE_LEAVE();
 }
 
-static void run_job(pool_task_fn fn, void *ctx, int ntasks, int light) {
-  if (P.nthreads <= 1 || ntasks == 1) {
-    ntasks_serial(fn, ctx, ntasks);
-    return;
+static unsigned last_gen; /* the caller's count of jobs published (one calling thread) */
+
+/* Publish a job in the next ring slot and wake sleeping workers; returns the slot. */
+static job_d *publish(pool_task_fn fn, void *ctx, size_t ctx_size, int ntasks, int light, long spin_ns) {
+  unsigned g = ++last_gen;
+  if (g == 0) g = ++last_gen; /* 0 marks a slot being written */
+  job_d *d = &P.ring[g % RING_N];
+  atomic_store(&d->seq, 0);
+  while (atomic_load(&d->refs) != 0) CPU_RELAX(); /* a worker preempted inside this slot's old job */
+  if (ctx_size) {
+    memcpy(d->ctx_copy, ctx, ctx_size);
+    ctx = d->ctx_copy;
   }
-  FP_MODE_ENTER();
-  P.fn = fn;
-  P.ctx = ctx;
-  P.ntasks = ntasks;
-  atomic_store_explicit(&P.light, light, memory_order_relaxed);
-  atomic_store_explicit(&P.done, 0, memory_order_relaxed);
-  atomic_store_explicit(&P.next, 0, memory_order_release);
-  atomic_fetch_add(&P.generation, 1); /* seq_cst: pairs with the sleeping count so no wake-up is lost */
+  d->fn = fn;
+  d->ctx = ctx;
+  d->ntasks = ntasks;
+  d->light = light;
+  d->spin_ns = spin_ns;
+  atomic_store_explicit(&d->done, 0, memory_order_relaxed);
+  atomic_store_explicit(&d->next, 0, memory_order_relaxed);
+  atomic_store(&d->seq, g);
+  atomic_store(&P.generation, g); /* seq_cst: pairs with the sleeping count so no wake-up is lost */
   if (atomic_load(&P.sleeping) > 0) {
     pthread_mutex_lock(&P.mu);
     pthread_cond_broadcast(&P.cv);
     pthread_mutex_unlock(&P.mu);
   }
-  run_tasks();
-  while (atomic_load_explicit(&P.done, memory_order_acquire) < ntasks) CPU_RELAX();
+  return d;
+}
+
+static void run_job(pool_task_fn fn, void *ctx, int ntasks, int light, long spin_ns) {
+  if (P.nthreads <= 1 || ntasks == 1) {
+    ntasks_serial(fn, ctx, ntasks);
+    return;
+  }
+  FP_MODE_ENTER();
+  job_d *d = publish(fn, ctx, 0, ntasks, light, spin_ns);
+  run_tasks(d);
+  while (atomic_load_explicit(&d->done, memory_order_acquire) < ntasks) CPU_RELAX();
   FP_MODE_LEAVE();
 }
 
 void pool_run(pool_task_fn fn, void *ctx, int ntasks) {
   if (ntasks <= 0) return;
-  run_job(fn, ctx, ntasks, 0);
+  run_job(fn, ctx, ntasks, 0, SPIN_NS);
+}
+
+void pool_run_short(pool_task_fn fn, void *ctx, int ntasks) {
+  if (ntasks <= 0) return;
+  run_job(fn, ctx, ntasks, 0, SHORT_SPIN_NS);
 }
 
 void pool_run_light(pool_task_fn fn, void *ctx, int ntasks) {
@@ -160,5 +219,30 @@ void pool_run_light(pool_task_fn fn, void *ctx, int ntasks) {
   /* a worker asleep: waking it (a futex call, then tens of µs until it runs) costs more than
    * the job, and keeps it spinning for the next; the caller runs every task itself */
   if (atomic_load(&P.sleeping) > 0) ntasks_serial(fn, ctx, ntasks);
-  else run_job(fn, ctx, ntasks, 1);
+  else run_job(fn, ctx, ntasks, 1, 0);
+}
+
+int pool_run_rescue(pool_task_fn fn, pool_rescue_fn rescue, const void *ctx, size_t ctx_size, int ntasks) {
+  if (ntasks <= 0) return 0;
+  if (ctx_size > CTX_MAX) abort();
+  if (P.nthreads <= 1 || ntasks == 1) {
+    ntasks_serial(fn, (void *)ctx, ntasks);
+    return 0;
+  }
+  FP_MODE_ENTER();
+  int awake = atomic_load(&P.sleeping) == 0;
+  job_d *d = publish(fn, (void *)ctx, ctx_size, ntasks, 0, SHORT_SPIN_NS);
+  run_tasks(d);
+  if (atomic_load_explicit(&d->done, memory_order_acquire) < ntasks) rescue(d->ctx, ntasks);
+  FP_MODE_LEAVE();
+  return awake;
+}
+
+int pool_asleep(void) { return P.nthreads > 1 && atomic_load(&P.sleeping) > 0; }
+
+/* an empty job: wakes sleeping workers (their spin renewed, short) without waiting for them */
+static void noop_task(void *ctx, int task, int ntasks) { (void)ctx; (void)task; (void)ntasks; }
+void pool_wake_short(void) {
+  if (P.nthreads <= 1) return;
+  publish(noop_task, NULL, 0, 0, 0, SHORT_SPIN_NS);
 }

@@ -7,9 +7,11 @@
  * Packing absorbs the transposes, so NN, NT, TN and TT all run the same microkernel.
  * Each C element is reduced over K in the same order whatever the task split, so results
  * do not depend on the thread count. */
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "kernels.h"
 #include "pool.h"
 #include "isa.h"
@@ -601,13 +603,18 @@ static float *t_placed(float *T, const float *B) {
 #define DROWS_ARGS long kn, const float *restrict a, long lda, const float *restrict b, long ldb, float *restrict t, long ldt, long w
 
 /* The whole product for columns [n0, n0 + w): KC blocks → sub-blocks of DKB rows → row
- * groups of DR → tiles across the columns; T (M × w) holds the block's sums. */
+ * groups of DR → tiles across the columns; each KC block's sums in its own part of T (M × w,
+ * placed by t_placed), so C is written only afterwards, by gemv_commit: a split product's
+ * task can then be computed twice (pool_run_rescue) with C written once. Returns 0 as soon
+ * as *cancel is set (checked every sub-block: the other thread committed this task), else 1. */
 #define DIRECT_BODY(ROWS)                                                                      \
-  for (long pc = 0; pc < K; pc += KC) {                                                        \
+  for (long pc = 0, blk = 0; pc < K; pc += KC, blk++) {                                        \
     long kc = K - pc < KC ? K - pc : KC;                                                       \
+    float *restrict T = t_placed(T0 + blk * (M * w + T_SLACK), B + n0);                        \
     memset(T, 0, sizeof(float) * (size_t)(M * w));                                            \
     const long dkb = N % 1024 == 0 ? DKB_ALIASED : DKB;                                       \
     for (long kb = 0; kb < kc; kb += dkb) {                                                    \
+      if (cancel && atomic_load_explicit(cancel, memory_order_relaxed)) return 0;              \
       long kn = kc - kb < dkb ? kc - kb : dkb;                                                 \
       const float *b = B + (pc + kb) * N + n0;                                                 \
       for (long m0 = 0; m0 < M; m0 += DR) {                                                    \
@@ -621,16 +628,31 @@ static float *t_placed(float *T, const float *B) {
         }                                                                                      \
       }                                                                                        \
     }                                                                                          \
-    int add = pc > 0 || acc;                                                                   \
-    for (long m = 0; m < M; m++) {                                                             \
-      float *c = C + m * N + n0;                                                               \
-      const float *t = T + m * w;                                                              \
-      if (add)                                                                                 \
-        for (long j = 0; j < w; j++) c[j] += t[j];                                             \
-      else                                                                                     \
-        memcpy(c, t, sizeof(float) * (size_t)w);                                              \
-    }                                                                                          \
+  }                                                                                            \
+  return 1;
+
+/* Floats of T a product over columns [n0, n0 + w) needs (every KC block's, each with its slack) */
+static size_t gemv_t_floats(long M, long K, long w, long KC) { return (size_t)((K + KC - 1) / KC) * (size_t)(M * w + T_SLACK); }
+
+/* C's columns [n0, n0 + w) from the KC blocks' sums in T, block by block: C = t (or C + t
+ * where accumulating), then C + t for each later block — each element's additions in the
+ * order the general path makes them. */
+static void gemv_commit(float *restrict C, float *restrict T0, const float *B, long M, long K, long N, long n0, long w, long KC, int acc) {
+  for (long pc = 0, blk = 0; pc < K; pc += KC, blk++) {
+    const float *T = t_placed(T0 + blk * (M * w + T_SLACK), B + n0);
+    int add = pc > 0 || acc;
+    for (long m = 0; m < M; m++) {
+      float *c = C + m * N + n0;
+      const float *t = T + m * w;
+      if (add)
+        for (long j = 0; j < w; j++) c[j] += t[j];
+      else
+        memcpy(c, t, sizeof(float) * (size_t)w);
+    }
   }
+}
+
+#define GEMV_DIRECT_ARGS const float *restrict A, const float *restrict B, float *restrict T0, long M, long K, long N, long n0, long w, long KC, const atomic_int *cancel
 
 /* 4-lane vectors in portable C (x86-64's SSE2 baseline; AArch64's NEON). The multiply-add is
  * written a·b + t, like ukr_scalar's: unfused where the ISA has no FMA (SSE2), contracted to
@@ -658,7 +680,7 @@ DSWEEP_V4(2)
 DROWS_V4(3, 2)
 DROWS_V4(4, 2)
 #define ROWS_V4(R) drows_v4_##R
-static void gemv_v4(GEMV_ARGS) { DIRECT_BODY(ROWS_V4) }
+static int gemv_v4(GEMV_DIRECT_ARGS) { DIRECT_BODY(ROWS_V4) }
 
 #if defined(__x86_64__)
 #define Y_MADD(x, y, s) _mm256_fmadd_ps(x, y, s)
@@ -683,7 +705,7 @@ DROWS_AVX2(4, 2)
 #define ROWS_AVX2(R) drows_avx2_##R
 /* also the AVX-512 path's (its microkernel fuses every multiply-add too, so the results are
  * the same; ymm tiles fit the decode shapes' widths better than 16-lane ones) */
-__attribute__((target("avx2,fma"))) static void gemv_avx2(GEMV_ARGS) { DIRECT_BODY(ROWS_AVX2) }
+__attribute__((target("avx2,fma"))) static int gemv_avx2(GEMV_DIRECT_ARGS) { DIRECT_BODY(ROWS_AVX2) }
 #endif
 
 
@@ -816,41 +838,138 @@ __attribute__((target("avx2,fma"))) static void gemvt_avx2(GEMV_ARGS) { GEMVT_BO
 __attribute__((target("avx512f,avx2,fma"))) static void gemvt_avx512(GEMV_ARGS) { GEMVT_BODY }
 #endif
 
+#if defined(__x86_64__) || defined(__i386__)
+#define CPU_RELAX_SGEMM() _mm_pause()
+#elif defined(__aarch64__)
+#define CPU_RELAX_SGEMM() __asm__ __volatile__("yield")
+#else
+#define CPU_RELAX_SGEMM() ((void)0)
+#endif
+#define GEMV_MAX_TASKS 16
 typedef struct {
   const float *A, *B;
   float *C;
   long M, K, N, chunk;
   int acc, transB;
+  /* a rescued split (pool_run_rescue): per task, whether a thread has claimed the right to
+   * write its columns of C (the first to finish computing them), and whether it has */
+  atomic_int committed[GEMV_MAX_TASKS], finished[GEMV_MAX_TASKS];
 } gemv_job_t;
 
-static void gemv_task(void *ctx, int task, int ntasks) {
-  const gemv_job_t *j = (const gemv_job_t *)ctx;
-  (void)ntasks;
+/* GPTFORGE_SPLIT_CHAOS=1 (tests only, read once): every split product is split (no back-off,
+ * no waiting for a worker to wake) and the thread computing the last task of every other one
+ * stops 300 µs between computing and committing it, as a preempted worker would: the caller's
+ * rescue then commits first, and the late thread must drop its result. */
+static int split_chaos(void) {
+  static int v = -1;
+  if (v < 0) {
+    const char *e = getenv("GPTFORGE_SPLIT_CHAOS");
+    v = e && atoi(e) > 0;
+  }
+  return v;
+}
+
+/* Task `task`'s columns, B not transposed: the sums in this thread's T, then C written by the
+ * first thread to finish them (the only one when the product is not rescued). */
+static int gemv_direct_task(gemv_job_t *j, int task, int rescued) {
   long n0 = task * j->chunk, n1 = n0 + j->chunk < j->N ? n0 + j->chunk : j->N;
-  if (n0 >= n1) return;
-  if (j->transB) {
-    float *T = grow(&bufA, &capA, (size_t)ISA.KC * GEMVT_W);
+  atomic_int *committed = rescued ? &j->committed[task] : NULL;
+  if (n0 < n1) {
+    float *T = grow(&bufA, &capA, gemv_t_floats(j->M, j->K, n1 - n0, ISA.KC));
     if (!T) abort();
+    int whole;
 #if defined(__x86_64__)
-    if (ISA.ukr == ukr_avx512) { gemvt_avx512(j->A, j->B, j->C, T, j->M, j->K, j->N, n0, n1 - n0, ISA.KC, j->acc); return; }
-    if (ISA.ukr == ukr_avx2) { gemvt_avx2(j->A, j->B, j->C, T, j->M, j->K, j->N, n0, n1 - n0, ISA.KC, j->acc); return; }
+    if (ISA.ukr == ukr_avx512 || ISA.ukr == ukr_avx2) whole = gemv_avx2(j->A, j->B, T, j->M, j->K, j->N, n0, n1 - n0, ISA.KC, committed);
+    else
 #endif
-    gemvt_scalar(j->A, j->B, j->C, T, j->M, j->K, j->N, n0, n1 - n0, ISA.KC, j->acc);
+      whole = gemv_v4(j->A, j->B, T, j->M, j->K, j->N, n0, n1 - n0, ISA.KC, committed);
+    if (!whole) return 0; /* the other thread committed it */
+    if (committed && split_chaos() && task == (int)((j->N + j->chunk - 1) / j->chunk) - 1) {
+      static atomic_int n;
+      if (atomic_fetch_add(&n, 1) % 2 == 0) usleep(300);
+    }
+    if (committed && atomic_exchange(committed, 1) != 0) return 0;
+    gemv_commit(j->C, T, j->B, j->M, j->K, j->N, n0, n1 - n0, ISA.KC, j->acc);
+  } else if (committed && atomic_exchange(committed, 1) != 0) return 0;
+  if (rescued) atomic_store_explicit(&j->finished[task], 1, memory_order_release);
+  return 1;
+}
+
+static void gemv_task(void *ctx, int task, int ntasks) {
+  gemv_job_t *j = (gemv_job_t *)ctx;
+  (void)ntasks;
+  if (!j->transB) {
+    gemv_direct_task(j, task, 0);
     return;
   }
-  float *T = grow(&bufA, &capA, (size_t)j->M * (size_t)(n1 - n0) + T_SLACK);
+  long n0 = task * j->chunk, n1 = n0 + j->chunk < j->N ? n0 + j->chunk : j->N;
+  if (n0 >= n1) return;
+  float *T = grow(&bufA, &capA, (size_t)ISA.KC * GEMVT_W);
   if (!T) abort();
-  T = t_placed(T, j->B + n0);
 #if defined(__x86_64__)
-  if (ISA.ukr == ukr_avx512 || ISA.ukr == ukr_avx2) { gemv_avx2(j->A, j->B, j->C, T, j->M, j->K, j->N, n0, n1 - n0, ISA.KC, j->acc); return; }
+  if (ISA.ukr == ukr_avx512) { gemvt_avx512(j->A, j->B, j->C, T, j->M, j->K, j->N, n0, n1 - n0, ISA.KC, j->acc); return; }
+  if (ISA.ukr == ukr_avx2) { gemvt_avx2(j->A, j->B, j->C, T, j->M, j->K, j->N, n0, n1 - n0, ISA.KC, j->acc); return; }
 #endif
-  gemv_v4(j->A, j->B, j->C, T, j->M, j->K, j->N, n0, n1 - n0, ISA.KC, j->acc);
+  gemvt_scalar(j->A, j->B, j->C, T, j->M, j->K, j->N, n0, n1 - n0, ISA.KC, j->acc);
+}
+
+static void gemv_task_rescued(void *ctx, int task, int ntasks) {
+  (void)ntasks;
+  gemv_direct_task((gemv_job_t *)ctx, task, 1);
+}
+
+/* The caller, its own tasks done: every task not yet finished it computes too (a worker
+ * preempted in the middle of one would otherwise hold it up for a time slice or more), and
+ * whichever thread finishes a task first writes it; a worker that is running normally
+ * finishes first, and the caller stops at its next sub-block. */
+static _Thread_local int rescued_tasks; /* tasks the caller wrote in its last rescue */
+static void gemv_rescue(void *ctx, int ntasks) {
+  gemv_job_t *j = (gemv_job_t *)ctx;
+  for (int i = 0; i < ntasks; i++) {
+    if (atomic_load_explicit(&j->finished[i], memory_order_acquire)) continue;
+    if (!atomic_load_explicit(&j->committed[i], memory_order_relaxed)) rescued_tasks += gemv_direct_task(j, i, 1);
+    while (!atomic_load_explicit(&j->finished[i], memory_order_acquire)) CPU_RELAX_SGEMM();
+  }
+}
+
+/* Backing off the split: on a machine whose cores other processes hold, the worker is often
+ * off its core when a product needs it — then the caller computes the worker's half too (the
+ * rescue) after its own, and a spinning worker takes CPU time the caller's process needs
+ * (Linux's autogroup shares one weight among a session's threads). A rescue costs about what
+ * the split saves, so one now and then is fine; SPLIT_FAILS in a row (a rescue, or a worker
+ * still asleep at the product after the one that woke it) mean it is not getting a core: the
+ * next `penalty` eligible products then run on the caller alone (doubling from 8 up to
+ * SPLIT_PENALTY_MAX ≈ tens of decode steps) and the worker falls asleep; each split the worker
+ * finished halves the penalty. Which thread computes a task never changes its bits. */
+#define SPLIT_FAILS 3
+#define SPLIT_PENALTY_MAX 2048
+static _Thread_local int split_skip, split_penalty, split_fails, split_woke;
+static int split_allowed(void) {
+  if (split_skip <= 0) return 1;
+  split_skip--;
+  return 0;
+}
+static void split_penalise(void) {
+  split_penalty = split_penalty ? (split_penalty * 2 < SPLIT_PENALTY_MAX ? split_penalty * 2 : SPLIT_PENALTY_MAX) : 8;
+  split_skip = split_penalty;
+  split_fails = 0;
+}
+static void split_outcome(int worker_awake) {
+  if (!worker_awake) return; /* a worker still waking up is late, not preempted */
+  if (rescued_tasks == 0) {
+    split_fails = 0;
+    split_penalty /= 2;
+  } else if (++split_fails >= SPLIT_FAILS)
+    split_penalise();
 }
 
 /* The FLOPs above which a decode-size product (M ≤ SMALL_M rows) is split over the pool: 4e6
- * by default, so a 256-wide model's 1–4-row linears stay on one core (waking the pool costs
- * about what half such a product saves). GPTFORGE_SMALL_M_PAR_FLOPS overrides it, read once:
- * a tuning knob for bench:serve (docs/engine.md), not a setting users need. */
+ * by default, so a 256-wide model's 1–4-row linears stay on one core and its 8-row ones
+ * (decoding 8 rows, a prefill's 8-row chunks) are split. With the short spin, the rescue and
+ * the back-off above, 1e6 splits the 4-row c_attn, c_fc and MLP c_proj (1.6–2.1 MFLOP) too;
+ * on the shared machine it could not be told from 4e6 (docs/server.md, serve9), so the
+ * default stays until an idle-machine A/B says otherwise. GPTFORGE_SMALL_M_PAR_FLOPS overrides
+ * it, read once: a tuning knob for bench:serve, not a setting users need. */
 static double small_m_par_flops(void) {
   static double v = 0;
   if (v == 0) {
@@ -861,15 +980,49 @@ static double small_m_par_flops(void) {
   return v;
 }
 
+/* Tasks per thread when a decode-size product is split (GPTFORGE_SMALL_M_TASKS, read once) */
+static int small_m_tasks(void) {
+  static int v = 0;
+  if (v == 0) {
+    const char *e = getenv("GPTFORGE_SMALL_M_TASKS");
+    int x = e ? atoi(e) : 0;
+    v = x > 0 ? x : 1;
+  }
+  return v;
+}
+
 /* serial: on the calling thread only (inside pool tasks), else split N over the pool */
 static void small_m(const float *A, const float *B, float *C, long M, long K, long N, int transB, int accumulate, int serial) {
   int threads = serial ? 1 : pool_threads();
-  int ntasks = threads > 1 && 2.0 * (double)M * (double)N * (double)K > small_m_par_flops() ? threads : 1;
+  /* B transposed (a logits head) has no rescue: it keeps the threshold it had (4e6) */
+  int ntasks = threads > 1 && 2.0 * (double)M * (double)N * (double)K > (transB ? 4e6 : small_m_par_flops()) ? threads * small_m_tasks() : 1;
+  if (ntasks > GEMV_MAX_TASKS) ntasks = GEMV_MAX_TASKS;
+  if (ntasks > 1 && !transB && !split_chaos()) {
+    if (!split_allowed()) ntasks = 1;
+    else if (pool_asleep()) {
+      /* the worker is asleep: wake it for the products that follow and run this one alone
+       * (waiting for it would cost more than the half it could take); asleep again at the
+       * next one (it did not get a core in between) counts as a failed split */
+      if (split_woke && ++split_fails >= SPLIT_FAILS) {
+        split_penalise();
+        split_woke = 0;
+      } else {
+        pool_wake_short();
+        split_woke = 1;
+      }
+      ntasks = 1;
+    } else
+      split_woke = 0;
+  }
   /* chunks of whole cache lines (16 floats) so threads never share one of C's lines */
   long chunk = ((N + ntasks - 1) / ntasks + 15) & ~15L;
-  gemv_job_t j = {A, B, C, M, K, N, chunk, accumulate, transB};
+  gemv_job_t j = {A, B, C, M, K, N, chunk, accumulate, transB, {0}, {0}};
   if (ntasks == 1) gemv_task(&j, 0, 1);
-  else pool_run(gemv_task, &j, ntasks);
+  else if (transB) pool_run_short(gemv_task, &j, ntasks);
+  else {
+    rescued_tasks = 0;
+    split_outcome(pool_run_rescue(gemv_task_rescued, gemv_rescue, &j, sizeof j, ntasks));
+  }
 }
 
 void gfn_sgemm(const float *A, const float *B, float *C, long M, long K, long N, int transA, int transB, int accumulate) {

@@ -75,7 +75,7 @@ test('a stream of light jobs lets the worker fall asleep (the other threads stay
   const kc = kc0.slice();
   const vc = vc0.slice();
   const out = new Float32Array(4 * C);
-  bigJob(); // the worker wakes and spins (~1 ms, SPIN_LIMIT)
+  bigJob(); // the worker wakes and spins (~1 ms, SPIN_NS)
   // ~400 ms of back-to-back light jobs: with a spin renewed by every job the worker would run
   // all along, taking as much CPU as this thread (as much of a core as the scheduler gives it)
   const others0 = otherThreadsCpu();
