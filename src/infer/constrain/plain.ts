@@ -49,6 +49,36 @@ export const EVENT_CUT = 2;
 export const EVENT_OTHER = 3;
 
 /**
+ * Length of the UTF-8 character that starts at `bytes[i]` (a byte ≥ 0x80 here), looking no
+ * further than `to`: 2–4 when the bytes before `to` are a valid start of it by RFC 3629 §4's
+ * table (no overlong form, no surrogate, ≤ U+10FFFF) — it is cut short when i + length > to —
+ * or 0 when `bytes[i]` starts no character or a continuation byte is wrong.
+ * E.g. E2 82 AC ("€") → 3; E2 82 with to = i + 2 → 3 (cut); C0 80 (overlong) → 0; ED A0 (a surrogate) → 0.
+ */
+function utf8Length(bytes: Uint8Array, i: number, to: number): number {
+  const b = bytes[i];
+  let len: number;
+  let lo = 0x80;
+  let hi = 0xbf;
+  if (b >= 0xc2 && b <= 0xdf) len = 2;
+  else if (b >= 0xe0 && b <= 0xef) {
+    len = 3;
+    if (b === 0xe0) lo = 0xa0;
+    else if (b === 0xed) hi = 0x9f;
+  } else if (b >= 0xf0 && b <= 0xf4) {
+    len = 4;
+    if (b === 0xf0) lo = 0x90;
+    else if (b === 0xf4) hi = 0x8f;
+  } else return 0;
+  const stop = Math.min(i + len, to);
+  for (let k = i + 1; k < stop; k++) {
+    const c = bytes[k];
+    if (k === i + 1 ? c < lo || c > hi : c < 0x80 || c > 0xbf) return 0;
+  }
+  return len;
+}
+
+/**
  * The first non-plain thing in bytes[from, to): EVENT_NONE (all plain characters),
  * EVENT_CONTROL (a byte below U+0020), EVENT_CUT (a proper prefix of a plain character's UTF-8
  * form running to the end: a token ending inside a character), or EVENT_OTHER (a quote, a
@@ -64,24 +94,8 @@ export function firstEvent(bytes: Uint8Array, from: number, to: number): number 
       i++;
       continue;
     }
-    let len: number;
-    let lo = 0x80;
-    let hi = 0xbf;
-    if (b >= 0xc2 && b <= 0xdf) len = 2;
-    else if (b >= 0xe0 && b <= 0xef) {
-      len = 3;
-      if (b === 0xe0) lo = 0xa0;
-      else if (b === 0xed) hi = 0x9f;
-    } else if (b >= 0xf0 && b <= 0xf4) {
-      len = 4;
-      if (b === 0xf0) lo = 0x90;
-      else if (b === 0xf4) hi = 0x8f;
-    } else return EVENT_OTHER;
-    const stop = Math.min(i + len, to);
-    for (let k = i + 1; k < stop; k++) {
-      const c = bytes[k];
-      if (k === i + 1 ? c < lo || c > hi : c < 0x80 || c > 0xbf) return EVENT_OTHER;
-    }
+    const len = utf8Length(bytes, i, to);
+    if (len === 0) return EVENT_OTHER;
     if (i + len > to) return EVENT_CUT;
     i += len;
   }
@@ -125,29 +139,14 @@ export function plainChars(bytes: Uint8Array, from: number, to: number): number 
   let i = from;
   while (i < to) {
     const b = bytes[i];
-    let len: number;
-    let lo = 0x80;
-    let hi = 0xbf;
     if (b < 0x80) {
       if (b < 0x20 || b === 0x22 || b === 0x5c) return -1;
       i++;
       n++;
       continue;
     }
-    if (b >= 0xc2 && b <= 0xdf) len = 2;
-    else if (b >= 0xe0 && b <= 0xef) {
-      len = 3;
-      if (b === 0xe0) lo = 0xa0;
-      else if (b === 0xed) hi = 0x9f;
-    } else if (b >= 0xf0 && b <= 0xf4) {
-      len = 4;
-      if (b === 0xf0) lo = 0x90;
-      else if (b === 0xf4) hi = 0x8f;
-    } else return -1;
-    if (i + len > to) return -1; // cut character
-    const b1 = bytes[i + 1];
-    if (b1 < lo || b1 > hi) return -1;
-    for (let k = 2; k < len; k++) if (bytes[i + k] < 0x80 || bytes[i + k] > 0xbf) return -1;
+    const len = utf8Length(bytes, i, to);
+    if (len === 0 || i + len > to) return -1; // not a character, or a cut one
     i += len;
     n++;
   }
@@ -256,25 +255,7 @@ function plainSuffixes(bytes: Uint8Array, o: number, len: number, ok: Uint8Array
       if (b >= 0x20 && b !== 0x22 && b !== 0x5c) ok[j] = ok[j + 1];
       continue;
     }
-    let n: number;
-    let lo = 0x80;
-    let hi = 0xbf;
-    if (b >= 0xc2 && b <= 0xdf) n = 2;
-    else if (b >= 0xe0 && b <= 0xef) {
-      n = 3;
-      if (b === 0xe0) lo = 0xa0;
-      else if (b === 0xed) hi = 0x9f;
-    } else if (b >= 0xf0 && b <= 0xf4) {
-      n = 4;
-      if (b === 0xf0) lo = 0x90;
-      else if (b === 0xf4) hi = 0x8f;
-    } else continue; // a continuation byte or an invalid lead: not a character's start
-    const stop = Math.min(j + n, len);
-    let valid = true;
-    for (let k = j + 1; k < stop && valid; k++) {
-      const c = bytes[o + k];
-      valid = k === j + 1 ? c >= lo && c <= hi : c >= 0x80 && c <= 0xbf;
-    }
-    if (valid) ok[j] = j + n >= len ? 1 : ok[j + n];
+    const n = utf8Length(bytes, o + j, o + len); // 0: a continuation byte, an invalid lead or a wrong continuation
+    if (n > 0) ok[j] = j + n >= len ? 1 : ok[j + n];
   }
 }
