@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { loadNativeKernels } from '../../src/engine/backend-native.js';
 import { Rng } from '../../src/engine/rng.js';
 import type { Kernels } from '../../src/engine/kernels.js';
+import { otherThreadsCpu } from './threads.js';
 
 /**
  * The native thread pool (native/pool.c) with light jobs: a decode step's attention
@@ -52,23 +53,6 @@ test('a light job gives the same bits on the calling thread alone (worker asleep
   assert.deepEqual(asleep.kc, one.kc);
   assert.deepEqual(awake.kc, one.kc);
 });
-
-/** CPU seconds of this process's threads other than the main one (Linux: /proc/self/task/<tid>/stat, 10 ms ticks): the pool's worker, V8's and libuv's helpers. */
-function otherThreadsCpu(): number {
-  let sec = 0;
-  for (const tid of readdirSync('/proc/self/task')) {
-    if (Number(tid) === process.pid) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    } catch {
-      continue; // the thread ended
-    }
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    sec += (Number(f[11]) + Number(f[12])) / 100; // utime, stime (fields 14, 15), in USER_HZ ticks
-  }
-  return sec;
-}
 
 test('a stream of light jobs lets the worker fall asleep (the other threads stay idle)', { skip: skip || (existsSync('/proc/self/task') ? false : 'needs Linux /proc') }, () => {
   native!.setThreads!(2);

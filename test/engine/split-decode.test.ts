@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { loadNativeKernels } from '../../src/engine/backend-native.js';
 import { Rng } from '../../src/engine/rng.js';
 import type { Kernels } from '../../src/engine/kernels.js';
+import { otherThreadsCpu } from './threads.js';
 
 /**
  * A decode-size product (M ≤ 8 rows, B not transposed) split over the pool
@@ -66,23 +67,6 @@ test('split decode products give the bits of one thread, with the worker preempt
   assert.equal(runs, 5 * 2 * 8 * 60);
   assert.equal(bad, 0, `${bad} of ${runs} split products differed from one thread's`);
 });
-
-/** CPU seconds of this process's threads other than the main one (Linux: /proc/self/task/<tid>/stat, 10 ms ticks). */
-function otherThreadsCpu(): number {
-  let sec = 0;
-  for (const tid of readdirSync('/proc/self/task')) {
-    if (Number(tid) === process.pid) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    } catch {
-      continue; // the thread ended
-    }
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    sec += (Number(f[11]) + Number(f[12])) / 100; // utime, stime (fields 14, 15), in USER_HZ ticks
-  }
-  return sec;
-}
 
 test('between bursts of split decode products the worker sleeps (short spin)', { skip: skip || (existsSync('/proc/self/task') ? false : 'needs Linux /proc') }, () => {
   native!.setThreads!(2);
