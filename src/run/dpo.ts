@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { checkSettings } from './stage-options.js';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { renderConversation, type OnBad } from '../data/chat.js';
@@ -60,6 +61,11 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
   if (o.maxSteps !== undefined) cfg.maxSteps = o.maxSteps;
   if (o.lr !== undefined) cfg.lr = o.lr;
   const beta = o.beta ?? preset.dpo.beta;
+  checkSettings(o, runLayout(runDir).preset, [
+    ['maxSteps', cfg.maxSteps, 'positive integer', 'dpo.train.maxSteps'],
+    ['lr', cfg.lr, 'positive number', 'dpo.train.lr'],
+    ['beta', beta, 'positive number', 'dpo.beta'],
+  ]);
 
   let train: Ranking[];
   let val: Ranking[];

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { checkSettings } from './stage-options.js';
 import { join } from 'node:path';
 import { renderForReward, type OnBad } from '../data/chat.js';
 import { rubricScore } from '../data/labelers.js';
@@ -180,6 +181,10 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   const cfg: RmPreset = { ...preset.rm, train: { ...preset.rm.train } };
   if (o.maxSteps !== undefined) cfg.train.maxSteps = o.maxSteps;
   if (o.lr !== undefined) cfg.train.lr = o.lr;
+  checkSettings(o, runLayout(runDir).preset, [
+    ['maxSteps', cfg.train.maxSteps, 'positive integer', 'rm.train.maxSteps'],
+    ['lr', cfg.train.lr, 'positive number', 'rm.train.lr'],
+  ]);
 
   const from = o.from ?? 'sft';
   const stage = o.into ?? 'rm';

@@ -1,4 +1,5 @@
 import { getKernels } from '../engine/backend.js';
+import { checkSettings } from './stage-options.js';
 import type { Conversation } from '../data/conversation.js';
 import type { OnBad } from '../data/chat.js';
 import { buildSftDataset, PackedLoader, sftTable, writerSummary, type SftDataset, type SftMixtureConfig, type SftSourceReport } from '../data/sft.js';
@@ -156,6 +157,16 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   // onBad is the mixture's (it says how the mixture's files are read): not a field of the sft section
   if ((preset.sft as { onBad?: unknown }).onBad !== undefined) throw new GptforgeError('onBad is a field of the SFT mixture: "sft": { "mixture": { "onBad": "skip", "sources": […] } }', { file: opts.preset ?? layout.preset, field: 'sft.onBad' });
   const cfg = sftConfig(preset.sft, opts);
+  // before the model loads: a batch size of 0 would spin forever, a negative lr train backwards
+  const presetFile = opts.preset ?? layout.preset;
+  checkSettings({ ...opts, maxSteps: opts.steps }, presetFile, [
+    ['batchSize', cfg.batchSize, 'positive integer', 'sft.batchSize'],
+    ['seqLen', cfg.seqLen, 'positive integer', 'sft.seqLen'],
+    ['maxSteps', cfg.train.maxSteps, 'positive integer', 'sft.train.maxSteps'],
+    ['gradAccum', cfg.train.gradAccum, 'positive integer', 'sft.train.gradAccum'],
+    ['lr', cfg.train.lr, 'positive number', 'sft.train.lr'],
+    ['evalEvery', cfg.train.evalEvery ?? 0, 'non-negative integer', 'sft.train.evalEvery'],
+  ]);
   const stage = opts.into ?? 'sft';
   const stageDir = layout.stage(stage);
   const log = opts.log ?? (() => undefined);
