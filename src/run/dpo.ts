@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { checkOnBad } from '../data/jsonl.js';
 import { checkSettings } from './stage-options.js';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -61,6 +62,7 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
   if (o.maxSteps !== undefined) cfg.maxSteps = o.maxSteps;
   if (o.lr !== undefined) cfg.lr = o.lr;
   const beta = o.beta ?? preset.dpo.beta;
+  checkOnBad(o.onBad);
   checkSettings(o, runLayout(runDir).preset, [
     ['maxSteps', cfg.maxSteps, 'positive integer', 'dpo.train.maxSteps'],
     ['lr', cfg.lr, 'positive number', 'dpo.train.lr'],

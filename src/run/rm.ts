@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { checkOnBad } from '../data/jsonl.js';
 import { checkSettings } from './stage-options.js';
 import { join } from 'node:path';
 import { renderForReward, type OnBad } from '../data/chat.js';
@@ -116,7 +117,7 @@ function trainComparisonPrompts(c: RmPreset['comparisons'], seed: number): TaskP
  */
 function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line: string) => void): { train: Ranking[]; val: Ranking[]; valClean: Ranking[] | null } {
   const onBad = o.onBad ?? 'error';
-  if (onBad !== 'error' && onBad !== 'skip') throw new GptforgeError(`--on-bad must be "error" or "skip", not "${String(onBad)}"`);
+  checkOnBad(onBad);
   const files = o.rankings ?? [];
   if (files.length > 0) {
     const all = files.flatMap((f) => readPreferencesJSONL(f, { onBad }).rankings);

@@ -1,4 +1,5 @@
 import { getKernels } from '../engine/backend.js';
+import { checkOnBad } from '../data/jsonl.js';
 import { checkSettings } from './stage-options.js';
 import type { Conversation } from '../data/conversation.js';
 import type { OnBad } from '../data/chat.js';
@@ -126,7 +127,7 @@ export function sftConfig(p: SftPreset, o: RunSftOptions): SftPreset {
     out.mixture.sources.push({ path, weight });
   }
   if (o.onBad !== undefined) {
-    if (o.onBad !== 'error' && o.onBad !== 'skip') throw new GptforgeError(`onBad must be "error" or "skip", not "${String(o.onBad)}"`);
+    checkOnBad(o.onBad);
     out.mixture.onBad = o.onBad;
   }
   if (o.writerErrorRate !== undefined) out.mixture.writerErrorRate = o.writerErrorRate;

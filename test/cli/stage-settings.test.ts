@@ -57,3 +57,23 @@ test('pretrain refuses --lr -1 and --batch-size 0 by flag', { timeout: 60_000 },
     assert.match(r.stderr, want);
   }
 });
+
+test('an onBad other than "error" or "skip" is refused, by flag or by the mixture field (it used to read as "error")', { timeout: 60_000 }, () => {
+  const runDir = tinyRun();
+  try {
+    const presetFile = join(runDir, 'preset.json');
+    const preset = JSON.parse(readFileSync(presetFile, 'utf8')) as { sft: Record<string, unknown> & { mixture: Record<string, unknown> } };
+    writeFileSync(presetFile, JSON.stringify({ ...preset, sft: { ...preset.sft, mixture: { ...preset.sft.mixture, onBad: 'skipp' } }, dpo: { beta: 0.1, train: preset.sft.train } }));
+    const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args, '--run', runDir, '--quiet'], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, GPTFORGE_THREADS: '1' } });
+    const mixture = run('sft', '--max-steps', '1');
+    assert.equal(mixture.status, 1, mixture.stderr);
+    assert.match(mixture.stderr, /preset\.json, field "onBad": must be "error" or "skip", got "skipp"$/m);
+    for (const cmd of ['sft', 'rm', 'dpo']) {
+      const r = run(cmd, '--on-bad', 'skipp');
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /^gptforge: --on-bad: must be "error" or "skip", got "skipp"$/m, cmd);
+    }
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+});
