@@ -1,6 +1,6 @@
 import { getKernels } from '../engine/backend.js';
 import { checkOnBad } from '../data/jsonl.js';
-import { checkSettings } from './stage-options.js';
+import { checkSetting, checkSettings } from './stage-options.js';
 import type { Conversation } from '../data/conversation.js';
 import type { OnBad } from '../data/chat.js';
 import { buildSftDataset, PackedLoader, sftTable, writerSummary, type SftDataset, type SftMixtureConfig, type SftSourceReport } from '../data/sft.js';
@@ -120,6 +120,10 @@ export function sftConfig(p: SftPreset, o: RunSftOptions): SftPreset {
     if (own === 0) throw new GptforgeError('onlyData needs conversations or at least one data file');
     out.mixture.sources = [];
   }
+  // options are checked here, under their own names, before they join the mixture (whose errors
+  // name the preset's file: "sources[8].weight" would blame it for --data-weight)
+  if (o.dataWeight !== undefined) checkSetting(o.dataWeight, 'positive number', { option: 'dataWeight', given: true, file: '', presetField: '' });
+  if (o.writerErrorRate !== undefined) checkSetting(o.writerErrorRate, 'probability', { option: 'writerErrorRate', given: true, file: '', presetField: '' });
   const weight = o.dataWeight ?? 1;
   if (o.conversations) out.mixture.sources.push({ conversations: o.conversations, weight, name: 'conversations' });
   for (const path of o.dataFiles ?? []) {

@@ -28,6 +28,9 @@ test('stages refuse a zero batch size, a non-positive lr or beta, a negative KL 
       [['rl', '--kl-coef', '-0.5'], /^gptforge: --kl-coef: must be a non-negative number, got -0.5$/m],
       [['dpo', '--beta', '-1'], /^gptforge: --beta: must be a positive number, got -1$/m],
       [['dpo', '--lr', '-1'], /^gptforge: --lr: must be a positive number, got -1$/m],
+      // a flag's value is named by the flag, not as a field of the preset it joins
+      [['sft', '--data-weight', '-2', '--data', presetFile], /^gptforge: --data-weight: must be a positive number, got -2$/m],
+      [['sft', '--writer-error-rate', '2'], /^gptforge: --writer-error-rate: must be a probability in \[0, 1\], got 2$/m],
     ];
     for (const [args, want] of cases) {
       const r = run(...args);
