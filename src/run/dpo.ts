@@ -26,6 +26,8 @@ export interface RunDpoOptions extends StageRunOptions {
   onBad?: OnBad;
   /** β: how far the policy may move from the SFT model. */
   beta?: number;
+  /** Warnings: each line skipped (onBad skip) with its file, line and reason; default `log`. */
+  onWarning?(line: string): void;
   /** The stage the policy and the reference start from, `<run>/<from>` (default `sft`): e.g. `sft-lora`. */
   from?: string;
   /** The stage to train into, `<run>/<into>` and its name in metrics.jsonl (default `dpo`): e.g. `dpo-lora` keeps a full DPO model beside a LoRA one. */
@@ -73,7 +75,18 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
   let val: Ranking[];
   const files = o.pairs ?? [];
   if (files.length > 0) {
-    const all = files.flatMap((f) => readPreferencesJSONL(f, { onBad: o.onBad ?? 'error' }).rankings);
+    const warn = o.onWarning ?? log;
+    const all = files.flatMap((f) => {
+      const r = readPreferencesJSONL(f, { onBad: o.onBad ?? 'error' });
+      // as sft does: a skip is counted and named, never silent
+      if (r.skipped.length > 0) {
+        warn(`dpo: warning: skipped ${r.skipped.length} line${r.skipped.length === 1 ? '' : 's'} of ${f}`);
+        const SHOWN = 10;
+        for (const s of r.skipped.slice(0, SHOWN)) warn(`dpo: warning: ${s.reason} — skipped`);
+        if (r.skipped.length > SHOWN) warn(`dpo: warning: … and ${r.skipped.length - SHOWN} more`);
+      }
+      return r.rankings;
+    });
     train = all.filter((r) => !isHeldOut(r.prompt));
     val = all.filter((r) => isHeldOut(r.prompt));
   } else {
