@@ -1,7 +1,7 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import { readTextFile } from '../data/jsonl.js';
 import { constraintFromOptions } from '../infer/constrain/index.js';
-import { loadModel } from '../run/models.js';
+import { loadGenerationModel } from '../run/models.js';
 import { incompleteReason, sampleFromModel } from '../run/sample.js';
 import { GptforgeError } from '../util/errors.js';
 import { collect, number, positiveInteger } from '../util/args.js';
@@ -46,7 +46,7 @@ export const command = new Command('sample')
     if (constrained > 0 && stops.length > 0) throw new GptforgeError('--stop cannot be combined with --json-schema, --regex or --grammar (the constraint decides where the output ends)');
     const echoPrompt = o.echo ?? constrained === 0;
     // Loaded once, at the precision it decodes at: the tokenizer, the context size and every sample's model.
-    const loaded = loadModel(o.run, o.stage, { precision: o.precision });
+    const loaded = loadGenerationModel(o.run, o.stage, { precision: o.precision });
     const { tok, model } = loaded;
     // Compiled once (errors name the file and pointer/line before any model work); each sample
     // steps its own clone from the start state.
