@@ -9,7 +9,7 @@ import { answerWithRetrieval, formatCitations, type RagAnswerOptions } from '../
 import { Retriever } from '../rag/retrieve.js';
 import { RagStore } from '../rag/store.js';
 import { number, positiveInteger } from '../util/args.js';
-import { precisionOption } from './common.js';
+import { checkSamplingFlags, precisionOption } from './common.js';
 
 /**
  * One chat turn answered from retrieved passages (`--rag`): the reply streamed to stdout, then
@@ -79,6 +79,7 @@ export const command = new Command('chat')
   .option('--rag-k <n>', 'passages retrieved per question with --rag', positiveInteger, 3)
   .addOption(precisionOption())
   .action(async (o) => {
+    checkSamplingFlags(o);
     const loaded = loadGenerationModel(o.run, o.stage, { precision: o.precision });
     const engine = new ChatEngine(loaded.model, loaded.tok);
     // Compiled once before the first turn (errors name the file and pointer/line); the engine clones it per reply.

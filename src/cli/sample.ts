@@ -5,7 +5,7 @@ import { loadGenerationModel } from '../run/models.js';
 import { incompleteReason, sampleFromModel } from '../run/sample.js';
 import { GptforgeError } from '../util/errors.js';
 import { collect, number, positiveInteger } from '../util/args.js';
-import { precisionOption } from './common.js';
+import { checkSamplingFlags, precisionOption } from './common.js';
 
 export const command = new Command('sample')
   .summary('sample from a model: prompts, few-shot files, streaming; constrained output')
@@ -45,6 +45,7 @@ export const command = new Command('sample')
     // A stop string would cut the value mid-way and read as a normal end: the constraint decides where it ends.
     if (constrained > 0 && stops.length > 0) throw new GptforgeError('--stop cannot be combined with --json-schema, --regex or --grammar (the constraint decides where the output ends)');
     const echoPrompt = o.echo ?? constrained === 0;
+    checkSamplingFlags(o);
     // Loaded once, at the precision it decodes at: the tokenizer, the context size and every sample's model.
     const loaded = loadGenerationModel(o.run, o.stage, { precision: o.precision });
     const { tok, model } = loaded;

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GPT, loadCheckpoint, saveCheckpoint, Tokenizer } from '../../src/index.js';
 import { tinyRun } from '../run/fixture.js';
@@ -37,5 +38,19 @@ test('sample/chat/ask --stage rm refuse the reward model; an unknown stage does 
     assert.equal(ok.status, 0, ok.stderr);
   } finally {
     rmSync(runDir, { recursive: true, force: true });
+  }
+});
+
+test('sampling flags are checked before the model loads, for every ask technique (a missing run does not hide them)', { timeout: 60_000 }, () => {
+  const missing = join(tmpdir(), 'gf-no-such-run');
+  for (const [args, want] of [
+    [['sample', '--run', missing, '-p', 'hi', '--temperature', '-2'], /^gptforge: --temperature -2: must be a number ≥ 0$/m],
+    [['chat', '--run', missing, '-p', 'hi', '--top-p', '3'], /^gptforge: --top-p 3: must be in \(0, 1\]/m],
+    [['ask', '--run', missing, '--technique', 'direct', '--temperature', '-2', 'What is 2+2?'], /^gptforge: --temperature -2: must be a number ≥ 0$/m],
+  ] as const) {
+    const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, want, args[0]);
+    assert.doesNotMatch(r.stderr, /no checkpoint found/);
   }
 });
