@@ -72,6 +72,9 @@ export const command = new Command('sample')
       if (why) {
         console.error(`finish_reason: ${res.finishReason} (${why})`);
         process.exitCode = 3; // an incomplete constrained value: scripts tell by the status
+      } else if (res.finishReason === 'length' && row) {
+        // complete (an accepting state), but cut: a longer match may have been coming
+        console.error('finish_reason: length (cut at --max-tokens; the output matches the constraint in full, though the model might have continued)');
       } else if (res.finishReason === 'context') {
         // not asked for (--max-tokens was larger): say why it stopped early
         console.error(`finish_reason: context (the model's context of ${model.config.blockSize} tokens is full: prompt and sample together)`);
