@@ -44,6 +44,7 @@ export const command = new Command('sample')
     if (constrained > 1) throw new GptforgeError('give at most one of --json-schema, --regex, --grammar');
     // A stop string would cut the value mid-way and read as a normal end: the constraint decides where it ends.
     if (constrained > 0 && stops.length > 0) throw new GptforgeError('--stop cannot be combined with --json-schema, --regex or --grammar (the constraint decides where the output ends)');
+    if (o.whitespace !== undefined && o.jsonSchema === undefined) throw new GptforgeError('--whitespace shapes the JSON of --json-schema: give --json-schema, or drop --whitespace', { field: '--whitespace' });
     const echoPrompt = o.echo ?? constrained === 0;
     checkSamplingFlags(o);
     // Loaded once, at the precision it decodes at: the tokenizer, the context size and every sample's model.
