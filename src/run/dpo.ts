@@ -15,7 +15,7 @@ import { GptforgeError } from '../util/errors.js';
 import { holdRunLock } from '../util/lock.js';
 import { runLayout } from './layout.js';
 import { loadModel } from './models.js';
-import { runPreset } from './preset.js';
+import { runPreset, runPresetFile } from './preset.js';
 
 /** Options of `runDpo`; every field optional (the run preset's `dpo` section fills the rest). */
 /** With `lora` (and `basePrecision`) an adapter trains on the frozen SFT model; the reference is that base with the adapter disabled (docs/lora.md). */
@@ -65,7 +65,7 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
   if (o.lr !== undefined) cfg.lr = o.lr;
   const beta = o.beta ?? preset.dpo.beta;
   checkOnBad(o.onBad);
-  checkSettings(o, runLayout(runDir).preset, [
+  checkSettings(o, runPresetFile(runDir), [
     ['maxSteps', cfg.maxSteps, 'positive integer', 'dpo.train.maxSteps'],
     ['lr', cfg.lr, 'positive number', 'dpo.train.lr'],
     ['beta', beta, 'positive number', 'dpo.beta'],

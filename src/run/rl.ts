@@ -17,7 +17,7 @@ import { GptforgeError } from '../util/errors.js';
 import { holdRunLock } from '../util/lock.js';
 import { runLayout } from './layout.js';
 import { loadModel, loadRewardModel } from './models.js';
-import { runPreset, type RunPreset } from './preset.js';
+import { runPreset, type RunPreset, runPresetFile } from './preset.js';
 import { sftRows } from './sft.js';
 import { CheckpointSelector, isValidationPrompt, validationCurveSVG, validationPrompts } from './rl-validation.js';
 import { latestCheckpoint } from '../model/checkpoint.js';
@@ -122,7 +122,7 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
   if (o.lr !== undefined) cfg.lr = o.lr;
   if (o.evalEvery !== undefined) cfg.evalEvery = o.evalEvery;
   const valPrompts = o.valPrompts ?? preset.rl.validation?.prompts ?? 0;
-  checkSettings(o, runLayout(runDir).preset, [
+  checkSettings(o, runPresetFile(runDir), [
     ['maxSteps', cfg.maxSteps, 'positive integer', 'rl.train.maxSteps'],
     ['lr', cfg.lr, 'positive number', 'rl.train.lr'],
     ['evalEvery', cfg.evalEvery ?? 0, 'non-negative integer', 'rl.train.evalEvery'],

@@ -20,7 +20,7 @@ import { describeAdapter, prepareAdapter } from '../train/adapter.js';
 import type { StageRunOptions } from './stage-options.js';
 import { runLayout } from './layout.js';
 import { loadModel, loadRewardModel } from './models.js';
-import { runPreset } from './preset.js';
+import { runPreset, runPresetFile } from './preset.js';
 import type { RmPreset } from './presets.js';
 
 /** Options of `runRm`; every field optional (the run preset's `rm` section fills the rest). */
@@ -182,7 +182,7 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   const cfg: RmPreset = { ...preset.rm, train: { ...preset.rm.train } };
   if (o.maxSteps !== undefined) cfg.train.maxSteps = o.maxSteps;
   if (o.lr !== undefined) cfg.train.lr = o.lr;
-  checkSettings(o, runLayout(runDir).preset, [
+  checkSettings(o, runPresetFile(runDir), [
     ['maxSteps', cfg.train.maxSteps, 'positive integer', 'rm.train.maxSteps'],
     ['lr', cfg.train.lr, 'positive number', 'rm.train.lr'],
   ]);

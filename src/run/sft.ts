@@ -20,7 +20,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { runLayout } from './layout.js';
 import { loadModel } from './models.js';
 import { lossCurves } from './plots.js';
-import { runPreset } from './preset.js';
+import { runPreset, runPresetFile } from './preset.js';
 
 /**
  * What `runSft` trains on and for how long; every field optional (the run preset's `sft` section fills the rest).
@@ -163,7 +163,7 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   if ((preset.sft as { onBad?: unknown }).onBad !== undefined) throw new GptforgeError('onBad is a field of the SFT mixture: "sft": { "mixture": { "onBad": "skip", "sources": […] } }', { file: opts.preset ?? layout.preset, field: 'sft.onBad' });
   const cfg = sftConfig(preset.sft, opts);
   // before the model loads: a batch size of 0 would spin forever, a negative lr train backwards
-  const presetFile = opts.preset ?? layout.preset;
+  const presetFile = runPresetFile(runDir, opts.preset);
   checkSettings({ ...opts, maxSteps: opts.steps }, presetFile, [
     ['batchSize', cfg.batchSize, 'positive integer', 'sft.batchSize'],
     ['seqLen', cfg.seqLen, 'positive integer', 'sft.seqLen'],
