@@ -7,10 +7,10 @@ import { longAddition } from '../data/synthetic/longarith.js';
 import { FEEDBACK_SOURCES, type FeedbackSource } from '../data/synthetic/reflect.js';
 import { ChatEngine } from '../infer/engine.js';
 import { defaultTools } from '../infer/tools/registry.js';
-import { loadModel, loadRewardModel } from '../run/models.js';
+import { loadGenerationModel, loadRewardModel } from '../run/models.js';
 import { GptforgeError } from '../util/errors.js';
 import { number } from '../util/args.js';
-import { precisionOption } from './common.js';
+import { checkSamplingFlags, precisionOption } from './common.js';
 
 /** `gptforge ask`: parse → src/assist → print. Keep it thin (the logic is the library's). */
 export const command = new Command('ask')
@@ -59,7 +59,9 @@ export const command = new Command('ask')
       if (command.getOptionValueSource(name) === 'cli' && !techniques.includes(o.technique)) console.error(`ask: --${name} is for ${techniques.join(', ')}; ignored with --technique ${o.technique}`);
     }
     if (o.technique === 'self-consistency' && o.streams > o.k) console.error(`ask: --streams ${o.streams} > --k ${o.k}: only ${o.k} stream${o.k === 1 ? '' : 's'} get a sample`);
-    const { model, tok, dir } = loadModel(o.run, o.stage, { precision: o.precision });
+    // every technique: a bad value is refused even where it is ignored (it is a mistake either way)
+    checkSamplingFlags({ temperature: o.temperature });
+    const { model, tok, dir } = loadGenerationModel(o.run, o.stage, { precision: o.precision });
     console.error(`ask: ${o.technique} with ${dir}`); // which checkpoint answers: a run holds several
     // npm start trains the techniques' addition model apart, in <run>/techniques: the run's chat model is not it
     const techniquesRun = join(o.run, 'techniques');

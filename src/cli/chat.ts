@@ -4,12 +4,12 @@ import type { Conversation, Message } from '../data/conversation.js';
 import { constraintFromOptions, ReplyConstraint } from '../infer/constrain/index.js';
 import { ChatEngine, type ChatOptions, type ChatReply, type ChatStopReason } from '../infer/engine.js';
 import { defaultTools } from '../infer/tools/registry.js';
-import { loadModel } from '../run/models.js';
+import { loadGenerationModel } from '../run/models.js';
 import { answerWithRetrieval, formatCitations, type RagAnswerOptions } from '../rag/generate.js';
 import { Retriever } from '../rag/retrieve.js';
 import { RagStore } from '../rag/store.js';
 import { number, positiveInteger } from '../util/args.js';
-import { precisionOption } from './common.js';
+import { checkSamplingFlags, precisionOption } from './common.js';
 
 /**
  * One chat turn answered from retrieved passages (`--rag`): the reply streamed to stdout, then
@@ -79,7 +79,8 @@ export const command = new Command('chat')
   .option('--rag-k <n>', 'passages retrieved per question with --rag', positiveInteger, 3)
   .addOption(precisionOption())
   .action(async (o) => {
-    const loaded = loadModel(o.run, o.stage, { precision: o.precision });
+    checkSamplingFlags(o);
+    const loaded = loadGenerationModel(o.run, o.stage, { precision: o.precision });
     const engine = new ChatEngine(loaded.model, loaded.tok);
     // Compiled once before the first turn (errors name the file and pointer/line); the engine clones it per reply.
     // It governs the visible text only: tool calls before the text stay free (ReplyConstraint).

@@ -1,6 +1,7 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import { type BasePrecision, parseBasePrecision } from '../model/quantize.js';
 import { number } from '../util/args.js';
+import { buildWarpers } from '../infer/processors.js';
 import { resolvePreset } from '../run/pretrain.js';
 import type { PretrainPreset } from '../run/presets.js';
 
@@ -37,6 +38,16 @@ export function pretrainCommand(name: string) {
 /** The preset the pretraining flags name, with their overrides, and its run directory. */
 export function presetFromFlags(o: { preset: string; run?: string; maxSteps?: number; batchSize?: number; gradAccum?: number; lr?: number; evalEvery?: number; checkpointEvery?: number; logEvery?: number }): { runDir: string; preset: PretrainPreset; file: string } {
   return resolvePreset(o.preset, o);
+}
+
+/**
+ * The sampling flags checked before the model loads (seconds on the small preset; a missing run
+ * would hide them): the warpers' own checks (src/infer/processors.ts), whose fields the CLI
+ * prints as the flags (`--temperature`, `--top-k`, `--top-p`).
+ * @throws GptforgeError naming the field.
+ */
+export function checkSamplingFlags(o: { temperature?: number; topK?: number; topP?: number }): void {
+  buildWarpers({ temperature: o.temperature, topK: o.topK, topP: o.topP });
 }
 
 /** `--lora <spec>`: sft, rm, rl and dpo train an adapter instead of every weight (docs/lora.md). */

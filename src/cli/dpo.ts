@@ -1,5 +1,5 @@
 import { Command } from '@commander-js/extra-typings';
-import type { OnBad } from '../data/chat.js';
+import { checkOnBad } from '../data/jsonl.js';
 import { runDpo } from '../run/dpo.js';
 import { dpoReport } from '../run/report.js';
 import { collect, number } from '../util/args.js';
@@ -22,7 +22,8 @@ export const command = new Command('dpo')
   .addOption(loraOption())
   .addOption(basePrecisionOption())
   .action(async (o) => {
-    const r = await runDpo(o.run, { ...o, onBad: o.onBad as OnBad, signal: interruptSignal(), log: stderrLog(o.quiet) });
+    checkOnBad(o.onBad);
+    const r = await runDpo(o.run, { ...o, onBad: o.onBad, signal: interruptSignal(), log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });
     console.log(dpoReport(r));
     if (r.interrupted) process.exitCode = 130;
   });

@@ -21,6 +21,8 @@ export const command = new Command('export')
   .action((o) => {
     if (!o.format) throw new GptforgeError('give --format hf, gguf, peft, trl or llmc');
     if (!o.out) throw new GptforgeError('give --out <path>');
+    // a flag of another format would be ignored: refused rather than let pass for applied
+    if (o.baseName !== undefined && o.format !== 'peft') throw new GptforgeError(`--base-name names the base of a PEFT adapter: it needs --format peft (not ${o.format})`, { field: '--base-name' });
     const type = o.type.toUpperCase();
     if (o.format === 'gguf' && type !== 'F32' && type !== 'F16' && type !== 'Q8_0' && type !== 'Q4_0') throw new GptforgeError(`--type must be F32, F16, Q8_0 or Q4_0, not "${o.type}"`, { field: '--type' });
     if (o.format === 'hf' || o.format === 'gguf') {

@@ -44,9 +44,9 @@ const query = new Command('query')
   .option('--model <ckpt>', 'embedding checkpoint for vector/hybrid (default: the one the store was built with)')
   .option('--source <label>', 'only chunks of this source label')
   .option('--path <glob>', 'only chunks of files whose path matches this glob (* also crosses /)')
-  .option('--nprobe <n>', 'approximate vector search: scan this many IVF cells (default: exact)', number)
+  .option('--nprobe <n>', 'approximate vector search: scan this many IVF cells (default: exact)', positiveInteger)
   .option('--rerank <run>', "rerank by this chat model's log p(question | passage) (a run, stage or checkpoint dir)")
-  .option('--rerank-candidates <n>', 'chunks retrieved for --rerank', number, 20)
+  .option('--rerank-candidates <n>', 'chunks retrieved for --rerank', positiveInteger, 20)
   .option('--json', 'print JSON')
   .action((words, o) => {
     const hits = ragQuery(need(o.db, 'db'), words.join(' '), o);

@@ -1,6 +1,6 @@
 import { Command } from '@commander-js/extra-typings';
 import { completionMessages } from '../data/preferences.js';
-import type { OnBad } from '../data/chat.js';
+import { checkOnBad } from '../data/jsonl.js';
 import { rmReport } from '../run/report.js';
 import { rmScores, runRm } from '../run/rm.js';
 import { GptforgeError } from '../util/errors.js';
@@ -40,7 +40,8 @@ export const command = new Command('rm')
   .enablePositionalOptions()
   .addCommand(score)
   .action(async (o) => {
-    const r = await runRm(o.run, { ...o, onBad: o.onBad as OnBad, signal: interruptSignal(), log: stderrLog(o.quiet) });
+    checkOnBad(o.onBad);
+    const r = await runRm(o.run, { ...o, onBad: o.onBad, signal: interruptSignal(), log: stderrLog(o.quiet) });
     console.log(rmReport(r));
     if (r.interrupted) process.exitCode = 130;
   });

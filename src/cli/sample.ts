@@ -1,11 +1,11 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import { readTextFile } from '../data/jsonl.js';
 import { constraintFromOptions } from '../infer/constrain/index.js';
-import { loadModel } from '../run/models.js';
+import { loadGenerationModel } from '../run/models.js';
 import { incompleteReason, sampleFromModel } from '../run/sample.js';
 import { GptforgeError } from '../util/errors.js';
 import { collect, number, positiveInteger } from '../util/args.js';
-import { precisionOption } from './common.js';
+import { checkSamplingFlags, precisionOption } from './common.js';
 
 export const command = new Command('sample')
   .summary('sample from a model: prompts, few-shot files, streaming; constrained output')
@@ -44,9 +44,11 @@ export const command = new Command('sample')
     if (constrained > 1) throw new GptforgeError('give at most one of --json-schema, --regex, --grammar');
     // A stop string would cut the value mid-way and read as a normal end: the constraint decides where it ends.
     if (constrained > 0 && stops.length > 0) throw new GptforgeError('--stop cannot be combined with --json-schema, --regex or --grammar (the constraint decides where the output ends)');
+    if (o.whitespace !== undefined && o.jsonSchema === undefined) throw new GptforgeError('--whitespace shapes the JSON of --json-schema: give --json-schema, or drop --whitespace', { field: '--whitespace' });
     const echoPrompt = o.echo ?? constrained === 0;
+    checkSamplingFlags(o);
     // Loaded once, at the precision it decodes at: the tokenizer, the context size and every sample's model.
-    const loaded = loadModel(o.run, o.stage, { precision: o.precision });
+    const loaded = loadGenerationModel(o.run, o.stage, { precision: o.precision });
     const { tok, model } = loaded;
     // Compiled once (errors name the file and pointer/line before any model work); each sample
     // steps its own clone from the start state.
@@ -71,6 +73,9 @@ export const command = new Command('sample')
       if (why) {
         console.error(`finish_reason: ${res.finishReason} (${why})`);
         process.exitCode = 3; // an incomplete constrained value: scripts tell by the status
+      } else if (res.finishReason === 'length' && row) {
+        // complete (an accepting state), but cut: a longer match may have been coming
+        console.error('finish_reason: length (cut at --max-tokens; the output matches the constraint in full, though the model might have continued)');
       } else if (res.finishReason === 'context') {
         // not asked for (--max-tokens was larger): say why it stopped early
         console.error(`finish_reason: context (the model's context of ${model.config.blockSize} tokens is full: prompt and sample together)`);

@@ -1,4 +1,5 @@
 import { Command } from '@commander-js/extra-typings';
+import { checkOnBad } from '../data/jsonl.js';
 import { runSft } from '../run/sft.js';
 import { sftReport } from '../run/report.js';
 import { GptforgeError } from '../util/errors.js';
@@ -30,7 +31,7 @@ export const command = new Command('sft')
   .addOption(loraOption())
   .addOption(basePrecisionOption())
   .action(async (o) => {
-    if (o.onBad !== undefined && o.onBad !== 'error' && o.onBad !== 'skip') throw new GptforgeError(`--on-bad must be "error" or "skip", not "${o.onBad}"`);
+    checkOnBad(o.onBad);
     if (o.onlyData && o.data.length === 0) throw new GptforgeError('--only-data needs at least one --data file');
     const r = await runSft(o.run, { ...o, dataFiles: o.data, steps: o.maxSteps, onBad: o.onBad, signal: interruptSignal(), log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });
     console.log(sftReport(r, { chart: !o.quiet }));

@@ -20,6 +20,16 @@ import { GptforgeError, type ErrorLocation } from '../util/errors.js';
 /** What to do with a bad line: stop with an error naming it, or count it and go on. */
 export type OnBad = 'skip' | 'error';
 
+/**
+ * Refuses an `onBad` that is neither "error" nor "skip" (a misspelt "skipp" used to read as
+ * "error"), at `where` (an option's name, or a file's field).
+ * @throws GptforgeError "must be "error" or "skip", got "skipp"".
+ */
+export function checkOnBad(value: unknown, where: ErrorLocation = { field: 'onBad' }): asserts value is OnBad | undefined {
+  if (value === undefined || value === 'error' || value === 'skip') return;
+  throw new GptforgeError(`must be "error" or "skip", got ${JSON.stringify(value)}`, where);
+}
+
 export interface JSONLResult<T> {
   items: T[];
   /** Lines skipped with onBad 'skip', each with its reason. */
@@ -111,6 +121,7 @@ export function parseJSONLine(text: string, where: ErrorLocation, what?: string)
  * is always an error.
  */
 export function readJSONL<T>(file: string, what: string, parse: (obj: unknown, where: ErrorLocation) => T, onBad: OnBad = 'error'): JSONLResult<T> {
+  checkOnBad(onBad);
   const out: JSONLResult<T> = { items: [], skipped: [] };
   for (const { line, text } of readTextLines(file, what)) {
     const where = { file, line };

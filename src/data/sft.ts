@@ -1,4 +1,5 @@
 import { Rng, streamSeed } from '../engine/rng.js';
+import { checkOnBad } from './jsonl.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
 import { readConversationsJSONL, renderConversation, validateConversation, type OnBad, type RenderedConversation } from './chat.js';
@@ -82,6 +83,7 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
   const val = new Map<string, SftItem[]>();
   const report: SftSourceReport[] = [];
   const skips: string[] = [];
+  checkOnBad(cfg.onBad, { file, field: 'onBad' });
   if (cfg.writerErrorRate !== undefined) validateWriterProfile({ writerErrorRate: cfg.writerErrorRate, writerErrors: cfg.writerErrors }, file);
   cfg.sources.forEach((src, si) => {
     const field = `sources[${si}]`;

@@ -260,9 +260,10 @@ export function selectedCheckpoint(stageDir: string): string | null {
  * (runs/x/base → its latest), or a run dir plus a stage name. A stage whose early stopping
  * kept an update (`<stage>/best/`, the RL stages) resolves to that one: the model the eval
  * reports is the model chat, ask, serve and export use.
- * @throws GptforgeError naming where it looked, and the run's stages that do have a checkpoint.
+ * @throws GptforgeError naming where it looked, and the run's stages that do have a checkpoint
+ *   (those `listed` accepts: a command that generates leaves out the reward models).
  */
-export function resolveCheckpoint(path: string, stage?: string): string {
+export function resolveCheckpoint(path: string, stage?: string, listed: (checkpoint: string) => boolean = () => true): string {
   if (existsSync(join(path, 'config.json')) && (existsSync(join(path, 'model.safetensors')) || existsSync(join(path, ADAPTER_CONFIG)))) return path;
   const candidates = stage ? [join(path, stage)] : [path, join(path, 'rl'), join(path, 'sft'), join(path, 'base')];
   for (const c of candidates) {
@@ -272,7 +273,10 @@ export function resolveCheckpoint(path: string, stage?: string): string {
   const stages =
     existsSync(path) && statSync(path).isDirectory()
       ? readdirSync(path, { withFileTypes: true })
-          .filter((e) => e.isDirectory() && latestCheckpoint(join(path, e.name)) !== null)
+          .filter((e) => {
+            const ck = e.isDirectory() ? latestCheckpoint(join(path, e.name)) : null;
+            return ck !== null && listed(ck);
+          })
           .map((e) => e.name)
       : [];
   // nothing trained there at all: say how to get a run rather than only where we looked

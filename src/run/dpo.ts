@@ -1,4 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { checkOnBad } from '../data/jsonl.js';
+import { checkSettings } from './stage-options.js';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { renderConversation, type OnBad } from '../data/chat.js';
@@ -13,7 +15,7 @@ import { GptforgeError } from '../util/errors.js';
 import { holdRunLock } from '../util/lock.js';
 import { runLayout } from './layout.js';
 import { loadModel } from './models.js';
-import { runPreset } from './preset.js';
+import { runPreset, runPresetFile } from './preset.js';
 
 /** Options of `runDpo`; every field optional (the run preset's `dpo` section fills the rest). */
 /** With `lora` (and `basePrecision`) an adapter trains on the frozen SFT model; the reference is that base with the adapter disabled (docs/lora.md). */
@@ -24,6 +26,8 @@ export interface RunDpoOptions extends StageRunOptions {
   onBad?: OnBad;
   /** β: how far the policy may move from the SFT model. */
   beta?: number;
+  /** Warnings: each line skipped (onBad skip) with its file, line and reason; default `log`. */
+  onWarning?(line: string): void;
   /** The stage the policy and the reference start from, `<run>/<from>` (default `sft`): e.g. `sft-lora`. */
   from?: string;
   /** The stage to train into, `<run>/<into>` and its name in metrics.jsonl (default `dpo`): e.g. `dpo-lora` keeps a full DPO model beside a LoRA one. */
@@ -60,12 +64,29 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
   if (o.maxSteps !== undefined) cfg.maxSteps = o.maxSteps;
   if (o.lr !== undefined) cfg.lr = o.lr;
   const beta = o.beta ?? preset.dpo.beta;
+  checkOnBad(o.onBad);
+  checkSettings(o, runPresetFile(runDir), [
+    ['maxSteps', cfg.maxSteps, 'positive integer', 'dpo.train.maxSteps'],
+    ['lr', cfg.lr, 'positive number', 'dpo.train.lr'],
+    ['beta', beta, 'positive number', 'dpo.beta'],
+  ]);
 
   let train: Ranking[];
   let val: Ranking[];
   const files = o.pairs ?? [];
   if (files.length > 0) {
-    const all = files.flatMap((f) => readPreferencesJSONL(f, { onBad: o.onBad ?? 'error' }).rankings);
+    const warn = o.onWarning ?? log;
+    const all = files.flatMap((f) => {
+      const r = readPreferencesJSONL(f, { onBad: o.onBad ?? 'error' });
+      // as sft does: a skip is counted and named, never silent
+      if (r.skipped.length > 0) {
+        warn(`dpo: warning: skipped ${r.skipped.length} line${r.skipped.length === 1 ? '' : 's'} of ${f}`);
+        const SHOWN = 10;
+        for (const s of r.skipped.slice(0, SHOWN)) warn(`dpo: warning: ${s.reason} — skipped`);
+        if (r.skipped.length > SHOWN) warn(`dpo: warning: … and ${r.skipped.length - SHOWN} more`);
+      }
+      return r.rankings;
+    });
     train = all.filter((r) => !isHeldOut(r.prompt));
     val = all.filter((r) => isHeldOut(r.prompt));
   } else {

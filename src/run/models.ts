@@ -46,6 +46,28 @@ export function loadModel(path: string, stage?: string, opts: { fresh?: boolean;
 }
 
 /**
+ * `loadModel` for a command that generates (sample, chat, ask): a reward model scores replies
+ * and does not generate (its head reads one scalar at <|reward|>; decoding from its trunk gives
+ * text without a word), so it is refused as `serve` refuses it, and an unknown stage lists only
+ * the stages that generate.
+ * @throws GptforgeError for a reward model (naming it and `gptforge rm score`), or as loadModel does.
+ */
+export function loadGenerationModel(path: string, stage?: string, opts: { precision?: BasePrecision } = {}): LoadedModel {
+  const generates = (ck: string): boolean => {
+    try {
+      return !isRewardModel(loadCheckpoint(ck, { weights: false }).meta);
+    } catch {
+      return true; // a broken checkpoint elsewhere in the run is still listed (loading it says what is wrong)
+    }
+  };
+  const dir = resolveCheckpoint(path, stage, generates);
+  if (isRewardModel(loadCheckpoint(dir, { weights: false }).meta)) {
+    throw new GptforgeError(`${stage !== undefined ? `stage "${stage}" holds` : 'this is'} a reward model: it scores replies (gptforge rm score) and does not generate; give a chat or base stage (sft, rl, dpo, base …)`, { file: dir });
+  }
+  return loadModel(dir, undefined, opts);
+}
+
+/**
  * A reward model from `path`: a run directory (its `rm` stage, or `stage`), a stage directory
  * (`runs/x/rm2`, what `rm --into` wrote) or a checkpoint directory.
  * @throws GptforgeError when the checkpoint is not a reward model (a policy, or PPO's value head),

@@ -23,6 +23,17 @@ export function runPreset(runDir: string, name?: string): PretrainPreset {
 }
 
 /**
+ * The file `runPreset(runDir, name)` reads: where an error about one of its fields points
+ * (`<run>/preset.json`, or the named preset's file; the path of an unknown name as given).
+ */
+export function runPresetFile(runDir: string, name?: string): string {
+  const saved = runLayout(runDir).preset;
+  if (name === undefined && existsSync(saved)) return saved;
+  const n = name ?? 'small';
+  return existsSync(n) ? n : join(presetsDir(), `pretrain.${n}.json`);
+}
+
+/**
  * The run preset: one JSON file covers every stage (pretraining at the top level; `sft`, `rm`,
  * `rl`, `dpo` sections). `PretrainPreset` is its historical name (src/run/presets.ts).
  */

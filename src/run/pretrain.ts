@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { checkSettings } from './stage-options.js';
 import { join } from 'node:path';
 import { getKernels } from '../engine/backend.js';
 import { BatchLoader, ValLoader } from '../data/loader.js';
@@ -47,6 +48,16 @@ export function resolvePreset(name: string, o: PretrainOverrides & { run?: strin
   if (o.evalEvery !== undefined) p.train.evalEvery = o.evalEvery;
   if (o.checkpointEvery !== undefined) p.train.checkpointEvery = o.checkpointEvery;
   if (o.logEvery !== undefined) p.train.logEvery = o.logEvery;
+  checkSettings(o, file, [
+    ['maxSteps', p.train.maxSteps, 'positive integer', 'train.maxSteps'],
+    ['batchSize', p.batchSize, 'positive integer', 'batchSize'],
+    ['seqLen', p.seqLen, 'positive integer', 'seqLen'],
+    ['gradAccum', p.train.gradAccum, 'positive integer', 'train.gradAccum'],
+    ['lr', p.train.lr, 'positive number', 'train.lr'],
+    ['evalEvery', p.train.evalEvery ?? 0, 'non-negative integer', 'train.evalEvery'],
+    ['checkpointEvery', p.train.checkpointEvery ?? 0, 'non-negative integer', 'train.checkpointEvery'],
+    ['logEvery', p.train.logEvery ?? 1, 'positive integer', 'train.logEvery'],
+  ]);
   return { runDir: o.run ?? join('runs', p.name), preset: p, file };
 }
 

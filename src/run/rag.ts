@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUILTIN_SOURCES } from '../data/sources.js';
 import { dictionaryPairs, trainEmbedder } from '../rag/contrastive.js';
@@ -63,7 +63,9 @@ export async function ragIndex(db: string, o: RagIndexOptions): Promise<IndexRep
   const embedder: Embedder | undefined = model ? MeanPoolEmbedder.fromCheckpoint(model) : undefined;
   const tok = !embedder && o.tokenizer ? Tokenizer.load(o.tokenizer) : undefined;
   const opts: IndexOptions = { ...o, chunkSize, chunkOverlap, embedder, countTokens: tok ? (t: string) => tok.encodeOrdinary(t).length : undefined, tokenizerHash: tok?.hash() };
+  const created = !existsSync(db);
   const store = RagStore.open(db, { meta: storeMetaFor(opts), busyTimeoutMs: o.busyTimeoutMs });
+  let failed = true;
   try {
     const t0 = performance.now();
     let report: IndexReport = { files: 0, indexed: 0, unchanged: 0, skipped: 0, pruned: 0, chunks: 0, removed: 0, seconds: 0, warnings: [] };
@@ -76,9 +78,14 @@ export async function ragIndex(db: string, o: RagIndexOptions): Promise<IndexRep
       report.chunks += r.chunks;
       report.removed += r.removed;
     }
-    return { ...report, seconds: (performance.now() - t0) / 1000, total: store.count() };
+    const done = { ...report, seconds: (performance.now() - t0) / 1000, total: store.count() };
+    failed = false;
+    return done;
   } finally {
     store.close();
+    // a first run that failed (an input that does not exist, a bad file with --strict) leaves no
+    // empty store behind: the next run would otherwise take its settings for recorded ones
+    if (failed && created) for (const f of [db, `${db}-wal`, `${db}-shm`, `${db}-journal`]) rmSync(f, { force: true });
   }
 }
 

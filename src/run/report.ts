@@ -73,7 +73,10 @@ export function rlReport(r: RunRlResult): string {
 }
 
 export function dpoReport(r: RunDpoResult): string {
-  return `${r.stage}: ${stopped(r)} at step ${r.step}; held-out preference accuracy ${(100 * (r.lastEval['val/rewards/accuracies'] ?? NaN)).toFixed(1)}%, margin ${(r.lastEval['val/rewards/margins'] ?? NaN).toFixed(3)}; checkpoint ${r.checkpoint}`;
+  const acc = r.lastEval['val/rewards/accuracies'];
+  // with no held-out pair (a file of a few prompts, 10% held out by hash) there is no accuracy to print
+  const held = r.valPairs === 0 || acc === undefined || !Number.isFinite(acc) ? 'no held-out pairs to measure preference accuracy on' : `held-out preference accuracy ${(100 * acc).toFixed(1)}%, margin ${(r.lastEval['val/rewards/margins'] ?? NaN).toFixed(3)}`;
+  return `${r.stage}: ${stopped(r)} at step ${r.step}; ${held}; checkpoint ${r.checkpoint}`;
 }
 
 /** The preset's pretraining samples from the run's base model (seed 1), one block per prompt — the base, even when later stages exist. */

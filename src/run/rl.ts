@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { checkSettings } from './stage-options.js';
 import { readJSONL } from '../data/jsonl.js';
 import { PackedLoader } from '../data/sft.js';
 import { taskByName } from '../data/synthetic/tasks.js';
@@ -16,7 +17,7 @@ import { GptforgeError } from '../util/errors.js';
 import { holdRunLock } from '../util/lock.js';
 import { runLayout } from './layout.js';
 import { loadModel, loadRewardModel } from './models.js';
-import { runPreset, type RunPreset } from './preset.js';
+import { runPreset, type RunPreset, runPresetFile } from './preset.js';
 import { sftRows } from './sft.js';
 import { CheckpointSelector, isValidationPrompt, validationCurveSVG, validationPrompts } from './rl-validation.js';
 import { latestCheckpoint } from '../model/checkpoint.js';
@@ -121,6 +122,14 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
   if (o.lr !== undefined) cfg.lr = o.lr;
   if (o.evalEvery !== undefined) cfg.evalEvery = o.evalEvery;
   const valPrompts = o.valPrompts ?? preset.rl.validation?.prompts ?? 0;
+  checkSettings(o, runPresetFile(runDir), [
+    ['maxSteps', cfg.maxSteps, 'positive integer', 'rl.train.maxSteps'],
+    ['lr', cfg.lr, 'positive number', 'rl.train.lr'],
+    ['evalEvery', cfg.evalEvery ?? 0, 'non-negative integer', 'rl.train.evalEvery'],
+    ['klCoef', rl.klCoef, 'non-negative number', 'rl.config.klCoef'],
+    ['ptxCoef', rl.ptxCoef, 'non-negative number', 'rl.config.ptxCoef'],
+    ['valPrompts', valPrompts, 'non-negative integer', 'rl.validation.prompts'],
+  ]);
 
   const from = o.from ?? 'sft';
   const stage = o.into ?? rlStage(rl.algo);

@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { checkOnBad } from '../data/jsonl.js';
+import { checkSettings } from './stage-options.js';
 import { join } from 'node:path';
 import { renderForReward, type OnBad } from '../data/chat.js';
 import { rubricScore } from '../data/labelers.js';
@@ -18,7 +20,7 @@ import { describeAdapter, prepareAdapter } from '../train/adapter.js';
 import type { StageRunOptions } from './stage-options.js';
 import { runLayout } from './layout.js';
 import { loadModel, loadRewardModel } from './models.js';
-import { runPreset } from './preset.js';
+import { runPreset, runPresetFile } from './preset.js';
 import type { RmPreset } from './presets.js';
 
 /** Options of `runRm`; every field optional (the run preset's `rm` section fills the rest). */
@@ -115,7 +117,7 @@ function trainComparisonPrompts(c: RmPreset['comparisons'], seed: number): TaskP
  */
 function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line: string) => void): { train: Ranking[]; val: Ranking[]; valClean: Ranking[] | null } {
   const onBad = o.onBad ?? 'error';
-  if (onBad !== 'error' && onBad !== 'skip') throw new GptforgeError(`--on-bad must be "error" or "skip", not "${String(onBad)}"`);
+  checkOnBad(onBad);
   const files = o.rankings ?? [];
   if (files.length > 0) {
     const all = files.flatMap((f) => readPreferencesJSONL(f, { onBad }).rankings);
@@ -180,6 +182,10 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   const cfg: RmPreset = { ...preset.rm, train: { ...preset.rm.train } };
   if (o.maxSteps !== undefined) cfg.train.maxSteps = o.maxSteps;
   if (o.lr !== undefined) cfg.train.lr = o.lr;
+  checkSettings(o, runPresetFile(runDir), [
+    ['maxSteps', cfg.train.maxSteps, 'positive integer', 'rm.train.maxSteps'],
+    ['lr', cfg.train.lr, 'positive number', 'rm.train.lr'],
+  ]);
 
   const from = o.from ?? 'sft';
   const stage = o.into ?? 'rm';

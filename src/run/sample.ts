@@ -33,13 +33,15 @@ export function sampleFromModel(loaded: { model: DecodingModel; tok: Tokenizer; 
 
 /**
  * Why a constrained completion is not a complete value, or undefined when it is: the row ended
- * for another reason than the constraint (finish reason 'length', 'context', 'abort') or the
- * constraint has not reached an accepting state. (A stop string is refused with a constraint, so
- * finish reason 'stop' is an end token or the constraint's own end.) Printed so that an
- * incomplete value is never taken for a complete one (issue 17, "Bad input").
+ * for another reason than the constraint (finish reason 'context', 'abort') or the constraint
+ * has not reached an accepting state. (A stop string is refused with a constraint, so finish
+ * reason 'stop' is an end token or the constraint's own end.) Cut at the token limit
+ * ('length') in an accepting state, the output already matches in full (`[0-9]+` after
+ * "406422"): complete, though the model might have gone on (the caller says so). Printed so that
+ * an incomplete value is never taken for a complete one (issue 17, "Bad input").
  */
 export function incompleteReason(res: GenerateResult, constraint: { isComplete(): boolean }): string | undefined {
-  if (res.finishReason === 'stop' && constraint.isComplete()) return undefined;
+  if ((res.finishReason === 'stop' || res.finishReason === 'length') && constraint.isComplete()) return undefined;
   return res.finishReason === 'length' ? 'cut at --max-tokens: the constrained value is incomplete' : `ended by ${res.finishReason}: the constrained value is incomplete`;
 }
 

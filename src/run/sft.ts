@@ -1,4 +1,6 @@
 import { getKernels } from '../engine/backend.js';
+import { checkOnBad } from '../data/jsonl.js';
+import { checkSetting, checkSettings } from './stage-options.js';
 import type { Conversation } from '../data/conversation.js';
 import type { OnBad } from '../data/chat.js';
 import { buildSftDataset, PackedLoader, sftTable, writerSummary, type SftDataset, type SftMixtureConfig, type SftSourceReport } from '../data/sft.js';
@@ -18,7 +20,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { runLayout } from './layout.js';
 import { loadModel } from './models.js';
 import { lossCurves } from './plots.js';
-import { runPreset } from './preset.js';
+import { runPreset, runPresetFile } from './preset.js';
 
 /**
  * What `runSft` trains on and for how long; every field optional (the run preset's `sft` section fills the rest).
@@ -118,6 +120,10 @@ export function sftConfig(p: SftPreset, o: RunSftOptions): SftPreset {
     if (own === 0) throw new GptforgeError('onlyData needs conversations or at least one data file');
     out.mixture.sources = [];
   }
+  // options are checked here, under their own names, before they join the mixture (whose errors
+  // name the preset's file: "sources[8].weight" would blame it for --data-weight)
+  if (o.dataWeight !== undefined) checkSetting(o.dataWeight, 'positive number', { option: 'dataWeight', given: true, file: '', presetField: '' });
+  if (o.writerErrorRate !== undefined) checkSetting(o.writerErrorRate, 'probability', { option: 'writerErrorRate', given: true, file: '', presetField: '' });
   const weight = o.dataWeight ?? 1;
   if (o.conversations) out.mixture.sources.push({ conversations: o.conversations, weight, name: 'conversations' });
   for (const path of o.dataFiles ?? []) {
@@ -125,7 +131,7 @@ export function sftConfig(p: SftPreset, o: RunSftOptions): SftPreset {
     out.mixture.sources.push({ path, weight });
   }
   if (o.onBad !== undefined) {
-    if (o.onBad !== 'error' && o.onBad !== 'skip') throw new GptforgeError(`onBad must be "error" or "skip", not "${String(o.onBad)}"`);
+    checkOnBad(o.onBad);
     out.mixture.onBad = o.onBad;
   }
   if (o.writerErrorRate !== undefined) out.mixture.writerErrorRate = o.writerErrorRate;
@@ -156,6 +162,16 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   // onBad is the mixture's (it says how the mixture's files are read): not a field of the sft section
   if ((preset.sft as { onBad?: unknown }).onBad !== undefined) throw new GptforgeError('onBad is a field of the SFT mixture: "sft": { "mixture": { "onBad": "skip", "sources": […] } }', { file: opts.preset ?? layout.preset, field: 'sft.onBad' });
   const cfg = sftConfig(preset.sft, opts);
+  // before the model loads: a batch size of 0 would spin forever, a negative lr train backwards
+  const presetFile = runPresetFile(runDir, opts.preset);
+  checkSettings({ ...opts, maxSteps: opts.steps }, presetFile, [
+    ['batchSize', cfg.batchSize, 'positive integer', 'sft.batchSize'],
+    ['seqLen', cfg.seqLen, 'positive integer', 'sft.seqLen'],
+    ['maxSteps', cfg.train.maxSteps, 'positive integer', 'sft.train.maxSteps'],
+    ['gradAccum', cfg.train.gradAccum, 'positive integer', 'sft.train.gradAccum'],
+    ['lr', cfg.train.lr, 'positive number', 'sft.train.lr'],
+    ['evalEvery', cfg.train.evalEvery ?? 0, 'non-negative integer', 'sft.train.evalEvery'],
+  ]);
   const stage = opts.into ?? 'sft';
   const stageDir = layout.stage(stage);
   const log = opts.log ?? (() => undefined);

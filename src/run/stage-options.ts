@@ -1,4 +1,5 @@
 import type { AdapterOptions } from '../train/adapter.js';
+import { GptforgeError } from '../util/errors.js';
 
 /**
  * What every training stage runner after SFT takes besides its own options (`runRm`, `runRl`,
@@ -18,4 +19,39 @@ export interface StageRunOptions extends AdapterOptions {
   signal?: AbortSignal;
   /** Progress lines (the setup, the data); default none. */
   log?(line: string): void;
+}
+
+/** What a numeric stage setting must be. */
+export type SettingRule = 'positive integer' | 'non-negative integer' | 'positive number' | 'non-negative number' | 'probability';
+
+const RULES: Record<SettingRule, (v: number) => boolean> = {
+  'positive integer': (v) => Number.isInteger(v) && v >= 1,
+  'non-negative integer': (v) => Number.isInteger(v) && v >= 0,
+  'positive number': (v) => Number.isFinite(v) && v > 0,
+  'non-negative number': (v) => Number.isFinite(v) && v >= 0,
+  probability: (v) => Number.isFinite(v) && v >= 0 && v <= 1,
+};
+
+/**
+ * Refuses a stage setting out of range before anything is loaded or trained (a batch size of 0
+ * would otherwise spin forever, a negative learning rate train backwards), naming where the value
+ * came from: the runner's option (`field` is the option's name, which the CLI prints as the flag
+ * typed, `--batch-size`) when `given`, else the preset file's field (`sft.batchSize`).
+ *
+ * @throws GptforgeError "must be a positive integer, got 0" at that field.
+ */
+export function checkSetting(value: unknown, rule: SettingRule, from: { option: string; given: boolean; file: string; presetField: string }): void {
+  if (typeof value === 'number' && RULES[rule](value)) return;
+  const what = rule === 'probability' ? 'a probability in [0, 1]' : `a ${rule}`;
+  const detail = `must be ${what}, got ${JSON.stringify(value)}`;
+  throw new GptforgeError(detail, from.given ? { field: from.option } : { file: from.file, field: from.presetField });
+}
+
+/**
+ * `checkSetting` for each of `settings` ([option name, value, rule, preset field]); an option
+ * counts as given when `opts[option]` is set.
+ */
+export function checkSettings(opts: object, file: string, settings: readonly (readonly [option: string, value: unknown, rule: SettingRule, presetField: string])[]): void {
+  const given = opts as Record<string, unknown>;
+  for (const [option, value, rule, presetField] of settings) checkSetting(value, rule, { option, given: given[option] !== undefined, file, presetField });
 }
