@@ -32,6 +32,11 @@ function ragTurn(engine: ChatEngine, retriever: Retriever, conv: Conversation, o
   return a.reply;
 }
 
+/** A constrained reply is a complete value after its end, or cut at --max-tokens in an accepting state (as `sample`'s incompleteReason). */
+function chatValueComplete(r: ChatReply): boolean {
+  return r.stopReason === 'end' || (r.stopReason === 'max_tokens' && r.constraintComplete === true);
+}
+
 const FINISH: Record<ChatStopReason, string> = { end: 'stop', max_tokens: 'length', context: 'context', unclosed_tool_call: 'unclosed_tool_call', abort: 'abort' };
 
 /** Dimmed on a terminal; every dimmed note goes to stderr. */
@@ -52,7 +57,10 @@ function streamReply(engine: ChatEngine, conv: Conversation, opts: ChatOptions, 
   // Under a constraint only an end token or the constraint's own end ('end') is a complete value.
   // tool calls before the constrained text are free: a model that spends its tokens on them never reaches the value
   const toolHint = opts.tools && (reply.stopReason === 'unclosed_tool_call' || reply.messages.some((m) => m.role === 'tool')) ? '; the model spent tokens on tool calls first: --no-tools leaves them all to the value' : '';
-  if (opts.constraint && reply.stopReason !== 'end') console.error(`finish_reason: ${FINISH[reply.stopReason]} (the constrained reply is incomplete${toolHint})`);
+  if (opts.constraint && reply.stopReason !== 'end') {
+    if (chatValueComplete(reply)) console.error(`finish_reason: length (cut at --max-tokens; the reply matches the constraint in full, though the model might have gone on)`);
+    else console.error(`finish_reason: ${FINISH[reply.stopReason]} (the constrained reply is incomplete${toolHint})`);
+  }
   if (reply.stopReason === 'unclosed_tool_call') console.error(DIM('(the model opened a tool call and never closed it)'));
   return reply;
 }
@@ -96,7 +104,7 @@ export const command = new Command('chat')
     if (o.prompt !== undefined) {
       const r = turn({ messages: [...history, { role: 'user', content: o.prompt }] }, opts);
       // a script reading a constrained value can tell an incomplete one by the status (the reason is on stderr)
-      if (opts.constraint && r.stopReason !== 'end') process.exitCode = 3;
+      if (opts.constraint && !chatValueComplete(r)) process.exitCode = 3;
       return;
     }
 

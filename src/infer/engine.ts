@@ -80,6 +80,12 @@ export interface ChatReply {
   toolCalls: number;
   /** Set when old turns were dropped to fit the context. */
   notice?: string;
+  /**
+   * Under `constraint` only: whether the text is a complete value of it. True after stop reason
+   * 'end'; also after 'max_tokens' when the text already matches in full (`[0-9]+` cut after
+   * "406422": complete, though the model might have gone on); false when the value is unfinished.
+   */
+  constraintComplete?: boolean;
 }
 
 const STOP_REASON: Record<FinishReason, ChatStopReason> = { stop: 'end', length: 'max_tokens', context: 'context', unclosed_tool_call: 'unclosed_tool_call', abort: 'abort' };
@@ -193,14 +199,14 @@ export class ChatEngine {
     const { requests, states, notices } = this.rows(convs, seeds, opts);
     if (signals) requests.forEach((r, i) => (r.signal = signals[i] ?? r.signal));
     const results = yield* generate(this.model, this.tok, requests, { padId: this.sp['<|assistant_end|>'] });
-    return results.map((r, i) => states[i].reply(r, notices[i]));
+    return results.map((r, i) => states[i].reply(r, notices[i], requests[i].constraint));
   }
 
   private decodeRows(convs: readonly Conversation[], seeds: readonly number[], opts: ChatOptions): ChatReply[] {
     const { requests, states, notices } = this.rows(convs, seeds, opts);
     // any id would do for padding: it is never attended to, and a finished row's logits are never read
     const results = decode(this.model, this.tok, requests, { padId: this.sp['<|assistant_end|>'], shareHistories: opts.shareHistories, historyStreams: opts.historyStreams });
-    return results.map((r, i) => states[i].reply(r, notices[i]));
+    return results.map((r, i) => states[i].reply(r, notices[i], requests[i].constraint));
   }
 
   /** One pipeline row per conversation, each with its tool state. A prompt shared by several rows is rendered once. */
@@ -326,10 +332,12 @@ class ToolCallState implements LogitsProcessor, RowController {
   }
 
   /** The reply, from the pipeline's result for this row. */
-  reply(r: RowResult, notice: string | undefined): ChatReply {
+  reply(r: RowResult, notice: string | undefined, constraint: TokenConstraint | undefined): ChatReply {
     const { messages, segment } = this;
     if (segment !== '' || messages.length === 0 || messages[messages.length - 1].role === 'tool') messages.push({ role: 'assistant', content: segment });
-    return { messages, text: this.visible.trim(), ids: r.ids, sampled: r.sampled, stopReason: STOP_REASON[r.finishReason], toolCalls: this.calls, notice };
+    const out: ChatReply = { messages, text: this.visible.trim(), ids: r.ids, sampled: r.sampled, stopReason: STOP_REASON[r.finishReason], toolCalls: this.calls, notice };
+    if (constraint) out.constraintComplete = constraint.isComplete();
+    return out;
   }
 
   /** Run the collected call; returns the tokens to force: <|output_start|> result <|output_end|>. */

@@ -114,6 +114,11 @@ test('sample and chat with --json-schema, --regex, --grammar: valid output, fini
     const cutChat = run(['chat', '--run', runDir, '--stage', 'base', '--prompt', 'hi', '--json-schema', schemaFile, '--max-tokens', '2', '--no-tools']);
     assert.equal(cutChat.status, 3, cutChat.stderr);
     assert.match(cutChat.stderr, /finish_reason: length/);
+    // cut at the limit in an accepting state (one token of digits: end of turn is not allowed before it) is complete
+    const cutWhole = run(['chat', '--run', runDir, '--stage', 'base', '--prompt', 'hi', '--regex', '[0-9]+', '--max-tokens', '1', '--no-tools']);
+    assert.equal(cutWhole.status, 0, cutWhole.stderr);
+    assert.match(cutWhole.stdout, /^[0-9]+\n$/);
+    assert.match(cutWhole.stderr, /finish_reason: length \(cut at --max-tokens; the reply matches the constraint in full/);
 
     // bad input: an invalid schema names the file and the pointer; two constraints at once; --stop with one
     const bad = join(root, 'bad.json');
