@@ -50,6 +50,7 @@ import { coreWords } from '../src/data/synthetic/words.js';
 import { lookupDocument } from '../src/data/synthetic/lookup.js';
 import { mqarDocuments, mqarPools } from '../src/data/synthetic/mqar.js';
 import { quotedReply, saysNoAnswer } from '../src/rag/context.js';
+import { mqarConversation } from '../src/rag/effect.js';
 import { Tokenizer } from '../src/tokenizer/index.js';
 import { atomicWriteFile } from '../src/util/atomic.js';
 
@@ -108,15 +109,7 @@ function repeatConversations(count: number, seed: number, min: number, max: numb
 }
 /** MQAR documents as SFT conversations: the pair list in the user turn, the queries (each key, then its value) as the reply, so the loss falls on the queried keys and the looked-up values only. */
 function mqarConversations(count: number, seed: number): string[] {
-  return mqar(count, seed).map((text) => {
-    const at = text.indexOf('\nQueries: ');
-    return JSON.stringify({
-      messages: [
-        { role: 'user', content: `${text.slice(0, at)}\nSay each again with its pair.` },
-        { role: 'assistant', content: quotedReply(text.slice(at + '\nQueries: '.length)) },
-      ],
-    });
-  });
+  return mqar(count, seed).map((text) => JSON.stringify(mqarConversation(text)));
 }
 /** SFT conversations of a family with refusals kept to about `percent`% (every answerable example kept). */
 function conversations(kind: string, count: number, seed: number, percent: number): string[] {
