@@ -26,6 +26,9 @@
  * multi-query associative recall (data/synthetic/mqar.ts, Zoology's MQAR) over train-split
  * words that are one token after a space under that tokenizer — the denser, simpler lookup
  * learnt before the notes (docs/rag.md "Sixth attempt"). Train the tokenizer first.
+ * `--any-length` draws keys and values from all train-split core words instead (no
+ * tokenizer): multi-token keys and values, the notes' case, one word each (docs/rag.md
+ * "Ninth attempt").
  *
  * `--kind repeat --format chat`: the lists as SFT conversations — the list in the user turn,
  * the copy as the reply (written with a leading space, `quotedReply`, so the reply's first
@@ -67,6 +70,7 @@ const { values: args } = parseArgs({
     pairs: { type: 'string', default: '16' },
     queries: { type: 'string', default: '16' },
     sep: { type: 'string', default: '' },
+    'any-length': { type: 'boolean', default: false },
     format: { type: 'string', default: 'text' },
     'no-answer': { type: 'string', default: '10' },
   },
@@ -89,10 +93,14 @@ function lookups(count: number, seed: number, questions: number): string[] {
   return Array.from({ length: count }, () => lookupDocument(rng, 'train', questions));
 }
 function mqar(count: number, seed: number): string[] {
-  if (!args.tokenizer) throw new Error('--kind mqar needs --tokenizer <tokenizer.json> (keys and values are words that are one token after a space)');
-  const tok = Tokenizer.load(args.tokenizer);
-  const pools = mqarPools('train', (w) => tok.encode(` ${w}`).length === 1);
-  console.log(`mqar: ${pools.keys.length} one-token keys, ${pools.values.length} values (train split)`);
+  let pools;
+  if (args['any-length']) pools = mqarPools('train');
+  else {
+    if (!args.tokenizer) throw new Error('--kind mqar needs --tokenizer <tokenizer.json> (keys and values are words that are one token after a space), or --any-length');
+    const tok = Tokenizer.load(args.tokenizer);
+    pools = mqarPools('train', (w) => tok.encode(` ${w}`).length === 1);
+  }
+  console.log(`mqar: ${pools.keys.length} ${args['any-length'] ? '' : 'one-token '}keys, ${pools.values.length} values (train split)`);
   return mqarDocuments('train', count, seed, pools, Number(args.pairs), Number(args.queries), args.sep).map((d) => d.text);
 }
 /** The lists of `repeats` as SFT conversations: the list asked for again, the copy the reply. */
