@@ -35,6 +35,11 @@
  * word is the list's token) — so SFT's reply mask puts the loss on the copied words only, the
  * setting under which both engines learnt induction (docs/rag.md "Seventh attempt", "Eighth").
  *
+ * `--kind repeat --sep ','`: the words separated ("caution, vision, crowd") — in the repeat
+ * each word is two tokens after the one it follows, the notes' "key: value," distance, so the
+ * copy needs the match two back (docs/rag.md "Ninth attempt": the step a plain copy and a plain
+ * lookup do not carry over to).
+ *
  * `--kind mqar --format chat --tokenizer …`: the MQAR documents as SFT conversations — the
  * pair list in the user turn, the queries (each key, then its value) as the reply — so the loss
  * falls on the queried keys and looked-up values, not on the unpredictable pair list.
@@ -83,7 +88,7 @@ function repeats(count: number, seed: number, min: number, max: number): string[
   const rng = new Rng(seed);
   const vocab = [...coreWords()].sort();
   return Array.from({ length: count }, () => {
-    const words = Array.from({ length: min + rng.int(max - min + 1) }, () => vocab[rng.int(vocab.length)]).join(' ');
+    const words = Array.from({ length: min + rng.int(max - min + 1) }, () => vocab[rng.int(vocab.length)]).join(`${args.sep} `);
     return `Words: ${words}.\nAgain: ${words}.`;
   });
 }

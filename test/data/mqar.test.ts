@@ -105,6 +105,28 @@ test('rag-copy-corpus --kind repeat --format chat: the list in the user turn, th
   }
 });
 
+test('rag-copy-corpus --kind repeat --sep , --format chat: the words comma-separated in the list and in the copy', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-repeatsep-'));
+  try {
+    const out = join(dir, 'repeat.jsonl');
+    execFileSync(process.execPath, [fileURLToPath(new URL('../../bench/rag-copy-corpus.js', import.meta.url)), '--kind', 'repeat', '--sep', ',', '--format', 'chat', '--min-words', '3', '--max-words', '5', '--examples', '50', '--seed', '6', '--out', out], { stdio: 'pipe' });
+    const convs = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { messages: { role: string; content: string }[] });
+    assert.equal(convs.length, 50);
+    for (const c of convs) {
+      const m = /^Words: ([a-z]+(?:, [a-z]+)+)\.\nSay the words again\.$/.exec(c.messages[0].content);
+      assert.ok(m, c.messages[0].content);
+      const n = m[1].split(', ').length;
+      assert.ok(n >= 3 && n <= 5, m[1]);
+      assert.equal(c.messages[1].content, ` ${m[1]}.`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('rag-copy-corpus --kind mqar --format chat: the pair list in the user turn, every key queried once with its own value as the reply', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gf-mqarchat-'));
   try {
