@@ -26,11 +26,19 @@
  * multi-query associative recall (data/synthetic/mqar.ts, Zoology's MQAR) over train-split
  * words that are one token after a space under that tokenizer — the denser, simpler lookup
  * learnt before the notes (docs/rag.md "Sixth attempt"). Train the tokenizer first.
+ * `--any-length` draws keys and values from all train-split core words instead (no
+ * tokenizer): multi-token keys and values, the notes' case, one word each (docs/rag.md
+ * "Ninth attempt").
  *
  * `--kind repeat --format chat`: the lists as SFT conversations — the list in the user turn,
  * the copy as the reply (written with a leading space, `quotedReply`, so the reply's first
  * word is the list's token) — so SFT's reply mask puts the loss on the copied words only, the
  * setting under which both engines learnt induction (docs/rag.md "Seventh attempt", "Eighth").
+ *
+ * `--kind repeat --sep ','`: the words separated ("caution, vision, crowd") — in the repeat
+ * each word is two tokens after the one it follows, the notes' "key: value," distance, so the
+ * copy needs the match two back (docs/rag.md "Ninth attempt": the step a plain copy and a plain
+ * lookup do not carry over to).
  *
  * `--kind mqar --format chat --tokenizer …`: the MQAR documents as SFT conversations — the
  * pair list in the user turn, the queries (each key, then its value) as the reply — so the loss
@@ -50,6 +58,7 @@ import { coreWords } from '../src/data/synthetic/words.js';
 import { lookupDocument } from '../src/data/synthetic/lookup.js';
 import { mqarDocuments, mqarPools } from '../src/data/synthetic/mqar.js';
 import { quotedReply, saysNoAnswer } from '../src/rag/context.js';
+import { mqarConversation } from '../src/rag/effect.js';
 import { Tokenizer } from '../src/tokenizer/index.js';
 import { atomicWriteFile } from '../src/util/atomic.js';
 
@@ -66,6 +75,7 @@ const { values: args } = parseArgs({
     pairs: { type: 'string', default: '16' },
     queries: { type: 'string', default: '16' },
     sep: { type: 'string', default: '' },
+    'any-length': { type: 'boolean', default: false },
     format: { type: 'string', default: 'text' },
     'no-answer': { type: 'string', default: '10' },
   },
@@ -78,7 +88,7 @@ function repeats(count: number, seed: number, min: number, max: number): string[
   const rng = new Rng(seed);
   const vocab = [...coreWords()].sort();
   return Array.from({ length: count }, () => {
-    const words = Array.from({ length: min + rng.int(max - min + 1) }, () => vocab[rng.int(vocab.length)]).join(' ');
+    const words = Array.from({ length: min + rng.int(max - min + 1) }, () => vocab[rng.int(vocab.length)]).join(`${args.sep} `);
     return `Words: ${words}.\nAgain: ${words}.`;
   });
 }
@@ -88,10 +98,14 @@ function lookups(count: number, seed: number, questions: number): string[] {
   return Array.from({ length: count }, () => lookupDocument(rng, 'train', questions));
 }
 function mqar(count: number, seed: number): string[] {
-  if (!args.tokenizer) throw new Error('--kind mqar needs --tokenizer <tokenizer.json> (keys and values are words that are one token after a space)');
-  const tok = Tokenizer.load(args.tokenizer);
-  const pools = mqarPools('train', (w) => tok.encode(` ${w}`).length === 1);
-  console.log(`mqar: ${pools.keys.length} one-token keys, ${pools.values.length} values (train split)`);
+  let pools;
+  if (args['any-length']) pools = mqarPools('train');
+  else {
+    if (!args.tokenizer) throw new Error('--kind mqar needs --tokenizer <tokenizer.json> (keys and values are words that are one token after a space), or --any-length');
+    const tok = Tokenizer.load(args.tokenizer);
+    pools = mqarPools('train', (w) => tok.encode(` ${w}`).length === 1);
+  }
+  console.log(`mqar: ${pools.keys.length} ${args['any-length'] ? '' : 'one-token '}keys, ${pools.values.length} values (train split)`);
   return mqarDocuments('train', count, seed, pools, Number(args.pairs), Number(args.queries), args.sep).map((d) => d.text);
 }
 /** The lists of `repeats` as SFT conversations: the list asked for again, the copy the reply. */
@@ -108,15 +122,7 @@ function repeatConversations(count: number, seed: number, min: number, max: numb
 }
 /** MQAR documents as SFT conversations: the pair list in the user turn, the queries (each key, then its value) as the reply, so the loss falls on the queried keys and the looked-up values only. */
 function mqarConversations(count: number, seed: number): string[] {
-  return mqar(count, seed).map((text) => {
-    const at = text.indexOf('\nQueries: ');
-    return JSON.stringify({
-      messages: [
-        { role: 'user', content: `${text.slice(0, at)}\nSay each again with its pair.` },
-        { role: 'assistant', content: quotedReply(text.slice(at + '\nQueries: '.length)) },
-      ],
-    });
-  });
+  return mqar(count, seed).map((text) => JSON.stringify(mqarConversation(text)));
 }
 /** SFT conversations of a family with refusals kept to about `percent`% (every answerable example kept). */
 function conversations(kind: string, count: number, seed: number, percent: number): string[] {

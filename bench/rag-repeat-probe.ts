@@ -1,5 +1,5 @@
 /**
- * node dist/bench/rag-repeat-probe.js --run <run | stage dir | checkpoint> [--stage sft] [-n 60] [--min-words 4 --max-words 16]
+ * node dist/bench/rag-repeat-probe.js --run <run | stage dir | checkpoint> [--stage sft] [-n 60] [--min-words 4 --max-words 16] [--sep ',']
  *
  * The copy probe in the chat form SFT trains (docs/rag.md "Eighth attempt"): fresh word lists
  * (core words, seed 4242 — random draws, so nothing is recalled) asked back as in
@@ -27,6 +27,8 @@ const { values: args } = parseArgs({
     n: { type: 'string', short: 'n', default: '60' },
     'min-words': { type: 'string', default: '4' },
     'max-words': { type: 'string', default: '16' },
+    // the lists' separator, as rag-copy-corpus --kind repeat --sep writes them ("a, b, c")
+    sep: { type: 'string', default: '' },
   },
 });
 if (!args.run) throw new Error('--run <run dir | stage dir | checkpoint> is required');
@@ -47,7 +49,7 @@ let startCount = 0;
 let exact = 0;
 noGrad(() => {
   for (let i = 0; i < n; i++) {
-    const words = Array.from({ length: min + rng.int(max - min + 1) }, () => vocab[rng.int(vocab.length)]).join(' ');
+    const words = Array.from({ length: min + rng.int(max - min + 1) }, () => vocab[rng.int(vocab.length)]).join(`${args.sep} `);
     const head = renderPrompt(tok, { messages: [{ role: 'user', content: `Words: ${words}.\nSay the words again.` }] });
     const ids = [...head, ...tok.encode(` ${words}.`, { disallowedSpecial: 'plain' })];
     const logits = model.forward(Int32Array.from(ids), 1, ids.length).data;

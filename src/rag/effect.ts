@@ -6,11 +6,12 @@ import { noGrad } from '../engine/tensor.js';
 import type { GPT } from '../model/gpt.js';
 import { taskByName, wordFacts, promptItem } from '../data/synthetic/tasks.js';
 import { renderPrompt } from '../data/chat.js';
+import type { Conversation } from '../data/conversation.js';
 import { ChatEngine } from '../infer/engine.js';
 import type { DecodingModel } from '../infer/pipeline.js';
 import { distinctExamples } from '../eval/tasks.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { parsePassagePrompt, saysNoAnswer, stripCitations } from './context.js';
+import { parsePassagePrompt, quotedReply, saysNoAnswer, stripCitations } from './context.js';
 import { noteLines } from '../data/synthetic/lookup.js';
 import { mqarDocuments, mqarPools } from '../data/synthetic/mqar.js';
 import type { Split } from '../data/synthetic/task.js';
@@ -354,6 +355,32 @@ export function lookupProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokeniz
   return { key: part(sums.key), value: part(value), valueFirst: part(sums.valueFirst), valueRest: part(sums.valueRest), valueWrongKey: part(sums.valueWrongKey), examples };
 }
 
+/** The request after the pair list in MQAR's chat form (`bench/rag-copy-corpus.ts --kind mqar --format chat`). */
+export const MQAR_CHAT_ASK = 'Say each again with its pair.';
+
+/**
+ * An MQAR document (`Pairs: … .\nQueries: … .`) as the SFT conversation `bench/rag-copy-corpus.ts
+ * --kind mqar --format chat` writes: the pair list and {@link MQAR_CHAT_ASK} as the user's
+ * message, the queries (each key, then its value) as the reply, with a leading space
+ * (`quotedReply`) so the reply's first key is the same token as in the list.
+ */
+export function mqarConversation(text: string): Conversation {
+  const at = text.indexOf('\nQueries: ');
+  if (at < 0) throw new GptforgeError('mqarConversation: not an MQAR document (no "\\nQueries: ")');
+  return {
+    messages: [
+      { role: 'user', content: `${text.slice(0, at)}\n${MQAR_CHAT_ASK}` },
+      { role: 'assistant', content: quotedReply(text.slice(at + '\nQueries: '.length)) },
+    ],
+  };
+}
+
+/** The token ids of {@link mqarConversation}(text), as SFT renders it, without the closing `<|assistant_end|>`. */
+function mqarChatIds(tok: Tokenizer, text: string): number[] {
+  const c = mqarConversation(text);
+  return [...renderPrompt(tok, { messages: [c.messages[0]] }), ...tok.encode(c.messages[1].content, { disallowedSpecial: 'plain' })];
+}
+
 /** The MQAR probe's result (teacher-forced top-1 accuracy and mean loss, nats, per part). */
 export interface MqarProbe {
   /** The queried values: each predicted right after its key is asked again (the lookup). */
@@ -370,14 +397,17 @@ export interface MqarProbe {
 /**
  * Does the model look keys up? Multi-query associative recall (data/synthetic/mqar.ts; Zoology's
  * MQAR) over one-token words of `split` under `tok`: `n` documents of `pairs` pairs and
- * `queries` queries, `<|bos|>` first as pretraining packs them, teacher-forced. The lookup
- * has formed when `value` is far above `wrongKey` and `listValue` (docs/rag.md "Sixth
+ * `queries` queries, teacher-forced. `form`: `text` is pretraining's document form (`<|bos|>`
+ * first, as pretraining packs them); `chat` the conversation `bench/rag-copy-corpus.ts --kind
+ * mqar --format chat` writes for SFT (the pair list and "Say each again with its pair." in the
+ * user turn, the queries as the reply, with its leading space). The lookup has formed when
+ * `value` is far above `wrongKey` and `listValue` (docs/rag.md "Sixth attempt", "Ninth
  * attempt"). Deterministic (seeded documents).
  *
  * @throws GptforgeError when the split has too few one-token words for `pairs`.
  */
-export function mqarProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokenizer, opts: { n?: number; seed?: number; split?: Split; pairs?: number; queries?: number; sep?: string } = {}): MqarProbe {
-  const { n = 50, seed = 7, split = 'test', sep = '' } = opts;
+export function mqarProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokenizer, opts: { n?: number; seed?: number; split?: Split; pairs?: number; queries?: number; sep?: string; form?: 'text' | 'chat' } = {}): MqarProbe {
+  const { n = 50, seed = 7, split = 'test', sep = '', form = 'text' } = opts;
   const pools = mqarPools(split, (w) => tok.encode(` ${w}`).length === 1);
   const pairs = Math.min(opts.pairs ?? 12, pools.keys.length);
   const queries = Math.min(opts.queries ?? pairs, pairs);
@@ -390,7 +420,7 @@ export function mqarProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokenizer
   noGrad(() => {
     docs.forEach((d, di) => {
       // built piece by piece (each piece a whole pre-token, so the result equals encoding the text) to know where each value sits
-      const ids = [tok.specialId('<|bos|>'), ...enc('Pairs:')];
+      const ids = form === 'chat' ? [tok.specialId('<|bos|>'), tok.specialId('<|user_start|>'), ...enc('Pairs:')] : [tok.specialId('<|bos|>'), ...enc('Pairs:')];
       const listAt: number[] = [];
       const queryAt: number[] = [];
       const queryKeyAt: number[] = [];
@@ -404,14 +434,16 @@ export function mqarProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokenizer
         if (i > 0 && sep !== '') ids.push(...enc(','));
         say(i, listAt);
       });
-      ids.push(...enc('.\nQueries:'));
+      if (form === 'chat') ids.push(...enc(`.\n${MQAR_CHAT_ASK}`), tok.specialId('<|user_end|>'), tok.specialId('<|assistant_start|>'));
+      else ids.push(...enc('.\nQueries:'));
       d.queries.forEach((qi, j) => {
         if (j > 0 && sep !== '') ids.push(...enc(','));
         say(qi, queryAt, queryKeyAt);
       });
       ids.push(...enc('.'));
       if (ids.length > model.config.blockSize) return;
-      if (ids.slice(1).join() !== enc(d.text).join()) throw new GptforgeError('mqarProbe: the pieces do not encode as the whole document does (a tokenizer whose merges cross word boundaries?)');
+      const whole = form === 'chat' ? mqarChatIds(tok, d.text) : [tok.specialId('<|bos|>'), ...enc(d.text)];
+      if (ids.join() !== whole.join()) throw new GptforgeError('mqarProbe: the pieces do not encode as the whole document does (a tokenizer whose merges cross word boundaries?)');
       documents++;
       score(ids, queryAt, sums.value);
       score(ids, listAt, sums.listValue);

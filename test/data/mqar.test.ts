@@ -105,6 +105,28 @@ test('rag-copy-corpus --kind repeat --format chat: the list in the user turn, th
   }
 });
 
+test('rag-copy-corpus --kind repeat --sep , --format chat: the words comma-separated in the list and in the copy', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-repeatsep-'));
+  try {
+    const out = join(dir, 'repeat.jsonl');
+    execFileSync(process.execPath, [fileURLToPath(new URL('../../bench/rag-copy-corpus.js', import.meta.url)), '--kind', 'repeat', '--sep', ',', '--format', 'chat', '--min-words', '3', '--max-words', '5', '--examples', '50', '--seed', '6', '--out', out], { stdio: 'pipe' });
+    const convs = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { messages: { role: string; content: string }[] });
+    assert.equal(convs.length, 50);
+    for (const c of convs) {
+      const m = /^Words: ([a-z]+(?:, [a-z]+)+)\.\nSay the words again\.$/.exec(c.messages[0].content);
+      assert.ok(m, c.messages[0].content);
+      const n = m[1].split(', ').length;
+      assert.ok(n >= 3 && n <= 5, m[1]);
+      assert.equal(c.messages[1].content, ` ${m[1]}.`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('rag-copy-corpus --kind mqar --format chat: the pair list in the user turn, every key queried once with its own value as the reply', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gf-mqarchat-'));
   try {
@@ -136,6 +158,42 @@ test('rag-copy-corpus --kind mqar --format chat: the pair list in the user turn,
       }
       assert.equal(asked.size, 4);
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('rag-copy-corpus --kind mqar --any-length --sep : --format chat: train-split words of any token length as keys and values, in the notes\' "key: value," layout, each queried key with its own value', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-mqarany-'));
+  try {
+    const out = join(dir, 'mqar.jsonl');
+    execFileSync(process.execPath, [fileURLToPath(new URL('../../bench/rag-copy-corpus.js', import.meta.url)), '--kind', 'mqar', '--any-length', '--sep', ':', '--format', 'chat', '--pairs', '6', '--queries', '6', '--examples', '40', '--seed', '9', '--out', out], { stdio: 'pipe' });
+    const convs = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { messages: { role: string; content: string }[] });
+    assert.equal(convs.length, 40);
+    const seen = new Set<string>();
+    for (const c of convs) {
+      const m = /^Pairs: (.+)\.\nSay each again with its pair\.$/.exec(c.messages[0].content);
+      assert.ok(m, c.messages[0].content);
+      const valueOf = new Map(m[1].split(', ').map((kv) => kv.split(': ') as [string, string]));
+      assert.equal(valueOf.size, 6);
+      const reply = c.messages[1].content;
+      assert.ok(reply.startsWith(' ') && reply.endsWith('.'), reply);
+      const asked = reply
+        .slice(1, -1)
+        .split(', ')
+        .map((kv) => kv.split(': '));
+      assert.equal(asked.length, 6);
+      for (const [k, v] of asked) {
+        assert.equal(v, valueOf.get(k), `${k} answered ${v}`);
+        assert.equal(splitOf(k), 'train');
+        seen.add(k);
+      }
+    }
+    // far more distinct keys than the one-token pools hold (every train-split core word is eligible)
+    assert.ok(seen.size > 150, `${seen.size} distinct keys`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

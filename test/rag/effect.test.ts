@@ -172,14 +172,15 @@ test('mqarProbe: a model that copies what followed the current token earlier sco
       return { data } as unknown as ReturnType<GPT['forward']>;
     },
   };
-  for (const sep of ['', ':']) {
-    const p = mqarProbe(looker, tok, { n: 20, sep, pairs: 8 });
-    assert.ok(p.documents === 20 && p.value.tokens === 160, `${p.documents} documents, ${p.value.tokens} values`);
-    assert.ok(p.chance > 0 && p.chance < 0.2, `chance ${p.chance}`);
-    if (sep === '') assert.ok(p.value.accuracy > 0.95, `looker: ${p.value.accuracy}`);
-    else assert.ok(p.value.accuracy < 0.2, `a one-back looker cannot skip the ':' (it copies what followed the last ':'): ${p.value.accuracy}`);
-    assert.ok(p.wrongKey.accuracy < 0.2 && p.listValue.accuracy < 0.2, `sep '${sep}': wrong key ${p.wrongKey.accuracy}, list ${p.listValue.accuracy}`);
-  }
+  for (const form of ['text', 'chat'] as const)
+    for (const sep of ['', ':']) {
+      const p = mqarProbe(looker, tok, { n: 20, sep, pairs: 8, form });
+      assert.ok(p.documents === 20 && p.value.tokens === 160, `${form}: ${p.documents} documents, ${p.value.tokens} values`);
+      assert.ok(p.chance > 0 && p.chance < 0.2, `chance ${p.chance}`);
+      if (sep === '') assert.ok(p.value.accuracy > 0.95, `${form} looker: ${p.value.accuracy}`);
+      else assert.ok(p.value.accuracy < 0.2, `a one-back looker cannot skip the ':' (it copies what followed the last ':'): ${p.value.accuracy}`);
+      assert.ok(p.wrongKey.accuracy < 0.2 && p.listValue.accuracy < 0.2, `${form}, sep '${sep}': wrong key ${p.wrongKey.accuracy}, list ${p.listValue.accuracy}`);
+    }
   const random = mqarProbe(new GPT(makeConfig({ vocabSize: V, blockSize: 256, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed: 3 }), tok, { n: 10 });
   assert.ok(random.value.accuracy < 0.2 && Math.abs(random.value.loss - Math.log(V)) < 1, `random: ${random.value.accuracy}, ${random.value.loss}`);
 });
