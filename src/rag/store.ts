@@ -131,12 +131,33 @@ const META_KEYS: readonly (keyof StoreMeta)[] = ['embeddingModel', 'embeddingDim
  */
 export const QUERY_STOP_WORDS: ReadonlySet<string> = new Set('a an and are as at be but by for if in into is it no not of on or such that the their then there these they this to was will with what which who whom whose when where why how do does did'.split(' '));
 
-/** FTS5 query from free text: its words less stop words (all of them if nothing else is left), each quoted (no operator injection), OR-ed (BM25 ranks by how many and how rare). */
+/**
+ * The frame of a question about a word — request verbs (tell, give, explain, define, name,
+ * say, think, know, classify), the nouns that name what is asked (meaning, definition,
+ * synonym, word, kind, type, sort, class, category, thing) and their glue (me, you, can, it,
+ * another, same, way, general, belong): dropped from queries like the stop words, unless
+ * nothing else is left. They name the question, not its topic, yet most are dictionary
+ * headwords themselves, so BM25 over "Tell me what kind of thing a base is." ranked the
+ * entries of *tell* above those of *base* (with one-entry chunks, the asked word's entry was
+ * in the top 3 for 87% of held-out definitions/kinds/synonyms questions; 97% without the
+ * frame: docs/rag.md "Retrieval for the effect questions"). The list is read off the
+ * knowledge families' question phrasings (src/data/synthetic/{definitions,kinds,synonyms}.ts);
+ * the antonyms family's own words ("opposite", "antonym") are not in it.
+ */
+export const QUESTION_FRAME_WORDS: ReadonlySet<string> = new Set('tell give me explain define definition meaning mean means meant name synonym synonyms word words kind kinds type sort class category classify general thing things belong another way say same think know i you can it its don t'.split(' '));
+
+/**
+ * FTS5 query from free text: its words less stop words and question-frame words, each quoted
+ * (no operator injection), OR-ed (BM25 ranks by how many and how rare). When only frame words
+ * remain ("What does mean mean?"), they are the topic and stay; when only stop words remain,
+ * all words stay.
+ */
 export function ftsQuery(text: string): string | null {
   const words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu);
   if (!words || words.length === 0) return null;
   const content = words.filter((w) => !QUERY_STOP_WORDS.has(w));
-  return [...new Set(content.length > 0 ? content : words)].map((w) => `"${w}"`).join(' OR ');
+  const topic = content.filter((w) => !QUESTION_FRAME_WORDS.has(w));
+  return [...new Set(topic.length > 0 ? topic : content.length > 0 ? content : words)].map((w) => `"${w}"`).join(' OR ');
 }
 
 type RawChunk = Omit<StoredChunk, 'line'> & { line: number | null };

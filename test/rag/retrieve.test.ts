@@ -7,6 +7,8 @@ import { storeMetaFor, type IndexOptions } from '../../src/rag/indexer.js';
 import { reciprocalRankFusion, Retriever } from '../../src/rag/retrieve.js';
 import { RagStore } from '../../src/rag/store.js';
 import { HashEmbedder, indexLines } from './helpers.js';
+import { openDictionaryStore } from '../../src/rag/effect.js';
+import { dictionaryEntries } from '../../src/data/synthetic/passages.js';
 
 test("reciprocalRankFusion: Σ 1/(k + rank), agreement beats one list's top, ties broken by best rank then id", () => {
   const fused = reciprocalRankFusion([
@@ -72,6 +74,42 @@ test('Retriever: bm25, vector and hybrid modes with sources and filters; a forei
     assert.throws(() => new Retriever(store, new HashEmbedder(256, Infinity, '-other')), /built with embedding model hash-bow-256, not hash-bow-256-other/);
     assert.throws(() => new Retriever(store).retrieve('x', { mode: 'vector' }), /needs the embedding model/);
     assert.equal(new Retriever(store).retrieve('acorns')[0].text, plants[0]);
+    store.close();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("retrieval: the asked word's own dictionary entries outrank entries that only mention it, and the question's frame words (themselves headwords) do not win", () => {
+  const root = mkdtempSync(join(tmpdir(), 'gf-rag-head-'));
+  try {
+    const store = openDictionaryStore(join(root, 'd.db'));
+    const retriever = new Retriever(store);
+    const wordOf = new Map(dictionaryEntries().map((e) => [e.line, e.word]));
+    const cases: [string, string, string][] = [
+      // [question, asked word, a frame word with its own entries that used to rank first]
+      ['Tell me what kind of thing a base is.', 'base', 'tell'],
+      ['What general class of things does a flow belong to?', 'flow', 'general'],
+      ['Tell me another way to say engage.', 'engage', 'tell'],
+      ['What general class of things does an expression belong to?', 'expression', 'general'],
+      ["I don't know the word structure. What does it mean?", 'structure', 'know'],
+    ];
+    for (const [question, word, frame] of cases) {
+      const all = store.allChunks();
+      const mentions = all.filter((c) => wordOf.get(c.line!) !== word && new RegExp(`\\b${word}\\b`, 'i').test(c.text));
+      assert.ok(mentions.length > 0, `entries other than ${word}'s name it (the hard negatives this guards against)`);
+      const top = retriever.retrieve(question, { k: 3, mode: 'bm25' });
+      assert.equal(top.length, 3);
+      // rank 1 is the word's own entry (the rest may be a stem-mate's: porter folds engage/engagement)
+      assert.equal(wordOf.get(top[0].line!), word, `${question} → ${top[0].text.slice(0, 60)} (an entry of ${wordOf.get(top[0].line!)}, not ${word})`);
+      assert.ok(top.filter((c) => wordOf.get(c.line!) === word).length >= 2, `${question}: most of the top 3 are ${word}'s entries`);
+      for (const c of top) assert.notEqual(wordOf.get(c.line!), frame, `${question}: the frame word's entry ${c.text.slice(0, 60)}`);
+      if (frame !== 'definition')
+        assert.ok(
+          all.some((c) => wordOf.get(c.line!) === frame),
+          `${frame} is a headword too`,
+        );
+    }
     store.close();
   } finally {
     rmSync(root, { recursive: true, force: true });

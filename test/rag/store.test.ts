@@ -49,7 +49,10 @@ test('store: BM25 with filters, incremental re-indexing (unchanged skipped, chan
     // hostile query text is quoted, not parsed as FTS5 syntax
     assert.equal(ftsQuery('NEAR(" AND *'), '"near"');
     assert.equal(ftsQuery('What is the cat?'), '"cat"'); // the question words are the frame, not the topic
-    assert.equal(ftsQuery('What does ephemeral mean?'), '"ephemeral" OR "mean"');
+    assert.equal(ftsQuery('What does ephemeral mean?'), '"ephemeral"'); // and the question's frame words
+    assert.equal(ftsQuery('Tell me what kind of thing a base is.'), '"base"');
+    assert.equal(ftsQuery('What does mean mean?'), '"mean"'); // only frame words left: they are the topic
+    assert.equal(ftsQuery('What category does the word mean belong to?'), '"category" OR "word" OR "mean" OR "belong"');
     assert.equal(ftsQuery('to be or not to be'), '"to" OR "be" OR "or" OR "not"');
     assert.deepEqual(store.searchBM25('"; DROP TABLE chunks; --', 5), []);
     assert.equal(store.searchBM25('-(cat* OR "', 5).length > 0, true);
