@@ -5,7 +5,9 @@
  * bench/engine.ts's step (forward, backward, clip, AdamW), and prints per kernel the calls, ms
  * and share of the step by wall time and by process CPU time (CPU time does not count time
  * other processes held the core: on a shared machine that is the figure to compare). "outside
- * kernels" is the step's time not spent in any kernel (TypeScript glue, allocation).
+ * kernels" is the step's time not spent in any kernel (TypeScript glue, allocation). A last
+ * line gives the page faults and context switches a step (process.resourceUsage), to tell
+ * time the scheduler took away from waits.
  */
 import { getKernels } from '../src/engine/backend.js';
 import type { Kernels } from '../src/engine/kernels.js';
@@ -75,8 +77,10 @@ for (const c of configs) {
   setArenaEnabled(true);
   let wall = 0;
   let cpu = 0;
+  let ru0: NodeJS.ResourceUsage | null = null;
   for (let i = 0; i < steps + 2; i++) {
     recording = i >= 2;
+    if (i === 2) ru0 = process.resourceUsage();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     resetArena();
@@ -91,6 +95,7 @@ for (const c of configs) {
     }
   }
   recording = false;
+  const ru = process.resourceUsage();
   setArenaEnabled(false);
   const rows = [...stats.entries()].sort((a, b) => b[1].cpuMs - a[1].cpuMs);
   const inWall = rows.reduce((s, [, a]) => s + a.wallMs, 0);
@@ -100,4 +105,13 @@ for (const c of configs) {
   const line = (name: string, calls: number, w: number, cp: number): void => console.log(`${name.padEnd(34)} ${calls.toFixed(0).padStart(6)} ${w.toFixed(1).padStart(9)} ${((100 * w) / (wall / steps)).toFixed(1).padStart(5)} ${cp.toFixed(1).padStart(9)} ${((100 * cp) / (cpu / steps)).toFixed(1).padStart(5)}`);
   for (const [name, a] of rows) line(name, a.calls / steps, a.wallMs / steps, a.cpuMs / steps);
   line('outside kernels', 0, (wall - inWall) / steps, (cpu - inCpu) / steps);
+  // Wall above CPU means the thread was off the core: involuntary switches are the scheduler
+  // taking it away (other load), voluntary ones waits (pool, locks, I/O); page faults count the
+  // first touches of memory (CPU time, the kernel's).
+  if (ru0) {
+    const per = (a: number, b: number): string => ((a - b) / steps).toFixed(0);
+    console.log(
+      `a step: ${per(ru.minorPageFault, ru0.minorPageFault)} minor / ${per(ru.majorPageFault, ru0.majorPageFault)} major page faults, ${per(ru.voluntaryContextSwitches, ru0.voluntaryContextSwitches)} voluntary / ${per(ru.involuntaryContextSwitches, ru0.involuntaryContextSwitches)} involuntary context switches; ${((wall - cpu) / steps).toFixed(1)} ms wall above CPU`,
+    );
+  }
 }

@@ -111,6 +111,7 @@ typedef struct {
 } ops_table;
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include "gelu_avx2.h"
 #define OPS_ATTR __attribute__((target("avx512f,avx2,fma")))
 #define OPS(name) name##_avx512
 #define OPS_EXP gfn_expf
@@ -118,6 +119,7 @@ typedef struct {
 #define OPS_ATTR __attribute__((target("avx2,fma")))
 #define OPS(name) name##_avx2
 #define OPS_EXP gfn_expf
+#define OPS_GELU8 1
 #include "ops_body.h"
 #endif
 #if defined(__aarch64__)

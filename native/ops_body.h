@@ -3,6 +3,7 @@
  *   OPS_ATTR    the target attribute of the instance (may be empty)
  *   OPS(name)   name with the instance's suffix
  *   OPS_EXP     gfn_expf, or gfn_expf_nofma for the baseline instance (fastmath.h)
+ *   OPS_GELU8   (optional) GELU by gelu_avx2.h's 8-lane intrinsics instead of the plain loop
  * Each inclusion defines the instance's ops_table OPS(ops) and #undefs both macros.
  * Plain loops: the compiler vectorises them for the instance's target. */
 
@@ -131,6 +132,10 @@ OPS_ATTR static void OPS(rms_bwd_chunk)(void *c, long c0, long c1) {
 
 OPS_ATTR static void OPS(gelu_fwd_r)(void *c, long i0, long i1) {
   pw_ctx *k = (pw_ctx *)c;
+#ifdef OPS_GELU8
+  gelu8_forward(k->a, k->out, i0, i1);
+  return;
+#endif
   for (long i = i0; i < i1; i++) {
     float x = k->a[i];
     float u = GELU_K * (x + 0.044715f * x * x * x);
@@ -164,6 +169,10 @@ OPS_ATTR static void OPS(rope_rows)(void *c, long r0, long r1) {
 
 OPS_ATTR static void OPS(gelu_bwd_r)(void *c, long i0, long i1) {
   pw_ctx *k = (pw_ctx *)c;
+#ifdef OPS_GELU8
+  gelu8_backward(k->a, k->b, k->out, i0, i1);
+  return;
+#endif
   for (long i = i0; i < i1; i++) {
     float x = k->a[i];
     float u = GELU_K * (x + 0.044715f * x * x * x);
@@ -391,3 +400,4 @@ static const ops_table OPS(ops) = {
 #undef OPS_ATTR
 #undef OPS
 #undef OPS_EXP
+#undef OPS_GELU8
