@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadPreset, presetsDir, type PretrainPreset } from './presets.js';
+import { loadPreset, presetFile, presetsDir, type PretrainPreset } from './presets.js';
 import { runLayout } from './layout.js';
 import { parseJsonFile } from '../util/json.js';
 
@@ -13,7 +13,7 @@ import { parseJsonFile } from '../util/json.js';
  */
 export function runPreset(runDir: string, name?: string): PretrainPreset {
   const saved = runLayout(runDir).preset;
-  if (name === undefined && existsSync(saved)) {
+  if (runPresetFile(runDir, name) === saved) {
     const p = parseJsonFile(readFileSync(saved, 'utf8'), saved) as PretrainPreset;
     // a run pretrained before its preset had an sft section: take the section from the preset of that name
     if (!p.sft && existsSync(join(presetsDir(), `pretrain.${p.name}.json`))) p.sft = loadPreset(p.name).preset.sft;
@@ -28,9 +28,7 @@ export function runPreset(runDir: string, name?: string): PretrainPreset {
  */
 export function runPresetFile(runDir: string, name?: string): string {
   const saved = runLayout(runDir).preset;
-  if (name === undefined && existsSync(saved)) return saved;
-  const n = name ?? 'small';
-  return existsSync(n) ? n : join(presetsDir(), `pretrain.${n}.json`);
+  return name === undefined && existsSync(saved) ? saved : presetFile(name ?? 'small');
 }
 
 /**

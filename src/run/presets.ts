@@ -113,8 +113,13 @@ export function presetsDir(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'presets');
 }
 
+/** The file a preset name or path names: the path itself when it exists, else `presets/pretrain.<name>.json` (which may not exist). */
+export function presetFile(nameOrPath: string): string {
+  return existsSync(nameOrPath) ? nameOrPath : join(presetsDir(), `pretrain.${nameOrPath}.json`);
+}
+
 export function loadPreset(nameOrPath: string): { preset: PretrainPreset; file: string } {
-  const file = existsSync(nameOrPath) ? nameOrPath : join(presetsDir(), `pretrain.${nameOrPath}.json`);
+  const file = presetFile(nameOrPath);
   if (!existsSync(file)) throw new GptforgeError(`no preset "${nameOrPath}" (presets: tiny, small; or a path to a JSON file)`, { file });
   const p = parseJsonFile(readTextFile(file, 'preset'), file) as PretrainPreset; // an encoding error is named by readTextFile
   for (const f of ['mixture', 'model', 'batchSize', 'seqLen', 'train'] as const) if (p[f] === undefined) throw new GptforgeError('missing field', { file, field: f });
