@@ -14,6 +14,26 @@ import { NO_ANSWER } from '../../src/rag/context.js';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { coreWords } from '../../src/data/synthetic/words.js';
 
+type Conv = { messages: { role: string; content: string }[] };
+
+/**
+ * The conversations `bench/rag-copy-corpus` writes for `args`, run in a temporary directory
+ * (`setup` may write files there and returns the arguments that name them), removed after.
+ */
+function copyCorpus(args: readonly string[], setup: (dir: string) => string[] = () => []): Conv[] {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-corpus-'));
+  try {
+    const out = join(dir, 'corpus.jsonl');
+    execFileSync(process.execPath, [fileURLToPath(new URL('../../bench/rag-copy-corpus.js', import.meta.url)), ...args, ...setup(dir), '--out', out], { stdio: 'pipe' });
+    return readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Conv);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 test('mqar: pools are one split, keys and values disjoint, the filter applied', () => {
   for (const split of ['train', 'test'] as const) {
     const p = mqarPools(split);
@@ -59,142 +79,94 @@ test('mqar: documents are deterministic by seed; every query repeats its pair, k
 });
 
 test("rag-copy-corpus --format chat --no-answer 10: the family's conversations with refusals cut to about 10%, every answerable one kept valid", () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gf-mqar-'));
-  try {
-    const out = join(dir, 'lookup.jsonl');
-    execFileSync(process.execPath, [fileURLToPath(new URL('../../bench/rag-copy-corpus.js', import.meta.url)), '--kind', 'lookup', '--format', 'chat', '--no-answer', '10', '--examples', '400', '--seed', '3', '--out', out], { stdio: 'pipe' });
-    const convs = readFileSync(out, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { messages: { role: string; content: string }[] });
-    assert.equal(convs.length, 400);
-    const task = taskByName('lookup');
-    const refusals = convs.filter((c) => c.messages[1].content === NO_ANSWER).length;
-    assert.ok(refusals >= 30 && refusals <= 40, `${refusals} of 400 refusals`);
-    for (const c of convs) assert.ok(task.check(c.messages[0].content, c.messages[1].content));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const convs = copyCorpus(['--kind', 'lookup', '--format', 'chat', '--no-answer', '10', '--examples', '400', '--seed', '3']);
+  assert.equal(convs.length, 400);
+  const task = taskByName('lookup');
+  const refusals = convs.filter((c) => c.messages[1].content === NO_ANSWER).length;
+  assert.ok(refusals >= 30 && refusals <= 40, `${refusals} of 400 refusals`);
+  for (const c of convs) assert.ok(task.check(c.messages[0].content, c.messages[1].content));
 });
 
 test('rag-copy-corpus --kind repeat --format chat: the list in the user turn, the same words as the reply with one leading space', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gf-repeat-'));
-  try {
-    const out = join(dir, 'repeat.jsonl');
-    execFileSync(process.execPath, [fileURLToPath(new URL('../../bench/rag-copy-corpus.js', import.meta.url)), '--kind', 'repeat', '--format', 'chat', '--min-words', '3', '--max-words', '6', '--examples', '200', '--seed', '5', '--out', out], { stdio: 'pipe' });
-    const convs = readFileSync(out, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { messages: { role: string; content: string }[] });
-    assert.equal(convs.length, 200);
-    const lengths = new Set<number>();
-    for (const c of convs) {
-      assert.deepEqual(
-        c.messages.map((m) => m.role),
-        ['user', 'assistant'],
-      );
-      const m = /^Words: ([a-z]+(?: [a-z]+)*)\.\nSay the words again\.$/.exec(c.messages[0].content);
-      assert.ok(m, c.messages[0].content);
-      // the copy, with the leading space that makes its first token the list's (quotedReply)
-      assert.equal(c.messages[1].content, ` ${m[1]}.`);
-      lengths.add(m[1].split(' ').length);
-    }
-    assert.deepEqual([...lengths].sort(), [3, 4, 5, 6]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  const convs = copyCorpus(['--kind', 'repeat', '--format', 'chat', '--min-words', '3', '--max-words', '6', '--examples', '200', '--seed', '5']);
+  assert.equal(convs.length, 200);
+  const lengths = new Set<number>();
+  for (const c of convs) {
+    assert.deepEqual(
+      c.messages.map((m) => m.role),
+      ['user', 'assistant'],
+    );
+    const m = /^Words: ([a-z]+(?: [a-z]+)*)\.\nSay the words again\.$/.exec(c.messages[0].content);
+    assert.ok(m, c.messages[0].content);
+    // the copy, with the leading space that makes its first token the list's (quotedReply)
+    assert.equal(c.messages[1].content, ` ${m[1]}.`);
+    lengths.add(m[1].split(' ').length);
   }
+  assert.deepEqual([...lengths].sort(), [3, 4, 5, 6]);
 });
 
 test('rag-copy-corpus --kind repeat --sep , --format chat: the words comma-separated in the list and in the copy', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gf-repeatsep-'));
-  try {
-    const out = join(dir, 'repeat.jsonl');
-    execFileSync(process.execPath, [fileURLToPath(new URL('../../bench/rag-copy-corpus.js', import.meta.url)), '--kind', 'repeat', '--sep', ',', '--format', 'chat', '--min-words', '3', '--max-words', '5', '--examples', '50', '--seed', '6', '--out', out], { stdio: 'pipe' });
-    const convs = readFileSync(out, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { messages: { role: string; content: string }[] });
-    assert.equal(convs.length, 50);
-    for (const c of convs) {
-      const m = /^Words: ([a-z]+(?:, [a-z]+)+)\.\nSay the words again\.$/.exec(c.messages[0].content);
-      assert.ok(m, c.messages[0].content);
-      const n = m[1].split(', ').length;
-      assert.ok(n >= 3 && n <= 5, m[1]);
-      assert.equal(c.messages[1].content, ` ${m[1]}.`);
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  const convs = copyCorpus(['--kind', 'repeat', '--sep', ',', '--format', 'chat', '--min-words', '3', '--max-words', '5', '--examples', '50', '--seed', '6']);
+  assert.equal(convs.length, 50);
+  for (const c of convs) {
+    const m = /^Words: ([a-z]+(?:, [a-z]+)+)\.\nSay the words again\.$/.exec(c.messages[0].content);
+    assert.ok(m, c.messages[0].content);
+    const n = m[1].split(', ').length;
+    assert.ok(n >= 3 && n <= 5, m[1]);
+    assert.equal(c.messages[1].content, ` ${m[1]}.`);
   }
 });
 
 test('rag-copy-corpus --kind mqar --format chat: the pair list in the user turn, every key queried once with its own value as the reply', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gf-mqarchat-'));
-  try {
+  const convs = copyCorpus(['--kind', 'mqar', '--format', 'chat', '--pairs', '4', '--queries', '4', '--examples', '50', '--seed', '7'], (dir) => {
     // a tokenizer under which many core words are one token after a space
     const words = [...coreWords()].sort().slice(0, 300);
     const tokPath = join(dir, 'tokenizer.json');
     trainTokenizer([` ${words.join(' ')}`.repeat(4)], { vocabSize: 900, pattern: 'gpt4' }).save(tokPath);
-    const out = join(dir, 'mqar.jsonl');
-    execFileSync(process.execPath, [fileURLToPath(new URL('../../bench/rag-copy-corpus.js', import.meta.url)), '--kind', 'mqar', '--format', 'chat', '--tokenizer', tokPath, '--pairs', '4', '--queries', '4', '--examples', '50', '--seed', '7', '--out', out], { stdio: 'pipe' });
-    const convs = readFileSync(out, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { messages: { role: string; content: string }[] });
-    assert.equal(convs.length, 50);
-    for (const c of convs) {
-      const m = /^Pairs: ([a-z ]+)\.\nSay each again with its pair\.$/.exec(c.messages[0].content);
-      assert.ok(m, c.messages[0].content);
-      const pairs = m[1].split(' ');
-      assert.equal(pairs.length, 8);
-      const valueOf = new Map<string, string>();
-      for (let i = 0; i < 8; i += 2) valueOf.set(pairs[i], pairs[i + 1]);
-      assert.ok(c.messages[1].content.startsWith(' ') && c.messages[1].content.endsWith('.'), c.messages[1].content);
-      const reply = c.messages[1].content.slice(1, -1).split(' ');
-      assert.equal(reply.length, 8);
-      const asked = new Set<string>();
-      for (let i = 0; i < 8; i += 2) {
-        assert.equal(reply[i + 1], valueOf.get(reply[i]), `${reply[i]} answered ${reply[i + 1]}`);
-        asked.add(reply[i]);
-      }
-      assert.equal(asked.size, 4);
+    return ['--tokenizer', tokPath];
+  });
+  assert.equal(convs.length, 50);
+  for (const c of convs) {
+    const m = /^Pairs: ([a-z ]+)\.\nSay each again with its pair\.$/.exec(c.messages[0].content);
+    assert.ok(m, c.messages[0].content);
+    const pairs = m[1].split(' ');
+    assert.equal(pairs.length, 8);
+    const valueOf = new Map<string, string>();
+    for (let i = 0; i < 8; i += 2) valueOf.set(pairs[i], pairs[i + 1]);
+    assert.ok(c.messages[1].content.startsWith(' ') && c.messages[1].content.endsWith('.'), c.messages[1].content);
+    const reply = c.messages[1].content.slice(1, -1).split(' ');
+    assert.equal(reply.length, 8);
+    const asked = new Set<string>();
+    for (let i = 0; i < 8; i += 2) {
+      assert.equal(reply[i + 1], valueOf.get(reply[i]), `${reply[i]} answered ${reply[i + 1]}`);
+      asked.add(reply[i]);
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    assert.equal(asked.size, 4);
   }
 });
 
 test('rag-copy-corpus --kind mqar --any-length --sep : --format chat: train-split words of any token length as keys and values, in the notes\' "key: value," layout, each queried key with its own value', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gf-mqarany-'));
-  try {
-    const out = join(dir, 'mqar.jsonl');
-    execFileSync(process.execPath, [fileURLToPath(new URL('../../bench/rag-copy-corpus.js', import.meta.url)), '--kind', 'mqar', '--any-length', '--sep', ':', '--format', 'chat', '--pairs', '6', '--queries', '6', '--examples', '40', '--seed', '9', '--out', out], { stdio: 'pipe' });
-    const convs = readFileSync(out, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { messages: { role: string; content: string }[] });
-    assert.equal(convs.length, 40);
-    const seen = new Set<string>();
-    for (const c of convs) {
-      const m = /^Pairs: (.+)\.\nSay each again with its pair\.$/.exec(c.messages[0].content);
-      assert.ok(m, c.messages[0].content);
-      const valueOf = new Map(m[1].split(', ').map((kv) => kv.split(': ') as [string, string]));
-      assert.equal(valueOf.size, 6);
-      const reply = c.messages[1].content;
-      assert.ok(reply.startsWith(' ') && reply.endsWith('.'), reply);
-      const asked = reply
-        .slice(1, -1)
-        .split(', ')
-        .map((kv) => kv.split(': '));
-      assert.equal(asked.length, 6);
-      for (const [k, v] of asked) {
-        assert.equal(v, valueOf.get(k), `${k} answered ${v}`);
-        assert.equal(splitOf(k), 'train');
-        seen.add(k);
-      }
+  const convs = copyCorpus(['--kind', 'mqar', '--any-length', '--sep', ':', '--format', 'chat', '--pairs', '6', '--queries', '6', '--examples', '40', '--seed', '9']);
+  assert.equal(convs.length, 40);
+  const seen = new Set<string>();
+  for (const c of convs) {
+    const m = /^Pairs: (.+)\.\nSay each again with its pair\.$/.exec(c.messages[0].content);
+    assert.ok(m, c.messages[0].content);
+    const valueOf = new Map(m[1].split(', ').map((kv) => kv.split(': ') as [string, string]));
+    assert.equal(valueOf.size, 6);
+    const reply = c.messages[1].content;
+    assert.ok(reply.startsWith(' ') && reply.endsWith('.'), reply);
+    const asked = reply
+      .slice(1, -1)
+      .split(', ')
+      .map((kv) => kv.split(': '));
+    assert.equal(asked.length, 6);
+    for (const [k, v] of asked) {
+      assert.equal(v, valueOf.get(k), `${k} answered ${v}`);
+      assert.equal(splitOf(k), 'train');
+      seen.add(k);
     }
-    // far more distinct keys than the one-token pools hold (every train-split core word is eligible)
-    assert.ok(seen.size > 150, `${seen.size} distinct keys`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
+  // far more distinct keys than the one-token pools hold (every train-split core word is eligible)
+  assert.ok(seen.size > 150, `${seen.size} distinct keys`);
 });
