@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { checkOnBad } from '../data/jsonl.js';
-import { checkSettings } from './stage-options.js';
+import { checkSettings, warnSkips } from './stage-options.js';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { renderConversation, type OnBad } from '../data/chat.js';
@@ -79,12 +79,13 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
     const all = files.flatMap((f) => {
       const r = readPreferencesJSONL(f, { onBad: o.onBad ?? 'error' });
       // as sft does: a skip is counted and named, never silent
-      if (r.skipped.length > 0) {
-        warn(`dpo: warning: skipped ${r.skipped.length} line${r.skipped.length === 1 ? '' : 's'} of ${f}`);
-        const SHOWN = 10;
-        for (const s of r.skipped.slice(0, SHOWN)) warn(`dpo: warning: ${s.reason} — skipped`);
-        if (r.skipped.length > SHOWN) warn(`dpo: warning: … and ${r.skipped.length - SHOWN} more`);
-      }
+      if (r.skipped.length > 0)
+        warnSkips(
+          'dpo',
+          `skipped ${r.skipped.length} line${r.skipped.length === 1 ? '' : 's'} of ${f}`,
+          r.skipped.map((s) => s.reason),
+          warn,
+        );
       return r.rankings;
     });
     train = all.filter((r) => !isHeldOut(r.prompt));

@@ -1,6 +1,6 @@
 import { getKernels } from '../engine/backend.js';
 import { checkOnBad } from '../data/jsonl.js';
-import { checkSetting, checkSettings } from './stage-options.js';
+import { checkSetting, checkSettings, warnSkips } from './stage-options.js';
 import type { Conversation } from '../data/conversation.js';
 import type { OnBad } from '../data/chat.js';
 import { buildSftDataset, PackedLoader, sftTable, writerSummary, type SftDataset, type SftMixtureConfig, type SftSourceReport } from '../data/sft.js';
@@ -198,11 +198,7 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   if (writers) log(`sft: ${writers}`);
   const skipped = data.report.reduce((s, r) => s + r.skipped, 0);
   if (skipped > 0) {
-    const warn = opts.onWarning ?? log;
-    warn(`sft: warning: skipped ${skipped} conversation${skipped === 1 ? '' : 's'}: malformed, or longer than a training row of ${T + 1} tokens (seqLen ${T} + 1)`);
-    const SHOWN = 10;
-    for (const s of data.skips.slice(0, SHOWN)) warn(`sft: warning: ${s} — skipped`);
-    if (data.skips.length > SHOWN) warn(`sft: warning: … and ${data.skips.length - SHOWN} more`);
+    warnSkips('sft', `skipped ${skipped} conversation${skipped === 1 ? '' : 's'}: malformed, or longer than a training row of ${T + 1} tokens (seqLen ${T} + 1)`, data.skips, opts.onWarning ?? log);
   }
   const pad = tok.specialId('<|pad|>');
   const train = new PackedLoader(data.train, B, T, pad, cfg.mixture.seed ?? 1337);

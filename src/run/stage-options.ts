@@ -55,3 +55,15 @@ export function checkSettings(opts: object, file: string, settings: readonly (re
   const given = opts as Record<string, unknown>;
   for (const [option, value, rule, presetField] of settings) checkSetting(value, rule, { option, given: given[option] !== undefined, file, presetField });
 }
+
+/**
+ * Warns that a stage skipped input (onBad 'skip'): `header` (the count and why), then each skip's
+ * location and reason — the first 10, then how many more — so a skip is named, never silent.
+ * E.g. `sft: warning: data.jsonl:2, field "messages": conversation is 807 tokens, … — skipped`.
+ */
+export function warnSkips(stage: string, header: string, reasons: readonly string[], warn: (line: string) => void): void {
+  const SHOWN = 10;
+  warn(`${stage}: warning: ${header}`);
+  for (const r of reasons.slice(0, SHOWN)) warn(`${stage}: warning: ${r} — skipped`);
+  if (reasons.length > SHOWN) warn(`${stage}: warning: … and ${reasons.length - SHOWN} more`);
+}
