@@ -17,6 +17,7 @@
 import { parseArgs } from 'node:util';
 import { renderPrompt } from '../src/data/chat.js';
 import { taskByName } from '../src/data/synthetic/tasks.js';
+import { argmax } from '../src/infer/processors.js';
 import { noGrad } from '../src/engine/tensor.js';
 import { GPT } from '../src/model/gpt.js';
 import { citedNumbers, parsePassagePrompt, passagePrompt, saysNoAnswer } from '../src/rag/context.js';
@@ -65,8 +66,7 @@ noGrad(() => {
       let first = false;
       for (let t = head.length; t < ids.length; t++) {
         const row = logits.subarray((t - 1) * V, t * V);
-        let best = 0;
-        for (let v = 1; v < V; v++) if (row[v] > row[best]) best = v;
+        const best = argmax(row);
         if (t === head.length) first = best === ids[t];
         else ok += best === ids[t] ? 1 : 0;
       }

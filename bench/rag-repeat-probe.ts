@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { renderPrompt } from '../src/data/chat.js';
 import { coreWords } from '../src/data/synthetic/words.js';
 import { Rng } from '../src/engine/rng.js';
+import { argmax } from '../src/infer/processors.js';
 import { noGrad } from '../src/engine/tensor.js';
 import { GPT } from '../src/model/gpt.js';
 import { loadModel } from '../src/run/models.js';
@@ -56,8 +57,7 @@ noGrad(() => {
     let all = true;
     for (let t = head.length; t < ids.length; t++) {
       const row = logits.subarray((t - 1) * V, t * V);
-      let best = 0;
-      for (let v = 1; v < V; v++) if (row[v] > row[best]) best = v;
+      const best = argmax(row);
       const ok = best === ids[t];
       if (t === head.length) first += ok ? 1 : 0;
       else {
