@@ -11,8 +11,9 @@
  * polynomial as fastmath.h, so the same ~1e-7 relative error). The backward uses
  * d/dx x·σ(s) = σ + x·σ(1 − σ)·s',  s = 2u,  s' = 2k(1 + 3·0.044715·x²).
  * Values differ from the scalar instance's by rounding only (native.test.ts checks both
- * against the float64 reference). NaN propagates through the final multiply by x; x = −∞
- * gives −∞·(tiny) = −∞ here where the tanh form gives NaN.
+ * against the float64 reference). NaN propagates through the final multiply by x. Under the
+ * kernels' flush-to-zero (pool.c), σ underflows to 0 for x ≲ −44, so x = −∞ gives −∞·0 = NaN,
+ * as the tanh form does.
  *
  * A range's last n mod 8 elements go through the same lanes with a masked load and store, so
  * every element is computed by the same instructions whatever the pool's split: the results

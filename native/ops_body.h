@@ -134,14 +134,14 @@ OPS_ATTR static void OPS(gelu_fwd_r)(void *c, long i0, long i1) {
   pw_ctx *k = (pw_ctx *)c;
 #ifdef OPS_GELU8
   gelu8_forward(k->a, k->out, i0, i1);
-  return;
-#endif
+#else
   for (long i = i0; i < i1; i++) {
     float x = k->a[i];
     float u = GELU_K * (x + 0.044715f * x * x * x);
     float th = 1.0f - 2.0f / (OPS_EXP(2.0f * u) + 1.0f);
     k->out[i] = 0.5f * x * (1.0f + th);
   }
+#endif
 }
 
 OPS_ATTR static void OPS(rope_rows)(void *c, long r0, long r1) {
@@ -171,8 +171,7 @@ OPS_ATTR static void OPS(gelu_bwd_r)(void *c, long i0, long i1) {
   pw_ctx *k = (pw_ctx *)c;
 #ifdef OPS_GELU8
   gelu8_backward(k->a, k->b, k->out, i0, i1);
-  return;
-#endif
+#else
   for (long i = i0; i < i1; i++) {
     float x = k->a[i];
     float u = GELU_K * (x + 0.044715f * x * x * x);
@@ -180,6 +179,7 @@ OPS_ATTR static void OPS(gelu_bwd_r)(void *c, long i0, long i1) {
     float du = GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
     k->out[i] += k->b[i] * (0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * du);
   }
+#endif
 }
 
 OPS_ATTR static void OPS(silu_fwd_r)(void *c, long i0, long i1) {

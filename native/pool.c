@@ -117,8 +117,9 @@ static void *worker_main(void *arg) {
        * what is left of it, so a stream of light jobs (decode attention, one per layer) cannot
        * keep a worker spinning on a core the caller's other threads need, and a light job that
        * woke a sleeping worker (it raced the worker's falling asleep) lets it sleep again. */
-      if (!d->light) deadline = now_ns() + d->spin_ns;
       if (id < P.active) run_tasks(d);
+      /* timed from the job's end, so a long job (a training sgemm) still leaves the spin after it */
+      if (!d->light) deadline = now_ns() + d->spin_ns;
     }
     atomic_fetch_sub_explicit(&d->refs, 1, memory_order_release);
   }

@@ -470,17 +470,6 @@ static void sgemm_task(void *ctx, int task, int ntasks) {
   }
 }
 
-/* C += P after a k-split product, rows split over tasks (elementwise: any split, same bits) */
-typedef struct { float *C; const float *P; long M, N; } kadd_t;
-static void ksplit_add_task(void *ctx, int task, int ntasks) {
-  const kadd_t *a = (const kadd_t *)ctx;
-  long r0 = a->M * task / ntasks, r1 = a->M * (task + 1) / ntasks;
-  float *restrict c = a->C + r0 * a->N;
-  const float *restrict p = a->P + r0 * a->N;
-  for (long i = 0, n = (r1 - r0) * a->N; i < n; i++) c[i] += p[i];
-}
-
-
 /* ---------------------------------------------------------------------------------------- */
 /* Decode shapes: C[M,N] (+)= A[M,K]·B[K,N] with M ≤ SMALL_M, neither operand transposed (every
  * linear layer while sampling on the KV cache, M = the batch rows). Packing B (K×N) for a few
@@ -996,7 +985,7 @@ static void small_m(const float *A, const float *B, float *C, long M, long K, lo
   int threads = serial ? 1 : pool_threads();
   /* B transposed (a logits head) has no rescue: it keeps the threshold it had (4e6) */
   int ntasks = threads > 1 && 2.0 * (double)M * (double)N * (double)K > (transB ? 4e6 : small_m_par_flops()) ? threads * small_m_tasks() : 1;
-  if (ntasks > GEMV_MAX_TASKS) ntasks = GEMV_MAX_TASKS;
+  if (!transB && ntasks > GEMV_MAX_TASKS) ntasks = GEMV_MAX_TASKS; /* the rescue's per-task flags; B transposed has none */
   if (ntasks > 1 && !transB && !split_chaos()) {
     if (!split_allowed()) ntasks = 1;
     else if (pool_asleep()) {
@@ -1074,7 +1063,7 @@ void gfn_sgemm(const float *A, const float *B, float *C, long M, long K, long N,
     int want = threads / kparts;
     long mt = (M + ISA.MR - 1) / ISA.MR, nt = (N + ISA.NR - 1) / ISA.NR;
     if (want <= 1) {
-      slices = 1;
+      /* slices stays 1 */
     } else if (mt * ISA.MR >= nt * ISA.NR && mt >= want) {
       slices = want;
       j.splitM = 1;
@@ -1095,11 +1084,7 @@ void gfn_sgemm(const float *A, const float *B, float *C, long M, long K, long N,
   }
   j.slices = slices;
   pool_run(sgemm_task, &j, kparts * slices);
-  if (kparts > 1) {
-    kadd_t a = {C, j.P, M, N};
-    int n = threads < M ? threads : (int)M;
-    pool_run(ksplit_add_task, &a, (double)M * N > 65536.0 ? n : 1);
-  }
+  if (kparts > 1) gfn_add(C, j.P, C, M * N); /* C += P (elementwise: any split, same bits) */
 }
 
 /* The same product on the calling thread only (used inside pool tasks, e.g. attention). */
@@ -1114,7 +1099,7 @@ void gfn_sgemm_serial(const float *A, const float *B, float *C, long M, long K, 
     small_m(A, B, C, M, K, N, transB, accumulate, 1);
     return;
   }
-  job_t j = {A, B, C, M, K, N, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, accumulate, 1, M};
+  job_t j = {A, B, C, M, K, N, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, accumulate, 1, M, 0, NULL, 1};
   run_block(&j, 0, M, 0, N);
 }
 
