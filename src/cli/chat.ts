@@ -4,7 +4,9 @@ import type { Conversation, Message } from '../data/conversation.js';
 import { constraintFromOptions, ReplyConstraint } from '../infer/constrain/index.js';
 import { ChatEngine, type ChatOptions, type ChatReply, type ChatStopReason } from '../infer/engine.js';
 import { defaultTools } from '../infer/tools/registry.js';
+import type { FinishReason } from '../infer/stopping.js';
 import { loadGenerationModel } from '../run/models.js';
+import { constrainedValueComplete } from '../run/sample.js';
 import { answerWithRetrieval, formatCitations, type RagAnswerOptions } from '../rag/generate.js';
 import { Retriever } from '../rag/retrieve.js';
 import { RagStore } from '../rag/store.js';
@@ -32,12 +34,13 @@ function ragTurn(engine: ChatEngine, retriever: Retriever, conv: Conversation, o
   return a.reply;
 }
 
-/** A constrained reply is a complete value after its end, or cut at --max-tokens in an accepting state (as `sample`'s incompleteReason). */
-function chatValueComplete(r: ChatReply): boolean {
-  return r.stopReason === 'end' || (r.stopReason === 'max_tokens' && r.constraintComplete === true);
-}
+/** The API's finish reason of each stop reason (the engine's STOP_REASON read backwards). */
+const FINISH: Record<ChatStopReason, FinishReason> = { end: 'stop', max_tokens: 'length', context: 'context', unclosed_tool_call: 'unclosed_tool_call', abort: 'abort' };
 
-const FINISH: Record<ChatStopReason, string> = { end: 'stop', max_tokens: 'length', context: 'context', unclosed_tool_call: 'unclosed_tool_call', abort: 'abort' };
+/** Whether a constrained reply is a complete value: `sample`'s rule (constrainedValueComplete), on the reply's stop reason and state. */
+export function chatValueComplete(r: Pick<ChatReply, 'stopReason' | 'constraintComplete'>): boolean {
+  return constrainedValueComplete(FINISH[r.stopReason], r.constraintComplete === true);
+}
 
 /** Dimmed on a terminal; every dimmed note goes to stderr. */
 const DIM = (s: string): string => (process.stderr.isTTY ? `\x1b[2m${s}\x1b[0m` : s);

@@ -1,6 +1,7 @@
 import { ChatEngine } from '../infer/engine.js';
 import { generateText, type GenerateOptions, type GenerateResult } from '../infer/generate.js';
 import type { DecodingModel } from '../infer/pipeline.js';
+import type { FinishReason } from '../infer/stopping.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import { loadModel } from './models.js';
@@ -32,16 +33,25 @@ export function sampleFromModel(loaded: { model: DecodingModel; tok: Tokenizer; 
 }
 
 /**
- * Why a constrained completion is not a complete value, or undefined when it is: the row ended
- * for another reason than the constraint (finish reason 'context', 'abort') or the constraint
- * has not reached an accepting state. (A stop string is refused with a constraint, so finish
- * reason 'stop' is an end token or the constraint's own end.) Cut at the token limit
- * ('length') in an accepting state, the output already matches in full (`[0-9]+` after
- * "406422"): complete, though the model might have gone on (the caller says so). Printed so that
- * an incomplete value is never taken for a complete one (issue 17, "Bad input").
+ * Whether a constrained output is a complete value: the one rule `sample` and `chat` both apply.
+ * Only an end ('stop': an end token or the constraint's own end; a stop string is refused with
+ * a constraint) or the token limit ('length') can leave one, and only in an accepting state
+ * (`accepting`: the constraint's isComplete()). Cut at the token limit in an accepting state,
+ * the output already matches in full (`[0-9]+` after "406422"): complete, though the model
+ * might have gone on (the caller says so). Any other finish ('context', 'abort',
+ * 'unclosed_tool_call') leaves it incomplete.
+ */
+export function constrainedValueComplete(finishReason: FinishReason, accepting: boolean): boolean {
+  return (finishReason === 'stop' || finishReason === 'length') && accepting;
+}
+
+/**
+ * Why a constrained completion is not a complete value (`constrainedValueComplete`), or
+ * undefined when it is. Printed so that an incomplete value is never taken for a complete one
+ * (issue 17, "Bad input").
  */
 export function incompleteReason(res: GenerateResult, constraint: { isComplete(): boolean }): string | undefined {
-  if ((res.finishReason === 'stop' || res.finishReason === 'length') && constraint.isComplete()) return undefined;
+  if (constrainedValueComplete(res.finishReason, constraint.isComplete())) return undefined;
   return res.finishReason === 'length' ? 'cut at --max-tokens: the constrained value is incomplete' : `ended by ${res.finishReason}: the constrained value is incomplete`;
 }
 
