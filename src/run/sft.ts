@@ -122,8 +122,8 @@ export function sftConfig(p: SftPreset, o: RunSftOptions): SftPreset {
   }
   // options are checked here, under their own names, before they join the mixture (whose errors
   // name the preset's file: "sources[8].weight" would blame it for --data-weight)
-  if (o.dataWeight !== undefined) checkSetting(o.dataWeight, 'positive number', { option: 'dataWeight', given: true, file: '', presetField: '' });
-  if (o.writerErrorRate !== undefined) checkSetting(o.writerErrorRate, 'probability', { option: 'writerErrorRate', given: true, file: '', presetField: '' });
+  if (o.dataWeight !== undefined) checkSetting(o.dataWeight, 'positive number', { option: 'dataWeight' });
+  if (o.writerErrorRate !== undefined) checkSetting(o.writerErrorRate, 'probability', { option: 'writerErrorRate' });
   const weight = o.dataWeight ?? 1;
   if (o.conversations) out.mixture.sources.push({ conversations: o.conversations, weight, name: 'conversations' });
   for (const path of o.dataFiles ?? []) {

@@ -33,27 +33,35 @@ const RULES: Record<SettingRule, (v: number) => boolean> = {
 };
 
 /**
+ * Where a stage setting came from: an option with no preset field behind it (a flag-only
+ * setting such as sft's `dataWeight`, checked only when given), or an option over a preset
+ * file's field (`given`: whether the option was set, else the value is the preset's).
+ */
+export type SettingSource = { option: string } | { option: string; given: boolean; preset: { file: string; field: string } };
+
+/**
  * Refuses a stage setting out of range before anything is loaded or trained (a batch size of 0
  * would otherwise spin forever, a negative learning rate train backwards), naming where the value
  * came from: the runner's option (`field` is the option's name, which the CLI prints as the flag
- * typed, `--batch-size`) when `given`, else the preset file's field (`sft.batchSize`).
+ * typed, `--batch-size`) when it was given or has no preset field, else the preset file's field
+ * (`sft.batchSize`).
  *
  * @throws GptforgeError "must be a positive integer, got 0" at that field.
  */
-export function checkSetting(value: unknown, rule: SettingRule, from: { option: string; given: boolean; file: string; presetField: string }): void {
+export function checkSetting(value: unknown, rule: SettingRule, from: SettingSource): void {
   if (typeof value === 'number' && RULES[rule](value)) return;
   const what = rule === 'probability' ? 'a probability in [0, 1]' : `a ${rule}`;
   const detail = `must be ${what}, got ${JSON.stringify(value)}`;
-  throw new GptforgeError(detail, from.given ? { field: from.option } : { file: from.file, field: from.presetField });
+  throw new GptforgeError(detail, 'preset' in from && !from.given ? { file: from.preset.file, field: from.preset.field } : { field: from.option });
 }
 
 /**
- * `checkSetting` for each of `settings` ([option name, value, rule, preset field]); an option
- * counts as given when `opts[option]` is set.
+ * `checkSetting` for each of `settings` ([option name, value, rule, preset field]), each over
+ * its field of the preset `file`; an option counts as given when `opts[option]` is set.
  */
 export function checkSettings(opts: object, file: string, settings: readonly (readonly [option: string, value: unknown, rule: SettingRule, presetField: string])[]): void {
   const given = opts as Record<string, unknown>;
-  for (const [option, value, rule, presetField] of settings) checkSetting(value, rule, { option, given: given[option] !== undefined, file, presetField });
+  for (const [option, value, rule, field] of settings) checkSetting(value, rule, { option, given: given[option] !== undefined, preset: { file, field } });
 }
 
 /**
