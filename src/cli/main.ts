@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, type CommandUnknownOpts } from '@commander-js/extra-typings';
+import { Command, CommanderError, type CommandUnknownOpts, type Option } from '@commander-js/extra-typings';
 import { GptforgeError } from '../util/errors.js';
 import { exitOnSignals } from './interrupt.js';
 
@@ -38,16 +38,67 @@ Environment: GPTFORGE_BACKEND=native|reference, GPTFORGE_ISA=avx512|avx2|scalar|
 /** The command being run (set before it parses its flags): its flags name the fields of the library's errors. */
 let active: CommandUnknownOpts | undefined;
 
-/** Commander's own errors (unknown option, missing value) as one line "gptforge: error: …", and no process.exit inside it. */
+/**
+ * Commander's own errors in our one style ("gptforge: --max-tokens: expects a number, got
+ * "abc""), and no process.exit inside it. An option-argument parser's refusal (ours in
+ * util/args.ts, or commander's for `.choices()`) becomes a GptforgeError naming the option,
+ * printed as every library error is; commander's other errors (a missing value, an unknown
+ * option or command) are rephrased from its CommanderError by `commanderMessage`.
+ */
 function configure(c: CommandUnknownOpts): void {
   c.exitOverride()
-    .configureOutput({ outputError: (s, write) => write(`gptforge: ${s}`) })
+    .configureOutput({ outputError: () => undefined }) // main's catch prints it, rephrased
     .showSuggestionAfterError();
   // before the subcommand parses its flags (an option's parser may throw too)
   c.hook('preSubcommand', (_c, sub) => {
     active = sub;
   });
+  for (const o of c.options) namedParseErrors(o);
   for (const sub of c.commands) configure(sub);
+}
+
+/** `o`'s argument parser, refusing with a GptforgeError at `o`'s field instead of commander's "argument 'x' is invalid. …". */
+function namedParseErrors(o: Option): void {
+  const parse = o.parseArg;
+  if (!parse) return;
+  const field = o.attributeName();
+  o.parseArg = <T>(value: string, previous: T): T => {
+    try {
+      return parse(value, previous);
+    } catch (e) {
+      // commander's test (_callParseArg): an InvalidArgumentError, whichever copy of commander made it
+      if ((e as { code?: unknown })?.code !== 'commander.invalidArgument') throw e;
+      // commander's own choices check says "Allowed choices are a, b." without the value
+      const detail = o.argChoices ? `must be one of ${o.argChoices.join(', ')}; got ${JSON.stringify(value)}` : (e as Error).message;
+      throw new GptforgeError(detail, { field });
+    }
+  };
+}
+
+/** The long flag of commander's `flags` text ("-n, --num-samples <n>" → "--num-samples"). */
+function flagOf(flags: string): string {
+  return /--[\w-]+/.exec(flags)?.[0] ?? flags.split(/[ ,]/)[0];
+}
+
+/**
+ * A CommanderError's message in our style. Commander builds its messages in fixed forms
+ * (commander/lib/command.js: optionMissingArgument, unknownOption, unknownCommand …); one of
+ * another form (a later commander) keeps its text, less the "error: " prefix.
+ */
+function commanderMessage(err: CommanderError): string {
+  const msg = err.message.replace(/^error: /, '');
+  const suggestion = /\s*\(Did you mean (.+)\?\)$/.exec(msg);
+  const didYouMean = suggestion ? `; did you mean ${suggestion[1]}?` : '';
+  const text = suggestion ? msg.slice(0, suggestion.index) : msg;
+  const path: string[] = [];
+  for (let c: CommandUnknownOpts | null = active ?? null; c; c = c.parent) path.unshift(c.name());
+  const help = `${path.length > 0 ? path.join(' ') : 'gptforge'} --help`;
+  let m: RegExpExecArray | null;
+  if (err.code === 'commander.optionMissingArgument' && (m = /^option '(.+)' argument missing$/.exec(text))) return `${flagOf(m[1])}: needs a value (${m[1]})`;
+  if (err.code === 'commander.unknownOption' && (m = /^unknown option '(.+)'$/.exec(text))) return `${m[1]}: unknown option${didYouMean} (${help} lists them)`;
+  if (err.code === 'commander.unknownCommand' && (m = /^unknown command '(.+)'$/.exec(text))) return `unknown command "${m[1]}"${didYouMean} (gptforge --help lists them)`;
+  if (err.code === 'commander.missingMandatoryOptionValue' && (m = /^required option '(.+)' not specified$/.exec(text))) return `${flagOf(m[1])}: required (${m[1]})`;
+  return `${text}${didYouMean}`;
 }
 
 /**
@@ -83,7 +134,9 @@ exitOnSignals();
 // can tell a stopped run from a finished one.
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof CommanderError) {
-    process.exitCode = err.exitCode; // --help and --version: 0; commander printed its error already
+    // --help, --version (exit code 0) and help shown for a missing subcommand (1): printed already; a usage error: one line, exit code 1 as any other error
+    if (err.exitCode !== 0 && err.code !== 'commander.help') console.error(`gptforge: ${commanderMessage(err)}`);
+    process.exitCode = err.exitCode;
   } else if (err instanceof GptforgeError) {
     console.error(`gptforge: ${asTyped(err)}`);
     process.exitCode = 1;

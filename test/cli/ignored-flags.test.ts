@@ -9,7 +9,7 @@ import { CLI } from './fixture.js';
 test('--nprobe 0, --whitespace without --json-schema and --base-name without --format peft are refused', { timeout: 60_000 }, () => {
   const missing = join(tmpdir(), 'gf-no-such-run');
   for (const [args, want] of [
-    [['rag', 'query', '--db', join(missing, 'x.db'), '--nprobe', '0', 'hello'], /option '--nprobe <n>' argument '0' is invalid/],
+    [['rag', 'query', '--db', join(missing, 'x.db'), '--nprobe', '0', 'hello'], /^gptforge: --nprobe: expects a whole number ≥ 1, got "0"$/m],
     [['sample', '--run', missing, '-p', 'hi', '--whitespace', 'compact'], /^gptforge: --whitespace shapes the JSON of --json-schema/m],
     [['export', '--run', missing, '--format', 'hf', '--out', join(missing, 'hf'), '--base-name', 'you/base'], /^gptforge: --base-name names the base of a PEFT adapter: it needs --format peft \(not hf\)$/m],
   ] as const) {
