@@ -21,7 +21,7 @@ export const command = new Command('sample')
   .option('--top-k <n>', 'sample from the k most likely tokens (0 = all)', number, 50)
   .option('--top-p <x>', 'nucleus sampling mass (1 = off)', number, 1)
   .option('--seed <n>', 'random seed', number, 1)
-  .option('-n, --num-samples <n>', 'how many samples', number, 1)
+  .option('-n, --num-samples <n>', 'how many samples', positiveInteger, 1)
   .option('--stop <text>', 'stop sequence (repeatable), e.g. --stop "\\n\\n"', collect, [])
   .option('--strict', 'error instead of truncating a prompt longer than the context')
   .option('--json-schema <file>', 'constrain the completion to JSON this schema file accepts (docs/constrain.md)')
@@ -38,7 +38,6 @@ export const command = new Command('sample')
     if (prompt === undefined) throw new GptforgeError('give --prompt "…" or --prompt-file <file>');
     const stops = o.stop.map((s) => s.replace(/\\n/g, '\n').replace(/\\t/g, '\t'));
     const n = o.numSamples;
-    if (!(Number.isInteger(n) && n >= 1)) throw new GptforgeError(`-n/--num-samples must be a positive whole number, got ${n}`, { field: '--num-samples' });
     // flag mistakes are named before the model loads (a missing run would hide them)
     const constrained = [o.jsonSchema, o.regex, o.grammar].filter((x) => x !== undefined).length;
     if (constrained > 1) throw new GptforgeError('give at most one of --json-schema, --regex, --grammar');

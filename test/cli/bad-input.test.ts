@@ -69,6 +69,12 @@ test("the command line's own errors name the option in our one style (as a libra
   const command = run(['sampel']);
   assert.equal(command.status, 1);
   assert.equal(command.stderr, 'gptforge: unknown command "sampel"; did you mean sample? (gptforge --help lists them)\n');
+  // the flag named once, by its long name, however it was typed (not "--num-samples: -n/--num-samples …")
+  for (const flag of ['-n', '--num-samples']) {
+    const zero = run(['sample', '--run', 'no-such-run', '--prompt', 'the', flag, '0']);
+    assert.equal(zero.status, 1);
+    assert.equal(zero.stderr, 'gptforge: --num-samples: expects a whole number ≥ 1, got "0"\n');
+  }
   for (const r of [unknown, nan, missing, choice, command]) assert.doesNotMatch(r.stderr, /error: |'.*<.*>'/, "commander's own phrasing");
   const help = run(['--help']);
   assert.equal(help.status, 0);

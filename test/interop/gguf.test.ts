@@ -149,7 +149,8 @@ test('GGUF to a directory is refused before any work, naming the file to give in
   mkdirSync(dir);
   assert.throws(
     () => checkpointToGguf(ck, dir, { type: 'Q8_0' }),
-    (e: unknown) => e instanceof GptforgeError && /--out is a directory; GGUF is one file: name it, e\.g\. .*outdir\/model-q8_0\.gguf/.test(e.message),
+    // the path once, in the detail, at the option's field (the CLI prints it as "--out: …outdir is a directory")
+    (e: unknown) => e instanceof GptforgeError && e.field === 'out' && e.file === undefined && new RegExp(`^field "out": ${dir} is a directory; GGUF is one file: name it, e\\.g\\. .*outdir/model-q8_0\\.gguf$`).test(e.message),
   );
   assert.deepEqual(readdirSync(parent), ['outdir']);
 });

@@ -97,7 +97,7 @@ export interface GgufExportResult {
 export function checkpointToGguf(ck: LoadedCheckpoint, path: string, opts: { type?: GgufType; name?: string } = {}): GgufExportResult {
   const type = opts.type ?? 'F32';
   // a GGUF is one file: a directory given as --out is refused before any work (rename would fail after it)
-  if (existsSync(path) && statSync(path).isDirectory()) throw new GptforgeError(`--out is a directory; GGUF is one file: name it, e.g. ${join(path, `model-${type.toLowerCase()}.gguf`)}`, { file: path, field: 'out' });
+  if (existsSync(path) && statSync(path).isDirectory()) throw new GptforgeError(`${path} is a directory; GGUF is one file: name it, e.g. ${join(path, `model-${type.toLowerCase()}.gguf`)}`, { field: 'out' });
   const c: GPTConfig = ck.meta.model;
   const cfgFile = join(ck.dir, 'config.json');
   assertExportable(c, cfgFile);
