@@ -103,12 +103,23 @@ function commanderMessage(err: CommanderError): string {
 
 /**
  * A library error names a field by its option name (`topP`, `basePrecision`); at the command line
- * the user typed a flag, so say `--top-p`. Errors about a file's field (file set) keep the field.
+ * the user typed a flag, so say `--top-p`. A field inside an option's value (`lora.r`, a field of
+ * the `--lora` spec) is named as the flag and that field: `--lora r`. Errors about a file's field
+ * (file set) keep the field.
  */
 function asTyped(err: GptforgeError): string {
   if (err.file !== undefined || active === undefined) return err.message;
   const options = active.options;
-  return err.format({ fieldName: (field) => options.find((o) => o.attributeName() === field || o.long === field)?.long });
+  const flag = (field: string): string | undefined => options.find((o) => o.attributeName() === field || o.long === field)?.long;
+  return err.format({
+    fieldName: (field) => {
+      const whole = flag(field);
+      const dot = field.indexOf('.');
+      if (whole !== undefined || dot < 0) return whole;
+      const head = flag(field.slice(0, dot));
+      return head === undefined ? undefined : `${head} ${field.slice(dot + 1)}`;
+    },
+  });
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -31,7 +31,9 @@ export interface LoraSpecContext {
 
 /**
  * Parse a spec against the modules a model has (for expanding aliases and naming them in errors).
- * @throws GptforgeError naming the bad field (`lora.<key>`), listing valid keys or the modules that exist.
+ * @throws GptforgeError at the bad key's field (`lora.r`; an unknown key at `lora`), its detail
+ *   not repeating the key (the CLI prints `--lora r: must be a whole number ≥ 1, got "0"`), listing
+ *   valid keys or the modules that exist.
  */
 export function parseLoraSpec(spec: string, modules: readonly LinearModule[], field = 'lora', ctx: LoraSpecContext = {}): LoraConfig {
   // an empty spec is most likely a shell variable left unset: say so rather than train PEFT's defaults silently
@@ -51,24 +53,24 @@ export function parseLoraSpec(spec: string, modules: readonly LinearModule[], fi
     if (v === 'none') return;
     const top = /^top:(\d+)$/.exec(v);
     if (top) {
-      if (!ctx.frequentTokens) throw new GptforgeError(`tokens=${v}: the most frequent answer tokens are known only to sft (its training data); here give token ids, special, all or none`, { field: `${field}.tokens` });
+      if (!ctx.frequentTokens) throw new GptforgeError(`"${v}": the most frequent answer tokens are known only to sft (its training data); here give token ids, special, all or none`, { field: `${field}.tokens` });
       for (const id of ctx.frequentTokens(Number(top[1]))) push(id);
       return;
     }
     if (v === 'all') {
-      if (ctx.vocabSize === undefined) throw new GptforgeError("tokens=all needs the model's vocabulary size, which this caller does not pass; give token ids", { field: `${field}.tokens` });
+      if (ctx.vocabSize === undefined) throw new GptforgeError(`"all" needs the model's vocabulary size, which this caller does not pass; give token ids`, { field: `${field}.tokens` });
       for (let id = 0; id < ctx.vocabSize; id++) push(id);
       return;
     }
     const specials = ctx.specialTokens;
     if (v === 'special' || !/^\d+$/.test(v)) {
-      if (!specials) throw new GptforgeError(`tokens=${v} needs the tokenizer's special tokens, which this stage does not pass; give token ids`, { field: `${field}.tokens` });
+      if (!specials) throw new GptforgeError(`"${v}" needs the tokenizer's special tokens, which this stage does not pass; give token ids`, { field: `${field}.tokens` });
       if (v === 'special') {
         for (const id of specials.values()) push(id);
         return;
       }
       const id = specials.get(v);
-      if (id === undefined) throw new GptforgeError(`tokens: "${v}" is not a token id, special, all, none, top:k (k a whole number) or a special token of this tokenizer (${[...specials.keys()].join(' ')})`, { field: `${field}.tokens` });
+      if (id === undefined) throw new GptforgeError(`"${v}" is not a token id, special, all, none, top:k (k a whole number) or a special token of this tokenizer (${[...specials.keys()].join(' ')})`, { field: `${field}.tokens` });
       push(id);
       return;
     }
@@ -85,7 +87,7 @@ export function parseLoraSpec(spec: string, modules: readonly LinearModule[], fi
   };
   const num = (key: string, v: string, ok: (n: number) => boolean, what: string): number => {
     const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new GptforgeError(`${key} must be ${what}, got "${v}"`, { field: `${field}.${key}` });
+    if (v.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new GptforgeError(`must be ${what}, got "${v}"`, { field: `${field}.${key}` });
     return n;
   };
   for (const raw of spec.split(',')) {
@@ -100,14 +102,14 @@ export function parseLoraSpec(spec: string, modules: readonly LinearModule[], fi
       continue;
     }
     inList = null;
-    if (!(KEYS as readonly string[]).includes(key)) throw new GptforgeError(`unknown field "${key}"; fields: ${KEYS.join(', ')}`, { field: `${field}.${key}` });
+    if (!(KEYS as readonly string[]).includes(key)) throw new GptforgeError(`unknown field "${key}"; fields: ${KEYS.join(', ')}`, { field });
     if (key === 'rslora') {
       if (value === null || value === 'true' || value === '1') cfg.rslora = true;
       else if (value === 'false' || value === '0') cfg.rslora = false;
-      else throw new GptforgeError(`rslora must be true or false, got "${value}"`, { field: `${field}.rslora` });
+      else throw new GptforgeError(`must be true or false, got "${value}"`, { field: `${field}.rslora` });
       continue;
     }
-    if (value === null || value === '') throw new GptforgeError(`${key} needs a value (${key}=…)`, { field: `${field}.${key}` });
+    if (value === null || value === '') throw new GptforgeError(`needs a value (${key}=…)`, { field: `${field}.${key}` });
     switch (key) {
       case 'r':
         cfg.r = num(key, value, (n) => Number.isInteger(n) && n >= 1, 'a whole number ≥ 1');

@@ -21,11 +21,11 @@ test('the --lora spec: key=value fields, targets taking the bare names after it,
 });
 
 test('bad specs name the field; an unknown target lists the modules that exist', () => {
-  assert.throws(() => parseLoraSpec('r=0', GELU), /field "lora.r": r must be a whole number ≥ 1, got "0"/);
-  assert.throws(() => parseLoraSpec('r=8,alfa=16', GELU), /field "lora.alfa": unknown field "alfa"; fields: r, alpha, dropout, targets, rslora, seed/);
+  assert.throws(() => parseLoraSpec('r=0', GELU), /GptforgeError: field "lora.r": must be a whole number ≥ 1, got "0"$/);
+  assert.throws(() => parseLoraSpec('r=8,alfa=16', GELU), /GptforgeError: field "lora": unknown field "alfa"; fields: r, alpha, dropout, targets, rslora, seed/);
   assert.throws(() => parseLoraSpec('alpha=-1', GELU), /field "lora.alpha"/);
-  assert.throws(() => parseLoraSpec('dropout=1', GELU), /field "lora.dropout": dropout must be in \[0, 1\)/);
-  assert.throws(() => parseLoraSpec('r', GELU), /field "lora.r": r needs a value/);
+  assert.throws(() => parseLoraSpec('dropout=1', GELU), /GptforgeError: field "lora.dropout": must be in \[0, 1\)/);
+  assert.throws(() => parseLoraSpec('r', GELU), /GptforgeError: field "lora.r": needs a value \(r=…\)/);
   assert.throws(() => parseLoraSpec('targets=qkv,c_fc2', GELU), /field "lora.targets": unknown target module "c_fc2"; this model has: attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj \(aliases: qkv, proj, up, down, all-linear\)/);
   assert.throws(() => parseLoraSpec('r=4,qkv', GELU), /unknown field "qkv"/);
 });

@@ -188,13 +188,13 @@ test('token rows: the tokens= spec field; bad indices and overlapping adapters r
   assert.deepEqual(parseLoraSpec('tokens=3,7,<|user_start|>,targets=qkv', [...mods], 'lora', { specialTokens: specials }).trainableTokenIndices, [3, 7, 45]);
   assert.deepEqual(parseLoraSpec('tokens=none', [...mods]).trainableTokenIndices, []);
   assert.deepEqual(parseLoraSpec('tokens=all', [...mods], 'lora', { vocabSize: 5 }).trainableTokenIndices, [0, 1, 2, 3, 4]);
-  assert.throws(() => parseLoraSpec('tokens=all', [...mods]), /tokens=all needs the model's vocabulary size/);
+  assert.throws(() => parseLoraSpec('tokens=all', [...mods]), /field "lora.tokens": "all" needs the model's vocabulary size/);
   const frequentTokens = (k: number): number[] => frequentTargets([{ ids: [5, 6, 6, 7, 7, 7, 45], mask: [0, 1, 1, 1, 1, 1, 1] }], k);
   assert.deepEqual(frequentTokens(9), [7, 6, 45], 'by count of masked targets, ties by id; unmasked 5 is no target');
   assert.deepEqual(parseLoraSpec('tokens=special,top:2', [...mods], 'lora', { specialTokens: specials, frequentTokens }).trainableTokenIndices, [44, 45, 7, 6]);
-  assert.throws(() => parseLoraSpec('tokens=top:2', [...mods]), /tokens=top:2: the most frequent answer tokens are known only to sft/);
+  assert.throws(() => parseLoraSpec('tokens=top:2', [...mods]), /field "lora.tokens": "top:2": the most frequent answer tokens are known only to sft/);
   assert.match(formatLoraSpec(parseLoraSpec('r=2,tokens=3,7', [...mods])), /,tokens=3,7$/);
-  assert.throws(() => parseLoraSpec('tokens=special', [...mods]), /field "lora.tokens": tokens=special needs the tokenizer's special tokens/);
+  assert.throws(() => parseLoraSpec('tokens=special', [...mods]), /field "lora.tokens": "special" needs the tokenizer's special tokens/);
   assert.throws(() => parseLoraSpec('tokens=<|nope|>', [...mods], 'lora', { specialTokens: specials }), /"<\|nope\|>" is not a token id/);
   const lm = new LoraModel(new GPT(cfg));
   assert.throws(() => lm.addAdapter('a', { ...ALL, trainableTokenIndices: [48] }), /trainable token index 48 is not a token id of this model \(0…47\)/);
