@@ -9,8 +9,8 @@ import { floatToHalf, halfToFloat } from '../../src/model/export/ggml-quants.js'
 import { setInferencePrecision } from '../../src/model/inference-precision.js';
 import { dequantize, quantize } from '../../src/model/quantize.js';
 import { getKernels } from '../../src/engine/backend.js';
-import type { Tokenizer } from '../../src/tokenizer/index.js';
-import { multilingualText } from '../tokenizer/corpus.js';
+import { trainTokenizer, type Tokenizer } from '../../src/tokenizer/index.js';
+import { mobyDick, multilingualText } from '../tokenizer/corpus.js';
 import { randomModel, saveTemp, smallTokenizer, tempDir } from './fixtures.js';
 
 /*
@@ -271,3 +271,28 @@ for (const pattern of ['cl100k', 'gpt2'] as const) {
     }
   });
 }
+
+/**
+ * o200k → "gpt-4o": the text is where o200k's regex splits unlike cl100k's (contractions kept
+ * on their word, "don't"; a capital starting a new chunk inside a word, "HelloWorld"), and the
+ * tokenizer is trained on it so that its merges cross cl100k's boundaries ("n't"): a pre type
+ * with cl100k's regex (chatglm-bpe, llama-bpe) gives other ids here, Moby-Dick alone does not
+ * tell the two apart at a small vocabulary.
+ */
+test("llama.cpp tokenizes like gptforge with the o200k pattern (tokenizer.ggml.pre gpt-4o), on text where o200k's splits differ from cl100k's", async () => {
+  const words = ["don't", "can't", "won't", "isn't", "didn't", "I'll", "you're", "whale's", 'HelloWorld', 'JSONParser', 'McDonald', 'iPhone', 'a/b//c', 'CAPSlock'];
+  const lines = Array.from({ length: 3000 }, (_, i) => `${words[i % words.length]} ${words[(i * 7 + 3) % words.length]} ${words[(i * 5 + 1) % words.length]}.`);
+  const tok = trainTokenizer([mobyDick().slice(0, 100_000), lines.join('\n')], { vocabSize: 500, pattern: 'o200k' });
+  const model = randomModel({ vocabSize: tok.vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 32, position: 'learned' });
+  const m = await exportAndLoad(model, tok);
+  try {
+    const text = `${lines.slice(0, 400).join('\n')}\n${multilingualText(50_000, 11)}`;
+    const ours = tok.encode(text, { disallowedSpecial: 'plain' });
+    const theirs = m.tokenize(text, false) as number[];
+    let i = 0;
+    while (i < ours.length && theirs[i] === ours[i]) i++;
+    assert.ok(i === ours.length && theirs.length === ours.length, `first difference at token ${i}: ours ${JSON.stringify(ours.slice(i, i + 5))} theirs ${JSON.stringify(theirs.slice(i, i + 5))} near ${JSON.stringify(tok.decode(ours.slice(Math.max(0, i - 5), i + 5)))}`);
+  } finally {
+    await m.dispose();
+  }
+});

@@ -24,12 +24,17 @@ export { readGguf, writeGguf, type GgufFile, type GgufTensor, type GgufType, typ
  * (src/llama-vocab.cpp, llm_tokenizer_bpe; case-insensitive contractions written out as
  * our patterns do). Chosen for identical splitting *and* BPE: "llama-bpe" would also match
  * cl100k's regex but turns on ignore_merges (a whole pre-token found in the vocabulary is
- * taken as is), which is not BPE; "chatglm-bpe" has the same regex without it.
- * Our default `gpt4` (cl100k with \p{N}{1,2}, nanochat's) has no llama.cpp pre type.
+ * taken as is), which is not BPE; "chatglm-bpe" has the same regex without it. o200k's regex
+ * is llama.cpp's GPT4O type ("gpt-4o": the same classes, contractions spelled out, no
+ * ignore_merges).
+ * Our default `gpt4` (cl100k with \p{N}{1,2}, nanochat's) has none: no llama.cpp pre type
+ * splits digits in groups of at most two (llama3/dbrx/chatglm4/gpt-4o take 1–3, qwen2 one,
+ * AFMoE's custom digit rule groups by length mod 3), so its export is refused.
  */
 export const LLAMA_CPP_PRE: Readonly<Record<string, string>> = {
   cl100k: 'chatglm-bpe',
   'gpt4-digits': 'qwen2',
+  o200k: 'gpt-4o',
   gpt2: 'gpt-2',
 };
 
