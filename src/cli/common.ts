@@ -58,6 +58,14 @@ export function loraOption() {
   );
 }
 
+/** `--base-name <id>` beside `--lora`: what the adapter's adapter_config.json names its base by (AdapterOptions.baseName). */
+export function baseNameOption() {
+  return new Option(
+    '--base-name <id>',
+    "with --lora: the adapter_config.json's base_model_name_or_path — the name transformers loads the base by, as export --format peft --base-name records it: a Hub repo id (you/tiny-sft) or the path of the base's export (gptforge export --format hf --stage <from>); default the base checkpoint's path (ours, not a transformers model; docs/interop.md)",
+  );
+}
+
 /** `--precision <p>`: decode on f32 weights, or on Q8_0 / Q4_0 blocks with int8 activations (src/model/inference-precision.ts). */
 export function precisionOption() {
   return new Option('--precision <p>', 'decode on f32 weights, or on q8_0 / q4_0 blocks with int8 activations (docs/lora.md)').argParser((v) => parseBasePrecision(v, '--precision')).default('f32' as BasePrecision);

@@ -3,7 +3,7 @@ import { checkOnBad } from '../data/jsonl.js';
 import { runDpo } from '../run/dpo.js';
 import { dpoReport } from '../run/report.js';
 import { collect, number } from '../util/args.js';
-import { stderrLog, basePrecisionOption, loraOption } from './common.js';
+import { stderrLog, baseNameOption, basePrecisionOption, loraOption } from './common.js';
 import { interruptSignal } from './interrupt.js';
 
 export const command = new Command('dpo')
@@ -21,6 +21,7 @@ export const command = new Command('dpo')
   .option('--quiet', 'no progress bars')
   .addOption(loraOption())
   .addOption(basePrecisionOption())
+  .addOption(baseNameOption())
   .action(async (o) => {
     checkOnBad(o.onBad);
     const r = await runDpo(o.run, { ...o, onBad: o.onBad, signal: interruptSignal(), log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });

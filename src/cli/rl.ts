@@ -2,7 +2,7 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { rlReport } from '../run/report.js';
 import { runRl } from '../run/rl.js';
 import { collect, number } from '../util/args.js';
-import { stderrLog, basePrecisionOption, loraOption } from './common.js';
+import { stderrLog, baseNameOption, basePrecisionOption, loraOption } from './common.js';
 import { interruptSignal } from './interrupt.js';
 
 export const command = new Command('rl')
@@ -28,6 +28,7 @@ export const command = new Command('rl')
   .option('--quiet', 'no progress bars')
   .addOption(loraOption())
   .addOption(basePrecisionOption())
+  .addOption(baseNameOption())
   .action(async (o) => {
     const r = await runRl(o.run, { ...o, signal: interruptSignal(), log: stderrLog(o.quiet) });
     console.log(rlReport(r));

@@ -5,7 +5,7 @@ import { rmReport } from '../run/report.js';
 import { rmScores, runRm } from '../run/rm.js';
 import { GptforgeError } from '../util/errors.js';
 import { collect, number } from '../util/args.js';
-import { stderrLog, basePrecisionOption, loraOption } from './common.js';
+import { stderrLog, baseNameOption, basePrecisionOption, loraOption } from './common.js';
 import { interruptSignal } from './interrupt.js';
 
 const score = new Command('score')
@@ -37,6 +37,7 @@ export const command = new Command('rm')
   .option('--quiet', 'no progress bars')
   .addOption(loraOption())
   .addOption(basePrecisionOption())
+  .addOption(baseNameOption())
   .enablePositionalOptions()
   .addCommand(score)
   .action(async (o) => {

@@ -4,7 +4,7 @@ import { runSft } from '../run/sft.js';
 import { sftReport } from '../run/report.js';
 import { GptforgeError } from '../util/errors.js';
 import { collect, number } from '../util/args.js';
-import { stderrLog, basePrecisionOption, loraOption } from './common.js';
+import { stderrLog, baseNameOption, basePrecisionOption, loraOption } from './common.js';
 import { interruptSignal } from './interrupt.js';
 
 export const command = new Command('sft')
@@ -30,6 +30,7 @@ export const command = new Command('sft')
   .option('--quiet', 'no progress bars or charts (the summary line still prints)')
   .addOption(loraOption())
   .addOption(basePrecisionOption())
+  .addOption(baseNameOption())
   .action(async (o) => {
     checkOnBad(o.onBad);
     if (o.onlyData && o.data.length === 0) throw new GptforgeError('--only-data needs at least one --data file');

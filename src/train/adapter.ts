@@ -19,6 +19,14 @@ export interface AdapterOptions {
   lora?: LoraConfig | string;
   /** The precision the frozen base is held in (default f32); q8_0 / q4_0 need `lora`. */
   basePrecision?: BasePrecision;
+  /**
+   * What the adapter's adapter_config.json records as `base_model_name_or_path`, the name PEFT's
+   * `AutoPeftModelForCausalLM` loads the base by: the Hub repo id or the path of the base's
+   * Hugging Face export (`export --format hf`), as `export --format peft --base-name` records it.
+   * Default: the base checkpoint's directory (ours: our loader finds the base by the checkpoint's
+   * meta, not by this field). Needs `lora`.
+   */
+  baseName?: string;
 }
 
 /** A stage's adapter: the LoRA model around the stage's GPT, the adapter that trains, and the base checkpoint. */
@@ -27,6 +35,8 @@ export interface AdapterTraining {
   name: string;
   /** The base checkpoint directory (the model was loaded from it). */
   baseDir: string;
+  /** adapter_config.json's base_model_name_or_path (AdapterOptions.baseName, default baseDir). */
+  baseName: string;
 }
 
 /**
@@ -42,7 +52,10 @@ export interface AdapterTraining {
  */
 export function prepareAdapter(stage: string, model: GPT, baseDir: string, opts: AdapterOptions, ctx: Omit<LoraSpecContext, 'vocabSize'> = {}): AdapterTraining | null {
   const precision = opts.basePrecision ?? 'f32';
+  if (opts.baseName !== undefined && opts.baseName.trim() === '') throw new GptforgeError(`${stage}: the base model name is empty: give a Hub repo id or the path of the base's Hugging Face export`, { field: 'baseName' });
   if (opts.lora === undefined) {
+    // a name for a base no adapter sits on would be dropped unsaid
+    if (opts.baseName !== undefined) throw new GptforgeError(`${stage}: the base name is recorded in a LoRA adapter's adapter_config.json; without a LoRA adapter (lora / --lora) there is none to record it`, { field: 'baseName' });
     if (precision !== 'f32') {
       throw new GptforgeError(`${stage}: a ${precision} base cannot be trained — quantized weights are frozen and receive no gradient; add a LoRA adapter (lora / --lora) to train on it, or use basePrecision f32 for full fine-tuning`, { field: 'basePrecision' });
     }
@@ -52,7 +65,7 @@ export function prepareAdapter(stage: string, model: GPT, baseDir: string, opts:
   const cfg = parsed.trainableTokenIndices === undefined && stage === 'sft' ? { ...parsed, trainableTokenIndices: sftDefaultTokens(ctx, model.config.vocabSize) } : parsed;
   const lora = new LoraModel(model, { basePrecision: precision });
   lora.addAdapter('default', cfg);
-  return { lora, name: 'default', baseDir };
+  return { lora, name: 'default', baseDir, baseName: opts.baseName ?? baseDir };
 }
 
 /**
@@ -93,7 +106,7 @@ export function adapterSaveOptions(ad: AdapterTraining, stageDir: string, step: 
   const finalDir = join(stageDir, checkpointName(step));
   return {
     meta: { base: relative(finalDir, ad.baseDir) || '.', name: ad.name, basePrecision: ad.lora.basePrecision },
-    write: (dir) => saveAdapter(dir, ad.lora, ad.name, { model: ad.lora.model.config, tokenizerHash, basePrecision: ad.lora.basePrecision }, ad.baseDir),
+    write: (dir) => saveAdapter(dir, ad.lora, ad.name, { model: ad.lora.model.config, tokenizerHash, basePrecision: ad.lora.basePrecision }, ad.baseName),
   };
 }
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { loadModel, runSft, type Conversation } from '../../src/index.js';
 import { GPT } from '../../src/model/gpt.js';
 import { LoraModel } from '../../src/model/lora.js';
@@ -10,6 +10,7 @@ import { readAdapter, loadAdapterInto } from '../../src/model/export/peft.js';
 import { readSafetensors } from '../../src/model/safetensors.js';
 import { noGrad } from '../../src/engine/tensor.js';
 import { tinyRun } from './fixture.js';
+import { GptforgeError } from '../../src/util/errors.js';
 import { adapterMarkdown, stageAdapter } from '../../src/run/eval.js';
 
 const qa = (q: string, a: string): Conversation => ({
@@ -116,6 +117,15 @@ test('bad LoRA input: a quantized base without an adapter, an unknown target, an
     await assert.rejects(() => runSft(runDir, { conversations: good, onlyData: true, into: 'x', steps: 1, quiet: true, lora: 'r=4,targets=qkv,gate' }), /field "lora.targets": unknown target module "gate"; this model has: attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj/);
     const r = await runSft(runDir, { conversations: good, onlyData: true, into: 'y', steps: 1, quiet: true, lora: 'r=2' });
     const ad = readAdapter(r.checkpoint!);
+    // base_model_name_or_path: the base checkpoint by default; the name transformers loads the base by when given (as export --format peft --base-name)
+    const baseOf = (ck: string): unknown => (JSON.parse(readFileSync(join(ck, 'adapter_config.json'), 'utf8')) as Record<string, unknown>).base_model_name_or_path;
+    assert.equal(resolve(baseOf(r.checkpoint!) as string), resolve(loadModel(runDir, 'base').dir));
+    const named = await runSft(runDir, { conversations: good, onlyData: true, into: 'z', steps: 1, quiet: true, lora: 'r=2', baseName: 'you/tiny-base' });
+    assert.equal(baseOf(named.checkpoint!), 'you/tiny-base');
+    await assert.rejects(
+      () => runSft(runDir, { conversations: good, onlyData: true, into: 'w', steps: 1, quiet: true, baseName: 'you/tiny-base' }),
+      (e: unknown) => e instanceof GptforgeError && e.field === 'baseName' && /without a LoRA adapter/.test(e.message),
+    );
     const wider = new LoraModel(new GPT({ ...loadModel(runDir, 'base').model.config, nEmbd: 64 }));
     assert.throws(() => loadAdapterInto(wider, ad, 'x'), /adapter made for another base: its base has nEmbd=32, this model has 64/);
     const same = new LoraModel(new GPT(loadModel(runDir, 'base').model.config));

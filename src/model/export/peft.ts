@@ -61,7 +61,7 @@ export interface AdapterBase {
 
 /**
  * Write adapter `name` of `lm` as PEFT's two files in `dir` (atomically each).
- * @param baseName what PEFT's base_model_name_or_path records (our base checkpoint's path).
+ * @param baseName what PEFT's base_model_name_or_path records (AdapterOptions.baseName: the name transformers loads the base by, or our base checkpoint's path).
  */
 export function saveAdapter(dir: string, lm: LoraModel, name: string, base: AdapterBase, baseName: string | null = null): void {
   const a = lm.adapter(name);
