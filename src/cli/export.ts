@@ -3,7 +3,7 @@ import { Command } from '@commander-js/extra-typings';
 import { loadCheckpoint, resolveCheckpoint } from '../model/checkpoint.js';
 import { checkpointToGguf } from '../model/export/gguf.js';
 import { exportHuggingFace } from '../model/export/hf.js';
-import { exportPeft } from '../model/export/peft-hf.js';
+import { exportPeft, peftLoadHint } from '../model/export/peft-hf.js';
 import { exportLlmc, exportTrl } from '../run/export.js';
 import { GptforgeError } from '../util/errors.js';
 
@@ -17,7 +17,7 @@ export const command = new Command('export')
   .option('--stage <stage>', 'stage to export (base, sft, rl, dpo, sft-lora …; default: the newest of rl, sft, base; a stage with an early-stopping best/ exports that; hf and gguf merge a LoRA stage into its base, peft keeps it apart)')
   .option('-o, --out <path>', 'output directory (hf, peft, trl, llmc) or .gguf file')
   .option('--type <type>', 'GGUF tensor type: F32, F16, Q8_0 or Q4_0', 'F32')
-  .option('--base-name <id>', "peft: the adapter's base_model_name_or_path — the Hub repo id <out>/base will be pushed to (you/tiny-base), or a path; default <out>/base as given (relative: PEFT loads it from the working directory)")
+  .option('--base-name <id>', "peft: the adapter's base_model_name_or_path — the name transformers will load <out>/base by: a local path (default <out>/base as given; relative paths resolve against the working directory) or the Hub repo id you will push it to (you/tiny-base)")
   .action((o) => {
     if (!o.format) throw new GptforgeError('give --format hf, gguf, peft, trl or llmc');
     if (!o.out) throw new GptforgeError('give --out <path>');
@@ -38,7 +38,7 @@ export const command = new Command('export')
     } else if (o.format === 'peft') {
       const r = exportPeft(resolveCheckpoint(o.run, o.stage), o.out, { baseName: o.baseName });
       const adapter = join(o.out, 'adapter');
-      console.log(`export: the LoRA adapter for ${r.arch} → ${adapter}, its base → ${join(o.out, 'base')}; base_model_name_or_path "${r.baseName}" (load with AutoPeftModelForCausalLM.from_pretrained("${adapter}")${o.baseName === undefined ? ' from this directory' : ''})`);
+      console.log(`export: the LoRA adapter for ${r.arch} → ${adapter}, its base → ${join(o.out, 'base')}; ${peftLoadHint(r)}`);
     } else if (o.format === 'llmc') {
       const r = exportLlmc(o.run, o.out);
       console.log(`export: ${r.tokens} tokens in ${r.files.length} llm.c shards → ${o.out}`);

@@ -8,7 +8,7 @@ import { makeConfig } from '../../src/model/config.js';
 import { GPT } from '../../src/model/gpt.js';
 import { LoraModel, loraScaling } from '../../src/model/lora.js';
 import { toHfTensors } from '../../src/model/export/hf-tensors.js';
-import { adapterForHf, exportPeft, writeHfAdapter } from '../../src/model/export/peft-hf.js';
+import { adapterForHf, exportPeft, peftLoadHint, writeHfAdapter } from '../../src/model/export/peft-hf.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
 import { readHfWeights } from '../../src/model/export/hf.js';
 import { GptforgeError } from '../../src/util/errors.js';
@@ -129,6 +129,18 @@ test('peft-hf: export --format peft writes a LoRA stage as its base (Hugging Fac
     const hub = exportPeft(adCk, join(dir, 'peft-hub'), { baseName: 'you/tiny-base' });
     assert.equal((JSON.parse(readFileSync(join(hub.adapterDir, 'adapter_config.json'), 'utf8')) as { base_model_name_or_path: string }).base_model_name_or_path, 'you/tiny-base');
     assert.throws(() => exportPeft(adCk, join(dir, 'peft-empty'), { baseName: ' ' }), /base model name is empty/);
+    // the load hint follows what transformers will make of the name: a local directory (relative: from the working
+    // directory; absolute: anywhere), a Hub repo id (push the base first), or neither (it says transformers will not find it)
+    const loadHint = peftLoadHint(r);
+    assert.match(loadHint, new RegExp(`AutoPeftModelForCausalLM\\.from_pretrained\\("${r.adapterDir}"\\) from ${process.cwd()} \\(base_model_name_or_path "${out}/base" is a local path`));
+    assert.doesNotMatch(loadHint, /Hub/);
+    const elsewhere = join(dir, ...'abcdefghijklmnop'.split('')); // deeper than the cwd, so "../…" stays inside dir
+    assert.match(peftLoadHint(r, elsewhere), /neither a directory here nor a Hub repo id/, 'the same relative name from another directory finds nothing');
+    const hubHint = peftLoadHint(hub);
+    assert.match(hubHint, new RegExp(`"you/tiny-base" is a Hugging Face Hub repo id: push ${hub.baseDir} there .*until then, with the local base: PeftModel\\.from_pretrained\\(AutoModelForCausalLM\\.from_pretrained\\("${hub.baseDir}"\\), "${hub.adapterDir}"\\)`));
+    const abs = exportPeft(adCk, join(dir, 'peft-abs'), { baseName: resolve(dir, 'peft-abs', 'base') });
+    assert.match(peftLoadHint(abs, tmpdir()), new RegExp(`^load with AutoPeftModelForCausalLM\\.from_pretrained\\("${abs.adapterDir}"\\) \\(base_model_name_or_path is the local directory`), 'an absolute path loads from anywhere');
+    assert.match(peftLoadHint({ ...abs, baseName: join(dir, 'moved', 'base') }), /is neither a directory here nor a Hub repo id/);
     assert.deepEqual(conf.target_modules, ['attention.query_key_value', 'mlp.dense_4h_to_h']);
     assert.equal(conf.fan_in_fan_out, false);
     // PEFT's merge over the exported base = the export of the stage as we load it (merged)

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { atomicWriteFile } from '../../util/atomic.js';
 import { GptforgeError } from '../../util/errors.js';
@@ -153,4 +153,34 @@ export function exportPeft(checkpointDir: string, outDir: string, opts: ExportPe
   const { arch } = exportCheckpointToHf(resolve(checkpointDir, meta.adapter.base), baseDir);
   writeHfAdapter(adapterDir, adapterForHf(readAdapter(checkpointDir), meta.model, baseName), meta.model, meta.tokenizerHash);
   return { arch, baseDir, adapterDir, baseName };
+}
+
+/**
+ * How to load what `exportPeft` wrote, as `gptforge export --format peft` prints it. transformers
+ * reads `base_model_name_or_path` as a local directory when one exists at that path (relative:
+ * against the working directory, `cwd`), else as a Hub repo id; so the hint follows what the
+ * name is here:
+ * - a local directory (the default `<out>/base`, or a path given): the one-line
+ *   `AutoPeftModelForCausalLM` load works from `cwd` (anywhere, for an absolute path), and from
+ *   elsewhere the base is passed by its absolute path;
+ * - a Hub repo id (`you/tiny-base`): the one-line load needs `<out>/base` pushed there first;
+ *   until then the base is passed from its local copy;
+ * - neither (a path that does not exist, not shaped like an id): transformers would fail to find
+ *   it, so the hint says so and how to load without it.
+ */
+export function peftLoadHint(r: ExportPeftResult, cwd = process.cwd()): string {
+  const name = r.baseName;
+  const local = existsSync(resolve(cwd, name)) && statSync(resolve(cwd, name)).isDirectory();
+  const explicit = `PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained("${r.baseDir}"), "${r.adapterDir}")`;
+  const oneLine = (adapter: string): string => `AutoPeftModelForCausalLM.from_pretrained("${adapter}")`;
+  if (local) {
+    const relative = !name.startsWith('/');
+    return relative
+      ? `load with ${oneLine(r.adapterDir)} from ${cwd} (base_model_name_or_path "${name}" is a local path, relative to the working directory); from elsewhere, or after moving the export, ${explicit} with the new paths`
+      : `load with ${oneLine(r.adapterDir)} (base_model_name_or_path is the local directory "${name}"; after moving it, ${explicit} with the new paths)`;
+  }
+  if (/^[\w.-]+\/[\w.-]+$/.test(name) || /^[\w.-]+$/.test(name)) {
+    return `base_model_name_or_path "${name}" is a Hugging Face Hub repo id: push ${r.baseDir} there (huggingface-cli upload ${name} ${r.baseDir}), then load with ${oneLine(r.adapterDir)}; until then, with the local base: ${explicit}`;
+  }
+  return `base_model_name_or_path "${name}" is neither a directory here nor a Hub repo id, so transformers will not find the base by it: copy ${r.baseDir} to ${name}, or export again with --base-name naming where the base will be; meanwhile ${explicit}`;
 }
