@@ -1,8 +1,9 @@
-import { Command } from '@commander-js/extra-typings';
+import { Command, Option } from '@commander-js/extra-typings';
 import { serveRun } from '../server/index.js';
 import { GptforgeError } from '../util/errors.js';
 import { collect, number } from '../util/args.js';
 import { precisionOption } from './common.js';
+import { logFormatFor, logStream } from './log-format.js';
 
 export const command = new Command('serve')
   .summary("serve a run's models over an OpenAI-compatible HTTP API")
@@ -16,13 +17,17 @@ export const command = new Command('serve')
   .option('--parallel <n>', 'most rows (requests × n) decoded together per model', number, 8)
   .option('--max-queue <n>', 'most rows waiting per model before 429 (default 8 × parallel)', number)
   .option('--body-limit <bytes>', 'largest request body in bytes (413 beyond)', number, 4 * 1024 * 1024)
-  .option('--log', 'log every request to stderr')
+  .option('--log', "log every request to stderr: readable lines on a terminal, JSON lines (pino's) when piped")
+  .addOption(new Option('--log-format <format>', "with --log: pretty (readable lines) or json (pino's JSON lines, for a log collector); default pretty on a terminal, json when piped").choices(['pretty', 'json'] as const))
   .addOption(precisionOption())
   .option('--rag <db>', 'a RAG store (gptforge rag index): chat requests with "rag": true answer from its passages, citing them; the web UI\'s RAG toggle (docs/rag.md, docs/server.md)')
   .action(async (o) => {
     if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new GptforgeError(`--port must be an integer in [0, 65535], got ${o.port}`, { field: '--port' });
+    if (o.logFormat !== undefined && !o.log) throw new GptforgeError('--log-format shapes the lines of --log: give --log too, or drop --log-format', { field: 'logFormat' });
+    const format = logFormatFor(o.logFormat, process.stderr.isTTY);
+    const log = o.log ? logStream(format, process.stderr, format === 'pretty' && process.stderr.isTTY === true) : undefined;
     const keys = [...o.apiKey, ...(process.env.GPTFORGE_API_KEY ? [process.env.GPTFORGE_API_KEY] : [])];
-    const { server, address, loaded } = await serveRun(o.run, { host: o.host, port: o.port, apiKeys: keys, parallel: o.parallel, maxQueue: o.maxQueue, bodyLimit: o.bodyLimit, log: o.log, ragStore: o.rag, precision: o.precision });
+    const { server, address, loaded } = await serveRun(o.run, { host: o.host, port: o.port, apiKeys: keys, parallel: o.parallel, maxQueue: o.maxQueue, bodyLimit: o.bodyLimit, log, ragStore: o.rag, precision: o.precision });
     console.error(`gptforge serve: listening on ${address}${keys.length ? ` (${keys.length} API key${keys.length > 1 ? 's' : ''})` : ' (no API key)'}; loading ${o.run} …`);
     try {
       await loaded;

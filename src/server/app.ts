@@ -37,8 +37,12 @@ export interface ServerOptions {
   maxQueue?: number;
   /** Largest request body in bytes (default 4 MiB; larger: 413). */
   bodyLimit?: number;
-  /** Log each request (fastify's logger) to stderr. */
-  log?: boolean;
+  /**
+   * Log each request (fastify's pino logger): true for pino's JSON lines on stdout, or where its
+   * lines go (`write` gets each JSON line; `gptforge serve --log` passes stderr, as JSON or made
+   * readable, src/cli/log-format.ts).
+   */
+  log?: boolean | { write(line: string): void };
   /** A RAG store (`gptforge rag index`) the chat route retrieves from when a request asks (`rag`); opened read-only. */
   ragStore?: string;
 }
@@ -81,7 +85,7 @@ export class GptforgeServer {
     if (!Number.isInteger(this.parallel) || this.parallel < 1) throw new GptforgeError(`--parallel must be a positive integer, got ${this.parallel}`, { field: 'parallel' });
     this.maxQueue = opts.maxQueue ?? 8 * this.parallel;
     this.keyHashes = (opts.apiKeys ?? []).map(sha);
-    this.app = Fastify({ bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024, logger: opts.log ?? false });
+    this.app = Fastify({ bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024, logger: typeof opts.log === 'object' ? { stream: opts.log } : (opts.log ?? false) });
     // Fastify's own JSON parser (prototype-poisoning checks included); a syntax error is answered
     // with its line and column, which Fastify's message leaves out
     const json = this.app.getDefaultJsonParser('error', 'error');
