@@ -157,7 +157,7 @@ export function Dashboard() {
     <div class="toolbar">
       <label>steps <input type="number" min="1" placeholder="preset" value=${steps} onInput=${(e) => setSteps(e.target.value)} style="width:90px" /></label>
       <label><input id="fresh" type="checkbox" checked=${fresh} onChange=${(e) => setFresh(e.target.checked)} /> fresh (ignore checkpoints)</label>
-      ${job && html`<span class="job" data-state=${job.state}>job: ${job.stage} ${job.state}${job.error ? ` — ${job.error}` : ''}</span>`}
+      ${job && html`<span class="job" data-state=${job.state} title=${job.error ?? ''}>job: ${job.stage} ${job.state}${job.error ? ` — ${job.detail ?? job.error}` : ''}</span>`}
       ${info?.lock && html`<span class="error">run locked by PID ${info.lock.pid} (${info.lock.command})</span>`}
     </div>
     ${error && html`<p class="error">${error}</p>`}

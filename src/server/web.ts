@@ -58,12 +58,27 @@ export type StageRunner = (runDir: string, opts: StageJobOptions) => Promise<unk
 const CLI_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
 
 /**
+ * A stage's process that failed: `message` says which command and its exit code with the last
+ * lines of its stderr; `detail` is the error the stage printed, its last `gptforge: …` line less
+ * that prefix (the command line's one-line error: what is wrong and where), when it printed one.
+ */
+export class StageProcessError extends Error {
+  constructor(
+    message: string,
+    readonly detail: string | undefined,
+  ) {
+    super(message);
+    this.name = 'StageProcessError';
+  }
+}
+
+/**
  * Run `gptforge <args…>` as a child process: the stage trains on its own event loop and its
  * own native thread pool, so the server keeps answering (chat, the dashboard's events) while
  * it trains. The child takes the run lock itself and releases it when it exits; the signal
  * sends it SIGINT, which the command line turns into the stage's own stop (the step in
  * progress finishes, a checkpoint is saved, exit code 130). Resolves on exit 0 or 130;
- * rejects with the last lines of the child's stderr otherwise.
+ * rejects with a StageProcessError (the last lines of the child's stderr, and its error line) otherwise.
  */
 export function runStageProcess(args: readonly string[], signal: AbortSignal, onProcess?: (pid: number) => void): Promise<void> {
   return new Promise((resolveRun, reject) => {
@@ -85,7 +100,8 @@ export function runStageProcess(args: readonly string[], signal: AbortSignal, on
         .trim()
         .split('\n')
         .filter((l) => l.trim() && !l.startsWith('    at '));
-      reject(new Error(`gptforge ${args.join(' ')} exited with ${code ?? sig}${lines.length ? `: ${lines.slice(-3).join(' / ')}` : ''}`));
+      const printed = [...lines].reverse().find((l) => l.startsWith('gptforge: '));
+      reject(new StageProcessError(`gptforge ${args.join(' ')} exited with ${code ?? sig}${lines.length ? `: ${lines.slice(-3).join(' / ')}` : ''}`, printed?.slice('gptforge: '.length)));
     });
   });
 }
@@ -142,6 +158,12 @@ interface Job {
   started: string;
   state: 'running' | 'finished' | 'stopped' | 'failed';
   error?: string;
+  /**
+   * What went wrong, as the stage said it (the page shows this; `error` has the whole story):
+   * the command line's error line of a stage's process (StageProcessError.detail), or a
+   * GptforgeError's message (its location and detail) from an in-process runner.
+   */
+  detail?: string;
   ended?: string;
   ac: AbortController;
   /** Settles when the job has ended and the models are reloaded. */
@@ -248,7 +270,7 @@ class WebRun {
       const running = this.job?.state === 'running' && this.job.stage === name;
       return { name, checkpoint, step, runnable: name in STAGE_RUNNERS, state: running ? 'running' : checkpoint ? 'trained' : 'absent' };
     });
-    const job = this.job && { stage: this.job.stage, started: this.job.started, state: this.job.state, error: this.job.error ?? null, ended: this.job.ended ?? null };
+    const job = this.job && { stage: this.job.stage, started: this.job.started, state: this.job.state, error: this.job.error ?? null, detail: this.job.detail ?? null, ended: this.job.ended ?? null };
     return { runDir: this.runDir, stages, job, lock: this.otherLockHolder(), runners: Object.keys(STAGE_RUNNERS) };
   }
 
@@ -284,6 +306,7 @@ class WebRun {
         .catch((e: unknown) => {
           job.state = 'failed';
           job.error = (e as Error)?.message ?? String(e);
+          job.detail = e instanceof StageProcessError ? e.detail : e instanceof GptforgeError ? e.message : undefined;
           process.stderr.write(`gptforge serve: the ${stage} job failed: ${job.error}\n`);
         })
         .finally(() => {

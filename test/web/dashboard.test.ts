@@ -82,12 +82,22 @@ test('dashboard: a job that fails is reported with the error the stage printed, 
   // the fixture's preset has no dpo section: gptforge dpo exits 1 naming it
   const res = await fetch(`${base}/web/api/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ stage: 'dpo' }) });
   assert.equal(res.status, 200);
-  let job: { state: string; error: string | null } = { state: 'running', error: null };
+  let job: { state: string; error: string | null; detail: string | null } = { state: 'running', error: null, detail: null };
   for (let i = 0; i < 300 && job.state === 'running'; i++) {
     await new Promise((r) => setTimeout(r, 100));
     job = ((await (await fetch(`${base}/web/api/info`)).json()) as { job: typeof job }).job;
   }
   assert.equal(job.state, 'failed');
   assert.match(job.error ?? '', /gptforge dpo --run .* exited with 1: .*has no "dpo" section/);
+  // the detail is the stage's own error line, without the command line around it; the page shows it
+  assert.match(job.detail ?? '', /has no "dpo" section/);
+  assert.doesNotMatch(job.detail ?? '', /exited with|--run|^gptforge/);
+  const page = await browser.newPage();
+  await page.goto(base + '/#dashboard');
+  const shown = page.locator('.job[data-state="failed"]');
+  await shown.waitFor({ timeout: 10_000 });
+  assert.equal(await shown.textContent(), `job: dpo failed — ${job.detail}`);
+  assert.equal(await shown.getAttribute('title'), job.error, 'the whole error on hover');
+  await page.close();
   assert.ok(!existsSync(join(dir, 'run.lock')));
 });
