@@ -97,6 +97,11 @@ function commanderMessage(err: CommanderError): string {
   if (err.code === 'commander.optionMissingArgument' && (m = /^option '(.+)' argument missing$/.exec(text))) return `${flagOf(m[1])}: needs a value (${m[1]})`;
   if (err.code === 'commander.unknownOption' && (m = /^unknown option '(.+)'$/.exec(text))) return `${m[1]}: unknown option${didYouMean} (${help} lists them)`;
   if (err.code === 'commander.unknownCommand' && (m = /^unknown command '(.+)'$/.exec(text))) return `unknown command "${m[1]}"${didYouMean} (gptforge --help lists them)`;
+  if (err.code === 'commander.excessArguments' && (m = /^too many arguments(?: for '.+')?\. Expected (\d+) arguments? but got (\d+)\.$/.exec(text))) {
+    const takes = m[1] === '0' ? 'takes no arguments' : `takes ${m[1]} argument${m[1] === '1' ? '' : 's'}`;
+    const hint = active?.commands.length ? `a misspelt subcommand? ${help} lists them` : `${help} lists its options`;
+    return `${path.slice(1).join(' ') || 'gptforge'} ${takes} (got ${m[2]}): ${hint}`;
+  }
   if (err.code === 'commander.missingMandatoryOptionValue' && (m = /^required option '(.+)' not specified$/.exec(text))) return `${flagOf(m[1])}: required (${m[1]})`;
   return `${text}${didYouMean}`;
 }

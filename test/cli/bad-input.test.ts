@@ -66,6 +66,9 @@ test("the command line's own errors name the option in our one style (as a libra
   const choice = run(['rl', '--algo', 'dqn']);
   assert.equal(choice.status, 1);
   assert.equal(choice.stderr, 'gptforge: --algo: must be one of ppo, grpo, reinforce; got "dqn"\n');
+  const extra = run(['rm', 'scor']);
+  assert.equal(extra.status, 1);
+  assert.equal(extra.stderr, 'gptforge: rm takes no arguments (got 1): a misspelt subcommand? gptforge rm --help lists them\n');
   const command = run(['sampel']);
   assert.equal(command.status, 1);
   assert.equal(command.stderr, 'gptforge: unknown command "sampel"; did you mean sample? (gptforge --help lists them)\n');
@@ -75,7 +78,7 @@ test("the command line's own errors name the option in our one style (as a libra
     assert.equal(zero.status, 1);
     assert.equal(zero.stderr, 'gptforge: --num-samples: expects a whole number ≥ 1, got "0"\n');
   }
-  for (const r of [unknown, nan, missing, choice, command]) assert.doesNotMatch(r.stderr, /error: |'.*<.*>'/, "commander's own phrasing");
+  for (const r of [unknown, nan, missing, choice, command, extra]) assert.doesNotMatch(r.stderr, /error: |'.*<.*>'/, "commander's own phrasing");
   const help = run(['--help']);
   assert.equal(help.status, 0);
   for (const c of ['tokenizer', 'data', 'pretrain', 'sft', 'chat', 'label', 'rm', 'rl', 'dpo', 'eval', 'sample', 'serve', 'pipeline', 'export', 'import', 'rag']) assert.match(help.stdout, new RegExp(`^  ${c} `, 'm'), c);
