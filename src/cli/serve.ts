@@ -17,12 +17,13 @@ export const command = new Command('serve')
   .option('--max-queue <n>', 'most rows waiting per model before 429 (default 8 × parallel)', number)
   .option('--body-limit <bytes>', 'largest request body in bytes (413 beyond)', number, 4 * 1024 * 1024)
   .option('--log', 'log every request to stderr')
+  .option('--no-prefix-cache', "don't reuse cached prompt prefixes across requests (each request's prompt is prefilled in full)")
   .addOption(precisionOption())
   .option('--rag <db>', 'a RAG store (gptforge rag index): chat requests with "rag": true answer from its passages, citing them; the web UI\'s RAG toggle (docs/rag.md, docs/server.md)')
   .action(async (o) => {
     if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new GptforgeError(`--port must be an integer in [0, 65535], got ${o.port}`, { field: '--port' });
     const keys = [...o.apiKey, ...(process.env.GPTFORGE_API_KEY ? [process.env.GPTFORGE_API_KEY] : [])];
-    const { server, address, loaded } = await serveRun(o.run, { host: o.host, port: o.port, apiKeys: keys, parallel: o.parallel, maxQueue: o.maxQueue, bodyLimit: o.bodyLimit, log: o.log, ragStore: o.rag, precision: o.precision });
+    const { server, address, loaded } = await serveRun(o.run, { host: o.host, port: o.port, apiKeys: keys, parallel: o.parallel, maxQueue: o.maxQueue, bodyLimit: o.bodyLimit, log: o.log, ragStore: o.rag, precision: o.precision, prefixCache: o.prefixCache });
     console.error(`gptforge serve: listening on ${address}${keys.length ? ` (${keys.length} API key${keys.length > 1 ? 's' : ''})` : ' (no API key)'}; loading ${o.run} …`);
     try {
       await loaded;

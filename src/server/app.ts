@@ -41,6 +41,8 @@ export interface ServerOptions {
   log?: boolean;
   /** A RAG store (`gptforge rag index`) the chat route retrieves from when a request asks (`rag`); opened read-only. */
   ragStore?: string;
+  /** Reuse cached prompt prefixes across requests (BatchOptions.prefixCache; default true). */
+  prefixCache?: boolean;
 }
 
 interface Served extends ServedModel {
@@ -73,6 +75,7 @@ export class GptforgeServer {
   private readonly keyHashes: Buffer[];
   private readonly parallel: number;
   private readonly maxQueue: number;
+  private readonly prefixCache: boolean;
   /** Retrieval for chat requests with `rag` (null: none; 400 when asked). */
   readonly rag: ServerRag | null;
 
@@ -80,6 +83,7 @@ export class GptforgeServer {
     this.parallel = opts.parallel ?? 8;
     if (!Number.isInteger(this.parallel) || this.parallel < 1) throw new GptforgeError(`--parallel must be a positive integer, got ${this.parallel}`, { field: 'parallel' });
     this.maxQueue = opts.maxQueue ?? 8 * this.parallel;
+    this.prefixCache = opts.prefixCache ?? true;
     this.keyHashes = (opts.apiKeys ?? []).map(sha);
     this.app = Fastify({ bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024, logger: opts.log ?? false });
     // Fastify's own JSON parser (prototype-poisoning checks included); a syntax error is answered
@@ -115,6 +119,7 @@ export class GptforgeServer {
             parallel: this.parallel,
             maxQueue: this.maxQueue,
             padId: 0,
+            prefixCache: this.prefixCache,
             onStep: (n, seconds) => {
               this.metrics.batchRows.observe(n);
               this.metrics.stepSeconds.observe(seconds);
@@ -401,7 +406,8 @@ export class GptforgeServer {
     const usage = (results: RowResult[]) => {
       const completion = results.reduce((a, r) => a + r.completionTokens, 0);
       this.metrics.generationTokens.inc({ model: m.id }, completion);
-      return { prompt_tokens: prompt.length, completion_tokens: completion, total_tokens: prompt.length + completion };
+      // the n choices share one prompt: its tokens reused from the prefix cache are choice 0's
+      return { prompt_tokens: prompt.length, completion_tokens: completion, total_tokens: prompt.length + completion, prompt_tokens_details: { cached_tokens: results[0]?.cachedTokens ?? 0 } };
     };
 
     if (!stream) {
@@ -517,7 +523,9 @@ export class GptforgeServer {
     const usage = (results: RowResult[]) => {
       const completion = results.reduce((a, r) => a + r.completionTokens, 0);
       this.metrics.generationTokens.inc({ model: m.id }, completion);
-      return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion };
+      // each prompt's n choices follow one another: count each prompt's reused tokens once
+      const cached = results.reduce((a, r, i) => a + (i % s.n === 0 ? r.cachedTokens : 0), 0);
+      return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion, prompt_tokens_details: { cached_tokens: cached } };
     };
     const onFirst = (): void => {
       if (first) this.metrics.ttft.observe((performance.now() - t0) / 1000);
