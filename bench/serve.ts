@@ -48,6 +48,8 @@ const MAX_TOKENS = Number(process.env.BENCH_TOKENS ?? 48);
 const CONCURRENCY = (process.env.BENCH_STREAMS ?? '1,4,8').split(',').map(Number);
 const WAVES = Number(process.env.BENCH_REQUESTS ?? 4); // requests per stream
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3); // each stream count measured once per round
+/** The server's prefix cache (on unless BENCH_SERVER_ARGS has --no-prefix-cache); the in-process scheduler follows it. */
+const PREFIX_CACHE = !(process.env.BENCH_SERVER_ARGS ?? '').split(' ').includes('--no-prefix-cache');
 
 const dir = mkdtempSync(join(tmpdir(), 'gf-bench-serve-'));
 const words = 'the whale ship sea captain sailed over a grey morning and night while every sailor sang of home'.split(' ');
@@ -65,6 +67,13 @@ const pct = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 };
 
+/** A response's usage (OpenAI's fields; cached_tokens: prompt tokens the server's prefix cache reused). */
+interface Usage {
+  completion_tokens: number;
+  prompt_tokens: number;
+  prompt_tokens_details?: { cached_tokens?: number };
+}
+
 /** The bench's client: `lean` (default) or `openai` (BENCH_CLIENT). */
 const CLIENT = process.env.BENCH_CLIENT ?? 'lean';
 if (CLIENT !== 'lean' && CLIENT !== 'openai') throw new Error(`BENCH_CLIENT must be lean or openai, got ${CLIENT}`);
@@ -77,14 +86,14 @@ const agent = new Agent({ keepAlive: true });
  * instead parses every chunk (JSON.parse, its SSE decoder, async iterators): ~0.4 ms of CPU
  * per token, on the same two cores as the server here, where a real client runs elsewhere.
  */
-function leanStream(base: string, body: string, onFirst: () => void): Promise<number> {
+function leanStream(base: string, body: string, onFirst: () => void): Promise<Usage> {
   return new Promise((resolve, reject) => {
     const req = request(`${base}/v1/chat/completions`, { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: 'Bearer bench' } }, (res) => {
       if (res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode}`));
       res.setEncoding('utf8');
       let buf = '';
       let first = true;
-      let tokens = -1;
+      let usage: Usage | null = null;
       res.on('data', (d: string) => {
         buf += d;
         let end: number;
@@ -95,10 +104,10 @@ function leanStream(base: string, body: string, onFirst: () => void): Promise<nu
             first = false;
             onFirst();
           }
-          if (ev.includes('"usage":{')) tokens = (JSON.parse(ev.slice(6)) as { usage: { completion_tokens: number } }).usage.completion_tokens;
+          if (ev.includes('"usage":{')) usage = (JSON.parse(ev.slice(6)) as { usage: Usage }).usage;
         }
       });
-      res.on('end', () => (tokens >= 0 ? resolve(tokens) : reject(new Error('no usage chunk'))));
+      res.on('end', () => (usage ? resolve(usage) : reject(new Error('no usage chunk'))));
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -106,9 +115,16 @@ function leanStream(base: string, body: string, onFirst: () => void): Promise<nu
   });
 }
 
-async function overHttp(client: OpenAI, base: string, c: number): Promise<{ tps: number; ttft: number[] }> {
+async function overHttp(client: OpenAI, base: string, c: number): Promise<{ tps: number; ttft: number[]; prompt: number; cached: number }> {
   const ttft: number[] = [];
   let tokens = 0;
+  let prompt = 0;
+  let cached = 0;
+  const count = (u: Usage): void => {
+    tokens += u.completion_tokens;
+    prompt += u.prompt_tokens;
+    cached += u.prompt_tokens_details?.cached_tokens ?? 0;
+  };
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: c }, async (_, s) => {
@@ -117,8 +133,7 @@ async function overHttp(client: OpenAI, base: string, c: number): Promise<{ tps:
         let first = true;
         const params = { model: 'sft', messages: [{ role: 'user' as const, content: question(s * WAVES + w) }], max_tokens: MAX_TOKENS, seed: s, logit_bias: ban, stream: true as const, stream_options: { include_usage: true } };
         if (CLIENT === 'lean') {
-          const n = await leanStream(base, JSON.stringify(params), () => ttft.push(performance.now() - start));
-          tokens += n;
+          count(await leanStream(base, JSON.stringify(params), () => ttft.push(performance.now() - start)));
           continue;
         }
         const stream = await client.chat.completions.create(params);
@@ -127,12 +142,12 @@ async function overHttp(client: OpenAI, base: string, c: number): Promise<{ tps:
             ttft.push(performance.now() - start);
             first = false;
           }
-          if (chunk.usage) tokens += chunk.usage.completion_tokens;
+          if (chunk.usage) count(chunk.usage);
         }
       }
     }),
   );
-  return { tps: tokens / ((performance.now() - t0) / 1000), ttft };
+  return { tps: tokens / ((performance.now() - t0) / 1000), ttft, prompt, cached };
 }
 
 setFlagsFromString('--expose-gc');
@@ -193,7 +208,7 @@ function inProcess(model: GPT, c: number): { tps: number; cpuMs: number } {
  * the same cores); against `inProcess` the cost of continuous batching itself.
  */
 async function viaScheduler(model: GPT, c: number): Promise<{ tps: number; cpuMs: number }> {
-  const sched = new Scheduler(model, tok, { parallel: 8, maxQueue: 64, padId: sp['<|assistant_end|>'] });
+  const sched = new Scheduler(model, tok, { parallel: 8, maxQueue: 64, padId: sp['<|assistant_end|>'], prefixCache: PREFIX_CACHE });
   const logitBias = Object.fromEntries(Object.entries(ban).map(([k, v]) => [Number(k), v]));
   let tokens = 0;
   const t0 = performance.now();
@@ -238,7 +253,7 @@ async function main(): Promise<void> {
     await viaScheduler(models.get('sft')!.model, c);
   }
   console.log(
-    `model: ${config.nLayer} layers × ${config.nEmbd}, vocab ${config.vocabSize}; ${MAX_TOKENS} tokens per request, ${WAVES} requests per stream; client ${CLIENT}; server options: ${process.env.BENCH_SERVER_ARGS ?? 'none'}, threads ${process.env.BENCH_SERVER_THREADS ?? 'as the bench'}; GPTFORGE_BACKEND=${process.env.GPTFORGE_BACKEND ?? 'native'}, GPTFORGE_SMALL_M_PAR_FLOPS=${process.env.GPTFORGE_SMALL_M_PAR_FLOPS ?? 'default (4e6)'}`,
+    `model: ${config.nLayer} layers × ${config.nEmbd}, vocab ${config.vocabSize}; ${MAX_TOKENS} tokens per request, ${WAVES} requests per stream; client ${CLIENT}; server options: ${process.env.BENCH_SERVER_ARGS ?? 'none'} (prefix cache ${PREFIX_CACHE ? 'on' : 'off'}), threads ${process.env.BENCH_SERVER_THREADS ?? 'as the bench'}; GPTFORGE_BACKEND=${process.env.GPTFORGE_BACKEND ?? 'native'}, GPTFORGE_SMALL_M_PAR_FLOPS=${process.env.GPTFORGE_SMALL_M_PAR_FLOPS ?? 'default (4e6)'}`,
   );
   console.log(
     `engine: ${engineSummary()}, ${cpus().length} cores; load average before: ${loadavg()
@@ -262,10 +277,12 @@ async function main(): Promise<void> {
     others: number;
     kernel: number;
     client: number;
+    prompt: number;
+    cached: number;
     schedCpu: number;
     decCpu: number;
   }
-  const acc = new Map<number, Acc>(CONCURRENCY.map((c) => [c, { tps: [], sched: [], dec: [], ttft: [], tokens: 0, wall: 0, steps: 0, rows: 0, stepSec: 0, main: 0, others: 0, kernel: 0, client: 0, schedCpu: 0, decCpu: 0 }]));
+  const acc = new Map<number, Acc>(CONCURRENCY.map((c) => [c, { tps: [], sched: [], dec: [], ttft: [], tokens: 0, wall: 0, steps: 0, rows: 0, stepSec: 0, main: 0, others: 0, kernel: 0, client: 0, prompt: 0, cached: 0, schedCpu: 0, decCpu: 0 }]));
   console.log('| round | streams | HTTP tok/s | scheduler in-process tok/s | decode() in-process tok/s | HTTP / decode() | server main thread busy (CPU ÷ wall) | load average |');
   console.log('|---|---|---|---|---|---|---|---|');
   // every round measures every stream count, so a burst of other jobs on the shared cores hits one round, not one stream count;
@@ -300,6 +317,8 @@ async function main(): Promise<void> {
         others: a.others + cpu1.others - cpu0.others,
         kernel: a.kernel + cpu1.system - cpu0.system,
         client: a.client + me1 - me0,
+        prompt: a.prompt + http.prompt,
+        cached: a.cached + http.cached,
         schedCpu: a.schedCpu + sched.cpuMs * tokens,
         decCpu: a.decCpu + dec.cpuMs * tokens,
       });
@@ -312,12 +331,12 @@ async function main(): Promise<void> {
   console.log('|---|---|---|---|---|---|---|');
   for (const [c, a] of acc) console.log(`| ${c} | ${median(a.tps).toFixed(1)} | ${median(a.sched).toFixed(1)} | ${median(a.dec).toFixed(1)} | ${(median(a.tps) / median(a.dec)).toFixed(2)} | ${pct(a.ttft, 50).toFixed(1)} | ${pct(a.ttft, 99).toFixed(1)} |`);
   console.log("\nWhere the time goes (steps from the server's /metrics; CPU from /proc/<pid>/task/*/stat, in 10 ms ticks, and process.cpuUsage; per token = per sampled token; totals over the rounds):");
-  console.log('| streams | rows per step | wall ms per step | ms in the step | server CPU ms/token (main thread / others; in the kernel) | scheduler in-process CPU ms/token | decode() in-process CPU ms/token | client CPU ms/token (its main thread) |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('| streams | rows per step | wall ms per step | ms in the step | server CPU ms/token (main thread / others; in the kernel) | scheduler in-process CPU ms/token | decode() in-process CPU ms/token | client CPU ms/token (its main thread) | prompt tokens reused (prefix cache) |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const [c, a] of acc) {
     const perTok = (sec: number): string => ((sec * 1000) / a.tokens).toFixed(3);
     console.log(
-      `| ${c} | ${(a.rows / a.steps).toFixed(2)} | ${((a.wall * 1000) / a.steps).toFixed(2)} | ${((a.stepSec * 1000) / a.steps).toFixed(2)} | ${perTok(a.main + a.others)} (${perTok(a.main)} / ${perTok(a.others)}; kernel ${perTok(a.kernel)}) | ${(a.schedCpu / a.tokens).toFixed(3)} | ${(a.decCpu / a.tokens).toFixed(3)} | ${perTok(a.client)} |`,
+      `| ${c} | ${(a.rows / a.steps).toFixed(2)} | ${((a.wall * 1000) / a.steps).toFixed(2)} | ${((a.stepSec * 1000) / a.steps).toFixed(2)} | ${perTok(a.main + a.others)} (${perTok(a.main)} / ${perTok(a.others)}; kernel ${perTok(a.kernel)}) | ${(a.schedCpu / a.tokens).toFixed(3)} | ${(a.decCpu / a.tokens).toFixed(3)} | ${perTok(a.client)} | ${a.cached} of ${a.prompt} (${((100 * a.cached) / Math.max(1, a.prompt)).toFixed(0)} %) |`,
     );
   }
   const one = acc.get(CONCURRENCY[0])!;

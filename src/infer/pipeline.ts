@@ -107,6 +107,8 @@ export interface RowResult {
   /** Prompt tokens and sampled tokens (OpenAI's usage). */
   promptTokens: number;
   completionTokens: number;
+  /** Prompt tokens whose keys and values were reused from the cache, not computed (BatchOptions.prefixCache; OpenAI's usage.prompt_tokens_details.cached_tokens). */
+  cachedTokens: number;
 }
 
 /** What a step reports: each appended token with the text it released, and each row that finished. */
@@ -126,6 +128,19 @@ export interface BatchOptions {
    * (`results()` is for fixed batches).
    */
   slots?: number;
+  /**
+   * Continuous batching (`slots`): reuse cached prompt prefixes, as vLLM's automatic prefix
+   * caching and llama.cpp's server (`cache_prompt`, its slots keep their prompt) do. A finished
+   * row's slot keeps its keys and values until another row takes it, and each slot remembers
+   * the tokens it holds; a joining row takes the free slot holding the longest prefix of its
+   * prompt (or copies that prefix from a running row's slot, KVCache.copyRow, when one holds
+   * more) and is prefilled from there on — at least its last prompt token, whose logits it
+   * needs. Keys and values depend only on the tokens before them and every kernel computes a
+   * position alone (row-independent matmuls, per-query attention), so its logits are bit for bit
+   * those of a full prefill; tested. Off for models with randomized position ids
+   * (config.randomPositions): the prefix's ids were another row's draws. Default false.
+   */
+  prefixCache?: boolean;
   /**
    * A row whose sampling throws (e.g. every token masked) ends with 'abort' and its error
    * goes here, while the other rows go on; without it the error propagates out of step().
@@ -173,6 +188,8 @@ class Row implements RowProgress {
   slot = -1;
   /** Its next-token logits (V), once prefilled. */
   logits: Float32Array | null = null;
+  /** Prompt tokens reused from the cache when it joined (BatchOptions.prefixCache). */
+  cachedTokens = 0;
 
   constructor(
     readonly index: number,
@@ -223,6 +240,8 @@ export class BatchDecoder {
   /** Open batch: rows waiting for a slot, in arrival order. */
   private readonly waiting: Row[] = [];
   private readonly freeSlots: number[] = [];
+  /** Open batch with prefixCache: the tokens each cache row holds (its first cache.lengths[slot] are valid); null when off. */
+  private readonly held: number[][] | null;
   private readonly V: number;
   private readonly ctx: number;
   private readonly padId: number;
@@ -245,6 +264,7 @@ export class BatchDecoder {
     this.padId = opts.padId ?? 0;
     this.open = opts.slots !== undefined;
     this.draws = opts.shareHistories && !this.open ? new DrawCache() : null;
+    this.held = this.open && opts.prefixCache && model.config.randomPositions === undefined ? Array.from({ length: opts.slots ?? 0 }, () => []) : null;
     if (this.open) {
       const n = opts.slots!;
       if (!Number.isInteger(n) || n < 1) throw new GptforgeError(`slots must be a positive integer, got ${n}`, { field: 'slots' });
@@ -424,6 +444,10 @@ export class BatchDecoder {
       this.cache!,
       Int32Array.from(rows, (r) => r.slot),
     );
+    if (this.held) {
+      if (rows.length === 1) for (const id of ids) this.held[rows[0].slot].push(id);
+      else rows.forEach((r, b) => this.held![r.slot].push(ids[b]));
+    }
     rows.forEach((r, b) => (r.logits = logits.subarray(b * this.V, (b + 1) * this.V)));
   }
 
@@ -437,15 +461,63 @@ export class BatchDecoder {
     const admitted: Row[] = [];
     while (this.waiting.length > 0 && this.freeSlots.length > 0) {
       const row = this.waiting.shift()!;
-      row.slot = this.freeSlots.pop()!;
-      cache.resetRow(row.slot);
       const twin = admitted.find((a) => a.prompt.length === row.prompt.length && a.prompt.every((id, i) => id === row.prompt[i]));
       if (twin) {
+        row.slot = this.freeSlots.pop()!;
+        cache.resetRow(row.slot);
         cache.copyRow(twin.slot, [row.slot]);
         row.logits = twin.logits;
-      } else row.logits = this.model.nextLogits(Int32Array.from(row.prompt), cache, Int32Array.of(row.slot));
+        row.cachedTokens = twin.cachedTokens;
+        if (this.held) this.held[row.slot] = [...twin.prompt];
+      } else {
+        const kept = this.held ? this.takeSlotWithPrefix(row) : ((row.slot = this.freeSlots.pop()!), cache.resetRow(row.slot), 0);
+        row.cachedTokens = kept;
+        row.logits = this.model.nextLogits(Int32Array.from(row.prompt.slice(kept)), cache, Int32Array.of(row.slot));
+        if (this.held) this.held[row.slot] = [...row.prompt];
+      }
       admitted.push(row);
     }
+  }
+
+  /**
+   * prefixCache: give `row` a free slot holding the longest prefix of its prompt that any cache
+   * row holds (a free slot's own, else one copied from a busy row's), at most all but its last
+   * token (fed to get its logits); the slot is cut to that prefix. Returns the prefix's length
+   * (0: the slot is empty, a full prefill).
+   */
+  private takeSlotWithPrefix(row: Row): number {
+    const cache = this.cache!;
+    const held = this.held!;
+    const p = row.prompt;
+    const common = (slot: number): number => {
+      const h = held[slot];
+      const n = Math.min(h.length, cache.lengths[slot], p.length - 1);
+      if (cache.starts[slot] !== 0) return 0; // open-batch rows are never left-padded; a padded row's positions are not the prompt's
+      let i = 0;
+      while (i < n && h[i] === p[i]) i++;
+      return i;
+    };
+    // a free slot of its own: the longest match wins, ties to the slot popped first (the most recently freed)
+    let at = this.freeSlots.length - 1;
+    let best = common(this.freeSlots[at]);
+    for (let i = this.freeSlots.length - 2; i >= 0; i--) {
+      const m = common(this.freeSlots[i]);
+      if (m > best) [at, best] = [i, m];
+    }
+    // a busy slot (a running row, or one admitted this step) holding more: copy its prefix into the default free slot
+    let src = -1;
+    for (const r of this.live.values()) {
+      if (r.slot < 0 || r === row) continue;
+      const m = common(r.slot);
+      if (m > best) [src, best] = [r.slot, m];
+    }
+    if (src >= 0) at = this.freeSlots.length - 1;
+    row.slot = this.freeSlots.splice(at, 1)[0];
+    if (src >= 0) cache.copyRow(src, [row.slot]);
+    else if (best === 0) cache.resetRow(row.slot);
+    cache.lengths[row.slot] = best;
+    held[row.slot] = src >= 0 ? held[src].slice(0, best) : held[row.slot].slice(0, best);
+    return best;
   }
 
   /** Fixed batch: prefill every row together. */
@@ -538,6 +610,7 @@ export class BatchDecoder {
       matchedStop: reason === 'stop' ? finish.matched : null,
       promptTokens: row.prompt.length,
       completionTokens: row.sampledCount,
+      cachedTokens: row.cachedTokens,
     };
     events.push({ type: 'finish', row: row.index, text, result: row.result });
     this.live.delete(row.index);

@@ -109,6 +109,22 @@ export class GPT {
     this.positionRng = new Rng(seed + 0x5eed);
   }
 
+  /**
+   * Run `fn` (synchronous) on its own randomized position draws (config.randomPositions),
+   * started from `seed` as seedPositions does, then put the model's draws back exactly where they
+   * were: what `fn` decodes neither depends on nor disturbs the draws of other decoding that
+   * shares the model (a server's concurrent requests). Without randomized positions it only runs `fn`.
+   */
+  withPositionSeed<T>(seed: number, fn: () => T): T {
+    const saved = this.positionRng;
+    this.positionRng = new Rng(seed + 0x5eed);
+    try {
+      return fn();
+    } finally {
+      this.positionRng = saved;
+    }
+  }
+
   constructor(config: GPTConfig, opts: GPTOptions = {}) {
     validateConfig(config);
     this.config = config;

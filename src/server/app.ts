@@ -45,6 +45,8 @@ export interface ServerOptions {
   log?: boolean | { write(line: string): void };
   /** A RAG store (`gptforge rag index`) the chat route retrieves from when a request asks (`rag`); opened read-only. */
   ragStore?: string;
+  /** Reuse cached prompt prefixes across requests (BatchOptions.prefixCache; default true). */
+  prefixCache?: boolean;
 }
 
 interface Served extends ServedModel {
@@ -77,6 +79,7 @@ export class GptforgeServer {
   private readonly keyHashes: Buffer[];
   private readonly parallel: number;
   private readonly maxQueue: number;
+  private readonly prefixCache: boolean;
   /** Retrieval for chat requests with `rag` (null: none; 400 when asked). */
   readonly rag: ServerRag | null;
 
@@ -84,6 +87,7 @@ export class GptforgeServer {
     this.parallel = opts.parallel ?? 8;
     if (!Number.isInteger(this.parallel) || this.parallel < 1) throw new GptforgeError(`--parallel must be a positive integer, got ${this.parallel}`, { field: 'parallel' });
     this.maxQueue = opts.maxQueue ?? 8 * this.parallel;
+    this.prefixCache = opts.prefixCache ?? true;
     this.keyHashes = (opts.apiKeys ?? []).map(sha);
     this.app = Fastify({ bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024, logger: typeof opts.log === 'object' ? { stream: opts.log } : (opts.log ?? false) });
     // Fastify's own JSON parser (prototype-poisoning checks included); a syntax error is answered
@@ -119,6 +123,7 @@ export class GptforgeServer {
             parallel: this.parallel,
             maxQueue: this.maxQueue,
             padId: 0,
+            prefixCache: this.prefixCache,
             onStep: (n, seconds) => {
               this.metrics.batchRows.observe(n);
               this.metrics.stepSeconds.observe(seconds);
@@ -405,7 +410,8 @@ export class GptforgeServer {
     const usage = (results: RowResult[]) => {
       const completion = results.reduce((a, r) => a + r.completionTokens, 0);
       this.metrics.generationTokens.inc({ model: m.id }, completion);
-      return { prompt_tokens: prompt.length, completion_tokens: completion, total_tokens: prompt.length + completion };
+      // the n choices share one prompt: its tokens reused from the prefix cache are choice 0's
+      return { prompt_tokens: prompt.length, completion_tokens: completion, total_tokens: prompt.length + completion, prompt_tokens_details: { cached_tokens: results[0]?.cachedTokens ?? 0 } };
     };
 
     if (!stream) {
@@ -521,7 +527,9 @@ export class GptforgeServer {
     const usage = (results: RowResult[]) => {
       const completion = results.reduce((a, r) => a + r.completionTokens, 0);
       this.metrics.generationTokens.inc({ model: m.id }, completion);
-      return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion };
+      // each prompt's n choices follow one another: count each prompt's reused tokens once
+      const cached = results.reduce((a, r, i) => a + (i % s.n === 0 ? r.cachedTokens : 0), 0);
+      return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion, prompt_tokens_details: { cached_tokens: cached } };
     };
     const onFirst = (): void => {
       if (first) this.metrics.ttft.observe((performance.now() - t0) / 1000);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ask, TECHNIQUES, type AskTrace, type Technique } from '../assist/ask.js';
+import { ask, TECHNIQUES, type AskOptions, type AskTrace, type Technique } from '../assist/ask.js';
 import type { VoteResult } from '../assist/vote.js';
 import { longAddition } from '../data/synthetic/longarith.js';
 import { FEEDBACK_SOURCES, type FeedbackSource } from '../data/synthetic/reflect.js';
@@ -93,13 +93,14 @@ export function runAssist(
   const vm = valueId === undefined ? undefined : rewardModel(valueId);
   if (vm && vm.tok.hash() !== m.tok.hash()) throw badRequest(`'value_model' ${valueId} uses another tokenizer than ${m.id}`, 'value_model');
   const ctx = m.model.config.blockSize;
-  const trace = ask(new ChatEngine(m.model, m.tok), last.content, {
+  const seed = optNumber(b, 'seed', -(2 ** 31), 2 ** 31, { integer: true });
+  const opts: AskOptions = {
     technique: technique as Technique,
     system,
     k: optNumber(b, 'k', 1, MAX_ASSIST_K, { integer: true }),
     temperature: optNumber(b, 'temperature', 0, 2),
     maxTokens: optNumber(b, 'max_tokens', 1, ctx, { integer: true }),
-    seed: optNumber(b, 'seed', -(2 ** 31), 2 ** 31, { integer: true }),
+    seed,
     rounds: optNumber(b, 'rounds', 0, MAX_ASSIST_ROUNDS, { integer: true }),
     feedback: feedback as FeedbackSource,
     // the verdict source's verifier: the long-addition checker (an oracle, as `gptforge ask` uses)
@@ -111,6 +112,11 @@ export function runAssist(
     valueModel: vm ? { model: vm.model, tok: vm.tok } : undefined,
     tools: Array.isArray(builtin) && builtin.length > 0 ? defaultTools() : null,
     rewardModel: rewardVotes && rm ? { model: rm.model, tok: rm.tok } : undefined,
-  });
+  };
+  const run = (): AskTrace => ask(new ChatEngine(m.model, m.tok), last.content, opts);
+  // ask() restarts the model's randomized position draws from its seed: on the shared model that would reseed the draws of
+  // the requests the scheduler is decoding, so withPositionSeed gives this request its own and puts theirs back
+  // (a model without randomized positions has no draws to keep apart)
+  const trace = m.model.config.randomPositions !== undefined ? m.model.withPositionSeed(seed ?? 1, run) : run();
   return assistJSON(trace, m.id);
 }

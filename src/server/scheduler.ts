@@ -31,6 +31,13 @@ export interface SchedulerOptions {
    * join at the next step anyway).
    */
   batchWindowMs?: number;
+  /**
+   * Reuse cached prompt prefixes (BatchOptions.prefixCache, default true): a joining request
+   * whose prompt begins with tokens a cache row holds (a shared system prompt, the earlier
+   * turns of a conversation, its own previous request) is prefilled from there on, with the
+   * same logits bit for bit.
+   */
+  prefixCache?: boolean;
   /** Observer for metrics: each step's rows (those that sampled a token in it) and its duration (prefills included). */
   onStep?(rows: number, seconds: number): void;
 }
@@ -62,7 +69,7 @@ export class Scheduler {
   }
 
   private newDecoder(): BatchDecoder {
-    return new BatchDecoder(this.model, this.tok, [], { slots: this.opts.parallel, padId: this.opts.padId, onRowError: (row, e) => this.rowFailed(row, e) });
+    return new BatchDecoder(this.model, this.tok, [], { slots: this.opts.parallel, padId: this.opts.padId, prefixCache: this.opts.prefixCache ?? true, onRowError: (row, e) => this.rowFailed(row, e) });
   }
 
   /** One row's sampling failed: its job fails (its other rows end at the next step); the batch goes on. */

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { makeConfig } from '../../src/model/config.js';
 import { GPT } from '../../src/model/gpt.js';
+import type { KVCache } from '../../src/model/kvcache.js';
 import { BatchDecoder, decode, generate, logprobOf, type DecodeEvent, type RowRequest, type RowResult } from '../../src/infer/pipeline.js';
 import { TextStream } from '../../src/infer/stopping.js';
 import type { TokenConstraint } from '../../src/infer/constraint.js';
@@ -145,6 +146,84 @@ test('continuous batching: rows joining an open decoder at different steps, more
     assert.throws(() => dec.results(), /open decoder/);
     assert.throws(() => new BatchDecoder(model, tok, [rows[0]]).add(rows[1]), /only an open decoder/);
   }
+});
+
+test('prefix cache: rows whose prompts share prefixes with finished, free or running rows reuse them and give exactly their tokens and logprobs alone, feeding fewer prompt tokens', () => {
+  for (const variant of [{}, { position: 'rope' as const, norm: 'rmsnorm' as const, mlp: 'swiglu' as const }]) {
+    const model = new GPT(makeConfig({ vocabSize: V, blockSize: 64, nLayer: 2, nHead: 2, nEmbd: 16, ...variant }), { seed: 11 });
+    const rows: RowRequest[] = [
+      { prompt: P('the quick brown fox'), maxTokens: 6, seed: 1, logprobs: 2 },
+      { prompt: P('the quick brown dog jumps'), maxTokens: 12, seed: 2, temperature: 0.8, logprobs: 3 }, // joins while row 0 runs: copies its prefix
+      { prompt: P('the quick brown fox'), maxTokens: 5, seed: 3, logprobs: 1 }, // row 0's whole prompt, after row 0 finished: all but its last token reused
+      { prompt: P('the lazy dog'), maxTokens: 4, seed: 4 },
+      { prompt: P('the quick brown dog jumps over'), maxTokens: 8, seed: 5, temperature: 0, logprobs: 2 }, // row 1's prompt and more
+      { prompt: P('fox'), maxTokens: 3, seed: 6 }, // nothing in common: a full prefill
+    ];
+    const alone = rows.map((r) => decode(model, tok, [r])[0]);
+    const aloneEvents = rows.map((r) => {
+      const ev: DecodeEvent[] = [];
+      new BatchDecoder(model, tok, [r]).run((e) => ev.push(e));
+      return ev.filter((e) => e.type === 'token');
+    });
+    let fed = 0;
+    const counting = { config: model.config, createCache: (b: number) => model.createCache(b), nextLogits: (ids: Int32Array, c: KVCache, r?: Int32Array) => ((fed += ids.length), model.nextLogits(ids, c, r)) };
+    for (const prefixCache of [true, false]) {
+      fed = 0;
+      const dec = new BatchDecoder(counting, tok, [], { slots: 2, prefixCache });
+      const results: RowResult[] = [];
+      const events: DecodeEvent[][] = rows.map(() => []);
+      const joinAt = [0, 2, 8, 8, 9, 30];
+      let step = 0;
+      let added = 0;
+      while (added < rows.length || !dec.done) {
+        while (added < rows.length && joinAt[added] <= step) assert.equal(dec.add(rows[added]), added++);
+        for (const e of dec.step()) {
+          if (e.type === 'finish') results[e.row] = e.result;
+          else events[e.row].push(e);
+        }
+        step++;
+      }
+      const cached = results.map((r) => r.cachedTokens);
+      assert.deepEqual(
+        results.map((r) => ({ ...r, cachedTokens: 0 })),
+        alone.map(strip),
+      );
+      events.forEach((ev, i) =>
+        assert.deepEqual(
+          ev.map((e) => ({ ...e, row: 0 })),
+          aloneEvents[i],
+          `row ${i}: its token events and logprobs`,
+        ),
+      );
+      const sampledFed = alone.reduce((a, r) => a + r.ids.length, 0);
+      if (!prefixCache) {
+        assert.deepEqual(cached, [0, 0, 0, 0, 0, 0]);
+        assert.equal(fed, rows.reduce((a, r) => a + r.prompt.length, 0) + sampledFed - rows.length, 'every prompt token fed');
+        continue;
+      }
+      const common = (a: readonly number[], b: readonly number[]): number => {
+        let i = 0;
+        while (i < a.length && i < b.length && a[i] === b[i]) i++;
+        return i;
+      };
+      assert.equal(cached[0], 0);
+      assert.equal(cached[1], common(rows[0].prompt, rows[1].prompt), "row 1: row 0's prefix, copied from its running slot");
+      assert.equal(cached[2], rows[2].prompt.length - 1, 'row 2: all but the last token it needs logits for');
+      assert.ok(cached[4] >= rows[1].prompt.length, "row 4: row 1's whole prompt");
+      assert.equal(cached[5], 0);
+      assert.ok(cached[1] > 0 && cached[3] > 0);
+      assert.equal(fed, rows.reduce((a, r) => a + r.prompt.length, 0) - cached.reduce((a, b) => a + b, 0) + sampledFed - rows.length, 'only the prompt tokens not reused were fed');
+    }
+  }
+  // randomized position ids: a prefix's ids were another row's draws, so nothing is reused
+  const rp = new GPT(makeConfig({ vocabSize: V, blockSize: 64, nLayer: 1, nHead: 2, nEmbd: 16, position: 'rope', randomPositions: 96 }), { seed: 2 });
+  const dec = new BatchDecoder(rp, tok, [], { slots: 1, prefixCache: true });
+  const cachedRp: number[] = [];
+  for (const prompt of [P('the quick brown'), P('the quick brown')]) {
+    dec.add({ prompt, maxTokens: 2 });
+    dec.run((e) => e.type === 'finish' && cachedRp.push(e.result.cachedTokens));
+  }
+  assert.deepEqual(cachedRp, [0, 0]);
 });
 
 test('continuous batching: an aborted row frees its slot at the next step (a waiting one is never prefilled); the others go on', () => {

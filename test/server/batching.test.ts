@@ -67,16 +67,23 @@ test('scheduler: requests submitted while others decode join at the next step; e
   assert.equal(s.runningRows + s.queuedRows, 0);
 });
 
-test('seeded requests through the client: byte-identical text and logprobs alone and joined into a running batch', async () => {
+test('seeded requests through the client: byte-identical text and logprobs alone (each prompt prefilled in full) and joined into a running batch (prompt prefixes reused from the cache)', async () => {
+  const seeds = [201, 202, 203];
+  const params = (seed: number) => ({ model: 'sft', messages: user(`Tell me ${seed}`), max_tokens: 14, seed, temperature: 1.1, logprobs: true, top_logprobs: 3 });
+  const alone: OpenAI.Chat.Completions.ChatCompletion[] = [];
+  const plain = new GptforgeServer({ parallel: 4, prefixCache: false });
+  plain.setModels(models);
+  try {
+    const client = new OpenAI({ baseURL: `${await plain.listen(0, '127.0.0.1')}/v1`, apiKey: 'x', maxRetries: 0 });
+    for (const seed of seeds) alone.push(await client.chat.completions.create(params(seed)));
+  } finally {
+    await plain.close();
+  }
   const server = new GptforgeServer({ parallel: 4 });
   server.setModels(models);
   const base = await server.listen(0, '127.0.0.1');
   const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'x', maxRetries: 0 });
   try {
-    const seeds = [201, 202, 203];
-    const params = (seed: number) => ({ model: 'sft', messages: user(`Tell me ${seed}`), max_tokens: 14, seed, temperature: 1.1, logprobs: true, top_logprobs: 3 });
-    const alone: OpenAI.Chat.Completions.ChatCompletion[] = [];
-    for (const seed of seeds) alone.push(await client.chat.completions.create(params(seed)));
     // a long stream is decoding; the seeded requests arrive one by one while it runs
     const long = client.chat.completions.stream({ model: 'sft', messages: user('a long one'), max_tokens: 45, seed: 1, stream_options: { include_usage: true }, logit_bias: { [String(tok.specialId('<|assistant_end|>'))]: -100 } });
     let chunks = 0;
@@ -94,7 +101,11 @@ test('seeded requests through the client: byte-identical text and logprobs alone
       const b = r.choices[0];
       assert.equal(Buffer.compare(Buffer.from(b.message.content ?? ''), Buffer.from(a.message.content ?? '')), 0, `seed ${seeds[i]}: text`);
       assert.deepEqual(b.logprobs, a.logprobs, `seed ${seeds[i]}: every token, its bytes and log-probability`);
-      assert.deepEqual(r.usage, alone[i].usage);
+      assert.deepEqual(alone[i].usage?.prompt_tokens_details, { cached_tokens: 0 });
+      // the chat template's opening came from the long stream's cache row, and "Tell me " too from an earlier seeded request's
+      const cached = (x: OpenAI.Chat.Completions.ChatCompletion): number => x.usage?.prompt_tokens_details?.cached_tokens ?? 0;
+      assert.ok(i === 0 ? cached(r) >= 2 : cached(r) > cached(together[0]), `seed ${seeds[i]}: prompt tokens reused (${cached(r)})`);
+      assert.deepEqual({ ...r.usage, prompt_tokens_details: null }, { ...alone[i].usage, prompt_tokens_details: null });
     });
   } finally {
     await server.close();
