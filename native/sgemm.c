@@ -403,6 +403,9 @@ static float *grow(float **buf, size_t *cap, size_t n) {
   return *buf;
 }
 
+#ifndef NEXT_PANEL
+#define NEXT_PANEL 1
+#endif
 typedef struct {
   const float *A, *B;
   float *C;
@@ -434,11 +437,17 @@ static void run_block_k(const job_t *j, long m0, long m1, long n0, long n1, long
         long mc = m1 - ic < s->MC ? m1 - ic : s->MC;
         if (j->csa == 1) pack_a(j->A, j->rsa, ic, mc, pc, kc, s->MR, Ap);
         else pack_at(j->A, j->csa, ic, mc, pc, kc, s->MR, Ap);
+        /* lines of the next packed B panel to prefetch a call: the panel (KC·NR floats, 16 KiB
+         * on avx2) otherwise comes from L3 as the first of the row tiles runs against it */
+        long mtiles = (mc + s->MR - 1) / s->MR;
+        long pl = NEXT_PANEL ? ((long)s->NR * kc * (long)sizeof(float) / 64 + mtiles - 1) / mtiles : 0;
         for (long jr = 0; jr < nc; jr += s->NR) {
           int nr = (int)(nc - jr < s->NR ? nc - jr : s->NR);
           const float *bp = Bp + jr * kc;
-          for (long ir = 0; ir < mc; ir += s->MR) {
+          const char *next = (const char *)(jr + s->NR < nc ? bp + (long)s->NR * kc : Bp);
+          for (long ir = 0, t = 0; ir < mc; ir += s->MR, t++) {
             int mr = (int)(mc - ir < s->MR ? mc - ir : s->MR);
+            for (long l = t * pl; l < (t + 1) * pl; l++) __builtin_prefetch(next + l * 64, 0, 3);
             s->ukr(kc, Ap + ir * kc, bp, Cout + (ic + ir) * j->N + jc + jr, j->N, acc, mr, nr);
           }
         }
