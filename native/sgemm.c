@@ -854,16 +854,21 @@ typedef struct {
   atomic_int committed[GEMV_MAX_TASKS], finished[GEMV_MAX_TASKS];
 } gemv_job_t;
 
+/* The number in the environment variable `name` when it is positive, else `dflt`: the
+ * GPTFORGE_* tuning knobs and test switches below, each read once by its caller. */
+static double env_positive(const char *name, double dflt) {
+  const char *e = getenv(name);
+  double x = e ? atof(e) : 0;
+  return x > 0 ? x : dflt;
+}
+
 /* GPTFORGE_SPLIT_CHAOS=1 (tests only, read once): every split product is split (no back-off,
  * no waiting for a worker to wake) and the thread computing the last task of every other one
  * stops 300 µs between computing and committing it, as a preempted worker would: the caller's
  * rescue then commits first, and the late thread must drop its result. */
 static int split_chaos(void) {
   static int v = -1;
-  if (v < 0) {
-    const char *e = getenv("GPTFORGE_SPLIT_CHAOS");
-    v = e && atoi(e) > 0;
-  }
+  if (v < 0) v = (int)env_positive("GPTFORGE_SPLIT_CHAOS", 0) > 0;
   return v;
 }
 
@@ -970,11 +975,7 @@ static void split_outcome(int worker_awake) {
  * it, read once: a tuning knob for bench:serve, not a setting users need. */
 static double small_m_par_flops(void) {
   static double v = 0;
-  if (v == 0) {
-    const char *e = getenv("GPTFORGE_SMALL_M_PAR_FLOPS");
-    double x = e ? atof(e) : 0;
-    v = x > 0 ? x : 4e6;
-  }
+  if (v == 0) v = env_positive("GPTFORGE_SMALL_M_PAR_FLOPS", 4e6);
   return v;
 }
 
@@ -982,8 +983,7 @@ static double small_m_par_flops(void) {
 static int small_m_tasks(void) {
   static int v = 0;
   if (v == 0) {
-    const char *e = getenv("GPTFORGE_SMALL_M_TASKS");
-    int x = e ? atoi(e) : 0;
+    int x = (int)env_positive("GPTFORGE_SMALL_M_TASKS", 1);
     v = x > 0 ? x : 1;
   }
   return v;
