@@ -403,6 +403,9 @@ static float *grow(float **buf, size_t *cap, size_t n) {
   return *buf;
 }
 
+#ifndef NEXT_PANEL
+#define NEXT_PANEL 1
+#endif
 typedef struct {
   const float *A, *B;
   float *C;
@@ -434,11 +437,17 @@ static void run_block_k(const job_t *j, long m0, long m1, long n0, long n1, long
         long mc = m1 - ic < s->MC ? m1 - ic : s->MC;
         if (j->csa == 1) pack_a(j->A, j->rsa, ic, mc, pc, kc, s->MR, Ap);
         else pack_at(j->A, j->csa, ic, mc, pc, kc, s->MR, Ap);
+        /* lines of the next packed B panel to prefetch a call: the panel (KC·NR floats, 16 KiB
+         * on avx2) otherwise comes from L3 as the first of the row tiles runs against it */
+        long mtiles = (mc + s->MR - 1) / s->MR;
+        long pl = NEXT_PANEL ? ((long)s->NR * kc * (long)sizeof(float) / 64 + mtiles - 1) / mtiles : 0;
         for (long jr = 0; jr < nc; jr += s->NR) {
           int nr = (int)(nc - jr < s->NR ? nc - jr : s->NR);
           const float *bp = Bp + jr * kc;
-          for (long ir = 0; ir < mc; ir += s->MR) {
+          const char *next = (const char *)(jr + s->NR < nc ? bp + (long)s->NR * kc : Bp);
+          for (long ir = 0, t = 0; ir < mc; ir += s->MR, t++) {
             int mr = (int)(mc - ir < s->MR ? mc - ir : s->MR);
+            for (long l = t * pl; l < (t + 1) * pl; l++) __builtin_prefetch(next + l * 64, 0, 3);
             s->ukr(kc, Ap + ir * kc, bp, Cout + (ic + ir) * j->N + jc + jr, j->N, acc, mr, nr);
           }
         }
@@ -845,16 +854,21 @@ typedef struct {
   atomic_int committed[GEMV_MAX_TASKS], finished[GEMV_MAX_TASKS];
 } gemv_job_t;
 
+/* The number in the environment variable `name` when it is positive, else `dflt`: the
+ * GPTFORGE_* tuning knobs and test switches below, each read once by its caller. */
+static double env_positive(const char *name, double dflt) {
+  const char *e = getenv(name);
+  double x = e ? atof(e) : 0;
+  return x > 0 ? x : dflt;
+}
+
 /* GPTFORGE_SPLIT_CHAOS=1 (tests only, read once): every split product is split (no back-off,
  * no waiting for a worker to wake) and the thread computing the last task of every other one
  * stops 300 µs between computing and committing it, as a preempted worker would: the caller's
  * rescue then commits first, and the late thread must drop its result. */
 static int split_chaos(void) {
   static int v = -1;
-  if (v < 0) {
-    const char *e = getenv("GPTFORGE_SPLIT_CHAOS");
-    v = e && atoi(e) > 0;
-  }
+  if (v < 0) v = (int)env_positive("GPTFORGE_SPLIT_CHAOS", 0) > 0;
   return v;
 }
 
@@ -961,11 +975,7 @@ static void split_outcome(int worker_awake) {
  * it, read once: a tuning knob for bench:serve, not a setting users need. */
 static double small_m_par_flops(void) {
   static double v = 0;
-  if (v == 0) {
-    const char *e = getenv("GPTFORGE_SMALL_M_PAR_FLOPS");
-    double x = e ? atof(e) : 0;
-    v = x > 0 ? x : 4e6;
-  }
+  if (v == 0) v = env_positive("GPTFORGE_SMALL_M_PAR_FLOPS", 4e6);
   return v;
 }
 
@@ -973,8 +983,7 @@ static double small_m_par_flops(void) {
 static int small_m_tasks(void) {
   static int v = 0;
   if (v == 0) {
-    const char *e = getenv("GPTFORGE_SMALL_M_TASKS");
-    int x = e ? atoi(e) : 0;
+    int x = (int)env_positive("GPTFORGE_SMALL_M_TASKS", 1);
     v = x > 0 ? x : 1;
   }
   return v;

@@ -35,6 +35,8 @@ function close(name: string, got: Float32Array, want: Float32Array, rtol = 1e-4,
 }
 
 const SIZES = [1, 7, 14, 33, 65, 129];
+/** Every layout of a product, in one order: A and B each as stored or transposed, C overwritten or accumulated into. */
+const LAYOUTS = [false, true].flatMap((tA) => [false, true].flatMap((tB) => [false, true].map((acc) => ({ tA, tB, acc }))));
 
 for (const threads of [1, 2]) {
   test(`sgemm matches the reference: all layouts, accumulate, awkward sizes (${threads} thread${threads > 1 ? 's' : ''})`, { skip }, () => {
@@ -44,19 +46,15 @@ for (const threads of [1, 2]) {
     // [70, 2100, 130]: with A transposed, sgemm splits k in two parts (a weight-gradient shape)
     shapes.push([257, 513, 97], [600, 64, 1500], [1, 384, 1152], [70, 2100, 130]);
     for (const [M, K, N] of shapes) {
-      for (const tA of [false, true]) {
-        for (const tB of [false, true]) {
-          for (const acc of [false, true]) {
-            const a = rand(M * K),
-              b = rand(K * N),
-              c0 = rand(M * N);
-            const cn = Float32Array.from(c0),
-              cr = Float32Array.from(c0);
-            native!.matmul(a, b, cn, M, K, N, tA, tB, acc);
-            ref.matmul(a, b, cr, M, K, N, tA, tB, acc);
-            close(`matmul M${M} K${K} N${N} tA${tA} tB${tB} acc${acc}`, cn, cr, 1e-4, 2e-4 * Math.sqrt(K));
-          }
-        }
+      for (const { tA, tB, acc } of LAYOUTS) {
+        const a = rand(M * K),
+          b = rand(K * N),
+          c0 = rand(M * N);
+        const cn = Float32Array.from(c0),
+          cr = Float32Array.from(c0);
+        native!.matmul(a, b, cn, M, K, N, tA, tB, acc);
+        ref.matmul(a, b, cr, M, K, N, tA, tB, acc);
+        close(`matmul M${M} K${K} N${N} tA${tA} tB${tB} acc${acc}`, cn, cr, 1e-4, 2e-4 * Math.sqrt(K));
       }
     }
   });
@@ -357,23 +355,19 @@ test('sgemm gives the same bits at 1 and 2 threads: M and N splits, and the k-sp
     [40, 256, 300],
   ];
   for (const [M, K, N] of shapes) {
-    for (const tA of [false, true]) {
-      for (const tB of [false, true]) {
-        for (const acc of [false, true]) {
-          const a = rand(M * K),
-            b = rand(K * N),
-            c0 = rand(M * N);
-          const got: Float32Array[] = [];
-          for (const threads of [1, 2]) {
-            native!.setThreads!(threads);
-            const c = Float32Array.from(c0);
-            native!.matmul(a, b, c, M, K, N, tA, tB, acc);
-            got.push(c);
-          }
-          const bad = got[0].findIndex((x, i) => !Object.is(x, got[1][i]));
-          assert.equal(bad, -1, `matmul M${M} K${K} N${N} tA${tA} tB${tB} acc${acc}: element ${bad} differs between 1 and 2 threads`);
-        }
+    for (const { tA, tB, acc } of LAYOUTS) {
+      const a = rand(M * K),
+        b = rand(K * N),
+        c0 = rand(M * N);
+      const got: Float32Array[] = [];
+      for (const threads of [1, 2]) {
+        native!.setThreads!(threads);
+        const c = Float32Array.from(c0);
+        native!.matmul(a, b, c, M, K, N, tA, tB, acc);
+        got.push(c);
       }
+      const bad = got[0].findIndex((x, i) => !Object.is(x, got[1][i]));
+      assert.equal(bad, -1, `matmul M${M} K${K} N${N} tA${tA} tB${tB} acc${acc}: element ${bad} differs between 1 and 2 threads`);
     }
   }
 });

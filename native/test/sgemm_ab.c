@@ -1,0 +1,127 @@
+/* sgemm A/B harness: this build's gfn_sgemm, a base build's (its symbols renamed) and OpenBLAS
+ * (cblas_sgemm, loaded with dlopen) timed in turn in one process, so that a machine shared
+ * with other work disturbs all three alike. Per cell (shape × layout) and side: `rounds`
+ * rounds, the side's order rotating, each an untimed call then `reps` timed ones; it prints
+ * each side's best GFLOP/s by wall time and by CPU time (the thread's at 1 thread, the
+ * process's at more: OpenBLAS's spinning threads then count against it), the ratios, whether
+ * this build's C equals the base's bit for bit, and the largest difference from OpenBLAS's.
+ *
+ *   CF="-std=gnu11 -O3 -fno-math-errno -fno-trapping-math -fopenmp-simd -funroll-loops -Inative"
+ *   git show BASE:native/sgemm.c > /tmp/base_sgemm.c && gcc $CF -Inative -c /tmp/base_sgemm.c -o /tmp/b.o
+ *   objcopy $(for s in gfn_sgemm gfn_sgemm_serial gfn_sgemm_isa gfn_sgemm_isa_changed gfn_peak_gflops; \
+ *     do echo --redefine-sym $s=base_${s#gfn_}; done) /tmp/b.o /tmp/base.o
+ *   gcc $CF -o /tmp/sgemm_ab native/test/sgemm_ab.c native/sgemm.c native/pool.c native/isa.c \
+ *     native/ops.c native/attention.c native/qmatmul.c /tmp/base.o -ldl -lm -lpthread
+ *   /tmp/sgemm_ab THREADS ROUNDS REPS NN,NT,TN 1024x1024x1024 384x4096x1536 ...   (M×K×N)
+ *
+ * NOOB=1 leaves OpenBLAS out (Debian: libopenblas0-pthread). */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "../kernels.h"
+#include "../pool.h"
+
+void base_sgemm(const float *A, const float *B, float *C, long M, long K, long N, int tA, int tB, int acc);
+typedef void (*cblas_fn)(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
+static cblas_fn cblas;
+
+static double now(clockid_t c) {
+  struct timespec t;
+  clock_gettime(c, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static float *A, *B, *C;
+static long M, K, N;
+static int tA, tB;
+
+/* side 0: this build, 1: the base build, 2: OpenBLAS (row-major, 101; 111/112: (no) transpose) */
+static void run(int side) {
+  if (side == 0) gfn_sgemm(A, B, C, M, K, N, tA, tB, 0);
+  else if (side == 1) base_sgemm(A, B, C, M, K, N, tA, tB, 0);
+  else cblas(101, tA ? 112 : 111, tB ? 112 : 111, (int)M, (int)N, (int)K, 1.0f, A, tA ? (int)M : (int)K, B, tB ? (int)K : (int)N, 0.0f, C, (int)N);
+}
+
+static float *alloc_rand(long n) {
+  float *p = aligned_alloc(64, ((size_t)n * sizeof(float) + 63) & ~(size_t)63);
+  for (long i = 0; i < n; i++) p[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+  return p;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 6) {
+    fprintf(stderr, "usage: %s THREADS ROUNDS REPS LAYOUTS(NN,NT,TN) MxKxN...\n", argv[0]);
+    return 2;
+  }
+  int threads = atoi(argv[1]), rounds = atoi(argv[2]), reps = atoi(argv[3]);
+  int sides = getenv("NOOB") ? 2 : 3;
+  if (sides == 3) {
+    void *h = dlopen("libopenblas.so.0", RTLD_NOW);
+    if (!h || !(cblas = (cblas_fn)dlsym(h, "cblas_sgemm"))) {
+      fprintf(stderr, "libopenblas.so.0 / cblas_sgemm not found (NOOB=1 to leave it out)\n");
+      return 1;
+    }
+    void (*set_threads)(int) = (void (*)(int))dlsym(h, "openblas_set_num_threads");
+    if (set_threads) set_threads(threads);
+  }
+  pool_init(threads);
+  clockid_t cpu_clock = threads == 1 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_PROCESS_CPUTIME_ID;
+  for (int s = 5; s < argc; s++) {
+    if (sscanf(argv[s], "%ldx%ldx%ld", &M, &K, &N) != 3) {
+      fprintf(stderr, "bad shape %s (MxKxN)\n", argv[s]);
+      return 2;
+    }
+    for (const char *l = argv[4]; l[0] && l[1]; l += l[2] ? 3 : 2) {
+      tA = l[0] == 'T';
+      tB = l[1] == 'T';
+      A = alloc_rand(M * K);
+      B = alloc_rand(K * N);
+      C = alloc_rand(M * N);
+      float *ours = malloc((size_t)(M * N) * sizeof(float));
+      run(1);
+      float *base = malloc((size_t)(M * N) * sizeof(float));
+      memcpy(base, C, (size_t)(M * N) * sizeof(float));
+      run(0);
+      memcpy(ours, C, (size_t)(M * N) * sizeof(float));
+      int same = memcmp(base, ours, (size_t)(M * N) * sizeof(float)) == 0;
+      double maxdiff = 0;
+      if (sides == 3) {
+        run(2);
+        for (long i = 0; i < M * N; i++) maxdiff = fmax(maxdiff, fabs((double)C[i] - (double)ours[i]));
+      }
+      double best[3][2] = {{1e30, 1e30}, {1e30, 1e30}, {1e30, 1e30}};
+      for (int r = 0; r < rounds; r++)
+        for (int o = 0; o < sides; o++) {
+          int side = (o + r) % sides;
+          run(side);
+          for (int i = 0; i < reps; i++) {
+            double w0 = now(CLOCK_MONOTONIC), c0 = now(cpu_clock);
+            run(side);
+            double w = now(CLOCK_MONOTONIC) - w0, c = now(cpu_clock) - c0;
+            if (w < best[side][0]) best[side][0] = w;
+            if (c < best[side][1]) best[side][1] = c;
+          }
+          if (threads > 1) nanosleep(&(struct timespec){0, 50000000}, NULL); /* OpenBLAS's threads spin after a call */
+        }
+      double gf = 2.0 * (double)M * (double)K * (double)N / 1e9;
+      printf("%ldx%ldx%ld %c%c %dT  GFLOP/s wall new %5.1f base %5.1f", M, K, N, l[0], l[1], threads, gf / best[0][0], gf / best[1][0]);
+      if (sides == 3) printf(" openblas %5.1f", gf / best[2][0]);
+      printf(" | cpu new %5.1f base %5.1f", gf * threads / best[0][1], gf * threads / best[1][1]);
+      if (sides == 3) printf(" openblas %5.1f", gf * threads / best[2][1]);
+      printf(" | new/base wall %.3f cpu %.3f", best[1][0] / best[0][0], best[1][1] / best[0][1]);
+      if (sides == 3) printf("  new/openblas wall %.3f cpu %.3f maxdiff %.1e", best[2][0] / best[0][0], best[2][1] / best[0][1], maxdiff);
+      printf("  %s\n", same ? "same bits" : "BITS DIFFER");
+      fflush(stdout);
+      free(A);
+      free(B);
+      free(C);
+      free(ours);
+      free(base);
+    }
+  }
+  return 0;
+}
