@@ -108,6 +108,12 @@ export interface RmPreset {
      * copy — judged by the same noisy labelers (src/data/contrast.ts, docs/rlhf.md).
      */
     contrastPairs?: number;
+    /**
+     * Contrast pairs from the demonstrations of N more training prompts of the decidable
+     * families: the family's perfect reply and the same reply made wrong, no model sampled
+     * (default 0; src/train/comparisons.ts `demonstrationContrasts`).
+     */
+    contrastPrompts?: number;
   };
   rankingsPerBatch: number;
   train: TrainConfig;

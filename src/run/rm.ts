@@ -9,7 +9,7 @@ import { rankingConversation, readPreferencesJSONL, type Ranking } from '../data
 import { isHeldOut, TASKS } from '../data/synthetic/tasks.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import type { GPT } from '../model/gpt.js';
-import { simulatedComparisons, taskExamples, taskPrompts, writtenDemonstrations, type TaskPromptExample } from '../train/comparisons.js';
+import { demonstrationContrasts, simulatedComparisons, taskExamples, taskPrompts, writtenDemonstrations, type TaskPromptExample } from '../train/comparisons.js';
 import type { TrainResult } from '../train/loop.js';
 import { pairAccuracyByKind, renderRankings, scoreSequences, ShuffledLoader, trainRewardModel, type PairTally, type RenderedRankings } from '../train/reward.js';
 import { atomicWriteFile } from '../util/atomic.js';
@@ -98,6 +98,11 @@ function accuracyByDecidingTerm(model: GPT, rankings: readonly Ranking[], render
   return { byTerm: by(0), byContext: by(1), byBoth };
 }
 
+/** The default task families whose correctness is decidable from the context. */
+function decidableFamilies(): string[] {
+  return TASKS.map((t) => t.name).filter((n) => correctnessSource(n) === 'decidable');
+}
+
 /**
  * The training comparisons' prompts: `prompts` spread over every family, then `decidablePrompts`
  * more from the families decidable from the context (other seeds, repeats dropped).
@@ -108,8 +113,7 @@ function trainComparisonPrompts(c: RmPreset['comparisons'], seed: number): TaskP
   if (!(Number.isInteger(extra) && extra >= 0)) throw new GptforgeError(`decidablePrompts must be a whole number ≥ 0, got ${String(extra)}`, { field: 'rm.comparisons.decidablePrompts' });
   if (extra === 0) return items;
   const seen = new Set(items.map((it) => it.prompt));
-  const decidable = TASKS.map((t) => t.name).filter((n) => correctnessSource(n) === 'decidable');
-  for (const it of taskExamples('train', extra, seed + 50_021, decidable)) {
+  for (const it of taskExamples('train', extra, seed + 50_021, decidableFamilies())) {
     if (seen.has(it.prompt)) continue;
     seen.add(it.prompt);
     items.push(it);
@@ -168,6 +172,16 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
   writeRankings(paths.train, train.noisy);
   writeRankings(paths.val, val.noisy);
   writeRankings(paths.valClean, val.clean);
+  // contrast pairs from the demonstrations of more decidable prompts: no sampling, so many are cheap
+  const extra = c.contrastPrompts ?? 0;
+  if (!(Number.isInteger(extra) && extra >= 0)) throw new GptforgeError(`contrastPrompts must be a whole number ≥ 0, got ${String(extra)}`, { file: runPresetFile(runDir), field: 'rm.comparisons.contrastPrompts' });
+  if (extra > 0) {
+    const seen = new Set(items.map((it) => it.prompt));
+    const more = taskExamples('train', extra, seed + 70_001, decidableFamilies()).filter((it) => !seen.has(it.prompt));
+    const rankings = demonstrationContrasts(more, noise, seed + 70_001);
+    train.noisy.push(...rankings);
+    log(`rm: ${rankings.length} correctness-contrast pairs from the demonstrations of ${more.length} more decidable-family prompts`);
+  }
   const ct = train.contrast;
   if (ct.pairs > 0) log(`rm: ${ct.pairs} correctness-contrast pairs among the training rankings (from samples made right ${ct.madeRight}, made wrong ${ct.madeWrong}; from demonstrations ${ct.fromDemonstration})`);
   log(`rm: ${train.noisy.length} training and ${val.noisy.length} held-out rankings of ${c.k} ${from} samples${demonstrations ? " (training: and the writers' demonstration)" : ''}, ranked by the simulated labelers (noise ${noise}) → ${dir}`);

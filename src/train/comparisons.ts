@@ -70,6 +70,24 @@ export function writtenDemonstrations(items: readonly TaskPromptExample[], profi
   return out;
 }
 
+/**
+ * Correctness-contrast rankings from the demonstrations alone (no model sampled): for each
+ * item, its family's perfect demonstration and the same reply made wrong (src/data/contrast.ts),
+ * ranked by the simulated labelers with `noise`. Cheap, so there can be many more of them than
+ * of sampled comparisons; their replies are the writers' clean text, not the model's.
+ * Deterministic in `seed`.
+ */
+export function demonstrationContrasts(items: readonly TaskPromptExample[], noise: number, seed: number): Ranking[] {
+  const rng = new Rng((seed ^ 0xde_c047) >>> 0);
+  const out: Ranking[] = [];
+  for (const it of items) {
+    const demo: Completion = { messages: it.example.conversation.messages.slice(1) };
+    const c = contrastReply(it.prompt, taskByName(it.task), demo, rng);
+    if (c) out.push(simulatedRanking(it.prompt, [demo, c.reply], it.task, { noise, seed }, rng));
+  }
+  return out;
+}
+
 interface SampleOptions {
   k: number;
   temperature: number;

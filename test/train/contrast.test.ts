@@ -6,7 +6,7 @@ import { correctnessSource } from '../../src/data/decidable.js';
 import { rubricScore } from '../../src/data/labelers.js';
 import { completionText, type Completion } from '../../src/data/preferences.js';
 import { taskByName } from '../../src/data/synthetic/tasks.js';
-import { simulatedComparisons, taskExamples, writtenDemonstrations } from '../../src/train/comparisons.js';
+import { demonstrationContrasts, simulatedComparisons, taskExamples, writtenDemonstrations } from '../../src/train/comparisons.js';
 import { makeConfig } from '../../src/model/config.js';
 import { GPT } from '../../src/model/gpt.js';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
@@ -84,4 +84,25 @@ test('comparisons: contrastPairs adds two-reply rankings on decidable prompts on
     );
   }
   assert.throws(() => simulatedComparisons(model, tok, items, { ...opts, contrastPairs: -1 }), /contrastPairs/);
+});
+
+test('comparisons: demonstrationContrasts ranks each demonstration against its wrong copy, with the labelers’ noise', () => {
+  const items = taskExamples('train', 200, 9, DECIDABLE);
+  const clean = demonstrationContrasts(items, 0, 3);
+  assert.ok(clean.length >= 0.9 * items.length, `${clean.length} of ${items.length}`);
+  assert.deepEqual(demonstrationContrasts(items, 0, 3), clean, 'deterministic in the seed');
+  for (const r of clean) {
+    // a prompt may recur (chat's "Hello!"), each time with its own demonstration
+    const demos = items.filter((i) => i.prompt === r.prompt).map((i) => JSON.stringify({ messages: i.example.conversation.messages.slice(1) }));
+    assert.ok(demos.includes(JSON.stringify(r.completions[0])));
+    const task = taskByName(r.task!);
+    assert.deepEqual(
+      r.completions.map((c) => task.check(r.prompt, completionText(c))),
+      [true, false],
+    );
+  }
+  // e_j = 0.5: about half the pairs come out reversed (200 draws: σ ≈ 0.035)
+  const noisy = demonstrationContrasts(items, 0.5, 3);
+  const reversed = noisy.filter((r, i) => JSON.stringify(r.completions[0]) !== JSON.stringify(clean[i].completions[0])).length / noisy.length;
+  assert.ok(Math.abs(reversed - 0.5) < 0.15, `reversed share ${reversed}`);
 });
