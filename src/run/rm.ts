@@ -155,6 +155,13 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
   const noise = o.noise ?? c.noise;
   const seed = c.seed ?? 4242;
   const opts = { k: c.k, temperature: c.temperature, maxTokens: c.maxTokens, tools: defaultTools(), noise };
+  // bad settings fail before minutes of sampling, naming the preset
+  if (!(Number.isInteger(c.contrastPrompts ?? 0) && (c.contrastPrompts ?? 0) >= 0)) {
+    throw new GptforgeError(`contrastPrompts must be a whole number ≥ 0, got ${String(c.contrastPrompts)}`, { file: runPresetFile(runDir), field: 'rm.comparisons.contrastPrompts' });
+  }
+  if (c.contrastPairs !== undefined && !(typeof c.contrastPairs === 'number' && c.contrastPairs >= 0 && Number.isFinite(c.contrastPairs))) {
+    throw new GptforgeError(`contrastPairs must be a number ≥ 0, got ${String(c.contrastPairs)}`, { file: runPresetFile(runDir), field: 'rm.comparisons.contrastPairs' });
+  }
   const items = trainComparisonPrompts(c, seed);
   const bar = new Progress({ label: 'comparisons', total: items.length + c.valPrompts, unit: 'prompt', quiet: o.quiet });
   // the writers are the SFT data's (its e_w); without an sft section, perfect writers
@@ -174,7 +181,6 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
   writeRankings(paths.valClean, val.clean);
   // contrast pairs from the demonstrations of more decidable prompts: no sampling, so many are cheap
   const extra = c.contrastPrompts ?? 0;
-  if (!(Number.isInteger(extra) && extra >= 0)) throw new GptforgeError(`contrastPrompts must be a whole number ≥ 0, got ${String(extra)}`, { file: runPresetFile(runDir), field: 'rm.comparisons.contrastPrompts' });
   if (extra > 0) {
     const seen = new Set(items.map((it) => it.prompt));
     const more = taskExamples('train', extra, seed + 70_001, decidableFamilies()).filter((it) => !seen.has(it.prompt));
