@@ -143,7 +143,9 @@ export interface ContrastTally {
  * Rank K sampled replies per prompt with the simulated labelers. Returns the noisy rankings
  * (what labelers hand in) and the noise-free ones (the rubric's own order) for the same
  * replies — prompts whose K replies are all identical are skipped — and how many of the
- * `sampled` replies were `cut` at maxTokens (the labelers judge those unfinished).
+ * `sampled` replies were `cut` at maxTokens (the labelers judge those unfinished). With
+ * `contrastPairs`, the contrast rankings follow each prompt's own, and `contrast` counts them.
+ * @throws GptforgeError for a negative or non-finite `contrastPairs`.
  */
 export function simulatedComparisons(model: GPT, tok: Tokenizer, prompts: readonly TaskPrompt[], opts: SimulatedComparisonOptions): { noisy: Ranking[]; clean: Ranking[]; sampled: number; cut: number; contrast: ContrastTally } {
   const engine = new ChatEngine(model, tok);
