@@ -14,7 +14,7 @@ import { holdRunLock } from '../util/lock.js';
 import { Progress } from '../util/progress.js';
 import { runLayout } from './layout.js';
 import { loadModel } from './models.js';
-import { runPreset } from './preset.js';
+import { runPreset, runPresetFile } from './preset.js';
 import { readRmEval, rmEvalMarkdown } from './rm-summary.js';
 import { selectedStageDir } from './rl-validation.js';
 
@@ -150,8 +150,9 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
   let compareRows: CompareRow[] | null = null;
   let compareText = '';
   if (latestCheckpoint(layout.stage(rewardStage)) && latestCheckpoint(layout.stage('sft')) && !o.noCompare) {
-    const c = { prompts: 48, samplesPerPrompt: 8, bestOfN: 4, oracleBestOfN: 0, temperature: 1, ...presetEval?.compare };
+    const c = { prompts: 48, samplesPerPrompt: 8, bestOfN: 4, oracleBestOfN: 0, temperature: 1, maxTokens: 48, ...presetEval?.compare };
     if (o.comparePrompts !== undefined) c.prompts = o.comparePrompts;
+    if (!(Number.isInteger(c.maxTokens) && c.maxTokens > 0)) throw new GptforgeError(`maxTokens must be a positive integer, got ${String(c.maxTokens)}`, { file: runPresetFile(runDir), field: 'sft.eval.compare.maxTokens' });
     const rm = loadModel(runDir, rewardStage);
     const contenders: Contender[] = subjects.filter((s) => s.name !== 'SFT, no tool').map((s) => ({ name: s.name === 'base (few-shot)' ? 'base' : s.name, kind: s.kind, model: s.model, tok: s.tok }));
     const sftC = contenders.find((x) => x.name === 'SFT');
@@ -160,7 +161,7 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
     const prompts = taskPrompts('test', c.prompts, 9001);
     const listPrompt = 'Please list some animal names.';
     const diversityPrompts = [{ prompt: listPrompt }, ...taskPrompts('test', 5, 9002, ['chat', 'definitions', 'rhymes', 'kinds', 'synonyms'])];
-    const opts = { prompts, diversityPrompts, listPrompt, samplesPerPrompt: c.samplesPerPrompt, rm: rm.model, reference: 'SFT', tools: defaultTools(), temperature: c.temperature, maxTokens: 48, fewShot, seed: 77 };
+    const opts = { prompts, diversityPrompts, listPrompt, samplesPerPrompt: c.samplesPerPrompt, rm: rm.model, reference: 'SFT', tools: defaultTools(), temperature: c.temperature, maxTokens: c.maxTokens, fewShot, seed: 77 };
     const bar2 = new Progress({ label: 'compare', total: prompts.length + contenders.reduce((n, x) => n + prompts.length * (x.bestOfN ?? 1) + diversityPrompts.length * c.samplesPerPrompt, 0), unit: 'reply', quiet: o.quiet });
     compareRows = compareModels(contenders, { ...opts, onProgress: (d) => bar2.update(d) });
     bar2.finish();

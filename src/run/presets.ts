@@ -19,7 +19,20 @@ export interface SftPreset {
   /** The scripted chat the pipeline prints at the end. */
   chat?: { prompts: string[] };
   /** Held-out examples per task family in `gptforge eval`, and few-shot examples for the base model. */
-  eval?: { perTask?: number; fewShot?: number; compare?: { prompts?: number; samplesPerPrompt?: number; bestOfN?: number /** Rubric-picked best-of-N of SFT: the ceiling row (0 = none). */; oracleBestOfN?: number; temperature?: number } };
+  eval?: {
+    perTask?: number;
+    fewShot?: number;
+    compare?: {
+      prompts?: number;
+      samplesPerPrompt?: number;
+      bestOfN?: number;
+      /** Rubric-picked best-of-N of SFT: the ceiling row (0 = none). */
+      oracleBestOfN?: number;
+      temperature?: number;
+      /** Reply budget of every sampled reply, tokens (default 48): a reply cut before it ends is judged unfinished (docs/rlhf.md). */
+      maxTokens?: number;
+    };
+  };
 }
 
 /**
@@ -87,6 +100,20 @@ export interface RmPreset {
      * the model's samples alone either way).
      */
     demonstrations?: boolean;
+    /**
+     * Correctness-contrast pairs per training prompt of a family decidable from the context
+     * (≥ 0, fractional: the chance of one more; default 0): a ranking of two replies that differ
+     * only in the checkable fact — one of the model's samples with its answer made right or wrong
+     * (the calculator's result, a syllable count), else the family's demonstration and a wrong
+     * copy — judged by the same noisy labelers (src/data/contrast.ts, docs/rlhf.md).
+     */
+    contrastPairs?: number;
+    /**
+     * Contrast pairs from the demonstrations of N more training prompts of the decidable
+     * families: the family's perfect reply and the same reply made wrong, no model sampled
+     * (default 0; src/train/comparisons.ts `demonstrationContrasts`).
+     */
+    contrastPrompts?: number;
   };
   rankingsPerBatch: number;
   train: TrainConfig;

@@ -13,6 +13,8 @@ export interface RmEvalFile {
   accuracyCleanBy?: Record<string, PairTally & { accuracy: number }>;
   /** Noise-free pairs whose correctness is decidable from the context vs knowledge pairs (src/data/decidable.ts). */
   accuracyCleanByContext?: Record<string, PairTally & { accuracy: number }>;
+  /** Both crossed ("decidable/correctness", "decidable/preferences", …). */
+  accuracyCleanByContextAndTerm?: Record<string, PairTally & { accuracy: number }>;
 }
 
 /** The run's `rm-eval.json`, or null when there is none (or it cannot be read: the report just leaves it out). */
@@ -36,5 +38,10 @@ export function rmEvalMarkdown(e: RmEvalFile): string {
   ];
   for (const [k, t] of Object.entries(e.accuracyCleanBy ?? {})) rows.push([`decided by ${k}`, t.accuracy, t.pairs]);
   for (const [k, t] of Object.entries(e.accuracyCleanByContext ?? {})) rows.push([`${k} pairs (correctness ${k === 'decidable' ? 'readable from the context' : k === 'knowledge' ? 'needs the fact' : 'of unknown family'})`, t.accuracy, t.pairs]);
+  // the pairs the context decides, split: does the RM read the fact, or only the form?
+  for (const term of ['correctness', 'preferences'] as const) {
+    const t = e.accuracyCleanByContextAndTerm?.[`decidable/${term}`];
+    if (t) rows.push([`decidable pairs decided by ${term === 'correctness' ? 'correctness' : 'form (tools, length, repetition, manners)'}`, t.accuracy, t.pairs]);
+  }
   return ['### Reward model (held-out pairwise accuracy, rm-eval.json)', '', '| pairs | accuracy | n |', '| --- | ---: | ---: |', ...rows.map(([k, a, n]) => `| ${k} | ${pct(a)} | ${n} |`)].join('\n');
 }

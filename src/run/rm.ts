@@ -9,7 +9,7 @@ import { rankingConversation, readPreferencesJSONL, type Ranking } from '../data
 import { isHeldOut, TASKS } from '../data/synthetic/tasks.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import type { GPT } from '../model/gpt.js';
-import { simulatedComparisons, taskExamples, taskPrompts, writtenDemonstrations, type TaskPromptExample } from '../train/comparisons.js';
+import { demonstrationContrasts, simulatedComparisons, taskExamples, taskPrompts, writtenDemonstrations, type TaskPromptExample } from '../train/comparisons.js';
 import type { TrainResult } from '../train/loop.js';
 import { pairAccuracyByKind, renderRankings, scoreSequences, ShuffledLoader, trainRewardModel, type PairTally, type RenderedRankings } from '../train/reward.js';
 import { atomicWriteFile } from '../util/atomic.js';
@@ -51,6 +51,8 @@ export interface RunRmResult extends TrainResult {
   accuracyCleanBy?: Record<string, PairTally & { accuracy: number }>;
   /** Noise-free accuracy on pairs whose correctness is decidable from the context vs knowledge pairs (src/data/decidable.ts). */
   accuracyCleanByContext?: Record<string, PairTally & { accuracy: number }>;
+  /** Both splits crossed, keyed "decidable/correctness", "decidable/preferences", "knowledge/correctness", …: whether the RM reads correctness where the context shows it. */
+  accuracyCleanByContextAndTerm?: Record<string, PairTally & { accuracy: number }>;
 }
 
 function writeRankings(file: string, rankings: readonly Ranking[]): void {
@@ -68,7 +70,7 @@ type Tallies = Record<string, PairTally & { accuracy: number }>;
  * from the context (the calculator's output, the prompt's word or format), 'knowledge' only
  * from facts the model may not have.
  */
-function accuracyByDecidingTerm(model: GPT, rankings: readonly Ranking[], rendered: RenderedRankings, pad: number): { byTerm: Tallies; byContext: Tallies } {
+function accuracyByDecidingTerm(model: GPT, rankings: readonly Ranking[], rendered: RenderedRankings, pad: number): { byTerm: Tallies; byContext: Tallies; byBoth: Tallies } {
   const verdicts = rankings.map((r) => r.completions.map((c) => rubricScore(r.prompt, c, r.task).correct));
   const tallies = pairAccuracyByKind(model, rendered.rendered, pad, (ri, i, j) => {
     const r = rendered.sources[ri];
@@ -88,7 +90,17 @@ function accuracyByDecidingTerm(model: GPT, rankings: readonly Ranking[], render
         .map(([k, t]) => [k, { ...t, accuracy: t.correct / t.pairs }]),
     );
   };
-  return { byTerm: by(0), byContext: by(1) };
+  const byBoth = Object.fromEntries(
+    Object.entries(tallies)
+      .map(([k, t]) => [k.split('|').reverse().join('/'), { ...t, accuracy: t.correct / t.pairs }] as const)
+      .sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
+  return { byTerm: by(0), byContext: by(1), byBoth };
+}
+
+/** The default task families whose correctness is decidable from the context. */
+function decidableFamilies(): string[] {
+  return TASKS.map((t) => t.name).filter((n) => correctnessSource(n) === 'decidable');
 }
 
 /**
@@ -101,8 +113,7 @@ function trainComparisonPrompts(c: RmPreset['comparisons'], seed: number): TaskP
   if (!(Number.isInteger(extra) && extra >= 0)) throw new GptforgeError(`decidablePrompts must be a whole number ≥ 0, got ${String(extra)}`, { field: 'rm.comparisons.decidablePrompts' });
   if (extra === 0) return items;
   const seen = new Set(items.map((it) => it.prompt));
-  const decidable = TASKS.map((t) => t.name).filter((n) => correctnessSource(n) === 'decidable');
-  for (const it of taskExamples('train', extra, seed + 50_021, decidable)) {
+  for (const it of taskExamples('train', extra, seed + 50_021, decidableFamilies())) {
     if (seen.has(it.prompt)) continue;
     seen.add(it.prompt);
     items.push(it);
@@ -144,12 +155,21 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
   const noise = o.noise ?? c.noise;
   const seed = c.seed ?? 4242;
   const opts = { k: c.k, temperature: c.temperature, maxTokens: c.maxTokens, tools: defaultTools(), noise };
+  // bad settings fail before minutes of sampling, naming the preset
+  if (!(Number.isInteger(c.contrastPrompts ?? 0) && (c.contrastPrompts ?? 0) >= 0)) {
+    throw new GptforgeError(`contrastPrompts must be a whole number ≥ 0, got ${String(c.contrastPrompts)}`, { file: runPresetFile(runDir), field: 'rm.comparisons.contrastPrompts' });
+  }
+  if (c.contrastPairs !== undefined && !(typeof c.contrastPairs === 'number' && c.contrastPairs >= 0 && Number.isFinite(c.contrastPairs))) {
+    throw new GptforgeError(`contrastPairs must be a number ≥ 0, got ${String(c.contrastPairs)}`, { file: runPresetFile(runDir), field: 'rm.comparisons.contrastPairs' });
+  }
   const items = trainComparisonPrompts(c, seed);
   const bar = new Progress({ label: 'comparisons', total: items.length + c.valPrompts, unit: 'prompt', quiet: o.quiet });
   // the writers are the SFT data's (its e_w); without an sft section, perfect writers
   const mixture = runPreset(runDir).sft?.mixture;
   const demonstrations = c.demonstrations ? writtenDemonstrations(items, { writerErrorRate: mixture?.writerErrorRate ?? 0, writerErrors: mixture?.writerErrors }, seed) : undefined;
-  const train = simulatedComparisons(model, tok, items, { ...opts, seed, demonstrations, onRanking: (d) => bar.update(d) });
+  // contrast pairs fall back on the family's perfect demonstration (the conversation after the user's prompt)
+  const contrastDemonstrations = c.contrastPairs ? items.map((it) => ({ messages: it.example.conversation.messages.slice(1) })) : undefined;
+  const train = simulatedComparisons(model, tok, items, { ...opts, seed, demonstrations, contrastPairs: c.contrastPairs, contrastDemonstrations, onRanking: (d) => bar.update(d) });
   const val = simulatedComparisons(model, tok, taskPrompts('test', c.valPrompts, seed + 1), { ...opts, seed: seed + 1, onRanking: (d) => bar.update(items.length + d) });
   bar.finish();
   // a reply cut at the budget is "not well-formed" to the labelers whatever it says: when many
@@ -159,6 +179,17 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
   writeRankings(paths.train, train.noisy);
   writeRankings(paths.val, val.noisy);
   writeRankings(paths.valClean, val.clean);
+  // contrast pairs from the demonstrations of more decidable prompts: no sampling, so many are cheap
+  const extra = c.contrastPrompts ?? 0;
+  if (extra > 0) {
+    const seen = new Set(items.map((it) => it.prompt));
+    const more = taskExamples('train', extra, seed + 70_001, decidableFamilies()).filter((it) => !seen.has(it.prompt));
+    const rankings = demonstrationContrasts(more, noise, seed + 70_001);
+    train.noisy.push(...rankings);
+    log(`rm: ${rankings.length} correctness-contrast pairs from the demonstrations of ${more.length} more decidable-family prompts`);
+  }
+  const ct = train.contrast;
+  if (ct.pairs > 0) log(`rm: ${ct.pairs} correctness-contrast pairs among the training rankings (from samples made right ${ct.madeRight}, made wrong ${ct.madeWrong}; from demonstrations ${ct.fromDemonstration})`);
   log(`rm: ${train.noisy.length} training and ${val.noisy.length} held-out rankings of ${c.k} ${from} samples${demonstrations ? " (training: and the writers' demonstration)" : ''}, ranked by the simulated labelers (noise ${noise}) → ${dir}`);
   return { train: train.noisy, val: val.noisy, valClean: val.clean };
 }
@@ -224,15 +255,16 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   const split = valClean && data.valClean ? accuracyByDecidingTerm(model, data.valClean, valClean, pad) : undefined;
   const byTerm = split?.byTerm;
   const byContext = split?.byContext;
+  const byBoth = split?.byBoth;
   const cleanTally = byTerm && Object.values(byTerm).reduce((s, t) => ({ pairs: s.pairs + t.pairs, correct: s.correct + t.correct }), { pairs: 0, correct: 0 });
   const clean = cleanTally && cleanTally.pairs > 0 ? cleanTally.correct / cleanTally.pairs : undefined;
   // tied pairs counted as the log line counts them: those inside held-out rankings and those of
   // the all-tied rankings dropped before training (val/tied only sees the former)
   atomicWriteFile(
     stage === 'rm' ? runLayout(runDir).rmEval : join(runDir, `${stage}-eval.json`),
-    JSON.stringify({ step: result.step, accuracy, accuracyClean: clean, margin: result.lastEval['val/margin'], pairs: result.lastEval['val/pairs'], tiedPairs: val.tiedPairs, allTiedRankings: val.tied, accuracyCleanBy: byTerm, accuracyCleanByContext: byContext }, null, 2) + '\n',
+    JSON.stringify({ step: result.step, accuracy, accuracyClean: clean, margin: result.lastEval['val/margin'], pairs: result.lastEval['val/pairs'], tiedPairs: val.tiedPairs, allTiedRankings: val.tied, accuracyCleanBy: byTerm, accuracyCleanByContext: byContext, accuracyCleanByContextAndTerm: byBoth }, null, 2) + '\n',
   );
-  return { ...result, runDir, stage, accuracy, accuracyClean: clean, accuracyCleanBy: byTerm, accuracyCleanByContext: byContext };
+  return { ...result, runDir, stage, accuracy, accuracyClean: clean, accuracyCleanBy: byTerm, accuracyCleanByContext: byContext, accuracyCleanByContextAndTerm: byBoth };
 }
 
 /**

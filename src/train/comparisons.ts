@@ -1,4 +1,5 @@
 import { Rng } from '../engine/rng.js';
+import { GptforgeError } from '../util/errors.js';
 import type { GPT } from '../model/gpt.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { ChatEngine, type ChatOptions } from '../infer/engine.js';
@@ -9,6 +10,8 @@ import { simulatedRanking } from '../data/labelers.js';
 import { TASKS, taskByName } from '../data/synthetic/tasks.js';
 import type { Split, TaskExample } from '../data/synthetic/task.js';
 import { writeDemonstrations, type WriterProfile } from '../data/writers.js';
+import { contrastReply } from '../data/contrast.js';
+import { correctnessSource } from '../data/decidable.js';
 
 /**
  * Comparison data for the reward model, the way the talk describes it: the SFT model writes
@@ -67,6 +70,24 @@ export function writtenDemonstrations(items: readonly TaskPromptExample[], profi
   return out;
 }
 
+/**
+ * Correctness-contrast rankings from the demonstrations alone (no model sampled): for each
+ * item, its family's perfect demonstration and the same reply made wrong (src/data/contrast.ts),
+ * ranked by the simulated labelers with `noise`. Cheap, so there can be many more of them than
+ * of sampled comparisons; their replies are the writers' clean text, not the model's.
+ * Deterministic in `seed`.
+ */
+export function demonstrationContrasts(items: readonly TaskPromptExample[], noise: number, seed: number): Ranking[] {
+  const rng = new Rng((seed ^ 0xde_c047) >>> 0);
+  const out: Ranking[] = [];
+  for (const it of items) {
+    const demo: Completion = { messages: it.example.conversation.messages.slice(1) };
+    const c = contrastReply(it.prompt, taskByName(it.task), demo, rng);
+    if (c) out.push(simulatedRanking(it.prompt, [demo, c.reply], it.task, { noise, seed }, rng));
+  }
+  return out;
+}
+
 interface SampleOptions {
   k: number;
   temperature: number;
@@ -97,18 +118,42 @@ export interface SimulatedComparisonOptions extends SampleOptions {
   noise: number;
   /** One more candidate per prompt (aligned with the prompts), ranked with the K samples: the writers' demonstration (writtenDemonstrations). */
   demonstrations?: readonly (Completion | undefined)[];
+  /**
+   * Correctness-contrast pairs per prompt of a family decidable from the context (≥ 0; the
+   * fractional part is the chance of one more): each a ranking of two replies that differ only
+   * in the checkable fact (src/data/contrast.ts), made from one of the prompt's samples not yet
+   * used, else from `contrastDemonstrations`' reply for it; ranked by the same noisy labelers.
+   * Default 0. Drawn from their own random stream, so the sampled rankings are the same with or without.
+   */
+  contrastPairs?: number;
+  /** The perfect demonstration per prompt (aligned with the prompts): the contrast's fallback when no sample can be changed. */
+  contrastDemonstrations?: readonly (Completion | undefined)[];
   onRanking?(done: number, total: number): void;
+}
+
+/** How the contrast pairs were made: from the model's samples (made right, made wrong) or the demonstration. */
+export interface ContrastTally {
+  pairs: number;
+  madeRight: number;
+  madeWrong: number;
+  fromDemonstration: number;
 }
 
 /**
  * Rank K sampled replies per prompt with the simulated labelers. Returns the noisy rankings
  * (what labelers hand in) and the noise-free ones (the rubric's own order) for the same
  * replies — prompts whose K replies are all identical are skipped — and how many of the
- * `sampled` replies were `cut` at maxTokens (the labelers judge those unfinished).
+ * `sampled` replies were `cut` at maxTokens (the labelers judge those unfinished). With
+ * `contrastPairs`, the contrast rankings follow each prompt's own, and `contrast` counts them.
+ * @throws GptforgeError for a negative or non-finite `contrastPairs`.
  */
-export function simulatedComparisons(model: GPT, tok: Tokenizer, prompts: readonly TaskPrompt[], opts: SimulatedComparisonOptions): { noisy: Ranking[]; clean: Ranking[]; sampled: number; cut: number } {
+export function simulatedComparisons(model: GPT, tok: Tokenizer, prompts: readonly TaskPrompt[], opts: SimulatedComparisonOptions): { noisy: Ranking[]; clean: Ranking[]; sampled: number; cut: number; contrast: ContrastTally } {
   const engine = new ChatEngine(model, tok);
   const rng = new Rng(opts.seed);
+  const crng = new Rng((opts.seed ^ 0xc0_4e7a) >>> 0);
+  const rate = opts.contrastPairs ?? 0;
+  if (!(rate >= 0 && Number.isFinite(rate))) throw new GptforgeError(`contrastPairs must be a number ≥ 0, got ${String(rate)}`, { field: 'rm.comparisons.contrastPairs' });
+  const contrast: ContrastTally = { pairs: 0, madeRight: 0, madeWrong: 0, fromDemonstration: 0 };
   const noisy: Ranking[] = [];
   const clean: Ranking[] = [];
   let cut = 0;
@@ -122,7 +167,26 @@ export function simulatedComparisons(model: GPT, tok: Tokenizer, prompts: readon
       noisy.push(simulatedRanking(p.prompt, replies, p.task, { noise: opts.noise, seed: opts.seed }, rng));
       clean.push(simulatedRanking(p.prompt, replies, p.task, { noise: 0, seed: opts.seed }));
     }
+    if (rate > 0 && p.task !== undefined && correctnessSource(p.task) === 'decidable') {
+      const n = Math.floor(rate) + (crng.random() < rate - Math.floor(rate) ? 1 : 0);
+      const demoC = opts.contrastDemonstrations?.[i];
+      const sources = [...crng.shuffle([...sampled]), ...(demoC === undefined ? [] : [demoC])];
+      const task = taskByName(p.task);
+      let made = 0;
+      for (const [si, src] of sources.entries()) {
+        if (made >= n) break;
+        const c = contrastReply(p.prompt, task, src, crng);
+        if (!c) continue;
+        made++;
+        contrast.pairs++;
+        if (si === sampled.length) contrast.fromDemonstration++;
+        else if (c.correct) contrast.madeRight++;
+        else contrast.madeWrong++;
+        noisy.push(simulatedRanking(p.prompt, [src, c.reply], p.task, { noise: opts.noise, seed: opts.seed }, crng));
+        clean.push(simulatedRanking(p.prompt, [src, c.reply], p.task, { noise: 0, seed: opts.seed }));
+      }
+    }
     opts.onRanking?.(i + 1, prompts.length);
   });
-  return { noisy, clean, sampled: prompts.length * opts.k, cut };
+  return { noisy, clean, sampled: prompts.length * opts.k, cut, contrast };
 }

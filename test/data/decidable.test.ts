@@ -26,7 +26,11 @@ test('decidable: the RM table reports decidable and knowledge pairs separately',
     pairs: 40,
     accuracyCleanBy: { correctness: { pairs: 30, correct: 21, accuracy: 0.7 }, preferences: { pairs: 10, correct: 9, accuracy: 0.9 } },
     accuracyCleanByContext: { decidable: { pairs: 25, correct: 22, accuracy: 0.88 }, knowledge: { pairs: 15, correct: 8, accuracy: 8 / 15 } },
+    accuracyCleanByContextAndTerm: { 'decidable/correctness': { pairs: 5, correct: 2, accuracy: 0.4 }, 'decidable/preferences': { pairs: 20, correct: 20, accuracy: 1 } },
   });
+  // the decidable pairs split by what decided them: the fact vs the form
+  assert.match(md, /\| decidable pairs decided by correctness \| 40\.0% \| 5 \|/);
+  assert.match(md, /\| decidable pairs decided by form [^|]*\| 100\.0% \| 20 \|/);
   assert.match(md, /\| decidable pairs [^|]*\| 88\.0% \| 25 \|/);
   assert.match(md, /\| knowledge pairs [^|]*\| 53\.3% \| 15 \|/);
   assert.match(md, /\| all pairs, noise-free \| 75\.0% \| 40 \|/);
