@@ -21,7 +21,7 @@ import { byteSetKey, hasByte } from './bytes.js';
 import { END, lowerGrammar, type Grammar, type LoweredGrammar } from './grammar.js';
 import { SeqInterner, sortRange } from './intern.js';
 import { plainAscii, plainBelow, plainIndex, type PlainIndex } from './plain.js';
-import { childIndex, type ChildIndex, type TokenTrie } from './trie.js';
+import type { TokenTrie } from './trie.js';
 
 /** State 0 is dead (no configuration left). */
 export const DEAD = 0;
@@ -753,50 +753,6 @@ export class Automaton {
     return this.acceptFlags[s] === 1;
   }
 
-  /**
-   * Per state: 1 + how many bytes some configuration's terminal accepts (0: not known yet), and
-   * those bytes as a 256-bit set at liveBits[8s .. 8s + 8). A superset of the bytes whose
-   * transition is not DEAD, found without computing a transition: the union of the tops'
-   * byte sets.
-   */
-  private liveN: Int16Array = new Int16Array(1024);
-  liveBits: Uint32Array = new Uint32Array(8 * 1024);
-
-  /** How many bytes state `s` may take (see liveN); its set is then at liveBits[8s ..) (re-read `liveBits` after the call). */
-  liveCount(s: number): number {
-    if (s < this.liveN.length) {
-      const k = this.liveN[s];
-      if (k !== 0) return k - 1;
-    } else {
-      const cap = Math.max(s + 1, this.liveN.length * 2);
-      const n = new Int16Array(cap);
-      n.set(this.liveN);
-      this.liveN = n;
-      const b = new Uint32Array(8 * cap);
-      b.set(this.liveBits);
-      this.liveBits = b;
-    }
-    const bits = this.liveBits;
-    const o = 8 * s;
-    const { syms } = this;
-    const terms = this.g.terminals;
-    for (let i = this.stateOff[s], e = i + this.stateLen[s]; i < e; i++) {
-      const st = this.pool[i];
-      if (st === 0) continue;
-      const set = terms[syms[this.nodePos[st]]];
-      for (let w = 0; w < 8; w++) bits[o + w] |= set[w];
-    }
-    let count = 0;
-    for (let w = 0; w < 8; w++) {
-      let x = bits[o + w];
-      x -= (x >>> 1) & 0x55555555;
-      x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-      count += Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
-    }
-    this.liveN[s] = count + 1;
-    return count;
-  }
-
   /** True when the state accepts and no byte can extend it. */
   isFinal(s: number): boolean {
     return this.stateLen[s] === 1 && this.pool[this.stateOff[s]] === 0;
@@ -1218,6 +1174,7 @@ export class TokenMatcher {
    */
   private continueAt(below: number, pops: Int32Array, or: number): void {
     const a = this.automaton;
+    const end = this.trie.end;
     for (;;) {
       if (below >= this.contState.length) {
         const g = new Int32Array(Math.max(below + 1, this.contState.length * 2));
@@ -1243,7 +1200,7 @@ export class TokenMatcher {
         const empty = a.isAccepting(state);
         for (let k = 0; k < pops.length; k++) {
           if (empty) next.push(pops[k]);
-          this.walkChildren(state, pops[k], acc, next);
+          this.walk(state, pops[k] + 1, end[pops[k]], acc, next);
         }
         c = { accept: takeSet(acc, this.touched, this.touchedN), pops: int32s(next), stamp: 0 };
         byState.set(state, c);
@@ -1844,7 +1801,6 @@ export class TokenMatcher {
     if (from >= to) return;
     const trie = this.walkTrie;
     const { byte, depth, end, token, hasMore, tokStart, tokOrder } = trie;
-    const { kidStart } = this.childIdx(trie);
     const below = this.walkBelow;
     const a = this.automaton;
     const nc = a.numClasses;
@@ -1946,79 +1902,10 @@ export class TokenMatcher {
         }
       }
       if (pops !== null && acc[t] !== 0 && end[n] > n + 1) pops.push(n);
-      // a wide node in a state that takes few bytes: only the children it can take (walkChildren)
-      if (kidStart[n + 1] - kidStart[n] >= SPARSE_MIN_KIDS && SPARSE_RATIO * a.liveCount(t) <= kidStart[n + 1] - kidStart[n]) {
-        this.touchedN = nt;
-        this.walkLive(t, n, mask, pops);
-        nt = this.touchedN;
-        tr = a.trans;
-        acc = a.acceptFlags;
-        n = end[n];
-        continue;
-      }
       n++;
     }
     this.touchedN = nt;
     this.nodesVisited += visited;
-  }
-
-  /** The child index of `walkTrie` (kept with the trie it belongs to). */
-  private kidIdx: ChildIndex | undefined;
-  private kidTrie: TokenTrie | undefined;
-  private childIdx(trie: TokenTrie): ChildIndex {
-    if (this.kidTrie !== trie || this.kidIdx === undefined) {
-      this.kidIdx = childIndex(trie);
-      this.kidTrie = trie;
-    }
-    return this.kidIdx;
-  }
-
-  /**
-   * Walk the children of node `p` of `walkTrie` in state `s` (as walk(s, p + 1, end[p]) does):
-   * when p has many children and s takes few bytes (Automaton.liveCount, a superset of those
-   * whose step is not DEAD), only the children on those bytes, found by binary search in p's
-   * child list, are walked — a structural state (after a key's closing quote, say, where only
-   * `:` and white space go on) below a node with a hundred children visited every one of them,
-   * each a transition lookup that led nowhere. Children are walked in ascending order, so the
-   * pops stay in preorder.
-   */
-  private walkChildren(s: number, p: number, mask: Uint32Array, pops: number[] | null): void {
-    const { kidStart } = this.childIdx(this.walkTrie);
-    const nk = kidStart[p + 1] - kidStart[p];
-    if (nk >= SPARSE_MIN_KIDS && SPARSE_RATIO * this.automaton.liveCount(s) <= nk) this.walkLive(s, p, mask, pops);
-    else this.walk(s, p + 1, this.walkTrie.end[p], mask, pops);
-  }
-
-  /** walkChildren's sparse case: the children of p on the bytes state s may take. */
-  private walkLive(s: number, p: number, mask: Uint32Array, pops: number[] | null): void {
-    const trie = this.walkTrie;
-    const { byte, end } = trie;
-    const { kidStart, kids } = this.childIdx(trie);
-    const bits = this.automaton.liveBits; // a grown copy later keeps s's bits: reading this one stays valid
-    const o = 8 * s;
-    let lo = kidStart[p];
-    const hi = kidStart[p + 1];
-    for (let w = 0; w < 8 && lo < hi; w++) {
-      let x = bits[o + w];
-      while (x !== 0 && lo < hi) {
-        const low = x & -x;
-        x ^= low;
-        const b = w * 32 + (31 - Math.clz32(low));
-        let l = lo;
-        let h = hi;
-        while (l < h) {
-          const m = (l + h) >>> 1;
-          if (byte[kids[m]] < b) l = m + 1;
-          else h = m;
-        }
-        if (l < hi && byte[kids[l]] === b) {
-          const c = kids[l];
-          this.walk(s, c, end[c], mask, pops);
-          l++;
-        }
-        lo = l;
-      }
-    }
   }
 }
 
@@ -2053,14 +1940,6 @@ const PLAIN_SEQS: readonly (readonly number[])[] = [
   [0xf1, 0xf3, 0x80, 0xbf, 0x80, 0xbf, 0x80, 0xbf],
   [0xf4, 0xf4, 0x80, 0x8f, 0x80, 0xbf, 0x80, 0xbf],
 ];
-
-/**
- * walkChildren goes to the children a state can take, by binary search, at nodes with at least
- * SPARSE_MIN_KIDS children when the state takes at most 1/SPARSE_RATIO of that many bytes;
- * elsewhere visiting every child is as cheap.
- */
-const SPARSE_MIN_KIDS = 8;
-const SPARSE_RATIO = 2;
 
 /** `a` grown (zero-filled) so that index i fits. */
 function growTo(a: Int32Array, i: number): Int32Array {

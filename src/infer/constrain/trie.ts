@@ -181,38 +181,3 @@ export function tokenTrie(tok: Tokenizer): TokenTrie {
   }
   return t;
 }
-
-/**
- * Each node's children, in ascending byte order (the trie's preorder): node n's are
- * kids[kidStart[n] .. kidStart[n + 1]). Lets a walk go straight to the few children a state can
- * take (TokenMatcher.walkChildren) instead of visiting every child of a wide node.
- */
-export interface ChildIndex {
-  readonly kidStart: Int32Array;
-  readonly kids: Int32Array;
-}
-
-const childCache = new WeakMap<TokenTrie, ChildIndex>();
-
-/** The child index of `trie` (built once per trie, O(nodes); 8 bytes per node). */
-export function childIndex(trie: TokenTrie): ChildIndex {
-  const hit = childCache.get(trie);
-  if (hit !== undefined) return hit;
-  const { depth, size } = trie;
-  const kidStart = new Int32Array(size + 1);
-  const parent = new Int32Array(size);
-  const at = new Int32Array(trie.maxDepth + 1); // the last node seen at each depth − 1
-  for (let i = 0; i < size; i++) {
-    const d = depth[i];
-    parent[i] = d > 1 ? at[d - 2] : -1;
-    at[d - 1] = i;
-    if (parent[i] >= 0) kidStart[parent[i] + 1]++;
-  }
-  for (let i = 0; i < size; i++) kidStart[i + 1] += kidStart[i];
-  const kids = new Int32Array(kidStart[size]);
-  const next = kidStart.slice(0, size);
-  for (let i = 0; i < size; i++) if (parent[i] >= 0) kids[next[parent[i]]++] = i;
-  const idx = { kidStart, kids };
-  childCache.set(trie, idx);
-  return idx;
-}
