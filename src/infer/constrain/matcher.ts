@@ -1860,7 +1860,23 @@ export class TokenMatcher {
           tr = a.trans;
           acc = a.acceptFlags;
         }
-        if (nb !== 0 && t < this.plainLoop.length && this.plainLoop[t] === 1) {
+        // whole: n's subtree is taken at once — its text below is plain and t is a known plain
+        // loop, or t steps to itself through n's first child and then on every byte below
+        let whole = nb !== 0 && t < this.plainLoop.length && this.plainLoop[t] === 1;
+        if (!whole) {
+          let u = tr[t * nc + cls[byte[first]]];
+          if (u < 0) {
+            u = a.computeTransition(t, cls[byte[first]]);
+            tr = a.trans;
+            acc = a.acceptFlags;
+          }
+          if (u === t) {
+            whole = (nb !== 0 && (t >= this.plainLoop.length || this.plainLoop[t] === 0) && this.plainLoopOf(t) === 1) || this.loopsOver(t, n);
+            tr = a.trans; // testing bytes may have computed transitions (and grown the tables)
+            acc = a.acceptFlags;
+          }
+        }
+        if (whole) {
           for (let k = tokStart[n], e = tokStart[end[n]]; k < e; k++) {
             const x = tokOrder[k];
             const wi = x >>> 5;
@@ -1870,28 +1886,6 @@ export class TokenMatcher {
           }
           n = end[n];
           continue;
-        }
-        let u = tr[t * nc + cls[byte[first]]];
-        if (u < 0) {
-          u = a.computeTransition(t, cls[byte[first]]);
-          tr = a.trans;
-          acc = a.acceptFlags;
-        }
-        if (u === t) {
-          const loops = (nb !== 0 && (t >= this.plainLoop.length || this.plainLoop[t] === 0) && this.plainLoopOf(t) === 1) || this.loopsOver(t, n);
-          tr = a.trans; // testing bytes may have computed transitions (and grown the tables)
-          acc = a.acceptFlags;
-          if (loops) {
-            for (let k = tokStart[n], e = tokStart[end[n]]; k < e; k++) {
-              const x = tokOrder[k];
-              const wi = x >>> 5;
-              const old = mask[wi];
-              if (old === 0 && nt < cap) touched[nt++] = wi;
-              mask[wi] = old | (1 << (x & 31));
-            }
-            n = end[n];
-            continue;
-          }
         }
       }
       const id = token[n];
