@@ -89,3 +89,40 @@ GELU8_ATTR static void gelu8_backward(const float *x, const float *dout, float *
     _mm256_maskstore_ps(dx + i, m, r);
   }
 }
+
+/* The fused bias + GELU of a linear layer (ops.c's gfn_bias_gelu_*), one row segment [j0, j1)
+ * at a time: forward pre[j] += bias[j], out[j] = GELU(pre[j]); backward dpre[j] = dout[j]·GELU'(pre[j])
+ * (written, not added) and dbias[j] += dpre[j]. Per element the same instructions as
+ * gelu8_forward / gelu8_backward (the backward's accumulator is 0, and fma(a, b, 0) rounds as
+ * a·b), so the same bits as addBias then GELU, and GELU's backward into zeros then biasGrad. */
+GELU8_ATTR static void gelu8_bias_forward(float *pre, const float *bias, float *out, long j0, long j1) {
+  long j = j0;
+  __m256 x2;
+  for (; j + 8 <= j1; j += 8) {
+    __m256 v = _mm256_add_ps(_mm256_loadu_ps(pre + j), _mm256_loadu_ps(bias + j));
+    _mm256_storeu_ps(pre + j, v);
+    _mm256_storeu_ps(out + j, _mm256_mul_ps(v, gelu8_sig(v, &x2)));
+  }
+  if (j < j1) {
+    __m256i m = gelu8_mask(j1 - j);
+    __m256 v = _mm256_add_ps(_mm256_maskload_ps(pre + j, m), _mm256_maskload_ps(bias + j, m));
+    _mm256_maskstore_ps(pre + j, m, v);
+    _mm256_maskstore_ps(out + j, m, _mm256_mul_ps(v, gelu8_sig(v, &x2)));
+  }
+}
+
+GELU8_ATTR static void gelu8_bias_backward(const float *pre, const float *dout, float *dpre, float *dbias, long j0, long j1) {
+  long j = j0;
+  const __m256 zero = _mm256_setzero_ps();
+  for (; j + 8 <= j1; j += 8) {
+    __m256 d = gelu8_dx(_mm256_loadu_ps(pre + j), _mm256_loadu_ps(dout + j), zero);
+    _mm256_storeu_ps(dpre + j, d);
+    if (dbias) _mm256_storeu_ps(dbias + j, _mm256_add_ps(_mm256_loadu_ps(dbias + j), d));
+  }
+  if (j < j1) {
+    __m256i m = gelu8_mask(j1 - j);
+    __m256 d = gelu8_dx(_mm256_maskload_ps(pre + j, m), _mm256_maskload_ps(dout + j, m), zero);
+    _mm256_maskstore_ps(dpre + j, m, d);
+    if (dbias) _mm256_maskstore_ps(dbias + j, m, _mm256_add_ps(_mm256_maskload_ps(dbias + j, m), d));
+  }
+}

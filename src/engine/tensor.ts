@@ -295,10 +295,19 @@ export function allocBuffer(n: number, zero: boolean): Float32Array {
 function releaseGrad(t: Tensor): void {
   const g = t.grad;
   t.grad = null;
-  if (!g || !inUse.delete(g)) return;
-  let list = freeLists.get(g.length);
-  if (!list) freeLists.set(g.length, (list = []));
-  list.push(g);
+  if (g) releaseBuffer(g);
+}
+
+/**
+ * Hand a buffer from allocBuffer back to the training arena before the next reset, once nothing
+ * reads it any more (a backward closure's scratch gradient); a buffer the arena did not hand
+ * out is left alone.
+ */
+export function releaseBuffer(b: Float32Array): void {
+  if (!inUse.delete(b)) return;
+  let list = freeLists.get(b.length);
+  if (!list) freeLists.set(b.length, (list = []));
+  list.push(b);
 }
 
 /** An op's output tensor. `zero` only when the kernel accumulates into it. */
