@@ -74,6 +74,21 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
 }
 
 /** y = x·W + b with W stored [in, out] (Hugging Face GPT-2's Conv1D layout). */
+/**
+ * x.grad (+)= dy·Wᵀ, dy [rows, outF], W [inF, outF]: written when it is x's first gradient
+ * (takeFreshGrad: no zero fill, and sgemm's C = 0 + Σ and C = Σ are the same bits), else added.
+ */
+function gradMatmul(x: Tensor, dy: Float32Array, w: Float32Array, rows: number, outF: number, inF: number): void {
+  const fresh = x.takeFreshGrad();
+  k().matmul(dy, w, x.grad!, rows, outF, inF, false, true, !fresh);
+}
+
+/** a.grad (+)= g: a copy when it is a's first gradient (no zero fill), else axpy. */
+function gradAdd(a: Tensor, g: Float32Array): void {
+  if (a.takeFreshGrad()) a.grad!.set(g);
+  else k().axpy(1, g, a.grad!, a.size);
+}
+
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   if (weight.ndim !== 2) fail('linear', `weight must be 2-D [in, out], got ${shapeStr(weight)}`);
   const [inF, outF] = weight.shape;
@@ -88,7 +103,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     () => {
       const dy = out.grad;
       if (!dy) return;
-      if (x.requiresGrad) k().matmul(dy, weight.data, x.gradBuffer(), rows, outF, inF, false, true, true);
+      if (x.requiresGrad) gradMatmul(x, dy, weight.data, rows, outF, inF);
       if (weight.requiresGrad) k().matmul(x.data, dy, weight.gradBuffer(), inF, rows, outF, true, false, true);
       if (bias && bias.requiresGrad) k().biasGrad(dy, bias.gradBuffer(), rows, outF);
     },
@@ -126,7 +141,7 @@ export function linearGelu(x: Tensor, weight: Tensor, bias?: Tensor | null): Ten
       if (!dy) return;
       const dpre = allocBuffer(n, false);
       k().biasGeluBackward(pre, dy, dpre, bias.requiresGrad ? bias.gradBuffer() : null, rows, outF);
-      if (x.requiresGrad) k().matmul(dpre, weight.data, x.gradBuffer(), rows, outF, inF, false, true, true);
+      if (x.requiresGrad) gradMatmul(x, dpre, weight.data, rows, outF, inF);
       if (weight.requiresGrad) k().matmul(x.data, dpre, weight.gradBuffer(), inF, rows, outF, true, false, true);
       releaseBuffer(dpre);
     },
@@ -150,8 +165,8 @@ export function add(a: Tensor, b: Tensor): Tensor {
       [a, b],
       () => {
         if (!out.grad) return;
-        if (a.requiresGrad) k().axpy(1, out.grad, a.gradBuffer(), a.size);
-        if (b.requiresGrad) k().axpy(1, out.grad, b.gradBuffer(), b.size);
+        if (a.requiresGrad) gradAdd(a, out.grad);
+        if (b.requiresGrad) gradAdd(b, out.grad);
       },
       out,
     );
@@ -164,7 +179,7 @@ export function add(a: Tensor, b: Tensor): Tensor {
       [a, b],
       () => {
         if (!out.grad) return;
-        if (a.requiresGrad) k().axpy(1, out.grad, a.gradBuffer(), a.size);
+        if (a.requiresGrad) gradAdd(a, out.grad);
         if (b.requiresGrad) k().biasGrad(out.grad, b.gradBuffer(), a.rows, a.lastDim);
       },
       out,

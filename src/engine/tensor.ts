@@ -52,6 +52,19 @@ export class Tensor {
     return this.grad;
   }
 
+  /**
+   * For a backward kernel that can either write its result or add it: true when this tensor had
+   * no gradient yet; `grad` then holds a buffer that is **not** zero-filled (from the arena), and
+   * the caller must write every element of it. False: `grad` holds the gradient so far, to add to.
+   * Saves the zero fill and the kernel's read of the zeros (the first of an activation's
+   * gradient contributions, e.g. a linear layer's dx, which the tape runs first).
+   */
+  takeFreshGrad(): boolean {
+    if (this.grad) return false;
+    this.grad = this.pooled ? allocBuffer(this.data.length, false) : new Float32Array(this.data.length);
+    return true;
+  }
+
   zeroGrad(): void {
     if (this.grad) this.grad.fill(0);
   }
