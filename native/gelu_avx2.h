@@ -19,19 +19,20 @@
  * every element is computed by the same instructions whatever the pool's split: the results
  * are the same bits at any thread count. */
 #include <immintrin.h>
+#include "fastmath.h"
 
 #define GELU8_ATTR __attribute__((target("avx2,fma")))
 
-/* e^z for z already clamped to [−87, 88] (fastmath.h's gfn_exp_tail, vectorised) */
+/* e^z for z already clamped to [−87, 88] (fastmath.h's gfn_exp_tail, vectorised, with its constants) */
 GELU8_ATTR static inline __m256 gelu8_exp(__m256 z) {
-  __m256 n = _mm256_round_ps(_mm256_mul_ps(z, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), z);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860682030941723212e-6f), r);
-  __m256 p = _mm256_set1_ps(1.0f / 720.0f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  __m256 n = _mm256_round_ps(_mm256_mul_ps(z, _mm256_set1_ps(GFN_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(GFN_LN2_HI), z);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(GFN_LN2_LO), r);
+  __m256 p = _mm256_set1_ps(GFN_EXP_C6);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(GFN_EXP_C5));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(GFN_EXP_C4));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(GFN_EXP_C3));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(GFN_EXP_C2));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
   __m256i e = _mm256_slli_epi32(_mm256_cvtps_epi32(n), 23);
@@ -44,7 +45,7 @@ GELU8_ATTR static inline __m256 gelu8_sig(__m256 x, __m256 *x2) {
   *x2 = _mm256_mul_ps(x, x);
   __m256 z = _mm256_mul_ps(x, _mm256_fmadd_ps(*x2, _mm256_set1_ps(-2.0f * k * 0.044715f), _mm256_set1_ps(-2.0f * k)));
   /* max(z, lo) returns lo for a NaN z: the NaN comes back through the multiply by x */
-  z = _mm256_min_ps(_mm256_max_ps(z, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+  z = _mm256_min_ps(_mm256_max_ps(z, _mm256_set1_ps(GFN_EXP_LO)), _mm256_set1_ps(GFN_EXP_HI));
   __m256 one = _mm256_set1_ps(1.0f);
   return _mm256_div_ps(one, _mm256_add_ps(one, gelu8_exp(z)));
 }
