@@ -198,6 +198,23 @@ static napi_value js_rms_bwd(napi_env env, napi_callback_info info) {
     OK fn(x, d, dx, n);                                         \
     return NULL;                                                \
   }
+static napi_value js_bias_gelu_fwd(napi_env env, napi_callback_info info) {
+  BEGIN(5)
+  float *pre = f32(&A, 0);
+  const float *b = f32(&A, 1);
+  float *act = f32(&A, 2);
+  long r = (long)num(&A, 3), c = (long)num(&A, 4);
+  OK gfn_bias_gelu_forward(pre, b, act, r, c);
+  return NULL;
+}
+static napi_value js_bias_gelu_bwd(napi_env env, napi_callback_info info) {
+  BEGIN(6)
+  const float *pre = f32(&A, 0), *d = f32(&A, 1);
+  float *dpre = f32(&A, 2), *db = f32n(&A, 3);
+  long r = (long)num(&A, 4), c = (long)num(&A, 5);
+  OK gfn_bias_gelu_backward(pre, d, dpre, db, r, c);
+  return NULL;
+}
 UNARY_FWD(js_gelu_fwd, gfn_gelu_forward)
 UNARY_BWD(js_gelu_bwd, gfn_gelu_backward)
 UNARY_FWD(js_silu_fwd, gfn_silu_forward)
@@ -430,7 +447,7 @@ static napi_value init(napi_env env, napi_value exports) {
       P("matmul", js_matmul), P("qmatmul", js_qmatmul), P("qmatmulQ8", js_qmatmul_q8), P("qmatmulBackward", js_qmatmul_bwd), P("qdequantize", js_qdequantize), P("addBias", js_add_bias), P("biasGrad", js_bias_grad),
       P("layerNormForward", js_ln_fwd), P("layerNormBackward", js_ln_bwd),
       P("rmsNormForward", js_rms_fwd), P("rmsNormBackward", js_rms_bwd),
-      P("geluForward", js_gelu_fwd), P("geluBackward", js_gelu_bwd),
+      P("geluForward", js_gelu_fwd), P("geluBackward", js_gelu_bwd), P("biasGeluForward", js_bias_gelu_fwd), P("biasGeluBackward", js_bias_gelu_bwd),
       P("siluForward", js_silu_fwd), P("siluBackward", js_silu_bwd),
       P("softmaxForward", js_softmax_fwd), P("softmaxBackward", js_softmax_bwd),
       P("attentionForward", js_att_fwd), P("attentionBackward", js_att_bwd), P("attentionDecode", js_att_dec), P("attentionDecodeQkv", js_att_dec_qkv),

@@ -19,19 +19,20 @@
  * every element is computed by the same instructions whatever the pool's split: the results
  * are the same bits at any thread count. */
 #include <immintrin.h>
+#include "fastmath.h"
 
 #define GELU8_ATTR __attribute__((target("avx2,fma")))
 
-/* e^z for z already clamped to [−87, 88] (fastmath.h's gfn_exp_tail, vectorised) */
+/* e^z for z already clamped to [−87, 88] (fastmath.h's gfn_exp_tail, vectorised, with its constants) */
 GELU8_ATTR static inline __m256 gelu8_exp(__m256 z) {
-  __m256 n = _mm256_round_ps(_mm256_mul_ps(z, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), z);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860682030941723212e-6f), r);
-  __m256 p = _mm256_set1_ps(1.0f / 720.0f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  __m256 n = _mm256_round_ps(_mm256_mul_ps(z, _mm256_set1_ps(GFN_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(GFN_LN2_HI), z);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(GFN_LN2_LO), r);
+  __m256 p = _mm256_set1_ps(GFN_EXP_C6);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(GFN_EXP_C5));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(GFN_EXP_C4));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(GFN_EXP_C3));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(GFN_EXP_C2));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
   __m256i e = _mm256_slli_epi32(_mm256_cvtps_epi32(n), 23);
@@ -44,7 +45,7 @@ GELU8_ATTR static inline __m256 gelu8_sig(__m256 x, __m256 *x2) {
   *x2 = _mm256_mul_ps(x, x);
   __m256 z = _mm256_mul_ps(x, _mm256_fmadd_ps(*x2, _mm256_set1_ps(-2.0f * k * 0.044715f), _mm256_set1_ps(-2.0f * k)));
   /* max(z, lo) returns lo for a NaN z: the NaN comes back through the multiply by x */
-  z = _mm256_min_ps(_mm256_max_ps(z, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+  z = _mm256_min_ps(_mm256_max_ps(z, _mm256_set1_ps(GFN_EXP_LO)), _mm256_set1_ps(GFN_EXP_HI));
   __m256 one = _mm256_set1_ps(1.0f);
   return _mm256_div_ps(one, _mm256_add_ps(one, gelu8_exp(z)));
 }
@@ -87,5 +88,42 @@ GELU8_ATTR static void gelu8_backward(const float *x, const float *dout, float *
     __m256i m = gelu8_mask(i1 - i);
     __m256 r = gelu8_dx(_mm256_maskload_ps(x + i, m), _mm256_maskload_ps(dout + i, m), _mm256_maskload_ps(dx + i, m));
     _mm256_maskstore_ps(dx + i, m, r);
+  }
+}
+
+/* The fused bias + GELU of a linear layer (ops.c's gfn_bias_gelu_*), one row segment [j0, j1)
+ * at a time: forward pre[j] += bias[j], out[j] = GELU(pre[j]); backward dpre[j] = dout[j]·GELU'(pre[j])
+ * (written, not added) and dbias[j] += dpre[j]. Per element the same instructions as
+ * gelu8_forward / gelu8_backward (the backward's accumulator is 0, and fma(a, b, 0) rounds as
+ * a·b), so the same bits as addBias then GELU, and GELU's backward into zeros then biasGrad. */
+GELU8_ATTR static void gelu8_bias_forward(float *pre, const float *bias, float *out, long j0, long j1) {
+  long j = j0;
+  __m256 x2;
+  for (; j + 8 <= j1; j += 8) {
+    __m256 v = _mm256_add_ps(_mm256_loadu_ps(pre + j), _mm256_loadu_ps(bias + j));
+    _mm256_storeu_ps(pre + j, v);
+    _mm256_storeu_ps(out + j, _mm256_mul_ps(v, gelu8_sig(v, &x2)));
+  }
+  if (j < j1) {
+    __m256i m = gelu8_mask(j1 - j);
+    __m256 v = _mm256_add_ps(_mm256_maskload_ps(pre + j, m), _mm256_maskload_ps(bias + j, m));
+    _mm256_maskstore_ps(pre + j, m, v);
+    _mm256_maskstore_ps(out + j, m, _mm256_mul_ps(v, gelu8_sig(v, &x2)));
+  }
+}
+
+GELU8_ATTR static void gelu8_bias_backward(const float *pre, const float *dout, float *dpre, float *dbias, long j0, long j1) {
+  long j = j0;
+  const __m256 zero = _mm256_setzero_ps();
+  for (; j + 8 <= j1; j += 8) {
+    __m256 d = gelu8_dx(_mm256_loadu_ps(pre + j), _mm256_loadu_ps(dout + j), zero);
+    _mm256_storeu_ps(dpre + j, d);
+    if (dbias) _mm256_storeu_ps(dbias + j, _mm256_add_ps(_mm256_loadu_ps(dbias + j), d));
+  }
+  if (j < j1) {
+    __m256i m = gelu8_mask(j1 - j);
+    __m256 d = gelu8_dx(_mm256_maskload_ps(pre + j, m), _mm256_maskload_ps(dout + j, m), zero);
+    _mm256_maskstore_ps(dpre + j, m, d);
+    if (dbias) _mm256_maskstore_ps(dbias + j, m, _mm256_add_ps(_mm256_maskload_ps(dbias + j, m), d));
   }
 }

@@ -11,6 +11,8 @@ double gfn_peak_gflops(long iters);
 
 void gfn_add_bias(float *out, const float *bias, long rows, long cols);
 void gfn_bias_grad(const float *dout, float *dbias, long rows, long cols);
+void gfn_bias_gelu_forward(float *pre, const float *bias, float *act, long rows, long cols);
+void gfn_bias_gelu_backward(const float *pre, const float *dout, float *dpre, float *dbias, long rows, long cols);
 void gfn_layernorm_forward(const float *x, const float *w, const float *b, float *out, float *mean, float *rstd, long rows, long cols, float eps);
 void gfn_layernorm_backward(const float *dout, const float *x, const float *w, const float *mean, const float *rstd, float *dx, float *dw, float *db, long rows, long cols);
 void gfn_rmsnorm_forward(const float *x, const float *w, float *out, float *rstd, long rows, long cols, float eps);

@@ -45,7 +45,8 @@ static void parallel_range(range_fn fn, void *ctx, long rows, double work) {
  * from the addon-wide path (isa.h), so GPTFORGE_ISA forces them like sgemm and attention.
  * (GCC's target_clones would pick by CPU alone, which no switch can override.) */
 
-typedef struct { float *out; const float *bias; const float *dout; float *dbias; long rows, cols; } bias_ctx;
+/* bias ops; the fused bias + GELU also uses act (GELU's output), pre (its input) and dpre */
+typedef struct { float *out; const float *bias; const float *dout; float *dbias; long rows, cols; float *act; const float *pre; float *dpre; } bias_ctx;
 
 typedef struct {
   const float *x, *w, *b, *dout, *mean, *rstd;
@@ -108,6 +109,8 @@ typedef struct {
   range_fn ce_fused_rows;
   range_fn emb_bwd_cols;
   range_fn adam_r;
+  range_fn bias_gelu_fwd_rows;
+  range_fn bias_gelu_bwd_cols;
 } ops_table;
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -156,14 +159,30 @@ static const ops_table *ops_choose(void) {
 /* bias */
 
 void gfn_add_bias(float *out, const float *bias, long rows, long cols) {
-  bias_ctx k = {out, bias, 0, 0, rows, cols};
+  bias_ctx k = {.out = out, .bias = bias, .rows = rows, .cols = cols};
   parallel_range(OPS_T->add_bias_rows, &k, rows, (double)rows * cols);
 }
 
 /* bias gradient: split over columns; each column sums its rows in order */
 void gfn_bias_grad(const float *dout, float *dbias, long rows, long cols) {
-  bias_ctx k = {0, 0, dout, dbias, rows, cols};
+  bias_ctx k = {.dout = dout, .dbias = dbias, .rows = rows, .cols = cols};
   parallel_range(OPS_T->bias_grad_cols, &k, cols, (double)rows * cols);
+}
+
+/* The MLP's first linear and its GELU fused (llm.c's matmul + gelu pair, one pass fewer
+ * each way): forward pre[r,c] += bias[c] and act = GELU(pre) in one pass over the product;
+ * backward dpre = dout·GELU'(pre), written (no zero-filled buffer to add to), with
+ * dbias[c] += Σ_r dpre[r,c] from the same registers (no second pass over dpre). Split over
+ * columns like gfn_bias_grad, each column summing its rows in order: the same bits as
+ * gfn_add_bias + gfn_gelu_forward and gfn_gelu_backward into zeros + gfn_bias_grad, on every
+ * path and at any thread count. dbias may be NULL (no bias gradient wanted). */
+void gfn_bias_gelu_forward(float *pre, const float *bias, float *act, long rows, long cols) {
+  bias_ctx k = {.out = pre, .bias = bias, .rows = rows, .cols = cols, .act = act};
+  parallel_range(OPS_T->bias_gelu_fwd_rows, &k, rows, (double)rows * cols * 8);
+}
+void gfn_bias_gelu_backward(const float *pre, const float *dout, float *dpre, float *dbias, long rows, long cols) {
+  bias_ctx k = {.dout = dout, .dbias = dbias, .rows = rows, .cols = cols, .pre = pre, .dpre = dpre};
+  parallel_range(OPS_T->bias_gelu_bwd_cols, &k, cols, (double)rows * cols * 8);
 }
 
 /* ---------------------------------------------------------------------------------------- */

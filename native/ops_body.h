@@ -130,17 +130,60 @@ OPS_ATTR static void OPS(rms_bwd_chunk)(void *c, long c0, long c1) {
   }
 }
 
+/* GELU and its derivative for one element, shared by the plain GELU loops and the fused
+ * bias + GELU below, so both compute the same bits */
+OPS_ATTR static inline float OPS(gelu1)(float x) {
+  float u = GELU_K * (x + 0.044715f * x * x * x);
+  float th = 1.0f - 2.0f / (OPS_EXP(2.0f * u) + 1.0f);
+  return 0.5f * x * (1.0f + th);
+}
+OPS_ATTR static inline float OPS(gelu_grad1)(float x) {
+  float u = GELU_K * (x + 0.044715f * x * x * x);
+  float th = 1.0f - 2.0f / (OPS_EXP(2.0f * u) + 1.0f);
+  float du = GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
+  return 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * du;
+}
+
+/* fused bias + GELU forward over rows: pre += bias, out = GELU(pre) */
+OPS_ATTR static void OPS(bias_gelu_fwd_rows)(void *c, long r0, long r1) {
+  bias_ctx *k = (bias_ctx *)c;
+  for (long r = r0; r < r1; r++) {
+    float *p = k->out + r * k->cols, *o = k->act + r * k->cols;
+#ifdef OPS_GELU8
+    gelu8_bias_forward(p, k->bias, o, 0, k->cols);
+#else
+    for (long j = 0; j < k->cols; j++) {
+      float x = p[j] + k->bias[j];
+      p[j] = x;
+      o[j] = OPS(gelu1)(x);
+    }
+#endif
+  }
+}
+
+/* fused backward over a range of columns: dpre = dout·GELU'(pre) (written), dbias += Σ_r dpre,
+ * each column summing its rows in order (bias_grad_cols's order) */
+OPS_ATTR static void OPS(bias_gelu_bwd_cols)(void *c, long j0, long j1) {
+  bias_ctx *k = (bias_ctx *)c;
+  for (long r = 0; r < k->rows; r++) {
+    const float *x = k->pre + r * k->cols, *d = k->dout + r * k->cols;
+    float *g = k->dpre + r * k->cols;
+#ifdef OPS_GELU8
+    gelu8_bias_backward(x, d, g, k->dbias, j0, j1);
+#else
+    for (long j = j0; j < j1; j++) g[j] = d[j] * OPS(gelu_grad1)(x[j]);
+    if (k->dbias)
+      for (long j = j0; j < j1; j++) k->dbias[j] += g[j];
+#endif
+  }
+}
+
 OPS_ATTR static void OPS(gelu_fwd_r)(void *c, long i0, long i1) {
   pw_ctx *k = (pw_ctx *)c;
 #ifdef OPS_GELU8
   gelu8_forward(k->a, k->out, i0, i1);
 #else
-  for (long i = i0; i < i1; i++) {
-    float x = k->a[i];
-    float u = GELU_K * (x + 0.044715f * x * x * x);
-    float th = 1.0f - 2.0f / (OPS_EXP(2.0f * u) + 1.0f);
-    k->out[i] = 0.5f * x * (1.0f + th);
-  }
+  for (long i = i0; i < i1; i++) k->out[i] = OPS(gelu1)(k->a[i]);
 #endif
 }
 
@@ -172,13 +215,7 @@ OPS_ATTR static void OPS(gelu_bwd_r)(void *c, long i0, long i1) {
 #ifdef OPS_GELU8
   gelu8_backward(k->a, k->b, k->out, i0, i1);
 #else
-  for (long i = i0; i < i1; i++) {
-    float x = k->a[i];
-    float u = GELU_K * (x + 0.044715f * x * x * x);
-    float th = 1.0f - 2.0f / (OPS_EXP(2.0f * u) + 1.0f);
-    float du = GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
-    k->out[i] += k->b[i] * (0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * du);
-  }
+  for (long i = i0; i < i1; i++) k->out[i] += k->b[i] * OPS(gelu_grad1)(k->a[i]);
 #endif
 }
 
@@ -395,6 +432,8 @@ static const ops_table OPS(ops) = {
     OPS(ce_fused_rows),
     OPS(emb_bwd_cols),
     OPS(adam_r),
+    OPS(bias_gelu_fwd_rows),
+    OPS(bias_gelu_bwd_cols),
 };
 
 #undef OPS_ATTR

@@ -108,7 +108,9 @@ static void case_rows(long rows, long cols) {
   int32_t *tg = malloc(sizeof(int32_t) * (size_t)rows);
   for (long r = 0; r < rows; r++) tg[r] = r % 7 == 3 ? -1 : (int32_t)((rng >> 20) % (uint64_t)cols), frand();
   /* per path: layernorm fwd+bwd, rmsnorm fwd+bwd, gelu, silu, softmax, cross-entropy, adamw */
-  enum { LN_O, LN_DX, LN_DW, RMS_O, RMS_DX, GELU_O, GELU_DX, SILU_O, SILU_DX, SM_O, SM_DX, CE_L, CE_DL, CEF_L, CEF_DL, ADAM_P, NOUT };
+  enum { LN_O, LN_DX, LN_DW, RMS_O, RMS_DX, GELU_O, GELU_DX, SILU_O, SILU_DX, SM_O, SM_DX, CE_L, CE_DL, CEF_L, CEF_DL, ADAM_P, BG_PRE, BG_ACT, BG_DPRE, BG_DB, NOUT };
+  /* the fused bias + GELU's separate equivalents, per path: addBias + GELU, GELU backward + biasGrad */
+  float *sep[NPATH][4];
   float *o[NPATH][NOUT], *dl = rnd(rows, 1);
   for (int p = 0; p < npaths; p++) {
     gfn_isa_set(paths[p]);
@@ -133,14 +135,24 @@ static void case_rows(long rows, long cols) {
     float *pp = dup(x, n), *m = zeros(n), *v = zeros(n);
     for (int s = 1; s <= 3; s++) gfn_adamw(pp, dy, m, v, n, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f - powf(0.9f, (float)s), 1.0f - powf(0.95f, (float)s), 1.0f);
     memcpy(o[p][ADAM_P], pp, sizeof(float) * (size_t)n);
+    memcpy(o[p][BG_PRE], x, sizeof(float) * (size_t)n);
+    gfn_bias_gelu_forward(o[p][BG_PRE], b, o[p][BG_ACT], rows, cols);
+    for (long i = 0; i < n; i++) o[p][BG_DPRE][i] = 1e30f; /* written, not added to */
+    gfn_bias_gelu_backward(x, dy, o[p][BG_DPRE], o[p][BG_DB], rows, cols);
+    for (int k = 0; k < 4; k++) sep[p][k] = zeros(n);
+    memcpy(sep[p][0], x, sizeof(float) * (size_t)n);
+    gfn_add_bias(sep[p][0], b, rows, cols);
+    gfn_gelu_forward(sep[p][0], sep[p][1], n);
+    gfn_gelu_backward(x, dy, sep[p][2], n);
+    gfn_bias_grad(sep[p][2], sep[p][3], rows, cols);
     free(mean); free(rstd); free(db); free(dw2); free(pp); free(m); free(v);
   }
-  static const char *names[NOUT] = {"layernorm_fwd", "layernorm_bwd dx", "layernorm_bwd dw", "rmsnorm_fwd", "rmsnorm_bwd dx", "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "softmax_fwd", "softmax_bwd", "cross_entropy_fwd", "cross_entropy_bwd", "cross_entropy_fused loss", "cross_entropy_fused dlogits", "adamw"};
-  const long len[NOUT] = {n, n, cols, n, n, n, n, n, n, n, n, rows, n, rows, n, n};
+  static const char *names[NOUT] = {"layernorm_fwd", "layernorm_bwd dx", "layernorm_bwd dw", "rmsnorm_fwd", "rmsnorm_bwd dx", "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "softmax_fwd", "softmax_bwd", "cross_entropy_fwd", "cross_entropy_bwd", "cross_entropy_fused loss", "cross_entropy_fused dlogits", "adamw", "bias_gelu_fwd pre", "bias_gelu_fwd act", "bias_gelu_bwd dpre", "bias_gelu_bwd dbias"};
+  const long len[NOUT] = {n, n, cols, n, n, n, n, n, n, n, n, rows, n, rows, n, n, n, n, n, cols};
   for (int k = 0; k < NOUT; k++) {
     char name[96];
     snprintf(name, sizeof name, "%s %ldx%ld", names[k], rows, cols);
-    for (int p = 1; p < npaths; p++) check(gfn_isa_name(paths[p]), name, o[0][k], o[p][k], len[k], k == LN_DW ? 1e-4 : 2e-5);
+    for (int p = 1; p < npaths; p++) check(gfn_isa_name(paths[p]), name, o[0][k], o[p][k], len[k], k == LN_DW || k == BG_DB ? 1e-4 : 2e-5);
   }
   /* on each path, the fused sweep against its own forward and backward-into-zeros */
   for (int p = 0; p < npaths; p++) {
@@ -149,6 +161,13 @@ static void case_rows(long rows, long cols) {
     check(gfn_isa_name(paths[p]), name, o[p][CE_L], o[p][CEF_L], rows, 1e-6);
     snprintf(name, sizeof name, "cross_entropy_fused=separate dlogits %ldx%ld", rows, cols);
     check(gfn_isa_name(paths[p]), name, o[p][CE_DL], o[p][CEF_DL], n, 1e-6);
+    /* the fused bias + GELU runs the separate kernels' per-element code: the same bits */
+    static const char *bg[4] = {"pre", "act", "dpre", "dbias"};
+    for (int k = 0; k < 4; k++) {
+      snprintf(name, sizeof name, "bias_gelu=separate %s %ldx%ld", bg[k], rows, cols);
+      check(gfn_isa_name(paths[p]), name, sep[p][k], o[p][BG_PRE + k], k == 3 ? cols : n, 0);
+      free(sep[p][k]);
+    }
   }
   for (int p = 0; p < npaths; p++) for (int k = 0; k < NOUT; k++) free(o[p][k]);
   free(x); free(w); free(b); free(dy); free(tg); free(dl);

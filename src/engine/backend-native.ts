@@ -253,6 +253,25 @@ export function loadNativeKernels(): { kernels: Kernels & NativeInfo } | { error
       f32('geluBackward', 'dx', dx, n);
       addon.geluBackward(x, dout, dx, n);
     },
+    biasGeluForward(pre, bias, act, rows, cols) {
+      const kn = 'biasGeluForward';
+      size(kn, 'rows', rows);
+      size(kn, 'cols', cols);
+      f32(kn, 'pre', pre, rows * cols);
+      f32(kn, 'bias', bias, cols);
+      f32(kn, 'act', act, rows * cols);
+      addon.biasGeluForward(pre, bias, act, rows, cols);
+    },
+    biasGeluBackward(pre, dout, dpre, dbias, rows, cols) {
+      const kn = 'biasGeluBackward';
+      size(kn, 'rows', rows);
+      size(kn, 'cols', cols);
+      f32(kn, 'pre', pre, rows * cols);
+      f32(kn, 'dout', dout, rows * cols);
+      f32(kn, 'dpre', dpre, rows * cols);
+      f32(kn, 'dbias', dbias, cols, true);
+      addon.biasGeluBackward(pre, dout, dpre, dbias, rows, cols);
+    },
     siluForward(x, out, n) {
       size('siluForward', 'n', n);
       f32('siluForward', 'x', x, n);

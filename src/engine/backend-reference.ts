@@ -286,6 +286,19 @@ export function geluBackward(x: FA, dout: FA, dx: FA, n: number): void {
   }
 }
 
+/** addBias then geluForward (the native kernel fuses the two passes) */
+export function biasGeluForward(pre: FA, bias: FA, act: FA, rows: number, cols: number): void {
+  addBias(pre, bias, rows, cols);
+  geluForward(pre, act, rows * cols);
+}
+
+/** geluBackward into zeros then biasGrad (the native kernel fuses the two passes) */
+export function biasGeluBackward(pre: FA, dout: FA, dpre: FA, dbias: FA | null, rows: number, cols: number): void {
+  dpre.fill(0, 0, rows * cols);
+  geluBackward(pre, dout, dpre, rows * cols);
+  if (dbias) biasGrad(dpre, dbias, rows, cols);
+}
+
 function siluForward(x: FA, out: FA, n: number): void {
   for (let i = 0; i < n; i++) out[i] = x[i] / (1 + Math.exp(-x[i]));
 }
@@ -554,6 +567,8 @@ export const referenceKernels: Kernels = {
   rope,
   geluForward,
   geluBackward,
+  biasGeluForward,
+  biasGeluBackward,
   siluForward,
   siluBackward,
   softmaxForward,

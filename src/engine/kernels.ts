@@ -69,6 +69,17 @@ export interface Kernels {
   /** GELU, tanh approximation (GPT-2's). */
   geluForward(x: F32, out: F32, n: number): void;
   geluBackward(x: F32, dout: F32, dx: F32, n: number): void;
+  /**
+   * A linear layer's bias and GELU fused (llm.c's matmul + gelu pair), over [rows, cols]:
+   * pre[r,c] += bias[c] in place, then act = GELU(pre). The same values as addBias then
+   * geluForward, in one pass over pre instead of two.
+   */
+  biasGeluForward(pre: F32, bias: F32, act: F32, rows: number, cols: number): void;
+  /**
+   * Its backward: dpre = dout·GELU'(pre), **written** (not added), and dbias[c] += Σ_r dpre[r,c]
+   * (dbias null: none). The same values as geluBackward into zeros then biasGrad, in one pass.
+   */
+  biasGeluBackward(pre: F32, dout: F32, dpre: F32, dbias: F32 | null, rows: number, cols: number): void;
   /** SiLU: x·σ(x). */
   siluForward(x: F32, out: F32, n: number): void;
   siluBackward(x: F32, dout: F32, dx: F32, n: number): void;

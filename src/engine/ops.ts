@@ -1,5 +1,5 @@
 import { getKernels } from './backend.js';
-import { Tensor, record, numel, opOutput, allocBuffer, isGradEnabled } from './tensor.js';
+import { Tensor, record, numel, opOutput, allocBuffer, isGradEnabled, releaseBuffer } from './tensor.js';
 
 /**
  * The op set. Each op validates its inputs (errors name the op and the shapes), runs the
@@ -74,6 +74,21 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
 }
 
 /** y = x·W + b with W stored [in, out] (Hugging Face GPT-2's Conv1D layout). */
+/**
+ * x.grad (+)= dy·Wᵀ, dy [rows, outF], W [inF, outF]: written when it is x's first gradient
+ * (takeFreshGrad: no zero fill, and sgemm's C = 0 + Σ and C = Σ are the same bits), else added.
+ */
+function gradMatmul(x: Tensor, dy: Float32Array, w: Float32Array, rows: number, outF: number, inF: number): void {
+  const fresh = x.takeFreshGrad();
+  k().matmul(dy, w, x.grad!, rows, outF, inF, false, true, !fresh);
+}
+
+/** a.grad (+)= g: a copy when it is a's first gradient (no zero fill), else axpy. */
+function gradAdd(a: Tensor, g: Float32Array): void {
+  if (a.takeFreshGrad()) a.grad!.set(g);
+  else k().axpy(1, g, a.grad!, a.size);
+}
+
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   if (weight.ndim !== 2) fail('linear', `weight must be 2-D [in, out], got ${shapeStr(weight)}`);
   const [inF, outF] = weight.shape;
@@ -88,9 +103,47 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     () => {
       const dy = out.grad;
       if (!dy) return;
-      if (x.requiresGrad) k().matmul(dy, weight.data, x.gradBuffer(), rows, outF, inF, false, true, true);
+      if (x.requiresGrad) gradMatmul(x, dy, weight.data, rows, outF, inF);
       if (weight.requiresGrad) k().matmul(x.data, dy, weight.gradBuffer(), inF, rows, outF, true, false, true);
       if (bias && bias.requiresGrad) k().biasGrad(dy, bias.gradBuffer(), rows, outF);
+    },
+    out,
+  );
+  return out;
+}
+
+/**
+ * GELU(x·W + b): GPT-2's MLP up-projection and its activation in one op (llm.c's
+ * `matmul_forward` + `gelu_forward` pair). x [..., in], W [in, out], b [out] → [..., out].
+ * The bias and GELU run as one pass over the product (`biasGeluForward`), and backward as one
+ * pass that writes the pre-activation's gradient and sums the bias gradient from it
+ * (`biasGeluBackward`), instead of addBias, GELU, GELU's backward into a zero-filled buffer
+ * and biasGrad (two reads and writes of the [rows, out] activations fewer each way). The same
+ * values as gelu(linear(x, W, b)), bit for bit. Without a bias it is that composition.
+ */
+export function linearGelu(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  if (!bias) return gelu(linear(x, weight));
+  if (weight.ndim !== 2) fail('linearGelu', `weight must be 2-D [in, out], got ${shapeStr(weight)}`);
+  const [inF, outF] = weight.shape;
+  if (x.lastDim !== inF) fail('linearGelu', `input ${shapeStr(x)} does not match weight ${shapeStr(weight)} (last dim ${x.lastDim} vs ${inF})`);
+  if (bias.ndim !== 1 || bias.size !== outF) fail('linearGelu', `bias ${shapeStr(bias)} does not match weight ${shapeStr(weight)}`);
+  const rows = x.rows;
+  const n = rows * outF;
+  // the pre-activation x·W + b, kept for backward (as linear's output tensor was)
+  const pre = allocBuffer(n, false);
+  k().matmul(x.data, weight.data, pre, rows, inF, outF, false, false, false);
+  const out = output([...x.shape.slice(0, -1), outF]);
+  k().biasGeluForward(pre, bias.data, out.data, rows, outF);
+  out.requiresGrad = record(
+    [x, weight, bias],
+    () => {
+      const dy = out.grad;
+      if (!dy) return;
+      const dpre = allocBuffer(n, false);
+      k().biasGeluBackward(pre, dy, dpre, bias.requiresGrad ? bias.gradBuffer() : null, rows, outF);
+      if (x.requiresGrad) gradMatmul(x, dpre, weight.data, rows, outF, inF);
+      if (weight.requiresGrad) k().matmul(x.data, dpre, weight.gradBuffer(), inF, rows, outF, true, false, true);
+      releaseBuffer(dpre);
     },
     out,
   );
@@ -112,8 +165,8 @@ export function add(a: Tensor, b: Tensor): Tensor {
       [a, b],
       () => {
         if (!out.grad) return;
-        if (a.requiresGrad) k().axpy(1, out.grad, a.gradBuffer(), a.size);
-        if (b.requiresGrad) k().axpy(1, out.grad, b.gradBuffer(), b.size);
+        if (a.requiresGrad) gradAdd(a, out.grad);
+        if (b.requiresGrad) gradAdd(b, out.grad);
       },
       out,
     );
@@ -126,7 +179,7 @@ export function add(a: Tensor, b: Tensor): Tensor {
       [a, b],
       () => {
         if (!out.grad) return;
-        if (a.requiresGrad) k().axpy(1, out.grad, a.gradBuffer(), a.size);
+        if (a.requiresGrad) gradAdd(a, out.grad);
         if (b.requiresGrad) k().biasGrad(out.grad, b.gradBuffer(), a.rows, a.lastDim);
       },
       out,

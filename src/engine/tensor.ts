@@ -52,6 +52,19 @@ export class Tensor {
     return this.grad;
   }
 
+  /**
+   * For a backward kernel that can either write its result or add it: true when this tensor had
+   * no gradient yet; `grad` then holds a buffer that is **not** zero-filled (from the arena), and
+   * the caller must write every element of it. False: `grad` holds the gradient so far, to add to.
+   * Saves the zero fill and the kernel's read of the zeros (the first of an activation's
+   * gradient contributions, e.g. a linear layer's dx, which the tape runs first).
+   */
+  takeFreshGrad(): boolean {
+    if (this.grad) return false;
+    this.grad = this.pooled ? allocBuffer(this.data.length, false) : new Float32Array(this.data.length);
+    return true;
+  }
+
   zeroGrad(): void {
     if (this.grad) this.grad.fill(0);
   }
@@ -295,10 +308,19 @@ export function allocBuffer(n: number, zero: boolean): Float32Array {
 function releaseGrad(t: Tensor): void {
   const g = t.grad;
   t.grad = null;
-  if (!g || !inUse.delete(g)) return;
-  let list = freeLists.get(g.length);
-  if (!list) freeLists.set(g.length, (list = []));
-  list.push(g);
+  if (g) releaseBuffer(g);
+}
+
+/**
+ * Hand a buffer from allocBuffer back to the training arena before the next reset, once nothing
+ * reads it any more (a backward closure's scratch gradient); a buffer the arena did not hand
+ * out is left alone.
+ */
+export function releaseBuffer(b: Float32Array): void {
+  if (!inUse.delete(b)) return;
+  let list = freeLists.get(b.length);
+  if (!list) freeLists.set(b.length, (list = []));
+  list.push(b);
 }
 
 /** An op's output tensor. `zero` only when the kernel accumulates into it. */

@@ -210,6 +210,12 @@ export class GPT {
     return this.sites.flat();
   }
 
+  /** GELU of block `layer`'s c_fc: one fused op (bias and GELU in one pass each way) unless a hook computes the linear. */
+  private linearGelu(x: Tensor, layer: number): Tensor {
+    const site = this.sites[layer].find((s) => s.module === 'mlp.c_fc')!;
+    return this.linearHook ? op.gelu(this.linearHook(x, site)) : op.linearGelu(x, site.weight, site.bias);
+  }
+
   /** Block `layer`'s linear `module`, through the hook when one is set. */
   private linear(x: Tensor, layer: number, module: LinearModule): Tensor {
     const site = this.sites[layer].find((s) => s.module === module)!;
@@ -277,7 +283,7 @@ export class GPT {
       // MLP sub-block
       const h = this.norm(x, blk.ln2w, blk.ln2b);
       let m: Tensor;
-      if (this.config.mlp === 'gelu') m = op.gelu(this.linear(h, l, 'mlp.c_fc'));
+      if (this.config.mlp === 'gelu') m = this.linearGelu(h, l);
       else m = op.mul(op.silu(this.linear(h, l, 'mlp.c_fc')), this.linear(h, l, 'mlp.c_fc2'));
       x = op.add(x, this.linear(m, l, 'mlp.c_proj'));
     }

@@ -108,3 +108,65 @@ test('geluForward/geluBackward give the same bits at 1 and 2 threads on every pa
     k.setThreads?.(1);
   }
 });
+
+/**
+ * The fused bias + GELU of the MLP's c_fc (biasGeluForward / biasGeluBackward) against the
+ * separate kernels it replaces, on every path this CPU runs, at 1 and 2 threads: addBias then
+ * geluForward; geluBackward into zeros then biasGrad. Bit for bit (the fused loops run the
+ * same per-element code); column counts that are not a multiple of 8 check the masked lanes
+ * and that nothing is written past a row. The reference backend's version is checked against
+ * the same composition by test/engine/native.test.ts's fused-op case through linearGelu.
+ */
+test('biasGeluForward/Backward equal addBias + GELU and GELU backward + biasGrad, bit for bit', { skip }, () => {
+  const k = native!;
+  const before = k.isa;
+  try {
+    for (const s of k.isas().filter((v) => v.supported)) {
+      k.setIsa(s.name);
+      for (const [rows, cols] of [
+        [3, 5],
+        [7, 19],
+        [64, 1536],
+        [301, 77],
+      ]) {
+        const n = rows * cols;
+        const mm = Float32Array.from({ length: n }, (_, i) => 3 * Math.sin(0.37 * i + 0.1));
+        const bias = Float32Array.from({ length: cols }, (_, j) => 0.5 * Math.cos(1.3 * j));
+        const dy = Float32Array.from({ length: n }, (_, i) => Math.cos(0.7 * i));
+        // the separate kernels, one thread
+        k.setThreads?.(1);
+        const pre0 = mm.slice();
+        k.addBias(pre0, bias, rows, cols);
+        const act0 = new Float32Array(n);
+        k.geluForward(pre0, act0, n);
+        const dpre0 = new Float32Array(n);
+        k.geluBackward(pre0, dy, dpre0, n);
+        const db0 = Float32Array.from({ length: cols }, (_, j) => 0.01 * j);
+        k.biasGrad(dpre0, db0, rows, cols);
+        for (const t of [1, 2]) {
+          k.setThreads?.(t);
+          const pre = new Float32Array(n + 2).fill(9);
+          pre.set(mm);
+          const act = new Float32Array(n + 2).fill(9);
+          k.biasGeluForward(pre.subarray(0, n), bias, act.subarray(0, n), rows, cols);
+          const what = `${s.name} ${rows}×${cols} ${t} thread(s)`;
+          assert.deepEqual(pre.subarray(0, n), pre0, `${what}: pre`);
+          assert.deepEqual(act.subarray(0, n), act0, `${what}: act`);
+          assert.deepEqual([...pre.subarray(n), ...act.subarray(n)], [9, 9, 9, 9], `${what}: wrote past the end`);
+          const dpre = new Float32Array(n + 2).fill(9); // written, not added to
+          const db = Float32Array.from({ length: cols }, (_, j) => 0.01 * j);
+          k.biasGeluBackward(pre0, dy, dpre.subarray(0, n), db, rows, cols);
+          assert.deepEqual(dpre.subarray(0, n), dpre0, `${what}: dpre`);
+          assert.deepEqual(db, db0, `${what}: dbias`);
+          assert.deepEqual([...dpre.subarray(n)], [9, 9], `${what}: dpre written past the end`);
+          const dpre2 = new Float32Array(n);
+          k.biasGeluBackward(pre0, dy, dpre2, null, rows, cols); // no bias gradient wanted
+          assert.deepEqual(dpre2, dpre0, `${what}: dpre without dbias`);
+        }
+      }
+    }
+  } finally {
+    k.setIsa(before);
+    k.setThreads?.(1);
+  }
+});

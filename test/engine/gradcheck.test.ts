@@ -78,6 +78,8 @@ test('linear with and without bias', () => {
   const r = rvec(2 * 3 * 4);
   checkOpGrad('linear', () => weightedSum(op.linear(x, w, b), r), [x, w, b]);
   checkOpGrad('linear no bias', () => weightedSum(op.linear(x, w), r), [x, w]);
+  checkOpGrad('linearGelu', () => weightedSum(op.linearGelu(x, w, b), r), [x, w, b]);
+  checkOpGrad('linearGelu no bias', () => weightedSum(op.linearGelu(x, w), r), [x, w]);
 });
 
 test('elementwise: add (same shape and broadcast), mul, scale, gelu, silu, softmax', () => {

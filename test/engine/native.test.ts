@@ -408,6 +408,43 @@ test('a whole GPT: loss and every parameter gradient, native vs reference', { sk
   }
 });
 
+test('linearGelu equals gelu(linear) on each backend, bit for bit, forward and backward', { skip }, async () => {
+  const { Tensor, setArenaEnabled, resetArena } = await import('../../src/engine/tensor.js');
+  const op = await import('../../src/engine/ops.js');
+  const rows = 37,
+    inF = 24,
+    outF = 53;
+  const x0 = rand(rows * inF),
+    w0 = rand(inF * outF, 0.3),
+    b0 = rand(outF),
+    r0 = rand(rows * outF);
+  setArenaEnabled(true); // the fused op's scratch comes from the arena in training
+  try {
+    for (const backend of ['reference', 'native'] as const) {
+      setBackend(backend);
+      const run = (fused: boolean) => {
+        resetArena();
+        const x = new Tensor(x0.slice(), [rows, inF], true);
+        const w = new Tensor(w0.slice(), [inF, outF], true);
+        const b = new Tensor(b0.slice(), [outF], true);
+        const y = fused ? op.linearGelu(x, w, b) : op.gelu(op.linear(x, w, b));
+        const out = y.data.slice();
+        op.sum(op.mul(y, new Tensor(r0, [rows, outF]))).backward();
+        return { out, dx: x.grad!.slice(), dw: w.grad!.slice(), db: b.grad!.slice() };
+      };
+      const a = run(true);
+      const c = run(false);
+      assert.deepEqual(a.out, c.out, `${backend} output`);
+      assert.deepEqual(a.dx, c.dx, `${backend} dx`);
+      assert.deepEqual(a.dw, c.dw, `${backend} dw`);
+      assert.deepEqual(a.db, c.db, `${backend} dbias`);
+    }
+  } finally {
+    setArenaEnabled(false);
+    setBackend('native');
+  }
+});
+
 test('linearCrossEntropy equals crossEntropy(matmul) on each backend, over many chunks', { skip }, async () => {
   const { Tensor } = await import('../../src/engine/tensor.js');
   const op = await import('../../src/engine/ops.js');
