@@ -1,5 +1,5 @@
 /**
- * node dist/bench/rag-effect.js --run <run dir> [--stage sft] [--per-family 50] [-k 3] [--lookup 200] [--json] [--probe-only]
+ * node dist/bench/rag-effect.js --run <run dir> [--stage sft] [--per-family 50] [-k 3] [--lookup 200] [--keep-frame-words] [--json] [--probe-only]
  *
  * The effect of retrieval on a chat model (src/rag/effect.ts): held-out definitions, kinds
  * and synonyms questions answered without retrieval, with the top-k BM25 passages of a store
@@ -31,6 +31,9 @@ const { values: args } = parseArgs({
     'probe-only': { type: 'boolean', default: false },
     // held-out lookup prompts (key → value recall) scored beside the effect
     lookup: { type: 'string', default: '200' },
+    // the question-frame words (store.ts QUESTION_FRAME_WORDS) are dropped from the BM25 queries here, where that was
+    // measured to help (docs/rag.md "Retrieval for the effect questions"); --keep-frame-words measures the library default
+    'keep-frame-words': { type: 'boolean', default: false },
   },
 });
 
@@ -89,6 +92,7 @@ function main(): void {
     const rows = measureEffect(model, tok, store, {
       perFamily,
       k: Number(args.k),
+      dropFrameWords: !args['keep-frame-words'],
       onAnswer: (d, n) => {
         if (!args.json && process.stderr.isTTY) process.stderr.write(`\r${d}/${n}`);
       },
