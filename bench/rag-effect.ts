@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadModel } from '../src/run/models.js';
+import { benchModel } from './rag-model.js';
 import { copyProbe, lookupProbe, mqarProbe, effectMarkdown, measureEffect, measurePassagesFamily, openDictionaryStore } from '../src/rag/effect.js';
 import { GPT } from '../src/model/gpt.js';
 
@@ -38,8 +38,7 @@ const { values: args } = parseArgs({
 });
 
 function main(): void {
-  if (!args.run) throw new Error('--run <run dir | stage dir | checkpoint> is required');
-  const { model, tok, dir } = loadModel(args.run, args.stage);
+  const { model, tok, dir } = benchModel(args.run, args.stage);
   if (args['probe-only']) {
     if (!(model instanceof GPT)) throw new Error('--probe-only needs an f32 model (the probe runs its forward pass)');
     const long = copyProbe(model, tok);
