@@ -12,15 +12,12 @@ import { parseArgs } from 'node:util';
 import { saysNoAnswer } from '../src/rag/context.js';
 import { taskByName } from '../src/data/synthetic/tasks.js';
 import { noGrad } from '../src/engine/tensor.js';
-import { GPT } from '../src/model/gpt.js';
-import { loadModel } from '../src/run/models.js';
+import { benchF32Model } from './rag-model.js';
 
 const { values: args } = parseArgs({ options: { run: { type: 'string' }, stage: { type: 'string', default: 'base' }, n: { type: 'string', short: 'n', default: '200' }, task: { type: 'string', default: 'passages' } } });
 
 function main(): void {
-  if (!args.run) throw new Error('--run <run dir | checkpoint> is required');
-  const { model, tok, dir } = loadModel(args.run, args.stage);
-  if (!(model instanceof GPT)) throw new Error('an f32 model is needed');
+  const { model, tok, dir } = benchF32Model(args.run, args.stage, 'the reading probe');
   const task = taskByName(args.task ?? 'passages');
   const bos = tok.specialId('<|bos|>');
   const eos = tok.specialId('<|eos|>');

@@ -19,10 +19,9 @@ import { renderPrompt } from '../src/data/chat.js';
 import { taskByName } from '../src/data/synthetic/tasks.js';
 import { argmax } from '../src/infer/processors.js';
 import { noGrad } from '../src/engine/tensor.js';
-import { GPT } from '../src/model/gpt.js';
 import { citedNumbers, parsePassagePrompt, passagePrompt, saysNoAnswer } from '../src/rag/context.js';
 import { lookupProbe, mqarProbe, type MqarProbe } from '../src/rag/effect.js';
-import { loadModel } from '../src/run/models.js';
+import { benchF32Model } from './rag-model.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -31,9 +30,7 @@ const { values: args } = parseArgs({
     n: { type: 'string', short: 'n', default: '100' },
   },
 });
-if (!args.run) throw new Error('--run <run dir | stage dir | checkpoint> is required');
-const { model, tok, dir } = loadModel(args.run, args.stage);
-if (!(model instanceof GPT)) throw new Error('the probes need an f32 model (they run the forward pass)');
+const { model, tok, dir } = benchF32Model(args.run, args.stage, 'the probes (they run the forward pass)');
 const n = Number(args.n);
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 const mq = (p: MqarProbe): string => `values ${pct(p.value.accuracy)} (${p.value.loss.toFixed(2)} nats), after a wrong key ${pct(p.wrongKey.accuracy)}, list values ${pct(p.listValue.accuracy)}; chance ${pct(p.chance)}, ${p.documents} documents`;

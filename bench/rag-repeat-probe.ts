@@ -18,8 +18,7 @@ import { coreWords } from '../src/data/synthetic/words.js';
 import { Rng } from '../src/engine/rng.js';
 import { argmax } from '../src/infer/processors.js';
 import { noGrad } from '../src/engine/tensor.js';
-import { GPT } from '../src/model/gpt.js';
-import { loadModel } from '../src/run/models.js';
+import { benchF32Model } from './rag-model.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -32,9 +31,7 @@ const { values: args } = parseArgs({
     sep: { type: 'string', default: '' },
   },
 });
-if (!args.run) throw new Error('--run <run dir | stage dir | checkpoint> is required');
-const { model, tok, dir } = loadModel(args.run, args.stage);
-if (!(model instanceof GPT)) throw new Error('the probe needs an f32 model (it runs the forward pass)');
+const { model, tok, dir } = benchF32Model(args.run, args.stage, 'the probe (it runs the forward pass)');
 const n = Number(args.n);
 const min = Number(args['min-words']);
 const max = Number(args['max-words']);

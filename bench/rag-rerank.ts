@@ -19,14 +19,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadModel } from '../src/run/models.js';
+import { benchF32Model } from './rag-model.js';
 import { openDictionaryStore } from '../src/rag/effect.js';
 import { dictionaryDocs, dictionaryQuestions, hitAt, ndcgAt, recallAt, relevantIds } from '../src/rag/evaluate.js';
 import { documentsAsFile, indexIngestFile, storeMetaFor } from '../src/rag/indexer.js';
 import { ModelReranker } from '../src/rag/rerank.js';
 import { reciprocalRankFusion, Retriever } from '../src/rag/retrieve.js';
 import { RagStore } from '../src/rag/store.js';
-import { GPT } from '../src/model/gpt.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,9 +39,7 @@ const { values: args } = parseArgs({
 });
 
 function main(): void {
-  if (!args.run) throw new Error('--run <run dir | stage dir | checkpoint> is required');
-  const { model, tok, dir } = loadModel(args.run, args.stage);
-  if (!(model instanceof GPT)) throw new Error(`${dir}: reranking needs a float model`);
+  const { model, tok, dir } = benchF32Model(args.run, args.stage, 'reranking');
   const tmp = mkdtempSync(join(tmpdir(), 'gf-rag-rerank-'));
   try {
     let store: RagStore;

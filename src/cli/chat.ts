@@ -88,6 +88,7 @@ export const command = new Command('chat')
   .option('--grammar <file>', "each reply's text derives from this GBNF grammar file")
   .option('--rag <db>', 'answer from passages retrieved (BM25) from this store (gptforge rag index), citing them as [1]; keep --max-tokens small (48) to leave the context to passages; docs/rag.md')
   .option('--rag-k <n>', 'passages retrieved per question with --rag', positiveInteger, 3)
+  .option('--rag-drop-frame-words', 'with --rag: drop question-frame words (tell, kind, meaning, word…) from the BM25 query too (docs/rag.md)')
   .addOption(precisionOption())
   .action(async (o) => {
     checkSamplingFlags(o);
@@ -99,7 +100,7 @@ export const command = new Command('chat')
     const constraint = text && ReplyConstraint.forTokenizer(text, loaded.tok);
     const opts: ChatOptions = { temperature: o.temperature, topK: o.topK, topP: o.topP, maxTokens: o.maxTokens, seed: o.seed, tools: o.tools ? defaultTools() : null, constraint };
     // --rag: a BM25 retriever over the store, read-only (closed at exit)
-    const retriever = o.rag ? new Retriever(RagStore.open(o.rag, { readonly: true })) : undefined;
+    const retriever = o.rag ? new Retriever(RagStore.open(o.rag, { readonly: true }), undefined, { dropFrameWords: o.ragDropFrameWords === true }) : undefined;
     const turn = (conv: Conversation, c: ChatOptions): ChatReply => (retriever ? ragTurn(engine, retriever, conv, { ...c, k: o.ragK }) : streamReply(engine, conv, c, o.showTools));
     let system = o.system;
     const fresh = (): Message[] => (system ? [{ role: 'system', content: system }] : []);

@@ -58,7 +58,7 @@ export class ExcludingRetriever extends Retriever {
     private readonly exclude: (c: RetrievedChunk) => boolean,
     private readonly spare = 16,
   ) {
-    super(base.store, base.embedder);
+    super(base.store, base.embedder, base.query);
   }
   override retrieve(query: string, opts: RetrieveOptions = {}): RetrievedChunk[] {
     const k = opts.k ?? 5;
@@ -98,6 +98,8 @@ export interface EffectOptions {
   k?: number;
   /** Longest answer in tokens (default 48). */
   maxTokens?: number;
+  /** Drop the question-frame words from the BM25 queries (store.ts QueryOptions; default false — bench/rag-effect.ts turns it on). */
+  dropFrameWords?: boolean;
   seed?: number;
   onAnswer?(done: number, total: number): void;
 }
@@ -107,7 +109,7 @@ const cell = (correct: number, total: number): EffectCell => ({ correct, total, 
 /** Measure the three conditions on each knowledge family (greedy decoding; deterministic). */
 export function measureEffect(model: DecodingModel, tok: Tokenizer, store: RagStore, opts: EffectOptions = {}): EffectRow[] {
   const engine = new ChatEngine(model, tok);
-  const retriever = new Retriever(store);
+  const retriever = new Retriever(store, undefined, { dropFrameWords: opts.dropFrameWords ?? false });
   const passages = taskByName('passages');
   const entryLines = new Map(dictionaryEntries().map((e) => [e.line, e.word]));
   const isEntryOf = (word: string) => (c: RetrievedChunk) => c.path === 'dictionary' && c.line !== undefined && entryLines.get(c.line) === word;

@@ -22,6 +22,8 @@ export interface RagAnswerOptions extends ChatOptions {
   filter?: SearchFilter;
   /** Approximate vector search: IVF cells to scan. */
   nprobe?: number;
+  /** Drop the question-frame words from the BM25 query (store.ts QueryOptions; default: the retriever's, else false). */
+  dropFrameWords?: boolean;
   /** The label shown for a passage (default passageSource: "file.md:12"). */
   sourceLabel?(chunk: StoredChunk): string;
   /** Rerank by a chat model (rerank.ts): retrieve `candidates` (default 10), keep the k it scores best. */
@@ -108,9 +110,9 @@ export function answerWithRetrieval(engine: ChatEngine, retriever: Retriever, co
   const msgs = conversation.messages;
   const last = msgs[msgs.length - 1];
   if (!last || last.role !== 'user') throw new GptforgeError('answerWithRetrieval: the conversation must end with a user message');
-  const { k = 3, mode, filter, nprobe, sourceLabel = passageSource, rerank, ...chat } = opts;
+  const { k = 3, mode, filter, nprobe, dropFrameWords, sourceLabel = passageSource, rerank, ...chat } = opts;
   const maxTokens = chat.maxTokens ?? 48;
-  const hits = rerank ? rerank.reranker.rerank(last.content, retriever.retrieve(last.content, { k: Math.max(k, rerank.candidates ?? 10), mode, filter, nprobe })).slice(0, k) : retriever.retrieve(last.content, { k, mode, filter, nprobe });
+  const hits = rerank ? rerank.reranker.rerank(last.content, retriever.retrieve(last.content, { k: Math.max(k, rerank.candidates ?? 10), mode, filter, nprobe, dropFrameWords })).slice(0, k) : retriever.retrieve(last.content, { k, mode, filter, nprobe, dropFrameWords });
   const labelled = hits.map((c) => ({ chunk: c, passage: { text: c.text, source: sourceLabel(c) } }));
   const system = msgs[0]?.role === 'system' ? [msgs[0]] : [];
   const room = Math.min(maxTokens, Math.floor(engine.model.config.blockSize / 2));

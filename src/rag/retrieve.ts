@@ -1,6 +1,6 @@
 import { GptforgeError } from '../util/errors.js';
 import type { Embedder } from './embed.js';
-import type { RagStore, ScoredId, SearchFilter, StoredChunk } from './store.js';
+import type { QueryOptions, RagStore, ScoredId, SearchFilter, StoredChunk } from './store.js';
 
 /**
  * Retrieval over a RagStore: BM25 (FTS5), exact vector search, or both fused by reciprocal
@@ -12,7 +12,7 @@ import type { RagStore, ScoredId, SearchFilter, StoredChunk } from './store.js';
 
 export type RetrievalMode = 'bm25' | 'vector' | 'hybrid';
 
-export interface RetrieveOptions {
+export interface RetrieveOptions extends QueryOptions {
   /** Chunks to return (default 5). */
   k?: number;
   /** Default: hybrid when the retriever has an embedder, else bm25. */
@@ -50,10 +50,15 @@ export function reciprocalRankFusion(lists: readonly (readonly ScoredId[])[], k 
 }
 
 export class Retriever {
-  /** embedder: needed for vector and hybrid modes; must be the model the store was built with. */
+  /**
+   * embedder: needed for vector and hybrid modes; must be the model the store was built with.
+   * query: how BM25 queries are made when a retrieve() call does not say (default: stop words
+   * dropped, question-frame words kept; store.ts QueryOptions).
+   */
   constructor(
     readonly store: RagStore,
     readonly embedder?: Embedder,
+    readonly query: QueryOptions = {},
   ) {
     if (embedder && embedder.id !== store.meta.embeddingModel) throw new GptforgeError(`the RAG store was built with embedding model ${store.meta.embeddingModel}, not ${embedder.id}`, { file: store.path });
     if (embedder && embedder.tokenizerHash !== store.meta.tokenizerHash) throw new GptforgeError(`the RAG store was built with tokenizer ${store.meta.tokenizerHash}, not ${embedder.tokenizerHash}`, { file: store.path });
@@ -71,7 +76,8 @@ export class Retriever {
     const mode = opts.mode ?? (this.embedder ? 'hybrid' : 'bm25');
     const filter = opts.filter ?? {};
     const n = Math.max(opts.candidates ?? 50, k);
-    const bm25 = mode === 'vector' ? [] : this.store.searchBM25(query, mode === 'bm25' ? k : n, filter);
+    const dropFrameWords = opts.dropFrameWords ?? this.query.dropFrameWords ?? false;
+    const bm25 = mode === 'vector' ? [] : this.store.searchBM25(query, mode === 'bm25' ? k : n, filter, { dropFrameWords });
     const vector = mode === 'bm25' ? [] : this.store.searchVector(this.embedQuery(query), mode === 'vector' ? k : n, filter, { nprobe: opts.nprobe });
     const ranked = mode === 'bm25' ? bm25 : mode === 'vector' ? vector : reciprocalRankFusion([bm25, vector], opts.rrfK ?? RRF_K).slice(0, k);
     const rankOf = (list: ScoredId[]): Map<number, number> => new Map(list.map((h, i) => [h.id, i + 1]));

@@ -135,28 +135,41 @@ export const QUERY_STOP_WORDS: ReadonlySet<string> = new Set('a an and are as at
  * The frame of a question about a word — request verbs (tell, give, explain, define, name,
  * say, think, know, classify), the nouns that name what is asked (meaning, definition,
  * synonym, word, kind, type, sort, class, category, thing) and their glue (me, you, can, it,
- * another, same, way, general, belong): dropped from queries like the stop words, unless
- * nothing else is left. They name the question, not its topic, yet most are dictionary
- * headwords themselves, so BM25 over "Tell me what kind of thing a base is." ranked the
- * entries of *tell* above those of *base* (with one-entry chunks, the asked word's entry was
- * in the top 3 for 87% of held-out definitions/kinds/synonyms questions; 97% without the
- * frame: docs/rag.md "Retrieval for the effect questions"). The list is read off the
- * knowledge families' question phrasings (src/data/synthetic/{definitions,kinds,synonyms}.ts);
- * the antonyms family's own words ("opposite", "antonym") are not in it.
+ * another, same, way, general, belong). Dropped from queries only when asked
+ * (`QueryOptions.dropFrameWords`), and then only while something else is left. They name the
+ * question, not its topic, yet most are dictionary headwords themselves, so BM25 over "Tell me
+ * what kind of thing a base is." ranked the entries of *tell* above those of *base* (with
+ * one-entry chunks, the asked word's entry was in the top 3 for 87% of held-out
+ * definitions/kinds/synonyms questions; 97% without the frame: docs/rag.md "Retrieval for the
+ * effect questions"). The list is read off the knowledge families' question phrasings
+ * (src/data/synthetic/{definitions,kinds,synonyms}.ts) — tuned to those templates, so it is
+ * off by default: in a user's query "type", "class" or "name" is often the topic ("type
+ * inference", "class hierarchy"), which no measurement here has covered.
  */
 export const QUESTION_FRAME_WORDS: ReadonlySet<string> = new Set('tell give me explain define definition meaning mean means meant name synonym synonyms word words kind kinds type sort class category classify general thing things belong another way say same think know i you can it its don t'.split(' '));
 
+/** How free text becomes an FTS5 query (ftsQuery, RagStore.searchBM25, Retriever). */
+export interface QueryOptions {
+  /**
+   * Drop QUESTION_FRAME_WORDS too (unless only they remain). Default false. Measured to help
+   * on the dictionary questions of `bench/rag.ts`, `bench/rag-diagnose.ts` and
+   * `bench/rag-effect.ts` (nDCG@10 0.836 → 0.906; the effect's top-3 hit 86% → 97%), which turn
+   * it on; not measured on anything else.
+   */
+  dropFrameWords?: boolean;
+}
+
 /**
- * FTS5 query from free text: its words less stop words and question-frame words, each quoted
- * (no operator injection), OR-ed (BM25 ranks by how many and how rare). When only frame words
- * remain ("What does mean mean?"), they are the topic and stay; when only stop words remain,
- * all words stay.
+ * FTS5 query from free text: its words less stop words (and, with `dropFrameWords`,
+ * question-frame words), each quoted (no operator injection), OR-ed (BM25 ranks by how many
+ * and how rare). When only frame words remain ("What does mean mean?"), they are the topic and
+ * stay; when only stop words remain, all words stay. Returns null for text without a word.
  */
-export function ftsQuery(text: string): string | null {
+export function ftsQuery(text: string, opts: QueryOptions = {}): string | null {
   const words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu);
   if (!words || words.length === 0) return null;
   const content = words.filter((w) => !QUERY_STOP_WORDS.has(w));
-  const topic = content.filter((w) => !QUESTION_FRAME_WORDS.has(w));
+  const topic = opts.dropFrameWords ? content.filter((w) => !QUESTION_FRAME_WORDS.has(w)) : content;
   return [...new Set(topic.length > 0 ? topic : content.length > 0 ? content : words)].map((w) => `"${w}"`).join(' OR ');
 }
 
@@ -368,9 +381,9 @@ export class RagStore {
     return { sql: parts.map((p) => ` AND ${p}`).join(''), args };
   }
 
-  /** BM25 (FTS5) top k for free text; higher score is better (the negated bm25()). */
-  searchBM25(query: string, k: number, filter: SearchFilter = {}): ScoredId[] {
-    const q = ftsQuery(query);
+  /** BM25 (FTS5) top k for free text (made a query by ftsQuery with `opts`); higher score is better (the negated bm25()). */
+  searchBM25(query: string, k: number, filter: SearchFilter = {}, opts: QueryOptions = {}): ScoredId[] {
+    const q = ftsQuery(query, opts);
     if (q === null || k <= 0) return [];
     const f = this.filterSql(filter);
     const rows = this.db.prepare(`SELECT c.id AS id, -bm25(chunks_fts) AS score FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN files f ON f.id = c.file_id WHERE chunks_fts MATCH ?${f.sql} ORDER BY bm25(chunks_fts) LIMIT ?`).all(q, ...f.args, k) as ScoredId[];

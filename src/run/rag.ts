@@ -102,6 +102,8 @@ export interface RagQueryOptions {
   path?: string;
   /** Approximate vector search: scan this many IVF cells (default: exact). */
   nprobe?: number;
+  /** Drop question-frame words ("tell", "kind", "meaning"…) from the BM25 query too (default false; store.ts QueryOptions). */
+  dropFrameWords?: boolean;
   /** Rerank by this chat model (a run, stage or checkpoint dir): its query likelihood log p(question | passage) orders `rerankCandidates` retrieved chunks (rag/rerank.ts). */
   rerank?: string;
   /** Chunks retrieved for the reranker (default 20). */
@@ -127,11 +129,11 @@ export function ragQuery(db: string, text: string, o: RagQueryOptions = {}): Ret
     }
     const retriever = new Retriever(store, embedder);
     const filter = { source: o.source, pathGlob: o.path };
-    if (o.rerank === undefined) return retriever.retrieve(text.trim(), { k: o.k, mode, nprobe: o.nprobe, filter });
+    if (o.rerank === undefined) return retriever.retrieve(text.trim(), { k: o.k, mode, nprobe: o.nprobe, filter, dropFrameWords: o.dropFrameWords });
     const { model, tok, dir } = loadModel(o.rerank);
     if (!(model instanceof GPT)) throw new GptforgeError('--rerank needs a float (unquantized) checkpoint', { file: dir });
     const k = o.k ?? 5;
-    const candidates = retriever.retrieve(text.trim(), { k: Math.max(k, o.rerankCandidates ?? 20), mode, nprobe: o.nprobe, filter });
+    const candidates = retriever.retrieve(text.trim(), { k: Math.max(k, o.rerankCandidates ?? 20), mode, nprobe: o.nprobe, filter, dropFrameWords: o.dropFrameWords });
     return new ModelReranker(model, tok).rerank(text.trim(), candidates).slice(0, k);
   } finally {
     store.close();

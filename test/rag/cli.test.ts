@@ -41,6 +41,16 @@ test('gptforge rag index/query/info: incremental, warnings named, bad input exit
     assert.match(hits[0].path, /a\.md$/);
     r = run(['rag', 'info', '--db', db]);
     assert.match(r.stdout, /2 file\(s\), 2 chunks\nembedding model: none\n/);
+    // "mean" is a question-frame word: searched for by default (a.md's "means" matches), dropped with --drop-frame-words
+    r = run(['rag', 'query', '--db', db, '--json', 'mean plants']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual((JSON.parse(r.stdout) as { path: string }[]).map((h) => h.path.replace(/.*[\\/]/, '')).sort(), ['a.md', 'b.html']);
+    r = run(['rag', 'query', '--db', db, '--json', '--drop-frame-words', 'mean plants']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(
+      (JSON.parse(r.stdout) as { path: string }[]).map((h) => h.path.replace(/.*[\\/]/, '')),
+      ['b.html'],
+    );
     r = run(['rag', 'index', '--input', docs, '--db', db, '--strict']);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /c\.txt: binary file/);
@@ -184,6 +194,17 @@ test("gptforge chat --rag: passages from the store in the prompt, the reply's [n
     );
     hits.forEach((h, i) => assert.ok(Math.abs(h.score - want[i]) < 1e-3, `${h.score} vs ${want[i]}`));
     assert.ok(hits[0].score >= hits[1].score);
+    // --rag-drop-frame-words: the question's frame ("tell me what kind of") is not searched for, so the frame-heavy
+    // c.txt no longer outranks the plants' passage (off by default: there it wins)
+    writeFileSync(join(docs, 'c.txt'), 'Tell me a kind word; tell me what kind of word.');
+    assert.equal(run(['rag', 'index', '--input', docs, '--db', db]).status, 0);
+    const frame = ['chat', '--run', join(root, 'ck'), '--rag', db, '--rag-k', '1', '--prompt', 'tell me what kind of plants live long', '--temperature', '0', '--max-tokens', '16', '--no-tools', '--regex', 'Many years \\[1\\]\\.'];
+    r = run(frame);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /sources:\n {2}\[1\] .*c\.txt /);
+    r = run([...frame, '--rag-drop-frame-words']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /sources:\n {2}\[1\] .*b\.txt /);
     r = run(['chat', '--run', join(root, 'ck'), '--rag', join(root, 'missing.db'), '--prompt', 'x']);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /missing\.db: no RAG store here \(build one with: gptforge rag index/);

@@ -80,11 +80,12 @@ test('Retriever: bm25, vector and hybrid modes with sources and filters; a forei
   }
 });
 
-test("retrieval: the asked word's own dictionary entries outrank entries that only mention it, and the question's frame words (themselves headwords) do not win", () => {
+test("retrieval with dropFrameWords: the asked word's own dictionary entries outrank entries that only mention it, and the question's frame words (themselves headwords) do not win; off (the default), they do", () => {
   const root = mkdtempSync(join(tmpdir(), 'gf-rag-head-'));
   try {
     const store = openDictionaryStore(join(root, 'd.db'));
-    const retriever = new Retriever(store);
+    const retriever = new Retriever(store, undefined, { dropFrameWords: true });
+    const plain = new Retriever(store);
     const wordOf = new Map(dictionaryEntries().map((e) => [e.line, e.word]));
     const cases: [string, string, string][] = [
       // [question, asked word, a frame word with its own entries that used to rank first]
@@ -94,6 +95,7 @@ test("retrieval: the asked word's own dictionary entries outrank entries that on
       ['What general class of things does an expression belong to?', 'expression', 'general'],
       ["I don't know the word structure. What does it mean?", 'structure', 'know'],
     ];
+    let frameWins = 0;
     for (const [question, word, frame] of cases) {
       const all = store.allChunks();
       const mentions = all.filter((c) => wordOf.get(c.line!) !== word && new RegExp(`\\b${word}\\b`, 'i').test(c.text));
@@ -109,7 +111,16 @@ test("retrieval: the asked word's own dictionary entries outrank entries that on
           all.some((c) => wordOf.get(c.line!) === frame),
           `${frame} is a headword too`,
         );
+      // the option can be turned off, per retriever (the default) or per call, and then the frame is searched for
+      const kept = plain.retrieve(question, { k: 3, mode: 'bm25' }).map((c) => c.id);
+      assert.deepEqual(
+        retriever.retrieve(question, { k: 3, mode: 'bm25', dropFrameWords: false }).map((c) => c.id),
+        kept,
+      );
+      if (kept.some((id) => wordOf.get(all.find((c) => c.id === id)!.line!) === frame)) frameWins++;
     }
+    // these questions were chosen because their frame word's entries outranked the asked word's: with the frame kept, they still do
+    assert.ok(frameWins >= 4, `the frame word's entry is in the top 3 for ${frameWins} of ${cases.length} questions when the frame is kept`);
     store.close();
   } finally {
     rmSync(root, { recursive: true, force: true });

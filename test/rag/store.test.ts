@@ -49,10 +49,14 @@ test('store: BM25 with filters, incremental re-indexing (unchanged skipped, chan
     // hostile query text is quoted, not parsed as FTS5 syntax
     assert.equal(ftsQuery('NEAR(" AND *'), '"near"');
     assert.equal(ftsQuery('What is the cat?'), '"cat"'); // the question words are the frame, not the topic
-    assert.equal(ftsQuery('What does ephemeral mean?'), '"ephemeral"'); // and the question's frame words
-    assert.equal(ftsQuery('Tell me what kind of thing a base is.'), '"base"');
-    assert.equal(ftsQuery('What does mean mean?'), '"mean"'); // only frame words left: they are the topic
-    assert.equal(ftsQuery('What category does the word mean belong to?'), '"category" OR "word" OR "mean" OR "belong"');
+    // the question's frame words: kept by default (they may be a user's topic), dropped when asked
+    assert.equal(ftsQuery('What does ephemeral mean?'), '"ephemeral" OR "mean"');
+    assert.equal(ftsQuery('What does ephemeral mean?', { dropFrameWords: true }), '"ephemeral"');
+    assert.equal(ftsQuery('Tell me what kind of thing a base is.'), '"tell" OR "me" OR "kind" OR "thing" OR "base"');
+    assert.equal(ftsQuery('Tell me what kind of thing a base is.', { dropFrameWords: true }), '"base"');
+    assert.equal(ftsQuery('type inference in generic code', { dropFrameWords: false }), '"type" OR "inference" OR "generic" OR "code"');
+    assert.equal(ftsQuery('What does mean mean?', { dropFrameWords: true }), '"mean"'); // only frame words left: they are the topic
+    assert.equal(ftsQuery('What category does the word mean belong to?', { dropFrameWords: true }), '"category" OR "word" OR "mean" OR "belong"');
     assert.equal(ftsQuery('to be or not to be'), '"to" OR "be" OR "or" OR "not"');
     assert.deepEqual(store.searchBM25('"; DROP TABLE chunks; --', 5), []);
     assert.equal(store.searchBM25('-(cat* OR "', 5).length > 0, true);
