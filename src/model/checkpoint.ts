@@ -195,7 +195,7 @@ export function loadCheckpoint(dir: string, opts: { optimizer?: boolean; weights
   } catch (e) {
     throw new GptforgeError(`corrupt checkpoint config: ${(e as Error).message}`, { file: cfgPath });
   }
-  validateConfig(meta.model, cfgPath);
+  validateConfig(meta.model, cfgPath, 'model.');
   const wantWeights = opts.weights !== false;
   const weights = meta.adapter && wantWeights ? adapterCheckpointWeights(dir, meta) : new Map<string, Float32Array>();
   if (!meta.adapter && wantWeights) for (const [name, t] of readSafetensors(join(dir, 'model.safetensors')).tensors) weights.set(name, t.data);

@@ -74,3 +74,21 @@ test('closestKey: within 1 edit for short keys, 2 from 5 letters; transpositions
   assert.equal(closestKey('ab', ['k', 'lr']), undefined);
   assert.equal(closestKey('temp', ['temperature']), undefined);
 });
+
+test("a preset's model values are checked as it loads (before any data work), as field model.<name> of its file", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-preset-model-'));
+  try {
+    const tiny = JSON.parse(readFileSync(join(presetsDir(), 'pretrain.tiny.json'), 'utf8')) as Record<string, Record<string, unknown>>;
+    const file = join(dir, 'x.json');
+    const load = (model: Record<string, unknown>): (() => unknown) => {
+      writeFileSync(file, JSON.stringify({ ...tiny, model: { ...tiny.model, ...model } }));
+      return () => loadPreset(file);
+    };
+    assert.throws(load({ nLayer: 'two' }), (e: Error) => e.message === `${file}, field "model.nLayer": must be a positive integer, got "two"`);
+    assert.throws(load({ nHead: 5 }), /x\.json, field "model\.nHead": nEmbd 96 is not divisible by nHead 5$/);
+    assert.throws(load({ norm: 'batchnorm' }), /x\.json, field "model\.norm": must be "layernorm" or "rmsnorm"/);
+    assert.doesNotThrow(load({ nLayer: 3, mlp: 'swiglu' }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
