@@ -10,7 +10,7 @@ import { GptforgeError } from '../util/errors.js';
 import { parseJsonFile } from '../util/json.js';
 import type { GrammarConstraint } from '../infer/constrain/matcher.js';
 import { declaredToolCallConstraint, type ToolDeclaration } from '../infer/constrain/toolcall.js';
-import { chatPrompt, toConversation, ToolRowController, type ApiToolCall, type ToolChoice } from './chat.js';
+import { chatPrompt, TOOL_HINT, toConversation, ToolRowController, type ApiToolCall, type ToolChoice } from './chat.js';
 import { runAssist } from './assist.js';
 import { ApiError, badRequest } from './errors.js';
 import { responseFormatConstraint } from './formats.js';
@@ -421,6 +421,7 @@ export class GptforgeServer {
         const lp = logprobOfEvent(e);
         if (lp) lps[e.row].push(lp);
       });
+      if (controllers.some((c) => c.wantedTool)) req.log.warn({ hint: TOOL_HINT }, 'chat: the model tried a tool call the request did not enable');
       return {
         id,
         object: 'chat.completion',
@@ -434,6 +435,7 @@ export class GptforgeServer {
             message: { role: 'assistant', content: calls.length > 0 && r.text === '' ? null : r.text, refusal: null, ...(calls.length > 0 ? { tool_calls: calls } : {}) },
             logprobs: logprobs ? { content: lps[i], refusal: null } : null,
             finish_reason: apiFinish(r, calls),
+            ...(controllers[i].wantedTool ? { hint: TOOL_HINT } : {}),
             ...(rag ? citationsJSON(r.text, rag) : {}),
           };
         }),
@@ -457,7 +459,7 @@ export class GptforgeServer {
         const calls = controllers[e.row].calls;
         if (e.text !== '') write(chunk([{ index: e.row, delta: { content: e.text }, logprobs: logprobs ? { content: [], refusal: null } : null, finish_reason: null }]));
         if (calls.length > 0) write(chunk([{ index: e.row, delta: { tool_calls: calls.map((c, k) => ({ index: k, ...c })) }, logprobs: null, finish_reason: null }]));
-        write(chunk([{ index: e.row, delta: {}, logprobs: null, finish_reason: apiFinish(e.result, calls), ...(rag ? citationsJSON(e.result.text, rag) : {}) }]));
+        write(chunk([{ index: e.row, delta: {}, logprobs: null, finish_reason: apiFinish(e.result, calls), ...(controllers[e.row].wantedTool ? { hint: TOOL_HINT } : {}), ...(rag ? citationsJSON(e.result.text, rag) : {}) }]));
       }
     });
     // the queue accepted the job (a full queue threw 429 above): the response is ours to write now
@@ -466,6 +468,7 @@ export class GptforgeServer {
     for (let i = 0; i < s.n; i++) write(chunk([{ index: i, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }], rag && i === 0 ? { rag: rag.json } : {}));
     try {
       const results = await p;
+      if (controllers.some((c) => c.wantedTool)) req.log.warn({ hint: TOOL_HINT }, 'chat: the model tried a tool call the request did not enable');
       if (includeUsage) write(chunk([], { usage: usage(results) }));
       if (!reply.raw.destroyed) reply.raw.write('data: [DONE]\n\n');
     } catch (err) {

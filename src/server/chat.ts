@@ -128,6 +128,20 @@ export function chatPrompt(tok: Tokenizer, conv: Conversation): number[] {
   throw badRequest('the last message must be a user message or tool results', 'messages');
 }
 
+/** Whether `logits[id]` is a largest entry (ties count). */
+function isArgmax(logits: Float32Array, id: number): boolean {
+  const v = logits[id];
+  if (!(v > -Infinity)) return false;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > v) return false;
+  return true;
+}
+
+/**
+ * The choice's `hint` (a gptforge extension, docs/server.md) when the model wanted a tool call the
+ * request did not enable: its most likely token was the call's opening, masked out.
+ */
+export const TOOL_HINT = 'the model tried to call a tool, but this request enabled none: send "builtin_tools": ["calculator"] to have the server run its calculator (gptforge chat does so by default), or declare "tools" to run them yourself';
+
 export type ToolChoice = 'none' | 'auto' | 'required' | { name: string };
 
 export interface ToolSetup {
@@ -169,6 +183,12 @@ export class ToolRowController implements LogitsProcessor, RowController, Stoppi
   private callMask: Uint32Array | null = null;
   /** A call cut at maxCallTokens before its arguments were complete: the row ends with 'length'. */
   private cut = false;
+  /**
+   * The model's most likely next token was <|tool_start|> while the request enabled no tool (it
+   * was masked): an SFT model that says "Let me calculate that." and then stops. The response
+   * says so (`TOOL_HINT`), since the reply alone looks like a model that gave up.
+   */
+  wantedTool = false;
 
   constructor(
     private readonly s: ToolSetup,
@@ -192,6 +212,7 @@ export class ToolRowController implements LogitsProcessor, RowController, Stoppi
     if (this.mode === 'text') {
       logits[sp['<|tool_end|>']] = -Infinity;
       const any = this.s.clientTools.size > 0 || this.s.builtin !== null;
+      if (!any && isArgmax(logits, sp['<|tool_start|>'])) this.wantedTool = true;
       if (!any || this.s.choice === 'none' || this.builtinCalls >= 4) logits[sp['<|tool_start|>']] = -Infinity;
       else if (this.mustCall && row.ids.length === 0) only(sp['<|tool_start|>']);
     } else {

@@ -319,6 +319,21 @@ describe('tools', () => {
     assert.equal(r.choices[0].finish_reason, 'stop');
     assert.equal(r.choices[0].message.tool_calls, undefined);
   });
+  test('a reply whose model wanted a tool the request did not enable carries a hint saying so (plain and streamed); with the tool on, none', async () => {
+    type Hinted = { hint?: string };
+    const r = await client.chat.completions.create({ model: 'scripted', messages: user('calc please'), temperature: 0, max_tokens: 8 });
+    assert.match((r.choices[0] as Hinted).hint ?? '', /tried to call a tool, but this request enabled none: send "builtin_tools": \["calculator"\]/);
+    const hints: string[] = [];
+    for await (const ch of await client.chat.completions.create({ model: 'scripted', messages: user('calc please'), temperature: 0, max_tokens: 8, stream: true })) {
+      const h = (ch.choices[0] as Hinted | undefined)?.hint;
+      if (h) hints.push(h);
+    }
+    assert.equal(hints.length, 1);
+    const on = await client.chat.completions.create({ model: 'scripted', messages: user('calc please'), temperature: 0, builtin_tools: ['calculator'] } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    assert.equal((on.choices[0] as Hinted).hint, undefined);
+    const plain = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0 });
+    assert.equal((plain.choices[0] as Hinted).hint, undefined);
+  });
   test('tool_choice "none" masks calls; without tools the model cannot call', async () => {
     const r = await client.chat.completions.create({ model: 'scripted', messages: user('weather?'), temperature: 0, tools: weather, tool_choice: 'none', max_tokens: 4 });
     assert.notEqual(r.choices[0].finish_reason, 'tool_calls');
