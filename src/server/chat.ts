@@ -263,6 +263,23 @@ export class ToolRowController implements LogitsProcessor, RowController, Stoppi
     return { visible: false, forced };
   }
 
+  /**
+   * The client's call the row was writing when it was cut (by `max_tokens`, or at `maxCallTokens`
+   * before a strict call's arguments were complete): its name and the arguments' text generated so far,
+   * as OpenAI returns a call cut by `max_tokens` (with finish_reason "length"; the arguments need
+   * not parse). Null when no call is open, or the open one is a built-in tool's.
+   */
+  partialCall(): ApiToolCall | null {
+    if (this.mode !== 'call' || this.call.length === 0) return null;
+    const text = this.s.tok.decode(this.call);
+    const colon = text.indexOf(':');
+    const name = (colon > 0 ? text.slice(0, colon) : text).trim();
+    if (this.s.builtin?.get(name) && !this.s.clientTools.has(name)) return null;
+    const input = colon > 0 ? text.slice(colon + 1).trim() : '';
+    // the text so far, as it stands (a strict call's JSON prefix), not wrapped as a complete free-text call is
+    return { id: `${this.idPrefix}_${this.calls.length}`, type: 'function', function: { name, arguments: input } };
+  }
+
   /** A client's tool call ends the row: the client runs it and sends the result back. */
   check(_row: RowProgress): Finish | null {
     if (this.cut) return { reason: 'length', matched: null };
