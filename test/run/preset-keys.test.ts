@@ -15,8 +15,8 @@ function jsonFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? jsonFiles(join(dir, e.name)) : e.name.endsWith('.json') ? [join(dir, e.name)] : []));
 }
 
-test('every shipped preset and mixture (presets/, examples/) loads under the key checks', () => {
-  const files = [...jsonFiles(join(root, 'presets')), ...jsonFiles(join(root, 'examples'))];
+test('every shipped preset and mixture (presets/, examples/, bench/) loads under the key checks', () => {
+  const files = [...jsonFiles(join(root, 'presets')), ...jsonFiles(join(root, 'examples')), ...jsonFiles(join(root, 'bench'))];
   let presets = 0;
   let mixtures = 0;
   for (const f of files) {
@@ -29,7 +29,7 @@ test('every shipped preset and mixture (presets/, examples/) loads under the key
       mixtures++;
     }
   }
-  assert.ok(presets >= 2 && mixtures >= 3, `presets ${presets}, mixtures ${mixtures}`);
+  assert.ok(presets >= 3 && mixtures >= 3, `presets ${presets}, mixtures ${mixtures}`);
 });
 
 test('a preset refuses an unknown key in any section, naming file, full field path, the section keys and the closest one', () => {
