@@ -45,21 +45,44 @@ export function chatValueComplete(r: Pick<ChatReply, 'stopReason' | 'constraintC
 /** Dimmed on a terminal; every dimmed note goes to stderr. */
 const DIM = (s: string): string => (process.stderr.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
 
+/**
+ * The calculator trace on stderr, `[calculator: 12*3 → 36] `, one line per reply: `end()` closes
+ * the line — unless stderr and stdout are the same terminal, where the reply's own newline on
+ * stdout already ended the line they share.
+ */
+export class ToolTrace {
+  private written = false;
+
+  constructor(
+    private readonly err: Pick<NodeJS.WriteStream, 'write' | 'isTTY'>,
+    private readonly out: Pick<NodeJS.WriteStream, 'isTTY'>,
+    private readonly style: (s: string) => string = (s) => s,
+  ) {}
+
+  note(call: string, output: string): void {
+    this.err.write(this.style(`[${call} → ${output}]`) + ' ');
+    this.written = true;
+  }
+
+  end(): void {
+    if (this.written && !(this.out.isTTY && this.err.isTTY)) this.err.write('\n');
+    this.written = false;
+  }
+}
+
 /** One streamed reply printed to stdout; tool calls shown dimmed as [calculator: 3*4 → 12] on stderr, so stdout is the reply alone (a constrained value pipes into a parser). */
 function streamReply(engine: ChatEngine, conv: Conversation, opts: ChatOptions, showTools: boolean): ChatReply {
-  let traced = false;
+  const trace = new ToolTrace(process.stderr, process.stdout, DIM);
   const reply = engine.reply(conv, {
     ...opts,
     onText: (d) => process.stdout.write(d),
     onToolCall: (call, res) => {
       if (!showTools) return;
-      process.stderr.write(DIM(`[${call} → ${res.output}]`) + ' ');
-      traced = true;
+      trace.note(call, res.output);
     },
   });
   process.stdout.write('\n');
-  // the trace's line ends too, unless stdout's newline just ended it on the same terminal
-  if (traced && !(process.stdout.isTTY && process.stderr.isTTY)) process.stderr.write('\n');
+  trace.end();
   if (reply.notice) console.error(DIM(`(${reply.notice})`));
   if (reply.stopReason === 'max_tokens') console.error(DIM('(reply cut at --max-tokens)'));
   // Under a constraint only an end token or the constraint's own end ('end') is a complete value.
