@@ -79,7 +79,14 @@ function apiMessages(conv, id) {
   return msgs;
 }
 
-const DEFAULT_SETTINGS = { model: '', temperature: 0.8, top_p: 1, max_tokens: 128, seed: '', tools: 'off', technique: 'direct', k: 8, reward_votes: false, rounds: 2, feedback: 'self', rag: false, json: false, schema: '{\n  "type": "object",\n  "properties": {"answer": {"type": "string"}},\n  "required": ["answer"]\n}' };
+/**
+ * The calculator setting a model gets until the user picks one (`tool_mode` ''): on, run by the
+ * server, for a chat-trained stage (sft, rl, dpo …: they were trained to call it, as `gptforge chat`
+ * assumes), off for the base model, which never learnt the call format.
+ */
+export const defaultToolMode = (model) => (model === 'base' || model === '' ? 'off' : 'server');
+
+const DEFAULT_SETTINGS = { model: '', temperature: 0.8, top_p: 1, max_tokens: 128, seed: '', tool_mode: '', technique: 'direct', k: 8, reward_votes: false, rounds: 2, feedback: 'self', rag: false, json: false, schema: '{\n  "type": "object",\n  "properties": {"answer": {"type": "string"}},\n  "required": ["answer"]\n}' };
 
 export function Chat() {
   const [convs, setConvs] = useState(() => load());
@@ -96,6 +103,8 @@ export function Chat() {
   const abortRef = useRef(null);
   const [, force] = useState(0);
   const rerender = () => force((x) => x + 1);
+  // the user's choice, else the model's default (the old `tools` key of saved settings is not read: it held the old default, off)
+  const tools = settings.tool_mode || defaultToolMode(settings.model);
 
   useEffect(() => {
     models().then((ms) => {
@@ -156,8 +165,8 @@ export function Chat() {
             throw new Error(`the JSON schema does not parse: ${e.message}`);
           }
           body.response_format = { type: 'json_schema', json_schema: { name: 'reply', schema, strict: true } };
-        } else if (settings.tools === 'page') body.tools = [CALCULATOR_TOOL];
-        else if (settings.tools === 'server') body.builtin_tools = ['calculator'];
+        } else if (tools === 'page') body.tools = [CALCULATOR_TOOL];
+        else if (tools === 'server') body.builtin_tools = ['calculator'];
         if (useRag) body.rag = true;
         for await (const { data } of events('/v1/chat/completions', { method: 'POST', body, signal: ac.signal })) {
           if (data === '[DONE]') break;
@@ -178,7 +187,7 @@ export function Chat() {
         node.content = node.content.trimEnd();
         save();
         // the page's calculator: run each call, append its result, continue the reply
-        if (node.finish === 'tool_calls' && settings.tools === 'page' && node.tool_calls?.length) {
+        if (node.finish === 'tool_calls' && tools === 'page' && node.tool_calls?.length) {
           let last = node.id;
           for (const call of node.tool_calls) {
             let input = call.function.arguments;
@@ -218,7 +227,7 @@ export function Chat() {
       technique: settings.technique,
       max_tokens: Number(settings.max_tokens),
       ...(settings.seed !== '' ? { seed: Number(settings.seed) } : {}),
-      ...(settings.tools === 'server' ? { builtin_tools: ['calculator'] } : {}),
+      ...(tools === 'server' ? { builtin_tools: ['calculator'] } : {}),
     };
     if (settings.technique === 'self-consistency') Object.assign(body, { k: Number(settings.k), temperature: Number(settings.temperature), ...(settings.reward_votes && hasRm ? { reward_votes: true } : {}) });
     if (settings.technique === 'reflect') Object.assign(body, { rounds: Number(settings.rounds), feedback: settings.feedback });
@@ -301,7 +310,7 @@ export function Chat() {
         <label>Top p <input type="number" step="0.05" min="0.05" max="1" value=${settings.top_p} onInput=${set('top_p')} /></label>
         <label>Max tokens <input id="max-tokens" type="number" min="1" value=${settings.max_tokens} onInput=${set('max_tokens')} /></label>
         <label>Seed <input id="seed" type="number" placeholder="random" value=${settings.seed} onInput=${set('seed')} /></label>
-        <label>Tools <select id="tools" value=${settings.tools} onChange=${set('tools')} disabled=${settings.json}>
+        <label>Tools <select id="tools" value=${tools} onChange=${set('tool_mode')} disabled=${settings.json}>
           <option value="off">off</option>
           <option value="page">calculator (calls shown, run by the page)</option>
           <option value="server">calculator (server built-in)</option>

@@ -45,16 +45,44 @@ export function chatValueComplete(r: Pick<ChatReply, 'stopReason' | 'constraintC
 /** Dimmed on a terminal; every dimmed note goes to stderr. */
 const DIM = (s: string): string => (process.stderr.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
 
+/**
+ * The calculator trace on stderr, `[calculator: 12*3 → 36] `, one line per reply: `end()` closes
+ * the line — unless stderr and stdout are the same terminal, where the reply's own newline on
+ * stdout already ended the line they share.
+ */
+export class ToolTrace {
+  private written = false;
+
+  constructor(
+    private readonly err: Pick<NodeJS.WriteStream, 'write' | 'isTTY'>,
+    private readonly out: Pick<NodeJS.WriteStream, 'isTTY'>,
+    private readonly style: (s: string) => string = (s) => s,
+  ) {}
+
+  note(call: string, output: string): void {
+    this.err.write(this.style(`[${call} → ${output}]`) + ' ');
+    this.written = true;
+  }
+
+  end(): void {
+    if (this.written && !(this.out.isTTY && this.err.isTTY)) this.err.write('\n');
+    this.written = false;
+  }
+}
+
 /** One streamed reply printed to stdout; tool calls shown dimmed as [calculator: 3*4 → 12] on stderr, so stdout is the reply alone (a constrained value pipes into a parser). */
 function streamReply(engine: ChatEngine, conv: Conversation, opts: ChatOptions, showTools: boolean): ChatReply {
+  const trace = new ToolTrace(process.stderr, process.stdout, DIM);
   const reply = engine.reply(conv, {
     ...opts,
     onText: (d) => process.stdout.write(d),
     onToolCall: (call, res) => {
-      if (showTools) process.stderr.write(DIM(`[${call} → ${res.output}]`) + ' ');
+      if (!showTools) return;
+      trace.note(call, res.output);
     },
   });
   process.stdout.write('\n');
+  trace.end();
   if (reply.notice) console.error(DIM(`(${reply.notice})`));
   if (reply.stopReason === 'max_tokens') console.error(DIM('(reply cut at --max-tokens)'));
   // Under a constraint only an end token or the constraint's own end ('end') is a complete value.
@@ -81,7 +109,7 @@ export const command = new Command('chat')
   .option('--max-tokens <n>', 'longest reply, in tokens', positiveInteger, 128)
   .option('--seed <n>', 'random seed', number, 1)
   .option('--no-tools', 'no calculator: the model must answer directly')
-  .option('--show-tools', 'print tool calls and their results, on stderr so stdout is the reply alone', true)
+  .option('--show-tools', 'print tool calls and their results, on stderr so stdout is the reply alone (the default)')
   .option('--no-show-tools', 'do not print tool calls')
   .option('--json-schema <file>', "each reply's text is JSON this schema file accepts (tool calls before it stay free; docs/constrain.md)")
   .option('--regex <re>', "each reply's text matches this regular expression in full")
@@ -101,7 +129,7 @@ export const command = new Command('chat')
     const opts: ChatOptions = { temperature: o.temperature, topK: o.topK, topP: o.topP, maxTokens: o.maxTokens, seed: o.seed, tools: o.tools ? defaultTools() : null, constraint };
     // --rag: a BM25 retriever over the store, read-only (closed at exit)
     const retriever = o.rag ? new Retriever(RagStore.open(o.rag, { readonly: true }), undefined, { dropFrameWords: o.ragDropFrameWords === true }) : undefined;
-    const turn = (conv: Conversation, c: ChatOptions): ChatReply => (retriever ? ragTurn(engine, retriever, conv, { ...c, k: o.ragK }) : streamReply(engine, conv, c, o.showTools));
+    const turn = (conv: Conversation, c: ChatOptions): ChatReply => (retriever ? ragTurn(engine, retriever, conv, { ...c, k: o.ragK }) : streamReply(engine, conv, c, o.showTools !== false));
     let system = o.system;
     const fresh = (): Message[] => (system ? [{ role: 'system', content: system }] : []);
     let history = fresh();

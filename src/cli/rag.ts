@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
 import { BUILTIN_SOURCES } from '../data/sources.js';
 import { ragIndex, ragInfo, ragQuery, ragTrainEmbedder } from '../run/rag.js';
+import type { RetrievedChunk } from '../rag/retrieve.js';
 import { GptforgeError } from '../util/errors.js';
 import { chunkLines } from '../rag/lines.js';
 import { collect, number, positiveInteger } from '../util/args.js';
@@ -51,7 +52,7 @@ const query = new Command('query')
   .option('--json', 'print JSON')
   .action((words, o) => {
     const hits = ragQuery(need(o.db, 'db'), words.join(' '), o);
-    if (o.json) return void console.log(JSON.stringify(hits, null, 2));
+    if (o.json) return void console.log(JSON.stringify(hits.map(hitJSON), null, 2));
     if (hits.length === 0) console.log('(no matching passages)');
     hits.forEach((h, i) => {
       // a whole file's chunk gets its lines counted in the file (null when it changed since indexing)
@@ -62,6 +63,16 @@ const query = new Command('query')
       console.log(`[${i + 1}] ${where}  score ${h.score.toPrecision(4)}  (source ${h.source})\n    ${body.length > 400 ? body.slice(0, 400) + '…' : body}`);
     });
   });
+
+/**
+ * A hit as `rag query --json` prints it: its fields in snake_case, as the server's API names them
+ * (`char_start`, `byte_end`: OpenAI's style, src/server/rag.ts); nested keys (`ranks.bm25`) are
+ * single words already.
+ * @example hitJSON({ charStart: 0, charEnd: 37, … }) // { char_start: 0, char_end: 37, … }
+ */
+export function hitJSON(h: RetrievedChunk): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(h).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]));
+}
 
 const info = new Command('info')
   .summary('what a store holds and how it was built')

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { atomicReplaceDir, atomicWriteFile } from '../util/atomic.js';
+import { parseJsonFile } from '../util/json.js';
 import { GptforgeError } from '../util/errors.js';
 import type { AdamWState } from '../engine/optim.js';
 import { type GPTConfig, validateConfig } from './config.js';
@@ -191,11 +192,12 @@ export function loadCheckpoint(dir: string, opts: { optimizer?: boolean; weights
   if (!existsSync(cfgPath)) throw new GptforgeError('not a checkpoint (no config.json)', { file: dir });
   let meta: CheckpointMeta;
   try {
-    meta = JSON.parse(readFileSync(cfgPath, 'utf8')) as CheckpointMeta;
+    meta = parseJsonFile(readFileSync(cfgPath, 'utf8'), cfgPath) as CheckpointMeta; // a syntax error by line and column
   } catch (e) {
-    throw new GptforgeError(`corrupt checkpoint config: ${(e as Error).message}`, { file: cfgPath });
+    if (e instanceof GptforgeError) throw new GptforgeError(`corrupt checkpoint config: ${e.detail}`, e.where);
+    throw e;
   }
-  validateConfig(meta.model, cfgPath);
+  validateConfig(meta.model, cfgPath, 'model.');
   const wantWeights = opts.weights !== false;
   const weights = meta.adapter && wantWeights ? adapterCheckpointWeights(dir, meta) : new Map<string, Float32Array>();
   if (!meta.adapter && wantWeights) for (const [name, t] of readSafetensors(join(dir, 'model.safetensors')).tensors) weights.set(name, t.data);
@@ -239,11 +241,7 @@ function adapterCheckpointWeights(dir: string, meta: CheckpointMeta): Map<string
 /** Build the model a checkpoint describes and load its weights. */
 export function modelFromCheckpoint(ck: LoadedCheckpoint): GPT {
   const model = new GPT(ck.meta.model, { scalarHead: ck.meta.hasScalarHead === true || ck.weights.has('score.weight') });
-  try {
-    model.loadState(ck.weights, join(ck.dir, 'model.safetensors'));
-  } catch (e) {
-    throw new GptforgeError((e as Error).message, { file: join(ck.dir, 'model.safetensors') });
-  }
+  model.loadState(ck.weights, join(ck.dir, 'model.safetensors')); // its errors name the file once
   return model;
 }
 

@@ -54,21 +54,28 @@ export function makeConfig(c: GPTConfigInput): GPTConfig {
   return cfg;
 }
 
-export function validateConfig(c: GPTConfig, source = 'model config'): void {
+/**
+ * Check a model config's values.
+ * @param source the file it came from (named in the error), or a description
+ * @param prefix what goes before a field's name in the error: `model.` where the config is the
+ *   `model` section of a preset or of a checkpoint's config.json, so the field path is the file's
+ * @throws GptforgeError `{ file: source, field: prefix + name }` for the first bad value
+ */
+export function validateConfig(c: GPTConfig, source = 'model config', prefix = ''): void {
   const posInt = (field: keyof GPTConfig): void => {
     const v = c[field];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new GptforgeError(`must be a positive integer, got ${JSON.stringify(v)}`, { file: source, field });
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new GptforgeError(`must be a positive integer, got ${JSON.stringify(v)}`, { file: source, field: prefix + field });
   };
   for (const f of ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd', 'mlpHidden'] as const) posInt(f);
-  if (c.nEmbd % c.nHead !== 0) throw new GptforgeError(`nEmbd ${c.nEmbd} is not divisible by nHead ${c.nHead}`, { file: source, field: 'nHead' });
-  if (c.position === 'rope' && (c.nEmbd / c.nHead) % 2 !== 0) throw new GptforgeError(`RoPE needs an even head size, got ${c.nEmbd / c.nHead}`, { file: source, field: 'nHead' });
-  if (!['layernorm', 'rmsnorm'].includes(c.norm)) throw new GptforgeError(`must be "layernorm" or "rmsnorm", got ${JSON.stringify(c.norm)}`, { file: source, field: 'norm' });
-  if (!['gelu', 'swiglu'].includes(c.mlp)) throw new GptforgeError(`must be "gelu" or "swiglu", got ${JSON.stringify(c.mlp)}`, { file: source, field: 'mlp' });
-  if (!['learned', 'rope'].includes(c.position)) throw new GptforgeError(`must be "learned" or "rope", got ${JSON.stringify(c.position)}`, { file: source, field: 'position' });
+  if (c.nEmbd % c.nHead !== 0) throw new GptforgeError(`nEmbd ${c.nEmbd} is not divisible by nHead ${c.nHead}`, { file: source, field: `${prefix}nHead` });
+  if (c.position === 'rope' && (c.nEmbd / c.nHead) % 2 !== 0) throw new GptforgeError(`RoPE needs an even head size, got ${c.nEmbd / c.nHead}`, { file: source, field: `${prefix}nHead` });
+  if (!['layernorm', 'rmsnorm'].includes(c.norm)) throw new GptforgeError(`must be "layernorm" or "rmsnorm", got ${JSON.stringify(c.norm)}`, { file: source, field: `${prefix}norm` });
+  if (!['gelu', 'swiglu'].includes(c.mlp)) throw new GptforgeError(`must be "gelu" or "swiglu", got ${JSON.stringify(c.mlp)}`, { file: source, field: `${prefix}mlp` });
+  if (!['learned', 'rope'].includes(c.position)) throw new GptforgeError(`must be "learned" or "rope", got ${JSON.stringify(c.position)}`, { file: source, field: `${prefix}position` });
   if (c.randomPositions !== undefined) {
     const r = c.randomPositions;
-    if (typeof r !== 'number' || !Number.isInteger(r) || r < c.blockSize) throw new GptforgeError(`must be an integer ≥ blockSize (${c.blockSize}), got ${JSON.stringify(r)}`, { file: source, field: 'randomPositions' });
-    if (c.position !== 'rope') throw new GptforgeError('randomized positions need rotary positions (position: "rope")', { file: source, field: 'randomPositions' });
+    if (typeof r !== 'number' || !Number.isInteger(r) || r < c.blockSize) throw new GptforgeError(`must be an integer ≥ blockSize (${c.blockSize}), got ${JSON.stringify(r)}`, { file: source, field: `${prefix}randomPositions` });
+    if (c.position !== 'rope') throw new GptforgeError('randomized positions need rotary positions (position: "rope")', { file: source, field: `${prefix}randomPositions` });
   }
   if (c.abacus !== undefined) validateAbacus(c.abacus, c.vocabSize, source);
 }

@@ -4,6 +4,7 @@ import * as op from '../engine/ops.js';
 import { getKernels } from '../engine/backend.js';
 import { type GPTConfig, validateConfig } from './config.js';
 import { KVCache } from './kvcache.js';
+import { GptforgeError } from '../util/errors.js';
 import { randomPositionIds } from './positions.js';
 import { abacusIds, offsetAbacusIds } from './abacus.js';
 
@@ -380,12 +381,15 @@ export class GPT {
     return new KVCache(this.config.nLayer, batch, capacity, this.config.nEmbd);
   }
 
-  /** Copy parameter values from a name → data map (checkpoint load). Missing or mis-sized entries are errors. */
+  /**
+   * Copy parameter values from a name → data map (checkpoint load). Missing or mis-sized entries are errors.
+   * @throws GptforgeError `{ file: source }` naming the tensor
+   */
   loadState(state: ReadonlyMap<string, Float32Array>, source = 'checkpoint'): void {
     for (const [name, t] of this.params) {
       const d = state.get(name);
-      if (!d) throw new Error(`${source}: missing tensor "${name}"`);
-      if (d.length !== t.size) throw new Error(`${source}: tensor "${name}" has ${d.length} elements, the model expects ${t.size} [${t.shape.join(', ')}]`);
+      if (!d) throw new GptforgeError(`missing tensor "${name}"`, { file: source });
+      if (d.length !== t.size) throw new GptforgeError(`tensor "${name}" has ${d.length} elements, the model expects ${t.size} [${t.shape.join(', ')}]`, { file: source });
       t.data.set(d);
     }
   }

@@ -13,7 +13,8 @@ import { HEADLINE_STEPS } from '../assist/headline.js';
  * How long the pipeline will take on this machine, from timing the work itself: a model of the
  * preset's shape (random weights) runs a few forward+backward passes at each training stage's
  * micro-batch shape and a few forward passes at each decoding shape (rows × 1 token, what one
- * decoding step computes), and each stage's configured work is counted in those units:
+ * decoding step computes) — each shape's time the fastest of its runs, robust to bursts of other
+ * load — and each stage's configured work is counted in those units:
  *   - training stages: steps left (resume-aware: from the stage's latest.json) × micro-batches
  *     × one timed forward+backward (the optimizer update, ~1% at these sizes, is not timed);
  *   - decoding (comparisons, rollouts, the evaluation's answers): one timed decode of the
@@ -41,6 +42,21 @@ export interface PipelineEstimate {
   machine: string;
   /** Wall seconds the calibration itself took. */
   calibrationSeconds: number;
+}
+
+/**
+ * Seconds of the fastest of `runs` timed calls of `fn` (wall clock): the estimate's unit timing.
+ * Load from other processes only adds time to a run, so the minimum is the best measure of what
+ * the work itself costs on this machine (timeit's advice; a mean lets one burst dominate).
+ */
+export function fastestRun(runs: number, fn: () => void): number {
+  let best = Infinity;
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    fn();
+    best = Math.min(best, (performance.now() - t) / 1000);
+  }
+  return best;
 }
 
 /** Steps already done by a stage of the run (its latest checkpoint), 0 when none. */
@@ -82,14 +98,17 @@ export function estimatePipeline(runDir: string, preset: PretrainPreset, vocabSi
     for (let i = 0; i < n; i++) ids[i] = (i * 2654435761) % vocab;
     return ids;
   };
+  /**
+   * The fastest of 1 + reps timed runs (the first one warms up: first-touch allocations, thread
+   * start, so it is rarely the fastest), as benchmark tools take the minimum (timeit, hyperfine's
+   * min): another process's burst only ever adds time, so the minimum is the machine's own
+   * speed, where a mean of one or two runs under bursty load overestimated a stage 5×.
+   */
   const timed = (key: string, reps: number, fn: () => void): number => {
     key = `${ctx} ${vocab} ${key}`; // the techniques model is timed with the same helpers
     const hit = cache.get(key);
     if (hit !== undefined) return hit;
-    fn(); // warm-up: first-touch allocations, thread start
-    const t = performance.now();
-    for (let i = 0; i < reps; i++) fn();
-    const s = (performance.now() - t) / 1000 / reps;
+    const s = fastestRun(1 + reps, fn);
     cache.set(key, s);
     return s;
   };
@@ -125,7 +144,7 @@ export function estimatePipeline(runDir: string, preset: PretrainPreset, vocabSi
     const steps = Math.max(1, Math.min(tokens, ctx - prompt));
     return (
       (tokens / steps) *
-      timed(`decode ${rows}x${steps}`, 1, () => {
+      timed(`decode ${rows}x${steps}`, 2, () => {
         noGrad(() => {
           const cache = model.createCache(rows, prompt + steps);
           model.nextLogits(randomIds(rows * prompt), cache);
@@ -226,7 +245,7 @@ export function estimateText(e: PipelineEstimate): string {
   const w = Math.max(...e.stages.map((s) => s.stage.length));
   return [
     `estimate for this run: about ${formatDuration(e.total)} on ${e.machine}`,
-    `  (from timing this preset's model at each stage's training and decoding shapes for ${formatDuration(e.calibrationSeconds)}, scaled by the steps left; decoding is a floor: sampling and tools are not timed)`,
+    `  (from timing this preset's model at each stage's training and decoding shapes for ${formatDuration(e.calibrationSeconds)}, the fastest of several runs of each, scaled by the steps left; decoding is a floor: sampling and tools are not timed; once a stage runs, its progress line re-estimates its ETA from the measured rate)`,
     ...e.stages.map((s) => `  ${s.stage.padEnd(w)}  ${formatDuration(s.seconds).padStart(10)}   ${s.basis}`),
   ].join('\n');
 }

@@ -3,18 +3,21 @@ import { join } from 'node:path';
 import { loadPreset, presetFile, presetsDir, type PretrainPreset } from './presets.js';
 import { runLayout } from './layout.js';
 import { parseJsonFile } from '../util/json.js';
+import { checkKeys, PRESET_KEYS } from './preset-keys.js';
 
 /**
  * The run's preset (pretraining writes it to `<run>/preset.json`), or the named one (`tiny`,
  * `small`, or a path). It covers every stage: pretraining at the top level, then its `sft`,
  * `rm`, `rl` and `dpo` sections.
  *
- * @throws GptforgeError naming the file when preset.json is not valid JSON or the preset is unknown.
+ * @throws GptforgeError naming the file when preset.json is not valid JSON, has a key no section
+ *   knows (src/run/preset-keys.ts), or the preset is unknown.
  */
 export function runPreset(runDir: string, name?: string): PretrainPreset {
   const saved = runLayout(runDir).preset;
   if (runPresetFile(runDir, name) === saved) {
     const p = parseJsonFile(readFileSync(saved, 'utf8'), saved) as PretrainPreset;
+    checkKeys(p, PRESET_KEYS, saved); // an edited run preset: a typo is refused, not ignored
     // a run pretrained before its preset had an sft section: take the section from the preset of that name
     if (!p.sft && existsSync(join(presetsDir(), `pretrain.${p.name}.json`))) p.sft = loadPreset(p.name).preset.sft;
     return p;

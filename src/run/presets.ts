@@ -8,6 +8,8 @@ import type { GPTConfigInput } from '../model/config.js';
 import type { SftMixtureConfig } from '../data/sft.js';
 import type { RLConfig } from '../train/rl.js';
 import { parseJsonFile } from '../util/json.js';
+import { checkKeys, PRESET_KEYS } from './preset-keys.js';
+import { validateConfig } from '../model/config.js';
 
 /** Stage 2 in a preset: the SFT mixture, batch shape and schedule, and what the pipeline shows afterwards. */
 export interface SftPreset {
@@ -145,11 +147,24 @@ export function presetFile(nameOrPath: string): string {
   return existsSync(nameOrPath) ? nameOrPath : join(presetsDir(), `pretrain.${nameOrPath}.json`);
 }
 
+/**
+ * Read a preset (a name in presets/ or a path) and check its shape before any data work: every
+ * section refuses a key it does not know (src/run/preset-keys.ts), naming the file and the full
+ * field path (`train.maxStep`) with the closest known key, and the `model` section's values are
+ * checked (`field "model.nLayer"`) before any data work.
+ * @throws GptforgeError naming the file (and line, for bad JSON) and the field.
+ */
 export function loadPreset(nameOrPath: string): { preset: PretrainPreset; file: string } {
   const file = presetFile(nameOrPath);
   if (!existsSync(file)) throw new GptforgeError(`no preset "${nameOrPath}" (presets: tiny, small; or a path to a JSON file)`, { file });
   const p = parseJsonFile(readTextFile(file, 'preset'), file) as PretrainPreset; // an encoding error is named by readTextFile
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new GptforgeError('a preset is a JSON object', { file });
+  checkKeys(p, PRESET_KEYS, file);
   for (const f of ['mixture', 'model', 'batchSize', 'seqLen', 'train'] as const) if (p[f] === undefined) throw new GptforgeError('missing field', { file, field: f });
+  // the model's values now, not after the tokenizer and the data shards are built (vocabSize is the tokenizer's: any here)
+  if (typeof p.model !== 'object' || p.model === null || Array.isArray(p.model)) throw new GptforgeError(`must be an object, got ${JSON.stringify(p.model)}`, { file, field: 'model' });
+  const nEmbd = p.model.nEmbd;
+  validateConfig({ bias: true, norm: 'layernorm', mlp: 'gelu', position: 'learned', tieEmbeddings: true, mlpHidden: typeof nEmbd === 'number' ? 4 * nEmbd : 1, ...p.model, vocabSize: 2 ** 31 - 1 }, file, 'model.');
   if (p.seqLen > p.model.blockSize) throw new GptforgeError(`seqLen ${p.seqLen} exceeds model.blockSize ${p.model.blockSize}`, { file, field: 'seqLen' });
   return { preset: p, file };
 }

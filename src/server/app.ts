@@ -10,7 +10,7 @@ import { GptforgeError } from '../util/errors.js';
 import { parseJsonFile } from '../util/json.js';
 import type { GrammarConstraint } from '../infer/constrain/matcher.js';
 import { declaredToolCallConstraint, type ToolDeclaration } from '../infer/constrain/toolcall.js';
-import { chatPrompt, toConversation, ToolRowController, type ApiToolCall, type ToolChoice } from './chat.js';
+import { chatPrompt, TOOL_HINT, toConversation, ToolRowController, type ApiToolCall, type ToolChoice } from './chat.js';
 import { runAssist } from './assist.js';
 import { ApiError, badRequest } from './errors.js';
 import { responseFormatConstraint } from './formats.js';
@@ -64,9 +64,19 @@ function modelJSON(m: ServedModel): { id: string; object: 'model'; created: numb
   return { id: m.id, object: 'model', created: m.created, owned_by: 'gptforge', context_length: m.model.config.blockSize, kind: m.reward ? 'reward' : 'generation' };
 }
 
-/** Finish reason names of the API. */
-function apiFinish(r: RowResult, calls: readonly ApiToolCall[]): 'stop' | 'length' | 'tool_calls' {
-  if (calls.length > 0) return 'tool_calls';
+/**
+ * A reply's tool calls: the closed ones, or, when the reply was cut inside a client's call, that
+ * call with the arguments generated so far (OpenAI's behaviour at max_tokens), marked `partial`.
+ */
+function callsOf(r: RowResult, c: ToolRowController): { calls: readonly ApiToolCall[]; partial: boolean } {
+  if (c.calls.length > 0 || r.finishReason === 'stop' || r.finishReason === 'abort') return { calls: c.calls, partial: false };
+  const open = c.partialCall();
+  return open ? { calls: [open], partial: true } : { calls: c.calls, partial: false };
+}
+
+/** Finish reason names of the API: a call cut by the budget (`partial`) is returned, but the reply says 'length'. */
+function apiFinish(r: RowResult, calls: readonly ApiToolCall[], partial = false): 'stop' | 'length' | 'tool_calls' {
+  if (calls.length > 0 && !partial) return 'tool_calls';
   return r.finishReason === 'stop' || r.finishReason === 'abort' ? 'stop' : 'length';
 }
 
@@ -421,6 +431,7 @@ export class GptforgeServer {
         const lp = logprobOfEvent(e);
         if (lp) lps[e.row].push(lp);
       });
+      if (controllers.some((c) => c.wantedTool)) req.log.warn({ hint: TOOL_HINT }, 'chat: the model tried a tool call the request did not enable');
       return {
         id,
         object: 'chat.completion',
@@ -428,12 +439,13 @@ export class GptforgeServer {
         model: m.id,
         system_fingerprint: null,
         choices: results.map((r, i) => {
-          const calls = controllers[i].calls;
+          const { calls, partial } = callsOf(r, controllers[i]);
           return {
             index: i,
             message: { role: 'assistant', content: calls.length > 0 && r.text === '' ? null : r.text, refusal: null, ...(calls.length > 0 ? { tool_calls: calls } : {}) },
             logprobs: logprobs ? { content: lps[i], refusal: null } : null,
-            finish_reason: apiFinish(r, calls),
+            finish_reason: apiFinish(r, calls, partial),
+            ...(controllers[i].wantedTool ? { hint: TOOL_HINT } : {}),
             ...(rag ? citationsJSON(r.text, rag) : {}),
           };
         }),
@@ -454,10 +466,10 @@ export class GptforgeServer {
         if (e.text === '' && !lp) return;
         write(chunk([{ index: e.row, delta: { content: e.text }, logprobs: logprobs ? { content: lp ? [lp] : [], refusal: null } : null, finish_reason: null }]));
       } else {
-        const calls = controllers[e.row].calls;
+        const { calls, partial } = callsOf(e.result, controllers[e.row]);
         if (e.text !== '') write(chunk([{ index: e.row, delta: { content: e.text }, logprobs: logprobs ? { content: [], refusal: null } : null, finish_reason: null }]));
         if (calls.length > 0) write(chunk([{ index: e.row, delta: { tool_calls: calls.map((c, k) => ({ index: k, ...c })) }, logprobs: null, finish_reason: null }]));
-        write(chunk([{ index: e.row, delta: {}, logprobs: null, finish_reason: apiFinish(e.result, calls), ...(rag ? citationsJSON(e.result.text, rag) : {}) }]));
+        write(chunk([{ index: e.row, delta: {}, logprobs: null, finish_reason: apiFinish(e.result, calls, partial), ...(controllers[e.row].wantedTool ? { hint: TOOL_HINT } : {}), ...(rag ? citationsJSON(e.result.text, rag) : {}) }]));
       }
     });
     // the queue accepted the job (a full queue threw 429 above): the response is ours to write now
@@ -466,6 +478,7 @@ export class GptforgeServer {
     for (let i = 0; i < s.n; i++) write(chunk([{ index: i, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }], rag && i === 0 ? { rag: rag.json } : {}));
     try {
       const results = await p;
+      if (controllers.some((c) => c.wantedTool)) req.log.warn({ hint: TOOL_HINT }, 'chat: the model tried a tool call the request did not enable');
       if (includeUsage) write(chunk([], { usage: usage(results) }));
       if (!reply.raw.destroyed) reply.raw.write('data: [DONE]\n\n');
     } catch (err) {

@@ -128,6 +128,20 @@ export function chatPrompt(tok: Tokenizer, conv: Conversation): number[] {
   throw badRequest('the last message must be a user message or tool results', 'messages');
 }
 
+/** Whether `logits[id]` is a largest entry (ties count). */
+function isArgmax(logits: Float32Array, id: number): boolean {
+  const v = logits[id];
+  if (!(v > -Infinity)) return false;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > v) return false;
+  return true;
+}
+
+/**
+ * The choice's `hint` (a gptforge extension, docs/server.md) when the model wanted a tool call the
+ * request did not enable: its most likely token was the call's opening, masked out.
+ */
+export const TOOL_HINT = 'the model tried to call a tool, but this request enabled none: send "builtin_tools": ["calculator"] to have the server run its calculator (gptforge chat does so by default), or declare "tools" to run them yourself';
+
 export type ToolChoice = 'none' | 'auto' | 'required' | { name: string };
 
 export interface ToolSetup {
@@ -169,6 +183,12 @@ export class ToolRowController implements LogitsProcessor, RowController, Stoppi
   private callMask: Uint32Array | null = null;
   /** A call cut at maxCallTokens before its arguments were complete: the row ends with 'length'. */
   private cut = false;
+  /**
+   * The model's most likely next token was <|tool_start|> while the request enabled no tool (it
+   * was masked): an SFT model that says "Let me calculate that." and then stops. The response
+   * says so (`TOOL_HINT`), since the reply alone looks like a model that gave up.
+   */
+  wantedTool = false;
 
   constructor(
     private readonly s: ToolSetup,
@@ -192,6 +212,7 @@ export class ToolRowController implements LogitsProcessor, RowController, Stoppi
     if (this.mode === 'text') {
       logits[sp['<|tool_end|>']] = -Infinity;
       const any = this.s.clientTools.size > 0 || this.s.builtin !== null;
+      if (!any && isArgmax(logits, sp['<|tool_start|>'])) this.wantedTool = true;
       if (!any || this.s.choice === 'none' || this.builtinCalls >= 4) logits[sp['<|tool_start|>']] = -Infinity;
       else if (this.mustCall && row.ids.length === 0) only(sp['<|tool_start|>']);
     } else {
@@ -240,6 +261,23 @@ export class ToolRowController implements LogitsProcessor, RowController, Stoppi
     this.calls.push({ id: `${this.idPrefix}_${this.calls.length}`, type: 'function', function: { name, arguments: argumentsOf(input) } });
     this.done = true;
     return { visible: false, forced };
+  }
+
+  /**
+   * The client's call the row was writing when it was cut (by `max_tokens`, or at `maxCallTokens`
+   * before a strict call's arguments were complete): its name and the arguments' text generated so far,
+   * as OpenAI returns a call cut by `max_tokens` (with finish_reason "length"; the arguments need
+   * not parse). Null when no call is open, or the open one is a built-in tool's.
+   */
+  partialCall(): ApiToolCall | null {
+    if (this.mode !== 'call' || this.call.length === 0) return null;
+    const text = this.s.tok.decode(this.call);
+    const colon = text.indexOf(':');
+    const name = (colon > 0 ? text.slice(0, colon) : text).trim();
+    if (this.s.builtin?.get(name) && !this.s.clientTools.has(name)) return null;
+    const input = colon > 0 ? text.slice(colon + 1).trim() : '';
+    // the text so far, as it stands (a strict call's JSON prefix), not wrapped as a complete free-text call is
+    return { id: `${this.idPrefix}_${this.calls.length}`, type: 'function', function: { name, arguments: input } };
   }
 
   /** A client's tool call ends the row: the client runs it and sends the result back. */

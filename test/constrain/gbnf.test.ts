@@ -68,7 +68,7 @@ test('GBNF: errors name the file, line and column', () => {
   const tok = testTokenizer();
   assert.throws(() => parseGbnf('root ::= "a" foo\n', 'g.gbnf'), /g\.gbnf:1.*column 14: undefined rule foo/);
   assert.throws(() => parseGbnf('root ::= "a"\nbar ::= [z-a]\n', 'g.gbnf'), /g\.gbnf:2.*column 9: character range out of order/);
-  assert.throws(() => parseGbnf('root ::= ("a"\n', 'g.gbnf'), /g\.gbnf:1.*expected \)/);
+  assert.throws(() => parseGbnf('root ::= ("a"\n', 'g.gbnf'), /g\.gbnf:1: column 14: expected \) to close the \( at column 10$/);
   assert.throws(() => parseGbnf('start ::= "a"\n', 'g.gbnf'), /no root rule/);
   assert.throws(() => parseGbnf('root ::= "abc\n', 'g.gbnf'), /unterminated string/);
   assert.throws(() => parseGbnf('root ::= <[1000]>\n', 'g.gbnf'), /token references/);
@@ -93,4 +93,12 @@ test('constraintFromOptions: files, one option only, JSON syntax errors name fil
   assert.throws(() => constraintFromOptions({ regex: 'a', grammar: 'b' }, tok), /at most one/);
   assert.throws(() => constraintFromOptions({ jsonSchema: join(dir, 'bad.json') }, tok), /bad\.json:3.*not valid JSON.* at column \d+/);
   assert.throws(() => constraintFromOptions({ jsonSchema: join(dir, 'missing.json') }, tok), /missing\.json.*cannot read/);
+});
+
+test('GBNF: an unclosed ( is reported where the ) is missing, naming the ( it would close', () => {
+  assert.throws(
+    () => parseGbnf('root ::= ("yes" | "no"', 'g.gbnf'),
+    (e: Error) => e.message === 'g.gbnf:1: column 23: expected ) to close the ( at column 10',
+  );
+  assert.throws(() => parseGbnf('root ::= ("yes"\n  | "no"\nx ::= "a"', 'g.gbnf'), /g\.gbnf:2: column 9: expected \) to close the \( at line 1, column 10$/);
 });

@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { GPT } from '../../src/model/gpt.js';
 import { makeConfig } from '../../src/model/config.js';
-import { latestCheckpoint, listCheckpoints, saveCheckpoint } from '../../src/model/checkpoint.js';
+import { latestCheckpoint, listCheckpoints, loadCheckpoint, modelFromCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
+import { readSafetensors, writeSafetensors } from '../../src/model/safetensors.js';
 
 const tiny = (): GPT => new GPT(makeConfig({ vocabSize: 32, blockSize: 8, nLayer: 1, nHead: 1, nEmbd: 8 }), { seed: 1 });
 
@@ -32,4 +33,39 @@ test('a fresh start (lower step) replaces the old run: its later checkpoints go,
   );
   assert.equal(latestCheckpoint(dir), written);
   assert.deepEqual(listCheckpoints(dir), [written]);
+});
+
+test("a checkpoint's bad model value is named as field model.<name> of its config.json", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-ck-'));
+  const ck = saveCheckpoint(dir, tiny(), { stage: 'sft', step: 1 });
+  const cfgPath = join(ck, 'config.json');
+  const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as { model: Record<string, unknown> };
+  writeFileSync(cfgPath, JSON.stringify({ ...cfg, model: { ...cfg.model, nLayer: 'two' } }));
+  assert.throws(
+    () => loadCheckpoint(ck),
+    (e: Error) => e.message === `${cfgPath}, field "model.nLayer": must be a positive integer, got "two"`,
+  );
+});
+
+test('a corrupt checkpoint config.json is named by line and column; a tensor error names model.safetensors once', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-ck-'));
+  const ck = saveCheckpoint(dir, tiny(), { stage: 'sft', step: 1 });
+  const cfgPath = join(ck, 'config.json');
+  const text = readFileSync(cfgPath, 'utf8');
+  writeFileSync(cfgPath, text.replace('"model": {', '"model": {,'));
+  const line = text.slice(0, text.indexOf('"model": {')).split('\n').length;
+  assert.throws(
+    () => loadCheckpoint(ck),
+    (e: Error) => new RegExp(`^${cfgPath.replace(/[.]/g, '\\.')}:${line}: corrupt checkpoint config: not valid JSON: expected a value at column \\d+$`).test(e.message),
+  );
+  writeFileSync(cfgPath, text);
+  const st = join(ck, 'model.safetensors');
+  const tensors = readSafetensors(st).tensors;
+  tensors.delete('lm_head.weight');
+  tensors.delete([...tensors.keys()].sort()[0]);
+  writeSafetensors(st, tensors);
+  assert.throws(
+    () => modelFromCheckpoint(loadCheckpoint(ck)),
+    (e: Error) => e.message.startsWith(`${st}: missing tensor "`) && e.message.split(st).length === 2,
+  );
 });

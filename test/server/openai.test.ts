@@ -303,6 +303,37 @@ describe('tools', () => {
     assert.equal(next.choices[0].message.content, ' It says: 22C and sunny.');
     assert.equal(next.choices[0].finish_reason, 'stop');
   });
+  test('a call cut by max_tokens is returned as far as it got, finish_reason length (as OpenAI does), plain and streamed', async () => {
+    const full = '{"city": "Paris"}';
+    const strictWeather = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }, strict: true } }];
+    let seen = 0;
+    for (const [tools, max] of [
+      [weather, 6],
+      [strictWeather, 7],
+      [weather, 8],
+    ] as const) {
+      const r = await client.chat.completions.create({ model: 'scripted', messages: user('weather?'), temperature: 0, tools, max_tokens: max });
+      const c = r.choices[0];
+      if (c.finish_reason === 'tool_calls') continue; // the budget sufficed
+      seen++;
+      assert.equal(c.finish_reason, 'length');
+      assert.equal(c.message.content, null);
+      const call = c.message.tool_calls![0] as { id: string; function: { name: string; arguments: string } };
+      assert.equal(call.function.name, 'get_weather');
+      assert.ok(call.function.arguments.length < full.length, call.function.arguments);
+      if (tools === weather) assert.ok(full.startsWith(call.function.arguments), call.function.arguments);
+      // (the SDK's stream helper refuses a 'length' finish: accumulate the chunks by hand)
+      let args = '';
+      let finish: string | null = null;
+      for await (const ch of await client.chat.completions.create({ model: 'scripted', messages: user('weather?'), temperature: 0, tools, max_tokens: max, stream: true })) {
+        for (const tc of ch.choices[0]?.delta.tool_calls ?? []) args += tc.function?.arguments ?? '';
+        finish = ch.choices[0]?.finish_reason ?? finish;
+      }
+      assert.equal(finish, 'length');
+      assert.equal(args, call.function.arguments);
+    }
+    assert.ok(seen >= 2, `${seen} cut calls`);
+  });
   test('tool calls are accumulated from a stream', async () => {
     const final = await client.chat.completions.stream({ model: 'scripted', messages: user('weather?'), temperature: 0, tools: weather }).finalChatCompletion();
     assert.equal(final.choices[0].finish_reason, 'tool_calls');
@@ -318,6 +349,21 @@ describe('tools', () => {
     assert.equal(r.choices[0].message.content, ' It says: 36.');
     assert.equal(r.choices[0].finish_reason, 'stop');
     assert.equal(r.choices[0].message.tool_calls, undefined);
+  });
+  test('a reply whose model wanted a tool the request did not enable carries a hint saying so (plain and streamed); with the tool on, none', async () => {
+    type Hinted = { hint?: string };
+    const r = await client.chat.completions.create({ model: 'scripted', messages: user('calc please'), temperature: 0, max_tokens: 8 });
+    assert.match((r.choices[0] as Hinted).hint ?? '', /tried to call a tool, but this request enabled none: send "builtin_tools": \["calculator"\]/);
+    const hints: string[] = [];
+    for await (const ch of await client.chat.completions.create({ model: 'scripted', messages: user('calc please'), temperature: 0, max_tokens: 8, stream: true })) {
+      const h = (ch.choices[0] as Hinted | undefined)?.hint;
+      if (h) hints.push(h);
+    }
+    assert.equal(hints.length, 1);
+    const on = await client.chat.completions.create({ model: 'scripted', messages: user('calc please'), temperature: 0, builtin_tools: ['calculator'] } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    assert.equal((on.choices[0] as Hinted).hint, undefined);
+    const plain = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0 });
+    assert.equal((plain.choices[0] as Hinted).hint, undefined);
   });
   test('tool_choice "none" masks calls; without tools the model cannot call', async () => {
     const r = await client.chat.completions.create({ model: 'scripted', messages: user('weather?'), temperature: 0, tools: weather, tool_choice: 'none', max_tokens: 4 });

@@ -111,6 +111,32 @@ test('chat: a tool call shows inline, the page runs it and the reply goes on; re
   assert.equal(await page.locator('.msg.user .content').first().innerText(), 'calc please');
 });
 
+test('chat: the Tools setting defaults to the server calculator for a chat-trained stage, off for base; a choice sticks', async () => {
+  const fresh = await browser.newPage();
+  try {
+    await fresh.goto(base + '/#chat');
+    await fresh.waitForSelector('#model option[value="scripted"]', { state: 'attached' });
+    await fresh.selectOption('#model', 'base');
+    assert.equal(await fresh.inputValue('#tools'), 'off');
+    await fresh.selectOption('#model', 'scripted');
+    assert.equal(await fresh.inputValue('#tools'), 'server');
+    // 12 times 3 without touching the settings: the server runs the calculator and the model reads it
+    await fresh.click('text=+ New chat');
+    const req = fresh.waitForRequest((r) => r.url().endsWith('/v1/chat/completions'));
+    await fresh.fill('#prompt', 'calc please');
+    await fresh.click('#send');
+    assert.deepEqual(((await req).postDataJSON() as { builtin_tools?: string[] }).builtin_tools, ['calculator']);
+    await fresh.waitForFunction(`${LAST}?.getAttribute('data-finish') === 'stop'`, null, { timeout: 15_000 });
+    assert.match(await fresh.locator('.msg.assistant .content').last().innerText(), /It says: 36\./);
+    await fresh.selectOption('#tools', 'off');
+    await fresh.selectOption('#model', 'slow');
+    assert.equal(await fresh.inputValue('#tools'), 'off');
+    await fresh.selectOption('#tools', 'server'); // leave the shared settings as the default had them
+  } finally {
+    await fresh.close();
+  }
+});
+
 test('chat: JSON-schema mode sends the schema as response_format and the reply is constrained to it', async () => {
   await page.goto(base + '/#chat');
   await page.waitForSelector('#model option[value="scripted"]', { state: 'attached' });

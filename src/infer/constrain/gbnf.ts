@@ -25,10 +25,14 @@ class GbnfParser {
   ) {}
 
   fail(msg: string, at = this.i): never {
-    const before = this.src.slice(0, at);
-    const line = before.split('\n').length;
-    const col = at - before.lastIndexOf('\n');
+    const { line, col } = this.position(at);
     throw new GptforgeError(`column ${col}: ${msg}`, { file: this.file, line });
+  }
+
+  /** 1-based line and column of offset `at`. */
+  private position(at: number): { line: number; col: number } {
+    const before = this.src.slice(0, at);
+    return { line: before.split('\n').length, col: at - before.lastIndexOf('\n') };
   }
 
   /** Skip spaces and comments; newlines only when `newlines` (inside parentheses, after | or ::=). */
@@ -115,7 +119,15 @@ class GbnfParser {
         e = this.alternates();
         this.space(true);
         this.depth--;
-        if (this.src[this.i] !== ')') this.fail('expected )', at);
+        if (this.src[this.i] !== ')') {
+          // point where the ) is missing (the end of the group), and name the ( it would close
+          // (just after the group's last token: the spaces and newlines skipped since are not the group's)
+          let end = this.i;
+          while (end > at + 1 && /\s/.test(this.src[end - 1])) end--;
+          const open = this.position(at);
+          const here = this.position(end);
+          this.fail(`expected ) to close the ( at ${open.line === here.line ? '' : `line ${open.line}, `}column ${open.col}`, end);
+        }
         this.i++;
       } else if (c === '<' || (c === '!' && this.src[this.i + 1] === '<')) this.fail('token references (<…>) are not supported');
       else if (/[a-zA-Z0-9_-]/.test(c)) {
