@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -33,6 +34,26 @@ export function startCli(args: string[]): { child: ChildProcess; done: Promise<{
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((res) => child.on('close', (code, signal) => res({ code, signal, stdout, stderr })));
   return { child, done };
+}
+
+/**
+ * Start `gptforge serve` (args after `serve`) and wait until it says ready: the child, its exit,
+ * the stderr so far (`err()`, growing) and the address it listens on (`http://host:port`).
+ * Fails naming the stderr when it exits or prints no address first (the child killed).
+ */
+export async function startServe(args: string[]): Promise<{ child: ChildProcess; done: ReturnType<typeof startCli>['done']; err: () => string; addr: string }> {
+  const { child, done } = startCli(['serve', ...args]);
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  try {
+    await waitFor(() => /ready/.test(err) || child.exitCode !== null, 30_000, 'the server to be ready');
+    const addr = /listening on (http:\/\/[^\s]+?)\s/.exec(err)?.[1];
+    assert.ok(addr, err);
+    return { child, done, err: () => err, addr };
+  } catch (e) {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    throw e;
+  }
 }
 
 /** Poll `cond` every 100 ms until it holds (or fail after `ms`). */

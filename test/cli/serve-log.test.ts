@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import Fastify from 'fastify';
 import { logFormatFor, logStream } from '../../src/cli/log-format.js';
-import { CLI, startCli, waitFor } from './fixture.js';
+import { CLI, startServe, waitFor } from './fixture.js';
 import { tinyRun } from '../server/fixture.js';
 
 /** fastify's own request log lines (pino JSON, as `serve --log` gets them) for a 200, a 404 and a route that throws. */
@@ -65,20 +65,15 @@ test('serve --log-format: pretty on a terminal, JSON when piped, as given when g
 
 test('gptforge serve --log --log-format pretty prints a readable line per request on stderr', { timeout: 60_000 }, async () => {
   const { dir } = tinyRun();
-  const { child, done } = startCli(['serve', '--run', dir, '--port', '0', '--log', '--log-format', 'pretty']);
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const { child, done, err, addr } = await startServe(['--run', dir, '--port', '0', '--log', '--log-format', 'pretty']);
   try {
-    await waitFor(() => /ready/.test(err) || child.exitCode !== null, 30_000, 'the server to be ready');
-    const addr = /listening on (http:\/\/[^\s]+?)\s/.exec(err)?.[1];
-    assert.ok(addr, err);
     assert.equal((await fetch(`${addr}/health`)).status, 200);
-    await waitFor(() => /← 200 GET \/health/.test(err), 10_000, 'the log line');
+    await waitFor(() => /← 200 GET \/health/.test(err()), 10_000, 'the log line');
     child.kill('SIGINT');
     const res = await done;
     assert.equal(res.code, 0, res.stderr);
-    assert.match(err, /^\d\d:\d\d:\d\d\.\d{3} INFO {2}req-\w+ → GET \/health \(127\.0\.0\.1\)$/m);
-    assert.doesNotMatch(err, /\{"level"/);
+    assert.match(err(), /^\d\d:\d\d:\d\d\.\d{3} INFO {2}req-\w+ → GET \/health \(127\.0\.0\.1\)$/m);
+    assert.doesNotMatch(err(), /\{"level"/);
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });

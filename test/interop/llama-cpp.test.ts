@@ -111,6 +111,13 @@ for (const position of ['rope', 'learned'] as const) {
   });
 }
 
+/** llama.cpp's ids equal ours, or fail at the first difference, showing both and the text there. */
+function assertSameIds(tok: { decode(ids: number[]): string }, ours: number[], theirs: number[]): void {
+  let i = 0;
+  while (i < ours.length && theirs[i] === ours[i]) i++;
+  assert.ok(i === ours.length && theirs.length === ours.length, `first difference at token ${i}: ours ${JSON.stringify(ours.slice(i, i + 5))} theirs ${JSON.stringify(theirs.slice(i, i + 5))} near ${JSON.stringify(tok.decode(ours.slice(Math.max(0, i - 5), i + 5)))}`);
+}
+
 test('llama.cpp loads our Q4_0 GGUF (ggml type 2 blocks, file type MOSTLY_Q4_0) and decodes from it', async () => {
   const tok = smallTokenizer('gpt4-digits');
   const model = randomModel({ vocabSize: tok.vocabSize, blockSize: 64, nLayer: 2, nHead: 2, nEmbd: 64, position: 'rope' }, 11);
@@ -263,9 +270,7 @@ for (const pattern of ['cl100k', 'gpt2'] as const) {
       const text = multilingualText(200_000, 9);
       const ours = tok.encode(text, { disallowedSpecial: 'plain' });
       const theirs = m.tokenize(text, false) as number[];
-      let i = 0;
-      while (i < ours.length && theirs[i] === ours[i]) i++;
-      assert.ok(i === ours.length && theirs.length === ours.length, `first difference at token ${i}: ours ${JSON.stringify(ours.slice(i, i + 5))} theirs ${JSON.stringify(theirs.slice(i, i + 5))} near ${JSON.stringify(tok.decode(ours.slice(Math.max(0, i - 5), i + 5)))}`);
+      assertSameIds(tok, ours, theirs);
     } finally {
       await m.dispose();
     }
@@ -289,9 +294,7 @@ test("llama.cpp tokenizes like gptforge with the o200k pattern (tokenizer.ggml.p
     const text = `${lines.slice(0, 400).join('\n')}\n${multilingualText(50_000, 11)}`;
     const ours = tok.encode(text, { disallowedSpecial: 'plain' });
     const theirs = m.tokenize(text, false) as number[];
-    let i = 0;
-    while (i < ours.length && theirs[i] === ours[i]) i++;
-    assert.ok(i === ours.length && theirs.length === ours.length, `first difference at token ${i}: ours ${JSON.stringify(ours.slice(i, i + 5))} theirs ${JSON.stringify(theirs.slice(i, i + 5))} near ${JSON.stringify(tok.decode(ours.slice(Math.max(0, i - 5), i + 5)))}`);
+    assertSameIds(tok, ours, theirs);
   } finally {
     await m.dispose();
   }

@@ -2,18 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import OpenAI from 'openai';
-import { startCli, waitFor } from '../cli/fixture.js';
+import { startCli, startServe } from '../cli/fixture.js';
 import { tinyRun } from './fixture.js';
 
 test('gptforge serve: binds loopback on a free port, serves the run, stops on SIGINT with a line saying so', { timeout: 60_000 }, async () => {
   const { dir } = tinyRun();
-  const { child, done } = startCli(['serve', '--run', dir, '--port', '0', '--api-key', 'secret', '--parallel', '2']);
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const { child, done, addr } = await startServe(['--run', dir, '--port', '0', '--api-key', 'secret', '--parallel', '2']);
   try {
-    await waitFor(() => /ready/.test(err) || child.exitCode !== null, 30_000, 'the server to be ready');
-    const addr = /listening on (http:\/\/[^\s]+?)\s/.exec(err)?.[1];
-    assert.ok(addr, err);
     assert.match(addr, /^http:\/\/127\.0\.0\.1:\d+$/);
     const client = new OpenAI({ baseURL: `${addr}/v1`, apiKey: 'secret', maxRetries: 0 });
     const ids = [];
