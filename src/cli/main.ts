@@ -146,6 +146,13 @@ async function main(argv: string[]): Promise<void> {
 }
 
 exitOnSignals();
+// A reader that stops early (`gptforge sample --help | head -1`, `… | true`) closes the pipe: the
+// next write fails with EPIPE, which would crash with a stack trace. Like `cat` or `seq`, stop
+// quietly instead: the reader took what it wanted.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
 // A stage stopped by Ctrl-C sets process.exitCode = 130 (interrupt.ts): it is kept, so a script
 // can tell a stopped run from a finished one.
 main(process.argv.slice(2)).catch((err: unknown) => {
