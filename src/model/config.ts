@@ -1,4 +1,5 @@
 import { GptforgeError } from '../util/errors.js';
+import type { KeyTree } from '../util/key-tree.js';
 import { type AbacusConfig, validateAbacus } from './abacus.js';
 
 /**
@@ -37,6 +38,26 @@ export interface GPTConfig {
    */
   abacus?: AbacusConfig;
 }
+
+/**
+ * The keys a preset's `model` section may hold: GPTConfig's less vocabSize, which the tokenizer
+ * sets; checked by the compiler (a field added above fails `tsc` until listed here). `abacus`
+ * is checked by validateAbacus.
+ */
+export const MODEL_CONFIG_KEYS: KeyTree<Omit<GPTConfig, 'vocabSize'>> = {
+  blockSize: null,
+  nLayer: null,
+  nHead: null,
+  nEmbd: null,
+  bias: null,
+  norm: null,
+  mlp: null,
+  position: null,
+  tieEmbeddings: null,
+  mlpHidden: null,
+  randomPositions: null,
+  abacus: null,
+};
 
 export type GPTConfigInput = Pick<GPTConfig, 'vocabSize' | 'blockSize' | 'nLayer' | 'nHead' | 'nEmbd'> & Partial<GPTConfig>;
 

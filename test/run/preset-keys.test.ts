@@ -7,6 +7,7 @@ import { loadPreset, presetsDir } from '../../src/run/presets.js';
 import { runPreset } from '../../src/run/preset.js';
 import { loadMixtureConfig } from '../../src/data/mixture.js';
 import { closestKey } from '../../src/run/preset-keys.js';
+import { DEFAULT_RL } from '../../src/train/rl.js';
 
 const root = join(presetsDir(), '..');
 
@@ -63,6 +64,25 @@ test('a preset refuses an unknown key in any section, naming file, full field pa
     // a run's own preset.json is checked the same way
     writeFileSync(join(dir, 'preset.json'), JSON.stringify({ ...tiny, rm: { ...tiny.rm, rankingPerBatch: 4 } }));
     assert.throws(() => runPreset(dir), /preset\.json, field "rm\.rankingPerBatch": unknown key .*did you mean "rankingsPerBatch"\?$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a preset accepts every field of a section's defaults (rl.config: all of DEFAULT_RL) and TrainConfig's optional fields; a typo of one gets the hint", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-preset-keys-'));
+  try {
+    const tiny = JSON.parse(readFileSync(join(presetsDir(), 'pretrain.tiny.json'), 'utf8')) as Record<string, Record<string, unknown>>;
+    const file = join(dir, 'x.json');
+    const train = { ...tiny.train, decaySteps: 10, eps: 1e-8, logEvery: 5 };
+    writeFileSync(file, JSON.stringify({ ...tiny, train, rl: { ...tiny.rl, config: { ...DEFAULT_RL }, train } }));
+    const { preset } = loadPreset(file);
+    assert.deepEqual(preset.rl?.config, DEFAULT_RL);
+    assert.equal(preset.train.logEvery, 5);
+    writeFileSync(file, JSON.stringify({ ...tiny, rl: { ...tiny.rl, config: { ...DEFAULT_RL, ptxRow: 4 } } }));
+    assert.throws(() => loadPreset(file), /field "rl\.config\.ptxRow": unknown key .*did you mean "ptxRows"\?$/);
+    writeFileSync(file, JSON.stringify({ ...tiny, train: { ...tiny.train, logEvry: 5 } }));
+    assert.throws(() => loadPreset(file), /field "train\.logEvry": unknown key .*did you mean "logEvery"\?$/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
