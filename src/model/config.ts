@@ -98,7 +98,7 @@ export function validateConfig(c: GPTConfig, source = 'model config', prefix = '
     if (typeof r !== 'number' || !Number.isInteger(r) || r < c.blockSize) throw new GptforgeError(`must be an integer ≥ blockSize (${c.blockSize}), got ${JSON.stringify(r)}`, { file: source, field: `${prefix}randomPositions` });
     if (c.position !== 'rope') throw new GptforgeError('randomized positions need rotary positions (position: "rope")', { file: source, field: `${prefix}randomPositions` });
   }
-  if (c.abacus !== undefined) validateAbacus(c.abacus, c.vocabSize, source);
+  if (c.abacus !== undefined) validateAbacus(c.abacus, c.vocabSize, source, prefix);
 }
 
 /** Parameter count (excluding the optional scalar head). */

@@ -107,7 +107,10 @@ test("a preset's model values are checked as it loads (before any data work), as
     assert.throws(load({ nLayer: 'two' }), (e: Error) => e.message === `${file}, field "model.nLayer": must be a positive integer, got "two"`);
     assert.throws(load({ nHead: 5 }), /x\.json, field "model\.nHead": nEmbd 96 is not divisible by nHead 5$/);
     assert.throws(load({ norm: 'batchnorm' }), /x\.json, field "model\.norm": must be "layernorm" or "rmsnorm"/);
+    const abacus = { digitTokens: [1, 2], replyStart: [3], replyEnd: [4], countdownAfter: [], maxId: 8, maxOffset: 0 };
+    assert.throws(load({ abacus: { ...abacus, maxOffset: -1 } }), (e: Error) => e.message === `${file}, field "model.abacus.maxOffset": must be an integer ≥ 0, got -1`);
     assert.doesNotThrow(load({ nLayer: 3, mlp: 'swiglu' }));
+    assert.doesNotThrow(load({ abacus }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
