@@ -1,5 +1,6 @@
 import type { Rng } from '../engine/rng.js';
 import { GptforgeError } from '../util/errors.js';
+import type { KeyTree } from '../util/key-tree.js';
 
 /**
  * Abacus embeddings (McLeish et al. 2024, "Transformers Can Do Arithmetic with the Right
@@ -67,6 +68,20 @@ export interface AbacusConfig {
    */
   stretch?: number;
 }
+
+/** The keys a preset's `model.abacus` may hold: AbacusConfig's, checked by the compiler (a field added above fails `tsc` until listed here). */
+export const ABACUS_KEYS: KeyTree<AbacusConfig> = {
+  digitTokens: null,
+  replyStart: null,
+  replyEnd: null,
+  countdownAfter: null,
+  countdownIds: null,
+  maxId: null,
+  maxOffset: null,
+  initStd: null,
+  items: { after: null, bank: null },
+  stretch: null,
+};
 
 /**
  * Check an abacus config (the model config's `abacus` field); `vocabSize` bounds the token ids.

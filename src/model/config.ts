@@ -1,6 +1,6 @@
 import { GptforgeError } from '../util/errors.js';
 import type { KeyTree } from '../util/key-tree.js';
-import { type AbacusConfig, validateAbacus } from './abacus.js';
+import { ABACUS_KEYS, type AbacusConfig, validateAbacus } from './abacus.js';
 
 /**
  * The shape of a GPT. Defaults are GPT-2's architecture (learned positions, LayerNorm,
@@ -41,8 +41,7 @@ export interface GPTConfig {
 
 /**
  * The keys a preset's `model` section may hold: GPTConfig's less vocabSize, which the tokenizer
- * sets; checked by the compiler (a field added above fails `tsc` until listed here). `abacus`
- * is checked by validateAbacus.
+ * sets; checked by the compiler (a field added above fails `tsc` until listed here).
  */
 export const MODEL_CONFIG_KEYS: KeyTree<Omit<GPTConfig, 'vocabSize'>> = {
   blockSize: null,
@@ -56,7 +55,7 @@ export const MODEL_CONFIG_KEYS: KeyTree<Omit<GPTConfig, 'vocabSize'>> = {
   tieEmbeddings: null,
   mlpHidden: null,
   randomPositions: null,
-  abacus: null,
+  abacus: ABACUS_KEYS,
 };
 
 export type GPTConfigInput = Pick<GPTConfig, 'vocabSize' | 'blockSize' | 'nLayer' | 'nHead' | 'nEmbd'> & Partial<GPTConfig>;

@@ -111,6 +111,9 @@ test("a preset's model values are checked as it loads (before any data work), as
     assert.throws(load({ abacus: { ...abacus, maxOffset: -1 } }), (e: Error) => e.message === `${file}, field "model.abacus.maxOffset": must be an integer ≥ 0, got -1`);
     assert.doesNotThrow(load({ nLayer: 3, mlp: 'swiglu' }));
     assert.doesNotThrow(load({ abacus }));
+    // its keys too: a typo is refused with the hint, not ignored (initStd would fall back to 0.02)
+    assert.throws(load({ abacus: { ...abacus, initstd: 0.1 } }), /x\.json, field "model\.abacus\.initstd": unknown key \(model\.abacus has: digitTokens, .*\); did you mean "initStd"\?$/);
+    assert.throws(load({ abacus: { ...abacus, items: { after: [5], bank: 2, banks: 2 } } }), /field "model\.abacus\.items\.banks": unknown key .*did you mean "bank"\?$/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
