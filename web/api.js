@@ -74,6 +74,29 @@ export async function* events(path, { method = 'GET', body, signal } = {}) {
   }
 }
 
+/**
+ * What each stage of a run is, as `gptforge serve --run` names its models (src/run/layout.ts
+ * `StageName`, in listing order): `base` is what pretraining writes; sft, the RL stages and dpo
+ * were trained on conversations; rm is a reward model (served with `kind: 'reward'`, which the
+ * pages leave out of their generation models).
+ */
+export const RUN_STAGES = { base: 'pretrained', sft: 'chat', rl: 'chat', 'rl-grpo': 'chat', 'rl-reinforce': 'chat', dpo: 'chat', rm: 'reward' };
+
+/**
+ * Whether a served generation model was trained on conversations — the chat format and the
+ * calculator's call (the pages talk to it through /v1/chat/completions, with the server's
+ * calculator on by default) — rather than pretrained only (`base`: prompted through the
+ * fake-conversation document, calculator off). A run's stage by RUN_STAGES; any other name is a
+ * stage that `sft`, `rl` or `dpo --into <name>` or `merge` wrote (sft-lora, dpo-lora,
+ * sft-lora-merged …), so chat-trained too; no model (''): false. A checkpoint imported under
+ * another name (`gptforge import -o runs/x/gpt2`) is a base model this rule cannot tell by
+ * its name: pick its Tools setting by hand.
+ */
+export function chatTrained(id) {
+  if (id === '') return false;
+  return Object.hasOwn(RUN_STAGES, id) ? RUN_STAGES[id] === 'chat' : true;
+}
+
 /** The served models: [{id, context_length}]. */
 export async function models() {
   return (await getJSON('/v1/models')).data;

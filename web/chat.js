@@ -5,7 +5,7 @@
 // reflection rounds: POST /v1/gptforge/assist), RAG with citations that open their passage
 // (the chat route's `rag` field). Conversations are trees kept in localStorage.
 import { html, useEffect, useRef, useState } from './vendor/preact-htm.js';
-import { events, getJSON, models, postJSON } from './api.js';
+import { chatTrained, events, getJSON, models, postJSON } from './api.js';
 
 const STORE = 'gptforge.conversations';
 const uid = () => Math.random().toString(36).slice(2, 10);
@@ -81,10 +81,10 @@ function apiMessages(conv, id) {
 
 /**
  * The calculator setting a model gets until the user picks one (`tool_mode` ''): on, run by the
- * server, for a chat-trained stage (sft, rl, dpo …: they were trained to call it, as `gptforge chat`
- * assumes), off for the base model, which never learnt the call format.
+ * server, for a chat-trained stage (`chatTrained`: sft, rl, dpo …, trained to call it, as
+ * `gptforge chat` assumes), off for the base model, which never learnt the call format.
  */
-export const defaultToolMode = (model) => (model === 'base' || model === '' ? 'off' : 'server');
+export const defaultToolMode = (model) => (chatTrained(model) ? 'server' : 'off');
 
 const DEFAULT_SETTINGS = { model: '', temperature: 0.8, top_p: 1, max_tokens: 128, seed: '', tool_mode: '', technique: 'direct', k: 8, reward_votes: false, rounds: 2, feedback: 'self', rag: false, json: false, schema: '{\n  "type": "object",\n  "properties": {"answer": {"type": "string"}},\n  "required": ["answer"]\n}' };
 

@@ -2,9 +2,10 @@
 // trick for making a base model answer), the SFT model and the RLHF models side by side, each
 // reply scored by the reward model (POST /v1/rewards). Everything through the public API.
 import { html, useEffect, useState } from './vendor/preact-htm.js';
-import { getText, models, postJSON } from './api.js';
+import { chatTrained, getText, models, postJSON, RUN_STAGES } from './api.js';
 
-const ORDER = ['base', 'sft', 'rl', 'rl-grpo', 'rl-reinforce', 'dpo'];
+/** A run's generation stages first, in the order they are trained; then the other names. */
+const ORDER = Object.keys(RUN_STAGES).filter((s) => RUN_STAGES[s] !== 'reward');
 
 /** The fake conversation with the person's last question replaced by `prompt`. */
 export function fakeConversation(template, prompt) {
@@ -16,7 +17,7 @@ export function fakeConversation(template, prompt) {
  * The base model's document and reply budget that fit its context: the whole fake
  * conversation, else with its earliest exchanges dropped, else the question alone.
  */
-async function fitBase(template, prompt, ctx, maxTokens) {
+async function fitBase(model, template, prompt, ctx, maxTokens) {
   const blocks = template.split(/\n\n+/);
   const intro = blocks[0];
   const exchanges = blocks.slice(1, -1);
@@ -25,7 +26,7 @@ async function fitBase(template, prompt, ctx, maxTokens) {
   tries.push('Person: x');
   for (const t of tries) {
     const doc = fakeConversation(t, prompt);
-    const { count } = await postJSON('/tokenize', { model: 'base', prompt: doc });
+    const { count } = await postJSON('/tokenize', { model, prompt: doc });
     if (count + Math.min(16, maxTokens) <= ctx) return { doc, max: Math.min(maxTokens, ctx - count) };
   }
   throw new Error(`the prompt does not fit the base model's context of ${ctx} tokens`);
@@ -64,8 +65,8 @@ export function Compare() {
     const out = {};
     await Promise.all(gen.map(async (id) => {
       try {
-        if (id === 'base') {
-          const { doc, max } = await fitBase(template, prompt, ctx[id], Number(maxTokens));
+        if (!chatTrained(id)) {
+          const { doc, max } = await fitBase(id, template, prompt, ctx[id], Number(maxTokens));
           const r = await postJSON('/v1/completions', { model: id, prompt: doc, max_tokens: max, temperature: Number(temperature), stop: ['\nPerson:'], seed });
           out[id] = { reply: r.choices[0].text.trim(), finish: r.choices[0].finish_reason };
         } else {
@@ -111,7 +112,7 @@ export function Compare() {
         const r = results[id];
         return html`<div class="col" data-model=${id}>
           <h3>${id}${r && typeof r.score === 'number' && html`<span class="score" title="reward-model score">${r.score === best ? '★ ' : ''}${r.score.toFixed(3)}</span>`}</h3>
-          <div class="hint">${id === 'base' ? 'base model, prompted with a fake conversation' : 'chat model'}</div>
+          <div class="hint">${chatTrained(id) ? 'chat model' : 'base model, prompted with a fake conversation'}</div>
           ${r?.error ? html`<p class="error">${r.error}</p>` : html`<div class="reply">${r ? r.reply || '(empty)' : busy ? '…' : ''}</div>`}
           ${r?.finish && html`<div class="hint">finish: ${r.finish}</div>`}
           ${r?.scoreError && html`<div class="error">reward model: ${r.scoreError}</div>`}

@@ -2,6 +2,7 @@ import { Rng, streamSeed } from '../engine/rng.js';
 import { checkOnBad } from './jsonl.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
+import type { KeyTree } from '../util/key-tree.js';
 import { readConversationsJSONL, renderConversation, validateConversation, type OnBad, type RenderedConversation } from './chat.js';
 import type { Conversation } from './conversation.js';
 import { taskByName } from './synthetic/tasks.js';
@@ -42,6 +43,13 @@ export interface SftMixtureConfig extends Partial<WriterProfile> {
   /** What to do with a bad line in a user file (default error). */
   onBad?: OnBad;
 }
+
+/**
+ * The keys a preset's `sft.mixture` section may hold (with the writers' profile,
+ * src/data/writers.ts), checked by the compiler against SftMixtureConfig; the sources and the
+ * writers' error weights are checked as the mixture loads.
+ */
+export const SFT_MIXTURE_KEYS: KeyTree<SftMixtureConfig> = { sources: null, examples: null, testPerTask: null, seed: null, onBad: null, writerErrorRate: null, writerErrors: null };
 
 export interface SftItem extends RenderedConversation {
   source: string;

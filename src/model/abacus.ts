@@ -1,5 +1,6 @@
 import type { Rng } from '../engine/rng.js';
 import { GptforgeError } from '../util/errors.js';
+import type { KeyTree } from '../util/key-tree.js';
 
 /**
  * Abacus embeddings (McLeish et al. 2024, "Transformers Can Do Arithmetic with the Right
@@ -68,25 +69,46 @@ export interface AbacusConfig {
   stretch?: number;
 }
 
-/** Check an abacus config (the model config's `abacus` field); `vocabSize` bounds the token ids. */
-export function validateAbacus(a: AbacusConfig, vocabSize: number, source: string): void {
-  const field = 'abacus';
+/** The keys a preset's `model.abacus` may hold: AbacusConfig's, checked by the compiler (a field added above fails `tsc` until listed here). */
+export const ABACUS_KEYS: KeyTree<AbacusConfig> = {
+  digitTokens: null,
+  replyStart: null,
+  replyEnd: null,
+  countdownAfter: null,
+  countdownIds: null,
+  maxId: null,
+  maxOffset: null,
+  initStd: null,
+  items: { after: null, bank: null },
+  stretch: null,
+};
+
+/**
+ * Check an abacus config (the model config's `abacus` field); `vocabSize` bounds the token ids.
+ * @param prefix what goes before `abacus` in a field's name: `model.` where the config is a
+ *   preset's `model` section or a checkpoint config.json's `model`, as validateConfig names the other fields
+ * @throws GptforgeError `{ file: source, field: "<prefix>abacus.<name>" }` for the first bad value
+ */
+export function validateAbacus(a: AbacusConfig, vocabSize: number, source: string, prefix = ''): void {
+  const bad = (name: string, detail: string): GptforgeError => new GptforgeError(detail, { file: source, field: `${prefix}abacus${name ? `.${name}` : ''}` });
+  if (typeof a !== 'object' || a === null || Array.isArray(a)) throw bad('', `must be an object, got ${JSON.stringify(a)}`);
   const isId = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < vocabSize;
   for (const k of ['digitTokens', 'replyStart', 'replyEnd', 'countdownAfter'] as const) {
     const v = a[k];
-    if (!Array.isArray(v) || !v.every(isId)) throw new GptforgeError(`abacus.${k} must be a list of token ids below vocabSize ${vocabSize}, got ${JSON.stringify(v)}`, { file: source, field });
+    if (!Array.isArray(v) || !v.every(isId)) throw bad(k, `must be a list of token ids below vocabSize ${vocabSize}, got ${JSON.stringify(v)}`);
   }
-  if (a.digitTokens.length === 0) throw new GptforgeError('abacus.digitTokens is empty: no token is a digit', { file: source, field });
-  if (a.countdownIds !== undefined && a.countdownIds !== 'column' && a.countdownIds !== 'next') throw new GptforgeError(`abacus.countdownIds must be "column" or "next", got ${JSON.stringify(a.countdownIds)}`, { file: source, field });
-  if (!Number.isInteger(a.maxId) || a.maxId < 1) throw new GptforgeError(`abacus.maxId must be an integer ≥ 1, got ${JSON.stringify(a.maxId)}`, { file: source, field });
-  if (a.initStd !== undefined && !(typeof a.initStd === 'number' && a.initStd > 0 && Number.isFinite(a.initStd))) throw new GptforgeError(`abacus.initStd must be a positive number, got ${JSON.stringify(a.initStd)}`, { file: source, field });
+  if (a.digitTokens.length === 0) throw bad('digitTokens', 'is empty: no token is a digit');
+  if (a.countdownIds !== undefined && a.countdownIds !== 'column' && a.countdownIds !== 'next') throw bad('countdownIds', `must be "column" or "next", got ${JSON.stringify(a.countdownIds)}`);
+  if (!Number.isInteger(a.maxId) || a.maxId < 1) throw bad('maxId', `must be an integer ≥ 1, got ${JSON.stringify(a.maxId)}`);
+  if (a.initStd !== undefined && !(typeof a.initStd === 'number' && a.initStd > 0 && Number.isFinite(a.initStd))) throw bad('initStd', `must be a positive number, got ${JSON.stringify(a.initStd)}`);
   if (a.items !== undefined) {
     const it = a.items;
-    if (!Array.isArray(it.after) || it.after.length === 0 || !it.after.every(isId)) throw new GptforgeError(`abacus.items.after must be a non-empty list of token ids below vocabSize ${vocabSize}, got ${JSON.stringify(it.after)}`, { file: source, field });
-    if (!Number.isInteger(it.bank) || it.bank < 2 || 3 * it.bank > a.maxId) throw new GptforgeError(`abacus.items.bank must be an integer ≥ 2 with 3·bank ≤ maxId (${a.maxId}), got ${JSON.stringify(it.bank)}`, { file: source, field });
+    if (typeof it !== 'object' || it === null || Array.isArray(it)) throw bad('items', `must be an object { after, bank }, got ${JSON.stringify(it)}`);
+    if (!Array.isArray(it.after) || it.after.length === 0 || !it.after.every(isId)) throw bad('items.after', `must be a non-empty list of token ids below vocabSize ${vocabSize}, got ${JSON.stringify(it.after)}`);
+    if (!Number.isInteger(it.bank) || it.bank < 2 || 3 * it.bank > a.maxId) throw bad('items.bank', `must be an integer ≥ 2 with 3·bank ≤ maxId (${a.maxId}), got ${JSON.stringify(it.bank)}`);
   }
-  if (a.stretch !== undefined && !(typeof a.stretch === 'number' && a.stretch >= 0 && a.stretch <= 1 && (a.stretch === 0 || a.items !== undefined))) throw new GptforgeError(`abacus.stretch must be a number in [0, 1], and needs abacus.items, got ${JSON.stringify(a.stretch)}`, { file: source, field });
-  if (!Number.isInteger(a.maxOffset) || a.maxOffset < 0) throw new GptforgeError(`abacus.maxOffset must be an integer ≥ 0, got ${JSON.stringify(a.maxOffset)}`, { file: source, field });
+  if (a.stretch !== undefined && !(typeof a.stretch === 'number' && a.stretch >= 0 && a.stretch <= 1 && (a.stretch === 0 || a.items !== undefined))) throw bad('stretch', `must be a number in [0, 1], and needs ${prefix}abacus.items, got ${JSON.stringify(a.stretch)}`);
+  if (!Number.isInteger(a.maxOffset) || a.maxOffset < 0) throw bad('maxOffset', `must be an integer ≥ 0, got ${JSON.stringify(a.maxOffset)}`);
 }
 
 /**

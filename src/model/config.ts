@@ -1,5 +1,6 @@
 import { GptforgeError } from '../util/errors.js';
-import { type AbacusConfig, validateAbacus } from './abacus.js';
+import type { KeyTree } from '../util/key-tree.js';
+import { ABACUS_KEYS, type AbacusConfig, validateAbacus } from './abacus.js';
 
 /**
  * The shape of a GPT. Defaults are GPT-2's architecture (learned positions, LayerNorm,
@@ -37,6 +38,25 @@ export interface GPTConfig {
    */
   abacus?: AbacusConfig;
 }
+
+/**
+ * The keys a preset's `model` section may hold: GPTConfig's less vocabSize, which the tokenizer
+ * sets; checked by the compiler (a field added above fails `tsc` until listed here).
+ */
+export const MODEL_CONFIG_KEYS: KeyTree<Omit<GPTConfig, 'vocabSize'>> = {
+  blockSize: null,
+  nLayer: null,
+  nHead: null,
+  nEmbd: null,
+  bias: null,
+  norm: null,
+  mlp: null,
+  position: null,
+  tieEmbeddings: null,
+  mlpHidden: null,
+  randomPositions: null,
+  abacus: ABACUS_KEYS,
+};
 
 export type GPTConfigInput = Pick<GPTConfig, 'vocabSize' | 'blockSize' | 'nLayer' | 'nHead' | 'nEmbd'> & Partial<GPTConfig>;
 
@@ -77,7 +97,7 @@ export function validateConfig(c: GPTConfig, source = 'model config', prefix = '
     if (typeof r !== 'number' || !Number.isInteger(r) || r < c.blockSize) throw new GptforgeError(`must be an integer ≥ blockSize (${c.blockSize}), got ${JSON.stringify(r)}`, { file: source, field: `${prefix}randomPositions` });
     if (c.position !== 'rope') throw new GptforgeError('randomized positions need rotary positions (position: "rope")', { file: source, field: `${prefix}randomPositions` });
   }
-  if (c.abacus !== undefined) validateAbacus(c.abacus, c.vocabSize, source);
+  if (c.abacus !== undefined) validateAbacus(c.abacus, c.vocabSize, source, prefix);
 }
 
 /** Parameter count (excluding the optional scalar head). */

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { checkOnBad } from '../data/jsonl.js';
-import { checkSettings, warnSkips } from './stage-options.js';
+import { checkSettings, trainingStart, warnSkips } from './stage-options.js';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { renderConversation, type OnBad } from '../data/chat.js';
@@ -141,7 +141,7 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
     cache = { key, train: refLogProbs(pairs, pad), val: refLogProbs(valPairs, pad) };
     atomicWriteFile(cacheFile, JSON.stringify(cache));
   }
-  log(`${stage}: from ${policy.dir}; ${pairs.length} pairs (${valPairs.length} held out), β ${beta}`);
+  log(`${stage}: ${trainingStart(stageDir, policy.dir, { fresh: o.fresh, maxSteps: cfg.maxSteps })}; ${pairs.length} pairs (${valPairs.length} held out), β ${beta}`);
   const result = await trainDpo({ stage, model: policy.model, adapter, pairs, ref: cache.train, val: valPairs, valRef: cache.val, pairsPerBatch: preset.dpo.pairsPerBatch, beta, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() }, cfg, {
     runDir,
     stageDir,

@@ -1,46 +1,7 @@
 import { GptforgeError } from '../util/errors.js';
-import { DEFAULT_RL } from '../train/rl/config.js';
+import type { KeyShape } from '../util/key-tree.js';
 
-/**
- * The keys each section of a run preset may hold (src/run/presets.ts `PretrainPreset`): a
- * nested section maps to its own keys, a value checked elsewhere (a number, a list, the SFT
- * sources that src/data/sft.ts checks, abacus settings that src/model/abacus.ts checks) to null.
- * A typo such as `train.maxStep` would otherwise be ignored silently and train with the default.
- */
-export interface KeyShape {
-  [key: string]: KeyShape | null;
-}
-
-const leaves = (...keys: string[]): KeyShape => Object.fromEntries(keys.map((k) => [k, null]));
-
-/** TrainConfig (src/train/loop.ts). */
-const TRAIN = leaves('maxSteps', 'lr', 'minLr', 'warmupSteps', 'decaySteps', 'weightDecay', 'beta1', 'beta2', 'eps', 'gradClip', 'gradAccum', 'evalEvery', 'checkpointEvery', 'keepLast', 'logEvery');
-
-/** GPTConfig less vocabSize, which the tokenizer sets (src/model/config.ts). */
-export const MODEL_KEYS: KeyShape = leaves('blockSize', 'nLayer', 'nHead', 'nEmbd', 'bias', 'norm', 'mlp', 'position', 'tieEmbeddings', 'mlpHidden', 'randomPositions', 'abacus');
-
-export const PRESET_KEYS: KeyShape = {
-  ...leaves('name', 'description', 'mixture', 'batchSize', 'seqLen', 'loader', 'evalBatches'),
-  model: MODEL_KEYS,
-  train: TRAIN,
-  samples: leaves('prompts', 'maxTokens', 'temperature', 'topK', 'topP'),
-  sft: {
-    // SftMixtureConfig (src/data/sft.ts) with the writers' profile (src/data/writers.ts)
-    mixture: leaves('sources', 'examples', 'testPerTask', 'seed', 'onBad', 'writerErrorRate', 'writerErrors'),
-    ...leaves('batchSize', 'seqLen'),
-    train: TRAIN,
-    chat: leaves('prompts'),
-    eval: { ...leaves('perTask', 'fewShot'), compare: leaves('prompts', 'samplesPerPrompt', 'bestOfN', 'oracleBestOfN', 'temperature', 'maxTokens') },
-  },
-  rm: {
-    comparisons: leaves('prompts', 'valPrompts', 'k', 'noise', 'temperature', 'maxTokens', 'seed', 'decidablePrompts', 'demonstrations', 'contrastPairs', 'contrastPrompts'),
-    rankingsPerBatch: null,
-    train: TRAIN,
-  },
-  rl: { config: leaves(...Object.keys(DEFAULT_RL)), prompts: null, validation: leaves('prompts'), train: TRAIN },
-  dpo: { ...leaves('beta', 'pairsPerBatch'), train: TRAIN },
-  techniques: leaves('steps', 'perCell'),
-};
+export type { KeyShape } from '../util/key-tree.js';
 
 /** A hint for a key that is known elsewhere, in place of the list of keys. */
 const MISPLACED: Record<string, string> = {
@@ -75,7 +36,7 @@ export function closestKey(key: string, known: readonly string[]): string | unde
 }
 
 /**
- * Refuse a key that `shape` does not name, in `obj` and in every nested section, naming the full
+ * Refuse a key that `shape` (a preset's: PRESET_KEYS, src/run/presets.ts) does not name, in `obj` and in every nested section, naming the full
  * field path (`train.maxStep`), the keys its section has, and the closest one when it is near.
  * A section that is not an object is left to the checks of its values.
  *

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadPreset, presetFile, presetsDir, type PretrainPreset } from './presets.js';
+import { loadPreset, PRESET_KEYS, presetFile, presetsDir, type PretrainPreset } from './presets.js';
 import { runLayout } from './layout.js';
 import { parseJsonFile } from '../util/json.js';
-import { checkKeys, PRESET_KEYS } from './preset-keys.js';
+import { checkKeys } from './preset-keys.js';
 
 /**
  * The run's preset (pretraining writes it to `<run>/preset.json`), or the named one (`tiny`,
@@ -11,7 +11,7 @@ import { checkKeys, PRESET_KEYS } from './preset-keys.js';
  * `rm`, `rl` and `dpo` sections.
  *
  * @throws GptforgeError naming the file when preset.json is not valid JSON, has a key no section
- *   knows (src/run/preset-keys.ts), or the preset is unknown.
+ *   knows (PRESET_KEYS, src/run/presets.ts), or the preset is unknown.
  */
 export function runPreset(runDir: string, name?: string): PretrainPreset {
   const saved = runLayout(runDir).preset;

@@ -3,12 +3,13 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GptforgeError } from '../util/errors.js';
 import { readTextFile } from '../data/jsonl.js';
-import type { TrainConfig } from '../train/loop.js';
-import type { GPTConfigInput } from '../model/config.js';
-import type { SftMixtureConfig } from '../data/sft.js';
-import type { RLConfig } from '../train/rl.js';
+import { TRAIN_CONFIG_KEYS, type TrainConfig } from '../train/loop.js';
+import { MODEL_CONFIG_KEYS, type GPTConfigInput } from '../model/config.js';
+import { SFT_MIXTURE_KEYS, type SftMixtureConfig } from '../data/sft.js';
+import { DEFAULT_RL, type RLConfig } from '../train/rl.js';
 import { parseJsonFile } from '../util/json.js';
-import { checkKeys, PRESET_KEYS } from './preset-keys.js';
+import { keysOf, type KeyTree } from '../util/key-tree.js';
+import { checkKeys } from './preset-keys.js';
 import { validateConfig } from '../model/config.js';
 
 /** Stage 2 in a preset: the SFT mixture, batch shape and schedule, and what the pipeline shows afterwards. */
@@ -137,6 +138,43 @@ export interface DpoPreset {
   train: TrainConfig;
 }
 
+/**
+ * The keys each section of a preset may hold, so that a typo such as `train.maxStep` is refused
+ * (src/run/preset-keys.ts `checkKeys`) rather than ignored, training with the default. Typed
+ * `KeyTree<PretrainPreset>`: the compiler checks it against the interfaces above, and each
+ * shared section's list sits beside its own type (TrainConfig's, GPTConfig's,
+ * SftMixtureConfig's) or comes from its defaults (DEFAULT_RL), so a field added to a type fails
+ * `tsc` until it is listed there, and then every preset accepts it.
+ */
+export const PRESET_KEYS: KeyTree<PretrainPreset> = {
+  name: null,
+  description: null,
+  mixture: null,
+  model: MODEL_CONFIG_KEYS,
+  batchSize: null,
+  seqLen: null,
+  loader: null,
+  evalBatches: null,
+  train: TRAIN_CONFIG_KEYS,
+  samples: { prompts: null, maxTokens: null, temperature: null, topK: null, topP: null },
+  sft: {
+    mixture: SFT_MIXTURE_KEYS,
+    batchSize: null,
+    seqLen: null,
+    train: TRAIN_CONFIG_KEYS,
+    chat: { prompts: null },
+    eval: { perTask: null, fewShot: null, compare: { prompts: null, samplesPerPrompt: null, bestOfN: null, oracleBestOfN: null, temperature: null, maxTokens: null } },
+  },
+  rm: {
+    comparisons: { prompts: null, valPrompts: null, k: null, noise: null, temperature: null, maxTokens: null, seed: null, decidablePrompts: null, demonstrations: null, contrastPairs: null, contrastPrompts: null },
+    rankingsPerBatch: null,
+    train: TRAIN_CONFIG_KEYS,
+  },
+  rl: { config: keysOf(DEFAULT_RL), prompts: null, validation: { prompts: null }, train: TRAIN_CONFIG_KEYS },
+  dpo: { beta: null, pairsPerBatch: null, train: TRAIN_CONFIG_KEYS },
+  techniques: { steps: null, perCell: null },
+};
+
 export function presetsDir(): string {
   // dist/src/run/presets.js → <package>/presets
   return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'presets');
@@ -149,7 +187,7 @@ export function presetFile(nameOrPath: string): string {
 
 /**
  * Read a preset (a name in presets/ or a path) and check its shape before any data work: every
- * section refuses a key it does not know (src/run/preset-keys.ts), naming the file and the full
+ * section refuses a key it does not know (PRESET_KEYS), naming the file and the full
  * field path (`train.maxStep`) with the closest known key, and the `model` section's values are
  * checked (`field "model.nLayer"`) before any data work.
  * @throws GptforgeError naming the file (and line, for bad JSON) and the field.

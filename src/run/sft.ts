@@ -1,6 +1,6 @@
 import { getKernels } from '../engine/backend.js';
 import { checkOnBad } from '../data/jsonl.js';
-import { checkSetting, checkSettings, warnSkips } from './stage-options.js';
+import { checkSetting, checkSettings, trainingStart, warnSkips } from './stage-options.js';
 import type { Conversation } from '../data/conversation.js';
 import type { OnBad } from '../data/chat.js';
 import { buildSftDataset, PackedLoader, sftTable, writerSummary, type SftDataset, type SftMixtureConfig, type SftSourceReport } from '../data/sft.js';
@@ -204,7 +204,9 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   const train = new PackedLoader(data.train, B, T, pad, cfg.mixture.seed ?? 1337);
   const val = new Map([...data.val].map(([name, items]) => [name, () => new PackedLoader(items, B, T, pad, 0, false)] as const));
   if (adapter) log(`${stage}: ${describeAdapter(adapter)}`);
-  log(`sft: from ${start.dir}; ${data.train.length} conversations in ${train.rowsPerEpoch} rows of ${T + 1} (${((cfg.train.maxSteps * B * cfg.train.gradAccum) / train.rowsPerEpoch).toFixed(2)} epochs), ${B}×${T} tokens/step, ${getKernels().name} backend`);
+  log(
+    `sft: ${trainingStart(stageDir, start.dir, { fresh: opts.fresh, maxSteps: cfg.train.maxSteps })}; ${data.train.length} conversations in ${train.rowsPerEpoch} rows of ${T + 1} (${((cfg.train.maxSteps * B * cfg.train.gradAccum) / train.rowsPerEpoch).toFixed(2)} epochs), ${B}×${T} tokens/step, ${getKernels().name} backend`,
+  );
 
   const plot = (h: readonly MetricRecord[]): void => {
     if (stage === 'sft') atomicWriteFile(layout.sftLossPlot, lossCurveSVG(lossCurves(h), { title: 'SFT loss (assistant tokens)', xLabel: 'step', yLabel: 'cross-entropy (nats/token)' }));

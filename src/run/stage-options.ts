@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { latestCheckpoint } from '../model/checkpoint.js';
 import type { AdapterOptions } from '../train/adapter.js';
 import { GptforgeError } from '../util/errors.js';
 
@@ -74,4 +77,28 @@ export function warnSkips(stage: string, header: string, reasons: readonly strin
   warn(`${stage}: warning: ${header}`);
   for (const r of reasons.slice(0, SHOWN)) warn(`${stage}: warning: ${r} — skipped`);
   if (reasons.length > SHOWN) warn(`${stage}: warning: … and ${reasons.length - SHOWN} more`);
+}
+
+/**
+ * Where a stage's training starts, for the runner's setup line: `from <start>` on a fresh start;
+ * `resuming <checkpoint> at step N of M (the stage started from <start>)` where the stage
+ * directory holds a checkpoint that the training loop resumes (src/train/loop.ts) — what the
+ * stage continues is its own checkpoint, not the starting model loaded beside it.
+ *
+ * @param startDir the checkpoint a fresh start trains from (the `--from` model)
+ * @param o.fresh the runner's `fresh` (no resume); o.maxSteps the stage's step budget
+ * @returns the words after `<stage>: `; the step and the recorded start come from the
+ *   checkpoint's trainer_state.json, and are left out where it cannot be read (the loop names that error)
+ */
+export function trainingStart(stageDir: string, startDir: string, o: { fresh?: boolean; maxSteps: number }): string {
+  const ck = o.fresh ? null : latestCheckpoint(stageDir);
+  if (!ck) return `from ${startDir}`;
+  let state: { step?: unknown; startedFrom?: unknown } = {};
+  try {
+    state = JSON.parse(readFileSync(join(ck, 'trainer_state.json'), 'utf8')) as typeof state;
+  } catch {
+    // no or a damaged trainer state: the loop refuses it with the file's name
+  }
+  const at = typeof state.step === 'number' ? ` at step ${state.step} of ${o.maxSteps}` : '';
+  return `resuming ${ck}${at} (the stage started from ${typeof state.startedFrom === 'string' ? state.startedFrom : startDir})`;
 }

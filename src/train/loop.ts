@@ -7,6 +7,7 @@ import { clearTape, resetArena, setArenaEnabled } from '../engine/tensor.js';
 import type { GPT } from '../model/gpt.js';
 import { latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint, configDiff, type ScalarHeadKind } from '../model/checkpoint.js';
 import { GptforgeError } from '../util/errors.js';
+import type { KeyTree } from '../util/key-tree.js';
 import { Progress, formatCount } from '../util/progress.js';
 import { learningRate } from './schedule.js';
 import { MetricsLog, type MetricRecord } from './metrics.js';
@@ -59,6 +60,25 @@ export interface TrainConfig {
   /** Log metrics every N steps (default 1). */
   logEvery?: number;
 }
+
+/** The keys a `train` section of a preset may hold: TrainConfig's, checked by the compiler (a field added above fails `tsc` until listed here). */
+export const TRAIN_CONFIG_KEYS: KeyTree<TrainConfig> = {
+  maxSteps: null,
+  lr: null,
+  minLr: null,
+  warmupSteps: null,
+  decaySteps: null,
+  weightDecay: null,
+  beta1: null,
+  beta2: null,
+  eps: null,
+  gradClip: null,
+  gradAccum: null,
+  evalEvery: null,
+  checkpointEvery: null,
+  keepLast: null,
+  logEvery: null,
+};
 
 export interface TrainTask<M = unknown> {
   stage: string;

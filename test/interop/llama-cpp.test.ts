@@ -253,10 +253,21 @@ test('llama.cpp tokenizes 1 MB of mixed text (code, Unicode, digits, whitespace 
       const ctx = tok.decode(ours.slice(Math.max(0, i - 5), i + 5));
       assert.fail(`first difference at token ${i} (of ${ours.length} ours, ${theirs.length} theirs): ours ${JSON.stringify(ours.slice(i, i + 5))} theirs ${JSON.stringify(theirs.slice(i, i + 5))} near ${JSON.stringify(ctx)}`);
     }
+    // qwen2 does not clean spaces: llama.cpp's text of our ids is ours, spaces before punctuation kept
+    assert.equal(m.detokenize(tok.encode(SPACED, { disallowedSpecial: 'plain' }) as never[]), SPACED);
   } finally {
     await m.dispose();
   }
 });
+
+/**
+ * Text that llama.cpp's detokenizer changes where its pre type sets `clean_spaces`
+ * (src/llama-vocab.cpp: Hugging Face's clean_up_tokenization_spaces), as chatglm-bpe and gpt-2
+ * do and qwen2 and gpt-4o do not: a space goes before ? ! . , and before 's 'm 're 've, and a lone
+ * ' loses both of its spaces; 't 'd 'll keep theirs.
+ */
+const SPACED = "Hello , world . Is it ? Yes ! Ahab 's leg , I 'm sure ; they 're here , we 've won , it 'll do , don 't , a ' b";
+const SPACED_CLEANED = "Hello, world. Is it? Yes! Ahab's leg, I'm sure ; they're here, we've won, it 'll do, don 't, a'b";
 
 for (const pattern of ['cl100k', 'gpt2'] as const) {
   test(`llama.cpp tokenizes like gptforge with the ${pattern} pattern too (its tokenizer.ggml.pre mapping), 200 KB`, async () => {
@@ -271,6 +282,10 @@ for (const pattern of ['cl100k', 'gpt2'] as const) {
       const ours = tok.encode(text, { disallowedSpecial: 'plain' });
       const theirs = m.tokenize(text, false) as number[];
       assertSameIds(tok, ours, theirs);
+      // the same ids, but llama.cpp's detokenizer cleans spaces for this pre type (docs/interop.md): its text differs from ours
+      const ids = tok.encode(SPACED, { disallowedSpecial: 'plain' });
+      assert.equal(tok.decode(ids), SPACED);
+      assert.equal(m.detokenize(ids as never[]), SPACED_CLEANED);
     } finally {
       await m.dispose();
     }
@@ -295,6 +310,8 @@ test("llama.cpp tokenizes like gptforge with the o200k pattern (tokenizer.ggml.p
     const ours = tok.encode(text, { disallowedSpecial: 'plain' });
     const theirs = m.tokenize(text, false) as number[];
     assertSameIds(tok, ours, theirs);
+    // gpt-4o does not clean spaces either: llama.cpp's text of our ids is ours
+    assert.equal(m.detokenize(tok.encode(SPACED, { disallowedSpecial: 'plain' }) as never[]), SPACED);
   } finally {
     await m.dispose();
   }

@@ -47,6 +47,30 @@ test("a checkpoint's bad model value is named as field model.<name> of its confi
   );
 });
 
+test("a checkpoint's bad abacus value is named as field model.abacus.<name> of its config.json, as the other model fields are", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-ck-'));
+  const ck = saveCheckpoint(dir, tiny(), { stage: 'sft', step: 1 });
+  const cfgPath = join(ck, 'config.json');
+  const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as { model: Record<string, unknown> };
+  const abacus = { digitTokens: [1, 2, 3], replyStart: [4], replyEnd: [5], countdownAfter: [], maxId: 8, maxOffset: 0 };
+  const refuse = (a: Record<string, unknown>, expected: string): void => {
+    writeFileSync(cfgPath, JSON.stringify({ ...cfg, model: { ...cfg.model, abacus: { ...abacus, ...a } } }));
+    assert.throws(
+      () => loadCheckpoint(ck),
+      (e: Error) => e.message === `${cfgPath}, ${expected}`,
+    );
+  };
+  refuse({ maxId: 0 }, 'field "model.abacus.maxId": must be an integer ≥ 1, got 0');
+  refuse({ digitTokens: [1, 32] }, 'field "model.abacus.digitTokens": must be a list of token ids below vocabSize 32, got [1,32]');
+  refuse({ items: { after: [6], bank: 3 } }, 'field "model.abacus.items.bank": must be an integer ≥ 2 with 3·bank ≤ maxId (8), got 3');
+  refuse({ items: null }, 'field "model.abacus.items": must be an object { after, bank }, got null');
+  writeFileSync(cfgPath, JSON.stringify({ ...cfg, model: { ...cfg.model, abacus: 7 } }));
+  assert.throws(
+    () => loadCheckpoint(ck),
+    (e: Error) => e.message === `${cfgPath}, field "model.abacus": must be an object, got 7`,
+  );
+});
+
 test('a corrupt checkpoint config.json is named by line and column; a tensor error names model.safetensors once', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gf-ck-'));
   const ck = saveCheckpoint(dir, tiny(), { stage: 'sft', step: 1 });

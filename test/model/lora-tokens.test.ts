@@ -14,6 +14,7 @@ import { noGrad, type Tensor } from '../../src/engine/tensor.js';
 import { setBackend } from '../../src/engine/backend.js';
 import * as op from '../../src/engine/ops.js';
 import { Rng } from '../../src/engine/rng.js';
+import { assertGradAt } from './grad-check.js';
 
 // PEFT's trainable_token_indices on a LoRA adapter: chosen rows of the tied embedding/head train.
 
@@ -51,15 +52,7 @@ function gradCheck(lm: LoraModel, loss: () => Tensor, t: Tensor, label: string):
   for (let j = 0; j < TOKENS.length; j++) {
     for (let s = 0; s < 4; s++) {
       const i = j * C + r.int(C);
-      const orig = t.data[i];
-      const eps = 1e-2;
-      t.data[i] = orig + eps;
-      const fp = noGrad(loss).item();
-      t.data[i] = orig - eps;
-      const fm = noGrad(loss).item();
-      t.data[i] = orig;
-      const num = (fp - fm) / (2 * eps);
-      assert.ok(Math.abs(num - g[i]) <= 2e-3 + 3e-2 * Math.abs(num), `${label}: row ${j} [${i}]: autograd ${g[i]} vs numeric ${num}`);
+      assertGradAt(t, i, loss, g, `${label}: row ${j} [${i}]`);
     }
   }
   assert.ok(

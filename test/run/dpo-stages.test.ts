@@ -38,6 +38,10 @@ test('dpo --from sft-lora --into dpo-lora: a LoRA DPO stacked on a LoRA SFT, bes
     const r = await runDpo(runDir, { pairs: [pairs], from: 'sft-lora', into: 'dpo-lora', quiet: true, lora: 'r=2,alpha=4,targets=qkv', log: (l) => logged.push(l) });
     assert.equal(r.step, 3);
     assert.ok(
+      logged.some((l) => l.startsWith(`dpo-lora: from ${loadModel(runDir, 'sft-lora').dir}; `)),
+      logged.join('\n'),
+    );
+    assert.ok(
       logged.some((l) => /^dpo-lora: LoRA r=2,alpha=4,(dropout=0,)?targets=attn\.c_attn on a f32 base: \d+ trainable parameters \(\d+\.\d+% of \d+\)$/.test(l)),
       logged.join('\n'),
     );
@@ -81,9 +85,16 @@ test('dpo --from sft-lora --into dpo-lora: a LoRA DPO stacked on a LoRA SFT, bes
     const state = JSON.parse(readFileSync(join(r.checkpoint!, 'trainer_state.json'), 'utf8')) as { startedFrom?: string };
     assert.equal(state.startedFrom, sftBase);
     const warned = t.mock.method(console, 'error', () => undefined);
-    const resumed = await runDpo(runDir, { pairs: [pairs], from: 'sft-lora', into: 'dpo-lora', quiet: true, lora: 'r=2,alpha=4,targets=qkv', maxSteps: 4 });
+    const resumedLog: string[] = [];
+    const resumed = await runDpo(runDir, { pairs: [pairs], from: 'sft-lora', into: 'dpo-lora', quiet: true, lora: 'r=2,alpha=4,targets=qkv', maxSteps: 4, log: (l) => resumedLog.push(l) });
     warned.mock.restore();
     assert.equal(resumed.step, 4);
+    // its setup line says it resumes its own checkpoint, not that it starts from the SFT adapter
+    assert.ok(
+      resumedLog.some((l) => l.startsWith(`dpo-lora: resuming ${r.checkpoint} at step 3 of 4 (the stage started from ${sftBase}); `)),
+      resumedLog.join('\n'),
+    );
+    assert.ok(!resumedLog.some((l) => l.startsWith('dpo-lora: from ')), resumedLog.join('\n'));
     const errs = warned.mock.calls.map((c) => String(c.arguments[0]));
     assert.ok(
       errs.some((l) => l.startsWith(`dpo-lora: warning: resuming a run that started from ${sftBase}, but this run starts from ${more.checkpoint}`)),

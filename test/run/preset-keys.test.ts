@@ -7,6 +7,7 @@ import { loadPreset, presetsDir } from '../../src/run/presets.js';
 import { runPreset } from '../../src/run/preset.js';
 import { loadMixtureConfig } from '../../src/data/mixture.js';
 import { closestKey } from '../../src/run/preset-keys.js';
+import { DEFAULT_RL } from '../../src/train/rl.js';
 
 const root = join(presetsDir(), '..');
 
@@ -68,6 +69,25 @@ test('a preset refuses an unknown key in any section, naming file, full field pa
   }
 });
 
+test("a preset accepts every field of a section's defaults (rl.config: all of DEFAULT_RL) and TrainConfig's optional fields; a typo of one gets the hint", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-preset-keys-'));
+  try {
+    const tiny = JSON.parse(readFileSync(join(presetsDir(), 'pretrain.tiny.json'), 'utf8')) as Record<string, Record<string, unknown>>;
+    const file = join(dir, 'x.json');
+    const train = { ...tiny.train, decaySteps: 10, eps: 1e-8, logEvery: 5 };
+    writeFileSync(file, JSON.stringify({ ...tiny, train, rl: { ...tiny.rl, config: { ...DEFAULT_RL }, train } }));
+    const { preset } = loadPreset(file);
+    assert.deepEqual(preset.rl?.config, DEFAULT_RL);
+    assert.equal(preset.train.logEvery, 5);
+    writeFileSync(file, JSON.stringify({ ...tiny, rl: { ...tiny.rl, config: { ...DEFAULT_RL, ptxRow: 4 } } }));
+    assert.throws(() => loadPreset(file), /field "rl\.config\.ptxRow": unknown key .*did you mean "ptxRows"\?$/);
+    writeFileSync(file, JSON.stringify({ ...tiny, train: { ...tiny.train, logEvry: 5 } }));
+    assert.throws(() => loadPreset(file), /field "train\.logEvry": unknown key .*did you mean "logEvery"\?$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('closestKey: within 1 edit for short keys, 2 from 5 letters; transpositions and case count as typos', () => {
   assert.equal(closestKey('modle', ['model', 'mixture']), 'model');
   assert.equal(closestKey('LR', ['lr', 'minLr']), 'lr');
@@ -87,7 +107,13 @@ test("a preset's model values are checked as it loads (before any data work), as
     assert.throws(load({ nLayer: 'two' }), (e: Error) => e.message === `${file}, field "model.nLayer": must be a positive integer, got "two"`);
     assert.throws(load({ nHead: 5 }), /x\.json, field "model\.nHead": nEmbd 96 is not divisible by nHead 5$/);
     assert.throws(load({ norm: 'batchnorm' }), /x\.json, field "model\.norm": must be "layernorm" or "rmsnorm"/);
+    const abacus = { digitTokens: [1, 2], replyStart: [3], replyEnd: [4], countdownAfter: [], maxId: 8, maxOffset: 0 };
+    assert.throws(load({ abacus: { ...abacus, maxOffset: -1 } }), (e: Error) => e.message === `${file}, field "model.abacus.maxOffset": must be an integer ≥ 0, got -1`);
     assert.doesNotThrow(load({ nLayer: 3, mlp: 'swiglu' }));
+    assert.doesNotThrow(load({ abacus }));
+    // its keys too: a typo is refused with the hint, not ignored (initStd would fall back to 0.02)
+    assert.throws(load({ abacus: { ...abacus, initstd: 0.1 } }), /x\.json, field "model\.abacus\.initstd": unknown key \(model\.abacus has: digitTokens, .*\); did you mean "initStd"\?$/);
+    assert.throws(load({ abacus: { ...abacus, items: { after: [5], bank: 2, banks: 2 } } }), /field "model\.abacus\.items\.banks": unknown key .*did you mean "bank"\?$/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -72,6 +72,15 @@ test('rm --from/--into and rl --from/--into/--reward-model: second reward model 
   );
   assert.ok(new MetricsLog(runDir).read('rl-lora').length > 0);
   assert.match(rlReport(rl), /^rl-lora: done at update 2;/);
+  // resumed: the setup line names the stage's own checkpoint, not the SFT model as a fresh start
+  const resumedFrom = latestCheckpoint(join(runDir, 'rl-lora'));
+  const resumedLog: string[] = [];
+  const more = await runRl(runDir, { from: 'sft-lora', into: 'rl-lora', rewardModel: 'verifier', quiet: true, maxSteps: 3, lora: 'r=2,alpha=4,targets=qkv', log: (l) => resumedLog.push(l) });
+  assert.equal(more.step, 3);
+  assert.ok(
+    resumedLog.some((l) => l.startsWith(`rl-lora: ppo resuming ${resumedFrom} at step 2 of 3 (the stage started from ${latestCheckpoint(join(runDir, 'sft-lora'))}) against `)),
+    resumedLog.join('\n'),
+  );
 
   // PPO's policy carries a value head: a generation model, not a reward model
   await assert.rejects(() => runRl(runDir, { from: 'verifier', into: 'rl-x', rewardModel: 'verifier', quiet: true, maxSteps: 1 }), /--from verifier is a reward model, not a policy/);

@@ -28,7 +28,9 @@ test('runSft: in-memory conversations are validated by index; onBad skip counts 
     // skip: the bad one is counted; training on the rest from the base model into <run>/sft-x
     const ac = new AbortController();
     const steps: number[] = [];
+    const logged: string[] = [];
     const r = await runSft(runDir, {
+      log: (l) => logged.push(l),
       conversations: bad,
       onBad: 'skip',
       onlyData: true,
@@ -53,9 +55,21 @@ test('runSft: in-memory conversations are validated by index; onBad skip counts 
     assert.equal(loadModel(runDir, 'sft-x').dir, r.checkpoint);
     assert.equal(new MetricsLog(runDir).read('sft-x').length, 3);
 
-    // resumed (not fresh): continues from step 3 to the end
-    const again = await runSft(runDir, { conversations: good, onlyData: true, into: 'sft-x', steps: 5, quiet: true });
+    const base = loadModel(runDir, 'base').dir;
+    assert.ok(
+      logged.some((l) => l.startsWith(`sft: from ${base}; `)),
+      logged.join('\n'),
+    );
+
+    // resumed (not fresh): continues from step 3 to the end, and says so rather than "from base"
+    const resumedLog: string[] = [];
+    const again = await runSft(runDir, { conversations: good, onlyData: true, into: 'sft-x', steps: 5, quiet: true, log: (l) => resumedLog.push(l) });
     assert.equal(again.step, 5);
+    assert.ok(
+      resumedLog.some((l) => l.startsWith(`sft: resuming ${r.checkpoint} at step 3 of 5 (the stage started from ${base}); `)),
+      resumedLog.join('\n'),
+    );
+    assert.ok(!resumedLog.some((l) => l.startsWith('sft: from ')), resumedLog.join('\n'));
     assert.deepEqual(
       again.history.filter((h) => typeof h.loss === 'number').map((h) => h.step),
       [1, 2, 3, 4, 5],

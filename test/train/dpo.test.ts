@@ -5,9 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GPT } from '../../src/model/gpt.js';
 import { makeConfig } from '../../src/model/config.js';
-import { trainTokenizer } from '../../src/tokenizer/index.js';
-import { renderConversation } from '../../src/data/chat.js';
-import { dpoLoss, referenceLogProbs, trainDpo, type DpoPair } from '../../src/train/dpo.js';
+import { dpoLoss, referenceLogProbs, trainDpo } from '../../src/train/dpo.js';
+import { toyDpoPairs } from './fixture.js';
 import type { TrainConfig } from '../../src/train/loop.js';
 
 test('DPO loss: a hand-computed pair, its gradient and the metrics', () => {
@@ -26,15 +25,7 @@ test('DPO loss: a hand-computed pair, its gradient and the metrics', () => {
 });
 
 test('DPO: training on toy pairs makes the policy prefer the chosen replies', async (t) => {
-  const tok = trainTokenizer(['Is it good? yes it is. no it is not. '.repeat(20)], { vocabSize: 290 });
-  const conv = (a: string) =>
-    renderConversation(tok, {
-      messages: [
-        { role: 'user', content: 'Is it good?' },
-        { role: 'assistant', content: a },
-      ],
-    });
-  const pairs: DpoPair[] = Array.from({ length: 8 }, () => ({ chosen: conv('yes it is.'), rejected: conv('no it is not.') }));
+  const { tok, pairs } = toyDpoPairs();
   const config = makeConfig({ vocabSize: tok.vocabSize, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 16 });
   const model = new GPT(config, { seed: 9 });
   const ref = new GPT(config, { seed: 9 });

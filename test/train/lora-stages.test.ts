@@ -7,8 +7,8 @@ import { GPT } from '../../src/model/gpt.js';
 import { makeConfig } from '../../src/model/config.js';
 import { saveCheckpoint } from '../../src/model/checkpoint.js';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
-import { renderConversation } from '../../src/data/chat.js';
-import { referenceLogProbs, trainDpo, type DpoPair } from '../../src/train/dpo.js';
+import { referenceLogProbs, trainDpo } from '../../src/train/dpo.js';
+import { toyDpoPairs } from './fixture.js';
 import { trainRL, actionLogProbs, DEFAULT_RL, type RLConfig } from '../../src/train/rl.js';
 import { prepareAdapter, sftDefaultTopTokens } from '../../src/train/adapter.js';
 import { loadModel } from '../../src/run/models.js';
@@ -20,15 +20,7 @@ import { ShuffledLoader, trainRewardModel, evaluateRankings, type RenderedRankin
 const cfg = (maxSteps: number, lr: number): TrainConfig => ({ maxSteps, lr, minLr: lr, warmupSteps: 0, weightDecay: 0, beta1: 0.9, beta2: 0.99, gradClip: 1, gradAccum: 1, evalEvery: 0, checkpointEvery: 0, keepLast: 1 });
 
 test('DPO with LoRA on a Q8_0 base: the reference is the adapter-free base, which stays fixed while the policy learns', async (t) => {
-  const tok = trainTokenizer(['Is it good? yes it is. no it is not. '.repeat(20)], { vocabSize: 290 });
-  const conv = (a: string) =>
-    renderConversation(tok, {
-      messages: [
-        { role: 'user', content: 'Is it good?' },
-        { role: 'assistant', content: a },
-      ],
-    });
-  const pairs: DpoPair[] = Array.from({ length: 8 }, () => ({ chosen: conv('yes it is.'), rejected: conv('no it is not.') }));
+  const { tok, pairs } = toyDpoPairs();
   const config = makeConfig({ vocabSize: tok.vocabSize, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 32 });
   const dir = mkdtempSync(join(tmpdir(), 'gf-lora-dpo-'));
   try {
