@@ -353,7 +353,7 @@ describe('tools', () => {
   test('a reply whose model wanted a tool the request did not enable carries a hint saying so (plain and streamed); with the tool on, none', async () => {
     type Hinted = { hint?: string };
     const r = await client.chat.completions.create({ model: 'scripted', messages: user('calc please'), temperature: 0, max_tokens: 8 });
-    assert.match((r.choices[0] as Hinted).hint ?? '', /tried to call a tool, but this request enabled none: send "builtin_tools": \["calculator"\]/);
+    assert.match((r.choices[0] as Hinted).hint ?? '', /tried to call a tool this request did not enable: send "builtin_tools": \["calculator"\]/);
     const hints: string[] = [];
     for await (const ch of await client.chat.completions.create({ model: 'scripted', messages: user('calc please'), temperature: 0, max_tokens: 8, stream: true })) {
       const h = (ch.choices[0] as Hinted | undefined)?.hint;
@@ -364,6 +364,29 @@ describe('tools', () => {
     assert.equal((on.choices[0] as Hinted).hint, undefined);
     const plain = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0 });
     assert.equal((plain.choices[0] as Hinted).hint, undefined);
+  });
+  test('a call only ever names a declared function: "required" with non-strict tools writes a declared name where the model wanted the undeclared calculator (plain and streamed, scripted and random models); under "auto" that call is dropped with the hint', async () => {
+    type Hinted = { hint?: string };
+    const end = tok.specialId('<|tool_end|>');
+    const names: string[] = [];
+    const r = await client.chat.completions.create({ model: 'scripted', messages: user('calc please'), temperature: 0, tools: weather, tool_choice: 'required', logit_bias: { [end]: 50 }, max_tokens: 30 });
+    for (const c of r.choices[0].message.tool_calls ?? []) names.push((c as { function: { name: string } }).function.name);
+    assert.equal(r.choices[0].finish_reason, 'tool_calls');
+    for await (const ch of await client.chat.completions.create({ model: 'scripted', messages: user('calc please'), temperature: 0, tools: weather, tool_choice: 'required', logit_bias: { [end]: 50 }, max_tokens: 30, stream: true }))
+      for (const tc of ch.choices[0]?.delta.tool_calls ?? []) if (tc.function?.name) names.push(tc.function.name);
+    for (let seed = 0; seed < 6; seed++) {
+      const rr = await client.chat.completions.create({ model: 'sft', messages: user('Hello'), seed, tools: weather, tool_choice: 'required', logit_bias: { [end]: 50 }, max_tokens: 30 });
+      for (const c of rr.choices[0].message.tool_calls ?? []) names.push((c as { function: { name: string } }).function.name);
+    }
+    assert.ok(names.length >= 6, `${names.length} calls`);
+    assert.deepEqual([...new Set(names)], ['get_weather']);
+    const auto = await client.chat.completions.create({ model: 'scripted', messages: user('calc please'), temperature: 0, tools: weather, max_tokens: 30 });
+    assert.equal(auto.choices[0].message.tool_calls, undefined);
+    assert.equal(auto.choices[0].finish_reason, 'stop');
+    assert.match((auto.choices[0] as Hinted).hint ?? '', /did not enable/);
+    // the declared tool is still called under "auto"
+    const weatherCall = await client.chat.completions.create({ model: 'scripted', messages: user('weather?'), temperature: 0, tools: weather, tool_choice: 'auto' });
+    assert.equal((weatherCall.choices[0].message.tool_calls![0] as { function: { name: string } }).function.name, 'get_weather');
   });
   test('tool_choice "none" masks calls; without tools the model cannot call', async () => {
     const r = await client.chat.completions.create({ model: 'scripted', messages: user('weather?'), temperature: 0, tools: weather, tool_choice: 'none', max_tokens: 4 });
