@@ -7,7 +7,7 @@ import OpenAI, { APIError, AuthenticationError, BadRequestError, InternalServerE
 import { ajvValidator } from '../constrain/ajv.js';
 import { GptforgeServer, loadRunModels, type ServedModel } from '../../src/server/index.js';
 import type { Tokenizer } from '../../src/tokenizer/index.js';
-import { scriptedModel, tinyRun } from './fixture.js';
+import { BYTE_REPLY, scriptedModel, tinyRun } from './fixture.js';
 
 /**
  * The server against the official `openai` client (pinned in devDependencies), on a tiny run's
@@ -281,6 +281,19 @@ describe('chat completions', () => {
     await assert.rejects(client.chat.completions.create({ model: 'sft', messages: [{ role: 'tool', content: 'x', tool_call_id: 'a' }] }), BadRequestError);
     await assert.rejects(client.chat.completions.create({ model: 'sft', messages: [{ role: 'assistant', content: 'x' }] }), BadRequestError);
   });
+});
+
+test('streamed content deltas never carry half a character: a reply whose 2-, 3- and 4-byte characters arrive one byte token at a time (no U+FFFD, the emoji whole in one delta)', async () => {
+  const deltas: string[] = [];
+  for await (const ch of await client.chat.completions.create({ model: 'scripted', messages: user('bytes please'), temperature: 0, stream: true })) {
+    const d = ch.choices[0]?.delta.content;
+    if (d) deltas.push(d);
+  }
+  assert.equal(deltas.join(''), BYTE_REPLY);
+  for (const d of deltas) assert.ok(!d.includes('\uFFFD') && !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/.test(d), JSON.stringify(d));
+  assert.ok(deltas.includes('😀') && deltas.includes('中'), JSON.stringify(deltas));
+  const plain = await client.chat.completions.create({ model: 'scripted', messages: user('bytes please'), temperature: 0 });
+  assert.equal(plain.choices[0].message.content, BYTE_REPLY);
 });
 
 describe('tools', () => {
