@@ -22,7 +22,7 @@ const index = new Command('index')
   .option('--tokenizer <file>', 'without --model: count chunk tokens with this tokenizer.json (default: ≈4 characters a token)')
   .option('--source <label>', 'source label stored with the files (a query filter)', 'default')
   .option('--field <name>', 'JSONL field / Parquet column holding the text', 'text')
-  .option('--chunk-size <n>', "most tokens per chunk (default: an existing store's, else 192; a tiny model's 128-token context wants ~48)", number)
+  .option('--chunk-size <n>', "most tokens per chunk, counted by --model's or --tokenizer's tokenizer, else as ≈4 characters a token (default: an existing store's, else 192; a tiny model's 128-token context wants ~48)", number)
   .option('--chunk-overlap <n>', "tokens repeated from the previous chunk (default: an existing store's, else min(32, chunk size / 4))", number)
   .option('--strict', 'refuse binary or unreadable files instead of skipping them with a warning')
   .option('--prune', 'forget files of this source that no input names any more')
@@ -108,7 +108,8 @@ Examples:
   gptforge rag query --db kb.db "what does ephemeral mean?" [--mode bm25|vector|hybrid] [-k 5]
   gptforge rag info  --db kb.db
   gptforge rag train-embedder --model runs/small --out runs/small-embed
-  gptforge chat --run runs/rag --rag kb.db --max-tokens 48   (answers from the passages, citing [1])`,
+  gptforge chat --run runs/rag --rag kb.db --max-tokens 48   (answers from the passages, citing [1]; a 256-token context)
+  gptforge chat --run runs/tiny --rag kb.db --max-tokens 24  (the tiny preset's 128-token context: index with --chunk-size 48)`,
   )
   .addCommand(index)
   .addCommand(query)
