@@ -174,6 +174,8 @@ export function toolNameConstraint(names: readonly string[], tok: Tokenizer): Gr
     const any = star(bytes(byteSet([0, 255])));
     const g = { rules: new Map([['call', alt(...names.map((n) => seq(literal(n), literal(':'), any)))]]), start: 'call', source: 'tool call name' };
     con = new GrammarConstraint(new TokenMatcher(new Automaton(g), tokenTrie(tok)));
+    // clients choose the names: a bounded cache, not one entry per name list ever sent
+    if (byNames.size >= 64) byNames.clear();
     byNames.set(key, con);
   }
   return con;
