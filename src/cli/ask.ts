@@ -8,6 +8,7 @@ import { FEEDBACK_SOURCES, type FeedbackSource } from '../data/synthetic/reflect
 import { ChatEngine } from '../infer/engine.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import { loadGenerationModel, loadRewardModel } from '../run/models.js';
+import { closestKey } from '../run/preset-keys.js';
 import { GptforgeError } from '../util/errors.js';
 import { number } from '../util/args.js';
 import { checkSamplingFlags, precisionOption } from './common.js';
@@ -39,7 +40,10 @@ export const command = new Command('ask')
   .action((words, o) => {
     const question = words.join(' ').trim();
     if (!question) throw new GptforgeError('give the question as an argument: gptforge ask --run <dir> "What is 123 plus 456?"');
-    if (!(TECHNIQUES as readonly string[]).includes(o.technique)) throw new GptforgeError(`unknown technique "${o.technique}" (one of: ${TECHNIQUES.join(', ')})`, { field: '--technique' });
+    if (!(TECHNIQUES as readonly string[]).includes(o.technique)) {
+      const near = closestKey(o.technique, TECHNIQUES);
+      throw new GptforgeError(`unknown technique "${o.technique}"${near ? `; did you mean "${near}"?` : ''} (one of: ${TECHNIQUES.join(', ')})`, { field: '--technique' });
+    }
     if (!(FEEDBACK_SOURCES as readonly string[]).includes(o.feedback)) throw new GptforgeError(`unknown feedback "${o.feedback}" (one of: ${FEEDBACK_SOURCES.join(', ')})`, { field: '--feedback' });
     // checked before the model loads (seconds on the small preset), named as the user typed them
     for (const [flag, v, min] of [

@@ -25,7 +25,7 @@ function ragTurn(engine: ChatEngine, retriever: Retriever, conv: Conversation, o
     console.error(
       a.retrieved === 0
         ? '(no passages retrieved: the model answered without any)'
-        : `(${a.retrieved} passage${a.retrieved > 1 ? 's' : ''} retrieved, none fit the ${engine.model.config.blockSize}-token context beside the question and the reply: the model answered without any; try a smaller --max-tokens, smaller chunks (rag index --chunk-size) or a model with a longer context)`,
+        : `(${a.retrieved} passage${a.retrieved > 1 ? 's' : ''} retrieved, none fit the ${engine.model.config.blockSize}-token context beside the question and the reply: the model answered without any; try a smaller --max-tokens${opts.maxTokens !== undefined ? ` (now ${opts.maxTokens})` : ''} — 24 for a 128-token context —, smaller chunks (rag index --chunk-size 48) or a model with a longer context)`,
     );
   } else if (a.passages.length < a.retrieved) console.error(`(${a.passages.length} of ${a.retrieved} passages retrieved fit the context)`);
   const lines = formatCitations(a);
@@ -114,7 +114,7 @@ export const command = new Command('chat')
   .option('--json-schema <file>', "each reply's text is JSON this schema file accepts (tool calls before it stay free; docs/constrain.md)")
   .option('--regex <re>', "each reply's text matches this regular expression in full")
   .option('--grammar <file>', "each reply's text derives from this GBNF grammar file")
-  .option('--rag <db>', 'answer from passages retrieved (BM25) from this store (gptforge rag index), citing them as [1]; keep --max-tokens small (48) to leave the context to passages; docs/rag.md')
+  .option('--rag <db>', "answer from passages retrieved (BM25) from this store (gptforge rag index), citing them as [1]; keep --max-tokens small to leave the context to passages (48 for a 256-token context, 24 for the tiny preset's 128); docs/rag.md")
   .option('--rag-k <n>', 'passages retrieved per question with --rag', positiveInteger, 3)
   .option('--rag-drop-frame-words', 'with --rag: drop question-frame words (tell, kind, meaning, word…) from the BM25 query too (docs/rag.md)')
   .addOption(precisionOption())

@@ -18,4 +18,9 @@ const prepare = new Command('prepare')
     console.log(`data: ${o.out} ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (tokenizer ${r.tokenizer})`);
   });
 
-export const command = new Command('data').summary('prepare the pretraining mixture: clean, mix, tokenize to shards').addCommand(prepare);
+export const command = new Command('data')
+  .summary('prepare the pretraining mixture: clean, mix, tokenize to shards')
+  .description(
+    "Pretraining data: `data prepare` reads the mixture file's sources, cleans them, holds out 1% per source for validation, tokenizes them to shards and prints the mixture table. `pretrain` and `pipeline` run it themselves when the shards are missing; run it alone to inspect the mixture first. See docs/data.md.",
+  )
+  .addCommand(prepare);

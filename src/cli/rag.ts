@@ -14,6 +14,9 @@ function need(value: string | undefined, flag: string): string {
 
 const index = new Command('index')
   .summary('chunk files or built-in corpora into the store (incremental)')
+  .description(
+    "Read files (.txt .md .jsonl .parquet .html), directories, globs or built-in corpora; split them into overlapping chunks of at most --chunk-size tokens; store them for BM25 and, with --model, their embeddings. Re-running is incremental: unchanged files are skipped, changed files' chunks replaced, and the store keeps the chunking it was built with. See docs/rag.md.",
+  )
   .argument('[inputs...]', 'more inputs, as --input')
   .option('-i, --input <path>', 'files, directories or globs (.txt .md .jsonl .parquet .html); repeatable', collect, [])
   .option('--builtin <corpus>', `a built-in corpus to index (${Object.keys(BUILTIN_SOURCES).join(', ')}); repeatable`, collect, [])
@@ -22,7 +25,7 @@ const index = new Command('index')
   .option('--tokenizer <file>', 'without --model: count chunk tokens with this tokenizer.json (default: ≈4 characters a token)')
   .option('--source <label>', 'source label stored with the files (a query filter)', 'default')
   .option('--field <name>', 'JSONL field / Parquet column holding the text', 'text')
-  .option('--chunk-size <n>', "most tokens per chunk (default: an existing store's, else 192; a tiny model's 128-token context wants ~48)", number)
+  .option('--chunk-size <n>', "most tokens per chunk, counted by --model's or --tokenizer's tokenizer, else as ≈4 characters a token (default: an existing store's, else 192; a tiny model's 128-token context wants ~48)", number)
   .option('--chunk-overlap <n>', "tokens repeated from the previous chunk (default: an existing store's, else min(32, chunk size / 4))", number)
   .option('--strict', 'refuse binary or unreadable files instead of skipping them with a warning')
   .option('--prune', 'forget files of this source that no input names any more')
@@ -38,6 +41,9 @@ const index = new Command('index')
 
 const query = new Command('query')
   .summary('fetch the passages that best answer a question')
+  .description(
+    'Print the k chunks that best answer a question, best first, with their file, offsets (and line for JSONL/Parquet records) and score: by BM25, by the embedding model (vector), or both fused by reciprocal rank (hybrid); filters by source label and path glob; --json for the fields the server returns. See docs/rag.md (Retrieval).',
+  )
   .argument('[question...]', 'the question')
   .option('--db <file>', 'the store')
   .option('-k, --k <n>', 'chunks to return', positiveInteger, 5)
@@ -76,12 +82,16 @@ export function hitJSON(h: RetrievedChunk): Record<string, unknown> {
 
 const info = new Command('info')
   .summary('what a store holds and how it was built')
+  .description('Print what a store holds and how it was built: its files and chunks, the embedding model (or BM25-only), the tokenizer and chunk size/overlap it counts with (re-indexing keeps them), and the chunks per source label. See docs/rag.md.')
   .argument('[db]', 'the store, as --db')
   .option('--db <file>', 'the store')
   .action((db, o) => console.log(ragInfo(need(o.db ?? db, 'db')).join('\n')));
 
 const trainEmbedder = new Command('train-embedder')
   .summary('contrastive fine-tuning of a checkpoint as the embedder (then index --model <out>/embed)')
+  .description(
+    "Fine-tune a checkpoint into a retrieval embedder (SGPT's bi-encoder recipe): InfoNCE over in-batch negatives on (question, passage) pairs made from the knowledge families' train-split words, embedding by mean-pooled final hidden states. Writes an ordinary checkpoint to <out>/embed; index a store with --model <out>/embed to use it for vector and hybrid queries. See docs/rag.md (Embeddings).",
+  )
   .option('--model <ckpt>', 'the checkpoint to start from (a run, stage or checkpoint dir)')
   .option('--out <dir>', 'run directory for the embedder (checkpoints in <out>/embed, metrics.jsonl)')
   .option('--steps <n>', 'optimizer steps', number, 400)
@@ -108,7 +118,8 @@ Examples:
   gptforge rag query --db kb.db "what does ephemeral mean?" [--mode bm25|vector|hybrid] [-k 5]
   gptforge rag info  --db kb.db
   gptforge rag train-embedder --model runs/small --out runs/small-embed
-  gptforge chat --run runs/rag --rag kb.db --max-tokens 48   (answers from the passages, citing [1])`,
+  gptforge chat --run runs/rag --rag kb.db --max-tokens 48   (answers from the passages, citing [1]; a 256-token context)
+  gptforge chat --run runs/tiny --rag kb.db --max-tokens 24  (the tiny preset's 128-token context: index with --chunk-size 48)`,
   )
   .addCommand(index)
   .addCommand(query)

@@ -33,9 +33,10 @@ const train = new Command('train')
   });
 
 /** encode, decode and info: the options every use of a tokenizer file takes, one line per flag. */
-const use = (name: string, summary: string) =>
+const use = (name: string, summary: string, description: string) =>
   new Command(name)
     .summary(summary)
+    .description(description)
     .argument('[text...]', 'the text (encode, info) or ids (decode), instead of --text / --ids / standard input')
     .option('-t, --tokenizer <file>', 'tokenizer.json (ours or Hugging Face) or a .tiktoken rank file', 'tokenizer.json')
     .option('--text <text>', 'the text (default: read standard input)')
@@ -44,7 +45,11 @@ const use = (name: string, summary: string) =>
 const load = (o: { tokenizer: string; pattern?: string }): Tokenizer => Tokenizer.load(o.tokenizer, { pattern: o.pattern });
 const textOf = (o: { text?: string; file?: string }, positionals: string[]): string => o.text ?? (o.file ? readFileSync(o.file, 'utf8') : positionals.length ? positionals.join(' ') : readStdin());
 
-const encode = use('encode', 'text → token ids')
+const encode = use(
+  'encode',
+  'text → token ids',
+  'Encode text (--text, --file, the arguments or standard input) to token ids with a tokenizer file (ours, a Hugging Face tokenizer.json or a .tiktoken rank file), printed space-separated. Special-token text in the input is refused unless --special says to allow it or encode it as plain text.',
+)
   .option('--special <mode>', 'special-token text in the input — error (refuse it) | allow (encode it as the special token) | plain (encode it as ordinary text)', 'error')
   .option('--allow-special', 'same as --special allow')
   .action((args, o) => {
@@ -64,7 +69,7 @@ const encode = use('encode', 'text → token ids')
     console.log(ids.join(' '));
   });
 
-const decode = use('decode', 'token ids → text')
+const decode = use('decode', 'token ids → text', 'Decode token ids (--ids, the arguments or standard input; comma- or space-separated) to text with a tokenizer file (ours, a Hugging Face tokenizer.json or a .tiktoken rank file).')
   .option('--ids <ids>', 'comma- or space-separated ids (default: standard input)')
   .action((args, o) => {
     const tok = load(o);
@@ -80,21 +85,23 @@ const decode = use('decode', 'token ids → text')
     process.stdout.write(tok.decode(ids) + '\n');
   });
 
-const info = use('info', 'vocabulary, special tokens, hash; bytes/token on --file or --text').action((args, o) => {
-  const tok = load(o);
-  console.log(`mode: ${tok.mode}`);
-  console.log(`vocabulary: ${tok.vocabSize} tokens`);
-  console.log(`special tokens: ${[...tok.specialTokens].map(([s, id]) => `${s}=${id}`).join(' ') || 'none'}`);
-  console.log(`hash: ${tok.hash()}`);
-  // the pre-split pattern decides whether llama.cpp can tokenize like us (GGUF export): said up front
-  const name = patternName(tok.pattern);
-  const pre = name !== undefined ? LLAMA_CPP_PRE[name] : undefined;
-  console.log(`pre-split pattern: ${name ?? (tok.pattern === '' ? 'none' : 'custom regex')}${pre ? ` (GGUF: llama.cpp pre-type "${pre}")` : ' (GGUF export refuses it: llama.cpp has no pre-type with this regex; docs/interop.md)'}`);
-  if (o.file || o.text) {
-    const t = textOf(o, args);
-    const n = tok.encodeOrdinary(t).length;
-    console.log(`compression: ${(Buffer.byteLength(t) / Math.max(1, n)).toFixed(3)} bytes/token (${n} tokens for ${Buffer.byteLength(t)} bytes)`);
-  }
-});
+const info = use('info', 'vocabulary, special tokens, hash; bytes/token on --file or --text', 'Describe a tokenizer file: its mode, vocabulary size, special tokens, hash and pre-split pattern (and whether GGUF export can carry it); with --file or --text, its compression in bytes per token on that text.').action(
+  (args, o) => {
+    const tok = load(o);
+    console.log(`mode: ${tok.mode}`);
+    console.log(`vocabulary: ${tok.vocabSize} tokens`);
+    console.log(`special tokens: ${[...tok.specialTokens].map(([s, id]) => `${s}=${id}`).join(' ') || 'none'}`);
+    console.log(`hash: ${tok.hash()}`);
+    // the pre-split pattern decides whether llama.cpp can tokenize like us (GGUF export): said up front
+    const name = patternName(tok.pattern);
+    const pre = name !== undefined ? LLAMA_CPP_PRE[name] : undefined;
+    console.log(`pre-split pattern: ${name ?? (tok.pattern === '' ? 'none' : 'custom regex')}${pre ? ` (GGUF: llama.cpp pre-type "${pre}")` : ' (GGUF export refuses it: llama.cpp has no pre-type with this regex; docs/interop.md)'}`);
+    if (o.file || o.text) {
+      const t = textOf(o, args);
+      const n = tok.encodeOrdinary(t).length;
+      console.log(`compression: ${(Buffer.byteLength(t) / Math.max(1, n)).toFixed(3)} bytes/token (${n} tokens for ${Buffer.byteLength(t)} bytes)`);
+    }
+  },
+);
 
 export const command = new Command('tokenizer').summary('train a byte-level BPE tokenizer; encode, decode, info').description('Byte-level BPE tokenizers: train ours; use ours, Hugging Face tokenizer.json or tiktoken files.').addCommand(train).addCommand(encode).addCommand(decode).addCommand(info);

@@ -19,6 +19,7 @@ import { ensureTokenizer } from './data.js';
 import { runLayout } from './layout.js';
 import { lossCurves } from './plots.js';
 import { loadPreset, resolveMixturePath, type PretrainPreset } from './presets.js';
+import { checkPresetName } from './preset.js';
 
 /** Overrides of the preset's pretraining section (each optional). */
 export interface PretrainOverrides {
@@ -39,6 +40,7 @@ export interface PretrainOverrides {
  */
 export function resolvePreset(name: string, o: PretrainOverrides & { run?: string } = {}): { runDir: string; preset: PretrainPreset; file: string } {
   if (o.maxSteps !== undefined && !(Number.isInteger(o.maxSteps) && o.maxSteps >= 1)) throw new GptforgeError(`--max-steps must be a positive whole number of optimizer steps, got ${o.maxSteps}`, { field: '--max-steps' });
+  checkPresetName(name);
   const { preset: base, file } = loadPreset(name);
   const p: PretrainPreset = { ...base, train: { ...base.train } };
   if (o.maxSteps !== undefined) p.train.maxSteps = o.maxSteps;

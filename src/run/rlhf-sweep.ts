@@ -10,7 +10,9 @@ import { latestCheckpoint } from '../model/checkpoint.js';
 import { taskPrompts } from '../train/comparisons.js';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
+import { Tokenizer } from '../tokenizer/index.js';
 import { runDpo } from './dpo.js';
+import { estimatePipeline, formatDuration } from './estimate.js';
 import { LATER_STAGES, runEval } from './eval.js';
 import { runLayout } from './layout.js';
 import { loadModel } from './models.js';
@@ -129,6 +131,34 @@ function tableAccuracy(table: EvalTable, column: string, families?: readonly str
   return total > 0 ? correct / total : NaN;
 }
 
+/**
+ * The sweep's start estimate, as the pipeline prints one (src/run/estimate.ts: this machine's
+ * timed forward/backward and decoding at each stage's shape, scaled by the steps left, resume-aware):
+ * per cell not yet done, SFT + comparisons and RM + RL twice (PPO, GRPO) + the evaluation. DPO and
+ * the KL estimates are not counted, and decoding is a floor, so the sweep takes longer.
+ */
+function sweepEstimateText(runDir: string, rates: readonly number[]): string {
+  const layout = runLayout(runDir);
+  let vocab = 4096;
+  try {
+    vocab = Tokenizer.load(layout.tokenizer).vocabSize;
+  } catch {
+    // no readable tokenizer yet: the mixture's default size (the timing hardly depends on it)
+  }
+  const left = rates.filter((rate) => readState(join(runDir, 'rlhf-sweep', `ew-${rate}`, 'sweep-state.json'), rate).done.length < STEPS.length);
+  if (left.length === 0) return `rlhf-sweep: all ${rates.length} cells done: reading them back`;
+  // one calibration, on the first cell left: the cells differ only in e_w (the same work), and timing each
+  // anew under a shared machine's load scattered the same work's estimate by 2× between cells
+  const cellDir = join(runDir, 'rlhf-sweep', `ew-${left[0]}`);
+  const e = estimatePipeline(cellDir, runPreset(cellDir), vocab, 1);
+  const sec = (prefix: string): number => e.stages.find((x) => x.stage.startsWith(prefix))?.seconds ?? 0;
+  const cell = sec('2.') + sec('3.') + 2 * sec('4.') + sec('evaluation');
+  return [
+    `rlhf-sweep: estimate: about ${formatDuration(cell * left.length)} for ${left.length} of ${rates.length} cells (e_w ${left.join(', ')}) on ${e.machine}`,
+    `  per cell: ${formatDuration(cell)} (SFT ${formatDuration(sec('2.'))}, comparisons + RM ${formatDuration(sec('3.'))}, PPO and GRPO ${formatDuration(sec('4.'))} each, evaluation ${formatDuration(sec('evaluation'))}), timed as the pipeline's estimate is; DPO and the KL estimates not counted, decoding a floor: expect longer`,
+  ].join('\n');
+}
+
 /** The cell's rows, from its eval.json, rm-eval.json and KL estimates. */
 function cellRows(cellDir: string, st: CellState): SweepRow[] {
   const ev = JSON.parse(readFileSync(runLayout(cellDir).evalJson, 'utf8')) as EvalTable & { compare: CompareRow[] | null };
@@ -191,11 +221,13 @@ export async function runRlhfSweep(runDir: string, o: RlhfSweepOptions = {}): Pr
   const log = o.log ?? (() => undefined);
   const rows: SweepRow[] = [];
   const common = { quiet: o.quiet, signal: o.signal, log: o.log };
-  for (const rate of rates) {
+  for (const rate of rates) prepareCell(runDir, join(runDir, 'rlhf-sweep', `ew-${rate}`), rate);
+  log(sweepEstimateText(runDir, rates));
+  for (const [i, rate] of rates.entries()) {
     const cellDir = join(runDir, 'rlhf-sweep', `ew-${rate}`);
-    prepareCell(runDir, cellDir, rate);
     const stateFile = join(cellDir, 'sweep-state.json');
     const st = readState(stateFile, rate);
+    log(`rlhf-sweep: cell ${i + 1}/${rates.length} (e_w = ${rate})${st.done.length === STEPS.length ? ': done, read back' : st.done.length > 0 ? `: resuming after ${st.done.join(', ')}` : ''}`);
     for (const step of STEPS) {
       if (st.done.includes(step)) continue;
       if (o.signal?.aborted) return { rows, markdown: sweepMarkdown(rows), interrupted: true };

@@ -1,7 +1,10 @@
 import { chatTokenIds, renderConversation, renderPrompt, type ChatSpecial } from '../data/chat.js';
 import type { Conversation, Message } from '../data/conversation.js';
-import type { GrammarConstraint } from '../infer/constrain/matcher.js';
+import { byteSet } from '../infer/constrain/bytes.js';
+import { alt, bytes, literal, seq, star } from '../infer/constrain/grammar.js';
+import { Automaton, GrammarConstraint, TokenMatcher } from '../infer/constrain/matcher.js';
 import { maskCallLogits } from '../infer/constrain/toolcall.js';
+import { tokenTrie } from '../infer/constrain/trie.js';
 import type { RowController } from '../infer/pipeline.js';
 import type { LogitsProcessor, RowView } from '../infer/processors.js';
 import type { Finish, RowProgress, StoppingCriterion } from '../infer/stopping.js';
@@ -128,6 +131,18 @@ export function chatPrompt(tok: Tokenizer, conv: Conversation): number[] {
   throw badRequest('the last message must be a user message or tool results', 'messages');
 }
 
+/** The index of the largest entry (the first of ties), or -1 when all are -Infinity. */
+function argmaxOf(logits: Float32Array): number {
+  let best = -1;
+  let v = -Infinity;
+  for (let i = 0; i < logits.length; i++)
+    if (logits[i] > v) {
+      v = logits[i];
+      best = i;
+    }
+  return best;
+}
+
 /** Whether `logits[id]` is a largest entry (ties count). */
 function isArgmax(logits: Float32Array, id: number): boolean {
   const v = logits[id];
@@ -140,7 +155,31 @@ function isArgmax(logits: Float32Array, id: number): boolean {
  * The choice's `hint` (a gptforge extension, docs/server.md) when the model wanted a tool call the
  * request did not enable: its most likely token was the call's opening, masked out.
  */
-export const TOOL_HINT = 'the model tried to call a tool, but this request enabled none: send "builtin_tools": ["calculator"] to have the server run its calculator (gptforge chat does so by default), or declare "tools" to run them yourself';
+export const TOOL_HINT = 'the model tried to call a tool this request did not enable: send "builtin_tools": ["calculator"] to have the server run its calculator (gptforge chat does so by default), or declare the tool in "tools" to run it yourself';
+
+const nameConstraints = new WeakMap<Tokenizer, Map<string, GrammarConstraint>>();
+
+/**
+ * The constraint on a call's name when no declared tool is strict: `name₁ ":" any* | name₂ ":" any* | …`
+ * over the declared names (exact spelling), so a call can only name a function the request declared,
+ * as OpenAI's replies do; the arguments after the colon stay free text. Compiled once per tokenizer
+ * and name list; clone before use.
+ */
+export function toolNameConstraint(names: readonly string[], tok: Tokenizer): GrammarConstraint {
+  const key = JSON.stringify(names);
+  let byNames = nameConstraints.get(tok);
+  if (!byNames) nameConstraints.set(tok, (byNames = new Map()));
+  let con = byNames.get(key);
+  if (!con) {
+    const any = star(bytes(byteSet([0, 255])));
+    const g = { rules: new Map([['call', alt(...names.map((n) => seq(literal(n), literal(':'), any)))]]), start: 'call', source: 'tool call name' };
+    con = new GrammarConstraint(new TokenMatcher(new Automaton(g), tokenTrie(tok)));
+    // clients choose the names: a bounded cache, not one entry per name list ever sent
+    if (byNames.size >= 64) byNames.clear();
+    byNames.set(key, con);
+  }
+  return con;
+}
 
 export type ToolChoice = 'none' | 'auto' | 'required' | { name: string };
 
@@ -164,7 +203,9 @@ export interface ToolSetup {
  * One chat row's tool state machine (a logits processor, the row's controller and a
  * stopping criterion). Text mode: `<|tool_end|>` is masked, and `<|tool_start|>` unless a
  * tool is available; with `tool_choice` "required" or a named function the reply must open
- * with a call (and a named call's `name: ` prefix is forced token by token). When a call
+ * with a call (and a named call's `name: ` prefix is forced token by token). A call's name is
+ * always a declared one (the strict grammar, or `toolNameConstraint` up to the colon); under
+ * "auto" a call heading for an undeclared name is dropped and flagged `wantedTool`. When a call
  * closes: a built-in tool runs and its output is forced into the row (the model goes on); a
  * client's tool ends the row, and the call is returned as `tool_calls`.
  */
@@ -180,6 +221,12 @@ export class ToolRowController implements LogitsProcessor, RowController, Stoppi
   private done = false;
   /** The current call's constraint state, and a reused mask buffer. */
   private callCon: GrammarConstraint | null = null;
+  /** Names only (no strict tool): the declared names' constraint, dropped once the call's colon is written. */
+  private readonly nameCon: GrammarConstraint | null;
+  /** Whether the open call is still writing its name (no colon yet). */
+  private naming = false;
+  /** Under "auto" the model began a call to a tool the request did not declare: the call is dropped and the row ends. */
+  private abandoned = false;
   private callMask: Uint32Array | null = null;
   /** A call cut at maxCallTokens before its arguments were complete: the row ends with 'length'. */
   private cut = false;
@@ -196,6 +243,8 @@ export class ToolRowController implements LogitsProcessor, RowController, Stoppi
   ) {
     this.sp = chatTokenIds(s.tok);
     this.prefix = typeof s.choice === 'object' ? s.tok.encode(`${s.choice.name}: `, { disallowedSpecial: 'plain' }) : [];
+    const names = [...s.clientTools, ...(s.builtin?.names() ?? []).filter((n) => !s.clientTools.has(n))];
+    this.nameCon = !s.callConstraint && names.length > 0 ? toolNameConstraint(names, s.tok) : null;
   }
 
   private get mustCall(): boolean {
@@ -218,8 +267,18 @@ export class ToolRowController implements LogitsProcessor, RowController, Stoppi
     } else {
       logits[sp['<|tool_start|>']] = -Infinity;
       if (this.call.length < this.prefix.length && this.calls.length === 0) only(this.prefix[this.call.length]);
-      // the arguments under the tool's schema: only allowed tokens; <|tool_end|> once complete
-      if (this.callCon) this.callMask = maskCallLogits(this.callCon, logits, sp['<|tool_end|>'], this.callMask);
+      // the name among the declared ones, and the arguments under the tool's schema when strict: only allowed tokens; <|tool_end|> once complete
+      if (this.callCon) {
+        // under "auto", a model heading for a name the request did not declare (its most likely token is masked) is not
+        // pushed into a declared one: the call is dropped and the reply carries the hint, as when no tool is enabled
+        const top = this.naming && this.s.choice === 'auto' ? argmaxOf(logits) : -1;
+        this.callMask = maskCallLogits(this.callCon, logits, sp['<|tool_end|>'], this.callMask);
+        if (top >= 0 && logits[top] === -Infinity) {
+          this.wantedTool = true;
+          this.abandoned = true;
+          only(sp['<|tool_end|>']);
+        }
+      }
     }
   }
 
@@ -229,13 +288,26 @@ export class ToolRowController implements LogitsProcessor, RowController, Stoppi
       this.lastVisible = next !== sp['<|tool_start|>'];
       if (this.lastVisible) return { visible: true };
       this.mode = 'call';
-      this.callCon = this.s.callConstraint?.clone() ?? null;
+      this.callCon = this.s.callConstraint?.clone() ?? this.nameCon?.clone() ?? null;
+      this.naming = true;
       return { visible: false };
     }
     this.lastVisible = false;
+    if (this.abandoned) {
+      this.call = [];
+      this.callCon = null;
+      this.mode = 'text';
+      this.done = true;
+      return { visible: false };
+    }
     if (next !== sp['<|tool_end|>']) {
       this.call.push(next);
       this.callCon?.advance(next);
+      if (this.naming && this.s.tok.decode(this.call).includes(':')) {
+        this.naming = false;
+        // the name is complete: free-text arguments are not constrained
+        if (this.callCon && !this.s.callConstraint) this.callCon = null;
+      }
     }
     if (next !== sp['<|tool_end|>'] && this.call.length < this.s.maxCallTokens) return { visible: false };
     const forced = next === sp['<|tool_end|>'] ? [] : [sp['<|tool_end|>']];
@@ -274,7 +346,8 @@ export class ToolRowController implements LogitsProcessor, RowController, Stoppi
     const text = this.s.tok.decode(this.call);
     const colon = text.indexOf(':');
     const name = (colon > 0 ? text.slice(0, colon) : text).trim();
-    if (this.s.builtin?.get(name) && !this.s.clientTools.has(name)) return null;
+    // a name cut before its colon is not yet a declared function's: no call to return
+    if (colon <= 0 || !this.s.clientTools.has(name)) return null;
     const input = colon > 0 ? text.slice(colon + 1).trim() : '';
     // the text so far, as it stands (a strict call's JSON prefix), not wrapped as a complete free-text call is
     return { id: `${this.idPrefix}_${this.calls.length}`, type: 'function', function: { name, arguments: input } };

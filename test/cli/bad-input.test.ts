@@ -117,3 +117,26 @@ test('token counts and passage counts below 1 are refused by the flag parser, be
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   }
 });
+
+test('a misspelt preset or technique is refused as typed, with the name it was near ("did you mean"), not a presets/ path the user never typed', () => {
+  const root = mkdtempSync(join(tmpdir(), 'gf-bad-'));
+  try {
+    for (const args of [
+      ['pipeline', '--preset', 'tinny', '--run', join(root, 'a')],
+      ['sft', '--run', join(root, 'b'), '--preset', 'tinny'],
+    ]) {
+      const r = run(args);
+      assert.equal(r.status, 1, args.join(' '));
+      assert.match(r.stderr, /^gptforge: --preset: no preset "tinny"; did you mean "tiny"\? \(presets: tiny, small; or a path to a JSON file\)$/m);
+      assert.doesNotMatch(r.stderr, /pretrain\.tinny\.json/);
+    }
+    const far = run(['pretrain', '--preset', 'enormous', '--run', join(root, 'c')]);
+    assert.match(far.stderr, /no preset "enormous" \(presets: tiny, small/);
+    assert.ok(!existsSync(join(root, 'a')) && !existsSync(join(root, 'c')), 'nothing written');
+    const ask = run(['ask', '--run', join(root, 'a'), '--technique', 'cott', 'What is 1 plus 2?']);
+    assert.equal(ask.status, 1);
+    assert.match(ask.stderr, /--technique: unknown technique "cott"; did you mean "cot"\? \(one of: direct, cot, self-consistency, reflect, tot\)/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

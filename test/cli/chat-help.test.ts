@@ -33,3 +33,14 @@ test('chat: the calculator trace on stderr ends its line (piped), and adds none 
   u.end();
   assert.equal(tty.chunks.join(''), '[calculator: 2+2 → 4] ');
 });
+
+test('chat --help and rag --help give --max-tokens for the tiny preset (24 beside 48-token chunks in 128 tokens, as docs/rag.md), and --chunk-size says how tokens are counted', () => {
+  const help = (...args: string[]): string => {
+    const r = spawnSync(process.execPath, [CLI, ...args, '--help'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.replace(/\s+/g, ' ');
+  };
+  assert.match(help('chat'), /--rag <db>.*24 for the tiny preset's 128/);
+  assert.match(help('rag'), /--rag kb\.db --max-tokens 24 .*128-token context: index with --chunk-size 48/);
+  assert.match(help('rag', 'index'), /--chunk-size <n> most tokens per chunk, counted by --model's or --tokenizer's tokenizer, else as ≈4 characters a token/);
+});

@@ -52,6 +52,24 @@ test('chat stream(): events carry every token and the visible text; the replies 
   }
 });
 
+test('chat stream(): text deltas never carry half a character when 2-, 3- and 4-byte characters arrive one byte token at a time', async () => {
+  const byteId = new Map<number, number>();
+  const specials = new Set(tok.specialTokens.values());
+  for (let id = 0; id < V; id++) if (!specials.has(id) && tok.tokenBytes(id).length === 1) byteId.set(tok.tokenBytes(id)[0], id);
+  const text = 'café 中 😀 ü.';
+  const gen = new ChatEngine(follow([...Buffer.from(text, 'utf8')].map((b) => byteId.get(b)!)), tok).stream([question], [1], { temperature: 0 });
+  const deltas: string[] = [];
+  let res: IteratorResult<unknown, ChatReply[]>;
+  while (!(res = await gen.next()).done) {
+    const e = res.value as { text: string };
+    if (e.text) deltas.push(e.text);
+  }
+  assert.equal(res.value[0].text, text);
+  assert.equal(deltas.join(''), text);
+  for (const d of deltas) assert.ok(!d.includes('\uFFFD') && !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/.test(d), JSON.stringify(d));
+  assert.ok(deltas.includes('😀') && deltas.includes('中'), JSON.stringify(deltas));
+});
+
 test('chat stream(): one reply aborted mid-decode stops at once with "abort", the other goes on', async () => {
   const engine = new ChatEngine(follow([...txt(' The answer is 36.'.repeat(20)), sp('<|assistant_end|>')]), tok);
   const ac = new AbortController();

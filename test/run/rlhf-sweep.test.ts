@@ -16,14 +16,15 @@ const cell = (e: number, compare: { name: string; winRate: number; accuracy: num
   compare: compare.map((c) => ({ ...c, rmReward: 0, wins: 0, ties: 0, losses: 0, rubric: 0, diversity: { samples: 4, distinct1: 0.5, distinct2: 0.6, selfBleu: 0.3, meanEntropy: 1, uniqueSamples: 3 }, listItems: { distinct: 1, perSample: 1 } })),
 });
 
-test('rlhf sweep: finished cells are read back, not retrained; the table and chart cover every e_w and method', async () => {
+/** A run with a (stub) base model and finished sweep cells for `done` e_w's. */
+function sweepRun(done: readonly number[]): string {
   const run = mkdtempSync(join(tmpdir(), 'gf-sweep-'));
   copyFileSync(join(presetsDir(), 'pretrain.tiny.json'), join(run, 'preset.json'));
   writeFileSync(join(run, 'tokenizer.json'), '{}');
   mkdirSync(join(run, 'base', 'step-0000001'), { recursive: true });
   writeFileSync(join(run, 'base', 'step-0000001', 'config.json'), '{}');
   writeFileSync(join(run, 'base', 'latest.json'), JSON.stringify({ checkpoint: 'step-0000001', step: 1 }));
-  for (const e of [0, 0.5]) {
+  for (const e of done) {
     const dir = join(run, 'rlhf-sweep', `ew-${e}`);
     mkdirSync(dir, { recursive: true });
     // a cell a killed sweep had finished: every step done, its results on disk
@@ -42,8 +43,15 @@ test('rlhf sweep: finished cells are read back, not retrained; the table and cha
     );
     writeFileSync(join(dir, 'rm-eval.json'), JSON.stringify({ step: 1, accuracy: 0.8, accuracyCleanByContext: { decidable: { pairs: 10, correct: 9, accuracy: 0.9 }, knowledge: { pairs: 10, correct: 5, accuracy: 0.5 } } }));
   }
-  const r = await runRlhfSweep(run, { rates: [0.5, 0] });
+  return run;
+}
+
+test('rlhf sweep: finished cells are read back, not retrained; the table and chart cover every e_w and method', async () => {
+  const run = sweepRun([0, 0.5]);
+  const lines: string[] = [];
+  const r = await runRlhfSweep(run, { rates: [0.5, 0], log: (l) => lines.push(l) });
   assert.equal(r.interrupted, false);
+  assert.deepEqual(lines, ['rlhf-sweep: all 2 cells done: reading them back', 'rlhf-sweep: cell 1/2 (e_w = 0.5): done, read back', 'rlhf-sweep: cell 2/2 (e_w = 0): done, read back']);
   assert.deepEqual(
     r.rows.map((x) => `${x.writerErrorRate} ${x.method}`),
     ['0 SFT', '0 SFT best-of-4 (RM)', '0 PPO', '0.5 SFT', '0.5 SFT best-of-4 (RM)', '0.5 PPO'],
@@ -67,6 +75,20 @@ test('rlhf sweep: finished cells are read back, not retrained; the table and cha
   assert.equal(preset.rl.config.ptxCoef, 0);
   assert.ok(lstatSync(join(run, 'rlhf-sweep', 'ew-0', 'base')).isSymbolicLink());
   assert.ok(existsSync(join(run, 'rlhf-sweep.json')));
+});
+
+test('rlhf sweep: the start estimate times the cells left on this machine (the finished one not counted), and each cell opens with "cell i/N (e_w = …)"', async () => {
+  const run = sweepRun([0.5]);
+  const lines: string[] = [];
+  const ac = new AbortController();
+  ac.abort(); // stop before the fresh cell's first step: the estimate and the headers are what is tested
+  const r = await runRlhfSweep(run, { rates: [0.5, 0], log: (l) => lines.push(l), signal: ac.signal });
+  assert.equal(r.interrupted, true);
+  const est = lines[0].split('\n');
+  const m = /^rlhf-sweep: estimate: about ([\d.]+) (s|min|h) for 1 of 2 cells \(e_w 0\) on .+/.exec(est[0]);
+  assert.ok(m && Number(m[1]) > 0, lines[0]);
+  assert.match(est[1], /^ {2}per cell: .+ \(SFT .+, comparisons \+ RM .+, PPO and GRPO .+ each, evaluation .+\)/);
+  assert.deepEqual(lines.slice(1), ['rlhf-sweep: cell 1/2 (e_w = 0.5): done, read back', 'rlhf-sweep: cell 2/2 (e_w = 0)']);
 });
 
 test('rlhf sweep: a bad rate and a run without a base model are refused by name', async () => {

@@ -31,16 +31,23 @@ export function tinyRun(): { dir: string; tok: Tokenizer } {
   return { dir, tok };
 }
 
+/** The scripted model's reply to "bytes": 2-, 3- and 4-byte characters, each split over byte tokens. */
+export const BYTE_REPLY = 'café 中 😀 ü.';
+
 /**
  * A scripted chat model (greedy tests): after a user message containing "weather" it calls
  * `get_weather: {"city": "Paris"}`, after "calc" `calculator: 12*3`; after a tool output it
- * says " It says: <output>."; otherwise "Hello there. How are you? Bye." — then ends the turn.
+ * says " It says: <output>."; after "bytes" it writes `BYTE_REPLY` one UTF-8 byte token at a time (its
+ * multi-byte characters split across tokens); otherwise "Hello there. How are you? Bye." — then ends the turn.
  * `slowMs` busy-waits per forward pass (disconnect tests need a reply that takes a while).
  */
 export function scriptedModel(tok: Tokenizer, opts: { slowMs?: number; repeat?: number } = {}): ServedModel {
   const sp = chatTokenIds(tok);
   const V = tok.vocabSize;
   const txt = (s: string): number[] => tok.encode(s, { disallowedSpecial: 'plain' });
+  const byteId = new Map<number, number>();
+  const specials = new Set(tok.specialTokens.values());
+  for (let id = 0; id < V; id++) if (!specials.has(id) && tok.tokenBytes(id).length === 1) byteId.set(tok.tokenBytes(id)[0], id);
   const model = new PolicyModel(
     V,
     (h) => {
@@ -59,8 +66,8 @@ export function scriptedModel(tok: Tokenizer, opts: { slowMs?: number; repeat?: 
         script = [...txt(' It says: '), ...reply.slice(os + 1, oe), ...txt('.'), sp['<|assistant_end|>']];
         at = reply.length - oe - 1;
       } else {
-        const call = prompt.includes('weather') ? 'get_weather: {"city": "Paris"}' : prompt.includes('calc') ? 'calculator: 12*3' : null;
-        script = call ? [sp['<|tool_start|>'], ...txt(call), sp['<|tool_end|>']] : [...txt('Hello there. How are you? Bye.'.repeat(opts.repeat ?? 1)), sp['<|assistant_end|>']];
+        const call = prompt.includes('bytes') ? null : prompt.includes('weather') ? 'get_weather: {"city": "Paris"}' : prompt.includes('calc') ? 'calculator: 12*3' : null;
+        script = call ? [sp['<|tool_start|>'], ...txt(call), sp['<|tool_end|>']] : prompt.includes('bytes') ? [...[...Buffer.from(BYTE_REPLY, 'utf8')].map((b) => byteId.get(b)!), sp['<|assistant_end|>']] : [...txt('Hello there. How are you? Bye.'.repeat(opts.repeat ?? 1)), sp['<|assistant_end|>']];
         at = reply.length;
       }
       return peak(V, script[at] ?? sp['<|assistant_end|>']);

@@ -7,7 +7,7 @@ import OpenAI, { APIError, AuthenticationError, BadRequestError, InternalServerE
 import { ajvValidator } from '../constrain/ajv.js';
 import { GptforgeServer, loadRunModels, type ServedModel } from '../../src/server/index.js';
 import type { Tokenizer } from '../../src/tokenizer/index.js';
-import { scriptedModel, tinyRun } from './fixture.js';
+import { BYTE_REPLY, scriptedModel, tinyRun } from './fixture.js';
 
 /**
  * The server against the official `openai` client (pinned in devDependencies), on a tiny run's
@@ -283,6 +283,19 @@ describe('chat completions', () => {
   });
 });
 
+test('streamed content deltas never carry half a character: a reply whose 2-, 3- and 4-byte characters arrive one byte token at a time (no U+FFFD, the emoji whole in one delta)', async () => {
+  const deltas: string[] = [];
+  for await (const ch of await client.chat.completions.create({ model: 'scripted', messages: user('bytes please'), temperature: 0, stream: true })) {
+    const d = ch.choices[0]?.delta.content;
+    if (d) deltas.push(d);
+  }
+  assert.equal(deltas.join(''), BYTE_REPLY);
+  for (const d of deltas) assert.ok(!d.includes('\uFFFD') && !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/.test(d), JSON.stringify(d));
+  assert.ok(deltas.includes('😀') && deltas.includes('中'), JSON.stringify(deltas));
+  const plain = await client.chat.completions.create({ model: 'scripted', messages: user('bytes please'), temperature: 0 });
+  assert.equal(plain.choices[0].message.content, BYTE_REPLY);
+});
+
 describe('tools', () => {
   const weather = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
   test("the model's tool call comes back as tool_calls, and the client's result goes back in", async () => {
@@ -353,7 +366,7 @@ describe('tools', () => {
   test('a reply whose model wanted a tool the request did not enable carries a hint saying so (plain and streamed); with the tool on, none', async () => {
     type Hinted = { hint?: string };
     const r = await client.chat.completions.create({ model: 'scripted', messages: user('calc please'), temperature: 0, max_tokens: 8 });
-    assert.match((r.choices[0] as Hinted).hint ?? '', /tried to call a tool, but this request enabled none: send "builtin_tools": \["calculator"\]/);
+    assert.match((r.choices[0] as Hinted).hint ?? '', /tried to call a tool this request did not enable: send "builtin_tools": \["calculator"\]/);
     const hints: string[] = [];
     for await (const ch of await client.chat.completions.create({ model: 'scripted', messages: user('calc please'), temperature: 0, max_tokens: 8, stream: true })) {
       const h = (ch.choices[0] as Hinted | undefined)?.hint;
@@ -364,6 +377,29 @@ describe('tools', () => {
     assert.equal((on.choices[0] as Hinted).hint, undefined);
     const plain = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0 });
     assert.equal((plain.choices[0] as Hinted).hint, undefined);
+  });
+  test('a call only ever names a declared function: "required" with non-strict tools writes a declared name where the model wanted the undeclared calculator (plain and streamed, scripted and random models); under "auto" that call is dropped with the hint', async () => {
+    type Hinted = { hint?: string };
+    const end = tok.specialId('<|tool_end|>');
+    const names: string[] = [];
+    const r = await client.chat.completions.create({ model: 'scripted', messages: user('calc please'), temperature: 0, tools: weather, tool_choice: 'required', logit_bias: { [end]: 50 }, max_tokens: 30 });
+    for (const c of r.choices[0].message.tool_calls ?? []) names.push((c as { function: { name: string } }).function.name);
+    assert.equal(r.choices[0].finish_reason, 'tool_calls');
+    for await (const ch of await client.chat.completions.create({ model: 'scripted', messages: user('calc please'), temperature: 0, tools: weather, tool_choice: 'required', logit_bias: { [end]: 50 }, max_tokens: 30, stream: true }))
+      for (const tc of ch.choices[0]?.delta.tool_calls ?? []) if (tc.function?.name) names.push(tc.function.name);
+    for (let seed = 0; seed < 6; seed++) {
+      const rr = await client.chat.completions.create({ model: 'sft', messages: user('Hello'), seed, tools: weather, tool_choice: 'required', logit_bias: { [end]: 50 }, max_tokens: 30 });
+      for (const c of rr.choices[0].message.tool_calls ?? []) names.push((c as { function: { name: string } }).function.name);
+    }
+    assert.ok(names.length >= 6, `${names.length} calls`);
+    assert.deepEqual([...new Set(names)], ['get_weather']);
+    const auto = await client.chat.completions.create({ model: 'scripted', messages: user('calc please'), temperature: 0, tools: weather, max_tokens: 30 });
+    assert.equal(auto.choices[0].message.tool_calls, undefined);
+    assert.equal(auto.choices[0].finish_reason, 'stop');
+    assert.match((auto.choices[0] as Hinted).hint ?? '', /did not enable/);
+    // the declared tool is still called under "auto"
+    const weatherCall = await client.chat.completions.create({ model: 'scripted', messages: user('weather?'), temperature: 0, tools: weather, tool_choice: 'auto' });
+    assert.equal((weatherCall.choices[0].message.tool_calls![0] as { function: { name: string } }).function.name, 'get_weather');
   });
   test('tool_choice "none" masks calls; without tools the model cannot call', async () => {
     const r = await client.chat.completions.create({ model: 'scripted', messages: user('weather?'), temperature: 0, tools: weather, tool_choice: 'none', max_tokens: 4 });
