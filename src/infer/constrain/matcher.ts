@@ -1533,17 +1533,77 @@ export class TokenMatcher {
     accept.set(idx.upTo[k]);
     this.touchedN = this.touched.length; // dense: takeSet scans it all
     const p0 = pops.length;
-    this.walkTrie = idx.rest;
-    this.walkBelow = this.belowRest;
+    // When every state of the chain rejects the control bytes (a JSON string body), the tokens
+    // whose first non-plain event is a control byte die there, and those cut inside a character
+    // are accepted by count (cutUpTo): only the tokens with a quote, a backslash or non-UTF-8
+    // bytes are walked — cl100k's `quoted` trie has 3.3k nodes against the 11.1k of `rest`
+    // (its ≈ 8k others mostly newlines and tabs), and a counted body is walked at every position.
+    const byCount = (k < idx.maxChars || !idx.cutBeyond) && this.chainControlsDead(x);
+    if (byCount) {
+      const cut = idx.cutUpTo[k];
+      for (let w = 0; w < cut.length; w++) accept[w] |= cut[w];
+    }
+    const sub = byCount ? idx.quoted : idx.rest;
+    this.walkTrie = sub;
+    this.walkBelow = byCount ? this.belowQuoted : this.belowRest;
     try {
-      this.walk(x, 0, idx.rest.size, accept, pops);
+      this.walk(x, 0, sub.size, accept, pops);
     } finally {
       this.walkTrie = this.trie;
       this.walkBelow = this.belowFull;
     }
-    const map = idx.restToFull;
+    const map = byCount ? idx.quotedToFull : idx.restToFull;
     for (let i = p0; i < pops.length; i++) pops[i] = map[pops[i]];
     return true;
+  }
+
+  /** Per state: 1 when it and every state its plain characters lead to, in a row, reject every control byte (chainControlsDead), 2 not, 0 not known. */
+  private ctlChain: Uint8Array = new Uint8Array(1024);
+
+  /**
+   * True when x and the states after each further plain character (plainStep, until none is
+   * allowed or the state repeats) all reject the control bytes: then a token that reaches a
+   * control byte after plain text dies there, whatever its count. Memoized per state; the
+   * chain of a counted body is followed once (its later positions start inside it).
+   */
+  private chainControlsDead(x: number): boolean {
+    const path = this.plainStates; // plainChain's scratch: free again here
+    path.length = 0;
+    let t = x;
+    let ok = true;
+    for (;;) {
+      if (t >= this.ctlChain.length) {
+        const g = new Uint8Array(Math.max(t + 1, this.ctlChain.length * 2));
+        g.set(this.ctlChain);
+        this.ctlChain = g;
+      }
+      const known = this.ctlChain[t];
+      if (known !== 0) {
+        ok = known === 1;
+        break;
+      }
+      path.push(t);
+      if (!this.controlsDead(t)) {
+        ok = false;
+        break;
+      }
+      const u = this.plainStep(t);
+      if (u === -1) {
+        ok = false;
+        break;
+      }
+      if (u === DEAD || u === t) break; // the last place, or a loop
+      if (path.length > this.plain!.maxChars + 1) {
+        // longer than any token's plain run: x holds (no token reaches further), the states after
+        // it are not known to for their own longer reach
+        this.ctlChain[x] = 1;
+        return true;
+      }
+      t = u;
+    }
+    // a state's answer is its own test and the rest of the chain's
+    for (let i = path.length - 1; i >= 0; i--) this.ctlChain[path[i]] = ok ? 1 : 2;
+    return ok;
   }
 
   /**
