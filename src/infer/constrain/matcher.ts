@@ -1345,8 +1345,9 @@ export class TokenMatcher {
    * The frame walk from the trie's root in state `x`. Many frames lead on most first bytes to
    * one state — every character but a few that leaves a key outside `properties` enters the same
    * free string body — so the walk of the subtrees under those bytes is shared: once a state
-   * s is seen twice as the successor of the first bytes holding at least half the tokens, the
-   * walk of every depth-1 subtree from s is kept (`rootFull`), and a frame leading to s copies
+   * s is seen twice as the successor of the first bytes holding at least half the tokens (once,
+   * when s is a plain loop), the walk of every depth-1 subtree from s is kept (`rootFull`; per
+   * vocabulary by s's signature, `SharedFrames.roots`), and a frame leading to s copies
    * it, clears the subtrees whose first byte leads elsewhere and walks those alone. Exact: each
    * depth-1 subtree's tokens depend only on the state its first byte leads to.
    */
