@@ -123,3 +123,26 @@ test('bounded strings longer than the longest token share frames, exactly, up to
   }
   assert.ok(con.advanceBytes(enc.encode('"}')) && con.isComplete());
 });
+
+test('keys outside `properties` in a second schema take the free key body from the vocabulary-wide copy, exactly (cl100k)', () => {
+  // The free body of a key outside `properties` signs the same in every schema, so its
+  // depth-1 walk of the trie (frameWalk's copy) is built by the first schema and shared: the
+  // second schema here, with other names and another value type for its extra members, must
+  // take it from the shared cache and still equal the reference at every key position.
+  const tok = cl100kTok();
+  const enc = new TextEncoder();
+  const first = schemaConstraint({ type: 'object', properties: { name: { type: 'string' }, names: { type: 'integer' } }, additionalProperties: { type: 'number' } }, tok, { whitespace: 'compact' });
+  // a string value first (its body is a copy of its own), then a key start
+  for (const prefix of ['{"name":"', '{"']) {
+    const con = first.clone();
+    assert.ok(con.advanceBytes(enc.encode(prefix)), prefix);
+    assertExact(`first schema after ${prefix}`, con, tok.vocabSize);
+  }
+  const second = schemaConstraint({ type: 'object', properties: { nation: { type: 'boolean' }, id: { type: 'string', maxLength: 4 } }, additionalProperties: { type: 'string' } }, tok, { whitespace: 'compact' });
+  for (const prefix of ['{"', '{"na', '{"nat', '{"i', '{"nab', '{"x', '{"nation":true,"', '{"nation":true,"idx', '{"nation":true,"zz":"a","']) {
+    const con = second.clone();
+    assert.ok(con.advanceBytes(enc.encode(prefix)), prefix);
+    assertExact(`second schema after ${prefix}`, con, tok.vocabSize);
+  }
+  assert.ok(second.matcher.sharedRootHits > 0, 'the second schema built its own copy');
+});

@@ -892,8 +892,41 @@ interface Frame {
 let orStamp = 0;
 
 /** Per vocabulary: frames by signature id, valid in one signature epoch (ids are reused after a reset). */
-const sharedFrames = new WeakMap<TokenTrie, { epoch: number; frames: Map<number, Frame> }>();
+const sharedFrames = new WeakMap<TokenTrie, SharedFrames>();
 const SHARED_FRAMES_MAX = 4096;
+
+/**
+ * What one vocabulary shares across schemas, for one signature epoch: frames by signature, and
+ * the root copies of frameWalk's shared path (`RootFull`, a depth-1 walk of the whole trie) by
+ * the signature of the state they were walked in — the free body of a key outside `properties`
+ * signs the same in every schema, so its ≈ 0.5–1 ms walk on cl100k is done once per
+ * vocabulary, not once or twice per schema (the key masks were the most frequent of the slow
+ * ones).
+ */
+interface SharedFrames {
+  readonly epoch: number;
+  readonly frames: Map<number, Frame>;
+  readonly roots: Map<number, RootFull>;
+}
+
+/** Every depth-1 subtree walked as if its first byte led to one state: the tokens (a dense set) and the pops (frameWalk). */
+interface RootFull {
+  readonly bits: Uint32Array;
+  readonly pops: Int32Array;
+}
+
+/** Bound on the shared root copies per vocabulary (each a dense set: 12.5 KB on cl100k). */
+const SHARED_ROOTS_MAX = 256;
+
+/** The shared caches of `trie` for the current signature epoch (a fresh pair after a reset). */
+function sharedFor(trie: TokenTrie): SharedFrames {
+  let byEpoch = sharedFrames.get(trie);
+  if (byEpoch === undefined || byEpoch.epoch !== signatureEpoch) {
+    byEpoch = { epoch: signatureEpoch, frames: new Map(), roots: new Map() };
+    sharedFrames.set(trie, byEpoch);
+  }
+  return byEpoch;
+}
 
 /** Forget the frames shared across schemas for one vocabulary (benchmarks: cold starts). */
 export function clearSharedFrames(trie: TokenTrie): void {
@@ -1269,12 +1302,7 @@ export class TokenMatcher {
       // Frames with the same sub-grammar are shared through a per-vocabulary cache (every
       // plain string, number or `{"type": "string", "maxLength": 20}` value is the same frame).
       const sig = this.signatureOf(frameState);
-      let byEpoch = sharedFrames.get(this.trie);
-      if (byEpoch === undefined || byEpoch.epoch !== signatureEpoch) {
-        byEpoch = { epoch: signatureEpoch, frames: new Map() };
-        sharedFrames.set(this.trie, byEpoch);
-      }
-      const shared = byEpoch.frames;
+      const shared = sharedFor(this.trie).frames;
       f = sig >= 0 ? shared.get(sig) : undefined;
       if (!f) {
         const accept = this.scratchFrame;
@@ -1303,7 +1331,9 @@ export class TokenMatcher {
   /** Per state: times it was the common successor of a frame's first byte (see frameWalk). */
   private readonly rootSeen = new Map<number, number>();
   /** Per state s: every depth-1 subtree walked as if its first byte led to s (see frameWalk). */
-  private readonly rootFull = new Map<number, { bits: Uint32Array; pops: Int32Array }>();
+  private readonly rootFull = new Map<number, RootFull>();
+  /** Statistics: root copies found in the vocabulary's shared cache (see SharedFrames). */
+  sharedRootHits = 0;
   /** frameWalk's per byte class tables (see there) and scratch for the distinct successors. */
   private classByte: Int32Array = new Int32Array(0);
   private classTokens: Int32Array = new Int32Array(0);
@@ -1315,8 +1345,9 @@ export class TokenMatcher {
    * The frame walk from the trie's root in state `x`. Many frames lead on most first bytes to
    * one state — every character but a few that leaves a key outside `properties` enters the same
    * free string body — so the walk of the subtrees under those bytes is shared: once a state
-   * s is seen twice as the successor of the first bytes holding at least half the tokens, the
-   * walk of every depth-1 subtree from s is kept (`rootFull`), and a frame leading to s copies
+   * s is seen twice as the successor of the first bytes holding at least half the tokens (once,
+   * when s is a plain loop), the walk of every depth-1 subtree from s is kept (`rootFull`; per
+   * vocabulary by s's signature, `SharedFrames.roots`), and a frame leading to s copies
    * it, clears the subtrees whose first byte leads elsewhere and walks those alone. Exact: each
    * depth-1 subtree's tokens depend only on the state its first byte leads to.
    */
@@ -1370,9 +1401,27 @@ export class TokenMatcher {
     const cls = a.classOf;
     let full = best === DEAD || 2 * bestTokens < tokOrder.length ? undefined : this.rootFull.get(best);
     if (full === undefined && best !== DEAD && 2 * bestTokens >= tokOrder.length) {
-      const seen = (this.rootSeen.get(best) ?? 0) + 1;
-      this.rootSeen.set(best, seen);
-      if (seen >= 2) full = this.buildRootFull(best);
+      // a state with a signature: its copy is shared by every schema of this vocabulary. Built
+      // once the state is seen twice, or on first sight when it is a plain loop (a free string
+      // body: its copy costs a few thousand nodes on cl100k, and a key's is met again in every
+      // schema) — other states' copies can cost a walk of the whole trie
+      const sig = this.signatureOf(best);
+      const roots = sharedFor(trie).roots; // after signatureOf: a full interner has reset the epoch
+      full = sig >= 0 ? roots.get(sig) : undefined;
+      if (full !== undefined) {
+        this.sharedRootHits++;
+        this.rootFull.set(best, full);
+      } else {
+        const seen = (this.rootSeen.get(best) ?? 0) + 1;
+        this.rootSeen.set(best, seen);
+        if (seen >= 2 || (sig >= 0 && !this.automaton.isAccepting(best) && (best < this.plainLoop.length && this.plainLoop[best] !== 0 ? this.plainLoop[best] : this.plainLoopOf(best)) === 1)) {
+          full = this.buildRootFull(best);
+          if (sig >= 0) {
+            if (roots.size >= SHARED_ROOTS_MAX) roots.clear();
+            roots.set(sig, full);
+          }
+        }
+      }
     }
     if (full === undefined) {
       if (this.plainWalk(x, accept, pops)) return;
@@ -1485,17 +1534,77 @@ export class TokenMatcher {
     accept.set(idx.upTo[k]);
     this.touchedN = this.touched.length; // dense: takeSet scans it all
     const p0 = pops.length;
-    this.walkTrie = idx.rest;
-    this.walkBelow = this.belowRest;
+    // When every state of the chain rejects the control bytes (a JSON string body), the tokens
+    // whose first non-plain event is a control byte die there, and those cut inside a character
+    // are accepted by count (cutUpTo): only the tokens with a quote, a backslash or non-UTF-8
+    // bytes are walked — cl100k's `quoted` trie has 3.3k nodes against the 11.1k of `rest`
+    // (its ≈ 8k others mostly newlines and tabs), and a counted body is walked at every position.
+    const byCount = (k < idx.maxChars || !idx.cutBeyond) && this.chainControlsDead(x);
+    if (byCount) {
+      const cut = idx.cutUpTo[k];
+      for (let w = 0; w < cut.length; w++) accept[w] |= cut[w];
+    }
+    const sub = byCount ? idx.quoted : idx.rest;
+    this.walkTrie = sub;
+    this.walkBelow = byCount ? this.belowQuoted : this.belowRest;
     try {
-      this.walk(x, 0, idx.rest.size, accept, pops);
+      this.walk(x, 0, sub.size, accept, pops);
     } finally {
       this.walkTrie = this.trie;
       this.walkBelow = this.belowFull;
     }
-    const map = idx.restToFull;
+    const map = byCount ? idx.quotedToFull : idx.restToFull;
     for (let i = p0; i < pops.length; i++) pops[i] = map[pops[i]];
     return true;
+  }
+
+  /** Per state: 1 when it and every state its plain characters lead to, in a row, reject every control byte (chainControlsDead), 2 not, 0 not known. */
+  private ctlChain: Uint8Array = new Uint8Array(1024);
+
+  /**
+   * True when x and the states after each further plain character (plainStep, until none is
+   * allowed or the state repeats) all reject the control bytes: then a token that reaches a
+   * control byte after plain text dies there, whatever its count. Memoized per state; the
+   * chain of a counted body is followed once (its later positions start inside it).
+   */
+  private chainControlsDead(x: number): boolean {
+    const path = this.plainStates; // plainChain's scratch: free again here
+    path.length = 0;
+    let t = x;
+    let ok = true;
+    for (;;) {
+      if (t >= this.ctlChain.length) {
+        const g = new Uint8Array(Math.max(t + 1, this.ctlChain.length * 2));
+        g.set(this.ctlChain);
+        this.ctlChain = g;
+      }
+      const known = this.ctlChain[t];
+      if (known !== 0) {
+        ok = known === 1;
+        break;
+      }
+      path.push(t);
+      if (!this.controlsDead(t)) {
+        ok = false;
+        break;
+      }
+      const u = this.plainStep(t);
+      if (u === -1) {
+        ok = false;
+        break;
+      }
+      if (u === DEAD || u === t) break; // the last place, or a loop
+      if (path.length > this.plain!.maxChars + 1) {
+        // longer than any token's plain run: x holds (no token reaches further), the states after
+        // it are not known to for their own longer reach
+        this.ctlChain[x] = 1;
+        return true;
+      }
+      t = u;
+    }
+    // a state's answer is its own test and the rest of the chain's
+    for (let i = path.length - 1; i >= 0; i--) this.ctlChain[path[i]] = ok ? 1 : 2;
+    return ok;
   }
 
   /**
@@ -1588,7 +1697,7 @@ export class TokenMatcher {
   }
 
   /** True when a subtree walk's tokens and pops equal those of rootFull `full` in subtree [c, e) (token slots [k0, ke)). */
-  private sameAsFull(hit: SubtreeWalk, full: { bits: Uint32Array; pops: Int32Array }, k0: number, ke: number, c: number, e: number): boolean {
+  private sameAsFull(hit: SubtreeWalk, full: RootFull, k0: number, ke: number, c: number, e: number): boolean {
     const { tokOrder } = this.trie;
     let cnt = 0;
     for (let k = k0; k < ke; k++) {
@@ -1610,7 +1719,7 @@ export class TokenMatcher {
   private subtreeInts = 0;
 
   /** Every depth-1 subtree walked as if its first byte led to state `s` (tokens and pops); see frameWalk. */
-  private buildRootFull(s: number): { bits: Uint32Array; pops: Int32Array } {
+  private buildRootFull(s: number): RootFull {
     const trie = this.trie;
     const { end, token, hasMore } = trie;
     const bits = new Uint32Array(trie.words);
@@ -1640,7 +1749,7 @@ export class TokenMatcher {
       if (accepting && end[c] > c + 1) pops.push(c);
       this.walk(s, c + 1, end[c], bits, pops);
     }
-    const full = { bits, pops: Int32Array.from(pops) };
+    const full: RootFull = { bits, pops: Int32Array.from(pops) };
     this.rootFull.set(s, full);
     return full;
   }

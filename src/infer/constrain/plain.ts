@@ -40,6 +40,14 @@ export interface PlainIndex {
   readonly quoted: TokenTrie;
   readonly quotedToFull: Int32Array;
   readonly quotedKid: Int32Array;
+  /**
+   * cutUpTo[c] (c = 0 … maxChars): bitset of the tokens that are w whole plain characters and
+   * then a character cut short (EVENT_CUT), with w + 1 ≤ c — what a counted string body with c
+   * characters left accepts of them (the cut character takes the last place).
+   */
+  readonly cutUpTo: readonly Uint32Array[];
+  /** True when some cut token needs more than maxChars places (then a body capped at maxChars cannot take them by count). */
+  readonly cutBeyond: boolean;
 }
 
 /** firstEvent's results: the first thing in a token's bytes that is not a plain character. */
@@ -100,6 +108,22 @@ export function firstEvent(bytes: Uint8Array, from: number, to: number): number 
     i += len;
   }
   return EVENT_NONE;
+}
+
+/** The whole characters before the cut one of a token whose first event is EVENT_CUT (bytes[from, to)). */
+function wholeChars(bytes: Uint8Array, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; n++) {
+    const b = bytes[i];
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    const len = utf8Length(bytes, i, to);
+    if (i + len > to) break;
+    i += len;
+  }
+  return n;
 }
 
 /** Node map of `sub` (a trie of some of `trie`'s tokens: same bytes, same preorder) onto `trie`. */
@@ -189,6 +213,20 @@ export function plainIndex(trie: TokenTrie): PlainIndex {
     if (event[id] === EVENT_OTHER) quotedStart[id] = restStart[id];
   }
   const quoted = new TokenTrie({ bytes, start: quotedStart, end: bytesEnd });
+  const cutUpTo: Uint32Array[] = [];
+  for (let c = 0; c <= maxChars; c++) cutUpTo.push(new Uint32Array(trie.words));
+  let cutBeyond = false;
+  for (let id = 0; id < vocab; id++) {
+    if (event[id] !== EVENT_CUT) continue;
+    const places = wholeChars(bytes, restStart[id], bytesEnd[id]) + 1;
+    if (places > maxChars) cutBeyond = true;
+    else cutUpTo[places][id >>> 5] |= 1 << (id & 31);
+  }
+  for (let c = 1; c <= maxChars; c++) {
+    const bits = cutUpTo[c];
+    const prev = cutUpTo[c - 1];
+    for (let w = 0; w < bits.length; w++) bits[w] |= prev[w];
+  }
   const kidPlain: Int32Array[] = [];
   const kidCut: Int32Array[] = [];
   for (let b = 0; b < 256; b++) {
@@ -207,7 +245,7 @@ export function plainIndex(trie: TokenTrie): PlainIndex {
     kidPlain[trie.byte[n]] = Int32Array.from(ids);
     kidCut[trie.byte[n]] = Int32Array.from(cut);
   }
-  const idx: PlainIndex = { maxChars, upTo, rest, restToFull, kidPlain, restKid: kidsOf(rest), kidCut, quoted, quotedToFull: mapOnto(quoted, trie), quotedKid: kidsOf(quoted) };
+  const idx: PlainIndex = { maxChars, upTo, rest, restToFull, kidPlain, restKid: kidsOf(rest), kidCut, quoted, quotedToFull: mapOnto(quoted, trie), quotedKid: kidsOf(quoted), cutUpTo, cutBeyond };
   cache.set(trie, idx);
   return idx;
 }
