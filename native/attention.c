@@ -37,6 +37,7 @@ typedef struct {
   const float *qkv, *out, *lse_in, *dout;
   float *o, *lse, *dqkv;
   int B, T, H, D;
+  int accumulate; /* backward: add into dqkv (1) or write it (0) */
 } att_ctx;
 
 /* ---------------------------------------------------------------------------------------- */
@@ -295,16 +296,18 @@ static void att_bwd_task(void *c, int bh, int n) {
   float *g = a->dqkv + (long)b * T * C3;
   for (int t = 0; t < T; t++) {
     float *r = g + (long)t * C3;
+    /* accumulate, or write 0 + x: the same bits as adding to zeros (see att_bwd_small) */
+    const float z = 0.0f;
     for (int d = 0; d < D; d++) {
-      r[h * D + d] += dq[(long)t * D + d] * scale;
-      r[C + h * D + d] += dk[(long)t * D + d];
-      r[2 * C + h * D + d] += dv[(long)t * D + d];
+      r[h * D + d] = (a->accumulate ? r[h * D + d] : z) + dq[(long)t * D + d] * scale;
+      r[C + h * D + d] = (a->accumulate ? r[C + h * D + d] : z) + dk[(long)t * D + d];
+      r[2 * C + h * D + d] = (a->accumulate ? r[2 * C + h * D + d] : z) + dv[(long)t * D + d];
     }
   }
 }
 
-void gfn_attention_backward(const float *qkv, const float *out, const float *lse, const float *dout, float *dqkv, int B, int T, int H, int D) {
-  att_ctx a = {.qkv = qkv, .out = out, .lse_in = lse, .dout = dout, .dqkv = dqkv, .B = B, .T = T, .H = H, .D = D};
+void gfn_attention_backward(const float *qkv, const float *out, const float *lse, const float *dout, float *dqkv, int B, int T, int H, int D, int accumulate) {
+  att_ctx a = {.qkv = qkv, .out = out, .lse_in = lse, .dout = dout, .dqkv = dqkv, .B = B, .T = T, .H = H, .D = D, .accumulate = accumulate};
   pool_run(use_small(T, D) ? small_bwd : att_bwd_task, &a, B * H);
 }
 

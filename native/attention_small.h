@@ -206,13 +206,24 @@ INLINE void SMALL(att_bwd_small)(const att_ctx *a, int b, int h, const int DP) {
     SMALL(tile_pv)(dSt + (long)j0 * TP, TP, 1, q, j0, T, DP, dk + (long)j0 * DP);
     SMALL(tile_pv)(Pt + (long)j0 * TP, TP, 1, dO, j0, T, DP, dv + (long)j0 * DP);
   }
-  for (int t = 0; t < T; t++) {
-    float *restrict g = a->dqkv + ((long)b * T + t) * C3 + h * D;
-    const float *restrict gq = dq + (long)t * DP, *restrict gk = dk + (long)t * DP, *restrict gv = dv + (long)t * DP;
-    for (int d = 0; d < D; d++) g[d] += gq[d] * scale;
-    for (int d = 0; d < D; d++) g[C + d] += gk[d];
-    for (int d = 0; d < D; d++) g[2 * C + d] += gv[d];
-  }
+  /* accumulate: dqkv += the head's gradient; else written as 0 + it (the same bits as adding
+   * it to zeros, −0 included, without the caller's zero fill or this read of the zeros) */
+  if (a->accumulate)
+    for (int t = 0; t < T; t++) {
+      float *restrict g = a->dqkv + ((long)b * T + t) * C3 + h * D;
+      const float *restrict gq = dq + (long)t * DP, *restrict gk = dk + (long)t * DP, *restrict gv = dv + (long)t * DP;
+      for (int d = 0; d < D; d++) g[d] += gq[d] * scale;
+      for (int d = 0; d < D; d++) g[C + d] += gk[d];
+      for (int d = 0; d < D; d++) g[2 * C + d] += gv[d];
+    }
+  else
+    for (int t = 0; t < T; t++) {
+      float *restrict g = a->dqkv + ((long)b * T + t) * C3 + h * D;
+      const float *restrict gq = dq + (long)t * DP, *restrict gk = dk + (long)t * DP, *restrict gv = dv + (long)t * DP;
+      for (int d = 0; d < D; d++) g[d] = 0.0f + gq[d] * scale;
+      for (int d = 0; d < D; d++) g[C + d] = 0.0f + gk[d];
+      for (int d = 0; d < D; d++) g[2 * C + d] = 0.0f + gv[d];
+    }
 }
 
 /* one instance per padded head size DP, so that every loop bound over d is a constant */
