@@ -245,11 +245,11 @@ static napi_value js_att_fwd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 static napi_value js_att_bwd(napi_env env, napi_callback_info info) {
-  BEGIN(9)
+  BEGIN(10)
   const float *qkv = f32(&A, 0), *o = f32(&A, 1), *l = f32(&A, 2), *d = f32(&A, 3);
   float *dq = f32(&A, 4);
-  int B = (int)num(&A, 5), T = (int)num(&A, 6), H = (int)num(&A, 7), D = (int)num(&A, 8);
-  OK gfn_attention_backward(qkv, o, l, d, dq, B, T, H, D);
+  int B = (int)num(&A, 5), T = (int)num(&A, 6), H = (int)num(&A, 7), D = (int)num(&A, 8), acc = flag(&A, 9);
+  OK gfn_attention_backward(qkv, o, l, d, dq, B, T, H, D, acc);
   return NULL;
 }
 static napi_value js_att_dec(napi_env env, napi_callback_info info) {

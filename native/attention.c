@@ -37,6 +37,7 @@ typedef struct {
   const float *qkv, *out, *lse_in, *dout;
   float *o, *lse, *dqkv;
   int B, T, H, D;
+  int accumulate; /* backward: add into dqkv (1) or write it (0) */
 } att_ctx;
 
 /* ---------------------------------------------------------------------------------------- */
@@ -73,6 +74,19 @@ INLINE void pad_rows(const float *src, long stride, long off, int T, int D, int 
       for (; d < D; d++) o[d] = src[t * stride + off + d] * s;
     for (; d < DP; d++) o[d] = 0.0f;
   }
+}
+
+/* B operands of tile_pv (attention_small.h) in strip-major layout: src [TP][DP] rows →
+ * dst [DP/W][TP][W], each W-float column strip of every row one after another, so that one
+ * strip is contiguous. In rows of DP floats a strip takes one cache line in every DP/16 (W = 16)
+ * lines, so its T lines fall in 1/4 of L1's sets at DP = 64 and only 128 of them stay in L1
+ * (8 ways × 16 sets): a strip of 256 rows was streamed from L2 again by every row group.
+ * Returns src when W = DP (one strip: the layouts are the same). */
+static const float *to_strips(const float *src, int TP, int DP, int W, float *dst) {
+  if (W == DP) return src;
+  for (int s0 = 0; s0 < DP; s0 += W)
+    for (int t = 0; t < TP; t++) memcpy(dst + (long)s0 * TP + (long)t * W, src + (long)t * DP + s0, sizeof(float) * (size_t)W);
+  return dst;
 }
 
 /* the same, transposed: dst[DP][TP]. In blocks of 16 time steps: the block's 16 source rows
@@ -295,16 +309,18 @@ static void att_bwd_task(void *c, int bh, int n) {
   float *g = a->dqkv + (long)b * T * C3;
   for (int t = 0; t < T; t++) {
     float *r = g + (long)t * C3;
+    /* accumulate, or write 0 + x: the same bits as adding to zeros (see att_bwd_small) */
+    const float z = 0.0f;
     for (int d = 0; d < D; d++) {
-      r[h * D + d] += dq[(long)t * D + d] * scale;
-      r[C + h * D + d] += dk[(long)t * D + d];
-      r[2 * C + h * D + d] += dv[(long)t * D + d];
+      r[h * D + d] = (a->accumulate ? r[h * D + d] : z) + dq[(long)t * D + d] * scale;
+      r[C + h * D + d] = (a->accumulate ? r[C + h * D + d] : z) + dk[(long)t * D + d];
+      r[2 * C + h * D + d] = (a->accumulate ? r[2 * C + h * D + d] : z) + dv[(long)t * D + d];
     }
   }
 }
 
-void gfn_attention_backward(const float *qkv, const float *out, const float *lse, const float *dout, float *dqkv, int B, int T, int H, int D) {
-  att_ctx a = {.qkv = qkv, .out = out, .lse_in = lse, .dout = dout, .dqkv = dqkv, .B = B, .T = T, .H = H, .D = D};
+void gfn_attention_backward(const float *qkv, const float *out, const float *lse, const float *dout, float *dqkv, int B, int T, int H, int D, int accumulate) {
+  att_ctx a = {.qkv = qkv, .out = out, .lse_in = lse, .dout = dout, .dqkv = dqkv, .B = B, .T = T, .H = H, .D = D, .accumulate = accumulate};
   pool_run(use_small(T, D) ? small_bwd : att_bwd_task, &a, B * H);
 }
 

@@ -24,7 +24,8 @@ void gfn_silu_backward(const float *x, const float *dout, float *dx, long n);
 void gfn_softmax_forward(const float *x, float *out, long rows, long cols);
 void gfn_softmax_backward(const float *out, const float *dout, float *dx, long rows, long cols);
 void gfn_attention_forward(const float *qkv, float *out, float *lse, int B, int T, int H, int D);
-void gfn_attention_backward(const float *qkv, const float *out, const float *lse, const float *dout, float *dqkv, int B, int T, int H, int D);
+/* accumulate: dqkv += the gradient; 0: dqkv is written (its old contents are never read) */
+void gfn_attention_backward(const float *qkv, const float *out, const float *lse, const float *dout, float *dqkv, int B, int T, int H, int D, int accumulate);
 /* starts[b]: row b's first valid cache position (left padding before it); a query with no key gets zeros */
 void gfn_attention_decode(const float *q, const float *kc, const float *vc, float *out, int B, int Tq, int Tmax, int H, int D, const int32_t *starts, const int32_t *lens, const int32_t *rows);
 void gfn_attention_decode_qkv(const float *qkv, float *kc, float *vc, float *out, int B, int Tq, int Tmax, int H, int D, const int32_t *starts, const int32_t *lens, const int32_t *rows);

@@ -58,8 +58,7 @@ typedef struct {
   pool_task_fn fn;
   void *ctx;
   int ntasks;
-  int light;         /* from pool_run_light: it does not renew the spin */
-  long spin_ns;      /* how long workers spin after it */
+  long spin_ns;      /* how long workers spin after it; 0: a light job (pool_run_light), which does not renew the spin */
   _Alignas(64) unsigned char ctx_copy[CTX_MAX]; /* a rescued job's context, which outlives the call */
 } job_d;
 
@@ -119,7 +118,7 @@ static void *worker_main(void *arg) {
        * woke a sleeping worker (it raced the worker's falling asleep) lets it sleep again. */
       if (id < P.active) run_tasks(d);
       /* timed from the job's end, so a long job (a training sgemm) still leaves the spin after it */
-      if (!d->light) deadline = now_ns() + d->spin_ns;
+      if (d->spin_ns > 0) deadline = now_ns() + d->spin_ns;
     }
     atomic_fetch_sub_explicit(&d->refs, 1, memory_order_release);
   }
@@ -166,7 +165,7 @@ static void ntasks_serial(pool_task_fn fn, void *ctx, int ntasks) {
 static unsigned last_gen; /* the caller's count of jobs published (one calling thread) */
 
 /* Publish a job in the next ring slot and wake sleeping workers; returns the slot. */
-static job_d *publish(pool_task_fn fn, void *ctx, size_t ctx_size, int ntasks, int light, long spin_ns) {
+static job_d *publish(pool_task_fn fn, void *ctx, size_t ctx_size, int ntasks, long spin_ns) {
   unsigned g = ++last_gen;
   if (g == 0) g = ++last_gen; /* 0 marks a slot being written */
   job_d *d = &P.ring[g % RING_N];
@@ -179,7 +178,6 @@ static job_d *publish(pool_task_fn fn, void *ctx, size_t ctx_size, int ntasks, i
   d->fn = fn;
   d->ctx = ctx;
   d->ntasks = ntasks;
-  d->light = light;
   d->spin_ns = spin_ns;
   atomic_store_explicit(&d->done, 0, memory_order_relaxed);
   atomic_store_explicit(&d->next, 0, memory_order_relaxed);
@@ -193,13 +191,13 @@ static job_d *publish(pool_task_fn fn, void *ctx, size_t ctx_size, int ntasks, i
   return d;
 }
 
-static void run_job(pool_task_fn fn, void *ctx, int ntasks, int light, long spin_ns) {
+static void run_job(pool_task_fn fn, void *ctx, int ntasks, long spin_ns) {
   if (P.nthreads <= 1 || ntasks == 1) {
     ntasks_serial(fn, ctx, ntasks);
     return;
   }
   FP_MODE_ENTER();
-  job_d *d = publish(fn, ctx, 0, ntasks, light, spin_ns);
+  job_d *d = publish(fn, ctx, 0, ntasks, spin_ns);
   run_tasks(d);
   while (atomic_load_explicit(&d->done, memory_order_acquire) < ntasks) CPU_RELAX();
   FP_MODE_LEAVE();
@@ -207,12 +205,12 @@ static void run_job(pool_task_fn fn, void *ctx, int ntasks, int light, long spin
 
 void pool_run(pool_task_fn fn, void *ctx, int ntasks) {
   if (ntasks <= 0) return;
-  run_job(fn, ctx, ntasks, 0, SPIN_NS);
+  run_job(fn, ctx, ntasks, SPIN_NS);
 }
 
 void pool_run_short(pool_task_fn fn, void *ctx, int ntasks) {
   if (ntasks <= 0) return;
-  run_job(fn, ctx, ntasks, 0, SHORT_SPIN_NS);
+  run_job(fn, ctx, ntasks, SHORT_SPIN_NS);
 }
 
 void pool_run_light(pool_task_fn fn, void *ctx, int ntasks) {
@@ -220,7 +218,7 @@ void pool_run_light(pool_task_fn fn, void *ctx, int ntasks) {
   /* a worker asleep: waking it (a futex call, then tens of µs until it runs) costs more than
    * the job, and keeps it spinning for the next; the caller runs every task itself */
   if (atomic_load(&P.sleeping) > 0) ntasks_serial(fn, ctx, ntasks);
-  else run_job(fn, ctx, ntasks, 1, 0);
+  else run_job(fn, ctx, ntasks, 0); /* spin 0: a light job */
 }
 
 int pool_run_rescue(pool_task_fn fn, pool_rescue_fn rescue, const void *ctx, size_t ctx_size, int ntasks) {
@@ -232,7 +230,7 @@ int pool_run_rescue(pool_task_fn fn, pool_rescue_fn rescue, const void *ctx, siz
   }
   FP_MODE_ENTER();
   int awake = atomic_load(&P.sleeping) == 0;
-  job_d *d = publish(fn, (void *)ctx, ctx_size, ntasks, 0, SHORT_SPIN_NS);
+  job_d *d = publish(fn, (void *)ctx, ctx_size, ntasks, SHORT_SPIN_NS);
   run_tasks(d);
   if (atomic_load_explicit(&d->done, memory_order_acquire) < ntasks) rescue(d->ctx, ntasks);
   FP_MODE_LEAVE();
@@ -245,5 +243,5 @@ int pool_asleep(void) { return P.nthreads > 1 && atomic_load(&P.sleeping) > 0; }
 static void noop_task(void *ctx, int task, int ntasks) { (void)ctx; (void)task; (void)ntasks; }
 void pool_wake_short(void) {
   if (P.nthreads <= 1) return;
-  publish(noop_task, NULL, 0, 0, 0, SHORT_SPIN_NS);
+  publish(noop_task, NULL, 0, 0, SHORT_SPIN_NS);
 }

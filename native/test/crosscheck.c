@@ -181,7 +181,7 @@ static void case_attention(int B, int T, int H, int D) {
     gfn_isa_set(paths[p]);
     out[p] = zeros(no); lse[p] = zeros((long)B * H * T); dq[p] = zeros(nq);
     gfn_attention_forward(qkv, out[p], lse[p], B, T, H, D);
-    gfn_attention_backward(qkv, out[p], lse[p], dout, dq[p], B, T, H, D);
+    gfn_attention_backward(qkv, out[p], lse[p], dout, dq[p], B, T, H, D, 1);
   }
   char name[96];
   for (int p = 1; p < npaths; p++) {
@@ -239,7 +239,7 @@ static int bench(int argc, char **argv) {
   } else if (!strcmp(k, "attention")) {
     long nq = a * b * 3 * c * d, no = a * b * c * d;
     float *qkv = rnd(nq, 1), *o = zeros(no), *lse = zeros(a * b * c), *dout = rnd(no, 1), *dq = zeros(nq);
-    for (int r = 0; r < reps; r++) { gfn_attention_forward(qkv, o, lse, (int)a, (int)b, (int)c, (int)d); gfn_attention_backward(qkv, o, lse, dout, dq, (int)a, (int)b, (int)c, (int)d); }
+    for (int r = 0; r < reps; r++) { gfn_attention_forward(qkv, o, lse, (int)a, (int)b, (int)c, (int)d); gfn_attention_backward(qkv, o, lse, dout, dq, (int)a, (int)b, (int)c, (int)d, 0); }
   } else if (!strcmp(k, "adamw")) {
     float *p = rnd(a, 1), *g = rnd(a, 1), *m = zeros(a), *v = zeros(a);
     for (int r = 0; r < reps; r++) gfn_adamw(p, g, m, v, a, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.1f, 0.05f, 1.0f);

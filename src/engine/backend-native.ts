@@ -308,7 +308,7 @@ export function loadNativeKernels(): { kernels: Kernels & NativeInfo } | { error
       f32(kn, 'lse', lse, B * H * T);
       addon.attentionForward(qkv, out, lse, B, T, H, D);
     },
-    attentionBackward(qkv, out, lse, dout, dqkv, B, T, H, D) {
+    attentionBackward(qkv, out, lse, dout, dqkv, B, T, H, D, accumulate = true) {
       const kn = 'attentionBackward';
       sizes(kn, { B, T, H, D });
       f32(kn, 'qkv', qkv, B * T * 3 * H * D);
@@ -316,7 +316,7 @@ export function loadNativeKernels(): { kernels: Kernels & NativeInfo } | { error
       f32(kn, 'lse', lse, B * H * T);
       f32(kn, 'dout', dout, B * T * H * D);
       f32(kn, 'dqkv', dqkv, B * T * 3 * H * D);
-      addon.attentionBackward(qkv, out, lse, dout, dqkv, B, T, H, D);
+      addon.attentionBackward(qkv, out, lse, dout, dqkv, B, T, H, D, accumulate);
     },
     attentionDecode(q, kc, vc, out, B, Tq, pos0, Tmax, H, D, starts, lengths, rows) {
       const kn = 'attentionDecode';

@@ -376,7 +376,8 @@ export function attentionForward(qkv: FA, out: FA, lse: FA, B: number, T: number
  * Backward of attention, recomputing P = exp(S − lse) row by row.
  * dS = P ⊙ (dP − Σ_s P·dP) with dP = dout·Vᵀ, and Σ_s P·dP = dout·out (the FlashAttention trick).
  */
-export function attentionBackward(qkv: FA, out: FA, lse: FA, dout: FA, dqkv: FA, B: number, T: number, H: number, D: number): void {
+export function attentionBackward(qkv: FA, out: FA, lse: FA, dout: FA, dqkv: FA, B: number, T: number, H: number, D: number, accumulate = true): void {
+  if (!accumulate) dqkv.fill(0);
   const C = H * D;
   const C3 = 3 * C;
   const scale = 1 / Math.sqrt(D);

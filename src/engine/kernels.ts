@@ -97,8 +97,12 @@ export interface Kernels {
    * not grow with T²; no [B,H,T,T] buffer exists.
    */
   attentionForward(qkv: F32, out: F32, lse: F32, B: number, T: number, H: number, D: number): void;
-  /** Recomputes probabilities from qkv and lse; dqkv accumulates. */
-  attentionBackward(qkv: F32, out: F32, lse: F32, dout: F32, dqkv: F32, B: number, T: number, H: number, D: number): void;
+  /**
+   * Recomputes probabilities from qkv and lse. `accumulate` (default true): dqkv += the
+   * gradient; false: dqkv is written and its old contents never read (an activation's first
+   * gradient, Tensor.takeFreshGrad: no zero fill), the same bits as adding it to zeros.
+   */
+  attentionBackward(qkv: F32, out: F32, lse: F32, dout: F32, dqkv: F32, B: number, T: number, H: number, D: number, accumulate?: boolean): void;
   /**
    * Attention for incremental decoding against a KV cache.
    * q: [B,Tq,C] queries at absolute positions pos0..pos0+Tq−1; kCache, vCache: [R,Tmax,C]

@@ -89,6 +89,22 @@ function gradAdd(a: Tensor, g: Float32Array): void {
   else k().axpy(1, g, a.grad!, a.size);
 }
 
+/**
+ * a.grad (+)= out.grad where out's backward is the last reader of out.grad (an op's own output,
+ * recorded with `out`): when it is a's first gradient, a takes out's buffer over instead of
+ * copying it (out.grad becomes null, so the tape does not hand it back to the arena; a's own
+ * release does). Only when a's gradient is released the same way (a pooled op output) or out's
+ * buffer is not the arena's: a parameter must never hold an arena buffer across a reset. The
+ * same values as the copy, so the same bits; saves a residual add's [B, T, C] copy each way.
+ */
+function gradTakeOver(a: Tensor, out: Tensor): void {
+  const g = out.grad!;
+  if (!a.grad && (a.pooled || !out.pooled) && a.size === g.length) {
+    a.grad = g;
+    out.grad = null;
+  } else gradAdd(a, g);
+}
+
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   if (weight.ndim !== 2) fail('linear', `weight must be 2-D [in, out], got ${shapeStr(weight)}`);
   const [inF, outF] = weight.shape;
@@ -165,8 +181,9 @@ export function add(a: Tensor, b: Tensor): Tensor {
       [a, b],
       () => {
         if (!out.grad) return;
-        if (a.requiresGrad) gradAdd(a, out.grad);
+        // b first: a may take out's gradient buffer over (a residual stream's x + f(x))
         if (b.requiresGrad) gradAdd(b, out.grad);
+        if (a.requiresGrad) gradTakeOver(a, out);
       },
       out,
     );
@@ -179,8 +196,8 @@ export function add(a: Tensor, b: Tensor): Tensor {
       [a, b],
       () => {
         if (!out.grad) return;
-        if (a.requiresGrad) gradAdd(a, out.grad);
         if (b.requiresGrad) k().biasGrad(out.grad, b.gradBuffer(), a.rows, a.lastDim);
+        if (a.requiresGrad) gradTakeOver(a, out);
       },
       out,
     );
@@ -325,7 +342,10 @@ export function causalSelfAttention(qkv: Tensor, nHead: number): Tensor {
   out.requiresGrad = record(
     [qkv],
     () => {
-      if (out.grad && qkv.requiresGrad) k().attentionBackward(qkv.data, out.data, lse, out.grad, qkv.gradBuffer(), B, T, nHead, D);
+      if (!out.grad || !qkv.requiresGrad) return;
+      // qkv's first gradient (c_attn's output, or rope's) is written, not added to zeros
+      const fresh = qkv.takeFreshGrad();
+      k().attentionBackward(qkv.data, out.data, lse, out.grad, qkv.grad!, B, T, nHead, D, !fresh);
     },
     out,
   );

@@ -296,6 +296,15 @@ for (const threads of [1, 2]) {
       native!.attentionBackward(qkv, or, lr, dout, gn, B, T, H, D);
       ref.attentionBackward(qkv, or, lr, dout, gr, B, T, H, D);
       close(`attentionBackward ${B},${T},${H},${D}`, gn, gr, 1e-3, 1e-4);
+      // written (a first gradient: the old contents, here NaN, never read) = added to zeros, bit for bit
+      const g0 = new Float32Array(B * T * 3 * C),
+        gw = new Float32Array(B * T * 3 * C).fill(Number.NaN);
+      native!.attentionBackward(qkv, or, lr, dout, g0, B, T, H, D, true);
+      native!.attentionBackward(qkv, or, lr, dout, gw, B, T, H, D, false);
+      assert.deepEqual(new Uint32Array(gw.buffer), new Uint32Array(g0.buffer), `attentionBackward write ${B},${T},${H},${D}`);
+      const rw = new Float32Array(B * T * 3 * C).fill(Number.NaN);
+      ref.attentionBackward(qkv, or, lr, dout, rw, B, T, H, D, false);
+      close(`reference attentionBackward write ${B},${T},${H},${D}`, rw, g0, 1e-3, 1e-4);
       // decode: queries at positions pos0..pos0+Tq-1 over a cache of capacity Tmax
       const Tmax = T + 3,
         Tq = Math.min(3, T),
