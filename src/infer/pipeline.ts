@@ -240,8 +240,12 @@ export class BatchDecoder {
   /** Open batch: rows waiting for a slot, in arrival order. */
   private readonly waiting: Row[] = [];
   private readonly freeSlots: number[] = [];
-  /** Open batch with prefixCache: the tokens each cache row holds (its first cache.lengths[slot] are valid); null when off. */
-  private readonly held: number[][] | null;
+  /**
+   * Open batch with prefixCache: the tokens each free cache row holds (its first
+   * cache.lengths[slot] are valid), written once when a row leaves the slot (its prompt and
+   * ids), not per step; a busy slot's tokens are its row's (busyTokens). Null when off.
+   */
+  private readonly held: Array<readonly number[]> | null;
   private readonly V: number;
   private readonly ctx: number;
   private readonly padId: number;
@@ -444,10 +448,6 @@ export class BatchDecoder {
       this.cache!,
       Int32Array.from(rows, (r) => r.slot),
     );
-    if (this.held) {
-      if (rows.length === 1) for (const id of ids) this.held[rows[0].slot].push(id);
-      else rows.forEach((r, b) => this.held![r.slot].push(ids[b]));
-    }
     rows.forEach((r, b) => (r.logits = logits.subarray(b * this.V, (b + 1) * this.V)));
   }
 
@@ -468,12 +468,10 @@ export class BatchDecoder {
         cache.copyRow(twin.slot, [row.slot]);
         row.logits = twin.logits;
         row.cachedTokens = twin.cachedTokens;
-        if (this.held) this.held[row.slot] = [...twin.prompt];
       } else {
         const kept = this.held ? this.takeSlotWithPrefix(row) : ((row.slot = this.freeSlots.pop()!), cache.resetRow(row.slot), 0);
         row.cachedTokens = kept;
         row.logits = this.model.nextLogits(Int32Array.from(row.prompt.slice(kept)), cache, Int32Array.of(row.slot));
-        if (this.held) this.held[row.slot] = [...row.prompt];
       }
       admitted.push(row);
     }
@@ -489,8 +487,7 @@ export class BatchDecoder {
     const cache = this.cache!;
     const held = this.held!;
     const p = row.prompt;
-    const common = (slot: number): number => {
-      const h = held[slot];
+    const common = (slot: number, h: readonly number[] = held[slot]): number => {
       const n = Math.min(h.length, cache.lengths[slot], p.length - 1);
       if (cache.starts[slot] !== 0) return 0; // open-batch rows are never left-padded; a padded row's positions are not the prompt's
       let i = 0;
@@ -505,18 +502,18 @@ export class BatchDecoder {
       if (m > best) [at, best] = [i, m];
     }
     // a busy slot (a running row, or one admitted this step) holding more: copy its prefix into the default free slot
-    let src = -1;
+    let src: Row | null = null;
     for (const r of this.live.values()) {
       if (r.slot < 0 || r === row) continue;
-      const m = common(r.slot);
-      if (m > best) [src, best] = [r.slot, m];
+      const m = common(r.slot, busyTokens(r));
+      if (m > best) [src, best] = [r, m];
     }
-    if (src >= 0) at = this.freeSlots.length - 1;
+    if (src) at = this.freeSlots.length - 1;
     row.slot = this.freeSlots.splice(at, 1)[0];
-    if (src >= 0) cache.copyRow(src, [row.slot]);
+    if (src) cache.copyRow(src.slot, [row.slot]);
     else if (best === 0) cache.resetRow(row.slot);
     cache.lengths[row.slot] = best;
-    held[row.slot] = src >= 0 ? held[src].slice(0, best) : held[row.slot].slice(0, best);
+    held[row.slot] = []; // busy now: its tokens are the row's until it leaves (close)
     return best;
   }
 
@@ -617,11 +614,20 @@ export class BatchDecoder {
     if (this.open) {
       const w = this.waiting.indexOf(row);
       if (w >= 0) this.waiting.splice(w, 1);
-      if (row.slot >= 0) this.freeSlots.push(row.slot);
+      if (row.slot >= 0) {
+        this.freeSlots.push(row.slot);
+        // what the slot's cache now holds (its first cache.lengths[slot] tokens), for the next prompt that shares a prefix
+        if (this.held) this.held[row.slot] = busyTokens(row);
+      }
       row.slot = -1;
       row.logits = null;
     } else this.finished[row.index] = row.result;
   }
+}
+
+/** The tokens a busy slot's row has put in its cache row, in order: its prompt, then its ids (the last few may not be fed yet; cache.lengths bounds them). */
+function busyTokens(row: Row): readonly number[] {
+  return row.ids.length === 0 ? row.prompt : row.prompt.concat(row.ids);
 }
 
 /** log softmax(logits)[token] and the `top` most likely ids (ties: lower id), in float64. */

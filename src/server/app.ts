@@ -431,7 +431,7 @@ export class GptforgeServer {
         const lp = logprobOfEvent(e);
         if (lp) lps[e.row].push(lp);
       });
-      if (controllers.some((c) => c.wantedTool)) req.log.warn({ hint: TOOL_HINT }, 'chat: the model tried a tool call the request did not enable');
+      warnUnenabledTool(req, controllers);
       return {
         id,
         object: 'chat.completion',
@@ -478,7 +478,7 @@ export class GptforgeServer {
     for (let i = 0; i < s.n; i++) write(chunk([{ index: i, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }], rag && i === 0 ? { rag: rag.json } : {}));
     try {
       const results = await p;
-      if (controllers.some((c) => c.wantedTool)) req.log.warn({ hint: TOOL_HINT }, 'chat: the model tried a tool call the request did not enable');
+      warnUnenabledTool(req, controllers);
       if (includeUsage) write(chunk([], { usage: usage(results) }));
       if (!reply.raw.destroyed) reply.raw.write('data: [DONE]\n\n');
     } catch (err) {
@@ -675,4 +675,9 @@ export class GptforgeServer {
     if (!Array.isArray(ids) || !ids.every((t) => Number.isInteger(t) && t >= 0 && t < V)) throw badRequest(`'tokens' must be an array of token ids below ${V}`, 'tokens');
     return { prompt: m.tok.decode(ids as number[]) };
   }
+}
+
+/** Log once per request that a reply's top choice was a tool call the request had not enabled (the reply carries TOOL_HINT): one place for streamed and whole replies. */
+function warnUnenabledTool(req: FastifyRequest, controllers: readonly ToolRowController[]): void {
+  if (controllers.some((c) => c.wantedTool)) req.log.warn({ hint: TOOL_HINT }, 'chat: the model tried a tool call the request did not enable');
 }
