@@ -4,6 +4,7 @@ import type { KVCache } from '../model/kvcache.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
 import type { TokenConstraint } from './constraint.js';
+import type { ForwardThread } from './forward-thread.js';
 import { buildProcessors, ConstraintProcessor, DrawCache, Sampler, type LogitsProcessor, type SamplingOptions } from './processors.js';
 import { ConstraintEnd, ContextLimit, MaxTokens, StopStrings, TextStream, type Finish, type FinishReason, type RowProgress, type StoppingCriterion } from './stopping.js';
 
@@ -142,6 +143,16 @@ export interface BatchOptions {
    */
   prefixCache?: boolean;
   /**
+   * Continuous batching (`slots`): run each step's batched forward on another thread
+   * (ForwardThread, src/infer/forward-thread.ts) instead of the model's nextLogits on this
+   * one. The cache is the thread's (shared memory); `step()` then returns once the forward
+   * has started, with the step's events, so the caller handles them (writes them to sockets)
+   * while the model computes, and must `await settle()` before the next step. Joining rows are
+   * still prefilled here, on `model`, which must hold the same weights. Logits, and so every
+   * row's tokens, are the same bit for bit.
+   */
+  forwardThread?: Pick<ForwardThread, 'createCache' | 'nextLogits'>;
+  /**
    * A row whose sampling throws (e.g. every token masked) ends with 'abort' and its error
    * goes here, while the other rows go on; without it the error propagates out of step().
    */
@@ -251,6 +262,8 @@ export class BatchDecoder {
   private readonly padId: number;
   private readonly open: boolean;
   private cache: KVCache | null = null;
+  /** BatchOptions.forwardThread: the forward started by the last step, until settle(). */
+  private inFlight: Promise<void> | null = null;
   private nextIndex = 0;
   /** Fixed batch with shareHistories: each row's group, named by the row whose cache holds the group's history (its lowest index). */
   private groupOf: Int32Array | null = null;
@@ -272,7 +285,7 @@ export class BatchDecoder {
     if (this.open) {
       const n = opts.slots!;
       if (!Number.isInteger(n) || n < 1) throw new GptforgeError(`slots must be a positive integer, got ${n}`, { field: 'slots' });
-      this.cache = model.createCache(n);
+      this.cache = opts.forwardThread ? opts.forwardThread.createCache(n) : model.createCache(n);
       for (let r = n - 1; r >= 0; r--) this.freeSlots.push(r);
       for (const req of requests) this.add(req);
       return;
@@ -349,6 +362,7 @@ export class BatchDecoder {
    * token (forced or sampled), then one forward pass over the rows still running.
    */
   step(): DecodeEvent[] {
+    if (this.inFlight) throw new GptforgeError("BatchDecoder.step: the last step's forward is still running on the decode thread; await settle() first");
     const events: DecodeEvent[] = [];
     for (const row of [...this.live.values()]) {
       if (!row.done && (this.opts.signal?.aborted || row.req.signal?.aborted)) row.finish = { reason: 'abort', matched: null };
@@ -435,6 +449,21 @@ export class BatchDecoder {
     }
   }
 
+  /**
+   * BatchOptions.forwardThread: resolves once the last step's forward is done and its logits
+   * are in (at once when none is running). Rejects with the forward's error; the decoder is
+   * then in no known state (as after a step that threw).
+   */
+  async settle(): Promise<void> {
+    const p = this.inFlight;
+    if (!p) return;
+    try {
+      await p;
+    } finally {
+      this.inFlight = null;
+    }
+  }
+
   /** Open batch: only the running rows, each in its own cache row at its own position. */
   private forwardOpen(rows: Row[]): void {
     if (rows.length === 0) return;
@@ -443,12 +472,10 @@ export class BatchDecoder {
       ids = Int32Array.from(rows[0].queue);
       rows[0].queue = [];
     } else ids = Int32Array.from(rows, (r) => r.queue.shift()!);
-    const logits = this.model.nextLogits(
-      ids,
-      this.cache!,
-      Int32Array.from(rows, (r) => r.slot),
-    );
-    rows.forEach((r, b) => (r.logits = logits.subarray(b * this.V, (b + 1) * this.V)));
+    const slots = Int32Array.from(rows, (r) => r.slot);
+    const take = (logits: Float32Array): void => rows.forEach((r, b) => (r.logits = logits.subarray(b * this.V, (b + 1) * this.V)));
+    if (this.opts.forwardThread) this.inFlight = this.opts.forwardThread.nextLogits(ids, this.cache!, slots).then(take);
+    else take(this.model.nextLogits(ids, this.cache!, slots));
   }
 
   /**

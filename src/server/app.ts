@@ -47,6 +47,8 @@ export interface ServerOptions {
   ragStore?: string;
   /** Reuse cached prompt prefixes across requests (BatchOptions.prefixCache; default true). */
   prefixCache?: boolean;
+  /** Run each model's decode steps' forward on a thread of its own (SchedulerOptions.decodeThread; default true). */
+  decodeThread?: boolean;
 }
 
 interface Served extends ServedModel {
@@ -90,6 +92,7 @@ export class GptforgeServer {
   private readonly parallel: number;
   private readonly maxQueue: number;
   private readonly prefixCache: boolean;
+  private readonly decodeThread: boolean;
   /** Retrieval for chat requests with `rag` (null: none; 400 when asked). */
   readonly rag: ServerRag | null;
 
@@ -98,6 +101,7 @@ export class GptforgeServer {
     if (!Number.isInteger(this.parallel) || this.parallel < 1) throw new GptforgeError(`--parallel must be a positive integer, got ${this.parallel}`, { field: 'parallel' });
     this.maxQueue = opts.maxQueue ?? 8 * this.parallel;
     this.prefixCache = opts.prefixCache ?? true;
+    this.decodeThread = opts.decodeThread ?? true;
     this.keyHashes = (opts.apiKeys ?? []).map(sha);
     this.app = Fastify({ bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024, logger: typeof opts.log === 'object' ? { stream: opts.log } : (opts.log ?? false) });
     // Fastify's own JSON parser (prototype-poisoning checks included); a syntax error is answered
@@ -119,7 +123,10 @@ export class GptforgeServer {
       });
     });
     this.rag = opts.ragStore !== undefined ? ServerRag.open(opts.ragStore) : null;
-    this.app.addHook('onClose', async () => this.rag?.close());
+    this.app.addHook('onClose', async () => {
+      this.rag?.close();
+      await Promise.all([...this.models.values()].map((m) => m.scheduler?.close()));
+    });
     this.routes();
   }
 
@@ -134,6 +141,7 @@ export class GptforgeServer {
             maxQueue: this.maxQueue,
             padId: 0,
             prefixCache: this.prefixCache,
+            decodeThread: this.decodeThread,
             onStep: (n, seconds) => {
               this.metrics.batchRows.observe(n);
               this.metrics.stepSeconds.observe(seconds);
