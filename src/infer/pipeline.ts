@@ -32,7 +32,8 @@ import { ConstraintEnd, ContextLimit, MaxTokens, StopStrings, TextStream, type F
  * then decodes with the running rows, each at its own position (KVCache.lengths); only
  * running rows are fed, and a finished row's slot is reused by the next waiting row.
  *
- * The core (`BatchDecoder.step`) is synchronous CPU work; `generate()` is an async iterator on
+ * The core (`BatchDecoder.step`) is synchronous CPU work (an open batch may hand its forward to
+ * a decode thread, BatchOptions.forwardThread, and `settle()` it later); `generate()` is an async iterator on
  * top that yields between steps, so an AbortSignal fired by an event (a client hanging up)
  * ends its row within one step while the other rows go on.
  */

@@ -16,6 +16,9 @@ import { ForwardThread } from '../infer/forward-thread.js';
  * and batch rows never mix (row-independent matmuls, per-row attention; tested).
  * Between steps the loop yields to the event loop (setImmediate), so a client that hangs up
  * ends its row within one step and new requests join without waiting for others to finish.
+ * With a decode thread (decodeThread, the default for a plain f32 GPT) each step's forward runs
+ * on a worker (src/infer/forward-thread.ts) and the step's events are dispatched (written to
+ * the sockets) while it runs; the wait for it is the loop's turn of the event loop.
  * At most `maxQueue` rows wait for a slot; a request that would make more wait gets a 429
  * with Retry-After.
  */
