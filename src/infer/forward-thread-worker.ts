@@ -1,4 +1,4 @@
-/** The worker side of ForwardThread (forward-thread.ts): a copy of the model; each 'step' message is one GPT.nextLogits on a shared cache. */
+/** The worker side of ForwardThread (forward-thread.ts): the model on shared weights; each 'step' message is one GPT.nextLogits on a shared cache. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { GPT } from '../model/gpt.js';
 import { KVCache } from '../model/kvcache.js';
@@ -6,7 +6,13 @@ import type { ForwardThreadInit, ForwardThreadMessage } from './forward-thread.j
 
 const init = workerData as ForwardThreadInit;
 const model = new GPT(init.config, { scalarHead: init.scalarHead });
-model.loadState(new Map(init.params), 'the decode thread');
+// the main thread's weights, shared (not copied): each tensor views them
+for (const [name, data] of init.params) {
+  const t = model.params.get(name);
+  if (!t || t.data.length !== data.length) throw new Error(`the decode thread's model has no tensor "${name}" of ${data.length} values`);
+  (t as { data: Float32Array }).data = data;
+}
+if (model.params.size !== init.params.length) throw new Error(`the decode thread's model has ${model.params.size} tensors, the main thread's ${init.params.length}`);
 const caches = new Map<number, KVCache>();
 
 parentPort!.on('message', (m: ForwardThreadMessage) => {

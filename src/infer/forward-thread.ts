@@ -10,8 +10,9 @@ import { KVCache, type KVCacheBuffers } from '../model/kvcache.js';
  * At decode sizes a step's linears run on one core (the kernels' small-M path), so this
  * puts the second core to work on what the main thread did between forwards.
  *
- * The worker holds its own copy of the model's weights (posted once at start: the memory of
- * the weights twice) and works on KV caches the main thread created here
+ * The worker reads the model's own weights: they are moved into SharedArrayBuffers at start
+ * (the model's tensors then view that memory; same values, no second copy), and it works on
+ * KV caches the main thread created here
  * (`createCache`: SharedArrayBuffer-backed, KVCache 'shared'), so the main thread still
  * prefills joining rows on its own copy, resets and copies cache rows (the prefix cache,
  * n choices) — between forwards only: a cache belongs to the worker from `nextLogits` until
@@ -36,10 +37,17 @@ export class ForwardThread {
     return model instanceof GPT && !model.linearHook && !model.tokenHook && !model.headHook && model.config.randomPositions === undefined && model.config.abacus === undefined;
   }
 
-  /** Start a worker with a copy of `model`'s weights (as they are now). */
+  /** Start a worker on `model`'s weights, moved into shared memory (its tensors' `data` are replaced by views of the same values). */
   constructor(private readonly model: GPT) {
     if (!ForwardThread.supports(model)) throw new Error('ForwardThread: only a plain f32 GPT (no LoRA or quantized hooks, randomized positions or abacus) decodes on a thread');
-    const params = [...model.params].map(([name, t]) => [name, t.data] as const);
+    const params = [...model.params].map(([name, t]) => {
+      if (!(t.data.buffer instanceof SharedArrayBuffer)) {
+        const shared = new Float32Array(new SharedArrayBuffer(t.data.byteLength));
+        shared.set(t.data);
+        (t as { data: Float32Array }).data = shared;
+      }
+      return [name, t.data] as const;
+    });
     this.worker = new Worker(new URL('./forward-thread-worker.js', import.meta.url), { workerData: { config: model.config, scalarHead: model.params.has('score.weight'), params } });
     this.worker.on('message', (m: { seq: number; logits?: Float32Array; error?: string }) => {
       const p = this.pending.get(m.seq);

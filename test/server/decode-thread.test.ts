@@ -14,7 +14,7 @@ import { trainTokenizer } from '../../src/tokenizer/index.js';
  */
 const config = makeConfig({ vocabSize: 96, blockSize: 48, nLayer: 2, nHead: 2, nEmbd: 32, position: 'rope', norm: 'rmsnorm', mlp: 'swiglu' });
 
-test("ForwardThread: prefill and batched decode steps give the main thread's logits and cache bit for bit; only plain f32 GPTs qualify", async () => {
+test("ForwardThread: prefill and batched decode steps give the main thread's logits and cache bit for bit, on the same weights (shared, not copied); only plain f32 GPTs qualify", async () => {
   const model = new GPT(config, { seed: 5 });
   const ft = new ForwardThread(model);
   try {
@@ -44,6 +44,11 @@ test("ForwardThread: prefill and batched decode steps give the main thread's log
       assert.deepEqual(shared.values[l], local.values[l]);
     }
     await assert.rejects(ft.nextLogits(Int32Array.of(1), model.createCache(1), Int32Array.of(0)), /did not create/);
+    // one copy of the weights: the model's tensors view shared memory, and a change on the main thread is the worker's too
+    for (const t of model.params.values()) assert.ok(t.data.buffer instanceof SharedArrayBuffer);
+    model.params.get('transformer.wte.weight')!.data.fill(0.02, 0, 32 * 8); // tokens 0–7's embeddings (and tied head rows)
+    const ids = Int32Array.of(3, 4);
+    assert.deepEqual(await ft.nextLogits(ids, ft.createCache(1), Int32Array.of(0)), model.nextLogits(ids, model.createCache(1), Int32Array.of(0)));
   } finally {
     await ft.close();
   }
