@@ -78,3 +78,25 @@ test('scheduler on the decode thread: every seeded row gives the tokens, text an
   };
   assert.deepEqual(await run(true), await run(false));
 });
+
+// The pool's one-caller lock (native/pool.c) guards against two callers publishing into one ring slot; that race is
+// rare, and this test passed on the pool without the lock too — it checks that concurrent callers keep their results.
+test('two decode threads and the main thread running kernels at once (two models served) each get their own logits; none waits forever on the pool', { timeout: 60_000 }, async () => {
+  const big = makeConfig({ vocabSize: 256, blockSize: 64, nLayer: 2, nHead: 4, nEmbd: 128, position: 'rope' });
+  const models = [new GPT(big, { seed: 1 }), new GPT(big, { seed: 2 })];
+  const ids = Int32Array.from({ length: 4 * 48 }, (_, i) => (i * 7) % 256); // 4 rows × 48 tokens: matmuls large enough for the pool
+  const rows = Int32Array.of(0, 1, 2, 3);
+  const expected = models.map((m) => m.nextLogits(ids, m.createCache(4), rows));
+  const threads = models.map((m) => new ForwardThread(m));
+  try {
+    for (let round = 0; round < 6; round++) {
+      const onThreads = threads.map((t) => t.nextLogits(ids, t.createCache(4), rows));
+      const onMain = models[round % 2].nextLogits(ids, models[round % 2].createCache(4), rows);
+      assert.deepEqual(onMain, expected[round % 2]);
+      const got = await Promise.all(onThreads);
+      got.forEach((g, i) => assert.deepEqual(g, expected[i], `model ${i}, round ${round}`));
+    }
+  } finally {
+    await Promise.all(threads.map((t) => t.close()));
+  }
+});
