@@ -164,6 +164,14 @@ static void ntasks_serial(pool_task_fn fn, void *ctx, int ntasks) {
 
 static unsigned last_gen; /* the caller's count of jobs published (one calling thread) */
 
+/* The pool has one caller at a time: a thread that finds it taken (a server's decode thread
+ * and the main thread, or two models' decode threads, running kernels at once) runs its tasks
+ * itself, in order — the same slices, so the same results — instead of publishing a job over
+ * the other caller's (which would overwrite its ring slot and leave it waiting forever). */
+static atomic_flag caller = ATOMIC_FLAG_INIT;
+static int pool_take(void) { return !atomic_flag_test_and_set_explicit(&caller, memory_order_acquire); }
+static void pool_give(void) { atomic_flag_clear_explicit(&caller, memory_order_release); }
+
 /* Publish a job in the next ring slot and wake sleeping workers; returns the slot. */
 static job_d *publish(pool_task_fn fn, void *ctx, size_t ctx_size, int ntasks, long spin_ns) {
   unsigned g = ++last_gen;
@@ -192,7 +200,7 @@ static job_d *publish(pool_task_fn fn, void *ctx, size_t ctx_size, int ntasks, l
 }
 
 static void run_job(pool_task_fn fn, void *ctx, int ntasks, long spin_ns) {
-  if (P.nthreads <= 1 || ntasks == 1) {
+  if (P.nthreads <= 1 || ntasks == 1 || !pool_take()) {
     ntasks_serial(fn, ctx, ntasks);
     return;
   }
@@ -201,6 +209,7 @@ static void run_job(pool_task_fn fn, void *ctx, int ntasks, long spin_ns) {
   run_tasks(d);
   while (atomic_load_explicit(&d->done, memory_order_acquire) < ntasks) CPU_RELAX();
   FP_MODE_LEAVE();
+  pool_give();
 }
 
 void pool_run(pool_task_fn fn, void *ctx, int ntasks) {
@@ -224,7 +233,7 @@ void pool_run_light(pool_task_fn fn, void *ctx, int ntasks) {
 int pool_run_rescue(pool_task_fn fn, pool_rescue_fn rescue, const void *ctx, size_t ctx_size, int ntasks) {
   if (ntasks <= 0) return 0;
   if (ctx_size > CTX_MAX) abort();
-  if (P.nthreads <= 1 || ntasks == 1) {
+  if (P.nthreads <= 1 || ntasks == 1 || !pool_take()) {
     ntasks_serial(fn, (void *)ctx, ntasks);
     return 0;
   }
@@ -234,6 +243,7 @@ int pool_run_rescue(pool_task_fn fn, pool_rescue_fn rescue, const void *ctx, siz
   run_tasks(d);
   if (atomic_load_explicit(&d->done, memory_order_acquire) < ntasks) rescue(d->ctx, ntasks);
   FP_MODE_LEAVE();
+  pool_give();
   return awake;
 }
 
@@ -242,6 +252,7 @@ int pool_asleep(void) { return P.nthreads > 1 && atomic_load(&P.sleeping) > 0; }
 /* an empty job: wakes sleeping workers (their spin renewed, short) without waiting for them */
 static void noop_task(void *ctx, int task, int ntasks) { (void)ctx; (void)task; (void)ntasks; }
 void pool_wake_short(void) {
-  if (P.nthreads <= 1) return;
+  if (P.nthreads <= 1 || !pool_take()) return;
   publish(noop_task, NULL, 0, 0, SHORT_SPIN_NS);
+  pool_give();
 }

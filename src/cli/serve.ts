@@ -20,6 +20,7 @@ export const command = new Command('serve')
   .option('--log', "log every request to stderr: readable lines on a terminal, JSON lines (pino's) when piped")
   .addOption(new Option('--log-format <format>', "with --log: pretty (readable lines) or json (pino's JSON lines, for a log collector); default pretty on a terminal, json when piped").choices(['pretty', 'json'] as const))
   .option('--no-prefix-cache', "don't reuse cached prompt prefixes across requests (each request's prompt is prefilled in full)")
+  .option('--no-decode-thread', "run each decode step's forward on the main thread, not on a thread of its own beside the HTTP work (docs/server.md)")
   .addOption(precisionOption())
   .option('--rag <db>', 'a RAG store (gptforge rag index): chat requests with "rag": true answer from its passages, citing them; the web UI\'s RAG toggle (docs/rag.md, docs/server.md)')
   .action(async (o) => {
@@ -28,7 +29,7 @@ export const command = new Command('serve')
     const format = logFormatFor(o.logFormat, process.stderr.isTTY);
     const log = o.log ? logStream(format, process.stderr, format === 'pretty' && process.stderr.isTTY === true) : undefined;
     const keys = [...o.apiKey, ...(process.env.GPTFORGE_API_KEY ? [process.env.GPTFORGE_API_KEY] : [])];
-    const { server, address, loaded } = await serveRun(o.run, { host: o.host, port: o.port, apiKeys: keys, parallel: o.parallel, maxQueue: o.maxQueue, bodyLimit: o.bodyLimit, log, ragStore: o.rag, precision: o.precision, prefixCache: o.prefixCache });
+    const { server, address, loaded } = await serveRun(o.run, { host: o.host, port: o.port, apiKeys: keys, parallel: o.parallel, maxQueue: o.maxQueue, bodyLimit: o.bodyLimit, log, ragStore: o.rag, precision: o.precision, prefixCache: o.prefixCache, decodeThread: o.decodeThread });
     console.error(`gptforge serve: listening on ${address}${keys.length ? ` (${keys.length} API key${keys.length > 1 ? 's' : ''})` : ' (no API key)'}; loading ${o.run} …`);
     try {
       await loaded;

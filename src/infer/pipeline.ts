@@ -4,6 +4,7 @@ import type { KVCache } from '../model/kvcache.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
 import type { TokenConstraint } from './constraint.js';
+import type { ForwardThread } from './forward-thread.js';
 import { buildProcessors, ConstraintProcessor, DrawCache, Sampler, type LogitsProcessor, type SamplingOptions } from './processors.js';
 import { ConstraintEnd, ContextLimit, MaxTokens, StopStrings, TextStream, type Finish, type FinishReason, type RowProgress, type StoppingCriterion } from './stopping.js';
 
@@ -31,7 +32,8 @@ import { ConstraintEnd, ContextLimit, MaxTokens, StopStrings, TextStream, type F
  * then decodes with the running rows, each at its own position (KVCache.lengths); only
  * running rows are fed, and a finished row's slot is reused by the next waiting row.
  *
- * The core (`BatchDecoder.step`) is synchronous CPU work; `generate()` is an async iterator on
+ * The core (`BatchDecoder.step`) is synchronous CPU work (an open batch may hand its forward to
+ * a decode thread, BatchOptions.forwardThread, and `settle()` it later); `generate()` is an async iterator on
  * top that yields between steps, so an AbortSignal fired by an event (a client hanging up)
  * ends its row within one step while the other rows go on.
  */
@@ -142,6 +144,16 @@ export interface BatchOptions {
    */
   prefixCache?: boolean;
   /**
+   * Continuous batching (`slots`): run each step's batched forward on another thread
+   * (ForwardThread, src/infer/forward-thread.ts) instead of the model's nextLogits on this
+   * one. The cache is the thread's (shared memory); `step()` then returns once the forward
+   * has started, with the step's events, so the caller handles them (writes them to sockets)
+   * while the model computes, and must `await settle()` before the next step. Joining rows are
+   * still prefilled here, on `model`, which must hold the same weights. Logits, and so every
+   * row's tokens, are the same bit for bit.
+   */
+  forwardThread?: Pick<ForwardThread, 'createCache' | 'nextLogits'>;
+  /**
    * A row whose sampling throws (e.g. every token masked) ends with 'abort' and its error
    * goes here, while the other rows go on; without it the error propagates out of step().
    */
@@ -240,13 +252,19 @@ export class BatchDecoder {
   /** Open batch: rows waiting for a slot, in arrival order. */
   private readonly waiting: Row[] = [];
   private readonly freeSlots: number[] = [];
-  /** Open batch with prefixCache: the tokens each cache row holds (its first cache.lengths[slot] are valid); null when off. */
-  private readonly held: number[][] | null;
+  /**
+   * Open batch with prefixCache: the tokens each free cache row holds (its first
+   * cache.lengths[slot] are valid), written once when a row leaves the slot (its prompt and
+   * ids), not per step; a busy slot's tokens are its row's (busyTokens). Null when off.
+   */
+  private readonly held: Array<readonly number[]> | null;
   private readonly V: number;
   private readonly ctx: number;
   private readonly padId: number;
   private readonly open: boolean;
   private cache: KVCache | null = null;
+  /** BatchOptions.forwardThread: the forward started by the last step, until settle(). */
+  private inFlight: Promise<void> | null = null;
   private nextIndex = 0;
   /** Fixed batch with shareHistories: each row's group, named by the row whose cache holds the group's history (its lowest index). */
   private groupOf: Int32Array | null = null;
@@ -268,7 +286,7 @@ export class BatchDecoder {
     if (this.open) {
       const n = opts.slots!;
       if (!Number.isInteger(n) || n < 1) throw new GptforgeError(`slots must be a positive integer, got ${n}`, { field: 'slots' });
-      this.cache = model.createCache(n);
+      this.cache = opts.forwardThread ? opts.forwardThread.createCache(n) : model.createCache(n);
       for (let r = n - 1; r >= 0; r--) this.freeSlots.push(r);
       for (const req of requests) this.add(req);
       return;
@@ -345,6 +363,7 @@ export class BatchDecoder {
    * token (forced or sampled), then one forward pass over the rows still running.
    */
   step(): DecodeEvent[] {
+    if (this.inFlight) throw new GptforgeError("BatchDecoder.step: the last step's forward is still running on the decode thread; await settle() first");
     const events: DecodeEvent[] = [];
     for (const row of [...this.live.values()]) {
       if (!row.done && (this.opts.signal?.aborted || row.req.signal?.aborted)) row.finish = { reason: 'abort', matched: null };
@@ -431,6 +450,21 @@ export class BatchDecoder {
     }
   }
 
+  /**
+   * BatchOptions.forwardThread: resolves once the last step's forward is done and its logits
+   * are in (at once when none is running). Rejects with the forward's error; the decoder is
+   * then in no known state (as after a step that threw).
+   */
+  async settle(): Promise<void> {
+    const p = this.inFlight;
+    if (!p) return;
+    try {
+      await p;
+    } finally {
+      this.inFlight = null;
+    }
+  }
+
   /** Open batch: only the running rows, each in its own cache row at its own position. */
   private forwardOpen(rows: Row[]): void {
     if (rows.length === 0) return;
@@ -439,16 +473,10 @@ export class BatchDecoder {
       ids = Int32Array.from(rows[0].queue);
       rows[0].queue = [];
     } else ids = Int32Array.from(rows, (r) => r.queue.shift()!);
-    const logits = this.model.nextLogits(
-      ids,
-      this.cache!,
-      Int32Array.from(rows, (r) => r.slot),
-    );
-    if (this.held) {
-      if (rows.length === 1) for (const id of ids) this.held[rows[0].slot].push(id);
-      else rows.forEach((r, b) => this.held![r.slot].push(ids[b]));
-    }
-    rows.forEach((r, b) => (r.logits = logits.subarray(b * this.V, (b + 1) * this.V)));
+    const slots = Int32Array.from(rows, (r) => r.slot);
+    const take = (logits: Float32Array): void => rows.forEach((r, b) => (r.logits = logits.subarray(b * this.V, (b + 1) * this.V)));
+    if (this.opts.forwardThread) this.inFlight = this.opts.forwardThread.nextLogits(ids, this.cache!, slots).then(take);
+    else take(this.model.nextLogits(ids, this.cache!, slots));
   }
 
   /**
@@ -468,12 +496,10 @@ export class BatchDecoder {
         cache.copyRow(twin.slot, [row.slot]);
         row.logits = twin.logits;
         row.cachedTokens = twin.cachedTokens;
-        if (this.held) this.held[row.slot] = [...twin.prompt];
       } else {
         const kept = this.held ? this.takeSlotWithPrefix(row) : ((row.slot = this.freeSlots.pop()!), cache.resetRow(row.slot), 0);
         row.cachedTokens = kept;
         row.logits = this.model.nextLogits(Int32Array.from(row.prompt.slice(kept)), cache, Int32Array.of(row.slot));
-        if (this.held) this.held[row.slot] = [...row.prompt];
       }
       admitted.push(row);
     }
@@ -489,8 +515,7 @@ export class BatchDecoder {
     const cache = this.cache!;
     const held = this.held!;
     const p = row.prompt;
-    const common = (slot: number): number => {
-      const h = held[slot];
+    const common = (slot: number, h: readonly number[] = held[slot]): number => {
       const n = Math.min(h.length, cache.lengths[slot], p.length - 1);
       if (cache.starts[slot] !== 0) return 0; // open-batch rows are never left-padded; a padded row's positions are not the prompt's
       let i = 0;
@@ -505,18 +530,18 @@ export class BatchDecoder {
       if (m > best) [at, best] = [i, m];
     }
     // a busy slot (a running row, or one admitted this step) holding more: copy its prefix into the default free slot
-    let src = -1;
+    let src: Row | null = null;
     for (const r of this.live.values()) {
       if (r.slot < 0 || r === row) continue;
-      const m = common(r.slot);
-      if (m > best) [src, best] = [r.slot, m];
+      const m = common(r.slot, busyTokens(r));
+      if (m > best) [src, best] = [r, m];
     }
-    if (src >= 0) at = this.freeSlots.length - 1;
+    if (src) at = this.freeSlots.length - 1;
     row.slot = this.freeSlots.splice(at, 1)[0];
-    if (src >= 0) cache.copyRow(src, [row.slot]);
+    if (src) cache.copyRow(src.slot, [row.slot]);
     else if (best === 0) cache.resetRow(row.slot);
     cache.lengths[row.slot] = best;
-    held[row.slot] = src >= 0 ? held[src].slice(0, best) : held[row.slot].slice(0, best);
+    held[row.slot] = []; // busy now: its tokens are the row's until it leaves (close)
     return best;
   }
 
@@ -617,11 +642,20 @@ export class BatchDecoder {
     if (this.open) {
       const w = this.waiting.indexOf(row);
       if (w >= 0) this.waiting.splice(w, 1);
-      if (row.slot >= 0) this.freeSlots.push(row.slot);
+      if (row.slot >= 0) {
+        this.freeSlots.push(row.slot);
+        // what the slot's cache now holds (its first cache.lengths[slot] tokens), for the next prompt that shares a prefix
+        if (this.held) this.held[row.slot] = busyTokens(row);
+      }
       row.slot = -1;
       row.logits = null;
     } else this.finished[row.index] = row.result;
   }
+}
+
+/** The tokens a busy slot's row has put in its cache row, in order: its prompt, then its ids (the last few may not be fed yet; cache.lengths bounds them). */
+function busyTokens(row: Row): readonly number[] {
+  return row.ids.length === 0 ? row.prompt : row.prompt.concat(row.ids);
 }
 
 /** log softmax(logits)[token] and the `top` most likely ids (ties: lower id), in float64. */

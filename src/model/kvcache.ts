@@ -6,6 +6,14 @@
  * is reset and reused (`resetRow`), and one prefilled prompt can be copied into other rows
  * (`copyRow`). The model appends to the rows it is given (GPT.hidden's `rows`, default all).
  */
+/** A cache's buffers ('shared': backed by SharedArrayBuffers), as KVCache.sharedBuffers gives and its constructor takes. */
+export interface KVCacheBuffers {
+  keys: Float32Array[];
+  values: Float32Array[];
+  lengths: Int32Array;
+  starts: Int32Array;
+}
+
 export class KVCache {
   readonly keys: Float32Array[];
   readonly values: Float32Array[];
@@ -29,16 +37,37 @@ export class KVCache {
    */
   tokens: Int32Array | null = null;
 
+  /**
+   * @param memory where the buffers live: 'local' (default) in this thread's memory; 'shared'
+   * in SharedArrayBuffers, so a cache posted to a worker thread is the same cache there (the
+   * server's decode thread, src/infer/forward-thread.ts); or the buffers of such a cache as
+   * posted ({@link sharedBuffers}), to make that view. The two sides must not use the cache
+   * at the same time: the owner hands it over with each message and takes it back with the reply.
+   */
   constructor(
     readonly nLayer: number,
     readonly batch: number,
     readonly capacity: number,
     readonly width: number,
+    memory: 'local' | 'shared' | KVCacheBuffers = 'local',
   ) {
-    this.keys = Array.from({ length: nLayer }, () => new Float32Array(batch * capacity * width));
-    this.values = Array.from({ length: nLayer }, () => new Float32Array(batch * capacity * width));
-    this.starts = new Int32Array(batch);
-    this.lengths = new Int32Array(batch);
+    if (typeof memory === 'object') {
+      if (memory.keys.length !== nLayer || memory.values.length !== nLayer || memory.lengths.length !== batch || memory.starts.length !== batch || memory.keys.some((k) => k.length !== batch * capacity * width))
+        throw new Error(`KVCache: buffers do not fit ${nLayer} layers × ${batch} rows × ${capacity} positions × ${width}`);
+      ({ keys: this.keys, values: this.values, lengths: this.lengths, starts: this.starts } = memory);
+      return;
+    }
+    const f32 = (n: number) => (memory === 'shared' ? new Float32Array(new SharedArrayBuffer(4 * n)) : new Float32Array(n));
+    const i32 = (n: number) => (memory === 'shared' ? new Int32Array(new SharedArrayBuffer(4 * n)) : new Int32Array(n));
+    this.keys = Array.from({ length: nLayer }, () => f32(batch * capacity * width));
+    this.values = Array.from({ length: nLayer }, () => f32(batch * capacity * width));
+    this.starts = i32(batch);
+    this.lengths = i32(batch);
+  }
+
+  /** The buffers, to post to another thread (meaningful for a 'shared' cache: a local one's would be copied). */
+  sharedBuffers(): KVCacheBuffers {
+    return { keys: this.keys, values: this.values, lengths: this.lengths, starts: this.starts };
   }
 
   /**

@@ -47,6 +47,8 @@ export interface ServerOptions {
   ragStore?: string;
   /** Reuse cached prompt prefixes across requests (BatchOptions.prefixCache; default true). */
   prefixCache?: boolean;
+  /** Run each model's decode steps' forward on a thread of its own (SchedulerOptions.decodeThread; default true). */
+  decodeThread?: boolean;
 }
 
 interface Served extends ServedModel {
@@ -90,6 +92,7 @@ export class GptforgeServer {
   private readonly parallel: number;
   private readonly maxQueue: number;
   private readonly prefixCache: boolean;
+  private readonly decodeThread: boolean;
   /** Retrieval for chat requests with `rag` (null: none; 400 when asked). */
   readonly rag: ServerRag | null;
 
@@ -98,6 +101,7 @@ export class GptforgeServer {
     if (!Number.isInteger(this.parallel) || this.parallel < 1) throw new GptforgeError(`--parallel must be a positive integer, got ${this.parallel}`, { field: 'parallel' });
     this.maxQueue = opts.maxQueue ?? 8 * this.parallel;
     this.prefixCache = opts.prefixCache ?? true;
+    this.decodeThread = opts.decodeThread ?? true;
     this.keyHashes = (opts.apiKeys ?? []).map(sha);
     this.app = Fastify({ bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024, logger: typeof opts.log === 'object' ? { stream: opts.log } : (opts.log ?? false) });
     // Fastify's own JSON parser (prototype-poisoning checks included); a syntax error is answered
@@ -119,7 +123,10 @@ export class GptforgeServer {
       });
     });
     this.rag = opts.ragStore !== undefined ? ServerRag.open(opts.ragStore) : null;
-    this.app.addHook('onClose', async () => this.rag?.close());
+    this.app.addHook('onClose', async () => {
+      this.rag?.close();
+      await Promise.all([...this.models.values()].map((m) => m.scheduler?.close()));
+    });
     this.routes();
   }
 
@@ -134,6 +141,7 @@ export class GptforgeServer {
             maxQueue: this.maxQueue,
             padId: 0,
             prefixCache: this.prefixCache,
+            decodeThread: this.decodeThread,
             onStep: (n, seconds) => {
               this.metrics.batchRows.observe(n);
               this.metrics.stepSeconds.observe(seconds);
@@ -431,7 +439,7 @@ export class GptforgeServer {
         const lp = logprobOfEvent(e);
         if (lp) lps[e.row].push(lp);
       });
-      if (controllers.some((c) => c.wantedTool)) req.log.warn({ hint: TOOL_HINT }, 'chat: the model tried a tool call the request did not enable');
+      warnUnenabledTool(req, controllers);
       return {
         id,
         object: 'chat.completion',
@@ -478,7 +486,7 @@ export class GptforgeServer {
     for (let i = 0; i < s.n; i++) write(chunk([{ index: i, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }], rag && i === 0 ? { rag: rag.json } : {}));
     try {
       const results = await p;
-      if (controllers.some((c) => c.wantedTool)) req.log.warn({ hint: TOOL_HINT }, 'chat: the model tried a tool call the request did not enable');
+      warnUnenabledTool(req, controllers);
       if (includeUsage) write(chunk([], { usage: usage(results) }));
       if (!reply.raw.destroyed) reply.raw.write('data: [DONE]\n\n');
     } catch (err) {
@@ -675,4 +683,9 @@ export class GptforgeServer {
     if (!Array.isArray(ids) || !ids.every((t) => Number.isInteger(t) && t >= 0 && t < V)) throw badRequest(`'tokens' must be an array of token ids below ${V}`, 'tokens');
     return { prompt: m.tok.decode(ids as number[]) };
   }
+}
+
+/** Log once per request that a reply's top choice was a tool call the request had not enabled (the reply carries TOOL_HINT): one place for streamed and whole replies. */
+function warnUnenabledTool(req: FastifyRequest, controllers: readonly ToolRowController[]): void {
+  if (controllers.some((c) => c.wantedTool)) req.log.warn({ hint: TOOL_HINT }, 'chat: the model tried a tool call the request did not enable');
 }

@@ -1,6 +1,7 @@
 import { BatchDecoder, type DecodeEvent, type DecodingModel, type RowRequest, type RowResult } from '../infer/pipeline.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { ApiError } from './errors.js';
+import { ForwardThread } from '../infer/forward-thread.js';
 
 /**
  * Continuous batching of concurrent requests to one model (as vLLM and llama.cpp's server
@@ -15,6 +16,9 @@ import { ApiError } from './errors.js';
  * and batch rows never mix (row-independent matmuls, per-row attention; tested).
  * Between steps the loop yields to the event loop (setImmediate), so a client that hangs up
  * ends its row within one step and new requests join without waiting for others to finish.
+ * With a decode thread (decodeThread, the default for a plain f32 GPT) each step's forward runs
+ * on a worker (src/infer/forward-thread.ts) and the step's events are dispatched (written to
+ * the sockets) while it runs; the wait for it is the loop's turn of the event loop.
  * At most `maxQueue` rows wait for a slot; a request that would make more wait gets a 429
  * with Retry-After.
  */
@@ -38,6 +42,14 @@ export interface SchedulerOptions {
    * same logits bit for bit.
    */
   prefixCache?: boolean;
+  /**
+   * Run each step's forward on a decode thread (ForwardThread, src/infer/forward-thread.ts;
+   * default true where the model qualifies: a plain f32 GPT): the step's events (SSE chunks
+   * to write) are handled while the model computes the next logits, as llama.cpp's server
+   * decodes on its own thread. The thread starts with the first request. False: every step
+   * on the main thread.
+   */
+  decodeThread?: boolean;
   /** Observer for metrics: each step's rows (those that sampled a token in it) and its duration (prefills included). */
   onStep?(rows: number, seconds: number): void;
 }
@@ -59,6 +71,9 @@ export class Scheduler {
   /** Decoder row index → its job and the row's index within the job. */
   private readonly owners = new Map<number, { job: Job; row: number }>();
   private busy = false;
+  /** The decode thread (SchedulerOptions.decodeThread), started with the first decoder that needs it; null: steps run here. */
+  private thread: ForwardThread | null = null;
+  private threadFailed = false;
 
   constructor(
     private readonly model: DecodingModel,
@@ -69,7 +84,17 @@ export class Scheduler {
   }
 
   private newDecoder(): BatchDecoder {
-    return new BatchDecoder(this.model, this.tok, [], { slots: this.opts.parallel, padId: this.opts.padId, prefixCache: this.opts.prefixCache ?? true, onRowError: (row, e) => this.rowFailed(row, e) });
+    return new BatchDecoder(this.model, this.tok, [], { slots: this.opts.parallel, padId: this.opts.padId, prefixCache: this.opts.prefixCache ?? true, forwardThread: this.thread ?? undefined, onRowError: (row, e) => this.rowFailed(row, e) });
+  }
+
+  /** Whether steps run their forward on a decode thread (SchedulerOptions.decodeThread). */
+  get threaded(): boolean {
+    return this.thread !== null;
+  }
+
+  /** End the decode thread, if any (the server's close). */
+  async close(): Promise<void> {
+    await this.thread?.close();
   }
 
   /** One row's sampling failed: its job fails (its other rows end at the next step); the batch goes on. */
@@ -100,6 +125,11 @@ export class Scheduler {
     const wouldWait = this.dec.waitingRows + rows.length - this.dec.freeSlotCount;
     if (wouldWait > this.opts.maxQueue) {
       throw new ApiError(429, `the server is busy: ${this.dec.activeRows} rows are decoding and ${this.dec.waitingRows} waiting (queue limit ${this.opts.maxQueue}); retry shortly`, 'rate_limit_error', null, 'queue_full', { 'retry-after': '1' });
+    }
+    if (!this.busy && !this.thread && !this.threadFailed && (this.opts.decodeThread ?? true) && ForwardThread.supports(this.model)) {
+      // the first request starts the decode thread; the idle decoder (no rows) makes way for one on the thread's cache
+      this.thread = new ForwardThread(this.model);
+      this.dec = this.newDecoder();
     }
     let job!: Job;
     const p = new Promise<RowResult[]>((resolve, reject) => {
@@ -141,10 +171,21 @@ export class Scheduler {
         let events: DecodeEvent[];
         try {
           events = this.dec.step();
+          if (this.thread) {
+            // the forward runs on the decode thread: write this step's tokens meanwhile
+            for (const e of events) this.dispatch(e);
+            await this.dec.settle();
+          }
         } catch (e) {
           // a failed step leaves the decoder in no known state: fail every job in it, start afresh
           const jobs = new Set([...this.owners.values()].map((o) => o.job));
           this.owners.clear();
+          if (this.thread) {
+            // whatever failed (the thread itself, or the model on it), the next decoder steps here
+            void this.thread.close();
+            this.thread = null;
+            this.threadFailed = true;
+          }
           this.dec = this.newDecoder();
           for (const j of jobs) if (!j.failed) j.reject(e);
           continue;
@@ -152,6 +193,7 @@ export class Scheduler {
         let sampled = 0;
         for (const e of events) if (e.type === 'token' && e.sampled) sampled++;
         this.opts.onStep?.(sampled, (performance.now() - t0) / 1000);
+        if (this.thread) continue; // dispatched; the wait for the forward let I/O in
         for (const e of events) this.dispatch(e);
         if (!this.dec.done) await new Promise<void>((r) => setImmediate(r));
       }

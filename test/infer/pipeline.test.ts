@@ -224,6 +224,19 @@ test('prefix cache: rows whose prompts share prefixes with finished, free or run
     dec.run((e) => e.type === 'finish' && cachedRp.push(e.result.cachedTokens));
   }
   assert.deepEqual(cachedRp, [0, 0]);
+  // the next turn of a conversation: a prompt that goes on from a finished row's prompt and reply reuses both (recorded when the row left its slot)
+  const m2 = new GPT(makeConfig({ vocabSize: V, blockSize: 64, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed: 3 });
+  const turns = new BatchDecoder(m2, tok, [], { slots: 1, prefixCache: true });
+  const first: RowResult[] = [];
+  turns.add({ prompt: P('the quick brown'), maxTokens: 6, seed: 1 });
+  turns.run((e) => e.type === 'finish' && first.push(e.result));
+  const reply = first[0].ids.slice(0, 5); // the fed ones (the last sampled token never was)
+  const next = { prompt: [...P('the quick brown'), ...reply, ...P(' fox')], maxTokens: 4, seed: 2 };
+  const second: RowResult[] = [];
+  turns.add(next);
+  turns.run((e) => e.type === 'finish' && second.push(e.result));
+  assert.equal(second[0].cachedTokens, P('the quick brown').length + reply.length);
+  assert.deepEqual({ ...second[0], cachedTokens: 0 }, strip(decode(m2, tok, [next])[0]));
 });
 
 test('continuous batching: an aborted row frees its slot at the next step (a waiting one is never prefilled); the others go on', () => {
