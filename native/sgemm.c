@@ -7,6 +7,7 @@
  * Packing absorbs the transposes, so NN, NT, TN and TT all run the same microkernel.
  * Each C element is reduced over K in the same order whatever the task split, so results
  * do not depend on the thread count. */
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -497,8 +498,14 @@ static int team_join(team_t *t, int member, long wait_ns) {
   }
 }
 
+/* Spin until *v ≥ at_least; after ~1,000 pauses (tens of µs: the other task has lost its core,
+ * not just a block's packing to finish) yield between checks, so that on a machine with more
+ * runnable threads than cores the waiting task hands its core over instead of holding it. */
 static inline void team_wait(const atomic_long *v, long at_least) {
-  while (atomic_load_explicit(v, memory_order_acquire) < at_least) POOL_CPU_RELAX();
+  for (int spins = 0; atomic_load_explicit(v, memory_order_acquire) < at_least; spins++) {
+    if (spins < 1024) POOL_CPU_RELAX();
+    else sched_yield();
+  }
 }
 
 /* C[m0:m1, n0:n1] (+)= the product over k0 ≤ k < k1, into Cout (row stride N): the first KC
