@@ -8,7 +8,6 @@
 #include <unistd.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
-#define CPU_RELAX() _mm_pause()
 /* Flush denormals to zero (FTZ) and read them as zero (DAZ) inside kernels: tiny values
  * (softmax tails, decayed embeddings of tokens a stage never sees, such as <|pad|>) would
  * otherwise take microcode assists that slow whole matmuls several-fold. The caller's (V8's)
@@ -18,7 +17,6 @@
 #define FP_MODE_LEAVE() _mm_setcsr(saved_csr)
 #define FP_MODE_WORKER() _mm_setcsr(_mm_getcsr() | FTZ_DAZ)
 #elif defined(__aarch64__)
-#define CPU_RELAX() __asm__ __volatile__("yield")
 /* FPCR.FZ (bit 24): flush denormals to zero, as FTZ/DAZ above; restored after each kernel */
 static inline unsigned long fpcr_get(void) { unsigned long r; __asm__ __volatile__("mrs %0, fpcr" : "=r"(r)); return r; }
 static inline void fpcr_set(unsigned long r) { __asm__ __volatile__("msr fpcr, %0" : : "r"(r)); }
@@ -26,12 +24,12 @@ static inline void fpcr_set(unsigned long r) { __asm__ __volatile__("msr fpcr, %
 #define FP_MODE_LEAVE() fpcr_set(saved_fpcr)
 #define FP_MODE_WORKER() fpcr_set(fpcr_get() | (1ul << 24))
 #else
-#define CPU_RELAX() ((void)0)
 #define FP_MODE_ENTER() ((void)0)
 #define FP_MODE_LEAVE() ((void)0)
 #define FP_MODE_WORKER() ((void)0)
 #endif
 
+#define CPU_RELAX() POOL_CPU_RELAX()
 #define MAX_THREADS 64
 /* How long a worker spins after a job before it sleeps, by kind of job (monotonic clock, ns):
  * a job from pool_run ~a millisecond (training's kernels arrive back to back); a short one,
@@ -49,7 +47,7 @@ static inline void fpcr_set(unsigned long r) { __asm__ __volatile__("msr fpcr, %
  * the slot being rewritten and leaves, or the caller sees its reference and waits); the caller
  * rewrites a slot only when no worker holds it — RING_N jobs later, a millisecond or more. */
 #define RING_N 256
-#define CTX_MAX 256
+#define CTX_MAX POOL_CTX_MAX
 typedef struct {
   atomic_uint seq;   /* the generation the slot holds; 0 while it is being written */
   atomic_int refs;   /* workers inside the job */

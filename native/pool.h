@@ -7,6 +7,20 @@
 
 #include <stddef.h>
 
+/* The pause in a spin-wait loop (for the pool's workers and for kernels that wait on each
+ * other inside one job: native/sgemm.c's shared packing, its decode rescue). */
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define POOL_CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define POOL_CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define POOL_CPU_RELAX() ((void)0)
+#endif
+
+/* The most bytes of context pool_run_rescue copies into its job */
+#define POOL_CTX_MAX 256
+
 typedef void (*pool_task_fn)(void *ctx, int task, int ntasks);
 
 void pool_init(int nthreads);
@@ -31,7 +45,7 @@ void pool_run_short(pool_task_fn fn, void *ctx, int ntasks);
  * worker that is not running (on a shared machine a worker can be preempted for milliseconds
  * in the middle of a task): it recomputes unfinished tasks and commits the first of the two
  * results, which the tasks must support (native/sgemm.c's decode products do). ctx (ctx_size
- * bytes, at most 256) is copied into the job, which outlives the call: a worker still inside a
+ * bytes, at most POOL_CTX_MAX) is copied into the job, which outlives the call: a worker still inside a
  * task after rescue returned reads that copy, never the caller's stack. Returns 1 when every
  * worker was awake (spinning) as the job was published, so a task the caller had to finish
  * says the worker lost its core, not that it was still waking up; else 0. */
