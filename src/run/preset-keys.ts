@@ -33,7 +33,7 @@ export const PRESET_KEYS: KeyShape = {
     eval: { ...leaves('perTask', 'fewShot'), compare: leaves('prompts', 'samplesPerPrompt', 'bestOfN', 'oracleBestOfN', 'temperature', 'maxTokens') },
   },
   rm: {
-    comparisons: leaves('prompts', 'valPrompts', 'k', 'noise', 'temperature', 'maxTokens', 'seed', 'decidablePrompts', 'demonstrations', 'contrastPairs', 'contrastPrompts'),
+    comparisons: leaves('prompts', 'valPrompts', 'k', 'noise', 'temperature', 'maxTokens', 'seed', 'decidablePrompts', 'demonstrations', 'contrastPairs', 'contrastPrompts', 'probePrompts'),
     rankingsPerBatch: null,
     train: TRAIN,
   },

@@ -116,6 +116,13 @@ export interface RmPreset {
      * (default 0; src/train/comparisons.ts `demonstrationContrasts`).
      */
     contrastPrompts?: number;
+    /**
+     * The held-out contrast probe's size: test-split prompts of the decidable families, each
+     * its demonstration against the same reply made wrong (noise-free), scored after training
+     * into `rm-eval.json` `contrastProbe` — whether the RM reads the checkable fact at all
+     * (chance: 50%). Default 240 (60 a family); 0 skips it.
+     */
+    probePrompts?: number;
   };
   rankingsPerBatch: number;
   train: TrainConfig;
