@@ -78,19 +78,25 @@ export function contrastProbe(model: GPT, tok: Tokenizer, n: number, seed: numbe
   const rankings = demonstrationContrasts(items, 0, seed);
   const L = model.config.blockSize;
   const pad = tok.specialId('<|pad|>');
+  const kept = rankings.map((r) => ({ task: r.task ?? '?', seqs: r.completions.map((c) => renderForReward(tok, rankingConversation(r.prompt, c))) })).filter((r) => r.seqs.every((q) => q.length <= L));
+  // scored together, in batches: [right, wrong] of each pair back to back
+  const scores = scoreSequences(
+    model,
+    kept.flatMap((r) => r.seqs),
+    pad,
+  );
   const acc: Record<string, { pairs: number; correct: number; diff: number; abs: number }> = {};
-  for (const r of rankings) {
-    const seqs = r.completions.map((c) => renderForReward(tok, rankingConversation(r.prompt, c)));
-    if (seqs.some((q) => q.length > L)) continue;
-    const [right, wrong] = scoreSequences(model, seqs, pad);
-    for (const key of [r.task ?? '?', 'all']) {
+  kept.forEach((r, i) => {
+    const right = scores[2 * i];
+    const wrong = scores[2 * i + 1];
+    for (const key of [r.task, 'all']) {
       const t = (acc[key] ??= { pairs: 0, correct: 0, diff: 0, abs: 0 });
       t.pairs++;
       if (right > wrong) t.correct++;
       t.diff += right - wrong;
       t.abs += Math.abs(right - wrong);
     }
-  }
+  });
   return Object.fromEntries(Object.entries(acc).map(([k, t]) => [k, { pairs: t.pairs, correct: t.correct, accuracy: t.correct / t.pairs, margin: t.diff / t.pairs, meanAbsDiff: t.abs / t.pairs }]));
 }
 
