@@ -117,6 +117,13 @@ export interface RmPreset {
      * (default 0; src/train/comparisons.ts `demonstrationContrasts`).
      */
     contrastPrompts?: number;
+    /**
+     * The held-out contrast probe's size: test-split prompts of the decidable families, each
+     * its demonstration against the same reply made wrong (noise-free), scored after training
+     * into `rm-eval.json` `contrastProbe` — whether the RM reads the checkable fact at all
+     * (chance: 50%). Default 240 (60 a family); 0 skips it.
+     */
+    probePrompts?: number;
   };
   rankingsPerBatch: number;
   train: TrainConfig;
@@ -166,7 +173,7 @@ export const PRESET_KEYS: KeyTree<PretrainPreset> = {
     eval: { perTask: null, fewShot: null, compare: { prompts: null, samplesPerPrompt: null, bestOfN: null, oracleBestOfN: null, temperature: null, maxTokens: null } },
   },
   rm: {
-    comparisons: { prompts: null, valPrompts: null, k: null, noise: null, temperature: null, maxTokens: null, seed: null, decidablePrompts: null, demonstrations: null, contrastPairs: null, contrastPrompts: null },
+    comparisons: { prompts: null, valPrompts: null, k: null, noise: null, temperature: null, maxTokens: null, seed: null, decidablePrompts: null, demonstrations: null, contrastPairs: null, contrastPrompts: null, probePrompts: null },
     rankingsPerBatch: null,
     train: TRAIN_CONFIG_KEYS,
   },

@@ -9,6 +9,7 @@ import { rankingConversation, readPreferencesJSONL, type Ranking } from '../data
 import { isHeldOut, TASKS } from '../data/synthetic/tasks.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import type { GPT } from '../model/gpt.js';
+import type { Tokenizer } from '../tokenizer/index.js';
 import { demonstrationContrasts, simulatedComparisons, taskExamples, taskPrompts, writtenDemonstrations, type TaskPromptExample } from '../train/comparisons.js';
 import type { TrainResult } from '../train/loop.js';
 import { pairAccuracyByKind, renderRankings, scoreSequences, ShuffledLoader, trainRewardModel, type PairTally, type RenderedRankings } from '../train/reward.js';
@@ -53,6 +54,50 @@ export interface RunRmResult extends TrainResult {
   accuracyCleanByContext?: Record<string, PairTally & { accuracy: number }>;
   /** Both splits crossed, keyed "decidable/correctness", "decidable/preferences", "knowledge/correctness", …: whether the RM reads correctness where the context shows it. */
   accuracyCleanByContextAndTerm?: Record<string, PairTally & { accuracy: number }>;
+  /** The held-out contrast probe per decidable family (and `all`): whether the RM reads the checkable fact (contrastProbe). */
+  contrastProbe?: Record<string, ProbeTally>;
+}
+
+/** A family's contrast-probe result: pairs, how many the RM orders right, mean r_right − r_wrong and mean |r_right − r_wrong|. */
+export interface ProbeTally extends PairTally {
+  accuracy: number;
+  margin: number;
+  meanAbsDiff: number;
+}
+
+/**
+ * The held-out contrast probe (issue #24): n test-split prompts of the families decidable from
+ * the context, each the family's demonstration against the same reply with only its checkable
+ * fact made wrong (src/data/contrast.ts; noise-free), e.g. "…<|output_start|>4<|output_end|>… is
+ * 4." vs "… is 5.". Nothing but the fact tells the two apart, so accuracy above chance (50%)
+ * means the RM reads it; `meanAbsDiff` near 0 against the score's spread means it does not look.
+ * Per family and `all`.
+ */
+export function contrastProbe(model: GPT, tok: Tokenizer, n: number, seed: number): Record<string, ProbeTally> {
+  const items = taskExamples('test', n, seed, decidableFamilies());
+  const rankings = demonstrationContrasts(items, 0, seed);
+  const L = model.config.blockSize;
+  const pad = tok.specialId('<|pad|>');
+  const kept = rankings.map((r) => ({ task: r.task ?? '?', seqs: r.completions.map((c) => renderForReward(tok, rankingConversation(r.prompt, c))) })).filter((r) => r.seqs.every((q) => q.length <= L));
+  // scored together, in batches: [right, wrong] of each pair back to back
+  const scores = scoreSequences(
+    model,
+    kept.flatMap((r) => r.seqs),
+    pad,
+  );
+  const acc: Record<string, { pairs: number; correct: number; diff: number; abs: number }> = {};
+  kept.forEach((r, i) => {
+    const right = scores[2 * i];
+    const wrong = scores[2 * i + 1];
+    for (const key of [r.task, 'all']) {
+      const t = (acc[key] ??= { pairs: 0, correct: 0, diff: 0, abs: 0 });
+      t.pairs++;
+      if (right > wrong) t.correct++;
+      t.diff += right - wrong;
+      t.abs += Math.abs(right - wrong);
+    }
+  });
+  return Object.fromEntries(Object.entries(acc).map(([k, t]) => [k, { pairs: t.pairs, correct: t.correct, accuracy: t.correct / t.pairs, margin: t.diff / t.pairs, meanAbsDiff: t.abs / t.pairs }]));
 }
 
 function writeRankings(file: string, rankings: readonly Ranking[]): void {
@@ -122,6 +167,24 @@ function trainComparisonPrompts(c: RmPreset['comparisons'], seed: number): TaskP
 }
 
 /**
+ * `contrastPrompts` correctness-contrast rankings from the demonstrations of more decidable-family
+ * training prompts (none of the sampled comparisons' prompts), ranked with `noise`. Made afresh
+ * on every run, never cached with the samples: a run that reuses the cached comparisons gets
+ * them too (before, it silently trained without them).
+ */
+function extraContrasts(c: RmPreset['comparisons'], noise: number, file: string, log: (line: string) => void): Ranking[] {
+  const extra = c.contrastPrompts ?? 0;
+  if (!(Number.isInteger(extra) && extra >= 0)) throw new GptforgeError(`contrastPrompts must be a whole number ≥ 0, got ${String(extra)}`, { file, field: 'rm.comparisons.contrastPrompts' });
+  if (extra === 0) return [];
+  const seed = c.seed ?? 4242;
+  const seen = new Set(trainComparisonPrompts(c, seed).map((it) => it.prompt));
+  const more = taskExamples('train', extra, seed + 70_001, decidableFamilies()).filter((it) => !seen.has(it.prompt));
+  const rankings = demonstrationContrasts(more, noise, seed + 70_001);
+  log(`rm: ${rankings.length} correctness-contrast pairs from the demonstrations of ${more.length} more decidable-family prompts`);
+  return rankings;
+}
+
+/**
  * The comparisons the reward model learns from: the user's files (10% of prompts held out
  * by hash), or simulated labelers ranking the SFT model's samples (train prompts from the
  * task families' train split, held-out prompts from their test split, cached in the run).
@@ -148,7 +211,10 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
       if (r.skipped.length > 0) log(`rm: skipped ${r.skipped.length} unreadable rankings in ${f} (first: ${r.skipped[0].reason})`);
       return r.rankings;
     };
-    return { train: read(paths.train), val: read(paths.val), valClean: read(paths.valClean) };
+    const train = read(paths.train);
+    // not in the cache (no sampling, cheap): added whether the samples are reused or fresh
+    train.push(...extraContrasts(cfg.comparisons, o.noise ?? cfg.comparisons.noise, runPresetFile(runDir), log));
+    return { train, val: read(paths.val), valClean: read(paths.valClean) };
   }
   const { model, tok } = loadModel(runDir, from);
   const c = cfg.comparisons;
@@ -179,15 +245,7 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
   writeRankings(paths.train, train.noisy);
   writeRankings(paths.val, val.noisy);
   writeRankings(paths.valClean, val.clean);
-  // contrast pairs from the demonstrations of more decidable prompts: no sampling, so many are cheap
-  const extra = c.contrastPrompts ?? 0;
-  if (extra > 0) {
-    const seen = new Set(items.map((it) => it.prompt));
-    const more = taskExamples('train', extra, seed + 70_001, decidableFamilies()).filter((it) => !seen.has(it.prompt));
-    const rankings = demonstrationContrasts(more, noise, seed + 70_001);
-    train.noisy.push(...rankings);
-    log(`rm: ${rankings.length} correctness-contrast pairs from the demonstrations of ${more.length} more decidable-family prompts`);
-  }
+  train.noisy.push(...extraContrasts(c, noise, runPresetFile(runDir), log));
   const ct = train.contrast;
   if (ct.pairs > 0) log(`rm: ${ct.pairs} correctness-contrast pairs among the training rankings (from samples made right ${ct.madeRight}, made wrong ${ct.madeWrong}; from demonstrations ${ct.fromDemonstration})`);
   log(`rm: ${train.noisy.length} training and ${val.noisy.length} held-out rankings of ${c.k} ${from} samples${demonstrations ? " (training: and the writers' demonstration)" : ''}, ranked by the simulated labelers (noise ${noise}) → ${dir}`);
@@ -258,13 +316,26 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   const byBoth = split?.byBoth;
   const cleanTally = byTerm && Object.values(byTerm).reduce((s, t) => ({ pairs: s.pairs + t.pairs, correct: s.correct + t.correct }), { pairs: 0, correct: 0 });
   const clean = cleanTally && cleanTally.pairs > 0 ? cleanTally.correct / cleanTally.pairs : undefined;
+  const probeN = cfg.comparisons.probePrompts ?? 240;
+  if (!(Number.isInteger(probeN) && probeN >= 0)) throw new GptforgeError(`probePrompts must be a whole number ≥ 0, got ${String(probeN)}`, { file: runPresetFile(runDir), field: 'rm.comparisons.probePrompts' });
+  const probe = probeN > 0 ? contrastProbe(model, tok, probeN, (cfg.comparisons.seed ?? 4242) + 90_001) : undefined;
+  if (probe?.all)
+    log(
+      `${stage}: contrast probe (held out, chance 50%): ${Object.entries(probe)
+        .map(([k, t]) => `${k} ${(100 * t.accuracy).toFixed(1)}% of ${t.pairs}`)
+        .join(', ')}`,
+    );
   // tied pairs counted as the log line counts them: those inside held-out rankings and those of
   // the all-tied rankings dropped before training (val/tied only sees the former)
   atomicWriteFile(
     stage === 'rm' ? runLayout(runDir).rmEval : join(runDir, `${stage}-eval.json`),
-    JSON.stringify({ step: result.step, accuracy, accuracyClean: clean, margin: result.lastEval['val/margin'], pairs: result.lastEval['val/pairs'], tiedPairs: val.tiedPairs, allTiedRankings: val.tied, accuracyCleanBy: byTerm, accuracyCleanByContext: byContext, accuracyCleanByContextAndTerm: byBoth }, null, 2) + '\n',
+    JSON.stringify(
+      { step: result.step, accuracy, accuracyClean: clean, margin: result.lastEval['val/margin'], pairs: result.lastEval['val/pairs'], tiedPairs: val.tiedPairs, allTiedRankings: val.tied, accuracyCleanBy: byTerm, accuracyCleanByContext: byContext, accuracyCleanByContextAndTerm: byBoth, contrastProbe: probe },
+      null,
+      2,
+    ) + '\n',
   );
-  return { ...result, runDir, stage, accuracy, accuracyClean: clean, accuracyCleanBy: byTerm, accuracyCleanByContext: byContext, accuracyCleanByContextAndTerm: byBoth };
+  return { ...result, runDir, stage, accuracy, accuracyClean: clean, accuracyCleanBy: byTerm, accuracyCleanByContext: byContext, accuracyCleanByContextAndTerm: byBoth, contrastProbe: probe };
 }
 
 /**

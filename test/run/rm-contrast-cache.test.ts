@@ -1,0 +1,33 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runRm } from '../../src/run/rm.js';
+import { tinyRun } from './fixture.js';
+
+const train = (maxSteps: number) => ({ maxSteps, lr: 0.001, minLr: 0.001, warmupSteps: 0, weightDecay: 0, beta1: 0.9, beta2: 0.95, gradClip: 1, gradAccum: 1, evalEvery: 0, checkpointEvery: 0, keepLast: 1, logEvery: 1 });
+
+// issue #24: rm.comparisons.contrastPrompts used to be added only when the comparisons were
+// sampled, so a run reusing the cached samples trained without them, silently
+test('rm: contrastPrompts pairs are added when the cached comparisons are reused too; rm-eval.json has the contrast probe', async (t) => {
+  const runDir = tinyRun(); // base and sft stages included
+  t.after(() => rmSync(runDir, { recursive: true, force: true }));
+  const file = join(runDir, 'preset.json');
+  const preset = JSON.parse(readFileSync(file, 'utf8'));
+  preset.rm = { comparisons: { prompts: 4, valPrompts: 2, k: 2, noise: 0, temperature: 1, maxTokens: 8, seed: 1, contrastPrompts: 12, probePrompts: 8 }, rankingsPerBatch: 2, train: train(1) };
+  writeFileSync(file, JSON.stringify(preset));
+
+  const logs: string[][] = [[], []];
+  await runRm(runDir, { quiet: true, log: (l) => logs[0].push(l) });
+  await runRm(runDir, { into: 'rm2', quiet: true, log: (l) => logs[1].push(l) });
+  assert.ok(
+    logs[1].some((l) => l.startsWith('rm: reusing the simulated comparisons')),
+    logs[1].join('\n'),
+  );
+  const added = logs.map((ls) => ls.find((l) => / correctness-contrast pairs from the demonstrations of \d+ more/.test(l)));
+  assert.ok(added[0] && /rm: [1-9]\d* correctness-contrast pairs/.test(added[0]), logs[0].join('\n'));
+  assert.equal(added[1], added[0], 'the same contrast pairs whether the samples are fresh or reused');
+  const eval1 = JSON.parse(readFileSync(join(runDir, 'rm-eval.json'), 'utf8'));
+  assert.ok(eval1.contrastProbe.all.pairs > 0, JSON.stringify(eval1.contrastProbe));
+  for (const t of Object.values(eval1.contrastProbe) as { pairs: number; correct: number; accuracy: number }[]) assert.equal(t.accuracy, t.correct / t.pairs);
+});
