@@ -1,5 +1,5 @@
 /**
- * node dist/bench/rag-diagnose.js --tokenizer runs/rag-copy3/tokenizer.json [--block-size 256] [--per-family 100] [-k 3] [--keep-frame-words] [--json]
+ * node dist/bench/rag-diagnose.js --tokenizer runs/rag-copy3/tokenizer.json [--block-size 256] [--per-family 100] [-k 3] [--keep-frame-words] [--json] [--shape-of sft.jsonl …]
  *
  * Why does retrieval not lift the answers? The cheap checks before any training (docs/rag.md
  * "Why the model does not copy"), with a tokenizer and no model:
@@ -23,7 +23,7 @@
  *   entry can still hold the answer ("bang and slam can mean the same" in slam's entry): there
  *   "the passages don't say" is not the right reply.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -48,6 +48,8 @@ const { values: args } = parseArgs({
     // the question-frame words (store.ts QUESTION_FRAME_WORDS) are dropped from the BM25 queries here, where that was
     // measured to help (docs/rag.md "Retrieval for the effect questions"); --keep-frame-words measures the library default
     'keep-frame-words': { type: 'boolean', default: false },
+    // SFT conversation files whose user turns' shapes are tabulated beside the effect's and the family's (repeatable)
+    'shape-of': { type: 'string', multiple: true, default: [] },
   },
 });
 
@@ -178,6 +180,14 @@ function main(): void {
       'passages training prompts',
       train.map((ex) => ex.prompt),
     );
+    for (const file of args['shape-of'] ?? [])
+      shape(
+        file,
+        readFileSync(file, 'utf8')
+          .split('\n')
+          .filter((l) => l.trim() !== '')
+          .map((l) => (JSON.parse(l) as { messages: { content: string }[] }).messages[0].content),
+      );
     const stillHolding = removedPrompts.filter((p) => (passagesReferences(p)?.length ?? 0) > 0).length;
     const asked = removedPrompts.length + removedBare;
     shapeLines.push(
