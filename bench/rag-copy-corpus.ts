@@ -44,20 +44,37 @@
  * pair list in the user turn, the queries (each key, then its value) as the reply — so the loss
  * falls on the queried keys and looked-up values, not on the unpredictable pair list.
  *
+ * `--kind retrieved --format chat [--no-answer 20] [-k 3] [--block-size 256]`: `passages` conversations
+ * whose passages are what the effect measurement shows (docs/rag.md "Eleventh attempt"): train-split
+ * definitions, kinds and synonyms questions, BM25's top k over the one-entry-a-chunk dictionary
+ * store (frame words dropped, test-split words' entries never shown), cut to fit the context
+ * beside 48 tokens of reply as answerWithRetrieval does; the reply the family's quote of the first
+ * passage that holds the answer. About `--no-answer` percent are asked with every passage holding
+ * the answer removed (the effect's strict removal), the reply "The passages don't say."; a
+ * question left with no passage is skipped. The family's own generator shows one holding passage
+ * in 69% of its answerable prompts and never three; retrieval shows two or three in 84%, the
+ * first of them at [1] in 98% (bench/rag-diagnose.ts).
+ *
  * `--format chat [--no-answer 10]` (passages or lookup): SFT conversations
  * (`{"messages": …}`, for an SFT mixture's `path` source) with "The passages don't say." cut
  * to about `--no-answer` percent of the examples (the families give 30%): fewer refusals while
  * reading is still being learnt, so the one fixed reply is not the loss's cheapest answer.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Rng } from '../src/engine/rng.js';
-import { taskByName } from '../src/data/synthetic/tasks.js';
+import { promptItem, splitOf, taskByName } from '../src/data/synthetic/tasks.js';
+import { dictionaryEntries, PASSAGE_FAMILIES, passageHoldsAnswer, passagesReferences } from '../src/data/synthetic/passages.js';
+import type { ChatEngine } from '../src/infer/engine.js';
+import { ExcludingRetriever, openDictionaryStore } from '../src/rag/effect.js';
+import { fitPassages, passageSource } from '../src/rag/generate.js';
+import { Retriever, type RetrievedChunk } from '../src/rag/retrieve.js';
 import { coreWords } from '../src/data/synthetic/words.js';
 import { lookupDocument } from '../src/data/synthetic/lookup.js';
 import { mqarDocuments, mqarPools } from '../src/data/synthetic/mqar.js';
-import { quotedReply, saysNoAnswer } from '../src/rag/context.js';
+import { NO_ANSWER, quotedReply, saysNoAnswer } from '../src/rag/context.js';
 import { mqarConversation } from '../src/rag/effect.js';
 import { Tokenizer } from '../src/tokenizer/index.js';
 import { atomicWriteFile } from '../src/util/atomic.js';
@@ -78,6 +95,8 @@ const { values: args } = parseArgs({
     'any-length': { type: 'boolean', default: false },
     format: { type: 'string', default: 'text' },
     'no-answer': { type: 'string', default: '10' },
+    k: { type: 'string', short: 'k', default: '3' },
+    'block-size': { type: 'string', default: '256' },
   },
 });
 
@@ -141,23 +160,83 @@ function conversations(kind: string, count: number, seed: number, percent: numbe
   }
   return out;
 }
+/** `passages` conversations over BM25-retrieved dictionary entries (the effect's prompts, for train-split questions). */
+function retrievedConversations(count: number, seed: number, percent: number): string[] {
+  if (!(percent >= 0 && percent <= 100)) throw new Error(`--no-answer must be a percentage; got ${percent}`);
+  const tmp = mkdtempSync(join(tmpdir(), 'gf-rag-retrieved-'));
+  try {
+    const store = openDictionaryStore(join(tmp, 'dictionary.db'));
+    const entries = dictionaryEntries();
+    const entryOf = (c: RetrievedChunk): string | undefined => (c.path === 'dictionary' && c.line !== undefined ? entries[c.line - 1]?.word : undefined);
+    // test-split words' entries are never shown in training (the passages family's rule for its distractors)
+    const retriever = new ExcludingRetriever(new Retriever(store, undefined, { dropFrameWords: true }), (c) => splitOf(entryOf(c) ?? '') === 'test');
+    // fitPassages reads only the tokenizer and the context length
+    if (!args.tokenizer) throw new Error('--kind retrieved needs --tokenizer <tokenizer.json> (the passages are cut to fit the context as answerWithRetrieval cuts them)');
+    const blockSize = Number(args['block-size']);
+    const engine = { tok: Tokenizer.load(args.tokenizer), model: { config: { blockSize } } } as unknown as ChatEngine;
+    const k = Number(args.k);
+    const rng = new Rng(seed);
+    const out: string[] = [];
+    let refusals = 0;
+    for (let round = 0; out.length < count && round < 50; round++) {
+      const questions = PASSAGE_FAMILIES.flatMap((f) => taskByName(f).generate('train', Math.ceil(count / 3), seed + round));
+      for (let i = questions.length - 1; i > 0; i--) {
+        const j = rng.int(i + 1);
+        [questions[i], questions[j]] = [questions[j], questions[i]];
+      }
+      for (const q of questions) {
+        if (out.length >= count) break;
+        const refuse = refusals + 1 <= (percent / 100) * (out.length + 1) && rng.int(100) < 2 * percent;
+        const r = refuse ? new ExcludingRetriever(retriever, (c) => passageHoldsAnswer(q.prompt, c.text) || entryOf(c) === promptItemOf(q.prompt)) : retriever;
+        const hits = r.retrieve(q.prompt, { k }).map((c) => ({ text: c.text, source: passageSource(c) }));
+        const fit = fitPassages(engine, [], q.prompt, hits, Math.min(48, Math.floor(blockSize / 2)));
+        if (fit.count === 0) continue;
+        const refs = passagesReferences(fit.content);
+        if (refs === undefined || (!refuse && refs.length === 0)) continue;
+        if (refuse) refusals++;
+        out.push(
+          JSON.stringify({
+            messages: [
+              { role: 'user', content: fit.content },
+              { role: 'assistant', content: refuse ? NO_ANSWER : refs[0].reply },
+            ],
+          }),
+        );
+      }
+    }
+    store.close();
+    return out;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+/** The asked word of a definitions, kinds or synonyms question. */
+function promptItemOf(prompt: string): string | undefined {
+  for (const f of PASSAGE_FAMILIES) {
+    const w = promptItem(f, prompt);
+    if (w !== undefined) return w;
+  }
+  return undefined;
+}
 const lines =
-  args.format === 'chat' && args.kind === 'mqar'
-    ? mqarConversations(n, Number(args.seed))
-    : args.format === 'chat' && args.kind === 'repeat'
-      ? repeatConversations(n, Number(args.seed), Number(args['min-words']), Number(args['max-words']))
-      : args.format === 'chat'
-        ? conversations(args.kind, n, Number(args.seed), Number(args['no-answer']))
-        : args.kind === 'mqar'
-          ? mqar(n, Number(args.seed)).map((text) => JSON.stringify({ text }))
-          : (args.kind === 'lookup'
-              ? lookups(n, Number(args.seed), Number(args.questions))
-              : args.kind === 'repeat'
-                ? repeats(n, Number(args.seed), Number(args['min-words']), Number(args['max-words']))
-                : taskByName('passages')
-                    .generate('train', n, Number(args.seed))
-                    .map((ex) => `${ex.prompt}\nAnswer: ${ex.conversation.messages[1].content.trimStart()}`)
-            ).map((text) => JSON.stringify({ text }));
+  args.format === 'chat' && args.kind === 'retrieved'
+    ? retrievedConversations(n, Number(args.seed), Number(args['no-answer']))
+    : args.format === 'chat' && args.kind === 'mqar'
+      ? mqarConversations(n, Number(args.seed))
+      : args.format === 'chat' && args.kind === 'repeat'
+        ? repeatConversations(n, Number(args.seed), Number(args['min-words']), Number(args['max-words']))
+        : args.format === 'chat'
+          ? conversations(args.kind, n, Number(args.seed), Number(args['no-answer']))
+          : args.kind === 'mqar'
+            ? mqar(n, Number(args.seed)).map((text) => JSON.stringify({ text }))
+            : (args.kind === 'lookup'
+                ? lookups(n, Number(args.seed), Number(args.questions))
+                : args.kind === 'repeat'
+                  ? repeats(n, Number(args.seed), Number(args['min-words']), Number(args['max-words']))
+                  : taskByName('passages')
+                      .generate('train', n, Number(args.seed))
+                      .map((ex) => `${ex.prompt}\nAnswer: ${ex.conversation.messages[1].content.trimStart()}`)
+              ).map((text) => JSON.stringify({ text }));
 mkdirSync(dirname(args.out), { recursive: true });
 atomicWriteFile(args.out, `${lines.join('\n')}\n`);
 console.log(`${args.out}: ${lines.length} ${args.kind} documents`);

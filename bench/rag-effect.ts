@@ -1,11 +1,14 @@
 /**
- * node dist/bench/rag-effect.js --run <run dir> [--stage sft] [--per-family 50] [-k 3] [--lookup 200] [--keep-frame-words] [--json] [--probe-only]
+ * node dist/bench/rag-effect.js --run <run dir> [--stage sft] [--per-family 50] [-k 3] [--lookup 200] [--keep-frame-words] [--json] [--probe-only] [--dump answers.jsonl]
  *
  * The effect of retrieval on a chat model (src/rag/effect.ts): held-out definitions, kinds
  * and synonyms questions answered without retrieval, with the top-k BM25 passages of a store
  * of the built-in dictionary (one entry a chunk), and with the asked word's entries removed
  * (the answer should then be "The passages don't say."). Also the `passages` family's own
- * held-out accuracy (passages chosen by the generator, not retrieved).
+ * held-out accuracy (passages chosen by the generator, not retrieved), and why each answer
+ * failed (effect.ts diagnoseAnswer / diagnoseRemoved: not retrieved, refused, a distractor
+ * quoted, the quote's first token, a broken copy); `--dump` writes every question's prompts,
+ * replies and diagnosis as JSONL.
  *
  * The measurement in docs/rag.md trains its model with bench/rag/pretrain.rag.json:
  *   gptforge pretrain --preset bench/rag/pretrain.rag.json --run runs/rag
@@ -17,8 +20,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchModel } from './rag-model.js';
-import { copyProbe, lookupProbe, mqarProbe, effectMarkdown, measureEffect, measurePassagesFamily, openDictionaryStore } from '../src/rag/effect.js';
+import { copyProbe, effectCausesMarkdown, lookupProbe, mqarProbe, effectMarkdown, measureEffect, measurePassagesFamily, openDictionaryStore } from '../src/rag/effect.js';
 import { GPT } from '../src/model/gpt.js';
+import { atomicWriteFile } from '../src/util/atomic.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -34,6 +38,8 @@ const { values: args } = parseArgs({
     // the question-frame words (store.ts QUESTION_FRAME_WORDS) are dropped from the BM25 queries here, where that was
     // measured to help (docs/rag.md "Retrieval for the effect questions"); --keep-frame-words measures the library default
     'keep-frame-words': { type: 'boolean', default: false },
+    // every question's retrieved prompts, replies and diagnoses, one JSON line each
+    dump: { type: 'string' },
   },
 });
 
@@ -92,6 +98,7 @@ function main(): void {
       perFamily,
       k: Number(args.k),
       dropFrameWords: !args['keep-frame-words'],
+      keepAnswers: true,
       onAnswer: (d, n) => {
         if (!args.json && process.stderr.isTTY) process.stderr.write(`\r${d}/${n}`);
       },
@@ -113,6 +120,9 @@ function main(): void {
     }
     console.log(`model: ${dir} (${model.numParams().toLocaleString('en-US')} parameters, context ${model.config.blockSize}); ${perFamily} held-out questions per family; k = ${args.k}; ${seconds.toFixed(0)} s\n`);
     console.log(effectMarkdown(rows));
+    const answers = rows.flatMap((r) => r.answers ?? []);
+    console.log(`\nwhy (with retrieval: each question's cause; entry removed: refusal or not):\n\n${effectCausesMarkdown(rows, answers)}`);
+    if (args.dump) atomicWriteFile(args.dump, answers.map((a) => JSON.stringify(a)).join('\n') + '\n');
     console.log(`\nthe passages family, held out (passages given, not retrieved): ${(100 * fam.accuracy).toFixed(0)}% (${fam.correct}/${fam.total}; ${fam.tooLong} prompts longer than the context left out)`);
     const pc = (c: { correct: number; total: number; accuracy: number }): string => `${(100 * c.accuracy).toFixed(0)}% (${c.correct}/${c.total})`;
     console.log(`the lookup family, held out (key → value recall over random notes): ${pc(look)}; answerable ${pc(look.answerable)}, no such key → "don't say" ${pc(look.unanswerable)}; ${look.tooLong} too long`);

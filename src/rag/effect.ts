@@ -1,4 +1,4 @@
-import { dictionaryEntries, PASSAGE_FAMILIES } from '../data/synthetic/passages.js';
+import { dictionaryEntries, PASSAGE_FAMILIES, passageHoldsAnswer, passagesReferences } from '../data/synthetic/passages.js';
 import { coreWords } from '../data/synthetic/words.js';
 import { Rng } from '../engine/rng.js';
 import { GptforgeError } from '../util/errors.js';
@@ -87,8 +87,155 @@ export interface EffectRow {
   retrieved: EffectCell;
   /** The word's entries removed: the answer says the passages don't say. */
   removed: EffectCell;
+  /**
+   * Every chunk that holds the answer removed — the word's entries and any other word's entry
+   * that names it and states the fact (passageHoldsAnswer): the answer says the passages don't
+   * say. Where `removed` still showed such a passage (its cause `answerable`) the question is
+   * asked again without it; elsewhere the two agree.
+   */
+  removedStrict: EffectCell;
   /** A few answers for the report: question, answer without, with, and with the passage removed. */
   examples: { prompt: string; without: string; with: string; removed: string }[];
+  /** Why each with-retrieval answer was right or wrong (diagnoseAnswer), counted. */
+  causes: Record<AnswerCause, number>;
+  /** Why each answer with the entry removed was a refusal or not (diagnoseRemoved), counted. */
+  removedCauses: Record<RemovedCause, number>;
+  /** Every question's two retrieved prompts, replies and diagnoses, when `EffectOptions.keepAnswers` is set. */
+  answers?: EffectAnswer[];
+}
+
+/** One question of measureEffect, kept for a dump (bench/rag-effect.ts --dump). */
+export interface EffectAnswer {
+  family: string;
+  question: string;
+  withPrompt: string;
+  with: string;
+  diagnosis: AnswerDiagnosis;
+  removedPrompt: string;
+  removed: string;
+  removedCause: RemovedCause;
+}
+
+/**
+ * Why a with-retrieval answer failed, in the order the reading chain has to get it right
+ * (docs/rag.md "Eleventh attempt"):
+ * - `right`: the family's checker passed it;
+ * - `not-retrieved`: no shown passage holds the answer (retrieval's miss; no reading helps);
+ * - `refused`: "the passages don't say" although a shown passage holds it;
+ * - `distractor`: the reply copies a passage that does not hold the answer (its longest run of
+ *   words shared with a non-holding passage is longer than with every holding one) — the wrong
+ *   passage chosen;
+ * - `first-token`: the reply's first token is not the first token of any reference quote (the
+ *   family's quote of a holding passage) — the start of the quote not found;
+ * - `diverged`: it starts as a reference does but leaves it before the end — a broken copy
+ *   (`matched` says after how many tokens).
+ */
+export type AnswerCause = 'right' | 'not-retrieved' | 'refused' | 'distractor' | 'first-token' | 'diverged';
+export const ANSWER_CAUSES: readonly AnswerCause[] = ['right', 'not-retrieved', 'refused', 'distractor', 'first-token', 'diverged'];
+
+/**
+ * Why an answer with the asked word's entries removed was or was not a refusal:
+ * - `refused`: it says the passages don't say (right);
+ * - `answerable`: another word's shown passage names the word and states the fact, so an
+ *   answer may be right (the measurement still counts only refusals);
+ * - `no-passages`: nothing was left to show (BM25 matched only the word's own entries), so the
+ *   model saw the bare question — a layout the passages family never trains;
+ * - `distractor`: it copies a run of ≥ 3 words from a shown passage — an answer read off a
+ *   passage that does not hold it;
+ * - `other`: anything else (made up, or a copy of the question).
+ */
+export type RemovedCause = 'refused' | 'answerable' | 'no-passages' | 'distractor' | 'other';
+export const REMOVED_CAUSES: readonly RemovedCause[] = ['refused', 'answerable', 'no-passages', 'distractor', 'other'];
+
+export interface AnswerDiagnosis {
+  cause: AnswerCause;
+  /** Tokens of the reply that equal the best-matching reference quote's, from its start (0 when none holds the answer). */
+  matched: number;
+  /** That reference quote's length in tokens (0 when none). */
+  length: number;
+  /** The 1-based number of the passage the reply copies most from (its longest shared run of words), 0 when it shares none. */
+  source: number;
+}
+
+const wordList = (text: string): string[] =>
+  stripCitations(text)
+    .toLowerCase()
+    .match(/[a-z0-9][a-z0-9'-]*/g) ?? [];
+
+/** The longest run of consecutive words `a` and `b` share. */
+function longestSharedRun(a: readonly string[], b: readonly string[]): number {
+  let best = 0;
+  let prev = new Array<number>(b.length + 1).fill(0);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = new Array<number>(b.length + 1).fill(0);
+    for (let j = 1; j <= b.length; j++)
+      if (a[i - 1] === b[j - 1]) {
+        cur[j] = prev[j - 1] + 1;
+        if (cur[j] > best) best = cur[j];
+      }
+    prev = cur;
+  }
+  return best;
+}
+
+/** The passage (1-based) the reply shares its longest run of words with, and that run's length; 0, 0 when none. */
+function copySource(passages: readonly { text: string }[], reply: string): { n: number; run: number } {
+  const r = wordList(reply);
+  let best = { n: 0, run: 0 };
+  passages.forEach((p, i) => {
+    const run = longestSharedRun(r, wordList(p.text));
+    if (run > best.run) best = { n: i + 1, run };
+  });
+  return best;
+}
+
+/**
+ * Diagnose a with-retrieval answer (see {@link AnswerCause}): `prompt` is the passages prompt
+ * the model was given (answerWithRetrieval's), `reply` its answer, `correct` the family
+ * checker's verdict. Reference quotes are the `passages` family's (passagesReferences), token
+ * by token under `tok`, the reply taken with one leading space as the family writes it.
+ *
+ * @throws GptforgeError when `prompt` is not a passages prompt over a knowledge question.
+ */
+export function diagnoseAnswer(tok: Tokenizer, prompt: string, reply: string, correct: boolean): AnswerDiagnosis {
+  const refs = passagesReferences(prompt);
+  const parsed = parsePassagePrompt(prompt);
+  if (refs === undefined || parsed === undefined) throw new GptforgeError('diagnoseAnswer: not a passages prompt over a definitions, kinds or synonyms question');
+  const enc = (s: string): number[] => tok.encode(s, { disallowedSpecial: 'plain' });
+  const ids = enc(quotedReply(reply));
+  let matched = 0;
+  let length = 0;
+  for (const r of refs) {
+    const ref = enc(r.reply);
+    let m = 0;
+    while (m < ref.length && m < ids.length && ref[m] === ids[m]) m++;
+    if (m > matched || length === 0) {
+      matched = m;
+      length = ref.length;
+    }
+  }
+  const src = copySource(parsed.passages, reply);
+  const holding = new Set(refs.map((r) => r.n));
+  const base = { matched, length, source: src.n };
+  if (correct) return { cause: 'right', ...base };
+  if (refs.length === 0) return { cause: 'not-retrieved', ...base };
+  if (saysNoAnswer(reply)) return { cause: 'refused', ...base };
+  // the wrong passage: the reply's longest copy is from one that does not hold the answer (ties go to a holding one)
+  if (src.n > 0 && !holding.has(src.n)) {
+    const fromHolding = Math.max(0, ...parsed.passages.map((p, i) => (holding.has(i + 1) ? longestSharedRun(wordList(reply), wordList(p.text)) : 0)));
+    if (src.run > fromHolding) return { cause: 'distractor', ...base };
+  }
+  return { cause: matched === 0 ? 'first-token' : 'diverged', ...base };
+}
+
+/** Diagnose an answer given with the asked word's entries removed (see {@link RemovedCause}). */
+export function diagnoseRemoved(prompt: string, reply: string): RemovedCause {
+  if (saysNoAnswer(reply)) return 'refused';
+  const refs = passagesReferences(prompt);
+  if (refs !== undefined && refs.length > 0) return 'answerable';
+  const parsed = parsePassagePrompt(prompt);
+  if (parsed === undefined || parsed.passages.length === 0) return 'no-passages';
+  return copySource(parsed.passages, reply).run >= 3 ? 'distractor' : 'other';
 }
 
 export interface EffectOptions {
@@ -101,6 +248,8 @@ export interface EffectOptions {
   /** Drop the question-frame words from the BM25 queries (store.ts QueryOptions; default false — bench/rag-effect.ts turns it on). */
   dropFrameWords?: boolean;
   seed?: number;
+  /** Keep every question's prompts, replies and diagnoses in `EffectRow.answers` (default false). */
+  keepAnswers?: boolean;
   onAnswer?(done: number, total: number): void;
 }
 
@@ -121,8 +270,11 @@ export function measureEffect(model: DecodingModel, tok: Tokenizer, store: RagSt
   let done = 0;
   return PASSAGE_FAMILIES.map((family) => {
     const task = taskByName(family);
-    const counts = { without: 0, with: 0, grounded: 0, retrieved: 0, removed: 0, n: 0 };
+    const counts = { without: 0, with: 0, grounded: 0, retrieved: 0, removed: 0, removedStrict: 0, n: 0 };
     const examples: EffectRow['examples'] = [];
+    const causes = Object.fromEntries(ANSWER_CAUSES.map((c) => [c, 0])) as Record<AnswerCause, number>;
+    const removedCauses = Object.fromEntries(REMOVED_CAUSES.map((c) => [c, 0])) as Record<RemovedCause, number>;
+    const answers: EffectAnswer[] = [];
     for (const ex of distinctExamples(task, per, seed)) {
       const word = promptItem(family, ex.prompt);
       if (word === undefined || wordFacts(word) === undefined) continue;
@@ -131,14 +283,38 @@ export function measureEffect(model: DecodingModel, tok: Tokenizer, store: RagSt
       if (task.check(ex.prompt, bare)) counts.without++;
       const a = answerWithRetrieval(engine, retriever, ex.prompt, { k, temperature: 0, maxTokens });
       if (a.passages.some(isEntryOf(word))) counts.retrieved++;
-      if (!saysNoAnswer(a.text) && task.check(ex.prompt, stripCitations(a.text))) counts.with++;
+      const right = !saysNoAnswer(a.text) && task.check(ex.prompt, stripCitations(a.text));
+      if (right) counts.with++;
       if (passages.check(a.prompt, a.text) && a.passages.some(isEntryOf(word))) counts.grounded++;
+      const diagnosis = diagnoseAnswer(tok, a.prompt, a.text, right);
+      causes[diagnosis.cause]++;
       const r = answerWithRetrieval(engine, new ExcludingRetriever(retriever, isEntryOf(word)), ex.prompt, { k, temperature: 0, maxTokens });
       if (saysNoAnswer(r.text)) counts.removed++;
+      const removedCause = diagnoseRemoved(r.prompt, r.text);
+      removedCauses[removedCause]++;
+      let strict = saysNoAnswer(r.text);
+      if (removedCause === 'answerable' || (removedCause === 'refused' && (passagesReferences(r.prompt)?.length ?? 0) > 0)) {
+        const holds = (c: RetrievedChunk): boolean => isEntryOf(word)(c) || passageHoldsAnswer(ex.prompt, c.text);
+        strict = saysNoAnswer(answerWithRetrieval(engine, new ExcludingRetriever(retriever, holds), ex.prompt, { k, temperature: 0, maxTokens }).text);
+      }
+      if (strict) counts.removedStrict++;
+      if (opts.keepAnswers) answers.push({ family, question: ex.prompt, withPrompt: a.prompt, with: a.text, diagnosis, removedPrompt: r.prompt, removed: r.text, removedCause });
       if (examples.length < 3) examples.push({ prompt: ex.prompt, without: bare, with: a.text, removed: r.text });
       opts.onAnswer?.(++done, total);
     }
-    return { family, without: cell(counts.without, counts.n), withRetrieval: cell(counts.with, counts.n), grounded: cell(counts.grounded, counts.n), retrieved: cell(counts.retrieved, counts.n), removed: cell(counts.removed, counts.n), examples };
+    return {
+      family,
+      without: cell(counts.without, counts.n),
+      withRetrieval: cell(counts.with, counts.n),
+      grounded: cell(counts.grounded, counts.n),
+      retrieved: cell(counts.retrieved, counts.n),
+      removed: cell(counts.removed, counts.n),
+      removedStrict: cell(counts.removedStrict, counts.n),
+      examples,
+      causes,
+      removedCauses,
+      ...(opts.keepAnswers ? { answers } : {}),
+    };
   });
 }
 
@@ -185,9 +361,34 @@ export function effectMarkdown(rows: readonly EffectRow[]): string {
       rows.reduce((n, r) => n + f(r).correct, 0),
       rows.reduce((n, r) => n + f(r).total, 0),
     );
-  const all: EffectRow = { family: '**all**', without: sum((r) => r.without), withRetrieval: sum((r) => r.withRetrieval), grounded: sum((r) => r.grounded), retrieved: sum((r) => r.retrieved), removed: sum((r) => r.removed), examples: [] };
-  const lines = ['| held-out family | without retrieval | with retrieval | … and cites a right passage | entry retrieved (hit@k) | entry removed → "the passages don\'t say" |', '| --- | ---: | ---: | ---: | ---: | ---: |'];
-  for (const r of [...rows, all]) lines.push(`| ${r.family} | ${pct(r.without)} | ${pct(r.withRetrieval)} | ${pct(r.grounded)} | ${pct(r.retrieved)} | ${pct(r.removed)} |`);
+  const all: Pick<EffectRow, 'family' | 'without' | 'withRetrieval' | 'grounded' | 'retrieved' | 'removed' | 'removedStrict'> = {
+    family: '**all**',
+    without: sum((r) => r.without),
+    withRetrieval: sum((r) => r.withRetrieval),
+    grounded: sum((r) => r.grounded),
+    retrieved: sum((r) => r.retrieved),
+    removed: sum((r) => r.removed),
+    removedStrict: sum((r) => r.removedStrict),
+  };
+  const lines = ['| held-out family | without retrieval | with retrieval | … and cites a right passage | entry retrieved (hit@k) | entry removed → "the passages don\'t say" | every passage holding the answer removed → "don\'t say" |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |'];
+  for (const r of [...rows, all]) lines.push(`| ${r.family} | ${pct(r.without)} | ${pct(r.withRetrieval)} | ${pct(r.grounded)} | ${pct(r.retrieved)} | ${pct(r.removed)} | ${pct(r.removedStrict)} |`);
+  return lines.join('\n');
+}
+
+/**
+ * The diagnoses as a markdown table: per family (and all), how many with-retrieval answers had
+ * each cause and, with the entry removed, how many were refusals or answers from a distractor;
+ * then the broken copies' reach (matched / reference tokens, median).
+ */
+export function effectCausesMarkdown(rows: readonly EffectRow[], answers?: readonly EffectAnswer[]): string {
+  const lines = [`| held-out family | ${ANSWER_CAUSES.map((c) => `with: ${c}`).join(' | ')} | ${REMOVED_CAUSES.map((c) => `removed: ${c}`).join(' | ')} |`, `| --- |${' ---: |'.repeat(ANSWER_CAUSES.length + REMOVED_CAUSES.length)}`];
+  const all = { family: '**all**', causes: Object.fromEntries(ANSWER_CAUSES.map((c) => [c, rows.reduce((n, r) => n + r.causes[c], 0)])) as Record<AnswerCause, number>, removedCauses: Object.fromEntries(REMOVED_CAUSES.map((c) => [c, rows.reduce((n, r) => n + r.removedCauses[c], 0)])) as Record<RemovedCause, number> };
+  for (const r of [...rows, all]) lines.push(`| ${r.family} | ${ANSWER_CAUSES.map((c) => r.causes[c]).join(' | ')} | ${REMOVED_CAUSES.map((c) => r.removedCauses[c]).join(' | ')} |`);
+  const diverged = (answers ?? []).filter((a) => a.diagnosis.cause === 'diverged').map((a) => a.diagnosis.matched / Math.max(1, a.diagnosis.length));
+  if (diverged.length > 0) {
+    diverged.sort((x, y) => x - y);
+    lines.push('', `broken copies (${diverged.length}): the reply follows the reference quote for a median ${(100 * diverged[Math.floor(diverged.length / 2)]).toFixed(0)}% of its tokens before leaving it`);
+  }
   return lines.join('\n');
 }
 

@@ -1,10 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { RagStore } from '../../src/rag/store.js';
 import { dictionaryDocs } from '../../src/rag/evaluate.js';
 import { makeConfig } from '../../src/model/config.js';
@@ -13,19 +11,13 @@ import { saveCheckpoint } from '../../src/model/checkpoint.js';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { ModelReranker } from '../../src/rag/rerank.js';
 import { passageSource } from '../../src/rag/generate.js';
+import { CLI } from '../cli/fixture.js';
+import { runCli, withDocs } from './helpers.js';
 
-const CLI = resolve(fileURLToPath(import.meta.url), '..', '..', '..', 'src', 'cli', 'main.js');
-const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+const run = runCli;
 
-test('gptforge rag index/query/info: incremental, warnings named, bad input exits 1 naming the store', () => {
-  const root = mkdtempSync(join(tmpdir(), 'gf-rag-cli-'));
-  try {
-    const docs = join(root, 'docs');
-    mkdirSync(docs);
-    writeFileSync(join(docs, 'a.md'), '# Words\n\nEphemeral means lasting a very short time. A mayfly is ephemeral.\n');
-    writeFileSync(join(docs, 'b.html'), '<p>Perennial plants live for <b>many</b> years.</p>');
-    writeFileSync(join(docs, 'c.txt'), Buffer.from([1, 0, 2, 3]));
-    const db = join(root, 'kb.db');
+test('gptforge rag index/query/info: incremental, warnings named, bad input exits 1 naming the store', () =>
+  withDocs('gf-rag-cli-', { 'a.md': '# Words\n\nEphemeral means lasting a very short time. A mayfly is ephemeral.\n', 'b.html': '<p>Perennial plants live for <b>many</b> years.</p>', 'c.txt': Buffer.from([1, 0, 2, 3]) }, ({ root, docs, db }) => {
     let r = run(['rag', 'index', '--input', docs, '--db', db, '--source', 'notes']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /3 file\(s\): 2 indexed, 0 unchanged, 1 skipped; 2 chunks written/);
@@ -74,18 +66,10 @@ test('gptforge rag index/query/info: incremental, warnings named, bad input exit
     r = run(['rag', 'index', '--input', jl, '--db', join(root, 'jl2.db'), '--strict']);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /n\.jsonl:2: not valid JSON/);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  }));
 
-test("gptforge rag index killed (SIGKILL) mid-run: the rerun finishes with exactly a fresh index's chunks", { timeout: 120_000 }, async () => {
-  const root = mkdtempSync(join(tmpdir(), 'gf-rag-kill-'));
-  try {
-    const docs = join(root, 'docs');
-    mkdirSync(docs);
-    for (let i = 0; i < 400; i++) writeFileSync(join(docs, `f${String(i).padStart(3, '0')}.txt`), `Document ${i}. `.repeat(200));
-    const db = join(root, 'kb.db');
+test("gptforge rag index killed (SIGKILL) mid-run: the rerun finishes with exactly a fresh index's chunks", { timeout: 120_000 }, () =>
+  withDocs('gf-rag-kill-', Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`f${String(i).padStart(3, '0')}.txt`, `Document ${i}. `.repeat(200)])), async ({ root, docs, db }) => {
     const child = spawn(process.execPath, [CLI, 'rag', 'index', '--input', docs, '--db', db, '--chunk-size', '32', '--chunk-overlap', '4'], { stdio: 'ignore' });
     const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
     // wait until some files are committed, then kill without warning
@@ -119,25 +103,17 @@ test("gptforge rag index killed (SIGKILL) mid-run: the rerun finishes with exact
     a.close();
     b.close();
     assert.ok(midFiles > 0 && midFiles < 400, `the kill should land mid-run (${midFiles} of 400 files committed)`);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  }),
+);
 
-test('gptforge rag train-embedder → index --model → query --mode hybrid (the model found from the store)', { timeout: 120_000 }, () => {
-  const root = mkdtempSync(join(tmpdir(), 'gf-rag-cli-emb-'));
-  try {
+test('gptforge rag train-embedder → index --model → query --mode hybrid (the model found from the store)', { timeout: 120_000 }, () =>
+  withDocs('gf-rag-cli-emb-', { 'a.txt': 'Whales sing in the sea.', 'b.txt': 'Dogs bark at night.' }, ({ root, docs, db }) => {
     const tok = trainTokenizer(['the cat sat on the mat; dogs bark at night; whales sing in the sea. '.repeat(20), dictionaryDocs()[0].text], { vocabSize: 300 });
     const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 64, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed: 4 });
     saveCheckpoint(join(root, 'base'), model, { stage: 'pretrain', step: 1, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() });
     let r = run(['rag', 'train-embedder', '--model', join(root, 'base'), '--out', join(root, 'emb'), '--steps', '4', '--batch-size', '4', '--pairs', '40', '--quiet']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /index with --model .*emb\/embed/);
-    const docs = join(root, 'docs');
-    mkdirSync(docs);
-    writeFileSync(join(docs, 'a.txt'), 'Whales sing in the sea.');
-    writeFileSync(join(docs, 'b.txt'), 'Dogs bark at night.');
-    const db = join(root, 'kb.db');
     r = run(['rag', 'index', '--input', docs, '--db', db, '--model', join(root, 'emb', 'embed')]);
     assert.equal(r.status, 0, r.stderr);
     r = run(['rag', 'info', '--db', db]);
@@ -159,19 +135,11 @@ test('gptforge rag train-embedder → index --model → query --mode hybrid (the
     r = run(['rag', 'index', '--input', docs, '--db', db, '--model', join(root, 'base')]);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /embeddingModel is "gptforge-meanpool:[0-9a-f]+" in the store, "gptforge-meanpool:[0-9a-f]+" here/);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  }),
+);
 
-test("gptforge chat --rag: passages from the store in the prompt, the reply's [n] resolved to its source", { timeout: 120_000 }, () => {
-  const root = mkdtempSync(join(tmpdir(), 'gf-rag-cli-chat-'));
-  try {
-    const docs = join(root, 'docs');
-    mkdirSync(docs);
-    writeFileSync(join(docs, 'a.txt'), 'Whales sing in the sea.');
-    writeFileSync(join(docs, 'b.txt'), 'Perennial plants live for many years.');
-    const db = join(root, 'kb.db');
+test("gptforge chat --rag: passages from the store in the prompt, the reply's [n] resolved to its source", { timeout: 120_000 }, () =>
+  withDocs('gf-rag-cli-chat-', { 'a.txt': 'Whales sing in the sea.', 'b.txt': 'Perennial plants live for many years.' }, ({ root, docs, db }) => {
     let r = run(['rag', 'index', '--input', docs, '--db', db]);
     assert.equal(r.status, 0, r.stderr);
     const tok = trainTokenizer(['Passages: Question: perennial plants live for many years [1] whales sing in the sea. '.repeat(20)], { vocabSize: 300 });
@@ -208,18 +176,11 @@ test("gptforge chat --rag: passages from the store in the prompt, the reply's [n
     r = run(['chat', '--run', join(root, 'ck'), '--rag', join(root, 'missing.db'), '--prompt', 'x']);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /missing\.db: no RAG store here \(build one with: gptforge rag index/);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  }),
+);
 
-test("rag index: --chunk-size alone scales the overlap; re-indexing keeps the store's chunking; a bad overlap names the flag and creates no store", () => {
-  const root = mkdtempSync(join(tmpdir(), 'gf-rag-chunk-'));
-  try {
-    const docs = join(root, 'docs');
-    mkdirSync(docs);
-    writeFileSync(join(docs, 'a.txt'), 'Ephemeral means lasting a very short time. '.repeat(20));
-    const db = join(root, 'kb.db');
+test("rag index: --chunk-size alone scales the overlap; re-indexing keeps the store's chunking; a bad overlap names the flag and creates no store", () =>
+  withDocs('gf-rag-chunk-', { 'a.txt': 'Ephemeral means lasting a very short time. '.repeat(20) }, ({ root, docs, db }) => {
     let r = run(['rag', 'index', '--input', docs, '--db', db, '--chunk-size', '32']);
     assert.equal(r.status, 0, r.stderr);
     r = run(['rag', 'info', '--db', db]);
@@ -235,7 +196,4 @@ test("rag index: --chunk-size alone scales the overlap; re-indexing keeps the st
     assert.equal(r.status, 1);
     assert.match(r.stderr, /--chunk-overlap: chunk overlap must be a whole number of tokens in \[0, chunk size 32\), got 32/);
     assert.equal(existsSync(fresh), false, 'no store left behind');
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  }));

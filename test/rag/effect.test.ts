@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { makeConfig } from '../../src/model/config.js';
 import { GPT } from '../../src/model/gpt.js';
-import { dictionaryEntries, entrySource } from '../../src/data/synthetic/passages.js';
-import { copyProbe, lookupProbe, mqarProbe, effectMarkdown, ExcludingRetriever, measureEffect, measurePassagesFamily, openDictionaryStore } from '../../src/rag/effect.js';
+import { dictionaryEntries, entrySource, passageHoldsAnswer, passagesReferences, passagesTask } from '../../src/data/synthetic/passages.js';
+import { NO_ANSWER, parsePassagePrompt } from '../../src/rag/context.js';
+import { ANSWER_CAUSES, copyProbe, diagnoseAnswer, diagnoseRemoved, effectCausesMarkdown, lookupProbe, mqarProbe, effectMarkdown, ExcludingRetriever, measureEffect, measurePassagesFamily, openDictionaryStore, REMOVED_CAUSES } from '../../src/rag/effect.js';
 import { passageSource } from '../../src/rag/generate.js';
 import { lookupDocument } from '../../src/data/synthetic/lookup.js';
 import { mqarDocuments, mqarPools } from '../../src/data/synthetic/mqar.js';
@@ -35,6 +36,16 @@ test('effect: the dictionary store holds one entry a chunk, labelled as the pass
     const without = new ExcludingRetriever(new Retriever(store), (c) => water.has(c.line!)).retrieve('What does water mean?', { k: 3 });
     assert.equal(without.length, 3);
     assert.ok(without.every((c) => !water.has(c.line!)));
+    // another word's entry can hold the answer ("Words similar to belt: bang, …"): the strict removal drops it too
+    const bang = 'Tell me another way to say bang.';
+    const isBang = (c: { line?: number }) => entries[c.line! - 1].word === 'bang';
+    const loose = new ExcludingRetriever(new Retriever(store, undefined, { dropFrameWords: true }), isBang).retrieve(bang, { k: 20 });
+    assert.ok(
+      loose.some((c) => passageHoldsAnswer(bang, c.text)),
+      "belt's entry names bang and its synonym",
+    );
+    const strict = new ExcludingRetriever(new Retriever(store, undefined, { dropFrameWords: true }), (c) => isBang(c) || passageHoldsAnswer(bang, c.text)).retrieve(bang, { k: 20 });
+    assert.ok(strict.length > 0 && strict.every((c) => !passageHoldsAnswer(bang, c.text)));
     assert.equal(openDictionaryStore(join(root, 'd.db')).count(), entries.length, 'reopening does not index twice');
     store.close();
   } finally {
@@ -57,7 +68,7 @@ test('effect: measureEffect scores the three conditions per family (a random mod
     );
     const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 256, nLayer: 1, nHead: 2, nEmbd: 16, position: 'rope' }), { seed: 2 });
     let calls = 0;
-    const rows = measureEffect(model, tok, store, { perFamily: 3, maxTokens: 6, onAnswer: () => calls++ });
+    const rows = measureEffect(model, tok, store, { perFamily: 3, maxTokens: 6, keepAnswers: true, onAnswer: () => calls++ });
     assert.deepEqual(
       rows.map((r) => r.family),
       ['definitions', 'kinds', 'synonyms'],
@@ -71,7 +82,22 @@ test('effect: measureEffect scores the three conditions per family (a random mod
       for (const c of [r.without, r.withRetrieval, r.grounded, r.retrieved, r.removed]) assert.ok(c.correct >= 0 && c.correct <= c.total && c.accuracy === c.correct / c.total);
       assert.ok(r.grounded.correct <= Math.min(r.withRetrieval.correct, r.retrieved.correct), 'grounded = right, cited and retrieved');
       assert.equal(r.examples.length, 3);
+      // every question diagnosed once in each condition, the kept answers agreeing with the counts
+      assert.equal(
+        ANSWER_CAUSES.reduce((n, c) => n + r.causes[c], 0),
+        r.without.total,
+      );
+      assert.equal(r.causes.right, r.withRetrieval.correct);
+      assert.equal(r.removedCauses.refused, r.removed.correct);
+      assert.equal(
+        REMOVED_CAUSES.reduce((n, c) => n + r.removedCauses[c], 0),
+        r.without.total,
+      );
+      assert.equal(r.answers?.length, r.without.total);
+      assert.equal(r.removedStrict.total, r.without.total);
+      assert.equal(r.answers!.filter((a) => a.diagnosis.cause === 'not-retrieved').length, r.causes['not-retrieved']);
     }
+    assert.match(effectCausesMarkdown(rows), /\| \*\*all\*\* \| (\d+ \| ){10}\d+ \|$/m);
     assert.ok(rows.reduce((n, r) => n + r.retrieved.correct, 0) >= 6, "BM25 retrieves the asked word's entry for most questions");
     assert.match(effectMarkdown(rows), /\| \*\*all\*\* \| \d+% \(\d+\/9\) \|/);
     const fam = measurePassagesFamily(model, tok, 4, { maxTokens: 6 });
@@ -183,4 +209,64 @@ test('mqarProbe: a model that copies what followed the current token earlier sco
     }
   const random = mqarProbe(new GPT(makeConfig({ vocabSize: V, blockSize: 256, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed: 3 }), tok, { n: 10 });
   assert.ok(random.value.accuracy < 0.2 && Math.abs(random.value.loss - Math.log(V)) < 1, `random: ${random.value.accuracy}, ${random.value.loss}`);
+});
+
+test("diagnoseAnswer: references are the family's own replies, holding passages as passageHoldsAnswer says; each failure is told by its cause (refused, wrong passage, wrong start, broken copy, not retrieved)", () => {
+  const examples = passagesTask().generate('test', 60, 11);
+  const tok = trainTokenizer([examples.map((ex) => `${ex.prompt} ${ex.conversation.messages[1].content}`).join('\n')], { vocabSize: 500 });
+  const words = (t: string): string[] => t.split(/\s+/).filter((w) => w !== '');
+  let answerable = 0;
+  let cases = 0;
+  for (const ex of examples) {
+    const reference = ex.conversation.messages[1].content;
+    const refs = passagesReferences(ex.prompt)!;
+    const passages = parsePassagePrompt(ex.prompt)!.passages;
+    if (reference === NO_ANSWER) {
+      assert.deepEqual(refs, []);
+      assert.equal(diagnoseAnswer(tok, ex.prompt, ' cat [1].', false).cause, 'not-retrieved');
+      assert.equal(diagnoseRemoved(ex.prompt, NO_ANSWER), 'refused');
+      assert.equal(diagnoseRemoved(ex.prompt, `${words(passages[0].text).slice(1, 6).join(' ')} [1].`), 'distractor');
+      assert.equal(diagnoseRemoved(ex.prompt, 'zzz qqq [1].'), 'other');
+      assert.equal(diagnoseRemoved(parsePassagePrompt(ex.prompt)!.question, 'zzz qqq [1].'), 'no-passages', 'the bare question: nothing was shown');
+      continue;
+    }
+    answerable++;
+    // the family's reference is the quote of the first passage that holds the answer
+    assert.equal(refs[0].reply, reference);
+    const question = parsePassagePrompt(ex.prompt)!.question;
+    passages.forEach((p, i) =>
+      assert.equal(
+        passageHoldsAnswer(question, p.text),
+        refs.some((r) => r.n === i + 1),
+      ),
+    );
+    const ids = tok.encode(reference, { disallowedSpecial: 'plain' });
+    const right = diagnoseAnswer(tok, ex.prompt, reference, true);
+    assert.deepEqual([right.cause, right.matched, right.length, right.source], ['right', ids.length, ids.length, refs[0].n]);
+    assert.equal(diagnoseAnswer(tok, ex.prompt, NO_ANSWER, false).cause, 'refused');
+    // a broken copy: the quote's first half, then words of no passage
+    const half = tok.decode(ids.slice(0, Math.ceil(ids.length / 2)));
+    const broken = diagnoseAnswer(tok, ex.prompt, `${half} zzz qqq [1].`, false);
+    assert.equal(broken.cause, 'diverged', half);
+    assert.ok(broken.matched >= 1 && broken.matched < ids.length, `${broken.matched} of ${ids.length}`);
+    // the wrong passage: a quote of a distractor, from its second word (a sentence that names other things)
+    const other = passages.findIndex((_, i) => !refs.some((r) => r.n === i + 1));
+    if (other >= 0) {
+      const d = diagnoseAnswer(tok, ex.prompt, `${words(passages[other].text).slice(1, 9).join(' ')} [${other + 1}].`, false);
+      assert.deepEqual([d.cause, d.source], ['distractor', other + 1]);
+      cases++;
+    }
+    // the right passage, the wrong start: its last sentence's last words when they begin with another token
+    const holding = passages[refs[0].n - 1].text;
+    const tail = words(holding).slice(-5).join(' ');
+    const startsElsewhere = refs.every((r) => tok.encode(` ${tail}`, { disallowedSpecial: 'plain' })[0] !== tok.encode(r.reply, { disallowedSpecial: 'plain' })[0]);
+    const onlyHolding = passages.every((p, i) => refs.some((r) => r.n === i + 1) || !p.text.includes(tail.split(' ').slice(0, 3).join(' ')));
+    if (startsElsewhere && onlyHolding) {
+      const f = diagnoseAnswer(tok, ex.prompt, ` ${tail} [${refs[0].n}]`, false);
+      assert.deepEqual([f.cause, f.matched], ['first-token', 0], tail);
+      cases++;
+    }
+  }
+  assert.ok(answerable >= 30 && cases >= 30, `${answerable} answerable prompts, ${cases} distractor / first-token cases`);
+  assert.throws(() => diagnoseAnswer(tok, 'What does dog mean?', 'x', false), /not a passages prompt/);
 });

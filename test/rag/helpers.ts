@@ -1,4 +1,9 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Embedder } from '../../src/rag/embed.js';
+import { CLI } from '../cli/fixture.js';
 import { documentsAsFile, indexIngestFile, type IndexOptions } from '../../src/rag/indexer.js';
 import type { RagStore } from '../../src/rag/store.js';
 import { fnv1a } from '../../src/data/synthetic/tasks.js';
@@ -45,4 +50,38 @@ export function indexLines(store: RagStore, path: string, lines: readonly string
     ),
     { ...opts, source },
   );
+}
+
+/** Run the built CLI to completion (as a user would), its output as text. */
+export const runCli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+
+/** A temporary folder for a RAG CLI test: `docs/` with the files to index, and the store path `db` (not created). */
+export interface DocsDir {
+  root: string;
+  docs: string;
+  db: string;
+}
+
+/**
+ * Run `fn` over a fresh temporary folder whose `docs/` holds `files` (name → text or bytes),
+ * removing the folder afterwards — when `fn` returns, throws, or (for an async `fn`) settles.
+ * The store setup the RAG CLI tests share.
+ */
+export function withDocs<T>(prefix: string, files: Record<string, string | Uint8Array>, fn: (d: DocsDir) => T): T {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  const cleanup = (): void => rmSync(root, { recursive: true, force: true });
+  let pending = false;
+  try {
+    const docs = join(root, 'docs');
+    mkdirSync(docs);
+    for (const [name, content] of Object.entries(files)) writeFileSync(join(docs, name), content);
+    const out = fn({ root, docs, db: join(root, 'kb.db') });
+    if (out instanceof Promise) {
+      pending = true;
+      return out.finally(cleanup) as T;
+    }
+    return out;
+  } finally {
+    if (!pending) cleanup();
+  }
 }

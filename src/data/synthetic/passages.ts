@@ -234,6 +234,41 @@ function check(prompt: string, answer: string): boolean {
   return FAMILY_TASKS[q.family].check(parsed.question, stripCitations(answer));
 }
 
+/**
+ * Does `text` hold the answer to a definitions, kinds or synonyms `question` (the families'
+ * prompt templates): name the asked word and state one of its facts — this family's rule for a
+ * passage that answers (so its checker wants an answer, not "the passages don't say")? False
+ * when the question is not one of those families' or its word has no such facts. Another word's
+ * entry can hold it ("Bang and slam can mean the same." in slam's): the effect measurement
+ * removes those too when it asks for a refusal (rag/effect.ts).
+ */
+export function passageHoldsAnswer(question: string, text: string): boolean {
+  const q = parseQuestion(question);
+  const f = q && wordFacts(q.word);
+  const facts = q && f && factsFor(q.family, f);
+  return q !== undefined && facts !== undefined && holdsAnswer(text, q.word, facts);
+}
+
+/**
+ * The replies this family would write for a passages prompt, one for each shown passage that
+ * holds the answer (names the asked word and states one of the question's facts), in passage
+ * order: `n` the passage's number (1-based), `reply` the quote {@link groundedAnswer} makes from
+ * it, with its leading space (context.ts quotedReply). The family's own reference is the first;
+ * `[]` when no passage holds the answer (the reference is then NO_ANSWER); undefined when the
+ * prompt is not a passages prompt over a definitions, kinds or synonyms question with facts.
+ * For the effect's error breakdown (rag/effect.ts diagnoseAnswer): which start and which copy
+ * a retrieved prompt asks for.
+ */
+export function passagesReferences(prompt: string): { n: number; reply: string }[] | undefined {
+  const parsed = parsePassagePrompt(prompt);
+  const q = parsed && parseQuestion(parsed.question);
+  const f = q && wordFacts(q.word);
+  const facts = q && f && factsFor(q.family, f);
+  if (!parsed || !q || !f || !facts) return undefined;
+  const question: Question = { family: q.family, word: q.word, prompt: parsed.question, facts: f };
+  return parsed.passages.flatMap((p, i) => (holdsAnswer(p.text, q.word, facts) ? [{ n: i + 1, reply: quotedReply(groundedAnswer(question, p.text, i + 1)) }] : []));
+}
+
 /** The asked word of a passages prompt (the split item); undefined when it is not one. */
 export function passagesItem(prompt: string): string | undefined {
   const parsed = parsePassagePrompt(prompt);
