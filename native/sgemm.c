@@ -459,13 +459,14 @@ typedef struct team team_t;
 #define TEAM_WAIT_NS 200000L
 #endif
 #define TEAM_MIN_FLOPS 5e7
-/* GPTFORGE_SGEMM_TEAM (read once): "0" no shared packing (A/B timing); "wait" the first task
- * waits up to a second for the second (tests: the team then forms even on a busy machine) */
+/* GPTFORGE_SGEMM_TEAM (read once): unset or "0" no shared packing — the default, because an
+ * idle A/B against it showed no gain (docs/engine.md, sgemm12); "1" shared packing; "wait" the
+ * first task waits up to a second for the second (tests: the team then forms even on a busy machine) */
 static int team_mode(void) {
   static int v = -1;
   if (v < 0) {
     const char *e = getenv("GPTFORGE_SGEMM_TEAM");
-    v = !e ? 1 : e[0] == '0' ? 0 : strcmp(e, "wait") == 0 ? 2 : 1;
+    v = !e || e[0] == '0' || e[0] == 0 ? 0 : strcmp(e, "wait") == 0 ? 2 : 1;
   }
   return v;
 }
