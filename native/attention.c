@@ -76,19 +76,6 @@ INLINE void pad_rows(const float *src, long stride, long off, int T, int D, int 
   }
 }
 
-/* B operands of tile_pv (attention_small.h) in strip-major layout: src [TP][DP] rows →
- * dst [DP/W][TP][W], each W-float column strip of every row one after another, so that one
- * strip is contiguous. In rows of DP floats a strip takes one cache line in every DP/16 (W = 16)
- * lines, so its T lines fall in 1/4 of L1's sets at DP = 64 and only 128 of them stay in L1
- * (8 ways × 16 sets): a strip of 256 rows was streamed from L2 again by every row group.
- * Returns src when W = DP (one strip: the layouts are the same). */
-static const float *to_strips(const float *src, int TP, int DP, int W, float *dst) {
-  if (W == DP) return src;
-  for (int s0 = 0; s0 < DP; s0 += W)
-    for (int t = 0; t < TP; t++) memcpy(dst + (long)s0 * TP + (long)t * W, src + (long)t * DP + s0, sizeof(float) * (size_t)W);
-  return dst;
-}
-
 /* the same, transposed: dst[DP][TP]. In blocks of 16 time steps: the block's 16 source rows
  * stay in L1 while each of dst's DP rows gets one whole cache line (16 floats), and the next
  * block's rows are prefetched (rows 3C floats apart, which the hardware prefetcher does not

@@ -62,28 +62,22 @@ INLINE void SMALL(tile_s2)(const float *A, const float *Bt, int TP, int DP, floa
  * a call instead runs R = 4 rows over column strips of PV_SV = 2 vectors (8 accumulators):
  * a whole row of DP = 64 at VL = 8 is 8 accumulators for one row, which streams all of B
  * (up to T × DP floats: 64 KiB, beyond L1) once per row; a 4 × 2-vector tile streams one
- * strip of B (T × 16 floats, 16 KiB) for 4 rows. A call computes one strip (vectors s ..
- * s + PV_SV − 1) and the callers run every row group of a strip before the next strip, so the
- * strip of B stays in L1 from one row group to the next (row groups outside, strips inside, as
- * first written, streamed all of B from L2 once per row group: half of the small-tile
- * attention's L1 read misses under cachegrind at T 256, D 64). Each output is still summed
- * over k in order, so the results are the same bits either way. */
+ * strip of B (T × 16 floats, 16 KiB) for 4 rows. Each output is still summed over k in
+ * order, so the results are the same bits either way. */
 #define PV_ROWS(DP) (VL < 16 ? 4 : (DP) / VL * 8 <= ACC ? 8 : (DP) / VL * 4 <= ACC ? 4 : (DP) / VL * 2 <= ACC ? 2 : 1)
 #define PV_SV(DP) (VL < 16 ? 2 : (DP) / VL)
 
-/* O[r][strip] = Σ_{k0 ≤ k < k1} A[r·sr + k·sk] · B[k][strip] for r < PV_ROWS(DP), the strip the
- * PV_SV(DP) vectors from vector s: O rows of DP floats, B strip-major (to_strips in
- * attention.c: strip s at B + s·VL·TP, its rows of PV_SV(DP)·VL floats) */
-INLINE void SMALL(tile_pv)(const float *A, long sr, long sk, const float *B, int TP, int k0, int k1, int DP, float *O, const int s) {
-  const int R = PV_ROWS(DP), SV = PV_SV(DP), W = SV * VL;
-  {
+/* O[r][:] = Σ_{k0 ≤ k < k1} A[r·sr + k·sk] · B[k][:] for r < PV_ROWS(DP) (B and O rows of DP floats) */
+INLINE void SMALL(tile_pv)(const float *A, long sr, long sk, const float *B, int k0, int k1, int DP, float *O) {
+  const int R = PV_ROWS(DP), NV = DP / VL, SV = PV_SV(DP);
+  for (int s = 0; s < NV; s += SV) {
     SMALL(vf) acc[ACC > SMALL_D / VL ? ACC : SMALL_D / VL];
     for (int i = 0; i < R * SV; i++) acc[i] = (SMALL(vf)){0};
-    const float *Bs = B + (long)s * VL * TP;
+    const float *Bs = B + (long)s * VL;
     for (int k = k0; k < k1; k++)
       for (int r = 0; r < R; r++) {
         float x = A[r * sr + k * sk];
-        for (int v = 0; v < SV; v++) acc[r * SV + v] += x * VLOAD(Bs + (long)k * W + VL * v);
+        for (int v = 0; v < SV; v++) acc[r * SV + v] += x * VLOAD(Bs + (long)k * DP + VL * v);
       }
     for (int r = 0; r < R; r++)
       for (int v = 0; v < SV; v++) VSTORE(O + (long)r * DP + VL * (s + v), acc[r * SV + v]);
@@ -98,13 +92,12 @@ INLINE void SMALL(att_fwd_small)(const att_ctx *a, int b, int h, const int DP) {
   /* tiles of QL queries: two vectors where 2·VL lanes fit the 16-float padding of TP (the
    * score tiles are then tile_s2's, 12 FMAs for 8 loads, as in the backward), else one */
   enum { QL = 2 * VL <= 16 ? 2 * VL : VL };
-  float *qt = get_scratch(4 * TD + (size_t)TP * QL + (size_t)QL * DP);
-  float *k = qt + TD, *vr = k + TD, *St = vr + TD, *O = St + (size_t)TP * QL, *vs = O + (size_t)QL * DP;
+  float *qt = get_scratch(3 * TD + (size_t)TP * QL + (size_t)R * DP);
+  float *k = qt + TD, *v = k + TD, *St = v + TD, *O = St + (size_t)TP * QL;
   const float *base = a->qkv + (long)b * T * C3;
   PAD_COLS(base, C3, h * D, T, D, TP, DP, scale, qt, (float *)NULL);
   pad_rows(base, C3, C + h * D, T, D, TP, DP, 1.0f, k);
-  pad_rows(base, C3, 2 * C + h * D, T, D, TP, DP, 1.0f, vr);
-  const float *v = to_strips(vr, TP, DP, PV_SV(DP) * VL, vs);
+  pad_rows(base, C3, 2 * C + h * D, T, D, TP, DP, 1.0f, v);
   float *lse = a->lse + ((long)b * H + h) * T;
   for (int i0 = 0; i0 < T; i0 += QL) {
     /* queries i0 + l (lane l) see keys j ≤ i0 + l < kv; scores for keys < nk (kv, or kv
@@ -140,9 +133,12 @@ INLINE void SMALL(att_fwd_small)(const att_ctx *a, int b, int h, const int DP) {
       for (int l = 0; l < QL; l++) St[j * QL + l] *= sum[l];
     /* O = P·V, R query rows at a time, each group over the keys up to its last row (the
      * rest of its p are zeros: leaving them out changes no sum) */
-    for (int s = 0; s < DP / VL; s += PV_SV(DP))
-      for (int r0 = 0; r0 < QL && i0 + r0 < T; r0 += R) SMALL(tile_pv)(St + r0, 1, QL, v, TP, 0, i0 + r0 + R < kv ? i0 + r0 + R : kv, DP, O + (long)r0 * DP, s);
-    for (int r = 0; r < QL && i0 + r < T; r++) memcpy(a->o + ((long)b * T + i0 + r) * C + h * D, O + (long)r * DP, sizeof(float) * D);
+    for (int r0 = 0; r0 < QL && i0 + r0 < T; r0 += R) {
+      const int kr = i0 + r0 + R < kv ? i0 + r0 + R : kv;
+      SMALL(tile_pv)(St + r0, 1, QL, v, 0, kr, DP, O);
+      for (int r = 0; r < R && i0 + r0 + r < T; r++)
+        memcpy(a->o + ((long)b * T + i0 + r0 + r) * C + h * D, O + (long)r * DP, sizeof(float) * D);
+    }
   }
 }
 
@@ -151,9 +147,9 @@ INLINE void SMALL(att_bwd_small)(const att_ctx *a, int b, int h, const int DP) {
   long C = (long)H * D, C3 = 3 * C;
   size_t TD = (size_t)TP * DP, TT = (size_t)TP * TP;
   float scale = 1.0f / sqrtf((float)D);
-  float *qt = get_scratch(12 * TD + 2 * TT + 18 * (size_t)TP);
+  float *qt = get_scratch(9 * TD + 2 * TT + 2 * (size_t)TP);
   float *q = qt + TD, *k = q + TD, *v = k + TD, *dOt = v + TD, *dO = dOt + TD, *dq = dO + TD, *dk = dq + TD, *dv = dk + TD;
-  float *Pt = dv + TD, *dSt = Pt + TT, *lse = dSt + TT, *di = lse + TP, *ds16 = di + TP, *strips = ds16 + 16 * (size_t)TP;
+  float *Pt = dv + TD, *dSt = Pt + TT, *lse = dSt + TT, *di = lse + TP;
   const float *base = a->qkv + (long)b * T * C3, *ob = a->out + (long)b * T * C, *gb = a->dout + (long)b * T * C;
   PAD_COLS(base, C3, h * D, T, D, TP, DP, scale, qt, q);
   pad_rows(base, C3, C + h * D, T, D, TP, DP, 1.0f, k);
@@ -205,23 +201,10 @@ INLINE void SMALL(att_bwd_small)(const att_ctx *a, int b, int h, const int DP) {
     }
   }
   /* dQ = dS·K (scaled back at the scatter), dK = dSᵀ·(q·scale), dV = Pᵀ·dO */
-  /* tile_pv's B operands in strip-major layout */
-  const int W = PV_SV(DP) * VL;
-  const float *kS = to_strips(k, TP, DP, W, strips), *qS = to_strips(q, TP, DP, W, strips + TD), *dOS = to_strips(dO, TP, DP, W, strips + 2 * TD);
-  /* dQ: 16 query rows at a time. Their columns of dSᵀ (one cache line per key) are first copied
-   * into a [key][16] block that the tile_pv calls then read from L1. Read in place, R rows a call,
-   * each call took 4 of each line's 16 floats from dSᵀ (TP² floats, beyond L1) once per column
-   * strip. Same products in the same order, so the same bits. Columns past T may be unset
-   * scratch: they only feed rows ≥ T, which are never written out. */
-  for (int i0 = 0; i0 < T; i0 += 16) {
-    const int kv = i0 + 16 < T ? i0 + 16 : T;
-    for (int j = 0; j < kv; j++) memcpy(ds16 + j * 16, dSt + (long)j * TP + i0, 16 * sizeof(float));
-    for (int s = 0; s < DP / VL; s += PV_SV(DP))
-      for (int r0 = 0; r0 < 16 && i0 + r0 < T; r0 += R) SMALL(tile_pv)(ds16 + r0, 1, 16, kS, TP, 0, i0 + r0 + R < T ? i0 + r0 + R : T, DP, dq + (long)(i0 + r0) * DP, s);
-  }
-  for (int s = 0; s < DP / VL; s += PV_SV(DP)) {
-    for (int j0 = 0; j0 < T; j0 += R) SMALL(tile_pv)(dSt + (long)j0 * TP, TP, 1, qS, TP, j0, T, DP, dk + (long)j0 * DP, s);
-    for (int j0 = 0; j0 < T; j0 += R) SMALL(tile_pv)(Pt + (long)j0 * TP, TP, 1, dOS, TP, j0, T, DP, dv + (long)j0 * DP, s);
+  for (int i0 = 0; i0 < T; i0 += R) SMALL(tile_pv)(dSt + i0, 1, TP, k, 0, i0 + R < T ? i0 + R : T, DP, dq + (long)i0 * DP);
+  for (int j0 = 0; j0 < T; j0 += R) {
+    SMALL(tile_pv)(dSt + (long)j0 * TP, TP, 1, q, j0, T, DP, dk + (long)j0 * DP);
+    SMALL(tile_pv)(Pt + (long)j0 * TP, TP, 1, dO, j0, T, DP, dv + (long)j0 * DP);
   }
   /* accumulate: dqkv += the head's gradient; else written as 0 + it (the same bits as adding
    * it to zeros, −0 included, without the caller's zero fill or this read of the zeros) */
