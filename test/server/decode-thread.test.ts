@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { getKernels, nativeAvailable } from '../../src/engine/backend.js';
 import { ForwardThread } from '../../src/infer/forward-thread.js';
 import type { RowRequest } from '../../src/infer/pipeline.js';
 import { makeConfig } from '../../src/model/config.js';
@@ -98,5 +99,23 @@ test('two decode threads and the main thread running kernels at once (two models
     }
   } finally {
     await Promise.all(threads.map((t) => t.close()));
+  }
+});
+
+test('a decode thread loading the native addon keeps the kernel thread count the process set at run time (setThreads)', { skip: !nativeAvailable() && 'no native addon' }, async () => {
+  const k = getKernels();
+  assert.ok(k.setThreads, 'the native kernels set their thread count');
+  const before = k.threads;
+  // not what a fresh pool_init would choose (GPTFORGE_THREADS or the core count, which `before` still is)
+  const target = before === 1 ? 2 : 1;
+  k.setThreads(target);
+  const ft = new ForwardThread(new GPT(config, { seed: 2 }));
+  try {
+    // the worker has loaded the addon (its init ran) once it has answered a forward
+    await ft.nextLogits(Int32Array.of(1, 2), ft.createCache(1), Int32Array.of(0));
+    assert.equal(k.threads, target);
+  } finally {
+    await ft.close();
+    k.setThreads(before);
   }
 });
