@@ -1,8 +1,8 @@
 /**
  * The worker side of ForwardThread (forward-thread.ts): the model on shared weights; each step
  * asked for in the control words is one GPT.nextLogits on a shared cache, answered in shared
- * memory. Between steps it spins on the request word for HANDOFF_SPIN_MS, then blocks in
- * Atomics.wait; it never returns to its event loop, so caches and buffers arrive on a port it
+ * memory. Between steps it blocks in Atomics.wait on the request word (after spinning on it
+ * for HANDOFF_SPIN_MS, default 0); it never returns to its event loop, so caches and buffers arrive on a port it
  * drains synchronously (receiveMessageOnPort) before each step.
  */
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
@@ -58,13 +58,13 @@ function step(): void {
 let seen = 0;
 for (;;) {
   let req = Atomics.load(ctl, CTL.REQ);
-  if (req === seen) {
+  if (req === seen && HANDOFF_SPIN_MS > 0) {
     const until = performance.now() + HANDOFF_SPIN_MS;
     while ((req = Atomics.load(ctl, CTL.REQ)) === seen && performance.now() < until);
-    if (req === seen) {
-      Atomics.wait(ctl, CTL.REQ, seen);
-      continue;
-    }
+  }
+  if (req === seen) {
+    Atomics.wait(ctl, CTL.REQ, seen);
+    continue;
   }
   seen = req;
   if (Atomics.load(ctl, CTL.STOP) === 1) break;
