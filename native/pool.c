@@ -123,7 +123,13 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
+/* Once per process: the addon's init runs again in every worker thread that loads it (a
+ * server's decode thread), and re-running this would reset a thread count the process set
+ * at run time (setThreads) to the default or GPTFORGE_THREADS. */
+static atomic_flag pool_inited = ATOMIC_FLAG_INIT;
+
 void pool_init(int nthreads) {
+  if (atomic_flag_test_and_set(&pool_inited)) return;
   if (nthreads < 1) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     nthreads = n > 0 ? (int)n : 1;

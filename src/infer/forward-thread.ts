@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { GPT } from '../model/gpt.js';
 import { KVCache, type KVCacheBuffers } from '../model/kvcache.js';
 
@@ -23,13 +23,61 @@ import { KVCache, type KVCacheBuffers } from '../model/kvcache.js';
  * hooks (their state lives in closures on the main thread), no randomized position ids or
  * abacus columns (their per-slot arrays in KVCache are not shared). Others decode on the
  * main thread as before.
+ *
+ * The hand-off is shared memory, not a message per step: the step's ids and rows are written
+ * into a SharedArrayBuffer and a control word is bumped (Atomics.store + notify); the worker,
+ * blocked in Atomics.wait on that word (after an optional spin, {@link HANDOFF_SPIN_MS}),
+ * computes, writes the logits into shared memory and bumps the answer word, which the main
+ * thread awaits with Atomics.waitAsync (no spinning, so its event loop and the pool's worker
+ * keep the cores). This is the wait/notify hand-off of piscina's `useAtomics` mode; a
+ * postMessage round trip (structured clone, an event-loop wake-up on each side) cost
+ * 0.25–0.35 ms a step here (docs/server.md, serve11). Cache buffers still travel once each, as
+ * messages, on a port the worker drains synchronously (receiveMessageOnPort) before each step.
  */
+/** Atomics.waitAsync (ES2024; in V8 and Node since 16): the main thread awaits the worker's answer without blocking its event loop. */
+const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: false; value: string } | { async: true; value: Promise<string> } }).waitAsync;
+
+/** Control words (Int32 indices into the control SharedArrayBuffer). */
+const REQ = 0; // main → worker: the number of the step asked for (bumped last, then notified)
+const DONE = 1; // worker → main: the number of the last step answered
+const CACHE = 2; // the step's cache id
+const NIDS = 3; // ids written
+const NROWS = 4; // rows written
+const STATUS = 5; // 0: logits written (their count in NOUT); 1: failed (the message on the port)
+const NOUT = 6;
+const STOP = 7; // 1: the worker leaves its loop
+const CTL_WORDS = 16;
+
+/**
+ * How long the worker spins on the request word after answering a step before it blocks in
+ * Atomics.wait (ms). Default 0: it blocks at once, and the main thread's notify wakes it (a
+ * futex wake, tens of µs). A spin (0.2–0.5 ms covers the main thread's sampling and token
+ * writes between steps) would take the next step sooner but hold a core the main thread, the
+ * pool's worker and a client on the same machine (bench:serve's) also need; it could not be
+ * measured on the shared machine (docs/server.md, serve12), so the default stays the one that
+ * burns nothing. GPTFORGE_HANDOFF_SPIN_MS sets it: a tuning knob for the benches.
+ */
+export const HANDOFF_SPIN_MS = spinMs(process.env.GPTFORGE_HANDOFF_SPIN_MS);
+
+function spinMs(v: string | undefined): number {
+  if (v === undefined || v === '') return 0;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`GPTFORGE_HANDOFF_SPIN_MS must be a number of milliseconds ≥ 0, got "${v}"`);
+  return n;
+}
+
 export class ForwardThread {
   private readonly worker: Worker;
-  private readonly pending = new Map<number, { resolve(l: Float32Array): void; reject(e: Error): void }>();
   private readonly caches = new WeakMap<KVCache, number>();
+  private readonly ctl = new Int32Array(new SharedArrayBuffer(CTL_WORDS * 4));
+  /** The main thread's end of the port the worker drains before each step (caches, grown buffers, errors back). */
+  private readonly port: MessagePort;
+  /** Shared input (ids, then rows) and output (logits) buffers; grown (and sent again) when a step needs more. */
+  private input = new Int32Array(new SharedArrayBuffer(0));
+  private output = new Float32Array(new SharedArrayBuffer(0));
   private seq = 0;
   private nextCache = 0;
+  private running = false;
   private failed: Error | null = null;
 
   /** Whether `model` can decode on a ForwardThread (see the class comment). */
@@ -48,22 +96,21 @@ export class ForwardThread {
       }
       return [name, t.data] as const;
     });
-    this.worker = new Worker(new URL('./forward-thread-worker.js', import.meta.url), { workerData: { config: model.config, scalarHead: model.params.has('score.weight'), params } });
-    this.worker.on('message', (m: { seq: number; logits?: Float32Array; error?: string }) => {
-      const p = this.pending.get(m.seq);
-      if (!p) return;
-      this.pending.delete(m.seq);
-      if (this.pending.size === 0) this.worker.unref();
-      if (m.logits) p.resolve(m.logits);
-      else p.reject(new Error(`decode thread: ${m.error}`));
-    });
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    const init: ForwardThreadInit = { config: model.config, scalarHead: model.params.has('score.weight'), params, ctl: this.ctl, port: port2 };
+    this.worker = new Worker(new URL('./forward-thread-worker.js', import.meta.url), { workerData: init, transferList: [port2] });
     const fail = (e: Error): void => {
-      this.failed = e;
-      for (const p of this.pending.values()) p.reject(e);
-      this.pending.clear();
+      this.failed ??= e;
     };
     this.worker.on('error', fail);
-    this.worker.on('exit', (code) => fail(new Error(`decode thread exited (code ${code})`)));
+    this.worker.on('exit', (code) => {
+      fail(new Error(`decode thread exited (code ${code})`));
+      // a step under way never gets its answer: end the wait with a failure
+      Atomics.store(this.ctl, STATUS, 2);
+      Atomics.store(this.ctl, DONE, this.seq);
+      Atomics.notify(this.ctl, DONE);
+    });
     // idle, the thread never keeps the process alive (close() ends it); a forward under way does (nextLogits refs it). After the listeners: adding one refs it again
     this.worker.unref();
   }
@@ -75,31 +122,59 @@ export class ForwardThread {
     const cache = new KVCache(nLayer, batch, capacity, nEmbd, 'shared');
     const id = this.nextCache++;
     this.caches.set(cache, id);
-    this.worker.postMessage({ type: 'cache', id, dims: [cache.nLayer, batch, capacity, cache.width], buffers: cache.sharedBuffers() });
+    this.port.postMessage({ type: 'cache', id, dims: [cache.nLayer, batch, capacity, cache.width], buffers: cache.sharedBuffers() } satisfies ForwardThreadMessage);
     return cache;
   }
 
   /**
    * GPT.nextLogits on the worker: feed `ids` [B·T] to the cache rows `rows` (B of them) and
-   * resolve with each row's last logits [B·V]. The cache (one of `createCache`'s) must not be
-   * touched until the promise settles.
+   * resolve with each row's last logits [B·V] (a copy of its own). The cache (one of
+   * `createCache`'s) must not be touched until the promise settles; one step at a time (a
+   * second call before the first settles is refused).
    */
   nextLogits(ids: Int32Array, cache: KVCache, rows: Int32Array): Promise<Float32Array> {
     const id = this.caches.get(cache);
     if (id === undefined) return Promise.reject(new Error('ForwardThread.nextLogits: a cache this thread did not create'));
     if (this.failed) return Promise.reject(this.failed);
-    const seq = this.seq++;
-    return new Promise((resolve, reject) => {
-      if (this.pending.size === 0) this.worker.ref();
-      this.pending.set(seq, { resolve, reject });
-      this.worker.postMessage({ type: 'step', seq, cache: id, ids, rows });
-    });
+    if (this.running) return Promise.reject(new Error('ForwardThread.nextLogits: the last step is still running; await it first'));
+    const V = this.model.config.vocabSize;
+    const grow = { input: ids.length + rows.length > this.input.length, output: rows.length * V > this.output.length };
+    if (grow.input) this.input = new Int32Array(new SharedArrayBuffer(4 * Math.max(ids.length + rows.length, 2 * this.input.length, 64)));
+    if (grow.output) this.output = new Float32Array(new SharedArrayBuffer(4 * Math.max(rows.length * V, 2 * this.output.length)));
+    if (grow.input || grow.output) this.port.postMessage({ type: 'buffers', input: this.input, output: this.output } satisfies ForwardThreadMessage);
+    this.input.set(ids);
+    this.input.set(rows, ids.length);
+    const ctl = this.ctl;
+    ctl[CACHE] = id;
+    ctl[NIDS] = ids.length;
+    ctl[NROWS] = rows.length;
+    const seq = ++this.seq;
+    this.running = true;
+    this.worker.ref();
+    Atomics.store(ctl, REQ, seq); // after the plain writes above: the worker reads them once it sees seq
+    Atomics.notify(ctl, REQ);
+    const settle = (): Float32Array => {
+      this.running = false;
+      this.worker.unref();
+      const status = Atomics.load(ctl, STATUS);
+      if (status === 0) return this.output.slice(0, ctl[NOUT]);
+      if (status === 2 || this.failed) throw this.failed ?? new Error('decode thread exited');
+      const m = receiveMessageOnPort(this.port)?.message as { error?: string } | undefined;
+      throw new Error(`decode thread: ${m?.error ?? 'the step failed'}`);
+    };
+    const w = waitAsync(ctl, DONE, seq - 1);
+    if (!w.async) return new Promise((resolve) => resolve(settle()));
+    return w.value.then(settle);
   }
 
-  /** End the worker (pending forwards reject). */
+  /** End the worker (a pending forward rejects). */
   async close(): Promise<void> {
     this.failed ??= new Error('decode thread closed');
+    Atomics.store(this.ctl, STOP, 1);
+    Atomics.add(this.ctl, REQ, 0x40000000); // any new value wakes the worker, which sees STOP
+    Atomics.notify(this.ctl, REQ);
     await this.worker.terminate();
+    this.port.close();
   }
 }
 
@@ -108,6 +183,13 @@ export interface ForwardThreadInit {
   config: GPT['config'];
   scalarHead: boolean;
   params: Array<readonly [string, Float32Array]>;
+  /** The control words (REQ, DONE, … above). */
+  ctl: Int32Array;
+  /** Where caches and grown buffers arrive (drained before each step) and a failed step's message goes. */
+  port: MessagePort;
 }
 
-export type ForwardThreadMessage = { type: 'cache'; id: number; dims: [number, number, number, number]; buffers: KVCacheBuffers } | { type: 'step'; seq: number; cache: number; ids: Int32Array; rows: Int32Array };
+/** The control-word layout, shared with the worker. */
+export const CTL = { REQ, DONE, CACHE, NIDS, NROWS, STATUS, NOUT, STOP } as const;
+
+export type ForwardThreadMessage = { type: 'cache'; id: number; dims: [number, number, number, number]; buffers: KVCacheBuffers } | { type: 'buffers'; input: Int32Array<SharedArrayBuffer>; output: Float32Array<SharedArrayBuffer> };

@@ -339,6 +339,22 @@ export class GptforgeServer {
     return p;
   }
 
+  /**
+   * A finished generation's token counts, counted once per request: the generated-token and
+   * prefix-cache metrics (vLLM's queries/hits pair, in tokens; queries only while the cache is
+   * on), and the fields of its `--log` "request completed" line (pino bindings on reply.log,
+   * which fastify's completion line is written through). Returns OpenAI's `usage` object.
+   */
+  private account(m: Served, reply: FastifyReply, promptTokens: number, completion: number, cached: number) {
+    this.metrics.generationTokens.inc({ model: m.id }, completion);
+    if (this.prefixCache) {
+      this.metrics.prefixCacheQueries.inc({ model: m.id }, promptTokens);
+      this.metrics.prefixCacheHits.inc({ model: m.id }, cached);
+    }
+    reply.log = reply.log.child({ model: m.id, prompt_tokens: promptTokens, completion_tokens: completion, cached_tokens: cached });
+    return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion, prompt_tokens_details: { cached_tokens: cached } };
+  }
+
   private logprobEntry(m: Served, token: number, lp: TokenLogprob): { token: string; logprob: number; bytes: number[]; top_logprobs: Array<{ token: string; logprob: number; bytes: number[] }> } {
     const piece = (id: number) => ({ token: m.tok.decode([id]), bytes: Array.from(m.tok.tokenBytes(id)) });
     return { ...piece(token), logprob: lp.logprob, top_logprobs: lp.top.map((t) => ({ ...piece(t.token), logprob: t.logprob })) };
@@ -425,12 +441,15 @@ export class GptforgeServer {
       first = false;
     };
     const logprobOfEvent = (e: DecodeEvent): ReturnType<GptforgeServer['logprobEntry']> | null => (e.type === 'token' && e.sampled && e.logprob && !ends.includes(e.token) && controllers[e.row].lastVisible ? this.logprobEntry(m, e.token, e.logprob) : null);
-    const usage = (results: RowResult[]) => {
-      const completion = results.reduce((a, r) => a + r.completionTokens, 0);
-      this.metrics.generationTokens.inc({ model: m.id }, completion);
-      // the n choices share one prompt: its tokens reused from the prefix cache are choice 0's
-      return { prompt_tokens: prompt.length, completion_tokens: completion, total_tokens: prompt.length + completion, prompt_tokens_details: { cached_tokens: results[0]?.cachedTokens ?? 0 } };
-    };
+    // the n choices share one prompt: its tokens reused from the prefix cache are choice 0's
+    const usage = (results: RowResult[]) =>
+      this.account(
+        m,
+        reply,
+        prompt.length,
+        results.reduce((a, r) => a + r.completionTokens, 0),
+        results[0]?.cachedTokens ?? 0,
+      );
 
     if (!stream) {
       const lps: Array<Array<ReturnType<GptforgeServer['logprobEntry']>>> = rows.map(() => []);
@@ -487,7 +506,8 @@ export class GptforgeServer {
     try {
       const results = await p;
       warnUnenabledTool(req, controllers);
-      if (includeUsage) write(chunk([], { usage: usage(results) }));
+      const u = usage(results); // counted (metrics, log) whether or not the client asked for it
+      if (includeUsage) write(chunk([], { usage: u }));
       if (!reply.raw.destroyed) reply.raw.write('data: [DONE]\n\n');
     } catch (err) {
       const api = err instanceof ApiError ? err : err instanceof GptforgeError ? badRequest(err.message) : new ApiError(500, 'internal server error', 'server_error');
@@ -545,13 +565,15 @@ export class GptforgeServer {
       into.text_offset.push(offsets[e.row]);
       offsets[e.row] += t.length;
     };
-    const usage = (results: RowResult[]) => {
-      const completion = results.reduce((a, r) => a + r.completionTokens, 0);
-      this.metrics.generationTokens.inc({ model: m.id }, completion);
-      // each prompt's n choices follow one another: count each prompt's reused tokens once
-      const cached = results.reduce((a, r, i) => a + (i % s.n === 0 ? r.cachedTokens : 0), 0);
-      return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion, prompt_tokens_details: { cached_tokens: cached } };
-    };
+    // each prompt's n choices follow one another: count each prompt's reused tokens once
+    const usage = (results: RowResult[]) =>
+      this.account(
+        m,
+        reply,
+        promptTokens,
+        results.reduce((a, r) => a + r.completionTokens, 0),
+        results.reduce((a, r, i) => a + (i % s.n === 0 ? r.cachedTokens : 0), 0),
+      );
     const onFirst = (): void => {
       if (first) this.metrics.ttft.observe((performance.now() - t0) / 1000);
       first = false;
@@ -588,7 +610,8 @@ export class GptforgeServer {
     reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     try {
       const results = await p;
-      if (includeUsage) write(chunk([], { usage: usage(results) }));
+      const u = usage(results); // counted (metrics, log) whether or not the client asked for it
+      if (includeUsage) write(chunk([], { usage: u }));
       if (!reply.raw.destroyed) reply.raw.write('data: [DONE]\n\n');
     } catch (err) {
       write((err instanceof ApiError ? err : err instanceof GptforgeError ? badRequest(err.message) : new ApiError(500, 'internal server error', 'server_error')).body());

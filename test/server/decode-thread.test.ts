@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { getKernels, nativeAvailable } from '../../src/engine/backend.js';
 import { ForwardThread } from '../../src/infer/forward-thread.js';
 import type { RowRequest } from '../../src/infer/pipeline.js';
 import { makeConfig } from '../../src/model/config.js';
@@ -98,5 +99,51 @@ test('two decode threads and the main thread running kernels at once (two models
     }
   } finally {
     await Promise.all(threads.map((t) => t.close()));
+  }
+});
+
+test("ForwardThread over shared memory: a step larger than its buffers grows them (a long prefill after small steps), a failing step rejects with the worker's error and the next step works", async () => {
+  const model = new GPT(config, { seed: 7 });
+  const ft = new ForwardThread(model);
+  try {
+    const shared = ft.createCache(2);
+    const local = model.createCache(2);
+    const small = Int32Array.of(4, 5);
+    assert.deepEqual(await ft.nextLogits(small, shared, Int32Array.of(0, 1)), model.nextLogits(small, local, Int32Array.of(0, 1)));
+    const long = Int32Array.from({ length: 40 }, (_, i) => (i * 11) % 96); // past the 2 + 2 words the first step needed (the buffers start at 64)
+    const rows = Int32Array.of(1);
+    const want = model.nextLogits(long.subarray(0, 40), local, rows);
+    assert.deepEqual(await ft.nextLogits(long, shared, rows), want);
+    const wide = Int32Array.from({ length: 70 }, (_, i) => i % 96); // 70 ids: past the input buffer's first 64
+    const cache2 = ft.createCache(2, 48);
+    await assert.rejects(ft.nextLogits(wide, cache2, Int32Array.of(0)), /decode thread: .*(context|capacity|exceed)/i);
+    await assert.rejects(ft.nextLogits(Int32Array.of(1), shared, Int32Array.of(5)), /decode thread: .*cache row 5/);
+    // the logits handed back are the caller's own: the next step does not overwrite them
+    const a = await ft.nextLogits(Int32Array.of(7, 8), shared, Int32Array.of(0, 1));
+    const keep = a.slice();
+    await ft.nextLogits(Int32Array.of(9, 10), shared, Int32Array.of(0, 1));
+    assert.deepEqual(a, keep);
+    assert.deepEqual(keep, model.nextLogits(Int32Array.of(7, 8), local, Int32Array.of(0, 1)));
+  } finally {
+    await ft.close();
+  }
+  await assert.rejects(ft.nextLogits(Int32Array.of(1), ft.createCache(1), Int32Array.of(0)), /closed/);
+});
+
+test('a decode thread loading the native addon keeps the kernel thread count the process set at run time (setThreads)', { skip: !nativeAvailable() && 'no native addon' }, async () => {
+  const k = getKernels();
+  assert.ok(k.setThreads, 'the native kernels set their thread count');
+  const before = k.threads;
+  // not what a fresh pool_init would choose (GPTFORGE_THREADS or the core count, which `before` still is)
+  const target = before === 1 ? 2 : 1;
+  k.setThreads(target);
+  const ft = new ForwardThread(new GPT(config, { seed: 2 }));
+  try {
+    // the worker has loaded the addon (its init ran) once it has answered a forward
+    await ft.nextLogits(Int32Array.of(1, 2), ft.createCache(1), Int32Array.of(0));
+    assert.equal(k.threads, target);
+  } finally {
+    await ft.close();
+    k.setThreads(before);
   }
 });

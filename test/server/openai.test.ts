@@ -100,6 +100,51 @@ describe('models and health', () => {
     assert.equal(delta('gptforge_step_seconds_count'), 5);
     assert.ok(delta('gptforge_step_seconds_sum') > 0);
   });
+  test("GET /metrics: prefix-cache queries and hits in prompt tokens (vLLM's pair); a streamed chat counts its tokens without include_usage", async () => {
+    const read = async (): Promise<(name: string) => number> => {
+      const body = await (await fetch(`${base}/metrics`)).text();
+      return (name) => Number(new RegExp(`^${name}\\{model="scripted"\\} (\\S+)$`, 'm').exec(body)?.[1] ?? 0);
+    };
+    const m0 = await read();
+    const first = await client.chat.completions.create({ model: 'scripted', messages: user('prefix cache'), temperature: 0 });
+    // the next turn begins with the first turn's prompt and reply: the cache holds them
+    const next = await client.chat.completions.create({ model: 'scripted', messages: [...user('prefix cache'), { role: 'assistant', content: first.choices[0].message.content }, ...user('again')], temperature: 0 });
+    const m1 = await read();
+    const cached = (r: OpenAI.Chat.Completions.ChatCompletion): number => r.usage?.prompt_tokens_details?.cached_tokens ?? 0;
+    assert.ok(cached(next) > 0, 'the second turn reused the first from the cache');
+    assert.equal(m1('gptforge_prefix_cache_hits_total') - m0('gptforge_prefix_cache_hits_total'), cached(first) + cached(next));
+    assert.equal(m1('gptforge_prefix_cache_queries_total') - m0('gptforge_prefix_cache_queries_total'), first.usage!.prompt_tokens + next.usage!.prompt_tokens);
+    // streamed, no usage asked for: its tokens still reach the counters
+    const stream = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0, stream: true });
+    for await (const _ of stream);
+    const m2 = await read();
+    const plain = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0 });
+    assert.equal(m2('gptforge_generation_tokens_total') - m1('gptforge_generation_tokens_total'), plain.usage!.completion_tokens);
+  });
+  test('--log: a generation\'s "request completed" line carries its prompt, completion and cached token counts, streamed or not', async () => {
+    const lines: string[] = [];
+    const s = new GptforgeServer({ parallel: 2, log: { write: (l: string) => void lines.push(l) } });
+    s.setModels(new Map([['scripted', scriptedModel(tok)]]));
+    const addr = await s.listen(0);
+    const c = new OpenAI({ baseURL: `${addr}/v1`, apiKey: 'x', maxRetries: 0 });
+    try {
+      const r = await c.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0 });
+      const stream = await c.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0, stream: true, max_tokens: 4 });
+      for await (const _ of stream);
+      await new Promise((res) => setTimeout(res, 50)); // the streamed reply's completion line follows its last byte
+      const done = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => o.msg === 'request completed' && typeof o.prompt_tokens === 'number');
+      assert.equal(done.length, 2, lines.join(''));
+      assert.deepEqual(
+        done.map((o) => [o.model, o.prompt_tokens, o.completion_tokens, o.cached_tokens]),
+        [
+          ['scripted', r.usage!.prompt_tokens, r.usage!.completion_tokens, 0],
+          ['scripted', r.usage!.prompt_tokens, 4, r.usage!.prompt_tokens - 1], // the same prompt again: all but its last token from the cache
+        ],
+      );
+    } finally {
+      await s.close();
+    }
+  });
 });
 
 describe('chat completions', () => {

@@ -1,0 +1,168 @@
+/**
+ * `node dist/bench/serve-ab.js`: an A/B of `gptforge serve` builds or settings on a shared
+ * machine. Every server named in BENCH_AB runs at once (each its own process, idle while the
+ * others are measured), and each round measures 1 and 4 concurrent streamed chats on each
+ * server in turn (the server order rotates every round), so a burst of other jobs on the cores
+ * hits one round of every server rather than one server. Printed: each round's tokens/s, and
+ * per server the median over the rounds of its 4-stream ÷ 1-stream ratio and of its tokens/s
+ * against the first server's in the same round, with the spread; and CPU per token of the
+ * server's threads (from /proc, so other processes' load does not count).
+ *
+ * BENCH_AB: a JSON array of servers, each {"label", "cli"?: a gptforge CLI's main.js (default:
+ * this build's), "env"?: extra environment, "args"?: extra `serve` options}; default: this
+ * build alone. BENCH_ROUNDS (default 9), BENCH_REQUESTS requests per stream (default 8),
+ * BENCH_TOKENS per request (default 48). The model and requests are bench:serve's (a random
+ * 4 × 256 GPT, vocab 330; end tokens banned so every request samples BENCH_TOKENS tokens).
+ *
+ *   BENCH_AB='[{"label":"base","cli":"/tmp/base/dist/src/cli/main.js"},{"label":"branch"}]' \
+ *     flock /tmp/gptforge-heavy.lock node dist/bench/serve-ab.js
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chatTokenIds } from '../src/data/chat.js';
+import { engineSummary } from '../src/engine/backend.js';
+import { saveCheckpoint } from '../src/model/checkpoint.js';
+import { makeConfig } from '../src/model/config.js';
+import { GPT } from '../src/model/gpt.js';
+import { trainTokenizer } from '../src/tokenizer/index.js';
+
+const MAX_TOKENS = Number(process.env.BENCH_TOKENS ?? 48);
+const WAVES = Number(process.env.BENCH_REQUESTS ?? 8);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
+const STREAMS = [1, 4];
+interface Spec {
+  label: string;
+  cli?: string;
+  env?: Record<string, string>;
+  args?: string[];
+}
+const SPECS = JSON.parse(process.env.BENCH_AB ?? '[{"label":"this build"}]') as Spec[];
+
+// bench:serve's model and requests
+const dir = mkdtempSync(join(tmpdir(), 'gf-bench-serve-ab-'));
+const words = 'the whale ship sea captain sailed over a grey morning and night while every sailor sang of home'.split(' ');
+const text = Array.from({ length: 3000 }, (_, i) => words[(i * 7 + (i >> 3)) % words.length]).join(' ');
+const tok = trainTokenizer([text], { vocabSize: 512 });
+const config = makeConfig({ vocabSize: tok.vocabSize, blockSize: 256, nLayer: 4, nHead: 4, nEmbd: 256, position: 'rope' });
+saveCheckpoint(join(dir, 'sft'), new GPT(config, { seed: 1 }), { stage: 'sft', step: 1, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() });
+const sp = chatTokenIds(tok);
+const ban: Record<string, number> = { [sp['<|assistant_end|>']]: -100, [sp['<|tool_start|>']]: -100 };
+if (tok.hasSpecial('<|eos|>')) ban[tok.specialId('<|eos|>')] = -100;
+const agent = new Agent({ keepAlive: true });
+
+/** One streamed chat, read as bench:serve's lean client does; resolves with its completion tokens. */
+function stream(base: string, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${base}/v1/chat/completions`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+      if (res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode}`));
+      res.setEncoding('utf8');
+      let buf = '';
+      let tokens = -1;
+      res.on('data', (d: string) => {
+        buf += d;
+        let end: number;
+        while ((end = buf.indexOf('\n\n')) >= 0) {
+          const ev = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          if (ev.includes('"usage":{')) tokens = (JSON.parse(ev.slice(6)) as { usage: { completion_tokens: number } }).usage.completion_tokens;
+        }
+      });
+      res.on('end', () => (tokens >= 0 ? resolve(tokens) : reject(new Error('no usage chunk'))));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** c streams of WAVES requests each: tokens per second. */
+async function run(base: string, c: number): Promise<{ tps: number; tokens: number }> {
+  let tokens = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: c }, async (_, s) => {
+      for (let w = 0; w < WAVES; w++) {
+        const body = { model: 'sft', messages: [{ role: 'user', content: `the captain sailed over the sea ${s * WAVES + w}` }], max_tokens: MAX_TOKENS, seed: s, logit_bias: ban, stream: true, stream_options: { include_usage: true } };
+        tokens += await stream(base, JSON.stringify(body));
+      }
+    }),
+  );
+  return { tps: tokens / ((performance.now() - t0) / 1000), tokens };
+}
+
+/** CPU seconds (user + system) of every thread of process `pid`. */
+function cpuOf(pid: number): number {
+  let sec = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
+      sec += (Number(f[11]) + Number(f[12])) / 100;
+    } catch {
+      // the thread ended
+    }
+  }
+  return sec;
+}
+
+async function start(spec: Spec): Promise<{ child: ChildProcess; addr: string }> {
+  const cli = spec.cli ?? fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+  const child = spawn(process.execPath, [cli, 'serve', '--run', dir, '--port', '0', '--parallel', '8', ...(spec.args ?? [])], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...spec.env } });
+  let err = '';
+  const addr = await new Promise<string>((resolve, reject) => {
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /listening on (\S+)/.exec(err);
+      if (m && /ready/.test(err)) resolve(m[1]);
+    });
+    child.on('exit', () => reject(new Error(`${spec.label}: gptforge serve exited: ${err}`)));
+  });
+  return { child, addr };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const spread = (xs: number[]): string => `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
+
+async function main(): Promise<void> {
+  const servers = await Promise.all(SPECS.map(start));
+  console.log(`engine: ${engineSummary()}, ${cpus().length} cores; ${ROUNDS} rounds × streams ${STREAMS.join(', ')}; ${WAVES} requests per stream of ${MAX_TOKENS} tokens; load before: ${loadavg()[0].toFixed(2)}`);
+  for (const s of SPECS) console.log(`  ${s.label}: ${s.cli ?? 'this build'} ${JSON.stringify(s.env ?? {})} ${(s.args ?? []).join(' ')}`);
+  for (const { addr } of servers) for (const c of STREAMS) await run(addr, c); // warm-up
+  const tps = SPECS.map(() => STREAMS.map(() => [] as number[]));
+  const cpu = SPECS.map(() => STREAMS.map(() => ({ sec: 0, tokens: 0 })));
+  console.log(`| round | ${SPECS.map((s) => STREAMS.map((c) => `${s.label} ${c}`).join(' | ')).join(' | ')} | load |`);
+  console.log(`|---|${SPECS.map(() => STREAMS.map(() => '---|').join('')).join('')}---|`);
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = SPECS.map((_, i) => (i + r) % SPECS.length);
+    for (const i of order) {
+      for (const [k, c] of (r % 2 ? [...STREAMS].reverse() : STREAMS).map((c) => [STREAMS.indexOf(c), c] as const)) {
+        const pid = servers[i].child.pid!;
+        const c0 = cpuOf(pid);
+        const m = await run(servers[i].addr, c);
+        cpu[i][k].sec += cpuOf(pid) - c0;
+        cpu[i][k].tokens += m.tokens;
+        tps[i][k].push(m.tps);
+      }
+    }
+    console.log(`| ${r + 1} | ${SPECS.map((_, i) => STREAMS.map((_, k) => tps[i][k][r].toFixed(0)).join(' | ')).join(' | ')} | ${loadavg()[0].toFixed(2)} |`);
+  }
+  console.log('\n| server | tok/s 1 stream (median) | tok/s 4 streams | 4/1 ratio, median of rounds (range) | 1 stream ÷ first server, median (range) | 4 streams ÷ first server | server CPU ms/token at 1 / 4 |');
+  console.log('|---|---|---|---|---|---|---|');
+  SPECS.forEach((s, i) => {
+    const ratio = tps[i][1].map((x, r) => x / tps[i][0][r]);
+    const vs = (k: number): string => spread(tps[i][k].map((x, r) => x / tps[0][k][r]));
+    const perTok = (k: number): string => ((1000 * cpu[i][k].sec) / cpu[i][k].tokens).toFixed(3);
+    console.log(`| ${s.label} | ${median(tps[i][0]).toFixed(0)} | ${median(tps[i][1]).toFixed(0)} | ${spread(ratio)} | ${vs(0)} | ${vs(1)} | ${perTok(0)} / ${perTok(1)} |`);
+  });
+  console.log(`load after: ${loadavg()[0].toFixed(2)}`);
+  for (const { child } of servers) child.kill('SIGINT');
+  rmSync(dir, { recursive: true, force: true });
+}
+
+void main();
