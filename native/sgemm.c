@@ -7,7 +7,6 @@
  * Packing absorbs the transposes, so NN, NT, TN and TT all run the same microkernel.
  * Each C element is reduced over K in the same order whatever the task split, so results
  * do not depend on the thread count. */
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -232,9 +231,8 @@ const char *gfn_sgemm_isa(void) {
 /* One full 6-row panel of a row-major A: dst[k·6 + i] = src[i·rsa + k]. Eight k at a time
  * through an 8×8 transpose (rows 6 and 7 are don't-cares); each k's 8-lane store spills two
  * floats into the next k's slots, which the next store overwrites; the eighth k's is stored as
- * 4 + 2 floats, so nothing is written past the panel (two tasks packing neighbouring panels of
- * one shared block at once, see struct team, must not touch each other's). The scalar loop
- * took ~6 instructions a float. */
+ * 4 + 2 floats, so nothing is written past the panel. The scalar loop took ~6 instructions
+ * a float. */
 __attribute__((target("avx2,fma"))) static void pack_a6_avx2(const float *src, long rsa, long kc, float *dst) {
   long k = 0;
   for (; k + 8 <= kc; k += 8) {
@@ -395,8 +393,8 @@ static void pack_b(const float *B, long rsb, long csb, long k0, long kc, long j0
 
 /* Pack buffers are per thread: a thread runs one block at a time, and attention calls the
  * serial sgemm from inside pool tasks. */
-static __thread float *bufA, *bufB, *bufP, *bufT; /* bufP: gfn_sgemm's k-split sums, bufT: its shared packing (the caller's) */
-static __thread size_t capA, capB, capP, capT;
+static __thread float *bufA, *bufB, *bufP; /* bufP: gfn_sgemm's k-split sums (the caller's) */
+static __thread size_t capA, capB, capP;
 
 static float *grow(float **buf, size_t *cap, size_t n) {
   if (*cap < n) {
@@ -423,145 +421,24 @@ typedef struct {
   long ksplit_k0;
   float *P;
   int slices;
-  struct team *team; /* two tasks sharing the packing of the operand their split does not divide */
-  long team_wait_ns;  /* how long the first of them waits for the other */
 } job_t;
-
-/* Shared packing (two tasks, issue #25). Split over M, each task multiplies its own rows by
- * all of B, so each packed every KC × NC block of B itself: the whole of B packed twice (and
- * split over N, all of A twice), 1–4% of a 2-thread product. OpenBLAS's threaded driver packs
- * that operand once, each thread a part of every block into a shared buffer that all of them
- * read. So here: when both tasks are running at once (`team_join`), the shared blocks — B's
- * (jc, pc) blocks split over M, A's (jc, pc, ic) blocks split over N: the same sequence of
- * items in both tasks — go through two shared buffers in turn, item s in buf[s & 1]: each task
- * packs half of the item's panels (the same bytes the whole-block packing writes), then waits
- * until the other has packed its half. Before packing item s into a buffer, a task waits
- * until the other has finished item s − 2 there. Neither can then be more than one item
- * ahead of the other, and neither waits for anything but the other's packing or multiply of
- * one item, so with both tasks running there is no deadlock. The multiply is unchanged, so
- * results are the same bits as with private packing, at any thread count. */
-typedef struct {
-  _Alignas(64) atomic_long v;
-} team_ctr;
-struct team {
-  atomic_int state;     /* 0: the first task waits for the second; 1: together; 2: each alone */
-  float *buf[2];
-  team_ctr packed[2];   /* per task: the items whose half it has packed */
-  team_ctr used[2];     /* per task: the items it has finished multiplying */
-};
-typedef struct team team_t;
-
-/* How long the first task waits for the second to start (ns): a worker spinning between
- * products starts within a microsecond; one woken from sleep takes tens of microseconds on an
- * idle machine, far more on a busy one. So at most 2% of the product's time at ~160 GFLOP/s
- * (flops / 8000 ns), capped at TEAM_WAIT_NS; after that the two pack alone, as before. */
-#ifndef TEAM_WAIT_NS
-#define TEAM_WAIT_NS 200000L
-#endif
-#define TEAM_MIN_FLOPS 5e7
-/* GPTFORGE_SGEMM_TEAM (read once): unset or "0" no shared packing — the default, because an
- * idle A/B against it showed no gain (docs/engine.md, sgemm12); "1" shared packing; "wait" the
- * first task waits up to a second for the second (tests: the team then forms even on a busy machine) */
-static int team_mode(void) {
-  static int v = -1;
-  if (v < 0) {
-    const char *e = getenv("GPTFORGE_SGEMM_TEAM");
-    v = !e || e[0] == '0' || e[0] == 0 ? 0 : strcmp(e, "wait") == 0 ? 2 : 1;
-  }
-  return v;
-}
-static long sgemm_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long)ts.tv_sec * 1000000000L + ts.tv_nsec;
-}
-
-/* Whether the two tasks run as a team: the second to arrive joins the first if it is still
- * waiting; the first gives up after TEAM_WAIT_NS (then, or if the caller runs both tasks one
- * after the other, each packs everything itself). */
-static int team_join(team_t *t, int member, long wait_ns) {
-  const int waiting = 3 + member; /* 3: task 0 waits for task 1; 4: task 1 for task 0 */
-  int expect = 0;
-  if (!atomic_compare_exchange_strong(&t->state, &expect, waiting)) {
-    /* the other came first: join it if it is still waiting (it may give up meanwhile) */
-    if (expect != 3 && expect != 4) return 0;
-    return atomic_compare_exchange_strong(&t->state, &expect, 1);
-  }
-  long deadline = sgemm_now_ns() + wait_ns;
-  for (int spins = 1;; spins++) {
-    if (atomic_load_explicit(&t->state, memory_order_acquire) == 1) return 1;
-    if ((spins & 63) == 0 && sgemm_now_ns() > deadline) {
-      expect = waiting;
-      /* give up, unless the other joined just now */
-      return !atomic_compare_exchange_strong(&t->state, &expect, 2);
-    }
-    POOL_CPU_RELAX();
-  }
-}
-
-/* Spin until *v ≥ at_least; after ~1,000 pauses (tens of µs: the other task has lost its core,
- * not just a block's packing to finish) yield between checks, so that on a machine with more
- * runnable threads than cores the waiting task hands its core over instead of holding it. */
-static inline void team_wait(const atomic_long *v, long at_least) {
-  for (int spins = 0; atomic_load_explicit(v, memory_order_acquire) < at_least; spins++) {
-    if (spins < 1024) POOL_CPU_RELAX();
-    else sched_yield();
-  }
-}
 
 /* C[m0:m1, n0:n1] (+)= the product over k0 ≤ k < k1, into Cout (row stride N): the first KC
  * block stores or adds by `accumulate`, the later ones add */
-/* Panels [p0, p1) of an A block (rows ic…ic + mc) or a B block (columns jc…jc + nc), packed
- * where the whole block's packing puts them */
-static void pack_a_part(const job_t *j, long ic, long mc, long pc, long kc, long p0, long p1, float *Ap) {
-  const long MR = ISA.MR, r0 = p0 * MR, r1 = p1 * MR < mc ? p1 * MR : mc;
-  if (r0 >= r1) return;
-  if (j->csa == 1) pack_a(j->A, j->rsa, ic + r0, r1 - r0, pc, kc, ISA.MR, Ap + r0 * kc);
-  else pack_at(j->A, j->csa, ic + r0, r1 - r0, pc, kc, ISA.MR, Ap + r0 * kc);
-}
-static void pack_b_part(const job_t *j, long jc, long nc, long pc, long kc, long p0, long p1, float *Bp) {
-  const long NR = ISA.NR, c0 = p0 * NR, c1 = p1 * NR < nc ? p1 * NR : nc;
-  if (c0 < c1) pack_b(j->B, j->rsb, j->csb, pc, kc, jc + c0, c1 - c0, ISA.NR, Bp + c0 * kc);
-}
-
-/* team (or NULL): item s of the shared packing (see struct team) goes to team->buf[s & 1];
- * task `member` packs the first (0) or second (1) half of its panels */
-static void run_block_k(const job_t *j, long m0, long m1, long n0, long n1, long k0, long k1, float *Cout, int accumulate, team_t *team, int member) {
+static void run_block_k(const job_t *j, long m0, long m1, long n0, long n1, long k0, long k1, float *Cout, int accumulate) {
   const isa_t *s = &ISA;
   float *Ap = grow(&bufA, &capA, (size_t)s->MC * s->KC);
   float *Bp = grow(&bufB, &capB, (size_t)s->NC * s->KC);
   if (!Ap || !Bp) abort();
-  const int other = 1 - member;
-  long item = 0; /* the team's shared items so far */
   for (long jc = n0; jc < n1; jc += s->NC) {
     long nc = n1 - jc < s->NC ? n1 - jc : s->NC;
     for (long pc = k0; pc < k1; pc += s->KC) {
       long kc = k1 - pc < s->KC ? k1 - pc : s->KC;
       int acc = pc > k0 || accumulate;
-      const int shareB = team && j->splitM, shareA = team && !j->splitM;
-      long itemB = item;
-      if (shareB) {
-        /* B's block shared (tasks split M): half of its panels each */
-        Bp = team->buf[item & 1];
-        long np = (nc + s->NR - 1) / s->NR, half = (np + 1) / 2;
-        team_wait(&team->used[other].v, item - 1);
-        pack_b_part(j, jc, nc, pc, kc, member ? half : 0, member ? np : half, Bp);
-        atomic_store_explicit(&team->packed[member].v, item + 1, memory_order_release);
-        team_wait(&team->packed[other].v, item + 1);
-        item++;
-      } else
-        pack_b(j->B, j->rsb, j->csb, pc, kc, jc, nc, s->NR, Bp);
+      pack_b(j->B, j->rsb, j->csb, pc, kc, jc, nc, s->NR, Bp);
       for (long ic = m0; ic < m1; ic += s->MC) {
         long mc = m1 - ic < s->MC ? m1 - ic : s->MC;
-        if (shareA) {
-          /* A's block shared (tasks split N) */
-          Ap = team->buf[item & 1];
-          long np = (mc + s->MR - 1) / s->MR, half = (np + 1) / 2;
-          team_wait(&team->used[other].v, item - 1);
-          pack_a_part(j, ic, mc, pc, kc, member ? half : 0, member ? np : half, Ap);
-          atomic_store_explicit(&team->packed[member].v, item + 1, memory_order_release);
-          team_wait(&team->packed[other].v, item + 1);
-        } else if (j->csa == 1) pack_a(j->A, j->rsa, ic, mc, pc, kc, s->MR, Ap);
+        if (j->csa == 1) pack_a(j->A, j->rsa, ic, mc, pc, kc, s->MR, Ap);
         else pack_at(j->A, j->csa, ic, mc, pc, kc, s->MR, Ap);
         /* lines of the next packed B panel to prefetch a call: the panel (KC·NR floats, 16 KiB
          * on avx2) otherwise comes from L3 as the first of the row tiles runs against it */
@@ -577,14 +454,12 @@ static void run_block_k(const job_t *j, long m0, long m1, long n0, long n1, long
             s->ukr(kc, Ap + ir * kc, bp, Cout + (ic + ir) * j->N + jc + jr, j->N, acc, mr, nr);
           }
         }
-        if (shareA) atomic_store_explicit(&team->used[member].v, ++item, memory_order_release);
       }
-      if (shareB) atomic_store_explicit(&team->used[member].v, itemB + 1, memory_order_release);
     }
   }
 }
 
-static void run_block(const job_t *j, long m0, long m1, long n0, long n1) { run_block_k(j, m0, m1, n0, n1, 0, j->K, j->C, j->accumulate, NULL, 0); }
+static void run_block(const job_t *j, long m0, long m1, long n0, long n1) { run_block_k(j, m0, m1, n0, n1, 0, j->K, j->C, j->accumulate); }
 
 static void sgemm_task(void *ctx, int task, int ntasks) {
   const job_t *j = (const job_t *)ctx;
@@ -598,13 +473,12 @@ static void sgemm_task(void *ctx, int task, int ntasks) {
     if (part == 0) k1 = j->ksplit_k0;
     else k0 = j->ksplit_k0, Cout = j->P, accumulate = 0;
   }
-  team_t *team = j->team && team_join(j->team, task, j->team_wait_ns) ? j->team : NULL;
   if (j->splitM) {
     long m0 = task * j->chunk, m1 = m0 + j->chunk < j->M ? m0 + j->chunk : j->M;
-    if (m0 < m1) run_block_k(j, m0, m1, 0, j->N, k0, k1, Cout, accumulate, team, task);
+    if (m0 < m1) run_block_k(j, m0, m1, 0, j->N, k0, k1, Cout, accumulate);
   } else {
     long n0 = task * j->chunk, n1 = n0 + j->chunk < j->N ? n0 + j->chunk : j->N;
-    if (n0 < n1) run_block_k(j, 0, j->M, n0, n1, k0, k1, Cout, accumulate, team, task);
+    if (n0 < n1) run_block_k(j, 0, j->M, n0, n1, k0, k1, Cout, accumulate);
   }
 }
 
@@ -1166,7 +1040,7 @@ void gfn_sgemm(const float *A, const float *B, float *C, long M, long K, long N,
     for (long m0 = 0; m0 < M; m0 += SMALL_M) small_m(A + m0 * K, B, C + m0 * N, M - m0 < SMALL_M ? M - m0 : SMALL_M, K, N, 0, accumulate, 0);
     return;
   }
-  job_t j = {A, B, C, M, K, N, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, accumulate, 1, M, 0, NULL, 1, NULL, 0};
+  job_t j = {A, B, C, M, K, N, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, accumulate, 1, M, 0, NULL, 1};
   int threads = pool_threads();
   double flops = 2.0 * (double)M * (double)N * (double)K;
   /* Weight gradients (A transposed: dW = Xᵀ·dY, K = the batch's B·T rows) are short and
@@ -1216,27 +1090,6 @@ void gfn_sgemm(const float *A, const float *B, float *C, long M, long K, long N,
     j.chunk = M;
   }
   j.slices = slices;
-  /* Two tasks share the packing of the operand their split does not divide (see struct team)
-   * when each has work and both run the same sequence of blocks: split over N, the same number
-   * of NC blocks each. Products below TEAM_MIN_FLOPS are left alone (little packing to share). */
-  team_t team;
-  if (kparts == 1 && slices == 2 && flops >= TEAM_MIN_FLOPS && team_mode()) {
-    long len0 = j.chunk, len1 = (j.splitM ? M : N) - j.chunk;
-    int same = len1 > 0 && (j.splitM || (len0 + ISA.NC - 1) / ISA.NC == (len1 + ISA.NC - 1) / ISA.NC);
-    size_t item = j.splitM ? (size_t)ISA.NC * ISA.KC : (((size_t)ISA.MC * ISA.KC + 15) & ~(size_t)15);
-    float *tb = same ? grow(&bufT, &capT, 2 * item) : NULL;
-    if (tb) {
-      atomic_init(&team.state, 0);
-      team.buf[0] = tb;
-      team.buf[1] = tb + item;
-      for (int i = 0; i < 2; i++) {
-        atomic_init(&team.packed[i].v, 0);
-        atomic_init(&team.used[i].v, 0);
-      }
-      j.team = &team;
-      j.team_wait_ns = team_mode() == 2 ? 1000000000L : flops / 8000 < TEAM_WAIT_NS ? (long)(flops / 8000) : TEAM_WAIT_NS;
-    }
-  }
   pool_run(sgemm_task, &j, kparts * slices);
   if (kparts > 1) gfn_add(C, j.P, C, M * N); /* C += P (elementwise: any split, same bits) */
 }
@@ -1253,7 +1106,7 @@ void gfn_sgemm_serial(const float *A, const float *B, float *C, long M, long K, 
     small_m(A, B, C, M, K, N, transB, accumulate, 1);
     return;
   }
-  job_t j = {A, B, C, M, K, N, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, accumulate, 1, M, 0, NULL, 1, NULL, 0};
+  job_t j = {A, B, C, M, K, N, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, accumulate, 1, M, 0, NULL, 1};
   run_block(&j, 0, M, 0, N);
 }
 

@@ -14,8 +14,7 @@
  *     native/ops.c native/attention.c native/qmatmul.c /tmp/base.o -ldl -lm -lpthread
  *   /tmp/sgemm_ab THREADS ROUNDS REPS NN,NT,TN 1024x1024x1024 384x4096x1536 ...   (M×K×N)
  *
- * NOOB=1 leaves OpenBLAS out (Debian: libopenblas0-pthread). GPTFORGE_SGEMM_TEAM=1 runs this
- * build with the 2-task shared packing (native/sgemm.c, struct team; off by default). */
+ * NOOB=1 leaves OpenBLAS out (Debian: libopenblas0-pthread). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <math.h>
