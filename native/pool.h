@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 /* The pause in a spin-wait loop (for the pool's workers and for kernels that wait on each
- * other inside one job: native/sgemm.c's shared packing, its decode rescue). */
+ * other inside one job: native/sgemm.c's decode rescue). */
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define POOL_CPU_RELAX() _mm_pause()
