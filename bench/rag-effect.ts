@@ -1,5 +1,5 @@
 /**
- * node dist/bench/rag-effect.js --run <run dir> [--stage sft] [--per-family 50] [-k 3] [--lookup 200] [--keep-frame-words] [--json] [--probe-only] [--dump answers.jsonl]
+ * node dist/bench/rag-effect.js --run <run dir> [--stage sft] [--per-family 50] [-k 3] [--lookup 200] [--keep-frame-words] [--empty-context no-answer|generate] [--json] [--probe-only] [--dump answers.jsonl]
  *
  * The effect of retrieval on a chat model (src/rag/effect.ts): held-out definitions, kinds
  * and synonyms questions answered without retrieval, with the top-k BM25 passages of a store
@@ -8,7 +8,9 @@
  * held-out accuracy (passages chosen by the generator, not retrieved), and why each answer
  * failed (effect.ts diagnoseAnswer / diagnoseRemoved: not retrieved, refused, a distractor
  * quoted, the quote's first token, a broken copy); `--dump` writes every question's prompts,
- * replies and diagnosis as JSONL.
+ * replies and diagnosis as JSONL. When retrieval leaves no passage, the reply is "The passages
+ * don't say." without the model (answerWithRetrieval's default); `--empty-context generate`
+ * asks the model the bare question instead, as the measurement did before the twelfth attempt.
  *
  * The measurement in docs/rag.md trains its model with bench/rag/pretrain.rag.json:
  *   gptforge pretrain --preset bench/rag/pretrain.rag.json --run runs/rag
@@ -40,10 +42,14 @@ const { values: args } = parseArgs({
     'keep-frame-words': { type: 'boolean', default: false },
     // every question's retrieved prompts, replies and diagnoses, one JSON line each
     dump: { type: 'string' },
+    // no passage left to show: NO_ANSWER without the model (the library default) or the model's answer to the bare question
+    'empty-context': { type: 'string', default: 'no-answer' },
   },
 });
 
 function main(): void {
+  const emptyContext = args['empty-context'];
+  if (emptyContext !== 'no-answer' && emptyContext !== 'generate') throw new Error(`--empty-context: expects no-answer or generate, got ${JSON.stringify(emptyContext)}`);
   const { model, tok, dir } = benchModel(args.run, args.stage);
   if (args['probe-only']) {
     if (!(model instanceof GPT)) throw new Error('--probe-only needs an f32 model (the probe runs its forward pass)');
@@ -98,6 +104,7 @@ function main(): void {
       perFamily,
       k: Number(args.k),
       dropFrameWords: !args['keep-frame-words'],
+      emptyContext,
       keepAnswers: true,
       onAnswer: (d, n) => {
         if (!args.json && process.stderr.isTTY) process.stderr.write(`\r${d}/${n}`);
@@ -118,7 +125,9 @@ function main(): void {
       console.log(JSON.stringify({ model: dir, perFamily, k: Number(args.k), rows, passagesFamily: fam, lookup: look, copyProbe: copy, copyProbeShort: copyShort, copyProbeShortBos: copyShortBos, copyProbeShortDoc: copyShortDoc, seconds }));
       return;
     }
-    console.log(`model: ${dir} (${model.numParams().toLocaleString('en-US')} parameters, context ${model.config.blockSize}); ${perFamily} held-out questions per family; k = ${args.k}; ${seconds.toFixed(0)} s\n`);
+    console.log(
+      `model: ${dir} (${model.numParams().toLocaleString('en-US')} parameters, context ${model.config.blockSize}); ${perFamily} held-out questions per family; k = ${args.k}; no passage left → ${emptyContext === 'no-answer' ? 'NO_ANSWER without the model' : 'the model answers the bare question'}; ${seconds.toFixed(0)} s\n`,
+    );
     console.log(effectMarkdown(rows));
     const answers = rows.flatMap((r) => r.answers ?? []);
     console.log(`\nwhy (with retrieval: each question's cause; entry removed: refusal or not):\n\n${effectCausesMarkdown(rows, answers)}`);
