@@ -1,5 +1,5 @@
 /**
- * node dist/bench/rag-effect.js --run <run dir> [--stage sft] [--per-family 50] [-k 3] [--lookup 200] [--keep-frame-words] [--empty-context no-answer|generate] [--json] [--probe-only] [--dump answers.jsonl]
+ * node dist/bench/rag-effect.js --run <run dir> [--stage sft] [--per-family 50] [-k 3] [--lookup 200] [--family 150] [--keep-frame-words] [--empty-context no-answer|generate] [--json] [--probe-only] [--dump answers.jsonl]
  *
  * The effect of retrieval on a chat model (src/rag/effect.ts): held-out definitions, kinds
  * and synonyms questions answered without retrieval, with the top-k BM25 passages of a store
@@ -35,8 +35,10 @@ const { values: args } = parseArgs({
     json: { type: 'boolean', default: false },
     // only the copy probes (seconds, not a minute): the curriculum's check at each phase boundary
     'probe-only': { type: 'boolean', default: false },
-    // held-out lookup prompts (key → value recall) scored beside the effect
+    // held-out lookup prompts (key → value recall) scored beside the effect; 0 skips them
     lookup: { type: 'string', default: '200' },
+    // held-out `passages` family prompts (passages given, not retrieved); default 3 × --per-family, 0 skips them (a loaded machine's shorter run)
+    family: { type: 'string' },
     // the question-frame words (store.ts QUESTION_FRAME_WORDS) are dropped from the BM25 queries here, where that was
     // measured to help (docs/rag.md "Retrieval for the effect questions"); --keep-frame-words measures the library default
     'keep-frame-words': { type: 'boolean', default: false },
@@ -110,7 +112,7 @@ function main(): void {
         if (!args.json && process.stderr.isTTY) process.stderr.write(`\r${d}/${n}`);
       },
     });
-    const fam = measurePassagesFamily(model, tok, 3 * perFamily);
+    const fam = measurePassagesFamily(model, tok, args.family !== undefined ? Number(args.family) : 3 * perFamily);
     // can it look a key up? (the lookup family's held-out notes: docs/rag.md "Fifth attempt")
     const look = measurePassagesFamily(model, tok, Number(args.lookup), { task: 'lookup' });
     // can it copy at all? (a quantized model has no forward: skipped)
@@ -132,9 +134,9 @@ function main(): void {
     const answers = rows.flatMap((r) => r.answers ?? []);
     console.log(`\nwhy (with retrieval: each question's cause; entry removed: refusal or not):\n\n${effectCausesMarkdown(rows, answers)}`);
     if (args.dump) atomicWriteFile(args.dump, answers.map((a) => JSON.stringify(a)).join('\n') + '\n');
-    console.log(`\nthe passages family, held out (passages given, not retrieved): ${(100 * fam.accuracy).toFixed(0)}% (${fam.correct}/${fam.total}; ${fam.tooLong} prompts longer than the context left out)`);
+    if (fam.total + fam.tooLong > 0) console.log(`\nthe passages family, held out (passages given, not retrieved): ${(100 * fam.accuracy).toFixed(0)}% (${fam.correct}/${fam.total}; ${fam.tooLong} prompts longer than the context left out)`);
     const pc = (c: { correct: number; total: number; accuracy: number }): string => `${(100 * c.accuracy).toFixed(0)}% (${c.correct}/${c.total})`;
-    console.log(`the lookup family, held out (key → value recall over random notes): ${pc(look)}; answerable ${pc(look.answerable)}, no such key → "don't say" ${pc(look.unanswerable)}; ${look.tooLong} too long`);
+    if (look.total + look.tooLong > 0) console.log(`the lookup family, held out (key → value recall over random notes): ${pc(look)}; answerable ${pc(look.answerable)}, no such key → "don't say" ${pc(look.unanswerable)}; ${look.tooLong} too long`);
     for (const x of look.samples.slice(0, 4)) console.log(`  ${x.prompt.split('\n').slice(-1)[0]} → ${x.reply}   (reference: ${x.reference})`);
     if (copy) console.log(`copy probe (${copy.lists} random word lists said twice): loss ${copy.first.toFixed(2)} nats/token on the first saying, ${copy.repeat.toFixed(2)} on the repeat — ${copy.repeat < 0.5 * copy.first ? 'the model copies' : 'the model does not copy from its context'}`);
     if (copyShort) console.log(`copy probe, 4–12-word lists: ${copyShort.first.toFixed(2)} on the first saying, ${copyShort.repeat.toFixed(2)} on the repeat${copyShort.repeat < copyShort.first ? ' (copying has begun)' : ''}`);
