@@ -1,5 +1,5 @@
 /**
- * node dist/bench/rag-effect.js --run <run dir> [--stage sft] [--per-family 50] [-k 3] [--lookup 200] [--keep-frame-words] [--json] [--probe-only] [--dump answers.jsonl]
+ * node dist/bench/rag-effect.js --run <run dir> [--stage sft] [--per-family 50] [-k 3] [--lookup 200] [--family 150] [--keep-frame-words] [--empty-context no-answer|generate] [--json] [--probe-only] [--dump answers.jsonl]
  *
  * The effect of retrieval on a chat model (src/rag/effect.ts): held-out definitions, kinds
  * and synonyms questions answered without retrieval, with the top-k BM25 passages of a store
@@ -8,7 +8,9 @@
  * held-out accuracy (passages chosen by the generator, not retrieved), and why each answer
  * failed (effect.ts diagnoseAnswer / diagnoseRemoved: not retrieved, refused, a distractor
  * quoted, the quote's first token, a broken copy); `--dump` writes every question's prompts,
- * replies and diagnosis as JSONL.
+ * replies and diagnosis as JSONL. When retrieval leaves no passage, the reply is "The passages
+ * don't say." without the model (answerWithRetrieval's default); `--empty-context generate`
+ * asks the model the bare question instead, as the measurement did before the twelfth attempt.
  *
  * The measurement in docs/rag.md trains its model with bench/rag/pretrain.rag.json:
  *   gptforge pretrain --preset bench/rag/pretrain.rag.json --run runs/rag
@@ -33,17 +35,23 @@ const { values: args } = parseArgs({
     json: { type: 'boolean', default: false },
     // only the copy probes (seconds, not a minute): the curriculum's check at each phase boundary
     'probe-only': { type: 'boolean', default: false },
-    // held-out lookup prompts (key → value recall) scored beside the effect
+    // held-out lookup prompts (key → value recall) scored beside the effect; 0 skips them
     lookup: { type: 'string', default: '200' },
+    // held-out `passages` family prompts (passages given, not retrieved); default 3 × --per-family, 0 skips them (a loaded machine's shorter run)
+    family: { type: 'string' },
     // the question-frame words (store.ts QUESTION_FRAME_WORDS) are dropped from the BM25 queries here, where that was
     // measured to help (docs/rag.md "Retrieval for the effect questions"); --keep-frame-words measures the library default
     'keep-frame-words': { type: 'boolean', default: false },
     // every question's retrieved prompts, replies and diagnoses, one JSON line each
     dump: { type: 'string' },
+    // no passage left to show: NO_ANSWER without the model (the library default) or the model's answer to the bare question
+    'empty-context': { type: 'string', default: 'no-answer' },
   },
 });
 
 function main(): void {
+  const emptyContext = args['empty-context'];
+  if (emptyContext !== 'no-answer' && emptyContext !== 'generate') throw new Error(`--empty-context: expects no-answer or generate, got ${JSON.stringify(emptyContext)}`);
   const { model, tok, dir } = benchModel(args.run, args.stage);
   if (args['probe-only']) {
     if (!(model instanceof GPT)) throw new Error('--probe-only needs an f32 model (the probe runs its forward pass)');
@@ -98,12 +106,13 @@ function main(): void {
       perFamily,
       k: Number(args.k),
       dropFrameWords: !args['keep-frame-words'],
+      emptyContext,
       keepAnswers: true,
       onAnswer: (d, n) => {
         if (!args.json && process.stderr.isTTY) process.stderr.write(`\r${d}/${n}`);
       },
     });
-    const fam = measurePassagesFamily(model, tok, 3 * perFamily);
+    const fam = measurePassagesFamily(model, tok, args.family !== undefined ? Number(args.family) : 3 * perFamily);
     // can it look a key up? (the lookup family's held-out notes: docs/rag.md "Fifth attempt")
     const look = measurePassagesFamily(model, tok, Number(args.lookup), { task: 'lookup' });
     // can it copy at all? (a quantized model has no forward: skipped)
@@ -118,14 +127,16 @@ function main(): void {
       console.log(JSON.stringify({ model: dir, perFamily, k: Number(args.k), rows, passagesFamily: fam, lookup: look, copyProbe: copy, copyProbeShort: copyShort, copyProbeShortBos: copyShortBos, copyProbeShortDoc: copyShortDoc, seconds }));
       return;
     }
-    console.log(`model: ${dir} (${model.numParams().toLocaleString('en-US')} parameters, context ${model.config.blockSize}); ${perFamily} held-out questions per family; k = ${args.k}; ${seconds.toFixed(0)} s\n`);
+    console.log(
+      `model: ${dir} (${model.numParams().toLocaleString('en-US')} parameters, context ${model.config.blockSize}); ${perFamily} held-out questions per family; k = ${args.k}; no passage left → ${emptyContext === 'no-answer' ? 'NO_ANSWER without the model' : 'the model answers the bare question'}; ${seconds.toFixed(0)} s\n`,
+    );
     console.log(effectMarkdown(rows));
     const answers = rows.flatMap((r) => r.answers ?? []);
     console.log(`\nwhy (with retrieval: each question's cause; entry removed: refusal or not):\n\n${effectCausesMarkdown(rows, answers)}`);
     if (args.dump) atomicWriteFile(args.dump, answers.map((a) => JSON.stringify(a)).join('\n') + '\n');
-    console.log(`\nthe passages family, held out (passages given, not retrieved): ${(100 * fam.accuracy).toFixed(0)}% (${fam.correct}/${fam.total}; ${fam.tooLong} prompts longer than the context left out)`);
+    if (fam.total + fam.tooLong > 0) console.log(`\nthe passages family, held out (passages given, not retrieved): ${(100 * fam.accuracy).toFixed(0)}% (${fam.correct}/${fam.total}; ${fam.tooLong} prompts longer than the context left out)`);
     const pc = (c: { correct: number; total: number; accuracy: number }): string => `${(100 * c.accuracy).toFixed(0)}% (${c.correct}/${c.total})`;
-    console.log(`the lookup family, held out (key → value recall over random notes): ${pc(look)}; answerable ${pc(look.answerable)}, no such key → "don't say" ${pc(look.unanswerable)}; ${look.tooLong} too long`);
+    if (look.total + look.tooLong > 0) console.log(`the lookup family, held out (key → value recall over random notes): ${pc(look)}; answerable ${pc(look.answerable)}, no such key → "don't say" ${pc(look.unanswerable)}; ${look.tooLong} too long`);
     for (const x of look.samples.slice(0, 4)) console.log(`  ${x.prompt.split('\n').slice(-1)[0]} → ${x.reply}   (reference: ${x.reference})`);
     if (copy) console.log(`copy probe (${copy.lists} random word lists said twice): loss ${copy.first.toFixed(2)} nats/token on the first saying, ${copy.repeat.toFixed(2)} on the repeat — ${copy.repeat < 0.5 * copy.first ? 'the model copies' : 'the model does not copy from its context'}`);
     if (copyShort) console.log(`copy probe, 4–12-word lists: ${copyShort.first.toFixed(2)} on the first saying, ${copyShort.repeat.toFixed(2)} on the repeat${copyShort.repeat < copyShort.first ? ' (copying has begun)' : ''}`);

@@ -22,10 +22,12 @@ function ragTurn(engine: ChatEngine, retriever: Retriever, conv: Conversation, o
   const a = answerWithRetrieval(engine, retriever, conv, { ...opts, onText: (d) => process.stdout.write(d) });
   process.stdout.write('\n');
   if (a.passages.length === 0) {
+    // with no passage shown the reply is NO_ANSWER, not the model's (answerWithRetrieval's emptyContext)
+    const said = a.generated ? 'the model answered without any' : 'nothing to answer from, so no model call';
     console.error(
       a.retrieved === 0
-        ? '(no passages retrieved: the model answered without any)'
-        : `(${a.retrieved} passage${a.retrieved > 1 ? 's' : ''} retrieved, none fit the ${engine.model.config.blockSize}-token context beside the question and the reply: the model answered without any; try a smaller --max-tokens${opts.maxTokens !== undefined ? ` (now ${opts.maxTokens})` : ''} — 24 for a 128-token context —, smaller chunks (rag index --chunk-size 48) or a model with a longer context)`,
+        ? `(no passages retrieved: ${said})`
+        : `(${a.retrieved} passage${a.retrieved > 1 ? 's' : ''} retrieved, none fit the ${engine.model.config.blockSize}-token context beside the question and the reply: ${said}; try a smaller --max-tokens${opts.maxTokens !== undefined ? ` (now ${opts.maxTokens})` : ''} — 24 for a 128-token context —, smaller chunks (rag index --chunk-size 48) or a model with a longer context)`,
     );
   } else if (a.passages.length < a.retrieved) console.error(`(${a.passages.length} of ${a.retrieved} passages retrieved fit the context)`);
   const lines = formatCitations(a);
@@ -114,11 +116,11 @@ export const command = new Command('chat')
   .option('--json-schema <file>', "each reply's text is JSON this schema file accepts (tool calls before it stay free; docs/constrain.md)")
   .option('--regex <re>', "each reply's text matches this regular expression in full")
   .option('--grammar <file>', "each reply's text derives from this GBNF grammar file")
-  .option('--rag <db>', "answer from passages retrieved (BM25) from this store (gptforge rag index), citing them as [1]; keep --max-tokens small to leave the context to passages (48 for a 256-token context, 24 for the tiny preset's 128); docs/rag.md")
+  .option('--rag <db>', "answer from passages retrieved (BM25) from this store (gptforge rag index), citing them as [1]; the reply then gets 3/16 of the context unless --max-tokens is given, leaving the rest to passages (48 for a 256-token context, 24 for the tiny preset's 128); docs/rag.md")
   .option('--rag-k <n>', 'passages retrieved per question with --rag', positiveInteger, 3)
   .option('--rag-drop-frame-words', 'with --rag: drop question-frame words (tell, kind, meaning, word…) from the BM25 query too (docs/rag.md)')
   .addOption(precisionOption())
-  .action(async (o) => {
+  .action(async (o, command) => {
     checkSamplingFlags(o);
     const loaded = loadGenerationModel(o.run, o.stage, { precision: o.precision });
     const engine = new ChatEngine(loaded.model, loaded.tok);
@@ -129,7 +131,9 @@ export const command = new Command('chat')
     const opts: ChatOptions = { temperature: o.temperature, topK: o.topK, topP: o.topP, maxTokens: o.maxTokens, seed: o.seed, tools: o.tools ? defaultTools() : null, constraint };
     // --rag: a BM25 retriever over the store, read-only (closed at exit)
     const retriever = o.rag ? new Retriever(RagStore.open(o.rag, { readonly: true }), undefined, { dropFrameWords: o.ragDropFrameWords === true }) : undefined;
-    const turn = (conv: Conversation, c: ChatOptions): ChatReply => (retriever ? ragTurn(engine, retriever, conv, { ...c, k: o.ragK }) : streamReply(engine, conv, c, o.showTools !== false));
+    // --rag without --max-tokens: answerWithRetrieval's default, scaled to the context (128 would leave a 256-token model no room for passages)
+    const ragMaxTokens = command.getOptionValueSource('maxTokens') === 'cli' ? o.maxTokens : undefined;
+    const turn = (conv: Conversation, c: ChatOptions): ChatReply => (retriever ? ragTurn(engine, retriever, conv, { ...c, maxTokens: ragMaxTokens, k: o.ragK }) : streamReply(engine, conv, c, o.showTools !== false));
     let system = o.system;
     const fresh = (): Message[] => (system ? [{ role: 'system', content: system }] : []);
     let history = fresh();

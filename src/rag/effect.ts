@@ -135,17 +135,20 @@ export const ANSWER_CAUSES: readonly AnswerCause[] = ['right', 'not-retrieved', 
 
 /**
  * Why an answer with the asked word's entries removed was or was not a refusal:
- * - `refused`: it says the passages don't say (right);
+ * - `refused`: the model says the passages don't say (right);
+ * - `empty`: nothing was left to show and the reply is NO_ANSWER without the model
+ *   (answerWithRetrieval's `emptyContext: 'no-answer'`, the default; right);
  * - `answerable`: another word's shown passage names the word and states the fact, so an
  *   answer may be right (the measurement still counts only refusals);
- * - `no-passages`: nothing was left to show (BM25 matched only the word's own entries), so the
- *   model saw the bare question — a layout the passages family never trains;
+ * - `no-passages`: nothing was left to show (BM25 matched only the word's own entries), and
+ *   the model, asked the bare question (`emptyContext: 'generate'`), answered it — a layout the
+ *   passages family never trains;
  * - `distractor`: it copies a run of ≥ 3 words from a shown passage — an answer read off a
  *   passage that does not hold it;
  * - `other`: anything else (made up, or a copy of the question).
  */
-export type RemovedCause = 'refused' | 'answerable' | 'no-passages' | 'distractor' | 'other';
-export const REMOVED_CAUSES: readonly RemovedCause[] = ['refused', 'answerable', 'no-passages', 'distractor', 'other'];
+export type RemovedCause = 'refused' | 'empty' | 'answerable' | 'no-passages' | 'distractor' | 'other';
+export const REMOVED_CAUSES: readonly RemovedCause[] = ['refused', 'empty', 'answerable', 'no-passages', 'distractor', 'other'];
 
 export interface AnswerDiagnosis {
   cause: AnswerCause;
@@ -228,8 +231,13 @@ export function diagnoseAnswer(tok: Tokenizer, prompt: string, reply: string, co
   return { cause: matched === 0 ? 'first-token' : 'diverged', ...base };
 }
 
-/** Diagnose an answer given with the asked word's entries removed (see {@link RemovedCause}). */
-export function diagnoseRemoved(prompt: string, reply: string): RemovedCause {
+/**
+ * Diagnose an answer given with the asked word's entries removed (see {@link RemovedCause}).
+ * `generated` is answerWithRetrieval's: false when no passage was shown and the reply was
+ * NO_ANSWER without the model.
+ */
+export function diagnoseRemoved(prompt: string, reply: string, generated = true): RemovedCause {
+  if (!generated) return 'empty';
   if (saysNoAnswer(reply)) return 'refused';
   const refs = passagesReferences(prompt);
   if (refs !== undefined && refs.length > 0) return 'answerable';
@@ -250,6 +258,8 @@ export interface EffectOptions {
   seed?: number;
   /** Keep every question's prompts, replies and diagnoses in `EffectRow.answers` (default false). */
   keepAnswers?: boolean;
+  /** When no passage is left to show: NO_ANSWER without the model (`'no-answer'`, the default) or the model's answer to the bare question (`'generate'`, the measurement before the twelfth attempt). */
+  emptyContext?: 'no-answer' | 'generate';
   onAnswer?(done: number, total: number): void;
 }
 
@@ -264,6 +274,7 @@ export function measureEffect(model: DecodingModel, tok: Tokenizer, store: RagSt
   const isEntryOf = (word: string) => (c: RetrievedChunk) => c.path === 'dictionary' && c.line !== undefined && entryLines.get(c.line) === word;
   const k = opts.k ?? 3;
   const maxTokens = opts.maxTokens ?? 48;
+  const emptyContext = opts.emptyContext ?? 'no-answer';
   const per = opts.perFamily ?? 50;
   const seed = opts.seed ?? 2024;
   const total = PASSAGE_FAMILIES.length * per;
@@ -281,21 +292,22 @@ export function measureEffect(model: DecodingModel, tok: Tokenizer, store: RagSt
       counts.n++;
       const bare = engine.reply({ messages: [{ role: 'user', content: ex.prompt }] }, { temperature: 0, maxTokens }).text;
       if (task.check(ex.prompt, bare)) counts.without++;
-      const a = answerWithRetrieval(engine, retriever, ex.prompt, { k, temperature: 0, maxTokens });
+      const a = answerWithRetrieval(engine, retriever, ex.prompt, { k, temperature: 0, maxTokens, emptyContext });
       if (a.passages.some(isEntryOf(word))) counts.retrieved++;
       const right = !saysNoAnswer(a.text) && task.check(ex.prompt, stripCitations(a.text));
       if (right) counts.with++;
       if (passages.check(a.prompt, a.text) && a.passages.some(isEntryOf(word))) counts.grounded++;
-      const diagnosis = diagnoseAnswer(tok, a.prompt, a.text, right);
+      // no passage shown: nothing to diagnose in the reading (diagnoseAnswer needs a passages prompt)
+      const diagnosis: AnswerDiagnosis = a.passages.length === 0 ? { cause: right ? 'right' : 'not-retrieved', matched: 0, length: 0, source: 0 } : diagnoseAnswer(tok, a.prompt, a.text, right);
       causes[diagnosis.cause]++;
-      const r = answerWithRetrieval(engine, new ExcludingRetriever(retriever, isEntryOf(word)), ex.prompt, { k, temperature: 0, maxTokens });
+      const r = answerWithRetrieval(engine, new ExcludingRetriever(retriever, isEntryOf(word)), ex.prompt, { k, temperature: 0, maxTokens, emptyContext });
       if (saysNoAnswer(r.text)) counts.removed++;
-      const removedCause = diagnoseRemoved(r.prompt, r.text);
+      const removedCause = diagnoseRemoved(r.prompt, r.text, r.generated);
       removedCauses[removedCause]++;
       let strict = saysNoAnswer(r.text);
       if (removedCause === 'answerable' || (removedCause === 'refused' && (passagesReferences(r.prompt)?.length ?? 0) > 0)) {
         const holds = (c: RetrievedChunk): boolean => isEntryOf(word)(c) || passageHoldsAnswer(ex.prompt, c.text);
-        strict = saysNoAnswer(answerWithRetrieval(engine, new ExcludingRetriever(retriever, holds), ex.prompt, { k, temperature: 0, maxTokens }).text);
+        strict = saysNoAnswer(answerWithRetrieval(engine, new ExcludingRetriever(retriever, holds), ex.prompt, { k, temperature: 0, maxTokens, emptyContext }).text);
       }
       if (strict) counts.removedStrict++;
       if (opts.keepAnswers) answers.push({ family, question: ex.prompt, withPrompt: a.prompt, with: a.text, diagnosis, removedPrompt: r.prompt, removed: r.text, removedCause });

@@ -2,7 +2,7 @@ import { renderPrompt } from '../data/chat.js';
 import type { Conversation, Message } from '../data/conversation.js';
 import type { ChatEngine, ChatOptions, ChatReply } from '../infer/engine.js';
 import { GptforgeError } from '../util/errors.js';
-import { citedNumbers, passagePrompt, type Passage } from './context.js';
+import { citedNumbers, NO_ANSWER, passagePrompt, type Passage } from './context.js';
 import type { ModelReranker } from './rerank.js';
 import type { RetrievalMode, RetrievedChunk, Retriever } from './retrieve.js';
 import type { SearchFilter, StoredChunk } from './store.js';
@@ -28,6 +28,16 @@ export interface RagAnswerOptions extends ChatOptions {
   sourceLabel?(chunk: StoredChunk): string;
   /** Rerank by a chat model (rerank.ts): retrieve `candidates` (default 10), keep the k it scores best. */
   rerank?: { reranker: Pick<ModelReranker, 'rerank'>; candidates?: number };
+  /**
+   * What the reply is when the prompt would show no passage (retrieval returned none, or none
+   * fit the context): `'no-answer'` (default) replies NO_ANSWER, "The passages don't say.",
+   * without calling the model — as LlamaIndex's response synthesizer returns its empty response
+   * for an empty node list without calling the LLM (`BaseSynthesizer.synthesize`,
+   * llama-index-core/llama_index/core/response_synthesizers/base.py); `'generate'` lets the
+   * model answer the bare question (a model not trained on passages may answer from memory).
+   * Under a `constraint` the fixed reply is reported as not a value of it (`constraintComplete: false`).
+   */
+  emptyContext?: 'no-answer' | 'generate';
 }
 
 /** A citation resolved: the number the model wrote and the chunk it names. */
@@ -56,6 +66,32 @@ export interface RagAnswer {
   prompt: string;
   /** The conversation to continue with: the plain question (passages left out, so old turns do not fill the context) and the reply. */
   conversation: Conversation;
+  /** False when no passage was shown and the reply is NO_ANSWER without the model (`emptyContext: 'no-answer'`). */
+  generated: boolean;
+}
+
+/**
+ * The reply's default length with retrieval, in tokens: 3/16 of the context — 48 at 256, 24 at
+ * 128 — and at least 8. It is taken out of the context before the passages, so it has to stay
+ * small for a small model: the `passages` family's replies (a quoted sentence and its citation,
+ * or NO_ANSWER; the end token counted) are 15 tokens at the median, 38 at p99 and ≤ 48 for
+ * 99.9% under rag10's tokenizer (docs/rag.md "Twelfth attempt"), and the rest of a 256-token
+ * context holds the question and two or three dictionary entries. A fixed 48 (the old
+ * default) left a 128-token context 80 tokens for the question and every passage.
+ */
+export function defaultReplyTokens(blockSize: number): number {
+  return Math.max(8, Math.round((blockSize * 3) / 16));
+}
+
+/**
+ * A reply the model did not write: `text` as if it had (its tokens and the end token, none
+ * sampled). Under a constraint it is not a value of it (`constraintComplete: false`), as a
+ * caller checking the value must be told.
+ */
+function fixedReply(engine: ChatEngine, text: string, chat: Pick<ChatOptions, 'onText' | 'constraint'>): ChatReply {
+  chat.onText?.(text);
+  const ids = [...engine.tok.encode(text, { disallowedSpecial: 'plain' }), engine.tok.specialId('<|assistant_end|>')];
+  return { messages: [{ role: 'assistant', content: text }], text, ids, sampled: ids.map(() => 0), stopReason: 'end', toolCalls: 0, ...(chat.constraint ? { constraintComplete: false } : {}) };
 }
 
 /** A chunk's label in the context block: the file's name (a built-in corpus's name) and its line. */
@@ -99,8 +135,10 @@ export function fitPassages(engine: ChatEngine, system: Message[], question: str
  *
  * `conv` ends with a user message (or is the question itself). Its text is the retrieval
  * query; the best `k` chunks (fewer when they do not fit the context with `maxTokens` of
- * room, default 48) become the numbered context block of that message, and the engine
- * replies. Earlier turns are sent as they are (without their passages).
+ * room — default {@link defaultReplyTokens}, 3/16 of the context; at most half of it) become
+ * the numbered context block of that message, and the engine replies. Earlier turns are sent
+ * as they are (without their passages). When no passage is shown (none retrieved, or none
+ * fits), the reply is NO_ANSWER without calling the model, unless `emptyContext: 'generate'`.
  *
  * @throws GptforgeError when the conversation does not end with a user message, or as the
  *   retriever and engine do (a store built with another embedder, a prompt that cannot fit).
@@ -110,8 +148,8 @@ export function answerWithRetrieval(engine: ChatEngine, retriever: Retriever, co
   const msgs = conversation.messages;
   const last = msgs[msgs.length - 1];
   if (!last || last.role !== 'user') throw new GptforgeError('answerWithRetrieval: the conversation must end with a user message');
-  const { k = 3, mode, filter, nprobe, dropFrameWords, sourceLabel = passageSource, rerank, ...chat } = opts;
-  const maxTokens = chat.maxTokens ?? 48;
+  const { k = 3, mode, filter, nprobe, dropFrameWords, sourceLabel = passageSource, rerank, emptyContext = 'no-answer', ...chat } = opts;
+  const maxTokens = chat.maxTokens ?? defaultReplyTokens(engine.model.config.blockSize);
   const hits = rerank ? rerank.reranker.rerank(last.content, retriever.retrieve(last.content, { k: Math.max(k, rerank.candidates ?? 10), mode, filter, nprobe, dropFrameWords })).slice(0, k) : retriever.retrieve(last.content, { k, mode, filter, nprobe, dropFrameWords });
   const labelled = hits.map((c) => ({ chunk: c, passage: { text: c.text, source: sourceLabel(c) } }));
   const system = msgs[0]?.role === 'system' ? [msgs[0]] : [];
@@ -124,7 +162,9 @@ export function answerWithRetrieval(engine: ChatEngine, retriever: Retriever, co
     room,
   );
   const shown = labelled.slice(0, count);
-  const reply = engine.reply({ messages: [...msgs.slice(0, -1), { role: 'user', content }] }, { ...chat, maxTokens });
+  // nothing to read: the passages don't say, whatever the model would make of the bare question
+  const generated = count > 0 || emptyContext === 'generate';
+  const reply = generated ? engine.reply({ messages: [...msgs.slice(0, -1), { role: 'user', content }] }, { ...chat, maxTokens }) : fixedReply(engine, NO_ANSWER, chat);
   const { cited, unresolved } = resolveCitations(reply.text, shown);
   return {
     reply,
@@ -135,6 +175,7 @@ export function answerWithRetrieval(engine: ChatEngine, retriever: Retriever, co
     unresolved,
     prompt: content,
     conversation: { messages: [...msgs, ...reply.messages] },
+    generated,
   };
 }
 

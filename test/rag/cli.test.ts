@@ -10,7 +10,9 @@ import { GPT } from '../../src/model/gpt.js';
 import { saveCheckpoint } from '../../src/model/checkpoint.js';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { ModelReranker } from '../../src/rag/rerank.js';
-import { passageSource } from '../../src/rag/generate.js';
+import { defaultReplyTokens, passageSource } from '../../src/rag/generate.js';
+import { renderPrompt } from '../../src/data/chat.js';
+import { NO_ANSWER, passagePrompt } from '../../src/rag/context.js';
 import { CLI } from '../cli/fixture.js';
 import { runCli, withDocs } from './helpers.js';
 
@@ -176,6 +178,40 @@ test("gptforge chat --rag: passages from the store in the prompt, the reply's [n
     r = run(['chat', '--run', join(root, 'ck'), '--rag', join(root, 'missing.db'), '--prompt', 'x']);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /missing\.db: no RAG store here \(build one with: gptforge rag index/);
+  }),
+);
+
+test('gptforge chat --rag: without --max-tokens the reply gets 3/16 of the context, so a passage the old 128 crowded out is shown; no passage to show → "The passages don\'t say." without the model', { timeout: 120_000 }, () =>
+  withDocs('gf-rag-cli-room-', { 'a.txt': 'Whales sing in the sea.' }, ({ root, docs, db }) => {
+    const tok = trainTokenizer(['Passages: Question: how do glaciers carve valleys [1] whales sing in the sea. '.repeat(20)], { vocabSize: 300 });
+    const ctx = 128;
+    const q = 'how do glaciers carve valleys?';
+    // a passage sized to fit beside 24 tokens of reply (3/16 of 128) and not beside 64 (what --max-tokens' 128 left, half the context)
+    let text = 'Glaciers carve valleys';
+    const length = (t: string): number => renderPrompt(tok, { messages: [{ role: 'user', content: passagePrompt(q, [{ text: t, source: 'd.txt' }]) }] }).length;
+    while (length(`${text}.`) + 64 <= ctx) text += ' slowly';
+    text += '.';
+    assert.ok(length(text) + 64 > ctx && length(text) + defaultReplyTokens(ctx) <= ctx, `${length(text)} tokens`);
+    writeFileSync(join(docs, 'd.txt'), text);
+    let r = run(['rag', 'index', '--input', docs, '--db', db]);
+    assert.equal(r.status, 0, r.stderr);
+    const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: ctx, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed: 4 });
+    saveCheckpoint(join(root, 'ck'), model, { stage: 'sft', step: 1, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() });
+    const chat = ['chat', '--run', join(root, 'ck'), '--rag', db, '--rag-k', '1', '--prompt', q, '--temperature', '0', '--no-tools'];
+    r = run([...chat, '--regex', 'Slowly \\[1\\]\\.']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'Slowly [1].\n');
+    assert.match(r.stderr, /sources:\n {2}\[1\] .*d\.txt /);
+    // --max-tokens given: taken as it is (half the context at most), and then nothing fits — no model call
+    r = run([...chat, '--max-tokens', '128']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `${NO_ANSWER}\n`);
+    assert.match(r.stderr, /1 passage retrieved, none fit the 128-token context .*: nothing to answer from, so no model call; try a smaller --max-tokens \(now 128\)/);
+    // nothing retrieved
+    r = run([...chat.slice(0, -4), 'zebra giraffe?', '--temperature', '0', '--no-tools']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `${NO_ANSWER}\n`);
+    assert.match(r.stderr, /\(no passages retrieved: nothing to answer from, so no model call\)/);
   }),
 );
 

@@ -68,7 +68,8 @@ test('effect: measureEffect scores the three conditions per family (a random mod
     );
     const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 256, nLayer: 1, nHead: 2, nEmbd: 16, position: 'rope' }), { seed: 2 });
     let calls = 0;
-    const rows = measureEffect(model, tok, store, { perFamily: 3, maxTokens: 6, keepAnswers: true, onAnswer: () => calls++ });
+    // the benches' retrieval (frame words dropped): some questions then have no passage left once the word's entries go
+    const rows = measureEffect(model, tok, store, { perFamily: 3, maxTokens: 6, keepAnswers: true, dropFrameWords: true, onAnswer: () => calls++ });
     assert.deepEqual(
       rows.map((r) => r.family),
       ['definitions', 'kinds', 'synonyms'],
@@ -88,7 +89,10 @@ test('effect: measureEffect scores the three conditions per family (a random mod
         r.without.total,
       );
       assert.equal(r.causes.right, r.withRetrieval.correct);
-      assert.equal(r.removedCauses.refused, r.removed.correct);
+      // refusals are the model's or, with no passage left, NO_ANSWER without it
+      assert.equal(r.removedCauses.refused + r.removedCauses.empty, r.removed.correct);
+      for (const a of r.answers ?? []) assert.equal(a.removedCause === 'empty', parsePassagePrompt(a.removedPrompt) === undefined, a.removedPrompt);
+      assert.equal(r.removedCauses['no-passages'], 0, 'the bare question is never put to the model by default');
       assert.equal(
         REMOVED_CAUSES.reduce((n, c) => n + r.removedCauses[c], 0),
         r.without.total,
@@ -97,7 +101,8 @@ test('effect: measureEffect scores the three conditions per family (a random mod
       assert.equal(r.removedStrict.total, r.without.total);
       assert.equal(r.answers!.filter((a) => a.diagnosis.cause === 'not-retrieved').length, r.causes['not-retrieved']);
     }
-    assert.match(effectCausesMarkdown(rows), /\| \*\*all\*\* \| (\d+ \| ){10}\d+ \|$/m);
+    assert.ok(rows.reduce((n, r) => n + r.removedCauses.empty, 0) >= 1, 'a removal that leaves no passage is answered without the model');
+    assert.match(effectCausesMarkdown(rows), /\| \*\*all\*\* \| (\d+ \| ){11}\d+ \|$/m);
     assert.ok(rows.reduce((n, r) => n + r.retrieved.correct, 0) >= 6, "BM25 retrieves the asked word's entry for most questions");
     assert.match(effectMarkdown(rows), /\| \*\*all\*\* \| \d+% \(\d+\/9\) \|/);
     const fam = measurePassagesFamily(model, tok, 4, { maxTokens: 6 });
@@ -228,6 +233,8 @@ test("diagnoseAnswer: references are the family's own replies, holding passages 
       assert.equal(diagnoseRemoved(ex.prompt, `${words(passages[0].text).slice(1, 6).join(' ')} [1].`), 'distractor');
       assert.equal(diagnoseRemoved(ex.prompt, 'zzz qqq [1].'), 'other');
       assert.equal(diagnoseRemoved(parsePassagePrompt(ex.prompt)!.question, 'zzz qqq [1].'), 'no-passages', 'the bare question: nothing was shown');
+      assert.equal(diagnoseRemoved(parsePassagePrompt(ex.prompt)!.question, NO_ANSWER, false), 'empty', 'nothing shown, NO_ANSWER without the model');
+      assert.equal(diagnoseRemoved(parsePassagePrompt(ex.prompt)!.question, NO_ANSWER), 'refused', "the model's own refusal of the bare question");
       continue;
     }
     answerable++;

@@ -14,7 +14,7 @@ import { Retriever } from '../../src/rag/retrieve.js';
 import { RagStore } from '../../src/rag/store.js';
 import { indexLines } from './helpers.js';
 import { citedNumbers, contextBlock, NO_ANSWER, parsePassagePrompt, passagePrompt, saysNoAnswer, stripCitations } from '../../src/rag/context.js';
-import { answerWithRetrieval, formatCitations, passageSource, resolveCitations } from '../../src/rag/generate.js';
+import { answerWithRetrieval, defaultReplyTokens, formatCitations, passageSource, resolveCitations } from '../../src/rag/generate.js';
 
 test('context block: numbered one-line passages with sources, parsed back; the question alone without passages', () => {
   const passages = [
@@ -157,5 +157,108 @@ test('answerWithRetrieval with rerank: the reranker sees `candidates` chunks and
       a.passages.map((p) => p.id),
       [all[4].id, all[3].id],
     );
+  });
+});
+
+/** A chat engine that counts its reply() calls. */
+function countingEngine(model: GPT): { engine: ChatEngine; calls: () => number } {
+  const engine = new ChatEngine(model, tok);
+  let n = 0;
+  const reply = engine.reply.bind(engine);
+  engine.reply = (...args: Parameters<ChatEngine['reply']>) => {
+    n++;
+    return reply(...args);
+  };
+  return { engine, calls: () => n };
+}
+
+test("answerWithRetrieval with no passage to show (none retrieved, or none fits): NO_ANSWER without calling the model, as LlamaIndex's synthesizer answers an empty node list; emptyContext 'generate' asks the model", () => {
+  withStore((store) => {
+    const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 256, nLayer: 1, nHead: 2, nEmbd: 16, position: 'rope' }), { seed: 3 });
+    const { engine, calls } = countingEngine(model);
+    const retriever = new Retriever(store);
+    const q = 'zebra giraffe?';
+    assert.equal(retriever.retrieve(q, { k: 3 }).length, 0, 'no chunk shares a word with the question');
+    const streamed: string[] = [];
+    const a = answerWithRetrieval(
+      engine,
+      retriever,
+      {
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: q },
+        ],
+      },
+      { k: 3, temperature: 0, onText: (d) => streamed.push(d) },
+    );
+    assert.equal(calls(), 0, 'the model is not called');
+    assert.equal(a.text, NO_ANSWER);
+    assert.equal(a.generated, false);
+    assert.deepEqual([a.passages.length, a.retrieved, a.citations.length, a.unresolved.length], [0, 0, 0, 0]);
+    assert.deepEqual(streamed, [NO_ANSWER], 'a streaming caller still gets the text');
+    assert.equal(a.prompt, q);
+    assert.deepEqual(a.reply.messages, [{ role: 'assistant', content: NO_ANSWER }]);
+    assert.equal(a.reply.stopReason, 'end');
+    // the reply's tokens are what the model would have written: the text, then <|assistant_end|>, none sampled
+    assert.equal(a.reply.ids[a.reply.ids.length - 1], tok.specialId('<|assistant_end|>'));
+    assert.equal(tok.decode(a.reply.ids.slice(0, -1)), NO_ANSWER);
+    assert.deepEqual(new Set(a.reply.sampled), new Set([0]));
+    assert.deepEqual(
+      a.conversation.messages.map((m) => m.content),
+      ['Be brief.', q, NO_ANSWER],
+    );
+    // the old behaviour on request: the model answers the bare question
+    const g = answerWithRetrieval(engine, retriever, q, { k: 3, temperature: 0, maxTokens: 4, emptyContext: 'generate' });
+    assert.equal(calls(), 1);
+    assert.equal(g.generated, true);
+    assert.equal(g.prompt, q);
+    // retrieved, but none fits beside the question and the reply: nothing shown either
+    const small = countingEngine(new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 16, position: 'rope' }), { seed: 3 }));
+    const one = passagePrompt('who chases mice?', [{ text: animals[0], source: 'animals.txt:1' }]);
+    assert.ok(renderPrompt(tok, { messages: [{ role: 'user', content: one }] }).length + 16 > 32, 'one passage does not fit');
+    const n = answerWithRetrieval(small.engine, retriever, 'who chases mice?', { k: 3, temperature: 0, maxTokens: 16 });
+    assert.deepEqual([n.retrieved, n.passages.length, n.generated, n.text, small.calls()], [2, 0, false, NO_ANSWER, 0]);
+    // with a passage shown the model answers as before
+    const shown = answerWithRetrieval(engine, retriever, 'who chases mice?', { k: 3, temperature: 0, maxTokens: 4 });
+    assert.ok(shown.passages.length > 0 && shown.generated);
+    assert.equal(calls(), 2);
+  });
+});
+
+test("answerWithRetrieval: the reply's default length is 3/16 of the context (48 at 256, 24 at 128), so a short context keeps passages a fixed 48 would crowd out", () => {
+  assert.deepEqual([256, 128, 64, 1024, 16].map(defaultReplyTokens), [48, 24, 12, 192, 8]);
+  withStore((store) => {
+    const retriever = new Retriever(store);
+    const q = 'mice acorns water bark';
+    const all = retriever.retrieve(q, { k: 5 });
+    // how many of the best passages fit a context beside `room` tokens of reply
+    const fits = (ctx: number, room: number): number => {
+      let n = 0;
+      while (
+        n < all.length &&
+        renderPrompt(tok, {
+          messages: [
+            {
+              role: 'user',
+              content: passagePrompt(
+                q,
+                all.slice(0, n + 1).map((p) => ({ text: p.text, source: passageSource(p) })),
+              ),
+            },
+          ],
+        }).length +
+          room <=
+          ctx
+      )
+        n++;
+      return n;
+    };
+    for (const ctx of [64, 96]) {
+      const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: ctx, nLayer: 1, nHead: 2, nEmbd: 16, position: 'rope' }), { seed: 5 });
+      const a = answerWithRetrieval(new ChatEngine(model, tok), retriever, q, { k: 5, temperature: 0 });
+      assert.equal(a.passages.length, fits(ctx, defaultReplyTokens(ctx)), `context ${ctx}`);
+      assert.ok(a.passages.length > fits(ctx, Math.min(48, ctx / 2)), `context ${ctx}: more passages than the old fixed 48 left room for`);
+      assert.ok(a.reply.ids.length <= defaultReplyTokens(ctx) + 1, 'the reply is held to the default too');
+    }
   });
 });
