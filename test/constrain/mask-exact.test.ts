@@ -146,3 +146,27 @@ test('keys outside `properties` in a second schema take the free key body from t
   }
   assert.ok(second.matcher.sharedRootHits > 0, 'the second schema built its own copy');
 });
+
+test('a pattern string nested deeper than three levels is framed to its end: exact, and its frames walk no token past its characters (cl100k)', () => {
+  // Github_hard o60309's pattern: `\S+` sits four stack levels deep inside the string lexeme.
+  // Framed at three levels the frame ended inside `\S+` — after every character — and popped at
+  // ≈ 77k trie nodes, each walked on from the levels below (9–19 ms a mask in the bench; here
+  // ≈ 232k nodes against ≈ 17k); framed to the lexeme, it pops only where a token closes the string. In an array,
+  // tokens such as `/",` cross the closing quote from inside `\S+`: those pops go on below.
+  const tok = cl100kTok();
+  const enc = new TextEncoder();
+  const schema = { type: 'array', items: { type: 'string', pattern: '^(KONG_\\w+=\\S+)*(\\sKONG_\\w+=\\S+)*$' } };
+  const con = schemaConstraint(schema, tok, { whitespace: 'compact' });
+  assert.ok(con.advanceBytes(enc.encode('["')));
+  const v0 = con.matcher.nodesVisited;
+  const text = 'KONG_LOG_LEVEL=debug KONG_PROXY_ACCESS_LOG=/dev/stdout';
+  for (let i = 0; i < text.length; i++) {
+    if (i % 12 === 0) assertExact(`pattern after ${JSON.stringify(text.slice(0, i))}`, con, tok.vocabSize);
+    assert.ok(con.advanceBytes(enc.encode(text[i])), text.slice(0, i + 1));
+  }
+  assertExact('pattern complete', con, tok.vocabSize);
+  const nodes = con.matcher.nodesVisited - v0;
+  assert.ok(con.advanceBytes(enc.encode('"]')) && con.isComplete());
+  // a count of trie nodes, not a time: the same on every machine
+  assert.ok(nodes < 80_000, `the pattern's masks walked ${nodes} trie nodes`);
+});
