@@ -318,8 +318,8 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   const dropped = train.dropped + val.dropped + (contrast?.dropped ?? 0);
   const tied = train.tied + val.tied + (contrast?.tied ?? 0);
   log(
-    `${stage}: from ${sft.dir}; ${train.rendered.length} rankings (${train.pairs} pairs with a preference, ${train.tiedPairs} tied pairs left out) for training, ` +
-      `${contrast ? `, ${contrast.rendered.length} contrast rankings mixed in at ${mix!.contrast} of every ${cfg.rankingsPerBatch}` : ''}; ` +
+    `${stage}: from ${sft.dir}; ${train.rendered.length} rankings (${train.pairs} pairs with a preference, ${train.tiedPairs} tied pairs left out) for training` +
+      `${contrast ? ` (${contrast.rendered.length} contrast rankings mixed in at ${mix!.contrast} of every ${cfg.rankingsPerBatch})` : ''}, ` +
       `${val.rendered.length} held out (${val.pairs} pairs with a preference, ${val.tiedPairs} tied left out)` +
       `${tied ? `; ${tied} rankings dropped as all tied` : ''}${dropped ? `; ${dropped} dropped as longer than the context` : ''}`,
   );

@@ -55,7 +55,7 @@ test('rm: contrastFraction mixes the contrast pairs at a fixed count a batch (ba
   const logs: string[] = [];
   await runRm(runDir, { quiet: true, fresh: true, log: (l) => logs.push(l) });
   assert.ok(
-    logs.some((l) => /, [1-9]\d* contrast rankings mixed in at 2 of every 4;/.test(l)),
+    logs.some((l) => /for training \([1-9]\d* contrast rankings mixed in at 2 of every 4\), /.test(l)),
     logs.join('\n'),
   );
   const latest = JSON.parse(readFileSync(join(runDir, 'rm', 'latest.json'), 'utf8'));
