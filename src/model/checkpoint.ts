@@ -5,7 +5,7 @@ import { parseJsonFile } from '../util/json.js';
 import { GptforgeError } from '../util/errors.js';
 import type { AdamWState } from '../engine/optim.js';
 import { type GPTConfig, validateConfig } from './config.js';
-import { GPT } from './gpt.js';
+import { GPT, type ScorePool } from './gpt.js';
 import { readSafetensors, writeSafetensors, type NamedTensor } from './safetensors.js';
 import { ADAPTER_CONFIG, checkAdapterBase, linearShapes, mergeAdapterWeights, readAdapter } from './export/peft.js';
 
@@ -26,6 +26,8 @@ export interface CheckpointMeta {
   hasScalarHead?: boolean;
   /** What the scalar head scores, when there is one: `reward` (a reward model, `gptforge rm`) or `value` (PPO's value head on a policy, `gptforge rl`). Older checkpoints leave it out: see isRewardModel. */
   scalarHead?: ScalarHeadKind;
+  /** How the reward head pools the hidden states (GPT.scorePool); absent: the last token's. */
+  scorePool?: ScorePool;
   createdAt: string;
   /**
    * Set for an adapter checkpoint: no model.safetensors, but a PEFT adapter
@@ -92,6 +94,7 @@ export function saveCheckpoint(stageDir: string, model: GPT, opts: SaveOptions):
       tokenizerHash: opts.tokenizerHash,
       hasScalarHead: model.hasScalarHead,
       ...(model.hasScalarHead && opts.scalarHead ? { scalarHead: opts.scalarHead } : {}),
+      ...(model.hasScalarHead && model.scorePool ? { scorePool: model.scorePool } : {}),
       createdAt: new Date().toISOString(),
       ...(opts.adapter ? { adapter: opts.adapter.meta } : {}),
     };
@@ -240,7 +243,7 @@ function adapterCheckpointWeights(dir: string, meta: CheckpointMeta): Map<string
 
 /** Build the model a checkpoint describes and load its weights. */
 export function modelFromCheckpoint(ck: LoadedCheckpoint): GPT {
-  const model = new GPT(ck.meta.model, { scalarHead: ck.meta.hasScalarHead === true || ck.weights.has('score.weight') });
+  const model = new GPT(ck.meta.model, { scalarHead: ck.meta.hasScalarHead === true || ck.weights.has('score.weight'), scorePool: ck.meta.scorePool });
   model.loadState(ck.weights, join(ck.dir, 'model.safetensors')); // its errors name the file once
   return model;
 }

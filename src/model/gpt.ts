@@ -74,6 +74,23 @@ export interface GPTOptions {
   seed?: number;
   /** Add the scalar head (`score.weight`, `score.bias`). */
   scalarHead?: boolean;
+  /** How a reward model's head pools the hidden states (GPT.scorePool); absent: the last token's alone. */
+  scorePool?: ScorePool;
+}
+
+/**
+ * A reward head that reads more than the last token (issue #24): the head sees
+ * ½·h_last + ½·mean(h over the reply), the reply being the tokens after the last
+ * `afterToken` (`<|user_end|>`) up to the last token, so every reply position — the
+ * calculator answer's digits among them — gets a direct gradient instead of only what
+ * attention carries to the last token. Like sentence-transformers' `pooling_mode_mean_tokens`
+ * beside `pooling_mode_lasttoken`, summed rather than concatenated so `score.weight` keeps
+ * its [1, C] shape (and every export of it). Applied by src/train/reward.ts `rewardsOf`.
+ */
+export interface ScorePool {
+  mode: 'last+mean';
+  /** The token id after whose last occurrence the reply starts (the tokenizer's `<|user_end|>`). */
+  afterToken: number;
 }
 
 export class GPT {
@@ -126,9 +143,13 @@ export class GPT {
     }
   }
 
+  /** How the reward head pools the hidden states; null: the last token's (src/train/reward.ts `rewardsOf`). Recorded in the checkpoint. */
+  scorePool: ScorePool | null = null;
+
   constructor(config: GPTConfig, opts: GPTOptions = {}) {
     validateConfig(config);
     this.config = config;
+    this.scorePool = opts.scorePool ?? null;
     const rng = new Rng(opts.seed ?? 1337);
     this.positionRng = new Rng((opts.seed ?? 1337) + 0x5eed);
     this.abacusRng = new Rng((opts.seed ?? 1337) + 0xabac);
@@ -370,9 +391,14 @@ export class GPT {
   /** The scalar head read at the given flat row positions (b·T + t) of hidden [B, T, C] → [k]. */
   scalar(hidden: Tensor, rows: Int32Array): Tensor {
     if (!this.scoreW || !this.scoreB) throw new Error('GPT.scalar: this model has no scalar head (score.weight)');
-    const picked = op.gatherRows(hidden, rows);
-    const s = op.add(op.matmul(picked, this.scoreW, { transB: true }), this.scoreB);
-    return op.reshape(s, [rows.length]);
+    return this.scoreRows(op.gatherRows(hidden, rows));
+  }
+
+  /** The scalar head applied to k hidden vectors [k, C] (a pooled reading, GPT.scorePool) → [k]. */
+  scoreRows(x: Tensor): Tensor {
+    if (!this.scoreW || !this.scoreB) throw new Error('GPT.scoreRows: this model has no scalar head (score.weight)');
+    const s = op.add(op.matmul(x, this.scoreW, { transB: true }), this.scoreB);
+    return op.reshape(s, [x.rows]);
   }
 
   /** A KV cache sized for this model. */

@@ -126,6 +126,22 @@ export interface RmPreset {
     probePrompts?: number;
   };
   rankingsPerBatch: number;
+  /**
+   * The share of every batch's rankings drawn from the contrast pairs (`comparisons.contrastPrompts`),
+   * the rest from the sampled rankings, each stream shuffled and cycled on its own (0 < f < 1;
+   * `round(f · rankingsPerBatch)` contrast rankings a batch, at least one of each kind). Without
+   * it (default) the contrast pairs join the sampled rankings in one stream, and when they
+   * outnumber them the sampled rankings — the RM's form — are no longer learnt (docs/rlhf.md,
+   * "Fifth pass"). A fixed count per batch, as HF datasets' `interleave_datasets` probabilities.
+   */
+  contrastFraction?: number;
+  /**
+   * What the reward head reads: `last` (default; InstructGPT, HF's `…ForSequenceClassification`)
+   * the hidden state at `<|reward|>`, or `last+mean` ½ of it plus ½ the mean over the reply's
+   * tokens (src/model/gpt.ts `ScorePool`), which gives every reply token — the calculator
+   * answer's digits among them — a direct gradient. Recorded in the RM checkpoint.
+   */
+  pooling?: 'last' | 'last+mean';
   train: TrainConfig;
 }
 
@@ -175,6 +191,8 @@ export const PRESET_KEYS: KeyTree<PretrainPreset> = {
   rm: {
     comparisons: { prompts: null, valPrompts: null, k: null, noise: null, temperature: null, maxTokens: null, seed: null, decidablePrompts: null, demonstrations: null, contrastPairs: null, contrastPrompts: null, probePrompts: null },
     rankingsPerBatch: null,
+    contrastFraction: null,
+    pooling: null,
     train: TRAIN_CONFIG_KEYS,
   },
   rl: { config: keysOf(DEFAULT_RL), prompts: null, validation: { prompts: null }, train: TRAIN_CONFIG_KEYS },

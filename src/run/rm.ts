@@ -12,7 +12,7 @@ import type { GPT } from '../model/gpt.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { demonstrationContrasts, simulatedComparisons, taskExamples, taskPrompts, writtenDemonstrations, type TaskPromptExample } from '../train/comparisons.js';
 import type { TrainResult } from '../train/loop.js';
-import { pairAccuracyByKind, renderRankings, scoreSequences, ShuffledLoader, trainRewardModel, type PairTally, type RenderedRankings } from '../train/reward.js';
+import { MixedLoader, pairAccuracyByKind, renderRankings, scoreSequences, ShuffledLoader, trainRewardModel, type PairTally, type RenderedRankings } from '../train/reward.js';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { holdRunLock } from '../util/lock.js';
@@ -185,18 +185,35 @@ function extraContrasts(c: RmPreset['comparisons'], noise: number, file: string,
 }
 
 /**
+ * `rm.contrastFraction` as rankings per micro-batch: of `rankingsPerBatch`, `contrast` from the
+ * contrast pairs (`comparisons.contrastPrompts`) and `sampled` from the sampled rankings, each
+ * at least one; undefined when the key is absent (one stream, as before).
+ * @throws GptforgeError naming the field when the fraction is not in (0, 1) or rounds to a whole batch of either.
+ */
+export function contrastMix(cfg: RmPreset, file: string): { sampled: number; contrast: number } | undefined {
+  const f = cfg.contrastFraction;
+  if (f === undefined) return undefined;
+  const n = cfg.rankingsPerBatch;
+  if (!(typeof f === 'number' && f > 0 && f < 1)) throw new GptforgeError(`contrastFraction must be a number between 0 and 1 (exclusive), got ${String(f)}`, { file, field: 'rm.contrastFraction' });
+  const contrast = Math.round(f * n);
+  if (contrast < 1 || contrast > n - 1) throw new GptforgeError(`contrastFraction ${f} of rankingsPerBatch ${n} leaves ${contrast} contrast and ${n - contrast} sampled rankings a batch; each needs at least one (raise rankingsPerBatch)`, { file, field: 'rm.contrastFraction' });
+  if ((cfg.comparisons.contrastPrompts ?? 0) === 0) throw new GptforgeError('contrastFraction needs contrast pairs to mix in: set rm.comparisons.contrastPrompts', { file, field: 'rm.contrastFraction' });
+  return { sampled: n - contrast, contrast };
+}
+
+/**
  * The comparisons the reward model learns from: the user's files (10% of prompts held out
  * by hash), or simulated labelers ranking the SFT model's samples (train prompts from the
  * task families' train split, held-out prompts from their test split, cached in the run).
  */
-function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line: string) => void): { train: Ranking[]; val: Ranking[]; valClean: Ranking[] | null } {
+function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line: string) => void): { train: Ranking[]; contrast: Ranking[]; val: Ranking[]; valClean: Ranking[] | null } {
   const onBad = o.onBad ?? 'error';
   checkOnBad(onBad);
   const files = o.rankings ?? [];
   if (files.length > 0) {
     const all = files.flatMap((f) => readPreferencesJSONL(f, { onBad }).rankings);
     const isVal = (r: Ranking): boolean => isHeldOut(r.prompt);
-    return { train: all.filter((r) => !isVal(r)), val: all.filter(isVal), valClean: null };
+    return { train: all.filter((r) => !isVal(r)), contrast: [], val: all.filter(isVal), valClean: null };
   }
   const from = o.from ?? 'sft';
   // another starting model's samples are other comparisons: cached apart
@@ -211,10 +228,9 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
       if (r.skipped.length > 0) log(`rm: skipped ${r.skipped.length} unreadable rankings in ${f} (first: ${r.skipped[0].reason})`);
       return r.rankings;
     };
-    const train = read(paths.train);
-    // not in the cache (no sampling, cheap): added whether the samples are reused or fresh
-    train.push(...extraContrasts(cfg.comparisons, o.noise ?? cfg.comparisons.noise, runPresetFile(runDir), log));
-    return { train, val: read(paths.val), valClean: read(paths.valClean) };
+    // the contrast pairs are not in the cache (no sampling, cheap): made whether the samples are reused or fresh
+    const contrast = extraContrasts(cfg.comparisons, o.noise ?? cfg.comparisons.noise, runPresetFile(runDir), log);
+    return { train: read(paths.train), contrast, val: read(paths.val), valClean: read(paths.valClean) };
   }
   const { model, tok } = loadModel(runDir, from);
   const c = cfg.comparisons;
@@ -245,11 +261,11 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
   writeRankings(paths.train, train.noisy);
   writeRankings(paths.val, val.noisy);
   writeRankings(paths.valClean, val.clean);
-  train.noisy.push(...extraContrasts(c, noise, runPresetFile(runDir), log));
+  const contrast = extraContrasts(c, noise, runPresetFile(runDir), log);
   const ct = train.contrast;
   if (ct.pairs > 0) log(`rm: ${ct.pairs} correctness-contrast pairs among the training rankings (from samples made right ${ct.madeRight}, made wrong ${ct.madeWrong}; from demonstrations ${ct.fromDemonstration})`);
   log(`rm: ${train.noisy.length} training and ${val.noisy.length} held-out rankings of ${c.k} ${from} samples${demonstrations ? " (training: and the writers' demonstration)" : ''}, ranked by the simulated labelers (noise ${noise}) → ${dir}`);
-  return { train: train.noisy, val: val.noisy, valClean: val.clean };
+  return { train: train.noisy, contrast, val: val.noisy, valClean: val.clean };
 }
 
 /**
@@ -279,28 +295,37 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   const from = o.from ?? 'sft';
   const stage = o.into ?? 'rm';
   if (stage === from) throw new GptforgeError(`rm: --into ${stage} would train over the model it starts from; name another stage`, { field: 'into' });
+  const mix = contrastMix(cfg, runPresetFile(runDir));
+  const pooling = cfg.pooling ?? 'last';
+  if (pooling !== 'last' && pooling !== 'last+mean') throw new GptforgeError(`pooling must be "last" or "last+mean", got ${JSON.stringify(pooling)}`, { file: runPresetFile(runDir), field: 'rm.pooling' });
   const data = comparisons(runDir, cfg, o, log);
   // the reward model starts as a copy of the SFT model with a zero-initialised scalar head
   const sft = loadModel(runDir, from, { fresh: true });
   if (sft.reward) throw new GptforgeError(`rm: --from ${from} is already a reward model; start from a generation stage (sft, sft-lora, …)`, { file: sft.dir, field: 'from' });
   const { model, tok } = sft;
   model.addScalarHead();
+  if (pooling === 'last+mean') model.scorePool = { mode: 'last+mean', afterToken: tok.specialId('<|user_end|>') };
   const adapter = prepareAdapter(stage, model, sft.dir, o, { specialTokens: tok.specialTokens });
   if (adapter) log(`${stage}: ${describeAdapter(adapter)}`);
   const L = model.config.blockSize;
-  const train = renderRankings(tok, data.train, L);
+  // without rm.contrastFraction the contrast pairs join the sampled rankings in one shuffled stream
+  const train = renderRankings(tok, mix ? data.train : [...data.train, ...data.contrast], L);
+  const contrast = mix ? renderRankings(tok, data.contrast, L) : null;
+  if (mix && contrast!.rendered.length === 0) throw new GptforgeError('rm.contrastFraction is set but there are no contrast pairs to mix in (set rm.comparisons.contrastPrompts)', { file: runPresetFile(runDir), field: 'rm.contrastFraction' });
   const val = renderRankings(tok, data.val, L);
   const valClean = data.valClean ? renderRankings(tok, data.valClean, L) : null;
   if (train.rendered.length === 0) throw new GptforgeError(`no usable rankings to train the reward model on${train.tied > 0 ? ` (${train.tied} had all their replies tied)` : ''}`);
-  const dropped = train.dropped + val.dropped;
-  const tied = train.tied + val.tied;
+  const dropped = train.dropped + val.dropped + (contrast?.dropped ?? 0);
+  const tied = train.tied + val.tied + (contrast?.tied ?? 0);
   log(
-    `${stage}: from ${sft.dir}; ${train.rendered.length} rankings (${train.pairs} pairs with a preference, ${train.tiedPairs} tied pairs left out) for training, ` +
+    `${stage}: from ${sft.dir}; ${train.rendered.length} rankings (${train.pairs} pairs with a preference, ${train.tiedPairs} tied pairs left out) for training` +
+      `${contrast ? ` (${contrast.rendered.length} contrast rankings mixed in at ${mix!.contrast} of every ${cfg.rankingsPerBatch})` : ''}, ` +
       `${val.rendered.length} held out (${val.pairs} pairs with a preference, ${val.tiedPairs} tied left out)` +
       `${tied ? `; ${tied} rankings dropped as all tied` : ''}${dropped ? `; ${dropped} dropped as longer than the context` : ''}`,
   );
   const pad = tok.specialId('<|pad|>');
-  const result = await trainRewardModel({ model, adapter, train: new ShuffledLoader(train.rendered, cfg.rankingsPerBatch), val: val.rendered, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash(), stage }, cfg.train, {
+  const loader = contrast ? new MixedLoader([new ShuffledLoader(train.rendered, mix!.sampled), new ShuffledLoader(contrast.rendered, mix!.contrast, 7331)]) : new ShuffledLoader(train.rendered, cfg.rankingsPerBatch);
+  const result = await trainRewardModel({ model, adapter, train: loader, val: val.rendered, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash(), stage }, cfg.train, {
     runDir,
     stageDir: runLayout(runDir).stage(stage),
     resume: !o.fresh,

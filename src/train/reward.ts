@@ -118,16 +118,43 @@ function hasPreference(r: RenderedRanking): boolean {
 
 /**
  * Rewards for a batch of rendered sequences (each ending with <|reward|>): the rows are
- * right-padded to the longest, and the scalar head is read at each row's last token.
- * Causal attention means padding after a row's end never changes its reward.
+ * right-padded to the longest, and the scalar head is read at each row's last token — or,
+ * with `model.scorePool` ('last+mean'), at ½·h_last + ½·mean of the reply's hidden states
+ * (poolWeights). Causal attention means padding after a row's end never changes its reward.
  */
 export function rewardsOf(model: GPT, seqs: readonly number[][], padId: number): Tensor {
   const B = seqs.length;
   const T = Math.max(...seqs.map((s) => s.length));
   if (T > model.config.blockSize) throw new Error(`reward model: a sequence of ${T} tokens exceeds the context ${model.config.blockSize}`);
   const ids = padRows(seqs, T, padId);
+  const hidden = model.hidden(ids, B, T);
+  if (model.scorePool) {
+    const C = model.config.nEmbd;
+    const pooled = op.matmul(fromArray(poolWeights(seqs, T, model.scorePool.afterToken), [B, B * T]), op.reshape(hidden, [B * T, C]));
+    return model.scoreRows(pooled);
+  }
   const at = Int32Array.from(seqs, (s, b) => b * T + s.length - 1);
-  return model.scalar(model.hidden(ids, B, T), at);
+  return model.scalar(hidden, at);
+}
+
+/**
+ * The pooling matrix [B, B·T] of GPT.scorePool 'last+mean': row b puts ½ on its last token and
+ * ½ spread evenly over its reply — the tokens after the last `afterToken` before the last
+ * token (no such token: the whole row after its first token, <|bos|>); a reply of no tokens
+ * leaves the whole weight on the last token. Each row sums to 1.
+ */
+export function poolWeights(seqs: readonly (readonly number[])[], T: number, afterToken: number): Float32Array {
+  const B = seqs.length;
+  const P = new Float32Array(B * B * T);
+  seqs.forEach((s, b) => {
+    const last = s.length - 1;
+    const from = Math.max(1, s.lastIndexOf(afterToken, last - 1) + 1);
+    const n = last - from;
+    const row = b * B * T + b * T;
+    P[row + last] = n > 0 ? 0.5 : 1;
+    for (let t = from; t < last; t++) P[row + t] = 0.5 / n;
+  });
+  return P;
 }
 
 /** Rewards as plain numbers, in batches (no gradient). */
@@ -195,12 +222,42 @@ export class ShuffledLoader<T> {
   }
 }
 
+/**
+ * Several item streams mixed at a fixed count per micro-batch: `parts[i].count` items from
+ * `parts[i].loader` each time, in order (issue #24: a fixed half of each RM batch kept for the
+ * sampled rankings while the contrast pairs grow, so neither crowds the other out). Each
+ * stream is shuffled and cycled on its own, so the small one repeats and the large one is
+ * seen once — like HF datasets' `interleave_datasets(probabilities, stopping_strategy=
+ * "all_exhausted")`, but with a fixed count per batch instead of a draw. The state is every
+ * stream's {epoch, index}.
+ */
+export class MixedLoader<T> {
+  /** Each loader gives its own number of items per micro-batch (its `perBatch`). */
+  constructor(private readonly parts: readonly ShuffledLoader<T>[]) {
+    if (parts.length === 0) throw new Error('MixedLoader: no streams');
+  }
+
+  next(): T[] {
+    return this.parts.flatMap((p) => p.next());
+  }
+
+  state(): { parts: { epoch: number; index: number }[] } {
+    return { parts: this.parts.map((p) => p.state()) };
+  }
+
+  restore(s: unknown): void {
+    const st = s as { parts?: unknown[] };
+    if (!Array.isArray(st?.parts) || st.parts.length !== this.parts.length) throw new Error(`bad loader state in trainer_state.json: expected ${this.parts.length} mixed streams (was rm.contrastFraction changed on resume?)`);
+    this.parts.forEach((p, i) => p.restore(st.parts![i]));
+  }
+}
+
 export interface RewardSetup {
   /** The SFT model with a scalar head added (zero-initialised: every reward starts at 0). */
   model: GPT;
   /** LoRA: train this adapter (and the scalar head) on the frozen SFT model (src/train/adapter.ts). */
   adapter?: AdapterTraining | null;
-  train: ShuffledLoader<RenderedRanking>;
+  train: ShuffledLoader<RenderedRanking> | MixedLoader<RenderedRanking>;
   val: readonly RenderedRanking[];
   padId: number;
   tokenizerJSON: string;

@@ -31,3 +31,36 @@ test('rm: contrastPrompts pairs are added when the cached comparisons are reused
   assert.ok(eval1.contrastProbe.all.pairs > 0, JSON.stringify(eval1.contrastProbe));
   for (const t of Object.values(eval1.contrastProbe) as { pairs: number; correct: number; accuracy: number }[]) assert.equal(t.accuracy, t.correct / t.pairs);
 });
+
+// issue #24: rm.contrastFraction keeps a fixed share of every batch for the sampled rankings;
+// rm.pooling 'last+mean' is recorded in the RM checkpoint (what RL and best-of-N load)
+test('rm: contrastFraction mixes the contrast pairs at a fixed count a batch (bad values refused by field); pooling is recorded in the checkpoint', async (t) => {
+  const runDir = tinyRun();
+  t.after(() => rmSync(runDir, { recursive: true, force: true }));
+  const file = join(runDir, 'preset.json');
+  const preset = JSON.parse(readFileSync(file, 'utf8'));
+  const rm = (extra: object, comparisons: object = {}) => ({ comparisons: { prompts: 4, valPrompts: 2, k: 2, noise: 0, temperature: 1, maxTokens: 8, seed: 1, contrastPrompts: 12, probePrompts: 0, ...comparisons }, rankingsPerBatch: 4, train: train(2), ...extra });
+  const refused: [object, object, RegExp][] = [
+    [{ contrastFraction: 1 }, {}, /contrastFraction must be a number between 0 and 1/],
+    [{ contrastFraction: 0.1 }, {}, /leaves 0 contrast and 4 sampled/],
+    [{ contrastFraction: 0.5 }, { contrastPrompts: 0 }, /needs contrast pairs to mix in/],
+    [{ pooling: 'mean' }, {}, /pooling must be "last" or "last\+mean"/],
+  ];
+  for (const [extra, comparisons, msg] of refused) {
+    writeFileSync(file, JSON.stringify({ ...preset, rm: rm(extra, comparisons) }));
+    await assert.rejects(runRm(runDir, { quiet: true }), (e: Error & { field?: string }) => msg.test(e.message) && /^rm\.(contrastFraction|pooling)$/.test(e.field ?? ''), JSON.stringify(extra));
+  }
+  // the writers' demonstration beside a random model's samples: rankings that are not all tied
+  writeFileSync(file, JSON.stringify({ ...preset, rm: rm({ contrastFraction: 0.5, pooling: 'last+mean' }, { demonstrations: true }) }));
+  const logs: string[] = [];
+  await runRm(runDir, { quiet: true, fresh: true, log: (l) => logs.push(l) });
+  assert.ok(
+    logs.some((l) => /for training \([1-9]\d* contrast rankings mixed in at 2 of every 4\), /.test(l)),
+    logs.join('\n'),
+  );
+  const latest = JSON.parse(readFileSync(join(runDir, 'rm', 'latest.json'), 'utf8'));
+  const meta = JSON.parse(readFileSync(join(runDir, 'rm', latest.checkpoint, 'config.json'), 'utf8'));
+  assert.equal(meta.scorePool.mode, 'last+mean');
+  const state = JSON.parse(readFileSync(join(runDir, 'rm', latest.checkpoint, 'trainer_state.json'), 'utf8'));
+  assert.equal(JSON.stringify(state).includes('"parts"'), true, 'both streams are in the trainer state');
+});
