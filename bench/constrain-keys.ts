@@ -1,6 +1,6 @@
 /**
  * node dist/bench/constrain-keys.js — a micro-bench of the masks of keys outside `properties`
- * on cl100k (docs/constrain.md, round 8): 12 objects of 15 declared names each, with
+ * on cl100k (docs/journal/constrain.md, round 8): 12 objects of 15 declared names each, with
  * `additionalProperties` left at its default (true), so every declared key typed passes through
  * name-prefix states; each instance is fed token by token and `fillMask` timed before every
  * token (CPU time). Prints the mean, the frames walked, trie nodes visited, parser states

@@ -5,8 +5,8 @@
  * pretraining shows them (bench/rag-copy-corpus.ts: `<|bos|>` prompt `\nAnswer:` reply), the
  * reply decoded greedily up to a newline or `<|eos|>` (48 tokens at most) and graded by the
  * family's own check. Separates "pretraining did not teach reading" from "SFT lost it"
- * (docs/rag.md "Fourth attempt"). `--task lookup` reads the lookup family's held-out notes the same
- * way: can the base model recall a key's value (docs/rag.md "Fifth attempt")?
+ * (docs/journal/rag.md "Fourth attempt"). `--task lookup` reads the lookup family's held-out notes the same
+ * way: can the base model recall a key's value (docs/journal/rag.md "Fifth attempt")?
  */
 import { parseArgs } from 'node:util';
 import { saysNoAnswer } from '../src/rag/context.js';

@@ -1,7 +1,7 @@
 /**
  * node dist/bench/rag-copy-corpus.js --out runs/rag-passages.jsonl [--examples 8000] [--seed 77]
  *
- * Pretraining text that makes copying pay (docs/rag.md "Measured: the effect"): `passages`
+ * Pretraining text that makes copying pay (docs/journal/rag.md "Measured: the effect"): `passages`
  * family examples of the *train* split as plain documents — the numbered passages, the
  * question, "Answer: " and the reply — one JSONL record `{"text": …}` each, for a mixture's
  * `paths` source (bench/rag/mixture.rag.json). The dictionary pages alone never repeat a
@@ -15,29 +15,29 @@
  * second half can only be predicted by finding the earlier occurrence of the current word and
  * copying the one after it, and random draws cannot be memorised. Short lists (4–16 words) are
  * learnt first: a tiny model starts to copy them within a few hundred steps where 12–40-word
- * lists showed no copying at all (docs/rag.md "Third attempt").
+ * lists showed no copying at all (docs/journal/rag.md "Third attempt").
  *
  * `--kind lookup [--questions 4]`: the `lookup` family's notes (data/synthetic/lookup.ts: numbered
  * passages of random `key: value.` lines) each followed by several questions and answers —
- * key → value recall, the step between copying a list and reading a passage (docs/rag.md
+ * key → value recall, the step between copying a list and reading a passage (docs/journal/rag.md
  * "Fifth attempt"); train-split keys and values only.
  *
  * `--kind mqar --tokenizer runs/x/tokenizer.json [--pairs 16 --queries 16 --sep ':']`:
  * multi-query associative recall (data/synthetic/mqar.ts, Zoology's MQAR) over train-split
  * words that are one token after a space under that tokenizer — the denser, simpler lookup
- * learnt before the notes (docs/rag.md "Sixth attempt"). Train the tokenizer first.
+ * learnt before the notes (docs/journal/rag.md "Sixth attempt"). Train the tokenizer first.
  * `--any-length` draws keys and values from all train-split core words instead (no
- * tokenizer): multi-token keys and values, the notes' case, one word each (docs/rag.md
+ * tokenizer): multi-token keys and values, the notes' case, one word each (docs/journal/rag.md
  * "Ninth attempt").
  *
  * `--kind repeat --format chat`: the lists as SFT conversations — the list in the user turn,
  * the copy as the reply (written with a leading space, `quotedReply`, so the reply's first
  * word is the list's token) — so SFT's reply mask puts the loss on the copied words only, the
- * setting under which both engines learnt induction (docs/rag.md "Seventh attempt", "Eighth").
+ * setting under which both engines learnt induction (docs/journal/rag.md "Seventh attempt", "Eighth").
  *
  * `--kind repeat --sep ','`: the words separated ("caution, vision, crowd") — in the repeat
  * each word is two tokens after the one it follows, the notes' "key: value," distance, so the
- * copy needs the match two back (docs/rag.md "Ninth attempt": the step a plain copy and a plain
+ * copy needs the match two back (docs/journal/rag.md "Ninth attempt": the step a plain copy and a plain
  * lookup do not carry over to).
  *
  * `--kind mqar --format chat --tokenizer …`: the MQAR documents as SFT conversations — the
@@ -45,7 +45,7 @@
  * falls on the queried keys and looked-up values, not on the unpredictable pair list.
  *
  * `--kind retrieved --format chat [--no-answer 20] [-k 3] [--block-size 256]`: `passages` conversations
- * whose passages are what the effect measurement shows (docs/rag.md "Eleventh attempt"): train-split
+ * whose passages are what the effect measurement shows (docs/journal/rag.md "Eleventh attempt"): train-split
  * definitions, kinds and synonyms questions, BM25's top k over the one-entry-a-chunk dictionary
  * store (frame words dropped, test-split words' entries never shown), cut to fit the context
  * beside 48 tokens of reply as answerWithRetrieval does; the reply the family's quote of the first

@@ -1,7 +1,7 @@
 /**
  * node dist/bench/rag-curriculum.js --preset <preset.json> --run <new run dir> --init-from <run | stage | checkpoint> [--fresh]
  *
- * The next phase of a pretraining curriculum (docs/rag.md "Fourth attempt"): pretrains `--run`
+ * The next phase of a pretraining curriculum (docs/journal/rag.md "Fourth attempt"): pretrains `--run`
  * with `--preset`'s mixture, steps and schedule, starting from the weights of `--init-from`
  * (`runPretrain`'s `initFrom`; a fresh optimizer). Copy the earlier run's tokenizer.json into the
  * new run first — the weights only make sense with the tokens they were trained on. Re-running

@@ -1,8 +1,8 @@
 /**
  * node dist/bench/rag-diagnose.js --tokenizer runs/rag-copy3/tokenizer.json [--block-size 256] [--per-family 100] [-k 3] [--keep-frame-words] [--json] [--shape-of sft.jsonl …]
  *
- * Why does retrieval not lift the answers? The cheap checks before any training (docs/rag.md
- * "Why the model does not copy"), with a tokenizer and no model:
+ * Why does retrieval not lift the answers? The cheap checks before any training (docs/journal/rag.md
+ * "Third attempt: why it does not copy"), with a tokenizer and no model:
  *
  * - retrieval: the rank of the asked word's first entry in BM25's top 5 over the one-entry-a-chunk
  *   dictionary store — for exactly the held-out questions `bench/rag-effect.js` asks;
@@ -15,7 +15,7 @@
  *   families' (the SFT loss is on the reply only), and the share of answers whose fact is a
  *   verbatim span of the cited passage;
  * - the prompts' shape, the effect's retrieved ones against the `passages` family's training ones
- *   (docs/rag.md "Eleventh attempt"): how many shown passages hold the answer, where the first
+ *   (docs/journal/rag.md "Eleventh attempt"): how many shown passages hold the answer, where the first
  *   one sits, and where the reference quote's first token can be copied from — the question (the
  *   asked word as written there), or only a passage (a capitalised word, or a sentence that
  *   states the fact before the word) — and how many places in the passages that token occurs;
@@ -46,7 +46,7 @@ const { values: args } = parseArgs({
     k: { type: 'string', short: 'k', default: '3' },
     json: { type: 'boolean', default: false },
     // the question-frame words (store.ts QUESTION_FRAME_WORDS) are dropped from the BM25 queries here, where that was
-    // measured to help (docs/rag.md "Retrieval for the effect questions"); --keep-frame-words measures the library default
+    // measured to help (docs/journal/rag.md "Retrieval for the effect questions"); --keep-frame-words measures the library default
     'keep-frame-words': { type: 'boolean', default: false },
     // SFT conversation files whose user turns' shapes are tabulated beside the effect's and the family's (repeatable)
     'shape-of': { type: 'string', multiple: true, default: [] },

@@ -12,7 +12,7 @@
  * don't say." without the model (answerWithRetrieval's default); `--empty-context generate`
  * asks the model the bare question instead, as the measurement did before the twelfth attempt.
  *
- * The measurement in docs/rag.md trains its model with bench/rag/pretrain.rag.json:
+ * The measurement in docs/journal/rag.md trains its model with bench/rag/pretrain.rag.json:
  *   gptforge pretrain --preset bench/rag/pretrain.rag.json --run runs/rag
  *   gptforge sft --run runs/rag
  *   node dist/bench/rag-effect.js --run runs/rag
@@ -40,7 +40,7 @@ const { values: args } = parseArgs({
     // held-out `passages` family prompts (passages given, not retrieved); default 3 × --per-family, 0 skips them (a loaded machine's shorter run)
     family: { type: 'string' },
     // the question-frame words (store.ts QUESTION_FRAME_WORDS) are dropped from the BM25 queries here, where that was
-    // measured to help (docs/rag.md "Retrieval for the effect questions"); --keep-frame-words measures the library default
+    // measured to help (docs/journal/rag.md "Retrieval for the effect questions"); --keep-frame-words measures the library default
     'keep-frame-words': { type: 'boolean', default: false },
     // every question's retrieved prompts, replies and diagnoses, one JSON line each
     dump: { type: 'string' },
@@ -113,11 +113,11 @@ function main(): void {
       },
     });
     const fam = measurePassagesFamily(model, tok, args.family !== undefined ? Number(args.family) : 3 * perFamily);
-    // can it look a key up? (the lookup family's held-out notes: docs/rag.md "Fifth attempt")
+    // can it look a key up? (the lookup family's held-out notes: docs/journal/rag.md "Fifth attempt")
     const look = measurePassagesFamily(model, tok, Number(args.lookup), { task: 'lookup' });
     // can it copy at all? (a quantized model has no forward: skipped)
     const copy = model instanceof GPT ? copyProbe(model, tok) : undefined;
-    // short lists: where copying shows first (docs/rag.md "Third attempt")
+    // short lists: where copying shows first (docs/journal/rag.md "Third attempt")
     const copyShort = model instanceof GPT ? copyProbe(model, tok, 30, 99, { min: 4, max: 12 }) : undefined;
     const copyShortBos = model instanceof GPT ? copyProbe(model, tok, 30, 99, { min: 4, max: 12 }, 'bos') : undefined;
     const copyShortDoc = model instanceof GPT ? copyProbe(model, tok, 30, 99, { min: 4, max: 12 }, 'document') : undefined;

@@ -1,6 +1,6 @@
 /**
  * Does our engine learn induction (copying by content) as PyTorch does? Side by side, on the
- * same batches (docs/rag.md, "Seventh attempt").
+ * same batches (docs/journal/rag.md, "Seventh attempt").
  *
  * Data: random token ids, no tokenizer. `--task repeat`: a random segment of L ∈ [lo, hi]
  * ids, then the same segment again, then random filler to T + 1 ids (Olsson et al. 2022's

@@ -1,7 +1,7 @@
 /**
  * node dist/bench/rag-phase-probe.js --run <run | stage dir | checkpoint> [--stage sft-m] [-n 100]
  *
- * The lookup curriculum's probes in the chat form SFT trains (docs/rag.md "Ninth attempt"), one
+ * The lookup curriculum's probes in the chat form SFT trains (docs/journal/rag.md "Ninth attempt"), one
  * line each, every one beside its control: one-token MQAR (`mqarProbe`, `form: 'chat'`) over
  * train-split words (fresh random pairs, so nothing is recalled), 8 pairs, in the layout
  * `--kind mqar --format chat` writes (`key value`) and in the notes' (`key: value,`, `--sep ':'`),

@@ -1,7 +1,7 @@
 /**
  * node dist/bench/rag-repeat-probe.js --run <run | stage dir | checkpoint> [--stage sft] [-n 60] [--min-words 4 --max-words 16] [--sep ',']
  *
- * The copy probe in the chat form SFT trains (docs/rag.md "Eighth attempt"): fresh word lists
+ * The copy probe in the chat form SFT trains (docs/journal/rag.md "Eighth attempt"): fresh word lists
  * (core words, seed 4242 — random draws, so nothing is recalled) asked back as in
  * `bench/rag-copy-corpus.ts --kind repeat --format chat` (`Words: … .\nSay the words again.`),
  * the reference reply (` a b c.`, with its leading space) teacher-forced, and the model's

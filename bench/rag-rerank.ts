@@ -1,7 +1,7 @@
 /**
  * node dist/bench/rag-rerank.js --run <run dir> [--stage sft] [--store entries|chunks] [--per-family 50] [--candidates 20] [--json]
  *
- * Does reranking by the chat model help retrieval? (docs/rag.md "Rerank".) The knowledge
+ * Does reranking by the chat model help retrieval? (docs/journal/rag.md "Measured: rerank by the chat model".) The knowledge
  * families' held-out questions (definitions, kinds, synonyms, antonyms; src/rag/evaluate.ts)
  * over a store of the built-in dictionary — `entries`: one entry a chunk, as the effect
  * measurement stores it (src/rag/effect.ts); `chunks`: the dictionary pages at the default

@@ -1,7 +1,7 @@
 /**
  * npm run bench:rag-scale -- [--chunk-size 32] [--dim 128] [--queries 200] [--vectors hashed|random] [--json]
  *
- * Speed of src/rag at ~100k chunks (docs/rag.md "Measured: speed"). Run it under the heavy-job
+ * Speed of src/rag at ~100k chunks (docs/journal/rag.md "Measured: speed"). Run it under the heavy-job
  * lock: `flock /tmp/gptforge-heavy.lock npm run bench:rag-scale` (≈ 3–5 min).
  *
  * 1. Indexing the built-in encyclopedia (wordnet-glosses, 12.3 MB, 2,946 pages) BM25-only with

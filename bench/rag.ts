@@ -37,7 +37,7 @@ const { values: args } = parseArgs({
     vectors: { type: 'string', default: 'hashed' },
     json: { type: 'boolean', default: false },
     // the question-frame words (store.ts QUESTION_FRAME_WORDS) are dropped from the BM25 queries here, where that was
-    // measured to help (docs/rag.md "Retrieval for the effect questions"); --keep-frame-words measures the library default
+    // measured to help (docs/journal/rag.md "Retrieval for the effect questions"); --keep-frame-words measures the library default
     'keep-frame-words': { type: 'boolean', default: false },
   },
 });

@@ -6,7 +6,7 @@ import { loadModel } from '../src/run/models.js';
 import { atomicWriteFile } from '../src/util/atomic.js';
 
 /**
- * Abacus embeddings' measurement (docs/techniques.md, "Length generalisation: abacus
+ * Abacus embeddings' measurement (docs/journal/techniques.md, "Length generalisation: abacus
  * embeddings"); bench/techniques.ts dispatches here:
  *
  *   node dist/bench/techniques.js abacus <dir> [perCell]

@@ -8,7 +8,7 @@ import { atomicWriteFile } from '../src/util/atomic.js';
 import { GptforgeError } from '../src/util/errors.js';
 
 /**
- * Self-consistency's accuracy sweep and the verifier (docs/techniques.md, "Self-consistency:
+ * Self-consistency's accuracy sweep and the verifier (docs/journal/techniques.md, "Self-consistency:
  * the sampling sweep and a verifier"); bench/techniques.ts dispatches here:
  *
  *   node dist/bench/techniques.js sccurve <dir> [n] [digits]

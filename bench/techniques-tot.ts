@@ -10,7 +10,7 @@ import { atomicWriteFile } from '../src/util/atomic.js';
 import { GptforgeError } from '../src/util/errors.js';
 
 /**
- * Tree of thoughts' learned value (docs/techniques.md, "Tree of thoughts: the game of 24");
+ * Tree of thoughts' learned value (docs/journal/techniques.md, "Tree of thoughts: the game of 24");
  * bench/techniques.ts dispatches here:
  *
  *   node dist/bench/techniques.js tot-value-data <countdownDir> <runDir>

@@ -151,7 +151,7 @@ export const HINTS_MIXTURE: readonly MixtureEntry[] = [{ task: longAdditionHinte
 export const HINTS_VARIED_MIXTURE: readonly MixtureEntry[] = [{ task: longAdditionHinted, weight: 1, variant: { minDigits: 1, maxDigits: 6, mode: 'both', cotShare: 0.75, filler: 0.5 } }];
 
 /**
- * Model AB5's recipe (docs/techniques.md, "distances and id pairs that training never saw"):
+ * Model AB5's recipe (docs/journal/techniques.md, "distances and id pairs that training never saw"):
  * long addition alone with the per-column Sum scratchpad (`Sum,x+y+c=TD,…` units first, then
  * `Answer:`), 85% step by step, a quarter of the prompts with a sentence after the question,
  * 1–6 digits; on a model with abacus embeddings (McLeish et al. 2024; three id banks, training

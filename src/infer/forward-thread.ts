@@ -31,7 +31,7 @@ import { KVCache, type KVCacheBuffers } from '../model/kvcache.js';
  * thread awaits with Atomics.waitAsync (no spinning, so its event loop and the pool's worker
  * keep the cores). This is the wait/notify hand-off of piscina's `useAtomics` mode; a
  * postMessage round trip (structured clone, an event-loop wake-up on each side) cost
- * 0.25–0.35 ms a step here (docs/server.md, serve11). Cache buffers still travel once each, as
+ * 0.25–0.35 ms a step here (docs/journal/server.md, serve11). Cache buffers still travel once each, as
  * messages, on a port the worker drains synchronously (receiveMessageOnPort) before each step.
  */
 /** Atomics.waitAsync (ES2024; in V8 and Node since 16): the main thread awaits the worker's answer without blocking its event loop. */
@@ -54,7 +54,7 @@ const CTL_WORDS = 16;
  * futex wake, tens of µs). A spin (0.2–0.5 ms covers the main thread's sampling and token
  * writes between steps) would take the next step sooner but hold a core the main thread, the
  * pool's worker and a client on the same machine (bench:serve's) also need; it could not be
- * measured on the shared machine (docs/server.md, serve12), so the default stays the one that
+ * measured on the shared machine (docs/journal/server.md, serve12), so the default stays the one that
  * burns nothing. GPTFORGE_HANDOFF_SPIN_MS sets it: a tuning knob for the benches.
  */
 export const HANDOFF_SPIN_MS = spinMs(process.env.GPTFORGE_HANDOFF_SPIN_MS);

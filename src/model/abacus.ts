@@ -276,7 +276,7 @@ export function abacusItemIds(tokens: ArrayLike<number>, a: AbacusConfig, items:
  * g(1..8) a sorted random sample of 8 values of 1..W, then g(v) = g(8) + v − 8 (clamped to W).
  * Why: under the shift, two column values v < w of one row's number meet only when w − v < the
  * trained length, so a lookup of column 2 was never trained to ignore column 8 (model AB4's
- * 8-digit failure, docs/techniques.md); under g every pair of values 1..W meets. Lookups are
+ * 8-digit failure, docs/journal/techniques.md); under g every pair of values 1..W meets. Lookups are
  * equalities of ids, which any increasing map keeps. Decoding uses no map.
  */
 export function offsetAbacusIds(ids: Int32Array, B: number, T: number, a: AbacusConfig, rng: Rng): Int32Array {

@@ -94,7 +94,7 @@ export function saysNoAnswer(answer: string): boolean {
  * quotes — under a 2,048-token vocabulary "capital" is `c ap it al` at the start of a reply
  * and ` cap it al` in the passage — and copying (an induction head: find the current token
  * earlier in the context, emit what followed it) cannot start from the reply's first word
- * (docs/rag.md "Sixth attempt"). The space is SentencePiece's `add_dummy_prefix` applied to one
+ * (docs/journal/rag.md "Sixth attempt"). The space is SentencePiece's `add_dummy_prefix` applied to one
  * message; the chat engine trims it from the visible text.
  */
 export function quotedReply(text: string): string {

@@ -118,7 +118,7 @@ export interface EffectAnswer {
 
 /**
  * Why a with-retrieval answer failed, in the order the reading chain has to get it right
- * (docs/rag.md "Eleventh attempt"):
+ * (docs/journal/rag.md "Eleventh attempt"):
  * - `right`: the family's checker passed it;
  * - `not-retrieved`: no shown passage holds the answer (retrieval's miss; no reading helps);
  * - `refused`: "the passages don't say" although a shown passage holds it;
@@ -334,7 +334,7 @@ export function measureEffect(model: DecodingModel, tok: Tokenizer, store: RagSt
  * The `passages` family's held-out accuracy (passages chosen by the generator, not
  * retrieved): n distinct test prompts, greedy, scored by the family's checker. Prompts
  * that do not fit the context with `maxTokens` of room are left out and counted. `task`
- * names another family in the same layout (`lookup`, the key → value probe of docs/rag.md
+ * names another family in the same layout (`lookup`, the key → value probe of docs/journal/rag.md
  * "Fifth attempt"); `answerable` and `unanswerable` split the count by whether the reference
  * reply is NO_ANSWER.
  */
@@ -422,12 +422,12 @@ export interface CopyProbe {
  * answer from retrieved text however good the retrieval. Lists too long for the context are
  * cut to fit. Deterministic (seeded draws). `lengths` sets the list lengths in words (default 12–40):
  * short lists (4–12) are copied first as an induction head forms, so they show the onset a
- * checkpoint or two before the standard lengths do (docs/rag.md "Third attempt"). `prefix`
+ * checkpoint or two before the standard lengths do (docs/journal/rag.md "Third attempt"). `prefix`
  * sets what precedes each list: nothing (`none`, the default), `<|bos|>` (`bos`), or a whole
  * earlier document — `<|bos|>` + a held-out `passages` prompt (≤ 100 tokens) + `<|eos|>`, then
  * `<|bos|>` and the list (`document`), as pretraining packs its documents. Only the list's tokens
  * are scored. A model can copy in a packed window and not at position 0: rag-copy4 repeats 4–12-word
- * lists at 0.86 nats after a document, 4.52 after `<|bos|>` alone (docs/rag.md "Fourth attempt").
+ * lists at 0.86 nats after a document, 4.52 after `<|bos|>` alone (docs/journal/rag.md "Fourth attempt").
  *
  * @throws GptforgeError when `lengths` is not a range of whole numbers 1 ≤ min ≤ max.
  */
@@ -528,7 +528,7 @@ function scoreTargets(model: Pick<GPT, 'config' | 'forward'>, ids: readonly numb
  * fall there, a model that guesses values from their statistics scores the same. `form`: `text`
  * is pretraining's document form (`<|bos|>` prompt `\nAnswer:` reply); `chat` the chat
  * layout SFT trains. Deterministic (the family's seeded generator). Separates "cannot
- * find the key" from "cannot copy the value" (docs/rag.md "Fifth attempt").
+ * find the key" from "cannot copy the value" (docs/journal/rag.md "Fifth attempt").
  */
 export function lookupProbe(model: Pick<GPT, 'forward' | 'config'>, tok: Tokenizer, n = 100, seed = 2024, form: 'text' | 'chat' = 'text'): LookupProbe {
   const task = taskByName('lookup');
@@ -616,7 +616,7 @@ export interface MqarProbe {
  * first, as pretraining packs them); `chat` the conversation `bench/rag-copy-corpus.ts --kind
  * mqar --format chat` writes for SFT (the pair list and "Say each again with its pair." in the
  * user turn, the queries as the reply, with its leading space). The lookup has formed when
- * `value` is far above `wrongKey` and `listValue` (docs/rag.md "Sixth attempt", "Ninth
+ * `value` is far above `wrongKey` and `listValue` (docs/journal/rag.md "Sixth attempt", "Ninth
  * attempt"). Deterministic (seeded documents).
  *
  * @throws GptforgeError when the split has too few one-token words for `pairs`.

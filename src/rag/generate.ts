@@ -75,7 +75,7 @@ export interface RagAnswer {
  * 128 — and at least 8. It is taken out of the context before the passages, so it has to stay
  * small for a small model: the `passages` family's replies (a quoted sentence and its citation,
  * or NO_ANSWER; the end token counted) are 15 tokens at the median, 38 at p99 and ≤ 48 for
- * 99.9% under rag10's tokenizer (docs/rag.md "Twelfth attempt"), and the rest of a 256-token
+ * 99.9% under rag10's tokenizer (docs/journal/rag.md "Twelfth attempt"), and the rest of a 256-token
  * context holds the question and two or three dictionary entries. A fixed 48 (the old
  * default) left a 128-token context 80 tokens for the question and every passage.
  */

@@ -140,7 +140,7 @@ export const QUERY_STOP_WORDS: ReadonlySet<string> = new Set('a an and are as at
  * question, not its topic, yet most are dictionary headwords themselves, so BM25 over "Tell me
  * what kind of thing a base is." ranked the entries of *tell* above those of *base* (with
  * one-entry chunks, the asked word's entry was in the top 3 for 87% of held-out
- * definitions/kinds/synonyms questions; 97% without the frame: docs/rag.md "Retrieval for the
+ * definitions/kinds/synonyms questions; 97% without the frame: docs/journal/rag.md "Retrieval for the
  * effect questions"). The list is read off the knowledge families' question phrasings
  * (src/data/synthetic/{definitions,kinds,synonyms}.ts) — tuned to those templates, so it is
  * off by default: in a user's query "type", "class" or "name" is often the topic ("type

@@ -40,7 +40,7 @@ test('metrics: recall@k, hit@k and nDCG@k by their definitions', () => {
  * questions and nearly every lookup; the untrained model's mean pooling (a bag of random token
  * embeddings, deterministic in the seed) finds lookups far above chance; hybrid keeps most
  * of BM25 on lookups. The mean-pooled figures on questions are reported, not asserted (they
- * are near zero: see docs/rag.md).
+ * are near zero: see docs/journal/rag.md "Measured: retrieval").
  */
 test('retrieval on held-out dictionary questions: BM25, mean-pooled embeddings (tiny GPT trained here, and untrained), hybrid', { timeout: 300_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gf-rag-eval-'));

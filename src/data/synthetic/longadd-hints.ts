@@ -7,7 +7,7 @@ import { example } from './text.js';
 
 /**
  * Long addition with an index-hinted scratchpad: the length-generalisation variant of
- * longarith.ts's family (docs/techniques.md, "Length generalisation"). The question is the
+ * longarith.ts's family (docs/journal/techniques.md, "Length generalisation"). The question is the
  * same natural question; only the step-by-step reply differs.
  *
  * longarith's scratchpad copies the remaining operands on every line, and the model learned
@@ -178,7 +178,7 @@ export const longAdditionHinted: SyntheticTask = {
   },
 };
 
-/** Where a hinted reply first departs from the right scratchpad (docs/techniques.md's error table). */
+/** Where a hinted reply first departs from the right scratchpad (docs/journal/techniques.md's error table, model F). */
 export type HintedStep = 'A' | 'B' | 'column' | 'columns-end' | 'Sum' | 'Answer' | 'none';
 
 /**

@@ -9,7 +9,7 @@ import { coreWords } from './words.js';
 
 /**
  * The `lookup` family: key → value recall from the context (associative recall, the skill a
- * reader of retrieved passages needs — docs/rag.md "Fifth attempt").
+ * reader of retrieved passages needs — docs/journal/rag.md "Fifth attempt").
  *
  * A prompt is the `passages` family's context block (rag/context.ts) whose passages are notes
  * of `key: value.` lines, then a question naming one key:

@@ -17,7 +17,7 @@ import { coreWords } from './words.js';
  * queries come in random order, so no positional shortcut such as a repeated list's "the
  * next position after the last copy" works). With one-token keys and values (`pools` given a
  * tokenizer's test) the lookup is the whole task; half of a document's tokens after the pair
- * list are lookups, against ≈ 10% in the `lookup` family's notes (docs/rag.md "Sixth
+ * list are lookups, against ≈ 10% in the `lookup` family's notes (docs/journal/rag.md "Sixth
  * attempt"). `sep` puts a separator after each key ("anchor: velvet,") — the notes' layout,
  * where the value's first token is two tokens after the key.
  *

@@ -125,11 +125,11 @@ function holdsAnswer(text: string, word: string, facts: readonly string[]): bool
  * Why a quote and not the family's wording ("The word regret means …", the first format):
  * a quote is a verbatim span of the passage, so after its first token every next token is
  * the one that followed the current token in the passage — copying, the induction-head step
- * a 2-layer model learns within a few hundred steps (docs/rag.md "Fourth attempt") — and the
+ * a 2-layer model learns within a few hundred steps (docs/journal/rag.md "Fourth attempt") — and the
  * first token is the asked word, copied from the question. The family's wording put the
  * fact after frame words the passage does not have ("means" for "names"), so the model had
  * to find where the gloss starts by a lookup several tokens away from any match; none of
- * four models learnt it (docs/rag.md "Fifth attempt"). The quote still passes the families'
+ * four models learnt it (docs/journal/rag.md "Fifth attempt"). The quote still passes the families'
  * checkers (content-word F1 for definitions, the hypernym or a synonym named).
  */
 function groundedAnswer(q: Question, passage: string, n: number): string {

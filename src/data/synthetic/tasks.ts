@@ -39,7 +39,7 @@ export const TASKS: readonly SyntheticTask[] = [definitions, kinds, synonyms, an
  * Families a mixture or `eval --tasks` names, left out of the defaults (eval table, RM/RL
  * prompts): passages needs a 256-token context; structured is the constrained-decoding
  * measurement (issue #17), trained and scored only when a mixture asks for it; lookup is
- * the key → value recall the passages reader needs (docs/rag.md "Fifth attempt").
+ * the key → value recall the passages reader needs (docs/journal/rag.md "Fifth attempt").
  */
 export const OPT_IN_TASKS: readonly SyntheticTask[] = [passagesTask(), structured, lookup];
 
