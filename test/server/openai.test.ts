@@ -401,6 +401,20 @@ describe('tools', () => {
     const weatherCall = await client.chat.completions.create({ model: 'scripted', messages: user('weather?'), temperature: 0, tools: weather, tool_choice: 'auto' });
     assert.equal((weatherCall.choices[0].message.tool_calls![0] as { function: { name: string } }).function.name, 'get_weather');
   });
+  test('a model that would end its turn inside a call cannot: the end of turn is masked there, the call closes and comes back as tool_calls (plain and streamed)', async () => {
+    const calc = [{ type: 'function' as const, function: { name: 'calculator', parameters: { type: 'object' } } }];
+    const r = await client.chat.completions.create({ model: 'scripted', messages: user('unclosed calc'), temperature: 0, tools: calc, max_tokens: 40 });
+    assert.equal(r.choices[0].finish_reason, 'tool_calls');
+    assert.equal((r.choices[0].message.tool_calls![0] as { function: { name: string } }).function.name, 'calculator');
+    const names: string[] = [];
+    let finish: string | null = null;
+    for await (const ch of await client.chat.completions.create({ model: 'scripted', messages: user('unclosed calc'), temperature: 0, tools: calc, max_tokens: 40, stream: true })) {
+      for (const tc of ch.choices[0]?.delta.tool_calls ?? []) if (tc.function?.name) names.push(tc.function.name);
+      finish = ch.choices[0]?.finish_reason ?? finish;
+    }
+    assert.deepEqual(names, ['calculator']);
+    assert.equal(finish, 'tool_calls');
+  });
   test('tool_choice "none" masks calls; without tools the model cannot call', async () => {
     const r = await client.chat.completions.create({ model: 'scripted', messages: user('weather?'), temperature: 0, tools: weather, tool_choice: 'none', max_tokens: 4 });
     assert.notEqual(r.choices[0].finish_reason, 'tool_calls');
