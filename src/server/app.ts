@@ -164,6 +164,9 @@ export class GptforgeServer {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE') throw new GptforgeError(`port ${port} on ${host} is already in use (another server?): choose another with --port, or --port 0 for a free one`, { field: '--port' });
       if (code === 'EACCES') throw new GptforgeError(`no permission to listen on ${host}:${port} (ports below 1024 need privileges)`, { field: '--port' });
+      // a host that does not resolve, or an address no interface of this machine has
+      if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME' || code === 'EADDRNOTAVAIL')
+        throw new GptforgeError(`--host ${host}: ${code === 'EADDRNOTAVAIL' ? 'no interface of this machine has that address' : 'not an IP address or a host name that resolves'} (${code}); use 127.0.0.1 (this machine only), 0.0.0.0 (every interface) or one of this machine's addresses`, { field: '--host' });
       throw e;
     }
   }
