@@ -600,6 +600,19 @@ describe('errors', () => {
       await s.close();
     }
   });
+  test('a request with more rows than the server ever holds (n beyond parallel + max-queue) is a BadRequestError naming n, on an idle server (not a 429 forever)', async () => {
+    const s = new GptforgeServer({ parallel: 1, maxQueue: 1 });
+    s.setModels(new Map([['scripted', scriptedModel(tok)]]));
+    const addr = await s.listen(0);
+    const c = new OpenAI({ baseURL: `${addr}/v1`, apiKey: 'x', maxRetries: 0 });
+    try {
+      await assert.rejects(c.chat.completions.create({ model: 'scripted', messages: user('hi'), n: 4, max_tokens: 4 }), (e: unknown) => e instanceof BadRequestError && e.param === 'n' && /needs 4 rows.*1 decoding \+ 1 waiting/.test(e.message));
+      const ok = await c.chat.completions.create({ model: 'scripted', messages: user('hi'), n: 2, max_tokens: 4 });
+      assert.equal(ok.choices.length, 2);
+    } finally {
+      await s.close();
+    }
+  });
   test('a client that disconnects stops its decoding within a step', async () => {
     const s = new GptforgeServer({ parallel: 2 });
     const m = scriptedModel(tok, { slowMs: 5, repeat: 6 });
