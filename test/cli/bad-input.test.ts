@@ -64,6 +64,9 @@ test("the command line's own errors name the option in our one style (as a libra
   assert.equal(unknown.stderr, 'gptforge: --max-stpes: unknown option; did you mean --max-steps? (gptforge sft --help lists them)\n');
   const nested = run(['rm', 'score', '--bogus']);
   assert.equal(nested.stderr, 'gptforge: --bogus: unknown option (gptforge rm score --help lists them)\n');
+  // --reply (the /v1/rewards field's name) is accepted as --completion, a near miss gets did-you-mean
+  assert.equal(run(['rm', 'score', '--reply', 'Hi.']).stderr, 'gptforge: give --prompt "…" and at least one --completion (or --reply) "…"\n');
+  assert.match(run(['rm', 'score', '--replyy', 'Hi.']).stderr, /--replyy: unknown option; did you mean --reply\?/);
   const nan = run(['rl', '--kl-coef', 'abc']);
   assert.equal(nan.status, 1);
   assert.equal(nan.stderr, 'gptforge: --kl-coef: expects a number, got "abc"\n');
