@@ -137,3 +137,26 @@ test('compare: base (fake conversation), SFT side by side, each with a reward-mo
   assert.equal(scores.length, 2);
   for (const s of scores) assert.ok(Number.isFinite(Number(s.replace('★ ', ''))), s);
 });
+
+test('compare: a reward model served under another name (kind "reward", not id rm) still scores, by its id', async () => {
+  const models = loadRunModels(dir);
+  const rm = models.get('rm')!;
+  models.delete('rm');
+  models.set('verifier', { ...rm, id: 'verifier' });
+  const other = new GptforgeServer();
+  await registerWeb(other, { runDir: dir });
+  other.setModels(models);
+  const url = await other.listen(0, '127.0.0.1');
+  try {
+    await page.goto(url + '/#compare');
+    await page.waitForSelector('.col[data-model="sft"]');
+    await page.fill('#compare-prompt', 'Hello there');
+    await page.fill('#compare-max-tokens', '8');
+    await page.click('#compare-run');
+    await page.waitForSelector('.col[data-model="sft"] .score', { timeout: 20_000 });
+    const s = await page.locator('.col[data-model="sft"] .score').innerText();
+    assert.ok(Number.isFinite(Number(s.replace('★ ', ''))), s);
+  } finally {
+    await other.close();
+  }
+});
