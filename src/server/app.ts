@@ -521,7 +521,13 @@ export class GptforgeServer {
     else if (isIds(raw)) prompts = [raw];
     else if (Array.isArray(raw) && raw.length > 0 && raw.every((x) => typeof x === 'string')) prompts = (raw as string[]).map((p) => [...bos, ...m.tok.encode(p, { disallowedSpecial: 'plain' })]);
     else if (Array.isArray(raw) && raw.length > 0 && raw.every(isIds)) prompts = raw as number[][];
-    else throw badRequest("'prompt' must be a string, an array of strings, or token ids", 'prompt');
+    else {
+      // token ids out of the vocabulary are named, not reported as a prompt of the wrong shape
+      const ids = Array.isArray(raw) ? (raw.every(Array.isArray) ? (raw as unknown[][]).flat() : raw) : [];
+      const out = ids.length > 0 && ids.every(Number.isInteger) ? (ids as number[]).find((t) => t < 0 || t >= V) : undefined;
+      if (out !== undefined) throw badRequest(`'prompt' token id ${out} is out of range: this model's ids are 0–${V - 1}`, 'prompt');
+      throw badRequest("'prompt' must be a string, an array of strings, or token ids", 'prompt');
+    }
     if (prompts.length * s.n > MAX_N * 4) throw badRequest(`at most ${MAX_N * 4} choices per request`, 'prompt');
     const ctx = m.model.config.blockSize;
     const eos = m.tok.hasSpecial('<|eos|>') ? [m.tok.specialId('<|eos|>')] : [];

@@ -267,6 +267,21 @@ describe('chat completions', () => {
     const ok = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0, response_format: { type: 'text' } });
     assert.equal(ok.choices[0].finish_reason, 'stop');
   });
+  test('error texts name the thing: a schema error is prefixed once; an out-of-range prompt token id is named', async () => {
+    await assert.rejects(
+      client.chat.completions.create({ model: 'sft', messages: user('x'), response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', not: { const: 'a' } }, strict: true } } }),
+      (e: unknown) => e instanceof BadRequestError && /^400 response_format\.json_schema\.schema/.test(e.message) && !/response_format: response_format/.test(e.message),
+    );
+    const V = tok.vocabSize;
+    for (const prompt of [
+      [99999],
+      [
+        [1, 2],
+        [3, -1],
+      ],
+    ])
+      await assert.rejects(client.completions.create({ model: 'base', prompt, max_tokens: 2 }), (e: unknown) => e instanceof BadRequestError && e.param === 'prompt' && new RegExp(`token id (99999|-1) is out of range: this model's ids are 0–${V - 1}`).test(e.message));
+  });
   test('response_format json_object: a complete reply is a JSON object; one cut by max_tokens says length', async () => {
     for (let seed = 0; seed < 10; seed++) {
       const r = await client.chat.completions.create({ model: 'sft', messages: user('JSON please'), seed, max_tokens: 30, response_format: { type: 'json_object' } });
