@@ -357,6 +357,8 @@ export class GptforgeServer {
     const ragAsk = ragRequest(b);
     if (ragAsk && !this.rag) throw badRequest("'rag' needs a RAG store: start the server with --rag <db>", 'rag');
     const stream = optBool(b, 'stream') ?? false;
+    // as OpenAI: stream_options only with stream
+    if (b.stream_options != null && !stream) throw badRequest("'stream_options' is only allowed when 'stream' is true", 'stream_options');
     const includeUsage = stream && (b.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
     const logprobs = optBool(b, 'logprobs') ?? false;
     const top = optNumber(b, 'top_logprobs', 0, 20, { integer: true });
@@ -510,6 +512,8 @@ export class GptforgeServer {
     if (optBool(b, 'echo')) throw badRequest("'echo' is not supported", 'echo');
     if (b.suffix !== undefined && b.suffix !== null) throw badRequest("'suffix' is not supported", 'suffix');
     const stream = optBool(b, 'stream') ?? false;
+    // as OpenAI: stream_options only with stream
+    if (b.stream_options != null && !stream) throw badRequest("'stream_options' is only allowed when 'stream' is true", 'stream_options');
     const includeUsage = stream && (b.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
     const top = optNumber(b, 'logprobs', 0, 20, { integer: true });
     const raw = b.prompt;

@@ -122,13 +122,20 @@ export function toConversation(raw: unknown): Conversation {
 /**
  * The prompt ids for the assistant's next reply: after a user message, the turn opens with
  * <|assistant_start|>; after tool results, the assistant's turn goes on (the layout has no new
- * <|assistant_start|> after <|output_end|>).
+ * <|assistant_start|> after <|output_end|>); after an assistant message, that message goes on (a prefill).
  */
 export function chatPrompt(tok: Tokenizer, conv: Conversation): number[] {
   const last = conv.messages[conv.messages.length - 1];
   if (last.role === 'user') return renderPrompt(tok, conv);
   if (last.role === 'tool') return renderConversation(tok, conv).ids;
-  throw badRequest('the last message must be a user message or tool results', 'messages');
+  // a final assistant message (OpenAI accepts one) is continued, as a prefill: its turn is left open
+  // (HF's continue_final_message, vLLM's), since two assistant turns in a row are not a layout the model knows
+  if (last.role === 'assistant' && !last.tool_call) {
+    const ids = renderConversation(tok, conv).ids;
+    const end = chatTokenIds(tok)['<|assistant_end|>'];
+    return ids[ids.length - 1] === end ? ids.slice(0, -1) : ids;
+  }
+  throw badRequest('the last message must be a user message, tool results, or an assistant message to continue', 'messages');
 }
 
 /** The index of the largest entry (the first of ties), or -1 when all are -Infinity. */

@@ -267,6 +267,14 @@ describe('chat completions', () => {
     const ok = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0, response_format: { type: 'text' } });
     assert.equal(ok.choices[0].finish_reason, 'stop');
   });
+  test('OpenAI edges: a chat ending with an assistant message is continued (a prefill), not refused; stream_options without stream is a BadRequestError naming it', async () => {
+    const r = await client.chat.completions.create({ model: 'scripted', messages: [...user('hi'), { role: 'assistant', content: 'Hello there.' }], temperature: 0, max_tokens: 8 });
+    const plain = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0, max_tokens: 8 });
+    // the prompt is the open turn: the user prompt plus the assistant's words, without its end of turn
+    assert.equal(r.usage!.prompt_tokens, plain.usage!.prompt_tokens + tok.encode('Hello there.', { disallowedSpecial: 'plain' }).length);
+    await assert.rejects(client.chat.completions.create({ model: 'scripted', messages: user('hi'), max_tokens: 2, stream_options: { include_usage: true } }), (e: unknown) => e instanceof BadRequestError && e.param === 'stream_options');
+    await assert.rejects(client.completions.create({ model: 'base', prompt: 'hi', max_tokens: 2, stream_options: { include_usage: true } }), (e: unknown) => e instanceof BadRequestError && e.param === 'stream_options');
+  });
   test('error texts name the thing: a schema error is prefixed once; an out-of-range prompt token id is named', async () => {
     await assert.rejects(
       client.chat.completions.create({ model: 'sft', messages: user('x'), response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', not: { const: 'a' } }, strict: true } } }),
