@@ -160,3 +160,18 @@ test('compare: a reward model served under another name (kind "reward", not id r
     await other.close();
   }
 });
+
+test('a server started with --api-key: the page first points at the "API key" link, not the raw 401 text', async () => {
+  const locked = new GptforgeServer({ apiKeys: ['sesame'] });
+  await registerWeb(locked, { runDir: dir });
+  locked.setModels(loadRunModels(dir));
+  const url = await locked.listen(0, '127.0.0.1');
+  try {
+    await page.goto(url + '/#compare');
+    await page.waitForSelector('.error', { timeout: 20_000 });
+    const text = await page.locator('.error').first().innerText();
+    assert.match(text, /^This server needs an API key: click "API key" at the top of the page/);
+  } finally {
+    await locked.close();
+  }
+});
