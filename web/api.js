@@ -15,6 +15,8 @@ async function failure(res) {
     const body = await res.json();
     if (body?.error?.message) msg = `${res.status}: ${body.error.message}`;
   } catch {}
+  // a server started with --api-key: say where to enter the key first, the server's words after
+  if (res.status === 401) msg = `This server needs an API key: click "API key" at the top of the page and enter the one it was started with (--api-key). (${msg})`;
   const e = new Error(msg);
   e.status = res.status;
   return e;

@@ -110,7 +110,8 @@ export function Chat() {
     models().then((ms) => {
       const gen = ms.filter((m) => m.kind !== 'reward');
       setServed(gen);
-      setHasRm(ms.some((m) => m.id === 'rm'));
+      // reward-weighted votes use the run's reward model, served as the stage rm (kind "reward")
+      setHasRm(ms.some((m) => m.kind === 'reward' && m.id === 'rm'));
       if (!gen.some((m) => m.id === settings.model) && gen.length) setSettings((s) => ({ ...s, model: gen.find((m) => m.id === 'sft')?.id ?? gen[gen.length - 1].id }));
     }).catch((e) => setError(String(e.message ?? e)));
     getJSON('/v1/gptforge/rag').then(setRagInfo).catch(() => setRagInfo({ enabled: false }));

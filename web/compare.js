@@ -41,7 +41,9 @@ async function fitChat(model, messages, ctx, maxTokens) {
 
 export function Compare() {
   const [served, setServed] = useState([]);
-  const [hasRm, setHasRm] = useState(false);
+  // the served reward model (kind "reward"): the run's rm, else another one (e.g. a stage named verifier)
+  const [rmId, setRmId] = useState(null);
+  const hasRm = rmId !== null;
   const [ctx, setCtx] = useState({});
   const [template, setTemplate] = useState('');
   const [prompt, setPrompt] = useState('Why is the sea salty?');
@@ -52,7 +54,7 @@ export function Compare() {
   const [error, setError] = useState('');
 
   useEffect(() => {
-    models().then((ms) => { setServed(ms.filter((m) => m.kind !== 'reward').map((m) => m.id)); setHasRm(ms.some((m) => m.id === 'rm')); setCtx(Object.fromEntries(ms.map((m) => [m.id, m.context_length]))); }).catch((e) => setError(e.message));
+    models().then((ms) => { setServed(ms.filter((m) => m.kind !== 'reward').map((m) => m.id)); setRmId((ms.find((m) => m.id === 'rm') ?? ms.find((m) => m.kind === 'reward'))?.id ?? null); setCtx(Object.fromEntries(ms.map((m) => [m.id, m.context_length]))); }).catch((e) => setError(e.message));
     getText('/web/api/prompts/fake-conversation').then(setTemplate).catch((e) => setError(e.message));
   }, []);
   const gen = ORDER.filter((id) => served.includes(id)).concat(served.filter((id) => !ORDER.includes(id)));
@@ -84,7 +86,7 @@ export function Compare() {
       // one request per reply: a reply longer than the reward model's context loses its own score only
       await Promise.all(gen.filter((id) => out[id] && !out[id].error).map(async (id) => {
         try {
-          const r = await postJSON('/v1/rewards', { input: [{ prompt, reply: out[id].reply }] });
+          const r = await postJSON('/v1/rewards', { model: rmId, input: [{ prompt, reply: out[id].reply }] });
           out[id].score = r.data[0].score;
         } catch (e) {
           out[id].scoreError = e.message;

@@ -61,7 +61,7 @@ export interface ReflectTrace {
 export function reflect(engine: ChatEngine, question: string, o: ReflectOptions): ReflectTrace {
   const t0 = performance.now();
   const p = parseLong(question);
-  if (!p) throw new GptforgeError(`reflection: cannot read two operands in "${question}"`);
+  if (!p) throw new GptforgeError(`reflection reviews an arithmetic answer: the question must hold two whole numbers, e.g. "What is 345 plus 67?" or "What is 12 times 3?"; cannot read two operands in ${JSON.stringify(question)}`, { field: 'question' });
   if (o.source === 'verdict' && !o.verify) throw new GptforgeError('reflection: the verdict source needs a verifier (verify)');
   const rounds = o.rounds ?? 2;
   if (!Number.isInteger(rounds) || rounds < 0) throw new GptforgeError(`reflection: rounds must be a non-negative integer, got ${rounds}`, { field: 'rounds' });

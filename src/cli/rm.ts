@@ -14,10 +14,12 @@ const score = new Command('score')
   .option('-r, --run <dir>', 'run directory with a reward model (rm/) or an rm checkpoint', 'runs/small')
   .option('-p, --prompt <text>', 'the user prompt')
   .option('-c, --completion <text>', 'a reply to score (repeatable: scores each)', collect, [])
+  .option('--reply <text>', 'the same as --completion (the name POST /v1/rewards gives the field)', collect, [])
   .action((o) => {
-    if (o.prompt === undefined || o.completion.length === 0) throw new GptforgeError('give --prompt "…" and at least one --completion "…"');
-    const scores = rmScores(o.run, o.prompt, o.completion);
-    o.completion.forEach((c, i) => console.log(`${scores[i].toFixed(4)}\t${completionMessages(c)[0].content}`));
+    const replies = [...o.completion, ...o.reply];
+    if (o.prompt === undefined || replies.length === 0) throw new GptforgeError('give --prompt "…" and at least one --completion (or --reply) "…"');
+    const scores = rmScores(o.run, o.prompt, replies);
+    replies.forEach((c, i) => console.log(`${scores[i].toFixed(4)}\t${completionMessages(c)[0].content}`));
   });
 
 export const command = new Command('rm')

@@ -1,4 +1,5 @@
 import { GptforgeError } from '../util/errors.js';
+import { closestKey } from '../util/closest.js';
 import { parseJsonFile } from '../util/json.js';
 import { readTextFile } from './jsonl.js';
 import { hashSeed, Rng } from '../engine/rng.js';
@@ -39,7 +40,8 @@ export function validateMixture(c: MixtureConfig, file = 'mixture config'): void
     const where = { file, field: `sources[${i}]${s?.name ? ` (${s.name})` : ''}` };
     // a misspelt key ("wieght") would otherwise read as a missing one
     const unknown = s && typeof s === 'object' ? Object.keys(s).filter((k) => !SOURCE_KEYS.includes(k)) : [];
-    if (unknown.length > 0) throw new GptforgeError(`unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')} (a source has: ${SOURCE_KEYS.join(', ')})`, { ...where, field: `${where.field}.${unknown[0]}` });
+    const near = unknown.length > 0 ? closestKey(unknown[0], SOURCE_KEYS) : undefined;
+    if (unknown.length > 0) throw new GptforgeError(`unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}${near ? `; did you mean "${near}"?` : ''} (a source has: ${SOURCE_KEYS.join(', ')})`, { ...where, field: `${where.field}.${unknown[0]}` });
     if (!s || typeof s.name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(s.name)) throw new GptforgeError('each source needs a "name" of letters, digits, _ . -', where);
     if (names.has(s.name)) throw new GptforgeError(`duplicate source name "${s.name}"`, where);
     names.add(s.name);

@@ -190,13 +190,15 @@ export async function prepareData(config: MixtureConfig, outDir: string, tokeniz
   return index;
 }
 
-/** The LLaMA-style table: source, proportion, epochs, size. */
+/** The LLaMA-style table: source, proportion, epochs, size, text and documents kept (a note explains split documents). */
 export function mixtureTable(index: DataIndex): string {
   const rows = index.sources.map((s) => [s.name, `${(100 * s.proportion).toFixed(1)}%`, s.epochs.toFixed(2), `${(s.train.tokens / 1e6).toFixed(2)}M tok`, `${(s.clean.bytesKept / 1e6).toFixed(1)} MB`, `${s.clean.docsIn}→${s.clean.docsKept}`]);
-  const head = ['source', 'proportion', 'epochs', 'train size', 'text kept', 'docs in→kept'];
+  const head = ['source', 'proportion', 'epochs', 'train size', 'text kept', 'docs in→out'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line), `budget: ${(index.tokenBudget / 1e6).toFixed(2)}M training tokens, vocabulary ${index.vocabSize} (${index.dtype} shards)`].join('\n');
+  // cleaning drops documents (duplicates, too short) and splits long ones, so "out" can exceed "in"
+  const note = 'docs in→out: documents read → after cleaning (duplicates and short ones dropped; one longer than maxChars, default 50,000 characters, split into pieces, so out can exceed in)';
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line), note, `budget: ${(index.tokenBudget / 1e6).toFixed(2)}M training tokens, vocabulary ${index.vocabSize} (${index.dtype} shards)`].join('\n');
 }
 
 /** Up to maxBytes of the mixture's text, drawn from each source in proportion to its weight: the tokenizer's training sample. */

@@ -2,6 +2,7 @@ import { Rng, streamSeed } from '../engine/rng.js';
 import { checkOnBad } from './jsonl.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
+import { closestKey } from '../util/closest.js';
 import type { KeyTree } from '../util/key-tree.js';
 import { readConversationsJSONL, renderConversation, validateConversation, type OnBad, type RenderedConversation } from './chat.js';
 import type { Conversation } from './conversation.js';
@@ -81,7 +82,7 @@ function sourceName(s: SftSourceConfig): string {
 }
 
 /** Render and mix the SFT sources. maxTokens: a training row (seqLen + 1); longer conversations are an error or, with onBad 'skip', a skip listed in `skips`. */
-export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens: number, file = 'sft mixture'): SftDataset {
+export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens: number, file = 'sft mixture', fieldPrefix = ''): SftDataset {
   if (!Array.isArray(cfg.sources) || cfg.sources.length === 0) throw new GptforgeError('no SFT sources', { file, field: 'sources' });
   const total = cfg.examples ?? 20000;
   const testPer = cfg.testPerTask ?? 64;
@@ -94,12 +95,13 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
   checkOnBad(cfg.onBad, { file, field: 'onBad' });
   if (cfg.writerErrorRate !== undefined) validateWriterProfile({ writerErrorRate: cfg.writerErrorRate, writerErrors: cfg.writerErrors }, file);
   cfg.sources.forEach((src, si) => {
-    const field = `sources[${si}]`;
+    const field = `${fieldPrefix}sources[${si}]`;
     // a misspelt key ("wieght") would otherwise read as a missing one
     const unknown = Object.keys(src).filter((k) => !SFT_SOURCE_KEYS.includes(k));
     if (unknown.length > 0) {
       const hint = unknown.includes('onBad') ? '; onBad is set for the whole mixture: "mixture": { "onBad": "skip", "sources": […] }' : '';
-      throw new GptforgeError(`unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')} (a source has: ${SFT_SOURCE_KEYS.join(', ')})${hint}`, { file, field: `${field}.${unknown[0]}` });
+      const near = closestKey(unknown[0], SFT_SOURCE_KEYS);
+      throw new GptforgeError(`unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}${near ? `; did you mean "${near}"?` : ''} (a source has: ${SFT_SOURCE_KEYS.join(', ')})${hint}`, { file, field: `${field}.${unknown[0]}` });
     }
     if (!(src.weight > 0)) throw new GptforgeError('weight must be a positive number', { file, field: `${field}.weight` });
     if ([src.task, src.path, src.conversations].filter((x) => x !== undefined).length !== 1) throw new GptforgeError('give exactly one of "task", "path" or "conversations"', { file, field });
@@ -109,7 +111,7 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
     let skipped = 0;
     let writerErrors: Record<WriterError, number> | undefined;
     if (src.task !== undefined) {
-      const task = taskByName(src.task);
+      const task = taskByName(src.task, { file, field: `${field}.task` });
       const examples = task.generate('train', share, streamSeed(seed, si));
       if (cfg.writerErrorRate) {
         // imperfect demonstration writers (issue #24); the held-out conversations stay perfect

@@ -26,8 +26,9 @@ export type { DecodingModel } from './pipeline.js';
  * which only the engine writes) are masked out before sampling. Without tools, <|tool_start|>
  * is masked too, so the model answers directly (the eval's "no calculator" column).
  * A call that grows past maxCallTokens is closed by the engine and run (the tool's error goes
- * back to the model); a reply whose turn ends inside an open call stops with 'unclosed_tool_call'
- * (the token budget or the context running out inside one gives 'max_tokens' / 'context').
+ * back to the model). The end of turn is masked inside an open call, so a model that would end its
+ * turn there writes on until <|tool_end|> or maxCallTokens rather than drop the call ('unclosed_tool_call'
+ * stays as a guard; the token budget or the context running out inside one gives 'max_tokens' / 'context').
  * Every sampling setting of the pipeline applies (penalties, logit bias, min-p, stop strings,
  * a constraint, an AbortSignal).
  */
@@ -218,7 +219,7 @@ export class ChatEngine {
     if (this.tok.hasSpecial('<|eos|>')) ends.push(this.tok.specialId('<|eos|>'));
     const tools = opts.tools ?? null;
     const callConstraint = tools ? toolCallConstraint(tools, this.tok) : null;
-    const setup: ToolSetup = { tok: this.tok, sp: this.sp, maxCall: opts.maxCallTokens ?? 48, maxCalls: opts.maxToolCalls ?? 4, tools, opts, callConstraint };
+    const setup: ToolSetup = { tok: this.tok, sp: this.sp, maxCall: opts.maxCallTokens ?? 48, maxCalls: opts.maxToolCalls ?? 4, tools, opts, callConstraint, turnEnds: ends };
     const fitted = new Map<Conversation, { ids: number[]; notice?: string }>();
     const requests: RowRequest[] = [];
     const states: ToolCallState[] = [];
@@ -262,12 +263,14 @@ interface ToolSetup {
   opts: ChatOptions;
   /** The call body's grammar when tools declare `parameters` (constrain/toolcall.ts); each call steps a clone. */
   callConstraint: TokenConstraint | null;
+  /** The end-of-turn ids (<|assistant_end|>, <|eos|>), masked while a call is open. */
+  turnEnds: readonly number[];
 }
 
 /**
  * The tool state machine of one reply: a per-row record the pipeline consults. As a logits
  * processor it masks by mode (text: no <|tool_end|>, and no <|tool_start|> without tools or
- * past maxToolCalls; call: no <|tool_start|>); as the row's controller it routes each sampled
+ * past maxToolCalls; call: no <|tool_start|> and no end of turn, so a call is never dropped); as the row's controller it routes each sampled
  * token (visible text, or a call being collected) and, when a call closes, runs the tool and
  * returns <|tool_end|>? <|output_start|> result <|output_end|> for the pipeline to force.
  * It builds the reply's messages from the visible text the pipeline releases (`emit`).
@@ -296,6 +299,8 @@ class ToolCallState implements LogitsProcessor, RowController {
       if (!this.s.tools || this.calls >= this.s.maxCalls) logits[sp['<|tool_start|>']] = -Infinity;
     } else {
       logits[sp['<|tool_start|>']] = -Infinity;
+      // an open call ends only at <|tool_end|> (or is closed at maxCall): an end of turn here would drop it
+      for (const e of this.s.turnEnds) logits[e] = -Infinity;
       // the arguments under the tool's schema: only allowed tokens; <|tool_end|> once complete
       if (this.callCon) this.callMask = maskCallLogits(this.callCon, logits, sp['<|tool_end|>'], this.callMask);
     }

@@ -82,6 +82,10 @@ export function makeConfig(c: GPTConfigInput): GPTConfig {
  * @throws GptforgeError `{ file: source, field: prefix + name }` for the first bad value
  */
 export function validateConfig(c: GPTConfig, source = 'model config', prefix = ''): void {
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) {
+    const what = c === undefined ? 'missing' : `must be an object, got ${JSON.stringify(c)}`;
+    throw new GptforgeError(`${what} (the model's shape: vocabSize, blockSize, nLayer, nHead, nEmbd, …)`, { file: source, field: prefix.replace(/\.$/, '') || 'model' });
+  }
   const posInt = (field: keyof GPTConfig): void => {
     const v = c[field];
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new GptforgeError(`must be a positive integer, got ${JSON.stringify(v)}`, { file: source, field: prefix + field });

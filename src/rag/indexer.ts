@@ -27,6 +27,8 @@ export interface IndexOptions {
   countTokens?: TokenCounter;
   /** Hash of `countTokens`'s tokenizer (recorded in the store; default "approx"). */
   tokenizerHash?: string;
+  /** Where that tokenizer was loaded from (recorded in the store, so a re-index can reuse it). */
+  tokenizerPath?: string;
   /** Forget stored files under no input any more (default false). */
   prune?: boolean;
   onWarning?: (w: IngestWarning) => void;
@@ -57,6 +59,7 @@ export function storeMetaFor(opts: IndexOptions): StoreMeta {
     chunkSize: opts.chunkSize ?? DEFAULT_CHUNK_SIZE,
     chunkOverlap: opts.chunkOverlap ?? DEFAULT_CHUNK_OVERLAP,
     embeddingPath: e?.path,
+    tokenizerPath: e ? undefined : opts.tokenizerPath,
   };
 }
 

@@ -40,6 +40,8 @@ export interface StoreMeta {
   chunkOverlap: number;
   /** Where the embedding model was loaded from (informational: lets `rag query` find it). */
   embeddingPath?: string;
+  /** Where the `--tokenizer` that counted chunk tokens was loaded from (informational: lets a re-index reuse it). */
+  tokenizerPath?: string;
 }
 
 export interface FileRecord {
@@ -120,6 +122,8 @@ END;
 `;
 
 const META_KEYS: readonly (keyof StoreMeta)[] = ['embeddingModel', 'embeddingDim', 'tokenizerHash', 'chunkSize', 'chunkOverlap'];
+/** Recorded where given, never compared: where the settings were loaded from. */
+const INFO_KEYS = ['embeddingPath', 'tokenizerPath'] as const;
 
 /**
  * Lucene's default English stop words (EnglishAnalyzer.ENGLISH_STOP_WORDS_SET, which Anserini's
@@ -228,7 +232,7 @@ export class RagStore {
           db.exec(SCHEMA);
           const put = db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)');
           put.run('schemaVersion', String(STORE_SCHEMA_VERSION));
-          for (const k of [...META_KEYS, 'embeddingPath' as const]) if (m[k] !== undefined) put.run(k, String(m[k]));
+          for (const k of [...META_KEYS, ...INFO_KEYS]) if (m[k] !== undefined) put.run(k, String(m[k]));
           put.run('createdAt', new Date().toISOString());
         }).immediate();
       }
@@ -243,6 +247,7 @@ export class RagStore {
         chunkSize: Number(kv.get('chunkSize')),
         chunkOverlap: Number(kv.get('chunkOverlap')),
         embeddingPath: kv.get('embeddingPath'),
+        tokenizerPath: kv.get('tokenizerPath'),
       };
       const want = opts.meta ?? {};
       const diffs = META_KEYS.filter((k) => want[k] !== undefined && String(want[k]) !== String(meta[k])).map((k) => `${k} is ${JSON.stringify(meta[k])} in the store, ${JSON.stringify(want[k])} here`);
@@ -250,7 +255,7 @@ export class RagStore {
         // a store that holds nothing yet (an index that failed before its first file) takes the new settings
         const empty = (db.prepare('SELECT COUNT(*) AS n FROM files').get() as { n: number }).n === 0;
         if (!empty || opts.readonly) throw new GptforgeError(`this RAG store was built with other settings: ${diffs.join('; ')} (use another --db or rebuild it)`, { file: path });
-        const updates = Object.fromEntries([...META_KEYS, 'embeddingPath' as const].filter((k) => want[k] !== undefined).map((k) => [k, want[k]]));
+        const updates = Object.fromEntries([...META_KEYS, ...INFO_KEYS].filter((k) => want[k] !== undefined).map((k) => [k, want[k]]));
         db.transaction(() => {
           const put = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
           for (const [k, v] of Object.entries(updates)) put.run(k, String(v));

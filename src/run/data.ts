@@ -121,6 +121,9 @@ export function runTokenizerTrain(out: string, opts: RunTokenizerTrainOptions): 
     onProgress: (done, total) => (bar ??= new Progress({ label: 'merges', total: Math.max(1, total), quiet: opts.quiet })).update(done),
   });
   bar?.finish();
+  // BPE stops when no pair of adjacent tokens is left to merge: every pre-split word is one token
+  if (mode === 'bpe' && tok.vocabSize < opts.vocabSize)
+    opts.log?.(`note: merging stopped at a vocabulary of ${tok.vocabSize}, below --vocab-size ${opts.vocabSize}: every word of the training text (as the pre-split pattern cuts it) is already a single token, so no pair is left to merge; more (or more varied) text gives more merges`);
   tok.save(out);
   const sample = texts.join('\n').slice(0, 2_000_000);
   return { tokenizer: tok, bytesPerToken: Buffer.byteLength(sample) / Math.max(1, tok.encodeOrdinary(sample).length), seconds: (performance.now() - t0) / 1000 };

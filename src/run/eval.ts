@@ -28,7 +28,7 @@ export const LATER_STAGES: readonly [string, string][] = [
 
 /** Every family, plus the multiplication row the arithmetic target is stated on. */
 export function defaultEvalRows(names?: string[]): EvalRow[] {
-  const tasks = names ? names.map(taskByName) : [...TASKS];
+  const tasks = names ? names.map((n) => taskByName(n)) : [...TASKS];
   const rows: EvalRow[] = tasks.map((task) => ({ label: task.name, task }));
   if (tasks.some((t) => t.name === 'arithmetic')) rows.push({ label: 'arithmetic: 3–4 digit ×', task: taskByName('arithmetic'), variant: { ops: ['*'], minDigits: 3, maxDigits: 4 } });
   return rows;

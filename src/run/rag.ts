@@ -1,5 +1,5 @@
 import { existsSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { BUILTIN_SOURCES } from '../data/sources.js';
 import { dictionaryPairs, trainEmbedder } from '../rag/contrastive.js';
 import { MeanPoolEmbedder, type Embedder } from '../rag/embed.js';
@@ -24,7 +24,7 @@ export interface RagIndexOptions extends Omit<IndexOptions, 'embedder' | 'countT
   builtins?: readonly string[];
   /** Embed chunks with this checkpoint (mean-pooled final hidden states); default: the one an existing store was built with; a new store without it is BM25-only. */
   model?: string;
-  /** Without `model`: count chunk tokens with this tokenizer.json (default ≈ 4 characters a token). */
+  /** Without `model`: count chunk tokens with this tokenizer.json (default: the one an existing store recorded, else ≈ 4 characters a token). */
   tokenizer?: string;
   /** Milliseconds to wait for another writer. */
   busyTimeoutMs?: number;
@@ -54,6 +54,9 @@ export async function ragIndex(db: string, o: RagIndexOptions): Promise<IndexRep
   // re-indexing a store: the settings it recorded (its embedding checkpoint, as `rag query` does, and its chunking)
   const recorded = existsSync(db) ? recordedMeta(db) : undefined;
   const model = o.model ?? (!o.tokenizer ? recorded?.embeddingPath : undefined);
+  // and its --tokenizer: the recorded path, else (a store from before paths were recorded) say which to pass
+  const tokenizer = o.tokenizer ?? (!model ? recorded?.tokenizerPath : undefined);
+  if (!model && !tokenizer && recorded && recorded.tokenizerHash !== 'approx') throw new GptforgeError(`this store counts chunk tokens with a tokenizer (hash ${recorded.tokenizerHash.slice(0, 12)}…): pass the same --tokenizer <tokenizer.json> it was built with`, { file: db, field: 'tokenizer' });
   const chunkSize = o.chunkSize ?? recorded?.chunkSize ?? DEFAULT_CHUNK_SIZE;
   // an overlap not given follows the size: the recorded one, or the default scaled down for small chunks
   const chunkOverlap = o.chunkOverlap ?? (o.chunkSize === undefined ? recorded?.chunkOverlap : undefined) ?? Math.min(DEFAULT_CHUNK_OVERLAP, Math.floor(chunkSize / 4));
@@ -61,8 +64,8 @@ export async function ragIndex(db: string, o: RagIndexOptions): Promise<IndexRep
   if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new GptforgeError(`chunk size must be a whole number of tokens ≥ 1, got ${chunkSize}`, { field: 'chunkSize' });
   if (!Number.isInteger(chunkOverlap) || chunkOverlap < 0 || chunkOverlap >= chunkSize) throw new GptforgeError(`chunk overlap must be a whole number of tokens in [0, chunk size ${chunkSize}), got ${chunkOverlap}`, { field: 'chunkOverlap' });
   const embedder: Embedder | undefined = model ? MeanPoolEmbedder.fromCheckpoint(model) : undefined;
-  const tok = !embedder && o.tokenizer ? Tokenizer.load(o.tokenizer) : undefined;
-  const opts: IndexOptions = { ...o, chunkSize, chunkOverlap, embedder, countTokens: tok ? (t: string) => tok.encodeOrdinary(t).length : undefined, tokenizerHash: tok?.hash() };
+  const tok = !embedder && tokenizer ? Tokenizer.load(tokenizer) : undefined;
+  const opts: IndexOptions = { ...o, chunkSize, chunkOverlap, embedder, countTokens: tok ? (t: string) => tok.encodeOrdinary(t).length : undefined, tokenizerHash: tok?.hash(), tokenizerPath: tok ? resolve(tokenizer!) : undefined };
   const created = !existsSync(db);
   const store = RagStore.open(db, { meta: storeMetaFor(opts), busyTimeoutMs: o.busyTimeoutMs });
   let failed = true;

@@ -122,12 +122,35 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
   if (o.lr !== undefined) cfg.lr = o.lr;
   if (o.evalEvery !== undefined) cfg.evalEvery = o.evalEvery;
   const valPrompts = o.valPrompts ?? preset.rl.validation?.prompts ?? 0;
+  if (o.algo === undefined && !['ppo', 'grpo', 'reinforce'].includes(rl.algo)) throw new GptforgeError(`must be "ppo", "grpo" or "reinforce", got ${JSON.stringify(rl.algo)}`, { file: runPresetFile(runDir), field: 'rl.config.algo' });
+  if (typeof rl.whitenRewards !== 'boolean') throw new GptforgeError(`must be true or false, got ${JSON.stringify(rl.whitenRewards)}`, { file: runPresetFile(runDir), field: 'rl.config.whitenRewards' });
   checkSettings(o, runPresetFile(runDir), [
     ['maxSteps', cfg.maxSteps, 'positive integer', 'rl.train.maxSteps'],
     ['lr', cfg.lr, 'positive number', 'rl.train.lr'],
     ['evalEvery', cfg.evalEvery ?? 0, 'non-negative integer', 'rl.train.evalEvery'],
     ['klCoef', rl.klCoef, 'non-negative number', 'rl.config.klCoef'],
     ['ptxCoef', rl.ptxCoef, 'non-negative number', 'rl.config.ptxCoef'],
+    ['checkerBonus', rl.checkerBonus, 'non-negative number', 'rl.config.checkerBonus'],
+    // the preset-only fields (no option of their own): each named by its path in the run's preset.json
+    ...(
+      [
+        ['promptsPerRollout', 'positive integer'],
+        ['groupSize', 'positive integer'],
+        ['epochs', 'positive integer'],
+        ['minibatches', 'positive integer'],
+        ['maxNewTokens', 'positive integer'],
+        ['temperature', 'non-negative number'],
+        ['klBound', 'positive number'],
+        ['maxRatio', 'positive number'],
+        ['clipRange', 'positive number'],
+        ['clipRangeValue', 'positive number'],
+        ['vfCoef', 'non-negative number'],
+        ['gamma', 'probability'],
+        ['lam', 'probability'],
+        ['missingEosPenalty', 'non-negative number'],
+        ['ptxRows', 'positive integer'],
+      ] as const
+    ).map(([k, rule]) => [`rl.config.${k}`, rl[k], rule, `rl.config.${k}`] as const),
     ['valPrompts', valPrompts, 'non-negative integer', 'rl.validation.prompts'],
   ]);
 

@@ -88,9 +88,9 @@ export interface RunSftResult extends TrainResult {
  * targets), T = min(seqLen, the model's context). Shared by SFT and by RL's ptx term, so
  * the two read the same conversations in the same shape.
  */
-export function sftRows(tok: Tokenizer, cfg: Pick<SftPreset, 'mixture' | 'seqLen'>, blockSize: number, file: string): { T: number; data: SftDataset } {
+export function sftRows(tok: Tokenizer, cfg: Pick<SftPreset, 'mixture' | 'seqLen'>, blockSize: number, file: string, fieldPrefix = 'sft.mixture.'): { T: number; data: SftDataset } {
   const T = Math.min(cfg.seqLen, blockSize);
-  return { T, data: buildSftDataset(tok, cfg.mixture, T + 1, file) };
+  return { T, data: buildSftDataset(tok, cfg.mixture, T + 1, file, fieldPrefix) };
 }
 
 /** The k most frequent target tokens (mask 1) of the conversations, most frequent first (ties: lower id first). */
@@ -190,7 +190,7 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   const stageName = opts.into ?? 'sft';
   if (!/[\\/]/.test(from) && from === stageName) throw new GptforgeError(`sft: --into ${stageName} would train over the model it starts from; name another stage`, { field: 'into' });
   const { model, tok } = start;
-  const { T, data } = sftRows(tok, cfg, model.config.blockSize, typeof opts.mixture === 'string' ? opts.mixture : opts.mixture ? 'sft mixture' : layout.preset);
+  const { T, data } = sftRows(tok, cfg, model.config.blockSize, typeof opts.mixture === 'string' ? opts.mixture : opts.mixture ? 'sft mixture' : layout.preset, opts.mixture ? '' : 'sft.mixture.');
   const adapter = prepareAdapter('sft', model, start.dir, opts, { specialTokens: tok.specialTokens, frequentTokens: (k) => frequentTargets(data.train, k) });
   const B = cfg.batchSize;
   log(sftTable(data.report));

@@ -164,6 +164,9 @@ export class GptforgeServer {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE') throw new GptforgeError(`port ${port} on ${host} is already in use (another server?): choose another with --port, or --port 0 for a free one`, { field: '--port' });
       if (code === 'EACCES') throw new GptforgeError(`no permission to listen on ${host}:${port} (ports below 1024 need privileges)`, { field: '--port' });
+      // a host that does not resolve, or an address no interface of this machine has
+      if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME' || code === 'EADDRNOTAVAIL')
+        throw new GptforgeError(`--host ${host}: ${code === 'EADDRNOTAVAIL' ? 'no interface of this machine has that address' : 'not an IP address or a host name that resolves'} (${code}); use 127.0.0.1 (this machine only), 0.0.0.0 (every interface) or one of this machine's addresses`, { field: '--host' });
       throw e;
     }
   }
@@ -370,6 +373,8 @@ export class GptforgeServer {
     const ragAsk = ragRequest(b);
     if (ragAsk && !this.rag) throw badRequest("'rag' needs a RAG store: start the server with --rag <db>", 'rag');
     const stream = optBool(b, 'stream') ?? false;
+    // as OpenAI: stream_options only with stream
+    if (b.stream_options != null && !stream) throw badRequest("'stream_options' is only allowed when 'stream' is true", 'stream_options');
     const includeUsage = stream && (b.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
     const logprobs = optBool(b, 'logprobs') ?? false;
     const top = optNumber(b, 'top_logprobs', 0, 20, { integer: true });
@@ -527,6 +532,8 @@ export class GptforgeServer {
     if (optBool(b, 'echo')) throw badRequest("'echo' is not supported", 'echo');
     if (b.suffix !== undefined && b.suffix !== null) throw badRequest("'suffix' is not supported", 'suffix');
     const stream = optBool(b, 'stream') ?? false;
+    // as OpenAI: stream_options only with stream
+    if (b.stream_options != null && !stream) throw badRequest("'stream_options' is only allowed when 'stream' is true", 'stream_options');
     const includeUsage = stream && (b.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
     const top = optNumber(b, 'logprobs', 0, 20, { integer: true });
     const raw = b.prompt;
@@ -538,7 +545,13 @@ export class GptforgeServer {
     else if (isIds(raw)) prompts = [raw];
     else if (Array.isArray(raw) && raw.length > 0 && raw.every((x) => typeof x === 'string')) prompts = (raw as string[]).map((p) => [...bos, ...m.tok.encode(p, { disallowedSpecial: 'plain' })]);
     else if (Array.isArray(raw) && raw.length > 0 && raw.every(isIds)) prompts = raw as number[][];
-    else throw badRequest("'prompt' must be a string, an array of strings, or token ids", 'prompt');
+    else {
+      // token ids out of the vocabulary are named, not reported as a prompt of the wrong shape
+      const ids = Array.isArray(raw) ? (raw.every(Array.isArray) ? (raw as unknown[][]).flat() : raw) : [];
+      const out = ids.length > 0 && ids.every(Number.isInteger) ? (ids as number[]).find((t) => t < 0 || t >= V) : undefined;
+      if (out !== undefined) throw badRequest(`'prompt' token id ${out} is out of range: this model's ids are 0–${V - 1}`, 'prompt');
+      throw badRequest("'prompt' must be a string, an array of strings, or token ids", 'prompt');
+    }
     if (prompts.length * s.n > MAX_N * 4) throw badRequest(`at most ${MAX_N * 4} choices per request`, 'prompt');
     const ctx = m.model.config.blockSize;
     const eos = m.tok.hasSpecial('<|eos|>') ? [m.tok.specialId('<|eos|>')] : [];

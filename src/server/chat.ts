@@ -122,13 +122,20 @@ export function toConversation(raw: unknown): Conversation {
 /**
  * The prompt ids for the assistant's next reply: after a user message, the turn opens with
  * <|assistant_start|>; after tool results, the assistant's turn goes on (the layout has no new
- * <|assistant_start|> after <|output_end|>).
+ * <|assistant_start|> after <|output_end|>); after an assistant message, that message goes on (a prefill).
  */
 export function chatPrompt(tok: Tokenizer, conv: Conversation): number[] {
   const last = conv.messages[conv.messages.length - 1];
   if (last.role === 'user') return renderPrompt(tok, conv);
   if (last.role === 'tool') return renderConversation(tok, conv).ids;
-  throw badRequest('the last message must be a user message or tool results', 'messages');
+  // a final assistant message (OpenAI accepts one) is continued, as a prefill: its turn is left open
+  // (HF's continue_final_message, vLLM's), since two assistant turns in a row are not a layout the model knows
+  if (last.role === 'assistant' && !last.tool_call) {
+    const ids = renderConversation(tok, conv).ids;
+    const end = chatTokenIds(tok)['<|assistant_end|>'];
+    return ids[ids.length - 1] === end ? ids.slice(0, -1) : ids;
+  }
+  throw badRequest('the last message must be a user message, tool results, or an assistant message to continue', 'messages');
 }
 
 /** The index of the largest entry (the first of ties), or -1 when all are -Infinity. */
@@ -202,7 +209,8 @@ export interface ToolSetup {
 /**
  * One chat row's tool state machine (a logits processor, the row's controller and a
  * stopping criterion). Text mode: `<|tool_end|>` is masked, and `<|tool_start|>` unless a
- * tool is available; with `tool_choice` "required" or a named function the reply must open
+ * tool is available; call mode: `<|tool_start|>` and the end-of-turn tokens are masked (a call
+ * ends only at `<|tool_end|>`, or is closed at `maxCallTokens`); with `tool_choice` "required" or a named function the reply must open
  * with a call (and a named call's `name: ` prefix is forced token by token). A call's name is
  * always a declared one (the strict grammar, or `toolNameConstraint` up to the colon); under
  * "auto" a call heading for an undeclared name is dropped and flagged `wantedTool`. When a call
@@ -215,6 +223,8 @@ export class ToolRowController implements LogitsProcessor, RowController, Stoppi
   lastVisible = true;
   private readonly sp: Record<ChatSpecial, number>;
   private readonly prefix: number[];
+  /** The end-of-turn ids (<|assistant_end|>, <|eos|>), masked while a call is open. */
+  private readonly turnEnds: number[];
   private mode: 'text' | 'call' = 'text';
   private call: number[] = [];
   private builtinCalls = 0;
@@ -242,6 +252,7 @@ export class ToolRowController implements LogitsProcessor, RowController, Stoppi
     private readonly idPrefix: string,
   ) {
     this.sp = chatTokenIds(s.tok);
+    this.turnEnds = [this.sp['<|assistant_end|>'], ...(s.tok.hasSpecial('<|eos|>') ? [s.tok.specialId('<|eos|>')] : [])];
     this.prefix = typeof s.choice === 'object' ? s.tok.encode(`${s.choice.name}: `, { disallowedSpecial: 'plain' }) : [];
     const names = [...s.clientTools, ...(s.builtin?.names() ?? []).filter((n) => !s.clientTools.has(n))];
     this.nameCon = !s.callConstraint && names.length > 0 ? toolNameConstraint(names, s.tok) : null;
@@ -266,6 +277,9 @@ export class ToolRowController implements LogitsProcessor, RowController, Stoppi
       else if (this.mustCall && row.ids.length === 0) only(sp['<|tool_start|>']);
     } else {
       logits[sp['<|tool_start|>']] = -Infinity;
+      // an open call is closed only by <|tool_end|> (or at maxCallTokens): an end of turn here would drop the call
+      // silently, so it is masked, as llguidance/vLLM keep a tool call open until its grammar closes it
+      for (const e of this.turnEnds) logits[e] = -Infinity;
       if (this.call.length < this.prefix.length && this.calls.length === 0) only(this.prefix[this.call.length]);
       // the name among the declared ones, and the arguments under the tool's schema when strict: only allowed tokens; <|tool_end|> once complete
       if (this.callCon) {

@@ -42,6 +42,8 @@ export function responseFormatConstraint(tok: Tokenizer, raw: unknown): TokenCon
   try {
     return compile(tok, rf.type === 'json_schema' ? rf.json_schema!.schema : undefined, rf.type === 'json_schema' && rf.json_schema!.strict === true);
   } catch (e) {
-    throw badRequest(`response_format: ${(e as Error).message}`, 'response_format');
+    // a schema error names its place already ("response_format.json_schema.schema, field …"): no second prefix
+    const msg = (e as Error).message;
+    throw badRequest(msg.startsWith('response_format') ? msg : `response_format: ${msg}`, 'response_format');
   }
 }

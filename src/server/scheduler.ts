@@ -122,6 +122,9 @@ export class Scheduler {
    * more than `maxQueue` wait; a GptforgeError for a bad row (none of the job's rows decode).
    */
   submit(rows: RowRequest[], onEvent: (e: DecodeEvent) => void = () => {}): Promise<RowResult[]> {
+    // a request with more rows than the server ever holds would get 429 forever: a 400 naming `n` instead
+    if (rows.length > this.opts.parallel + this.opts.maxQueue)
+      throw new ApiError(400, `this request needs ${rows.length} rows (n × prompts), more than this server ever holds: ${this.opts.parallel} decoding + ${this.opts.maxQueue} waiting (serve --parallel, --max-queue); ask for fewer`, 'invalid_request_error', 'n', 'too_many_rows');
     const wouldWait = this.dec.waitingRows + rows.length - this.dec.freeSlotCount;
     if (wouldWait > this.opts.maxQueue) {
       throw new ApiError(429, `the server is busy: ${this.dec.activeRows} rows are decoding and ${this.dec.waitingRows} waiting (queue limit ${this.opts.maxQueue}); retry shortly`, 'rate_limit_error', null, 'queue_full', { 'retry-after': '1' });

@@ -51,12 +51,22 @@ test('serve on a port already in use says so in one line (no stack trace)', asyn
   }
 });
 
+test('serve --host with an address that is no host (999.1.1.1) says so in one line naming --host (no stack trace)', () => {
+  const r = run(['serve', '--run', join(tmpdir(), 'gf-no-such-run'), '--host', '999.1.1.1', '--port', '0']);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /^gptforge: --host 999\.1\.1\.1: not an IP address or a host name that resolves \((ENOTFOUND|EAI_AGAIN|EAI_NONAME)\); use 127\.0\.0\.1/m);
+  assert.doesNotMatch(r.stderr, /\n\s+at |getaddrinfo/, 'no stack trace, no raw error object');
+});
+
 test("the command line's own errors name the option in our one style (as a library error is printed), exit code 1: unknown option, bad number, missing value, bad choice, unknown command; --help lists every command from its definition", () => {
   const unknown = run(['sft', '--max-stpes', '3']);
   assert.equal(unknown.status, 1);
   assert.equal(unknown.stderr, 'gptforge: --max-stpes: unknown option; did you mean --max-steps? (gptforge sft --help lists them)\n');
   const nested = run(['rm', 'score', '--bogus']);
   assert.equal(nested.stderr, 'gptforge: --bogus: unknown option (gptforge rm score --help lists them)\n');
+  // --reply (the /v1/rewards field's name) is accepted as --completion, a near miss gets did-you-mean
+  assert.equal(run(['rm', 'score', '--reply', 'Hi.']).stderr, 'gptforge: give --prompt "…" and at least one --completion (or --reply) "…"\n');
+  assert.match(run(['rm', 'score', '--replyy', 'Hi.']).stderr, /--replyy: unknown option; did you mean --reply\?/);
   const nan = run(['rl', '--kl-coef', 'abc']);
   assert.equal(nan.status, 1);
   assert.equal(nan.stderr, 'gptforge: --kl-coef: expects a number, got "abc"\n');

@@ -68,6 +68,9 @@ test('GBNF: errors name the file, line and column', () => {
   const tok = testTokenizer();
   assert.throws(() => parseGbnf('root ::= "a" foo\n', 'g.gbnf'), /g\.gbnf:1.*column 14: undefined rule foo/);
   assert.throws(() => parseGbnf('root ::= "a"\nbar ::= [z-a]\n', 'g.gbnf'), /g\.gbnf:2.*column 9: character range out of order/);
+  // a range cut by the end of the line is unterminated, not "out of order" (a range up to the newline)
+  assert.throws(() => parseGbnf('root ::= foo\nfoo ::= [a-\n', 'g.gbnf'), /g\.gbnf:2.*column 9: unterminated character range/);
+  assert.throws(() => parseGbnf('root ::= foo\nfoo ::= [a-', 'g.gbnf'), /g\.gbnf:2.*column 9: unterminated character/);
   assert.throws(() => parseGbnf('root ::= ("a"\n', 'g.gbnf'), /g\.gbnf:1: column 14: expected \) to close the \( at column 10$/);
   assert.throws(() => parseGbnf('start ::= "a"\n', 'g.gbnf'), /no root rule/);
   assert.throws(() => parseGbnf('root ::= "abc\n', 'g.gbnf'), /unterminated string/);

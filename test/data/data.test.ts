@@ -47,6 +47,9 @@ test('prepare writes shards and the mixture table; re-running reuses them; a new
   }
   const table = mixtureTable(index);
   assert.match(table, /books\s+50\.0%/);
+  // the documents column says why out can exceed in (long documents are split)
+  assert.match(table, /docs in→out/);
+  assert.match(table, /\ndocs in→out: .*split into pieces, so out can exceed in/);
   const mtime = statSync(join(dataDir, 'books.train.bin')).mtimeMs;
   const again = await prepareData(config, dataDir, tok, { quiet: true, threads: 1 });
   assert.equal(again.contentHash, index.contentHash);
@@ -183,7 +186,7 @@ test('bad input is reported with the source, file and line before any long work'
   assert.throws(() => validateMixture({ ...config, sources: [{ name: 'x', builtin: 'nope', weight: 1 }] }), /unknown built-in corpus "nope"/);
   // a misspelt key is named, not read as the missing one
   const misspelt = { name: 'x', builtin: 'sotu', wieght: 1 } as unknown as MixtureConfig['sources'][number];
-  assert.throws(() => validateMixture({ ...config, sources: [misspelt] }, 'm.json'), /m\.json, field "sources\[0\] \(x\)\.wieght": unknown key "wieght" \(a source has: name, builtin, paths, field, weight\)/);
+  assert.throws(() => validateMixture({ ...config, sources: [misspelt] }, 'm.json'), /m\.json, field "sources\[0\] \(x\)\.wieght": unknown key "wieght"; did you mean "weight"\? \(a source has: name, builtin, paths, field, weight\)/);
   const tiny = join(root, 'tiny.txt');
   writeFileSync(tiny, 'hi');
   await assert.rejects(run({ sources: [{ name: 'empty', paths: [tiny], weight: 1 }] }), /source "empty" yields no text after cleaning/);

@@ -77,7 +77,24 @@ test('writers: a bad rate or mistake name is an error naming the field', () => {
   // a misspelt source key is named, not read as a missing weight
   assert.throws(
     () => buildSftDataset(tok, { sources: [{ task: 'arithmetic', wieght: 1 } as never] }, 4096, 'mix.json'),
-    (e: unknown) => e instanceof GptforgeError && e.field === 'sources[0].wieght' && /unknown key "wieght"/.test(e.message),
+    (e: unknown) => e instanceof GptforgeError && e.field === 'sources[0].wieght' && /unknown key "wieght"; did you mean "weight"\?/.test(e.message),
+  );
+  // a misspelt task is named by file and field (under the preset's path), with the closest name
+  assert.throws(
+    () =>
+      buildSftDataset(
+        tok,
+        {
+          sources: [
+            { task: 'arithmetic', weight: 1 },
+            { task: 'definitons', weight: 1 },
+          ],
+        },
+        4096,
+        'preset.json',
+        'sft.mixture.',
+      ),
+    (e: unknown) => e instanceof GptforgeError && e.message.startsWith('preset.json, field "sft.mixture.sources[1].task": unknown task "definitons"; did you mean "definitions"? (one of: '),
   );
   assert.equal(taskByName('arithmetic').usesTool, true);
 });

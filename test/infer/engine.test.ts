@@ -91,11 +91,15 @@ test('ask direct with tools: the trace lists each call and its output before the
   assert.equal(none.toolCalls, undefined); // without tools the trace has no calls field
 });
 
-test('engine: a tool call that never closes ends the reply as unclosed (or max_tokens when the budget ran out inside it), or is closed by the engine at maxCallTokens', () => {
+test('engine: inside an open call the end of turn is masked (the call goes on to <|tool_end|> and runs; the budget running out inside it is max_tokens), and the engine closes it at maxCallTokens', () => {
   const open = [sp('<|tool_start|>'), ...txt('calculator: 12*3'), sp('<|assistant_end|>')];
-  const r1 = new ChatEngine(new ScriptedModel(open), tok).reply(question, { temperature: 0, tools: defaultTools() });
-  assert.equal(r1.stopReason, 'unclosed_tool_call');
-  assert.equal(r1.toolCalls, 0);
+  // the model's first choice ends the turn inside the call, its runner-up closes the call
+  const runnerUp = [...open.slice(0, -1).map(() => sp('<|assistant_end|>')), sp('<|tool_end|>')];
+  const r1 = new ChatEngine(new ScriptedModel(open, runnerUp), tok).reply(question, { temperature: 0, tools: defaultTools() });
+  assert.notEqual(r1.stopReason, 'unclosed_tool_call');
+  assert.equal(r1.toolCalls, 1);
+  assert.deepEqual(r1.messages[0].tool_call, { name: 'calculator', input: '12*3' });
+  assert.equal(r1.messages[1].content, '36');
   const runaway = [sp('<|tool_start|>'), ...Array(20).fill(txt('3')[0]), ...txt('The answer is 36.'), sp('<|assistant_end|>')];
   const model = new ScriptedModel(runaway);
   const r2 = new ChatEngine(model, tok).reply(question, { temperature: 0, tools: defaultTools(), maxCallTokens: 8 });

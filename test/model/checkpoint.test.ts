@@ -7,6 +7,7 @@ import { GPT } from '../../src/model/gpt.js';
 import { makeConfig } from '../../src/model/config.js';
 import { latestCheckpoint, listCheckpoints, loadCheckpoint, modelFromCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../../src/model/safetensors.js';
+import { GptforgeError } from '../../src/util/errors.js';
 
 const tiny = (): GPT => new GPT(makeConfig({ vocabSize: 32, blockSize: 8, nLayer: 1, nHead: 1, nEmbd: 8 }), { seed: 1 });
 
@@ -82,6 +83,17 @@ test('a corrupt checkpoint config.json is named by line and column; a tensor err
     () => loadCheckpoint(ck),
     (e: Error) => new RegExp(`^${cfgPath.replace(/[.]/g, '\\.')}:${line}: corrupt checkpoint config: not valid JSON: expected a value at column \\d+$`).test(e.message),
   );
+  // a config.json without its "model" section (or with a non-object one) names the field, not a TypeError
+  for (const [bad, what] of [
+    [{ nope: 1 }, 'missing'],
+    [{ ...JSON.parse(text), model: 3 }, 'must be an object, got 3'],
+  ] as const) {
+    writeFileSync(cfgPath, JSON.stringify(bad));
+    assert.throws(
+      () => loadCheckpoint(ck),
+      (e: Error) => e instanceof GptforgeError && e.message.startsWith(`${cfgPath}, field "model": ${what} (`),
+    );
+  }
   writeFileSync(cfgPath, text);
   const st = join(ck, 'model.safetensors');
   const tensors = readSafetensors(st).tensors;

@@ -67,10 +67,17 @@ export function scriptedModel(tok: Tokenizer, opts: { slowMs?: number; repeat?: 
         at = reply.length - oe - 1;
       } else {
         const call = prompt.includes('bytes') ? null : prompt.includes('weather') ? 'get_weather: {"city": "Paris"}' : prompt.includes('calc') ? 'calculator: 12*3' : null;
-        script = call ? [sp['<|tool_start|>'], ...txt(call), sp['<|tool_end|>']] : prompt.includes('bytes') ? [...[...Buffer.from(BYTE_REPLY, 'utf8')].map((b) => byteId.get(b)!), sp['<|assistant_end|>']] : [...txt('Hello there. How are you? Bye.'.repeat(opts.repeat ?? 1)), sp['<|assistant_end|>']];
+        // "unclosed": the model would end its turn inside the call (closing it is its runner-up)
+        script = call
+          ? [sp['<|tool_start|>'], ...txt(call), prompt.includes('unclosed') ? sp['<|assistant_end|>'] : sp['<|tool_end|>']]
+          : prompt.includes('bytes')
+            ? [...[...Buffer.from(BYTE_REPLY, 'utf8')].map((b) => byteId.get(b)!), sp['<|assistant_end|>']]
+            : [...txt('Hello there. How are you? Bye.'.repeat(opts.repeat ?? 1)), sp['<|assistant_end|>']];
         at = reply.length;
       }
-      return peak(V, script[at] ?? sp['<|assistant_end|>']);
+      const l = peak(V, script[at] ?? sp['<|assistant_end|>']);
+      if (prompt.includes('unclosed') && script[at] === sp['<|assistant_end|>'] && oe < 0) l[sp['<|tool_end|>']] = 10;
+      return l;
     },
     256,
   );

@@ -312,6 +312,29 @@ describe('chat completions', () => {
     const ok = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0, response_format: { type: 'text' } });
     assert.equal(ok.choices[0].finish_reason, 'stop');
   });
+  test('OpenAI edges: a chat ending with an assistant message is continued (a prefill), not refused; stream_options without stream is a BadRequestError naming it', async () => {
+    const r = await client.chat.completions.create({ model: 'scripted', messages: [...user('hi'), { role: 'assistant', content: 'Hello there.' }], temperature: 0, max_tokens: 8 });
+    const plain = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0, max_tokens: 8 });
+    // the prompt is the open turn: the user prompt plus the assistant's words, without its end of turn
+    assert.equal(r.usage!.prompt_tokens, plain.usage!.prompt_tokens + tok.encode('Hello there.', { disallowedSpecial: 'plain' }).length);
+    await assert.rejects(client.chat.completions.create({ model: 'scripted', messages: user('hi'), max_tokens: 2, stream_options: { include_usage: true } }), (e: unknown) => e instanceof BadRequestError && e.param === 'stream_options');
+    await assert.rejects(client.completions.create({ model: 'base', prompt: 'hi', max_tokens: 2, stream_options: { include_usage: true } }), (e: unknown) => e instanceof BadRequestError && e.param === 'stream_options');
+  });
+  test('error texts name the thing: a schema error is prefixed once; an out-of-range prompt token id is named', async () => {
+    await assert.rejects(
+      client.chat.completions.create({ model: 'sft', messages: user('x'), response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', not: { const: 'a' } }, strict: true } } }),
+      (e: unknown) => e instanceof BadRequestError && /^400 response_format\.json_schema\.schema/.test(e.message) && !/response_format: response_format/.test(e.message),
+    );
+    const V = tok.vocabSize;
+    for (const prompt of [
+      [99999],
+      [
+        [1, 2],
+        [3, -1],
+      ],
+    ])
+      await assert.rejects(client.completions.create({ model: 'base', prompt, max_tokens: 2 }), (e: unknown) => e instanceof BadRequestError && e.param === 'prompt' && new RegExp(`token id (99999|-1) is out of range: this model's ids are 0–${V - 1}`).test(e.message));
+  });
   test('response_format json_object: a complete reply is a JSON object; one cut by max_tokens says length', async () => {
     for (let seed = 0; seed < 10; seed++) {
       const r = await client.chat.completions.create({ model: 'sft', messages: user('JSON please'), seed, max_tokens: 30, response_format: { type: 'json_object' } });
@@ -324,7 +347,8 @@ describe('chat completions', () => {
   test('malformed messages are BadRequestErrors', async () => {
     await assert.rejects(client.chat.completions.create({ model: 'sft', messages: [] }), BadRequestError);
     await assert.rejects(client.chat.completions.create({ model: 'sft', messages: [{ role: 'tool', content: 'x', tool_call_id: 'a' }] }), BadRequestError);
-    await assert.rejects(client.chat.completions.create({ model: 'sft', messages: [{ role: 'assistant', content: 'x' }] }), BadRequestError);
+    // (a chat ending with an assistant message is continued, as OpenAI accepts it: see "OpenAI edges")
+    await assert.rejects(client.chat.completions.create({ model: 'sft', messages: [{ role: 'narrator', content: 'x' } as never] }), BadRequestError);
   });
 });
 
@@ -445,6 +469,20 @@ describe('tools', () => {
     // the declared tool is still called under "auto"
     const weatherCall = await client.chat.completions.create({ model: 'scripted', messages: user('weather?'), temperature: 0, tools: weather, tool_choice: 'auto' });
     assert.equal((weatherCall.choices[0].message.tool_calls![0] as { function: { name: string } }).function.name, 'get_weather');
+  });
+  test('a model that would end its turn inside a call cannot: the end of turn is masked there, the call closes and comes back as tool_calls (plain and streamed)', async () => {
+    const calc = [{ type: 'function' as const, function: { name: 'calculator', parameters: { type: 'object' } } }];
+    const r = await client.chat.completions.create({ model: 'scripted', messages: user('unclosed calc'), temperature: 0, tools: calc, max_tokens: 40 });
+    assert.equal(r.choices[0].finish_reason, 'tool_calls');
+    assert.equal((r.choices[0].message.tool_calls![0] as { function: { name: string } }).function.name, 'calculator');
+    const names: string[] = [];
+    let finish: string | null = null;
+    for await (const ch of await client.chat.completions.create({ model: 'scripted', messages: user('unclosed calc'), temperature: 0, tools: calc, max_tokens: 40, stream: true })) {
+      for (const tc of ch.choices[0]?.delta.tool_calls ?? []) if (tc.function?.name) names.push(tc.function.name);
+      finish = ch.choices[0]?.finish_reason ?? finish;
+    }
+    assert.deepEqual(names, ['calculator']);
+    assert.equal(finish, 'tool_calls');
   });
   test('tool_choice "none" masks calls; without tools the model cannot call', async () => {
     const r = await client.chat.completions.create({ model: 'scripted', messages: user('weather?'), temperature: 0, tools: weather, tool_choice: 'none', max_tokens: 4 });
@@ -627,6 +665,19 @@ describe('errors', () => {
       }
       for (const x of settled) if (x.status === 'fulfilled') assert.equal(x.value.choices[0].message.content, 'Hello there. How are you? Bye.'.repeat(4));
       assert.ok(settled.some((x) => x.status === 'fulfilled'));
+    } finally {
+      await s.close();
+    }
+  });
+  test('a request with more rows than the server ever holds (n beyond parallel + max-queue) is a BadRequestError naming n, on an idle server (not a 429 forever)', async () => {
+    const s = new GptforgeServer({ parallel: 1, maxQueue: 1 });
+    s.setModels(new Map([['scripted', scriptedModel(tok)]]));
+    const addr = await s.listen(0);
+    const c = new OpenAI({ baseURL: `${addr}/v1`, apiKey: 'x', maxRetries: 0 });
+    try {
+      await assert.rejects(c.chat.completions.create({ model: 'scripted', messages: user('hi'), n: 4, max_tokens: 4 }), (e: unknown) => e instanceof BadRequestError && e.param === 'n' && /needs 4 rows.*1 decoding \+ 1 waiting/.test(e.message));
+      const ok = await c.chat.completions.create({ model: 'scripted', messages: user('hi'), n: 2, max_tokens: 4 });
+      assert.equal(ok.choices.length, 2);
     } finally {
       await s.close();
     }

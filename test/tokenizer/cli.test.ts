@@ -64,3 +64,22 @@ test('tokenizer CLI: --pattern \\p{L}+ keeps what it does not match; --special e
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('tokenizer train on a text too small for --vocab-size says that merging stopped early and why', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-tokcli-small-'));
+  try {
+    const corpus = join(dir, 'c.txt');
+    writeFileSync(corpus, 'the cat sat on the mat. '.repeat(5));
+    const tr = run(['train', '--input', corpus, '--vocab-size', '300', '--out', join(dir, 'tok.json')]);
+    assert.equal(tr.status, 0, tr.stderr);
+    const got = Number(/vocabulary (\d+)/.exec(tr.stdout)?.[1]);
+    assert.ok(got < 300, tr.stdout);
+    assert.match(tr.stderr, new RegExp(`note: merging stopped at a vocabulary of ${got}, below --vocab-size 300: every word .* is already a single token`));
+    // a text with room for every merge gets no note
+    writeFileSync(corpus, mobyDick().slice(0, 30_000));
+    const big = run(['train', '--input', corpus, '--vocab-size', '300', '--out', join(dir, 'tok2.json')]);
+    assert.doesNotMatch(big.stderr, /merging stopped/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

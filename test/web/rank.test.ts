@@ -137,3 +137,41 @@ test('compare: base (fake conversation), SFT side by side, each with a reward-mo
   assert.equal(scores.length, 2);
   for (const s of scores) assert.ok(Number.isFinite(Number(s.replace('★ ', ''))), s);
 });
+
+test('compare: a reward model served under another name (kind "reward", not id rm) still scores, by its id', async () => {
+  const models = loadRunModels(dir);
+  const rm = models.get('rm')!;
+  models.delete('rm');
+  models.set('verifier', { ...rm, id: 'verifier' });
+  const other = new GptforgeServer();
+  await registerWeb(other, { runDir: dir });
+  other.setModels(models);
+  const url = await other.listen(0, '127.0.0.1');
+  try {
+    await page.goto(url + '/#compare');
+    await page.waitForSelector('.col[data-model="sft"]');
+    await page.fill('#compare-prompt', 'Hello there');
+    await page.fill('#compare-max-tokens', '8');
+    await page.click('#compare-run');
+    await page.waitForSelector('.col[data-model="sft"] .score', { timeout: 20_000 });
+    const s = await page.locator('.col[data-model="sft"] .score').innerText();
+    assert.ok(Number.isFinite(Number(s.replace('★ ', ''))), s);
+  } finally {
+    await other.close();
+  }
+});
+
+test('a server started with --api-key: the page first points at the "API key" link, not the raw 401 text', async () => {
+  const locked = new GptforgeServer({ apiKeys: ['sesame'] });
+  await registerWeb(locked, { runDir: dir });
+  locked.setModels(loadRunModels(dir));
+  const url = await locked.listen(0, '127.0.0.1');
+  try {
+    await page.goto(url + '/#compare');
+    await page.waitForSelector('.error', { timeout: 20_000 });
+    const text = await page.locator('.error').first().innerText();
+    assert.match(text, /^This server needs an API key: click "API key" at the top of the page/);
+  } finally {
+    await locked.close();
+  }
+});

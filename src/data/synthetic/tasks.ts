@@ -1,4 +1,5 @@
 import { GptforgeError } from '../../util/errors.js';
+import { closestKey } from '../../util/closest.js';
 import { antonyms } from './antonyms.js';
 import { arithmetic } from './arithmetic.js';
 import { chat } from './chat.js';
@@ -45,9 +46,18 @@ export const OPT_IN_TASKS: readonly SyntheticTask[] = [passagesTask(), structure
 
 const anyTask = (name: string): SyntheticTask | undefined => TASKS.find((t) => t.name === name) ?? OPT_IN_TASKS.find((t) => t.name === name);
 
-export function taskByName(name: string): SyntheticTask {
+/**
+ * A task family by name.
+ * @param where the file and field the name came from (a preset's `sft.mixture.sources[0].task`), named in the error
+ * @throws GptforgeError for an unknown name, with the closest one when it is near (`definitons` → "definitions")
+ */
+export function taskByName(name: string, where: { file?: string; field?: string } = {}): SyntheticTask {
   const task = anyTask(name);
-  if (!task) throw new GptforgeError(`unknown task "${name}" (one of: ${[...TASKS, ...OPT_IN_TASKS].map((t) => t.name).join(', ')})`);
+  if (!task) {
+    const names = [...TASKS, ...OPT_IN_TASKS].map((t) => t.name);
+    const near = closestKey(String(name), names);
+    throw new GptforgeError(`unknown task "${name}"${near ? `; did you mean "${near}"?` : ''} (one of: ${names.join(', ')})`, where);
+  }
   return task;
 }
 

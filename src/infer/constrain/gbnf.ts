@@ -217,6 +217,8 @@ class GbnfParser {
       const lo = this.char();
       if (this.src[this.i] === '-' && this.src[this.i + 1] !== ']' && this.i + 1 < this.src.length) {
         this.i++;
+        // `[a-` then the end of the line: the range has no upper end (not a range "a" to newline, out of order)
+        if (this.src[this.i] === '\n' || this.src[this.i] === '\r') this.fail('unterminated character range', at);
         const hi = this.char();
         if (hi < lo) this.fail('character range out of order', at);
         ranges.push([lo, hi]);
