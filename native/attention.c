@@ -60,10 +60,14 @@ typedef struct {
  * Zero padding adds nothing to any sum; padded query lanes (i ≥ T) stay finite and are
  * never written out. Tiles stop at the causal diagonal (to NJ keys; entries past it are set
  * to zero). The backward runs over blocks of KBLK keys (FlashAttention-2's order), so it holds
- * 2·KBLK·TP floats of Pᵀ and dSᵀ, not the head's 2·TP² (512 KiB at T = 256, all of L2). SMALL_T
- * stays where the two paths were measured against each other (the padded copies alone are
- * 9·TP·DP floats a task). */
-#define SMALL_T 256
+ * 2·KBLK·TP floats of Pᵀ and dSᵀ, not the head's 2·TP² (512 KiB at T = 256, 2 MiB at 512):
+ * that is what let SMALL_T go from 256 to 512. Against the general path at T 384 (B 8, H 4,
+ * D 32) and T 512 (B 4, H 6, D 64), one thread, AVX2 (Zen 3, loaded machine, best of 3 runs
+ * each, alternated): forward 17.5 → 9.7 and 31.5 → 20.1 ms, backward 37.4 → 22.8 and 69.9 →
+ * 52.8 ms. A task's padded copies are 9·TP·DP floats (1.2 MB at T 512, D 64). */
+#ifndef SMALL_T
+#define SMALL_T 512
+#endif
 #define SMALL_D 64
 #define NJ 8 /* keys per tile_s call */
 /* keys per block of the backward (FlashAttention-2's order, att_bwd_small): a multiple of 16
