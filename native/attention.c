@@ -59,11 +59,24 @@ typedef struct {
  * included once per vector width (AVX-512, AVX2, 4 lanes) and picked at run time.
  * Zero padding adds nothing to any sum; padded query lanes (i ≥ T) stay finite and are
  * never written out. Tiles stop at the causal diagonal (to NJ keys; entries past it are set
- * to zero). Backward keeps the head's whole Pᵀ and dSᵀ (2·TP² floats, 512 KiB per thread at
- * T = 256) so each of the four products is a single pass: that T² is what bounds SMALL_T. */
-#define SMALL_T 256
+ * to zero). The backward runs over blocks of KBLK keys (FlashAttention-2's order), so it holds
+ * 2·KBLK·TP floats of Pᵀ and dSᵀ, not the head's 2·TP² (512 KiB at T = 256, 2 MiB at 512):
+ * that is what let SMALL_T go from 256 to 512. Against the general path at T 384 (B 8, H 4,
+ * D 32) and T 512 (B 4, H 6, D 64), one thread, AVX2 (Zen 3, loaded machine, best of 3 runs
+ * each, alternated): forward 17.5 → 9.7 and 31.5 → 20.1 ms, backward 37.4 → 22.8 and 69.9 →
+ * 52.8 ms. A task's padded copies are 9·TP·DP floats (1.2 MB at T 512, D 64). */
+#ifndef SMALL_T
+#define SMALL_T 512
+#endif
 #define SMALL_D 64
 #define NJ 8 /* keys per tile_s call */
+/* keys per block of the backward (FlashAttention-2's order, att_bwd_small): a multiple of 16
+ * (the query tiles and the padding of T), so a block's rows start on a tile and every group of
+ * PV_ROWS rows (≤ 8, dividing 16) lies in one block */
+#ifndef KBLK
+#define KBLK 32
+#endif
+_Static_assert(KBLK % 16 == 0, "KBLK: a multiple of 16");
 
 /* dst[TP][DP] = s · rows t < T, columns off .. off+D of a strided array; zero elsewhere */
 INLINE void pad_rows(const float *src, long stride, long off, int T, int D, int TP, int DP, float s, float *dst) {

@@ -67,12 +67,15 @@ INLINE void SMALL(tile_s2)(const float *A, const float *Bt, int TP, int DP, floa
 #define PV_ROWS(DP) (VL < 16 ? 4 : (DP) / VL * 8 <= ACC ? 8 : (DP) / VL * 4 <= ACC ? 4 : (DP) / VL * 2 <= ACC ? 2 : 1)
 #define PV_SV(DP) (VL < 16 ? 2 : (DP) / VL)
 
-/* O[r][:] = Σ_{k0 ≤ k < k1} A[r·sr + k·sk] · B[k][:] for r < PV_ROWS(DP) (B and O rows of DP floats) */
-INLINE void SMALL(tile_pv)(const float *A, long sr, long sk, const float *B, int k0, int k1, int DP, float *O) {
+/* O[r][:] = Σ_{k0 ≤ k < k1} A[r·sr + k·sk] · B[k][:] for r < PV_ROWS(DP) (B and O rows of DP floats);
+ * with `more`, O[r][:] += the same, each sum continued in k's order from the value O holds (so
+ * a sum split over calls in ascending k gives the bits of one call over the whole range) */
+INLINE void SMALL(tile_pv)(const float *A, long sr, long sk, const float *B, int k0, int k1, int DP, float *O, const int more) {
   const int R = PV_ROWS(DP), NV = DP / VL, SV = PV_SV(DP);
   for (int s = 0; s < NV; s += SV) {
     SMALL(vf) acc[ACC > SMALL_D / VL ? ACC : SMALL_D / VL];
-    for (int i = 0; i < R * SV; i++) acc[i] = (SMALL(vf)){0};
+    for (int r = 0; r < R; r++)
+      for (int v = 0; v < SV; v++) acc[r * SV + v] = more ? VLOAD(O + (long)r * DP + VL * (s + v)) : (SMALL(vf)){0};
     const float *Bs = B + (long)s * VL;
     for (int k = k0; k < k1; k++)
       for (int r = 0; r < R; r++) {
@@ -135,7 +138,7 @@ INLINE void SMALL(att_fwd_small)(const att_ctx *a, int b, int h, const int DP) {
      * rest of its p are zeros: leaving them out changes no sum) */
     for (int r0 = 0; r0 < QL && i0 + r0 < T; r0 += R) {
       const int kr = i0 + r0 + R < kv ? i0 + r0 + R : kv;
-      SMALL(tile_pv)(St + r0, 1, QL, v, 0, kr, DP, O);
+      SMALL(tile_pv)(St + r0, 1, QL, v, 0, kr, DP, O, 0);
       for (int r = 0; r < R && i0 + r0 + r < T; r++)
         memcpy(a->o + ((long)b * T + i0 + r0 + r) * C + h * D, O + (long)r * DP, sizeof(float) * D);
     }
@@ -145,11 +148,11 @@ INLINE void SMALL(att_fwd_small)(const att_ctx *a, int b, int h, const int DP) {
 INLINE void SMALL(att_bwd_small)(const att_ctx *a, int b, int h, const int DP) {
   int T = a->T, D = a->D, H = a->H, TP = (T + 15) & ~15, R = PV_ROWS(DP);
   long C = (long)H * D, C3 = 3 * C;
-  size_t TD = (size_t)TP * DP, TT = (size_t)TP * TP;
+  size_t TD = (size_t)TP * DP, TK = (size_t)KBLK * TP;
   float scale = 1.0f / sqrtf((float)D);
-  float *qt = get_scratch(9 * TD + 2 * TT + 2 * (size_t)TP);
+  float *qt = get_scratch(9 * TD + 2 * TK + 2 * (size_t)TP);
   float *q = qt + TD, *k = q + TD, *v = k + TD, *dOt = v + TD, *dO = dOt + TD, *dq = dO + TD, *dk = dq + TD, *dv = dk + TD;
-  float *Pt = dv + TD, *dSt = Pt + TT, *lse = dSt + TT, *di = lse + TP;
+  float *Pb = dv + TD, *dSb = Pb + TK, *lse = dSb + TK, *di = lse + TP;
   const float *base = a->qkv + (long)b * T * C3, *ob = a->out + (long)b * T * C, *gb = a->dout + (long)b * T * C;
   PAD_COLS(base, C3, h * D, T, D, TP, DP, scale, qt, q);
   pad_rows(base, C3, C + h * D, T, D, TP, DP, 1.0f, k);
@@ -166,45 +169,62 @@ INLINE void SMALL(att_bwd_small)(const att_ctx *a, int b, int h, const int DP) {
     di[t] = s;
     lse[t] = t < T ? lse_in[t] : 0.0f;
   }
-  /* Pᵀ = exp(Sᵀ − lse) and dSᵀ = Pᵀ ⊙ (V·dOᵀ − di), tiles of QL queries up to the diagonal:
-   * two vectors (tile_s2) where 2·VL lanes fit the 16-float padding of TP, else one */
+  /* FlashAttention-2's backward order (Dao 2023, Alg. 2): blocks of KBLK keys, each taking
+   * its rows of Pᵀ and dSᵀ for every query that sees them (queries ≥ j0), then its rows of
+   * dK and dV whole, and its share of every dQ row (a sum over keys, continued block after
+   * block in key order: tile_pv's `more`). Only 2 · KBLK · TP floats of Pᵀ and dSᵀ live at
+   * a time (64 KiB at T = 256), not the head's 2 · TP² (512 KiB, all of L2). Every product
+   * sums in the order of the one-pass version, so the results are the same bits. */
   enum { QL = 2 * VL <= 16 ? 2 * VL : VL };
-  for (int i0 = 0; i0 < T; i0 += QL) {
-    int kv = i0 + QL < T ? i0 + QL : T, nk;
-    if (QL == 2 * VL) {
-      /* exactly the keys < kv: groups of NJ2, then one key a call */
-      nk = kv;
-      int j0 = 0;
-      for (; j0 + NJ2 <= kv; j0 += NJ2) {
-        SMALL(tile_s2)(k + (long)j0 * DP, qt + i0, TP, DP, Pt + (long)j0 * TP + i0, TP, NJ2);
-        SMALL(tile_s2)(v + (long)j0 * DP, dOt + i0, TP, DP, dSt + (long)j0 * TP + i0, TP, NJ2);
+  for (int j0 = 0; j0 < T; j0 += KBLK) {
+    const int j1 = j0 + KBLK < T ? j0 + KBLK : T;
+    /* Pᵀ = exp(Sᵀ − lse) and dSᵀ = Pᵀ ⊙ (V·dOᵀ − di) for keys j0 ≤ j < j1, in tiles of QL
+     * queries up to each tile's diagonal: two vectors (tile_s2) where 2·VL lanes fit the
+     * 16-float padding of TP, else one; row j − j0 of the block holds key j */
+    for (int i0 = j0; i0 < T; i0 += QL) {
+      const int kv = i0 + QL < T ? i0 + QL : T, je = j1 < kv ? j1 : kv;
+      int ne;
+      if (QL == 2 * VL) {
+        /* exactly the keys < je: groups of NJ2, then one key a call */
+        ne = je - j0;
+        int j = j0;
+        for (; j + NJ2 <= je; j += NJ2) {
+          SMALL(tile_s2)(k + (long)j * DP, qt + i0, TP, DP, Pb + (long)(j - j0) * TP + i0, TP, NJ2);
+          SMALL(tile_s2)(v + (long)j * DP, dOt + i0, TP, DP, dSb + (long)(j - j0) * TP + i0, TP, NJ2);
+        }
+        for (; j < je; j++) {
+          SMALL(tile_s2)(k + (long)j * DP, qt + i0, TP, DP, Pb + (long)(j - j0) * TP + i0, TP, 1);
+          SMALL(tile_s2)(v + (long)j * DP, dOt + i0, TP, DP, dSb + (long)(j - j0) * TP + i0, TP, 1);
+        }
+      } else {
+        ne = (je - j0 + NJ - 1) / NJ * NJ;
+        for (int j = j0; j < j0 + ne; j += NJ) {
+          SMALL(tile_s)(k + (long)j * DP, qt + i0, TP, DP, Pb + (long)(j - j0) * TP + i0, TP);
+          SMALL(tile_s)(v + (long)j * DP, dOt + i0, TP, DP, dSb + (long)(j - j0) * TP + i0, TP);
+        }
       }
-      for (; j0 < kv; j0++) {
-        SMALL(tile_s2)(k + (long)j0 * DP, qt + i0, TP, DP, Pt + (long)j0 * TP + i0, TP, 1);
-        SMALL(tile_s2)(v + (long)j0 * DP, dOt + i0, TP, DP, dSt + (long)j0 * TP + i0, TP, 1);
-      }
-    } else {
-      nk = (kv + NJ - 1) / NJ * NJ;
-      for (int j0 = 0; j0 < nk; j0 += NJ) {
-        SMALL(tile_s)(k + (long)j0 * DP, qt + i0, TP, DP, Pt + (long)j0 * TP + i0, TP);
-        SMALL(tile_s)(v + (long)j0 * DP, dOt + i0, TP, DP, dSt + (long)j0 * TP + i0, TP);
-      }
-    }
-    for (int j = 0; j < nk; j++) {
-      float *p = Pt + (long)j * TP + i0, *g = dSt + (long)j * TP + i0;
+      for (int jj = 0; jj < ne; jj++) {
+        float *p = Pb + (long)jj * TP + i0, *g = dSb + (long)jj * TP + i0;
+        const int j = j0 + jj;
 #pragma omp simd
-      for (int l = 0; l < QL; l++) {
-        float e = SMALL_EXP(p[l] - lse[i0 + l]), x = j <= i0 + l ? e : 0.0f;
-        p[l] = x;
-        g[l] = x * (g[l] - di[i0 + l]);
+        for (int l = 0; l < QL; l++) {
+          float e = SMALL_EXP(p[l] - lse[i0 + l]), x = j <= i0 + l ? e : 0.0f;
+          p[l] = x;
+          g[l] = x * (g[l] - di[i0 + l]);
+        }
       }
     }
-  }
-  /* dQ = dS·K (scaled back at the scatter), dK = dSᵀ·(q·scale), dV = Pᵀ·dO */
-  for (int i0 = 0; i0 < T; i0 += R) SMALL(tile_pv)(dSt + i0, 1, TP, k, 0, i0 + R < T ? i0 + R : T, DP, dq + (long)i0 * DP);
-  for (int j0 = 0; j0 < T; j0 += R) {
-    SMALL(tile_pv)(dSt + (long)j0 * TP, TP, 1, q, j0, T, DP, dk + (long)j0 * DP);
-    SMALL(tile_pv)(Pt + (long)j0 * TP, TP, 1, dO, j0, T, DP, dv + (long)j0 * DP);
+    /* the block's rows of dK = dSᵀ·(q·scale) and dV = Pᵀ·dO, whole (queries j ≤ i < T) */
+    for (int jr = j0; jr < j1; jr += R) {
+      SMALL(tile_pv)(dSb + (long)(jr - j0) * TP, TP, 1, q, jr, T, DP, dk + (long)jr * DP, 0);
+      SMALL(tile_pv)(Pb + (long)(jr - j0) * TP, TP, 1, dO, jr, T, DP, dv + (long)jr * DP, 0);
+    }
+    /* dQ = dS·K (scaled back at the scatter): the block's keys j0 ≤ j < min(j1, i + R) of each
+     * group of R query rows i ≥ j0, added on to the earlier blocks' sum (started by block 0) */
+    for (int ir = j0; ir < T; ir += R) {
+      const int ke = ir + R < j1 ? ir + R : j1;
+      SMALL(tile_pv)(dSb + ir, 1, TP, k + (long)j0 * DP, 0, ke - j0, DP, dq + (long)ir * DP, j0 > 0);
+    }
   }
   /* accumulate: dqkv += the head's gradient; else written as 0 + it (the same bits as adding
    * it to zeros, −0 included, without the caller's zero fill or this read of the zeros) */

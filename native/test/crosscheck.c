@@ -341,7 +341,10 @@ int main(int argc, char **argv) {
   case_rows(33, 256);
   case_rows(5, 13);
   case_attention(2, 16, 2, 16);  /* the small-tile path */
-  case_attention(1, 160, 2, 32); /* the general path */
+  case_attention(1, 160, 2, 32); /* the small-tile path, its backward over 5 key blocks */
+  case_attention(2, 77, 2, 48);  /* 3 key blocks, the last one partial; T not a multiple of 16 */
+  case_attention(1, 300, 2, 32); /* the small-tile path beyond the old bound of T 256 */
+  case_attention(1, 40, 1, 80);  /* the general path (D > 64) */
   case_decode(3, 1, 20, 32, 2, 16);
   case_decode(2, 4, 9, 24, 1, 32);
   for (int type = 0; type < 2; type++) {

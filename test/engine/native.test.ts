@@ -268,7 +268,7 @@ for (const threads of [1, 2]) {
 
   test(`attention forward, backward and decode match the reference (${threads} thread${threads > 1 ? 's' : ''})`, { skip }, () => {
     native!.setThreads!(threads);
-    // small-tile path (T ≤ 256, D ≤ 64, every padded head size) and the general sgemm path (T > 256 or D > 64)
+    // small-tile path (T ≤ 512, D ≤ 64, every padded head size; its backward in blocks of 32 keys) and the general sgemm path (T > 512 or D > 64)
     for (const [B, T, H, D] of [
       [1, 1, 1, 1],
       [2, 7, 3, 5],
@@ -278,6 +278,8 @@ for (const threads of [1, 2]) {
       [2, 129, 4, 32],
       [1, 200, 1, 64],
       [1, 300, 2, 32],
+      [1, 512, 1, 16],
+      [1, 513, 1, 16],
       [1, 20, 1, 80],
     ]) {
       const C = H * D;
