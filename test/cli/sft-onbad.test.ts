@@ -51,7 +51,7 @@ test('sft: the mixture\'s onBad "skip" skips an over-long conversation with a co
     write({ mixture: { ...mixture, sources: [{ path: file, weight: 1, onBad: 'skip' }] } });
     const onSource = sft();
     assert.equal(onSource.status, 1);
-    assert.match(onSource.stderr, /field "sources\[0\]\.onBad": unknown key "onBad" .*onBad is set for the whole mixture/);
+    assert.match(onSource.stderr, /field "sft\.mixture\.sources\[0\]\.onBad": unknown key "onBad" .*onBad is set for the whole mixture/);
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }
