@@ -16,19 +16,19 @@
  *
  *   BENCH_AB='[{"label":"base","cli":"/tmp/base/dist/src/cli/main.js"},{"label":"branch"}]' \
  *     flock /tmp/gptforge-heavy.lock node dist/bench/serve-ab.js
+ *
+ * KNOWN DEFECT (2026-11-30, not yet explained): on an idle machine this bench gives 4 streams
+ * *below* one stream for every build, base included (4/1 0.51–0.70×, one server or three),
+ * where `bench:serve` on the same build and machine gives 2.5–2.9×. Do not use its 4-stream or
+ * 4/1 figures until that is found; `bench:serve` run per build, alternated, is the A/B to use.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { chatTokenIds } from '../src/data/chat.js';
 import { engineSummary } from '../src/engine/backend.js';
-import { saveCheckpoint } from '../src/model/checkpoint.js';
-import { makeConfig } from '../src/model/config.js';
-import { GPT } from '../src/model/gpt.js';
-import { trainTokenizer } from '../src/tokenizer/index.js';
+import { makeBenchRun } from './serve-model.js';
 
 const MAX_TOKENS = Number(process.env.BENCH_TOKENS ?? 48);
 const WAVES = Number(process.env.BENCH_REQUESTS ?? 8);
@@ -43,15 +43,7 @@ interface Spec {
 const SPECS = JSON.parse(process.env.BENCH_AB ?? '[{"label":"this build"}]') as Spec[];
 
 // bench:serve's model and requests
-const dir = mkdtempSync(join(tmpdir(), 'gf-bench-serve-ab-'));
-const words = 'the whale ship sea captain sailed over a grey morning and night while every sailor sang of home'.split(' ');
-const text = Array.from({ length: 3000 }, (_, i) => words[(i * 7 + (i >> 3)) % words.length]).join(' ');
-const tok = trainTokenizer([text], { vocabSize: 512 });
-const config = makeConfig({ vocabSize: tok.vocabSize, blockSize: 256, nLayer: 4, nHead: 4, nEmbd: 256, position: 'rope' });
-saveCheckpoint(join(dir, 'sft'), new GPT(config, { seed: 1 }), { stage: 'sft', step: 1, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() });
-const sp = chatTokenIds(tok);
-const ban: Record<string, number> = { [sp['<|assistant_end|>']]: -100, [sp['<|tool_start|>']]: -100 };
-if (tok.hasSpecial('<|eos|>')) ban[tok.specialId('<|eos|>')] = -100;
+const { dir, ban } = makeBenchRun('serve-ab');
 const agent = new Agent({ keepAlive: true });
 
 /** One streamed chat, read as bench:serve's lean client does; resolves with its completion tokens. */

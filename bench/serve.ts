@@ -27,22 +27,18 @@
  */
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import OpenAI from 'openai';
-import { chatTokenIds, renderPrompt } from '../src/data/chat.js';
+import { renderPrompt } from '../src/data/chat.js';
 import { decode, type RowRequest } from '../src/infer/pipeline.js';
-import { saveCheckpoint } from '../src/model/checkpoint.js';
-import { makeConfig } from '../src/model/config.js';
 import { GPT } from '../src/model/gpt.js';
 import { loadRunModels, Scheduler } from '../src/server/index.js';
 import { cpus, loadavg } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { engineSummary } from '../src/engine/backend.js';
-import { trainTokenizer } from '../src/tokenizer/index.js';
+import { makeBenchRun } from './serve-model.js';
 
 const MAX_TOKENS = Number(process.env.BENCH_TOKENS ?? 48);
 const CONCURRENCY = (process.env.BENCH_STREAMS ?? '1,4,8').split(',').map(Number);
@@ -51,15 +47,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3); // each stream count measu
 /** The server's prefix cache (on unless BENCH_SERVER_ARGS has --no-prefix-cache); the in-process scheduler follows it. */
 const PREFIX_CACHE = !(process.env.BENCH_SERVER_ARGS ?? '').split(' ').includes('--no-prefix-cache');
 
-const dir = mkdtempSync(join(tmpdir(), 'gf-bench-serve-'));
-const words = 'the whale ship sea captain sailed over a grey morning and night while every sailor sang of home'.split(' ');
-const text = Array.from({ length: 3000 }, (_, i) => words[(i * 7 + (i >> 3)) % words.length]).join(' ');
-const tok = trainTokenizer([text], { vocabSize: 512 });
-const config = makeConfig({ vocabSize: tok.vocabSize, blockSize: 256, nLayer: 4, nHead: 4, nEmbd: 256, position: 'rope' });
-saveCheckpoint(join(dir, 'sft'), new GPT(config, { seed: 1 }), { stage: 'sft', step: 1, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() });
-const sp = chatTokenIds(tok);
-const ban: Record<string, number> = { [sp['<|assistant_end|>']]: -100, [sp['<|tool_start|>']]: -100 };
-if (tok.hasSpecial('<|eos|>')) ban[tok.specialId('<|eos|>')] = -100;
+const { dir, tok, config, sp, ban } = makeBenchRun('serve');
 const question = (i: number): string => `the captain sailed over the sea ${i}`;
 
 const pct = (xs: number[], p: number): number => {
