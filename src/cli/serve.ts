@@ -29,7 +29,7 @@ export const command = new Command('serve')
     const format = logFormatFor(o.logFormat, process.stderr.isTTY);
     const log = o.log ? logStream(format, process.stderr, format === 'pretty' && process.stderr.isTTY === true) : undefined;
     const keys = [...o.apiKey, ...(process.env.GPTFORGE_API_KEY ? [process.env.GPTFORGE_API_KEY] : [])];
-    const { server, address, loaded } = await serveRun(o.run, { host: o.host, port: o.port, apiKeys: keys, parallel: o.parallel, maxQueue: o.maxQueue, bodyLimit: o.bodyLimit, log, ragStore: o.rag, precision: o.precision, prefixCache: o.prefixCache, decodeThread: o.decodeThread });
+    const { server, address, loaded, reload } = await serveRun(o.run, { host: o.host, port: o.port, apiKeys: keys, parallel: o.parallel, maxQueue: o.maxQueue, bodyLimit: o.bodyLimit, log, ragStore: o.rag, precision: o.precision, prefixCache: o.prefixCache, decodeThread: o.decodeThread });
     console.error(`gptforge serve: listening on ${address}${keys.length ? ` (${keys.length} API key${keys.length > 1 ? 's' : ''})` : ' (no API key)'}; loading ${o.run} …`);
     try {
       await loaded;
@@ -48,5 +48,14 @@ export const command = new Command('serve')
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      // SIGHUP: reread the run's stages (one trained from the command line since start), as POST /v1/gptforge/reload
+      const hup = (): void => {
+        try {
+          console.error(`gptforge serve: SIGHUP — serving ${reload().join(', ')}`);
+        } catch (e) {
+          console.error(`gptforge serve: SIGHUP — could not reload the run's models (the ones before stay): ${(e as Error).message}`);
+        }
+      };
+      process.on('SIGHUP', hup);
     });
   });

@@ -60,7 +60,7 @@ export function fastestRun(runs: number, fn: () => void): number {
 }
 
 /** Steps already done by a stage of the run (its latest checkpoint), 0 when none. */
-function stepsDone(runDir: string, stage: string): number {
+export function stepsDone(runDir: string, stage: string): number {
   const p = join(runDir, stage, 'latest.json');
   if (!existsSync(p)) return 0;
   try {

@@ -1,12 +1,13 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { techniquesHeadline } from '../assist/headline.js';
+import { HEADLINE_STEPS, techniquesHeadline } from '../assist/headline.js';
 import { loadMixtureConfig } from '../data/mixture.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { atomicWriteFile } from '../util/atomic.js';
 import { holdRunLock } from '../util/lock.js';
 import { runEval } from './eval.js';
-import { estimatePipeline, estimateText, formatDuration, timingTable, type PipelineEstimate } from './estimate.js';
+import { estimatePipeline, estimateText, formatDuration, stepsDone, timingTable, type PipelineEstimate } from './estimate.js';
+import { engineSummary } from '../engine/backend.js';
 import { runLayout } from './layout.js';
 import { resolveMixturePath, type PretrainPreset } from './presets.js';
 import { runPretrain } from './pretrain.js';
@@ -61,6 +62,50 @@ export interface RunPipelineResult {
   transcript?: string;
 }
 
+/** The technique × family table of a techniques.md (its first section), as the techniques stage prints it. */
+function techniquesTable(markdown: string): string {
+  const start = markdown.indexOf('## Technique × family');
+  if (start < 0) return markdown.trim();
+  const end = markdown.indexOf('\n## ', start + 1);
+  return markdown.slice(start, end < 0 ? undefined : end).trim();
+}
+
+/**
+ * What a re-run of the pipeline on `runDir` would do, or null when nothing: every stage of the
+ * preset has its checkpoint at the preset's `maxSteps` (the techniques model at its steps), and
+ * the outputs after them — eval.md, chat-transcript.txt (and techniques/techniques.md) — are newer
+ * than every checkpoint (their `latest.json`, rewritten with each save). A preset without an `sft`
+ * section has no evaluation to mark the run finished: it always has work (pretraining's samples).
+ * @returns the first reason there is work, naming the stage or file; null when the run is finished
+ */
+export function pipelineWork(runDir: string, preset: PretrainPreset, o: { techniques?: boolean } = {}): string | null {
+  const l = runLayout(runDir);
+  if (!preset.sft) return 'the preset has no sft section (nothing marks the run finished)';
+  const stages: Array<[string, number]> = [
+    ['base', preset.train.maxSteps],
+    ['sft', preset.sft.train.maxSteps],
+  ];
+  if (preset.rm) stages.push(['rm', preset.rm.train.maxSteps]);
+  if (preset.rm && preset.rl) stages.push(['rl', preset.rl.train.maxSteps]);
+  const techniques = o.techniques ?? preset.techniques !== undefined;
+  const techniquesStage = join('techniques', 'sft');
+  if (techniques) stages.push([techniquesStage, preset.techniques?.steps ?? HEADLINE_STEPS.abacus]);
+  const mtime = (f: string): number => (existsSync(f) ? statSync(f).mtimeMs : -1);
+  let newest = -1;
+  for (const [stage, steps] of stages) {
+    const done = stepsDone(runDir, stage);
+    if (done < steps) return `${stage} is at step ${done} of ${steps}`;
+    newest = Math.max(newest, mtime(join(runDir, stage, 'latest.json')));
+  }
+  const outputs = [l.evalMarkdown, l.chatTranscript, ...(techniques ? [join(runDir, 'techniques', 'techniques.md')] : [])];
+  for (const f of outputs) {
+    const t = mtime(f);
+    if (t < 0) return `${f} is missing`;
+    if (t <= newest) return `${f} is older than a checkpoint`;
+  }
+  return null;
+}
+
 /**
  * The main command (npm start): the whole recipe from one preset, each stage a runner of this
  * layer — data → tokenizer → pretrain (base model, samples) → SFT → simulated comparisons → RM
@@ -77,9 +122,22 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
   const stamp = (): string => `${((performance.now() - t0) / 60000).toFixed(1)} min`;
   holdRunLock(runDir, 'run', { create: true }); // before the calibration: a busy run is refused at once
 
+  // a finished run (every stage at its steps, the evaluation newer than every checkpoint): nothing
+  // to train or evaluate again, so no calibration either — the stored results, at once
+  const techniquesOn = o.techniques ?? preset.techniques !== undefined;
+  if (!o.fresh && pipelineWork(runDir, preset, { techniques: techniquesOn }) === null) {
+    log(`pipeline: ${runDir} is finished — every stage is at its steps and eval.md, chat-transcript.txt are newer than every checkpoint: nothing to do (--fresh starts over; \`gptforge eval --run ${runDir}\` evaluates again). The stored results:`);
+    const transcript = readFileSync(layout.chatTranscript, 'utf8');
+    const markdown = readFileSync(layout.evalMarkdown, 'utf8');
+    print(`\n== a short chat with the assistant (gptforge chat --run ${runDir}) ==\n\n${transcript}`);
+    print(markdown);
+    if (techniquesOn) print(`\n${techniquesTable(readFileSync(join(runDir, 'techniques', 'techniques.md'), 'utf8'))}`);
+    return { runDir, interrupted: false, estimate: { stages: [], total: 0, machine: engineSummary(), calibrationSeconds: 0 }, timings: [], markdown, transcript };
+  }
+
   const mixture = loadMixtureConfig(o.mixture ?? resolveMixturePath(preset, o.presetFile));
   const vocabSize = existsSync(layout.tokenizer) ? Tokenizer.load(layout.tokenizer).vocabSize : (mixture.tokenizer?.vocabSize ?? 4096);
-  const techniques = o.techniques ?? preset.techniques !== undefined;
+  const techniques = techniquesOn;
   const estimate = estimatePipeline(runDir, preset, vocabSize, mixture.sources.length, { techniques: techniques && preset.sft !== undefined });
   log(estimateText(estimate));
   const timings: StageTiming[] = [];

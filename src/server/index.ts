@@ -12,11 +12,12 @@ export { registerWeb, STAGE_RUNNERS, type StageRunner, type StageJobOptions, typ
 
 /**
  * Start serving a run: listen first (so /health answers 503 while loading), then load the
- * run's stage models (the generation stages on `precision` blocks: src/model/inference-precision.ts). Resolves with the server and its address once listening.
+ * run's stage models (the generation stages on `precision` blocks: src/model/inference-precision.ts). Resolves with the server and its address once listening;
+ * `reload` rereads the run's stages (a stage trained from the command line since: see `POST /v1/gptforge/reload`).
  */
-export async function serveRun(runDir: string, opts: ServerOptions & { host?: string; port?: number; precision?: BasePrecision }): Promise<{ server: GptforgeServer; address: string; loaded: Promise<void> }> {
+export async function serveRun(runDir: string, opts: ServerOptions & { host?: string; port?: number; precision?: BasePrecision }): Promise<{ server: GptforgeServer; address: string; loaded: Promise<void>; reload(): string[] }> {
   const server = new GptforgeServer(opts);
-  await registerWeb(server, { runDir, precision: opts.precision });
+  const web = await registerWeb(server, { runDir, precision: opts.precision });
   const address = await server.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1');
   const loaded = new Promise<void>((resolve, reject) => {
     setImmediate(() => {
@@ -29,5 +30,6 @@ export async function serveRun(runDir: string, opts: ServerOptions & { host?: st
       }
     });
   });
-  return { server, address, loaded };
+  // the run's stages reread from disk: new stage directories are served (SIGHUP to `gptforge serve`)
+  return { server, address, loaded, reload: () => web?.reloadModels() ?? [] };
 }

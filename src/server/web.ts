@@ -21,7 +21,7 @@ import { GptforgeError } from '../util/errors.js';
 import { holdLock, processAlive, readLock, releaseLock, type LockInfo } from '../util/lock.js';
 import type { GptforgeServer } from './app.js';
 import { ApiError, badRequest } from './errors.js';
-import { loadRunModels } from './models.js';
+import { loadRunModels, runStages } from './models.js';
 import { asBody, optBool, optNumber, optString } from './validate.js';
 
 /**
@@ -257,7 +257,10 @@ class WebRun {
   }
 
   info(): unknown {
-    const stages = DASHBOARD_STAGES.map((name) => {
+    // the recipe's stages, then every other stage directory with a checkpoint (`sft --into sft-mine` from the
+    // command line), as the server lists its models
+    const names = [...new Set([...DASHBOARD_STAGES, ...runStages(this.runDir).filter((s) => existsSync(join(this.runDir, s)) && latestCheckpoint(join(this.runDir, s)) !== null)])];
+    const stages = names.map((name) => {
       const dir = runLayout(this.runDir).stage(name);
       let checkpoint: string | null = null;
       let step: number | null = null;
@@ -316,7 +319,7 @@ class WebRun {
           releaseLock(lockFile);
           // serve what was trained: the stages' newest checkpoints
           try {
-            this.server.setModels(loadRunModels(this.runDir, undefined, { precision: this.opts.precision, onSkip: (s, reason) => process.stderr.write(`gptforge serve: not serving ${s}: ${reason}\n`) }));
+            this.reloadModels();
           } catch (e) {
             process.stderr.write(`gptforge serve: could not reload the run's models: ${(e as Error).message}\n`);
           }
@@ -326,11 +329,29 @@ class WebRun {
     return { stage, started: job.started, state: job.state };
   }
 
+  /**
+   * Serve the run's stages as they are on disk now: every stage's newest checkpoint, new stage
+   * directories included (`sft --into sft-mine` trained from the command line while the server ran).
+   * What a finished web job does, `POST /v1/gptforge/reload` and `SIGHUP` to `gptforge serve` too.
+   * @returns the ids now served
+   * @throws GptforgeError when no generation stage loads (the models served before stay)
+   */
+  reloadModels(): string[] {
+    const models = loadRunModels(this.runDir, undefined, { precision: this.opts.precision, onSkip: (s, reason) => process.stderr.write(`gptforge serve: not serving ${s}: ${reason}\n`) });
+    this.server.setModels(models);
+    return [...models.keys()];
+  }
+
   /** Stop a running job and wait for it to end (its checkpoint saved): the server is closing. */
   async stopAndWait(): Promise<void> {
     if (this.job?.state !== 'running') return;
     this.job.ac.abort();
     await this.job.done;
+  }
+
+  /** Whether a web job is training now. */
+  jobRunning(): boolean {
+    return this.job?.state === 'running';
   }
 
   stopJob(): unknown {
@@ -525,8 +546,9 @@ class WebRun {
 /**
  * Register the web UI on a server (before it listens): the page at `/`, its assets, and the
  * run API under `/web/api/` when `runDir` is given.
+ * @returns with `runDir`, what rereads the run's stages from disk (the route `POST /v1/gptforge/reload`); else null
  */
-export async function registerWeb(server: GptforgeServer, opts: WebOptions = {}): Promise<void> {
+export async function registerWeb(server: GptforgeServer, opts: WebOptions = {}): Promise<{ reloadModels(): string[] } | null> {
   const app = server.app;
   const require = createRequire(import.meta.url);
   const htmDir = dirname(dirname(require.resolve('htm')));
@@ -550,6 +572,18 @@ export async function registerWeb(server: GptforgeServer, opts: WebOptions = {})
     });
   }
   const examples = resolve(webRoot(), '..', 'examples', 'prompts');
+  // the run's stages reread from disk (a stage trained from the command line): the API's route, as OpenAI's
+  // routes are, under /v1 and the API key; 409 while a web job runs (it reloads when it ends)
+  app.post('/v1/gptforge/reload', async () => {
+    const r = need();
+    if (r.jobRunning()) throw new ApiError(409, 'a job is running: the models are reloaded when it ends', 'invalid_request_error', null, 'job_running');
+    try {
+      return { object: 'list', data: r.reloadModels().map((id) => ({ id, object: 'model' })) };
+    } catch (e) {
+      if (e instanceof GptforgeError) throw new ApiError(422, e.message, 'invalid_request_error', null, 'reload_failed');
+      throw e;
+    }
+  });
   app.get('/web/api/info', async () => need().info());
   app.get('/web/api/report', async () => need().report());
   app.get('/web/api/metrics', (req, reply) => need().streamMetrics(req, reply));
@@ -560,4 +594,5 @@ export async function registerWeb(server: GptforgeServer, opts: WebOptions = {})
   app.post('/web/api/rank/submit', async (req) => need().rankSubmit(asBody(req.body)));
   app.post('/web/api/rank/skip', async (req) => need().rankSkip(asBody(req.body)));
   app.get('/web/api/prompts/fake-conversation', async (_req, reply) => reply.type('text/plain; charset=utf-8').send(readFileSync(join(examples, 'fake-conversation.txt'), 'utf8')));
+  return run && { reloadModels: () => run.reloadModels() };
 }

@@ -1,13 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { cpSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import OpenAI from 'openai';
-import { startCli, startServe } from '../cli/fixture.js';
+import { startCli, startServe, waitFor } from '../cli/fixture.js';
 import { tinyRun } from './fixture.js';
 
-test('gptforge serve: binds loopback on a free port, serves the run, stops on SIGINT with a line saying so', { timeout: 60_000 }, async () => {
+test('gptforge serve: binds loopback on a free port, serves the run, serves a stage trained since on SIGHUP, stops on SIGINT with a line saying so', { timeout: 60_000 }, async () => {
   const { dir } = tinyRun();
-  const { child, done, addr } = await startServe(['--run', dir, '--port', '0', '--api-key', 'secret', '--parallel', '2']);
+  const { child, done, addr, err } = await startServe(['--run', dir, '--port', '0', '--api-key', 'secret', '--parallel', '2']);
   try {
     assert.match(addr, /^http:\/\/127\.0\.0\.1:\d+$/);
     const client = new OpenAI({ baseURL: `${addr}/v1`, apiKey: 'secret', maxRetries: 0 });
@@ -16,6 +17,13 @@ test('gptforge serve: binds loopback on a free port, serves the run, stops on SI
     assert.deepEqual(ids.sort(), ['base', 'rm', 'sft']);
     const r = await client.chat.completions.create({ model: 'sft', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4, seed: 1 });
     assert.ok(r.usage!.completion_tokens <= 4);
+    // a stage trained from the command line meanwhile (what `sft --into sft-mine` leaves): served after SIGHUP
+    cpSync(join(dir, 'sft'), join(dir, 'sft-mine'), { recursive: true });
+    child.kill('SIGHUP');
+    await waitFor(() => /SIGHUP — serving .*sft-mine/.test(err()), 20_000, 'the SIGHUP reload');
+    const after = [];
+    for await (const m of client.models.list()) after.push(m.id);
+    assert.ok(after.includes('sft-mine'), after.join(', '));
     child.kill('SIGINT');
     const res = await done;
     assert.equal(res.code, 0, res.stderr);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GptforgeServer, loadRunModels, registerWeb } from '../../src/server/index.js';
 import { isPublicWebPath } from '../../src/server/web.js';
@@ -105,6 +105,33 @@ test('web: metrics.jsonl as server-sent events — every record first, then new 
     assert.equal(closed, 'closed');
   } finally {
     ac.abort();
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('web: a stage trained from the command line while the server runs (sft --into sft-mine) is served after POST /v1/gptforge/reload, and listed on the Training page', async () => {
+  const { dir } = tinyRun();
+  const server = new GptforgeServer({ apiKeys: ['sesame'] });
+  await registerWeb(server, { runDir: dir });
+  server.setModels(loadRunModels(dir));
+  const base = await server.listen(0);
+  const auth = { authorization: 'Bearer sesame' };
+  const ids = async (): Promise<string[]> => ((await (await fetch(base + '/v1/models', { headers: auth })).json()) as { data: Array<{ id: string }> }).data.map((m) => m.id);
+  try {
+    assert.ok(!(await ids()).includes('sft-mine'));
+    // what `sft --into sft-mine` leaves: a stage directory with its checkpoint
+    cpSync(join(dir, 'sft'), join(dir, 'sft-mine'), { recursive: true });
+    const info = (await (await fetch(base + '/web/api/info', { headers: auth })).json()) as { stages: Array<{ name: string; state: string }> };
+    assert.equal(info.stages.find((s) => s.name === 'sft-mine')?.state, 'trained');
+    assert.equal((await fetch(base + '/v1/gptforge/reload', { method: 'POST' })).status, 401);
+    const r = await fetch(base + '/v1/gptforge/reload', { method: 'POST', headers: auth });
+    assert.equal(r.status, 200);
+    assert.ok(((await r.json()) as { data: Array<{ id: string }> }).data.some((m) => m.id === 'sft-mine'));
+    assert.ok((await ids()).includes('sft-mine'));
+    const chat = await fetch(base + '/v1/chat/completions', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'sft-mine', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 }) });
+    assert.equal(chat.status, 200);
+  } finally {
     await server.close();
     rmSync(dir, { recursive: true, force: true });
   }

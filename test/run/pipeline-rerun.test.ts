@@ -1,0 +1,61 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolvePreset, runPipeline } from '../../src/index.js';
+import { pipelineWork } from '../../src/run/pipeline.js';
+import { writeTinyPreset } from '../cli/fixture.js';
+
+/** A stage's checkpoint pointer as saveCheckpoint writes it (pipelineWork reads only the pointer's step and time). */
+function pointer(runDir: string, stage: string, step: number, at: number): void {
+  mkdirSync(join(runDir, stage), { recursive: true });
+  const f = join(runDir, stage, 'latest.json');
+  writeFileSync(f, JSON.stringify({ checkpoint: `step-${String(step).padStart(7, '0')}`, step }) + '\n');
+  utimesSync(f, at, at);
+}
+
+function output(file: string, text: string, at: number): void {
+  writeFileSync(file, text);
+  utimesSync(file, at, at);
+}
+
+test('pipeline: a re-run of a finished run (every stage at its steps, eval.md and the chat newer than every checkpoint) does nothing and prints the stored results', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'gf-rerun-'));
+  try {
+    const tiny = writeTinyPreset(join(root, 'in'), { maxSteps: 3 });
+    const sftTrain = { maxSteps: 4, lr: 0.001, minLr: 0.0001, warmupSteps: 1, weightDecay: 0, beta1: 0.9, beta2: 0.95, gradClip: 1, gradAccum: 1, evalEvery: 0, checkpointEvery: 0, keepLast: 1, logEvery: 1 };
+    const { runDir, preset, file } = resolvePreset(tiny, { run: join(root, 'run') });
+    preset.sft = { mixture: { sources: [{ task: 'arithmetic', weight: 1 }], examples: 16, testPerTask: 2 }, batchSize: 2, seqLen: 16, train: sftTrain } as unknown as typeof preset.sft;
+    const t = Date.now() / 1000 - 100;
+    pointer(runDir, 'base', 3, t);
+    pointer(runDir, 'sft', 4, t + 10);
+    output(join(runDir, 'eval.md'), '# eval of this run\n', t + 20);
+    output(join(runDir, 'chat-transcript.txt'), 'user: hi\nassistant: hello\n', t + 20);
+    assert.equal(pipelineWork(runDir, preset, { techniques: false }), null);
+
+    const logged: string[] = [];
+    const printed: string[] = [];
+    const r = await runPipeline(runDir, preset, { presetFile: file, quiet: true, techniques: false, log: (s) => logged.push(s), print: (s) => printed.push(s) });
+    assert.equal(r.interrupted, false);
+    assert.deepEqual(r.timings, [], 'no stage ran');
+    assert.equal(r.markdown, '# eval of this run\n');
+    assert.match(logged.join('\n'), /is finished .*nothing to do/);
+    assert.ok(!logged.some((l) => /^estimate for this run/.test(l)), 'no calibration');
+    assert.ok(printed.some((p) => p.includes('assistant: hello')) && printed.includes('# eval of this run\n'));
+
+    // work left: a checkpoint newer than the evaluation, a stage short of its steps, a stage the options add
+    pointer(runDir, 'sft', 4, t + 30);
+    assert.match(pipelineWork(runDir, preset, { techniques: false }) ?? '', /eval\.md is older than a checkpoint/);
+    pointer(runDir, 'sft', 2, t + 10);
+    assert.equal(pipelineWork(runDir, preset, { techniques: false }), 'sft is at step 2 of 4');
+    pointer(runDir, 'sft', 4, t + 10);
+    assert.match(pipelineWork(runDir, preset, { techniques: true }) ?? '', /^techniques\/sft is at step 0 of \d+/);
+    rmSync(join(runDir, 'chat-transcript.txt'));
+    assert.match(pipelineWork(runDir, preset, { techniques: false }) ?? '', /chat-transcript\.txt is missing/);
+    delete preset.sft;
+    assert.match(pipelineWork(runDir, preset) ?? '', /no sft section/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
