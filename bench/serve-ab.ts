@@ -16,11 +16,6 @@
  *
  *   BENCH_AB='[{"label":"base","cli":"/tmp/base/dist/src/cli/main.js"},{"label":"branch"}]' \
  *     flock /tmp/gptforge-heavy.lock node dist/bench/serve-ab.js
- *
- * KNOWN DEFECT (2026-11-30, not yet explained): on an idle machine this bench gives 4 streams
- * *below* one stream for every build, base included (4/1 0.51–0.70×, one server or three),
- * where `bench:serve` on the same build and machine gives 2.5–2.9×. Do not use its 4-stream or
- * 4/1 figures until that is found; `bench:serve` run per build, alternated, is the A/B to use.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -79,10 +74,15 @@ async function run(base: string, c: number): Promise<{ tps: number; tokens: numb
     Array.from({ length: c }, async (_, s) => {
       for (let w = 0; w < WAVES; w++) {
         const body = { model: 'sft', messages: [{ role: 'user', content: `the captain sailed over the sea ${s * WAVES + w}` }], max_tokens: MAX_TOKENS, seed: s, logit_bias: ban, stream: true, stream_options: { include_usage: true } };
-        tokens += await stream(base, JSON.stringify(body));
+        // not `tokens += await …`: that reads `tokens` before the await, so concurrent streams
+        // overwrote each other's counts (4 streams counted as little more than one)
+        const n = await stream(base, JSON.stringify(body));
+        tokens += n;
       }
     }),
   );
+  // end tokens are banned, so every request samples exactly MAX_TOKENS: a miscount fails loudly
+  if (tokens !== c * WAVES * MAX_TOKENS) throw new Error(`${c} streams: counted ${tokens} completion tokens, expected ${c * WAVES * MAX_TOKENS} (${c} × ${WAVES} requests × ${MAX_TOKENS})`);
   return { tps: tokens / ((performance.now() - t0) / 1000), tokens };
 }
 
