@@ -19,11 +19,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { engineSummary } from '../src/engine/backend.js';
-import { makeBenchRun } from './serve-model.js';
+import { leanStream, makeBenchRun } from './serve-model.js';
 
 const MAX_TOKENS = Number(process.env.BENCH_TOKENS ?? 48);
 const WAVES = Number(process.env.BENCH_REQUESTS ?? 8);
@@ -41,31 +41,6 @@ const SPECS = JSON.parse(process.env.BENCH_AB ?? '[{"label":"this build"}]') as 
 const { dir, ban } = makeBenchRun('serve-ab');
 const agent = new Agent({ keepAlive: true });
 
-/** One streamed chat, read as bench:serve's lean client does; resolves with its completion tokens. */
-function stream(base: string, body: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${base}/v1/chat/completions`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
-      if (res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode}`));
-      res.setEncoding('utf8');
-      let buf = '';
-      let tokens = -1;
-      res.on('data', (d: string) => {
-        buf += d;
-        let end: number;
-        while ((end = buf.indexOf('\n\n')) >= 0) {
-          const ev = buf.slice(0, end);
-          buf = buf.slice(end + 2);
-          if (ev.includes('"usage":{')) tokens = (JSON.parse(ev.slice(6)) as { usage: { completion_tokens: number } }).usage.completion_tokens;
-        }
-      });
-      res.on('end', () => (tokens >= 0 ? resolve(tokens) : reject(new Error('no usage chunk'))));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 /** c streams of WAVES requests each: tokens per second. */
 async function run(base: string, c: number): Promise<{ tps: number; tokens: number }> {
   let tokens = 0;
@@ -76,7 +51,7 @@ async function run(base: string, c: number): Promise<{ tps: number; tokens: numb
         const body = { model: 'sft', messages: [{ role: 'user', content: `the captain sailed over the sea ${s * WAVES + w}` }], max_tokens: MAX_TOKENS, seed: s, logit_bias: ban, stream: true, stream_options: { include_usage: true } };
         // not `tokens += await …`: that reads `tokens` before the await, so concurrent streams
         // overwrote each other's counts (4 streams counted as little more than one)
-        const n = await stream(base, JSON.stringify(body));
+        const n = (await leanStream(agent, base, JSON.stringify(body), () => {})).completion_tokens;
         tokens += n;
       }
     }),

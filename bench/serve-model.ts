@@ -1,11 +1,12 @@
 /**
- * bench:serve's model and request shape, shared by `bench/serve.ts` and `bench/serve-ab.ts` so
+ * bench:serve's model, request shape and lean SSE client, shared by `bench/serve.ts` and `bench/serve-ab.ts` so
  * that both measure the same thing: a random 4 × 256 GPT (RoPE, context 256) with a 512-merge
  * BPE tokenizer trained on a fixed word list, saved as the `sft` stage of a temporary run, and
  * a `logit_bias` that bans the end-of-turn and tool tokens so every request samples exactly
  * `max_tokens` tokens.
  */
 import { mkdtempSync } from 'node:fs';
+import { type Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chatTokenIds } from '../src/data/chat.js';
@@ -38,4 +39,47 @@ export function makeBenchRun(prefix: string): BenchRun {
   const ban: Record<string, number> = { [sp['<|assistant_end|>']]: -100, [sp['<|tool_start|>']]: -100 };
   if (tok.hasSpecial('<|eos|>')) ban[tok.specialId('<|eos|>')] = -100;
   return { dir, tok, config, sp, ban };
+}
+
+/** A response's usage (OpenAI's fields; cached_tokens: prompt tokens the server's prefix cache reused). */
+export interface Usage {
+  completion_tokens: number;
+  prompt_tokens: number;
+  prompt_tokens_details?: { cached_tokens?: number };
+}
+
+/**
+ * One streamed chat request read the way load generators read it (vLLM's benchmark_serving
+ * reads the raw SSE bytes too): events are split on blank lines, the first content chunk
+ * marks the first token, and only the final usage chunk is parsed. The official client
+ * instead parses every chunk (JSON.parse, its SSE decoder, async iterators): ~0.4 ms of CPU
+ * per token, on the same two cores as the server here, where a real client runs elsewhere.
+ */
+export function leanStream(agent: Agent, base: string, body: string, onFirst: () => void): Promise<Usage> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${base}/v1/chat/completions`, { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: 'Bearer bench' } }, (res) => {
+      if (res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode}`));
+      res.setEncoding('utf8');
+      let buf = '';
+      let first = true;
+      let usage: Usage | null = null;
+      res.on('data', (d: string) => {
+        buf += d;
+        let end: number;
+        while ((end = buf.indexOf('\n\n')) >= 0) {
+          const ev = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          if (first && !ev.includes('"role"') && ev.includes('"content"')) {
+            first = false;
+            onFirst();
+          }
+          if (ev.includes('"usage":{')) usage = (JSON.parse(ev.slice(6)) as { usage: Usage }).usage;
+        }
+      });
+      res.on('end', () => (usage ? resolve(usage) : reject(new Error('no usage chunk'))));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }

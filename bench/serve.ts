@@ -26,7 +26,7 @@
  * instruction set and the load average before and after.
  */
 import { spawn } from 'node:child_process';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
@@ -38,7 +38,7 @@ import { cpus, loadavg } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { engineSummary } from '../src/engine/backend.js';
-import { makeBenchRun } from './serve-model.js';
+import { leanStream, makeBenchRun, type Usage } from './serve-model.js';
 
 const MAX_TOKENS = Number(process.env.BENCH_TOKENS ?? 48);
 const CONCURRENCY = (process.env.BENCH_STREAMS ?? '1,4,8').split(',').map(Number);
@@ -55,53 +55,10 @@ const pct = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 };
 
-/** A response's usage (OpenAI's fields; cached_tokens: prompt tokens the server's prefix cache reused). */
-interface Usage {
-  completion_tokens: number;
-  prompt_tokens: number;
-  prompt_tokens_details?: { cached_tokens?: number };
-}
-
 /** The bench's client: `lean` (default) or `openai` (BENCH_CLIENT). */
 const CLIENT = process.env.BENCH_CLIENT ?? 'lean';
 if (CLIENT !== 'lean' && CLIENT !== 'openai') throw new Error(`BENCH_CLIENT must be lean or openai, got ${CLIENT}`);
 const agent = new Agent({ keepAlive: true });
-
-/**
- * One streamed chat request read the way load generators read it (vLLM's benchmark_serving
- * reads the raw SSE bytes too): events are split on blank lines, the first content chunk
- * marks the first token, and only the final usage chunk is parsed. The official client
- * instead parses every chunk (JSON.parse, its SSE decoder, async iterators): ~0.4 ms of CPU
- * per token, on the same two cores as the server here, where a real client runs elsewhere.
- */
-function leanStream(base: string, body: string, onFirst: () => void): Promise<Usage> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${base}/v1/chat/completions`, { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: 'Bearer bench' } }, (res) => {
-      if (res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode}`));
-      res.setEncoding('utf8');
-      let buf = '';
-      let first = true;
-      let usage: Usage | null = null;
-      res.on('data', (d: string) => {
-        buf += d;
-        let end: number;
-        while ((end = buf.indexOf('\n\n')) >= 0) {
-          const ev = buf.slice(0, end);
-          buf = buf.slice(end + 2);
-          if (first && !ev.includes('"role"') && ev.includes('"content"')) {
-            first = false;
-            onFirst();
-          }
-          if (ev.includes('"usage":{')) usage = (JSON.parse(ev.slice(6)) as { usage: Usage }).usage;
-        }
-      });
-      res.on('end', () => (usage ? resolve(usage) : reject(new Error('no usage chunk'))));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 async function overHttp(client: OpenAI, base: string, c: number): Promise<{ tps: number; ttft: number[]; prompt: number; cached: number }> {
   const ttft: number[] = [];
@@ -121,7 +78,7 @@ async function overHttp(client: OpenAI, base: string, c: number): Promise<{ tps:
         let first = true;
         const params = { model: 'sft', messages: [{ role: 'user' as const, content: question(s * WAVES + w) }], max_tokens: MAX_TOKENS, seed: s, logit_bias: ban, stream: true as const, stream_options: { include_usage: true } };
         if (CLIENT === 'lean') {
-          count(await leanStream(base, JSON.stringify(params), () => ttft.push(performance.now() - start)));
+          count(await leanStream(agent, base, JSON.stringify(params), () => ttft.push(performance.now() - start)));
           continue;
         }
         const stream = await client.chat.completions.create(params);
