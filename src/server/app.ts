@@ -132,6 +132,8 @@ export class GptforgeServer {
 
   /** Serve these models (a run's stages, see loadRunModels); /health turns 200. */
   setModels(models: ReadonlyMap<string, ServedModel>): void {
+    // a reload: the old schedulers finish their requests in flight, then end their decode threads
+    for (const m of this.models.values()) void m.scheduler?.closeWhenIdle().catch(() => {});
     this.models = new Map();
     for (const [id, m] of models) {
       const scheduler = m.reward

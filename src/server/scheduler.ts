@@ -97,6 +97,21 @@ export class Scheduler {
     await this.thread?.close();
   }
 
+  /**
+   * End the decode thread once every admitted and queued row has finished (`pollMs` apart):
+   * a model reload's old scheduler, whose requests in flight complete on the old model. Without
+   * it each reload would leave a worker thread, and the old weights it holds, behind.
+   */
+  async closeWhenIdle(pollMs = 50): Promise<void> {
+    while (this.active) await new Promise((r) => setTimeout(r, pollMs));
+    await this.close();
+  }
+
+  /** Whether any row is admitted or queued, or a step is under way. */
+  get active(): boolean {
+    return this.busy || this.owners.size > 0 || this.queuedRows > 0;
+  }
+
   /** One row's sampling failed: its job fails (its other rows end at the next step); the batch goes on. */
   private rowFailed(row: number, e: unknown): void {
     const o = this.owners.get(row);

@@ -147,3 +147,28 @@ test('a decode thread loading the native addon keeps the kernel thread count the
     k.setThreads(before);
   }
 });
+
+test("scheduler.closeWhenIdle (a model reload's old scheduler): rows in flight finish with the tokens they get alone, and only then the decode thread ends", async () => {
+  const tok = trainTokenizer(['the quick brown fox jumps over the lazy dog '.repeat(20)], { vocabSize: 300 });
+  const model = new GPT(makeConfig({ ...config, vocabSize: tok.vocabSize }), { seed: 9 });
+  const rows: RowRequest[] = [1, 2].map((seed) => ({ prompt: tok.encode('the quick fox'), maxTokens: 12, seed, temperature: 1 }));
+  const alone = new Scheduler(model, tok, { parallel: 2, maxQueue: 4, padId: 0, decodeThread: false });
+  const want = await alone.submit(rows);
+  const s = new Scheduler(model, tok, { parallel: 2, maxQueue: 4, padId: 0, decodeThread: true });
+  const order: string[] = [];
+  const close = s.close.bind(s);
+  s.close = async () => {
+    order.push('close');
+    await close();
+  };
+  const job = s.submit(rows).then((r) => {
+    order.push('rows done');
+    return r;
+  });
+  assert.equal(s.threaded, true);
+  assert.equal(s.active, true);
+  await s.closeWhenIdle(1);
+  assert.deepEqual(order, ['rows done', 'close']);
+  assert.deepEqual(await job, want);
+  assert.equal(s.active, false);
+});
