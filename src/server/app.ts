@@ -67,6 +67,16 @@ function modelJSON(m: ServedModel): { id: string; object: 'model'; created: numb
 }
 
 /**
+ * A request's `stream` and `stream_options.include_usage` (OpenAI's fields, for chat and text
+ * completions alike). 400 naming `stream_options` when it comes without `stream`, as OpenAI answers.
+ */
+function streamSettings(b: Body): { stream: boolean; includeUsage: boolean } {
+  const stream = optBool(b, 'stream') ?? false;
+  if (b.stream_options != null && !stream) throw badRequest("'stream_options' is only allowed when 'stream' is true", 'stream_options');
+  return { stream, includeUsage: stream && (b.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true };
+}
+
+/**
  * A reply's tool calls: the closed ones, or, when the reply was cut inside a client's call, that
  * call with the arguments generated so far (OpenAI's behaviour at max_tokens), marked `partial`.
  */
@@ -374,10 +384,7 @@ export class GptforgeServer {
     const s = this.sampling(b, m);
     const ragAsk = ragRequest(b);
     if (ragAsk && !this.rag) throw badRequest("'rag' needs a RAG store: start the server with --rag <db>", 'rag');
-    const stream = optBool(b, 'stream') ?? false;
-    // as OpenAI: stream_options only with stream
-    if (b.stream_options != null && !stream) throw badRequest("'stream_options' is only allowed when 'stream' is true", 'stream_options');
-    const includeUsage = stream && (b.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
+    const { stream, includeUsage } = streamSettings(b);
     const logprobs = optBool(b, 'logprobs') ?? false;
     const top = optNumber(b, 'top_logprobs', 0, 20, { integer: true });
     if (top !== undefined && !logprobs) throw badRequest("'top_logprobs' needs 'logprobs': true", 'top_logprobs');
@@ -533,10 +540,7 @@ export class GptforgeServer {
     const s = this.sampling(b, m);
     if (optBool(b, 'echo')) throw badRequest("'echo' is not supported", 'echo');
     if (b.suffix !== undefined && b.suffix !== null) throw badRequest("'suffix' is not supported", 'suffix');
-    const stream = optBool(b, 'stream') ?? false;
-    // as OpenAI: stream_options only with stream
-    if (b.stream_options != null && !stream) throw badRequest("'stream_options' is only allowed when 'stream' is true", 'stream_options');
-    const includeUsage = stream && (b.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
+    const { stream, includeUsage } = streamSettings(b);
     const top = optNumber(b, 'logprobs', 0, 20, { integer: true });
     const raw = b.prompt;
     const bos = m.tok.hasSpecial('<|bos|>') ? [m.tok.specialId('<|bos|>')] : [];
