@@ -124,20 +124,19 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
 
   // a finished run (every stage at its steps, the evaluation newer than every checkpoint): nothing
   // to train or evaluate again, so no calibration either — the stored results, at once
-  const techniquesOn = o.techniques ?? preset.techniques !== undefined;
-  if (!o.fresh && pipelineWork(runDir, preset, { techniques: techniquesOn }) === null) {
+  const techniques = o.techniques ?? preset.techniques !== undefined;
+  if (!o.fresh && pipelineWork(runDir, preset, { techniques }) === null) {
     log(`pipeline: ${runDir} is finished — every stage is at its steps and eval.md, chat-transcript.txt are newer than every checkpoint: nothing to do (--fresh starts over; \`gptforge eval --run ${runDir}\` evaluates again). The stored results:`);
     const transcript = readFileSync(layout.chatTranscript, 'utf8');
     const markdown = readFileSync(layout.evalMarkdown, 'utf8');
     print(`\n== a short chat with the assistant (gptforge chat --run ${runDir}) ==\n\n${transcript}`);
     print(markdown);
-    if (techniquesOn) print(`\n${techniquesTable(readFileSync(join(runDir, 'techniques', 'techniques.md'), 'utf8'))}`);
+    if (techniques) print(`\n${techniquesTable(readFileSync(join(runDir, 'techniques', 'techniques.md'), 'utf8'))}`);
     return { runDir, interrupted: false, estimate: { stages: [], total: 0, machine: engineSummary(), calibrationSeconds: 0 }, timings: [], markdown, transcript };
   }
 
   const mixture = loadMixtureConfig(o.mixture ?? resolveMixturePath(preset, o.presetFile));
   const vocabSize = existsSync(layout.tokenizer) ? Tokenizer.load(layout.tokenizer).vocabSize : (mixture.tokenizer?.vocabSize ?? 4096);
-  const techniques = techniquesOn;
   const estimate = estimatePipeline(runDir, preset, vocabSize, mixture.sources.length, { techniques: techniques && preset.sft !== undefined });
   log(estimateText(estimate));
   const timings: StageTiming[] = [];
