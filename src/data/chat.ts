@@ -40,6 +40,15 @@ export function chatTokenIds(tok: Tokenizer): Record<ChatSpecial, number> {
   return out;
 }
 
+/**
+ * The tokens that end an assistant's turn: `<|assistant_end|>`, and `<|eos|>` when the tokenizer
+ * has it (a base model's end of document). Decoding stops at either; inside an open tool call both are masked.
+ * @example turnEndIds(tok) // [tok.specialId('<|assistant_end|>'), tok.specialId('<|eos|>')]
+ */
+export function turnEndIds(tok: Pick<Tokenizer, 'hasSpecial' | 'specialId'>): number[] {
+  return [tok.specialId('<|assistant_end|>'), ...(tok.hasSpecial('<|eos|>') ? [tok.specialId('<|eos|>')] : [])];
+}
+
 export interface ValidateOptions {
   /** Training data: the last message must be the assistant's (there must be something to learn). */
   forTraining?: boolean;

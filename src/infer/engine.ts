@@ -1,5 +1,5 @@
 import type { Tokenizer } from '../tokenizer/index.js';
-import { chatTokenIds, renderPrompt, type ChatSpecial } from '../data/chat.js';
+import { chatTokenIds, renderPrompt, turnEndIds, type ChatSpecial } from '../data/chat.js';
 import type { Conversation, Message } from '../data/conversation.js';
 import { GptforgeError } from '../util/errors.js';
 import type { TokenConstraint } from './constraint.js';
@@ -215,8 +215,7 @@ export class ChatEngine {
     const ctx = this.model.config.blockSize;
     const maxTokens = opts.maxTokens ?? 128;
     const room = Math.min(maxTokens, Math.floor(ctx / 2));
-    const ends = [this.sp['<|assistant_end|>']];
-    if (this.tok.hasSpecial('<|eos|>')) ends.push(this.tok.specialId('<|eos|>'));
+    const ends = turnEndIds(this.tok);
     const tools = opts.tools ?? null;
     const callConstraint = tools ? toolCallConstraint(tools, this.tok) : null;
     const setup: ToolSetup = { tok: this.tok, sp: this.sp, maxCall: opts.maxCallTokens ?? 48, maxCalls: opts.maxToolCalls ?? 4, tools, opts, callConstraint, turnEnds: ends };

@@ -1,6 +1,6 @@
 import { createHash, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { chatTokenIds, renderForReward } from '../data/chat.js';
+import { chatTokenIds, renderForReward, turnEndIds } from '../data/chat.js';
 import { noGrad } from '../engine/tensor.js';
 import { type DecodeEvent, type RowRequest, type RowResult, type TokenLogprob } from '../infer/pipeline.js';
 import { buildProcessors } from '../infer/processors.js';
@@ -437,7 +437,7 @@ export class GptforgeServer {
     const maxTokens = this.budget(b, prompt.length, ctx);
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
-    const ends = [sp['<|assistant_end|>'], ...(m.tok.hasSpecial('<|eos|>') ? [m.tok.specialId('<|eos|>')] : [])];
+    const ends = turnEndIds(m.tok);
     const banned = [sp['<|bos|>'], sp['<|user_start|>'], sp['<|user_end|>'], sp['<|assistant_start|>'], sp['<|system_start|>'], sp['<|system_end|>'], sp['<|output_start|>'], sp['<|output_end|>']];
     for (const name of ['<|pad|>', '<|reward|>']) if (m.tok.hasSpecial(name)) banned.push(m.tok.specialId(name));
     const controllers: ToolRowController[] = [];

@@ -1,4 +1,4 @@
-import { chatTokenIds, renderConversation, renderPrompt, type ChatSpecial } from '../data/chat.js';
+import { chatTokenIds, renderConversation, renderPrompt, turnEndIds, type ChatSpecial } from '../data/chat.js';
 import type { Conversation, Message } from '../data/conversation.js';
 import { byteSet } from '../infer/constrain/bytes.js';
 import { alt, bytes, literal, seq, star } from '../infer/constrain/grammar.js';
@@ -252,7 +252,7 @@ export class ToolRowController implements LogitsProcessor, RowController, Stoppi
     private readonly idPrefix: string,
   ) {
     this.sp = chatTokenIds(s.tok);
-    this.turnEnds = [this.sp['<|assistant_end|>'], ...(s.tok.hasSpecial('<|eos|>') ? [s.tok.specialId('<|eos|>')] : [])];
+    this.turnEnds = turnEndIds(s.tok);
     this.prefix = typeof s.choice === 'object' ? s.tok.encode(`${s.choice.name}: `, { disallowedSpecial: 'plain' }) : [];
     const names = [...s.clientTools, ...(s.builtin?.names() ?? []).filter((n) => !s.clientTools.has(n))];
     this.nameCon = !s.callConstraint && names.length > 0 ? toolNameConstraint(names, s.tok) : null;
