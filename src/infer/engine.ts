@@ -3,18 +3,20 @@ import { chatTokenIds, renderPrompt, turnEndIds, type ChatSpecial } from '../dat
 import type { Conversation, Message } from '../data/conversation.js';
 import { GptforgeError } from '../util/errors.js';
 import type { TokenConstraint } from './constraint.js';
-import { decode, generate, type DecodeEvent, type DecodingModel, type RowController, type RowRequest, type RowResult } from './pipeline.js';
-import type { LogitsProcessor, SamplingOptions } from './processors.js';
+import { decode, generate, type DecodeEvent, type DecodingModel, type RowRequest, type RowResult } from './pipeline.js';
+import type { SamplingOptions } from './processors.js';
 import type { FinishReason } from './stopping.js';
 import type { ToolRegistry, ToolResult } from './tools/registry.js';
-import { maskCallLogits, toolCallConstraint } from './constrain/toolcall.js';
+import { toolCallConstraint } from './constrain/toolcall.js';
+import { ToolCallRow, type ToolCallSetup } from './tools-state.js';
 
 export type { DecodingModel } from './pipeline.js';
 
 /**
  * The chat engine: assistant replies decoded by the decoding pipeline (pipeline.ts), one row
  * per reply, with the tool state machine as a per-row record that the pipeline consults
- * (ToolCallState: it masks, forces tokens and runs tools) rather than a loop of its own.
+ * (ToolCallState on tools-state.ts's ToolCallRow, the machine the server's rows share: it masks,
+ * forces tokens and runs tools) rather than a loop of its own.
  *
  *   prompt ← render(conversation) + <|assistant_start|>          (chat.ts: the training layout)
  *   each sampled token:
@@ -218,7 +220,7 @@ export class ChatEngine {
     const ends = turnEndIds(this.tok);
     const tools = opts.tools ?? null;
     const callConstraint = tools ? toolCallConstraint(tools, this.tok) : null;
-    const setup: ToolSetup = { tok: this.tok, sp: this.sp, maxCall: opts.maxCallTokens ?? 48, maxCalls: opts.maxToolCalls ?? 4, tools, opts, callConstraint, turnEnds: ends };
+    const setup: ToolSetup = { tok: this.tok, maxCallTokens: opts.maxCallTokens ?? 48, maxCalls: opts.maxToolCalls ?? 4, tools, opts, callConstraint };
     const fitted = new Map<Conversation, { ids: number[]; notice?: string }>();
     const requests: RowRequest[] = [];
     const states: ToolCallState[] = [];
@@ -253,80 +255,42 @@ export class ChatEngine {
 }
 
 /** What every row of one call shares. */
-interface ToolSetup {
-  tok: Tokenizer;
-  sp: Record<ChatSpecial, number>;
-  maxCall: number;
+interface ToolSetup extends ToolCallSetup {
   maxCalls: number;
   tools: ToolRegistry | null;
   opts: ChatOptions;
-  /** The call body's grammar when tools declare `parameters` (constrain/toolcall.ts); each call steps a clone. */
-  callConstraint: TokenConstraint | null;
-  /** The end-of-turn ids (<|assistant_end|>, <|eos|>), masked while a call is open. */
-  turnEnds: readonly number[];
 }
 
 /**
- * The tool state machine of one reply: a per-row record the pipeline consults. As a logits
- * processor it masks by mode (text: no <|tool_end|>, and no <|tool_start|> without tools or
- * past maxToolCalls; call: no <|tool_start|> and no end of turn, so a call is never dropped); as the row's controller it routes each sampled
- * token (visible text, or a call being collected) and, when a call closes, runs the tool and
- * returns <|tool_end|>? <|output_start|> result <|output_end|> for the pipeline to force.
- * It builds the reply's messages from the visible text the pipeline releases (`emit`).
+ * ChatEngine's layer on the per-row tool state machine (tools-state.ts, which masks by mode and
+ * keeps an open call from being dropped by an end of turn): a call may open while tools are given
+ * and fewer than maxToolCalls have run; each closed call is run here (one cut at maxCallTokens
+ * before its arguments were complete gets an error instead) and its result forced as
+ * <|output_start|> result <|output_end|>; an end of turn inside an open call is reported as
+ * 'unclosed_tool_call'. It builds the reply's messages from the visible text the pipeline
+ * releases (`emit`) and the calls.
  */
-class ToolCallState implements LogitsProcessor, RowController {
+class ToolCallState extends ToolCallRow {
   private readonly messages: Message[] = [];
   private segment = ''; // visible text of the current assistant message
   private visible = '';
-  private mode: 'text' | 'call' = 'text';
-  private call: number[] = [];
-  private calls = 0;
-  /** The open call's constraint (tools with declared parameters), and its mask buffer. */
-  private callCon: TokenConstraint | null = null;
-  private callMask: Uint32Array | null = null;
 
   constructor(
     private readonly s: ToolSetup,
     /** The row index passed to the callbacks (0 for reply()). */
     private readonly row: number,
-  ) {}
-
-  process(logits: Float32Array): void {
-    const { sp } = this.s;
-    if (this.mode === 'text') {
-      logits[sp['<|tool_end|>']] = -Infinity;
-      if (!this.s.tools || this.calls >= this.s.maxCalls) logits[sp['<|tool_start|>']] = -Infinity;
-    } else {
-      logits[sp['<|tool_start|>']] = -Infinity;
-      // an open call ends only at <|tool_end|> (or is closed at maxCall): an end of turn here would drop it
-      for (const e of this.s.turnEnds) logits[e] = -Infinity;
-      // the arguments under the tool's schema: only allowed tokens; <|tool_end|> once complete
-      if (this.callCon) this.callMask = maskCallLogits(this.callCon, logits, sp['<|tool_end|>'], this.callMask);
-    }
+  ) {
+    super(s);
   }
 
-  onSampled(next: number): { visible: boolean; forced?: readonly number[] } {
-    const { sp } = this.s;
-    if (this.mode === 'text') {
-      if (next !== sp['<|tool_start|>']) return { visible: true };
-      this.mode = 'call';
-      this.callCon = this.s.callConstraint?.clone() ?? null;
-      return { visible: false };
-    }
-    if (next !== sp['<|tool_end|>']) {
-      this.call.push(next);
-      this.callCon?.advance(next);
-    }
-    if (next !== sp['<|tool_end|>'] && this.call.length < this.s.maxCall) return { visible: false };
-    const forced = next === sp['<|tool_end|>'] ? [] : [sp['<|tool_end|>']]; // the engine closes an over-long call itself
-    forced.push(...this.runCall());
-    return { visible: false, forced };
+  protected mayOpen(): boolean {
+    return this.s.tools !== null && this.closed < this.s.maxCalls;
   }
 
   finishReason(reason: FinishReason): FinishReason {
     // an end of turn inside an open call is the model's mistake; a budget (max_tokens, the
     // context) running out inside one is the budget's, and says so like any other cut reply
-    return this.mode === 'call' && reason === 'stop' ? 'unclosed_tool_call' : reason;
+    return this.inCall && reason === 'stop' ? 'unclosed_tool_call' : reason;
   }
 
   /** Visible text released by the pipeline. */
@@ -339,28 +303,22 @@ class ToolCallState implements LogitsProcessor, RowController {
   reply(r: RowResult, notice: string | undefined, constraint: TokenConstraint | undefined): ChatReply {
     const { messages, segment } = this;
     if (segment !== '' || messages.length === 0 || messages[messages.length - 1].role === 'tool') messages.push({ role: 'assistant', content: segment });
-    const out: ChatReply = { messages, text: this.visible.trim(), ids: r.ids, sampled: r.sampled, stopReason: STOP_REASON[r.finishReason], toolCalls: this.calls, notice };
+    const out: ChatReply = { messages, text: this.visible.trim(), ids: r.ids, sampled: r.sampled, stopReason: STOP_REASON[r.finishReason], toolCalls: this.closed, notice };
     if (constraint) out.constraintComplete = constraint.isComplete();
     return out;
   }
 
-  /** Run the collected call; returns the tokens to force: <|output_start|> result <|output_end|>. */
-  private runCall(): number[] {
-    const { sp, tok, tools, opts } = this.s;
-    const text = tok.decode(this.call);
+  /** Run the closed call; returns the tokens to force: <|output_start|> result <|output_end|>. */
+  protected closeCall(text: string, complete: boolean): number[] {
+    const { tools, opts } = this.s;
     // a call cut at maxCallTokens before its arguments were complete is not run on a partial value
-    const cut = this.callCon !== null && !this.callCon.isComplete();
-    const result: ToolResult = cut ? { ok: false, output: `error: the call was cut at ${this.s.maxCall} tokens before its arguments were complete` } : tools ? tools.call(text) : { ok: false, output: 'error: no tools are available' };
-    this.callCon = null;
+    const result: ToolResult = !complete ? { ok: false, output: `error: the call was cut at ${this.s.maxCallTokens} tokens before its arguments were complete` } : tools ? tools.call(text) : { ok: false, output: 'error: no tools are available' };
     opts.onToolCall?.(text, result, this.row);
     const colon = text.indexOf(':');
     const name = colon > 0 ? text.slice(0, colon).trim() : '';
     this.messages.push({ role: 'assistant', content: this.segment, tool_call: { name: /^[a-z][a-z0-9_]*$/i.test(name) ? name : 'invalid', input: (colon > 0 ? text.slice(colon + 1) : text).trim() || text } });
     this.messages.push({ role: 'tool', content: result.output });
     this.segment = '';
-    this.calls++;
-    this.call = [];
-    this.mode = 'text';
-    return [sp['<|output_start|>'], ...tok.encode(result.output, { disallowedSpecial: 'plain' }), sp['<|output_end|>']];
+    return this.outputTokens(result.output);
   }
 }

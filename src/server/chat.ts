@@ -1,14 +1,14 @@
-import { chatTokenIds, renderConversation, renderPrompt, turnEndIds, type ChatSpecial } from '../data/chat.js';
+import { chatTokenIds, renderConversation, renderPrompt } from '../data/chat.js';
 import type { Conversation, Message } from '../data/conversation.js';
 import { byteSet } from '../infer/constrain/bytes.js';
 import { alt, bytes, literal, seq, star } from '../infer/constrain/grammar.js';
 import { Automaton, GrammarConstraint, TokenMatcher } from '../infer/constrain/matcher.js';
-import { maskCallLogits } from '../infer/constrain/toolcall.js';
 import { tokenTrie } from '../infer/constrain/trie.js';
-import type { RowController } from '../infer/pipeline.js';
-import type { LogitsProcessor, RowView } from '../infer/processors.js';
+import type { TokenConstraint } from '../infer/constraint.js';
+import type { RowView } from '../infer/processors.js';
 import type { Finish, RowProgress, StoppingCriterion } from '../infer/stopping.js';
 import type { ToolRegistry } from '../infer/tools/registry.js';
+import { ToolCallRow, type ToolCallSetup } from '../infer/tools-state.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { badRequest } from './errors.js';
 
@@ -150,6 +150,13 @@ function argmaxOf(logits: Float32Array): number {
   return best;
 }
 
+/** Keep only `logits[id]` (0 when it was masked): the row must take that token. */
+function only(logits: Float32Array, id: number): void {
+  const keep = logits[id];
+  logits.fill(-Infinity);
+  logits[id] = Number.isFinite(keep) ? keep : 0;
+}
+
 /** Whether `logits[id]` is a largest entry (ties count). */
 function isArgmax(logits: Float32Array, id: number): boolean {
   const v = logits[id];
@@ -190,15 +197,12 @@ export function toolNameConstraint(names: readonly string[], tok: Tokenizer): Gr
 
 export type ToolChoice = 'none' | 'auto' | 'required' | { name: string };
 
-export interface ToolSetup {
-  tok: Tokenizer;
+export interface ToolSetup extends ToolCallSetup {
   /** Function names the client declared in `tools` (it runs them). */
   clientTools: ReadonlySet<string>;
   /** Tools run here, inside decoding (the calculator), or null. */
   builtin: ToolRegistry | null;
   choice: ToolChoice;
-  /** Longest call, in tokens (the row closes it itself past this). */
-  maxCallTokens: number;
   /**
    * The call body ("name: arguments") under the declared tools' `parameters` schemas
    * (src/infer/constrain/toolcall.ts), cloned for each call; null when no tool declares any.
@@ -207,37 +211,31 @@ export interface ToolSetup {
 }
 
 /**
- * One chat row's tool state machine (a logits processor, the row's controller and a
- * stopping criterion). Text mode: `<|tool_end|>` is masked, and `<|tool_start|>` unless a
- * tool is available; call mode: `<|tool_start|>` and the end-of-turn tokens are masked (a call
- * ends only at `<|tool_end|>`, or is closed at `maxCallTokens`); with `tool_choice` "required" or a named function the reply must open
- * with a call (and a named call's `name: ` prefix is forced token by token). A call's name is
- * always a declared one (the strict grammar, or `toolNameConstraint` up to the colon); under
- * "auto" a call heading for an undeclared name is dropped and flagged `wantedTool`. When a call
- * closes: a built-in tool runs and its output is forced into the row (the model goes on); a
- * client's tool ends the row, and the call is returned as `tool_calls`.
+ * One chat row's tool controller: the server's layer on the per-row tool state machine
+ * (src/infer/tools-state.ts, shared with ChatEngine: `<|tool_end|>` masked in text mode,
+ * `<|tool_start|>` and the end of turn masked in a call, a call closed at `maxCallTokens`), and the
+ * row's stopping criterion. A call may open while a tool is enabled, `tool_choice` is not "none"
+ * and fewer than 4 built-in calls have run; with `tool_choice` "required" or a named function the
+ * reply must open with a call (and a named call's `name: ` prefix is forced token by token). A
+ * call's name is always a declared one (the strict grammar, or `toolNameConstraint` up to the
+ * colon); under "auto" a call heading for an undeclared name is dropped and flagged `wantedTool`.
+ * When a call closes: a built-in tool runs and its output is forced into the row (the model goes
+ * on); a client's tool ends the row, and the call is returned as `tool_calls`. A strict call cut
+ * at `maxCallTokens` before its arguments were complete stays open and ends the row ('length').
  */
-export class ToolRowController implements LogitsProcessor, RowController, StoppingCriterion {
+export class ToolRowController extends ToolCallRow implements StoppingCriterion {
   readonly calls: ApiToolCall[] = [];
   /** Whether the last sampled token was visible text (logprobs report only those). */
   lastVisible = true;
-  private readonly sp: Record<ChatSpecial, number>;
   private readonly prefix: number[];
-  /** The end-of-turn ids (<|assistant_end|>, <|eos|>), masked while a call is open. */
-  private readonly turnEnds: number[];
-  private mode: 'text' | 'call' = 'text';
-  private call: number[] = [];
   private builtinCalls = 0;
   private done = false;
-  /** The current call's constraint state, and a reused mask buffer. */
-  private callCon: GrammarConstraint | null = null;
   /** Names only (no strict tool): the declared names' constraint, dropped once the call's colon is written. */
   private readonly nameCon: GrammarConstraint | null;
   /** Whether the open call is still writing its name (no colon yet). */
   private naming = false;
   /** Under "auto" the model began a call to a tool the request did not declare: the call is dropped and the row ends. */
   private abandoned = false;
-  private callMask: Uint32Array | null = null;
   /** A call cut at maxCallTokens before its arguments were complete: the row ends with 'length'. */
   private cut = false;
   /**
@@ -251,8 +249,7 @@ export class ToolRowController implements LogitsProcessor, RowController, Stoppi
     private readonly s: ToolSetup,
     private readonly idPrefix: string,
   ) {
-    this.sp = chatTokenIds(s.tok);
-    this.turnEnds = turnEndIds(s.tok);
+    super(s);
     this.prefix = typeof s.choice === 'object' ? s.tok.encode(`${s.choice.name}: `, { disallowedSpecial: 'plain' }) : [];
     const names = [...s.clientTools, ...(s.builtin?.names() ?? []).filter((n) => !s.clientTools.has(n))];
     this.nameCon = !s.callConstraint && names.length > 0 ? toolNameConstraint(names, s.tok) : null;
@@ -262,91 +259,77 @@ export class ToolRowController implements LogitsProcessor, RowController, Stoppi
     return this.calls.length === 0 && this.builtinCalls === 0 && (this.s.choice === 'required' || typeof this.s.choice === 'object');
   }
 
-  process(logits: Float32Array, row: RowView): void {
-    const { sp } = this;
-    const only = (id: number): void => {
-      const keep = logits[id];
-      logits.fill(-Infinity);
-      logits[id] = Number.isFinite(keep) ? keep : 0;
-    };
-    if (this.mode === 'text') {
-      logits[sp['<|tool_end|>']] = -Infinity;
-      const any = this.s.clientTools.size > 0 || this.s.builtin !== null;
-      if (!any && isArgmax(logits, sp['<|tool_start|>'])) this.wantedTool = true;
-      if (!any || this.s.choice === 'none' || this.builtinCalls >= 4) logits[sp['<|tool_start|>']] = -Infinity;
-      else if (this.mustCall && row.ids.length === 0) only(sp['<|tool_start|>']);
-    } else {
-      logits[sp['<|tool_start|>']] = -Infinity;
-      // an open call is closed only by <|tool_end|> (or at maxCallTokens): an end of turn here would drop the call
-      // silently, so it is masked, as llguidance/vLLM keep a tool call open until its grammar closes it
-      for (const e of this.turnEnds) logits[e] = -Infinity;
-      if (this.call.length < this.prefix.length && this.calls.length === 0) only(this.prefix[this.call.length]);
-      // the name among the declared ones, and the arguments under the tool's schema when strict: only allowed tokens; <|tool_end|> once complete
-      if (this.callCon) {
-        // under "auto", a model heading for a name the request did not declare (its most likely token is masked) is not
-        // pushed into a declared one: the call is dropped and the reply carries the hint, as when no tool is enabled
-        const top = this.naming && this.s.choice === 'auto' ? argmaxOf(logits) : -1;
-        this.callMask = maskCallLogits(this.callCon, logits, sp['<|tool_end|>'], this.callMask);
-        if (top >= 0 && logits[top] === -Infinity) {
-          this.wantedTool = true;
-          this.abandoned = true;
-          only(sp['<|tool_end|>']);
-        }
+  private get anyTool(): boolean {
+    return this.s.clientTools.size > 0 || this.s.builtin !== null;
+  }
+
+  protected mayOpen(): boolean {
+    return this.anyTool && this.s.choice !== 'none' && this.builtinCalls < 4;
+  }
+
+  protected override textLogits(logits: Float32Array, row: RowView): void {
+    if (!this.anyTool && isArgmax(logits, this.sp['<|tool_start|>'])) this.wantedTool = true;
+    if (this.mayOpen() && this.mustCall && row.ids.length === 0) only(logits, this.sp['<|tool_start|>']);
+  }
+
+  protected override callLogits(logits: Float32Array): void {
+    const n = this.callIds.length;
+    if (n < this.prefix.length && this.calls.length === 0) only(logits, this.prefix[n]);
+    // the name among the declared ones, and the arguments under the tool's schema when strict: only allowed tokens; <|tool_end|> once complete
+    if (this.callCon) {
+      // under "auto", a model heading for a name the request did not declare (its most likely token is masked) is not
+      // pushed into a declared one: the call is dropped and the reply carries the hint, as when no tool is enabled
+      const top = this.naming && this.s.choice === 'auto' ? argmaxOf(logits) : -1;
+      this.maskCall(logits);
+      if (top >= 0 && logits[top] === -Infinity) {
+        this.wantedTool = true;
+        this.abandoned = true;
+        only(logits, this.sp['<|tool_end|>']);
       }
     }
   }
 
-  onSampled(next: number): { visible: boolean; forced?: readonly number[] } {
-    const { sp } = this;
-    if (this.mode === 'text') {
-      this.lastVisible = next !== sp['<|tool_start|>'];
-      if (this.lastVisible) return { visible: true };
-      this.mode = 'call';
-      this.callCon = this.s.callConstraint?.clone() ?? this.nameCon?.clone() ?? null;
-      this.naming = true;
-      return { visible: false };
+  protected override openCall(): TokenConstraint | null {
+    this.naming = true;
+    return super.openCall() ?? this.nameCon?.clone() ?? null;
+  }
+
+  protected override callToken(): void {
+    if (this.naming && this.s.tok.decode(this.callIds).includes(':')) {
+      this.naming = false;
+      // the name is complete: free-text arguments are not constrained
+      if (this.callCon && !this.s.callConstraint) this.callCon = null;
     }
-    this.lastVisible = false;
-    if (this.abandoned) {
-      this.call = [];
-      this.callCon = null;
-      this.mode = 'text';
+  }
+
+  override onSampled(next: number): { visible: boolean; forced?: readonly number[] } {
+    if (this.inCall && this.abandoned) {
+      this.lastVisible = false;
+      this.dropCall();
       this.done = true;
       return { visible: false };
     }
-    if (next !== sp['<|tool_end|>']) {
-      this.call.push(next);
-      this.callCon?.advance(next);
-      if (this.naming && this.s.tok.decode(this.call).includes(':')) {
-        this.naming = false;
-        // the name is complete: free-text arguments are not constrained
-        if (this.callCon && !this.s.callConstraint) this.callCon = null;
-      }
-    }
-    if (next !== sp['<|tool_end|>'] && this.call.length < this.s.maxCallTokens) return { visible: false };
-    const forced = next === sp['<|tool_end|>'] ? [] : [sp['<|tool_end|>']];
+    const r = super.onSampled(next);
+    this.lastVisible = r.visible;
+    return r;
+  }
+
+  protected closeCall(text: string, complete: boolean): readonly number[] | null {
     // a constrained call cut before its arguments were complete is never returned or run
-    if (this.callCon && !this.callCon.isComplete()) {
-      this.callCon = null;
+    if (!complete) {
       this.cut = true;
-      return { visible: false };
+      return null;
     }
-    this.callCon = null;
-    const text = this.s.tok.decode(this.call);
-    this.call = [];
-    this.mode = 'text';
     const colon = text.indexOf(':');
     const name = colon > 0 ? text.slice(0, colon).trim() : text.trim();
     const input = colon > 0 ? text.slice(colon + 1).trim() : '';
     if (this.s.builtin?.get(name) && !this.s.clientTools.has(name)) {
       this.builtinCalls++;
-      const result = this.s.builtin.call(text);
-      forced.push(sp['<|output_start|>'], ...this.s.tok.encode(result.output, { disallowedSpecial: 'plain' }), sp['<|output_end|>']);
-      return { visible: false, forced };
+      return this.outputTokens(this.s.builtin.call(text).output);
     }
     this.calls.push({ id: `${this.idPrefix}_${this.calls.length}`, type: 'function', function: { name, arguments: argumentsOf(input) } });
     this.done = true;
-    return { visible: false, forced };
+    return [];
   }
 
   /**
@@ -356,8 +339,8 @@ export class ToolRowController implements LogitsProcessor, RowController, Stoppi
    * not parse). Null when no call is open, or the open one is a built-in tool's.
    */
   partialCall(): ApiToolCall | null {
-    if (this.mode !== 'call' || this.call.length === 0) return null;
-    const text = this.s.tok.decode(this.call);
+    if (!this.inCall || this.callIds.length === 0) return null;
+    const text = this.s.tok.decode(this.callIds);
     const colon = text.indexOf(':');
     const name = (colon > 0 ? text.slice(0, colon) : text).trim();
     // a name cut before its colon is not yet a declared function's: no call to return
