@@ -15,8 +15,10 @@ import { KVCache, type KVCacheBuffers } from '../model/kvcache.js';
  * KV caches the main thread created here
  * (`createCache`: SharedArrayBuffer-backed, KVCache 'shared'), so the main thread still
  * prefills joining rows on its own copy, resets and copies cache rows (the prefix cache,
- * n choices) — between forwards only: a cache belongs to the worker from `nextLogits` until
- * its promise settles. Logits are bit-for-bit those of `model.nextLogits` on the main thread
+ * n choices). The cache rows a step feeds belong to the worker from `nextLogits` until its
+ * promise settles; meanwhile the main thread may prefill other, free rows (BatchDecoder
+ * admits joining rows beside the forward) and read the fed rows' positions before their
+ * lengths, which the worker neither writes nor advances until it has written the new one. Logits are bit-for-bit those of `model.nextLogits` on the main thread
  * (the same weights, kernels and shapes; tested).
  *
  * Only a plain f32 GPT qualifies ({@link ForwardThread.supports}): no LoRA or quantized
