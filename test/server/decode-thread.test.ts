@@ -102,12 +102,17 @@ test("a row joining a batch on the decode thread is prefilled while the running 
     },
   };
   const a: RowRequest = { prompt: tok.encode('the quick fox'), maxTokens: 8, seed: 1 };
-  const b: RowRequest = { prompt: tok.encode('the lazy dog jumps'), maxTokens: 5, seed: 2, temperature: 0.8 };
+  // b's prompt begins with a's: the prefix cache copies it from a's cache row while the thread feeds that row
+  const b: RowRequest = { prompt: tok.encode('the quick fox jumps over the lazy dog'), maxTokens: 5, seed: 2, temperature: 0.8 };
   try {
-    const dec = new BatchDecoder(spy, tok, [], { slots: 2, padId: 0, forwardThread: thread });
+    const dec = new BatchDecoder(spy, tok, [], { slots: 2, padId: 0, forwardThread: thread, prefixCache: true });
     const ids: number[][] = [[], []];
+    const cached: number[] = [];
     const collect = (events: DecodeEvent[]) => {
-      for (const e of events) if (e.type === 'token') ids[e.row].push(e.token);
+      for (const e of events) {
+        if (e.type === 'token') ids[e.row].push(e.token);
+        else cached[e.row] = e.result.cachedTokens;
+      }
     };
     dec.add(a);
     for (let step = 0; !dec.done; step++) {
@@ -117,6 +122,7 @@ test("a row joining a batch on the decode thread is prefilled while the running 
     }
     // a: at once (nothing was running); b: beside a's step on the thread
     assert.deepEqual(prefills, [false, true]);
+    assert.ok(cached[1] >= tok.encode('the quick fox').length, `b reused a's prompt from a's cache row (${cached[1]} tokens)`);
     assert.deepEqual(ids, [decode(model, tok, [a])[0].ids, decode(model, tok, [b])[0].ids]);
   } finally {
     await ft.close();
