@@ -6,7 +6,8 @@
  * hits one round of every server rather than one server. Printed: each round's tokens/s, and
  * per server the median over the rounds of its 4-stream ÷ 1-stream ratio and of its tokens/s
  * against the first server's in the same round, with the spread; and CPU per token of the
- * server's threads (from /proc, so other processes' load does not count).
+ * server's threads (from /proc, so other processes' load does not count), also split into the
+ * main thread, the decode thread and the rest, and the kernel's share.
  *
  * BENCH_AB: a JSON array of servers, each {"label", "cli"?: a gptforge CLI's main.js (default:
  * this build's), "env"?: extra environment, "args"?: extra `serve` options}; default: this
@@ -61,18 +62,48 @@ async function run(base: string, c: number): Promise<{ tps: number; tokens: numb
   return { tps: tokens / ((performance.now() - t0) / 1000), tokens };
 }
 
-/** CPU seconds (user + system) of every thread of process `pid`. */
-function cpuOf(pid: number): number {
-  let sec = 0;
+/** CPU seconds of each thread of process `pid` (user + system, and system alone), by thread id. */
+function cpuOf(pid: number): Map<string, { sec: number; sys: number }> {
+  const out = new Map<string, { sec: number; sys: number }>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
-      sec += (Number(f[11]) + Number(f[12])) / 100;
+      out.set(tid, { sec: (Number(f[11]) + Number(f[12])) / 100, sys: Number(f[12]) / 100 });
     } catch {
       // the thread ended
     }
   }
-  return sec;
+  return out;
+}
+
+/** Where a run's server CPU went: the main thread (HTTP, sampling, prefills), the decode thread, the other threads; and the kernel's share of all. */
+interface CpuSplit {
+  main: number;
+  decode: number;
+  others: number;
+  sys: number;
+  tokens: number;
+}
+
+/**
+ * The CPU between two cpuOf readings, split by thread: the decode thread is the busiest thread
+ * other than the main one (it runs every forward; the others are the kernels' pool, libuv and
+ * V8's helpers). With no decode thread (--no-decode-thread) that is the busiest helper instead.
+ */
+function split(pid: number, a: Map<string, { sec: number; sys: number }>, b: Map<string, { sec: number; sys: number }>, into: CpuSplit): void {
+  let busiest = 0;
+  let rest = 0;
+  for (const [tid, t] of b) {
+    const d = t.sec - (a.get(tid)?.sec ?? 0);
+    into.sys += t.sys - (a.get(tid)?.sys ?? 0);
+    if (tid === String(pid)) into.main += d;
+    else {
+      rest += d;
+      busiest = Math.max(busiest, d);
+    }
+  }
+  into.decode += busiest;
+  into.others += rest - busiest;
 }
 
 async function start(spec: Spec): Promise<{ child: ChildProcess; addr: string }> {
@@ -102,7 +133,7 @@ async function main(): Promise<void> {
   for (const s of SPECS) console.log(`  ${s.label}: ${s.cli ?? 'this build'} ${JSON.stringify(s.env ?? {})} ${(s.args ?? []).join(' ')}`);
   for (const { addr } of servers) for (const c of STREAMS) await run(addr, c); // warm-up
   const tps = SPECS.map(() => STREAMS.map(() => [] as number[]));
-  const cpu = SPECS.map(() => STREAMS.map(() => ({ sec: 0, tokens: 0 })));
+  const cpu = SPECS.map(() => STREAMS.map((): CpuSplit => ({ main: 0, decode: 0, others: 0, sys: 0, tokens: 0 })));
   console.log(`| round | ${SPECS.map((s) => STREAMS.map((c) => `${s.label} ${c}`).join(' | ')).join(' | ')} | load |`);
   console.log(`|---|${SPECS.map(() => STREAMS.map(() => '---|').join('')).join('')}---|`);
   for (let r = 0; r < ROUNDS; r++) {
@@ -112,7 +143,7 @@ async function main(): Promise<void> {
         const pid = servers[i].child.pid!;
         const c0 = cpuOf(pid);
         const m = await run(servers[i].addr, c);
-        cpu[i][k].sec += cpuOf(pid) - c0;
+        split(pid, c0, cpuOf(pid), cpu[i][k]);
         cpu[i][k].tokens += m.tokens;
         tps[i][k].push(m.tps);
       }
@@ -124,8 +155,16 @@ async function main(): Promise<void> {
   SPECS.forEach((s, i) => {
     const ratio = tps[i][1].map((x, r) => x / tps[i][0][r]);
     const vs = (k: number): string => spread(tps[i][k].map((x, r) => x / tps[0][k][r]));
-    const perTok = (k: number): string => ((1000 * cpu[i][k].sec) / cpu[i][k].tokens).toFixed(3);
+    const perTok = (k: number): string => ((1000 * (cpu[i][k].main + cpu[i][k].decode + cpu[i][k].others)) / cpu[i][k].tokens).toFixed(3);
     console.log(`| ${s.label} | ${median(tps[i][0]).toFixed(0)} | ${median(tps[i][1]).toFixed(0)} | ${spread(ratio)} | ${vs(0)} | ${vs(1)} | ${perTok(0)} / ${perTok(1)} |`);
+  });
+  // per step = per token × rows per step (about 1 and 4): what a 4-row step costs beyond a 1-row one, and on which thread
+  console.log('\nServer CPU by thread, ms per token at 1 / 4 streams (from /proc, in 10 ms ticks; the decode thread is the busiest thread besides the main one):');
+  console.log('| server | main thread | decode thread | other threads | of which in the kernel (all threads) |');
+  console.log('|---|---|---|---|---|');
+  SPECS.forEach((s, i) => {
+    const per = (f: (x: CpuSplit) => number): string => STREAMS.map((_, k) => ((1000 * f(cpu[i][k])) / cpu[i][k].tokens).toFixed(3)).join(' / ');
+    console.log(`| ${s.label} | ${per((x) => x.main)} | ${per((x) => x.decode)} | ${per((x) => x.others)} | ${per((x) => x.sys)} |`);
   });
   console.log(`load after: ${loadavg()[0].toFixed(2)}`);
   for (const { child } of servers) child.kill('SIGINT');

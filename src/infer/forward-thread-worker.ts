@@ -1,14 +1,13 @@
 /**
  * The worker side of ForwardThread (forward-thread.ts): the model on shared weights; each step
  * asked for in the control words is one GPT.nextLogits on a shared cache, answered in shared
- * memory. Between steps it blocks in Atomics.wait on the request word (after spinning on it
- * for HANDOFF_SPIN_MS, default 0); it never returns to its event loop, so caches and buffers arrive on a port it
+ * memory. Between steps it blocks in Atomics.wait on the request word; it never returns to its event loop, so caches and buffers arrive on a port it
  * drains synchronously (receiveMessageOnPort) before each step.
  */
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { GPT } from '../model/gpt.js';
 import { KVCache } from '../model/kvcache.js';
-import { CTL, type ForwardThreadInit, type ForwardThreadMessage, HANDOFF_SPIN_MS } from './forward-thread.js';
+import { CTL, type ForwardThreadInit, type ForwardThreadMessage } from './forward-thread.js';
 
 const init = workerData as ForwardThreadInit;
 const model = new GPT(init.config, { scalarHead: init.scalarHead });
@@ -57,11 +56,7 @@ function step(): void {
 
 let seen = 0;
 for (;;) {
-  let req = Atomics.load(ctl, CTL.REQ);
-  if (req === seen && HANDOFF_SPIN_MS > 0) {
-    const until = performance.now() + HANDOFF_SPIN_MS;
-    while ((req = Atomics.load(ctl, CTL.REQ)) === seen && performance.now() < until);
-  }
+  const req = Atomics.load(ctl, CTL.REQ);
   if (req === seen) {
     Atomics.wait(ctl, CTL.REQ, seen);
     continue;

@@ -15,8 +15,10 @@ import { KVCache, type KVCacheBuffers } from '../model/kvcache.js';
  * KV caches the main thread created here
  * (`createCache`: SharedArrayBuffer-backed, KVCache 'shared'), so the main thread still
  * prefills joining rows on its own copy, resets and copies cache rows (the prefix cache,
- * n choices) — between forwards only: a cache belongs to the worker from `nextLogits` until
- * its promise settles. Logits are bit-for-bit those of `model.nextLogits` on the main thread
+ * n choices). The cache rows a step feeds belong to the worker from `nextLogits` until its
+ * promise settles; meanwhile the main thread may prefill other, free rows (BatchDecoder
+ * admits joining rows beside the forward) and read the fed rows' positions before their
+ * lengths, which the worker neither writes nor advances until it has written the new one. Logits are bit-for-bit those of `model.nextLogits` on the main thread
  * (the same weights, kernels and shapes; tested).
  *
  * Only a plain f32 GPT qualifies ({@link ForwardThread.supports}): no LoRA or quantized
@@ -26,13 +28,17 @@ import { KVCache, type KVCacheBuffers } from '../model/kvcache.js';
  *
  * The hand-off is shared memory, not a message per step: the step's ids and rows are written
  * into a SharedArrayBuffer and a control word is bumped (Atomics.store + notify); the worker,
- * blocked in Atomics.wait on that word (after an optional spin, {@link HANDOFF_SPIN_MS}),
- * computes, writes the logits into shared memory and bumps the answer word, which the main
- * thread awaits with Atomics.waitAsync (no spinning, so its event loop and the pool's worker
+ * blocked in Atomics.wait on that word, computes, writes the logits into shared memory and
+ * bumps the answer word, which the main thread awaits with Atomics.waitAsync (no spinning, so its event loop and the pool's worker
  * keep the cores). This is the wait/notify hand-off of piscina's `useAtomics` mode; a
  * postMessage round trip (structured clone, an event-loop wake-up on each side) cost
  * 0.25–0.35 ms a step here (docs/journal/server.md, serve11). Cache buffers still travel once each, as
  * messages, on a port the worker drains synchronously (receiveMessageOnPort) before each step.
+ *
+ * The worker does not spin before it blocks: a spin of 0.3 ms (the main thread's sampling
+ * between steps) was A/B'd idle against none (serve13, docs/server.md "Measured"): one stream
+ * 438 against 479 tokens/s and 10 % more server CPU per token, four streams within the spread,
+ * so the knob it had (GPTFORGE_HANDOFF_SPIN_MS) was removed.
  */
 /** Atomics.waitAsync (ES2024; in V8 and Node since 16): the main thread awaits the worker's answer without blocking its event loop. */
 const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: false; value: string } | { async: true; value: Promise<string> } }).waitAsync;
@@ -47,24 +53,6 @@ const STATUS = 5; // 0: logits written (their count in NOUT); 1: failed (the mes
 const NOUT = 6;
 const STOP = 7; // 1: the worker leaves its loop
 const CTL_WORDS = 16;
-
-/**
- * How long the worker spins on the request word after answering a step before it blocks in
- * Atomics.wait (ms). Default 0: it blocks at once, and the main thread's notify wakes it (a
- * futex wake, tens of µs). A spin (0.2–0.5 ms covers the main thread's sampling and token
- * writes between steps) would take the next step sooner but hold a core the main thread, the
- * pool's worker and a client on the same machine (bench:serve's) also need; it could not be
- * measured on the shared machine (docs/journal/server.md, serve12), so the default stays the one that
- * burns nothing. GPTFORGE_HANDOFF_SPIN_MS sets it: a tuning knob for the benches.
- */
-export const HANDOFF_SPIN_MS = spinMs(process.env.GPTFORGE_HANDOFF_SPIN_MS);
-
-function spinMs(v: string | undefined): number {
-  if (v === undefined || v === '') return 0;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`GPTFORGE_HANDOFF_SPIN_MS must be a number of milliseconds ≥ 0, got "${v}"`);
-  return n;
-}
 
 export class ForwardThread {
   private readonly worker: Worker;

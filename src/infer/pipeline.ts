@@ -371,8 +371,12 @@ export class BatchDecoder {
       if (row.finish && !row.result) this.close(row, events);
     }
     if (this.done) return events;
-    if (this.open) this.admit();
-    else if (!this.cache) this.prefill();
+    // With a decode thread, rows join once the running rows' forward has started: their
+    // prefills (on this thread) then overlap it instead of holding every running row up
+    // (each joining row's first token comes one step later). With none running, at once.
+    const joinLater = this.open && this.opts.forwardThread !== undefined && this.waiting.length > 0 && [...this.live.values()].some((r) => r.slot >= 0 && !r.done);
+    if (this.open && !joinLater) this.admit();
+    else if (!this.open && !this.cache) this.prefill();
     const cache = this.cache!;
     const running = [...this.live.values()].filter((r) => r.slot >= 0);
     for (const row of running) {
@@ -390,6 +394,7 @@ export class BatchDecoder {
     }
     if (this.open) this.forwardOpen(running.filter((r) => !r.done));
     else if (!this.done) this.forwardFixed();
+    if (joinLater) this.admitBesideForward();
     return events;
   }
 
@@ -480,6 +485,23 @@ export class BatchDecoder {
   }
 
   /**
+   * admit() while the decode thread computes the running rows' step (BatchOptions.forwardThread):
+   * the joining rows' slots are free, so their prefills, resets and prefix copies touch no cache
+   * row the thread reads or writes (a prefix copied from a running row's slot stops before the
+   * position the thread is writing: see takeSlotWithPrefix), and the kernels' pool takes one
+   * caller at a time (the other runs its tasks alone, same bits). A prefill that throws leaves
+   * the decoder in no known state, as a failed step does; the forward's outcome is then moot.
+   */
+  private admitBesideForward(): void {
+    try {
+      this.admit();
+    } catch (e) {
+      this.inFlight?.catch(() => {});
+      throw e;
+    }
+  }
+
+  /**
    * Open batch: waiting rows take free slots in arrival order, each prefilled alone (batch 1,
    * so its logits are those it would have alone); a row with the same prompt as one admitted
    * in this step copies that row's cache instead (n choices share one prefill).
@@ -538,6 +560,9 @@ export class BatchDecoder {
     }
     if (src) at = this.freeSlots.length - 1;
     row.slot = this.freeSlots.splice(at, 1)[0];
+    // src may be a row the decode thread is feeding right now (admitBesideForward): copyRow copies
+    // its first lengths[src] positions, all written before this step's forward, which writes the
+    // next one and only then advances lengths[src]; the copy beyond `best` is cut off below
     if (src) cache.copyRow(src.slot, [row.slot]);
     else if (best === 0) cache.resetRow(row.slot);
     cache.lengths[row.slot] = best;

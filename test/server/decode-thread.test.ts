@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getKernels, nativeAvailable } from '../../src/engine/backend.js';
 import { ForwardThread } from '../../src/infer/forward-thread.js';
-import type { RowRequest } from '../../src/infer/pipeline.js';
+import { BatchDecoder, decode, type DecodeEvent, type DecodingModel, type RowRequest } from '../../src/infer/pipeline.js';
 import { makeConfig } from '../../src/model/config.js';
 import { GPT } from '../../src/model/gpt.js';
 import { Scheduler } from '../../src/server/index.js';
@@ -78,6 +78,55 @@ test('scheduler on the decode thread: every seeded row gives the tokens, text an
     }
   };
   assert.deepEqual(await run(true), await run(false));
+});
+
+test("a row joining a batch on the decode thread is prefilled while the running rows' forward is under way, not before it, and gets the tokens it gets alone", async () => {
+  const tok = trainTokenizer(['the quick brown fox jumps over the lazy dog '.repeat(20)], { vocabSize: 300 });
+  const model = new GPT(makeConfig({ ...config, vocabSize: tok.vocabSize }), { seed: 3 });
+  const ft = new ForwardThread(model);
+  let underWay = false; // a forward asked of the thread and not yet settled
+  const thread: Pick<ForwardThread, 'createCache' | 'nextLogits'> = {
+    createCache: (n) => ft.createCache(n),
+    nextLogits: (ids, cache, rows) => {
+      underWay = true;
+      return ft.nextLogits(ids, cache, rows).finally(() => (underWay = false));
+    },
+  };
+  const prefills: boolean[] = []; // each prefill on this thread: whether the thread's forward was under way
+  const spy: DecodingModel = {
+    config: model.config,
+    createCache: (n) => model.createCache(n),
+    nextLogits: (ids, cache, rows) => {
+      prefills.push(underWay);
+      return model.nextLogits(ids, cache, rows);
+    },
+  };
+  const a: RowRequest = { prompt: tok.encode('the quick fox'), maxTokens: 8, seed: 1 };
+  // b's prompt begins with a's: the prefix cache copies it from a's cache row while the thread feeds that row
+  const b: RowRequest = { prompt: tok.encode('the quick fox jumps over the lazy dog'), maxTokens: 5, seed: 2, temperature: 0.8 };
+  try {
+    const dec = new BatchDecoder(spy, tok, [], { slots: 2, padId: 0, forwardThread: thread, prefixCache: true });
+    const ids: number[][] = [[], []];
+    const cached: number[] = [];
+    const collect = (events: DecodeEvent[]) => {
+      for (const e of events) {
+        if (e.type === 'token') ids[e.row].push(e.token);
+        else cached[e.row] = e.result.cachedTokens;
+      }
+    };
+    dec.add(a);
+    for (let step = 0; !dec.done; step++) {
+      if (step === 3) dec.add(b);
+      collect(dec.step());
+      await dec.settle();
+    }
+    // a: at once (nothing was running); b: beside a's step on the thread
+    assert.deepEqual(prefills, [false, true]);
+    assert.ok(cached[1] >= tok.encode('the quick fox').length, `b reused a's prompt from a's cache row (${cached[1]} tokens)`);
+    assert.deepEqual(ids, [decode(model, tok, [a])[0].ids, decode(model, tok, [b])[0].ids]);
+  } finally {
+    await ft.close();
+  }
 });
 
 // The pool's one-caller lock (native/pool.c) guards against two callers publishing into one ring slot; that race is
