@@ -37,6 +37,12 @@ export interface RunPipelineOptions {
   techniques?: boolean;
   /** Stops the stage in progress after its step (it saves); later stages do not start. */
   signal?: AbortSignal;
+  /**
+   * When the work began, on performance.now()'s clock: the CLI passes 0 (Node's clock starts with
+   * the process), so the times it prints include start-up (loading the modules and the native
+   * addon). Default: when runPipeline is called.
+   */
+  startedAt?: number;
   /** Progress (the estimate, stage headers, times): stderr for the CLI. */
   log?(text: string): void;
   /** Results (stage reports, samples, the chat, the evaluation tables): stdout for the CLI. */
@@ -118,7 +124,8 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
   const log = o.log ?? (() => undefined);
   const print = o.print ?? (() => undefined);
   const layout = runLayout(runDir);
-  const t0 = performance.now();
+  const called = performance.now();
+  const t0 = Math.min(o.startedAt ?? called, called);
   const stamp = (): string => `${((performance.now() - t0) / 60000).toFixed(1)} min`;
   holdRunLock(runDir, 'run', { create: true }); // before the calibration: a busy run is refused at once
 
@@ -139,6 +146,9 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
   const vocabSize = existsSync(layout.tokenizer) ? Tokenizer.load(layout.tokenizer).vocabSize : (mixture.tokenizer?.vocabSize ?? 4096);
   const estimate = estimatePipeline(runDir, preset, vocabSize, mixture.sources.length, { techniques: techniques && preset.sft !== undefined });
   log(estimateText(estimate));
+  // the time outside the stages, so that the table's total and "done in" are the whole wall time:
+  // start-up before runPipeline (with startedAt), then the lock, the finished-run check and the calibration
+  const phases: StageTiming[] = [...(called > t0 ? [{ stage: 'start-up', measured: (called - t0) / 1000 }] : []), { stage: 'estimate (timing the shapes)', measured: (performance.now() - called) / 1000 }];
   const timings: StageTiming[] = [];
   const result: RunPipelineResult = { runDir, interrupted: false, estimate, timings };
   const estimateOf = (prefix: string): number | undefined => estimate.stages.find((s) => s.stage.startsWith(prefix))?.seconds;
@@ -153,7 +163,7 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
     return !result.interrupted;
   };
   const finish = (): RunPipelineResult => {
-    log(`\n${timingTable(timings, estimate.machine)}`);
+    log(`\n${timingTable([...phases, ...timings], estimate.machine)}`);
     return result;
   };
   const quiet = o.quiet;
@@ -213,6 +223,9 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
     });
   }
   finish();
-  print(`\npipeline: done in ${stamp()}. Run directory: ${runDir} (eval.md, eval-chart.svg, chat-transcript.txt, loss.svg, sft-loss.svg${techniques ? ', techniques/techniques.md' : ''})`);
+  const wall = (performance.now() - t0) / 1000;
+  const inStages = timings.reduce((a, t) => a + t.measured, 0);
+  const split = [...phases.map((p) => `${p.stage} ${formatDuration(p.measured)}`), `stages ${formatDuration(inStages)}`].join(', ');
+  print(`\npipeline: done in ${formatDuration(wall)} wall (${split}). Run directory: ${runDir} (eval.md, eval-chart.svg, chat-transcript.txt, loss.svg, sft-loss.svg${techniques ? ', techniques/techniques.md' : ''})`);
   return { ...result, markdown, transcript };
 }
