@@ -311,7 +311,10 @@ export class GptforgeServer {
     // gptforge extensions: prompting techniques, and the RAG store's state and passages (assist.ts, rag.ts)
     app.post('/v1/gptforge/assist', async (req) => {
       const b = asBody(req.body);
-      return runAssist(b, this.model(b, { generation: true }), this.models.get(REWARD_STAGE), (id) => this.rewardModel(id, 'value_model'));
+      // the run's reward model by kind, as the web UI picks it: the stage rm, else the first reward model served (rm --into verifier)
+      const served = [...this.models.values()];
+      const rm = served.find((x) => x.reward && x.id === REWARD_STAGE) ?? served.find((x) => x.reward);
+      return runAssist(b, this.model(b, { generation: true }), rm, (id, field) => this.rewardModel(id, field));
     });
     app.get('/v1/gptforge/rag', async () => this.rag?.info() ?? { object: 'gptforge.rag', enabled: false });
     app.get('/v1/gptforge/passages/:id', async (req) => {
