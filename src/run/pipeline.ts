@@ -5,7 +5,8 @@ import { loadMixtureConfig } from '../data/mixture.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { atomicWriteFile } from '../util/atomic.js';
 import { holdRunLock } from '../util/lock.js';
-import { runEval } from './eval.js';
+import { latestCheckpoint } from '../model/checkpoint.js';
+import { evalSettings, runEval, type EvalSettings } from './eval.js';
 import { estimatePipeline, estimateText, formatDuration, stepsDone, timingTable, type PipelineEstimate } from './estimate.js';
 import { engineSummary } from '../engine/backend.js';
 import { runLayout } from './layout.js';
@@ -80,7 +81,9 @@ function techniquesTable(markdown: string): string {
  * What a re-run of the pipeline on `runDir` would do, or null when nothing: every stage of the
  * preset has its checkpoint at the preset's `maxSteps` (the techniques model at its steps), and
  * the outputs after them — eval.md, chat-transcript.txt (and techniques/techniques.md) — are newer
- * than every checkpoint (their `latest.json`, rewritten with each save). A preset without an `sft`
+ * than every checkpoint (their `latest.json`, rewritten with each save), and eval.json was made
+ * with the preset's `sft.eval` settings (perTask, fewShot, compare: a changed one evaluates
+ * again; the stages resume at their steps, so only the evaluation and the chat run). A preset without an `sft`
  * section has no evaluation to mark the run finished: it always has work (pretraining's samples).
  * @returns the first reason there is work, naming the stage or file; null when the run is finished
  */
@@ -109,6 +112,31 @@ export function pipelineWork(runDir: string, preset: PretrainPreset, o: { techni
     if (t < 0) return `${f} is missing`;
     if (t <= newest) return `${f} is older than a checkpoint`;
   }
+  return evalSettingsChange(l.evalJson, evalSettings(preset.sft.eval, {}, preset.rm !== undefined));
+}
+
+/**
+ * Why the evaluation in `file` (eval.json) is not the one `want` asks for: the first setting that
+ * differs, named by its preset path; null when they agree, or where eval.json cannot tell (none or
+ * damaged: eval.md's time decides; one written before `settings` was recorded: its perTask and fewShot).
+ */
+function evalSettingsChange(file: string, want: EvalSettings): string | null {
+  let had: { perTask?: unknown; fewShot?: unknown; settings?: EvalSettings };
+  try {
+    had = JSON.parse(readFileSync(file, 'utf8')) as typeof had;
+  } catch {
+    return null;
+  }
+  const was = had.settings;
+  const pairs: Array<[string, unknown, unknown]> = [
+    ['perTask', was?.perTask ?? had.perTask, want.perTask],
+    ['fewShot', was?.fewShot ?? had.fewShot, want.fewShot],
+  ];
+  if (was !== undefined) {
+    if (was.compare === null || want.compare === null) pairs.push(['compare', was.compare, want.compare]);
+    else for (const [k, v] of Object.entries(want.compare)) pairs.push([`compare.${k}`, (was.compare as Record<string, unknown>)[k], v]);
+  }
+  for (const [path, a, b] of pairs) if (JSON.stringify(a) !== JSON.stringify(b)) return `${file} was made with sft.eval.${path} ${JSON.stringify(a ?? null)}, the preset now asks for ${JSON.stringify(b)}`;
   return null;
 }
 
@@ -132,8 +160,9 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
   // a finished run (every stage at its steps, the evaluation newer than every checkpoint): nothing
   // to train or evaluate again, so no calibration either — the stored results, at once
   const techniques = o.techniques ?? preset.techniques !== undefined;
-  if (!o.fresh && pipelineWork(runDir, preset, { techniques }) === null) {
-    log(`pipeline: ${runDir} is finished — every stage is at its steps and eval.md, chat-transcript.txt are newer than every checkpoint: nothing to do (--fresh starts over; \`gptforge eval --run ${runDir}\` evaluates again). The stored results:`);
+  const work = o.fresh ? 'fresh' : pipelineWork(runDir, preset, { techniques });
+  if (work === null) {
+    log(`pipeline: ${runDir} is finished — every stage is at its steps and eval.md, chat-transcript.txt are newer than every checkpoint: nothing to do (--fresh starts over; \`gptforge eval --run ${runDir}\` evaluates again, and so does this command once the preset's sft.eval settings change). The stored results:`);
     const transcript = readFileSync(layout.chatTranscript, 'utf8');
     const markdown = readFileSync(layout.evalMarkdown, 'utf8');
     print(`\n== a short chat with the assistant (gptforge chat --run ${runDir}) ==\n\n${transcript}`);
@@ -142,6 +171,8 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
     return { runDir, interrupted: false, estimate: { stages: [], total: 0, machine: engineSummary(), calibrationSeconds: 0 }, timings: [], markdown, transcript };
   }
 
+  // a run begun before: say what is left (a stage's steps, an output older than a checkpoint, another eval setting)
+  if (work !== 'fresh' && preset.sft && latestCheckpoint(layout.stage('base'))) log(`pipeline: not finished: ${work}`);
   const mixture = loadMixtureConfig(o.mixture ?? resolveMixturePath(preset, o.presetFile));
   const vocabSize = existsSync(layout.tokenizer) ? Tokenizer.load(layout.tokenizer).vocabSize : (mixture.tokenizer?.vocabSize ?? 4096);
   const estimate = estimatePipeline(runDir, preset, vocabSize, mixture.sources.length, { techniques: techniques && preset.sft !== undefined });
