@@ -178,8 +178,9 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
   const estimate = estimatePipeline(runDir, preset, vocabSize, mixture.sources.length, { techniques: techniques && preset.sft !== undefined });
   log(estimateText(estimate));
   // the time outside the stages, so that the table's total and "done in" are the whole wall time:
-  // start-up before runPipeline (with startedAt), then the lock, the finished-run check and the calibration
-  const phases: StageTiming[] = [...(called > t0 ? [{ stage: 'start-up', measured: (called - t0) / 1000 }] : []), { stage: 'estimate (timing the shapes)', measured: (performance.now() - called) / 1000 }];
+  // start-up before runPipeline (with startedAt), then 'calibration': the lock, the finished-run check and
+  // the estimate's timed shapes
+  const phases: StageTiming[] = [...(called > t0 ? [{ stage: 'start-up', measured: (called - t0) / 1000 }] : []), { stage: 'calibration', measured: (performance.now() - called) / 1000 }];
   const timings: StageTiming[] = [];
   const result: RunPipelineResult = { runDir, interrupted: false, estimate, timings };
   const estimateOf = (prefix: string): number | undefined => estimate.stages.find((s) => s.stage.startsWith(prefix))?.seconds;

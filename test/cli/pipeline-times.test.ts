@@ -22,7 +22,7 @@ test("pipeline prints an estimate from timed steps at its start (resume-aware) a
     assert.match(r.stderr, /^ {2}1\. pretraining +\d+ s +4 steps × 1 × 2×16 forward\+backward, 1 evaluations; data and tokenizer preparation not included$/m);
     assert.match(r.stderr, /^1\. data, tokenizer, pretraining: \d+ s measured \(estimated \d+ s\)$/m);
     // the table's total is the whole wall time: start-up (modules, addon) and the estimate's timing are rows of it
-    const table = /^stage times on .*:\n {2}stage +measured +estimated\n {2}start-up +(\d+) s +—\n {2}estimate \(timing the shapes\) +(\d+) s +—\n {2}1\. data, tokenizer, pretraining +(\d+) s +\d+ s\n {2}total +(\d+) s +\d+ s$/m.exec(r.stderr);
+    const table = /^stage times on .*:\n {2}stage +measured +estimated\n {2}start-up +(\d+) s +—\n {2}calibration +(\d+) s +—\n {2}1\. data, tokenizer, pretraining +(\d+) s +\d+ s\n {2}total +(\d+) s +\d+ s$/m.exec(r.stderr);
     assert.ok(table, r.stderr);
     const [startUp, calibration, stage, total] = table.slice(1).map(Number);
     assert.ok(Math.abs(total - (startUp + calibration + stage)) <= 1.5, table[0]);
