@@ -98,7 +98,8 @@ export function Chat() {
   const [error, setError] = useState('');
   const [editing, setEditing] = useState(null);
   const [ragInfo, setRagInfo] = useState(null);
-  const [hasRm, setHasRm] = useState(false);
+  const [rmId, setRmId] = useState(null);
+  const hasRm = rmId !== null;
   const [passage, setPassage] = useState(null);
   const abortRef = useRef(null);
   const [, force] = useState(0);
@@ -110,8 +111,8 @@ export function Chat() {
     models().then((ms) => {
       const gen = ms.filter((m) => m.kind !== 'reward');
       setServed(gen);
-      // reward-weighted votes use the run's reward model, served as the stage rm (kind "reward")
-      setHasRm(ms.some((m) => m.kind === 'reward' && m.id === 'rm'));
+      // reward-weighted votes use the run's reward model by kind, as Compare does: the stage rm, else the first reward model served
+      setRmId((ms.find((m) => m.kind === 'reward' && m.id === 'rm') ?? ms.find((m) => m.kind === 'reward'))?.id ?? null);
       if (!gen.some((m) => m.id === settings.model) && gen.length) setSettings((s) => ({ ...s, model: gen.find((m) => m.id === 'sft')?.id ?? gen[gen.length - 1].id }));
     }).catch((e) => setError(String(e.message ?? e)));
     getJSON('/v1/gptforge/rag').then(setRagInfo).catch(() => setRagInfo({ enabled: false }));
@@ -230,7 +231,7 @@ export function Chat() {
       ...(settings.seed !== '' ? { seed: Number(settings.seed) } : {}),
       ...(tools === 'server' ? { builtin_tools: ['calculator'] } : {}),
     };
-    if (settings.technique === 'self-consistency') Object.assign(body, { k: Number(settings.k), temperature: Number(settings.temperature), ...(settings.reward_votes && hasRm ? { reward_votes: true } : {}) });
+    if (settings.technique === 'self-consistency') Object.assign(body, { k: Number(settings.k), temperature: Number(settings.temperature), ...(settings.reward_votes && hasRm ? { reward_votes: true, reward_model: rmId } : {}) });
     if (settings.technique === 'reflect') Object.assign(body, { rounds: Number(settings.rounds), feedback: settings.feedback });
     const t = await postJSON('/v1/gptforge/assist', body, ac.signal);
     node.content = t.reply;
@@ -322,7 +323,7 @@ export function Chat() {
           <option value="reflect">reflection (review rounds)</option>
         </select></label>
         ${settings.technique === 'self-consistency' && html`<label>Samples k <input id="k" type="number" min="1" max="32" value=${settings.k} onInput=${set('k')} /></label>
-          <label class="row" title=${hasRm ? 'also weigh each vote by the reward model\'s score (softmax over the samples)' : 'the run has no reward model (rm)'}><input id="reward-votes" type="checkbox" checked=${settings.reward_votes && hasRm} disabled=${!hasRm} onChange=${set('reward_votes')} /> Reward-weighted votes</label>`}
+          <label class="row" title=${hasRm ? `also weigh each vote by the reward model ${rmId}'s score (softmax over the samples)` : 'the run serves no reward model'}><input id="reward-votes" type="checkbox" checked=${settings.reward_votes && hasRm} disabled=${!hasRm} onChange=${set('reward_votes')} /> Reward-weighted votes</label>`}
         ${settings.technique === 'reflect' && html`<label>Rounds <input id="rounds" type="number" min="0" max="8" value=${settings.rounds} onInput=${set('rounds')} /></label>
           <label>Feedback <select id="feedback" value=${settings.feedback} onChange=${set('feedback')}>
             <option value="self">self (the model checks itself)</option>

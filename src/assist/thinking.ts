@@ -84,9 +84,11 @@ export const TECHNIQUE_MIXTURE: readonly MixtureEntry[] = [
 /**
  * The addition-only mixture: long addition (both modes), skill levels and reflection — every
  * family about addition, so the scratchpad's copy-and-carry step gets most of the budget. The
- * 400-step run on TECHNIQUE_MIXTURE had not learned to copy a number; 1,200 steps of 8 rows on
- * this mixture learned it by step 500 (docs/techniques.md; mixture and step count changed
- * together, so which one mattered is not isolated).
+ * 400-step run of 16 rows on TECHNIQUE_MIXTURE had not learned to copy a number; model A, 1,200
+ * steps of 8 rows on this mixture, learned it in one jump between steps 400 and 500 (its loss on
+ * assistant tokens 0.95 → 0.30: docs/techniques.md, the paragraph under the models table, from
+ * commit fff7be0). Mixture, batch size and step count changed together, so which one mattered is
+ * not isolated.
  */
 export const ADDITION_MIXTURE: readonly MixtureEntry[] = [
   { task: longAddition, weight: 0.55 },

@@ -6,6 +6,7 @@
  *
  *   11:30:02.120 INFO  req-1 → POST /v1/chat/completions (127.0.0.1)
  *   11:30:02.480 INFO  req-1 ← 200 POST /v1/chat/completions 360.2 ms
+ *   11:30:03.015 INFO  req-2 ← 400 POST /v1/chat/completions 'messages' must be a non-empty array (invalid_request_error, param messages)
  */
 
 export type LogFormat = 'pretty' | 'json';
@@ -20,7 +21,7 @@ const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 4
 /** ANSI colour of a level (as pino-pretty's defaults: info green, warn yellow, error and fatal red). */
 const LEVEL_COLOUR: Record<string, number> = { TRACE: 90, DEBUG: 34, INFO: 32, WARN: 33, ERROR: 31, FATAL: 31 };
 /** The fields a line is made of; any other field is printed after them as key=value. */
-const SHOWN = new Set(['level', 'time', 'pid', 'hostname', 'reqId', 'req', 'res', 'responseTime', 'msg', 'err']);
+const SHOWN = new Set(['level', 'time', 'pid', 'hostname', 'reqId', 'req', 'res', 'responseTime', 'msg', 'err', 'error']);
 
 interface PinoLine {
   level?: number;
@@ -31,6 +32,8 @@ interface PinoLine {
   responseTime?: number;
   msg?: string;
   err?: { message?: string; type?: string };
+  /** A refused request's OpenAI error object (the server logs it beside a 4xx status). */
+  error?: { message?: string; type?: string; param?: string | null; code?: string | null };
   [key: string]: unknown;
 }
 
@@ -76,6 +79,12 @@ export class PrettyLog {
       parts.push(`→ ${request}${o.req?.remoteAddress ? ` (${o.req.remoteAddress})` : ''}`);
       if (o.msg !== undefined && o.msg !== 'incoming request') parts.push(o.msg);
     } else if (o.msg !== undefined) parts.push(o.msg);
+    if (o.error !== undefined && o.error !== null && typeof o.error === 'object') {
+      // the reason of a refusal: its code (else type) and the field at fault; the message is the line's msg
+      const why = [o.error.code ?? o.error.type, o.error.param ? `param ${o.error.param}` : undefined].filter((x) => x).join(', ');
+      if (o.error.message !== undefined && o.error.message !== o.msg) parts.push(o.error.message);
+      if (why) parts.push(`(${why})`);
+    }
     if (o.err?.message !== undefined) parts.push(o.err.message === o.msg ? `(${o.err.type ?? 'Error'})` : `${o.err.type ?? 'Error'}: ${o.err.message}`);
     for (const [k, v] of Object.entries(o)) if (!SHOWN.has(k)) parts.push(`${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
     return parts.join(' ');

@@ -19,6 +19,7 @@ export const command = pretrainCommand('pipeline')
       samples: o.samples,
       techniques: o.techniques,
       signal: interruptSignal(),
+      startedAt: 0, // Node's clock starts with the process: the times include start-up
       log: (s) => console.error(s),
       print: (s) => console.log(s),
     });

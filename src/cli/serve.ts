@@ -29,7 +29,9 @@ export const command = new Command('serve')
     const format = logFormatFor(o.logFormat, process.stderr.isTTY);
     const log = o.log ? logStream(format, process.stderr, format === 'pretty' && process.stderr.isTTY === true) : undefined;
     const keys = [...o.apiKey, ...(process.env.GPTFORGE_API_KEY ? [process.env.GPTFORGE_API_KEY] : [])];
-    const { server, address, loaded, reload } = await serveRun(o.run, { host: o.host, port: o.port, apiKeys: keys, parallel: o.parallel, maxQueue: o.maxQueue, bodyLimit: o.bodyLimit, log, ragStore: o.rag, precision: o.precision, prefixCache: o.prefixCache, decodeThread: o.decodeThread });
+    // one line per reload, the same whatever asked for it (SIGHUP, POST /v1/gptforge/reload, a web job's end)
+    const onReload = (stages: string[], cause: string): void => console.error(`gptforge serve: ${cause} — serving ${stages.join(', ')}`);
+    const { server, address, loaded, reload } = await serveRun(o.run, { host: o.host, port: o.port, apiKeys: keys, parallel: o.parallel, maxQueue: o.maxQueue, bodyLimit: o.bodyLimit, log, ragStore: o.rag, precision: o.precision, prefixCache: o.prefixCache, decodeThread: o.decodeThread, onReload });
     console.error(`gptforge serve: listening on ${address}${keys.length ? ` (${keys.length} API key${keys.length > 1 ? 's' : ''})` : ' (no API key)'}; loading ${o.run} …`);
     try {
       await loaded;
@@ -51,7 +53,7 @@ export const command = new Command('serve')
       // SIGHUP: reread the run's stages (one trained from the command line since start), as POST /v1/gptforge/reload
       const hup = (): void => {
         try {
-          console.error(`gptforge serve: SIGHUP — serving ${reload().join(', ')}`);
+          reload('SIGHUP');
         } catch (e) {
           console.error(`gptforge serve: SIGHUP — could not reload the run's models (the ones before stay): ${(e as Error).message}`);
         }

@@ -14,7 +14,7 @@ import { holdRunLock } from '../util/lock.js';
 import { Progress } from '../util/progress.js';
 import { runLayout } from './layout.js';
 import { loadModel } from './models.js';
-import { runPreset, runPresetFile } from './preset.js';
+import { runPreset, runPresetFile, type PretrainPreset } from './preset.js';
 import { readRmEval, rmEvalMarkdown } from './rm-summary.js';
 import { selectedStageDir } from './rl-validation.js';
 
@@ -94,6 +94,25 @@ export interface RunEvalOptions {
 }
 
 /**
+ * The settings of an evaluation that a run's preset controls (its `sft.eval` section, with the
+ * defaults filled in), as eval.json records them under `settings`: `gptforge pipeline` compares
+ * them with the preset's to know whether the stored evaluation is still the preset's (pipelineWork).
+ * `compare` is null where the comparison does not run (no reward model, or noCompare).
+ */
+export interface EvalSettings {
+  perTask: number;
+  fewShot: number;
+  compare: { prompts: number; samplesPerPrompt: number; bestOfN: number; oracleBestOfN: number; temperature: number; maxTokens: number } | null;
+}
+
+/** The EvalSettings of the preset's `sft.eval` section under `o`'s overrides; `compare`: whether the comparison runs. */
+export function evalSettings(presetEval: NonNullable<PretrainPreset['sft']>['eval'] | undefined, o: Pick<RunEvalOptions, 'perTask' | 'fewShot' | 'comparePrompts'>, compare: boolean): EvalSettings {
+  const c = { prompts: 48, samplesPerPrompt: 8, bestOfN: 4, oracleBestOfN: 0, temperature: 1, maxTokens: 48, ...presetEval?.compare };
+  if (o.comparePrompts !== undefined) c.prompts = o.comparePrompts;
+  return { perTask: o.perTask ?? presetEval?.perTask ?? 50, fewShot: o.fewShot ?? presetEval?.fewShot ?? 3, compare: compare ? c : null };
+}
+
+/**
  * The evaluation: each task family's held-out split scored with its checker — the base model
  * few-shot prompted with a fake conversation, the SFT model with and without the calculator,
  * every later stage present — and, with a reward model, base vs SFT vs SFT best-of-N vs the
@@ -106,10 +125,10 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
   const layout = runLayout(runDir);
   holdRunLock(runDir, 'eval'); // eval.md has one writer; training stages may run beside it
   const presetEval = existsSync(layout.preset) ? runPreset(runDir).sft?.eval : undefined;
-  const perTask = o.perTask ?? presetEval?.perTask ?? 50;
-  const fewShot = o.fewShot ?? presetEval?.fewShot ?? 3;
   // a named reward model is checked before the (long) accuracy table
   const rewardStage = o.rewardModel ?? 'rm';
+  const settings = evalSettings(presetEval, o, latestCheckpoint(layout.stage(rewardStage)) !== null && latestCheckpoint(layout.stage('sft')) !== null && !o.noCompare);
+  const { perTask, fewShot } = settings;
   if (o.rewardModel !== undefined) {
     if (!latestCheckpoint(layout.stage(rewardStage))) throw new GptforgeError(`eval: --reward-model ${rewardStage} has no checkpoint`, { file: layout.stage(rewardStage), field: 'rewardModel' });
     const rm = loadModel(runDir, rewardStage);
@@ -149,9 +168,8 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
   ].join('\n');
   let compareRows: CompareRow[] | null = null;
   let compareText = '';
-  if (latestCheckpoint(layout.stage(rewardStage)) && latestCheckpoint(layout.stage('sft')) && !o.noCompare) {
-    const c = { prompts: 48, samplesPerPrompt: 8, bestOfN: 4, oracleBestOfN: 0, temperature: 1, maxTokens: 48, ...presetEval?.compare };
-    if (o.comparePrompts !== undefined) c.prompts = o.comparePrompts;
+  if (settings.compare) {
+    const c = settings.compare;
     if (!(Number.isInteger(c.maxTokens) && c.maxTokens > 0)) throw new GptforgeError(`maxTokens must be a positive integer, got ${String(c.maxTokens)}`, { file: runPresetFile(runDir), field: 'sft.eval.compare.maxTokens' });
     const rm = loadModel(runDir, rewardStage);
     const contenders: Contender[] = subjects.filter((s) => s.name !== 'SFT, no tool').map((s) => ({ name: s.name === 'base (few-shot)' ? 'base' : s.name, kind: s.kind, model: s.model, tok: s.tok }));
@@ -181,6 +199,6 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
   const withStructured = structured ? `${withAdapters}\n\n${structuredMarkdown(structured)}` : withAdapters;
   const full = compareText ? `${withStructured}\n\n${compareText}\n\nChart: eval-chart.svg` : withStructured;
   atomicWriteFile(layout.evalMarkdown, full + '\n');
-  atomicWriteFile(layout.evalJson, JSON.stringify({ perTask, fewShot, ...table, adapters, compare: compareRows, structured }, null, 2) + '\n');
+  atomicWriteFile(layout.evalJson, JSON.stringify({ perTask, fewShot, settings, ...table, adapters, compare: compareRows, structured }, null, 2) + '\n');
   return { table, markdown: full, compare: compareRows };
 }

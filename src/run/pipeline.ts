@@ -5,7 +5,8 @@ import { loadMixtureConfig } from '../data/mixture.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { atomicWriteFile } from '../util/atomic.js';
 import { holdRunLock } from '../util/lock.js';
-import { runEval } from './eval.js';
+import { latestCheckpoint } from '../model/checkpoint.js';
+import { evalSettings, runEval, type EvalSettings } from './eval.js';
 import { estimatePipeline, estimateText, formatDuration, stepsDone, timingTable, type PipelineEstimate } from './estimate.js';
 import { engineSummary } from '../engine/backend.js';
 import { runLayout } from './layout.js';
@@ -37,6 +38,12 @@ export interface RunPipelineOptions {
   techniques?: boolean;
   /** Stops the stage in progress after its step (it saves); later stages do not start. */
   signal?: AbortSignal;
+  /**
+   * When the work began, on performance.now()'s clock: the CLI passes 0 (Node's clock starts with
+   * the process), so the times it prints include start-up (loading the modules and the native
+   * addon). Default: when runPipeline is called.
+   */
+  startedAt?: number;
   /** Progress (the estimate, stage headers, times): stderr for the CLI. */
   log?(text: string): void;
   /** Results (stage reports, samples, the chat, the evaluation tables): stdout for the CLI. */
@@ -74,7 +81,9 @@ function techniquesTable(markdown: string): string {
  * What a re-run of the pipeline on `runDir` would do, or null when nothing: every stage of the
  * preset has its checkpoint at the preset's `maxSteps` (the techniques model at its steps), and
  * the outputs after them — eval.md, chat-transcript.txt (and techniques/techniques.md) — are newer
- * than every checkpoint (their `latest.json`, rewritten with each save). A preset without an `sft`
+ * than every checkpoint (their `latest.json`, rewritten with each save), and eval.json was made
+ * with the preset's `sft.eval` settings (perTask, fewShot, compare: a changed one evaluates
+ * again; the stages resume at their steps, so only the evaluation and the chat run). A preset without an `sft`
  * section has no evaluation to mark the run finished: it always has work (pretraining's samples).
  * @returns the first reason there is work, naming the stage or file; null when the run is finished
  */
@@ -103,6 +112,31 @@ export function pipelineWork(runDir: string, preset: PretrainPreset, o: { techni
     if (t < 0) return `${f} is missing`;
     if (t <= newest) return `${f} is older than a checkpoint`;
   }
+  return evalSettingsChange(l.evalJson, evalSettings(preset.sft.eval, {}, preset.rm !== undefined));
+}
+
+/**
+ * Why the evaluation in `file` (eval.json) is not the one `want` asks for: the first setting that
+ * differs, named by its preset path; null when they agree, or where eval.json cannot tell (none or
+ * damaged: eval.md's time decides; one written before `settings` was recorded: its perTask and fewShot).
+ */
+function evalSettingsChange(file: string, want: EvalSettings): string | null {
+  let had: { perTask?: unknown; fewShot?: unknown; settings?: EvalSettings };
+  try {
+    had = JSON.parse(readFileSync(file, 'utf8')) as typeof had;
+  } catch {
+    return null;
+  }
+  const was = had.settings;
+  const pairs: Array<[string, unknown, unknown]> = [
+    ['perTask', was?.perTask ?? had.perTask, want.perTask],
+    ['fewShot', was?.fewShot ?? had.fewShot, want.fewShot],
+  ];
+  if (was !== undefined) {
+    if (was.compare === null || want.compare === null) pairs.push(['compare', was.compare, want.compare]);
+    else for (const [k, v] of Object.entries(want.compare)) pairs.push([`compare.${k}`, (was.compare as Record<string, unknown>)[k], v]);
+  }
+  for (const [path, a, b] of pairs) if (JSON.stringify(a) !== JSON.stringify(b)) return `${file} was made with sft.eval.${path} ${JSON.stringify(a ?? null)}, the preset now asks for ${JSON.stringify(b)}`;
   return null;
 }
 
@@ -118,15 +152,17 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
   const log = o.log ?? (() => undefined);
   const print = o.print ?? (() => undefined);
   const layout = runLayout(runDir);
-  const t0 = performance.now();
+  const called = performance.now();
+  const t0 = Math.min(o.startedAt ?? called, called);
   const stamp = (): string => `${((performance.now() - t0) / 60000).toFixed(1)} min`;
   holdRunLock(runDir, 'run', { create: true }); // before the calibration: a busy run is refused at once
 
   // a finished run (every stage at its steps, the evaluation newer than every checkpoint): nothing
   // to train or evaluate again, so no calibration either — the stored results, at once
   const techniques = o.techniques ?? preset.techniques !== undefined;
-  if (!o.fresh && pipelineWork(runDir, preset, { techniques }) === null) {
-    log(`pipeline: ${runDir} is finished — every stage is at its steps and eval.md, chat-transcript.txt are newer than every checkpoint: nothing to do (--fresh starts over; \`gptforge eval --run ${runDir}\` evaluates again). The stored results:`);
+  const work = o.fresh ? 'fresh' : pipelineWork(runDir, preset, { techniques });
+  if (work === null) {
+    log(`pipeline: ${runDir} is finished — every stage is at its steps and eval.md, chat-transcript.txt are newer than every checkpoint: nothing to do (--fresh starts over; \`gptforge eval --run ${runDir}\` evaluates again, and so does this command once the preset's sft.eval settings change). The stored results:`);
     const transcript = readFileSync(layout.chatTranscript, 'utf8');
     const markdown = readFileSync(layout.evalMarkdown, 'utf8');
     print(`\n== a short chat with the assistant (gptforge chat --run ${runDir}) ==\n\n${transcript}`);
@@ -135,10 +171,16 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
     return { runDir, interrupted: false, estimate: { stages: [], total: 0, machine: engineSummary(), calibrationSeconds: 0 }, timings: [], markdown, transcript };
   }
 
+  // a run begun before: say what is left (a stage's steps, an output older than a checkpoint, another eval setting)
+  if (work !== 'fresh' && preset.sft && latestCheckpoint(layout.stage('base'))) log(`pipeline: not finished: ${work}`);
   const mixture = loadMixtureConfig(o.mixture ?? resolveMixturePath(preset, o.presetFile));
   const vocabSize = existsSync(layout.tokenizer) ? Tokenizer.load(layout.tokenizer).vocabSize : (mixture.tokenizer?.vocabSize ?? 4096);
   const estimate = estimatePipeline(runDir, preset, vocabSize, mixture.sources.length, { techniques: techniques && preset.sft !== undefined });
   log(estimateText(estimate));
+  // the time outside the stages, so that the table's total and "done in" are the whole wall time:
+  // start-up before runPipeline (with startedAt), then 'calibration': the lock, the finished-run check and
+  // the estimate's timed shapes
+  const phases: StageTiming[] = [...(called > t0 ? [{ stage: 'start-up', measured: (called - t0) / 1000 }] : []), { stage: 'calibration', measured: (performance.now() - called) / 1000 }];
   const timings: StageTiming[] = [];
   const result: RunPipelineResult = { runDir, interrupted: false, estimate, timings };
   const estimateOf = (prefix: string): number | undefined => estimate.stages.find((s) => s.stage.startsWith(prefix))?.seconds;
@@ -153,7 +195,7 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
     return !result.interrupted;
   };
   const finish = (): RunPipelineResult => {
-    log(`\n${timingTable(timings, estimate.machine)}`);
+    log(`\n${timingTable([...phases, ...timings], estimate.machine)}`);
     return result;
   };
   const quiet = o.quiet;
@@ -213,6 +255,9 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
     });
   }
   finish();
-  print(`\npipeline: done in ${stamp()}. Run directory: ${runDir} (eval.md, eval-chart.svg, chat-transcript.txt, loss.svg, sft-loss.svg${techniques ? ', techniques/techniques.md' : ''})`);
+  const wall = (performance.now() - t0) / 1000;
+  const inStages = timings.reduce((a, t) => a + t.measured, 0);
+  const split = [...phases.map((p) => `${p.stage} ${formatDuration(p.measured)}`), `stages ${formatDuration(inStages)}`].join(', ');
+  print(`\npipeline: done in ${formatDuration(wall)} wall (${split}). Run directory: ${runDir} (eval.md, eval-chart.svg, chat-transcript.txt, loss.svg, sft-loss.svg${techniques ? ', techniques/techniques.md' : ''})`);
   return { ...result, markdown, transcript };
 }

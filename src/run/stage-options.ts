@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { latestCheckpoint } from '../model/checkpoint.js';
 import type { AdapterOptions } from '../train/adapter.js';
+import { recordedStart } from '../train/loop.js';
 import { GptforgeError } from '../util/errors.js';
 
 /**
@@ -100,5 +101,5 @@ export function trainingStart(stageDir: string, startDir: string, o: { fresh?: b
     // no or a damaged trainer state: the loop refuses it with the file's name
   }
   const at = typeof state.step === 'number' ? ` at step ${state.step} of ${o.maxSteps}` : '';
-  return `resuming ${ck}${at} (the stage started from ${typeof state.startedFrom === 'string' ? state.startedFrom : startDir})`;
+  return `resuming ${ck}${at} (the stage started from ${typeof state.startedFrom === 'string' ? recordedStart(dirname(stageDir), state.startedFrom) : startDir})`;
 }

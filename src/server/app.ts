@@ -248,7 +248,20 @@ export class GptforgeServer {
       const t0 = (req as FastifyRequest & { t0?: number }).t0;
       if (t0 !== undefined) this.metrics.duration.observe({ route }, (performance.now() - t0) / 1000);
     });
-    app.setNotFoundHandler(async (req, reply) => reply.code(404).send(new ApiError(404, `no route ${req.method} ${req.url}`, 'not_found_error', null, 'not_found').body()));
+    /**
+     * A 4xx's reason in the request log (`serve --log`), as fastify's default error handler logs
+     * it (info, beside the status) and ours would otherwise leave out: `error` is the response's
+     * OpenAI error object, so the readable line reads `← 404 GET /v1/x no route GET /v1/x (not_found)`;
+     * the completion line follows.
+     */
+    const refused = (reply: FastifyReply, api: ApiError): void => {
+      if (api.status < 500) reply.log.info({ res: { statusCode: api.status }, error: api.body().error }, api.message);
+    };
+    app.setNotFoundHandler(async (req, reply) => {
+      const api = new ApiError(404, `no route ${req.method} ${req.url}`, 'not_found_error', null, 'not_found');
+      refused(reply, api);
+      return reply.code(404).send(api.body());
+    });
     app.setErrorHandler(async (err: unknown, req, reply) => {
       const e = err as { statusCode?: number; code?: string; message?: string };
       let api: ApiError;
@@ -264,6 +277,7 @@ export class GptforgeServer {
         process.stderr.write(`gptforge serve: internal error on ${req.method} ${req.url}: ${String((err as Error)?.message ?? err)}\n`);
         api = new ApiError(500, 'internal server error', 'server_error');
       }
+      refused(reply, api);
       for (const [k, v] of Object.entries(api.headers)) void reply.header(k, v);
       return reply.code(api.status).send(api.body());
     });
@@ -297,7 +311,10 @@ export class GptforgeServer {
     // gptforge extensions: prompting techniques, and the RAG store's state and passages (assist.ts, rag.ts)
     app.post('/v1/gptforge/assist', async (req) => {
       const b = asBody(req.body);
-      return runAssist(b, this.model(b, { generation: true }), this.models.get(REWARD_STAGE), (id) => this.rewardModel(id, 'value_model'));
+      // the run's reward model by kind, as the web UI picks it: the stage rm, else the first reward model served (rm --into verifier)
+      const served = [...this.models.values()];
+      const rm = served.find((x) => x.reward && x.id === REWARD_STAGE) ?? served.find((x) => x.reward);
+      return runAssist(b, this.model(b, { generation: true }), rm, (id, field) => this.rewardModel(id, field));
     });
     app.get('/v1/gptforge/rag', async () => this.rag?.info() ?? { object: 'gptforge.rag', enabled: false });
     app.get('/v1/gptforge/passages/:id', async (req) => {

@@ -63,16 +63,19 @@ export function assistJSON(t: AskTrace, model: string): unknown {
 }
 
 /**
- * Validate the body and run the technique on `m` (the reward model `rm`, when served, weighs
- * self-consistency's votes if `reward_votes` is true). 400 naming the field on bad input.
+ * Validate the body and run the technique on `m`. Self-consistency's votes are also weighed by a
+ * reward model when `reward_votes` is true: the one `reward_model` names, else `rm` (the run's
+ * reward model, whatever its stage is called: the server passes its `rm` stage, else the first
+ * reward model it serves). 400 naming the field on bad input.
  * Synchronous: the server answers other requests when it returns.
+ * @param rewardModel a served reward model by id, for the fields that name one (400 naming `field` otherwise)
  */
 export function runAssist(
   b: Body,
   m: ServedModel,
   rm: ServedModel | undefined,
-  rewardModel: (id: string) => ServedModel = () => {
-    throw badRequest("'value_model' names a served reward model, and this server has none", 'value_model');
+  rewardModel: (id: string, field: string) => ServedModel = (_id, field) => {
+    throw badRequest(`'${field}' names a served reward model, and this server has none`, field);
   },
 ): unknown {
   const technique = optString(b, 'technique') ?? 'direct';
@@ -83,14 +86,18 @@ export function runAssist(
   const system = conv.messages[0].role === 'system' ? conv.messages[0].content : undefined;
   const feedback = optString(b, 'feedback') ?? 'self';
   if (!(FEEDBACK_SOURCES as readonly string[]).includes(feedback)) throw badRequest(`'feedback' must be one of: ${FEEDBACK_SOURCES.join(', ')}`, 'feedback');
-  const rewardVotes = optBool(b, 'reward_votes') ?? false;
-  if (rewardVotes && !rm) throw badRequest("'reward_votes' needs the run's reward model (rm), which this server does not have", 'reward_votes');
+  const votesId = optString(b, 'reward_model');
+  if (votesId !== undefined && technique !== 'self-consistency') throw badRequest("'reward_model' weighs self-consistency's votes: it is for technique 'self-consistency'", 'reward_model');
+  const rewardVotes = optBool(b, 'reward_votes') ?? votesId !== undefined;
+  const voter = votesId !== undefined ? rewardModel(votesId, 'reward_model') : rm;
+  if (rewardVotes && !voter) throw badRequest("'reward_votes' needs a reward model (the run's rm stage, or one named by 'reward_model'), and this server serves none", 'reward_votes');
+  if (rewardVotes && voter && voter.tok.hash() !== m.tok.hash()) throw badRequest(`the reward model ${voter.id} uses another tokenizer than ${m.id}`, votesId !== undefined ? 'reward_model' : 'reward_votes');
   const builtin = b.builtin_tools;
   if (builtin !== undefined && !(Array.isArray(builtin) && builtin.every((x) => x === 'calculator'))) throw badRequest('\'builtin_tools\' may only list "calculator"', 'builtin_tools');
   // tree of thoughts: a learned state value (a reward model trained on the solver's labels, `rm --into`), calculator-checked thoughts, sampled proposals
   const valueId = optString(b, 'value_model');
   if (valueId !== undefined && technique !== 'tot') throw badRequest("'value_model' is for technique 'tot'", 'value_model');
-  const vm = valueId === undefined ? undefined : rewardModel(valueId);
+  const vm = valueId === undefined ? undefined : rewardModel(valueId, 'value_model');
   if (vm && vm.tok.hash() !== m.tok.hash()) throw badRequest(`'value_model' ${valueId} uses another tokenizer than ${m.id}`, 'value_model');
   const ctx = m.model.config.blockSize;
   const seed = optNumber(b, 'seed', -(2 ** 31), 2 ** 31, { integer: true });
@@ -111,7 +118,7 @@ export function runAssist(
     proposalSamples: optNumber(b, 'proposal_samples', 0, 8, { integer: true }),
     valueModel: vm ? { model: vm.model, tok: vm.tok } : undefined,
     tools: Array.isArray(builtin) && builtin.length > 0 ? defaultTools() : null,
-    rewardModel: rewardVotes && rm ? { model: rm.model, tok: rm.tok } : undefined,
+    rewardModel: rewardVotes && voter ? { model: voter.model, tok: voter.tok } : undefined,
   };
   const run = (): AskTrace => ask(new ChatEngine(m.model, m.tok), last.content, opts);
   // ask() restarts the model's randomized position draws from its seed: on the shared model that would reseed the draws of

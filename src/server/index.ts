@@ -1,7 +1,7 @@
 import type { BasePrecision } from '../model/quantize.js';
 import { GptforgeServer, type ServerOptions } from './app.js';
 import { loadRunModels } from './models.js';
-import { registerWeb } from './web.js';
+import { registerWeb, type WebOptions } from './web.js';
 
 export { GptforgeServer, type ServerOptions } from './app.js';
 export { ApiError } from './errors.js';
@@ -13,11 +13,12 @@ export { registerWeb, STAGE_RUNNERS, type StageRunner, type StageJobOptions, typ
 /**
  * Start serving a run: listen first (so /health answers 503 while loading), then load the
  * run's stage models (the generation stages on `precision` blocks: src/model/inference-precision.ts). Resolves with the server and its address once listening;
- * `reload` rereads the run's stages (a stage trained from the command line since: see `POST /v1/gptforge/reload`).
+ * `reload(cause)` rereads the run's stages (a stage trained from the command line since: see `POST /v1/gptforge/reload`);
+ * `onReload` is told after every reload, whatever asked for it (WebOptions.onReload).
  */
-export async function serveRun(runDir: string, opts: ServerOptions & { host?: string; port?: number; precision?: BasePrecision }): Promise<{ server: GptforgeServer; address: string; loaded: Promise<void>; reload(): string[] }> {
+export async function serveRun(runDir: string, opts: ServerOptions & { host?: string; port?: number; precision?: BasePrecision; onReload?: WebOptions['onReload'] }): Promise<{ server: GptforgeServer; address: string; loaded: Promise<void>; reload(cause: string): string[] }> {
   const server = new GptforgeServer(opts);
-  const web = await registerWeb(server, { runDir, precision: opts.precision });
+  const web = await registerWeb(server, { runDir, precision: opts.precision, onReload: opts.onReload });
   const address = await server.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1');
   const loaded = new Promise<void>((resolve, reject) => {
     setImmediate(() => {
@@ -31,5 +32,5 @@ export async function serveRun(runDir: string, opts: ServerOptions & { host?: st
     });
   });
   // the run's stages reread from disk: new stage directories are served (SIGHUP to `gptforge serve`)
-  return { server, address, loaded, reload: () => web?.reloadModels() ?? [] };
+  return { server, address, loaded, reload: (cause) => web?.reloadModels(cause) ?? [] };
 }

@@ -151,6 +151,12 @@ export interface WebOptions {
   pollMs?: number;
   /** The precision the run's models are reloaded in after a job (as `serve --precision` loaded them; default f32). */
   precision?: BasePrecision;
+  /**
+   * Told after each reload of the run's models, whatever asked for it (`cause`: `POST
+   * /v1/gptforge/reload`, `SIGHUP`, `the sft job ended`), with the ids now served: `gptforge serve`
+   * prints one line for each, the same for all three.
+   */
+  onReload?(stages: string[], cause: string): void;
 }
 
 interface Job {
@@ -319,7 +325,7 @@ class WebRun {
           releaseLock(lockFile);
           // serve what was trained: the stages' newest checkpoints
           try {
-            this.reloadModels();
+            this.reloadModels(`the ${stage} job ended`);
           } catch (e) {
             process.stderr.write(`gptforge serve: could not reload the run's models: ${(e as Error).message}\n`);
           }
@@ -333,13 +339,16 @@ class WebRun {
    * Serve the run's stages as they are on disk now: every stage's newest checkpoint, new stage
    * directories included (`sft --into sft-mine` trained from the command line while the server ran).
    * What a finished web job does, `POST /v1/gptforge/reload` and `SIGHUP` to `gptforge serve` too.
+   * @param cause what asked for it, for WebOptions.onReload
    * @returns the ids now served
    * @throws GptforgeError when no generation stage loads (the models served before stay)
    */
-  reloadModels(): string[] {
+  reloadModels(cause: string): string[] {
     const models = loadRunModels(this.runDir, undefined, { precision: this.opts.precision, onSkip: (s, reason) => process.stderr.write(`gptforge serve: not serving ${s}: ${reason}\n`) });
     this.server.setModels(models);
-    return [...models.keys()];
+    const ids = [...models.keys()];
+    this.opts.onReload?.(ids, cause);
+    return ids;
   }
 
   /** Stop a running job and wait for it to end (its checkpoint saved): the server is closing. */
@@ -548,7 +557,7 @@ class WebRun {
  * run API under `/web/api/` when `runDir` is given.
  * @returns with `runDir`, what rereads the run's stages from disk (the route `POST /v1/gptforge/reload`); else null
  */
-export async function registerWeb(server: GptforgeServer, opts: WebOptions = {}): Promise<{ reloadModels(): string[] } | null> {
+export async function registerWeb(server: GptforgeServer, opts: WebOptions = {}): Promise<{ reloadModels(cause: string): string[] } | null> {
   const app = server.app;
   const require = createRequire(import.meta.url);
   const htmDir = dirname(dirname(require.resolve('htm')));
@@ -578,7 +587,7 @@ export async function registerWeb(server: GptforgeServer, opts: WebOptions = {})
     const r = need();
     if (r.jobRunning()) throw new ApiError(409, 'a job is running: the models are reloaded when it ends', 'invalid_request_error', null, 'job_running');
     try {
-      return { object: 'list', data: r.reloadModels().map((id) => ({ id, object: 'model' })) };
+      return { object: 'list', data: r.reloadModels('POST /v1/gptforge/reload').map((id) => ({ id, object: 'model' })) };
     } catch (e) {
       if (e instanceof GptforgeError) throw new ApiError(422, e.message, 'invalid_request_error', null, 'reload_failed');
       throw e;
@@ -594,5 +603,5 @@ export async function registerWeb(server: GptforgeServer, opts: WebOptions = {})
   app.post('/web/api/rank/submit', async (req) => need().rankSubmit(asBody(req.body)));
   app.post('/web/api/rank/skip', async (req) => need().rankSkip(asBody(req.body)));
   app.get('/web/api/prompts/fake-conversation', async (_req, reply) => reply.type('text/plain; charset=utf-8').send(readFileSync(join(examples, 'fake-conversation.txt'), 'utf8')));
-  return run && { reloadModels: () => run.reloadModels() };
+  return run && { reloadModels: (cause: string) => run.reloadModels(cause) };
 }

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { AdamW, clipScale, decayGroups, gradNorm } from '../engine/optim.js';
 import { engineSummary, machinePeakGflops } from '../engine/backend.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -176,17 +176,57 @@ interface TrainerState {
   elapsedSeconds: number;
   task: unknown;
   config: TrainConfig;
-  /** Absolute path of the checkpoint the stage's first step started from (TrainOptions.startedFrom). */
+  /**
+   * The checkpoint the stage's first step started from (TrainOptions.startedFrom), as recordStart
+   * writes it: relative to the run directory where it lies inside it, else absolute. Checkpoints
+   * written before 2026-11-30 hold an absolute path either way (read by recordedStart/staleStart).
+   */
   startedFrom?: string;
 }
 
 /**
- * The warning for a resume whose checkpoint started from another model than this run's, or null.
- * @example staleStart('rl', '/r/sft/step-0000100', '/r/sft/step-0000150') // 'rl: warning: resuming …'
+ * How a trainer state records the checkpoint its stage started from: relative to the run
+ * directory where it lies inside it (`sft/step-0000100`), so a copied or moved run still names
+ * its own parent; absolute where it lies outside (another run's model given with --from).
+ * @example recordStart('/r', '/r/sft/step-0000100') // 'sft/step-0000100'
  */
-export function staleStart(stage: string, recorded: string | undefined, now: string | undefined): string | null {
-  if (recorded === undefined || now === undefined || resolve(recorded) === resolve(now)) return null;
-  return `${stage}: warning: resuming a run that started from ${recorded}, but this run starts from ${now} (retrained since, or another --from?): its updates continue the older model; --fresh starts over from the new one, --into another stage keeps both`;
+export function recordStart(runDir: string, start: string): string {
+  const abs = resolve(start);
+  const rel = relative(resolve(runDir), abs);
+  return rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? abs : rel;
+}
+
+/** The absolute path of a recorded start (recordStart's inverse; an absolute record is kept as is). */
+export function recordedStart(runDir: string, recorded: string): string {
+  return isAbsolute(recorded) ? recorded : resolve(runDir, recorded);
+}
+
+/**
+ * Whether an absolute start recorded before starts were stored relative (a checkpoint of an older
+ * gptforge) names `now` in a run that was copied or moved since: `now` lies in this run at
+ * `<run>/sft/step-0000100` and the record ends with the same `sft/step-0000100` under another
+ * directory. A parent retrained since ends at another step and still differs.
+ */
+function movedLegacyStart(runDir: string, recorded: string, now: string): boolean {
+  if (!isAbsolute(recorded)) return false;
+  const rel = recordStart(runDir, now);
+  if (isAbsolute(rel)) return false;
+  const tail = rel.split(sep);
+  const parts = resolve(recorded).split(sep);
+  return parts.length > tail.length && tail.every((p, i) => parts[parts.length - tail.length + i] === p);
+}
+
+/**
+ * The warning for a resume whose checkpoint started from another model than this run's, or null.
+ * `recorded` is the trainer state's startedFrom (relative to `runDir`, or absolute); `now` the
+ * start this invocation was given. Without `runDir` both are compared as absolute paths.
+ * @example staleStart('rl', 'sft/step-0000100', '/r/sft/step-0000150', '/r') // 'rl: warning: resuming a run that started from /r/sft/step-0000100, …'
+ */
+export function staleStart(stage: string, recorded: string | undefined, now: string | undefined, runDir?: string): string | null {
+  if (recorded === undefined || now === undefined) return null;
+  const was = runDir === undefined ? resolve(recorded) : recordedStart(runDir, recorded);
+  if (was === resolve(now) || (runDir !== undefined && movedLegacyStart(runDir, recorded, now))) return null;
+  return `${stage}: warning: resuming a run that started from ${was}, but this run starts from ${now} (retrained since, or another --from?): its updates continue the older model; --fresh starts over from the new one, --into another stage keeps both`;
 }
 
 export interface TrainResult {
@@ -254,9 +294,11 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
       step = ts.step;
       tokensSeen = ts.tokensSeen;
       elapsedBefore = ts.elapsedSeconds;
-      startedFrom = ts.startedFrom;
-      const stale = staleStart(task.stage, ts.startedFrom, opts.startedFrom);
+      const stale = staleStart(task.stage, ts.startedFrom, opts.startedFrom, opts.runDir);
       if (stale) console.error(stale);
+      // the same start (a copied or moved run's included) is recorded afresh, relative to this run;
+      // a stale one keeps naming what the checkpoint's updates really continue
+      if (stale || ts.startedFrom === undefined || opts.startedFrom === undefined) startedFrom = ts.startedFrom === undefined ? undefined : recordedStart(opts.runDir, ts.startedFrom);
       lastCheckpoint = ck;
       metrics.truncateStage(task.stage, step);
       if (!opts.quiet) console.error(`${task.stage}: resuming from ${ck} (step ${step}/${cfg.maxSteps})`);
@@ -277,7 +319,7 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
   setArenaEnabled(true);
 
   const save = (): string => {
-    const trainerState: TrainerState = { stage: task.stage, step, tokensSeen, elapsedSeconds: elapsedBefore + (performance.now() - t0) / 1000, task: task.state(), config: cfg, ...(startedFrom !== undefined ? { startedFrom } : {}) };
+    const trainerState: TrainerState = { stage: task.stage, step, tokensSeen, elapsedSeconds: elapsedBefore + (performance.now() - t0) / 1000, task: task.state(), config: cfg, ...(startedFrom !== undefined ? { startedFrom: recordStart(opts.runDir, startedFrom) } : {}) };
     lastCheckpoint = saveCheckpoint(opts.stageDir, model, {
       stage: task.stage,
       scalarHead: task.scalarHead,

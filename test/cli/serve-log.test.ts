@@ -69,6 +69,14 @@ test('gptforge serve --log --log-format pretty prints a readable line per reques
   try {
     assert.equal((await fetch(`${addr}/health`)).status, 200);
     await waitFor(() => /← 200 GET \/health/.test(err()), 10_000, 'the log line');
+    // a 4xx carries its reason: the message and the error's code, then the completion line
+    assert.equal((await fetch(`${addr}/nope`)).status, 404);
+    const bad = await fetch(`${addr}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'sft', messages: [] }) });
+    assert.equal(bad.status, 400);
+    const { error } = (await bad.json()) as { error: { message: string; code: string | null; type: string; param: string | null } };
+    await waitFor(() => (err().match(/← 400 POST \/v1\/chat\/completions \d/g) ?? []).length === 1, 10_000, 'the 400 lines');
+    assert.match(err(), /^\S+ INFO {2}req-\w+ ← 404 GET \/nope no route GET \/nope \(not_found\)$/m);
+    assert.ok(err().includes(`← 400 POST /v1/chat/completions ${error.message} (${[error.code ?? error.type, error.param ? `param ${error.param}` : ''].filter((x) => x).join(', ')})\n`), err());
     child.kill('SIGINT');
     const res = await done;
     assert.equal(res.code, 0, res.stderr);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { loadModel, runSft, type Conversation } from '../../src/index.js';
 import { runDpo } from '../../src/run/dpo.js';
 import { inferencePrecision } from '../../src/model/inference-precision.js';
@@ -81,9 +81,10 @@ test('dpo --from sft-lora --into dpo-lora: a LoRA DPO stacked on a LoRA SFT, bes
     assert.deepEqual([...served.keys()], ['base', 'sft', 'sft-lora']);
     assert.equal(skipped.length, 1);
     assert.match(skipped[0], /^dpo-lora: .*the adapter's base checkpoint .*sft-lora.* is gone/);
-    // the DPO checkpoint records what it started from; resuming it over the continued SFT adapter warns
+    // the DPO checkpoint records what it started from (relative to the run, so a moved run still
+    // names it); resuming it over the continued SFT adapter warns
     const state = JSON.parse(readFileSync(join(r.checkpoint!, 'trainer_state.json'), 'utf8')) as { startedFrom?: string };
-    assert.equal(state.startedFrom, sftBase);
+    assert.equal(state.startedFrom, relative(runDir, sftBase));
     const warned = t.mock.method(console, 'error', () => undefined);
     const resumedLog: string[] = [];
     const resumed = await runDpo(runDir, { pairs: [pairs], from: 'sft-lora', into: 'dpo-lora', quiet: true, lora: 'r=2,alpha=4,targets=qkv', maxSteps: 4, log: (l) => resumedLog.push(l) });

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolvePreset, runPipeline } from '../../src/index.js';
 import { pipelineWork } from '../../src/run/pipeline.js';
+import { evalSettings } from '../../src/run/eval.js';
 import { writeTinyPreset } from '../cli/fixture.js';
 
 /** A stage's checkpoint pointer as saveCheckpoint writes it (pipelineWork reads only the pointer's step and time). */
@@ -51,6 +52,26 @@ test('pipeline: a re-run of a finished run (every stage at its steps, eval.md an
     assert.equal(pipelineWork(runDir, preset, { techniques: false }), 'sft is at step 2 of 4');
     pointer(runDir, 'sft', 4, t + 10);
     assert.match(pipelineWork(runDir, preset, { techniques: true }) ?? '', /^techniques\/sft is at step 0 of \d+/);
+    // the evaluation's settings: eval.json records them; the preset's sft.eval changed since evaluates again
+    const evalJson = join(runDir, 'eval.json');
+    output(evalJson, JSON.stringify({ perTask: 50, fewShot: 3, settings: evalSettings(preset.sft!.eval, {}, false) }), t + 20);
+    assert.equal(pipelineWork(runDir, preset, { techniques: false }), null);
+    preset.sft!.eval = { perTask: 20 };
+    assert.equal(pipelineWork(runDir, preset, { techniques: false }), `${evalJson} was made with sft.eval.perTask 50, the preset now asks for 20`);
+    delete preset.sft!.eval;
+    // with a reward model the comparison runs: its settings count too
+    pointer(runDir, 'rm', 2, t + 10);
+    const withRm: typeof preset = { ...preset, rm: { train: { maxSteps: 2 } } as typeof preset.rm, sft: { ...preset.sft!, eval: { compare: { maxTokens: 64 } } } };
+    output(evalJson, JSON.stringify({ perTask: 50, fewShot: 3, settings: evalSettings({}, {}, true) }), t + 20);
+    assert.equal(pipelineWork(runDir, withRm, { techniques: false }), `${evalJson} was made with sft.eval.compare.maxTokens 48, the preset now asks for 64`);
+    withRm.sft!.eval = {};
+    assert.equal(pipelineWork(runDir, withRm, { techniques: false }), null);
+    // an eval.json of an older gptforge (perTask and fewShot only) is read as far as it goes
+    output(evalJson, JSON.stringify({ perTask: 50, fewShot: 3 }), t + 20);
+    assert.equal(pipelineWork(runDir, preset, { techniques: false }), null);
+    preset.sft!.eval = { fewShot: 1 };
+    assert.match(pipelineWork(runDir, preset, { techniques: false }) ?? '', /sft\.eval\.fewShot 3, the preset now asks for 1$/);
+    delete preset.sft!.eval;
     rmSync(join(runDir, 'chat-transcript.txt'));
     assert.match(pipelineWork(runDir, preset, { techniques: false }) ?? '', /chat-transcript\.txt is missing/);
     delete preset.sft;

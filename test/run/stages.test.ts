@@ -36,6 +36,8 @@ test('stage runners from library code: an aborted signal stops pretraining after
     const ev = runEval(runDir, { perTask: 1, fewShot: 0, tasks: ['arithmetic'], noCompare: true, quiet: true });
     assert.deepEqual(ev.table.columns, ['base (few-shot)']);
     assert.equal(readFileSync(runLayout(runDir).evalMarkdown, 'utf8'), `${ev.markdown}\n`);
+    // the settings it ran with, for the pipeline to tell whether the preset still asks for them
+    assert.deepEqual(JSON.parse(readFileSync(runLayout(runDir).evalJson, 'utf8')).settings, { perTask: 1, fewShot: 0, compare: null });
 
     // the pipeline calls the runners: an aborted signal ends it after stage 1 with nothing later run
     const p = resolvePreset(file, { run: join(root, 'p'), maxSteps: 2 });

@@ -24,6 +24,12 @@ test('gptforge serve: binds loopback on a free port, serves the run, serves a st
     const after = [];
     for await (const m of client.models.list()) after.push(m.id);
     assert.ok(after.includes('sft-mine'), after.join(', '));
+    // the HTTP reload says the same as SIGHUP's: what it serves now
+    assert.equal((await fetch(`${addr}/v1/gptforge/reload`, { method: 'POST', headers: { authorization: 'Bearer secret' } })).status, 200);
+    await waitFor(() => /POST \/v1\/gptforge\/reload — serving/.test(err()), 10_000, 'the HTTP reload line');
+    const served = (cause: string) => new RegExp(`^gptforge serve: ${cause} — serving (.*)$`, 'm').exec(err())?.[1];
+    assert.equal(served('POST /v1/gptforge/reload'), served('SIGHUP'));
+    assert.deepEqual(served('SIGHUP')?.split(', ').sort(), [...after].sort());
     child.kill('SIGINT');
     const res = await done;
     assert.equal(res.code, 0, res.stderr);

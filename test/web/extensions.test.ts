@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import OpenAI from 'openai';
 import { RagStore } from '../../src/rag/store.js';
-import { GptforgeServer } from '../../src/server/index.js';
+import { GptforgeServer, loadRunModels } from '../../src/server/index.js';
 import { GptforgeError } from '../../src/util/errors.js';
 import { citerModel, reviewerModel, VOTER_ANSWERS, voterModel, webServer, type WebServer } from './fixtures.js';
 
@@ -125,6 +125,31 @@ describe('assist route', () => {
     assert.equal(p.status, 404);
     assert.equal(p.json.error.code, 'no_rag');
     assertBadRequest(await call(s.base, '/v1/chat/completions', { model: 'sft', messages: user('hi'), rag: true }), 'rag', 'rag without a store');
+  });
+
+  test("reward-weighted votes take the run's reward model by kind (an rm trained --into another name), or the one reward_model names", async () => {
+    const vote = (extra: Record<string, unknown>) => call(s.base, '/v1/gptforge/assist', { model: 'voter', messages: user('What is 2 plus 3?'), technique: 'self-consistency', k: 3, seed: 2, ...extra });
+    const weighed = (r: { status: number; json: any }) => {
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      assert.ok(r.json.consistency.samples.every((x: { reward?: number }) => Number.isFinite(x.reward)));
+    };
+    const models = new Map(loadRunModels(s.dir));
+    const rm = models.get('rm')!;
+    models.delete('rm');
+    models.set('verifier', { ...rm, id: 'verifier' });
+    models.set('voter', voterModel(s.tok));
+    s.server.setModels(models);
+    try {
+      weighed(await vote({ reward_votes: true }));
+      weighed(await vote({ reward_model: 'verifier' }));
+      assertBadRequest(await vote({ reward_model: 'voter' }), 'reward_model', 'a votes model that is no reward model');
+      assertBadRequest(await vote({ technique: 'cot', reward_model: 'verifier' }), 'reward_model', 'reward_model for another technique');
+      models.delete('verifier');
+      s.server.setModels(new Map(models));
+      assertBadRequest(await vote({ reward_votes: true }), 'reward_votes', 'no reward model served');
+    } finally {
+      s.server.setModels(new Map([...loadRunModels(s.dir), ['voter', voterModel(s.tok)], ['reviewer', reviewerModel(s.tok)]]));
+    }
   });
 });
 

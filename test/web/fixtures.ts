@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { chatTokenIds } from '../../src/data/chat.js';
 import type { GPT } from '../../src/model/gpt.js';
 import { ragIndex } from '../../src/run/rag.js';
-import { GptforgeServer, loadRunModels, registerWeb, type ServedModel, type ServerOptions } from '../../src/server/index.js';
+import { GptforgeServer, loadRunModels, registerWeb, type ServedModel, type ServerOptions, type WebOptions } from '../../src/server/index.js';
 import type { Tokenizer } from '../../src/tokenizer/index.js';
 import { PolicyModel, peak } from '../infer/scripted.js';
 import { tinyRun } from '../server/fixture.js';
@@ -25,14 +25,15 @@ export interface WebServer {
 
 /**
  * A tiny run (test/server/fixture.ts) served with the web UI; `models(tok)` adds models beside
- * its stages; `withRag` indexes tinyStore into the run directory and serves it.
+ * its stages; `withRag` indexes tinyStore into the run directory and serves it; `web` goes to
+ * registerWeb (pollMs …), the rest to the server (apiKeys …).
  */
-export async function webServer(opts: ServerOptions & { models?: (tok: Tokenizer) => ServedModel[]; withRag?: boolean } = {}): Promise<WebServer> {
-  const { models: extra, withRag, ...serverOpts } = opts;
+export async function webServer(opts: ServerOptions & { models?: (tok: Tokenizer) => ServedModel[]; withRag?: boolean; web?: Omit<WebOptions, 'runDir'> } = {}): Promise<WebServer> {
+  const { models: extra, withRag, web, ...serverOpts } = opts;
   const { dir, tok } = tinyRun();
   const ragDb = withRag ? await tinyStore(dir) : undefined;
   const server = new GptforgeServer({ parallel: 2, ...serverOpts, ...(ragDb ? { ragStore: ragDb } : {}) });
-  await registerWeb(server, { runDir: dir });
+  await registerWeb(server, { ...web, runDir: dir });
   const models = new Map<string, ServedModel>(loadRunModels(dir));
   for (const m of extra?.(tok) ?? []) models.set(m.id, m);
   server.setModels(models);

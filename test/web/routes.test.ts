@@ -1,19 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, cpSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GptforgeServer, loadRunModels, registerWeb } from '../../src/server/index.js';
 import { isPublicWebPath } from '../../src/server/web.js';
-import { tinyRun } from '../server/fixture.js';
+import { webServer } from './fixtures.js';
 
 /** The web UI's routes without a browser: authentication, assets, the metrics event stream, bad input. */
 
 test('web: the page and its assets load without the API key, the run API needs it', async () => {
-  const { dir } = tinyRun();
-  const server = new GptforgeServer({ apiKeys: ['sesame'] });
-  await registerWeb(server, { runDir: dir });
-  server.setModels(loadRunModels(dir));
-  const base = await server.listen(0);
+  const { base, close } = await webServer({ apiKeys: ['sesame'] });
   try {
     for (const p of ['/', '/web/app.js', '/web/vendor/preact-htm.js', '/web/vendor/uplot.js', '/web/vendor/uplot.css']) {
       const r = await fetch(base + p);
@@ -39,21 +34,16 @@ test('web: the page and its assets load without the API key, the run API needs i
     const sub = await fetch(base + '/web/api/rank/submit', { method: 'POST', headers: { authorization: 'Bearer sesame', 'content-type': 'application/json' }, body: JSON.stringify({ id: 'x', order: [0, 1] }) });
     assert.equal(sub.status, 400);
   } finally {
-    await server.close();
-    rmSync(dir, { recursive: true, force: true });
+    await close();
   }
   assert.ok(isPublicWebPath('/') && isPublicWebPath('/web/app.js?v=1'));
   assert.ok(!isPublicWebPath('/web/api/info') && !isPublicWebPath('/v1/models') && !isPublicWebPath('/metrics2'));
 });
 
 test('web: metrics.jsonl as server-sent events — every record first, then new ones, and a reset when the file is rewritten', async () => {
-  const { dir } = tinyRun();
+  const { dir, server, base, close } = await webServer({ web: { pollMs: 20 } });
   const file = join(dir, 'metrics.jsonl');
   writeFileSync(file, '{"stage":"sft","step":1,"loss":3}\n{"stage":"sft","step":2,"loss":2.5}\n');
-  const server = new GptforgeServer();
-  await registerWeb(server, { runDir: dir, pollMs: 20 });
-  server.setModels(loadRunModels(dir));
-  const base = await server.listen(0);
   const ac = new AbortController();
   try {
     const res = await fetch(base + '/web/api/metrics', { signal: ac.signal });
@@ -105,17 +95,12 @@ test('web: metrics.jsonl as server-sent events — every record first, then new 
     assert.equal(closed, 'closed');
   } finally {
     ac.abort();
-    await server.close();
-    rmSync(dir, { recursive: true, force: true });
+    await close();
   }
 });
 
 test('web: a stage trained from the command line while the server runs (sft --into sft-mine) is served after POST /v1/gptforge/reload, and listed on the Training page', async () => {
-  const { dir } = tinyRun();
-  const server = new GptforgeServer({ apiKeys: ['sesame'] });
-  await registerWeb(server, { runDir: dir });
-  server.setModels(loadRunModels(dir));
-  const base = await server.listen(0);
+  const { dir, base, close } = await webServer({ apiKeys: ['sesame'] });
   const auth = { authorization: 'Bearer sesame' };
   const ids = async (): Promise<string[]> => ((await (await fetch(base + '/v1/models', { headers: auth })).json()) as { data: Array<{ id: string }> }).data.map((m) => m.id);
   try {
@@ -132,7 +117,6 @@ test('web: a stage trained from the command line while the server runs (sft --in
     const chat = await fetch(base + '/v1/chat/completions', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'sft-mine', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 }) });
     assert.equal(chat.status, 200);
   } finally {
-    await server.close();
-    rmSync(dir, { recursive: true, force: true });
+    await close();
   }
 });
