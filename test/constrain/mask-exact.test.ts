@@ -170,3 +170,37 @@ test('a pattern string nested deeper than three levels is framed to its end: exa
   // a count of trie nodes, not a time: the same on every machine
   assert.ok(nodes < 80_000, `the pattern's masks walked ${nodes} trie nodes`);
 });
+
+/**
+ * A large object (47 members, nested objects, keys with non-ASCII characters and escaped
+ * quotes, enums with non-ASCII values): its frames reach more than 64 rules, so none has a
+ * signature, and most are structural places with a few first bytes — the paths frameWalk takes
+ * from the configurations' live byte classes and the per-class first-byte lists. Walks enter
+ * and leave keys and values (tokens crossing a key's closing quote into `":`, a value into `,"`)
+ * and stop inside UTF-8 characters.
+ */
+function largeObject(): unknown {
+  const properties: Record<string, unknown> = {};
+  const required: string[] = [];
+  for (let i = 0; i < 47; i++) {
+    const key = i % 5 === 1 ? `ключ${i}` : i % 7 === 2 ? `q"${i}` : i % 3 === 0 ? `bookmark${i}Height` : `k${i}`;
+    const kinds: unknown[] = [{ type: 'number' }, { type: 'boolean' }, { type: 'string', minLength: 1 }, { enum: ['año', 'b"c', 'δx', 7] }, { type: 'object', properties: { [`in${i}`]: { type: 'integer' }, ä: { type: 'string' } }, required: [`in${i}`], additionalProperties: false }];
+    properties[key] = kinds[i % kinds.length];
+    if (i % 4 !== 3) required.push(key);
+  }
+  return { type: 'object', properties, required, additionalProperties: { type: 'integer' } };
+}
+
+test('a large object: structural frames from their live first bytes equal the token-by-token reference (test BPE and cl100k)', () => {
+  for (const [tok, walks, steps] of [
+    [testTokenizer(), 8, 60],
+    [cl100kTok(), 3, 40],
+  ] as const) {
+    const con = schemaConstraint(largeObject(), tok);
+    const checked = checkWalks(`large object (V=${tok.vocabSize})`, con, tok.vocabSize, walks, steps, new Rng(7 + tok.vocabSize));
+    assert.ok(checked >= walks * 10, `only ${checked} states checked`);
+    // the paths under test ran: classes left unstepped, first bytes from the per-class lists, frames without a signature
+    const m = con.matcher;
+    assert.ok(m.deadClassesSkipped > 0 && m.fewKidWalks > 0 && m.sigNull > 0, `dead ${m.deadClassesSkipped}, few ${m.fewKidWalks}, unsigned ${m.sigNull}`);
+  }
+});

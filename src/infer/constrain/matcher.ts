@@ -115,6 +115,10 @@ export class Automaton {
   readonly numClasses: number;
   /** termAccepts[t * numClasses + c] = 1 when terminal t accepts class c. */
   private readonly termAccepts: Uint8Array;
+  /** The same as bitsets: terminal t's classes are termClassBits[t * classWords .. + classWords). */
+  private readonly termClassBits: Uint32Array;
+  /** Words of a bitset over the byte classes (liveClasses). */
+  readonly classWords: number;
   // hash-consed stack nodes; node 0 = the empty stack
   private nodePos: Int32Array = new Int32Array(1024);
   private nodeParent: Int32Array = new Int32Array(1024);
@@ -135,7 +139,10 @@ export class Automaton {
    */
   private stateTable: Int32Array = new Int32Array(2048);
   private stateHash: Int32Array = new Int32Array(1024);
-  /** trans[s * numClasses + c]: next state, −1 = not computed yet. Grows; re-read after `computeTransition`. */
+  /**
+   * trans[s * numClasses + c]: 1 + the next state, 0 = not computed yet (so a grown table needs
+   * no fill: a new Int32Array is zeros). Grows; re-read after `computeTransition`.
+   */
   trans: Int32Array;
   /** acceptFlags[s] = 1 when state s accepts (the empty stack is among its configurations). Grows; re-read after `computeTransition`. */
   acceptFlags: Uint8Array = new Uint8Array(64);
@@ -179,11 +186,17 @@ export class Automaton {
     const rep = new Int32Array(numClasses);
     for (let b = 255; b >= 0; b--) rep[classOf[b]] = b;
     this.termAccepts = new Uint8Array(this.g.terminals.length * numClasses);
+    this.classWords = (numClasses + 31) >>> 5;
+    this.termClassBits = new Uint32Array(this.g.terminals.length * this.classWords);
     this.g.terminals.forEach((set, t) => {
-      for (let c = 0; c < numClasses; c++) this.termAccepts[t * numClasses + c] = hasByte(set, rep[c]) ? 1 : 0;
+      for (let c = 0; c < numClasses; c++) {
+        if (!hasByte(set, rep[c])) continue;
+        this.termAccepts[t * numClasses + c] = 1;
+        this.termClassBits[t * this.classWords + (c >>> 5)] |= 1 << (c & 31);
+      }
     });
-    this.trans = new Int32Array(64 * numClasses).fill(-1);
-    this.trans.fill(DEAD, 0, numClasses);
+    this.trans = new Int32Array(64 * numClasses);
+    this.trans.fill(DEAD + 1, 0, numClasses);
     const { ruleAlts, altStarts, startRule } = this.g;
     const seeds: number[] = [];
     for (let a = ruleAlts[startRule]; a < ruleAlts[startRule + 1]; a++) seeds.push(this.node(altStarts[a], 0));
@@ -198,6 +211,14 @@ export class Automaton {
   // (pos, parent, node) interleaved per slot, pos −1 = empty: one cache line per probe, not three
   private ht: Int32Array = new Int32Array(3 * 4096).fill(-1);
   private htMask = 4095;
+  /**
+   * Per stack node whose top is a terminal: 1 + the node after it (its position advanced, or
+   * its parent at an alternative's end); 0 not known yet. A function of the node (nodes are
+   * hash-consed), asked by every transition that takes the terminal — a string body's
+   * configuration for each of its dozens of byte classes — and the hash probe it saves was
+   * the matcher's most frequent cache miss.
+   */
+  private nodeNext: Int32Array = new Int32Array(1024);
   /** Closure's visited marks, by node id (generation-stamped, so never cleared). */
   private seenGen: Int32Array = new Int32Array(1024);
   private gen = 0;
@@ -231,6 +252,9 @@ export class Automaton {
       const l = new Int32Array(this.nodePos.length);
       l.set(this.clLen);
       this.clLen = l;
+      const x = new Int32Array(this.nodePos.length);
+      x.set(this.nodeNext);
+      this.nodeNext = x;
     }
     this.nodePos[n] = pos;
     this.nodeParent[n] = parent;
@@ -442,7 +466,7 @@ export class Automaton {
     }
     const need = (id + 1) * this.numClasses;
     if (need > this.trans.length) {
-      const t = new Int32Array(Math.max(need, this.trans.length * 2)).fill(-1);
+      const t = new Int32Array(Math.max(need, this.trans.length * 2));
       t.set(this.trans);
       this.trans = t;
     }
@@ -484,6 +508,40 @@ export class Automaton {
    * configurations, up to ≈ 1,700, on every new state's mask).
    */
   frameOf(st: number, depth: number): number {
+    // memoized per configuration (for one depth: compute() asks FRAME_LEVELS only): a
+    // configuration recurs in many states, and re-rooting it probed the node table per level
+    if (depth !== this.frameMemoDepth) {
+      this.frameMemoDepth = depth;
+      this.frameMemo.fill(0);
+    }
+    if (st >= this.frameMemo.length) {
+      const g = new Int32Array(Math.max(st + 1, this.frameMemo.length * 2));
+      g.set(this.frameMemo);
+      this.frameMemo = g;
+      const b = new Int32Array(g.length);
+      b.set(this.frameMemoBelow);
+      this.frameMemoBelow = b;
+    }
+    const memo = this.frameMemo[st];
+    if (memo !== 0) {
+      this.frameBelow = this.frameMemoBelow[st];
+      this.frameLevelCount = memo >>> 24;
+      return (memo & 0xffffff) - 1;
+    }
+    const f = this.frameOfUncached(st, depth);
+    if (f + 1 < 0x1000000 && this.frameLevelCount < 0x80) {
+      this.frameMemo[st] = (this.frameLevelCount << 24) | (f + 1);
+      this.frameMemoBelow[st] = this.frameBelow;
+    }
+    return f;
+  }
+
+  /** frameOf's memo per configuration node: (levels << 24) | (1 + frame node), 0 not known; frameMemoBelow: the stack below. */
+  private frameMemo: Int32Array = new Int32Array(1024);
+  private frameMemoBelow: Int32Array = new Int32Array(1024);
+  private frameMemoDepth = -1;
+
+  private frameOfUncached(st: number, depth: number): number {
     const levels = this.frameLevels(st, depth);
     let chain = this.chainBuf;
     if (levels > chain.length) chain = this.chainBuf = new Int32Array(levels);
@@ -737,7 +795,11 @@ export class Automaton {
       if (st === 0) continue;
       const pos = this.nodePos[st];
       if (this.termAccepts[syms[pos] * nc + c] === 0) continue;
-      const next = syms[pos + 1] === END ? this.nodeParent[st] : this.node(pos + 1, this.nodeParent[st]);
+      let next = this.nodeNext[st] - 1;
+      if (next < 0) {
+        next = syms[pos + 1] === END ? this.nodeParent[st] : this.node(pos + 1, this.nodeParent[st]);
+        this.nodeNext[st] = next + 1; // re-read the field: node() may have grown it
+      }
       if (k >= seeds.length) {
         const g = new Int32Array(seeds.length * 2);
         g.set(seeds);
@@ -746,13 +808,31 @@ export class Automaton {
       seeds[k++] = next;
     }
     const t = k === 0 ? DEAD : this.closure(seeds, k);
-    this.trans[s * nc + c] = t;
+    this.trans[s * nc + c] = t + 1;
     return t;
+  }
+
+  /**
+   * out[0 .. classWords) = the byte classes some configuration of state `s` accepts: every
+   * other class leads to DEAD. One OR per configuration instead of a transition per class
+   * (a frame's walk asks for every first byte's successor, and most are DEAD).
+   */
+  liveClasses(s: number, out: Uint32Array): void {
+    const w = this.classWords;
+    out.fill(0, 0, w);
+    const { syms, termClassBits } = this;
+    const pool = this.pool;
+    for (let i = this.stateOff[s], e = i + this.stateLen[s]; i < e; i++) {
+      const st = pool[i];
+      if (st === 0) continue;
+      const t = syms[this.nodePos[st]] * w;
+      for (let j = 0; j < w; j++) out[j] |= termClassBits[t + j];
+    }
   }
 
   step(s: number, byte: number): number {
     const c = this.classOf[byte];
-    const t = this.trans[s * this.numClasses + c];
+    const t = this.trans[s * this.numClasses + c] - 1;
     return t >= 0 ? t : this.computeTransition(s, c);
   }
 
@@ -1348,6 +1428,15 @@ export class TokenMatcher {
   private classSucc: Int32Array = new Int32Array(0);
   private readonly scratchSeen: Int32Array = new Int32Array(256);
   private readonly scratchCover: Int32Array = new Int32Array(256);
+  /** Statistics: first-byte classes frameWalk left unstepped (no configuration takes them), and its walks from the per-class first-byte lists. */
+  deadClassesSkipped = 0;
+  fewKidWalks = 0;
+  /** rootKids' indices by byte class (see frameWalk). */
+  private classKidStart: Int32Array = NO_INTS;
+  private classKids: Int32Array = NO_INTS;
+  private readonly scratchKids: Int32Array = new Int32Array(FEW_KIDS);
+  /** frameWalk's live byte classes (Automaton.liveClasses; ≤ 256 classes). */
+  private readonly scratchLive: Uint32Array = new Uint32Array(8);
 
   /**
    * The frame walk from the trie's root in state `x`. Many frames lead on most first bytes to
@@ -1379,6 +1468,16 @@ export class TokenMatcher {
         if (this.classByte[k] < 0) this.classByte[k] = byte[c];
         this.classTokens[k] += tokStart[end[c]] - tokStart[c];
       }
+      // per byte class, the indices in rootKids of its first bytes (CSR: classKids[classKidStart[k] ..
+      // classKidStart[k + 1]), ascending)
+      const start = new Int32Array(nc + 1);
+      for (let i = 0; i < kids.length; i++) start[this.rootKidClass[i] + 1]++;
+      for (let k = 0; k < nc; k++) start[k + 1] += start[k];
+      const fill = start.slice(0, nc);
+      const byClass = new Int32Array(kids.length);
+      for (let i = 0; i < kids.length; i++) byClass[fill[this.rootKidClass[i]]++] = i;
+      this.classKidStart = start;
+      this.classKids = byClass;
     }
     // The successor of each first byte's class, and the one holding the most tokens: one step
     // per class, not per first byte (on a byte-level vocabulary every byte starts a token, and
@@ -1389,11 +1488,21 @@ export class TokenMatcher {
     let distinct = 0;
     const seenSucc = this.scratchSeen;
     const seenCover = this.scratchCover;
+    const live = this.scratchLive;
+    a.liveClasses(x, live);
+    const classKidStart = this.classKidStart;
+    let liveKids = 0;
     for (let k = 0; k < nc; k++) {
       if (classByte[k] < 0) continue;
+      if (((live[k >>> 5] >>> (k & 31)) & 1) === 0) {
+        succ[k] = DEAD; // no configuration takes the class: not stepped (nor stored)
+        this.deadClassesSkipped++;
+        continue;
+      }
       const t = a.step(x, classByte[k]);
       succ[k] = t;
       if (t === DEAD) continue;
+      liveKids += classKidStart[k + 1] - classKidStart[k];
       let j = 0;
       while (j < distinct && seenSucc[j] !== t) j++;
       if (j === distinct) {
@@ -1435,6 +1544,27 @@ export class TokenMatcher {
       if (this.plainWalk(x, accept, pops)) return;
       // only the runs of first bytes that lead somewhere: most frames (structural places) take
       // a few of the root's ≈ 256 children, whose entries lie far apart in the trie's arrays
+      if (liveKids <= FEW_KIDS) {
+        // a structural place takes a few first bytes: their subtrees from the per-class lists,
+        // in trie order (pops stay sorted), not a scan of every first byte
+        const idx = this.scratchKids;
+        let n = 0;
+        const classKids = this.classKids;
+        for (let k = 0; k < nc; k++) {
+          if (classByte[k] < 0 || succ[k] === DEAD) continue;
+          for (let j = classKidStart[k]; j < classKidStart[k + 1]; j++) idx[n++] = classKids[j];
+        }
+        sortRange(idx, 0, n);
+        this.fewKidWalks++;
+        for (let i = 0; i < n; ) {
+          let j = i + 1;
+          while (j < n && idx[j] === idx[j - 1] + 1) j++;
+          const last = idx[j - 1] + 1;
+          this.walk(x, kids[idx[i]], last < kids.length ? kids[last] : trie.size, accept, pops);
+          i = j;
+        }
+        return;
+      }
       const kidClass = this.rootKidClass;
       for (let i = 0; i < kids.length; ) {
         if (succ[kidClass[i]] === DEAD) {
@@ -1937,7 +2067,7 @@ export class TokenMatcher {
       visited++;
       const d = depth[n];
       const c = cls[byte[n]];
-      let t = tr[stateAt[d - 1] * nc + c];
+      let t = tr[stateAt[d - 1] * nc + c] - 1;
       if (t < 0) {
         t = a.computeTransition(stateAt[d - 1], c);
         tr = a.trans;
@@ -1981,7 +2111,7 @@ export class TokenMatcher {
         // loop, or t steps to itself through n's first child and then on every byte below
         let whole = nb !== 0 && t < this.plainLoop.length && this.plainLoop[t] === 1;
         if (!whole) {
-          let u = tr[t * nc + cls[byte[first]]];
+          let u = tr[t * nc + cls[byte[first]]] - 1;
           if (u < 0) {
             u = a.computeTransition(t, cls[byte[first]]);
             tr = a.trans;
@@ -2033,6 +2163,9 @@ interface SubtreeWalk {
   checkedFor: number;
   sameAs: number;
 }
+
+/** A frame walk whose first bytes number at most this many takes them from the per-class lists (frameWalk). */
+const FEW_KIDS = 32;
 
 /**
  * Tries smaller than this walk whole (plainWalk): on the 4k vocabulary (7.5k nodes) a full walk
