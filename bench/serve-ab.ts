@@ -10,7 +10,9 @@
  * main thread, the decode thread and the rest, and the kernel's share.
  *
  * BENCH_AB: a JSON array of servers, each {"label", "cli"?: a gptforge CLI's main.js (default:
- * this build's), "env"?: extra environment, "args"?: extra `serve` options}; default: this
+ * this build's), "env"?: extra environment, "args"?: extra `serve` options, "nodeArgs"?: options for node itself, e.g.
+ * ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"], which NODE_OPTIONS refuses; the profile is written
+ * when the server exits at the end}; default: this
  * build alone. BENCH_ROUNDS (default 9), BENCH_REQUESTS requests per stream (default 8),
  * BENCH_TOKENS per request (default 48). The model and requests are bench:serve's (a random
  * 4 × 256 GPT, vocab 330; end tokens banned so every request samples BENCH_TOKENS tokens).
@@ -35,6 +37,7 @@ interface Spec {
   cli?: string;
   env?: Record<string, string>;
   args?: string[];
+  nodeArgs?: string[];
 }
 const SPECS = JSON.parse(process.env.BENCH_AB ?? '[{"label":"this build"}]') as Spec[];
 
@@ -108,7 +111,7 @@ function split(pid: number, a: Map<string, { sec: number; sys: number }>, b: Map
 
 async function start(spec: Spec): Promise<{ child: ChildProcess; addr: string }> {
   const cli = spec.cli ?? fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-  const child = spawn(process.execPath, [cli, 'serve', '--run', dir, '--port', '0', '--parallel', '8', ...(spec.args ?? [])], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...spec.env } });
+  const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), cli, 'serve', '--run', dir, '--port', '0', '--parallel', '8', ...(spec.args ?? [])], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...spec.env } });
   let err = '';
   const addr = await new Promise<string>((resolve, reject) => {
     child.stderr!.on('data', (d: Buffer) => {

@@ -18,6 +18,7 @@ import { ServerMetrics } from './metrics.js';
 import { REWARD_STAGE, type ServedModel } from './models.js';
 import { citationsJSON, ragRequest, ServerRag, type RagContext } from './rag.js';
 import { Scheduler } from './scheduler.js';
+import { sseLine, sseTemplate } from './sse.js';
 import { isPublicWebPath } from './web.js';
 import { asBody, logitBias, optBool, optNumber, optString, stopStrings, type Body } from './validate.js';
 
@@ -515,14 +516,18 @@ export class GptforgeServer {
     // streamed: server-sent events, `data: <chunk>` … `data: [DONE]`
     const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => ({ id, object: 'chat.completion.chunk', created, model: m.id, system_fingerprint: null, choices, ...(includeUsage ? { usage: null } : {}), ...extra });
     const write = (obj: unknown): void => {
-      if (!reply.raw.destroyed) reply.raw.write(`data: ${JSON.stringify(obj)}\n\n`);
+      if (!reply.raw.destroyed) reply.raw.write(sseLine(obj));
     };
+    // a token's chunk without logprobs, stringified once (sse.ts): per token only its text is escaped
+    const textLine = sseTemplate((index, content) => chunk([{ index, delta: { content }, logprobs: null, finish_reason: null }]));
     const p = this.submit(m, rows, reply, (e) => {
       firstToken();
       if (e.type === 'token') {
         const lp = logprobOfEvent(e);
         if (e.text === '' && !lp) return;
-        write(chunk([{ index: e.row, delta: { content: e.text }, logprobs: logprobs ? { content: lp ? [lp] : [], refusal: null } : null, finish_reason: null }]));
+        if (!logprobs) {
+          if (!reply.raw.destroyed) reply.raw.write(textLine(e.row, e.text));
+        } else write(chunk([{ index: e.row, delta: { content: e.text }, logprobs: { content: lp ? [lp] : [], refusal: null }, finish_reason: null }]));
       } else {
         const { calls, partial } = callsOf(e.result, controllers[e.row]);
         if (e.text !== '') write(chunk([{ index: e.row, delta: { content: e.text }, logprobs: logprobs ? { content: [], refusal: null } : null, finish_reason: null }]));
@@ -630,12 +635,18 @@ export class GptforgeServer {
       };
     }
     const write = (obj: unknown): void => {
-      if (!reply.raw.destroyed) reply.raw.write(`data: ${JSON.stringify(obj)}\n\n`);
+      if (!reply.raw.destroyed) reply.raw.write(sseLine(obj));
     };
     const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => ({ id, object: 'text_completion', created, model: m.id, system_fingerprint: null, choices, ...(includeUsage ? { usage: null } : {}), ...extra });
+    // a token's chunk without logprobs, stringified once (sse.ts)
+    const textLine = sseTemplate((index, text) => chunk([{ index, text, logprobs: null, finish_reason: null }]));
     const p = this.submit(m, rows, reply, (e) => {
       onFirst();
       if (e.type === 'token') {
+        if (top === undefined) {
+          if (e.text !== '' && !reply.raw.destroyed) reply.raw.write(textLine(e.row, e.text));
+          return;
+        }
         const one: Legacy = { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] };
         addLp(e, one);
         if (e.text === '' && one.tokens.length === 0) return;
