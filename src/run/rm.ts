@@ -33,6 +33,8 @@ export interface RunRmOptions extends StageRunOptions {
   onBad?: OnBad;
   /** Simulated labelers' error rate per adjacent comparison. */
   noise?: number;
+  /** Overrides `rm.contrastFraction` (the CLI's `--contrast-fraction`): the share of every batch drawn from the contrast pairs; errors name the flag. */
+  contrastFraction?: number;
   /** The stage the reward model starts from (and whose samples the simulated labelers rank), `<run>/<from>` (default `sft`): e.g. `sft-lora`. */
   from?: string;
   /** The stage to train into, `<run>/<into>` and its name in metrics.jsonl (default `rm`): e.g. `verifier` keeps a second reward model beside the run's. Its evaluation goes to `<run>/<into>-eval.json`. */
@@ -188,16 +190,19 @@ function extraContrasts(c: RmPreset['comparisons'], noise: number, file: string,
  * `rm.contrastFraction` as rankings per micro-batch: of `rankingsPerBatch`, `contrast` from the
  * contrast pairs (`comparisons.contrastPrompts`) and `sampled` from the sampled rankings, each
  * at least one; undefined when the key is absent (one stream, as before).
- * @throws GptforgeError naming the field when the fraction is not in (0, 1) or rounds to a whole batch of either.
+ * `flag` (the CLI's `--contrast-fraction`), when given, replaces the preset's key.
+ * @throws GptforgeError naming the preset field (or, for `flag`, the option `contrastFraction`) when the fraction is not in (0, 1) or rounds to a whole batch of either.
  */
-export function contrastMix(cfg: RmPreset, file: string): { sampled: number; contrast: number } | undefined {
-  const f = cfg.contrastFraction;
+export function contrastMix(cfg: RmPreset, file: string, flag?: number): { sampled: number; contrast: number } | undefined {
+  const f = flag ?? cfg.contrastFraction;
   if (f === undefined) return undefined;
+  // a bad --contrast-fraction is the flag's fault, not the preset's
+  const where = flag !== undefined ? { field: 'contrastFraction' } : { file, field: 'rm.contrastFraction' };
   const n = cfg.rankingsPerBatch;
-  if (!(typeof f === 'number' && f > 0 && f < 1)) throw new GptforgeError(`contrastFraction must be a number between 0 and 1 (exclusive), got ${String(f)}`, { file, field: 'rm.contrastFraction' });
+  if (!(typeof f === 'number' && f > 0 && f < 1)) throw new GptforgeError(`contrastFraction must be a number between 0 and 1 (exclusive), got ${String(f)}`, where);
   const contrast = Math.round(f * n);
-  if (contrast < 1 || contrast > n - 1) throw new GptforgeError(`contrastFraction ${f} of rankingsPerBatch ${n} leaves ${contrast} contrast and ${n - contrast} sampled rankings a batch; each needs at least one (raise rankingsPerBatch)`, { file, field: 'rm.contrastFraction' });
-  if ((cfg.comparisons.contrastPrompts ?? 0) === 0) throw new GptforgeError('contrastFraction needs contrast pairs to mix in: set rm.comparisons.contrastPrompts', { file, field: 'rm.contrastFraction' });
+  if (contrast < 1 || contrast > n - 1) throw new GptforgeError(`contrastFraction ${f} of rankingsPerBatch ${n} leaves ${contrast} contrast and ${n - contrast} sampled rankings a batch; each needs at least one (raise rankingsPerBatch)`, where);
+  if ((cfg.comparisons.contrastPrompts ?? 0) === 0) throw new GptforgeError('contrastFraction needs contrast pairs to mix in: set rm.comparisons.contrastPrompts', where);
   return { sampled: n - contrast, contrast };
 }
 
@@ -295,7 +300,7 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   const from = o.from ?? 'sft';
   const stage = o.into ?? 'rm';
   if (stage === from) throw new GptforgeError(`rm: --into ${stage} would train over the model it starts from; name another stage`, { field: 'into' });
-  const mix = contrastMix(cfg, runPresetFile(runDir));
+  const mix = contrastMix(cfg, runPresetFile(runDir), o.contrastFraction);
   const pooling = cfg.pooling ?? 'last';
   if (pooling !== 'last' && pooling !== 'last+mean') throw new GptforgeError(`pooling must be "last" or "last+mean", got ${JSON.stringify(pooling)}`, { file: runPresetFile(runDir), field: 'rm.pooling' });
   const data = comparisons(runDir, cfg, o, log);

@@ -50,10 +50,14 @@ test('rm: contrastFraction mixes the contrast pairs at a fixed count a batch (ba
     writeFileSync(file, JSON.stringify({ ...preset, rm: rm(extra, comparisons) }));
     await assert.rejects(runRm(runDir, { quiet: true }), (e: Error & { field?: string }) => msg.test(e.message) && /^rm\.(contrastFraction|pooling)$/.test(e.field ?? ''), JSON.stringify(extra));
   }
-  // the writers' demonstration beside a random model's samples: rankings that are not all tied
-  writeFileSync(file, JSON.stringify({ ...preset, rm: rm({ contrastFraction: 0.5, pooling: 'last+mean' }, { demonstrations: true }) }));
+  // --contrast-fraction: a bad value names the option, not the preset file
+  writeFileSync(file, JSON.stringify({ ...preset, rm: rm({}) }));
+  await assert.rejects(runRm(runDir, { quiet: true, contrastFraction: 1.5 }), (e: Error & { field?: string; file?: string }) => /between 0 and 1/.test(e.message) && e.field === 'contrastFraction' && e.file === undefined);
+  // the writers' demonstration beside a random model's samples: rankings that are not all tied;
+  // the preset's 0.25 (1 of 4) replaced by the flag's 0.5 (2 of 4)
+  writeFileSync(file, JSON.stringify({ ...preset, rm: rm({ contrastFraction: 0.25, pooling: 'last+mean' }, { demonstrations: true }) }));
   const logs: string[] = [];
-  await runRm(runDir, { quiet: true, fresh: true, log: (l) => logs.push(l) });
+  await runRm(runDir, { quiet: true, fresh: true, contrastFraction: 0.5, log: (l) => logs.push(l) });
   assert.ok(
     logs.some((l) => /for training \([1-9]\d* contrast rankings mixed in at 2 of every 4\), /.test(l)),
     logs.join('\n'),
