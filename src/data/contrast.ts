@@ -100,3 +100,22 @@ export function contrastReply(prompt: string, task: SyntheticTask, reply: Comple
   }
   return undefined;
 }
+
+/**
+ * A number of the same length with every digit changed (each digit replaced by another, the
+ * leading one never 0), e.g. "302" → "841": a wrong answer that shares no digit position with
+ * the right one, so a reward model comparing the answer with the calculator's output token by
+ * token finds no position that matches (the ±1..20% slip of contrastReply often keeps the
+ * leading digits). Non-digit characters (a comma, a point) are kept. Deterministic in `rng`.
+ * @throws Error when `value` has no digit.
+ */
+export function everyDigitChanged(value: string, rng: Rng): string {
+  if (!/\d/.test(value)) throw new Error(`everyDigitChanged: "${value}" has no digit`);
+  const first = value.search(/\d/);
+  return value.replace(/\d/g, (d, at: number) => {
+    const lo = at === first && value.length > 1 ? 1 : 0;
+    let x = d;
+    while (x === d) x = String(lo + Math.floor(rng.random() * (10 - lo)));
+    return x;
+  });
+}
