@@ -118,6 +118,13 @@ export interface RmPreset {
      */
     contrastPrompts?: number;
     /**
+     * How `contrastPrompts` are shared among the decidable families, as relative weights, e.g.
+     * `{"arithmetic": 4, "syllables": 1, "rhymes": 1, "chat": 1}` (a family left out gets none;
+     * default: an equal share each). Reading the calculator needs thousands of calculator pairs
+     * (docs/rlhf.md, "Sixth pass"); an equal share gives it a quarter of them.
+     */
+    contrastFamilies?: Record<string, number>;
+    /**
      * The held-out contrast probe's size: test-split prompts of the decidable families, each
      * its demonstration against the same reply made wrong (noise-free), scored after training
      * into `rm-eval.json` `contrastProbe` — whether the RM reads the checkable fact at all
@@ -189,7 +196,7 @@ export const PRESET_KEYS: KeyTree<PretrainPreset> = {
     eval: { perTask: null, fewShot: null, compare: { prompts: null, samplesPerPrompt: null, bestOfN: null, oracleBestOfN: null, temperature: null, maxTokens: null } },
   },
   rm: {
-    comparisons: { prompts: null, valPrompts: null, k: null, noise: null, temperature: null, maxTokens: null, seed: null, decidablePrompts: null, demonstrations: null, contrastPairs: null, contrastPrompts: null, probePrompts: null },
+    comparisons: { prompts: null, valPrompts: null, k: null, noise: null, temperature: null, maxTokens: null, seed: null, decidablePrompts: null, demonstrations: null, contrastPairs: null, contrastPrompts: null, contrastFamilies: null, probePrompts: null },
     rankingsPerBatch: null,
     contrastFraction: null,
     pooling: null,

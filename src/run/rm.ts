@@ -169,6 +169,30 @@ function trainComparisonPrompts(c: RmPreset['comparisons'], seed: number): TaskP
 }
 
 /**
+ * n training prompts of the decidable families for the contrast pairs: an equal share each
+ * (taskExamples' spread) without `weights`, else `round(n · w_f / Σw)` of family f, each family
+ * drawn with the seed it has in the equal spread (so the same prompts, in other numbers).
+ * @throws GptforgeError naming `rm.comparisons.contrastFamilies` for a family that is not
+ *   decidable from the context, a weight that is not a number ≥ 0, or weights that sum to 0.
+ */
+export function contrastPromptItems(n: number, weights: Record<string, number> | undefined, seed: number, file: string): TaskPromptExample[] {
+  const families = decidableFamilies();
+  if (weights === undefined) return taskExamples('train', n, seed, families);
+  const where = { file, field: 'rm.comparisons.contrastFamilies' };
+  if (typeof weights !== 'object' || weights === null || Array.isArray(weights)) throw new GptforgeError(`contrastFamilies must be an object of family weights, got ${JSON.stringify(weights)}`, where);
+  for (const [f, w] of Object.entries(weights)) {
+    if (!families.includes(f)) throw new GptforgeError(`contrastFamilies: "${f}" is not a family decidable from the context (${families.join(', ')})`, where);
+    if (!(typeof w === 'number' && Number.isFinite(w) && w >= 0)) throw new GptforgeError(`contrastFamilies: the weight of "${f}" must be a number ≥ 0, got ${JSON.stringify(w)}`, where);
+  }
+  const sum = Object.values(weights).reduce((a, b) => a + b, 0);
+  if (!(sum > 0)) throw new GptforgeError('contrastFamilies: the weights sum to 0 (no family would get a contrast pair)', where);
+  return families.flatMap((f, i) => {
+    const k = Math.round((n * (weights[f] ?? 0)) / sum);
+    return k > 0 ? taskExamples('train', k, seed + 101 * i, [f]) : [];
+  });
+}
+
+/**
  * `contrastPrompts` correctness-contrast rankings from the demonstrations of more decidable-family
  * training prompts (none of the sampled comparisons' prompts), ranked with `noise`. Made afresh
  * on every run, never cached with the samples: a run that reuses the cached comparisons gets
@@ -180,9 +204,12 @@ function extraContrasts(c: RmPreset['comparisons'], noise: number, file: string,
   if (extra === 0) return [];
   const seed = c.seed ?? 4242;
   const seen = new Set(trainComparisonPrompts(c, seed).map((it) => it.prompt));
-  const more = taskExamples('train', extra, seed + 70_001, decidableFamilies()).filter((it) => !seen.has(it.prompt));
+  const more = contrastPromptItems(extra, c.contrastFamilies, seed + 70_001, file).filter((it) => !seen.has(it.prompt));
   const rankings = demonstrationContrasts(more, noise, seed + 70_001);
-  log(`rm: ${rankings.length} correctness-contrast pairs from the demonstrations of ${more.length} more decidable-family prompts`);
+  const counts = new Map<string, number>();
+  for (const r of rankings) counts.set(r.task ?? '?', (counts.get(r.task ?? '?') ?? 0) + 1);
+  const per = [...counts].map(([f, k]) => `${f} ${k}`);
+  log(`rm: ${rankings.length} correctness-contrast pairs from the demonstrations of ${more.length} more decidable-family prompts (${per.join(', ')})`);
   return rankings;
 }
 
