@@ -1,7 +1,7 @@
 /**
  * node dist/bench/rm-calc-probe.js <run-or-rm-dir> [stage] [n]
  *
- * Does a reward model read the calculator? (issue #24, docs/rlhf.md "One failure mode,
+ * Does a reward model read the calculator? (issue #24, docs/journal/rlhf.md "One failure mode,
  * concretely".) For n held-out arithmetic demonstrations (test split; default 200, those whose
  * answer's last number is the calculator's output), the RM scores the demonstration, 8 copies
  * whose answer's last number is changed (±1, ±10%, 4 random numbers of the same length), and

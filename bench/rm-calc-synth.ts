@@ -2,7 +2,7 @@
  * node dist/bench/rm-calc-synth.js <run> [key=value …]
  *
  * Can a reward model of this shape learn to read the calculator at all? (issue #24,
- * docs/rlhf.md "Sixth pass".) A synthetic probe: the RM is trained on nothing but calculator
+ * docs/journal/rlhf.md "Sixth pass".) A synthetic probe: the RM is trained on nothing but calculator
  * pairs — a held-out-free stream of arithmetic demonstrations (train split), each against the
  * same reply with only the answer's number wrong — so the only thing that tells the two apart
  * is whether the answer agrees with the tool output. If it cannot learn that, the mix of the

@@ -7,7 +7,7 @@ import type { SyntheticTask } from './synthetic/task.js';
  * Correctness-contrast replies (issue #24): the same reply with only its checkable fact
  * changed, so a comparison of the two is decided by correctness and nothing else. A reward
  * model trained on a small model's own samples sees few pairs decided by correctness, and in
- * those few the right reply usually differs from the wrong one in form as well (docs/rlhf.md,
+ * those few the right reply usually differs from the wrong one in form as well (docs/journal/rlhf.md,
  * "The reward model on decidable pairs"): it learns form. A contrast pair leaves it nothing to
  * go on but whether the answer agrees with what the context shows — the calculator's output,
  * the number the prompt's word calls for.

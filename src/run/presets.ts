@@ -121,7 +121,7 @@ export interface RmPreset {
      * How `contrastPrompts` are shared among the decidable families, as relative weights, e.g.
      * `{"arithmetic": 4, "syllables": 1, "rhymes": 1, "chat": 1}` (a family left out gets none;
      * default: an equal share each). Reading the calculator needs thousands of calculator pairs
-     * (docs/rlhf.md, "Sixth pass"); an equal share gives it a quarter of them.
+     * (docs/journal/rlhf.md, "Sixth pass"); an equal share gives it a quarter of them.
      */
     contrastFamilies?: Record<string, number>;
     /**
@@ -138,7 +138,7 @@ export interface RmPreset {
    * the rest from the sampled rankings, each stream shuffled and cycled on its own (0 < f < 1;
    * `round(f · rankingsPerBatch)` contrast rankings a batch, at least one of each kind). Without
    * it (default) the contrast pairs join the sampled rankings in one stream, and when they
-   * outnumber them the sampled rankings — the RM's form — are no longer learnt (docs/rlhf.md,
+   * outnumber them the sampled rankings — the RM's form — are no longer learnt (docs/journal/rlhf.md,
    * "Fifth pass"). A fixed count per batch, as HF datasets' `interleave_datasets` probabilities.
    */
   contrastFraction?: number;

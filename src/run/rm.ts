@@ -287,7 +287,7 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
   const val = simulatedComparisons(model, tok, taskPrompts('test', c.valPrompts, seed + 1), { ...opts, seed: seed + 1, onRanking: (d) => bar.update(items.length + d) });
   bar.finish();
   // a reply cut at the budget is "not well-formed" to the labelers whatever it says: when many
-  // are, the RM learns "cut off = worse" instead of what the reply says (docs/rlhf.md)
+  // are, the RM learns "cut off = worse" instead of what the reply says (docs/journal/rlhf.md, "Second pass")
   const cutShare = (train.cut + val.cut) / Math.max(1, train.sampled + val.sampled);
   if (cutShare > 0.2) log(`rm: warning: ${(100 * cutShare).toFixed(0)}% of the sampled replies were cut at maxTokens ${c.maxTokens} before they ended; the labelers rank them as unfinished (raise rm.comparisons.maxTokens)`);
   writeRankings(paths.train, train.noisy);
