@@ -1,19 +1,22 @@
 /**
  * node dist/bench/rm-calc-probe.js <run-or-rm-dir> [stage] [n]
  *
- * Does a reward model read the calculator? (issue #24, docs/rlhf.md "One failure mode,
+ * Does a reward model read the calculator? (issue #24, docs/journal/rlhf.md "One failure mode,
  * concretely".) For n held-out arithmetic demonstrations (test split; default 200, those whose
  * answer's last number is the calculator's output), the RM scores the demonstration, 8 copies
  * whose answer's last number is changed (±1, ±10%, 4 random numbers of the same length), and
- * one copy whose calculator *output* is changed instead, so the answer disagrees with it.
+ * one copy whose calculator *output* is changed instead, so the answer disagrees with it, and
+ * one copy whose answer has every digit changed (everyDigitChanged: no digit position matches).
  * Prints one JSON line: how often the right answer scores above the wrong ones (chance 50%)
  * and above all 8 (chance 1/9), the score's spread over the 9 answers against its spread
- * across prompts, and how often the changed output scores lower (chance 50%).
+ * across prompts, how often the changed output scores lower (chance 50%), and how often the
+ * right answer scores above the every-digit copy (chance 50%).
  * An RM that compares the answer with the output scores the right answer highest; one whose
  * score barely moves with the digits does not look at them.
  */
 import { Rng } from '../src/engine/rng.js';
 import { renderForReward } from '../src/data/chat.js';
+import { everyDigitChanged } from '../src/data/contrast.js';
 import type { Message } from '../src/data/conversation.js';
 import { rankingConversation } from '../src/data/preferences.js';
 import { loadRewardModel } from '../src/run/models.js';
@@ -25,6 +28,8 @@ if (!dir) throw new Error('usage: node dist/bench/rm-calc-probe.js <run-or-rm-di
 const rm = loadRewardModel(dir, stage);
 const items = taskExamples('test', Number(nArg ?? 200), 777, ['arithmetic']);
 const rng = new Rng(99);
+// its own stream, so the 8 wrong answers are the ones earlier versions of this probe drew
+const everyRng = new Rng(101);
 const pad = rm.tok.specialId('<|pad|>');
 const NUM = /\d[\d,]*(?:\.\d+)?/g;
 let rows = 0;
@@ -32,6 +37,7 @@ let aboveAll = 0;
 let aboveShare = 0;
 let sdAnswers = 0;
 let outputLower = 0;
+let aboveEvery = 0;
 const base: number[] = [];
 for (const it of items) {
   const msgs: Message[] = it.example.conversation.messages.slice(1);
@@ -53,7 +59,8 @@ for (const it of items) {
   }
   const wrong = [...wrongs];
   const changedOutput = msgs.map((m, k) => (k === ti ? { ...m, content: String(wrong[0]) } : m));
-  const convs = [msgs, ...wrong.map(withAnswer), changedOutput];
+  const every = msgs.map((m, k) => (k === ai ? { ...m, content: text.slice(0, at) + everyDigitChanged(last[0], everyRng) + text.slice(at + last[0].length) } : m));
+  const convs = [msgs, ...wrong.map(withAnswer), changedOutput, every];
   const s = scoreSequences(
     rm.model,
     convs.map((c) => renderForReward(rm.tok, rankingConversation(it.prompt, { messages: c }))),
@@ -66,6 +73,7 @@ for (const it of items) {
   if (below === 8) aboveAll++;
   aboveShare += below / 8;
   if (s[9] < s[0]) outputLower++;
+  if (s[10] < s[0]) aboveEvery++;
   base.push(s[0]);
   rows++;
 }
@@ -80,5 +88,6 @@ console.log(
     sdOverAnswerValues: r(sdAnswers / rows),
     sdAcrossPrompts: r(Math.sqrt(base.reduce((a, b) => a + (b - m) ** 2, 0) / rows)),
     outputChangedLower: r(outputLower / rows),
+    rightAboveEveryDigit: r(aboveEvery / rows),
   }),
 );

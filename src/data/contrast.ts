@@ -7,7 +7,7 @@ import type { SyntheticTask } from './synthetic/task.js';
  * Correctness-contrast replies (issue #24): the same reply with only its checkable fact
  * changed, so a comparison of the two is decided by correctness and nothing else. A reward
  * model trained on a small model's own samples sees few pairs decided by correctness, and in
- * those few the right reply usually differs from the wrong one in form as well (docs/rlhf.md,
+ * those few the right reply usually differs from the wrong one in form as well (docs/journal/rlhf.md,
  * "The reward model on decidable pairs"): it learns form. A contrast pair leaves it nothing to
  * go on but whether the answer agrees with what the context shows — the calculator's output,
  * the number the prompt's word calls for.
@@ -99,4 +99,23 @@ export function contrastReply(prompt: string, task: SyntheticTask, reply: Comple
     if (wrong !== text && !accepts(c)) return { reply: c, correct: false };
   }
   return undefined;
+}
+
+/**
+ * A number of the same length with every digit changed (each digit replaced by another, the
+ * leading one never 0), e.g. "302" → "841": a wrong answer that shares no digit position with
+ * the right one, so a reward model comparing the answer with the calculator's output token by
+ * token finds no position that matches (the ±1..20% slip of contrastReply often keeps the
+ * leading digits). Non-digit characters (a comma, a point) are kept. Deterministic in `rng`.
+ * @throws Error when `value` has no digit.
+ */
+export function everyDigitChanged(value: string, rng: Rng): string {
+  if (!/\d/.test(value)) throw new Error(`everyDigitChanged: "${value}" has no digit`);
+  const first = value.search(/\d/);
+  return value.replace(/\d/g, (d, at: number) => {
+    const lo = at === first && value.length > 1 ? 1 : 0;
+    let x = d;
+    while (x === d) x = String(lo + Math.floor(rng.random() * (10 - lo)));
+    return x;
+  });
 }

@@ -118,6 +118,13 @@ export interface RmPreset {
      */
     contrastPrompts?: number;
     /**
+     * How `contrastPrompts` are shared among the decidable families, as relative weights, e.g.
+     * `{"arithmetic": 4, "syllables": 1, "rhymes": 1, "chat": 1}` (a family left out gets none;
+     * default: an equal share each). Reading the calculator needs thousands of calculator pairs
+     * (docs/journal/rlhf.md, "Sixth pass"); an equal share gives it a quarter of them.
+     */
+    contrastFamilies?: Record<string, number>;
+    /**
      * The held-out contrast probe's size: test-split prompts of the decidable families, each
      * its demonstration against the same reply made wrong (noise-free), scored after training
      * into `rm-eval.json` `contrastProbe` — whether the RM reads the checkable fact at all
@@ -131,7 +138,7 @@ export interface RmPreset {
    * the rest from the sampled rankings, each stream shuffled and cycled on its own (0 < f < 1;
    * `round(f · rankingsPerBatch)` contrast rankings a batch, at least one of each kind). Without
    * it (default) the contrast pairs join the sampled rankings in one stream, and when they
-   * outnumber them the sampled rankings — the RM's form — are no longer learnt (docs/rlhf.md,
+   * outnumber them the sampled rankings — the RM's form — are no longer learnt (docs/journal/rlhf.md,
    * "Fifth pass"). A fixed count per batch, as HF datasets' `interleave_datasets` probabilities.
    */
   contrastFraction?: number;
@@ -189,7 +196,7 @@ export const PRESET_KEYS: KeyTree<PretrainPreset> = {
     eval: { perTask: null, fewShot: null, compare: { prompts: null, samplesPerPrompt: null, bestOfN: null, oracleBestOfN: null, temperature: null, maxTokens: null } },
   },
   rm: {
-    comparisons: { prompts: null, valPrompts: null, k: null, noise: null, temperature: null, maxTokens: null, seed: null, decidablePrompts: null, demonstrations: null, contrastPairs: null, contrastPrompts: null, probePrompts: null },
+    comparisons: { prompts: null, valPrompts: null, k: null, noise: null, temperature: null, maxTokens: null, seed: null, decidablePrompts: null, demonstrations: null, contrastPairs: null, contrastPrompts: null, contrastFamilies: null, probePrompts: null },
     rankingsPerBatch: null,
     contrastFraction: null,
     pooling: null,

@@ -33,6 +33,8 @@ export interface RunRmOptions extends StageRunOptions {
   onBad?: OnBad;
   /** Simulated labelers' error rate per adjacent comparison. */
   noise?: number;
+  /** Overrides `rm.contrastFraction` (the CLI's `--contrast-fraction`): the share of every batch drawn from the contrast pairs; errors name the flag. */
+  contrastFraction?: number;
   /** The stage the reward model starts from (and whose samples the simulated labelers rank), `<run>/<from>` (default `sft`): e.g. `sft-lora`. */
   from?: string;
   /** The stage to train into, `<run>/<into>` and its name in metrics.jsonl (default `rm`): e.g. `verifier` keeps a second reward model beside the run's. Its evaluation goes to `<run>/<into>-eval.json`. */
@@ -167,6 +169,30 @@ function trainComparisonPrompts(c: RmPreset['comparisons'], seed: number): TaskP
 }
 
 /**
+ * n training prompts of the decidable families for the contrast pairs: an equal share each
+ * (taskExamples' spread) without `weights`, else `round(n · w_f / Σw)` of family f, each family
+ * drawn with the seed it has in the equal spread (so the same prompts, in other numbers).
+ * @throws GptforgeError naming `rm.comparisons.contrastFamilies` for a family that is not
+ *   decidable from the context, a weight that is not a number ≥ 0, or weights that sum to 0.
+ */
+export function contrastPromptItems(n: number, weights: Record<string, number> | undefined, seed: number, file: string): TaskPromptExample[] {
+  const families = decidableFamilies();
+  if (weights === undefined) return taskExamples('train', n, seed, families);
+  const where = { file, field: 'rm.comparisons.contrastFamilies' };
+  if (typeof weights !== 'object' || weights === null || Array.isArray(weights)) throw new GptforgeError(`contrastFamilies must be an object of family weights, got ${JSON.stringify(weights)}`, where);
+  for (const [f, w] of Object.entries(weights)) {
+    if (!families.includes(f)) throw new GptforgeError(`contrastFamilies: "${f}" is not a family decidable from the context (${families.join(', ')})`, where);
+    if (!(typeof w === 'number' && Number.isFinite(w) && w >= 0)) throw new GptforgeError(`contrastFamilies: the weight of "${f}" must be a number ≥ 0, got ${JSON.stringify(w)}`, where);
+  }
+  const sum = Object.values(weights).reduce((a, b) => a + b, 0);
+  if (!(sum > 0)) throw new GptforgeError('contrastFamilies: the weights sum to 0 (no family would get a contrast pair)', where);
+  return families.flatMap((f, i) => {
+    const k = Math.round((n * (weights[f] ?? 0)) / sum);
+    return k > 0 ? taskExamples('train', k, seed + 101 * i, [f]) : [];
+  });
+}
+
+/**
  * `contrastPrompts` correctness-contrast rankings from the demonstrations of more decidable-family
  * training prompts (none of the sampled comparisons' prompts), ranked with `noise`. Made afresh
  * on every run, never cached with the samples: a run that reuses the cached comparisons gets
@@ -178,9 +204,12 @@ function extraContrasts(c: RmPreset['comparisons'], noise: number, file: string,
   if (extra === 0) return [];
   const seed = c.seed ?? 4242;
   const seen = new Set(trainComparisonPrompts(c, seed).map((it) => it.prompt));
-  const more = taskExamples('train', extra, seed + 70_001, decidableFamilies()).filter((it) => !seen.has(it.prompt));
+  const more = contrastPromptItems(extra, c.contrastFamilies, seed + 70_001, file).filter((it) => !seen.has(it.prompt));
   const rankings = demonstrationContrasts(more, noise, seed + 70_001);
-  log(`rm: ${rankings.length} correctness-contrast pairs from the demonstrations of ${more.length} more decidable-family prompts`);
+  const counts = new Map<string, number>();
+  for (const r of rankings) counts.set(r.task ?? '?', (counts.get(r.task ?? '?') ?? 0) + 1);
+  const per = [...counts].map(([f, k]) => `${f} ${k}`);
+  log(`rm: ${rankings.length} correctness-contrast pairs from the demonstrations of ${more.length} more decidable-family prompts (${per.join(', ')})`);
   return rankings;
 }
 
@@ -188,16 +217,19 @@ function extraContrasts(c: RmPreset['comparisons'], noise: number, file: string,
  * `rm.contrastFraction` as rankings per micro-batch: of `rankingsPerBatch`, `contrast` from the
  * contrast pairs (`comparisons.contrastPrompts`) and `sampled` from the sampled rankings, each
  * at least one; undefined when the key is absent (one stream, as before).
- * @throws GptforgeError naming the field when the fraction is not in (0, 1) or rounds to a whole batch of either.
+ * `flag` (the CLI's `--contrast-fraction`), when given, replaces the preset's key.
+ * @throws GptforgeError naming the preset field (or, for `flag`, the option `contrastFraction`) when the fraction is not in (0, 1) or rounds to a whole batch of either.
  */
-export function contrastMix(cfg: RmPreset, file: string): { sampled: number; contrast: number } | undefined {
-  const f = cfg.contrastFraction;
+export function contrastMix(cfg: RmPreset, file: string, flag?: number): { sampled: number; contrast: number } | undefined {
+  const f = flag ?? cfg.contrastFraction;
   if (f === undefined) return undefined;
+  // a bad --contrast-fraction is the flag's fault, not the preset's
+  const where = flag !== undefined ? { field: 'contrastFraction' } : { file, field: 'rm.contrastFraction' };
   const n = cfg.rankingsPerBatch;
-  if (!(typeof f === 'number' && f > 0 && f < 1)) throw new GptforgeError(`contrastFraction must be a number between 0 and 1 (exclusive), got ${String(f)}`, { file, field: 'rm.contrastFraction' });
+  if (!(typeof f === 'number' && f > 0 && f < 1)) throw new GptforgeError(`contrastFraction must be a number between 0 and 1 (exclusive), got ${String(f)}`, where);
   const contrast = Math.round(f * n);
-  if (contrast < 1 || contrast > n - 1) throw new GptforgeError(`contrastFraction ${f} of rankingsPerBatch ${n} leaves ${contrast} contrast and ${n - contrast} sampled rankings a batch; each needs at least one (raise rankingsPerBatch)`, { file, field: 'rm.contrastFraction' });
-  if ((cfg.comparisons.contrastPrompts ?? 0) === 0) throw new GptforgeError('contrastFraction needs contrast pairs to mix in: set rm.comparisons.contrastPrompts', { file, field: 'rm.contrastFraction' });
+  if (contrast < 1 || contrast > n - 1) throw new GptforgeError(`contrastFraction ${f} of rankingsPerBatch ${n} leaves ${contrast} contrast and ${n - contrast} sampled rankings a batch; each needs at least one (raise rankingsPerBatch)`, where);
+  if ((cfg.comparisons.contrastPrompts ?? 0) === 0) throw new GptforgeError('contrastFraction needs contrast pairs to mix in: set rm.comparisons.contrastPrompts', where);
   return { sampled: n - contrast, contrast };
 }
 
@@ -255,7 +287,7 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
   const val = simulatedComparisons(model, tok, taskPrompts('test', c.valPrompts, seed + 1), { ...opts, seed: seed + 1, onRanking: (d) => bar.update(items.length + d) });
   bar.finish();
   // a reply cut at the budget is "not well-formed" to the labelers whatever it says: when many
-  // are, the RM learns "cut off = worse" instead of what the reply says (docs/rlhf.md)
+  // are, the RM learns "cut off = worse" instead of what the reply says (docs/journal/rlhf.md, "Second pass")
   const cutShare = (train.cut + val.cut) / Math.max(1, train.sampled + val.sampled);
   if (cutShare > 0.2) log(`rm: warning: ${(100 * cutShare).toFixed(0)}% of the sampled replies were cut at maxTokens ${c.maxTokens} before they ended; the labelers rank them as unfinished (raise rm.comparisons.maxTokens)`);
   writeRankings(paths.train, train.noisy);
@@ -295,7 +327,7 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   const from = o.from ?? 'sft';
   const stage = o.into ?? 'rm';
   if (stage === from) throw new GptforgeError(`rm: --into ${stage} would train over the model it starts from; name another stage`, { field: 'into' });
-  const mix = contrastMix(cfg, runPresetFile(runDir));
+  const mix = contrastMix(cfg, runPresetFile(runDir), o.contrastFraction);
   const pooling = cfg.pooling ?? 'last';
   if (pooling !== 'last' && pooling !== 'last+mean') throw new GptforgeError(`pooling must be "last" or "last+mean", got ${JSON.stringify(pooling)}`, { file: runPresetFile(runDir), field: 'rm.pooling' });
   const data = comparisons(runDir, cfg, o, log);

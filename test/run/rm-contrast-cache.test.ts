@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runRm } from '../../src/run/rm.js';
+import { contrastPromptItems, runRm } from '../../src/run/rm.js';
 import { tinyRun } from './fixture.js';
 
 const train = (maxSteps: number) => ({ maxSteps, lr: 0.001, minLr: 0.001, warmupSteps: 0, weightDecay: 0, beta1: 0.9, beta2: 0.95, gradClip: 1, gradAccum: 1, evalEvery: 0, checkpointEvery: 0, keepLast: 1, logEvery: 1 });
@@ -50,10 +50,14 @@ test('rm: contrastFraction mixes the contrast pairs at a fixed count a batch (ba
     writeFileSync(file, JSON.stringify({ ...preset, rm: rm(extra, comparisons) }));
     await assert.rejects(runRm(runDir, { quiet: true }), (e: Error & { field?: string }) => msg.test(e.message) && /^rm\.(contrastFraction|pooling)$/.test(e.field ?? ''), JSON.stringify(extra));
   }
-  // the writers' demonstration beside a random model's samples: rankings that are not all tied
-  writeFileSync(file, JSON.stringify({ ...preset, rm: rm({ contrastFraction: 0.5, pooling: 'last+mean' }, { demonstrations: true }) }));
+  // --contrast-fraction: a bad value names the option, not the preset file
+  writeFileSync(file, JSON.stringify({ ...preset, rm: rm({}) }));
+  await assert.rejects(runRm(runDir, { quiet: true, contrastFraction: 1.5 }), (e: Error & { field?: string; file?: string }) => /between 0 and 1/.test(e.message) && e.field === 'contrastFraction' && e.file === undefined);
+  // the writers' demonstration beside a random model's samples: rankings that are not all tied;
+  // the preset's 0.25 (1 of 4) replaced by the flag's 0.5 (2 of 4)
+  writeFileSync(file, JSON.stringify({ ...preset, rm: rm({ contrastFraction: 0.25, pooling: 'last+mean' }, { demonstrations: true }) }));
   const logs: string[] = [];
-  await runRm(runDir, { quiet: true, fresh: true, log: (l) => logs.push(l) });
+  await runRm(runDir, { quiet: true, fresh: true, contrastFraction: 0.5, log: (l) => logs.push(l) });
   assert.ok(
     logs.some((l) => /for training \([1-9]\d* contrast rankings mixed in at 2 of every 4\), /.test(l)),
     logs.join('\n'),
@@ -63,4 +67,27 @@ test('rm: contrastFraction mixes the contrast pairs at a fixed count a batch (ba
   assert.equal(meta.scorePool.mode, 'last+mean');
   const state = JSON.parse(readFileSync(join(runDir, 'rm', latest.checkpoint, 'trainer_state.json'), 'utf8'));
   assert.equal(JSON.stringify(state).includes('"parts"'), true, 'both streams are in the trainer state');
+});
+
+// issue #24: rm.comparisons.contrastFamilies shares the contrast prompts by weight (the
+// calculator needs thousands of pairs; an equal share gives it a quarter)
+test('rm: contrastFamilies shares the contrast prompts by weight (equal weights: the equal spread); bad weights refused by field', () => {
+  const count = (items: { task: string }[]) => Object.fromEntries(['arithmetic', 'syllables', 'rhymes', 'chat'].map((f) => [f, items.filter((it) => it.task === f).length]));
+  assert.deepEqual(count(contrastPromptItems(40, { arithmetic: 3, chat: 1 }, 5, 'p.json')), { arithmetic: 30, syllables: 0, rhymes: 0, chat: 10 });
+  const equal = contrastPromptItems(40, undefined, 5, 'p.json');
+  assert.deepEqual(count(equal), { arithmetic: 10, syllables: 10, rhymes: 10, chat: 10 });
+  // with equal weights, each family's prompts are the ones the equal spread gives it
+  const same = contrastPromptItems(40, { arithmetic: 1, syllables: 1, rhymes: 1, chat: 1 }, 5, 'p.json');
+  assert.deepEqual(same.map((it) => it.prompt).sort(), equal.map((it) => it.prompt).sort());
+  for (const [w, msg] of [
+    [{ definitions: 1 }, /"definitions" is not a family decidable from the context/],
+    [{ arithmetic: -1 }, /weight of "arithmetic" must be a number ≥ 0/],
+    [{ arithmetic: 0 }, /sum to 0/],
+  ] as [Record<string, number>, RegExp][]) {
+    assert.throws(
+      () => contrastPromptItems(40, w, 5, 'p.json'),
+      (e: Error & { field?: string; file?: string }) => msg.test(e.message) && e.field === 'rm.comparisons.contrastFamilies' && e.file === 'p.json',
+      JSON.stringify(w),
+    );
+  }
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/engine/rng.js';
-import { contrastReply } from '../../src/data/contrast.js';
+import { contrastReply, everyDigitChanged } from '../../src/data/contrast.js';
 import { correctnessSource } from '../../src/data/decidable.js';
 import { rubricScore } from '../../src/data/labelers.js';
 import { completionText, type Completion } from '../../src/data/preferences.js';
@@ -105,4 +105,23 @@ test('comparisons: demonstrationContrasts ranks each demonstration against its w
   const noisy = demonstrationContrasts(items, 0.5, 3);
   const reversed = noisy.filter((r, i) => JSON.stringify(r.completions[0]) !== JSON.stringify(clean[i].completions[0])).length / noisy.length;
   assert.ok(Math.abs(reversed - 0.5) < 0.15, `reversed share ${reversed}`);
+});
+
+// issue #24: the every-digit probe needs a wrong number of the same length sharing no digit
+// position with the right one (a slip of 1..20% often keeps the leading digits)
+test('everyDigitChanged: same length and separators, every digit different, no leading zero, deterministic', () => {
+  const rng = new Rng(3);
+  for (const v of ['7', '0', '302', '88970', '1,024', '12.5', '100000']) {
+    for (let k = 0; k < 50; k++) {
+      const w = everyDigitChanged(v, rng);
+      assert.equal(w.length, v.length, `${v} → ${w}`);
+      for (let i = 0; i < v.length; i++) {
+        if (/\d/.test(v[i])) assert.notEqual(w[i], v[i], `${v} → ${w} keeps digit ${i}`);
+        else assert.equal(w[i], v[i], `${v} → ${w} changes the separator at ${i}`);
+      }
+      if (v.length > 1) assert.notEqual(w[0], '0', `${v} → ${w} has a leading zero`);
+    }
+  }
+  assert.equal(everyDigitChanged('4821', new Rng(9)), everyDigitChanged('4821', new Rng(9)));
+  assert.throws(() => everyDigitChanged('none', new Rng(1)), /has no digit/);
 });

@@ -1,0 +1,166 @@
+/**
+ * node dist/bench/rm-calc-synth.js <run> [key=value …]
+ *
+ * Can a reward model of this shape learn to read the calculator at all? (issue #24,
+ * docs/journal/rlhf.md "Sixth pass".) A synthetic probe: the RM is trained on nothing but calculator
+ * pairs — a held-out-free stream of arithmetic demonstrations (train split), each against the
+ * same reply with only the answer's number wrong — so the only thing that tells the two apart
+ * is whether the answer agrees with the tool output. If it cannot learn that, the mix of the
+ * real RM's data is not what stops it: the architecture, the pooling or the starting point is.
+ *
+ * keys (defaults in brackets):
+ *   from=sft|base        the checkpoint the RM starts from [sft]
+ *   init=ckpt|random     its weights, or a fresh init of the same shape (same tokenizer) [ckpt]
+ *   pooling=last|last+mean  the reward head's pooling (GPT.scorePool) [last]
+ *   wrong=slip|every     the wrong answer: moved by 1..20% (src/data/contrast.ts contrastReply)
+ *                        or every digit changed (everyDigitChanged) [slip]
+ *   steps=600 lr=1e-3 batch=8 (pairs a step) pairs=20000 (distinct training pairs) evalEvery=100
+ *   wd=0.1 seed=1
+ *
+ * Held out (test split, 300 problems each): slip pairs, every-digit pairs, and "output changed"
+ * pairs (the demonstration against the same reply with the calculator's *output* changed, the
+ * answer kept): an RM that compares scores the changed output lower; one that judges the
+ * answer's number by itself (its last digits, its size against the question) does not.
+ * Prints the trainer's held-out accuracy every evalEvery steps and one JSON line at the end.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { renderForReward } from '../src/data/chat.js';
+import { contrastReply, everyDigitChanged } from '../src/data/contrast.js';
+import type { Message } from '../src/data/conversation.js';
+import { completionMessages, rankingConversation } from '../src/data/preferences.js';
+import { taskByName } from '../src/data/synthetic/tasks.js';
+import { Rng } from '../src/engine/rng.js';
+import { GPT } from '../src/model/gpt.js';
+import { loadModel } from '../src/run/models.js';
+import { type TaskPromptExample, taskExamples } from '../src/train/comparisons.js';
+import { type RenderedRanking, ShuffledLoader, scoreSequences, trainRewardModel } from '../src/train/reward.js';
+
+const [run, ...kv] = process.argv.slice(2);
+if (!run) throw new Error('usage: node dist/bench/rm-calc-synth.js <run> [from=sft] [init=ckpt|random] [pooling=last|last+mean] [wrong=slip|every] [steps=600] [lr=1e-3] …');
+const o = Object.fromEntries(kv.map((a) => a.split('=') as [string, string]));
+const num = (k: string, d: number): number => (o[k] === undefined ? d : Number(o[k]));
+const from = o.from ?? 'sft';
+const init = o.init ?? 'ckpt';
+const pooling = o.pooling ?? 'last';
+const wrongKind = o.wrong ?? 'slip';
+const steps = num('steps', 600);
+const lr = num('lr', 1e-3);
+const batch = num('batch', 8);
+const nPairs = num('pairs', 20000);
+const evalEvery = num('evalEvery', 100);
+const seed = num('seed', 1);
+
+const loaded = loadModel(run, from, { fresh: true });
+const tok = loaded.tok;
+const model = init === 'random' ? new GPT(loaded.model.config, { seed: 7 + seed }) : loaded.model;
+model.addScalarHead();
+if (pooling === 'last+mean') model.scorePool = { mode: 'last+mean', afterToken: tok.specialId('<|user_end|>') };
+const pad = tok.specialId('<|pad|>');
+const task = taskByName('arithmetic');
+const NUM = /\d[\d,]*(?:\.\d+)?/g;
+
+/** The demonstration's messages and where its answer's last number and the tool output are, or null. */
+function parts(it: TaskPromptExample): { msgs: Message[]; ai: number; ti: number; at: number; value: string } | null {
+  const msgs: Message[] = it.example.conversation.messages.slice(1);
+  const ai = msgs.length - 1;
+  const ti = msgs.findIndex((m) => m.role === 'tool');
+  if (ti < 0 || msgs[ai].role !== 'assistant') return null;
+  const nums = [...msgs[ai].content.matchAll(NUM)];
+  const last = nums[nums.length - 1];
+  if (!last || last[0] !== msgs[ti].content.trim()) return null;
+  return { msgs, ai, ti, at: last.index ?? 0, value: last[0] };
+}
+
+const withContent = (msgs: Message[], i: number, content: string): Message[] => msgs.map((m, k) => (k === i ? { ...m, content } : m));
+const render = (prompt: string, msgs: Message[]): number[] => renderForReward(tok, rankingConversation(prompt, { messages: msgs }));
+
+/** [right, wrong] of one problem, the wrong one of `kind`; null when the problem has no usable answer. */
+function pair(it: TaskPromptExample, kind: string, rng: Rng): number[][] | null {
+  const p = parts(it);
+  if (!p) return null;
+  const text = p.msgs[p.ai].content;
+  let wrong: Message[];
+  if (kind === 'every') wrong = withContent(p.msgs, p.ai, text.slice(0, p.at) + everyDigitChanged(p.value, rng) + text.slice(p.at + p.value.length));
+  else if (kind === 'output') wrong = withContent(p.msgs, p.ti, everyDigitChanged(p.value, rng));
+  else {
+    const c = contrastReply(it.prompt, task, { messages: p.msgs }, rng);
+    if (!c || c.correct) return null;
+    wrong = completionMessages(c.reply);
+  }
+  return [render(it.prompt, p.msgs), render(it.prompt, wrong)];
+}
+
+function pairs(split: 'train' | 'test', n: number, kind: string, s: number): RenderedRanking[] {
+  const rng = new Rng(s);
+  const out: RenderedRanking[] = [];
+  for (const it of taskExamples(split, n, s, ['arithmetic'])) {
+    const q = pair(it, kind, rng);
+    if (q && q.every((x) => x.length <= model.config.blockSize)) out.push({ completions: q });
+  }
+  return out;
+}
+
+const train = pairs('train', nPairs, wrongKind, 1000 + seed);
+const held = { slip: pairs('test', 300, 'slip', 555), every: pairs('test', 300, 'every', 556), output: pairs('test', 300, 'output', 557) };
+const accuracy = (rs: RenderedRanking[]): number => {
+  const s = scoreSequences(
+    model,
+    rs.flatMap((r) => r.completions),
+    pad,
+  );
+  let c = 0;
+  for (let i = 0; i < rs.length; i++) if (s[2 * i] > s[2 * i + 1]) c++;
+  return c / rs.length;
+};
+
+const dir = mkdtempSync(join(tmpdir(), 'gf-rm-synth-'));
+const t0 = Date.now();
+const curve: { step: number; loss: number; heldSlip: number }[] = [];
+let lossSum = 0;
+let lossN = 0;
+try {
+  const result = await trainRewardModel(
+    { model, train: new ShuffledLoader(train, batch, seed), val: held[wrongKind === 'every' ? 'every' : 'slip'], padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash(), stage: 'rm' },
+    { maxSteps: steps, lr, minLr: lr / 10, warmupSteps: Math.min(20, steps), weightDecay: num('wd', 0.1), beta1: 0.9, beta2: 0.95, gradClip: 1, gradAccum: 1, evalEvery, checkpointEvery: steps, keepLast: 1, logEvery: 1 },
+    {
+      runDir: dir,
+      stageDir: join(dir, 'rm'),
+      resume: false,
+      quiet: true,
+      onStep: (r) => {
+        lossSum += Number(r.loss);
+        lossN++;
+      },
+      onEval: (h) => {
+        const last = h[h.length - 1];
+        const acc = Number(last['val/accuracy']);
+        curve.push({ step: last.step, loss: Number((lossSum / Math.max(1, lossN)).toFixed(4)), heldSlip: Number(acc?.toFixed(4)) });
+        console.error(`step ${last.step}: train loss (mean since last) ${(lossSum / Math.max(1, lossN)).toFixed(4)}, held-out accuracy ${acc?.toFixed(3)} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+        lossSum = 0;
+        lossN = 0;
+      },
+    },
+  );
+  void result;
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+const r = (x: number) => Number(x.toFixed(4));
+console.log(
+  JSON.stringify({
+    run,
+    from,
+    init,
+    pooling,
+    wrong: wrongKind,
+    steps,
+    lr,
+    batch,
+    trainPairs: train.length,
+    seconds: Math.round((Date.now() - t0) / 1000),
+    heldOut: { slip: r(accuracy(held.slip)), every: r(accuracy(held.every)), outputChangedLower: r(accuracy(held.output)), pairs: held.slip.length },
+    curve,
+  }),
+);
