@@ -55,6 +55,12 @@
  * in 69% of its answerable prompts and never three; retrieval shows two or three in 84%, the
  * first of them at [1] in 98% (bench/rag-diagnose.ts).
  *
+ * `--kind retrieved --all-families`: each answerable question is followed by the other families'
+ * questions about the same word over the *same* shown passages (the first question's retrieval),
+ * each with its own family's quote — so only the question's frame tells which sentence of the
+ * entry to quote (docs/journal/rag.md "Thirteenth attempt": a wrong sentence of the right entry
+ * was the largest cause left with the entry shown). `--examples` counts every conversation.
+ *
  * `--format chat [--no-answer 10]` (passages or lookup): SFT conversations
  * (`{"messages": …}`, for an SFT mixture's `path` source) with "The passages don't say." cut
  * to about `--no-answer` percent of the examples (the families give 30%): fewer refusals while
@@ -97,6 +103,7 @@ const { values: args } = parseArgs({
     'no-answer': { type: 'string', default: '10' },
     k: { type: 'string', short: 'k', default: '3' },
     'block-size': { type: 'string', default: '256' },
+    'all-families': { type: 'boolean', default: false },
   },
 });
 
@@ -178,6 +185,17 @@ function retrievedConversations(count: number, seed: number, percent: number): s
     const rng = new Rng(seed);
     const out: string[] = [];
     let refusals = 0;
+    // --all-families: every family's train questions by word, to ask them all over one retrieval
+    const byWord = new Map<string, string[]>();
+    if (args['all-families'])
+      for (const f of PASSAGE_FAMILIES)
+        for (const ex of taskByName(f).generate('train', 3 * count, seed ^ 0x5eed)) {
+          const w = promptItem(f, ex.prompt);
+          if (w === undefined) continue;
+          const list = byWord.get(w) ?? [];
+          if (!list.some((p) => promptItem(f, p) !== undefined)) list.push(ex.prompt);
+          byWord.set(w, list);
+        }
     for (let round = 0; out.length < count && round < 50; round++) {
       const questions = PASSAGE_FAMILIES.flatMap((f) => taskByName(f).generate('train', Math.ceil(count / 3), seed + round));
       for (let i = questions.length - 1; i > 0; i--) {
@@ -194,14 +212,25 @@ function retrievedConversations(count: number, seed: number, percent: number): s
         const refs = passagesReferences(fit.content);
         if (refs === undefined || (!refuse && refs.length === 0)) continue;
         if (refuse) refusals++;
-        out.push(
+        const chat = (content: string, reply: string): string =>
           JSON.stringify({
             messages: [
-              { role: 'user', content: fit.content },
-              { role: 'assistant', content: refuse ? NO_ANSWER : refs[0].reply },
+              { role: 'user', content },
+              { role: 'assistant', content: reply },
             ],
-          }),
-        );
+          });
+        out.push(chat(fit.content, refuse ? NO_ANSWER : refs[0].reply));
+        if (refuse || !args['all-families']) continue;
+        // the other families' questions about this word over the same passages (the same count shown)
+        const word = promptItemOf(q.prompt);
+        for (const other of (word !== undefined ? byWord.get(word) : undefined) ?? []) {
+          if (out.length >= count) break;
+          if (familyOf(other) === familyOf(q.prompt)) continue;
+          const same = fitPassages(engine, [], other, hits.slice(0, fit.count), Math.min(48, Math.floor(blockSize / 2)));
+          if (same.count !== fit.count) continue;
+          const otherRefs = passagesReferences(same.content);
+          if (otherRefs && otherRefs.length > 0) out.push(chat(same.content, otherRefs[0].reply));
+        }
       }
     }
     store.close();
@@ -209,6 +238,10 @@ function retrievedConversations(count: number, seed: number, percent: number): s
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+/** The family of a definitions, kinds or synonyms question. */
+function familyOf(prompt: string): string | undefined {
+  return PASSAGE_FAMILIES.find((f) => promptItem(f, prompt) !== undefined);
 }
 /** The asked word of a definitions, kinds or synonyms question. */
 function promptItemOf(prompt: string): string | undefined {

@@ -7,7 +7,7 @@ import { defaultTools } from '../infer/tools/registry.js';
 import type { FinishReason } from '../infer/stopping.js';
 import { loadGenerationModel } from '../run/models.js';
 import { constrainedValueComplete } from '../run/sample.js';
-import { answerWithRetrieval, formatCitations, type RagAnswerOptions } from '../rag/generate.js';
+import { answerWithRetrieval, describeNoneFit, formatCitations, type RagAnswerOptions } from '../rag/generate.js';
 import { Retriever } from '../rag/retrieve.js';
 import { RagStore } from '../rag/store.js';
 import { number, positiveInteger } from '../util/args.js';
@@ -24,11 +24,7 @@ function ragTurn(engine: ChatEngine, retriever: Retriever, conv: Conversation, o
   if (a.passages.length === 0) {
     // with no passage shown the reply is NO_ANSWER, not the model's (answerWithRetrieval's emptyContext)
     const said = a.generated ? 'the model answered without any' : 'nothing to answer from, so no model call';
-    console.error(
-      a.retrieved === 0
-        ? `(no passages retrieved: ${said})`
-        : `(${a.retrieved} passage${a.retrieved > 1 ? 's' : ''} retrieved, none fit the ${engine.model.config.blockSize}-token context beside the question and the reply: ${said}; try a smaller --max-tokens${opts.maxTokens !== undefined ? ` (now ${opts.maxTokens})` : ''} — 24 for a 128-token context —, smaller chunks (rag index --chunk-size 48) or a model with a longer context)`,
-    );
+    console.error(a.retrieved === 0 ? `(no passages retrieved: ${said})` : `(${a.retrieved} passage${a.retrieved > 1 ? 's' : ''} retrieved, ${a.noneFit ? describeNoneFit(a.noneFit, { reply: '--max-tokens', chunkSize: 'rag index --chunk-size' }) : 'none fit the context'}; ${said})`);
   } else if (a.passages.length < a.retrieved) console.error(`(${a.passages.length} of ${a.retrieved} passages retrieved fit the context)`);
   const lines = formatCitations(a);
   if (lines.length > 0) console.error(`sources:\n  ${lines.join('\n  ')}`);

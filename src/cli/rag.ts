@@ -33,6 +33,7 @@ const index = new Command('index')
   .action(async (inputs, o) => {
     const db = need(o.db, 'db');
     const r = await ragIndex(db, { ...o, inputs: [...o.input, ...inputs], builtins: o.builtin, busyTimeoutMs: o.busyTimeout, onWarning: (w) => console.error(`gptforge: warning: ${w.reason} — skipped`) });
+    if (r.sizeWarning) console.error(`gptforge: warning: ${r.sizeWarning}`);
     console.log(
       `${db}: ${r.files} file(s): ${r.indexed} indexed, ${r.unchanged} unchanged, ${r.skipped} skipped${r.pruned ? `, ${r.pruned} pruned` : ''}; ` +
         `${r.chunks} chunks written (${r.removed} replaced), ${r.total} in the store; ${r.seconds.toFixed(1)} s${r.chunks > 0 ? ` (${(r.chunks / r.seconds).toFixed(0)} chunks/s)` : ''}`,

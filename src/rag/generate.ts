@@ -68,6 +68,8 @@ export interface RagAnswer {
   conversation: Conversation;
   /** False when no passage was shown and the reply is NO_ANSWER without the model (`emptyContext: 'no-answer'`). */
   generated: boolean;
+  /** When passages were retrieved but none fit: the sizes, and what would let one in ({@link describeNoneFit}). */
+  noneFit?: NoneFit;
 }
 
 /**
@@ -121,13 +123,80 @@ export function resolveCitations<T>(answer: string, shown: readonly T[]): { cite
  * context. Older turns are the engine's to drop (ChatEngine.fitPrompt), after the passages
  * have been kept. Returns the user message and how many passages it holds.
  */
-export function fitPassages(engine: ChatEngine, system: Message[], question: string, passages: readonly Passage[], room: number): { content: string; count: number } {
+export function fitPassages(engine: Pick<ChatEngine, 'tok' | 'model'>, system: Message[], question: string, passages: readonly Passage[], room: number): { content: string; count: number } {
   const ctx = engine.model.config.blockSize;
   for (let count = passages.length; count >= 0; count--) {
     const content = passagePrompt(question, passages.slice(0, count));
     if (renderPrompt(engine.tok, { messages: [...system, { role: 'user', content }] }).length + room <= ctx) return { content, count };
   }
   return { content: question, count: 0 };
+}
+
+/**
+ * Why no retrieved passage fit, and what would let one in (for `chat --rag`'s and the server's
+ * note): `need` is the prompt's length in tokens with the smallest passage alone beside the
+ * question (and `before`); `replyTokens` the most reply room that still lets it in (undefined
+ * when even the smallest reply, 8 tokens, leaves no room: the chunk itself is too large for
+ * the context); `chunkSize` the most tokens a chunk could have to fit beside the question and
+ * the default reply ({@link defaultReplyTokens}), the size to re-index with.
+ */
+export interface NoneFit {
+  context: number;
+  room: number;
+  need: number;
+  replyTokens?: number;
+  chunkSize: number;
+}
+
+/** {@link NoneFit} for passages of which none fit `room` tokens of reply; undefined when there are none or one fits. */
+export function noneFit(engine: Pick<ChatEngine, 'tok' | 'model'>, before: Message[], question: string, passages: readonly Passage[], room: number): NoneFit | undefined {
+  if (passages.length === 0) return undefined;
+  const ctx = engine.model.config.blockSize;
+  const length = (ps: readonly Passage[]): number => renderPrompt(engine.tok, { messages: [...before, { role: 'user', content: passagePrompt(question, ps) }] }).length;
+  const sizes = passages.map((p) => length([p]));
+  const need = Math.min(...sizes);
+  if (need + room <= ctx) return undefined;
+  const p = passages[sizes.indexOf(need)];
+  // the block's own tokens (header, number, source, question label) beside the passage's text
+  const overhead = length([{ ...p, text: '' }]);
+  return { context: ctx, room, need, ...(need + 8 <= ctx ? { replyTokens: ctx - need } : {}), chunkSize: Math.max(0, ctx - defaultReplyTokens(ctx) - overhead) };
+}
+
+/**
+ * A {@link NoneFit} in words, with the face's own names for the reply's length and the chunk
+ * size: "none fit the 128-token context beside the question and 24 tokens for the reply: the
+ * smallest passage needs 210 tokens with the question, too many for the context even with a
+ * short reply — re-index with smaller chunks (rag index --chunk-size 70 or less …)".
+ */
+export function describeNoneFit(f: NoneFit, names: { reply: string; chunkSize: string }): string {
+  const head = `none fit the ${f.context}-token context beside the question and ${f.room} tokens for the reply`;
+  const chunks = f.chunkSize > 0 ? `re-index with smaller chunks (${names.chunkSize} ${f.chunkSize} or less fits one passage beside this question and a ${defaultReplyTokens(f.context)}-token reply)` : 'shorten the question';
+  if (f.replyTokens === undefined) return `${head}: the smallest passage needs ${f.need} tokens with the question, too many for the context even with a short reply — ${chunks}, or use a model with a longer context`;
+  return `${head}: the smallest passage needs ${f.need} tokens with the question — lower ${names.reply} to ${f.replyTokens} or less, or ${chunks}`;
+}
+
+/**
+ * The prompt of a question answered with retrieval, shared by {@link answerWithRetrieval} and
+ * the server's chat route (src/server/rag.ts): the retrieved passages, best first, cut to what
+ * fits beside `before` (the messages rendered with the question) and `room` tokens of reply, and
+ * whether the model is to be called. With no passage shown (none retrieved, or none fits) the
+ * reply is NO_ANSWER without the model unless `emptyContext` is `'generate'` (LlamaIndex's
+ * rule: `BaseSynthesizer.synthesize` returns its empty response for an empty node list without
+ * calling the LLM, llama-index-core/llama_index/core/response_synthesizers/base.py).
+ */
+export function retrievalPrompt(engine: Pick<ChatEngine, 'tok' | 'model'>, before: Message[], question: string, passages: readonly Passage[], room: number, emptyContext: 'no-answer' | 'generate' = 'no-answer'): { content: string; count: number; generate: boolean; noneFit?: NoneFit } {
+  const { content, count } = fitPassages(engine, before, question, passages, room);
+  const unfit = count === 0 ? noneFit(engine, before, question, passages, room) : undefined;
+  // nothing to read: the passages don't say, whatever the model would make of the bare question
+  return { content, count, generate: count > 0 || emptyContext === 'generate', ...(unfit ? { noneFit: unfit } : {}) };
+}
+
+/**
+ * The reply room with retrieval: `maxTokens` when given, else {@link defaultReplyTokens}, at
+ * most half the context (so passages always get the other half).
+ */
+export function replyRoom(blockSize: number, maxTokens?: number): number {
+  return Math.min(maxTokens ?? defaultReplyTokens(blockSize), Math.floor(blockSize / 2));
 }
 
 /**
@@ -153,17 +222,20 @@ export function answerWithRetrieval(engine: ChatEngine, retriever: Retriever, co
   const hits = rerank ? rerank.reranker.rerank(last.content, retriever.retrieve(last.content, { k: Math.max(k, rerank.candidates ?? 10), mode, filter, nprobe, dropFrameWords })).slice(0, k) : retriever.retrieve(last.content, { k, mode, filter, nprobe, dropFrameWords });
   const labelled = hits.map((c) => ({ chunk: c, passage: { text: c.text, source: sourceLabel(c) } }));
   const system = msgs[0]?.role === 'system' ? [msgs[0]] : [];
-  const room = Math.min(maxTokens, Math.floor(engine.model.config.blockSize / 2));
-  const { content, count } = fitPassages(
+  const {
+    content,
+    count,
+    generate: generated,
+    noneFit: unfit,
+  } = retrievalPrompt(
     engine,
     system,
     last.content,
     labelled.map((l) => l.passage),
-    room,
+    replyRoom(engine.model.config.blockSize, maxTokens),
+    emptyContext,
   );
   const shown = labelled.slice(0, count);
-  // nothing to read: the passages don't say, whatever the model would make of the bare question
-  const generated = count > 0 || emptyContext === 'generate';
   const reply = generated ? engine.reply({ messages: [...msgs.slice(0, -1), { role: 'user', content }] }, { ...chat, maxTokens }) : fixedReply(engine, NO_ANSWER, chat);
   const { cited, unresolved } = resolveCitations(reply.text, shown);
   return {
@@ -176,6 +248,7 @@ export function answerWithRetrieval(engine: ChatEngine, retriever: Retriever, co
     prompt: content,
     conversation: { messages: [...msgs, ...reply.messages] },
     generated,
+    ...(unfit ? { noneFit: unfit } : {}),
   };
 }
 

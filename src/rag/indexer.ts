@@ -1,6 +1,10 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { latestCheckpoint } from '../model/checkpoint.js';
 import { GptforgeError } from '../util/errors.js';
 import { approxTokens, chunkText, contentHash, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, type TokenCounter } from './chunk.js';
 import type { Embedder } from './embed.js';
+import { defaultReplyTokens } from './generate.js';
 import { listInputFiles, readIngestFile, statFile, type IngestDoc, type IngestFile, type IngestWarning } from './ingest.js';
 import type { ChunkInput, RagStore, StoreMeta } from './store.js';
 
@@ -157,4 +161,53 @@ export async function indexInputs(store: RagStore, inputs: readonly string[], op
   }
   report.seconds = (performance.now() - t0) / 1000;
   return report;
+}
+
+/**
+ * The context of the model a store counted with is likely to serve: the checkpoint beside
+ * `tokenizerPath` (a checkpoint directory's config.json), else the smallest context among the
+ * stages of the run it sits in (a run's tokenizer.json beside its stage folders, each's latest
+ * checkpoint), with where it was read; undefined when none is found (a tokenizer on its own).
+ */
+export function contextNear(tokenizerPath: string): { blockSize: number; from: string } | undefined {
+  const dir = dirname(tokenizerPath);
+  const read = (ckpt: string): number | undefined => {
+    try {
+      const b = (JSON.parse(readFileSync(join(ckpt, 'config.json'), 'utf8')) as { model?: { blockSize?: unknown } }).model?.blockSize;
+      return typeof b === 'number' && Number.isInteger(b) && b > 0 ? b : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const own = existsSync(join(dir, 'config.json')) ? read(dir) : undefined;
+  if (own !== undefined) return { blockSize: own, from: dir };
+  let best: { blockSize: number; from: string } | undefined;
+  let stages: string[] = [];
+  try {
+    stages = readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => join(dir, e.name))
+      .sort();
+  } catch {
+    return undefined;
+  }
+  for (const stage of stages) {
+    const ckpt = latestCheckpoint(stage);
+    const b = ckpt ? read(ckpt) : undefined;
+    if (b !== undefined && (!best || b < best.blockSize)) best = { blockSize: b, from: ckpt! };
+  }
+  return best;
+}
+
+/**
+ * A warning when chunks of `chunkSize` tokens cannot be shown to a model reading `context`
+ * tokens: a full chunk, its context-block line and a short question (about 16 tokens) and the
+ * reply's default room (`defaultReplyTokens`, 3/16 of the context) do not fit, so `chat --rag`
+ * would show no passage of that size. Undefined when they fit. The size it suggests, 3/8 of the
+ * context (48 at 128, 96 at 256), leaves room for two such chunks or a longer question.
+ */
+export function chunkSizeWarning(chunkSize: number, model: { blockSize: number; from: string }): string | undefined {
+  const ctx = model.blockSize;
+  if (chunkSize + 16 + defaultReplyTokens(ctx) <= ctx) return undefined;
+  return `--chunk-size ${chunkSize} is too large for the ${ctx}-token context of ${model.from}: a full chunk beside a question and a ${defaultReplyTokens(ctx)}-token reply does not fit, so chat --rag would show no passage that size; index with --chunk-size ${Math.floor((ctx * 3) / 8)} or less`;
 }

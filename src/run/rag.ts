@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { BUILTIN_SOURCES } from '../data/sources.js';
 import { dictionaryPairs, trainEmbedder } from '../rag/contrastive.js';
 import { MeanPoolEmbedder, type Embedder } from '../rag/embed.js';
-import { documentsAsFile, indexIngestFile, indexInputs, storeMetaFor, type IndexOptions, type IndexReport } from '../rag/indexer.js';
+import { chunkSizeWarning, contextNear, documentsAsFile, indexIngestFile, indexInputs, storeMetaFor, type IndexOptions, type IndexReport } from '../rag/indexer.js';
 import { ModelReranker } from '../rag/rerank.js';
 import { Retriever, type RetrievalMode, type RetrievedChunk } from '../rag/retrieve.js';
 import { GPT } from '../model/gpt.js';
@@ -46,7 +46,7 @@ function recordedMeta(db: string): StoreMeta {
   }
 }
 
-export async function ragIndex(db: string, o: RagIndexOptions): Promise<IndexReport & { total: number }> {
+export async function ragIndex(db: string, o: RagIndexOptions): Promise<IndexReport & { total: number; sizeWarning?: string }> {
   const inputs = o.inputs ?? [];
   const builtins = o.builtins ?? [];
   if (inputs.length === 0 && builtins.length === 0) throw new GptforgeError('nothing to index: give --input files, directories or globs, or --builtin <corpus>');
@@ -81,7 +81,10 @@ export async function ragIndex(db: string, o: RagIndexOptions): Promise<IndexRep
       report.chunks += r.chunks;
       report.removed += r.removed;
     }
-    const done = { ...report, seconds: (performance.now() - t0) / 1000, total: store.count() };
+    // chunks the model this store is likely read with cannot show (its context known from --model, or the checkpoint or run beside --tokenizer)
+    const near = embedder ? { blockSize: embedder.maxTokens, from: model! } : tokenizer ? contextNear(tokenizer) : undefined;
+    const sizeWarning = near ? chunkSizeWarning(chunkSize, near) : undefined;
+    const done = { ...report, seconds: (performance.now() - t0) / 1000, total: store.count(), ...(sizeWarning ? { sizeWarning } : {}) };
     failed = false;
     return done;
   } finally {

@@ -16,7 +16,7 @@ import { ApiError, badRequest } from './errors.js';
 import { responseFormatConstraint } from './formats.js';
 import { ServerMetrics } from './metrics.js';
 import { REWARD_STAGE, type ServedModel } from './models.js';
-import { citationsJSON, ragRequest, ServerRag, type RagContext } from './rag.js';
+import { citationsJSON, emptyContextReply, ragReplyRoom, ragRequest, ServerRag, type RagContext } from './rag.js';
 import { Scheduler } from './scheduler.js';
 import { sseLine, sseTemplate } from './sse.js';
 import { isPublicWebPath } from './web.js';
@@ -446,15 +446,17 @@ export class GptforgeServer {
     // retrieval (gptforge extension `rag`): passages into the last user message, room left for the reply
     let rag: RagContext | null = null;
     if (ragAsk && this.rag) {
-      // the passages leave the room asked for (so the budget below holds), else generate.ts's default: 48 tokens, at most half the context
+      // the passages leave the room asked for (so the budget below holds), else the library's default (3/16 of the context)
       const asked = optNumber(b, 'max_completion_tokens', 1, 2 ** 31, { integer: true }) ?? optNumber(b, 'max_tokens', 1, 2 ** 31, { integer: true });
-      ({ conv, ctx: rag } = this.rag.prepare(conv, m.model, m.tok, ragAsk.k, asked ?? Math.min(48, Math.floor(m.model.config.blockSize / 2))));
+      ({ conv, ctx: rag } = this.rag.prepare(conv, m.model, m.tok, ragAsk, ragReplyRoom(m.model.config.blockSize, asked)));
     }
     const prompt = chatPrompt(m.tok, conv);
     const ctx = m.model.config.blockSize;
     const maxTokens = this.budget(b, prompt.length, ctx);
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
+    // no passage shown: "The passages don't say." without the model, as answerWithRetrieval (rag.ts)
+    if (rag && !rag.generate) return emptyContextReply(reply, { id, created, model: m.id, n: s.n, stream, includeUsage, rag, usage: this.account(m, reply, 0, 0, 0) });
     const ends = turnEndIds(m.tok);
     const banned = [sp['<|bos|>'], sp['<|user_start|>'], sp['<|user_end|>'], sp['<|assistant_start|>'], sp['<|system_start|>'], sp['<|system_end|>'], sp['<|output_start|>'], sp['<|output_end|>']];
     for (const name of ['<|pad|>', '<|reward|>']) if (m.tok.hasSpecial(name)) banned.push(m.tok.specialId(name));

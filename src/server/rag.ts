@@ -1,11 +1,13 @@
 import type { Conversation } from '../data/conversation.js';
 import { ChatEngine } from '../infer/engine.js';
 import type { DecodingModel } from '../infer/pipeline.js';
-import { fitPassages, passageSource, resolveCitations } from '../rag/generate.js';
+import { NO_ANSWER } from '../rag/context.js';
+import { describeNoneFit, passageSource, replyRoom, resolveCitations, retrievalPrompt } from '../rag/generate.js';
 import { Retriever, type RetrievedChunk } from '../rag/retrieve.js';
 import { chunkLines } from '../rag/lines.js';
 import { RagStore, type StoredChunk } from '../rag/store.js';
 import type { Tokenizer } from '../tokenizer/index.js';
+import type { FastifyReply } from 'fastify';
 import { ApiError, badRequest } from './errors.js';
 import type { Body } from './validate.js';
 
@@ -17,7 +19,11 @@ import type { Body } from './validate.js';
  * context rendered into the last user message as a numbered block, the "[n]" citations of the
  * reply resolved back to the chunks). Here the reply is decoded by the server's scheduler like
  * any other (streamed, stoppable), so this module does the two ends: the prompt before, the
- * citations after. Passages are fetched by id for a reader (`GET /v1/gptforge/passages/:id`).
+ * citations after. The prompt is the library's (`retrievalPrompt`, shared with
+ * `answerWithRetrieval`): the same fitting, the same reply room by default (`defaultReplyTokens`)
+ * and the same rule for an empty context — no passage shown, the reply is "The passages don't
+ * say." without a model call (`rag.empty_context: "generate"` decodes the bare question instead).
+ * Passages are fetched by id for a reader (`GET /v1/gptforge/passages/:id`).
  */
 
 /** Most passages per request. */
@@ -51,22 +57,36 @@ export interface ApiCitation {
 /** What a request's retrieval put in the prompt: the shown chunks, best first (how many were retrieved: json.retrieved). */
 export interface RagContext {
   shown: RetrievedChunk[];
+  /** False when no passage is shown and the reply is NO_ANSWER without the model (`empty_context` "no_answer", the default). */
+  generate: boolean;
   /** The `rag` object of the response: the passages shown and the retrieval's numbers. */
-  json: { passages: ApiPassage[]; retrieved: number; k: number; note?: string };
+  json: { passages: ApiPassage[]; retrieved: number; k: number; generated: boolean; note?: string };
 }
 
-/** The `rag` field of a chat request: true, or {k}. Undefined when absent or false. */
-export function ragRequest(b: Body): { k: number } | undefined {
+/** What a chat request's `rag` field asks: passages to retrieve, and what an empty context gets. */
+export interface RagAsk {
+  k: number;
+  /** `"no_answer"` (default): no passage shown → "The passages don't say." without the model; `"generate"`: the model answers the bare question. */
+  emptyContext: 'no-answer' | 'generate';
+}
+
+/** The `rag` field of a chat request: true, or {k, empty_context}. Undefined when absent or false. */
+export function ragRequest(b: Body): RagAsk | undefined {
   const v = b.rag;
   if (v === undefined || v === null || v === false) return undefined;
-  if (v === true) return { k: DEFAULT_RAG_K };
-  if (typeof v !== 'object' || Array.isArray(v)) throw badRequest('\'rag\' must be true or an object {"k": n}', 'rag');
-  const k = (v as { k?: unknown }).k;
-  if (k === undefined) return { k: DEFAULT_RAG_K };
+  if (v === true) return { k: DEFAULT_RAG_K, emptyContext: 'no-answer' };
+  if (typeof v !== 'object' || Array.isArray(v)) throw badRequest('\'rag\' must be true or an object {"k": n, "empty_context": "no_answer" | "generate"}', 'rag');
+  const { k = DEFAULT_RAG_K, empty_context: empty = 'no_answer' } = v as { k?: unknown; empty_context?: unknown };
   if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > MAX_RAG_K) throw badRequest(`'rag.k' must be an integer between 1 and ${MAX_RAG_K}`, 'rag');
-  const extra = Object.keys(v).filter((x) => x !== 'k');
-  if (extra.length > 0) throw badRequest(`'rag' has unknown field ${JSON.stringify(extra[0])} (only k)`, 'rag');
-  return { k };
+  if (empty !== 'no_answer' && empty !== 'generate') throw badRequest(`'rag.empty_context' must be "no_answer" or "generate", got ${JSON.stringify(empty)}`, 'rag');
+  const extra = Object.keys(v).filter((x) => x !== 'k' && x !== 'empty_context');
+  if (extra.length > 0) throw badRequest(`'rag' has unknown field ${JSON.stringify(extra[0])} (only k and empty_context)`, 'rag');
+  return { k, emptyContext: empty === 'generate' ? 'generate' : 'no-answer' };
+}
+
+/** The reply room a request with retrieval leaves: its max_tokens when given, whole (so the route's budget holds), else the library's default (`replyRoom`: 3/16 of the context). */
+export function ragReplyRoom(blockSize: number, asked: number | undefined): number {
+  return asked ?? replyRoom(blockSize);
 }
 
 /** The store behind a server's retrieval, read-only, BM25 (as `gptforge chat --rag`). */
@@ -101,27 +121,57 @@ export class ServerRag {
 
   /**
    * Retrieve for the conversation's last user message and put the passages that fit (with
-   * `room` tokens left for the reply; none when even one does not) into it. Returns the conversation to decode and what was shown.
+   * `room` tokens left for the reply; none when even one does not) into it, by the library's
+   * rule (`retrievalPrompt`). Returns the conversation to decode and what was shown; with no
+   * passage shown `ctx.generate` is false unless the request asked `empty_context: "generate"`.
    */
-  prepare(conv: Conversation, model: DecodingModel, tok: Tokenizer, k: number, room: number): { conv: Conversation; ctx: RagContext } {
+  prepare(conv: Conversation, model: DecodingModel, tok: Tokenizer, ask: RagAsk, room: number): { conv: Conversation; ctx: RagContext } {
     const msgs = conv.messages;
     const last = msgs[msgs.length - 1];
     if (last.role !== 'user') throw badRequest("'rag' needs the last of 'messages' to be a user message (the question)", 'messages');
-    const hits = this.retriever.retrieve(last.content, { k });
+    const hits = this.retriever.retrieve(last.content, { k: ask.k });
     // the passages fit beside the whole conversation: the server sends every turn (it drops none, as OpenAI's API does not)
-    const { content, count } = fitPassages(
+    const { content, count, generate, noneFit } = retrievalPrompt(
       new ChatEngine(model, tok),
       msgs.slice(0, -1),
       last.content,
       hits.map((c) => ({ text: c.text, source: passageSource(c) })),
       room,
+      ask.emptyContext,
     );
     const shown = hits.slice(0, count);
     const passages = shown.map((c, i): ApiPassage => ({ n: i + 1, id: c.id, source: passageSource(c), path: c.path, ...chunkLines(c), char_start: c.charStart, char_end: c.charEnd, score: c.score }));
     // passages retrieved but none fit: said, with what to change (a small model's context is short)
-    const note = hits.length > 0 && shown.length === 0 ? `${hits.length} passage${hits.length > 1 ? 's' : ''} retrieved, none fit the ${model.config.blockSize}-token context beside the conversation and ${room} tokens for the reply: lower max_tokens (or index smaller chunks)` : undefined;
-    return { conv: { messages: [...msgs.slice(0, -1), { role: 'user', content }] }, ctx: { shown, json: { passages, retrieved: hits.length, k, ...(note ? { note } : {}) } } };
+    const note = noneFit ? `${hits.length} passage${hits.length > 1 ? 's' : ''} retrieved, ${describeNoneFit(noneFit, { reply: 'max_tokens', chunkSize: 'gptforge rag index --chunk-size' })}` : undefined;
+    return { conv: { messages: [...msgs.slice(0, -1), { role: 'user', content }] }, ctx: { shown, generate, json: { passages, retrieved: hits.length, k: ask.k, generated: generate, ...(note ? { note } : {}) } } };
   }
+}
+
+/**
+ * The response to a chat request whose retrieval left no passage (RagContext.generate false):
+ * every choice NO_ANSWER with finish_reason "stop", no model call (usage counts no tokens: none
+ * were processed), the `rag` object as usual; streamed as the chat route streams (a role chunk,
+ * the text, the finish, the usage when asked, `[DONE]`).
+ */
+export function emptyContextReply(reply: FastifyReply, o: { id: string; created: number; model: string; n: number; stream: boolean; includeUsage: boolean; rag: RagContext; usage: unknown }): unknown {
+  const head = { id: o.id, created: o.created, model: o.model, system_fingerprint: null };
+  const rag = { rag: o.rag.json, citations: [], unresolved_citations: [] };
+  if (!o.stream) {
+    const choices = Array.from({ length: o.n }, (_, i) => ({ index: i, message: { role: 'assistant', content: NO_ANSWER, refusal: null }, logprobs: null, finish_reason: 'stop', citations: [], unresolved_citations: [] }));
+    return { ...head, object: 'chat.completion', choices, usage: o.usage, rag: o.rag.json };
+  }
+  const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => ({ ...head, object: 'chat.completion.chunk', choices, ...(o.includeUsage ? { usage: null } : {}), ...extra });
+  const events: unknown[] = [];
+  for (let i = 0; i < o.n; i++) events.push(chunk([{ index: i, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }], i === 0 ? { rag: o.rag.json } : {}));
+  for (let i = 0; i < o.n; i++) {
+    events.push(chunk([{ index: i, delta: { content: NO_ANSWER }, logprobs: null, finish_reason: null }]));
+    events.push(chunk([{ index: i, delta: {}, logprobs: null, finish_reason: 'stop', citations: rag.citations, unresolved_citations: rag.unresolved_citations }]));
+  }
+  if (o.includeUsage) events.push(chunk([], { usage: o.usage }));
+  reply.hijack();
+  reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  reply.raw.end(`${events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join('')}data: [DONE]\n\n`);
+  return reply;
 }
 
 /** The "[n]" citations of a reply resolved against the passages shown: {citations, unresolved_citations}. */

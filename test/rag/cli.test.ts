@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RagStore } from '../../src/rag/store.js';
 import { dictionaryDocs } from '../../src/rag/evaluate.js';
@@ -206,12 +206,45 @@ test('gptforge chat --rag: without --max-tokens the reply gets 3/16 of the conte
     r = run([...chat, '--max-tokens', '128']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, `${NO_ANSWER}\n`);
-    assert.match(r.stderr, /1 passage retrieved, none fit the 128-token context .*: nothing to answer from, so no model call; try a smaller --max-tokens \(now 128\)/);
+    assert.match(r.stderr, /1 passage retrieved, none fit the 128-token context beside the question and 64 tokens for the reply: the smallest passage needs (\d+) tokens with the question — lower --max-tokens to (\d+) or less, or re-index with smaller chunks .*; nothing to answer from, so no model call\)/);
+    const [, need, most] = /needs (\d+) tokens .* to (\d+) or less/.exec(r.stderr)!;
+    assert.equal(Number(need), length(text));
+    assert.equal(Number(most), ctx - length(text));
     // nothing retrieved
     r = run([...chat.slice(0, -4), 'zebra giraffe?', '--temperature', '0', '--no-tools']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, `${NO_ANSWER}\n`);
     assert.match(r.stderr, /\(no passages retrieved: nothing to answer from, so no model call\)/);
+  }),
+);
+
+test('a chunk larger than the context: rag index warns (the context read from the checkpoint beside --tokenizer), chat --rag says to re-index with smaller chunks, not to lower --max-tokens', { timeout: 120_000 }, () =>
+  withDocs('gf-rag-cli-big-', { 'a.txt': 'Glaciers carve valleys slowly over many years. '.repeat(40) }, ({ root, docs, db }) => {
+    const tok = trainTokenizer(['Passages: Question: how do glaciers carve valleys [1] slowly over many years. '.repeat(20)], { vocabSize: 300 });
+    const ctx = 128;
+    const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: ctx, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed: 4 });
+    saveCheckpoint(join(root, 'ck'), model, { stage: 'sft', step: 1, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() });
+    // the tokenizer inside the checkpoint (its config.json beside it) …
+    const ckpt = join(root, 'ck', readdirSync(join(root, 'ck')).find((n) => n.startsWith('step-'))!);
+    let r = run(['rag', 'index', '--input', docs, '--db', db, '--tokenizer', join(ckpt, 'tokenizer.json'), '--chunk-size', '192']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /warning: --chunk-size 192 is too large for the 128-token context of .*ck.step-0+1: .*index with --chunk-size 48 or less/);
+    r = run(['chat', '--run', join(root, 'ck'), '--rag', db, '--rag-k', '1', '--prompt', 'how do glaciers carve valleys?', '--temperature', '0', '--no-tools']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `${NO_ANSWER}\n`);
+    assert.match(r.stderr, /too many for the context even with a short reply — re-index with smaller chunks \(rag index --chunk-size (\d+) or less/);
+    assert.doesNotMatch(r.stderr, /lower --max-tokens/);
+    // … or a run's (its stages beside it): the same context found; chunks of the size suggested fit, and the index does not warn
+    copyFileSync(join(ckpt, 'tokenizer.json'), join(root, 'tokenizer.json'));
+    r = run(['rag', 'index', '--input', docs, '--db', join(root, 'big2.db'), '--tokenizer', join(root, 'tokenizer.json'), '--chunk-size', '100']);
+    assert.match(r.stderr, /warning: --chunk-size 100 is too large for the 128-token context of .*ck.step-0+1: /);
+    const small = join(root, 'small.db');
+    r = run(['rag', 'index', '--input', docs, '--db', small, '--tokenizer', join(root, 'tokenizer.json'), '--chunk-size', '48']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /warning/);
+    r = run(['chat', '--run', join(root, 'ck'), '--rag', small, '--rag-k', '1', '--prompt', 'how do glaciers carve valleys?', '--temperature', '0', '--no-tools', '--max-tokens', '4']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /\(no citation; passages shown: \[1\]|sources:/);
   }),
 );
 

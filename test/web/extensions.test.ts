@@ -8,6 +8,9 @@ import OpenAI from 'openai';
 import { RagStore } from '../../src/rag/store.js';
 import { GptforgeServer, loadRunModels } from '../../src/server/index.js';
 import { GptforgeError } from '../../src/util/errors.js';
+import { defaultReplyTokens } from '../../src/rag/generate.js';
+import type { ServedModel } from '../../src/server/index.js';
+import type { PolicyModel } from '../infer/scripted.js';
 import { citerModel, reviewerModel, VOTER_ANSWERS, voterModel, webServer, type WebServer } from './fixtures.js';
 
 /**
@@ -155,8 +158,17 @@ describe('assist route', () => {
 
 describe('RAG on the chat route', () => {
   let s: WebServer;
+  const served = new Map<string, ServedModel>();
+  /** Forward passes the scripted model has run (PolicyModel records each batch). */
+  const passes = (id: string): number => (served.get(id)!.model as unknown as PolicyModel).batches.length;
   before(async () => {
-    s = await webServer({ withRag: true, models: (tok) => [citerModel(tok)] });
+    s = await webServer({
+      withRag: true,
+      models: (tok) => {
+        for (const m of [citerModel(tok), citerModel(tok, 'citer128', 128)]) served.set(m.id, m);
+        return [...served.values()];
+      },
+    });
   });
   after(async () => s.close());
 
@@ -195,13 +207,30 @@ describe('RAG on the chat route', () => {
       store.close();
     }
     // the passages leave the room asked for: with nearly the whole context asked, none fits, and the request still holds
+    const before = passes('citer');
     const full = await call(s.base, '/v1/chat/completions', { model: 'citer', messages: user('What is the weather in Paris?'), rag: true, max_tokens: 240 });
     assert.equal(full.status, 200, JSON.stringify(full.json));
     assert.deepEqual(full.json.rag.passages, []);
     assert.ok(full.json.rag.retrieved >= 1);
     // said, with what to change
-    assert.match(full.json.rag.note, /^\d+ passages? retrieved, none fit the 256-token context beside the conversation and 240 tokens for the reply: lower max_tokens/);
-    assert.equal(full.json.choices[0].message.content, 'I do not know.');
+    assert.match(full.json.rag.note, /^\d+ passages? retrieved, none fit the 256-token context beside the question and 240 tokens for the reply: the smallest passage needs \d+ tokens with the question — lower max_tokens to \d+ or less/);
+    // nothing shown: the library's rule (answerWithRetrieval), "The passages don't say." with no model call
+    assert.equal(full.json.choices[0].message.content, "The passages don't say.");
+    assert.equal(full.json.choices[0].finish_reason, 'stop');
+    assert.equal(full.json.rag.generated, false);
+    assert.equal(full.json.usage.completion_tokens, 0);
+    assert.equal(passes('citer'), before, 'no forward pass');
+    // empty_context "generate" opts out: the model answers the bare question
+    const gen = await call(s.base, '/v1/chat/completions', { model: 'citer', messages: user('What is the weather in Paris?'), rag: { empty_context: 'generate' }, max_tokens: 240 });
+    assert.equal(gen.status, 200, JSON.stringify(gen.json));
+    assert.equal(gen.json.choices[0].message.content, 'I do not know.');
+    assert.equal(gen.json.rag.generated, true);
+    assert.ok(passes('citer') > before);
+    // nothing retrieved: the same rule
+    const nothing = await call(s.base, '/v1/chat/completions', { model: 'citer', messages: user('xylophone quartz zebra?'), rag: true, max_tokens: 24 });
+    assert.equal(nothing.json.rag.retrieved, 0);
+    assert.equal(nothing.json.choices[0].message.content, "The passages don't say.");
+    assert.equal(nothing.json.rag.note, undefined);
     // …and beside the earlier turns, which the server sends as they are
     const history = [...user('Tell me a story.'), { role: 'assistant', content: 'Once upon a time there was a dog. '.repeat(5) }, ...user('What is the weather in Paris?')];
     const long = await call(s.base, '/v1/chat/completions', { model: 'citer', messages: history, rag: true, max_tokens: 24 });
@@ -236,11 +265,46 @@ describe('RAG on the chat route', () => {
     );
   });
 
+  test("the reply's default room is the library's (3/16 of the context: 24 at 128, not 48), so a passage it leaves room for is shown", async () => {
+    // a history grown until one passage no longer fits beside 48 tokens of reply
+    const ask = (n: number, max?: number) =>
+      call(s.base, '/v1/chat/completions', {
+        model: 'citer128',
+        messages: [...user('Tell me a story.'), { role: 'assistant', content: 'dog '.repeat(n) }, ...user('What is the weather in Paris?')],
+        rag: { k: 1 },
+        ...(max !== undefined ? { max_tokens: max } : {}),
+      });
+    let n = 0;
+    while ((await ask(n, 48)).json.rag.passages.length > 0) assert.ok(++n < 60, 'the passage kept fitting');
+    const r = await ask(n);
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.equal(r.json.rag.passages.length, 1, `with no max_tokens the room is ${defaultReplyTokens(128)} tokens: ${JSON.stringify(r.json.rag)}`);
+    assert.equal(r.json.choices[0].message.content, 'It says: sunny [1].');
+  });
+
+  test('streamed with nothing shown: the fixed reply, its finish and [DONE], no model call', async () => {
+    const before = passes('citer');
+    const res = await fetch(`${s.base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'citer', messages: user('xylophone quartz?'), rag: true, stream: true, stream_options: { include_usage: true } }) });
+    assert.equal(res.status, 200);
+    const events = (await res.text())
+      .split('\n\n')
+      .filter((e) => e.startsWith('data: '))
+      .map((e) => e.slice(6));
+    assert.equal(events.at(-1), '[DONE]');
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
+    assert.equal(chunks[0].rag.retrieved, 0);
+    assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join(''), "The passages don't say.");
+    assert.equal(chunks.find((c) => c.choices[0]?.finish_reason)?.choices[0].finish_reason, 'stop');
+    assert.equal(chunks.at(-1).usage.completion_tokens, 0);
+    assert.equal(passes('citer'), before);
+  });
+
   test('bad input: rag fields and passage ids', async () => {
     const chat = (rag: unknown) => call(s.base, '/v1/chat/completions', { model: 'citer', messages: user('weather?'), rag });
     assertBadRequest(await chat({ k: 0 }), 'rag', 'k = 0');
     assertBadRequest(await chat({ k: 2, mode: 'magic' }), 'rag', 'unknown field');
     assertBadRequest(await chat('yes'), 'rag', 'a string');
+    assertBadRequest(await chat({ empty_context: 'skip' }), 'rag', 'empty_context not a choice');
     assertBadRequest(await call(s.base, '/v1/gptforge/passages/abc'), 'id', 'id not a number');
     const none = await call(s.base, '/v1/gptforge/passages/999999');
     assert.equal(none.status, 404);

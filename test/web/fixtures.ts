@@ -52,15 +52,19 @@ export async function webServer(opts: ServerOptions & { models?: (tok: Tokenizer
 }
 
 /** A scripted model: `reply(prompt)` gives the reply's text for the decoded prompt; the turn then ends. */
-function scripted(tok: Tokenizer, id: string, reply: (prompt: string) => string): ServedModel {
+function scripted(tok: Tokenizer, id: string, reply: (prompt: string) => string, blockSize = 256): ServedModel {
   const sp = chatTokenIds(tok);
   const V = tok.vocabSize;
-  const model = new PolicyModel(V, (h) => {
-    const a = h.lastIndexOf(sp['<|assistant_start|>']);
-    const prompt = tok.decode(h.slice(0, a).filter((x) => x >= 0));
-    const ids = tok.encode(reply(prompt), { disallowedSpecial: 'plain' });
-    return peak(V, ids[h.length - a - 1] ?? sp['<|assistant_end|>']);
-  });
+  const model = new PolicyModel(
+    V,
+    (h) => {
+      const a = h.lastIndexOf(sp['<|assistant_start|>']);
+      const prompt = tok.decode(h.slice(0, a).filter((x) => x >= 0));
+      const ids = tok.encode(reply(prompt), { disallowedSpecial: 'plain' });
+      return peak(V, ids[h.length - a - 1] ?? sp['<|assistant_end|>']);
+    },
+    blockSize,
+  );
   return { id, model: model as unknown as GPT, tok, dir: '(scripted)', created: 0 };
 }
 
@@ -102,8 +106,8 @@ export function reviewerModel(tok: Tokenizer, id = 'reviewer'): ServedModel {
 }
 
 /** A model that answers from passages, citing the first: "It says: sunny [1]." (without passages: "I do not know."). */
-export function citerModel(tok: Tokenizer, id = 'citer'): ServedModel {
-  return scripted(tok, id, (prompt) => (prompt.includes('Passages:') ? 'It says: sunny [1].' : 'I do not know.'));
+export function citerModel(tok: Tokenizer, id = 'citer', blockSize = 256): ServedModel {
+  return scripted(tok, id, (prompt) => (prompt.includes('Passages:') ? 'It says: sunny [1].' : 'I do not know.'), blockSize);
 }
 
 /** A tiny knowledge base: three .md files in `dir`/kb indexed (BM25) into `dir`/kb.db. Returns the store's path. */
