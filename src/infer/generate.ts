@@ -14,7 +14,12 @@ import type { TokenConstraint } from './constraint.js';
 export interface GenerateOptions extends SamplingOptions {
   maxTokens: number;
   seed?: number;
-  /** Token ids that end generation (not emitted), e.g. <|eos|>. */
+  /**
+   * Token ids that end generation (not emitted). Default: the tokenizer's <|eos|> and
+   * <|assistant_end|> (pipeline.ts `defaultEndIds`), so a chat model stops at the end of its
+   * turn as `gptforge sample` does (HF `generate` defaults to the model's `eos_token_id` the same
+   * way); `[]` generates through them to `maxTokens`.
+   */
   stopIds?: readonly number[];
   /** Strings that end generation; text from the stop sequence on is not emitted. */
   stopSequences?: readonly string[];
