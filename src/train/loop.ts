@@ -9,7 +9,7 @@ import { latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint, conf
 import { GptforgeError } from '../util/errors.js';
 import type { KeyTree } from '../util/key-tree.js';
 import { Progress, formatCount } from '../util/progress.js';
-import { learningRate } from './schedule.js';
+import { extendSchedule, learningRate, type LrSchedule } from './schedule.js';
 import { MetricsLog, type MetricRecord } from './metrics.js';
 import { adapterSaveOptions, restoreAdapter, type AdapterTraining } from './adapter.js';
 
@@ -178,6 +178,8 @@ interface TrainerState {
   config: TrainConfig;
   /** Absolute path of the checkpoint the stage's first step started from (TrainOptions.startedFrom). */
   startedFrom?: string;
+  /** The learning-rate schedule in force (absent in older checkpoints: derived from `config`). */
+  schedule?: LrSchedule;
 }
 
 /**
@@ -205,7 +207,7 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
   const params = task.trainable ?? (adapter ? adapter.lora.trainableParameters(adapter.name) : model.parameters());
   const optimizer = new AdamW(decayGroups(params, cfg.weightDecay), { lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps ?? 1e-8 });
   const metrics = new MetricsLog(opts.runDir);
-  const schedule = { lr: cfg.lr, minLr: cfg.minLr, warmupSteps: cfg.warmupSteps, decaySteps: cfg.decaySteps ?? cfg.maxSteps };
+  let schedule: LrSchedule = { lr: cfg.lr, minLr: cfg.minLr, warmupSteps: cfg.warmupSteps, decaySteps: cfg.decaySteps ?? cfg.maxSteps };
   const peak = opts.peakFlops ?? (task.flopsPerToken ? (machinePeakGflops() ?? 0) * 1e9 : 0);
   const logEvery = cfg.logEvery ?? 1;
 
@@ -255,11 +257,14 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
       tokensSeen = ts.tokensSeen;
       elapsedBefore = ts.elapsedSeconds;
       startedFrom = ts.startedFrom;
+      // more (or fewer) steps on resume continue the schedule from the rate reached, no re-warm
+      const prevSchedule = ts.schedule ?? { lr: ts.config.lr, minLr: ts.config.minLr, warmupSteps: ts.config.warmupSteps, decaySteps: ts.config.decaySteps ?? ts.config.maxSteps };
+      schedule = extendSchedule(prevSchedule, schedule, step);
       const stale = staleStart(task.stage, ts.startedFrom, opts.startedFrom);
       if (stale) console.error(stale);
       lastCheckpoint = ck;
       metrics.truncateStage(task.stage, step);
-      if (!opts.quiet) console.error(`${task.stage}: resuming from ${ck} (step ${step}/${cfg.maxSteps})`);
+      if (!opts.quiet) console.error(`${task.stage}: resuming from ${ck} (step ${step}/${cfg.maxSteps})${schedule.from && schedule.from.step === step ? `; the learning rate goes on from ${schedule.from.lr.toExponential(2)}, decaying to ${schedule.minLr.toExponential(2)} at step ${schedule.decaySteps}` : ''}`);
     }
   }
   // a run that starts over (--fresh, or nothing to resume) drops an earlier run's records of this
@@ -277,7 +282,7 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
   setArenaEnabled(true);
 
   const save = (): string => {
-    const trainerState: TrainerState = { stage: task.stage, step, tokensSeen, elapsedSeconds: elapsedBefore + (performance.now() - t0) / 1000, task: task.state(), config: cfg, ...(startedFrom !== undefined ? { startedFrom } : {}) };
+    const trainerState: TrainerState = { stage: task.stage, step, tokensSeen, elapsedSeconds: elapsedBefore + (performance.now() - t0) / 1000, task: task.state(), config: cfg, schedule, ...(startedFrom !== undefined ? { startedFrom } : {}) };
     lastCheckpoint = saveCheckpoint(opts.stageDir, model, {
       stage: task.stage,
       scalarHead: task.scalarHead,
