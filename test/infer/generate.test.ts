@@ -90,10 +90,13 @@ test('generateText and generate() stop at <|assistant_end|> / <|eos|> by default
   const r = generateText(chat, tok, prompt, { maxTokens: 10, temperature: 0 });
   assert.equal(r.stopReason, 'eos');
   assert.equal(r.finishReason, 'stop');
+  assert.equal(r.matchedStop, end);
   assert.deepEqual(r.ids, [word, word]);
   assert.doesNotMatch(r.text, /<\|/);
   const through = generateText(chat, tok, prompt, { maxTokens: 10, temperature: 0, stopIds: [] });
   assert.equal(through.stopReason, 'max_tokens');
+  assert.equal(through.finishReason, 'length');
+  assert.equal(through.matchedStop, undefined);
   assert.equal(through.ids.length, 10);
   let n = 0;
   const it = generate(chat, tok, [{ prompt, maxTokens: 10, temperature: 0 }]);
