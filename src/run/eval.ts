@@ -12,7 +12,7 @@ import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { holdRunLock } from '../util/lock.js';
 import { Progress } from '../util/progress.js';
-import { runLayout } from './layout.js';
+import { requireRunDir, runLayout } from './layout.js';
 import { loadModel } from './models.js';
 import { runPreset, runPresetFile } from './preset.js';
 import { readRmEval, rmEvalMarkdown } from './rm-summary.js';
@@ -103,6 +103,7 @@ export interface RunEvalOptions {
  * @throws GptforgeError when the run has no base or SFT checkpoint, or for an unknown task family.
  */
 export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTable; markdown: string; compare: CompareRow[] | null } {
+  requireRunDir(runDir);
   const layout = runLayout(runDir);
   holdRunLock(runDir, 'eval'); // eval.md has one writer; training stages may run beside it
   const presetEval = existsSync(layout.preset) ? runPreset(runDir).sft?.eval : undefined;

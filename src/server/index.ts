@@ -2,6 +2,7 @@ import type { BasePrecision } from '../model/quantize.js';
 import { GptforgeServer, type ServerOptions } from './app.js';
 import { loadRunModels } from './models.js';
 import { registerWeb } from './web.js';
+import { requireRunDir } from '../run/layout.js';
 
 export { GptforgeServer, type ServerOptions } from './app.js';
 export { ApiError } from './errors.js';
@@ -16,6 +17,7 @@ export { registerWeb, STAGE_RUNNERS, type StageRunner, type StageJobOptions, typ
  * `reload` rereads the run's stages (a stage trained from the command line since: see `POST /v1/gptforge/reload`).
  */
 export async function serveRun(runDir: string, opts: ServerOptions & { host?: string; port?: number; precision?: BasePrecision }): Promise<{ server: GptforgeServer; address: string; loaded: Promise<void>; reload(): string[] }> {
+  requireRunDir(runDir); // before "listening … loading"
   const server = new GptforgeServer(opts);
   const web = await registerWeb(server, { runDir, precision: opts.precision });
   const address = await server.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1');
