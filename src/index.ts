@@ -72,7 +72,7 @@ export type { Rng, RngState } from './engine/rng.js';
 export type { AdamWState } from './engine/optim.js';
 
 // ── generation (docs/decoding.md) ────────────────────────────────────────────
-export { generate, decode, BatchDecoder, logprobOf } from './infer/pipeline.js';
+export { generate, decode, BatchDecoder, logprobOf, defaultEndIds } from './infer/pipeline.js';
 export type { DecodingModel, RowRequest, RowResult, RowController, DecodeEvent, BatchOptions, TokenLogprob } from './infer/pipeline.js';
 export { generateText } from './infer/generate.js';
 export type { GenerateOptions, GenerateResult } from './infer/generate.js';

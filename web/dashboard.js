@@ -94,6 +94,9 @@ function Reports({ report }) {
     ${report.transcript && html`<h3>Samples (chat-transcript.txt)</h3><pre>${report.transcript}</pre>`}`;
 }
 
+/** metrics.jsonl names pretraining's records `pretrain`; its card (and stage folder) is `base`. */
+const metricsStage = (card) => (card === 'base' ? 'pretrain' : card);
+
 export function Dashboard() {
   const [info, setInfo] = useState(null);
   const [records, setRecords] = useState([]);
@@ -130,9 +133,12 @@ export function Dashboard() {
     return () => ac.abort();
   }, []);
 
-  const stages = [...new Set(records.map((r) => r.stage))];
+  // the curves' stages by their cards' names, only stages that exist (a card that is trained or
+  // running) and have records: metrics.jsonl can hold a stage whose folder was deleted
+  const logged = new Set(records.map((r) => r.stage));
+  const stages = (info?.stages ?? []).filter((s) => s.state !== 'absent' && logged.has(metricsStage(s.name))).map((s) => s.name);
   const shown = stage && stages.includes(stage) ? stage : stages[stages.length - 1] ?? '';
-  const rows = records.filter((r) => r.stage === shown);
+  const rows = records.filter((r) => r.stage === metricsStage(shown));
   const job = info?.job;
   const running = job?.state === 'running';
   const last = rows[rows.length - 1];

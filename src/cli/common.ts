@@ -23,7 +23,7 @@ export function pretrainCommand(name: string) {
     .option('-p, --preset <preset>', 'tiny | small | a preset JSON file', 'small')
     .option('-r, --run <dir>', 'run directory (default runs/<preset>)')
     .option('--mixture <file>', "mixture config JSON (overrides the preset's)")
-    .option('--max-steps <n>', `${pre}optimizer steps`, number)
+    .option('--max-steps <n>', `${pre}optimizer steps (raised on a resumed run, the learning rate decays on from where it got to: no re-warm)`, number)
     .option('--batch-size <n>', `${pre}rows per micro-batch`, number)
     .option('--grad-accum <n>', `${pre}micro-batches per step`, number)
     .option('--lr <x>', `${pre}peak learning rate`, number)

@@ -8,11 +8,12 @@ export const command = new Command('import')
     'Reads a transformers directory (config.json, model.safetensors or its shards, tokenizer.json): GPT-2, or GPT-NeoX with rotary_pct 1.0, use_parallel_residual false and the tanh GELU. Config values that change the maths in ways gptforge does not implement are refused by name. The result is a checkpoint that sample, chat, eval and the training stages read (e.g. import to runs/x/base, then "gptforge sft --run runs/x").',
   )
   .argument('[hf-dir]', 'the Hugging Face directory')
-  .option('-o, --out <dir>', 'stage directory to write (e.g. runs/x/base); the checkpoint goes in step-0000000')
+  .option('-o, --out <dir>', 'stage directory to write (e.g. runs/x/base); the checkpoint goes in step-N, N the step the export recorded (gptforge.step in config.json), else 0')
+  .option('--force', 'replace the checkpoints --out already holds (refused without it)')
   .option('--stage <name>', 'stage name recorded in the checkpoint (default: the one the export recorded, else "import")')
   .action((src, o) => {
     if (!src) throw new GptforgeError('give the Hugging Face directory to import');
     if (!o.out) throw new GptforgeError('give --out <stage dir>, e.g. runs/imported/base');
-    const r = importHuggingFace(src, o.out, { stage: o.stage });
+    const r = importHuggingFace(src, o.out, { stage: o.stage, force: o.force });
     console.log(`import: ${src} (${r.arch}, ${r.config.nLayer} layers, ${r.config.nEmbd} wide, vocabulary ${r.config.vocabSize}) → ${r.checkpoint}`);
   });

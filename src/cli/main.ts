@@ -115,7 +115,9 @@ function commanderMessage(err: CommanderError): string {
 function asTyped(err: GptforgeError): string {
   if (err.file !== undefined || active === undefined) return err.message;
   const options = active.options;
-  const flag = (field: string): string | undefined => options.find((o) => o.attributeName() === field || o.long === field)?.long;
+  // a library option spelled differently from its flag: runSft's `steps` is `--max-steps`
+  const aliases: Record<string, string> = { steps: 'maxSteps' };
+  const flag = (field: string): string | undefined => options.find((o) => o.attributeName() === field || o.long === field)?.long ?? (aliases[field] === undefined ? undefined : options.find((o) => o.attributeName() === aliases[field])?.long);
   return err.format({
     fieldName: (field) => {
       const whole = flag(field);

@@ -41,9 +41,9 @@ export function structuredEffect(model: DecodingModel, tok: Tokenizer, opts: { n
     let cut = 0;
     for (const prompt of prompts) {
       const r = engine.reply({ messages: [{ role: 'user', content: prompt }] }, { temperature: 0, maxTokens: opts.maxTokens ?? 200, tools: null, constraint: constrained ? constraint : undefined });
-      if (r.stopReason !== 'end') cut++;
+      if (r.finishReason !== 'stop') cut++;
       const s = scoreStructured(prompt, r.text);
-      if (s.valid && r.stopReason === 'end') valid++;
+      if (s.valid && r.finishReason === 'stop') valid++;
       for (const k of STRUCTURED_FIELDS) if (s.fields[k]) perField[k]++;
       opts.onAnswer?.();
     }

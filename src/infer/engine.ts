@@ -64,6 +64,7 @@ export interface ChatOptions extends SamplingOptions {
   historyStreams?: number;
 }
 
+/** @deprecated The older names of `ChatReply.stopReason`; use `ChatReply.finishReason` (FinishReason). */
 export type ChatStopReason = 'end' | 'max_tokens' | 'context' | 'unclosed_tool_call' | 'abort';
 
 export interface ChatReply {
@@ -78,14 +79,24 @@ export interface ChatReply {
   ids: number[];
   /** 1 for tokens the model sampled, 0 for tokens the engine forced (RL needs this). */
   sampled: number[];
-  /** 'end': an end token, a stop string or a finished constraint (OpenAI's 'stop'); 'max_tokens' ('length'). */
+  /**
+   * Why the reply ended, in OpenAI's `finish_reason` vocabulary (stopping.ts FinishReason),
+   * the same as `GenerateResult.finishReason` and the server's: 'stop' (the end of the turn, a
+   * stop string or a finished constraint), 'length' (maxTokens), 'context', 'unclosed_tool_call'
+   * (the turn ended inside a tool call), 'abort'.
+   */
+  finishReason: FinishReason;
+  /**
+   * @deprecated Use `finishReason`; the older names: 'end' ('stop'), 'max_tokens' ('length'),
+   * the others the same.
+   */
   stopReason: ChatStopReason;
   toolCalls: number;
   /** Set when old turns were dropped to fit the context. */
   notice?: string;
   /**
-   * Under `constraint` only: whether the text is a complete value of it. True after stop reason
-   * 'end'; also after 'max_tokens' when the text already matches in full (`[0-9]+` cut after
+   * Under `constraint` only: whether the text is a complete value of it. True after finish reason
+   * 'stop'; also after 'length' when the text already matches in full (`[0-9]+` cut after
    * "406422": complete, though the model might have gone on); false when the value is unfinished.
    */
   constraintComplete?: boolean;
@@ -303,7 +314,7 @@ class ToolCallState extends ToolCallRow {
   reply(r: RowResult, notice: string | undefined, constraint: TokenConstraint | undefined): ChatReply {
     const { messages, segment } = this;
     if (segment !== '' || messages.length === 0 || messages[messages.length - 1].role === 'tool') messages.push({ role: 'assistant', content: segment });
-    const out: ChatReply = { messages, text: this.visible.trim(), ids: r.ids, sampled: r.sampled, stopReason: STOP_REASON[r.finishReason], toolCalls: this.closed, notice };
+    const out: ChatReply = { messages, text: this.visible.trim(), ids: r.ids, sampled: r.sampled, finishReason: r.finishReason, stopReason: STOP_REASON[r.finishReason], toolCalls: this.closed, notice };
     if (constraint) out.constraintComplete = constraint.isComplete();
     return out;
   }

@@ -14,7 +14,12 @@ import type { TokenConstraint } from './constraint.js';
 export interface GenerateOptions extends SamplingOptions {
   maxTokens: number;
   seed?: number;
-  /** Token ids that end generation (not emitted), e.g. <|eos|>. */
+  /**
+   * Token ids that end generation (not emitted). Default: the tokenizer's <|eos|> and
+   * <|assistant_end|> (pipeline.ts `defaultEndIds`), so a chat model stops at the end of its
+   * turn as `gptforge sample` does (HF `generate` defaults to the model's `eos_token_id` the same
+   * way); `[]` generates through them to `maxTokens`.
+   */
   stopIds?: readonly number[];
   /** Strings that end generation; text from the stop sequence on is not emitted. */
   stopSequences?: readonly string[];
@@ -33,10 +38,19 @@ export interface GenerateOptions extends SamplingOptions {
 export interface GenerateResult {
   text: string;
   ids: number[];
-  /** 'eos': an end token; 'stop': a stop sequence; 'max_tokens'; 'context'; 'abort'. */
-  stopReason: 'max_tokens' | 'stop' | 'eos' | 'context' | 'abort';
-  /** The same as OpenAI names it ('stop' for an end token or a stop sequence, 'length', …). */
+  /**
+   * Why generation ended, in OpenAI's `finish_reason` vocabulary (stopping.ts FinishReason), as
+   * `ChatReply.finishReason` and the server: 'stop' (an end token or a stop sequence: which one
+   * is `matchedStop`), 'length' (maxTokens), 'context', 'abort'.
+   */
   finishReason: FinishReason;
+  /** What ended a 'stop' (vLLM's `stop_reason`): the end token's id, the stop sequence, or null (a complete constraint); undefined otherwise. */
+  matchedStop?: number | string | null;
+  /**
+   * @deprecated Use `finishReason` (and `matchedStop`); the older names: 'eos' (an end token),
+   * 'stop' (a stop sequence), 'max_tokens' ('length'), 'context', 'abort'.
+   */
+  stopReason: 'max_tokens' | 'stop' | 'eos' | 'context' | 'abort';
   /** Set when the prompt was cut from the left to fit the context. */
   warning?: string;
 }
@@ -58,5 +72,5 @@ export function generateText(model: DecodingModel, tok: Tokenizer, promptIds: re
   // the end token is not part of a base-model completion
   const out = r.finishReason === 'stop' && typeof r.matchedStop === 'number' ? r.ids.slice(0, -1) : r.ids;
   const stopReason = r.finishReason === 'stop' ? (typeof r.matchedStop === 'number' ? 'eos' : 'stop') : r.finishReason === 'length' ? 'max_tokens' : r.finishReason === 'context' ? 'context' : 'abort';
-  return { text: r.text, ids: out, stopReason, finishReason: r.finishReason, warning };
+  return { text: r.text, ids: out, finishReason: r.finishReason, ...(r.finishReason === 'stop' ? { matchedStop: r.matchedStop } : {}), stopReason, warning };
 }

@@ -64,7 +64,11 @@ export interface RowRequest extends SamplingOptions {
   maxTokens: number;
   /** Seed of the row's own Rng (default 1). */
   seed?: number;
-  /** Sampled ids that end the row (not part of its text; kept in `ids`): end of turn, eos. */
+  /**
+   * Sampled ids that end the row (not part of its text; kept in `ids`): end of turn, eos.
+   * Default (undefined): the tokenizer's `defaultEndIds` (<|eos|> and <|assistant_end|>, the
+   * ones it has), as HF `generate` defaults to the model's `eos_token_id`; `[]` for none.
+   */
   endIds?: readonly number[];
   /** Strings that end the row; the text from the first one on is never released. */
   stop?: readonly string[];
@@ -181,6 +185,22 @@ export interface BatchOptions {
   historyStreams?: number;
 }
 
+/** The special tokens that end a completion by default (`defaultEndIds`). */
+export const DEFAULT_END_TOKENS: readonly string[] = ['<|eos|>', '<|assistant_end|>'];
+
+/**
+ * The ids a row ends at when its request names none: <|eos|> (end of a document) and
+ * <|assistant_end|> (end of a chat model's turn; past it a chat model writes the next turn's
+ * markers), those of them the tokenizer has. The library's analogue of HF `generate`'s
+ * default `eos_token_id` (a list for chat models, e.g. Llama 3's end_of_text and eot_id). A
+ * tokenizer stand-in without `hasSpecial` (tests) gets none.
+ */
+export function defaultEndIds(tok: Partial<Pick<Tokenizer, 'hasSpecial' | 'specialId'>>): number[] {
+  const { hasSpecial, specialId } = tok;
+  if (typeof hasSpecial !== 'function' || typeof specialId !== 'function') return [];
+  return DEFAULT_END_TOKENS.filter((s) => hasSpecial.call(tok, s)).map((s) => specialId.call(tok, s));
+}
+
 class Row implements RowProgress {
   readonly ids: number[] = [];
   readonly sampledMask: number[] = [];
@@ -208,13 +228,13 @@ class Row implements RowProgress {
     readonly req: RowRequest,
     readonly prompt: readonly number[],
     readonly contextSize: number,
-    tok: Pick<Tokenizer, 'createStreamDecoder'>,
+    tok: Pick<Tokenizer, 'createStreamDecoder'> & Partial<Pick<Tokenizer, 'hasSpecial' | 'specialId'>>,
     vocabSize: number,
     draws: DrawCache | null,
   ) {
     this.contextIds = new Set(prompt);
     this.text = new TextStream(tok.createStreamDecoder(), req.stop ?? []);
-    this.endIds = new Set(req.endIds ?? []);
+    this.endIds = new Set(req.endIds ?? defaultEndIds(tok));
     const procs = [...buildProcessors(req, vocabSize), ...(req.processors ?? [])];
     if (req.constraint) procs.push(new ConstraintProcessor(req.constraint, vocabSize, [...this.endIds]));
     this.sampler = new Sampler(procs, req, new Rng(req.seed ?? 1), draws);

@@ -281,13 +281,12 @@ export function resolveCheckpoint(path: string, stage?: string, listed: (checkpo
           .map((e) => e.name)
       : [];
   // nothing trained there at all: say how to get a run rather than only where we looked
-  const hint = stages.length
-    ? `; stages with a checkpoint: ${stages.sort().join(', ')}`
-    : existsSync(path)
-      ? ''
-      : `; no such directory — train a run first (the default run: npx gptforge pipeline; a few minutes' tiny one: npx gptforge pipeline --preset tiny --run runs/tiny, then pass --run runs/tiny), or give --run an existing run`;
+  const hint = stages.length ? `; stages with a checkpoint: ${stages.sort().join(', ')}` : existsSync(path) ? '' : `; no such directory — ${TRAIN_A_RUN}`;
   throw new GptforgeError(`no checkpoint found${stage ? ` for stage "${stage}"` : ''} (looked in ${candidates.join(', ')})${hint}`, { file: path });
 }
+
+/** How to get a run, for errors about a run directory that does not exist. */
+export const TRAIN_A_RUN = "train a run first (the default run: npx gptforge pipeline; a few minutes' tiny one: npx gptforge pipeline --preset tiny --run runs/tiny, then pass --run runs/tiny), or give --run an existing run";
 
 /** Compare two model configs; returns the first differing field, or null. Object fields (abacus) compare by value. */
 export function configDiff(a: GPTConfig, b: GPTConfig): { field: keyof GPTConfig; a: unknown; b: unknown } | null {

@@ -93,7 +93,7 @@ export function defaultReplyTokens(blockSize: number): number {
 function fixedReply(engine: ChatEngine, text: string, chat: Pick<ChatOptions, 'onText' | 'constraint'>): ChatReply {
   chat.onText?.(text);
   const ids = [...engine.tok.encode(text, { disallowedSpecial: 'plain' }), engine.tok.specialId('<|assistant_end|>')];
-  return { messages: [{ role: 'assistant', content: text }], text, ids, sampled: ids.map(() => 0), stopReason: 'end', toolCalls: 0, ...(chat.constraint ? { constraintComplete: false } : {}) };
+  return { messages: [{ role: 'assistant', content: text }], text, ids, sampled: ids.map(() => 0), finishReason: 'stop', stopReason: 'end', toolCalls: 0, ...(chat.constraint ? { constraintComplete: false } : {}) };
 }
 
 /** A chunk's label in the context block: the file's name (a built-in corpus's name) and its line. */

@@ -12,7 +12,7 @@ import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { holdRunLock } from '../util/lock.js';
 import { Progress } from '../util/progress.js';
-import { runLayout } from './layout.js';
+import { requireRunDir, runLayout } from './layout.js';
 import { loadModel } from './models.js';
 import { runPreset, runPresetFile, type PretrainPreset } from './preset.js';
 import { readRmEval, rmEvalMarkdown } from './rm-summary.js';
@@ -122,6 +122,7 @@ export function evalSettings(presetEval: NonNullable<PretrainPreset['sft']>['eva
  * @throws GptforgeError when the run has no base or SFT checkpoint, or for an unknown task family.
  */
 export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTable; markdown: string; compare: CompareRow[] | null } {
+  requireRunDir(runDir);
   const layout = runLayout(runDir);
   holdRunLock(runDir, 'eval'); // eval.md has one writer; training stages may run beside it
   const presetEval = existsSync(layout.preset) ? runPreset(runDir).sft?.eval : undefined;

@@ -1,4 +1,7 @@
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { TRAIN_A_RUN } from '../model/checkpoint.js';
+import { GptforgeError } from '../util/errors.js';
 
 /** The training stages that write a checkpoint directory inside a run. */
 export type StageName = 'base' | 'sft' | 'rm' | 'rl' | 'rl-grpo' | 'rl-reinforce' | 'dpo';
@@ -61,4 +64,15 @@ export function runLayout(runDir: string): RunLayout {
     stage: (name) => at(name),
     curves: (name) => at(`${name}-curves.svg`),
   };
+}
+
+/**
+ * Refuses a run directory that does not exist (or is not a directory), before a command that
+ * reads a run (`serve`, `eval`) does anything else: "listening … loading" or "no checkpoint
+ * to evaluate" would hide that the path is wrong.
+ * @throws GptforgeError at the directory: it does not exist, and how to train one.
+ */
+export function requireRunDir(runDir: string): void {
+  if (!existsSync(runDir)) throw new GptforgeError(`no such run directory — ${TRAIN_A_RUN}`, { file: runDir });
+  if (!statSync(runDir).isDirectory()) throw new GptforgeError('not a run directory: it is a file', { file: runDir });
 }

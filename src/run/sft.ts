@@ -164,10 +164,11 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   const cfg = sftConfig(preset.sft, opts);
   // before the model loads: a batch size of 0 would spin forever, a negative lr train backwards
   const presetFile = runPresetFile(runDir, opts.preset);
-  checkSettings({ ...opts, maxSteps: opts.steps }, presetFile, [
+  // the option is `steps` here (the command line's --max-steps maps to it)
+  checkSettings(opts, presetFile, [
     ['batchSize', cfg.batchSize, 'positive integer', 'sft.batchSize'],
     ['seqLen', cfg.seqLen, 'positive integer', 'sft.seqLen'],
-    ['maxSteps', cfg.train.maxSteps, 'positive integer', 'sft.train.maxSteps'],
+    ['steps', cfg.train.maxSteps, 'positive integer', 'sft.train.maxSteps'],
     ['gradAccum', cfg.train.gradAccum, 'positive integer', 'sft.train.gradAccum'],
     ['lr', cfg.train.lr, 'positive number', 'sft.train.lr'],
     ['evalEvery', cfg.train.evalEvery ?? 0, 'non-negative integer', 'sft.train.evalEvery'],

@@ -93,6 +93,22 @@ function apiFinish(r: RowResult, calls: readonly ApiToolCall[], partial = false)
   return r.finishReason === 'stop' || r.finishReason === 'abort' ? 'stop' : 'length';
 }
 
+/**
+ * OpenAI's `max_completion_tokens` (else its older `max_tokens`): a whole number of tokens,
+ * at least 1; refused below that naming the model's context `ctx` as the limit, as the web
+ * pages' own max_tokens fields do. More than the room left (up to `ctx` with the prompt) is
+ * not refused here: `budget` answers it as OpenAI does, context_length_exceeded with the counts.
+ */
+function askedMaxTokens(b: Body, ctx: number): number | undefined {
+  for (const key of ['max_completion_tokens', 'max_tokens']) {
+    const v = optNumber(b, key, -Infinity, Infinity, { integer: true });
+    if (v === undefined) continue;
+    if (v < 1) throw badRequest(`'${key}' must be between 1 and ${ctx}, got ${v}`, key);
+    return v;
+  }
+  return undefined;
+}
+
 export class GptforgeServer {
   readonly app: FastifyInstance;
   readonly metrics = new ServerMetrics();
@@ -348,7 +364,7 @@ export class GptforgeServer {
    * for chat (`messages`) and for legacy completions (`prompt`).
    */
   private budget(b: Body, promptTokens: number, ctx: number, dflt?: number, param: 'messages' | 'prompt' = 'messages'): number {
-    const asked = optNumber(b, 'max_completion_tokens', 1, 2 ** 31, { integer: true }) ?? optNumber(b, 'max_tokens', 1, 2 ** 31, { integer: true });
+    const asked = askedMaxTokens(b, ctx);
     const max = asked ?? Math.min(dflt ?? Infinity, ctx - promptTokens);
     if (promptTokens >= ctx || promptTokens + max > ctx) {
       const want = asked ?? 1;
@@ -447,7 +463,7 @@ export class GptforgeServer {
     let rag: RagContext | null = null;
     if (ragAsk && this.rag) {
       // the passages leave the room asked for (so the budget below holds), else the library's default (3/16 of the context)
-      const asked = optNumber(b, 'max_completion_tokens', 1, 2 ** 31, { integer: true }) ?? optNumber(b, 'max_tokens', 1, 2 ** 31, { integer: true });
+      const asked = askedMaxTokens(b, m.model.config.blockSize);
       ({ conv, ctx: rag } = this.rag.prepare(conv, m.model, m.tok, ragAsk, ragReplyRoom(m.model.config.blockSize, asked)));
     }
     const prompt = chatPrompt(m.tok, conv);

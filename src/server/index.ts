@@ -2,6 +2,7 @@ import type { BasePrecision } from '../model/quantize.js';
 import { GptforgeServer, type ServerOptions } from './app.js';
 import { loadRunModels } from './models.js';
 import { registerWeb, type WebOptions } from './web.js';
+import { requireRunDir } from '../run/layout.js';
 
 export { GptforgeServer, type ServerOptions } from './app.js';
 export { ApiError } from './errors.js';
@@ -17,6 +18,7 @@ export { registerWeb, STAGE_RUNNERS, type StageRunner, type StageJobOptions, typ
  * `onReload` is told after every reload, whatever asked for it (WebOptions.onReload).
  */
 export async function serveRun(runDir: string, opts: ServerOptions & { host?: string; port?: number; precision?: BasePrecision; onReload?: WebOptions['onReload'] }): Promise<{ server: GptforgeServer; address: string; loaded: Promise<void>; reload(cause: string): string[] }> {
+  requireRunDir(runDir); // before "listening … loading"
   const server = new GptforgeServer(opts);
   const web = await registerWeb(server, { runDir, precision: opts.precision, onReload: opts.onReload });
   const address = await server.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1');

@@ -468,7 +468,8 @@ class WebRun {
     const engine = new ChatEngine(loaded.model, loaded.tok);
     const completions = sampleCompletions(engine, text, k, {
       temperature: optNumber(b, 'temperature', 0, 2) ?? 1,
-      maxTokens: optNumber(b, 'max_tokens', 1, 4096, { integer: true }) ?? 96,
+      // bounded by the model's context, as the chat and technique endpoints are
+      maxTokens: optNumber(b, 'max_tokens', 1, loaded.model.config.blockSize, { integer: true }) ?? Math.min(96, loaded.model.config.blockSize),
       seed: optNumber(b, 'seed', 0, 2 ** 31, { integer: true }) ?? 1,
       tools: defaultTools(),
     });

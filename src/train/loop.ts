@@ -9,7 +9,7 @@ import { latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint, conf
 import { GptforgeError } from '../util/errors.js';
 import type { KeyTree } from '../util/key-tree.js';
 import { Progress, formatCount } from '../util/progress.js';
-import { learningRate } from './schedule.js';
+import { extendSchedule, learningRate, type LrSchedule } from './schedule.js';
 import { MetricsLog, type MetricRecord } from './metrics.js';
 import { adapterSaveOptions, restoreAdapter, type AdapterTraining } from './adapter.js';
 
@@ -182,6 +182,8 @@ interface TrainerState {
    * written before 2026-11-30 hold an absolute path either way (read by recordedStart/staleStart).
    */
   startedFrom?: string;
+  /** The learning-rate schedule in force (absent in older checkpoints: derived from `config`). */
+  schedule?: LrSchedule;
 }
 
 /**
@@ -245,7 +247,7 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
   const params = task.trainable ?? (adapter ? adapter.lora.trainableParameters(adapter.name) : model.parameters());
   const optimizer = new AdamW(decayGroups(params, cfg.weightDecay), { lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps ?? 1e-8 });
   const metrics = new MetricsLog(opts.runDir);
-  const schedule = { lr: cfg.lr, minLr: cfg.minLr, warmupSteps: cfg.warmupSteps, decaySteps: cfg.decaySteps ?? cfg.maxSteps };
+  let schedule: LrSchedule = { lr: cfg.lr, minLr: cfg.minLr, warmupSteps: cfg.warmupSteps, decaySteps: cfg.decaySteps ?? cfg.maxSteps };
   const peak = opts.peakFlops ?? (task.flopsPerToken ? (machinePeakGflops() ?? 0) * 1e9 : 0);
   const logEvery = cfg.logEvery ?? 1;
 
@@ -294,6 +296,9 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
       step = ts.step;
       tokensSeen = ts.tokensSeen;
       elapsedBefore = ts.elapsedSeconds;
+      // more (or fewer) steps on resume continue the schedule from the rate reached, no re-warm
+      const prevSchedule = ts.schedule ?? { lr: ts.config.lr, minLr: ts.config.minLr, warmupSteps: ts.config.warmupSteps, decaySteps: ts.config.decaySteps ?? ts.config.maxSteps };
+      schedule = extendSchedule(prevSchedule, schedule, step);
       const stale = staleStart(task.stage, ts.startedFrom, opts.startedFrom, opts.runDir);
       if (stale) console.error(stale);
       // the same start (a copied or moved run's included) is recorded afresh, relative to this run;
@@ -301,7 +306,7 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
       if (stale || ts.startedFrom === undefined || opts.startedFrom === undefined) startedFrom = ts.startedFrom === undefined ? undefined : recordedStart(opts.runDir, ts.startedFrom);
       lastCheckpoint = ck;
       metrics.truncateStage(task.stage, step);
-      if (!opts.quiet) console.error(`${task.stage}: resuming from ${ck} (step ${step}/${cfg.maxSteps})`);
+      if (!opts.quiet) console.error(`${task.stage}: resuming from ${ck} (step ${step}/${cfg.maxSteps})${schedule.from && schedule.from.step === step ? `; the learning rate goes on from ${schedule.from.lr.toExponential(2)}, decaying to ${schedule.minLr.toExponential(2)} at step ${schedule.decaySteps}` : ''}`);
     }
   }
   // a run that starts over (--fresh, or nothing to resume) drops an earlier run's records of this
@@ -319,7 +324,7 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
   setArenaEnabled(true);
 
   const save = (): string => {
-    const trainerState: TrainerState = { stage: task.stage, step, tokensSeen, elapsedSeconds: elapsedBefore + (performance.now() - t0) / 1000, task: task.state(), config: cfg, ...(startedFrom !== undefined ? { startedFrom: recordStart(opts.runDir, startedFrom) } : {}) };
+    const trainerState: TrainerState = { stage: task.stage, step, tokensSeen, elapsedSeconds: elapsedBefore + (performance.now() - t0) / 1000, task: task.state(), config: cfg, schedule, ...(startedFrom !== undefined ? { startedFrom: recordStart(opts.runDir, startedFrom) } : {}) };
     lastCheckpoint = saveCheckpoint(opts.stageDir, model, {
       stage: task.stage,
       scalarHead: task.scalarHead,

@@ -52,7 +52,10 @@ test('serve on a port already in use says so in one line (no stack trace)', asyn
 });
 
 test('serve --host with an address that is no host (999.1.1.1) says so in one line naming --host (no stack trace)', () => {
-  const r = run(['serve', '--run', join(tmpdir(), 'gf-no-such-run'), '--host', '999.1.1.1', '--port', '0']);
+  // an existing (empty) run directory: one that does not exist is refused before the address
+  const empty = mkdtempSync(join(tmpdir(), 'gf-empty-run-'));
+  const r = run(['serve', '--run', empty, '--host', '999.1.1.1', '--port', '0']);
+  rmSync(empty, { recursive: true, force: true });
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /^gptforge: --host 999\.1\.1\.1: not an IP address or a host name that resolves \((ENOTFOUND|EAI_AGAIN|EAI_NONAME)\); use 127\.0\.0\.1/m);
   assert.doesNotMatch(r.stderr, /\n\s+at |getaddrinfo/, 'no stack trace, no raw error object');
@@ -146,6 +149,25 @@ test('a misspelt preset or technique is refused as typed, with the name it was n
     const ask = run(['ask', '--run', join(root, 'a'), '--technique', 'cott', 'What is 1 plus 2?']);
     assert.equal(ask.status, 1);
     assert.match(ask.stderr, /--technique: unknown technique "cott"; did you mean "cot"\? \(one of: direct, cot, self-consistency, reflect, tot\)/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('serve and eval on a run directory that does not exist say so, before "listening" or any work', () => {
+  const root = mkdtempSync(join(tmpdir(), 'gf-norun-'));
+  try {
+    const missing = join(root, 'nope');
+    for (const args of [
+      ['serve', '--run', missing, '--port', '0'],
+      ['eval', '--run', missing],
+    ]) {
+      const r = run(args);
+      assert.equal(r.status, 1, `${args[0]}: ${r.stderr}`);
+      assert.match(r.stderr, /nope: no such run directory — train a run first/, args[0]);
+      assert.doesNotMatch(r.stderr, /listening|no base or sft checkpoint/, args[0]);
+      assert.ok(!existsSync(missing), `${args[0]} created the directory`);
+    }
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -26,6 +26,7 @@ test('chat on the pipeline: a stop string ends the reply, split across tokens or
     const r = new ChatEngine(follow(toolScript), tok).reply(question, { temperature: 0, tools: defaultTools(), stop: [stop], onText: (d) => (streamed += d) });
     const full = 'Let me see.The answer is 36.';
     assert.equal(r.stopReason, 'end');
+    assert.equal(r.finishReason, 'stop');
     assert.equal(r.text, full.slice(0, full.indexOf(stop)).trim());
     assert.equal(streamed.trim(), r.text);
     assert.ok(!streamed.includes(stop));
@@ -81,8 +82,10 @@ test('chat stream(): one reply aborted mid-decode stops at once with "abort", th
   }
   const [a, b] = res.value;
   assert.equal(a.stopReason, 'abort');
+  assert.equal(a.finishReason, 'abort');
   assert.equal(a.ids.length, 4);
   assert.equal(b.stopReason, 'max_tokens');
+  assert.equal(b.finishReason, 'length', 'the same vocabulary as generateText and the server');
   assert.equal(b.ids.length, 40);
 });
 

@@ -78,3 +78,36 @@ test('a prompt longer than the context is truncated from the left with a warning
   assert.match(res.warning ?? '', /truncated from the left/);
   assert.throws(() => generateText(model, tok, long, { maxTokens: 5, temperature: 0, strict: true }), /exceeds the context of 48/);
 });
+
+test('generateText and generate() stop at <|assistant_end|> / <|eos|> by default; stopIds [] goes through', async () => {
+  const { PolicyModel, peak } = await import('./scripted.js');
+  const { generate } = await import('../../src/infer/pipeline.js');
+  const end = tok.specialId('<|assistant_end|>');
+  const word = tok.encodeOrdinary('the')[0];
+  // a chat model's turn: two words, then the end of its turn, then on into the next turn
+  const chat = new PolicyModel(tok.vocabSize, (h) => peak(tok.vocabSize, h.length === 3 ? end : word));
+  const prompt = tok.encodeOrdinary('the');
+  const r = generateText(chat, tok, prompt, { maxTokens: 10, temperature: 0 });
+  assert.equal(r.stopReason, 'eos');
+  assert.equal(r.finishReason, 'stop');
+  assert.equal(r.matchedStop, end);
+  assert.deepEqual(r.ids, [word, word]);
+  assert.doesNotMatch(r.text, /<\|/);
+  const through = generateText(chat, tok, prompt, { maxTokens: 10, temperature: 0, stopIds: [] });
+  assert.equal(through.stopReason, 'max_tokens');
+  assert.equal(through.finishReason, 'length');
+  assert.equal(through.matchedStop, undefined);
+  assert.equal(through.ids.length, 10);
+  let n = 0;
+  const it = generate(chat, tok, [{ prompt, maxTokens: 10, temperature: 0 }]);
+  let res = await it.next();
+  while (!res.done) {
+    if (res.value.type === 'token') n++;
+    res = await it.next();
+  }
+  assert.equal(res.value[0].finishReason, 'stop');
+  assert.equal(n, 3); // two words and the end token
+  const eos = tok.specialId('<|eos|>');
+  const base = new PolicyModel(tok.vocabSize, (h) => peak(tok.vocabSize, h.length === 2 ? eos : word));
+  assert.equal(generateText(base, tok, prompt, { maxTokens: 10, temperature: 0 }).stopReason, 'eos');
+});

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
@@ -326,4 +326,25 @@ test('import of a PEFT adapter directory says it is an adapter and what to impor
   mkdirSync(join(exported, 'base'));
   writeFileSync(join(exported, 'base', 'config.json'), '{}');
   assert.throws(() => importHuggingFace(exported, join(tempDir(), 's')), /it holds a PEFT export: import its base model, .*base/);
+});
+
+test('HF import keeps the step our export recorded, and refuses to replace a stage unless forced', () => {
+  const tok = smallTokenizer();
+  const ck = saveTemp(randomModel({ vocabSize: tok.vocabSize, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 16, position: 'rope' }), tok);
+  const out = join(tempDir(), 'hf');
+  exportCheckpointToHf(ck, out);
+  const stage = join(tempDir(), 'imported');
+  const first = importHuggingFace(out, stage);
+  assert.match(first.checkpoint, /step-0000003$/, 'the exported checkpoint was at step 3');
+  assert.equal(loadCheckpoint(resolveCheckpoint(stage), { weights: false }).meta.step, 3);
+  assert.throws(
+    () => importHuggingFace(out, stage),
+    (e: unknown) => e instanceof GptforgeError && e.file === stage && /already holds a checkpoint \(step-0000003\).*--force/.test(e.message),
+  );
+  const again = importHuggingFace(out, stage, { force: true });
+  assert.equal(again.checkpoint, first.checkpoint);
+  assert.deepEqual(
+    readdirSync(stage).filter((n) => n.startsWith('step-')),
+    ['step-0000003'],
+  );
 });

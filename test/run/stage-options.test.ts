@@ -43,3 +43,16 @@ test('a preset-backed setting names the option when given, else the preset file 
     { file: 'p.json', field: 'train.lr', detail: 'must be a positive number, got -1' },
   );
 });
+
+test('runSft names its own option: steps, not maxSteps', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { runSft } = await import('../../src/run/sft.js');
+  const dir = mkdtempSync(join(tmpdir(), 'gf-sft-steps-'));
+  try {
+    await assert.rejects(runSft(dir, { preset: 'tiny', steps: -3 }), (e: unknown) => e instanceof GptforgeError && e.field === 'steps' && /field "steps": must be a positive integer, got -3/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { startCli, startServe, waitFor } from '../cli/fixture.js';
@@ -41,9 +42,19 @@ test('gptforge serve: binds loopback on a free port, serves the run, serves a st
   }
 });
 
-test('gptforge serve refuses a run without models, naming it', { timeout: 30_000 }, async () => {
+test('gptforge serve refuses a run without models, naming it, and a run directory that does not exist before listening', { timeout: 30_000 }, async () => {
+  const empty = mkdtempSync(join(tmpdir(), 'gf-serve-empty-'));
+  try {
+    const { child, done } = startCli(['serve', '--run', empty, '--port', '0']);
+    const res = await done;
+    assert.equal(child.exitCode, 1);
+    assert.match(res.stderr, /no model to serve/);
+  } finally {
+    rmSync(empty, { recursive: true, force: true });
+  }
   const { child, done } = startCli(['serve', '--run', '/nonexistent-run', '--port', '0']);
   const res = await done;
   assert.equal(child.exitCode, 1);
-  assert.match(res.stderr, /no model to serve/);
+  assert.match(res.stderr, /\/nonexistent-run: no such run directory/);
+  assert.doesNotMatch(res.stderr, /listening/);
 });

@@ -286,6 +286,9 @@ describe('chat completions', () => {
     const pres = await client.chat.completions.create({ model: 'sft', messages: user('Hello'), max_tokens: 8, temperature: 0, logit_bias: { [a]: 1.5 }, presence_penalty: 2 });
     assert.ok(pres.choices[0].message.content!.startsWith('a') && !pres.choices[0].message.content!.startsWith('aa'), pres.choices[0].message.content!);
   });
+  test("max_tokens below 1 is refused with the model's context as its limit, as the web pages say it", async () => {
+    for (const key of ['max_tokens', 'max_completion_tokens']) await assert.rejects(client.chat.completions.create({ model: 'sft', messages: user('x'), [key]: 0 }), (e: unknown) => e instanceof BadRequestError && e.param === key && e.message.includes(`'${key}' must be between 1 and 64, got 0`));
+  });
   test('temperature out of range is a BadRequestError with param', async () => {
     await assert.rejects(client.chat.completions.create({ model: 'sft', messages: user('x'), temperature: 3 }), (e: unknown) => e instanceof BadRequestError && e.param === 'temperature');
   });

@@ -8,7 +8,7 @@ import { makeConfig } from '../../src/model/config.js';
 import { Rng } from '../../src/engine/rng.js';
 import * as op from '../../src/engine/ops.js';
 import { train, type TrainConfig, type TrainTask } from '../../src/train/loop.js';
-import { learningRate } from '../../src/train/schedule.js';
+import { extendSchedule, learningRate } from '../../src/train/schedule.js';
 import { MetricsLog } from '../../src/train/metrics.js';
 import { listCheckpoints } from '../../src/model/checkpoint.js';
 
@@ -86,6 +86,37 @@ test('training loop: loss falls; resume after an interruption reproduces every l
   } finally {
     rmSync(dirA, { recursive: true, force: true });
     rmSync(dirB, { recursive: true, force: true });
+  }
+});
+
+test('more steps on resume continue the learning rate from where it got to (no re-warm), in the loop and the schedule', async () => {
+  const s = { lr: 1, minLr: 0.1, warmupSteps: 10, decaySteps: 110 };
+  // interrupted at 60 (rate 0.55) and given 200 steps: a cosine from 0.55 down to 0.1 at 200
+  const e = extendSchedule(s, { ...s, decaySteps: 200 }, 60);
+  assert.ok(Math.abs(learningRate(60, e) - 0.55) < 1e-9);
+  assert.ok(Math.abs(learningRate(130, e) - 0.325) < 1e-9);
+  assert.equal(learningRate(200, e), 0.1);
+  assert.deepEqual(extendSchedule(e, { ...s, decaySteps: 200 }, 130), e, 'a second resume with the same horizon keeps the continuation');
+  assert.deepEqual(extendSchedule(s, { ...s, lr: 2, decaySteps: 200 }, 60), { ...s, lr: 2, decaySteps: 200 }, 'a new peak is a new schedule');
+  assert.deepEqual(extendSchedule(s, { ...s, decaySteps: 200 }, 5), { ...s, decaySteps: 200 }, 'inside the warmup');
+
+  const dir = mkdtempSync(join(tmpdir(), 'gf-loop-ext-'));
+  try {
+    const done = await train(toyTask(), { ...cfg, maxSteps: 6 }, { runDir: dir, stageDir: join(dir, 'toy'), quiet: true });
+    assert.equal(done.step, 6);
+    await train(toyTask(), { ...cfg, maxSteps: 10 }, { runDir: dir, stageDir: join(dir, 'toy'), quiet: true });
+    const lrs = new MetricsLog(dir)
+      .read('toy')
+      .filter((r) => 'learning_rate' in r)
+      .map((r) => [r.step, r.learning_rate] as [number, number]);
+    assert.deepEqual(
+      lrs.map(([st]) => st),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((i) => i - 1 + (lrs[0][0] as number)),
+    );
+    // the finished stage reached minLr; the four more steps stay there instead of jumping back up
+    for (const [st, lr] of lrs.slice(6)) assert.equal(lr, cfg.minLr, `step ${st}: ${lr}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

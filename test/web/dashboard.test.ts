@@ -101,3 +101,18 @@ test('dashboard: a job that fails is reported with the error the stage printed, 
   await page.close();
   assert.ok(!existsSync(join(dir, 'run.lock')));
 });
+
+test('dashboard: the curves stage selector uses the cards names (base, not pretrain) and lists only stages that exist', async () => {
+  const log = new MetricsLog(dir);
+  log.append({ stage: 'pretrain', step: 1, loss: 5 });
+  log.append({ stage: 'sft', step: 1, loss: 3 });
+  log.append({ stage: 'dpo-x', step: 1, loss: 1 }); // records of a stage whose folder is gone
+  const page = await browser.newPage();
+  await page.goto(base + '/#dashboard');
+  await page.waitForSelector('select option[value="base"]', { state: 'attached' });
+  const options = await page.locator('select option').evaluateAll((els) => els.map((e) => (e as unknown as { value: string }).value));
+  assert.deepEqual(options, ['base', 'sft']);
+  await page.selectOption('select', 'base');
+  await page.waitForSelector('.chart[data-title="Loss"][data-points="1"]', { timeout: 10_000 });
+  await page.close();
+});

@@ -114,6 +114,10 @@ test("rank: the page writes under the rankings file's lock only while writing, a
     return ((await r.json()) as { id: string }).id;
   };
   const id = await sample();
+  // max_tokens is bounded by the model's context (64 here), as in chat and the techniques
+  const tooMany = await fetch(`${base}/web/api/rank/sample`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'hi', k: 2, max_tokens: 4096 }) });
+  assert.equal(tooMany.status, 400);
+  assert.match(((await tooMany.json()) as { error: { message: string } }).error.message, /'max_tokens' must be between 1 and 64, got 4096/);
   // another live process (our parent) labels the file
   writeFileSync(`${file}.lock`, JSON.stringify({ pid: process.ppid, command: 'gptforge label --run x', host: hostname(), started: new Date().toISOString() }));
   const refused = await fetch(`${base}/web/api/rank/skip`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id }) });

@@ -1,11 +1,11 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { atomicReplaceDir } from '../../util/atomic.js';
 import { GptforgeError } from '../../util/errors.js';
 import { Tokenizer } from '../../tokenizer/tokenizer.js';
 import { GPT } from '../gpt.js';
 import type { GPTConfig } from '../config.js';
-import { loadCheckpoint, saveCheckpoint, type LoadedCheckpoint } from '../checkpoint.js';
+import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type LoadedCheckpoint } from '../checkpoint.js';
 import { readSafetensors, writeSafetensors, type NamedTensor } from '../safetensors.js';
 import { assertExportable } from './layout.js';
 import { chatTemplate, chatSpecialIds } from './chat-template.js';
@@ -154,10 +154,15 @@ export interface ImportHfResult {
 
 /**
  * A transformers GPT-2 or GPT-NeoX directory → a gptforge checkpoint in `stageDir`
- * (step-0000000 + latest.json), with its tokenizer.json converted to ours. Refused by
- * name: architectures, config values and tokenizer features gptforge does not implement.
+ * (step-N + latest.json: N the step our export recorded in config.json's `gptforge.step`, else
+ * 0), with its tokenizer.json converted to ours. Refused by name: architectures, config values
+ * and tokenizer features gptforge does not implement.
+ *
+ * @param opts.force replace the checkpoints `stageDir` already holds (the stage then holds the
+ *   imported one only); without it a stage directory with a checkpoint is refused, before any
+ *   weights are read.
  */
-export function importHuggingFace(hfDir: string, stageDir: string, opts: { stage?: string } = {}): ImportHfResult {
+export function importHuggingFace(hfDir: string, stageDir: string, opts: { stage?: string; force?: boolean } = {}): ImportHfResult {
   const cfgPath = join(hfDir, 'config.json');
   if (!existsSync(cfgPath)) {
     // a PEFT adapter directory (export --format peft) holds adapter_config.json, not a model
@@ -168,6 +173,8 @@ export function importHuggingFace(hfDir: string, stageDir: string, opts: { stage
   }
   const j = parseJsonFile(readFileSync(cfgPath, 'utf8'), cfgPath) as Json;
   const { arch, config } = fromHfConfig(j, cfgPath);
+  const existing = latestCheckpoint(stageDir);
+  if (existing && !opts.force) throw new GptforgeError(`already holds a checkpoint (${basename(existing)}): importing would replace it; give --force (force: true) to replace it, or another --out`, { file: stageDir, field: 'out' });
   const { tensors: raw, file } = readHfWeights(hfDir);
   const tensors = arch === 'gpt2' ? normaliseGpt2Keys(raw) : dropNeoxBuffers(raw);
   // a config saying "bias: false" is only honoured when the biases really are zero
@@ -196,7 +203,10 @@ export function importHuggingFace(hfDir: string, stageDir: string, opts: { stage
     tokenizerHash = tok.hash();
   }
   const gf = (j.gptforge ?? {}) as Json;
-  const checkpoint = saveCheckpoint(stageDir, model, { stage: opts.stage ?? (typeof gf.stage === 'string' ? gf.stage : 'import'), step: 0, tokenizerJSON, tokenizerHash, keepLast: 0 });
+  // the step our export recorded: a re-imported checkpoint keeps its place in its stage's history
+  const step = typeof gf.step === 'number' && Number.isInteger(gf.step) && gf.step >= 0 ? gf.step : 0;
+  // with force, the stage holds the imported checkpoint only (earlier and later steps removed)
+  const checkpoint = saveCheckpoint(stageDir, model, { stage: opts.stage ?? (typeof gf.stage === 'string' ? gf.stage : 'import'), step, tokenizerJSON, tokenizerHash, keepLast: existing ? 1 : 0 });
   return { checkpoint, arch, config };
 }
 
