@@ -2,9 +2,8 @@ import { createInterface } from 'node:readline';
 import { Command } from '@commander-js/extra-typings';
 import type { Conversation, Message } from '../data/conversation.js';
 import { constraintFromOptions, ReplyConstraint } from '../infer/constrain/index.js';
-import { ChatEngine, type ChatOptions, type ChatReply, type ChatStopReason } from '../infer/engine.js';
+import { ChatEngine, type ChatOptions, type ChatReply } from '../infer/engine.js';
 import { defaultTools } from '../infer/tools/registry.js';
-import type { FinishReason } from '../infer/stopping.js';
 import { loadGenerationModel } from '../run/models.js';
 import { constrainedValueComplete } from '../run/sample.js';
 import { answerWithRetrieval, describeNoneFit, formatCitations, type RagAnswerOptions } from '../rag/generate.js';
@@ -32,12 +31,9 @@ function ragTurn(engine: ChatEngine, retriever: Retriever, conv: Conversation, o
   return a.reply;
 }
 
-/** The API's finish reason of each stop reason (the engine's STOP_REASON read backwards). */
-const FINISH: Record<ChatStopReason, FinishReason> = { end: 'stop', max_tokens: 'length', context: 'context', unclosed_tool_call: 'unclosed_tool_call', abort: 'abort' };
-
-/** Whether a constrained reply is a complete value: `sample`'s rule (constrainedValueComplete), on the reply's stop reason and state. */
-export function chatValueComplete(r: Pick<ChatReply, 'stopReason' | 'constraintComplete'>): boolean {
-  return constrainedValueComplete(FINISH[r.stopReason], r.constraintComplete === true);
+/** Whether a constrained reply is a complete value: `sample`'s rule (constrainedValueComplete), on the reply's finish reason and state. */
+export function chatValueComplete(r: Pick<ChatReply, 'finishReason' | 'constraintComplete'>): boolean {
+  return constrainedValueComplete(r.finishReason, r.constraintComplete === true);
 }
 
 /** Dimmed on a terminal; every dimmed note goes to stderr. */
@@ -82,15 +78,15 @@ function streamReply(engine: ChatEngine, conv: Conversation, opts: ChatOptions, 
   process.stdout.write('\n');
   trace.end();
   if (reply.notice) console.error(DIM(`(${reply.notice})`));
-  if (reply.stopReason === 'max_tokens') console.error(DIM('(reply cut at --max-tokens)'));
-  // Under a constraint only an end token or the constraint's own end ('end') is a complete value.
+  if (reply.finishReason === 'length') console.error(DIM('(reply cut at --max-tokens)'));
+  // Under a constraint only an end token or the constraint's own end ('stop') is a complete value.
   // tool calls before the constrained text are free: a model that spends its tokens on them never reaches the value
-  const toolHint = opts.tools && (reply.stopReason === 'unclosed_tool_call' || reply.messages.some((m) => m.role === 'tool')) ? '; the model spent tokens on tool calls first: --no-tools leaves them all to the value' : '';
-  if (opts.constraint && reply.stopReason !== 'end') {
+  const toolHint = opts.tools && (reply.finishReason === 'unclosed_tool_call' || reply.messages.some((m) => m.role === 'tool')) ? '; the model spent tokens on tool calls first: --no-tools leaves them all to the value' : '';
+  if (opts.constraint && reply.finishReason !== 'stop') {
     if (chatValueComplete(reply)) console.error(`finish_reason: length (cut at --max-tokens; the reply matches the constraint in full, though the model might have gone on)`);
-    else console.error(`finish_reason: ${FINISH[reply.stopReason]} (the constrained reply is incomplete${toolHint})`);
+    else console.error(`finish_reason: ${reply.finishReason} (the constrained reply is incomplete${toolHint})`);
   }
-  if (reply.stopReason === 'unclosed_tool_call') console.error(DIM('(the model opened a tool call and never closed it)'));
+  if (reply.finishReason === 'unclosed_tool_call') console.error(DIM('(the model opened a tool call and never closed it)'));
   return reply;
 }
 

@@ -108,7 +108,7 @@ export function promptReplies(engine: ChatEngine, prompt: string, n: number, opt
 function sampleReplies(engine: ChatEngine, prompt: string, opts: SampleOptions): { replies: Completion[]; cut: number } {
   // reply i is the one seed·1000 + i gives alone (promptReplies' sampling, stop reasons kept)
   const all = engine.replies({ messages: [{ role: 'user', content: prompt }] }, opts.k, { temperature: opts.temperature, maxTokens: opts.maxTokens, tools: opts.tools, seed: opts.seed * 1000 });
-  const cut = all.filter((r) => r.stopReason === 'max_tokens').length;
+  const cut = all.filter((r) => r.finishReason === 'length').length;
   // a reply that says and calls nothing is not a completion the formats accept (nor one worth ranking)
   const kept = all.filter((r) => r.messages.some((m) => m.tool_call !== undefined || m.content.trim() !== '')).map((r) => ({ messages: r.messages }));
   return { replies: dedupeCompletions(kept), cut };

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { constrainedValueComplete, incompleteReason } from '../../src/run/sample.js';
-import type { ChatStopReason } from '../../src/infer/engine.js';
+import type { FinishReason } from '../../src/infer/stopping.js';
 import type { GenerateResult } from '../../src/infer/generate.js';
 
 /**
@@ -21,17 +21,17 @@ test('incompleteReason: cut at the token limit in an accepting state is complete
 
 /**
  * `chat` and `sample` judge a constrained value by one rule (constrainedValueComplete): for
- * every stop reason and constraint state, chat's verdict on a reply is sample's on the same
+ * every finish reason and constraint state, chat's verdict on a reply is sample's on the same
  * finish. (Each had its own copy; chat took any 'end' for complete, whatever the state.)
  */
 test('chat and sample agree on every finish reason and constraint state', async () => {
   const { chatValueComplete } = await import('../../src/cli/chat.js');
-  const finishOf: Record<ChatStopReason, GenerateResult['finishReason']> = { end: 'stop', max_tokens: 'length', context: 'context', unclosed_tool_call: 'unclosed_tool_call', abort: 'abort' };
+  const reasons: FinishReason[] = ['stop', 'length', 'context', 'unclosed_tool_call', 'abort'];
   let complete = 0;
-  for (const [stopReason, finishReason] of Object.entries(finishOf) as [ChatStopReason, GenerateResult['finishReason']][]) {
+  for (const finishReason of reasons) {
     for (const accepting of [true, false]) {
       const sample = incompleteReason({ finishReason } as GenerateResult, { isComplete: () => accepting }) === undefined;
-      assert.equal(chatValueComplete({ stopReason, constraintComplete: accepting }), sample, `${stopReason}, accepting ${accepting}`);
+      assert.equal(chatValueComplete({ finishReason, constraintComplete: accepting }), sample, `${finishReason}, accepting ${accepting}`);
       assert.equal(constrainedValueComplete(finishReason, accepting), sample);
       if (sample) complete++;
     }

@@ -13,6 +13,8 @@ import { noGrad } from '../../src/engine/tensor.js';
 import * as op from '../../src/engine/ops.js';
 import { MetricsLog } from '../../src/train/metrics.js';
 import type { TrainConfig } from '../../src/train/loop.js';
+import type { ChatEngine, ChatReply } from '../../src/infer/engine.js';
+import type { FinishReason } from '../../src/infer/stopping.js';
 
 const close = (a: number, b: number, tol = 1e-12): boolean => Math.abs(a - b) < tol;
 
@@ -184,4 +186,23 @@ test('RL with ptx: mixing the SFT loss into PPO keeps what SFT taught that the r
   assert.equal(withPtx.logged, true);
   assert.ok(withPtx.loss < 0.5 * without.loss, `SFT loss on "no" after PPO: with ptx ${withPtx.loss.toFixed(3)}, without ${without.loss.toFixed(3)}`);
   assert.throws(() => validateRL({ ...DEFAULT_RL, ptxCoef: 1 }, { policy: new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 24 }), { scalarHead: true }), reward, prompts: [{ prompt: 'x' }] }), /ptxCoef > 0 needs SFT rows/);
+});
+
+test("sampleRollouts: a reply ended by its end token ('stop') is ended; one cut by maxTokens, the context or an unclosed call is not (missingEosPenalty's rule)", async () => {
+  const { sampleRollouts } = await import('../../src/train/rl/rollout.js');
+  const { Rng } = await import('../../src/engine/rng.js');
+  const reasons: FinishReason[] = ['stop', 'length', 'context', 'unclosed_tool_call'];
+  let i = 0;
+  const reply = (): ChatReply => {
+    const finishReason = reasons[i++ % reasons.length];
+    // (the deprecated stopReason set apart from finishReason: the rollout reads finishReason)
+    return { messages: [{ role: 'assistant', content: 'yes' }], text: 'yes', ids: tok.encode(' yes'), sampled: [1], finishReason, stopReason: 'context', toolCalls: 0 };
+  };
+  // the engine only answers: repliesTo for groups of one, one reply per prompt
+  const engine = { repliesTo: (convs: unknown[]) => convs.map(reply) } as unknown as ChatEngine;
+  const { batch } = sampleRollouts(engine, { tok, prompts: [{ prompt: 'Say the magic word.' }], tools: null }, { ...DEFAULT_RL, promptsPerRollout: 4 }, 1, new Rng(1));
+  assert.deepEqual(
+    batch.map((r) => r.ended),
+    [true, false, false, false],
+  );
 });

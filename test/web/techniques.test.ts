@@ -123,3 +123,26 @@ test('chat: RAG on — the reply cites [1], and clicking it opens the stored pas
   assert.equal(await page.locator('.passage-panel').count(), 0);
   await page.uncheck('#rag');
 });
+
+test("chat: RAG on with no passage shown — the hint is the server's note as it is, or says nothing matched", async () => {
+  await newChat('citer');
+  await page.selectOption('#technique', 'direct');
+  await page.check('#rag');
+  await page.fill('#max-tokens', '128');
+  // a long question leaves no room for a passage beside it and the reply
+  const asked = page.waitForRequest((r) => r.url().endsWith('/v1/chat/completions') && r.method() === 'POST');
+  await send(`What is the weather in Paris? ${'Tell me about the weather in Paris please. '.repeat(6)}`);
+  const shown = (await page.locator('.msg.assistant').last().locator('.sources .hint').innerText()).trim();
+  // the same request again, unstreamed: the server's note for it
+  const res = await fetch(s.base + '/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...(await asked).postDataJSON(), stream: false }) });
+  const body = (await res.json()) as { rag: { note?: string; passages: unknown[] } };
+  assert.deepEqual(body.rag.passages, []);
+  assert.ok(body.rag.note, 'the server gives a note');
+  // the server's advice alone: the page adds none of its own that could disagree with it
+  assert.equal(shown, body.rag.note);
+  // nothing retrieved: no note, and the page does not claim a passage failed to fit
+  await newChat('citer');
+  await send('xylophone quartz zebra?');
+  assert.equal((await page.locator('.msg.assistant').last().locator('.sources .hint').innerText()).trim(), 'no passage matched the question');
+  await page.uncheck('#rag');
+});

@@ -94,8 +94,9 @@ export function toolCallConstraint(tools: ToolRegistry, tok: Tokenizer): Grammar
 
 /**
  * Mask a call body's logits [V] in place to what `con` allows next, plus `endId`
- * (`<|tool_end|>`) once the body is complete: the step both chat engines (src/infer/engine.ts
- * and the server's tool rows) take inside a call. `mask` is a reusable bitset of ⌈V / 32⌉
+ * (`<|tool_end|>`) once the body is complete: the step a tool row takes inside a call
+ * (ToolCallRow in src/infer/tools-state.ts, which the library's ChatEngine and the server's
+ * chat rows share). `mask` is a reusable bitset of ⌈V / 32⌉
  * words; returns it (allocated on first use).
  */
 export function maskCallLogits(con: TokenConstraint, logits: Float32Array, endId: number, mask: Uint32Array | null): Uint32Array {

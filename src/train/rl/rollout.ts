@@ -72,7 +72,7 @@ export function sampleRollouts(engine: ChatEngine, setup: Pick<RLSetup, 'tok' | 
       // (the engine keeps prompt + reply within the context, so every rollout fits a forward pass)
       if (actions.length === 0) continue;
       sampledTokens += actions.length;
-      const ended = reply.stopReason === 'end';
+      const ended = reply.finishReason === 'stop';
       const correct = item.task && setup.check ? setup.check(item.prompt, item.task, reply.text) : undefined;
       batch.push({ prompt: item.prompt, task: item.task, ids, actions, old: [], ref: [], values: [], advantages: [], returns: [], score: 0, correct, ended, replyText: reply.text });
       replies.push(reply.messages);
