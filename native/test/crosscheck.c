@@ -13,7 +13,7 @@
  *
  * A second mode runs one kernel `reps` times on one path and one thread, for instruction
  * counts under emulation (scripts/neon-icount.sh; the count of reps=0 is the baseline):
- *   ./a.out bench <scalar|neon|avx2|avx512> <sgemm|sgemm_tb M K N | layernorm R C | xent R V | attention B T H D | adamw N> <reps>
+ *   ./a.out bench <scalar|neon|avx2|avx512> <sgemm|sgemm_tb M K N | layernorm R C | lnbwd R C | biasgrad R C | biasgelubwd R C | sumsq N | xent R V | attention B T H D | adamw N> <reps>
  */
 #include <math.h>
 #include <stdint.h>
@@ -243,6 +243,22 @@ static int bench(int argc, char **argv) {
   } else if (!strcmp(k, "adamw")) {
     float *p = rnd(a, 1), *g = rnd(a, 1), *m = zeros(a), *v = zeros(a);
     for (int r = 0; r < reps; r++) gfn_adamw(p, g, m, v, a, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.1f, 0.05f, 1.0f);
+  } else if (!strcmp(k, "lnbwd")) {
+    float *x = rnd(a * b, 1), *w = rnd(b, 1), *bb = rnd(b, 1), *o = zeros(a * b), *m = zeros(a), *rs = zeros(a);
+    float *d = rnd(a * b, 1), *dx = zeros(a * b), *dw = zeros(b), *db = zeros(b);
+    gfn_layernorm_forward(x, w, bb, o, m, rs, a, b, 1e-5f);
+    for (int r = 0; r < reps; r++) gfn_layernorm_backward(d, x, w, m, rs, dx, dw, db, a, b);
+  } else if (!strcmp(k, "biasgrad")) {
+    float *d = rnd(a * b, 1), *db = zeros(b);
+    for (int r = 0; r < reps; r++) gfn_bias_grad(d, db, a, b);
+  } else if (!strcmp(k, "biasgelubwd")) {
+    float *x = rnd(a * b, 3), *d = rnd(a * b, 1), *g = zeros(a * b), *db = zeros(b);
+    for (int r = 0; r < reps; r++) gfn_bias_gelu_backward(x, d, g, db, a, b);
+  } else if (!strcmp(k, "sumsq")) {
+    float *x = rnd(a, 1);
+    double s = 0;
+    for (int r = 0; r < reps; r++) s += gfn_sum_squares(x, a);
+    if (s < 0) printf("%g\n", s);
   } else { fprintf(stderr, "unknown kernel %s\n", k); return 2; }
   return 0;
 }
