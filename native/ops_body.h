@@ -276,19 +276,28 @@ OPS_ATTR static void OPS(axpy_r)(void *c, long i0, long i1) {
   for (long i = i0; i < i1; i++) k->out[i] += k->s * k->a[i];
 }
 
+/* Σ x² over n ≤ 4096 floats in 16 lanes: element i goes to lane i mod 16, the lanes summed in
+ * order at the end. Written out (not `omp simd reduction`, which gcc 12 left scalar here: one
+ * serial add chain, ~4 cycles an element) so every path sums in the same order, whatever
+ * its vector width; the paths differ only in FMA contraction. */
+OPS_ATTR static inline float OPS(ss_block)(const float *restrict x, long n) {
+  float acc[16] = {0};
+  long i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int l = 0; l < 16; l++) acc[l] += x[i + l] * x[i + l];
+  for (int l = 0; i < n; i++, l++) acc[l] += x[i] * x[i];
+  float f = 0.0f;
+  for (int l = 0; l < 16; l++) f += acc[l];
+  return f;
+}
+
 OPS_ATTR static void OPS(ss_chunk)(void *c, long c0, long c1) {
   ss_ctx *k = (ss_ctx *)c;
   for (long ch = c0; ch < c1; ch++) {
     long i0 = k->n * ch / NCHUNK, i1 = k->n * (ch + 1) / NCHUNK;
     /* float lanes in blocks of 4096, accumulated in double: fast and accurate */
     double s = 0.0;
-    for (long b = i0; b < i1; b += 4096) {
-      long e = b + 4096 < i1 ? b + 4096 : i1;
-      float f = 0.0f;
-#pragma omp simd reduction(+ : f)
-      for (long i = b; i < e; i++) f += k->x[i] * k->x[i];
-      s += f;
-    }
+    for (long b = i0; b < i1; b += 4096) s += OPS(ss_block)(k->x + b, (b + 4096 < i1 ? b + 4096 : i1) - b);
     k->partial[ch] = s;
   }
 }

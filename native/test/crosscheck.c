@@ -173,6 +173,24 @@ static void case_rows(long rows, long cols) {
   free(x); free(w); free(b); free(dy); free(tg); free(dl);
 }
 
+/* sum of squares: every path sums in the same order (16 lanes a block of 4096, blocks in
+ * double, 16 fixed chunks), so the paths differ by FMA contraction only */
+static void case_sum_squares(long n) {
+  float *x = rnd(n, 3);
+  double s[NPATH];
+  for (int p = 0; p < npaths; p++) {
+    gfn_isa_set(paths[p]);
+    s[p] = gfn_sum_squares(x, n);
+  }
+  char name[64];
+  snprintf(name, sizeof name, "sum_squares n %ld", n);
+  for (int p = 1; p < npaths; p++) {
+    float a = (float)s[0], b = (float)s[p];
+    check(gfn_isa_name(paths[p]), name, &a, &b, 1, 1e-6 * (double)n);
+  }
+  free(x);
+}
+
 static void case_attention(int B, int T, int H, int D) {
   long nq = (long)B * T * 3 * H * D, no = (long)B * T * H * D;
   float *qkv = rnd(nq, 1), *dout = rnd(no, 1);
@@ -356,6 +374,8 @@ int main(int argc, char **argv) {
   case_rows(7, 4096);
   case_rows(33, 256);
   case_rows(5, 13);
+  for (long n = 1; n < 40; n += 3) case_sum_squares(n);
+  case_sum_squares(4096 * 16 * 3 + 1234); /* several blocks a chunk, a block's 16-lane tail */
   case_attention(2, 16, 2, 16);  /* the small-tile path */
   case_attention(1, 160, 2, 32); /* the small-tile path, its backward over 5 key blocks */
   case_attention(2, 77, 2, 48);  /* 3 key blocks, the last one partial; T not a multiple of 16 */
