@@ -13,7 +13,7 @@
  *
  * A second mode runs one kernel `reps` times on one path and one thread, for instruction
  * counts under emulation (scripts/neon-icount.sh; the count of reps=0 is the baseline):
- *   ./a.out bench <scalar|neon|avx2|avx512> <sgemm|sgemm_tb M K N | layernorm R C | xent R V | attention B T H D | adamw N> <reps>
+ *   ./a.out bench <scalar|neon|avx2|avx512> <sgemm|sgemm_tb M K N | layernorm R C | lnbwd R C | biasgrad R C | biasgelubwd R C | sumsq N | xent R V | attention B T H D | adamw N> <reps>
  */
 #include <math.h>
 #include <stdint.h>
@@ -173,6 +173,24 @@ static void case_rows(long rows, long cols) {
   free(x); free(w); free(b); free(dy); free(tg); free(dl);
 }
 
+/* sum of squares: every path sums in the same order (16 lanes a block of 4096, blocks in
+ * double, 16 fixed chunks), so the paths differ by FMA contraction only */
+static void case_sum_squares(long n) {
+  float *x = rnd(n, 3);
+  double s[NPATH];
+  for (int p = 0; p < npaths; p++) {
+    gfn_isa_set(paths[p]);
+    s[p] = gfn_sum_squares(x, n);
+  }
+  char name[64];
+  snprintf(name, sizeof name, "sum_squares n %ld", n);
+  for (int p = 1; p < npaths; p++) {
+    float a = (float)s[0], b = (float)s[p];
+    check(gfn_isa_name(paths[p]), name, &a, &b, 1, 1e-6 * (double)n);
+  }
+  free(x);
+}
+
 static void case_attention(int B, int T, int H, int D) {
   long nq = (long)B * T * 3 * H * D, no = (long)B * T * H * D;
   float *qkv = rnd(nq, 1), *dout = rnd(no, 1);
@@ -243,6 +261,22 @@ static int bench(int argc, char **argv) {
   } else if (!strcmp(k, "adamw")) {
     float *p = rnd(a, 1), *g = rnd(a, 1), *m = zeros(a), *v = zeros(a);
     for (int r = 0; r < reps; r++) gfn_adamw(p, g, m, v, a, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.1f, 0.05f, 1.0f);
+  } else if (!strcmp(k, "lnbwd")) {
+    float *x = rnd(a * b, 1), *w = rnd(b, 1), *bb = rnd(b, 1), *o = zeros(a * b), *m = zeros(a), *rs = zeros(a);
+    float *d = rnd(a * b, 1), *dx = zeros(a * b), *dw = zeros(b), *db = zeros(b);
+    gfn_layernorm_forward(x, w, bb, o, m, rs, a, b, 1e-5f);
+    for (int r = 0; r < reps; r++) gfn_layernorm_backward(d, x, w, m, rs, dx, dw, db, a, b);
+  } else if (!strcmp(k, "biasgrad")) {
+    float *d = rnd(a * b, 1), *db = zeros(b);
+    for (int r = 0; r < reps; r++) gfn_bias_grad(d, db, a, b);
+  } else if (!strcmp(k, "biasgelubwd")) {
+    float *x = rnd(a * b, 3), *d = rnd(a * b, 1), *g = zeros(a * b), *db = zeros(b);
+    for (int r = 0; r < reps; r++) gfn_bias_gelu_backward(x, d, g, db, a, b);
+  } else if (!strcmp(k, "sumsq")) {
+    float *x = rnd(a, 1);
+    double s = 0;
+    for (int r = 0; r < reps; r++) s += gfn_sum_squares(x, a);
+    if (s < 0) printf("%g\n", s);
   } else { fprintf(stderr, "unknown kernel %s\n", k); return 2; }
   return 0;
 }
@@ -340,6 +374,8 @@ int main(int argc, char **argv) {
   case_rows(7, 4096);
   case_rows(33, 256);
   case_rows(5, 13);
+  for (long n = 1; n < 40; n += 3) case_sum_squares(n);
+  case_sum_squares(4096 * 16 * 3 + 1234); /* several blocks a chunk, a block's 16-lane tail */
   case_attention(2, 16, 2, 16);  /* the small-tile path */
   case_attention(1, 160, 2, 32); /* the small-tile path, its backward over 5 key blocks */
   case_attention(2, 77, 2, 48);  /* 3 key blocks, the last one partial; T not a multiple of 16 */

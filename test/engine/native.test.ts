@@ -383,6 +383,55 @@ test('sgemm gives the same bits at 1 and 2 threads: M and N splits, and the k-sp
   }
 });
 
+test('the memory-bound passes give the same bits at 1 and 2 threads (bias and layer/RMS norm gradients, bias + GELU, AdamW, sumSquares)', { skip }, () => {
+  // Big enough that each splits over the pool (work ≥ 64k elements); columns not a multiple
+  // of 8 or 16, rows not a multiple of the reductions' 16 chunks.
+  for (const [R, C] of [
+    [700, 385],
+    [333, 1536],
+  ]) {
+    const x = rand(R * C, 2),
+      d = rand(R * C),
+      w = rand(C),
+      b = rand(C),
+      dx0 = rand(R * C),
+      dw0 = rand(C),
+      db0 = rand(C);
+    const run = (threads: number): { arrays: Float32Array[]; ss: number } => {
+      native!.setThreads!(threads);
+      const out = new Float32Array(R * C),
+        mean = new Float32Array(R),
+        rstd = new Float32Array(R);
+      native!.layerNormForward(x, w, b, out, mean, rstd, R, C, 1e-5);
+      const dx = Float32Array.from(dx0),
+        dw = Float32Array.from(dw0),
+        db = Float32Array.from(db0);
+      native!.layerNormBackward(d, x, w, mean, rstd, dx, dw, db, R, C);
+      const dxr = Float32Array.from(dx0),
+        dwr = Float32Array.from(dw0);
+      native!.rmsNormBackward(d, x, w, rstd, dxr, dwr, R, C);
+      const bg = Float32Array.from(db0);
+      native!.biasGrad(d, bg, R, C);
+      const dpre = new Float32Array(R * C),
+        dbg = Float32Array.from(db0);
+      native!.biasGeluBackward(x, d, dpre, dbg, R, C);
+      const p = Float32Array.from(x),
+        m = Float32Array.from(d),
+        v = Float32Array.from(d, (q) => q * q);
+      native!.adamw(p, dx0, m, v, R * C, 1e-3, 0.9, 0.95, 1e-8, 0.1, 3, 0.7);
+      return { arrays: [out, mean, rstd, dx, dw, db, dxr, dwr, bg, dpre, dbg, p, m, v], ss: native!.sumSquares(x, R * C) };
+    };
+    const one = run(1),
+      two = run(2);
+    const names = ['ln out', 'mean', 'rstd', 'ln dx', 'ln dw', 'ln db', 'rms dx', 'rms dw', 'biasGrad', 'biasGelu dpre', 'biasGelu dbias', 'adamw p', 'adamw m', 'adamw v'];
+    one.arrays.forEach((a, i) => {
+      const bad = a.findIndex((q, j) => !Object.is(q, two.arrays[i][j]));
+      assert.equal(bad, -1, `${names[i]} ${R}x${C}: element ${bad} differs between 1 and 2 threads`);
+    });
+    assert.ok(Object.is(one.ss, two.ss), `sumSquares ${R}x${C}: ${one.ss} at 1 thread, ${two.ss} at 2`);
+  }
+});
+
 test('bad arguments throw errors naming the kernel (and never crash the process)', { skip }, () => {
   const a = new Float32Array(6);
   assert.throws(() => native!.matmul(a, a, a, 3, 3, 3, false, false, false), /matmul: A has 6 elements, needs at least 9/);

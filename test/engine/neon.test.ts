@@ -55,6 +55,7 @@ function assertAllOk(out: string, path: string): void {
     'cross_entropy_fused dlogits',
     'cross_entropy_fused=separate dlogits',
     'adamw',
+    'sum_squares',
     'attention_fwd',
     'attention_bwd',
     'attention_decode',
