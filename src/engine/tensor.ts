@@ -237,7 +237,7 @@ export function resetArena(): void {
 // A decode step's scope (GPT.nextLogits): one step of sampling allocates the same few dozen
 // op outputs every time, [rows, C] to [rows, 4C] floats, and allocating them fresh (a zero-fill
 // each, and garbage collection of their backing stores) cost more than the step's attention
-// at 8 rows (measured, docs/engine.md). Inside a scope, no-grad buffers come from their own
+// at 8 rows (measured, docs/journal/engine.md). Inside a scope, no-grad buffers come from their own
 // size-keyed free lists (apart from the training arena's, which a sampling call inside a
 // training step must not disturb) and go back to them when the scope ends, so nothing made
 // by ops inside it may outlive it: the caller copies what it returns. Sizes not asked for in
