@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { latestCheckpoint } from '../model/checkpoint.js';
 import type { AdapterOptions } from '../train/adapter.js';
-import { recordedStart } from '../train/loop.js';
+import { pastEnd, recordedStart } from '../train/loop.js';
 import { GptforgeError } from '../util/errors.js';
 
 /**
@@ -100,6 +100,8 @@ export function trainingStart(stageDir: string, startDir: string, o: { fresh?: b
   } catch {
     // no or a damaged trainer state: the loop refuses it with the file's name
   }
+  const from = `the stage started from ${typeof state.startedFrom === 'string' ? recordedStart(dirname(stageDir), state.startedFrom) : startDir}`;
+  if (typeof state.step === 'number' && state.step >= o.maxSteps) return `${pastEnd(ck, state.step, o.maxSteps)} (${from})`;
   const at = typeof state.step === 'number' ? ` at step ${state.step} of ${o.maxSteps}` : '';
-  return `resuming ${ck}${at} (the stage started from ${typeof state.startedFrom === 'string' ? recordedStart(dirname(stageDir), state.startedFrom) : startDir})`;
+  return `resuming ${ck}${at} (${from})`;
 }

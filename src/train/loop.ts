@@ -250,6 +250,15 @@ export function dataChanged(stage: string, recorded: string | undefined, now: st
   return `${stage}: warning: resuming a stage trained on ${recorded}, but this run trains it on ${now} (other --data, --mixture or preset?): its updates go on from the model trained on the former; --fresh starts over on this data, --into another stage keeps both`;
 }
 
+/**
+ * The resume line for a checkpoint already at or past the steps asked (`step >= maxSteps`):
+ * nothing is trained, and a larger --max-steps is the way to train on.
+ * @example pastEnd('/r/sft/step-0000190', 190, 150) // 'resuming /r/sft/step-0000190: already at step 190, past --max-steps 150: nothing to train; give --max-steps > 190 to train on'
+ */
+export function pastEnd(ck: string, step: number, maxSteps: number): string {
+  return `resuming ${ck}: already at step ${step}, ${step > maxSteps ? 'past' : 'the end of'} --max-steps ${maxSteps}: nothing to train; give --max-steps > ${step} to train on`;
+}
+
 export interface TrainResult {
   step: number;
   tokensSeen: number;
@@ -327,7 +336,14 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
       if (stale || ts.startedFrom === undefined || opts.startedFrom === undefined) startedFrom = ts.startedFrom === undefined ? undefined : recordedStart(opts.runDir, ts.startedFrom);
       lastCheckpoint = ck;
       metrics.truncateStage(task.stage, step);
-      if (!opts.quiet) console.error(`${task.stage}: resuming from ${ck} (step ${step}/${cfg.maxSteps})${schedule.from && schedule.from.step === step ? `; the learning rate goes on from ${schedule.from.lr.toExponential(2)}, decaying to ${schedule.minLr.toExponential(2)} at step ${schedule.decaySteps}` : ''}`);
+      // a checkpoint at or past the steps asked trains nothing (the loop below is skipped: the
+      // held-out evaluation runs and the checkpoint is saved again): no learning-rate talk then
+      if (!opts.quiet)
+        console.error(
+          step >= cfg.maxSteps
+            ? `${task.stage}: ${pastEnd(ck, step, cfg.maxSteps)}`
+            : `${task.stage}: resuming from ${ck} (step ${step}/${cfg.maxSteps})${schedule.from && schedule.from.step === step ? `; the learning rate goes on from ${schedule.from.lr.toExponential(2)}, decaying to ${schedule.minLr.toExponential(2)} at step ${schedule.decaySteps}` : ''}`,
+        );
     }
   }
   // a run that starts over (--fresh, or nothing to resume) drops an earlier run's records of this
