@@ -217,7 +217,7 @@ export function recordedStart(runDir: string, recorded: string): string {
  * `<run>/sft/step-0000100` and the record ends with the same `sft/step-0000100` under another
  * directory. A parent retrained since ends at another step and still differs.
  */
-function movedLegacyStart(runDir: string, recorded: string, now: string): boolean {
+export function movedLegacyStart(runDir: string, recorded: string, now: string): boolean {
   if (!isAbsolute(recorded)) return false;
   const rel = recordStart(runDir, now);
   if (isAbsolute(rel)) return false;
