@@ -138,7 +138,8 @@ export function fitPassages(engine: Pick<ChatEngine, 'tok' | 'model'>, system: M
  * question (and `before`); `replyTokens` the most reply room that still lets it in (undefined
  * when even the smallest reply, 8 tokens, leaves no room: the chunk itself is too large for
  * the context); `chunkSize` the most tokens a chunk could have to fit beside the question and
- * the default reply ({@link defaultReplyTokens}), the size to re-index with.
+ * `room` tokens of reply (the room asked: a request's max_tokens, else {@link defaultReplyTokens}),
+ * the size to re-index with.
  */
 export interface NoneFit {
   context: number;
@@ -159,7 +160,8 @@ export function noneFit(engine: Pick<ChatEngine, 'tok' | 'model'>, before: Messa
   const p = passages[sizes.indexOf(need)];
   // the block's own tokens (header, number, source, question label) beside the passage's text
   const overhead = length([{ ...p, text: '' }]);
-  return { context: ctx, room, need, ...(need + 8 <= ctx ? { replyTokens: ctx - need } : {}), chunkSize: Math.max(0, ctx - defaultReplyTokens(ctx) - overhead) };
+  // the chunk size is figured for the reply room asked (a request's max_tokens), not the default
+  return { context: ctx, room, need, ...(need + 8 <= ctx ? { replyTokens: ctx - need } : {}), chunkSize: Math.max(0, ctx - room - overhead) };
 }
 
 /**
@@ -170,7 +172,7 @@ export function noneFit(engine: Pick<ChatEngine, 'tok' | 'model'>, before: Messa
  */
 export function describeNoneFit(f: NoneFit, names: { reply: string; chunkSize: string }): string {
   const head = `none fit the ${f.context}-token context beside the question and ${f.room} tokens for the reply`;
-  const chunks = f.chunkSize > 0 ? `re-index with smaller chunks (${names.chunkSize} ${f.chunkSize} or less fits one passage beside this question and a ${defaultReplyTokens(f.context)}-token reply)` : 'shorten the question';
+  const chunks = f.chunkSize > 0 ? `re-index with smaller chunks (${names.chunkSize} ${f.chunkSize} or less fits one passage beside this question and a ${f.room}-token reply)` : 'shorten the question';
   if (f.replyTokens === undefined) return `${head}: the smallest passage needs ${f.need} tokens with the question, too many for the context even with a short reply — ${chunks}, or use a model with a longer context`;
   return `${head}: the smallest passage needs ${f.need} tokens with the question — lower ${names.reply} to ${f.replyTokens} or less, or ${chunks}`;
 }

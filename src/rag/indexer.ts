@@ -209,5 +209,9 @@ export function contextNear(tokenizerPath: string): { blockSize: number; from: s
 export function chunkSizeWarning(chunkSize: number, model: { blockSize: number; from: string }): string | undefined {
   const ctx = model.blockSize;
   if (chunkSize + 16 + defaultReplyTokens(ctx) <= ctx) return undefined;
-  return `--chunk-size ${chunkSize} is too large for the ${ctx}-token context of ${model.from}: a full chunk beside a question and a ${defaultReplyTokens(ctx)}-token reply does not fit, so chat --rag would show no passage that size; index with --chunk-size ${Math.floor((ctx * 3) / 8)} or less`;
+  const suggested = Math.floor((ctx * 3) / 8);
+  const reply = defaultReplyTokens(ctx);
+  // chat --rag and the server figure their size for the question and reply at hand (often
+  // larger, for a short question): say what this one assumes, so the two figures don't contradict
+  return `--chunk-size ${chunkSize} is too large for the ${ctx}-token context of ${model.from}: a full chunk beside a question and a ${reply}-token reply does not fit, so chat --rag would show no passage that size; index with --chunk-size ${suggested} or less (it leaves ${ctx - suggested - reply} tokens for a typical question with its passage block and ${reply} for the default reply; chat --rag and the server suggest a size for each question and reply asked, larger for a short question)`;
 }

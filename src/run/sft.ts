@@ -103,6 +103,17 @@ export function frequentTargets(items: readonly { ids: readonly number[]; mask: 
     .map(([id]) => id);
 }
 
+/**
+ * The SFT data in words, as the trainer state records it (TrainOptions.data): each source's name,
+ * weight, conversations and tokens (a changed file changes its counts), and the writers' error
+ * rate where set. Resuming a stage recorded with other data warns (src/train/loop.ts dataChanged).
+ * @example sftDataSummary([{ name: 'mine.jsonl', weight: 1, conversations: 40, tokens: 2100, skipped: 0 }]) // 'mine.jsonl×1 (40 conversations, 2100 tokens)'
+ */
+export function sftDataSummary(report: readonly SftSourceReport[], writerErrorRate?: number): string {
+  const sources = report.map((r) => `${r.name}×${r.weight} (${r.conversations} conversations, ${r.tokens} tokens)`).join(', ');
+  return writerErrorRate ? `${sources}; writer error rate ${writerErrorRate}` : sources;
+}
+
 function readMixture(file: string): SftMixtureConfig {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as SftMixtureConfig;
@@ -212,7 +223,17 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   const plot = (h: readonly MetricRecord[]): void => {
     if (stage === 'sft') atomicWriteFile(layout.sftLossPlot, lossCurveSVG(lossCurves(h), { title: 'SFT loss (assistant tokens)', xLabel: 'step', yLabel: 'cross-entropy (nats/token)' }));
   };
-  const result = await sft({ model, train, val, batchSize: B, seqLen: T, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash(), stage, adapter }, cfg.train, { runDir, stageDir, resume: !opts.fresh, quiet: opts.quiet, signal: opts.signal, onStep: opts.onStep, onEval: plot, startedFrom: start.dir });
+  const result = await sft({ model, train, val, batchSize: B, seqLen: T, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash(), stage, adapter }, cfg.train, {
+    runDir,
+    stageDir,
+    resume: !opts.fresh,
+    quiet: opts.quiet,
+    signal: opts.signal,
+    onStep: opts.onStep,
+    onEval: plot,
+    startedFrom: start.dir,
+    data: sftDataSummary(data.report, cfg.mixture.writerErrorRate),
+  });
   const history = new MetricsLog(runDir).read(stage);
   plot(history);
   return { ...result, runDir, stageDir, report: data.report, seqLen: T, history };

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { latestCheckpoint } from '../model/checkpoint.js';
 import type { AdapterOptions } from '../train/adapter.js';
-import { recordedStart } from '../train/loop.js';
+import { movedLegacyStart, pastEnd, recordedStart } from '../train/loop.js';
 import { GptforgeError } from '../util/errors.js';
 
 /**
@@ -100,6 +100,11 @@ export function trainingStart(stageDir: string, startDir: string, o: { fresh?: b
   } catch {
     // no or a damaged trainer state: the loop refuses it with the file's name
   }
+  // an older gptforge's absolute record of this run's own start, in a run moved since, names the
+  // old place: shown as the start's place now (the loop takes it for the same start, too)
+  const rec = typeof state.startedFrom === 'string' ? state.startedFrom : undefined;
+  const from = `the stage started from ${rec === undefined || movedLegacyStart(dirname(stageDir), rec, startDir) ? startDir : recordedStart(dirname(stageDir), rec)}`;
+  if (typeof state.step === 'number' && state.step >= o.maxSteps) return `${pastEnd(ck, state.step, o.maxSteps)} (${from})`;
   const at = typeof state.step === 'number' ? ` at step ${state.step} of ${o.maxSteps}` : '';
-  return `resuming ${ck}${at} (the stage started from ${typeof state.startedFrom === 'string' ? recordedStart(dirname(stageDir), state.startedFrom) : startDir})`;
+  return `resuming ${ck}${at} (${from})`;
 }

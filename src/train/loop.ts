@@ -167,6 +167,12 @@ export interface TrainOptions {
    * the stage would continue a model trained from an earlier SFT (say), against today's.
    */
   startedFrom?: string;
+  /**
+   * What the stage trains on, in words (SFT: its mixture's sources with weights, conversations
+   * and tokens), recorded in the trainer state. Resuming a checkpoint recorded with other data
+   * warns (dataChanged): the resume would go on training on this data, not the checkpoint's.
+   */
+  data?: string;
 }
 
 interface TrainerState {
@@ -184,6 +190,8 @@ interface TrainerState {
   startedFrom?: string;
   /** The learning-rate schedule in force (absent in older checkpoints: derived from `config`). */
   schedule?: LrSchedule;
+  /** What the last invocation trained on (TrainOptions.data; absent in checkpoints before 2026-11-30). */
+  data?: string;
 }
 
 /**
@@ -209,7 +217,7 @@ export function recordedStart(runDir: string, recorded: string): string {
  * `<run>/sft/step-0000100` and the record ends with the same `sft/step-0000100` under another
  * directory. A parent retrained since ends at another step and still differs.
  */
-function movedLegacyStart(runDir: string, recorded: string, now: string): boolean {
+export function movedLegacyStart(runDir: string, recorded: string, now: string): boolean {
   if (!isAbsolute(recorded)) return false;
   const rel = recordStart(runDir, now);
   if (isAbsolute(rel)) return false;
@@ -229,6 +237,26 @@ export function staleStart(stage: string, recorded: string | undefined, now: str
   const was = runDir === undefined ? resolve(recorded) : recordedStart(runDir, recorded);
   if (was === resolve(now) || (runDir !== undefined && movedLegacyStart(runDir, recorded, now))) return null;
   return `${stage}: warning: resuming a run that started from ${was}, but this run starts from ${now} (retrained since, or another --from?): its updates continue the older model; --fresh starts over from the new one, --into another stage keeps both`;
+}
+
+/**
+ * The warning for a resume whose checkpoint was trained on other data than this invocation's
+ * (TrainOptions.data), or null (the same data, or either unrecorded: older checkpoints resume
+ * silently). Training goes on regardless: this is a warning, not a refusal.
+ * @example dataChanged('sft-mine', 'mine.jsonl×1', 'chat×2, math×1') // 'sft-mine: warning: resuming a stage trained on mine.jsonl×1, …'
+ */
+export function dataChanged(stage: string, recorded: string | undefined, now: string | undefined): string | null {
+  if (recorded === undefined || now === undefined || recorded === now) return null;
+  return `${stage}: warning: resuming a stage trained on ${recorded}, but this run trains it on ${now} (other --data, --mixture or preset?): its updates go on from the model trained on the former; --fresh starts over on this data, --into another stage keeps both`;
+}
+
+/**
+ * The resume line for a checkpoint already at or past the steps asked (`step >= maxSteps`):
+ * nothing is trained, and a larger --max-steps is the way to train on.
+ * @example pastEnd('/r/sft/step-0000190', 190, 150) // 'resuming /r/sft/step-0000190: already at step 190, past --max-steps 150: nothing to train; give --max-steps > 190 to train on'
+ */
+export function pastEnd(ck: string, step: number, maxSteps: number): string {
+  return `resuming ${ck}: already at step ${step}, ${step > maxSteps ? 'past' : 'the end of'} --max-steps ${maxSteps}: nothing to train; give --max-steps > ${step} to train on`;
 }
 
 export interface TrainResult {
@@ -301,12 +329,21 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
       schedule = extendSchedule(prevSchedule, schedule, step);
       const stale = staleStart(task.stage, ts.startedFrom, opts.startedFrom, opts.runDir);
       if (stale) console.error(stale);
+      const otherData = dataChanged(task.stage, ts.data, opts.data);
+      if (otherData) console.error(otherData);
       // the same start (a copied or moved run's included) is recorded afresh, relative to this run;
       // a stale one keeps naming what the checkpoint's updates really continue
       if (stale || ts.startedFrom === undefined || opts.startedFrom === undefined) startedFrom = ts.startedFrom === undefined ? undefined : recordedStart(opts.runDir, ts.startedFrom);
       lastCheckpoint = ck;
       metrics.truncateStage(task.stage, step);
-      if (!opts.quiet) console.error(`${task.stage}: resuming from ${ck} (step ${step}/${cfg.maxSteps})${schedule.from && schedule.from.step === step ? `; the learning rate goes on from ${schedule.from.lr.toExponential(2)}, decaying to ${schedule.minLr.toExponential(2)} at step ${schedule.decaySteps}` : ''}`);
+      // a checkpoint at or past the steps asked trains nothing (the loop below is skipped: the
+      // held-out evaluation runs and the checkpoint is saved again): no learning-rate talk then
+      if (!opts.quiet)
+        console.error(
+          step >= cfg.maxSteps
+            ? `${task.stage}: ${pastEnd(ck, step, cfg.maxSteps)}`
+            : `${task.stage}: resuming from ${ck} (step ${step}/${cfg.maxSteps})${schedule.from && schedule.from.step === step ? `; the learning rate goes on from ${schedule.from.lr.toExponential(2)}, decaying to ${schedule.minLr.toExponential(2)} at step ${schedule.decaySteps}` : ''}`,
+        );
     }
   }
   // a run that starts over (--fresh, or nothing to resume) drops an earlier run's records of this
@@ -324,7 +361,17 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
   setArenaEnabled(true);
 
   const save = (): string => {
-    const trainerState: TrainerState = { stage: task.stage, step, tokensSeen, elapsedSeconds: elapsedBefore + (performance.now() - t0) / 1000, task: task.state(), config: cfg, schedule, ...(startedFrom !== undefined ? { startedFrom: recordStart(opts.runDir, startedFrom) } : {}) };
+    const trainerState: TrainerState = {
+      stage: task.stage,
+      step,
+      tokensSeen,
+      elapsedSeconds: elapsedBefore + (performance.now() - t0) / 1000,
+      task: task.state(),
+      config: cfg,
+      schedule,
+      ...(startedFrom !== undefined ? { startedFrom: recordStart(opts.runDir, startedFrom) } : {}),
+      ...(opts.data !== undefined ? { data: opts.data } : {}),
+    };
     lastCheckpoint = saveCheckpoint(opts.stageDir, model, {
       stage: task.stage,
       scalarHead: task.scalarHead,

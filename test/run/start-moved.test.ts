@@ -54,8 +54,14 @@ test('a moved run resumes its stage silently (the start is recorded relative to 
     const ck = loadModel(runDir, 'sft-x', { fresh: true }).dir;
     const state = JSON.parse(readFileSync(join(ck, 'trainer_state.json'), 'utf8')) as Record<string, unknown>;
     writeFileSync(join(ck, 'trainer_state.json'), JSON.stringify({ ...state, startedFrom: base }));
-    const legacyErrs = await stderrOf(() => sft(4));
+    const legacyLog: string[] = [];
+    const legacyErrs = await stderrOf(() => sft(4, legacyLog));
     assert.ok(!warned(legacyErrs), legacyErrs.join('\n'));
+    // …and the setup line names the start's place now, not the old place the record holds
+    assert.ok(
+      legacyLog.some((l) => l.includes(`(the stage started from ${movedBase})`)),
+      legacyLog.join('\n'),
+    );
     assert.equal(startedFrom(loadModel(runDir, 'sft-x', { fresh: true }).dir), relative(runDir, movedBase)); // recorded afresh, relative
 
     // the base retrained since (a later checkpoint): the resume continues the older model, and says so

@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { runSft, type Conversation } from '../../src/index.js';
+import { tinyRun } from './fixture.js';
+
+const qa = (q: string, a: string): Conversation => ({
+  messages: [
+    { role: 'user', content: q },
+    { role: 'assistant', content: a },
+  ],
+});
+const convs = [qa('Who are you?', 'I am Forge.'), qa('Say hello.', 'Hello!')];
+
+/** Runs `f` with console.error captured; returns what it printed. */
+async function stderrOf(f: () => Promise<unknown>): Promise<string[]> {
+  const lines: string[] = [];
+  const orig = console.error;
+  console.error = (...a: unknown[]) => void lines.push(a.map(String).join(' '));
+  try {
+    await f();
+  } finally {
+    console.error = orig;
+  }
+  return lines;
+}
+
+test('resuming a stage already past --max-steps says there is nothing to train, not "step 4 of 2" or a decay to step 2', async () => {
+  const runDir = tinyRun();
+  try {
+    await runSft(runDir, { conversations: convs, onlyData: true, into: 'sft-x', steps: 4, quiet: true, log: () => {} });
+    const log: string[] = [];
+    let step = -1;
+    const errs = await stderrOf(async () => {
+      step = (await runSft(runDir, { conversations: convs, onlyData: true, into: 'sft-x', steps: 2, log: (l) => log.push(l) })).step;
+    });
+    assert.equal(step, 4); // nothing was trained
+    const all = [...log, ...errs].join('\n');
+    assert.ok(!/step 4 of 2|step 4\/2|decaying to/.test(all), all);
+    assert.ok(
+      log.some((l) => l.includes('already at step 4, past --max-steps 2: nothing to train; give --max-steps > 4 to train on')),
+      log.join('\n'),
+    );
+    assert.ok(
+      errs.some((l) => l.startsWith('sft-x: resuming ') && l.includes('past --max-steps 2: nothing to train')),
+      errs.join('\n'),
+    );
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+});
