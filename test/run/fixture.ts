@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GPT, makeConfig, saveCheckpoint, trainTokenizer } from '../../src/index.js';
+import { type Conversation, GPT, makeConfig, saveCheckpoint, trainTokenizer } from '../../src/index.js';
 import { mobyDick } from '../tokenizer/corpus.js';
 
 /**
@@ -21,4 +21,25 @@ export function tinyRun(): string {
   const sft = { mixture: { sources: [{ task: 'arithmetic', weight: 1 }], examples: 64, testPerTask: 4 }, batchSize: 4, seqLen: 48, train };
   writeFileSync(join(runDir, 'preset.json'), JSON.stringify({ name: 'examples-test', mixture: 'mixture.tiny.json', model: { nLayer: 1, nHead: 2, nEmbd: 32, blockSize: 64, position: 'rope' }, batchSize: 4, seqLen: 32, evalBatches: 1, train, sft }));
   return runDir;
+}
+
+/** A one-exchange conversation: the user's `q`, the assistant's `a`. */
+export const qa = (q: string, a: string): Conversation => ({
+  messages: [
+    { role: 'user', content: q },
+    { role: 'assistant', content: a },
+  ],
+});
+
+/** Runs `f` with console.error captured; returns what it printed, a line per call. */
+export async function stderrOf(f: () => Promise<unknown>): Promise<string[]> {
+  const lines: string[] = [];
+  const orig = console.error;
+  console.error = (...a: unknown[]) => void lines.push(a.map(String).join(' '));
+  try {
+    await f();
+  } finally {
+    console.error = orig;
+  }
+  return lines;
 }

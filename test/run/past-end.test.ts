@@ -1,29 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { runSft, type Conversation } from '../../src/index.js';
-import { tinyRun } from './fixture.js';
+import { runSft } from '../../src/index.js';
+import { qa, stderrOf, tinyRun } from './fixture.js';
 
-const qa = (q: string, a: string): Conversation => ({
-  messages: [
-    { role: 'user', content: q },
-    { role: 'assistant', content: a },
-  ],
-});
 const convs = [qa('Who are you?', 'I am Forge.'), qa('Say hello.', 'Hello!')];
-
-/** Runs `f` with console.error captured; returns what it printed. */
-async function stderrOf(f: () => Promise<unknown>): Promise<string[]> {
-  const lines: string[] = [];
-  const orig = console.error;
-  console.error = (...a: unknown[]) => void lines.push(a.map(String).join(' '));
-  try {
-    await f();
-  } finally {
-    console.error = orig;
-  }
-  return lines;
-}
 
 test('resuming a stage already past --max-steps says there is nothing to train, not "step 4 of 2" or a decay to step 2', async () => {
   const runDir = tinyRun();

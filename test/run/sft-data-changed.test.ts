@@ -2,30 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel, runSft, type Conversation } from '../../src/index.js';
-import { tinyRun } from './fixture.js';
+import { type Conversation, loadModel, runSft } from '../../src/index.js';
+import { qa, stderrOf, tinyRun } from './fixture.js';
 
-const qa = (q: string, a: string): Conversation => ({
-  messages: [
-    { role: 'user', content: q },
-    { role: 'assistant', content: a },
-  ],
-});
 const mine = [qa('Who are you?', 'I am Forge.'), qa('Say hello.', 'Hello!')];
 const other = [qa('What is 2+2?', '4.'), qa('Name a colour.', 'Blue.'), qa('Say bye.', 'Bye!')];
 
-/** Runs `f` with console.error captured; returns what it printed. */
-async function stderrOf(f: () => Promise<unknown>): Promise<string[]> {
-  const lines: string[] = [];
-  const orig = console.error;
-  console.error = (...a: unknown[]) => void lines.push(a.map(String).join(' '));
-  try {
-    await f();
-  } finally {
-    console.error = orig;
-  }
-  return lines;
-}
 const warned = (lines: string[]): string | undefined => lines.find((l) => l.includes('warning: resuming a stage trained on'));
 
 test('resuming a stage on other data than it was trained on warns, naming both and --fresh; the same data, or an unrecorded one, resumes silently', async () => {

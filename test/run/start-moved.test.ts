@@ -2,29 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { loadModel, runSft, saveCheckpoint, type Conversation } from '../../src/index.js';
-import { tinyRun } from './fixture.js';
+import { loadModel, runSft, saveCheckpoint } from '../../src/index.js';
+import { qa, stderrOf, tinyRun } from './fixture.js';
 
-const qa = (q: string, a: string): Conversation => ({
-  messages: [
-    { role: 'user', content: q },
-    { role: 'assistant', content: a },
-  ],
-});
 const convs = [qa('Who are you?', 'I am Forge.'), qa('Say hello.', 'Hello!')];
-
-/** Runs `f` with console.error captured; returns what it printed. */
-async function stderrOf(f: () => Promise<unknown>): Promise<string[]> {
-  const lines: string[] = [];
-  const orig = console.error;
-  console.error = (...a: unknown[]) => void lines.push(a.map(String).join(' '));
-  try {
-    await f();
-  } finally {
-    console.error = orig;
-  }
-  return lines;
-}
 
 const startedFrom = (ck: string): string => (JSON.parse(readFileSync(join(ck, 'trainer_state.json'), 'utf8')) as { startedFrom: string }).startedFrom;
 const warned = (lines: string[]): boolean => lines.some((l) => l.includes('warning: resuming a run that started from'));
