@@ -18,7 +18,7 @@ import { ServerMetrics } from './metrics.js';
 import { REWARD_STAGE, type ServedModel } from './models.js';
 import { citationsJSON, emptyContextReply, ragReplyRoom, ragRequest, ServerRag, type RagContext } from './rag.js';
 import { Scheduler } from './scheduler.js';
-import { sseLine, sseTemplate } from './sse.js';
+import { SSE_HEADERS, sseLine, sseTemplate } from './sse.js';
 import { isPublicWebPath } from './web.js';
 import { asBody, logitBias, optBool, optNumber, optString, stopStrings, type Body } from './validate.js';
 
@@ -555,7 +555,7 @@ export class GptforgeServer {
     });
     // the queue accepted the job (a full queue threw 429 above): the response is ours to write now
     reply.hijack();
-    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    reply.raw.writeHead(200, SSE_HEADERS);
     for (let i = 0; i < s.n; i++) write(chunk([{ index: i, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }], rag && i === 0 ? { rag: rag.json } : {}));
     try {
       const results = await p;
@@ -672,7 +672,7 @@ export class GptforgeServer {
       } else write(chunk([{ index: e.row, text: e.text, logprobs: null, finish_reason: apiFinish(e.result, []) }]));
     });
     reply.hijack();
-    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    reply.raw.writeHead(200, SSE_HEADERS);
     try {
       const results = await p;
       const u = usage(results); // counted (metrics, log) whether or not the client asked for it

@@ -9,6 +9,7 @@ import { RagStore, type StoredChunk } from '../rag/store.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import type { FastifyReply } from 'fastify';
 import { ApiError, badRequest } from './errors.js';
+import { SSE_HEADERS, sseLine } from './sse.js';
 import type { Body } from './validate.js';
 
 /**
@@ -169,8 +170,8 @@ export function emptyContextReply(reply: FastifyReply, o: { id: string; created:
   }
   if (o.includeUsage) events.push(chunk([], { usage: o.usage }));
   reply.hijack();
-  reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-  reply.raw.end(`${events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join('')}data: [DONE]\n\n`);
+  reply.raw.writeHead(200, SSE_HEADERS);
+  reply.raw.end(`${events.map(sseLine).join('')}data: [DONE]\n\n`);
   return reply;
 }
 

@@ -9,6 +9,9 @@
  * fields, a choices array, a delta) stringified whole for every token of every row.
  */
 
+/** The response headers of an event stream (as OpenAI's API sends them). */
+export const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' } as const;
+
 /** `data: ${JSON.stringify(obj)}\n\n`: one SSE event. */
 export function sseLine(obj: unknown): string {
   return `data: ${JSON.stringify(obj)}\n\n`;

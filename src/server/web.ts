@@ -23,6 +23,7 @@ import type { GptforgeServer } from './app.js';
 import { ApiError, badRequest } from './errors.js';
 import { loadRunModels, runStages } from './models.js';
 import { asBody, optBool, optNumber, optString } from './validate.js';
+import { SSE_HEADERS } from './sse.js';
 
 /**
  * The web UI's server side (docs/web.md): the static pages under `web/` at `/` (through
@@ -188,7 +189,7 @@ function openEvents(req: FastifyRequest, reply: FastifyReply, open: Set<FastifyR
   reply.hijack();
   open.add(reply.raw);
   req.raw.on('close', () => open.delete(reply.raw));
-  reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  reply.raw.writeHead(200, { ...SSE_HEADERS, 'x-accel-buffering': 'no' });
   reply.raw.write(': gptforge\n\n');
   let closed = false;
   const hooks: Array<() => void> = [];
