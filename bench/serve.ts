@@ -198,7 +198,7 @@ async function main(): Promise<void> {
     await viaScheduler(models.get('sft')!.model, c);
   }
   console.log(
-    `model: ${config.nLayer} layers × ${config.nEmbd}, vocab ${config.vocabSize}; ${MAX_TOKENS} tokens per request, ${WAVES} requests per stream; client ${CLIENT}; server options: ${process.env.BENCH_SERVER_ARGS ?? 'none'} (prefix cache ${PREFIX_CACHE ? 'on' : 'off'}), threads ${process.env.BENCH_SERVER_THREADS ?? 'as the bench'}; GPTFORGE_BACKEND=${process.env.GPTFORGE_BACKEND ?? 'native'}, GPTFORGE_SMALL_M_PAR_FLOPS=${process.env.GPTFORGE_SMALL_M_PAR_FLOPS ?? 'default (4e6)'}`,
+    `model: ${config.nLayer} layers × ${config.nEmbd}, vocab ${config.vocabSize}; ${MAX_TOKENS} tokens per request, ${WAVES} requests per stream; client ${CLIENT}; server options: ${process.env.BENCH_SERVER_ARGS ?? 'none'} (prefix cache ${PREFIX_CACHE ? 'on' : 'off'}), threads ${process.env.BENCH_SERVER_THREADS ?? 'as the bench'}; GPTFORGE_BACKEND=${process.env.GPTFORGE_BACKEND ?? 'native'}, GPTFORGE_SMALL_M_PAR_FLOPS=${process.env.GPTFORGE_SMALL_M_PAR_FLOPS ?? 'default (1e6)'}`,
   );
   console.log(
     `engine: ${engineSummary()}, ${cpus().length} cores; load average before: ${loadavg()

@@ -964,16 +964,16 @@ static void split_outcome(int worker_awake) {
     split_penalise();
 }
 
-/* The FLOPs above which a decode-size product (M ≤ SMALL_M rows) is split over the pool: 4e6
- * by default, so a 256-wide model's 1–4-row linears stay on one core and its 8-row ones
- * (decoding 8 rows, a prefill's 8-row chunks) are split. With the short spin, the rescue and
- * the back-off above, 1e6 splits the 4-row c_attn, c_fc and MLP c_proj (1.6–2.1 MFLOP) too;
- * on the shared machine it could not be told from 4e6 (docs/server.md, serve9), so the
- * default stays until an idle-machine A/B says otherwise. GPTFORGE_SMALL_M_PAR_FLOPS overrides
- * it, read once: a tuning knob for bench:serve, not a setting users need. */
+/* The FLOPs above which a decode-size product (M ≤ SMALL_M rows) is split over the pool: 1e6
+ * by default, so a 256-wide model's 4-row c_attn, c_fc and MLP c_proj (1.6–2.1 MFLOP) are split
+ * too, and its 1-row ones (0.4–0.5 MFLOP) stay on one core. With the short spin, the rescue
+ * and the back-off above, idle serve-ab A/Bs against 4e6 (docs/server.md) read bench:serve's
+ * 4/1 ratio 2.71–2.98× against 2.40–2.68×, 4-stream throughput 1.03–1.13×, one stream level.
+ * GPTFORGE_SMALL_M_PAR_FLOPS overrides it, read once: a tuning knob for bench:serve, not a
+ * setting users need. */
 static double small_m_par_flops(void) {
   static double v = 0;
-  if (v == 0) v = env_positive("GPTFORGE_SMALL_M_PAR_FLOPS", 4e6);
+  if (v == 0) v = env_positive("GPTFORGE_SMALL_M_PAR_FLOPS", 1e6);
   return v;
 }
 
