@@ -29,6 +29,21 @@ export interface ApiToolCall {
   function: { name: string; arguments: string };
 }
 
+/**
+ * A built-in tool's call that ran inside decoding (`builtin_tools`), as the response reports it: the
+ * gptforge extension `builtin_tool_calls` on the message (streamed: on the delta of the step it ran
+ * in, after the text before it). `output` is what was forced into the reply for the model to read.
+ */
+export interface BuiltinToolCall {
+  /** The tool that ran (its registered spelling), or the name the model wrote when none matched. */
+  name: string;
+  /** The call's input text after the colon (`12*3`). */
+  input: string;
+  /** The tool's result, or `error: …` (`ok` false). */
+  output: string;
+  ok: boolean;
+}
+
 /** The model's call input → OpenAI's `arguments` JSON string. */
 export function argumentsOf(input: string): string {
   try {
@@ -225,10 +240,11 @@ export interface ToolSetup extends ToolCallSetup {
  */
 export class ToolRowController extends ToolCallRow implements StoppingCriterion {
   readonly calls: ApiToolCall[] = [];
+  /** The built-in tools' calls run so far, in order (their outputs were forced into the row). */
+  readonly builtinCalls: BuiltinToolCall[] = [];
   /** Whether the last sampled token was visible text (logprobs report only those). */
   lastVisible = true;
   private readonly prefix: number[];
-  private builtinCalls = 0;
   private done = false;
   /** Names only (no strict tool): the declared names' constraint, dropped once the call's colon is written. */
   private readonly nameCon: GrammarConstraint | null;
@@ -256,7 +272,7 @@ export class ToolRowController extends ToolCallRow implements StoppingCriterion 
   }
 
   private get mustCall(): boolean {
-    return this.calls.length === 0 && this.builtinCalls === 0 && (this.s.choice === 'required' || typeof this.s.choice === 'object');
+    return this.calls.length === 0 && this.builtinCalls.length === 0 && (this.s.choice === 'required' || typeof this.s.choice === 'object');
   }
 
   private get anyTool(): boolean {
@@ -264,7 +280,7 @@ export class ToolRowController extends ToolCallRow implements StoppingCriterion 
   }
 
   protected mayOpen(): boolean {
-    return this.anyTool && this.s.choice !== 'none' && this.builtinCalls < 4;
+    return this.anyTool && this.s.choice !== 'none' && this.builtinCalls.length < 4;
   }
 
   protected override textLogits(logits: Float32Array, row: RowView): void {
@@ -324,8 +340,9 @@ export class ToolRowController extends ToolCallRow implements StoppingCriterion 
     const name = colon > 0 ? text.slice(0, colon).trim() : text.trim();
     const input = colon > 0 ? text.slice(colon + 1).trim() : '';
     if (this.s.builtin?.get(name) && !this.s.clientTools.has(name)) {
-      this.builtinCalls++;
-      return this.outputTokens(this.s.builtin.call(text).output);
+      const r = this.s.builtin.call(text);
+      this.builtinCalls.push({ name: r.tool ?? name, input, output: r.output, ok: r.ok });
+      return this.outputTokens(r.output);
     }
     this.calls.push({ id: `${this.idPrefix}_${this.calls.length}`, type: 'function', function: { name, arguments: argumentsOf(input) } });
     this.done = true;

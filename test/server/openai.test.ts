@@ -435,6 +435,23 @@ describe('tools', () => {
     assert.equal(r.choices[0].finish_reason, 'stop');
     assert.equal(r.choices[0].message.tool_calls, undefined);
   });
+  test('a built-in call that ran is shown on the message (builtin_tool_calls: name, input, output), streamed as its own delta between the text before and after it', async () => {
+    type Builtin = { builtin_tool_calls?: Array<{ index?: number; name: string; input: string; output: string; ok: boolean }> };
+    const calc = { model: 'scripted', messages: user('calc please'), temperature: 0, builtin_tools: ['calculator'] };
+    const r = await client.chat.completions.create(calc as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    assert.deepEqual((r.choices[0].message as Builtin).builtin_tool_calls, [{ name: 'calculator', input: '12*3', output: '36', ok: true }]);
+    // streamed: the call's delta comes before the text the model wrote after reading its output
+    const seen: string[] = [];
+    for await (const ch of await client.chat.completions.create({ ...calc, stream: true } as OpenAI.ChatCompletionCreateParamsStreaming)) {
+      const d = ch.choices[0]?.delta as (Builtin & { content?: string | null }) | undefined;
+      for (const c of d?.builtin_tool_calls ?? []) seen.push(`[${c.index} ${c.name}: ${c.input} → ${c.output}]`);
+      if (d?.content) seen.push(d.content);
+    }
+    assert.equal(seen.join(''), '[0 calculator: 12*3 → 36] It says: 36.');
+    // no built-in call, no field
+    const plain = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0, builtin_tools: ['calculator'] } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    assert.equal((plain.choices[0].message as Builtin).builtin_tool_calls, undefined);
+  });
   test('a reply whose model wanted a tool the request did not enable carries a hint saying so (plain and streamed); with the tool on, none', async () => {
     type Hinted = { hint?: string };
     const r = await client.chat.completions.create({ model: 'scripted', messages: user('calc please'), temperature: 0, max_tokens: 8 });
