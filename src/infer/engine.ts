@@ -8,7 +8,7 @@ import type { SamplingOptions } from './processors.js';
 import type { FinishReason } from './stopping.js';
 import type { ToolRegistry, ToolResult } from './tools/registry.js';
 import { toolCallConstraint } from './constrain/toolcall.js';
-import { ToolCallRow, type ToolCallSetup } from './tools-state.js';
+import { splitToolCall, ToolCallRow, type ToolCallSetup } from './tools-state.js';
 
 export type { DecodingModel } from './pipeline.js';
 
@@ -325,9 +325,9 @@ class ToolCallState extends ToolCallRow {
     // a call cut at maxCallTokens before its arguments were complete is not run on a partial value
     const result: ToolResult = !complete ? { ok: false, output: `error: the call was cut at ${this.s.maxCallTokens} tokens before its arguments were complete` } : tools ? tools.call(text) : { ok: false, output: 'error: no tools are available' };
     opts.onToolCall?.(text, result, this.row);
-    const colon = text.indexOf(':');
-    const name = colon > 0 ? text.slice(0, colon).trim() : '';
-    this.messages.push({ role: 'assistant', content: this.segment, tool_call: { name: /^[a-z][a-z0-9_]*$/i.test(name) ? name : 'invalid', input: (colon > 0 ? text.slice(colon + 1) : text).trim() || text } });
+    // a call without a name, or with one a conversation cannot hold (chat.ts's identifier), is recorded as `invalid`
+    const { name, input } = splitToolCall(text);
+    this.messages.push({ role: 'assistant', content: this.segment, tool_call: { name: name !== null && /^[a-z][a-z0-9_]*$/i.test(name) ? name : 'invalid', input } });
     this.messages.push({ role: 'tool', content: result.output });
     this.segment = '';
     return this.outputTokens(result.output);

@@ -8,7 +8,7 @@ import type { TokenConstraint } from '../infer/constraint.js';
 import type { RowView } from '../infer/processors.js';
 import type { Finish, RowProgress, StoppingCriterion } from '../infer/stopping.js';
 import type { ToolRegistry } from '../infer/tools/registry.js';
-import { ToolCallRow, type ToolCallSetup } from '../infer/tools-state.js';
+import { splitToolCall, ToolCallRow, type ToolCallSetup } from '../infer/tools-state.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { badRequest } from './errors.js';
 
@@ -336,13 +336,18 @@ export class ToolRowController extends ToolCallRow implements StoppingCriterion 
       this.cut = true;
       return null;
     }
-    const colon = text.indexOf(':');
-    const name = colon > 0 ? text.slice(0, colon).trim() : text.trim();
-    const input = colon > 0 ? text.slice(colon + 1).trim() : '';
-    if (this.s.builtin?.get(name) && !this.s.clientTools.has(name)) {
+    // the names are constrained to declared ones up to the colon, so a call that closes complete has
+    // one; a call without (splitToolCall's rule) is no client function's: the built-in registry
+    // answers it with its error when built-in tools are on, as ChatEngine does, else the row ends
+    const { name, input } = splitToolCall(text);
+    if (this.s.builtin && (name === null || (this.s.builtin.get(name) && !this.s.clientTools.has(name)))) {
       const r = this.s.builtin.call(text);
-      this.builtinCalls.push({ name: r.tool ?? name, input, output: r.output, ok: r.ok });
+      this.builtinCalls.push({ name: r.tool ?? name ?? 'invalid', input, output: r.output, ok: r.ok });
       return this.outputTokens(r.output);
+    }
+    if (name === null) {
+      this.done = true;
+      return [];
     }
     this.calls.push({ id: `${this.idPrefix}_${this.calls.length}`, type: 'function', function: { name, arguments: argumentsOf(input) } });
     this.done = true;
@@ -357,12 +362,9 @@ export class ToolRowController extends ToolCallRow implements StoppingCriterion 
    */
   partialCall(): ApiToolCall | null {
     if (!this.inCall || this.callIds.length === 0) return null;
-    const text = this.s.tok.decode(this.callIds);
-    const colon = text.indexOf(':');
-    const name = (colon > 0 ? text.slice(0, colon) : text).trim();
+    const { name, input } = splitToolCall(this.s.tok.decode(this.callIds));
     // a name cut before its colon is not yet a declared function's: no call to return
-    if (colon <= 0 || !this.s.clientTools.has(name)) return null;
-    const input = colon > 0 ? text.slice(colon + 1).trim() : '';
+    if (name === null || !this.s.clientTools.has(name)) return null;
     // the text so far, as it stands (a strict call's JSON prefix), not wrapped as a complete free-text call is
     return { id: `${this.idPrefix}_${this.calls.length}`, type: 'function', function: { name, arguments: input } };
   }

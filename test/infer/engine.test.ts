@@ -305,3 +305,16 @@ test('engine: replies() wants a positive whole number of replies', () => {
       (e: unknown) => e instanceof GptforgeError && /positive integer/.test(e.message),
     );
 });
+
+test('engine: a call is read by the one rule of both tool layers (splitToolCall): no colon, no name (`invalid`, the whole text the input); an empty input stays empty', () => {
+  const script = [sp('<|tool_start|>'), ...txt('calculator 12*3'), sp('<|tool_end|>'), sp('<|tool_start|>'), ...txt('calculator:'), sp('<|tool_end|>'), ...txt('The answer is'), sp('<|assistant_end|>')];
+  const r = new ChatEngine(new ScriptedModel(script), tok).reply(question, { temperature: 0, tools: defaultTools() });
+  const calls = r.messages.filter((m) => m.tool_call).map((m) => m.tool_call);
+  assert.deepEqual(calls, [
+    { name: 'invalid', input: 'calculator 12*3' },
+    { name: 'calculator', input: '' },
+  ]);
+  assert.match(r.messages[1].content, /^error: malformed tool call/);
+  // the rendered reply is a valid conversation again (the `invalid` name is an identifier)
+  assert.ok(renderConversation(tok, { messages: [...question.messages, ...r.messages] }).ids.length > 0);
+});
