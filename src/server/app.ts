@@ -4,6 +4,7 @@ import { chatTokenIds, renderForReward, turnEndIds } from '../data/chat.js';
 import { noGrad } from '../engine/tensor.js';
 import { type DecodeEvent, type RowRequest, type RowResult, type TokenLogprob } from '../infer/pipeline.js';
 import { buildProcessors } from '../infer/processors.js';
+import { DEFAULT_MAX_TOOL_CALLS } from '../infer/engine.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import { scoreSequences } from '../train/reward.js';
 import { GptforgeError } from '../util/errors.js';
@@ -438,6 +439,8 @@ export class GptforgeServer {
     const builtinNames = b.builtin_tools;
     if (builtinNames !== undefined && !(Array.isArray(builtinNames) && builtinNames.every((x) => x === 'calculator'))) throw badRequest('\'builtin_tools\' may only list "calculator"', 'builtin_tools');
     const builtin = Array.isArray(builtinNames) && builtinNames.length > 0 ? defaultTools() : null;
+    // OpenAI's name (the Responses API's cap on built-in tool calls); the library's default
+    const maxBuiltinCalls = optNumber(b, 'max_tool_calls', 0, 64, { integer: true }) ?? DEFAULT_MAX_TOOL_CALLS;
     for (const name of builtin?.names() ?? []) if (!clientTools.has(name)) declared.push({ name, parameters: builtin?.get(name)?.parameters });
     // a call's arguments decoded under its tool's declared `parameters` (issue #17); a schema we cannot enforce is a 400 naming it
     let callConstraint: GrammarConstraint | null;
@@ -479,7 +482,7 @@ export class GptforgeServer {
     const controllers: ToolRowController[] = [];
     const rows: RowRequest[] = [];
     for (let i = 0; i < s.n; i++) {
-      const c = new ToolRowController({ tok: m.tok, clientTools, builtin, choice, maxCallTokens: callConstraint ? 128 : 48, callConstraint }, `call_${id.slice(9, 21)}_${i}`);
+      const c = new ToolRowController({ tok: m.tok, clientTools, builtin, maxBuiltinCalls, choice, maxCallTokens: callConstraint ? 128 : 48, callConstraint }, `call_${id.slice(9, 21)}_${i}`);
       controllers.push(c);
       const { n: _n, ...sampling } = s;
       rows.push({ ...sampling, prompt, maxTokens, seed: s.seed + i, endIds: ends, bannedIds: banned, processors: [c], controller: c, stopping: [c], constraint: constraint?.clone(), logprobs: logprobs ? (top ?? 0) : undefined });

@@ -217,6 +217,8 @@ export interface ToolSetup extends ToolCallSetup {
   clientTools: ReadonlySet<string>;
   /** Tools run here, inside decoding (the calculator), or null. */
   builtin: ToolRegistry | null;
+  /** Most built-in calls in one reply (the request's `max_tool_calls`, default the engine's DEFAULT_MAX_TOOL_CALLS); then `<|tool_start|>` is masked. */
+  maxBuiltinCalls: number;
   choice: ToolChoice;
   /**
    * The call body ("name: arguments") under the declared tools' `parameters` schemas
@@ -230,7 +232,7 @@ export interface ToolSetup extends ToolCallSetup {
  * (src/infer/tools-state.ts, shared with ChatEngine: `<|tool_end|>` masked in text mode,
  * `<|tool_start|>` and the end of turn masked in a call, a call closed at `maxCallTokens`), and the
  * row's stopping criterion. A call may open while a tool is enabled, `tool_choice` is not "none"
- * and fewer than 4 built-in calls have run; with `tool_choice` "required" or a named function the
+ * and fewer than `maxBuiltinCalls` built-in calls have run; with `tool_choice` "required" or a named function the
  * reply must open with a call (and a named call's `name: ` prefix is forced token by token). A
  * call's name is always a declared one (the strict grammar, or `toolNameConstraint` up to the
  * colon); under "auto" a call heading for an undeclared name is dropped and flagged `wantedTool`.
@@ -280,7 +282,7 @@ export class ToolRowController extends ToolCallRow implements StoppingCriterion 
   }
 
   protected mayOpen(): boolean {
-    return this.anyTool && this.s.choice !== 'none' && this.builtinCalls.length < 4;
+    return this.anyTool && this.s.choice !== 'none' && this.builtinCalls.length < this.s.maxBuiltinCalls;
   }
 
   protected override textLogits(logits: Float32Array, row: RowView): void {
