@@ -450,6 +450,12 @@ describe('tools', () => {
     assert.equal(bad.status, 400);
     assert.equal(bad.json.error.param, 'max_tool_calls');
   });
+  test('rag.empty_context in the library\'s spelling ("no-answer") is a 400 naming the API\'s values ("no_answer" or "generate")', async () => {
+    const r = await post('/v1/chat/completions', { model: 'scripted', messages: user('hi'), rag: { empty_context: 'no-answer' } });
+    assert.equal(r.status, 400);
+    assert.equal(r.json.error.param, 'rag');
+    assert.match(r.json.error.message, /'rag\.empty_context' must be "no_answer" or "generate", got "no-answer"/);
+  });
   test('a built-in call that ran is shown on the message (builtin_tool_calls: name, input, output), streamed as its own delta between the text before and after it', async () => {
     type Builtin = { builtin_tool_calls?: Array<{ index?: number; name: string; input: string; output: string; ok: boolean }> };
     const calc = { model: 'scripted', messages: user('calc please'), temperature: 0, builtin_tools: ['calculator'] };
