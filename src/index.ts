@@ -83,7 +83,7 @@ export type { FinishReason, Finish, StoppingCriterion, RowProgress } from './inf
 export type { TokenConstraint } from './infer/constraint.js';
 
 // ── chat and tools ───────────────────────────────────────────────────────────
-export { ChatEngine } from './infer/engine.js';
+export { ChatEngine, DEFAULT_MAX_TOOL_CALLS } from './infer/engine.js';
 export type { ChatOptions, ChatReply, ChatStopReason } from './infer/engine.js';
 export type { Conversation, Message, Role, ToolCall } from './data/conversation.js';
 export { renderConversation, renderPrompt, validateConversation, readConversationsJSONL, CHAT_SPECIALS } from './data/chat.js';

@@ -9,7 +9,7 @@ export const command = new Command('import')
   )
   .argument('[hf-dir]', 'the Hugging Face directory')
   .option('-o, --out <dir>', 'stage directory to write (e.g. runs/x/base); the checkpoint goes in step-N, N the step the export recorded (gptforge.step in config.json), else 0')
-  .option('--force', 'replace the checkpoints --out already holds (refused without it)')
+  .option('--force', 'replace the checkpoint --out holds at the imported step, and remove its later steps (refused without it); earlier steps of the same model stay, of another model go')
   .option('--stage <name>', 'stage name recorded in the checkpoint (default: the one the export recorded, else "import")')
   .action((src, o) => {
     if (!src) throw new GptforgeError('give the Hugging Face directory to import');

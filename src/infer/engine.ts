@@ -8,7 +8,7 @@ import type { SamplingOptions } from './processors.js';
 import type { FinishReason } from './stopping.js';
 import type { ToolRegistry, ToolResult } from './tools/registry.js';
 import { toolCallConstraint } from './constrain/toolcall.js';
-import { ToolCallRow, type ToolCallSetup } from './tools-state.js';
+import { splitToolCall, ToolCallRow, type ToolCallSetup } from './tools-state.js';
 
 export type { DecodingModel } from './pipeline.js';
 
@@ -42,7 +42,7 @@ export interface ChatOptions extends SamplingOptions {
   tools?: ToolRegistry | null;
   /** Longest tool call, in tokens (default 48). */
   maxCallTokens?: number;
-  /** Most tool calls in one reply (default 4); after that <|tool_start|> is masked. */
+  /** Most tool calls in one reply (default DEFAULT_MAX_TOOL_CALLS, 4); after that <|tool_start|> is masked. */
   maxToolCalls?: number;
   /** Strings that end the reply; the visible text from the first one on is left out. */
   stop?: readonly string[];
@@ -63,6 +63,13 @@ export interface ChatOptions extends SamplingOptions {
   /** With shareHistories: rows share only within their stream, row i in stream i mod historyStreams (pipeline.ts's BatchOptions.historyStreams). */
   historyStreams?: number;
 }
+
+/**
+ * Most tool calls in one reply unless told otherwise: ChatOptions.maxToolCalls, and the server's
+ * built-in calls (`max_tool_calls`, docs/server.md). A model that keeps calling gets
+ * `<|tool_start|>` masked after that many and has to answer.
+ */
+export const DEFAULT_MAX_TOOL_CALLS = 4;
 
 /** @deprecated The older names of `ChatReply.stopReason`; use `ChatReply.finishReason` (FinishReason). */
 export type ChatStopReason = 'end' | 'max_tokens' | 'context' | 'unclosed_tool_call' | 'abort';
@@ -231,7 +238,7 @@ export class ChatEngine {
     const ends = turnEndIds(this.tok);
     const tools = opts.tools ?? null;
     const callConstraint = tools ? toolCallConstraint(tools, this.tok) : null;
-    const setup: ToolSetup = { tok: this.tok, maxCallTokens: opts.maxCallTokens ?? 48, maxCalls: opts.maxToolCalls ?? 4, tools, opts, callConstraint };
+    const setup: ToolSetup = { tok: this.tok, maxCallTokens: opts.maxCallTokens ?? 48, maxCalls: opts.maxToolCalls ?? DEFAULT_MAX_TOOL_CALLS, tools, opts, callConstraint };
     const fitted = new Map<Conversation, { ids: number[]; notice?: string }>();
     const requests: RowRequest[] = [];
     const states: ToolCallState[] = [];
@@ -325,9 +332,9 @@ class ToolCallState extends ToolCallRow {
     // a call cut at maxCallTokens before its arguments were complete is not run on a partial value
     const result: ToolResult = !complete ? { ok: false, output: `error: the call was cut at ${this.s.maxCallTokens} tokens before its arguments were complete` } : tools ? tools.call(text) : { ok: false, output: 'error: no tools are available' };
     opts.onToolCall?.(text, result, this.row);
-    const colon = text.indexOf(':');
-    const name = colon > 0 ? text.slice(0, colon).trim() : '';
-    this.messages.push({ role: 'assistant', content: this.segment, tool_call: { name: /^[a-z][a-z0-9_]*$/i.test(name) ? name : 'invalid', input: (colon > 0 ? text.slice(colon + 1) : text).trim() || text } });
+    // a call without a name, or with one a conversation cannot hold (chat.ts's identifier), is recorded as `invalid`
+    const { name, input } = splitToolCall(text);
+    this.messages.push({ role: 'assistant', content: this.segment, tool_call: { name: name !== null && /^[a-z][a-z0-9_]*$/i.test(name) ? name : 'invalid', input } });
     this.messages.push({ role: 'tool', content: result.output });
     this.segment = '';
     return this.outputTokens(result.output);

@@ -18,6 +18,22 @@ export interface ToolCallSetup {
 }
 
 /**
+ * A closed call's text split as the chat format writes it, `name: input` — the one rule both tool
+ * layers (ChatEngine's ToolCallState and the server's ToolRowController) read calls by, as the
+ * registry parses them (tools/registry.ts): the name is the text before the first colon, the input
+ * the text after it, both trimmed. Without a colon, or with nothing before it, the call has no
+ * name (null) and its whole text is the input; the registry answers such a call with a
+ * "malformed tool call" error, the engine records it under the name `invalid`.
+ * @example splitToolCall('calculator: 12*3') // { name: 'calculator', input: '12*3' }
+ * @example splitToolCall('calculator 12*3') // { name: null, input: 'calculator 12*3' }
+ */
+export function splitToolCall(text: string): { name: string | null; input: string } {
+  const colon = text.indexOf(':');
+  const name = colon > 0 ? text.slice(0, colon).trim() : '';
+  return name === '' ? { name: null, input: text.trim() } : { name, input: text.slice(colon + 1).trim() };
+}
+
+/**
  * The tool-call state machine of one chat row: a small per-row record the decoding pipeline
  * (pipeline.ts) consults as a logits processor and as the row's controller, not a decoding loop
  * of its own (the shape of nanochat's engine.py). One machine for both chat users:

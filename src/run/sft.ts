@@ -184,6 +184,7 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
     ['lr', cfg.train.lr, 'positive number', 'sft.train.lr'],
     ['evalEvery', cfg.train.evalEvery ?? 0, 'non-negative integer', 'sft.train.evalEvery'],
   ]);
+  // every line of the run names the stage it trains (the loop's lines do: `sft-mine: …` with --into)
   const stage = opts.into ?? 'sft';
   const stageDir = layout.stage(stage);
   const log = opts.log ?? (() => undefined);
@@ -207,17 +208,17 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   const B = cfg.batchSize;
   log(sftTable(data.report));
   const writers = writerSummary(data.report, cfg.mixture.writerErrorRate);
-  if (writers) log(`sft: ${writers}`);
+  if (writers) log(`${stage}: ${writers}`);
   const skipped = data.report.reduce((s, r) => s + r.skipped, 0);
   if (skipped > 0) {
-    warnSkips('sft', `skipped ${skipped} conversation${skipped === 1 ? '' : 's'}: malformed, or longer than a training row of ${T + 1} tokens (seqLen ${T} + 1)`, data.skips, opts.onWarning ?? log);
+    warnSkips(stage, `skipped ${skipped} conversation${skipped === 1 ? '' : 's'}: malformed, or longer than a training row of ${T + 1} tokens (seqLen ${T} + 1)`, data.skips, opts.onWarning ?? log);
   }
   const pad = tok.specialId('<|pad|>');
   const train = new PackedLoader(data.train, B, T, pad, cfg.mixture.seed ?? 1337);
   const val = new Map([...data.val].map(([name, items]) => [name, () => new PackedLoader(items, B, T, pad, 0, false)] as const));
   if (adapter) log(`${stage}: ${describeAdapter(adapter)}`);
   log(
-    `sft: ${trainingStart(stageDir, start.dir, { fresh: opts.fresh, maxSteps: cfg.train.maxSteps })}; ${data.train.length} conversations in ${train.rowsPerEpoch} rows of ${T + 1} (${((cfg.train.maxSteps * B * cfg.train.gradAccum) / train.rowsPerEpoch).toFixed(2)} epochs), ${B}×${T} tokens/step, ${getKernels().name} backend`,
+    `${stage}: ${trainingStart(stageDir, start.dir, { fresh: opts.fresh, maxSteps: cfg.train.maxSteps })}; ${data.train.length} conversations in ${train.rowsPerEpoch} rows of ${T + 1} (${((cfg.train.maxSteps * B * cfg.train.gradAccum) / train.rowsPerEpoch).toFixed(2)} epochs), ${B}×${T} tokens/step, ${getKernels().name} backend`,
   );
 
   const plot = (h: readonly MetricRecord[]): void => {

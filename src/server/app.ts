@@ -4,13 +4,14 @@ import { chatTokenIds, renderForReward, turnEndIds } from '../data/chat.js';
 import { noGrad } from '../engine/tensor.js';
 import { type DecodeEvent, type RowRequest, type RowResult, type TokenLogprob } from '../infer/pipeline.js';
 import { buildProcessors } from '../infer/processors.js';
+import { DEFAULT_MAX_TOOL_CALLS } from '../infer/engine.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import { scoreSequences } from '../train/reward.js';
 import { GptforgeError } from '../util/errors.js';
 import { parseJsonFile } from '../util/json.js';
 import type { GrammarConstraint } from '../infer/constrain/matcher.js';
 import { declaredToolCallConstraint, type ToolDeclaration } from '../infer/constrain/toolcall.js';
-import { chatPrompt, TOOL_HINT, toConversation, ToolRowController, type ApiToolCall, type ToolChoice } from './chat.js';
+import { chatPrompt, TOOL_HINT, toConversation, ToolRowController, type ApiToolCall, type BuiltinToolCall, type ToolChoice } from './chat.js';
 import { runAssist } from './assist.js';
 import { ApiError, badRequest } from './errors.js';
 import { responseFormatConstraint } from './formats.js';
@@ -438,6 +439,8 @@ export class GptforgeServer {
     const builtinNames = b.builtin_tools;
     if (builtinNames !== undefined && !(Array.isArray(builtinNames) && builtinNames.every((x) => x === 'calculator'))) throw badRequest('\'builtin_tools\' may only list "calculator"', 'builtin_tools');
     const builtin = Array.isArray(builtinNames) && builtinNames.length > 0 ? defaultTools() : null;
+    // OpenAI's name (the Responses API's cap on built-in tool calls); the library's default
+    const maxBuiltinCalls = optNumber(b, 'max_tool_calls', 0, 64, { integer: true }) ?? DEFAULT_MAX_TOOL_CALLS;
     for (const name of builtin?.names() ?? []) if (!clientTools.has(name)) declared.push({ name, parameters: builtin?.get(name)?.parameters });
     // a call's arguments decoded under its tool's declared `parameters` (issue #17); a schema we cannot enforce is a 400 naming it
     let callConstraint: GrammarConstraint | null;
@@ -479,7 +482,7 @@ export class GptforgeServer {
     const controllers: ToolRowController[] = [];
     const rows: RowRequest[] = [];
     for (let i = 0; i < s.n; i++) {
-      const c = new ToolRowController({ tok: m.tok, clientTools, builtin, choice, maxCallTokens: callConstraint ? 128 : 48, callConstraint }, `call_${id.slice(9, 21)}_${i}`);
+      const c = new ToolRowController({ tok: m.tok, clientTools, builtin, maxBuiltinCalls, choice, maxCallTokens: callConstraint ? 128 : 48, callConstraint }, `call_${id.slice(9, 21)}_${i}`);
       controllers.push(c);
       const { n: _n, ...sampling } = s;
       rows.push({ ...sampling, prompt, maxTokens, seed: s.seed + i, endIds: ends, bannedIds: banned, processors: [c], controller: c, stopping: [c], constraint: constraint?.clone(), logprobs: logprobs ? (top ?? 0) : undefined });
@@ -519,7 +522,7 @@ export class GptforgeServer {
           const { calls, partial } = callsOf(r, controllers[i]);
           return {
             index: i,
-            message: { role: 'assistant', content: calls.length > 0 && r.text === '' ? null : r.text, refusal: null, ...(calls.length > 0 ? { tool_calls: calls } : {}) },
+            message: { role: 'assistant', content: calls.length > 0 && r.text === '' ? null : r.text, refusal: null, ...(calls.length > 0 ? { tool_calls: calls } : {}), ...builtinCallsJSON(controllers[i].builtinCalls) },
             logprobs: logprobs ? { content: lps[i], refusal: null } : null,
             finish_reason: apiFinish(r, calls, partial),
             ...(controllers[i].wantedTool ? { hint: TOOL_HINT } : {}),
@@ -538,8 +541,16 @@ export class GptforgeServer {
     };
     // a token's chunk without logprobs, stringified once (sse.ts): per token only its text is escaped
     const textLine = sseTemplate((index, content) => chunk([{ index, delta: { content }, logprobs: null, finish_reason: null }]));
+    const shownBuiltin = rows.map(() => 0);
     const p = this.submit(m, rows, reply, (e) => {
       firstToken();
+      // a built-in call that ran in this step: its own delta, after the text before it (a hidden
+      // token released that) and before the text after it
+      const ran = controllers[e.row].builtinCalls;
+      if (ran.length > shownBuiltin[e.row]) {
+        write(chunk([{ index: e.row, delta: { builtin_tool_calls: ran.slice(shownBuiltin[e.row]).map((c, k) => ({ index: shownBuiltin[e.row] + k, ...c })) }, logprobs: null, finish_reason: null }]));
+        shownBuiltin[e.row] = ran.length;
+      }
       if (e.type === 'token') {
         const lp = logprobOfEvent(e);
         if (e.text === '' && !lp) return;
@@ -774,6 +785,11 @@ export class GptforgeServer {
 }
 
 /** Log once per request that a reply's top choice was a tool call the request had not enabled (the reply carries TOOL_HINT): one place for streamed and whole replies. */
+/** The message's `builtin_tool_calls` (gptforge extension, docs/server.md): the built-in tools' calls that ran, when any did. */
+function builtinCallsJSON(calls: readonly BuiltinToolCall[]): { builtin_tool_calls?: readonly BuiltinToolCall[] } {
+  return calls.length > 0 ? { builtin_tool_calls: calls } : {};
+}
+
 function warnUnenabledTool(req: FastifyRequest, controllers: readonly ToolRowController[]): void {
   if (controllers.some((c) => c.wantedTool)) req.log.warn({ hint: TOOL_HINT }, 'chat: the model tried a tool call the request did not enable');
 }

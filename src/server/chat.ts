@@ -8,7 +8,7 @@ import type { TokenConstraint } from '../infer/constraint.js';
 import type { RowView } from '../infer/processors.js';
 import type { Finish, RowProgress, StoppingCriterion } from '../infer/stopping.js';
 import type { ToolRegistry } from '../infer/tools/registry.js';
-import { ToolCallRow, type ToolCallSetup } from '../infer/tools-state.js';
+import { splitToolCall, ToolCallRow, type ToolCallSetup } from '../infer/tools-state.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { badRequest } from './errors.js';
 
@@ -27,6 +27,21 @@ export interface ApiToolCall {
   id: string;
   type: 'function';
   function: { name: string; arguments: string };
+}
+
+/**
+ * A built-in tool's call that ran inside decoding (`builtin_tools`), as the response reports it: the
+ * gptforge extension `builtin_tool_calls` on the message (streamed: on the delta of the step it ran
+ * in, after the text before it). `output` is what was forced into the reply for the model to read.
+ */
+export interface BuiltinToolCall {
+  /** The tool that ran (its registered spelling), or the name the model wrote when none matched. */
+  name: string;
+  /** The call's input text after the colon (`12*3`). */
+  input: string;
+  /** The tool's result, or `error: …` (`ok` false). */
+  output: string;
+  ok: boolean;
 }
 
 /** The model's call input → OpenAI's `arguments` JSON string. */
@@ -202,6 +217,8 @@ export interface ToolSetup extends ToolCallSetup {
   clientTools: ReadonlySet<string>;
   /** Tools run here, inside decoding (the calculator), or null. */
   builtin: ToolRegistry | null;
+  /** Most built-in calls in one reply (the request's `max_tool_calls`, default the engine's DEFAULT_MAX_TOOL_CALLS); then `<|tool_start|>` is masked. */
+  maxBuiltinCalls: number;
   choice: ToolChoice;
   /**
    * The call body ("name: arguments") under the declared tools' `parameters` schemas
@@ -215,7 +232,7 @@ export interface ToolSetup extends ToolCallSetup {
  * (src/infer/tools-state.ts, shared with ChatEngine: `<|tool_end|>` masked in text mode,
  * `<|tool_start|>` and the end of turn masked in a call, a call closed at `maxCallTokens`), and the
  * row's stopping criterion. A call may open while a tool is enabled, `tool_choice` is not "none"
- * and fewer than 4 built-in calls have run; with `tool_choice` "required" or a named function the
+ * and fewer than `maxBuiltinCalls` built-in calls have run; with `tool_choice` "required" or a named function the
  * reply must open with a call (and a named call's `name: ` prefix is forced token by token). A
  * call's name is always a declared one (the strict grammar, or `toolNameConstraint` up to the
  * colon); under "auto" a call heading for an undeclared name is dropped and flagged `wantedTool`.
@@ -225,10 +242,11 @@ export interface ToolSetup extends ToolCallSetup {
  */
 export class ToolRowController extends ToolCallRow implements StoppingCriterion {
   readonly calls: ApiToolCall[] = [];
+  /** The built-in tools' calls run so far, in order (their outputs were forced into the row). */
+  readonly builtinCalls: BuiltinToolCall[] = [];
   /** Whether the last sampled token was visible text (logprobs report only those). */
   lastVisible = true;
   private readonly prefix: number[];
-  private builtinCalls = 0;
   private done = false;
   /** Names only (no strict tool): the declared names' constraint, dropped once the call's colon is written. */
   private readonly nameCon: GrammarConstraint | null;
@@ -256,7 +274,7 @@ export class ToolRowController extends ToolCallRow implements StoppingCriterion 
   }
 
   private get mustCall(): boolean {
-    return this.calls.length === 0 && this.builtinCalls === 0 && (this.s.choice === 'required' || typeof this.s.choice === 'object');
+    return this.calls.length === 0 && this.builtinCalls.length === 0 && (this.s.choice === 'required' || typeof this.s.choice === 'object');
   }
 
   private get anyTool(): boolean {
@@ -264,7 +282,7 @@ export class ToolRowController extends ToolCallRow implements StoppingCriterion 
   }
 
   protected mayOpen(): boolean {
-    return this.anyTool && this.s.choice !== 'none' && this.builtinCalls < 4;
+    return this.anyTool && this.s.choice !== 'none' && this.builtinCalls.length < this.s.maxBuiltinCalls;
   }
 
   protected override textLogits(logits: Float32Array, row: RowView): void {
@@ -320,12 +338,18 @@ export class ToolRowController extends ToolCallRow implements StoppingCriterion 
       this.cut = true;
       return null;
     }
-    const colon = text.indexOf(':');
-    const name = colon > 0 ? text.slice(0, colon).trim() : text.trim();
-    const input = colon > 0 ? text.slice(colon + 1).trim() : '';
-    if (this.s.builtin?.get(name) && !this.s.clientTools.has(name)) {
-      this.builtinCalls++;
-      return this.outputTokens(this.s.builtin.call(text).output);
+    // the names are constrained to declared ones up to the colon, so a call that closes complete has
+    // one; a call without (splitToolCall's rule) is no client function's: the built-in registry
+    // answers it with its error when built-in tools are on, as ChatEngine does, else the row ends
+    const { name, input } = splitToolCall(text);
+    if (this.s.builtin && (name === null || (this.s.builtin.get(name) && !this.s.clientTools.has(name)))) {
+      const r = this.s.builtin.call(text);
+      this.builtinCalls.push({ name: r.tool ?? name ?? 'invalid', input, output: r.output, ok: r.ok });
+      return this.outputTokens(r.output);
+    }
+    if (name === null) {
+      this.done = true;
+      return [];
     }
     this.calls.push({ id: `${this.idPrefix}_${this.calls.length}`, type: 'function', function: { name, arguments: argumentsOf(input) } });
     this.done = true;
@@ -340,12 +364,9 @@ export class ToolRowController extends ToolCallRow implements StoppingCriterion 
    */
   partialCall(): ApiToolCall | null {
     if (!this.inCall || this.callIds.length === 0) return null;
-    const text = this.s.tok.decode(this.callIds);
-    const colon = text.indexOf(':');
-    const name = (colon > 0 ? text.slice(0, colon) : text).trim();
+    const { name, input } = splitToolCall(this.s.tok.decode(this.callIds));
     // a name cut before its colon is not yet a declared function's: no call to return
-    if (colon <= 0 || !this.s.clientTools.has(name)) return null;
-    const input = colon > 0 ? text.slice(colon + 1).trim() : '';
+    if (name === null || !this.s.clientTools.has(name)) return null;
     // the text so far, as it stands (a strict call's JSON prefix), not wrapped as a complete free-text call is
     return { id: `${this.idPrefix}_${this.calls.length}`, type: 'function', function: { name, arguments: input } };
   }

@@ -337,7 +337,7 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
       lastCheckpoint = ck;
       metrics.truncateStage(task.stage, step);
       // a checkpoint at or past the steps asked trains nothing (the loop below is skipped: the
-      // held-out evaluation runs and the checkpoint is saved again): no learning-rate talk then
+      // held-out evaluation runs, the checkpoint is left as it was): no learning-rate talk then
       if (!opts.quiet)
         console.error(
           step >= cfg.maxSteps
@@ -473,7 +473,10 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
       await new Promise<void>((r) => setImmediate(r));
     }
     lastEval = runEval();
-    save();
+    // a resume already at or past the steps asked trained nothing: its checkpoint stays as it was
+    // (re-saving it would store this run's lower horizon as the schedule, and a later, longer run
+    // would go on at minLr from there)
+    if (stepsThisRun > 0 || lastCheckpoint === null) save();
     progress.finish();
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);

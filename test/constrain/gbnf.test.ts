@@ -79,13 +79,14 @@ test('GBNF: errors name the file, line and column', () => {
   assert.throws(() => parseGbnf('root ::= "a"\nroot ::= "b"\n', 'g.gbnf'), /g\.gbnf:2.*defined twice/);
 });
 
-test('constraintFromOptions: files, one option only, JSON syntax errors name file and line', async () => {
-  const { mkdtempSync, writeFileSync } = await import('node:fs');
+test('constraintFromOptions: files, one option only, JSON syntax errors name file and line', async (t) => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
   const { join } = await import('node:path');
   const { tmpdir } = await import('node:os');
   const { constraintFromOptions } = await import('../../src/infer/constrain/index.js');
   const tok = testTokenizer();
   const dir = mkdtempSync(join(tmpdir(), 'constrain-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 's.json'), '{"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}');
   writeFileSync(join(dir, 'bad.json'), '{\n  "type": "object",\n  "properties": {,}\n}');
   writeFileSync(join(dir, 'g.gbnf'), 'root ::= "yes" | "no"\n');

@@ -51,7 +51,7 @@ test('engine: a tool call is run and its output forced as <|output_start|>…<|o
   const calls: string[] = [];
   let streamed = '';
   const r = engine.reply(question, { temperature: 0, tools: defaultTools(), onToolCall: (c, res) => calls.push(`${c} -> ${res.output}`), onText: (d) => (streamed += d) });
-  assert.equal(r.stopReason, 'end');
+  assert.equal(r.finishReason, 'stop');
   assert.deepEqual(calls, ['calculator: 12*3 -> 36']);
   assert.equal(r.text, 'Let me see.The answer is 36.');
   assert.equal(streamed, 'Let me see.The answer is 36.');
@@ -76,7 +76,7 @@ test('engine: a tool call is run and its output forced as <|output_start|>…<|o
 test('engine: a tool error goes back to the model as output and it continues', () => {
   const script = [sp('<|tool_start|>'), ...txt('calculator: 12/0'), sp('<|tool_end|>'), ...txt('The answer is'), sp('<|assistant_end|>')];
   const r = new ChatEngine(new ScriptedModel(script), tok).reply(question, { temperature: 0, tools: defaultTools() });
-  assert.equal(r.stopReason, 'end');
+  assert.equal(r.finishReason, 'stop');
   assert.equal(r.messages[1].role, 'tool');
   assert.match(r.messages[1].content, /^error: .*division by zero/);
   assert.equal(r.text, 'The answer is');
@@ -96,7 +96,7 @@ test('engine: inside an open call the end of turn is masked (the call goes on to
   // the model's first choice ends the turn inside the call, its runner-up closes the call
   const runnerUp = [...open.slice(0, -1).map(() => sp('<|assistant_end|>')), sp('<|tool_end|>')];
   const r1 = new ChatEngine(new ScriptedModel(open, runnerUp), tok).reply(question, { temperature: 0, tools: defaultTools() });
-  assert.notEqual(r1.stopReason, 'unclosed_tool_call');
+  assert.notEqual(r1.finishReason, 'unclosed_tool_call');
   assert.equal(r1.toolCalls, 1);
   assert.deepEqual(r1.messages[0].tool_call, { name: 'calculator', input: '12*3' });
   assert.equal(r1.messages[1].content, '36');
@@ -110,7 +110,7 @@ test('engine: inside an open call the end of turn is masked (the call goes on to
   assert.equal(end, 9);
   assert.equal(r2.sampled[end], 0);
   const r3 = new ChatEngine(new ScriptedModel(open.slice(0, 4)), tok).reply(question, { temperature: 0, tools: defaultTools(), maxTokens: 4 });
-  assert.equal(r3.stopReason, 'max_tokens'); // the budget, not the model, cut the call
+  assert.equal(r3.finishReason, 'length'); // the budget, not the model, cut the call
 });
 
 test('engine: without tools <|tool_start|> is masked, and turn markers are never sampled', () => {
@@ -194,7 +194,7 @@ const branches: Branch[] = [
 ];
 
 for (const { blockSize, maxTokens, longStop } of [
-  { blockSize: 256, maxTokens: 40, longStop: 'max_tokens' },
+  { blockSize: 256, maxTokens: 40, longStop: 'length' },
   { blockSize: 128, maxTokens: 200, longStop: 'context' },
 ]) {
   test(`engine: replies(conv, 3) row i is reply(conv, seed + i): tool calls, an early end, ${longStop}`, () => {
@@ -221,8 +221,8 @@ for (const { blockSize, maxTokens, longStop } of [
     // every case happened: tool calls with forced outputs, an early end, a cut
     const byBranch = branches.map((br) => got.find((r) => r.ids[0] === br.head[0])!);
     assert.deepEqual(
-      byBranch.map((r) => r.stopReason),
-      ['end', 'end', longStop],
+      byBranch.map((r) => r.finishReason),
+      ['stop', 'stop', longStop],
     );
     assert.deepEqual(
       byBranch.map((r) => r.toolCalls),
@@ -304,4 +304,17 @@ test('engine: replies() wants a positive whole number of replies', () => {
       () => engine.replies(question, n),
       (e: unknown) => e instanceof GptforgeError && /positive integer/.test(e.message),
     );
+});
+
+test('engine: a call is read by the one rule of both tool layers (splitToolCall): no colon, no name (`invalid`, the whole text the input); an empty input stays empty', () => {
+  const script = [sp('<|tool_start|>'), ...txt('calculator 12*3'), sp('<|tool_end|>'), sp('<|tool_start|>'), ...txt('calculator:'), sp('<|tool_end|>'), ...txt('The answer is'), sp('<|assistant_end|>')];
+  const r = new ChatEngine(new ScriptedModel(script), tok).reply(question, { temperature: 0, tools: defaultTools() });
+  const calls = r.messages.filter((m) => m.tool_call).map((m) => m.tool_call);
+  assert.deepEqual(calls, [
+    { name: 'invalid', input: 'calculator 12*3' },
+    { name: 'calculator', input: '' },
+  ]);
+  assert.match(r.messages[1].content, /^error: malformed tool call/);
+  // the rendered reply is a valid conversation again (the `invalid` name is an identifier)
+  assert.ok(renderConversation(tok, { messages: [...question.messages, ...r.messages] }).ids.length > 0);
 });

@@ -22,7 +22,7 @@ test('greedy decoding on the KV cache equals argmax of a full forward at every s
     seq.push(id);
   }
   assert.equal(res.ids.length, 12);
-  assert.equal(res.stopReason, 'max_tokens');
+  assert.equal(res.finishReason, 'length');
 });
 
 test('sampler: top-k 1 is greedy; top-p keeps the smallest set reaching p; seeded sampling repeats; frequencies follow softmax', () => {
@@ -66,7 +66,8 @@ test('stop sequences stop generation and are never emitted, even split across to
   const stop = free.text.slice(2, 5); // a stop string inside the greedy continuation
   let streamed = '';
   const res = generateText(model, tok, prompt, { maxTokens: 30, temperature: 0, stopSequences: [stop], onText: (d) => (streamed += d) });
-  assert.equal(res.stopReason, 'stop');
+  assert.equal(res.finishReason, 'stop');
+  assert.equal(res.matchedStop, stop);
   assert.equal(res.text, free.text.slice(0, free.text.indexOf(stop)));
   assert.equal(streamed, res.text);
 });
@@ -88,6 +89,7 @@ test('generateText and generate() stop at <|assistant_end|> / <|eos|> by default
   const chat = new PolicyModel(tok.vocabSize, (h) => peak(tok.vocabSize, h.length === 3 ? end : word));
   const prompt = tok.encodeOrdinary('the');
   const r = generateText(chat, tok, prompt, { maxTokens: 10, temperature: 0 });
+  // the deprecated GenerateResult.stopReason's mapping, tested here while it exists: 'eos' (an end token) and 'max_tokens'
   assert.equal(r.stopReason, 'eos');
   assert.equal(r.finishReason, 'stop');
   assert.equal(r.matchedStop, end);
@@ -109,5 +111,5 @@ test('generateText and generate() stop at <|assistant_end|> / <|eos|> by default
   assert.equal(n, 3); // two words and the end token
   const eos = tok.specialId('<|eos|>');
   const base = new PolicyModel(tok.vocabSize, (h) => peak(tok.vocabSize, h.length === 2 ? eos : word));
-  assert.equal(generateText(base, tok, prompt, { maxTokens: 10, temperature: 0 }).stopReason, 'eos');
+  assert.equal(generateText(base, tok, prompt, { maxTokens: 10, temperature: 0 }).matchedStop, eos);
 });

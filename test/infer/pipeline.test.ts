@@ -315,7 +315,7 @@ test('AbortSignal: a row aborted mid-decode ends at the next step with "abort"; 
   );
   // and generateText reports it
   const g = generateText(model, tok, [0], { maxTokens: 5, signal: AbortSignal.abort() });
-  assert.equal(g.stopReason, 'abort');
+  assert.equal(g.finishReason, 'abort');
 });
 
 /** Digits only (multi-digit tokens count each digit), complete after ≥ 2 digits, at most 4. */

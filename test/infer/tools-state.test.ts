@@ -5,7 +5,7 @@ import { decode, type RowRequest } from '../../src/infer/pipeline.js';
 import type { TokenConstraint } from '../../src/infer/constraint.js';
 import type { RowView } from '../../src/infer/processors.js';
 import { defaultTools } from '../../src/infer/tools/registry.js';
-import { ToolCallRow } from '../../src/infer/tools-state.js';
+import { splitToolCall, ToolCallRow } from '../../src/infer/tools-state.js';
 import { PolicyModel } from './scripted.js';
 
 // the per-row tool state machine on its own (src/infer/tools-state.ts), under a minimal layer: ChatEngine's
@@ -197,4 +197,13 @@ test('tool row on the pipeline: max_tokens cutting an open call leaves it open a
   assert.ok(row2.closes.length >= 1);
   assert.equal(row2.closes[0].text, tok.decode(neverClosed.slice(txt('Let').length + 1, end)));
   assert.ok(!r2.ids.slice(0, end).includes(END));
+});
+
+test('splitToolCall: "name: input" at the first colon, both trimmed; no colon (or nothing before it): no name, the whole text the input', () => {
+  assert.deepEqual(splitToolCall(' calculator : 12*3 '), { name: 'calculator', input: '12*3' });
+  assert.deepEqual(splitToolCall('get_weather: {"t": "12:30"}'), { name: 'get_weather', input: '{"t": "12:30"}' });
+  assert.deepEqual(splitToolCall('calculator: '), { name: 'calculator', input: '' });
+  assert.deepEqual(splitToolCall('calculator 12*3'), { name: null, input: 'calculator 12*3' });
+  assert.deepEqual(splitToolCall(': 12*3'), { name: null, input: ': 12*3' });
+  assert.deepEqual(splitToolCall('  : x'), { name: null, input: ': x' });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../../src/engine/rng.js';
@@ -42,10 +42,16 @@ export function randomModel(cfg: GPTConfigInput, seed = 7, scale = 1): GPT {
 
 /** Save `model` (+ tokenizer) as a checkpoint in a fresh temp stage directory; returns the checkpoint path. */
 export function saveTemp(model: GPT, tok: Tokenizer, prefix = 'gf-interop-'): string {
-  const stage = join(mkdtempSync(join(tmpdir(), prefix)), 'base');
+  const stage = join(tempDir(prefix), 'base');
   return saveCheckpoint(stage, model, { stage: 'sft', step: 3, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() });
 }
 
+const made: string[] = [];
+
+/** A fresh directory under the system's temp directory, removed when the test file's process exits. */
 export function tempDir(prefix = 'gf-interop-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  if (made.length === 0) process.once('exit', () => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
 }

@@ -7,7 +7,7 @@ import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { setBackend, nativeAvailable } from '../../src/engine/backend.js';
 import { noGrad } from '../../src/engine/tensor.js';
 import type { GPT } from '../../src/model/gpt.js';
-import { loadCheckpoint, modelFromCheckpoint, resolveCheckpoint } from '../../src/model/checkpoint.js';
+import { loadCheckpoint, modelFromCheckpoint, resolveCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
 import { readSafetensors, type NamedTensor } from '../../src/model/safetensors.js';
 import { exportCheckpointToHf, importHuggingFace, HF_TOKENIZER_KEYS } from '../../src/model/export/hf.js';
 import { renderConversation, renderPrompt } from '../../src/data/chat.js';
@@ -347,4 +347,32 @@ test('HF import keeps the step our export recorded, and refuses to replace a sta
     readdirSync(stage).filter((n) => n.startsWith('step-')),
     ['step-0000003'],
   );
+});
+
+test('HF import --force replaces only its own step and the later ones (they would shadow it); earlier steps of the same model stay, of another model go', () => {
+  const tok = smallTokenizer();
+  const cfg = { vocabSize: tok.vocabSize, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 16, position: 'rope' } as const;
+  const ck = saveTemp(randomModel(cfg), tok); // step 3
+  const out = join(tempDir(), 'hf');
+  exportCheckpointToHf(ck, out);
+  const steps = (dir: string): string[] => readdirSync(dir).filter((n) => n.startsWith('step-'));
+  const hash = tok.hash();
+  const json = tok.toJSON();
+
+  // the stage's own history: steps 1 and 2 of the same model before, 5 after
+  const stage = join(tempDir(), 'sft');
+  for (const step of [1, 2, 3, 5]) saveCheckpoint(stage, randomModel(cfg, step), { stage: 'sft', step, tokenizerJSON: json, tokenizerHash: hash, keepLast: 0 });
+  const r = importHuggingFace(out, stage, { force: true });
+  assert.deepEqual(steps(stage), ['step-0000001', 'step-0000002', 'step-0000003']);
+  assert.equal(resolveCheckpoint(stage), r.checkpoint);
+  const back = modelFromCheckpoint(loadCheckpoint(r.checkpoint));
+  const orig = modelFromCheckpoint(loadCheckpoint(ck));
+  assert.deepEqual(ourLogits(back, [1, 2, 3]), ourLogits(orig, [1, 2, 3]));
+
+  // another model's earlier steps (wider) go: the stage's history would mix two models
+  const other = join(tempDir(), 'base');
+  saveCheckpoint(other, randomModel({ ...cfg, nEmbd: 32 }), { stage: 'pretrain', step: 1, tokenizerJSON: json, tokenizerHash: hash });
+  saveCheckpoint(other, randomModel(cfg), { stage: 'pretrain', step: 2, tokenizerJSON: json, tokenizerHash: 'another tokenizer', keepLast: 0 });
+  importHuggingFace(out, other, { force: true });
+  assert.deepEqual(steps(other), ['step-0000003']);
 });

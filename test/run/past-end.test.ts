@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { runSft } from '../../src/index.js';
 import { qa, stderrOf, tinyRun } from './fixture.js';
 
@@ -26,6 +27,31 @@ test('resuming a stage already past --max-steps says there is nothing to train, 
       errs.some((l) => l.startsWith('sft-x: resuming ') && l.includes('past --max-steps 2: nothing to train')),
       errs.join('\n'),
     );
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+});
+
+test('resuming past --max-steps leaves the checkpoint as it was: a later, longer run goes on with the schedule it was interrupted in, not at minLr', async () => {
+  const runDir = tinyRun();
+  try {
+    const sft = (steps: number, more: { signal?: AbortSignal; onStep?: (r: { step: number; learning_rate?: unknown }) => void } = {}) => runSft(runDir, { conversations: convs, onlyData: true, into: 'sft-x', steps, quiet: true, log: () => {}, ...more });
+    // interrupted at step 3 of 8 (lr 0.01 → minLr 0.001 at step 8)
+    const stop = new AbortController();
+    const first = await sft(8, { signal: stop.signal, onStep: (r) => r.step === 3 && stop.abort() });
+    assert.equal(first.step, 3);
+    assert.equal(first.interrupted, true);
+    const state = (): string => readFileSync(join(first.checkpoint!, 'trainer_state.json'), 'utf8');
+    const before = state();
+    // resumed with fewer steps: nothing trains, and the checkpoint is not re-saved with a schedule ending at 2
+    const past = await sft(2);
+    assert.equal(past.step, 3);
+    assert.equal(past.checkpoint, first.checkpoint);
+    assert.equal(state(), before);
+    // resumed with the original horizon: step 4 trains at the rate the 8-step schedule gives it
+    const rates = new Map<number, number>();
+    await sft(8, { onStep: (r) => rates.set(r.step, Number(r.learning_rate)) });
+    assert.ok(rates.get(4)! > 0.005, `step 4's learning rate ${rates.get(4)} (minLr 0.001; cosine 0.01 → 0.001 over 8 steps gives ~0.007)`);
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }

@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { presetsDir } from '../../src/run/presets.js';
@@ -16,9 +16,17 @@ const cell = (e: number, compare: { name: string; winRate: number; accuracy: num
   compare: compare.map((c) => ({ ...c, rmReward: 0, wins: 0, ties: 0, losses: 0, rubric: 0, diversity: { samples: 4, distinct1: 0.5, distinct2: 0.6, selfBleu: 0.3, meanEntropy: 1, uniqueSamples: 3 }, listItems: { distinct: 1, perSample: 1 } })),
 });
 
+const runs: string[] = [];
+after(() => runs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+/** A fresh run directory, removed after the file's tests. */
+const tempRun = (): string => {
+  runs.push(mkdtempSync(join(tmpdir(), 'gf-sweep-')));
+  return runs[runs.length - 1];
+};
+
 /** A run with a (stub) base model and finished sweep cells for `done` e_w's. */
 function sweepRun(done: readonly number[]): string {
-  const run = mkdtempSync(join(tmpdir(), 'gf-sweep-'));
+  const run = tempRun();
   copyFileSync(join(presetsDir(), 'pretrain.tiny.json'), join(run, 'preset.json'));
   writeFileSync(join(run, 'tokenizer.json'), '{}');
   mkdirSync(join(run, 'base', 'step-0000001'), { recursive: true });
@@ -92,7 +100,7 @@ test('rlhf sweep: the start estimate times the cells left on this machine (the f
 });
 
 test('rlhf sweep: a bad rate and a run without a base model are refused by name', async () => {
-  const run = mkdtempSync(join(tmpdir(), 'gf-sweep-'));
+  const run = tempRun();
   await assert.rejects(runRlhfSweep(run, { rates: [1.5] }), /between 0 and 1/);
   await assert.rejects(runRlhfSweep(run, { rates: [0] }), /base model/);
   const rows: SweepRow[] = [];

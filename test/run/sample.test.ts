@@ -17,7 +17,6 @@ test('sampleFromModel: a chat stage stops at the end of its turn (<|assistant_en
     const r = sampleFromModel({ model: model(), tok, stage }, 'the sea', { maxTokens: 8, temperature: 0, onText: (d) => (streamed += d) });
     assert.equal(r.text, '1', stage);
     assert.equal(streamed, '1', stage);
-    assert.equal(r.stopReason, 'eos', stage);
     assert.equal(r.finishReason, 'stop', stage);
     assert.deepEqual(r.ids, [script[0]], stage);
   }
@@ -25,6 +24,6 @@ test('sampleFromModel: a chat stage stops at the end of its turn (<|assistant_en
   for (const stage of ['pretrain', undefined]) {
     const r = sampleFromModel({ model: model(), tok, stage }, 'the sea', { maxTokens: 8, temperature: 0 });
     assert.equal(r.text, '1<|assistant_end|>2', String(stage));
-    assert.equal(r.stopReason, 'eos', String(stage));
+    assert.equal(r.finishReason, 'stop', String(stage));
   }
 });

@@ -57,7 +57,7 @@ test('runSft: in-memory conversations are validated by index; onBad skip counts 
 
     const base = loadModel(runDir, 'base').dir;
     assert.ok(
-      logged.some((l) => l.startsWith(`sft: from ${base}; `)),
+      logged.some((l) => l.startsWith(`sft-x: from ${base}; `)),
       logged.join('\n'),
     );
 
@@ -66,10 +66,10 @@ test('runSft: in-memory conversations are validated by index; onBad skip counts 
     const again = await runSft(runDir, { conversations: good, onlyData: true, into: 'sft-x', steps: 5, quiet: true, log: (l) => resumedLog.push(l) });
     assert.equal(again.step, 5);
     assert.ok(
-      resumedLog.some((l) => l.startsWith(`sft: resuming ${r.checkpoint} at step 3 of 5 (the stage started from ${base}); `)),
+      resumedLog.some((l) => l.startsWith(`sft-x: resuming ${r.checkpoint} at step 3 of 5 (the stage started from ${base}); `)),
       resumedLog.join('\n'),
     );
-    assert.ok(!resumedLog.some((l) => l.startsWith('sft: from ')), resumedLog.join('\n'));
+    assert.ok(!resumedLog.some((l) => l.startsWith('sft-x: from ')), resumedLog.join('\n'));
     assert.deepEqual(
       again.history.filter((h) => typeof h.loss === 'number').map((h) => h.step),
       [1, 2, 3, 4, 5],

@@ -37,7 +37,7 @@ export const BYTE_REPLY = 'café 中 😀 ü.';
 /**
  * A scripted chat model (greedy tests): after a user message containing "weather" it calls
  * `get_weather: {"city": "Paris"}`, after "calc" `calculator: 12*3`; after a tool output it
- * says " It says: <output>."; after "bytes" it writes `BYTE_REPLY` one UTF-8 byte token at a time (its
+ * says " It says: <output>." (after "calc forever": calls again); after "bytes" it writes `BYTE_REPLY` one UTF-8 byte token at a time (its
  * multi-byte characters split across tokens); otherwise "Hello there. How are you? Bye." — then ends the turn.
  * `slowMs` busy-waits per forward pass (disconnect tests need a reply that takes a while).
  */
@@ -61,7 +61,11 @@ export function scriptedModel(tok: Tokenizer, opts: { slowMs?: number; repeat?: 
       const oe = reply.lastIndexOf(sp['<|output_end|>']);
       let script: number[];
       let at: number;
-      if (oe >= 0) {
+      if (oe >= 0 && prompt.includes('forever')) {
+        // "calc forever": it calls again after each output
+        script = [sp['<|tool_start|>'], ...txt('calculator: 12*3'), sp['<|tool_end|>']];
+        at = reply.length - oe - 1;
+      } else if (oe >= 0) {
         const os = reply.lastIndexOf(sp['<|output_start|>']);
         script = [...txt(' It says: '), ...reply.slice(os + 1, oe), ...txt('.'), sp['<|assistant_end|>']];
         at = reply.length - oe - 1;

@@ -6,6 +6,7 @@ import { selectedCheckpoint } from '../../src/model/checkpoint.js';
 import OpenAI, { APIError, AuthenticationError, BadRequestError, InternalServerError, NotFoundError, RateLimitError } from 'openai';
 import { ajvValidator } from '../constrain/ajv.js';
 import { GptforgeServer, loadRunModels, type ServedModel } from '../../src/server/index.js';
+import { DEFAULT_MAX_TOOL_CALLS } from '../../src/infer/engine.js';
 import type { Tokenizer } from '../../src/tokenizer/index.js';
 import { BYTE_REPLY, scriptedModel, tinyRun } from './fixture.js';
 
@@ -434,6 +435,43 @@ describe('tools', () => {
     assert.equal(r.choices[0].message.content, ' It says: 36.');
     assert.equal(r.choices[0].finish_reason, 'stop');
     assert.equal(r.choices[0].message.tool_calls, undefined);
+  });
+  test("the built-in calls in one reply stop at max_tool_calls (OpenAI's name), by default the library's ChatOptions.maxToolCalls default", async () => {
+    type Builtin = { builtin_tool_calls?: unknown[] };
+    const ask = async (extra: Record<string, unknown>) => {
+      const r = await client.chat.completions.create({ model: 'scripted', messages: user('calc forever'), temperature: 0, max_tokens: 100, builtin_tools: ['calculator'], ...extra } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+      return ((r.choices[0].message as Builtin).builtin_tool_calls ?? []).length;
+    };
+    assert.equal(await ask({}), DEFAULT_MAX_TOOL_CALLS);
+    assert.equal(await ask({ max_tool_calls: 6 }), 6);
+    assert.equal(await ask({ max_tool_calls: 1 }), 1);
+    assert.equal(await ask({ max_tool_calls: 0 }), 0);
+    const bad = await post('/v1/chat/completions', { model: 'scripted', messages: user('hi'), max_tool_calls: -1 });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json.error.param, 'max_tool_calls');
+  });
+  test('rag.empty_context in the library\'s spelling ("no-answer") is a 400 naming the API\'s values ("no_answer" or "generate")', async () => {
+    const r = await post('/v1/chat/completions', { model: 'scripted', messages: user('hi'), rag: { empty_context: 'no-answer' } });
+    assert.equal(r.status, 400);
+    assert.equal(r.json.error.param, 'rag');
+    assert.match(r.json.error.message, /'rag\.empty_context' must be "no_answer" or "generate", got "no-answer"/);
+  });
+  test('a built-in call that ran is shown on the message (builtin_tool_calls: name, input, output), streamed as its own delta between the text before and after it', async () => {
+    type Builtin = { builtin_tool_calls?: Array<{ index?: number; name: string; input: string; output: string; ok: boolean }> };
+    const calc = { model: 'scripted', messages: user('calc please'), temperature: 0, builtin_tools: ['calculator'] };
+    const r = await client.chat.completions.create(calc as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    assert.deepEqual((r.choices[0].message as Builtin).builtin_tool_calls, [{ name: 'calculator', input: '12*3', output: '36', ok: true }]);
+    // streamed: the call's delta comes before the text the model wrote after reading its output
+    const seen: string[] = [];
+    for await (const ch of await client.chat.completions.create({ ...calc, stream: true } as OpenAI.ChatCompletionCreateParamsStreaming)) {
+      const d = ch.choices[0]?.delta as (Builtin & { content?: string | null }) | undefined;
+      for (const c of d?.builtin_tool_calls ?? []) seen.push(`[${c.index} ${c.name}: ${c.input} → ${c.output}]`);
+      if (d?.content) seen.push(d.content);
+    }
+    assert.equal(seen.join(''), '[0 calculator: 12*3 → 36] It says: 36.');
+    // no built-in call, no field
+    const plain = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0, builtin_tools: ['calculator'] } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    assert.equal((plain.choices[0].message as Builtin).builtin_tool_calls, undefined);
   });
   test('a reply whose model wanted a tool the request did not enable carries a hint saying so (plain and streamed); with the tool on, none', async () => {
     type Hinted = { hint?: string };

@@ -1,12 +1,13 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { displayCommand, holdLock, holdRunLock, processAlive, readLock, releaseLock } from '../../src/util/lock.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gf-lockunit-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('holdLock creates the lock file with pid, command, host and start time; is re-entrant; releaseLock removes it', () => {
   const f = join(dir, 'a.lock');

@@ -1,11 +1,11 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { atomicReplaceDir } from '../../util/atomic.js';
 import { GptforgeError } from '../../util/errors.js';
 import { Tokenizer } from '../../tokenizer/tokenizer.js';
 import { GPT } from '../gpt.js';
 import type { GPTConfig } from '../config.js';
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type LoadedCheckpoint } from '../checkpoint.js';
+import { configDiff, latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint, type LoadedCheckpoint } from '../checkpoint.js';
 import { readSafetensors, writeSafetensors, type NamedTensor } from '../safetensors.js';
 import { assertExportable } from './layout.js';
 import { chatTemplate, chatSpecialIds } from './chat-template.js';
@@ -158,9 +158,10 @@ export interface ImportHfResult {
  * 0), with its tokenizer.json converted to ours. Refused by name: architectures, config values
  * and tokenizer features gptforge does not implement.
  *
- * @param opts.force replace the checkpoints `stageDir` already holds (the stage then holds the
- *   imported one only); without it a stage directory with a checkpoint is refused, before any
- *   weights are read.
+ * @param opts.force replace the checkpoint at the imported step and remove the stage's later steps
+ *   (each reader takes a stage's latest step: they would shadow the import); earlier steps stay
+ *   when they hold the same model (config, tokenizer hash, full weights), and go otherwise.
+ *   Without it a stage directory with a checkpoint is refused, before any weights are read.
  */
 export function importHuggingFace(hfDir: string, stageDir: string, opts: { stage?: string; force?: boolean } = {}): ImportHfResult {
   const cfgPath = join(hfDir, 'config.json');
@@ -205,8 +206,21 @@ export function importHuggingFace(hfDir: string, stageDir: string, opts: { stage
   const gf = (j.gptforge ?? {}) as Json;
   // the step our export recorded: a re-imported checkpoint keeps its place in its stage's history
   const step = typeof gf.step === 'number' && Number.isInteger(gf.step) && gf.step >= 0 ? gf.step : 0;
-  // with force, the stage holds the imported checkpoint only (earlier and later steps removed)
-  const checkpoint = saveCheckpoint(stageDir, model, { stage: opts.stage ?? (typeof gf.stage === 'string' ? gf.stage : 'import'), step, tokenizerJSON, tokenizerHash, keepLast: existing ? 1 : 0 });
+  // with force: the imported step is replaced and later steps are removed (saveCheckpoint's rule:
+  // every reader takes a stage's latest step, so they would shadow the import); earlier steps are
+  // the stage's history and stay when they hold the same model (shape, tokenizer, full weights) —
+  // those of another model go, or the stage's history would mix two models
+  if (existing)
+    for (const d of listCheckpoints(stageDir)) {
+      let meta: LoadedCheckpoint['meta'];
+      try {
+        meta = loadCheckpoint(d, { weights: false }).meta;
+      } catch {
+        continue; // unreadable: not this import's to judge (a later save's pruning or the user's)
+      }
+      if (meta.step < step && (meta.adapter || meta.hasScalarHead || configDiff(meta.model, config) || meta.tokenizerHash !== tokenizerHash)) rmSync(d, { recursive: true, force: true });
+    }
+  const checkpoint = saveCheckpoint(stageDir, model, { stage: opts.stage ?? (typeof gf.stage === 'string' ? gf.stage : 'import'), step, tokenizerJSON, tokenizerHash, keepLast: 0 });
   return { checkpoint, arch, config };
 }
 
