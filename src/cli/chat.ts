@@ -124,6 +124,8 @@ export const command = new Command('chat')
   .action(async (o, command) => {
     checkSamplingFlags(o);
     const loaded = loadGenerationModel(o.run, o.stage, { precision: o.precision });
+    // which checkpoint answers (a run holds several), as `ask` says; a base model completes documents rather than chatting
+    const base = loaded.stage !== 'pretrain' ? '' : o.stage === undefined ? ': a base model (no chat stage in this run), which continues text rather than answering; gptforge sft trains one' : ': a base model, which continues text rather than answering';
     const engine = new ChatEngine(loaded.model, loaded.tok);
     // Compiled once before the first turn (errors name the file and pointer/line); the engine clones it per reply.
     // It governs the visible text only: tool calls before the text stay free (ReplyConstraint).
@@ -139,13 +141,14 @@ export const command = new Command('chat')
     const fresh = (): Message[] => (system ? [{ role: 'system', content: system }] : []);
     let history = fresh();
     if (o.prompt !== undefined) {
+      console.error(DIM(`chat: ${loaded.dir} (stage ${loaded.stage})${base}`));
       const r = turn({ messages: [...history, { role: 'user', content: o.prompt }] }, opts);
       // a script reading a constrained value can tell an incomplete one by the status (the reason is on stderr)
       if (opts.constraint && !chatValueComplete(r)) process.exitCode = 3;
       return;
     }
 
-    console.error(DIM(`chatting with ${loaded.dir} (stage ${loaded.stage}, context ${loaded.model.config.blockSize} tokens). /reset, /system <text>, /quit`));
+    console.error(DIM(`chatting with ${loaded.dir} (stage ${loaded.stage}, context ${loaded.model.config.blockSize} tokens${base}). /reset, /system <text>, /quit`));
     const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: 'you> ' });
     rl.prompt();
     let seed = o.seed;
