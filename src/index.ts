@@ -140,6 +140,8 @@ export type { EvalOptions, EvalTable, EvalSubject, EvalRow, EvalCell, EvalExampl
 export { compareModels, compareMarkdown } from './eval/compare.js';
 export type { CompareOptions, CompareRow, Contender, ComparePrompt } from './eval/compare.js';
 export { diversityReport } from './eval/diversity.js';
+export { structuredEffect, structuredMarkdown } from './eval/structured.js';
+export type { StructuredEffect, StructuredScore } from './eval/structured.js';
 export type { DiversityReport } from './eval/diversity.js';
 export { lossCurveSVG, terminalChart } from './eval/plot.js';
 export type { Series } from './eval/plot.js';

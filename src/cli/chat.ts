@@ -36,6 +36,20 @@ export function chatValueComplete(r: Pick<ChatReply, 'finishReason' | 'constrain
   return constrainedValueComplete(r.finishReason, r.constraintComplete === true);
 }
 
+/**
+ * The stderr line for a constrained reply that did not end on its own ('stop'), else undefined.
+ * Tool calls before the constrained text are free (docs/constrain.md), and their tokens count
+ * against --max-tokens: when the reply opened any call — finished, or still open when the budget
+ * ran out (no tool message then, only the `<|tool_start|>` among its ids) — the line says so.
+ */
+export function constrainedFinishLine(reply: Pick<ChatReply, 'finishReason' | 'constraintComplete' | 'ids'>, toolsOn: boolean, toolStartId: number): string | undefined {
+  // Under a constraint only an end token or the constraint's own end ('stop') is a complete value.
+  if (reply.finishReason === 'stop') return undefined;
+  if (chatValueComplete(reply)) return 'finish_reason: length (cut at --max-tokens; the reply matches the constraint in full, though the model might have gone on)';
+  const toolHint = toolsOn && reply.ids.includes(toolStartId) ? '; the model spent tokens on tool calls first: --no-tools leaves them all to the value' : '';
+  return `finish_reason: ${reply.finishReason} (the constrained reply is incomplete${toolHint})`;
+}
+
 /** Dimmed on a terminal; every dimmed note goes to stderr. */
 const DIM = (s: string): string => (process.stderr.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
 
@@ -79,13 +93,8 @@ function streamReply(engine: ChatEngine, conv: Conversation, opts: ChatOptions, 
   trace.end();
   if (reply.notice) console.error(DIM(`(${reply.notice})`));
   if (reply.finishReason === 'length') console.error(DIM('(reply cut at --max-tokens)'));
-  // Under a constraint only an end token or the constraint's own end ('stop') is a complete value.
-  // tool calls before the constrained text are free: a model that spends its tokens on them never reaches the value
-  const toolHint = opts.tools && (reply.finishReason === 'unclosed_tool_call' || reply.messages.some((m) => m.role === 'tool')) ? '; the model spent tokens on tool calls first: --no-tools leaves them all to the value' : '';
-  if (opts.constraint && reply.finishReason !== 'stop') {
-    if (chatValueComplete(reply)) console.error(`finish_reason: length (cut at --max-tokens; the reply matches the constraint in full, though the model might have gone on)`);
-    else console.error(`finish_reason: ${reply.finishReason} (the constrained reply is incomplete${toolHint})`);
-  }
+  const line = opts.constraint ? constrainedFinishLine(reply, opts.tools != null, engine.tok.specialId('<|tool_start|>')) : undefined;
+  if (line) console.error(line);
   if (reply.finishReason === 'unclosed_tool_call') console.error(DIM('(the model opened a tool call and never closed it)'));
   return reply;
 }
@@ -115,6 +124,8 @@ export const command = new Command('chat')
   .action(async (o, command) => {
     checkSamplingFlags(o);
     const loaded = loadGenerationModel(o.run, o.stage, { precision: o.precision });
+    // which checkpoint answers (a run holds several), as `ask` says; a base model completes documents rather than chatting
+    const base = loaded.stage !== 'pretrain' ? '' : o.stage === undefined ? ': a base model (no chat stage in this run), which continues text rather than answering; gptforge sft trains one' : ': a base model, which continues text rather than answering';
     const engine = new ChatEngine(loaded.model, loaded.tok);
     // Compiled once before the first turn (errors name the file and pointer/line); the engine clones it per reply.
     // It governs the visible text only: tool calls before the text stay free (ReplyConstraint).
@@ -130,13 +141,14 @@ export const command = new Command('chat')
     const fresh = (): Message[] => (system ? [{ role: 'system', content: system }] : []);
     let history = fresh();
     if (o.prompt !== undefined) {
+      console.error(DIM(`chat: ${loaded.dir} (stage ${loaded.stage})${base}`));
       const r = turn({ messages: [...history, { role: 'user', content: o.prompt }] }, opts);
       // a script reading a constrained value can tell an incomplete one by the status (the reason is on stderr)
       if (opts.constraint && !chatValueComplete(r)) process.exitCode = 3;
       return;
     }
 
-    console.error(DIM(`chatting with ${loaded.dir} (stage ${loaded.stage}, context ${loaded.model.config.blockSize} tokens). /reset, /system <text>, /quit`));
+    console.error(DIM(`chatting with ${loaded.dir} (stage ${loaded.stage}, context ${loaded.model.config.blockSize} tokens${base}). /reset, /system <text>, /quit`));
     const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: 'you> ' });
     rl.prompt();
     let seed = o.seed;

@@ -34,7 +34,7 @@ export const command = new Command('sft')
   .action(async (o) => {
     checkOnBad(o.onBad);
     if (o.onlyData && o.data.length === 0) throw new GptforgeError('--only-data needs at least one --data file');
-    const r = await runSft(o.run, { ...o, dataFiles: o.data, steps: o.maxSteps, onBad: o.onBad, signal: interruptSignal(), log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });
+    const r = await runSft(o.run, { ...o, dataFiles: o.data, steps: o.maxSteps, stepsOption: '--max-steps', onBad: o.onBad, signal: interruptSignal(), log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });
     console.log(sftReport(r, { chart: !o.quiet }));
     if (r.interrupted) process.exitCode = 130;
   });

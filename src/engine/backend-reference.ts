@@ -1,4 +1,4 @@
-import { floatToHalf, halfToFloat } from '../model/export/ggml-quants.js';
+import { floatToHalf, halfToFloat } from './half.js';
 import type { BlockQuant, Kernels } from './kernels.js';
 
 /**

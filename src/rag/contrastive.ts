@@ -138,7 +138,8 @@ export async function trainEmbedder(model: GPT, tok: Tokenizer, cfg: TrainConfig
       // the step's loss is the mean over all its pairs, however the step is split
       weight: (batch: Pair[]) => batch.length,
       forwardMicroBatch(batch: Pair[], total: number) {
-        return { loss: op.scale(infoNCE(model, tok, batch, tau), batch.length / total), tokens: batch.length };
+        // tokens: both sides' encoded lengths (as infoNCE truncates them), so tok/s and metrics' `tokens` count tokens, not pairs
+        return { loss: op.scale(infoNCE(model, tok, batch, tau), batch.length / total), tokens: batch.reduce((n, p) => n + Math.min(tok.encodeOrdinary(p.query).length, model.config.blockSize) + Math.min(tok.encodeOrdinary(p.passage).length, model.config.blockSize), 0) };
       },
       state: () => rng.state(),
       restore: (s) => rng.restore(s as ReturnType<Rng['state']>),

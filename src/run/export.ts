@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readPreferencesJSONL } from '../data/preferences.js';
-import { exportLlmcShards, sftConversations, trlDpoLines, trlPromptLine, trlSftLine, writeJsonl } from '../model/export/datasets.js';
+import { exportLlmcShards, sftConversations, trlDpoLines, trlPromptLine, trlSftLine, writeJsonl } from '../data/export.js';
 import { GptforgeError } from '../util/errors.js';
 import { runLayout } from './layout.js';
 import { runPreset } from './preset.js';

@@ -50,6 +50,8 @@ export interface RunSftOptions extends AdapterOptions {
   into?: string;
   /** Optimizer steps (the preset's `sft.train.maxSteps` otherwise). */
   steps?: number;
+  /** The step budget's name in messages (default `steps`, this option; the CLI passes `--max-steps`). */
+  stepsOption?: string;
   /** Peak learning rate. */
   lr?: number;
   /** Rows per micro-batch. */
@@ -218,7 +220,7 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   const val = new Map([...data.val].map(([name, items]) => [name, () => new PackedLoader(items, B, T, pad, 0, false)] as const));
   if (adapter) log(`${stage}: ${describeAdapter(adapter)}`);
   log(
-    `${stage}: ${trainingStart(stageDir, start.dir, { fresh: opts.fresh, maxSteps: cfg.train.maxSteps })}; ${data.train.length} conversations in ${train.rowsPerEpoch} rows of ${T + 1} (${((cfg.train.maxSteps * B * cfg.train.gradAccum) / train.rowsPerEpoch).toFixed(2)} epochs), ${B}×${T} tokens/step, ${getKernels().name} backend`,
+    `${stage}: ${trainingStart(stageDir, start.dir, { fresh: opts.fresh, maxSteps: cfg.train.maxSteps, stepsOption: opts.stepsOption ?? 'steps' })}; ${data.train.length} conversations in ${train.rowsPerEpoch} rows of ${T + 1} (${((cfg.train.maxSteps * B * cfg.train.gradAccum) / train.rowsPerEpoch).toFixed(2)} epochs), ${B}×${T} tokens/step, ${getKernels().name} backend`,
   );
 
   const plot = (h: readonly MetricRecord[]): void => {
@@ -229,6 +231,7 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
     stageDir,
     resume: !opts.fresh,
     quiet: opts.quiet,
+    stepsOption: opts.stepsOption ?? 'steps',
     signal: opts.signal,
     onStep: opts.onStep,
     onEval: plot,

@@ -87,11 +87,11 @@ export function warnSkips(stage: string, header: string, reasons: readonly strin
  * stage continues is its own checkpoint, not the starting model loaded beside it.
  *
  * @param startDir the checkpoint a fresh start trains from (the `--from` model)
- * @param o.fresh the runner's `fresh` (no resume); o.maxSteps the stage's step budget
+ * @param o.fresh the runner's `fresh` (no resume); o.maxSteps the stage's step budget, named `o.stepsOption` (pastEnd)
  * @returns the words after `<stage>: `; the step and the recorded start come from the
  *   checkpoint's trainer_state.json, and are left out where it cannot be read (the loop names that error)
  */
-export function trainingStart(stageDir: string, startDir: string, o: { fresh?: boolean; maxSteps: number }): string {
+export function trainingStart(stageDir: string, startDir: string, o: { fresh?: boolean; maxSteps: number; stepsOption?: string }): string {
   const ck = o.fresh ? null : latestCheckpoint(stageDir);
   if (!ck) return `from ${startDir}`;
   let state: { step?: unknown; startedFrom?: unknown } = {};
@@ -104,7 +104,7 @@ export function trainingStart(stageDir: string, startDir: string, o: { fresh?: b
   // old place: shown as the start's place now (the loop takes it for the same start, too)
   const rec = typeof state.startedFrom === 'string' ? state.startedFrom : undefined;
   const from = `the stage started from ${rec === undefined || movedLegacyStart(dirname(stageDir), rec, startDir) ? startDir : recordedStart(dirname(stageDir), rec)}`;
-  if (typeof state.step === 'number' && state.step >= o.maxSteps) return `${pastEnd(ck, state.step, o.maxSteps)} (${from})`;
+  if (typeof state.step === 'number' && state.step >= o.maxSteps) return `${pastEnd(ck, state.step, o.maxSteps, o.stepsOption)} (${from})`;
   const at = typeof state.step === 'number' ? ` at step ${state.step} of ${o.maxSteps}` : '';
   return `resuming ${ck}${at} (${from})`;
 }

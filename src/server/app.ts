@@ -253,11 +253,11 @@ export class GptforgeServer {
       (req as FastifyRequest & { t0?: number }).t0 = performance.now();
       if (req.url === '/health' || req.url === '/metrics' || isPublicWebPath(req.url)) return;
       if (!this.authorized(req)) {
-        // OpenAI's two messages: no key at all, or a wrong one
-        if (!req.headers.authorization) throw new ApiError(401, "You didn't provide an API key. Provide it in an Authorization header using Bearer auth (Authorization: Bearer YOUR_KEY).", 'authentication_error', null, null);
+        // OpenAI's two answers: no key at all (code null), or a wrong one (invalid_api_key); both type invalid_request_error
+        if (!req.headers.authorization) throw new ApiError(401, "You didn't provide an API key. Provide it in an Authorization header using Bearer auth (Authorization: Bearer YOUR_KEY).", 'invalid_request_error', null, null);
         // a key sent without the scheme reads as wrong; say what the header must look like
-        if (!/^Bearer /.test(String(req.headers.authorization))) throw new ApiError(401, 'The Authorization header must use Bearer auth: "Authorization: Bearer YOUR_KEY" (the scheme was missing or not Bearer)', 'authentication_error', null, 'invalid_api_key');
-        throw new ApiError(401, 'Incorrect API key provided', 'authentication_error', null, 'invalid_api_key');
+        if (!/^Bearer /.test(String(req.headers.authorization))) throw new ApiError(401, 'The Authorization header must use Bearer auth: "Authorization: Bearer YOUR_KEY" (the scheme was missing or not Bearer)', 'invalid_request_error', null, 'invalid_api_key');
+        throw new ApiError(401, 'Incorrect API key provided', 'invalid_request_error', null, 'invalid_api_key');
       }
     });
     app.addHook('onResponse', async (req, reply) => {
@@ -269,14 +269,15 @@ export class GptforgeServer {
     /**
      * A 4xx's reason in the request log (`serve --log`), as fastify's default error handler logs
      * it (info, beside the status) and ours would otherwise leave out: `error` is the response's
-     * OpenAI error object, so the readable line reads `← 404 GET /v1/x no route GET /v1/x (not_found)`;
+     * OpenAI error object, so the readable line reads `← 404 GET /v1/x Unknown request URL: GET /v1/x. … (unknown_url)`;
      * the completion line follows.
      */
     const refused = (reply: FastifyReply, api: ApiError): void => {
       if (api.status < 500) reply.log.info({ res: { statusCode: api.status }, error: api.body().error }, api.message);
     };
     app.setNotFoundHandler(async (req, reply) => {
-      const api = new ApiError(404, `no route ${req.method} ${req.url}`, 'not_found_error', null, 'not_found');
+      // OpenAI's answer to an unknown URL: 404, invalid_request_error, code unknown_url
+      const api = new ApiError(404, `Unknown request URL: ${req.method} ${req.url}. Check the URL for typos; the routes are in docs/server.md`, 'invalid_request_error', null, 'unknown_url');
       refused(reply, api);
       return reply.code(404).send(api.body());
     });

@@ -6,6 +6,7 @@ import { FEEDBACK_SOURCES, type FeedbackSource } from '../data/synthetic/reflect
 import { ChatEngine } from '../infer/engine.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import { toConversation } from './chat.js';
+import { GptforgeError } from '../util/errors.js';
 import { badRequest } from './errors.js';
 import type { ServedModel } from './models.js';
 import { optBool, optNumber, optString, type Body } from './validate.js';
@@ -120,7 +121,15 @@ export function runAssist(
     tools: Array.isArray(builtin) && builtin.length > 0 ? defaultTools() : null,
     rewardModel: rewardVotes && voter ? { model: voter.model, tok: voter.tok } : undefined,
   };
-  const run = (): AskTrace => ask(new ChatEngine(m.model, m.tok), last.content, opts);
+  const run = (): AskTrace => {
+    try {
+      return ask(new ChatEngine(m.model, m.tok), last.content, opts);
+    } catch (e) {
+      // ask() names its library argument `question`: in the request that is the last of `messages`
+      if (e instanceof GptforgeError && e.field === 'question') throw badRequest(e.message, 'messages');
+      throw e;
+    }
+  };
   // ask() restarts the model's randomized position draws from its seed: on the shared model that would reseed the draws of
   // the requests the scheduler is decoding, so withPositionSeed gives this request its own and puts theirs back
   // (a model without randomized positions has no draws to keep apart)

@@ -147,6 +147,8 @@ export interface TrainOptions {
   /** Continue from the stage's latest checkpoint when there is one (default true). */
   resume?: boolean;
   quiet?: boolean;
+  /** The step budget's name in messages, as the caller's face spells it (default `--max-steps`; runSft's is `steps`). */
+  stepsOption?: string;
   /** Machine peak in FLOP/s for MFU (default: measured by the native backend, or GPTFORGE_PEAK_GFLOPS). */
   peakFlops?: number;
   /** Called after each evaluation with this stage's metric history (the CLI draws plots). */
@@ -252,11 +254,12 @@ export function dataChanged(stage: string, recorded: string | undefined, now: st
 
 /**
  * The resume line for a checkpoint already at or past the steps asked (`step >= maxSteps`):
- * nothing is trained, and a larger --max-steps is the way to train on.
+ * nothing is trained, and a larger step budget is the way to train on. `option` is the budget's
+ * name on the caller's face: `--max-steps` on the command line (the default), `steps` for runSft.
  * @example pastEnd('/r/sft/step-0000190', 190, 150) // 'resuming /r/sft/step-0000190: already at step 190, past --max-steps 150: nothing to train; give --max-steps > 190 to train on'
  */
-export function pastEnd(ck: string, step: number, maxSteps: number): string {
-  return `resuming ${ck}: already at step ${step}, ${step > maxSteps ? 'past' : 'the end of'} --max-steps ${maxSteps}: nothing to train; give --max-steps > ${step} to train on`;
+export function pastEnd(ck: string, step: number, maxSteps: number, option = '--max-steps'): string {
+  return `resuming ${ck}: already at step ${step}, ${step > maxSteps ? 'past' : 'the end of'} ${option} ${maxSteps}: nothing to train; give ${option} > ${step} to train on`;
 }
 
 export interface TrainResult {
@@ -341,7 +344,7 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
       if (!opts.quiet)
         console.error(
           step >= cfg.maxSteps
-            ? `${task.stage}: ${pastEnd(ck, step, cfg.maxSteps)}`
+            ? `${task.stage}: ${pastEnd(ck, step, cfg.maxSteps, opts.stepsOption)}`
             : `${task.stage}: resuming from ${ck} (step ${step}/${cfg.maxSteps})${schedule.from && schedule.from.step === step ? `; the learning rate goes on from ${schedule.from.lr.toExponential(2)}, decaying to ${schedule.minLr.toExponential(2)} at step ${schedule.decaySteps}` : ''}`,
         );
     }

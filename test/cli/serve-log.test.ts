@@ -75,7 +75,7 @@ test('gptforge serve --log --log-format pretty prints a readable line per reques
     assert.equal(bad.status, 400);
     const { error } = (await bad.json()) as { error: { message: string; code: string | null; type: string; param: string | null } };
     await waitFor(() => (err().match(/← 400 POST \/v1\/chat\/completions \d/g) ?? []).length === 1, 10_000, 'the 400 lines');
-    assert.match(err(), /^\S+ INFO {2}req-\w+ ← 404 GET \/nope no route GET \/nope \(not_found\)$/m);
+    assert.match(err(), /^\S+ INFO {2}req-\w+ ← 404 GET \/nope Unknown request URL: GET \/nope\. .*\(unknown_url\)$/m);
     assert.ok(err().includes(`← 400 POST /v1/chat/completions ${error.message} (${[error.code ?? error.type, error.param ? `param ${error.param}` : ''].filter((x) => x).join(', ')})\n`), err());
     child.kill('SIGINT');
     const res = await done;

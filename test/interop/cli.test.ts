@@ -7,7 +7,7 @@ import { Template } from '@huggingface/jinja';
 import { saveCheckpoint } from '../../src/model/checkpoint.js';
 import { renderConversation } from '../../src/data/chat.js';
 import { rankingToPairs, type Ranking } from '../../src/data/preferences.js';
-import { readLlmcShard, LLMC_MAGIC, exportLlmcShards } from '../../src/model/export/datasets.js';
+import { readLlmcShard, LLMC_MAGIC, exportLlmcShards } from '../../src/data/export.js';
 import { readGguf } from '../../src/model/export/gguf.js';
 import { GptforgeError } from '../../src/util/errors.js';
 import { randomModel, smallTokenizer, tempDir } from './fixtures.js';

@@ -55,3 +55,24 @@ test('trainEmbedder: InfoNCE on held-out (test-split) pairs falls well below cha
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('trainEmbedder counts tokens (both sides of each pair), not pairs: tokens seen and tok/s are token figures', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-rag-contrastive-tokens-'));
+  try {
+    const tok = trainTokenizer([dictionaryDocs()[0].text], { vocabSize: 300 });
+    const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 64, nLayer: 1, nHead: 2, nEmbd: 16, position: 'rope' }), { seed: 1 });
+    const pairs = dictionaryPairs(40, 4);
+    const len = (p: { query: string; passage: string }): number => Math.min(tok.encodeOrdinary(p.query).length, 64) + Math.min(tok.encodeOrdinary(p.passage).length, 64);
+    const lo = Math.min(...pairs.map(len));
+    const hi = Math.max(...pairs.map(len));
+    const steps = 2;
+    const B = 4;
+    const cfg = { maxSteps: steps, lr: 1e-3, minLr: 1e-4, warmupSteps: 0, weightDecay: 0, beta1: 0.9, beta2: 0.95, gradClip: 1, gradAccum: 1, evalEvery: 0, checkpointEvery: 0, keepLast: 1 };
+    const r = await trainEmbedder(model, tok, cfg, { pairs, batchSize: B, runDir: dir, stageDir: join(dir, 'embed'), quiet: true });
+    // every pair is several tokens a side, so the pair count (steps × B) is far below the range
+    assert.ok(lo > 2, `shortest pair ${lo} tokens`);
+    assert.ok(r.tokensSeen >= steps * B * lo && r.tokensSeen <= steps * B * hi, `${r.tokensSeen} tokens for ${steps * B} pairs of ${lo}–${hi} tokens`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

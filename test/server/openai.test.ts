@@ -640,10 +640,19 @@ describe('errors', () => {
     // the reward model is listed by /v1/models but does not generate: said so, and not offered as a chat model
     await assert.rejects(client.chat.completions.create({ model: 'rm', messages: user('x') }), (e: unknown) => e instanceof NotFoundError && /The model 'rm' is a reward model: it scores replies/.test(e.message) && !/on this server: .*\brm\b/.test(e.message));
   });
+  test('assist: a question the technique cannot read is a 400 naming messages (the request field), not the library argument', async () => {
+    const r = await post('/v1/gptforge/assist', { model: 'sft', messages: user('hi'), technique: 'reflect' });
+    assert.equal(r.status, 400);
+    assert.equal(r.json.error.param, 'messages');
+    assert.match(r.json.error.message, /reflection reviews an arithmetic answer/);
+  });
   test('an unknown route is a 404 in OpenAI shape; bad JSON is a 400', async () => {
     const r = await fetch(`${base}/v1/nope`);
     assert.equal(r.status, 404);
-    assert.equal(typeof ((await r.json()) as { error: { message: string } }).error.message, 'string');
+    // OpenAI's answer to an unknown URL: invalid_request_error, code unknown_url, the method and path named
+    const nope = ((await r.json()) as { error: { message: string; type: string; param: unknown; code: unknown } }).error;
+    assert.deepEqual([nope.type, nope.param, nope.code], ['invalid_request_error', null, 'unknown_url']);
+    assert.match(nope.message, /^Unknown request URL: GET \/v1\/nope\./);
     const bad = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":' });
     assert.equal(bad.status, 400);
     const j = (await bad.json()) as { error: { message: string; type: string } };
@@ -663,10 +672,13 @@ describe('errors', () => {
     s.setModels(new Map([['scripted', scriptedModel(tok)]]));
     const addr = await s.listen(0);
     try {
-      await assert.rejects(new OpenAI({ baseURL: `${addr}/v1`, apiKey: 'wrong', maxRetries: 0 }).models.list(), AuthenticationError);
+      // OpenAI's codes: invalid_api_key for a wrong key, null for none at all (both invalid_request_error)
+      await assert.rejects(new OpenAI({ baseURL: `${addr}/v1`, apiKey: 'wrong', maxRetries: 0 }).models.list(), (e: unknown) => e instanceof AuthenticationError && e.code === 'invalid_api_key' && e.type === 'invalid_request_error');
       const missing = await fetch(`${addr}/v1/models`);
       assert.equal(missing.status, 401);
-      assert.match(((await missing.json()) as { error: { message: string } }).error.message, /didn't provide an API key/);
+      const none = ((await missing.json()) as { error: { message: string; type: string; code: unknown } }).error;
+      assert.match(none.message, /didn't provide an API key/);
+      assert.deepEqual([none.type, none.code], ['invalid_request_error', null]);
       // the right key without the scheme: told what the header must look like, not that the key is wrong
       const bare = await fetch(`${addr}/v1/models`, { headers: { authorization: 'k-one' } });
       assert.equal(bare.status, 401);

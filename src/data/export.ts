@@ -1,14 +1,14 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { atomicWriteChunks, atomicWriteFile } from '../../util/atomic.js';
-import { GptforgeError } from '../../util/errors.js';
-import { streamSeed } from '../../engine/rng.js';
-import type { Conversation, Message } from '../../data/conversation.js';
-import { readConversationsJSONL } from '../../data/chat.js';
-import type { SftMixtureConfig } from '../../data/sft.js';
-import { taskByName } from '../../data/synthetic/tasks.js';
-import { completionMessages, rankingToPairs, type Ranking } from '../../data/preferences.js';
-import type { DataIndex } from '../../data/prepare.js';
+import { atomicWriteChunks, atomicWriteFile } from '../util/atomic.js';
+import { GptforgeError } from '../util/errors.js';
+import { streamSeed } from '../engine/rng.js';
+import type { Conversation, Message } from './conversation.js';
+import { readConversationsJSONL } from './chat.js';
+import type { SftMixtureConfig } from './sft.js';
+import { taskByName } from './synthetic/tasks.js';
+import { completionMessages, rankingToPairs, type Ranking } from './preferences.js';
+import type { DataIndex } from './prepare.js';
 
 /**
  * Training data in the formats GPU trainers read.

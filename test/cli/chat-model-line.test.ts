@@ -1,0 +1,28 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tinyRun } from '../run/fixture.js';
+import { CLI } from './fixture.js';
+
+const chat = (runDir: string, ...more: string[]) => spawnSync(process.execPath, [CLI, 'chat', '--run', runDir, '--prompt', 'hi', '--max-tokens', '2', '--no-tools', ...more], { encoding: 'utf8' });
+
+test('chat --prompt says on stderr which checkpoint answers, and when it fell back to a base model (newcomer22)', () => {
+  const runDir = tinyRun();
+  try {
+    const withSft = chat(runDir);
+    assert.equal(withSft.status, 0, withSft.stderr);
+    assert.match(withSft.stderr, new RegExp(`^chat: ${join(runDir, 'sft')}\\S* \\(stage sft\\)$`, 'm'));
+    assert.doesNotMatch(withSft.stderr, /base model/);
+    // asked for by name: said, without the advice to train a chat stage
+    const asked = chat(runDir, '--stage', 'base');
+    assert.match(asked.stderr, /^chat: \S+ \(stage pretrain\): a base model, which continues text rather than answering$/m);
+    rmSync(join(runDir, 'sft'), { recursive: true });
+    const fellBack = chat(runDir);
+    assert.equal(fellBack.status, 0, fellBack.stderr);
+    assert.match(fellBack.stderr, new RegExp(`^chat: ${join(runDir, 'base')}\\S* \\(stage pretrain\\): a base model \\(no chat stage in this run\\), which continues text rather than answering; gptforge sft trains one$`, 'm'));
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+});
