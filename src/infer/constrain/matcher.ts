@@ -2000,9 +2000,10 @@ export class TokenMatcher {
    * state that plain characters move between several, never dying and never ending the frame:
    * an unanchored `pattern` (`.*P.*`), whose configurations track partial matches of P beside
    * the leading `.*` (and, once P matched, the trailing one) and change after every character
-   * that could begin or continue P. Below a node whose tokens are all plain text (plainBelow),
-   * every token is then accepted and none passes an accepting state (no pop): walk takes the
-   * subtree whole, as for a loop.
+   * that could begin or continue P. Every plain token is then accepted and passes no accepting
+   * state (no pop): plainWalk takes them as one set and walks only the others, as for a loop.
+   * (Asked at every walk node instead, the searches from key states — hundreds of name-prefix
+   * states each — cost more than the nodes they saved: journal, round 17.)
    */
   private plainLive: Uint8Array = new Uint8Array(1024);
   /** plainLiveOf's scratch: the states found (a queue), each one's parent in it, and the generation marks. */
