@@ -204,3 +204,35 @@ test('a large object: structural frames from their live first bytes equal the to
     assert.ok(m.deadClassesSkipped > 0 && m.fewKidWalks > 0 && m.sigNull > 0, `dead ${m.deadClassesSkipped}, few ${m.fewKidWalks}, unsigned ${m.sigNull}`);
   }
 });
+
+test('an unanchored pattern: its partial matches beside `.*` take every plain token without a walk, exactly (cl100k)', () => {
+  // JSONSchemaBench Github_easy o36222: a uuid `pattern` without anchors matches anywhere
+  // (`.*P.*`), so after the opening quote and once P has matched the state is not a loop —
+  // its configurations track partial matches of P — yet no plain text kills it or ends the
+  // string (plainLiveOf): every plain token is accepted and only the others are walked (its
+  // two big masks walked ≈ 172k trie nodes each before). `^[a-z]*q.*$` is the contrast: plain
+  // characters other than letters are dead at its start (one taken as live there fails its
+  // first mask), and after `q` it is live again.
+  const tok = cl100kTok();
+  const enc = new TextEncoder();
+  const uuid = '[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12}';
+  const schema = { type: 'object', properties: { id: { type: 'string', pattern: uuid }, tag: { type: 'string', pattern: '^[a-z]*q.*$' }, n: { type: 'integer' } }, required: ['id', 'tag', 'n'], additionalProperties: false };
+  const con = schemaConstraint(schema, tok, { whitespace: 'compact' });
+  assert.ok(con.advanceBytes(enc.encode('{"id":"')));
+  const v0 = con.matcher.nodesVisited;
+  const id = 'x 123e4567-e89b-12d3-a456-426614174000 ü"';
+  for (let i = 0; i < id.length; i++) {
+    if (i < 4 || i % 9 === 0 || i >= id.length - 4) assertExact(`unanchored uuid after ${JSON.stringify(id.slice(0, i))}`, con, tok.vocabSize);
+    assert.ok(con.advanceBytes(enc.encode(id[i])), id.slice(0, i + 1));
+  }
+  const nodes = con.matcher.nodesVisited - v0;
+  assert.ok(con.advanceBytes(enc.encode(',"tag":"')));
+  for (const [i, ch] of [...'abqé9 '].entries()) {
+    assertExact(`^[a-z]*q.*$ after ${i} characters`, con, tok.vocabSize);
+    assert.ok(con.advanceBytes(enc.encode(ch)));
+  }
+  assertExact('^[a-z]*q.*$ complete', con, tok.vocabSize);
+  assert.ok(con.advanceBytes(enc.encode('","n":7}')) && con.isComplete());
+  // a count of trie nodes, not a time: the same on every machine (≈ 31k; ≈ 363k walking the plain tokens)
+  assert.ok(nodes < 100_000, `the unanchored pattern's masks walked ${nodes} trie nodes`);
+});

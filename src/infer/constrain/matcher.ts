@@ -1666,6 +1666,9 @@ export class TokenMatcher {
       k = this.plainChain(x);
       this.plainClass.set(x, k);
     }
+    // not one chain of states, but no plain text ends the frame or kills it (an unanchored
+    // pattern's partial matches beside its `.*`): every plain token is accepted, as in a loop
+    if (k < 0 && this.plainLiveOf(x)) k = this.plainIdx().maxChars;
     // k = 0 (no plain character allowed: a structural place, a full string) walks few nodes anyway
     if (k <= 0) return false;
     const idx = this.plainIdx();
@@ -1990,6 +1993,116 @@ export class TokenMatcher {
     return lp;
   }
 
+  /**
+   * Per state: 1 when every plain text (plain.ts: whole plain characters, the last possibly cut)
+   * leads it only through live, non-accepting states, 2 when not (or not found within
+   * PLAIN_LIVE_MAX states), 0 not known yet. A plain loop (plainLoop) is such a state; so is a
+   * state that plain characters move between several, never dying and never ending the frame:
+   * an unanchored `pattern` (`.*P.*`), whose configurations track partial matches of P beside
+   * the leading `.*` (and, once P matched, the trailing one) and change after every character
+   * that could begin or continue P. Every plain token is then accepted and passes no accepting
+   * state (no pop): plainWalk takes them as one set and walks only the others, as for a loop.
+   * (Asked at every walk node instead, the searches from key states — hundreds of name-prefix
+   * states each — cost more than the nodes they saved: journal, round 17.)
+   */
+  private plainLive: Uint8Array = new Uint8Array(1024);
+  /** plainLiveOf's scratch: the states found (a queue), each one's parent in it, and the generation marks. */
+  private readonly liveQueue: number[] = [];
+  private readonly liveParent: number[] = [];
+  private liveSeen: Int32Array = new Int32Array(1024);
+  private liveGen = 0;
+
+  /**
+   * plainLive[t], computed by following every plain character (one byte per byte class of
+   * each UTF-8 range, as plainStep) from t through the states it reaches; each is checked
+   * live and not accepting, including the states inside a multi-byte character. On success
+   * every state found is plain-live too (all it reaches was followed); on a dead or accepting
+   * state, the states on the path to it are not. May create states and transitions: re-read
+   * the automaton's tables after.
+   */
+  private plainLiveOf(t: number): boolean {
+    const a = this.automaton;
+    const grow = (x: number): void => {
+      if (x >= this.plainLive.length) {
+        const g = new Uint8Array(Math.max(x + 1, this.plainLive.length * 2));
+        g.set(this.plainLive);
+        this.plainLive = g;
+      }
+      if (x >= this.liveSeen.length) this.liveSeen = growTo(this.liveSeen, x);
+    };
+    grow(t);
+    if (this.plainLive[t] !== 0) return this.plainLive[t] === 1;
+    this.plainStep(t); // builds plainReps (one byte per byte class of each range, per level)
+    const reps = this.plainReps!;
+    const queue = this.liveQueue;
+    const parent = this.liveParent;
+    queue.length = 0;
+    parent.length = 0;
+    const gen = ++this.liveGen;
+    queue.push(t);
+    parent.push(-1);
+    this.liveSeen[t] = gen;
+    let failAt = -1; // the queue index whose successor died or accepted
+    let capped = false;
+    let cur: number[] = [];
+    let next: number[] = [];
+    search: for (let qi = 0; qi < queue.length; qi++) {
+      const s = queue[qi];
+      for (const levels of reps) {
+        cur.length = 0;
+        cur.push(s);
+        for (let j = 0; j < levels.length; j++) {
+          const last = j + 1 === levels.length;
+          next.length = 0;
+          for (const x of cur) {
+            for (const b of levels[j]) {
+              const u = a.step(x, b);
+              if (u === DEAD || a.isAccepting(u)) {
+                failAt = qi;
+                break search;
+              }
+              if (!last) {
+                if (!next.includes(u)) {
+                  if (next.length === 16) {
+                    capped = true;
+                    break search;
+                  }
+                  next.push(u);
+                }
+                continue;
+              }
+              grow(u);
+              const known = this.plainLive[u];
+              if (known === 1 || this.liveSeen[u] === gen) continue;
+              if (known === 2) {
+                failAt = qi;
+                break search;
+              }
+              if (queue.length === PLAIN_LIVE_MAX) {
+                capped = true;
+                break search;
+              }
+              this.liveSeen[u] = gen;
+              queue.push(u);
+              parent.push(qi);
+            }
+          }
+          const swap = cur;
+          cur = next;
+          next = swap;
+        }
+      }
+    }
+    if (failAt >= 0) {
+      // every state on the path from t reaches the dead or accepting one
+      for (let i = failAt; i >= 0; i = parent[i]) this.plainLive[queue[i]] = 2;
+    } else if (capped) {
+      // not known: none of the states found is tried again (each would follow the same many)
+      for (const q of queue) this.plainLive[q] = 2;
+    } else for (const q of queue) this.plainLive[q] = 1;
+    return failAt < 0 && !capped;
+  }
+
   /** The plain index of the trie (built once per trie) and the plainBelow of its trie of other tokens. */
   private plainIdx(): PlainIndex {
     let idx = this.plain;
@@ -2163,6 +2276,9 @@ interface SubtreeWalk {
   checkedFor: number;
   sameAs: number;
 }
+
+/** plainLiveOf follows at most this many states from one (else: not known live, walked as before). */
+const PLAIN_LIVE_MAX = 256;
 
 /** A frame walk whose first bytes number at most this many takes them from the per-class lists (frameWalk). */
 const FEW_KIDS = 32;
