@@ -1,6 +1,7 @@
 // Chat: streamed replies from /v1/chat/completions, stop (aborts the fetch: the server stops
 // decoding that row), regenerate, edit a message into a new branch, system prompt, sampling
-// settings, tool calls inline (a calculator the page runs, or the server's built-in one),
+// settings, tool calls inline (a calculator the page runs, or the server's built-in one, its
+// calls shown where they ran as `gptforge chat` prints them),
 // JSON-schema mode (response_format), prompting techniques (self-consistency with its votes,
 // reflection rounds: POST /v1/gptforge/assist), RAG with citations that open their passage
 // (the chat route's `rag` field). Conversations are trees kept in localStorage.
@@ -38,6 +39,14 @@ function load() {
 
 function newConversation() {
   return { id: uid(), title: 'New chat', created: Date.now(), system: '', nodes: {}, roots: [], leaf: null };
+}
+
+/**
+ * A built-in tool's call as `gptforge chat` prints it, `[calculator: 12*3 → 36]`, from the
+ * server's `builtin_tool_calls` entry ({name, input, output, ok}; docs/server.md).
+ */
+export function BuiltinCall({ call }) {
+  return html`<span class=${'builtin-call' + (call.ok === false ? ' failed' : '')} data-ok=${String(call.ok !== false)}>[${call.name}: ${call.input} → ${call.output}]</span>`;
 }
 
 /** The messages from the root to the leaf. */
@@ -178,6 +187,12 @@ export function Chat() {
           if (typeof ch.delta?.content === 'string' && ch.delta.content !== '') {
             node.content += ch.delta.content;
             node.deltas++;
+          }
+          // a built-in call that ran: its own delta after the text written before it, so it is kept
+          // with where it ran (`at`, a position in content) and shown there
+          for (const { index, ...call } of ch.delta?.builtin_tool_calls ?? []) {
+            node.builtin ??= [];
+            node.builtin[index ?? node.builtin.length] = { ...call, at: node.content.length };
           }
           if (data.rag) node.rag = data.rag;
           if (ch.citations) node.citations = ch.citations;
@@ -380,6 +395,26 @@ function Cited({ text, node, onCite }) {
   return out;
 }
 
+/**
+ * The reply's text with the server's built-in calls shown where they ran (`node.builtin`, each
+ * with its position `at` in the text; the final text is trimmed, so a position past its end is
+ * its end), the text between them with its citations.
+ */
+function Inline({ node, onCite }) {
+  const calls = (node.builtin ?? []).filter(Boolean);
+  if (calls.length === 0) return html`<${Cited} text=${node.content} node=${node} onCite=${onCite} />`;
+  const out = [];
+  let from = 0;
+  for (const c of calls) {
+    const at = Math.min(Math.max(c.at ?? 0, from), node.content.length);
+    if (at > from) out.push(html`<${Cited} text=${node.content.slice(from, at)} node=${node} onCite=${onCite} />`);
+    out.push(html`<${BuiltinCall} call=${c} />`);
+    from = at;
+  }
+  out.push(html`<${Cited} text=${node.content.slice(from)} node=${node} onCite=${onCite} />`);
+  return out;
+}
+
 /** Self-consistency's votes (answer → count bars, the winner marked, each sample expandable) or reflection's rounds. */
 function Trace({ node }) {
   const t = node.trace;
@@ -427,7 +462,7 @@ function MessageView({ node, conv, busy, editing, onEdit, onSaveEdit, onCancel, 
     </div>`;
   }
   return html`<div class="msg assistant" data-deltas=${node.deltas ?? 0} data-finish=${node.finish ?? ''}>
-    <div class="content"><${Cited} text=${node.content} node=${node} onCite=${onCite} />${!node.finish && busy && html`<span class="cursor">▍</span>`}</div>
+    <div class="content"><${Inline} node=${node} onCite=${onCite} />${!node.finish && busy && html`<span class="cursor">▍</span>`}</div>
     ${node.tool_calls?.map((t) => html`<div class="tool-call">🔧 ${t.function.name}(${t.function.arguments})</div>`)}
     ${node.trace && html`<${Trace} node=${node} />`}
     ${node.rag && html`<div class="sources">${node.rag.passages.length === 0 ? html`<span class="hint">${node.rag.note ?? (node.rag.retrieved > 0 ? 'no passage fit the context' : 'no passage matched the question')}</span>` : node.rag.passages.map((p) => html`<a href="#chat" class=${'source' + (node.citations?.some((c) => c.id === p.id) ? ' cited' : '')} onClick=${(e) => { e.preventDefault(); onCite(p); }}>[${p.n}] ${p.source}</a>`)}</div>`}

@@ -3,6 +3,7 @@
 // reply scored by the reward model (POST /v1/rewards). Everything through the public API.
 import { html, useEffect, useState } from './vendor/preact-htm.js';
 import { chatTrained, getText, models, postJSON, RUN_STAGES } from './api.js';
+import { BuiltinCall } from './chat.js';
 
 /** A run's generation stages first, in the order they are trained; then the other names. */
 const ORDER = Object.keys(RUN_STAGES).filter((s) => RUN_STAGES[s] !== 'reward');
@@ -75,7 +76,8 @@ export function Compare() {
           const messages = [{ role: 'user', content: prompt }];
           const max = await fitChat(id, messages, ctx[id], Number(maxTokens));
           const r = await postJSON('/v1/chat/completions', { model: id, messages, max_tokens: max, temperature: Number(temperature), seed, builtin_tools: ['calculator'] });
-          out[id] = { reply: r.choices[0].message.content ?? '', finish: r.choices[0].finish_reason };
+          // the server calculator's calls (builtin_tool_calls): a whole reply says which ran, not where, so they go before its text
+          out[id] = { reply: r.choices[0].message.content ?? '', calls: r.choices[0].message.builtin_tool_calls ?? [], finish: r.choices[0].finish_reason };
         }
       } catch (e) {
         out[id] = { error: e.message };
@@ -115,7 +117,7 @@ export function Compare() {
         return html`<div class="col" data-model=${id}>
           <h3>${id}${r && typeof r.score === 'number' && html`<span class="score" title="reward-model score">${r.score === best ? '★ ' : ''}${r.score.toFixed(3)}</span>`}</h3>
           <div class="hint">${chatTrained(id) ? 'chat model' : 'base model, prompted with a fake conversation'}</div>
-          ${r?.error ? html`<p class="error">${r.error}</p>` : html`<div class="reply">${r ? r.reply || '(empty)' : busy ? '…' : ''}</div>`}
+          ${r?.error ? html`<p class="error">${r.error}</p>` : html`<div class="reply">${r?.calls?.map((c) => html`<${BuiltinCall} call=${c} />`)}${r ? r.reply || (r.calls?.length ? '' : '(empty)') : busy ? '…' : ''}</div>`}
           ${r?.finish && html`<div class="hint">finish: ${r.finish}</div>`}
           ${r?.scoreError && html`<div class="error">reward model: ${r.scoreError}</div>`}
         </div>`;

@@ -393,7 +393,11 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
     if (!task.evaluate) return {};
     const ev = task.evaluate(step);
     clearTape();
-    metrics.append({ stage: task.stage, step, tokens: tokensSeen, ...ev });
+    // a resume that trained nothing (at or past --max-steps) evaluates the model the log already
+    // has a record of at this step when the run that reached it evaluated there: a second record
+    // at the same step would only repeat it (and count twice in the curves), so it is left out
+    const logged = stepsThisRun === 0 && metrics.read(task.stage).some((r) => r.step === step && Object.keys(ev).every((k) => k in r));
+    if (!logged) metrics.append({ stage: task.stage, step, tokens: tokensSeen, ...ev });
     opts.onEval?.(metrics.read(task.stage));
     return ev;
   };

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { readConversationsJSONL, renderConversation, renderPrompt, validateConversation, visibleAnswer } from '../../src/data/chat.js';
 import type { Conversation } from '../../src/data/conversation.js';
 import { PackedLoader } from '../../src/data/sft.js';
 import { GptforgeError } from '../../src/util/errors.js';
+import { tempDir } from '../util/tmp.js';
 
 const tok = trainTokenizer(['Hello there. What is 12 times 3? The answer is 36. calculator: 12*3 '.repeat(30)], { vocabSize: 320 });
 const sp = (name: string): number => tok.specialId(name);
@@ -121,7 +121,7 @@ test('validate: unknown role, empty content, bad order and a training conversati
 });
 
 test('JSONL: errors name file and line; --on-bad skip counts and keeps going; over-long conversations are caught', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gf-chat-'));
+  const dir = tempDir('gf-chat-');
   const file = join(dir, 'c.jsonl');
   const good = JSON.stringify({
     messages: [

@@ -1,16 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJSONL, readTextFile, readTextLines } from '../../src/data/jsonl.js';
 import { readSource } from '../../src/data/sources.js';
 import { readConversationsJSONL } from '../../src/data/chat.js';
 import { readPreferencesJSONL } from '../../src/data/preferences.js';
 import { loadMixtureConfig } from '../../src/data/mixture.js';
+import { tempDir } from '../util/tmp.js';
 
 /** JSONL files as people's tools write them (issue #26 item 3): one reader, every input. */
-const dir = mkdtempSync(join(tmpdir(), 'gf-jsonl-'));
+const dir = tempDir('gf-jsonl-');
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 let n = 0;
 function file(bytes: Buffer | string, ext = '.jsonl'): string {

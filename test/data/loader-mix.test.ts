@@ -1,20 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../../src/engine/rng.js';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { prepareData, readDataIndex } from '../../src/data/prepare.js';
 import { BatchLoader, type ConcatState } from '../../src/data/loader.js';
 import type { MixtureConfig } from '../../src/data/mixture.js';
+import { tempDir } from '../util/tmp.js';
 
 /**
  * Issue #26 item 5: pretraining batches must hold the mixture's proportions. Three sources
  * of long documents (each several rows long); a batch of 8 rows × 32 tokens read from one
  * place of the stream is mostly one document, read from 8 streams it spans the mixture.
  */
-const root = mkdtempSync(join(tmpdir(), 'gf-mix-'));
+const root = tempDir('gf-mix-');
 const rng = new Rng(11);
 const vocab = { prose: ['the', 'river', 'ran', 'past', 'stone', 'and', 'light'], code: ['function', 'return', 'const', 'x', '=', '{', '}'], dict: ['noun', 'verb', 'meaning', 'word', 'sense', 'plural', 'see'] };
 const doc = (words: string[], n: number): string => Array.from({ length: n }, () => words[rng.int(words.length)]).join(' ');

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../../src/engine/rng.js';
 import { appendRankingLine, completionKey, completionText, rankingConversation, pairCounts, rankingTiers, rankingToPairs, readPreferencesJSONL, tierCount, type Completion, type Ranking } from '../../src/data/preferences.js';
@@ -9,8 +8,9 @@ import { applyAdjacentErrors, rubricPrefers, rubricScore, simulatedRanking, TIE_
 import { taskByName } from '../../src/data/synthetic/tasks.js';
 import type { Message } from '../../src/data/conversation.js';
 import { KeyQueue, LABEL_HELP, RankingSession, runLabeling, skippedFile } from '../../src/run/label.js';
+import { tempDir } from '../util/tmp.js';
 
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'gf-prefs-'));
+const tmp = (): string => tempDir('gf-prefs-');
 const line = (o: unknown): string => JSON.stringify(o);
 
 // a real held-out arithmetic problem, its exact answer from the generated tool output

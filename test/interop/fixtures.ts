@@ -1,5 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../../src/engine/rng.js';
 import { GPT } from '../../src/model/gpt.js';
@@ -7,6 +5,7 @@ import { makeConfig, type GPTConfigInput } from '../../src/model/config.js';
 import { saveCheckpoint } from '../../src/model/checkpoint.js';
 import { trainTokenizer, type Tokenizer } from '../../src/tokenizer/index.js';
 import { mobyDick } from '../tokenizer/corpus.js';
+import { tempDir as sharedTempDir } from '../util/tmp.js';
 
 const cachedTok = new Map<string, Tokenizer>();
 
@@ -46,12 +45,7 @@ export function saveTemp(model: GPT, tok: Tokenizer, prefix = 'gf-interop-'): st
   return saveCheckpoint(stage, model, { stage: 'sft', step: 3, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() });
 }
 
-const made: string[] = [];
-
-/** A fresh directory under the system's temp directory, removed when the test file's process exits. */
+/** A fresh temp directory, removed on the test file's exit (test/util/tmp.ts). */
 export function tempDir(prefix = 'gf-interop-'): string {
-  if (made.length === 0) process.once('exit', () => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  made.push(d);
-  return d;
+  return sharedTempDir(prefix);
 }

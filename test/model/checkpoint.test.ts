@@ -1,18 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { GPT } from '../../src/model/gpt.js';
 import { makeConfig } from '../../src/model/config.js';
 import { latestCheckpoint, listCheckpoints, loadCheckpoint, modelFromCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../../src/model/safetensors.js';
 import { GptforgeError } from '../../src/util/errors.js';
+import { tempDir } from '../util/tmp.js';
 
 const tiny = (): GPT => new GPT(makeConfig({ vocabSize: 32, blockSize: 8, nLayer: 1, nHead: 1, nEmbd: 8 }), { seed: 1 });
 
 test('keepLast prunes the oldest step-* checkpoints and keeps the one just written', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gf-ck-'));
+  const dir = tempDir('gf-ck-');
   const m = tiny();
   for (const step of [10, 20, 30, 40]) saveCheckpoint(dir, m, { stage: 'sft', step, keepLast: 2 });
   assert.deepEqual(
@@ -23,7 +23,7 @@ test('keepLast prunes the oldest step-* checkpoints and keeps the one just writt
 });
 
 test('a fresh start (lower step) replaces the old run: its later checkpoints go, the new one stays and is the latest', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gf-ck-'));
+  const dir = tempDir('gf-ck-');
   const m = tiny();
   for (const step of [75, 150]) saveCheckpoint(dir, m, { stage: 'sft', step });
   // the newcomer's case: `sft --fresh --max-steps 3` on a run with step 150 used to delete its own step 3
@@ -37,7 +37,7 @@ test('a fresh start (lower step) replaces the old run: its later checkpoints go,
 });
 
 test("a checkpoint's bad model value is named as field model.<name> of its config.json", () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gf-ck-'));
+  const dir = tempDir('gf-ck-');
   const ck = saveCheckpoint(dir, tiny(), { stage: 'sft', step: 1 });
   const cfgPath = join(ck, 'config.json');
   const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as { model: Record<string, unknown> };
@@ -49,7 +49,7 @@ test("a checkpoint's bad model value is named as field model.<name> of its confi
 });
 
 test("a checkpoint's bad abacus value is named as field model.abacus.<name> of its config.json, as the other model fields are", () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gf-ck-'));
+  const dir = tempDir('gf-ck-');
   const ck = saveCheckpoint(dir, tiny(), { stage: 'sft', step: 1 });
   const cfgPath = join(ck, 'config.json');
   const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as { model: Record<string, unknown> };
@@ -73,7 +73,7 @@ test("a checkpoint's bad abacus value is named as field model.abacus.<name> of i
 });
 
 test('a corrupt checkpoint config.json is named by line and column; a tensor error names model.safetensors once', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gf-ck-'));
+  const dir = tempDir('gf-ck-');
   const ck = saveCheckpoint(dir, tiny(), { stage: 'sft', step: 1 });
   const cfgPath = join(ck, 'config.json');
   const text = readFileSync(cfgPath, 'utf8');

@@ -9,9 +9,7 @@ import * as op from '../../src/engine/ops.js';
 import { Rng } from '../../src/engine/rng.js';
 import { assertGradAt } from './grad-check.js';
 import { saveCheckpoint } from '../../src/model/checkpoint.js';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { tempDir } from '../util/tmp.js';
 
 const V = 48;
 const cfg = makeConfig({ vocabSize: V, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 32 });
@@ -151,7 +149,7 @@ test('a quantized base: logits near the fp32 model, fewer bytes, merge refused w
     assert.ok(quantBytes < linearBytes * ratio, `${precision}: ${quantBytes} bytes for ${linearBytes} fp32 bytes`);
     lm.addAdapter('a', ALL);
     assert.throws(() => lm.merge('a'), /cannot merge adapter "a" into a .* base: the sum would have to be re-quantized/);
-    assert.throws(() => saveCheckpoint(mkdtempSync(join(tmpdir(), 'gf-q-')), m, { stage: 'sft', step: 1 }), /base is quantized \(its fp32 block weights were dropped\)/);
+    assert.throws(() => saveCheckpoint(tempDir('gf-q-'), m, { stage: 'sft', step: 1 }), /base is quantized \(its fp32 block weights were dropped\)/);
   }
 });
 

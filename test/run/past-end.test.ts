@@ -11,12 +11,16 @@ test('resuming a stage already past --max-steps says there is nothing to train, 
   const runDir = tinyRun();
   try {
     await runSft(runDir, { conversations: convs, onlyData: true, into: 'sft-x', steps: 4, quiet: true, log: () => {} });
+    const metrics = (): string => readFileSync(join(runDir, 'metrics.jsonl'), 'utf8');
+    const logged = metrics();
     const log: string[] = [];
     let step = -1;
     const errs = await stderrOf(async () => {
       step = (await runSft(runDir, { conversations: convs, onlyData: true, into: 'sft-x', steps: 2, log: (l) => log.push(l) })).step;
     });
     assert.equal(step, 4); // nothing was trained
+    // nor logged: no second record of step 4 (the first run's end-of-stage evaluation is the same model's)
+    assert.equal(metrics(), logged);
     const all = [...log, ...errs].join('\n');
     assert.ok(!/step 4 of 2|step 4\/2|decaying to/.test(all), all);
     // called from the library, the lines name runSft's option `steps`, not the CLI's --max-steps (newcomer22)

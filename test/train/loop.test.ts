@@ -11,6 +11,7 @@ import { train, type TrainConfig, type TrainTask } from '../../src/train/loop.js
 import { extendSchedule, learningRate } from '../../src/train/schedule.js';
 import { MetricsLog } from '../../src/train/metrics.js';
 import { listCheckpoints } from '../../src/model/checkpoint.js';
+import { tempDir } from '../util/tmp.js';
 
 /** A toy stage: random token batches from a seeded RNG whose state is the "data position". */
 function toyTask(seed = 1): TrainTask<{ ids: Int32Array; targets: Int32Array }> & { rng: Rng } {
@@ -118,6 +119,29 @@ test('more steps on resume continue the learning rate from where it got to (no r
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a resume that trains nothing (at or past --max-steps) logs no second evaluation of a step already evaluated; one never evaluated, once', async () => {
+  const dir = tempDir('gf-loop-past-');
+  const opts = { runDir: dir, stageDir: join(dir, 'toy'), quiet: true };
+  const evals = (): number[] =>
+    new MetricsLog(dir)
+      .read('toy')
+      .filter((r) => 'val/loss' in r)
+      .map((r) => r.step);
+  await train(toyTask(), { ...cfg, maxSteps: 6 }, opts);
+  assert.deepEqual(evals(), [4, 6]);
+  // past the end: the held-out evaluation still runs (its result is returned), but step 6 is logged once
+  const past = await train(toyTask(), { ...cfg, maxSteps: 4 }, opts);
+  assert.equal(past.step, 6);
+  assert.deepEqual(past.lastEval, { 'val/loss': 1 });
+  assert.deepEqual(evals(), [4, 6]);
+  // interrupted at step 7 (no evaluation there), then resumed with fewer steps: step 7's evaluation is new, logged once
+  await train(toyTask(), { ...cfg, maxSteps: 12 }, { ...opts, stopAfter: 1 });
+  assert.deepEqual(evals(), [4, 6]);
+  await train(toyTask(), { ...cfg, maxSteps: 4 }, opts);
+  await train(toyTask(), { ...cfg, maxSteps: 7 }, opts);
+  assert.deepEqual(evals(), [4, 6, 7]);
 });
 
 test('training loop: NaN stops with a clear message and leaves the last checkpoint intact', async () => {

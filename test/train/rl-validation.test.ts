@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fnv1a, isHeldOut, isValidation } from '../../src/data/synthetic/split.js';
 import { promptItem } from '../../src/data/synthetic/tasks.js';
@@ -12,6 +11,7 @@ import { CheckpointSelector, isValidationPrompt, selectedStageDir, validationCur
 import { taskPrompts } from '../../src/train/comparisons.js';
 import type { MetricRecord } from '../../src/train/metrics.js';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
+import { tempDir } from '../util/tmp.js';
 
 test('validation split: disjoint from the test split, about a tenth of keys, and RL prompts drawn from it are train items', () => {
   let val = 0;
@@ -45,7 +45,7 @@ class Scripted extends CheckpointSelector {
 }
 
 test('early stopping: keeps the best update after update 0, survives a restart, starts over with fresh', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gf-rlval-'));
+  const dir = tempDir('gf-rlval-');
   const stageDir = join(dir, 'rl');
   const tok = trainTokenizer(['hello world '.repeat(20)], { vocabSize: 270 });
   const policy = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed: 3 });

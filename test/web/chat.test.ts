@@ -137,6 +137,40 @@ test('chat: the Tools setting defaults to the server calculator for a chat-train
   }
 });
 
+test("chat: the server calculator's calls show inline where they ran, as `gptforge chat` prints them, while streaming and once stored", async () => {
+  await page.goto(base + '/#chat');
+  await page.waitForSelector('#model option[value="slow"]', { state: 'attached' });
+  await page.click('text=+ New chat');
+  await page.fill('#max-tokens', '40');
+  await page.selectOption('#model', 'slow');
+  await page.selectOption('#tools', 'server');
+  // every text the reply's content shows on its way (the slow model writes a token every 25 ms)
+  await page.evaluate(`window.seen = [];
+    new MutationObserver(() => {
+      const t = [...document.querySelectorAll('.msg.assistant .content')].pop()?.innerText ?? '';
+      if (window.seen[window.seen.length - 1] !== t) window.seen.push(t);
+    }).observe(document.querySelector('#messages'), { childList: true, subtree: true, characterData: true });`);
+  await send('slow', 'calc please');
+  await page.waitForFunction(`${LAST}?.getAttribute('data-finish') === 'stop'`, null, { timeout: 15_000 });
+  const call = page.locator('.msg.assistant').last().locator('.content .builtin-call');
+  assert.equal(await call.count(), 1);
+  assert.equal(await call.innerText(), '[calculator: 12*3 → 36]');
+  assert.equal(await call.getAttribute('data-ok'), 'true');
+  // inline: the call, then the text the model wrote after reading its output
+  assert.equal(await page.locator('.msg.assistant .content').last().innerText(), '[calculator: 12*3 → 36] It says: 36.');
+  // streamed: the call was on the page before the text after it had arrived
+  const seen = (await page.evaluate('window.seen')) as string[];
+  assert.ok(
+    seen.some((t) => t.startsWith('[calculator: 12*3 → 36]') && !t.includes('36.')),
+    `the call never showed before the reply's end: ${JSON.stringify(seen)}`,
+  );
+  // stored with the conversation: a reload shows it in the same place
+  await page.reload();
+  await page.waitForSelector('.msg.assistant .builtin-call');
+  assert.equal(await page.locator('.msg.assistant .content').last().innerText(), '[calculator: 12*3 → 36] It says: 36.');
+  await page.selectOption('#model', 'scripted');
+});
+
 test('chat: JSON-schema mode sends the schema as response_format and the reply is constrained to it', async () => {
   await page.goto(base + '/#chat');
   await page.waitForSelector('#model option[value="scripted"]', { state: 'attached' });

@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { readPreferencesJSONL, type Completion } from '../../src/data/preferences.js';
 import { formatCompletion } from '../../src/run/label.js';
 import { GptforgeServer, loadRunModels, registerWeb } from '../../src/server/index.js';
-import { tinyRun } from '../server/fixture.js';
+import { scriptedModel, tinyRun } from '../server/fixture.js';
 import { launchChromium } from './browser.js';
 
 /**
@@ -160,6 +160,31 @@ test('compare: a reward model served under another name (kind "reward", not id r
     await page.waitForSelector('.col[data-model="sft"] .score', { timeout: 20_000 });
     const s = await page.locator('.col[data-model="sft"] .score').innerText();
     assert.ok(Number.isFinite(Number(s.replace('★ ', ''))), s);
+  } finally {
+    await other.close();
+  }
+});
+
+test("compare: a chat model's server calculator calls (a whole reply's builtin_tool_calls) show in its reply, before the text", async () => {
+  const models = loadRunModels(dir);
+  const sft = models.get('sft')!;
+  models.set('scripted', { ...scriptedModel(sft.tok), id: 'scripted' });
+  const other = new GptforgeServer();
+  await registerWeb(other, { runDir: dir });
+  other.setModels(models);
+  const url = await other.listen(0, '127.0.0.1');
+  try {
+    await page.goto(url + '/#compare');
+    await page.waitForSelector('.col[data-model="scripted"]');
+    await page.fill('#compare-prompt', 'calc please');
+    await page.fill('#compare-max-tokens', '24');
+    const req = page.waitForRequest((r) => r.url().endsWith('/v1/chat/completions') && (r.postDataJSON() as { model: string }).model === 'scripted');
+    await page.click('#compare-run');
+    assert.equal((await req).postDataJSON().stream, undefined);
+    await page.waitForSelector('.col[data-model="scripted"] .reply .builtin-call', { timeout: 20_000 });
+    assert.equal(await page.locator('.col[data-model="scripted"] .reply').innerText(), '[calculator: 12*3 → 36] It says: 36.');
+    // a reply without calls shows none
+    assert.equal(await page.locator('.col[data-model="base"] .builtin-call').count(), 0);
   } finally {
     await other.close();
   }
