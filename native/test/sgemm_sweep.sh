@@ -14,6 +14,33 @@
 # libopenblas0-pthread (NOOB=1 leaves OpenBLAS out). Changing KC changes the bits (C is
 # stored between k blocks); MC does not.
 set -euo pipefail
+# The table: per cell, ours (default) / OpenBLAS, then each variant against the default and
+# against OpenBLAS, and new/base (identical code: the noise floor). Ratios > 1: faster.
+# `sgemm_sweep.sh --table FILE` prints it again from a run's lines (a cut-short run's too).
+table() {
+  local names=() first n
+  first=$(grep -m1 'GFLOP/s' "$1" || true)
+  for n in $(grep -o '| [^ |]*/base cpu' <<<"$first" | sed 's/^| //; s/\/base cpu$//'); do names+=("$n"); done
+  echo
+  printf '%-16s %-3s %-3s %9s %9s' cell lay thr "dflt/ob" "new/base"
+  for n in "${names[@]}"; do printf ' %15s %15s' "$n/dflt" "$n/ob"; done
+  echo
+  awk '
+/GFLOP\/s/ {
+  shape = $1; lay = $2; thr = $3
+  for (i = 1; i <= NF; i++) {
+    if ($i == "new/base") nb = $(i + 4)
+    if ($i == "base/openblas") bo = $(i + 2)
+  }
+  printf "%-16s %-3s %-3s %9s %9s", shape, lay, thr, bo, nb
+  for (i = 1; i <= NF; i++) if ($i ~ /\/base$/ && $i != "new/base") printf " %15s %15s", $(i + 2), $(i + 5)
+  printf "\n"
+}' "$1"
+}
+if [ "${1:-}" = --table ]; then
+  table "$2"
+  exit 0
+fi
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT:-/tmp/sgemm-sweep}
 ROUNDS=${ROUNDS:-7}
@@ -34,7 +61,9 @@ build() {
   objcopy $(for s in $SYMS; do echo "--redefine-sym $s=${prefix}_${s#gfn_}"; done) "$OUT/$prefix.tmp.o" "$OUT/$prefix.o"
 }
 
-build base
+pids=()
+build base &
+pids+=($!)
 objs=("$OUT/base.o")
 names=()
 v=0
@@ -42,10 +71,12 @@ for kv in $VARIANTS; do
   v=$((v + 1))
   [ $v -le 3 ] || { echo "at most three VARIANTS" >&2; exit 2; }
   kc=${kv%%:*} mc=${kv##*:}
-  build "v$v" -DGFN_AVX2_KC="$kc" -DGFN_AVX2_MC="$mc"
+  build "v$v" -DGFN_AVX2_KC="$kc" -DGFN_AVX2_MC="$mc" &
+  pids+=($!)
   objs+=("$OUT/v$v.o")
   names+=("kc${kc}mc${mc}")
 done
+for p in "${pids[@]}"; do wait "$p"; done # each build's status (set -e)
 gcc $CF -o "$OUT/sgemm_ab" "$ROOT/native/test/sgemm_ab.c" "$ROOT/native/sgemm.c" "$ROOT/native/pool.c" \
   "$ROOT/native/isa.c" "$ROOT/native/ops.c" "$ROOT/native/attention.c" "$ROOT/native/qmatmul.c" "${objs[@]}" -ldl -lm -lpthread
 
@@ -58,21 +89,4 @@ for t in $THREADS; do
 done
 echo "# load after $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# The table: per cell, ours (default) / OpenBLAS, then each variant against the default and
-# against OpenBLAS, and new/base (identical code: the noise floor). Ratios > 1: faster.
-echo
-printf '%-16s %-3s %-3s %9s %9s' cell lay thr "dflt/ob" "new/base"
-for n in "${names[@]}"; do printf ' %15s %15s' "$n/dflt" "$n/ob"; done
-echo
-awk -v nv="${#names[@]}" '
-/GFLOP\/s/ {
-  shape = $1; lay = $2; thr = $3
-  for (i = 1; i <= NF; i++) {
-    if ($i == "new/base") nb = $(i + 4)
-    if ($i == "base/openblas") bo = $(i + 2)
-  }
-  printf "%-16s %-3s %-3s %9s %9s", shape, lay, thr, bo, nb
-  n = 0
-  for (i = 1; i <= NF; i++) if ($i ~ /\/base$/ && $i != "new/base") { n++; printf " %15s %15s", $(i + 2), $(i + 5) }
-  printf "\n"
-}' "$OUT/lines.txt"
+table "$OUT/lines.txt"
