@@ -198,13 +198,25 @@ static void ukr_neon(long kc, const float *a, const float *b, float *c, long ldc
 static isa_t ISA;
 
 /* Blocking per path: MR×NR registers of the microkernel; KC·NR·4 bytes of packed B stay in
- * L1, MC·KC of packed A in L2. */
+ * L1, MC·KC of packed A in L2. GFN_AVX2_KC / GFN_AVX2_MC (-D at compile time) replace the
+ * avx2 path's KC and MC for blocking sweeps in native/test/sgemm_ab.c (scripts there build
+ * one object per setting); the addon's build never defines them. MC must stay a multiple of
+ * MR (6). */
+#ifndef GFN_AVX2_KC
+#define GFN_AVX2_KC 256
+#endif
+#ifndef GFN_AVX2_MC
+#define GFN_AVX2_MC (6 * 24)
+#endif
+#if GFN_AVX2_MC % 6 != 0
+#error "GFN_AVX2_MC must be a multiple of the avx2 microkernel's 6 rows"
+#endif
 static void choose_isa(void) {
   if (ISA.ukr) return;
   switch (gfn_isa()) {
 #if defined(__x86_64__)
     case GF_ISA_AVX512: ISA = (isa_t){14, 32, 512, 14 * 6, 32 * 48, ukr_avx512, "avx512"}; return;
-    case GF_ISA_AVX2: ISA = (isa_t){6, 16, 256, 6 * 24, 16 * 96, ukr_avx2, "avx2"}; return;
+    case GF_ISA_AVX2: ISA = (isa_t){6, 16, GFN_AVX2_KC, GFN_AVX2_MC, 16 * 96, ukr_avx2, "avx2"}; return;
 #endif
 #if defined(__aarch64__)
     /* KC·NR·4 = 12 KiB of packed B in L1 (64 KiB on Neoverse, 128 KiB on Apple's P-cores) */

@@ -14,7 +14,13 @@
  *     native/ops.c native/attention.c native/qmatmul.c /tmp/base.o -ldl -lm -lpthread
  *   /tmp/sgemm_ab THREADS ROUNDS REPS NN,NT,TN 1024x1024x1024 384x4096x1536 ...   (M×K×N)
  *
- * NOOB=1 leaves OpenBLAS out (Debian: libopenblas0-pthread). */
+ * NOOB=1 leaves OpenBLAS out (Debian: libopenblas0-pthread).
+ *
+ * Blocking sweeps: up to three more builds of sgemm.c with other avx2 blocking (-DGFN_AVX2_KC=…
+ * -DGFN_AVX2_MC=…, see choose_isa) linked with their symbols renamed v1_ … v3_ (as base_
+ * above) join the rotation as sides of their own; VARIANTS="kc320 mc288 kc320,mc288" names
+ * them in the output, where each gets `vN/base cpu` (by CPU time against the base build) and
+ * `vN/openblas cpu`. `native/test/sgemm_sweep.sh` builds and runs such a sweep. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <math.h>
@@ -25,7 +31,15 @@
 #include "../kernels.h"
 #include "../pool.h"
 
+typedef void (*sgemm_fn)(const float *A, const float *B, float *C, long M, long K, long N, int tA, int tB, int acc);
 void base_sgemm(const float *A, const float *B, float *C, long M, long K, long N, int tA, int tB, int acc);
+/* blocking variants: linked only in sweeps (weak, so NULL otherwise) */
+__attribute__((weak)) void v1_sgemm(const float *A, const float *B, float *C, long M, long K, long N, int tA, int tB, int acc);
+__attribute__((weak)) void v2_sgemm(const float *A, const float *B, float *C, long M, long K, long N, int tA, int tB, int acc);
+__attribute__((weak)) void v3_sgemm(const float *A, const float *B, float *C, long M, long K, long N, int tA, int tB, int acc);
+enum { MAXV = 3 };
+static sgemm_fn variant[MAXV];
+static int nvar;
 typedef void (*cblas_fn)(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
 static cblas_fn cblas;
 
@@ -39,10 +53,12 @@ static float *A, *B, *C;
 static long M, K, N;
 static int tA, tB;
 
-/* side 0: this build, 1: the base build, 2: OpenBLAS (row-major, 101; 111/112: (no) transpose) */
+/* side 0: this build, 1: the base build, 2 … 1 + nvar: the variants, then OpenBLAS
+ * (row-major, 101; 111/112: (no) transpose) */
 static void run(int side) {
   if (side == 0) gfn_sgemm(A, B, C, M, K, N, tA, tB, 0);
   else if (side == 1) base_sgemm(A, B, C, M, K, N, tA, tB, 0);
+  else if (side < 2 + nvar) variant[side - 2](A, B, C, M, K, N, tA, tB, 0);
   else cblas(101, tA ? 112 : 111, tB ? 112 : 111, (int)M, (int)N, (int)K, 1.0f, A, tA ? (int)M : (int)K, B, tB ? (int)K : (int)N, 0.0f, C, (int)N);
 }
 
@@ -58,8 +74,21 @@ int main(int argc, char **argv) {
     return 2;
   }
   int threads = atoi(argv[1]), rounds = atoi(argv[2]), reps = atoi(argv[3]);
-  int sides = getenv("NOOB") ? 2 : 3;
-  if (sides == 3) {
+  sgemm_fn linked[MAXV] = {v1_sgemm, v2_sgemm, v3_sgemm};
+  while (nvar < MAXV && linked[nvar]) variant[nvar] = linked[nvar], nvar++;
+  char vname[MAXV][64] = {"v1", "v2", "v3"};
+  if (getenv("VARIANTS")) {
+    const char *p = getenv("VARIANTS");
+    for (int v = 0; v < nvar && *p; v++) {
+      int n = 0;
+      while (*p == ' ') p++;
+      while (*p && *p != ' ' && n < 63) vname[v][n++] = *p++;
+      vname[v][n] = 0;
+    }
+  }
+  int blas = !getenv("NOOB");
+  int sides = 2 + nvar + blas, ob = 2 + nvar; /* ob: OpenBLAS's side when present */
+  if (blas) {
     void *h = dlopen("libopenblas.so.0", RTLD_NOW);
     if (!h || !(cblas = (cblas_fn)dlsym(h, "cblas_sgemm"))) {
       fprintf(stderr, "libopenblas.so.0 / cblas_sgemm not found (NOOB=1 to leave it out)\n");
@@ -89,11 +118,12 @@ int main(int argc, char **argv) {
       memcpy(ours, C, (size_t)(M * N) * sizeof(float));
       int same = memcmp(base, ours, (size_t)(M * N) * sizeof(float)) == 0;
       double maxdiff = 0;
-      if (sides == 3) {
-        run(2);
+      if (blas) {
+        run(ob);
         for (long i = 0; i < M * N; i++) maxdiff = fmax(maxdiff, fabs((double)C[i] - (double)ours[i]));
       }
-      double best[3][2] = {{1e30, 1e30}, {1e30, 1e30}, {1e30, 1e30}};
+      double best[2 + MAXV + 1][2];
+      for (int i = 0; i < sides; i++) best[i][0] = best[i][1] = 1e30;
       for (int r = 0; r < rounds; r++)
         for (int o = 0; o < sides; o++) {
           int side = (o + r) % sides;
@@ -109,12 +139,17 @@ int main(int argc, char **argv) {
         }
       double gf = 2.0 * (double)M * (double)K * (double)N / 1e9;
       printf("%ldx%ldx%ld %c%c %dT  GFLOP/s wall new %5.1f base %5.1f", M, K, N, l[0], l[1], threads, gf / best[0][0], gf / best[1][0]);
-      if (sides == 3) printf(" openblas %5.1f", gf / best[2][0]);
+      if (blas) printf(" openblas %5.1f", gf / best[ob][0]);
       printf(" | cpu new %5.1f base %5.1f", gf * threads / best[0][1], gf * threads / best[1][1]);
-      if (sides == 3) printf(" openblas %5.1f", gf * threads / best[2][1]);
+      if (blas) printf(" openblas %5.1f", gf * threads / best[ob][1]);
       printf(" | new/base wall %.3f cpu %.3f", best[1][0] / best[0][0], best[1][1] / best[0][1]);
-      if (sides == 3) printf("  new/openblas wall %.3f cpu %.3f maxdiff %.1e", best[2][0] / best[0][0], best[2][1] / best[0][1], maxdiff);
-      printf("  %s\n", same ? "same bits" : "BITS DIFFER");
+      if (blas) printf("  new/openblas wall %.3f cpu %.3f base/openblas cpu %.3f maxdiff %.1e", best[ob][0] / best[0][0], best[ob][1] / best[0][1], best[ob][1] / best[1][1], maxdiff);
+      printf("  %s", same ? "same bits" : "BITS DIFFER");
+      for (int v = 0; v < nvar; v++) {
+        printf(" | %s/base cpu %.3f", vname[v], best[1][1] / best[2 + v][1]);
+        if (blas) printf(" %s/openblas cpu %.3f", vname[v], best[ob][1] / best[2 + v][1]);
+      }
+      printf("\n");
       fflush(stdout);
       free(A);
       free(B);
