@@ -131,6 +131,17 @@ export interface RmPreset {
      * (chance: 50%). Default 240 (60 a family); 0 skips it.
      */
     probePrompts?: number;
+    /**
+     * Correctness pairs from the SFT model's own samples (src/train/comparisons.ts
+     * `sampledContrasts`): `prompts` more training prompts of the decidable families (shared by
+     * `contrastFamilies`), `k` samples each (default 8; temperature and maxTokens as above),
+     * judged by the family's checker, and up to `maxPairsPerPrompt` (default 4) pairs of a right
+     * sample against a wrong one of the same prompt, ranked by the noisy labelers; with `edits`
+     * (default false) each sample against itself made right or wrong as well. They join the
+     * contrast pairs (`contrastFraction`); cached in the comparisons folder beside the samples
+     * (`contrast-sampled.jsonl`), re-sampled when these settings change. Default: none.
+     */
+    sampledContrasts?: { prompts: number; k?: number; maxPairsPerPrompt?: number; edits?: boolean };
   };
   rankingsPerBatch: number;
   /**
@@ -196,7 +207,22 @@ export const PRESET_KEYS: KeyTree<PretrainPreset> = {
     eval: { perTask: null, fewShot: null, compare: { prompts: null, samplesPerPrompt: null, bestOfN: null, oracleBestOfN: null, temperature: null, maxTokens: null } },
   },
   rm: {
-    comparisons: { prompts: null, valPrompts: null, k: null, noise: null, temperature: null, maxTokens: null, seed: null, decidablePrompts: null, demonstrations: null, contrastPairs: null, contrastPrompts: null, contrastFamilies: null, probePrompts: null },
+    comparisons: {
+      prompts: null,
+      valPrompts: null,
+      k: null,
+      noise: null,
+      temperature: null,
+      maxTokens: null,
+      seed: null,
+      decidablePrompts: null,
+      demonstrations: null,
+      contrastPairs: null,
+      contrastPrompts: null,
+      contrastFamilies: null,
+      probePrompts: null,
+      sampledContrasts: { prompts: null, k: null, maxPairsPerPrompt: null, edits: null },
+    },
     rankingsPerBatch: null,
     contrastFraction: null,
     pooling: null,

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { checkOnBad } from '../data/jsonl.js';
 import { checkSettings } from './stage-options.js';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { isHeldOut, TASKS } from '../data/synthetic/tasks.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import type { GPT } from '../model/gpt.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { demonstrationContrasts, simulatedComparisons, taskExamples, taskPrompts, writtenDemonstrations, type TaskPromptExample } from '../train/comparisons.js';
+import { demonstrationContrasts, sampledContrasts, simulatedComparisons, taskExamples, taskPrompts, writtenDemonstrations, type TaskPromptExample } from '../train/comparisons.js';
 import type { TrainResult } from '../train/loop.js';
 import { MixedLoader, pairAccuracyByKind, renderRankings, scoreSequences, ShuffledLoader, trainRewardModel, type PairTally, type RenderedRankings } from '../train/reward.js';
 import { atomicWriteFile } from '../util/atomic.js';
@@ -56,6 +56,8 @@ export interface RunRmResult extends TrainResult {
   accuracyCleanByContext?: Record<string, PairTally & { accuracy: number }>;
   /** Both splits crossed, keyed "decidable/correctness", "decidable/preferences", "knowledge/correctness", …: whether the RM reads correctness where the context shows it. */
   accuracyCleanByContextAndTerm?: Record<string, PairTally & { accuracy: number }>;
+  /** Noise-free accuracy on the pairs decided by correctness, per task family ("syllables", "chat", …). */
+  accuracyCleanCorrectnessByFamily?: Record<string, PairTally & { accuracy: number }>;
   /** The held-out contrast probe per decidable family (and `all`): whether the RM reads the checkable fact (contrastProbe). */
   contrastProbe?: Record<string, ProbeTally>;
 }
@@ -117,32 +119,31 @@ type Tallies = Record<string, PairTally & { accuracy: number }>;
  * from the context (the calculator's output, the prompt's word or format), 'knowledge' only
  * from facts the model may not have.
  */
-function accuracyByDecidingTerm(model: GPT, rankings: readonly Ranking[], rendered: RenderedRankings, pad: number): { byTerm: Tallies; byContext: Tallies; byBoth: Tallies } {
+function accuracyByDecidingTerm(model: GPT, rankings: readonly Ranking[], rendered: RenderedRankings, pad: number): { byTerm: Tallies; byContext: Tallies; byBoth: Tallies; correctnessByFamily: Tallies } {
   const verdicts = rankings.map((r) => r.completions.map((c) => rubricScore(r.prompt, c, r.task).correct));
   const tallies = pairAccuracyByKind(model, rendered.rendered, pad, (ri, i, j) => {
     const r = rendered.sources[ri];
     const v = verdicts[r];
-    return `${v[i] !== v[j] ? 'correctness' : 'preferences'}|${correctnessSource(rankings[r].task)}`;
+    return `${v[i] !== v[j] ? 'correctness' : 'preferences'}|${correctnessSource(rankings[r].task)}|${rankings[r].task ?? '?'}`;
   });
-  const by = (part: 0 | 1): Tallies => {
+  // sums the tallies by the key's parts named in `parts`, joined by '/', only those `keep` accepts
+  const by = (parts: readonly number[], keep: (p: string[]) => boolean = () => true): Tallies => {
     const out: Record<string, PairTally> = {};
     for (const [k, t] of Object.entries(tallies)) {
-      const o = (out[k.split('|')[part]] ??= { pairs: 0, correct: 0 });
+      const p = k.split('|');
+      if (!keep(p)) continue;
+      const o = (out[parts.map((i) => p[i]).join('/')] ??= { pairs: 0, correct: 0 });
       o.pairs += t.pairs;
       o.correct += t.correct;
     }
     return Object.fromEntries(
       Object.entries(out)
-        .sort()
+        .sort(([a], [b]) => (a < b ? -1 : 1))
         .map(([k, t]) => [k, { ...t, accuracy: t.correct / t.pairs }]),
     );
   };
-  const byBoth = Object.fromEntries(
-    Object.entries(tallies)
-      .map(([k, t]) => [k.split('|').reverse().join('/'), { ...t, accuracy: t.correct / t.pairs }] as const)
-      .sort(([a], [b]) => (a < b ? -1 : 1)),
-  );
-  return { byTerm: by(0), byContext: by(1), byBoth };
+  // the pairs decided by correctness, per family: which families' facts the RM reads
+  return { byTerm: by([0]), byContext: by([1]), byBoth: by([1, 0]), correctnessByFamily: by([2], (p) => p[0] === 'correctness') };
 }
 
 /** The default task families whose correctness is decidable from the context. */
@@ -213,6 +214,54 @@ function extraContrasts(c: RmPreset['comparisons'], noise: number, file: string,
   return rankings;
 }
 
+/** `rm.comparisons.sampledContrasts` with its defaults, checked; undefined when absent or 0 prompts. */
+function sampledContrastSettings(c: RmPreset['comparisons'], file: string): { prompts: number; k: number; maxPairsPerPrompt: number; edits: boolean } | undefined {
+  const sc = c.sampledContrasts;
+  if (sc === undefined) return undefined;
+  const field = 'rm.comparisons.sampledContrasts';
+  if (typeof sc !== 'object' || sc === null || Array.isArray(sc)) throw new GptforgeError(`sampledContrasts must be an object like {"prompts": 1000}, got ${JSON.stringify(sc)}`, { file, field });
+  const out = { prompts: sc.prompts, k: sc.k ?? 8, maxPairsPerPrompt: sc.maxPairsPerPrompt ?? 4, edits: sc.edits ?? false };
+  if (!(Number.isInteger(out.prompts) && out.prompts >= 0)) throw new GptforgeError(`sampledContrasts.prompts must be a whole number ≥ 0, got ${String(sc.prompts)}`, { file, field: `${field}.prompts` });
+  if (!(Number.isInteger(out.k) && out.k >= 2)) throw new GptforgeError(`sampledContrasts.k must be a whole number ≥ 2 (a pair needs two samples), got ${String(sc.k)}`, { file, field: `${field}.k` });
+  if (!(Number.isInteger(out.maxPairsPerPrompt) && out.maxPairsPerPrompt >= 1)) throw new GptforgeError(`sampledContrasts.maxPairsPerPrompt must be a whole number ≥ 1, got ${String(sc.maxPairsPerPrompt)}`, { file, field: `${field}.maxPairsPerPrompt` });
+  if (typeof out.edits !== 'boolean') throw new GptforgeError(`sampledContrasts.edits must be true or false, got ${JSON.stringify(sc.edits)}`, { file, field: `${field}.edits` });
+  return out.prompts > 0 ? out : undefined;
+}
+
+/**
+ * `rm.comparisons.sampledContrasts`: correctness pairs from the `from` model's own samples of
+ * more decidable-family training prompts (none of the sampled comparisons'), cached in `dir`
+ * as `contrast-sampled.jsonl` with the settings that made them (`contrast-sampled.json`); made
+ * again when the settings differ or `fresh`. Sampling takes minutes, so the cache matters.
+ */
+function sampledContrastRankings(runDir: string, dir: string, c: RmPreset['comparisons'], from: string, noise: number, fresh: boolean, quiet: boolean | undefined, log: (line: string) => void): Ranking[] {
+  const file = runPresetFile(runDir);
+  const sc = sampledContrastSettings(c, file);
+  if (!sc) return [];
+  const seed = c.seed ?? 4242;
+  const settings = { ...sc, temperature: c.temperature, maxTokens: c.maxTokens, noise, seed, contrastFamilies: c.contrastFamilies ?? null, comparisonPrompts: c.prompts, decidablePrompts: c.decidablePrompts ?? 0 };
+  const paths = { rankings: join(dir, 'contrast-sampled.jsonl'), settings: join(dir, 'contrast-sampled.json') };
+  if (!fresh && existsSync(paths.rankings) && existsSync(paths.settings) && readFileSync(paths.settings, 'utf8') === JSON.stringify(settings)) {
+    const r = readPreferencesJSONL(paths.rankings, { onBad: 'skip' }).rankings;
+    log(`rm: reusing ${r.length} correctness pairs from the ${from} model's own samples in ${paths.rankings}`);
+    return r;
+  }
+  const seen = new Set(trainComparisonPrompts(c, seed).map((it) => it.prompt));
+  const items = contrastPromptItems(sc.prompts, c.contrastFamilies, seed + 80_021, file).filter((it) => !seen.has(it.prompt));
+  const { model, tok } = loadModel(runDir, from);
+  const bar = new Progress({ label: 'own-sample pairs', total: items.length, unit: 'prompt', quiet });
+  const { rankings, tally: t } = sampledContrasts(model, tok, items, { k: sc.k, temperature: c.temperature, maxTokens: c.maxTokens, tools: defaultTools(), seed: seed + 80_021, noise, maxPairsPerPrompt: sc.maxPairsPerPrompt, edits: sc.edits, onPrompt: (d) => bar.update(d) });
+  bar.finish();
+  writeRankings(paths.rankings, rankings);
+  atomicWriteFile(paths.settings, JSON.stringify(settings));
+  const per = new Map<string, number>();
+  for (const r of rankings) per.set(r.task ?? '?', (per.get(r.task ?? '?') ?? 0) + 1);
+  log(
+    `rm: ${rankings.length} correctness pairs from the ${from} model's own samples (${[...per].map(([f, k]) => `${f} ${k}`).join(', ')}): ${t.prompts} prompts × ${sc.k} samples, ${t.right} right and ${t.wrong} wrong, ${t.mixedPrompts} prompts with both; ${t.natural} right-against-wrong pairs${sc.edits ? `, ${t.edited} samples against their edited copy` : ''} → ${paths.rankings}`,
+  );
+  return rankings;
+}
+
 /**
  * `rm.contrastFraction` as rankings per micro-batch: of `rankingsPerBatch`, `contrast` from the
  * contrast pairs (`comparisons.contrastPrompts`) and `sampled` from the sampled rankings, each
@@ -229,7 +278,9 @@ export function contrastMix(cfg: RmPreset, file: string, flag?: number): { sampl
   if (!(typeof f === 'number' && f > 0 && f < 1)) throw new GptforgeError(`contrastFraction must be a number between 0 and 1 (exclusive), got ${String(f)}`, where);
   const contrast = Math.round(f * n);
   if (contrast < 1 || contrast > n - 1) throw new GptforgeError(`contrastFraction ${f} of rankingsPerBatch ${n} leaves ${contrast} contrast and ${n - contrast} sampled rankings a batch; each needs at least one (raise rankingsPerBatch)`, where);
-  if ((cfg.comparisons.contrastPrompts ?? 0) === 0) throw new GptforgeError('contrastFraction needs contrast pairs to mix in: set rm.comparisons.contrastPrompts', where);
+  if ((cfg.comparisons.contrastPrompts ?? 0) === 0 && (cfg.comparisons.sampledContrasts?.prompts ?? 0) === 0) {
+    throw new GptforgeError('contrastFraction needs contrast pairs to mix in: set rm.comparisons.contrastPrompts or rm.comparisons.sampledContrasts', where);
+  }
   return { sampled: n - contrast, contrast };
 }
 
@@ -261,7 +312,8 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
       return r.rankings;
     };
     // the contrast pairs are not in the cache (no sampling, cheap): made whether the samples are reused or fresh
-    const contrast = extraContrasts(cfg.comparisons, o.noise ?? cfg.comparisons.noise, runPresetFile(runDir), log);
+    const noise = o.noise ?? cfg.comparisons.noise;
+    const contrast = [...extraContrasts(cfg.comparisons, noise, runPresetFile(runDir), log), ...sampledContrastRankings(runDir, dir, cfg.comparisons, from, noise, false, o.quiet, log)];
     return { train: read(paths.train), contrast, val: read(paths.val), valClean: read(paths.valClean) };
   }
   const { model, tok } = loadModel(runDir, from);
@@ -276,6 +328,7 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
   if (c.contrastPairs !== undefined && !(typeof c.contrastPairs === 'number' && c.contrastPairs >= 0 && Number.isFinite(c.contrastPairs))) {
     throw new GptforgeError(`contrastPairs must be a number ≥ 0, got ${String(c.contrastPairs)}`, { file: runPresetFile(runDir), field: 'rm.comparisons.contrastPairs' });
   }
+  sampledContrastSettings(c, runPresetFile(runDir));
   const items = trainComparisonPrompts(c, seed);
   const bar = new Progress({ label: 'comparisons', total: items.length + c.valPrompts, unit: 'prompt', quiet: o.quiet });
   // the writers are the SFT data's (its e_w); without an sft section, perfect writers
@@ -293,7 +346,7 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
   writeRankings(paths.train, train.noisy);
   writeRankings(paths.val, val.noisy);
   writeRankings(paths.valClean, val.clean);
-  const contrast = extraContrasts(c, noise, runPresetFile(runDir), log);
+  const contrast = [...extraContrasts(c, noise, runPresetFile(runDir), log), ...sampledContrastRankings(runDir, dir, c, from, noise, o.fresh ?? false, o.quiet, log)];
   const ct = train.contrast;
   if (ct.pairs > 0) log(`rm: ${ct.pairs} correctness-contrast pairs among the training rankings (from samples made right ${ct.madeRight}, made wrong ${ct.madeWrong}; from demonstrations ${ct.fromDemonstration})`);
   log(`rm: ${train.noisy.length} training and ${val.noisy.length} held-out rankings of ${c.k} ${from} samples${demonstrations ? " (training: and the writers' demonstration)" : ''}, ranked by the simulated labelers (noise ${noise}) → ${dir}`);
@@ -343,7 +396,7 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   // without rm.contrastFraction the contrast pairs join the sampled rankings in one shuffled stream
   const train = renderRankings(tok, mix ? data.train : [...data.train, ...data.contrast], L);
   const contrast = mix ? renderRankings(tok, data.contrast, L) : null;
-  if (mix && contrast!.rendered.length === 0) throw new GptforgeError('rm.contrastFraction is set but there are no contrast pairs to mix in (set rm.comparisons.contrastPrompts)', { file: runPresetFile(runDir), field: 'rm.contrastFraction' });
+  if (mix && contrast!.rendered.length === 0) throw new GptforgeError('rm.contrastFraction is set but there are no contrast pairs to mix in (set rm.comparisons.contrastPrompts or rm.comparisons.sampledContrasts)', { file: runPresetFile(runDir), field: 'rm.contrastFraction' });
   const val = renderRankings(tok, data.val, L);
   const valClean = data.valClean ? renderRankings(tok, data.valClean, L) : null;
   if (train.rendered.length === 0) throw new GptforgeError(`no usable rankings to train the reward model on${train.tied > 0 ? ` (${train.tied} had all their replies tied)` : ''}`);
@@ -371,6 +424,7 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   const byTerm = split?.byTerm;
   const byContext = split?.byContext;
   const byBoth = split?.byBoth;
+  const byFamily = split?.correctnessByFamily;
   const cleanTally = byTerm && Object.values(byTerm).reduce((s, t) => ({ pairs: s.pairs + t.pairs, correct: s.correct + t.correct }), { pairs: 0, correct: 0 });
   const clean = cleanTally && cleanTally.pairs > 0 ? cleanTally.correct / cleanTally.pairs : undefined;
   const probeN = cfg.comparisons.probePrompts ?? 240;
@@ -387,12 +441,25 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   atomicWriteFile(
     stage === 'rm' ? runLayout(runDir).rmEval : join(runDir, `${stage}-eval.json`),
     JSON.stringify(
-      { step: result.step, accuracy, accuracyClean: clean, margin: result.lastEval['val/margin'], pairs: result.lastEval['val/pairs'], tiedPairs: val.tiedPairs, allTiedRankings: val.tied, accuracyCleanBy: byTerm, accuracyCleanByContext: byContext, accuracyCleanByContextAndTerm: byBoth, contrastProbe: probe },
+      {
+        step: result.step,
+        accuracy,
+        accuracyClean: clean,
+        margin: result.lastEval['val/margin'],
+        pairs: result.lastEval['val/pairs'],
+        tiedPairs: val.tiedPairs,
+        allTiedRankings: val.tied,
+        accuracyCleanBy: byTerm,
+        accuracyCleanByContext: byContext,
+        accuracyCleanByContextAndTerm: byBoth,
+        accuracyCleanCorrectnessByFamily: byFamily,
+        contrastProbe: probe,
+      },
       null,
       2,
     ) + '\n',
   );
-  return { ...result, runDir, stage, accuracy, accuracyClean: clean, accuracyCleanBy: byTerm, accuracyCleanByContext: byContext, accuracyCleanByContextAndTerm: byBoth, contrastProbe: probe };
+  return { ...result, runDir, stage, accuracy, accuracyClean: clean, accuracyCleanBy: byTerm, accuracyCleanByContext: byContext, accuracyCleanByContextAndTerm: byBoth, accuracyCleanCorrectnessByFamily: byFamily, contrastProbe: probe };
 }
 
 /**

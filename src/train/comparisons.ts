@@ -6,7 +6,7 @@ import { ChatEngine, type ChatOptions } from '../infer/engine.js';
 import type { ToolRegistry } from '../infer/tools/registry.js';
 import type { Message } from '../data/conversation.js';
 import { dedupeCompletions, type Completion, type Ranking } from '../data/preferences.js';
-import { simulatedRanking } from '../data/labelers.js';
+import { rubricScore, simulatedRanking } from '../data/labelers.js';
 import { TASKS, taskByName } from '../data/synthetic/tasks.js';
 import type { Split, TaskExample } from '../data/synthetic/task.js';
 import { writeDemonstrations, type WriterProfile } from '../data/writers.js';
@@ -189,4 +189,95 @@ export function simulatedComparisons(model: GPT, tok: Tokenizer, prompts: readon
     opts.onRanking?.(i + 1, prompts.length);
   });
   return { noisy, clean, sampled: prompts.length * opts.k, cut, contrast };
+}
+
+/** Settings of `sampledContrasts`: the sampling (K, temperature, maxTokens, tools, seed), the labelers' noise and the pairs per prompt. */
+export interface SampledContrastOptions extends SampleOptions {
+  noise: number;
+  /** At most this many right-against-wrong pairs per prompt (≥ 1), drawn without repeats. */
+  maxPairsPerPrompt: number;
+  /** Also pair each sample with itself made right or wrong (src/data/contrast.ts): one more pair per sample the change applies to. Default false. */
+  edits?: boolean;
+  onPrompt?(done: number, total: number): void;
+}
+
+/** What `sampledContrasts` sampled and made. */
+export interface SampledContrastTally {
+  prompts: number;
+  samples: number;
+  /** Samples the family's checker accepts / rejects (empty and duplicate samples dropped). */
+  right: number;
+  wrong: number;
+  /** Prompts with at least one right and one wrong sample. */
+  mixedPrompts: number;
+  /** Right-against-wrong pairs of two samples; pairs of a sample and its edited copy. */
+  natural: number;
+  edited: number;
+}
+
+/**
+ * Correctness pairs from the model's own samples (issue #24): K samples per prompt of a family
+ * decidable from the context, each judged by the family's checker (the labelers' correctness
+ * term), and up to `maxPairsPerPrompt` pairs of a right sample against a wrong one of the same
+ * prompt, ranked by the simulated labelers with `noise`. The held-out pairs decided by
+ * correctness are exactly such pairs of the SFT model's samples (garbled text in which the
+ * checker accepts one reply and not the other); contrast pairs made from the clean
+ * demonstrations taught the fact in clean text only and did not carry to them
+ * (docs/journal/rlhf.md, "Sixth pass"). With `edits`, each sample is also paired with itself
+ * made right or wrong (contrastReply): the same text with only the fact changed.
+ * Prompts without a family, or of a family whose correctness is not decidable, are skipped.
+ * Deterministic in `opts.seed`.
+ * @throws GptforgeError for a `maxPairsPerPrompt` that is not a whole number ≥ 1.
+ */
+export function sampledContrasts(model: GPT, tok: Tokenizer, items: readonly TaskPrompt[], opts: SampledContrastOptions): { rankings: Ranking[]; tally: SampledContrastTally } {
+  if (!(Number.isInteger(opts.maxPairsPerPrompt) && opts.maxPairsPerPrompt >= 1)) {
+    throw new GptforgeError(`maxPairsPerPrompt must be a whole number ≥ 1, got ${String(opts.maxPairsPerPrompt)}`, { field: 'rm.comparisons.sampledContrasts.maxPairsPerPrompt' });
+  }
+  const engine = new ChatEngine(model, tok);
+  const rng = new Rng((opts.seed ^ 0x5a_4d1e) >>> 0);
+  const tally: SampledContrastTally = { prompts: 0, samples: 0, right: 0, wrong: 0, mixedPrompts: 0, natural: 0, edited: 0 };
+  const rankings: Ranking[] = [];
+  items.forEach((p, i) => {
+    if (p.task !== undefined && correctnessSource(p.task) === 'decidable') {
+      const { replies } = sampleReplies(engine, p.prompt, { ...opts, seed: opts.seed + i });
+      tally.prompts++;
+      tally.samples += replies.length;
+      const made = rightWrongPairs(p.prompt, p.task, replies, opts, rng);
+      rankings.push(...made.rankings);
+      tally.right += made.right;
+      tally.wrong += made.wrong;
+      if (made.right > 0 && made.wrong > 0) tally.mixedPrompts++;
+      tally.natural += made.natural;
+      tally.edited += made.edited;
+    }
+    opts.onPrompt?.(i + 1, items.length);
+  });
+  return { rankings, tally };
+}
+
+/**
+ * One prompt's replies judged by the family's checker (the labelers' correctness verdict) and
+ * paired: up to `maxPairsPerPrompt` pairs of a right reply against a wrong one (every such
+ * combination shuffled, the first kept), and with `edits` each reply against itself made right
+ * or wrong (contrastReply), each pair ranked by the simulated labelers with `noise`. No pairs
+ * when every reply is right or every one wrong (and no edited pair where the change does not
+ * apply). Deterministic in `rng`. `sampledContrasts`' pairing, apart so it can be checked on
+ * replies written by hand.
+ */
+export function rightWrongPairs(prompt: string, task: string, replies: readonly Completion[], opts: { noise: number; seed: number; maxPairsPerPrompt: number; edits?: boolean }, rng: Rng): { rankings: Ranking[]; right: number; wrong: number; natural: number; edited: number } {
+  const right: Completion[] = [];
+  const wrong: Completion[] = [];
+  for (const r of replies) (rubricScore(prompt, r, task).correct ? right : wrong).push(r);
+  const rankings: Ranking[] = [];
+  const pairs = rng.shuffle(right.flatMap((a) => wrong.map((b) => [a, b] as const))).slice(0, opts.maxPairsPerPrompt);
+  for (const [a, b] of pairs) rankings.push(simulatedRanking(prompt, [a, b], task, { noise: opts.noise, seed: opts.seed }, rng));
+  const natural = rankings.length;
+  if (opts.edits) {
+    const family = taskByName(task);
+    for (const r of replies) {
+      const c = contrastReply(prompt, family, r, rng);
+      if (c) rankings.push(simulatedRanking(prompt, [r, c.reply], task, { noise: opts.noise, seed: opts.seed }, rng));
+    }
+  }
+  return { rankings, right: right.length, wrong: wrong.length, natural, edited: rankings.length - natural };
 }

@@ -91,3 +91,46 @@ test('rm: contrastFamilies shares the contrast prompts by weight (equal weights:
     );
   }
 });
+
+// issue #24: rm.comparisons.sampledContrasts — pairs from the SFT model's own samples, cached
+// beside the samples with the settings that made them; bad settings refused by field first
+test('rm: sampledContrasts samples the decidable prompts once, reuses the cache while the settings hold, re-samples when they change; bad settings refused by field', async (t) => {
+  const runDir = tinyRun();
+  t.after(() => rmSync(runDir, { recursive: true, force: true }));
+  const file = join(runDir, 'preset.json');
+  const preset = JSON.parse(readFileSync(file, 'utf8'));
+  const rm = (sampledContrasts: unknown, extra: object = {}) => ({ comparisons: { prompts: 4, valPrompts: 2, k: 2, noise: 0, temperature: 1, maxTokens: 6, seed: 1, probePrompts: 0, demonstrations: true, contrastFamilies: { syllables: 1, chat: 1 }, sampledContrasts }, rankingsPerBatch: 2, train: train(1), ...extra });
+  for (const [sc, field] of [
+    [{ prompts: -1 }, 'rm.comparisons.sampledContrasts.prompts'],
+    [{ prompts: 4, k: 1 }, 'rm.comparisons.sampledContrasts.k'],
+    [{ prompts: 4, maxPairsPerPrompt: 0 }, 'rm.comparisons.sampledContrasts.maxPairsPerPrompt'],
+    [{ prompts: 4, edits: 'yes' }, 'rm.comparisons.sampledContrasts.edits'],
+    [[4], 'rm.comparisons.sampledContrasts'],
+  ] as [unknown, string][]) {
+    writeFileSync(file, JSON.stringify({ ...preset, rm: rm(sc) }));
+    await assert.rejects(runRm(runDir, { quiet: true }), (e: Error & { field?: string; file?: string }) => e.field === field && e.file === file, JSON.stringify(sc));
+  }
+  // a random model's samples: the writers' demonstration beside them keeps the rankings from being all tied
+  writeFileSync(file, JSON.stringify({ ...preset, rm: rm({ prompts: 4, k: 3, edits: true }) }));
+  const logs: string[][] = [[], [], []];
+  await runRm(runDir, { quiet: true, log: (l) => logs[0].push(l) });
+  const made = logs[0].find((l) => /correctness pairs from the sft model's own samples \(/.test(l));
+  assert.ok(made && /: 4 prompts × 3 samples, /.test(made), logs[0].join('\n'));
+  const cache = join(runDir, 'comparisons', 'contrast-sampled.jsonl');
+  const before = readFileSync(cache, 'utf8');
+  await runRm(runDir, { into: 'rm2', quiet: true, log: (l) => logs[1].push(l) });
+  assert.ok(
+    logs[1].some((l) => /^rm: reusing \d+ correctness pairs from the sft model's own samples/.test(l)),
+    logs[1].join('\n'),
+  );
+  assert.equal(readFileSync(cache, 'utf8'), before);
+  // another K: sampled again (6 prompts now)
+  writeFileSync(file, JSON.stringify({ ...preset, rm: rm({ prompts: 6, k: 3, edits: true }) }));
+  await runRm(runDir, { into: 'rm3', quiet: true, log: (l) => logs[2].push(l) });
+  assert.ok(
+    logs[2].some((l) => /: 6 prompts × 3 samples, /.test(l)),
+    logs[2].join('\n'),
+  );
+  const evalJson = JSON.parse(readFileSync(join(runDir, 'rm-eval.json'), 'utf8'));
+  for (const [f, t] of Object.entries(evalJson.accuracyCleanCorrectnessByFamily ?? {}) as [string, { pairs: number; correct: number; accuracy: number }][]) assert.equal(t.accuracy, t.correct / t.pairs, f);
+});

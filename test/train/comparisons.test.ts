@@ -1,7 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rubricScore } from '../../src/data/labelers.js';
-import { simulatedComparisons, taskExamples, taskPrompts, writtenDemonstrations } from '../../src/train/comparisons.js';
+import { rightWrongPairs, sampledContrasts, simulatedComparisons, taskExamples, taskPrompts, writtenDemonstrations } from '../../src/train/comparisons.js';
+import { contrastReply } from '../../src/data/contrast.js';
+import { taskByName } from '../../src/data/synthetic/tasks.js';
+import { Rng } from '../../src/engine/rng.js';
+import type { Completion } from '../../src/data/preferences.js';
 import { makeConfig } from '../../src/model/config.js';
 import { GPT } from '../../src/model/gpt.js';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
@@ -51,4 +55,76 @@ test('comparisons: the writers’ demonstration is ranked with the samples, and 
     // the demonstration is a candidate, and (correct, finished) the labelers rank it first
     assert.deepEqual(ranking.completions[0], demonstrations[i]);
   }
+});
+
+// issue #24: correctness pairs from the model's own samples — right against wrong of one prompt
+test('comparisons: rightWrongPairs pairs right replies with wrong ones of the same prompt only, capped, right first at noise 0; edits pair each reply with its changed copy', () => {
+  const [it] = taskExamples('train', 1, 31, ['syllables']);
+  const task = taskByName('syllables');
+  const demo: Completion = { messages: it.example.conversation.messages.slice(1) };
+  const rng = new Rng(9);
+  const wrongs: Completion[] = [];
+  // a small count moves by one either way: two wrong numbers at most
+  for (let i = 0; wrongs.length < 2 && i < 50; i++) {
+    const c = contrastReply(it.prompt, task, demo, rng);
+    if (c && !c.correct && !wrongs.some((w) => JSON.stringify(w) === JSON.stringify(c.reply))) wrongs.push(c.reply);
+  }
+  assert.equal(wrongs.length, 2);
+  const msgs = (demo as { messages: { role: string; content: string }[] }).messages;
+  const withAnswer = (f: (s: string) => string): Completion => ({ messages: msgs.map((m, i) => (i === msgs.length - 1 ? { ...m, content: f(m.content) } : m)) }) as Completion;
+  // a second right reply (a sentence before the answer) and a third wrong one (no number: no edit applies)
+  const right2 = withAnswer((a) => `Let me count. ${a}`);
+  wrongs.push(withAnswer(() => 'I am not sure.'));
+  const replies = [wrongs[0], demo, wrongs[1], right2, wrongs[2]];
+  const verdict = (c: Completion) => rubricScore(it.prompt, c, 'syllables').correct;
+  assert.deepEqual(replies.map(verdict), [false, true, false, true, false]);
+  const key = (c: Completion) => JSON.stringify(c);
+  const all = rightWrongPairs(it.prompt, 'syllables', replies, { noise: 0, seed: 1, maxPairsPerPrompt: 100 }, new Rng(2));
+  assert.deepEqual([all.right, all.wrong, all.natural, all.edited], [2, 3, 6, 0]);
+  // every right × wrong combination once, the right reply ranked first
+  assert.deepEqual(new Set(all.rankings.map((r) => r.completions.map(key).join('|'))).size, 6);
+  for (const r of all.rankings) {
+    assert.equal(r.completions.length, 2);
+    assert.deepEqual(r.completions.map(verdict), [true, false]);
+    assert.equal(r.task, 'syllables');
+  }
+  const capped = rightWrongPairs(it.prompt, 'syllables', replies, { noise: 0, seed: 1, maxPairsPerPrompt: 4 }, new Rng(2));
+  assert.equal(capped.rankings.length, 4);
+  assert.deepEqual(rightWrongPairs(it.prompt, 'syllables', replies, { noise: 0, seed: 1, maxPairsPerPrompt: 4 }, new Rng(2)), capped, 'deterministic in the rng');
+  // all right, or all wrong: nothing to pair
+  assert.equal(rightWrongPairs(it.prompt, 'syllables', [demo, right2], { noise: 0, seed: 1, maxPairsPerPrompt: 4 }, new Rng(2)).rankings.length, 0);
+  assert.equal(rightWrongPairs(it.prompt, 'syllables', wrongs, { noise: 0, seed: 1, maxPairsPerPrompt: 4 }, new Rng(2)).rankings.length, 0);
+  // edits: each reply with a number against itself with the number changed (four of the five), verdicts differing
+  const edited = rightWrongPairs(it.prompt, 'syllables', replies, { noise: 0, seed: 1, maxPairsPerPrompt: 2, edits: true }, new Rng(2));
+  assert.deepEqual([edited.natural, edited.edited], [2, 4]);
+  for (const r of edited.rankings) assert.deepEqual(r.completions.map(verdict), [true, false]);
+  // with noise 1 every pair across tiers is flipped: wrong first
+  for (const r of rightWrongPairs(it.prompt, 'syllables', replies, { noise: 1, seed: 1, maxPairsPerPrompt: 100 }, new Rng(2)).rankings) assert.deepEqual(r.completions.map(verdict), [false, true]);
+});
+
+test('comparisons: sampledContrasts samples K replies of the decidable prompts only, tallies them, and pairs only right with wrong; deterministic in the seed', () => {
+  const items = [...taskExamples('train', 4, 11, ['syllables', 'chat']), ...taskExamples('train', 2, 11, ['definitions'])];
+  const corpus = items.map((it) => `${it.prompt} ${JSON.stringify(it.example.conversation)}`).join(' ');
+  const tok = trainTokenizer([corpus.repeat(4)], { vocabSize: 320 });
+  const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 96, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed: 3 });
+  const opts = { k: 3, temperature: 1, maxTokens: 6, tools: null, seed: 5, noise: 0, maxPairsPerPrompt: 2, edits: true };
+  const r = sampledContrasts(model, tok, items, opts);
+  // the knowledge family (definitions) is not sampled
+  assert.equal(r.tally.prompts, 4);
+  assert.ok(r.tally.samples > 0 && r.tally.samples <= 12, JSON.stringify(r.tally));
+  assert.equal(r.tally.right + r.tally.wrong, r.tally.samples);
+  assert.equal(r.rankings.length, r.tally.natural + r.tally.edited);
+  assert.ok(r.tally.natural <= 2 * r.tally.mixedPrompts);
+  for (const k of r.rankings) {
+    assert.notEqual(k.task, 'definitions');
+    assert.deepEqual(
+      k.completions.map((c) => rubricScore(k.prompt, c, k.task).correct),
+      [true, false],
+    );
+  }
+  assert.deepEqual(sampledContrasts(model, tok, items, opts), r);
+  assert.throws(
+    () => sampledContrasts(model, tok, items, { ...opts, maxPairsPerPrompt: 0 }),
+    (e: Error & { field?: string }) => e.field === 'rm.comparisons.sampledContrasts.maxPairsPerPrompt',
+  );
 });
