@@ -73,6 +73,12 @@
  * of the conversations either way. Pairs are written one after the other (the SFT loader
  * shuffles them apart). A question with no partner is skipped.
  *
+ * `--kind retrieved --vary`: the k passages shown are drawn at random from BM25's top k + 3 (in
+ * their rank order) instead of its top k. Without it the 20,000 conversations show about 1,600
+ * distinct blocks (the train split's words asked again and again, one retrieval each), few enough
+ * to learn each block's reply by heart rather than the rule; an answerable question whose
+ * holding passages were all left out is skipped.
+ *
  * `--format chat [--no-answer 10]` (passages or lookup): SFT conversations
  * (`{"messages": …}`, for an SFT mixture's `path` source) with "The passages don't say." cut
  * to about `--no-answer` percent of the examples (the families give 30%): fewer refusals while
@@ -117,6 +123,7 @@ const { values: args } = parseArgs({
     'block-size': { type: 'string', default: '256' },
     'all-families': { type: 'boolean', default: false },
     contrast: { type: 'boolean', default: false },
+    vary: { type: 'boolean', default: false },
   },
 });
 
@@ -196,6 +203,12 @@ function retrievedConversations(count: number, seed: number, percent: number): s
     const engine = { tok: Tokenizer.load(args.tokenizer), model: { config: { blockSize } } } as unknown as ChatEngine;
     const k = Number(args.k);
     const rng = new Rng(seed);
+    /** --vary: k of the hits, drawn at random, in their rank order (all of them without it). */
+    const sample = (hits: RetrievedChunk[], keep: number): RetrievedChunk[] => {
+      const picked = new Set<number>();
+      while (picked.size < Math.min(keep, hits.length)) picked.add(rng.int(hits.length));
+      return hits.filter((_, i) => picked.has(i));
+    };
     const out: string[] = [];
     let refusals = 0;
     // --all-families / --contrast: every family's train questions by word, to ask them over another word's retrieval
@@ -219,7 +232,7 @@ function retrievedConversations(count: number, seed: number, percent: number): s
         if (out.length >= count) break;
         const refuse = args.contrast ? rng.int(100) < percent : refusals + 1 <= (percent / 100) * (out.length + 1) && rng.int(100) < 2 * percent;
         const r = refuse ? new ExcludingRetriever(retriever, (c) => passageHoldsAnswer(q.prompt, c.text) || entryOf(c) === promptItemOf(q.prompt)) : retriever;
-        const chunks = r.retrieve(q.prompt, { k });
+        const chunks = sample(r.retrieve(q.prompt, { k: args.vary ? k + VARY_EXTRA : k }), k);
         const hits = chunks.map((c) => ({ text: c.text, source: passageSource(c) }));
         const fit = fitPassages(engine, [], q.prompt, hits, Math.min(48, Math.floor(blockSize / 2)));
         if (fit.count === 0) continue;
@@ -294,6 +307,8 @@ function retrievedConversations(count: number, seed: number, percent: number): s
     rmSync(tmp, { recursive: true, force: true });
   }
 }
+/** --vary draws the k passages shown from BM25's top k + VARY_EXTRA. */
+const VARY_EXTRA = 3;
 /** The family of a definitions, kinds or synonyms question. */
 function familyOf(prompt: string): string | undefined {
   return PASSAGE_FAMILIES.find((f) => promptItem(f, prompt) !== undefined);

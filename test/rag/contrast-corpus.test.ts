@@ -34,8 +34,8 @@ test('passages: a synonyms answer quotes the "Words similar to w: …" sentence 
   assert.ok(listed >= 10, `${listed} synonyms answers over a passage with the list`);
 });
 
-test('rag-copy-corpus --kind retrieved --contrast: pairs over one shown block, the asked word answered and a word it only mentions refused (and back)', () => {
-  const convs = copyCorpus(['--kind', 'retrieved', '--format', 'chat', '--contrast', '--no-answer', '50', '--examples', '80', '--seed', '4'], (dir) => {
+test('rag-copy-corpus --kind retrieved --contrast [--vary]: pairs over one shown block, the asked word answered and a word it only mentions refused (and back); --vary shows more distinct blocks', () => {
+  const tokenizer = (dir: string): string[] => {
     const tokPath = join(dir, 'tok.json');
     trainTokenizer(
       dictionaryEntries()
@@ -44,9 +44,21 @@ test('rag-copy-corpus --kind retrieved --contrast: pairs over one shown block, t
       { vocabSize: 900, pattern: 'gpt4' },
     ).save(tokPath);
     return ['--tokenizer', tokPath];
-  });
-  assert.equal(convs.length, 80);
-  const block = (content: string): string => content.slice(0, content.lastIndexOf('\nQuestion: '));
+  };
+  const args = ['--kind', 'retrieved', '--format', 'chat', '--contrast', '--no-answer', '50', '--examples', '80', '--seed', '4'];
+  const plain = copyCorpus(args, tokenizer);
+  assert.equal(plain.length, 80);
+  // --vary: the same questions' blocks drawn from a wider pool — more distinct blocks, the same pair rules
+  const varied = copyCorpus([...args, '--vary'], tokenizer);
+  const blocks = (cs: typeof plain): number => new Set(cs.map((c) => block(c.messages[0].content))).size;
+  assert.ok(blocks(varied) > blocks(plain), `${blocks(varied)} distinct blocks with --vary, ${blocks(plain)} without`);
+  for (const convs of [plain, varied]) checkPairs(convs);
+});
+
+const block = (content: string): string => content.slice(0, content.lastIndexOf('\nQuestion: '));
+
+/** Each pair: one shown block, two words, one answer and one refusal, both passing the family's checker, as the --contrast docstring says. */
+function checkPairs(convs: readonly { messages: { content: string }[] }[]): void {
   const owners = new Map(dictionaryEntries().map((e) => [e.text, e.word]));
   let fromRefusal = 0;
   for (let i = 0; i < convs.length; i += 2) {
@@ -78,4 +90,4 @@ test('rag-copy-corpus --kind retrieved --contrast: pairs over one shown block, t
   }
   // both directions occur: pairs built from a strict-removal block (refusal first) and from an answerable one
   assert.ok(fromRefusal >= 5 && fromRefusal <= 35, `${fromRefusal} of 40 pairs start from a refusal`);
-});
+}
