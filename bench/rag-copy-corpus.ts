@@ -203,11 +203,20 @@ function retrievedConversations(count: number, seed: number, percent: number): s
     const engine = { tok: Tokenizer.load(args.tokenizer), model: { config: { blockSize } } } as unknown as ChatEngine;
     const k = Number(args.k);
     const rng = new Rng(seed);
-    /** --vary: k of the hits, drawn at random, in their rank order (all of them without it). */
+    /** --vary: k of the hits, drawn at random, in their rank order (all of them, and no draw from rng, without it). */
     const sample = (hits: RetrievedChunk[], keep: number): RetrievedChunk[] => {
+      if (!args.vary) return hits;
       const picked = new Set<number>();
       while (picked.size < Math.min(keep, hits.length)) picked.add(rng.int(hits.length));
       return hits.filter((_, i) => picked.has(i));
+    };
+    /** Fisher–Yates in place, from the corpus's seeded rng. */
+    const shuffled = <T>(xs: T[]): T[] => {
+      for (let i = xs.length - 1; i > 0; i--) {
+        const j = rng.int(i + 1);
+        [xs[i], xs[j]] = [xs[j], xs[i]];
+      }
+      return xs;
     };
     const out: string[] = [];
     let refusals = 0;
@@ -281,17 +290,8 @@ function retrievedConversations(count: number, seed: number, percent: number): s
       const owners = new Set(shown.map(entryOf));
       const word = promptItemOf(asked);
       const candidates = refused ? [...owners].filter((w): w is string => w !== undefined && w !== word) : [...new Set(shown.flatMap((c) => c.text.toLowerCase().match(/[a-z][a-z'-]*[a-z]/g) ?? []))].filter((w) => w !== word && !owners.has(w));
-      for (let i = candidates.length - 1; i > 0; i--) {
-        const j = rng.int(i + 1);
-        [candidates[i], candidates[j]] = [candidates[j], candidates[i]];
-      }
-      for (const w of candidates) {
-        const prompts = [...(byWord.get(w) ?? [])];
-        for (let i = prompts.length - 1; i > 0; i--) {
-          const j = rng.int(i + 1);
-          [prompts[i], prompts[j]] = [prompts[j], prompts[i]];
-        }
-        for (const other of prompts) {
+      for (const w of shuffled(candidates)) {
+        for (const other of shuffled([...(byWord.get(w) ?? [])])) {
           const content = reask(other);
           const otherRefs = content === undefined ? undefined : passagesReferences(content);
           if (content === undefined || otherRefs === undefined) continue;
