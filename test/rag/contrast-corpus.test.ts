@@ -1,9 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dictionaryEntries, passagesItem, passagesReferences } from '../../src/data/synthetic/passages.js';
 import { promptItem, splitOf, taskByName } from '../../src/data/synthetic/tasks.js';
 import { NO_ANSWER, parsePassagePrompt, passagePrompt } from '../../src/rag/context.js';
+import { ExcludingRetriever, openDictionaryStore } from '../../src/rag/effect.js';
+import { passageSource } from '../../src/rag/generate.js';
+import { Retriever } from '../../src/rag/retrieve.js';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { copyCorpus } from './helpers.js';
 
@@ -34,7 +39,7 @@ test('passages: a synonyms answer quotes the "Words similar to w: …" sentence 
   assert.ok(listed >= 10, `${listed} synonyms answers over a passage with the list`);
 });
 
-test('rag-copy-corpus --kind retrieved --contrast [--vary]: pairs over one shown block, the asked word answered and a word it only mentions refused (and back); --vary shows more distinct blocks', () => {
+test('rag-copy-corpus --kind retrieved --contrast [--vary]: pairs over one shown block, the asked word answered and a word it only mentions refused (and back); --vary shows passages beyond the top k', () => {
   const tokenizer = (dir: string): string[] => {
     const tokPath = join(dir, 'tok.json');
     trainTokenizer(
@@ -50,8 +55,25 @@ test('rag-copy-corpus --kind retrieved --contrast [--vary]: pairs over one shown
   assert.equal(plain.length, 80);
   // --vary: the same questions' blocks drawn from a wider pool — more distinct blocks, the same pair rules
   const varied = copyCorpus([...args, '--vary'], tokenizer);
-  const blocks = (cs: typeof plain): number => new Set(cs.map((c) => block(c.messages[0].content))).size;
-  assert.ok(blocks(varied) > blocks(plain), `${blocks(varied)} distinct blocks with --vary, ${blocks(plain)} without`);
+  // an answerable question's block: BM25's top 3 (train-split entries) without --vary; with it, passages from further down too
+  const dir = mkdtempSync(join(tmpdir(), 'gf-contrast-'));
+  try {
+    const store = openDictionaryStore(join(dir, 'd.db'));
+    const entries = dictionaryEntries();
+    const bm25 = new ExcludingRetriever(new Retriever(store, undefined, { dropFrameWords: true }), (c) => splitOf(entries[c.line! - 1].word) === 'test');
+    const beyondTop3 = (cs: typeof plain): number =>
+      cs.filter((c, i) => {
+        if (i % 2 === 1 || c.messages[1].content === NO_ANSWER) return false;
+        const p = parsePassagePrompt(c.messages[0].content)!;
+        const top = new Set(bm25.retrieve(p.question, { k: 3 }).map((h) => passageSource(h)));
+        return p.passages.some((x) => !top.has(x.source));
+      }).length;
+    assert.equal(beyondTop3(plain), 0);
+    assert.ok(beyondTop3(varied) >= 3, `${beyondTop3(varied)} answerable blocks with --vary show a passage beyond BM25's top 3`);
+    store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   for (const convs of [plain, varied]) checkPairs(convs);
 });
 
