@@ -61,6 +61,24 @@
  * entry to quote (docs/journal/rag.md "Thirteenth attempt": a wrong sentence of the right entry
  * was the largest cause left with the entry shown). `--examples` counts every conversation.
  *
+ * `--kind retrieved --contrast`: every conversation comes with a partner over the *same* shown
+ * passages that flips the reply — the one decision left wrong both ways (docs/journal/rag.md
+ * "Thirteenth attempt": refusals with the entry shown, answers read off another word's entry
+ * with it gone), "is the asked word's entry shown?", made from one block. An answerable block
+ * is asked again about a word one of its passages only mentions (a train-split word with no
+ * shown passage holding its answer): "The passages don't say.". A strict-removal block (the
+ * word's answer-holding passages gone, what the effect's refusal column shows) is asked again
+ * about the word whose entry a shown passage is, in a family that passage answers: its quote.
+ * `--no-answer` is then the share of pairs built from a strict-removal block; refusals are half
+ * of the conversations either way. Pairs are written one after the other (the SFT loader
+ * shuffles them apart). A question with no partner is skipped.
+ *
+ * `--kind retrieved --vary`: the k passages shown are drawn at random from BM25's top k + 3 (in
+ * their rank order) instead of its top k. Without it the 20,000 conversations show about 1,600
+ * distinct blocks (the train split's words asked again and again, one retrieval each), few enough
+ * to learn each block's reply by heart rather than the rule; an answerable question whose
+ * holding passages were all left out is skipped.
+ *
  * `--format chat [--no-answer 10]` (passages or lookup): SFT conversations
  * (`{"messages": …}`, for an SFT mixture's `path` source) with "The passages don't say." cut
  * to about `--no-answer` percent of the examples (the families give 30%): fewer refusals while
@@ -104,6 +122,8 @@ const { values: args } = parseArgs({
     k: { type: 'string', short: 'k', default: '3' },
     'block-size': { type: 'string', default: '256' },
     'all-families': { type: 'boolean', default: false },
+    contrast: { type: 'boolean', default: false },
+    vary: { type: 'boolean', default: false },
   },
 });
 
@@ -183,11 +203,26 @@ function retrievedConversations(count: number, seed: number, percent: number): s
     const engine = { tok: Tokenizer.load(args.tokenizer), model: { config: { blockSize } } } as unknown as ChatEngine;
     const k = Number(args.k);
     const rng = new Rng(seed);
+    /** --vary: k of the hits, drawn at random, in their rank order (all of them, and no draw from rng, without it). */
+    const sample = (hits: RetrievedChunk[], keep: number): RetrievedChunk[] => {
+      if (!args.vary) return hits;
+      const picked = new Set<number>();
+      while (picked.size < Math.min(keep, hits.length)) picked.add(rng.int(hits.length));
+      return hits.filter((_, i) => picked.has(i));
+    };
+    /** Fisher–Yates in place, from the corpus's seeded rng. */
+    const shuffled = <T>(xs: T[]): T[] => {
+      for (let i = xs.length - 1; i > 0; i--) {
+        const j = rng.int(i + 1);
+        [xs[i], xs[j]] = [xs[j], xs[i]];
+      }
+      return xs;
+    };
     const out: string[] = [];
     let refusals = 0;
-    // --all-families: every family's train questions by word, to ask them all over one retrieval
+    // --all-families / --contrast: every family's train questions by word, to ask them over another word's retrieval
     const byWord = new Map<string, string[]>();
-    if (args['all-families'])
+    if (args['all-families'] || args.contrast)
       for (const f of PASSAGE_FAMILIES)
         for (const ex of taskByName(f).generate('train', 3 * count, seed ^ 0x5eed)) {
           const w = promptItem(f, ex.prompt);
@@ -204,14 +239,14 @@ function retrievedConversations(count: number, seed: number, percent: number): s
       }
       for (const q of questions) {
         if (out.length >= count) break;
-        const refuse = refusals + 1 <= (percent / 100) * (out.length + 1) && rng.int(100) < 2 * percent;
+        const refuse = args.contrast ? rng.int(100) < percent : refusals + 1 <= (percent / 100) * (out.length + 1) && rng.int(100) < 2 * percent;
         const r = refuse ? new ExcludingRetriever(retriever, (c) => passageHoldsAnswer(q.prompt, c.text) || entryOf(c) === promptItemOf(q.prompt)) : retriever;
-        const hits = r.retrieve(q.prompt, { k }).map((c) => ({ text: c.text, source: passageSource(c) }));
+        const chunks = sample(r.retrieve(q.prompt, { k: args.vary ? k + VARY_EXTRA : k }), k);
+        const hits = chunks.map((c) => ({ text: c.text, source: passageSource(c) }));
         const fit = fitPassages(engine, [], q.prompt, hits, Math.min(48, Math.floor(blockSize / 2)));
         if (fit.count === 0) continue;
         const refs = passagesReferences(fit.content);
         if (refs === undefined || (!refuse && refs.length === 0)) continue;
-        if (refuse) refusals++;
         const chat = (content: string, reply: string): string =>
           JSON.stringify({
             messages: [
@@ -219,6 +254,16 @@ function retrievedConversations(count: number, seed: number, percent: number): s
               { role: 'assistant', content: reply },
             ],
           });
+        if (args.contrast) {
+          const partner = contrastPartner(q.prompt, refuse, chunks.slice(0, fit.count), (other) => {
+            const same = fitPassages(engine, [], other, hits.slice(0, fit.count), Math.min(48, Math.floor(blockSize / 2)));
+            return same.count === fit.count ? same.content : undefined;
+          });
+          if (partner === undefined || out.length + 2 > count) continue;
+          out.push(chat(fit.content, refuse ? NO_ANSWER : refs[0].reply), chat(partner.content, partner.reply));
+          continue;
+        }
+        if (refuse) refusals++;
         out.push(chat(fit.content, refuse ? NO_ANSWER : refs[0].reply));
         if (refuse || !args['all-families']) continue;
         // the other families' questions about this word over the same passages (the same count shown)
@@ -233,12 +278,37 @@ function retrievedConversations(count: number, seed: number, percent: number): s
         }
       }
     }
+    /**
+     * --contrast: the same shown passages (`shown`, their prompt rebuilt for another question by
+     * `reask`, undefined when they would no longer all fit) asked about another word, with the
+     * reply flipped. After a refusal: the word whose entry a shown passage is, in a family that
+     * passage answers (its quote). After an answer: a word a shown passage mentions that is no
+     * shown passage's own word and whose answer no shown passage holds (a refusal). Candidates
+     * in a seeded random order; undefined when none qualifies.
+     */
+    function contrastPartner(asked: string, refused: boolean, shown: readonly RetrievedChunk[], reask: (question: string) => string | undefined): { content: string; reply: string } | undefined {
+      const owners = new Set(shown.map(entryOf));
+      const word = promptItemOf(asked);
+      const candidates = refused ? [...owners].filter((w): w is string => w !== undefined && w !== word) : [...new Set(shown.flatMap((c) => c.text.toLowerCase().match(/[a-z][a-z'-]*[a-z]/g) ?? []))].filter((w) => w !== word && !owners.has(w));
+      for (const w of shuffled(candidates)) {
+        for (const other of shuffled([...(byWord.get(w) ?? [])])) {
+          const content = reask(other);
+          const otherRefs = content === undefined ? undefined : passagesReferences(content);
+          if (content === undefined || otherRefs === undefined) continue;
+          if (refused && otherRefs.length > 0) return { content, reply: otherRefs[0].reply };
+          if (!refused && otherRefs.length === 0) return { content, reply: NO_ANSWER };
+        }
+      }
+      return undefined;
+    }
     store.close();
     return out;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
 }
+/** --vary draws the k passages shown from BM25's top k + VARY_EXTRA. */
+const VARY_EXTRA = 3;
 /** The family of a definitions, kinds or synonyms question. */
 function familyOf(prompt: string): string | undefined {
   return PASSAGE_FAMILIES.find((f) => promptItem(f, prompt) !== undefined);

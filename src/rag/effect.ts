@@ -51,10 +51,15 @@ export function openDictionaryStore(path: string): RagStore {
   return store;
 }
 
-/** A retriever that never returns chunks `exclude` names: the store as if they had been deleted. */
+/**
+ * A retriever that never returns chunks `exclude` names: the store as if they had been deleted.
+ * It asks `base` itself (not `base`'s store), so exclusions nest: an ExcludingRetriever over
+ * another drops what either names (it used to drop only its own: rag-copy-corpus's refusals,
+ * built over the test-split exclusion, showed test-split entries).
+ */
 export class ExcludingRetriever extends Retriever {
   constructor(
-    base: Retriever,
+    private readonly base: Retriever,
     private readonly exclude: (c: RetrievedChunk) => boolean,
     private readonly spare = 16,
   ) {
@@ -62,7 +67,7 @@ export class ExcludingRetriever extends Retriever {
   }
   override retrieve(query: string, opts: RetrieveOptions = {}): RetrievedChunk[] {
     const k = opts.k ?? 5;
-    return super
+    return this.base
       .retrieve(query, { ...opts, k: k + this.spare })
       .filter((c) => !this.exclude(c))
       .slice(0, k);

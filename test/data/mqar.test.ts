@@ -4,35 +4,12 @@ import { splitOf } from '../../src/data/synthetic/split.js';
 import { mqarDocument, mqarDocuments, mqarPools } from '../../src/data/synthetic/mqar.js';
 import { Rng } from '../../src/engine/rng.js';
 import { GptforgeError } from '../../src/util/errors.js';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { taskByName } from '../../src/data/synthetic/tasks.js';
 import { NO_ANSWER } from '../../src/rag/context.js';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { coreWords } from '../../src/data/synthetic/words.js';
-
-type Conv = { messages: { role: string; content: string }[] };
-
-/**
- * The conversations `bench/rag-copy-corpus` writes for `args`, run in a temporary directory
- * (`setup` may write files there and returns the arguments that name them), removed after.
- */
-function copyCorpus(args: readonly string[], setup: (dir: string) => string[] = () => []): Conv[] {
-  const dir = mkdtempSync(join(tmpdir(), 'gf-corpus-'));
-  try {
-    const out = join(dir, 'corpus.jsonl');
-    execFileSync(process.execPath, [fileURLToPath(new URL('../../bench/rag-copy-corpus.js', import.meta.url)), ...args, ...setup(dir), '--out', out], { stdio: 'pipe' });
-    return readFileSync(out, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Conv);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { copyCorpus } from '../rag/helpers.js';
 
 test('mqar: pools are one split, keys and values disjoint, the filter applied', () => {
   for (const split of ['train', 'test'] as const) {

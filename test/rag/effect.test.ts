@@ -46,6 +46,14 @@ test('effect: the dictionary store holds one entry a chunk, labelled as the pass
     );
     const strict = new ExcludingRetriever(new Retriever(store, undefined, { dropFrameWords: true }), (c) => isBang(c) || passageHoldsAnswer(bang, c.text)).retrieve(bang, { k: 20 });
     assert.ok(strict.length > 0 && strict.every((c) => !passageHoldsAnswer(bang, c.text)));
+    // exclusions nest: one over another drops what either names (rag-copy-corpus's refusals over its test-split exclusion)
+    const top = strict[0].line;
+    const nested = new ExcludingRetriever(new ExcludingRetriever(new Retriever(store, undefined, { dropFrameWords: true }), (c) => c.line === top), (c) => isBang(c) || passageHoldsAnswer(bang, c.text)).retrieve(bang, { k: 20 });
+    assert.ok(!nested.some((c) => c.line === top), 'the inner exclusion holds');
+    assert.deepEqual(
+      nested.slice(0, strict.length - 1).map((c) => c.line),
+      strict.slice(1).map((c) => c.line),
+    );
     assert.equal(openDictionaryStore(join(root, 'd.db')).count(), entries.length, 'reopening does not index twice');
     store.close();
   } finally {

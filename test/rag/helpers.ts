@@ -1,7 +1,8 @@
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Embedder } from '../../src/rag/embed.js';
 import { CLI } from '../cli/fixture.js';
 import { documentsAsFile, indexIngestFile, type IndexOptions } from '../../src/rag/indexer.js';
@@ -83,5 +84,26 @@ export function withDocs<T>(prefix: string, files: Record<string, string | Uint8
     return out;
   } finally {
     if (!pending) cleanup();
+  }
+}
+
+/** One SFT conversation as `bench/rag-copy-corpus --format chat` writes it. */
+export type Conv = { messages: { role: string; content: string }[] };
+
+/**
+ * The conversations `bench/rag-copy-corpus` writes for `args`, run in a temporary directory
+ * (`setup` may write files there and returns the arguments that name them), removed after.
+ */
+export function copyCorpus(args: readonly string[], setup: (dir: string) => string[] = () => []): Conv[] {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-corpus-'));
+  try {
+    const out = join(dir, 'corpus.jsonl');
+    execFileSync(process.execPath, [fileURLToPath(new URL('../../bench/rag-copy-corpus.js', import.meta.url)), ...args, ...setup(dir), '--out', out], { stdio: 'pipe' });
+    return readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Conv);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -119,8 +119,9 @@ function holdsAnswer(text: string, word: string, facts: readonly string[]): bool
  * "regret names sadness associated with some wrong done [1]." for "As a noun, regret names
  * sadness associated with some wrong done." — or the whole sentence when the fact comes
  * before the word ("One sort of feeling is a regret [1]."). The fact is the one the
- * passage states first: for definitions the first gloss, for synonyms the first synonym,
- * for kinds the hypernym.
+ * passage states first: for definitions the first gloss, for kinds the hypernym, for
+ * synonyms the "Words similar to w: …" sentence when the passage has one, else its first
+ * other synonym sentence, else the first sentence naming a synonym (synonymRank).
  *
  * Why a quote and not the family's wording ("The word regret means …", the first format):
  * a quote is a verbatim span of the passage, so after its first token every next token is
@@ -149,11 +150,25 @@ function groundedAnswer(q: Question, passage: string, n: number): string {
         .filter((x) => x.at !== null)
         .map((x) => ({ ...x, pos: x.st.from + x.at!.index })),
     )
-    .sort((a, b) => a.pos - b.pos)
+    .sort((a, b) => synonymRank(q.family, a.st.text) - synonymRank(q.family, b.st.text) || a.pos - b.pos)
     .map((x) => quote(x.st.text, x.at!.index))
     .find(ok);
   // (a fact the entry words differently: the first sentence whose quote the family's checker accepts)
   return found ?? sentences.map((st) => quote(st.text, st.text.length)).find(ok) ?? `${passage} [${n}].`;
+}
+
+/**
+ * Which sentence a synonyms answer prefers (lower first): the dictionary's "Words similar to
+ * w: …" list, then its other synonym sentences (dictionary.ts SYNONYM_TEMPLATES), then any
+ * other sentence naming a synonym — a gloss often does ("to adopt is to choose and follow"),
+ * and quoting it made the synonyms reference a definition, so the question's frame did not
+ * name the sentence to quote (docs/journal/rag.md "Thirteenth attempt"). 0 for every sentence
+ * of the other families (their order is the passage's).
+ */
+function synonymRank(family: PassageFamily, sentence: string): number {
+  if (family !== 'synonyms') return 0;
+  if (/^Words similar to /.test(sentence)) return 0;
+  return / is close in meaning to |^People sometimes say .* where they mean | can mean the same$/.test(sentence) ? 1 : 2;
 }
 
 /** Share of unanswerable examples, in percent. */
