@@ -226,7 +226,7 @@ export class GptforgeServer {
     const m = this.models.get(id);
     if (!m || (opts.generation && m.scheduler === null) || (opts.reward && !m.reward)) {
       const why = !m ? 'does not exist' : opts.reward ? 'is not a reward model' : opts.embedding ? 'is a reward model: it scores replies (POST /v1/rewards); embeddings come from the language models' : 'is a reward model: it scores replies (POST /v1/rewards) and does not generate';
-      throw new ApiError(404, `The model '${id}' ${why} (${opts.reward ? 'reward models' : opts.generation ? 'models that generate' : 'models'} on this server: ${ok.join(', ') || 'none'})`, 'not_found_error', 'model', 'model_not_found');
+      throw new ApiError(404, `The model '${id}' ${why} (${opts.reward ? 'reward models' : opts.generation ? 'models that generate' : 'models'} on this server: ${ok.join(', ') || 'none'})`, 'invalid_request_error', 'model', 'model_not_found');
     }
     return m;
   }
@@ -337,7 +337,7 @@ export class GptforgeServer {
     });
     app.get('/v1/gptforge/rag', async () => this.rag?.info() ?? { object: 'gptforge.rag', enabled: false });
     app.get('/v1/gptforge/passages/:id', async (req) => {
-      if (!this.rag) throw new ApiError(404, 'this server has no RAG store (start it with --rag <db>)', 'not_found_error', null, 'no_rag');
+      if (!this.rag) throw new ApiError(404, 'this server has no RAG store (start it with --rag <db>)', 'invalid_request_error', null, 'no_rag');
       return this.rag.passage((req.params as { id: string }).id);
     });
   }

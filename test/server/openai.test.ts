@@ -636,7 +636,7 @@ describe('completions, embeddings, scoring, tokenizer routes', () => {
 
 describe('errors', () => {
   test('an unknown model is a NotFoundError in OpenAI shape', async () => {
-    await assert.rejects(client.chat.completions.create({ model: 'gpt-4o', messages: user('x') }), (e: unknown) => e instanceof NotFoundError && e.code === 'model_not_found' && e.type === 'not_found_error');
+    await assert.rejects(client.chat.completions.create({ model: 'gpt-4o', messages: user('x') }), (e: unknown) => e instanceof NotFoundError && e.code === 'model_not_found' && e.type === 'invalid_request_error' && e.param === 'model');
     // the reward model is listed by /v1/models but does not generate: said so, and not offered as a chat model
     await assert.rejects(client.chat.completions.create({ model: 'rm', messages: user('x') }), (e: unknown) => e instanceof NotFoundError && /The model 'rm' is a reward model: it scores replies/.test(e.message) && !/on this server: .*\brm\b/.test(e.message));
   });

@@ -127,6 +127,7 @@ describe('assist route', () => {
     const p = await call(s.base, '/v1/gptforge/passages/1');
     assert.equal(p.status, 404);
     assert.equal(p.json.error.code, 'no_rag');
+    assert.equal(p.json.error.type, 'invalid_request_error');
     assertBadRequest(await call(s.base, '/v1/chat/completions', { model: 'sft', messages: user('hi'), rag: true }), 'rag', 'rag without a store');
   });
 
