@@ -207,8 +207,7 @@ export class GptforgeServer {
 
   private authorized(req: FastifyRequest): boolean {
     if (this.keyHashes.length === 0) return true;
-    const h = req.headers.authorization;
-    const given = sha(typeof h === 'string' && h.startsWith('Bearer ') ? h.slice(7) : '');
+    const given = sha(bearerKey(req.headers.authorization) ?? '');
     // every key is compared (no early exit), each comparison in constant time over equal-length hashes
     let ok = false;
     for (const k of this.keyHashes) ok = timingSafeEqual(k, given) || ok;
@@ -255,8 +254,10 @@ export class GptforgeServer {
       if (!this.authorized(req)) {
         // OpenAI's two answers: no key at all (code null), or a wrong one (invalid_api_key); both type invalid_request_error
         if (!req.headers.authorization) throw new ApiError(401, "You didn't provide an API key. Provide it in an Authorization header using Bearer auth (Authorization: Bearer YOUR_KEY).", 'invalid_request_error', null, null);
-        // a key sent without the scheme reads as wrong; say what the header must look like
-        if (!/^Bearer /.test(String(req.headers.authorization))) throw new ApiError(401, 'The Authorization header must use Bearer auth: "Authorization: Bearer YOUR_KEY" (the scheme was missing or not Bearer)', 'invalid_request_error', null, 'invalid_api_key');
+        // a key sent without the scheme, or an empty one (`new OpenAI({apiKey: ''})`), reads as wrong; say which
+        const key = bearerKey(req.headers.authorization);
+        if (key === null) throw new ApiError(401, 'The Authorization header must use Bearer auth: "Authorization: Bearer YOUR_KEY" (the scheme was missing or not Bearer)', 'invalid_request_error', null, 'invalid_api_key');
+        if (key === '') throw new ApiError(401, 'The API key is empty: the Authorization header was "Bearer" with no key after it; send "Authorization: Bearer YOUR_KEY"', 'invalid_request_error', null, 'invalid_api_key');
         throw new ApiError(401, 'Incorrect API key provided', 'invalid_request_error', null, 'invalid_api_key');
       }
     });
@@ -793,4 +794,14 @@ function builtinCallsJSON(calls: readonly BuiltinToolCall[]): { builtin_tool_cal
 
 function warnUnenabledTool(req: FastifyRequest, controllers: readonly ToolRowController[]): void {
   if (controllers.some((c) => c.wantedTool)) req.log.warn({ hint: TOOL_HINT }, 'chat: the model tried a tool call the request did not enable');
+}
+
+/**
+ * The key in an `Authorization: Bearer KEY` header: `''` for the scheme with no key (Node trims the
+ * trailing space of `Bearer `), `null` when the header is absent or uses another scheme. The scheme
+ * is matched case-insensitively (RFC 7235 §2.1: "case-insensitive token"), so `bearer KEY` works.
+ */
+export function bearerKey(h: string | undefined): string | null {
+  const m = typeof h === 'string' ? /^bearer(?:[ \t]+(.*))?$/is.exec(h.trim()) : null;
+  return m ? (m[1] ?? '').trim() : null;
 }

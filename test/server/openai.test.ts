@@ -683,6 +683,15 @@ describe('errors', () => {
       const bare = await fetch(`${addr}/v1/models`, { headers: { authorization: 'k-one' } });
       assert.equal(bare.status, 401);
       assert.match(((await bare.json()) as { error: { message: string } }).error.message, /must use Bearer auth: "Authorization: Bearer YOUR_KEY"/);
+      // an empty key (what `new OpenAI({apiKey: ''})` sends) is named as empty, not as a missing scheme
+      const empty = await fetch(`${addr}/v1/models`, { headers: { authorization: 'Bearer ' } });
+      assert.equal(empty.status, 401);
+      const emptyMsg = ((await empty.json()) as { error: { message: string } }).error.message;
+      assert.match(emptyMsg, /API key is empty/);
+      assert.doesNotMatch(emptyMsg, /scheme was missing/);
+      // the scheme is case-insensitive (RFC 7235): `bearer KEY` is accepted
+      assert.equal((await fetch(`${addr}/v1/models`, { headers: { authorization: 'bearer k-one' } })).status, 200);
+      assert.equal((await fetch(`${addr}/v1/models`, { headers: { authorization: 'BEARER k-two' } })).status, 200);
       for (const key of ['k-one', 'k-two']) {
         const r = await new OpenAI({ baseURL: `${addr}/v1`, apiKey: key, maxRetries: 0 }).chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0 });
         assert.equal(r.choices[0].message.content, 'Hello there. How are you? Bye.');
