@@ -114,8 +114,8 @@ describe('assist route', () => {
     const noOperands = await ask({ model: 'reviewer', technique: 'reflect', messages: user('hello there') });
     assert.equal(noOperands.status, 400);
     assert.match(noOperands.json.error.message, /two operands/);
-    // the question's field and the form a reflection needs
-    assert.equal(noOperands.json.error.param, 'question');
+    // the request field the question came in, and the form a reflection needs
+    assert.equal(noOperands.json.error.param, 'messages'); // the request field, as test/server/openai.test.ts pins it
     assert.match(noOperands.json.error.message, /e\.g\. "What is 345 plus 67\?"/);
     const missing = await ask({ model: 'nope' });
     assert.equal(missing.status, 404);
