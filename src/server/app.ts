@@ -527,7 +527,7 @@ export class GptforgeServer {
             message: { role: 'assistant', content: calls.length > 0 && r.text === '' ? null : r.text, refusal: null, ...(calls.length > 0 ? { tool_calls: calls } : {}), ...builtinCallsJSON(controllers[i].builtinCalls) },
             logprobs: logprobs ? { content: lps[i], refusal: null } : null,
             finish_reason: apiFinish(r, calls, partial),
-            ...(controllers[i].wantedTool ? { hint: TOOL_HINT } : {}),
+            ...(controllers[i].hint ? { hint: controllers[i].hint } : {}),
             ...(rag ? citationsJSON(r.text, rag) : {}),
           };
         }),
@@ -563,7 +563,7 @@ export class GptforgeServer {
         const { calls, partial } = callsOf(e.result, controllers[e.row]);
         if (e.text !== '') write(chunk([{ index: e.row, delta: { content: e.text }, logprobs: logprobs ? { content: [], refusal: null } : null, finish_reason: null }]));
         if (calls.length > 0) write(chunk([{ index: e.row, delta: { tool_calls: calls.map((c, k) => ({ index: k, ...c })) }, logprobs: null, finish_reason: null }]));
-        write(chunk([{ index: e.row, delta: {}, logprobs: null, finish_reason: apiFinish(e.result, calls, partial), ...(controllers[e.row].wantedTool ? { hint: TOOL_HINT } : {}), ...(rag ? citationsJSON(e.result.text, rag) : {}) }]));
+        write(chunk([{ index: e.row, delta: {}, logprobs: null, finish_reason: apiFinish(e.result, calls, partial), ...(controllers[e.row].hint ? { hint: controllers[e.row].hint } : {}), ...(rag ? citationsJSON(e.result.text, rag) : {}) }]));
       }
     });
     // the queue accepted the job (a full queue threw 429 above): the response is ours to write now

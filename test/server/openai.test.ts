@@ -446,6 +446,18 @@ describe('tools', () => {
     assert.equal(await ask({ max_tool_calls: 6 }), 6);
     assert.equal(await ask({ max_tool_calls: 1 }), 1);
     assert.equal(await ask({ max_tool_calls: 0 }), 0);
+    // the cap reached while the model wanted another call: the choice's hint says so, as when no tool is enabled
+    const capped = await client.chat.completions.create({ model: 'scripted', messages: user('calc forever'), temperature: 0, max_tokens: 100, builtin_tools: ['calculator'], max_tool_calls: 0 } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    assert.match((capped.choices[0] as { hint?: string }).hint ?? '', /"max_tool_calls" \(0\) built-in calls had run: raise "max_tool_calls"/);
+    const cappedHints: string[] = [];
+    for await (const ch of await client.chat.completions.create({ model: 'scripted', messages: user('calc forever'), temperature: 0, max_tokens: 100, builtin_tools: ['calculator'], max_tool_calls: 1, stream: true } as OpenAI.ChatCompletionCreateParamsStreaming)) {
+      const h = (ch.choices[0] as { hint?: string } | undefined)?.hint;
+      if (h) cappedHints.push(h);
+    }
+    assert.deepEqual(
+      cappedHints.map((h) => /\(1\) built-in calls/.test(h)),
+      [true],
+    );
     const bad = await post('/v1/chat/completions', { model: 'scripted', messages: user('hi'), max_tool_calls: -1 });
     assert.equal(bad.status, 400);
     assert.equal(bad.json.error.param, 'max_tool_calls');
