@@ -76,7 +76,7 @@ export { generate, decode, BatchDecoder, logprobOf, defaultEndIds } from './infe
 export type { DecodingModel, RowRequest, RowResult, RowController, DecodeEvent, BatchOptions, TokenLogprob } from './infer/pipeline.js';
 export { generateText } from './infer/generate.js';
 export type { GenerateOptions, GenerateResult } from './infer/generate.js';
-export { Temperature, TopK, TopP, MinP, RepetitionPenalty, PresenceFrequencyPenalty, LogitBias, BannedTokens, ConstraintProcessor, DrawCache, Sampler, buildProcessors, buildWarpers } from './infer/processors.js';
+export { Temperature, TopK, TopP, MinP, RepetitionPenalty, PresenceFrequencyPenalty, LogitBias, BannedTokens, ConstraintProcessor, DrawCache, Sampler, buildProcessors, buildWarpers, checkGenerationOptions } from './infer/processors.js';
 export type { LogitsProcessor, LogitsWarper, RowView, SamplingOptions } from './infer/processors.js';
 export { MaxTokens, ContextLimit, StopStrings, ConstraintEnd, TextStream } from './infer/stopping.js';
 export type { FinishReason, Finish, StoppingCriterion, RowProgress } from './infer/stopping.js';
