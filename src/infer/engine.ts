@@ -98,6 +98,11 @@ export interface ChatReply {
    * the others the same.
    */
   stopReason: ChatStopReason;
+  /**
+   * How many tool calls the reply made (each ran, its output forced into the reply): the calls
+   * themselves are in `messages` (an assistant message with `tool_call: {name, input}` and the
+   * `tool` message with the output), and `ChatOptions.onToolCall` sees each as it completes.
+   */
   toolCalls: number;
   /** Set when old turns were dropped to fit the context. */
   notice?: string;
