@@ -48,11 +48,12 @@ export type { TrainOptions as TokenizerTrainOptions, EncodeOptions, StreamDecode
 // ── model ────────────────────────────────────────────────────────────────────
 export { GPT } from './model/gpt.js';
 export type { GPTOptions } from './model/gpt.js';
-export type { LinearModule, LinearSite, LinearHook, TokenRowsHook, TrainableRows } from './model/gpt.js';
+export type { LinearModule, LinearSite, LinearHook, TokenRowsHook, TrainableRows, ScorePool } from './model/gpt.js';
 export type { AbacusConfig } from './model/abacus.js';
 export { makeConfig, validateConfig, countParams, flopsPerToken } from './model/config.js';
 export type { GPTConfig, GPTConfigInput } from './model/config.js';
 export { KVCache } from './model/kvcache.js';
+export type { KVCacheBuffers } from './model/kvcache.js';
 export { saveCheckpoint, loadCheckpoint, modelFromCheckpoint, resolveCheckpoint, latestCheckpoint, listCheckpoints } from './model/checkpoint.js';
 export type { CheckpointMeta, SaveOptions, LoadedCheckpoint } from './model/checkpoint.js';
 export type { ScalarHeadKind } from './model/checkpoint.js';
@@ -74,9 +75,10 @@ export type { AdamWState } from './engine/optim.js';
 // ── generation (docs/decoding.md) ────────────────────────────────────────────
 export { generate, decode, BatchDecoder, logprobOf, defaultEndIds } from './infer/pipeline.js';
 export type { DecodingModel, RowRequest, RowResult, RowController, DecodeEvent, BatchOptions, TokenLogprob } from './infer/pipeline.js';
+export type { ForwardThread } from './infer/forward-thread.js';
 export { generateText } from './infer/generate.js';
 export type { GenerateOptions, GenerateResult } from './infer/generate.js';
-export { Temperature, TopK, TopP, MinP, RepetitionPenalty, PresenceFrequencyPenalty, LogitBias, BannedTokens, ConstraintProcessor, DrawCache, Sampler, buildProcessors, buildWarpers } from './infer/processors.js';
+export { Temperature, TopK, TopP, MinP, RepetitionPenalty, PresenceFrequencyPenalty, LogitBias, BannedTokens, ConstraintProcessor, DrawCache, Sampler, buildProcessors, buildWarpers, checkGenerationOptions } from './infer/processors.js';
 export type { LogitsProcessor, LogitsWarper, RowView, SamplingOptions } from './infer/processors.js';
 export { MaxTokens, ContextLimit, StopStrings, ConstraintEnd, TextStream } from './infer/stopping.js';
 export type { FinishReason, Finish, StoppingCriterion, RowProgress } from './infer/stopping.js';
@@ -102,13 +104,13 @@ export type { SftSetup } from './train/sft.js';
 export { trainRewardModel, evaluateRankings } from './train/reward.js';
 export { ShuffledLoader } from './train/reward.js';
 export type { RewardSetup, RenderedRanking } from './train/reward.js';
-export type { PairTally } from './train/reward.js';
+export type { PairTally, MixedLoader } from './train/reward.js';
 export { trainRL, DEFAULT_RL } from './train/rl.js';
 export type { RLSetup, RLConfig, RLAlgo, RLPrompt } from './train/rl.js';
 export { trainDpo, evaluateDpo, dpoLoss } from './train/dpo.js';
 export type { DpoSetup, DpoPair, DpoLossResult } from './train/dpo.js';
 export { simulatedComparisons } from './train/comparisons.js';
-export type { SimulatedComparisonOptions, TaskPrompt } from './train/comparisons.js';
+export type { SimulatedComparisonOptions, TaskPrompt, ContrastTally } from './train/comparisons.js';
 export { MetricsLog } from './train/metrics.js';
 export type { MetricRecord } from './train/metrics.js';
 export { learningRate } from './train/schedule.js';
@@ -142,12 +144,17 @@ export type { CompareOptions, CompareRow, Contender, ComparePrompt } from './eva
 export { diversityReport } from './eval/diversity.js';
 export { structuredEffect, structuredMarkdown } from './eval/structured.js';
 export type { StructuredEffect, StructuredScore } from './eval/structured.js';
+export { STRUCTURED_FIELDS } from './data/synthetic/structured.js';
 export type { DiversityReport } from './eval/diversity.js';
 export { lossCurveSVG, terminalChart } from './eval/plot.js';
 export type { Series } from './eval/plot.js';
 
 // ── retrieval (RAG) ──────────────────────────────────────────────────────────
 export * from './rag/index.js';
+// referenced by exported rag types and docstrings (RagAnswer.noneFit, EffectRow) but not in rag/index.ts
+export { defaultReplyTokens, describeNoneFit } from './rag/generate.js';
+export type { NoneFit } from './rag/generate.js';
+export type { AnswerCause, AnswerDiagnosis, RemovedCause, EffectAnswer } from './rag/effect.js';
 
 // ── prompting techniques: chain of thought, self-consistency, reflection ────
 export * from './assist/index.js';
@@ -180,7 +187,7 @@ export { runDataPrepare, runTokenizerTrain, ensureTokenizer } from './run/data.j
 export type { RunDataPrepareOptions, RunTokenizerTrainOptions } from './run/data.js';
 export { runRm, rmScores } from './run/rm.js';
 export type { StageRunOptions } from './run/stage-options.js';
-export type { RunRmOptions, RunRmResult } from './run/rm.js';
+export type { RunRmOptions, RunRmResult, ProbeTally } from './run/rm.js';
 export { runRl, rlStage, readRlPrompts } from './run/rl.js';
 export type { RunRlOptions, RunRlResult } from './run/rl.js';
 export { runDpo } from './run/dpo.js';

@@ -1,7 +1,7 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import { type BasePrecision, parseBasePrecision } from '../model/quantize.js';
 import { number } from '../util/args.js';
-import { buildWarpers } from '../infer/processors.js';
+import { checkGenerationOptions } from '../infer/processors.js';
 import { resolvePreset } from '../run/pretrain.js';
 import type { PretrainPreset } from '../run/presets.js';
 
@@ -42,12 +42,13 @@ export function presetFromFlags(o: { preset: string; run?: string; maxSteps?: nu
 
 /**
  * The sampling flags checked before the model loads (seconds on the small preset; a missing run
- * would hide them): the warpers' own checks (src/infer/processors.ts), whose fields the CLI
- * prints as the flags (`--temperature`, `--top-k`, `--top-p`).
+ * would hide them): the library's own validator (`checkGenerationOptions`,
+ * src/infer/processors.ts), whose fields the CLI prints as the flags (`--temperature`,
+ * `--top-k`, `--top-p`, `--max-tokens`, `--seed`).
  * @throws GptforgeError naming the field.
  */
-export function checkSamplingFlags(o: { temperature?: number; topK?: number; topP?: number }): void {
-  buildWarpers({ temperature: o.temperature, topK: o.topK, topP: o.topP });
+export function checkSamplingFlags(o: { temperature?: number; topK?: number; topP?: number; maxTokens?: number; seed?: number }): void {
+  checkGenerationOptions({ temperature: o.temperature, topK: o.topK, topP: o.topP, maxTokens: o.maxTokens, seed: o.seed });
 }
 
 /** `--lora <spec>`: sft, rm, rl and dpo train an adapter instead of every weight (docs/lora.md). */

@@ -15,5 +15,8 @@ export const command = new Command('import')
     if (!src) throw new GptforgeError('give the Hugging Face directory to import');
     if (!o.out) throw new GptforgeError('give --out <stage dir>, e.g. runs/imported/base');
     const r = importHuggingFace(src, o.out, { stage: o.stage, force: o.force });
+    // --force deletes checkpoints: say which and why, one line each
+    const why = { replaced: 'replaced by the import at the same step', 'later step': 'a later step, which every reader would take over the import', 'another model': 'an earlier step of another model (config, tokenizer or weights kind differ)' } as const;
+    for (const d of r.removed) console.log(`import: removed ${d.checkpoint}: ${why[d.why]}`);
     console.log(`import: ${src} (${r.arch}, ${r.config.nLayer} layers, ${r.config.nEmbd} wide, vocabulary ${r.config.vocabSize}) → ${r.checkpoint}`);
   });

@@ -4,7 +4,7 @@ import type { Conversation, Message } from '../data/conversation.js';
 import { GptforgeError } from '../util/errors.js';
 import type { TokenConstraint } from './constraint.js';
 import { decode, generate, type DecodeEvent, type DecodingModel, type RowRequest, type RowResult } from './pipeline.js';
-import type { SamplingOptions } from './processors.js';
+import { checkGenerationOptions, type SamplingOptions } from './processors.js';
 import type { FinishReason } from './stopping.js';
 import type { ToolRegistry, ToolResult } from './tools/registry.js';
 import { toolCallConstraint } from './constrain/toolcall.js';
@@ -98,6 +98,11 @@ export interface ChatReply {
    * the others the same.
    */
   stopReason: ChatStopReason;
+  /**
+   * How many tool calls the reply made (each ran, its output forced into the reply): the calls
+   * themselves are in `messages` (an assistant message with `tool_call: {name, input}` and the
+   * `tool` message with the output), and `ChatOptions.onToolCall` sees each as it completes.
+   */
   toolCalls: number;
   /** Set when old turns were dropped to fit the context. */
   notice?: string;
@@ -232,6 +237,7 @@ export class ChatEngine {
 
   /** One pipeline row per conversation, each with its tool state. A prompt shared by several rows is rendered once. */
   private rows(convs: readonly Conversation[], seeds: readonly number[], opts: ChatOptions): { requests: RowRequest[]; states: ToolCallState[]; notices: (string | undefined)[] } {
+    checkGenerationOptions(opts);
     const ctx = this.model.config.blockSize;
     const maxTokens = opts.maxTokens ?? 128;
     const room = Math.min(maxTokens, Math.floor(ctx / 2));

@@ -1,7 +1,7 @@
 import type { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
 import { decode, type DecodingModel } from './pipeline.js';
-import type { SamplingOptions } from './processors.js';
+import { checkGenerationOptions, type SamplingOptions } from './processors.js';
 import type { FinishReason } from './stopping.js';
 import type { TokenConstraint } from './constraint.js';
 
@@ -56,6 +56,8 @@ export interface GenerateResult {
 }
 
 export function generateText(model: DecodingModel, tok: Tokenizer, promptIds: readonly number[], opts: GenerateOptions): GenerateResult {
+  // a bad option is named (maxTokens -1 would otherwise give an empty completion, silently)
+  checkGenerationOptions(opts);
   const ctx = model.config.blockSize;
   let ids = [...promptIds];
   let warning: string | undefined;

@@ -309,6 +309,33 @@ export function buildProcessors(opts: SamplingOptions, vocabSize: number): Logit
   return out;
 }
 
+/**
+ * Check generation options before any work: the one validator the library's entry points
+ * (`generateText`, so `sampleFromRun`/`sampleFromModel`; `ChatEngine`) and the CLI's sampling
+ * flags (`checkSamplingFlags`) share. Ranges as each option's docs give them (OpenAI's for the
+ * penalties); `maxTokens` 0 is allowed (an empty completion, finish reason 'length').
+ * Values arrive untyped from JavaScript callers and JSON (`{maxTokens: 'x'}`), so each is
+ * checked to be a finite number first.
+ * @throws GptforgeError whose `field` is the option's name (`maxTokens`, `topP`, …; the CLI prints
+ *   the flag), e.g. `max-tokens -1: must be an integer ≥ 0`.
+ */
+export function checkGenerationOptions(opts: SamplingOptions & { maxTokens?: number; seed?: number }): void {
+  const check = (field: keyof typeof opts, label: string, ok: (v: number) => boolean, want: string): void => {
+    const v = opts[field] as unknown;
+    if (v === undefined) return;
+    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new GptforgeError(`${label} ${typeof v === 'string' ? JSON.stringify(v) : String(v)}: must be ${want}`, { field });
+  };
+  check('maxTokens', 'max-tokens', (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0');
+  check('temperature', 'temperature', (v) => v >= 0, 'a number ≥ 0');
+  check('topK', 'top-k', (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0 (0 = off)');
+  check('topP', 'top-p', (v) => v > 0 && v <= 1, 'in (0, 1] (1 = off)');
+  check('minP', 'min-p', (v) => v >= 0 && v <= 1, 'in [0, 1] (0 = off)');
+  check('repetitionPenalty', 'repetition-penalty', (v) => v > 0, 'a number > 0 (1 = off)');
+  check('presencePenalty', 'presence-penalty', (v) => v >= -2 && v <= 2, 'in [-2, 2] (0 = off)');
+  check('frequencyPenalty', 'frequency-penalty', (v) => v >= -2 && v <= 2, 'in [-2, 2] (0 = off)');
+  check('seed', 'seed', (v) => Number.isInteger(v), 'an integer');
+}
+
 /** The warpers the options ask for (temperature > 0), in order: temperature, top-k, top-p, min-p. */
 export function buildWarpers(opts: SamplingOptions): LogitsWarper[] {
   const t = opts.temperature ?? 1;

@@ -112,8 +112,7 @@ export function saveCheckpoint(stageDir: string, model: GPT, opts: SaveOptions):
   // Checkpoints past this step belong to a run this one replaced (a --fresh start, or a restart
   // with fewer steps): left in place they would pass for the newest by step number, and the
   // pruning below would delete the checkpoint just written in their favour.
-  const stepOf = (d: string): number => Number(STEP_RE.exec(basename(d))![1]);
-  for (const stale of listCheckpoints(stageDir).filter((d) => stepOf(d) > opts.step)) rmSync(stale, { recursive: true, force: true });
+  for (const stale of listCheckpoints(stageDir).filter((d) => checkpointStep(d) > opts.step)) rmSync(stale, { recursive: true, force: true });
   const keep = opts.keepLast ?? 3;
   if (keep > 0) {
     const all = listCheckpoints(stageDir);
@@ -150,6 +149,11 @@ export function adapterBases(runDir: string): Set<string> {
     }
   }
   return out;
+}
+
+/** The step a `listCheckpoints` directory (`…/step-0000300`) names, from its name: 300. */
+export function checkpointStep(dir: string): number {
+  return Number(STEP_RE.exec(basename(dir))![1]);
 }
 
 /** step-* checkpoint directories in stageDir, oldest first. */

@@ -104,8 +104,13 @@ export function validateConfig(c: GPTConfig, source = 'model config', prefix = '
   if (c.abacus !== undefined) validateAbacus(c.abacus, c.vocabSize, source, prefix);
 }
 
-/** Parameter count (excluding the optional scalar head). */
+/**
+ * Parameter count of a model with config `c` (excluding the optional scalar head), computed from
+ * the shapes: `countParams(model.config)`, or `model.numParams()` for a built model.
+ * @throws GptforgeError when given something else (a GPT itself): JavaScript callers would get NaN.
+ */
 export function countParams(c: GPTConfig): number {
+  if (typeof (c as Partial<GPTConfig> | null)?.nEmbd !== 'number') throw new GptforgeError('countParams takes a model config (countParams(model.config), or model.numParams() for a built model), not a model');
   const C = c.nEmbd;
   const H = c.mlpHidden;
   const b = c.bias ? 1 : 0;

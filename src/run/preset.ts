@@ -1,31 +1,11 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadPreset, PRESET_KEYS, presetFile, presetsDir, type PretrainPreset } from './presets.js';
+import { checkPresetName, loadPreset, PRESET_KEYS, presetFile, presetsDir, type PretrainPreset } from './presets.js';
 import { runLayout } from './layout.js';
 import { parseJsonFile } from '../util/json.js';
-import { checkKeys, closestKey } from './preset-keys.js';
-import { GptforgeError } from '../util/errors.js';
+import { checkKeys } from './preset-keys.js';
 
-/** The preset names shipped in presets/ (`pretrain.<name>.json`): tiny, small. */
-export function presetNames(): string[] {
-  return readdirSync(presetsDir())
-    .map((f) => /^pretrain\.(.+)\.json$/.exec(f)?.[1])
-    .filter((n): n is string => n !== undefined)
-    .sort((a, b) => (a === 'tiny' ? -1 : b === 'tiny' ? 1 : a.localeCompare(b)));
-}
-
-/**
- * Refuse a preset name that is neither a shipped preset nor an existing file, as the user typed
- * it (`--preset`), with the closest name when it is near (`tinny` → did you mean "tiny"?) —
- * not the presets/ path the name would have had, which the user never typed.
- * @throws GptforgeError at field `--preset`.
- */
-export function checkPresetName(nameOrPath: string): void {
-  if (existsSync(presetFile(nameOrPath))) return;
-  const names = presetNames();
-  const near = closestKey(nameOrPath, names);
-  throw new GptforgeError(`no preset "${nameOrPath}"${near ? `; did you mean "${near}"?` : ''} (presets: ${names.join(', ')}; or a path to a JSON file)`, { field: '--preset' });
-}
+export { checkPresetName, presetNames } from './presets.js';
 
 /**
  * The run's preset (pretraining writes it to `<run>/preset.json`), or the named one (`tiny`,

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GptforgeError } from '../util/errors.js';
@@ -9,7 +9,7 @@ import { SFT_MIXTURE_KEYS, type SftMixtureConfig } from '../data/sft.js';
 import { DEFAULT_RL, type RLConfig } from '../train/rl.js';
 import { parseJsonFile } from '../util/json.js';
 import { keysOf, type KeyTree } from '../util/key-tree.js';
-import { checkKeys } from './preset-keys.js';
+import { checkKeys, closestKey } from './preset-keys.js';
 import { validateConfig } from '../model/config.js';
 
 /** Stage 2 in a preset: the SFT mixture, batch shape and schedule, and what the pipeline shows afterwards. */
@@ -252,7 +252,7 @@ export function presetFile(nameOrPath: string): string {
  */
 export function loadPreset(nameOrPath: string): { preset: PretrainPreset; file: string } {
   const file = presetFile(nameOrPath);
-  if (!existsSync(file)) throw new GptforgeError(`no preset "${nameOrPath}" (presets: tiny, small; or a path to a JSON file)`, { file });
+  checkPresetName(nameOrPath);
   const p = parseJsonFile(readTextFile(file, 'preset'), file) as PretrainPreset; // an encoding error is named by readTextFile
   if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new GptforgeError('a preset is a JSON object', { file });
   checkKeys(p, PRESET_KEYS, file);
@@ -269,4 +269,25 @@ export function resolveMixturePath(preset: PretrainPreset, presetFile: string): 
   if (isAbsolute(preset.mixture) || existsSync(preset.mixture)) return preset.mixture;
   const beside = join(dirname(presetFile), preset.mixture);
   return existsSync(beside) ? beside : join(presetsDir(), preset.mixture);
+}
+
+/** The preset names shipped in presets/ (`pretrain.<name>.json`): tiny, small. */
+export function presetNames(): string[] {
+  return readdirSync(presetsDir())
+    .map((f) => /^pretrain\.(.+)\.json$/.exec(f)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .sort((a, b) => (a === 'tiny' ? -1 : b === 'tiny' ? 1 : a.localeCompare(b)));
+}
+
+/**
+ * Refuse a preset name that is neither a shipped preset nor an existing file, as the user typed
+ * it (`--preset`), with the closest name when it is near (`tinny` → did you mean "tiny"?) —
+ * not the presets/ path the name would have had, which the user never typed.
+ * @throws GptforgeError at field `preset` (the CLI prints `--preset`).
+ */
+export function checkPresetName(nameOrPath: string): void {
+  if (existsSync(presetFile(nameOrPath))) return;
+  const names = presetNames();
+  const near = closestKey(nameOrPath, names);
+  throw new GptforgeError(`no preset "${nameOrPath}"${near ? `; did you mean "${near}"?` : ''} (presets: ${names.join(', ')}; or a path to a JSON file)`, { field: 'preset' });
 }

@@ -207,8 +207,7 @@ export class GptforgeServer {
 
   private authorized(req: FastifyRequest): boolean {
     if (this.keyHashes.length === 0) return true;
-    const h = req.headers.authorization;
-    const given = sha(typeof h === 'string' && h.startsWith('Bearer ') ? h.slice(7) : '');
+    const given = sha(bearerKey(req.headers.authorization) ?? '');
     // every key is compared (no early exit), each comparison in constant time over equal-length hashes
     let ok = false;
     for (const k of this.keyHashes) ok = timingSafeEqual(k, given) || ok;
@@ -226,7 +225,7 @@ export class GptforgeServer {
     const m = this.models.get(id);
     if (!m || (opts.generation && m.scheduler === null) || (opts.reward && !m.reward)) {
       const why = !m ? 'does not exist' : opts.reward ? 'is not a reward model' : opts.embedding ? 'is a reward model: it scores replies (POST /v1/rewards); embeddings come from the language models' : 'is a reward model: it scores replies (POST /v1/rewards) and does not generate';
-      throw new ApiError(404, `The model '${id}' ${why} (${opts.reward ? 'reward models' : opts.generation ? 'models that generate' : 'models'} on this server: ${ok.join(', ') || 'none'})`, 'not_found_error', 'model', 'model_not_found');
+      throw new ApiError(404, `The model '${id}' ${why} (${opts.reward ? 'reward models' : opts.generation ? 'models that generate' : 'models'} on this server: ${ok.join(', ') || 'none'})`, 'invalid_request_error', 'model', 'model_not_found');
     }
     return m;
   }
@@ -255,8 +254,10 @@ export class GptforgeServer {
       if (!this.authorized(req)) {
         // OpenAI's two answers: no key at all (code null), or a wrong one (invalid_api_key); both type invalid_request_error
         if (!req.headers.authorization) throw new ApiError(401, "You didn't provide an API key. Provide it in an Authorization header using Bearer auth (Authorization: Bearer YOUR_KEY).", 'invalid_request_error', null, null);
-        // a key sent without the scheme reads as wrong; say what the header must look like
-        if (!/^Bearer /.test(String(req.headers.authorization))) throw new ApiError(401, 'The Authorization header must use Bearer auth: "Authorization: Bearer YOUR_KEY" (the scheme was missing or not Bearer)', 'invalid_request_error', null, 'invalid_api_key');
+        // a key sent without the scheme, or an empty one (`new OpenAI({apiKey: ''})`), reads as wrong; say which
+        const key = bearerKey(req.headers.authorization);
+        if (key === null) throw new ApiError(401, 'The Authorization header must use Bearer auth: "Authorization: Bearer YOUR_KEY" (the scheme was missing or not Bearer)', 'invalid_request_error', null, 'invalid_api_key');
+        if (key === '') throw new ApiError(401, 'The API key is empty: the Authorization header was "Bearer" with no key after it; send "Authorization: Bearer YOUR_KEY"', 'invalid_request_error', null, 'invalid_api_key');
         throw new ApiError(401, 'Incorrect API key provided', 'invalid_request_error', null, 'invalid_api_key');
       }
     });
@@ -337,7 +338,7 @@ export class GptforgeServer {
     });
     app.get('/v1/gptforge/rag', async () => this.rag?.info() ?? { object: 'gptforge.rag', enabled: false });
     app.get('/v1/gptforge/passages/:id', async (req) => {
-      if (!this.rag) throw new ApiError(404, 'this server has no RAG store (start it with --rag <db>)', 'not_found_error', null, 'no_rag');
+      if (!this.rag) throw new ApiError(404, 'this server has no RAG store (start it with --rag <db>)', 'invalid_request_error', null, 'no_rag');
       return this.rag.passage((req.params as { id: string }).id);
     });
   }
@@ -526,7 +527,7 @@ export class GptforgeServer {
             message: { role: 'assistant', content: calls.length > 0 && r.text === '' ? null : r.text, refusal: null, ...(calls.length > 0 ? { tool_calls: calls } : {}), ...builtinCallsJSON(controllers[i].builtinCalls) },
             logprobs: logprobs ? { content: lps[i], refusal: null } : null,
             finish_reason: apiFinish(r, calls, partial),
-            ...(controllers[i].wantedTool ? { hint: TOOL_HINT } : {}),
+            ...(controllers[i].hint ? { hint: controllers[i].hint } : {}),
             ...(rag ? citationsJSON(r.text, rag) : {}),
           };
         }),
@@ -562,7 +563,7 @@ export class GptforgeServer {
         const { calls, partial } = callsOf(e.result, controllers[e.row]);
         if (e.text !== '') write(chunk([{ index: e.row, delta: { content: e.text }, logprobs: logprobs ? { content: [], refusal: null } : null, finish_reason: null }]));
         if (calls.length > 0) write(chunk([{ index: e.row, delta: { tool_calls: calls.map((c, k) => ({ index: k, ...c })) }, logprobs: null, finish_reason: null }]));
-        write(chunk([{ index: e.row, delta: {}, logprobs: null, finish_reason: apiFinish(e.result, calls, partial), ...(controllers[e.row].wantedTool ? { hint: TOOL_HINT } : {}), ...(rag ? citationsJSON(e.result.text, rag) : {}) }]));
+        write(chunk([{ index: e.row, delta: {}, logprobs: null, finish_reason: apiFinish(e.result, calls, partial), ...(controllers[e.row].hint ? { hint: controllers[e.row].hint } : {}), ...(rag ? citationsJSON(e.result.text, rag) : {}) }]));
       }
     });
     // the queue accepted the job (a full queue threw 429 above): the response is ours to write now
@@ -793,4 +794,14 @@ function builtinCallsJSON(calls: readonly BuiltinToolCall[]): { builtin_tool_cal
 
 function warnUnenabledTool(req: FastifyRequest, controllers: readonly ToolRowController[]): void {
   if (controllers.some((c) => c.wantedTool)) req.log.warn({ hint: TOOL_HINT }, 'chat: the model tried a tool call the request did not enable');
+}
+
+/**
+ * The key in an `Authorization: Bearer KEY` header: `''` for the scheme with no key (Node trims the
+ * trailing space of `Bearer `), `null` when the header is absent or uses another scheme. The scheme
+ * is matched case-insensitively (RFC 7235 §2.1: "case-insensitive token"), so `bearer KEY` works.
+ */
+export function bearerKey(h: string | undefined): string | null {
+  const m = typeof h === 'string' ? /^bearer(?:[ \t]+(.*))?$/is.exec(h.trim()) : null;
+  return m ? (m[1] ?? '').trim() : null;
 }

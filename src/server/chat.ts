@@ -186,6 +186,15 @@ function isArgmax(logits: Float32Array, id: number): boolean {
  */
 export const TOOL_HINT = 'the model tried to call a tool this request did not enable: send "builtin_tools": ["calculator"] to have the server run its calculator (gptforge chat does so by default), or declare the tool in "tools" to run it yourself';
 
+/**
+ * The choice's `hint` when the model wanted another built-in call after the request's `max_tool_calls`
+ * had run (its most likely token was the call's opening, masked out): the reply alone ("Let me
+ * calculate that.") looks like a model that gave up, as with TOOL_HINT.
+ */
+export function toolCapHint(max: number): string {
+  return `the model tried to call a tool again after the request's "max_tool_calls" (${max}) built-in calls had run: raise "max_tool_calls" to let it`;
+}
+
 const nameConstraints = new WeakMap<Tokenizer, Map<string, GrammarConstraint>>();
 
 /**
@@ -262,6 +271,16 @@ export class ToolRowController extends ToolCallRow implements StoppingCriterion 
    * says so (`TOOL_HINT`), since the reply alone looks like a model that gave up.
    */
   wantedTool = false;
+  /**
+   * The model's most likely next token was <|tool_start|> after `maxBuiltinCalls` built-in calls had
+   * run (it was masked): the response says so (`toolCapHint`).
+   */
+  capReached = false;
+
+  /** The choice's `hint` (docs/server.md), or null: a tool the request did not enable, or the call cap reached. */
+  get hint(): string | null {
+    return this.wantedTool ? TOOL_HINT : this.capReached ? toolCapHint(this.s.maxBuiltinCalls) : null;
+  }
 
   constructor(
     private readonly s: ToolSetup,
@@ -287,6 +306,7 @@ export class ToolRowController extends ToolCallRow implements StoppingCriterion 
 
   protected override textLogits(logits: Float32Array, row: RowView): void {
     if (!this.anyTool && isArgmax(logits, this.sp['<|tool_start|>'])) this.wantedTool = true;
+    else if (this.s.builtin !== null && this.s.choice !== 'none' && this.builtinCalls.length >= this.s.maxBuiltinCalls && isArgmax(logits, this.sp['<|tool_start|>'])) this.capReached = true;
     if (this.mayOpen() && this.mustCall && row.ids.length === 0) only(logits, this.sp['<|tool_start|>']);
   }
 

@@ -4,7 +4,11 @@
  * AuthenticationError, 404 NotFoundError, 413, 429 RateLimitError, 503). Source: the OpenAI
  * API reference, "Error codes", and the openai-node client's `APIError.generate`.
  */
-export type ErrorType = 'invalid_request_error' | 'authentication_error' | 'not_found_error' | 'rate_limit_error' | 'server_error' | 'service_unavailable';
+/**
+ * OpenAI answers its own 401s and 404s (unknown model, unknown URL) with `invalid_request_error`;
+ * `not_found_error` is left for the RAG passage route (src/server/rag.ts).
+ */
+export type ErrorType = 'invalid_request_error' | 'not_found_error' | 'rate_limit_error' | 'server_error' | 'service_unavailable';
 
 export class ApiError extends Error {
   constructor(

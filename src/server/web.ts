@@ -572,7 +572,7 @@ export async function registerWeb(server: GptforgeServer, opts: WebOptions = {})
 
   const run = opts.runDir !== undefined ? new WebRun(server, opts.runDir, opts) : null;
   const need = (): WebRun => {
-    if (!run) throw new ApiError(404, 'this server was started without a run directory', 'not_found_error', null, 'no_run');
+    if (!run) throw new ApiError(404, 'this server was started without a run directory', 'invalid_request_error', null, 'no_run');
     return run;
   };
   if (run) {

@@ -113,3 +113,34 @@ test('generateText and generate() stop at <|assistant_end|> / <|eos|> by default
   const base = new PolicyModel(tok.vocabSize, (h) => peak(tok.vocabSize, h.length === 2 ? eos : word));
   assert.equal(generateText(base, tok, prompt, { maxTokens: 10, temperature: 0 }).matchedStop, eos);
 });
+
+test('bad generation options are a GptforgeError naming the option (generateText, ChatEngine), not an empty completion', async () => {
+  const { GptforgeError } = await import('../../src/util/errors.js');
+  const { ChatEngine } = await import('../../src/infer/engine.js');
+  const { checkGenerationOptions } = await import('../../src/infer/processors.js');
+  const prompt = tok.encodeOrdinary('the quick');
+  const bad: [Record<string, unknown>, string, RegExp][] = [
+    [{ maxTokens: -1 }, 'maxTokens', /max-tokens -1: must be an integer ≥ 0/],
+    [{ maxTokens: 'x' }, 'maxTokens', /max-tokens "x": must be an integer ≥ 0/],
+    [{ maxTokens: 2.5 }, 'maxTokens', /max-tokens 2\.5/],
+    [{ maxTokens: 4, temperature: -0.5 }, 'temperature', /temperature -0\.5: must be a number ≥ 0/],
+    [{ maxTokens: 4, topK: 1.5 }, 'topK', /top-k 1\.5/],
+    [{ maxTokens: 4, topP: 0 }, 'topP', /top-p 0: must be in \(0, 1\]/],
+    [{ maxTokens: 4, minP: 2 }, 'minP', /min-p 2/],
+    [{ maxTokens: 4, presencePenalty: 3 }, 'presencePenalty', /presence-penalty 3: must be in \[-2, 2\]/],
+    [{ maxTokens: 4, seed: Number.NaN }, 'seed', /seed NaN: must be an integer/],
+  ];
+  for (const [opts, field, re] of bad) {
+    const named = (e: unknown) => e instanceof GptforgeError && e.field === field && re.test(e.message);
+    assert.throws(() => generateText(model, tok, prompt, opts as never), named, JSON.stringify(opts));
+    assert.throws(() => checkGenerationOptions(opts as never), named);
+  }
+  const engine = new ChatEngine(model, tok);
+  assert.throws(
+    () => engine.reply({ messages: [{ role: 'user', content: 'hi' }] }, { maxTokens: -1 }),
+    (e: unknown) => e instanceof GptforgeError && e.field === 'maxTokens',
+  );
+  // 0 new tokens is allowed: an empty completion, cut at the limit
+  const none = generateText(model, tok, prompt, { maxTokens: 0 });
+  assert.deepEqual([none.text, none.finishReason], ['', 'length']);
+});

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { saveCheckpoint } from '../../src/model/checkpoint.js';
@@ -171,6 +171,13 @@ test('gptforge export --format hf|gguf and gptforge import: files written, impor
   r = gptforge('import', hf, '--out', join(dir, 'again', 'base'));
   assert.equal(r.code, 0, r.err);
   assert.ok(existsSync(join(dir, 'again', 'base', 'latest.json')));
+  // --force deletes checkpoints: one line each, saying why (here a later step that would shadow the import)
+  const imported = readdirSync(join(dir, 'again', 'base')).find((n) => n.startsWith('step-'))!;
+  cpSync(join(dir, 'again', 'base', imported), join(dir, 'again', 'base', 'step-9999999'), { recursive: true });
+  r = gptforge('import', hf, '--out', join(dir, 'again', 'base'), '--force');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, new RegExp(`import: removed .*${imported}: replaced by the import at the same step\n`));
+  assert.match(r.out, /import: removed .*step-9999999: a later step, which every reader would take over the import\n/);
   const gg = join(dir, 'm.gguf');
   r = gptforge('export', '--format', 'gguf', '--type', 'q8_0', '--run', run, '--out', gg);
   assert.equal(r.code, 0, r.err);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { setBackend, nativeAvailable } from '../../src/engine/backend.js';
@@ -364,6 +364,13 @@ test('HF import --force replaces only its own step and the later ones (they woul
   for (const step of [1, 2, 3, 5]) saveCheckpoint(stage, randomModel(cfg, step), { stage: 'sft', step, tokenizerJSON: json, tokenizerHash: hash, keepLast: 0 });
   const r = importHuggingFace(out, stage, { force: true });
   assert.deepEqual(steps(stage), ['step-0000001', 'step-0000002', 'step-0000003']);
+  assert.deepEqual(
+    r.removed.map((d) => [basename(d.checkpoint), d.why]),
+    [
+      ['step-0000003', 'replaced'],
+      ['step-0000005', 'later step'],
+    ],
+  );
   assert.equal(resolveCheckpoint(stage), r.checkpoint);
   const back = modelFromCheckpoint(loadCheckpoint(r.checkpoint));
   const orig = modelFromCheckpoint(loadCheckpoint(ck));
@@ -373,6 +380,13 @@ test('HF import --force replaces only its own step and the later ones (they woul
   const other = join(tempDir(), 'base');
   saveCheckpoint(other, randomModel({ ...cfg, nEmbd: 32 }), { stage: 'pretrain', step: 1, tokenizerJSON: json, tokenizerHash: hash });
   saveCheckpoint(other, randomModel(cfg), { stage: 'pretrain', step: 2, tokenizerJSON: json, tokenizerHash: 'another tokenizer', keepLast: 0 });
-  importHuggingFace(out, other, { force: true });
+  const o = importHuggingFace(out, other, { force: true });
   assert.deepEqual(steps(other), ['step-0000003']);
+  assert.deepEqual(
+    o.removed.map((d) => [d.step, d.why]),
+    [
+      [1, 'another model'],
+      [2, 'another model'],
+    ],
+  );
 });

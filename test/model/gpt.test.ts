@@ -16,6 +16,8 @@ test('GPT-2 parameter names, shapes, count and initialisation', () => {
   const cfg = makeConfig({ vocabSize: 50, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 16 });
   const m = new GPT(cfg);
   assert.equal(m.numParams(), countParams(cfg));
+  // a JavaScript caller passing the model itself gets a clear error, not NaN
+  assert.throws(() => countParams(m as never), /countParams takes a model config \(countParams\(model\.config\)/);
   assert.deepEqual(m.params.get('transformer.h.1.attn.c_attn.weight')!.shape, [16, 48]);
   assert.deepEqual(m.params.get('transformer.h.0.mlp.c_proj.weight')!.shape, [64, 16]);
   assert.ok(m.params.has('transformer.wpe.weight') && m.params.has('transformer.ln_f.bias'));

@@ -446,6 +446,18 @@ describe('tools', () => {
     assert.equal(await ask({ max_tool_calls: 6 }), 6);
     assert.equal(await ask({ max_tool_calls: 1 }), 1);
     assert.equal(await ask({ max_tool_calls: 0 }), 0);
+    // the cap reached while the model wanted another call: the choice's hint says so, as when no tool is enabled
+    const capped = await client.chat.completions.create({ model: 'scripted', messages: user('calc forever'), temperature: 0, max_tokens: 100, builtin_tools: ['calculator'], max_tool_calls: 0 } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    assert.match((capped.choices[0] as { hint?: string }).hint ?? '', /"max_tool_calls" \(0\) built-in calls had run: raise "max_tool_calls"/);
+    const cappedHints: string[] = [];
+    for await (const ch of await client.chat.completions.create({ model: 'scripted', messages: user('calc forever'), temperature: 0, max_tokens: 100, builtin_tools: ['calculator'], max_tool_calls: 1, stream: true } as OpenAI.ChatCompletionCreateParamsStreaming)) {
+      const h = (ch.choices[0] as { hint?: string } | undefined)?.hint;
+      if (h) cappedHints.push(h);
+    }
+    assert.deepEqual(
+      cappedHints.map((h) => /\(1\) built-in calls/.test(h)),
+      [true],
+    );
     const bad = await post('/v1/chat/completions', { model: 'scripted', messages: user('hi'), max_tool_calls: -1 });
     assert.equal(bad.status, 400);
     assert.equal(bad.json.error.param, 'max_tool_calls');
@@ -636,7 +648,7 @@ describe('completions, embeddings, scoring, tokenizer routes', () => {
 
 describe('errors', () => {
   test('an unknown model is a NotFoundError in OpenAI shape', async () => {
-    await assert.rejects(client.chat.completions.create({ model: 'gpt-4o', messages: user('x') }), (e: unknown) => e instanceof NotFoundError && e.code === 'model_not_found' && e.type === 'not_found_error');
+    await assert.rejects(client.chat.completions.create({ model: 'gpt-4o', messages: user('x') }), (e: unknown) => e instanceof NotFoundError && e.code === 'model_not_found' && e.type === 'invalid_request_error' && e.param === 'model');
     // the reward model is listed by /v1/models but does not generate: said so, and not offered as a chat model
     await assert.rejects(client.chat.completions.create({ model: 'rm', messages: user('x') }), (e: unknown) => e instanceof NotFoundError && /The model 'rm' is a reward model: it scores replies/.test(e.message) && !/on this server: .*\brm\b/.test(e.message));
   });
@@ -683,6 +695,15 @@ describe('errors', () => {
       const bare = await fetch(`${addr}/v1/models`, { headers: { authorization: 'k-one' } });
       assert.equal(bare.status, 401);
       assert.match(((await bare.json()) as { error: { message: string } }).error.message, /must use Bearer auth: "Authorization: Bearer YOUR_KEY"/);
+      // an empty key (what `new OpenAI({apiKey: ''})` sends) is named as empty, not as a missing scheme
+      const empty = await fetch(`${addr}/v1/models`, { headers: { authorization: 'Bearer ' } });
+      assert.equal(empty.status, 401);
+      const emptyMsg = ((await empty.json()) as { error: { message: string } }).error.message;
+      assert.match(emptyMsg, /API key is empty/);
+      assert.doesNotMatch(emptyMsg, /scheme was missing/);
+      // the scheme is case-insensitive (RFC 7235): `bearer KEY` is accepted
+      assert.equal((await fetch(`${addr}/v1/models`, { headers: { authorization: 'bearer k-one' } })).status, 200);
+      assert.equal((await fetch(`${addr}/v1/models`, { headers: { authorization: 'BEARER k-two' } })).status, 200);
       for (const key of ['k-one', 'k-two']) {
         const r = await new OpenAI({ baseURL: `${addr}/v1`, apiKey: key, maxRetries: 0 }).chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0 });
         assert.equal(r.choices[0].message.content, 'Hello there. How are you? Bye.');

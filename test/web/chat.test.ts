@@ -156,6 +156,9 @@ test("chat: the server calculator's calls show inline where they ran, as `gptfor
   assert.equal(await call.count(), 1);
   assert.equal(await call.innerText(), '[calculator: 12*3 → 36]');
   assert.equal(await call.getAttribute('data-ok'), 'true');
+  // a gap between the badge and the text after it (the model's text there may start without a space)
+  const margin = await call.evaluate((el) => Number.parseFloat((globalThis as unknown as { getComputedStyle(e: unknown): { marginRight: string } }).getComputedStyle(el).marginRight));
+  assert.ok(margin > 0, `badge margin-right ${margin}px`);
   // inline: the call, then the text the model wrote after reading its output
   assert.equal(await page.locator('.msg.assistant .content').last().innerText(), '[calculator: 12*3 → 36] It says: 36.');
   // streamed: the call was on the page before the text after it had arrived

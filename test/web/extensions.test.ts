@@ -114,8 +114,8 @@ describe('assist route', () => {
     const noOperands = await ask({ model: 'reviewer', technique: 'reflect', messages: user('hello there') });
     assert.equal(noOperands.status, 400);
     assert.match(noOperands.json.error.message, /two operands/);
-    // the question's field and the form a reflection needs
-    assert.equal(noOperands.json.error.param, 'question');
+    // the request field the question came in, and the form a reflection needs
+    assert.equal(noOperands.json.error.param, 'messages'); // the request field, as test/server/openai.test.ts pins it
     assert.match(noOperands.json.error.message, /e\.g\. "What is 345 plus 67\?"/);
     const missing = await ask({ model: 'nope' });
     assert.equal(missing.status, 404);
@@ -127,6 +127,7 @@ describe('assist route', () => {
     const p = await call(s.base, '/v1/gptforge/passages/1');
     assert.equal(p.status, 404);
     assert.equal(p.json.error.code, 'no_rag');
+    assert.equal(p.json.error.type, 'invalid_request_error');
     assertBadRequest(await call(s.base, '/v1/chat/completions', { model: 'sft', messages: user('hi'), rag: true }), 'rag', 'rag without a store');
   });
 

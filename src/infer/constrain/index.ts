@@ -70,7 +70,7 @@ export function constraintFromOptions(opts: { jsonSchema?: string; regex?: strin
   const given = [opts.jsonSchema, opts.regex, opts.grammar].filter((x) => x !== undefined).length;
   if (given > 1) throw new GptforgeError('give at most one of --json-schema, --regex, --grammar');
   if (opts.jsonSchema !== undefined) return schemaConstraint(readSchemaFile(opts.jsonSchema), tok, { file: opts.jsonSchema, whitespace: opts.whitespace });
-  if (opts.regex !== undefined) return regexConstraint(opts.regex, tok, { field: '--regex' });
+  if (opts.regex !== undefined) return regexConstraint(opts.regex, tok, { field: 'regex' });
   if (opts.grammar !== undefined) {
     let text: string;
     try {

@@ -5,7 +5,7 @@ import { GptforgeError } from '../../util/errors.js';
 import { Tokenizer } from '../../tokenizer/tokenizer.js';
 import { GPT } from '../gpt.js';
 import type { GPTConfig } from '../config.js';
-import { configDiff, latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint, type LoadedCheckpoint } from '../checkpoint.js';
+import { checkpointStep, configDiff, latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint, type LoadedCheckpoint } from '../checkpoint.js';
 import { readSafetensors, writeSafetensors, type NamedTensor } from '../safetensors.js';
 import { assertExportable } from './layout.js';
 import { chatTemplate, chatSpecialIds } from './chat-template.js';
@@ -150,6 +150,12 @@ export interface ImportHfResult {
   checkpoint: string;
   arch: HfArchitecture;
   config: GPTConfig;
+  /**
+   * The stage's checkpoints `force` deleted, oldest first: `why` is `'replaced'` (the imported
+   * step), `'later step'` (it would shadow the import) or `'another model'` (an earlier step whose
+   * config, tokenizer or weights kind differ). Empty without force.
+   */
+  removed: { checkpoint: string; step: number; why: 'replaced' | 'later step' | 'another model' }[];
 }
 
 /**
@@ -210,18 +216,29 @@ export function importHuggingFace(hfDir: string, stageDir: string, opts: { stage
   // every reader takes a stage's latest step, so they would shadow the import); earlier steps are
   // the stage's history and stay when they hold the same model (shape, tokenizer, full weights) —
   // those of another model go, or the stage's history would mix two models
+  const removed: ImportHfResult['removed'] = [];
   if (existing)
     for (const d of listCheckpoints(stageDir)) {
+      const at = checkpointStep(d);
+      // the imported step is replaced and later ones removed by saveCheckpoint below: listed here so the caller can say so
+      if (at >= step) {
+        removed.push({ checkpoint: d, step: at, why: at === step ? 'replaced' : 'later step' });
+        continue;
+      }
       let meta: LoadedCheckpoint['meta'];
       try {
         meta = loadCheckpoint(d, { weights: false }).meta;
       } catch {
         continue; // unreadable: not this import's to judge (a later save's pruning or the user's)
       }
-      if (meta.step < step && (meta.adapter || meta.hasScalarHead || configDiff(meta.model, config) || meta.tokenizerHash !== tokenizerHash)) rmSync(d, { recursive: true, force: true });
+      if (meta.adapter || meta.hasScalarHead || configDiff(meta.model, config) || meta.tokenizerHash !== tokenizerHash) {
+        rmSync(d, { recursive: true, force: true });
+        removed.push({ checkpoint: d, step: at, why: 'another model' });
+      }
     }
   const checkpoint = saveCheckpoint(stageDir, model, { stage: opts.stage ?? (typeof gf.stage === 'string' ? gf.stage : 'import'), step, tokenizerJSON, tokenizerHash, keepLast: 0 });
-  return { checkpoint, arch, config };
+  removed.sort((a, b) => a.step - b.step);
+  return { checkpoint, arch, config, removed };
 }
 
 /** Convenience: export a checkpoint directory. */
