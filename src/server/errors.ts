@@ -5,10 +5,10 @@
  * API reference, "Error codes", and the openai-node client's `APIError.generate`.
  */
 /**
- * OpenAI answers its own 401s and 404s (unknown model, unknown URL) with `invalid_request_error`;
- * `not_found_error` is left for the RAG passage route (src/server/rag.ts).
+ * OpenAI answers its own 401s and 404s (unknown model, unknown URL) with `invalid_request_error`,
+ * and so do ours, the RAG passage route's included.
  */
-export type ErrorType = 'invalid_request_error' | 'not_found_error' | 'rate_limit_error' | 'server_error' | 'service_unavailable';
+export type ErrorType = 'invalid_request_error' | 'rate_limit_error' | 'server_error' | 'service_unavailable';
 
 export class ApiError extends Error {
   constructor(

@@ -116,7 +116,7 @@ export class ServerRag {
   passage(rawId: string): unknown {
     if (!/^\d{1,15}$/.test(rawId)) throw badRequest(`passage id must be a non-negative integer, got ${JSON.stringify(rawId)}`, 'id');
     const [c] = this.store.chunks([Number(rawId)]);
-    if (!c) throw new ApiError(404, `no passage ${rawId} in the RAG store`, 'not_found_error', 'id', 'passage_not_found');
+    if (!c) throw new ApiError(404, `no passage ${rawId} in the RAG store`, 'invalid_request_error', 'id', 'passage_not_found');
     return passageJSON(c);
   }
 

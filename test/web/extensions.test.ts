@@ -310,6 +310,7 @@ describe('RAG on the chat route', () => {
     const none = await call(s.base, '/v1/gptforge/passages/999999');
     assert.equal(none.status, 404);
     assert.equal(none.json.error.code, 'passage_not_found');
+    assert.equal(none.json.error.type, 'invalid_request_error', "OpenAI's type for its own 404s");
   });
 });
 
