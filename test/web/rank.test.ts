@@ -142,16 +142,25 @@ test('compare: base (fake conversation), SFT side by side, each with a reward-mo
   for (const s of scores) assert.ok(Number.isFinite(Number(s.replace('★ ', ''))), s);
 });
 
-test('compare: a reward model served under another name (kind "reward", not id rm) still scores, by its id', async () => {
-  const models = loadRunModels(dir);
-  const rm = models.get('rm')!;
-  models.delete('rm');
-  models.set('verifier', { ...rm, id: 'verifier' });
+/** A second web server on the run's directory serving `models` (a changed model list), closed after `body`. */
+async function withServer(models: ReturnType<typeof loadRunModels>, body: (url: string) => Promise<void>): Promise<void> {
   const other = new GptforgeServer();
   await registerWeb(other, { runDir: dir });
   other.setModels(models);
   const url = await other.listen(0, '127.0.0.1');
   try {
+    await body(url);
+  } finally {
+    await other.close();
+  }
+}
+
+test('compare: a reward model served under another name (kind "reward", not id rm) still scores, by its id', async () => {
+  const models = loadRunModels(dir);
+  const rm = models.get('rm')!;
+  models.delete('rm');
+  models.set('verifier', { ...rm, id: 'verifier' });
+  await withServer(models, async (url) => {
     await page.goto(url + '/#compare');
     await page.waitForSelector('.col[data-model="sft"]');
     await page.fill('#compare-prompt', 'Hello there');
@@ -160,20 +169,14 @@ test('compare: a reward model served under another name (kind "reward", not id r
     await page.waitForSelector('.col[data-model="sft"] .score', { timeout: 20_000 });
     const s = await page.locator('.col[data-model="sft"] .score').innerText();
     assert.ok(Number.isFinite(Number(s.replace('★ ', ''))), s);
-  } finally {
-    await other.close();
-  }
+  });
 });
 
 test("compare: a chat model's server calculator calls (a whole reply's builtin_tool_calls) show in its reply, before the text", async () => {
   const models = loadRunModels(dir);
   const sft = models.get('sft')!;
   models.set('scripted', { ...scriptedModel(sft.tok), id: 'scripted' });
-  const other = new GptforgeServer();
-  await registerWeb(other, { runDir: dir });
-  other.setModels(models);
-  const url = await other.listen(0, '127.0.0.1');
-  try {
+  await withServer(models, async (url) => {
     await page.goto(url + '/#compare');
     await page.waitForSelector('.col[data-model="scripted"]');
     await page.fill('#compare-prompt', 'calc please');
@@ -185,9 +188,7 @@ test("compare: a chat model's server calculator calls (a whole reply's builtin_t
     assert.equal(await page.locator('.col[data-model="scripted"] .reply').innerText(), '[calculator: 12*3 → 36] It says: 36.');
     // a reply without calls shows none
     assert.equal(await page.locator('.col[data-model="base"] .builtin-call').count(), 0);
-  } finally {
-    await other.close();
-  }
+  });
 });
 
 test('a server started with --api-key: the page first points at the "API key" link, not the raw 401 text', async () => {
