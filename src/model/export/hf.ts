@@ -231,12 +231,11 @@ export function importHuggingFace(hfDir: string, stageDir: string, opts: { stage
       } catch {
         continue; // unreadable: not this import's to judge (a later save's pruning or the user's)
       }
-      if (meta.adapter || meta.hasScalarHead || configDiff(meta.model, config) || meta.tokenizerHash !== tokenizerHash) {
-        rmSync(d, { recursive: true, force: true });
-        removed.push({ checkpoint: d, step: at, why: 'another model' });
-      }
+      if (meta.adapter || meta.hasScalarHead || configDiff(meta.model, config) || meta.tokenizerHash !== tokenizerHash) removed.push({ checkpoint: d, step: at, why: 'another model' });
     }
   const checkpoint = saveCheckpoint(stageDir, model, { stage: opts.stage ?? (typeof gf.stage === 'string' ? gf.stage : 'import'), step, tokenizerJSON, tokenizerHash, keepLast: 0 });
+  // another model's earlier steps go only once the import is saved: a failed save leaves the stage as it was
+  for (const r of removed) if (r.why === 'another model') rmSync(r.checkpoint, { recursive: true, force: true });
   removed.sort((a, b) => a.step - b.step);
   return { checkpoint, arch, config, removed };
 }
