@@ -24,7 +24,7 @@ export const command = new Command('dpo')
   .addOption(baseNameOption())
   .action(async (o) => {
     checkOnBad(o.onBad);
-    const r = await runDpo(o.run, { ...o, onBad: o.onBad, signal: interruptSignal(), log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });
+    const r = await runDpo(o.run, { ...o, stepsOption: '--max-steps', onBad: o.onBad, signal: interruptSignal(), log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });
     console.log(dpoReport(r));
     if (r.interrupted) process.exitCode = 130;
   });

@@ -30,7 +30,7 @@ export const command = new Command('rl')
   .addOption(basePrecisionOption())
   .addOption(baseNameOption())
   .action(async (o) => {
-    const r = await runRl(o.run, { ...o, signal: interruptSignal(), log: stderrLog(o.quiet) });
+    const r = await runRl(o.run, { ...o, stepsOption: '--max-steps', signal: interruptSignal(), log: stderrLog(o.quiet) });
     console.log(rlReport(r));
     if (r.interrupted) process.exitCode = 130;
   });

@@ -141,12 +141,13 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
     cache = { key, train: refLogProbs(pairs, pad), val: refLogProbs(valPairs, pad) };
     atomicWriteFile(cacheFile, JSON.stringify(cache));
   }
-  log(`${stage}: ${trainingStart(stageDir, policy.dir, { fresh: o.fresh, maxSteps: cfg.maxSteps })}; ${pairs.length} pairs (${valPairs.length} held out), β ${beta}`);
+  log(`${stage}: ${trainingStart(stageDir, policy.dir, { fresh: o.fresh, maxSteps: cfg.maxSteps, stepsOption: o.stepsOption ?? 'maxSteps' })}; ${pairs.length} pairs (${valPairs.length} held out), β ${beta}`);
   const result = await trainDpo({ stage, model: policy.model, adapter, pairs, ref: cache.train, val: valPairs, valRef: cache.val, pairsPerBatch: preset.dpo.pairsPerBatch, beta, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() }, cfg, {
     runDir,
     stageDir,
     resume: !o.fresh,
     quiet: o.quiet,
+    stepsOption: o.stepsOption ?? 'maxSteps',
     signal: o.signal,
     startedFrom: policy.dir,
   });

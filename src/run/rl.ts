@@ -183,13 +183,14 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
     metrics.append({ stage, step: 0, tokens: 0, ...selector.evaluate(0) });
   }
   log(
-    `${stage}: ${rl.algo} ${trainingStart(stageDir, sft.dir, { fresh: o.fresh, maxSteps: cfg.maxSteps })} against ${rm.dir}; ${prompts.length} prompts, ${rl.promptsPerRollout}×${rl.groupSize} replies per rollout, ${cfg.maxSteps} updates, β ${rl.klCoef}${ptx ? `, SFT loss mixed in (γ ${rl.ptxCoef}, ${rl.ptxRows} rows of ${ptx.T} per update)` : ''}`,
+    `${stage}: ${rl.algo} ${trainingStart(stageDir, sft.dir, { fresh: o.fresh, maxSteps: cfg.maxSteps, stepsOption: o.stepsOption ?? 'maxSteps' })} against ${rm.dir}; ${prompts.length} prompts, ${rl.promptsPerRollout}×${rl.groupSize} replies per rollout, ${cfg.maxSteps} updates, β ${rl.klCoef}${ptx ? `, SFT loss mixed in (γ ${rl.ptxCoef}, ${rl.ptxRows} rows of ${ptx.T} per update)` : ''}`,
   );
   const result = await trainRL({ policy, ref: ref?.model ?? policy, adapter, rm: rm.model, tok: sft.tok, prompts, tools: defaultTools(), check: (prompt, task, text) => taskByName(task).check(prompt, text), stage, ptx, evaluate: selector ? (step) => selector.evaluate(step) : undefined }, rl, cfg, {
     runDir,
     stageDir,
     resume: !o.fresh,
     quiet: o.quiet,
+    stepsOption: o.stepsOption ?? 'maxSteps',
     signal: o.signal,
     startedFrom: sft.dir,
   });

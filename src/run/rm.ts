@@ -415,6 +415,7 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
     stageDir: runLayout(runDir).stage(stage),
     resume: !o.fresh,
     quiet: o.quiet,
+    stepsOption: o.stepsOption ?? 'maxSteps',
     signal: o.signal,
     startedFrom: sft.dir,
   });

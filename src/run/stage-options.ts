@@ -13,6 +13,11 @@ import { GptforgeError } from '../util/errors.js';
 export interface StageRunOptions extends AdapterOptions {
   /** Optimizer steps (the preset's otherwise). */
   maxSteps?: number;
+  /**
+   * The step budget's name in messages ("give maxSteps > N to train on"): default `maxSteps`, this
+   * option's own name; the CLI passes `--max-steps`.
+   */
+  stepsOption?: string;
   /** Peak learning rate (the preset's otherwise). */
   lr?: number;
   /** Start over from the SFT model instead of resuming this stage's checkpoints. */

@@ -96,6 +96,14 @@ test('dpo --from sft-lora --into dpo-lora: a LoRA DPO stacked on a LoRA SFT, bes
       resumedLog.join('\n'),
     );
     assert.ok(!resumedLog.some((l) => l.startsWith('dpo-lora: from ')), resumedLog.join('\n'));
+    // past its budget, called from the library: the line names runDpo's option, not the CLI's flag
+    const pastLog: string[] = [];
+    const past = await runDpo(runDir, { pairs: [pairs], from: 'sft-lora', into: 'dpo-lora', quiet: true, lora: 'r=2,alpha=4,targets=qkv', maxSteps: 2, log: (l) => pastLog.push(l) });
+    assert.equal(past.step, 4);
+    assert.ok(
+      pastLog.some((l) => l.includes('past maxSteps 2: nothing to train; give maxSteps > 4 to train on')),
+      pastLog.join('\n'),
+    );
     const errs = warned.mock.calls.map((c) => String(c.arguments[0]));
     assert.ok(
       errs.some((l) => l.startsWith(`dpo-lora: warning: resuming a run that started from ${sftBase}, but this run starts from ${more.checkpoint}`)),
