@@ -2,11 +2,9 @@
  * Errors in OpenAI's shape: `{"error": {"message", "type", "param", "code"}}` with the status
  * the official clients map to their exception classes (400 BadRequestError, 401
  * AuthenticationError, 404 NotFoundError, 413, 429 RateLimitError, 503). Source: the OpenAI
- * API reference, "Error codes", and the openai-node client's `APIError.generate`.
- */
-/**
- * OpenAI answers its own 401s and 404s (unknown model, unknown URL) with `invalid_request_error`,
- * and so do ours, the RAG passage route's included.
+ * API reference, "Error codes", and the openai-node client's `APIError.generate`. OpenAI answers
+ * its own 401s and 404s (unknown model, unknown URL) with `invalid_request_error`, and so do ours,
+ * the RAG passage route's included.
  */
 export type ErrorType = 'invalid_request_error' | 'rate_limit_error' | 'server_error' | 'service_unavailable';
 
