@@ -19,7 +19,7 @@ const result = await runSft(runDir, {
   into: 'sft-forge', // … and write <run>/sft-forge (its own checkpoints and metrics.jsonl stage)
   conversations,
   onlyData: true,
-  steps: 30,
+  maxSteps: 30,
   fresh: true,
   quiet: true,
   signal: controller.signal,

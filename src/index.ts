@@ -117,7 +117,7 @@ export { learningRate } from './train/schedule.js';
 export type { LrSchedule } from './train/schedule.js';
 
 // ── data ─────────────────────────────────────────────────────────────────────
-export { loadMixtureConfig, defaultMixtureConfig, validateMixture } from './data/mixture.js';
+export { loadMixtureConfig, validateMixture } from './data/mixture.js';
 export type { MixtureConfig } from './data/mixture.js';
 export type { CleanOptions, CleanReport } from './data/clean.js';
 export { BUILTIN_SOURCES } from './data/sources.js';
@@ -183,7 +183,7 @@ export { runSft, sftConfig } from './run/sft.js';
 export type { RunSftOptions, RunSftResult } from './run/sft.js';
 export { runPretrain, resolvePreset } from './run/pretrain.js';
 export type { RunPretrainOptions, RunPretrainResult, PretrainOverrides } from './run/pretrain.js';
-export { runDataPrepare, runTokenizerTrain, ensureTokenizer } from './run/data.js';
+export { runDataPrepare, runTokenizerTrain, ensureTokenizer, defaultMixtureConfig } from './run/data.js';
 export type { RunDataPrepareOptions, RunTokenizerTrainOptions } from './run/data.js';
 export { runRm, rmScores } from './run/rm.js';
 export type { StageRunOptions } from './run/stage-options.js';

@@ -69,24 +69,6 @@ export function loadMixtureConfig(path: string): MixtureConfig {
   return c;
 }
 
-/** The default mixture over the embedded corpora, LLaMA-like: prose and books heavy, some encyclopedia, code and mail. */
-export function defaultMixtureConfig(tokenBudget = 3_300_000): MixtureConfig {
-  return {
-    sources: [
-      { name: 'prose', builtin: 'sotu', weight: 0.3 },
-      { name: 'books', builtin: 'brown', weight: 0.25 },
-      { name: 'encyclopedia', builtin: 'wordnet-glosses', weight: 0.15 },
-      { name: 'novel', builtin: 'moby-dick', weight: 0.1 },
-      { name: 'mail', builtin: 'mail-ham', weight: 0.1 },
-      { name: 'code', builtin: 'code', weight: 0.1 },
-    ],
-    tokenBudget,
-    seed: 1337,
-    valFraction: 0.01,
-    tokenizer: { vocabSize: 4096, pattern: 'gpt4', sampleBytes: 8_000_000 },
-  };
-}
-
 export interface SourceStats {
   name: string;
   weight: number;

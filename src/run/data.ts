@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { defaultMixtureConfig, loadMixtureConfig, type MixtureConfig } from '../data/mixture.js';
+import { loadMixtureConfig, type MixtureConfig } from '../data/mixture.js';
 import { mixtureTable, prepareData, sampleTrainingText, type DataIndex } from '../data/prepare.js';
 import { readJSONL, readTextFile } from '../data/jsonl.js';
 import { DIGIT_PAIRS, Tokenizer, trainTokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
 import { expandInputs } from '../util/files.js';
 import { holdRunLock } from '../util/lock.js';
+import { presetsDir } from './presets.js';
 import { Progress } from '../util/progress.js';
 
 /**
@@ -27,9 +28,21 @@ export function ensureTokenizer(path: string, config: MixtureConfig, opts: { qui
   return tok;
 }
 
+/**
+ * The default mixture: presets/mixture.default.json, the one the default preset (`small`) trains on
+ * (prose, books, dictionary, encyclopedia, novel, mail, code) — the file is the single source, so
+ * `data prepare` without `--config` and `pretrain --preset small` build the same shards.
+ * @param tokenBudget replaces the file's token budget when given.
+ * @throws GptforgeError when the file is missing or malformed (naming it and the field).
+ */
+export function defaultMixtureConfig(tokenBudget?: number): MixtureConfig {
+  const config = loadMixtureConfig(join(presetsDir(), 'mixture.default.json'));
+  return tokenBudget === undefined ? config : { ...config, tokenBudget };
+}
+
 /** Options of `runDataPrepare`. */
 export interface RunDataPrepareOptions {
-  /** Mixture config (or its JSON file); default the embedded corpora (presets/mixture.default.json). */
+  /** Mixture config (or its JSON file); default `defaultMixtureConfig()`, presets/mixture.default.json (the small preset's). */
   mixture?: MixtureConfig | string;
   /** tokenizer.json to use, trained from the mixture when missing; default `<out>/../tokenizer.json`. */
   tokenizer?: string;

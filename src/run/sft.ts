@@ -48,9 +48,11 @@ export interface RunSftOptions extends AdapterOptions {
   from?: string;
   /** Stage name: its checkpoint directory `<run>/<into>` and its name in metrics.jsonl; default `sft`. */
   into?: string;
-  /** Optimizer steps (the preset's `sft.train.maxSteps` otherwise). */
+  /** Optimizer steps (the preset's `sft.train.maxSteps` otherwise): the name runPretrain, runRm, runRl and runDpo take too. */
+  maxSteps?: number;
+  /** @deprecated use `maxSteps` (the same budget; given both, they must agree). */
   steps?: number;
-  /** The step budget's name in messages (default `steps`, this option; the CLI passes `--max-steps`). */
+  /** The step budget's name in messages (default the option given: `maxSteps`, or `steps`; the CLI passes `--max-steps`). */
   stepsOption?: string;
   /** Peak learning rate. */
   lr?: number;
@@ -148,7 +150,9 @@ export function sftConfig(p: SftPreset, o: RunSftOptions): SftPreset {
     out.mixture.onBad = o.onBad;
   }
   if (o.writerErrorRate !== undefined) out.mixture.writerErrorRate = o.writerErrorRate;
-  if (o.steps !== undefined) out.train.maxSteps = o.steps;
+  if (o.maxSteps !== undefined && o.steps !== undefined && o.maxSteps !== o.steps) throw new GptforgeError(`maxSteps ${o.maxSteps} and its deprecated alias steps ${o.steps} disagree: give maxSteps alone`, { field: 'maxSteps' });
+  const maxSteps = o.maxSteps ?? o.steps;
+  if (maxSteps !== undefined) out.train.maxSteps = maxSteps;
   if (o.lr !== undefined) out.train.lr = o.lr;
   if (o.batchSize !== undefined) out.batchSize = o.batchSize;
   if (o.evalEvery !== undefined) out.train.evalEvery = o.evalEvery;
@@ -177,11 +181,12 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   const cfg = sftConfig(preset.sft, opts);
   // before the model loads: a batch size of 0 would spin forever, a negative lr train backwards
   const presetFile = runPresetFile(runDir, opts.preset);
-  // the option is `steps` here (the command line's --max-steps maps to it)
+  // the option is `maxSteps` (or its deprecated alias `steps`) here; the command line's --max-steps maps to it
+  const stepsName = opts.maxSteps === undefined && opts.steps !== undefined ? 'steps' : 'maxSteps';
   checkSettings(opts, presetFile, [
     ['batchSize', cfg.batchSize, 'positive integer', 'sft.batchSize'],
     ['seqLen', cfg.seqLen, 'positive integer', 'sft.seqLen'],
-    ['steps', cfg.train.maxSteps, 'positive integer', 'sft.train.maxSteps'],
+    [stepsName, cfg.train.maxSteps, 'positive integer', 'sft.train.maxSteps'],
     ['gradAccum', cfg.train.gradAccum, 'positive integer', 'sft.train.gradAccum'],
     ['lr', cfg.train.lr, 'positive number', 'sft.train.lr'],
     ['evalEvery', cfg.train.evalEvery ?? 0, 'non-negative integer', 'sft.train.evalEvery'],
@@ -220,7 +225,7 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   const val = new Map([...data.val].map(([name, items]) => [name, () => new PackedLoader(items, B, T, pad, 0, false)] as const));
   if (adapter) log(`${stage}: ${describeAdapter(adapter)}`);
   log(
-    `${stage}: ${trainingStart(stageDir, start.dir, { fresh: opts.fresh, maxSteps: cfg.train.maxSteps, stepsOption: opts.stepsOption ?? 'steps' })}; ${data.train.length} conversations in ${train.rowsPerEpoch} rows of ${T + 1} (${((cfg.train.maxSteps * B * cfg.train.gradAccum) / train.rowsPerEpoch).toFixed(2)} epochs), ${B}×${T} tokens/step, ${getKernels().name} backend`,
+    `${stage}: ${trainingStart(stageDir, start.dir, { fresh: opts.fresh, maxSteps: cfg.train.maxSteps, stepsOption: opts.stepsOption ?? stepsName })}; ${data.train.length} conversations in ${train.rowsPerEpoch} rows of ${T + 1} (${((cfg.train.maxSteps * B * cfg.train.gradAccum) / train.rowsPerEpoch).toFixed(2)} epochs), ${B}×${T} tokens/step, ${getKernels().name} backend`,
   );
 
   const plot = (h: readonly MetricRecord[]): void => {
@@ -231,7 +236,7 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
     stageDir,
     resume: !opts.fresh,
     quiet: opts.quiet,
-    stepsOption: opts.stepsOption ?? 'steps',
+    stepsOption: opts.stepsOption ?? stepsName,
     signal: opts.signal,
     onStep: opts.onStep,
     onEval: plot,
