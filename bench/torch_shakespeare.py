@@ -4,7 +4,8 @@ Usage: torch_shakespeare.py data.txt iters threads [learned|rope]
 Same recipe as bench/shakespeare.ts: char-level, first 90% train / last 10% val, n_layer 4,
 n_head 4, n_embd 128, block 64, batch 12, lr 1e-3 → 1e-4 cosine over the run, warmup 100,
 dropout 0, AdamW betas (0.9, 0.99), weight decay 0.1, grad clip 1.0, no biases. Random batch offsets
-as nanoGPT's get_batch. Prints one JSON line with train seconds (steps only) and val loss.
+as nanoGPT's get_batch. Prints one JSON line with train seconds (steps only), the process CPU
+seconds over the same steps, and val loss.
 """
 import json
 import math
@@ -49,8 +50,10 @@ def get_lr(it, warmup=100, lr=1e-3, min_lr=1e-4, decay=iters):
 
 
 train_seconds = 0.0
+cpu_seconds = 0.0  # process CPU time (every thread) over the same steps
 for it in range(iters):
     t0 = time.perf_counter()
+    c0 = time.process_time()
     for g in opt.param_groups:
         g['lr'] = get_lr(it)
     x, y = get_batch('train')
@@ -60,6 +63,7 @@ for it in range(iters):
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     opt.step()
     train_seconds += time.perf_counter() - t0
+    cpu_seconds += time.process_time() - c0
 
 model.eval()
 losses = []
@@ -67,4 +71,4 @@ with torch.no_grad():
     for _ in range(200):
         x, y = get_batch('val')
         losses.append(float(model(x, y)))
-print(json.dumps({'threads': threads, 'position': position, 'train_seconds': train_seconds, 'val_loss': sum(losses) / len(losses), 'iters': iters}))
+print(json.dumps({'threads': threads, 'position': position, 'train_seconds': train_seconds, 'cpu_seconds': cpu_seconds, 'val_loss': sum(losses) / len(losses), 'iters': iters}))
