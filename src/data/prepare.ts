@@ -127,6 +127,8 @@ export async function prepareData(config: MixtureConfig, outDir: string, tokeniz
       return old;
     }
     if (!opts.quiet) console.error(`data: inputs or tokenizer changed since ${outDir} was prepared; rebuilding`);
+    // the old index would otherwise vouch for a mix of old and new shards if this rebuild fails
+    rmSync(indexPath, { force: true });
   }
   mkdirSync(outDir, { recursive: true });
   for (const f of readdirSync(outDir)) if (f.includes('.tmp-')) rmSync(join(outDir, f), { force: true });
