@@ -30,7 +30,7 @@ export function pretrainCommand(name: string) {
     .option('--eval-every <n>', `${pre}evaluate every N steps`, number)
     .option('--checkpoint-every <n>', `${pre}checkpoint every N steps`, number)
     .option('--log-every <n>', `${pre}log metrics every N steps`, number)
-    .option('--fresh', "ignore existing checkpoints and start over (and retrain the run's tokenizer when the mixture's tokenizer section changed)")
+    .option('--fresh', "ignore existing checkpoints and start over (and retrain the run's tokenizer when the mixture's tokenizer section changed); the replaced run's checkpoints past the new step are removed, each named, as it saves")
     .option('--no-samples', 'do not print samples at the end')
     .option('--quiet', 'no progress bars or charts (the summary line still prints)');
 }

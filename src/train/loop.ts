@@ -385,6 +385,8 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
       optimizer: optimizer.state(),
       keepLast: cfg.keepLast,
       adapter: adapter ? adapterSaveOptions(adapter, opts.stageDir, step, task.tokenizerHash) : undefined,
+      // even with --quiet: a trained model disappearing is not progress output
+      onReplaced: (dir, was) => console.error(`${task.stage}: removed ${dir} (step ${was}, the model of the run this one replaced — --fresh or fewer steps — now that step ${step} is saved)`),
     });
     return lastCheckpoint;
   };
