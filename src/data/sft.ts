@@ -7,6 +7,7 @@ import type { KeyTree } from '../util/key-tree.js';
 import { readConversationsJSONL, renderConversation, validateConversation, type OnBad, type RenderedConversation } from './chat.js';
 import type { Conversation } from './conversation.js';
 import { taskByName } from './synthetic/tasks.js';
+import { defaultTools } from '../infer/tools/registry.js';
 import { validateWriterProfile, WRITER_ERRORS, writeDemonstrations, type WriterError, type WriterProfile } from './writers.js';
 
 /**
@@ -73,6 +74,8 @@ export interface SftDataset {
   report: SftSourceReport[];
   /** Each conversation of a file or of `conversations` skipped with onBad 'skip': its location (file:line, field) and reason. */
   skips: string[];
+  /** What kept lines of a file hold that training ignores (unknown keys, unknown tools), each naming file, line and field. */
+  warnings: string[];
 }
 
 function sourceName(s: SftSourceConfig): string {
@@ -92,6 +95,7 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
   const val = new Map<string, SftItem[]>();
   const report: SftSourceReport[] = [];
   const skips: string[] = [];
+  const warnings: string[] = [];
   checkOnBad(cfg.onBad, { file, field: 'onBad' });
   if (cfg.writerErrorRate !== undefined) validateWriterProfile({ writerErrorRate: cfg.writerErrorRate, writerErrors: cfg.writerErrors }, file);
   cfg.sources.forEach((src, si) => {
@@ -145,7 +149,8 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
       if (kept.length === 0) throw new GptforgeError('no usable conversations', { file, field: `${field}.conversations` });
       convs = resample(kept, share, new Rng(seed + si));
     } else {
-      const r = readConversationsJSONL(src.path!, { onBad: cfg.onBad, forTraining: true, tokenizer: tok, maxTokens });
+      const r = readConversationsJSONL(src.path!, { onBad: cfg.onBad, forTraining: true, tokenizer: tok, maxTokens, knownTools: defaultTools().names() });
+      warnings.push(...r.warnings);
       skipped = r.skipped.length;
       skips.push(...r.skipped.map((s) => s.reason));
       if (r.conversations.length === 0) throw new GptforgeError('no usable conversations', { file: src.path });
@@ -166,7 +171,7 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
     }
     report.push({ name, weight: src.weight / wsum, conversations: n, tokens, skipped, ...(writerErrors ? { writerErrors } : {}) });
   });
-  return { train, val, report, skips };
+  return { train, val, report, skips, warnings };
 }
 
 /** n items drawn from `items`: whole copies first, then a seeded sample without replacement for the rest. */

@@ -215,6 +215,9 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   if (skipped > 0) {
     warnSkips(stage, `skipped ${skipped} conversation${skipped === 1 ? '' : 's'}: malformed, or longer than a training row of ${T + 1} tokens (seqLen ${T} + 1)`, data.skips, opts.onWarning ?? log);
   }
+  const WARNINGS_SHOWN = 10;
+  for (const w of data.warnings.slice(0, WARNINGS_SHOWN)) (opts.onWarning ?? log)(`${stage}: warning: ${w}`);
+  if (data.warnings.length > WARNINGS_SHOWN) (opts.onWarning ?? log)(`${stage}: warning: … and ${data.warnings.length - WARNINGS_SHOWN} more`);
   const pad = tok.specialId('<|pad|>');
   const train = new PackedLoader(data.train, B, T, pad, cfg.mixture.seed ?? 1337);
   const val = new Map([...data.val].map(([name, items]) => [name, () => new PackedLoader(items, B, T, pad, 0, false)] as const));
