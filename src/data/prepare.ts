@@ -50,6 +50,8 @@ export interface DataIndex {
 }
 
 export interface PrepareOptions {
+  /** The mixture's file, named in errors about the mixture or a source (default "mixture config"). */
+  mixtureFile?: string;
   quiet?: boolean;
   /** Tokenizer worker threads (default: all cores). */
   threads?: number;
@@ -114,7 +116,7 @@ class ShardWriter {
 }
 
 export async function prepareData(config: MixtureConfig, outDir: string, tokenizer: Tokenizer, opts: PrepareOptions = {}): Promise<DataIndex> {
-  validateMixture(config);
+  validateMixture(config, opts.mixtureFile);
   await preloadParquet(config.sources); // async read of .parquet columns (also checks the column exists)
   for (const s of config.sources) validateSource(s);
   const hash = contentHash(config, tokenizer);
@@ -145,7 +147,7 @@ export async function prepareData(config: MixtureConfig, outDir: string, tokeniz
     const read: Doc[] = [];
     for (const d of readSource(src)) read.push(d);
     const { docs, report } = cleanDocuments(read, cleanOpts);
-    if (docs.length === 0) throw new GptforgeError(`source "${src.name}" yields no text after cleaning (${report.docsIn} documents in, ${report.tooShort} too short, ${report.duplicates} duplicates)`, { field: `sources[${si}]` });
+    if (docs.length === 0) throw new GptforgeError(`source "${src.name}" yields no text after cleaning (${report.docsIn} documents in, ${report.tooShort} too short, ${report.duplicates} duplicates)`, { file: opts.mixtureFile ?? 'mixture config', field: `sources[${si}]` });
     // hold out ~1% of documents (at least one, and at least one left for training)
     const nVal = docs.length < 2 ? 0 : Math.max(1, Math.round(valFraction * docs.length));
     const perm = new Rng(streamSeed(seed, si + 1)).permutation(docs.length);

@@ -159,7 +159,7 @@ export async function runDataPrepare(out: string, opts: RunDataPrepareOptions = 
   const tokenizer = opts.tokenizer ?? join(dirname(out), 'tokenizer.json');
   holdRunLock(dirname(out), 'run', { create: true });
   const tok = prepareTokenizer(tokenizer, config, { ...opts, wayOut: `delete ${tokenizer} to retrain it (the run's checkpoints will no longer resume), or \`pretrain --fresh\`` });
-  const index = await prepareData(config, out, tok.tokenizer, { quiet: opts.quiet, threads: opts.threads });
+  const index = await prepareData(config, out, tok.tokenizer, { quiet: opts.quiet, threads: opts.threads, mixtureFile: typeof opts.mixture === 'string' ? opts.mixture : undefined });
   tok.commit(); // only now: a failed prepare leaves no tokenizer for the next run to reuse
   return { index, table: mixtureTable(index), tokenizer };
 }

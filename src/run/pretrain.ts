@@ -131,7 +131,7 @@ export async function runPretrain(runDir: string, preset: PretrainPreset, opts: 
   // 1. tokenizer and data
   const prepared = prepareTokenizer(layout.tokenizer, mixture, { retrain: opts.fresh, quiet: opts.quiet, log });
   const tok = prepared.tokenizer;
-  const index = await prepareData(mixture, layout.data, tok, { quiet: opts.quiet });
+  const index = await prepareData(mixture, layout.data, tok, { quiet: opts.quiet, mixtureFile: mixturePath });
   prepared.commit(); // only now: a failed prepare leaves no tokenizer for the next run to reuse
   log(mixtureTable(index));
 

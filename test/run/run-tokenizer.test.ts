@@ -19,7 +19,10 @@ const mixture = (tokenizer: MixtureConfig['tokenizer'], paths = [join(root, 'not
 
 test('a prepare whose only source yields no text leaves no tokenizer behind', async () => {
   const run = join(root, 'empty-run');
-  await assert.rejects(runDataPrepare(join(run, 'data'), { mixture: mixture({ vocabSize: 300 }, [join(root, 'short.txt')]), quiet: true, threads: 1 }), /yields no text/);
+  const file = join(root, 'empty-mixture.json');
+  writeFileSync(file, JSON.stringify(mixture({ vocabSize: 300 }, [join(root, 'short.txt')])));
+  // the error names the mixture file it is about (newcomer24 #8)
+  await assert.rejects(runDataPrepare(join(run, 'data'), { mixture: file, quiet: true, threads: 1 }), (e: Error) => e.message.startsWith(`${file}, field "sources[0]": source "mine" yields no text`) || assert.fail(e.message));
   assert.equal(existsSync(join(run, 'tokenizer.json')), false, 'a failed prepare must not leave a tokenizer for the next run to reuse');
   // the fixed data then trains the tokenizer it asks for
   const r = await runDataPrepare(join(run, 'data'), { mixture: mixture({ vocabSize: 300 }), quiet: true, threads: 1 });
