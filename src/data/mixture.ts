@@ -80,10 +80,11 @@ function pathFinds(p: string): boolean {
  * A mixture file's source `paths` as the readers take them: `~` expanded; a relative path that
  * names nothing from the working directory is taken from the mixture file's directory instead
  * (as a preset's `mixture` is resolved from the preset file), as an absolute path. A path found
- * in neither place is refused naming both absolute paths, the file and the field.
+ * in neither place is kept as written, or with `strict` (data prepare, before reading anything)
+ * refused naming both absolute paths, the file and the field.
  * @throws GptforgeError `<file>, field "sources[i].paths[j]": no file, directory or glob match at …`.
  */
-export function resolveSourcePaths(c: MixtureConfig, file: string): MixtureConfig {
+export function resolveSourcePaths(c: MixtureConfig, file: string, opts: { strict?: boolean } = {}): MixtureConfig {
   const base = dirname(resolve(file));
   const sources = c.sources.map((s, i) => {
     if (s.paths === undefined) return s;
@@ -96,6 +97,7 @@ export function resolveSourcePaths(c: MixtureConfig, file: string): MixtureConfi
       if (pathFinds(p)) return p; // from the working directory, as written (keeps its data hash)
       const beside = join(base, p);
       if (pathFinds(beside)) return beside;
+      if (!opts.strict) return p; // refused by `data prepare` (a file a later step writes may not exist yet)
       throw new GptforgeError(`no file, directory or glob match at ${resolve(p)} (the working directory) or ${beside} (beside the mixture file)`, { file, field: `sources[${i}].paths[${j}]` });
     });
     return { ...s, paths };

@@ -7,7 +7,7 @@ import { Progress } from '../util/progress.js';
 import { Rng, streamSeed } from '../engine/rng.js';
 import { encodeBatch, type Tokenizer } from '../tokenizer/index.js';
 import { cleanDocuments, DEFAULT_CLEAN, type CleanReport } from './clean.js';
-import { validateMixture, type MixtureConfig } from './mixture.js';
+import { resolveSourcePaths, validateMixture, type MixtureConfig } from './mixture.js';
 import { preloadParquet, readSource, validateSource, type Doc } from './sources.js';
 
 /**
@@ -117,6 +117,7 @@ class ShardWriter {
 
 export async function prepareData(config: MixtureConfig, outDir: string, tokenizer: Tokenizer, opts: PrepareOptions = {}): Promise<DataIndex> {
   validateMixture(config, opts.mixtureFile);
+  if (opts.mixtureFile) resolveSourcePaths(config, opts.mixtureFile, { strict: true }); // a path found nowhere, named with both places looked
   await preloadParquet(config.sources); // async read of .parquet columns (also checks the column exists)
   for (const s of config.sources) validateSource(s);
   const hash = contentHash(config, tokenizer);
