@@ -223,7 +223,7 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   const val = new Map([...data.val].map(([name, items]) => [name, () => new PackedLoader(items, B, T, pad, 0, false)] as const));
   if (adapter) log(`${stage}: ${describeAdapter(adapter)}`);
   log(
-    `${stage}: ${trainingStart(stageDir, start.dir, { fresh: opts.fresh, maxSteps: cfg.train.maxSteps, stepsOption: opts.stepsOption ?? 'steps' })}; ${data.train.length} conversations in ${train.rowsPerEpoch} rows of ${T + 1} (${((cfg.train.maxSteps * B * cfg.train.gradAccum) / train.rowsPerEpoch).toFixed(2)} epochs), ${B}×${T} tokens/step, ${getKernels().name} backend`,
+    `${stage}: ${trainingStart(stageDir, start.dir, { fresh: opts.fresh, maxSteps: cfg.train.maxSteps, stepsOption: opts.stepsOption ?? 'steps' })}; ${data.train.length} conversations drawn in ${train.rowsPerEpoch} rows of ${T + 1} (${((cfg.train.maxSteps * B * cfg.train.gradAccum) / train.rowsPerEpoch).toFixed(2)} epochs), ${B}×${T} tokens/step, ${getKernels().name} backend`,
   );
 
   const plot = (h: readonly MetricRecord[]): void => {
