@@ -235,6 +235,7 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
     resume: !opts.fresh,
     quiet: opts.quiet,
     stepsOption: opts.stepsOption ?? 'steps',
+    resumeAnnounced: opts.log !== undefined, // the setup line named the checkpoint and step (trainingStart)
     signal: opts.signal,
     onStep: opts.onStep,
     onEval: plot,

@@ -57,3 +57,20 @@ test('a --fresh start names each later checkpoint of the replaced run as it remo
     rmSync(runDir, { recursive: true, force: true });
   }
 });
+
+test('a resumed sft says "resuming" once: the setup line names the checkpoint, the loop only where the learning rate goes on', async () => {
+  const runDir = tinyRun();
+  try {
+    await runSft(runDir, { conversations: good, onlyData: true, steps: 1, fresh: true, quiet: true, log: () => {} });
+    const log: string[] = [];
+    const err = await stderrOf(() => runSft(runDir, { conversations: good, onlyData: true, steps: 2, log: (l) => log.push(l) }));
+    const all = [...log, ...err].flatMap((l) => l.split('\n'));
+    assert.equal(all.filter((l) => /resuming/.test(l)).length, 1, all.join('\n'));
+    assert.ok(
+      all.some((l) => /^sft: the learning rate goes on from /.test(l)),
+      all.join('\n'),
+    );
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+});
