@@ -95,13 +95,16 @@ export function prepareTokenizer(path: string, config: MixtureConfig, opts: Prep
     if (config.tokenizer === undefined) return { tokenizer: tok, trained: false, commit: () => undefined };
     const { diffs, recorded } = tokenizerDiffs(path, tok, want);
     if (diffs.length === 0) return { tokenizer: tok, trained: false, commit: () => undefined };
-    if (!recorded) {
+    // a BPE with no merge at all (bytes and specials only) is what an older gptforge saved when
+    // the mixture's only source yielded no text: judged as one trained from the mixture
+    const noMerges = tok.mode === 'bpe' && tok.vocabSize <= 256 + tok.specialTokens.size;
+    if (!recorded && !noMerges) {
       opts.log?.(`tokenizer: warning: ${path} is not what the mixture's "tokenizer" section asks (${diffs.join(', ')}); it was not trained from a mixture here (tokenizer train, or copied), so it is used as is — delete it to train one from the mixture`);
       return { tokenizer: tok, trained: false, commit: () => undefined };
     }
     if (!opts.retrain)
       throw new GptforgeError(
-        `the run's tokenizer was trained from another "tokenizer" section than the mixture's (${diffs.join(', ')}); the run's data and checkpoints are tied to it, so it is not retrained silently: ${opts.wayOut ?? '`pretrain --fresh` retrains it and starts the model over'}, or train in a new run directory to keep this one`,
+        `the run's tokenizer ${noMerges && !recorded ? 'has no merges (saved by a run whose data failed?) and differs from' : 'was trained from another "tokenizer" section than'} the mixture's (${diffs.join(', ')}); the run's data and checkpoints are tied to it, so it is not retrained silently: ${opts.wayOut ?? '`pretrain --fresh` retrains it and starts the model over'}, or train in a new run directory to keep this one`,
         { file: path, field: 'tokenizer' },
       );
     opts.log?.(`tokenizer: the mixture's "tokenizer" section changed (${diffs.join(', ')}): retraining ${path}`);

@@ -64,3 +64,12 @@ test('a tokenizer not trained from a mixture (tokenizer train, copied) that diff
   assert.equal(t.tokenizer.vocabSize, 290);
   assert.match(lines.join('\n'), /warning: .*tokenizer\.json is not what the mixture's "tokenizer" section asks \(vocabSize 290 → 300\)/);
 });
+
+test('a tokenizer with no merges (what a failed run of an older gptforge left) is refused, and retrained by pretrain --fresh', () => {
+  const dir = mkdtempSync(join(root, 'nomerge-'));
+  const path = join(dir, 'tokenizer.json');
+  trainTokenizer([], { vocabSize: 512 }).save(path);
+  assert.throws(() => prepareTokenizer(path, mixture({ vocabSize: 300 })), /has no merges .*vocabSize 270 → 300/);
+  const re = prepareTokenizer(path, mixture({ vocabSize: 300 }), { retrain: true, quiet: true });
+  assert.equal(re.tokenizer.vocabSize, 300);
+});
