@@ -183,7 +183,7 @@ export { runSft, sftConfig } from './run/sft.js';
 export type { RunSftOptions, RunSftResult } from './run/sft.js';
 export { runPretrain, resolvePreset } from './run/pretrain.js';
 export type { RunPretrainOptions, RunPretrainResult, PretrainOverrides } from './run/pretrain.js';
-export { runDataPrepare, runTokenizerTrain, ensureTokenizer, defaultMixtureConfig } from './run/data.js';
+export { runDataPrepare, runTokenizerTrain, ensureTokenizer, prepareTokenizer, tokenizerRequestPath, defaultMixtureConfig } from './run/data.js';
 export type { RunDataPrepareOptions, RunTokenizerTrainOptions } from './run/data.js';
 export { runRm, rmScores } from './run/rm.js';
 export type { StageRunOptions } from './run/stage-options.js';

@@ -1,3 +1,4 @@
+import { basename, dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Command } from '@commander-js/extra-typings';
 import type { Conversation, Message } from '../data/conversation.js';
@@ -99,6 +100,17 @@ function streamReply(engine: ChatEngine, conv: Conversation, opts: ChatOptions, 
   return reply;
 }
 
+/**
+ * The stage a checkpoint answers as: its stage directory's name (`sft-lora-merged`, what
+ * --stage named) and, when the checkpoint was trained under another name (a merge keeps its
+ * adapter's `sft-lora`), that too; the base model's directory `base` is the `pretrain` stage.
+ * @example stageLabel('runs/tiny/sft-lora-merged/step-0000040', 'sft-lora') // 'sft-lora-merged, trained as sft-lora'
+ */
+export function stageLabel(dir: string, trainedAs: string): string {
+  const dirStage = /^(step-\d+|best)$/.test(basename(dir)) ? basename(dirname(dir)) : basename(dir);
+  return dirStage === trainedAs || (dirStage === 'base' && trainedAs === 'pretrain') ? trainedAs : `${dirStage}, trained as ${trainedAs}`;
+}
+
 export const command = new Command('chat')
   .summary('chat with a model (interactive or --prompt), tools included')
   .description('Chat with an SFT (or RL) model, streaming. The calculator runs inside decoding when the model calls it. Interactive commands: /reset (new conversation), /system <text> (set the system message and reset), /quit.')
@@ -125,6 +137,7 @@ export const command = new Command('chat')
     checkSamplingFlags(o);
     const loaded = loadGenerationModel(o.run, o.stage, { precision: o.precision });
     // which checkpoint answers (a run holds several), as `ask` says; a base model completes documents rather than chatting
+    const stage = stageLabel(loaded.dir, loaded.stage);
     const base = loaded.stage !== 'pretrain' ? '' : o.stage === undefined ? ': a base model (no chat stage in this run), which continues text rather than answering; gptforge sft trains one' : ': a base model, which continues text rather than answering';
     const engine = new ChatEngine(loaded.model, loaded.tok);
     // Compiled once before the first turn (errors name the file and pointer/line); the engine clones it per reply.
@@ -141,14 +154,14 @@ export const command = new Command('chat')
     const fresh = (): Message[] => (system ? [{ role: 'system', content: system }] : []);
     let history = fresh();
     if (o.prompt !== undefined) {
-      console.error(DIM(`chat: ${loaded.dir} (stage ${loaded.stage})${base}`));
+      console.error(DIM(`chat: ${loaded.dir} (stage ${stage})${base}`));
       const r = turn({ messages: [...history, { role: 'user', content: o.prompt }] }, opts);
       // a script reading a constrained value can tell an incomplete one by the status (the reason is on stderr)
       if (opts.constraint && !chatValueComplete(r)) process.exitCode = 3;
       return;
     }
 
-    console.error(DIM(`chatting with ${loaded.dir} (stage ${loaded.stage}, context ${loaded.model.config.blockSize} tokens${base}). /reset, /system <text>, /quit`));
+    console.error(DIM(`chatting with ${loaded.dir} (stage ${stage}, context ${loaded.model.config.blockSize} tokens${base}). /reset, /system <text>, /quit`));
     const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: 'you> ' });
     rl.prompt();
     let seed = o.seed;

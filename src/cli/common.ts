@@ -20,24 +20,40 @@ export function pretrainCommand(name: string) {
   // in `pipeline` these flags shape the pretraining stage only (the later stages take the preset's sections)
   const pre = name === 'pipeline' ? 'pretraining: ' : '';
   return new Command(name)
-    .option('-p, --preset <preset>', 'tiny | small | a preset JSON file', 'small')
+    .option('--preset <preset>', 'tiny | small | a preset JSON file', 'small')
+    .addOption(legacyPresetShort())
     .option('-r, --run <dir>', 'run directory (default runs/<preset>)')
     .option('--mixture <file>', "mixture config JSON (overrides the preset's)")
-    .option('--max-steps <n>', `${pre}optimizer steps (raised on a resumed run, the learning rate decays on from where it got to: no re-warm)`, number)
-    .option('--batch-size <n>', `${pre}rows per micro-batch`, number)
-    .option('--grad-accum <n>', `${pre}micro-batches per step`, number)
-    .option('--lr <x>', `${pre}peak learning rate`, number)
-    .option('--eval-every <n>', `${pre}evaluate every N steps`, number)
-    .option('--checkpoint-every <n>', `${pre}checkpoint every N steps`, number)
+    .option('--max-steps <n>', `${pre}optimizer steps (raised on a resumed run, the learning rate decays on from where it got to: no re-warm); default: the preset's train.maxSteps`, number)
+    .option('--batch-size <n>', `${pre}rows per micro-batch (default: the preset's batchSize)`, number)
+    .option('--grad-accum <n>', `${pre}micro-batches per step (default: the preset's train.gradAccum)`, number)
+    .option('--lr <x>', `${pre}peak learning rate (default: the preset's train.lr)`, number)
+    .option('--eval-every <n>', `${pre}evaluate every N steps (default: the preset's train.evalEvery)`, number)
+    .option('--checkpoint-every <n>', `${pre}checkpoint every N steps (default: the preset's train.checkpointEvery)`, number)
     .option('--log-every <n>', `${pre}log metrics every N steps`, number)
-    .option('--fresh', 'ignore existing checkpoints and start over')
+    .option('--fresh', "ignore existing checkpoints and start over (and retrain the run's tokenizer when the mixture's tokenizer section changed); the replaced run's checkpoints past the new step are removed, each named, as it saves")
     .option('--no-samples', 'do not print samples at the end')
     .option('--quiet', 'no progress bars or charts (the summary line still prints)');
 }
 
+/**
+ * `-p` was --preset in pretrain, pipeline and sft but --prompt in chat, sample and rm score; it is
+ * --prompt now (as llama.cpp's `-p`), and `-p <preset>` here still works, hidden, with a warning.
+ */
+export function legacyPresetShort() {
+  return new Option('-p <preset>', 'old short form of --preset').hideHelp();
+}
+
+/** The preset of `--preset`, or of the old `-p` (with a warning that it is going). */
+export function presetFlag<T extends string | undefined>(o: { preset?: T; p?: string }): T | string | undefined {
+  if (o.p === undefined) return o.preset;
+  console.error('gptforge: warning: -p for --preset is deprecated (-p is --prompt in chat, sample and rm score); write --preset');
+  return o.p;
+}
+
 /** The preset the pretraining flags name, with their overrides, and its run directory. */
-export function presetFromFlags(o: { preset: string; run?: string; maxSteps?: number; batchSize?: number; gradAccum?: number; lr?: number; evalEvery?: number; checkpointEvery?: number; logEvery?: number }): { runDir: string; preset: PretrainPreset; file: string } {
-  return resolvePreset(o.preset, o);
+export function presetFromFlags(o: { preset: string; p?: string; run?: string; maxSteps?: number; batchSize?: number; gradAccum?: number; lr?: number; evalEvery?: number; checkpointEvery?: number; logEvery?: number }): { runDir: string; preset: PretrainPreset; file: string } {
+  return resolvePreset(presetFlag(o) ?? o.preset, o);
 }
 
 /**

@@ -70,7 +70,8 @@ export function validateConversation(conv: unknown, opts: ValidateOptions = {}):
     const f = `messages[${i}]`;
     if (typeof m !== 'object' || m === null) fail('not an object', f);
     if (!ROLES.includes(m!.role as Message['role'])) fail(`unknown role ${JSON.stringify(m!.role)} (roles: ${ROLES.join(', ')})`, `${f}.role`);
-    if (typeof m!.content !== 'string') fail('content must be a string', `${f}.content`);
+    if (typeof m!.content !== 'string')
+      fail(`content must be a string, got ${m!.content === undefined ? 'none' : Array.isArray(m!.content) ? 'a list' : JSON.stringify(m!.content).slice(0, 40)}${m!.role === 'assistant' ? ' (a tool call is "tool_call": {"name", "input"} beside the text said before it, or OpenAI\'s "tool_calls")' : ''}`, `${f}.content`);
     const role = m!.role!;
     if (role === 'system' && i !== 0) fail('a system message may only come first', `${f}.role`);
     if (expectTool && role !== 'tool') fail('a tool_call must be followed by a tool message with its output', `${f}.role`);
@@ -189,29 +190,124 @@ export interface ReadConversationsResult {
   conversations: Conversation[];
   /** Lines skipped with --on-bad skip, each with its reason. */
   skipped: { line: number; reason: string }[];
+  /** What kept lines hold that training ignores (unknown keys, unknown tools), each naming file, line and field. */
+  warnings: string[];
+}
+
+/** OpenAI's `arguments` JSON string → our call input: a one-key object of a string gives that string, anything else the text itself (as the server reads it, src/server/chat.ts). */
+function callInput(args: string): string {
+  try {
+    const v: unknown = JSON.parse(args);
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+      const vals = Object.values(v as Record<string, unknown>);
+      if (vals.length === 1 && typeof vals[0] === 'string') return vals[0];
+    }
+  } catch {
+    // not JSON: the text itself
+  }
+  return args;
 }
 
 /**
- * Read a conversations JSONL file (one {"messages": [...]} per line; blank lines ignored).
- * A malformed line is an error naming file, line and field, or a counted skip with onBad
- * 'skip'. maxTokens (with a tokenizer) also rejects conversations longer than that (SFT: a
- * training row, seqLen + 1 tokens).
+ * A conversation line in OpenAI's chat shape read as ours (converted on load; lines already
+ * in our shape come back as they are): an assistant message with `tool_calls`
+ * (`[{"id", "type": "function", "function": {"name", "arguments"}}]`, its `content` null or
+ * text) followed by its `tool` messages (`tool_call_id`) becomes, per call, an assistant message
+ * with `tool_call: {name, input}` (a null `content` is "") and the tool message with that call's
+ * output — the layout the server builds from the same requests. Anything else is left for
+ * validateConversation to judge.
+ * @throws GptforgeError naming the message and field when a call lacks its id, name, arguments or result.
  */
-export function readConversationsJSONL(file: string, opts: { onBad?: OnBad; forTraining?: boolean; tokenizer?: Tokenizer; maxTokens?: number } = {}): ReadConversationsResult {
+export function fromOpenAIShape(conv: unknown, where: ErrorLocation = {}): unknown {
+  const raw = (conv as { messages?: unknown } | null)?.messages;
+  if (!Array.isArray(raw) || !raw.some((m) => typeof m === 'object' && m !== null && ('tool_calls' in m || (m as { content?: unknown }).content === null))) return conv;
+  const fail = (msg: string, field: string): never => {
+    throw new GptforgeError(msg, { ...where, field });
+  };
+  const out: unknown[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const m = raw[i] as Record<string, unknown> | null;
+    if (typeof m !== 'object' || m === null) {
+      out.push(m);
+      continue;
+    }
+    const { tool_calls: calls, tool_call_id: _id, ...rest } = m;
+    if (m.role !== 'assistant' || calls === undefined || calls === null || (Array.isArray(calls) && (calls as unknown[]).length === 0)) {
+      out.push(rest); // a null content without calls stays null: validateConversation says what a call looks like
+      continue;
+    }
+    const msg = { ...rest, content: m.content === null ? '' : m.content };
+    const f = `messages[${i}].tool_calls`;
+    if (!Array.isArray(calls)) fail('tool_calls must be a list (OpenAI: [{"id", "type": "function", "function": {"name", "arguments"}}])', f);
+    const results = new Map<string, unknown>();
+    let j = i + 1;
+    for (; j < raw.length && (raw[j] as { role?: unknown } | null)?.role === 'tool'; j++) {
+      const id = (raw[j] as { tool_call_id?: unknown }).tool_call_id;
+      if (typeof id !== 'string') fail("a tool message after OpenAI tool_calls needs the call's tool_call_id", `messages[${j}].tool_call_id`);
+      results.set(id as string, (raw[j] as { content?: unknown }).content);
+    }
+    (calls as unknown[]).forEach((c, k) => {
+      const call = c as { id?: unknown; function?: { name?: unknown; arguments?: unknown } } | null;
+      const name = call?.function?.name;
+      const args = call?.function?.arguments;
+      if (typeof call?.id !== 'string' || typeof name !== 'string' || typeof args !== 'string') fail('an OpenAI tool call needs "id", "function.name" and "function.arguments" (a string)', `${f}[${k}]`);
+      if (!results.has(call!.id as string)) fail(`no tool message with tool_call_id ${JSON.stringify(call!.id)} (the call's result) follows`, `${f}[${k}]`);
+      out.push({ ...msg, content: k === 0 ? msg.content : '', tool_call: { name, input: callInput(args as string) } });
+      out.push({ role: 'tool', content: results.get(call!.id as string) });
+    });
+    const n = (calls as unknown[]).length;
+    if (results.size !== n) fail(`${results.size} tool results for ${n} tool calls`, f);
+    i = j - 1;
+  }
+  return { ...(conv as object), messages: out };
+}
+
+/** The keys a conversation line and its messages may have (OpenAI's tool_calls/tool_call_id are converted first). */
+const LINE_KEYS: readonly string[] = ['messages'];
+const MESSAGE_KEYS: readonly string[] = ['role', 'content', 'tool_call'];
+
+/**
+ * What a valid training line holds that training ignores or cannot use, as warnings naming
+ * file, line and field: keys we do not read (`"weight": 0` does not drop a line) and calls to
+ * a tool not in `knownTools` (chat and serve answer those with "unknown tool").
+ */
+function lineWarnings(line: Record<string, unknown>, conv: Conversation, where: ErrorLocation, knownTools: readonly string[] | undefined): string[] {
+  const out: string[] = [];
+  const warn = (msg: string, field: string): void => void out.push(new GptforgeError(msg, { ...where, field }).message);
+  for (const k of Object.keys(line)) if (!LINE_KEYS.includes(k)) warn(`unknown key "${k}" is ignored (a line has: ${LINE_KEYS.join(', ')})`, k);
+  conv.messages.forEach((m, i) => {
+    for (const k of Object.keys(m)) if (!MESSAGE_KEYS.includes(k)) warn(`unknown key "${k}" is ignored (a message has: ${MESSAGE_KEYS.join(', ')})`, `messages[${i}].${k}`);
+    if (m.tool_call && knownTools && !knownTools.includes(m.tool_call.name.toLowerCase())) warn(`tool "${m.tool_call.name}" is not one gptforge runs (${knownTools.join(', ')}): chat, ask and serve answer the call with "unknown tool" unless a client declares it`, `messages[${i}].tool_call.name`);
+  });
+  return out;
+}
+
+/**
+ * Read a conversations JSONL file (one {"messages": [...]} per line; blank lines ignored;
+ * OpenAI's tool-call shape converted on load, `fromOpenAIShape`). A malformed line is an
+ * error naming file, line and field, or a counted skip with onBad 'skip'. maxTokens (with a
+ * tokenizer) also rejects conversations longer than that (SFT: a training row, seqLen + 1
+ * tokens). `warnings` name (file, line, field) what a kept line holds that training ignores:
+ * unknown keys, and with `knownTools` calls to other tools.
+ */
+export function readConversationsJSONL(file: string, opts: { onBad?: OnBad; forTraining?: boolean; tokenizer?: Tokenizer; maxTokens?: number; knownTools?: readonly string[] } = {}): ReadConversationsResult {
+  const warnings: string[] = [];
   const r = readJSONL(
     file,
     'conversations',
-    (obj, where) => {
+    (line, where) => {
+      const obj = fromOpenAIShape(line, where);
       validateConversation(obj, { forTraining: opts.forTraining, where });
       if (opts.tokenizer && opts.maxTokens !== undefined) {
         const n = renderConversation(opts.tokenizer, obj).ids.length;
         if (n > opts.maxTokens) throw new GptforgeError(`conversation is ${n} tokens, longer than a training row of ${opts.maxTokens}`, { ...where, field: 'messages' });
       }
+      warnings.push(...lineWarnings(line as Record<string, unknown>, obj, where, opts.knownTools));
       return obj;
     },
     opts.onBad,
   );
-  return { conversations: r.items, skipped: r.skipped };
+  return { conversations: r.items, skipped: r.skipped, warnings };
 }
 
 /**

@@ -58,6 +58,24 @@ export function readTextFile(file: string, what = 'file'): string {
   return decodeUtf8(buf, file, what);
 }
 
+/** Signatures of binary files people save under a text name by mistake (first bytes). */
+const BINARY_MAGIC: readonly [string, readonly number[]][] = [
+  ['an ELF executable or library', [0x7f, 0x45, 0x4c, 0x46]],
+  ['a PDF document', [0x25, 0x50, 0x44, 0x46, 0x2d]],
+  ['a ZIP archive (or .docx/.xlsx/.jar)', [0x50, 0x4b, 0x03, 0x04]],
+  ['a gzip archive', [0x1f, 0x8b]],
+  ['a PNG image', [0x89, 0x50, 0x4e, 0x47]],
+  ['a JPEG image', [0xff, 0xd8, 0xff]],
+  ['an SQLite database', [0x53, 0x51, 0x4c, 0x69, 0x74, 0x65, 0x20, 0x66]],
+  ['a Windows executable', [0x4d, 0x5a, 0x90, 0x00]],
+  ['a Mach-O executable', [0xcf, 0xfa, 0xed, 0xfe]],
+];
+
+/** What binary file `buf` is by its signature, or undefined (then NUL and control bytes decide). */
+function binaryKind(buf: Uint8Array): string | undefined {
+  return BINARY_MAGIC.find(([, m]) => buf.length >= m.length && m.every((b, i) => buf[i] === b))?.[0];
+}
+
 /** `readTextFile` for bytes already in memory (see there). */
 function decodeUtf8(buf: Uint8Array, file: string, what = 'file'): string {
   const b0 = buf[0];
@@ -68,15 +86,24 @@ function decodeUtf8(buf: Uint8Array, file: string, what = 'file'): string {
   }
   if (b0 === 0xfe && b1 === 0xff) throw new GptforgeError(`${what} is UTF-16 BE (it starts with the byte-order mark FE FF); save it as UTF-8`, { file });
   if (b0 === 0 && b1 === 0 && buf[2] === 0xfe && buf[3] === 0xff) throw new GptforgeError(`${what} is UTF-32 BE (it starts with the byte-order mark 00 00 FE FF); save it as UTF-8`, { file });
+  const kind = binaryKind(buf);
+  if (kind) throw new GptforgeError(`${what} is a binary file (${kind}), not text`, { file });
   const nul = buf.indexOf(0);
   if (nul >= 0) {
-    // UTF-16 without a BOM: text in Latin script has a NUL in every other byte
+    // UTF-16 without a BOM: text in Latin script has a NUL in every other byte, all on one
+    // side (odd offsets LE, even BE), and few control bytes; a binary file's NULs fall on both
     const head = buf.subarray(0, 4096);
-    let nuls = 0;
-    for (const x of head) if (x === 0) nuls++;
-    if (nuls * 4 >= head.length) {
-      throw new GptforgeError(`${what} looks like UTF-16 ${nul % 2 === 1 ? 'LE' : 'BE'} without a byte-order mark (${nuls} of its first ${head.length} bytes are NUL); save it as UTF-8`, { file });
+    const nulsAt = [0, 0];
+    let controls = 0;
+    head.forEach((x, i) => {
+      if (x === 0) nulsAt[i % 2]++;
+      else if (x < 9 || (x > 13 && x < 32) || x === 127) controls++;
+    });
+    const nuls = nulsAt[0] + nulsAt[1];
+    if (nuls * 4 >= head.length && Math.max(...nulsAt) >= 0.9 * nuls && controls * 20 < head.length) {
+      throw new GptforgeError(`${what} looks like UTF-16 ${nulsAt[1] > nulsAt[0] ? 'LE' : 'BE'} without a byte-order mark (${nuls} of its first ${head.length} bytes are NUL); save it as UTF-8`, { file });
     }
+    if ((nuls + controls) * 10 >= head.length) throw new GptforgeError(`${what} looks like a binary file, not text (${nuls} NUL and ${controls} other control bytes in its first ${head.length})`, { file });
     throw new GptforgeError(`${what} has a NUL byte at byte offset ${nul} (line ${lineAt(buf, nul)}): not a UTF-8 text file`, { file, line: lineAt(buf, nul) });
   }
   if (!isUtf8(buf)) {

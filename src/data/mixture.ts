@@ -1,3 +1,7 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { globSync, isDynamicPattern } from 'tinyglobby';
 import { GptforgeError } from '../util/errors.js';
 import { closestKey } from '../util/closest.js';
 import { parseJsonFile } from '../util/json.js';
@@ -62,11 +66,50 @@ export function validateMixture(c: MixtureConfig, file = 'mixture config'): void
   }
 }
 
+/** `~` and `~/…` to the home directory (a shell expands them on a command line, JSON does not). */
+export function expandHome(p: string): string {
+  return p === '~' ? homedir() : p.startsWith('~/') || p.startsWith('~\\') ? join(homedir(), p.slice(2)) : p;
+}
+
+/** Whether `p` (a file, directory or glob, relative to the working directory unless absolute) names anything. */
+function pathFinds(p: string): boolean {
+  return isDynamicPattern(p) ? globSync(p, { onlyFiles: true, dot: true, expandDirectories: false }).length > 0 : existsSync(p);
+}
+
+/**
+ * A mixture file's source `paths` as the readers take them: `~` expanded; a relative path that
+ * names nothing from the working directory is taken from the mixture file's directory instead
+ * (as a preset's `mixture` is resolved from the preset file), as an absolute path. A path found
+ * in neither place is kept as written, or with `strict` (data prepare, before reading anything)
+ * refused naming both absolute paths, the file and the field.
+ * @throws GptforgeError `<file>, field "sources[i].paths[j]": no file, directory or glob match at …`.
+ */
+export function resolveSourcePaths(c: MixtureConfig, file: string, opts: { strict?: boolean } = {}): MixtureConfig {
+  const base = dirname(resolve(file));
+  const sources = c.sources.map((s, i) => {
+    if (s.paths === undefined) return s;
+    const paths = s.paths.map((raw, j) => {
+      const p = expandHome(raw);
+      if (isAbsolute(p)) {
+        if (!pathFinds(p)) throw new GptforgeError(`no file, directory or glob match at ${p}`, { file, field: `sources[${i}].paths[${j}]` });
+        return p;
+      }
+      if (pathFinds(p)) return p; // from the working directory, as written (keeps its data hash)
+      const beside = join(base, p);
+      if (pathFinds(beside)) return beside;
+      if (!opts.strict) return p; // refused by `data prepare` (a file a later step writes may not exist yet)
+      throw new GptforgeError(`no file, directory or glob match at ${resolve(p)} (the working directory) or ${beside} (beside the mixture file)`, { file, field: `sources[${i}].paths[${j}]` });
+    });
+    return { ...s, paths };
+  });
+  return { ...c, sources };
+}
+
 export function loadMixtureConfig(path: string): MixtureConfig {
   // a syntax error names its line and column (parseJsonFile); an encoding error is readTextFile's
   const c = parseJsonFile(readTextFile(path, 'mixture config'), path) as MixtureConfig;
   validateMixture(c, path);
-  return c;
+  return resolveSourcePaths(c, path);
 }
 
 export interface SourceStats {

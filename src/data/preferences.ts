@@ -18,6 +18,8 @@ import { OPT_IN_TASKS, TASKS } from './synthetic/tasks.js';
  *   {"prompt": "…", "completions": [a, b, c, d], "tiers": [0, 1, 1, 2]}  b and c tied
  *   {"prompt": "…", "completions": [a, b, c], "ranks": [2, 1, 3]}      ranks: 1 = best, strict
  *   {"prompt": "…", "chosen": a, "rejected": b}                       a pair: a 2-item ranking
+ *   {"prompt": [user message], "chosen": [messages], "rejected": [messages]}   TRL's conversational
+ *                                                     format (our `export --format trl`), the same pair
  *
  * A completion is a string (a plain reply) or {"messages": [...]}: the reply's assistant
  * and tool messages, tool calls included, exactly as the chat engine returns them.
@@ -191,11 +193,38 @@ export function validateCompletion(prompt: string, c: unknown, where: ErrorLocat
   }
 }
 
+/** A JSON value's kind for an error: "an array", "a number", "null"… */
+function describe(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : `${typeof v === 'object' ? 'an' : 'a'} ${typeof v}`;
+}
+
+/**
+ * TRL's conversational preference format — what `export --format trl` writes for DPO
+ * (`{"prompt": [messages], "chosen": [messages], "rejected": [messages]}`, DPOTrainer /
+ * RewardTrainer) — read as ours: a prompt of exactly one user message becomes its text, a
+ * message list as a reply becomes `{"messages": [...]}` (also in `completions`). A multi-turn or
+ * system prompt is refused naming the field (a ranking here answers one user prompt).
+ */
+function trlConversational(o: Record<string, unknown>, where: ErrorLocation): Record<string, unknown> {
+  if (!Array.isArray(o.prompt)) return o;
+  const msgs = o.prompt as unknown[];
+  const m = msgs[0] as Partial<Message> | null | undefined;
+  if (msgs.length !== 1 || typeof m !== 'object' || m === null || m.role !== 'user' || typeof m.content !== 'string')
+    fail(`a conversational (TRL) prompt is read here as exactly one {"role": "user", "content": "…"} message, got ${msgs.length === 1 ? JSON.stringify(msgs[0]).slice(0, 80) : `${msgs.length} messages`}; or give the prompt as a string`, where, msgs.length === 1 ? 'prompt[0]' : 'prompt');
+  const reply = (c: unknown): unknown => (Array.isArray(c) ? { messages: c } : c);
+  const out: Record<string, unknown> = { ...o, prompt: m.content };
+  if ('chosen' in o) out.chosen = reply(o.chosen);
+  if ('rejected' in o) out.rejected = reply(o.rejected);
+  if (Array.isArray(o.completions)) out.completions = o.completions.map(reply);
+  return out;
+}
+
 /** A JSON value as a ranking, or a GptforgeError naming `where` and the field. */
 function validateRanking(obj: unknown, where: ErrorLocation = {}): Ranking {
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) fail('expected {"prompt", "completions"} or {"prompt", "chosen", "rejected"}', where);
-  const o = obj as Record<string, unknown>;
-  if (typeof o.prompt !== 'string') fail('missing prompt (a string)', where, 'prompt');
+  const o = trlConversational(obj as Record<string, unknown>, where);
+  if (o.prompt === undefined) fail('missing prompt (a string)', where, 'prompt');
+  if (typeof o.prompt !== 'string') fail(`prompt must be a string (or TRL's one-user-message list), got ${describe(o.prompt)}`, where, 'prompt');
   const prompt = o.prompt as string;
   if (prompt.trim() === '') fail('empty prompt', where, 'prompt');
   const task = validateTask(o.task, where);

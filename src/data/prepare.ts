@@ -7,7 +7,7 @@ import { Progress } from '../util/progress.js';
 import { Rng, streamSeed } from '../engine/rng.js';
 import { encodeBatch, type Tokenizer } from '../tokenizer/index.js';
 import { cleanDocuments, DEFAULT_CLEAN, type CleanReport } from './clean.js';
-import { validateMixture, type MixtureConfig } from './mixture.js';
+import { resolveSourcePaths, validateMixture, type MixtureConfig } from './mixture.js';
 import { preloadParquet, readSource, validateSource, type Doc } from './sources.js';
 
 /**
@@ -50,6 +50,8 @@ export interface DataIndex {
 }
 
 export interface PrepareOptions {
+  /** The mixture's file, named in errors about the mixture or a source (default "mixture config"). */
+  mixtureFile?: string;
   quiet?: boolean;
   /** Tokenizer worker threads (default: all cores). */
   threads?: number;
@@ -114,7 +116,8 @@ class ShardWriter {
 }
 
 export async function prepareData(config: MixtureConfig, outDir: string, tokenizer: Tokenizer, opts: PrepareOptions = {}): Promise<DataIndex> {
-  validateMixture(config);
+  validateMixture(config, opts.mixtureFile);
+  if (opts.mixtureFile) resolveSourcePaths(config, opts.mixtureFile, { strict: true }); // a path found nowhere, named with both places looked
   await preloadParquet(config.sources); // async read of .parquet columns (also checks the column exists)
   for (const s of config.sources) validateSource(s);
   const hash = contentHash(config, tokenizer);
@@ -127,6 +130,8 @@ export async function prepareData(config: MixtureConfig, outDir: string, tokeniz
       return old;
     }
     if (!opts.quiet) console.error(`data: inputs or tokenizer changed since ${outDir} was prepared; rebuilding`);
+    // the old index would otherwise vouch for a mix of old and new shards if this rebuild fails
+    rmSync(indexPath, { force: true });
   }
   mkdirSync(outDir, { recursive: true });
   for (const f of readdirSync(outDir)) if (f.includes('.tmp-')) rmSync(join(outDir, f), { force: true });
@@ -143,7 +148,7 @@ export async function prepareData(config: MixtureConfig, outDir: string, tokeniz
     const read: Doc[] = [];
     for (const d of readSource(src)) read.push(d);
     const { docs, report } = cleanDocuments(read, cleanOpts);
-    if (docs.length === 0) throw new GptforgeError(`source "${src.name}" yields no text after cleaning (${report.docsIn} documents in, ${report.tooShort} too short, ${report.duplicates} duplicates)`, { field: `sources[${si}]` });
+    if (docs.length === 0) throw new GptforgeError(`source "${src.name}" yields no text after cleaning (${report.docsIn} documents in, ${report.tooShort} too short, ${report.duplicates} duplicates)`, { file: opts.mixtureFile ?? 'mixture config', field: `sources[${si}]` });
     // hold out ~1% of documents (at least one, and at least one left for training)
     const nVal = docs.length < 2 ? 0 : Math.max(1, Math.round(valFraction * docs.length));
     const perm = new Rng(streamSeed(seed, si + 1)).permutation(docs.length);

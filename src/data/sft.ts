@@ -43,6 +43,12 @@ export interface SftMixtureConfig extends Partial<WriterProfile> {
   seed?: number;
   /** What to do with a bad line in a user file (default error). */
   onBad?: OnBad;
+  /**
+   * Share of a user file's (or in-memory) conversations held out for the validation loss, as the
+   * tasks' `testPerTask` (default 0.1: at least one, at most `testPerTask`, and only from a source
+   * of 10 or more conversations; 0 trains on all).
+   */
+  valFraction?: number;
 }
 
 /**
@@ -50,7 +56,7 @@ export interface SftMixtureConfig extends Partial<WriterProfile> {
  * src/data/writers.ts), checked by the compiler against SftMixtureConfig; the sources and the
  * writers' error weights are checked as the mixture loads.
  */
-export const SFT_MIXTURE_KEYS: KeyTree<SftMixtureConfig> = { sources: null, examples: null, testPerTask: null, seed: null, onBad: null, writerErrorRate: null, writerErrors: null };
+export const SFT_MIXTURE_KEYS: KeyTree<SftMixtureConfig> = { sources: null, examples: null, testPerTask: null, seed: null, onBad: null, valFraction: null, writerErrorRate: null, writerErrors: null };
 
 export interface SftItem extends RenderedConversation {
   source: string;
@@ -62,17 +68,23 @@ export interface SftSourceReport {
   conversations: number;
   tokens: number;
   skipped: number;
+  /** A file's (or in-memory) source: its distinct conversations the `conversations` drawn come from (repeated or subsampled to its share). */
+  distinct?: number;
+  /** Conversations held out for the validation loss (tasks: `testPerTask` test-split ones). */
+  heldOut?: number;
   /** Demonstrations the simulated writers spoilt, by mistake (task sources with writerErrorRate > 0; src/data/writers.ts). */
   writerErrors?: Record<WriterError, number>;
 }
 
 export interface SftDataset {
   train: SftItem[];
-  /** Held-out rendered conversations per source (tasks only; a user file has no held-out split). */
+  /** Held-out rendered conversations per source (tasks: their test split; a user file: `valFraction` of it). */
   val: Map<string, SftItem[]>;
   report: SftSourceReport[];
   /** Each conversation of a file or of `conversations` skipped with onBad 'skip': its location (file:line, field) and reason. */
   skips: string[];
+  /** What kept lines of a file hold that training ignores (unknown keys, unknown tools), each naming file, line and field. */
+  warnings: string[];
 }
 
 function sourceName(s: SftSourceConfig): string {
@@ -81,8 +93,11 @@ function sourceName(s: SftSourceConfig): string {
   return s.path !== undefined ? s.path.replace(/^.*\//, '').replace(/\.jsonl$/, '') : 'conversations';
 }
 
-/** Render and mix the SFT sources. maxTokens: a training row (seqLen + 1); longer conversations are an error or, with onBad 'skip', a skip listed in `skips`. */
-export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens: number, file = 'sft mixture', fieldPrefix = ''): SftDataset {
+/**
+ * Render and mix the SFT sources. maxTokens: a training row (seqLen + 1); longer conversations are an error or, with onBad 'skip', a skip listed in `skips`.
+ * `opts.knownTools`: the tools the caller runs (the run layer passes the built-in registry's names; data/ may not import infer/), so a file's calls to others are warned about.
+ */
+export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens: number, file = 'sft mixture', fieldPrefix = '', opts: { knownTools?: readonly string[] } = {}): SftDataset {
   if (!Array.isArray(cfg.sources) || cfg.sources.length === 0) throw new GptforgeError('no SFT sources', { file, field: 'sources' });
   const total = cfg.examples ?? 20000;
   const testPer = cfg.testPerTask ?? 64;
@@ -92,7 +107,22 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
   const val = new Map<string, SftItem[]>();
   const report: SftSourceReport[] = [];
   const skips: string[] = [];
+  const warnings: string[] = [];
   checkOnBad(cfg.onBad, { file, field: 'onBad' });
+  const valFraction = cfg.valFraction ?? 0.1;
+  if (typeof valFraction !== 'number' || !(valFraction >= 0 && valFraction < 1)) throw new GptforgeError(`valFraction must be a number in [0, 1), got ${JSON.stringify(cfg.valFraction)}`, { file, field: `${fieldPrefix}valFraction` });
+  // a user source's held-out conversations: a seeded share, kept out of training
+  const holdOut = (items: readonly Conversation[], name: string, si: number): Conversation[] => {
+    const n = items.length < 10 ? 0 : Math.min(testPer, Math.max(1, Math.round(valFraction * items.length)));
+    if (n === 0 || valFraction === 0) return [...items];
+    const perm = new Rng(streamSeed(seed, 1000 + si)).permutation(items.length);
+    const out = new Set(perm.slice(0, n));
+    val.set(
+      name,
+      items.filter((_, i) => out.has(i)).map((c) => ({ ...renderConversation(tok, c), source: name })),
+    );
+    return items.filter((_, i) => !out.has(i));
+  };
   if (cfg.writerErrorRate !== undefined) validateWriterProfile({ writerErrorRate: cfg.writerErrorRate, writerErrors: cfg.writerErrors }, file);
   cfg.sources.forEach((src, si) => {
     const field = `${fieldPrefix}sources[${si}]`;
@@ -110,6 +140,7 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
     let convs: Conversation[];
     let skipped = 0;
     let writerErrors: Record<WriterError, number> | undefined;
+    let distinct: number | undefined;
     if (src.task !== undefined) {
       const task = taskByName(src.task, { file, field: `${field}.task` });
       const examples = task.generate('train', share, streamSeed(seed, si));
@@ -143,13 +174,18 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
         }
       });
       if (kept.length === 0) throw new GptforgeError('no usable conversations', { file, field: `${field}.conversations` });
-      convs = resample(kept, share, new Rng(seed + si));
+      const trainOn = holdOut(kept, name, si);
+      distinct = trainOn.length;
+      convs = resample(trainOn, share, new Rng(seed + si));
     } else {
-      const r = readConversationsJSONL(src.path!, { onBad: cfg.onBad, forTraining: true, tokenizer: tok, maxTokens });
+      const r = readConversationsJSONL(src.path!, { onBad: cfg.onBad, forTraining: true, tokenizer: tok, maxTokens, knownTools: opts.knownTools });
+      warnings.push(...r.warnings);
       skipped = r.skipped.length;
       skips.push(...r.skipped.map((s) => s.reason));
       if (r.conversations.length === 0) throw new GptforgeError('no usable conversations', { file: src.path });
-      convs = resample(r.conversations, share, new Rng(seed + si));
+      const trainOn = holdOut(r.conversations, name, si);
+      distinct = trainOn.length;
+      convs = resample(trainOn, share, new Rng(seed + si));
     }
     let tokens = 0;
     let n = 0;
@@ -164,9 +200,10 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
       tokens += rc.ids.length;
       n++;
     }
-    report.push({ name, weight: src.weight / wsum, conversations: n, tokens, skipped, ...(writerErrors ? { writerErrors } : {}) });
+    const heldOut = val.get(name)?.length ?? 0;
+    report.push({ name, weight: src.weight / wsum, conversations: n, tokens, skipped, ...(distinct !== undefined ? { distinct } : {}), ...(heldOut > 0 ? { heldOut } : {}), ...(writerErrors ? { writerErrors } : {}) });
   });
-  return { train, val, report, skips };
+  return { train, val, report, skips, warnings };
 }
 
 /** n items drawn from `items`: whole copies first, then a seeded sample without replacement for the rest. */
@@ -178,10 +215,20 @@ function resample<T>(items: readonly T[], n: number, rng: Rng): T[] {
   return out;
 }
 
-/** A markdown-ish table of the SFT mixture for the terminal. */
+/**
+ * A markdown-ish table of the SFT mixture for the terminal: per source its weight, the
+ * conversations drawn for training, those held out, tokens and skips; under it, for each file
+ * source, how many distinct conversations its draws repeat ("mine: 72 conversations, drawn 4000×").
+ */
 export function sftTable(report: readonly SftSourceReport[]): string {
-  const rows = report.map((r) => `${r.name.padEnd(14)} ${(100 * r.weight).toFixed(1).padStart(6)}%  ${String(r.conversations).padStart(7)}  ${String(r.tokens).padStart(9)}  ${String(r.skipped).padStart(7)}`);
-  return [`${'source'.padEnd(14)} ${'weight'.padStart(7)}  ${'convs'.padStart(7)}  ${'tokens'.padStart(9)}  ${'skipped'.padStart(7)}`, ...rows].join('\n');
+  const rows = report.map((r) => `${r.name.padEnd(14)} ${(100 * r.weight).toFixed(1).padStart(6)}%  ${String(r.conversations).padStart(7)}  ${String(r.heldOut ?? 0).padStart(8)}  ${String(r.tokens).padStart(9)}  ${String(r.skipped).padStart(7)}`);
+  const notes = report
+    .filter((r) => r.distinct !== undefined)
+    .map(
+      (r) =>
+        `  ${r.name}: ${r.distinct} conversation${r.distinct === 1 ? '' : 's'}, drawn ${r.conversations}× (${r.distinct! >= r.conversations ? 'a sample' : `each about ${(r.conversations / r.distinct!).toFixed(1)} times`})${r.heldOut ? `; ${r.heldOut} more held out for the validation loss` : '; none held out (fewer than 10, or valFraction 0): no validation curve for it'}`,
+    );
+  return [`${'source'.padEnd(14)} ${'weight'.padStart(7)}  ${'drawn'.padStart(7)}  ${'held out'.padStart(8)}  ${'tokens'.padStart(9)}  ${'skipped'.padStart(7)}`, ...rows, ...notes].join('\n');
 }
 
 /** One line on the simulated writers' mistakes in the mixture, or undefined when they made none. */

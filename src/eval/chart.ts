@@ -126,10 +126,22 @@ export function barChartSVG(groups: readonly BarGroup[], opts: BarChartOptions):
       const yTop = Math.min(top, base);
       const h = Math.abs(base - top);
       out.push(`<rect x="${(x + barW * 0.06).toFixed(1)}" y="${yTop.toFixed(1)}" width="${(barW * 0.88).toFixed(1)}" height="${h.toFixed(1)}" fill="${color(s)}"><title>${esc(`${s} — ${g.label}: ${fmt(v, percent)}`)}</title></rect>`);
+      const label = fmt(v, percent);
+      // a label wider than its bar ("100%" over a narrow bar) would run into its neighbours'
+      // (two 100% bars side by side printed one smudge): it is set vertically along the bar
+      // instead (≈ 0.6 em per character of system-ui digits)
+      const textW = 0.6 * labelSize * label.length;
+      if (textW > barW * 0.95) {
+        const inside = v >= 0 ? top - textW - 3 < T : top + textW + 3 > T + plotH;
+        const ay = v >= 0 ? (inside ? top + 3 : top - 3) : inside ? top - 3 : top + 3;
+        const anchor = v >= 0 === inside ? 'end' : 'start'; // rotated -90°: "end" runs down from the anchor
+        out.push(`<text x="${cx}" y="${ay.toFixed(1)}" transform="rotate(-90 ${cx} ${ay.toFixed(1)})" text-anchor="${anchor}" dominant-baseline="middle" font-size="${labelSize.toFixed(1)}" fill="${inside ? 'white' : '#222'}">${esc(label)}</text>`);
+        return;
+      }
       // above a positive bar (below a negative one); inside it, in white, where there is no room
       const inside = v >= 0 ? top - labelSize - 3 < T : top + labelSize + 3 > T + plotH;
       const ly = v >= 0 ? (inside ? top + labelSize + 2 : top - 3) : inside ? top - 4 : top + labelSize + 1;
-      out.push(`<text x="${cx}" y="${ly.toFixed(1)}" text-anchor="middle" font-size="${labelSize.toFixed(1)}" fill="${inside ? 'white' : '#222'}">${esc(fmt(v, percent))}</text>`);
+      out.push(`<text x="${cx}" y="${ly.toFixed(1)}" text-anchor="middle" font-size="${labelSize.toFixed(1)}" fill="${inside ? 'white' : '#222'}">${esc(label)}</text>`);
     });
     const gSize = Math.max(8, Math.min(12, (slot * 0.95) / (0.6 * Math.max(1, g.label.length))));
     out.push(`<text x="${(L + gi * slot + slot / 2).toFixed(1)}" y="${H - B + 18}" text-anchor="middle" font-size="${gSize.toFixed(1)}">${esc(g.label)}</text>`);

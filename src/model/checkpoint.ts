@@ -66,6 +66,12 @@ export interface SaveOptions {
   keepLast?: number;
   /** Write an adapter checkpoint instead of model.safetensors: `write` puts the PEFT files into the directory being built. */
   adapter?: { meta: NonNullable<CheckpointMeta['adapter']>; write(dir: string): void };
+  /**
+   * Told of each checkpoint past this step removed as another run's (a --fresh start or a restart
+   * with fewer steps, see below), after it is gone: the training loop prints it, so a model
+   * is never deleted silently. Routine pruning to `keepLast` is not reported.
+   */
+  onReplaced?(dir: string, step: number): void;
 }
 
 const STEP_RE = /^step-(\d+)$/;
@@ -112,7 +118,10 @@ export function saveCheckpoint(stageDir: string, model: GPT, opts: SaveOptions):
   // Checkpoints past this step belong to a run this one replaced (a --fresh start, or a restart
   // with fewer steps): left in place they would pass for the newest by step number, and the
   // pruning below would delete the checkpoint just written in their favour.
-  for (const stale of listCheckpoints(stageDir).filter((d) => checkpointStep(d) > opts.step)) rmSync(stale, { recursive: true, force: true });
+  for (const stale of listCheckpoints(stageDir).filter((d) => checkpointStep(d) > opts.step)) {
+    rmSync(stale, { recursive: true, force: true });
+    opts.onReplaced?.(stale, checkpointStep(stale));
+  }
   const keep = opts.keepLast ?? 3;
   if (keep > 0) {
     const all = listCheckpoints(stageDir);

@@ -1,31 +1,142 @@
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { loadMixtureConfig, type MixtureConfig } from '../data/mixture.js';
 import { mixtureTable, prepareData, sampleTrainingText, type DataIndex } from '../data/prepare.js';
 import { readJSONL, readTextFile } from '../data/jsonl.js';
 import { DIGIT_PAIRS, Tokenizer, trainTokenizer } from '../tokenizer/index.js';
+import { patternName, resolvePattern } from '../tokenizer/patterns.js';
+import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { expandInputs } from '../util/files.js';
 import { holdRunLock } from '../util/lock.js';
 import { presetsDir } from './presets.js';
 import { Progress } from '../util/progress.js';
 
+type TokenizerSection = NonNullable<MixtureConfig['tokenizer']>;
+
+/** What a mixture's `tokenizer` section asked for, as recorded beside a tokenizer trained from it. */
+interface TokenizerRequest {
+  vocabSize: number;
+  pattern: string;
+  digitPairs: boolean;
+}
+
+function requestOf(spec: TokenizerSection): TokenizerRequest {
+  return { vocabSize: spec.vocabSize, pattern: spec.pattern ?? 'gpt4', digitPairs: spec.digitPairs ?? false };
+}
+
+/**
+ * Where the request a tokenizer was trained from is recorded: `tokenizer.json` →
+ * `tokenizer.mixture.json` beside it. Only `pretrain`/`data prepare` write it, so a tokenizer
+ * from `tokenizer train` or another run has none.
+ */
+export function tokenizerRequestPath(path: string): string {
+  return join(dirname(path), `${basename(path).replace(/\.json$/, '')}.mixture.json`);
+}
+
+const showPattern = (p: string): string => patternName(resolvePattern(p)) ?? JSON.stringify(p);
+
+/**
+ * How the run's tokenizer differs from the mixture's `tokenizer` section: `vocabSize 512 → 1024`
+ * entries, empty when they agree. With a recorded request (a tokenizer trained from a mixture)
+ * the request is compared — merging may stop below the size asked, which is no difference;
+ * without one only what the tokenizer shows (its size and pre-split pattern).
+ */
+function tokenizerDiffs(path: string, tok: Tokenizer, want: TokenizerRequest): { diffs: string[]; recorded: boolean } {
+  const reqPath = tokenizerRequestPath(path);
+  let had: TokenizerRequest | undefined;
+  if (existsSync(reqPath)) {
+    try {
+      had = JSON.parse(readFileSync(reqPath, 'utf8')) as TokenizerRequest;
+    } catch {
+      had = undefined; // unreadable: judged by what the tokenizer shows
+    }
+  }
+  const diffs: string[] = [];
+  const pat = (p: string): string => resolvePattern(p);
+  if (had) {
+    if (had.vocabSize !== want.vocabSize) diffs.push(`vocabSize ${had.vocabSize} → ${want.vocabSize}`);
+    if (pat(had.pattern) !== pat(want.pattern)) diffs.push(`pattern ${showPattern(had.pattern)} → ${showPattern(want.pattern)}`);
+    if (had.digitPairs !== want.digitPairs) diffs.push(`digitPairs ${had.digitPairs} → ${want.digitPairs}`);
+  } else {
+    if (tok.vocabSize !== want.vocabSize) diffs.push(`vocabSize ${tok.vocabSize} → ${want.vocabSize}`);
+    if (tok.mode === 'bpe' && tok.pattern !== pat(want.pattern)) diffs.push(`pattern ${showPattern(tok.pattern)} → ${showPattern(want.pattern)}`);
+  }
+  return { diffs, recorded: had !== undefined };
+}
+
+/** Options of `prepareTokenizer`. */
+export interface PrepareTokenizerOptions {
+  /**
+   * Retrain when the run's tokenizer was trained from another `tokenizer` section (`pretrain
+   * --fresh`: the model starts over, so it may take a new vocabulary) instead of refusing.
+   */
+  retrain?: boolean;
+  /** How to retrain, named in the refusal (default `pretrain --fresh`). */
+  wayOut?: string;
+  quiet?: boolean;
+  log?: (line: string) => void;
+}
+
 /**
  * The run's tokenizer at `path`, or — when missing — a byte-level BPE trained on a sample of the
- * mixture (`config.tokenizer`: vocabulary size, pre-split pattern, digit pairs, sample bytes) and
- * saved there. Shared by `pretrain` and `data prepare`.
+ * mixture (`config.tokenizer`: vocabulary size, pre-split pattern, digit pairs, sample bytes),
+ * NOT yet saved: call `commit()` once the data it serves is good (a failed run leaves no
+ * tokenizer behind for the next to reuse). `commit` writes it and, beside it, the request it
+ * was trained from (`tokenizerRequestPath`).
+ * @throws GptforgeError when the run's tokenizer was trained from a different `tokenizer`
+ * section (naming each difference and the way out) unless `retrain`; a tokenizer without a
+ * recorded request (`tokenizer train`, copied) that differs is used with a warning.
  */
-export function ensureTokenizer(path: string, config: MixtureConfig, opts: { quiet?: boolean; log?: (line: string) => void } = {}): Tokenizer {
-  if (existsSync(path)) return Tokenizer.load(path);
+export function prepareTokenizer(path: string, config: MixtureConfig, opts: PrepareTokenizerOptions = {}): { tokenizer: Tokenizer; trained: boolean; commit(): void } {
   const spec = config.tokenizer ?? { vocabSize: 4096 };
+  const want = requestOf(spec);
+  if (existsSync(path)) {
+    const tok = Tokenizer.load(path);
+    if (config.tokenizer === undefined) return { tokenizer: tok, trained: false, commit: () => undefined };
+    const { diffs, recorded } = tokenizerDiffs(path, tok, want);
+    if (diffs.length === 0) return { tokenizer: tok, trained: false, commit: () => undefined };
+    // a BPE with no merge at all (bytes and specials only) is what an older gptforge saved when
+    // the mixture's only source yielded no text: judged as one trained from the mixture
+    const noMerges = tok.mode === 'bpe' && tok.vocabSize <= 256 + tok.specialTokens.size;
+    if (!recorded && !noMerges) {
+      opts.log?.(`tokenizer: warning: ${path} is not what the mixture's "tokenizer" section asks (${diffs.join(', ')}); it was not trained from a mixture here (tokenizer train, or copied), so it is used as is — delete it to train one from the mixture`);
+      return { tokenizer: tok, trained: false, commit: () => undefined };
+    }
+    if (!opts.retrain)
+      throw new GptforgeError(
+        `the run's tokenizer ${noMerges && !recorded ? 'has no merges (saved by a run whose data failed?) and differs from' : 'was trained from another "tokenizer" section than'} the mixture's (${diffs.join(', ')}); the run's data and checkpoints are tied to it, so it is not retrained silently: ${opts.wayOut ?? '`pretrain --fresh` retrains it and starts the model over'}, or train in a new run directory to keep this one`,
+        { file: path, field: 'tokenizer' },
+      );
+    opts.log?.(`tokenizer: the mixture's "tokenizer" section changed (${diffs.join(', ')}): retraining ${path}`);
+  }
   const sample = [...sampleTrainingText(config, spec.sampleBytes ?? 8_000_000)];
   const bytes = sample.reduce((s, t) => s + t.length, 0);
   opts.log?.(`tokenizer: training a ${spec.vocabSize}-token BPE on ${(bytes / 1e6).toFixed(1)} MB of the mixture`);
   const bar = new Progress({ label: 'tokenizer', total: Math.max(1, spec.vocabSize - 270), unit: 'merge', quiet: opts.quiet });
   const tok = trainTokenizer(sample, { vocabSize: spec.vocabSize, pattern: spec.pattern, requiredTokens: spec.digitPairs ? DIGIT_PAIRS : [], onProgress: (d) => bar.update(d) });
   bar.finish();
-  tok.save(path);
-  return tok;
+  return {
+    tokenizer: tok,
+    trained: true,
+    commit: () => {
+      // the tokenizer first: a kill between the two leaves it beside the older request (refused
+      // or retrained next time) or none (judged by what it shows) — never an old tokenizer
+      // beside a new request, which would pass for what the mixture asks
+      tok.save(path);
+      atomicWriteFile(tokenizerRequestPath(path), `${JSON.stringify(want, null, 2)}\n`);
+    },
+  };
+}
+
+/**
+ * `prepareTokenizer` saved at once: the run's tokenizer, trained from the mixture when missing.
+ * Shared by library users; `pretrain` and `data prepare` save only after the data is prepared.
+ */
+export function ensureTokenizer(path: string, config: MixtureConfig, opts: PrepareTokenizerOptions = {}): Tokenizer {
+  const t = prepareTokenizer(path, config, opts);
+  t.commit();
+  return t.tokenizer;
 }
 
 /**
@@ -63,8 +174,9 @@ export async function runDataPrepare(out: string, opts: RunDataPrepareOptions = 
   const config = typeof opts.mixture === 'string' ? loadMixtureConfig(opts.mixture) : (opts.mixture ?? defaultMixtureConfig());
   const tokenizer = opts.tokenizer ?? join(dirname(out), 'tokenizer.json');
   holdRunLock(dirname(out), 'run', { create: true });
-  const tok = ensureTokenizer(tokenizer, config, opts);
-  const index = await prepareData(config, out, tok, { quiet: opts.quiet, threads: opts.threads });
+  const tok = prepareTokenizer(tokenizer, config, { ...opts, wayOut: `delete ${tokenizer} to retrain it (the run's checkpoints will no longer resume), or \`pretrain --fresh\`` });
+  const index = await prepareData(config, out, tok.tokenizer, { quiet: opts.quiet, threads: opts.threads, mixtureFile: typeof opts.mixture === 'string' ? opts.mixture : undefined });
+  tok.commit(); // only now: a failed prepare leaves no tokenizer for the next run to reuse
   return { index, table: mixtureTable(index), tokenizer };
 }
 

@@ -148,6 +148,7 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
     resume: !o.fresh,
     quiet: o.quiet,
     stepsOption: o.stepsOption ?? 'maxSteps',
+    resumeAnnounced: o.log !== undefined, // the setup line named the checkpoint and step (trainingStart)
     signal: o.signal,
     startedFrom: policy.dir,
   });

@@ -15,7 +15,7 @@ import { pretrain } from '../train/pretrain.js';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { holdRunLock } from '../util/lock.js';
-import { ensureTokenizer } from './data.js';
+import { prepareTokenizer } from './data.js';
 import { runLayout } from './layout.js';
 import { lossCurves } from './plots.js';
 import { loadPreset, resolveMixturePath, type PretrainPreset } from './presets.js';
@@ -129,8 +129,10 @@ export async function runPretrain(runDir: string, preset: PretrainPreset, opts: 
   const mixture = loadMixtureConfig(mixturePath);
 
   // 1. tokenizer and data
-  const tok = ensureTokenizer(layout.tokenizer, mixture, { quiet: opts.quiet, log });
-  const index = await prepareData(mixture, layout.data, tok, { quiet: opts.quiet });
+  const prepared = prepareTokenizer(layout.tokenizer, mixture, { retrain: opts.fresh, quiet: opts.quiet, log });
+  const tok = prepared.tokenizer;
+  const index = await prepareData(mixture, layout.data, tok, { quiet: opts.quiet, mixtureFile: mixturePath });
+  prepared.commit(); // only now: a failed prepare leaves no tokenizer for the next run to reuse
   log(mixtureTable(index));
 
   // 2. the model

@@ -46,7 +46,7 @@ export function rmReport(r: RunRmResult): string {
   if (!((r.lastEval['val/pairs'] ?? 0) > 0)) return `${r.stage}: ${stopped(r)} at step ${r.step}; no held-out pair has a preference (${r.lastEval['val/tied'] ?? 0} tied), so there is no accuracy to report; checkpoint ${r.checkpoint}`;
   const clean = r.accuracyClean;
   const lines = [
-    `${r.stage}: ${stopped(r)} at step ${r.step}; held-out pairwise accuracy ${(100 * r.accuracy).toFixed(1)}% on the labelers' (noisy) rankings (${r.lastEval['val/pairs'] ?? 0} pairs with a preference)${clean !== undefined ? `, ${(100 * clean).toFixed(1)}% on noise-free rankings` : ''}; margin ${(r.lastEval['val/margin'] ?? NaN).toFixed(2)}; checkpoint ${r.checkpoint}`,
+    `${r.stage}: ${stopped(r)} at step ${r.step}; held-out pairwise accuracy ${(100 * r.accuracy).toFixed(1)}% on ${clean !== undefined ? "the simulated labelers' (noisy) rankings" : 'your held-out rankings (the ~10% of prompts a hash of the prompt text sets aside)'} (${r.lastEval['val/pairs'] ?? 0} pairs with a preference)${clean !== undefined ? `, ${(100 * clean).toFixed(1)}% on noise-free rankings` : ''}; margin ${(r.lastEval['val/margin'] ?? NaN).toFixed(2)}; checkpoint ${r.checkpoint}`,
   ];
   if (r.accuracyCleanBy && Object.keys(r.accuracyCleanBy).length > 0)
     lines.push(

@@ -11,6 +11,7 @@ import type { TrainResult } from '../train/loop.js';
 import { MetricsLog, type MetricRecord } from '../train/metrics.js';
 import { sft } from '../train/sft.js';
 import { describeAdapter, prepareAdapter, type AdapterOptions } from '../train/adapter.js';
+import { defaultTools } from '../infer/tools/registry.js';
 import { latestCheckpoint } from '../model/checkpoint.js';
 import { LATER_STAGES } from './eval.js';
 import { atomicWriteFile } from '../util/atomic.js';
@@ -94,7 +95,7 @@ export interface RunSftResult extends TrainResult {
  */
 export function sftRows(tok: Tokenizer, cfg: Pick<SftPreset, 'mixture' | 'seqLen'>, blockSize: number, file: string, fieldPrefix = 'sft.mixture.'): { T: number; data: SftDataset } {
   const T = Math.min(cfg.seqLen, blockSize);
-  return { T, data: buildSftDataset(tok, cfg.mixture, T + 1, file, fieldPrefix) };
+  return { T, data: buildSftDataset(tok, cfg.mixture, T + 1, file, fieldPrefix, { knownTools: defaultTools().names() }) };
 }
 
 /** The k most frequent target tokens (mask 1) of the conversations, most frequent first (ties: lower id first). */
@@ -220,12 +221,15 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
   if (skipped > 0) {
     warnSkips(stage, `skipped ${skipped} conversation${skipped === 1 ? '' : 's'}: malformed, or longer than a training row of ${T + 1} tokens (seqLen ${T} + 1)`, data.skips, opts.onWarning ?? log);
   }
+  const WARNINGS_SHOWN = 10;
+  for (const w of data.warnings.slice(0, WARNINGS_SHOWN)) (opts.onWarning ?? log)(`${stage}: warning: ${w}`);
+  if (data.warnings.length > WARNINGS_SHOWN) (opts.onWarning ?? log)(`${stage}: warning: … and ${data.warnings.length - WARNINGS_SHOWN} more`);
   const pad = tok.specialId('<|pad|>');
   const train = new PackedLoader(data.train, B, T, pad, cfg.mixture.seed ?? 1337);
   const val = new Map([...data.val].map(([name, items]) => [name, () => new PackedLoader(items, B, T, pad, 0, false)] as const));
   if (adapter) log(`${stage}: ${describeAdapter(adapter)}`);
   log(
-    `${stage}: ${trainingStart(stageDir, start.dir, { fresh: opts.fresh, maxSteps: cfg.train.maxSteps, stepsOption: opts.stepsOption ?? stepsName })}; ${data.train.length} conversations in ${train.rowsPerEpoch} rows of ${T + 1} (${((cfg.train.maxSteps * B * cfg.train.gradAccum) / train.rowsPerEpoch).toFixed(2)} epochs), ${B}×${T} tokens/step, ${getKernels().name} backend`,
+    `${stage}: ${trainingStart(stageDir, start.dir, { fresh: opts.fresh, maxSteps: cfg.train.maxSteps, stepsOption: opts.stepsOption ?? stepsName })}; ${data.train.length} conversations drawn in ${train.rowsPerEpoch} rows of ${T + 1} (${((cfg.train.maxSteps * B * cfg.train.gradAccum) / train.rowsPerEpoch).toFixed(2)} epochs), ${B}×${T} tokens/step, ${getKernels().name} backend`,
   );
 
   const plot = (h: readonly MetricRecord[]): void => {
@@ -237,6 +241,7 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
     resume: !opts.fresh,
     quiet: opts.quiet,
     stepsOption: opts.stepsOption ?? stepsName,
+    resumeAnnounced: opts.log !== undefined, // the setup line named the checkpoint and step (trainingStart)
     signal: opts.signal,
     onStep: opts.onStep,
     onEval: plot,

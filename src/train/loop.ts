@@ -149,6 +149,12 @@ export interface TrainOptions {
   quiet?: boolean;
   /** The step budget's name in messages, as the caller's face spells it (default `--max-steps`; runSft's is `steps`). */
   stepsOption?: string;
+  /**
+   * The caller's setup line already said which checkpoint resumes at which step (trainingStart,
+   * src/run/stage-options.ts): the loop then adds only where the learning rate goes on from,
+   * instead of a second "resuming" line.
+   */
+  resumeAnnounced?: boolean;
   /** Machine peak in FLOP/s for MFU (default: measured by the native backend, or GPTFORGE_PEAK_GFLOPS). */
   peakFlops?: number;
   /** Called after each evaluation with this stage's metric history (the CLI draws plots). */
@@ -341,12 +347,10 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
       metrics.truncateStage(task.stage, step);
       // a checkpoint at or past the steps asked trains nothing (the loop below is skipped: the
       // held-out evaluation runs, the checkpoint is left as it was): no learning-rate talk then
-      if (!opts.quiet)
-        console.error(
-          step >= cfg.maxSteps
-            ? `${task.stage}: ${pastEnd(ck, step, cfg.maxSteps, opts.stepsOption)}`
-            : `${task.stage}: resuming from ${ck} (step ${step}/${cfg.maxSteps})${schedule.from && schedule.from.step === step ? `; the learning rate goes on from ${schedule.from.lr.toExponential(2)}, decaying to ${schedule.minLr.toExponential(2)} at step ${schedule.decaySteps}` : ''}`,
-        );
+      const lrOn = schedule.from && schedule.from.step === step ? `the learning rate goes on from ${schedule.from.lr.toExponential(2)}, decaying to ${schedule.minLr.toExponential(2)} at step ${schedule.decaySteps}` : '';
+      if (!opts.quiet && opts.resumeAnnounced) {
+        if (step < cfg.maxSteps && lrOn) console.error(`${task.stage}: ${lrOn}`);
+      } else if (!opts.quiet) console.error(step >= cfg.maxSteps ? `${task.stage}: ${pastEnd(ck, step, cfg.maxSteps, opts.stepsOption)}` : `${task.stage}: resuming from ${ck} (step ${step}/${cfg.maxSteps})${lrOn ? `; ${lrOn}` : ''}`);
     }
   }
   // a run that starts over (--fresh, or nothing to resume) drops an earlier run's records of this
@@ -385,6 +389,8 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
       optimizer: optimizer.state(),
       keepLast: cfg.keepLast,
       adapter: adapter ? adapterSaveOptions(adapter, opts.stageDir, step, task.tokenizerHash) : undefined,
+      // even with --quiet: a trained model disappearing is not progress output
+      onReplaced: (dir, was) => console.error(`${task.stage}: removed ${dir} (step ${was}, the model of the run this one replaced — --fresh or fewer steps — now that step ${step} is saved)`),
     });
     return lastCheckpoint;
   };

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { globSync, isDynamicPattern } from 'tinyglobby';
 import { GptforgeError } from './errors.js';
 
@@ -15,11 +15,11 @@ export function expandInputs(inputs: readonly string[], opts: { extensions?: rea
   for (const input of inputs) {
     if (isDynamicPattern(input)) {
       const matches = glob(input).filter(keep);
-      if (matches.length === 0) throw new GptforgeError(`the glob matches no ${exts ? exts.join('/') + ' ' : ''}files`, { file: input });
+      if (matches.length === 0) throw new GptforgeError(`the glob matches no ${exts ? exts.join('/') + ' ' : ''}files${at(input)}`, { file: input });
       matches.forEach((m) => out.add(m));
       continue;
     }
-    if (!existsSync(input)) throw new GptforgeError('no such file or directory', { file: input });
+    if (!existsSync(input)) throw new GptforgeError(`no such file or directory${at(input)}`, { file: input });
     if (statSync(input).isDirectory()) {
       const files = walk(input).filter(keep);
       if (files.length === 0) throw new GptforgeError(`the directory has no ${exts ? exts.join('/') + ' ' : ''}files`, { file: input });
@@ -27,6 +27,11 @@ export function expandInputs(inputs: readonly string[], opts: { extensions?: rea
     } else out.add(input);
   }
   return [...out].sort();
+}
+
+/** Where a relative input was looked for (` (looked at /abs/path)`), so a wrong working directory shows; '' for an absolute one. */
+function at(input: string): string {
+  return isAbsolute(input) ? '' : ` (looked at ${resolve(input)})`;
 }
 
 function walk(dir: string): string[] {

@@ -221,3 +221,53 @@ test('renderPrompt/renderConversation: an unknown role from a library caller is 
     /must end with a user message, not "assistant"/,
   );
 });
+
+test("OpenAI's tool-call shape (content null, tool_calls, tool_call_id) reads as ours; content null elsewhere says what a call looks like", () => {
+  const dir = tempDir('gf-chat-openai-');
+  const file = join(dir, 'openai.jsonl');
+  const line = {
+    messages: [
+      { role: 'user', content: 'What is 12*3?' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'calculator', arguments: '{"expression": "12*3"}' } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: '36' },
+      { role: 'assistant', content: 'It is 36.' },
+    ],
+  };
+  writeFileSync(file, JSON.stringify(line) + '\n');
+  const r = readConversationsJSONL(file, { forTraining: true, knownTools: ['calculator'] });
+  assert.deepEqual(r.conversations[0].messages, [
+    { role: 'user', content: 'What is 12*3?' },
+    { role: 'assistant', content: '', tool_call: { name: 'calculator', input: '12*3' } },
+    { role: 'tool', content: '36' },
+    { role: 'assistant', content: 'It is 36.' },
+  ]);
+  assert.deepEqual(r.warnings, []);
+  writeFileSync(file, JSON.stringify({ messages: [line.messages[0], { role: 'assistant', content: null }] }) + '\n');
+  assert.throws(() => readConversationsJSONL(file, { forTraining: true }), /openai\.jsonl:1, field "messages\[1\]\.content": content must be a string, got null \(a tool call is "tool_call": \{"name", "input"\}/);
+});
+
+test('a kept training line with a tool gptforge does not run or keys it ignores is warned about, naming file, line and field', () => {
+  const dir = tempDir('gf-chat-warn-');
+  const file = join(dir, 'mine.jsonl');
+  const ok = {
+    messages: [
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: 'Hello.' },
+    ],
+  };
+  const calc = {
+    messages: [
+      { role: 'user', content: '2+2?' },
+      { role: 'assistant', content: '', tool_call: { name: 'calc', input: '2+2' } },
+      { role: 'tool', content: '4' },
+      { role: 'assistant', content: '4.', weight: 0 },
+    ],
+  };
+  writeFileSync(file, [ok, { ...ok, weight: 0 }, calc].map((l) => JSON.stringify(l)).join('\n') + '\n');
+  const r = readConversationsJSONL(file, { forTraining: true, knownTools: ['calculator'] });
+  assert.equal(r.conversations.length, 3);
+  assert.equal(r.warnings.length, 3, r.warnings.join('\n'));
+  assert.match(r.warnings[0], /mine\.jsonl:2, field "weight": unknown key "weight" is ignored/);
+  assert.match(r.warnings[1], /mine\.jsonl:3, field "messages\[1\]\.tool_call\.name": tool "calc" is not one gptforge runs \(calculator\)/);
+  assert.match(r.warnings[2], /mine\.jsonl:3, field "messages\[3\]\.weight": unknown key "weight"/);
+});

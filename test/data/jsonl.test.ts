@@ -92,6 +92,14 @@ test('what cannot be read is refused naming the file and the encoding, not "line
     () => texts(g),
     (e: Error) => e.message === `${g}:2: test has a NUL byte at byte offset 25 (line 2): not a UTF-8 text file`,
   );
+  // a binary saved as .txt is called binary, not UTF-16 (newcomer24 #9): by its signature, else
+  // by NULs on both byte parities and control bytes (an x86 object's code and tables)
+  const elf = Buffer.alloc(4096);
+  elf.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]);
+  for (let i = 64; i < elf.length; i += 3) elf[i] = (i * 7) & 0xff;
+  assert.throws(() => readTextFile(file(elf, '.txt')), /file is a binary file \(an ELF executable or library\), not text$/);
+  const blob = Buffer.from(elf.subarray(4));
+  assert.throws(() => readTextFile(file(blob, '.txt')), /file looks like a binary file, not text \(\d+ NUL and \d+ other control bytes in its first 4092\)$/);
   // well-formedness per Unicode Table 3-7: overlong, surrogate, truncated at end of file
   for (const [bad, at] of [
     [[0x41, 0xc0, 0x80], 1],

@@ -6,6 +6,7 @@ import { Rng } from '../../src/engine/rng.js';
 import { appendRankingLine, completionKey, completionText, rankingConversation, pairCounts, rankingTiers, rankingToPairs, readPreferencesJSONL, tierCount, type Completion, type Ranking } from '../../src/data/preferences.js';
 import { applyAdjacentErrors, rubricPrefers, rubricScore, simulatedRanking, TIE_MARGIN, tiersOfSorted } from '../../src/data/labelers.js';
 import { taskByName } from '../../src/data/synthetic/tasks.js';
+import { trlDpoLines } from '../../src/data/export.js';
 import type { Message } from '../../src/data/conversation.js';
 import { KeyQueue, LABEL_HELP, RankingSession, runLabeling, skippedFile } from '../../src/run/label.js';
 import { tempDir } from '../util/tmp.js';
@@ -494,4 +495,39 @@ test('label loop (scripted): one line per prompt, rankings and skips saved, resu
   const third = await run('');
   assert.deepEqual(third, { ranked: 0, skipped: 0, remaining: 0, quit: false });
   assert.match(shown, /nothing to label/);
+});
+
+test('our own TRL export (conversational prompt/chosen/rejected) reads back as the same pairs; a wrong prompt type names it', () => {
+  const dir = tmp();
+  const r: Ranking = { prompt: P, completions: [withTool, `It is ${R + 1}.`, 'No idea.'] };
+  const file = join(dir, 'train.jsonl');
+  writeFileSync(file, trlDpoLines(r).join('\n') + '\n');
+  const back = readPreferencesJSONL(file).rankings;
+  assert.equal(back.length, 3);
+  assert.deepEqual(
+    back.map((b) => [b.prompt, completionText(b.completions[0]), completionText(b.completions[1])]),
+    rankingToPairs(r).map((p) => [p.prompt, completionText(p.chosen), completionText(p.rejected)]),
+  );
+  assert.deepEqual(back[0].completions[0], withTool);
+  const bad = (o: unknown): string => {
+    writeFileSync(file, line(o) + '\n');
+    try {
+      readPreferencesJSONL(file);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return 'no error';
+  };
+  assert.match(bad({ prompt: 7, chosen: 'a', rejected: 'b' }), /field "prompt": prompt must be a string .*got a number/);
+  assert.match(
+    bad({
+      prompt: [
+        { role: 'system', content: 's' },
+        { role: 'user', content: 'q' },
+      ],
+      chosen: 'a',
+      rejected: 'b',
+    }),
+    /field "prompt": a conversational \(TRL\) prompt is read here as exactly one .*got 2 messages/,
+  );
 });

@@ -198,3 +198,19 @@ test('bar chart SVG: balanced, labelled, escaped, no NaN', () => {
   );
   assert.ok(fixed.includes('>12<') && fixed.includes('>5<'), 'clipped bar keeps its true label; axis tops at yMax');
 });
+
+test('bar chart SVG: value labels wider than their bars (100% side by side) are set along the bar, so no two overlap', () => {
+  const groups = Array.from({ length: 8 }, (_, g) => ({ label: `task ${g}`, values: ['base', 'SFT', 'RL', 'DPO'].map((series, i) => ({ series, value: i === 0 ? 0.5 : 1 })) }));
+  const svg = barChartSVG(groups, { title: 'accuracy', percent: true, yMax: 1 });
+  const labels = [...svg.matchAll(/<text x="([\d.]+)" y="([\d.]+)"( transform="rotate\(-90[^"]*")?[^>]*font-size="([\d.]+)"[^>]*>([\d.]+%)<\/text>/g)].map((m) => ({ x: +m[1], y: +m[2], rotated: m[3] !== undefined, size: +m[4], text: m[5] }));
+  assert.equal(labels.length, 32);
+  assert.ok(
+    labels.filter((l) => l.text === '100%').every((l) => l.rotated),
+    'each 100% label is vertical',
+  );
+  // horizontal labels on one line must not touch: centre distance ≥ their half widths
+  const flat = labels.filter((l) => !l.rotated).sort((a, b) => a.x - b.x);
+  for (let i = 1; i < flat.length; i++) if (Math.abs(flat[i].y - flat[i - 1].y) < flat[i].size) assert.ok(flat[i].x - flat[i - 1].x >= 0.3 * flat[i].size * (flat[i].text.length + flat[i - 1].text.length), `${flat[i - 1].text} and ${flat[i].text} overlap`);
+  // a wide chart keeps the labels horizontal
+  assert.ok(!barChartSVG(groups.slice(0, 2), { title: 'accuracy', percent: true, yMax: 1 }).includes('rotate('));
+});

@@ -39,3 +39,11 @@ test('report: a reward model whose held-out pairs are all tied says there is not
   assert.doesNotMatch(line, /NaN/);
   assert.equal(line, 'rm-lora: done at step 4; no held-out pair has a preference (48 tied), so there is no accuracy to report; checkpoint runs/tiny/rm-lora/step-0000004');
 });
+
+test("report: rm names whose rankings its accuracy is on — the simulated labelers' or yours", () => {
+  const base = { stage: 'rm', step: 40, accuracy: 0.75, checkpoint: 'runs/tiny/rm/step-0000040', lastEval: { 'val/pairs': 12, 'val/margin': 0.5 }, history: [] } as unknown as RunRmResult;
+  const yours = rmReport(base);
+  assert.match(yours, /75\.0% on your held-out rankings \(the ~10% of prompts a hash of the prompt text sets aside\) \(12 pairs/);
+  assert.doesNotMatch(yours, /labelers/);
+  assert.match(rmReport({ ...base, accuracyClean: 0.8 }), /75\.0% on the simulated labelers' \(noisy\) rankings .*80\.0% on noise-free rankings/);
+});
