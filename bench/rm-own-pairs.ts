@@ -15,13 +15,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderForReward } from '../src/data/chat.js';
-import { rubricScore } from '../src/data/labelers.js';
 import { rankingConversation, readPreferencesJSONL, type Ranking } from '../src/data/preferences.js';
 import { Rng } from '../src/engine/rng.js';
 import { defaultTools } from '../src/infer/tools/registry.js';
 import { loadModel, loadRewardModel } from '../src/run/models.js';
 import { runPreset } from '../src/run/preset.js';
-import { sampledContrasts, taskExamples } from '../src/train/comparisons.js';
+import { rightFirst, sampledContrasts, taskExamples } from '../src/train/comparisons.js';
 import { scoreSequences } from '../src/train/reward.js';
 
 const [run, stage, nArg, kArg] = process.argv.slice(2);
@@ -34,10 +33,9 @@ const L = rm.model.config.blockSize;
 function accuracy(rankings: readonly Ranking[]): Record<string, { pairs: number; accuracy: number }> {
   const kept = rankings
     .map((r) => {
-      const v = r.completions.map((c) => rubricScore(r.prompt, c, r.task).correct === true);
-      if (v[0] === v[1]) return undefined;
-      const [right, wrong] = v[0] ? [r.completions[0], r.completions[1]] : [r.completions[1], r.completions[0]];
-      const seqs = [right, wrong].map((c) => renderForReward(rm.tok, rankingConversation(r.prompt, c)));
+      const pair = rightFirst(r);
+      if (!pair) return undefined;
+      const seqs = pair.map((c) => renderForReward(rm.tok, rankingConversation(r.prompt, c)));
       return seqs.every((s) => s.length <= L) ? { task: r.task ?? '?', seqs } : undefined;
     })
     .filter((x) => x !== undefined);
