@@ -1,6 +1,8 @@
 /**
- * node dist/bench/rm-own-pairs.js <run> [stage] [n] [k]
+ * node dist/bench/rm-own-pairs.js <run>[,<run>…] [stage] [n] [k]
  *
+ * Several runs (comma-separated, sharing the first run's SFT model) are scored on the same
+ * fresh pairs, sampled once; one JSON line each.
  * Does a reward model read correctness in the SFT model's own samples, or remember it? (issue
  * #24, docs/journal/rlhf.md "Seventh pass".) Two sets of right-against-wrong pairs of the run's
  * SFT samples, both judged noise-free by the family's checker (src/train/comparisons.ts
@@ -15,36 +17,33 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderForReward } from '../src/data/chat.js';
-import { rubricScore } from '../src/data/labelers.js';
 import { rankingConversation, readPreferencesJSONL, type Ranking } from '../src/data/preferences.js';
 import { Rng } from '../src/engine/rng.js';
 import { defaultTools } from '../src/infer/tools/registry.js';
-import { loadModel, loadRewardModel } from '../src/run/models.js';
+import { type LoadedModel, loadModel, loadRewardModel } from '../src/run/models.js';
 import { runPreset } from '../src/run/preset.js';
-import { sampledContrasts, taskExamples } from '../src/train/comparisons.js';
+import { rightFirst, sampledContrasts, taskExamples } from '../src/train/comparisons.js';
 import { scoreSequences } from '../src/train/reward.js';
 
-const [run, stage, nArg, kArg] = process.argv.slice(2);
-if (!run) throw new Error('usage: node dist/bench/rm-own-pairs.js <run> [stage] [n] [k]');
-const rm = loadRewardModel(run, stage ?? 'rm');
-const pad = rm.tok.specialId('<|pad|>');
-const L = rm.model.config.blockSize;
+const [runs, stage, nArg, kArg] = process.argv.slice(2);
+if (!runs) throw new Error('usage: node dist/bench/rm-own-pairs.js <run>[,<run>…] [stage] [n] [k]');
+const [run, ...others] = runs.split(',');
 
 /** Share of pairs scored in the checker's order, per family, of rankings [a, b] (a's verdict given by the checker, not the order). */
-function accuracy(rankings: readonly Ranking[]): Record<string, { pairs: number; accuracy: number }> {
+function accuracy(rm: LoadedModel, rankings: readonly Ranking[]): Record<string, { pairs: number; accuracy: number }> {
+  const L = rm.model.config.blockSize;
   const kept = rankings
     .map((r) => {
-      const v = r.completions.map((c) => rubricScore(r.prompt, c, r.task).correct === true);
-      if (v[0] === v[1]) return undefined;
-      const [right, wrong] = v[0] ? [r.completions[0], r.completions[1]] : [r.completions[1], r.completions[0]];
-      const seqs = [right, wrong].map((c) => renderForReward(rm.tok, rankingConversation(r.prompt, c)));
+      const pair = rightFirst(r);
+      if (!pair) return undefined;
+      const seqs = pair.map((c) => renderForReward(rm.tok, rankingConversation(r.prompt, c)));
       return seqs.every((s) => s.length <= L) ? { task: r.task ?? '?', seqs } : undefined;
     })
     .filter((x) => x !== undefined);
   const scores = scoreSequences(
     rm.model,
     kept.flatMap((k) => k.seqs),
-    pad,
+    rm.tok.specialId('<|pad|>'),
   );
   const acc: Record<string, { pairs: number; correct: number }> = {};
   kept.forEach((k, i) => {
@@ -57,10 +56,16 @@ function accuracy(rankings: readonly Ranking[]): Record<string, { pairs: number;
   return Object.fromEntries(Object.entries(acc).map(([f, t]) => [f, { pairs: t.pairs, accuracy: Number((t.correct / t.pairs).toFixed(3)) }]));
 }
 
-const cache = join(run, 'comparisons', 'contrast-sampled.jsonl');
-const train = existsSync(cache) ? new Rng(5).shuffle(readPreferencesJSONL(cache, { onBad: 'skip' }).rankings).slice(0, 2000) : [];
+/** The first 2,000 of a run's own-sample training pairs (seeded shuffle), or none. */
+const trainPairs = (r: string): Ranking[] => {
+  const cache = join(r, 'comparisons', 'contrast-sampled.jsonl');
+  return existsSync(cache) ? new Rng(5).shuffle(readPreferencesJSONL(cache, { onBad: 'skip' }).rankings).slice(0, 2000) : [];
+};
 const c = runPreset(run).rm?.comparisons;
 const { model, tok } = loadModel(run, 'sft');
 const items = taskExamples('test', Number(nArg ?? 300), 8080, ['syllables', 'chat']);
 const test = sampledContrasts(model, tok, items, { k: Number(kArg ?? 8), temperature: c?.temperature ?? 1, maxTokens: c?.maxTokens ?? 80, tools: defaultTools(), seed: 8080, noise: 0, maxPairsPerPrompt: 4 });
-console.log(JSON.stringify({ run, stage: stage ?? 'rm', train: accuracy(train), test: accuracy(test.rankings), testTally: test.tally }));
+for (const r of [run, ...others]) {
+  const rm = loadRewardModel(r, stage ?? 'rm');
+  console.log(JSON.stringify({ run: r, stage: stage ?? 'rm', train: accuracy(rm, trainPairs(r)), test: accuracy(rm, test.rankings), testTally: test.tally }));
+}

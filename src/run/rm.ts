@@ -228,13 +228,32 @@ function sampledContrastSettings(c: RmPreset['comparisons'], file: string): { pr
   return out.prompts > 0 ? out : undefined;
 }
 
+/** What `sampledContrastRankings` needs: where the run and its comparisons cache are, and how to sample and label. */
+interface SampledContrastOptions {
+  /** The run directory (its preset names the file in errors). */
+  runDir: string;
+  /** The comparisons cache directory (`<run>/comparisons`, or `-<from>` for another starting model). */
+  dir: string;
+  /** The preset's `rm.comparisons`. */
+  comparisons: RmPreset['comparisons'];
+  /** The stage whose samples are paired (`sft` unless `--from`). */
+  from: string;
+  /** The labelers' error rate e_j. */
+  noise: number;
+  /** Sample again even when the cache's settings match. */
+  fresh: boolean;
+  quiet?: boolean;
+  log: (line: string) => void;
+}
+
 /**
  * `rm.comparisons.sampledContrasts`: correctness pairs from the `from` model's own samples of
  * more decidable-family training prompts (none of the sampled comparisons'), cached in `dir`
  * as `contrast-sampled.jsonl` with the settings that made them (`contrast-sampled.json`); made
  * again when the settings differ or `fresh`. Sampling takes minutes, so the cache matters.
  */
-function sampledContrastRankings(runDir: string, dir: string, c: RmPreset['comparisons'], from: string, noise: number, fresh: boolean, quiet: boolean | undefined, log: (line: string) => void): Ranking[] {
+function sampledContrastRankings(o: SampledContrastOptions): Ranking[] {
+  const { runDir, dir, comparisons: c, from, noise, fresh, quiet, log } = o;
   const file = runPresetFile(runDir);
   const sc = sampledContrastSettings(c, file);
   if (!sc) return [];
@@ -313,7 +332,7 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
     };
     // the contrast pairs are not in the cache (no sampling, cheap): made whether the samples are reused or fresh
     const noise = o.noise ?? cfg.comparisons.noise;
-    const contrast = [...extraContrasts(cfg.comparisons, noise, runPresetFile(runDir), log), ...sampledContrastRankings(runDir, dir, cfg.comparisons, from, noise, false, o.quiet, log)];
+    const contrast = [...extraContrasts(cfg.comparisons, noise, runPresetFile(runDir), log), ...sampledContrastRankings({ runDir, dir, comparisons: cfg.comparisons, from, noise, fresh: false, quiet: o.quiet, log })];
     return { train: read(paths.train), contrast, val: read(paths.val), valClean: read(paths.valClean) };
   }
   const { model, tok } = loadModel(runDir, from);
@@ -346,7 +365,7 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
   writeRankings(paths.train, train.noisy);
   writeRankings(paths.val, val.noisy);
   writeRankings(paths.valClean, val.clean);
-  const contrast = [...extraContrasts(c, noise, runPresetFile(runDir), log), ...sampledContrastRankings(runDir, dir, c, from, noise, o.fresh ?? false, o.quiet, log)];
+  const contrast = [...extraContrasts(c, noise, runPresetFile(runDir), log), ...sampledContrastRankings({ runDir, dir, comparisons: c, from, noise, fresh: o.fresh ?? false, quiet: o.quiet, log })];
   const ct = train.contrast;
   if (ct.pairs > 0) log(`rm: ${ct.pairs} correctness-contrast pairs among the training rankings (from samples made right ${ct.madeRight}, made wrong ${ct.madeWrong}; from demonstrations ${ct.fromDemonstration})`);
   log(`rm: ${train.noisy.length} training and ${val.noisy.length} held-out rankings of ${c.k} ${from} samples${demonstrations ? " (training: and the writers' demonstration)" : ''}, ranked by the simulated labelers (noise ${noise}) → ${dir}`);

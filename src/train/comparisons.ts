@@ -256,6 +256,22 @@ export function sampledContrasts(model: GPT, tok: Tokenizer, items: readonly Tas
 }
 
 /**
+ * A two-reply ranking re-judged by the family's checker without the labelers' noise: its
+ * replies right first, or undefined when the checker calls both right or both wrong (or the
+ * ranking has not two replies). The benches that ask whether an RM reads correctness
+ * (bench/rm-own-pairs.ts, bench/rm-overfit.ts) score it on these, not on the noisy order the
+ * labelers wrote in `contrast-sampled.jsonl`.
+ */
+export function rightFirst(r: Ranking): [Completion, Completion] | undefined {
+  if (r.completions.length !== 2) return undefined;
+  const [a, b] = r.completions;
+  const va = rubricScore(r.prompt, a, r.task).correct === true;
+  const vb = rubricScore(r.prompt, b, r.task).correct === true;
+  if (va === vb) return undefined;
+  return va ? [a, b] : [b, a];
+}
+
+/**
  * One prompt's replies judged by the family's checker (the labelers' correctness verdict) and
  * paired: up to `maxPairsPerPrompt` pairs of a right reply against a wrong one (every such
  * combination shuffled, the first kept), and with `edits` each reply against itself made right

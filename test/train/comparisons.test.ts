@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rubricScore } from '../../src/data/labelers.js';
-import { rightWrongPairs, sampledContrasts, simulatedComparisons, taskExamples, taskPrompts, writtenDemonstrations } from '../../src/train/comparisons.js';
+import { rightFirst, rightWrongPairs, sampledContrasts, simulatedComparisons, taskExamples, taskPrompts, writtenDemonstrations } from '../../src/train/comparisons.js';
 import { contrastReply } from '../../src/data/contrast.js';
 import { taskByName } from '../../src/data/synthetic/tasks.js';
 import { Rng } from '../../src/engine/rng.js';
@@ -100,6 +100,17 @@ test('comparisons: rightWrongPairs pairs right replies with wrong ones of the sa
   for (const r of edited.rankings) assert.deepEqual(r.completions.map(verdict), [true, false]);
   // with noise 1 every pair across tiers is flipped: wrong first
   for (const r of rightWrongPairs(it.prompt, 'syllables', replies, { noise: 1, seed: 1, maxPairsPerPrompt: 100 }, new Rng(2)).rankings) assert.deepEqual(r.completions.map(verdict), [false, true]);
+  // rightFirst undoes the labelers' flips: the noisy order back to the checker's, right first
+  for (const r of rightWrongPairs(it.prompt, 'syllables', replies, { noise: 1, seed: 1, maxPairsPerPrompt: 100 }, new Rng(2)).rankings) {
+    const back = rightFirst(r);
+    assert.ok(back);
+    assert.deepEqual(back.map(verdict), [true, false]);
+    assert.deepEqual(back, [r.completions[1], r.completions[0]]);
+  }
+  // both right, both wrong, or not a pair: nothing to order
+  assert.equal(rightFirst({ prompt: it.prompt, completions: [demo, right2], task: 'syllables' }), undefined);
+  assert.equal(rightFirst({ prompt: it.prompt, completions: wrongs.slice(0, 2), task: 'syllables' }), undefined);
+  assert.equal(rightFirst({ prompt: it.prompt, completions: [demo, wrongs[0], wrongs[1]], task: 'syllables' }), undefined);
 });
 
 test('comparisons: sampledContrasts samples K replies of the decidable prompts only, tallies them, and pairs only right with wrong; deterministic in the seed', () => {
