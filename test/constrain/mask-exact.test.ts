@@ -266,8 +266,11 @@ test('a key typed letter by letter beside declared names: folded copies of the f
     assert.ok(m.foldsBuilt > 0 && m.foldHits > 0, `folds built ${m.foldsBuilt}, found ${m.foldHits}`);
     // each frame on its own too (a state's mask is a union over its groups, and the group of a
     // key's escape and non-ASCII alternatives covers those subtrees again): a frame accepts
-    // exactly the tokens its state runs through without dying
-    const frames = (m as unknown as { frames: Map<number, { accept: Uint32Array | Int32Array }> }).frames;
+    // exactly the tokens its state runs through without dying, and pops exactly at the trie
+    // nodes with more below where its state accepts (where the stack below takes over)
+    const frames = (m as unknown as { frames: Map<number, { accept: Uint32Array | Int32Array; pops: Int32Array }> }).frames;
+    const { end, byte, size } = m.trie;
+    const a = m.automaton;
     assert.ok(frames.size > 10, `${frames.size} frames`);
     for (const [x, f] of frames) {
       const has = new Uint8Array(tok.vocabSize);
@@ -278,6 +281,29 @@ test('a key typed letter by letter beside declared names: folded copies of the f
         const ok = b !== undefined && b.length > 0 && m.automaton.run(x, b) !== 0;
         if (has[id] !== (ok ? 1 : 0)) assert.fail(`V=${tok.vocabSize} frame ${x}: token ${id} ${JSON.stringify(b && Buffer.from(b).toString('latin1'))}: frame ${!ok}, reference ${ok}`);
       }
+      const pops: number[] = [];
+      const path: number[] = []; // the trie nodes above n (preorder walk), with their states in pathState
+      const pathState: number[] = [];
+      for (let n = 1; n < size; ) {
+        while (path.length > 0 && end[path[path.length - 1]] <= n) {
+          path.pop();
+          pathState.pop();
+        }
+        const s = a.step(pathState.length > 0 ? pathState[pathState.length - 1] : x, byte[n]);
+        if (s === 0) {
+          n = end[n];
+          continue;
+        }
+        if (a.isAccepting(s) && end[n] > n + 1) pops.push(n);
+        path.push(n);
+        pathState.push(s);
+        n++;
+      }
+      assert.deepEqual(
+        [...f.pops].sort((p, q) => p - q),
+        pops,
+        `V=${tok.vocabSize} frame ${x}: pops`,
+      );
     }
   }
 });
