@@ -21,6 +21,20 @@ test('a constraint no string satisfies is refused before decoding, naming the pa
   assert.throws(() => regexConstraint('a(b', tok, { field: '--regex' }), is(/--regex.*missing \)/));
 });
 
+test('regexConstraint called without a location names the field regex', () => {
+  const tok = testTokenizer();
+  const field =
+    (name: string | undefined, re: RegExp) =>
+    (e: unknown): boolean =>
+      e instanceof GptforgeError && e.field === name && re.test(e.message);
+  assert.throws(() => regexConstraint('a(b', tok), field('regex', /missing \)/));
+  assert.throws(() => regexConstraint('[^\\s\\S]', tok), field('regex', /no string matches the regular expression/));
+  assert.throws(() => regexConstraint('(a)\\1', tok, {}), field('regex', /backreferences/));
+  // a location the caller gives is kept as given
+  assert.throws(() => regexConstraint('a(b', tok, { file: 'p.txt' }), field(undefined, /p\.txt.*missing \)/));
+  assert.throws(() => regexConstraint('a(b', tok, { field: 'pattern' }), field('pattern', /missing \)/));
+});
+
 test('a schema value that cannot complete within the token limit ends with finish reason length, as a valid prefix', () => {
   const tok = testTokenizer();
   const V = tok.vocabSize;

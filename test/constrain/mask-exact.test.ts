@@ -236,3 +236,74 @@ test('an unanchored pattern: its partial matches beside `.*` take every plain to
   // a count of trie nodes, not a time: the same on every machine (≈ 31k; ≈ 363k walking the plain tokens)
   assert.ok(nodes < 100_000, `the unanchored pattern's masks walked ${nodes} trie nodes`);
 });
+
+test('a key typed letter by letter beside declared names: folded copies of the free key body equal the token-by-token reference (test BPE and cl100k)', () => {
+  // Every name prefix of a key outside `properties` is a new frame on frameWalk's copy path:
+  // its first bytes lead to the free key body (the copy) except the name's next letters (new
+  // states), the quote, an escape, the non-ASCII lead bytes (states met again at every prefix)
+  // and the control characters (DEAD). The recurring ones are folded into a copy kept per
+  // matcher; a fold that lost a subtree's own tokens, or kept the copy's, fails here.
+  const names = ['bookmarkThumbHeight', 'bookmarkThumbWidth', 'bookmarkEnabled', 'bookmärk', 'booking', 'b"q', 'limitLocales'];
+  const properties: Record<string, unknown> = {};
+  for (const n of names) properties[n] = { type: 'boolean' };
+  const schema = { type: 'object', properties, additionalProperties: { type: 'integer' } };
+  const enc = new TextEncoder();
+  for (const tok of [testTokenizer(), cl100kTok()]) {
+    const con = schemaConstraint(schema, tok, { whitespace: 'compact' });
+    const typed = ['{"', '{"bookmarkEnabled":true,"'];
+    for (const start of typed) {
+      for (const key of ['bookmarkThumbHeigh', 'bookmärkX', 'limitLocalez', 'b\\"q']) {
+        const c = con.clone();
+        assert.ok(c.advanceBytes(enc.encode(start)), start);
+        const bytes = enc.encode(key);
+        for (let i = 0; i < bytes.length; i++) {
+          assertExact(`V=${tok.vocabSize} ${start}${new TextDecoder().decode(bytes.subarray(0, i))}`, c, tok.vocabSize);
+          assert.ok(c.advanceBytes(bytes.subarray(i, i + 1)), `${key} byte ${i}`);
+        }
+      }
+    }
+    const m = con.matcher;
+    assert.ok(m.foldsBuilt > 0 && m.foldHits > 0, `folds built ${m.foldsBuilt}, found ${m.foldHits}`);
+    // each frame on its own too (a state's mask is a union over its groups, and the group of a
+    // key's escape and non-ASCII alternatives covers those subtrees again): a frame accepts
+    // exactly the tokens its state runs through without dying, and pops exactly at the trie
+    // nodes with more below where its state accepts (where the stack below takes over)
+    const frames = (m as unknown as { frames: Map<number, { accept: Uint32Array | Int32Array; pops: Int32Array }> }).frames;
+    const { end, byte, size } = m.trie;
+    const a = m.automaton;
+    assert.ok(frames.size > 10, `${frames.size} frames`);
+    for (const [x, f] of frames) {
+      const has = new Uint8Array(tok.vocabSize);
+      if (f.accept instanceof Int32Array) for (const id of f.accept) has[id] = 1;
+      else for (let id = 0; id < tok.vocabSize; id++) has[id] = (f.accept[id >>> 5] >>> (id & 31)) & 1;
+      for (let id = 0; id < tok.vocabSize; id++) {
+        const b = m.trie.tokenBytes(id);
+        const ok = b !== undefined && b.length > 0 && m.automaton.run(x, b) !== 0;
+        if (has[id] !== (ok ? 1 : 0)) assert.fail(`V=${tok.vocabSize} frame ${x}: token ${id} ${JSON.stringify(b && Buffer.from(b).toString('latin1'))}: frame ${!ok}, reference ${ok}`);
+      }
+      const pops: number[] = [];
+      const path: number[] = []; // the trie nodes above n (preorder walk), with their states in pathState
+      const pathState: number[] = [];
+      for (let n = 1; n < size; ) {
+        while (path.length > 0 && end[path[path.length - 1]] <= n) {
+          path.pop();
+          pathState.pop();
+        }
+        const s = a.step(pathState.length > 0 ? pathState[pathState.length - 1] : x, byte[n]);
+        if (s === 0) {
+          n = end[n];
+          continue;
+        }
+        if (a.isAccepting(s) && end[n] > n + 1) pops.push(n);
+        path.push(n);
+        pathState.push(s);
+        n++;
+      }
+      assert.deepEqual(
+        [...f.pops].sort((p, q) => p - q),
+        pops,
+        `V=${tok.vocabSize} frame ${x}: pops`,
+      );
+    }
+  }
+});

@@ -33,8 +33,13 @@ export function regexGrammar(pattern: string, where: ErrorLocation = {}): Gramma
   return { rules: new Map([['root', regexToExpr(pattern, { mode: 'full', where })]]), start: 'root', source: where.file };
 }
 
-/** A constraint forcing the output to match `pattern` in full. Throws GptforgeError for a bad or unsupported pattern. */
-export function regexConstraint(pattern: string, tok: Tokenizer, where: ErrorLocation = {}): GrammarConstraint {
+/**
+ * A constraint forcing the output to match `pattern` in full. Throws GptforgeError for a bad or
+ * unsupported pattern; the error names `where` (a file or a field), or the field `regex` when
+ * `where` names neither (the option's name in `constraintFromOptions`).
+ */
+export function regexConstraint(pattern: string, tok: Tokenizer, at: ErrorLocation = {}): GrammarConstraint {
+  const where: ErrorLocation = at.file === undefined && at.field === undefined ? { ...at, field: 'regex' } : at;
   try {
     return new GrammarConstraint(compileGrammar(regexGrammar(pattern, where), tok));
   } catch (e) {

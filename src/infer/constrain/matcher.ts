@@ -1578,14 +1578,23 @@ export class TokenMatcher {
       }
       return;
     }
-    accept.set(full.bits);
+    // Classes whose first bytes lead elsewhere than `best` in every frame of this kind — DEAD
+    // (a tab or a control character in a key), or a state already met as such (the states a
+    // non-ASCII lead byte, an escape or the closing quote lead to are the same from every name
+    // prefix) — are folded into a copy of `full` kept per (best, those classes and states): a
+    // frame copies it and walks only the subtrees whose state is new (the letter continuing a
+    // name), instead of clearing and refilling the others token by token (on cl100k the tab
+    // subtree alone is ≈ 150 tokens, the non-ASCII ones thousands).
+    const fold = this.foldedBase(x, best, full, succ, accept);
+    const foldedClass = this.foldedClass;
     this.touchedN = this.touched.length; // dense: takeSet scans it all
     let p = 0;
     const fp = full.pops;
     for (let i = 0; i < kids.length; i++) {
       const c = kids[i];
       const e = end[c];
-      const t = succ[cls[byte[c]]];
+      const k = cls[byte[c]];
+      const t = succ[k];
       // a subtree's tokens and pops depend only on the state its first byte leads to: kept per
       // (state, first byte), so the subtrees every name prefix leaves by the same shared rule
       // (a non-ASCII character, an escape, the closing quote) are walked once per matcher; and
@@ -1598,10 +1607,19 @@ export class TokenMatcher {
         while (p < fp.length && fp[p] < e) pops.push(fp[p++]);
         continue;
       }
+      if (foldedClass[k] === fold) {
+        // the folded copy holds this subtree's tokens already: only its pops (a walk evicted
+        // from subtreeWalks since is walked again below, into the same tokens)
+        if (t === DEAD) continue;
+        if (hit !== undefined) {
+          for (let j = 0; j < hit.pops.length; j++) pops.push(hit.pops[j]);
+          continue;
+        }
+      }
       const k0 = tokStart[c];
       const ke = tokStart[e];
-      for (let k = k0; k < ke; k++) {
-        const id = tokOrder[k];
+      for (let q = k0; q < ke; q++) {
+        const id = tokOrder[q];
         accept[id >>> 5] &= ~(1 << (id & 31));
       }
       if (t === DEAD) continue;
@@ -1609,32 +1627,123 @@ export class TokenMatcher {
         const ids = hit.accept;
         for (let j = 0; j < ids.length; j++) accept[ids[j] >>> 5] |= 1 << (ids[j] & 31);
         for (let j = 0; j < hit.pops.length; j++) pops.push(hit.pops[j]);
-      } else {
-        const p0 = pops.length;
-        this.walk(x, c, e, accept, pops);
-        let cnt = 0;
-        for (let k = k0; k < ke; k++) {
-          const id = tokOrder[k];
-          if (((accept[id >>> 5] >>> (id & 31)) & 1) !== 0) cnt++;
-        }
-        const ids = cnt === 0 ? NO_TOKENS : new Int32Array(cnt);
-        for (let k = k0, j = 0; k < ke; k++) {
-          const id = tokOrder[k];
-          if (((accept[id >>> 5] >>> (id & 31)) & 1) !== 0) ids[j++] = id;
-        }
-        hit = { accept: ids, pops: pops.length === p0 ? NO_TOKENS : Int32Array.from(pops.slice(p0)), checkedFor: -1, sameAs: -1 };
-        this.subtreeInts += ids.length + hit.pops.length + 8;
-        if (this.subtreeInts > SUBTREE_CACHE_INTS) {
-          this.subtreeWalks.clear(); // bounded, like the other caches
-          this.subtreeInts = 0;
-        }
-        this.subtreeWalks.set(key, hit);
-      }
+      } else hit = this.subtreeWalk(x, key, c, e, accept, pops);
       if (hit.checkedFor !== best) {
         hit.checkedFor = best;
         hit.sameAs = this.sameAsFull(hit, full, k0, ke, c, e) ? best : -1;
       }
     }
+  }
+
+  /**
+   * Depth-1 subtree [c, e) walked in frame state x (its first byte leads to the state of `key`),
+   * into `accept` (where the subtree's tokens are clear) and `pops`; kept in subtreeWalks.
+   */
+  private subtreeWalk(x: number, key: number, c: number, e: number, accept: Uint32Array, pops: number[]): SubtreeWalk {
+    const { tokStart, tokOrder } = this.trie;
+    const k0 = tokStart[c];
+    const ke = tokStart[e];
+    const p0 = pops.length;
+    this.walk(x, c, e, accept, pops);
+    let cnt = 0;
+    for (let k = k0; k < ke; k++) {
+      const id = tokOrder[k];
+      if (((accept[id >>> 5] >>> (id & 31)) & 1) !== 0) cnt++;
+    }
+    const ids = cnt === 0 ? NO_TOKENS : new Int32Array(cnt);
+    for (let k = k0, j = 0; k < ke; k++) {
+      const id = tokOrder[k];
+      if (((accept[id >>> 5] >>> (id & 31)) & 1) !== 0) ids[j++] = id;
+    }
+    const hit: SubtreeWalk = { accept: ids, pops: pops.length === p0 ? NO_TOKENS : Int32Array.from(pops.slice(p0)), checkedFor: -1, sameAs: -1 };
+    this.subtreeInts += ids.length + hit.pops.length + 8;
+    if (this.subtreeInts > SUBTREE_CACHE_INTS) {
+      this.subtreeWalks.clear(); // bounded, like the other caches
+      this.subtreeInts = 0;
+    }
+    this.subtreeWalks.set(key, hit);
+    return hit;
+  }
+
+  /** frameWalk's folded copies of rootFull: per `best` state, the states met as other first bytes' successors and the copies by folded classes (see foldedBase). */
+  private readonly rootFolds = new Map<number, { seen: Set<number>; bases: Map<string, Uint32Array> }>();
+  private rootFoldCount = 0;
+  /** Per byte class: the stamp (foldStamp) of the frame that folded it. */
+  private foldedClass: Int32Array = new Int32Array(256);
+  private foldStamp = 0;
+  /** Statistics: folded copies built, and frames that found theirs. */
+  foldsBuilt = 0;
+  foldHits = 0;
+
+  /**
+   * Writes into `accept` the copy path's starting set for frame state x: rootFull `full` (every
+   * depth-1 subtree as if its first byte led to `best`) with the subtrees of the folded classes
+   * replaced by their own walks — a class is folded when its first bytes lead to DEAD, or to a
+   * state other than `best` already met so in an earlier frame with this `best` (a state seen
+   * once is a name's next letter, new in every frame; one seen again recurs). The copy is kept
+   * per (best, folded classes and their states), bounded per matcher (ROOT_FOLDS_MAX copies).
+   * Returns the stamp marking the folded classes in foldedClass. Exact: each depth-1 subtree's
+   * tokens depend only on the state its first byte leads to, and the key names that state for
+   * every folded class.
+   */
+  private foldedBase(x: number, best: number, full: RootFull, succ: Int32Array, accept: Uint32Array): number {
+    const a = this.automaton;
+    const nc = a.numClasses;
+    const { classByte, foldedClass } = this;
+    const stamp = ++this.foldStamp;
+    let rf = this.rootFolds.get(best);
+    if (rf === undefined) {
+      rf = { seen: new Set(), bases: new Map() };
+      this.rootFolds.set(best, rf);
+    }
+    let key = '';
+    for (let k = 0; k < nc; k++) {
+      if (classByte[k] < 0) continue;
+      const t = succ[k];
+      if (t === best) continue;
+      if (t === DEAD || rf.seen.has(t)) {
+        foldedClass[k] = stamp;
+        key += `${k}:${t},`;
+      } else rf.seen.add(t);
+    }
+    const base = rf.bases.get(key);
+    if (base !== undefined) {
+      this.foldHits++;
+      accept.set(base);
+      return stamp;
+    }
+    // build it: the copy, each folded subtree cleared and walked (or taken from subtreeWalks)
+    accept.set(full.bits);
+    const { byte, end, tokStart, tokOrder } = this.trie;
+    const kids = this.rootKids;
+    const cls = a.classOf;
+    const scratchPops: number[] = [];
+    for (let i = 0; i < kids.length; i++) {
+      const c = kids[i];
+      const k = cls[byte[c]];
+      if (foldedClass[k] !== stamp) continue;
+      const e = end[c];
+      for (let q = tokStart[c], qe = tokStart[e]; q < qe; q++) {
+        const id = tokOrder[q];
+        accept[id >>> 5] &= ~(1 << (id & 31));
+      }
+      const t = succ[k];
+      if (t === DEAD) continue;
+      const hit = this.subtreeWalks.get(t * 256 + byte[c]);
+      if (hit !== undefined) for (let j = 0; j < hit.accept.length; j++) accept[hit.accept[j] >>> 5] |= 1 << (hit.accept[j] & 31);
+      else {
+        scratchPops.length = 0;
+        this.subtreeWalk(x, t * 256 + byte[c], c, e, accept, scratchPops);
+      }
+    }
+    if (this.rootFoldCount >= ROOT_FOLDS_MAX) {
+      for (const r of this.rootFolds.values()) r.bases.clear(); // bounded (each a dense set: 12.5 KB on cl100k)
+      this.rootFoldCount = 0;
+    }
+    rf.bases.set(key, accept.slice());
+    this.rootFoldCount++;
+    this.foldsBuilt++;
+    return stamp;
   }
 
   /** The trie `walk` steps through: `trie`, or the plain index's trie of the other tokens during plainWalk. */
@@ -2276,6 +2385,9 @@ interface SubtreeWalk {
   checkedFor: number;
   sameAs: number;
 }
+
+/** Folded copies of a frame's root set kept per matcher (frameWalk's copy path; see foldedBase). */
+const ROOT_FOLDS_MAX = 64;
 
 /** plainLiveOf follows at most this many states from one (else: not known live, walked as before). */
 const PLAIN_LIVE_MAX = 256;
