@@ -1,5 +1,5 @@
 /**
- * node dist/bench/rag-effect.js --run <run dir> [--stage sft] [--per-family 50] [-k 3] [--lookup 200] [--family 150] [--keep-frame-words] [--empty-context no-answer|generate] [--json] [--probe-only] [--dump answers.jsonl]
+ * node dist/bench/rag-effect.js --run <run dir> [--stage sft] [--per-family 50] [-k 3] [--lookup 200] [--family 150] [--keep-frame-words] [--empty-context no-answer|generate] [--extractive] [--json] [--probe-only] [--dump answers.jsonl]
  *
  * The effect of retrieval on a chat model (src/rag/effect.ts): held-out definitions, kinds
  * and synonyms questions answered without retrieval, with the top-k BM25 passages of a store
@@ -11,6 +11,9 @@
  * replies and diagnosis as JSONL. When retrieval leaves no passage, the reply is "The passages
  * don't say." without the model (answerWithRetrieval's default); `--empty-context generate`
  * asks the model the bare question instead, as the measurement did before the twelfth attempt.
+ * `--extractive` constrains every reply with retrieval to "The passages don't say." or a quote
+ * of a shown passage with its [n] (answerWithRetrieval's `extractive`): a product feature,
+ * reported as its own row beside the unconstrained figure, never in its place.
  *
  * The measurement in docs/journal/rag.md trains its model with bench/rag/pretrain.rag.json:
  *   gptforge pretrain --preset bench/rag/pretrain.rag.json --run runs/rag
@@ -46,6 +49,8 @@ const { values: args } = parseArgs({
     dump: { type: 'string' },
     // no passage left to show: NO_ANSWER without the model (the library default) or the model's answer to the bare question
     'empty-context': { type: 'string', default: 'no-answer' },
+    // replies with retrieval constrained to NO_ANSWER or a quote of a shown passage with its [n] (generate.ts extractiveConstraint)
+    extractive: { type: 'boolean', default: false },
   },
 });
 
@@ -107,6 +112,7 @@ function main(): void {
       k: Number(args.k),
       dropFrameWords: !args['keep-frame-words'],
       emptyContext,
+      extractive: args.extractive,
       keepAnswers: true,
       onAnswer: (d, n) => {
         if (!args.json && process.stderr.isTTY) process.stderr.write(`\r${d}/${n}`);
@@ -128,7 +134,7 @@ function main(): void {
       return;
     }
     console.log(
-      `model: ${dir} (${model.numParams().toLocaleString('en-US')} parameters, context ${model.config.blockSize}); ${perFamily} held-out questions per family; k = ${args.k}; no passage left → ${emptyContext === 'no-answer' ? 'NO_ANSWER without the model' : 'the model answers the bare question'}; ${seconds.toFixed(0)} s\n`,
+      `model: ${dir} (${model.numParams().toLocaleString('en-US')} parameters, context ${model.config.blockSize}); ${perFamily} held-out questions per family; k = ${args.k}; no passage left → ${emptyContext === 'no-answer' ? 'NO_ANSWER without the model' : 'the model answers the bare question'}${args.extractive ? '; extractive decoding (replies with retrieval constrained to NO_ANSWER or a quote of a shown passage)' : ''}; ${seconds.toFixed(0)} s\n`,
     );
     console.log(effectMarkdown(rows));
     const answers = rows.flatMap((r) => r.answers ?? []);

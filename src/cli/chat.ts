@@ -132,6 +132,7 @@ export const command = new Command('chat')
   .option('--rag <db>', "answer from passages retrieved (BM25) from this store (gptforge rag index), citing them as [1]; the reply then gets 3/16 of the context unless --max-tokens is given, leaving the rest to passages (48 for a 256-token context, 24 for the tiny preset's 128); docs/rag.md")
   .option('--rag-k <n>', 'passages retrieved per question with --rag', positiveInteger, 3)
   .option('--rag-drop-frame-words', 'with --rag: drop question-frame words (tell, kind, meaning, word…) from the BM25 query too (docs/rag.md)')
+  .option('--rag-extractive', 'with --rag: extractive decoding — the reply constrained to "The passages don\'t say." or a quote from one shown passage with its [n] (docs/rag.md)')
   .addOption(precisionOption())
   .action(async (o, command) => {
     checkSamplingFlags(o);
@@ -149,7 +150,7 @@ export const command = new Command('chat')
     const retriever = o.rag ? new Retriever(RagStore.open(o.rag, { readonly: true }), undefined, { dropFrameWords: o.ragDropFrameWords === true }) : undefined;
     // --rag without --max-tokens: answerWithRetrieval's default, scaled to the context (128 would leave a 256-token model no room for passages)
     const ragMaxTokens = command.getOptionValueSource('maxTokens') === 'cli' ? o.maxTokens : undefined;
-    const turn = (conv: Conversation, c: ChatOptions): ChatReply => (retriever ? ragTurn(engine, retriever, conv, { ...c, maxTokens: ragMaxTokens, k: o.ragK }) : streamReply(engine, conv, c, o.showTools !== false));
+    const turn = (conv: Conversation, c: ChatOptions): ChatReply => (retriever ? ragTurn(engine, retriever, conv, { ...c, maxTokens: ragMaxTokens, k: o.ragK, extractive: o.ragExtractive === true }) : streamReply(engine, conv, c, o.showTools !== false));
     let system = o.system;
     const fresh = (): Message[] => (system ? [{ role: 'system', content: system }] : []);
     let history = fresh();

@@ -29,10 +29,20 @@ export interface SftSourceConfig {
   weight: number;
   /** Name in tables (default: the task name or the file name). */
   name?: string;
+  /**
+   * A file's (or `conversations`') lines come in groups of this many consecutive conversations
+   * that train in one batch: drawn (repeated or subsampled) as whole groups, and laid out by the
+   * loader on consecutive rows of one batch (PackedLoader). For contrastive pairs — one block
+   * asked two ways, answered and refused (bench/rag-copy-corpus.ts `--contrast`, 2) — so one
+   * gradient step sees both replies, not one of them here and the other thousands of steps away.
+   * Default 1 (every conversation on its own, shuffled). Every line must be usable: a skipped
+   * one would shift every later group, so it is an error.
+   */
+  groupSize?: number;
 }
 
 /** The keys of an SFT mixture source (SftSourceConfig). */
-const SFT_SOURCE_KEYS: readonly string[] = ['task', 'path', 'conversations', 'weight', 'name'];
+const SFT_SOURCE_KEYS: readonly string[] = ['task', 'path', 'conversations', 'weight', 'name', 'groupSize'];
 
 export interface SftMixtureConfig extends Partial<WriterProfile> {
   sources: SftSourceConfig[];
@@ -60,6 +70,8 @@ export const SFT_MIXTURE_KEYS: KeyTree<SftMixtureConfig> = { sources: null, exam
 
 export interface SftItem extends RenderedConversation {
   source: string;
+  /** The group it trains with (SftSourceConfig.groupSize > 1), unique over the dataset; undefined when on its own. */
+  group?: number;
 }
 
 export interface SftSourceReport {
@@ -108,20 +120,26 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
   const report: SftSourceReport[] = [];
   const skips: string[] = [];
   const warnings: string[] = [];
+  let nextGroup = 0;
   checkOnBad(cfg.onBad, { file, field: 'onBad' });
   const valFraction = cfg.valFraction ?? 0.1;
   if (typeof valFraction !== 'number' || !(valFraction >= 0 && valFraction < 1)) throw new GptforgeError(`valFraction must be a number in [0, 1), got ${JSON.stringify(cfg.valFraction)}`, { file, field: `${fieldPrefix}valFraction` });
   // a user source's held-out conversations: a seeded share, kept out of training
-  const holdOut = (items: readonly Conversation[], name: string, si: number): Conversation[] => {
-    const n = items.length < 10 ? 0 : Math.min(testPer, Math.max(1, Math.round(valFraction * items.length)));
+  // with groupSize g > 1 whole groups are held out, so a contrast pair is never split between the
+  // splits (a source that is not whole groups is left as is: `draw` refuses it by field)
+  const holdOut = (items: readonly Conversation[], name: string, si: number, g = 1): Conversation[] => {
+    if (g > 1 && items.length % g !== 0) return [...items];
+    const units = items.length / g;
+    const n = units < 10 ? 0 : Math.min(Math.floor(testPer / g), Math.max(1, Math.round(valFraction * units)));
     if (n === 0 || valFraction === 0) return [...items];
-    const perm = new Rng(streamSeed(seed, 1000 + si)).permutation(items.length);
+    const perm = new Rng(streamSeed(seed, 1000 + si)).permutation(units);
     const out = new Set(perm.slice(0, n));
+    const held = (i: number): boolean => out.has(Math.floor(i / g));
     val.set(
       name,
-      items.filter((_, i) => out.has(i)).map((c) => ({ ...renderConversation(tok, c), source: name })),
+      items.filter((_, i) => held(i)).map((c) => ({ ...renderConversation(tok, c), source: name })),
     );
-    return items.filter((_, i) => !out.has(i));
+    return items.filter((_, i) => !held(i));
   };
   if (cfg.writerErrorRate !== undefined) validateWriterProfile({ writerErrorRate: cfg.writerErrorRate, writerErrors: cfg.writerErrors }, file);
   cfg.sources.forEach((src, si) => {
@@ -135,8 +153,19 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
     }
     if (!(src.weight > 0)) throw new GptforgeError('weight must be a positive number', { file, field: `${field}.weight` });
     if ([src.task, src.path, src.conversations].filter((x) => x !== undefined).length !== 1) throw new GptforgeError('give exactly one of "task", "path" or "conversations"', { file, field });
+    const g = src.groupSize ?? 1;
+    if (!(Number.isInteger(g) && g >= 1)) throw new GptforgeError(`groupSize must be a whole number ≥ 1, got ${JSON.stringify(src.groupSize)}`, { file, field: `${field}.groupSize` });
+    if (g > 1 && src.task !== undefined) throw new GptforgeError('groupSize is for a file or conversations source (a task generates its conversations one by one)', { file, field: `${field}.groupSize` });
     const name = sourceName(src);
     const share = Math.max(1, Math.round((total * src.weight) / wsum));
+    /** The kept conversations drawn to the share: whole groups of g when grouped (a skipped line would shift every later group: refused). */
+    const draw = (kept: Conversation[], dropped: string[], rng: Rng, where: { file: string }): Conversation[] => {
+      if (g === 1) return resample(kept, share, rng);
+      if (dropped.length > 0) throw new GptforgeError(`groupSize ${g} needs every conversation usable, but one was skipped (${dropped[0]}): it would shift every later group`, { ...where, field: `${field}.groupSize` });
+      if (kept.length % g !== 0) throw new GptforgeError(`${kept.length} conversations are not whole groups of ${g}`, { ...where, field: `${field}.groupSize` });
+      const groups = Array.from({ length: kept.length / g }, (_, i) => kept.slice(i * g, (i + 1) * g));
+      return resample(groups, Math.max(1, Math.round(share / g)), rng).flat();
+    };
     let convs: Conversation[];
     let skipped = 0;
     let writerErrors: Record<WriterError, number> | undefined;
@@ -174,29 +203,36 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
         }
       });
       if (kept.length === 0) throw new GptforgeError('no usable conversations', { file, field: `${field}.conversations` });
-      const trainOn = holdOut(kept, name, si);
+      const trainOn = holdOut(kept, name, si, g);
       distinct = trainOn.length;
-      convs = resample(trainOn, share, new Rng(seed + si));
+      convs = draw(trainOn, skips.slice(skips.length - skipped), new Rng(seed + si), { file: `${field}.conversations` });
     } else {
       const r = readConversationsJSONL(src.path!, { onBad: cfg.onBad, forTraining: true, tokenizer: tok, maxTokens, knownTools: opts.knownTools });
       warnings.push(...r.warnings);
       skipped = r.skipped.length;
       skips.push(...r.skipped.map((s) => s.reason));
       if (r.conversations.length === 0) throw new GptforgeError('no usable conversations', { file: src.path });
-      const trainOn = holdOut(r.conversations, name, si);
+      const trainOn = holdOut(r.conversations, name, si, g);
       distinct = trainOn.length;
-      convs = resample(trainOn, share, new Rng(seed + si));
+      convs = draw(
+        trainOn,
+        r.skipped.map((x) => `line ${x.line}: ${x.reason}`),
+        new Rng(seed + si),
+        { file: src.path! },
+      );
     }
     let tokens = 0;
     let n = 0;
-    for (const c of convs) {
+    for (const [i, c] of convs.entries()) {
       const rc = renderConversation(tok, c);
       if (rc.ids.length > maxTokens) {
         // synthetic answers are short; only a tiny context gets here
         skipped++;
         continue;
       }
-      train.push({ ...rc, source: name });
+      // (a grouped source's conversations were checked against maxTokens as they were read)
+      if (g > 1 && i % g === 0) nextGroup++;
+      train.push({ ...rc, source: name, ...(g > 1 ? { group: nextGroup } : {}) });
       tokens += rc.ids.length;
       n++;
     }
@@ -252,6 +288,8 @@ export interface PackedBatch {
 export interface PackedLoaderState {
   epoch: number;
   row: number;
+  /** Grouped items only: the batch row this epoch's first row fell on (rows per epoch need not be a multiple of B). */
+  offset?: number;
 }
 
 /**
@@ -260,10 +298,17 @@ export interface PackedLoaderState {
  * until none does; the rest is <|pad|>, masked out. Every row starts at a conversation's
  * <|bos|>. Rows are laid out per epoch from a seeded shuffle, so the position {epoch, row}
  * is the whole state: a resumed run sees the same batches.
+ *
+ * Items with a `group` (SftItem.group: SftSourceConfig.groupSize) are shuffled as whole groups
+ * and each member starts its own row, on consecutive rows of one batch: when a group would
+ * straddle a batch's end, rows of ungrouped items (or, with none waiting, an empty row) fill
+ * the batch first. The rest of a member's row is filled best-fit with ungrouped items. Without
+ * groups the layout is as before, row for row.
  */
 export class PackedLoader {
   private rows: number[][] = [];
   private st: PackedLoaderState = { epoch: 0, row: 0 };
+  private readonly grouped: boolean;
 
   constructor(
     private readonly items: readonly RenderedConversation[],
@@ -278,6 +323,7 @@ export class PackedLoader {
   ) {
     if (items.length === 0) throw new GptforgeError('no conversations to pack');
     for (const it of items) if (it.ids.length > T + 1) throw new Error(`PackedLoader: a conversation of ${it.ids.length} tokens does not fit a row of ${T + 1}`);
+    this.grouped = items.some((it) => (it as { group?: number }).group !== undefined);
     this.layout(0);
   }
 
@@ -286,7 +332,8 @@ export class PackedLoader {
     return this.rows.length;
   }
 
-  private layout(epoch: number): void {
+  private layout(epoch: number, offset = 0): void {
+    if (this.grouped) return this.layoutGroups(epoch, offset);
     const order = this.shuffle ? new Rng(this.seed + 104729 * epoch).permutation(this.items.length) : this.items.map((_, i) => i);
     const WINDOW = 64;
     const pending: number[] = [];
@@ -312,6 +359,59 @@ export class PackedLoader {
     this.rows = rows;
   }
 
+  /** The grouped layout (see the class comment); `offset`: the batch row this epoch's first row falls on. */
+  private layoutGroups(epoch: number, offset: number): void {
+    const WINDOW = 64;
+    const units: number[][] = [];
+    const at = new Map<number, number>();
+    this.items.forEach((it, i) => {
+      const g = (it as { group?: number }).group;
+      if (g === undefined) units.push([i]);
+      else if (at.has(g)) units[at.get(g)!].push(i);
+      else {
+        at.set(g, units.length);
+        units.push([i]);
+      }
+    });
+    const order = this.shuffle ? new Rng(this.seed + 104729 * epoch).permutation(units.length) : units.map((_, i) => i);
+    const isGroup = (u: number[]): boolean => (this.items[u[0]] as { group?: number }).group !== undefined;
+    const pending: number[] = [];
+    const rows: number[][] = [];
+    /** One row: `first` (when given), then the longest waiting ungrouped items that still fit. */
+    const fill = (first?: number): void => {
+      let space = this.T + 1;
+      const row: number[] = [];
+      if (first !== undefined) {
+        row.push(first);
+        space -= this.items[first].ids.length;
+      }
+      for (;;) {
+        let best = -1;
+        for (let j = 0; j < pending.length; j++) {
+          const len = this.items[pending[j]].ids.length;
+          if (len <= space && (best < 0 || len > this.items[pending[best]].ids.length)) best = j;
+        }
+        if (best < 0) break;
+        const it = pending.splice(best, 1)[0];
+        row.push(it);
+        space -= this.items[it].ids.length;
+      }
+      rows.push(row);
+    };
+    for (const u of order.map((i) => units[i])) {
+      if (!isGroup(u)) {
+        pending.push(u[0]);
+        if (pending.length >= WINDOW) fill();
+        continue;
+      }
+      // the group's rows in one batch: fill the current batch first when they would straddle its end
+      if (u.length <= this.B) while (((offset + rows.length) % this.B) + u.length > this.B) fill();
+      for (const i of u) fill(i);
+    }
+    while (pending.length > 0) fill();
+    this.rows = rows;
+  }
+
   next(): PackedBatch {
     const { B, T } = this;
     const inputs = new Int32Array(B * T);
@@ -326,8 +426,9 @@ export class PackedLoader {
         continue;
       }
       if (this.st.row >= this.rows.length) {
-        this.st = { epoch: this.st.epoch + 1, row: 0 };
-        this.layout(this.st.epoch);
+        // a grouped layout aligns its groups to batches: the new epoch starts at batch row b
+        this.st = { epoch: this.st.epoch + 1, row: 0, ...(this.grouped ? { offset: b } : {}) };
+        this.layout(this.st.epoch, b);
       }
       rowIds.fill(this.padId);
       rowMask.fill(0);
@@ -358,7 +459,8 @@ export class PackedLoader {
   restore(s: unknown): void {
     const st = s as PackedLoaderState;
     if (typeof st?.epoch !== 'number' || typeof st.row !== 'number') throw new GptforgeError('bad SFT loader state in trainer_state.json');
-    if (st.epoch !== this.st.epoch) this.layout(st.epoch);
-    this.st = { epoch: st.epoch, row: st.row };
+    const offset = this.grouped && typeof st.offset === 'number' ? st.offset : 0;
+    if (st.epoch !== this.st.epoch || offset !== (this.st.offset ?? 0)) this.layout(st.epoch, offset);
+    this.st = { epoch: st.epoch, row: st.row, ...(this.grouped ? { offset } : {}) };
   }
 }

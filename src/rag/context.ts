@@ -3,7 +3,7 @@
  * (data/chat.ts), numbered so the answer can cite them, and citations parsed back out.
  *
  *   <|user_start|>Passages:
- *   [1] (dictionary:812) Dog (noun): a member of the genus Canis… A dog is one sort of canine.
+ *   [1] dog: (dictionary:812) Dog (noun): a member of the genus Canis… A dog is one sort of canine.
  *   [2] (notes/pets.md:3) …
  *   Question: What does dog mean?<|user_end|>
  *   <|assistant_start|>The word dog means a member of the genus Canis [1].<|assistant_end|>
@@ -15,6 +15,12 @@
  * whitespace collapsed), so the numbering is unambiguous. When no passage holds the answer,
  * the model is taught to say NO_ANSWER.
  *
+ * A passage may have a **title**, shown right after its number (`[1] dog: (…) …`): a
+ * dictionary entry's word (generate.ts `passageTitle`). The decision the `passages` family
+ * trains — "is the asked word's entry shown?" — is then a match of the question's word against
+ * the token after each "[n]", at a fixed place, instead of finding the entry's word inside its
+ * first sentence in one of a dozen phrasings (docs/journal/rag.md "Fifteenth attempt").
+ *
  * Citation style follows the numbered-reference convention of retrieval QA systems (WebGPT,
  * Nakano et al. 2021; Bing/Perplexity-style "[1]"): "[1]", "[2]" or "[1, 2]" after the claim.
  */
@@ -24,6 +30,8 @@ export interface Passage {
   text: string;
   /** Where it comes from, shown in parentheses: "file.md:12", "dictionary:812". */
   source: string;
+  /** What the passage is about, shown before the source: a dictionary entry's word ("dog"). One line, without ":", "(" or ")" (they are dropped: see {@link passageTitleText}). */
+  title?: string;
 }
 
 /** What the model says when the passages do not contain the answer (the `passages` family's reply). */
@@ -38,9 +46,23 @@ export function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
 }
 
-/** The context block: the header, then "[i] (source) text" per passage, numbered from 1. */
+/**
+ * A title as the block shows it: one line, with ":", "(" and ")" dropped (they delimit the title
+ * and the source, so a title holding them could not be parsed back); "" when nothing is left.
+ */
+export function passageTitleText(title: string | undefined): string {
+  return title === undefined ? '' : oneLine(title.replace(/[:()]/g, ' '));
+}
+
+/** The context block: the header, then "[i] (source) text" per passage — "[i] title: (source) text" when it has a title — numbered from 1. */
 export function contextBlock(passages: readonly Passage[]): string {
-  return [PASSAGES_HEADER, ...passages.map((p, i) => `[${i + 1}] (${oneLine(p.source)}) ${oneLine(p.text)}`)].join('\n');
+  return [
+    PASSAGES_HEADER,
+    ...passages.map((p, i) => {
+      const title = passageTitleText(p.title);
+      return `[${i + 1}] ${title ? `${title}: ` : ''}(${oneLine(p.source)}) ${oneLine(p.text)}`;
+    }),
+  ].join('\n');
 }
 
 /** The user message with the context block: block, then "Question: …". No passages: the question alone. */
@@ -56,9 +78,9 @@ export function parsePassagePrompt(content: string): { passages: Passage[]; ques
   const passages: Passage[] = [];
   let i = 1;
   for (; i < lines.length; i++) {
-    const m = /^\[(\d+)\] \(([^)]*)\) (.*)$/.exec(lines[i]);
+    const m = /^\[(\d+)\] (?:([^:()]+): )?\(([^)]*)\) (.*)$/.exec(lines[i]);
     if (!m || Number(m[1]) !== passages.length + 1) break;
-    passages.push({ source: m[2], text: m[3] });
+    passages.push({ source: m[3], text: m[4], ...(m[2] !== undefined ? { title: m[2] } : {}) });
   }
   const rest = lines.slice(i).join('\n').trim();
   if (!rest.startsWith(QUESTION_LABEL)) return undefined;

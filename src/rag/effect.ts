@@ -265,6 +265,8 @@ export interface EffectOptions {
   keepAnswers?: boolean;
   /** When no passage is left to show: NO_ANSWER without the model (`'no-answer'`, the default) or the model's answer to the bare question (`'generate'`, the measurement before the twelfth attempt). */
   emptyContext?: 'no-answer' | 'generate';
+  /** Replies with retrieval under extractive decoding (answerWithRetrieval's `extractive`; default false): its own measurement, not the model's unconstrained one. */
+  extractive?: boolean;
   onAnswer?(done: number, total: number): void;
 }
 
@@ -280,6 +282,7 @@ export function measureEffect(model: DecodingModel, tok: Tokenizer, store: RagSt
   const k = opts.k ?? 3;
   const maxTokens = opts.maxTokens ?? 48;
   const emptyContext = opts.emptyContext ?? 'no-answer';
+  const extractive = opts.extractive ?? false;
   const per = opts.perFamily ?? 50;
   const seed = opts.seed ?? 2024;
   const total = PASSAGE_FAMILIES.length * per;
@@ -297,7 +300,7 @@ export function measureEffect(model: DecodingModel, tok: Tokenizer, store: RagSt
       counts.n++;
       const bare = engine.reply({ messages: [{ role: 'user', content: ex.prompt }] }, { temperature: 0, maxTokens }).text;
       if (task.check(ex.prompt, bare)) counts.without++;
-      const a = answerWithRetrieval(engine, retriever, ex.prompt, { k, temperature: 0, maxTokens, emptyContext });
+      const a = answerWithRetrieval(engine, retriever, ex.prompt, { k, temperature: 0, maxTokens, emptyContext, extractive });
       if (a.passages.some(isEntryOf(word))) counts.retrieved++;
       const right = !saysNoAnswer(a.text) && task.check(ex.prompt, stripCitations(a.text));
       if (right) counts.with++;
@@ -305,14 +308,14 @@ export function measureEffect(model: DecodingModel, tok: Tokenizer, store: RagSt
       // no passage shown: nothing to diagnose in the reading (diagnoseAnswer needs a passages prompt)
       const diagnosis: AnswerDiagnosis = a.passages.length === 0 ? { cause: right ? 'right' : 'not-retrieved', matched: 0, length: 0, source: 0 } : diagnoseAnswer(tok, a.prompt, a.text, right);
       causes[diagnosis.cause]++;
-      const r = answerWithRetrieval(engine, new ExcludingRetriever(retriever, isEntryOf(word)), ex.prompt, { k, temperature: 0, maxTokens, emptyContext });
+      const r = answerWithRetrieval(engine, new ExcludingRetriever(retriever, isEntryOf(word)), ex.prompt, { k, temperature: 0, maxTokens, emptyContext, extractive });
       if (saysNoAnswer(r.text)) counts.removed++;
       const removedCause = diagnoseRemoved(r.prompt, r.text, r.generated);
       removedCauses[removedCause]++;
       let strict = saysNoAnswer(r.text);
       if (removedCause === 'answerable' || (removedCause === 'refused' && (passagesReferences(r.prompt)?.length ?? 0) > 0)) {
         const holds = (c: RetrievedChunk): boolean => isEntryOf(word)(c) || passageHoldsAnswer(ex.prompt, c.text);
-        strict = saysNoAnswer(answerWithRetrieval(engine, new ExcludingRetriever(retriever, holds), ex.prompt, { k, temperature: 0, maxTokens, emptyContext }).text);
+        strict = saysNoAnswer(answerWithRetrieval(engine, new ExcludingRetriever(retriever, holds), ex.prompt, { k, temperature: 0, maxTokens, emptyContext, extractive }).text);
       }
       if (strict) counts.removedStrict++;
       if (opts.keepAnswers) answers.push({ family, question: ex.prompt, withPrompt: a.prompt, with: a.text, diagnosis, removedPrompt: r.prompt, removed: r.text, removedCause });

@@ -1,8 +1,11 @@
 import { renderPrompt } from '../data/chat.js';
 import type { Conversation, Message } from '../data/conversation.js';
+import { dictionaryEntries } from '../data/synthetic/passages.js';
 import type { ChatEngine, ChatOptions, ChatReply } from '../infer/engine.js';
+import { alt, compileGrammar, GrammarConstraint, literal, seq, type Grammar } from '../infer/constrain/index.js';
+import type { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
-import { citedNumbers, NO_ANSWER, passagePrompt, type Passage } from './context.js';
+import { citedNumbers, NO_ANSWER, oneLine, passagePrompt, type Passage } from './context.js';
 import type { ModelReranker } from './rerank.js';
 import type { RetrievalMode, RetrievedChunk, Retriever } from './retrieve.js';
 import type { SearchFilter, StoredChunk } from './store.js';
@@ -26,6 +29,8 @@ export interface RagAnswerOptions extends ChatOptions {
   dropFrameWords?: boolean;
   /** The label shown for a passage (default passageSource: "file.md:12"). */
   sourceLabel?(chunk: StoredChunk): string;
+  /** The title shown before a passage's source, `[1] regret: (…) …` (default {@link passageTitle}: a dictionary entry's word, else none). */
+  titleOf?(chunk: StoredChunk): string | undefined;
   /** Rerank by a chat model (rerank.ts): retrieve `candidates` (default 10), keep the k it scores best. */
   rerank?: { reranker: Pick<ModelReranker, 'rerank'>; candidates?: number };
   /**
@@ -38,6 +43,53 @@ export interface RagAnswerOptions extends ChatOptions {
    * Under a `constraint` the fixed reply is reported as not a value of it (`constraintComplete: false`).
    */
   emptyContext?: 'no-answer' | 'generate';
+  /**
+   * Extractive decoding: the reply constrained ({@link extractiveConstraint}) to "The passages
+   * don't say." or a quote from one shown passage — a sentence's tail from a word on — with that
+   * passage's "[n]." (default false). Ignored when `constraint` is given.
+   */
+  extractive?: boolean;
+}
+
+/**
+ * The quotes a reply may make from a passage: each sentence (an entry joins them with ". ",
+ * data/synthetic/passages.ts) without its final period, from its start or from any later word
+ * (a letter after a character that is not a letter, "'" or "-") — the spans the `passages`
+ * family's references quote (its groundedAnswer: the sentence from the asked word on, or whole).
+ */
+export function passageQuotes(text: string): string[] {
+  const out = new Set<string>();
+  for (const m of oneLine(text).matchAll(/[^ ].*?\.(?= |$)/g)) {
+    const sentence = m[0].slice(0, -1);
+    for (let i = 0; i < sentence.length; i++) if (/[A-Za-z]/.test(sentence[i]) && (i === 0 || !/[A-Za-z'-]/.test(sentence[i - 1]))) out.add(sentence.slice(i));
+  }
+  return [...out];
+}
+
+/**
+ * The extractive reply's grammar: NO_ANSWER, or — with the leading space the family writes
+ * (context.ts quotedReply) — one of passage n's {@link passageQuotes} followed by " [n].".
+ * Byte-level (infer/constrain's grammar), so any tokenization of the reply is allowed.
+ */
+export function extractiveGrammar(passages: readonly Pick<Passage, 'text'>[]): Grammar {
+  const quoted = passages.flatMap((p, i) => {
+    const quotes = passageQuotes(p.text);
+    return quotes.length > 0 ? [seq(literal(' '), alt(...quotes.map(literal)), literal(` [${i + 1}].`))] : [];
+  });
+  return { rules: new Map([['root', alt(literal(NO_ANSWER), ...quoted)]]), start: 'root', source: 'extractive reply' };
+}
+
+/**
+ * A constraint (infer/constrain, through its public API) holding a reply to the shown
+ * passages: "The passages don't say." or a verbatim quote of one passage's sentence (from a
+ * word on) with its citation — extractive question answering in the manner of span-extraction
+ * readers (SQuAD; Chen et al. 2017, "Reading Wikipedia to Answer Open-Domain Questions"),
+ * here as a decoding constraint on the chat model rather than a span-scoring head. It rules out
+ * words no passage has and citations of the wrong passage; the choice of passage and sentence
+ * is still the model's.
+ */
+export function extractiveConstraint(tok: Tokenizer, passages: readonly Pick<Passage, 'text'>[]): GrammarConstraint {
+  return new GrammarConstraint(compileGrammar(extractiveGrammar(passages), tok));
 }
 
 /** A citation resolved: the number the model wrote and the chunk it names. */
@@ -104,6 +156,24 @@ export function passageSource(c: Pick<StoredChunk, 'path' | 'line'>): string {
       .split(/[\\/]/)
       .pop() || c.path;
   return c.line !== undefined ? `${name}:${c.line}` : name;
+}
+
+/**
+ * A chunk's title in the context block (context.ts `Passage.title`): for an entry of the
+ * built-in dictionary as the effect's store indexes it (path "dictionary", one entry a chunk,
+ * `line` the entry's number: rag/effect.ts `indexDictionaryEntries`) the entry's word, which
+ * is what the `passages` family heads its passages with; undefined for any other chunk (a
+ * user's file has no such word, and its passages are shown as before, untitled).
+ */
+export function passageTitle(c: Pick<StoredChunk, 'path' | 'line'>): string | undefined {
+  if (c.path !== 'dictionary' || c.line === undefined) return undefined;
+  return dictionaryEntries()[c.line - 1]?.word;
+}
+
+/** A retrieved chunk as the context block shows it: its text, source label and title (when it has one). */
+export function chunkPassage(c: StoredChunk, sourceLabel: (c: StoredChunk) => string = passageSource, titleOf: (c: StoredChunk) => string | undefined = passageTitle): Passage {
+  const title = titleOf(c);
+  return { text: c.text, source: sourceLabel(c), ...(title !== undefined ? { title } : {}) };
 }
 
 /** Resolve an answer's "[n]" citations against the passages the prompt showed (1-based). */
@@ -219,10 +289,10 @@ export function answerWithRetrieval(engine: ChatEngine, retriever: Retriever, co
   const msgs = conversation.messages;
   const last = msgs[msgs.length - 1];
   if (!last || last.role !== 'user') throw new GptforgeError('answerWithRetrieval: the conversation must end with a user message');
-  const { k = 3, mode, filter, nprobe, dropFrameWords, sourceLabel = passageSource, rerank, emptyContext = 'no-answer', ...chat } = opts;
+  const { k = 3, mode, filter, nprobe, dropFrameWords, sourceLabel = passageSource, titleOf = passageTitle, rerank, emptyContext = 'no-answer', extractive = false, ...chat } = opts;
   const maxTokens = chat.maxTokens ?? defaultReplyTokens(engine.model.config.blockSize);
   const hits = rerank ? rerank.reranker.rerank(last.content, retriever.retrieve(last.content, { k: Math.max(k, rerank.candidates ?? 10), mode, filter, nprobe, dropFrameWords })).slice(0, k) : retriever.retrieve(last.content, { k, mode, filter, nprobe, dropFrameWords });
-  const labelled = hits.map((c) => ({ chunk: c, passage: { text: c.text, source: sourceLabel(c) } }));
+  const labelled = hits.map((c) => ({ chunk: c, passage: chunkPassage(c, sourceLabel, titleOf) }));
   const system = msgs[0]?.role === 'system' ? [msgs[0]] : [];
   const {
     content,
@@ -238,7 +308,9 @@ export function answerWithRetrieval(engine: ChatEngine, retriever: Retriever, co
     emptyContext,
   );
   const shown = labelled.slice(0, count);
-  const reply = generated ? engine.reply({ messages: [...msgs.slice(0, -1), { role: 'user', content }] }, { ...chat, maxTokens }) : fixedReply(engine, NO_ANSWER, chat);
+  const passagesShown = shown.map((l) => l.passage);
+  const constraint = chat.constraint ?? (extractive && count > 0 ? extractiveConstraint(engine.tok, passagesShown) : undefined);
+  const reply = generated ? engine.reply({ messages: [...msgs.slice(0, -1), { role: 'user', content }] }, { ...chat, maxTokens, ...(constraint ? { constraint } : {}) }) : fixedReply(engine, NO_ANSWER, chat);
   const { cited, unresolved } = resolveCitations(reply.text, shown);
   return {
     reply,

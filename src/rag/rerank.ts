@@ -4,7 +4,7 @@ import * as op from '../engine/ops.js';
 import { nextTokenBatch } from '../train/batch.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { contextBlock, QUESTION_LABEL, type Passage } from './context.js';
-import { passageSource } from './generate.js';
+import { chunkPassage } from './generate.js';
 import type { RetrievedChunk } from './retrieve.js';
 
 /**
@@ -13,6 +13,8 @@ import type { RetrievedChunk } from './retrieve.js';
  * Zero-Shot Question Generation" — read in the layout the `passages` family trains:
  *
  *   <|bos|><|user_start|>Passages:\n[1] (source) passage text\nQuestion: ⟨question tokens scored⟩
+ *
+ * (a titled chunk, a dictionary entry, as `[1] title: (source) text`: generate.ts chunkPassage)
  *
  * Each candidate is scored alone (one passage as [1]); the score is the sum of the question
  * tokens' log-probabilities in nats (the question is the same for every candidate, so sums
@@ -65,7 +67,7 @@ export class ModelReranker {
   rerank<C extends RetrievedChunk>(question: string, chunks: readonly C[]): C[] {
     const s = this.scores(
       question,
-      chunks.map((c) => ({ text: c.text, source: passageSource(c) })),
+      chunks.map((c) => chunkPassage(c)),
     );
     return chunks
       .map((c, i) => ({ c, s: s[i], i }))

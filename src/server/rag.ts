@@ -2,7 +2,7 @@ import type { Conversation } from '../data/conversation.js';
 import { ChatEngine } from '../infer/engine.js';
 import type { DecodingModel } from '../infer/pipeline.js';
 import { NO_ANSWER } from '../rag/context.js';
-import { describeNoneFit, passageSource, replyRoom, resolveCitations, retrievalPrompt } from '../rag/generate.js';
+import { chunkPassage, describeNoneFit, passageSource, replyRoom, resolveCitations, retrievalPrompt } from '../rag/generate.js';
 import { Retriever, type RetrievedChunk } from '../rag/retrieve.js';
 import { chunkLines } from '../rag/lines.js';
 import { RagStore, type StoredChunk } from '../rag/store.js';
@@ -136,7 +136,7 @@ export class ServerRag {
       new ChatEngine(model, tok),
       msgs.slice(0, -1),
       last.content,
-      hits.map((c) => ({ text: c.text, source: passageSource(c) })),
+      hits.map((c) => chunkPassage(c)),
       room,
       ask.emptyContext,
     );

@@ -57,6 +57,7 @@ test("passages: answerable prompts hold the word's entry and the answer cites it
     for (const x of p.passages) {
       const entry = byText.get(x.text)!;
       assert.ok(sources.get(x.text)!.includes(x.source), 'the source names the entry');
+      assert.equal(x.title, entry.word, "every passage is headed by its entry's word ([1] regret: …)");
       assert.equal(splitOf(entry.word), 'train', `a training prompt shows only train-split entries: ${entry.word}`);
     }
     const answer = answerOf(e);

@@ -14,7 +14,8 @@ import { Retriever } from '../../src/rag/retrieve.js';
 import { RagStore } from '../../src/rag/store.js';
 import { indexLines } from './helpers.js';
 import { citedNumbers, contextBlock, NO_ANSWER, parsePassagePrompt, passagePrompt, saysNoAnswer, stripCitations } from '../../src/rag/context.js';
-import { answerWithRetrieval, defaultReplyTokens, formatCitations, passageSource, resolveCitations } from '../../src/rag/generate.js';
+import { answerWithRetrieval, defaultReplyTokens, extractiveConstraint, formatCitations, passageQuotes, passageSource, passageTitle, resolveCitations } from '../../src/rag/generate.js';
+import { dictionaryEntries } from '../../src/data/synthetic/passages.js';
 
 test('context block: numbered one-line passages with sources, parsed back; the question alone without passages', () => {
   const passages = [
@@ -34,6 +35,27 @@ test('context block: numbered one-line passages with sources, parsed back; the q
   assert.equal(passagePrompt('Who chases mice?', []), 'Who chases mice?');
   assert.equal(parsePassagePrompt('Who chases mice?'), undefined);
   assert.equal(parsePassagePrompt('Passages:\n[1] (a) x\n[3] (b) y\nQuestion: q'), undefined, 'numbering must run 1, 2, …');
+});
+
+test('context block: a titled passage is "[n] title: (source) text", parsed back with its title; untitled ones beside it as before; ":" and "()" dropped from a title', () => {
+  const passages = [
+    { text: 'Regret, as a noun: sadness.', source: 'dictionary:4127', title: 'regret' },
+    { text: 'Oak trees drop acorns.', source: 'plants.txt:1' },
+    { text: 'Odd.', source: 'x.md', title: 'a (b): c' },
+  ];
+  const prompt = passagePrompt('What does regret mean?', passages);
+  assert.equal(prompt, 'Passages:\n[1] regret: (dictionary:4127) Regret, as a noun: sadness.\n[2] (plants.txt:1) Oak trees drop acorns.\n[3] a b c: (x.md) Odd.\nQuestion: What does regret mean?');
+  assert.deepEqual(parsePassagePrompt(prompt)?.passages, [passages[0], passages[1], { ...passages[2], title: 'a b c' }]);
+  // a text that itself reads "word: (…)" stays text when the passage has no title
+  assert.deepEqual(parsePassagePrompt('Passages:\n[1] (a.md) b: (c) d\nQuestion: q')?.passages, [{ source: 'a.md', text: 'b: (c) d' }]);
+});
+
+test('passageTitle: a dictionary entry\'s word for the effect store\'s chunks (path "dictionary", line = entry number), none for other chunks', () => {
+  const e = dictionaryEntries().find((x) => x.word === 'water')!;
+  assert.equal(passageTitle({ path: 'dictionary', line: e.line }), 'water');
+  assert.equal(passageTitle({ path: 'notes/dictionary', line: e.line }), undefined);
+  assert.equal(passageTitle({ path: 'dictionary', line: undefined }), undefined);
+  assert.equal(passageTitle({ path: 'dictionary', line: 10 ** 9 }), undefined);
 });
 
 test('citations: [1], [2, 3] and [1][2] parsed in order of first use, stripped for checkers; "the passages don\'t say" recognised', () => {
@@ -259,6 +281,58 @@ test("answerWithRetrieval: the reply's default length is 3/16 of the context (48
       assert.equal(a.passages.length, fits(ctx, defaultReplyTokens(ctx)), `context ${ctx}`);
       assert.ok(a.passages.length > fits(ctx, Math.min(48, ctx / 2)), `context ${ctx}: more passages than the old fixed 48 left room for`);
       assert.ok(a.reply.ids.length <= defaultReplyTokens(ctx) + 1, 'the reply is held to the default too');
+    }
+  });
+});
+
+test('passageQuotes: each sentence without its period, whole and from every later word on', () => {
+  assert.deepEqual(passageQuotes('Regret, as a noun: sadness. Words similar to regret: sorrow, rue.'), [
+    'Regret, as a noun: sadness',
+    'as a noun: sadness',
+    'a noun: sadness',
+    'noun: sadness',
+    'sadness',
+    'Words similar to regret: sorrow, rue',
+    'similar to regret: sorrow, rue',
+    'to regret: sorrow, rue',
+    'regret: sorrow, rue',
+    'sorrow, rue',
+    'rue',
+  ]);
+  assert.deepEqual(passageQuotes("A well-known cat's toy."), ["A well-known cat's toy", "well-known cat's toy", "cat's toy", 'toy'], 'no quote starts inside a word');
+});
+
+test('extractive decoding: a random model\'s reply is "The passages don\'t say." or a quote of a shown passage with its own [n]', () => {
+  withStore((store) => {
+    const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 256, nLayer: 1, nHead: 2, nEmbd: 16, position: 'rope' }), { seed: 3 });
+    const engine = new ChatEngine(model, tok);
+    let quotes = 0;
+    for (const [i, q] of ['who chases mice?', 'what do owls hunt?', 'where do cacti store water?', 'what do oak trees drop?', 'who barks?'].entries()) {
+      for (const temperature of [0, 1.5]) {
+        const a = answerWithRetrieval(engine, new Retriever(store), q, { k: 3, temperature, seed: i, maxTokens: 40, extractive: true });
+        if (a.text === NO_ANSWER) continue;
+        const m = /^(.*) \[(\d)\]\.$/.exec(a.text);
+        assert.ok(m, `not a cited quote: ${JSON.stringify(a.text)}`);
+        const n = Number(m[2]);
+        assert.ok(n >= 1 && n <= a.passages.length, `cites [${n}] of ${a.passages.length}`);
+        assert.ok(passageQuotes(a.passages[n - 1].text).includes(m[1]), `"${m[1]}" is not a quote of passage ${n}: ${a.passages[n - 1].text}`);
+        assert.equal(a.reply.constraintComplete, true);
+        quotes++;
+      }
+    }
+    assert.ok(quotes > 0, 'some replies quote (a random model does not always refuse)');
+    // without it the same random model writes anything
+    const free = answerWithRetrieval(engine, new Retriever(store), 'who chases mice?', { k: 3, temperature: 1.5, seed: 1, maxTokens: 20 });
+    assert.ok(free.text !== NO_ANSWER && !/\[\d\]\.$/.test(free.text), free.text);
+    // the grammar alone: its own complete values, and nothing else
+    const c = extractiveConstraint(tok, [{ text: 'Cats purr. Dogs bark.' }]);
+    for (const ok of [NO_ANSWER, ' Cats purr [1].', ' bark [1].']) {
+      const k = c.clone() as typeof c;
+      assert.ok(k.advanceBytes(new TextEncoder().encode(ok)) && k.isComplete(), ok);
+    }
+    for (const bad of [' Cats bark [1].', ' purr [2].', 'Cats purr [1].', ' urr [1].']) {
+      const k = c.clone() as typeof c;
+      assert.ok(!(k.advanceBytes(new TextEncoder().encode(bad)) && k.isComplete()), bad);
     }
   });
 });

@@ -323,7 +323,7 @@ function generate(split: Split, n: number, seed: number): TaskExample[] {
     const own = answerable ? shuffle(rng, [...(entryIndex().own.get(q.word) ?? [])]).slice(0, rng.int(10) < 7 ? 1 : 2) : [];
     const facts = factsFor(q.family, q.facts)!;
     const slots = shuffle(rng, [...own.map((e) => ({ e, right: true })), ...distractors(q.word, facts, k - own.length, split, rng).map((e) => ({ e, right: false }))]);
-    const shown: Passage[] = slots.map((s) => ({ text: all[s.e].text, source: entrySource(all[s.e]) }));
+    const shown: Passage[] = slots.map((s) => ({ text: all[s.e].text, source: entrySource(all[s.e]), title: all[s.e].word }));
     const first = slots.findIndex((s) => s.right);
     const reply = first >= 0 ? quotedReply(groundedAnswer(q, shown[first].text, first + 1)) : NO_ANSWER;
     const prompt = passagePrompt(q.prompt, shown);
