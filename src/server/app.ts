@@ -11,6 +11,7 @@ import { GptforgeError } from '../util/errors.js';
 import { parseJsonFile } from '../util/json.js';
 import type { GrammarConstraint } from '../infer/constrain/matcher.js';
 import { declaredToolCallConstraint, type ToolDeclaration } from '../infer/constrain/toolcall.js';
+import { ReplyConstraint } from '../infer/constrain/reply.js';
 import { chatPrompt, TOOL_HINT, toConversation, ToolRowController, type ApiToolCall, type BuiltinToolCall, type ToolChoice } from './chat.js';
 import { runAssist } from './assist.js';
 import { ApiError, badRequest } from './errors.js';
@@ -461,8 +462,10 @@ export class GptforgeServer {
       choice = { name };
     }
     if ((choice === 'required' || typeof choice === 'object') && clientTools.size === 0 && !builtin) throw badRequest(`'tool_choice' ${JSON.stringify(tc)} needs 'tools'`, 'tool_choice');
-    const constraint = responseFormatConstraint(m.tok, b.response_format);
-    if (constraint && (clientTools.size > 0 || builtin)) throw badRequest("'response_format' cannot be combined with tools", 'response_format');
+    // with tools, OpenAI's rule: the reply is a tool call (its arguments under the tool's `parameters` when strict)
+    // or content under `response_format`; built-in calls may run before that content (never inside it), as on `chat`
+    const format = responseFormatConstraint(m.tok, b.response_format);
+    const constraint = format && (clientTools.size > 0 || builtin) ? ReplyConstraint.forTokenizer(format, m.tok) : format;
 
     // retrieval (gptforge extension `rag`): passages into the last user message, room left for the reply
     let rag: RagContext | null = null;

@@ -420,6 +420,34 @@ describe('tools', () => {
     }
     assert.ok(seen >= 2, `${seen} cut calls`);
   });
+  test('tools with response_format (OpenAI allows both): the reply is a tool call, or content under the format; built-in calls may run before that content', async () => {
+    const schema = { type: 'object', properties: { a: { enum: ['x', 'y'] } }, required: ['a'], additionalProperties: false };
+    const response_format = { type: 'json_schema' as const, json_schema: { name: 'answer', schema, strict: true } };
+    const valid = (content: string | null | undefined): boolean => {
+      const v = JSON.parse(content ?? 'null') as { a?: unknown } | null;
+      return v !== null && ['x', 'y'].includes(v.a as string) && Object.keys(v).length === 1;
+    };
+    // the model calls the client's tool: the reply is that call, its arguments the model's
+    const called = await client.chat.completions.create({ model: 'scripted', messages: user('weather?'), temperature: 0, tools: weather, response_format });
+    assert.equal(called.choices[0].finish_reason, 'tool_calls');
+    assert.deepEqual(JSON.parse((called.choices[0].message.tool_calls![0] as { function: { arguments: string } }).function.arguments), { city: 'Paris' });
+    // no call: the content is under response_format (the model's own "Hello there." is masked)
+    const plain = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0, tools: weather, response_format, max_tokens: 30 });
+    assert.equal(plain.choices[0].finish_reason, 'stop');
+    assert.ok(valid(plain.choices[0].message.content), String(plain.choices[0].message.content));
+    // the built-in calculator runs first, then the value is written under the format (plain and streamed)
+    type Builtin = { builtin_tool_calls?: Array<{ name: string; output: string }> };
+    const calc = { model: 'scripted', messages: user('calc please'), temperature: 0, builtin_tools: ['calculator'], response_format, max_tokens: 40 };
+    const ran = await client.chat.completions.create(calc as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    assert.deepEqual(
+      (ran.choices[0].message as Builtin).builtin_tool_calls?.map((c) => `${c.name} ${c.output}`),
+      ['calculator 36'],
+    );
+    assert.ok(valid(ran.choices[0].message.content), String(ran.choices[0].message.content));
+    let streamed = '';
+    for await (const ch of await client.chat.completions.create({ ...calc, stream: true } as OpenAI.ChatCompletionCreateParamsStreaming)) streamed += ch.choices[0]?.delta.content ?? '';
+    assert.equal(streamed, ran.choices[0].message.content);
+  });
   test('tool calls are accumulated from a stream', async () => {
     const final = await client.chat.completions.stream({ model: 'scripted', messages: user('weather?'), temperature: 0, tools: weather }).finalChatCompletion();
     assert.equal(final.choices[0].finish_reason, 'tool_calls');
