@@ -250,6 +250,8 @@ export function Chat() {
     if (settings.technique === 'reflect') Object.assign(body, { rounds: Number(settings.rounds), feedback: settings.feedback });
     const t = await postJSON('/v1/gptforge/assist', body, ac.signal);
     node.content = t.reply;
+    // cot's calls (builtin_tool_calls): a whole reply says which ran, not where, so they go before its text (as Compare shows them)
+    if (t.builtin_tool_calls?.length) node.builtin = t.builtin_tool_calls.map((call) => ({ ...call, at: 0 }));
     node.trace = { answer: t.answer, consistency: t.consistency, reflection: t.reflection, tokens: t.usage.completion_tokens, ms: t.ms };
     node.finish = 'stop';
     save();
@@ -415,6 +417,11 @@ function Inline({ node, onCite }) {
   return out;
 }
 
+/** A technique reply's server-calculator calls (the assist trace's `builtin_tool_calls`), before its text: the trace says which ran, not where. */
+function Calls({ calls }) {
+  return (calls ?? []).map((c) => html`<${BuiltinCall} call=${c} />`);
+}
+
 /** Self-consistency's votes (answer → count bars, the winner marked, each sample expandable) or reflection's rounds. */
 function Trace({ node }) {
   const t = node.trace;
@@ -429,7 +436,7 @@ function Trace({ node }) {
         ${sc.samples.some((x) => x.answer === null) && html`<div class="hint">${sc.samples.filter((x) => x.answer === null).length} sample(s) gave no answer</div>`}
       </div>
       <div class="hint weighted">weighted by log-probability: <b>${sc.votes.logprob.answer ?? '—'}</b>${sc.votes.reward && html` · by the reward model: <b class="reward-winner">${sc.votes.reward.answer ?? '—'}</b>`}</div>
-      ${sc.samples.map((x) => html`<details class="sample" data-answer=${x.answer ?? ''}><summary>Sample ${x.index + 1}: ${x.answer ?? '—'} <span class="hint">(mean logprob ${x.mean_logprob.toFixed(2)}${x.reward !== undefined ? `, reward ${x.reward.toFixed(2)}` : ''})</span></summary><div class="content">${x.text}</div></details>`)}
+      ${sc.samples.map((x) => html`<details class="sample" data-answer=${x.answer ?? ''}><summary>Sample ${x.index + 1}: ${x.answer ?? '—'} <span class="hint">(mean logprob ${x.mean_logprob.toFixed(2)}${x.reward !== undefined ? `, reward ${x.reward.toFixed(2)}` : ''})</span></summary><div class="content"><${Calls} calls=${x.builtin_tool_calls} />${x.text}</div></details>`)}
     </div>`;
   }
   if (t.reflection) {
@@ -437,8 +444,8 @@ function Trace({ node }) {
     return html`<div class="reflection">
       <div class="trace-head">Reflection: ${r.initial ?? '—'} → <b>${r.answer ?? '—'}</b> in ${r.rounds.length} round${r.rounds.length === 1 ? '' : 's'}</div>
       <div class="rounds">
-        <div class="first"><span class="hint">first answer: </span><span class="content">${r.first}</span></div>
-        <ol>${r.rounds.map((x) => html`<li class="round" data-answer=${x.answer ?? ''}><div class="feedback">${x.feedback}</div><div class="content">${x.review}</div><div class="hint">answer now ${x.answer ?? '—'}</div></li>`)}</ol>
+        <div class="first"><span class="hint">first answer: </span><span class="content"><${Calls} calls=${r.first_builtin_tool_calls} />${r.first}</span></div>
+        <ol>${r.rounds.map((x) => html`<li class="round" data-answer=${x.answer ?? ''}><div class="feedback">${x.feedback}</div><div class="content"><${Calls} calls=${x.builtin_tool_calls} />${x.review}</div><div class="hint">answer now ${x.answer ?? '—'}</div></li>`)}</ol>
       </div>
     </div>`;
   }

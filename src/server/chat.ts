@@ -8,7 +8,9 @@ import type { TokenConstraint } from '../infer/constraint.js';
 import type { RowView } from '../infer/processors.js';
 import type { Finish, RowProgress, StoppingCriterion } from '../infer/stopping.js';
 import type { ToolRegistry } from '../infer/tools/registry.js';
-import { splitToolCall, ToolCallRow, type ToolCallSetup } from '../infer/tools-state.js';
+import { builtinToolCall, splitToolCall, ToolCallRow, type BuiltinToolCall, type ToolCallSetup } from '../infer/tools-state.js';
+
+export type { BuiltinToolCall };
 import type { Tokenizer } from '../tokenizer/index.js';
 import { badRequest } from './errors.js';
 
@@ -27,21 +29,6 @@ export interface ApiToolCall {
   id: string;
   type: 'function';
   function: { name: string; arguments: string };
-}
-
-/**
- * A built-in tool's call that ran inside decoding (`builtin_tools`), as the response reports it: the
- * gptforge extension `builtin_tool_calls` on the message (streamed: on the delta of the step it ran
- * in, after the text before it). `output` is what was forced into the reply for the model to read.
- */
-export interface BuiltinToolCall {
-  /** The tool that ran (its registered spelling), or the name the model wrote when none matched. */
-  name: string;
-  /** The call's input text after the colon (`12*3`). */
-  input: string;
-  /** The tool's result, or `error: …` (`ok` false). */
-  output: string;
-  ok: boolean;
 }
 
 /** The model's call input → OpenAI's `arguments` JSON string. */
@@ -364,7 +351,7 @@ export class ToolRowController extends ToolCallRow implements StoppingCriterion 
     const { name, input } = splitToolCall(text);
     if (this.s.builtin && (name === null || (this.s.builtin.get(name) && !this.s.clientTools.has(name)))) {
       const r = this.s.builtin.call(text);
-      this.builtinCalls.push({ name: r.tool ?? name ?? 'invalid', input, output: r.output, ok: r.ok });
+      this.builtinCalls.push(builtinToolCall(text, r));
       return this.outputTokens(r.output);
     }
     if (name === null) {

@@ -490,6 +490,28 @@ describe('tools', () => {
     assert.equal(bad.status, 400);
     assert.equal(bad.json.error.param, 'max_tool_calls');
   });
+  test("assist reports each reply's built-in calls as chat does (builtin_tool_calls: name, input, output, ok): on self-consistency's samples, reflection's first reply and rounds, a direct reply; none without builtin_tools", async () => {
+    const call = { name: 'calculator', input: '12*3', output: '36', ok: true };
+    const assist = async (extra: Record<string, unknown>) => (await post('/v1/gptforge/assist', { model: 'scripted', messages: user('calc 12 plus 3?'), max_tokens: 40, builtin_tools: ['calculator'], ...extra })).json;
+    const sc = await assist({ technique: 'self-consistency', k: 2, temperature: 0 });
+    assert.deepEqual(
+      sc.consistency.samples.map((s: { builtin_tool_calls?: unknown }) => s.builtin_tool_calls),
+      [[call], [call]],
+    );
+    assert.equal(sc.answer, '36');
+    const rf = await assist({ technique: 'reflect', rounds: 2 });
+    assert.deepEqual(rf.reflection.first_builtin_tool_calls, [call]);
+    assert.ok(rf.reflection.rounds.length >= 1);
+    for (const round of rf.reflection.rounds) assert.deepEqual(round.builtin_tool_calls, [call]);
+    const direct = await assist({ technique: 'direct' });
+    assert.deepEqual(direct.builtin_tool_calls, [call]);
+    // without the calculator no call runs, and no field is there (as on chat)
+    const off = await assist({ technique: 'self-consistency', k: 2, temperature: 0, builtin_tools: undefined });
+    assert.deepEqual(
+      off.consistency.samples.map((s: { builtin_tool_calls?: unknown }) => s.builtin_tool_calls),
+      [undefined, undefined],
+    );
+  });
   test('rag.empty_context in the library\'s spelling ("no-answer") is a 400 naming the API\'s values ("no_answer" or "generate")', async () => {
     const r = await post('/v1/chat/completions', { model: 'scripted', messages: user('hi'), rag: { empty_context: 'no-answer' } });
     assert.equal(r.status, 400);
