@@ -74,6 +74,19 @@ function addNode(conv, parent, fields) {
   return node;
 }
 
+/**
+ * The server calculator's calls of a stored reply, sent back with it as the server gave them
+ * (`builtin_tool_calls` with each call's `offset`, code points of the content before it), so the
+ * model reads its earlier turn with the calls where they ran (docs/server.md). A reply stored
+ * before the server sent offsets has the call's place `at` in the text (UTF-16 units).
+ */
+function builtinHistory(n) {
+  const calls = (n.builtin ?? []).filter(Boolean);
+  if (calls.length === 0) return {};
+  const length = [...n.content].length;
+  return { builtin_tool_calls: calls.map(({ at, index, ...c }) => ({ ...c, offset: Math.min(c.offset ?? [...n.content.slice(0, at ?? 0)].length, length) })) };
+}
+
 /** The API's messages for the path ending at `id`. */
 function apiMessages(conv, id) {
   const msgs = [];
@@ -82,7 +95,7 @@ function apiMessages(conv, id) {
   for (let n = id; n; n = conv.nodes[n].parent) chain.unshift(conv.nodes[n]);
   for (const n of chain) {
     if (n.role === 'user') msgs.push({ role: 'user', content: n.content });
-    else if (n.role === 'assistant') msgs.push({ role: 'assistant', content: n.content || null, ...(n.tool_calls?.length ? { tool_calls: n.tool_calls } : {}) });
+    else if (n.role === 'assistant') msgs.push({ role: 'assistant', content: n.content || null, ...(n.tool_calls?.length ? { tool_calls: n.tool_calls } : {}), ...builtinHistory(n) });
     else if (n.role === 'tool') msgs.push({ role: 'tool', tool_call_id: n.tool_call_id, content: n.content });
   }
   return msgs;

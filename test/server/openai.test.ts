@@ -522,7 +522,8 @@ describe('tools', () => {
     type Builtin = { builtin_tool_calls?: Array<{ index?: number; name: string; input: string; output: string; ok: boolean }> };
     const calc = { model: 'scripted', messages: user('calc please'), temperature: 0, builtin_tools: ['calculator'] };
     const r = await client.chat.completions.create(calc as OpenAI.ChatCompletionCreateParamsNonStreaming);
-    assert.deepEqual((r.choices[0].message as Builtin).builtin_tool_calls, [{ name: 'calculator', input: '12*3', output: '36', ok: true }]);
+    // offset: where it ran in the content (code points before it), so the message can go back as history (docs/server.md)
+    assert.deepEqual((r.choices[0].message as Builtin).builtin_tool_calls, [{ name: 'calculator', input: '12*3', output: '36', ok: true, offset: 0 }]);
     // streamed: the call's delta comes before the text the model wrote after reading its output
     const seen: string[] = [];
     for await (const ch of await client.chat.completions.create({ ...calc, stream: true } as OpenAI.ChatCompletionCreateParamsStreaming)) {
@@ -534,6 +535,40 @@ describe('tools', () => {
     // no built-in call, no field
     const plain = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0, builtin_tools: ['calculator'] } as OpenAI.ChatCompletionCreateParamsNonStreaming);
     assert.equal((plain.choices[0].message as Builtin).builtin_tool_calls, undefined);
+  });
+  test("a reply sent back as history keeps its built-in calls where they ran: the message as it came (builtin_tool_calls with offsets) or OpenAI's form (assistant tool_calls, tool messages, then the rest of the reply) render the turn the model wrote", async () => {
+    const calc = { model: 'scripted', messages: user('calc please'), temperature: 0, builtin_tools: ['calculator'] };
+    const r = await client.chat.completions.create(calc as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    const msg = r.choices[0].message;
+    assert.equal(msg.content, ' It says: 36.');
+    const turn = '<|assistant_start|><|tool_start|>calculator: 12*3<|tool_end|><|output_start|>36<|output_end|> It says: 36.<|assistant_end|><|user_start|>and now?<|user_end|>';
+    const rendered = async (messages: unknown[]): Promise<string> => {
+      const t = await post('/tokenize', { model: 'scripted', messages });
+      assert.equal(t.status, 200, JSON.stringify(t.json));
+      return tok.decode(t.json.tokens);
+    };
+    // the message as the client got it (the usual `messages.push(message)`), sent back through the client
+    const echoed = [...user('calc please'), msg, ...user('and now?')];
+    assert.ok((await rendered(echoed)).includes(turn), await rendered(echoed));
+    const next = await client.chat.completions.create({ model: 'scripted', messages: echoed as OpenAI.ChatCompletionMessageParam[], temperature: 0, max_tokens: 12 });
+    assert.equal(next.choices.length, 1);
+    // OpenAI's form of the same turn: the call as tool_calls, its output as a tool message, the text after it as the next assistant message
+    const openai: OpenAI.ChatCompletionMessageParam[] = [
+      ...user('calc please'),
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'calculator', arguments: '{"input":"12*3"}' } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: '36' },
+      { role: 'assistant', content: ' It says: 36.' },
+      ...user('and now?'),
+    ];
+    assert.equal(await rendered(openai), await rendered(echoed));
+    // a call in the middle of the text: the text before it, the call, the rest
+    const mid = { role: 'assistant', content: 'Let me see. It is 36.', builtin_tool_calls: [{ name: 'calculator', input: '12*3', output: '36', ok: true, offset: 11 }] };
+    assert.ok((await rendered([...user('calc please'), mid, ...user('and now?')])).includes('<|assistant_start|>Let me see.<|tool_start|>calculator: 12*3<|tool_end|><|output_start|>36<|output_end|> It is 36.<|assistant_end|>'));
+    // an offset past the content is a 400 naming the message
+    const bad = await post('/v1/chat/completions', { model: 'scripted', messages: [...user('calc please'), { ...mid, builtin_tool_calls: [{ ...mid.builtin_tool_calls[0], offset: 99 }] }, ...user('and now?')] });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json.error.param, 'messages');
+    assert.match(bad.json.error.message, /messages\[1\]\.builtin_tool_calls\[0\]\.offset must be an integer from 0 to 21/);
   });
   test('a reply whose model wanted a tool the request did not enable carries a hint saying so (plain and streamed); with the tool on, none', async () => {
     type Hinted = { hint?: string };
