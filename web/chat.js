@@ -339,7 +339,7 @@ export function Chat() {
         <h3>Settings</h3>
         <label>Model <select id="model" value=${settings.model} onChange=${set('model')}>${served.map((m) => html`<option value=${m.id}>${m.id}</option>`)}</select></label>
         <label>Temperature <input type="number" step="0.1" min="0" max="2" value=${settings.temperature} onInput=${set('temperature')} /></label>
-        <label>Top p <input type="number" step="0.05" min="0.05" max="1" value=${settings.top_p} onInput=${set('top_p')} /></label>
+        <label>Top p <input type="number" step="0.05" min="0" max="1" value=${settings.top_p} onInput=${set('top_p')} /></label>
         <label>Max tokens <input id="max-tokens" type="number" min="1" value=${settings.max_tokens} onInput=${set('max_tokens')} /></label>
         <label>Seed <input id="seed" type="number" placeholder="random" value=${settings.seed} onInput=${set('seed')} /></label>
         <label>Tools <select id="tools" value=${tools} onChange=${set('tool_mode')} disabled=${settings.json}>

@@ -65,7 +65,8 @@ export const GENERATION_OPTION_RULES = {
   maxTokens: { label: 'max-tokens', ok: (v) => Number.isInteger(v) && v >= 0, want: 'an integer ≥ 0' },
   temperature: { label: 'temperature', ok: (v) => v >= 0, want: 'a number ≥ 0', processor: { ok: (v) => v > 0, want: "a positive number (0 = greedy is the sampler's, not a warper)" } },
   topK: { label: 'top-k', ok: (v) => Number.isInteger(v) && v >= 0, want: 'an integer ≥ 0 (0 = off)', processor: { ok: (v) => Number.isInteger(v) && v >= 1, want: 'a positive integer (0 = off: no warper)' } },
-  topP: { label: 'top-p', ok: (v) => v > 0 && v <= 1, want: 'in (0, 1] (1 = off)' },
+  // 0 keeps only the most likely token, as OpenAI and Hugging Face take it (vLLM refuses 0)
+  topP: { label: 'top-p', ok: (v) => v >= 0 && v <= 1, want: 'in [0, 1] (1 = off, 0 = only the most likely token)' },
   minP: { label: 'min-p', ok: (v) => v >= 0 && v <= 1, want: 'in [0, 1] (0 = off)' },
   repetitionPenalty: { label: 'repetition-penalty', ok: (v) => v > 0, want: 'a positive number (1 = off)' },
   presencePenalty: { label: 'presence-penalty', ok: (v) => v >= -2 && v <= 2, want: 'in [-2, 2] (0 = off)' },
@@ -79,7 +80,7 @@ export type GenerationOption = keyof typeof GENERATION_OPTION_RULES;
  * Check one option's value against its rule in GENERATION_OPTION_RULES (`processor`: the stricter
  * rule of the step's constructor, where it has one). Values arrive untyped from JavaScript callers
  * and JSON (`{maxTokens: 'x'}`), so each is checked to be a finite number first.
- * @throws GptforgeError whose `field` is the option's name, e.g. `top-p 3: must be in (0, 1] (1 = off)`.
+ * @throws GptforgeError whose `field` is the option's name, e.g. `top-p 3: must be in [0, 1] (1 = off, 0 = only the most likely token)`.
  */
 export function checkGenerationOption(field: GenerationOption, v: unknown, processor = false): void {
   const rule: GenerationOptionRule = GENERATION_OPTION_RULES[field];
@@ -273,7 +274,9 @@ export class TopK implements LogitsWarper {
 /**
  * Top-p, nucleus sampling (Holtzman et al. 2019, "The Curious Case of Neural Text
  * Degeneration", §3.1): keep the smallest set of most likely tokens whose probability (under
- * the distribution as it is at this point, after temperature and top-k) reaches p.
+ * the distribution as it is at this point, after temperature and top-k) reaches p. At least
+ * one token stays, so p = 0 keeps only the most likely (ties: the lowest id), as OpenAI's
+ * `top_p: 0` and Hugging Face's TopPLogitsWarper (min_tokens_to_keep 1) take it.
  */
 export class TopP implements LogitsWarper {
   constructor(readonly p: number) {
@@ -325,7 +328,7 @@ export interface SamplingOptions {
   temperature?: number;
   /** Keep only the k most likely tokens (0 = off). */
   topK?: number;
-  /** Keep the smallest set of tokens whose probability reaches p (1 = off). */
+  /** Keep the smallest set of tokens whose probability reaches p (1 = off; 0 keeps the most likely only). */
   topP?: number;
   /** Keep tokens at least minP × the top token's probability (0 = off). */
   minP?: number;

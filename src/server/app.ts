@@ -357,7 +357,6 @@ export class GptforgeServer {
       stop: stopStrings(b),
       seed: optNumber(b, 'seed', -(2 ** 53), 2 ** 53, { integer: true }) ?? randomInt(2 ** 31),
     };
-    if (req.topP === 0) throw badRequest("'top_p' must be greater than 0", 'top_p');
     buildProcessors(req, V); // validates what the pipeline would reject
     return req;
   }

@@ -119,7 +119,10 @@ test('temperature: (s − max)/τ; top-k keeps the k best (ties: lower ids); top
     warp(new MinP(0.2), s).filter((x) => x > -Infinity),
     [s[0], s[1], s[3]],
   ); // kept scores untouched
-  assert.throws(() => new TopP(0), /\(0, 1\]/);
+  assert.throws(() => new TopP(-0.1), /\[0, 1\]/);
+  // p = 0 keeps the most likely token only (ties: the lowest id), as OpenAI's top_p 0
+  assert.deepEqual(kept(warp(new TopP(0), s)), [1]);
+  assert.deepEqual(kept(warp(new TopP(0), [2, 5, 5, 1])), [1]);
   assert.throws(() => new MinP(1.5), /\[0, 1\]/);
 });
 

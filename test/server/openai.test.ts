@@ -293,6 +293,17 @@ describe('chat completions', () => {
   test('temperature out of range is a BadRequestError with param', async () => {
     await assert.rejects(client.chat.completions.create({ model: 'sft', messages: user('x'), temperature: 3 }), (e: unknown) => e instanceof BadRequestError && e.param === 'temperature');
   });
+  test('top_p 0 is accepted, as OpenAI does: only the most likely token stays, so a sampled reply is the greedy one; outside [0, 1] is a BadRequestError naming top_p', async () => {
+    const greedy = await client.chat.completions.create({ model: 'sft', messages: user('Hello there.'), temperature: 0, max_tokens: 12 });
+    for (const seed of [1, 2]) {
+      const r = await client.chat.completions.create({ model: 'sft', messages: user('Hello there.'), temperature: 1, top_p: 0, seed, max_tokens: 12 });
+      assert.equal(r.choices[0].message.content, greedy.choices[0].message.content);
+    }
+    // a real model's sampled reply at top_p 1 differs from the greedy one for some seed (else the check above proves nothing)
+    const free = await Promise.all([1, 2, 3].map((seed) => client.chat.completions.create({ model: 'sft', messages: user('Hello there.'), temperature: 1, seed, max_tokens: 12 })));
+    assert.ok(free.some((r) => r.choices[0].message.content !== greedy.choices[0].message.content));
+    await assert.rejects(client.chat.completions.create({ model: 'sft', messages: user('x'), top_p: 1.5 }), (e: unknown) => e instanceof BadRequestError && e.param === 'top_p');
+  });
   test('context overflow is a BadRequestError with the token counts', async () => {
     await assert.rejects(client.chat.completions.create({ model: 'sft', messages: user('Hello'), max_tokens: 1000 }), (e: unknown) => e instanceof BadRequestError && e.code === 'context_length_exceeded' && /maximum context length is 64 tokens/.test(e.message) && /1000 in the completion/.test(e.message));
     await assert.rejects(client.chat.completions.create({ model: 'sft', messages: user('Hello there. '.repeat(30)) }), (e: unknown) => e instanceof BadRequestError && e.code === 'context_length_exceeded');
