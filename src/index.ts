@@ -78,14 +78,15 @@ export type { DecodingModel, RowRequest, RowResult, RowController, DecodeEvent, 
 export type { ForwardThread } from './infer/forward-thread.js';
 export { generateText } from './infer/generate.js';
 export type { GenerateOptions, GenerateResult } from './infer/generate.js';
-export { Temperature, TopK, TopP, MinP, RepetitionPenalty, PresenceFrequencyPenalty, LogitBias, BannedTokens, ConstraintProcessor, DrawCache, Sampler, buildProcessors, buildWarpers, checkGenerationOptions } from './infer/processors.js';
-export type { LogitsProcessor, LogitsWarper, RowView, SamplingOptions } from './infer/processors.js';
+export { Temperature, TopK, TopP, MinP, RepetitionPenalty, PresenceFrequencyPenalty, LogitBias, BannedTokens, ConstraintProcessor, DrawCache, Sampler, buildProcessors, buildWarpers, checkGenerationOptions, GENERATION_OPTION_RULES } from './infer/processors.js';
+export type { GenerationOption, GenerationOptionRule, LogitsProcessor, LogitsWarper, RowView, SamplingOptions } from './infer/processors.js';
 export { MaxTokens, ContextLimit, StopStrings, ConstraintEnd, TextStream } from './infer/stopping.js';
 export type { FinishReason, Finish, StoppingCriterion, RowProgress } from './infer/stopping.js';
 export type { TokenConstraint } from './infer/constraint.js';
 
 // ── chat and tools ───────────────────────────────────────────────────────────
 export { ChatEngine, DEFAULT_MAX_TOOL_CALLS } from './infer/engine.js';
+export type { BuiltinToolCall } from './infer/tools-state.js';
 export type { ChatOptions, ChatReply, ChatStopReason } from './infer/engine.js';
 export type { Conversation, Message, Role, ToolCall } from './data/conversation.js';
 export { renderConversation, renderPrompt, validateConversation, readConversationsJSONL, CHAT_SPECIALS } from './data/chat.js';

@@ -74,6 +74,19 @@ function addNode(conv, parent, fields) {
   return node;
 }
 
+/**
+ * The server calculator's calls of a stored reply, sent back with it as the server gave them
+ * (`builtin_tool_calls` with each call's `offset`, code points of the content before it), so the
+ * model reads its earlier turn with the calls where they ran (docs/server.md). A reply stored
+ * before the server sent offsets has the call's place `at` in the text (UTF-16 units).
+ */
+function builtinHistory(n) {
+  const calls = (n.builtin ?? []).filter(Boolean);
+  if (calls.length === 0) return {};
+  const length = [...n.content].length;
+  return { builtin_tool_calls: calls.map(({ at, index, ...c }) => ({ ...c, offset: Math.min(c.offset ?? [...n.content.slice(0, at ?? 0)].length, length) })) };
+}
+
 /** The API's messages for the path ending at `id`. */
 function apiMessages(conv, id) {
   const msgs = [];
@@ -82,7 +95,7 @@ function apiMessages(conv, id) {
   for (let n = id; n; n = conv.nodes[n].parent) chain.unshift(conv.nodes[n]);
   for (const n of chain) {
     if (n.role === 'user') msgs.push({ role: 'user', content: n.content });
-    else if (n.role === 'assistant') msgs.push({ role: 'assistant', content: n.content || null, ...(n.tool_calls?.length ? { tool_calls: n.tool_calls } : {}) });
+    else if (n.role === 'assistant') msgs.push({ role: 'assistant', content: n.content || null, ...(n.tool_calls?.length ? { tool_calls: n.tool_calls } : {}), ...builtinHistory(n) });
     else if (n.role === 'tool') msgs.push({ role: 'tool', tool_call_id: n.tool_call_id, content: n.content });
   }
   return msgs;
@@ -250,6 +263,8 @@ export function Chat() {
     if (settings.technique === 'reflect') Object.assign(body, { rounds: Number(settings.rounds), feedback: settings.feedback });
     const t = await postJSON('/v1/gptforge/assist', body, ac.signal);
     node.content = t.reply;
+    // cot's calls (builtin_tool_calls): a whole reply says which ran, not where, so they go before its text (as Compare shows them)
+    if (t.builtin_tool_calls?.length) node.builtin = t.builtin_tool_calls.map((call) => ({ ...call, at: 0 }));
     node.trace = { answer: t.answer, consistency: t.consistency, reflection: t.reflection, tokens: t.usage.completion_tokens, ms: t.ms };
     node.finish = 'stop';
     save();
@@ -324,7 +339,7 @@ export function Chat() {
         <h3>Settings</h3>
         <label>Model <select id="model" value=${settings.model} onChange=${set('model')}>${served.map((m) => html`<option value=${m.id}>${m.id}</option>`)}</select></label>
         <label>Temperature <input type="number" step="0.1" min="0" max="2" value=${settings.temperature} onInput=${set('temperature')} /></label>
-        <label>Top p <input type="number" step="0.05" min="0.05" max="1" value=${settings.top_p} onInput=${set('top_p')} /></label>
+        <label>Top p <input type="number" step="0.05" min="0" max="1" value=${settings.top_p} onInput=${set('top_p')} /></label>
         <label>Max tokens <input id="max-tokens" type="number" min="1" value=${settings.max_tokens} onInput=${set('max_tokens')} /></label>
         <label>Seed <input id="seed" type="number" placeholder="random" value=${settings.seed} onInput=${set('seed')} /></label>
         <label>Tools <select id="tools" value=${tools} onChange=${set('tool_mode')} disabled=${settings.json}>
@@ -415,6 +430,11 @@ function Inline({ node, onCite }) {
   return out;
 }
 
+/** A technique reply's server-calculator calls (the assist trace's `builtin_tool_calls`), before its text: the trace says which ran, not where. */
+function Calls({ calls }) {
+  return (calls ?? []).map((c) => html`<${BuiltinCall} call=${c} />`);
+}
+
 /** Self-consistency's votes (answer → count bars, the winner marked, each sample expandable) or reflection's rounds. */
 function Trace({ node }) {
   const t = node.trace;
@@ -429,7 +449,7 @@ function Trace({ node }) {
         ${sc.samples.some((x) => x.answer === null) && html`<div class="hint">${sc.samples.filter((x) => x.answer === null).length} sample(s) gave no answer</div>`}
       </div>
       <div class="hint weighted">weighted by log-probability: <b>${sc.votes.logprob.answer ?? '—'}</b>${sc.votes.reward && html` · by the reward model: <b class="reward-winner">${sc.votes.reward.answer ?? '—'}</b>`}</div>
-      ${sc.samples.map((x) => html`<details class="sample" data-answer=${x.answer ?? ''}><summary>Sample ${x.index + 1}: ${x.answer ?? '—'} <span class="hint">(mean logprob ${x.mean_logprob.toFixed(2)}${x.reward !== undefined ? `, reward ${x.reward.toFixed(2)}` : ''})</span></summary><div class="content">${x.text}</div></details>`)}
+      ${sc.samples.map((x) => html`<details class="sample" data-answer=${x.answer ?? ''}><summary>Sample ${x.index + 1}: ${x.answer ?? '—'} <span class="hint">(mean logprob ${x.mean_logprob.toFixed(2)}${x.reward !== undefined ? `, reward ${x.reward.toFixed(2)}` : ''})</span></summary><div class="content"><${Calls} calls=${x.builtin_tool_calls} />${x.text}</div></details>`)}
     </div>`;
   }
   if (t.reflection) {
@@ -437,8 +457,8 @@ function Trace({ node }) {
     return html`<div class="reflection">
       <div class="trace-head">Reflection: ${r.initial ?? '—'} → <b>${r.answer ?? '—'}</b> in ${r.rounds.length} round${r.rounds.length === 1 ? '' : 's'}</div>
       <div class="rounds">
-        <div class="first"><span class="hint">first answer: </span><span class="content">${r.first}</span></div>
-        <ol>${r.rounds.map((x) => html`<li class="round" data-answer=${x.answer ?? ''}><div class="feedback">${x.feedback}</div><div class="content">${x.review}</div><div class="hint">answer now ${x.answer ?? '—'}</div></li>`)}</ol>
+        <div class="first"><span class="hint">first answer: </span><span class="content"><${Calls} calls=${r.first_builtin_tool_calls} />${r.first}</span></div>
+        <ol>${r.rounds.map((x) => html`<li class="round" data-answer=${x.answer ?? ''}><div class="feedback">${x.feedback}</div><div class="content"><${Calls} calls=${x.builtin_tool_calls} />${x.review}</div><div class="hint">answer now ${x.answer ?? '—'}</div></li>`)}</ol>
       </div>
     </div>`;
   }

@@ -2,6 +2,7 @@ import type { Conversation } from '../data/conversation.js';
 import { THINK_TRIGGER } from '../data/synthetic/longarith.js';
 import type { FeedbackSource } from '../data/synthetic/reflect.js';
 import type { ChatEngine, ChatOptions } from '../infer/engine.js';
+import { builtinToolCall, type BuiltinToolCall } from '../infer/tools-state.js';
 import type { GPT } from '../model/gpt.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
@@ -84,8 +85,11 @@ export interface AskTrace {
   reflection?: ReflectTrace;
   /** The tree of thoughts' levels and path. */
   tree?: TotTrace;
-  /** direct and cot with tools: each call the model made (`calculator: 12+39`) and the tool's output, in order. */
-  toolCalls?: { call: string; output: string }[];
+  /**
+   * direct and cot with tools: each call the model made (`calculator: 12+39`) and the tool's output,
+   * in order (self-consistency's are on each sample, reflection's on its first reply and each round).
+   */
+  toolCalls?: BuiltinToolCall[];
   /** Tokens sampled in all. */
   tokens: number;
   ms: number;
@@ -113,8 +117,8 @@ export function ask(engine: ChatEngine, question: string, o: AskOptions): AskTra
     case 'cot': {
       const prompt = o.technique === 'cot' ? withTrigger(question) : question;
       let tokens = 0;
-      const toolCalls: { call: string; output: string }[] = [];
-      const r = engine.reply(conversation(prompt, o.system), { ...chat, temperature: 0, seed: o.seed ?? 1, onStep: () => tokens++, onToolCall: (call, res) => toolCalls.push({ call, output: res.output }) });
+      const toolCalls: BuiltinToolCall[] = [];
+      const r = engine.reply(conversation(prompt, o.system), { ...chat, temperature: 0, seed: o.seed ?? 1, onStep: () => tokens++, onToolCall: (call, res) => toolCalls.push(builtinToolCall(call, res)) });
       return { technique: o.technique, prompt, reply: r.text, answer: extractAnswer(r.text), ...(o.tools ? { toolCalls } : {}), tokens, ms: performance.now() - t0 };
     }
     case 'self-consistency': {
@@ -133,7 +137,7 @@ export function ask(engine: ChatEngine, question: string, o: AskOptions): AskTra
       return { technique: o.technique, prompt, reply: winner?.text ?? '', answer: sc.majority.answer, consistency: sc, tokens: sc.samples.reduce((s, x) => s + x.tokens, 0), ms: performance.now() - t0 };
     }
     case 'reflect': {
-      const t = reflect(engine, question, { source: o.feedback ?? 'self', rounds: o.rounds, verify: o.verify, maxTokens: chat.maxTokens, system: o.system, seed: o.seed });
+      const t = reflect(engine, question, { source: o.feedback ?? 'self', rounds: o.rounds, verify: o.verify, maxTokens: chat.maxTokens, system: o.system, seed: o.seed, tools: o.tools });
       const last = t.rounds[t.rounds.length - 1];
       return { technique: o.technique, prompt: question, reply: last?.review ?? t.first, answer: t.answer, reflection: t, tokens: t.tokens, ms: performance.now() - t0 };
     }
@@ -150,13 +154,18 @@ export function ask(engine: ChatEngine, question: string, o: AskOptions): AskTra
   }
 }
 
+/** A reply's tool calls as `gptforge chat` prints them, `[calculator: 12*3 → 36]`, one a line: before the text they fed (the reply goes on after each output). */
+function callLines(calls: readonly BuiltinToolCall[] | undefined): string[] {
+  return (calls ?? []).map((c) => `[${c.name}: ${c.input} → ${c.output}]`);
+}
+
 /** The trace as text: the prompt, each sample with its answer, the votes, the answer. */
 export function formatTrace(t: AskTrace): string {
   const lines = [`technique: ${t.technique}`, `prompt: ${t.prompt}`, ''];
   if (t.consistency) {
     const sc = t.consistency;
     sc.samples.forEach((s, i) => {
-      lines.push(`── sample ${i + 1} (answer ${s.answer ?? '—'}, mean logprob ${s.meanLogprob.toFixed(3)}${s.reward !== undefined ? `, reward ${s.reward.toFixed(3)}` : ''})`, s.text, '');
+      lines.push(`── sample ${i + 1} (answer ${s.answer ?? '—'}, mean logprob ${s.meanLogprob.toFixed(3)}${s.reward !== undefined ? `, reward ${s.reward.toFixed(3)}` : ''})`, ...callLines(s.toolCalls), s.text, '');
     });
     // a tie is broken by the earliest sample (vote.ts): said, so a reader does not take it for a win
     const tie = (v: typeof sc.majority): string => (v.tally.length > 1 && v.tally[0].weight === v.tally[1].weight ? ` — a tie, broken by the earliest sample (${v.tally[0].first + 1})` : '');
@@ -166,13 +175,11 @@ export function formatTrace(t: AskTrace): string {
     if (sc.rewardBest) lines.push(`reward best-of-${sc.samples.length}: ${sc.rewardBest.answer ?? '—'} (sample ${sc.rewardBest.index + 1})`);
   } else if (t.reflection) {
     const r = t.reflection;
-    lines.push('── first answer', r.first, '');
-    r.rounds.forEach((x, i) => lines.push(`── round ${i + 1}: ${x.feedback}`, x.review, `(answer now ${x.answer ?? '—'})`, ''));
+    lines.push('── first answer', ...callLines(r.firstToolCalls), r.first, '');
+    r.rounds.forEach((x, i) => lines.push(`── round ${i + 1}: ${x.feedback}`, ...callLines(x.toolCalls), x.review, `(answer now ${x.answer ?? '—'})`, ''));
   } else if (t.tree) lines.push(formatTot(t.tree), '');
   else {
-    // the calls come before the text they fed (the reply goes on after each output)
-    for (const c of t.toolCalls ?? []) lines.push(`[${c.call} → ${c.output}]`);
-    lines.push(t.reply, '');
+    lines.push(...callLines(t.toolCalls), t.reply, '');
   }
   lines.push(`answer: ${t.answer ?? '—'}  (${t.tokens} tokens sampled, ${(t.ms / 1000).toFixed(2)} s)`);
   return lines.join('\n');

@@ -1,6 +1,7 @@
 import { renderForReward } from '../data/chat.js';
 import type { Conversation } from '../data/conversation.js';
 import type { ChatEngine, ChatOptions, ChatReply } from '../infer/engine.js';
+import { builtinToolCall, type BuiltinToolCall } from '../infer/tools-state.js';
 import type { GPT } from '../model/gpt.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { scoreSequences } from '../train/reward.js';
@@ -69,6 +70,8 @@ export interface ConsistencySample {
   reward?: number;
   /** Tokens it sampled. */
   tokens: number;
+  /** With `tools`: the calls it made, in order. */
+  toolCalls?: BuiltinToolCall[];
 }
 
 export interface SelfConsistencyResult {
@@ -144,6 +147,7 @@ export function selfConsistency(engine: ChatEngine, conv: Conversation, opts: Se
   const seed = opts.seed ?? 1;
   const replies = new Array<ChatReply>(k);
   const lsm = new LogSoftmaxMemo();
+  const calls: BuiltinToolCall[][] = Array.from({ length: k }, () => []);
   for (let j = 0; j < g; j++) {
     // group j: samples j, j + g, j + 2g, … (so the first k' samples of a draw span min(k', g) groups)
     const members = Array.from({ length: Math.ceil((k - j) / g) }, (_, m) => j + m * g);
@@ -159,11 +163,15 @@ export function selfConsistency(engine: ChatEngine, conv: Conversation, opts: Se
           sums[i] += lsm.at(logits, token);
           counts[i]++;
         },
+        onToolCall: (call, res, row = 0) => {
+          calls[members[row]].push(builtinToolCall(call, res));
+          chat.onToolCall?.(call, res, members[row]);
+        },
       },
     );
     out.forEach((r, m) => (replies[members[m]] = r));
   }
-  const samples: ConsistencySample[] = replies.map((r, i) => ({ text: r.text, answer: extract(r.text), meanLogprob: counts[i] > 0 ? sums[i] / counts[i] : 0, tokens: counts[i] }));
+  const samples: ConsistencySample[] = replies.map((r, i) => ({ text: r.text, answer: extract(r.text), meanLogprob: counts[i] > 0 ? sums[i] / counts[i] : 0, tokens: counts[i], ...(chat.tools ? { toolCalls: calls[i] } : {}) }));
   let reward: VoteResult | undefined;
   let rewardBest: SelfConsistencyResult['rewardBest'];
   if (rewardModel) {

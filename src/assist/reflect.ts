@@ -3,6 +3,7 @@ import { parseLong } from '../data/synthetic/longarith.js';
 import { CHECK_REQUEST, feedbackMessage, firstAnswer, type FeedbackSource } from '../data/synthetic/reflect.js';
 import type { ChatEngine, ChatOptions } from '../infer/engine.js';
 import { evaluateExpression } from '../infer/tools/calculator.js';
+import { builtinToolCall, type BuiltinToolCall } from '../infer/tools-state.js';
 import { GptforgeError } from '../util/errors.js';
 import { extractAnswer } from './vote.js';
 
@@ -20,7 +21,7 @@ import { extractAnswer } from './vote.js';
  * ("a + b = x.") so the conversation stays two turns long: the rounds do not grow the context.
  * The loop stops early when a round keeps the answer.
  */
-export interface ReflectOptions extends Pick<ChatOptions, 'maxTokens'> {
+export interface ReflectOptions extends Pick<ChatOptions, 'maxTokens' | 'tools'> {
   /** A system message before the question. */
   system?: string;
   source: FeedbackSource;
@@ -39,11 +40,15 @@ export interface ReflectRound {
   review: string;
   /** The answer after this round. */
   answer: string | undefined;
+  /** With `tools`: the calls the review made, in order. */
+  toolCalls?: BuiltinToolCall[];
 }
 
 export interface ReflectTrace {
   question: string;
   first: string;
+  /** With `tools`: the calls the first reply made, in order. */
+  firstToolCalls?: BuiltinToolCall[];
   /** The first reply's answer. */
   initial: string | undefined;
   rounds: ReflectRound[];
@@ -66,9 +71,17 @@ export function reflect(engine: ChatEngine, question: string, o: ReflectOptions)
   const rounds = o.rounds ?? 2;
   if (!Number.isInteger(rounds) || rounds < 0) throw new GptforgeError(`reflection: rounds must be a non-negative integer, got ${rounds}`, { field: 'rounds' });
   let tokens = 0;
-  const chat: ChatOptions = { maxTokens: o.maxTokens ?? 320, temperature: o.temperature ?? 0, seed: o.seed ?? 1, onStep: () => tokens++ };
+  // each reply's calculator calls, when the model may make them (the trace reports them: the server's builtin_tool_calls)
+  let calls: BuiltinToolCall[] = [];
+  const chat: ChatOptions = { maxTokens: o.maxTokens ?? 320, temperature: o.temperature ?? 0, seed: o.seed ?? 1, tools: o.tools, onStep: () => tokens++, onToolCall: (call, res) => calls.push(builtinToolCall(call, res)) };
+  const madeCalls = (): { toolCalls?: BuiltinToolCall[] } => {
+    const out = calls;
+    calls = [];
+    return o.tools ? { toolCalls: out } : {};
+  };
   const sys = o.system ? [{ role: 'system' as const, content: o.system }] : [];
   const first = engine.reply({ messages: [...sys, { role: 'user', content: question }] }, chat).text;
+  const firstCalls = madeCalls().toolCalls;
   const initial = extractAnswer(first);
   let answer = initial;
   const out: ReflectRound[] = [];
@@ -79,9 +92,9 @@ export function reflect(engine: ChatEngine, question: string, o: ReflectOptions)
     };
     const review = engine.reply(conv, chat).text;
     const next = extractAnswer(review) ?? answer;
-    out.push({ feedback, review, answer: next });
+    out.push({ feedback, review, answer: next, ...madeCalls() });
     if (next === answer) break;
     answer = next;
   }
-  return { question, first, initial, rounds: out, answer, tokens, ms: performance.now() - t0 };
+  return { question, first, ...(firstCalls ? { firstToolCalls: firstCalls } : {}), initial, rounds: out, answer, tokens, ms: performance.now() - t0 };
 }

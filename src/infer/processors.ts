@@ -42,6 +42,55 @@ export interface LogitsWarper {
 }
 
 /**
+ * One generation option's valid values. `ok`/`want`: the option's range as its docs give it
+ * (OpenAI's for the penalties), where the value that turns a step off is allowed (`topK` 0, `topP`
+ * 1). `processor`: where the step's own constructor needs more, because it is only built when the
+ * option is on (a `TopK` keeping 0 tokens, a `Temperature` of 0, which is the sampler's greedy
+ * pick rather than a warper).
+ */
+export interface GenerationOptionRule {
+  /** The option as messages name it (the CLI flag's spelling). */
+  label: string;
+  ok(v: number): boolean;
+  want: string;
+  processor?: { ok(v: number): boolean; want: string };
+}
+
+/**
+ * The generation options' rules: the one table `checkGenerationOptions` (the library's entry
+ * points and the CLI's flags) and the processors' and warpers' constructors (for direct users
+ * of them) read, so the two never state different ranges.
+ */
+export const GENERATION_OPTION_RULES = {
+  maxTokens: { label: 'max-tokens', ok: (v) => Number.isInteger(v) && v >= 0, want: 'an integer ≥ 0' },
+  temperature: { label: 'temperature', ok: (v) => v >= 0, want: 'a number ≥ 0', processor: { ok: (v) => v > 0, want: "a positive number (0 = greedy is the sampler's, not a warper)" } },
+  topK: { label: 'top-k', ok: (v) => Number.isInteger(v) && v >= 0, want: 'an integer ≥ 0 (0 = off)', processor: { ok: (v) => Number.isInteger(v) && v >= 1, want: 'a positive integer (0 = off: no warper)' } },
+  // 0 keeps only the most likely token, as OpenAI and Hugging Face take it (vLLM refuses 0)
+  topP: { label: 'top-p', ok: (v) => v >= 0 && v <= 1, want: 'in [0, 1] (1 = off, 0 = only the most likely token)' },
+  minP: { label: 'min-p', ok: (v) => v >= 0 && v <= 1, want: 'in [0, 1] (0 = off)' },
+  repetitionPenalty: { label: 'repetition-penalty', ok: (v) => v > 0, want: 'a positive number (1 = off)' },
+  presencePenalty: { label: 'presence-penalty', ok: (v) => v >= -2 && v <= 2, want: 'in [-2, 2] (0 = off)' },
+  frequencyPenalty: { label: 'frequency-penalty', ok: (v) => v >= -2 && v <= 2, want: 'in [-2, 2] (0 = off)' },
+  seed: { label: 'seed', ok: (v) => Number.isInteger(v), want: 'an integer' },
+} as const satisfies Record<string, GenerationOptionRule>;
+
+export type GenerationOption = keyof typeof GENERATION_OPTION_RULES;
+
+/**
+ * Check one option's value against its rule in GENERATION_OPTION_RULES (`processor`: the stricter
+ * rule of the step's constructor, where it has one). Values arrive untyped from JavaScript callers
+ * and JSON (`{maxTokens: 'x'}`), so each is checked to be a finite number first.
+ * @throws GptforgeError whose `field` is the option's name, e.g. `top-p 3: must be in [0, 1] (1 = off, 0 = only the most likely token)`.
+ */
+export function checkGenerationOption(field: GenerationOption, v: unknown, processor = false): void {
+  const rule: GenerationOptionRule = GENERATION_OPTION_RULES[field];
+  // the option's own range first (the same message as checkGenerationOptions), then the constructor's need
+  for (const r of processor && rule.processor ? [rule, rule.processor] : [rule]) {
+    if (typeof v !== 'number' || !Number.isFinite(v) || !r.ok(v)) throw new GptforgeError(`${rule.label} ${typeof v === 'string' ? JSON.stringify(v) : String(v)}: must be ${r.want}`, { field });
+  }
+}
+
+/**
  * OpenAI's `logit_bias`: add `bias[id]` to that token's logit before sampling
  * (https://platform.openai.com/docs/api-reference/chat/create#chat-create-logit_bias:
  * "values between -100 and 100 … -100 should result in a ban"). -100 and below ban the token
@@ -70,7 +119,7 @@ export class LogitBias implements LogitsProcessor {
  */
 export class RepetitionPenalty implements LogitsProcessor {
   constructor(readonly penalty: number) {
-    if (!(penalty > 0) || !Number.isFinite(penalty)) throw new GptforgeError(`repetition penalty ${penalty}: must be a positive number (1 = off)`, { field: 'repetitionPenalty' });
+    checkGenerationOption('repetitionPenalty', penalty, true);
   }
   process(logits: Float32Array, row: RowView): void {
     const th = this.penalty;
@@ -93,12 +142,8 @@ export class PresenceFrequencyPenalty implements LogitsProcessor {
     readonly presence: number,
     readonly frequency: number,
   ) {
-    for (const [field, v] of [
-      ['presencePenalty', presence],
-      ['frequencyPenalty', frequency],
-    ] as const) {
-      if (!Number.isFinite(v) || v < -2 || v > 2) throw new GptforgeError(`${v}: must be a number in [-2, 2]`, { field });
-    }
+    checkGenerationOption('presencePenalty', presence, true);
+    checkGenerationOption('frequencyPenalty', frequency, true);
   }
   process(logits: Float32Array, row: RowView): void {
     for (const [id, c] of row.sampledCounts) if (c > 0) logits[id] -= c * this.frequency + this.presence;
@@ -207,7 +252,7 @@ function kthLargest(values: Float64Array, k: number): number {
  */
 export class Temperature implements LogitsWarper {
   constructor(readonly temperature: number) {
-    if (!(temperature > 0) || !Number.isFinite(temperature)) throw new GptforgeError(`temperature ${temperature}: the warper needs a positive number (0 = greedy is the sampler's)`, { field: 'temperature' });
+    checkGenerationOption('temperature', temperature, true);
   }
   warp(scores: Float64Array): void {
     let mx = -Infinity;
@@ -219,7 +264,7 @@ export class Temperature implements LogitsWarper {
 /** Top-k (Fan et al. 2018, "Hierarchical Neural Story Generation"): only the k highest scores stay (ties: lower ids). */
 export class TopK implements LogitsWarper {
   constructor(readonly k: number) {
-    if (!Number.isInteger(k) || k < 1) throw new GptforgeError(`top-k ${k}: must be a positive integer (0 = off)`, { field: 'topK' });
+    checkGenerationOption('topK', k, true);
   }
   warp(scores: Float64Array): void {
     keepBest(scores, this.k, scores);
@@ -229,11 +274,13 @@ export class TopK implements LogitsWarper {
 /**
  * Top-p, nucleus sampling (Holtzman et al. 2019, "The Curious Case of Neural Text
  * Degeneration", §3.1): keep the smallest set of most likely tokens whose probability (under
- * the distribution as it is at this point, after temperature and top-k) reaches p.
+ * the distribution as it is at this point, after temperature and top-k) reaches p. At least
+ * one token stays, so p = 0 keeps only the most likely (ties: the lowest id), as OpenAI's
+ * `top_p: 0` and Hugging Face's TopPLogitsWarper (min_tokens_to_keep 1) take it.
  */
 export class TopP implements LogitsWarper {
   constructor(readonly p: number) {
-    if (!(p > 0 && p <= 1)) throw new GptforgeError(`top-p ${p}: must be in (0, 1] (1 = off)`, { field: 'topP' });
+    checkGenerationOption('topP', p, true);
   }
   warp(scores: Float64Array): void {
     if (this.p >= 1) return;
@@ -260,7 +307,7 @@ export class TopP implements LogitsWarper {
  */
 export class MinP implements LogitsWarper {
   constructor(readonly minP: number) {
-    if (!(minP >= 0 && minP <= 1)) throw new GptforgeError(`min-p ${minP}: must be in [0, 1] (0 = off)`, { field: 'minP' });
+    checkGenerationOption('minP', minP, true);
   }
   warp(scores: Float64Array): void {
     if (this.minP <= 0) return;
@@ -281,7 +328,7 @@ export interface SamplingOptions {
   temperature?: number;
   /** Keep only the k most likely tokens (0 = off). */
   topK?: number;
-  /** Keep the smallest set of tokens whose probability reaches p (1 = off). */
+  /** Keep the smallest set of tokens whose probability reaches p (1 = off; 0 keeps the most likely only). */
   topP?: number;
   /** Keep tokens at least minP × the top token's probability (0 = off). */
   minP?: number;
@@ -312,38 +359,23 @@ export function buildProcessors(opts: SamplingOptions, vocabSize: number): Logit
 /**
  * Check generation options before any work: the one validator the library's entry points
  * (`generateText`, so `sampleFromRun`/`sampleFromModel`; `ChatEngine`) and the CLI's sampling
- * flags (`checkSamplingFlags`) share. Ranges as each option's docs give them (OpenAI's for the
- * penalties); `maxTokens` 0 is allowed (an empty completion, finish reason 'length').
- * Values arrive untyped from JavaScript callers and JSON (`{maxTokens: 'x'}`), so each is
- * checked to be a finite number first.
+ * flags (`checkSamplingFlags`) share, over GENERATION_OPTION_RULES (the table the processors'
+ * constructors read too). `maxTokens` 0 is allowed (an empty completion, finish reason 'length').
  * @throws GptforgeError whose `field` is the option's name (`maxTokens`, `topP`, …; the CLI prints
  *   the flag), e.g. `max-tokens -1: must be an integer ≥ 0`.
  */
 export function checkGenerationOptions(opts: SamplingOptions & { maxTokens?: number; seed?: number }): void {
-  const check = (field: keyof typeof opts, label: string, ok: (v: number) => boolean, want: string): void => {
-    const v = opts[field] as unknown;
-    if (v === undefined) return;
-    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new GptforgeError(`${label} ${typeof v === 'string' ? JSON.stringify(v) : String(v)}: must be ${want}`, { field });
-  };
-  check('maxTokens', 'max-tokens', (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0');
-  check('temperature', 'temperature', (v) => v >= 0, 'a number ≥ 0');
-  check('topK', 'top-k', (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0 (0 = off)');
-  check('topP', 'top-p', (v) => v > 0 && v <= 1, 'in (0, 1] (1 = off)');
-  check('minP', 'min-p', (v) => v >= 0 && v <= 1, 'in [0, 1] (0 = off)');
-  check('repetitionPenalty', 'repetition-penalty', (v) => v > 0, 'a number > 0 (1 = off)');
-  check('presencePenalty', 'presence-penalty', (v) => v >= -2 && v <= 2, 'in [-2, 2] (0 = off)');
-  check('frequencyPenalty', 'frequency-penalty', (v) => v >= -2 && v <= 2, 'in [-2, 2] (0 = off)');
-  check('seed', 'seed', (v) => Number.isInteger(v), 'an integer');
+  for (const field of Object.keys(GENERATION_OPTION_RULES) as GenerationOption[]) if (opts[field] !== undefined) checkGenerationOption(field, opts[field]);
 }
 
 /** The warpers the options ask for (temperature > 0), in order: temperature, top-k, top-p, min-p. */
 export function buildWarpers(opts: SamplingOptions): LogitsWarper[] {
   const t = opts.temperature ?? 1;
-  if (!(t >= 0) || !Number.isFinite(t)) throw new GptforgeError(`temperature ${t}: must be a number ≥ 0`, { field: 'temperature' });
+  checkGenerationOption('temperature', t);
   // always shift by the max, also at τ = 1: exp stays in range
   const out: LogitsWarper[] = t > 0 ? [new Temperature(t)] : [];
   const k = opts.topK ?? 0;
-  if (!Number.isInteger(k) || k < 0) throw new GptforgeError(`top-k ${k}: must be an integer ≥ 0 (0 = off)`, { field: 'topK' });
+  checkGenerationOption('topK', k);
   if (k > 0) out.push(new TopK(k));
   if (opts.topP !== undefined && opts.topP !== 1) out.push(new TopP(opts.topP));
   if (opts.minP !== undefined && opts.minP !== 0) out.push(new MinP(opts.minP));

@@ -4,6 +4,7 @@ import type { TokenConstraint } from './constraint.js';
 import { maskCallLogits } from './constrain/toolcall.js';
 import type { RowController } from './pipeline.js';
 import type { LogitsProcessor, RowView } from './processors.js';
+import type { ToolResult } from './tools/registry.js';
 
 /** What a tool row needs: the tokenizer, the longest call and the call body's grammar. */
 export interface ToolCallSetup {
@@ -31,6 +32,28 @@ export function splitToolCall(text: string): { name: string | null; input: strin
   const colon = text.indexOf(':');
   const name = colon > 0 ? text.slice(0, colon).trim() : '';
   return name === '' ? { name: null, input: text.trim() } : { name, input: text.slice(colon + 1).trim() };
+}
+
+/**
+ * A built-in tool's call that ran inside decoding, as it is reported: the server's
+ * `builtin_tool_calls` entries on a chat message and in a technique's trace (docs/server.md),
+ * the techniques' traces (src/assist/ask.ts). `output` is what was forced into the reply for the
+ * model to read.
+ */
+export interface BuiltinToolCall {
+  /** The tool that ran (its registered spelling), or the name the model wrote when none matched (`invalid` when it wrote none). */
+  name: string;
+  /** The call's input text after the colon (`12*3`). */
+  input: string;
+  /** The tool's result, or `error: …` (`ok` false). */
+  output: string;
+  ok: boolean;
+}
+
+/** The report of a call whose body was `text` ("name: input", splitToolCall's rule) and whose registry answer was `result`. */
+export function builtinToolCall(text: string, result: ToolResult): BuiltinToolCall {
+  const { name, input } = splitToolCall(text);
+  return { name: result.tool ?? name ?? 'invalid', input, output: result.output, ok: result.ok };
 }
 
 /**

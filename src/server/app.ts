@@ -11,7 +11,8 @@ import { GptforgeError } from '../util/errors.js';
 import { parseJsonFile } from '../util/json.js';
 import type { GrammarConstraint } from '../infer/constrain/matcher.js';
 import { declaredToolCallConstraint, type ToolDeclaration } from '../infer/constrain/toolcall.js';
-import { chatPrompt, TOOL_HINT, toConversation, ToolRowController, type ApiToolCall, type BuiltinToolCall, type ToolChoice } from './chat.js';
+import { ReplyConstraint } from '../infer/constrain/reply.js';
+import { BuiltinCallPlaces, chatPrompt, TOOL_HINT, toConversation, ToolRowController, type ApiToolCall, type ToolChoice } from './chat.js';
 import { runAssist } from './assist.js';
 import { ApiError, badRequest } from './errors.js';
 import { responseFormatConstraint } from './formats.js';
@@ -356,7 +357,6 @@ export class GptforgeServer {
       stop: stopStrings(b),
       seed: optNumber(b, 'seed', -(2 ** 53), 2 ** 53, { integer: true }) ?? randomInt(2 ** 31),
     };
-    if (req.topP === 0) throw badRequest("'top_p' must be greater than 0", 'top_p');
     buildProcessors(req, V); // validates what the pipeline would reject
     return req;
   }
@@ -461,8 +461,10 @@ export class GptforgeServer {
       choice = { name };
     }
     if ((choice === 'required' || typeof choice === 'object') && clientTools.size === 0 && !builtin) throw badRequest(`'tool_choice' ${JSON.stringify(tc)} needs 'tools'`, 'tool_choice');
-    const constraint = responseFormatConstraint(m.tok, b.response_format);
-    if (constraint && (clientTools.size > 0 || builtin)) throw badRequest("'response_format' cannot be combined with tools", 'response_format');
+    // with tools, OpenAI's rule: the reply is a tool call (its arguments under the tool's `parameters` when strict)
+    // or content under `response_format`; built-in calls may run before that content (never inside it), as on `chat`
+    const format = responseFormatConstraint(m.tok, b.response_format);
+    const constraint = format && (clientTools.size > 0 || builtin) ? ReplyConstraint.forTokenizer(format, m.tok) : format;
 
     // retrieval (gptforge extension `rag`): passages into the last user message, room left for the reply
     let rag: RagContext | null = null;
@@ -482,6 +484,8 @@ export class GptforgeServer {
     const banned = [sp['<|bos|>'], sp['<|user_start|>'], sp['<|user_end|>'], sp['<|assistant_start|>'], sp['<|system_start|>'], sp['<|system_end|>'], sp['<|output_start|>'], sp['<|output_end|>']];
     for (const name of ['<|pad|>', '<|reward|>']) if (m.tok.hasSpecial(name)) banned.push(m.tok.specialId(name));
     const controllers: ToolRowController[] = [];
+    // where each row's built-in calls ran in its content (their `offset`)
+    const places = Array.from({ length: s.n }, () => new BuiltinCallPlaces());
     const rows: RowRequest[] = [];
     for (let i = 0; i < s.n; i++) {
       const c = new ToolRowController({ tok: m.tok, clientTools, builtin, maxBuiltinCalls, choice, maxCallTokens: callConstraint ? 128 : 48, callConstraint }, `call_${id.slice(9, 21)}_${i}`);
@@ -510,6 +514,7 @@ export class GptforgeServer {
       const lps: Array<Array<ReturnType<GptforgeServer['logprobEntry']>>> = rows.map(() => []);
       const results = await this.submit(m, rows, reply, (e) => {
         firstToken();
+        places[e.row].see(controllers[e.row].builtinCalls, e.text);
         const lp = logprobOfEvent(e);
         if (lp) lps[e.row].push(lp);
       });
@@ -524,7 +529,7 @@ export class GptforgeServer {
           const { calls, partial } = callsOf(r, controllers[i]);
           return {
             index: i,
-            message: { role: 'assistant', content: calls.length > 0 && r.text === '' ? null : r.text, refusal: null, ...(calls.length > 0 ? { tool_calls: calls } : {}), ...builtinCallsJSON(controllers[i].builtinCalls) },
+            message: { role: 'assistant', content: calls.length > 0 && r.text === '' ? null : r.text, refusal: null, ...(calls.length > 0 ? { tool_calls: calls } : {}), ...places[i].json(controllers[i].builtinCalls) },
             logprobs: logprobs ? { content: lps[i], refusal: null } : null,
             finish_reason: apiFinish(r, calls, partial),
             ...(controllers[i].hint ? { hint: controllers[i].hint } : {}),
@@ -543,16 +548,13 @@ export class GptforgeServer {
     };
     // a token's chunk without logprobs, stringified once (sse.ts): per token only its text is escaped
     const textLine = sseTemplate((index, content) => chunk([{ index, delta: { content }, logprobs: null, finish_reason: null }]));
-    const shownBuiltin = rows.map(() => 0);
     const p = this.submit(m, rows, reply, (e) => {
       firstToken();
       // a built-in call that ran in this step: its own delta, after the text before it (a hidden
       // token released that) and before the text after it
       const ran = controllers[e.row].builtinCalls;
-      if (ran.length > shownBuiltin[e.row]) {
-        write(chunk([{ index: e.row, delta: { builtin_tool_calls: ran.slice(shownBuiltin[e.row]).map((c, k) => ({ index: shownBuiltin[e.row] + k, ...c })) }, logprobs: null, finish_reason: null }]));
-        shownBuiltin[e.row] = ran.length;
-      }
+      const fresh = places[e.row].see(ran, e.text);
+      if (fresh.length > 0) write(chunk([{ index: e.row, delta: { builtin_tool_calls: fresh.map((c, k) => ({ index: ran.length - fresh.length + k, ...c })) }, logprobs: null, finish_reason: null }]));
       if (e.type === 'token') {
         const lp = logprobOfEvent(e);
         if (e.text === '' && !lp) return;
@@ -787,10 +789,6 @@ export class GptforgeServer {
 }
 
 /** Log once per request that a reply's top choice was a tool call the request had not enabled (the reply carries TOOL_HINT): one place for streamed and whole replies. */
-/** The message's `builtin_tool_calls` (gptforge extension, docs/server.md): the built-in tools' calls that ran, when any did. */
-function builtinCallsJSON(calls: readonly BuiltinToolCall[]): { builtin_tool_calls?: readonly BuiltinToolCall[] } {
-  return calls.length > 0 ? { builtin_tool_calls: calls } : {};
-}
 
 function warnUnenabledTool(req: FastifyRequest, controllers: readonly ToolRowController[]): void {
   if (controllers.some((c) => c.wantedTool)) req.log.warn({ hint: TOOL_HINT }, 'chat: the model tried a tool call the request did not enable');

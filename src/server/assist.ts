@@ -5,7 +5,7 @@ import { longAddition } from '../data/synthetic/longarith.js';
 import { FEEDBACK_SOURCES, type FeedbackSource } from '../data/synthetic/reflect.js';
 import { ChatEngine } from '../infer/engine.js';
 import { defaultTools } from '../infer/tools/registry.js';
-import { toConversation } from './chat.js';
+import { toConversation, type BuiltinToolCall } from './chat.js';
 import { GptforgeError } from '../util/errors.js';
 import { badRequest } from './errors.js';
 import type { ServedModel } from './models.js';
@@ -34,6 +34,14 @@ function voteJSON(v: VoteResult): unknown {
   return { answer: v.answer ?? null, tally: v.tally.map((t) => ({ answer: t.answer, count: t.count, weight: t.weight, first: t.first })) };
 }
 
+/**
+ * A reply's built-in calls as chat reports them on its message (`builtin_tool_calls`: name, input,
+ * output, ok; docs/server.md), under `key`; nothing when it made none (as on chat).
+ */
+function callsJSON(calls: readonly BuiltinToolCall[] | undefined, key = 'builtin_tool_calls'): Record<string, readonly BuiltinToolCall[]> {
+  return calls && calls.length > 0 ? { [key]: calls } : {};
+}
+
 /** The trace in the API's field names (snake_case, null for "no answer"). */
 export function assistJSON(t: AskTrace, model: string): unknown {
   const sc = t.consistency;
@@ -47,16 +55,29 @@ export function assistJSON(t: AskTrace, model: string): unknown {
     prompt: t.prompt,
     reply: t.reply,
     answer: t.answer ?? null,
+    // direct and cot: the reply's calls (self-consistency's are on each sample, reflection's on its first reply and rounds)
+    ...callsJSON(t.toolCalls),
     ...(sc
       ? {
           consistency: {
             k: sc.samples.length,
-            samples: sc.samples.map((s, index) => ({ index, text: s.text, answer: s.answer ?? null, mean_logprob: s.meanLogprob, tokens: s.tokens, ...(s.reward !== undefined ? { reward: s.reward } : {}) })),
+            samples: sc.samples.map((s, index) => ({ index, text: s.text, answer: s.answer ?? null, mean_logprob: s.meanLogprob, tokens: s.tokens, ...(s.reward !== undefined ? { reward: s.reward } : {}), ...callsJSON(s.toolCalls) })),
             votes: { majority: voteJSON(sc.majority), logprob: voteJSON(sc.logprob), ...(sc.reward ? { reward: voteJSON(sc.reward) } : {}) },
           },
         }
       : {}),
-    ...(r ? { reflection: { question: r.question, first: r.first, initial: r.initial ?? null, rounds: r.rounds.map((x) => ({ feedback: x.feedback, review: x.review, answer: x.answer ?? null })), answer: r.answer ?? null } } : {}),
+    ...(r
+      ? {
+          reflection: {
+            question: r.question,
+            first: r.first,
+            ...callsJSON(r.firstToolCalls, 'first_builtin_tool_calls'),
+            initial: r.initial ?? null,
+            rounds: r.rounds.map((x) => ({ feedback: x.feedback, review: x.review, answer: x.answer ?? null, ...callsJSON(x.toolCalls) })),
+            answer: r.answer ?? null,
+          },
+        }
+      : {}),
     ...(t.tree ? { tree: t.tree } : {}),
     usage: { completion_tokens: t.tokens },
     ms: t.ms,

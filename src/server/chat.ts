@@ -8,7 +8,9 @@ import type { TokenConstraint } from '../infer/constraint.js';
 import type { RowView } from '../infer/processors.js';
 import type { Finish, RowProgress, StoppingCriterion } from '../infer/stopping.js';
 import type { ToolRegistry } from '../infer/tools/registry.js';
-import { splitToolCall, ToolCallRow, type ToolCallSetup } from '../infer/tools-state.js';
+import { builtinToolCall, splitToolCall, ToolCallRow, type BuiltinToolCall, type ToolCallSetup } from '../infer/tools-state.js';
+
+export type { BuiltinToolCall };
 import type { Tokenizer } from '../tokenizer/index.js';
 import { badRequest } from './errors.js';
 
@@ -27,21 +29,6 @@ export interface ApiToolCall {
   id: string;
   type: 'function';
   function: { name: string; arguments: string };
-}
-
-/**
- * A built-in tool's call that ran inside decoding (`builtin_tools`), as the response reports it: the
- * gptforge extension `builtin_tool_calls` on the message (streamed: on the delta of the step it ran
- * in, after the text before it). `output` is what was forced into the reply for the model to read.
- */
-export interface BuiltinToolCall {
-  /** The tool that ran (its registered spelling), or the name the model wrote when none matched. */
-  name: string;
-  /** The call's input text after the colon (`12*3`). */
-  input: string;
-  /** The tool's result, or `error: …` (`ok` false). */
-  output: string;
-  ok: boolean;
 }
 
 /** The model's call input → OpenAI's `arguments` JSON string. */
@@ -84,10 +71,62 @@ function textContent(content: unknown, where: string): string {
   throw badRequest(`${where}.content must be a string or an array of text parts`, `${where}.content`);
 }
 
+/** A built-in call as a response reports it on the message: BuiltinToolCall and where it ran in `content`. */
+export interface PlacedBuiltinCall extends BuiltinToolCall {
+  /** Unicode code points of the message's `content` written before the call ran. */
+  offset: number;
+}
+
+/**
+ * Where each built-in call of a row ran in its content (the response's `builtin_tool_calls[].offset`,
+ * which toConversation reads back to put the call there in the layout). Fed the row's decode events
+ * in order: a call that is new at an event ran before that event's text, since a call's tokens are
+ * hidden and the text before it was released when it opened.
+ */
+export class BuiltinCallPlaces {
+  private written = 0;
+  private readonly offsets: number[] = [];
+  /** One event of the row: the controller's calls so far and the event's text. Returns the calls new at this event. */
+  see(calls: readonly BuiltinToolCall[], text: string): PlacedBuiltinCall[] {
+    const fresh: PlacedBuiltinCall[] = [];
+    while (this.offsets.length < calls.length) {
+      fresh.push({ ...calls[this.offsets.length], offset: this.written });
+      this.offsets.push(this.written);
+    }
+    for (const _ of text) this.written++;
+    return fresh;
+  }
+  /** The message's `builtin_tool_calls` (absent when none ran). */
+  json(calls: readonly BuiltinToolCall[]): { builtin_tool_calls?: PlacedBuiltinCall[] } {
+    return calls.length > 0 ? { builtin_tool_calls: calls.map((c, i) => ({ ...c, offset: this.offsets[i] ?? this.written })) } : {};
+  }
+}
+
+/**
+ * An assistant message's `builtin_tool_calls` sent back as history (the response's message as it
+ * came): each entry's name, input, output and offset (code points of `content` before it), in order.
+ */
+function placedCalls(raw: unknown, content: string, where: string): PlacedBuiltinCall[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) throw badRequest(`${where}.builtin_tool_calls must be an array`, 'messages');
+  const length = [...content].length;
+  let last = 0;
+  return raw.map((x: unknown, k: number) => {
+    const c = x as Partial<PlacedBuiltinCall> | null;
+    const at = `${where}.builtin_tool_calls[${k}]`;
+    if (typeof c?.name !== 'string' || typeof c.input !== 'string' || typeof c.output !== 'string') throw badRequest(`${at} needs name, input and output (strings), as the response gave them`, 'messages');
+    if (!Number.isInteger(c.offset) || (c.offset as number) < last || (c.offset as number) > length) throw badRequest(`${at}.offset must be an integer from ${last} to ${length} (code points of the content before the call, in order), got ${JSON.stringify(c.offset)}`, 'messages');
+    last = c.offset as number;
+    return { name: c.name, input: c.input, output: c.output, ok: c.ok !== false, offset: last };
+  });
+}
+
 /**
  * OpenAI `messages` → a Conversation. An assistant message with k tool calls becomes k
  * assistant messages (each with one call) interleaved with the k `role: "tool"` results,
- * matched by `tool_call_id`. `developer` is read as `system`.
+ * matched by `tool_call_id`. `developer` is read as `system`. An assistant message's
+ * `builtin_tool_calls` (a response's message sent back as it came) are put back where they ran:
+ * the text before each, the call and its output, then the rest of the text, as the model wrote them.
  */
 export function toConversation(raw: unknown): Conversation {
   if (!Array.isArray(raw) || raw.length === 0) throw badRequest("'messages' must be a non-empty array", 'messages');
@@ -100,7 +139,18 @@ export function toConversation(raw: unknown): Conversation {
     if (role === 'system' || role === 'developer') out.push({ role: 'system', content: textContent(m.content, where) });
     else if (role === 'user') out.push({ role: 'user', content: textContent(m.content, where) });
     else if (role === 'assistant') {
-      const content = textContent(m.content, where);
+      let content = textContent(m.content, where);
+      const builtins = placedCalls(m.builtin_tool_calls, content, where);
+      if (builtins.length > 0) {
+        const chars = [...content];
+        let from = 0;
+        for (const c of builtins) {
+          out.push({ role: 'assistant', content: chars.slice(from, c.offset).join(''), tool_call: { name: c.name, input: c.input } });
+          out.push({ role: 'tool', content: c.output });
+          from = c.offset;
+        }
+        content = chars.slice(from).join('');
+      }
       const calls = m.tool_calls;
       if (calls === undefined || calls === null || (Array.isArray(calls) && calls.length === 0)) {
         out.push({ role: 'assistant', content });
@@ -364,7 +414,7 @@ export class ToolRowController extends ToolCallRow implements StoppingCriterion 
     const { name, input } = splitToolCall(text);
     if (this.s.builtin && (name === null || (this.s.builtin.get(name) && !this.s.clientTools.has(name)))) {
       const r = this.s.builtin.call(text);
-      this.builtinCalls.push({ name: r.tool ?? name ?? 'invalid', input, output: r.output, ok: r.ok });
+      this.builtinCalls.push(builtinToolCall(text, r));
       return this.outputTokens(r.output);
     }
     if (name === null) {

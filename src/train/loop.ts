@@ -399,6 +399,9 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
     if (!task.evaluate) return {};
     const ev = task.evaluate(step);
     clearTape();
+    // a stage with no held-out data measures nothing: a record of only {stage, step, tokens} would
+    // be an evaluation point with no value in it (the curves and `gptforge eval` read it as one)
+    if (Object.keys(ev).length === 0) return ev;
     // a resume that trained nothing (at or past --max-steps) evaluates the model the log already
     // has a record of at this step when the run that reached it evaluated there: a second record
     // at the same step would only repeat it (and count twice in the curves), so it is left out

@@ -45,7 +45,7 @@ test('sampling flags are checked before the model loads, for every ask technique
   const missing = join(tmpdir(), 'gf-no-such-run');
   for (const [args, want] of [
     [['sample', '--run', missing, '-p', 'hi', '--temperature', '-2'], /^gptforge: --temperature -2: must be a number ≥ 0$/m],
-    [['chat', '--run', missing, '-p', 'hi', '--top-p', '3'], /^gptforge: --top-p 3: must be in \(0, 1\]/m],
+    [['chat', '--run', missing, '-p', 'hi', '--top-p', '3'], /^gptforge: --top-p 3: must be in \[0, 1\]/m],
     [['ask', '--run', missing, '--technique', 'direct', '--temperature', '-2', 'What is 2+2?'], /^gptforge: --temperature -2: must be a number ≥ 0$/m],
   ] as const) {
     const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000 });

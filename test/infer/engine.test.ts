@@ -85,7 +85,7 @@ test('engine: a tool error goes back to the model as output and it continues', (
 test('ask direct with tools: the trace lists each call and its output before the reply', () => {
   const script = [sp('<|tool_start|>'), ...txt('calculator: 12*3'), sp('<|tool_end|>'), ...txt('The answer is 36.'), sp('<|assistant_end|>')];
   const t = ask(new ChatEngine(new ScriptedModel(script), tok), 'What is 12 times 3?', { technique: 'direct', tools: defaultTools() });
-  assert.deepEqual(t.toolCalls, [{ call: 'calculator: 12*3', output: '36' }]);
+  assert.deepEqual(t.toolCalls, [{ name: 'calculator', input: '12*3', output: '36', ok: true }]);
   assert.match(formatTrace(t), /\[calculator: 12\*3 → 36\]\nThe answer is 36\./);
   const none = ask(new ChatEngine(new ScriptedModel([...txt('The answer is 36.'), sp('<|assistant_end|>')]), tok), 'What is 12 times 3?', { technique: 'direct' });
   assert.equal(none.toolCalls, undefined); // without tools the trace has no calls field

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/engine/rng.js';
-import { BannedTokens, ConstraintProcessor, LogitBias, MinP, PresenceFrequencyPenalty, RepetitionPenalty, Sampler, Temperature, TopK, TopP, buildProcessors, type RowView } from '../../src/infer/processors.js';
+import { BannedTokens, ConstraintProcessor, LogitBias, MinP, PresenceFrequencyPenalty, RepetitionPenalty, Sampler, Temperature, TopK, TopP, buildProcessors, buildWarpers, checkGenerationOptions, type RowView } from '../../src/infer/processors.js';
 import type { TokenConstraint } from '../../src/infer/constraint.js';
 import { GptforgeError } from '../../src/util/errors.js';
 
@@ -54,6 +54,37 @@ test('presence / frequency penalties (OpenAI): mu − c·α_freq − [c > 0]·α
   );
 });
 
+test("one table of rules: each processor's constructor refuses what checkGenerationOptions refuses, with the same message; beyond that only the values that build no processor", () => {
+  const make: Record<string, (v: number) => unknown> = {
+    temperature: (v) => new Temperature(v),
+    topK: (v) => new TopK(v),
+    topP: (v) => new TopP(v),
+    minP: (v) => new MinP(v),
+    repetitionPenalty: (v) => new RepetitionPenalty(v),
+    presencePenalty: (v) => new PresenceFrequencyPenalty(v, 0),
+    frequencyPenalty: (v) => new PresenceFrequencyPenalty(0, v),
+  };
+  const errorOf = (f: () => unknown): string | null => {
+    try {
+      f();
+      return null;
+    } catch (e) {
+      return `${(e as GptforgeError).field} ${(e as Error).message}`;
+    }
+  };
+  for (const [field, build] of Object.entries(make))
+    for (const v of [-3, -2, -1, -0.5, 0, 0.25, 1, 1.5, 2, 2.5, 3, 7, Number.NaN, Number.POSITIVE_INFINITY]) {
+      const options = errorOf(() => checkGenerationOptions({ [field]: v }));
+      const ctor = errorOf(() => build(v));
+      if (options) assert.equal(ctor, options, `${field} ${v}`);
+      // a value the options allow: the constructor builds it, unless it is the one that builds no processor (top-k 0, greedy)
+      else if (ctor) assert.ok((field === 'topK' || field === 'temperature') && v === 0, `${field} ${v}: ${ctor}`);
+    }
+  // buildWarpers reads the same rules: what the options allow builds, what they refuse throws the same error
+  assert.equal(buildWarpers({ temperature: 0, topK: 0 }).length, 0);
+  assert.throws(() => buildWarpers({ topK: 1.5 }), /top-k 1\.5: must be an integer ≥ 0 \(0 = off\)/);
+});
+
 test('banned tokens are -Infinity; buildProcessors runs bias, penalties, then masks', () => {
   assert.deepEqual(run(new BannedTokens([0, 2]), [1, 2, 3]), [-Infinity, 2, -Infinity]);
   const procs = buildProcessors({ logitBias: { 0: 1 }, presencePenalty: 1, bannedIds: [2] }, 3);
@@ -88,7 +119,10 @@ test('temperature: (s − max)/τ; top-k keeps the k best (ties: lower ids); top
     warp(new MinP(0.2), s).filter((x) => x > -Infinity),
     [s[0], s[1], s[3]],
   ); // kept scores untouched
-  assert.throws(() => new TopP(0), /\(0, 1\]/);
+  assert.throws(() => new TopP(-0.1), /\[0, 1\]/);
+  // p = 0 keeps the most likely token only (ties: the lowest id), as OpenAI's top_p 0
+  assert.deepEqual(kept(warp(new TopP(0), s)), [1]);
+  assert.deepEqual(kept(warp(new TopP(0), [2, 5, 5, 1])), [1]);
   assert.throws(() => new MinP(1.5), /\[0, 1\]/);
 });
 

@@ -293,6 +293,17 @@ describe('chat completions', () => {
   test('temperature out of range is a BadRequestError with param', async () => {
     await assert.rejects(client.chat.completions.create({ model: 'sft', messages: user('x'), temperature: 3 }), (e: unknown) => e instanceof BadRequestError && e.param === 'temperature');
   });
+  test('top_p 0 is accepted, as OpenAI does: only the most likely token stays, so a sampled reply is the greedy one; outside [0, 1] is a BadRequestError naming top_p', async () => {
+    const greedy = await client.chat.completions.create({ model: 'sft', messages: user('Hello there.'), temperature: 0, max_tokens: 12 });
+    for (const seed of [1, 2]) {
+      const r = await client.chat.completions.create({ model: 'sft', messages: user('Hello there.'), temperature: 1, top_p: 0, seed, max_tokens: 12 });
+      assert.equal(r.choices[0].message.content, greedy.choices[0].message.content);
+    }
+    // a real model's sampled reply at top_p 1 differs from the greedy one for some seed (else the check above proves nothing)
+    const free = await Promise.all([1, 2, 3].map((seed) => client.chat.completions.create({ model: 'sft', messages: user('Hello there.'), temperature: 1, seed, max_tokens: 12 })));
+    assert.ok(free.some((r) => r.choices[0].message.content !== greedy.choices[0].message.content));
+    await assert.rejects(client.chat.completions.create({ model: 'sft', messages: user('x'), top_p: 1.5 }), (e: unknown) => e instanceof BadRequestError && e.param === 'top_p');
+  });
   test('context overflow is a BadRequestError with the token counts', async () => {
     await assert.rejects(client.chat.completions.create({ model: 'sft', messages: user('Hello'), max_tokens: 1000 }), (e: unknown) => e instanceof BadRequestError && e.code === 'context_length_exceeded' && /maximum context length is 64 tokens/.test(e.message) && /1000 in the completion/.test(e.message));
     await assert.rejects(client.chat.completions.create({ model: 'sft', messages: user('Hello there. '.repeat(30)) }), (e: unknown) => e instanceof BadRequestError && e.code === 'context_length_exceeded');
@@ -420,6 +431,34 @@ describe('tools', () => {
     }
     assert.ok(seen >= 2, `${seen} cut calls`);
   });
+  test('tools with response_format (OpenAI allows both): the reply is a tool call, or content under the format; built-in calls may run before that content', async () => {
+    const schema = { type: 'object', properties: { a: { enum: ['x', 'y'] } }, required: ['a'], additionalProperties: false };
+    const response_format = { type: 'json_schema' as const, json_schema: { name: 'answer', schema, strict: true } };
+    const valid = (content: string | null | undefined): boolean => {
+      const v = JSON.parse(content ?? 'null') as { a?: unknown } | null;
+      return v !== null && ['x', 'y'].includes(v.a as string) && Object.keys(v).length === 1;
+    };
+    // the model calls the client's tool: the reply is that call, its arguments the model's
+    const called = await client.chat.completions.create({ model: 'scripted', messages: user('weather?'), temperature: 0, tools: weather, response_format });
+    assert.equal(called.choices[0].finish_reason, 'tool_calls');
+    assert.deepEqual(JSON.parse((called.choices[0].message.tool_calls![0] as { function: { arguments: string } }).function.arguments), { city: 'Paris' });
+    // no call: the content is under response_format (the model's own "Hello there." is masked)
+    const plain = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0, tools: weather, response_format, max_tokens: 30 });
+    assert.equal(plain.choices[0].finish_reason, 'stop');
+    assert.ok(valid(plain.choices[0].message.content), String(plain.choices[0].message.content));
+    // the built-in calculator runs first, then the value is written under the format (plain and streamed)
+    type Builtin = { builtin_tool_calls?: Array<{ name: string; output: string }> };
+    const calc = { model: 'scripted', messages: user('calc please'), temperature: 0, builtin_tools: ['calculator'], response_format, max_tokens: 40 };
+    const ran = await client.chat.completions.create(calc as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    assert.deepEqual(
+      (ran.choices[0].message as Builtin).builtin_tool_calls?.map((c) => `${c.name} ${c.output}`),
+      ['calculator 36'],
+    );
+    assert.ok(valid(ran.choices[0].message.content), String(ran.choices[0].message.content));
+    let streamed = '';
+    for await (const ch of await client.chat.completions.create({ ...calc, stream: true } as OpenAI.ChatCompletionCreateParamsStreaming)) streamed += ch.choices[0]?.delta.content ?? '';
+    assert.equal(streamed, ran.choices[0].message.content);
+  });
   test('tool calls are accumulated from a stream', async () => {
     const final = await client.chat.completions.stream({ model: 'scripted', messages: user('weather?'), temperature: 0, tools: weather }).finalChatCompletion();
     assert.equal(final.choices[0].finish_reason, 'tool_calls');
@@ -462,6 +501,28 @@ describe('tools', () => {
     assert.equal(bad.status, 400);
     assert.equal(bad.json.error.param, 'max_tool_calls');
   });
+  test("assist reports each reply's built-in calls as chat does (builtin_tool_calls: name, input, output, ok): on self-consistency's samples, reflection's first reply and rounds, a direct reply; none without builtin_tools", async () => {
+    const call = { name: 'calculator', input: '12*3', output: '36', ok: true };
+    const assist = async (extra: Record<string, unknown>) => (await post('/v1/gptforge/assist', { model: 'scripted', messages: user('calc 12 plus 3?'), max_tokens: 40, builtin_tools: ['calculator'], ...extra })).json;
+    const sc = await assist({ technique: 'self-consistency', k: 2, temperature: 0 });
+    assert.deepEqual(
+      sc.consistency.samples.map((s: { builtin_tool_calls?: unknown }) => s.builtin_tool_calls),
+      [[call], [call]],
+    );
+    assert.equal(sc.answer, '36');
+    const rf = await assist({ technique: 'reflect', rounds: 2 });
+    assert.deepEqual(rf.reflection.first_builtin_tool_calls, [call]);
+    assert.ok(rf.reflection.rounds.length >= 1);
+    for (const round of rf.reflection.rounds) assert.deepEqual(round.builtin_tool_calls, [call]);
+    const direct = await assist({ technique: 'direct' });
+    assert.deepEqual(direct.builtin_tool_calls, [call]);
+    // without the calculator no call runs, and no field is there (as on chat)
+    const off = await assist({ technique: 'self-consistency', k: 2, temperature: 0, builtin_tools: undefined });
+    assert.deepEqual(
+      off.consistency.samples.map((s: { builtin_tool_calls?: unknown }) => s.builtin_tool_calls),
+      [undefined, undefined],
+    );
+  });
   test('rag.empty_context in the library\'s spelling ("no-answer") is a 400 naming the API\'s values ("no_answer" or "generate")', async () => {
     const r = await post('/v1/chat/completions', { model: 'scripted', messages: user('hi'), rag: { empty_context: 'no-answer' } });
     assert.equal(r.status, 400);
@@ -472,7 +533,8 @@ describe('tools', () => {
     type Builtin = { builtin_tool_calls?: Array<{ index?: number; name: string; input: string; output: string; ok: boolean }> };
     const calc = { model: 'scripted', messages: user('calc please'), temperature: 0, builtin_tools: ['calculator'] };
     const r = await client.chat.completions.create(calc as OpenAI.ChatCompletionCreateParamsNonStreaming);
-    assert.deepEqual((r.choices[0].message as Builtin).builtin_tool_calls, [{ name: 'calculator', input: '12*3', output: '36', ok: true }]);
+    // offset: where it ran in the content (code points before it), so the message can go back as history (docs/server.md)
+    assert.deepEqual((r.choices[0].message as Builtin).builtin_tool_calls, [{ name: 'calculator', input: '12*3', output: '36', ok: true, offset: 0 }]);
     // streamed: the call's delta comes before the text the model wrote after reading its output
     const seen: string[] = [];
     for await (const ch of await client.chat.completions.create({ ...calc, stream: true } as OpenAI.ChatCompletionCreateParamsStreaming)) {
@@ -484,6 +546,40 @@ describe('tools', () => {
     // no built-in call, no field
     const plain = await client.chat.completions.create({ model: 'scripted', messages: user('hi'), temperature: 0, builtin_tools: ['calculator'] } as OpenAI.ChatCompletionCreateParamsNonStreaming);
     assert.equal((plain.choices[0].message as Builtin).builtin_tool_calls, undefined);
+  });
+  test("a reply sent back as history keeps its built-in calls where they ran: the message as it came (builtin_tool_calls with offsets) or OpenAI's form (assistant tool_calls, tool messages, then the rest of the reply) render the turn the model wrote", async () => {
+    const calc = { model: 'scripted', messages: user('calc please'), temperature: 0, builtin_tools: ['calculator'] };
+    const r = await client.chat.completions.create(calc as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    const msg = r.choices[0].message;
+    assert.equal(msg.content, ' It says: 36.');
+    const turn = '<|assistant_start|><|tool_start|>calculator: 12*3<|tool_end|><|output_start|>36<|output_end|> It says: 36.<|assistant_end|><|user_start|>and now?<|user_end|>';
+    const rendered = async (messages: unknown[]): Promise<string> => {
+      const t = await post('/tokenize', { model: 'scripted', messages });
+      assert.equal(t.status, 200, JSON.stringify(t.json));
+      return tok.decode(t.json.tokens);
+    };
+    // the message as the client got it (the usual `messages.push(message)`), sent back through the client
+    const echoed = [...user('calc please'), msg, ...user('and now?')];
+    assert.ok((await rendered(echoed)).includes(turn), await rendered(echoed));
+    const next = await client.chat.completions.create({ model: 'scripted', messages: echoed as OpenAI.ChatCompletionMessageParam[], temperature: 0, max_tokens: 12 });
+    assert.equal(next.choices.length, 1);
+    // OpenAI's form of the same turn: the call as tool_calls, its output as a tool message, the text after it as the next assistant message
+    const openai: OpenAI.ChatCompletionMessageParam[] = [
+      ...user('calc please'),
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'calculator', arguments: '{"input":"12*3"}' } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: '36' },
+      { role: 'assistant', content: ' It says: 36.' },
+      ...user('and now?'),
+    ];
+    assert.equal(await rendered(openai), await rendered(echoed));
+    // a call in the middle of the text: the text before it, the call, the rest
+    const mid = { role: 'assistant', content: 'Let me see. It is 36.', builtin_tool_calls: [{ name: 'calculator', input: '12*3', output: '36', ok: true, offset: 11 }] };
+    assert.ok((await rendered([...user('calc please'), mid, ...user('and now?')])).includes('<|assistant_start|>Let me see.<|tool_start|>calculator: 12*3<|tool_end|><|output_start|>36<|output_end|> It is 36.<|assistant_end|>'));
+    // an offset past the content is a 400 naming the message
+    const bad = await post('/v1/chat/completions', { model: 'scripted', messages: [...user('calc please'), { ...mid, builtin_tool_calls: [{ ...mid.builtin_tool_calls[0], offset: 99 }] }, ...user('and now?')] });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json.error.param, 'messages');
+    assert.match(bad.json.error.message, /messages\[1\]\.builtin_tool_calls\[0\]\.offset must be an integer from 0 to 21/);
   });
   test('a reply whose model wanted a tool the request did not enable carries a hint saying so (plain and streamed); with the tool on, none', async () => {
     type Hinted = { hint?: string };

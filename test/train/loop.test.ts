@@ -144,6 +144,16 @@ test('a resume that trains nothing (at or past --max-steps) logs no second evalu
   assert.deepEqual(evals(), [4, 6, 7]);
 });
 
+test('a stage with no held-out data (its evaluate measures nothing) appends no evaluation record, at the interval or at the end', async () => {
+  const dir = tempDir('gf-loop-noval-');
+  const task = { ...toyTask(), evaluate: () => ({}) };
+  await train(task, { ...cfg, maxSteps: 6 }, { runDir: dir, stageDir: join(dir, 'toy'), quiet: true });
+  const records = new MetricsLog(dir).read('toy');
+  assert.ok(records.length > 0, 'the training records are logged');
+  const empty = records.filter((r) => Object.keys(r).every((k) => ['stage', 'step', 'tokens'].includes(k)));
+  assert.deepEqual(empty, []);
+});
+
 test('training loop: NaN stops with a clear message and leaves the last checkpoint intact', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gf-loop-nan-'));
   try {

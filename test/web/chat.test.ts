@@ -171,6 +171,14 @@ test("chat: the server calculator's calls show inline where they ran, as `gptfor
   await page.reload();
   await page.waitForSelector('.msg.assistant .builtin-call');
   assert.equal(await page.locator('.msg.assistant .content').last().innerText(), '[calculator: 12*3 → 36] It says: 36.');
+  // the next request sends the reply back with its call where it ran, so the model reads its own turn as it wrote it
+  const next = page.waitForRequest((r) => r.url().endsWith('/v1/chat/completions') && r.method() === 'POST');
+  await send('slow', 'and now?');
+  const sent = ((await next).postDataJSON() as { messages: Array<{ role: string; content: string | null; builtin_tool_calls?: unknown }> }).messages;
+  const earlier = sent.find((m) => m.role === 'assistant');
+  assert.equal(earlier?.content, ' It says: 36.');
+  assert.deepEqual(earlier?.builtin_tool_calls, [{ name: 'calculator', input: '12*3', output: '36', ok: true, offset: 0 }]);
+  await page.waitForFunction(`${LAST}?.getAttribute('data-finish')`, null, { timeout: 15_000 });
   await page.selectOption('#model', 'scripted');
 });
 

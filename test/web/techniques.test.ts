@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import { RagStore } from '../../src/rag/store.js';
 import { launchChromium } from './browser.js';
+import { scriptedModel } from '../server/fixture.js';
 import { citerModel, reviewerModel, VOTER_ANSWERS, voterModel, webServer, type WebServer } from './fixtures.js';
 
 /**
@@ -16,7 +17,7 @@ let browser: Browser;
 let page: Page;
 
 before(async () => {
-  s = await webServer({ withRag: true, models: (tok) => [voterModel(tok), reviewerModel(tok), citerModel(tok)] });
+  s = await webServer({ withRag: true, models: (tok) => [voterModel(tok), reviewerModel(tok), citerModel(tok), { ...scriptedModel(tok), id: 'calc' }] });
   browser = await launchChromium();
   page = await browser.newPage();
 });
@@ -91,6 +92,28 @@ test('chat: reflection shows the first answer and its rounds with feedback', asy
   assert.match(await rounds.first().locator('.feedback').innerText(), /The calculator says 12\+39 = 51/);
   assert.equal(await rounds.first().getAttribute('data-answer'), '51');
   assert.match(await msg.locator('.trace-head').innerText(), /41 → 51/);
+  await page.selectOption('#technique', 'direct');
+});
+
+test("chat: a technique's server-calculator calls show with the reply that made them, as `gptforge chat` prints them: each sample's, reflection's first answer's and each round's", async () => {
+  // the scripted model calls calculator: 12*3 whenever the question says "calc", then reads its output
+  await newChat('calc');
+  await page.selectOption('#tools', 'server');
+  await page.selectOption('#technique', 'self-consistency');
+  await page.fill('#k', '2');
+  await send('calc 12 plus 3?');
+  const sc = page.locator('.msg.assistant').last();
+  assert.deepEqual(await sc.locator('.votes .sample .content .builtin-call').allTextContents(), ['[calculator: 12*3 → 36]', '[calculator: 12*3 → 36]']);
+  await sc.locator('.sample summary').first().click();
+  // the call, then the text the model wrote after reading its output (the badge's margin is the gap)
+  assert.match((await sc.locator('.sample .content').first().innerText()).trim(), /^\[calculator: 12\*3 → 36\] ?It says: 36\.$/);
+  await page.selectOption('#technique', 'reflect');
+  await page.selectOption('#feedback', 'self');
+  await send('calc 12 plus 3?');
+  const rf = page.locator('.msg.assistant').last();
+  assert.match((await rf.locator('.rounds .first .content').innerText()).trim(), /^\[calculator: 12\*3 → 36\] ?It says: 36\.$/);
+  assert.ok((await rf.locator('.rounds li.round').count()) >= 1);
+  assert.deepEqual(await rf.locator('.rounds li.round').first().locator('.content .builtin-call').allTextContents(), ['[calculator: 12*3 → 36]']);
   await page.selectOption('#technique', 'direct');
 });
 
