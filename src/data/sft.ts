@@ -341,22 +341,29 @@ export class PackedLoader {
     const rows: number[][] = [];
     while (next < order.length || pending.length > 0) {
       while (pending.length < WINDOW && next < order.length) pending.push(order[next++]);
-      let space = this.T + 1;
       const row: number[] = [];
-      for (;;) {
-        let best = -1;
-        for (let j = 0; j < pending.length; j++) {
-          const len = this.items[pending[j]].ids.length;
-          if (len <= space && (best < 0 || len > this.items[pending[best]].ids.length)) best = j;
-        }
-        if (best < 0) break;
-        const it = pending.splice(best, 1)[0];
-        row.push(it);
-        space -= this.items[it].ids.length;
-      }
+      this.fillBestFit(pending, row, this.T + 1);
       rows.push(row);
     }
     this.rows = rows;
+  }
+
+  /**
+   * Best fit: moves the longest waiting item that still fits in `space` tokens from `pending` to
+   * `row`, again and again until none fits. Both layouts fill their rows with it.
+   */
+  private fillBestFit(pending: number[], row: number[], space: number): void {
+    for (;;) {
+      let best = -1;
+      for (let j = 0; j < pending.length; j++) {
+        const len = this.items[pending[j]].ids.length;
+        if (len <= space && (best < 0 || len > this.items[pending[best]].ids.length)) best = j;
+      }
+      if (best < 0) return;
+      const it = pending.splice(best, 1)[0];
+      row.push(it);
+      space -= this.items[it].ids.length;
+    }
   }
 
   /** The grouped layout (see the class comment); `offset`: the batch row this epoch's first row falls on. */
@@ -385,17 +392,7 @@ export class PackedLoader {
         row.push(first);
         space -= this.items[first].ids.length;
       }
-      for (;;) {
-        let best = -1;
-        for (let j = 0; j < pending.length; j++) {
-          const len = this.items[pending[j]].ids.length;
-          if (len <= space && (best < 0 || len > this.items[pending[best]].ids.length)) best = j;
-        }
-        if (best < 0) break;
-        const it = pending.splice(best, 1)[0];
-        row.push(it);
-        space -= this.items[it].ids.length;
-      }
+      this.fillBestFit(pending, row, space);
       rows.push(row);
     };
     for (const u of order.map((i) => units[i])) {
