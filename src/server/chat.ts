@@ -1,4 +1,4 @@
-import { chatTokenIds, renderConversation, renderPrompt } from '../data/chat.js';
+import { callInput, chatTokenIds, renderConversation, renderPrompt } from '../data/chat.js';
 import type { Conversation, Message } from '../data/conversation.js';
 import { byteSet } from '../infer/constrain/bytes.js';
 import { alt, bytes, literal, seq, star } from '../infer/constrain/grammar.js';
@@ -42,19 +42,8 @@ export function argumentsOf(input: string): string {
   return JSON.stringify({ input });
 }
 
-/** OpenAI's `arguments` JSON string → the model's call input. */
-export function inputOf(args: string): string {
-  try {
-    const v: unknown = JSON.parse(args);
-    if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
-      const vals = Object.values(v as Record<string, unknown>);
-      if (vals.length === 1 && typeof vals[0] === 'string') return vals[0];
-    }
-  } catch {
-    // not JSON: the text itself
-  }
-  return args;
-}
+/** OpenAI's `arguments` JSON string → the model's call input: the data layer's rule (callInput), so files and requests read calls alike. */
+export const inputOf = callInput;
 
 function textContent(content: unknown, where: string): string {
   if (typeof content === 'string') return content;
