@@ -754,6 +754,17 @@ describe('errors', () => {
     assert.equal(r.json.error.param, 'messages');
     assert.match(r.json.error.message, /reflection reviews an arithmetic answer/);
   });
+  test('the Responses API (client.responses.create) is an APIError in OpenAI shape pointing to chat completions', async () => {
+    await assert.rejects(client.responses.create({ model: 'sft', input: 'hi' }), (e: unknown) => {
+      assert.ok(e instanceof APIError && e.status === 404, String(e));
+      assert.deepEqual([e.type, e.param, e.code], ['invalid_request_error', null, 'unknown_url']);
+      assert.match(e.message, /The Responses API \(POST \/v1\/responses\) is not implemented by this server: use the Chat Completions API, POST \/v1\/chat\/completions/);
+      return true;
+    });
+    // its other routes too (retrieve a response by id)
+    const r = await fetch(`${base}/v1/responses/resp_1?include=x`);
+    assert.match(((await r.json()) as { error: { message: string } }).error.message, /^The Responses API \(GET \/v1\/responses\/resp_1\) is not implemented/);
+  });
   test('an unknown route is a 404 in OpenAI shape; bad JSON is a 400', async () => {
     const r = await fetch(`${base}/v1/nope`);
     assert.equal(r.status, 404);
