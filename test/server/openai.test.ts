@@ -159,6 +159,28 @@ describe('chat completions', () => {
     assert.equal(r.usage!.prompt_tokens, prompt);
     assert.equal(r.usage!.completion_tokens, txt('Hello there. How are you? Bye.').length + 1); // and the end token
   });
+  test("an assistant message with a refusal part (as OpenAI models send one back) is read as that reply's text; a user's refusal part is a 400", async () => {
+    const said = 'I cannot help with that.';
+    const history = (assistant: OpenAI.Chat.ChatCompletionAssistantMessageParam): OpenAI.Chat.ChatCompletionMessageParam[] => [{ role: 'user', content: 'hack it' }, assistant, { role: 'user', content: 'ok, hi' }];
+    const asked = async (assistant: OpenAI.Chat.ChatCompletionAssistantMessageParam) => (await client.chat.completions.create({ model: 'scripted', messages: history(assistant), temperature: 0, max_tokens: 1 })).usage!.prompt_tokens;
+    const asText = await asked({ role: 'assistant', content: said });
+    assert.equal(await asked({ role: 'assistant', content: [{ type: 'refusal', refusal: said }] }), asText);
+    assert.equal(
+      await asked({
+        role: 'assistant',
+        content: [
+          { type: 'text', text: 'I cannot ' },
+          { type: 'refusal', refusal: 'help with that.' },
+        ],
+      }),
+      asText,
+    );
+    // the message a reply returns, sent back as it came: content null, refusal set
+    assert.equal(await asked({ role: 'assistant', content: null, refusal: said }), asText);
+    assert.notEqual(await asked({ role: 'assistant', content: 'Sure.' }), asText, 'the count tells the texts apart');
+    const userRefusal = [{ role: 'user', content: [{ type: 'refusal', refusal: said }] }] as unknown as OpenAI.Chat.ChatCompletionMessageParam[];
+    await assert.rejects(client.chat.completions.create({ model: 'scripted', messages: userRefusal }), (e: unknown) => e instanceof BadRequestError && /messages\[0\]\.content\[0\]: only text parts are supported/.test(e.message));
+  });
   test('a real model (sft) replies within max_tokens; finish length when cut', async () => {
     const r = await client.chat.completions.create({ model: 'sft', messages: user('Hello'), max_tokens: 5, seed: 3 });
     assert.ok(r.usage!.completion_tokens <= 5);
