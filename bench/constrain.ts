@@ -25,6 +25,10 @@ import { Automaton, clearSharedFrames, GrammarConstraint, lowerSchema, TokenMatc
 import { Tokenizer, trainTokenizer } from '../src/tokenizer/index.js';
 import { cl100kRankFileText, multilingualText } from '../test/tokenizer/corpus.js';
 import { formatReport, loadCases, locateJsonSchemaBench, runCases, type BenchCase } from '../test/constrain/jsonschemabench.js';
+import { checkBenchArgs } from './args.js';
+
+// --help prints the usage (the comment above); an unknown flag is refused before any work
+checkBenchArgs(import.meta.url, { schemas: 'value', xgrammar: 'value', vocab: 'value', top: 'value', 'no-warmup': 'switch', coverage: 'switch', json: 'switch' });
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');

@@ -14,6 +14,10 @@ import type { Kernels } from '../src/engine/kernels.js';
 import { clipScale, gradNorm } from '../src/engine/optim.js';
 import { resetArena, setArenaEnabled } from '../src/engine/tensor.js';
 import { selectConfigs, stepSetup } from './engine-configs.js';
+import { checkBenchArgs } from './args.js';
+
+// --help prints the usage (the comment above); an unknown flag is refused before any work
+checkBenchArgs(import.meta.url, { threads: 'inline', steps: 'inline', config: 'inline' });
 
 const argv = process.argv.slice(2);
 function intFlag(name: string, dflt: number): number {

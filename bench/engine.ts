@@ -25,6 +25,10 @@ import { resetArena, setArenaEnabled } from '../src/engine/tensor.js';
 import { makeConfig, flopsPerToken } from '../src/model/config.js';
 import { benchSgemm, sgemmOptionsFromArgs } from './engine-sgemm.js';
 import { STEP_CONFIGS, type StepConfig, selectConfigs, stepModelConfig, stepSetup } from './engine-configs.js';
+import { checkBenchArgs } from './args.js';
+
+// --help prints the usage (the comment above); an unknown flag is refused before any work
+checkBenchArgs(import.meta.url, { json: 'switch', quick: 'switch', 'skip-sgemm': 'switch', 'skip-torch': 'switch', 'sgemm-only': 'switch', config: 'inline', 'sgemm-rounds': 'inline', 'sgemm-reps': 'inline', 'sgemm-threads': 'inline', 'sgemm-shapes': 'inline', 'sgemm-layouts': 'inline' });
 
 const args = new Set(process.argv.slice(2));
 const json = args.has('--json');

@@ -22,6 +22,10 @@ import { saveCheckpoint, loadCheckpoint, modelFromCheckpoint } from '../src/mode
 import { checkpointToGguf, type GgufType } from '../src/model/export/gguf.js';
 import { trainTokenizer } from '../src/tokenizer/index.js';
 import { mobyDick } from '../test/tokenizer/corpus.js';
+import { checkBenchArgs } from './args.js';
+
+// --help prints the usage (the comment above); an unknown flag is refused before any work
+checkBenchArgs(import.meta.url, { threads: 'value', reps: 'value', tokens: 'value' });
 
 const argv = process.argv.slice(2);
 const flag = (name: string, def: number): number => {

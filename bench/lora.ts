@@ -41,6 +41,10 @@ import { readDataIndex } from '../src/data/prepare.js';
 import { ValLoader } from '../src/data/loader.js';
 import { evaluateSplits } from '../src/train/pretrain.js';
 import { join } from 'node:path';
+import { checkBenchArgs } from './args.js';
+
+// --help prints the usage (the comment above); an unknown flag is refused before any work
+checkBenchArgs(import.meta.url, { batch: 'value', seq: 'value', steps: 'value', 'token-rows': 'value', rank: 'value', targets: 'value', 'ppl-batches': 'value', 'ppl-run': 'value', child: 'value', json: 'switch', reps: 'value', modes: 'value', 'no-decode': 'switch' });
 
 const GPT2: GPTConfig = makeConfig({ vocabSize: 50257, blockSize: 1024, nLayer: 12, nHead: 12, nEmbd: 768 });
 

@@ -16,6 +16,10 @@
 import { engineSummary, getKernels } from '../src/engine/backend.js';
 import { Rng } from '../src/engine/rng.js';
 import { blockScales, quantize, type QuantType } from '../src/model/quantize.js';
+import { checkBenchArgs } from './args.js';
+
+// --help prints the usage (the comment above); an unknown flag is refused before any work
+checkBenchArgs(import.meta.url, {}, { positional: 1 });
 
 const k = getKernels();
 if (!process.env.GPTFORGE_THREADS) k.setThreads?.(1);

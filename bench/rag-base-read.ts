@@ -8,13 +8,13 @@
  * (docs/journal/rag.md "Fourth attempt"). `--task lookup` reads the lookup family's held-out notes the same
  * way: can the base model recall a key's value (docs/journal/rag.md "Fifth attempt")?
  */
-import { parseArgs } from 'node:util';
+import { benchParseArgs } from './args.js';
 import { saysNoAnswer } from '../src/rag/context.js';
 import { taskByName } from '../src/data/synthetic/tasks.js';
 import { noGrad } from '../src/engine/tensor.js';
 import { benchF32Model } from './rag-model.js';
 
-const { values: args } = parseArgs({ options: { run: { type: 'string' }, stage: { type: 'string', default: 'base' }, n: { type: 'string', short: 'n', default: '200' }, task: { type: 'string', default: 'passages' } } });
+const { values: args } = benchParseArgs(import.meta.url, { options: { run: { type: 'string' }, stage: { type: 'string', default: 'base' }, n: { type: 'string', short: 'n', default: '200' }, task: { type: 'string', default: 'passages' } } });
 
 function main(): void {
   const { model, tok, dir } = benchF32Model(args.run, args.stage, 'the reading probe');

@@ -87,7 +87,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchParseArgs } from './args.js';
 import { Rng } from '../src/engine/rng.js';
 import { promptItem, splitOf, taskByName } from '../src/data/synthetic/tasks.js';
 import { dictionaryEntries, PASSAGE_FAMILIES, passageHoldsAnswer, passagesReferences } from '../src/data/synthetic/passages.js';
@@ -103,7 +103,7 @@ import { mqarConversation } from '../src/rag/effect.js';
 import { Tokenizer } from '../src/tokenizer/index.js';
 import { atomicWriteFile } from '../src/util/atomic.js';
 
-const { values: args } = parseArgs({
+const { values: args } = benchParseArgs(import.meta.url, {
   options: {
     out: { type: 'string' },
     examples: { type: 'string', default: '8000' },

@@ -7,10 +7,10 @@
  * new run first — the weights only make sense with the tokens they were trained on. Re-running
  * resumes the new run's own checkpoints, as `gptforge pretrain` does.
  */
-import { parseArgs } from 'node:util';
+import { benchParseArgs } from './args.js';
 import { resolvePreset, runPretrain } from '../src/run/pretrain.js';
 
-const { values: args } = parseArgs({
+const { values: args } = benchParseArgs(import.meta.url, {
   options: {
     preset: { type: 'string' },
     run: { type: 'string' },

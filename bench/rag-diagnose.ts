@@ -26,7 +26,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchParseArgs } from './args.js';
 import { renderConversation, renderPrompt } from '../src/data/chat.js';
 import { dictionaryEntries, PASSAGE_FAMILIES, passagesReferences } from '../src/data/synthetic/passages.js';
 import { promptItem, taskByName, wordFacts } from '../src/data/synthetic/tasks.js';
@@ -38,7 +38,7 @@ import { chunkPassage, fitPassages } from '../src/rag/generate.js';
 import { Retriever } from '../src/rag/retrieve.js';
 import { Tokenizer } from '../src/tokenizer/tokenizer.js';
 
-const { values: args } = parseArgs({
+const { values: args } = benchParseArgs(import.meta.url, {
   options: {
     tokenizer: { type: 'string' },
     'block-size': { type: 'string', default: '256' },

@@ -23,13 +23,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchParseArgs } from './args.js';
 import { benchModel } from './rag-model.js';
 import { copyProbe, effectCausesMarkdown, lookupProbe, mqarProbe, effectMarkdown, measureEffect, measurePassagesFamily, openDictionaryStore } from '../src/rag/effect.js';
 import { GPT } from '../src/model/gpt.js';
 import { atomicWriteFile } from '../src/util/atomic.js';
 
-const { values: args } = parseArgs({
+const { values: args } = benchParseArgs(import.meta.url, {
   options: {
     run: { type: 'string' },
     stage: { type: 'string' },

@@ -37,6 +37,34 @@ import * as op from '../src/engine/ops.js';
 import { noGrad } from '../src/engine/tensor.js';
 import { engineSummary } from '../src/engine/backend.js';
 import { train } from '../src/train/loop.js';
+import { checkBenchArgs } from './args.js';
+
+// --help prints the usage (the comment above); an unknown flag is refused before any work
+checkBenchArgs(import.meta.url, {
+  T: 'value',
+  batch: 'value',
+  beta2: 'value',
+  embd: 'value',
+  'eval-every': 'value',
+  heads: 'value',
+  hi: 'value',
+  impl: 'value',
+  'init-seed': 'value',
+  layers: 'value',
+  lo: 'value',
+  lr: 'value',
+  'min-lr': 'value',
+  pairs: 'value',
+  position: 'value',
+  seed: 'value',
+  steps: 'value',
+  task: 'value',
+  'train-on': 'value',
+  vocab: 'value',
+  warmup: 'value',
+  wd: 'value',
+  json: 'switch',
+});
 
 const argv = process.argv.slice(2);
 const flag = (name: string, def: string): string => {

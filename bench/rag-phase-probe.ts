@@ -14,7 +14,7 @@
  * accuracy stands far above its wrong-key control. The copy phase's probe is
  * `bench/rag-repeat-probe.ts`.
  */
-import { parseArgs } from 'node:util';
+import { benchParseArgs } from './args.js';
 import { renderPrompt } from '../src/data/chat.js';
 import { taskByName } from '../src/data/synthetic/tasks.js';
 import { argmax } from '../src/infer/processors.js';
@@ -23,7 +23,7 @@ import { citedNumbers, parsePassagePrompt, passagePrompt, saysNoAnswer } from '.
 import { lookupProbe, mqarProbe, type MqarProbe } from '../src/rag/effect.js';
 import { benchF32Model } from './rag-model.js';
 
-const { values: args } = parseArgs({
+const { values: args } = benchParseArgs(import.meta.url, {
   options: {
     run: { type: 'string' },
     stage: { type: 'string' },

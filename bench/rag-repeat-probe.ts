@@ -12,7 +12,7 @@
  * copying, so a non-copying model is not at 0% on all later tokens. A model that copies
  * scores both near 100%.
  */
-import { parseArgs } from 'node:util';
+import { benchParseArgs } from './args.js';
 import { renderPrompt } from '../src/data/chat.js';
 import { coreWords } from '../src/data/synthetic/words.js';
 import { Rng } from '../src/engine/rng.js';
@@ -20,7 +20,7 @@ import { argmax } from '../src/infer/processors.js';
 import { noGrad } from '../src/engine/tensor.js';
 import { benchF32Model } from './rag-model.js';
 
-const { values: args } = parseArgs({
+const { values: args } = benchParseArgs(import.meta.url, {
   options: {
     run: { type: 'string' },
     stage: { type: 'string' },

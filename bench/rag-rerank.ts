@@ -18,7 +18,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchParseArgs } from './args.js';
 import { benchF32Model } from './rag-model.js';
 import { openDictionaryStore } from '../src/rag/effect.js';
 import { dictionaryDocs, dictionaryQuestions, hitAt, ndcgAt, recallAt, relevantIds } from '../src/rag/evaluate.js';
@@ -27,7 +27,7 @@ import { ModelReranker } from '../src/rag/rerank.js';
 import { reciprocalRankFusion, Retriever } from '../src/rag/retrieve.js';
 import { RagStore } from '../src/rag/store.js';
 
-const { values: args } = parseArgs({
+const { values: args } = benchParseArgs(import.meta.url, {
   options: {
     run: { type: 'string' },
     stage: { type: 'string' },

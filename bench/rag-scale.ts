@@ -21,7 +21,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchParseArgs } from './args.js';
 import { BUILTIN_SOURCES } from '../src/data/sources.js';
 import type { Embedder } from '../src/rag/embed.js';
 import { dictionaryQuestions } from '../src/rag/evaluate.js';
@@ -30,7 +30,7 @@ import { Retriever } from '../src/rag/retrieve.js';
 import { RagStore } from '../src/rag/store.js';
 import { HashedEmbedder, pct, RandomEmbedder } from './rag-vectors.js';
 
-const { values: args } = parseArgs({
+const { values: args } = benchParseArgs(import.meta.url, {
   options: {
     'chunk-size': { type: 'string', default: '32' },
     dim: { type: 'string', default: '128' },

@@ -24,10 +24,10 @@ import { dictionaryDocs, dictionaryQuestions, evaluateMode, relevantIds, type Mo
 import { documentsAsFile, indexIngestFile, storeMetaFor, type IndexOptions } from '../src/rag/indexer.js';
 import { Retriever, type RetrievalMode } from '../src/rag/retrieve.js';
 import { RagStore } from '../src/rag/store.js';
-import { parseArgs } from 'node:util';
+import { benchParseArgs } from './args.js';
 import { HashedEmbedder, pct, RandomEmbedder } from './rag-vectors.js';
 
-const { values: args } = parseArgs({
+const { values: args } = benchParseArgs(import.meta.url, {
   options: {
     model: { type: 'string' },
     'per-family': { type: 'string', default: '100' },

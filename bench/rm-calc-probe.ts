@@ -22,6 +22,10 @@ import { rankingConversation } from '../src/data/preferences.js';
 import { loadRewardModel } from '../src/run/models.js';
 import { taskExamples } from '../src/train/comparisons.js';
 import { scoreSequences } from '../src/train/reward.js';
+import { checkBenchArgs } from './args.js';
+
+// --help prints the usage (the comment above); an unknown flag is refused before any work
+checkBenchArgs(import.meta.url, {}, { positional: 3 });
 
 const [dir, stage, nArg] = process.argv.slice(2);
 if (!dir) throw new Error('usage: node dist/bench/rm-calc-probe.js <run-or-rm-dir> [stage] [n]');

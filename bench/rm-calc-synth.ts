@@ -36,6 +36,10 @@ import { GPT } from '../src/model/gpt.js';
 import { loadModel } from '../src/run/models.js';
 import { type TaskPromptExample, taskExamples } from '../src/train/comparisons.js';
 import { type RenderedRanking, ShuffledLoader, scoreSequences, trainRewardModel } from '../src/train/reward.js';
+import { checkBenchArgs } from './args.js';
+
+// --help prints the usage (the comment above); an unknown flag is refused before any work
+checkBenchArgs(import.meta.url, {}, { positional: Number.POSITIVE_INFINITY });
 
 const [run, ...kv] = process.argv.slice(2);
 if (!run) throw new Error('usage: node dist/bench/rm-calc-synth.js <run> [from=sft] [init=ckpt|random] [pooling=last|last+mean] [wrong=slip|every] [steps=600] [lr=1e-3] …');

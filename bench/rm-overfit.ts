@@ -31,6 +31,10 @@ import { GPT } from '../src/model/gpt.js';
 import { loadModel } from '../src/run/models.js';
 import { rightFirst } from '../src/train/comparisons.js';
 import { type RenderedRanking, ShuffledLoader, scoreSequences, trainRewardModel } from '../src/train/reward.js';
+import { checkBenchArgs } from './args.js';
+
+// --help prints the usage (the comment above); an unknown flag is refused before any work
+checkBenchArgs(import.meta.url, {}, { positional: Number.POSITIVE_INFINITY });
 
 const [run, ...kv] = process.argv.slice(2);
 if (!run) throw new Error('usage: node dist/bench/rm-overfit.js <run> [pairs=256] [steps=400] [lr=1e-3] [pooling=last|last+mean] [init=ckpt|random] …');

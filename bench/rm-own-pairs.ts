@@ -24,6 +24,10 @@ import { type LoadedModel, loadModel, loadRewardModel } from '../src/run/models.
 import { runPreset } from '../src/run/preset.js';
 import { rightFirst, sampledContrasts, taskExamples } from '../src/train/comparisons.js';
 import { scoreSequences } from '../src/train/reward.js';
+import { checkBenchArgs } from './args.js';
+
+// --help prints the usage (the comment above); an unknown flag is refused before any work
+checkBenchArgs(import.meta.url, {}, { positional: 4 });
 
 const [runs, stage, nArg, kArg] = process.argv.slice(2);
 if (!runs) throw new Error('usage: node dist/bench/rm-own-pairs.js <run>[,<run>…] [stage] [n] [k]');

@@ -28,6 +28,10 @@ import * as op from '../src/engine/ops.js';
 import { noGrad } from '../src/engine/tensor.js';
 import { engineSummary, machinePeakGflops } from '../src/engine/backend.js';
 import { train } from '../src/train/loop.js';
+import { checkBenchArgs } from './args.js';
+
+// --help prints the usage (the comment above); an unknown flag is refused before any work
+checkBenchArgs(import.meta.url, { iters: 'value', 'torch-threads': 'value', position: 'value', 'skip-torch': 'switch', json: 'switch', data: 'value' });
 
 type Position = 'learned' | 'rope';
 

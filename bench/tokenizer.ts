@@ -12,6 +12,10 @@ import cl100k from 'js-tiktoken/ranks/cl100k_base';
 import { Tokenizer, trainTokenizer } from '../src/tokenizer/index.js';
 import { cl100kRankFileText, multilingualText } from '../test/tokenizer/corpus.js';
 import { cpuModel } from '../src/engine/isa.js';
+import { checkBenchArgs } from './args.js';
+
+// --help prints the usage (the comment above); an unknown flag is refused before any work
+checkBenchArgs(import.meta.url, { json: 'switch' });
 
 const json = process.argv.includes('--json');
 const emit = (fig: Record<string, unknown>, text: string): void => console.log(json ? JSON.stringify(fig) : text);

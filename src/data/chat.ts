@@ -194,8 +194,12 @@ export interface ReadConversationsResult {
   warnings: string[];
 }
 
-/** OpenAI's `arguments` JSON string → our call input: a one-key object of a string gives that string, anything else the text itself (as the server reads it, src/server/chat.ts). */
-function callInput(args: string): string {
+/**
+ * OpenAI's `arguments` JSON string → our call input: a one-key object of a string gives that
+ * string, anything else the text itself. The one rule for both readers of OpenAI tool calls:
+ * training files (fromOpenAIShape below) and the server's request history (src/server/chat.ts).
+ */
+export function callInput(args: string): string {
   try {
     const v: unknown = JSON.parse(args);
     if (typeof v === 'object' && v !== null && !Array.isArray(v)) {

@@ -5,7 +5,7 @@ import { GptforgeError } from '../util/errors.js';
 import { streamSeed } from '../engine/rng.js';
 import type { Conversation, Message } from './conversation.js';
 import { readConversationsJSONL } from './chat.js';
-import type { SftMixtureConfig } from './sft.js';
+import { heldOutSplit, type SftMixtureConfig } from './sft.js';
 import { taskByName } from './synthetic/tasks.js';
 import { completionMessages, rankingToPairs, type Ranking } from './preferences.js';
 import type { DataIndex } from './prepare.js';
@@ -132,12 +132,17 @@ export function trlPromptLine(prompt: string): string {
  * The conversations an SFT mixture trains on, as buildSftDataset (src/data/sft.ts) draws
  * them from the synthetic task families (same share and seed per source); a user file's
  * conversations are written once each (its weight is a sampling rate gptforge applies,
- * TRL would not). Also the held-out split of each task (`test`).
+ * TRL would not). `test` is what the SFT stage holds out: each task's test split, and each
+ * user file's held-out share (`valFraction`, the stage's own rule: heldOutSplit), which
+ * `train` then leaves out.
+ * @throws GptforgeError naming the preset field for a bad valFraction or source.
  */
 export function sftConversations(cfg: SftMixtureConfig, file: string): { train: Conversation[]; test: Conversation[] } {
   const total = cfg.examples ?? 20000;
   const testPer = cfg.testPerTask ?? 64;
   const seed = cfg.seed ?? 1337;
+  const valFraction = cfg.valFraction ?? 0.1;
+  if (typeof valFraction !== 'number' || !(valFraction >= 0 && valFraction < 1)) throw new GptforgeError(`valFraction must be a number in [0, 1), got ${JSON.stringify(cfg.valFraction)}`, { file, field: 'valFraction' });
   const wsum = cfg.sources.reduce((s, x) => s + x.weight, 0);
   const train: Conversation[] = [];
   const test: Conversation[] = [];
@@ -148,7 +153,9 @@ export function sftConversations(cfg: SftMixtureConfig, file: string): { train: 
       train.push(...task.generate('train', share, streamSeed(seed, si)).map((e) => e.conversation));
       test.push(...task.generate('test', testPer, seed + 1).map((e) => e.conversation));
     } else if (src.path !== undefined) {
-      train.push(...readConversationsJSONL(src.path, { onBad: cfg.onBad, forTraining: true }).conversations);
+      const split = heldOutSplit(readConversationsJSONL(src.path, { onBad: cfg.onBad, forTraining: true }).conversations, { groupSize: src.groupSize, valFraction, testPerTask: testPer, seed, sourceIndex: si });
+      train.push(...split.train);
+      test.push(...split.held);
     } else throw new GptforgeError('give exactly one of "task" or "path"', { file, field: `sources[${si}]` });
   });
   return { train, test };

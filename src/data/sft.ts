@@ -106,6 +106,27 @@ function sourceName(s: SftSourceConfig): string {
 }
 
 /**
+ * A user source's held-out split, as the SFT stage makes it (one rule for training and
+ * `export --format trl`): a seeded `valFraction` share of the source's units (conversations, or
+ * whole groups of `groupSize` so a contrast pair is never split), at least 1 and at most
+ * `testPerTask` conversations; none below 10 units, with valFraction 0, or when the source is not
+ * whole groups (buildSftDataset then refuses it by field). Order within each split is the file's.
+ * @param items the source's usable conversations, in file order.
+ * @param o.sourceIndex the source's index in the mixture (its own seeded stream).
+ */
+export function heldOutSplit<T>(items: readonly T[], o: { groupSize?: number; valFraction: number; testPerTask: number; seed: number; sourceIndex: number }): { train: T[]; held: T[] } {
+  const g = o.groupSize ?? 1;
+  if (g > 1 && items.length % g !== 0) return { train: [...items], held: [] };
+  const units = items.length / g;
+  const n = units < 10 ? 0 : Math.min(Math.floor(o.testPerTask / g), Math.max(1, Math.round(o.valFraction * units)));
+  if (n === 0 || o.valFraction === 0) return { train: [...items], held: [] };
+  const perm = new Rng(streamSeed(o.seed, 1000 + o.sourceIndex)).permutation(units);
+  const out = new Set(perm.slice(0, n));
+  const held = (i: number): boolean => out.has(Math.floor(i / g));
+  return { train: items.filter((_, i) => !held(i)), held: items.filter((_, i) => held(i)) };
+}
+
+/**
  * Render and mix the SFT sources. maxTokens: a training row (seqLen + 1); longer conversations are an error or, with onBad 'skip', a skip listed in `skips`.
  * `opts.knownTools`: the tools the caller runs (the run layer passes the built-in registry's names; data/ may not import infer/), so a file's calls to others are warned about.
  */
@@ -128,18 +149,13 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
   // with groupSize g > 1 whole groups are held out, so a contrast pair is never split between the
   // splits (a source that is not whole groups is left as is: `draw` refuses it by field)
   const holdOut = (items: readonly Conversation[], name: string, si: number, g = 1): Conversation[] => {
-    if (g > 1 && items.length % g !== 0) return [...items];
-    const units = items.length / g;
-    const n = units < 10 ? 0 : Math.min(Math.floor(testPer / g), Math.max(1, Math.round(valFraction * units)));
-    if (n === 0 || valFraction === 0) return [...items];
-    const perm = new Rng(streamSeed(seed, 1000 + si)).permutation(units);
-    const out = new Set(perm.slice(0, n));
-    const held = (i: number): boolean => out.has(Math.floor(i / g));
-    val.set(
-      name,
-      items.filter((_, i) => held(i)).map((c) => ({ ...renderConversation(tok, c), source: name })),
-    );
-    return items.filter((_, i) => !held(i));
+    const split = heldOutSplit(items, { groupSize: g, valFraction, testPerTask: testPer, seed, sourceIndex: si });
+    if (split.held.length > 0)
+      val.set(
+        name,
+        split.held.map((c) => ({ ...renderConversation(tok, c), source: name })),
+      );
+    return split.train;
   };
   if (cfg.writerErrorRate !== undefined) validateWriterProfile({ writerErrorRate: cfg.writerErrorRate, writerErrors: cfg.writerErrors }, file);
   cfg.sources.forEach((src, si) => {

@@ -8,7 +8,7 @@ import { runPreset } from './preset.js';
 
 /**
  * A run's training data as Hugging Face TRL datasets under `out`: sft/{train,test}.jsonl
- * (messages) from the preset's SFT mixture, dpo/{train,test}.jsonl (prompt, chosen, rejected)
+ * (messages) from the preset's SFT mixture, split as the SFT stage splits it (test: its held-out share), dpo/{train,test}.jsonl (prompt, chosen, rejected)
  * and grpo/{train,test}.jsonl (prompt) from the comparisons (docs/interop.md).
  * @returns what was written, e.g. "sft/train.jsonl (1200)".
  * @throws GptforgeError when the run has neither an SFT section nor comparisons.

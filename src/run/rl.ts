@@ -191,6 +191,7 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
     resume: !o.fresh,
     quiet: o.quiet,
     stepsOption: o.stepsOption ?? 'maxSteps',
+    resumeAnnounced: o.log !== undefined, // the setup line named the checkpoint and step (trainingStart)
     signal: o.signal,
     startedFrom: sft.dir,
   });

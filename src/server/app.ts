@@ -278,8 +278,14 @@ export class GptforgeServer {
       if (api.status < 500) reply.log.info({ res: { statusCode: api.status }, error: api.body().error }, api.message);
     };
     app.setNotFoundHandler(async (req, reply) => {
-      // OpenAI's answer to an unknown URL: 404, invalid_request_error, code unknown_url
-      const api = new ApiError(404, `Unknown request URL: ${req.method} ${req.url}. Check the URL for typos; the routes are in docs/server.md`, 'invalid_request_error', null, 'unknown_url');
+      // OpenAI's answer to an unknown URL: 404, invalid_request_error, code unknown_url. The
+      // Responses API (which the openai SDK pushes: client.responses.create) gets a pointer to
+      // the chat completions route that does the same work here, not a bare "unknown URL"
+      const path = req.url.split('?')[0];
+      const responses = path === '/v1/responses' || path.startsWith('/v1/responses/');
+      const api = responses
+        ? new ApiError(404, `The Responses API (${req.method} ${path}) is not implemented by this server: use the Chat Completions API, POST /v1/chat/completions (client.chat.completions.create; docs/server.md)`, 'invalid_request_error', null, 'unknown_url')
+        : new ApiError(404, `Unknown request URL: ${req.method} ${req.url}. Check the URL for typos; the routes are in docs/server.md`, 'invalid_request_error', null, 'unknown_url');
       refused(reply, api);
       return reply.code(404).send(api.body());
     });

@@ -1,4 +1,4 @@
-import { chatTokenIds, renderConversation, renderPrompt } from '../data/chat.js';
+import { callInput, chatTokenIds, renderConversation, renderPrompt } from '../data/chat.js';
 import type { Conversation, Message } from '../data/conversation.js';
 import { byteSet } from '../infer/constrain/bytes.js';
 import { alt, bytes, literal, seq, star } from '../infer/constrain/grammar.js';
@@ -42,29 +42,26 @@ export function argumentsOf(input: string): string {
   return JSON.stringify({ input });
 }
 
-/** OpenAI's `arguments` JSON string → the model's call input. */
-export function inputOf(args: string): string {
-  try {
-    const v: unknown = JSON.parse(args);
-    if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
-      const vals = Object.values(v as Record<string, unknown>);
-      if (vals.length === 1 && typeof vals[0] === 'string') return vals[0];
-    }
-  } catch {
-    // not JSON: the text itself
-  }
-  return args;
-}
+/** OpenAI's `arguments` JSON string → the model's call input: the data layer's rule (callInput), so files and requests read calls alike. */
+export const inputOf = callInput;
 
-function textContent(content: unknown, where: string): string {
+/**
+ * A message's `content` as text: a string, or an array of `{"type": "text", "text"}` parts joined.
+ * An assistant message may also hold `{"type": "refusal", "refusal"}` parts (OpenAI's assistant
+ * content parts: a model's refusal sent back in the history); their text is the assistant's reply
+ * as the model wrote it, so it joins the content like a text part.
+ * @throws ApiError 400 naming the part for any other part (images, audio, files).
+ */
+function textContent(content: unknown, where: string, assistant = false): string {
   if (typeof content === 'string') return content;
   if (content === null || content === undefined) return '';
   if (Array.isArray(content)) {
     return content
       .map((p, j) => {
-        const part = p as { type?: unknown; text?: unknown };
-        if (part?.type !== 'text' || typeof part.text !== 'string') throw badRequest(`${where}.content[${j}]: only text parts are supported`, `${where}.content`);
-        return part.text;
+        const part = p as { type?: unknown; text?: unknown; refusal?: unknown };
+        if (part?.type === 'text' && typeof part.text === 'string') return part.text;
+        if (assistant && part?.type === 'refusal' && typeof part.refusal === 'string') return part.refusal;
+        throw badRequest(`${where}.content[${j}]: only text parts${assistant ? ' and refusal parts' : ''} are supported`, `${where}.content`);
       })
       .join('');
   }
@@ -139,7 +136,9 @@ export function toConversation(raw: unknown): Conversation {
     if (role === 'system' || role === 'developer') out.push({ role: 'system', content: textContent(m.content, where) });
     else if (role === 'user') out.push({ role: 'user', content: textContent(m.content, where) });
     else if (role === 'assistant') {
-      let content = textContent(m.content, where);
+      let content = textContent(m.content, where, true);
+      // a reply sent back as the API returned a refusal: `refusal` set, `content` null
+      if (content === '' && typeof m.refusal === 'string') content = m.refusal;
       const builtins = placedCalls(m.builtin_tool_calls, content, where);
       if (builtins.length > 0) {
         const chars = [...content];

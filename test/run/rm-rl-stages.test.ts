@@ -12,7 +12,7 @@ import { rmScores } from '../../src/run/rm.js';
 import { loadRewardModel } from '../../src/run/models.js';
 import { rlReport, rmReport } from '../../src/run/report.js';
 import { runEval } from '../../src/run/eval.js';
-import { tinyRun } from './fixture.js';
+import { stderrOf, tinyRun } from './fixture.js';
 
 const qa = (q: string, a: string): Conversation => ({
   messages: [
@@ -75,12 +75,18 @@ test('rm --from/--into and rl --from/--into/--reward-model: second reward model 
   // resumed: the setup line names the stage's own checkpoint, not the SFT model as a fresh start
   const resumedFrom = latestCheckpoint(join(runDir, 'rl-lora'));
   const resumedLog: string[] = [];
-  const more = await runRl(runDir, { from: 'sft-lora', into: 'rl-lora', rewardModel: 'verifier', quiet: true, maxSteps: 3, lora: 'r=2,alpha=4,targets=qkv', log: (l) => resumedLog.push(l) });
-  assert.equal(more.step, 3);
+  // not quiet: the training loop's own "resuming" line stays silent (the setup line said it), as in sft
+  let more: Awaited<ReturnType<typeof runRl>> | undefined;
+  const err = await stderrOf(async () => {
+    more = await runRl(runDir, { from: 'sft-lora', into: 'rl-lora', rewardModel: 'verifier', maxSteps: 3, lora: 'r=2,alpha=4,targets=qkv', log: (l) => resumedLog.push(l) });
+  });
+  assert.equal(more?.step, 3);
   assert.ok(
     resumedLog.some((l) => l.startsWith(`rl-lora: ppo resuming ${resumedFrom} at step 2 of 3 (the stage started from ${latestCheckpoint(join(runDir, 'sft-lora'))}) against `)),
     resumedLog.join('\n'),
   );
+  const all = [...resumedLog, ...err].flatMap((l) => l.split('\n'));
+  assert.equal(all.filter((l) => /resuming/.test(l)).length, 1, all.join('\n'));
 
   // PPO's policy carries a value head: a generation model, not a reward model
   await assert.rejects(() => runRl(runDir, { from: 'verifier', into: 'rl-x', rewardModel: 'verifier', quiet: true, maxSteps: 1 }), /--from verifier is a reward model, not a policy/);

@@ -159,6 +159,28 @@ describe('chat completions', () => {
     assert.equal(r.usage!.prompt_tokens, prompt);
     assert.equal(r.usage!.completion_tokens, txt('Hello there. How are you? Bye.').length + 1); // and the end token
   });
+  test("an assistant message with a refusal part (as OpenAI models send one back) is read as that reply's text; a user's refusal part is a 400", async () => {
+    const said = 'I cannot help with that.';
+    const history = (assistant: OpenAI.Chat.ChatCompletionAssistantMessageParam): OpenAI.Chat.ChatCompletionMessageParam[] => [{ role: 'user', content: 'hack it' }, assistant, { role: 'user', content: 'ok, hi' }];
+    const asked = async (assistant: OpenAI.Chat.ChatCompletionAssistantMessageParam) => (await client.chat.completions.create({ model: 'scripted', messages: history(assistant), temperature: 0, max_tokens: 1 })).usage!.prompt_tokens;
+    const asText = await asked({ role: 'assistant', content: said });
+    assert.equal(await asked({ role: 'assistant', content: [{ type: 'refusal', refusal: said }] }), asText);
+    assert.equal(
+      await asked({
+        role: 'assistant',
+        content: [
+          { type: 'text', text: 'I cannot ' },
+          { type: 'refusal', refusal: 'help with that.' },
+        ],
+      }),
+      asText,
+    );
+    // the message a reply returns, sent back as it came: content null, refusal set
+    assert.equal(await asked({ role: 'assistant', content: null, refusal: said }), asText);
+    assert.notEqual(await asked({ role: 'assistant', content: 'Sure.' }), asText, 'the count tells the texts apart');
+    const userRefusal = [{ role: 'user', content: [{ type: 'refusal', refusal: said }] }] as unknown as OpenAI.Chat.ChatCompletionMessageParam[];
+    await assert.rejects(client.chat.completions.create({ model: 'scripted', messages: userRefusal }), (e: unknown) => e instanceof BadRequestError && /messages\[0\]\.content\[0\]: only text parts are supported/.test(e.message));
+  });
   test('a real model (sft) replies within max_tokens; finish length when cut', async () => {
     const r = await client.chat.completions.create({ model: 'sft', messages: user('Hello'), max_tokens: 5, seed: 3 });
     assert.ok(r.usage!.completion_tokens <= 5);
@@ -753,6 +775,17 @@ describe('errors', () => {
     assert.equal(r.status, 400);
     assert.equal(r.json.error.param, 'messages');
     assert.match(r.json.error.message, /reflection reviews an arithmetic answer/);
+  });
+  test('the Responses API (client.responses.create) is an APIError in OpenAI shape pointing to chat completions', async () => {
+    await assert.rejects(client.responses.create({ model: 'sft', input: 'hi' }), (e: unknown) => {
+      assert.ok(e instanceof APIError && e.status === 404, String(e));
+      assert.deepEqual([e.type, e.param, e.code], ['invalid_request_error', null, 'unknown_url']);
+      assert.match(e.message, /The Responses API \(POST \/v1\/responses\) is not implemented by this server: use the Chat Completions API, POST \/v1\/chat\/completions/);
+      return true;
+    });
+    // its other routes too (retrieve a response by id)
+    const r = await fetch(`${base}/v1/responses/resp_1?include=x`);
+    assert.match(((await r.json()) as { error: { message: string } }).error.message, /^The Responses API \(GET \/v1\/responses\/resp_1\) is not implemented/);
   });
   test('an unknown route is a 404 in OpenAI shape; bad JSON is a 400', async () => {
     const r = await fetch(`${base}/v1/nope`);
