@@ -7,7 +7,7 @@ import { ChatEngine, type ChatOptions, type ChatReply } from '../infer/engine.js
 import { defaultTools } from '../infer/tools/registry.js';
 import { loadGenerationModel } from '../run/models.js';
 import { constrainedValueComplete } from '../run/sample.js';
-import { answerWithRetrieval, describeNoneFit, formatCitations, type RagAnswerOptions } from '../rag/generate.js';
+import { answerWithRetrieval, defaultReplyTokens, describeNoneFit, formatCitations, type RagAnswerOptions } from '../rag/generate.js';
 import { Retriever } from '../rag/retrieve.js';
 import { RagStore } from '../rag/store.js';
 import { number, positiveInteger } from '../util/args.js';
@@ -19,8 +19,24 @@ import { checkSamplingFlags, precisionOption } from './common.js';
  * whose messages continue the conversation (the plain question stays in the history).
  */
 function ragTurn(engine: ChatEngine, retriever: Retriever, conv: Conversation, opts: RagAnswerOptions): ChatReply {
-  const a = answerWithRetrieval(engine, retriever, conv, { ...opts, onText: (d) => process.stdout.write(d) });
+  // the passages family's replies begin with a space (context.ts quotedReply: a quote's first
+  // word is then the same token as in the passage); shown without it, as ChatReply.text is
+  let started = false;
+  const onText = (d: string): void => {
+    const shown = started ? d : d.trimStart();
+    if (shown === '') return;
+    started = true;
+    process.stdout.write(shown);
+  };
+  const a = answerWithRetrieval(engine, retriever, conv, { ...opts, onText });
   process.stdout.write('\n');
+  const cut = a.generated && a.reply.finishReason === 'length';
+  if (cut) {
+    const max = opts.maxTokens ?? defaultReplyTokens(engine.model.config.blockSize);
+    console.error(DIM(`(reply cut at ${max} tokens${opts.maxTokens === undefined ? ", --rag's default (3/16 of the context)" : ''}: finish_reason length; --max-tokens raises it)`));
+    const line = opts.extractive ? constrainedFinishLine(a.reply, false, -1) : undefined;
+    if (line) console.error(line);
+  }
   if (a.passages.length === 0) {
     // with no passage shown the reply is NO_ANSWER, not the model's (answerWithRetrieval's emptyContext)
     const said = a.generated ? 'the model answered without any' : 'nothing to answer from, so no model call';

@@ -13,7 +13,7 @@ const prepare = new Command('prepare')
   .option('--quiet', 'no progress output')
   .action(async (o) => {
     const t0 = performance.now();
-    const r = await runDataPrepare(o.out, { ...o, mixture: o.config, log: stderrLog(o.quiet) });
+    const r = await runDataPrepare(o.out, { ...o, mixture: o.config, log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });
     console.log(r.table);
     console.log(`data: ${o.out} ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (tokenizer ${r.tokenizer})`);
   });

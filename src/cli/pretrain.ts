@@ -9,7 +9,7 @@ export const command = pretrainCommand('pretrain')
   .description('Pretraining: prepares the tokenizer and data mixture when missing, trains the base model with checkpoints (resumes automatically; Ctrl-C saves and exits), writes metrics.jsonl and loss.svg, and prints samples.')
   .action(async (o) => {
     const { runDir, preset, file } = presetFromFlags(o);
-    const r = await runPretrain(runDir, preset, { presetFile: file, mixture: o.mixture, fresh: o.fresh, quiet: o.quiet, signal: interruptSignal(), log: stderrLog(o.quiet) });
+    const r = await runPretrain(runDir, preset, { presetFile: file, mixture: o.mixture, fresh: o.fresh, quiet: o.quiet, signal: interruptSignal(), log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });
     console.log(pretrainReport(r, runLayout(runDir).lossPlot, { chart: !o.quiet }));
     if (r.interrupted) process.exitCode = 130;
     else if (o.samples) for (const s of pretrainSamples(runDir, preset)) console.log(s);

@@ -74,8 +74,11 @@ export interface PrepareTokenizerOptions {
   retrain?: boolean;
   /** How to retrain, named in the refusal (default `pretrain --fresh`). */
   wayOut?: string;
+  /** Hides progress bars only: warnings still go to `onWarning` (or `log`). */
   quiet?: boolean;
   log?: (line: string) => void;
+  /** Warnings (a tokenizer used as is though the mixture asks another); default `log`. */
+  onWarning?: (line: string) => void;
 }
 
 /**
@@ -100,7 +103,7 @@ export function prepareTokenizer(path: string, config: MixtureConfig, opts: Prep
     // the mixture's only source yielded no text: judged as one trained from the mixture
     const noMerges = tok.mode === 'bpe' && tok.vocabSize <= 256 + tok.specialTokens.size;
     if (!recorded && !noMerges) {
-      opts.log?.(`tokenizer: warning: ${path} is not what the mixture's "tokenizer" section asks (${diffs.join(', ')}); it was not trained from a mixture here (tokenizer train, or copied), so it is used as is — delete it to train one from the mixture`);
+      (opts.onWarning ?? opts.log)?.(`tokenizer: warning: ${path} is not what the mixture's "tokenizer" section asks (${diffs.join(', ')}); it was not trained from a mixture here (tokenizer train, or copied), so it is used as is — delete it to train one from the mixture`);
       return { tokenizer: tok, trained: false, commit: () => undefined };
     }
     if (!opts.retrain)
@@ -161,6 +164,8 @@ export interface RunDataPrepareOptions {
   threads?: number;
   quiet?: boolean;
   log?(line: string): void;
+  /** Warnings, shown even when `log` is off (`--quiet`); default `log`. */
+  onWarning?(line: string): void;
 }
 
 /**

@@ -200,7 +200,8 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
   };
   const quiet = o.quiet;
   const stageLog = quiet ? undefined : log;
-  const common = { quiet, fresh: o.fresh, signal: o.signal, log: stageLog };
+  // --quiet hides the stages' progress, never their warnings
+  const common = { quiet, fresh: o.fresh, signal: o.signal, log: stageLog, onWarning: log };
 
   const pretrained = await timed('1. data, tokenizer, pretraining', '1.', async () => {
     const r = await runPretrain(runDir, preset, { presetFile: o.presetFile, mixture: o.mixture, ...common });

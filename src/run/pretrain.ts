@@ -101,6 +101,8 @@ export interface RunPretrainOptions {
   signal?: AbortSignal;
   /** Progress lines (tokenizer training, the mixture table, the model's size); default none. */
   log?(line: string): void;
+  /** Warnings (e.g. a tokenizer used as is), shown even when `log` is off (`--quiet`); default `log`. */
+  onWarning?(line: string): void;
 }
 
 /** What `runPretrain` did. */
@@ -129,7 +131,7 @@ export async function runPretrain(runDir: string, preset: PretrainPreset, opts: 
   const mixture = loadMixtureConfig(mixturePath);
 
   // 1. tokenizer and data
-  const prepared = prepareTokenizer(layout.tokenizer, mixture, { retrain: opts.fresh, quiet: opts.quiet, log });
+  const prepared = prepareTokenizer(layout.tokenizer, mixture, { retrain: opts.fresh, quiet: opts.quiet, log, onWarning: opts.onWarning });
   const tok = prepared.tokenizer;
   const index = await prepareData(mixture, layout.data, tok, { quiet: opts.quiet, mixtureFile: mixturePath });
   prepared.commit(); // only now: a failed prepare leaves no tokenizer for the next run to reuse

@@ -77,3 +77,29 @@ test('engine + ReplyConstraint: a tool call before the constrained text runs; th
   assert.equal(r2.text, '33');
   assert.equal(r2.stopReason, 'end');
 });
+
+test("engine + ReplyConstraint: after a call's result the text begins (maxCalls 1): a model that wants another call gets its best allowed text token instead", () => {
+  const call = [sp('<|tool_start|>'), ...txt('calculator: 12*3'), sp('<|tool_end|>')];
+  const three = txt('3')[0];
+  // after the result, the model's favourite is another call; its runner-up is a digit the regex allows
+  const script = [...call, sp('<|tool_start|>'), sp('<|assistant_end|>')];
+  const runnerUp: (number | undefined)[] = [];
+  runnerUp[call.length] = three;
+  const r = new ChatEngine(new ScriptedModel(script, runnerUp), tok).reply(question, { temperature: 0, tools: defaultTools(), constraint: ReplyConstraint.forTokenizer(regexConstraint('[0-9]+', tok), tok) });
+  assert.equal(r.toolCalls, 1);
+  assert.equal(r.text, '3');
+  assert.equal(r.stopReason, 'end');
+  // maxCalls 2: the second call is allowed (and the mask allows the opener until then)
+  const c = ReplyConstraint.forTokenizer(regexConstraint('[0-9]+', tok), tok, 2);
+  const m = new Uint32Array(Math.ceil(tok.vocabSize / 32));
+  const result = [...txt('calculator: 12*3'), sp('<|tool_end|>'), sp('<|output_start|>'), ...txt('36'), sp('<|output_end|>')];
+  for (const round of [0, 1]) {
+    c.fillMask(m);
+    assert.ok(bit(m, sp('<|tool_start|>')), `call ${round + 1} may open`);
+    for (const id of [sp('<|tool_start|>'), ...result]) assert.ok(c.advance(id));
+  }
+  c.fillMask(m);
+  assert.ok(!bit(m, sp('<|tool_start|>')), 'no third call');
+  assert.equal(c.clone().advance(sp('<|tool_start|>')), false);
+  assert.ok(c.advance(three));
+});

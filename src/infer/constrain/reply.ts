@@ -6,8 +6,15 @@
  * shapes the call: see src/infer/engine.ts). Once the text has begun, no more tool calls: a
  * call inside a JSON value would split it.
  *
+ * At most `maxCalls` calls (default 1) come back before the text: after that many results the
+ * text must begin. The mask renormalises the model's distribution over what the constraint
+ * allows, and after a result a small model wants to write prose (`The answer is 36.`), which a
+ * JSON value masks: with the opener still allowed, another call took nearly all the mass, so the
+ * tiny SFT model was seen calling the calculator again up to `max_tool_calls` (4, every seed) and
+ * spent its budget there, while the same request without `response_format` made 1 call.
+ *
  * Layout (docs/assistant.md): text* (<|tool_start|> call <|tool_end|> <|output_start|> result
- * <|output_end|>)* text — the constrained value is the text after the last call.
+ * <|output_end|>){0,maxCalls} text — the constrained value is the text after the last call.
  */
 import type { Tokenizer } from '../../tokenizer/index.js';
 import type { TokenConstraint } from '../constraint.js';
@@ -16,16 +23,25 @@ import { GptforgeError } from '../../util/errors.js';
 export class ReplyConstraint implements TokenConstraint {
   private inCall = false;
   private started = false;
+  /** Calls whose result came back (`<|output_end|>`). */
+  private calls = 0;
   constructor(
     readonly inner: TokenConstraint,
     private readonly toolStart: number,
     private readonly outputEnd: number,
+    /** Calls allowed before the text (default 1; a request's `max_tool_calls` may lower it further). */
+    readonly maxCalls = 1,
   ) {}
 
   /** Wrap `inner` for a chat tokenizer (it must have <|tool_start|> and <|output_end|>). */
-  static forTokenizer(inner: TokenConstraint, tok: Tokenizer): ReplyConstraint {
+  static forTokenizer(inner: TokenConstraint, tok: Tokenizer, maxCalls = 1): ReplyConstraint {
     if (!tok.hasSpecial('<|tool_start|>') || !tok.hasSpecial('<|output_end|>')) throw new GptforgeError('the tokenizer has no tool-call tokens (<|tool_start|>, <|output_end|>)');
-    return new ReplyConstraint(inner, tok.specialId('<|tool_start|>'), tok.specialId('<|output_end|>'));
+    return new ReplyConstraint(inner, tok.specialId('<|tool_start|>'), tok.specialId('<|output_end|>'), maxCalls);
+  }
+
+  /** Whether `<|tool_start|>` may come now: before the text, and fewer than `maxCalls` results back. */
+  private mayCall(): boolean {
+    return !this.started && this.calls < this.maxCalls;
   }
 
   fillMask(allowed: Uint32Array): void {
@@ -34,15 +50,18 @@ export class ReplyConstraint implements TokenConstraint {
       return;
     }
     this.inner.fillMask(allowed);
-    if (!this.started) allowed[this.toolStart >>> 5] |= 1 << (this.toolStart & 31);
+    if (this.mayCall()) allowed[this.toolStart >>> 5] |= 1 << (this.toolStart & 31);
   }
   advance(token: number): boolean {
     if (this.inCall) {
-      if (token === this.outputEnd) this.inCall = false;
+      if (token === this.outputEnd) {
+        this.inCall = false;
+        this.calls++;
+      }
       return true;
     }
     if (token === this.toolStart) {
-      if (this.started) return false;
+      if (!this.mayCall()) return false;
       this.inCall = true;
       return true;
     }
@@ -57,9 +76,10 @@ export class ReplyConstraint implements TokenConstraint {
     return !this.inCall && this.inner.mustEnd();
   }
   clone(): ReplyConstraint {
-    const c = new ReplyConstraint(this.inner.clone(), this.toolStart, this.outputEnd);
+    const c = new ReplyConstraint(this.inner.clone(), this.toolStart, this.outputEnd, this.maxCalls);
     c.inCall = this.inCall;
     c.started = this.started;
+    c.calls = this.calls;
     return c;
   }
 }
