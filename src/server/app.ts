@@ -470,7 +470,10 @@ export class GptforgeServer {
     // with tools, OpenAI's rule: the reply is a tool call (its arguments under the tool's `parameters` when strict)
     // or content under `response_format`; built-in calls may run before that content (never inside it), as on `chat`
     const format = responseFormatConstraint(m.tok, b.response_format);
-    const constraint = format && (clientTools.size > 0 || builtin) ? ReplyConstraint.forTokenizer(format, m.tok) : format;
+    // one built-in call before constrained content unless the request sets `max_tool_calls` (a JSON mask leaves a small
+    // model little but another call, so the library default would let it call up to that cap: docs/server.md)
+    const maxCallsBeforeContent = b.max_tool_calls !== undefined ? maxBuiltinCalls : 1;
+    const constraint = format && (clientTools.size > 0 || builtin) ? ReplyConstraint.forTokenizer(format, m.tok, maxCallsBeforeContent) : format;
 
     // retrieval (gptforge extension `rag`): passages into the last user message, room left for the reply
     let rag: RagContext | null = null;

@@ -480,6 +480,13 @@ describe('tools', () => {
     let streamed = '';
     for await (const ch of await client.chat.completions.create({ ...calc, stream: true } as OpenAI.ChatCompletionCreateParamsStreaming)) streamed += ch.choices[0]?.delta.content ?? '';
     assert.equal(streamed, ran.choices[0].message.content);
+    // a model that would call forever: one call before the content by default, `max_tool_calls` when the request sets it
+    const calls = async (extra: Record<string, unknown>): Promise<number> => {
+      const r = await client.chat.completions.create({ ...calc, messages: user('calc forever'), max_tokens: 100, ...extra } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+      return ((r.choices[0].message as Builtin).builtin_tool_calls ?? []).length;
+    };
+    assert.equal(await calls({}), 1);
+    assert.equal(await calls({ max_tool_calls: 3 }), 3);
   });
   test('tool calls are accumulated from a stream', async () => {
     const final = await client.chat.completions.stream({ model: 'scripted', messages: user('weather?'), temperature: 0, tools: weather }).finalChatCompletion();
