@@ -29,7 +29,7 @@ export class ReplyConstraint implements TokenConstraint {
     readonly inner: TokenConstraint,
     private readonly toolStart: number,
     private readonly outputEnd: number,
-    /** Calls allowed before the text (default 1; a request's `max_tool_calls` may lower it further). */
+    /** Calls allowed before the text (default 1; the server passes a request's `max_tool_calls` when it sets one). */
     readonly maxCalls = 1,
   ) {}
 
