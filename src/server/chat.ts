@@ -42,9 +42,6 @@ export function argumentsOf(input: string): string {
   return JSON.stringify({ input });
 }
 
-/** OpenAI's `arguments` JSON string → the model's call input: the data layer's rule (callInput), so files and requests read calls alike. */
-export const inputOf = callInput;
-
 /**
  * A message's `content` as text: a string, or an array of `{"type": "text", "text"}` parts joined.
  * An assistant message may also hold `{"type": "refusal", "refusal"}` parts (OpenAI's assistant
@@ -172,7 +169,8 @@ export function toConversation(raw: unknown): Conversation {
         if (typeof call?.id !== 'string' || typeof name !== 'string' || typeof args !== 'string') throw badRequest(`${where}.tool_calls[${k}] needs an id, function.name and function.arguments (a string)`, 'messages');
         const result = results.get(call.id);
         if (result === undefined) throw badRequest(`${where}.tool_calls[${k}] (id ${call.id}) has no 'tool' message with its result after it`, 'messages');
-        out.push({ role: 'assistant', content: k === 0 ? content : '', tool_call: { name, input: inputOf(args) } });
+        // the data layer's rule for `arguments` (callInput): files and requests read calls alike
+        out.push({ role: 'assistant', content: k === 0 ? content : '', tool_call: { name, input: callInput(args) } });
         out.push({ role: 'tool', content: result });
       });
       if (results.size !== calls.length) throw badRequest(`${where}: ${results.size} tool results for ${calls.length} tool calls`, 'messages');

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { argumentsOf, inputOf, toConversation } from '../../src/server/chat.js';
+import { callInput as inputOf } from '../../src/data/chat.js';
+import { argumentsOf, toConversation } from '../../src/server/chat.js';
 import { ApiError } from '../../src/server/errors.js';
 
 test('tool arguments: free text is wrapped as {"input"}, JSON objects pass through, and both map back', () => {
