@@ -158,7 +158,7 @@ export const command = new Command('chat')
     const base = loaded.stage !== 'pretrain' ? '' : o.stage === undefined ? ': a base model (no chat stage in this run), which continues text rather than answering; gptforge sft trains one' : ': a base model, which continues text rather than answering';
     const engine = new ChatEngine(loaded.model, loaded.tok);
     // Compiled once before the first turn (errors name the file and pointer/line); the engine clones it per reply.
-    // It governs the visible text only: tool calls before the text stay free (ReplyConstraint).
+    // It governs the visible text only: one built-in call may come before the text (ReplyConstraint's maxCalls).
     const text = constraintFromOptions({ jsonSchema: o.jsonSchema, regex: o.regex, grammar: o.grammar }, loaded.tok);
     const constraint = text && ReplyConstraint.forTokenizer(text, loaded.tok);
     const opts: ChatOptions = { temperature: o.temperature, topK: o.topK, topP: o.topP, maxTokens: o.maxTokens, seed: o.seed, tools: o.tools ? defaultTools() : null, constraint };
