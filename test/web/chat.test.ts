@@ -48,6 +48,8 @@ test('chat: a message streams its reply delta by delta into the page', async () 
   await send('scripted', 'hi');
   const reply = page.locator('.msg.assistant').last();
   await page.waitForFunction(`${LAST}?.getAttribute('data-finish') === 'stop'`, null, { timeout: 15_000 });
+  // why it ended, labelled (a bare grey "stop" beside regenerate read as a Stop button)
+  assert.equal(await reply.locator('.finish').innerText(), 'finish: stop');
   const deltas = Number(await reply.getAttribute('data-deltas'));
   assert.ok(deltas >= 5, `only ${deltas} streamed deltas`);
   assert.match(await reply.locator('.content').innerText(), /Hello there\. How are you\? Bye\.Hello there/);
