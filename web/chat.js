@@ -441,8 +441,10 @@ function Trace({ node }) {
   if (t.consistency) {
     const sc = t.consistency;
     const tally = sc.votes.majority.tally;
+    // a tie is broken by the earliest sample (vote.ts), as `gptforge ask` says: not a win
+    const tie = tally.length > 1 && tally[0].count === tally[1].count;
     return html`<div class="votes">
-      <div class="trace-head">Self-consistency: ${sc.k} samples → <b>${t.answer ?? 'no answer'}</b></div>
+      <div class="trace-head">Self-consistency: ${sc.k} samples → <b>${t.answer ?? 'no answer'}</b>${tie && html`<span class="tie"> — a tie, broken by the earliest sample (${tally[0].first + 1})</span>`}</div>
       <div class="tally">${tally.map((v) => html`<div class=${'vote' + (v.answer === t.answer ? ' winner' : '')} data-answer=${v.answer} data-count=${v.count}>
         <span class="ans" title=${v.answer}>${v.answer === t.answer ? '✓ ' : ''}${v.answer}</span>
         <span class="bar"><span style=${`width:${(100 * v.count) / sc.k}%`}></span></span><span class="count">×${v.count}</span></div>`)}
