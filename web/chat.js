@@ -236,10 +236,11 @@ export function Chat() {
       const n = c.nodes[c.leaf];
       if (e.name === 'AbortError') {
         if (n?.role === 'assistant') n.finish = 'stopped';
-      } else {
-        if (n?.role === 'assistant' && !n.finish) n.finish = 'error';
-        setError(String(e.message ?? e));
-      }
+      } else if (n?.role === 'assistant' && !n.finish) {
+        // shown in the failed reply's card, where the eye is (the pane's foot is below the fold)
+        n.finish = 'error';
+        n.error = String(e.message ?? e);
+      } else setError(String(e.message ?? e));
       save();
     } finally {
       abortRef.current = null;
@@ -488,6 +489,7 @@ function MessageView({ node, conv, busy, editing, onEdit, onSaveEdit, onCancel, 
     ${node.tool_calls?.map((t) => html`<div class="tool-call">🔧 ${t.function.name}(${t.function.arguments})</div>`)}
     ${node.trace && html`<${Trace} node=${node} />`}
     ${node.rag && html`<div class="sources">${node.rag.passages.length === 0 ? html`<span class="hint">${node.rag.note ?? (node.rag.retrieved > 0 ? 'no passage fit the context' : 'no passage matched the question')}</span>` : node.rag.passages.map((p) => html`<a href="#chat" class=${'source' + (node.citations?.some((c) => c.id === p.id) ? ' cited' : '')} onClick=${(e) => { e.preventDefault(); onCite(p); }}>[${p.n}] ${p.source}</a>`)}</div>`}
+    ${node.error && html`<p class="error reply-error">${node.error}</p>`}
     <div class="meta">${nav}<span>${node.model}${node.technique ? ` · ${node.technique}` : ''}${node.rag ? ' · RAG' : ''}</span>${node.finish && html`<span class="finish" title="why the reply ended">finish: ${node.finish}</span>`}
       <button class="link regenerate" disabled=${busy} onClick=${onRegenerate}>regenerate</button></div>
   </div>`;

@@ -99,6 +99,19 @@ test('chat: a self-consistency vote that is a tie says so and which sample broke
   await page.selectOption('#technique', 'direct');
 });
 
+test("chat: a technique's refusal (reflection on a question that is no sum) shows inside the failed reply's card", async () => {
+  await newChat('reviewer');
+  await page.selectOption('#technique', 'reflect');
+  await page.fill('#prompt', 'hello there');
+  await page.click('#send');
+  await page.waitForFunction(`${LAST}?.getAttribute('data-finish') === 'error'`, null, { timeout: 30_000 });
+  const msg = page.locator('.msg.assistant').last();
+  assert.match(await msg.locator('.reply-error').innerText(), /two operands/);
+  assert.equal(await page.locator('.thread > .error').count(), 0, 'not at the foot of the pane');
+  assert.equal(await msg.locator('.finish').innerText(), 'finish: error');
+  await page.selectOption('#technique', 'direct');
+});
+
 test('chat: reflection shows the first answer and its rounds with feedback', async () => {
   await newChat('reviewer');
   await page.selectOption('#technique', 'reflect');
