@@ -142,6 +142,9 @@ export function Dashboard() {
   const job = info?.job;
   const running = job?.state === 'running';
   const last = rows[rows.length - 1];
+  // the running stage's card follows the live step (metrics.jsonl), not its checkpoint's step, read when the job started
+  const liveStep = running ? records.findLast((r) => r.stage === metricsStage(job.stage) && typeof r.step === 'number')?.step : undefined;
+  const cardStep = (s) => (running && job.stage === s.name && liveStep !== undefined ? liveStep : s.step);
 
   const start = (name) => {
     setError('');
@@ -154,7 +157,7 @@ export function Dashboard() {
     <div class="stages">
       ${info?.stages.map((s) => html`<div class=${`stage ${s.state}`} data-stage=${s.name}>
         <b>${s.name}</b>
-        <div class="state">${s.state}${s.step !== null ? ` · step ${s.step}` : ''}</div>
+        <div class="state">${s.state}${cardStep(s) !== null ? ` · step ${cardStep(s)}` : ''}</div>
         ${s.runnable && (running && job.stage === s.name
           ? html`<button class="danger stop-job" onClick=${stop}>Stop</button>`
           : html`<button class="start-job" disabled=${running || !!info.lock} onClick=${() => start(s.name)}>Start</button>`)}

@@ -59,6 +59,11 @@ test('dashboard: start SFT from the page, watch the loss curve gain points live,
   await page.waitForFunction((n) => Number((globalThis as any).document.querySelector('.chart[data-title="Loss"]')?.getAttribute('data-points')) >= n + 5, first, { timeout: 20_000 });
   const later = await points();
   assert.ok(later >= first + 5, `the curve went from ${first} to ${later} points`);
+  // the running stage's card follows the live step the curves' header shows (it stayed at the checkpoint's step)
+  const steps = (await page.evaluate(`[document.querySelector('.stage[data-stage="sft"] .state').innerText, document.querySelector('.toolbar .hint').innerText]`)) as string[];
+  const live = /^step (\d+)/.exec(steps[1])?.[1];
+  assert.ok(live !== undefined && Number(live) >= 5, steps[1]);
+  assert.equal(steps[0], `running · step ${live}`);
   // the stage trains in its own process (gptforge sft), which holds the run lock; the page does not call that lock "another process"
   const lock = readLock(join(dir, 'run.lock'));
   assert.ok(lock && lock.pid !== process.pid && /^gptforge sft --run /.test(lock.command), JSON.stringify(lock));
