@@ -121,3 +121,24 @@ test('dashboard: the curves stage selector uses the cards names (base, not pretr
   await page.waitForSelector('.chart[data-title="Loss"][data-points="1"]', { timeout: 10_000 });
   await page.close();
 });
+
+test('dashboard: eval.md is rendered (its tables as tables, raw HTML kept as text) and eval-chart.svg is shown', async () => {
+  writeFileSync(join(dir, 'eval.md'), '## Held-out task accuracy\n\n| task family | SFT |\n| --- | ---: |\n| kinds | **25% (2/8)** |\n\n<b id="raw">raw html</b>\n\nChart: eval-chart.svg\n');
+  writeFileSync(join(dir, 'eval-chart.svg'), '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40"><rect width="120" height="40" fill="#2563eb"/></svg>');
+  const page = await browser.newPage();
+  try {
+    await page.goto(base + '/#dashboard');
+    await page.waitForSelector('.markdown table', { timeout: 10_000 });
+    assert.equal(await page.locator('.markdown h2').innerText(), 'Held-out task accuracy');
+    assert.deepEqual(await page.locator('.markdown td').allInnerTexts(), ['kinds', '25% (2/8)']);
+    assert.equal(await page.locator('.markdown td strong').innerText(), '25% (2/8)');
+    assert.equal(await page.locator('#raw').count(), 0, "the file's HTML stays text");
+    const img = page.locator('.eval-chart img');
+    await page.waitForFunction("document.querySelector('.eval-chart img')?.naturalWidth > 0", null, { timeout: 10_000 });
+    assert.equal(await img.evaluate((e) => (e as unknown as { naturalWidth: number }).naturalWidth), 120);
+  } finally {
+    await page.close();
+    rmSync(join(dir, 'eval.md'));
+    rmSync(join(dir, 'eval-chart.svg'));
+  }
+});
