@@ -236,10 +236,11 @@ export function Chat() {
       const n = c.nodes[c.leaf];
       if (e.name === 'AbortError') {
         if (n?.role === 'assistant') n.finish = 'stopped';
-      } else {
-        if (n?.role === 'assistant' && !n.finish) n.finish = 'error';
-        setError(String(e.message ?? e));
-      }
+      } else if (n?.role === 'assistant' && !n.finish) {
+        // shown in the failed reply's card, where the eye is (the pane's foot is below the fold)
+        n.finish = 'error';
+        n.error = String(e.message ?? e);
+      } else setError(String(e.message ?? e));
       save();
     } finally {
       abortRef.current = null;
@@ -441,8 +442,10 @@ function Trace({ node }) {
   if (t.consistency) {
     const sc = t.consistency;
     const tally = sc.votes.majority.tally;
+    // a tie is broken by the earliest sample (vote.ts), as `gptforge ask` says: not a win
+    const tie = tally.length > 1 && tally[0].count === tally[1].count;
     return html`<div class="votes">
-      <div class="trace-head">Self-consistency: ${sc.k} samples → <b>${t.answer ?? 'no answer'}</b></div>
+      <div class="trace-head">Self-consistency: ${sc.k} samples → <b>${t.answer ?? 'no answer'}</b>${tie && html`<span class="tie"> — a tie, broken by the earliest sample (${tally[0].first + 1})</span>`}</div>
       <div class="tally">${tally.map((v) => html`<div class=${'vote' + (v.answer === t.answer ? ' winner' : '')} data-answer=${v.answer} data-count=${v.count}>
         <span class="ans" title=${v.answer}>${v.answer === t.answer ? '✓ ' : ''}${v.answer}</span>
         <span class="bar"><span style=${`width:${(100 * v.count) / sc.k}%`}></span></span><span class="count">×${v.count}</span></div>`)}
@@ -486,7 +489,8 @@ function MessageView({ node, conv, busy, editing, onEdit, onSaveEdit, onCancel, 
     ${node.tool_calls?.map((t) => html`<div class="tool-call">🔧 ${t.function.name}(${t.function.arguments})</div>`)}
     ${node.trace && html`<${Trace} node=${node} />`}
     ${node.rag && html`<div class="sources">${node.rag.passages.length === 0 ? html`<span class="hint">${node.rag.note ?? (node.rag.retrieved > 0 ? 'no passage fit the context' : 'no passage matched the question')}</span>` : node.rag.passages.map((p) => html`<a href="#chat" class=${'source' + (node.citations?.some((c) => c.id === p.id) ? ' cited' : '')} onClick=${(e) => { e.preventDefault(); onCite(p); }}>[${p.n}] ${p.source}</a>`)}</div>`}
-    <div class="meta">${nav}<span>${node.model}${node.technique ? ` · ${node.technique}` : ''}${node.rag ? ' · RAG' : ''}</span>${node.finish && html`<span class="finish">${node.finish}</span>`}
+    ${node.error && html`<p class="error reply-error">${node.error}</p>`}
+    <div class="meta">${nav}<span>${node.model}${node.technique ? ` · ${node.technique}` : ''}${node.rag ? ' · RAG' : ''}</span>${node.finish && html`<span class="finish" title="why the reply ended">finish: ${node.finish}</span>`}
       <button class="link regenerate" disabled=${busy} onClick=${onRegenerate}>regenerate</button></div>
   </div>`;
 }

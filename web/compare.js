@@ -40,6 +40,16 @@ async function fitChat(model, messages, ctx, maxTokens) {
   return Math.min(maxTokens, ctx - count);
 }
 
+/**
+ * Decimals that tell the scores apart: 3, or more (up to 6) when two different scores would
+ * print the same (0.39575 and 0.39564 are both 0.396 at 3).
+ */
+export function scoreDigits(scores) {
+  const distinct = [...new Set(scores)];
+  for (let d = 3; d < 6; d++) if (new Set(distinct.map((x) => x.toFixed(d))).size === distinct.length) return d;
+  return 6;
+}
+
 export function Compare() {
   const [served, setServed] = useState([]);
   // the served reward model (kind "reward"): the run's rm, else another one (e.g. a stage named verifier)
@@ -53,12 +63,16 @@ export function Compare() {
   const [results, setResults] = useState({});
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
+  // the stages left out of the comparison (all compared until the user unticks some)
+  const [skipped, setSkipped] = useState(() => new Set());
 
   useEffect(() => {
     models().then((ms) => { setServed(ms.filter((m) => m.kind !== 'reward').map((m) => m.id)); setRmId((ms.find((m) => m.id === 'rm') ?? ms.find((m) => m.kind === 'reward'))?.id ?? null); setCtx(Object.fromEntries(ms.map((m) => [m.id, m.context_length]))); }).catch((e) => setError(e.message));
     getText('/web/api/prompts/fake-conversation').then(setTemplate).catch((e) => setError(e.message));
   }, []);
-  const gen = ORDER.filter((id) => served.includes(id)).concat(served.filter((id) => !ORDER.includes(id)));
+  const all = ORDER.filter((id) => served.includes(id)).concat(served.filter((id) => !ORDER.includes(id)));
+  const gen = all.filter((id) => !skipped.has(id));
+  const toggle = (id) => (e) => setSkipped((s) => { const next = new Set(s); e.target.checked ? next.delete(id) : next.add(id); return next; });
 
   async function run() {
     setBusy(true);
@@ -99,8 +113,11 @@ export function Compare() {
     setBusy(false);
   }
 
-  const scores = Object.values(results).map((r) => r.score).filter((s) => typeof s === 'number');
+  const scores = gen.map((id) => results[id]?.score).filter((s) => typeof s === 'number');
   const best = scores.length ? Math.max(...scores) : null;
+  const digits = scoreDigits(scores);
+  // more than one reply at the best score: each is starred and the tie said
+  const tied = scores.filter((x) => x === best).length > 1;
   return html`<div class="page compare">
     <h2>Compare base, SFT and RLHF</h2>
     <label>Prompt <textarea id="compare-prompt" rows="2" value=${prompt} onInput=${(e) => setPrompt(e.target.value)}></textarea></label>
@@ -110,12 +127,13 @@ export function Compare() {
       <button id="compare-run" class="primary" disabled=${busy || !prompt.trim() || gen.length === 0} onClick=${run}>${busy ? 'Generating…' : 'Compare'}</button>
       <span class="hint">${hasRm ? 'scores: the reward model (higher is better)' : 'no reward model in this run: no scores'}</span>
     </div>
+    <div class="toolbar stages-picker">stages ${all.map((id) => html`<label><input type="checkbox" data-stage=${id} checked=${!skipped.has(id)} disabled=${busy} onChange=${toggle(id)} /> ${id}</label>`)}</div>
     ${error && html`<p class="error">${error}</p>`}
     <div class="cols">
       ${gen.map((id) => {
         const r = results[id];
         return html`<div class="col" data-model=${id}>
-          <h3>${id}${r && typeof r.score === 'number' && html`<span class="score" title="reward-model score">${r.score === best ? '★ ' : ''}${r.score.toFixed(3)}</span>`}</h3>
+          <h3>${id}${r && typeof r.score === 'number' && html`<span class="score" title=${`reward-model score ${r.score}`}>${r.score === best ? '★ ' : ''}${r.score.toFixed(digits)}${r.score === best && tied ? ' (tie)' : ''}</span>`}</h3>
           <div class="hint">${chatTrained(id) ? 'chat model' : 'base model, prompted with a fake conversation'}</div>
           ${r?.error ? html`<p class="error">${r.error}</p>` : html`<div class="reply">${r?.calls?.map((c) => html`<${BuiltinCall} call=${c} />`)}${r ? r.reply || (r.calls?.length ? '' : '(empty)') : busy ? '…' : ''}</div>`}
           ${r?.finish && html`<div class="hint">finish: ${r.finish}</div>`}

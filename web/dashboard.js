@@ -85,12 +85,24 @@ function Chart({ title, records, keys, smoothing }) {
   return html`<div class="chart" data-title=${title} data-points=${data.xs.length}><h4>${title}</h4><div ref=${ref}></div></div>`;
 }
 
+/**
+ * A report's markdown rendered (tables, emphasis) by markdown-it, vendored from node_modules;
+ * its raw-HTML option stays off, so the file's text cannot inject markup. Plain text if the
+ * library did not load.
+ */
+function Markdown({ text }) {
+  const rendered = useMemo(() => window.markdownit?.({ html: false }).render(text), [text]);
+  if (rendered === undefined) return html`<pre>${text}</pre>`;
+  return html`<div class="markdown" dangerouslySetInnerHTML=${{ __html: rendered }}></div>`;
+}
+
 function Reports({ report }) {
   if (!report) return null;
   const rm = report.rmEval;
   return html`
     ${rm && html`<h3>Reward model (rm-eval.json)</h3><table>${Object.entries(rm).filter(([, v]) => typeof v !== 'object').map(([k, v]) => html`<tr><th>${k}</th><td>${typeof v === 'number' ? +v.toFixed(4) : String(v)}</td></tr>`)}</table>`}
-    ${report.evalMarkdown && html`<h3>Evaluation (eval.md)</h3><pre>${report.evalMarkdown}</pre>`}
+    ${report.evalMarkdown && html`<h3>Evaluation (eval.md)</h3><${Markdown} text=${report.evalMarkdown} />`}
+    ${report.evalChart && html`<figure class="eval-chart"><img alt="eval-chart.svg" src=${`data:image/svg+xml;charset=utf-8,${encodeURIComponent(report.evalChart)}`} /><figcaption class="hint">eval-chart.svg</figcaption></figure>`}
     ${report.transcript && html`<h3>Samples (chat-transcript.txt)</h3><pre>${report.transcript}</pre>`}`;
 }
 
@@ -142,6 +154,9 @@ export function Dashboard() {
   const job = info?.job;
   const running = job?.state === 'running';
   const last = rows[rows.length - 1];
+  // the running stage's card follows the live step (metrics.jsonl), not its checkpoint's step, read when the job started
+  const liveStep = running ? records.findLast((r) => r.stage === metricsStage(job.stage) && typeof r.step === 'number')?.step : undefined;
+  const cardStep = (s) => (running && job.stage === s.name && liveStep !== undefined ? liveStep : s.step);
 
   const start = (name) => {
     setError('');
@@ -154,7 +169,7 @@ export function Dashboard() {
     <div class="stages">
       ${info?.stages.map((s) => html`<div class=${`stage ${s.state}`} data-stage=${s.name}>
         <b>${s.name}</b>
-        <div class="state">${s.state}${s.step !== null ? ` · step ${s.step}` : ''}</div>
+        <div class="state">${s.state}${cardStep(s) !== null ? ` · step ${cardStep(s)}` : ''}</div>
         ${s.runnable && (running && job.stage === s.name
           ? html`<button class="danger stop-job" onClick=${stop}>Stop</button>`
           : html`<button class="start-job" disabled=${running || !!info.lock} onClick=${() => start(s.name)}>Start</button>`)}

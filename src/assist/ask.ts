@@ -159,7 +159,10 @@ function callLines(calls: readonly BuiltinToolCall[] | undefined): string[] {
   return (calls ?? []).map((c) => `[${c.name}: ${c.input} → ${c.output}]`);
 }
 
-/** The trace as text: the prompt, each sample with its answer, the votes, the answer. */
+/** Most answers a vote line of formatTrace lists (best first); the rest are counted. */
+export const TALLY_SHOWN = 10;
+
+/** The trace as text: the prompt, each sample with its answer, the votes (the TALLY_SHOWN best answers of each), the answer. */
 export function formatTrace(t: AskTrace): string {
   const lines = [`technique: ${t.technique}`, `prompt: ${t.prompt}`, ''];
   if (t.consistency) {
@@ -169,7 +172,12 @@ export function formatTrace(t: AskTrace): string {
     });
     // a tie is broken by the earliest sample (vote.ts): said, so a reader does not take it for a win
     const tie = (v: typeof sc.majority): string => (v.tally.length > 1 && v.tally[0].weight === v.tally[1].weight ? ` — a tie, broken by the earliest sample (${v.tally[0].first + 1})` : '');
-    const show = (name: string, v: typeof sc.majority): string => `${name}: ${v.tally.map((x) => `${x.answer} ×${x.count}${name === 'majority' ? '' : ` (${x.weight.toFixed(3)})`}`).join(', ') || 'no answers'}${tie(v)}`;
+    // the ten best answers: with --k 100 the whole tally is one unreadable line
+    const show = (name: string, v: typeof sc.majority): string => {
+      const shown = v.tally.slice(0, TALLY_SHOWN).map((x) => `${x.answer} ×${x.count}${name === 'majority' ? '' : ` (${x.weight.toFixed(3)})`}`);
+      const more = v.tally.length - shown.length;
+      return `${name}: ${shown.join(', ') || 'no answers'}${more > 0 ? `, … ${more} more answer${more === 1 ? '' : 's'}` : ''}${tie(v)}`;
+    };
     lines.push(show('majority', sc.majority), show('logprob-weighted', sc.logprob));
     if (sc.reward) lines.push(show('reward-weighted', sc.reward));
     if (sc.rewardBest) lines.push(`reward best-of-${sc.samples.length}: ${sc.rewardBest.answer ?? '—'} (sample ${sc.rewardBest.index + 1})`);

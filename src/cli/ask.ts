@@ -69,9 +69,18 @@ export const command = new Command('ask')
     console.error(`ask: ${o.technique} with ${dir}`); // which checkpoint answers: a run holds several
     // npm start trains the techniques' addition model apart, in <run>/techniques: the run's chat model is not it
     const techniquesRun = join(o.run, 'techniques');
-    if (o.stage === undefined && !resolve(dir).startsWith(resolve(techniquesRun)) && ['cot', 'self-consistency', 'reflect'].includes(o.technique) && existsSync(techniquesRun)) console.error(`ask: ${techniquesRun} holds the long-addition model the pipeline trained for the techniques; --run ${techniquesRun} asks it`);
+    if (o.stage === undefined && !resolve(dir).startsWith(resolve(techniquesRun)) && ['cot', 'self-consistency', 'reflect'].includes(o.technique)) {
+      if (existsSync(techniquesRun)) console.error(`ask: ${techniquesRun} holds the long-addition model the pipeline trained for the techniques; --run ${techniquesRun} asks it`);
+      // as eval --techniques warns: a pipeline run without --techniques has only its chat model, never trained on long addition
+      else if (existsSync(join(o.run, 'preset.json'))) console.error(`ask: ${o.run} has no techniques model (${techniquesRun}, made by gptforge pipeline --techniques); answering with its chat model, which never trained on the techniques' families (docs/techniques.md)`);
+    }
     // --seed also picks the position draws of a model with randomized position ids: ask() seeds them
     if (model.config.randomPositions === undefined && o.technique === 'self-consistency' && o.streams > 1) console.error('ask: this model has no randomized position ids: --streams only splits the shared decoding rows (docs/techniques.md)');
+    // greedy decoding draws nothing: the k samples repeat one reply (per stream, on a model with randomized position ids)
+    if (o.technique === 'self-consistency' && o.temperature === 0 && o.k > 1) {
+      const distinct = model.config.randomPositions === undefined ? 1 : Math.min(o.streams, o.k);
+      console.error(`ask: --temperature 0 decodes greedily: the ${o.k} samples are ${distinct === 1 ? 'one reply repeated' : `${distinct} greedy decodes (one per stream), each repeated`}, so the vote counts copies (a temperature > 0 samples different replies)`);
+    }
     const rm = o.rm && o.technique === 'self-consistency' ? loadRewardModel(o.rm) : undefined; // ignored (and said so above) with another technique
     const trace = ask(new ChatEngine(model, tok), question, {
       technique: o.technique as Technique,

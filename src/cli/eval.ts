@@ -31,6 +31,17 @@ export const command = new Command('eval')
   .option('--tot-value <run>', "with --techniques and --tot-run: value tree-of-thoughts states with this reward model (trained on the solver's solvable/unsolvable labels; docs/techniques.md)")
   .option('--addition-only', 'with --techniques: the tokens-to-think table on long addition alone (a model trained on ADDITION_MIXTURE)')
   .action(async (o) => {
+    // the sweep's own flags mean nothing to a plain eval, which would overwrite eval.md/json/svg: refuse before any work
+    if (!o.techniques) {
+      for (const [flag, given] of [
+        ['--parts', o.parts !== undefined],
+        ['--tot-run', o.totRun !== undefined],
+        ['--tot-value', o.totValue !== undefined],
+        ['--addition-only', o.additionOnly === true],
+      ] as const) {
+        if (given) throw new GptforgeError(`${flag} is a flag of the prompting-techniques sweep: it needs --techniques (without it, eval would run the normal evaluation and overwrite eval.md)`, { field: flag });
+      }
+    }
     if (o.techniques) {
       if (o.totValue && !o.totRun) throw new GptforgeError('--tot-value values the states of --tot-run: give both', { field: '--tot-value' });
       const parts = (o.parts?.split(',').map((s) => s.trim()) ?? ['cot', 'skill', 'reflect', 'sc', ...(o.totRun ? ['tot'] : [])]) as SweepPart[];

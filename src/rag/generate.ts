@@ -209,7 +209,8 @@ export function fitPassages(engine: Pick<ChatEngine, 'tok' | 'model'>, system: M
  * when even the smallest reply, 8 tokens, leaves no room: the chunk itself is too large for
  * the context); `chunkSize` the most tokens a chunk could have to fit beside the question and
  * `room` tokens of reply (the room asked: a request's max_tokens, else {@link defaultReplyTokens}),
- * the size to re-index with.
+ * the size to re-index with; `history` the tokens the earlier messages of `before` take when
+ * they are what leaves no chunk room (a conversation's later turn: a new conversation fits one).
  */
 export interface NoneFit {
   context: number;
@@ -217,6 +218,7 @@ export interface NoneFit {
   need: number;
   replyTokens?: number;
   chunkSize: number;
+  history?: number;
 }
 
 /** {@link NoneFit} for passages of which none fit `room` tokens of reply; undefined when there are none or one fits. */
@@ -230,8 +232,13 @@ export function noneFit(engine: Pick<ChatEngine, 'tok' | 'model'>, before: Messa
   const p = passages[sizes.indexOf(need)];
   // the block's own tokens (header, number, source, question label) beside the passage's text
   const overhead = length([{ ...p, text: '' }]);
+  const chunkSize = Math.max(0, ctx - room - overhead);
+  // no chunk fits beside the conversation so far, one would without it (the system message kept): the history is what fills the context
+  const kept = before.filter((m) => m.role === 'system');
+  const alone = renderPrompt(engine.tok, { messages: [...kept, { role: 'user', content: passagePrompt(question, [{ ...p, text: '' }]) }] }).length;
+  const history = chunkSize === 0 && ctx - room - alone > 0 ? { history: overhead - alone } : {};
   // the chunk size is figured for the reply room asked (a request's max_tokens), not the default
-  return { context: ctx, room, need, ...(need + 8 <= ctx ? { replyTokens: ctx - need } : {}), chunkSize: Math.max(0, ctx - room - overhead) };
+  return { context: ctx, room, need, ...(need + 8 <= ctx ? { replyTokens: ctx - need } : {}), chunkSize, ...history };
 }
 
 /**
@@ -242,7 +249,12 @@ export function noneFit(engine: Pick<ChatEngine, 'tok' | 'model'>, before: Messa
  */
 export function describeNoneFit(f: NoneFit, names: { reply: string; chunkSize: string }): string {
   const head = `none fit the ${f.context}-token context beside the question and ${f.room} tokens for the reply`;
-  const chunks = f.chunkSize > 0 ? `re-index with smaller chunks (${names.chunkSize} ${f.chunkSize} or less fits one passage beside this question and a ${f.room}-token reply)` : 'shorten the question';
+  const chunks =
+    f.chunkSize > 0
+      ? `re-index with smaller chunks (${names.chunkSize} ${f.chunkSize} or less fits one passage beside this question and a ${f.room}-token reply)`
+      : f.history !== undefined
+        ? `start a new conversation or shorten this one (its earlier messages take ${f.history} tokens of the context)`
+        : 'shorten the question';
   if (f.replyTokens === undefined) return `${head}: the smallest passage needs ${f.need} tokens with the question, too many for the context even with a short reply — ${chunks}, or use a model with a longer context`;
   return `${head}: the smallest passage needs ${f.need} tokens with the question — lower ${names.reply} to ${f.replyTokens} or less, or ${chunks}`;
 }

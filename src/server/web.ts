@@ -286,7 +286,8 @@ class WebRun {
 
   report(): unknown {
     const l = runLayout(this.runDir);
-    return { eval: readJsonIfPresent(l.evalJson), evalMarkdown: readTextIfPresent(l.evalMarkdown), rmEval: readJsonIfPresent(l.rmEval), transcript: readTextIfPresent(l.chatTranscript) };
+    // the chart as text: the page shows it as an image (a data: URL), which needs no route of its own behind the API key
+    return { eval: readJsonIfPresent(l.evalJson), evalMarkdown: readTextIfPresent(l.evalMarkdown), evalChart: readTextIfPresent(l.evalChart), rmEval: readJsonIfPresent(l.rmEval), transcript: readTextIfPresent(l.chatTranscript) };
   }
 
   /** Start a stage runner; 409 while a job runs or another process holds the run. */
@@ -564,10 +565,13 @@ export async function registerWeb(server: GptforgeServer, opts: WebOptions = {})
   const require = createRequire(import.meta.url);
   const htmDir = dirname(dirname(require.resolve('htm')));
   const uplotDir = dirname(require.resolve('uplot'));
+  // markdown-it renders eval.md (tables included) on the dashboard: well kept, CommonMark + GFM tables, raw HTML off by default
+  const markdownItDir = dirname(require.resolve('markdown-it'));
   await app.register(fastifyStatic, { root: webRoot(), prefix: '/web/', decorateReply: true, index: false });
   app.get('/', (_req, reply) => reply.sendFile('index.html', webRoot()));
   app.get('/web/vendor/preact-htm.js', (_req, reply) => reply.type('text/javascript').sendFile('preact/standalone.module.js', htmDir));
   app.get('/web/vendor/uplot.js', (_req, reply) => reply.type('text/javascript').sendFile('uPlot.iife.min.js', uplotDir));
+  app.get('/web/vendor/markdown-it.js', (_req, reply) => reply.type('text/javascript').sendFile('markdown-it.min.js', markdownItDir));
   app.get('/web/vendor/uplot.css', (_req, reply) => reply.type('text/css').sendFile('uPlot.min.css', uplotDir));
 
   const run = opts.runDir !== undefined ? new WebRun(server, opts.runDir, opts) : null;

@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trainThinking } from '../../src/assist/thinking.js';
 import { loadModel } from '../../src/run/models.js';
 import { CLI } from '../cli/fixture.js';
+import { tinyRun } from '../server/fixture.js';
 
 const run = (args: string[]) => spawnSync(process.execPath, [CLI, 'ask', ...args], { encoding: 'utf8', timeout: 120_000 });
 
@@ -46,6 +47,24 @@ test('trainThinking → loadModel → gptforge ask prints the samples and the vo
     const rf = run(['--run', dir, '--technique', 'reflect', '--feedback', 'tool', '--rounds', '1', '--max-tokens', '8', 'What is 12 plus 34?']);
     assert.equal(rf.status, 0, rf.stderr);
     assert.match(rf.stdout, /── first answer/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('gptforge ask on a pipeline run without a techniques model says it answers with the chat model; --temperature 0 says the samples repeat', () => {
+  const { dir } = tinyRun();
+  try {
+    writeFileSync(join(dir, 'preset.json'), '{}'); // a pipeline run (its sft stage answers), without <run>/techniques
+    const cot = run(['--run', dir, '--technique', 'cot', '--max-tokens', '2', 'Hi?']);
+    assert.equal(cot.status, 0, cot.stderr);
+    assert.match(cot.stderr, /^ask: .* has no techniques model \(.*techniques, made by gptforge pipeline --techniques\); answering with its chat model/m);
+    const greedy = run(['--run', dir, '--technique', 'self-consistency', '--k', '3', '--streams', '2', '--temperature', '0', '--max-tokens', '2', 'Hi?']);
+    assert.equal(greedy.status, 0, greedy.stderr);
+    assert.match(greedy.stderr, /^ask: --temperature 0 decodes greedily: the 3 samples are one reply repeated/m);
+    // a direct answer is no technique of the long-addition model: no warning
+    const direct = run(['--run', dir, '--max-tokens', '2', 'Hi?']);
+    assert.doesNotMatch(direct.stderr, /no techniques model/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

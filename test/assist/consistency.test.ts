@@ -89,3 +89,18 @@ test('formatTrace says when a vote is a tie and which sample broke it', () => {
   // a weighted vote that is not tied says nothing of ties
   assert.match(trace, /^logprob-weighted: 9 ×2 \(3\.000\), 7 ×2 \(2\.000\)$/m);
 });
+
+test('formatTrace lists the ten best answers of a vote and counts the rest (k = 100 stays readable)', () => {
+  const answers = Array.from({ length: 30 }, (_, i) => String(i % 15)); // 15 answers, ×2 each
+  const samples = answers.map((answer, i) => ({ text: `reply ${i}`, answer, meanLogprob: -1, tokens: 3 }));
+  const majority = vote(answers);
+  const logprob = vote(
+    answers,
+    answers.map((_, i) => 1 + i / 100),
+  );
+  const trace = formatTrace({ technique: 'self-consistency', prompt: 'q', reply: '', answer: majority.answer, consistency: { samples, majority, logprob, ms: 0 }, tokens: 0, ms: 0 });
+  const line = trace.split('\n').find((l) => l.startsWith('logprob-weighted: '))!;
+  assert.equal((line.match(/ ×2 /g) ?? []).length, 10, line);
+  assert.match(line, /, … 5 more answers$/);
+  assert.match(trace, /^majority: 0 ×2, 1 ×2, .*9 ×2, … 5 more answers — a tie, broken by the earliest sample \(1\)$/m);
+});

@@ -48,6 +48,8 @@ test('chat: a message streams its reply delta by delta into the page', async () 
   await send('scripted', 'hi');
   const reply = page.locator('.msg.assistant').last();
   await page.waitForFunction(`${LAST}?.getAttribute('data-finish') === 'stop'`, null, { timeout: 15_000 });
+  // why it ended, labelled (a bare grey "stop" beside regenerate read as a Stop button)
+  assert.equal(await reply.locator('.finish').innerText(), 'finish: stop');
   const deltas = Number(await reply.getAttribute('data-deltas'));
   assert.ok(deltas >= 5, `only ${deltas} streamed deltas`);
   assert.match(await reply.locator('.content').innerText(), /Hello there\. How are you\? Bye\.Hello there/);
@@ -198,6 +200,12 @@ test('chat: JSON-schema mode sends the schema as response_format and the reply i
   await page.waitForFunction(`${LAST}?.getAttribute('data-finish') === 'stop'`, null, { timeout: 15_000 });
   const reply = JSON.parse(await page.locator('.msg.assistant .content').last().innerText());
   assert.equal(typeof reply.ok, 'boolean');
+  // a schema that does not parse: said inside the failed reply's card, not at the foot of the pane
+  await page.fill('#schema', '{"type": ');
+  await send('scripted', 'hi');
+  await page.waitForFunction(`${LAST}?.getAttribute('data-finish') === 'error'`, null, { timeout: 15_000 });
+  assert.match(await page.locator('.msg.assistant').last().locator('.reply-error').innerText(), /^the JSON schema does not parse: /);
+  assert.equal(await page.locator('.thread > .error').count(), 0);
   await page.uncheck('#json-mode');
 });
 

@@ -59,6 +59,11 @@ test('dashboard: start SFT from the page, watch the loss curve gain points live,
   await page.waitForFunction((n) => Number((globalThis as any).document.querySelector('.chart[data-title="Loss"]')?.getAttribute('data-points')) >= n + 5, first, { timeout: 20_000 });
   const later = await points();
   assert.ok(later >= first + 5, `the curve went from ${first} to ${later} points`);
+  // the running stage's card follows the live step the curves' header shows (it stayed at the checkpoint's step)
+  const steps = (await page.evaluate(`[document.querySelector('.stage[data-stage="sft"] .state').innerText, document.querySelector('.toolbar .hint').innerText]`)) as string[];
+  const live = /^step (\d+)/.exec(steps[1])?.[1];
+  assert.ok(live !== undefined && Number(live) >= 5, steps[1]);
+  assert.equal(steps[0], `running · step ${live}`);
   // the stage trains in its own process (gptforge sft), which holds the run lock; the page does not call that lock "another process"
   const lock = readLock(join(dir, 'run.lock'));
   assert.ok(lock && lock.pid !== process.pid && /^gptforge sft --run /.test(lock.command), JSON.stringify(lock));
@@ -115,4 +120,25 @@ test('dashboard: the curves stage selector uses the cards names (base, not pretr
   await page.selectOption('select', 'base');
   await page.waitForSelector('.chart[data-title="Loss"][data-points="1"]', { timeout: 10_000 });
   await page.close();
+});
+
+test('dashboard: eval.md is rendered (its tables as tables, raw HTML kept as text) and eval-chart.svg is shown', async () => {
+  writeFileSync(join(dir, 'eval.md'), '## Held-out task accuracy\n\n| task family | SFT |\n| --- | ---: |\n| kinds | **25% (2/8)** |\n\n<b id="raw">raw html</b>\n\nChart: eval-chart.svg\n');
+  writeFileSync(join(dir, 'eval-chart.svg'), '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40"><rect width="120" height="40" fill="#2563eb"/></svg>');
+  const page = await browser.newPage();
+  try {
+    await page.goto(base + '/#dashboard');
+    await page.waitForSelector('.markdown table', { timeout: 10_000 });
+    assert.equal(await page.locator('.markdown h2').innerText(), 'Held-out task accuracy');
+    assert.deepEqual(await page.locator('.markdown td').allInnerTexts(), ['kinds', '25% (2/8)']);
+    assert.equal(await page.locator('.markdown td strong').innerText(), '25% (2/8)');
+    assert.equal(await page.locator('#raw').count(), 0, "the file's HTML stays text");
+    const img = page.locator('.eval-chart img');
+    await page.waitForFunction("document.querySelector('.eval-chart img')?.naturalWidth > 0", null, { timeout: 10_000 });
+    assert.equal(await img.evaluate((e) => (e as unknown as { naturalWidth: number }).naturalWidth), 120);
+  } finally {
+    await page.close();
+    rmSync(join(dir, 'eval.md'));
+    rmSync(join(dir, 'eval-chart.svg'));
+  }
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, Request } from 'playwright-core';
 import { readPreferencesJSONL, type Completion } from '../../src/data/preferences.js';
 import { formatCompletion } from '../../src/run/label.js';
 import { GptforgeServer, loadRunModels, registerWeb } from '../../src/server/index.js';
@@ -140,6 +140,42 @@ test('compare: base (fake conversation), SFT side by side, each with a reward-mo
   const scores = await page.locator('.score').allInnerTexts();
   assert.equal(scores.length, 2);
   for (const s of scores) assert.ok(Number.isFinite(Number(s.replace('★ ', ''))), s);
+});
+
+test('compare: scores that differ past 3 decimals show enough digits to tell apart, a tie is said; unticked stages are left out', async () => {
+  // the reward model's scores, scripted by the page's route: the order of the requests gives them
+  let next: number[] = [];
+  await page.route('**/v1/rewards', (route) => route.fulfill({ contentType: 'application/json', body: JSON.stringify({ object: 'list', data: [{ object: 'reward', index: 0, score: next.shift() }] }) }));
+  try {
+    await page.goto(base + '/#compare');
+    await page.waitForSelector('.col[data-model="sft"]');
+    await page.fill('#compare-prompt', 'Hello there');
+    await page.fill('#compare-max-tokens', '8');
+    const shown = async (): Promise<string[]> => {
+      await page.click('#compare-run');
+      await page.waitForFunction("document.querySelectorAll('.score').length === document.querySelectorAll('.col').length", null, { timeout: 20_000 });
+      return page.locator('.score').allInnerTexts();
+    };
+    next = [0.39576, 0.39564];
+    assert.deepEqual((await shown()).sort(), ['0.3956', '★ 0.3958']);
+    next = [0.5, 0.5];
+    assert.deepEqual(await shown(), ['★ 0.500 (tie)', '★ 0.500 (tie)']);
+    // base unticked: only sft is asked and shown
+    await page.uncheck('.stages-picker input[data-stage="base"]');
+    const asked: string[] = [];
+    const log = (r: Request): void => {
+      if (r.method() === 'POST' && /\/v1\/(chat\/)?completions$/.test(r.url())) asked.push((r.postDataJSON() as { model: string }).model);
+    };
+    page.on('request', log);
+    next = [0.25];
+    assert.deepEqual(await shown(), ['★ 0.250']);
+    page.off('request', log);
+    assert.deepEqual(asked, ['sft']);
+    assert.equal(await page.locator('.col[data-model="base"]').count(), 0);
+    await page.check('.stages-picker input[data-stage="base"]');
+  } finally {
+    await page.unroute('**/v1/rewards');
+  }
 });
 
 /** A second web server on the run's directory serving `models` (a changed model list), closed after `body`. */

@@ -10,7 +10,7 @@ import { webServer } from './fixtures.js';
 test('web: the page and its assets load without the API key, the run API needs it', async () => {
   const { base, close } = await webServer({ apiKeys: ['sesame'] });
   try {
-    for (const p of ['/', '/web/app.js', '/web/vendor/preact-htm.js', '/web/vendor/uplot.js', '/web/vendor/uplot.css']) {
+    for (const p of ['/', '/web/app.js', '/web/vendor/preact-htm.js', '/web/vendor/uplot.js', '/web/vendor/uplot.css', '/web/vendor/markdown-it.js']) {
       const r = await fetch(base + p);
       assert.equal(r.status, 200, p);
       assert.ok((await r.text()).length > 100, p);

@@ -79,6 +79,39 @@ test('chat: self-consistency shows k samples and a vote tally that sums to k, th
   await page.uncheck('#reward-votes');
 });
 
+test('chat: a self-consistency vote that is a tie says so and which sample broke it, as `gptforge ask` does', async () => {
+  await newChat('voter');
+  await page.selectOption('#technique', 'self-consistency');
+  await page.fill('#k', '2');
+  // two samples: a tie whenever their answers differ (the voter draws from three): some seed of the first few gives one
+  let tied = false;
+  for (let seed = 1; seed <= 8 && !tied; seed++) {
+    await page.fill('#seed', String(seed));
+    await send('What is 2 plus 3?');
+    const msg = page.locator('.msg.assistant').last();
+    const answers = await msg.locator('.votes .sample').evaluateAll((els) => els.map((e) => e.getAttribute('data-answer')));
+    const head = await msg.locator('.trace-head').innerText();
+    tied = answers[0] !== answers[1];
+    if (tied) assert.match(head, new RegExp(`→ ${answers[0]} — a tie, broken by the earliest sample \\(1\\)$`));
+    else assert.doesNotMatch(head, /tie/);
+  }
+  assert.ok(tied, 'no seed of 1…8 gave two different answers');
+  await page.selectOption('#technique', 'direct');
+});
+
+test("chat: a technique's refusal (reflection on a question that is no sum) shows inside the failed reply's card", async () => {
+  await newChat('reviewer');
+  await page.selectOption('#technique', 'reflect');
+  await page.fill('#prompt', 'hello there');
+  await page.click('#send');
+  await page.waitForFunction(`${LAST}?.getAttribute('data-finish') === 'error'`, null, { timeout: 30_000 });
+  const msg = page.locator('.msg.assistant').last();
+  assert.match(await msg.locator('.reply-error').innerText(), /two operands/);
+  assert.equal(await page.locator('.thread > .error').count(), 0, 'not at the foot of the pane');
+  assert.equal(await msg.locator('.finish').innerText(), 'finish: error');
+  await page.selectOption('#technique', 'direct');
+});
+
 test('chat: reflection shows the first answer and its rounds with feedback', async () => {
   await newChat('reviewer');
   await page.selectOption('#technique', 'reflect');
