@@ -23,20 +23,16 @@
  * answer's number by itself (its last digits, its size against the question) does not.
  * Prints the trainer's held-out accuracy every evalEvery steps and one JSON line at the end.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { renderForReward } from '../src/data/chat.js';
 import { contrastReply, everyDigitChanged } from '../src/data/contrast.js';
 import type { Message } from '../src/data/conversation.js';
 import { completionMessages, rankingConversation } from '../src/data/preferences.js';
 import { taskByName } from '../src/data/synthetic/tasks.js';
 import { Rng } from '../src/engine/rng.js';
-import { GPT } from '../src/model/gpt.js';
-import { loadModel } from '../src/run/models.js';
 import { type TaskPromptExample, taskExamples } from '../src/train/comparisons.js';
-import { type RenderedRanking, ShuffledLoader, scoreSequences, trainRewardModel } from '../src/train/reward.js';
+import type { RenderedRanking } from '../src/train/reward.js';
 import { checkBenchArgs } from './args.js';
+import { benchRewardModel, benchTrain, rightAbove } from './rm-train.js';
 
 // --help prints the usage (the comment above); an unknown flag is refused before any work
 checkBenchArgs(import.meta.url, {}, { positional: Number.POSITIVE_INFINITY });
@@ -56,12 +52,7 @@ const nPairs = num('pairs', 20000);
 const evalEvery = num('evalEvery', 100);
 const seed = num('seed', 1);
 
-const loaded = loadModel(run, from, { fresh: true });
-const tok = loaded.tok;
-const model = init === 'random' ? new GPT(loaded.model.config, { seed: 7 + seed }) : loaded.model;
-model.addScalarHead();
-if (pooling === 'last+mean') model.scorePool = { mode: 'last+mean', afterToken: tok.specialId('<|user_end|>') };
-const pad = tok.specialId('<|pad|>');
+const { model, tok, pad } = benchRewardModel({ run, from, init, pooling, seed });
 const task = taskByName('arithmetic');
 const NUM = /\d[\d,]*(?:\.\d+)?/g;
 
@@ -108,49 +99,29 @@ function pairs(split: 'train' | 'test', n: number, kind: string, s: number): Ren
 
 const train = pairs('train', nPairs, wrongKind, 1000 + seed);
 const held = { slip: pairs('test', 300, 'slip', 555), every: pairs('test', 300, 'every', 556), output: pairs('test', 300, 'output', 557) };
-const accuracy = (rs: RenderedRanking[]): number => {
-  const s = scoreSequences(
-    model,
-    rs.flatMap((r) => r.completions),
-    pad,
-  );
-  let c = 0;
-  for (let i = 0; i < rs.length; i++) if (s[2 * i] > s[2 * i + 1]) c++;
-  return c / rs.length;
-};
+const accuracy = (rs: RenderedRanking[]): number => rightAbove(model, pad, rs).filter(Boolean).length / rs.length;
 
-const dir = mkdtempSync(join(tmpdir(), 'gf-rm-synth-'));
 const t0 = Date.now();
 const curve: { step: number; loss: number; heldSlip: number }[] = [];
-let lossSum = 0;
-let lossN = 0;
-try {
-  const result = await trainRewardModel(
-    { model, train: new ShuffledLoader(train, batch, seed), val: held[wrongKind === 'every' ? 'every' : 'slip'], padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash(), stage: 'rm' },
-    { maxSteps: steps, lr, minLr: lr / 10, warmupSteps: Math.min(20, steps), weightDecay: num('wd', 0.1), beta1: 0.9, beta2: 0.95, gradClip: 1, gradAccum: 1, evalEvery, checkpointEvery: steps, keepLast: 1, logEvery: 1 },
-    {
-      runDir: dir,
-      stageDir: join(dir, 'rm'),
-      resume: false,
-      quiet: true,
-      onStep: (r) => {
-        lossSum += Number(r.loss);
-        lossN++;
-      },
-      onEval: (h) => {
-        const last = h[h.length - 1];
-        const acc = Number(last['val/accuracy']);
-        curve.push({ step: last.step, loss: Number((lossSum / Math.max(1, lossN)).toFixed(4)), heldSlip: Number(acc?.toFixed(4)) });
-        console.error(`step ${last.step}: train loss (mean since last) ${(lossSum / Math.max(1, lossN)).toFixed(4)}, held-out accuracy ${acc?.toFixed(3)} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
-        lossSum = 0;
-        lossN = 0;
-      },
-    },
-  );
-  void result;
-} finally {
-  rmSync(dir, { recursive: true, force: true });
-}
+await benchTrain({
+  model,
+  tok,
+  pad,
+  train,
+  val: held[wrongKind === 'every' ? 'every' : 'slip'],
+  batch,
+  seed,
+  steps,
+  lr,
+  warmup: 20,
+  weightDecay: num('wd', 0.1),
+  evalEvery,
+  onEval: ({ step, meanLoss, record }) => {
+    const acc = Number(record['val/accuracy']);
+    curve.push({ step, loss: Number(meanLoss.toFixed(4)), heldSlip: Number(acc?.toFixed(4)) });
+    console.error(`step ${step}: train loss (mean since last) ${meanLoss.toFixed(4)}, held-out accuracy ${acc?.toFixed(3)} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  },
+});
 const r = (x: number) => Number(x.toFixed(4));
 console.log(
   JSON.stringify({

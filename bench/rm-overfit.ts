@@ -21,17 +21,14 @@
  * accuracy and the mean training loss; then one JSON line. Also how long the rendered pairs
  * are against the context, and how many pairs differ only after the first 32 reply tokens.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderForReward } from '../src/data/chat.js';
 import { rankingConversation, readPreferencesJSONL } from '../src/data/preferences.js';
 import { Rng } from '../src/engine/rng.js';
-import { GPT } from '../src/model/gpt.js';
-import { loadModel } from '../src/run/models.js';
 import { rightFirst } from '../src/train/comparisons.js';
-import { type RenderedRanking, ShuffledLoader, scoreSequences, trainRewardModel } from '../src/train/reward.js';
+import type { RenderedRanking } from '../src/train/reward.js';
 import { checkBenchArgs } from './args.js';
+import { benchRewardModel, benchTrain, rightAbove } from './rm-train.js';
 
 // --help prints the usage (the comment above); an unknown flag is refused before any work
 checkBenchArgs(import.meta.url, {}, { positional: Number.POSITIVE_INFINITY });
@@ -52,12 +49,7 @@ const from = o.from ?? 'sft';
 const init = o.init ?? 'ckpt';
 const pooling = o.pooling ?? 'last';
 
-const loaded = loadModel(run, from, { fresh: true });
-const tok = loaded.tok;
-const model = init === 'random' ? new GPT(loaded.model.config, { seed: 7 + seed }) : loaded.model;
-model.addScalarHead();
-if (pooling === 'last+mean') model.scorePool = { mode: 'last+mean', afterToken: tok.specialId('<|user_end|>') };
-const pad = tok.specialId('<|pad|>');
+const { model, tok, pad } = benchRewardModel({ run, from, init, pooling, seed });
 const L = model.config.blockSize;
 
 // the cache's pairs, re-judged noise-free, right first; grouped by prompt so held-out pairs share no prompt with training
@@ -101,17 +93,13 @@ const r4 = (x: number) => Number(x.toFixed(4));
 
 /** Share of pairs scored right above wrong, overall and per family. */
 const accuracy = (rs: readonly RenderedRanking[]): Record<string, number> => {
-  const s = scoreSequences(
-    model,
-    rs.flatMap((r) => r.completions),
-    pad,
-  );
+  const right = rightAbove(model, pad, rs);
   const t: Record<string, { n: number; c: number }> = {};
   rs.forEach((r, i) => {
     for (const k of ['all', familyOf.get(r) ?? '?']) {
       const x = (t[k] ??= { n: 0, c: 0 });
       x.n++;
-      if (s[2 * i] > s[2 * i + 1]) x.c++;
+      if (right[i]) x.c++;
     }
   });
   return Object.fromEntries(Object.entries(t).map(([k, x]) => [k, r4(x.c / x.n)]));
@@ -121,8 +109,6 @@ const show = (a: Record<string, number>): string =>
     .map(([k, v]) => `${k} ${v.toFixed(3)}`)
     .join(' / ');
 
-const dir = mkdtempSync(join(tmpdir(), 'gf-rm-overfit-'));
-const t0 = Date.now();
 const counts = (rs: readonly RenderedRanking[]): string => {
   const c = new Map<string, number>();
   for (const r of rs) c.set(familyOf.get(r) ?? '?', (c.get(familyOf.get(r) ?? '?') ?? 0) + 1);
@@ -134,32 +120,24 @@ console.error(
   `pairs: ${train.length} training (${counts(train)}), ${held.length} held out, other prompts (${counts(held)}); rendered length p50 ${lengths[lengths.length >> 1]}, p90 ${lengths[Math.floor(lengths.length * 0.9)]}, max ${lengths[lengths.length - 1]} of context ${L}; ${tooLong} pairs over the context, ${lateDiff} differing only after 32 reply tokens`,
 );
 
-let lossSum = 0;
-let lossN = 0;
-try {
-  await trainRewardModel(
-    { model, train: new ShuffledLoader(train, batch, seed), val: train.slice(0, 8), padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash(), stage: 'rm' },
-    { maxSteps: steps, lr, minLr: lr / 10, warmupSteps: Math.min(num('warmup', 20), steps), weightDecay: num('wd', 0), beta1: 0.9, beta2: 0.95, gradClip: 1, gradAccum: 1, evalEvery, checkpointEvery: steps, keepLast: 1, logEvery: 1 },
-    {
-      runDir: dir,
-      stageDir: join(dir, 'rm'),
-      resume: false,
-      quiet: true,
-      onStep: (r) => {
-        lossSum += Number(r.loss);
-        lossN++;
-      },
-      onEval: (h) => {
-        const step = h[h.length - 1].step;
-        const point = { step, loss: r4(lossSum / Math.max(1, lossN)), train: accuracy(train), held: accuracy(held) };
-        curve.push(point);
-        console.error(`step ${step}: loss (mean since last) ${point.loss.toFixed(4)}, training pairs ${show(point.train)}; held-out prompts ${show(point.held)} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
-        lossSum = 0;
-        lossN = 0;
-      },
-    },
-  );
-} finally {
-  rmSync(dir, { recursive: true, force: true });
-}
+const t0 = Date.now();
+await benchTrain({
+  model,
+  tok,
+  pad,
+  train,
+  val: train.slice(0, 8),
+  batch,
+  seed,
+  steps,
+  lr,
+  warmup: num('warmup', 20),
+  weightDecay: num('wd', 0),
+  evalEvery,
+  onEval: ({ step, meanLoss }) => {
+    const point = { step, loss: r4(meanLoss), train: accuracy(train), held: accuracy(held) };
+    curve.push(point);
+    console.error(`step ${step}: loss (mean since last) ${point.loss.toFixed(4)}, training pairs ${show(point.train)}; held-out prompts ${show(point.held)} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  },
+});
 console.log(JSON.stringify({ run, from, init, pooling, steps, lr, batch, wd: num('wd', 0), trainPairs: train.length, heldPairs: held.length, epochs: r4((steps * batch) / train.length), seconds: Math.round((Date.now() - t0) / 1000), final: curve[curve.length - 1], curve }));

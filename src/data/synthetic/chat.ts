@@ -188,31 +188,91 @@ const CHAT_GROUPS: readonly ChatGroup[] = [
   },
 ];
 
+/**
+ * Frames around a phrasing ({p}), so one phrasing is asked in many ways: the chat family had a
+ * few hundred distinct training prompts, too few for a reward model to learn "does the reply
+ * fit the prompt's intent" without memorising them (docs/journal/rlhf.md, eighth pass). Each
+ * list starts with the bare phrasing, which is never held out, so adding frames moves no item
+ * between the splits; of the other frames the lowest-hash tenth is held out like a phrasing.
+ * Openers go before questions and requests; greetings and thanks take a closing sentence
+ * instead (detectChatIntent reads a greeting at the start). None contains a word that
+ * detectChatIntent reads as another intent (a test checks every item).
+ */
+const OPENERS: readonly string[] = [
+  '{p}',
+  'Quick question: {p}',
+  'Excuse me. {p}',
+  'Sorry to bother you. {p}',
+  'I have a question. {p}',
+  'One more thing. {p}',
+  'Okay. {p}',
+  'Hmm. {p}',
+  'Please answer this: {p}',
+  'Just wondering: {p}',
+  'Out of curiosity: {p}',
+  'New topic. {p}',
+  'Honest question: {p}',
+  'So: {p}',
+  'Right. {p}',
+  'Another question: {p}',
+  'Serious question: {p}',
+];
+const GREETING_CLOSERS: readonly string[] = ['{p}', '{p} Nice to see you.', '{p} Good to see you.', '{p} Hope you are well.', '{p} It is me again.', '{p} Long time no see.', '{p} Lovely day today.', '{p} I am back.', '{p} Happy Monday!', '{p} What a nice day.', '{p} Hope all is fine.', '{p} Happy Friday!'];
+const THANKS_CLOSERS: readonly string[] = ['{p}', '{p} See you later.', '{p} Bye for now.', '{p} That is all for now.', '{p} Have a nice day.', '{p} Talk soon.', '{p} Until next time.', '{p} That was quick.', '{p} Good job.', '{p} You are great.', '{p} Bye!', '{p} Take care.'];
+
+/** The frames of a group's phrasings (bare first). */
+function framesOf(group: ChatGroup): readonly string[] {
+  return group.intent === 'greeting' ? GREETING_CLOSERS : group.intent === 'thanks' ? THANKS_CLOSERS : OPENERS;
+}
+
+/** The frames held out for the test split: the lowest-hash tenth of all but the bare one. */
+const heldOutFrames = memo(() => new Map([OPENERS, GREETING_CLOSERS, THANKS_CLOSERS].map((frames) => [frames, heldOut(frames.slice(1))])));
+
 interface ChatItem {
   prompt: string;
   group: ChatGroup;
+  /** The frame around the phrasing ('{p}' when bare). */
+  frame: string;
 }
 
 /**
- * Items by intent and split. A test item has a held-out phrasing or a held-out topic, so
- * the test split asks in ways (or about things) training never saw.
+ * Items by intent and split. A test item has a held-out phrasing, topic or frame, so the test
+ * split asks in ways (or about things) training never saw.
  */
 const chatItems = memo(() => {
   const table: Record<Split, Map<ChatIntent, ChatItem[]>> = { train: new Map(), test: new Map() };
   for (const group of CHAT_GROUPS) {
     const testPhrasings = heldOut(group.phrasings);
     const testTopics = heldOut(group.topics);
-    for (const phrasing of group.phrasings) {
-      for (const topic of group.topics) {
-        const split: Split = testPhrasings.has(phrasing) || testTopics.has(topic) ? 'test' : 'train';
-        const list = table[split].get(group.intent) ?? [];
-        list.push({ prompt: fill(phrasing, { t: topic }), group });
-        table[split].set(group.intent, list);
+    const frames = framesOf(group);
+    const testFrames = heldOutFrames().get(frames)!;
+    for (const frame of frames) {
+      for (const phrasing of group.phrasings) {
+        for (const topic of group.topics) {
+          const prompt = fill(
+            frame.replace('{p}', () => phrasing),
+            { t: topic },
+          );
+          // a frame that hides the intent ("Quick question: Help": "help" is read alone) is not used there
+          if (frame !== '{p}' && detectChatIntent(prompt) !== group.intent) continue;
+          const split: Split = testPhrasings.has(phrasing) || testTopics.has(topic) || testFrames.has(frame) ? 'test' : 'train';
+          const list = table[split].get(group.intent) ?? [];
+          list.push({ prompt, group, frame });
+          table[split].set(group.intent, list);
+        }
       }
     }
   }
   return table;
 });
+
+/**
+ * Every chat prompt of a split with its intent: each phrasing in each frame about each topic.
+ * For tests and counts; `chat.generate` draws from the same table.
+ */
+export function chatPrompts(split: Split): { prompt: string; intent: ChatIntent; frame: string }[] {
+  return [...chatItems()[split].values()].flat().map((it) => ({ prompt: it.prompt, intent: it.group.intent, frame: it.frame }));
+}
 
 /**
  * The intent of a chat prompt, by keyword rules tried in this order: thanks, capabilities,
@@ -257,7 +317,7 @@ export const chat: SyntheticTask = {
   name: 'chat',
   description: 'Small talk that gives the assistant a voice: greetings, who it is, thanks, what it can do, polite refusals.',
   usesTool: false,
-  prompts: CHAT_GROUPS.flatMap((g) => g.phrasings),
+  prompts: CHAT_GROUPS.flatMap((g) => framesOf(g).flatMap((frame) => g.phrasings.map((p) => frame.replace('{p}', () => p)))),
   generate(split: Split, n: number, seed: number): TaskExample[] {
     checkCount(n, 'chat');
     const rng = familyRng('chat', seed);
