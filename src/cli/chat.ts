@@ -123,11 +123,18 @@ function streamReply(engine: ChatEngine, conv: Conversation, opts: ChatOptions, 
  * The stage a checkpoint answers as: its stage directory's name (`sft-lora-merged`, what
  * --stage named) and, when the checkpoint was trained under another name (a merge keeps its
  * adapter's `sft-lora`), that too; the base model's directory `base` is the `pretrain` stage.
+ * A stage's early-stopping pick (`rl/best/step-0000002`) is that stage's, said so: `best` is
+ * not a stage (`--stage best` finds none).
  * @example stageLabel('runs/tiny/sft-lora-merged/step-0000040', 'sft-lora') // 'sft-lora-merged, trained as sft-lora'
+ * @example stageLabel('runs/tiny/rl/best/step-0000002', 'rl') // 'rl, its early-stopping best'
  */
 export function stageLabel(dir: string, trainedAs: string): string {
-  const dirStage = /^(step-\d+|best)$/.test(basename(dir)) ? basename(dirname(dir)) : basename(dir);
-  return dirStage === trainedAs || (dirStage === 'base' && trainedAs === 'pretrain') ? trainedAs : `${dirStage}, trained as ${trainedAs}`;
+  let d = /^step-\d+$/.test(basename(dir)) ? dirname(dir) : dir;
+  const best = basename(d) === 'best';
+  if (best) d = dirname(d);
+  const dirStage = basename(d);
+  const name = dirStage === trainedAs || (dirStage === 'base' && trainedAs === 'pretrain') ? trainedAs : `${dirStage}, trained as ${trainedAs}`;
+  return best ? `${name}, its early-stopping best` : name;
 }
 
 /** `--max-tool-calls`: a whole number from 0 to MAX_TOOL_CALLS_LIMIT, as the server's `max_tool_calls`. */
