@@ -4,6 +4,7 @@ import { parseLong, THINK_TRIGGER } from '../src/data/synthetic/longarith.js';
 import { ChatEngine } from '../src/infer/engine.js';
 import { loadModel } from '../src/run/models.js';
 import { atomicWriteFile } from '../src/util/atomic.js';
+import type { BenchSubcommand } from './args.js';
 
 /**
  * Abacus embeddings' measurement (docs/journal/techniques.md, "Length generalisation: abacus
@@ -19,6 +20,9 @@ import { atomicWriteFile } from '../src/util/atomic.js';
  *     ABACUS_DECODE_POSITIONS=consecutive: a model with config.randomPositions decodes with
  *     consecutive position ids instead of drawn ones (the table: <dir>/abacus-consecutive.json).
  */
+/** Its subcommand's arguments for bench/techniques.ts's check (bench/args.ts): usage from the comment above. */
+export const ABACUS_SUBCOMMANDS: Record<string, BenchSubcommand> = { abacus: { args: [1, 2], usage: import.meta.url } };
+
 export function abacusCommand(dir: string, perCell: number): void {
   const { model, tok } = loadModel(dir);
   // ABACUS_DECODE_POSITIONS=consecutive: a model trained on randomized position ids (config.randomPositions,

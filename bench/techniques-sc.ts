@@ -6,6 +6,7 @@ import { ChatEngine } from '../src/infer/engine.js';
 import { loadModel } from '../src/run/models.js';
 import { atomicWriteFile } from '../src/util/atomic.js';
 import { GptforgeError } from '../src/util/errors.js';
+import type { BenchSubcommand } from './args.js';
 
 /**
  * Self-consistency's accuracy sweep and the verifier (docs/journal/techniques.md, "Self-consistency:
@@ -30,6 +31,12 @@ import { GptforgeError } from '../src/util/errors.js';
  *     <runDir> gets the model's checkpoint and tokenizer and a preset.json whose rm section is
  *     the verifier's (then: gptforge rm --run <runDir> --rankings <runDir>/verifier-rankings.jsonl)
  */
+
+/** Its subcommands' arguments for bench/techniques.ts's check (bench/args.ts): usage from the comment above. */
+export const SC_SUBCOMMANDS: Record<string, BenchSubcommand> = {
+  sccurve: { args: [1, 3], usage: import.meta.url },
+  'verifier-data': { args: [4, 4], usage: import.meta.url },
+};
 
 /** "1.0:p0.9:m0.05:k40" → { temperature: 1, topP: 0.9, minP: 0.05, topK: 40 }. */
 export function parseSetting(s: string): SamplingSetting {

@@ -8,6 +8,7 @@ import { ChatEngine } from '../src/infer/engine.js';
 import { loadModel } from '../src/run/models.js';
 import { atomicWriteFile } from '../src/util/atomic.js';
 import { GptforgeError } from '../src/util/errors.js';
+import type { BenchSubcommand } from './args.js';
 
 /**
  * Tree of thoughts' learned value (docs/journal/techniques.md, "Tree of thoughts: the game of 24");
@@ -30,6 +31,13 @@ import { GptforgeError } from '../src/util/errors.js';
  *     greedy chain with calculator-checked steps and k of them sampled at the learned search's
  *     tokens (TOT_PROPOSAL_SAMPLES=n: n sampled proposal replies per state besides the greedy one)
  */
+/** Its subcommands' arguments for bench/techniques.ts's check (bench/args.ts): usage from this comment. */
+export const TOT_SUBCOMMANDS: Record<string, BenchSubcommand> = {
+  'tot-value-data': { args: [2, 2], usage: import.meta.url },
+  'tot-value-eval': { args: [1, 1], usage: import.meta.url },
+  'tot-value-paired': { args: [2, 3], usage: import.meta.url },
+};
+
 const VALUE_PRESET = {
   name: 'techniques-tot-value',
   rm: {
@@ -42,7 +50,7 @@ const VALUE_PRESET = {
 const fmt = (a: ReturnType<typeof valueAccuracy>): string =>
   `${a.states} states (${a.solvable} solvable): accuracy ${(100 * a.accuracy).toFixed(1)}%, balanced ${(50 * (a.accuracySolvable + a.accuracyUnsolvable)).toFixed(1)}% (solvable ${(100 * a.accuracySolvable).toFixed(1)}%, unsolvable ${(100 * a.accuracyUnsolvable).toFixed(1)}%) at threshold ${a.threshold.toFixed(3)}; sibling pairs ${(100 * a.pairAccuracy).toFixed(1)}% of ${a.pairs}; AUC ${a.auc.toFixed(3)}; mean score ${a.meanSolvable.toFixed(2)} vs ${a.meanUnsolvable.toFixed(2)}`;
 
-export function totCommand(cmd: string, dir: string, arg: string | undefined): void {
+export function totCommand(cmd: string, dir: string, arg: string | undefined, arg2?: string): void {
   if (cmd === 'tot-value-data') {
     if (!arg) throw new GptforgeError('usage: tot-value-data <countdownDir> <runDir>');
     const d = valueRankings();
@@ -87,7 +95,9 @@ export function totCommand(cmd: string, dir: string, arg: string | undefined): v
   }
   if (cmd === 'tot-value-paired') {
     if (!arg) throw new GptforgeError('usage: tot-value-paired <countdownDir> <valueRun> [n]');
-    const n = Number(process.argv[6] ?? 133);
+    // n is the third argument (process.argv[5]); it was read from argv[6], one place too far, so it was always 133
+    const n = Number(arg2 ?? 133);
+    if (!(Number.isInteger(n) && n > 0)) throw new GptforgeError(`n must be a positive whole number, got ${JSON.stringify(arg2)}`, { field: 'tot-value-paired <countdownDir> <valueRun> [n]' });
     const g = loadModel(dir);
     const engine = new ChatEngine(g.model, g.tok);
     const vm = loadValueModel(arg);

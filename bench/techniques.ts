@@ -5,9 +5,10 @@ import { loadModel } from '../src/run/models.js';
 import { longAdditionAbacus } from '../src/data/synthetic/longadd-abacus.js';
 import { abacusConfigFor } from '../src/model/abacus.js';
 import { GptforgeError } from '../src/util/errors.js';
-import { abacusCommand } from './techniques-abacus.js';
-import { scCommand } from './techniques-sc.js';
-import { totCommand } from './techniques-tot.js';
+import { checkBenchSubcommand } from './args.js';
+import { ABACUS_SUBCOMMANDS, abacusCommand } from './techniques-abacus.js';
+import { SC_SUBCOMMANDS, scCommand } from './techniques-sc.js';
+import { TOT_SUBCOMMANDS, totCommand } from './techniques-tot.js';
 
 /**
  * The prompting-techniques measurements (docs/techniques.md), one subcommand each; results
@@ -31,13 +32,22 @@ import { totCommand } from './techniques-tot.js';
  * measurement: run it alone.
  */
 async function main(): Promise<void> {
-  const [cmd, dir, arg, arg2] = process.argv.slice(2);
-  if (!cmd || !dir || cmd === '--help' || cmd === '-h') {
-    // the module comment is the usage: print it rather than a stack trace
-    console.error('usage: npm run eval:techniques -- train|cot|hints|skill|reflect|sc|tot|firstline|report <dir> [n] [digits]\n(docs/techniques.md has each command; gptforge eval --run <dir> --techniques runs the sweep)');
-    process.exitCode = cmd === '--help' || cmd === '-h' ? 0 : 1;
-    return;
-  }
+  // --help (this comment, or a subcommand's), an unknown subcommand or flag, too few or too many arguments: before any work
+  const cmd = checkBenchSubcommand(import.meta.url, {
+    train: { args: [1, 3] },
+    cot: { args: [1, 2] },
+    firstline: { args: [1, 2] },
+    hints: { args: [1, 2] },
+    skill: { args: [1, 3] },
+    reflect: { args: [1, 3] },
+    sc: { args: [1, 3] },
+    tot: { args: [1, 3] },
+    report: { args: [1, 1] },
+    ...ABACUS_SUBCOMMANDS,
+    ...SC_SUBCOMMANDS,
+    ...TOT_SUBCOMMANDS,
+  });
+  const [, dir, arg, arg2, arg3] = process.argv.slice(2);
   console.log(engineSummary());
   const t0 = Date.now();
   if (cmd === 'train') {
@@ -100,8 +110,8 @@ async function main(): Promise<void> {
     console.log(`${r.interrupted ? 'chunk ended' : 'done'} at step ${r.step}: ${r.model.config.nLayer}×${r.model.config.nEmbd}, vocab ${r.tok.vocabSize}, loss ${r.lastLoss.toFixed(4)}, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     return;
   }
-  if (cmd === 'sccurve' || cmd === 'verifier-data') return scCommand(cmd, dir, arg, arg2, process.argv[6]);
-  if (cmd === 'tot-value-data' || cmd === 'tot-value-eval' || cmd === 'tot-value-paired') return totCommand(cmd, dir, arg);
+  if (cmd === 'sccurve' || cmd === 'verifier-data') return scCommand(cmd, dir, arg, arg2, arg3);
+  if (cmd === 'tot-value-data' || cmd === 'tot-value-eval' || cmd === 'tot-value-paired') return totCommand(cmd, dir, arg, arg2);
   const n = arg ? Number(arg) : undefined;
   if (cmd === 'abacus') return abacusCommand(dir, n ?? 30);
   if (cmd === 'hints') {

@@ -2,8 +2,9 @@ import { basename, dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Command } from '@commander-js/extra-typings';
 import type { Conversation, Message } from '../data/conversation.js';
-import { constraintFromOptions, ReplyConstraint } from '../infer/constrain/index.js';
-import { ChatEngine, type ChatOptions, type ChatReply } from '../infer/engine.js';
+import { InvalidArgumentError } from '@commander-js/extra-typings';
+import { constraintFromOptions, ReplyConstraint, type GrammarConstraint } from '../infer/constrain/index.js';
+import { ChatEngine, DEFAULT_MAX_TOOL_CALLS, MAX_TOOL_CALLS_LIMIT, type ChatOptions, type ChatReply } from '../infer/engine.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import { loadGenerationModel } from '../run/models.js';
 import { constrainedValueComplete } from '../run/sample.js';
@@ -11,6 +12,8 @@ import { answerWithRetrieval, defaultReplyTokens, describeNoneFit, formatCitatio
 import { Retriever } from '../rag/retrieve.js';
 import { RagStore } from '../rag/store.js';
 import { number, positiveInteger } from '../util/args.js';
+import { GptforgeError } from '../util/errors.js';
+import type { Tokenizer } from '../tokenizer/index.js';
 import { checkSamplingFlags, precisionOption } from './common.js';
 
 /**
@@ -120,11 +123,37 @@ function streamReply(engine: ChatEngine, conv: Conversation, opts: ChatOptions, 
  * The stage a checkpoint answers as: its stage directory's name (`sft-lora-merged`, what
  * --stage named) and, when the checkpoint was trained under another name (a merge keeps its
  * adapter's `sft-lora`), that too; the base model's directory `base` is the `pretrain` stage.
+ * A stage's early-stopping pick (`rl/best/step-0000002`) is that stage's, said so: `best` is
+ * not a stage (`--stage best` finds none).
  * @example stageLabel('runs/tiny/sft-lora-merged/step-0000040', 'sft-lora') // 'sft-lora-merged, trained as sft-lora'
+ * @example stageLabel('runs/tiny/rl/best/step-0000002', 'rl') // 'rl, its early-stopping best'
  */
 export function stageLabel(dir: string, trainedAs: string): string {
-  const dirStage = /^(step-\d+|best)$/.test(basename(dir)) ? basename(dirname(dir)) : basename(dir);
-  return dirStage === trainedAs || (dirStage === 'base' && trainedAs === 'pretrain') ? trainedAs : `${dirStage}, trained as ${trainedAs}`;
+  let d = /^step-\d+$/.test(basename(dir)) ? dirname(dir) : dir;
+  const best = basename(d) === 'best';
+  if (best) d = dirname(d);
+  const dirStage = basename(d);
+  const name = dirStage === trainedAs || (dirStage === 'base' && trainedAs === 'pretrain') ? trainedAs : `${dirStage}, trained as ${trainedAs}`;
+  return best ? `${name}, its early-stopping best` : name;
+}
+
+/** `--max-tool-calls`: a whole number from 0 to MAX_TOOL_CALLS_LIMIT, as the server's `max_tool_calls`. */
+function toolCallCount(value: string): number {
+  const n = number(value);
+  if (!Number.isInteger(n) || n < 0 || n > MAX_TOOL_CALLS_LIMIT) throw new InvalidArgumentError(`expects a whole number from 0 to ${MAX_TOOL_CALLS_LIMIT} (the server's max_tool_calls), got "${value}"`);
+  return n;
+}
+
+/**
+ * The decoding options chat's flags give, with the server's rules for tool calls: at most
+ * `maxToolCalls` calculator calls a reply (default DEFAULT_MAX_TOOL_CALLS, 4, then
+ * `<|tool_start|>` is masked and the model answers); under a constraint (`text`: --json-schema,
+ * --regex, --grammar) the calls before the constrained text: one unless `maxToolCalls` is given
+ * (a JSON mask leaves a small model little but another call; docs/server.md `max_tool_calls`).
+ */
+export function chatOptions(o: { temperature: number; topK: number; topP: number; maxTokens: number; seed: number; tools: boolean; maxToolCalls?: number }, tok: Tokenizer, text: GrammarConstraint | undefined): ChatOptions {
+  const constraint = text && ReplyConstraint.forTokenizer(text, tok, o.maxToolCalls ?? 1);
+  return { temperature: o.temperature, topK: o.topK, topP: o.topP, maxTokens: o.maxTokens, seed: o.seed, tools: o.tools ? defaultTools() : null, maxToolCalls: o.maxToolCalls ?? DEFAULT_MAX_TOOL_CALLS, constraint };
 }
 
 export const command = new Command('chat')
@@ -140,9 +169,10 @@ export const command = new Command('chat')
   .option('--max-tokens <n>', 'longest reply, in tokens', positiveInteger, 128)
   .option('--seed <n>', 'random seed', number, 1)
   .option('--no-tools', 'no calculator: the model must answer directly')
+  .option('--max-tool-calls <n>', `most calculator calls in one reply, 0–${MAX_TOOL_CALLS_LIMIT}, then the model must answer (default ${DEFAULT_MAX_TOOL_CALLS}, as the server's max_tool_calls); with --json-schema, --regex or --grammar, the calls allowed before the constrained text (default 1)`, toolCallCount)
   .option('--show-tools', 'print tool calls and their results, on stderr so stdout is the reply alone (the default)')
   .option('--no-show-tools', 'do not print tool calls')
-  .option('--json-schema <file>', "each reply's text is JSON this schema file accepts (tool calls before it stay free; docs/constrain.md)")
+  .option('--json-schema <file>', "each reply's text is JSON this schema file accepts (one calculator call may come before it, --max-tool-calls more; docs/constrain.md)")
   .option('--regex <re>', "each reply's text matches this regular expression in full")
   .option('--grammar <file>', "each reply's text derives from this GBNF grammar file")
   .option('--rag <db>', "answer from passages retrieved (BM25) from this store (gptforge rag index), citing them as [1]; the reply then gets 3/16 of the context unless --max-tokens is given, leaving the rest to passages (48 for a 256-token context, 24 for the tiny preset's 128); docs/rag.md")
@@ -152,16 +182,17 @@ export const command = new Command('chat')
   .addOption(precisionOption())
   .action(async (o, command) => {
     checkSamplingFlags(o);
+    // a flag that would be ignored is refused, before the model loads
+    if (o.maxToolCalls !== undefined && !o.tools) throw new GptforgeError('--max-tool-calls caps calculator calls, which --no-tools turns off: give one or the other', { field: '--max-tool-calls' });
     const loaded = loadGenerationModel(o.run, o.stage, { precision: o.precision });
     // which checkpoint answers (a run holds several), as `ask` says; a base model completes documents rather than chatting
     const stage = stageLabel(loaded.dir, loaded.stage);
     const base = loaded.stage !== 'pretrain' ? '' : o.stage === undefined ? ': a base model (no chat stage in this run), which continues text rather than answering; gptforge sft trains one' : ': a base model, which continues text rather than answering';
     const engine = new ChatEngine(loaded.model, loaded.tok);
     // Compiled once before the first turn (errors name the file and pointer/line); the engine clones it per reply.
-    // It governs the visible text only: one built-in call may come before the text (ReplyConstraint's maxCalls).
+    // It governs the visible text only: one built-in call may come before the text (ReplyConstraint's maxCalls), --max-tool-calls more.
     const text = constraintFromOptions({ jsonSchema: o.jsonSchema, regex: o.regex, grammar: o.grammar }, loaded.tok);
-    const constraint = text && ReplyConstraint.forTokenizer(text, loaded.tok);
-    const opts: ChatOptions = { temperature: o.temperature, topK: o.topK, topP: o.topP, maxTokens: o.maxTokens, seed: o.seed, tools: o.tools ? defaultTools() : null, constraint };
+    const opts = chatOptions(o, loaded.tok, text);
     // --rag: a BM25 retriever over the store, read-only (closed at exit)
     const retriever = o.rag ? new Retriever(RagStore.open(o.rag, { readonly: true }), undefined, { dropFrameWords: o.ragDropFrameWords === true }) : undefined;
     // --rag without --max-tokens: answerWithRetrieval's default, scaled to the context (128 would leave a 256-token model no room for passages)

@@ -43,6 +43,6 @@ export const command = new Command('export')
       const r = exportLlmc(o.run, o.out);
       console.log(`export: ${r.tokens} tokens in ${r.files.length} llm.c shards → ${o.out}`);
     } else if (o.format === 'trl') {
-      console.log(`export: ${exportTrl(o.run, o.out).join(', ')} → ${o.out}`);
+      console.log(`export: ${exportTrl(o.run, o.out, { onWarning: (w) => console.error(w) }).join(', ')} → ${o.out}`);
     } else throw new GptforgeError(`unknown --format "${o.format}" (hf, gguf, peft, trl, llmc)`);
   });

@@ -213,57 +213,127 @@ export function callInput(args: string): string {
 }
 
 /**
+ * OpenAI's content parts as text: `{"type": "text", "text"}` parts joined, and for an assistant
+ * `{"type": "refusal", "refusal"}` parts too (a model's refusal sent back: its text is the reply
+ * the model wrote). The one rule for training files (`fromOpenAIShape`) and the server's
+ * requests (src/server/chat.ts). Returns the joined text, or `{ badPart }`: the index of the
+ * first other part (an image, audio, a file), which each caller names its own way.
+ */
+export function joinTextParts(parts: readonly unknown[], assistant: boolean): string | { badPart: number } {
+  const out: string[] = [];
+  for (let j = 0; j < parts.length; j++) {
+    const part = parts[j] as { type?: unknown; text?: unknown; refusal?: unknown } | null;
+    if (part?.type === 'text' && typeof part.text === 'string') out.push(part.text);
+    else if (assistant && part?.type === 'refusal' && typeof part.refusal === 'string') out.push(part.refusal);
+    else return { badPart: j };
+  }
+  return out.join('');
+}
+
+/**
+ * Where a converted message came from in the line as written: the index of its message and,
+ * for a call converted from OpenAI's `tool_calls`, the call's index there.
+ */
+interface MessageOrigin {
+  index: number;
+  call?: number;
+}
+
+/**
+ * A field of the converted conversation (`messages[2].tool_call.name`) named as the user wrote
+ * it (`messages[1].tool_calls[0].function.name`): converting OpenAI's calls adds messages, so
+ * indices after a call move, and a call's name and input live under `function`.
+ */
+function writtenField(field: string | undefined, origins: readonly MessageOrigin[] | undefined): string | undefined {
+  const m = field === undefined || origins === undefined ? null : /^messages\[(\d+)\](.*)$/.exec(field);
+  const o = m ? origins![Number(m[1])] : undefined;
+  if (!m || !o) return field;
+  const rest = m[2];
+  if (o.call !== undefined && rest.startsWith('.tool_call')) {
+    const sub = rest.slice('.tool_call'.length);
+    const mapped = sub === '.name' ? '.function.name' : sub === '.input' ? '.function.arguments' : sub;
+    return `messages[${o.index}].tool_calls[${o.call}]${mapped}`;
+  }
+  return `messages[${o.index}]${rest}`;
+}
+
+/**
  * A conversation line in OpenAI's chat shape read as ours (converted on load; lines already
- * in our shape come back as they are): an assistant message with `tool_calls`
- * (`[{"id", "type": "function", "function": {"name", "arguments"}}]`, its `content` null or
- * text) followed by its `tool` messages (`tool_call_id`) becomes, per call, an assistant message
- * with `tool_call: {name, input}` (a null `content` is "") and the tool message with that call's
- * output — the layout the server builds from the same requests. Anything else is left for
- * validateConversation to judge.
- * @throws GptforgeError naming the message and field when a call lacks its id, name, arguments or result.
+ * in our shape come back as they are):
+ * - a `content` list of text parts (`[{"type": "text", "text"}]`, and refusal parts on an
+ *   assistant message) is their joined text, as the server reads it (`joinTextParts`);
+ * - an assistant message with `tool_calls`
+ *   (`[{"id", "type": "function", "function": {"name", "arguments"}}]`, its `content` null or
+ *   text) followed by its `tool` messages (`tool_call_id`) becomes, per call, an assistant
+ *   message with `tool_call: {name, input}` (a null `content` is "") and the tool message with
+ *   that call's output — the layout the server builds from the same requests.
+ * Anything else is left for validateConversation to judge.
+ * @throws GptforgeError naming the message and field when a call lacks its id, name, arguments
+ *   or result, or a content part is not text (`messages[i].content[j]`).
  */
 export function fromOpenAIShape(conv: unknown, where: ErrorLocation = {}): unknown {
-  const raw = (conv as { messages?: unknown } | null)?.messages;
-  if (!Array.isArray(raw) || !raw.some((m) => typeof m === 'object' && m !== null && ('tool_calls' in m || (m as { content?: unknown }).content === null))) return conv;
+  return openAIToOurs(conv, where).conv;
+}
+
+/** `fromOpenAIShape`, with where each converted message came from (undefined: nothing moved). */
+function openAIToOurs(conv: unknown, where: ErrorLocation): { conv: unknown; origins?: MessageOrigin[] } {
+  const given = (conv as { messages?: unknown } | null)?.messages;
+  const isMsg = (m: unknown): m is Record<string, unknown> => typeof m === 'object' && m !== null;
+  if (!Array.isArray(given) || !given.some((m) => isMsg(m) && ('tool_calls' in m || m.content === null || Array.isArray(m.content)))) return { conv };
   const fail = (msg: string, field: string): never => {
     throw new GptforgeError(msg, { ...where, field });
   };
+  // text parts first, so a tool result or a call's text may be parts too
+  const raw = given.map((m, i) => {
+    if (!isMsg(m) || !Array.isArray(m.content)) return m;
+    const text = joinTextParts(m.content, m.role === 'assistant');
+    if (typeof text === 'string') return { ...m, content: text };
+    const part = (m.content as unknown[])[text.badPart] as { type?: unknown } | null;
+    const kind = typeof part?.type === 'string' ? `a "${part.type}" part` : 'a part without a "type"';
+    return fail(`content parts must be text ({"type": "text", "text"}${m.role === 'assistant' ? ' or refusal' : ''}) in training data, got ${kind}`, `messages[${i}].content[${text.badPart}]`);
+  });
   const out: unknown[] = [];
+  const origins: MessageOrigin[] = [];
   for (let i = 0; i < raw.length; i++) {
-    const m = raw[i] as Record<string, unknown> | null;
-    if (typeof m !== 'object' || m === null) {
+    const m = raw[i];
+    if (!isMsg(m)) {
       out.push(m);
+      origins.push({ index: i });
       continue;
     }
     const { tool_calls: calls, tool_call_id: _id, ...rest } = m;
     if (m.role !== 'assistant' || calls === undefined || calls === null || (Array.isArray(calls) && (calls as unknown[]).length === 0)) {
       out.push(rest); // a null content without calls stays null: validateConversation says what a call looks like
+      origins.push({ index: i });
       continue;
     }
     const msg = { ...rest, content: m.content === null ? '' : m.content };
     const f = `messages[${i}].tool_calls`;
     if (!Array.isArray(calls)) fail('tool_calls must be a list (OpenAI: [{"id", "type": "function", "function": {"name", "arguments"}}])', f);
-    const results = new Map<string, unknown>();
+    const results = new Map<string, { content: unknown; index: number }>();
     let j = i + 1;
     for (; j < raw.length && (raw[j] as { role?: unknown } | null)?.role === 'tool'; j++) {
       const id = (raw[j] as { tool_call_id?: unknown }).tool_call_id;
       if (typeof id !== 'string') fail("a tool message after OpenAI tool_calls needs the call's tool_call_id", `messages[${j}].tool_call_id`);
-      results.set(id as string, (raw[j] as { content?: unknown }).content);
+      results.set(id as string, { content: (raw[j] as { content?: unknown }).content, index: j });
     }
     (calls as unknown[]).forEach((c, k) => {
       const call = c as { id?: unknown; function?: { name?: unknown; arguments?: unknown } } | null;
       const name = call?.function?.name;
       const args = call?.function?.arguments;
       if (typeof call?.id !== 'string' || typeof name !== 'string' || typeof args !== 'string') fail('an OpenAI tool call needs "id", "function.name" and "function.arguments" (a string)', `${f}[${k}]`);
-      if (!results.has(call!.id as string)) fail(`no tool message with tool_call_id ${JSON.stringify(call!.id)} (the call's result) follows`, `${f}[${k}]`);
+      const result = results.get(call!.id as string);
+      if (!result) return fail(`no tool message with tool_call_id ${JSON.stringify(call!.id)} (the call's result) follows`, `${f}[${k}]`);
       out.push({ ...msg, content: k === 0 ? msg.content : '', tool_call: { name, input: callInput(args as string) } });
-      out.push({ role: 'tool', content: results.get(call!.id as string) });
+      origins.push({ index: i, call: k });
+      out.push({ role: 'tool', content: result.content });
+      origins.push({ index: result.index });
     });
     const n = (calls as unknown[]).length;
     if (results.size !== n) fail(`${results.size} tool results for ${n} tool calls`, f);
     i = j - 1;
   }
-  return { ...(conv as object), messages: out };
+  return { conv: { ...(conv as object), messages: out }, origins };
 }
 
 /** The keys a conversation line and its messages may have (OpenAI's tool_calls/tool_call_id are converted first). */
@@ -275,9 +345,9 @@ const MESSAGE_KEYS: readonly string[] = ['role', 'content', 'tool_call'];
  * file, line and field: keys we do not read (`"weight": 0` does not drop a line) and calls to
  * a tool not in `knownTools` (chat and serve answer those with "unknown tool").
  */
-function lineWarnings(line: Record<string, unknown>, conv: Conversation, where: ErrorLocation, knownTools: readonly string[] | undefined): string[] {
+function lineWarnings(line: Record<string, unknown>, conv: Conversation, where: ErrorLocation, knownTools: readonly string[] | undefined, origins?: readonly MessageOrigin[]): string[] {
   const out: string[] = [];
-  const warn = (msg: string, field: string): void => void out.push(new GptforgeError(msg, { ...where, field }).message);
+  const warn = (msg: string, field: string): void => void out.push(new GptforgeError(msg, { ...where, field: writtenField(field, origins) }).message);
   for (const k of Object.keys(line)) if (!LINE_KEYS.includes(k)) warn(`unknown key "${k}" is ignored (a line has: ${LINE_KEYS.join(', ')})`, k);
   conv.messages.forEach((m, i) => {
     for (const k of Object.keys(m)) if (!MESSAGE_KEYS.includes(k)) warn(`unknown key "${k}" is ignored (a message has: ${MESSAGE_KEYS.join(', ')})`, `messages[${i}].${k}`);
@@ -288,7 +358,8 @@ function lineWarnings(line: Record<string, unknown>, conv: Conversation, where: 
 
 /**
  * Read a conversations JSONL file (one {"messages": [...]} per line; blank lines ignored;
- * OpenAI's tool-call shape converted on load, `fromOpenAIShape`). A malformed line is an
+ * OpenAI's text parts and tool-call shape converted on load, `fromOpenAIShape`; errors and
+ * warnings name the fields as the line wrote them). A malformed line is an
  * error naming file, line and field, or a counted skip with onBad 'skip'. maxTokens (with a
  * tokenizer) also rejects conversations longer than that (SFT: a training row, seqLen + 1
  * tokens). `warnings` name (file, line, field) what a kept line holds that training ignores:
@@ -300,13 +371,19 @@ export function readConversationsJSONL(file: string, opts: { onBad?: OnBad; forT
     file,
     'conversations',
     (line, where) => {
-      const obj = fromOpenAIShape(line, where);
-      validateConversation(obj, { forTraining: opts.forTraining, where });
+      const { conv: obj, origins } = openAIToOurs(line, where);
+      try {
+        validateConversation(obj, { forTraining: opts.forTraining, where });
+      } catch (e) {
+        // the converted conversation's fields, named as the line wrote them
+        if (e instanceof GptforgeError && origins) throw new GptforgeError(e.detail, { ...where, field: writtenField(e.field, origins) });
+        throw e;
+      }
       if (opts.tokenizer && opts.maxTokens !== undefined) {
         const n = renderConversation(opts.tokenizer, obj).ids.length;
         if (n > opts.maxTokens) throw new GptforgeError(`conversation is ${n} tokens, longer than a training row of ${opts.maxTokens}`, { ...where, field: 'messages' });
       }
-      warnings.push(...lineWarnings(line as Record<string, unknown>, obj, where, opts.knownTools));
+      warnings.push(...lineWarnings(line as Record<string, unknown>, obj, where, opts.knownTools, origins));
       return obj;
     },
     opts.onBad,

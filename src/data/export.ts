@@ -2,11 +2,9 @@ import { closeSync, existsSync, openSync, readFileSync, readSync, fstatSync } fr
 import { join } from 'node:path';
 import { atomicWriteChunks, atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
-import { streamSeed } from '../engine/rng.js';
 import type { Conversation, Message } from './conversation.js';
-import { readConversationsJSONL } from './chat.js';
-import { heldOutSplit, type SftMixtureConfig } from './sft.js';
-import { taskByName } from './synthetic/tasks.js';
+import { readSftSources, type SftMixtureConfig } from './sft.js';
+import type { Tokenizer } from '../tokenizer/index.js';
 import { completionMessages, rankingToPairs, type Ranking } from './preferences.js';
 import type { DataIndex } from './prepare.js';
 
@@ -129,36 +127,18 @@ export function trlPromptLine(prompt: string): string {
 }
 
 /**
- * The conversations an SFT mixture trains on, as buildSftDataset (src/data/sft.ts) draws
- * them from the synthetic task families (same share and seed per source); a user file's
- * conversations are written once each (its weight is a sampling rate gptforge applies,
- * TRL would not). `test` is what the SFT stage holds out: each task's test split, and each
- * user file's held-out share (`valFraction`, the stage's own rule: heldOutSplit), which
- * `train` then leaves out.
- * @throws GptforgeError naming the preset field for a bad valFraction or source.
+ * The conversations an SFT mixture trains on and holds out, read by the SFT stage's own loader
+ * (`readSftSources`, src/data/sft.ts: the same tokenizer and row length, onBad, simulated
+ * writers, in-memory `conversations` and held-out split), so `test` is exactly what the stage
+ * validates on: each task's test split, and each user source's held-out share (`valFraction`),
+ * which `train` leaves out. A task gives its generated share; a user source's conversations are
+ * written once each (its weight is a sampling rate gptforge applies, TRL would not).
+ * @param maxTokens a training row, the SFT `seqLen` + 1 (longer conversations are errors or skips, as in training).
+ * @throws GptforgeError as the stage does: naming the mixture field, or a file's line and field.
  */
-export function sftConversations(cfg: SftMixtureConfig, file: string): { train: Conversation[]; test: Conversation[] } {
-  const total = cfg.examples ?? 20000;
-  const testPer = cfg.testPerTask ?? 64;
-  const seed = cfg.seed ?? 1337;
-  const valFraction = cfg.valFraction ?? 0.1;
-  if (typeof valFraction !== 'number' || !(valFraction >= 0 && valFraction < 1)) throw new GptforgeError(`valFraction must be a number in [0, 1), got ${JSON.stringify(cfg.valFraction)}`, { file, field: 'valFraction' });
-  const wsum = cfg.sources.reduce((s, x) => s + x.weight, 0);
-  const train: Conversation[] = [];
-  const test: Conversation[] = [];
-  cfg.sources.forEach((src, si) => {
-    const share = Math.max(1, Math.round((total * src.weight) / wsum));
-    if (src.task !== undefined) {
-      const task = taskByName(src.task);
-      train.push(...task.generate('train', share, streamSeed(seed, si)).map((e) => e.conversation));
-      test.push(...task.generate('test', testPer, seed + 1).map((e) => e.conversation));
-    } else if (src.path !== undefined) {
-      const split = heldOutSplit(readConversationsJSONL(src.path, { onBad: cfg.onBad, forTraining: true }).conversations, { groupSize: src.groupSize, valFraction, testPerTask: testPer, seed, sourceIndex: si });
-      train.push(...split.train);
-      test.push(...split.held);
-    } else throw new GptforgeError('give exactly one of "task" or "path"', { file, field: `sources[${si}]` });
-  });
-  return { train, test };
+export function sftConversations(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens: number, file: string, fieldPrefix = '', opts: { knownTools?: readonly string[] } = {}): { train: Conversation[]; test: Conversation[]; skips: string[]; warnings: string[] } {
+  const r = readSftSources(tok, cfg, maxTokens, file, fieldPrefix, opts);
+  return { train: r.sources.flatMap((s) => s.train.map((x) => x.conversation)), test: r.sources.flatMap((s) => s.held.map((x) => x.conversation)), skips: r.skips, warnings: r.warnings };
 }
 
 export function writeJsonl(path: string, lines: readonly string[]): void {

@@ -31,6 +31,8 @@ export interface SourceIndex {
   clean: CleanReport;
   train: { docs: number; tokens: number };
   val: { docs: number; tokens: number; bytes: number };
+  /** Set when the source kept one document: its tail was held out as validation (`splitOneDocument`). */
+  valFromTail?: boolean;
   /** Share of training tokens and epochs within the budget (the mixture table). */
   proportion: number;
   epochs: number;
@@ -72,6 +74,33 @@ export function readDataIndex(dir: string): DataIndex {
   } catch (e) {
     throw new GptforgeError(`corrupt data index: ${(e as Error).message}`, { file: p });
   }
+}
+
+/** Share of a one-document source's text held out at least (10%); `valFraction` when larger. */
+export const ONE_DOCUMENT_VAL_SHARE = 0.1;
+
+/**
+ * Split a source's only document into [training head, validation tail]: the tail is about
+ * max(`valFraction`, 10%) of its characters, cut at the last line break (else the last space)
+ * in the second half before that point so no word or line is split, else at the point itself
+ * (never inside a surrogate pair). Both parts are non-empty for any text of ≥ 2 characters.
+ */
+export function splitOneDocument(text: string, valFraction: number): [string, string] {
+  const chars = [...text];
+  const share = Math.min(0.5, Math.max(valFraction, ONE_DOCUMENT_VAL_SHARE));
+  const at = Math.min(chars.length - 1, Math.max(1, Math.round(chars.length * (1 - share))));
+  const half = Math.floor(chars.length / 2);
+  let cut = at;
+  for (const sep of ['\n', ' ']) {
+    const i = chars.lastIndexOf(sep, at);
+    if (i >= half && i > 0) {
+      cut = i;
+      break;
+    }
+  }
+  const head = chars.slice(0, cut).join('').trimEnd();
+  const tail = chars.slice(cut).join('').trimStart();
+  return head && tail ? [head, tail] : [chars.slice(0, at).join(''), chars.slice(at).join('')];
 }
 
 /** Stream token arrays into a temp file, then rename: no half shard is ever visible. */
@@ -125,11 +154,14 @@ export async function prepareData(config: MixtureConfig, outDir: string, tokeniz
   if (existsSync(indexPath)) {
     const old = readDataIndex(outDir);
     const complete = old.sources.every((s) => ['train', 'val'].every((sp) => existsSync(join(outDir, `${s.name}.${sp}.bin`))));
-    if (old.contentHash === hash && complete) {
+    // shards from before one-document sources were split validated such a source on its own training text
+    const oldOneDoc = old.sources.some((s) => s.clean.docsKept === 1 && !s.valFromTail);
+    if (old.contentHash === hash && complete && !oldOneDoc) {
       if (!opts.quiet) console.error(`data: ${outDir} is up to date (content hash ${hash}), reusing its shards`);
       return old;
     }
-    if (!opts.quiet) console.error(`data: inputs or tokenizer changed since ${outDir} was prepared; rebuilding`);
+    const why = old.contentHash === hash && complete ? `a one-document source in ${outDir} validated on its training text (prepared before its tail was held out)` : `inputs or tokenizer changed since ${outDir} was prepared`;
+    if (!opts.quiet) console.error(`data: ${why}; rebuilding`);
     // the old index would otherwise vouch for a mix of old and new shards if this rebuild fails
     rmSync(indexPath, { force: true });
   }
@@ -154,7 +186,14 @@ export async function prepareData(config: MixtureConfig, outDir: string, tokeniz
     const perm = new Rng(streamSeed(seed, si + 1)).permutation(docs.length);
     const valSet = new Set(perm.slice(0, nVal));
     const splits = { train: docs.filter((_, i) => !valSet.has(i)), val: docs.filter((_, i) => valSet.has(i)) };
-    if (splits.val.length === 0) splits.val = splits.train.slice(0, 1); // a one-document source validates on itself
+    let tailNote = '';
+    if (docs.length === 1) {
+      // one document: validating on the training text would measure memorisation, so its tail is held out instead
+      const [head, tail] = splitOneDocument(docs[0].text, valFraction);
+      splits.train = [{ ...docs[0], text: head }];
+      splits.val = [{ ...docs[0], text: tail }];
+      tailNote = ` (one document kept: its last ${[...tail].length} of ${[...docs[0].text].length} characters are the validation split)`;
+    }
     const counts = { train: { docs: 0, tokens: 0 }, val: { docs: 0, tokens: 0, bytes: 0 } };
     for (const split of ['train', 'val'] as const) {
       const list = splits[split];
@@ -182,8 +221,8 @@ export async function prepareData(config: MixtureConfig, outDir: string, tokeniz
       counts[split].docs = list.length;
       counts[split].tokens = writer.tokens;
     }
-    sources.push({ name: src.name, weight: src.weight, clean: report, train: counts.train, val: counts.val, proportion: 0, epochs: 0 });
-    if (!opts.quiet) console.error(`data: ${src.name}: ${report.docsIn} docs in, ${report.docsKept} kept (${(report.bytesKept / 1e6).toFixed(1)} MB), ${counts.train.tokens} train + ${counts.val.tokens} val tokens, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    sources.push({ name: src.name, weight: src.weight, clean: report, train: counts.train, val: counts.val, ...(tailNote ? { valFromTail: true } : {}), proportion: 0, epochs: 0 });
+    if (!opts.quiet) console.error(`data: ${src.name}: ${report.docsIn} docs in, ${report.docsKept} kept (${(report.bytesKept / 1e6).toFixed(1)} MB), ${counts.train.tokens} train + ${counts.val.tokens} val tokens${tailNote}, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
   const totalW = sources.reduce((s, x) => s + x.weight, 0);
   for (const s of sources) {

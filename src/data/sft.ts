@@ -126,39 +126,69 @@ export function heldOutSplit<T>(items: readonly T[], o: { groupSize?: number; va
   return { train: items.filter((_, i) => !held(i)), held: items.filter((_, i) => held(i)) };
 }
 
+/** A conversation as training reads it, with its rendering (tokens and loss mask). */
+export interface SftExample {
+  conversation: Conversation;
+  rendered: RenderedConversation;
+}
+
 /**
- * Render and mix the SFT sources. maxTokens: a training row (seqLen + 1); longer conversations are an error or, with onBad 'skip', a skip listed in `skips`.
- * `opts.knownTools`: the tools the caller runs (the run layer passes the built-in registry's names; data/ may not import infer/), so a file's calls to others are warned about.
+ * One SFT source as training reads it, before its conversations are drawn to the mixture's
+ * share: what `buildSftDataset` trains on and holds out, and what `export --format trl` writes.
  */
-export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens: number, file = 'sft mixture', fieldPrefix = '', opts: { knownTools?: readonly string[] } = {}): SftDataset {
+export interface SftSourceData {
+  name: string;
+  /** The source's config, its index in the mixture, and the field naming it (`sft.mixture.sources[2]`). */
+  config: SftSourceConfig;
+  index: number;
+  field: string;
+  /** Conversations its weight asks for (`examples` × weight / Σ weights, at least 1). */
+  share: number;
+  /**
+   * A task: its generated share (the simulated writers' mistakes applied), less any longer than
+   * a row. A file or in-memory source: its usable conversations, less the held-out ones, in
+   * file order, each once (`buildSftDataset` repeats or subsamples them to `share`).
+   */
+  train: SftExample[];
+  /** Held out for the validation loss: a task's test split (no longer than a row), a user source's `valFraction` share. */
+  held: SftExample[];
+  /** True for a file or in-memory source: `train` is drawn to `share`. */
+  drawn: boolean;
+  /** Conversations skipped: bad or too long (onBad 'skip'), or a task's longer than a row. */
+  skipped: number;
+  /** The skipped lines' locations and reasons (file and in-memory sources). */
+  dropped: string[];
+  /** Where the source's conversations are: its file, or the in-memory field. */
+  where: { file: string };
+  writerErrors?: Record<WriterError, number>;
+}
+
+/**
+ * Read every SFT source as training reads it: checks the mixture (keys, weights, onBad,
+ * valFraction, the writers' profile, groupSize), generates the tasks' train and test splits,
+ * reads and validates files (rows of `maxTokens` tokens at most: longer is an error or, with
+ * onBad 'skip', a skip) and in-memory conversations, applies the simulated writers, and holds
+ * out each user source's `valFraction` share (`heldOutSplit`). The one loader for the SFT stage
+ * (`buildSftDataset`) and `export --format trl` (src/data/export.ts), so both see the same
+ * conversations and the same held-out split.
+ * `opts.knownTools`: the tools the caller runs (the run layer passes the built-in registry's
+ * names; data/ may not import infer/), so a file's calls to others are warned about.
+ * @throws GptforgeError naming the mixture field, or a file's line and field.
+ */
+export function readSftSources(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens: number, file = 'sft mixture', fieldPrefix = '', opts: { knownTools?: readonly string[] } = {}): { sources: SftSourceData[]; skips: string[]; warnings: string[] } {
   if (!Array.isArray(cfg.sources) || cfg.sources.length === 0) throw new GptforgeError('no SFT sources', { file, field: 'sources' });
   const total = cfg.examples ?? 20000;
   const testPer = cfg.testPerTask ?? 64;
   const seed = cfg.seed ?? 1337;
   const wsum = cfg.sources.reduce((s, x) => s + x.weight, 0);
-  const train: SftItem[] = [];
-  const val = new Map<string, SftItem[]>();
-  const report: SftSourceReport[] = [];
   const skips: string[] = [];
   const warnings: string[] = [];
-  let nextGroup = 0;
   checkOnBad(cfg.onBad, { file, field: 'onBad' });
   const valFraction = cfg.valFraction ?? 0.1;
   if (typeof valFraction !== 'number' || !(valFraction >= 0 && valFraction < 1)) throw new GptforgeError(`valFraction must be a number in [0, 1), got ${JSON.stringify(cfg.valFraction)}`, { file, field: `${fieldPrefix}valFraction` });
-  // a user source's held-out conversations: a seeded share, kept out of training
-  // with groupSize g > 1 whole groups are held out, so a contrast pair is never split between the
-  // splits (a source that is not whole groups is left as is: `draw` refuses it by field)
-  const holdOut = (items: readonly Conversation[], name: string, si: number, g = 1): Conversation[] => {
-    const split = heldOutSplit(items, { groupSize: g, valFraction, testPerTask: testPer, seed, sourceIndex: si });
-    if (split.held.length > 0)
-      val.set(
-        name,
-        split.held.map((c) => ({ ...renderConversation(tok, c), source: name })),
-      );
-    return split.train;
-  };
   if (cfg.writerErrorRate !== undefined) validateWriterProfile({ writerErrorRate: cfg.writerErrorRate, writerErrors: cfg.writerErrors }, file);
-  cfg.sources.forEach((src, si) => {
+  const example = (c: Conversation): SftExample => ({ conversation: c, rendered: renderConversation(tok, c) });
+  const sources = cfg.sources.map((src, si): SftSourceData => {
     const field = `${fieldPrefix}sources[${si}]`;
     // a misspelt key ("wieght") would otherwise read as a missing one
     const unknown = Object.keys(src).filter((k) => !SFT_SOURCE_KEYS.includes(k));
@@ -174,87 +204,101 @@ export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens
     if (g > 1 && src.task !== undefined) throw new GptforgeError('groupSize is for a file or conversations source (a task generates its conversations one by one)', { file, field: `${field}.groupSize` });
     const name = sourceName(src);
     const share = Math.max(1, Math.round((total * src.weight) / wsum));
-    /** The kept conversations drawn to the share: whole groups of g when grouped (a skipped line would shift every later group: refused). */
-    const draw = (kept: Conversation[], dropped: string[], rng: Rng, where: { file: string }): Conversation[] => {
-      if (g === 1) return resample(kept, share, rng);
-      if (dropped.length > 0) throw new GptforgeError(`groupSize ${g} needs every conversation usable, but one was skipped (${dropped[0]}): it would shift every later group`, { ...where, field: `${field}.groupSize` });
-      if (kept.length % g !== 0) throw new GptforgeError(`${kept.length} conversations are not whole groups of ${g}`, { ...where, field: `${field}.groupSize` });
-      const groups = Array.from({ length: kept.length / g }, (_, i) => kept.slice(i * g, (i + 1) * g));
-      return resample(groups, Math.max(1, Math.round(share / g)), rng).flat();
-    };
-    let convs: Conversation[];
-    let skipped = 0;
-    let writerErrors: Record<WriterError, number> | undefined;
-    let distinct: number | undefined;
+    const base = { name, config: src, index: si, field, share };
+    // a user source's held-out conversations: a seeded share, kept out of training; with
+    // groupSize g > 1 whole groups are held out, so a contrast pair is never split between the
+    // splits (a source that is not whole groups is left as is: buildSftDataset refuses it by field)
+    const split = <T>(kept: readonly T[]) => heldOutSplit(kept, { groupSize: g, valFraction, testPerTask: testPer, seed, sourceIndex: si });
     if (src.task !== undefined) {
       const task = taskByName(src.task, { file, field: `${field}.task` });
       const examples = task.generate('train', share, streamSeed(seed, si));
+      let convs: Conversation[];
+      let writerErrors: Record<WriterError, number> | undefined;
       if (cfg.writerErrorRate) {
         // imperfect demonstration writers (issue #24); the held-out conversations stay perfect
         const w = writeDemonstrations(examples, task, { writerErrorRate: cfg.writerErrorRate, writerErrors: cfg.writerErrors }, streamSeed(seed, si));
         convs = w.conversations;
         writerErrors = w.report.errors;
       } else convs = examples.map((e) => e.conversation);
-      val.set(
-        name,
-        task
-          .generate('test', testPer, seed + 1)
-          .map((e) => ({ ...renderConversation(tok, e.conversation), source: name }))
-          .filter((r) => r.ids.length <= maxTokens),
-      );
-    } else if (src.conversations !== undefined) {
-      const kept: Conversation[] = [];
+      const rendered = convs.map(example);
+      // synthetic answers are short; only a tiny context drops any
+      const train = rendered.filter((x) => x.rendered.ids.length <= maxTokens);
+      const held = task
+        .generate('test', testPer, seed + 1)
+        .map((e) => example(e.conversation))
+        .filter((x) => x.rendered.ids.length <= maxTokens);
+      return { ...base, train, held, drawn: false, skipped: rendered.length - train.length, dropped: [], where: { file }, ...(writerErrors ? { writerErrors } : {}) };
+    }
+    if (src.conversations !== undefined) {
+      const kept: SftExample[] = [];
+      const dropped: string[] = [];
       src.conversations.forEach((c, i) => {
         // in memory there is no file or line: the location is the source and the index
         const where = { file: `${field}.conversations[${i}]` };
         try {
           validateConversation(c, { forTraining: true, where });
-          const n = renderConversation(tok, c).ids.length;
-          if (n > maxTokens) throw new GptforgeError(`conversation is ${n} tokens, longer than a training row of ${maxTokens}`, { ...where, field: 'messages' });
-          kept.push(c);
+          const x = example(c);
+          if (x.rendered.ids.length > maxTokens) throw new GptforgeError(`conversation is ${x.rendered.ids.length} tokens, longer than a training row of ${maxTokens}`, { ...where, field: 'messages' });
+          kept.push(x);
         } catch (e) {
           if (cfg.onBad !== 'skip' || !(e instanceof GptforgeError)) throw e;
-          skipped++;
-          skips.push(e.message);
+          dropped.push(e.message);
         }
       });
+      skips.push(...dropped);
       if (kept.length === 0) throw new GptforgeError('no usable conversations', { file, field: `${field}.conversations` });
-      const trainOn = holdOut(kept, name, si, g);
-      distinct = trainOn.length;
-      convs = draw(trainOn, skips.slice(skips.length - skipped), new Rng(seed + si), { file: `${field}.conversations` });
-    } else {
-      const r = readConversationsJSONL(src.path!, { onBad: cfg.onBad, forTraining: true, tokenizer: tok, maxTokens, knownTools: opts.knownTools });
-      warnings.push(...r.warnings);
-      skipped = r.skipped.length;
-      skips.push(...r.skipped.map((s) => s.reason));
-      if (r.conversations.length === 0) throw new GptforgeError('no usable conversations', { file: src.path });
-      const trainOn = holdOut(r.conversations, name, si, g);
-      distinct = trainOn.length;
-      convs = draw(
-        trainOn,
-        r.skipped.map((x) => `line ${x.line}: ${x.reason}`),
-        new Rng(seed + si),
-        { file: src.path! },
-      );
+      const { train, held } = split(kept);
+      return { ...base, train, held, drawn: true, skipped: dropped.length, dropped, where: { file: `${field}.conversations` } };
     }
-    let tokens = 0;
-    let n = 0;
-    for (const [i, c] of convs.entries()) {
-      const rc = renderConversation(tok, c);
-      if (rc.ids.length > maxTokens) {
-        // synthetic answers are short; only a tiny context gets here
-        skipped++;
-        continue;
-      }
-      // (a grouped source's conversations were checked against maxTokens as they were read)
-      if (g > 1 && i % g === 0) nextGroup++;
-      train.push({ ...rc, source: name, ...(g > 1 ? { group: nextGroup } : {}) });
-      tokens += rc.ids.length;
-      n++;
-    }
-    const heldOut = val.get(name)?.length ?? 0;
-    report.push({ name, weight: src.weight / wsum, conversations: n, tokens, skipped, ...(distinct !== undefined ? { distinct } : {}), ...(heldOut > 0 ? { heldOut } : {}), ...(writerErrors ? { writerErrors } : {}) });
+    const r = readConversationsJSONL(src.path!, { onBad: cfg.onBad, forTraining: true, tokenizer: tok, maxTokens, knownTools: opts.knownTools });
+    warnings.push(...r.warnings);
+    skips.push(...r.skipped.map((x) => x.reason));
+    if (r.conversations.length === 0) throw new GptforgeError('no usable conversations', { file: src.path });
+    const { train, held } = split(r.conversations.map(example));
+    return { ...base, train, held, drawn: true, skipped: r.skipped.length, dropped: r.skipped.map((x) => `line ${x.line}: ${x.reason}`), where: { file: src.path! } };
   });
+  return { sources, skips, warnings };
+}
+
+/**
+ * Render and mix the SFT sources (read by `readSftSources`: its errors, skips and warnings).
+ * maxTokens: a training row (seqLen + 1); longer conversations are an error or, with onBad 'skip', a skip listed in `skips`.
+ * `opts.knownTools`: the tools the caller runs, so a file's calls to others are warned about.
+ */
+export function buildSftDataset(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens: number, file = 'sft mixture', fieldPrefix = '', opts: { knownTools?: readonly string[] } = {}): SftDataset {
+  const { sources, skips, warnings } = readSftSources(tok, cfg, maxTokens, file, fieldPrefix, opts);
+  const seed = cfg.seed ?? 1337;
+  const wsum = cfg.sources.reduce((s, x) => s + x.weight, 0);
+  const train: SftItem[] = [];
+  const val = new Map<string, SftItem[]>();
+  const report: SftSourceReport[] = [];
+  let nextGroup = 0;
+  for (const src of sources) {
+    const { name, share, field } = src;
+    const g = src.config.groupSize ?? 1;
+    if (src.held.length > 0)
+      val.set(
+        name,
+        src.held.map((x) => ({ ...x.rendered, source: name })),
+      );
+    /** The kept conversations drawn to the share: whole groups of g when grouped (a skipped line would shift every later group: refused). */
+    const draw = (kept: SftExample[], rng: Rng): SftExample[] => {
+      if (g === 1) return resample(kept, share, rng);
+      if (src.dropped.length > 0) throw new GptforgeError(`groupSize ${g} needs every conversation usable, but one was skipped (${src.dropped[0]}): it would shift every later group`, { ...src.where, field: `${field}.groupSize` });
+      if (kept.length % g !== 0) throw new GptforgeError(`${kept.length} conversations are not whole groups of ${g}`, { ...src.where, field: `${field}.groupSize` });
+      const groups = Array.from({ length: kept.length / g }, (_, i) => kept.slice(i * g, (i + 1) * g));
+      return resample(groups, Math.max(1, Math.round(share / g)), rng).flat();
+    };
+    const items = src.drawn ? draw(src.train, new Rng(seed + src.index)) : src.train;
+    let tokens = 0;
+    for (const [i, x] of items.entries()) {
+      if (g > 1 && i % g === 0) nextGroup++;
+      train.push({ ...x.rendered, source: name, ...(g > 1 ? { group: nextGroup } : {}) });
+      tokens += x.rendered.ids.length;
+    }
+    const heldOut = src.held.length;
+    report.push({ name, weight: src.config.weight / wsum, conversations: items.length, tokens, skipped: src.skipped, ...(src.drawn ? { distinct: src.train.length } : {}), ...(heldOut > 0 ? { heldOut } : {}), ...(src.writerErrors ? { writerErrors: src.writerErrors } : {}) });
+  }
   return { train, val, report, skips, warnings };
 }
 

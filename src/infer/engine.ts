@@ -71,6 +71,9 @@ export interface ChatOptions extends SamplingOptions {
  */
 export const DEFAULT_MAX_TOOL_CALLS = 4;
 
+/** The most tool calls a request (`max_tool_calls`) or `chat --max-tool-calls` may allow in one reply. */
+export const MAX_TOOL_CALLS_LIMIT = 64;
+
 /** @deprecated The older names of `ChatReply.stopReason`; use `ChatReply.finishReason` (FinishReason). */
 export type ChatStopReason = 'end' | 'max_tokens' | 'context' | 'unclosed_tool_call' | 'abort';
 

@@ -88,13 +88,18 @@ export interface RunSftResult extends TrainResult {
   history: MetricRecord[];
 }
 
+/** T, the SFT row length: rows hold T + 1 tokens, T = min(seqLen, the model's context). */
+export function sftRowLength(cfg: Pick<SftPreset, 'seqLen'>, blockSize: number): number {
+  return Math.min(cfg.seqLen, blockSize);
+}
+
 /**
  * The SFT conversations and their row length: rows of T + 1 tokens (inputs and shifted
  * targets), T = min(seqLen, the model's context). Shared by SFT and by RL's ptx term, so
  * the two read the same conversations in the same shape.
  */
 export function sftRows(tok: Tokenizer, cfg: Pick<SftPreset, 'mixture' | 'seqLen'>, blockSize: number, file: string, fieldPrefix = 'sft.mixture.'): { T: number; data: SftDataset } {
-  const T = Math.min(cfg.seqLen, blockSize);
+  const T = sftRowLength(cfg, blockSize);
   return { T, data: buildSftDataset(tok, cfg.mixture, T + 1, file, fieldPrefix, { knownTools: defaultTools().names() }) };
 }
 

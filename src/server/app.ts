@@ -4,7 +4,7 @@ import { chatTokenIds, renderForReward, turnEndIds } from '../data/chat.js';
 import { noGrad } from '../engine/tensor.js';
 import { type DecodeEvent, type RowRequest, type RowResult, type TokenLogprob } from '../infer/pipeline.js';
 import { buildProcessors } from '../infer/processors.js';
-import { DEFAULT_MAX_TOOL_CALLS } from '../infer/engine.js';
+import { DEFAULT_MAX_TOOL_CALLS, MAX_TOOL_CALLS_LIMIT } from '../infer/engine.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import { scoreSequences } from '../train/reward.js';
 import { GptforgeError } from '../util/errors.js';
@@ -448,7 +448,7 @@ export class GptforgeServer {
     if (builtinNames !== undefined && !(Array.isArray(builtinNames) && builtinNames.every((x) => x === 'calculator'))) throw badRequest('\'builtin_tools\' may only list "calculator"', 'builtin_tools');
     const builtin = Array.isArray(builtinNames) && builtinNames.length > 0 ? defaultTools() : null;
     // OpenAI's name (the Responses API's cap on built-in tool calls); the library's default
-    const maxBuiltinCalls = optNumber(b, 'max_tool_calls', 0, 64, { integer: true }) ?? DEFAULT_MAX_TOOL_CALLS;
+    const maxBuiltinCalls = optNumber(b, 'max_tool_calls', 0, MAX_TOOL_CALLS_LIMIT, { integer: true }) ?? DEFAULT_MAX_TOOL_CALLS;
     for (const name of builtin?.names() ?? []) if (!clientTools.has(name)) declared.push({ name, parameters: builtin?.get(name)?.parameters });
     // a call's arguments decoded under its tool's declared `parameters` (issue #17); a schema we cannot enforce is a 400 naming it
     let callConstraint: GrammarConstraint | null;

@@ -1,4 +1,4 @@
-import { callInput, chatTokenIds, renderConversation, renderPrompt } from '../data/chat.js';
+import { callInput, chatTokenIds, joinTextParts, renderConversation, renderPrompt } from '../data/chat.js';
 import type { Conversation, Message } from '../data/conversation.js';
 import { byteSet } from '../infer/constrain/bytes.js';
 import { alt, bytes, literal, seq, star } from '../infer/constrain/grammar.js';
@@ -46,21 +46,17 @@ export function argumentsOf(input: string): string {
  * A message's `content` as text: a string, or an array of `{"type": "text", "text"}` parts joined.
  * An assistant message may also hold `{"type": "refusal", "refusal"}` parts (OpenAI's assistant
  * content parts: a model's refusal sent back in the history); their text is the assistant's reply
- * as the model wrote it, so it joins the content like a text part.
+ * as the model wrote it, so it joins the content like a text part (`joinTextParts`, the rule
+ * training files are read with too).
  * @throws ApiError 400 naming the part for any other part (images, audio, files).
  */
 function textContent(content: unknown, where: string, assistant = false): string {
   if (typeof content === 'string') return content;
   if (content === null || content === undefined) return '';
   if (Array.isArray(content)) {
-    return content
-      .map((p, j) => {
-        const part = p as { type?: unknown; text?: unknown; refusal?: unknown };
-        if (part?.type === 'text' && typeof part.text === 'string') return part.text;
-        if (assistant && part?.type === 'refusal' && typeof part.refusal === 'string') return part.refusal;
-        throw badRequest(`${where}.content[${j}]: only text parts${assistant ? ' and refusal parts' : ''} are supported`, `${where}.content`);
-      })
-      .join('');
+    const text = joinTextParts(content, assistant);
+    if (typeof text === 'string') return text;
+    throw badRequest(`${where}.content[${text.badPart}]: only text parts${assistant ? ' and refusal parts' : ''} are supported`, `${where}.content`);
   }
   throw badRequest(`${where}.content must be a string or an array of text parts`, `${where}.content`);
 }

@@ -37,3 +37,29 @@ test('a bench refuses an unknown flag, a value flag without its value and a stra
     assert.match(r.stderr, message);
   }
 });
+
+test('a bench of subcommands (techniques): usage on --help, each subcommand its own; unknown subcommands, flags and argument counts refused (exit 2) before any work', () => {
+  const help = run('techniques', '--help');
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /^usage: node dist\/bench\/techniques\.js <subcommand>[\s\S]*tot-value-paired/);
+  // a dispatched subcommand's usage is its own module's comment (bench/techniques-tot.ts)
+  const tot = run('techniques', 'tot-value-paired', '--help');
+  assert.equal(tot.status, 0, tot.stderr);
+  assert.match(tot.stdout, /^usage: node dist\/bench\/techniques\.js tot-value-paired\n\nTree of thoughts' learned value/);
+  const none = run('techniques');
+  assert.equal(none.status, 2);
+  assert.match(none.stderr, /^usage: node dist\/bench\/techniques\.js/);
+  const cases: [string[], RegExp][] = [
+    [['nope', 'dir'], /^bench techniques: unknown subcommand "nope" \(one of: train, .*tot-value-paired\)/],
+    [['tot-value-eval', 'run', '--fast'], /^bench techniques tot-value-eval: unknown flag --fast/],
+    [['tot-value-paired', 'countdown'], /^bench techniques tot-value-paired: needs at least 2 arguments, got 1/],
+    [['tot-value-paired', 'countdown', 'value', '5', 'extra'], /unexpected argument "extra"/],
+    [['report'], /^bench techniques report: needs 1 argument, got 0/],
+  ];
+  for (const [args, message] of cases) {
+    const r = run('techniques', ...args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stdout, /backend|isa/i, 'no work started (the engine summary is its first line)');
+  }
+});

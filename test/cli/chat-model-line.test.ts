@@ -32,5 +32,8 @@ test('chat names the stage directory asked for, and the stage its checkpoint was
   assert.equal(stageLabel(join('runs', 'tiny', 'sft-lora-merged', 'step-0000040'), 'sft-lora'), 'sft-lora-merged, trained as sft-lora');
   assert.equal(stageLabel(join('runs', 'tiny', 'sft', 'step-0000040'), 'sft'), 'sft');
   assert.equal(stageLabel(join('runs', 'tiny', 'base', 'step-0000300'), 'pretrain'), 'pretrain');
-  assert.equal(stageLabel(join('runs', 'tiny', 'rl', 'best'), 'rl'), 'rl');
+  // an early-stopping pick is its stage's (it named "best", which --stage does not find)
+  assert.equal(stageLabel(join('runs', 'tiny', 'rl', 'best', 'step-0000002'), 'rl'), 'rl, its early-stopping best');
+  assert.equal(stageLabel(join('runs', 'tiny', 'rl', 'best'), 'rl'), 'rl, its early-stopping best');
+  assert.equal(stageLabel(join('runs', 'tiny', 'rl-lora-merged', 'best', 'step-0000004'), 'rl-lora'), 'rl-lora-merged, trained as rl-lora, its early-stopping best');
 });

@@ -271,3 +271,62 @@ test('a kept training line with a tool gptforge does not run or keys it ignores 
   assert.match(r.warnings[1], /mine\.jsonl:3, field "messages\[1\]\.tool_call\.name": tool "calc" is not one gptforge runs \(calculator\)/);
   assert.match(r.warnings[2], /mine\.jsonl:3, field "messages\[3\]\.weight": unknown key "weight"/);
 });
+
+test('content as OpenAI text parts is read as its joined text; other parts are refused naming file, line and field', () => {
+  const dir = tempDir('gf-chat-parts-');
+  const file = join(dir, 'parts.jsonl');
+  const line = {
+    messages: [
+      { role: 'system', content: [{ type: 'text', text: 'Be brief.' }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Hi ' },
+          { type: 'text', text: 'there' },
+        ],
+      },
+      { role: 'assistant', content: [{ type: 'text', text: 'Hello.' }] },
+    ],
+  };
+  writeFileSync(file, JSON.stringify(line) + '\n');
+  const r = readConversationsJSONL(file, { forTraining: true });
+  assert.deepEqual(r.conversations[0].messages, [
+    { role: 'system', content: 'Be brief.' },
+    { role: 'user', content: 'Hi there' },
+    { role: 'assistant', content: 'Hello.' },
+  ]);
+  assert.deepEqual(r.warnings, []);
+  const image = { type: 'image_url', image_url: { url: 'https://example.com/a.png' } };
+  writeFileSync(file, JSON.stringify({ messages: [line.messages[1], { role: 'assistant', content: [{ type: 'text', text: 'A.' }, image] }] }) + '\n');
+  assert.throws(() => readConversationsJSONL(file, { forTraining: true }), /parts\.jsonl:1, field "messages\[1\]\.content\[1\]": content parts must be text .* got a "image_url" part/);
+});
+
+test('warnings and errors after OpenAI tool calls name the fields as the line wrote them', () => {
+  const dir = tempDir('gf-chat-written-');
+  const file = join(dir, 'calls.jsonl');
+  const line = {
+    messages: [
+      { role: 'user', content: 'Weather and time?' },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          { id: 'a', type: 'function', function: { name: 'calculator', arguments: '{"expression": "1+1"}' } },
+          { id: 'b', type: 'function', function: { name: 'weather', arguments: '{"city": "Oslo"}' } },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'a', content: '2' },
+      { role: 'tool', tool_call_id: 'b', content: 'rain' },
+      { role: 'assistant', content: 'Rain.', weight: 1 },
+    ],
+  };
+  writeFileSync(file, JSON.stringify(line) + '\n');
+  const r = readConversationsJSONL(file, { forTraining: true, knownTools: ['calculator'] });
+  assert.equal(r.warnings.length, 2, r.warnings.join('\n'));
+  assert.match(r.warnings[0], /calls\.jsonl:1, field "messages\[1\]\.tool_calls\[1\]\.function\.name": tool "weather" is not one gptforge runs/);
+  assert.match(r.warnings[1], /calls\.jsonl:1, field "messages\[4\]\.weight": unknown key "weight"/);
+  // an error in a message after the calls names its index in the file, not in the converted conversation
+  const bad = { messages: [...line.messages.slice(0, 4), { role: 'assistant', content: 'Rain.' }, { role: 'user', content: '' }, { role: 'assistant', content: 'x' }] };
+  writeFileSync(file, JSON.stringify(bad) + '\n');
+  assert.throws(() => readConversationsJSONL(file, { forTraining: true }), /calls\.jsonl:1, field "messages\[5\]\.content": empty content/);
+});

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../../src/engine/rng.js';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
-import { prepareData, mixtureTable, readDataIndex } from '../../src/data/prepare.js';
+import { prepareData, mixtureTable, readDataIndex, splitOneDocument } from '../../src/data/prepare.js';
 import { BatchLoader, ValLoader } from '../../src/data/loader.js';
 import { validateMixture, type MixtureConfig } from '../../src/data/mixture.js';
 import { cleanDocuments, normalizeText } from '../../src/data/clean.js';
@@ -190,6 +190,39 @@ test('bad input is reported with the source, file and line before any long work'
   const tiny = join(root, 'tiny.txt');
   writeFileSync(tiny, 'hi');
   await assert.rejects(run({ sources: [{ name: 'empty', paths: [tiny], weight: 1 }] }), /source "empty" yields no text after cleaning/);
+});
+
+test('a source that keeps one document holds out its tail for validation, not the training text again', async () => {
+  const file = join(root, 'one.txt');
+  const lines = Array.from({ length: 30 }, () => sentence(rng, 10));
+  writeFileSync(file, lines.join('\n'));
+  const one: MixtureConfig = { sources: [{ name: 'one', paths: [file], weight: 1 }], tokenBudget: 5000, seed: 1, clean: { minChars: 20 } };
+  const dir = join(root, 'one-data');
+  const index = await prepareData(one, dir, tok, { quiet: true, threads: 1 });
+  const s = index.sources[0];
+  assert.equal(s.clean.docsKept, 1);
+  const read = (split: string): string => {
+    const buf = readFileSync(join(dir, `one.${split}.bin`));
+    const ids = Array.from(new Uint16Array(buf.buffer, buf.byteOffset, buf.length / 2));
+    return tok.decode(ids.filter((id) => id !== index.bosId && id !== index.eosId));
+  };
+  const train = read('train');
+  const val = read('val');
+  // the head trains and the tail validates: together they are the document, cut between lines
+  assert.equal(`${train}\n${val}`, lines.join('\n'));
+  assert.ok(!train.includes(val) && val.length > 0, 'validation text is not training text');
+  const share = val.length / (train.length + val.length);
+  assert.ok(share > 0.05 && share < 0.2, `about 10% held out (${share.toFixed(3)})`);
+  assert.equal(s.valFromTail, true);
+  // shards prepared by the old rule (no valFromTail) are rebuilt, not reused
+  const old = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
+  delete old.sources[0].valFromTail;
+  writeFileSync(join(dir, 'index.json'), JSON.stringify(old));
+  assert.equal((await prepareData(one, dir, tok, { quiet: true, threads: 1 })).sources[0].valFromTail, true);
+  // a text without line breaks is cut at a space; one without spaces at the point itself
+  assert.deepEqual(splitOneDocument('aaaa bbbb cccc dddd eeee', 0.01), ['aaaa bbbb cccc dddd', 'eeee']);
+  assert.deepEqual(splitOneDocument('abcdefghij', 0.01), ['abcdefghi', 'j']);
+  assert.deepEqual(splitOneDocument('ab', 0.01), ['a', 'b']);
 });
 
 test('parquet sources: the text column is read; a missing column names file and column', async () => {

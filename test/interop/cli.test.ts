@@ -57,6 +57,7 @@ function fakeRun(): { run: string; shards: Map<string, Uint16Array>; rankings: R
     JSON.stringify({
       name: 'test',
       sft: {
+        seqLen: 128,
         mixture: {
           sources: [
             { task: 'arithmetic', weight: 1 },
