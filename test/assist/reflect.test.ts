@@ -59,6 +59,8 @@ test("reflect: the calculator and the restated answer use the question's operati
   assert.equal(run('Add 12 and 39.', 'tool').t.rounds[0].feedback, `The calculator says 12+39 = 51. ${CHECK_REQUEST}`);
   assert.deepEqual(run('Add 12 and 39.', 'verdict').seen, ['12 + 39 = 41.']);
   assert.equal(run('What is 84 divided by 7?', 'tool').t.rounds[0].feedback, `The calculator says 84/7 = 12. ${CHECK_REQUEST}`);
+  // the operator as a word outside the family's phrasings (the parser's bare form)
+  assert.equal(run('Please, 90 minus 12?', 'tool').t.rounds[0].feedback, `The calculator says 90-12 = 78. ${CHECK_REQUEST}`);
   // two numbers but no operation the family knows: refused, not reviewed as a sum
   assert.throws(() => reflect(new ChatEngine(reviewer(), tok), 'What is 12 to the power of 3?', { source: 'tool' }), /two operands and an operation/);
   const viaAsk = ask(new ChatEngine(reviewer(), tok), 'What is 12 times 7?', { technique: 'reflect', feedback: 'tool' });
