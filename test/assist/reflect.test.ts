@@ -154,3 +154,12 @@ test('skill levels: unstatedShare sets the share of demonstrations without a sys
   assert.deepEqual(skillLevels.generate('train', 50, 9), skillLevels.generate('train', 50, 9, { variant: { unstatedShare: 0.25 } }));
   assert.throws(() => skillLevels.generate('train', 1, 1, { variant: { unstatedShare: 1.5 } }), /unstatedShare must be a number in \[0, 1\]/);
 });
+
+test('ask refuses a feedback source it does not know (from JavaScript it ran as self-review)', () => {
+  for (const feedback of ['bogus', 'calculator']) {
+    assert.throws(
+      () => ask(new ChatEngine(reviewer(), tok), 'What is 12 plus 39?', { technique: 'reflect', feedback: feedback as 'self' }),
+      (e: unknown) => e instanceof Error && (e as { field?: string }).field === 'feedback' && /feedback must be one of "self", "tool", "verdict".*got "/.test(e.message),
+    );
+  }
+});
