@@ -4,6 +4,7 @@ import type { Conversation, Message } from '../data/conversation.js';
 import { GptforgeError } from '../util/errors.js';
 import type { TokenConstraint } from './constraint.js';
 import { decode, generate, type DecodeEvent, type DecodingModel, type RowRequest, type RowResult } from './pipeline.js';
+import { checkOptionKeys } from './option-keys.js';
 import { checkGenerationOptions, type SamplingOptions } from './processors.js';
 import type { FinishReason } from './stopping.js';
 import type { ToolRegistry, ToolResult } from './tools/registry.js';
@@ -237,6 +238,7 @@ export class ChatEngine {
 
   /** One pipeline row per conversation, each with its tool state. A prompt shared by several rows is rendered once. */
   private rows(convs: readonly Conversation[], seeds: readonly number[], opts: ChatOptions): { requests: RowRequest[]; states: ToolCallState[]; notices: (string | undefined)[] } {
+    checkOptionKeys(opts, 'chat', 'ChatEngine');
     checkGenerationOptions(opts);
     const ctx = this.model.config.blockSize;
     const maxTokens = opts.maxTokens ?? 128;
