@@ -299,7 +299,7 @@ export function resolveCheckpoint(path: string, stage?: string, listed: (checkpo
 }
 
 /** How to get a run, for errors about a run directory that does not exist. */
-export const TRAIN_A_RUN = "train a run first (the default run: npx gptforge pipeline; a few minutes' tiny one: npx gptforge pipeline --preset tiny --run runs/tiny, then pass --run runs/tiny), or give --run an existing run";
+export const TRAIN_A_RUN = "train a run first (the default run: npx gptforge pipeline; a few minutes' tiny one: npx gptforge pipeline --preset tiny --run runs/tiny, then pass --run runs/tiny), or name an existing run directory (the CLI's --run)";
 
 /** Compare two model configs; returns the first differing field, or null. Object fields (abacus) compare by value. */
 export function configDiff(a: GPTConfig, b: GPTConfig): { field: keyof GPTConfig; a: unknown; b: unknown } | null {
