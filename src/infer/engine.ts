@@ -38,6 +38,10 @@ export type { DecodingModel } from './pipeline.js';
 export interface ChatOptions extends SamplingOptions {
   /** New tokens for the reply, tool outputs not counted (default 128). */
   maxTokens?: number;
+  /**
+   * The sampler's seed (an integer; default 1, fixed: the same reply every call, at any
+   * temperature; replies() row i uses seed + i). Pass a fresh one per call for varied replies.
+   */
   seed?: number;
   /** The tools the model may call; null or undefined: none. */
   tools?: ToolRegistry | null;

@@ -13,7 +13,13 @@ import { checkOptionKeys } from './option-keys.js';
  * token limit, the context length, or the AbortSignal.
  */
 export interface GenerateOptions extends SamplingOptions {
+  /** New tokens at most (an integer ≥ 0). */
   maxTokens: number;
+  /**
+   * The sampler's seed (an integer; default 1, fixed: the same call gives the same text, at any
+   * temperature). Pass a fresh one per call for varied samples; the server draws one per request
+   * when none is given, as OpenAI does.
+   */
   seed?: number;
   /**
    * Token ids that end generation (not emitted). Default: the tokenizer's <|eos|> and
