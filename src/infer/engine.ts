@@ -79,6 +79,7 @@ export const DEFAULT_MAX_TOOL_CALLS = 4;
 /** @deprecated The older names of `ChatReply.stopReason`; use `ChatReply.finishReason` (FinishReason). */
 export type ChatStopReason = 'end' | 'max_tokens' | 'context' | 'unclosed_tool_call' | 'abort';
 
+/** One reply of `ChatEngine`: its messages (tool calls and outputs included), visible text, tokens and why it ended. */
 export interface ChatReply {
   /** The assistant (and tool) messages of this reply, ready to append to the conversation. */
   messages: Message[];
@@ -121,6 +122,16 @@ export interface ChatReply {
 
 const STOP_REASON: Record<FinishReason, ChatStopReason> = { stop: 'end', length: 'max_tokens', context: 'context', unclosed_tool_call: 'unclosed_tool_call', abort: 'abort' };
 
+/**
+ * Chat with a model in the training's chat layout (src/data/chat.ts), with tool calls run by the
+ * engine (the interface ChatOptions above describes the loop). `reply` decodes one reply on a
+ * batch-1 cache; `replies` n samples of one conversation on one shared prefill; `repliesTo` one
+ * per conversation (RL rollouts); `stream` the same as an async iterator of token events.
+ * Options are checked before any work (checkGenerationOptions; an unknown key is refused).
+ * @throws GptforgeError for a tokenizer without the chat special tokens, a bad option, or a
+ *   conversation over the context with `strict`.
+ * @example new gf.ChatEngine(model, tok).reply({ messages: [{ role: 'user', content: 'What is 12 times 7?' }] }, { tools: gf.defaultTools() }).text
+ */
 export class ChatEngine {
   private readonly sp: Record<ChatSpecial, number>;
   /** Never sampled in a reply: the engine or the user writes these. */

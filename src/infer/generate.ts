@@ -44,6 +44,7 @@ export interface GenerateOptions extends SamplingOptions {
   signal?: AbortSignal;
 }
 
+/** What `generateText` produced: the text (stop string and end token left out), its token ids, and why it ended. */
 export interface GenerateResult {
   text: string;
   ids: number[];

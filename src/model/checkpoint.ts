@@ -52,6 +52,7 @@ export function isRewardModel(meta: Pick<CheckpointMeta, 'stage' | 'hasScalarHea
   return meta.scalarHead !== undefined ? meta.scalarHead === 'reward' : !/^rl(-|$)/.test(meta.stage);
 }
 
+/** What `saveCheckpoint` writes besides the weights: the stage and step (the directory is `step-NNNNNNN`), the tokenizer, the trainer and optimizer state for resuming, how many to keep. */
 export interface SaveOptions {
   stage: string;
   /** What the model's scalar head scores (recorded when it has one). */
@@ -190,6 +191,7 @@ export function latestCheckpoint(stageDir: string): string | null {
   return all.length > 0 ? all[all.length - 1] : null;
 }
 
+/** A checkpoint read by `loadCheckpoint`: its directory, its config.json (model config, stage, step, tokenizer, trainer state) and its weights by name. */
 export interface LoadedCheckpoint {
   dir: string;
   meta: CheckpointMeta;

@@ -188,6 +188,13 @@ function isBusy(e: unknown): boolean {
   return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code === 'SQLITE_BUSY_SNAPSHOT';
 }
 
+/**
+ * A RAG store: one SQLite file (better-sqlite3, WAL) holding the indexed files, their chunks with
+ * FTS5 for BM25, and the chunks' embeddings when built with an embedder. A store records the
+ * settings it was built with (embedding model and dim, tokenizer hash, chunk size and overlap) and
+ * refuses other ones. Build one with `ragIndex` or `open(db, { meta: storeMetaFor(opts) })` +
+ * `indexInputs`; read one with `open(db, { readonly: true })` and a `Retriever`.
+ */
 export class RagStore {
   readonly path: string;
   readonly meta: StoreMeta;

@@ -51,6 +51,12 @@ export function formatError(detail: string, where: ErrorLocation, fmt: ErrorForm
   return parts.length > 0 ? `${parts.join(', ')}: ${detail}` : detail;
 }
 
+/**
+ * The library's one error for bad input or state (a bad option, file, run or store): `detail`
+ * says what is wrong, `file`/`line`/`field`/`pointer` where (ErrorLocation), `message` both
+ * (formatError). Programming errors and I/O failures outside the user's input stay plain `Error`s.
+ * @example try { gf.generateText(model, tok, ids, { maxTokens: -1 }) } catch (e) { if (e instanceof gf.GptforgeError) console.log(e.field, e.detail) } // maxTokens "maxTokens -1: must be an integer ≥ 0"
+ */
 export class GptforgeError extends Error {
   readonly file?: string;
   readonly line?: number;

@@ -27,7 +27,15 @@ test('every stage runner takes maxSteps, logEvery and onStep (runSft, runRm, run
   t.after(() => rmSync(runDir, { recursive: true, force: true }));
   const steps = (): { seen: number[]; onStep: (r: MetricRecord) => void } => {
     const seen: number[] = [];
-    return { seen, onStep: (r) => seen.push(r.step) };
+    return {
+      seen,
+      onStep: (r) => {
+        // the known metrics are typed numbers (a compile-time check: MetricRecord was number | string)
+        const loss: number | undefined = r.loss;
+        assert.equal(typeof loss, 'number');
+        seen.push(r.step);
+      },
+    };
   };
   const sft = steps();
   await runSft(runDir, { conversations: convs, onlyData: true, into: 'sft-x', maxSteps: 3, logEvery: 2, quiet: true, onStep: sft.onStep });
