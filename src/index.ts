@@ -187,7 +187,7 @@ export type { RunPretrainOptions, RunPretrainResult, PretrainOverrides } from '.
 export { runDataPrepare, runTokenizerTrain, ensureTokenizer, prepareTokenizer, tokenizerRequestPath, defaultMixtureConfig } from './run/data.js';
 export type { RunDataPrepareOptions, RunTokenizerTrainOptions } from './run/data.js';
 export { runRm, rmScores } from './run/rm.js';
-export type { StageRunOptions } from './run/stage-options.js';
+export type { StageRunOptions, StageLoopOptions } from './run/stage-options.js';
 export type { RunRmOptions, RunRmResult, ProbeTally } from './run/rm.js';
 export { runRl, rlStage, readRlPrompts } from './run/rl.js';
 export type { RunRlOptions, RunRlResult } from './run/rl.js';

@@ -1,6 +1,6 @@
 import type { Conversation } from '../data/conversation.js';
 import { THINK_TRIGGER } from '../data/synthetic/longarith.js';
-import type { FeedbackSource } from '../data/synthetic/reflect.js';
+import { FEEDBACK_SOURCES, type FeedbackSource } from '../data/synthetic/reflect.js';
 import type { ChatEngine, ChatOptions } from '../infer/engine.js';
 import { builtinToolCall, type BuiltinToolCall } from '../infer/tools-state.js';
 import type { GPT } from '../model/gpt.js';
@@ -106,10 +106,12 @@ function conversation(prompt: string, system?: string): Conversation {
 
 /**
  * Answer `question` with one technique.
- * @throws GptforgeError for an unknown technique or bad k.
+ * @throws GptforgeError for an unknown technique or feedback source, or bad k.
  */
 export function ask(engine: ChatEngine, question: string, o: AskOptions): AskTrace {
   const t0 = performance.now();
+  // from JavaScript a feedback the type does not allow would otherwise run as self-review, silently
+  if (o.feedback !== undefined && !FEEDBACK_SOURCES.includes(o.feedback)) throw new GptforgeError(`feedback must be one of ${FEEDBACK_SOURCES.map((s) => JSON.stringify(s)).join(', ')} (the calculator's is "tool"), got ${JSON.stringify(o.feedback)}`, { field: 'feedback' });
   engine.seedPositions(o.seed ?? 1);
   const chat: ChatOptions = { maxTokens: o.maxTokens ?? 320, tools: o.tools, topK: o.topK, topP: o.topP };
   switch (o.technique) {

@@ -74,6 +74,7 @@ export interface ConsistencySample {
   toolCalls?: BuiltinToolCall[];
 }
 
+/** What `selfConsistency` did: every sample (text, answer, mean log-probability, tokens) and the votes over their answers (majority, log-probability-weighted, and reward-weighted with a reward model). */
 export interface SelfConsistencyResult {
   samples: ConsistencySample[];
   majority: VoteResult;

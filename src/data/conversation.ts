@@ -26,6 +26,11 @@ export interface Message {
   tool_call?: ToolCall;
 }
 
+/**
+ * A chat as the data, the engine and the server hold it: OpenAI's messages (system, user,
+ * assistant, tool), an assistant's tool call as `tool_call` followed by the `tool` message with its
+ * output. JSONL files hold one `{"messages": […]}` per line (readConversationsJSONL).
+ */
 export interface Conversation {
   messages: Message[];
 }

@@ -4,6 +4,7 @@ import type { Conversation, Message } from '../data/conversation.js';
 import { GptforgeError } from '../util/errors.js';
 import type { TokenConstraint } from './constraint.js';
 import { decode, generate, type DecodeEvent, type DecodingModel, type RowRequest, type RowResult } from './pipeline.js';
+import { checkOptionKeys } from './option-keys.js';
 import { checkGenerationOptions, type SamplingOptions } from './processors.js';
 import type { FinishReason } from './stopping.js';
 import type { ToolRegistry, ToolResult } from './tools/registry.js';
@@ -37,6 +38,10 @@ export type { DecodingModel } from './pipeline.js';
 export interface ChatOptions extends SamplingOptions {
   /** New tokens for the reply, tool outputs not counted (default 128). */
   maxTokens?: number;
+  /**
+   * The sampler's seed (an integer; default 1, fixed: the same reply every call, at any
+   * temperature; replies() row i uses seed + i). Pass a fresh one per call for varied replies.
+   */
   seed?: number;
   /** The tools the model may call; null or undefined: none. */
   tools?: ToolRegistry | null;
@@ -77,6 +82,7 @@ export const MAX_TOOL_CALLS_LIMIT = 64;
 /** @deprecated The older names of `ChatReply.stopReason`; use `ChatReply.finishReason` (FinishReason). */
 export type ChatStopReason = 'end' | 'max_tokens' | 'context' | 'unclosed_tool_call' | 'abort';
 
+/** One reply of `ChatEngine`: its messages (tool calls and outputs included), visible text, tokens and why it ended. */
 export interface ChatReply {
   /** The assistant (and tool) messages of this reply, ready to append to the conversation. */
   messages: Message[];
@@ -119,6 +125,16 @@ export interface ChatReply {
 
 const STOP_REASON: Record<FinishReason, ChatStopReason> = { stop: 'end', length: 'max_tokens', context: 'context', unclosed_tool_call: 'unclosed_tool_call', abort: 'abort' };
 
+/**
+ * Chat with a model in the training's chat layout (src/data/chat.ts), with tool calls run by the
+ * engine (the interface ChatOptions above describes the loop). `reply` decodes one reply on a
+ * batch-1 cache; `replies` n samples of one conversation on one shared prefill; `repliesTo` one
+ * per conversation (RL rollouts); `stream` the same as an async iterator of token events.
+ * Options are checked before any work (checkGenerationOptions; an unknown key is refused).
+ * @throws GptforgeError for a tokenizer without the chat special tokens, a bad option, or a
+ *   conversation over the context with `strict`.
+ * @example new gf.ChatEngine(model, tok).reply({ messages: [{ role: 'user', content: 'What is 12 times 7?' }] }, { tools: gf.defaultTools() }).text
+ */
 export class ChatEngine {
   private readonly sp: Record<ChatSpecial, number>;
   /** Never sampled in a reply: the engine or the user writes these. */
@@ -240,6 +256,7 @@ export class ChatEngine {
 
   /** One pipeline row per conversation, each with its tool state. A prompt shared by several rows is rendered once. */
   private rows(convs: readonly Conversation[], seeds: readonly number[], opts: ChatOptions): { requests: RowRequest[]; states: ToolCallState[]; notices: (string | undefined)[] } {
+    checkOptionKeys(opts, 'chat', 'ChatEngine');
     checkGenerationOptions(opts);
     const ctx = this.model.config.blockSize;
     const maxTokens = opts.maxTokens ?? 128;

@@ -4,6 +4,7 @@ import { decode, type DecodingModel } from './pipeline.js';
 import { checkGenerationOptions, type SamplingOptions } from './processors.js';
 import type { FinishReason } from './stopping.js';
 import type { TokenConstraint } from './constraint.js';
+import { checkOptionKeys } from './option-keys.js';
 
 /**
  * Base-model completion: one row of the decoding pipeline (pipeline.ts). The prompt is
@@ -12,7 +13,13 @@ import type { TokenConstraint } from './constraint.js';
  * token limit, the context length, or the AbortSignal.
  */
 export interface GenerateOptions extends SamplingOptions {
+  /** New tokens at most (an integer ≥ 0). */
   maxTokens: number;
+  /**
+   * The sampler's seed (an integer; default 1, fixed: the same call gives the same text, at any
+   * temperature). Pass a fresh one per call for varied samples; the server draws one per request
+   * when none is given, as OpenAI does.
+   */
   seed?: number;
   /**
    * Token ids that end generation (not emitted). Default: the tokenizer's <|eos|> and
@@ -21,7 +28,9 @@ export interface GenerateOptions extends SamplingOptions {
    * way); `[]` generates through them to `maxTokens`.
    */
   stopIds?: readonly number[];
-  /** Strings that end generation; text from the stop sequence on is not emitted. */
+  /** Strings that end generation (OpenAI's `stop`, as `ChatOptions.stop` and the server); text from the stop string on is not emitted. */
+  stop?: readonly string[];
+  /** @deprecated use `stop` (the same strings; given both, they must be the same). */
   stopSequences?: readonly string[];
   /** Called with each piece of new text as it is decoded. */
   onText?(delta: string): void;
@@ -35,6 +44,7 @@ export interface GenerateOptions extends SamplingOptions {
   signal?: AbortSignal;
 }
 
+/** What `generateText` produced: the text (stop string and end token left out), its token ids, and why it ended. */
 export interface GenerateResult {
   text: string;
   ids: number[];
@@ -55,9 +65,19 @@ export interface GenerateResult {
   warning?: string;
 }
 
+/**
+ * Complete `promptIds` with `model` (see GenerateOptions), one row of the decoding pipeline.
+ * @throws GptforgeError naming the option (`err.field`) for an unknown option key (with the
+ *   nearest known one), a value out of range (checkGenerationOptions), `stop` and its deprecated
+ *   alias `stopSequences` that differ, a prompt over the context with `strict`, or an empty prompt.
+ */
 export function generateText(model: DecodingModel, tok: Tokenizer, promptIds: readonly number[], opts: GenerateOptions): GenerateResult {
+  // an unknown key (a typo, or another API's name) would otherwise be ignored without a word
+  checkOptionKeys(opts, 'generate', 'generateText');
   // a bad option is named (maxTokens -1 would otherwise give an empty completion, silently)
   checkGenerationOptions(opts);
+  if (opts.stop !== undefined && opts.stopSequences !== undefined && JSON.stringify(opts.stop) !== JSON.stringify(opts.stopSequences)) throw new GptforgeError('stop and its deprecated alias stopSequences differ: give stop alone', { field: 'stop' });
+  const stop = opts.stop ?? opts.stopSequences;
   const ctx = model.config.blockSize;
   let ids = [...promptIds];
   let warning: string | undefined;
@@ -70,7 +90,7 @@ export function generateText(model: DecodingModel, tok: Tokenizer, promptIds: re
     ids = ids.slice(ids.length - keep);
   }
   if (ids.length === 0) throw new GptforgeError('empty prompt');
-  const [r] = decode(model, tok, [{ ...opts, prompt: ids, endIds: opts.stopIds, stop: opts.stopSequences }]);
+  const [r] = decode(model, tok, [{ ...opts, prompt: ids, endIds: opts.stopIds, stop }]);
   // the end token is not part of a base-model completion
   const out = r.finishReason === 'stop' && typeof r.matchedStop === 'number' ? r.ids.slice(0, -1) : r.ids;
   const stopReason = r.finishReason === 'stop' ? (typeof r.matchedStop === 'number' ? 'eos' : 'stop') : r.finishReason === 'length' ? 'max_tokens' : r.finishReason === 'context' ? 'context' : 'abort';

@@ -80,13 +80,14 @@ export type GenerationOption = keyof typeof GENERATION_OPTION_RULES;
  * Check one option's value against its rule in GENERATION_OPTION_RULES (`processor`: the stricter
  * rule of the step's constructor, where it has one). Values arrive untyped from JavaScript callers
  * and JSON (`{maxTokens: 'x'}`), so each is checked to be a finite number first.
- * @throws GptforgeError whose `field` is the option's name, e.g. `top-p 3: must be in [0, 1] (1 = off, 0 = only the most likely token)`.
+ * @throws GptforgeError whose `field` is the option's name, its detail in the same words, e.g. `topP 3: must be in [0, 1] (1 = off, 0 = only the most likely token)`
+ *   (the CLI prints `--top-p 3: …`: formatError renames the leading option name).
  */
 export function checkGenerationOption(field: GenerationOption, v: unknown, processor = false): void {
   const rule: GenerationOptionRule = GENERATION_OPTION_RULES[field];
   // the option's own range first (the same message as checkGenerationOptions), then the constructor's need
   for (const r of processor && rule.processor ? [rule, rule.processor] : [rule]) {
-    if (typeof v !== 'number' || !Number.isFinite(v) || !r.ok(v)) throw new GptforgeError(`${rule.label} ${typeof v === 'string' ? JSON.stringify(v) : String(v)}: must be ${r.want}`, { field });
+    if (typeof v !== 'number' || !Number.isFinite(v) || !r.ok(v)) throw new GptforgeError(`${field} ${typeof v === 'string' ? JSON.stringify(v) : String(v)}: must be ${r.want}`, { field });
   }
 }
 
@@ -362,7 +363,7 @@ export function buildProcessors(opts: SamplingOptions, vocabSize: number): Logit
  * flags (`checkSamplingFlags`) share, over GENERATION_OPTION_RULES (the table the processors'
  * constructors read too). `maxTokens` 0 is allowed (an empty completion, finish reason 'length').
  * @throws GptforgeError whose `field` is the option's name (`maxTokens`, `topP`, …; the CLI prints
- *   the flag), e.g. `max-tokens -1: must be an integer ≥ 0`.
+ *   the flag), e.g. `maxTokens -1: must be an integer ≥ 0` (the CLI: `--max-tokens -1: …`).
  */
 export function checkGenerationOptions(opts: SamplingOptions & { maxTokens?: number; seed?: number }): void {
   for (const field of Object.keys(GENERATION_OPTION_RULES) as GenerationOption[]) if (opts[field] !== undefined) checkGenerationOption(field, opts[field]);

@@ -52,6 +52,7 @@ export function isRewardModel(meta: Pick<CheckpointMeta, 'stage' | 'hasScalarHea
   return meta.scalarHead !== undefined ? meta.scalarHead === 'reward' : !/^rl(-|$)/.test(meta.stage);
 }
 
+/** What `saveCheckpoint` writes besides the weights: the stage and step (the directory is `step-NNNNNNN`), the tokenizer, the trainer and optimizer state for resuming, how many to keep. */
 export interface SaveOptions {
   stage: string;
   /** What the model's scalar head scores (recorded when it has one). */
@@ -190,6 +191,7 @@ export function latestCheckpoint(stageDir: string): string | null {
   return all.length > 0 ? all[all.length - 1] : null;
 }
 
+/** A checkpoint read by `loadCheckpoint`: its directory, its config.json (model config, stage, step, tokenizer, trainer state) and its weights by name. */
 export interface LoadedCheckpoint {
   dir: string;
   meta: CheckpointMeta;
@@ -299,7 +301,7 @@ export function resolveCheckpoint(path: string, stage?: string, listed: (checkpo
 }
 
 /** How to get a run, for errors about a run directory that does not exist. */
-export const TRAIN_A_RUN = "train a run first (the default run: npx gptforge pipeline; a few minutes' tiny one: npx gptforge pipeline --preset tiny --run runs/tiny, then pass --run runs/tiny), or give --run an existing run";
+export const TRAIN_A_RUN = "train a run first (the default run: npx gptforge pipeline; a few minutes' tiny one: npx gptforge pipeline --preset tiny --run runs/tiny, then pass --run runs/tiny), or name an existing run directory (the CLI's --run)";
 
 /** Compare two model configs; returns the first differing field, or null. Object fields (abacus) compare by value. */
 export function configDiff(a: GPTConfig, b: GPTConfig): { field: keyof GPTConfig; a: unknown; b: unknown } | null {

@@ -58,8 +58,15 @@ export const MODEL_CONFIG_KEYS: KeyTree<Omit<GPTConfig, 'vocabSize'>> = {
   abacus: ABACUS_KEYS,
 };
 
+/** `makeConfig`'s input: the five shape fields required, every other GPTConfig field optional. */
 export type GPTConfigInput = Pick<GPTConfig, 'vocabSize' | 'blockSize' | 'nLayer' | 'nHead' | 'nEmbd'> & Partial<GPTConfig>;
 
+/**
+ * A full model config from the five shape fields (vocabSize, blockSize = context in tokens,
+ * nLayer, nHead, nEmbd) and any others, the rest at their defaults (DEFAULT_CONFIG: learned
+ * positions, tied embeddings, MLP 4·nEmbd).
+ * @throws GptforgeError naming the field for a shape that cannot work (nEmbd not divisible by nHead, a non-positive size, …).
+ */
 export function makeConfig(c: GPTConfigInput): GPTConfig {
   const cfg: GPTConfig = {
     bias: true,

@@ -70,6 +70,7 @@ export interface TokenRowsHook {
   prepare(): readonly TrainableRows[];
 }
 
+/** How a GPT is built: the seed of its initial weights (default 1337) and the reward/value head. */
 export interface GPTOptions {
   seed?: number;
   /** Add the scalar head (`score.weight`, `score.bias`). */
@@ -93,6 +94,15 @@ export interface ScorePool {
   afterToken: number;
 }
 
+/**
+ * The decoder-only transformer (GPT-2's layout, Radford et al. 2019, by default: pre-norm blocks of
+ * causal self-attention and an MLP; LLaMA-style RMSNorm, SwiGLU and rotary positions per `config`), on the
+ * autograd engine. Shapes: ids are Int32Array [B·T] row-major; `forward` gives logits [B, T, V],
+ * `hidden` [B, T, C] (C = nEmbd); `loss` the mean (or summed) cross-entropy in nats/token.
+ * Weights start as GPT-2's init (N(0, 0.02), residual projections scaled by 1/√(2·nLayer)), drawn
+ * from `opts.seed`. Decoding goes through `createCache` + `nextLogits` (src/infer/pipeline.ts).
+ * @example const m = new gf.GPT(gf.makeConfig({ vocabSize: 300, blockSize: 64, nLayer: 2, nHead: 2, nEmbd: 64 }), { seed: 1 })
+ */
 export class GPT {
   readonly config: GPTConfig;
   /** All parameters by name, in a stable order. */

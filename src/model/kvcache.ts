@@ -1,11 +1,3 @@
-/**
- * Keys and values of every layer for the positions decoded so far: [batch, capacity, C]
- * per layer. Each row has its own length (`lengths[b]`, positions filled) and first real
- * position (`starts[b]`), so rows can hold sequences of different lengths: continuous
- * batching decodes requests that joined at different times together, a finished row's slot
- * is reset and reused (`resetRow`), and one prefilled prompt can be copied into other rows
- * (`copyRow`). The model appends to the rows it is given (GPT.hidden's `rows`, default all).
- */
 /** A cache's buffers ('shared': backed by SharedArrayBuffers), as KVCache.sharedBuffers gives and its constructor takes. */
 export interface KVCacheBuffers {
   keys: Float32Array[];
@@ -14,6 +6,14 @@ export interface KVCacheBuffers {
   starts: Int32Array;
 }
 
+/**
+ * Keys and values of every layer for the positions decoded so far: [batch, capacity, C]
+ * per layer. Each row has its own length (`lengths[b]`, positions filled) and first real
+ * position (`starts[b]`), so rows can hold sequences of different lengths: continuous
+ * batching decodes requests that joined at different times together, a finished row's slot
+ * is reset and reused (`resetRow`), and one prefilled prompt can be copied into other rows
+ * (`copyRow`). The model appends to the rows it is given (GPT.hidden's `rows`, default all).
+ */
 export class KVCache {
   readonly keys: Float32Array[];
   readonly values: Float32Array[];

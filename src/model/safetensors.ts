@@ -13,6 +13,7 @@ export interface NamedTensor {
   data: Float32Array;
 }
 
+/** Write `tensors` (F32, shapes as given) and string `metadata` to `path` as one safetensors file, atomically (a crash leaves the old file or the new one). */
 export function writeSafetensors(path: string, tensors: ReadonlyMap<string, NamedTensor>, metadata: Record<string, string> = {}): void {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
@@ -38,11 +39,16 @@ export function writeSafetensors(path: string, tensors: ReadonlyMap<string, Name
   atomicWriteChunks(path, chunks);
 }
 
+/** A safetensors file read into memory: its tensors as F32 (F16/BF16 widened) and its `__metadata__`. */
 export interface SafetensorsFile {
   tensors: Map<string, NamedTensor>;
   metadata: Record<string, string>;
 }
 
+/**
+ * Read a safetensors file (F32, F16 or BF16 tensors; widened to F32).
+ * @throws GptforgeError naming the file when it cannot be read as safetensors (cannot open, truncated or corrupt header, …).
+ */
 export function readSafetensors(path: string): SafetensorsFile {
   let fd: number;
   try {

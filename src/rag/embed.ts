@@ -47,6 +47,12 @@ export interface MeanPoolOptions {
   path?: string;
 }
 
+/**
+ * Unit-length text embeddings from one of our GPT checkpoints: the final hidden states [T, C]
+ * mean-pooled over the text's tokens and L2-normalised (dim = nEmbd; texts longer than the context
+ * are cut to blockSize tokens). `fromCheckpoint` takes a run, stage or checkpoint directory;
+ * `trainEmbedder` (contrastive.ts) tunes one for retrieval.
+ */
 export class MeanPoolEmbedder implements Embedder {
   readonly id: string;
   readonly dim: number;

@@ -49,6 +49,13 @@ export function reciprocalRankFusion(lists: readonly (readonly ScoredId[])[], k 
   return [...acc].sort((a, b) => b[1].score - a[1].score || a[1].best - b[1].best || a[0] - b[0]).map(([id, e]) => ({ id, score: e.score }));
 }
 
+/**
+ * Retrieval over a RagStore: BM25 (SQLite FTS5), vector (cosine over the store's embeddings), or
+ * hybrid (both lists fused by reciprocal rank, Cormack et al. 2009). `retrieve(query, { k, mode })`
+ * returns the k best chunks, best first, each with its score, ranks and source file and line.
+ * @throws GptforgeError when the embedder is not the one the store was built with, or a vector
+ *   mode is asked without one.
+ */
 export class Retriever {
   /**
    * embedder: needed for vector and hybrid modes; must be the model the store was built with.

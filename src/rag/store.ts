@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { GptforgeError } from '../util/errors.js';
 import type { Chunk } from './chunk.js';
@@ -188,6 +188,13 @@ function isBusy(e: unknown): boolean {
   return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code === 'SQLITE_BUSY_SNAPSHOT';
 }
 
+/**
+ * A RAG store: one SQLite file (better-sqlite3, WAL) holding the indexed files, their chunks with
+ * FTS5 for BM25, and the chunks' embeddings when built with an embedder. A store records the
+ * settings it was built with (embedding model and dim, tokenizer hash, chunk size and overlap) and
+ * refuses other ones. Build one with `ragIndex` or `open(db, { meta: storeMetaFor(opts) })` +
+ * `indexInputs`; read one with `open(db, { readonly: true })` and a `Retriever`.
+ */
 export class RagStore {
   readonly path: string;
   readonly meta: StoreMeta;
@@ -208,8 +215,13 @@ export class RagStore {
    * compared with every field given and refused, naming each difference, when one differs.
    */
   static open(path: string, opts: OpenOptions = {}): RagStore {
-    if (!opts.readonly) mkdirSync(dirname(path), { recursive: true });
-    else if (!existsSync(path)) throw new GptforgeError('no RAG store here (build one with: gptforge rag index --input <files|dirs|globs> --db <file>)', { file: path });
+    const existed = existsSync(path);
+    if (!opts.readonly) {
+      // refused before the file is created: a failed open leaves no empty database behind
+      const missing = META_KEYS.filter((k) => opts.meta?.[k] === undefined);
+      if (!existed && missing.length > 0) throw new GptforgeError(`a new RAG store needs ${missing.join(', ')} (pass { meta: storeMetaFor(indexOptions) }, or build it with ragIndex / gptforge rag index)`, { file: path });
+      mkdirSync(dirname(path), { recursive: true });
+    } else if (!existed) throw new GptforgeError('no RAG store here (build one with: gptforge rag index --input <files|dirs|globs> --db <file>)', { file: path });
     let db: Database.Database;
     try {
       db = new Database(path, { readonly: opts.readonly === true, fileMustExist: opts.readonly === true, timeout: opts.busyTimeoutMs ?? 5000 });
@@ -223,7 +235,11 @@ export class RagStore {
       }
       db.pragma('foreign_keys = ON');
       const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
-      if (!hasMeta && opts.readonly) throw new GptforgeError('not a RAG store (no meta table)', { file: path });
+      if (!hasMeta && opts.readonly) {
+        // an empty database (e.g. left by an older failed open) holds no store yet, rather than someone else's tables
+        const empty = db.prepare('SELECT 1 FROM sqlite_master').get() === undefined;
+        throw new GptforgeError(empty ? 'no RAG store here: an empty database (build one with: gptforge rag index --input <files|dirs|globs> --db <file>)' : 'not a RAG store (no meta table)', { file: path });
+      }
       if (!hasMeta) {
         const m = opts.meta ?? {};
         const missing = META_KEYS.filter((k) => m[k] === undefined);
@@ -265,6 +281,8 @@ export class RagStore {
       return new RagStore(path, db, meta);
     } catch (e) {
       db.close();
+      // a database this call created and could not make a store of goes again (with its WAL files)
+      if (!existed && !opts.readonly && !isBusy(e)) for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
       if (isBusy(e)) throw new GptforgeError('the RAG store is locked by another writer (timed out waiting)', { file: path });
       if ((e as { code?: string }).code === 'SQLITE_NOTADB') throw new GptforgeError('not a RAG store: the file is not an SQLite database (build one with: gptforge rag index --input <files|dirs|globs> --db <file>)', { file: path });
       throw e;

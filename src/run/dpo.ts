@@ -56,17 +56,20 @@ export interface RunDpoResult extends TrainResult {
  *   (file, line, field), no usable pairs, or a locked run.
  */
 export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<RunDpoResult> {
+  o.signal?.throwIfAborted(); // before any work: nothing trained or written
   holdRunLock(runDir); // one writer per run (src/util/lock.ts)
   const log = o.log ?? (() => undefined);
   const preset = runPreset(runDir);
   if (!preset.dpo) throw new GptforgeError(`preset "${preset.name}" has no "dpo" section`, { field: 'dpo' });
   const cfg = { ...preset.dpo.train };
   if (o.maxSteps !== undefined) cfg.maxSteps = o.maxSteps;
+  if (o.logEvery !== undefined) cfg.logEvery = o.logEvery;
   if (o.lr !== undefined) cfg.lr = o.lr;
   const beta = o.beta ?? preset.dpo.beta;
   checkOnBad(o.onBad);
   checkSettings(o, runPresetFile(runDir), [
     ['maxSteps', cfg.maxSteps, 'positive integer', 'dpo.train.maxSteps'],
+    ['logEvery', cfg.logEvery ?? 1, 'positive integer', 'dpo.train.logEvery'],
     ['lr', cfg.lr, 'positive number', 'dpo.train.lr'],
     ['beta', beta, 'positive number', 'dpo.beta'],
   ]);
@@ -150,6 +153,7 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
     stepsOption: o.stepsOption ?? 'maxSteps',
     resumeAnnounced: o.log !== undefined, // the setup line named the checkpoint and step (trainingStart)
     signal: o.signal,
+    onStep: o.onStep,
     startedFrom: policy.dir,
   });
   return { ...result, runDir, stage, pairs: pairs.length, valPairs: valPairs.length, beta };

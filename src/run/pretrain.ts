@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { checkSettings } from './stage-options.js';
+import { checkSettings, type StageLoopOptions } from './stage-options.js';
 import { join } from 'node:path';
 import { getKernels } from '../engine/backend.js';
 import { BatchLoader, ValLoader } from '../data/loader.js';
@@ -39,7 +39,7 @@ export interface PretrainOverrides {
  * @throws GptforgeError for an unknown preset or a `maxSteps` that is not a positive whole number.
  */
 export function resolvePreset(name: string, o: PretrainOverrides & { run?: string } = {}): { runDir: string; preset: PretrainPreset; file: string } {
-  if (o.maxSteps !== undefined && !(Number.isInteger(o.maxSteps) && o.maxSteps >= 1)) throw new GptforgeError(`--max-steps must be a positive whole number of optimizer steps, got ${o.maxSteps}`, { field: '--max-steps' });
+  if (o.maxSteps !== undefined && !(Number.isInteger(o.maxSteps) && o.maxSteps >= 1)) throw new GptforgeError(`maxSteps must be a positive whole number of optimizer steps, got ${o.maxSteps}`, { field: 'maxSteps' });
   checkPresetName(name);
   const { preset: base, file } = loadPreset(name);
   const p: PretrainPreset = { ...base, train: { ...base.train } };
@@ -80,8 +80,8 @@ function initWeights(model: GPT, from: string, tokenizerHash: string, log: (line
   log(`pretrain: starting from the weights of ${ck}`);
 }
 
-/** Options of `runPretrain`. */
-export interface RunPretrainOptions {
+/** Options of `runPretrain` (`maxSteps`, `logEvery`, `onStep`, `signal`: as every stage runner's, over the preset's `train` section). */
+export interface RunPretrainOptions extends StageLoopOptions {
   /** The preset file it came from (relative mixture paths resolve against it). */
   presetFile: string;
   /** Mixture config JSON overriding the preset's. */
@@ -97,8 +97,6 @@ export interface RunPretrainOptions {
    */
   initFrom?: string;
   quiet?: boolean;
-  /** Stops training after the step in progress; a checkpoint is saved and the result says `interrupted`. */
-  signal?: AbortSignal;
   /** Progress lines (tokenizer training, the mixture table, the model's size); default none. */
   log?(line: string): void;
   /** Warnings (e.g. a tokenizer used as is), shown even when `log` is off (`--quiet`); default `log`. */
@@ -123,7 +121,15 @@ export interface RunPretrainResult extends TrainResult {
  *
  * @throws GptforgeError for a bad mixture, source or preset (naming file and field) or a locked run.
  */
-export async function runPretrain(runDir: string, preset: PretrainPreset, opts: RunPretrainOptions): Promise<RunPretrainResult> {
+export async function runPretrain(runDir: string, presetIn: PretrainPreset, opts: RunPretrainOptions): Promise<RunPretrainResult> {
+  opts.signal?.throwIfAborted(); // before any work: nothing trained or written
+  const preset: PretrainPreset = { ...presetIn, train: { ...presetIn.train } };
+  if (opts.maxSteps !== undefined) preset.train.maxSteps = opts.maxSteps;
+  if (opts.logEvery !== undefined) preset.train.logEvery = opts.logEvery;
+  checkSettings(opts, opts.presetFile, [
+    ['maxSteps', preset.train.maxSteps, 'positive integer', 'train.maxSteps'],
+    ['logEvery', preset.train.logEvery ?? 1, 'positive integer', 'train.logEvery'],
+  ]);
   holdRunLock(runDir, 'run', { create: true }); // one writer per run (src/util/lock.ts)
   const layout = runLayout(runDir);
   const log = opts.log ?? (() => undefined);
@@ -159,7 +165,15 @@ export async function runPretrain(runDir: string, preset: PretrainPreset, opts: 
 
   // 4. train, plotting the curves after every evaluation
   const plot = (h: readonly MetricRecord[]): void => atomicWriteFile(layout.lossPlot, lossCurveSVG(lossCurves(h), { title: 'pretraining loss', xLabel: 'step', yLabel: 'cross-entropy (nats/token)' }));
-  const result = await pretrain({ model, train, val, batchSize: B, seqLen: T, evalBatches: preset.evalBatches, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() }, preset.train, { runDir, stageDir: layout.stage('base'), resume: !opts.fresh, quiet: opts.quiet, signal: opts.signal, onEval: plot });
+  const result = await pretrain({ model, train, val, batchSize: B, seqLen: T, evalBatches: preset.evalBatches, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() }, preset.train, {
+    runDir,
+    stageDir: layout.stage('base'),
+    resume: !opts.fresh,
+    quiet: opts.quiet,
+    signal: opts.signal,
+    onStep: opts.onStep,
+    onEval: plot,
+  });
   const history = new MetricsLog(runDir).read('pretrain');
   plot(history);
   return { ...result, runDir, history };

@@ -30,12 +30,6 @@ export interface RagIndexOptions extends Omit<IndexOptions, 'embedder' | 'countT
   busyTimeoutMs?: number;
 }
 
-/**
- * Index files and built-in corpora into the store `db` (created when missing); incremental:
- * unchanged files are skipped, changed files' chunks replaced.
- * @returns the report and the store's chunk count after it.
- * @throws GptforgeError when nothing is given to index, for an unknown corpus, or a bad input (naming it).
- */
 /** The settings an existing store recorded (its embedding checkpoint — undefined for a BM25-only store — and chunking). */
 function recordedMeta(db: string): StoreMeta {
   const store = RagStore.open(db, { readonly: true });
@@ -46,6 +40,12 @@ function recordedMeta(db: string): StoreMeta {
   }
 }
 
+/**
+ * Index files and built-in corpora into the store `db` (created when missing); incremental:
+ * unchanged files are skipped, changed files' chunks replaced.
+ * @returns the report and the store's chunk count after it.
+ * @throws GptforgeError when nothing is given to index, for an unknown corpus, or a bad input (naming it).
+ */
 export async function ragIndex(db: string, o: RagIndexOptions): Promise<IndexReport & { total: number; sizeWarning?: string }> {
   const inputs = o.inputs ?? [];
   const builtins = o.builtins ?? [];

@@ -106,6 +106,7 @@ function ptxLoader(runDir: string, preset: RunPreset, tok: Tokenizer, blockSize:
  *   `from`, a missing stage, or a locked run.
  */
 export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRlResult> {
+  o.signal?.throwIfAborted(); // before any work: nothing trained or written
   holdRunLock(runDir); // one writer per run (src/util/lock.ts)
   const log = o.log ?? (() => undefined);
   const preset = runPreset(runDir);
@@ -119,6 +120,7 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
   if (o.ptxCoef !== undefined) rl.ptxCoef = o.ptxCoef;
   const cfg = { ...preset.rl.train };
   if (o.maxSteps !== undefined) cfg.maxSteps = o.maxSteps;
+  if (o.logEvery !== undefined) cfg.logEvery = o.logEvery;
   if (o.lr !== undefined) cfg.lr = o.lr;
   if (o.evalEvery !== undefined) cfg.evalEvery = o.evalEvery;
   const valPrompts = o.valPrompts ?? preset.rl.validation?.prompts ?? 0;
@@ -126,6 +128,7 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
   if (typeof rl.whitenRewards !== 'boolean') throw new GptforgeError(`must be true or false, got ${JSON.stringify(rl.whitenRewards)}`, { file: runPresetFile(runDir), field: 'rl.config.whitenRewards' });
   checkSettings(o, runPresetFile(runDir), [
     ['maxSteps', cfg.maxSteps, 'positive integer', 'rl.train.maxSteps'],
+    ['logEvery', cfg.logEvery ?? 1, 'positive integer', 'rl.train.logEvery'],
     ['lr', cfg.lr, 'positive number', 'rl.train.lr'],
     ['evalEvery', cfg.evalEvery ?? 0, 'non-negative integer', 'rl.train.evalEvery'],
     ['klCoef', rl.klCoef, 'non-negative number', 'rl.config.klCoef'],
@@ -193,6 +196,7 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
     stepsOption: o.stepsOption ?? 'maxSteps',
     resumeAnnounced: o.log !== undefined, // the setup line named the checkpoint and step (trainingStart)
     signal: o.signal,
+    onStep: o.onStep,
     startedFrom: sft.dir,
   });
   const history = new MetricsLog(runDir).read(stage);

@@ -384,15 +384,18 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
  *   no usable rankings, `into` equal to `from`, a missing `from` stage, or a locked run.
  */
 export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRmResult> {
+  o.signal?.throwIfAborted(); // before any work: nothing trained or written
   holdRunLock(runDir); // one writer per run (src/util/lock.ts)
   const log = o.log ?? (() => undefined);
   const preset = runPreset(runDir);
   if (!preset.rm) throw new GptforgeError(`preset "${preset.name}" has no "rm" section`, { field: 'rm' });
   const cfg: RmPreset = { ...preset.rm, train: { ...preset.rm.train } };
   if (o.maxSteps !== undefined) cfg.train.maxSteps = o.maxSteps;
+  if (o.logEvery !== undefined) cfg.train.logEvery = o.logEvery;
   if (o.lr !== undefined) cfg.train.lr = o.lr;
   checkSettings(o, runPresetFile(runDir), [
     ['maxSteps', cfg.train.maxSteps, 'positive integer', 'rm.train.maxSteps'],
+    ['logEvery', cfg.train.logEvery ?? 1, 'positive integer', 'rm.train.logEvery'],
     ['lr', cfg.train.lr, 'positive number', 'rm.train.lr'],
   ]);
 
@@ -436,6 +439,7 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
     quiet: o.quiet,
     stepsOption: o.stepsOption ?? 'maxSteps',
     signal: o.signal,
+    onStep: o.onStep,
     startedFrom: sft.dir,
   });
   const accuracy = result.lastEval['val/accuracy'] ?? NaN;

@@ -1,6 +1,6 @@
 import { getKernels } from '../engine/backend.js';
 import { checkOnBad } from '../data/jsonl.js';
-import { checkSetting, checkSettings, trainingStart, warnSkips } from './stage-options.js';
+import { checkSetting, checkSettings, trainingStart, warnSkips, type StageLoopOptions } from './stage-options.js';
 import type { Conversation } from '../data/conversation.js';
 import type { OnBad } from '../data/chat.js';
 import { buildSftDataset, PackedLoader, sftTable, writerSummary, type SftDataset, type SftMixtureConfig, type SftSourceReport } from '../data/sft.js';
@@ -28,7 +28,7 @@ import { runPreset, runPresetFile } from './preset.js';
  * `lora` (a config or `r=8,alpha=16,targets=qkv,proj`) trains an adapter instead of the whole
  * model, on a base held in `basePrecision` (f32, q8_0, q4_0; docs/lora.md).
  */
-export interface RunSftOptions extends AdapterOptions {
+export interface RunSftOptions extends AdapterOptions, StageLoopOptions {
   /** Preset (name or path) whose `sft` section to use; default the run's preset.json, else `small`. */
   preset?: string;
   /** A whole SFT mixture replacing the preset's, or the path of its JSON file. */
@@ -49,8 +49,6 @@ export interface RunSftOptions extends AdapterOptions {
   from?: string;
   /** Stage name: its checkpoint directory `<run>/<into>` and its name in metrics.jsonl; default `sft`. */
   into?: string;
-  /** Optimizer steps (the preset's `sft.train.maxSteps` otherwise): the name runPretrain, runRm, runRl and runDpo take too. */
-  maxSteps?: number;
   /** @deprecated use `maxSteps` (the same budget; given both, they must agree). */
   steps?: number;
   /** The step budget's name in messages (default the option given: `maxSteps`, or `steps`; the CLI passes `--max-steps`). */
@@ -63,12 +61,8 @@ export interface RunSftOptions extends AdapterOptions {
   evalEvery?: number;
   /** Ignore existing checkpoints of this stage and start over from `from`. */
   fresh?: boolean;
-  /** Stops training after the step in progress; a checkpoint is saved and the result says `interrupted`. */
-  signal?: AbortSignal;
   /** No progress bars. */
   quiet?: boolean;
-  /** After each logged step (loss, learning_rate, grad_norm, …). */
-  onStep?(rec: MetricRecord): void;
   /** Progress lines before training (the mixture table, the data and batch shape); default none. */
   log?(line: string): void;
   /** Warnings: each conversation skipped (onBad skip) with its file, line and reason; default `log`. */
@@ -162,6 +156,7 @@ export function sftConfig(p: SftPreset, o: RunSftOptions): SftPreset {
   if (o.lr !== undefined) out.train.lr = o.lr;
   if (o.batchSize !== undefined) out.batchSize = o.batchSize;
   if (o.evalEvery !== undefined) out.train.evalEvery = o.evalEvery;
+  if (o.logEvery !== undefined) out.train.logEvery = o.logEvery;
   return out;
 }
 
@@ -176,6 +171,7 @@ export function sftConfig(p: SftPreset, o: RunSftOptions): SftPreset {
  *   (naming file, line or field), or a run locked by another process.
  */
 export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<RunSftResult> {
+  opts.signal?.throwIfAborted(); // before any work: nothing trained or written
   const layout = runLayout(runDir);
   // one writer per run (src/util/lock.ts): held until the process exits, as the CLI's stages
   // do, so a pipeline's stages keep it between them
@@ -196,6 +192,7 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
     ['gradAccum', cfg.train.gradAccum, 'positive integer', 'sft.train.gradAccum'],
     ['lr', cfg.train.lr, 'positive number', 'sft.train.lr'],
     ['evalEvery', cfg.train.evalEvery ?? 0, 'non-negative integer', 'sft.train.evalEvery'],
+    ['logEvery', cfg.train.logEvery ?? 1, 'positive integer', 'sft.train.logEvery'],
   ]);
   // every line of the run names the stage it trains (the loop's lines do: `sft-mine: …` with --into)
   const stage = opts.into ?? 'sft';

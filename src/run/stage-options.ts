@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { latestCheckpoint } from '../model/checkpoint.js';
 import type { AdapterOptions } from '../train/adapter.js';
+import type { MetricRecord } from '../train/metrics.js';
 import { movedLegacyStart, pastEnd, recordedStart } from '../train/loop.js';
 import { GptforgeError } from '../util/errors.js';
 
@@ -9,10 +10,10 @@ import { GptforgeError } from '../util/errors.js';
  * What every training stage runner after SFT takes besides its own options (`runRm`, `runRl`,
  * `runDpo`): how long, how fast, whether to start over, where progress goes, when to stop,
  * and — through `AdapterOptions` — LoRA on a frozen, possibly quantized base (docs/lora.md).
+ * `maxSteps`, `logEvery`, `onStep` and `signal` mean the same in every stage runner
+ * (`runPretrain` and `runSft` too: `StageLoopOptions`).
  */
-export interface StageRunOptions extends AdapterOptions {
-  /** Optimizer steps (the preset's otherwise). */
-  maxSteps?: number;
+export interface StageRunOptions extends AdapterOptions, StageLoopOptions {
   /**
    * The step budget's name in messages ("give maxSteps > N to train on"): default `maxSteps`, this
    * option's own name; the CLI passes `--max-steps`.
@@ -24,10 +25,24 @@ export interface StageRunOptions extends AdapterOptions {
   fresh?: boolean;
   /** No progress bars. */
   quiet?: boolean;
-  /** Stops training after the step in progress; a checkpoint is saved and the result says `interrupted`. */
-  signal?: AbortSignal;
   /** Progress lines (the setup, the data); default none. */
   log?(line: string): void;
+}
+
+/** The training-loop options every stage runner takes (`runPretrain`, `runSft`, `runRm`, `runRl`, `runDpo`). */
+export interface StageLoopOptions {
+  /** Optimizer steps, a positive whole number (the preset's `<stage>.train.maxSteps` otherwise; the CLI's `--max-steps`). */
+  maxSteps?: number;
+  /** Log a metric record (and call `onStep`) every this many steps, and at the last (the preset's `train.logEvery` otherwise, else 1). */
+  logEvery?: number;
+  /** Called with each logged step's record (every `logEvery` steps and the last): loss, learning_rate, grad_norm, tokens_per_sec, the stage's own metrics. */
+  onStep?(rec: MetricRecord): void;
+  /**
+   * Stops training after the step in progress; a checkpoint is saved and the result says
+   * `interrupted`. A signal already aborted when the runner is called: it rejects with the
+   * signal's reason (an `AbortError`, as `fetch` does) before any work — nothing is trained or written.
+   */
+  signal?: AbortSignal;
 }
 
 /** What a numeric stage setting must be. */

@@ -268,6 +268,7 @@ export function pastEnd(ck: string, step: number, maxSteps: number, option = '--
   return `resuming ${ck}: already at step ${step}, ${step > maxSteps ? 'past' : 'the end of'} ${option} ${maxSteps}: nothing to train; give ${option} > ${step} to train on`;
 }
 
+/** Where a training stage ended: the step, tokens seen, last step's loss and evaluation, the last checkpoint, and whether a signal (or stopAfter) cut it short. */
 export interface TrainResult {
   step: number;
   tokensSeen: number;
@@ -277,6 +278,17 @@ export interface TrainResult {
   interrupted: boolean;
 }
 
+/**
+ * The training loop every stage shares: per step, `cfg.gradAccum` micro-batches from `task`,
+ * their gradients summed with weights normalised over the step, gradient clipping (global
+ * L2 norm, `cfg.gradClip`), AdamW (Loshchilov & Hutter 2019) at a warmup + cosine learning rate
+ * (learningRate), metric records in `<run>/metrics.jsonl` every `cfg.logEvery` steps, held-out
+ * evaluation every `cfg.evalEvery`, atomic checkpoints every `cfg.checkpointEvery` and at the end.
+ * Resumes from the stage's latest checkpoint (model, optimizer, schedule, data position) unless
+ * `opts.resume` is false.
+ * @throws GptforgeError for a bad config, a non-finite loss or gradient norm (naming the last good
+ *   checkpoint), or a checkpoint that does not fit the model.
+ */
 export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   if (!(Number.isInteger(cfg.gradAccum) && cfg.gradAccum >= 1)) throw new GptforgeError(`${task.stage}: gradAccum must be a positive integer, got ${cfg.gradAccum}`, { field: 'gradAccum' });
   const model = task.model;

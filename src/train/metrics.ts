@@ -6,9 +6,26 @@ import { atomicWriteFile } from '../util/atomic.js';
  * metrics.jsonl: one JSON object per logged step, shared by every stage of a run
  * (`stage` tells them apart). Names follow TRL's where one exists (loss, learning_rate,
  * grad_norm, …). On resume, entries past the resumed step are dropped so the curve has
- * no duplicated or orphaned points.
+ * no duplicated or orphaned points. The known numeric metrics are typed (`rec.loss` is a
+ * `number | undefined`); a stage's own ones (`objective/kl`, `val/accuracy`, …) are `rec[key]`.
  */
-export type MetricRecord = { stage: string; step: number } & Record<string, number | string>;
+export type MetricRecord = {
+  stage: string;
+  /** The optimizer step the record is at (0: before training, e.g. RL's first validation). */
+  step: number;
+  /** Tokens trained on so far in this stage. */
+  tokens?: number;
+  /** The step's training loss (nats/token for the language-model stages; the stage's objective otherwise). */
+  loss?: number;
+  learning_rate?: number;
+  /** Global L2 norm of the gradient before clipping. */
+  grad_norm?: number;
+  tokens_per_sec?: number;
+  /** Model FLOPs utilisation, a fraction of the machine's peak. */
+  mfu?: number;
+  /** Held-out loss (evaluation records). */
+  'val/loss'?: number;
+} & Record<string, number | string | undefined>;
 
 export class MetricsLog {
   readonly path: string;

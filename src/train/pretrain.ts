@@ -31,6 +31,7 @@ export interface ValSplit {
   bytesPerToken?: number;
 }
 
+/** `pretrain`'s model and data: batches of `batchSize` rows of `seqLen` tokens, held-out splits, the tokenizer saved with each checkpoint. */
 export interface PretrainSetup {
   model: GPT;
   train: BatchSource;
@@ -43,6 +44,11 @@ export interface PretrainSetup {
   tokenizerHash: string;
 }
 
+/**
+ * Pretraining (stage 1): next-token cross-entropy on packed (B, T) rows of the token shards,
+ * through `train`; evaluates on each source's held-out split (loss in nats/token and bits per
+ * byte). The run layer's `runPretrain` builds the setup from a preset.
+ */
 export async function pretrain(setup: PretrainSetup, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   const { model, batchSize: B, seqLen: T } = setup;
   if (T > model.config.blockSize) throw new Error(`pretrain: sequence length ${T} exceeds the model's context ${model.config.blockSize}`);

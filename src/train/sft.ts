@@ -34,6 +34,11 @@ export interface SftSetup {
   adapter?: AdapterTraining | null;
 }
 
+/**
+ * Supervised fine-tuning (stage 2; InstructGPT's SFT, Ouyang et al. 2022): cross-entropy on the
+ * assistant's tokens only (the mask of each packed row), through `train`, with held-out loss per
+ * source; LoRA when `setup.adapter` is given. The run layer's `runSft` builds the setup.
+ */
 export async function sft(setup: SftSetup, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   const { model, batchSize: B, seqLen: T } = setup;
   if (T > model.config.blockSize) throw new Error(`sft: sequence length ${T} exceeds the model's context ${model.config.blockSize}`);

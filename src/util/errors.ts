@@ -7,7 +7,14 @@
 export interface ErrorLocation {
   file?: string;
   line?: number;
+  /** An option's name (`maxTokens`, `topP`; the CLI prints its flag), or a field of a file (`sft.train.lr`). */
   field?: string;
+  /**
+   * Where inside a JSON document the problem is, as a JSON Pointer (RFC 6901: `/properties/age/minimum`,
+   * `""` the whole document): a JSON Schema's node, kept apart from `field` (which names an option,
+   * e.g. `jsonSchema`, the option that carried the schema).
+   */
+  pointer?: string;
 }
 
 /** How `GptforgeError.format` names the parts of a location. */
@@ -22,16 +29,21 @@ export interface ErrorFormat {
 /**
  * "file:line, field "f": detail": the location first, so a long detail cannot hide it. A field
  * renamed by `fieldName` leads bare ("--top-p: …"), or is merged with a detail that already
- * starts with its name ("top-p 3: must be …" → "--top-p 3: must be …").
+ * starts with its name, the caller's or the library's ("top-p 3: must be …" or "topP 3: must be …"
+ * → "--top-p 3: must be …"): library details name options as the library does, the CLI's flags
+ * come only from here.
  */
 export function formatError(detail: string, where: ErrorLocation, fmt: ErrorFormat = {}): string {
   const parts: string[] = [];
   if (where.file !== undefined) parts.push(where.line !== undefined ? `${where.file}:${where.line}` : where.file);
+  if (where.pointer !== undefined) parts.push(`at ${where.pointer === '' ? 'the root ("")' : where.pointer}`);
   if (where.field !== undefined) {
     const name = fmt.fieldName?.(where.field);
     if (name === undefined) parts.push(`field "${where.field}"`);
     else if (parts.length === 0) {
       if (detail.startsWith(name)) return detail;
+      // a library detail that leads with the option's own name ("maxTokens -1: must be …") leads with the caller's
+      if (detail.startsWith(`${where.field} `)) return `${name}${detail.slice(where.field.length)}`;
       const bare = name.replace(/^-+/, '');
       return bare !== name && detail.startsWith(`${bare} `) ? `${name.slice(0, name.length - bare.length)}${detail}` : `${name}: ${detail}`;
     } else parts.push(name);
@@ -39,10 +51,18 @@ export function formatError(detail: string, where: ErrorLocation, fmt: ErrorForm
   return parts.length > 0 ? `${parts.join(', ')}: ${detail}` : detail;
 }
 
+/**
+ * The library's one error for bad input or state (a bad option, file, run or store): `detail`
+ * says what is wrong, `file`/`line`/`field`/`pointer` where (ErrorLocation), `message` both
+ * (formatError). Programming errors and I/O failures outside the user's input stay plain `Error`s.
+ * @example try { gf.generateText(model, tok, ids, { maxTokens: -1 }) } catch (e) { if (e instanceof gf.GptforgeError) console.log(e.field, e.detail) } // maxTokens "maxTokens -1: must be an integer ≥ 0"
+ */
 export class GptforgeError extends Error {
   readonly file?: string;
   readonly line?: number;
   readonly field?: string;
+  /** A JSON Pointer into the JSON document the error is about (ErrorLocation.pointer). */
+  readonly pointer?: string;
   /** What is wrong, without the location ("must be in (0, 1], got 3"). */
   readonly detail: string;
 
@@ -58,6 +78,7 @@ export class GptforgeError extends Error {
     this.file = where.file;
     this.line = where.line;
     this.field = where.field;
+    this.pointer = where.pointer;
   }
 
   /** The location this error names (only the parts that are set). */
@@ -66,6 +87,7 @@ export class GptforgeError extends Error {
     if (this.file !== undefined) w.file = this.file;
     if (this.line !== undefined) w.line = this.line;
     if (this.field !== undefined) w.field = this.field;
+    if (this.pointer !== undefined) w.pointer = this.pointer;
     return w;
   }
 

@@ -43,7 +43,28 @@ test('reflect: the tool and the verdict fix a wrong answer; self-review without 
   assert.equal(self.answer, '41');
   assert.equal(self.rounds.length, 1);
   assert.throws(() => reflect(new ChatEngine(reviewer(), tok), q, { source: 'verdict' }), /needs a verifier/);
-  assert.throws(() => reflect(new ChatEngine(reviewer(), tok), 'hello', { source: 'self' }), /two operands/);
+  assert.throws(() => reflect(new ChatEngine(reviewer(), tok), 'hello', { source: 'self' }), /two operands and an operation/);
+});
+
+test("reflect: the calculator and the restated answer use the question's operation (×, −, +, ÷); a question without one is refused", () => {
+  const run = (q: string, source: 'tool' | 'verdict') => {
+    const seen: string[] = [];
+    const t = reflect(new ChatEngine(reviewer(), tok), q, { source, rounds: 1, verify: (_q, a) => (seen.push(a), false) });
+    return { t, seen };
+  };
+  assert.equal(run('What is 12 times 7?', 'tool').t.rounds[0].feedback, `The calculator says 12*7 = 84. ${CHECK_REQUEST}`);
+  assert.deepEqual(run('What is 12 times 7?', 'verdict').seen, ['12 × 7 = 41.']);
+  assert.equal(run('Compute 90 - 12.', 'tool').t.rounds[0].feedback, `The calculator says 90-12 = 78. ${CHECK_REQUEST}`);
+  assert.deepEqual(run('What is 90 minus 12?', 'verdict').seen, ['90 − 12 = 41.']);
+  assert.equal(run('Add 12 and 39.', 'tool').t.rounds[0].feedback, `The calculator says 12+39 = 51. ${CHECK_REQUEST}`);
+  assert.deepEqual(run('Add 12 and 39.', 'verdict').seen, ['12 + 39 = 41.']);
+  assert.equal(run('What is 84 divided by 7?', 'tool').t.rounds[0].feedback, `The calculator says 84/7 = 12. ${CHECK_REQUEST}`);
+  // the operator as a word outside the family's phrasings (the parser's bare form)
+  assert.equal(run('Please, 90 minus 12?', 'tool').t.rounds[0].feedback, `The calculator says 90-12 = 78. ${CHECK_REQUEST}`);
+  // two numbers but no operation the family knows: refused, not reviewed as a sum
+  assert.throws(() => reflect(new ChatEngine(reviewer(), tok), 'What is 12 to the power of 3?', { source: 'tool' }), /two operands and an operation/);
+  const viaAsk = ask(new ChatEngine(reviewer(), tok), 'What is 12 times 7?', { technique: 'reflect', feedback: 'tool' });
+  assert.match(formatTrace(viaAsk), /The calculator says 12\*7 = 84\./);
 });
 
 test('ask: the reflect trace prints the first answer and each round', () => {
@@ -132,4 +153,13 @@ test('skill levels: unstatedShare sets the share of demonstrations without a sys
   // the default keeps the examples the family made before the option existed (same draws)
   assert.deepEqual(skillLevels.generate('train', 50, 9), skillLevels.generate('train', 50, 9, { variant: { unstatedShare: 0.25 } }));
   assert.throws(() => skillLevels.generate('train', 1, 1, { variant: { unstatedShare: 1.5 } }), /unstatedShare must be a number in \[0, 1\]/);
+});
+
+test('ask refuses a feedback source it does not know (from JavaScript it ran as self-review)', () => {
+  for (const feedback of ['bogus', 'calculator']) {
+    assert.throws(
+      () => ask(new ChatEngine(reviewer(), tok), 'What is 12 plus 39?', { technique: 'reflect', feedback: feedback as 'self' }),
+      (e: unknown) => e instanceof Error && (e as { field?: string }).field === 'feedback' && /feedback must be one of "self", "tool", "verdict".*got "/.test(e.message),
+    );
+  }
 });

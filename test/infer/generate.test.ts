@@ -120,14 +120,14 @@ test('bad generation options are a GptforgeError naming the option (generateText
   const { checkGenerationOptions } = await import('../../src/infer/processors.js');
   const prompt = tok.encodeOrdinary('the quick');
   const bad: [Record<string, unknown>, string, RegExp][] = [
-    [{ maxTokens: -1 }, 'maxTokens', /max-tokens -1: must be an integer ≥ 0/],
-    [{ maxTokens: 'x' }, 'maxTokens', /max-tokens "x": must be an integer ≥ 0/],
-    [{ maxTokens: 2.5 }, 'maxTokens', /max-tokens 2\.5/],
+    [{ maxTokens: -1 }, 'maxTokens', /maxTokens -1: must be an integer ≥ 0/],
+    [{ maxTokens: 'x' }, 'maxTokens', /maxTokens "x": must be an integer ≥ 0/],
+    [{ maxTokens: 2.5 }, 'maxTokens', /maxTokens 2\.5/],
     [{ maxTokens: 4, temperature: -0.5 }, 'temperature', /temperature -0\.5: must be a number ≥ 0/],
-    [{ maxTokens: 4, topK: 1.5 }, 'topK', /top-k 1\.5/],
-    [{ maxTokens: 4, topP: -0.1 }, 'topP', /top-p -0.1: must be in \[0, 1\]/],
-    [{ maxTokens: 4, minP: 2 }, 'minP', /min-p 2/],
-    [{ maxTokens: 4, presencePenalty: 3 }, 'presencePenalty', /presence-penalty 3: must be in \[-2, 2\]/],
+    [{ maxTokens: 4, topK: 1.5 }, 'topK', /topK 1\.5/],
+    [{ maxTokens: 4, topP: -0.1 }, 'topP', /topP -0.1: must be in \[0, 1\]/],
+    [{ maxTokens: 4, minP: 2 }, 'minP', /minP 2/],
+    [{ maxTokens: 4, presencePenalty: 3 }, 'presencePenalty', /presencePenalty 3: must be in \[-2, 2\]/],
     [{ maxTokens: 4, seed: Number.NaN }, 'seed', /seed NaN: must be an integer/],
   ];
   for (const [opts, field, re] of bad) {

@@ -78,9 +78,10 @@ function parseProblem(prompt: string): Problem | undefined {
     const m = matchTemplates(ARITHMETIC_PROMPTS[op], prompt);
     if (m) return { a: num(m.slots.a), op, b: num(m.slots.b) };
   }
-  const bare = /(\d[\d,]*)\s*([-+*/×÷x−])\s*(\d[\d,]*)/.exec(prompt);
+  // else "a op b" anywhere, the operator as a symbol or a word ("calc 12 plus 3?": reflect.ts reads questions this way)
+  const bare = /(\d[\d,]*)\s*([-+*/×÷x−]|plus|minus|times|multiplied by|divided by)\s*(\d[\d,]*)/i.exec(prompt);
   if (!bare) return undefined;
-  const op = ({ '×': '*', x: '*', '÷': '/', '−': '-' } as Record<string, Op>)[bare[2]] ?? (bare[2] as Op);
+  const op = ({ '×': '*', x: '*', '÷': '/', '−': '-', plus: '+', minus: '-', times: '*', 'multiplied by': '*', 'divided by': '/' } as Record<string, Op>)[bare[2].toLowerCase()] ?? (bare[2] as Op);
   return { a: num(bare[1]), op, b: num(bare[3]) };
 }
 

@@ -31,11 +31,15 @@ export const FEEDBACK_SOURCES: readonly FeedbackSource[] = ['self', 'tool', 'ver
 
 export const CHECK_REQUEST = 'Did the answer meet the requirements? Check it.';
 
-/** The user's turn asking for the review, with the source's feedback in front. */
-export function feedbackMessage(source: FeedbackSource, a: string, b: string, opts: { result?: string; verdict?: boolean } = {}): string {
+/** A question's operation: the calculator's operator (the arithmetic family's). The family itself only adds. */
+export type ReflectOp = '+' | '-' | '*' | '/';
+const OP_SYMBOL: Record<ReflectOp, string> = { '+': '+', '-': '−', '*': '×', '/': '÷' };
+
+/** The user's turn asking for the review, with the source's feedback in front (`op`: the calculator's input operator, default '+'). */
+export function feedbackMessage(source: FeedbackSource, a: string, b: string, opts: { result?: string; verdict?: boolean; op?: ReflectOp } = {}): string {
   if (source === 'tool') {
     if (opts.result === undefined) throw new GptforgeError("tool feedback needs the calculator's result");
-    return `The calculator says ${a}+${b} = ${opts.result}. ${CHECK_REQUEST}`;
+    return `The calculator says ${a}${opts.op ?? '+'}${b} = ${opts.result}. ${CHECK_REQUEST}`;
   }
   if (source === 'verdict') {
     if (opts.verdict === undefined) throw new GptforgeError('verdict feedback needs the verdict');
@@ -44,8 +48,8 @@ export function feedbackMessage(source: FeedbackSource, a: string, b: string, op
   return CHECK_REQUEST;
 }
 
-/** The first answer as the family writes it (and as the reflection loop restates a revised one). */
-export const firstAnswer = (a: string, b: string, x: string): string => `${a} + ${b} = ${x}.`;
+/** The first answer as the family writes it (and as the reflection loop restates a revised one; `op` default '+', written as the arithmetic family's symbol). */
+export const firstAnswer = (a: string, b: string, x: string, op: ReflectOp = '+'): string => `${a} ${OP_SYMBOL[op]} ${b} = ${x}.`;
 
 function review(source: FeedbackSource, a: string, b: string, x: string): string {
   const r = longResult(a, '+', b);

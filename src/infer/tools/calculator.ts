@@ -42,6 +42,7 @@ const MAX_EXPONENT = 100;
 /** Significant digits kept when formatting non-integers. */
 const SIGNIFICANT_DIGITS = 10;
 
+/** The calculator tool (`calculator: 12*7` → `84`): exact arithmetic over the grammar and limits in the module comment; a bad expression is the tool's error, never a crash. */
 export const calculator: Tool = {
   name: 'calculator',
   description: 'Evaluates arithmetic: + - * / ^ and parentheses, e.g. "calculator: (12.5 + 3) * 4".',

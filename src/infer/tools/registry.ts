@@ -12,6 +12,7 @@ import { ToolError, type Tool } from './tool.js';
 
 export { ToolError, type Tool } from './tool.js';
 
+/** What a tool call gave back (ToolRegistry.call). */
 export interface ToolResult {
   /** false for any failure: malformed call, unknown tool, tool error or crash. */
   ok: boolean;
@@ -32,6 +33,12 @@ const TOOL_NAME = /^[a-z][a-z0-9_]*$/i;
 /** Longest tool name echoed back in an "unknown tool" error. */
 const MAX_ECHOED_NAME = 24;
 
+/**
+ * The tools a model may call by name (`calculator: 12*7` between <|tool_start|> and <|tool_end|>):
+ * parses a call, runs the tool, and returns its output or an `error: …` line, cut to a few hundred
+ * characters so a failure never floods the context. Names are matched case-insensitively.
+ * `defaultTools()` holds the built-in ones (calculator, …).
+ */
 export class ToolRegistry {
   // Keyed by lower-cased name: a small model drifts between "calculator" and "Calculator",
   // and there is no reason to punish that.

@@ -1,0 +1,27 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { storeMetaFor } from '../../src/rag/indexer.js';
+import { RagStore } from '../../src/rag/store.js';
+
+test('RagStore.open: a new store without its settings is refused before any file is made; an empty database reads as no store and still becomes one', () => {
+  const root = mkdtempSync(join(tmpdir(), 'gf-rag-open-'));
+  try {
+    const db = join(root, 'notes.db');
+    assert.throws(() => RagStore.open(db), /a new RAG store needs embeddingModel.*storeMetaFor/);
+    assert.deepEqual(readdirSync(root), [], 'no notes.db, -wal or -shm left behind');
+    // an empty SQLite database (what an older failed open left): "no store here", and a store can still be built in it
+    new Database(db).close();
+    assert.throws(() => RagStore.open(db, { readonly: true }), /no RAG store here: an empty database/);
+    const store = RagStore.open(db, { meta: storeMetaFor({ chunkSize: 48, chunkOverlap: 8 }) });
+    assert.equal(store.meta.chunkSize, 48);
+    store.close();
+    assert.equal(RagStore.open(db, { readonly: true }).meta.chunkSize, 48);
+    assert.ok(existsSync(db));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
