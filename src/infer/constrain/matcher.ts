@@ -17,7 +17,7 @@
  */
 import { GptforgeError } from '../../util/errors.js';
 import type { TokenConstraint } from '../constraint.js';
-import { byteSetKey, hasByte } from './bytes.js';
+import { hasByte } from './bytes.js';
 import { END, lowerGrammar, type Grammar, type LoweredGrammar } from './grammar.js';
 import { SeqInterner, sortRange } from './intern.js';
 import { plainAscii, plainBelow, plainIndex, type PlainIndex } from './plain.js';
@@ -79,16 +79,21 @@ export function signatureStats(): { epoch: number; ids: number; ints: number; li
 /** Bound on the ints held by the per-node closure cache (16M ints = 64 MiB). */
 const CLOSURE_CACHE_INTS = 16 * 1024 * 1024;
 
-/** Byte sets → global ids, so a terminal reads the same in every automaton's signatures. */
-const terminalIds = new Map<string, number>();
-function terminalId(set: Uint32Array): number {
-  const k = byteSetKey(set);
-  let n = terminalIds.get(k);
-  if (n === undefined) {
-    n = terminalIds.size;
-    terminalIds.set(k, n);
+/**
+ * Byte sets → global ids, so a terminal reads the same in every automaton's signatures: each
+ * set's eight words interned (a string key per terminal, for every automaton's terminals, was
+ * a tenth of what the bench's masks allocated on 4k). Uncapped: cleared with the signatures.
+ */
+const terminalIds = new SeqInterner(Number.MAX_SAFE_INTEGER);
+/** Per terminal of `terminals`: its global id (see terminalIds). */
+function terminalIdsOf(terminals: readonly Uint32Array[]): Int32Array {
+  const out = new Int32Array(terminals.length);
+  for (let t = 0; t < terminals.length; t++) {
+    const set = terminals[t];
+    for (let w = 0; w < 8; w++) terminalIds.push(set[w]);
+    out[t] = terminalIds.intern();
   }
-  return n;
+  return out;
 }
 
 /**
@@ -621,7 +626,7 @@ export class Automaton {
     }
     const memo = this.ruleSig[r0];
     if (memo !== -2) return memo;
-    if (this.termIds.length === 0) this.termIds = Int32Array.from(terminals, terminalId);
+    if (this.termIds.length === 0) this.termIds = terminalIdsOf(terminals);
     // The rules discovered so far, numbered in discovery order: sigRuleNo[r] (valid where
     // sigRuleGen[r] is this search's generation) and sigQueue[0 .. sigFound). Typed scratch
     // reused by every search: a Map, a queue array and a closure per search were half of what
@@ -769,7 +774,7 @@ export class Automaton {
       this.ruleSig = NO_INTS;
       this.termIds = NO_INTS;
     }
-    if (this.termIds.length === 0) this.termIds = Int32Array.from(terminals, terminalId);
+    if (this.termIds.length === 0) this.termIds = terminalIdsOf(terminals);
     const keys = this.termIds;
     const seq = configSigs;
     seq.truncate(0);
