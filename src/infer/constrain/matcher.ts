@@ -636,7 +636,7 @@ export class Automaton {
       this.sigRuleGen = new Int32Array(ruleAlts.length - 1);
       this.sigRuleNo = new Int32Array(ruleAlts.length - 1);
     }
-    if (this.sigQueue.length < maxRules) this.sigQueue = new Int32Array(maxRules);
+    if (this.sigQueue.length < Math.max(1, maxRules)) this.sigQueue = new Int32Array(Math.max(1, maxRules));
     const gen = ++this.sigGen;
     this.sigMaxRules = maxRules;
     this.sigRuleGen[r0] = gen;
