@@ -19,22 +19,27 @@ function internOf(t: SeqInterner, xs: readonly number[]): number {
 }
 
 test('SeqInterner: one id per distinct sequence, exactly, through growth and rehashing', () => {
-  const t = new SeqInterner(1 << 20);
-  const rng = new Rng(11);
-  const ids = new Map<string, number>();
-  for (let i = 0; i < 20_000; i++) {
-    // short sequences over a small alphabet: many repeats, many near-misses (prefixes, swaps)
-    const xs = Array.from({ length: rng.int(6) }, () => rng.int(5) - 2);
-    const key = xs.join(',');
-    const id = internOf(t, xs);
-    const seen = ids.get(key);
-    if (seen === undefined) {
-      assert.equal(id, ids.size, `a new sequence [${key}] gets the next id`);
-      ids.set(key, id);
-    } else assert.equal(id, seen, `[${key}] again`);
+  // the default size and a tiny one (room for 4 ids: the matcher's small interners grow from few), before and after clear()
+  for (const t of [new SeqInterner(1 << 20), new SeqInterner(1 << 20, Number.MAX_SAFE_INTEGER, 4)]) {
+    for (const round of [0, 1]) {
+      if (round === 1) t.clear();
+      const rng = new Rng(11 + round);
+      const ids = new Map<string, number>();
+      for (let i = 0; i < 20_000; i++) {
+        // short sequences over a small alphabet: many repeats, many near-misses (prefixes, swaps)
+        const xs = Array.from({ length: rng.int(6) }, () => rng.int(5) - 2);
+        const key = xs.join(',');
+        const id = internOf(t, xs);
+        const seen = ids.get(key);
+        if (seen === undefined) {
+          assert.equal(id, ids.size, `a new sequence [${key}] gets the next id`);
+          ids.set(key, id);
+        } else assert.equal(id, seen, `[${key}] again`);
+      }
+      assert.equal(t.size, ids.size);
+      assert.equal(internOf(t, []), ids.get(''));
+    }
   }
-  assert.equal(t.size, ids.size);
-  assert.equal(internOf(t, []), ids.get(''));
 });
 
 test('SeqInterner: sortUnique makes a set canonical; truncate drops; the cap stops new ids only', () => {

@@ -28,14 +28,14 @@ export function sortRange(a: Int32Array, from: number, to: number): void {
  * arena the first time it is seen and resets the buffer.
  */
 export class SeqInterner {
-  private arena: Int32Array = new Int32Array(1 << 14);
+  private arena: Int32Array;
   private arenaLen = 0;
-  private off: Int32Array = new Int32Array(1024);
-  private len: Int32Array = new Int32Array(1024);
-  private hashOf: Int32Array = new Int32Array(1024);
+  private off: Int32Array;
+  private len: Int32Array;
+  private hashOf: Int32Array;
   private count = 0;
   /** Open addressing: id + 1 per slot, 0 empty. */
-  private table: Int32Array = new Int32Array(2048);
+  private table: Int32Array;
   /** The sequence being built. */
   private buf: Int32Array = new Int32Array(256);
   private bufLen = 0;
@@ -43,11 +43,20 @@ export class SeqInterner {
   /**
    * @param max the most ids handed out; past it (or past `maxInts` ints stored), `intern` of a
    * new sequence returns −1 (no sharing) until `clear()`
+   * @param initialIds room for this many ids before the arrays grow (and 16 ints each): a
+   * small interner (a matcher's few dozen keys) need not allocate the global ones' 90 KB
    */
   constructor(
     private max: number,
     private maxInts: number = Number.MAX_SAFE_INTEGER,
-  ) {}
+    private readonly initialIds = 1024,
+  ) {
+    this.arena = new Int32Array(16 * initialIds);
+    this.off = new Int32Array(initialIds);
+    this.len = new Int32Array(initialIds);
+    this.hashOf = new Int32Array(initialIds);
+    this.table = new Int32Array(2 * initialIds);
+  }
 
   get size(): number {
     return this.count;
@@ -75,13 +84,13 @@ export class SeqInterner {
    * matcher does, by an epoch; matcher.ts).
    */
   clear(): void {
-    this.arena = new Int32Array(1 << 14);
+    this.arena = new Int32Array(16 * this.initialIds);
     this.arenaLen = 0;
-    this.off = new Int32Array(1024);
-    this.len = new Int32Array(1024);
-    this.hashOf = new Int32Array(1024);
+    this.off = new Int32Array(this.initialIds);
+    this.len = new Int32Array(this.initialIds);
+    this.hashOf = new Int32Array(this.initialIds);
     this.count = 0;
-    this.table = new Int32Array(2048);
+    this.table = new Int32Array(2 * this.initialIds);
     this.bufLen = 0;
   }
 

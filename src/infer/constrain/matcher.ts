@@ -17,7 +17,7 @@
  */
 import { GptforgeError } from '../../util/errors.js';
 import type { TokenConstraint } from '../constraint.js';
-import { byteSetKey, hasByte } from './bytes.js';
+import { hasByte } from './bytes.js';
 import { END, lowerGrammar, type Grammar, type LoweredGrammar } from './grammar.js';
 import { SeqInterner, sortRange } from './intern.js';
 import { plainAscii, plainBelow, plainIndex, type PlainIndex } from './plain.js';
@@ -79,16 +79,21 @@ export function signatureStats(): { epoch: number; ids: number; ints: number; li
 /** Bound on the ints held by the per-node closure cache (16M ints = 64 MiB). */
 const CLOSURE_CACHE_INTS = 16 * 1024 * 1024;
 
-/** Byte sets → global ids, so a terminal reads the same in every automaton's signatures. */
-const terminalIds = new Map<string, number>();
-function terminalId(set: Uint32Array): number {
-  const k = byteSetKey(set);
-  let n = terminalIds.get(k);
-  if (n === undefined) {
-    n = terminalIds.size;
-    terminalIds.set(k, n);
+/**
+ * Byte sets → global ids, so a terminal reads the same in every automaton's signatures: each
+ * set's eight words interned (a string key per terminal, for every automaton's terminals, was
+ * a tenth of what the bench's masks allocated on 4k). Uncapped: cleared with the signatures.
+ */
+const terminalIds = new SeqInterner(Number.MAX_SAFE_INTEGER);
+/** Per terminal of `terminals`: its global id (see terminalIds). */
+function terminalIdsOf(terminals: readonly Uint32Array[]): Int32Array {
+  const out = new Int32Array(terminals.length);
+  for (let t = 0; t < terminals.length; t++) {
+    const set = terminals[t];
+    for (let w = 0; w < 8; w++) terminalIds.push(set[w]);
+    out[t] = terminalIds.intern();
   }
-  return n;
+  return out;
 }
 
 /**
@@ -208,8 +213,9 @@ export class Automaton {
   }
 
   // open-addressing hash (pos, parent) → node id: Map with float keys was the hot spot
-  // (pos, parent, node) interleaved per slot, pos −1 = empty: one cache line per probe, not three
-  private ht: Int32Array = new Int32Array(3 * 4096).fill(-1);
+  // (pos + 1, parent, node) interleaved per slot, 0 = empty (a grown table needs no fill): one
+  // cache line per probe, not three
+  private ht: Int32Array = new Int32Array(3 * 4096);
   private htMask = 4095;
   /**
    * Per stack node whose top is a terminal: 1 + the node after it (its position advanced, or
@@ -228,8 +234,8 @@ export class Automaton {
     const ht = this.ht;
     for (;;) {
       const p = ht[3 * h];
-      if (p < 0) break;
-      if (p === pos && ht[3 * h + 1] === parent) return ht[3 * h + 2];
+      if (p === 0) break;
+      if (p === pos + 1 && ht[3 * h + 1] === parent) return ht[3 * h + 2];
       h = (h + 1) & this.htMask;
     }
     const n = this.numNodes++;
@@ -258,7 +264,7 @@ export class Automaton {
     }
     this.nodePos[n] = pos;
     this.nodeParent[n] = parent;
-    ht[3 * h] = pos;
+    ht[3 * h] = pos + 1;
     ht[3 * h + 1] = parent;
     ht[3 * h + 2] = n;
     if (this.numNodes * 2 > this.htMask) this.rehash();
@@ -267,14 +273,14 @@ export class Automaton {
 
   private rehash(): void {
     const cap = (this.htMask + 1) * 2;
-    const ht = (this.ht = new Int32Array(3 * cap).fill(-1));
+    const ht = (this.ht = new Int32Array(3 * cap)); // zeros: every slot empty
     this.htMask = cap - 1;
     for (let n = 1; n < this.numNodes; n++) {
       const pos = this.nodePos[n];
       const parent = this.nodeParent[n];
       let h = (Math.imul(pos, 0x9e3779b1) ^ Math.imul(parent + 0x7f4a7c15, 0x85ebca77)) & this.htMask;
-      while (ht[3 * h] >= 0) h = (h + 1) & this.htMask;
-      ht[3 * h] = pos;
+      while (ht[3 * h] !== 0) h = (h + 1) & this.htMask;
+      ht[3 * h] = pos + 1;
       ht[3 * h + 1] = parent;
       ht[3 * h + 2] = n;
     }
@@ -620,39 +626,36 @@ export class Automaton {
     }
     const memo = this.ruleSig[r0];
     if (memo !== -2) return memo;
-    if (this.termIds.length === 0) this.termIds = Int32Array.from(terminals, terminalId);
-    const keys = this.termIds;
-    const ids = new Map<number, number>([[r0, 0]]);
-    const queue: number[] = [r0];
-    const known = this.ruleSig;
-    /** Symbol x's code: 2t for a terminal, 2k + 1 for the k-th rule discovered; −1 past maxRules. */
-    const code = (x: number): number => {
-      if (x >= 0) return 2 * keys[x];
-      const rr = -x - 2;
-      let k = ids.get(rr);
-      if (k === undefined) {
-        // a rule known to reach more than maxRules: so does r0, which reaches all it reaches (most
-        // frames of a large schema end here, instead of discovering 64 rules each first)
-        if (ids.size >= maxRules || known[rr] === -1) return -1;
-        k = ids.size;
-        ids.set(rr, k);
-        queue.push(rr);
-      }
-      return 2 * k + 1;
-    };
+    if (this.termIds.length === 0) this.termIds = terminalIdsOf(terminals);
+    // The rules discovered so far, numbered in discovery order: sigRuleNo[r] (valid where
+    // sigRuleGen[r] is this search's generation) and sigQueue[0 .. sigFound). Typed scratch
+    // reused by every search: a Map, a queue array and a closure per search were half of what
+    // a structural schema's masks allocated (most of these searches fail: a large schema's
+    // rules reach more than maxRules others).
+    if (this.sigRuleGen.length < ruleAlts.length - 1) {
+      this.sigRuleGen = new Int32Array(ruleAlts.length - 1);
+      this.sigRuleNo = new Int32Array(ruleAlts.length - 1);
+    }
+    if (this.sigQueue.length < Math.max(1, maxRules)) this.sigQueue = new Int32Array(Math.max(1, maxRules));
+    const gen = ++this.sigGen;
+    this.sigMaxRules = maxRules;
+    this.sigRuleGen[r0] = gen;
+    this.sigRuleNo[r0] = 0;
+    this.sigQueue[0] = r0;
+    this.sigFound = 1;
     const seq = ruleSigs;
     seq.truncate(0);
     let id = -1;
     out: {
-      for (let i = 0; i < queue.length; i++) {
-        const r = queue[i];
+      for (let i = 0; i < this.sigFound; i++) {
+        const r = this.sigQueue[i];
         const chain = this.chainLength(r);
         if (chain > 0) {
           // x{0,k} (or x*) as one entry: within one token (at most `reach` bytes, each x at least
           // one — or empty, which changes nothing) k > reach cannot be told from reach + 1, so a
           // long bounded string (`maxLength: 255`) is one frame at every position but its last
           // `reach` characters, not one per position; and x* is the same frame as x{0,k} there.
-          const x = code(this.chainItem(r));
+          const x = this.sigCode(this.chainItem(r));
           if (x < 0) break out;
           seq.push(-3);
           seq.push(x);
@@ -662,7 +665,7 @@ export class Automaton {
         seq.push(-2);
         for (let a = ruleAlts[r]; a < ruleAlts[r + 1]; a++) {
           for (let q = altStarts[a]; syms[q] !== END; q++) {
-            const x = code(syms[q]);
+            const x = this.sigCode(syms[q]);
             if (x < 0) break out;
             seq.push(x);
           }
@@ -674,6 +677,29 @@ export class Automaton {
     seq.truncate(0);
     this.ruleSig[r0] = id;
     return id;
+  }
+
+  /** ruleSignature's search: its generation, per rule the generation that numbered it and its number, the rules in discovery order, their count, the cap. */
+  private sigGen = 0;
+  private sigRuleGen: Int32Array = NO_INTS;
+  private sigRuleNo: Int32Array = NO_INTS;
+  private sigQueue: Int32Array = NO_INTS;
+  private sigFound = 0;
+  private sigMaxRules = 0;
+
+  /** Symbol x's code in ruleSignature's current search: 2t for a terminal, 2k + 1 for the k-th rule discovered (discovering it); −1 past the cap. */
+  private sigCode(x: number): number {
+    if (x >= 0) return 2 * this.termIds[x];
+    const rr = -x - 2;
+    if (this.sigRuleGen[rr] === this.sigGen) return 2 * this.sigRuleNo[rr] + 1;
+    // a rule known to reach more than maxRules: so does the searched one, which reaches all it
+    // reaches (most frames of a large schema end here, instead of discovering 64 rules each first)
+    if (this.sigFound >= this.sigMaxRules || this.ruleSig[rr] === -1) return -1;
+    const k = this.sigFound++;
+    this.sigRuleGen[rr] = this.sigGen;
+    this.sigRuleNo[rr] = k;
+    this.sigQueue[k] = rr;
+    return 2 * k + 1;
   }
 
   private ruleSigReach = -1;
@@ -748,7 +774,7 @@ export class Automaton {
       this.ruleSig = NO_INTS;
       this.termIds = NO_INTS;
     }
-    if (this.termIds.length === 0) this.termIds = Int32Array.from(terminals, terminalId);
+    if (this.termIds.length === 0) this.termIds = terminalIdsOf(terminals);
     const keys = this.termIds;
     const seq = configSigs;
     seq.truncate(0);
@@ -1430,6 +1456,8 @@ export class TokenMatcher {
   private readonly scratchCover: Int32Array = new Int32Array(256);
   /** Statistics: first-byte classes frameWalk left unstepped (no configuration takes them), and its walks from the per-class first-byte lists. */
   deadClassesSkipped = 0;
+  /** The byte classes some first byte of the trie has (those with a classByte). */
+  private firstByteClasses = 0;
   fewKidWalks = 0;
   /** rootKids' indices by byte class (see frameWalk). */
   private classKidStart: Int32Array = NO_INTS;
@@ -1465,7 +1493,10 @@ export class TokenMatcher {
       this.classSucc = new Int32Array(nc);
       for (const c of kids) {
         const k = a.classOf[byte[c]];
-        if (this.classByte[k] < 0) this.classByte[k] = byte[c];
+        if (this.classByte[k] < 0) {
+          this.classByte[k] = byte[c];
+          this.firstByteClasses++;
+        }
         this.classTokens[k] += tokStart[end[c]] - tokStart[c];
       }
       // per byte class, the indices in rootKids of its first bytes (CSR: classKids[classKidStart[k] ..
@@ -1492,29 +1523,33 @@ export class TokenMatcher {
     a.liveClasses(x, live);
     const classKidStart = this.classKidStart;
     let liveKids = 0;
-    for (let k = 0; k < nc; k++) {
-      if (classByte[k] < 0) continue;
-      if (((live[k >>> 5] >>> (k & 31)) & 1) === 0) {
-        succ[k] = DEAD; // no configuration takes the class: not stepped (nor stored)
-        this.deadClassesSkipped++;
-        continue;
-      }
-      const t = a.step(x, classByte[k]);
-      succ[k] = t;
-      if (t === DEAD) continue;
-      liveKids += classKidStart[k + 1] - classKidStart[k];
-      let j = 0;
-      while (j < distinct && seenSucc[j] !== t) j++;
-      if (j === distinct) {
-        seenSucc[distinct] = t;
-        seenCover[distinct++] = 0;
-      }
-      const cov = (seenCover[j] += classTokens[k]);
-      if (cov > bestTokens) {
-        bestTokens = cov;
-        best = t;
+    // only the live classes are visited (a structural frame takes a few of ≈ 80): the others
+    // lead to DEAD (no configuration takes them), set at once, not stepped
+    succ.fill(DEAD, 0, nc);
+    let stepped = 0;
+    for (let w = 0, cw = a.classWords; w < cw; w++) {
+      for (let bits = live[w]; bits !== 0; bits &= bits - 1) {
+        const k = (w << 5) | (31 - Math.clz32(bits & -bits));
+        if (classByte[k] < 0) continue;
+        stepped++;
+        const t = a.step(x, classByte[k]);
+        succ[k] = t;
+        if (t === DEAD) continue;
+        liveKids += classKidStart[k + 1] - classKidStart[k];
+        let j = 0;
+        while (j < distinct && seenSucc[j] !== t) j++;
+        if (j === distinct) {
+          seenSucc[distinct] = t;
+          seenCover[distinct++] = 0;
+        }
+        const cov = (seenCover[j] += classTokens[k]);
+        if (cov > bestTokens) {
+          bestTokens = cov;
+          best = t;
+        }
       }
     }
+    this.deadClassesSkipped += this.firstByteClasses - stepped;
     const cls = a.classOf;
     let full = best === DEAD || 2 * bestTokens < tokOrder.length ? undefined : this.rootFull.get(best);
     if (full === undefined && best !== DEAD && 2 * bestTokens >= tokOrder.length) {
@@ -1550,9 +1585,12 @@ export class TokenMatcher {
         const idx = this.scratchKids;
         let n = 0;
         const classKids = this.classKids;
-        for (let k = 0; k < nc; k++) {
-          if (classByte[k] < 0 || succ[k] === DEAD) continue;
-          for (let j = classKidStart[k]; j < classKidStart[k + 1]; j++) idx[n++] = classKids[j];
+        for (let w = 0, cw = a.classWords; w < cw; w++) {
+          for (let bits = live[w]; bits !== 0; bits &= bits - 1) {
+            const k = (w << 5) | (31 - Math.clz32(bits & -bits));
+            if (classByte[k] < 0 || succ[k] === DEAD) continue;
+            for (let j = classKidStart[k]; j < classKidStart[k + 1]; j++) idx[n++] = classKids[j];
+          }
         }
         sortRange(idx, 0, n);
         this.fewKidWalks++;
@@ -1666,7 +1704,9 @@ export class TokenMatcher {
   }
 
   /** frameWalk's folded copies of rootFull: per `best` state, the states met as other first bytes' successors and the copies by folded classes (see foldedBase). */
-  private readonly rootFolds = new Map<number, { seen: Set<number>; bases: Map<string, Uint32Array> }>();
+  private readonly rootFolds = new Map<number, { seen: Set<number>; bases: Map<number, Uint32Array> }>();
+  /** foldedBase's keys (folded classes and their states) as ids, cleared with the copies. */
+  private readonly foldKeys = new SeqInterner(1 << 20, Number.MAX_SAFE_INTEGER, 2 * ROOT_FOLDS_MAX);
   private rootFoldCount = 0;
   /** Per byte class: the stamp (foldStamp) of the frame that folded it. */
   private foldedClass: Int32Array = new Int32Array(256);
@@ -1691,21 +1731,32 @@ export class TokenMatcher {
     const nc = a.numClasses;
     const { classByte, foldedClass } = this;
     const stamp = ++this.foldStamp;
+    if (this.rootFoldCount >= ROOT_FOLDS_MAX) {
+      // bounded (each copy a dense set: 12.5 KB on cl100k); the keys' ids go with them
+      for (const r of this.rootFolds.values()) r.bases.clear();
+      this.foldKeys.clear();
+      this.rootFoldCount = 0;
+    }
     let rf = this.rootFolds.get(best);
     if (rf === undefined) {
       rf = { seen: new Set(), bases: new Map() };
       this.rootFolds.set(best, rf);
     }
-    let key = '';
+    // the key, (class, state) per folded class in class order, as an interned int sequence (a
+    // string built per frame was a tenth of what a structural schema's masks allocated)
+    const keys = this.foldKeys;
+    keys.truncate(0);
     for (let k = 0; k < nc; k++) {
       if (classByte[k] < 0) continue;
       const t = succ[k];
       if (t === best) continue;
       if (t === DEAD || rf.seen.has(t)) {
         foldedClass[k] = stamp;
-        key += `${k}:${t},`;
+        keys.push(k);
+        keys.push(t);
       } else rf.seen.add(t);
     }
+    const key = keys.intern(); // ≤ ROOT_FOLDS_MAX ids between clears: never −1
     const base = rf.bases.get(key);
     if (base !== undefined) {
       this.foldHits++;
@@ -1735,10 +1786,6 @@ export class TokenMatcher {
         scratchPops.length = 0;
         this.subtreeWalk(x, t * 256 + byte[c], c, e, accept, scratchPops);
       }
-    }
-    if (this.rootFoldCount >= ROOT_FOLDS_MAX) {
-      for (const r of this.rootFolds.values()) r.bases.clear(); // bounded (each a dense set: 12.5 KB on cl100k)
-      this.rootFoldCount = 0;
     }
     rf.bases.set(key, accept.slice());
     this.rootFoldCount++;
@@ -1955,7 +2002,8 @@ export class TokenMatcher {
       if (((full.bits[id >>> 5] >>> (id & 31)) & 1) !== 0) cnt++;
     }
     if (cnt !== hit.accept.length) return false;
-    for (const id of hit.accept) if (((full.bits[id >>> 5] >>> (id & 31)) & 1) === 0) return false;
+    const ids = hit.accept; // indexed: an iterator per call was garbage
+    for (let j = 0; j < ids.length; j++) if (((full.bits[ids[j] >>> 5] >>> (ids[j] & 31)) & 1) === 0) return false;
     let q = 0;
     const fp = full.pops;
     while (q < fp.length && fp[q] < c) q++;
