@@ -177,7 +177,8 @@ test('unsupported keywords are refused with pointer and keyword; invalid and emp
   err({ type: 'string', pattern: '(a)\\1' }, /backreferences.*\/pattern|\/pattern.*backreferences/);
   err({ oneOf: [{ type: 'string' }, { type: 'string', maxLength: 3 }] }, /oneOf.*branches 0 and 1/);
   err({ $ref: 'http://example.com/s.json' }, /only local references/);
-  err({ $ref: '#/$defs/missing' }, /invalid JSON Schema.*does not resolve/);
+  err({ $ref: '#/$defs/missing' }, /invalid JSON Schema at \/\$ref: .*does not resolve/);
+  err({ properties: { a: { $ref: '#/$defs/missing' } } }, /at \/properties\/a\/\$ref: .*does not resolve/);
   err({ type: 'strng' }, /invalid JSON Schema at \/.*unknown type "strng"/);
   err({ type: 'string', minLength: 5, maxLength: 2 }, /no JSON value satisfies.*minLength 5 > maxLength 2/);
   err({ type: 'object', properties: { a: { type: 'integer', minimum: 3, maximum: 2 } }, required: ['a'] }, /no JSON value satisfies/);

@@ -297,7 +297,7 @@ class Compiler {
 
   /** Resolve a local $ref ("#", "#/$defs/x", any "#/json/pointer"). */
   resolve(refStr: Json, ptr: string): { schema: Json; ptr: string } {
-    if (typeof refStr !== 'string') this.invalid(ptr, '$ref must be a string');
+    if (typeof refStr !== 'string') this.invalid(ptrJoin(ptr, '$ref'), '$ref must be a string');
     if (!refStr.startsWith('#')) this.unsupported(ptr, '$ref', `only local references ("#/…") are supported, not ${JSON.stringify(refStr)}`);
     const frag = decodeURIComponent(refStr.slice(1));
     if (frag !== '' && !frag.startsWith('/')) this.unsupported(ptr, '$ref', `anchor references (${refStr}) are not supported`);
@@ -307,7 +307,7 @@ class Compiler {
         const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
         if (Array.isArray(node) && /^\d+$/.test(key) && Number(key) < node.length) node = node[Number(key)];
         else if (isObj(node) && Object.prototype.hasOwnProperty.call(node, key)) node = node[key];
-        else this.invalid(ptr, `$ref ${refStr} does not resolve`);
+        else this.invalid(ptrJoin(ptr, '$ref'), `$ref ${refStr} does not resolve`);
       }
     }
     return { schema: node, ptr: frag };
