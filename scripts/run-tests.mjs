@@ -1,10 +1,9 @@
 // Runs every compiled test file (dist/test/**/*.test.js) with node's test runner, each file in
 // its own node process, two files at a time: most files spend their time in one
 // thread (a spawned CLI, a server round trip, qemu, a small model), so a second lane fills the
-// second core. The files in HEAVY run the multi-threaded native kernels for many seconds; two
-// of them at once would oversubscribe the cores (the kernel pool's threads spin-wait on each
-// other), so at most one HEAVY file runs at a time, beside light ones. They start first, the
-// longest first, so the last minutes are not one long file running alone.
+// second core. The heavy files in SLOW run the multi-threaded native kernels for many seconds;
+// two of them at once would oversubscribe the cores (the kernel pool's threads spin-wait on
+// each other), so at most one runs at a time, beside light ones.
 //
 // Each file's report (TAP in a log, spec on a terminal) is printed whole when the file ends,
 // under a line naming the file, its status, its test count, wall and CPU seconds; the end
@@ -17,13 +16,28 @@ import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-// measured on the 2-core AVX2 CI machine (wall seconds, one at a time): the longest first
-const HEAVY = [
-  'e2e/pipeline.test.js', // 71 s: the tiny preset's whole recipe, then an RL resume
-  'engine/native-decode.test.js', // 26 s
-  'engine/native.test.js', // 22 s
-  'train/resume-kill.test.js', // 21 s
-  'engine/qmatmul.test.js', // 7 s
+// The slowest files, longest first (wall seconds one at a time on the 2-core AVX2 CI machine,
+// after this session's trims), started first so that the last minutes are not one long file
+// running alone; heavy: runs the multi-threaded kernels for long, so at most one at a time.
+const SLOW = [
+  ['e2e/pipeline.test.js', 71, 'heavy'], // the tiny preset's whole recipe, then an RL resume
+  ['engine/neon.test.js', 41], // an AArch64 cross-build run under qemu-user
+  ['rag/cli.test.js', 28],
+  ['tokenizer/onig.test.js', 25],
+  ['engine/native.test.js', 22, 'heavy'],
+  ['tokenizer/formats.test.js', 21],
+  ['train/resume-kill.test.js', 21, 'heavy'], // tiny pretraining, killed and resumed 3 times
+  ['cli/bad-input.test.js', 17],
+  ['constrain/mask-exact.test.js', 15],
+  ['cli/constrain-cli.test.js', 12],
+  ['rag/contrast-corpus.test.js', 11],
+  ['data/mqar.test.js', 11],
+  ['web/chat.test.js', 10],
+  ['cli/stage-settings.test.js', 10],
+  ['cli/lock.test.js', 9],
+  ['interop/cli.test.js', 9],
+  ['rag/evaluate.test.js', 8],
+  ['engine/qmatmul.test.js', 7, 'heavy'],
 ];
 
 function collect(dir) {
@@ -53,8 +67,9 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const heavyRank = (f) => HEAVY.findIndex((h) => f.endsWith(h));
-const queue = [...files.filter((f) => heavyRank(f) >= 0).sort((a, b) => heavyRank(a) - heavyRank(b)), ...files.filter((f) => heavyRank(f) < 0)];
+const slowRank = (f) => SLOW.findIndex(([s]) => f.endsWith(s));
+const isHeavy = (f) => SLOW[slowRank(f)]?.[2] === 'heavy';
+const queue = [...files.filter((f) => slowRank(f) >= 0).sort((a, b) => slowRank(a) - slowRank(b)), ...files.filter((f) => slowRank(f) < 0)];
 
 // CPU seconds of the finished children (Linux: cutime + cstime in /proc/self/stat, in ticks of
 // 1/100 s), read as each file's process exits; null elsewhere
@@ -77,7 +92,7 @@ let heavyRunning = false;
 let running = 0;
 
 function runFile(file) {
-  const heavy = heavyRank(file) >= 0;
+  const heavy = isHeavy(file);
   if (heavy) heavyRunning = true;
   running++;
   const start = performance.now();
@@ -108,7 +123,7 @@ function runFile(file) {
 
 function next() {
   while (running < jobs) {
-    const i = queue.findIndex((f) => !heavyRunning || heavyRank(f) < 0);
+    const i = queue.findIndex((f) => !heavyRunning || !isHeavy(f));
     if (i < 0) break;
     runFile(queue.splice(i, 1)[0]);
   }
