@@ -21,7 +21,9 @@ function records(runDir: string, stage: string): Record<string, number>[] {
     .filter((r) => (r as unknown as { stage: string }).stage === stage);
 }
 
-test('pipeline --preset tiny runs every stage; rl refuses a head-less RM; a killed RL run resumes to the same losses', { timeout: 600_000 }, async () => {
+// ~150 CPU seconds (two threads); the limit leaves room for a shared, loaded machine (at a load
+// of ~20 on 2 cores it took 20 minutes and failed a 10-minute limit with every check passing)
+test('pipeline --preset tiny runs every stage; rl refuses a head-less RM; a killed RL run resumes to the same losses', { timeout: 1_800_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'gf-pipeline-'));
   try {
     const dir = join(root, 'tiny');
