@@ -99,7 +99,7 @@ import { promptItem, splitOf, taskByName } from '../src/data/synthetic/tasks.js'
 import { dictionaryEntries, entryConversation, PASSAGE_FAMILIES, passageHoldsAnswer, passagesReferences } from '../src/data/synthetic/passages.js';
 import type { ChatEngine } from '../src/infer/engine.js';
 import { ExcludingRetriever, openDictionaryStore } from '../src/rag/effect.js';
-import { chunkPassage, fitPassages } from '../src/rag/generate.js';
+import { chunkPassage, fitPassages, passageTitles } from '../src/rag/generate.js';
 import { Retriever, type RetrievedChunk } from '../src/rag/retrieve.js';
 import { coreWords } from '../src/data/synthetic/words.js';
 import { lookupDocument } from '../src/data/synthetic/lookup.js';
@@ -249,7 +249,7 @@ function retrievedConversations(count: number, seed: number, percent: number): s
         const refuse = args.contrast ? rng.int(100) < percent : refusals + 1 <= (percent / 100) * (out.length + 1) && rng.int(100) < 2 * percent;
         const r = refuse ? new ExcludingRetriever(retriever, (c) => passageHoldsAnswer(q.prompt, c.text) || entryOf(c) === promptItemOf(q.prompt)) : retriever;
         const chunks = sample(r.retrieve(q.prompt, { k: args.vary ? k + VARY_EXTRA : k }), k);
-        const hits = chunks.map((c) => chunkPassage(c));
+        const hits = chunks.map((c) => chunkPassage(c, undefined, passageTitles(store)));
         const fit = fitPassages(engine, [], q.prompt, hits, Math.min(48, Math.floor(blockSize / 2)));
         if (fit.count === 0) continue;
         const refs = passagesReferences(fit.content);
