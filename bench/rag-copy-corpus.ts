@@ -79,21 +79,27 @@
  * to learn each block's reply by heart rather than the rule; an answerable question whose
  * holding passages were all left out is skipped.
  *
+ * `--kind entry --from runs/x-contrast.jsonl`: the "which passage is the asked word's entry?"
+ * task (data/synthetic/passages.ts entryConversation) made from a passages corpus, one line
+ * for each of its lines, in order (so a contrast pair stays a pair: `groupSize 2`): the same
+ * passages, "Which passage is the entry for w?", replied " [n]." (the passage titled w) or
+ * "The passages don't say." (docs/journal/rag.md "Sixteenth attempt").
+ *
  * `--format chat [--no-answer 10]` (passages or lookup): SFT conversations
  * (`{"messages": …}`, for an SFT mixture's `path` source) with "The passages don't say." cut
  * to about `--no-answer` percent of the examples (the families give 30%): fewer refusals while
  * reading is still being learnt, so the one fixed reply is not the loss's cheapest answer.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { benchParseArgs } from './args.js';
 import { Rng } from '../src/engine/rng.js';
 import { promptItem, splitOf, taskByName } from '../src/data/synthetic/tasks.js';
-import { dictionaryEntries, PASSAGE_FAMILIES, passageHoldsAnswer, passagesReferences } from '../src/data/synthetic/passages.js';
+import { dictionaryEntries, entryConversation, PASSAGE_FAMILIES, passageHoldsAnswer, passagesReferences } from '../src/data/synthetic/passages.js';
 import type { ChatEngine } from '../src/infer/engine.js';
 import { ExcludingRetriever, openDictionaryStore } from '../src/rag/effect.js';
-import { chunkPassage, fitPassages } from '../src/rag/generate.js';
+import { chunkPassage, fitPassages, passageTitles } from '../src/rag/generate.js';
 import { Retriever, type RetrievedChunk } from '../src/rag/retrieve.js';
 import { coreWords } from '../src/data/synthetic/words.js';
 import { lookupDocument } from '../src/data/synthetic/lookup.js';
@@ -124,6 +130,7 @@ const { values: args } = benchParseArgs(import.meta.url, {
     'all-families': { type: 'boolean', default: false },
     contrast: { type: 'boolean', default: false },
     vary: { type: 'boolean', default: false },
+    from: { type: 'string' },
   },
 });
 
@@ -242,7 +249,7 @@ function retrievedConversations(count: number, seed: number, percent: number): s
         const refuse = args.contrast ? rng.int(100) < percent : refusals + 1 <= (percent / 100) * (out.length + 1) && rng.int(100) < 2 * percent;
         const r = refuse ? new ExcludingRetriever(retriever, (c) => passageHoldsAnswer(q.prompt, c.text) || entryOf(c) === promptItemOf(q.prompt)) : retriever;
         const chunks = sample(r.retrieve(q.prompt, { k: args.vary ? k + VARY_EXTRA : k }), k);
-        const hits = chunks.map((c) => chunkPassage(c));
+        const hits = chunks.map((c) => chunkPassage(c, undefined, passageTitles(store)));
         const fit = fitPassages(engine, [], q.prompt, hits, Math.min(48, Math.floor(blockSize / 2)));
         if (fit.count === 0) continue;
         const refs = passagesReferences(fit.content);
@@ -321,25 +328,40 @@ function promptItemOf(prompt: string): string | undefined {
   }
   return undefined;
 }
+/** --kind entry: each conversation of the --from corpus as the entry question over its passages, in order. */
+function entryConversations(from: string | undefined): string[] {
+  if (from === undefined) throw new Error('--kind entry needs --from <passages corpus.jsonl>');
+  return readFileSync(from, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line, i) => {
+      const messages = (JSON.parse(line) as { messages?: { role: string; content: string }[] }).messages;
+      const conv = messages?.[0]?.role === 'user' ? entryConversation(messages[0].content) : undefined;
+      if (conv === undefined) throw new Error(`${from}:${i + 1}: field "messages[0].content": not a passages prompt over a definitions, kinds or synonyms question`);
+      return JSON.stringify(conv);
+    });
+}
 const lines =
-  args.format === 'chat' && args.kind === 'retrieved'
-    ? retrievedConversations(n, Number(args.seed), Number(args['no-answer']))
-    : args.format === 'chat' && args.kind === 'mqar'
-      ? mqarConversations(n, Number(args.seed))
-      : args.format === 'chat' && args.kind === 'repeat'
-        ? repeatConversations(n, Number(args.seed), Number(args['min-words']), Number(args['max-words']))
-        : args.format === 'chat'
-          ? conversations(args.kind, n, Number(args.seed), Number(args['no-answer']))
-          : args.kind === 'mqar'
-            ? mqar(n, Number(args.seed)).map((text) => JSON.stringify({ text }))
-            : (args.kind === 'lookup'
-                ? lookups(n, Number(args.seed), Number(args.questions))
-                : args.kind === 'repeat'
-                  ? repeats(n, Number(args.seed), Number(args['min-words']), Number(args['max-words']))
-                  : taskByName('passages')
-                      .generate('train', n, Number(args.seed))
-                      .map((ex) => `${ex.prompt}\nAnswer: ${ex.conversation.messages[1].content.trimStart()}`)
-              ).map((text) => JSON.stringify({ text }));
+  args.kind === 'entry'
+    ? entryConversations(args.from)
+    : args.format === 'chat' && args.kind === 'retrieved'
+      ? retrievedConversations(n, Number(args.seed), Number(args['no-answer']))
+      : args.format === 'chat' && args.kind === 'mqar'
+        ? mqarConversations(n, Number(args.seed))
+        : args.format === 'chat' && args.kind === 'repeat'
+          ? repeatConversations(n, Number(args.seed), Number(args['min-words']), Number(args['max-words']))
+          : args.format === 'chat'
+            ? conversations(args.kind, n, Number(args.seed), Number(args['no-answer']))
+            : args.kind === 'mqar'
+              ? mqar(n, Number(args.seed)).map((text) => JSON.stringify({ text }))
+              : (args.kind === 'lookup'
+                  ? lookups(n, Number(args.seed), Number(args.questions))
+                  : args.kind === 'repeat'
+                    ? repeats(n, Number(args.seed), Number(args['min-words']), Number(args['max-words']))
+                    : taskByName('passages')
+                        .generate('train', n, Number(args.seed))
+                        .map((ex) => `${ex.prompt}\nAnswer: ${ex.conversation.messages[1].content.trimStart()}`)
+                ).map((text) => JSON.stringify({ text }));
 mkdirSync(dirname(args.out), { recursive: true });
 atomicWriteFile(args.out, `${lines.join('\n')}\n`);
 console.log(`${args.out}: ${lines.length} ${args.kind} documents`);

@@ -34,7 +34,7 @@ import { distinctExamples } from '../src/eval/tasks.js';
 import type { ChatEngine } from '../src/infer/engine.js';
 import { citedNumbers, NO_ANSWER, parsePassagePrompt } from '../src/rag/context.js';
 import { ExcludingRetriever, openDictionaryStore } from '../src/rag/effect.js';
-import { chunkPassage, fitPassages } from '../src/rag/generate.js';
+import { chunkPassage, fitPassages, passageTitles } from '../src/rag/generate.js';
 import { Retriever } from '../src/rag/retrieve.js';
 import { Tokenizer } from '../src/tokenizer/tokenizer.js';
 
@@ -94,7 +94,7 @@ function main(): void {
         const top5 = retriever.retrieve(ex.prompt, { k: 5 });
         const rank = top5.findIndex((c) => c.path === 'dictionary' && c.line !== undefined && entryWord.get(c.line) === word);
         ranks.push(rank < 0 ? 0 : rank + 1);
-        const hits = top5.slice(0, k).map((c) => chunkPassage(c));
+        const hits = top5.slice(0, k).map((c) => chunkPassage(c, undefined, passageTitles(store)));
         const fit = fitPassages(engine, [], ex.prompt, hits, room);
         kept.push(fit.count);
         if (fit.count > 0) prompts.push(fit.content);
@@ -104,7 +104,7 @@ function main(): void {
           engine,
           [],
           ex.prompt,
-          rest.map((c) => chunkPassage(c)),
+          rest.map((c) => chunkPassage(c, undefined, passageTitles(store))),
           room,
         );
         if (restFit.count > 0) removedPrompts.push(restFit.content);

@@ -15,7 +15,7 @@ import { parsePassagePrompt, quotedReply, saysNoAnswer, stripCitations } from '.
 import { noteLines } from '../data/synthetic/lookup.js';
 import { mqarDocuments, mqarPools } from '../data/synthetic/mqar.js';
 import type { Split } from '../data/synthetic/task.js';
-import { answerWithRetrieval } from './generate.js';
+import { answerWithRetrieval, DICTIONARY_TITLES } from './generate.js';
 import { documentsAsFile, indexIngestFile, storeMetaFor, type IndexOptions } from './indexer.js';
 import { Retriever, type RetrieveOptions, type RetrievedChunk } from './retrieve.js';
 import { RagStore } from './store.js';
@@ -35,10 +35,13 @@ import { RagStore } from './store.js';
  *   the passages don't say.
  */
 
-/** The dictionary's entries indexed one per chunk (path "dictionary", line = the entry's number, as the passages family labels them). */
+/** The dictionary's entries indexed one per chunk (path "dictionary", line = the entry's number, as the passages family labels them); the store is flagged `titles: DICTIONARY_TITLES`, so its passages are headed by their entry's word. */
 export function indexDictionaryEntries(store: RagStore, opts: IndexOptions = DICTIONARY_STORE_OPTIONS): number {
   const docs = dictionaryEntries().map((e) => ({ text: e.text, line: e.line }));
-  return indexIngestFile(store, documentsAsFile('dictionary', docs), { ...opts, source: 'dictionary' }).chunks;
+  const chunks = indexIngestFile(store, documentsAsFile('dictionary', docs), { ...opts, source: 'dictionary' }).chunks;
+  // the store's chunks are titled by their entry's word (generate.ts passageTitle): a flag of this store, which indexing files never sets
+  store.setInfo('titles', DICTIONARY_TITLES);
+  return chunks;
 }
 
 /** BM25-only, chunks large enough that no entry is split (entries are ≤ ~100 tokens by the ≈4-characters count). */

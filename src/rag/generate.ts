@@ -2,13 +2,13 @@ import { renderPrompt } from '../data/chat.js';
 import type { Conversation, Message } from '../data/conversation.js';
 import { dictionaryEntries } from '../data/synthetic/passages.js';
 import type { ChatEngine, ChatOptions, ChatReply } from '../infer/engine.js';
-import { alt, compileGrammar, GrammarConstraint, literal, seq, type Grammar } from '../infer/constrain/index.js';
+import { alt, compileGrammar, GrammarConstraint, literal, ref, seq, type Expr, type Grammar } from '../infer/constrain/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
 import { citedNumbers, NO_ANSWER, oneLine, passagePrompt, type Passage } from './context.js';
 import type { ModelReranker } from './rerank.js';
 import type { RetrievalMode, RetrievedChunk, Retriever } from './retrieve.js';
-import type { SearchFilter, StoredChunk } from './store.js';
+import type { SearchFilter, StoreMeta, StoredChunk } from './store.js';
 
 /**
  * Generation with retrieval (RAG, Lewis et al. 2020, in its simplest "retrieve, then read
@@ -29,7 +29,7 @@ export interface RagAnswerOptions extends ChatOptions {
   dropFrameWords?: boolean;
   /** The label shown for a passage (default passageSource: "file.md:12"). */
   sourceLabel?(chunk: StoredChunk): string;
-  /** The title shown before a passage's source, `[1] regret: (…) …` (default {@link passageTitle}: a dictionary entry's word, else none). */
+  /** The title shown before a passage's source, `[1] regret: (…) …` (default {@link passageTitles} of the retriever's store: a dictionary entry's word in the built-in dictionary's store, else none). */
   titleOf?(chunk: StoredChunk): string | undefined;
   /** Rerank by a chat model (rerank.ts): retrieve `candidates` (default 10), keep the k it scores best. */
   rerank?: { reranker: Pick<ModelReranker, 'rerank'>; candidates?: number };
@@ -59,24 +59,48 @@ export interface RagAnswerOptions extends ChatOptions {
  */
 export function passageQuotes(text: string): string[] {
   const out = new Set<string>();
-  for (const m of oneLine(text).matchAll(/[^ ].*?\.(?= |$)/g)) {
-    const sentence = m[0].slice(0, -1);
-    for (let i = 0; i < sentence.length; i++) if (/[A-Za-z]/.test(sentence[i]) && (i === 0 || !/[A-Za-z'-]/.test(sentence[i - 1]))) out.add(sentence.slice(i));
-  }
+  for (const { sentence, starts } of quoteStarts(text)) for (const i of starts) out.add(sentence.slice(i));
   return [...out];
+}
+
+/** Each sentence of a passage (without its final period) and the offsets a quote of it may start at (its start, and every later word's). */
+function quoteStarts(text: string): { sentence: string; starts: number[] }[] {
+  return [...oneLine(text).matchAll(/[^ ].*?\.(?= |$)/g)].map((m) => {
+    const sentence = m[0].slice(0, -1);
+    const starts: number[] = [];
+    for (let i = 0; i < sentence.length; i++) if (/[A-Za-z]/.test(sentence[i]) && (i === 0 || !/[A-Za-z'-]/.test(sentence[i - 1]))) starts.push(i);
+    return { sentence, starts };
+  });
 }
 
 /**
  * The extractive reply's grammar: NO_ANSWER, or — with the leading space the family writes
  * (context.ts quotedReply) — one of passage n's {@link passageQuotes} followed by " [n].".
  * Byte-level (infer/constrain's grammar), so any tokenization of the reply is allowed.
+ *
+ * Its size is linear in the passages' length: a sentence is cut at its quote starts into
+ * pieces, and the quote from piece j is a rule "piece j, then the quote from piece j + 1" (a
+ * tail reference), so every suffix shares the rest of the sentence. Listing each suffix as
+ * its own literal (what {@link passageQuotes} enumerates) grew with the square of a sentence's
+ * length: a 2 KB sentence compiled in 350 ms CPU and a 4 KB one in 1.07 s, against 40 ms for
+ * 2 KB of 15-word sentences (docs/journal/rag.md "Sixteenth attempt").
  */
 export function extractiveGrammar(passages: readonly Pick<Passage, 'text'>[]): Grammar {
+  const rules = new Map<string, Expr>();
   const quoted = passages.flatMap((p, i) => {
-    const quotes = passageQuotes(p.text);
-    return quotes.length > 0 ? [seq(literal(' '), alt(...quotes.map(literal)), literal(` [${i + 1}].`))] : [];
+    const heads: Expr[] = [];
+    quoteStarts(p.text).forEach(({ sentence, starts }, s) => {
+      const name = (j: number): string => `p${i + 1}s${s}w${j}`;
+      starts.forEach((at, j) => {
+        const piece = literal(sentence.slice(at, starts[j + 1] ?? sentence.length));
+        rules.set(name(j), j + 1 < starts.length ? seq(piece, ref(name(j + 1))) : piece);
+        heads.push(ref(name(j)));
+      });
+    });
+    return heads.length > 0 ? [seq(literal(' '), alt(...heads), literal(` [${i + 1}].`))] : [];
   });
-  return { rules: new Map([['root', alt(literal(NO_ANSWER), ...quoted)]]), start: 'root', source: 'extractive reply' };
+  rules.set('root', alt(literal(NO_ANSWER), ...quoted));
+  return { rules, start: 'root', source: 'extractive reply' };
 }
 
 /**
@@ -158,20 +182,31 @@ export function passageSource(c: Pick<StoredChunk, 'path' | 'line'>): string {
   return c.line !== undefined ? `${name}:${c.line}` : name;
 }
 
+/** `StoreMeta.titles` of a store of the built-in dictionary's entries (rag/effect.ts `indexDictionaryEntries` sets it). */
+export const DICTIONARY_TITLES = 'dictionary-entries';
+
 /**
- * A chunk's title in the context block (context.ts `Passage.title`): for an entry of the
- * built-in dictionary as the effect's store indexes it (path "dictionary", one entry a chunk,
- * `line` the entry's number: rag/effect.ts `indexDictionaryEntries`) the entry's word, which
- * is what the `passages` family heads its passages with; undefined for any other chunk (a
- * user's file has no such word, and its passages are shown as before, untitled).
+ * A chunk's title in the context block (context.ts `Passage.title`), given its store: in a
+ * store flagged as the built-in dictionary's entries (`store.meta.titles` is
+ * {@link DICTIONARY_TITLES}: one entry a chunk, `line` the entry's number, set only by rag/effect.ts
+ * `indexDictionaryEntries`) the entry's word, which is what the `passages` family heads its
+ * passages with; undefined for any other chunk or store — a user's file has no such word, and
+ * its passages are shown as before, untitled, whatever its path, source or line (the flag is
+ * the store's, which indexing files never sets; keying on the path "dictionary" titled a
+ * user's file of that name).
  */
-export function passageTitle(c: Pick<StoredChunk, 'path' | 'line'>): string | undefined {
-  if (c.path !== 'dictionary' || c.line === undefined) return undefined;
+export function passageTitle(c: Pick<StoredChunk, 'path' | 'line'>, store: { meta: Pick<StoreMeta, 'titles'> }): string | undefined {
+  if (store.meta.titles !== DICTIONARY_TITLES || c.line === undefined) return undefined;
   return dictionaryEntries()[c.line - 1]?.word;
 }
 
-/** A retrieved chunk as the context block shows it: its text, source label and title (when it has one). */
-export function chunkPassage(c: StoredChunk, sourceLabel: (c: StoredChunk) => string = passageSource, titleOf: (c: StoredChunk) => string | undefined = passageTitle): Passage {
+/** The titler of a store's chunks ({@link passageTitle} bound to it), for {@link chunkPassage}'s `titleOf`. */
+export function passageTitles(store: { meta: Pick<StoreMeta, 'titles'> }): (c: Pick<StoredChunk, 'path' | 'line'>) => string | undefined {
+  return (c) => passageTitle(c, store);
+}
+
+/** A retrieved chunk as the context block shows it: its text, source label and title (when `titleOf` gives one; default none: see {@link passageTitles}). */
+export function chunkPassage(c: StoredChunk, sourceLabel: (c: StoredChunk) => string = passageSource, titleOf: (c: StoredChunk) => string | undefined = () => undefined): Passage {
   const title = titleOf(c);
   return { text: c.text, source: sourceLabel(c), ...(title !== undefined ? { title } : {}) };
 }
@@ -301,9 +336,9 @@ export function answerWithRetrieval(engine: ChatEngine, retriever: Retriever, co
   const msgs = conversation.messages;
   const last = msgs[msgs.length - 1];
   if (!last || last.role !== 'user') throw new GptforgeError('answerWithRetrieval: the conversation must end with a user message');
-  const { k = 3, mode, filter, nprobe, dropFrameWords, sourceLabel = passageSource, titleOf = passageTitle, rerank, emptyContext = 'no-answer', extractive = false, ...chat } = opts;
+  const { k = 3, mode, filter, nprobe, dropFrameWords, sourceLabel = passageSource, titleOf = passageTitles(retriever.store), rerank, emptyContext = 'no-answer', extractive = false, ...chat } = opts;
   const maxTokens = chat.maxTokens ?? defaultReplyTokens(engine.model.config.blockSize);
-  const hits = rerank ? rerank.reranker.rerank(last.content, retriever.retrieve(last.content, { k: Math.max(k, rerank.candidates ?? 10), mode, filter, nprobe, dropFrameWords })).slice(0, k) : retriever.retrieve(last.content, { k, mode, filter, nprobe, dropFrameWords });
+  const hits = rerank ? rerank.reranker.rerank(last.content, retriever.retrieve(last.content, { k: Math.max(k, rerank.candidates ?? 10), mode, filter, nprobe, dropFrameWords }), titleOf).slice(0, k) : retriever.retrieve(last.content, { k, mode, filter, nprobe, dropFrameWords });
   const labelled = hits.map((c) => ({ chunk: c, passage: chunkPassage(c, sourceLabel, titleOf) }));
   const system = msgs[0]?.role === 'system' ? [msgs[0]] : [];
   const {

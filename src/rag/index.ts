@@ -9,6 +9,6 @@ export { chunkLines } from './lines.js';
 export { dictionaryQuestions, dictionaryDocs, factQueries, relevantIds, isRelevant, evaluateMode, recallAt, hitAt, ndcgAt, KNOWLEDGE_FAMILIES, type EvalQuestion, type ModeResult } from './evaluate.js';
 export { trainEmbedder, infoNCE, dictionaryPairs, type Pair, type ContrastiveOptions } from './contrastive.js';
 export { contextBlock, passagePrompt, parsePassagePrompt, passageTitleText, citedNumbers, stripCitations, saysNoAnswer, oneLine, NO_ANSWER, PASSAGES_HEADER, QUESTION_LABEL, type Passage } from './context.js';
-export { answerWithRetrieval, resolveCitations, fitPassages, passageSource, passageTitle, chunkPassage, formatCitations, type RagAnswer, type RagAnswerOptions, type Citation } from './generate.js';
+export { answerWithRetrieval, resolveCitations, fitPassages, passageSource, passageTitle, passageTitles, DICTIONARY_TITLES, chunkPassage, formatCitations, type RagAnswer, type RagAnswerOptions, type Citation } from './generate.js';
 export { measureEffect, measurePassagesFamily, lookupProbe, type LookupProbe, effectMarkdown, openDictionaryStore, indexDictionaryEntries, ExcludingRetriever, DICTIONARY_STORE_OPTIONS, type EffectRow, type EffectCell, type EffectOptions } from './effect.js';
 export { ModelReranker } from './rerank.js';

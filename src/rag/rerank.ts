@@ -6,6 +6,7 @@ import type { Tokenizer } from '../tokenizer/index.js';
 import { contextBlock, QUESTION_LABEL, type Passage } from './context.js';
 import { chunkPassage } from './generate.js';
 import type { RetrievedChunk } from './retrieve.js';
+import type { StoredChunk } from './store.js';
 
 /**
  * Rerank retrieved chunks by a chat model (docs/rag.md "Rerank"): the query likelihood
@@ -63,11 +64,11 @@ export class ModelReranker {
     return out;
   }
 
-  /** The chunks reordered by query likelihood, best first (ties keep the retriever's order); `score` becomes the log-likelihood. */
-  rerank<C extends RetrievedChunk>(question: string, chunks: readonly C[]): C[] {
+  /** The chunks reordered by query likelihood, best first (ties keep the retriever's order); `score` becomes the log-likelihood. `titleOf`: each chunk's title as the prompt will show it (generate.ts passageTitles; default none). */
+  rerank<C extends RetrievedChunk>(question: string, chunks: readonly C[], titleOf?: (c: StoredChunk) => string | undefined): C[] {
     const s = this.scores(
       question,
-      chunks.map((c) => chunkPassage(c)),
+      chunks.map((c) => chunkPassage(c, undefined, titleOf)),
     );
     return chunks
       .map((c, i) => ({ c, s: s[i], i }))

@@ -42,6 +42,12 @@ export interface StoreMeta {
   embeddingPath?: string;
   /** Where the `--tokenizer` that counted chunk tokens was loaded from (informational: lets a re-index reuse it). */
   tokenizerPath?: string;
+  /**
+   * How the store's chunks are titled in a context block (generate.ts passageTitles): "dictionary-entries"
+   * only in a store of the built-in dictionary's entries that rag/effect.ts built (set by
+   * `indexDictionaryEntries`, never by indexing files); absent: no titles.
+   */
+  titles?: string;
 }
 
 export interface FileRecord {
@@ -123,7 +129,7 @@ END;
 
 const META_KEYS: readonly (keyof StoreMeta)[] = ['embeddingModel', 'embeddingDim', 'tokenizerHash', 'chunkSize', 'chunkOverlap'];
 /** Recorded where given, never compared: where the settings were loaded from. */
-const INFO_KEYS = ['embeddingPath', 'tokenizerPath'] as const;
+const INFO_KEYS = ['embeddingPath', 'tokenizerPath', 'titles'] as const;
 
 /**
  * Lucene's default English stop words (EnglishAnalyzer.ENGLISH_STOP_WORDS_SET, which Anserini's
@@ -264,6 +270,7 @@ export class RagStore {
         chunkOverlap: Number(kv.get('chunkOverlap')),
         embeddingPath: kv.get('embeddingPath'),
         tokenizerPath: kv.get('tokenizerPath'),
+        titles: kv.get('titles'),
       };
       const want = opts.meta ?? {};
       const diffs = META_KEYS.filter((k) => want[k] !== undefined && String(want[k]) !== String(meta[k])).map((k) => `${k} is ${JSON.stringify(meta[k])} in the store, ${JSON.stringify(want[k])} here`);
@@ -287,6 +294,12 @@ export class RagStore {
       if ((e as { code?: string }).code === 'SQLITE_NOTADB') throw new GptforgeError('not a RAG store: the file is not an SQLite database (build one with: gptforge rag index --input <files|dirs|globs> --db <file>)', { file: path });
       throw e;
     }
+  }
+
+  /** Record one informational setting (never compared on open): `titles` (StoreMeta). One write transaction. */
+  setInfo(key: 'titles', value: string): void {
+    this.write(() => this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value));
+    this.meta[key] = value;
   }
 
   close(): void {

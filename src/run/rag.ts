@@ -4,6 +4,7 @@ import { BUILTIN_SOURCES } from '../data/sources.js';
 import { dictionaryPairs, trainEmbedder } from '../rag/contrastive.js';
 import { MeanPoolEmbedder, type Embedder } from '../rag/embed.js';
 import { chunkSizeWarning, contextNear, documentsAsFile, indexIngestFile, indexInputs, storeMetaFor, type IndexOptions, type IndexReport } from '../rag/indexer.js';
+import { passageTitles } from '../rag/generate.js';
 import { ModelReranker } from '../rag/rerank.js';
 import { Retriever, type RetrievalMode, type RetrievedChunk } from '../rag/retrieve.js';
 import { GPT } from '../model/gpt.js';
@@ -140,7 +141,7 @@ export function ragQuery(db: string, text: string, o: RagQueryOptions = {}): Ret
     if (!(model instanceof GPT)) throw new GptforgeError('--rerank needs a float (unquantized) checkpoint', { file: dir });
     const k = o.k ?? 5;
     const candidates = retriever.retrieve(text.trim(), { k: Math.max(k, o.rerankCandidates ?? 20), mode, nprobe: o.nprobe, filter, dropFrameWords: o.dropFrameWords });
-    return new ModelReranker(model, tok).rerank(text.trim(), candidates).slice(0, k);
+    return new ModelReranker(model, tok).rerank(text.trim(), candidates, passageTitles(store)).slice(0, k);
   } finally {
     store.close();
   }

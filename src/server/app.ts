@@ -18,7 +18,7 @@ import { ApiError, badRequest } from './errors.js';
 import { responseFormatConstraint } from './formats.js';
 import { ServerMetrics } from './metrics.js';
 import { REWARD_STAGE, type ServedModel } from './models.js';
-import { citationsJSON, emptyContextReply, ragReplyRoom, ragRequest, ServerRag, type RagContext } from './rag.js';
+import { citationsJSON, emptyContextReply, RagReplyStream, ragReplyRoom, ragReplyText, ragRequest, ServerRag, type RagContext } from './rag.js';
 import { Scheduler } from './scheduler.js';
 import { SSE_HEADERS, sseLine, sseTemplate } from './sse.js';
 import { isPublicWebPath } from './web.js';
@@ -538,7 +538,7 @@ export class GptforgeServer {
           const { calls, partial } = callsOf(r, controllers[i]);
           return {
             index: i,
-            message: { role: 'assistant', content: calls.length > 0 && r.text === '' ? null : r.text, refusal: null, ...(calls.length > 0 ? { tool_calls: calls } : {}), ...places[i].json(controllers[i].builtinCalls) },
+            message: { role: 'assistant', content: calls.length > 0 && r.text === '' ? null : rag ? ragReplyText(r.text) : r.text, refusal: null, ...(calls.length > 0 ? { tool_calls: calls } : {}), ...places[i].json(controllers[i].builtinCalls) },
             logprobs: logprobs ? { content: lps[i], refusal: null } : null,
             finish_reason: apiFinish(r, calls, partial),
             ...(controllers[i].hint ? { hint: controllers[i].hint } : {}),
@@ -557,6 +557,8 @@ export class GptforgeServer {
     };
     // a token's chunk without logprobs, stringified once (sse.ts): per token only its text is escaped
     const textLine = sseTemplate((index, content) => chunk([{ index, delta: { content }, logprobs: null, finish_reason: null }]));
+    // a RAG reply streams without the passages family's leading space (rag.ts ragReplyText)
+    const lead = rag ? new RagReplyStream() : null;
     const p = this.submit(m, rows, reply, (e) => {
       firstToken();
       // a built-in call that ran in this step: its own delta, after the text before it (a hidden
@@ -564,15 +566,16 @@ export class GptforgeServer {
       const ran = controllers[e.row].builtinCalls;
       const fresh = places[e.row].see(ran, e.text);
       if (fresh.length > 0) write(chunk([{ index: e.row, delta: { builtin_tool_calls: fresh.map((c, k) => ({ index: ran.length - fresh.length + k, ...c })) }, logprobs: null, finish_reason: null }]));
+      const text = lead ? lead.delta(e.row, e.text) : e.text;
       if (e.type === 'token') {
         const lp = logprobOfEvent(e);
-        if (e.text === '' && !lp) return;
+        if (text === '' && !lp) return;
         if (!logprobs) {
-          if (!reply.raw.destroyed) reply.raw.write(textLine(e.row, e.text));
-        } else write(chunk([{ index: e.row, delta: { content: e.text }, logprobs: { content: lp ? [lp] : [], refusal: null }, finish_reason: null }]));
+          if (!reply.raw.destroyed) reply.raw.write(textLine(e.row, text));
+        } else write(chunk([{ index: e.row, delta: { content: text }, logprobs: { content: lp ? [lp] : [], refusal: null }, finish_reason: null }]));
       } else {
         const { calls, partial } = callsOf(e.result, controllers[e.row]);
-        if (e.text !== '') write(chunk([{ index: e.row, delta: { content: e.text }, logprobs: logprobs ? { content: [], refusal: null } : null, finish_reason: null }]));
+        if (text !== '') write(chunk([{ index: e.row, delta: { content: text }, logprobs: logprobs ? { content: [], refusal: null } : null, finish_reason: null }]));
         if (calls.length > 0) write(chunk([{ index: e.row, delta: { tool_calls: calls.map((c, k) => ({ index: k, ...c })) }, logprobs: null, finish_reason: null }]));
         write(chunk([{ index: e.row, delta: {}, logprobs: null, finish_reason: apiFinish(e.result, calls, partial), ...(controllers[e.row].hint ? { hint: controllers[e.row].hint } : {}), ...(rag ? citationsJSON(e.result.text, rag) : {}) }]));
       }

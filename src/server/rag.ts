@@ -2,7 +2,7 @@ import type { Conversation } from '../data/conversation.js';
 import { ChatEngine } from '../infer/engine.js';
 import type { DecodingModel } from '../infer/pipeline.js';
 import { NO_ANSWER } from '../rag/context.js';
-import { chunkPassage, describeNoneFit, passageSource, replyRoom, resolveCitations, retrievalPrompt } from '../rag/generate.js';
+import { chunkPassage, describeNoneFit, passageSource, passageTitles, replyRoom, resolveCitations, retrievalPrompt } from '../rag/generate.js';
 import { Retriever, type RetrievedChunk } from '../rag/retrieve.js';
 import { chunkLines } from '../rag/lines.js';
 import { RagStore, type StoredChunk } from '../rag/store.js';
@@ -136,7 +136,7 @@ export class ServerRag {
       new ChatEngine(model, tok),
       msgs.slice(0, -1),
       last.content,
-      hits.map((c) => chunkPassage(c)),
+      hits.map((c) => chunkPassage(c, passageSource, passageTitles(this.store))),
       room,
       ask.emptyContext,
     );
@@ -173,6 +173,27 @@ export function emptyContextReply(reply: FastifyReply, o: { id: string; created:
   reply.raw.writeHead(200, SSE_HEADERS);
   reply.raw.end(`${events.map(sseLine).join('')}data: [DONE]\n\n`);
   return reply;
+}
+
+/**
+ * A RAG reply's text as the API shows it: without its leading whitespace. The passages family
+ * writes a quote with a leading space (context.ts quotedReply: the quote's first word is then
+ * the same token as in the passage); `ChatReply.text` and `chat --rag` drop it, and so does the
+ * server: `message.content` here, the streamed deltas through {@link RagReplyStream}.
+ */
+export function ragReplyText(text: string): string {
+  return text.trimStart();
+}
+
+/** Streamed deltas of a RAG reply, per choice, with the reply's leading whitespace dropped: a delta of whitespace only before any text becomes "" (the caller skips it), the first with text loses its leading part, later ones pass unchanged. Joined, the deltas are {@link ragReplyText} of the reply. */
+export class RagReplyStream {
+  private readonly started = new Set<number>();
+  delta(row: number, text: string): string {
+    if (this.started.has(row)) return text;
+    const shown = text.trimStart();
+    if (shown !== '') this.started.add(row);
+    return shown;
+  }
 }
 
 /** The "[n]" citations of a reply resolved against the passages shown: {citations, unresolved_citations}. */

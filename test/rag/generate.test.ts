@@ -9,12 +9,13 @@ import { GPT } from '../../src/model/gpt.js';
 import { ChatEngine } from '../../src/infer/engine.js';
 import { regexConstraint } from '../../src/infer/constrain/index.js';
 import { renderPrompt } from '../../src/data/chat.js';
-import { storeMetaFor, type IndexOptions } from '../../src/rag/indexer.js';
+import { documentsAsFile, indexIngestFile, storeMetaFor, type IndexOptions } from '../../src/rag/indexer.js';
 import { Retriever } from '../../src/rag/retrieve.js';
 import { RagStore } from '../../src/rag/store.js';
 import { indexLines } from './helpers.js';
 import { citedNumbers, contextBlock, NO_ANSWER, parsePassagePrompt, passagePrompt, saysNoAnswer, stripCitations } from '../../src/rag/context.js';
-import { answerWithRetrieval, defaultReplyTokens, extractiveConstraint, formatCitations, passageQuotes, passageSource, passageTitle, resolveCitations } from '../../src/rag/generate.js';
+import { answerWithRetrieval, defaultReplyTokens, DICTIONARY_TITLES, extractiveConstraint, extractiveGrammar, formatCitations, passageQuotes, passageSource, passageTitle, passageTitles, resolveCitations } from '../../src/rag/generate.js';
+import { DICTIONARY_STORE_OPTIONS, openDictionaryStore } from '../../src/rag/effect.js';
 import { dictionaryEntries } from '../../src/data/synthetic/passages.js';
 
 test('context block: numbered one-line passages with sources, parsed back; the question alone without passages', () => {
@@ -50,12 +51,33 @@ test('context block: a titled passage is "[n] title: (source) text", parsed back
   assert.deepEqual(parsePassagePrompt('Passages:\n[1] (a.md) b: (c) d\nQuestion: q')?.passages, [{ source: 'a.md', text: 'b: (c) d' }]);
 });
 
-test('passageTitle: a dictionary entry\'s word for the effect store\'s chunks (path "dictionary", line = entry number), none for other chunks', () => {
-  const e = dictionaryEntries().find((x) => x.word === 'water')!;
-  assert.equal(passageTitle({ path: 'dictionary', line: e.line }), 'water');
-  assert.equal(passageTitle({ path: 'notes/dictionary', line: e.line }), undefined);
-  assert.equal(passageTitle({ path: 'dictionary', line: undefined }), undefined);
-  assert.equal(passageTitle({ path: 'dictionary', line: 10 ** 9 }), undefined);
+test('passageTitle: a dictionary entry\'s word in the store rag/effect.ts builds (flagged titles: dictionary-entries, kept on reopening), none in a user store — even for a file at path "dictionary" with the same lines', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-titles-'));
+  try {
+    const e = dictionaryEntries().find((x) => x.word === 'water')!;
+    const built = openDictionaryStore(join(dir, 'dict.db'));
+    assert.equal(built.meta.titles, DICTIONARY_TITLES);
+    const [hit] = new Retriever(built).retrieve(e.text, { k: 1 });
+    assert.equal(hit.line, e.line);
+    assert.equal(passageTitle(hit, built), 'water');
+    assert.equal(passageTitles(built)(hit), 'water');
+    assert.equal(passageTitle({ path: 'dictionary', line: undefined }, built), undefined);
+    assert.equal(passageTitle({ path: 'dictionary', line: 10 ** 9 }, built), undefined);
+    built.close();
+    const reopened = RagStore.open(join(dir, 'dict.db'), { readonly: true });
+    assert.equal(passageTitle(hit, reopened), 'water', "the flag is the store's: kept on reopening");
+    reopened.close();
+    // a user's file indexed at path "dictionary", source "dictionary", the entries' own lines: untitled
+    const user = RagStore.open(join(dir, 'user.db'), { meta: storeMetaFor(DICTIONARY_STORE_OPTIONS) });
+    indexIngestFile(user, documentsAsFile('dictionary', [{ text: e.text, line: e.line }]), { ...DICTIONARY_STORE_OPTIONS, source: 'dictionary' });
+    const [own] = new Retriever(user).retrieve(e.text, { k: 1 });
+    assert.deepEqual([own.path, own.line], ['dictionary', e.line]);
+    assert.equal(user.meta.titles, undefined);
+    assert.equal(passageTitle(own, user), undefined);
+    user.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('citations: [1], [2, 3] and [1][2] parsed in order of first use, stripped for checkers; "the passages don\'t say" recognised', () => {
@@ -335,4 +357,27 @@ test('extractive decoding: a random model\'s reply is "The passages don\'t say."
       assert.ok(!(k.advanceBytes(new TextEncoder().encode(bad)) && k.isComplete()), bad);
     }
   });
+});
+
+test("extractive grammar: the same language as passageQuotes lists (every quote of every sentence, with its [n]), at a size linear in a sentence's length", () => {
+  const passages = [{ text: "Cats purr and chase mice. A cat's well-known nap: long." }, { text: 'Dogs bark at night. Dogs bark.' }];
+  const c = extractiveConstraint(tok, passages);
+  const accepts = (s: string): boolean => {
+    const k = c.clone() as typeof c;
+    return k.advanceBytes(new TextEncoder().encode(s)) && k.isComplete();
+  };
+  passages.forEach((p, i) => {
+    const quotes = passageQuotes(p.text);
+    assert.ok(quotes.length >= 6, `${quotes.length} quotes`);
+    for (const q of quotes) assert.ok(accepts(` ${q} [${i + 1}].`), q);
+    // a quote with the other passage's number, or a span that stops before the sentence's end, or starts inside a word
+    for (const q of quotes) assert.ok(!accepts(` ${q} [${2 - i}].`) || passageQuotes(passages[1 - i].text).includes(q), `${q} [${2 - i}]`);
+  });
+  for (const bad of [' Cats purr [1].', ' purr and chase [1].', ' s well-known nap: long [1].', ' known nap: long [1].', ' Dogs bark at night. Dogs bark [2].', ' at night [1].']) assert.ok(!accepts(bad), bad);
+  assert.ok(accepts(' well-known nap: long [1].'));
+  // size: four times the words, about four times the grammar (listing every suffix would be sixteen)
+  const words = 'the river runs past an old stone mill where children play under tall green trees and birds sing'.split(' ');
+  const size = (n: number): number => JSON.stringify([...extractiveGrammar([{ text: `${Array.from({ length: n }, (_, i) => words[(i * 7) % words.length]).join(' ')}.` }]).rules]).length;
+  const ratio = size(400) / size(100);
+  assert.ok(ratio < 6, `grammar grows ${ratio.toFixed(1)}× for 4× the words`);
 });

@@ -284,6 +284,35 @@ export function passagesReferences(prompt: string): { n: number; reply: string }
   return parsed.passages.flatMap((p, i) => (holdsAnswer(p.text, q.word, facts) ? [{ n: i + 1, reply: quotedReply(groundedAnswer(question, p.text, i + 1)) }] : []));
 }
 
+/** The entry question's template: "Which passage is the entry for regret?" (see {@link entryConversation}). */
+export function entryQuestion(word: string): string {
+  return `Which passage is the entry for ${word}?`;
+}
+
+/**
+ * The "which passage is the asked word's entry?" task, made from a passages prompt: the same
+ * passages, the question replaced by {@link entryQuestion} of its word, and the reply the
+ * number of the first passage whose title is that word (" [2]."), or NO_ANSWER when no
+ * passage is titled with it. It trains, alone, the decision the passages reply hinges on —
+ * "is the asked word's entry shown?" — as a match of the question's word against the title
+ * after each "[n]" (docs/journal/rag.md "Sixteenth attempt"). Its refusal is the family's own
+ * sentence, so "no title matches" and "The passages don't say." are one reply in both tasks.
+ * Undefined when the prompt is not a passages prompt over a definitions, kinds or synonyms
+ * question.
+ */
+export function entryConversation(prompt: string): { messages: [{ role: 'user'; content: string }, { role: 'assistant'; content: string }] } | undefined {
+  const parsed = parsePassagePrompt(prompt);
+  const word = parsed && parseQuestion(parsed.question)?.word;
+  if (!parsed || word === undefined) return undefined;
+  const n = parsed.passages.findIndex((p) => p.title?.toLowerCase() === word.toLowerCase()) + 1;
+  return {
+    messages: [
+      { role: 'user', content: passagePrompt(entryQuestion(word), parsed.passages) },
+      { role: 'assistant', content: n > 0 ? quotedReply(`[${n}].`) : NO_ANSWER },
+    ],
+  };
+}
+
 /** The asked word of a passages prompt (the split item); undefined when it is not one. */
 export function passagesItem(prompt: string): string | undefined {
   const parsed = parsePassagePrompt(prompt);
