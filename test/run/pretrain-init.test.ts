@@ -22,9 +22,12 @@ test('runPretrain initFrom: a curriculum phase starts from another run’s weigh
   try {
     // phase 1: 6 steps
     const a = resolvePreset(writeTinyPreset(join(root, 'in')), { run: join(root, 'a'), maxSteps: 6, checkpointEvery: 1 });
-    const stop = new AbortController();
-    stop.abort();
-    const a1 = await runPretrain(a.runDir, a.preset, { presetFile: a.file, quiet: true, signal: stop.signal });
+    // a signal aborted once the runner has started stops it after one step (one aborted before would reject)
+    const stopAtStart = (): { signal: AbortSignal; log: (l: string) => void } => {
+      const ac = new AbortController();
+      return { signal: ac.signal, log: (l) => (l.startsWith('pretrain: ') ? ac.abort() : undefined) };
+    };
+    const a1 = await runPretrain(a.runDir, a.preset, { presetFile: a.file, quiet: true, ...stopAtStart() });
     const w1 = loadCheckpoint(a1.checkpoint!).weights;
     const a6 = await runPretrain(a.runDir, a.preset, { presetFile: a.file, quiet: true });
     assert.equal(a6.step, 6);
@@ -35,7 +38,17 @@ test('runPretrain initFrom: a curriculum phase starts from another run’s weigh
     mkdirSync(b.runDir, { recursive: true });
     copyFileSync(runLayout(a.runDir).tokenizer, runLayout(b.runDir).tokenizer);
     const lines: string[] = [];
-    const b1 = await runPretrain(b.runDir, b.preset, { presetFile: b.file, quiet: true, signal: stop.signal, initFrom: a.runDir, log: (l) => lines.push(l) });
+    const stopB = stopAtStart();
+    const b1 = await runPretrain(b.runDir, b.preset, {
+      presetFile: b.file,
+      quiet: true,
+      signal: stopB.signal,
+      initFrom: a.runDir,
+      log: (l) => {
+        lines.push(l);
+        stopB.log(l);
+      },
+    });
     assert.equal(b1.step, 1, 'the new phase counts its own steps');
     assert.ok(lines.some((l) => l.startsWith('pretrain: starting from the weights of')));
     const wb = loadCheckpoint(b1.checkpoint!).weights;

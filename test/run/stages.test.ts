@@ -6,16 +6,24 @@ import { join } from 'node:path';
 import { resolvePreset, runEval, runLayout, runPipeline, runPretrain } from '../../src/index.js';
 import { writeTinyPreset } from '../cli/fixture.js';
 
-test('stage runners from library code: an aborted signal stops pretraining after one step with a checkpoint, no signal handler installed, no exit; resume; eval; the pipeline stops at the stage', async () => {
+test('stage runners from library code: a signal aborted once training has begun stops pretraining after one step with a checkpoint, no signal handler installed, no exit; resume; eval; the pipeline stops at the stage', async () => {
   const root = mkdtempSync(join(tmpdir(), 'gf-stages-'));
   const sigint = process.listenerCount('SIGINT');
   try {
     const { runDir, preset, file } = resolvePreset(writeTinyPreset(join(root, 'in')), { run: join(root, 'run'), maxSteps: 3 });
-    assert.throws(() => resolvePreset(file, { maxSteps: 2.5 }), /--max-steps must be a positive whole number/);
+    assert.throws(() => resolvePreset(file, { maxSteps: 2.5 }), /maxSteps must be a positive whole number/);
     const lines: string[] = [];
+    // aborted after the runner's start (a signal aborted before it rejects with nothing written: stage-loop-options.test)
     const ac = new AbortController();
-    ac.abort();
-    const r = await runPretrain(runDir, preset, { presetFile: file, quiet: true, signal: ac.signal, log: (l) => lines.push(l) });
+    const r = await runPretrain(runDir, preset, {
+      presetFile: file,
+      quiet: true,
+      signal: ac.signal,
+      log: (l) => {
+        lines.push(l);
+        if (/^pretrain: .*M parameters/.test(l)) ac.abort();
+      },
+    });
     assert.equal(r.interrupted, true);
     assert.equal(r.step, 1);
     assert.ok(r.checkpoint && existsSync(join(r.checkpoint, 'model.safetensors')));
@@ -42,7 +50,17 @@ test('stage runners from library code: an aborted signal stops pretraining after
     // the pipeline calls the runners: an aborted signal ends it after stage 1 with nothing later run
     const p = resolvePreset(file, { run: join(root, 'p'), maxSteps: 2 });
     const logged: string[] = [];
-    const pr = await runPipeline(p.runDir, p.preset, { presetFile: file, quiet: true, samples: false, signal: ac.signal, log: (s) => logged.push(s) });
+    const ac2 = new AbortController();
+    const pr = await runPipeline(p.runDir, p.preset, {
+      presetFile: file,
+      quiet: false, // the stages' lines reach \`log\` only when not quiet
+      samples: false,
+      signal: ac2.signal,
+      log: (s) => {
+        logged.push(s);
+        if (/^pretrain: .*M parameters/.test(s)) ac2.abort();
+      },
+    });
     assert.equal(pr.interrupted, true);
     assert.deepEqual(
       pr.timings.map((t) => t.stage),
