@@ -321,8 +321,21 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
   // another starting model's samples are other comparisons: cached apart
   const dir = from === 'sft' ? runLayout(runDir).comparisons : `${runLayout(runDir).comparisons}-${from}`;
   const paths = { train: join(dir, 'train.jsonl'), val: join(dir, 'val.jsonl'), valClean: join(dir, 'val.clean.jsonl') };
-  if (!o.fresh && Object.values(paths).every((p) => existsSync(p))) {
-    log(`rm: reusing the simulated comparisons in ${dir} (--fresh to re-sample)`);
+  // the labelers' e_j is applied when the comparisons are sampled: a cache ranked at another
+  // noise is not this run's (--noise would do nothing), so it is made again. A cache from
+  // before this file was written counts as made at the preset's noise.
+  const settingsPath = join(dir, 'settings.json');
+  const wantNoise = o.noise ?? cfg.comparisons.noise;
+  const cachedNoise = (): number => {
+    if (!existsSync(settingsPath)) return cfg.comparisons.noise;
+    const n = (JSON.parse(readFileSync(settingsPath, 'utf8')) as { noise?: unknown }).noise;
+    return typeof n === 'number' ? n : cfg.comparisons.noise;
+  };
+  const cached = Object.values(paths).every((p) => existsSync(p));
+  const staleNoise = cached && !o.fresh ? cachedNoise() : wantNoise;
+  if (staleNoise !== wantNoise) log(`rm: the simulated comparisons in ${dir} were ranked at noise ${staleNoise}, not ${wantNoise}: re-sampling them`);
+  if (!o.fresh && cached && staleNoise === wantNoise) {
+    log(`rm: reusing the simulated comparisons in ${dir}, ranked at noise ${wantNoise} (--fresh to re-sample)`);
     // our own files: a line an older version wrote and the reader now refuses is skipped, not
     // fatal. (Files from before ties have no "tiers": they read as strict orders, as written.)
     const read = (f: string): Ranking[] => {
@@ -365,6 +378,7 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
   writeRankings(paths.train, train.noisy);
   writeRankings(paths.val, val.noisy);
   writeRankings(paths.valClean, val.clean);
+  atomicWriteFile(settingsPath, `${JSON.stringify({ noise })}\n`);
   const contrast = [...extraContrasts(c, noise, runPresetFile(runDir), log), ...sampledContrastRankings({ runDir, dir, comparisons: c, from, noise, fresh: o.fresh ?? false, quiet: o.quiet, log })];
   const ct = train.contrast;
   if (ct.pairs > 0) log(`rm: ${ct.pairs} correctness-contrast pairs among the training rankings (from samples made right ${ct.madeRight}, made wrong ${ct.madeWrong}; from demonstrations ${ct.fromDemonstration})`);
