@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { checkOnBad } from '../data/jsonl.js';
-import { checkSettings } from './stage-options.js';
+import { checkSettings, warnSkips } from './stage-options.js';
 import { join } from 'node:path';
 import { renderForReward, type OnBad } from '../data/chat.js';
 import { rubricScore } from '../data/labelers.js';
@@ -33,6 +33,8 @@ export interface RunRmOptions extends StageRunOptions {
   onBad?: OnBad;
   /** Simulated labelers' error rate per adjacent comparison. */
   noise?: number;
+  /** Warnings: each line of `rankings` skipped (onBad skip) with its file, line and reason; default `log`. */
+  onWarning?(line: string): void;
   /** Overrides `rm.contrastFraction` (the CLI's `--contrast-fraction`): the share of every batch drawn from the contrast pairs; errors name the flag. */
   contrastFraction?: number;
   /** The stage the reward model starts from (and whose samples the simulated labelers rank), `<run>/<from>` (default `sft`): e.g. `sft-lora`. */
@@ -313,7 +315,19 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
   checkOnBad(onBad);
   const files = o.rankings ?? [];
   if (files.length > 0) {
-    const all = files.flatMap((f) => readPreferencesJSONL(f, { onBad }).rankings);
+    const warn = o.onWarning ?? log;
+    const all = files.flatMap((f) => {
+      const r = readPreferencesJSONL(f, { onBad });
+      // as dpo and sft do: a skip is counted and named, never silent
+      if (r.skipped.length > 0)
+        warnSkips(
+          'rm',
+          `skipped ${r.skipped.length} line${r.skipped.length === 1 ? '' : 's'} of ${f}`,
+          r.skipped.map((x) => x.reason),
+          warn,
+        );
+      return r.rankings;
+    });
     const isVal = (r: Ranking): boolean => isHeldOut(r.prompt);
     return { train: all.filter((r) => !isVal(r)), contrast: [], val: all.filter(isVal), valClean: null };
   }
