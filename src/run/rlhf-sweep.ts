@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DECIDABLE_FAMILIES } from '../data/decidable.js';
 import { barChartSVG } from '../eval/chart.js';
@@ -115,6 +115,25 @@ function prepareCell(runDir: string, cellDir: string, rate: number): void {
 
 function readState(file: string, rate: number): CellState {
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as CellState) : { writerErrorRate: rate, done: [] };
+}
+
+/**
+ * The e_w of every finished cell under `<run>/rlhf-sweep/` (all steps done, eval.json written):
+ * a sweep given some rates still tables the cells an earlier sweep finished.
+ */
+function finishedRates(runDir: string): number[] {
+  const dir = join(runDir, 'rlhf-sweep');
+  if (!existsSync(dir)) return [];
+  const out: number[] = [];
+  for (const name of readdirSync(dir)) {
+    const m = /^ew-(.+)$/.exec(name);
+    if (!m) continue;
+    const rate = Number(m[1]);
+    const cellDir = join(dir, name);
+    if (!Number.isFinite(rate) || !existsSync(runLayout(cellDir).evalJson)) continue;
+    if (readState(join(cellDir, 'sweep-state.json'), rate).done.length === STEPS.length) out.push(rate);
+  }
+  return out;
 }
 
 /** Greedy accuracy of one eval-table column over some families (the multiplication row left out: it repeats arithmetic). */
@@ -258,13 +277,25 @@ export async function runRlhfSweep(runDir: string, o: RlhfSweepOptions = {}): Pr
     // the table so far, after every cell: a long sweep shows its progress
     atomicWriteFile(join(runDir, 'rlhf-sweep.json'), JSON.stringify({ rates, rows }, null, 2) + '\n');
   }
+  // cells an earlier sweep finished (other --sweep-rates) are tabled too, read back and named as such
+  const given = new Set(rates);
+  const earlierRates = finishedRates(runDir)
+    .filter((r) => !given.has(r))
+    .sort((a, b) => a - b);
+  for (const rate of earlierRates) {
+    const cellDir = join(runDir, 'rlhf-sweep', `ew-${rate}`);
+    rows.push(...cellRows(cellDir, readState(join(cellDir, 'sweep-state.json'), rate)));
+  }
+  if (earlierRates.length > 0) log(`rlhf-sweep: also tabling the cells an earlier sweep finished: e_w ${earlierRates.join(', ')}`);
   // cells run in the order given (the defaults' cell first, say); the table reads by e_w
   rows.sort((a, b) => a.writerErrorRate - b.writerErrorRate);
+  atomicWriteFile(join(runDir, 'rlhf-sweep.json'), JSON.stringify({ rates, earlierRates, rows }, null, 2) + '\n');
   const markdown = [
     `## RLHF sweep: demonstration writers' error rate e_w (run ${runDir})`,
     '',
     sweepMarkdown(rows),
     '',
+    ...(earlierRates.length > 0 ? [`Cells: e_w ${[...rates].sort((a, b) => a - b).join(', ')} from this sweep's --sweep-rates; e_w ${earlierRates.join(', ')} finished by an earlier sweep, read back from rlhf-sweep/ew-<e_w>/.`, ''] : []),
     'Held-out accuracy: greedy, the eval split. Win rate: rubric-judged against fresh SFT samples, ties half; "− SFT\'s own" subtracts the SFT row\'s win rate against the same reference samples (points), the paired comparison. RM accuracy: noise-free held-out pairs (src/data/decidable.ts). KL: Σ log π − log π_SFT over sampled tokens per reply on held-out prompts (best-of-N: log N − (N−1)/N). Diversity: distinct-2 (higher is more diverse) and self-BLEU-4 (lower is more diverse) over N samples per prompt. PPO and GRPO are the updates kept by early stopping on the validation split. Chart: rlhf-sweep.svg.',
   ].join('\n');
   atomicWriteFile(join(runDir, 'rlhf-sweep.md'), markdown + '\n');

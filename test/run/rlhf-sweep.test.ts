@@ -107,3 +107,21 @@ test('rlhf sweep: a bad rate and a run without a base model are refused by name'
   assert.match(sweepMarkdown(rows), /^\| e_w \| method/);
   assert.match(sweepChart(rows), /<svg/);
 });
+
+// newcomer29: --sweep-rates 0.25 then --sweep-rates 0.1 tabled only 0.1, the finished 0.25 cell left out
+test('rlhf sweep: the table also holds the cells an earlier sweep finished, named as such; an unfinished cell is left out', async () => {
+  const run = sweepRun([0.1, 0.25]);
+  // a cell begun but not finished is not tabled
+  mkdirSync(join(run, 'rlhf-sweep', 'ew-0.5'), { recursive: true });
+  writeFileSync(join(run, 'rlhf-sweep', 'ew-0.5', 'sweep-state.json'), JSON.stringify({ writerErrorRate: 0.5, done: ['sft'] }));
+  const lines: string[] = [];
+  const r = await runRlhfSweep(run, { rates: [0.1], log: (l) => lines.push(l) });
+  assert.deepEqual([...new Set(r.rows.map((x) => x.writerErrorRate))], [0.1, 0.25]);
+  assert.ok(lines.includes('rlhf-sweep: also tabling the cells an earlier sweep finished: e_w 0.25'), lines.join('\n'));
+  const md = readFileSync(join(run, 'rlhf-sweep.md'), 'utf8');
+  assert.match(md, /\| 0\.25 \| PPO \|/);
+  assert.match(md, /e_w 0\.1 from this sweep's --sweep-rates; e_w 0\.25 finished by an earlier sweep/);
+  const json = JSON.parse(readFileSync(join(run, 'rlhf-sweep.json'), 'utf8'));
+  assert.deepEqual(json.earlierRates, [0.25]);
+  assert.equal(json.rows.length, r.rows.length);
+});
