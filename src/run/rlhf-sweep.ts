@@ -90,27 +90,48 @@ interface CellState {
   kl?: Record<string, number>;
 }
 
-/** The sub-run of one cell: the run's preset with e_w set, its tokenizer, its base model linked. */
-function prepareCell(runDir: string, cellDir: string, rate: number): void {
+/** The preset paths (`rm.comparisons.prompts`, …) whose values differ between two JSON values. */
+function differingKeys(a: unknown, b: unknown, path = ''): string[] {
+  const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (!isObj(a) || !isObj(b)) return JSON.stringify(a) === JSON.stringify(b) ? [] : [path || '(the whole preset)'];
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+  return keys.flatMap((k) => differingKeys(a[k], b[k], path ? `${path}.${k}` : k));
+}
+
+/**
+ * The sub-run of one cell: the run's preset with e_w set, its tokenizer, its base model linked.
+ * A cell's preset is written once, when the cell is made; where the run's preset has changed
+ * since, the cell keeps its own (its finished steps were made with it) and `log` names the keys.
+ */
+function prepareCell(runDir: string, cellDir: string, rate: number, log: (line: string) => void): void {
   mkdirSync(cellDir, { recursive: true });
   const layout = runLayout(runDir);
   const cell = runLayout(cellDir);
-  if (!existsSync(cell.preset)) {
-    const preset = runPreset(runDir);
-    if (!preset.sft || !preset.rm || !preset.rl || !preset.dpo) throw new GptforgeError(`the RLHF sweep needs a preset with sft, rm, rl and dpo sections ("${preset.name}" lacks one)`, { file: layout.preset });
-    preset.sft.mixture = { ...preset.sft.mixture, writerErrorRate: rate };
-    // early stopping in every cell, on the preset's validation split or a small one
-    preset.rl.validation ??= { prompts: 16 };
-    if (!(preset.rl.train.evalEvery > 0)) preset.rl.train = { ...preset.rl.train, evalEvery: Math.max(1, Math.floor(preset.rl.train.maxSteps / 4)) };
-    // no SFT loss mixed into RL (PPO-ptx): in a cell the SFT data are the writers' demonstrations,
-    // a share e_w of them spoilt, so the mix would train the policy back towards the very
-    // mistakes the comparisons teach it to avoid (measured at e_w = 0.25: RM score 0.37 → 1.11
-    // over 32 updates without it; docs/rlhf.md)
-    preset.rl.config = { ...preset.rl.config, ptxCoef: 0 };
-    atomicWriteFile(cell.preset, JSON.stringify(preset, null, 2) + '\n');
+  const preset = cellPreset(runDir, rate);
+  if (!existsSync(cell.preset)) atomicWriteFile(cell.preset, JSON.stringify(preset, null, 2) + '\n');
+  else {
+    const keys = differingKeys(JSON.parse(readFileSync(cell.preset, 'utf8')), preset);
+    if (keys.length > 0) log(`rlhf-sweep: warning: the run's preset has changed since cell ${cellDir} was made (${keys.join(', ')}); the cell keeps its own ${cell.preset} — edit that, or remove ${cellDir} to remake the cell from the run's preset`);
   }
   if (!existsSync(cell.tokenizer)) atomicWriteFile(cell.tokenizer, readFileSync(layout.tokenizer, 'utf8'));
   if (!existsSync(cell.stage('base'))) symlinkSync(resolve(layout.stage('base')), cell.stage('base'), 'dir');
+}
+
+/** A cell's preset: the run's, with e_w set, RL early stopping on and no SFT loss mixed into RL. */
+function cellPreset(runDir: string, rate: number): ReturnType<typeof runPreset> {
+  const layout = runLayout(runDir);
+  const preset = runPreset(runDir);
+  if (!preset.sft || !preset.rm || !preset.rl || !preset.dpo) throw new GptforgeError(`the RLHF sweep needs a preset with sft, rm, rl and dpo sections ("${preset.name}" lacks one)`, { file: layout.preset });
+  preset.sft.mixture = { ...preset.sft.mixture, writerErrorRate: rate };
+  // early stopping in every cell, on the preset's validation split or a small one
+  preset.rl.validation ??= { prompts: 16 };
+  if (!(preset.rl.train.evalEvery > 0)) preset.rl.train = { ...preset.rl.train, evalEvery: Math.max(1, Math.floor(preset.rl.train.maxSteps / 4)) };
+  // no SFT loss mixed into RL (PPO-ptx): in a cell the SFT data are the writers' demonstrations,
+  // a share e_w of them spoilt, so the mix would train the policy back towards the very
+  // mistakes the comparisons teach it to avoid (measured at e_w = 0.25: RM score 0.37 → 1.11
+  // over 32 updates without it; docs/rlhf.md)
+  preset.rl.config = { ...preset.rl.config, ptxCoef: 0 };
+  return preset;
 }
 
 function readState(file: string, rate: number): CellState {
@@ -240,7 +261,7 @@ export async function runRlhfSweep(runDir: string, o: RlhfSweepOptions = {}): Pr
   const log = o.log ?? (() => undefined);
   const rows: SweepRow[] = [];
   const common = { quiet: o.quiet, signal: o.signal, log: o.log };
-  for (const rate of rates) prepareCell(runDir, join(runDir, 'rlhf-sweep', `ew-${rate}`), rate);
+  for (const rate of rates) prepareCell(runDir, join(runDir, 'rlhf-sweep', `ew-${rate}`), rate, log);
   log(sweepEstimateText(runDir, rates));
   for (const [i, rate] of rates.entries()) {
     const cellDir = join(runDir, 'rlhf-sweep', `ew-${rate}`);

@@ -449,7 +449,17 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   if (mix && contrast!.rendered.length === 0) throw new GptforgeError('rm.contrastFraction is set but there are no contrast pairs to mix in (set rm.comparisons.contrastPrompts or rm.comparisons.sampledContrasts)', { file: runPresetFile(runDir), field: 'rm.contrastFraction' });
   const val = renderRankings(tok, data.val, L);
   const valClean = data.valClean ? renderRankings(tok, data.valClean, L) : null;
-  if (train.rendered.length === 0) throw new GptforgeError(`no usable rankings to train the reward model on${train.tied > 0 ? ` (${train.tied} had all their replies tied)` : ''}`);
+  if (train.rendered.length === 0) {
+    const tiedText = train.tied > 0 ? ` (${train.tied} had all their replies tied)` : '';
+    if ((o.rankings ?? []).length > 0) throw new GptforgeError(`no usable rankings to train the reward model on in ${o.rankings!.join(', ')}${tiedText}: a ranking needs two replies in different tiers`, { file: o.rankings![0] });
+    // simulated: name the cache and the preset key that makes more of them (a sweep cell is its
+    // own run with its own preset.json: an edit to the parent run's preset does not reach it)
+    const dir = from === 'sft' ? runLayout(runDir).comparisons : `${runLayout(runDir).comparisons}-${from}`;
+    throw new GptforgeError(`no usable rankings to train the reward model on${tiedText}: the simulated comparisons in ${dir} give no pair with a preference; raise rm.comparisons.prompts (or k, temperature; or set contrastPrompts or demonstrations) in this run's preset, then re-sample them with --fresh`, {
+      file: runPresetFile(runDir),
+      field: 'rm.comparisons.prompts',
+    });
+  }
   const dropped = train.dropped + val.dropped + (contrast?.dropped ?? 0);
   const tied = train.tied + val.tied + (contrast?.tied ?? 0);
   log(

@@ -125,3 +125,19 @@ test('rlhf sweep: the table also holds the cells an earlier sweep finished, name
   assert.deepEqual(json.earlierRates, [0.25]);
   assert.equal(json.rows.length, r.rows.length);
 });
+
+// newcomer29: an edit to the run's preset did not reach an existing cell, and nothing said so
+test('rlhf sweep: a run preset changed since a cell was made is named, key by key; the cell keeps its own preset', async () => {
+  const run = sweepRun([0.25]);
+  await runRlhfSweep(run, { rates: [0.25] });
+  const cellPreset = join(run, 'rlhf-sweep', 'ew-0.25', 'preset.json');
+  const before = readFileSync(cellPreset, 'utf8');
+  const preset = JSON.parse(readFileSync(join(run, 'preset.json'), 'utf8'));
+  preset.rm.comparisons.prompts += 7;
+  writeFileSync(join(run, 'preset.json'), JSON.stringify(preset));
+  const lines: string[] = [];
+  await runRlhfSweep(run, { rates: [0.25], log: (l) => lines.push(l) });
+  const warning = lines.find((l) => l.startsWith('rlhf-sweep: warning:')) ?? '';
+  assert.match(warning, /the run's preset has changed since cell .*ew-0\.25 was made \(rm\.comparisons\.prompts\); the cell keeps its own .*ew-0\.25\/preset\.json/, lines.join('\n'));
+  assert.equal(readFileSync(cellPreset, 'utf8'), before);
+});

@@ -165,3 +165,18 @@ test('rm: --noise other than the cached comparisons re-samples them (the cache r
     again.join('\n'),
   );
 });
+
+// newcomer29: "no usable rankings … (6 had all their replies tied)" named neither the run nor the key
+test('rm: simulated comparisons with no preference name the run preset, rm.comparisons.prompts and the cache', async (t) => {
+  const runDir = tinyRun();
+  t.after(() => rmSync(runDir, { recursive: true, force: true }));
+  const file = join(runDir, 'preset.json');
+  const preset = JSON.parse(readFileSync(file, 'utf8'));
+  // a random model's samples with no contrast pairs: every ranking tied
+  preset.rm = { comparisons: { prompts: 4, valPrompts: 2, k: 2, noise: 0, temperature: 1, maxTokens: 8, seed: 1 }, rankingsPerBatch: 2, train: train(1) };
+  writeFileSync(file, JSON.stringify(preset));
+  await assert.rejects(
+    runRm(runDir, { quiet: true }),
+    (e: Error & { file?: string; field?: string }) => e.file === file && e.field === 'rm.comparisons.prompts' && /had all their replies tied\): the simulated comparisons in .*comparisons give no pair with a preference; raise rm\.comparisons\.prompts/.test(e.message) && /--fresh/.test(e.message),
+  );
+});
