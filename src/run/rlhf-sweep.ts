@@ -250,9 +250,16 @@ export function sweepChart(rows: readonly SweepRow[]): string {
   );
 }
 
+/** A stopped sweep's result: the table of the cells finished so far, or no table (not an empty one) when none is. */
+function interruptedResult(rows: SweepRow[]): { rows: SweepRow[]; markdown: string; interrupted: boolean } {
+  return { rows, markdown: rows.length > 0 ? sweepMarkdown(rows) : '', interrupted: true };
+}
+
 /**
  * Run (or continue) the sweep. @throws GptforgeError when the run has no base model or its
  * preset lacks a stage; a stage's own errors as its runner throws them.
+ * @returns the rows and the markdown table; when `signal` stopped it (`interrupted`), the table
+ *   of the cells finished so far, or '' when none is (a rerun continues: `sweep-state.json`).
  */
 export async function runRlhfSweep(runDir: string, o: RlhfSweepOptions = {}): Promise<{ rows: SweepRow[]; markdown: string; interrupted: boolean }> {
   const rates = o.rates ?? [0, 0.1, 0.25, 0.5];
@@ -270,7 +277,7 @@ export async function runRlhfSweep(runDir: string, o: RlhfSweepOptions = {}): Pr
     log(`rlhf-sweep: cell ${i + 1}/${rates.length} (e_w = ${rate})${st.done.length === STEPS.length ? ': done, read back' : st.done.length > 0 ? `: resuming after ${st.done.join(', ')}` : ''}`);
     for (const step of STEPS) {
       if (st.done.includes(step)) continue;
-      if (o.signal?.aborted) return { rows, markdown: sweepMarkdown(rows), interrupted: true };
+      if (o.signal?.aborted) return interruptedResult(rows);
       const t0 = performance.now();
       let r: { interrupted?: boolean } | undefined;
       if (step === 'sft') log(sftReport((r = await runSft(cellDir, common)), { chart: false }));
@@ -289,7 +296,7 @@ export async function runRlhfSweep(runDir: string, o: RlhfSweepOptions = {}): Pr
           st.kl[name] = sampledKL(m.model, sft.model, sft.tok, prompts, { tools: defaultTools(), maxTokens, seed: 4711 });
         }
       }
-      if (r && r.interrupted) return { rows, markdown: sweepMarkdown(rows), interrupted: true };
+      if (r && r.interrupted) return interruptedResult(rows);
       st.done.push(step);
       atomicWriteFile(stateFile, JSON.stringify(st, null, 2) + '\n');
       log(`rlhf-sweep: e_w ${rate}: ${step} done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);

@@ -141,3 +141,14 @@ test('rlhf sweep: a run preset changed since a cell was made is named, key by ke
   assert.match(warning, /the run's preset has changed since cell .*ew-0\.25 was made \(rm\.comparisons\.prompts\); the cell keeps its own .*ew-0\.25\/preset\.json/, lines.join('\n'));
   assert.equal(readFileSync(cellPreset, 'utf8'), before);
 });
+
+// newcomer29: Ctrl-C before any cell finished printed an empty table
+test('rlhf sweep: stopped before any cell finished, it returns no table (not an empty one)', async () => {
+  const run = sweepRun([]);
+  const ac = new AbortController();
+  ac.abort();
+  const r = await runRlhfSweep(run, { rates: [0], signal: ac.signal });
+  assert.equal(r.interrupted, true);
+  assert.deepEqual(r.rows, []);
+  assert.equal(r.markdown, '');
+});
