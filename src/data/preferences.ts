@@ -241,7 +241,8 @@ function validateRanking(obj: unknown, where: ErrorLocation = {}): Ranking {
     completions = [o.chosen as Completion, o.rejected as Completion];
     fields = ['chosen', 'rejected'];
   } else {
-    if (!Array.isArray(o.completions)) fail('missing completions (a list, best first)', where, 'completions');
+    if (o.completions === undefined) fail('missing completions (a list, best first)', where, 'completions');
+    if (!Array.isArray(o.completions)) fail(`completions must be a list (best first), got ${describe(o.completions)}`, where, 'completions');
     completions = o.completions as Completion[];
     fields = completions.map((_, i) => `completions[${i}]`);
     if (completions.length < 2) fail(`a ranking needs at least two completions, got ${completions.length}`, where, 'completions');
