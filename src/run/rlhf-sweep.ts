@@ -107,10 +107,16 @@ function prepareCell(runDir: string, cellDir: string, rate: number, log: (line: 
   mkdirSync(cellDir, { recursive: true });
   const layout = runLayout(runDir);
   const cell = runLayout(cellDir);
-  const preset = cellPreset(runDir, rate);
-  if (!existsSync(cell.preset)) atomicWriteFile(cell.preset, JSON.stringify(preset, null, 2) + '\n');
+  if (!existsSync(cell.preset)) atomicWriteFile(cell.preset, JSON.stringify(cellPreset(runDir, rate), null, 2) + '\n');
   else {
-    const keys = differingKeys(JSON.parse(readFileSync(cell.preset, 'utf8')), preset);
+    // a run preset that can no longer make a cell (a section removed) does not stop the made ones
+    let now: ReturnType<typeof runPreset> | null = null;
+    try {
+      now = cellPreset(runDir, rate);
+    } catch {
+      now = null;
+    }
+    const keys = now ? differingKeys(JSON.parse(readFileSync(cell.preset, 'utf8')), now) : [];
     if (keys.length > 0) log(`rlhf-sweep: warning: the run's preset has changed since cell ${cellDir} was made (${keys.join(', ')}); the cell keeps its own ${cell.preset} — edit that, or remove ${cellDir} to remake the cell from the run's preset`);
   }
   if (!existsSync(cell.tokenizer)) atomicWriteFile(cell.tokenizer, readFileSync(layout.tokenizer, 'utf8'));
