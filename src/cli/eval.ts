@@ -56,8 +56,12 @@ export const command = new Command('eval')
     }
     if (o.rlhfSweep) {
       const r = await runRlhfSweep(o.run, { rates: o.sweepRates.split(',').map(Number), perTask: o.perTask, comparePrompts: o.comparePrompts, quiet: o.quiet, signal: interruptSignal(), log: stderrLog(o.quiet) });
-      console.log(r.markdown);
-      if (r.interrupted) process.exitCode = 130;
+      if (r.markdown !== '') console.log(r.markdown);
+      if (r.interrupted) {
+        // each cell's finished steps are kept (sweep-state.json): the same command continues
+        console.error('rlhf-sweep: interrupted; run again to continue');
+        process.exitCode = 130;
+      }
       return;
     }
     const { markdown } = runEval(o.run, {

@@ -45,7 +45,7 @@ export const command = new Command('rm')
   .addCommand(score)
   .action(async (o) => {
     checkOnBad(o.onBad);
-    const r = await runRm(o.run, { ...o, stepsOption: '--max-steps', onBad: o.onBad, signal: interruptSignal(), log: stderrLog(o.quiet) });
+    const r = await runRm(o.run, { ...o, stepsOption: '--max-steps', onBad: o.onBad, signal: interruptSignal(), log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });
     console.log(rmReport(r));
     if (r.interrupted) process.exitCode = 130;
   });

@@ -263,7 +263,8 @@ function writtenField(field: string | undefined, origins: readonly MessageOrigin
  * - a `content` list of text parts (`[{"type": "text", "text"}]`, and refusal parts on an
  *   assistant message) is their joined text, as the server reads it (`joinTextParts`);
  * - an assistant message with `tool_calls`
- *   (`[{"id", "type": "function", "function": {"name", "arguments"}}]`, its `content` null or
+ *   (`[{"id", "type": "function", "function": {"name", "arguments"}}]`, arguments a JSON string
+ *   or, as transformers' chat templates take them, a dict; its `content` null or
  *   text) followed by its `tool` messages (`tool_call_id`) becomes, per call, an assistant
  *   message with `tool_call: {name, input}` (a null `content` is "") and the tool message with
  *   that call's output — the layout the server builds from the same requests.
@@ -320,8 +321,10 @@ function openAIToOurs(conv: unknown, where: ErrorLocation): { conv: unknown; ori
     (calls as unknown[]).forEach((c, k) => {
       const call = c as { id?: unknown; function?: { name?: unknown; arguments?: unknown } } | null;
       const name = call?.function?.name;
-      const args = call?.function?.arguments;
-      if (typeof call?.id !== 'string' || typeof name !== 'string' || typeof args !== 'string') fail('an OpenAI tool call needs "id", "function.name" and "function.arguments" (a string)', `${f}[${k}]`);
+      // OpenAI's arguments are a JSON string; transformers' chat templates (and TRL) take a dict
+      const given = call?.function?.arguments;
+      const args = typeof given === 'object' && given !== null && !Array.isArray(given) ? JSON.stringify(given) : given;
+      if (typeof call?.id !== 'string' || typeof name !== 'string' || typeof args !== 'string') fail('an OpenAI tool call needs "id", "function.name" and "function.arguments" (a string, or a dict as transformers takes it)', `${f}[${k}]`);
       const result = results.get(call!.id as string);
       if (!result) return fail(`no tool message with tool_call_id ${JSON.stringify(call!.id)} (the call's result) follows`, `${f}[${k}]`);
       out.push({ ...msg, content: k === 0 ? msg.content : '', tool_call: { name, input: callInput(args as string) } });

@@ -22,7 +22,7 @@ import type { DataIndex } from './prepare.js';
  *   SFT  {"messages": [{"role", "content"}, …]}                              (SFTTrainer)
  *   DPO  {"prompt": [messages], "chosen": [messages], "rejected": [messages]} (DPOTrainer)
  *   GRPO {"prompt": [messages]}                                            (GRPOTrainer)
- * Messages keep our "tool_call": {"name", "input"} field, which the exported chat template
+ * A tool call is the standard "tool_calls" list (trlMessages), which the exported chat template
  * renders (chat-template.ts), so a tokenizer from `gptforge export --format hf` gives TRL
  * exactly our token ids.
  */
@@ -101,13 +101,27 @@ export function exportLlmcShards(dataDir: string, outDir: string, shardTokens = 
   return { files, tokens: total };
 }
 
-/** A message as TRL reads it: role and content, plus our tool_call when there is one. */
-function trlMessage(m: Message): Record<string, unknown> {
-  return m.tool_call ? { role: m.role, content: m.content, tool_call: { name: m.tool_call.name, input: m.tool_call.input } } : { role: m.role, content: m.content };
+/**
+ * Messages as TRL reads them: role and content; an assistant's tool call as the standard
+ * `tool_calls` list (`[{"id", "type": "function", "function": {"name", "arguments": {"input"}}}]`,
+ * arguments a dict as transformers' chat templates take it, OpenAI's id kept) and the `tool`
+ * message after it answering that id (`tool_call_id`). Our readers take this shape back
+ * (src/data/chat.ts fromOpenAIShape), and our exported chat template renders it.
+ */
+function trlMessages(msgs: readonly Message[]): Record<string, unknown>[] {
+  let calls = 0;
+  return msgs.map((m) => {
+    if (m.tool_call) {
+      const id = `call_${calls++}`;
+      return { role: m.role, content: m.content, tool_calls: [{ id, type: 'function', function: { name: m.tool_call.name, arguments: { input: m.tool_call.input } } }] };
+    }
+    if (m.role === 'tool') return { role: m.role, tool_call_id: `call_${calls - 1}`, content: m.content };
+    return { role: m.role, content: m.content };
+  });
 }
 
 export function trlSftLine(c: Conversation): string {
-  return JSON.stringify({ messages: c.messages.map(trlMessage) });
+  return JSON.stringify({ messages: trlMessages(c.messages) });
 }
 
 /** One DPO line per preferred pair of a ranking (ties make none), conversational format. */
@@ -115,8 +129,8 @@ export function trlDpoLines(r: Ranking): string[] {
   return rankingToPairs(r).map((p) =>
     JSON.stringify({
       prompt: [{ role: 'user', content: p.prompt }],
-      chosen: completionMessages(p.chosen).map(trlMessage),
-      rejected: completionMessages(p.rejected).map(trlMessage),
+      chosen: trlMessages(completionMessages(p.chosen)),
+      rejected: trlMessages(completionMessages(p.rejected)),
     }),
   );
 }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError, type ErrorLocation } from '../util/errors.js';
-import { validateConversation, visibleAnswer } from './chat.js';
+import { fromOpenAIShape, validateConversation, visibleAnswer } from './chat.js';
 import { readJSONL, type OnBad } from './jsonl.js';
 import type { Conversation, Message } from './conversation.js';
 import { OPT_IN_TASKS, TASKS } from './synthetic/tasks.js';
@@ -211,7 +211,8 @@ function trlConversational(o: Record<string, unknown>, where: ErrorLocation): Re
   const m = msgs[0] as Partial<Message> | null | undefined;
   if (msgs.length !== 1 || typeof m !== 'object' || m === null || m.role !== 'user' || typeof m.content !== 'string')
     fail(`a conversational (TRL) prompt is read here as exactly one {"role": "user", "content": "…"} message, got ${msgs.length === 1 ? JSON.stringify(msgs[0]).slice(0, 80) : `${msgs.length} messages`}; or give the prompt as a string`, where, msgs.length === 1 ? 'prompt[0]' : 'prompt');
-  const reply = (c: unknown): unknown => (Array.isArray(c) ? { messages: c } : c);
+  // a reply's tool calls may be the standard tool_calls list (what export --format trl writes)
+  const reply = (c: unknown): unknown => (Array.isArray(c) ? fromOpenAIShape({ messages: c }, where) : c);
   const out: Record<string, unknown> = { ...o, prompt: m.content };
   if ('chosen' in o) out.chosen = reply(o.chosen);
   if ('rejected' in o) out.rejected = reply(o.rejected);
@@ -241,7 +242,8 @@ function validateRanking(obj: unknown, where: ErrorLocation = {}): Ranking {
     completions = [o.chosen as Completion, o.rejected as Completion];
     fields = ['chosen', 'rejected'];
   } else {
-    if (!Array.isArray(o.completions)) fail('missing completions (a list, best first)', where, 'completions');
+    if (o.completions === undefined) fail('missing completions (a list, best first)', where, 'completions');
+    if (!Array.isArray(o.completions)) fail(`completions must be a list (best first), got ${describe(o.completions)}`, where, 'completions');
     completions = o.completions as Completion[];
     fields = completions.map((_, i) => `completions[${i}]`);
     if (completions.length < 2) fail(`a ranking needs at least two completions, got ${completions.length}`, where, 'completions');

@@ -13,6 +13,7 @@ import type { TrainResult } from '../train/loop.js';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { holdRunLock } from '../util/lock.js';
+import { latestCheckpoint } from '../model/checkpoint.js';
 import { runLayout } from './layout.js';
 import { loadModel } from './models.js';
 import { runPreset, runPresetFile } from './preset.js';
@@ -144,6 +145,27 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
     cache = { key, train: refLogProbs(pairs, pad), val: refLogProbs(valPairs, pad) };
     atomicWriteFile(cacheFile, JSON.stringify(cache));
   }
+  // the pairs the stage started with (count and hash of the token ids, their files), so a resume
+  // on other pairs says so instead of continuing silently on data the run did not start with
+  const pairsFile = join(stageDir, 'pairs.json');
+  const source = files.length > 0 ? files.join(', ') : runLayout(runDir).comparisons;
+  const pairsState = {
+    pairs: pairs.length,
+    valPairs: valPairs.length,
+    sha256: createHash('sha256')
+      .update(JSON.stringify(pairs.map((p) => [p.chosen.ids, p.rejected.ids])))
+      .digest('hex'),
+    source,
+  };
+  if (!o.fresh && latestCheckpoint(stageDir)) {
+    let started: typeof pairsState | null = null;
+    try {
+      started = JSON.parse(readFileSync(pairsFile, 'utf8')) as typeof pairsState;
+    } catch {
+      // a stage from before pairs.json: nothing to compare with
+    }
+    if (started && started.sha256 !== pairsState.sha256) log(`${stage}: note: resuming on other pairs than the stage started with (${started.pairs} pairs from ${started.source}; now ${pairs.length} from ${source}); --fresh starts over on these`);
+  } else atomicWriteFile(pairsFile, `${JSON.stringify(pairsState)}\n`);
   log(`${stage}: ${trainingStart(stageDir, policy.dir, { fresh: o.fresh, maxSteps: cfg.maxSteps, stepsOption: o.stepsOption ?? 'maxSteps' })}; ${pairs.length} pairs (${valPairs.length} held out), β ${beta}`);
   const result = await trainDpo({ stage, model: policy.model, adapter, pairs, ref: cache.train, val: valPairs, valRef: cache.val, pairsPerBatch: preset.dpo.pairsPerBatch, beta, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() }, cfg, {
     runDir,

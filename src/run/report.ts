@@ -65,7 +65,9 @@ export function rmReport(r: RunRmResult): string {
 
 export function rlReport(r: RunRlResult): string {
   // the last update's record: validation records (early stopping) come after it and carry no scores
-  const last: Partial<MetricRecord> = [...r.history].reverse().find((h) => h['objective/scores'] !== undefined) ?? {};
+  // PPO/REINFORCE log TRL PPOTrainer's names, GRPO TRL GRPOTrainer's (reward; its per-reply KL is rollout/kl)
+  const found: Partial<MetricRecord> = [...r.history].reverse().find((h) => h['objective/scores'] !== undefined || h.reward !== undefined) ?? {};
+  const last = { ...found, 'objective/scores': found['objective/scores'] ?? found.reward, 'objective/kl': found['objective/kl'] ?? found['rollout/kl'] };
   const best = r.best && `update ${r.best.step} (validation rubric ${r.best['val/rubric'].toFixed(2)}, sampled accuracy ${(100 * r.best['val/accuracy']).toFixed(1)}%)`;
   // a LoRA stage keeps no best/ copy (rl-validation.ts): the last update is what it stands for
   const kept = !best ? '' : r.bestSaved === false ? `; the best validation was at ${best}, but a LoRA stage keeps its last update (no ${r.stage}/best)` : `; early stopping kept ${best} in ${r.stage}/best`;

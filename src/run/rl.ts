@@ -55,7 +55,7 @@ export interface RunRlResult extends TrainResult {
   /** The stage it trained: rl (PPO), rl-grpo, rl-reinforce. */
   stage: string;
   algo: RLAlgo;
-  /** This stage's metric history (TRL's names: objective/scores, objective/kl, …). */
+  /** This stage's metric history (TRL's names: PPOTrainer's objective/scores, objective/kl, … for PPO and REINFORCE; GRPOTrainer's reward, reward_std, kl, … for GRPO). */
   history: MetricRecord[];
   /** The update early stopping kept (`<stage>/best/`), with its validation scores; absent without validation. */
   best?: { step: number; 'val/rubric': number; 'val/accuracy': number };
@@ -201,7 +201,10 @@ export async function runRl(runDir: string, o: RunRlOptions = {}): Promise<RunRl
   });
   const history = new MetricsLog(runDir).read(stage);
   const series = (key: string, name: string) => ({ name, points: history.filter((r) => typeof r[key] === 'number').map((r) => [r.step, r[key] as number] as [number, number]) });
-  atomicWriteFile(runLayout(runDir).curves(stage), lossCurveSVG([series('objective/scores', 'RM score'), series('objective/kl', 'KL to SFT'), series('rollout/accuracy', 'task accuracy')], { title: `${rl.algo.toUpperCase()}: reward, KL and accuracy`, xLabel: 'update', yLabel: 'value' }));
+  atomicWriteFile(
+    runLayout(runDir).curves(stage),
+    lossCurveSVG([series(rl.algo === 'grpo' ? 'reward' : 'objective/scores', 'RM score'), series(rl.algo === 'grpo' ? 'rollout/kl' : 'objective/kl', 'KL to SFT'), series('rollout/accuracy', 'task accuracy')], { title: `${rl.algo.toUpperCase()}: reward, KL and accuracy`, xLabel: 'update', yLabel: 'value' }),
+  );
   const best = selector?.bestSoFar() ?? undefined;
   if (selector) atomicWriteFile(join(runDir, `${stage}-validation.svg`), validationCurveSVG(history, rl.algo, best ?? null));
   return { ...result, runDir, stage, algo: rl.algo, history, ...(best ? { best, bestSaved: !adapter } : {}) };

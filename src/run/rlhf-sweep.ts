@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DECIDABLE_FAMILIES } from '../data/decidable.js';
 import { barChartSVG } from '../eval/chart.js';
@@ -90,31 +90,77 @@ interface CellState {
   kl?: Record<string, number>;
 }
 
-/** The sub-run of one cell: the run's preset with e_w set, its tokenizer, its base model linked. */
-function prepareCell(runDir: string, cellDir: string, rate: number): void {
+/** The preset paths (`rm.comparisons.prompts`, …) whose values differ between two JSON values. */
+function differingKeys(a: unknown, b: unknown, path = ''): string[] {
+  const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (!isObj(a) || !isObj(b)) return JSON.stringify(a) === JSON.stringify(b) ? [] : [path || '(the whole preset)'];
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+  return keys.flatMap((k) => differingKeys(a[k], b[k], path ? `${path}.${k}` : k));
+}
+
+/**
+ * The sub-run of one cell: the run's preset with e_w set, its tokenizer, its base model linked.
+ * A cell's preset is written once, when the cell is made; where the run's preset has changed
+ * since, the cell keeps its own (its finished steps were made with it) and `log` names the keys.
+ */
+function prepareCell(runDir: string, cellDir: string, rate: number, log: (line: string) => void): void {
   mkdirSync(cellDir, { recursive: true });
   const layout = runLayout(runDir);
   const cell = runLayout(cellDir);
-  if (!existsSync(cell.preset)) {
-    const preset = runPreset(runDir);
-    if (!preset.sft || !preset.rm || !preset.rl || !preset.dpo) throw new GptforgeError(`the RLHF sweep needs a preset with sft, rm, rl and dpo sections ("${preset.name}" lacks one)`, { file: layout.preset });
-    preset.sft.mixture = { ...preset.sft.mixture, writerErrorRate: rate };
-    // early stopping in every cell, on the preset's validation split or a small one
-    preset.rl.validation ??= { prompts: 16 };
-    if (!(preset.rl.train.evalEvery > 0)) preset.rl.train = { ...preset.rl.train, evalEvery: Math.max(1, Math.floor(preset.rl.train.maxSteps / 4)) };
-    // no SFT loss mixed into RL (PPO-ptx): in a cell the SFT data are the writers' demonstrations,
-    // a share e_w of them spoilt, so the mix would train the policy back towards the very
-    // mistakes the comparisons teach it to avoid (measured at e_w = 0.25: RM score 0.37 → 1.11
-    // over 32 updates without it; docs/rlhf.md)
-    preset.rl.config = { ...preset.rl.config, ptxCoef: 0 };
-    atomicWriteFile(cell.preset, JSON.stringify(preset, null, 2) + '\n');
+  if (!existsSync(cell.preset)) atomicWriteFile(cell.preset, JSON.stringify(cellPreset(runDir, rate), null, 2) + '\n');
+  else {
+    // a run preset that can no longer make a cell (a section removed) does not stop the made ones
+    let now: ReturnType<typeof runPreset> | null = null;
+    try {
+      now = cellPreset(runDir, rate);
+    } catch {
+      now = null;
+    }
+    const keys = now ? differingKeys(JSON.parse(readFileSync(cell.preset, 'utf8')), now) : [];
+    if (keys.length > 0) log(`rlhf-sweep: warning: the run's preset has changed since cell ${cellDir} was made (${keys.join(', ')}); the cell keeps its own ${cell.preset} — edit that, or remove ${cellDir} to remake the cell from the run's preset`);
   }
   if (!existsSync(cell.tokenizer)) atomicWriteFile(cell.tokenizer, readFileSync(layout.tokenizer, 'utf8'));
   if (!existsSync(cell.stage('base'))) symlinkSync(resolve(layout.stage('base')), cell.stage('base'), 'dir');
 }
 
+/** A cell's preset: the run's, with e_w set, RL early stopping on and no SFT loss mixed into RL. */
+function cellPreset(runDir: string, rate: number): ReturnType<typeof runPreset> {
+  const layout = runLayout(runDir);
+  const preset = runPreset(runDir);
+  if (!preset.sft || !preset.rm || !preset.rl || !preset.dpo) throw new GptforgeError(`the RLHF sweep needs a preset with sft, rm, rl and dpo sections ("${preset.name}" lacks one)`, { file: layout.preset });
+  preset.sft.mixture = { ...preset.sft.mixture, writerErrorRate: rate };
+  // early stopping in every cell, on the preset's validation split or a small one
+  preset.rl.validation ??= { prompts: 16 };
+  if (!(preset.rl.train.evalEvery > 0)) preset.rl.train = { ...preset.rl.train, evalEvery: Math.max(1, Math.floor(preset.rl.train.maxSteps / 4)) };
+  // no SFT loss mixed into RL (PPO-ptx): in a cell the SFT data are the writers' demonstrations,
+  // a share e_w of them spoilt, so the mix would train the policy back towards the very
+  // mistakes the comparisons teach it to avoid (measured at e_w = 0.25: RM score 0.37 → 1.11
+  // over 32 updates without it; docs/rlhf.md)
+  preset.rl.config = { ...preset.rl.config, ptxCoef: 0 };
+  return preset;
+}
+
 function readState(file: string, rate: number): CellState {
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as CellState) : { writerErrorRate: rate, done: [] };
+}
+
+/**
+ * The e_w of every finished cell under `<run>/rlhf-sweep/` (all steps done, eval.json written):
+ * a sweep given some rates still tables the cells an earlier sweep finished.
+ */
+function finishedRates(runDir: string): number[] {
+  const dir = join(runDir, 'rlhf-sweep');
+  if (!existsSync(dir)) return [];
+  const out: number[] = [];
+  for (const name of readdirSync(dir)) {
+    const m = /^ew-(.+)$/.exec(name);
+    if (!m) continue;
+    const rate = Number(m[1]);
+    const cellDir = join(dir, name);
+    if (!Number.isFinite(rate) || !existsSync(runLayout(cellDir).evalJson)) continue;
+    if (readState(join(cellDir, 'sweep-state.json'), rate).done.length === STEPS.length) out.push(rate);
+  }
+  return out;
 }
 
 /** Greedy accuracy of one eval-table column over some families (the multiplication row left out: it repeats arithmetic). */
@@ -210,9 +256,16 @@ export function sweepChart(rows: readonly SweepRow[]): string {
   );
 }
 
+/** A stopped sweep's result: the table of the cells finished so far, or no table (not an empty one) when none is. */
+function interruptedResult(rows: SweepRow[]): { rows: SweepRow[]; markdown: string; interrupted: boolean } {
+  return { rows, markdown: rows.length > 0 ? sweepMarkdown(rows) : '', interrupted: true };
+}
+
 /**
  * Run (or continue) the sweep. @throws GptforgeError when the run has no base model or its
  * preset lacks a stage; a stage's own errors as its runner throws them.
+ * @returns the rows and the markdown table; when `signal` stopped it (`interrupted`), the table
+ *   of the cells finished so far, or '' when none is (a rerun continues: `sweep-state.json`).
  */
 export async function runRlhfSweep(runDir: string, o: RlhfSweepOptions = {}): Promise<{ rows: SweepRow[]; markdown: string; interrupted: boolean }> {
   const rates = o.rates ?? [0, 0.1, 0.25, 0.5];
@@ -221,7 +274,7 @@ export async function runRlhfSweep(runDir: string, o: RlhfSweepOptions = {}): Pr
   const log = o.log ?? (() => undefined);
   const rows: SweepRow[] = [];
   const common = { quiet: o.quiet, signal: o.signal, log: o.log };
-  for (const rate of rates) prepareCell(runDir, join(runDir, 'rlhf-sweep', `ew-${rate}`), rate);
+  for (const rate of rates) prepareCell(runDir, join(runDir, 'rlhf-sweep', `ew-${rate}`), rate, log);
   log(sweepEstimateText(runDir, rates));
   for (const [i, rate] of rates.entries()) {
     const cellDir = join(runDir, 'rlhf-sweep', `ew-${rate}`);
@@ -230,7 +283,7 @@ export async function runRlhfSweep(runDir: string, o: RlhfSweepOptions = {}): Pr
     log(`rlhf-sweep: cell ${i + 1}/${rates.length} (e_w = ${rate})${st.done.length === STEPS.length ? ': done, read back' : st.done.length > 0 ? `: resuming after ${st.done.join(', ')}` : ''}`);
     for (const step of STEPS) {
       if (st.done.includes(step)) continue;
-      if (o.signal?.aborted) return { rows, markdown: sweepMarkdown(rows), interrupted: true };
+      if (o.signal?.aborted) return interruptedResult(rows);
       const t0 = performance.now();
       let r: { interrupted?: boolean } | undefined;
       if (step === 'sft') log(sftReport((r = await runSft(cellDir, common)), { chart: false }));
@@ -249,7 +302,7 @@ export async function runRlhfSweep(runDir: string, o: RlhfSweepOptions = {}): Pr
           st.kl[name] = sampledKL(m.model, sft.model, sft.tok, prompts, { tools: defaultTools(), maxTokens, seed: 4711 });
         }
       }
-      if (r && r.interrupted) return { rows, markdown: sweepMarkdown(rows), interrupted: true };
+      if (r && r.interrupted) return interruptedResult(rows);
       st.done.push(step);
       atomicWriteFile(stateFile, JSON.stringify(st, null, 2) + '\n');
       log(`rlhf-sweep: e_w ${rate}: ${step} done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
@@ -258,13 +311,25 @@ export async function runRlhfSweep(runDir: string, o: RlhfSweepOptions = {}): Pr
     // the table so far, after every cell: a long sweep shows its progress
     atomicWriteFile(join(runDir, 'rlhf-sweep.json'), JSON.stringify({ rates, rows }, null, 2) + '\n');
   }
+  // cells an earlier sweep finished (other --sweep-rates) are tabled too, read back and named as such
+  const given = new Set(rates);
+  const earlierRates = finishedRates(runDir)
+    .filter((r) => !given.has(r))
+    .sort((a, b) => a - b);
+  for (const rate of earlierRates) {
+    const cellDir = join(runDir, 'rlhf-sweep', `ew-${rate}`);
+    rows.push(...cellRows(cellDir, readState(join(cellDir, 'sweep-state.json'), rate)));
+  }
+  if (earlierRates.length > 0) log(`rlhf-sweep: also tabling the cells an earlier sweep finished: e_w ${earlierRates.join(', ')}`);
   // cells run in the order given (the defaults' cell first, say); the table reads by e_w
   rows.sort((a, b) => a.writerErrorRate - b.writerErrorRate);
+  atomicWriteFile(join(runDir, 'rlhf-sweep.json'), JSON.stringify({ rates, earlierRates, rows }, null, 2) + '\n');
   const markdown = [
     `## RLHF sweep: demonstration writers' error rate e_w (run ${runDir})`,
     '',
     sweepMarkdown(rows),
     '',
+    ...(earlierRates.length > 0 ? [`Cells: e_w ${[...rates].sort((a, b) => a - b).join(', ')} from this sweep's --sweep-rates; e_w ${earlierRates.join(', ')} finished by an earlier sweep, read back from rlhf-sweep/ew-<e_w>/.`, ''] : []),
     'Held-out accuracy: greedy, the eval split. Win rate: rubric-judged against fresh SFT samples, ties half; "− SFT\'s own" subtracts the SFT row\'s win rate against the same reference samples (points), the paired comparison. RM accuracy: noise-free held-out pairs (src/data/decidable.ts). KL: Σ log π − log π_SFT over sampled tokens per reply on held-out prompts (best-of-N: log N − (N−1)/N). Diversity: distinct-2 (higher is more diverse) and self-BLEU-4 (lower is more diverse) over N samples per prompt. PPO and GRPO are the updates kept by early stopping on the validation split. Chart: rlhf-sweep.svg.',
   ].join('\n');
   atomicWriteFile(join(runDir, 'rlhf-sweep.md'), markdown + '\n');

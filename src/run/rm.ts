@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { checkOnBad } from '../data/jsonl.js';
-import { checkSettings } from './stage-options.js';
+import { checkSettings, warnSkips } from './stage-options.js';
 import { join } from 'node:path';
 import { renderForReward, type OnBad } from '../data/chat.js';
 import { rubricScore } from '../data/labelers.js';
@@ -33,6 +33,8 @@ export interface RunRmOptions extends StageRunOptions {
   onBad?: OnBad;
   /** Simulated labelers' error rate per adjacent comparison. */
   noise?: number;
+  /** Warnings: each line of `rankings` skipped (onBad skip) with its file, line and reason; default `log`. */
+  onWarning?(line: string): void;
   /** Overrides `rm.contrastFraction` (the CLI's `--contrast-fraction`): the share of every batch drawn from the contrast pairs; errors name the flag. */
   contrastFraction?: number;
   /** The stage the reward model starts from (and whose samples the simulated labelers rank), `<run>/<from>` (default `sft`): e.g. `sft-lora`. */
@@ -313,7 +315,19 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
   checkOnBad(onBad);
   const files = o.rankings ?? [];
   if (files.length > 0) {
-    const all = files.flatMap((f) => readPreferencesJSONL(f, { onBad }).rankings);
+    const warn = o.onWarning ?? log;
+    const all = files.flatMap((f) => {
+      const r = readPreferencesJSONL(f, { onBad });
+      // as dpo and sft do: a skip is counted and named, never silent
+      if (r.skipped.length > 0)
+        warnSkips(
+          'rm',
+          `skipped ${r.skipped.length} line${r.skipped.length === 1 ? '' : 's'} of ${f}`,
+          r.skipped.map((x) => x.reason),
+          warn,
+        );
+      return r.rankings;
+    });
     const isVal = (r: Ranking): boolean => isHeldOut(r.prompt);
     return { train: all.filter((r) => !isVal(r)), contrast: [], val: all.filter(isVal), valClean: null };
   }
@@ -321,8 +335,21 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
   // another starting model's samples are other comparisons: cached apart
   const dir = from === 'sft' ? runLayout(runDir).comparisons : `${runLayout(runDir).comparisons}-${from}`;
   const paths = { train: join(dir, 'train.jsonl'), val: join(dir, 'val.jsonl'), valClean: join(dir, 'val.clean.jsonl') };
-  if (!o.fresh && Object.values(paths).every((p) => existsSync(p))) {
-    log(`rm: reusing the simulated comparisons in ${dir} (--fresh to re-sample)`);
+  // the labelers' e_j is applied when the comparisons are sampled: a cache ranked at another
+  // noise is not this run's (--noise would do nothing), so it is made again. A cache from
+  // before this file was written counts as made at the preset's noise.
+  const settingsPath = join(dir, 'settings.json');
+  const wantNoise = o.noise ?? cfg.comparisons.noise;
+  const cachedNoise = (): number => {
+    if (!existsSync(settingsPath)) return cfg.comparisons.noise;
+    const n = (JSON.parse(readFileSync(settingsPath, 'utf8')) as { noise?: unknown }).noise;
+    return typeof n === 'number' ? n : cfg.comparisons.noise;
+  };
+  const cached = Object.values(paths).every((p) => existsSync(p));
+  const staleNoise = cached && !o.fresh ? cachedNoise() : wantNoise;
+  if (staleNoise !== wantNoise) log(`rm: the simulated comparisons in ${dir} were ranked at noise ${staleNoise}, not ${wantNoise}: re-sampling them`);
+  if (!o.fresh && cached && staleNoise === wantNoise) {
+    log(`rm: reusing the simulated comparisons in ${dir}, ranked at noise ${wantNoise} (--fresh to re-sample)`);
     // our own files: a line an older version wrote and the reader now refuses is skipped, not
     // fatal. (Files from before ties have no "tiers": they read as strict orders, as written.)
     const read = (f: string): Ranking[] => {
@@ -365,6 +392,7 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
   writeRankings(paths.train, train.noisy);
   writeRankings(paths.val, val.noisy);
   writeRankings(paths.valClean, val.clean);
+  atomicWriteFile(settingsPath, `${JSON.stringify({ noise })}\n`);
   const contrast = [...extraContrasts(c, noise, runPresetFile(runDir), log), ...sampledContrastRankings({ runDir, dir, comparisons: c, from, noise, fresh: o.fresh ?? false, quiet: o.quiet, log })];
   const ct = train.contrast;
   if (ct.pairs > 0) log(`rm: ${ct.pairs} correctness-contrast pairs among the training rankings (from samples made right ${ct.madeRight}, made wrong ${ct.madeWrong}; from demonstrations ${ct.fromDemonstration})`);
@@ -421,7 +449,17 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   if (mix && contrast!.rendered.length === 0) throw new GptforgeError('rm.contrastFraction is set but there are no contrast pairs to mix in (set rm.comparisons.contrastPrompts or rm.comparisons.sampledContrasts)', { file: runPresetFile(runDir), field: 'rm.contrastFraction' });
   const val = renderRankings(tok, data.val, L);
   const valClean = data.valClean ? renderRankings(tok, data.valClean, L) : null;
-  if (train.rendered.length === 0) throw new GptforgeError(`no usable rankings to train the reward model on${train.tied > 0 ? ` (${train.tied} had all their replies tied)` : ''}`);
+  if (train.rendered.length === 0) {
+    const tiedText = train.tied > 0 ? ` (${train.tied} had all their replies tied)` : '';
+    if ((o.rankings ?? []).length > 0) throw new GptforgeError(`no usable rankings to train the reward model on in ${o.rankings!.join(', ')}${tiedText}: a ranking needs two replies in different tiers`, { file: o.rankings![0] });
+    // simulated: name the cache and the preset key that makes more of them (a sweep cell is its
+    // own run with its own preset.json: an edit to the parent run's preset does not reach it)
+    const dir = from === 'sft' ? runLayout(runDir).comparisons : `${runLayout(runDir).comparisons}-${from}`;
+    throw new GptforgeError(`no usable rankings to train the reward model on${tiedText}: the simulated comparisons in ${dir} give no pair with a preference; raise rm.comparisons.prompts (or k, temperature; or set contrastPrompts or demonstrations) in this run's preset, then re-sample them with --fresh`, {
+      file: runPresetFile(runDir),
+      field: 'rm.comparisons.prompts',
+    });
+  }
   const dropped = train.dropped + val.dropped + (contrast?.dropped ?? 0);
   const tied = train.tied + val.tied + (contrast?.tied ?? 0);
   log(

@@ -69,6 +69,22 @@ interface RLState {
  * surrogate Σ_t (∂L/∂(−log p_t))·(−log p_t) [+ Σ ∂L/∂V·V]: the same gradient as the objective,
  * through the same cross-entropy kernel as every other stage.
  */
+/**
+ * TRL GRPOTrainer's reward statistics of one rollout batch, `scores` in groups of `groupSize`
+ * replies to one prompt: `reward` (the mean), `reward_std` (the mean over groups of the group's
+ * standard deviation, n − 1 as torch's std) and `frac_reward_zero_std` (the share of groups whose
+ * replies all scored alike: no advantage, nothing learnt from them).
+ */
+export function grpoRewardStats(scores: readonly number[], groupSize: number): { reward: number; reward_std: number; frac_reward_zero_std: number } {
+  const stds: number[] = [];
+  for (let g = 0; g < scores.length; g += groupSize) {
+    const grp = scores.slice(g, g + groupSize);
+    const m = mean(grp);
+    stds.push(Math.sqrt(grp.reduce((s, x) => s + (x - m) ** 2, 0) / Math.max(1, grp.length - 1)));
+  }
+  return { reward: mean(scores), reward_std: mean(stds), frac_reward_zero_std: mean(stds.map((x) => (x === 0 ? 1 : 0))) };
+}
+
 export async function trainRL(setup: RLSetup, rl: RLConfig, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   validateRL(rl, setup);
   const algo = rlAlgorithm(rl.algo);
@@ -88,16 +104,34 @@ export async function trainRL(setup: RLSetup, rl: RLConfig, cfg: TrainConfig, op
     algo.advantages(batch, rl, scoreNormalizer(st, batch, rl.whitenRewards), st);
     const scores = batch.map((r) => r.score);
     const known = batch.filter((r) => r.correct !== undefined);
-    st.stats = {
-      'objective/scores': mean(scores),
-      'objective/kl': meanKl,
-      'objective/rlhf_reward': mean(scores) - rl.klCoef * meanKl,
-      'objective/entropy': entropy,
-      'rollout/ended': mean(batch.map((r) => (r.ended ? 1 : 0))),
-      'rollout/reply_tokens': mean(batch.map((r) => r.actions.length)),
+    const ours = {
       'rollout/tokens_per_sec': Math.round(sampledTokens / Math.max(1e-3, (tRoll - t0) / 1000)),
       ...(known.length ? { 'rollout/accuracy': mean(known.map((r) => (r.correct ? 1 : 0))) } : {}),
     };
+    st.stats =
+      rl.algo === 'grpo'
+        ? {
+            // TRL GRPOTrainer's names (reward: mean score; reward_std: the mean of the groups' std;
+            // entropy: per action token). TRL's `kl` is the loss's per-token k3 term, logged per
+            // update; the rollout's per-reply KL to the reference (what PPO logs as objective/kl,
+            // and what klBound checks) is our own rollout/kl.
+            ...grpoRewardStats(scores, algo.groupSize(rl)),
+            entropy,
+            'completions/mean_length': mean(batch.map((r) => r.actions.length)),
+            'completions/clipped_ratio': mean(batch.map((r) => (r.ended ? 0 : 1))),
+            'rollout/kl': meanKl,
+            ...ours,
+          }
+        : {
+            // TRL PPOTrainer's names
+            'objective/scores': mean(scores),
+            'objective/kl': meanKl,
+            'objective/rlhf_reward': mean(scores) - rl.klCoef * meanKl,
+            'objective/entropy': entropy,
+            'rollout/ended': mean(batch.map((r) => (r.ended ? 1 : 0))),
+            'rollout/reply_tokens': mean(batch.map((r) => r.actions.length)),
+            ...ours,
+          };
     if (meanKl > rl.klBound) {
       throw new GptforgeError(`rl: mean KL to the reference is ${meanKl.toFixed(2)} nats per reply, over the bound of ${rl.klBound}; stopping (the last checkpoint is intact). Lower the learning rate or raise klCoef.`);
     }
@@ -154,7 +188,8 @@ export async function trainRL(setup: RLSetup, rl: RLConfig, cfg: TrainConfig, op
       loss: surrogate,
       value: loss,
       tokens: n,
-      metrics: { 'policy/approxkl_avg': pl.approxkl, 'policy/clipfrac_avg': pl.clipfrac, 'val/ratio': pl.ratio, 'loss/policy_avg': pl.loss, 'loss/value_avg': valueLoss },
+      // GRPO: TRL GRPOTrainer's per-update names (no value head: no value loss to log as 0)
+      metrics: rl.algo === 'grpo' ? { kl: policyPart.kl ?? 0, 'clip_ratio/region_mean': pl.clipfrac } : { 'policy/approxkl_avg': pl.approxkl, 'policy/clipfrac_avg': pl.clipfrac, 'val/ratio': pl.ratio, 'loss/policy_avg': pl.loss, 'loss/value_avg': valueLoss },
       stepMetrics: { ...st.stats, ...(ptxRows ? { 'loss/ptx_avg': ptxLoss } : {}), iteration: st.iteration },
     };
   };

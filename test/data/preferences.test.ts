@@ -74,6 +74,8 @@ test('read: errors name file, line and field; skip mode counts and keeps going; 
     line({ prompt: 'q', chosen: withTool, rejected: 'No idea.' }), // 12 ok pair
     line({ prompt: 'q', completions: ['a', 'b'], task: 'poetry' }), // 13 unknown task
     line({ prompt: 'q', completions: ['a', 'b'], task: 'passages' }), // 14 ok: an opt-in family
+    line({ prompt: 'q', completions: 'not a list' }), // 15 not a list (newcomer29: read as "missing")
+    line({ prompt: 'q' }), // 16 missing completions
   ];
   writeFileSync(file, lines.join('\n') + '\n');
   const expect: [number, RegExp][] = [
@@ -86,6 +88,8 @@ test('read: errors name file, line and field; skip mode counts and keeps going; 
     [8, /field "completions\[1\]\.messages\[0\]\.role".*must follow an assistant message with a tool_call/],
     [9, /field "completions\[1\]\.messages\[0\]\.role".*not a user message/],
     [13, /field "task".*unknown task "poetry" \(one of: .*chat, passages, .*; or leave "task" out\)/],
+    [15, /field "completions": completions must be a list \(best first\), got a string$/],
+    [16, /field "completions": missing completions \(a list, best first\)$/],
   ];
   assert.throws(
     () => readPreferencesJSONL(file),

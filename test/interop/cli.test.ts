@@ -5,7 +5,7 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync
 import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { saveCheckpoint } from '../../src/model/checkpoint.js';
-import { renderConversation } from '../../src/data/chat.js';
+import { fromOpenAIShape, renderConversation } from '../../src/data/chat.js';
 import { rankingToPairs, type Ranking } from '../../src/data/preferences.js';
 import { readLlmcShard, LLMC_MAGIC, exportLlmcShards } from '../../src/data/export.js';
 import { readGguf } from '../../src/model/export/gguf.js';
@@ -128,10 +128,18 @@ test('gptforge export --format trl: SFT messages and DPO pairs; the exported cha
     .split('\n')
     .map((l) => JSON.parse(l) as { messages: { role: string; content: string }[] });
   assert.equal(sft.length, 3 + 1, 'three arithmetic conversations (share of 6) + the user file once');
-  assert.ok(
-    sft.some((c) => c.messages.some((m) => (m as { tool_call?: unknown }).tool_call)),
-    'tool calls kept',
-  );
+  // tool turns in the standard shape TRL's chat templates render (newcomer29: was our own tool_call object)
+  const called = sft.flatMap((c) => c.messages.map((m, i) => [m, c.messages[i + 1]] as const)).filter(([m]) => (m as { tool_calls?: unknown }).tool_calls);
+  assert.ok(called.length > 0, 'tool calls kept');
+  for (const [m, next] of called) {
+    const calls = (m as unknown as { tool_calls: { id: string; type: string; function: { name: string; arguments: { input: string } } }[] }).tool_calls;
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0].type, 'function');
+    assert.equal(typeof calls[0].function.name, 'string');
+    assert.equal(typeof calls[0].function.arguments.input, 'string');
+    assert.equal((m as { tool_call?: unknown }).tool_call, undefined, 'no non-standard tool_call object');
+    assert.deepEqual([next.role, (next as unknown as { tool_call_id: string }).tool_call_id], ['tool', calls[0].id]);
+  }
   const dpo = readFileSync(join(out, 'dpo', 'train.jsonl'), 'utf8')
     .trim()
     .split('\n')
@@ -158,7 +166,8 @@ test('gptforge export --format trl: SFT messages and DPO pairs; the exported cha
   const tmpl = new Template(tc.chat_template);
   for (const c of sft) {
     const text = tmpl.render({ messages: c.messages, add_generation_prompt: false });
-    assert.deepEqual(tok.encode(text, { allowedSpecial: 'all' }), renderConversation(tok, c as never).ids);
+    // our reader takes the standard shape back (fromOpenAIShape) to the same ids
+    assert.deepEqual(tok.encode(text, { allowedSpecial: 'all' }), renderConversation(tok, fromOpenAIShape(c) as never).ids);
   }
 });
 

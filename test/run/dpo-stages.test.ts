@@ -142,3 +142,27 @@ test('a stage whose early stopping kept an update (best/) resolves to it; a miss
     rmSync(runDir, { recursive: true, force: true });
   }
 });
+
+// newcomer29: a dpo resume on another pairs file said nothing
+test('dpo: a resume on other pairs than the stage started with says so; the same pairs resume quietly', async (t) => {
+  const runDir = tinyRun();
+  t.after(() => rmSync(runDir, { recursive: true, force: true }));
+  addDpoSection(runDir);
+  const write = (name: string, n: number): string => {
+    const f = join(runDir, name);
+    writeFileSync(f, `${Array.from({ length: n }, (_, i) => JSON.stringify({ prompt: `Is ${i} small?`, chosen: 'Yes, it is.', rejected: 'No.' })).join('\n')}\n`);
+    return f;
+  };
+  const a = write('a.jsonl', 6);
+  const b = write('b.jsonl', 9);
+  const run = async (pairs: string, maxSteps: number): Promise<string[]> => {
+    const logged: string[] = [];
+    await runDpo(runDir, { pairs: [pairs], quiet: true, maxSteps, log: (l) => logged.push(l) });
+    return logged.filter((l) => l.includes('note:'));
+  };
+  assert.deepEqual(await run(a, 1), []);
+  assert.deepEqual(await run(a, 2), [], 'the same pairs resume without a note');
+  const notes = await run(b, 3);
+  assert.equal(notes.length, 1);
+  assert.match(notes[0], new RegExp(`^dpo: note: resuming on other pairs than the stage started with \\(\\d+ pairs from .*a\\.jsonl; now \\d+ from .*b\\.jsonl\\); --fresh starts over on these$`));
+});

@@ -31,6 +31,9 @@ test("report: RL's summary reads the last update's RM score and KL, not the vali
   assert.doesNotMatch(line, /NaN/);
   assert.match(line, /RM score 0\.250, KL 0\.040/);
   assert.match(line, /early stopping kept update 6/);
+  // GRPO logs TRL GRPOTrainer's names: reward, and its per-reply KL as rollout/kl
+  const grpo = { ...r, history: [{ step: 8, reward: 0.5, kl: 0.001, 'rollout/kl': 0.07 }] } as unknown as RunRlResult;
+  assert.match(rlReport(grpo), /RM score 0\.500, KL 0\.070/);
 });
 
 test('report: a reward model whose held-out pairs are all tied says there is nothing to measure (not NaN%)', () => {

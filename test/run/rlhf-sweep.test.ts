@@ -107,3 +107,48 @@ test('rlhf sweep: a bad rate and a run without a base model are refused by name'
   assert.match(sweepMarkdown(rows), /^\| e_w \| method/);
   assert.match(sweepChart(rows), /<svg/);
 });
+
+// newcomer29: --sweep-rates 0.25 then --sweep-rates 0.1 tabled only 0.1, the finished 0.25 cell left out
+test('rlhf sweep: the table also holds the cells an earlier sweep finished, named as such; an unfinished cell is left out', async () => {
+  const run = sweepRun([0.1, 0.25]);
+  // a cell begun but not finished is not tabled
+  mkdirSync(join(run, 'rlhf-sweep', 'ew-0.5'), { recursive: true });
+  writeFileSync(join(run, 'rlhf-sweep', 'ew-0.5', 'sweep-state.json'), JSON.stringify({ writerErrorRate: 0.5, done: ['sft'] }));
+  const lines: string[] = [];
+  const r = await runRlhfSweep(run, { rates: [0.1], log: (l) => lines.push(l) });
+  assert.deepEqual([...new Set(r.rows.map((x) => x.writerErrorRate))], [0.1, 0.25]);
+  assert.ok(lines.includes('rlhf-sweep: also tabling the cells an earlier sweep finished: e_w 0.25'), lines.join('\n'));
+  const md = readFileSync(join(run, 'rlhf-sweep.md'), 'utf8');
+  assert.match(md, /\| 0\.25 \| PPO \|/);
+  assert.match(md, /e_w 0\.1 from this sweep's --sweep-rates; e_w 0\.25 finished by an earlier sweep/);
+  const json = JSON.parse(readFileSync(join(run, 'rlhf-sweep.json'), 'utf8'));
+  assert.deepEqual(json.earlierRates, [0.25]);
+  assert.equal(json.rows.length, r.rows.length);
+});
+
+// newcomer29: an edit to the run's preset did not reach an existing cell, and nothing said so
+test('rlhf sweep: a run preset changed since a cell was made is named, key by key; the cell keeps its own preset', async () => {
+  const run = sweepRun([0.25]);
+  await runRlhfSweep(run, { rates: [0.25] });
+  const cellPreset = join(run, 'rlhf-sweep', 'ew-0.25', 'preset.json');
+  const before = readFileSync(cellPreset, 'utf8');
+  const preset = JSON.parse(readFileSync(join(run, 'preset.json'), 'utf8'));
+  preset.rm.comparisons.prompts += 7;
+  writeFileSync(join(run, 'preset.json'), JSON.stringify(preset));
+  const lines: string[] = [];
+  await runRlhfSweep(run, { rates: [0.25], log: (l) => lines.push(l) });
+  const warning = lines.find((l) => l.startsWith('rlhf-sweep: warning:')) ?? '';
+  assert.match(warning, /the run's preset has changed since cell .*ew-0\.25 was made \(rm\.comparisons\.prompts\); the cell keeps its own .*ew-0\.25\/preset\.json/, lines.join('\n'));
+  assert.equal(readFileSync(cellPreset, 'utf8'), before);
+});
+
+// newcomer29: Ctrl-C before any cell finished printed an empty table
+test('rlhf sweep: stopped before any cell finished, it returns no table (not an empty one)', async () => {
+  const run = sweepRun([]);
+  const ac = new AbortController();
+  ac.abort();
+  const r = await runRlhfSweep(run, { rates: [0], signal: ac.signal });
+  assert.equal(r.interrupted, true);
+  assert.deepEqual(r.rows, []);
+  assert.equal(r.markdown, '');
+});

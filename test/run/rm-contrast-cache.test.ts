@@ -134,3 +134,49 @@ test('rm: sampledContrasts samples the decidable prompts once, reuses the cache 
   const evalJson = JSON.parse(readFileSync(join(runDir, 'rm-eval.json'), 'utf8'));
   for (const [f, t] of Object.entries(evalJson.accuracyCleanCorrectnessByFamily ?? {}) as [string, { pairs: number; correct: number; accuracy: number }][]) assert.equal(t.accuracy, t.correct / t.pairs, f);
 });
+
+// newcomer29: the labelers' noise is applied when the comparisons are sampled, so a cache
+// ranked at another noise made `--noise` do nothing; the cache records its noise and is re-sampled
+test('rm: --noise other than the cached comparisons re-samples them (the cache records its noise); the same noise reuses them', async (t) => {
+  const runDir = tinyRun();
+  t.after(() => rmSync(runDir, { recursive: true, force: true }));
+  const file = join(runDir, 'preset.json');
+  const preset = JSON.parse(readFileSync(file, 'utf8'));
+  preset.rm = { comparisons: { prompts: 4, valPrompts: 2, k: 2, noise: 0, temperature: 1, maxTokens: 8, seed: 1, contrastPrompts: 12, probePrompts: 0 }, rankingsPerBatch: 2, train: train(1) };
+  writeFileSync(file, JSON.stringify(preset));
+  const run = async (noise: number | undefined, into: string): Promise<string[]> => {
+    const logs: string[] = [];
+    await runRm(runDir, { noise, into, quiet: true, log: (l) => logs.push(l) });
+    return logs;
+  };
+  const settings = () => JSON.parse(readFileSync(join(runDir, 'comparisons', 'settings.json'), 'utf8'));
+  await run(undefined, 'rm');
+  assert.equal(settings().noise, 0);
+  const noisy = await run(0.3, 'rm2');
+  assert.ok(!noisy.some((l) => l.startsWith('rm: reusing the simulated comparisons')), noisy.join('\n'));
+  assert.ok(
+    noisy.some((l) => /were ranked at noise 0, not 0\.3: re-sampling them/.test(l)),
+    noisy.join('\n'),
+  );
+  assert.equal(settings().noise, 0.3);
+  const again = await run(0.3, 'rm3');
+  assert.ok(
+    again.some((l) => l.startsWith('rm: reusing the simulated comparisons') && l.includes('noise 0.3')),
+    again.join('\n'),
+  );
+});
+
+// newcomer29: "no usable rankings … (6 had all their replies tied)" named neither the run nor the key
+test('rm: simulated comparisons with no preference name the run preset, rm.comparisons.prompts and the cache', async (t) => {
+  const runDir = tinyRun();
+  t.after(() => rmSync(runDir, { recursive: true, force: true }));
+  const file = join(runDir, 'preset.json');
+  const preset = JSON.parse(readFileSync(file, 'utf8'));
+  // a random model's samples with no contrast pairs: every ranking tied
+  preset.rm = { comparisons: { prompts: 4, valPrompts: 2, k: 2, noise: 0, temperature: 1, maxTokens: 8, seed: 1 }, rankingsPerBatch: 2, train: train(1) };
+  writeFileSync(file, JSON.stringify(preset));
+  await assert.rejects(
+    runRm(runDir, { quiet: true }),
+    (e: Error & { file?: string; field?: string }) => e.file === file && e.field === 'rm.comparisons.prompts' && /had all their replies tied\): the simulated comparisons in .*comparisons give no pair with a preference; raise rm\.comparisons\.prompts/.test(e.message) && /--fresh/.test(e.message),
+  );
+});

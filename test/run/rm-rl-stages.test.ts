@@ -109,3 +109,18 @@ test('rm --from/--into and rl --from/--into/--reward-model: second reward model 
   assert.throws(() => runEval(runDir, { rewardModel: 'rl-lora', tasks: ['chat'], perTask: 1, quiet: true }), /rl-lora\S* is not a reward model/);
   assert.throws(() => runEval(runDir, { rewardModel: 'nope', tasks: ['chat'], perTask: 1, quiet: true }), /--reward-model nope has no checkpoint/);
 });
+
+// newcomer29: rm --rankings … --on-bad skip dropped a bad line silently; it warns as dpo does
+test('rm --rankings with onBad skip warns of each skipped line by file, line and field', async (t) => {
+  const runDir = run();
+  t.after(() => rmSync(runDir, { recursive: true, force: true }));
+  const rankings = join(runDir, 'my.jsonl');
+  const lines = Array.from({ length: 6 }, (_, i) => JSON.stringify({ prompt: `Is ${i} small?`, chosen: 'Yes, it is.', rejected: 'No.' }));
+  lines[4] = JSON.stringify({ prompt: 'Is 4 small?' });
+  writeFileSync(rankings, `${lines.join('\n')}\n`);
+  const warnings: string[] = [];
+  await runRm(runDir, { rankings: [rankings], onBad: 'skip', quiet: true, maxSteps: 1, onWarning: (w) => warnings.push(w) });
+  assert.equal(warnings[0], `rm: warning: skipped 1 line of ${rankings}`, warnings.join('\n'));
+  assert.match(warnings[1] ?? '', new RegExp(`^rm: warning: ${rankings.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:5\\b.*— skipped$`), warnings.join('\n'));
+  assert.equal(warnings.length, 2, warnings.join('\n'));
+});

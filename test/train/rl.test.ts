@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { GPT } from '../../src/model/gpt.js';
 import { makeConfig } from '../../src/model/config.js';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
-import { gae, grpoAdvantages, klK3, ppoPolicyLoss, ppoValueLoss, whiten, trainRL, actionLogProbs, validateRL, DEFAULT_RL, type RLConfig } from '../../src/train/rl.js';
+import { gae, grpoAdvantages, grpoRewardStats, klK3, ppoPolicyLoss, ppoValueLoss, whiten, trainRL, actionLogProbs, validateRL, DEFAULT_RL, type RLConfig } from '../../src/train/rl.js';
 import { renderConversation } from '../../src/data/chat.js';
 import { PackedLoader } from '../../src/data/sft.js';
 import { noGrad } from '../../src/engine/tensor.js';
@@ -205,4 +205,24 @@ test("sampleRollouts: a reply ended by its end token ('stop') is ended; one cut 
     batch.map((r) => r.ended),
     [true, false, false, false],
   );
+});
+
+// newcomer29: GRPO logged PPOTrainer's names (objective/kl, objective/scores, loss/value_avg: 0);
+// it logs TRL GRPOTrainer's (reward, reward_std, frac_reward_zero_std, kl, entropy, completions/…)
+test("GRPO logs TRL GRPOTrainer's metric names, not PPO's; reward_std is the mean of the groups' std", async () => {
+  assert.deepEqual(grpoRewardStats([1, 2, 3, 5, 5, 5], 3), { reward: 3.5, reward_std: 0.5, frac_reward_zero_std: 0.5 });
+  const config = makeConfig({ vocabSize: tok.vocabSize, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 24 });
+  const rl: RLConfig = { ...DEFAULT_RL, algo: 'grpo', groupSize: 2, promptsPerRollout: 2, maxNewTokens: 4, epochs: 1, minibatches: 1, klCoef: 0.05, klBound: 1e9, missingEosPenalty: 0 };
+  const cfg: TrainConfig = { maxSteps: 2, lr: 1e-3, minLr: 1e-3, warmupSteps: 0, weightDecay: 0, beta1: 0.9, beta2: 0.99, gradClip: 1, gradAccum: 1, evalEvery: 0, checkpointEvery: 0, keepLast: 1 };
+  const dir = mkdtempSync(join(tmpdir(), 'gf-grpo-'));
+  try {
+    const recs: Record<string, unknown>[] = [];
+    const reward = (_p: string, r: { text: string }): number => r.text.length % 3;
+    await trainRL({ policy: new GPT(config, { seed: 2 }), ref: new GPT(config, { seed: 2 }), tok, prompts: [{ prompt: 'Say the magic word.' }], tools: null, reward, seed: 3 }, rl, cfg, { runDir: dir, stageDir: join(dir, 'rl'), quiet: true, onStep: (r) => recs.push({ ...r }) });
+    const rec = recs.find((r) => r.loss !== undefined)!;
+    for (const k of ['reward', 'reward_std', 'frac_reward_zero_std', 'kl', 'entropy', 'completions/mean_length', 'completions/clipped_ratio', 'clip_ratio/region_mean', 'rollout/kl']) assert.equal(typeof rec[k], 'number', k);
+    for (const k of Object.keys(rec)) assert.ok(!/^(objective|policy|val)\/|^loss\/value_avg$/.test(k), `a PPO name in GRPO's metrics: ${k}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -11,7 +11,9 @@ import type { Tokenizer } from '../../tokenizer/tokenizer.js';
  *   tool       → <|output_start|>content<|output_end|>
  *   assistant  → <|assistant_start|> (omitted right after a tool message: the turn continues)
  *                content, then <|tool_start|>name: input<|tool_end|> when the message has
- *                our "tool_call": {"name", "input"}, else <|assistant_end|>
+ *                a call — the standard "tool_calls": [{"function": {"name", "arguments":
+ *                {"input"}}}] (one call a message, as export --format trl writes it) or our
+ *                "tool_call": {"name", "input"} — else <|assistant_end|>
  *   add_generation_prompt → <|assistant_start|>
  *
  * Rendered text is then tokenized with the special tokens recognised, so the ids equal
@@ -28,7 +30,8 @@ export function chatTemplate(): string {
     "{%- elif message['role'] == 'assistant' -%}",
     "{%- if loop.first or messages[loop.index0 - 1]['role'] != 'tool' -%}{{- '<|assistant_start|>' -}}{%- endif -%}",
     "{{- message['content'] -}}",
-    "{%- if message['tool_call'] is defined and message['tool_call'] -%}{{- '<|tool_start|>' + message['tool_call']['name'] + ': ' + message['tool_call']['input'] + '<|tool_end|>' -}}",
+    "{%- if message['tool_calls'] is defined and message['tool_calls'] -%}{{- '<|tool_start|>' + message['tool_calls'][0]['function']['name'] + ': ' + message['tool_calls'][0]['function']['arguments']['input'] + '<|tool_end|>' -}}",
+    "{%- elif message['tool_call'] is defined and message['tool_call'] -%}{{- '<|tool_start|>' + message['tool_call']['name'] + ': ' + message['tool_call']['input'] + '<|tool_end|>' -}}",
     "{%- else -%}{{- '<|assistant_end|>' -}}{%- endif -%}",
     "{%- else -%}{{- raise_exception('gptforge chat: unknown role ' + message['role']) -}}",
     '{%- endif -%}',

@@ -37,7 +37,8 @@ export interface RLAlgorithm {
    * log-probs under the current policy, in the minibatch's order) and its ∂/∂log p in `pl.dlogp`;
    * `loss` adds terms beyond `pl.loss` (GRPO's KL).
    */
-  policyLoss(logp: readonly number[], mb: readonly Rollout[], rl: RLConfig): { pl: PolicyLoss; loss: number };
+  /** `kl`: the per-token KL term the loss holds (GRPO's k3 to the reference), where it has one. */
+  policyLoss(logp: readonly number[], mb: readonly Rollout[], rl: RLConfig): { pl: PolicyLoss; loss: number; kl?: number };
 }
 
 /** PPO's clipped surrogate over a minibatch's actions (the old log-probs and advantages of its rollouts); PPO and GRPO share it. */
@@ -103,7 +104,7 @@ const GRPO: RLAlgorithm = {
       kl += k3.kl / n;
       pl.dlogp[t] += (rl.klCoef * k3.dlogp) / n;
     }
-    return { pl, loss: pl.loss + rl.klCoef * kl };
+    return { pl, loss: pl.loss + rl.klCoef * kl, kl };
   },
 };
 
