@@ -112,8 +112,9 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (bias && (bias.ndim !== 1 || bias.size !== outF)) fail('linear', `bias ${shapeStr(bias)} does not match weight ${shapeStr(weight)}`);
   const rows = x.rows;
   const out = output([...x.shape.slice(0, -1), outF]);
-  k().matmul(x.data, weight.data, out.data, rows, inF, outF, false, false, false);
-  if (bias) k().addBias(out.data, bias.data, rows, outF);
+  // with a bias, one kernel: the product and the bias added to each tile while it is in cache
+  if (bias) k().matmulBias(x.data, weight.data, out.data, rows, inF, outF, false, bias.data, null);
+  else k().matmul(x.data, weight.data, out.data, rows, inF, outF, false, false, false);
   out.requiresGrad = record(
     [x, weight, bias],
     () => {
@@ -131,7 +132,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
 /**
  * GELU(x·W + b): GPT-2's MLP up-projection and its activation in one op (llm.c's
  * `matmul_forward` + `gelu_forward` pair). x [..., in], W [in, out], b [out] → [..., out].
- * The bias and GELU run as one pass over the product (`biasGeluForward`), and backward as one
+ * The bias and GELU run on each tile of the product while it is in cache (`matmulBias`; before:
+ * `biasGeluForward`, a pass over the product), and backward as one
  * pass that writes the pre-activation's gradient and sums the bias gradient from it
  * (`biasGeluBackward`), instead of addBias, GELU, GELU's backward into a zero-filled buffer
  * and biasGrad (two reads and writes of the [rows, out] activations fewer each way). The same
@@ -147,9 +149,9 @@ export function linearGelu(x: Tensor, weight: Tensor, bias?: Tensor | null): Ten
   const n = rows * outF;
   // the pre-activation x·W + b, kept for backward (as linear's output tensor was)
   const pre = allocBuffer(n, false);
-  k().matmul(x.data, weight.data, pre, rows, inF, outF, false, false, false);
   const out = output([...x.shape.slice(0, -1), outF]);
-  k().biasGeluForward(pre, bias.data, out.data, rows, outF);
+  // the product, its bias and GELU in one kernel (bias + GELU on each tile while it is in cache)
+  k().matmulBias(x.data, weight.data, pre, rows, inF, outF, false, bias.data, out.data);
   out.requiresGrad = record(
     [x, weight, bias],
     () => {
