@@ -439,6 +439,20 @@ typedef struct {
   float *act;
 } job_t;
 
+/* c[r, j] += b[j] on one tile: a float add rounds the same however it is vectorised, so these
+ * are gfn_add_bias's bits; inline, with the full tile widths as constants (a call through the
+ * row kernels per row ran ~95 instructions a 16-float row at 1024×384×1152, 5% of the product) */
+#define TILE_ADD_BIAS(W) for (int r = 0; r < mr; r++, c += ldc) for (int x = 0; x < (W); x++) c[x] += b[x]
+static inline void tile_add_bias(float *restrict c, long ldc, const float *restrict b, int mr, int nr) {
+  switch (nr) {
+    case 8: TILE_ADD_BIAS(8); break;
+    case 12: TILE_ADD_BIAS(12); break;
+    case 16: TILE_ADD_BIAS(16); break;
+    case 32: TILE_ADD_BIAS(32); break;
+    default: TILE_ADD_BIAS(nr);
+  }
+}
+
 /* C[m0:m1, n0:n1] (+)= the product over k0 ≤ k < k1, into Cout (row stride N): the first KC
  * block stores or adds by `accumulate`, the later ones add */
 static void run_block_k(const job_t *j, long m0, long m1, long n0, long n1, long k0, long k1, float *Cout, int accumulate) {
@@ -469,7 +483,10 @@ static void run_block_k(const job_t *j, long m0, long m1, long n0, long n1, long
             for (long l = t * pl; l < (t + 1) * pl; l++) __builtin_prefetch(next + l * 64, 0, 3);
             float *ct = Cout + (ic + ir) * j->N + jc + jr;
             s->ukr(kc, Ap + ir * kc, bp, ct, j->N, acc, mr, nr);
-            if (j->bias && pc + kc >= k1) gfn_bias_tile(ct, j->N, j->bias + jc + jr, j->act ? j->act + (ic + ir) * j->N + jc + jr : NULL, j->N, mr, nr);
+            if (j->bias && pc + kc >= k1) {
+              if (j->act) gfn_bias_tile(ct, j->N, j->bias + jc + jr, j->act + (ic + ir) * j->N + jc + jr, j->N, mr, nr);
+              else tile_add_bias(ct, j->N, j->bias + jc + jr, mr, nr);
+            }
           }
         }
       }

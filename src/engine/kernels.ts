@@ -37,6 +37,8 @@ export interface Kernels {
    * pre-activation. The same values, bit for bit, as matmul (accumulate off) then addBias, or
    * then biasGeluForward; the native kernel applies the bias and GELU to each product tile
    * while it is in cache (llm.c's matmul_forward bias and gelu_forward, one pass over C fewer).
+   * `linear` uses it for its bias; `linearGelu` does not pass `act` (measured 10–14% more CPU
+   * than the separate pass at the GPU config's c_fc: docs/journal/engine.md, engine17).
    */
   matmulBias(a: F32, b: F32, c: F32, M: number, K: number, N: number, transB: boolean, bias: F32, act: F32 | null): void;
   /**
