@@ -90,6 +90,17 @@ static napi_value js_matmul(napi_env env, napi_callback_info info) {
   OK gfn_sgemm(a, b, c, M, K, N, ta, tb, acc);
   return NULL;
 }
+static napi_value js_matmul_bias(napi_env env, napi_callback_info info) {
+  BEGIN(9)
+  const float *a = f32(&A, 0), *b = f32(&A, 1);
+  float *c = f32(&A, 2);
+  long M = (long)num(&A, 3), K = (long)num(&A, 4), N = (long)num(&A, 5);
+  int tb = flag(&A, 6);
+  const float *bias = f32(&A, 7);
+  float *act = f32n(&A, 8);
+  OK gfn_sgemm_bias(a, b, c, M, K, N, tb, bias, act);
+  return NULL;
+}
 static napi_value js_qmatmul(napi_env env, napi_callback_info info) {
   BEGIN(8)
   const float *x = f32(&A, 0);
@@ -444,7 +455,7 @@ static napi_value init(napi_env env, napi_value exports) {
   pool_init(0);
   napi_property_descriptor props[] = {
 #define P(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_default, NULL}
-      P("matmul", js_matmul), P("qmatmul", js_qmatmul), P("qmatmulQ8", js_qmatmul_q8), P("qmatmulBackward", js_qmatmul_bwd), P("qdequantize", js_qdequantize), P("addBias", js_add_bias), P("biasGrad", js_bias_grad),
+      P("matmul", js_matmul), P("matmulBias", js_matmul_bias), P("qmatmul", js_qmatmul), P("qmatmulQ8", js_qmatmul_q8), P("qmatmulBackward", js_qmatmul_bwd), P("qdequantize", js_qdequantize), P("addBias", js_add_bias), P("biasGrad", js_bias_grad),
       P("layerNormForward", js_ln_fwd), P("layerNormBackward", js_ln_bwd),
       P("rmsNormForward", js_rms_fwd), P("rmsNormBackward", js_rms_bwd),
       P("geluForward", js_gelu_fwd), P("geluBackward", js_gelu_bwd), P("biasGeluForward", js_bias_gelu_fwd), P("biasGeluBackward", js_bias_gelu_bwd),

@@ -5,12 +5,17 @@
 #include <stdint.h>
 
 void gfn_sgemm(const float *A, const float *B, float *C, long M, long K, long N, int transA, int transB, int accumulate);
+/* C = A·B + bias, act = GELU(C) when act is not NULL (a linear layer's forward; epilogue per tile) */
+void gfn_sgemm_bias(const float *A, const float *B, float *C, long M, long K, long N, int transB, const float *bias, float *act);
 void gfn_sgemm_serial(const float *A, const float *B, float *C, long M, long K, long N, int transA, int transB, int accumulate);
 const char *gfn_sgemm_isa(void);
 double gfn_peak_gflops(long iters);
 
 void gfn_add_bias(float *out, const float *bias, long rows, long cols);
 void gfn_bias_grad(const float *dout, float *dbias, long rows, long cols);
+/* c[r, j] += bias[j] over rows × cols at row stride ldc (and act = GELU(c), stride ldact, when
+ * act is not NULL), on the calling thread: gfn_add_bias's / gfn_bias_gelu_forward's row code */
+void gfn_bias_tile(float *c, long ldc, const float *bias, float *act, long ldact, long rows, long cols);
 void gfn_bias_gelu_forward(float *pre, const float *bias, float *act, long rows, long cols);
 void gfn_bias_gelu_backward(const float *pre, const float *dout, float *dpre, float *dbias, long rows, long cols);
 void gfn_layernorm_forward(const float *x, const float *w, const float *b, float *out, float *mean, float *rstd, long rows, long cols, float eps);

@@ -180,6 +180,24 @@ void gfn_bias_gelu_forward(float *pre, const float *bias, float *act, long rows,
   bias_ctx k = {.out = pre, .bias = bias, .rows = rows, .cols = cols, .act = act};
   parallel_range(OPS_T->bias_gelu_fwd_rows, &k, rows, (double)rows * cols * 8);
 }
+/* One tile of sgemm's epilogue (gfn_sgemm_bias): each row through the row functions above,
+ * so the bits are theirs. */
+void gfn_bias_tile(float *c, long ldc, const float *bias, float *act, long ldact, long rows, long cols) {
+  const ops_table *t = OPS_T;
+  bias_ctx k = {.bias = bias, .rows = 1, .cols = cols};
+  if (act) {
+    for (long r = 0; r < rows; r++) {
+      k.out = c + r * ldc;
+      k.act = act + r * ldact;
+      t->bias_gelu_fwd_rows(&k, 0, 1);
+    }
+  } else {
+    for (long r = 0; r < rows; r++) {
+      k.out = c + r * ldc;
+      t->add_bias_rows(&k, 0, 1);
+    }
+  }
+}
 void gfn_bias_gelu_backward(const float *pre, const float *dout, float *dpre, float *dbias, long rows, long cols) {
   bias_ctx k = {.dout = dout, .dbias = dbias, .rows = rows, .cols = cols, .pre = pre, .dpre = dpre};
   parallel_range(OPS_T->bias_gelu_bwd_cols, &k, cols, (double)rows * cols * 8);

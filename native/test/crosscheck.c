@@ -73,6 +73,39 @@ static void case_sgemm(long M, long K, long N, int ta, int tb, int acc, int seri
   free(A); free(B); free(C0);
 }
 
+/* sgemm's bias / bias + GELU epilogue (gfn_sgemm_bias, per tile) against the product then
+ * gfn_add_bias / gfn_bias_gelu_forward on the same path: bit for bit; and the paths against
+ * scalar like the product */
+static void case_sgemm_bias(long M, long K, long N, int tb) {
+  float *A = rnd(M * K, 1), *B = rnd(K * N, 1), *bias = rnd(N, 1);
+  float *c[NPATH], *pre[NPATH], *act[NPATH];
+  char name[96];
+  for (int p = 0; p < npaths; p++) {
+    gfn_isa_set(paths[p]);
+    float *c0 = zeros(M * N), *pre0 = zeros(M * N), *act0 = zeros(M * N);
+    gfn_sgemm(A, B, c0, M, K, N, 0, tb, 0);
+    memcpy(pre0, c0, sizeof(float) * (size_t)(M * N));
+    gfn_add_bias(c0, bias, M, N);
+    gfn_bias_gelu_forward(pre0, bias, act0, M, N);
+    c[p] = rnd(M * N, 1);
+    pre[p] = rnd(M * N, 1);
+    act[p] = rnd(M * N, 1);
+    gfn_sgemm_bias(A, B, c[p], M, K, N, tb, bias, NULL);
+    gfn_sgemm_bias(A, B, pre[p], M, K, N, tb, bias, act[p]);
+    snprintf(name, sizeof name, "sgemm_bias=separate %ldx%ldx%ld N%c", M, K, N, tb ? 'T' : 'N');
+    check(gfn_isa_name(paths[p]), name, c0, c[p], M * N, 0);
+    snprintf(name, sizeof name, "sgemm_bias_gelu=separate pre %ldx%ldx%ld N%c", M, K, N, tb ? 'T' : 'N');
+    check(gfn_isa_name(paths[p]), name, pre0, pre[p], M * N, 0);
+    snprintf(name, sizeof name, "sgemm_bias_gelu=separate act %ldx%ldx%ld N%c", M, K, N, tb ? 'T' : 'N');
+    check(gfn_isa_name(paths[p]), name, act0, act[p], M * N, 0);
+    free(c0); free(pre0); free(act0);
+  }
+  snprintf(name, sizeof name, "sgemm_bias_gelu %ldx%ldx%ld N%c", M, K, N, tb ? 'T' : 'N');
+  for (int p = 1; p < npaths; p++) check(gfn_isa_name(paths[p]), name, act[0], act[p], M * N, 1e-5 * sqrt((double)K));
+  for (int p = 0; p < npaths; p++) { free(c[p]); free(pre[p]); free(act[p]); }
+  free(A); free(B); free(bias);
+}
+
 /* Decode rows (sgemm's small-M path, M ≤ 8, and up to 32 rows in 8-row chunks) must equal the
  * same rows of a 40-row product (the general path) bit for bit, on every path: a row decoded
  * alone equals it batched. */
@@ -370,6 +403,13 @@ int main(int argc, char **argv) {
    * summed apart and added; K not a multiple of KC */
   for (int acc = 0; acc < 2; acc++) case_sgemm(70, 2100, 130, 1, 0, acc, 0);
   case_sgemm(70, 2100, 130, 1, 1, 1, 0);
+  /* the bias epilogue: decode rows, prefill rows, tiles with edges, two KC blocks, two MC blocks */
+  for (int tb = 0; tb < 2; tb++) {
+    case_sgemm_bias(3, 64, 40, tb);
+    case_sgemm_bias(20, 33, 19, tb);
+    case_sgemm_bias(97, 300, 37, tb);
+    case_sgemm_bias(300, 40, 50, tb);
+  }
   for (int t = 0; t < 8; t++) case_decode_rows(t & 4 ? 300 : 256, t & 4 ? 1030 : 77, t & 1, (t >> 1) & 1);
   case_rows(7, 4096);
   case_rows(33, 256);

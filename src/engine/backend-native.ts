@@ -139,6 +139,18 @@ export function loadNativeKernels(): { kernels: Kernels & NativeInfo } | { error
       f32(kn, 'C', c, M * N);
       addon.matmul(a, b, c, M, K, N, tA, tB, acc);
     },
+    matmulBias(a, b, c, M, K, N, tB, bias, act) {
+      const kn = 'matmulBias';
+      size(kn, 'M', M);
+      size(kn, 'K', K);
+      size(kn, 'N', N);
+      f32(kn, 'A', a, M * K);
+      f32(kn, 'B', b, K * N);
+      f32(kn, 'C', c, M * N);
+      f32(kn, 'bias', bias, N);
+      if (act) f32(kn, 'act', act, M * N);
+      addon.matmulBias(a, b, c, M, K, N, tB, bias, act);
+    },
     qmatmul(x, w, y, M, K, N, type, acc) {
       const kn = 'qmatmul';
       size(kn, 'M', M);

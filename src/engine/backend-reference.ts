@@ -286,6 +286,13 @@ export function geluBackward(x: FA, dout: FA, dx: FA, n: number): void {
   }
 }
 
+/** matmul, then addBias or biasGeluForward (the native kernel applies them per product tile) */
+export function matmulBias(a: FA, b: FA, c: FA, M: number, K: number, N: number, transB: boolean, bias: FA, act: FA | null): void {
+  matmul(a, b, c, M, K, N, false, transB, false);
+  if (act) biasGeluForward(c, bias, act, M, N);
+  else addBias(c, bias, M, N);
+}
+
 /** addBias then geluForward (the native kernel fuses the two passes) */
 export function biasGeluForward(pre: FA, bias: FA, act: FA, rows: number, cols: number): void {
   addBias(pre, bias, rows, cols);
@@ -555,6 +562,7 @@ export const referenceKernels: Kernels = {
   name: 'reference',
   threads: 1,
   matmul,
+  matmulBias,
   qmatmul,
   qmatmulQ8,
   qmatmulBackward,

@@ -32,6 +32,16 @@ export interface Kernels {
    */
   matmul(a: F32, b: F32, c: F32, M: number, K: number, N: number, transA: boolean, transB: boolean, accumulate: boolean): void;
   /**
+   * A linear layer's forward: C[M,N] = A[M,K]·op(B) + bias[N] (bias broadcast over rows; B as in
+   * matmul, A not transposed), and when `act` is given also act[M,N] = GELU(C), C keeping the
+   * pre-activation. The same values, bit for bit, as matmul (accumulate off) then addBias, or
+   * then biasGeluForward; the native kernel applies the bias and GELU to each product tile
+   * while it is in cache (llm.c's matmul_forward bias and gelu_forward, one pass over C fewer).
+   * `linear` uses it for its bias; `linearGelu` does not pass `act` (measured 10–14% more CPU
+   * than the separate pass at the GPU config's c_fc: docs/journal/engine.md, engine17).
+   */
+  matmulBias(a: F32, b: F32, c: F32, M: number, K: number, N: number, transB: boolean, bias: F32, act: F32 | null): void;
+  /**
    * y[M,N] = (accumulate ? y : 0) + x[M,K]·Wᵀ with W [N,K] held as `type` blocks, each row K/32
    * blocks (ggml's orientation for mul_mat); K a multiple of 32. The weight is dequantized to
    * fp32 (exactly: q·d fits a float) and multiplied in fp32.
