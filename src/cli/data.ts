@@ -5,7 +5,7 @@ import { stderrLog } from './common.js';
 
 const prepare = new Command('prepare')
   .summary('clean, mix and tokenize the mixture to shards; print the mixture table')
-  .description("Read the mixture's sources, clean them, hold out 1% per source for validation, tokenize to shards, print the mixture table.")
+  .description("Read the mixture's sources, clean them, hold out 1% of each source's documents for validation (a source of one document: its last tenth), tokenize to shards, print the mixture table.")
   .option('-c, --config <file>', 'mixture config JSON (default: the embedded corpora, presets/mixture.default.json)')
   .option('-o, --out <dir>', 'data directory to write', 'runs/default/data')
   .option('--tokenizer <file>', 'tokenizer.json to use; trained from the mixture when missing (default: <out>/../tokenizer.json)')
