@@ -322,7 +322,7 @@ export function sftTable(report: readonly SftSourceReport[]): string {
     .filter((r) => r.distinct !== undefined)
     .map(
       (r) =>
-        `  ${r.name}: ${r.distinct} conversation${r.distinct === 1 ? '' : 's'}, drawn ${r.conversations}× (${r.distinct! >= r.conversations ? 'a sample' : `each about ${(r.conversations / r.distinct!).toFixed(1)} times`})${r.heldOut ? `; ${r.heldOut} more held out for the validation loss` : '; none held out (fewer than 10, or valFraction 0): no validation curve for it'}`,
+        `  ${r.name}: ${r.distinct} conversation${r.distinct === 1 ? '' : 's'}, drawn ${r.conversations}×${r.distinct! >= r.conversations ? ' (a sample)' : r.distinct === 1 ? '' : ` (each about ${(r.conversations / r.distinct!).toFixed(1)} times)`}${r.heldOut ? `; ${r.heldOut} more held out for the validation loss` : '; none held out (fewer than 10, or valFraction 0): no validation curve for it'}`,
     );
   return [`${'source'.padEnd(14)} ${'weight'.padStart(7)}  ${'drawn'.padStart(7)}  ${'held out'.padStart(8)}  ${'tokens'.padStart(9)}  ${'skipped'.padStart(7)}`, ...rows, ...notes].join('\n');
 }

@@ -50,3 +50,11 @@ test('a file of fewer than 10 conversations, or valFraction 0, trains on all of 
   assert.equal(buildSftDataset(tok, { sources: [{ path: good, weight: 1 }], examples: 100, valFraction: 0 }, 64).val.size, 0);
   assert.throws(() => buildSftDataset(tok, { sources: [{ path: good, weight: 1 }], valFraction: 1 }, 64, 'mix.json'), /mix\.json, field "valFraction": valFraction must be a number in \[0, 1\), got 1/);
 });
+
+test('one conversation drawn many times: the table gives the count once (no "each about 4000.0 times")', () => {
+  const one = join(dir, 'one.jsonl');
+  writeFileSync(one, `${conv(1)}\n`);
+  const table = sftTable(buildSftDataset(tok, { sources: [{ path: one, weight: 1 }], examples: 40 }, 64).report);
+  assert.match(table, /one: 1 conversation, drawn 40×; none held out/);
+  assert.doesNotMatch(table, /each about/);
+});
