@@ -63,7 +63,7 @@ export const command = new Command('sample')
         echoed = true;
       };
       const row = constraint?.clone();
-      const opts = { maxTokens: o.maxTokens, temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed + i, stopSequences: stops, strict: o.strict, constraint: row };
+      const opts = { maxTokens: o.maxTokens, temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed + i, stop: stops, strict: o.strict, constraint: row };
       const res = sampleFromModel(loaded, prompt, { ...opts, onText: (d) => (echo(), process.stdout.write(d)) });
       echo();
       process.stdout.write('\n');

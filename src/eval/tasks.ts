@@ -91,10 +91,10 @@ export function solvedExamples(task: SyntheticTask, n: number, seed: number, var
 }
 
 /** The base model's prompt as token ids (after <|bos|> when the tokenizer has one) and where its answer stops. */
-export function fewShotPrompt(tok: Tokenizer, examples: readonly SolvedExample[], prompt: string): { ids: number[]; stopIds: number[]; stopSequences: string[] } {
+export function fewShotPrompt(tok: Tokenizer, examples: readonly SolvedExample[], prompt: string): { ids: number[]; stopIds: number[]; stop: string[] } {
   const ids = [...(tok.hasSpecial('<|bos|>') ? [tok.specialId('<|bos|>')] : []), ...tok.encode(fewShotDocument(examples, prompt), { disallowedSpecial: 'plain' })];
   // the answer is the rest of the "Assistant:" line
-  return { ids, stopIds: tok.hasSpecial('<|eos|>') ? [tok.specialId('<|eos|>')] : [], stopSequences: ['\n'] };
+  return { ids, stopIds: tok.hasSpecial('<|eos|>') ? [tok.specialId('<|eos|>')] : [], stop: ['\n'] };
 }
 
 /** A base model's answer to `prompt` given solved examples (greedy, one line). */

@@ -49,8 +49,6 @@ export interface LogitsWarper {
  * pick rather than a warper).
  */
 export interface GenerationOptionRule {
-  /** The option as messages name it (the CLI flag's spelling). */
-  label: string;
   ok(v: number): boolean;
   want: string;
   processor?: { ok(v: number): boolean; want: string };
@@ -62,16 +60,16 @@ export interface GenerationOptionRule {
  * of them) read, so the two never state different ranges.
  */
 export const GENERATION_OPTION_RULES = {
-  maxTokens: { label: 'max-tokens', ok: (v) => Number.isInteger(v) && v >= 0, want: 'an integer ≥ 0' },
-  temperature: { label: 'temperature', ok: (v) => v >= 0, want: 'a number ≥ 0', processor: { ok: (v) => v > 0, want: "a positive number (0 = greedy is the sampler's, not a warper)" } },
-  topK: { label: 'top-k', ok: (v) => Number.isInteger(v) && v >= 0, want: 'an integer ≥ 0 (0 = off)', processor: { ok: (v) => Number.isInteger(v) && v >= 1, want: 'a positive integer (0 = off: no warper)' } },
+  maxTokens: { ok: (v) => Number.isInteger(v) && v >= 0, want: 'an integer ≥ 0' },
+  temperature: { ok: (v) => v >= 0, want: 'a number ≥ 0', processor: { ok: (v) => v > 0, want: "a positive number (0 = greedy is the sampler's, not a warper)" } },
+  topK: { ok: (v) => Number.isInteger(v) && v >= 0, want: 'an integer ≥ 0 (0 = off)', processor: { ok: (v) => Number.isInteger(v) && v >= 1, want: 'a positive integer (0 = off: no warper)' } },
   // 0 keeps only the most likely token, as OpenAI and Hugging Face take it (vLLM refuses 0)
-  topP: { label: 'top-p', ok: (v) => v >= 0 && v <= 1, want: 'in [0, 1] (1 = off, 0 = only the most likely token)' },
-  minP: { label: 'min-p', ok: (v) => v >= 0 && v <= 1, want: 'in [0, 1] (0 = off)' },
-  repetitionPenalty: { label: 'repetition-penalty', ok: (v) => v > 0, want: 'a positive number (1 = off)' },
-  presencePenalty: { label: 'presence-penalty', ok: (v) => v >= -2 && v <= 2, want: 'in [-2, 2] (0 = off)' },
-  frequencyPenalty: { label: 'frequency-penalty', ok: (v) => v >= -2 && v <= 2, want: 'in [-2, 2] (0 = off)' },
-  seed: { label: 'seed', ok: (v) => Number.isInteger(v), want: 'an integer' },
+  topP: { ok: (v) => v >= 0 && v <= 1, want: 'in [0, 1] (1 = off, 0 = only the most likely token)' },
+  minP: { ok: (v) => v >= 0 && v <= 1, want: 'in [0, 1] (0 = off)' },
+  repetitionPenalty: { ok: (v) => v > 0, want: 'a positive number (1 = off)' },
+  presencePenalty: { ok: (v) => v >= -2 && v <= 2, want: 'in [-2, 2] (0 = off)' },
+  frequencyPenalty: { ok: (v) => v >= -2 && v <= 2, want: 'in [-2, 2] (0 = off)' },
+  seed: { ok: (v) => Number.isInteger(v), want: 'an integer' },
 } as const satisfies Record<string, GenerationOptionRule>;
 
 export type GenerationOption = keyof typeof GENERATION_OPTION_RULES;
