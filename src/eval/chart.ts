@@ -52,10 +52,64 @@ function fmt(v: number, percent: boolean, tick = false): string {
   return `${+x.toPrecision(3)}`;
 }
 
+/** An axis-aligned box in px: x0 ≤ x1, y0 ≤ y1 (y grows downwards). */
+interface Box {
+  x0: number;
+  x1: number;
+  y0: number;
+  y1: number;
+}
+
+/** One drawn bar: its rectangle, centre, the y of its value's end, direction and value label. */
+interface Bar {
+  box: Box;
+  cx: number;
+  top: number;
+  up: boolean;
+  label: string;
+}
+
+/** A place for a value label: its box, where the text is anchored (y; x is the bar's centre), how. */
+interface LabelPlace {
+  box: Box;
+  y: number;
+  rotated: boolean;
+  inside: boolean;
+  anchor: 'start' | 'end';
+}
+
+const overlaps = (a: Box, b: Box): boolean => a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+const within = (a: Box, b: Box): boolean => a.x0 >= b.x0 - 0.5 && a.x1 <= b.x1 + 0.5 && a.y0 >= b.y0 - 0.5 && a.y1 <= b.y1 + 0.5;
+
+/**
+ * A label's width in px, generous on purpose: the advance widths of DejaVu Sans (what system-ui
+ * falls back to on most Linux desktops, and wider than Segoe UI or SF) in em — digits 0.64,
+ * "%" 0.95, "." 0.32, other characters 0.62 — plus 1 px of air each side.
+ */
+function textWidth(text: string, size: number): number {
+  let em = 0;
+  for (const c of text) em += c >= '0' && c <= '9' ? 0.64 : c === '%' ? 0.95 : c === '.' ? 0.32 : 0.62;
+  return em * size + 2;
+}
+
+/**
+ * The places to try for a bar's value label, best first: across the bar's end, outside (above a
+ * positive bar, below a negative one) then inside; then along the bar, outside then inside.
+ * Text boxes run 0.8 em above the baseline and 0.2 em below it; a rotated label is 1 em across.
+ */
+function labelPlaces(b: Bar, w: number, size: number): LabelPlace[] {
+  const { cx, top, up } = b;
+  const across = (y0: number, inside: boolean): LabelPlace => ({ box: { x0: cx - w / 2, x1: cx + w / 2, y0, y1: y0 + size }, y: y0 + 0.8 * size, rotated: false, inside, anchor: 'start' });
+  // rotated -90°: "start" runs up from the anchor, "end" runs down
+  const along = (y: number, runsUp: boolean, inside: boolean): LabelPlace => ({ box: { x0: cx - size / 2, x1: cx + size / 2, y0: runsUp ? y - w : y, y1: runsUp ? y : y + w }, y, rotated: true, inside, anchor: runsUp ? 'start' : 'end' });
+  return up ? [across(top - 3 - size, false), across(top + 2, true), along(top - 3, true, false), along(top + 3, false, true)] : [across(top + 3, false), across(top - 2 - size, true), along(top + 3, false, false), along(top - 3, true, true)];
+}
+
 /**
  * A grouped bar chart: one cluster per group, one bar per series with a consistent colour
- * and slot (series in order of first appearance), a legend naming every series, the value on
- * top of each bar, and a value axis with nice ticks (steps of 1, 2, 2.5, 5 × 10^k) from 0 (or
+ * and slot (series in order of first appearance), a legend naming every series, the value at
+ * the end of each bar (set along the bar where it is wider than the bar, left off where no
+ * place overlaps nothing: the bar's tooltip keeps it), and a value axis with nice ticks (steps of 1, 2, 2.5, 5 × 10^k) from 0 (or
  * the tick below the most negative bar) to `yMax`, or else to the data maximum rounded up to
  * the next tick. A NaN (or missing)
  * value leaves its slot empty with a grey "n/a"; values above a fixed `yMax` are clipped with
@@ -107,45 +161,51 @@ export function barChartSVG(groups: readonly BarGroup[], opts: BarChartOptions):
   out.push(`<rect x="${L}" y="${T}" width="${plotW}" height="${plotH}" fill="none" stroke="#888"/>`);
   if (opts.yLabel) out.push(`<text x="16" y="${(T + H - B) / 2}" text-anchor="middle" transform="rotate(-90 16 ${(T + H - B) / 2})">${esc(opts.yLabel)}</text>`);
 
-  // bars
+  // bars: every bar's geometry first, so that each value label can be checked against all bars
   const slot = plotW / nG;
   const barW = (slot * 0.8) / nS;
   const labelSize = Math.max(8, Math.min(11, barW * 0.45));
   const base = sy(0);
+  const bars: Bar[] = [];
+  const missing: Box[] = [];
   groups.forEach((g, gi) => {
     const gx = L + gi * slot + slot * 0.1;
     series.forEach((s, si) => {
       const x = gx + si * barW;
-      const cx = (x + barW / 2).toFixed(1);
+      const cx = x + barW / 2;
       const v = g.values.find((e) => e.series === s)?.value;
       if (v === undefined || !Number.isFinite(v)) {
-        if (v !== undefined) out.push(`<text x="${cx}" y="${(base - 4).toFixed(1)}" text-anchor="middle" font-size="${labelSize.toFixed(1)}" fill="#999">n/a</text>`);
+        if (v !== undefined) {
+          out.push(`<text x="${cx.toFixed(1)}" y="${(base - 4).toFixed(1)}" text-anchor="middle" font-size="${labelSize.toFixed(1)}" fill="#999">n/a</text>`);
+          const w = textWidth('n/a', labelSize);
+          missing.push({ x0: cx - w / 2, x1: cx + w / 2, y0: base - 4 - 0.8 * labelSize, y1: base - 4 + 0.2 * labelSize });
+        }
         return;
       }
       const top = sy(v);
       const yTop = Math.min(top, base);
-      const h = Math.abs(base - top);
-      out.push(`<rect x="${(x + barW * 0.06).toFixed(1)}" y="${yTop.toFixed(1)}" width="${(barW * 0.88).toFixed(1)}" height="${h.toFixed(1)}" fill="${color(s)}"><title>${esc(`${s} — ${g.label}: ${fmt(v, percent)}`)}</title></rect>`);
-      const label = fmt(v, percent);
-      // a label wider than its bar ("100%" over a narrow bar) would run into its neighbours'
-      // (two 100% bars side by side printed one smudge): it is set vertically along the bar
-      // instead (≈ 0.6 em per character of system-ui digits)
-      const textW = 0.6 * labelSize * label.length;
-      if (textW > barW * 0.95) {
-        const inside = v >= 0 ? top - textW - 3 < T : top + textW + 3 > T + plotH;
-        const ay = v >= 0 ? (inside ? top + 3 : top - 3) : inside ? top - 3 : top + 3;
-        const anchor = v >= 0 === inside ? 'end' : 'start'; // rotated -90°: "end" runs down from the anchor
-        out.push(`<text x="${cx}" y="${ay.toFixed(1)}" transform="rotate(-90 ${cx} ${ay.toFixed(1)})" text-anchor="${anchor}" dominant-baseline="middle" font-size="${labelSize.toFixed(1)}" fill="${inside ? 'white' : '#222'}">${esc(label)}</text>`);
-        return;
-      }
-      // above a positive bar (below a negative one); inside it, in white, where there is no room
-      const inside = v >= 0 ? top - labelSize - 3 < T : top + labelSize + 3 > T + plotH;
-      const ly = v >= 0 ? (inside ? top + labelSize + 2 : top - 3) : inside ? top - 4 : top + labelSize + 1;
-      out.push(`<text x="${cx}" y="${ly.toFixed(1)}" text-anchor="middle" font-size="${labelSize.toFixed(1)}" fill="${inside ? 'white' : '#222'}">${esc(label)}</text>`);
+      const box = { x0: x + barW * 0.06, x1: x + barW * 0.94, y0: yTop, y1: yTop + Math.abs(base - top) };
+      bars.push({ box, cx, top, up: v >= 0, label: fmt(v, percent) });
+      out.push(`<rect x="${box.x0.toFixed(1)}" y="${yTop.toFixed(1)}" width="${(barW * 0.88).toFixed(1)}" height="${(box.y1 - box.y0).toFixed(1)}" fill="${color(s)}"><title>${esc(`${s} — ${g.label}: ${fmt(v, percent)}`)}</title></rect>`);
     });
     const gSize = Math.max(8, Math.min(12, (slot * 0.95) / (0.6 * Math.max(1, g.label.length))));
     out.push(`<text x="${(L + gi * slot + slot / 2).toFixed(1)}" y="${H - B + 18}" text-anchor="middle" font-size="${gSize.toFixed(1)}">${esc(g.label)}</text>`);
   });
+  // Value labels, after all bars so that none is painted over. A label wider than its bar
+  // ("99%" over a narrow one) runs into its neighbour's bar or label, so each takes the first
+  // place that overlaps no other bar and no label placed before it: across the bar's end
+  // (outside, else inside in white where the plot's edge leaves no room), then set along the
+  // bar (rotated), else none: the bar's tooltip (<title>) still gives the value.
+  const placed: Box[] = [...missing];
+  for (const b of bars) {
+    const w = textWidth(b.label, labelSize);
+    const at = labelPlaces(b, w, labelSize).find((c) => c.box.y0 >= T - 0.5 && c.box.y1 <= T + plotH + 0.5 && (!c.inside || within(c.box, b.box)) && !placed.some((p) => overlaps(p, c.box)) && !bars.some((o) => o !== b && overlaps(o.box, c.box)));
+    if (at === undefined) continue;
+    placed.push(at.box);
+    const fill = at.inside ? 'white' : '#222';
+    if (at.rotated) out.push(`<text x="${b.cx.toFixed(1)}" y="${at.y.toFixed(1)}" transform="rotate(-90 ${b.cx.toFixed(1)} ${at.y.toFixed(1)})" text-anchor="${at.anchor}" dominant-baseline="middle" font-size="${labelSize.toFixed(1)}" fill="${fill}">${esc(b.label)}</text>`);
+    else out.push(`<text x="${b.cx.toFixed(1)}" y="${at.y.toFixed(1)}" text-anchor="middle" font-size="${labelSize.toFixed(1)}" fill="${fill}">${esc(b.label)}</text>`);
+  }
 
   // legend
   series.forEach((s, i) => {

@@ -214,3 +214,49 @@ test('bar chart SVG: value labels wider than their bars (100% side by side) are 
   // a wide chart keeps the labels horizontal
   assert.ok(!barChartSVG(groups.slice(0, 2), { title: 'accuracy', percent: true, yMax: 1 }).includes('rotate('));
 });
+
+/** A chart's value labels and bars as boxes, a label's width estimated as 0.7 em per character
+ * (digits are 0.55–0.64 em in common sans fonts, "%" 0.85–0.95). */
+function chartBoxes(svg: string): { labels: { text: string; cx: number; x0: number; x1: number; y0: number; y1: number }[]; bars: { x0: number; x1: number; y0: number; y1: number }[] } {
+  const labels = [...svg.matchAll(/<text x="([\d.]+)" y="([\d.]+)"( transform="rotate\(-90[^"]*")?(?: text-anchor="(\w+)")?[^>]*font-size="([\d.]+)"[^>]*>(-?[\d.]+%?|n\/a)<\/text>/g)].map((m) => {
+    const [x, y, size, text] = [+m[1], +m[2], +m[5], m[6]];
+    const w = 0.7 * size * text.length;
+    if (m[3] === undefined) return { text, cx: x, x0: x - w / 2, x1: x + w / 2, y0: y - 0.8 * size, y1: y + 0.2 * size };
+    return { text, cx: x, x0: x - size / 2, x1: x + size / 2, y0: m[4] === 'start' ? y - w : y, y1: m[4] === 'start' ? y : y + w };
+  });
+  const bars = [...svg.matchAll(/<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)" fill="#[0-9a-f]{6}"><title>/g)].map((m) => ({ x0: +m[1], x1: +m[1] + +m[3], y0: +m[2], y1: +m[2] + +m[4] }));
+  return { labels, bars };
+}
+
+test('bar chart SVG: on a dense chart (narrow bars, 99% beside 67%, self-BLEU near 2%) no value label overlaps another or a neighbouring bar', () => {
+  const models = ['base', 'SFT', 'RLHF (PPO)', 'best-of-4', 'DPO', 'GRPO', 'oracle best-of-4', 'RLHF (REINFORCE)'];
+  const pick = (vals: number[]) => models.map((series, i) => ({ series, value: vals[i % vals.length] }));
+  const charts = [
+    [
+      { label: 'win rate vs SFT', values: pick([0.34, 0.59, 0.73, 0.79, 0.71, 0.65, 0.99, 0.67]) },
+      { label: 'task accuracy', values: pick([0, 0.1, 0.11, 0.2, 0.063, 0.99, 0.67, 0.99]) },
+      { label: 'distinct-2', values: pick([0.99, 0.92, 0.92, 0.67, 0.94, 0.99, 0.67, 0.9]) },
+      { label: 'self-BLEU', values: pick([0.017, 0.074, 0.022, 0.074, 0.081, 0.15, 0.022, 0.031]) },
+    ],
+    Array.from({ length: 6 }, (_, g) => ({ label: `e_w = ${g / 10}`, values: pick([0.99, 0.67, 0.5, 0.022, 1, 0.675, 0.333, 0.98].map((v, i) => ((i + g) % 3 === 0 ? v : 1 - v))) })),
+    // five series: bars about 16 px wide, where a three-character label at 8 px is about as wide as its bar
+    Array.from({ length: 6 }, (_, g) => ({ label: `family ${g}`, values: ['base', 'SFT', 'PPO', 'DPO', 'GRPO'].map((series, i) => ({ series, value: [0.99, 0.98, 0.97, 0.67, 0.66][(i + g) % 5] })) })),
+  ];
+  for (const [ci, groups] of charts.entries()) {
+    const svg = barChartSVG(groups, { title: 'dense', percent: true, yMax: 1 });
+    balanced(svg);
+    const { labels, bars } = chartBoxes(svg);
+    assert.equal(
+      bars.length,
+      groups.reduce((n, g) => n + g.values.length, 0),
+    );
+    for (let i = 0; i < labels.length; i++) {
+      const a = labels[i];
+      for (const b of labels.slice(i + 1)) assert.ok(!(a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1), `chart ${ci}: labels ${a.text} and ${b.text} overlap`);
+      // another bar: one whose span does not hold the label's centre
+      for (const r of bars) if (!(r.x0 <= a.cx && a.cx <= r.x1)) assert.ok(!(a.x0 < r.x1 && r.x0 < a.x1 && a.y0 < r.y1 && r.y0 < a.y1), `chart ${ci}: label ${a.text} runs into a neighbouring bar`);
+    }
+    // thinning is the last resort: most bars keep their label (every bar keeps its <title>)
+    assert.ok(labels.length >= 0.75 * bars.length, `chart ${ci}: only ${labels.length} of ${bars.length} labels`);
+  }
+});

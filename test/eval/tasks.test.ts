@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { distinctExamples, evalAnswerCount, type EvalRow, type EvalSubject } from '../../src/eval/tasks.js';
+import { distinctExamples, evalAnswerCount, fewShotPrompt, type EvalRow, type EvalSubject } from '../../src/eval/tasks.js';
+import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { taskByName } from '../../src/data/synthetic/tasks.js';
 import type { SyntheticTask, TaskExample } from '../../src/data/synthetic/task.js';
 import { Rng } from '../../src/engine/rng.js';
@@ -66,4 +67,13 @@ test('distinctExamples: a split with fewer items than asked for gives each once,
     { name: 'b', kind: 'chat' },
   ] as unknown as EvalSubject[];
   assert.equal(evalAnswerCount(rows, subjects, 10, 1), 2 * 3);
+});
+
+test("fewShotPrompt ends the answer at the line's end with OpenAI's `stop`, not the deprecated stopSequences alias", () => {
+  const tok = trainTokenizer(['User: what is 2+2?\nAssistant: 4\n'.repeat(20)], { vocabSize: 280, specialTokens: ['<|bos|>', '<|eos|>'] });
+  const p = fewShotPrompt(tok, [{ prompt: 'what is 2+2?', answer: '4' }], 'what is 3+3?');
+  assert.deepEqual(p.stop, ['\n']);
+  assert.ok(!('stopSequences' in p), 'the spread options carry stop alone');
+  assert.deepEqual(p.stopIds, [tok.specialId('<|eos|>')]);
+  assert.equal(p.ids[0], tok.specialId('<|bos|>'));
 });

@@ -65,7 +65,7 @@ test('stop sequences stop generation and are never emitted, even split across to
   assert.ok(free.text.length > 4);
   const stop = free.text.slice(2, 5); // a stop string inside the greedy continuation
   let streamed = '';
-  const res = generateText(model, tok, prompt, { maxTokens: 30, temperature: 0, stopSequences: [stop], onText: (d) => (streamed += d) });
+  const res = generateText(model, tok, prompt, { maxTokens: 30, temperature: 0, stop: [stop], onText: (d) => (streamed += d) });
   assert.equal(res.finishReason, 'stop');
   assert.equal(res.matchedStop, stop);
   assert.equal(res.text, free.text.slice(0, free.text.indexOf(stop)));
