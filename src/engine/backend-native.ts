@@ -67,6 +67,14 @@ function i32(kernel: string, name: string, a: unknown, n: number): void {
   need(kernel, name, a, n);
 }
 
+/** The checks every sgemm entry shares: M, K, N sizes and Float32Array A [M,K], B [K,N], C [M,N]. */
+function productArgs(kernel: string, a: unknown, b: unknown, c: unknown, M: number, K: number, N: number): void {
+  sizes(kernel, { M, K, N });
+  f32(kernel, 'A', a, M * K);
+  f32(kernel, 'B', b, K * N);
+  f32(kernel, 'C', c, M * N);
+}
+
 /** Checks a block matrix [N,K] of `type` and returns the addon's type code. */
 function blocks(kernel: string, w: unknown, N: number, K: number, type: BlockQuant): number {
   if (type !== 'q8_0' && type !== 'q4_0') throw new ArgError(`${kernel}: type must be "q8_0" or "q4_0", got ${String(type)}`);
@@ -130,23 +138,12 @@ export function loadNativeKernels(): { kernels: Kernels & NativeInfo } | { error
       addon.setThreads(Math.max(1, n));
     },
     matmul(a, b, c, M, K, N, tA, tB, acc) {
-      const kn = 'matmul';
-      size(kn, 'M', M);
-      size(kn, 'K', K);
-      size(kn, 'N', N);
-      f32(kn, 'A', a, M * K);
-      f32(kn, 'B', b, K * N);
-      f32(kn, 'C', c, M * N);
+      productArgs('matmul', a, b, c, M, K, N);
       addon.matmul(a, b, c, M, K, N, tA, tB, acc);
     },
     matmulBias(a, b, c, M, K, N, tB, bias, act) {
       const kn = 'matmulBias';
-      size(kn, 'M', M);
-      size(kn, 'K', K);
-      size(kn, 'N', N);
-      f32(kn, 'A', a, M * K);
-      f32(kn, 'B', b, K * N);
-      f32(kn, 'C', c, M * N);
+      productArgs(kn, a, b, c, M, K, N);
       f32(kn, 'bias', bias, N);
       if (act) f32(kn, 'act', act, M * N);
       addon.matmulBias(a, b, c, M, K, N, tB, bias, act);
