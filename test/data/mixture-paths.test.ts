@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadMixtureConfig, resolveSourcePaths } from '../../src/data/mixture.js';
@@ -8,6 +8,7 @@ import { expandInputs } from '../../src/util/files.js';
 
 // README's example source "~/notes/**/*.md" and paths relative to the mixture file (newcomer24 #3)
 const root = mkdtempSync(join(tmpdir(), 'gf-mix-paths-'));
+after(() => rmSync(root, { recursive: true, force: true }));
 const home = join(root, 'home');
 mkdirSync(join(home, 'notes', 'sub'), { recursive: true });
 writeFileSync(join(home, 'notes', 'sub', 'a.md'), 'x');

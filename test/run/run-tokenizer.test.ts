@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MixtureConfig } from '../../src/data/mixture.js';
@@ -11,6 +11,7 @@ import { mobyDick } from '../tokenizer/corpus.js';
 // a run's tokenizer is trained from the mixture's "tokenizer" section: only once its data is good,
 // and never silently kept when that section changes (newcomer24's findings 1 and 2)
 const root = mkdtempSync(join(tmpdir(), 'gf-run-tok-'));
+after(() => rmSync(root, { recursive: true, force: true }));
 mkdirSync(join(root, 'notes'));
 const text = mobyDick().slice(0, 60_000);
 for (let i = 0; i < 12; i++) writeFileSync(join(root, 'notes', `n${i}.txt`), text.slice(i * 5000, (i + 1) * 5000));
