@@ -10,7 +10,7 @@ import type { GPT } from '../../src/model/gpt.js';
 import { loadCheckpoint, modelFromCheckpoint, resolveCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
 import { readSafetensors, type NamedTensor } from '../../src/model/safetensors.js';
 import { exportCheckpointToHf, importHuggingFace, HF_TOKENIZER_KEYS } from '../../src/model/export/hf.js';
-import { renderConversation, renderPrompt } from '../../src/data/chat.js';
+import { fromOpenAIShape, renderConversation, renderPrompt } from '../../src/data/chat.js';
 import type { Conversation } from '../../src/data/conversation.js';
 import { GptforgeError } from '../../src/util/errors.js';
 import { randomModel, saveTemp, smallTokenizer, tempDir } from './fixtures.js';
@@ -273,6 +273,31 @@ test('chat_template (Jinja, @huggingface/jinja) + tokenizer.json (@huggingface/t
     const ptext = tmpl.render({ messages: prompt.messages, bos_token: tc.bos_token, add_generation_prompt: true });
     assert.deepEqual(hf.encode(ptext, { add_special_tokens: false }).ids, renderPrompt(tok, prompt));
   }
+});
+
+test('chat_template renders parallel tool_calls as our loader lays them out: each call, then the output answering its id', () => {
+  const tok = smallTokenizer();
+  const out = join(tempDir(), 'hf');
+  exportCheckpointToHf(saveTemp(randomModel({ vocabSize: tok.vocabSize, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 16 }), tok), out);
+  const tc = JSON.parse(readFileSync(join(out, 'tokenizer_config.json'), 'utf8')) as { chat_template: string; bos_token: string };
+  const call = (id: string, input: string) => ({ id, type: 'function', function: { name: 'calculator', arguments: { input } } });
+  const messages = [
+    { role: 'user', content: 'What are 12*3 and 7+8?' },
+    { role: 'assistant', content: 'Two sums.', tool_calls: [call('a', '12*3'), call('b', '7+8')] },
+    // answered out of order: matched by id, as fromOpenAIShape matches them
+    { role: 'tool', tool_call_id: 'b', content: '15' },
+    { role: 'tool', tool_call_id: 'a', content: '36' },
+    { role: 'assistant', content: '36 and 15.' },
+    { role: 'user', content: 'And 2*2?' },
+    { role: 'assistant', content: '', tool_calls: [call('c', '2*2')] },
+    { role: 'tool', tool_call_id: 'c', content: '4' },
+    { role: 'assistant', content: '4.' },
+  ];
+  const text = new Template(tc.chat_template).render({ messages, bos_token: tc.bos_token, add_generation_prompt: false });
+  assert.equal(text.match(/<\|output_start\|>/g)?.length, 3, text);
+  assert.match(text, /12\*3<\|tool_end\|><\|output_start\|>36<\|output_end\|><\|tool_start\|>calculator: 7\+8<\|tool_end\|><\|output_start\|>15<\|output_end\|>36 and 15\./);
+  const ours = fromOpenAIShape({ messages: JSON.parse(JSON.stringify(messages)) }) as Conversation;
+  assert.deepEqual(tok.encode(text, { allowedSpecial: 'all' }), renderConversation(tok, ours).ids);
 });
 
 test('import a GPT-2 as the Hub stores it (no "transformer." prefix, attention-mask buffers, ByteLevel pre-tokenizer)', async () => {

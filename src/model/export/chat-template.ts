@@ -11,9 +11,13 @@ import type { Tokenizer } from '../../tokenizer/tokenizer.js';
  *   tool       → <|output_start|>content<|output_end|>
  *   assistant  → <|assistant_start|> (omitted right after a tool message: the turn continues)
  *                content, then <|tool_start|>name: input<|tool_end|> when the message has
- *                a call — the standard "tool_calls": [{"function": {"name", "arguments":
+ *                a call — the standard "tool_calls": [{"id", "function": {"name", "arguments":
  *                {"input"}}}] (one call a message, as export --format trl writes it) or our
- *                "tool_call": {"name", "input"} — else <|assistant_end|>
+ *                "tool_call": {"name", "input"} — else <|assistant_end|>. Several
+ *                "tool_calls" (OpenAI's parallel calls) are rendered as our layout has them
+ *                and as our loaders convert them (src/data/chat.ts fromOpenAIShape): each
+ *                call followed by the output of the tool message answering its id
+ *                (`tool_call_id`), those tool messages then not rendered again
  *   add_generation_prompt → <|assistant_start|>
  *
  * Rendered text is then tokenized with the special tokens recognised, so the ids equal
@@ -23,14 +27,22 @@ import type { Tokenizer } from '../../tokenizer/tokenizer.js';
 export function chatTemplate(): string {
   return [
     "{{- '<|bos|>' -}}",
+    '{%- set ns = namespace(calls=false) -%}',
     '{%- for message in messages -%}',
-    "{%- if message['role'] == 'system' -%}{{- '<|system_start|>' + message['content'] + '<|system_end|>' -}}",
-    "{%- elif message['role'] == 'user' -%}{{- '<|user_start|>' + message['content'] + '<|user_end|>' -}}",
-    "{%- elif message['role'] == 'tool' -%}{{- '<|output_start|>' + message['content'] + '<|output_end|>' -}}",
-    "{%- elif message['role'] == 'assistant' -%}",
+    "{%- if message['role'] == 'system' -%}{%- set ns.calls = false -%}{{- '<|system_start|>' + message['content'] + '<|system_end|>' -}}",
+    "{%- elif message['role'] == 'user' -%}{%- set ns.calls = false -%}{{- '<|user_start|>' + message['content'] + '<|user_end|>' -}}",
+    // a tool message already rendered after its parallel call (below) is not rendered again
+    "{%- elif message['role'] == 'tool' -%}{%- if not ns.calls -%}{{- '<|output_start|>' + message['content'] + '<|output_end|>' -}}{%- endif -%}",
+    "{%- elif message['role'] == 'assistant' -%}{%- set ns.calls = false -%}",
     "{%- if loop.first or messages[loop.index0 - 1]['role'] != 'tool' -%}{{- '<|assistant_start|>' -}}{%- endif -%}",
     "{{- message['content'] -}}",
-    "{%- if message['tool_calls'] is defined and message['tool_calls'] -%}{{- '<|tool_start|>' + message['tool_calls'][0]['function']['name'] + ': ' + message['tool_calls'][0]['function']['arguments']['input'] + '<|tool_end|>' -}}",
+    "{%- if message['tool_calls'] is defined and message['tool_calls'] -%}",
+    '{%- set i = loop.index0 -%}',
+    "{%- set ns.calls = message['tool_calls'] | length > 1 -%}",
+    "{%- for call in message['tool_calls'] -%}{{- '<|tool_start|>' + call['function']['name'] + ': ' + call['function']['arguments']['input'] + '<|tool_end|>' -}}",
+    // parallel calls: each call's result (the tool message answering its id) right after it
+    "{%- if ns.calls -%}{%- for r in messages[i + 1:] if r['role'] == 'tool' and r['tool_call_id'] == call['id'] -%}{%- if loop.first -%}{{- '<|output_start|>' + r['content'] + '<|output_end|>' -}}{%- endif -%}{%- endfor -%}{%- endif -%}",
+    '{%- endfor -%}',
     "{%- elif message['tool_call'] is defined and message['tool_call'] -%}{{- '<|tool_start|>' + message['tool_call']['name'] + ': ' + message['tool_call']['input'] + '<|tool_end|>' -}}",
     "{%- else -%}{{- '<|assistant_end|>' -}}{%- endif -%}",
     "{%- else -%}{{- raise_exception('gptforge chat: unknown role ' + message['role']) -}}",
