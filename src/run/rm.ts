@@ -12,7 +12,7 @@ import type { GPT } from '../model/gpt.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { demonstrationContrasts, sampledContrasts, simulatedComparisons, taskExamples, taskPrompts, writtenDemonstrations, type TaskPromptExample } from '../train/comparisons.js';
 import type { TrainResult } from '../train/loop.js';
-import { MixedLoader, pairAccuracyByKind, renderRankings, scoreSequences, ShuffledLoader, trainRewardModel, type PairTally, type RenderedRankings } from '../train/reward.js';
+import { MixedLoader, pairAccuracyByKind, renderRankings, scoreSequences, ShuffledLoader, trainRewardModel, type PairTally, type RenderedRankings, type SequenceScorer } from '../train/reward.js';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { holdRunLock } from '../util/lock.js';
@@ -121,7 +121,7 @@ type Tallies = Record<string, PairTally & { accuracy: number }>;
  * from the context (the calculator's output, the prompt's word or format), 'knowledge' only
  * from facts the model may not have.
  */
-export function accuracyByDecidingTerm(model: GPT, rankings: readonly Ranking[], rendered: RenderedRankings, pad: number): { byTerm: Tallies; byContext: Tallies; byBoth: Tallies; correctnessByFamily: Tallies } {
+export function accuracyByDecidingTerm(model: GPT | SequenceScorer, rankings: readonly Ranking[], rendered: RenderedRankings, pad: number): { byTerm: Tallies; byContext: Tallies; byBoth: Tallies; correctnessByFamily: Tallies } {
   const verdicts = rankings.map((r) => r.completions.map((c) => rubricScore(r.prompt, c, r.task).correct));
   const tallies = pairAccuracyByKind(model, rendered.rendered, pad, (ri, i, j) => {
     const r = rendered.sources[ri];
