@@ -12,8 +12,14 @@
  * is not. With bare=1 (default), each framed chat prompt is replaced by a bare held-out phrasing
  * of its intent: the held-out chat distribution the first draw had (before the frames).
  *
- * keys: prompts=144 seed=777 bare=1|0
- * Prints one JSON line per run.
+ * With ensemble=1, every subset of two or more of the runs' RMs is scored too, as the mean of
+ * its members' standardized scores (each RM's scores z-scored over all replies of this draw).
+ * avoid=777,… drops prompts of those seeds' draws (bare and framed) and of the first run's
+ * comparisons/val.clean.jsonl: a validation draw disjoint from both test draws, to choose the
+ * RM (or ensemble) on before reading the test draws (rlhf18).
+ *
+ * keys: prompts=144 seed=777 bare=1|0 ensemble=0|1 avoid=
+ * Prints one JSON line per run (and per ensemble).
  */
 import { chatPrompts } from '../src/data/synthetic/chat.js';
 import { Rng } from '../src/engine/rng.js';
@@ -22,14 +28,16 @@ import { loadModel, loadRewardModel } from '../src/run/models.js';
 import { runPreset } from '../src/run/preset.js';
 import { accuracyByDecidingTerm } from '../src/run/rm.js';
 import { simulatedComparisons, taskPrompts } from '../src/train/comparisons.js';
-import { renderRankings } from '../src/train/reward.js';
+import { renderRankings, scoreSequences } from '../src/train/reward.js';
+import { readPreferencesJSONL } from '../src/data/preferences.js';
+import { join } from 'node:path';
 import { checkBenchArgs } from './args.js';
 
 // --help prints the usage (the comment above); an unknown flag is refused before any work
 checkBenchArgs(import.meta.url, {}, { positional: Number.POSITIVE_INFINITY });
 
 const [runs, ...kv] = process.argv.slice(2);
-if (!runs) throw new Error('usage: node dist/bench/rm-second-draw.js <run>[,<run>…] [prompts=144] [seed=777] [bare=1|0]');
+if (!runs) throw new Error('usage: node dist/bench/rm-second-draw.js <run>[,<run>…] [prompts=144] [seed=777] [bare=1|0] [ensemble=0|1] [avoid=<seed>,…]');
 const o = Object.fromEntries(kv.map((a) => a.split('=') as [string, string]));
 const n = Number(o.prompts ?? 144);
 const seed = Number(o.seed ?? 777);
@@ -43,20 +51,62 @@ const chatTest = chatPrompts('test');
 const framedIntent = new Map(chatTest.filter((p) => p.frame !== '{p}').map((p) => [p.prompt, p.intent]));
 const bareByIntent = new Map<string, string[]>();
 for (const p of chatTest) if (p.frame === '{p}') bareByIntent.set(p.intent, [...(bareByIntent.get(p.intent) ?? []), p.prompt]);
-const rng = new Rng(seed);
-const prompts = taskPrompts('test', n, seed).map((p) => {
-  const intent = bare ? framedIntent.get(p.prompt) : undefined;
-  if (intent === undefined) return p;
-  const list = bareByIntent.get(intent)!;
-  return { ...p, prompt: list[rng.int(list.length)] };
-});
+const drawPrompts = (count: number, s: number, asBare: boolean): { prompt: string; task?: string }[] => {
+  const rng = new Rng(s);
+  return taskPrompts('test', count, s).map((p) => {
+    const intent = asBare ? framedIntent.get(p.prompt) : undefined;
+    if (intent === undefined) return p;
+    const list = bareByIntent.get(intent)!;
+    return { ...p, prompt: list[rng.int(list.length)] };
+  });
+};
+const avoidSeeds = (o.avoid ?? '')
+  .split(',')
+  .filter((x) => x !== '')
+  .map(Number);
+const avoided = new Set<string>();
+for (const s of avoidSeeds) for (const b of [true, false]) for (const p of drawPrompts(n, s, b)) avoided.add(p.prompt);
+if (avoidSeeds.length > 0) for (const r of readPreferencesJSONL(join(list[0], 'comparisons', 'val.clean.jsonl'), { onBad: 'skip' }).rankings) avoided.add(r.prompt);
+const prompts = drawPrompts(n, seed, bare).filter((p) => !avoided.has(p.prompt));
+if (avoidSeeds.length > 0) console.error(`avoid ${avoidSeeds.join(',')} and the first draw: ${n - prompts.length} of ${n} prompts dropped`);
 const sft = loadModel(list[0], 'sft');
 const t0 = Date.now();
 const val = simulatedComparisons(sft.model, sft.tok, prompts, { k: c.k, temperature: c.temperature, maxTokens: c.maxTokens, tools: defaultTools(), noise: 0, seed });
 console.error(`${prompts.length} prompts × ${c.k} samples: ${val.clean.length} noise-free rankings (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+const scored: { run: string; scores: Map<string, number> }[] = [];
 for (const run of list) {
   const rm = loadRewardModel(run, 'rm');
   const rendered = renderRankings(rm.tok, val.clean, rm.model.config.blockSize);
-  const split = accuracyByDecidingTerm(rm.model, val.clean, rendered, rm.tok.specialId('<|pad|>'));
+  const pad = rm.tok.specialId('<|pad|>');
+  const split = accuracyByDecidingTerm(rm.model, val.clean, rendered, pad);
   console.log(JSON.stringify({ run, prompts: prompts.length, seed, bare, byContext: split.byContext, byBoth: split.byBoth, correctnessByFamily: split.correctnessByFamily }));
+  if (o.ensemble !== '1') continue;
+  // every reply of the draw scored once; z-scored over the draw so members weigh alike
+  const seqs = rendered.rendered.flatMap((r) => r.completions);
+  const raw = scoreSequences(rm.model, seqs, pad);
+  const mean = raw.reduce((a, x) => a + x, 0) / raw.length;
+  const sd = Math.sqrt(raw.reduce((a, x) => a + (x - mean) ** 2, 0) / raw.length) || 1;
+  scored.push({ run, scores: new Map(seqs.map((q, i) => [q.join(','), (raw[i] - mean) / sd])) });
+}
+if (o.ensemble === '1') {
+  // the runs share the SFT run's tokenizer (checked: same rendering), so one rendering serves all
+  const rm0 = loadRewardModel(list[0], 'rm');
+  const rendered = renderRankings(rm0.tok, val.clean, rm0.model.config.blockSize);
+  for (let mask = 1; mask < 1 << scored.length; mask++) {
+    const members = scored.filter((_, i) => mask & (1 << i));
+    if (members.length < 2) continue;
+    const scorer = (q: readonly number[][]): number[] =>
+      q.map((x) => {
+        const key = x.join(',');
+        return (
+          members.reduce((a, m) => {
+            const v = m.scores.get(key);
+            if (v === undefined) throw new Error(`${m.run}: a reply rendered otherwise than by ${list[0]}'s tokenizer`);
+            return a + v;
+          }, 0) / members.length
+        );
+      });
+    const split = accuracyByDecidingTerm(scorer, val.clean, rendered, 0);
+    console.log(JSON.stringify({ run: `ensemble(${members.map((m) => m.run).join('+')})`, prompts: prompts.length, seed, bare, byContext: split.byContext, byBoth: split.byBoth, correctnessByFamily: split.correctnessByFamily }));
+  }
 }

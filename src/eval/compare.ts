@@ -69,6 +69,8 @@ export interface CompareRow {
   rmReward: number;
   /** Against the reference, ties counted as half. */
   winRate: number;
+  /** Half-width of the win rate's 95% interval (normal, over the prompts' outcomes 1, ½, 0). */
+  winRateCi95: number;
   wins: number;
   ties: number;
   losses: number;
@@ -107,6 +109,43 @@ function rmScores(rm: GPT, tok: Tokenizer, prompts: readonly ComparePrompt[], re
     tok,
     replies.map((c, i) => rankingConversation(prompts[i].prompt, typeof c === 'string' && c.trim() === '' ? '…' : c)),
   );
+}
+
+/** A win-rate tally: wins, ties, losses, the rate with ties as ½ and its 95% half-width. */
+export interface WinTally {
+  winRate: number;
+  winRateCi95: number;
+  wins: number;
+  ties: number;
+  losses: number;
+}
+
+/**
+ * The rubric's verdicts of `replies[i]` against `refReplies[i]`, one per prompt, each judged in
+ * both orders (A/B and B/A) and averaged, ties as ½ — AlpacaEval's and MT-Bench's handling of
+ * position and ties. The rubric judges by a score difference, so the two orders agree today;
+ * judging both keeps a future order-sensitive judge from biasing the rate. Two samplings of one
+ * policy read 50% in expectation; a finite draw reads 50% ± `winRateCi95` (about ±10 points at
+ * 96 prompts), which is why every win rate is reported beside the reference's own (SFT against
+ * its own fresh samples: 59% and 52% in two runs, both within that interval).
+ * @throws Error when the lists differ in length.
+ */
+export function winTally(prompts: readonly ComparePrompt[], replies: readonly Completion[], refReplies: readonly Completion[]): WinTally {
+  if (replies.length !== prompts.length || refReplies.length !== prompts.length) throw new Error(`winTally: ${prompts.length} prompts, ${replies.length} replies, ${refReplies.length} reference replies`);
+  let wins = 0;
+  let ties = 0;
+  let losses = 0;
+  const outcomes = prompts.map((p, i) => {
+    const v = (rubricPrefers(p.prompt, replies[i], refReplies[i], p.task) - rubricPrefers(p.prompt, refReplies[i], replies[i], p.task)) / 2;
+    if (v > 0) wins++;
+    else if (v < 0) losses++;
+    else ties++;
+    return (1 + v) / 2;
+  });
+  const n = Math.max(1, outcomes.length);
+  const winRate = outcomes.reduce((a, x) => a + x, 0) / n;
+  const variance = outcomes.reduce((a, x) => a + (x - winRate) ** 2, 0) / Math.max(1, n - 1);
+  return { winRate, winRateCi95: 1.96 * Math.sqrt(variance / n), wins, ties, losses };
 }
 
 export function compareModels(contenders: readonly Contender[], o: CompareOptions): CompareRow[] {
@@ -152,16 +191,10 @@ export function compareModels(contenders: readonly Contender[], o: CompareOption
       });
     }
     const rewards = rmScores(o.rm, c.tok, o.prompts, replies);
-    let wins = 0;
-    let ties = 0;
-    let losses = 0;
+    const tally = winTally(o.prompts, replies, refReplies);
     let correct = 0;
     let rubric = 0;
     o.prompts.forEach((p, i) => {
-      const pref = rubricPrefers(p.prompt, replies[i], refReplies[i], p.task);
-      if (pref > 0) wins++;
-      else if (pref < 0) losses++;
-      else ties++;
       const s = rubricScore(p.prompt, replies[i], p.task);
       if (s.correct) correct++;
       rubric += s.score;
@@ -172,7 +205,7 @@ export function compareModels(contenders: readonly Contender[], o: CompareOption
     else diversityByModel.set(c.model, (div = diversityOf(c, engine, o, tick)));
     const { diversity, list } = div;
     const n = o.prompts.length;
-    return { name: c.name, rmReward: rewards.reduce((s, x) => s + x, 0) / n, winRate: (wins + ties / 2) / n, wins, ties, losses, accuracy: correct / n, rubric: rubric / n, diversity, listItems: list };
+    return { name: c.name, rmReward: rewards.reduce((s, x) => s + x, 0) / n, ...tally, accuracy: correct / n, rubric: rubric / n, diversity, listItems: list };
   });
 }
 
@@ -211,9 +244,12 @@ export function compareMarkdown(rows: readonly CompareRow[], o: Pick<CompareOpti
     '',
     `| model | mean RM reward | win rate vs ${o.reference} (rubric) | task accuracy (sampled) | rubric score | distinct-1 | distinct-2 | self-BLEU ↓ | entropy (nats/token) | distinct list items |`,
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r.name} | ${num(r.rmReward)} | ${pct(r.winRate)} (${r.wins}–${r.ties}–${r.losses}) | ${pct(r.accuracy)} | ${num(r.rubric)} | ${num(r.diversity.distinct1)} | ${num(r.diversity.distinct2)} | ${num(r.diversity.selfBleu)} | ${num(r.diversity.meanEntropy)} | ${r.listItems.distinct} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${num(r.rmReward)} | ${pct(r.winRate)} ± ${Number.isFinite(r.winRateCi95) ? (100 * r.winRateCi95).toFixed(0) : '—'} (${r.wins}–${r.ties}–${r.losses}) | ${pct(r.accuracy)} | ${num(r.rubric)} | ${num(r.diversity.distinct1)} | ${num(r.diversity.distinct2)} | ${num(r.diversity.selfBleu)} | ${num(r.diversity.meanEntropy)} | ${r.listItems.distinct} |`,
+    ),
     '',
-    `${o.prompts} held-out prompts, one sample each at temperature ${o.temperature}; win rates judged by the simulated labelers' rubric against fresh ${o.reference} samples (wins–ties–losses), never by the reward model. "best-of-N" keeps the RM's favourite of N samples; "oracle best-of-N" keeps the rubric's own favourite — judged by the same rubric, it is not a contender but the ceiling a perfect reward model would give. Diversity: ${o.samplesPerPrompt} samples per prompt; "distinct list items" counts the different items named across the samples of "${o.listPrompt}".`,
+    `${o.prompts} held-out prompts, one sample each at temperature ${o.temperature}; win rates judged by the simulated labelers' rubric against fresh ${o.reference} samples (wins–ties–losses; each pair judged in both orders, ties as ½; ± the 95% interval), never by the reward model. The ${o.reference} row is the self-baseline: ${o.reference} against its own fresh samples, 50% in expectation; read the others beside it. "best-of-N" keeps the RM's favourite of N samples; "oracle best-of-N" keeps the rubric's own favourite — judged by the same rubric, it is not a contender but the ceiling a perfect reward model would give. Diversity: ${o.samplesPerPrompt} samples per prompt; "distinct list items" counts the different items named across the samples of "${o.listPrompt}".`,
   ];
   return lines.join('\n');
 }

@@ -158,13 +158,17 @@ export async function runDpo(runDir: string, o: RunDpoOptions = {}): Promise<Run
     source,
   };
   if (!o.fresh && latestCheckpoint(stageDir)) {
-    let started: typeof pairsState | null = null;
+    let started: (typeof pairsState & { notedSha256?: string }) | null = null;
     try {
-      started = JSON.parse(readFileSync(pairsFile, 'utf8')) as typeof pairsState;
+      started = JSON.parse(readFileSync(pairsFile, 'utf8')) as typeof pairsState & { notedSha256?: string };
     } catch {
       // a stage from before pairs.json: nothing to compare with
     }
-    if (started && started.sha256 !== pairsState.sha256) log(`${stage}: note: resuming on other pairs than the stage started with (${started.pairs} pairs from ${started.source}; now ${pairs.length} from ${source}); --fresh starts over on these`);
+    // said once per other set of pairs: pairs.json keeps the hash it was said for
+    if (started && started.sha256 !== pairsState.sha256 && started.notedSha256 !== pairsState.sha256) {
+      log(`${stage}: note: resuming on other pairs than the stage started with (${started.pairs} pairs from ${started.source}; now ${pairs.length} from ${source}); --fresh starts over on these`);
+      atomicWriteFile(pairsFile, `${JSON.stringify({ ...started, notedSha256: pairsState.sha256 })}\n`);
+    }
   } else atomicWriteFile(pairsFile, `${JSON.stringify(pairsState)}\n`);
   log(`${stage}: ${trainingStart(stageDir, policy.dir, { fresh: o.fresh, maxSteps: cfg.maxSteps, stepsOption: o.stepsOption ?? 'maxSteps' })}; ${pairs.length} pairs (${valPairs.length} held out), β ${beta}`);
   const result = await trainDpo({ stage, model: policy.model, adapter, pairs, ref: cache.train, val: valPairs, valRef: cache.val, pairsPerBatch: preset.dpo.pairsPerBatch, beta, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() }, cfg, {

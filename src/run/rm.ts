@@ -12,7 +12,7 @@ import type { GPT } from '../model/gpt.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { demonstrationContrasts, sampledContrasts, simulatedComparisons, taskExamples, taskPrompts, writtenDemonstrations, type TaskPromptExample } from '../train/comparisons.js';
 import type { TrainResult } from '../train/loop.js';
-import { MixedLoader, pairAccuracyByKind, renderRankings, scoreSequences, ShuffledLoader, trainRewardModel, type PairTally, type RenderedRankings } from '../train/reward.js';
+import { MixedLoader, pairAccuracyByKind, renderRankings, scoreSequences, ShuffledLoader, trainRewardModel, type PairTally, type RenderedRankings, type SequenceScorer } from '../train/reward.js';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { holdRunLock } from '../util/lock.js';
@@ -121,7 +121,7 @@ type Tallies = Record<string, PairTally & { accuracy: number }>;
  * from the context (the calculator's output, the prompt's word or format), 'knowledge' only
  * from facts the model may not have.
  */
-export function accuracyByDecidingTerm(model: GPT, rankings: readonly Ranking[], rendered: RenderedRankings, pad: number): { byTerm: Tallies; byContext: Tallies; byBoth: Tallies; correctnessByFamily: Tallies } {
+export function accuracyByDecidingTerm(model: GPT | SequenceScorer, rankings: readonly Ranking[], rendered: RenderedRankings, pad: number): { byTerm: Tallies; byContext: Tallies; byBoth: Tallies; correctnessByFamily: Tallies } {
   const verdicts = rankings.map((r) => r.completions.map((c) => rubricScore(r.prompt, c, r.task).correct));
   const tallies = pairAccuracyByKind(model, rendered.rendered, pad, (ri, i, j) => {
     const r = rendered.sources[ri];
@@ -151,6 +151,27 @@ export function accuracyByDecidingTerm(model: GPT, rankings: readonly Ranking[],
 /** The default task families whose correctness is decidable from the context. */
 function decidableFamilies(): string[] {
   return TASKS.map((t) => t.name).filter((n) => correctnessSource(n) === 'decidable');
+}
+
+/**
+ * What decides the cached simulated comparisons (`comparisons/settings.json`): the labelers'
+ * noise, the prompts (count, decidable extra, held-out count, seed), K and the sampling, the
+ * writers' demonstrations (with the SFT mixture's e_w and error profile when they are used) and
+ * the contrast pairs mixed into the rankings. The contrast-prompt pairs are not cached.
+ */
+export function comparisonsCacheSettings(c: RmPreset['comparisons'], noise: number, mixture?: { writerErrorRate?: number; writerErrors?: unknown }): Record<string, unknown> {
+  return {
+    noise,
+    prompts: c.prompts,
+    decidablePrompts: c.decidablePrompts ?? 0,
+    valPrompts: c.valPrompts,
+    k: c.k,
+    temperature: c.temperature,
+    maxTokens: c.maxTokens,
+    seed: c.seed ?? 4242,
+    demonstrations: c.demonstrations ? { writerErrorRate: mixture?.writerErrorRate ?? 0, writerErrors: mixture?.writerErrors ?? null } : false,
+    contrastPairs: c.contrastPairs ?? 0,
+  };
 }
 
 /**
@@ -335,20 +356,32 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
   // another starting model's samples are other comparisons: cached apart
   const dir = from === 'sft' ? runLayout(runDir).comparisons : `${runLayout(runDir).comparisons}-${from}`;
   const paths = { train: join(dir, 'train.jsonl'), val: join(dir, 'val.jsonl'), valClean: join(dir, 'val.clean.jsonl') };
-  // the labelers' e_j is applied when the comparisons are sampled: a cache ranked at another
-  // noise is not this run's (--noise would do nothing), so it is made again. A cache from
-  // before this file was written counts as made at the preset's noise.
+  // the labelers' e_j is applied when the comparisons are sampled, and the prompts, K, the
+  // sampling and the writers' demonstrations decide which rankings there are: a cache made with
+  // other settings is not this run's (--noise or a larger rm.comparisons.prompts would do
+  // nothing), so it is made again, saying what differs. A cache from before settings.json
+  // counts as made at the preset's settings; one that records only its noise (older versions)
+  // counts as made at the preset's other settings, and says so.
   const settingsPath = join(dir, 'settings.json');
   const wantNoise = o.noise ?? cfg.comparisons.noise;
-  const cachedNoise = (): number => {
-    if (!existsSync(settingsPath)) return cfg.comparisons.noise;
-    const n = (JSON.parse(readFileSync(settingsPath, 'utf8')) as { noise?: unknown }).noise;
-    return typeof n === 'number' ? n : cfg.comparisons.noise;
-  };
+  const want = comparisonsCacheSettings(cfg.comparisons, wantNoise, runPreset(runDir).sft?.mixture);
   const cached = Object.values(paths).every((p) => existsSync(p));
-  const staleNoise = cached && !o.fresh ? cachedNoise() : wantNoise;
-  if (staleNoise !== wantNoise) log(`rm: the simulated comparisons in ${dir} were ranked at noise ${staleNoise}, not ${wantNoise}: re-sampling them`);
-  if (!o.fresh && cached && staleNoise === wantNoise) {
+  const recorded: Record<string, unknown> = cached && !o.fresh && existsSync(settingsPath) ? (JSON.parse(readFileSync(settingsPath, 'utf8')) as Record<string, unknown>) : { ...want };
+  const unrecorded = Object.keys(want).filter((k) => !(k in recorded));
+  const differ = Object.keys(want).filter((k) => k in recorded && JSON.stringify(recorded[k]) !== JSON.stringify((want as Record<string, unknown>)[k]));
+  const staleNoise = differ.includes('noise') ? recorded.noise : wantNoise;
+  if (differ.length > 0) {
+    const others = differ.filter((k) => k !== 'noise').map((k) => `${k} ${JSON.stringify(recorded[k])} → ${JSON.stringify((want as Record<string, unknown>)[k])}`);
+    const why = [...(differ.includes('noise') ? [`ranked at noise ${String(staleNoise)}, not ${wantNoise}`] : []), ...(others.length > 0 ? [`made with other settings (${others.join(', ')})`] : [])];
+    log(`rm: the simulated comparisons in ${dir} were ${why.join(' and ')}: re-sampling them`);
+  } else if (cached && !o.fresh && unrecorded.length > 0 && unrecorded.length < Object.keys(want).length) {
+    log(
+      `rm: note: the simulated comparisons in ${dir} record only ${Object.keys(want)
+        .filter((k) => k in recorded)
+        .join(', ')}; taken as made with this preset's ${unrecorded.join(', ')} (--fresh re-samples them)`,
+    );
+  }
+  if (!o.fresh && cached && differ.length === 0) {
     log(`rm: reusing the simulated comparisons in ${dir}, ranked at noise ${wantNoise} (--fresh to re-sample)`);
     // our own files: a line an older version wrote and the reader now refuses is skipped, not
     // fatal. (Files from before ties have no "tiers": they read as strict orders, as written.)
@@ -392,7 +425,7 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
   writeRankings(paths.train, train.noisy);
   writeRankings(paths.val, val.noisy);
   writeRankings(paths.valClean, val.clean);
-  atomicWriteFile(settingsPath, `${JSON.stringify({ noise })}\n`);
+  atomicWriteFile(settingsPath, `${JSON.stringify(comparisonsCacheSettings(c, noise, mixture))}\n`);
   const contrast = [...extraContrasts(c, noise, runPresetFile(runDir), log), ...sampledContrastRankings({ runDir, dir, comparisons: c, from, noise, fresh: o.fresh ?? false, quiet: o.quiet, log })];
   const ct = train.contrast;
   if (ct.pairs > 0) log(`rm: ${ct.pairs} correctness-contrast pairs among the training rankings (from samples made right ${ct.madeRight}, made wrong ${ct.madeWrong}; from demonstrations ${ct.fromDemonstration})`);

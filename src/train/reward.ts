@@ -157,6 +157,12 @@ export function poolWeights(seqs: readonly (readonly number[])[], T: number, aft
   return P;
 }
 
+/**
+ * Scores of token sequences from something other than one reward model, e.g. an ensemble's
+ * mean of standardized scores (bench/rm-second-draw.ts): one number per sequence, higher better.
+ */
+export type SequenceScorer = (seqs: readonly number[][]) => number[];
+
 /** Rewards as plain numbers, in batches (no gradient). */
 export function scoreSequences(model: GPT, seqs: readonly number[][], padId: number, batch = 16): number[] {
   const out: number[] = [];
@@ -317,10 +323,10 @@ export interface PairTally {
  * (indices into its completions, better first). Tied pairs are left out, as in
  * evaluateRankings.
  */
-export function pairAccuracyByKind(model: GPT, rankings: readonly RenderedRanking[], padId: number, kindOf: (ranking: number, better: number, worse: number) => string): Record<string, PairTally> {
+export function pairAccuracyByKind(model: GPT | SequenceScorer, rankings: readonly RenderedRanking[], padId: number, kindOf: (ranking: number, better: number, worse: number) => string): Record<string, PairTally> {
   const out: Record<string, PairTally> = {};
   rankings.forEach((r, ri) => {
-    const rewards = scoreSequences(model, r.completions, padId);
+    const rewards = typeof model === 'function' ? model(r.completions) : scoreSequences(model, r.completions, padId);
     for (let i = 0; i < rewards.length; i++) {
       for (let j = i + 1; j < rewards.length; j++) {
         if (r.tiers !== undefined && r.tiers[i] === r.tiers[j]) continue;

@@ -165,4 +165,7 @@ test('dpo: a resume on other pairs than the stage started with says so; the same
   const notes = await run(b, 3);
   assert.equal(notes.length, 1);
   assert.match(notes[0], new RegExp(`^dpo: note: resuming on other pairs than the stage started with \\(\\d+ pairs from .*a\\.jsonl; now \\d+ from .*b\\.jsonl\\); --fresh starts over on these$`));
+  // closing16 "Left": the note repeated on every resume on the same other pairs
+  assert.deepEqual(await run(b, 4), [], 'said once for these pairs, not on every resume');
+  assert.equal((await run(a, 5)).length, 0, 'back on the pairs the stage started with: quiet');
 });

@@ -166,6 +166,47 @@ test('rm: --noise other than the cached comparisons re-samples them (the cache r
   );
 });
 
+// closing16 "Left": the cache recorded only its noise, so a larger rm.comparisons.prompts or
+// another k reused the comparisons of the old settings, silently; every setting is recorded now
+test('rm: other rm.comparisons prompts or k than the cache was made with re-sample it, naming what differs; an older noise-only cache says what it assumes', async (t) => {
+  const runDir = tinyRun();
+  t.after(() => rmSync(runDir, { recursive: true, force: true }));
+  const file = join(runDir, 'preset.json');
+  const preset = JSON.parse(readFileSync(file, 'utf8'));
+  preset.rm = { comparisons: { prompts: 4, valPrompts: 2, k: 2, noise: 0, temperature: 1, maxTokens: 8, seed: 1, contrastPrompts: 12, probePrompts: 0 }, rankingsPerBatch: 2, train: train(1) };
+  writeFileSync(file, JSON.stringify(preset));
+  const settingsFile = join(runDir, 'comparisons', 'settings.json');
+  const run = async (into: string): Promise<string[]> => {
+    const logs: string[] = [];
+    await runRm(runDir, { into, quiet: true, log: (l) => logs.push(l) });
+    return logs;
+  };
+  await run('rm');
+  assert.deepEqual({ prompts: JSON.parse(readFileSync(settingsFile, 'utf8')).prompts, k: JSON.parse(readFileSync(settingsFile, 'utf8')).k }, { prompts: 4, k: 2 });
+  preset.rm.comparisons.prompts = 6;
+  preset.rm.comparisons.k = 3;
+  writeFileSync(file, JSON.stringify(preset));
+  const changed = await run('rm2');
+  assert.ok(!changed.some((l) => l.startsWith('rm: reusing the simulated comparisons')), changed.join('\n'));
+  assert.ok(
+    changed.some((l) => /were made with other settings \(prompts 4 → 6, k 2 → 3\): re-sampling them$/.test(l)),
+    changed.join('\n'),
+  );
+  assert.equal(JSON.parse(readFileSync(settingsFile, 'utf8')).prompts, 6);
+  assert.ok((await run('rm3')).some((l) => l.startsWith('rm: reusing the simulated comparisons')));
+  // a cache from a version that recorded only its noise: reused as before, with a note
+  writeFileSync(settingsFile, '{"noise":0}\n');
+  const old = await run('rm4');
+  assert.ok(
+    old.some((l) => l.startsWith('rm: reusing the simulated comparisons')),
+    old.join('\n'),
+  );
+  assert.ok(
+    old.some((l) => /record only noise; taken as made with this preset's prompts, .*k, .*\(--fresh re-samples them\)$/.test(l)),
+    old.join('\n'),
+  );
+});
+
 // newcomer29: "no usable rankings … (6 had all their replies tied)" named neither the run nor the key
 test('rm: simulated comparisons with no preference name the run preset, rm.comparisons.prompts and the cache', async (t) => {
   const runDir = tinyRun();
