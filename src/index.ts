@@ -160,11 +160,13 @@ export type { AnswerCause, AnswerDiagnosis, RemovedCause, EffectAnswer } from '.
 // ── prompting techniques: chain of thought, self-consistency, reflection ────
 export * from './assist/index.js';
 
-// ── export / import: Hugging Face safetensors, GGUF, llm.c shards, TRL JSONL ─
+// ── export / import: Hugging Face safetensors, PEFT adapters, GGUF, llm.c shards, TRL JSONL
 export { exportHuggingFace, importHuggingFace, exportCheckpointToHf } from './model/export/hf.js';
 export type { ExportHfResult, ImportHfResult, HfArchitecture } from './model/export/hf.js';
 export { checkpointToGguf, readGguf, writeGguf } from './model/export/gguf.js';
 export type { GgufExportResult, GgufFile, GgufTensor, GgufType, GgufValue } from './model/export/gguf.js';
+export { exportPeft, peftLoadHint } from './model/export/peft-hf.js';
+export type { ExportPeftOptions, ExportPeftResult } from './model/export/peft-hf.js';
 export { readSafetensors, writeSafetensors } from './model/safetensors.js';
 export type { NamedTensor, SafetensorsFile } from './model/safetensors.js';
 
