@@ -65,7 +65,7 @@ export { parseLoraSpec, formatLoraSpec } from './model/lora-spec.js';
 export { quantize, dequantize, quantizeLinear, dequantizeLinear, parseBasePrecision } from './model/quantize.js';
 export type { QuantType, BasePrecision, QuantizedMatrix } from './model/quantize.js';
 export { saveAdapter, readAdapter, loadAdapterInto } from './model/export/peft.js';
-export type { AdapterBase, LoadedAdapter, PeftAdapterConfig } from './model/export/peft.js';
+export type { AdapterBase, AdapterBaseCheck, LoadedAdapter, PeftAdapterConfig } from './model/export/peft.js';
 export { nativeAvailable, engineSummary } from './engine/backend.js';
 // types of the model's public signatures (the autograd engine itself stays internal)
 export type { Tensor } from './engine/tensor.js';
@@ -160,11 +160,13 @@ export type { AnswerCause, AnswerDiagnosis, RemovedCause, EffectAnswer } from '.
 // ── prompting techniques: chain of thought, self-consistency, reflection ────
 export * from './assist/index.js';
 
-// ── export / import: Hugging Face safetensors, GGUF, llm.c shards, TRL JSONL ─
+// ── export / import: Hugging Face safetensors, PEFT adapters, GGUF, llm.c shards, TRL JSONL
 export { exportHuggingFace, importHuggingFace, exportCheckpointToHf } from './model/export/hf.js';
 export type { ExportHfResult, ImportHfResult, HfArchitecture } from './model/export/hf.js';
 export { checkpointToGguf, readGguf, writeGguf } from './model/export/gguf.js';
 export type { GgufExportResult, GgufFile, GgufTensor, GgufType, GgufValue } from './model/export/gguf.js';
+export { exportPeft, peftLoadHint } from './model/export/peft-hf.js';
+export type { ExportPeftOptions, ExportPeftResult } from './model/export/peft-hf.js';
 export { readSafetensors, writeSafetensors } from './model/safetensors.js';
 export type { NamedTensor, SafetensorsFile } from './model/safetensors.js';
 

@@ -183,10 +183,16 @@ test('calculator source: no dynamic code execution in the compiled module', () =
     }
     const imports = [...src.matchAll(/^import\b.*?from\s+['"]([^'"]+)['"]/gm)].map((m) => m[1]);
     assert.ok(
-      imports.every((spec) => ['./registry.js', './calculator.js', './tool.js'].includes(spec)),
+      imports.every((spec) => ['./registry.js', './calculator.js', './tool.js', './schema.js'].includes(spec)),
       `${file} imports ${imports.join(', ')}`,
     );
   }
+  // schema.js loads ajv (and only it) on first use: ajv compiles the tool author's schema into a
+  // function, as it is designed to; the model's input only ever goes through JSON.parse
+  const schema = readFileSync(new URL('../../src/infer/tools/schema.js', import.meta.url), 'utf8');
+  for (const banned of [/\beval\s*\(/, /\bFunction\s*\(/, /\bimport\s*\(/, /['"](node:)?vm['"]/]) assert.doesNotMatch(schema, banned);
+  const required = [...schema.matchAll(/\brequire\s*\(\s*([^)]*)\)/g)].map((m) => m[1]);
+  assert.deepEqual(required.sort(), ["'ajv'", "'ajv-draft-04'", "'ajv-formats'", "'ajv/dist/2020'"]);
 });
 
 // ---------------------------------------------------------------------------------------

@@ -74,7 +74,7 @@ test('LoRA SFT on a Q4_0 base: PEFT files beside our checkpoint, resume, the mer
     const merged = loadModel(runDir, 'sft-lora').model;
     const base = modelFromCheckpoint(loadCheckpoint(join(runDir, 'base', 'step-0000001')));
     const lm = new LoraModel(base);
-    loadAdapterInto(lm, readAdapter(ck), 'default');
+    loadAdapterInto(lm, readAdapter(ck), 'default', { tokenizerHash: loadModel(runDir, 'base').tok.hash() });
     const ids = Int32Array.from({ length: 2 * 9 }, (_, i) => (i * 37) % merged.config.vocabSize);
     const a = noGrad(() => merged.forward(ids, 2, 9)).data;
     const b = noGrad(() => base.forward(ids, 2, 9)).data;

@@ -8,6 +8,7 @@
  * becomes a short, single-line `error: …` output that the model can read and recover from.
  */
 import { calculator } from './calculator.js';
+import { compileInputSchema, type InputValidator } from './schema.js';
 import { ToolError, type Tool } from './tool.js';
 
 export { ToolError, type Tool } from './tool.js';
@@ -20,6 +21,11 @@ export interface ToolResult {
   output: string;
   /** The tool that ran (or was asked for), when the call could be parsed that far. */
   tool?: string;
+  /**
+   * When the input failed the tool's declared schema (Tool.parameters): where, as a JSON Pointer
+   * into the input (RFC 6901; '' for the whole input, e.g. not JSON). The output names it too.
+   */
+  pointer?: string;
 }
 
 /** Longest call text accepted; longer ones are degenerate generations, not real calls. */
@@ -43,12 +49,25 @@ export class ToolRegistry {
   // Keyed by lower-cased name: a small model drifts between "calculator" and "Calculator",
   // and there is no reason to punish that.
   private readonly tools = new Map<string, Tool>();
+  /** Each schema-declaring tool's compiled input check, by the same lower-cased key. */
+  private readonly validators = new Map<string, InputValidator>();
 
-  /** Adds a tool. Throws on an invalid or duplicate (case-insensitive) name. */
+  /**
+   * Adds a tool. A tool with `parameters` gets its input checked against that JSON Schema
+   * (ajv, src/infer/tools/schema.ts) before every `run`.
+   * Throws on an invalid or duplicate (case-insensitive) name, or a `parameters` that is not a valid JSON Schema.
+   */
   register(tool: Tool): this {
     if (!TOOL_NAME.test(tool.name)) throw new Error(`invalid tool name "${tool.name}": expected ${String(TOOL_NAME)}`);
     const key = tool.name.toLowerCase();
     if (this.tools.has(key)) throw new Error(`tool "${tool.name}" is already registered`);
+    if (tool.parameters !== undefined) {
+      try {
+        this.validators.set(key, compileInputSchema(tool.parameters));
+      } catch (e) {
+        throw new Error(`tool "${tool.name}": its parameters are not a valid JSON Schema: ${describe(e)}`);
+      }
+    }
     this.tools.set(key, tool);
     return this;
   }
@@ -64,8 +83,10 @@ export class ToolRegistry {
   }
 
   /**
-   * Parses "name: input" and runs it. Never throws: unknown tool, malformed call, tool
-   * errors and even unexpected exceptions come back as `{ ok: false, output: "error: …" }`
+   * Parses "name: input" and runs it. Never throws: unknown tool, malformed call, an input
+   * its tool's schema refuses (`error: <tool> input <pointer>: <what>`, e.g.
+   * `error: weather input /city: must be string`, with `pointer` set; the tool does not run),
+   * tool errors and even unexpected exceptions come back as `{ ok: false, output: "error: …" }`
    * (one line, at most MAX_ERROR_CHARS characters).
    */
   call(text: string): ToolResult {
@@ -76,6 +97,8 @@ export class ToolRegistry {
       if (tool === undefined) {
         return failure(`unknown tool "${clip(parsed.name, MAX_ECHOED_NAME)}" (tools: ${this.names().join(', ')})`, parsed.name);
       }
+      const bad = this.validators.get(parsed.name.toLowerCase())?.(parsed.input);
+      if (bad) return { ...failure(`${tool.name} input${bad.pointer === '' ? '' : ` ${bad.pointer}`}: ${bad.message}`, tool.name), pointer: bad.pointer };
       return runTool(tool, parsed.input);
     } catch (e) {
       // Only reachable through something truly odd (e.g. a tool whose `name` getter throws);

@@ -98,6 +98,20 @@ export interface GgufExportResult {
  * Write a checkpoint as a llama.cpp GGUF model: architecture "gpt2" for learned positions,
  * "gptneox" (use_parallel_residual false, rope over the whole head, NEOX rope order —
  * q/k rows permuted, layout.ts) for rotary. Linear weights become ggml's [out][in] rows.
+ * @param ck a loaded checkpoint with weights and its tokenizer.json (an adapter checkpoint loads merged).
+ * @param path the .gguf file to write (atomically; an existing file is replaced).
+ * @param opts.type tensor type of the large matrices: F32 (default), F16, Q8_0 or Q4_0.
+ * @throws GptforgeError, before anything is written, when:
+ *   - `path` is a directory (`field: 'out'`);
+ *   - the model uses a feature llama.cpp's architectures lack (assertExportable; config.json named);
+ *   - the checkpoint has no tokenizer.json (GGUF carries the tokenizer; the checkpoint dir named);
+ *   - the tokenizer is refused (tokenizer.json named): its pre-split pattern is not one llama.cpp
+ *     implements (`field: 'pre_tokenizer'`; only the patterns of LLAMA_CPP_PRE — `gpt4-digits`,
+ *     `cl100k`, `o200k`, `gpt2` — export, so our default `gpt4` is refused), it is not byte-level
+ *     BPE (`field: 'model.type'`), it was loaded from a tiktoken rank file (`field:
+ *     'gptforge.tiktoken'`: llama.cpp ranks merges by list position, tiktoken by id), or it has more
+ *     tokens than the model's vocabulary;
+ *   - a weight the architecture needs is missing from model.safetensors (the tensor named).
  */
 export function checkpointToGguf(ck: LoadedCheckpoint, path: string, opts: { type?: GgufType; name?: string } = {}): GgufExportResult {
   const type = opts.type ?? 'F32';

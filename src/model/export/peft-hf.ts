@@ -135,13 +135,34 @@ export interface ExportPeftOptions {
 }
 
 /**
- * `gptforge export --format peft`: an adapter checkpoint (a LoRA stage) as `<out>/base`, the
- * Hugging Face export of its base, and `<out>/adapter`, PEFT's files for that export, so that
- * `AutoPeftModelForCausalLM.from_pretrained("<out>/adapter")` (from the directory `outDir` is
- * relative to, or wherever `baseName` resolves) or `PeftModel.from_pretrained` over the base
- * gives the adapted model.
- * @throws GptforgeError when the checkpoint is a full model (export it with --format hf), or
- *   as adapterForHf.
+ * A LoRA stage's checkpoint as PEFT's files (the library form of `gptforge export --format peft`):
+ * `<outDir>/base`, the Hugging Face export of the adapter's base checkpoint (exportCheckpointToHf:
+ * GPT-2 for learned positions, GPT-NeoX for rotary), and `<outDir>/adapter`, PEFT's two files for
+ * that export, so that `AutoPeftModelForCausalLM.from_pretrained("<outDir>/adapter")` (from the
+ * directory `outDir` is relative to, or wherever `baseName` resolves) or `PeftModel.from_pretrained`
+ * over the base gives the adapted model (peftLoadHint says which, for the name recorded).
+ *
+ * What `<outDir>/adapter` holds (source: PEFT's `save_pretrained` layout, peft/utils/save_and_load.py
+ * and peft/tuners/lora/config.py):
+ * - `adapter_config.json`: PEFT's LoraConfig (`peft_type: "LORA"`, `r`, `lora_alpha`, `use_rslora`,
+ *   `target_modules` in the exported architecture's names, `fan_in_fan_out` — true for GPT-2's
+ *   Conv1D, false for GPT-NeoX's nn.Linear — `trainable_token_indices` when token rows were trained)
+ *   and `base_model_name_or_path` (`baseName`).
+ * - `adapter_model.safetensors`: float32 tensors `base_model.model.<module>.lora_A.weight` [r, in]
+ *   and `…lora_B.weight` [out, r] (ΔW = s·B·A, s = lora_alpha/r, or lora_alpha/√r with rslora), in
+ *   the exported model's module names and output-row order (adapterForHf; NeoX's per-head q|k|v rows),
+ *   the trained token rows as `…transformer.wte` (GPT-2) or `…gpt_neox.embed_in` (NeoX)
+ *   `.token_adapter.trainable_tokens_delta` [n, nEmbd], a reward
+ *   head as `base_model.model.score.weight`; the header's metadata records our base
+ *   (`gptforge.base`: config and tokenizer hash).
+ *
+ * @param checkpointDir a LoRA stage's checkpoint directory (e.g. `runs/tiny/sft-lora/step-0000030`;
+ *   `resolveCheckpoint(run, stage)` finds one); its base is the one its meta records.
+ * @param outDir created if missing; `base/` and `adapter/` inside are overwritten (each file atomically).
+ * @throws GptforgeError when the checkpoint is a full model (`field: 'adapter'`; export it with
+ *   exportHuggingFace), `baseName` is empty, the base cannot be exported (assertExportable: a
+ *   feature transformers lacks), the adapter targets a module GPT-NeoX has no counterpart for, or
+ *   the checkpoint or its base cannot be read (file named).
  */
 export function exportPeft(checkpointDir: string, outDir: string, opts: ExportPeftOptions = {}): ExportPeftResult {
   const meta = loadCheckpoint(checkpointDir, { weights: false }).meta;

@@ -218,13 +218,46 @@ export function checkAdapterBase(ad: LoadedAdapter, model: GPTConfig, tokenizerH
   }
 }
 
+/** How loadAdapterInto checks an adapter's recorded base beyond the model's shape. */
+export interface AdapterBaseCheck {
+  /** The hash of the tokenizer the model `lm` wraps runs with (`tok.hash()`, CheckpointMeta.tokenizerHash). */
+  tokenizerHash?: string;
+  /**
+   * Load an adapter that records its base's tokenizer without comparing it (the explicit opt-out:
+   * the caller vouches that the model's tokenizer is the adapter's). Default false.
+   */
+  skipTokenizerCheck?: boolean;
+}
+
 /**
- * Add a PEFT adapter read from disk to `lm` as adapter `name`, after checking its base.
- * @throws GptforgeError as checkAdapterBase, or when a targeted module's tensors are missing.
+ * Add a PEFT adapter read from disk to `lm` as adapter `name`, after checking its base
+ * (checkAdapterBase). What is checked:
+ * - the base config our adapters record (`gptforge.base` in adapter_model.safetensors' metadata):
+ *   every GPTConfig field must equal `lm.model.config`'s (`err.field` `base.<field>`, e.g. `base.nEmbd`);
+ * - the base's tokenizer hash the adapter records: it must equal `base.tokenizerHash` (or the
+ *   string given as 4th argument). Left out, the load is refused (`err.field` `base.tokenizerHash`)
+ *   rather than passed unchecked — an adapter from another run of the same shape would otherwise
+ *   load silently over the wrong vocabulary; `{ skipTokenizerCheck: true }` opts out;
+ * - always, for any PEFT adapter (also one without our metadata): every tensor's module exists in
+ *   the model with the shape LoRA needs (A [r, in], B [out, r]) and trainable token ids lie in the
+ *   vocabulary (`err.field` the tensor key or `trainable_token_indices`).
+ * The base's weights are not fingerprinted by our adapters: two bases with the same config and
+ * tokenizer (two runs of one preset) are told apart only by the caller.
+ * @param base the model's tokenizer hash (a string, as before) or an AdapterBaseCheck.
+ * @throws GptforgeError naming the file and field as listed above, or when a targeted module's tensors are missing.
  */
-export function loadAdapterInto(lm: LoraModel, ad: LoadedAdapter, name: string, tokenizerHash?: string): void {
+export function loadAdapterInto(lm: LoraModel, ad: LoadedAdapter, name: string, base: string | AdapterBaseCheck = {}): void {
+  const check: AdapterBaseCheck = typeof base === 'string' ? { tokenizerHash: base } : base;
   const sites = new Map(lm.model.linearSites().map((s) => [s.weightName, s.weight.shape] as const));
-  checkAdapterBase(ad, lm.model.config, tokenizerHash, sites);
+  checkAdapterBase(ad, lm.model.config, check.tokenizerHash, sites);
+  // after the config and shape checks, so a model of another shape is told that first
+  const recorded = ad.base?.tokenizerHash;
+  if (recorded && check.tokenizerHash === undefined && !check.skipTokenizerCheck) {
+    throw new GptforgeError(`the adapter records its base's tokenizer (hash ${recorded.slice(0, 12)}…) and none was given to check this model's against: pass { tokenizerHash: tok.hash() } (the tokenizer the model runs with), or { skipTokenizerCheck: true } to load it unchecked`, {
+      file: join(ad.dir, ADAPTER_WEIGHTS),
+      field: 'base.tokenizerHash',
+    });
+  }
   // the modules the file holds tensors for: target_modules may be PEFT's suffixes ("c_attn", or
   // "c_proj" for both attn.c_proj and mlp.c_proj), the keys are exact
   const targets = new Set<LinearModule>();
