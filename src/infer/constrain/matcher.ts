@@ -212,6 +212,11 @@ export class Automaton {
     return this.numStates;
   }
 
+  /** Stack nodes hash-consed so far, (position, parent) pairs (bench counters: building states makes them). */
+  get nodeCount(): number {
+    return this.numNodes;
+  }
+
   // open-addressing hash (pos, parent) → node id: Map with float keys was the hot spot
   // (pos + 1, parent, node) interleaved per slot, 0 = empty (a grown table needs no fill): one
   // cache line per probe, not three
