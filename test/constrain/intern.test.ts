@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/engine/rng.js';
-import { SeqInterner } from '../../src/infer/constrain/intern.js';
+import { mergeRuns, SeqInterner } from '../../src/infer/constrain/intern.js';
 import { schemaConstraint, type GrammarConstraint } from '../../src/infer/constrain/index.js';
 import { setSignatureLimits, signatureStats } from '../../src/infer/constrain/matcher.js';
 import { allowedList, testTokenizer } from './helpers.js';
@@ -17,6 +17,27 @@ function internOf(t: SeqInterner, xs: readonly number[]): number {
   for (const x of xs) t.push(x);
   return t.intern();
 }
+
+test('mergeRuns: sorted runs without repeats merge into the sorted union without repeats (as sort + dedupe), runs of any count and length', () => {
+  const rng = new Rng(5);
+  for (let trial = 0; trial < 400; trial++) {
+    const runs = trial < 4 ? trial : 1 + rng.int(12); // 0, 1, 2, 3 runs, then up to 12
+    const span = 1 + rng.int(trial % 2 === 0 ? 20 : 5000); // small spans: many ids shared between runs
+    const a: number[] = [];
+    const starts: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      starts.push(a.length);
+      const run = [...new Set(Array.from({ length: rng.int(40) + (r === 0 ? 1 : 0) }, () => rng.int(span)))].sort((x, y) => x - y);
+      a.push(...run);
+    }
+    const want = [...new Set(a)].sort((x, y) => x - y);
+    const buf = new Int32Array(a.length + 3).fill(-7);
+    buf.set(a);
+    const n = mergeRuns(buf, a.length, Int32Array.from(starts), starts.length, new Int32Array(a.length));
+    assert.deepEqual(Array.from(buf.subarray(0, n)), want, `trial ${trial}: ${runs} runs`);
+    assert.deepEqual(Array.from(buf.subarray(a.length)), [-7, -7, -7], 'nothing written past n');
+  }
+});
 
 test('SeqInterner: one id per distinct sequence, exactly, through growth and rehashing', () => {
   // the default size and a tiny one (room for 4 ids: the matcher's small interners grow from few), before and after clear()

@@ -4,6 +4,7 @@ import { Rng } from '../../src/engine/rng.js';
 import { Automaton, lowerSchema, schemaConstraint } from '../../src/infer/constrain/index.js';
 import { accepts, randomWalk, testTokenizer } from './helpers.js';
 import { ajvValidator } from './ajv.js';
+import { GptforgeError } from '../../src/util/errors.js';
 
 interface Case {
   name: string;
@@ -169,20 +170,41 @@ test('random constrained walks produce JSON that ajv accepts (≥ 200 complete w
 
 test('unsupported keywords are refused with pointer and keyword; invalid and empty schemas are errors', () => {
   const tok = testTokenizer();
-  const err = (schema: unknown, re: RegExp): void => assert.throws(() => schemaConstraint(schema, tok, { file: 's.json' }), re);
-  err({ type: 'object', properties: { a: { type: 'array', uniqueItems: true } } }, /s\.json.*"uniqueItems" at \/properties\/a/);
-  err({ properties: { 'x/y': { not: { type: 'string' } } } }, /"not" at \/properties\/x~1y/);
-  err({ type: 'number', multipleOf: 2 }, /"multipleOf"/);
-  err({ type: 'string', format: 'hostname' }, /format "hostname" is not supported/);
-  err({ type: 'string', pattern: '(a)\\1' }, /backreferences.*\/pattern|\/pattern.*backreferences/);
+  // the place is err.pointer (a JSON Pointer, RFC 6901: "" the root) and the file; the message names both before the detail
+  const err = (schema: unknown, re: RegExp, pointer?: string): void =>
+    assert.throws(
+      () => schemaConstraint(schema, tok, { file: 's.json' }),
+      (e: unknown) => {
+        assert.ok(e instanceof GptforgeError, String(e));
+        assert.match(e.message, re);
+        assert.equal(e.file, 's.json');
+        assert.equal(e.field, undefined, 'a schema error names its place by pointer, not field');
+        if (pointer !== undefined) {
+          assert.equal(e.pointer, pointer);
+          assert.ok(e.message.startsWith(`s.json, at ${pointer === '' ? 'the root ("")' : pointer}: `), e.message);
+        }
+        return true;
+      },
+    );
+  err({ type: 'object', properties: { a: { type: 'array', uniqueItems: true } } }, /unsupported JSON Schema keyword "uniqueItems" \(refused/, '/properties/a/uniqueItems');
+  err({ properties: { 'x/y': { not: { type: 'string' } } } }, /"not"/, '/properties/x~1y/not');
+  err({ type: 'number', multipleOf: 2 }, /"multipleOf"/, '/multipleOf');
+  err({ type: 'string', format: 'hostname' }, /format "hostname" is not supported/, '/format');
+  err({ type: 'string', pattern: '(a)\\1' }, /backreferences/, '/pattern');
   err({ oneOf: [{ type: 'string' }, { type: 'string', maxLength: 3 }] }, /oneOf.*branches 0 and 1/);
   err({ $ref: 'http://example.com/s.json' }, /only local references/);
-  err({ $ref: '#/$defs/missing' }, /invalid JSON Schema at \/\$ref: .*does not resolve/);
-  err({ properties: { a: { $ref: '#/$defs/missing' } } }, /at \/properties\/a\/\$ref: .*does not resolve/);
-  err({ type: 'strng' }, /invalid JSON Schema at \/.*unknown type "strng"/);
-  err({ type: 'string', minLength: 5, maxLength: 2 }, /no JSON value satisfies.*minLength 5 > maxLength 2/);
-  err({ type: 'object', properties: { a: { type: 'integer', minimum: 3, maximum: 2 } }, required: ['a'] }, /no JSON value satisfies/);
+  err({ $ref: '#/$defs/missing' }, /invalid JSON Schema: .*does not resolve/, '/$ref');
+  err({ properties: { a: { $ref: '#/$defs/missing' } } }, /invalid JSON Schema: .*does not resolve/, '/properties/a/$ref');
+  err({ type: 'strng' }, /invalid JSON Schema: unknown type "strng"/, '/type');
+  err(3, /invalid JSON Schema: a schema must be an object or a boolean/, '');
+  err({ type: 'string', minLength: 5, maxLength: 2 }, /no JSON value satisfies.*minLength 5 > maxLength 2/, '');
+  err({ type: 'object', properties: { a: { type: 'integer', minimum: 3, maximum: 2 } }, required: ['a'] }, /no JSON value satisfies/, '');
   err({ allOf: [{ type: 'string' }, { type: 'integer' }] }, /no JSON value satisfies/);
+  // without a file the message still leads with the pointer
+  assert.throws(
+    () => schemaConstraint({ type: 'strng' }, tok),
+    (e: unknown) => e instanceof GptforgeError && e.pointer === '/type' && e.message.startsWith('at /type: invalid JSON Schema'),
+  );
   // an empty optional branch is fine: the rest still has values
   assert.ok(accepts(schemaConstraint({ anyOf: [{ type: 'string', minLength: 3, maxLength: 1 }, { type: 'null' }] }, tok), tok, 'null'));
 });

@@ -19,7 +19,7 @@ import { GptforgeError } from '../../util/errors.js';
 import type { TokenConstraint } from '../constraint.js';
 import { hasByte } from './bytes.js';
 import { END, lowerGrammar, type Grammar, type LoweredGrammar } from './grammar.js';
-import { SeqInterner, sortRange } from './intern.js';
+import { mergeRuns, SeqInterner, sortRange } from './intern.js';
 import { plainAscii, plainBelow, plainIndex, type PlainIndex } from './plain.js';
 import type { TokenTrie } from './trie.js';
 
@@ -210,6 +210,11 @@ export class Automaton {
 
   get stateCount(): number {
     return this.numStates;
+  }
+
+  /** Stack nodes hash-consed so far, (position, parent) pairs (bench counters: building states makes them). */
+  get nodeCount(): number {
+    return this.numNodes;
   }
 
   // open-addressing hash (pos, parent) → node id: Map with float keys was the hot spot
@@ -1208,6 +1213,10 @@ export class TokenMatcher {
   private unionMixed = false;
   private unionIds: Int32Array = new Int32Array(256);
   private unionIdCount = 0;
+  /** Where each sparse set starts in unionIds (each is sorted: unionEnd merges them, mergeRuns), and mergeRuns' scratch. */
+  private unionRuns: Int32Array = new Int32Array(16);
+  private unionRunCount = 0;
+  private unionTmp: Int32Array = new Int32Array(256);
   private unionSets = 0;
   private unionLast: TokenSet = NO_TOKENS;
 
@@ -1215,6 +1224,7 @@ export class TokenMatcher {
     this.unionBase = undefined;
     this.unionMixed = false;
     this.unionIdCount = 0;
+    this.unionRunCount = 0;
     this.unionSets = 0;
     this.unionLast = NO_TOKENS;
   }
@@ -1233,6 +1243,12 @@ export class TokenMatcher {
         g.set(this.unionIds.subarray(0, this.unionIdCount));
         this.unionIds = g;
       }
+      if (this.unionRunCount >= this.unionRuns.length) {
+        const g = new Int32Array(this.unionRuns.length * 2);
+        g.set(this.unionRuns);
+        this.unionRuns = g;
+      }
+      this.unionRuns[this.unionRunCount++] = this.unionIdCount;
       this.unionIds.set(set, this.unionIdCount);
       this.unionIdCount += set.length;
     } else if (this.unionMixed) orInto(this.scratchMask, set);
@@ -1245,6 +1261,12 @@ export class TokenMatcher {
     }
   }
 
+  /** mergeRuns' scratch, at least n ints. */
+  private unionScratch(n: number): Int32Array {
+    if (this.unionTmp.length < n) this.unionTmp = new Int32Array(Math.max(n, this.unionTmp.length * 2));
+    return this.unionTmp;
+  }
+
   private unionEnd(): MaskSet {
     // one set alone (the state's mask is its frame's: a string's body, say): shared, not copied
     if (this.unionSets <= 1) return this.unionLast;
@@ -1253,20 +1275,26 @@ export class TokenMatcher {
     const base = this.unionBase;
     if (base !== undefined) {
       // the dense set and the sorted ids it lacks
+      // (filtered run by run, so each stays sorted and its new start is known; empty runs dropped)
+      const runs = this.unionRuns;
+      const nRuns = this.unionRunCount;
       let k = 0;
-      for (let i = 0; i < n; i++) if (((base[ids[i] >>> 5] >>> (ids[i] & 31)) & 1) === 0) ids[k++] = ids[i];
+      let kept = 0;
+      for (let r = 0; r < nRuns; r++) {
+        const from = runs[r];
+        const to = r + 1 < nRuns ? runs[r + 1] : n;
+        const at = k;
+        for (let i = from; i < to; i++) if (((base[ids[i] >>> 5] >>> (ids[i] & 31)) & 1) === 0) ids[k++] = ids[i];
+        if (k > at) runs[kept++] = at;
+      }
       if (k === 0) return base;
-      sortRange(ids, 0, k);
-      let u = 1;
-      for (let i = 1; i < k; i++) if (ids[i] !== ids[u - 1]) ids[u++] = ids[i];
+      const u = mergeRuns(ids, k, runs, kept, this.unionScratch(k));
       return { base, extra: ids.slice(0, u) };
     }
     const m = this.scratchMask;
     if (!this.unionMixed && n < m.length) {
       // sparse sets only: their ids sorted and deduplicated, as compactSet would give them (fewer ids than words), without the bitset's scan
-      sortRange(ids, 0, n);
-      let u = n === 0 ? 0 : 1;
-      for (let i = 1; i < n; i++) if (ids[i] !== ids[u - 1]) ids[u++] = ids[i];
+      const u = mergeRuns(ids, n, this.unionRuns, this.unionRunCount, this.unionScratch(n));
       return u === 0 ? NO_TOKENS : ids.slice(0, u);
     }
     for (let i = 0; i < n; i++) m[ids[i] >>> 5] |= 1 << (ids[i] & 31);

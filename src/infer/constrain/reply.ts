@@ -20,6 +20,18 @@ import type { Tokenizer } from '../../tokenizer/index.js';
 import type { TokenConstraint } from '../constraint.js';
 import { GptforgeError } from '../../util/errors.js';
 
+/**
+ * A `TokenConstraint` for a chat reply: `inner` (a schema, regex or grammar constraint) governs
+ * the visible text, and up to `maxCalls` tool calls may come before it unchecked (the module
+ * comment says why). Masks are bitsets of ⌈V / 32⌉ words over the tokenizer's ids (bit `id & 31`
+ * of word `id >>> 5`), as `TokenConstraint.fillMask` says: before the text, `inner`'s mask plus
+ * `<|tool_start|>` while a call is still allowed; inside a call, every token; after the text has
+ * begun, `inner`'s mask alone. `isComplete`/`mustEnd` are `inner`'s, and false inside a call.
+ * Used by `gptforge chat --json-schema|--regex|--grammar` (maxCalls = `--max-tool-calls`,
+ * default 1) and by the server when a request has both `response_format` and tools.
+ * @throws GptforgeError from `forTokenizer` when the tokenizer has no `<|tool_start|>` or `<|output_end|>`.
+ * @example const c = ReplyConstraint.forTokenizer(schemaConstraint(schema, tok), tok, 2); // ≤ 2 calculator calls, then JSON
+ */
 export class ReplyConstraint implements TokenConstraint {
   private inCall = false;
   private started = false;

@@ -283,10 +283,11 @@ class Compiler {
   }
 
   invalid(ptr: string, msg: string): never {
-    throw new GptforgeError(`invalid JSON Schema at ${ptr || '/'}: ${msg}`, { file: this.file, field: ptr || '/' });
+    // the place is the JSON pointer (err.pointer; the message says "at /properties/a", or "at the root"), apart from what is wrong
+    throw new GptforgeError(`invalid JSON Schema: ${msg}`, { file: this.file, pointer: ptr });
   }
   unsupported(ptr: string, kw: string, why = ''): never {
-    throw new GptforgeError(`unsupported JSON Schema keyword "${kw}" at ${ptr || '/'}${why ? `: ${why}` : ''} (refused rather than ignored)`, { file: this.file, field: ptrJoin(ptr, kw) });
+    throw new GptforgeError(`unsupported JSON Schema keyword "${kw}"${why ? `: ${why}` : ''} (refused rather than ignored)`, { file: this.file, pointer: ptrJoin(ptr, kw) });
   }
   /** Reasons some subschema admits no value; reported if the whole schema turns out empty. */
   readonly emptyReasons: string[] = [];
@@ -612,7 +613,7 @@ class Compiler {
       if ('pattern' in s && 'format' in s) this.unsupported(ptr, 'format', 'together with pattern');
       if ('pattern' in s) {
         if (typeof s.pattern !== 'string') this.invalid(ptrJoin(ptr, 'pattern'), 'pattern must be a string');
-        return this.lexeme(`json-string-pattern:${s.pattern}`, () => seq(QUOTE, regexToExpr(s.pattern as string, { mode: 'search', encode: jsonChars, where: { file: this.file, field: ptrJoin(ptr, 'pattern') } }), QUOTE));
+        return this.lexeme(`json-string-pattern:${s.pattern}`, () => seq(QUOTE, regexToExpr(s.pattern as string, { mode: 'search', encode: jsonChars, where: { file: this.file, pointer: ptrJoin(ptr, 'pattern') } }), QUOTE));
       }
       const f = s.format;
       if (typeof f !== 'string') this.invalid(ptrJoin(ptr, 'format'), 'format must be a string');
@@ -920,7 +921,7 @@ export function lowerSchema(schema: unknown, opts: SchemaOptions = {}): LoweredG
     return lowerGrammar(grammar);
   } catch (e) {
     if (e instanceof GptforgeError && /no string satisfies/.test(e.message)) {
-      throw new GptforgeError(`no JSON value satisfies this schema${reasons.length ? ` (${reasons.slice(0, 5).join('; ')})` : ''}`, { file: opts.file, field: '/' });
+      throw new GptforgeError(`no JSON value satisfies this schema${reasons.length ? ` (${reasons.slice(0, 5).join('; ')})` : ''}`, { file: opts.file, pointer: '' });
     }
     throw e;
   }
