@@ -1,4 +1,3 @@
-import { runPipeline } from '../run/pipeline.js';
 import { presetFromFlags, pretrainCommand } from './common.js';
 import { interruptSignal } from './interrupt.js';
 
@@ -10,7 +9,8 @@ export const command = pretrainCommand('pipeline')
   .option('--techniques', 'train the prompting-techniques model and print direct vs step-by-step accuracy, for a preset without a techniques section (docs/techniques.md)')
   .option('--no-techniques', 'skip that stage (on by default in the small preset: npm start)')
   .action(async (o) => {
-    const { runDir, preset, file } = presetFromFlags(o);
+    const { runDir, preset, file } = await presetFromFlags(o);
+    const { runPipeline } = await import('../run/pipeline.js');
     const r = await runPipeline(runDir, preset, {
       presetFile: file,
       mixture: o.mixture,
