@@ -23,5 +23,14 @@ export const command = pretrainCommand('pipeline')
       log: (s) => console.error(s),
       print: (s) => console.log(s),
     });
-    if (r.interrupted) process.exitCode = 130;
+    if (r.interrupted) {
+      // how to go on (README): the same command line again resumes each stage
+      console.error(`pipeline: stopped; the same command resumes each stage where it stopped: ${shellLine(['gptforge', 'pipeline', ...process.argv.slice(3)])}`);
+      process.exitCode = 130;
+    }
   });
+
+/** Words as a POSIX shell reads them back: a word with other characters than [\w@%+=:,./-] in single quotes. */
+function shellLine(words: readonly string[]): string {
+  return words.map((w) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
