@@ -7,6 +7,7 @@ import type { GPT } from '../model/gpt.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
 import { selfConsistency, type SelfConsistencyResult } from './consistency.js';
+import { TECHNIQUES, type Technique } from './names.js';
 import { reflect, type ReflectTrace } from './reflect.js';
 import { formatTot, treeOfThoughts, type TotTrace } from './tot.js';
 import { rewardValue, type ValueModel } from './tot-value.js';
@@ -26,8 +27,7 @@ import { extractAnswer } from './vote.js';
  *   start; breadth-first search with the model's own sure/likely/impossible values (tot.ts),
  *   or a learned value model's (tot-value.ts), optionally with calculator-checked thoughts.
  */
-export const TECHNIQUES = ['direct', 'cot', 'self-consistency', 'reflect', 'tot'] as const;
-export type Technique = (typeof TECHNIQUES)[number];
+export { TECHNIQUES, type Technique }; // kept in names.ts, which the command line's --help reads without this module
 
 export interface AskOptions extends Pick<ChatOptions, 'maxTokens' | 'tools' | 'topK' | 'topP'> {
   technique: Technique;

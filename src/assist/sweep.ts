@@ -9,15 +9,13 @@ import { loadModel } from '../run/models.js';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { additionTaskFor } from './consistency-curve.js';
+import { SWEEP_PARTS, type SweepPart } from './names.js';
 import { measureConsistency, measureReflection, measureSkill, measureTot } from './measure.js';
 import { loadValueModel } from './tot-value.js';
 import { techniquesReport, type TechniquesResults } from './report.js';
 import { evalGivenFirstLine, evalThinking } from './thinking.js';
 
-/** One measurement of the sweep (docs/techniques.md). */
-export type SweepPart = 'cot' | 'skill' | 'reflect' | 'sc' | 'tot' | 'firstline';
-/** firstline: the length-generalisation diagnostic (evalGivenFirstLine), long addition, cot's digits and perCell. */
-export const SWEEP_PARTS: readonly SweepPart[] = ['cot', 'skill', 'reflect', 'sc', 'tot', 'firstline'];
+export { SWEEP_PARTS, type SweepPart };
 
 /** Sizes of the sweep's measurements; the defaults are the full sweep's. */
 export interface SweepOptions {

@@ -1,13 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
-import { ask, formatTrace, TECHNIQUES, type Technique } from '../assist/ask.js';
-import { loadValueModel } from '../assist/tot-value.js';
-import { longAddition } from '../data/synthetic/longarith.js';
-import { FEEDBACK_SOURCES, type FeedbackSource } from '../data/synthetic/reflect.js';
-import { ChatEngine } from '../infer/engine.js';
-import { defaultTools } from '../infer/tools/registry.js';
-import { loadGenerationModel, loadRewardModel } from '../run/models.js';
+import { TECHNIQUES, type Technique } from '../assist/names.js';
+import type { FeedbackSource } from '../data/synthetic/reflect.js';
 import { closestKey } from '../run/preset-keys.js';
 import { GptforgeError } from '../util/errors.js';
 import { number } from '../util/args.js';
@@ -37,13 +32,14 @@ export const command = new Command('ask')
   .option('--value <path>', "tot: value states with this learned value model (a run dir with rm/ trained on tot-value-data rankings) instead of the model's own judgement")
   .option('--tools', 'let the model call the calculator (off by default, unlike chat: a technique is measured on the model alone; the calls are printed in the trace)')
   .addOption(precisionOption())
-  .action((words, o) => {
+  .action(async (words, o) => {
     const question = words.join(' ').trim();
     if (!question) throw new GptforgeError('give the question as an argument: gptforge ask --run <dir> "What is 123 plus 456?"');
     if (!(TECHNIQUES as readonly string[]).includes(o.technique)) {
       const near = closestKey(o.technique, TECHNIQUES);
       throw new GptforgeError(`unknown technique "${o.technique}"${near ? `; did you mean "${near}"?` : ''} (one of: ${TECHNIQUES.join(', ')})`, { field: '--technique' });
     }
+    const { FEEDBACK_SOURCES } = await import('../data/synthetic/reflect.js');
     if (!(FEEDBACK_SOURCES as readonly string[]).includes(o.feedback)) throw new GptforgeError(`unknown feedback "${o.feedback}" (one of: ${FEEDBACK_SOURCES.join(', ')})`, { field: '--feedback' });
     // checked before the model loads (seconds on the small preset), named as the user typed them
     for (const [flag, v, min] of [
@@ -65,6 +61,14 @@ export const command = new Command('ask')
     if (o.technique === 'self-consistency' && o.streams > o.k) console.error(`ask: --streams ${o.streams} > --k ${o.k}: only ${o.k} stream${o.k === 1 ? '' : 's'} get a sample`);
     // every technique: a bad value is refused even where it is ignored (it is a mistake either way)
     checkSamplingFlags({ temperature: o.temperature });
+    const [{ ask, formatTrace }, { loadValueModel }, { longAddition }, { ChatEngine }, { defaultTools }, { loadGenerationModel, loadRewardModel }] = await Promise.all([
+      import('../assist/ask.js'),
+      import('../assist/tot-value.js'),
+      import('../data/synthetic/longarith.js'),
+      import('../infer/engine.js'),
+      import('../infer/tools/registry.js'),
+      import('../run/models.js'),
+    ]);
     const { model, tok, dir } = loadGenerationModel(o.run, o.stage, { precision: o.precision });
     console.error(`ask: ${o.technique} with ${dir}`); // which checkpoint answers: a run holds several
     // npm start trains the techniques' addition model apart, in <run>/techniques: the run's chat model is not it

@@ -2,7 +2,6 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { type BasePrecision, parseBasePrecision } from '../model/quantize.js';
 import { number } from '../util/args.js';
 import { checkGenerationOptions } from '../infer/processors.js';
-import { resolvePreset } from '../run/pretrain.js';
 import type { PretrainPreset } from '../run/presets.js';
 
 /**
@@ -52,7 +51,8 @@ export function presetFlag<T extends string | undefined>(o: { preset?: T; p?: st
 }
 
 /** The preset the pretraining flags name, with their overrides, and its run directory. */
-export function presetFromFlags(o: { preset: string; p?: string; run?: string; maxSteps?: number; batchSize?: number; gradAccum?: number; lr?: number; evalEvery?: number; checkpointEvery?: number; logEvery?: number }): { runDir: string; preset: PretrainPreset; file: string } {
+export async function presetFromFlags(o: { preset: string; p?: string; run?: string; maxSteps?: number; batchSize?: number; gradAccum?: number; lr?: number; evalEvery?: number; checkpointEvery?: number; logEvery?: number }): Promise<{ runDir: string; preset: PretrainPreset; file: string }> {
+  const { resolvePreset } = await import('../run/pretrain.js'); // loaded when a run starts, not for --help (main.ts)
   return resolvePreset(presetFlag(o) ?? o.preset, o);
 }
 

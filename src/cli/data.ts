@@ -1,5 +1,4 @@
 import { Command } from '@commander-js/extra-typings';
-import { runDataPrepare } from '../run/data.js';
 import { number } from '../util/args.js';
 import { stderrLog } from './common.js';
 
@@ -13,6 +12,7 @@ const prepare = new Command('prepare')
   .option('--quiet', 'no progress output')
   .action(async (o) => {
     const t0 = performance.now();
+    const { runDataPrepare } = await import('../run/data.js');
     const r = await runDataPrepare(o.out, { ...o, mixture: o.config, log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });
     console.log(r.table);
     console.log(`data: ${o.out} ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (tokenizer ${r.tokenizer})`);

@@ -1,7 +1,5 @@
 import { Command } from '@commander-js/extra-typings';
 import { checkOnBad } from '../data/jsonl.js';
-import { runDpo } from '../run/dpo.js';
-import { dpoReport } from '../run/report.js';
 import { collect, number } from '../util/args.js';
 import { stderrLog, baseNameOption, basePrecisionOption, loraOption } from './common.js';
 import { interruptSignal } from './interrupt.js';
@@ -24,6 +22,7 @@ export const command = new Command('dpo')
   .addOption(baseNameOption())
   .action(async (o) => {
     checkOnBad(o.onBad);
+    const [{ runDpo }, { dpoReport }] = await Promise.all([import('../run/dpo.js'), import('../run/report.js')]);
     const r = await runDpo(o.run, { ...o, stepsOption: '--max-steps', onBad: o.onBad, signal: interruptSignal(), log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });
     console.log(dpoReport(r));
     if (r.interrupted) process.exitCode = 130;

@@ -1,9 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
-import { runTechniqueSweep, SWEEP_PARTS, type SweepPart } from '../assist/sweep.js';
-import { runEval } from '../run/eval.js';
-import { runRlhfSweep } from '../run/rlhf-sweep.js';
+import { SWEEP_PARTS, type SweepPart } from '../assist/names.js';
 import { stderrLog } from './common.js';
 import { interruptSignal } from './interrupt.js';
 import { GptforgeError } from '../util/errors.js';
@@ -50,11 +48,13 @@ export const command = new Command('eval')
       const own = join(o.run, 'techniques');
       const dir = existsSync(join(own, 'sft')) ? own : o.run;
       if (dir === o.run && existsSync(join(o.run, 'preset.json'))) console.error(`eval --techniques: ${o.run} has no techniques model (${own}, made by gptforge pipeline --techniques); measuring its chat model, which never trained on the techniques' families (docs/techniques.md)`);
+      const { runTechniqueSweep } = await import('../assist/sweep.js');
       const { markdown } = runTechniqueSweep(dir, { parts, totDir: o.totRun, totValue: o.totValue, cotFamilies: o.additionOnly ? 'addition' : 'all', log: o.quiet ? undefined : (line) => console.error(line) });
       console.log(markdown);
       return;
     }
     if (o.rlhfSweep) {
+      const { runRlhfSweep } = await import('../run/rlhf-sweep.js');
       const r = await runRlhfSweep(o.run, { rates: o.sweepRates.split(',').map(Number), perTask: o.perTask, comparePrompts: o.comparePrompts, quiet: o.quiet, signal: interruptSignal(), log: stderrLog(o.quiet) });
       if (r.markdown !== '') console.log(r.markdown);
       if (r.interrupted) {
@@ -64,6 +64,7 @@ export const command = new Command('eval')
       }
       return;
     }
+    const { runEval } = await import('../run/eval.js');
     const { markdown } = runEval(o.run, {
       ...o,
       tasks: o.tasks?.split(',').map((s) => s.trim()),

@@ -1,10 +1,5 @@
 import { join } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
-import { loadCheckpoint, resolveCheckpoint } from '../model/checkpoint.js';
-import { checkpointToGguf } from '../model/export/gguf.js';
-import { exportHuggingFace } from '../model/export/hf.js';
-import { exportPeft, peftLoadHint } from '../model/export/peft-hf.js';
-import { exportLlmc, exportTrl } from '../run/export.js';
 import { GptforgeError } from '../util/errors.js';
 
 export const command = new Command('export')
@@ -18,7 +13,7 @@ export const command = new Command('export')
   .option('-o, --out <path>', 'output directory (hf, peft, trl, llmc) or .gguf file')
   .option('--type <type>', 'GGUF tensor type: F32, F16, Q8_0 or Q4_0', 'F32')
   .option('--base-name <id>', "peft: the adapter's base_model_name_or_path — the name transformers will load <out>/base by: a local path (default <out>/base as given; relative paths resolve against the working directory) or the Hub repo id you will push it to (you/tiny-base)")
-  .action((o) => {
+  .action(async (o) => {
     if (!o.format) throw new GptforgeError('give --format hf, gguf, peft, trl or llmc');
     if (!o.out) throw new GptforgeError('give --out <path>');
     // a flag of another format would be ignored: refused rather than let pass for applied
@@ -26,23 +21,29 @@ export const command = new Command('export')
     const type = o.type.toUpperCase();
     if (o.format === 'gguf' && type !== 'F32' && type !== 'F16' && type !== 'Q8_0' && type !== 'Q4_0') throw new GptforgeError(`--type must be F32, F16, Q8_0 or Q4_0, not "${o.type}"`, { field: '--type' });
     if (o.format === 'hf' || o.format === 'gguf') {
+      const { loadCheckpoint, resolveCheckpoint } = await import('../model/checkpoint.js');
       const ck = loadCheckpoint(resolveCheckpoint(o.run, o.stage));
       if (ck.meta.adapter) console.error(`export: ${ck.dir} is a LoRA adapter: merged into its base for ${o.format} (--format peft keeps the adapter apart)`);
       if (o.format === 'hf') {
+        const { exportHuggingFace } = await import('../model/export/hf.js');
         const r = exportHuggingFace(ck, o.out);
         console.log(`export: ${ck.dir} → ${o.out} (${r.arch}: ${r.files.join(', ')})`);
       } else {
+        const { checkpointToGguf } = await import('../model/export/gguf.js');
         const r = checkpointToGguf(ck, o.out, { type: type as 'F32' | 'F16' | 'Q8_0' | 'Q4_0' });
         console.log(`export: ${ck.dir} → ${o.out} (${r.arch}, ${type}, tokenizer.ggml.pre "${r.pre}", ${r.tensors} tensors, ${(r.bytes / 1e6).toFixed(1)} MB)`);
       }
     } else if (o.format === 'peft') {
+      const [{ resolveCheckpoint }, { exportPeft, peftLoadHint }] = await Promise.all([import('../model/checkpoint.js'), import('../model/export/peft-hf.js')]);
       const r = exportPeft(resolveCheckpoint(o.run, o.stage), o.out, { baseName: o.baseName });
       const adapter = join(o.out, 'adapter');
       console.log(`export: the LoRA adapter for ${r.arch} → ${adapter}, its base → ${join(o.out, 'base')}; ${peftLoadHint(r)}`);
     } else if (o.format === 'llmc') {
+      const { exportLlmc } = await import('../run/export.js');
       const r = exportLlmc(o.run, o.out);
       console.log(`export: ${r.tokens} tokens in ${r.files.length} llm.c shards → ${o.out}`);
     } else if (o.format === 'trl') {
+      const { exportTrl } = await import('../run/export.js');
       console.log(`export: ${exportTrl(o.run, o.out, { onWarning: (w) => console.error(w) }).join(', ')} → ${o.out}`);
     } else throw new GptforgeError(`unknown --format "${o.format}" (hf, gguf, peft, trl, llmc)`);
   });

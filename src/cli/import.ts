@@ -1,5 +1,4 @@
 import { Command } from '@commander-js/extra-typings';
-import { importHuggingFace } from '../model/export/hf.js';
 import { GptforgeError } from '../util/errors.js';
 
 export const command = new Command('import')
@@ -11,9 +10,10 @@ export const command = new Command('import')
   .option('-o, --out <dir>', 'stage directory to write (e.g. runs/x/base); the checkpoint goes in step-N, N the step the export recorded (gptforge.step in config.json), else 0')
   .option('--force', 'replace the checkpoint --out holds at the imported step, and remove its later steps (refused without it); earlier steps of the same model stay, of another model go')
   .option('--stage <name>', 'stage name recorded in the checkpoint (default: the one the export recorded, else "import")')
-  .action((src, o) => {
+  .action(async (src, o) => {
     if (!src) throw new GptforgeError('give the Hugging Face directory to import');
     if (!o.out) throw new GptforgeError('give --out <stage dir>, e.g. runs/imported/base');
+    const { importHuggingFace } = await import('../model/export/hf.js');
     const r = importHuggingFace(src, o.out, { stage: o.stage, force: o.force });
     // --force deletes checkpoints: say which and why, one line each
     const why = { replaced: 'replaced by the import at the same step', 'later step': 'a later step, which every reader would take over the import', 'another model': 'an earlier step of another model (config, tokenizer or weights kind differ)' } as const;

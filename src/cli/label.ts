@@ -1,9 +1,7 @@
 import { join } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
-import { ChatEngine } from '../infer/engine.js';
-import { defaultTools } from '../infer/tools/registry.js';
-import { KeyQueue, LABEL_HELP, readPromptsJSONL, runLabeling, sampleCompletions } from '../run/label.js';
-import { loadModel } from '../run/models.js';
+import { LABEL_HELP } from '../run/label-keys.js';
+import type { KeyQueue } from '../run/label.js';
 import { GptforgeError } from '../util/errors.js';
 import { holdLock } from '../util/lock.js';
 import { number, positiveInteger } from '../util/args.js';
@@ -49,6 +47,7 @@ export const command = new Command('label')
     if (!Number.isInteger(k) || k < 2 || k > 9) throw new GptforgeError(`-k must be an integer from 2 to 9 (one key per completion), got ${k}`);
     const out = o.out ?? join(o.run, 'rankings.jsonl');
     holdLock(`${out}.lock`, `rankings file ${out}`); // one labeling session per file (src/util/lock.ts)
+    const [{ ChatEngine }, { defaultTools }, { KeyQueue, readPromptsJSONL, runLabeling, sampleCompletions }, { loadModel }] = await Promise.all([import('../infer/engine.js'), import('../infer/tools/registry.js'), import('../run/label.js'), import('../run/models.js')]);
     const prompts = readPromptsJSONL(o.prompts);
     const loaded = loadModel(o.run, o.stage);
     const engine = new ChatEngine(loaded.model, loaded.tok);

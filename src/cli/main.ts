@@ -139,8 +139,10 @@ async function main(argv: string[]): Promise<void> {
     .enablePositionalOptions() // a subcommand's options are its own (rm score --run)
     .addHelpText('after', ENVIRONMENT);
   const name = argv[0] === 'help' ? '--help' : argv[0];
-  // only the named command's module is loaded; the command list (help, an unknown name) loads all
-  for (const n of name !== undefined && name in COMMANDS ? [name] : Object.keys(COMMANDS)) program.addCommand((await COMMANDS[n]()).command);
+  // only the named command's module is loaded (light: each loads its stage's code when it runs);
+  // the command list (help, an unknown name) loads all, --version none
+  const version = name === '-v' || name === '--version';
+  for (const n of name !== undefined && name in COMMANDS ? [name] : version ? [] : Object.keys(COMMANDS)) program.addCommand((await COMMANDS[n]()).command);
   configure(program as unknown as CommandUnknownOpts);
   // a forced kernel path this CPU lacks (GPTFORGE_ISA) fails here, not after the data is prepared
   if (process.env.GPTFORGE_ISA && name !== undefined && name in COMMANDS) (await import('../engine/backend.js')).getKernels();

@@ -1,5 +1,4 @@
 import { Command } from '@commander-js/extra-typings';
-import { runMerge } from '../run/merge.js';
 
 export const command = new Command('merge')
   .summary('fold a LoRA adapter checkpoint into its base: a full checkpoint')
@@ -7,7 +6,8 @@ export const command = new Command('merge')
   .option('-r, --run <dir>', 'run directory (or an adapter checkpoint directory)', 'runs/small')
   .option('--stage <stage>', 'the stage whose latest adapter checkpoint to merge', 'sft')
   .option('--into <dir>', 'stage (in the run) or directory for the full checkpoint (default <stage>-merged)')
-  .action((o) => {
+  .action(async (o) => {
+    const { runMerge } = await import('../run/merge.js');
     const r = runMerge(o.run, { stage: o.stage, into: o.into });
     console.log(`merge: ${r.adapter} (on ${r.base}) → ${r.checkpoint}`);
   });

@@ -1,4 +1,3 @@
-import { runPipeline } from '../run/pipeline.js';
 import { presetFromFlags, pretrainCommand } from './common.js';
 import { interruptSignal } from './interrupt.js';
 
@@ -10,7 +9,8 @@ export const command = pretrainCommand('pipeline')
   .option('--techniques', 'train the prompting-techniques model and print direct vs step-by-step accuracy, for a preset without a techniques section (docs/techniques.md)')
   .option('--no-techniques', 'skip that stage (on by default in the small preset: npm start)')
   .action(async (o) => {
-    const { runDir, preset, file } = presetFromFlags(o);
+    const { runDir, preset, file } = await presetFromFlags(o);
+    const { runPipeline } = await import('../run/pipeline.js');
     const r = await runPipeline(runDir, preset, {
       presetFile: file,
       mixture: o.mixture,
@@ -23,5 +23,14 @@ export const command = pretrainCommand('pipeline')
       log: (s) => console.error(s),
       print: (s) => console.log(s),
     });
-    if (r.interrupted) process.exitCode = 130;
+    if (r.interrupted) {
+      // how to go on (README): the same command line again resumes each stage
+      console.error(`pipeline: stopped; the same command resumes each stage where it stopped: ${shellLine(['gptforge', 'pipeline', ...process.argv.slice(3)])}`);
+      process.exitCode = 130;
+    }
   });
+
+/** Words as a POSIX shell reads them back: a word with other characters than [\w@%+=:,./-] in single quotes. */
+function shellLine(words: readonly string[]): string {
+  return words.map((w) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(' ');
+}

@@ -1,6 +1,3 @@
-import { runLayout } from '../run/layout.js';
-import { runPretrain } from '../run/pretrain.js';
-import { pretrainReport, pretrainSamples } from '../run/report.js';
 import { presetFromFlags, stderrLog, pretrainCommand } from './common.js';
 import { interruptSignal } from './interrupt.js';
 
@@ -8,7 +5,8 @@ export const command = pretrainCommand('pretrain')
   .summary('train the base model (builds tokenizer and data if missing)')
   .description('Pretraining: prepares the tokenizer and data mixture when missing, trains the base model with checkpoints (resumes automatically; Ctrl-C saves and exits), writes metrics.jsonl and loss.svg, and prints samples.')
   .action(async (o) => {
-    const { runDir, preset, file } = presetFromFlags(o);
+    const { runDir, preset, file } = await presetFromFlags(o);
+    const [{ runLayout }, { runPretrain }, { pretrainReport, pretrainSamples }] = await Promise.all([import('../run/layout.js'), import('../run/pretrain.js'), import('../run/report.js')]);
     const r = await runPretrain(runDir, preset, { presetFile: file, mixture: o.mixture, fresh: o.fresh, quiet: o.quiet, signal: interruptSignal(), log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });
     console.log(pretrainReport(r, runLayout(runDir).lossPlot, { chart: !o.quiet }));
     if (r.interrupted) process.exitCode = 130;

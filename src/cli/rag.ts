@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
-import { BUILTIN_SOURCES } from '../data/sources.js';
-import { ragIndex, ragInfo, ragQuery, ragTrainEmbedder } from '../run/rag.js';
+import { BUILTIN_NAMES } from '../data/builtin-names.js';
 import type { RetrievedChunk } from '../rag/retrieve.js';
 import { GptforgeError } from '../util/errors.js';
 import { chunkLines } from '../rag/lines.js';
@@ -19,7 +18,7 @@ const index = new Command('index')
   )
   .argument('[inputs...]', 'more inputs, as --input')
   .option('-i, --input <path>', 'files, directories or globs (.txt .md .jsonl .parquet .html); repeatable', collect, [])
-  .option('--builtin <corpus>', `a built-in corpus to index (${Object.keys(BUILTIN_SOURCES).join(', ')}); repeatable`, collect, [])
+  .option('--builtin <corpus>', `a built-in corpus to index (${BUILTIN_NAMES.join(', ')}); repeatable`, collect, [])
   .option('--db <file>', 'the store (an SQLite file; created when missing)')
   .option('--model <ckpt>', 'embed chunks with this checkpoint (mean-pooled final hidden states); default: the one an existing store was built with; a new store without it is BM25-only')
   .option('--tokenizer <file>', "without --model: count chunk tokens with this tokenizer.json (default: an existing store's, else ≈4 characters a token)")
@@ -32,6 +31,7 @@ const index = new Command('index')
   .option('--busy-timeout <ms>', 'ms to wait for another writer before failing', number, 5000)
   .action(async (inputs, o) => {
     const db = need(o.db, 'db');
+    const { ragIndex } = await import('../run/rag.js');
     const r = await ragIndex(db, { ...o, inputs: [...o.input, ...inputs], builtins: o.builtin, busyTimeoutMs: o.busyTimeout, onWarning: (w) => console.error(`gptforge: warning: ${w.reason} — skipped`) });
     if (r.sizeWarning) console.error(`gptforge: warning: ${r.sizeWarning}`);
     console.log(
@@ -57,7 +57,8 @@ const query = new Command('query')
   .option('--rerank <run>', "rerank by this chat model's log p(question | passage) (a run, stage or checkpoint dir)")
   .option('--rerank-candidates <n>', 'chunks retrieved for --rerank', positiveInteger, 20)
   .option('--json', 'print JSON')
-  .action((words, o) => {
+  .action(async (words, o) => {
+    const { ragQuery } = await import('../run/rag.js');
     const hits = ragQuery(need(o.db, 'db'), words.join(' '), o);
     if (o.json) return void console.log(JSON.stringify(hits.map(hitJSON), null, 2));
     if (hits.length === 0) console.log('(no matching passages)');
@@ -86,7 +87,7 @@ const info = new Command('info')
   .description('Print what a store holds and how it was built: its files and chunks, the embedding model (or BM25-only), the tokenizer and chunk size/overlap it counts with (re-indexing keeps them), and the chunks per source label. See docs/rag.md.')
   .argument('[db]', 'the store, as --db')
   .option('--db <file>', 'the store')
-  .action((db, o) => console.log(ragInfo(need(o.db ?? db, 'db')).join('\n')));
+  .action(async (db, o) => console.log((await import('../run/rag.js')).ragInfo(need(o.db ?? db, 'db')).join('\n')));
 
 const trainEmbedder = new Command('train-embedder')
   .summary('contrastive fine-tuning of a checkpoint as the embedder (then index --model <out>/embed)')
@@ -103,6 +104,7 @@ const trainEmbedder = new Command('train-embedder')
   .option('--seed <n>', 'pair and batch seed', number, 1)
   .option('--quiet', 'no progress bar')
   .action(async (o) => {
+    const { ragTrainEmbedder } = await import('../run/rag.js');
     const ckpt = await ragTrainEmbedder(need(o.model, 'model'), need(o.out, 'out'), { ...o, log: (l) => console.error(l) });
     console.log(`wrote ${ckpt}: index with --model ${join(need(o.out, 'out'), 'embed')}`);
   });

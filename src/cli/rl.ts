@@ -1,6 +1,4 @@
 import { Command, Option } from '@commander-js/extra-typings';
-import { rlReport } from '../run/report.js';
-import { runRl } from '../run/rl.js';
 import { collect, number } from '../util/args.js';
 import { stderrLog, baseNameOption, basePrecisionOption, loraOption } from './common.js';
 import { interruptSignal } from './interrupt.js';
@@ -30,6 +28,7 @@ export const command = new Command('rl')
   .addOption(basePrecisionOption())
   .addOption(baseNameOption())
   .action(async (o) => {
+    const [{ runRl }, { rlReport }] = await Promise.all([import('../run/rl.js'), import('../run/report.js')]);
     const r = await runRl(o.run, { ...o, stepsOption: '--max-steps', signal: interruptSignal(), log: stderrLog(o.quiet) });
     console.log(rlReport(r));
     if (r.interrupted) process.exitCode = 130;

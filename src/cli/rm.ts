@@ -1,8 +1,5 @@
 import { Command } from '@commander-js/extra-typings';
-import { completionMessages } from '../data/preferences.js';
 import { checkOnBad } from '../data/jsonl.js';
-import { rmReport } from '../run/report.js';
-import { rmScores, runRm } from '../run/rm.js';
 import { GptforgeError } from '../util/errors.js';
 import { collect, number } from '../util/args.js';
 import { stderrLog, baseNameOption, basePrecisionOption, loraOption } from './common.js';
@@ -15,9 +12,10 @@ const score = new Command('score')
   .option('-p, --prompt <text>', 'the user prompt')
   .option('-c, --completion <text>', 'a reply to score (repeatable: scores each)', collect, [])
   .option('--reply <text>', 'the same as --completion (the name POST /v1/rewards gives the field)', collect, [])
-  .action((o) => {
+  .action(async (o) => {
     const replies = [...o.completion, ...o.reply];
     if (o.prompt === undefined || replies.length === 0) throw new GptforgeError('give --prompt "…" and at least one --completion (or --reply) "…"');
+    const [{ rmScores }, { completionMessages }] = await Promise.all([import('../run/rm.js'), import('../data/preferences.js')]);
     const scores = rmScores(o.run, o.prompt, replies);
     replies.forEach((c, i) => console.log(`${scores[i].toFixed(4)}\t${completionMessages(c)[0].content}`));
   });
@@ -45,6 +43,7 @@ export const command = new Command('rm')
   .addCommand(score)
   .action(async (o) => {
     checkOnBad(o.onBad);
+    const [{ runRm }, { rmReport }] = await Promise.all([import('../run/rm.js'), import('../run/report.js')]);
     const r = await runRm(o.run, { ...o, stepsOption: '--max-steps', onBad: o.onBad, signal: interruptSignal(), log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });
     console.log(rmReport(r));
     if (r.interrupted) process.exitCode = 130;

@@ -1,8 +1,5 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import { readTextFile } from '../data/jsonl.js';
-import { constraintFromOptions } from '../infer/constrain/index.js';
-import { loadGenerationModel } from '../run/models.js';
-import { incompleteReason, sampleFromModel } from '../run/sample.js';
 import { GptforgeError } from '../util/errors.js';
 import { collect, number, positiveInteger } from '../util/args.js';
 import { checkSamplingFlags, precisionOption } from './common.js';
@@ -33,7 +30,7 @@ export const command = new Command('sample')
   .option('--echo', 'print the prompt before the completion (the default without a constraint)')
   .option('--no-echo', 'print only the completion (the default with --json-schema, --regex or --grammar: stdout is then the value alone, ready for a parser)')
   .addOption(precisionOption())
-  .action((o) => {
+  .action(async (o) => {
     const prompt = o.prompt ?? (o.promptFile ? readTextFile(o.promptFile, 'prompt file') : undefined);
     if (prompt === undefined) throw new GptforgeError('give --prompt "…" or --prompt-file <file>');
     const stops = o.stop.map((s) => s.replace(/\\n/g, '\n').replace(/\\t/g, '\t'));
@@ -46,6 +43,7 @@ export const command = new Command('sample')
     if (o.whitespace !== undefined && o.jsonSchema === undefined) throw new GptforgeError('--whitespace shapes the JSON of --json-schema: give --json-schema, or drop --whitespace', { field: '--whitespace' });
     const echoPrompt = o.echo ?? constrained === 0;
     checkSamplingFlags(o);
+    const [{ constraintFromOptions }, { loadGenerationModel }, { incompleteReason, sampleFromModel }] = await Promise.all([import('../infer/constrain/index.js'), import('../run/models.js'), import('../run/sample.js')]);
     // Loaded once, at the precision it decodes at: the tokenizer, the context size and every sample's model.
     const loaded = loadGenerationModel(o.run, o.stage, { precision: o.precision });
     const { tok, model } = loaded;

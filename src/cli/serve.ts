@@ -1,5 +1,4 @@
 import { Command, Option } from '@commander-js/extra-typings';
-import { serveRun } from '../server/index.js';
 import { GptforgeError } from '../util/errors.js';
 import { collect, number } from '../util/args.js';
 import { precisionOption } from './common.js';
@@ -31,6 +30,7 @@ export const command = new Command('serve')
     const keys = [...o.apiKey, ...(process.env.GPTFORGE_API_KEY ? [process.env.GPTFORGE_API_KEY] : [])];
     // one line per reload, the same whatever asked for it (SIGHUP, POST /v1/gptforge/reload, a web job's end)
     const onReload = (stages: string[], cause: string): void => console.error(`gptforge serve: ${cause} — serving ${stages.join(', ')}`);
+    const { serveRun } = await import('../server/index.js');
     const { server, address, loaded, reload } = await serveRun(o.run, { host: o.host, port: o.port, apiKeys: keys, parallel: o.parallel, maxQueue: o.maxQueue, bodyLimit: o.bodyLimit, log, ragStore: o.rag, precision: o.precision, prefixCache: o.prefixCache, decodeThread: o.decodeThread, onReload });
     console.error(`gptforge serve: listening on ${address}${keys.length ? ` (${keys.length} API key${keys.length > 1 ? 's' : ''})` : ' (no API key)'}; loading ${o.run} …`);
     try {

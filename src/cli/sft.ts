@@ -1,7 +1,5 @@
 import { Command } from '@commander-js/extra-typings';
 import { checkOnBad } from '../data/jsonl.js';
-import { runSft } from '../run/sft.js';
-import { sftReport } from '../run/report.js';
 import { GptforgeError } from '../util/errors.js';
 import { collect, number } from '../util/args.js';
 import { stderrLog, baseNameOption, basePrecisionOption, legacyPresetShort, loraOption, presetFlag } from './common.js';
@@ -35,6 +33,7 @@ export const command = new Command('sft')
   .action(async (o) => {
     checkOnBad(o.onBad);
     if (o.onlyData && o.data.length === 0) throw new GptforgeError('--only-data needs at least one --data file');
+    const [{ runSft }, { sftReport }] = await Promise.all([import('../run/sft.js'), import('../run/report.js')]);
     const r = await runSft(o.run, { ...o, preset: presetFlag(o), dataFiles: o.data, stepsOption: '--max-steps', onBad: o.onBad, signal: interruptSignal(), log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });
     console.log(sftReport(r, { chart: !o.quiet }));
     if (r.interrupted) process.exitCode = 130;

@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from '@commander-js/extra-typings';
-import { runTokenizerTrain } from '../run/data.js';
-import { Tokenizer } from '../tokenizer/index.js';
+import type { Tokenizer } from '../tokenizer/index.js';
 import { patternName } from '../tokenizer/patterns.js';
-import { LLAMA_CPP_PRE } from '../model/export/gguf.js';
 import { GptforgeError } from '../util/errors.js';
 import { collect, number } from '../util/args.js';
 
@@ -27,7 +25,8 @@ const train = new Command('train')
   .option('--mode <mode>', 'bpe | char (one token per character, for char-level benchmarks)', 'bpe')
   .option('--max-bytes <n>', 'read at most this many bytes of input (0 = all)', number, 0)
   .option('--no-specials', 'add no special tokens')
-  .action((inputs, o) => {
+  .action(async (inputs, o) => {
+    const { runTokenizerTrain } = await import('../run/data.js');
     const r = runTokenizerTrain(o.out, { ...o, inputs: [...o.input, ...inputs], mode: o.mode === 'char' ? 'char' : 'bpe', noSpecials: !o.specials, log: (l) => console.error(l) });
     console.log(`wrote ${o.out}: vocabulary ${r.tokenizer.vocabSize}, ${r.bytesPerToken.toFixed(2)} bytes/token on the training text, ${r.seconds.toFixed(1)} s`);
   });
@@ -42,7 +41,7 @@ const use = (name: string, summary: string, description: string) =>
     .option('--text <text>', 'the text (default: read standard input)')
     .option('--file <file>', 'read the text from this file')
     .option('--pattern <pattern>', 'pre-split pattern for .tiktoken files: cl100k | o200k | gpt2 | a regex (default: from the file name, e.g. cl100k_base.tiktoken, else cl100k)');
-const load = (o: { tokenizer: string; pattern?: string }): Tokenizer => Tokenizer.load(o.tokenizer, { pattern: o.pattern });
+const load = async (o: { tokenizer: string; pattern?: string }): Promise<Tokenizer> => (await import('../tokenizer/index.js')).Tokenizer.load(o.tokenizer, { pattern: o.pattern });
 const textOf = (o: { text?: string; file?: string }, positionals: string[]): string => o.text ?? (o.file ? readFileSync(o.file, 'utf8') : positionals.length ? positionals.join(' ') : readStdin());
 
 const encode = use(
@@ -52,10 +51,10 @@ const encode = use(
 )
   .option('--special <mode>', 'special-token text in the input — error (refuse it) | allow (encode it as the special token) | plain (encode it as ordinary text)', 'error')
   .option('--allow-special', 'same as --special allow')
-  .action((args, o) => {
+  .action(async (args, o) => {
     const mode = o.allowSpecial ? 'allow' : o.special;
     if (!['error', 'allow', 'plain'].includes(mode)) throw new GptforgeError(`--special must be error, allow or plain (got "${mode}")`, { field: '--special' });
-    const tok = load(o);
+    const tok = await load(o);
     let ids: number[];
     try {
       ids = tok.encode(textOf(o, args), { allowedSpecial: mode === 'allow' ? 'all' : 'none', disallowedSpecial: mode === 'plain' ? 'plain' : 'raise' });
@@ -71,8 +70,8 @@ const encode = use(
 
 const decode = use('decode', 'token ids → text', 'Decode token ids (--ids, the arguments or standard input; comma- or space-separated) to text with a tokenizer file (ours, a Hugging Face tokenizer.json or a .tiktoken rank file).')
   .option('--ids <ids>', 'comma- or space-separated ids (default: standard input)')
-  .action((args, o) => {
-    const tok = load(o);
+  .action(async (args, o) => {
+    const tok = await load(o);
     const raw = o.ids ?? (args.length ? args.join(' ') : readStdin());
     const ids = raw
       .split(/[\s,]+/)
@@ -86,14 +85,15 @@ const decode = use('decode', 'token ids → text', 'Decode token ids (--ids, the
   });
 
 const info = use('info', 'vocabulary, special tokens, hash; bytes/token on --file or --text', 'Describe a tokenizer file: its mode, vocabulary size, special tokens, hash and pre-split pattern (and whether GGUF export can carry it); with --file or --text, its compression in bytes per token on that text.').action(
-  (args, o) => {
-    const tok = load(o);
+  async (args, o) => {
+    const tok = await load(o);
     console.log(`mode: ${tok.mode}`);
     console.log(`vocabulary: ${tok.vocabSize} tokens`);
     console.log(`special tokens: ${[...tok.specialTokens].map(([s, id]) => `${s}=${id}`).join(' ') || 'none'}`);
     console.log(`hash: ${tok.hash()}`);
     // the pre-split pattern decides whether llama.cpp can tokenize like us (GGUF export): said up front
     const name = patternName(tok.pattern);
+    const { LLAMA_CPP_PRE } = await import('../model/export/gguf.js');
     const pre = name !== undefined ? LLAMA_CPP_PRE[name] : undefined;
     console.log(`pre-split pattern: ${name ?? (tok.pattern === '' ? 'none' : 'custom regex')}${pre ? ` (GGUF: llama.cpp pre-type "${pre}")` : ' (GGUF export refuses it: llama.cpp has no pre-type with this regex; docs/interop.md)'}`);
     if (o.file || o.text) {

@@ -234,7 +234,7 @@ export function joinTextParts(parts: readonly unknown[], assistant: boolean): st
  * Where a converted message came from in the line as written: the index of its message and,
  * for a call converted from OpenAI's `tool_calls`, the call's index there.
  */
-interface MessageOrigin {
+export interface MessageOrigin {
   index: number;
   call?: number;
 }
@@ -360,6 +360,26 @@ function lineWarnings(line: Record<string, unknown>, conv: Conversation, where: 
 }
 
 /**
+ * One conversation as a JSONL line or an in-memory source holds it (runSft's `conversations`, a
+ * mixture source's): OpenAI's text parts and tool-call shape converted (`fromOpenAIShape`), then
+ * validated (`validateConversation`), errors naming the fields as written. The one rule for
+ * files and memory.
+ * @returns the conversation in our shape, and where each of its messages came from (undefined: nothing moved).
+ * @throws GptforgeError at `where` and the written field (`messages[1].content[0]`).
+ */
+export function readConversation(given: unknown, where: ErrorLocation, opts: { forTraining?: boolean } = {}): { conv: Conversation; origins?: readonly MessageOrigin[] } {
+  const { conv, origins } = openAIToOurs(given, where);
+  try {
+    validateConversation(conv, { forTraining: opts.forTraining, where });
+  } catch (e) {
+    // the converted conversation's fields, named as the line wrote them
+    if (e instanceof GptforgeError && origins) throw new GptforgeError(e.detail, { ...where, field: writtenField(e.field, origins) });
+    throw e;
+  }
+  return { conv, origins };
+}
+
+/**
  * Read a conversations JSONL file (one {"messages": [...]} per line; blank lines ignored;
  * OpenAI's text parts and tool-call shape converted on load, `fromOpenAIShape`; errors and
  * warnings name the fields as the line wrote them). A malformed line is an
@@ -374,14 +394,7 @@ export function readConversationsJSONL(file: string, opts: { onBad?: OnBad; forT
     file,
     'conversations',
     (line, where) => {
-      const { conv: obj, origins } = openAIToOurs(line, where);
-      try {
-        validateConversation(obj, { forTraining: opts.forTraining, where });
-      } catch (e) {
-        // the converted conversation's fields, named as the line wrote them
-        if (e instanceof GptforgeError && origins) throw new GptforgeError(e.detail, { ...where, field: writtenField(e.field, origins) });
-        throw e;
-      }
+      const { conv: obj, origins } = readConversation(line, where, { forTraining: opts.forTraining });
       if (opts.tokenizer && opts.maxTokens !== undefined) {
         const n = renderConversation(opts.tokenizer, obj).ids.length;
         if (n > opts.maxTokens) throw new GptforgeError(`conversation is ${n} tokens, longer than a training row of ${opts.maxTokens}`, { ...where, field: 'messages' });

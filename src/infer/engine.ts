@@ -10,6 +10,7 @@ import type { FinishReason } from './stopping.js';
 import type { ToolRegistry, ToolResult } from './tools/registry.js';
 import { toolCallConstraint } from './constrain/toolcall.js';
 import { splitToolCall, ToolCallRow, type ToolCallSetup } from './tools-state.js';
+import { DEFAULT_MAX_TOOL_CALLS, MAX_TOOL_CALLS_LIMIT } from './tool-limits.js';
 
 export type { DecodingModel } from './pipeline.js';
 
@@ -69,15 +70,8 @@ export interface ChatOptions extends SamplingOptions {
   historyStreams?: number;
 }
 
-/**
- * Most tool calls in one reply unless told otherwise: ChatOptions.maxToolCalls, and the server's
- * built-in calls (`max_tool_calls`, docs/server.md). A model that keeps calling gets
- * `<|tool_start|>` masked after that many and has to answer.
- */
-export const DEFAULT_MAX_TOOL_CALLS = 4;
-
-/** The most tool calls a request (`max_tool_calls`) or `chat --max-tool-calls` may allow in one reply. */
-export const MAX_TOOL_CALLS_LIMIT = 64;
+/** DEFAULT_MAX_TOOL_CALLS (4) and MAX_TOOL_CALLS_LIMIT (64): tool-limits.ts. */
+export { DEFAULT_MAX_TOOL_CALLS, MAX_TOOL_CALLS_LIMIT };
 
 /** @deprecated The older names of `ChatReply.stopReason`; use `ChatReply.finishReason` (FinishReason). */
 export type ChatStopReason = 'end' | 'max_tokens' | 'context' | 'unclosed_tool_call' | 'abort';

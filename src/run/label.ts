@@ -4,6 +4,7 @@ import type { Message } from '../data/conversation.js';
 import { appendJSONLine, appendRankingLine, completionKey, completionMessages, validateCompletion, type Completion } from '../data/preferences.js';
 import { TASKS } from '../data/synthetic/tasks.js';
 import { readJSONL } from '../data/jsonl.js';
+import { LABEL_HELP } from './label-keys.js';
 import { ChatEngine, type ChatOptions } from '../infer/engine.js';
 
 /**
@@ -277,7 +278,7 @@ export function formatCompletion(c: Completion): string {
   return shown === '' ? '(empty)' : shown;
 }
 
-export const LABEL_HELP = 'keys: 1-9 pick the next best completion · = then a number: it ties with your previous pick ("3 = 1 4"; the implied last one is always below the rest) · u undo · s skip this prompt · q quit (finished rankings are saved) · ? help';
+export { LABEL_HELP };
 
 export interface LabelRunOptions {
   prompts: readonly LabelPrompt[];

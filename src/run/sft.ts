@@ -33,7 +33,7 @@ export interface RunSftOptions extends AdapterOptions, StageLoopOptions {
   preset?: string;
   /** A whole SFT mixture replacing the preset's, or the path of its JSON file. */
   mixture?: SftMixtureConfig | string;
-  /** Conversations in memory, added to the mixture as one source (weight `dataWeight`). */
+  /** Conversations in memory, added to the mixture as one source (weight `dataWeight`); read as a file's lines are (OpenAI's text parts and tool calls converted, readConversation in src/data/chat.ts). */
   conversations?: readonly Conversation[];
   /** Conversations JSONL files ({"messages": [...]} per line), each added as a source (weight `dataWeight`). */
   dataFiles?: readonly string[];

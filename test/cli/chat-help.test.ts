@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { CLI } from './fixture.js';
-import { ToolTrace } from '../../src/cli/chat.js';
+import { ToolTrace } from '../../src/cli/chat-run.js';
 
 test('chat --help: --show-tools (the default) shows no "(default: true)" beside --no-show-tools', () => {
   const r = spawnSync(process.execPath, [CLI, 'chat', '--help'], { encoding: 'utf8' });

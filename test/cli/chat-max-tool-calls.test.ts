@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { ChatEngine, DEFAULT_MAX_TOOL_CALLS } from '../../src/infer/engine.js';
 import { regexConstraint, type ReplyConstraint } from '../../src/infer/constrain/index.js';
-import { chatOptions } from '../../src/cli/chat.js';
+import { chatOptions } from '../../src/cli/chat-run.js';
 import type { GPT } from '../../src/model/gpt.js';
 import { scriptedModel } from '../server/fixture.js';
 import { CLI } from './fixture.js';

@@ -28,7 +28,7 @@ test('chat --prompt says on stderr which checkpoint answers, and when it fell ba
 });
 
 test('chat names the stage directory asked for, and the stage its checkpoint was trained as when that differs (sft-lora-merged)', async () => {
-  const { stageLabel } = await import('../../src/cli/chat.js');
+  const { stageLabel } = await import('../../src/cli/chat-run.js');
   assert.equal(stageLabel(join('runs', 'tiny', 'sft-lora-merged', 'step-0000040'), 'sft-lora'), 'sft-lora-merged, trained as sft-lora');
   assert.equal(stageLabel(join('runs', 'tiny', 'sft', 'step-0000040'), 'sft'), 'sft');
   assert.equal(stageLabel(join('runs', 'tiny', 'base', 'step-0000300'), 'pretrain'), 'pretrain');

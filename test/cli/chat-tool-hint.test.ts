@@ -4,7 +4,7 @@ import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { ChatEngine } from '../../src/infer/engine.js';
 import { defaultTools } from '../../src/infer/tools/registry.js';
 import { regexConstraint, ReplyConstraint } from '../../src/infer/constrain/index.js';
-import { constrainedFinishLine } from '../../src/cli/chat.js';
+import { constrainedFinishLine } from '../../src/cli/chat-run.js';
 import { PolicyModel, peak } from '../infer/scripted.js';
 
 const tok = trainTokenizer(['calculator: 12*3 the date is 2024-05-06 '.repeat(20)], { vocabSize: 300 });

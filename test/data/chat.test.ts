@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { readConversationsJSONL, renderConversation, renderPrompt, validateConversation, visibleAnswer } from '../../src/data/chat.js';
 import type { Conversation } from '../../src/data/conversation.js';
-import { PackedLoader } from '../../src/data/sft.js';
+import { PackedLoader, readSftSources } from '../../src/data/sft.js';
 import { GptforgeError } from '../../src/util/errors.js';
 import { tempDir } from '../util/tmp.js';
 
@@ -299,6 +299,34 @@ test('content as OpenAI text parts is read as its joined text; other parts are r
   const image = { type: 'image_url', image_url: { url: 'https://example.com/a.png' } };
   writeFileSync(file, JSON.stringify({ messages: [line.messages[1], { role: 'assistant', content: [{ type: 'text', text: 'A.' }, image] }] }) + '\n');
   assert.throws(() => readConversationsJSONL(file, { forTraining: true }), /parts\.jsonl:1, field "messages\[1\]\.content\[1\]": content parts must be text .* got a "image_url" part/);
+});
+
+test('in-memory conversations (runSft({ conversations }), a mixture source) read text parts by the file rule; other parts are refused naming the field', () => {
+  const parts = {
+    messages: [
+      { role: 'system', content: [{ type: 'text', text: 'Be brief.' }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Hi ' },
+          { type: 'text', text: 'there' },
+        ],
+      },
+      { role: 'assistant', content: [{ type: 'text', text: 'Hello.' }] },
+    ],
+  };
+  // the library's type is our shape; a JavaScript caller (or JSON.parse) hands OpenAI's
+  const inline = (convs: unknown[]) => readSftSources(tok, { sources: [{ conversations: convs as Conversation[], weight: 1 }], valFraction: 0 }, 256);
+  const { sources } = inline([parts]);
+  const dir = tempDir('gf-chat-inline-');
+  const file = join(dir, 'parts.jsonl');
+  writeFileSync(file, JSON.stringify(parts) + '\n');
+  const fromFile = readConversationsJSONL(file, { forTraining: true }).conversations[0];
+  assert.deepEqual(sources[0].train[0].conversation, fromFile, 'the same conversation as the file gives');
+  assert.deepEqual(fromFile.messages[1], { role: 'user', content: 'Hi there' });
+  const image = { type: 'image_url', image_url: { url: 'https://example.com/a.png' } };
+  const bad = { messages: [parts.messages[1], { role: 'assistant', content: [{ type: 'text', text: 'A.' }, image] }] };
+  assert.throws(() => inline([parts, bad]), /sources\[0\]\.conversations\[1\], field "messages\[1\]\.content\[1\]": content parts must be text .* got a "image_url" part/);
 });
 
 test('warnings and errors after OpenAI tool calls name the fields as the line wrote them', () => {

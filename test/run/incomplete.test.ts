@@ -25,7 +25,7 @@ test('incompleteReason: cut at the token limit in an accepting state is complete
  * finish. (Each had its own copy; chat took any 'end' for complete, whatever the state.)
  */
 test('chat and sample agree on every finish reason and constraint state', async () => {
-  const { chatValueComplete } = await import('../../src/cli/chat.js');
+  const { chatValueComplete } = await import('../../src/cli/chat-run.js');
   const reasons: FinishReason[] = ['stop', 'length', 'context', 'unclosed_tool_call', 'abort'];
   let complete = 0;
   for (const finishReason of reasons) {
