@@ -183,6 +183,9 @@ export function ftsQuery(text: string, opts: QueryOptions = {}): string | null {
   return [...new Set(topic.length > 0 ? topic : content.length > 0 ? content : words)].map((w) => `"${w}"`).join(' OR ');
 }
 
+/** FTS5's bm25() k1 (its default; the store never passes another). */
+export const BM25_K1 = 1.2;
+
 type RawChunk = Omit<StoredChunk, 'line'> & { line: number | null };
 const toChunk = (r: RawChunk): StoredChunk => {
   const { line, ...rest } = r;
@@ -424,6 +427,27 @@ export class RagStore {
     const f = this.filterSql(filter);
     const rows = this.db.prepare(`SELECT c.id AS id, -bm25(chunks_fts) AS score FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN files f ON f.id = c.file_id WHERE chunks_fts MATCH ?${f.sql} ORDER BY bm25(chunks_fts) LIMIT ?`).all(q, ...f.args, k) as ScoredId[];
     return rows;
+  }
+
+  /**
+   * The most a chunk could score under BM25 for `query` (FTS5's bm25(), k1 = 1.2): Σ over the
+   * query's terms (ftsQuery's) of idf(t)·(k1 + 1), the limit of each term's part as its count in
+   * the chunk grows, with FTS5's idf(t) = max(1e-6, ln((N − n(t) + 0.5) / (n(t) + 0.5))), N the
+   * chunks and n(t) those holding t (sqlite.org/fts5.html "The bm25() function"). A chunk's
+   * score divided by it is in [0, 1) whatever the corpus: the relevance cutoff's `bm25Relative`
+   * (relevance.ts). 0 for a query without a word.
+   */
+  bm25Ceiling(query: string, opts: QueryOptions = {}): number {
+    const q = ftsQuery(query, opts);
+    if (q === null) return 0;
+    const n = this.count();
+    const df = this.db.prepare('SELECT count(*) AS n FROM chunks_fts WHERE chunks_fts MATCH ?');
+    let sum = 0;
+    for (const term of q.split(' OR ')) {
+      const hit = (df.get(term) as { n: number }).n;
+      sum += Math.max(1e-6, Math.log((n - hit + 0.5) / (hit + 0.5))) * (BM25_K1 + 1);
+    }
+    return sum;
   }
 
   /** All stored vectors as one row-major [N, dim] matrix and their chunk ids (cached until the database changes). */
