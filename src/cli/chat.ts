@@ -43,8 +43,15 @@ function ragTurn(engine: ChatEngine, retriever: Retriever, conv: Conversation, o
   if (a.passages.length === 0) {
     // with no passage shown the reply is NO_ANSWER, not the model's (answerWithRetrieval's emptyContext)
     const said = a.generated ? 'the model answered without any' : 'nothing to answer from, so no model call';
-    console.error(a.retrieved === 0 ? `(no passages retrieved: ${said})` : `(${a.retrieved} passage${a.retrieved > 1 ? 's' : ''} retrieved, ${a.noneFit ? describeNoneFit(a.noneFit, { reply: '--max-tokens', chunkSize: 'rag index --chunk-size' }) : 'none fit the context'}; ${said})`);
-  } else if (a.passages.length < a.retrieved) console.error(`(${a.passages.length} of ${a.retrieved} passages retrieved fit the context)`);
+    console.error(
+      a.abstained === 'below-cutoff'
+        ? `(${a.retrieved} passage${a.retrieved > 1 ? 's' : ''} retrieved, none at or above --rag-min-score: ${said})`
+        : a.retrieved === 0
+          ? `(no passages retrieved: ${said})`
+          : `(${a.retrieved} passage${a.retrieved > 1 ? 's' : ''} retrieved, ${a.noneFit ? describeNoneFit(a.noneFit, { reply: '--max-tokens', chunkSize: 'rag index --chunk-size' }) : 'none fit the context'}; ${said})`,
+    );
+  } else if (a.passages.length < a.retrieved - a.belowCutoff) console.error(`(${a.passages.length} of ${a.retrieved - a.belowCutoff} passages retrieved${a.belowCutoff > 0 ? ' above --rag-min-score' : ''} fit the context)`);
+  if (a.belowCutoff > 0 && a.passages.length > 0) console.error(DIM(`(${a.belowCutoff} passage${a.belowCutoff > 1 ? 's' : ''} below --rag-min-score not shown)`));
   const lines = formatCitations(a);
   if (lines.length > 0) console.error(`sources:\n  ${lines.join('\n  ')}`);
   else if (a.passages.length > 0) console.error(`(no citation; passages shown: ${a.passages.map((p, i) => `[${i + 1}] ${p.path}${p.line !== undefined ? `:${p.line}` : ''}`).join(', ')})`);
@@ -179,9 +186,12 @@ export const command = new Command('chat')
   .option('--rag-k <n>', 'passages retrieved per question with --rag', positiveInteger, 3)
   .option('--rag-drop-frame-words', 'with --rag: drop question-frame words (tell, kind, meaning, word…) from the BM25 query too (docs/rag.md)')
   .option('--rag-extractive', 'with --rag: extractive decoding — the reply constrained to "The passages don\'t say." or a quote from one shown passage with its [n] (docs/rag.md)')
+  .option('--rag-min-score <x>', 'with --rag: the relevance cutoff — passages whose relative BM25 score (0…1) is below it are not shown; none left → "The passages don\'t say." without the model (docs/rag.md "Relevance cutoff"; 0.74 on the built-in dictionary)', number)
+  .option('--rag-refusal-by-cutoff', 'with --rag-min-score and --rag-extractive: only the cutoff refuses — the reply must quote a shown passage (docs/rag.md)')
   .addOption(precisionOption())
   .action(async (o, command) => {
     checkSamplingFlags(o);
+    if (o.ragRefusalByCutoff && (o.ragMinScore === undefined || !o.ragExtractive)) throw new GptforgeError('--rag-refusal-by-cutoff needs --rag-min-score (the cutoff that refuses instead of the model) and --rag-extractive (the grammar that makes the model quote)', { field: '--rag-refusal-by-cutoff' });
     // a flag that would be ignored is refused, before the model loads
     if (o.maxToolCalls !== undefined && !o.tools) throw new GptforgeError('--max-tool-calls caps calculator calls, which --no-tools turns off: give one or the other', { field: '--max-tool-calls' });
     const loaded = loadGenerationModel(o.run, o.stage, { precision: o.precision });
@@ -197,7 +207,10 @@ export const command = new Command('chat')
     const retriever = o.rag ? new Retriever(RagStore.open(o.rag, { readonly: true }), undefined, { dropFrameWords: o.ragDropFrameWords === true }) : undefined;
     // --rag without --max-tokens: answerWithRetrieval's default, scaled to the context (128 would leave a 256-token model no room for passages)
     const ragMaxTokens = command.getOptionValueSource('maxTokens') === 'cli' ? o.maxTokens : undefined;
-    const turn = (conv: Conversation, c: ChatOptions): ChatReply => (retriever ? ragTurn(engine, retriever, conv, { ...c, maxTokens: ragMaxTokens, k: o.ragK, extractive: o.ragExtractive === true }) : streamReply(engine, conv, c, o.showTools !== false));
+    const turn = (conv: Conversation, c: ChatOptions): ChatReply =>
+      retriever
+        ? ragTurn(engine, retriever, conv, { ...c, maxTokens: ragMaxTokens, k: o.ragK, extractive: o.ragExtractive === true, ...(o.ragMinScore !== undefined ? { minScore: { bm25Relative: o.ragMinScore } } : {}), ...(o.ragRefusalByCutoff ? { refusal: 'cutoff' as const } : {}) })
+        : streamReply(engine, conv, c, o.showTools !== false);
     let system = o.system;
     const fresh = (): Message[] => (system ? [{ role: 'system', content: system }] : []);
     let history = fresh();

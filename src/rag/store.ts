@@ -137,9 +137,14 @@ const INFO_KEYS = ['embeddingPath', 'tokenizerPath', 'titles'] as const;
  * dropped from queries — not from the index. Lucene's match nearly every chunk, add almost
  * nothing to BM25 (IDF ≈ 0) and make FTS5 score every row; the question words are the frame of
  * a question, and a chunk quoting "What does … mean" outranked the asked word's own entry
- * (dictionary questions, `bench/rag.ts --per-family 100`: nDCG@10 0.804 → 0.836).
+ * (dictionary questions, `bench/rag.ts --per-family 100`: nDCG@10 0.804 → 0.836). Also "s" and
+ * "t", the tails of "what's" and "don't" that splitting at the apostrophe leaves (Lucene's
+ * EnglishAnalyzer strips the possessive "'s" before its stop filter, EnglishPossessiveFilter): a
+ * query's "s" matched few chunks, so it weighed as a rare word, and a relevance cutoff on the
+ * relative BM25 score (relevance.ts) read every "What's …?" question's own entry at half the
+ * score of the same question asked without it (docs/journal/rag.md "Seventeenth attempt").
  */
-export const QUERY_STOP_WORDS: ReadonlySet<string> = new Set('a an and are as at be but by for if in into is it no not of on or such that the their then there these they this to was will with what which who whom whose when where why how do does did'.split(' '));
+export const QUERY_STOP_WORDS: ReadonlySet<string> = new Set('a an and are as at be but by for if in into is it no not of on or such that the their then there these they this to was will with what which who whom whose when where why how do does did s t'.split(' '));
 
 /**
  * The frame of a question about a word — request verbs (tell, give, explain, define, name,

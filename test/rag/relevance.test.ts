@@ -9,7 +9,7 @@ import { GPT } from '../../src/model/gpt.js';
 import { ChatEngine } from '../../src/infer/engine.js';
 import { storeMetaFor, type IndexOptions } from '../../src/rag/indexer.js';
 import { Retriever } from '../../src/rag/retrieve.js';
-import { RagStore } from '../../src/rag/store.js';
+import { ftsQuery, RagStore } from '../../src/rag/store.js';
 import { NO_ANSWER } from '../../src/rag/context.js';
 import { answerWithRetrieval, extractiveConstraint } from '../../src/rag/generate.js';
 import { applyRelevanceCutoff, bestCutoff, rocAuc } from '../../src/rag/relevance.js';
@@ -145,4 +145,9 @@ test("extractiveGrammar noAnswer false: NO_ANSWER is no longer a reply, a quote 
     assert.notEqual(a.text, NO_ANSWER, 'an untrained model under the grammar still quotes');
     assert.match(a.text, /\[[12]\]/);
   });
+});
+
+test('ftsQuery: the tails "s" and "t" of "what\'s" and "don\'t" are stop words (they weighed as rare words and halved the relative BM25 score of "What\'s …?" questions)', () => {
+  assert.equal(ftsQuery("What's the definition of heavy?", { dropFrameWords: true }), '"heavy"');
+  assert.equal(ftsQuery("Don't cats purr?"), '"don" OR "cats" OR "purr"');
 });
