@@ -32,7 +32,7 @@ const index = new Command('index')
   .option('--busy-timeout <ms>', 'ms to wait for another writer before failing', number, 5000)
   .action(async (inputs, o) => {
     const db = need(o.db, 'db');
-    const r = await ragIndex(db, { ...o, inputs: [...o.input, ...inputs], builtins: o.builtin, busyTimeoutMs: o.busyTimeout, onWarning: (w) => console.error(`gptforge: warning: ${w.reason} — skipped`) });
+    const r = await ragIndex(db, { ...o, inputs: [...o.input, ...inputs], builtins: o.builtin, busyTimeoutMs: o.busyTimeout, names: 'cli', onWarning: (w) => console.error(`gptforge: warning: ${w.reason} — skipped`) });
     if (r.sizeWarning) console.error(`gptforge: warning: ${r.sizeWarning}`);
     console.log(
       `${db}: ${r.files} file(s): ${r.indexed} indexed, ${r.unchanged} unchanged, ${r.skipped} skipped${r.pruned ? `, ${r.pruned} pruned` : ''}; ` +

@@ -435,6 +435,24 @@ export class RagStore {
   }
 
   /**
+   * Whether `path` is an SQLite database with nothing in it (no table, index or view): what an
+   * older failed `open` left behind. Such a file holds no store yet, and indexing into it makes
+   * one (ragIndex). False for a missing file or anything else.
+   */
+  static isEmptyDatabase(path: string): boolean {
+    if (!existsSync(path)) return false;
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true });
+      return db.prepare('SELECT 1 FROM sqlite_master').get() === undefined;
+    } catch {
+      return false;
+    } finally {
+      db?.close();
+    }
+  }
+
+  /**
    * The most a chunk could score under BM25 for `query` (FTS5's bm25(), k1 = 1.2): Σ over the
    * query's terms (ftsQuery's) of idf(t)·(k1 + 1), the limit of each term's part as its count in
    * the chunk grows, with FTS5's idf(t) = max(1e-6, ln((N − n(t) + 0.5) / (n(t) + 0.5))), N the
