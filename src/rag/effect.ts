@@ -145,7 +145,8 @@ export const ANSWER_CAUSES: readonly AnswerCause[] = ['right', 'not-retrieved', 
 /**
  * Why an answer with the asked word's entries removed was or was not a refusal:
  * - `refused`: the model says the passages don't say (right);
- * - `empty`: nothing was left to show and the reply is NO_ANSWER without the model
+ * - `empty`: nothing was left to show — none retrieved, none fit, or none passed the relevance
+ *   cutoff (`EffectOptions.minScore`) — and the reply is NO_ANSWER without the model
  *   (answerWithRetrieval's `emptyContext: 'no-answer'`, the default; right);
  * - `answerable`: another word's shown passage names the word and states the fact, so an
  *   answer may be right (the measurement still counts only refusals);
