@@ -21,7 +21,7 @@ export type FlagKind = 'value' | 'inline' | 'switch';
  */
 export function benchUsage(moduleUrl: string, command?: string): string {
   const file = fileURLToPath(moduleUrl);
-  const name = basename(file).replace(/\.(ts|js)$/, '');
+  const name = basename(file).replace(/\.(ts|js|mjs)$/, '');
   let text = '';
   try {
     const m = /\/\*\*([\s\S]*?)\*\//.exec(readFileSync(file, 'utf8'));
@@ -34,14 +34,16 @@ export function benchUsage(moduleUrl: string, command?: string): string {
   } catch {
     // no source to read: the bare line below
   }
-  return `usage: node dist/bench/${command ?? `${name}.js [flags]`}${text ? `\n\n${text}` : ''}\n`;
+  // a plain-JavaScript bench (bench/rag-lancedb.mjs) is run from bench/ itself, not compiled into dist/bench/
+  const run = file.endsWith('.mjs') ? `bench/${basename(file)}${command ? ` ${command}` : ' [flags]'}` : `dist/bench/${command ?? `${name}.js [flags]`}`;
+  return `usage: node ${run}${text ? `\n\n${text}` : ''}\n`;
 }
 
 function wantsHelp(argv: readonly string[]): boolean {
   return argv.includes('--help') || argv.includes('-h');
 }
 
-function refuse(moduleUrl: string, problem: string, name = basename(fileURLToPath(moduleUrl)).replace(/\.(ts|js)$/, '')): never {
+function refuse(moduleUrl: string, problem: string, name = basename(fileURLToPath(moduleUrl)).replace(/\.(ts|js|mjs)$/, '')): never {
   process.stderr.write(`bench ${name}: ${problem} (--help for the usage)\n`);
   process.exit(2);
 }

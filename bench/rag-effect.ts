@@ -1,5 +1,5 @@
 /**
- * node dist/bench/rag-effect.js --run <run dir> [--stage sft] [--per-family 50] [-k 3] [--lookup 200] [--family 150] [--keep-frame-words] [--empty-context no-answer|generate] [--extractive] [--json] [--probe-only] [--dump answers.jsonl]
+ * node dist/bench/rag-effect.js --run <run dir> [--stage sft] [--per-family 50] [-k 3] [--lookup 200] [--family 150] [--keep-frame-words] [--empty-context no-answer|generate] [--extractive] [--min-score 0.74 [--refusal-by-cutoff]] [--seed 2024] [--json] [--probe-only] [--dump answers.jsonl]
  *
  * The effect of retrieval on a chat model (src/rag/effect.ts): held-out definitions, kinds
  * and synonyms questions answered without retrieval, with the top-k BM25 passages of a store
@@ -51,12 +51,21 @@ const { values: args } = benchParseArgs(import.meta.url, {
     'empty-context': { type: 'string', default: 'no-answer' },
     // replies with retrieval constrained to NO_ANSWER or a quote of a shown passage with its [n] (generate.ts extractiveConstraint)
     extractive: { type: 'boolean', default: false },
+    // the relevance cutoff on each chunk's relative BM25 score (src/rag/relevance.ts; calibrated by bench/rag-relevance.ts): chunks below are not shown, none left → "The passages don't say." without the model
+    'min-score': { type: 'string' },
+    // with --min-score and --extractive: only the cutoff refuses; the grammar leaves "The passages don't say." out, so the model must quote a shown passage
+    'refusal-by-cutoff': { type: 'boolean', default: false },
+    // which held-out questions (distinctExamples' seed; default 2024, the figures in docs/rag.md): another draw of the same test split
+    seed: { type: 'string', default: '2024' },
   },
 });
 
 function main(): void {
   const emptyContext = args['empty-context'];
   if (emptyContext !== 'no-answer' && emptyContext !== 'generate') throw new Error(`--empty-context: expects no-answer or generate, got ${JSON.stringify(emptyContext)}`);
+  if (!Number.isInteger(Number(args.seed))) throw new Error(`--seed: expects a whole number, got ${JSON.stringify(args.seed)}`);
+  const minScore = args['min-score'] !== undefined ? Number(args['min-score']) : undefined;
+  if (minScore !== undefined && !Number.isFinite(minScore)) throw new Error(`--min-score: expects a number (a relative BM25 score, 0…1), got ${JSON.stringify(args['min-score'])}`);
   const { model, tok, dir } = benchModel(args.run, args.stage);
   if (args['probe-only']) {
     if (!(model instanceof GPT)) throw new Error('--probe-only needs an f32 model (the probe runs its forward pass)');
@@ -113,6 +122,9 @@ function main(): void {
       dropFrameWords: !args['keep-frame-words'],
       emptyContext,
       extractive: args.extractive,
+      ...(minScore !== undefined ? { minScore: { bm25Relative: minScore } } : {}),
+      ...(args['refusal-by-cutoff'] ? { refusal: 'cutoff' as const } : {}),
+      seed: Number(args.seed),
       keepAnswers: true,
       onAnswer: (d, n) => {
         if (!args.json && process.stderr.isTTY) process.stderr.write(`\r${d}/${n}`);
@@ -134,7 +146,7 @@ function main(): void {
       return;
     }
     console.log(
-      `model: ${dir} (${model.numParams().toLocaleString('en-US')} parameters, context ${model.config.blockSize}); ${perFamily} held-out questions per family; k = ${args.k}; no passage left → ${emptyContext === 'no-answer' ? 'NO_ANSWER without the model' : 'the model answers the bare question'}${args.extractive ? '; extractive decoding (replies with retrieval constrained to NO_ANSWER or a quote of a shown passage)' : ''}; ${seconds.toFixed(0)} s\n`,
+      `model: ${dir} (${model.numParams().toLocaleString('en-US')} parameters, context ${model.config.blockSize}); ${perFamily} held-out questions per family (seed ${args.seed}); k = ${args.k}; no passage left → ${emptyContext === 'no-answer' ? 'NO_ANSWER without the model' : 'the model answers the bare question'}${minScore !== undefined ? `; relevance cutoff: relative BM25 ≥ ${minScore} (the retrieval layer decides; below it for every chunk → NO_ANSWER without the model)${args['refusal-by-cutoff'] ? '; only the cutoff refuses (the extractive grammar has no NO_ANSWER)' : ''}` : '; no relevance cutoff (the model decides)'}${args.extractive ? '; extractive decoding (replies with retrieval constrained to NO_ANSWER or a quote of a shown passage)' : ''}; ${seconds.toFixed(0)} s\n`,
     );
     console.log(effectMarkdown(rows));
     const answers = rows.flatMap((r) => r.answers ?? []);

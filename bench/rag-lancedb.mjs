@@ -18,6 +18,10 @@ import { BUILTIN_SOURCES } from '../dist/src/data/sources.js';
 import { chunkFile, documentsAsFile, indexIngestFile, storeMetaFor } from '../dist/src/rag/indexer.js';
 import { RagStore } from '../dist/src/rag/store.js';
 import { dictionaryQuestions } from '../dist/src/rag/evaluate.js';
+import { checkBenchArgs } from '../dist/bench/args.js';
+
+// no flags (its settings are LANCEDB_DIR and LANCEDB_PAGES): --help prints the comment above, anything else is refused
+checkBenchArgs(import.meta.url, {});
 
 const dir = process.env.LANCEDB_DIR;
 if (!dir) throw new Error('set LANCEDB_DIR to a directory where @lancedb/lancedb@0.31.0 is installed');

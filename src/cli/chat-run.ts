@@ -45,8 +45,15 @@ function ragTurn(engine: ChatEngine, retriever: Retriever, conv: Conversation, o
   if (a.passages.length === 0) {
     // with no passage shown the reply is NO_ANSWER, not the model's (answerWithRetrieval's emptyContext)
     const said = a.generated ? 'the model answered without any' : 'nothing to answer from, so no model call';
-    console.error(a.retrieved === 0 ? `(no passages retrieved: ${said})` : `(${a.retrieved} passage${a.retrieved > 1 ? 's' : ''} retrieved, ${a.noneFit ? describeNoneFit(a.noneFit, { reply: '--max-tokens', chunkSize: 'rag index --chunk-size' }) : 'none fit the context'}; ${said})`);
-  } else if (a.passages.length < a.retrieved) console.error(`(${a.passages.length} of ${a.retrieved} passages retrieved fit the context)`);
+    console.error(
+      a.abstained === 'below-cutoff'
+        ? `(${a.retrieved} passage${a.retrieved > 1 ? 's' : ''} retrieved, none at or above --rag-min-score: ${said})`
+        : a.retrieved === 0
+          ? `(no passages retrieved: ${said})`
+          : `(${a.retrieved} passage${a.retrieved > 1 ? 's' : ''} retrieved, ${a.noneFit ? describeNoneFit(a.noneFit, { reply: '--max-tokens', chunkSize: 'rag index --chunk-size' }) : 'none fit the context'}; ${said})`,
+    );
+  } else if (a.passages.length < a.retrieved - a.belowCutoff) console.error(`(${a.passages.length} of ${a.retrieved - a.belowCutoff} passages retrieved${a.belowCutoff > 0 ? ' above --rag-min-score' : ''} fit the context)`);
+  if (a.belowCutoff > 0 && a.passages.length > 0) console.error(DIM(`(${a.belowCutoff} passage${a.belowCutoff > 1 ? 's' : ''} below --rag-min-score not shown)`));
   const lines = formatCitations(a);
   if (lines.length > 0) console.error(`sources:\n  ${lines.join('\n  ')}`);
   else if (a.passages.length > 0) console.error(`(no citation; passages shown: ${a.passages.map((p, i) => `[${i + 1}] ${p.path}${p.line !== undefined ? `:${p.line}` : ''}`).join(', ')})`);
@@ -172,6 +179,8 @@ export interface ChatFlags {
   ragK: number;
   ragDropFrameWords?: true;
   ragExtractive?: true;
+  ragMinScore?: number;
+  ragRefusalByCutoff?: true;
   precision: BasePrecision;
 }
 
@@ -190,7 +199,10 @@ export async function runChat(o: ChatFlags, command: Pick<Command, 'getOptionVal
   const retriever = o.rag ? new Retriever(RagStore.open(o.rag, { readonly: true }), undefined, { dropFrameWords: o.ragDropFrameWords === true }) : undefined;
   // --rag without --max-tokens: answerWithRetrieval's default, scaled to the context (128 would leave a 256-token model no room for passages)
   const ragMaxTokens = command.getOptionValueSource('maxTokens') === 'cli' ? o.maxTokens : undefined;
-  const turn = (conv: Conversation, c: ChatOptions): ChatReply => (retriever ? ragTurn(engine, retriever, conv, { ...c, maxTokens: ragMaxTokens, k: o.ragK, extractive: o.ragExtractive === true }) : streamReply(engine, conv, c, o.showTools !== false));
+  const turn = (conv: Conversation, c: ChatOptions): ChatReply =>
+    retriever
+      ? ragTurn(engine, retriever, conv, { ...c, maxTokens: ragMaxTokens, k: o.ragK, extractive: o.ragExtractive === true, ...(o.ragMinScore !== undefined ? { minScore: { bm25Relative: o.ragMinScore } } : {}), ...(o.ragRefusalByCutoff ? { refusal: 'cutoff' as const } : {}) })
+      : streamReply(engine, conv, c, o.showTools !== false);
   let system = o.system;
   const fresh = (): Message[] => (system ? [{ role: 'system', content: system }] : []);
   let history = fresh();

@@ -34,9 +34,12 @@ export const command = new Command('chat')
   .option('--rag-k <n>', 'passages retrieved per question with --rag', positiveInteger, 3)
   .option('--rag-drop-frame-words', 'with --rag: drop question-frame words (tell, kind, meaning, word…) from the BM25 query too (docs/rag.md)')
   .option('--rag-extractive', 'with --rag: extractive decoding — the reply constrained to "The passages don\'t say." or a quote from one shown passage with its [n] (docs/rag.md)')
+  .option('--rag-min-score <x>', 'with --rag: the relevance cutoff — passages whose relative BM25 score (0…1) is below it are not shown; none left → "The passages don\'t say." without the model (docs/rag.md "Relevance cutoff"; 0.74 on the built-in dictionary)', number)
+  .option('--rag-refusal-by-cutoff', 'with --rag-min-score and --rag-extractive: only the cutoff refuses — the reply must quote a shown passage (docs/rag.md)')
   .addOption(precisionOption())
   .action(async (o, command) => {
     checkSamplingFlags(o);
+    if (o.ragRefusalByCutoff && (o.ragMinScore === undefined || !o.ragExtractive)) throw new GptforgeError('--rag-refusal-by-cutoff needs --rag-min-score (the cutoff that refuses instead of the model) and --rag-extractive (the grammar that makes the model quote)', { field: '--rag-refusal-by-cutoff' });
     // a flag that would be ignored is refused, before the model loads
     if (o.maxToolCalls !== undefined && !o.tools) throw new GptforgeError('--max-tool-calls caps calculator calls, which --no-tools turns off: give one or the other', { field: '--max-tool-calls' });
     // the session's code (models, retrieval, constraints) loads only now: --help and a refused flag stay light

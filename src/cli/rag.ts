@@ -32,7 +32,7 @@ const index = new Command('index')
   .action(async (inputs, o) => {
     const db = need(o.db, 'db');
     const { ragIndex } = await import('../run/rag.js');
-    const r = await ragIndex(db, { ...o, inputs: [...o.input, ...inputs], builtins: o.builtin, busyTimeoutMs: o.busyTimeout, onWarning: (w) => console.error(`gptforge: warning: ${w.reason} — skipped`) });
+    const r = await ragIndex(db, { ...o, inputs: [...o.input, ...inputs], builtins: o.builtin, busyTimeoutMs: o.busyTimeout, names: 'cli', onWarning: (w) => console.error(`gptforge: warning: ${w.reason} — skipped`) });
     if (r.sizeWarning) console.error(`gptforge: warning: ${r.sizeWarning}`);
     console.log(
       `${db}: ${r.files} file(s): ${r.indexed} indexed, ${r.unchanged} unchanged, ${r.skipped} skipped${r.pruned ? `, ${r.pruned} pruned` : ''}; ` +

@@ -18,6 +18,7 @@ import type { Split } from '../data/synthetic/task.js';
 import { answerWithRetrieval, DICTIONARY_TITLES } from './generate.js';
 import { documentsAsFile, indexIngestFile, storeMetaFor, type IndexOptions } from './indexer.js';
 import { Retriever, type RetrieveOptions, type RetrievedChunk } from './retrieve.js';
+import type { RelevanceCutoff } from './relevance.js';
 import { RagStore } from './store.js';
 
 /**
@@ -144,7 +145,8 @@ export const ANSWER_CAUSES: readonly AnswerCause[] = ['right', 'not-retrieved', 
 /**
  * Why an answer with the asked word's entries removed was or was not a refusal:
  * - `refused`: the model says the passages don't say (right);
- * - `empty`: nothing was left to show and the reply is NO_ANSWER without the model
+ * - `empty`: nothing was left to show — none retrieved, none fit, or none passed the relevance
+ *   cutoff (`EffectOptions.minScore`) — and the reply is NO_ANSWER without the model
  *   (answerWithRetrieval's `emptyContext: 'no-answer'`, the default; right);
  * - `answerable`: another word's shown passage names the word and states the fact, so an
  *   answer may be right (the measurement still counts only refusals);
@@ -268,6 +270,10 @@ export interface EffectOptions {
   keepAnswers?: boolean;
   /** When no passage is left to show: NO_ANSWER without the model (`'no-answer'`, the default) or the model's answer to the bare question (`'generate'`, the measurement before the twelfth attempt). */
   emptyContext?: 'no-answer' | 'generate';
+  /** The relevance cutoff (answerWithRetrieval's `minScore`; default none: the model decides whether a passage answers). */
+  minScore?: RelevanceCutoff;
+  /** answerWithRetrieval's `refusal` (default 'model'; 'cutoff' needs `minScore` and `extractive`). */
+  refusal?: 'model' | 'cutoff';
   /** Replies with retrieval under extractive decoding (answerWithRetrieval's `extractive`; default false): its own measurement, not the model's unconstrained one. */
   extractive?: boolean;
   onAnswer?(done: number, total: number): void;
@@ -303,7 +309,7 @@ export function measureEffect(model: DecodingModel, tok: Tokenizer, store: RagSt
       counts.n++;
       const bare = engine.reply({ messages: [{ role: 'user', content: ex.prompt }] }, { temperature: 0, maxTokens }).text;
       if (task.check(ex.prompt, bare)) counts.without++;
-      const a = answerWithRetrieval(engine, retriever, ex.prompt, { k, temperature: 0, maxTokens, emptyContext, extractive });
+      const a = answerWithRetrieval(engine, retriever, ex.prompt, { k, temperature: 0, maxTokens, emptyContext, extractive, minScore: opts.minScore, refusal: opts.refusal });
       if (a.passages.some(isEntryOf(word))) counts.retrieved++;
       const right = !saysNoAnswer(a.text) && task.check(ex.prompt, stripCitations(a.text));
       if (right) counts.with++;
@@ -311,14 +317,14 @@ export function measureEffect(model: DecodingModel, tok: Tokenizer, store: RagSt
       // no passage shown: nothing to diagnose in the reading (diagnoseAnswer needs a passages prompt)
       const diagnosis: AnswerDiagnosis = a.passages.length === 0 ? { cause: right ? 'right' : 'not-retrieved', matched: 0, length: 0, source: 0 } : diagnoseAnswer(tok, a.prompt, a.text, right);
       causes[diagnosis.cause]++;
-      const r = answerWithRetrieval(engine, new ExcludingRetriever(retriever, isEntryOf(word)), ex.prompt, { k, temperature: 0, maxTokens, emptyContext, extractive });
+      const r = answerWithRetrieval(engine, new ExcludingRetriever(retriever, isEntryOf(word)), ex.prompt, { k, temperature: 0, maxTokens, emptyContext, extractive, minScore: opts.minScore, refusal: opts.refusal });
       if (saysNoAnswer(r.text)) counts.removed++;
       const removedCause = diagnoseRemoved(r.prompt, r.text, r.generated);
       removedCauses[removedCause]++;
       let strict = saysNoAnswer(r.text);
       if (removedCause === 'answerable' || (removedCause === 'refused' && (passagesReferences(r.prompt)?.length ?? 0) > 0)) {
         const holds = (c: RetrievedChunk): boolean => isEntryOf(word)(c) || passageHoldsAnswer(ex.prompt, c.text);
-        strict = saysNoAnswer(answerWithRetrieval(engine, new ExcludingRetriever(retriever, holds), ex.prompt, { k, temperature: 0, maxTokens, emptyContext, extractive }).text);
+        strict = saysNoAnswer(answerWithRetrieval(engine, new ExcludingRetriever(retriever, holds), ex.prompt, { k, temperature: 0, maxTokens, emptyContext, extractive, minScore: opts.minScore, refusal: opts.refusal }).text);
       }
       if (strict) counts.removedStrict++;
       if (opts.keepAnswers) answers.push({ family, question: ex.prompt, withPrompt: a.prompt, with: a.text, diagnosis, removedPrompt: r.prompt, removed: r.text, removedCause });

@@ -6,6 +6,7 @@ import { alt, compileGrammar, GrammarConstraint, literal, ref, seq, type Expr, t
 import type { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
 import { citedNumbers, NO_ANSWER, oneLine, passagePrompt, type Passage } from './context.js';
+import { applyRelevanceCutoff, type RelevanceCutoff } from './relevance.js';
 import type { ModelReranker } from './rerank.js';
 import type { RetrievalMode, RetrievedChunk, Retriever } from './retrieve.js';
 import type { SearchFilter, StoreMeta, StoredChunk } from './store.js';
@@ -43,6 +44,25 @@ export interface RagAnswerOptions extends ChatOptions {
    * Under a `constraint` the fixed reply is reported as not a value of it (`constraintComplete: false`).
    */
   emptyContext?: 'no-answer' | 'generate';
+  /**
+   * The relevance cutoff (relevance.ts; LlamaIndex's `SimilarityPostprocessor` similarity_cutoff):
+   * retrieved chunks scoring below it are dropped before the prompt is built, so the retrieval
+   * layer, not the model, decides whether any passage is about the question. When it drops every
+   * retrieved chunk the reply is NO_ANSWER without calling the model whatever `emptyContext`
+   * says, and `RagAnswer.abstained` is `'below-cutoff'`. Default: none (every chunk kept): a
+   * cutoff is a property of a store and a query style, to calibrate on it (bench/rag-relevance.ts;
+   * docs/rag.md "Relevance cutoff": `{ bm25Relative: 0.74 }` on the built-in dictionary).
+   */
+  minScore?: RelevanceCutoff;
+  /**
+   * Who says "the passages don't say" when passages are shown: `'model'` (default) — the model
+   * may answer NO_ANSWER, the `passages` family's refusal; `'cutoff'` — only the retrieval layer
+   * refuses (`minScore` dropped everything, or nothing was retrieved): under `extractive` the
+   * grammar leaves NO_ANSWER out, so the model must quote a shown passage. Needs `minScore` and
+   * `extractive` (else refused: nothing would then keep an unrelated passage from being quoted,
+   * or make the model quote).
+   */
+  refusal?: 'model' | 'cutoff';
   /**
    * Extractive decoding: the reply constrained ({@link extractiveConstraint}) to "The passages
    * don't say." or a quote from one shown passage — a sentence's tail from a word on — with that
@@ -85,7 +105,7 @@ function quoteStarts(text: string): { sentence: string; starts: number[] }[] {
  * length: a 2 KB sentence compiled in 350 ms CPU and a 4 KB one in 1.07 s, against 40 ms for
  * 2 KB of 15-word sentences (docs/journal/rag.md "Sixteenth attempt").
  */
-export function extractiveGrammar(passages: readonly Pick<Passage, 'text'>[]): Grammar {
+export function extractiveGrammar(passages: readonly Pick<Passage, 'text'>[], opts: { noAnswer?: boolean } = {}): Grammar {
   const rules = new Map<string, Expr>();
   const quoted = passages.flatMap((p, i) => {
     const heads: Expr[] = [];
@@ -99,7 +119,9 @@ export function extractiveGrammar(passages: readonly Pick<Passage, 'text'>[]): G
     });
     return heads.length > 0 ? [seq(literal(' '), alt(...heads), literal(` [${i + 1}].`))] : [];
   });
-  rules.set('root', alt(literal(NO_ANSWER), ...quoted));
+  // without NO_ANSWER (opts.noAnswer false: the retrieval layer has already judged the passages relevant) the reply must quote one
+  const roots = opts.noAnswer === false && quoted.length > 0 ? quoted : [literal(NO_ANSWER), ...quoted];
+  rules.set('root', alt(...roots));
   return { rules, start: 'root', source: 'extractive reply' };
 }
 
@@ -110,10 +132,12 @@ export function extractiveGrammar(passages: readonly Pick<Passage, 'text'>[]): G
  * readers (SQuAD; Chen et al. 2017, "Reading Wikipedia to Answer Open-Domain Questions"),
  * here as a decoding constraint on the chat model rather than a span-scoring head. It rules out
  * words no passage has and citations of the wrong passage; the choice of passage and sentence
- * is still the model's.
+ * is still the model's. `noAnswer: false` leaves NO_ANSWER out (when the passages hold at least
+ * one quote): the reply must quote a passage — for passages a relevance cutoff has already let
+ * through (RagAnswerOptions.refusal `'cutoff'`).
  */
-export function extractiveConstraint(tok: Tokenizer, passages: readonly Pick<Passage, 'text'>[]): GrammarConstraint {
-  return new GrammarConstraint(compileGrammar(extractiveGrammar(passages), tok));
+export function extractiveConstraint(tok: Tokenizer, passages: readonly Pick<Passage, 'text'>[], opts: { noAnswer?: boolean } = {}): GrammarConstraint {
+  return new GrammarConstraint(compileGrammar(extractiveGrammar(passages, opts), tok));
 }
 
 /** A citation resolved: the number the model wrote and the chunk it names. */
@@ -142,8 +166,12 @@ export interface RagAnswer {
   prompt: string;
   /** The conversation to continue with: the plain question (passages left out, so old turns do not fill the context) and the reply. */
   conversation: Conversation;
-  /** False when no passage was shown and the reply is NO_ANSWER without the model (`emptyContext: 'no-answer'`). */
+  /** False when no passage was shown and the reply is NO_ANSWER without the model (`emptyContext: 'no-answer'`, or every chunk below `minScore`). */
   generated: boolean;
+  /** Why the model was not called, when it was not: `'below-cutoff'` (chunks were retrieved, none passed `minScore`), `'no-passage'` (none retrieved, or none fit the context). */
+  abstained?: 'below-cutoff' | 'no-passage';
+  /** Chunks the relevance cutoff dropped (0 without `minScore`). */
+  belowCutoff: number;
   /** When passages were retrieved but none fit: the sizes, and what would let one in ({@link describeNoneFit}). */
   noneFit?: NoneFit;
 }
@@ -336,9 +364,13 @@ export function answerWithRetrieval(engine: ChatEngine, retriever: Retriever, co
   const msgs = conversation.messages;
   const last = msgs[msgs.length - 1];
   if (!last || last.role !== 'user') throw new GptforgeError('answerWithRetrieval: the conversation must end with a user message');
-  const { k = 3, mode, filter, nprobe, dropFrameWords, sourceLabel = passageSource, titleOf = passageTitles(retriever.store), rerank, emptyContext = 'no-answer', extractive = false, ...chat } = opts;
+  const { k = 3, mode, filter, nprobe, dropFrameWords, sourceLabel = passageSource, titleOf = passageTitles(retriever.store), rerank, emptyContext = 'no-answer', extractive = false, minScore, refusal = 'model', ...chat } = opts;
+  if (refusal === 'cutoff' && (minScore === undefined || !extractive)) throw new GptforgeError("answerWithRetrieval: refusal 'cutoff' needs minScore (the relevance cutoff that refuses instead of the model) and extractive (the grammar that makes the model quote)", { field: 'refusal' });
   const maxTokens = chat.maxTokens ?? defaultReplyTokens(engine.model.config.blockSize);
-  const hits = rerank ? rerank.reranker.rerank(last.content, retriever.retrieve(last.content, { k: Math.max(k, rerank.candidates ?? 10), mode, filter, nprobe, dropFrameWords }), titleOf).slice(0, k) : retriever.retrieve(last.content, { k, mode, filter, nprobe, dropFrameWords });
+  const retrieved = rerank ? rerank.reranker.rerank(last.content, retriever.retrieve(last.content, { k: Math.max(k, rerank.candidates ?? 10), mode, filter, nprobe, dropFrameWords }), titleOf).slice(0, k) : retriever.retrieve(last.content, { k, mode, filter, nprobe, dropFrameWords });
+  // the relevance postprocessor: chunks below the cutoff are not shown; none left → the passages don't say
+  const hits = applyRelevanceCutoff(retrieved, minScore);
+  const belowCutoff = retrieved.length - hits.length;
   const labelled = hits.map((c) => ({ chunk: c, passage: chunkPassage(c, sourceLabel, titleOf) }));
   const system = msgs[0]?.role === 'system' ? [msgs[0]] : [];
   const {
@@ -352,23 +384,25 @@ export function answerWithRetrieval(engine: ChatEngine, retriever: Retriever, co
     last.content,
     labelled.map((l) => l.passage),
     replyRoom(engine.model.config.blockSize, maxTokens),
-    emptyContext,
+    hits.length === 0 && belowCutoff > 0 ? 'no-answer' : emptyContext,
   );
   const shown = labelled.slice(0, count);
   const passagesShown = shown.map((l) => l.passage);
-  const constraint = chat.constraint ?? (extractive && count > 0 ? extractiveConstraint(engine.tok, passagesShown) : undefined);
+  const constraint = chat.constraint ?? (extractive && count > 0 ? extractiveConstraint(engine.tok, passagesShown, { noAnswer: refusal !== 'cutoff' }) : undefined);
   const reply = generated ? engine.reply({ messages: [...msgs.slice(0, -1), { role: 'user', content }] }, { ...chat, maxTokens, ...(constraint ? { constraint } : {}) }) : fixedReply(engine, NO_ANSWER, chat);
   const { cited, unresolved } = resolveCitations(reply.text, shown);
   return {
     reply,
     text: reply.text,
     passages: shown.map((s) => s.chunk),
-    retrieved: hits.length,
+    retrieved: retrieved.length,
     citations: cited.map(({ n, item }) => ({ n, source: item.passage.source, chunk: item.chunk })),
     unresolved,
     prompt: content,
     conversation: { messages: [...msgs, ...reply.messages] },
     generated,
+    ...(generated ? {} : { abstained: hits.length === 0 && belowCutoff > 0 ? ('below-cutoff' as const) : ('no-passage' as const) }),
+    belowCutoff,
     ...(unfit ? { noneFit: unfit } : {}),
   };
 }

@@ -205,13 +205,26 @@ export function contextNear(tokenizerPath: string): { blockSize: number; from: s
  * reply's default room (`defaultReplyTokens`, 3/16 of the context) do not fit, so `chat --rag`
  * would show no passage of that size. Undefined when they fit. The size it suggests, 3/8 of the
  * context (48 at 128, 96 at 256), leaves room for two such chunks or a longer question.
+ * `names`: how the caller's face spells the chunk-size setting and the chat with retrieval —
+ * {@link LIBRARY_NAMES} (default: `chunkSize`, `answerWithRetrieval`) or {@link CLI_NAMES}
+ * (`--chunk-size`, `chat --rag`), so a library caller is not told a flag it has no use for.
  */
-export function chunkSizeWarning(chunkSize: number, model: { blockSize: number; from: string }): string | undefined {
+export function chunkSizeWarning(chunkSize: number, model: { blockSize: number; from: string }, names: ChunkSizeNames = LIBRARY_NAMES): string | undefined {
   const ctx = model.blockSize;
   if (chunkSize + 16 + defaultReplyTokens(ctx) <= ctx) return undefined;
   const suggested = Math.floor((ctx * 3) / 8);
   const reply = defaultReplyTokens(ctx);
   // chat --rag and the server figure their size for the question and reply at hand (often
   // larger, for a short question): say what this one assumes, so the two figures don't contradict
-  return `--chunk-size ${chunkSize} is too large for the ${ctx}-token context of ${model.from}: a full chunk beside a question and a ${reply}-token reply does not fit, so chat --rag would show no passage that size; index with --chunk-size ${suggested} or less (it leaves ${ctx - suggested - reply} tokens for a typical question with its passage block and ${reply} for the default reply; chat --rag and the server suggest a size for each question and reply asked, larger for a short question)`;
+  return `${names.chunkSize} ${chunkSize} is too large for the ${ctx}-token context of ${model.from}: a full chunk beside a question and a ${reply}-token reply does not fit, so ${names.chat} would show no passage that size; index with ${names.chunkSize} ${suggested} or less (it leaves ${ctx - suggested - reply} tokens for a typical question with its passage block and ${reply} for the default reply; ${names.chat} and the server suggest a size for each question and reply asked, larger for a short question)`;
 }
+
+/** How a face spells the chunk size and the chat with retrieval, for {@link chunkSizeWarning}. */
+export interface ChunkSizeNames {
+  chunkSize: string;
+  chat: string;
+}
+/** The library's names: `IndexOptions.chunkSize`, `answerWithRetrieval`. */
+export const LIBRARY_NAMES: ChunkSizeNames = { chunkSize: 'chunkSize', chat: 'answerWithRetrieval' };
+/** The command line's: `rag index --chunk-size`, `chat --rag`. */
+export const CLI_NAMES: ChunkSizeNames = { chunkSize: '--chunk-size', chat: 'chat --rag' };

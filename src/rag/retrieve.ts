@@ -31,6 +31,8 @@ export interface RetrievedChunk extends StoredChunk {
   score: number;
   /** 1-based rank in each list the chunk came from. */
   ranks: { bm25?: number; vector?: number };
+  /** Its score in each list it came from: BM25 (−bm25(), higher is better) and cosine similarity — what a relevance cutoff reads (relevance.ts), the fused RRF sum being rank-based. */
+  scores: { bm25?: number; vector?: number; bm25Relative?: number };
 }
 
 export const RRF_K = 60;
@@ -90,13 +92,24 @@ export class Retriever {
     const rankOf = (list: ScoredId[]): Map<number, number> => new Map(list.map((h, i) => [h.id, i + 1]));
     const rb = rankOf(bm25);
     const rv = rankOf(vector);
+    const sb = new Map(bm25.map((h) => [h.id, h.score]));
+    const sv = new Map(vector.map((h) => [h.id, h.score]));
+    let ceiling: number | undefined;
     const score = new Map(ranked.map((h) => [h.id, h.score]));
     // (a chunk deleted by another writer since the search is left out)
     return this.store.chunks(ranked.map((h) => h.id)).map((c) => {
       const ranks: RetrievedChunk['ranks'] = {};
       if (rb.has(c.id)) ranks.bm25 = rb.get(c.id);
       if (rv.has(c.id)) ranks.vector = rv.get(c.id);
-      return { ...c, score: score.get(c.id)!, ranks };
+      const scores: RetrievedChunk['scores'] = {};
+      if (sb.has(c.id)) {
+        scores.bm25 = sb.get(c.id);
+        // the BM25 score as a fraction of the most the query could score (store.ts bm25Ceiling): comparable across queries and corpora
+        ceiling ??= this.store.bm25Ceiling(query, { dropFrameWords });
+        scores.bm25Relative = ceiling > 0 ? scores.bm25! / ceiling : 0;
+      }
+      if (sv.has(c.id)) scores.vector = sv.get(c.id);
+      return { ...c, score: score.get(c.id)!, ranks, scores };
     });
   }
 }

@@ -137,9 +137,14 @@ const INFO_KEYS = ['embeddingPath', 'tokenizerPath', 'titles'] as const;
  * dropped from queries — not from the index. Lucene's match nearly every chunk, add almost
  * nothing to BM25 (IDF ≈ 0) and make FTS5 score every row; the question words are the frame of
  * a question, and a chunk quoting "What does … mean" outranked the asked word's own entry
- * (dictionary questions, `bench/rag.ts --per-family 100`: nDCG@10 0.804 → 0.836).
+ * (dictionary questions, `bench/rag.ts --per-family 100`: nDCG@10 0.804 → 0.836). Also "s" and
+ * "t", the tails of "what's" and "don't" that splitting at the apostrophe leaves (Lucene's
+ * EnglishAnalyzer strips the possessive "'s" before its stop filter, EnglishPossessiveFilter): a
+ * query's "s" matched few chunks, so it weighed as a rare word, and a relevance cutoff on the
+ * relative BM25 score (relevance.ts) read every "What's …?" question's own entry at half the
+ * score of the same question asked without it (docs/journal/rag.md "Seventeenth attempt").
  */
-export const QUERY_STOP_WORDS: ReadonlySet<string> = new Set('a an and are as at be but by for if in into is it no not of on or such that the their then there these they this to was will with what which who whom whose when where why how do does did'.split(' '));
+export const QUERY_STOP_WORDS: ReadonlySet<string> = new Set('a an and are as at be but by for if in into is it no not of on or such that the their then there these they this to was will with what which who whom whose when where why how do does did s t'.split(' '));
 
 /**
  * The frame of a question about a word — request verbs (tell, give, explain, define, name,
@@ -182,6 +187,9 @@ export function ftsQuery(text: string, opts: QueryOptions = {}): string | null {
   const topic = opts.dropFrameWords ? content.filter((w) => !QUESTION_FRAME_WORDS.has(w)) : content;
   return [...new Set(topic.length > 0 ? topic : content.length > 0 ? content : words)].map((w) => `"${w}"`).join(' OR ');
 }
+
+/** FTS5's bm25() k1 (its default; the store never passes another). */
+export const BM25_K1 = 1.2;
 
 type RawChunk = Omit<StoredChunk, 'line'> & { line: number | null };
 const toChunk = (r: RawChunk): StoredChunk => {
@@ -424,6 +432,45 @@ export class RagStore {
     const f = this.filterSql(filter);
     const rows = this.db.prepare(`SELECT c.id AS id, -bm25(chunks_fts) AS score FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN files f ON f.id = c.file_id WHERE chunks_fts MATCH ?${f.sql} ORDER BY bm25(chunks_fts) LIMIT ?`).all(q, ...f.args, k) as ScoredId[];
     return rows;
+  }
+
+  /**
+   * Whether `path` is an SQLite database with nothing in it (no table, index or view): what an
+   * older failed `open` left behind. Such a file holds no store yet, and indexing into it makes
+   * one (ragIndex). False for a missing file or anything else.
+   */
+  static isEmptyDatabase(path: string): boolean {
+    if (!existsSync(path)) return false;
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true });
+      return db.prepare('SELECT 1 FROM sqlite_master').get() === undefined;
+    } catch {
+      return false;
+    } finally {
+      db?.close();
+    }
+  }
+
+  /**
+   * The most a chunk could score under BM25 for `query` (FTS5's bm25(), k1 = 1.2): Σ over the
+   * query's terms (ftsQuery's) of idf(t)·(k1 + 1), the limit of each term's part as its count in
+   * the chunk grows, with FTS5's idf(t) = max(1e-6, ln((N − n(t) + 0.5) / (n(t) + 0.5))), N the
+   * chunks and n(t) those holding t (sqlite.org/fts5.html "The bm25() function"). A chunk's
+   * score divided by it is in [0, 1) whatever the corpus: the relevance cutoff's `bm25Relative`
+   * (relevance.ts). 0 for a query without a word.
+   */
+  bm25Ceiling(query: string, opts: QueryOptions = {}): number {
+    const q = ftsQuery(query, opts);
+    if (q === null) return 0;
+    const n = this.count();
+    const df = this.db.prepare('SELECT count(*) AS n FROM chunks_fts WHERE chunks_fts MATCH ?');
+    let sum = 0;
+    for (const term of q.split(' OR ')) {
+      const hit = (df.get(term) as { n: number }).n;
+      sum += Math.max(1e-6, Math.log((n - hit + 0.5) / (hit + 0.5))) * (BM25_K1 + 1);
+    }
+    return sum;
   }
 
   /** All stored vectors as one row-major [N, dim] matrix and their chunk ids (cached until the database changes). */

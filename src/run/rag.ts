@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { BUILTIN_SOURCES } from '../data/sources.js';
 import { dictionaryPairs, trainEmbedder } from '../rag/contrastive.js';
 import { MeanPoolEmbedder, type Embedder } from '../rag/embed.js';
-import { chunkSizeWarning, contextNear, documentsAsFile, indexIngestFile, indexInputs, storeMetaFor, type IndexOptions, type IndexReport } from '../rag/indexer.js';
+import { chunkSizeWarning, CLI_NAMES, LIBRARY_NAMES, contextNear, documentsAsFile, indexIngestFile, indexInputs, storeMetaFor, type IndexOptions, type IndexReport } from '../rag/indexer.js';
 import { passageTitles } from '../rag/generate.js';
 import { ModelReranker } from '../rag/rerank.js';
 import { Retriever, type RetrievalMode, type RetrievedChunk } from '../rag/retrieve.js';
@@ -21,6 +21,8 @@ import { GptforgeError } from '../util/errors.js';
 export interface RagIndexOptions extends Omit<IndexOptions, 'embedder' | 'countTokens' | 'tokenizerHash'> {
   /** Files, directories or globs. */
   inputs?: readonly string[];
+  /** How the returned `sizeWarning` names the chunk size and the chat with retrieval: `'library'` (default: `chunkSize`, `answerWithRetrieval`) or `'cli'` (`--chunk-size`, `chat --rag`; `gptforge rag index`). */
+  names?: 'library' | 'cli';
   /** Built-in corpora to index (BUILTIN_SOURCES), each under its own source label unless `source` is set. */
   builtins?: readonly string[];
   /** Embed chunks with this checkpoint (mean-pooled final hidden states); default: the one an existing store was built with; a new store without it is BM25-only. */
@@ -32,7 +34,9 @@ export interface RagIndexOptions extends Omit<IndexOptions, 'embedder' | 'countT
 }
 
 /** The settings an existing store recorded (its embedding checkpoint — undefined for a BM25-only store — and chunking). */
-function recordedMeta(db: string): StoreMeta {
+function recordedMeta(db: string): StoreMeta | undefined {
+  // an empty database (what a failed RagStore.open left before it refused ahead of creating the file) is a new store, not a refusal
+  if (RagStore.isEmptyDatabase(db)) return undefined;
   const store = RagStore.open(db, { readonly: true });
   try {
     return store.meta;
@@ -84,7 +88,7 @@ export async function ragIndex(db: string, o: RagIndexOptions): Promise<IndexRep
     }
     // chunks the model this store is likely read with cannot show (its context known from --model, or the checkpoint or run beside --tokenizer)
     const near = embedder ? { blockSize: embedder.maxTokens, from: model! } : tokenizer ? contextNear(tokenizer) : undefined;
-    const sizeWarning = near ? chunkSizeWarning(chunkSize, near) : undefined;
+    const sizeWarning = near ? chunkSizeWarning(chunkSize, near, o.names === 'cli' ? CLI_NAMES : LIBRARY_NAMES) : undefined;
     const done = { ...report, seconds: (performance.now() - t0) / 1000, total: store.count(), ...(sizeWarning ? { sizeWarning } : {}) };
     failed = false;
     return done;

@@ -3,6 +3,7 @@ import { ChatEngine } from '../infer/engine.js';
 import type { DecodingModel } from '../infer/pipeline.js';
 import { NO_ANSWER } from '../rag/context.js';
 import { chunkPassage, describeNoneFit, passageSource, passageTitles, replyRoom, resolveCitations, retrievalPrompt } from '../rag/generate.js';
+import { applyRelevanceCutoff } from '../rag/relevance.js';
 import { Retriever, type RetrievedChunk } from '../rag/retrieve.js';
 import { chunkLines } from '../rag/lines.js';
 import { RagStore, type StoredChunk } from '../rag/store.js';
@@ -61,7 +62,7 @@ export interface RagContext {
   /** False when no passage is shown and the reply is NO_ANSWER without the model (`empty_context` "no_answer", the default). */
   generate: boolean;
   /** The `rag` object of the response: the passages shown and the retrieval's numbers. */
-  json: { passages: ApiPassage[]; retrieved: number; k: number; generated: boolean; note?: string };
+  json: { passages: ApiPassage[]; retrieved: number; k: number; generated: boolean; note?: string; below_cutoff?: number; abstained?: 'below_cutoff' | 'no_passage' };
 }
 
 /** What a chat request's `rag` field asks: passages to retrieve, and what an empty context gets. */
@@ -69,20 +70,23 @@ export interface RagAsk {
   k: number;
   /** `"no_answer"` (default): no passage shown → "The passages don't say." without the model; `"generate"`: the model answers the bare question. */
   emptyContext: 'no-answer' | 'generate';
+  /** The relevance cutoff on each chunk's relative BM25 score (relevance.ts `bm25Relative`, 0…1): chunks below it are not shown; none left → "The passages don't say." without the model. Absent: none. */
+  minScore?: number;
 }
 
-/** The `rag` field of a chat request: true, or {k, empty_context}. Undefined when absent or false. */
+/** The `rag` field of a chat request: true, or {k, empty_context, min_score}. Undefined when absent or false. */
 export function ragRequest(b: Body): RagAsk | undefined {
   const v = b.rag;
   if (v === undefined || v === null || v === false) return undefined;
   if (v === true) return { k: DEFAULT_RAG_K, emptyContext: 'no-answer' };
-  if (typeof v !== 'object' || Array.isArray(v)) throw badRequest('\'rag\' must be true or an object {"k": n, "empty_context": "no_answer" | "generate"}', 'rag');
-  const { k = DEFAULT_RAG_K, empty_context: empty = 'no_answer' } = v as { k?: unknown; empty_context?: unknown };
+  if (typeof v !== 'object' || Array.isArray(v)) throw badRequest('\'rag\' must be true or an object {"k": n, "empty_context": "no_answer" | "generate", "min_score": x}', 'rag');
+  const { k = DEFAULT_RAG_K, empty_context: empty = 'no_answer', min_score: minScore } = v as { k?: unknown; empty_context?: unknown; min_score?: unknown };
   if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > MAX_RAG_K) throw badRequest(`'rag.k' must be an integer between 1 and ${MAX_RAG_K}`, 'rag');
   if (empty !== 'no_answer' && empty !== 'generate') throw badRequest(`'rag.empty_context' must be "no_answer" or "generate", got ${JSON.stringify(empty)}`, 'rag');
-  const extra = Object.keys(v).filter((x) => x !== 'k' && x !== 'empty_context');
-  if (extra.length > 0) throw badRequest(`'rag' has unknown field ${JSON.stringify(extra[0])} (only k and empty_context)`, 'rag');
-  return { k, emptyContext: empty === 'generate' ? 'generate' : 'no-answer' };
+  if (minScore !== undefined && (typeof minScore !== 'number' || !Number.isFinite(minScore))) throw badRequest(`'rag.min_score' must be a number (the relative BM25 score a passage needs, 0…1), got ${JSON.stringify(minScore)}`, 'rag');
+  const extra = Object.keys(v).filter((x) => x !== 'k' && x !== 'empty_context' && x !== 'min_score');
+  if (extra.length > 0) throw badRequest(`'rag' has unknown field ${JSON.stringify(extra[0])} (only k, empty_context and min_score)`, 'rag');
+  return { k, emptyContext: empty === 'generate' ? 'generate' : 'no-answer', ...(minScore !== undefined ? { minScore: minScore as number } : {}) };
 }
 
 /** The reply room a request with retrieval leaves: its max_tokens when given, whole (so the route's budget holds), else the library's default (`replyRoom`: 3/16 of the context). */
@@ -130,7 +134,11 @@ export class ServerRag {
     const msgs = conv.messages;
     const last = msgs[msgs.length - 1];
     if (last.role !== 'user') throw badRequest("'rag' needs the last of 'messages' to be a user message (the question)", 'messages');
-    const hits = this.retriever.retrieve(last.content, { k: ask.k });
+    const retrieved = this.retriever.retrieve(last.content, { k: ask.k });
+    // the relevance cutoff (relevance.ts): what falls below it is not shown; none left → the passages don't say, without the model
+    const hits = applyRelevanceCutoff(retrieved, ask.minScore !== undefined ? { bm25Relative: ask.minScore } : undefined);
+    const belowCutoff = retrieved.length - hits.length;
+    const cutAll = hits.length === 0 && belowCutoff > 0;
     // the passages fit beside the whole conversation: the server sends every turn (it drops none, as OpenAI's API does not)
     const { content, count, generate, noneFit } = retrievalPrompt(
       new ChatEngine(model, tok),
@@ -138,13 +146,15 @@ export class ServerRag {
       last.content,
       hits.map((c) => chunkPassage(c, passageSource, passageTitles(this.store))),
       room,
-      ask.emptyContext,
+      cutAll ? 'no-answer' : ask.emptyContext,
     );
     const shown = hits.slice(0, count);
     const passages = shown.map((c, i): ApiPassage => ({ n: i + 1, id: c.id, source: passageSource(c), path: c.path, ...chunkLines(c), char_start: c.charStart, char_end: c.charEnd, score: c.score }));
     // passages retrieved but none fit: said, with what to change (a small model's context is short)
     const note = noneFit ? `${hits.length} passage${hits.length > 1 ? 's' : ''} retrieved, ${describeNoneFit(noneFit, { reply: 'max_tokens', chunkSize: 'gptforge rag index --chunk-size' })}` : undefined;
-    return { conv: { messages: [...msgs.slice(0, -1), { role: 'user', content }] }, ctx: { shown, generate, json: { passages, retrieved: hits.length, k: ask.k, generated: generate, ...(note ? { note } : {}) } } };
+    const cut = ask.minScore !== undefined ? { below_cutoff: belowCutoff } : {};
+    const abstained = generate ? {} : { abstained: cutAll ? ('below_cutoff' as const) : ('no_passage' as const) };
+    return { conv: { messages: [...msgs.slice(0, -1), { role: 'user', content }] }, ctx: { shown, generate, json: { passages, retrieved: retrieved.length, k: ask.k, generated: generate, ...cut, ...abstained, ...(note ? { note } : {}) } } };
   }
 }
 

@@ -63,3 +63,14 @@ test('a bench of subcommands (techniques): usage on --help, each subcommand its 
     assert.doesNotMatch(r.stdout, /backend|isa/i, 'no work started (the engine summary is its first line)');
   }
 });
+
+test('bench/rag-lancedb.mjs (plain JavaScript, run from bench/): --help prints its usage as run from there, an unknown flag is refused before LANCEDB_DIR is read', () => {
+  const file = join(BENCH, '..', '..', 'bench', 'rag-lancedb.mjs');
+  const env = { ...process.env, LANCEDB_DIR: '' };
+  const help = spawnSync(process.execPath, [file, '--help'], { encoding: 'utf8', timeout: 20_000, env });
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /^usage: node bench\/rag-lancedb\.mjs \[flags\]\n\nnode bench\/rag-lancedb\.mjs — /);
+  const bad = spawnSync(process.execPath, [file, '--pages', '3'], { encoding: 'utf8', timeout: 20_000, env });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /^bench rag-lancedb: unknown flag --pages \(--help for the usage\)\n$/);
+});

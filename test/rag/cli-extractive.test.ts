@@ -31,3 +31,25 @@ test("chat --rag-extractive: the reply shown without the family's leading space;
     assert.doesNotMatch(r.stderr, /reply cut/);
   }),
 );
+
+test('chat --rag-min-score: every passage below the cutoff → "The passages don\'t say." without the model, said on stderr; --rag-refusal-by-cutoff needs the cutoff and --rag-extractive', { timeout: 120_000 }, () =>
+  withDocs('gf-rag-cli-cutoff-', { 'a.txt': 'Whales breathe air through a blowhole on the top of their head.' }, ({ root, docs, db }) => {
+    let r = run(['rag', 'index', '--input', docs, '--db', db]);
+    assert.equal(r.status, 0, r.stderr);
+    const tok = trainTokenizer(['Passages: Question: whales breathe air through a blowhole on the top of their head [1]. '.repeat(20)], { vocabSize: 300 });
+    const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 128, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed: 4 });
+    saveCheckpoint(join(root, 'ck'), model, { stage: 'sft', step: 1, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() });
+    const chat = ['chat', '--run', join(root, 'ck'), '--rag', db, '--prompt', 'how do whales breathe?', '--temperature', '0', '--no-tools', '--max-tokens', '40'];
+    r = run([...chat, '--rag-min-score', '0.99']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trimEnd(), NO_ANSWER);
+    assert.match(r.stderr, /\(1 passage retrieved, none at or above --rag-min-score: nothing to answer from, so no model call\)/);
+    // a low cutoff lets it through; under --rag-refusal-by-cutoff the grammar makes the model quote it
+    r = run([...chat, '--rag-min-score', '0.01', '--rag-extractive', '--rag-refusal-by-cutoff']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout.trimEnd(), /^\S.* \[1\]\.$/);
+    r = run([...chat, '--rag-refusal-by-cutoff']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /--rag-refusal-by-cutoff needs --rag-min-score .* and --rag-extractive/);
+  }),
+);

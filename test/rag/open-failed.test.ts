@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { storeMetaFor } from '../../src/rag/indexer.js';
 import { RagStore } from '../../src/rag/store.js';
+import { ragIndex } from '../../src/run/rag.js';
 
 test('RagStore.open: a new store without its settings is refused before any file is made; an empty database reads as no store and still becomes one', () => {
   const root = mkdtempSync(join(tmpdir(), 'gf-rag-open-'));
@@ -21,6 +22,28 @@ test('RagStore.open: a new store without its settings is refused before any file
     store.close();
     assert.equal(RagStore.open(db, { readonly: true }).meta.chunkSize, 48);
     assert.ok(existsSync(db));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('ragIndex into an empty database (left by an older failed open) treats it as a new store and indexes', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'gf-rag-open-idx-'));
+  try {
+    const db = join(root, 'notes.db');
+    new Database(db).close();
+    assert.equal(RagStore.isEmptyDatabase(db), true);
+    writeFileSync(join(root, 'a.txt'), 'Whales breathe air through a blowhole.');
+    const r = await ragIndex(db, { inputs: [join(root, 'a.txt')] });
+    assert.deepEqual([r.indexed, r.total], [1, 1]);
+    assert.equal(RagStore.isEmptyDatabase(db), false);
+    assert.equal(RagStore.isEmptyDatabase(join(root, 'missing.db')), false);
+    // a database holding someone else's tables is still refused, not overwritten
+    const other = join(root, 'other.db');
+    const d = new Database(other);
+    d.exec('CREATE TABLE t (x)');
+    d.close();
+    await assert.rejects(ragIndex(other, { inputs: [join(root, 'a.txt')] }), /not a RAG store \(no meta table\)/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

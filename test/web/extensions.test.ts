@@ -245,6 +245,22 @@ describe('RAG on the chat route', () => {
     assert.equal(plain.json.rag, undefined);
   });
 
+  test('rag.min_score: passages below the relevance cutoff are not shown; none left → "The passages don\'t say." without a forward pass (abstained below_cutoff); a bad value is a 400', async () => {
+    const q = user('What is the weather in Paris?');
+    const kept = await call(s.base, '/v1/chat/completions', { model: 'citer', messages: q, rag: { k: 2, min_score: 0 }, max_tokens: 24 });
+    assert.equal(kept.status, 200, JSON.stringify(kept.json));
+    assert.equal(kept.json.rag.below_cutoff, 0);
+    assert.ok(kept.json.rag.passages.length >= 1);
+    assert.equal(kept.json.rag.abstained, undefined);
+    const before = passes('citer');
+    const cut = await call(s.base, '/v1/chat/completions', { model: 'citer', messages: q, rag: { k: 2, min_score: 1, empty_context: 'generate' }, max_tokens: 24 });
+    assert.equal(cut.status, 200, JSON.stringify(cut.json));
+    assert.equal(cut.json.choices[0].message.content, "The passages don't say.");
+    assert.deepEqual([cut.json.rag.generated, cut.json.rag.abstained, cut.json.rag.below_cutoff, cut.json.rag.retrieved, cut.json.rag.passages.length], [false, 'below_cutoff', kept.json.rag.retrieved, kept.json.rag.retrieved, 0]);
+    assert.equal(passes('citer'), before, 'no forward pass');
+    assertBadRequest(await call(s.base, '/v1/chat/completions', { model: 'citer', messages: q, rag: { min_score: 'high' } }), 'rag', 'min_score not a number');
+  });
+
   test('streamed: the first chunk carries the passages, the finishing chunk the citations; the official client passes the field through', async () => {
     const client = new OpenAI({ baseURL: `${s.base}/v1`, apiKey: 'unused', maxRetries: 0 });
     const stream = await client.chat.completions.create({ model: 'citer', messages: [{ role: 'user', content: 'weather in Paris?' }], stream: true, max_tokens: 24, rag: true } as OpenAI.ChatCompletionCreateParamsStreaming);

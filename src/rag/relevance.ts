@@ -1,0 +1,74 @@
+import { GptforgeError } from '../util/errors.js';
+import type { RetrievedChunk } from './retrieve.js';
+
+/**
+ * The relevance cutoff: a node postprocessor that drops retrieved chunks scoring below a
+ * minimum, so that "is any shown passage about the question?" is decided in the retrieval
+ * layer, not by the chat model — LlamaIndex's `SimilarityPostprocessor(similarity_cutoff=…)`
+ * (llama-index-core, `llama_index/core/postprocessor/node.py`), and the "abstain when retrieval
+ * confidence is low" rule of production RAG. When every chunk is dropped, the answer is "The
+ * passages don't say." without calling the model (generate.ts, `emptyContext: 'no-answer'`).
+ *
+ * Scores are the retrieval lists' own (RetrievedChunk.scores), not the fused RRF sum, which is
+ * rank-based and says nothing about relevance (every query's first hit scores 1/61):
+ * - `bm25`: SQLite FTS5's −bm25() (higher is better; unbounded, corpus-dependent — calibrate on
+ *   your own store with bench/rag-relevance.ts); a chunk BM25 did not match has none and fails it.
+ * - `bm25Relative`: the BM25 score over the most the query's terms could score (store.ts
+ *   bm25Ceiling), in [0, 1): a chunk naming every query term many times nears 1, one naming a
+ *   rare term once scores about 0.45 of it; comparable across queries, unlike raw BM25.
+ * - `cosine`: the query's cosine similarity to the chunk's embedding (−1…1); a chunk outside
+ *   the vector list's candidates fails it.
+ * A chunk is kept when it passes every cutoff given. docs/rag.md "Relevance cutoff".
+ */
+export interface RelevanceCutoff {
+  bm25?: number;
+  /** The BM25 score as a fraction of the most the query could score (store.ts bm25Ceiling), in [0, 1): comparable across queries and stores. 0.74 on the built-in dictionary (bench/rag-relevance.ts). */
+  bm25Relative?: number;
+  cosine?: number;
+}
+
+/** The chunks that pass `cutoff` (see {@link RelevanceCutoff}), order kept. @throws GptforgeError on a cutoff that is not a finite number. */
+export function applyRelevanceCutoff<C extends Pick<RetrievedChunk, 'scores'>>(chunks: readonly C[], cutoff: RelevanceCutoff | undefined): C[] {
+  if (!cutoff) return [...chunks];
+  for (const [name, v] of Object.entries(cutoff)) if (v !== undefined && !Number.isFinite(v)) throw new GptforgeError(`relevance cutoff ${name}: expects a finite number, got ${String(v)}`, { field: `minScore.${name}` });
+  const passes = (min: number | undefined, x: number | undefined): boolean => min === undefined || (x !== undefined && x >= min);
+  return chunks.filter((c) => passes(cutoff.bm25, c.scores.bm25) && passes(cutoff.bm25Relative, c.scores.bm25Relative) && passes(cutoff.cosine, c.scores.vector));
+}
+
+/**
+ * ROC AUC of a score separating `pos` (should score higher) from `neg`: the probability that a
+ * random positive outscores a random negative, ties counting half (Mann–Whitney U / (|pos|·|neg|)).
+ * NaN when either side is empty.
+ */
+export function rocAuc(pos: readonly number[], neg: readonly number[]): number {
+  if (pos.length === 0 || neg.length === 0) return Number.NaN;
+  const all = [...pos.map((x) => ({ x, p: true })), ...neg.map((x) => ({ x, p: false }))].sort((a, b) => a.x - b.x);
+  let rankSum = 0;
+  for (let i = 0; i < all.length; ) {
+    let j = i;
+    while (j < all.length && all[j].x === all[i].x) j++;
+    const mid = (i + 1 + j) / 2; // average 1-based rank of the tie group
+    for (let t = i; t < j; t++) if (all[t].p) rankSum += mid;
+    i = j;
+  }
+  return (rankSum - (pos.length * (pos.length + 1)) / 2) / (pos.length * neg.length);
+}
+
+/**
+ * The cutoff c (keep x ≥ c) with the best balanced accuracy — the mean of the positives kept and
+ * the negatives dropped, so that the two sides weigh the same whatever their counts — among the
+ * midpoints between consecutive distinct scores (and below / above them all). Ties go to the
+ * lower cutoff (keeping more). Returns the cutoff, the balanced accuracy, and each side's rate.
+ */
+export function bestCutoff(pos: readonly number[], neg: readonly number[]): { cutoff: number; accuracy: number; kept: number; dropped: number } {
+  const xs = [...new Set([...pos, ...neg])].sort((a, b) => a - b);
+  const candidates = [xs[0] - 1, ...xs.slice(1).map((x, i) => (x + xs[i]) / 2), xs[xs.length - 1] + 1];
+  let best = { cutoff: Number.NaN, accuracy: -1, kept: 0, dropped: 0 };
+  for (const c of candidates) {
+    const kept = pos.length > 0 ? pos.filter((x) => x >= c).length / pos.length : 0;
+    const dropped = neg.length > 0 ? neg.filter((x) => x < c).length / neg.length : 0;
+    const accuracy = (kept + dropped) / 2;
+    if (accuracy > best.accuracy) best = { cutoff: c, accuracy, kept, dropped };
+  }
+  return best;
+}
