@@ -47,7 +47,7 @@ static void parallel_range(range_fn fn, void *ctx, long rows, double work) {
 
 /* bias ops; the fused bias + GELU also uses act (GELU's output), pre (its input) and dpre;
  * partial: NCHUNK × cols column sums for the bias gradient */
-typedef struct { float *out; const float *bias; const float *dout; float *dbias; long rows, cols; float *act; const float *pre; float *dpre; float *partial; } bias_ctx;
+typedef struct { float *out; const float *bias; const float *dout; long rows, cols; float *act; const float *pre; float *dpre; float *partial; } bias_ctx;
 
 typedef struct {
   const float *x, *w, *b, *dout, *mean, *rstd;
