@@ -4,8 +4,9 @@
  * preset's own model and batch (presets/pretrain.small.json, its tokenizer's 4096-token
  * vocabulary: where `npm start` spends its time).
  */
-import { AdamW, decayGroups } from '../src/engine/optim.js';
+import { AdamW, clipScale, decayGroups, gradNorm } from '../src/engine/optim.js';
 import { Rng } from '../src/engine/rng.js';
+import { type Tensor, resetArena, setArenaEnabled } from '../src/engine/tensor.js';
 import { makeConfig } from '../src/model/config.js';
 import { GPT } from '../src/model/gpt.js';
 
@@ -53,4 +54,53 @@ export function stepSetup(c: StepConfig): { model: GPT; opt: AdamW; ids: Int32Ar
   const ids = Int32Array.from({ length: n }, () => rng.int(c.vocab));
   const targets = Int32Array.from({ length: n }, () => rng.int(c.vocab));
   return { model, opt, ids, targets };
+}
+
+/**
+ * The engine functions a timed step calls besides the model's own. Passed in so that
+ * bench/engine-ab-step.mjs can run another tree's engine (a base checkout's dist/) through
+ * this one loop; this tree's by default.
+ */
+export interface StepEngine {
+  resetArena(): void;
+  setArenaEnabled(on: boolean): void;
+  gradNorm(params: readonly Tensor[]): number;
+  clipScale(norm: number, maxNorm: number): number;
+}
+const OWN_ENGINE: StepEngine = { resetArena, setArenaEnabled, gradNorm, clipScale };
+
+/**
+ * The training step every engine bench times (bench/engine.ts, engine-profile.ts,
+ * engine-ab-step.mjs), `warm` + `steps` times with the arena on (as the training loop runs
+ * it): arena reset, zeroGrad, forward and loss, backward, gradient norm, clip to 1, AdamW.
+ * `before(i)` runs before step i (i < warm: warm-up). Returns each timed step's wall ms
+ * (performance.now) and process CPU ms (process.cpuUsage, user + system: all threads).
+ */
+export function timeSteps(setup: ReturnType<typeof stepSetup>, c: StepConfig, o: { warm: number; steps: number; engine?: StepEngine; before?: (i: number) => void }): { ms: number[]; cpu: number[] } {
+  const e = o.engine ?? OWN_ENGINE;
+  const { model, opt, ids, targets } = setup;
+  const ms: number[] = [];
+  const cpu: number[] = [];
+  e.setArenaEnabled(true);
+  try {
+    for (let i = 0; i < o.warm + o.steps; i++) {
+      o.before?.(i);
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      e.resetArena();
+      opt.zeroGrad();
+      const loss = model.loss(ids, targets, c.batch, c.block);
+      loss.backward();
+      opt.step(e.clipScale(e.gradNorm(model.parameters()), 1));
+      const wall = performance.now() - t0;
+      const dc = process.cpuUsage(c0);
+      if (i >= o.warm) {
+        ms.push(wall);
+        cpu.push((dc.user + dc.system) / 1000);
+      }
+    }
+  } finally {
+    e.setArenaEnabled(false);
+  }
+  return { ms, cpu };
 }

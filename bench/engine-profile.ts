@@ -11,9 +11,7 @@
  */
 import { getKernels } from '../src/engine/backend.js';
 import type { Kernels } from '../src/engine/kernels.js';
-import { clipScale, gradNorm } from '../src/engine/optim.js';
-import { resetArena, setArenaEnabled } from '../src/engine/tensor.js';
-import { selectConfigs, stepSetup } from './engine-configs.js';
+import { selectConfigs, stepSetup, timeSteps } from './engine-configs.js';
 import { checkBenchArgs } from './args.js';
 
 // --help prints the usage (the comment above); an unknown flag is refused before any work
@@ -77,30 +75,19 @@ k.setThreads?.(threads);
 instrument(k);
 for (const c of configs) {
   stats.clear();
-  const { model, opt, ids, targets } = stepSetup(c);
-  setArenaEnabled(true);
-  let wall = 0;
-  let cpu = 0;
-  let ru0: NodeJS.ResourceUsage | null = null;
-  for (let i = 0; i < steps + 2; i++) {
-    recording = i >= 2;
-    if (i === 2) ru0 = process.resourceUsage();
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    resetArena();
-    opt.zeroGrad();
-    const loss = model.loss(ids, targets, c.batch, c.block);
-    loss.backward();
-    opt.step(clipScale(gradNorm(model.parameters()), 1));
-    if (recording) {
-      wall += performance.now() - t0;
-      const dc = process.cpuUsage(c0);
-      cpu += (dc.user + dc.system) / 1000;
-    }
-  }
+  let ru0 = null as NodeJS.ResourceUsage | null; // set in before(): a cast keeps TypeScript from narrowing it to null
+  const run = timeSteps(stepSetup(c), c, {
+    warm: 2,
+    steps,
+    before: (i) => {
+      recording = i >= 2;
+      if (i === 2) ru0 = process.resourceUsage();
+    },
+  });
   recording = false;
   const ru = process.resourceUsage();
-  setArenaEnabled(false);
+  const wall = run.ms.reduce((s, x) => s + x, 0);
+  const cpu = run.cpu.reduce((s, x) => s + x, 0);
   const rows = [...stats.entries()].sort((a, b) => b[1].cpuMs - a[1].cpuMs);
   const inWall = rows.reduce((s, [, a]) => s + a.wallMs, 0);
   const inCpu = rows.reduce((s, [, a]) => s + a.cpuMs, 0);

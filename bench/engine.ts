@@ -18,13 +18,13 @@ import { dirname, join } from 'node:path';
 import { engineSummary, getKernels } from '../src/engine/backend.js';
 import { cpuModel } from '../src/engine/isa.js';
 import type { NativeInfo } from '../src/engine/backend-native.js';
-import { AdamW, clipScale, decayGroups, gradNorm } from '../src/engine/optim.js';
+import { AdamW, decayGroups } from '../src/engine/optim.js';
 import { Rng } from '../src/engine/rng.js';
 import { GPT } from '../src/model/gpt.js';
 import { resetArena, setArenaEnabled } from '../src/engine/tensor.js';
 import { makeConfig, flopsPerToken } from '../src/model/config.js';
 import { benchSgemm, sgemmOptionsFromArgs } from './engine-sgemm.js';
-import { STEP_CONFIGS, type StepConfig, selectConfigs, stepModelConfig, stepSetup } from './engine-configs.js';
+import { STEP_CONFIGS, type StepConfig, selectConfigs, stepModelConfig, stepSetup, timeSteps } from './engine-configs.js';
 import { checkBenchArgs } from './args.js';
 
 // --help prints the usage (the comment above); an unknown flag is refused before any work
@@ -48,23 +48,8 @@ function median(xs: number[]): number {
 
 function timeOurs(c: StepConfig, threads: number): { msMedian: number; msBest: number } {
   getKernels().setThreads?.(threads);
-  const { model, opt, ids, targets } = stepSetup(c);
-  const times: number[] = [];
-  setArenaEnabled(true); // as the training loop runs
-  const steps = quick ? c.quickSteps : c.steps;
-  for (let i = 0; i < steps + 3; i++) {
-    const t0 = performance.now();
-    resetArena();
-    opt.zeroGrad();
-    const loss = model.loss(ids, targets, c.batch, c.block);
-    loss.backward();
-    const norm = gradNorm(model.parameters());
-    opt.step(clipScale(norm, 1));
-    const dt = performance.now() - t0;
-    if (i >= 3) times.push(dt);
-  }
-  setArenaEnabled(false);
-  return { msMedian: median(times), msBest: Math.min(...times) };
+  const { ms } = timeSteps(stepSetup(c), c, { warm: 3, steps: quick ? c.quickSteps : c.steps });
+  return { msMedian: median(ms), msBest: Math.min(...ms) };
 }
 
 function torchAvailable(): boolean {

@@ -15,11 +15,20 @@ OPS_ATTR static void OPS(add_bias_rows)(void *c, long r0, long r1) {
   }
 }
 
-OPS_ATTR static void OPS(bias_grad_cols)(void *c, long j0, long j1) {
+/* p[j] += d[j] over one row: restrict so the compiler vectorises it without an overlap check */
+OPS_ATTR static inline void OPS(add_row)(float *restrict p, const float *restrict d, long n) {
+  for (long j = 0; j < n; j++) p[j] += d[j];
+}
+
+/* bias gradient over a range of the NCHUNK fixed row chunks: chunk c's column sums, its rows
+ * in order from zero, into partial + c·cols (combined in chunk order by gfn_bias_grad) */
+OPS_ATTR static void OPS(bias_grad_chunk)(void *c, long c0, long c1) {
   bias_ctx *k = (bias_ctx *)c;
-  for (long r = 0; r < k->rows; r++) {
-    const float *d = k->dout + r * k->cols;
-    for (long j = j0; j < j1; j++) k->dbias[j] += d[j];
+  for (long chunk = c0; chunk < c1; chunk++) {
+    long r0 = k->rows * chunk / NCHUNK, r1 = k->rows * (chunk + 1) / NCHUNK;
+    float *p = k->partial + chunk * k->cols;
+    memset(p, 0, sizeof(float) * (size_t)k->cols);
+    for (long r = r0; r < r1; r++) OPS(add_row)(p, k->dout + r * k->cols, k->cols);
   }
 }
 
@@ -185,20 +194,26 @@ OPS_ATTR static void OPS(bias_gelu_fwd_rows)(void *c, long r0, long r1) {
   }
 }
 
-/* fused backward over a range of columns: dpre = dout·GELU'(pre) (written), dbias += Σ_r dpre,
- * each column summing its rows in order (bias_grad_cols's order) */
-OPS_ATTR static void OPS(bias_gelu_bwd_cols)(void *c, long j0, long j1) {
+/* fused backward over a range of the NCHUNK fixed row chunks: dpre = dout·GELU'(pre)
+ * (written), and when a bias gradient is wanted chunk c's column sums of dpre, its rows in
+ * order from zero, into partial + c·cols (bias_grad_chunk's order, so the same bits) */
+OPS_ATTR static void OPS(bias_gelu_bwd_chunk)(void *c, long c0, long c1) {
   bias_ctx *k = (bias_ctx *)c;
-  for (long r = 0; r < k->rows; r++) {
-    const float *x = k->pre + r * k->cols, *d = k->dout + r * k->cols;
-    float *g = k->dpre + r * k->cols;
+  long C = k->cols;
+  for (long chunk = c0; chunk < c1; chunk++) {
+    long r0 = k->rows * chunk / NCHUNK, r1 = k->rows * (chunk + 1) / NCHUNK;
+    float *p = k->partial ? k->partial + chunk * C : 0;
+    if (p) memset(p, 0, sizeof(float) * (size_t)C);
+    for (long r = r0; r < r1; r++) {
+      const float *x = k->pre + r * C, *d = k->dout + r * C;
+      float *g = k->dpre + r * C;
 #ifdef OPS_GELU8
-    gelu8_bias_backward(x, d, g, k->dbias, j0, j1);
+      gelu8_bias_backward(x, d, g, p, 0, C);
 #else
-    for (long j = j0; j < j1; j++) g[j] = d[j] * OPS(gelu_grad1)(x[j]);
-    if (k->dbias)
-      for (long j = j0; j < j1; j++) k->dbias[j] += g[j];
+      for (long j = 0; j < C; j++) g[j] = d[j] * OPS(gelu_grad1)(x[j]);
+      if (p) OPS(add_row)(p, g, C);
 #endif
+    }
   }
 }
 
@@ -443,7 +458,7 @@ OPS_ATTR static void OPS(adam_r)(void *c, long i0, long i1) {
 
 static const ops_table OPS(ops) = {
     OPS(add_bias_rows),
-    OPS(bias_grad_cols),
+    OPS(bias_grad_chunk),
     OPS(ln_fwd_rows),
     OPS(ln_bwd_chunk),
     OPS(rms_fwd_rows),
@@ -466,7 +481,7 @@ static const ops_table OPS(ops) = {
     OPS(emb_bwd_cols),
     OPS(adam_r),
     OPS(bias_gelu_fwd_rows),
-    OPS(bias_gelu_bwd_cols),
+    OPS(bias_gelu_bwd_chunk),
 };
 
 #undef OPS_ATTR
