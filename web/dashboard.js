@@ -160,6 +160,9 @@ export function Dashboard() {
 
   const start = (name) => {
     setError('');
+    // a fresh start replaces a trained stage's checkpoints, whoever trained it (the command line too): asked first
+    const s = info?.stages.find((x) => x.name === name);
+    if (fresh && s?.state === 'trained' && !window.confirm(`Fresh start discards the trained ${name} (step ${s.step}, ${s.checkpoint}): its checkpoints are replaced as the new run saves. Start ${name} over?`)) return;
     postJSON('/web/api/jobs', { stage: name, ...(steps ? { steps: Number(steps) } : {}), fresh }).then(() => { setStage(name); refresh(); }).catch((e) => setError(e.message));
   };
   const stop = () => postJSON('/web/api/jobs/stop', {}).then(refresh).catch((e) => setError(e.message));

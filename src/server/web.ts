@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fastifyStatic from '@fastify/static';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { appendJSONLine, type Completion } from '../data/preferences.js';
+import { appendJSONLine, readPreferencesJSONL, type Completion } from '../data/preferences.js';
 import { appendRankingLine } from '../data/preferences.js';
 import { TASKS } from '../data/synthetic/tasks.js';
 import { ChatEngine } from '../infer/engine.js';
@@ -449,7 +449,9 @@ class WebRun {
     const prompts = this.labelPrompts();
     const handled = handledPrompts(this.rankingsFile);
     const todo = prompts.filter((p) => !handled.has(p.prompt));
-    return { out: this.rankingsFile, total: prompts.length, done: prompts.length - todo.length, next: todo[0] ?? null, remaining: todo.length };
+    // `ranked`: the rankings `gptforge rm` (the dashboard's Start rm) will train on, counted as it reads them
+    const ranked = existsSync(this.rankingsFile) ? readPreferencesJSONL(this.rankingsFile, { onBad: 'skip' }).rankings.length : 0;
+    return { out: this.rankingsFile, total: prompts.length, done: prompts.length - todo.length, next: todo[0] ?? null, remaining: todo.length, ranked };
   }
 
   /** K completions of the prompt from the newest chat model, as `gptforge label` samples them. */

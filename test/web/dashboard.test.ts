@@ -52,6 +52,17 @@ test('dashboard: start SFT from the page, watch the loss curve gain points live,
   await page.waitForSelector('.stage[data-stage="sft"] .start-job');
   await page.fill('input[placeholder="preset"]', '100000');
   await page.check('#fresh'); // the fixture's sft checkpoint has no optimizer state to resume from
+  // newcomer (fixes39): a fresh start of a trained stage asks first, naming it; declined, nothing starts
+  const asked: string[] = [];
+  page.once('dialog', (d) => {
+    asked.push(d.message());
+    void d.dismiss();
+  });
+  await page.click('.stage[data-stage="sft"] .start-job');
+  await page.waitForFunction(() => true);
+  assert.match(asked[0] ?? '', /^Fresh start discards the trained sft \(step \d+, \S+step-\d+\): .*Start sft over\?$/);
+  assert.equal(((await (await fetch(`${base}/web/api/info`)).json()) as { job: unknown }).job, null, 'declined: no job');
+  page.once('dialog', (d) => void d.accept());
   await page.click('.stage[data-stage="sft"] .start-job');
   const points = async (): Promise<number> => Number((await page.locator('.chart[data-title="Loss"]').getAttribute('data-points')) ?? 0);
   await page.waitForSelector('.chart[data-title="Loss"]', { timeout: 20_000 });
