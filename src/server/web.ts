@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -287,7 +287,34 @@ class WebRun {
   report(): unknown {
     const l = runLayout(this.runDir);
     // the chart as text: the page shows it as an image (a data: URL), which needs no route of its own behind the API key
-    return { eval: readJsonIfPresent(l.evalJson), evalMarkdown: readTextIfPresent(l.evalMarkdown), evalChart: readTextIfPresent(l.evalChart), rmEval: readJsonIfPresent(l.rmEval), transcript: readTextIfPresent(l.chatTranscript) };
+    return {
+      eval: readJsonIfPresent(l.evalJson),
+      evalMarkdown: readTextIfPresent(l.evalMarkdown),
+      evalAge: this.evalAge(),
+      evalChart: readTextIfPresent(l.evalChart),
+      rmEval: readJsonIfPresent(l.rmEval),
+      transcript: readTextIfPresent(l.chatTranscript),
+    };
+  }
+
+  /**
+   * eval.md's age against the stages it measures (a newcomer read a new rm-eval.json beside an
+   * eval.md about the old reward model): when it was written, and each stage whose newest
+   * checkpoint was saved after it (name, step, ISO time). eval.json records no checkpoint steps,
+   * so "after" is by file times. Null without eval.md.
+   */
+  evalAge(): { written: string; newer: { stage: string; step: number | null; saved: string }[] } | null {
+    const file = runLayout(this.runDir).evalMarkdown;
+    if (!existsSync(file)) return null;
+    const written = statSync(file).mtimeMs;
+    const newer: { stage: string; step: number | null; saved: string }[] = [];
+    for (const s of (this.info() as { stages: { name: string; checkpoint: string | null; step: number | null }[] }).stages) {
+      if (!s.checkpoint) continue;
+      // a checkpoint directory's files are written into it: its newest file is when it was saved
+      const saved = Math.max(statSync(s.checkpoint).mtimeMs, ...readdirSync(s.checkpoint).map((f) => statSync(join(s.checkpoint!, f)).mtimeMs));
+      if (saved > written) newer.push({ stage: s.name, step: s.step, saved: new Date(saved).toISOString() });
+    }
+    return { written: new Date(written).toISOString(), newer };
   }
 
   /** Start a stage runner; 409 while a job runs or another process holds the run. */
