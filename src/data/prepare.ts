@@ -57,6 +57,8 @@ export interface PrepareOptions {
   quiet?: boolean;
   /** Tokenizer worker threads (default: all cores). */
   threads?: number;
+  /** Each source's report line and cleaning warnings (default: stderr; the line is not written when `quiet`, a warning is). */
+  log?(line: string): void;
 }
 
 function contentHash(config: MixtureConfig, tokenizer: Tokenizer): string {
@@ -222,7 +224,12 @@ export async function prepareData(config: MixtureConfig, outDir: string, tokeniz
       counts[split].tokens = writer.tokens;
     }
     sources.push({ name: src.name, weight: src.weight, clean: report, train: counts.train, val: counts.val, ...(tailNote ? { valFromTail: true } : {}), proportion: 0, epochs: 0 });
-    if (!opts.quiet) console.error(`data: ${src.name}: ${report.docsIn} docs in, ${report.docsKept} kept (${(report.bytesKept / 1e6).toFixed(1)} MB), ${counts.train.tokens} train + ${counts.val.tokens} val tokens${tailNote}, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const say = opts.log ?? ((l: string) => console.error(l));
+    // what cleaning dropped, as index.json records it ("too short" counts the pieces empty after cleaning too)
+    const dropped = `${report.duplicates} duplicate${report.duplicates === 1 ? '' : 's'}, ${report.tooShort} too short${report.boilerplateLines ? `, ${report.boilerplateLines} boilerplate lines removed` : ''}`;
+    if (!opts.quiet) say(`data: ${src.name}: ${report.docsIn} docs in, ${report.docsKept} kept (${mb(report.bytesKept)} of ${mb(report.bytesIn)} MB; dropped: ${dropped}), ${counts.train.tokens} train + ${counts.val.tokens} val tokens${tailNote}, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const lost = lossWarning(src.name, read, docs, report, dropped);
+    if (lost) say(lost);
   }
   const totalW = sources.reduce((s, x) => s + x.weight, 0);
   for (const s of sources) {
@@ -232,6 +239,28 @@ export async function prepareData(config: MixtureConfig, outDir: string, tokeniz
   const index: DataIndex = { version: DATA_FORMAT_VERSION, contentHash: hash, tokenizerHash: tokenizer.hash(), vocabSize: tokenizer.vocabSize, dtype, bosId: bos, eosId: eos, tokenBudget: config.tokenBudget, seed, sources };
   atomicWriteFile(indexPath, JSON.stringify(index, null, 2));
   return index;
+}
+
+const mb = (bytes: number): string => (bytes / 1e6).toFixed(bytes > 0 && bytes < 1e5 ? 3 : 1);
+
+/**
+ * A warning when cleaning kept under 10% of a source's bytes (a newcomer's 2 MB one-line file was
+ * cut into pieces and most dropped as duplicates, one report line saying only "0.1 MB kept"):
+ * the source's drop counts and the files that lost most, each with its bytes in → kept. Null otherwise.
+ */
+function lossWarning(name: string, read: readonly Doc[], kept: readonly Doc[], report: CleanReport, dropped: string): string | null {
+  if (report.bytesIn === 0 || report.bytesKept >= 0.1 * report.bytesIn) return null;
+  const files = new Map<string, { in: number; kept: number }>();
+  for (const d of read) {
+    const f = files.get(d.file) ?? { in: 0, kept: 0 };
+    f.in += Buffer.byteLength(d.text);
+    files.set(d.file, f);
+  }
+  for (const d of kept) files.get(d.file)!.kept += Buffer.byteLength(d.text);
+  const worst = [...files].filter(([, f]) => f.kept < 0.1 * f.in).sort((a, b) => b[1].in - b[1].kept - (a[1].in - a[1].kept));
+  const shown = worst.slice(0, 5).map(([file, f]) => `${file} (${mb(f.in)} MB → ${mb(f.kept)} MB)`);
+  const more = worst.length > shown.length ? ` and ${worst.length - shown.length} more` : '';
+  return `data: warning: ${name}: cleaning kept ${mb(report.bytesKept)} of ${mb(report.bytesIn)} MB (${((100 * report.bytesKept) / report.bytesIn).toFixed(1)}%; dropped: ${dropped}); most lost in ${shown.join(', ')}${more}: check those files (duplicate or short pieces; the mixture's clean.minChars and clean.maxChars)`;
 }
 
 /** The LLaMA-style table: source, proportion, epochs, size, text and documents kept (a note explains split documents). */
