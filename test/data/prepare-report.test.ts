@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
-import { prepareData } from '../../src/data/prepare.js';
+import { prepareData, sampleTrainingText, sourceReadOptions } from '../../src/data/prepare.js';
 
 const WORDS = ['river', 'stone', 'light', 'ship', 'whale', 'sea', 'city', 'law'];
 const tok = trainTokenizer([WORDS.join(' ').repeat(40)], { vocabSize: 300 });
@@ -46,4 +46,29 @@ test('data prepare: each source line shows what cleaning dropped; a source losin
   assert.match(warnings[0], /^data: warning: mine: cleaning kept [\d.]+ of [\d.]+ MB \(\d+\.\d%; dropped: \d+ duplicates, \d+ too short\); most lost in /);
   assert.ok(warnings[0].includes(join(root, 'mine', 'big.txt')), warnings[0]);
   assert.ok(!warnings[0].includes('small.txt'), 'a file that kept its text is not named');
+});
+
+// newcomer (fixes39): a binary file in a source's glob stopped the whole prepare; --on-bad skip
+// leaves it out, warned of once by name (the tokenizer's sample and the shards share the reader)
+test('data prepare: a binary source file stops it with a hint to --on-bad skip; skip leaves it out with one named warning', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'gf-prep-bad-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(join(root, 'src'));
+  for (let i = 0; i < 3; i++) writeFileSync(join(root, 'src', `d${i}.txt`), Array.from({ length: 8 }, (_, j) => `${WORDS[(i + j) % WORDS.length]} ${WORDS[(i * j) % WORDS.length]} river ${i} ${j}.`).join(' '));
+  const bin = join(root, 'src', 'photo.txt');
+  writeFileSync(bin, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52, 1, 2, 3]));
+  const config = { sources: [{ name: 'src', paths: [join(root, 'src', '*.txt')], weight: 1 }], tokenBudget: 5_000, seed: 1, clean: { minChars: 10 } };
+  await assert.rejects(
+    () => prepareData(config, join(root, 'data'), tok, { quiet: true, threads: 1, log: () => undefined }),
+    (e: Error) => e.message.startsWith(`${bin}: `) && /binary file/.test(e.message) && e.message.endsWith('; data prepare --on-bad skip leaves such a file out with a warning'),
+  );
+  const lines: string[] = [];
+  const read = sourceReadOptions('skip', (l) => lines.push(l));
+  assert.ok([...sampleTrainingText(config, 10_000, read)].length === 3, 'the sample has the three text files');
+  const index = await prepareData(config, join(root, 'data'), tok, { quiet: true, threads: 1, sourceRead: read, log: (l) => lines.push(l) });
+  assert.equal(index.sources[0].clean.docsIn, 3);
+  const skipped = lines.filter((l) => l.startsWith('data: warning: skipped '));
+  assert.equal(skipped.length, 1, lines.join('\n'));
+  assert.match(skipped[0], new RegExp(`^data: warning: skipped ${bin.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(--on-bad skip\\): .*binary file`));
+  assert.throws(() => sourceReadOptions('ignore' as 'skip', () => undefined), /--on-bad must be "error" or "skip", got "ignore"/);
 });
