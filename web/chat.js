@@ -108,7 +108,7 @@ function apiMessages(conv, id) {
  */
 export const defaultToolMode = (model) => (chatTrained(model) ? 'server' : 'off');
 
-const DEFAULT_SETTINGS = { model: '', temperature: 0.8, top_p: 1, max_tokens: 128, seed: '', tool_mode: '', technique: 'direct', k: 8, reward_votes: false, rounds: 2, feedback: 'self', rag: false, json: false, schema: '{\n  "type": "object",\n  "properties": {"answer": {"type": "string"}},\n  "required": ["answer"]\n}' };
+const DEFAULT_SETTINGS = { model: '', temperature: 0.8, top_p: 1, max_tokens: 128, seed: '', tool_mode: '', technique: 'direct', k: 8, reward_votes: false, rounds: 2, feedback: 'self', rag: false, json: false, schema: '{\n  "type": "object",\n  "properties": {"answer": {"type": "string"}},\n  "required": ["answer"],\n  "additionalProperties": false\n}' };
 
 export function Chat() {
   const [convs, setConvs] = useState(() => load());
@@ -164,7 +164,8 @@ export function Chat() {
     try {
       if (settings.technique !== 'direct' && !settings.json) return await assist(c, parentId, ac);
       for (let round = 0; round < 4; round++) {
-        const node = addNode(c, parentId, { role: 'assistant', content: '', model: settings.model, deltas: 0, finish: null });
+        // a schema-constrained reply names its mode on its card, as a technique's names the technique
+        const node = addNode(c, parentId, { role: 'assistant', content: '', model: settings.model, ...(settings.json ? { constrained: 'json_schema' } : {}), deltas: 0, finish: null });
         save();
         const messages = apiMessages(c, parentId);
         // the reply's budget within the model's context (the server refuses more, as OpenAI does)
@@ -490,7 +491,7 @@ function MessageView({ node, conv, busy, editing, onEdit, onSaveEdit, onCancel, 
     ${node.trace && html`<${Trace} node=${node} />`}
     ${node.rag && html`<div class="sources">${node.rag.passages.length === 0 ? html`<span class="hint">${node.rag.note ?? (node.rag.retrieved > 0 ? 'no passage fit the context' : 'no passage matched the question')}</span>` : node.rag.passages.map((p) => html`<a href="#chat" class=${'source' + (node.citations?.some((c) => c.id === p.id) ? ' cited' : '')} onClick=${(e) => { e.preventDefault(); onCite(p); }}>[${p.n}] ${p.source}</a>`)}</div>`}
     ${node.error && html`<p class="error reply-error">${node.error}</p>`}
-    <div class="meta">${nav}<span>${node.model}${node.technique ? ` · ${node.technique}` : ''}${node.rag ? ' · RAG' : ''}</span>${node.finish && html`<span class="finish" title="why the reply ended">finish: ${node.finish}</span>`}
+    <div class="meta">${nav}<span>${node.model}${node.technique ? ` · ${node.technique}` : ''}${node.constrained ? ` · ${node.constrained}` : ''}${node.rag ? ' · RAG' : ''}</span>${node.finish && html`<span class="finish" title="why the reply ended">finish: ${node.finish}</span>`}
       <button class="link regenerate" disabled=${busy} onClick=${onRegenerate}>regenerate</button></div>
   </div>`;
 }

@@ -96,12 +96,23 @@ function Markdown({ text }) {
   return html`<div class="markdown" dangerouslySetInnerHTML=${{ __html: rendered }}></div>`;
 }
 
+/** An ISO time as "YYYY-MM-DD HH:MM UTC". */
+const utc = (iso) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+
+/** eval.md's date, and the stages trained since it was written (its numbers are about their older checkpoints). */
+function evalAgeNote(age) {
+  if (!age) return null;
+  if (age.newer.length === 0) return html`<p class="hint" id="eval-age">eval.md written ${utc(age.written)}, after every stage's newest checkpoint.</p>`;
+  const stages = age.newer.map((s) => `${s.stage} (step ${s.step ?? '?'}, ${utc(s.saved)})`).join(', ');
+  return html`<p class="error" id="eval-age">eval.md (written ${utc(age.written)}) is older than ${stages}: run gptforge eval to refresh.</p>`;
+}
+
 function Reports({ report }) {
   if (!report) return null;
   const rm = report.rmEval;
   return html`
     ${rm && html`<h3>Reward model (rm-eval.json)</h3><table>${Object.entries(rm).filter(([, v]) => typeof v !== 'object').map(([k, v]) => html`<tr><th>${k}</th><td>${typeof v === 'number' ? +v.toFixed(4) : String(v)}</td></tr>`)}</table>`}
-    ${report.evalMarkdown && html`<h3>Evaluation (eval.md)</h3><${Markdown} text=${report.evalMarkdown} />`}
+    ${report.evalMarkdown && html`<h3>Evaluation (eval.md)</h3>${evalAgeNote(report.evalAge)}<${Markdown} text=${report.evalMarkdown} />`}
     ${report.evalChart && html`<figure class="eval-chart"><img alt="eval-chart.svg" src=${`data:image/svg+xml;charset=utf-8,${encodeURIComponent(report.evalChart)}`} /><figcaption class="hint">eval-chart.svg</figcaption></figure>`}
     ${report.transcript && html`<h3>Samples (chat-transcript.txt)</h3><pre>${report.transcript}</pre>`}`;
 }
@@ -160,6 +171,9 @@ export function Dashboard() {
 
   const start = (name) => {
     setError('');
+    // a fresh start replaces a trained stage's checkpoints, whoever trained it (the command line too): asked first
+    const s = info?.stages.find((x) => x.name === name);
+    if (fresh && s?.state === 'trained' && !window.confirm(`Fresh start discards the trained ${name} (step ${s.step}, ${s.checkpoint}): its checkpoints are replaced as the new run saves. Start ${name} over?`)) return;
     postJSON('/web/api/jobs', { stage: name, ...(steps ? { steps: Number(steps) } : {}), fresh }).then(() => { setStage(name); refresh(); }).catch((e) => setError(e.message));
   };
   const stop = () => postJSON('/web/api/jobs/stop', {}).then(refresh).catch((e) => setError(e.message));

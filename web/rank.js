@@ -140,7 +140,10 @@ export function Rank() {
   return html`<div class="page rank">
     <h2>Rank replies</h2>
     ${state && html`<div class="toolbar"><div class="progress" style="width:300px"><div style=${`width:${pct}%`}></div></div>
-      <span id="rank-progress">${state.done} of ${state.total} prompts ranked or skipped · ${state.remaining} left · <span class="mono">${state.out}</span></span></div>`}
+      <span id="rank-progress">${state.done} of ${state.total} prompts ranked or skipped · ${state.remaining} left · <span class="mono">${state.out}</span></span></div>
+    <p class="hint" id="rank-next">${state.ranked > 0
+      ? `Start rm on the dashboard trains on these ${state.ranked} ranking${state.ranked === 1 ? '' : 's'} (as gptforge rm does; --no-run-rankings for the simulated comparisons instead).`
+      : 'No rankings saved yet: until there are, rm trains on simulated comparisons.'}</p>`}
     <label>Prompt <textarea id="rank-prompt" rows="2" value=${prompt} onInput=${(e) => setPrompt(e.target.value)}></textarea></label>
     <div class="toolbar">
       <label>K <select id="rank-k" value=${k} onChange=${(e) => setK(e.target.value)}>${[2, 3, 4, 5, 6, 7, 8, 9].map((n) => html`<option value=${n}>${n}</option>`)}</select></label>

@@ -9,11 +9,12 @@ const prepare = new Command('prepare')
   .option('-o, --out <dir>', 'data directory to write', 'runs/default/data')
   .option('--tokenizer <file>', 'tokenizer.json to use; trained from the mixture when missing (default: <out>/../tokenizer.json)')
   .option('--threads <n>', 'tokenizer worker threads (default: all cores)', number)
+  .option('--on-bad <mode>', 'a source file that is not text (binary, UTF-16, …): error (default) or skip, with a warning naming it', 'error')
   .option('--quiet', 'no progress output')
   .action(async (o) => {
     const t0 = performance.now();
     const { runDataPrepare } = await import('../run/data.js');
-    const r = await runDataPrepare(o.out, { ...o, mixture: o.config, log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });
+    const r = await runDataPrepare(o.out, { ...o, onBad: o.onBad as 'error' | 'skip', mixture: o.config, log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });
     console.log(r.table);
     console.log(`data: ${o.out} ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (tokenizer ${r.tokenizer})`);
   });

@@ -23,10 +23,11 @@ const score = new Command('score')
 export const command = new Command('rm')
   .summary('reward model: simulated (or your) rankings → a model that scores replies; rm score')
   .description(
-    'Trains the reward model: the SFT model with a scalar head read at <|reward|>, loss −log σ(r_better − r_worse) over the pairs of each ranking that have a preference (tied replies make no pair). Rankings come from your files ({"prompt", "completions": [best … worst], "tiers"?: [0, 1, 1, 2] (equal tiers are ties)} or {"prompt", "chosen", "rejected"}) or, by default, from simulated labelers ranking K samples of the SFT model per prompt (cached in <run>/comparisons). Checkpoints in <run>/rm; held-out pairwise accuracy in metrics.jsonl and rm-eval.json.',
+    'Trains the reward model: the SFT model with a scalar head read at <|reward|>, loss −log σ(r_better − r_worse) over the pairs of each ranking that have a preference (tied replies make no pair). Rankings come from your files ({"prompt", "completions": [best … worst], "tiers"?: [0, 1, 1, 2] (equal tiers are ties)} or {"prompt", "chosen", "rejected"}), else from <run>/rankings.jsonl when it has rankings (what the Rank page and gptforge label write; --no-run-rankings skips it), else from simulated labelers ranking K samples of the SFT model per prompt (cached in <run>/comparisons). Checkpoints in <run>/rm; held-out pairwise accuracy in metrics.jsonl and rm-eval.json.',
   )
   .option('-r, --run <dir>', 'run directory with an SFT model', 'runs/small')
-  .option('--rankings <file>', "your rankings/pairs JSONL (repeatable); default: simulated labelers on the SFT model's samples", collect, [])
+  .option('--rankings <file>', "your rankings/pairs JSONL (repeatable); default: <run>/rankings.jsonl when it has rankings (the web UI's Rank page and gptforge label write it), else simulated labelers on the SFT model's samples", collect, [])
+  .option('--no-run-rankings', 'without --rankings, train on the simulated comparisons even when <run>/rankings.jsonl has rankings')
   .option('--on-bad <mode>', 'a bad ranking line: error or skip', 'error')
   .option('--noise <x>', "simulated labelers' error rate per adjacent comparison (default: the preset's)", number)
   .option('--contrast-fraction <x>', "share of every batch's rankings drawn from the correctness-contrast pairs, the rest from the sampled rankings (default: the preset's rm.contrastFraction; needs rm.comparisons.contrastPrompts)", number)

@@ -8,7 +8,7 @@ import { Rng, streamSeed } from '../engine/rng.js';
 import { encodeBatch, type Tokenizer } from '../tokenizer/index.js';
 import { cleanDocuments, DEFAULT_CLEAN, type CleanReport } from './clean.js';
 import { resolveSourcePaths, validateMixture, type MixtureConfig } from './mixture.js';
-import { preloadParquet, readSource, validateSource, type Doc } from './sources.js';
+import { preloadParquet, readSource, validateSource, type Doc, type SourceReadOptions } from './sources.js';
 
 /**
  * `data prepare`: read → clean → hold out validation documents → tokenize (worker threads,
@@ -57,6 +57,30 @@ export interface PrepareOptions {
   quiet?: boolean;
   /** Tokenizer worker threads (default: all cores). */
   threads?: number;
+  /** Each source's report line and cleaning warnings (default: stderr; the line is not written when `quiet`, a warning is). */
+  log?(line: string): void;
+  /** A source file that is not text (binary, UTF-16, …): an error naming it (default) or `skip` with a warning naming it (`data prepare --on-bad skip`). */
+  onBad?: 'error' | 'skip';
+  /** How source files are read (shared with the tokenizer's sample, so a skipped file is warned of once); default from `onBad` and `log`. */
+  sourceRead?: SourceReadOptions;
+}
+
+/**
+ * How `data prepare` reads its sources' files: `onBad` skip leaves out a file that is not text,
+ * each warned of once by `warn`; otherwise its error says how to skip it.
+ */
+export function sourceReadOptions(onBad: 'error' | 'skip' | undefined, warn: (line: string) => void): SourceReadOptions {
+  if (onBad !== undefined && onBad !== 'error' && onBad !== 'skip') throw new GptforgeError(`--on-bad must be "error" or "skip", got ${JSON.stringify(onBad)}`, { field: 'onBad' });
+  const warned = new Set<string>();
+  return {
+    onBad,
+    hint: 'data prepare --on-bad skip leaves such a file out with a warning',
+    onSkip: (file, reason) => {
+      if (warned.has(file)) return;
+      warned.add(file);
+      warn(`data: warning: skipped ${file} (--on-bad skip): ${reason}`);
+    },
+  };
 }
 
 function contentHash(config: MixtureConfig, tokenizer: Tokenizer): string {
@@ -148,7 +172,9 @@ export async function prepareData(config: MixtureConfig, outDir: string, tokeniz
   validateMixture(config, opts.mixtureFile);
   if (opts.mixtureFile) resolveSourcePaths(config, opts.mixtureFile, { strict: true }); // a path found nowhere, named with both places looked
   await preloadParquet(config.sources); // async read of .parquet columns (also checks the column exists)
-  for (const s of config.sources) validateSource(s);
+  const say = opts.log ?? ((l: string) => console.error(l));
+  const read = opts.sourceRead ?? sourceReadOptions(opts.onBad, say);
+  for (const s of config.sources) validateSource(s, read);
   const hash = contentHash(config, tokenizer);
   const indexPath = join(outDir, 'index.json');
   if (existsSync(indexPath)) {
@@ -177,9 +203,9 @@ export async function prepareData(config: MixtureConfig, outDir: string, tokeniz
 
   for (const [si, src] of config.sources.entries()) {
     const t0 = performance.now();
-    const read: Doc[] = [];
-    for (const d of readSource(src)) read.push(d);
-    const { docs, report } = cleanDocuments(read, cleanOpts);
+    const docsRead: Doc[] = [];
+    for (const d of readSource(src, read)) docsRead.push(d);
+    const { docs, report } = cleanDocuments(docsRead, cleanOpts);
     if (docs.length === 0) throw new GptforgeError(`source "${src.name}" yields no text after cleaning (${report.docsIn} documents in, ${report.tooShort} too short, ${report.duplicates} duplicates)`, { file: opts.mixtureFile ?? 'mixture config', field: `sources[${si}]` });
     // hold out ~1% of documents (at least one, and at least one left for training)
     const nVal = docs.length < 2 ? 0 : Math.max(1, Math.round(valFraction * docs.length));
@@ -222,7 +248,11 @@ export async function prepareData(config: MixtureConfig, outDir: string, tokeniz
       counts[split].tokens = writer.tokens;
     }
     sources.push({ name: src.name, weight: src.weight, clean: report, train: counts.train, val: counts.val, ...(tailNote ? { valFromTail: true } : {}), proportion: 0, epochs: 0 });
-    if (!opts.quiet) console.error(`data: ${src.name}: ${report.docsIn} docs in, ${report.docsKept} kept (${(report.bytesKept / 1e6).toFixed(1)} MB), ${counts.train.tokens} train + ${counts.val.tokens} val tokens${tailNote}, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    // what cleaning dropped, as index.json records it ("too short" counts the pieces empty after cleaning too)
+    const dropped = `${report.duplicates} duplicate${report.duplicates === 1 ? '' : 's'}, ${report.tooShort} too short${report.boilerplateLines ? `, ${report.boilerplateLines} boilerplate lines removed` : ''}`;
+    if (!opts.quiet) say(`data: ${src.name}: ${report.docsIn} docs in, ${report.docsKept} kept (${mb(report.bytesKept)} of ${mb(report.bytesIn)} MB; dropped: ${dropped}), ${counts.train.tokens} train + ${counts.val.tokens} val tokens${tailNote}, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const lost = lossWarning(src.name, docsRead, docs, report, dropped);
+    if (lost) say(lost);
   }
   const totalW = sources.reduce((s, x) => s + x.weight, 0);
   for (const s of sources) {
@@ -232,6 +262,28 @@ export async function prepareData(config: MixtureConfig, outDir: string, tokeniz
   const index: DataIndex = { version: DATA_FORMAT_VERSION, contentHash: hash, tokenizerHash: tokenizer.hash(), vocabSize: tokenizer.vocabSize, dtype, bosId: bos, eosId: eos, tokenBudget: config.tokenBudget, seed, sources };
   atomicWriteFile(indexPath, JSON.stringify(index, null, 2));
   return index;
+}
+
+const mb = (bytes: number): string => (bytes / 1e6).toFixed(bytes > 0 && bytes < 1e5 ? 3 : 1);
+
+/**
+ * A warning when cleaning kept under 10% of a source's bytes (a newcomer's 2 MB one-line file was
+ * cut into pieces and most dropped as duplicates, one report line saying only "0.1 MB kept"):
+ * the source's drop counts and the files that lost most, each with its bytes in → kept. Null otherwise.
+ */
+function lossWarning(name: string, read: readonly Doc[], kept: readonly Doc[], report: CleanReport, dropped: string): string | null {
+  if (report.bytesIn === 0 || report.bytesKept >= 0.1 * report.bytesIn) return null;
+  const files = new Map<string, { in: number; kept: number }>();
+  for (const d of read) {
+    const f = files.get(d.file) ?? { in: 0, kept: 0 };
+    f.in += Buffer.byteLength(d.text);
+    files.set(d.file, f);
+  }
+  for (const d of kept) files.get(d.file)!.kept += Buffer.byteLength(d.text);
+  const worst = [...files].filter(([, f]) => f.kept < 0.1 * f.in).sort((a, b) => b[1].in - b[1].kept - (a[1].in - a[1].kept));
+  const shown = worst.slice(0, 5).map(([file, f]) => `${file} (${mb(f.in)} MB → ${mb(f.kept)} MB)`);
+  const more = worst.length > shown.length ? ` and ${worst.length - shown.length} more` : '';
+  return `data: warning: ${name}: cleaning kept ${mb(report.bytesKept)} of ${mb(report.bytesIn)} MB (${((100 * report.bytesKept) / report.bytesIn).toFixed(1)}%; dropped: ${dropped}); most lost in ${shown.join(', ')}${more}: check those files (duplicate or short pieces; the mixture's clean.minChars and clean.maxChars)`;
 }
 
 /** The LLaMA-style table: source, proportion, epochs, size, text and documents kept (a note explains split documents). */
@@ -246,13 +298,13 @@ export function mixtureTable(index: DataIndex): string {
 }
 
 /** Up to maxBytes of the mixture's text, drawn from each source in proportion to its weight: the tokenizer's training sample. */
-export function* sampleTrainingText(config: MixtureConfig, maxBytes: number): Iterable<string> {
+export function* sampleTrainingText(config: MixtureConfig, maxBytes: number, read: SourceReadOptions = {}): Iterable<string> {
   validateMixture(config);
   const totalW = config.sources.reduce((s, x) => s + x.weight, 0);
   for (const src of config.sources) {
     const budget = (maxBytes * src.weight) / totalW;
     let taken = 0;
-    for (const d of readSource(src)) {
+    for (const d of readSource(src, read)) {
       if (taken >= budget) break;
       const t = d.text.slice(0, Math.max(0, budget - taken));
       taken += t.length;

@@ -215,8 +215,33 @@ export const BUILTIN_SOURCES: Readonly<Record<string, BuiltinInfo>> = {
   code: { description: 'typescript.js and lib .d.ts (typescript@5.9.3), @types/node, lodash.js (code)', license: 'Apache-2.0 (TypeScript), MIT (@types/node, lodash)', package: 'typescript, @types/node, lodash', read: code },
 } satisfies Record<BuiltinName, BuiltinInfo>; // the --help's list (builtin-names.ts): the same names, each once
 
+/** How `readSource` meets a file it cannot read as text (binary, UTF-16, not UTF-8): `data prepare --on-bad`. */
+export interface SourceReadOptions {
+  /** `error` (default): the file's error, with `hint` appended; `skip`: the file is left out and `onSkip` told. */
+  onBad?: 'error' | 'skip';
+  /** Told of each file skipped, with the reason (the reader's error, without the file). */
+  onSkip?(file: string, reason: string): void;
+  /** Appended to an unreadable file's error when not skipping (how to skip it). */
+  hint?: string;
+}
+
+/** A file's text, or undefined when it cannot be read as text and `read.onBad` is skip (`onSkip` told). */
+function readable<T>(file: string, read: SourceReadOptions, get: () => T): T | undefined {
+  try {
+    return get();
+  } catch (e) {
+    if (!(e instanceof GptforgeError) || e.file !== file || e.line !== undefined) throw e; // a bad line is the line's problem, not the file's
+    if (read.onBad === 'skip') {
+      read.onSkip?.(file, e.detail);
+      return undefined;
+    }
+    if (read.hint) throw new GptforgeError(`${e.detail}; ${read.hint}`, { file: e.file, field: e.field });
+    throw e;
+  }
+}
+
 /** Documents of a source, read lazily. Errors name the source, file and line. */
-export function* readSource(src: SourceConfig): Iterable<Doc> {
+export function* readSource(src: SourceConfig, read: SourceReadOptions = {}): Iterable<Doc> {
   if (src.builtin !== undefined) {
     const b = BUILTIN_SOURCES[src.builtin];
     if (!b) throw new GptforgeError(`unknown built-in corpus "${src.builtin}" (one of: ${Object.keys(BUILTIN_SOURCES).join(', ')})`, { field: `sources.${src.name}.builtin` });
@@ -227,7 +252,7 @@ export function* readSource(src: SourceConfig): Iterable<Doc> {
   const field = src.field ?? 'text';
   for (const file of files) {
     if (file.endsWith('.jsonl')) {
-      for (const { line, text } of readTextLines(file, `source "${src.name}"`)) {
+      for (const { line, text } of readable(file, read, () => readTextLines(file, `source "${src.name}"`)) ?? []) {
         const rec = parseJSONLine(text, { file, line }, `source "${src.name}"`);
         const t = (rec as Record<string, unknown>)?.[field];
         if (typeof t !== 'string') throw new GptforgeError(`source "${src.name}": no string field "${field}"`, { file, line, field });
@@ -236,19 +261,20 @@ export function* readSource(src: SourceConfig): Iterable<Doc> {
     } else if (file.endsWith('.parquet')) {
       yield* readParquetColumn(file, field, src.name);
     } else {
-      yield { text: readTextFile(file, `source "${src.name}"`), file };
+      const text = readable(file, read, () => readTextFile(file, `source "${src.name}"`));
+      if (text !== undefined) yield { text, file };
     }
   }
 }
 
 /** Check a source can be read before long work starts: it exists and its first records parse. */
-export function validateSource(src: SourceConfig): void {
+export function validateSource(src: SourceConfig, read: SourceReadOptions = {}): void {
   if ((src.builtin === undefined) === (src.paths === undefined)) throw new GptforgeError(`source "${src.name}" needs exactly one of "builtin" or "paths"`, { field: `sources.${src.name}` });
   if (src.paths) {
     const files = expandInputs(src.paths, { extensions: ['.txt', '.md', '.text', '.jsonl', '.parquet'] });
     // read every file's first records now (cheap), so a bad field fails before tokenizing
     for (const file of files) {
-      const it = readSource({ ...src, paths: [file] })[Symbol.iterator]();
+      const it = readSource({ ...src, paths: [file] }, read)[Symbol.iterator]();
       it.next();
     }
   } else if (!BUILTIN_SOURCES[src.builtin!]) {

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { loadMixtureConfig, type MixtureConfig } from '../data/mixture.js';
-import { mixtureTable, prepareData, sampleTrainingText, type DataIndex } from '../data/prepare.js';
+import { mixtureTable, prepareData, sampleTrainingText, sourceReadOptions, type DataIndex } from '../data/prepare.js';
+import type { SourceReadOptions } from '../data/sources.js';
 import { readJSONL, readTextFile } from '../data/jsonl.js';
 import { DIGIT_PAIRS, Tokenizer, trainTokenizer } from '../tokenizer/index.js';
 import { patternName, resolvePattern } from '../tokenizer/patterns.js';
@@ -79,6 +80,8 @@ export interface PrepareTokenizerOptions {
   log?: (line: string) => void;
   /** Warnings (a tokenizer used as is though the mixture asks another); default `log`. */
   onWarning?: (line: string) => void;
+  /** How the mixture's source files are read for the sample (`data prepare --on-bad`). */
+  sourceRead?: SourceReadOptions;
 }
 
 /**
@@ -113,7 +116,7 @@ export function prepareTokenizer(path: string, config: MixtureConfig, opts: Prep
       );
     opts.log?.(`tokenizer: the mixture's "tokenizer" section changed (${diffs.join(', ')}): retraining ${path}`);
   }
-  const sample = [...sampleTrainingText(config, spec.sampleBytes ?? 8_000_000)];
+  const sample = [...sampleTrainingText(config, spec.sampleBytes ?? 8_000_000, opts.sourceRead)];
   const bytes = sample.reduce((s, t) => s + t.length, 0);
   opts.log?.(`tokenizer: training a ${spec.vocabSize}-token BPE on ${(bytes / 1e6).toFixed(1)} MB of the mixture`);
   const bar = new Progress({ label: 'tokenizer', total: Math.max(1, spec.vocabSize - 270), unit: 'merge', quiet: opts.quiet });
@@ -166,6 +169,8 @@ export interface RunDataPrepareOptions {
   log?(line: string): void;
   /** Warnings, shown even when `log` is off (`--quiet`); default `log`. */
   onWarning?(line: string): void;
+  /** A source file that is not text (binary, UTF-16, …): an error naming it (default) or `skip`, warned of by name (`--on-bad skip`). */
+  onBad?: 'error' | 'skip';
 }
 
 /**
@@ -179,8 +184,9 @@ export async function runDataPrepare(out: string, opts: RunDataPrepareOptions = 
   const config = typeof opts.mixture === 'string' ? loadMixtureConfig(opts.mixture) : (opts.mixture ?? defaultMixtureConfig());
   const tokenizer = opts.tokenizer ?? join(dirname(out), 'tokenizer.json');
   holdRunLock(dirname(out), 'run', { create: true });
-  const tok = prepareTokenizer(tokenizer, config, { ...opts, wayOut: `delete ${tokenizer} to retrain it (the run's checkpoints will no longer resume), or \`pretrain --fresh\`` });
-  const index = await prepareData(config, out, tok.tokenizer, { quiet: opts.quiet, threads: opts.threads, mixtureFile: typeof opts.mixture === 'string' ? opts.mixture : undefined });
+  const sourceRead = sourceReadOptions(opts.onBad, (w) => (opts.onWarning ?? opts.log ?? ((l: string) => console.error(l)))(w));
+  const tok = prepareTokenizer(tokenizer, config, { ...opts, sourceRead, wayOut: `delete ${tokenizer} to retrain it (the run's checkpoints will no longer resume), or \`pretrain --fresh\`` });
+  const index = await prepareData(config, out, tok.tokenizer, { quiet: opts.quiet, threads: opts.threads, mixtureFile: typeof opts.mixture === 'string' ? opts.mixture : undefined, sourceRead });
   tok.commit(); // only now: a failed prepare leaves no tokenizer for the next run to reuse
   return { index, table: mixtureTable(index), tokenizer };
 }

@@ -27,8 +27,14 @@ import type { RmPreset } from './presets.js';
 /** Options of `runRm`; every field optional (the run preset's `rm` section fills the rest). */
 /** Options of `runRm`; with `lora` (and `basePrecision`) an adapter and the scalar head train on the frozen SFT model (docs/lora.md). */
 export interface RunRmOptions extends StageRunOptions {
-  /** Your rankings/pairs JSONL files; default: simulated labelers ranking the SFT model's samples. */
+  /**
+   * Your rankings/pairs JSONL files; default: the run's own `<run>/rankings.jsonl` (the web UI's
+   * Rank page and `gptforge label` write it) when it holds any line, else simulated labelers
+   * ranking the SFT model's samples.
+   */
   rankings?: readonly string[];
+  /** `false` (the CLI's `--no-run-rankings`): without `rankings`, train on the simulated comparisons even when `<run>/rankings.jsonl` exists. Default `true`. */
+  runRankings?: boolean;
   /** A bad ranking line: an error naming it (default) or a skip. */
   onBad?: OnBad;
   /** Simulated labelers' error rate per adjacent comparison. */
@@ -331,10 +337,17 @@ export function contrastMix(cfg: RmPreset, file: string, flag?: number): { sampl
  * by hash), or simulated labelers ranking the SFT model's samples (train prompts from the
  * task families' train split, held-out prompts from their test split, cached in the run).
  */
-function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line: string) => void): { train: Ranking[]; contrast: Ranking[]; val: Ranking[]; valClean: Ranking[] | null } {
+function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line: string) => void): { train: Ranking[]; contrast: Ranking[]; val: Ranking[]; valClean: Ranking[] | null; files: string[] } {
   const onBad = o.onBad ?? 'error';
   checkOnBad(onBad);
-  const files = o.rankings ?? [];
+  const files = [...(o.rankings ?? [])];
+  // the rankings a person made for this run (Rank page, gptforge label) are the run's: used
+  // unless other files are named or the caller opts out, and said so (newcomer: the Rank page's
+  // rankings never reached the reward model)
+  const own = runLayout(runDir).rankings;
+  const useOwn = files.length === 0 && o.runRankings !== false && existsSync(own) && readFileSync(own, 'utf8').trim() !== '';
+  if (useOwn) files.push(own);
+  else if (files.length === 0 && o.runRankings === false && existsSync(own)) log(`rm: not using your rankings in ${own} (--no-run-rankings): training on the simulated comparisons`);
   if (files.length > 0) {
     const warn = o.onWarning ?? log;
     const all = files.flatMap((f) => {
@@ -349,8 +362,9 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
         );
       return r.rankings;
     });
+    if (useOwn) log(`rm: training on your ${all.length} ranking${all.length === 1 ? '' : 's'} in ${own} (the Rank page and gptforge label write it; --no-run-rankings for the simulated comparisons instead)`);
     const isVal = (r: Ranking): boolean => isHeldOut(r.prompt);
-    return { train: all.filter((r) => !isVal(r)), contrast: [], val: all.filter(isVal), valClean: null };
+    return { train: all.filter((r) => !isVal(r)), contrast: [], val: all.filter(isVal), valClean: null, files };
   }
   const from = o.from ?? 'sft';
   // another starting model's samples are other comparisons: cached apart
@@ -393,7 +407,7 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
     // the contrast pairs are not in the cache (no sampling, cheap): made whether the samples are reused or fresh
     const noise = o.noise ?? cfg.comparisons.noise;
     const contrast = [...extraContrasts(cfg.comparisons, noise, runPresetFile(runDir), log), ...sampledContrastRankings({ runDir, dir, comparisons: cfg.comparisons, from, noise, fresh: false, quiet: o.quiet, log })];
-    return { train: read(paths.train), contrast, val: read(paths.val), valClean: read(paths.valClean) };
+    return { train: read(paths.train), contrast, val: read(paths.val), valClean: read(paths.valClean), files };
   }
   const { model, tok } = loadModel(runDir, from);
   const c = cfg.comparisons;
@@ -430,7 +444,7 @@ function comparisons(runDir: string, cfg: RmPreset, o: RunRmOptions, log: (line:
   const ct = train.contrast;
   if (ct.pairs > 0) log(`rm: ${ct.pairs} correctness-contrast pairs among the training rankings (from samples made right ${ct.madeRight}, made wrong ${ct.madeWrong}; from demonstrations ${ct.fromDemonstration})`);
   log(`rm: ${train.noisy.length} training and ${val.noisy.length} held-out rankings of ${c.k} ${from} samples${demonstrations ? " (training: and the writers' demonstration)" : ''}, ranked by the simulated labelers (noise ${noise}) → ${dir}`);
-  return { train: train.noisy, contrast, val: val.noisy, valClean: val.clean };
+  return { train: train.noisy, contrast, val: val.noisy, valClean: val.clean, files };
 }
 
 /**
@@ -484,7 +498,7 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   const valClean = data.valClean ? renderRankings(tok, data.valClean, L) : null;
   if (train.rendered.length === 0) {
     const tiedText = train.tied > 0 ? ` (${train.tied} had all their replies tied)` : '';
-    if ((o.rankings ?? []).length > 0) throw new GptforgeError(`no usable rankings to train the reward model on in ${o.rankings!.join(', ')}${tiedText}: a ranking needs two replies in different tiers`, { file: o.rankings![0] });
+    if (data.files.length > 0) throw new GptforgeError(`no usable rankings to train the reward model on in ${data.files.join(', ')}${tiedText}: a ranking needs two replies in different tiers`, { file: data.files[0] });
     // simulated: name the cache and the preset key that makes more of them (a sweep cell is its
     // own run with its own preset.json: an edit to the parent run's preset does not reach it)
     const dir = from === 'sft' ? runLayout(runDir).comparisons : `${runLayout(runDir).comparisons}-${from}`;

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fastifyStatic from '@fastify/static';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { appendJSONLine, type Completion } from '../data/preferences.js';
+import { appendJSONLine, readPreferencesJSONL, type Completion } from '../data/preferences.js';
 import { appendRankingLine } from '../data/preferences.js';
 import { TASKS } from '../data/synthetic/tasks.js';
 import { ChatEngine } from '../infer/engine.js';
@@ -287,7 +287,34 @@ class WebRun {
   report(): unknown {
     const l = runLayout(this.runDir);
     // the chart as text: the page shows it as an image (a data: URL), which needs no route of its own behind the API key
-    return { eval: readJsonIfPresent(l.evalJson), evalMarkdown: readTextIfPresent(l.evalMarkdown), evalChart: readTextIfPresent(l.evalChart), rmEval: readJsonIfPresent(l.rmEval), transcript: readTextIfPresent(l.chatTranscript) };
+    return {
+      eval: readJsonIfPresent(l.evalJson),
+      evalMarkdown: readTextIfPresent(l.evalMarkdown),
+      evalAge: this.evalAge(),
+      evalChart: readTextIfPresent(l.evalChart),
+      rmEval: readJsonIfPresent(l.rmEval),
+      transcript: readTextIfPresent(l.chatTranscript),
+    };
+  }
+
+  /**
+   * eval.md's age against the stages it measures (a newcomer read a new rm-eval.json beside an
+   * eval.md about the old reward model): when it was written, and each stage whose newest
+   * checkpoint was saved after it (name, step, ISO time). eval.json records no checkpoint steps,
+   * so "after" is by file times. Null without eval.md.
+   */
+  evalAge(): { written: string; newer: { stage: string; step: number | null; saved: string }[] } | null {
+    const file = runLayout(this.runDir).evalMarkdown;
+    if (!existsSync(file)) return null;
+    const written = statSync(file).mtimeMs;
+    const newer: { stage: string; step: number | null; saved: string }[] = [];
+    for (const s of (this.info() as { stages: { name: string; checkpoint: string | null; step: number | null }[] }).stages) {
+      if (!s.checkpoint) continue;
+      // a checkpoint directory's files are written into it: its newest file is when it was saved
+      const saved = Math.max(statSync(s.checkpoint).mtimeMs, ...readdirSync(s.checkpoint).map((f) => statSync(join(s.checkpoint!, f)).mtimeMs));
+      if (saved > written) newer.push({ stage: s.name, step: s.step, saved: new Date(saved).toISOString() });
+    }
+    return { written: new Date(written).toISOString(), newer };
   }
 
   /** Start a stage runner; 409 while a job runs or another process holds the run. */
@@ -449,7 +476,9 @@ class WebRun {
     const prompts = this.labelPrompts();
     const handled = handledPrompts(this.rankingsFile);
     const todo = prompts.filter((p) => !handled.has(p.prompt));
-    return { out: this.rankingsFile, total: prompts.length, done: prompts.length - todo.length, next: todo[0] ?? null, remaining: todo.length };
+    // `ranked`: the rankings `gptforge rm` (the dashboard's Start rm) will train on, counted as it reads them
+    const ranked = existsSync(this.rankingsFile) ? readPreferencesJSONL(this.rankingsFile, { onBad: 'skip' }).rankings.length : 0;
+    return { out: this.rankingsFile, total: prompts.length, done: prompts.length - todo.length, next: todo[0] ?? null, remaining: todo.length, ranked };
   }
 
   /** K completions of the prompt from the newest chat model, as `gptforge label` samples them. */

@@ -190,6 +190,8 @@ test('chat: JSON-schema mode sends the schema as response_format and the reply i
   await page.click('text=+ New chat');
   await page.fill('#max-tokens', '30');
   await page.check('#json-mode');
+  // newcomer (fixes39): the example schema allows no members beyond its own (a tiny model made one up)
+  assert.equal(JSON.parse(await page.inputValue('#schema')).additionalProperties, false);
   await page.fill('#schema', JSON.stringify({ type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'], additionalProperties: false }));
   const req = page.waitForRequest((r) => r.url().endsWith('/v1/chat/completions'));
   await send('scripted', 'hi');
@@ -200,6 +202,8 @@ test('chat: JSON-schema mode sends the schema as response_format and the reply i
   await page.waitForFunction(`${LAST}?.getAttribute('data-finish') === 'stop'`, null, { timeout: 15_000 });
   const reply = JSON.parse(await page.locator('.msg.assistant .content').last().innerText());
   assert.equal(typeof reply.ok, 'boolean');
+  // the card says the reply was schema-constrained, as a technique's reply names its technique
+  assert.match(await page.locator('.msg.assistant .meta').last().innerText(), / · json_schema/);
   // a schema that does not parse: said inside the failed reply's card, not at the foot of the pane
   await page.fill('#schema', '{"type": ');
   await send('scripted', 'hi');

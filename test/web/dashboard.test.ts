@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { GptforgeServer, loadRunModels, registerWeb } from '../../src/server/index.js';
@@ -52,6 +52,17 @@ test('dashboard: start SFT from the page, watch the loss curve gain points live,
   await page.waitForSelector('.stage[data-stage="sft"] .start-job');
   await page.fill('input[placeholder="preset"]', '100000');
   await page.check('#fresh'); // the fixture's sft checkpoint has no optimizer state to resume from
+  // newcomer (fixes39): a fresh start of a trained stage asks first, naming it; declined, nothing starts
+  const asked: string[] = [];
+  page.once('dialog', (d) => {
+    asked.push(d.message());
+    void d.dismiss();
+  });
+  await page.click('.stage[data-stage="sft"] .start-job');
+  await page.waitForFunction(() => true);
+  assert.match(asked[0] ?? '', /^Fresh start discards the trained sft \(step \d+, \S+step-\d+\): .*Start sft over\?$/);
+  assert.equal(((await (await fetch(`${base}/web/api/info`)).json()) as { job: unknown }).job, null, 'declined: no job');
+  page.once('dialog', (d) => void d.accept());
   await page.click('.stage[data-stage="sft"] .start-job');
   const points = async (): Promise<number> => Number((await page.locator('.chart[data-title="Loss"]').getAttribute('data-points')) ?? 0);
   await page.waitForSelector('.chart[data-title="Loss"]', { timeout: 20_000 });
@@ -136,6 +147,13 @@ test('dashboard: eval.md is rendered (its tables as tables, raw HTML kept as tex
     const img = page.locator('.eval-chart img');
     await page.waitForFunction("document.querySelector('.eval-chart img')?.naturalWidth > 0", null, { timeout: 10_000 });
     assert.equal(await img.evaluate((e) => (e as unknown as { naturalWidth: number }).naturalWidth), 120);
+    // newcomer (fixes39): eval.md's age is marked against the stages' checkpoints
+    assert.match(await page.locator('#eval-age').innerText(), /^eval\.md written \d{4}-\d\d-\d\d \d\d:\d\d UTC, after every stage's newest checkpoint\.$/);
+    const old = new Date('2020-01-02T03:04:00Z');
+    utimesSync(join(dir, 'eval.md'), old, old);
+    await page.reload();
+    await page.waitForSelector('#eval-age.error', { timeout: 10_000 });
+    assert.match(await page.locator('#eval-age').innerText(), /^eval\.md \(written 2020-01-02 03:04 UTC\) is older than (.*, )?sft \(step \d+, \d{4}-\d\d-\d\d \d\d:\d\d UTC\).*: run gptforge eval to refresh\.$/);
   } finally {
     await page.close();
     rmSync(join(dir, 'eval.md'));

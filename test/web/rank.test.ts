@@ -41,6 +41,8 @@ test('rank: K replies ranked with keys (a tie included) become a line of ranking
   await page.waitForSelector('#rank-progress');
   const before = await page.locator('#rank-progress').innerText();
   assert.match(before, /^0 of \d+ prompts/);
+  // what happens next is said: nothing ranked yet, rm trains on simulated comparisons
+  assert.match(await page.locator('#rank-next').innerText(), /^No rankings saved yet: until there are, rm trains on simulated comparisons/);
   const prompt = await page.inputValue('#rank-prompt');
   assert.ok(prompt.length > 0, 'the next unranked prompt is offered');
   await page.selectOption('#rank-k', '3');
@@ -74,6 +76,8 @@ test('rank: K replies ranked with keys (a tie included) become a line of ranking
   // resumed: the ranked prompt is done, the next one is offered
   await page.waitForFunction((p) => (globalThis as any).document.querySelector('#rank-prompt')?.value !== p, prompt);
   assert.match(await page.locator('#rank-progress').innerText(), /^1 of \d+ prompts/);
+  // newcomer (fixes39): the rankings reach the reward model, and the page says so
+  assert.equal(await page.locator('#rank-next').innerText(), 'Start rm on the dashboard trains on these 1 ranking (as gptforge rm does; --no-run-rankings for the simulated comparisons instead).');
 });
 
 test('rank: replies ordered by dragging, a tie ticked, are saved in that order', async () => {
