@@ -15,26 +15,10 @@
 # Needs a built tree (npx tsc -p .). Commands and seeds: docs/journal/rag.md, Tenth to Fifteenth
 # attempts. Not bit-identical with those runs: today's generator heads every passage with its
 # entry's word (the titled layout of the Fifteenth attempt) in all the passages/retrieved/contrast
-# corpora, where the Tenth to Fourteenth attempts trained on untitled ones, and the
-# Fourteenth/Fifteenth pairs of corpora (rag14-*, rag15-*) therefore come out identical.
+# corpora, from the base's text on, where the Tenth to Fourteenth attempts trained on untitled ones;
+# so the corpora that differed only by layout come out identical (rag11/rag14/rag15 retrieved-20,
+# rag-/rag14-/rag15-sft-passages-20, rag14/rag15 contrast), kept apart as the presets name them.
 set -euo pipefail
-
-# table: the effect JSONs under effect/ as one markdown table (counts summed over the three families)
-table() {
-  node --input-type=module -e '
-    import { readFileSync, readdirSync } from "node:fs";
-    const pct = (c, t) => `${(100 * c / t).toFixed(1)}% (${c}/${t})`;
-    const pooled = { r: 0, s: 0, n: 0 };
-    console.log("| run | with retrieval | strict → no answer | s |\n| --- | ---: | ---: | ---: |");
-    for (const f of readdirSync("effect").filter((f) => f.endsWith(".json")).sort()) {
-      const j = JSON.parse(readFileSync(`effect/${f}`, "utf8"));
-      const sum = (k) => j.rows.reduce((a, r) => ({ c: a.c + r[k].correct, t: a.t + r[k].total }), { c: 0, t: 0 });
-      const w = sum("withRetrieval"), s = sum("removedStrict");
-      if (f.startsWith("system-")) { pooled.r += w.c; pooled.s += s.c; pooled.n += w.t; }
-      console.log(`| ${f.replace(".json", "")} | ${pct(w.c, w.t)} | ${pct(s.c, s.t)} | ${j.seconds.toFixed(0)} |`);
-    }
-    if (pooled.n) console.log(`| system draws pooled | **${pct(pooled.r, pooled.n)}** | **${pct(pooled.s, pooled.n)}** | |`);'
-}
 
 main() {  # the whole script is one function, so bash has read all of it before it runs (safe to edit mid-run)
 DRY=0
@@ -80,6 +64,7 @@ sft() {
     --max-steps "$steps" --on-bad skip --quiet
 }
 
+trap 'rc=$?; ((rc == 0)) || say "stopped (exit $rc): run the script again to resume"' EXIT
 say "chain.sh in $DIR, GPTFORGE_THREADS=${GPTFORGE_THREADS:-unset}, $(nproc) cores"
 
 # 1. base corpora (Tenth attempt) and the base: 150 steps of text, the tokenizer trained here
@@ -132,14 +117,37 @@ effect model-f500 $RUN/sft-f/step-0000500
 effect model-g100 $RUN/sft-g/step-0000100
 effect model-e300 $RUN/sft-e/step-0000300
 
-# 5. the measurement (docs/rag.md "Measured"): the final checkpoint, the model deciding (draw 2024) and
-#    the system's configuration (cutoff 0.74 + extractive, only the cutoff refuses) on six held-out draws
+# 5. the measurement (docs/rag.md "Measured"): the final checkpoint on six held-out draws (2024 is
+#    rag-effect's default), the system's configuration (cutoff 0.74 + extractive, only the cutoff refuses)
+#    and the model deciding (no flags)
 FINAL=$RUN/sft-a/step-0000600
 SYSTEM=(--min-score 0.74 --extractive --refusal-by-cutoff)
-effect model-a600 $FINAL --seed 2024
-for s in 2024 7 11 13 17 23; do effect "system-a600-seed$s" $FINAL --seed "$s" "${SYSTEM[@]}"; done
+for s in 2024 7 11 13 17 23; do
+  effect "system-a600-seed$s" $FINAL --seed "$s" "${SYSTEM[@]}"
+  effect "model-a600-seed$s" $FINAL --seed "$s"
+done
 ((DRY)) && exit 0
 table | tee -a "$LOG"
+}
+
+# table: the effect JSONs under effect/ as one markdown table, in the order they were measured (counts summed
+# over the three families; the system rows pooled)
+table() {
+  node --input-type=module -e '
+    import { readFileSync, readdirSync, statSync } from "node:fs";
+    const pct = (c, t) => `${(100 * c / t).toFixed(1)}% (${c}/${t})`;
+    const pooled = new Map(); // the draws of one configuration (NAME-seedN) summed
+    console.log("| run | with retrieval | strict → \"don\u0027t say\" | s |\n| --- | ---: | ---: | ---: |");
+    const files = readdirSync("effect").filter((f) => f.endsWith(".json"));
+    for (const f of files.sort((a, b) => statSync(`effect/${a}`).mtimeMs - statSync(`effect/${b}`).mtimeMs)) {
+      const j = JSON.parse(readFileSync(`effect/${f}`, "utf8"));
+      const sum = (k) => j.rows.reduce((a, r) => ({ c: a.c + r[k].correct, t: a.t + r[k].total }), { c: 0, t: 0 });
+      const w = sum("withRetrieval"), s = sum("removedStrict"), name = f.replace(".json", "");
+      console.log(`| ${name} | ${pct(w.c, w.t)} | ${pct(s.c, s.t)} | ${j.seconds.toFixed(0)} |`);
+      const key = name.replace(/-seed\d+$/, ""), p = pooled.get(key) ?? { n: 0, w: 0, s: 0, t: 0 };
+      if (key !== name) pooled.set(key, { n: p.n + 1, w: p.w + w.c, s: p.s + s.c, t: p.t + w.t });
+    }
+    for (const [k, p] of pooled) if (p.n > 1) console.log(`| **${k}, ${p.n} draws pooled** | **${pct(p.w, p.t)}** | **${pct(p.s, p.t)}** | |`);'
 }
 
 main "$@"

@@ -52,14 +52,14 @@ test('chain.sh --dry-run: every stage in order, each from the previous stage; th
     for (const p of mixture.sources.flatMap((s) => s.paths)) {
       assert.ok(index(new RegExp(`todo {2}corpus ${p.replace('runs/', '').replace('.', '\\.')} `)) < index(/todo {2}base /), `the base's ${p} comes first`);
     }
-    // the measurement on the last checkpoint: the model's own row and six draws of the system's configuration
+    // the measurement on the last checkpoint: six draws, each with the system's configuration and the model's own
     const effects = lines.filter((l) => l.includes('todo  effect ') && l.includes('--run runs/rag10/sft-a/step-0000600 '));
-    assert.equal(effects.length, 7);
+    assert.equal(effects.length, 12);
+    const seeds = (ls: string[]): (string | undefined)[] => ls.map((l) => /--seed (\d+)/.exec(l)?.[1]);
     const system = effects.filter((l) => l.includes('--min-score 0.74 --extractive --refusal-by-cutoff'));
-    assert.deepEqual(
-      system.map((l) => /--seed (\d+)/.exec(l)?.[1]),
-      ['2024', '7', '11', '13', '17', '23'],
-    );
+    assert.deepEqual(seeds(system), ['2024', '7', '11', '13', '17', '23']);
+    const model = effects.filter((l) => !/--min-score|--extractive|--refusal-by-cutoff/.test(l));
+    assert.deepEqual(seeds(model), ['2024', '7', '11', '13', '17', '23']);
     assert.ok(lines.findIndex((l) => l.includes('todo  effect ')) > index(/todo {2}sft-a /), 'measured after the last stage');
     // a dry run writes no corpus, checkpoint or effect
     assert.deepEqual(readdirSync(join(dir, 'runs')), []);
