@@ -65,7 +65,7 @@ sft() {
 }
 
 trap 'rc=$?; ((rc == 0)) || say "stopped (exit $rc): run the script again to resume"' EXIT
-say "chain.sh in $DIR, GPTFORGE_THREADS=${GPTFORGE_THREADS:-unset}, $(nproc) cores"
+say "chain.sh in $DIR, GPTFORGE_THREADS=${GPTFORGE_THREADS:-unset}, GPTFORGE_ISA=${GPTFORGE_ISA:-unset (the best)}, $(nproc) cores"
 
 # 1. base corpora (Tenth attempt) and the base: 150 steps of text, the tokenizer trained here
 corpus runs/rag-passages-quote.jsonl --examples 20000
