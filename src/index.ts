@@ -140,8 +140,8 @@ export type { Ranking, PreferencePair, Completion, ReadPreferencesResult } from 
 // ── evaluation ───────────────────────────────────────────────────────────────
 export { evaluateTasks, evalMarkdown } from './eval/tasks.js';
 export type { EvalOptions, EvalTable, EvalSubject, EvalRow, EvalCell, EvalExample } from './eval/tasks.js';
-export { compareModels, compareMarkdown } from './eval/compare.js';
-export type { CompareOptions, CompareRow, Contender, ComparePrompt } from './eval/compare.js';
+export { compareModels, compareMarkdown, winTally } from './eval/compare.js';
+export type { CompareOptions, CompareRow, Contender, ComparePrompt, WinTally } from './eval/compare.js';
 export { diversityReport } from './eval/diversity.js';
 export { structuredEffect, structuredMarkdown } from './eval/structured.js';
 export type { StructuredEffect, StructuredScore } from './eval/structured.js';
