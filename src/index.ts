@@ -65,6 +65,7 @@ export { parseLoraSpec, formatLoraSpec } from './model/lora-spec.js';
 export { quantize, dequantize, quantizeLinear, dequantizeLinear, parseBasePrecision } from './model/quantize.js';
 export type { QuantType, BasePrecision, QuantizedMatrix } from './model/quantize.js';
 export { saveAdapter, readAdapter, loadAdapterInto } from './model/export/peft.js';
+export { baseWeightsFingerprint } from './model/fingerprint.js';
 export type { AdapterBase, AdapterBaseCheck, LoadedAdapter, PeftAdapterConfig } from './model/export/peft.js';
 export { nativeAvailable, engineSummary } from './engine/backend.js';
 // types of the model's public signatures (the autograd engine itself stays internal)
