@@ -65,6 +65,7 @@ export { parseLoraSpec, formatLoraSpec } from './model/lora-spec.js';
 export { quantize, dequantize, quantizeLinear, dequantizeLinear, parseBasePrecision } from './model/quantize.js';
 export type { QuantType, BasePrecision, QuantizedMatrix } from './model/quantize.js';
 export { saveAdapter, readAdapter, loadAdapterInto } from './model/export/peft.js';
+export { baseWeightsFingerprint } from './model/fingerprint.js';
 export type { AdapterBase, AdapterBaseCheck, LoadedAdapter, PeftAdapterConfig } from './model/export/peft.js';
 export { nativeAvailable, engineSummary } from './engine/backend.js';
 // types of the model's public signatures (the autograd engine itself stays internal)
@@ -140,8 +141,8 @@ export type { Ranking, PreferencePair, Completion, ReadPreferencesResult } from 
 // ── evaluation ───────────────────────────────────────────────────────────────
 export { evaluateTasks, evalMarkdown } from './eval/tasks.js';
 export type { EvalOptions, EvalTable, EvalSubject, EvalRow, EvalCell, EvalExample } from './eval/tasks.js';
-export { compareModels, compareMarkdown } from './eval/compare.js';
-export type { CompareOptions, CompareRow, Contender, ComparePrompt } from './eval/compare.js';
+export { compareModels, compareMarkdown, winTally } from './eval/compare.js';
+export type { CompareOptions, CompareRow, Contender, ComparePrompt, WinTally } from './eval/compare.js';
 export { diversityReport } from './eval/diversity.js';
 export { structuredEffect, structuredMarkdown } from './eval/structured.js';
 export type { StructuredEffect, StructuredScore } from './eval/structured.js';

@@ -12,6 +12,7 @@ import { scoreConversations } from '../train/reward.js';
 import { fewShotPrompt, solvedExamples } from './tasks.js';
 import { diversityReport, entropyOf, listItemStats, type DiversityReport } from './diversity.js';
 import { barChartSVG, type BarGroup } from './chart.js';
+import { GptforgeError } from '../util/errors.js';
 
 /**
  * The talk's chart, measured: base vs SFT vs RLHF (and DPO, best-of-N) on held-out prompts.
@@ -111,7 +112,11 @@ function rmScores(rm: GPT, tok: Tokenizer, prompts: readonly ComparePrompt[], re
   );
 }
 
-/** A win-rate tally: wins, ties, losses, the rate with ties as ½ and its 95% half-width. */
+/**
+ * A win-rate tally over n prompts: `wins + ties + losses = n` (counts of prompts), `winRate` in
+ * [0, 1] (the mean of the prompts' outcomes 1, ½, 0) and `winRateCi95`, the half-width of its 95%
+ * interval in the same units (the interval is `winRate ± winRateCi95`).
+ */
 export interface WinTally {
   winRate: number;
   winRateCi95: number;
@@ -121,17 +126,30 @@ export interface WinTally {
 }
 
 /**
- * The rubric's verdicts of `replies[i]` against `refReplies[i]`, one per prompt, each judged in
- * both orders (A/B and B/A) and averaged, ties as ½ — AlpacaEval's and MT-Bench's handling of
- * position and ties. The rubric judges by a score difference, so the two orders agree today;
- * judging both keeps a future order-sensitive judge from biasing the rate. Two samplings of one
- * policy read 50% in expectation; a finite draw reads 50% ± `winRateCi95` (about ±10 points at
- * 96 prompts), which is why every win rate is reported beside the reference's own (SFT against
- * its own fresh samples: 59% and 52% in two runs, both within that interval).
- * @throws Error when the lists differ in length.
+ * The win rate of `replies` against `refReplies` as the rubric judges them, the figure eval.md's
+ * and compareModels' "win rate vs SFT" columns report.
+ *
+ * Shapes: three parallel lists of n — `prompts[i]` (its text and, when known, its task family,
+ * which lets the rubric check correctness), `replies[i]` and `refReplies[i]` (a reply's text, or
+ * its messages when it called a tool).
+ *
+ * The two-order rule: each pair is judged in both orders (A/B and B/A) and the two verdicts
+ * averaged — AlpacaEval's and MT-Bench's handling of position (Zheng et al. 2023, "Judging
+ * LLM-as-a-Judge"). The rubric judges by a score difference, so the two orders agree today;
+ * judging both keeps a future order-sensitive judge from biasing the rate. Ties count ½: a
+ * prompt's outcome is 1 (win), ½ (tie, or the orders disagree) or 0 (loss).
+ *
+ * The interval: the normal (Wald) 95% interval of a mean, 1.96 · s / √n, with s the sample
+ * standard deviation of the n outcomes (central limit theorem; ties make the outcomes
+ * three-valued, so a binomial interval does not apply as is). Two samplings of one policy read
+ * 50% in expectation; a finite draw reads 50% ± `winRateCi95` (about ±10 points at 96 prompts),
+ * which is why every win rate is reported beside the reference's own (SFT against its own fresh
+ * samples: 59% and 52% in two runs, both within that interval). n = 1 gives a half-width of 0.
+ * @example winTally([{ prompt: 'What is 2+2?', task: 'arithmetic' }], ['4'], ['5']) // { winRate: 1, wins: 1, ties: 0, losses: 0, winRateCi95: 0 }
+ * @throws GptforgeError (field `replies`) when the three lists differ in length.
  */
 export function winTally(prompts: readonly ComparePrompt[], replies: readonly Completion[], refReplies: readonly Completion[]): WinTally {
-  if (replies.length !== prompts.length || refReplies.length !== prompts.length) throw new Error(`winTally: ${prompts.length} prompts, ${replies.length} replies, ${refReplies.length} reference replies`);
+  if (replies.length !== prompts.length || refReplies.length !== prompts.length) throw new GptforgeError(`winTally: ${prompts.length} prompts, ${replies.length} replies, ${refReplies.length} reference replies: give one reply and one reference reply per prompt`, { field: 'replies' });
   let wins = 0;
   let ties = 0;
   let losses = 0;

@@ -7,6 +7,7 @@ import type { AdamWState } from '../engine/optim.js';
 import { type GPTConfig, validateConfig } from './config.js';
 import { GPT, type ScorePool } from './gpt.js';
 import { readSafetensors, writeSafetensors, type NamedTensor } from './safetensors.js';
+import { baseWeightsFingerprint } from './fingerprint.js';
 import { ADAPTER_CONFIG, checkAdapterBase, linearShapes, mergeAdapterWeights, readAdapter } from './export/peft.js';
 
 /**
@@ -251,7 +252,8 @@ function adapterCheckpointWeights(dir: string, meta: CheckpointMeta): Map<string
   if (!existsSync(join(baseDir, 'config.json'))) throw new GptforgeError(`the adapter's base checkpoint ${baseDir} is gone (an adapter checkpoint holds only the adapter)`, { file: join(dir, 'config.json'), field: 'adapter.base' });
   const base = loadCheckpoint(baseDir);
   const ad = readAdapter(dir);
-  checkAdapterBase(ad, base.meta.model, base.meta.tokenizerHash, linearShapes(base.meta.model));
+  // the base by path: a base stage retrained in place since would otherwise take the adapter silently
+  checkAdapterBase(ad, base.meta.model, base.meta.tokenizerHash, linearShapes(base.meta.model), baseWeightsFingerprint(base.weights), `or retrain this adapter's stage: its base checkpoint ${baseDir} changed since it trained`);
   mergeAdapterWeights(base.weights, ad);
   return base.weights;
 }

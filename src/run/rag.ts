@@ -109,7 +109,12 @@ export interface RagQueryOptions {
   model?: string;
   /** Only chunks of this source label. */
   source?: string;
-  /** Only chunks of files whose path matches this glob. */
+  /**
+   * Only chunks of files whose path matches this SQLite GLOB (`*` also crosses `/`; case-sensitive),
+   * as `SearchFilter.pathGlob` and `gptforge rag query --path-glob`.
+   */
+  pathGlob?: string;
+  /** @deprecated The old name of `pathGlob` (it read as a path, not a pattern); still honoured, an error when both are given and differ. */
   path?: string;
   /** Approximate vector search: scan this many IVF cells (default: exact). */
   nprobe?: number;
@@ -121,9 +126,17 @@ export interface RagQueryOptions {
   rerankCandidates?: number;
 }
 
+/** `pathGlob`, or its deprecated alias `path`; both, and different: an error naming both. */
+function pathGlobOption(o: RagQueryOptions): string | undefined {
+  if (o.path !== undefined && o.pathGlob !== undefined && o.path !== o.pathGlob) {
+    throw new GptforgeError(`both pathGlob ("${o.pathGlob}") and its deprecated alias path ("${o.path}") given: give pathGlob (--path-glob) only`, { field: 'pathGlob' });
+  }
+  return o.pathGlob ?? o.path;
+}
+
 /**
  * The chunks of store `db` that best answer `text`.
- * @throws GptforgeError for an empty query, an unknown mode, or vector search on a store without embeddings.
+ * @throws GptforgeError for an empty query, an unknown mode, vector search on a store without embeddings, or `pathGlob` and `path` both given and different.
  */
 export function ragQuery(db: string, text: string, o: RagQueryOptions = {}): RetrievedChunk[] {
   if (!text.trim()) throw new GptforgeError('no query given (gptforge rag query --db kb.db "your question")');
@@ -139,7 +152,7 @@ export function ragQuery(db: string, text: string, o: RagQueryOptions = {}): Ret
       embedder = MeanPoolEmbedder.fromCheckpoint(model);
     }
     const retriever = new Retriever(store, embedder);
-    const filter = { source: o.source, pathGlob: o.path };
+    const filter = { source: o.source, pathGlob: pathGlobOption(o) };
     if (o.rerank === undefined) return retriever.retrieve(text.trim(), { k: o.k, mode, nprobe: o.nprobe, filter, dropFrameWords: o.dropFrameWords });
     const { model, tok, dir } = loadModel(o.rerank);
     if (!(model instanceof GPT)) throw new GptforgeError('--rerank needs a float (unquantized) checkpoint', { file: dir });

@@ -4,7 +4,7 @@ import { contrastReply } from '../../src/data/contrast.js';
 import type { Completion } from '../../src/data/preferences.js';
 import { taskByName } from '../../src/data/synthetic/tasks.js';
 import { Rng } from '../../src/engine/rng.js';
-import { winTally } from '../../src/eval/compare.js';
+import { GptforgeError, winTally } from '../../src/index.js';
 import { taskExamples } from '../../src/train/comparisons.js';
 
 // issue #24 / closing16 "Left": SFT against its own fresh samples read 59% (52% another time).
@@ -33,5 +33,15 @@ test('winTally: identical policies read ~50% (inside the 95% interval), a better
   assert.deepEqual([swapped.wins, swapped.ties, swapped.losses], [same.losses, same.ties, same.wins]);
   const better = winTally(prompts, draw(new Rng(3), true), b);
   assert.ok(better.winRate - better.winRateCi95 > 0.6, `the demonstrations against random pool replies: ${JSON.stringify(better)}`);
-  assert.throws(() => winTally(prompts, a.slice(1), b), /400 prompts, 399 replies/);
+  assert.throws(
+    () => winTally(prompts, a.slice(1), b),
+    (e: unknown) => e instanceof GptforgeError && e.field === 'replies' && /400 prompts, 399 replies/.test(e.message),
+  );
+});
+
+// the docstring's example, as the public index exports it: a right answer against a wrong one
+test('winTally (public): a right answer beats a wrong one in both orders; one prompt has a half-width of 0', () => {
+  assert.deepEqual(winTally([{ prompt: 'What is 2+2?', task: 'arithmetic' }], ['4'], ['5']), { winRate: 1, winRateCi95: 0, wins: 1, ties: 0, losses: 0 });
+  // a tie is half a win: the same reply on both sides
+  assert.equal(winTally([{ prompt: 'What is 2+2?', task: 'arithmetic' }], ['4'], ['4']).winRate, 0.5);
 });

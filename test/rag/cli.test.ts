@@ -29,7 +29,7 @@ test('gptforge rag index/query/info: incremental, warnings named, bad input exit
     r = run(['rag', 'query', '--db', db, 'how long do perennial plants live?', '-k', '1']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^\[1\] .*b\.html \[chars 0–37\].*\(source notes\)\n {4}Perennial plants live for many years\.\n$/);
-    r = run(['rag', 'query', '--db', db, 'ephemeral', '--json', '--path', '*.md']);
+    r = run(['rag', 'query', '--db', db, 'ephemeral', '--json', '--path-glob', '*.md']);
     const hits = JSON.parse(r.stdout) as { path: string; text: string; source: string }[];
     assert.equal(hits.length, 1);
     assert.match(hits[0].path, /a\.md$/);

@@ -12,7 +12,7 @@ test('public API: the package name resolves through the exports map to src/index
     chat: ['ChatEngine', 'renderConversation', 'ToolRegistry', 'defaultTools', 'calculator'],
     training: ['pretrain', 'sft', 'trainRewardModel', 'trainRL', 'trainDpo', 'train'],
     data: ['loadMixtureConfig', 'prepareData', 'BatchLoader', 'PackedLoader', 'readJSONL', 'readConversationsJSONL'],
-    evaluation: ['evaluateTasks', 'compareModels', 'diversityReport', 'structuredEffect', 'structuredMarkdown'],
+    evaluation: ['evaluateTasks', 'compareModels', 'winTally', 'diversityReport', 'structuredEffect', 'structuredMarkdown'],
     rag: ['RagStore', 'Retriever', 'indexInputs'],
     export: ['exportHuggingFace', 'importHuggingFace', 'checkpointToGguf'],
     constraints: ['schemaConstraint', 'regexConstraint', 'gbnfConstraint', 'constraintFromOptions', 'ReplyConstraint'],

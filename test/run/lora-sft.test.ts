@@ -128,9 +128,12 @@ test('bad LoRA input: a quantized base without an adapter, an unknown target, an
     );
     const wider = new LoraModel(new GPT({ ...loadModel(runDir, 'base').model.config, nEmbd: 64 }));
     assert.throws(() => loadAdapterInto(wider, ad, 'x'), /adapter made for another base: its base has nEmbd=32, this model has 64/);
-    const same = new LoraModel(new GPT(loadModel(runDir, 'base').model.config));
-    assert.throws(() => loadAdapterInto(same, ad, 'x', 'f'.repeat(64)), /adapter made for another base: its tokenizer hash is/);
-    loadAdapterInto(same, ad, 'x', loadModel(runDir, 'base').tok.hash());
+    const base = loadModel(runDir, 'base');
+    // a model of the base's config and tokenizer from another seed is another base: its weights' fingerprint differs
+    assert.throws(() => loadAdapterInto(new LoraModel(new GPT(base.model.config, { seed: 99 })), ad, 'x', base.tok.hash()), /adapter made for another base: it was trained on base weights sha256:[0-9a-f]{12}…, this model's are sha256:[0-9a-f]{12}…/);
+    const same = (): LoraModel => new LoraModel(loadModel(runDir, 'base').model as GPT);
+    assert.throws(() => loadAdapterInto(same(), ad, 'x', 'f'.repeat(64)), /adapter made for another base: its tokenizer hash is/);
+    loadAdapterInto(same(), ad, 'x', base.tok.hash());
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }

@@ -184,6 +184,86 @@ test("chat: the server calculator's calls show inline where they ran, as `gptfor
   await page.selectOption('#model', 'scripted');
 });
 
+/**
+ * Every calculator chip's boxes against the text around it, as a page expression: a page-run
+ * call (`.tool-call`, a block between the reply's text and its footer) against its siblings, a
+ * server call (`.builtin-call`, inline) against the text nodes either side of it; each chip's
+ * boxes must also lie inside its message's card. The overlaps found, as strings (none: []).
+ */
+const CHIP_OVERLAPS = `(() => {
+  const boxes = (n) => {
+    if (n.nodeType === 1) return [...n.getClientRects()];
+    const r = document.createRange();
+    r.selectNodeContents(n);
+    return [...r.getClientRects()];
+  };
+  const hit = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0.5 && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.5;
+  const out = [];
+  for (const chip of document.querySelectorAll('.msg .tool-call, .msg .builtin-call')) {
+    const card = chip.closest('.msg').getBoundingClientRect();
+    const mine = boxes(chip);
+    for (const b of mine) {
+      if (b.left < card.left - 0.5 || b.right > card.right + 0.5) out.push(chip.textContent + ' runs out of its message (' + Math.round(b.left) + '..' + Math.round(b.right) + ' in ' + Math.round(card.left) + '..' + Math.round(card.right) + ')');
+    }
+    for (const n of [chip.previousSibling, chip.nextSibling]) {
+      if (!n || (n.nodeType !== 1 && n.nodeType !== 3)) continue;
+      if (mine.some((a) => boxes(n).some((b) => hit(a, b)))) out.push(chip.textContent + ' overlaps ' + JSON.stringify(n.textContent));
+    }
+  }
+  return out;
+})()`;
+
+test('chat: a calculator chip keeps a box of its own: it overlaps no text beside it and stays inside its message, wide or narrow', async () => {
+  // a stored conversation with both kinds of chip: a page-run call after the reply's text and its
+  // output, then a reply with two server calls, the text after each starting without a space
+  const call = { name: 'calculator', input: '12*3', output: '36', ok: true };
+  const conv = {
+    id: 'chips',
+    title: 'chips',
+    created: 1,
+    system: '',
+    roots: ['u'],
+    leaf: 'a2',
+    nodes: {
+      u: { id: 'u', parent: null, children: ['a'], role: 'user', content: 'what is 12*3' },
+      a: { id: 'a', parent: 'u', children: ['t'], role: 'assistant', content: 'Let me compute that', finish: 'tool_calls', model: 'scripted', tool_calls: [{ id: 'k', type: 'function', function: { name: 'calculator', arguments: '{"input":"12*3+4*5-6*7+8*9"}' } }] },
+      t: { id: 't', parent: 'a', children: ['a2'], role: 'tool', tool_call_id: 'k', name: 'calculator', content: '36' },
+      a2: {
+        id: 'a2',
+        parent: 't',
+        children: [],
+        role: 'assistant',
+        content: '12*3 =36 and again 36.',
+        finish: 'stop',
+        model: 'scripted',
+        builtin: [
+          { ...call, at: 6 },
+          { ...call, at: 8 },
+        ],
+      },
+    },
+  };
+  const fresh = await browser.newPage();
+  try {
+    await fresh.goto(base + '/#chat');
+    await fresh.evaluate(`localStorage.setItem('gptforge.conversations', ${JSON.stringify(JSON.stringify([conv]))})`);
+    for (const width of [1280, 560]) {
+      await fresh.setViewportSize({ width, height: 800 });
+      await fresh.reload();
+      await fresh.waitForSelector('.msg.assistant .builtin-call');
+      assert.equal(await fresh.locator('.msg .tool-call').count(), 2);
+      assert.equal(await fresh.locator('.msg .builtin-call').count(), 2);
+      assert.deepEqual(await fresh.evaluate(CHIP_OVERLAPS), [], `at ${width}px`);
+    }
+    // the page-run call sits on a line of its own, below the reply's text
+    const text = await fresh.locator('.msg.assistant .content').first().boundingBox();
+    const chip = await fresh.locator('.msg.assistant .tool-call').first().boundingBox();
+    assert.ok(text && chip && chip.y >= text.y + text.height, `the call (top ${chip?.y}) is not below the text (bottom ${text && text.y + text.height})`);
+  } finally {
+    await fresh.close();
+  }
+});
+
 test('chat: JSON-schema mode sends the schema as response_format and the reply is constrained to it', async () => {
   await page.goto(base + '/#chat');
   await page.waitForSelector('#model option[value="scripted"]', { state: 'attached' });

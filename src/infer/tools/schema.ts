@@ -3,8 +3,9 @@ import { createRequire } from 'node:module';
 /**
  * A tool's input checked against its declared JSON Schema (Tool.parameters, OpenAI's function
  * `parameters`) with ajv — the validator the project's tests already trust as the reference
- * (test/constrain/ajv.ts; the same set-up: draft 2020-12 or draft-07 by the schema's keywords,
- * draft-04 when ajv-draft-04 is installed, ajv-formats, `strict: false`). A library rather than our
+ * (test/constrain/ajv.ts uses compileJsonSchema below, so tests and product read a schema with the
+ * same set-up: draft 2020-12 or draft-07 by the schema's keywords, draft-04 when ajv-draft-04 is
+ * installed, ajv-formats, `strict: false`). A library rather than our
  * constrained-decoding compiler because the compiler enforces a subset while decoding, whereas a
  * call that reaches the registry any other way (a caller, a server client) needs the full keyword set.
  * ajv is loaded on first use, so a registry without schemas never pays for it.
@@ -19,18 +20,15 @@ export interface SchemaViolation {
 /** Checks an input text: null when it is JSON the schema accepts, else the first violation. */
 export type InputValidator = (input: string) => SchemaViolation | null;
 
-interface AjvError {
+/** One of ajv's errors: where in the instance (a JSON Pointer), which keyword failed, and ajv's message. */
+export interface AjvError {
   instancePath: string;
   message?: string;
   keyword: string;
   params?: Record<string, unknown>;
 }
-interface AjvValidate {
-  (data: unknown): boolean;
-  errors?: AjvError[] | null;
-}
 interface AjvLike {
-  compile(schema: unknown): AjvValidate;
+  compile(schema: unknown): JsonSchemaValidator;
 }
 type AjvCtor = new (opts: Record<string, unknown>) => AjvLike;
 
@@ -53,11 +51,23 @@ function ajvCtors(): NonNullable<typeof ctors> {
   return ctors;
 }
 
+/** A compiled JSON Schema: true when `data` is an instance; `errors` then says why not (ajv's). */
+export interface JsonSchemaValidator {
+  (data: unknown): boolean;
+  errors?: AjvError[] | null;
+}
+
 /**
- * Compile `schema` into an input validator.
+ * Compile `schema` with ajv as the product validates tool inputs — and as the tests validate
+ * constrained output, so both read a schema alike: draft 2020-12 when the schema uses its keywords
+ * (`prefixItems`, `$defs`, `$dynamicRef`) or names it, draft-04 when it names that draft and
+ * ajv-draft-04 is installed, else draft-07; ajv-formats' formats checked; `strict: false` (keywords
+ * ajv does not know are ignored, as JSON Schema says); `unicodeRegExp` (a `pattern` is a Unicode
+ * regex); the first error only. A `$schema` of another draft is dropped (ajv refuses meta-schemas
+ * it does not know).
  * @throws Error (ajv's message) when the schema itself is not a valid JSON Schema.
  */
-export function compileInputSchema(schema: unknown): InputValidator {
+export function compileJsonSchema(schema: unknown): JsonSchemaValidator {
   const c = ajvCtors();
   const text = JSON.stringify(schema);
   const s = typeof schema === 'object' && schema !== null ? (schema as Record<string, unknown>).$schema : undefined;
@@ -73,7 +83,15 @@ export function compileInputSchema(schema: unknown): InputValidator {
     delete copy.$schema;
     target = copy;
   }
-  const validate = ajv.compile(target);
+  return ajv.compile(target);
+}
+
+/**
+ * Compile `schema` into an input validator (compileJsonSchema's set-up).
+ * @throws Error (ajv's message) when the schema itself is not a valid JSON Schema.
+ */
+export function compileInputSchema(schema: unknown): InputValidator {
+  const validate = compileJsonSchema(schema);
   return (input) => {
     let value: unknown;
     try {

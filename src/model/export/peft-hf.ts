@@ -104,9 +104,9 @@ export function adapterForHf(ad: LoadedAdapter, c: GPTConfig, baseName: string |
  * Write adapterForHf's result as PEFT's two files in `outDir` (atomically each); PEFT loads it
  * with `PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base_dir), outDir)`.
  */
-export function writeHfAdapter(outDir: string, a: HfAdapter, base: GPTConfig, tokenizerHash?: string): string[] {
+export function writeHfAdapter(outDir: string, a: HfAdapter, base: GPTConfig, tokenizerHash?: string, weightsFingerprint?: string): string[] {
   mkdirSync(outDir, { recursive: true });
-  writeSafetensors(join(outDir, ADAPTER_WEIGHTS), a.tensors, { format: 'pt', 'gptforge.base': JSON.stringify({ model: base, tokenizerHash }) });
+  writeSafetensors(join(outDir, ADAPTER_WEIGHTS), a.tensors, { format: 'pt', 'gptforge.base': JSON.stringify({ model: base, tokenizerHash, weightsFingerprint }) });
   atomicWriteFile(join(outDir, ADAPTER_CONFIG), JSON.stringify(a.config, null, 2) + '\n');
   return [ADAPTER_CONFIG, ADAPTER_WEIGHTS];
 }
@@ -154,7 +154,8 @@ export interface ExportPeftOptions {
  *   the trained token rows as `…transformer.wte` (GPT-2) or `…gpt_neox.embed_in` (NeoX)
  *   `.token_adapter.trainable_tokens_delta` [n, nEmbd], a reward
  *   head as `base_model.model.score.weight`; the header's metadata records our base
- *   (`gptforge.base`: config and tokenizer hash).
+ *   (`gptforge.base`: config, tokenizer hash and the base checkpoint's weights fingerprint, PEFT
+ *   ignores it; adapter_config.json stays PEFT's own fields, the base named by base_model_name_or_path).
  *
  * @param checkpointDir a LoRA stage's checkpoint directory (e.g. `runs/tiny/sft-lora/step-0000030`;
  *   `resolveCheckpoint(run, stage)` finds one); its base is the one its meta records.
@@ -172,7 +173,8 @@ export function exportPeft(checkpointDir: string, outDir: string, opts: ExportPe
   const baseName = opts.baseName ?? join(outDir, 'base');
   if (baseName.trim() === '') throw new GptforgeError('the base model name is empty: give a Hub repo id or a path', { field: 'baseName' });
   const { arch } = exportCheckpointToHf(resolve(checkpointDir, meta.adapter.base), baseDir);
-  writeHfAdapter(adapterDir, adapterForHf(readAdapter(checkpointDir), meta.model, baseName), meta.model, meta.tokenizerHash);
+  const ad = readAdapter(checkpointDir);
+  writeHfAdapter(adapterDir, adapterForHf(ad, meta.model, baseName), meta.model, meta.tokenizerHash, ad.base?.weightsFingerprint);
   return { arch, baseDir, adapterDir, baseName };
 }
 

@@ -6,6 +6,7 @@ import { GptforgeError } from '../../util/errors.js';
 import type { GPTConfig } from '../config.js';
 import type { LinearModule } from '../gpt.js';
 import { LoraModel, loraScaling, type LoraConfig, type LoraPair } from '../lora.js';
+import { baseWeightsFingerprint } from '../fingerprint.js';
 import type { BasePrecision } from '../quantize.js';
 import { readSafetensors, writeSafetensors, type NamedTensor } from '../safetensors.js';
 
@@ -22,8 +23,10 @@ import { readSafetensors, writeSafetensors, type NamedTensor } from '../safetens
  *   `trainable_token_indices`, PEFT's TrainableTokens over the input embedding, tied to the
  *   head) as `base_model.model.transformer.wte.token_adapter.trainable_tokens_delta` [n, C]:
  *   the rows' new values, in the order of the indices. The safetensors metadata carries what
- *   the adapter was trained on (`gptforge.base`: the model config and tokenizer hash), which
- *   PEFT ignores and we check before loading.
+ *   the adapter was trained on (`gptforge.base`: the model config, tokenizer hash and base
+ *   weights fingerprint, src/model/fingerprint.ts), which PEFT ignores and we check before
+ *   loading; the base's name stays where PEFT reads it, adapter_config.json's
+ *   base_model_name_or_path.
  */
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
@@ -57,10 +60,33 @@ export interface AdapterBase {
   tokenizerHash?: string;
   /** The precision the base was held in while the adapter trained (informational). */
   basePrecision?: BasePrecision;
+  /**
+   * The base's weights fingerprint (baseWeightsFingerprint, `sha256:…`); saveAdapter computes it
+   * from the model when left out. Adapters saved before it was recorded have none and load unchecked.
+   */
+  weightsFingerprint?: string;
 }
 
 /**
- * Write adapter `name` of `lm` as PEFT's two files in `dir` (atomically each).
+ * The fingerprint of the base under `lm` (baseWeightsFingerprint): its token table with every
+ * adapter's trainable rows put back to the base's values (LoraModel writes them in place).
+ */
+export function modelFingerprint(lm: LoraModel): string {
+  const wte = lm.model.params.get('transformer.wte.weight');
+  if (!wte) return baseWeightsFingerprint(lm.model.params);
+  const table = wte.data.slice();
+  const C = lm.model.config.nEmbd;
+  for (const name of lm.adapterNames()) {
+    const t = lm.adapter(name).tokens;
+    if (t) t.indices.forEach((id, j) => table.set(t.original.subarray(j * C, (j + 1) * C), id * C));
+  }
+  return baseWeightsFingerprint([...lm.model.params].map(([name, p]) => [name, name === 'transformer.wte.weight' ? table : p.data] as const));
+}
+
+/**
+ * Write adapter `name` of `lm` as PEFT's two files in `dir` (atomically each). The base it
+ * records (`gptforge.base`, safetensors metadata: PEFT ignores it) gets the base's weights
+ * fingerprint, computed from `lm.model` unless `base.weightsFingerprint` is given.
  * @param baseName what PEFT's base_model_name_or_path records (AdapterOptions.baseName: the name transformers loads the base by, or our base checkpoint's path).
  */
 export function saveAdapter(dir: string, lm: LoraModel, name: string, base: AdapterBase, baseName: string | null = null): void {
@@ -93,7 +119,8 @@ export function saveAdapter(dir: string, lm: LoraModel, name: string, base: Adap
     if (t) tensors.set(`base_model.model.${k}`, { shape: t.shape, data: t.data });
   }
   if (a.tokens) tensors.set(TOKEN_ROWS_KEY, { shape: a.tokens.rows.shape, data: a.tokens.rows.data });
-  writeSafetensors(join(dir, ADAPTER_WEIGHTS), tensors, { format: 'pt', 'gptforge.base': JSON.stringify(base) });
+  const recorded: AdapterBase = { ...base, weightsFingerprint: base.weightsFingerprint ?? modelFingerprint(lm) };
+  writeSafetensors(join(dir, ADAPTER_WEIGHTS), tensors, { format: 'pt', 'gptforge.base': JSON.stringify(recorded) });
   atomicWriteFile(join(dir, ADAPTER_CONFIG), JSON.stringify(cfg, null, 2) + '\n');
 }
 
@@ -183,10 +210,13 @@ export function linearShapes(cfg: GPTConfig): Map<string, number[]> {
 }
 
 /**
- * Refuse an adapter made for another base: model config fields, tokenizer hash, and every
- * tensor's module and shape. The message names what differs.
+ * Refuse an adapter made for another base: model config fields, tokenizer hash, every tensor's
+ * module and shape, and (when both are known) the base's weights fingerprint. The message names
+ * what differs.
+ * @param weightsFingerprint the base's (baseWeightsFingerprint); undefined: not compared.
+ * @param override how the message says to load it anyway (the caller's option).
  */
-export function checkAdapterBase(ad: LoadedAdapter, model: GPTConfig, tokenizerHash: string | undefined, sites: ReadonlyMap<string, readonly number[]>): void {
+export function checkAdapterBase(ad: LoadedAdapter, model: GPTConfig, tokenizerHash: string | undefined, sites: ReadonlyMap<string, readonly number[]>, weightsFingerprint?: string, override = 'or pass { skipWeightsCheck: true } to load it anyway'): void {
   const file = join(ad.dir, ADAPTER_WEIGHTS);
   if (ad.base) {
     for (const key of Object.keys(ad.base.model) as (keyof GPTConfig)[]) {
@@ -196,6 +226,23 @@ export function checkAdapterBase(ad: LoadedAdapter, model: GPTConfig, tokenizerH
       throw new GptforgeError(`adapter made for another base: its tokenizer hash is ${ad.base.tokenizerHash.slice(0, 12)}…, this model's is ${tokenizerHash.slice(0, 12)}…`, { file, field: 'base.tokenizerHash' });
     }
   }
+  checkTensors(ad, model, sites);
+  // after the shapes: a model of another shape is told that first
+  const recorded = ad.base?.weightsFingerprint;
+  if (recorded && weightsFingerprint && recorded !== weightsFingerprint) {
+    throw new GptforgeError(
+      `adapter made for another base: it was trained on base weights ${short(recorded)}, this model's are ${short(weightsFingerprint)} (same config and tokenizer: another run of the preset, another stage, or a base retrained since); load it on the base it was trained on${ad.config.base_model_name_or_path ? ` (base_model_name_or_path: ${ad.config.base_model_name_or_path})` : ''}, ${override}`,
+      { file, field: 'base.weightsFingerprint' },
+    );
+  }
+}
+
+/** A fingerprint as messages show it: the algorithm and 12 hex digits. */
+const short = (fp: string): string => `${fp.slice(0, fp.indexOf(':') + 13)}…`;
+
+/** Every tensor's module exists in the model with the shape LoRA needs; token ids lie in the vocabulary. */
+function checkTensors(ad: LoadedAdapter, model: GPTConfig, sites: ReadonlyMap<string, readonly number[]>): void {
+  const file = join(ad.dir, ADAPTER_WEIGHTS);
   const ids = ad.lora.trainableTokenIndices ?? [];
   for (const id of ids) if (id >= model.vocabSize) throw new GptforgeError(`adapter made for another base: trainable token ${id} is outside this model's vocabulary of ${model.vocabSize}`, { file: join(ad.dir, ADAPTER_CONFIG), field: 'trainable_token_indices' });
   for (const [key, t] of ad.tensors) {
@@ -227,6 +274,12 @@ export interface AdapterBaseCheck {
    * the caller vouches that the model's tokenizer is the adapter's). Default false.
    */
   skipTokenizerCheck?: boolean;
+  /**
+   * Load an adapter whose recorded base weights fingerprint differs from this model's (the explicit
+   * override: the caller vouches that the base is the adapter's, e.g. one re-exported or converted
+   * in a way that moved its norms). Default false.
+   */
+  skipWeightsCheck?: boolean;
 }
 
 /**
@@ -241,15 +294,18 @@ export interface AdapterBaseCheck {
  * - always, for any PEFT adapter (also one without our metadata): every tensor's module exists in
  *   the model with the shape LoRA needs (A [r, in], B [out, r]) and trainable token ids lie in the
  *   vocabulary (`err.field` the tensor key or `trainable_token_indices`).
- * The base's weights are not fingerprinted by our adapters: two bases with the same config and
- * tokenizer (two runs of one preset) are told apart only by the caller.
+ * - the base's weights fingerprint the adapter records (baseWeightsFingerprint): it must equal
+ *   `lm.model`'s, or two bases of one config and tokenizer (two runs of one preset) would pass
+ *   (`err.field` `base.weightsFingerprint`, the message naming both fingerprints and the adapter's
+ *   base_model_name_or_path); `{ skipWeightsCheck: true }` opts out; an adapter saved before the
+ *   fingerprint was recorded is not compared;
  * @param base the model's tokenizer hash (a string, as before) or an AdapterBaseCheck.
  * @throws GptforgeError naming the file and field as listed above, or when a targeted module's tensors are missing.
  */
 export function loadAdapterInto(lm: LoraModel, ad: LoadedAdapter, name: string, base: string | AdapterBaseCheck = {}): void {
   const check: AdapterBaseCheck = typeof base === 'string' ? { tokenizerHash: base } : base;
   const sites = new Map(lm.model.linearSites().map((s) => [s.weightName, s.weight.shape] as const));
-  checkAdapterBase(ad, lm.model.config, check.tokenizerHash, sites);
+  checkAdapterBase(ad, lm.model.config, check.tokenizerHash, sites, check.skipWeightsCheck || !ad.base?.weightsFingerprint ? undefined : modelFingerprint(lm));
   // after the config and shape checks, so a model of another shape is told that first
   const recorded = ad.base?.tokenizerHash;
   if (recorded && check.tokenizerHash === undefined && !check.skipTokenizerCheck) {
