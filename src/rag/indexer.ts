@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { latestCheckpoint } from '../model/checkpoint.js';
 import { GptforgeError } from '../util/errors.js';
@@ -117,13 +117,29 @@ export async function indexInputs(store: RagStore, inputs: readonly string[], op
   const t0 = performance.now();
   const report: IndexReport = { files: 0, indexed: 0, unchanged: 0, skipped: 0, pruned: 0, chunks: 0, removed: 0, seconds: 0, warnings: [] };
   const source = opts.source ?? 'default';
-  const paths = listInputFiles(inputs);
-  for (const path of paths) {
+  // a file is known by its real path: the same file named relatively and absolutely (or through
+  // a symlink) is one record, kept under the path it was first indexed as (stores built before
+  // this rule keep their keys; the path shown is the one given)
+  const byReal = new Map<string, string>();
+  for (const f of store.files()) {
+    const rp = realPath(f.path);
+    if (rp !== undefined && !byReal.has(rp)) byReal.set(rp, f.path);
+  }
+  const named = new Map<string, string>(); // store key → the path read
+  for (const given of listInputFiles(inputs)) {
+    const rp = realPath(given);
+    const known = store.file(given) ? given : rp !== undefined ? byReal.get(rp) : undefined;
+    const path = known ?? given;
+    if (rp !== undefined && !byReal.has(rp)) byReal.set(rp, path);
+    if (!named.has(path)) named.set(path, given);
+  }
+  const paths = [...named.keys()];
+  for (const [path, given] of named) {
     report.files++;
     const old = store.file(path);
     if (old && old.source === source) {
       try {
-        const st = statFile(path);
+        const st = statFile(given);
         if (st.size === old.size && st.mtimeMs === old.mtimeMs) {
           report.unchanged++;
           opts.onFile?.(path, 'unchanged', 0);
@@ -135,10 +151,10 @@ export async function indexInputs(store: RagStore, inputs: readonly string[], op
     }
     let file: IngestFile;
     try {
-      file = await readIngestFile(path, { ...opts, onWarning: (w) => (report.warnings.push(w), opts.onWarning?.(w)) });
+      file = { ...(await readIngestFile(given, { ...opts, onWarning: (w) => (report.warnings.push(w), opts.onWarning?.(w)) })), path };
     } catch (e) {
       if (opts.strict || !(e instanceof GptforgeError)) throw e;
-      const w = { file: path, reason: e.message };
+      const w = { file: given, reason: e.message };
       report.skipped++;
       report.warnings.push(w);
       opts.onWarning?.(w);
@@ -161,6 +177,16 @@ export async function indexInputs(store: RagStore, inputs: readonly string[], op
   }
   report.seconds = (performance.now() - t0) / 1000;
   return report;
+}
+
+/** The canonical path of a file on disk; undefined for a virtual path (builtin:…) or one that no longer exists. */
+function realPath(path: string): string | undefined {
+  if (path.startsWith('builtin:')) return undefined;
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -27,10 +27,18 @@ export interface RelevanceCutoff {
   cosine?: number;
 }
 
-/** The chunks that pass `cutoff` (see {@link RelevanceCutoff}), order kept. @throws GptforgeError on a cutoff that is not a finite number. */
+/** The range each bounded score lives in (bm25, unbounded, has none): a cutoff outside it is refused. */
+export const CUTOFF_RANGE: Readonly<Record<'bm25Relative' | 'cosine', readonly [number, number]>> = { bm25Relative: [0, 1], cosine: [-1, 1] };
+
+/** The chunks that pass `cutoff` (see {@link RelevanceCutoff}), order kept. @throws GptforgeError on a cutoff that is not a finite number, or is outside its score's range (CUTOFF_RANGE: bm25Relative 0…1, cosine −1…1). */
 export function applyRelevanceCutoff<C extends Pick<RetrievedChunk, 'scores'>>(chunks: readonly C[], cutoff: RelevanceCutoff | undefined): C[] {
   if (!cutoff) return [...chunks];
   for (const [name, v] of Object.entries(cutoff)) if (v !== undefined && !Number.isFinite(v)) throw new GptforgeError(`relevance cutoff ${name}: expects a finite number, got ${String(v)}`, { field: `minScore.${name}` });
+  // a cutoff outside the score's range keeps every chunk or none: a typo (1.5, 74) that would refuse every answer without a word
+  for (const [name, [lo, hi]] of Object.entries(CUTOFF_RANGE)) {
+    const v = cutoff[name as keyof RelevanceCutoff];
+    if (v !== undefined && (v < lo || v > hi)) throw new GptforgeError(`relevance cutoff ${name}: expects a number from ${lo} to ${hi}, got ${v}`, { field: `minScore.${name}` });
+  }
   const passes = (min: number | undefined, x: number | undefined): boolean => min === undefined || (x !== undefined && x >= min);
   return chunks.filter((c) => passes(cutoff.bm25, c.scores.bm25) && passes(cutoff.bm25Relative, c.scores.bm25Relative) && passes(cutoff.cosine, c.scores.vector));
 }

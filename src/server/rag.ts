@@ -83,7 +83,8 @@ export function ragRequest(b: Body): RagAsk | undefined {
   const { k = DEFAULT_RAG_K, empty_context: empty = 'no_answer', min_score: minScore } = v as { k?: unknown; empty_context?: unknown; min_score?: unknown };
   if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > MAX_RAG_K) throw badRequest(`'rag.k' must be an integer between 1 and ${MAX_RAG_K}`, 'rag');
   if (empty !== 'no_answer' && empty !== 'generate') throw badRequest(`'rag.empty_context' must be "no_answer" or "generate", got ${JSON.stringify(empty)}`, 'rag');
-  if (minScore !== undefined && (typeof minScore !== 'number' || !Number.isFinite(minScore))) throw badRequest(`'rag.min_score' must be a number (the relative BM25 score a passage needs, 0…1), got ${JSON.stringify(minScore)}`, 'rag');
+  // outside 0…1 the cutoff would refuse every answer (or none) without a word
+  if (minScore !== undefined && (typeof minScore !== 'number' || !(minScore >= 0 && minScore <= 1))) throw badRequest(`'rag.min_score' must be a number from 0 to 1 (the relative BM25 score a passage needs), got ${JSON.stringify(minScore)}`, 'rag');
   const extra = Object.keys(v).filter((x) => x !== 'k' && x !== 'empty_context' && x !== 'min_score');
   if (extra.length > 0) throw badRequest(`'rag' has unknown field ${JSON.stringify(extra[0])} (only k, empty_context and min_score)`, 'rag');
   return { k, emptyContext: empty === 'generate' ? 'generate' : 'no-answer', ...(minScore !== undefined ? { minScore: minScore as number } : {}) };
