@@ -301,7 +301,7 @@ test('chat_template renders parallel tool_calls as our loader lays them out: eac
   assert.deepEqual(tok.encode(text, { allowedSpecial: 'all' }), renderConversation(tok, ours).ids);
 });
 
-test('chat_template skips an empty system message (node-llama-cpp systemPrompt: \'\'): the prompt ids equal gptforge chat\'s, a non-empty one is kept', () => {
+test("chat_template skips an empty system message (node-llama-cpp systemPrompt: ''): the prompt ids equal gptforge chat's, a non-empty one is kept", () => {
   const tok = smallTokenizer();
   const tmpl = new Template(chatTemplate());
   const user = { role: 'user' as const, content: 'What goes well with rice?' };
