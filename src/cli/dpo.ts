@@ -23,7 +23,7 @@ export const command = new Command('dpo')
   .action(async (o) => {
     checkOnBad(o.onBad);
     const [{ runDpo }, { dpoReport }] = await Promise.all([import('../run/dpo.js'), import('../run/report.js')]);
-    const r = await runDpo(o.run, { ...o, stepsOption: '--max-steps', onBad: o.onBad, signal: interruptSignal(), log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });
+    const r = await runDpo(o.run, { ...o, stepsOption: '--max-steps', onBad: o.onBad, signal: interruptSignal(o.run), log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });
     console.log(dpoReport(r));
     if (r.interrupted) process.exitCode = 130;
   });

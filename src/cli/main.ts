@@ -109,17 +109,21 @@ function commanderMessage(err: CommanderError): string {
 /**
  * A library error names a field by its option name (`topP`, `basePrecision`); at the command line
  * the user typed a flag, so say `--top-p`. A field inside an option's value (`lora.r`, a field of
- * the `--lora` spec) is named as the flag and that field: `--lora r`. Errors about a file's field
+ * the `--lora` spec) is named as the flag and that field: `--lora r`; a positional argument by its
+ * name (`question: …`). Errors about a file's field
  * (file set) keep the field.
  */
 function asTyped(err: GptforgeError): string {
   if (err.file !== undefined || active === undefined) return err.message;
   const options = active.options;
+  const positionals = active.registeredArguments.map((a) => a.name());
   // a library option spelled differently from its flag: runSft's `steps` is `--max-steps`
   const aliases: Record<string, string> = { steps: 'maxSteps' };
   const flag = (field: string): string | undefined => options.find((o) => o.attributeName() === field || o.long === field)?.long ?? (aliases[field] === undefined ? undefined : options.find((o) => o.attributeName() === aliases[field])?.long);
   return err.format({
     fieldName: (field) => {
+      // a positional argument (ask's question) is named as the help shows it, not as a field
+      if (positionals.includes(field)) return field;
       const whole = flag(field);
       const dot = field.indexOf('.');
       if (whole !== undefined || dot < 0) return whole;

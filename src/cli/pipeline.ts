@@ -18,7 +18,7 @@ export const command = pretrainCommand('pipeline')
       quiet: o.quiet,
       samples: o.samples,
       techniques: o.techniques,
-      signal: interruptSignal(),
+      signal: interruptSignal(runDir),
       startedAt: 0, // Node's clock starts with the process: the times include start-up
       log: (s) => console.error(s),
       print: (s) => console.log(s),

@@ -29,7 +29,7 @@ export const command = new Command('rl')
   .addOption(baseNameOption())
   .action(async (o) => {
     const [{ runRl }, { rlReport }] = await Promise.all([import('../run/rl.js'), import('../run/report.js')]);
-    const r = await runRl(o.run, { ...o, stepsOption: '--max-steps', signal: interruptSignal(), log: stderrLog(o.quiet) });
+    const r = await runRl(o.run, { ...o, stepsOption: '--max-steps', signal: interruptSignal(o.run), log: stderrLog(o.quiet) });
     console.log(rlReport(r));
     if (r.interrupted) process.exitCode = 130;
   });

@@ -45,7 +45,7 @@ export const command = new Command('rm')
   .action(async (o) => {
     checkOnBad(o.onBad);
     const [{ runRm }, { rmReport }] = await Promise.all([import('../run/rm.js'), import('../run/report.js')]);
-    const r = await runRm(o.run, { ...o, stepsOption: '--max-steps', onBad: o.onBad, signal: interruptSignal(), log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });
+    const r = await runRm(o.run, { ...o, stepsOption: '--max-steps', onBad: o.onBad, signal: interruptSignal(o.run), log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });
     console.log(rmReport(r));
     if (r.interrupted) process.exitCode = 130;
   });

@@ -34,7 +34,7 @@ export const command = new Command('sft')
     checkOnBad(o.onBad);
     if (o.onlyData && o.data.length === 0) throw new GptforgeError('--only-data needs at least one --data file');
     const [{ runSft }, { sftReport }] = await Promise.all([import('../run/sft.js'), import('../run/report.js')]);
-    const r = await runSft(o.run, { ...o, preset: presetFlag(o), dataFiles: o.data, stepsOption: '--max-steps', onBad: o.onBad, signal: interruptSignal(), log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });
+    const r = await runSft(o.run, { ...o, preset: presetFlag(o), dataFiles: o.data, stepsOption: '--max-steps', onBad: o.onBad, signal: interruptSignal(o.run), log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });
     console.log(sftReport(r, { chart: !o.quiet }));
     if (r.interrupted) process.exitCode = 130;
   });

@@ -66,13 +66,15 @@ num ::= [0-9]{1,3} | "x"{2,} | "y"{,2} "z" | [^0-9()+*\-a-z\n]`);
 
 test('GBNF: errors name the file, line and column', () => {
   const tok = testTokenizer();
-  assert.throws(() => parseGbnf('root ::= "a" foo\n', 'g.gbnf'), /g\.gbnf:1.*column 14: undefined rule foo/);
+  assert.throws(() => parseGbnf('root ::= "a" foo\n', 'g.gbnf'), /g\.gbnf:1.*column 14: undefined rule "foo" \(rules defined: "root"\)/);
   assert.throws(() => parseGbnf('root ::= "a"\nbar ::= [z-a]\n', 'g.gbnf'), /g\.gbnf:2.*column 9: character range out of order/);
   // a range cut by the end of the line is unterminated, not "out of order" (a range up to the newline)
   assert.throws(() => parseGbnf('root ::= foo\nfoo ::= [a-\n', 'g.gbnf'), /g\.gbnf:2.*column 9: unterminated character range/);
   assert.throws(() => parseGbnf('root ::= foo\nfoo ::= [a-', 'g.gbnf'), /g\.gbnf:2.*column 9: unterminated character/);
   assert.throws(() => parseGbnf('root ::= ("a"\n', 'g.gbnf'), /g\.gbnf:1: column 14: expected \) to close the \( at column 10$/);
-  assert.throws(() => parseGbnf('start ::= "a"\n', 'g.gbnf'), /no root rule/);
+  assert.throws(() => parseGbnf('start ::= "a"\n', 'g.gbnf'), /no root rule.*rules defined: "start"$/);
+  // a rule called `name` is named as a name, not read as a word
+  assert.throws(() => parseGbnf('root ::= name "!"\n', 'g.gbnf'), /undefined rule "name" \(rules defined: "root"\)/);
   assert.throws(() => parseGbnf('root ::= "abc\n', 'g.gbnf'), /unterminated string/);
   assert.throws(() => parseGbnf('root ::= <[1000]>\n', 'g.gbnf'), /token references/);
   assert.throws(() => gbnfConstraint('root ::= root "x" | "y"\n', tok, 'g.gbnf'), /g\.gbnf.*left-recursive/);

@@ -10,6 +10,7 @@ import type { GPT } from '../../src/model/gpt.js';
 import { loadCheckpoint, modelFromCheckpoint, resolveCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
 import { readSafetensors, type NamedTensor } from '../../src/model/safetensors.js';
 import { exportCheckpointToHf, importHuggingFace, HF_TOKENIZER_KEYS } from '../../src/model/export/hf.js';
+import { chatTemplate } from '../../src/model/export/chat-template.js';
 import { fromOpenAIShape, renderConversation, renderPrompt } from '../../src/data/chat.js';
 import type { Conversation } from '../../src/data/conversation.js';
 import { GptforgeError } from '../../src/util/errors.js';
@@ -298,6 +299,17 @@ test('chat_template renders parallel tool_calls as our loader lays them out: eac
   assert.match(text, /12\*3<\|tool_end\|><\|output_start\|>36<\|output_end\|><\|tool_start\|>calculator: 7\+8<\|tool_end\|><\|output_start\|>15<\|output_end\|>36 and 15\./);
   const ours = fromOpenAIShape({ messages: JSON.parse(JSON.stringify(messages)) }) as Conversation;
   assert.deepEqual(tok.encode(text, { allowedSpecial: 'all' }), renderConversation(tok, ours).ids);
+});
+
+test("chat_template skips an empty system message (node-llama-cpp systemPrompt: ''): the prompt ids equal gptforge chat's, a non-empty one is kept", () => {
+  const tok = smallTokenizer();
+  const tmpl = new Template(chatTemplate());
+  const user = { role: 'user' as const, content: 'What goes well with rice?' };
+  const withEmpty = tmpl.render({ messages: [{ role: 'system', content: '' }, user], add_generation_prompt: true });
+  assert.equal(withEmpty, '<|bos|><|user_start|>What goes well with rice?<|user_end|><|assistant_start|>');
+  assert.deepEqual(tok.encode(withEmpty, { allowedSpecial: 'all' }), renderPrompt(tok, { messages: [user] }));
+  const withSystem = tmpl.render({ messages: [{ role: 'system', content: 'Be brief.' }, user], add_generation_prompt: true });
+  assert.deepEqual(tok.encode(withSystem, { allowedSpecial: 'all' }), renderPrompt(tok, { messages: [{ role: 'system', content: 'Be brief.' }, user] }));
 });
 
 test('import a GPT-2 as the Hub stores it (no "transformer." prefix, attention-mask buffers, ByteLevel pre-tokenizer)', async () => {

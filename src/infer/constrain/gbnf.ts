@@ -69,8 +69,13 @@ class GbnfParser {
       if (this.i < this.src.length && this.src[this.i] !== '\n' && this.src[this.i] !== '\r') this.fail(`unexpected ${JSON.stringify(this.src[this.i])}`);
       this.space(true);
     }
-    if (!this.rules.has('root')) throw new GptforgeError('the grammar has no root rule (the start symbol)', { file: this.file });
-    for (const [name, at] of this.firstUse) if (!this.rules.has(name)) this.fail(`undefined rule ${name}`, at);
+    // the names quoted: a rule may be called `name` or `rule`, which read as words otherwise
+    const defined = (): string => {
+      const names = [...this.rules.keys()].map((n) => JSON.stringify(n));
+      return names.length > 20 ? `${names.slice(0, 20).join(', ')}, … ${names.length - 20} more` : names.join(', ') || 'none';
+    };
+    if (!this.rules.has('root')) throw new GptforgeError(`the grammar has no root rule (the start symbol; llama.cpp starts at "root"); rules defined: ${defined()}`, { file: this.file });
+    for (const [name, at] of this.firstUse) if (!this.rules.has(name)) this.fail(`undefined rule ${JSON.stringify(name)} (rules defined: ${defined()})`, at);
     return { rules: this.rules, start: 'root', source: this.file };
   }
 

@@ -6,7 +6,8 @@ import type { Tokenizer } from '../../tokenizer/tokenizer.js';
  * `apply_chat_template` renders (and TRL's SFTTrainer uses for conversational datasets):
  *
  *   <|bos|>
- *   system     → <|system_start|>content<|system_end|>
+ *   system     → <|system_start|>content<|system_end|>  (nothing when content is empty, as
+ *                node-llama-cpp's `systemPrompt: ''` sends: the ids then equal gptforge chat's)
  *   user       → <|user_start|>content<|user_end|>
  *   tool       → <|output_start|>content<|output_end|>
  *   assistant  → <|assistant_start|> (omitted right after a tool message: the turn continues)
@@ -29,7 +30,9 @@ export function chatTemplate(): string {
     "{{- '<|bos|>' -}}",
     '{%- set ns = namespace(calls=false) -%}',
     '{%- for message in messages -%}',
-    "{%- if message['role'] == 'system' -%}{%- set ns.calls = false -%}{{- '<|system_start|>' + message['content'] + '<|system_end|>' -}}",
+    // a system message with empty content is skipped: gptforge's chat never renders one (its
+    // loaders refuse empty content), and node-llama-cpp's `systemPrompt: ''` sends one
+    "{%- if message['role'] == 'system' -%}{%- set ns.calls = false -%}{%- if message['content'] -%}{{- '<|system_start|>' + message['content'] + '<|system_end|>' -}}{%- endif -%}",
     "{%- elif message['role'] == 'user' -%}{%- set ns.calls = false -%}{{- '<|user_start|>' + message['content'] + '<|user_end|>' -}}",
     // a tool message already rendered after its parallel call (below) is not rendered again
     "{%- elif message['role'] == 'tool' -%}{%- if not ns.calls -%}{{- '<|output_start|>' + message['content'] + '<|output_end|>' -}}{%- endif -%}",
