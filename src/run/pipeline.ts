@@ -4,6 +4,7 @@ import { HEADLINE_STEPS, techniquesHeadline } from '../assist/headline.js';
 import { loadMixtureConfig } from '../data/mixture.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { atomicWriteFile } from '../util/atomic.js';
+import { GptforgeError } from '../util/errors.js';
 import { holdRunLock } from '../util/lock.js';
 import { latestCheckpoint, selectedCheckpoint } from '../model/checkpoint.js';
 import { staleStart } from '../train/loop.js';
@@ -68,6 +69,31 @@ export interface RunPipelineResult {
   /** The evaluation report (eval.md) and the scripted chat, when the pipeline got that far. */
   markdown?: string;
   transcript?: string;
+}
+
+/** Per-stage step budgets for `withStageSteps`: each replaces its section's `train.maxSteps`. */
+export interface StageSteps {
+  sft?: number;
+  rm?: number;
+  rl?: number;
+}
+
+/**
+ * The preset with the later stages' step budgets replaced (`pipeline --sft-max-steps`,
+ * `--rm-max-steps`, `--rl-max-steps`; pretraining's is `--max-steps`, resolvePreset): a copy, the
+ * sections it changes copied too. The run's preset.json records them, as the stages read it.
+ * @throws GptforgeError for a budget that is not a positive whole number, or a stage the preset has no section for (naming the option)
+ */
+export function withStageSteps(preset: PretrainPreset, steps: StageSteps): PretrainPreset {
+  const limit = <T extends { train: { maxSteps: number } }>(key: keyof StageSteps, section: T | undefined): T | undefined => {
+    const n = steps[key];
+    if (n === undefined) return section;
+    const option = `--${key}-max-steps`;
+    if (!(Number.isInteger(n) && n >= 1)) throw new GptforgeError(`${option} must be a positive whole number of optimizer steps, got ${n}`, { field: `${key}.train.maxSteps` });
+    if (!section) throw new GptforgeError(`${option}: preset "${preset.name}" has no "${key}" section, so the pipeline has no ${key} stage to limit`, { field: key });
+    return { ...section, train: { ...section.train, maxSteps: n } };
+  };
+  return { ...preset, sft: limit('sft', preset.sft), rm: limit('rm', preset.rm), rl: limit('rl', preset.rl) };
 }
 
 /** A training stage of the pipeline: its directory, the steps the preset gives it, and the stages its model was trained from. */
@@ -256,8 +282,10 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
     if (st && done) log(doneLine(st.name, done));
     return done !== null;
   };
+  // the later stages read the run's preset.json, which pretraining writes: a skipped pretraining
+  // writes it too, so a preset (or --sft-max-steps …) changed since reaches them
   const pretrained =
-    skipDone('base') ||
+    (skipDone('base') && (atomicWriteFile(layout.preset, JSON.stringify({ ...preset, mixture: o.mixture ?? resolveMixturePath(preset, o.presetFile) }, null, 2)), true)) ||
     (await timed('1. data, tokenizer, pretraining', '1.', async () => {
       const r = await runPretrain(runDir, preset, { presetFile: o.presetFile, mixture: o.mixture, ...common });
       if (!quiet) print(pretrainReport(r, layout.lossPlot));

@@ -26,7 +26,19 @@ test('pipeline re-run: a stage already at its steps gets one "done" line, not it
     assert.match(again.stderr, new RegExp(`^pretrain: done at step 3 \\(${join(runDir, 'base', 'step-0000003').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\); nothing to do$`, 'm'));
     assert.ok(!/^pretrain \[|nothing to train|^source +proportion/m.test(again.stderr), again.stderr);
     assert.ok(!/loss \(█ train|--- sample/.test(again.stdout), again.stdout);
+    // the later stages read the run's preset.json: a skipped pretraining still writes the preset as given now
+    writeFileSync(preset, JSON.stringify({ ...JSON.parse(readFileSync(preset, 'utf8')), samples: { prompts: ['the ship'], maxTokens: 6 } }));
+    assert.equal(run(['pipeline', '--preset', preset, '--run', runDir, '--quiet']).status, 0);
+    assert.deepEqual(JSON.parse(readFileSync(join(runDir, 'preset.json'), 'utf8')).samples.prompts, ['the ship']);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test("pipeline --help says --max-steps limits pretraining only and names the later stages' own budgets", () => {
+  const r = run(['pipeline', '--help']);
+  assert.equal(r.status, 0, r.stderr);
+  const help = r.stdout.replace(/\s+/g, ' ');
+  assert.match(help, /--max-steps <n> pretraining only \(SFT, RM and RL: --sft-max-steps, --rm-max-steps, --rl-max-steps\)/);
+  for (const o of ['--sft-max-steps', '--rm-max-steps', '--rl-max-steps']) assert.ok(help.includes(`${o} <n>`), o);
 });

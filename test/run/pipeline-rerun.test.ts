@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolvePreset, runPipeline } from '../../src/index.js';
-import { pipelineWork, stageDone } from '../../src/run/pipeline.js';
+import { pipelineWork, stageDone, withStageSteps } from '../../src/run/pipeline.js';
 import { evalSettings } from '../../src/run/eval.js';
 import { writeTinyPreset } from '../cli/fixture.js';
 
@@ -110,4 +110,16 @@ test('stageDone: a stage at its steps that started from the checkpoint its paren
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }
+});
+
+test("withStageSteps: --sft-max-steps and --rm-max-steps replace their sections' train.maxSteps in a copy; a bad budget or a stage the preset lacks is refused, naming the option", () => {
+  const tiny = resolvePreset('tiny').preset;
+  const p = withStageSteps(tiny, { sft: 7, rm: 3 });
+  assert.equal(p.sft?.train.maxSteps, 7);
+  assert.equal(p.rm?.train.maxSteps, 3);
+  assert.equal(p.rl?.train.maxSteps, tiny.rl?.train.maxSteps);
+  assert.equal(p.train.maxSteps, tiny.train.maxSteps, 'pretraining keeps its own (--max-steps)');
+  assert.notEqual(tiny.sft?.train.maxSteps, 7, 'the preset given is not changed');
+  assert.throws(() => withStageSteps(tiny, { rl: 0 }), /--rl-max-steps must be a positive whole number of optimizer steps, got 0/);
+  assert.throws(() => withStageSteps({ ...tiny, rm: undefined }, { rm: 5 }), /--rm-max-steps: preset "tiny" has no "rm" section/);
 });
