@@ -14,7 +14,7 @@ export const command = new Command('ask')
   .description('Answer one question with a prompting technique and print what it did: the reply, or the k samples with their answers and the votes, the review rounds, or the tree (docs/techniques.md).')
   .argument('[question...]', 'the question')
   .option('-r, --run <dir>', 'run directory (its newest chat model), a stage directory or a checkpoint', 'runs/small')
-  .option('--stage <stage>', 'stage to load: sft, rl, dpo, sft-lora … (default: rl, else sft, else base; a stage with an early-stopping best/ loads that)')
+  .option('--stage <stage>', 'stage to load: sft, rl, dpo, sft-lora … (default: as chat, the latest finished of rl/best → rl → sft, else base)')
   .option('-t, --technique <name>', `one of ${TECHNIQUES.join(', ')} (cot and self-consistency append "Let's think step by step." to the question; reflect is for arithmetic questions only, "What is A plus B?"; tot for game-of-24 questions only: it reads the question's numbers)`, 'direct')
   .option('--k <n>', 'self-consistency: samples sharing one prefill', number, 8)
   .option('--temperature <x>', 'self-consistency: sampling temperature', number, 0.7)
@@ -61,7 +61,7 @@ export const command = new Command('ask')
     if (o.technique === 'self-consistency' && o.streams > o.k) console.error(`ask: --streams ${o.streams} > --k ${o.k}: only ${o.k} stream${o.k === 1 ? '' : 's'} get a sample`);
     // every technique: a bad value is refused even where it is ignored (it is a mistake either way)
     checkSamplingFlags({ temperature: o.temperature });
-    const [{ ask, formatTrace }, { loadValueModel }, { longAddition }, { ChatEngine }, { defaultTools }, { loadGenerationModel, loadRewardModel }] = await Promise.all([
+    const [{ ask, formatTrace }, { loadValueModel }, { longAddition }, { ChatEngine }, { defaultTools }, { defaultChatStage, loadGenerationModel, loadRewardModel }] = await Promise.all([
       import('../assist/ask.js'),
       import('../assist/tot-value.js'),
       import('../data/synthetic/longarith.js'),
@@ -69,8 +69,10 @@ export const command = new Command('ask')
       import('../infer/tools/registry.js'),
       import('../run/models.js'),
     ]);
-    const { model, tok, dir } = loadGenerationModel(o.run, o.stage, { precision: o.precision });
-    console.error(`ask: ${o.technique} with ${dir}`); // which checkpoint answers: a run holds several
+    // no --stage: chat's rule (defaultChatStage: the latest finished of rl/best → rl → sft)
+    const choice = o.stage === undefined ? defaultChatStage((s) => join(o.run, s)) : null;
+    const { model, tok, dir } = loadGenerationModel(o.run, o.stage ?? choice?.stage, { precision: o.precision });
+    console.error(`ask: ${o.technique} with ${dir}${choice ? ` (${choice.stage}: ${choice.why})` : ''}`); // which checkpoint answers: a run holds several
     // npm start trains the techniques' addition model apart, in <run>/techniques: the run's chat model is not it
     const techniquesRun = join(o.run, 'techniques');
     if (o.stage === undefined && !resolve(dir).startsWith(resolve(techniquesRun)) && ['cot', 'self-consistency', 'reflect'].includes(o.technique)) {

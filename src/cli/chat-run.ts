@@ -1,4 +1,4 @@
-import { basename, dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Command } from '@commander-js/extra-typings';
 import type { Conversation, Message } from '../data/conversation.js';
@@ -6,7 +6,7 @@ import { constraintFromOptions, ReplyConstraint, type GrammarConstraint } from '
 import { ChatEngine, DEFAULT_MAX_TOOL_CALLS, type ChatOptions, type ChatReply } from '../infer/engine.js';
 import { defaultTools } from '../infer/tools/registry.js';
 import type { BasePrecision } from '../model/quantize.js';
-import { loadGenerationModel } from '../run/models.js';
+import { defaultChatStage, loadGenerationModel } from '../run/models.js';
 import { constrainedValueComplete } from '../run/sample.js';
 import { answerWithRetrieval, defaultReplyTokens, describeNoneFit, formatCitations, type RagAnswerOptions } from '../rag/generate.js';
 import { Retriever } from '../rag/retrieve.js';
@@ -186,9 +186,11 @@ export interface ChatFlags {
 
 /** The chat session: one-shot with --prompt, else interactive on stdin. `command` tells a given --max-tokens from its default. */
 export async function runChat(o: ChatFlags, command: Pick<Command, 'getOptionValueSource'>): Promise<void> {
-  const loaded = loadGenerationModel(o.run, o.stage, { precision: o.precision });
-  // which checkpoint answers (a run holds several), as `ask` says; a base model completes documents rather than chatting
-  const stage = stageLabel(loaded.dir, loaded.stage);
+  // no --stage: the one rule the web UI's chat follows too (defaultChatStage: rl/best → rl → sft, finished first)
+  const choice = o.stage === undefined ? defaultChatStage((s) => join(o.run, s)) : null;
+  const loaded = loadGenerationModel(o.run, o.stage ?? choice?.stage, { precision: o.precision });
+  // which checkpoint answers (a run holds several), and why, as `ask` says; a base model completes documents rather than chatting
+  const stage = `${stageLabel(loaded.dir, loaded.stage)}${choice ? `: ${choice.why}` : ''}`;
   const base = loaded.stage !== 'pretrain' ? '' : o.stage === undefined ? ': a base model (no chat stage in this run), which continues text rather than answering; gptforge sft trains one' : ': a base model, which continues text rather than answering';
   const engine = new ChatEngine(loaded.model, loaded.tok);
   // Compiled once before the first turn (errors name the file and pointer/line); the engine clones it per reply.

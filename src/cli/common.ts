@@ -23,7 +23,7 @@ export function pretrainCommand(name: string) {
     .addOption(legacyPresetShort())
     .option('-r, --run <dir>', 'run directory (default runs/<preset>)')
     .option('--mixture <file>', "mixture config JSON (overrides the preset's)")
-    .option('--max-steps <n>', `${pre}optimizer steps (raised on a resumed run, the learning rate decays on from where it got to: no re-warm); default: the preset's train.maxSteps`, number)
+    .option('--max-steps <n>', `${name === 'pipeline' ? 'pretraining only (SFT, RM and RL: --sft-max-steps, --rm-max-steps, --rl-max-steps): ' : ''}optimizer steps (raised on a resumed run, the learning rate decays on from where it got to: no re-warm); default: the preset's train.maxSteps`, number)
     .option('--batch-size <n>', `${pre}rows per micro-batch (default: the preset's batchSize)`, number)
     .option('--grad-accum <n>', `${pre}micro-batches per step (default: the preset's train.gradAccum)`, number)
     .option('--lr <x>', `${pre}peak learning rate (default: the preset's train.lr)`, number)

@@ -1,16 +1,21 @@
 import { presetFromFlags, pretrainCommand } from './common.js';
+import { number } from '../util/args.js';
 import { interruptSignal } from './interrupt.js';
 
 export const command = pretrainCommand('pipeline')
   .summary('run every stage from one preset (the main command: npm start)')
   .description(
-    "Runs the whole recipe on the embedded corpora: data mixture → tokenizer → pretraining (samples from the base model) → supervised fine-tuning on the synthetic task families → comparisons ranked by simulated labelers → reward model → PPO against it → evaluation of base vs SFT vs RLHF (task accuracy, reward, win rate, diversity) → a short scripted chat. Prints an estimate at its start and each stage's measured time. Re-running resumes where it stopped; on a finished run (every stage at its steps, eval.md and chat-transcript.txt newer than every checkpoint) it prints the stored chat and evaluation at once and does nothing else.",
+    "Runs the whole recipe on the embedded corpora: data mixture → tokenizer → pretraining (samples from the base model) → supervised fine-tuning on the synthetic task families → comparisons ranked by simulated labelers → reward model → PPO against it → evaluation of base vs SFT vs RLHF (task accuracy, reward, win rate, diversity) → a short scripted chat. Prints an estimate at its start and each stage's measured time. Re-running resumes where it stopped: a stage already at its steps (and trained from the checkpoint its parent stage stands for now) gets one line (sft: done at step N (…); nothing to do) and is not run again; on a finished run (every stage at its steps, eval.md and chat-transcript.txt newer than every checkpoint) it prints those lines and where the results are (eval.md) and does nothing else.",
   )
+  .option('--sft-max-steps <n>', "SFT's optimizer steps (default: the preset's sft.train.maxSteps; raised on a resumed run, it trains on)", number)
+  .option('--rm-max-steps <n>', "the reward model's optimizer steps (default: the preset's rm.train.maxSteps)", number)
+  .option('--rl-max-steps <n>', "RL's updates (default: the preset's rl.train.maxSteps)", number)
   .option('--techniques', 'train the prompting-techniques model and print direct vs step-by-step accuracy, for a preset without a techniques section (docs/techniques.md)')
   .option('--no-techniques', 'skip that stage (on by default in the small preset: npm start)')
   .action(async (o) => {
-    const { runDir, preset, file } = await presetFromFlags(o);
-    const { runPipeline } = await import('../run/pipeline.js');
+    const { runDir, preset: fromFlags, file } = await presetFromFlags(o);
+    const { runPipeline, withStageSteps } = await import('../run/pipeline.js');
+    const preset = withStageSteps(fromFlags, { sft: o.sftMaxSteps, rm: o.rmMaxSteps, rl: o.rlMaxSteps });
     const r = await runPipeline(runDir, preset, {
       presetFile: file,
       mixture: o.mixture,

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { TASKS, taskByName } from '../data/synthetic/tasks.js';
 import { compareChart, compareMarkdown, compareModels, type CompareRow, type Contender } from '../eval/compare.js';
 import { structuredEffect, structuredMarkdown } from '../eval/structured.js';
@@ -74,6 +74,18 @@ export function adapterMarkdown(name: string, a: AdapterSummary): string {
   return `"${name}" is a LoRA adapter (r = ${a.r}, α = ${a.lora_alpha}${a.use_rslora ? ', rsLoRA' : ''}, on ${a.target_modules.join(', ')}${a.trainable_tokens > 0 ? `, and ${a.trainable_tokens} token embedding row${a.trainable_tokens > 1 ? 's' : ''}` : ''}) trained over ${base}, not a full fine-tune: see docs/lora.md.`;
 }
 
+/** The checkpoint behind a column of the evaluation (eval.json's `checkpoints`, one per stage evaluated). */
+export interface EvaluatedCheckpoint {
+  /** The column's name in the tables (`base (few-shot)`, `SFT`, `PPO`, …; "SFT, no tool" is the SFT checkpoint). */
+  name: string;
+  /** The stage directory (`base`, `sft`, `rl`, `sft-lora` …). */
+  stage: string;
+  /** The checkpoint directory, relative to the run (`rl/best/step-0000002` where early stopping kept one). */
+  checkpoint: string;
+  /** The optimizer step it was saved at (an RL stage's: its update). */
+  step: number;
+}
+
 /** Options of `runEval`; defaults from the run preset's `sft.eval` section. */
 export interface RunEvalOptions {
   /** Different held-out prompts per task family, at most (default: the preset's, else 50). */
@@ -136,12 +148,17 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
     if (!rm.reward) throw new GptforgeError(`eval: ${rm.dir} is not a reward model`, { file: rm.dir, field: 'rewardModel' });
   }
   const subjects: EvalSubject[] = [];
+  // which checkpoint each column evaluated (eval.json's `checkpoints`, eval.md's line under the table)
+  const evaluated: EvaluatedCheckpoint[] = [];
+  const record = (name: string, stage: string, dir: string): void => void evaluated.push({ name, stage, checkpoint: relative(runDir, dir) || '.', step: loadCheckpoint(dir, { weights: false }).meta.step });
   if (latestCheckpoint(layout.stage('base'))) {
     const b = loadModel(runDir, 'base');
     subjects.push({ name: 'base (few-shot)', kind: 'base', model: b.model, tok: b.tok });
+    record('base (few-shot)', 'base', b.dir);
   }
   if (latestCheckpoint(layout.stage('sft'))) {
     const s = loadModel(runDir, 'sft');
+    record('SFT', 'sft', s.dir);
     subjects.push({ name: 'SFT, no tool', kind: 'chat', model: s.model, tok: s.tok, tools: null, onlyToolTasks: true });
     subjects.push({ name: 'SFT', kind: 'chat', model: s.model, tok: s.tok, tools: defaultTools() });
   }
@@ -156,6 +173,7 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
     // RL's early stopping kept the best update on the validation split: that one is the stage's result
     if (selectedStageDir(layout.stage(stage)) !== layout.stage(stage)) kept.push(`${name}: update ${m.dir.replace(/^.*step-0*/, '')} (${stage}/best, chosen on the validation split; curve ${stage}-validation.svg)`);
     subjects.push({ name, kind: 'chat', model: m.model, tok: m.tok, tools: defaultTools() });
+    record(name, stage, m.dir);
   }
   if (subjects.length === 0) throw new GptforgeError('no base or sft checkpoint to evaluate', { file: runDir });
   const rows = defaultEvalRows(o.tasks);
@@ -164,6 +182,8 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
   bar.finish();
   const markdown = [
     evalMarkdown(table),
+    '',
+    `Checkpoints evaluated: ${evaluated.map((e) => `${e.name} ${e.checkpoint} (step ${e.step})`).join('; ')}.`,
     '',
     `Greedy decoding, up to ${perTask} different held-out prompts per family (items never seen in SFT; a family with fewer held-out prompts, like chat, shows its count). The base model is prompted with a fake-conversation document holding ${fewShot} solved example${fewShot === 1 ? '' : 's'} of the same family; "SFT" may call the calculator, "SFT, no tool" has it masked out (tool-using families only).${kept.length ? ` Early stopping kept ${kept.join('; ')}.` : ''}`,
   ].join('\n');
@@ -200,6 +220,6 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
   const withStructured = structured ? `${withAdapters}\n\n${structuredMarkdown(structured)}` : withAdapters;
   const full = compareText ? `${withStructured}\n\n${compareText}\n\nChart: eval-chart.svg` : withStructured;
   atomicWriteFile(layout.evalMarkdown, full + '\n');
-  atomicWriteFile(layout.evalJson, JSON.stringify({ perTask, fewShot, settings, ...table, adapters, compare: compareRows, structured }, null, 2) + '\n');
+  atomicWriteFile(layout.evalJson, JSON.stringify({ perTask, fewShot, settings, checkpoints: evaluated, ...table, adapters, compare: compareRows, structured }, null, 2) + '\n');
   return { table, markdown: full, compare: compareRows };
 }

@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { isRewardModel, loadCheckpoint, modelFromCheckpoint, resolveCheckpoint } from '../model/checkpoint.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { isRewardModel, latestCheckpoint, loadCheckpoint, modelFromCheckpoint, resolveCheckpoint, selectedCheckpoint } from '../model/checkpoint.js';
 import type { GPT } from '../model/gpt.js';
 import { setInferencePrecision } from '../model/inference-precision.js';
 import type { BasePrecision } from '../model/quantize.js';
@@ -77,4 +77,72 @@ export function loadRewardModel(path: string, stage?: string): LoadedModel {
   const rm = loadModel(path, stage ?? (existsSync(join(path, 'rm')) ? 'rm' : undefined));
   if (!rm.reward) throw new GptforgeError(`this checkpoint is not a reward model (${rm.model.hasScalarHead ? "its scalar head is PPO's value head" : 'no reward head, score.weight'}); train one with "gptforge rm"`, { file: rm.dir });
   return rm;
+}
+
+/** The assistant stages a chat answers with when none is named, the recipe's latest first: PPO's `rl`, then `sft`. */
+export const ASSISTANT_STAGES: readonly string[] = ['rl', 'sft'];
+
+/** Which assistant stage answers by default (defaultChatStage), and why, in words. */
+export interface ChatStageChoice {
+  stage: string;
+  /** The checkpoint it answers with: the stage's early-stopping `best/` when it kept one, else its newest. */
+  checkpoint: string;
+  /** Its newest checkpoint is at the steps its last invocation asked (not interrupted part-way). */
+  finished: boolean;
+  /** The reason, for the chat's first line: "the latest finished of rl/best → rl → sft", and what was passed over. */
+  why: string;
+}
+
+/** Whether a stage's newest checkpoint finished what its invocation asked: trainer_state.json's step ≥ its config.maxSteps (a checkpoint without one counts as finished). */
+function finishedStage(stageDir: string): { finished: boolean; step: number; of: number } | null {
+  const ck = latestCheckpoint(stageDir);
+  if (!ck) return null;
+  try {
+    const ts = JSON.parse(readFileSync(join(ck, 'trainer_state.json'), 'utf8')) as { step?: unknown; config?: { maxSteps?: unknown } };
+    const step = Number(ts.step);
+    const of = Number(ts.config?.maxSteps);
+    return Number.isFinite(step) && Number.isFinite(of) ? { finished: step >= of, step, of } : { finished: true, step: NaN, of: NaN };
+  } catch {
+    return { finished: true, step: NaN, of: NaN };
+  }
+}
+
+/**
+ * The one rule for which model a run chats with when none is named — `gptforge chat` and `ask`,
+ * and the web UI's Chat page through /v1/models' `default` (defaultChatModel): the latest
+ * finished assistant stage, rl/best → rl → sft (an RL stage answers with the update its early
+ * stopping kept). A stage stopped part-way (Ctrl-C: its newest checkpoint short of the steps
+ * asked) is passed over for a finished one, and said so; with none finished, the latest present.
+ * `stageDir` gives a stage's directory, or null where it is not available (the server: a stage it
+ * does not serve).
+ * @returns null when no assistant stage has a checkpoint (the caller falls back to the base model)
+ * @example defaultChatStage((s) => join('runs/tiny', s)) // { stage: 'rl', checkpoint: 'runs/tiny/rl/best/step-0000002', finished: true, why: 'the latest finished of rl/best → rl → sft' }
+ */
+export function defaultChatStage(stageDir: (stage: string) => string | null): ChatStageChoice | null {
+  const present = ASSISTANT_STAGES.flatMap((stage) => {
+    const dir = stageDir(stage);
+    const state = dir === null ? null : finishedStage(dir);
+    const checkpoint = dir === null ? null : selectedCheckpoint(dir);
+    return state && checkpoint ? [{ stage, checkpoint, ...state }] : [];
+  });
+  const rule = 'rl/best → rl → sft';
+  const pick = present.find((p) => p.finished) ?? present[0];
+  if (!pick) return null;
+  const passed = present.slice(0, present.indexOf(pick)).map((p) => `${p.stage} stopped at step ${p.step} of ${p.of}`);
+  const why = pick.finished ? `the latest finished of ${rule}${passed.length ? `; ${passed.join(', ')}: --stage ${present[0].stage} chats with it` : ''}` : `the latest of ${rule}, stopped at step ${pick.step} of ${pick.of}: none is finished`;
+  return { stage: pick.stage, checkpoint: pick.checkpoint, finished: pick.finished, why };
+}
+
+/** A checkpoint directory's stage directory: `runs/x/rl/best/step-0000002` → `runs/x/rl`. */
+export function checkpointStageDir(checkpoint: string): string {
+  const d = /^step-\d+$/.test(basename(checkpoint)) ? dirname(checkpoint) : checkpoint;
+  return basename(d) === 'best' ? dirname(d) : d;
+}
+
+/** defaultChatStage over a server's models (id = stage name; reward models left out): the id of the one its chat opens with, or undefined. */
+export function defaultChatModel(models: ReadonlyMap<string, { dir: string; reward?: boolean }>): string | undefined {
+  return defaultChatStage((stage) => {
+    const m = models.get(stage);
+    return m && !m.reward ? checkpointStageDir(m.dir) : null;
+  })?.stage;
 }

@@ -4,8 +4,10 @@ import { HEADLINE_STEPS, techniquesHeadline } from '../assist/headline.js';
 import { loadMixtureConfig } from '../data/mixture.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { atomicWriteFile } from '../util/atomic.js';
+import { GptforgeError } from '../util/errors.js';
 import { holdRunLock } from '../util/lock.js';
-import { latestCheckpoint } from '../model/checkpoint.js';
+import { latestCheckpoint, selectedCheckpoint } from '../model/checkpoint.js';
+import { staleStart } from '../train/loop.js';
 import { evalSettings, runEval, type EvalSettings } from './eval.js';
 import { estimatePipeline, estimateText, formatDuration, stepsDone, timingTable, type PipelineEstimate } from './estimate.js';
 import { engineSummary } from '../engine/backend.js';
@@ -69,12 +71,84 @@ export interface RunPipelineResult {
   transcript?: string;
 }
 
-/** The technique × family table of a techniques.md (its first section), as the techniques stage prints it. */
-function techniquesTable(markdown: string): string {
-  const start = markdown.indexOf('## Technique × family');
-  if (start < 0) return markdown.trim();
-  const end = markdown.indexOf('\n## ', start + 1);
-  return markdown.slice(start, end < 0 ? undefined : end).trim();
+/** Per-stage step budgets for `withStageSteps`: each replaces its section's `train.maxSteps`. */
+export interface StageSteps {
+  sft?: number;
+  rm?: number;
+  rl?: number;
+}
+
+/**
+ * The preset with the later stages' step budgets replaced (`pipeline --sft-max-steps`,
+ * `--rm-max-steps`, `--rl-max-steps`; pretraining's is `--max-steps`, resolvePreset): a copy, the
+ * sections it changes copied too. The run's preset.json records them, as the stages read it.
+ * @throws GptforgeError for a budget that is not a positive whole number, or a stage the preset has no section for (naming the option)
+ */
+export function withStageSteps(preset: PretrainPreset, steps: StageSteps): PretrainPreset {
+  const limit = <T extends { train: { maxSteps: number } }>(key: keyof StageSteps, section: T | undefined): T | undefined => {
+    const n = steps[key];
+    if (n === undefined) return section;
+    const option = `--${key}-max-steps`;
+    if (!(Number.isInteger(n) && n >= 1)) throw new GptforgeError(`${option} must be a positive whole number of optimizer steps, got ${n}`, { field: `${key}.train.maxSteps` });
+    if (!section) throw new GptforgeError(`${option}: preset "${preset.name}" has no "${key}" section, so the pipeline has no ${key} stage to limit`, { field: key });
+    return { ...section, train: { ...section.train, maxSteps: n } };
+  };
+  return { ...preset, sft: limit('sft', preset.sft), rm: limit('rm', preset.rm), rl: limit('rl', preset.rl) };
+}
+
+/** A training stage of the pipeline: its directory, the steps the preset gives it, and the stages its model was trained from. */
+interface PipelineStage {
+  /** The directory under the run (`base`, `sft`, `rm`, `rl`, `techniques/sft`). */
+  stage: string;
+  /** The name its own lines use (`pretrain` for `base`). */
+  name: string;
+  steps: number;
+  /** The stage whose model it started from (its trainer state records which checkpoint): a checkpoint of that stage saved since makes this one out of date, as make's prerequisites. */
+  from?: string;
+}
+
+/** The preset's training stages in the order the pipeline runs them (the techniques model last). */
+function pipelineStages(preset: PretrainPreset, techniques: boolean): PipelineStage[] {
+  const stages: PipelineStage[] = [{ stage: 'base', name: 'pretrain', steps: preset.train.maxSteps }];
+  if (!preset.sft) return stages;
+  stages.push({ stage: 'sft', name: 'sft', steps: preset.sft.train.maxSteps, from: 'base' });
+  if (preset.rm) stages.push({ stage: 'rm', name: 'rm', steps: preset.rm.train.maxSteps, from: 'sft' });
+  if (preset.rm && preset.rl) stages.push({ stage: 'rl', name: 'rl', steps: preset.rl.train.maxSteps, from: 'sft' });
+  if (techniques) stages.push({ stage: join('techniques', 'sft'), name: 'techniques', steps: preset.techniques?.steps ?? HEADLINE_STEPS.abacus });
+  return stages;
+}
+
+const mtime = (f: string): number => (existsSync(f) ? statSync(f).mtimeMs : -1);
+
+/**
+ * Whether a stage of the pipeline is done, as make decides a target is up to date: its newest
+ * checkpoint is at (or past) the preset's steps and started from the checkpoint its `from` stage
+ * stands for now (the trainer state's startedFrom; staleStart, which a copied or moved run passes):
+ * an SFT model retrained since makes the reward model built on the old one out of date — the
+ * runner then resumes it and warns. A checkpoint that records no start counts as done.
+ * @returns the checkpoint and its step, or null when the stage has work (or no checkpoint)
+ */
+export function stageDone(runDir: string, stage: { stage: string; steps: number; from?: string }): { checkpoint: string; step: number } | null {
+  const checkpoint = latestCheckpoint(join(runDir, stage.stage));
+  if (checkpoint === null) return null;
+  let state: { step?: unknown; startedFrom?: unknown };
+  try {
+    state = JSON.parse(readFileSync(join(checkpoint, 'trainer_state.json'), 'utf8')) as typeof state;
+  } catch {
+    return null; // no trainer state (or a damaged one): the runner says what is wrong
+  }
+  const step = typeof state.step === 'number' ? state.step : stepsDone(runDir, stage.stage);
+  if (step < stage.steps) return null;
+  if (stage.from !== undefined && typeof state.startedFrom === 'string') {
+    const now = selectedCheckpoint(join(runDir, stage.from));
+    if (now === null || staleStart(stage.stage, state.startedFrom, now, runDir) !== null) return null;
+  }
+  return { checkpoint, step };
+}
+
+/** The line a done stage gets instead of its run: `sft: done at step 150 (runs/x/sft/step-0000150); nothing to do`. */
+export function doneLine(name: string, done: { checkpoint: string; step: number }): string {
+  return `${name}: done at step ${done.step} (${done.checkpoint}); nothing to do`;
 }
 
 /**
@@ -90,18 +164,9 @@ function techniquesTable(markdown: string): string {
 export function pipelineWork(runDir: string, preset: PretrainPreset, o: { techniques?: boolean } = {}): string | null {
   const l = runLayout(runDir);
   if (!preset.sft) return 'the preset has no sft section (nothing marks the run finished)';
-  const stages: Array<[string, number]> = [
-    ['base', preset.train.maxSteps],
-    ['sft', preset.sft.train.maxSteps],
-  ];
-  if (preset.rm) stages.push(['rm', preset.rm.train.maxSteps]);
-  if (preset.rm && preset.rl) stages.push(['rl', preset.rl.train.maxSteps]);
   const techniques = o.techniques ?? preset.techniques !== undefined;
-  const techniquesStage = join('techniques', 'sft');
-  if (techniques) stages.push([techniquesStage, preset.techniques?.steps ?? HEADLINE_STEPS.abacus]);
-  const mtime = (f: string): number => (existsSync(f) ? statSync(f).mtimeMs : -1);
   let newest = -1;
-  for (const [stage, steps] of stages) {
+  for (const { stage, steps } of pipelineStages(preset, techniques)) {
     const done = stepsDone(runDir, stage);
     if (done < steps) return `${stage} is at step ${done} of ${steps}`;
     newest = Math.max(newest, mtime(join(runDir, stage, 'latest.json')));
@@ -162,12 +227,17 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
   const techniques = o.techniques ?? preset.techniques !== undefined;
   const work = o.fresh ? 'fresh' : pipelineWork(runDir, preset, { techniques });
   if (work === null) {
-    log(`pipeline: ${runDir} is finished — every stage is at its steps and eval.md, chat-transcript.txt are newer than every checkpoint: nothing to do (--fresh starts over; \`gptforge eval --run ${runDir}\` evaluates again, and so does this command once the preset's sft.eval settings change). The stored results:`);
+    // as make's "up to date": a line per stage and where the results are, not the results again
+    for (const st of pipelineStages(preset, techniques)) {
+      const checkpoint = latestCheckpoint(join(runDir, st.stage));
+      if (checkpoint) log(doneLine(st.name, { checkpoint, step: stepsDone(runDir, st.stage) }));
+    }
+    const files = ['eval.md', 'eval.json', 'eval-chart.svg', 'chat-transcript.txt', ...(techniques ? [join('techniques', 'techniques.md')] : [])];
+    print(
+      `pipeline: ${runDir} is up to date — every stage at its steps, the evaluation and the chat newer than every checkpoint: nothing to do. Results: ${layout.evalMarkdown} (${files.slice(1).join(', ')} beside it); \`gptforge chat --run ${runDir}\` talks to the assistant, \`gptforge eval --run ${runDir}\` evaluates again (so does this command once the preset's sft.eval settings change), --fresh starts over.`,
+    );
     const transcript = readFileSync(layout.chatTranscript, 'utf8');
     const markdown = readFileSync(layout.evalMarkdown, 'utf8');
-    print(`\n== a short chat with the assistant (gptforge chat --run ${runDir}) ==\n\n${transcript}`);
-    print(markdown);
-    if (techniques) print(`\n${techniquesTable(readFileSync(join(runDir, 'techniques', 'techniques.md'), 'utf8'))}`);
     return { runDir, interrupted: false, estimate: { stages: [], total: 0, machine: engineSummary(), calibrationSeconds: 0 }, timings: [], markdown, transcript };
   }
 
@@ -203,24 +273,41 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
   // --quiet hides the stages' progress, never their warnings
   const common = { quiet, fresh: o.fresh, signal: o.signal, log: stageLog, onWarning: log };
 
-  const pretrained = await timed('1. data, tokenizer, pretraining', '1.', async () => {
-    const r = await runPretrain(runDir, preset, { presetFile: o.presetFile, mixture: o.mixture, ...common });
-    if (!quiet) print(pretrainReport(r, layout.lossPlot));
-    if (o.samples !== false && !r.interrupted) for (const s of pretrainSamples(runDir, preset)) print(s);
-    return r;
-  });
+  // a stage already done (at its steps, newer than what it was trained from) is not run again: one
+  // line instead of its data tables, progress bar, charts and samples (o.fresh runs every stage)
+  const stages = pipelineStages(preset, techniques);
+  const skipDone = (stage: string): boolean => {
+    const st = stages.find((x) => x.stage === stage);
+    const done = st && !o.fresh ? stageDone(runDir, st) : null;
+    if (st && done) log(doneLine(st.name, done));
+    return done !== null;
+  };
+  // the later stages read the run's preset.json, which pretraining writes: a skipped pretraining
+  // writes it too, so a preset (or --sft-max-steps …) changed since reaches them
+  const pretrained =
+    (skipDone('base') && (atomicWriteFile(layout.preset, JSON.stringify({ ...preset, mixture: o.mixture ?? resolveMixturePath(preset, o.presetFile) }, null, 2)), true)) ||
+    (await timed('1. data, tokenizer, pretraining', '1.', async () => {
+      const r = await runPretrain(runDir, preset, { presetFile: o.presetFile, mixture: o.mixture, ...common });
+      if (!quiet) print(pretrainReport(r, layout.lossPlot));
+      if (o.samples !== false && !r.interrupted) for (const s of pretrainSamples(runDir, preset)) print(s);
+      return r;
+    }));
   if (!pretrained || !preset.sft) return finish();
 
-  log(`\n== stage 2: supervised fine-tuning (at ${stamp()}) ==`);
-  const sftDone = await timed('2. SFT', '2.', async () => {
+  /** A stage's header and run, or its done line alone; false when it was interrupted. */
+  const stage = async (dir: string, header: string, row: string, est: string, fn: () => Promise<{ interrupted: boolean }>): Promise<boolean> => {
+    if (skipDone(dir)) return true;
+    log(`\n== ${header} (at ${stamp()}) ==`);
+    return timed(row, est, fn);
+  };
+  const sftDone = await stage('sft', 'stage 2: supervised fine-tuning', '2. SFT', '2.', async () => {
     const r = await runSft(runDir, common);
     if (!quiet) print(sftReport(r));
     return r;
   });
   if (!sftDone) return finish();
   if (preset.rm) {
-    log(`\n== stage 3: comparisons and the reward model (at ${stamp()}) ==`);
-    const ok = await timed('3. comparisons + RM', '3.', async () => {
+    const ok = await stage('rm', 'stage 3: comparisons and the reward model', '3. comparisons + RM', '3.', async () => {
       const r = await runRm(runDir, common);
       if (!quiet) print(rmReport(r));
       return r;
@@ -228,8 +315,7 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
     if (!ok) return finish();
   }
   if (preset.rm && preset.rl) {
-    log(`\n== stage 4: reinforcement learning (PPO) against the reward model (at ${stamp()}) ==`);
-    const ok = await timed('4. RL', '4.', async () => {
+    const ok = await stage('rl', 'stage 4: reinforcement learning (PPO) against the reward model', '4. RL', '4.', async () => {
       const r = await runRl(runDir, common);
       if (!quiet) print(rlReport(r));
       return r;
@@ -247,7 +333,10 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
   atomicWriteFile(layout.chatTranscript, transcript);
   print(`\n== a short chat with the assistant (gptforge chat --run ${runDir}) ==\n\n${transcript}`);
   print(markdown);
-  if (techniques) {
+  // the techniques model is done when its table is also newer than its checkpoint (techniquesHeadline writes both)
+  const techniquesDone = techniques && stageDone(runDir, stages[stages.length - 1]) !== null && mtime(join(runDir, 'techniques', 'techniques.md')) > mtime(join(runDir, 'techniques', 'sft', 'latest.json'));
+  if (techniquesDone) skipDone(join('techniques', 'sft'));
+  else if (techniques) {
     log(`\n== prompting techniques: the addition model, direct vs step by step (at ${stamp()}; --no-techniques skips it) ==`);
     await timed('techniques', 'techniques', async () => {
       const table = await techniquesHeadline(join(runDir, 'techniques'), { steps: preset.techniques?.steps, perCell: preset.techniques?.perCell, quiet, signal: o.signal });

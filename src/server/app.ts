@@ -20,6 +20,7 @@ import { ServerMetrics } from './metrics.js';
 import { REWARD_STAGE, type ServedModel } from './models.js';
 import { citationsJSON, emptyContextReply, RagReplyStream, ragReplyRoom, ragReplyText, ragRequest, ServerRag, type RagContext } from './rag.js';
 import { Scheduler } from './scheduler.js';
+import { defaultChatModel } from '../run/models.js';
 import { SSE_HEADERS, sseLine, sseTemplate } from './sse.js';
 import { isPublicWebPath } from './web.js';
 import { asBody, logitBias, optBool, optNumber, optString, stopStrings, type Body } from './validate.js';
@@ -324,7 +325,8 @@ export class GptforgeServer {
     });
     app.get('/v1/models', async () => {
       if (this.loading) throw new ApiError(503, 'the models are still loading', 'service_unavailable');
-      return { object: 'list', data: [...this.models.values()].map((m) => modelJSON(m)) };
+      const chat = defaultChatModel(this.models); // `default`: the model a chat opens with, chat's rule (src/run/models.ts)
+      return { object: 'list', data: [...this.models.values()].map((m) => ({ ...modelJSON(m), ...(m.id === chat ? { default: true } : {}) })) };
     });
     app.get('/v1/models/:id', async (req) => {
       return modelJSON(this.model({ model: (req.params as { id: string }).id }));

@@ -424,7 +424,9 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
   };
 
   if (!opts.quiet) console.error(`${task.stage}: ${engineSummary()}`);
-  const progress = new Progress({ label: task.stage, total: cfg.maxSteps, unit: 'step', quiet: opts.quiet, initial: step });
+  // a resume at or past the steps asked trains nothing: no bar at all (it would read "160/2",
+  // a position past its total), only the line that said so above
+  const progress = new Progress({ label: task.stage, total: cfg.maxSteps, unit: 'step', quiet: opts.quiet || step >= cfg.maxSteps, initial: step });
   progress.update(step);
   const t0 = performance.now();
   let lastLoss = NaN;

@@ -87,7 +87,10 @@ export class Progress {
   }
 
   private line(): string {
-    const { total, label, unit } = this.opts;
+    const { label, unit } = this.opts;
+    // the total is never below the position shown: "160/2" reads as a broken bar (a caller that
+    // went past its estimate, e.g. a resumed stage beyond a smaller step budget)
+    const total = Math.max(this.opts.total, this.current);
     const elapsed = (performance.now() - this.start) / 1000;
     const frac = total > 0 ? Math.min(1, this.current / total) : 0;
     const width = 24;

@@ -13,7 +13,8 @@ test('chat --prompt says on stderr which checkpoint answers, and when it fell ba
   try {
     const withSft = chat(runDir);
     assert.equal(withSft.status, 0, withSft.stderr);
-    assert.match(withSft.stderr, new RegExp(`^chat: ${join(runDir, 'sft')}\\S* \\(stage sft\\)$`, 'm'));
+    // the default said with its rule (the web UI's chat opens with the same: /v1/models' default)
+    assert.match(withSft.stderr, new RegExp(`^chat: ${join(runDir, 'sft')}\\S* \\(stage sft: the latest finished of rl/best → rl → sft\\)$`, 'm'));
     assert.doesNotMatch(withSft.stderr, /base model/);
     // asked for by name: said, without the advice to train a chat stage
     const asked = chat(runDir, '--stage', 'base');

@@ -61,3 +61,25 @@ test('resuming past --max-steps leaves the checkpoint as it was: a later, longer
     rmSync(runDir, { recursive: true, force: true });
   }
 });
+
+test('resuming a stage already past --max-steps draws no progress bar (it read "sft-x [####] 100% 4/2", newcomer32)', async () => {
+  const runDir = tinyRun();
+  try {
+    await runSft(runDir, { conversations: convs, onlyData: true, into: 'sft-x', steps: 4, quiet: true, log: () => {} });
+    const written: string[] = [];
+    const orig = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((s: string | Uint8Array) => (written.push(String(s)), true)) as typeof process.stderr.write;
+    let step = -1;
+    try {
+      // not quiet: the bar would be drawn were there anything to train
+      step = (await runSft(runDir, { conversations: convs, onlyData: true, into: 'sft-x', steps: 2, log: () => {} })).step;
+    } finally {
+      process.stderr.write = orig;
+    }
+    assert.equal(step, 4);
+    const out = written.join('');
+    assert.ok(!/sft-x \[/.test(out) && !/4\/2/.test(out), out);
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+});

@@ -4,13 +4,17 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolvePreset, runPipeline } from '../../src/index.js';
-import { pipelineWork } from '../../src/run/pipeline.js';
+import { pipelineWork, stageDone, withStageSteps } from '../../src/run/pipeline.js';
 import { evalSettings } from '../../src/run/eval.js';
 import { writeTinyPreset } from '../cli/fixture.js';
 
 /** A stage's checkpoint pointer as saveCheckpoint writes it (pipelineWork reads only the pointer's step and time). */
-function pointer(runDir: string, stage: string, step: number, at: number): void {
-  mkdirSync(join(runDir, stage), { recursive: true });
+function pointer(runDir: string, stage: string, step: number, at: number, startedFrom?: string): void {
+  const dir = join(runDir, stage, `step-${String(step).padStart(7, '0')}`);
+  mkdirSync(dir, { recursive: true });
+  // what latestCheckpoint and stageDone read of a checkpoint: its config.json and trainer state
+  writeFileSync(join(dir, 'config.json'), '{}');
+  writeFileSync(join(dir, 'trainer_state.json'), JSON.stringify({ step, ...(startedFrom !== undefined ? { startedFrom } : {}) }));
   const f = join(runDir, stage, 'latest.json');
   writeFileSync(f, JSON.stringify({ checkpoint: `step-${String(step).padStart(7, '0')}`, step }) + '\n');
   utimesSync(f, at, at);
@@ -41,9 +45,14 @@ test('pipeline: a re-run of a finished run (every stage at its steps, eval.md an
     assert.equal(r.interrupted, false);
     assert.deepEqual(r.timings, [], 'no stage ran');
     assert.equal(r.markdown, '# eval of this run\n');
-    assert.match(logged.join('\n'), /is finished .*nothing to do/);
     assert.ok(!logged.some((l) => /^estimate for this run/.test(l)), 'no calibration');
-    assert.ok(printed.some((p) => p.includes('assistant: hello')) && printed.includes('# eval of this run\n'));
+    // as make's "up to date": a line per stage and a summary pointing at eval.md, not the stored
+    // chat and evaluation printed again (the stored results are still returned)
+    assert.deepEqual(logged, [`pretrain: done at step 3 (${join(runDir, 'base', 'step-0000003')}); nothing to do`, `sft: done at step 4 (${join(runDir, 'sft', 'step-0000004')}); nothing to do`]);
+    assert.equal(printed.length, 1, printed.join('\n'));
+    assert.match(printed[0], /is up to date .*nothing to do\. Results: .*eval\.md/);
+    assert.ok(!printed[0].includes('assistant: hello') && !printed[0].includes('# eval of this run'), printed[0]);
+    assert.equal(r.transcript, 'user: hi\nassistant: hello\n');
 
     // work left: a checkpoint newer than the evaluation, a stage short of its steps, a stage the options add
     pointer(runDir, 'sft', 4, t + 30);
@@ -79,4 +88,38 @@ test('pipeline: a re-run of a finished run (every stage at its steps, eval.md an
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('stageDone: a stage at its steps that started from the checkpoint its parent stands for now is done; short of its steps, or started from a parent retrained since, it has work', () => {
+  const runDir = mkdtempSync(join(tmpdir(), 'gf-done-'));
+  try {
+    const t = Date.now() / 1000 - 100;
+    pointer(runDir, 'base', 3, t);
+    pointer(runDir, 'sft', 4, t + 10, 'base/step-0000003');
+    const sft = { stage: 'sft', steps: 4, from: 'base' };
+    assert.deepEqual(stageDone(runDir, sft), { checkpoint: join(runDir, 'sft', 'step-0000004'), step: 4 });
+    assert.equal(stageDone(runDir, { ...sft, steps: 5 }), null);
+    assert.deepEqual(stageDone(runDir, { ...sft, steps: 2 })?.step, 4, 'past its steps is done too');
+    // the base model retrained since (its newest checkpoint is another): the SFT model is out of date
+    pointer(runDir, 'base', 6, t + 20);
+    assert.equal(stageDone(runDir, sft), null);
+    // a copied run (every file's time new, in any order) is judged by what the trainer state records, not by times
+    pointer(runDir, 'sft', 4, t - 50, 'base/step-0000006');
+    assert.equal(stageDone(runDir, sft)?.step, 4);
+    assert.equal(stageDone(runDir, { stage: 'rm', steps: 1, from: 'sft' }), null, 'no checkpoint');
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+});
+
+test("withStageSteps: --sft-max-steps and --rm-max-steps replace their sections' train.maxSteps in a copy; a bad budget or a stage the preset lacks is refused, naming the option", () => {
+  const tiny = resolvePreset('tiny').preset;
+  const p = withStageSteps(tiny, { sft: 7, rm: 3 });
+  assert.equal(p.sft?.train.maxSteps, 7);
+  assert.equal(p.rm?.train.maxSteps, 3);
+  assert.equal(p.rl?.train.maxSteps, tiny.rl?.train.maxSteps);
+  assert.equal(p.train.maxSteps, tiny.train.maxSteps, 'pretraining keeps its own (--max-steps)');
+  assert.notEqual(tiny.sft?.train.maxSteps, 7, 'the preset given is not changed');
+  assert.throws(() => withStageSteps(tiny, { rl: 0 }), /--rl-max-steps must be a positive whole number of optimizer steps, got 0/);
+  assert.throws(() => withStageSteps({ ...tiny, rm: undefined }, { rm: 5 }), /--rm-max-steps: preset "tiny" has no "rm" section/);
 });

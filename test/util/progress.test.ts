@@ -25,3 +25,13 @@ test("Progress: a resumed stage's rate counts only this run's steps (a finished 
   const rate = Number(/ ([\d.]+) step\/s/.exec(fresh.lines.join(''))?.[1]);
   assert.ok(rate > 0 && rate <= 80, `rate ${rate}`);
 });
+
+test('Progress: the total shown is never below the position (a stage resumed past a smaller --max-steps read "160/2", newcomer32)', () => {
+  const { stream, lines } = sink();
+  const bar = new Progress({ label: 'sft', total: 2, unit: 'step', stream, initial: 160 });
+  bar.update(160);
+  bar.finish();
+  const out = lines.join('');
+  assert.match(out, /100% 160\/160 /);
+  assert.ok(!out.includes('160/2'), out);
+});
