@@ -6,7 +6,8 @@
  * and the plain-text index, untimed by the main bench's built-in warm-up the same way), the
  * shared frame cache cleared and a full collection before each pass. Per pass: CPU mean and p99
  * per mask, and deterministic counts — frames walked, trie nodes visited, automaton states and
- * stack nodes built — that move only when the work does, whatever the machine's load.
+ * stack nodes built — that move only when the work does, whatever the machine's load — and a
+ * hash of every mask (FNV-1a over its words, outside the timing: a change that keeps it keeps the masks).
  * --cpu-prof FILE: V8's sampling profile of the last pass alone (node:inspector, 200 µs), written to
  * FILE (open in Chrome DevTools), and the functions' own time inside fillMask printed, the
  * --top N largest (default 25). Flags: --schemas N (default 150), --passes N, --cpu-prof FILE, --top N.
@@ -123,6 +124,7 @@ async function main(): Promise<void> {
     let trieNodes = 0;
     let states = 0;
     let stackNodes = 0;
+    let hash = 0x811c9dc5; // FNV-1a over every mask's words, outside the timing: equal hashes = the same masks
     for (const { c, ids } of cases) {
       let m: TokenMatcher;
       try {
@@ -135,6 +137,7 @@ async function main(): Promise<void> {
         const t0 = cpuMs();
         con.fillMask(mask);
         times.push(cpuMs() - t0);
+        for (let w = 0; w < mask.length; w++) hash = Math.imul(hash ^ mask[w], 0x01000193);
         if (!con.advance(id)) break;
       }
       frames += m.framesBuilt;
@@ -144,7 +147,7 @@ async function main(): Promise<void> {
     }
     const mean = (1000 * times.reduce((a, b) => a + b, 0)) / times.length;
     const p99 = 1000 * times.slice().sort((a, b) => a - b)[Math.floor(0.99 * times.length)];
-    console.log(`pass ${pass + 1}: ${times.length} masks, CPU mean ${mean.toFixed(1)} µs, p99 ${p99.toFixed(0)} µs; frames walked ${frames}, trie nodes ${trieNodes}, states ${states}, stack nodes ${stackNodes}; load ${loadavg()[0].toFixed(1)}`);
+    console.log(`pass ${pass + 1}: ${times.length} masks, CPU mean ${mean.toFixed(1)} µs, p99 ${p99.toFixed(0)} µs; frames walked ${frames}, trie nodes ${trieNodes}, states ${states}, stack nodes ${stackNodes}; masks' hash ${(hash >>> 0).toString(16).padStart(8, '0')}; load ${loadavg()[0].toFixed(1)}`);
     if (profiling) {
       const { profile } = await post<{ profile: Profile }>('Profiler.stop');
       writeFileSync(profFile, JSON.stringify(profile));

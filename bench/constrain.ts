@@ -132,6 +132,8 @@ interface Timing {
   /** Wall-clock span of each timed mask (performance.now, ms), for the collector's share (gcReport). */
   maskStart: number[];
   maskEnd: number[];
+  /** FNV-1a over every timed mask's words (outside the timing): equal between builds = the same masks. */
+  hash: number;
   runStart: number;
   runEnd: number;
 }
@@ -217,7 +219,7 @@ function timeVocab(name: string, tok: Tokenizer, cases: BenchCase[]): Timing {
   clearSharedFrames(trie); // cold: nothing carried over from an earlier run
   fullGc();
   const timer = timerCost();
-  const t: Timing = { compileWall: [], compileCpu: [], maskWall: [], maskCpu: [], warmCpu: [], cacheHits: 0, walks: 0, nodes: 0, failed: 0, worst: { ms: 0, file: '', token: 0 }, perSchema: [], maskStart: [], maskEnd: [], runStart: 0, runEnd: 0 };
+  const t: Timing = { compileWall: [], compileCpu: [], maskWall: [], maskCpu: [], warmCpu: [], cacheHits: 0, walks: 0, nodes: 0, failed: 0, worst: { ms: 0, file: '', token: 0 }, perSchema: [], maskStart: [], maskEnd: [], hash: 0x811c9dc5, runStart: 0, runEnd: 0 };
   t.runStart = performance.now();
   const mask = new Uint32Array(Math.ceil(tok.vocabSize / 32));
   for (const c of cases) {
@@ -248,6 +250,9 @@ function timeVocab(name: string, tok: Tokenizer, cases: BenchCase[]): Timing {
       t.maskWall.push(z - a);
       t.maskStart.push(a);
       t.maskEnd.push(z);
+      let h = t.hash;
+      for (let w = 0; w < mask.length; w++) h = Math.imul(h ^ mask[w], 0x01000193);
+      t.hash = h;
       if (!con.advance(id)) {
         ok = false;
         break;
@@ -291,6 +296,7 @@ function timeVocab(name: string, tok: Tokenizer, cases: BenchCase[]): Timing {
       timer_cpu_us: timer.cpu * 1000,
       timer_wall_us: timer.wall * 1000,
       load: loadavg()[0],
+      mask_hash: (t.hash >>> 0).toString(16).padStart(8, '0'),
     },
     [
       `${name} (V=${tok.vocabSize}, trie ${trie.size} nodes): ${t.compileCpu.length} schemas, ${t.maskCpu.length} tokens${t.failed ? `, ${t.failed} instances refused` : ''}; load average ${loadavg()[0].toFixed(1)} at the end`,
@@ -298,6 +304,7 @@ function timeVocab(name: string, tok: Tokenizer, cases: BenchCase[]): Timing {
       `  mask per token (wall): mean ${us(mean(t.maskWall))}  p99 ${us(pct(t.maskWall, 0.99))}`,
       `  the timers themselves, in each figure above: CPU ${us(timer.cpu)} (process.cpuUsage read twice; mean without it ${us(mean(t.maskCpu) - timer.cpu)}), wall ${us(timer.wall)} (performance.now)`,
       `  mask per token, warm (same schema again, CPU): mean ${us(mean(t.warmCpu))}  p99 ${us(pct(t.warmCpu, 0.99))}`,
+      `  masks' hash ${(t.hash >>> 0).toString(16).padStart(8, '0')} (FNV-1a over every timed mask: equal between builds = the same masks)`,
       `  mask cache hits ${((100 * t.cacheHits) / Math.max(1, t.maskCpu.length)).toFixed(1)}%, trie nodes visited per uncached mask ${(t.nodes / Math.max(1, t.maskCpu.length - t.cacheHits)).toFixed(0)}`,
       `  compile (CPU): p50 ${pct(t.compileCpu, 0.5).toFixed(2)} ms  p90 ${pct(t.compileCpu, 0.9).toFixed(2)} ms  max ${pct(t.compileCpu, 1).toFixed(1)} ms   (wall p50 ${pct(t.compileWall, 0.5).toFixed(2)} ms) [target p50 ≤ 10 ms]`,
     ].join('\n'),
