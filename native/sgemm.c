@@ -407,18 +407,6 @@ static void pack_b(const float *B, long rsb, long csb, long k0, long kc, long j0
  * serial sgemm from inside pool tasks. */
 static __thread float *bufA, *bufB, *bufP; /* bufP: gfn_sgemm's k-split sums (the caller's) */
 static __thread size_t capA, capB, capP;
-/* the caller's: a split product's shared packed operand (job_t.shared) and its blocks' states */
-static __thread float *bufS;
-static __thread size_t capS;
-static __thread atomic_int *bufSt;
-static __thread size_t capSt;
-/* A split product's tasks: about TASKS_PER_THREAD a thread (over the k parts), each at least
- * MIN_TASK_FLOPS (~0.2 ms). Finer would balance better but reuse less: a task's packed block of
- * the other operand (B's KC × NC at a split over M, A's MC × KC at a split over N) serves only
- * that task's rows or columns. 2 row blocks of MC a task at 1536×4096×384 TN and 2 panels at
- * 384×4096×1536 TN cost 4–7% more CPU than base (loaded). */
-#define TASKS_PER_THREAD 4
-#define MIN_TASK_FLOPS 1.5e7
 
 static float *grow(float **buf, size_t *cap, size_t n) {
   if (*cap < n) {
@@ -449,27 +437,7 @@ typedef struct {
    * block is stored, gets C += bias and, with act, act = GELU(C), while it is still in L1 */
   const float *bias;
   float *act;
-  /* Tasks split finely (threads > 1): the operand every task would pack alike — B when they
-   * split M, A when they split N — is packed once, into `shared` (the whole of it, block by
-   * block), by whichever task reaches a block first; sh_state[block]: 0 not packed, 1 being
-   * packed, 2 ready. sh_kb: KC blocks along K. */
-  float *shared;
-  atomic_int *sh_state;
-  long sh_kb;
 } job_t;
-
-/* 1: the caller packs the block, then marks it ready (sh_ready); 0: it is ready, packed by
- * another task (waiting while that task packs it: a packing task waits on nothing, so this
- * cannot deadlock, even with every task on one thread) */
-static int sh_claim(atomic_int *st) {
-  int v = atomic_load_explicit(st, memory_order_acquire);
-  if (v == 2) return 0;
-  int expect = 0;
-  if (v == 0 && atomic_compare_exchange_strong_explicit(st, &expect, 1, memory_order_acq_rel, memory_order_acquire)) return 1;
-  while (atomic_load_explicit(st, memory_order_acquire) != 2) POOL_CPU_RELAX();
-  return 0;
-}
-static void sh_ready(atomic_int *st) { atomic_store_explicit(st, 2, memory_order_release); }
 
 /* c[r, j] += b[j] on one tile: a float add rounds the same however it is vectorised, so these
  * are gfn_add_bias's bits; inline, with the full tile widths as constants (a call through the
@@ -497,33 +465,10 @@ static void run_block_k(const job_t *j, long m0, long m1, long n0, long n1, long
     for (long pc = k0; pc < k1; pc += s->KC) {
       long kc = k1 - pc < s->KC ? k1 - pc : s->KC;
       int acc = pc > k0 || accumulate;
-      const float *Bb = Bp; /* this KC × NC block of B, packed */
-      if (j->shared && j->splitM) {
-        /* tasks split M, so n0 = 0 and jc a multiple of NC: blocks before this one are NC wide */
-        float *dst = j->shared + jc * j->K + pc * ((nc + s->NR - 1) / s->NR * s->NR);
-        atomic_int *st = &j->sh_state[(jc / s->NC) * j->sh_kb + pc / s->KC];
-        if (sh_claim(st)) {
-          pack_b(j->B, j->rsb, j->csb, pc, kc, jc, nc, s->NR, dst);
-          sh_ready(st);
-        }
-        Bb = dst;
-      } else {
-        pack_b(j->B, j->rsb, j->csb, pc, kc, jc, nc, s->NR, Bp);
-      }
+      pack_b(j->B, j->rsb, j->csb, pc, kc, jc, nc, s->NR, Bp);
       for (long ic = m0; ic < m1; ic += s->MC) {
         long mc = m1 - ic < s->MC ? m1 - ic : s->MC;
-        const float *Ab = Ap; /* this MC × KC block of A, packed */
-        if (j->shared && !j->splitM) {
-          /* tasks split N, so m0 = 0 and ic a multiple of MC */
-          float *dst = j->shared + ic * j->K + pc * ((mc + s->MR - 1) / s->MR * s->MR);
-          atomic_int *st = &j->sh_state[(ic / s->MC) * j->sh_kb + pc / s->KC];
-          if (sh_claim(st)) {
-            if (j->csa == 1) pack_a(j->A, j->rsa, ic, mc, pc, kc, s->MR, dst);
-            else pack_at(j->A, j->csa, ic, mc, pc, kc, s->MR, dst);
-            sh_ready(st);
-          }
-          Ab = dst;
-        } else if (j->csa == 1) pack_a(j->A, j->rsa, ic, mc, pc, kc, s->MR, Ap);
+        if (j->csa == 1) pack_a(j->A, j->rsa, ic, mc, pc, kc, s->MR, Ap);
         else pack_at(j->A, j->csa, ic, mc, pc, kc, s->MR, Ap);
         /* lines of the next packed B panel to prefetch a call: the panel (KC·NR floats, 16 KiB
          * on avx2) otherwise comes from L3 as the first of the row tiles runs against it */
@@ -531,13 +476,13 @@ static void run_block_k(const job_t *j, long m0, long m1, long n0, long n1, long
         long pl = NEXT_PANEL ? ((long)s->NR * kc * (long)sizeof(float) / 64 + mtiles - 1) / mtiles : 0;
         for (long jr = 0; jr < nc; jr += s->NR) {
           int nr = (int)(nc - jr < s->NR ? nc - jr : s->NR);
-          const float *bp = Bb + jr * kc;
-          const char *next = (const char *)(jr + s->NR < nc ? bp + (long)s->NR * kc : Bb);
+          const float *bp = Bp + jr * kc;
+          const char *next = (const char *)(jr + s->NR < nc ? bp + (long)s->NR * kc : Bp);
           for (long ir = 0, t = 0; ir < mc; ir += s->MR, t++) {
             int mr = (int)(mc - ir < s->MR ? mc - ir : s->MR);
             for (long l = t * pl; l < (t + 1) * pl; l++) __builtin_prefetch(next + l * 64, 0, 3);
             float *ct = Cout + (ic + ir) * j->N + jc + jr;
-            s->ukr(kc, Ab + ir * kc, bp, ct, j->N, acc, mr, nr);
+            s->ukr(kc, Ap + ir * kc, bp, ct, j->N, acc, mr, nr);
             if (j->bias && pc + kc >= k1) {
               if (j->act) gfn_bias_tile(ct, j->N, j->bias + jc + jr, j->act + (ic + ir) * j->N + jc + jr, j->N, mr, nr);
               else tile_add_bias(ct, j->N, j->bias + jc + jr, mr, nr);
@@ -1160,7 +1105,7 @@ static void sgemm_impl(const float *A, const float *B, float *C, long M, long K,
     bias_pass(C, M, N, bias, act);
     return;
   }
-  job_t j = {A, B, C, M, K, N, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, accumulate, 1, M, 0, NULL, 1, NULL, NULL, NULL, NULL, 0};
+  job_t j = {A, B, C, M, K, N, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, accumulate, 1, M, 0, NULL, 1, NULL, NULL};
   int threads = pool_threads();
   double flops = 2.0 * (double)M * (double)N * (double)K;
   /* Weight gradients (A transposed: dW = Xᵀ·dY, K = the batch's B·T rows) are short and
@@ -1184,36 +1129,25 @@ static void sgemm_impl(const float *A, const float *B, float *C, long M, long K,
   }
   int slices = 1;
   if (threads > 1 && flops > 4e6) {
-    /* Many small tasks, claimed as threads come free, instead of one equal share a thread:
-     * the two vCPUs of a VM do not run at one speed (the host's other work), and with equal
-     * shares the faster thread waits at the join for the slower. Split the larger dimension
-     * into chunks of whole MC row blocks (or NR panels), each task at least MIN_TASK_FLOPS;
-     * the operand every chunk would pack alike is packed once, shared (job_t.shared). The
-     * split is over M or N only, so results do not depend on it. */
+    /* Split the larger dimension into equal, tile-aligned chunks; duplicate packing of the
+     * other operand is cheap next to the multiply when that dimension is the larger one.
+     * With a k-split, the threads are shared among its parts first. */
+    int want = threads / kparts;
     long mt = (M + ISA.MR - 1) / ISA.MR, nt = (N + ISA.NR - 1) / ISA.NR;
-    double part_flops = flops / kparts;
-    long most = (long)(part_flops / MIN_TASK_FLOPS), want = (TASKS_PER_THREAD * threads + kparts - 1) / kparts;
-    if (most > want) most = want;
-    if (most < 1) most = 1;
-    j.splitM = mt * ISA.MR >= nt * ISA.NR;
-    long units = j.splitM ? (M + ISA.MC - 1) / ISA.MC : nt; /* MC row blocks, or NR panels */
-    long per = (units + most - 1) / most; /* units a task */
-    j.chunk = j.splitM ? per * ISA.MC : per * ISA.NR;
-    slices = (int)(((j.splitM ? M : N) + j.chunk - 1) / j.chunk);
-    if (slices > 1) {
-      long kb = (K + ISA.KC - 1) / ISA.KC;
-      long blocks = kb * (j.splitM ? (N + ISA.NC - 1) / ISA.NC : (M + ISA.MC - 1) / ISA.MC);
-      size_t floats = (size_t)K * (size_t)(j.splitM ? nt * ISA.NR : mt * ISA.MR);
-      j.shared = grow(&bufS, &capS, floats);
-      if (capSt < (size_t)blocks) {
-        free(bufSt);
-        bufSt = (atomic_int *)malloc(sizeof(atomic_int) * (size_t)blocks);
-        capSt = bufSt ? (size_t)blocks : 0;
-      }
-      if (!j.shared || !bufSt) abort();
-      for (long b = 0; b < blocks; b++) atomic_init(&bufSt[b], 0);
-      j.sh_state = bufSt;
-      j.sh_kb = kb;
+    if (want <= 1) {
+      /* slices stays 1 */
+    } else if (mt * ISA.MR >= nt * ISA.NR && mt >= want) {
+      slices = want;
+      j.splitM = 1;
+      j.chunk = ((mt + slices - 1) / slices) * ISA.MR;
+    } else if (nt >= want) {
+      slices = want;
+      j.splitM = 0;
+      j.chunk = ((nt + slices - 1) / slices) * ISA.NR;
+    } else if (mt >= want) {
+      slices = want;
+      j.splitM = 1;
+      j.chunk = ((mt + slices - 1) / slices) * ISA.MR;
     }
   }
   if (slices == 1) {
@@ -1241,7 +1175,7 @@ void gfn_sgemm_serial(const float *A, const float *B, float *C, long M, long K, 
     small_m(A, B, C, M, K, N, transB, accumulate, 1);
     return;
   }
-  job_t j = {A, B, C, M, K, N, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, accumulate, 1, M, 0, NULL, 1, NULL, NULL, NULL, NULL, 0};
+  job_t j = {A, B, C, M, K, N, transA ? 1 : K, transA ? M : 1, transB ? 1 : N, transB ? K : 1, accumulate, 1, M, 0, NULL, 1, NULL, NULL};
   run_block(&j, 0, M, 0, N);
 }
 
