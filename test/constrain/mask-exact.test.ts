@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/engine/rng.js';
-import { compileGrammar, GrammarConstraint, gbnfConstraint, regexConstraint, schemaConstraint, parseGbnf } from '../../src/infer/constrain/index.js';
+import { clearSharedFrames, compileGrammar, GrammarConstraint, gbnfConstraint, regexConstraint, schemaConstraint, parseGbnf } from '../../src/infer/constrain/index.js';
 import { Tokenizer } from '../../src/tokenizer/index.js';
 import { cl100kRankFileText } from '../tokenizer/corpus.js';
 import { testTokenizer } from './helpers.js';
@@ -169,6 +169,28 @@ test('a pattern string nested deeper than three levels is framed to its end: exa
   assert.ok(con.advanceBytes(enc.encode('"]')) && con.isComplete());
   // a count of trie nodes, not a time: the same on every machine
   assert.ok(nodes < 80_000, `the pattern's masks walked ${nodes} trie nodes`);
+});
+
+test("structural masks jump over a wide trie node's rejected children: exact, and far fewer trie nodes walked (cl100k)", () => {
+  // After `{"a":`, `[1,` or `{"b":[true` a few bytes are live; the walk below a wide node (≥
+  // WIDE_KIDS children: a space, a quote) goes from one accepted child to the next instead of
+  // visiting every rejected one (≈ 70% of the nodes walked before, journal round 21).
+  const tok = cl100kTok();
+  const enc = new TextEncoder();
+  const schema = { type: 'object', properties: { a: { type: 'integer' }, b: { type: 'array', items: { type: ['boolean', 'null'] } }, c: { enum: ['x y', 'ü', '"q'] } }, additionalProperties: false };
+  const con = schemaConstraint(schema, tok, { whitespace: 'flexible' });
+  clearSharedFrames(con.matcher.trie); // no frame from an earlier test: the count is this schema's own
+  const v0 = con.matcher.nodesVisited;
+  let masks = 0;
+  for (const prefix of ['', '{', '{"a"', '{"a":', '{"a": 12', '{"a": 12,', '{"a": 12, "b": [', '{"a": 12, "b": [true', '{"a": 12, "b": [true, ', '{"a": 12, "b": [true, null]', '{"a": 12, "b": [true, null], "c": ', '{"a": 12, "b": [true, null], "c": "', '{"a": 12, "b": [true, null], "c": "x']) {
+    const c = con.clone();
+    assert.ok(c.advanceBytes(enc.encode(prefix)), prefix);
+    assertExact(`after ${JSON.stringify(prefix)}`, c, tok.vocabSize);
+    masks++;
+  }
+  const nodes = con.matcher.nodesVisited - v0;
+  // a count of trie nodes, not a time: the same on every machine (2,809 with the jumps, round 21)
+  assert.ok(nodes < 4_000, `${masks} structural masks walked ${nodes} trie nodes`);
 });
 
 /**

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Rng } from '../../src/engine/rng.js';
 import { utf8Sequences } from '../../src/infer/constrain/bytes.js';
 import { Automaton, compileGrammar, GrammarConstraint, literal, ref, regexConstraint, regexGrammar, seq, alt, star, chars, TokenTrie, tokenTrie, type Grammar } from '../../src/infer/constrain/index.js';
+import { WIDE_KIDS } from '../../src/infer/constrain/trie.js';
 import { accepts, allowedList, randomWalk, testTokenizer } from './helpers.js';
 
 const enc = new TextEncoder();
@@ -31,6 +32,28 @@ test('the token trie visits every token once in preorder with correct subtree en
   assert.deepEqual(Array.from(t.end), [3, 3, 3, 5, 5]);
   assert.deepEqual(Array.from(t.token), [0, 1, 2, 3, 4]);
   assert.deepEqual(t.more.get(1), [5]); // duplicate bytes 'ab'
+});
+
+test('the trie indexes exactly its nodes with WIDE_KIDS or more children by child byte', () => {
+  // 'a' has 9 children (b..j), 'b' 3, 'ab' 8 (c..j): the first and the last are wide
+  const words = ['a', 'b', 'bx', 'by', 'bz', ...'bcdefghij'.split('').map((c) => `a${c}`), ...'cdefghij'.split('').map((c) => `ab${c}`)];
+  const t = new TokenTrie(words.map((s) => enc.encode(s)));
+  const { id, kidBytes, kidAt } = t.wide;
+  let wide = 0;
+  for (let n = 0; n < t.size; n++) {
+    const kids: number[] = [];
+    for (let c = n + 1; c < t.end[n]; c = t.end[c]) kids.push(c);
+    assert.equal(id[n] >= 0, kids.length >= WIDE_KIDS, `node ${n}: ${kids.length} children`);
+    if (id[n] < 0) continue;
+    wide++;
+    const w = id[n];
+    for (let b = 0; b < 256; b++) {
+      const kid = kids.find((c) => t.byte[c] === b);
+      assert.equal((kidBytes[8 * w + (b >>> 5)] >>> (b & 31)) & 1, kid === undefined ? 0 : 1, `node ${n} byte ${b}`);
+      if (kid !== undefined) assert.equal(kidAt[256 * w + b], kid, `node ${n} byte ${b}`);
+    }
+  }
+  assert.equal(wide, 2);
 });
 
 test("the trie built from a tokenizer's byte store equals the one built from per-token arrays; tokenBytes reads the store", () => {

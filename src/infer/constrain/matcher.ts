@@ -124,6 +124,8 @@ export class Automaton {
   private readonly termClassBits: Uint32Array;
   /** Words of a bitset over the byte classes (liveClasses). */
   readonly classWords: number;
+  /** The terminals' byte sets in one array: terminal t's bytes are termBytes[8t .. 8t+8) (liveBytes). */
+  private readonly termBytes: Uint32Array;
   // hash-consed stack nodes; node 0 = the empty stack
   private nodePos: Int32Array = new Int32Array(1024);
   private nodeParent: Int32Array = new Int32Array(1024);
@@ -193,7 +195,9 @@ export class Automaton {
     this.termAccepts = new Uint8Array(this.g.terminals.length * numClasses);
     this.classWords = (numClasses + 31) >>> 5;
     this.termClassBits = new Uint32Array(this.g.terminals.length * this.classWords);
+    this.termBytes = new Uint32Array(this.g.terminals.length * 8);
     this.g.terminals.forEach((set, t) => {
+      this.termBytes.set(set.subarray(0, 8), t * 8);
       for (let c = 0; c < numClasses; c++) {
         if (!hasByte(set, rep[c])) continue;
         this.termAccepts[t * numClasses + c] = 1;
@@ -861,6 +865,23 @@ export class Automaton {
     }
   }
 
+  /**
+   * out[at .. at + 8) = the 256-bit set of bytes some configuration of state `s` accepts:
+   * every other byte leads to DEAD (liveClasses by byte, for the walk's jumps over a wide
+   * node's rejected children).
+   */
+  liveBytes(s: number, out: Uint32Array, at: number): void {
+    out.fill(0, at, at + 8);
+    const { syms, termBytes } = this;
+    const pool = this.pool;
+    for (let i = this.stateOff[s], e = i + this.stateLen[s]; i < e; i++) {
+      const st = pool[i];
+      if (st === 0) continue;
+      const t = syms[this.nodePos[st]] * 8;
+      for (let j = 0; j < 8; j++) out[at + j] |= termBytes[t + j];
+    }
+  }
+
   step(s: number, byte: number): number {
     const c = this.classOf[byte];
     const t = this.trans[s * this.numClasses + c] - 1;
@@ -1066,6 +1087,19 @@ export class TokenMatcher {
   private readonly scratchFrame: Uint32Array;
   private cachedWords = 0;
   private stateAt: Int32Array;
+  /**
+   * The walk's jumps over rejected children (TokenTrie.wide), per depth level d: wideOn[d] = 1
+   * when the node the walk descended into at depth d is wide; then wideBits[8d .. 8d+8) = its
+   * child bytes that its state accepts (some configuration does: the others lead to DEAD),
+   * wideNode[d] its wide index and wideEnd[d] the end of its subtree.
+   */
+  private readonly wideOn: Uint8Array;
+  private readonly wideNode: Int32Array;
+  private readonly wideEnd: Int32Array;
+  private readonly wideBits: Uint32Array;
+  /** Per state: the bytes it accepts (Automaton.liveBytes) at liveByteBits[8s .. 8s+8), once liveByteKnown[s] = 1. */
+  private liveByteBits: Uint32Array = new Uint32Array(8 * 1024);
+  private liveByteKnown: Uint8Array = new Uint8Array(1024);
   /** Statistics for the bench: trie nodes visited by uncached walks, cache hits. */
   nodesVisited = 0;
   cacheHits = 0;
@@ -1079,6 +1113,10 @@ export class TokenMatcher {
     readonly trie: TokenTrie,
   ) {
     this.stateAt = new Int32Array(trie.maxDepth + 1);
+    this.wideOn = new Uint8Array(trie.maxDepth + 1);
+    this.wideNode = new Int32Array(trie.maxDepth + 1);
+    this.wideEnd = new Int32Array(trie.maxDepth + 1);
+    this.wideBits = new Uint32Array((trie.maxDepth + 1) * 8);
     this.walkTrie = trie;
     this.scratchMask = new Uint32Array(trie.words);
     this.scratchFrame = new Uint32Array(trie.words);
@@ -2125,6 +2163,34 @@ export class TokenMatcher {
     if (pops !== null) for (let i = p0; i < pops.length; i++) pops[i] = map[pops[i]];
   }
 
+  /** The walk enters wide node n (depth d) in state t: level d's jumps set up (see wideOn). */
+  private wideEnter(t: number, n: number, d: number): void {
+    const trie = this.walkTrie;
+    const w = trie.wide.id[n];
+    const kidBytes = trie.wide.kidBytes;
+    if (t >= this.liveByteKnown.length) this.growLiveBytes(t);
+    const lb = this.liveByteBits;
+    if (this.liveByteKnown[t] === 0) {
+      this.automaton.liveBytes(t, lb, 8 * t);
+      this.liveByteKnown[t] = 1;
+    }
+    const bits = this.wideBits;
+    for (let j = 0; j < 8; j++) bits[8 * d + j] = lb[8 * t + j] & kidBytes[8 * w + j];
+    this.wideNode[d] = w;
+    this.wideEnd[d] = trie.end[n];
+    this.wideOn[d] = 1;
+  }
+
+  private growLiveBytes(s: number): void {
+    const cap = Math.max(s + 1, this.liveByteKnown.length * 2);
+    const k = new Uint8Array(cap);
+    k.set(this.liveByteKnown);
+    this.liveByteKnown = k;
+    const b = new Uint32Array(8 * cap);
+    b.set(this.liveByteBits);
+    this.liveByteBits = b;
+  }
+
   /** mask |= the ids, the touched words recorded (see touched). */
   private setIds(ids: Int32Array, mask: Uint32Array): void {
     const touched = this.touched;
@@ -2352,6 +2418,14 @@ export class TokenMatcher {
     const cls = a.classOf;
     const stateAt = this.stateAt;
     stateAt[depth[from] - 1] = s;
+    const { id: wideId, kidAt } = trie.wide;
+    const wideOn = this.wideOn;
+    const wideBits = this.wideBits;
+    // the run's parent: jumped over as below when the run is all of a wide node's children (a
+    // continuation's walk below a pop), else not this walk's to know
+    const d0 = depth[from] - 1;
+    wideOn[d0] = 0;
+    if (from > 0 && depth[from - 1] === d0 && to === end[from - 1] && wideId[from - 1] >= 0) this.wideEnter(s, from - 1, d0);
     let tr = a.trans;
     let acc = a.acceptFlags;
     let n = from;
@@ -2362,8 +2436,23 @@ export class TokenMatcher {
     // The hot loop of mask computation: typed-array loads only (a Map lookup per token and a
     // call per node cost ~100 ns/node on cl100k's 216k-node trie).
     while (n < to) {
-      visited++;
       const d = depth[n];
+      if (wideOn[d - 1] !== 0) {
+        // n's parent is wide: on to its first child from n on whose byte the parent's state
+        // accepts, past the others unvisited (each would lead to DEAD and be skipped whole)
+        const b = byte[n];
+        const at = (d - 1) * 8;
+        let wd = b >>> 5;
+        let bits = wideBits[at + wd] & (-1 << (b & 31));
+        while (bits === 0 && wd < 7) bits = wideBits[at + ++wd];
+        if (bits === 0) {
+          n = this.wideEnd[d - 1];
+          continue;
+        }
+        const nb = wd * 32 + 31 - Math.clz32(bits & -bits);
+        if (nb !== b) n = kidAt[this.wideNode[d - 1] * 256 + nb];
+      }
+      visited++;
       const c = cls[byte[n]];
       let t = tr[stateAt[d - 1] * nc + c] - 1;
       if (t < 0) {
@@ -2446,7 +2535,12 @@ export class TokenMatcher {
           }
         }
       }
-      if (pops !== null && acc[t] !== 0 && end[n] > n + 1) pops.push(n);
+      if (end[n] > n + 1) {
+        if (pops !== null && acc[t] !== 0) pops.push(n);
+        // descending into n: at a wide node, only the children whose byte t accepts are visited
+        if (wideId[n] >= 0) this.wideEnter(t, n, d);
+        else wideOn[d] = 0;
+      }
       n++;
     }
     this.touchedN = nt;

@@ -134,11 +134,60 @@ export class TokenTrie {
     this.maxDepth = maxDepth;
   }
 
+  private wideIndex: WideNodes | undefined;
+
+  /**
+   * The nodes with WIDE_KIDS or more children, indexed by child byte (built on first use): a
+   * walk in a state that accepts few bytes (a structural position) jumps from one accepted
+   * child to the next instead of stepping over every rejected one (71% of the nodes cl100k's
+   * walks visited were rejected, most of them children of such nodes: journal, round 21).
+   */
+  get wide(): WideNodes {
+    if (this.wideIndex === undefined) this.wideIndex = wideNodes(this);
+    return this.wideIndex;
+  }
+
   /** The bytes of token `id` (a view into the store: do not modify), or undefined for a special token or an id outside the vocabulary. */
   tokenBytes(id: number): Uint8Array | undefined {
     const o = id >= 0 && id < this.bytesStart.length ? this.bytesStart[id] : -1;
     return o < 0 ? undefined : this.bytes.subarray(o, this.bytesEnd[id]);
   }
+}
+
+/** A node needs this many children to be indexed by child byte (TokenTrie.wide). */
+export const WIDE_KIDS = 8;
+
+/** TokenTrie.wide: the trie's nodes with at least WIDE_KIDS children, indexed by child byte. */
+export interface WideNodes {
+  /** Per node: its index w among the wide nodes, or −1. */
+  readonly id: Int32Array;
+  /** kidBytes[8w .. 8w+8): the 256-bit set of wide node w's child bytes. */
+  readonly kidBytes: Uint32Array;
+  /** kidAt[256w + b]: wide node w's child on byte b (defined where kidBytes has b). */
+  readonly kidAt: Int32Array;
+}
+
+function wideNodes(trie: TokenTrie): WideNodes {
+  const { end, byte, size } = trie;
+  const id = new Int32Array(size).fill(-1);
+  let count = 0;
+  for (let n = 0; n < size; n++) {
+    let kids = 0;
+    for (let c = n + 1; c < end[n] && kids < WIDE_KIDS; c = end[c]) kids++;
+    if (kids >= WIDE_KIDS) id[n] = count++;
+  }
+  const kidBytes = new Uint32Array(count * 8);
+  const kidAt = new Int32Array(count * 256);
+  for (let n = 0; n < size; n++) {
+    const w = id[n];
+    if (w < 0) continue;
+    for (let c = n + 1; c < end[n]; c = end[c]) {
+      const b = byte[c];
+      kidBytes[w * 8 + (b >>> 5)] |= 1 << (b & 31);
+      kidAt[w * 256 + b] = c;
+    }
+  }
+  return { id, kidBytes, kidAt };
 }
 
 /** Token bytes in one store: id's bytes are bytes[start[id] .. end[id]); start[id] = −1 for none. */
