@@ -11,7 +11,7 @@ import { defaultTools } from '../infer/tools/registry.js';
 import type { GPT } from '../model/gpt.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { demonstrationContrasts, sampledContrasts, simulatedComparisons, taskExamples, taskPrompts, writtenDemonstrations, type TaskPromptExample } from '../train/comparisons.js';
-import type { TrainResult } from '../train/loop.js';
+import { dataHash, type TrainResult } from '../train/loop.js';
 import { MixedLoader, pairAccuracyByKind, renderRankings, scoreSequences, ShuffledLoader, trainRewardModel, type PairTally, type RenderedRankings, type SequenceScorer } from '../train/reward.js';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
@@ -27,6 +27,8 @@ import type { RmPreset } from './presets.js';
 /** Options of `runRm`; every field optional (the run preset's `rm` section fills the rest). */
 /** Options of `runRm`; with `lora` (and `basePrecision`) an adapter and the scalar head train on the frozen SFT model (docs/lora.md). */
 export interface RunRmOptions extends StageRunOptions {
+  /** Resume a checkpoint trained on other rankings than these (a warning); default: refused, naming --fresh and --into (src/train/loop.ts dataChanged). */
+  allowDataChange?: boolean;
   /**
    * Your rankings/pairs JSONL files; default: the run's own `<run>/rankings.jsonl` (the web UI's
    * Rank page and `gptforge label` write it) when it holds any line, else simulated labelers
@@ -526,6 +528,10 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
     signal: o.signal,
     onStep: o.onStep,
     startedFrom: sft.dir,
+    // what it trains on, to refuse a resume on other rankings (src/train/loop.ts dataChanged)
+    data: `${data.train.length + data.contrast.length} rankings from ${data.files.length > 0 ? data.files.join(', ') : 'the simulated comparisons'}`,
+    dataHash: dataHash([...data.train, ...data.contrast].map((r) => `${JSON.stringify(r)}\n`)),
+    allowDataChange: o.allowDataChange,
   });
   const accuracy = result.lastEval['val/accuracy'] ?? NaN;
   // the noise-free rankings are scored once: their accuracy is the sum over the deciding terms

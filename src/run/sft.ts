@@ -7,7 +7,7 @@ import { buildSftDataset, PackedLoader, sftTable, writerSummary, type SftDataset
 import type { SftPreset } from './presets.js';
 import { lossCurveSVG } from '../eval/plot.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import type { TrainResult } from '../train/loop.js';
+import { dataHash, type TrainResult } from '../train/loop.js';
 import { MetricsLog, type MetricRecord } from '../train/metrics.js';
 import { sft } from '../train/sft.js';
 import { describeAdapter, prepareAdapter, type AdapterOptions } from '../train/adapter.js';
@@ -61,6 +61,8 @@ export interface RunSftOptions extends AdapterOptions, StageLoopOptions {
   evalEvery?: number;
   /** Ignore existing checkpoints of this stage and start over from `from`. */
   fresh?: boolean;
+  /** Resume a checkpoint trained on other conversations than these (a warning); default: refused, naming --fresh, --into and this (src/train/loop.ts dataChanged). */
+  allowDataChange?: boolean;
   /** No progress bars. */
   quiet?: boolean;
   /** Progress lines before training (the mixture table, the data and batch shape); default none. */
@@ -110,7 +112,7 @@ export function frequentTargets(items: readonly { ids: readonly number[]; mask: 
 /**
  * The SFT data in words, as the trainer state records it (TrainOptions.data): each source's name,
  * weight, conversations and tokens (a changed file changes its counts), and the writers' error
- * rate where set. Resuming a stage recorded with other data warns (src/train/loop.ts dataChanged).
+ * rate where set. Resuming a stage recorded with other data is refused unless allowDataChange (src/train/loop.ts dataChanged).
  * @example sftDataSummary([{ name: 'mine.jsonl', weight: 1, conversations: 40, tokens: 2100, skipped: 0 }]) // 'mine.jsonl×1 (40 conversations, 2100 tokens)'
  */
 export function sftDataSummary(report: readonly SftSourceReport[], writerErrorRate?: number): string {
@@ -249,6 +251,9 @@ export async function runSft(runDir: string, opts: RunSftOptions = {}): Promise<
     onEval: plot,
     startedFrom: start.dir,
     data: sftDataSummary(data.report, cfg.mixture.writerErrorRate),
+    // the rows as trained (tokens and loss mask, in order): another file of the same size still differs
+    dataHash: dataHash(data.train.map((it) => `${it.source}\t${it.ids.join(',')}\t${it.mask.join('')}\n`)),
+    allowDataChange: opts.allowDataChange,
   });
   const history = new MetricsLog(runDir).read(stage);
   plot(history);

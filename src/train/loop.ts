@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { AdamW, clipScale, decayGroups, gradNorm } from '../engine/optim.js';
@@ -181,6 +182,18 @@ export interface TrainOptions {
    * warns (dataChanged): the resume would go on training on this data, not the checkpoint's.
    */
   data?: string;
+  /**
+   * A content hash of what the stage trains on (dataHash: SFT's tokenized conversations, the
+   * reward model's rankings), recorded beside `data`: a changed file whose counts stay the same
+   * still differs.
+   */
+  dataHash?: string;
+  /**
+   * Resume a checkpoint recorded with other data than this invocation's, with a warning (the CLI's
+   * `--allow-data-change`). Default false: such a resume is refused, saying how to go on
+   * (dataChanged). nanoGPT and TRL do not check; a silent resume mixes two datasets in one model.
+   */
+  allowDataChange?: boolean;
 }
 
 interface TrainerState {
@@ -200,6 +213,8 @@ interface TrainerState {
   schedule?: LrSchedule;
   /** What the last invocation trained on (TrainOptions.data; absent in checkpoints before 2026-11-30). */
   data?: string;
+  /** Its content hash (TrainOptions.dataHash; absent in checkpoints before 2026-12-02). */
+  dataHash?: string;
 }
 
 /**
@@ -248,14 +263,30 @@ export function staleStart(stage: string, recorded: string | undefined, now: str
 }
 
 /**
- * The warning for a resume whose checkpoint was trained on other data than this invocation's
- * (TrainOptions.data), or null (the same data, or either unrecorded: older checkpoints resume
- * silently). Training goes on regardless: this is a warning, not a refusal.
- * @example dataChanged('sft-mine', 'mine.jsonl×1', 'chat×2, math×1') // 'sft-mine: warning: resuming a stage trained on mine.jsonl×1, …'
+ * What the data a stage trains on is, to tell a resume on other data (TrainOptions.data and dataHash): SHA-256 of `parts` in order, the first 16 hex digits.
+ * @example dataHash([JSON.stringify(rows)]) // '3f2a…' (16 hex digits)
  */
-export function dataChanged(stage: string, recorded: string | undefined, now: string | undefined): string | null {
-  if (recorded === undefined || now === undefined || recorded === now) return null;
-  return `${stage}: warning: resuming a stage trained on ${recorded}, but this run trains it on ${now} (other --data, --mixture or preset?): its updates go on from the model trained on the former; --fresh starts over on this data, --into another stage keeps both`;
+export function dataHash(parts: Iterable<string | ArrayBufferView>): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(typeof p === 'string' ? p : new Uint8Array(p.buffer, p.byteOffset, p.byteLength));
+  return h.digest('hex').slice(0, 16);
+}
+
+/**
+ * The message for a resume whose checkpoint was trained on other data than this invocation's, or
+ * null: the same data, or no record to compare (a checkpoint of an older gptforge). The data
+ * differs when both hashes are recorded and differ, or, without them, both descriptions are and
+ * differ. `allowed` (--allow-data-change) makes it a warning; without it the caller refuses the
+ * resume with it (the safer default: nanoGPT and TRL resume on whatever data they are given).
+ * @example dataChanged('sft-mine', { data: 'mine.jsonl×1', hash: 'a1' }, { data: 'chat×2', hash: 'b2' }, true) // 'sft-mine: warning: resuming a stage trained on mine.jsonl×1, …'
+ */
+export function dataChanged(stage: string, recorded: { data?: string; hash?: string }, now: { data?: string; hash?: string }, allowed = false): string | null {
+  const byHash = recorded.hash !== undefined && now.hash !== undefined;
+  if (byHash ? recorded.hash === now.hash : recorded.data === undefined || now.data === undefined || recorded.data === now.data) return null;
+  const what = (d: { data?: string; hash?: string }): string => `${d.data ?? 'unrecorded data'}${byHash ? ` (data hash ${d.hash})` : ''}`;
+  const both = `${stage}'s checkpoint was trained on ${what(recorded)}, but this run trains it on ${what(now)} (other --data, --mixture, rankings or preset?)`;
+  if (allowed) return `${stage}: warning: ${both}; resuming anyway (--allow-data-change): its updates go on from the model trained on the former`;
+  return `cannot resume: ${both}. Resuming would train one model on two datasets. To go on: --fresh starts this stage over on this data; --into <another stage> trains a new one from the same start (--from), keeping this one; --allow-data-change resumes this checkpoint on the new data`;
 }
 
 /**
@@ -350,7 +381,9 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
       schedule = extendSchedule(prevSchedule, schedule, step);
       const stale = staleStart(task.stage, ts.startedFrom, opts.startedFrom, opts.runDir);
       if (stale) console.error(stale);
-      const otherData = dataChanged(task.stage, ts.data, opts.data);
+      // nothing is written yet: a refusal leaves the run as it was
+      const otherData = dataChanged(task.stage, { data: ts.data, hash: ts.dataHash }, { data: opts.data, hash: opts.dataHash }, opts.allowDataChange);
+      if (otherData && !opts.allowDataChange) throw new GptforgeError(otherData, { file: join(ck, 'trainer_state.json'), field: 'data' });
       if (otherData) console.error(otherData);
       // the same start (a copied or moved run's included) is recorded afresh, relative to this run;
       // a stale one keeps naming what the checkpoint's updates really continue
@@ -390,6 +423,7 @@ export async function train<M>(task: TrainTask<M>, cfg: TrainConfig, opts: Train
       schedule,
       ...(startedFrom !== undefined ? { startedFrom: recordStart(opts.runDir, startedFrom) } : {}),
       ...(opts.data !== undefined ? { data: opts.data } : {}),
+      ...(opts.dataHash !== undefined ? { dataHash: opts.dataHash } : {}),
     };
     lastCheckpoint = saveCheckpoint(opts.stageDir, model, {
       stage: task.stage,
