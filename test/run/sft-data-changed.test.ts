@@ -22,7 +22,7 @@ test('resuming a stage on other data than it was trained on is refused, naming b
     await assert.rejects(
       () => sft(other, 4),
       (e: Error) =>
-        /^cannot resume: sft-mine's checkpoint was trained on conversations×1 \(2 conversations, \d+ tokens\) \(data hash [0-9a-f]{16}\), but this run trains it on conversations×1 \(3 conversations, \d+ tokens\) \(data hash [0-9a-f]{16}\).*--fresh starts this stage over.*--into <another stage>.*--allow-data-change resumes/.test(
+        /trainer_state\.json, field "data": cannot resume: sft-mine's checkpoint was trained on conversations×1 \(\d+ conversations, \d+ tokens\) \(data hash [0-9a-f]{16}\), but this run trains it on conversations×1 \(\d+ conversations, \d+ tokens\) \(data hash [0-9a-f]{16}\).*--fresh starts this stage over.*--into <another stage>.*--allow-data-change resumes/.test(
           e.message,
         ) || assert.fail(e.message),
     );
