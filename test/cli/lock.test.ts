@@ -19,10 +19,13 @@ const deadPid = (): number => spawnSync(process.execPath, ['-e', '']).pid!;
 
 test("two pretrains on one run directory: the second is refused naming the first's PID and command; readers (sample, eval) work meanwhile", { timeout: 300_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'gf-lock-'));
+  // killed and awaited before the directory is removed, so a failed assertion is reported as itself, not as the
+  // ENOTEMPTY of a still-writing child
+  let first: ReturnType<typeof startCli> | undefined;
   try {
     const preset = writeTinyPreset(join(root, 'in'), { checkpointEvery: 5 });
     const runDir = join(root, 'run');
-    const first = startCli(['pretrain', '--preset', preset, '--run', runDir, '--quiet', '--no-samples']);
+    first = startCli(['pretrain', '--preset', preset, '--run', runDir, '--quiet', '--no-samples']);
     await waitFor(() => existsSync(join(runDir, 'base', 'latest.json')), 180_000, 'the first checkpoint');
     const lock = JSON.parse(readFileSync(join(runDir, 'run.lock'), 'utf8')) as { pid: number; command: string; host: string; started: string };
     assert.equal(lock.pid, first.child.pid);
@@ -52,6 +55,10 @@ test("two pretrains on one run directory: the second is refused naming the first
     const s = steps(runDir);
     assert.deepEqual(s, [...new Set(s)], 'each step logged once');
   } finally {
+    if (first && first.child.exitCode === null && first.child.signalCode === null) {
+      first.child.kill('SIGKILL');
+      await first.done;
+    }
     rmSync(root, { recursive: true, force: true });
   }
 });
