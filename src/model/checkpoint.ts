@@ -177,6 +177,38 @@ export function listCheckpoints(stageDir: string): string[] {
 }
 
 /** The newest complete checkpoint of a stage (latest.json, else the highest step), or null. */
+/** The fields of a checkpoint's trainer_state.json that the run layer reads without loading the model. */
+export interface TrainerStateSummary {
+  /** Optimizer steps done, when recorded as a number. */
+  step?: number;
+  /** The checkpoint the stage started from, as recorded (src/train/loop.ts recordStart). */
+  startedFrom?: string;
+  /** The step budget of the invocation that wrote it (`config.maxSteps`). */
+  maxSteps?: number;
+}
+
+/**
+ * A checkpoint's trainer_state.json, only the fields above, or null when it is missing or unreadable
+ * (the training loop is what refuses a damaged one, naming the file). One reader for the run layer's
+ * "is this stage done / finished / resuming" questions (pipeline stageDone, chat's defaultChatStage,
+ * trainingStart's resume line).
+ * @example readTrainerStateSummary('runs/tiny/sft/step-0000150') // { step: 150, startedFrom: 'base/step-0001200', maxSteps: 150 }
+ */
+export function readTrainerStateSummary(checkpoint: string): TrainerStateSummary | null {
+  let raw: { step?: unknown; startedFrom?: unknown; config?: { maxSteps?: unknown } };
+  try {
+    raw = JSON.parse(readFileSync(join(checkpoint, 'trainer_state.json'), 'utf8')) as typeof raw;
+  } catch {
+    return null;
+  }
+  if (raw === null || typeof raw !== 'object') return null;
+  const out: TrainerStateSummary = {};
+  if (typeof raw.step === 'number') out.step = raw.step;
+  if (typeof raw.startedFrom === 'string') out.startedFrom = raw.startedFrom;
+  if (typeof raw.config?.maxSteps === 'number') out.maxSteps = raw.config.maxSteps;
+  return out;
+}
+
 export function latestCheckpoint(stageDir: string): string | null {
   const pointer = join(stageDir, 'latest.json');
   if (existsSync(pointer)) {

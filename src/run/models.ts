@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { isRewardModel, latestCheckpoint, loadCheckpoint, modelFromCheckpoint, resolveCheckpoint, selectedCheckpoint } from '../model/checkpoint.js';
+import { isRewardModel, latestCheckpoint, loadCheckpoint, modelFromCheckpoint, readTrainerStateSummary, resolveCheckpoint, selectedCheckpoint } from '../model/checkpoint.js';
 import type { GPT } from '../model/gpt.js';
 import { setInferencePrecision } from '../model/inference-precision.js';
 import type { BasePrecision } from '../model/quantize.js';
@@ -97,14 +97,8 @@ export interface ChatStageChoice {
 function finishedStage(stageDir: string): { finished: boolean; step: number; of: number } | null {
   const ck = latestCheckpoint(stageDir);
   if (!ck) return null;
-  try {
-    const ts = JSON.parse(readFileSync(join(ck, 'trainer_state.json'), 'utf8')) as { step?: unknown; config?: { maxSteps?: unknown } };
-    const step = Number(ts.step);
-    const of = Number(ts.config?.maxSteps);
-    return Number.isFinite(step) && Number.isFinite(of) ? { finished: step >= of, step, of } : { finished: true, step: NaN, of: NaN };
-  } catch {
-    return { finished: true, step: NaN, of: NaN };
-  }
+  const ts = readTrainerStateSummary(ck);
+  return ts?.step !== undefined && ts.maxSteps !== undefined ? { finished: ts.step >= ts.maxSteps, step: ts.step, of: ts.maxSteps } : { finished: true, step: NaN, of: NaN };
 }
 
 /**

@@ -6,7 +6,7 @@ import { Tokenizer } from '../tokenizer/index.js';
 import { atomicWriteFile } from '../util/atomic.js';
 import { GptforgeError } from '../util/errors.js';
 import { holdRunLock } from '../util/lock.js';
-import { latestCheckpoint, selectedCheckpoint } from '../model/checkpoint.js';
+import { latestCheckpoint, readTrainerStateSummary, selectedCheckpoint } from '../model/checkpoint.js';
 import { staleStart } from '../train/loop.js';
 import { evalSettings, runEval, type EvalSettings } from './eval.js';
 import { estimatePipeline, estimateText, formatDuration, stepsDone, timingTable, type PipelineEstimate } from './estimate.js';
@@ -131,15 +131,11 @@ const mtime = (f: string): number => (existsSync(f) ? statSync(f).mtimeMs : -1);
 export function stageDone(runDir: string, stage: { stage: string; steps: number; from?: string }): { checkpoint: string; step: number } | null {
   const checkpoint = latestCheckpoint(join(runDir, stage.stage));
   if (checkpoint === null) return null;
-  let state: { step?: unknown; startedFrom?: unknown };
-  try {
-    state = JSON.parse(readFileSync(join(checkpoint, 'trainer_state.json'), 'utf8')) as typeof state;
-  } catch {
-    return null; // no trainer state (or a damaged one): the runner says what is wrong
-  }
-  const step = typeof state.step === 'number' ? state.step : stepsDone(runDir, stage.stage);
+  const state = readTrainerStateSummary(checkpoint);
+  if (state === null) return null; // no trainer state (or a damaged one): the runner says what is wrong
+  const step = state.step ?? stepsDone(runDir, stage.stage);
   if (step < stage.steps) return null;
-  if (stage.from !== undefined && typeof state.startedFrom === 'string') {
+  if (stage.from !== undefined && state.startedFrom !== undefined) {
     const now = selectedCheckpoint(join(runDir, stage.from));
     if (now === null || staleStart(stage.stage, state.startedFrom, now, runDir) !== null) return null;
   }

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { latestCheckpoint } from '../model/checkpoint.js';
+import { dirname } from 'node:path';
+import { latestCheckpoint, readTrainerStateSummary } from '../model/checkpoint.js';
 import type { AdapterOptions } from '../train/adapter.js';
 import type { MetricRecord } from '../train/metrics.js';
 import { movedLegacyStart, pastEnd, recordedStart } from '../train/loop.js';
@@ -114,17 +113,13 @@ export function warnSkips(stage: string, header: string, reasons: readonly strin
 export function trainingStart(stageDir: string, startDir: string, o: { fresh?: boolean; maxSteps: number; stepsOption?: string }): string {
   const ck = o.fresh ? null : latestCheckpoint(stageDir);
   if (!ck) return `from ${startDir}`;
-  let state: { step?: unknown; startedFrom?: unknown } = {};
-  try {
-    state = JSON.parse(readFileSync(join(ck, 'trainer_state.json'), 'utf8')) as typeof state;
-  } catch {
-    // no or a damaged trainer state: the loop refuses it with the file's name
-  }
+  // no or a damaged trainer state reads as {}: the loop refuses it with the file's name
+  const state = readTrainerStateSummary(ck) ?? {};
   // an older gptforge's absolute record of this run's own start, in a run moved since, names the
   // old place: shown as the start's place now (the loop takes it for the same start, too)
-  const rec = typeof state.startedFrom === 'string' ? state.startedFrom : undefined;
+  const rec = state.startedFrom;
   const from = `the stage started from ${rec === undefined || movedLegacyStart(dirname(stageDir), rec, startDir) ? startDir : recordedStart(dirname(stageDir), rec)}`;
-  if (typeof state.step === 'number' && state.step >= o.maxSteps) return `${pastEnd(ck, state.step, o.maxSteps, o.stepsOption)} (${from})`;
-  const at = typeof state.step === 'number' ? ` at step ${state.step} of ${o.maxSteps}` : '';
+  if (state.step !== undefined && state.step >= o.maxSteps) return `${pastEnd(ck, state.step, o.maxSteps, o.stepsOption)} (${from})`;
+  const at = state.step !== undefined ? ` at step ${state.step} of ${o.maxSteps}` : '';
   return `resuming ${ck}${at} (${from})`;
 }
