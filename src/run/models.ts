@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { isRewardModel, latestCheckpoint, loadCheckpoint, modelFromCheckpoint, readTrainerStateSummary, selectedCheckpoint, withResolvedCheckpoint } from '../model/checkpoint.js';
 import type { GPT } from '../model/gpt.js';
@@ -145,6 +145,41 @@ export function defaultChatStage(stageDir: (stage: string) => string | null): Ch
 export function checkpointStageDir(checkpoint: string): string {
   const d = /^step-\d+$/.test(basename(checkpoint)) ? dirname(checkpoint) : checkpoint;
   return basename(d) === 'best' ? dirname(d) : d;
+}
+
+/**
+ * What defaultChatModel's answer depends on, cheaply: for each assistant stage served, the identity
+ * (inode) and mtime of its stage directory, its latest.json, and its `best/` and `best/latest.json`
+ * — a saved checkpoint renames a new directory in and rewrites latest.json (a new inode) — read
+ * with stat alone, no file read. Equal stamps: the same answer.
+ */
+export function chatStageStamp(models: ReadonlyMap<string, { dir: string; reward?: boolean }>): string {
+  const stamp = (p: string): string => {
+    const st = statSync(p, { throwIfNoEntry: false });
+    return st ? `${st.ino}:${st.mtimeMs}` : '-';
+  };
+  return ASSISTANT_STAGES.map((stage) => {
+    const m = models.get(stage);
+    if (!m || m.reward) return '';
+    const dir = checkpointStageDir(m.dir);
+    return [dir, join(dir, 'latest.json'), join(dir, 'best'), join(dir, 'best', 'latest.json')].map(stamp).join(',');
+  }).join(';');
+}
+
+/**
+ * defaultChatModel remembered per models map until chatStageStamp changes: /v1/models asks on
+ * every request, and with nothing saved meanwhile it reads no file (a stat per stage directory
+ * and pointer). `compute` is defaultChatModel (a test counts its calls).
+ */
+export function cachedDefaultChatModel(compute: typeof defaultChatModel = defaultChatModel): (models: ReadonlyMap<string, { dir: string; reward?: boolean }>) => string | undefined {
+  let last: { models: ReadonlyMap<string, unknown>; stamp: string; id: string | undefined } | undefined;
+  return (models) => {
+    const stamp = chatStageStamp(models);
+    if (last && last.models === models && last.stamp === stamp) return last.id;
+    const id = compute(models);
+    last = { models, stamp, id };
+    return id;
+  };
 }
 
 /** defaultChatStage over a server's models (id = stage name; reward models left out): the id of the one its chat opens with, or undefined. */
