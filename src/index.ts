@@ -54,7 +54,7 @@ export { makeConfig, validateConfig, countParams, flopsPerToken } from './model/
 export type { GPTConfig, GPTConfigInput } from './model/config.js';
 export { KVCache } from './model/kvcache.js';
 export type { KVCacheBuffers } from './model/kvcache.js';
-export { saveCheckpoint, loadCheckpoint, modelFromCheckpoint, resolveCheckpoint, latestCheckpoint, listCheckpoints } from './model/checkpoint.js';
+export { saveCheckpoint, loadCheckpoint, modelFromCheckpoint, resolveCheckpoint, withResolvedCheckpoint, latestCheckpoint, listCheckpoints } from './model/checkpoint.js';
 export type { CheckpointMeta, SaveOptions, LoadedCheckpoint } from './model/checkpoint.js';
 export type { ScalarHeadKind } from './model/checkpoint.js';
 export { LoraModel, loraScaling } from './model/lora.js';

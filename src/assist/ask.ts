@@ -191,6 +191,9 @@ export function formatTrace(t: AskTrace): string {
   else {
     lines.push(...callLines(t.toolCalls), t.reply, '');
   }
-  lines.push(`answer: ${t.answer ?? '—'}  (${t.tokens} tokens sampled, ${(t.ms / 1000).toFixed(2)} s)`);
+  // self-consistency: how many samples gave the answer (free text votes normalised, extractAnswer)
+  const agreed = t.consistency && t.answer !== undefined ? t.consistency.majority.tally.find((x) => x.answer === t.answer) : undefined;
+  const of = agreed ? ` — ${agreed.count} of ${t.consistency!.samples.length} samples agreed` : '';
+  lines.push(`answer: ${t.answer ?? '—'}${of}  (${t.tokens} tokens sampled, ${(t.ms / 1000).toFixed(2)} s)`);
   return lines.join('\n');
 }

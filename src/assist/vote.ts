@@ -8,9 +8,10 @@
 
 /**
  * The final answer of a reply: the number after the last "Answer:" (the scratchpads'
- * closing line), else the reply's last number, else the trimmed, lower-cased last line;
- * undefined for an empty reply. Numbers are normalised (commas and a leading "+" dropped,
- * either minus sign), so "1,234" and "1234" vote together.
+ * closing line), else the reply's last number, else its last line, normalised for voting
+ * (lower-cased, runs of whitespace as one space, trailing . ! ? dropped: "The  Star." and
+ * "the star" vote together); undefined for an empty reply. Numbers are normalised (commas and
+ * a leading "+" dropped, either minus sign), so "1,234" and "1234" vote together.
  */
 export function extractAnswer(text: string): string | undefined {
   const norm = (s: string): string => {
@@ -27,7 +28,8 @@ export function extractAnswer(text: string): string | undefined {
   const last = lines[lines.length - 1]
     .trim()
     .toLowerCase()
-    .replace(/[.!]+$/, '');
+    .replace(/\s+/g, ' ')
+    .replace(/\s*[.!?]+$/, '');
   return last === '' ? undefined : last;
 }
 

@@ -9,7 +9,7 @@ const prepare = new Command('prepare')
   .option('-o, --out <dir>', 'data directory to write', 'runs/default/data')
   .option('--tokenizer <file>', 'tokenizer.json to use; trained from the mixture when missing (default: <out>/../tokenizer.json)')
   .option('--threads <n>', 'tokenizer worker threads (default: all cores)', number)
-  .option('--on-bad <mode>', 'a source file that is not text (binary, UTF-16, …): error (default) or skip, with a warning naming it', 'error')
+  .option('--on-bad <mode>', 'a source file that is not text (binary, UTF-16, …) or a bad JSONL line (not JSON, no text field): error (default) or skip, with a warning naming the file, or counting its bad lines', 'error')
   .option('--quiet', 'no progress output')
   .action(async (o) => {
     const t0 = performance.now();

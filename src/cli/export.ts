@@ -21,8 +21,8 @@ export const command = new Command('export')
     const type = o.type.toUpperCase();
     if (o.format === 'gguf' && type !== 'F32' && type !== 'F16' && type !== 'Q8_0' && type !== 'Q4_0') throw new GptforgeError(`--type must be F32, F16, Q8_0 or Q4_0, not "${o.type}"`, { field: '--type' });
     if (o.format === 'hf' || o.format === 'gguf') {
-      const { loadCheckpoint, resolveCheckpoint } = await import('../model/checkpoint.js');
-      const ck = loadCheckpoint(resolveCheckpoint(o.run, o.stage));
+      const { loadCheckpoint, withResolvedCheckpoint } = await import('../model/checkpoint.js');
+      const ck = withResolvedCheckpoint(o.run, o.stage, (dir) => loadCheckpoint(dir));
       if (ck.meta.adapter) console.error(`export: ${ck.dir} is a LoRA adapter: merged into its base for ${o.format} (--format peft keeps the adapter apart)`);
       if (o.format === 'hf') {
         const { exportHuggingFace } = await import('../model/export/hf.js');
@@ -34,8 +34,9 @@ export const command = new Command('export')
         console.log(`export: ${ck.dir} → ${o.out} (${r.arch}, ${type}, tokenizer.ggml.pre "${r.pre}", ${r.tensors} tensors, ${(r.bytes / 1e6).toFixed(1)} MB)`);
       }
     } else if (o.format === 'peft') {
-      const [{ resolveCheckpoint }, { exportPeft, peftLoadHint }] = await Promise.all([import('../model/checkpoint.js'), import('../model/export/peft-hf.js')]);
-      const r = exportPeft(resolveCheckpoint(o.run, o.stage), o.out, { baseName: o.baseName });
+      const [{ withResolvedCheckpoint }, { exportPeft, peftLoadHint }] = await Promise.all([import('../model/checkpoint.js'), import('../model/export/peft-hf.js')]);
+      const out: string = o.out;
+      const r = withResolvedCheckpoint(o.run, o.stage, (dir) => exportPeft(dir, out, { baseName: o.baseName }));
       const adapter = join(o.out, 'adapter');
       console.log(`export: the LoRA adapter for ${r.arch} → ${adapter}, its base → ${join(o.out, 'base')}; ${peftLoadHint(r)}`);
     } else if (o.format === 'llmc') {

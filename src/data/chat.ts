@@ -379,11 +379,15 @@ export function readConversation(given: unknown, where: ErrorLocation, opts: { f
   return { conv, origins };
 }
 
+/** How many bad lines a conversations file's error lists (the rest are counted). */
+export const BAD_LINES_SHOWN = 5;
+
 /**
  * Read a conversations JSONL file (one {"messages": [...]} per line; blank lines ignored;
  * OpenAI's text parts and tool-call shape converted on load, `fromOpenAIShape`; errors and
  * warnings name the fields as the line wrote them). A malformed line is an
- * error naming file, line and field, or a counted skip with onBad 'skip'. maxTokens (with a
+ * error naming file, line and field (several: one error listing the first BAD_LINES_SHOWN, each
+ * `file:line[:column]: field — problem`, and counting the rest), or a counted skip with onBad 'skip'. maxTokens (with a
  * tokenizer) also rejects conversations longer than that (SFT: a training row, seqLen + 1
  * tokens). `warnings` name (file, line, field) what a kept line holds that training ignores:
  * unknown keys, and with `knownTools` calls to other tools.
@@ -403,6 +407,7 @@ export function readConversationsJSONL(file: string, opts: { onBad?: OnBad; forT
       return obj;
     },
     opts.onBad,
+    { listBad: BAD_LINES_SHOWN },
   );
   return { conversations: r.items, skipped: r.skipped, warnings };
 }

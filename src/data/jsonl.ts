@@ -147,19 +147,40 @@ export function parseJSONLine(text: string, where: ErrorLocation, what?: string)
  * Bad lines are errors naming file and line, or counted skips; a file that cannot be decoded
  * is always an error.
  */
-export function readJSONL<T>(file: string, what: string, parse: (obj: unknown, where: ErrorLocation) => T, onBad: OnBad = 'error'): JSONLResult<T> {
+export function readJSONL<T>(file: string, what: string, parse: (obj: unknown, where: ErrorLocation) => T, onBad: OnBad = 'error', opts: { listBad?: number } = {}): JSONLResult<T> {
   checkOnBad(onBad);
   const out: JSONLResult<T> = { items: [], skipped: [] };
+  const bad: GptforgeError[] = [];
   for (const { line, text } of readTextLines(file, what)) {
     const where = { file, line };
     try {
       out.items.push(parse(parseJSONLine(text, where), where));
     } catch (e) {
-      if (onBad !== 'skip' || !(e instanceof GptforgeError)) throw e;
-      out.skipped.push({ line, reason: e.message });
+      if (!(e instanceof GptforgeError)) throw e;
+      if (onBad === 'skip') out.skipped.push({ line, reason: e.message });
+      else if (opts.listBad === undefined) throw e;
+      else bad.push(e);
     }
   }
+  if (bad.length === 1) throw bad[0];
+  if (bad.length > 1) throw badLinesError(file, what, bad, opts.listBad ?? bad.length);
   return out;
+}
+
+/**
+ * One error for many bad lines: `n bad lines of <what>` and the first `shown`, each as
+ * `file:line[:column]: field — problem` (the column where JSON.parse gave a position), then
+ * "and K more".
+ */
+export function badLinesError(file: string, what: string, bad: readonly GptforgeError[], shown: number): GptforgeError {
+  const entry = (e: GptforgeError): string => {
+    const pos = /at position (\d+)/.exec(e.detail);
+    const at = `${e.file ?? file}${e.line !== undefined ? `:${e.line}` : ''}${pos && e.line !== undefined ? `:${Number(pos[1]) + 1}` : ''}`;
+    return `${at}: ${e.field !== undefined ? `${e.field} — ` : ''}${e.detail}`;
+  };
+  const more = bad.length - Math.min(shown, bad.length);
+  const lines = bad.slice(0, shown).map(entry);
+  return new GptforgeError(`${bad.length} bad lines of ${what}${more > 0 ? ` (the first ${shown})` : ''}; fix them, or --on-bad skip leaves them out with a count:\n  ${lines.join('\n  ')}${more > 0 ? `\n  and ${more} more` : ''}`, { file });
 }
 
 /** 1-based line of byte `offset` (lines end at LF, CRLF or a lone CR, as in splitLines). */

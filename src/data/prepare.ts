@@ -65,20 +65,55 @@ export interface PrepareOptions {
   sourceRead?: SourceReadOptions;
 }
 
+/** How many skipped lines of a file its warning names (the rest are counted). */
+export const SKIPPED_LINES_SHOWN = 5;
+
+/** `sourceReadOptions`' reader, which also says which JSONL lines it skipped. */
+export interface PrepareSourceRead extends SourceReadOptions {
+  /**
+   * One warning per file with bad JSONL lines skipped since the last call (each file once):
+   * `data: warning: skipped 7 bad lines of a.jsonl (--on-bad skip): line 3: …; line 5: …; … and 2 more`.
+   * `prepareData` calls it after reading each source whole.
+   */
+  skippedLineWarnings(): string[];
+}
+
 /**
  * How `data prepare` reads its sources' files: `onBad` skip leaves out a file that is not text,
- * each warned of once by `warn`; otherwise its error says how to skip it.
+ * each warned of once by `warn`, and a JSONL line that is not JSON or lacks the text field,
+ * counted per file (skippedLineWarnings); otherwise the error says how to skip it.
  */
-export function sourceReadOptions(onBad: 'error' | 'skip' | undefined, warn: (line: string) => void): SourceReadOptions {
+export function sourceReadOptions(onBad: 'error' | 'skip' | undefined, warn: (line: string) => void): PrepareSourceRead {
   if (onBad !== undefined && onBad !== 'error' && onBad !== 'skip') throw new GptforgeError(`--on-bad must be "error" or "skip", got ${JSON.stringify(onBad)}`, { field: 'onBad' });
   const warned = new Set<string>();
+  // the sources are read more than once (checked, sampled for the tokenizer, prepared): each line once
+  const badLines = new Map<string, Map<number, string>>();
+  const linesWarned = new Set<string>();
   return {
     onBad,
     hint: 'data prepare --on-bad skip leaves such a file out with a warning',
+    lineHint: 'data prepare --on-bad skip leaves bad lines out with a warning counting them',
     onSkip: (file, reason) => {
       if (warned.has(file)) return;
       warned.add(file);
       warn(`data: warning: skipped ${file} (--on-bad skip): ${reason}`);
+    },
+    onSkipLine: (file, line, reason) => {
+      const m = badLines.get(file) ?? new Map<number, string>();
+      badLines.set(file, m);
+      if (!m.has(line)) m.set(line, reason);
+    },
+    skippedLineWarnings: () => {
+      const out: string[] = [];
+      for (const [file, m] of badLines) {
+        if (linesWarned.has(file)) continue;
+        linesWarned.add(file);
+        const lines = [...m].sort((a, b) => a[0] - b[0]);
+        const shown = lines.slice(0, SKIPPED_LINES_SHOWN).map(([l, r]) => `line ${l}: ${r}`);
+        const more = lines.length - shown.length;
+        out.push(`data: warning: skipped ${lines.length} bad line${lines.length === 1 ? '' : 's'} of ${file} (--on-bad skip): ${shown.join('; ')}${more > 0 ? `; … and ${more} more` : ''}`);
+      }
+      return out;
     },
   };
 }
@@ -205,6 +240,7 @@ export async function prepareData(config: MixtureConfig, outDir: string, tokeniz
     const t0 = performance.now();
     const docsRead: Doc[] = [];
     for (const d of readSource(src, read)) docsRead.push(d);
+    for (const w of (read as Partial<PrepareSourceRead>).skippedLineWarnings?.() ?? []) say(w);
     const { docs, report } = cleanDocuments(docsRead, cleanOpts);
     if (docs.length === 0) throw new GptforgeError(`source "${src.name}" yields no text after cleaning (${report.docsIn} documents in, ${report.tooShort} too short, ${report.duplicates} duplicates)`, { file: opts.mixtureFile ?? 'mixture config', field: `sources[${si}]` });
     // hold out ~1% of documents (at least one, and at least one left for training)

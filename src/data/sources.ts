@@ -223,6 +223,10 @@ export interface SourceReadOptions {
   onSkip?(file: string, reason: string): void;
   /** Appended to an unreadable file's error when not skipping (how to skip it). */
   hint?: string;
+  /** Told of each bad JSONL line skipped (not JSON, or no string `field`) with onBad skip: its file, line and reason. */
+  onSkipLine?(file: string, line: number, reason: string): void;
+  /** Appended to a bad JSONL line's error when not skipping (how to skip it). */
+  lineHint?: string;
 }
 
 /** A file's text, or undefined when it cannot be read as text and `read.onBad` is skip (`onSkip` told). */
@@ -253,9 +257,19 @@ export function* readSource(src: SourceConfig, read: SourceReadOptions = {}): It
   for (const file of files) {
     if (file.endsWith('.jsonl')) {
       for (const { line, text } of readable(file, read, () => readTextLines(file, `source "${src.name}"`)) ?? []) {
-        const rec = parseJSONLine(text, { file, line }, `source "${src.name}"`);
-        const t = (rec as Record<string, unknown>)?.[field];
-        if (typeof t !== 'string') throw new GptforgeError(`source "${src.name}": no string field "${field}"`, { file, line, field });
+        let t: unknown;
+        try {
+          const rec = parseJSONLine(text, { file, line }, `source "${src.name}"`);
+          t = (rec as Record<string, unknown> | null)?.[field];
+          if (typeof t !== 'string') throw new GptforgeError(`source "${src.name}": no string field "${field}"`, { file, line, field });
+        } catch (e) {
+          if (!(e instanceof GptforgeError)) throw e;
+          if (read.onBad === 'skip') {
+            read.onSkipLine?.(file, line, e.detail);
+            continue;
+          }
+          throw read.lineHint ? new GptforgeError(`${e.detail}; ${read.lineHint}`, e.where) : e;
+        }
         yield { text: t, file, line };
       }
     } else if (file.endsWith('.parquet')) {

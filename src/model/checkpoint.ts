@@ -170,8 +170,9 @@ export function checkpointStep(dir: string): number {
 /** step-* checkpoint directories in stageDir, oldest first. */
 export function listCheckpoints(stageDir: string): string[] {
   if (!existsSync(stageDir)) return [];
+  // a directory pruned between the listing and its stat (a training run saving beside a reader) is not listed
   return readdirSync(stageDir)
-    .filter((n) => STEP_RE.test(n) && statSync(join(stageDir, n)).isDirectory())
+    .filter((n) => STEP_RE.test(n) && statSync(join(stageDir, n), { throwIfNoEntry: false })?.isDirectory() === true)
     .sort((a, b) => Number(STEP_RE.exec(a)![1]) - Number(STEP_RE.exec(b)![1]))
     .map((n) => join(stageDir, n));
 }
@@ -315,6 +316,11 @@ export function selectedCheckpoint(stageDir: string): string | null {
  */
 export function resolveCheckpoint(path: string, stage?: string, listed: (checkpoint: string) => boolean = () => true): string {
   if (existsSync(join(path, 'config.json')) && (existsSync(join(path, 'model.safetensors')) || existsSync(join(path, ADAPTER_CONFIG)))) return path;
+  if (STEP_RE.test(basename(path)) && !existsSync(path)) {
+    // a named step-N that is gone: most often pruned by its stage's keepLast rotation
+    const newest = latestCheckpoint(dirname(path));
+    throw new GptforgeError(`no such checkpoint directory${newest ? ` (its stage keeps only its newest checkpoints; the newest now is ${newest}, or pass the stage directory ${dirname(path)} for its latest)` : ''}`, { file: path });
+  }
   const candidates = stage ? [join(path, stage)] : [path, join(path, 'rl'), join(path, 'sft'), join(path, 'base')];
   for (const c of candidates) {
     const ck = selectedCheckpoint(c);
@@ -332,6 +338,71 @@ export function resolveCheckpoint(path: string, stage?: string, listed: (checkpo
   // nothing trained there at all: say how to get a run rather than only where we looked
   const hint = stages.length ? `; stages with a checkpoint: ${stages.sort().join(', ')}` : existsSync(path) ? '' : `; no such directory — ${TRAIN_A_RUN}`;
   throw new GptforgeError(`no checkpoint found${stage ? ` for stage "${stage}"` : ''} (looked in ${candidates.join(', ')})${hint}`, { file: path });
+}
+
+/**
+ * Hooks into the checkpoint readers, for tests only: `afterResolve` runs after a reader resolved a
+ * checkpoint and before it reads it (a test deletes it there and saves a newer one, the race with a
+ * training run's keepLast rotation, without timing).
+ */
+export const checkpointReadHooks: { afterResolve?: (dir: string) => void } = {};
+
+/** How many checkpoints a reader tries when each is replaced by a newer one while it reads it. */
+export const REPLACED_CHECKPOINT_ATTEMPTS = 5;
+
+/**
+ * Run `use` on `first`, the checkpoint `resolveDir` named (a stage's or run's newest), re-resolving when it
+ * fails because a newer checkpoint replaced that one meanwhile: a training run saving beside the
+ * reader prunes the oldest of its stage (saveCheckpoint's keepLast), so the checkpoint resolved a
+ * moment ago can vanish, or be half-deleted, before or while it is read. `use` is retried on the
+ * newly resolved checkpoint whenever it threw and `resolveDir` now names another one, up to
+ * REPLACED_CHECKPOINT_ATTEMPTS checkpoints in all; an error with the same checkpoint still the
+ * newest is the checkpoint's own, and is thrown as it is.
+ * @param where what was asked for (a run or stage directory), for the error
+ * @throws GptforgeError when every checkpoint tried was replaced while read, naming them; else what `use` threw
+ */
+export function readNewestCheckpoint<T>(first: string, resolveDir: () => string, use: (dir: string) => T, where: string): T {
+  const tried: string[] = [];
+  let dir = first;
+  for (;;) {
+    tried.push(dir);
+    checkpointReadHooks.afterResolve?.(dir);
+    try {
+      return use(dir);
+    } catch (e) {
+      let next: string;
+      try {
+        next = resolveDir();
+      } catch {
+        throw e; // nothing newer to read: the first failure says what went wrong
+      }
+      if (next === dir) throw e;
+      if (tried.length >= REPLACED_CHECKPOINT_ATTEMPTS) {
+        throw new GptforgeError(
+          `its newest checkpoint was replaced by a newer one while being read, ${tried.length} times (${[...tried, next].map((d) => basename(d)).join(' → ')}; a training run saving checkpoints faster than they load): try again, or name one step-N directory (last failure: ${(e as Error).message})`,
+          { file: where },
+        );
+      }
+      dir = next;
+    }
+  }
+}
+
+/**
+ * `use(resolveCheckpoint(path, stage, listed))`, safe against a training run replacing the
+ * checkpoint meanwhile: a run or stage directory is re-resolved to its newest checkpoint and `use`
+ * retried when the one resolved vanished while read (readNewestCheckpoint); an explicit checkpoint
+ * directory (step-N) is read once, and a missing one fails at once, naming it.
+ * @example withResolvedCheckpoint('runs/tiny', 'sft', (dir) => loadCheckpoint(dir)) // sft's newest, even with sft training
+ * @throws GptforgeError as resolveCheckpoint and readNewestCheckpoint do, or what `use` threw
+ */
+export function withResolvedCheckpoint<T>(path: string, stage: string | undefined, use: (dir: string) => T, listed?: (checkpoint: string) => boolean): T {
+  const first = resolveCheckpoint(path, stage, listed);
+  if (first === path) {
+    checkpointReadHooks.afterResolve?.(first);
+    return use(first);
+  }
+  return readNewestCheckpoint(first, () => resolveCheckpoint(path, stage, listed), use, stage !== undefined ? join(path, stage) : path);
 }
 
 /** How to get a run, for errors about a run directory that does not exist. */

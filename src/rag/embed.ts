@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { noGrad } from '../engine/tensor.js';
-import { loadCheckpoint, modelFromCheckpoint, resolveCheckpoint } from '../model/checkpoint.js';
+import { loadCheckpoint, modelFromCheckpoint, withResolvedCheckpoint } from '../model/checkpoint.js';
 import type { GPT } from '../model/gpt.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
@@ -77,11 +77,12 @@ export class MeanPoolEmbedder implements Embedder {
 
   /** Load a checkpoint (a checkpoint dir, a stage dir, or a run dir: rl → sft → base) with its tokenizer. */
   static fromCheckpoint(path: string, opts: Omit<MeanPoolOptions, 'path'> = {}): MeanPoolEmbedder {
-    const dir = resolveCheckpoint(path);
-    const ck = loadCheckpoint(dir);
-    if (ck.tokenizerJSON === null) throw new GptforgeError('the checkpoint has no tokenizer.json', { file: dir });
-    const tok = Tokenizer.fromJSON(ck.tokenizerJSON, join(dir, 'tokenizer.json'));
-    return new MeanPoolEmbedder(modelFromCheckpoint(ck), tok, { ...opts, path: dir });
+    return withResolvedCheckpoint(path, undefined, (dir) => {
+      const ck = loadCheckpoint(dir);
+      if (ck.tokenizerJSON === null) throw new GptforgeError('the checkpoint has no tokenizer.json', { file: dir });
+      const tok = Tokenizer.fromJSON(ck.tokenizerJSON, join(dir, 'tokenizer.json'));
+      return new MeanPoolEmbedder(modelFromCheckpoint(ck), tok, { ...opts, path: dir });
+    });
   }
 
   countTokens(text: string): number {

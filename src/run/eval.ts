@@ -5,7 +5,7 @@ import { compareChart, compareMarkdown, compareModels, type CompareRow, type Con
 import { structuredEffect, structuredMarkdown } from '../eval/structured.js';
 import { evalAnswerCount, evalMarkdown, evaluateTasks, type EvalRow, type EvalSubject, type EvalTable } from '../eval/tasks.js';
 import { defaultTools } from '../infer/tools/registry.js';
-import { latestCheckpoint, loadCheckpoint, selectedCheckpoint } from '../model/checkpoint.js';
+import { latestCheckpoint, loadCheckpoint, readNewestCheckpoint, selectedCheckpoint } from '../model/checkpoint.js';
 import { ADAPTER_CONFIG, type PeftAdapterConfig } from '../model/export/peft.js';
 import { taskPrompts } from '../train/comparisons.js';
 import { atomicWriteFile } from '../util/atomic.js';
@@ -13,7 +13,7 @@ import { GptforgeError } from '../util/errors.js';
 import { holdRunLock } from '../util/lock.js';
 import { Progress } from '../util/progress.js';
 import { requireRunDir, runLayout } from './layout.js';
-import { loadModel } from './models.js';
+import { type LoadedModel, loadModel } from './models.js';
 import { runPreset, runPresetFile, type PretrainPreset } from './preset.js';
 import { readRmEval, rmEvalMarkdown } from './rm-summary.js';
 import { selectedStageDir } from './rl-validation.js';
@@ -55,12 +55,21 @@ export interface AdapterSummary {
  * the quantization's rounding — the row says so.
  */
 export function stageAdapter(runDir: string, stage: string): AdapterSummary | null {
-  const dir = selectedCheckpoint(runLayout(runDir).stage(stage));
-  if (!dir) return null;
-  const meta = loadCheckpoint(dir, { weights: false }).meta;
-  if (!meta.adapter) return null;
-  const cfg = JSON.parse(readFileSync(join(dir, ADAPTER_CONFIG), 'utf8')) as PeftAdapterConfig;
-  return { stage, r: cfg.r, lora_alpha: cfg.lora_alpha, target_modules: cfg.target_modules, use_rslora: cfg.use_rslora === true, basePrecision: meta.adapter.basePrecision, trainable_tokens: tokenCount(cfg.trainable_token_indices) };
+  const stageDir = runLayout(runDir).stage(stage);
+  const first = selectedCheckpoint(stageDir);
+  if (!first) return null;
+  // a stage training beside the eval may prune the checkpoint resolved before it is read
+  return readNewestCheckpoint(
+    first,
+    () => selectedCheckpoint(stageDir) ?? first,
+    (dir) => {
+      const meta = loadCheckpoint(dir, { weights: false }).meta;
+      if (!meta.adapter) return null;
+      const cfg = JSON.parse(readFileSync(join(dir, ADAPTER_CONFIG), 'utf8')) as PeftAdapterConfig;
+      return { stage, r: cfg.r, lora_alpha: cfg.lora_alpha, target_modules: cfg.target_modules, use_rslora: cfg.use_rslora === true, basePrecision: meta.adapter.basePrecision, trainable_tokens: tokenCount(cfg.trainable_token_indices) };
+    },
+    stageDir,
+  );
 }
 
 function tokenCount(v: PeftAdapterConfig['trainable_token_indices']): number {
@@ -150,15 +159,16 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
   const subjects: EvalSubject[] = [];
   // which checkpoint each column evaluated (eval.json's `checkpoints`, eval.md's line under the table)
   const evaluated: EvaluatedCheckpoint[] = [];
-  const record = (name: string, stage: string, dir: string): void => void evaluated.push({ name, stage, checkpoint: relative(runDir, dir) || '.', step: loadCheckpoint(dir, { weights: false }).meta.step });
+  // the step as loaded: a stage training beside the eval may have pruned the checkpoint since
+  const record = (name: string, stage: string, m: LoadedModel): void => void evaluated.push({ name, stage, checkpoint: relative(runDir, m.dir) || '.', step: m.step });
   if (latestCheckpoint(layout.stage('base'))) {
     const b = loadModel(runDir, 'base');
     subjects.push({ name: 'base (few-shot)', kind: 'base', model: b.model, tok: b.tok });
-    record('base (few-shot)', 'base', b.dir);
+    record('base (few-shot)', 'base', b);
   }
   if (latestCheckpoint(layout.stage('sft'))) {
     const s = loadModel(runDir, 'sft');
-    record('SFT', 'sft', s.dir);
+    record('SFT', 'sft', s);
     subjects.push({ name: 'SFT, no tool', kind: 'chat', model: s.model, tok: s.tok, tools: null, onlyToolTasks: true });
     subjects.push({ name: 'SFT', kind: 'chat', model: s.model, tok: s.tok, tools: defaultTools() });
   }
@@ -173,7 +183,7 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
     // RL's early stopping kept the best update on the validation split: that one is the stage's result
     if (selectedStageDir(layout.stage(stage)) !== layout.stage(stage)) kept.push(`${name}: update ${m.dir.replace(/^.*step-0*/, '')} (${stage}/best, chosen on the validation split; curve ${stage}-validation.svg)`);
     subjects.push({ name, kind: 'chat', model: m.model, tok: m.tok, tools: defaultTools() });
-    record(name, stage, m.dir);
+    record(name, stage, m);
   }
   if (subjects.length === 0) throw new GptforgeError('no base or sft checkpoint to evaluate', { file: runDir });
   const rows = defaultEvalRows(o.tasks);

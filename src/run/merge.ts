@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { loadCheckpoint, modelFromCheckpoint, resolveCheckpoint, saveCheckpoint } from '../model/checkpoint.js';
+import { loadCheckpoint, modelFromCheckpoint, saveCheckpoint, withResolvedCheckpoint } from '../model/checkpoint.js';
 import { GptforgeError } from '../util/errors.js';
 import { holdRunLock } from '../util/lock.js';
 
@@ -33,8 +33,7 @@ export interface RunMergeResult {
 export function runMerge(path: string, opts: RunMergeOptions = {}): RunMergeResult {
   const stage = opts.stage ?? 'sft';
   const runDir = existsSync(join(path, 'config.json')) ? null : path;
-  const dir = resolveCheckpoint(path, runDir ? stage : undefined);
-  const ck = loadCheckpoint(dir);
+  const { dir, ck } = withResolvedCheckpoint(path, runDir ? stage : undefined, (d) => ({ dir: d, ck: loadCheckpoint(d) }));
   if (!ck.meta.adapter) throw new GptforgeError('not an adapter checkpoint: it already holds the full model (model.safetensors), there is nothing to merge', { file: dir });
   const model = modelFromCheckpoint(ck);
   const into = opts.into ?? `${stage}-merged`;

@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { isRewardModel, latestCheckpoint, loadCheckpoint, modelFromCheckpoint, readTrainerStateSummary, resolveCheckpoint, selectedCheckpoint } from '../model/checkpoint.js';
+import { isRewardModel, latestCheckpoint, loadCheckpoint, modelFromCheckpoint, readTrainerStateSummary, selectedCheckpoint, withResolvedCheckpoint } from '../model/checkpoint.js';
 import type { GPT } from '../model/gpt.js';
 import { setInferencePrecision } from '../model/inference-precision.js';
 import type { BasePrecision } from '../model/quantize.js';
@@ -15,6 +15,8 @@ export interface LoadedModel {
   dir: string;
   /** The stage that wrote it (pretrain, sft, …). */
   stage: string;
+  /** The step it was saved at (its config.json's). */
+  step: number;
   /** A reward model (its scalar head scores replies), not a policy — PPO's value head does not count (isRewardModel). */
   reward: boolean;
 }
@@ -27,11 +29,17 @@ const cache = new Map<string, LoadedModel>();
  * checkpoint (the CLI's pipeline and eval load the same model several times); `fresh` loads a
  * private copy, for a stage that trains it in place. `precision` q8_0 / q4_0: a decoding-only
  * copy on ggml blocks with int8 activations (src/model/inference-precision.ts), cached apart.
+ * A run or stage being trained meanwhile is read at its newest checkpoint even when its keepLast
+ * rotation deletes the one resolved before it is read (withResolvedCheckpoint).
  *
  * @throws GptforgeError when no checkpoint is found or it carries no tokenizer.json.
  */
 export function loadModel(path: string, stage?: string, opts: { fresh?: boolean; precision?: BasePrecision } = {}): LoadedModel {
-  const dir = resolveCheckpoint(path, stage);
+  return withResolvedCheckpoint(path, stage, (dir) => loadModelAt(dir, opts));
+}
+
+/** loadModel of one checkpoint directory. */
+function loadModelAt(dir: string, opts: { fresh?: boolean; precision?: BasePrecision }): LoadedModel {
   const precision = opts.precision ?? 'f32';
   const key = precision === 'f32' ? dir : `${dir}#${precision}`;
   const hit = cache.get(key);
@@ -40,7 +48,7 @@ export function loadModel(path: string, stage?: string, opts: { fresh?: boolean;
   if (!ck.tokenizerJSON) throw new GptforgeError('checkpoint has no tokenizer.json', { file: dir });
   const model = modelFromCheckpoint(ck);
   setInferencePrecision(model, precision);
-  const loaded: LoadedModel = { model, tok: Tokenizer.fromJSON(ck.tokenizerJSON, `${dir}/tokenizer.json`), dir, stage: ck.meta.stage, reward: isRewardModel(ck.meta) };
+  const loaded: LoadedModel = { model, tok: Tokenizer.fromJSON(ck.tokenizerJSON, `${dir}/tokenizer.json`), dir, stage: ck.meta.stage, step: ck.meta.step, reward: isRewardModel(ck.meta) };
   if (!opts.fresh) cache.set(key, loaded);
   return loaded;
 }
@@ -60,11 +68,17 @@ export function loadGenerationModel(path: string, stage?: string, opts: { precis
       return true; // a broken checkpoint elsewhere in the run is still listed (loading it says what is wrong)
     }
   };
-  const dir = resolveCheckpoint(path, stage, generates);
-  if (isRewardModel(loadCheckpoint(dir, { weights: false }).meta)) {
-    throw new GptforgeError(`${stage !== undefined ? `stage "${stage}" holds` : 'this is'} a reward model: it scores replies (gptforge rm score) and does not generate; give a chat or base stage (sft, rl, dpo, base …)`, { file: dir });
-  }
-  return loadModel(dir, undefined, opts);
+  return withResolvedCheckpoint(
+    path,
+    stage,
+    (dir) => {
+      if (isRewardModel(loadCheckpoint(dir, { weights: false }).meta)) {
+        throw new GptforgeError(`${stage !== undefined ? `stage "${stage}" holds` : 'this is'} a reward model: it scores replies (gptforge rm score) and does not generate; give a chat or base stage (sft, rl, dpo, base …)`, { file: dir });
+      }
+      return loadModelAt(dir, opts);
+    },
+    generates,
+  );
 }
 
 /**
@@ -131,6 +145,41 @@ export function defaultChatStage(stageDir: (stage: string) => string | null): Ch
 export function checkpointStageDir(checkpoint: string): string {
   const d = /^step-\d+$/.test(basename(checkpoint)) ? dirname(checkpoint) : checkpoint;
   return basename(d) === 'best' ? dirname(d) : d;
+}
+
+/**
+ * What defaultChatModel's answer depends on, cheaply: for each assistant stage served, the identity
+ * (inode) and mtime of its stage directory, its latest.json, and its `best/` and `best/latest.json`
+ * — a saved checkpoint renames a new directory in and rewrites latest.json (a new inode) — read
+ * with stat alone, no file read. Equal stamps: the same answer.
+ */
+export function chatStageStamp(models: ReadonlyMap<string, { dir: string; reward?: boolean }>): string {
+  const stamp = (p: string): string => {
+    const st = statSync(p, { throwIfNoEntry: false });
+    return st ? `${st.ino}:${st.mtimeMs}` : '-';
+  };
+  return ASSISTANT_STAGES.map((stage) => {
+    const m = models.get(stage);
+    if (!m || m.reward) return '';
+    const dir = checkpointStageDir(m.dir);
+    return [dir, join(dir, 'latest.json'), join(dir, 'best'), join(dir, 'best', 'latest.json')].map(stamp).join(',');
+  }).join(';');
+}
+
+/**
+ * defaultChatModel remembered per models map until chatStageStamp changes: /v1/models asks on
+ * every request, and with nothing saved meanwhile it reads no file (a stat per stage directory
+ * and pointer). `compute` is defaultChatModel (a test counts its calls).
+ */
+export function cachedDefaultChatModel(compute: typeof defaultChatModel = defaultChatModel): (models: ReadonlyMap<string, { dir: string; reward?: boolean }>) => string | undefined {
+  let last: { models: ReadonlyMap<string, unknown>; stamp: string; id: string | undefined } | undefined;
+  return (models) => {
+    const stamp = chatStageStamp(models);
+    if (last && last.models === models && last.stamp === stamp) return last.id;
+    const id = compute(models);
+    last = { models, stamp, id };
+    return id;
+  };
 }
 
 /** defaultChatStage over a server's models (id = stage name; reward models left out): the id of the one its chat opens with, or undefined. */

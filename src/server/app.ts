@@ -20,7 +20,7 @@ import { ServerMetrics } from './metrics.js';
 import { REWARD_STAGE, type ServedModel } from './models.js';
 import { citationsJSON, emptyContextReply, RagReplyStream, ragReplyRoom, ragReplyText, ragRequest, ServerRag, type RagContext } from './rag.js';
 import { Scheduler } from './scheduler.js';
-import { defaultChatModel } from '../run/models.js';
+import { cachedDefaultChatModel } from '../run/models.js';
 import { SSE_HEADERS, sseLine, sseTemplate } from './sse.js';
 import { isPublicWebPath } from './web.js';
 import { asBody, logitBias, optBool, optNumber, optString, stopStrings, type Body } from './validate.js';
@@ -116,6 +116,8 @@ export class GptforgeServer {
   readonly app: FastifyInstance;
   readonly metrics = new ServerMetrics();
   private models = new Map<string, Served>();
+  /** The `default` of /v1/models, remembered until the map is replaced (setModels) or a stage saves a checkpoint. */
+  private readonly defaultChatModel = cachedDefaultChatModel();
   private loading = true;
   private loadError: string | null = null;
   private readonly keyHashes: Buffer[];
@@ -325,7 +327,7 @@ export class GptforgeServer {
     });
     app.get('/v1/models', async () => {
       if (this.loading) throw new ApiError(503, 'the models are still loading', 'service_unavailable');
-      const chat = defaultChatModel(this.models); // `default`: the model a chat opens with, chat's rule (src/run/models.ts)
+      const chat = this.defaultChatModel(this.models); // `default`: the model a chat opens with, chat's rule (src/run/models.ts); cached until a stage saves
       return { object: 'list', data: [...this.models.values()].map((m) => ({ ...modelJSON(m), ...(m.id === chat ? { default: true } : {}) })) };
     });
     app.get('/v1/models/:id', async (req) => {

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { isRewardModel, latestCheckpoint, loadCheckpoint, modelFromCheckpoint, selectedCheckpoint } from '../model/checkpoint.js';
+import { isRewardModel, latestCheckpoint, loadCheckpoint, modelFromCheckpoint, readNewestCheckpoint, selectedCheckpoint } from '../model/checkpoint.js';
 import type { GPT } from '../model/gpt.js';
 import { setInferencePrecision } from '../model/inference-precision.js';
 import type { BasePrecision } from '../model/quantize.js';
@@ -58,17 +58,26 @@ export function loadRunModels(runDir: string, stages: readonly string[] = runSta
   for (const stage of stages) {
     const stageDir = join(runDir, stage);
     if (!existsSync(stageDir)) continue;
-    const dir = selectedCheckpoint(stageDir);
-    if (!dir) continue;
+    const first = selectedCheckpoint(stageDir);
+    if (!first) continue;
     let served: ServedModel;
     try {
-      const ck = loadCheckpoint(dir);
-      if (!ck.tokenizerJSON) throw new GptforgeError('checkpoint has no tokenizer.json', { file: dir });
-      const model = modelFromCheckpoint(ck);
-      // a reward model scores replies (/v1/rewards) and stays f32; PPO's policy (a value head) generates
-      const reward = isRewardModel(ck.meta);
-      if (!reward) setInferencePrecision(model, opts.precision ?? 'f32');
-      served = { id: stage, model, tok: Tokenizer.fromJSON(ck.tokenizerJSON, join(dir, 'tokenizer.json')), dir, created: Math.floor(statSync(dir).mtimeMs / 1000), reward };
+      // a stage training beside the server may prune the checkpoint resolved before it is read
+      served = readNewestCheckpoint(
+        first,
+        () => selectedCheckpoint(stageDir) ?? first,
+        (dir) => {
+          const created = Math.floor(statSync(dir).mtimeMs / 1000);
+          const ck = loadCheckpoint(dir);
+          if (!ck.tokenizerJSON) throw new GptforgeError('checkpoint has no tokenizer.json', { file: dir });
+          const model = modelFromCheckpoint(ck);
+          // a reward model scores replies (/v1/rewards) and stays f32; PPO's policy (a value head) generates
+          const reward = isRewardModel(ck.meta);
+          if (!reward) setInferencePrecision(model, opts.precision ?? 'f32');
+          return { id: stage, model, tok: Tokenizer.fromJSON(ck.tokenizerJSON, join(dir, 'tokenizer.json')), dir, created, reward };
+        },
+        stageDir,
+      );
     } catch (e) {
       const reason = (e as Error).message;
       failed.push(`${stage}: ${reason}`);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChatEngine } from '../../src/infer/engine.js';
 import { selfConsistency } from '../../src/assist/consistency.js';
-import { vote } from '../../src/assist/vote.js';
+import { extractAnswer, vote } from '../../src/assist/vote.js';
 import { formatTrace } from '../../src/assist/ask.js';
 import { makeConfig } from '../../src/model/config.js';
 import { GPT } from '../../src/model/gpt.js';
@@ -103,4 +103,15 @@ test('formatTrace lists the ten best answers of a vote and counts the rest (k = 
   assert.equal((line.match(/ ×2 /g) ?? []).length, 10, line);
   assert.match(line, /, … 5 more answers$/);
   assert.match(trace, /^majority: 0 ×2, 1 ×2, .*9 ×2, … 5 more answers — a tie, broken by the earliest sample \(1\)$/m);
+});
+
+test('free-text answers vote normalised (case, whitespace, a closing full stop) and the answer line says how many agreed', () => {
+  const texts = ['Let me think.\nThe  Blue Whale.', 'hmm\nthe blue whale', 'A shark!', 'the blue   whale ?', ''];
+  const answers = texts.map((t) => extractAnswer(t));
+  assert.deepEqual(answers, ['the blue whale', 'the blue whale', 'a shark', 'the blue whale', undefined]);
+  const samples = texts.map((text, i) => ({ text, answer: answers[i], meanLogprob: -1, tokens: 3 }));
+  const majority = vote(answers);
+  const trace = formatTrace({ technique: 'self-consistency', prompt: 'q', reply: texts[0], answer: majority.answer, consistency: { samples, majority, logprob: vote(answers), ms: 0 }, tokens: 15, ms: 0 });
+  assert.match(trace, /^majority: the blue whale ×3, a shark ×1$/m);
+  assert.match(trace, /^answer: the blue whale — 3 of 5 samples agreed {2}\(15 tokens sampled, 0\.00 s\)$/m);
 });

@@ -138,7 +138,8 @@ test('JSONL: errors name file and line; --on-bad skip counts and keeps going; ov
   writeFileSync(file, [good, '{not json', '', JSON.stringify({ messages: [{ role: 'user', content: 'q' }] }), long, good].join('\n'));
   assert.throws(
     () => readConversationsJSONL(file, { forTraining: true }),
-    (e: Error) => e.message.startsWith(`${file}:2`) && /not valid JSON/.test(e.message),
+    // two bad lines (2 and 4): both listed
+    (e: Error) => e.message.startsWith(`${file}: 2 bad lines of conversations`) && e.message.includes(`\n  ${file}:2`) && /not valid JSON/.test(e.message) && e.message.includes(`\n  ${file}:4: `),
   );
   const r = readConversationsJSONL(file, { forTraining: true, onBad: 'skip', tokenizer: tok, maxTokens: 64 });
   assert.equal(r.conversations.length, 2);
@@ -357,4 +358,46 @@ test('warnings and errors after OpenAI tool calls name the fields as the line wr
   const bad = { messages: [...line.messages.slice(0, 4), { role: 'assistant', content: 'Rain.' }, { role: 'user', content: '' }, { role: 'assistant', content: 'x' }] };
   writeFileSync(file, JSON.stringify(bad) + '\n');
   assert.throws(() => readConversationsJSONL(file, { forTraining: true }), /calls\.jsonl:1, field "messages\[5\]\.content": empty content/);
+});
+
+// newcomer (fixes44): a conversations file with many bad lines said only the first; now the first five, then a count
+test('a conversations file with many bad lines: one error lists the first five as file:line[:column]: field — problem, and counts the rest', () => {
+  const dir = tempDir('gf-chat-bad-');
+  const file = join(dir, 'c.jsonl');
+  const good = JSON.stringify({
+    messages: [
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: 'Hello!' },
+    ],
+  });
+  const badRole = JSON.stringify({
+    messages: [
+      { role: 'robot', content: 'Hi' },
+      { role: 'assistant', content: 'Hello!' },
+    ],
+  });
+  const lines = [good, '{"messages": [}', badRole, good, ...Array.from({ length: 6 }, () => badRole), good];
+  writeFileSync(file, lines.join('\n') + '\n');
+  let err: GptforgeError | undefined;
+  try {
+    readConversationsJSONL(file, { forTraining: true });
+  } catch (e) {
+    err = e as GptforgeError;
+  }
+  assert.ok(err instanceof GptforgeError, String(err));
+  assert.equal(err.file, file);
+  const listed = err.message.split('\n');
+  assert.equal(listed[0], `${file}: 8 bad lines of conversations (the first 5); fix them, or --on-bad skip leaves them out with a count:`);
+  assert.match(listed[1], new RegExp(`^  ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2(:\\d+)?: not valid JSON`));
+  assert.ok(listed[2].startsWith(`  ${file}:3: messages[0].role — `), listed[2]);
+  assert.ok(listed[3].startsWith(`  ${file}:5: messages[0].role — `), listed[3]);
+  assert.equal(listed.length, 7, err.message);
+  assert.equal(listed[6], '  and 3 more');
+  // skip still counts every one, and one bad line is still the plain error
+  assert.equal(readConversationsJSONL(file, { forTraining: true, onBad: 'skip' }).skipped.length, 8);
+  writeFileSync(file, [good, badRole, good].join('\n'));
+  assert.throws(
+    () => readConversationsJSONL(file, { forTraining: true }),
+    (e: Error) => e.message.startsWith(`${file}:2, field "messages[0].role": `),
+  );
 });

@@ -72,3 +72,32 @@ test('data prepare: a binary source file stops it with a hint to --on-bad skip; 
   assert.match(skipped[0], new RegExp(`^data: warning: skipped ${bin.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(--on-bad skip\\): .*binary file`));
   assert.throws(() => sourceReadOptions('ignore' as 'skip', () => undefined), /--on-bad must be "error" or "skip", got "ignore"/);
 });
+
+// newcomer (fixes44): one bad line of a JSONL source stopped data prepare; --on-bad skip leaves bad lines
+// out, one warning per file counting them and naming the first five
+test('data prepare: a bad JSONL source line stops it with a hint to --on-bad skip; skip leaves bad lines out, counted in one warning per file', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'gf-prep-lines-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const good = (i: number): string => JSON.stringify({ text: Array.from({ length: 8 }, (_, j) => `${WORDS[(i + j) % WORDS.length]} ${WORDS[(i * j) % WORDS.length]} ${i} ${j}.`).join(' ') });
+  // lines 1-3 good, then 7 bad ones (broken JSON, no field, a number, null), then good again
+  const bad = ['{"text": "unterminated', '{"body": "no text field"}', '{"text": 3}', 'null', '[1, 2', '{"text": ', '{"txt": "x"}'];
+  const lines = [good(0), good(1), good(2), ...bad, good(3), good(4)];
+  const file = join(root, 'a.jsonl');
+  writeFileSync(file, lines.join('\n') + '\n');
+  const config = { sources: [{ name: 'mine', paths: [file], weight: 1 }], tokenBudget: 5_000, seed: 1, clean: { minChars: 10 } };
+  await assert.rejects(
+    () => prepareData(config, join(root, 'data'), tok, { quiet: true, threads: 1, log: () => undefined }),
+    (e: Error) => e.message.startsWith(`${file}:4: `) && /not valid JSON/.test(e.message) && e.message.endsWith('; data prepare --on-bad skip leaves bad lines out with a warning counting them'),
+  );
+  const said: string[] = [];
+  const read = sourceReadOptions('skip', (l) => said.push(l));
+  assert.equal([...sampleTrainingText(config, 100_000, read)].length, 5, 'the sample has the five good lines');
+  const index = await prepareData(config, join(root, 'data'), tok, { quiet: true, threads: 1, sourceRead: read, log: (l) => said.push(l) });
+  assert.equal(index.sources[0].clean.docsIn, 5);
+  const warnings = said.filter((l) => l.startsWith('data: warning: skipped '));
+  assert.equal(warnings.length, 1, said.join('\n'));
+  assert.ok(warnings[0].startsWith(`data: warning: skipped 7 bad lines of ${file} (--on-bad skip): line 4: source "mine": not valid JSON`), warnings[0]);
+  assert.ok(warnings[0].includes('; line 5: source "mine": no string field "text"; line 6: '), warnings[0]);
+  assert.ok(warnings[0].includes('; line 8: ') && !warnings[0].includes('line 9:'), 'the first five named');
+  assert.ok(warnings[0].endsWith('; … and 2 more'), warnings[0]);
+});

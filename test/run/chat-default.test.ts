@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel, saveCheckpoint } from '../../src/index.js';
-import { checkpointStageDir, defaultChatModel, defaultChatStage } from '../../src/run/models.js';
+import { cachedDefaultChatModel, checkpointStageDir, defaultChatModel, defaultChatStage } from '../../src/run/models.js';
 import { tinyRun } from './fixture.js';
 
 test('defaultChatStage: the latest finished of rl/best → rl → sft; an RL stage stopped part-way is passed over for SFT, and said so; with none finished, the latest', () => {
@@ -35,6 +35,43 @@ test('defaultChatStage: the latest finished of rl/best → rl → sft; an RL sta
     assert.equal(defaultChatModel(served(['base', 'sft', 'rl', 'rm'])), 'rl');
     assert.equal(defaultChatModel(served(['base', 'sft', 'rm'])), 'sft');
     assert.equal(defaultChatModel(served(['base'])), undefined);
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+});
+
+test("/v1/models' default is cached until a stage saves: repeated asks compute it once; a stage trained on since, or newly served, shows up", () => {
+  const runDir = tinyRun();
+  try {
+    const sft = loadModel(runDir, 'sft', { fresh: true });
+    const save = (step: number, maxSteps: number): void => {
+      const d = saveCheckpoint(join(runDir, 'rl'), sft.model, { stage: 'rl', step, tokenizerJSON: sft.tok.toJSON(), tokenizerHash: sft.tok.hash() });
+      writeFileSync(join(d, 'trainer_state.json'), JSON.stringify({ stage: 'rl', step, config: { maxSteps } }));
+    };
+    let computed = 0;
+    const cached = cachedDefaultChatModel((m) => {
+      computed++;
+      return defaultChatModel(m);
+    });
+    const served = (ids: string[]) => new Map(ids.map((id) => [id, { dir: join(runDir, id, 'step-0000001'), reward: id === 'rm' }]));
+    // the server serves base and sft: sft, then from the cache
+    const before = served(['base', 'sft', 'rm']);
+    assert.equal(cached(before), 'sft');
+    assert.equal(cached(before), 'sft');
+    assert.equal(computed, 1, 'nothing saved: not computed again');
+    // rl trained and the models reloaded (a new map): rl shows up
+    save(3, 8);
+    const after = served(['base', 'sft', 'rl', 'rm']);
+    assert.equal(cached(after), 'sft', 'rl stopped part-way: sft still answers');
+    assert.equal(computed, 2);
+    assert.equal(cached(after), 'sft');
+    assert.equal(computed, 2);
+    // rl trains on to its end, the map unchanged: its new checkpoint (latest.json rewritten) is seen
+    save(8, 8);
+    assert.equal(cached(after), 'rl');
+    assert.equal(computed, 3);
+    assert.equal(cached(after), 'rl');
+    assert.equal(computed, 3);
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }
