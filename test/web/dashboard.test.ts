@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { GptforgeServer, loadRunModels, registerWeb } from '../../src/server/index.js';
 import { MetricsLog } from '../../src/train/metrics.js';
 import { readLock } from '../../src/util/lock.js';
@@ -40,7 +40,20 @@ before(async () => {
   base = await server.listen(0, '127.0.0.1');
   browser = await launchChromium();
 });
+/**
+ * Stop the server's job, if one runs, and wait for it to end: a test that fails while its
+ * 100000-step job trains would otherwise leave it running into the next tests (refused starts,
+ * a run lock held), which then fail for a reason that is not theirs.
+ */
+async function stopAnyJob(): Promise<void> {
+  const state = async (): Promise<string | undefined> => ((await (await fetch(`${base}/web/api/info`)).json()) as { job: { state: string } | null }).job?.state;
+  if ((await state()) !== 'running') return;
+  await fetch(`${base}/web/api/jobs/stop`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  while ((await state()) === 'running') await new Promise((r) => setTimeout(r, 100));
+}
+
 after(async () => {
+  await stopAnyJob().catch(() => undefined);
   await browser?.close();
   await server?.close();
   rmSync(dir, { recursive: true, force: true });
@@ -48,6 +61,15 @@ after(async () => {
 
 test('dashboard: start SFT from the page, watch the loss curve gain points live, stop it', async () => {
   const page = await browser.newPage();
+  try {
+    await startWatchStop(page);
+  } finally {
+    await page.close();
+    await stopAnyJob();
+  }
+});
+
+async function startWatchStop(page: Page): Promise<void> {
   await page.goto(base + '/#dashboard');
   await page.waitForSelector('.stage[data-stage="sft"] .start-job');
   await page.fill('input[placeholder="preset"]', '100000');
@@ -84,15 +106,27 @@ test('dashboard: start SFT from the page, watch the loss curve gain points live,
   // a running job refuses a second one
   const again = await fetch(`${base}/web/api/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ stage: 'sft' }) });
   assert.equal(again.status, 409);
+  // newcomer (web44): Stop says "Stopping…", disabled, until the job's state changes (the stage saves a
+  // checkpoint first); the button's states are recorded in the page as they render, so the check
+  // does not depend on how long the stop takes
+  await page.evaluate(`(() => {
+    const card = document.querySelector('.stage[data-stage="sft"]');
+    const seen = (window.__buttons = []);
+    const note = () => { const b = card.querySelector('button'); const s = b ? b.textContent + (b.disabled ? ':disabled' : '') : ''; if (seen[seen.length - 1] !== s) seen.push(s); };
+    note();
+    new MutationObserver(note).observe(card, { subtree: true, childList: true, characterData: true, attributes: true });
+  })()`);
   await page.click('.stage[data-stage="sft"] .stop-job');
   await page.waitForSelector('.job[data-state="stopped"]', { timeout: 20_000 });
+  await page.waitForSelector('.stage[data-stage="sft"] .start-job', { timeout: 10_000 });
+  const buttons = (await page.evaluate('window.__buttons')) as string[];
+  assert.deepEqual([buttons[0], buttons[1], buttons[buttons.length - 1]], ['Stop', 'Stopping…:disabled', 'Start'], buttons.join(' → '));
   const logged = new MetricsLog(dir).read('sft').filter((r) => typeof r.loss === 'number');
   assert.ok(logged.length >= later, `${logged.length} records in metrics.jsonl`);
   assert.ok(logged.length < 100000, 'the stage stopped before its last step');
   // the run lock taken for the job is released when it ends
   assert.ok(!existsSync(join(dir, 'run.lock')));
-  await page.close();
-});
+}
 
 test('dashboard: a job that fails is reported with the error the stage printed, and the run is free again', async () => {
   // the fixture's preset has no dpo section: gptforge dpo exits 1 naming it
