@@ -14,6 +14,15 @@ import { launchChromium } from './browser.js';
  * curve gaining points from metrics.jsonl over server-sent events while it trains, then
  * stopped from the page (the runner's AbortSignal: it saves a checkpoint).
  */
+/**
+ * How long to wait, at most, for what the stage's own process does (a node process that loads
+ * the model and its data, then trains): its first records, more records, its stop. An upper
+ * bound, not an outcome: a 2-core machine under load starts it many times slower than idle
+ * (20 s was too little with the machine's load average at 15); the pages' own waits too (a
+ * page took over 10 s to render eval.md there).
+ */
+const STAGE_WAIT_MS = 180_000;
+
 let dir: string;
 let server: GptforgeServer;
 let base: string;
@@ -52,6 +61,14 @@ async function stopAnyJob(): Promise<void> {
   while ((await state()) === 'running') await new Promise((r) => setTimeout(r, 100));
 }
 
+/** A page whose waits (navigation, clicks) have STAGE_WAIT_MS, not Playwright's 30 s. */
+async function newPage(): Promise<Page> {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(STAGE_WAIT_MS);
+  page.setDefaultNavigationTimeout(STAGE_WAIT_MS);
+  return page;
+}
+
 after(async () => {
   await stopAnyJob().catch(() => undefined);
   await browser?.close();
@@ -60,7 +77,7 @@ after(async () => {
 });
 
 test('dashboard: start SFT from the page, watch the loss curve gain points live, stop it', async () => {
-  const page = await browser.newPage();
+  const page = await newPage();
   try {
     await startWatchStop(page);
   } finally {
@@ -87,9 +104,9 @@ async function startWatchStop(page: Page): Promise<void> {
   page.once('dialog', (d) => void d.accept());
   await page.click('.stage[data-stage="sft"] .start-job');
   const points = async (): Promise<number> => Number((await page.locator('.chart[data-title="Loss"]').getAttribute('data-points')) ?? 0);
-  await page.waitForSelector('.chart[data-title="Loss"]', { timeout: 20_000 });
+  await page.waitForSelector('.chart[data-title="Loss"]', { timeout: STAGE_WAIT_MS });
   const first = await points();
-  await page.waitForFunction((n) => Number((globalThis as any).document.querySelector('.chart[data-title="Loss"]')?.getAttribute('data-points')) >= n + 5, first, { timeout: 20_000 });
+  await page.waitForFunction((n) => Number((globalThis as any).document.querySelector('.chart[data-title="Loss"]')?.getAttribute('data-points')) >= n + 5, first, { timeout: STAGE_WAIT_MS });
   const later = await points();
   assert.ok(later >= first + 5, `the curve went from ${first} to ${later} points`);
   // the running stage's card follows the live step the curves' header shows (it stayed at the checkpoint's step)
@@ -117,8 +134,8 @@ async function startWatchStop(page: Page): Promise<void> {
     new MutationObserver(note).observe(card, { subtree: true, childList: true, characterData: true, attributes: true });
   })()`);
   await page.click('.stage[data-stage="sft"] .stop-job');
-  await page.waitForSelector('.job[data-state="stopped"]', { timeout: 20_000 });
-  await page.waitForSelector('.stage[data-stage="sft"] .start-job', { timeout: 10_000 });
+  await page.waitForSelector('.job[data-state="stopped"]', { timeout: STAGE_WAIT_MS });
+  await page.waitForSelector('.stage[data-stage="sft"] .start-job', { timeout: STAGE_WAIT_MS });
   const buttons = (await page.evaluate('window.__buttons')) as string[];
   assert.deepEqual([buttons[0], buttons[1], buttons[buttons.length - 1]], ['Stop', 'Stopping…:disabled', 'Start'], buttons.join(' → '));
   const logged = new MetricsLog(dir).read('sft').filter((r) => typeof r.loss === 'number');
@@ -133,7 +150,7 @@ test('dashboard: a job that fails is reported with the error the stage printed, 
   const res = await fetch(`${base}/web/api/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ stage: 'dpo' }) });
   assert.equal(res.status, 200);
   let job: { state: string; error: string | null; detail: string | null } = { state: 'running', error: null, detail: null };
-  for (let i = 0; i < 300 && job.state === 'running'; i++) {
+  for (let i = 0; i < STAGE_WAIT_MS / 100 && job.state === 'running'; i++) {
     await new Promise((r) => setTimeout(r, 100));
     job = ((await (await fetch(`${base}/web/api/info`)).json()) as { job: typeof job }).job;
   }
@@ -142,10 +159,10 @@ test('dashboard: a job that fails is reported with the error the stage printed, 
   // the detail is the stage's own error line, without the command line around it; the page shows it
   assert.match(job.detail ?? '', /has no "dpo" section/);
   assert.doesNotMatch(job.detail ?? '', /exited with|--run|^gptforge/);
-  const page = await browser.newPage();
+  const page = await newPage();
   await page.goto(base + '/#dashboard');
   const shown = page.locator('.job[data-state="failed"]');
-  await shown.waitFor({ timeout: 10_000 });
+  await shown.waitFor({ timeout: STAGE_WAIT_MS });
   assert.equal(await shown.textContent(), `job: dpo failed — ${job.detail}`);
   assert.equal(await shown.getAttribute('title'), job.error, 'the whole error on hover');
   await page.close();
@@ -157,36 +174,36 @@ test('dashboard: the curves stage selector uses the cards names (base, not pretr
   log.append({ stage: 'pretrain', step: 1, loss: 5 });
   log.append({ stage: 'sft', step: 1, loss: 3 });
   log.append({ stage: 'dpo-x', step: 1, loss: 1 }); // records of a stage whose folder is gone
-  const page = await browser.newPage();
+  const page = await newPage();
   await page.goto(base + '/#dashboard');
   await page.waitForSelector('select option[value="base"]', { state: 'attached' });
   const options = await page.locator('select option').evaluateAll((els) => els.map((e) => (e as unknown as { value: string }).value));
   assert.deepEqual(options, ['base', 'sft']);
   await page.selectOption('select', 'base');
-  await page.waitForSelector('.chart[data-title="Loss"][data-points="1"]', { timeout: 10_000 });
+  await page.waitForSelector('.chart[data-title="Loss"][data-points="1"]', { timeout: STAGE_WAIT_MS });
   await page.close();
 });
 
 test('dashboard: eval.md is rendered (its tables as tables, raw HTML kept as text) and eval-chart.svg is shown', async () => {
   writeFileSync(join(dir, 'eval.md'), '## Held-out task accuracy\n\n| task family | SFT |\n| --- | ---: |\n| kinds | **25% (2/8)** |\n\n<b id="raw">raw html</b>\n\nChart: eval-chart.svg\n');
   writeFileSync(join(dir, 'eval-chart.svg'), '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40"><rect width="120" height="40" fill="#2563eb"/></svg>');
-  const page = await browser.newPage();
+  const page = await newPage();
   try {
     await page.goto(base + '/#dashboard');
-    await page.waitForSelector('.markdown table', { timeout: 10_000 });
+    await page.waitForSelector('.markdown table', { timeout: STAGE_WAIT_MS });
     assert.equal(await page.locator('.markdown h2').innerText(), 'Held-out task accuracy');
     assert.deepEqual(await page.locator('.markdown td').allInnerTexts(), ['kinds', '25% (2/8)']);
     assert.equal(await page.locator('.markdown td strong').innerText(), '25% (2/8)');
     assert.equal(await page.locator('#raw').count(), 0, "the file's HTML stays text");
     const img = page.locator('.eval-chart img');
-    await page.waitForFunction("document.querySelector('.eval-chart img')?.naturalWidth > 0", null, { timeout: 10_000 });
+    await page.waitForFunction("document.querySelector('.eval-chart img')?.naturalWidth > 0", null, { timeout: STAGE_WAIT_MS });
     assert.equal(await img.evaluate((e) => (e as unknown as { naturalWidth: number }).naturalWidth), 120);
     // newcomer (fixes39): eval.md's age is marked against the stages' checkpoints
     assert.match(await page.locator('#eval-age').innerText(), /^eval\.md written \d{4}-\d\d-\d\d \d\d:\d\d UTC, after every stage's newest checkpoint\.$/);
     const old = new Date('2020-01-02T03:04:00Z');
     utimesSync(join(dir, 'eval.md'), old, old);
     await page.reload();
-    await page.waitForSelector('#eval-age.error', { timeout: 10_000 });
+    await page.waitForSelector('#eval-age.error', { timeout: STAGE_WAIT_MS });
     assert.match(await page.locator('#eval-age').innerText(), /^eval\.md \(written 2020-01-02 03:04 UTC\) is older than (.*, )?sft \(step \d+, \d{4}-\d\d-\d\d \d\d:\d\d UTC\).*: run gptforge eval to refresh\.$/);
   } finally {
     await page.close();
