@@ -304,9 +304,11 @@ export function Dashboard() {
       ${info?.stages.map((s) => html`<div class=${`stage ${s.state}`} data-stage=${s.name}>
         <b>${s.name}</b>
         <div class="state">${s.state}${cardStep(s) !== null ? ` · step ${cardStep(s)}` : ''}</div>
-        ${s.runnable && (running && job.stage === s.name
+        ${s.runnable && running && job.stage === s.name
           ? html`<button class="danger stop-job" disabled=${isStopping} onClick=${stop}>${isStopping ? 'Stopping…' : 'Stop'}</button>`
-          : html`<button class="start-job" disabled=${running || !!info.lock} onClick=${() => start(s.name)}>Start</button>`)}
+          : s.noStart
+            ? html`<div class="hint no-start">${s.noStart}</div>`
+            : s.runnable && html`<button class="start-job" disabled=${running || !!info.lock} onClick=${() => start(s.name)}>Start</button>`}
       </div>`)}
     </div>
     <div class="toolbar">
