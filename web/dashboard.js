@@ -10,7 +10,8 @@ const CHARTS = [
   { title: 'Learning rate', keys: ['learning_rate'] },
   { title: 'Gradient norm', keys: ['grad_norm'] },
   { title: 'Tokens/s', keys: ['tokens_per_sec', 'rollout/tokens_per_sec'] },
-  { title: 'MFU', keys: ['mfu'] },
+  // metrics.jsonl logs MFU as a fraction (0.42); the chart's axis reads it as the terminal prints it, 42%
+  { title: 'MFU', keys: ['mfu'], percent: true },
   { title: 'Reward', keys: ['objective/rlhf_reward', 'objective/scores', 'reward', 'rollout/accuracy'] },
   { title: 'KL', keys: ['objective/kl', 'rollout/kl', 'kl', 'policy/approxkl_avg'] },
   { title: 'Clip fraction', keys: ['policy/clipfrac_avg', 'clip_ratio/region_mean'] },
@@ -39,6 +40,12 @@ function tick(v) {
   const a = Math.abs(v);
   if (a !== 0 && (a < 1e-2 || a >= 1e6)) return v.toExponential(1);
   return String(+v.toPrecision(4));
+}
+
+/** A fraction as a percentage axis label: 0.42 → "42%". */
+export function percentTick(v) {
+  if (v === null || v === undefined) return '';
+  return `${+(v * 100).toPrecision(3)}%`;
 }
 
 /** How often the page renders what the metrics stream brought, at most (ms): a fast run appends hundreds of records a second. */
@@ -122,7 +129,7 @@ export function drawnIndices(n, max = MAX_DRAWN) {
   return { stride, idx };
 }
 
-function Chart({ title, rows, version, keys, smoothing }) {
+function Chart({ title, rows, version, keys, smoothing, percent }) {
   const ref = useRef(null);
   const plot = useRef(null);
   const curve = useRef(null);
@@ -154,7 +161,7 @@ function Chart({ title, rows, version, keys, smoothing }) {
       height: 200,
       scales: { x: { time: false } },
       legend: { live: false },
-      axes: [{ label: 'step' }, { size: 60, values: (_u, vals) => vals.map(tick) }],
+      axes: [{ label: 'step' }, { size: 60, values: (_u, vals) => vals.map(percent ? percentTick : tick) }],
       series: [{ label: 'step' }, ...data.series.map((s, i) => ({ label: s.label, stroke: s.faint ? '#93c5fd' : COLORS[i % COLORS.length], width: s.faint ? 1 : 2, spanGaps: true, points: { show: data.xs.length < 30 } }))],
     };
     plot.current = new window.uPlot(opts, [data.xs, ...data.series.map((s) => s.ys)], ref.current);
@@ -165,7 +172,7 @@ function Chart({ title, rows, version, keys, smoothing }) {
   }, [data]);
   if (present.length === 0) return null;
   // data-points: the steps in the curve (all of them, also when a long one is drawn sampled)
-  return html`<div class="chart" data-title=${title} data-points=${n}><h4>${title}${data.stride > 1 ? html` <small class="hint">${n} steps, every ${data.stride}th drawn</small>` : ''}</h4><div ref=${ref}></div></div>`;
+  return html`<div class="chart" data-title=${title} data-points=${n}><h4>${title}${percent ? html` <small class="hint">% of peak FLOP/s</small>` : ''}${data.stride > 1 ? html` <small class="hint">${n} steps, every ${data.stride}th drawn</small>` : ''}</h4><div ref=${ref}></div></div>`;
 }
 
 /**
@@ -324,7 +331,7 @@ export function Dashboard() {
       ${last && html`<span class="hint">step ${last.step}${typeof last.loss === 'number' ? ` · loss ${last.loss.toFixed(4)}` : ''}${typeof last.tokens_per_sec === 'number' ? ` · ${last.tokens_per_sec} tok/s` : ''}</span>`}
     </div>
     ${rows.length === 0 ? html`<p class="hint">No metrics yet${shown ? ` for ${shown}` : ''}: start a stage, or train the run from the command line — the curves follow metrics.jsonl either way.</p>`
-      : html`<div class="charts">${CHARTS.map((c) => html`<${Chart} key=${shown + c.title} title=${c.title} keys=${c.keys} rows=${rows} version=${version} smoothing=${c.smooth ? smoothing : undefined} />`)}</div>`}
+      : html`<div class="charts">${CHARTS.map((c) => html`<${Chart} key=${shown + c.title} title=${c.title} keys=${c.keys} percent=${c.percent} rows=${rows} version=${version} smoothing=${c.smooth ? smoothing : undefined} />`)}</div>`}
     <${Reports} report=${report} />
   </div>`;
 }

@@ -69,3 +69,7 @@ test('drawnIndices: a curve longer than MAX_DRAWN is drawn every k-th step, its 
   assert.deepEqual(r.exact, { stride: 3, idx: [0, 3, 6, 8] });
   assert.ok((r.big as number) <= (r.max as number) + 1, `${r.big} points drawn of 100000`);
 });
+
+test('percentTick: MFU, logged as a fraction, reads as a percentage on its axis', async () => {
+  assert.deepEqual(await inPage<string[]>(`(m) => [0.42, 0.0123, 1, 0, null].map(m.percentTick)`), ['42%', '1.23%', '100%', '0%', '']);
+});
