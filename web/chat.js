@@ -135,7 +135,8 @@ export function Chat() {
       setServed(gen);
       // reward-weighted votes use the run's reward model by kind, as Compare does: the stage rm, else the first reward model served
       setRmId((ms.find((m) => m.kind === 'reward' && m.id === 'rm') ?? ms.find((m) => m.kind === 'reward'))?.id ?? null);
-      if (!gen.some((m) => m.id === settings.model) && gen.length) setSettings((s) => ({ ...s, model: gen.find((m) => m.id === 'sft')?.id ?? gen[gen.length - 1].id }));
+      // no (or a gone) model chosen: the one the server marks `default` (`gptforge chat`'s rule: the run's newest chat stage), else sft, else the last
+      if (!gen.some((m) => m.id === settings.model) && gen.length) setSettings((s) => ({ ...s, model: (gen.find((m) => m.default === true) ?? gen.find((m) => m.id === 'sft') ?? gen[gen.length - 1]).id }));
     }).catch((e) => setError(String(e.message ?? e)));
     getJSON('/v1/gptforge/rag').then(setRagInfo).catch(() => setRagInfo({ enabled: false }));
   }, []);

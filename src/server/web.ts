@@ -125,6 +125,9 @@ export const STAGE_RUNNERS: Record<string, StageRunner> = {
   dpo: (runDir, o) => runStageProcess(stageArgs(['dpo'], runDir, o), o.signal, o.onProcess),
 };
 
+/** The preset section a runner's command reads (its own name otherwise). */
+const STAGE_SECTION: Record<string, string> = { 'rl-grpo': 'rl' };
+
 /** Task families whose held-out prompts are ranked when the run has no label-prompts.jsonl. */
 const DEFAULT_LABEL_FAMILIES = ['arithmetic', 'chat'];
 
@@ -266,6 +269,7 @@ class WebRun {
   info(): unknown {
     // the recipe's stages, then every other stage directory with a checkpoint (`sft --into sft-mine` from the
     // command line), as the server lists its models
+    const preset = readJsonIfPresent(runLayout(this.runDir).preset);
     const names = [...new Set([...DASHBOARD_STAGES, ...runStages(this.runDir).filter((s) => existsSync(join(this.runDir, s)) && latestCheckpoint(join(this.runDir, s)) !== null)])];
     const stages = names.map((name) => {
       const dir = runLayout(this.runDir).stage(name);
@@ -278,10 +282,30 @@ class WebRun {
         step = m ? Number(m[1]) : null;
       }
       const running = this.job?.state === 'running' && this.job.stage === name;
-      return { name, checkpoint, step, runnable: name in STAGE_RUNNERS, state: running ? 'running' : checkpoint ? 'trained' : 'absent' };
+      return { name, checkpoint, step, runnable: name in STAGE_RUNNERS, noStart: this.noStart(name, preset), state: running ? 'running' : checkpoint ? 'trained' : 'absent' };
     });
     const job = this.job && { stage: this.job.stage, started: this.job.started, state: this.job.state, error: this.job.error ?? null, detail: this.job.detail ?? null, ended: this.job.ended ?? null };
     return { runDir: this.runDir, stages, job, lock: this.otherLockHolder(), runners: Object.keys(STAGE_RUNNERS) };
+  }
+
+  /**
+   * Why the page offers no Start for a stage (a newcomer read a card without one as broken), or
+   * null when it does: no runner for it (pretraining, REINFORCE, a stage trained `--into` a
+   * directory of its own: their commands train them), or the run's preset.json has no section
+   * for it (the stage's command would exit naming it).
+   * @param preset the run's preset.json as parsed (null when absent or unreadable: no check)
+   */
+  private noStart(name: string, preset: unknown): string | null {
+    const run = this.runDir;
+    if (name === 'base') return `pretraining runs from the command line: gptforge pretrain --run ${run}`;
+    if (name === 'rl-reinforce') return `the page has no runner for REINFORCE: gptforge rl --algo reinforce --run ${run}`;
+    if (!(name in STAGE_RUNNERS)) return 'trained from the command line (--into): its command trains it again';
+    const section = STAGE_SECTION[name] ?? name;
+    if (preset && typeof preset === 'object' && !(section in preset)) {
+      const presetName = (preset as { name?: unknown }).name;
+      return `preset${typeof presetName === 'string' ? ` "${presetName}"` : ''} has no "${section}" section: add one to ${runLayout(run).preset} to train ${name}`;
+    }
+    return null;
   }
 
   report(): unknown {

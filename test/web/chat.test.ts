@@ -300,3 +300,18 @@ test('chat: without a RAG store the RAG toggle is disabled, its tooltip saying h
   assert.equal(await page.locator('#rag').isDisabled(), true);
   assert.match((await page.locator('label:has(#rag)').getAttribute('title')) ?? '', /gptforge serve --rag/);
 });
+
+test('chat: a browser without saved settings opens with the model the server marks default in /v1/models', async () => {
+  const fresh = await browser.newPage();
+  try {
+    // the server's list, with `default` moved to `slow` (the server marks the run's newest chat stage; sft here)
+    const served = (await (await fetch(base + '/v1/models')).json()) as { data: Array<{ id: string; default?: boolean }> };
+    assert.ok(served.data.some((m) => m.id === 'sft') && served.data.some((m) => m.id === 'slow'));
+    await fresh.route('**/v1/models', (route) => route.fulfill({ json: { object: 'list', data: served.data.map(({ default: _d, ...m }) => (m.id === 'slow' ? { ...m, default: true } : m)) } }));
+    await fresh.goto(base + '/#chat'); // a new page is a new browser context: no saved settings
+    await fresh.waitForFunction("document.querySelector('#model')?.value === 'slow'", null, { timeout: 15_000 });
+    assert.equal(await fresh.inputValue('#model'), 'slow');
+  } finally {
+    await fresh.close();
+  }
+});

@@ -7,6 +7,33 @@ import { webServer } from './fixtures.js';
 
 /** The web UI's routes without a browser: authentication, assets, the metrics event stream, bad input. */
 
+test('web: a stage the page cannot start says why (no runner; no section in the preset)', async () => {
+  const { base, dir, close } = await webServer();
+  try {
+    type Stage = { name: string; runnable: boolean; noStart: string | null };
+    const stages = async (): Promise<Map<string, Stage>> => new Map(((await (await fetch(base + '/web/api/info')).json()) as { stages: Stage[] }).stages.map((s) => [s.name, s]));
+    let s = await stages();
+    // no preset.json: no section to check
+    assert.deepEqual(
+      [...s.values()].filter((x) => x.noStart === null).map((x) => x.name),
+      ['sft', 'rm', 'rl', 'rl-grpo', 'dpo'],
+    );
+    assert.match(s.get('base')!.noStart!, new RegExp(`^pretraining runs from the command line: gptforge pretrain --run ${dir}$`));
+    assert.match(s.get('rl-reinforce')!.noStart!, /^the page has no runner for REINFORCE: gptforge rl --algo reinforce --run /);
+    writeFileSync(join(dir, 'preset.json'), JSON.stringify({ name: 'mine', sft: {}, rm: {} }));
+    s = await stages();
+    assert.equal(s.get('sft')!.noStart, null);
+    assert.equal(s.get('rm')!.noStart, null);
+    assert.equal(s.get('rl')!.noStart, `preset "mine" has no "rl" section: add one to ${join(dir, 'preset.json')} to train rl`);
+    assert.equal(s.get('rl-grpo')!.noStart, `preset "mine" has no "rl" section: add one to ${join(dir, 'preset.json')} to train rl-grpo`);
+    assert.match(s.get('dpo')!.noStart!, /has no "dpo" section/);
+    // the API still starts what has a runner (the stage's command then names the missing section)
+    assert.ok(s.get('dpo')!.runnable);
+  } finally {
+    await close();
+  }
+});
+
 test('web: the page and its assets load without the API key, the run API needs it', async () => {
   const { base, close } = await webServer({ apiKeys: ['sesame'] });
   try {
