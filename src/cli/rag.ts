@@ -69,18 +69,27 @@ const query = new Command('query')
       const lines = line === null ? '' : line_end !== null && line_end > line ? `:${line}–${line_end}` : `:${line}`;
       const where = `${h.path}${lines} [chars ${h.charStart}–${h.charEnd}]`;
       const body = h.text.replace(/\s+/g, ' ').trim();
-      console.log(`[${i + 1}] ${where}  score ${h.score.toPrecision(4)}  (source ${h.source})\n    ${body.length > 400 ? body.slice(0, 400) + '…' : body}`);
+      // the relative BM25 score beside the mode's: the one a relevance cutoff (--rag-min-score) compares, comparable across queries
+      const relative = h.scores.bm25Relative !== undefined ? `, relative ${h.scores.bm25Relative.toFixed(3)}` : '';
+      console.log(`[${i + 1}] ${where}  score ${h.score.toPrecision(4)}${relative}  (source ${h.source})\n    ${body.length > 400 ? body.slice(0, 400) + '…' : body}`);
     });
   });
 
+/** An object's keys in snake_case, nested objects' too (`scores.bm25Relative` → `scores.bm25_relative`). */
+function snakeKeys(o: object): Record<string, unknown> {
+  const snake = (k: string): string => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [snake(k), v !== null && typeof v === 'object' && !Array.isArray(v) ? snakeKeys(v as object) : v]));
+}
+
 /**
  * A hit as `rag query --json` prints it: its fields in snake_case, as the server's API names them
- * (`char_start`, `byte_end`: OpenAI's style, src/server/rag.ts); nested keys (`ranks.bm25`) are
- * single words already.
- * @example hitJSON({ charStart: 0, charEnd: 37, … }) // { char_start: 0, char_end: 37, … }
+ * (`char_start`, `byte_end`: OpenAI's style, src/server/rag.ts), nested ones too: `scores.bm25` (raw
+ * −bm25(), not comparable across queries) and `scores.bm25_relative` (0…1, what `--rag-min-score` /
+ * `rag.min_score` compare with).
+ * @example hitJSON({ charStart: 0, scores: { bm25Relative: 0.8 }, … }) // { char_start: 0, scores: { bm25_relative: 0.8 }, … }
  */
 export function hitJSON(h: RetrievedChunk): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(h).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]));
+  return snakeKeys(h);
 }
 
 const info = new Command('info')

@@ -48,7 +48,10 @@ export interface ApiPassage {
   line_end: number | null;
   char_start: number;
   char_end: number;
+  /** The retrieval mode's score (raw BM25, −bm25(): higher is better, not comparable across queries). */
   score: number;
+  /** Its score in each list: `bm25` (as `score`), `bm25_relative` — BM25 over the most the query's terms could score (store.ts bm25Ceiling), 0…1, what `min_score` compares with. */
+  scores: { bm25?: number; bm25_relative?: number };
 }
 
 export interface ApiCitation {
@@ -158,7 +161,7 @@ export class ServerRag {
     const labelled = hits.map((c) => chunkPassage(c, passageSource, passageTitles(this.store)));
     const { content, count, generate, noneFit } = retrievalPrompt(new ChatEngine(model, tok), msgs.slice(0, -1), last.content, labelled, room, cutAll ? 'no-answer' : ask.emptyContext);
     const shown = hits.slice(0, count);
-    const passages = shown.map((c, i): ApiPassage => ({ n: i + 1, id: c.id, source: passageSource(c), path: c.path, ...chunkLines(c), char_start: c.charStart, char_end: c.charEnd, score: c.score }));
+    const passages = shown.map((c, i): ApiPassage => ({ n: i + 1, id: c.id, source: passageSource(c), path: c.path, ...chunkLines(c), char_start: c.charStart, char_end: c.charEnd, score: c.score, scores: { bm25: c.scores.bm25, bm25_relative: c.scores.bm25Relative } }));
     // passages retrieved but none fit: said, with what to change (a small model's context is short)
     const note = noneFit ? `${hits.length} passage${hits.length > 1 ? 's' : ''} retrieved, ${describeNoneFit(noneFit, { reply: 'max_tokens', chunkSize: 'gptforge rag index --chunk-size' })}` : undefined;
     const cut = ask.minScore !== undefined ? { below_cutoff: belowCutoff } : {};

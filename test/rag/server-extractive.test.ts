@@ -57,8 +57,12 @@ test('server: rag.extractive holds the reply to a quote of a shown passage (or N
     const body = { model, messages: [{ role: 'user', content: 'What do cats do?' }], temperature: 0, max_tokens: 80, rag };
     const res = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     assert.equal(res.status, 200, await res.clone().text());
-    const j = (await res.json()) as { choices: { message: { content: string }; citations: { n: number }[]; finish_reason: string }[]; rag: { passages: unknown[] } };
+    const j = (await res.json()) as { choices: { message: { content: string }; citations: { n: number }[]; finish_reason: string }[]; rag: { passages: { score: number; scores: { bm25?: number; bm25_relative?: number } }[] } };
     assert.equal(j.rag.passages.length, 1, 'the passage is shown');
+    // rag19 #2: the score min_score compares with, beside the raw one
+    const p = j.rag.passages[0];
+    assert.equal(p.scores.bm25, p.score);
+    assert.ok(p.scores.bm25_relative !== undefined && p.scores.bm25_relative > 0 && p.scores.bm25_relative <= 1, JSON.stringify(p));
     return { content: j.choices[0].message.content, cited: j.choices[0].citations.map((c) => c.n), finish: j.choices[0].finish_reason };
   };
   const isQuote = (s: string): boolean => /^\S.* \[1\]\.$/.test(s) && passage.endsWith(s.slice(0, -' [1].'.length));
