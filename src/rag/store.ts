@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { GptforgeError } from '../util/errors.js';
 import type { Chunk } from './chunk.js';
 import { buildIVF, searchIVF, type IVFIndex } from './ivf.js';
@@ -230,6 +230,10 @@ export class RagStore {
    */
   static open(path: string, opts: OpenOptions = {}): RagStore {
     const existed = existsSync(path);
+    // SQLite's own words for these ("unable to open database file") name neither the path's problem nor the fix
+    if (existed && statSync(path).isDirectory()) throw new GptforgeError(`is a directory, not a RAG store file: give the store's file, e.g. ${join(path, 'kb.db')}`, { file: path });
+    const parent = dirname(resolve(path));
+    if (!existed && existsSync(parent) && !statSync(parent).isDirectory()) throw new GptforgeError(`cannot create the RAG store: ${parent} is a file, not a folder`, { file: path });
     if (!opts.readonly) {
       // refused before the file is created: a failed open leaves no empty database behind
       const missing = META_KEYS.filter((k) => opts.meta?.[k] === undefined);
