@@ -131,6 +131,13 @@ const META_KEYS: readonly (keyof StoreMeta)[] = ['embeddingModel', 'embeddingDim
 /** Recorded where given, never compared: where the settings were loaded from. */
 const INFO_KEYS = ['embeddingPath', 'tokenizerPath', 'titles'] as const;
 
+/** Where a store's (or a caller's) embedding model or tokenizer came from, for an error naming it. */
+function builtFrom(m: Partial<StoreMeta>): string {
+  if (m.embeddingPath) return m.embeddingPath;
+  if (m.tokenizerPath) return m.tokenizerPath;
+  return m.embeddingModel === 'none' && m.tokenizerHash === 'approx' ? 'none (BM25 only, ≈4 characters a token)' : '(path not recorded)';
+}
+
 /**
  * Lucene's default English stop words (EnglishAnalyzer.ENGLISH_STOP_WORDS_SET, which Anserini's
  * BM25 uses), plus the question words and do-forms of NLTK's list (what … how, do, does, did):
@@ -289,7 +296,10 @@ export class RagStore {
       if (diffs.length > 0) {
         // a store that holds nothing yet (an index that failed before its first file) takes the new settings
         const empty = (db.prepare('SELECT COUNT(*) AS n FROM files').get() as { n: number }).n === 0;
-        if (!empty || opts.readonly) throw new GptforgeError(`this RAG store was built with other settings: ${diffs.join('; ')} (use another --db or rebuild it)`, { file: path });
+        // a model or tokenizer difference names both ends by path (the hashes alone do not say which checkpoint)
+        const modelDiff = (['embeddingModel', 'embeddingDim', 'tokenizerHash'] as const).some((k) => want[k] !== undefined && String(want[k]) !== String(meta[k]));
+        const paths = modelDiff ? `; the store's model/tokenizer is ${builtFrom(meta)}, this one's ${builtFrom(want)}` : '';
+        if (!empty || opts.readonly) throw new GptforgeError(`this RAG store was built with other settings: ${diffs.join('; ')}${paths} (use another --db or rebuild it)`, { file: path });
         const updates = Object.fromEntries([...META_KEYS, ...INFO_KEYS].filter((k) => want[k] !== undefined).map((k) => [k, want[k]]));
         db.transaction(() => {
           const put = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
