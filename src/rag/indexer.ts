@@ -59,7 +59,7 @@ export interface IndexReport {
   /** Files with no text (empty or whitespace only): not stored; a record they had before is removed with its chunks. */
   empty: number;
   pruned: number;
-  /** Stored files of this source, under an input directory or glob of the run, that no longer exist on disk: removed with their chunks. */
+  /** Stored files (of any source label) under an input directory or glob of the run that no longer exist on disk: removed with their chunks. */
   deleted: string[];
   /** Files that had another source label and now have this run's (`source`): their chunks were re-indexed under it. */
   relabelled: Relabel[];
@@ -233,7 +233,8 @@ export async function indexInputs(store: RagStore, inputs: readonly string[], op
   const scopes = inputScopes(inputs);
   const seen = new Set(paths);
   for (const f of store.files()) {
-    if (f.source !== source || seen.has(f.path) || f.path.startsWith('builtin:')) continue;
+    // whatever its label: a file gone from the disk is gone for every source
+    if (seen.has(f.path) || f.path.startsWith('builtin:')) continue;
     const abs = resolve(f.path);
     if (scopes.some((d) => abs === d || abs.startsWith(d.endsWith(sep) ? d : d + sep)) && gone(f.path)) {
       report.removed += store.removeFile(f.path);

@@ -62,6 +62,12 @@ test('rag index: empty files are counted and not stored; a file gone from an inp
   assert.match(indexNotes(r).join('\n'), /1 file\(s\) indexed under source "notes" now have source "default" .*d\.md.*index with --source notes to keep their label/);
   r = await ragIndex(db, { inputs: [docs] });
   assert.deepEqual(r.relabelled, [], 'said once');
+  // a file gone from the run's folder is removed whatever label it had
+  writeFileSync(join(docs, 'f.md'), 'Frogs croak.\n');
+  await ragIndex(db, { inputs: [docs], source: 'pond' });
+  unlinkSync(join(docs, 'f.md'));
+  r = await ragIndex(db, { inputs: [docs] });
+  assert.deepEqual(r.deleted, [join(docs, 'f.md')]);
 });
 
 test('rag index: --db naming a directory is a clear error naming it, before anything is written', async (t) => {
