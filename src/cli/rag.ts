@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
 import { BUILTIN_NAMES } from '../data/builtin-names.js';
+import type { IndexReport } from '../rag/indexer.js';
 import type { RetrievedChunk } from '../rag/retrieve.js';
 import { GptforgeError } from '../util/errors.js';
 import { chunkLines } from '../rag/lines.js';
@@ -29,16 +30,35 @@ const index = new Command('index')
   .option('--strict', 'refuse binary or unreadable files instead of skipping them with a warning')
   .option('--prune', 'forget files of this source that no input names any more')
   .option('--busy-timeout <ms>', 'ms to wait for another writer before failing', number, 5000)
+  .option('--quiet', 'no progress bar (drawn on a terminal, and on a pipe for runs of 50 files or more)')
   .action(async (inputs, o) => {
     const db = need(o.db, 'db');
     const { ragIndex } = await import('../run/rag.js');
-    const r = await ragIndex(db, { ...o, inputs: [...o.input, ...inputs], builtins: o.builtin, busyTimeoutMs: o.busyTimeout, names: 'cli', onWarning: (w) => console.error(`gptforge: warning: ${w.reason} — skipped`) });
+    const r = await ragIndex(db, { ...o, inputs: [...o.input, ...inputs], builtins: o.builtin, busyTimeoutMs: o.busyTimeout, names: 'cli', progress: !o.quiet, onWarning: (w) => console.error(`gptforge: warning: ${w.reason} — skipped`) });
     if (r.sizeWarning) console.error(`gptforge: warning: ${r.sizeWarning}`);
+    for (const line of indexNotes(r)) console.error(`gptforge: warning: ${line}`);
     console.log(
-      `${db}: ${r.files} file(s): ${r.indexed} indexed, ${r.unchanged} unchanged, ${r.skipped} skipped${r.pruned ? `, ${r.pruned} pruned` : ''}; ` +
-        `${r.chunks} chunks written (${r.removed} replaced), ${r.total} in the store; ${r.seconds.toFixed(1)} s${r.chunks > 0 ? ` (${(r.chunks / r.seconds).toFixed(0)} chunks/s)` : ''}`,
+      `${db}: ${r.files} file(s): ${r.indexed} indexed, ${r.unchanged} unchanged, ${r.skipped} skipped${r.empty ? `, ${r.empty} empty (not stored)` : ''}${r.deleted.length ? `, ${r.deleted.length} deleted since (removed)` : ''}${r.pruned ? `, ${r.pruned} pruned` : ''}; ` +
+        `${r.chunks} chunks written (${r.removed} replaced or removed), ${r.total} in the store; ${r.seconds.toFixed(1)} s${r.chunks > 0 ? ` (${(r.chunks / r.seconds).toFixed(0)} chunks/s)` : ''}`,
     );
   });
+
+/**
+ * What `rag index` warns about after a run: files gone from the disk (removed from the store),
+ * and files relabelled by `--source` (grouped by their old label, with the flag that keeps it).
+ * @example indexNotes({ deleted: ['notes/a.md'], relabelled: [] }) // ['notes/a.md: indexed before, no longer on disk — removed from the store']
+ */
+export function indexNotes(r: Pick<IndexReport, 'deleted' | 'relabelled'>): string[] {
+  const out = r.deleted.map((p) => `${p}: indexed before, no longer on disk — removed from the store`);
+  const byLabel = new Map<string, string[]>();
+  for (const x of r.relabelled) byLabel.set(`${x.from}\u0000${x.to}`, [...(byLabel.get(`${x.from}\u0000${x.to}`) ?? []), x.path]);
+  for (const [key, paths] of byLabel) {
+    const [from, to] = key.split('\u0000');
+    const shown = paths.slice(0, 3).join(', ') + (paths.length > 3 ? ` and ${paths.length - 3} more` : '');
+    out.push(`${paths.length} file(s) indexed under source "${from}" now have source "${to}" (${shown}): a query with --source ${from} no longer finds them; index with --source ${from} to keep their label`);
+  }
+  return out;
+}
 
 const query = new Command('query')
   .summary('fetch the passages that best answer a question')
@@ -69,18 +89,27 @@ const query = new Command('query')
       const lines = line === null ? '' : line_end !== null && line_end > line ? `:${line}–${line_end}` : `:${line}`;
       const where = `${h.path}${lines} [chars ${h.charStart}–${h.charEnd}]`;
       const body = h.text.replace(/\s+/g, ' ').trim();
-      console.log(`[${i + 1}] ${where}  score ${h.score.toPrecision(4)}  (source ${h.source})\n    ${body.length > 400 ? body.slice(0, 400) + '…' : body}`);
+      // the relative BM25 score beside the mode's: the one a relevance cutoff (--rag-min-score) compares, comparable across queries
+      const relative = h.scores.bm25Relative !== undefined ? `, relative ${h.scores.bm25Relative.toFixed(3)}` : '';
+      console.log(`[${i + 1}] ${where}  score ${h.score.toPrecision(4)}${relative}  (source ${h.source})\n    ${body.length > 400 ? body.slice(0, 400) + '…' : body}`);
     });
   });
 
+/** An object's keys in snake_case, nested objects' too (`scores.bm25Relative` → `scores.bm25_relative`). */
+function snakeKeys(o: object): Record<string, unknown> {
+  const snake = (k: string): string => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [snake(k), v !== null && typeof v === 'object' && !Array.isArray(v) ? snakeKeys(v as object) : v]));
+}
+
 /**
  * A hit as `rag query --json` prints it: its fields in snake_case, as the server's API names them
- * (`char_start`, `byte_end`: OpenAI's style, src/server/rag.ts); nested keys (`ranks.bm25`) are
- * single words already.
- * @example hitJSON({ charStart: 0, charEnd: 37, … }) // { char_start: 0, char_end: 37, … }
+ * (`char_start`, `byte_end`: OpenAI's style, src/server/rag.ts), nested ones too: `scores.bm25` (raw
+ * −bm25(), not comparable across queries) and `scores.bm25_relative` (0…1, what `--rag-min-score` /
+ * `rag.min_score` compare with).
+ * @example hitJSON({ charStart: 0, scores: { bm25Relative: 0.8 }, … }) // { char_start: 0, scores: { bm25_relative: 0.8 }, … }
  */
 export function hitJSON(h: RetrievedChunk): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(h).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]));
+  return snakeKeys(h);
 }
 
 const info = new Command('info')

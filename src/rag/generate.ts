@@ -83,9 +83,30 @@ export function passageQuotes(text: string): string[] {
   return [...out];
 }
 
-/** Each sentence of a passage (without its final period) and the offsets a quote of it may start at (its start, and every later word's). */
+/**
+ * A passage's text without its Markdown headings: ATX heading lines (`# Title`) and setext ones
+ * (a line underlined by `===` or `---`, both lines dropped). A heading is a label, not a sentence:
+ * without a period it would run into the sentence after it ("Cats Cats purr …"), and a reply quoting
+ * it answers nothing. ATX as CommonMark §4.2 (up to three spaces, one to six #, then a space or the line's end),
+ * setext as §4.3. The text a quote comes from ({@link passageQuotes}, the extractive grammar).
+ */
+export function withoutHeadings(text: string): string {
+  const lines = text.split(/\r?\n/);
+  const keep = lines.map((l) => !/^ {0,3}#{1,6}(?:[ \t]|$)/.test(l));
+  lines.forEach((l, i) => {
+    // a setext underline: the line above is the heading (a "---" under a blank line is a rule, also not a sentence)
+    if (i > 0 && /^ {0,3}(=+|-+)[ \t]*$/.test(l)) {
+      keep[i] = false;
+      keep[i - 1] = false;
+    }
+  });
+  // a heading ends what came before it: keep a line break there, so sentences do not join across it
+  return lines.map((l, i) => (keep[i] ? l : '')).join('\n');
+}
+
+/** Each sentence of a passage (without its final period, Markdown headings left out) and the offsets a quote of it may start at (its start, and every later word's). */
 function quoteStarts(text: string): { sentence: string; starts: number[] }[] {
-  return [...oneLine(text).matchAll(/[^ ].*?\.(?= |$)/g)].map((m) => {
+  return [...oneLine(withoutHeadings(text)).matchAll(/[^ ].*?\.(?= |$)/g)].map((m) => {
     const sentence = m[0].slice(0, -1);
     const starts: number[] = [];
     for (let i = 0; i < sentence.length; i++) if (/[A-Za-z]/.test(sentence[i]) && (i === 0 || !/[A-Za-z'-]/.test(sentence[i - 1]))) starts.push(i);

@@ -1,5 +1,6 @@
-import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { dirname, join, resolve, sep } from 'node:path';
+import { isDynamicPattern } from 'tinyglobby';
 import { latestCheckpoint } from '../model/checkpoint.js';
 import { GptforgeError } from '../util/errors.js';
 import { approxTokens, chunkText, contentHash, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, type TokenCounter } from './chunk.js';
@@ -37,6 +38,17 @@ export interface IndexOptions {
   prune?: boolean;
   onWarning?: (w: IngestWarning) => void;
   onFile?: (path: string, status: 'indexed' | 'unchanged', chunks: number) => void;
+  /** After each input file, whatever became of it: files done so far and the run's file count (for a progress bar). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** A file a run indexed under another source label than the one it had (`IndexOptions.source`). */
+export interface Relabel {
+  path: string;
+  /** The label it was indexed under before. */
+  from: string;
+  /** The label it has now. */
+  to: string;
 }
 
 export interface IndexReport {
@@ -44,7 +56,13 @@ export interface IndexReport {
   indexed: number;
   unchanged: number;
   skipped: number;
+  /** Files with no text (empty or whitespace only): not stored; a record they had before is removed with its chunks. */
+  empty: number;
   pruned: number;
+  /** Stored files (of any source label) under an input directory or glob of the run that no longer exist on disk: removed with their chunks. */
+  deleted: string[];
+  /** Files that had another source label and now have this run's (`source`): their chunks were re-indexed under it. */
+  relabelled: Relabel[];
   /** Chunks written this run. */
   chunks: number;
   /** Chunks removed (replaced or pruned). */
@@ -91,7 +109,7 @@ function checkStore(store: RagStore, opts: IndexOptions): void {
 }
 
 /** Index one already-read file (or a built-in corpus given as an IngestFile with a virtual path). */
-export function indexIngestFile(store: RagStore, file: IngestFile, opts: IndexOptions = {}): { status: 'indexed' | 'unchanged'; chunks: number; removed: number } {
+export function indexIngestFile(store: RagStore, file: IngestFile, opts: IndexOptions = {}): { status: 'indexed' | 'unchanged'; chunks: number; removed: number; relabelled?: Relabel } {
   checkStore(store, opts);
   const source = opts.source ?? 'default';
   const old = store.file(file.path);
@@ -101,7 +119,38 @@ export function indexIngestFile(store: RagStore, file: IngestFile, opts: IndexOp
   }
   const chunks = chunkFile(file.docs, opts);
   const removed = store.replaceFile({ path: file.path, source, size: file.size, mtimeMs: file.mtimeMs, hash: file.hash }, chunks);
-  return { status: 'indexed', chunks: chunks.length, removed };
+  return { status: 'indexed', chunks: chunks.length, removed, ...(old && old.source !== source ? { relabelled: { path: file.path, from: old.source, to: source } } : {}) };
+}
+
+/** Whether a file's documents hold no text at all (an empty or whitespace-only file, a JSONL file of empty fields). */
+export function isEmptyFile(file: Pick<IngestFile, 'docs'>): boolean {
+  return file.docs.every((d) => d.text.trim() === '');
+}
+
+/** The folders an input covers, resolved: a directory itself, a glob's fixed part before its first pattern segment; none for a file. */
+function inputScopes(inputs: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const input of inputs) {
+    if (isDynamicPattern(input)) {
+      const parts = input.split(/[\\/]/);
+      const fixed = parts.slice(
+        0,
+        parts.findIndex((p) => isDynamicPattern(p)),
+      );
+      out.push(resolve(fixed.join('/') || '.'));
+    } else if (existsSync(input) && lstatSync(input).isDirectory()) out.push(resolve(input));
+  }
+  return out;
+}
+
+/** Whether a path no longer exists (a dangling symlink exists: its reader says why it cannot be read). */
+function gone(path: string): boolean {
+  try {
+    lstatSync(path);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR';
+  }
 }
 
 /** A built-in corpus (or any documents) as one virtual file, e.g. path "builtin:wordnet-glosses"; its hash covers every text. */
@@ -115,7 +164,7 @@ export function documentsAsFile(path: string, docs: readonly { text: string; lin
 export async function indexInputs(store: RagStore, inputs: readonly string[], opts: IndexOptions = {}): Promise<IndexReport> {
   checkStore(store, opts);
   const t0 = performance.now();
-  const report: IndexReport = { files: 0, indexed: 0, unchanged: 0, skipped: 0, pruned: 0, chunks: 0, removed: 0, seconds: 0, warnings: [] };
+  const report: IndexReport = { files: 0, indexed: 0, unchanged: 0, skipped: 0, empty: 0, pruned: 0, deleted: [], relabelled: [], chunks: 0, removed: 0, seconds: 0, warnings: [] };
   const source = opts.source ?? 'default';
   // a file is known by its real path: the same file named relatively and absolutely (or through
   // a symlink) is one record, kept under the path it was first indexed as (stores built before
@@ -134,6 +183,7 @@ export async function indexInputs(store: RagStore, inputs: readonly string[], op
     if (!named.has(path)) named.set(path, given);
   }
   const paths = [...named.keys()];
+  const progress = (): void => opts.onProgress?.(report.files, named.size);
   for (const [path, given] of named) {
     report.files++;
     const old = store.file(path);
@@ -143,6 +193,7 @@ export async function indexInputs(store: RagStore, inputs: readonly string[], op
         if (st.size === old.size && st.mtimeMs === old.mtimeMs) {
           report.unchanged++;
           opts.onFile?.(path, 'unchanged', 0);
+          progress();
           continue;
         }
       } catch {
@@ -158,13 +209,37 @@ export async function indexInputs(store: RagStore, inputs: readonly string[], op
       report.skipped++;
       report.warnings.push(w);
       opts.onWarning?.(w);
+      progress();
+      continue;
+    }
+    if (isEmptyFile(file)) {
+      // nothing to retrieve: not stored (a file emptied since it was indexed loses its chunks)
+      report.empty++;
+      if (old) report.removed += store.removeFile(path);
+      progress();
       continue;
     }
     const r = indexIngestFile(store, file, opts);
     report[r.status]++;
     report.chunks += r.chunks;
     report.removed += r.removed;
+    if (r.relabelled) report.relabelled.push(r.relabelled);
     opts.onFile?.(path, r.status, r.chunks);
+    progress();
+  }
+  // files indexed before under an input folder or glob of this run, gone from the disk since: their chunks would cite a file
+  // that is not there. Only under this run's inputs (a relative path resolved from the working directory): a store indexed
+  // from another directory, or another folder's files, are left alone (--prune forgets those)
+  const scopes = inputScopes(inputs);
+  const seen = new Set(paths);
+  for (const f of store.files()) {
+    // whatever its label: a file gone from the disk is gone for every source
+    if (seen.has(f.path) || f.path.startsWith('builtin:')) continue;
+    const abs = resolve(f.path);
+    if (scopes.some((d) => abs === d || abs.startsWith(d.endsWith(sep) ? d : d + sep)) && gone(f.path)) {
+      report.removed += store.removeFile(f.path);
+      report.deleted.push(f.path);
+    }
   }
   if (opts.prune) {
     const keep = new Set(paths);

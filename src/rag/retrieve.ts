@@ -69,8 +69,12 @@ export class Retriever {
     readonly embedder?: Embedder,
     readonly query: QueryOptions = {},
   ) {
-    if (embedder && embedder.id !== store.meta.embeddingModel) throw new GptforgeError(`the RAG store was built with embedding model ${store.meta.embeddingModel}, not ${embedder.id}`, { file: store.path });
-    if (embedder && embedder.tokenizerHash !== store.meta.tokenizerHash) throw new GptforgeError(`the RAG store was built with tokenizer ${store.meta.tokenizerHash}, not ${embedder.tokenizerHash}`, { file: store.path });
+    // both ends named by path, not only by hash: which checkpoint built the store, which one is asking
+    const built = store.meta.embeddingPath ?? store.meta.tokenizerPath ?? '(path not recorded: a store from before paths were recorded, or a BM25-only one)';
+    const asking = embedder?.path ?? '(an embedder given without a path)';
+    if (embedder && embedder.id !== store.meta.embeddingModel)
+      throw new GptforgeError(`the RAG store was built with embedding model ${store.meta.embeddingModel} from ${built}, not ${embedder.id} from ${asking}: query with --model ${store.meta.embeddingPath ?? '<the checkpoint it was built with>'}, or re-index with this model into another --db`, { file: store.path });
+    if (embedder && embedder.tokenizerHash !== store.meta.tokenizerHash) throw new GptforgeError(`the RAG store was built with tokenizer ${store.meta.tokenizerHash} from ${built}, not ${embedder.tokenizerHash} from ${asking}`, { file: store.path });
   }
 
   /** The embedding of a query (a unit vector). */

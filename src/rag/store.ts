@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { GptforgeError } from '../util/errors.js';
 import type { Chunk } from './chunk.js';
 import { buildIVF, searchIVF, type IVFIndex } from './ivf.js';
@@ -131,6 +131,13 @@ const META_KEYS: readonly (keyof StoreMeta)[] = ['embeddingModel', 'embeddingDim
 /** Recorded where given, never compared: where the settings were loaded from. */
 const INFO_KEYS = ['embeddingPath', 'tokenizerPath', 'titles'] as const;
 
+/** Where a store's (or a caller's) embedding model or tokenizer came from, for an error naming it. */
+function builtFrom(m: Partial<StoreMeta>): string {
+  if (m.embeddingPath) return m.embeddingPath;
+  if (m.tokenizerPath) return m.tokenizerPath;
+  return m.embeddingModel === 'none' && m.tokenizerHash === 'approx' ? 'none (BM25 only, ≈4 characters a token)' : '(path not recorded)';
+}
+
 /**
  * Lucene's default English stop words (EnglishAnalyzer.ENGLISH_STOP_WORDS_SET, which Anserini's
  * BM25 uses), plus the question words and do-forms of NLTK's list (what … how, do, does, did):
@@ -230,6 +237,10 @@ export class RagStore {
    */
   static open(path: string, opts: OpenOptions = {}): RagStore {
     const existed = existsSync(path);
+    // SQLite's own words for these ("unable to open database file") name neither the path's problem nor the fix
+    if (existed && statSync(path).isDirectory()) throw new GptforgeError(`is a directory, not a RAG store file: give the store's file, e.g. ${join(path, 'kb.db')}`, { file: path });
+    const parent = dirname(resolve(path));
+    if (!existed && existsSync(parent) && !statSync(parent).isDirectory()) throw new GptforgeError(`cannot create the RAG store: ${parent} is a file, not a folder`, { file: path });
     if (!opts.readonly) {
       // refused before the file is created: a failed open leaves no empty database behind
       const missing = META_KEYS.filter((k) => opts.meta?.[k] === undefined);
@@ -285,7 +296,10 @@ export class RagStore {
       if (diffs.length > 0) {
         // a store that holds nothing yet (an index that failed before its first file) takes the new settings
         const empty = (db.prepare('SELECT COUNT(*) AS n FROM files').get() as { n: number }).n === 0;
-        if (!empty || opts.readonly) throw new GptforgeError(`this RAG store was built with other settings: ${diffs.join('; ')} (use another --db or rebuild it)`, { file: path });
+        // a model or tokenizer difference names both ends by path (the hashes alone do not say which checkpoint)
+        const modelDiff = (['embeddingModel', 'embeddingDim', 'tokenizerHash'] as const).some((k) => want[k] !== undefined && String(want[k]) !== String(meta[k]));
+        const paths = modelDiff ? `; the store's model/tokenizer is ${builtFrom(meta)}, this one's ${builtFrom(want)}` : '';
+        if (!empty || opts.readonly) throw new GptforgeError(`this RAG store was built with other settings: ${diffs.join('; ')}${paths} (use another --db or rebuild it)`, { file: path });
         const updates = Object.fromEntries([...META_KEYS, ...INFO_KEYS].filter((k) => want[k] !== undefined).map((k) => [k, want[k]]));
         db.transaction(() => {
           const put = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');

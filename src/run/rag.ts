@@ -13,6 +13,7 @@ import { DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE } from '../rag/chunk.js';
 import { RagStore, type StoreMeta } from '../rag/store.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
+import { Progress } from '../util/progress.js';
 
 /**
  * The retrieval store's operations as the faces call them (`gptforge rag index|query|info|
@@ -31,7 +32,16 @@ export interface RagIndexOptions extends Omit<IndexOptions, 'embedder' | 'countT
   tokenizer?: string;
   /** Milliseconds to wait for another writer. */
   busyTimeoutMs?: number;
+  /**
+   * A progress bar on stderr (util/progress.ts), a file at a time: `true` draws it when stderr is a
+   * terminal, or on a pipe (a line every 10%) when the run has at least {@link PROGRESS_MIN_FILES}
+   * files; a stream draws it there by the same rule. Default: none (the library stays quiet).
+   */
+  progress?: boolean | NodeJS.WriteStream;
 }
+
+/** Files from which `ragIndex`'s progress bar also prints on a pipe (a shorter run on a pipe is quick, and its log stays one line). */
+export const PROGRESS_MIN_FILES = 50;
 
 /** The settings an existing store recorded (its embedding checkpoint — undefined for a BM25-only store — and chunking). */
 function recordedMeta(db: string): StoreMeta | undefined {
@@ -76,16 +86,33 @@ export async function ragIndex(db: string, o: RagIndexOptions): Promise<IndexRep
   let failed = true;
   try {
     const t0 = performance.now();
-    let report: IndexReport = { files: 0, indexed: 0, unchanged: 0, skipped: 0, pruned: 0, chunks: 0, removed: 0, seconds: 0, warnings: [] };
-    if (inputs.length > 0) report = await indexInputs(store, inputs, opts);
-    for (const b of builtins) {
+    let report: IndexReport = { files: 0, indexed: 0, unchanged: 0, skipped: 0, empty: 0, pruned: 0, deleted: [], relabelled: [], chunks: 0, removed: 0, seconds: 0, warnings: [] };
+    // the bar counts files (inputs, then each built-in corpus as one), made once their number is known
+    const stream = o.progress === true ? process.stderr : o.progress || undefined;
+    let bar: Progress | undefined;
+    let written = 0;
+    const tick = (done: number, total: number): void => {
+      if (!stream) return;
+      bar ??= new Progress({ label: 'index', total, unit: 'file', stream, quiet: !stream.isTTY && total < PROGRESS_MIN_FILES });
+      bar.update(done, `${written} chunks`);
+    };
+    if (inputs.length > 0) {
+      const n = builtins.length;
+      report = await indexInputs(store, inputs, { ...opts, onProgress: (done, total) => tick(done, total + n), onFile: (path, status, chunks) => ((written += chunks), o.onFile?.(path, status, chunks)) });
+    }
+    const base = report.files;
+    for (const [i, b] of builtins.entries()) {
       const docs = [...BUILTIN_SOURCES[b].read()].map((d, i) => ({ text: d.text, line: i + 1 }));
       const r = indexIngestFile(store, documentsAsFile(`builtin:${b}`, docs), { ...opts, source: o.source === undefined || o.source === 'default' ? b : o.source });
       report.files++;
       report[r.status]++;
       report.chunks += r.chunks;
       report.removed += r.removed;
+      if (r.relabelled) report.relabelled.push(r.relabelled);
+      written += r.chunks;
+      tick(base + i + 1, base + builtins.length);
     }
+    bar?.finish(`${written} chunks`);
     // chunks the model this store is likely read with cannot show (its context known from --model, or the checkpoint or run beside --tokenizer)
     const near = embedder ? { blockSize: embedder.maxTokens, from: model! } : tokenizer ? contextNear(tokenizer) : undefined;
     const sizeWarning = near ? chunkSizeWarning(chunkSize, near, o.names === 'cli' ? CLI_NAMES : LIBRARY_NAMES) : undefined;

@@ -18,7 +18,7 @@ import { ApiError, badRequest } from './errors.js';
 import { responseFormatConstraint } from './formats.js';
 import { ServerMetrics } from './metrics.js';
 import { REWARD_STAGE, type ServedModel } from './models.js';
-import { citationsJSON, emptyContextReply, RagReplyStream, ragReplyRoom, ragReplyText, ragRequest, ServerRag, type RagContext } from './rag.js';
+import { citationsJSON, emptyContextReply, RagReplyStream, ragExtractiveConstraint, ragReplyRoom, ragReplyText, ragRequest, ServerRag, type RagContext } from './rag.js';
 import { Scheduler } from './scheduler.js';
 import { cachedDefaultChatModel } from '../run/models.js';
 import { SSE_HEADERS, sseLine, sseTemplate } from './sse.js';
@@ -477,7 +477,6 @@ export class GptforgeServer {
     // one built-in call before constrained content unless the request sets `max_tool_calls` (a JSON mask leaves a small
     // model little but another call, so the library default would let it call up to that cap: docs/server.md)
     const maxCallsBeforeContent = b.max_tool_calls !== undefined ? maxBuiltinCalls : 1;
-    const constraint = format && (clientTools.size > 0 || builtin) ? ReplyConstraint.forTokenizer(format, m.tok, maxCallsBeforeContent) : format;
 
     // retrieval (gptforge extension `rag`): passages into the last user message, room left for the reply
     let rag: RagContext | null = null;
@@ -486,6 +485,10 @@ export class GptforgeServer {
       const asked = askedMaxTokens(b, m.model.config.blockSize);
       ({ conv, ctx: rag } = this.rag.prepare(conv, m.model, m.tok, ragAsk, ragReplyRoom(m.model.config.blockSize, asked)));
     }
+    // `rag.extractive`: the reply a quote of a shown passage (or NO_ANSWER unless `rag.refusal` is "cutoff"); a request's own
+    // response_format wins over it, as a `constraint` does over answerWithRetrieval's `extractive`
+    const replyFormat = format ?? (ragAsk && rag ? ragExtractiveConstraint(m.tok, ragAsk, rag) : undefined);
+    const constraint = replyFormat && (clientTools.size > 0 || builtin) ? ReplyConstraint.forTokenizer(replyFormat, m.tok, maxCallsBeforeContent) : replyFormat;
     const prompt = chatPrompt(m.tok, conv);
     const ctx = m.model.config.blockSize;
     const maxTokens = this.budget(b, prompt.length, ctx);

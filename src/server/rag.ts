@@ -1,8 +1,9 @@
 import type { Conversation } from '../data/conversation.js';
 import { ChatEngine } from '../infer/engine.js';
 import type { DecodingModel } from '../infer/pipeline.js';
-import { NO_ANSWER } from '../rag/context.js';
-import { chunkPassage, describeNoneFit, passageSource, passageTitles, replyRoom, resolveCitations, retrievalPrompt } from '../rag/generate.js';
+import { NO_ANSWER, type Passage } from '../rag/context.js';
+import { chunkPassage, describeNoneFit, extractiveConstraint, passageSource, passageTitles, replyRoom, resolveCitations, retrievalPrompt } from '../rag/generate.js';
+import type { GrammarConstraint } from '../infer/constrain/matcher.js';
 import { applyRelevanceCutoff } from '../rag/relevance.js';
 import { Retriever, type RetrievedChunk } from '../rag/retrieve.js';
 import { chunkLines } from '../rag/lines.js';
@@ -47,7 +48,10 @@ export interface ApiPassage {
   line_end: number | null;
   char_start: number;
   char_end: number;
+  /** The retrieval mode's score (raw BM25, −bm25(): higher is better, not comparable across queries). */
   score: number;
+  /** Its score in each list: `bm25` (as `score`), `bm25_relative` — BM25 over the most the query's terms could score (store.ts bm25Ceiling), 0…1, what `min_score` compares with. */
+  scores: { bm25?: number; bm25_relative?: number };
 }
 
 export interface ApiCitation {
@@ -59,6 +63,8 @@ export interface ApiCitation {
 /** What a request's retrieval put in the prompt: the shown chunks, best first (how many were retrieved: json.retrieved). */
 export interface RagContext {
   shown: RetrievedChunk[];
+  /** The passages as the prompt showed them (title, source label, text), `shown`'s order: what the extractive grammar quotes from. */
+  passages: Passage[];
   /** False when no passage is shown and the reply is NO_ANSWER without the model (`empty_context` "no_answer", the default). */
   generate: boolean;
   /** The `rag` object of the response: the passages shown and the retrieval's numbers. */
@@ -72,22 +78,33 @@ export interface RagAsk {
   emptyContext: 'no-answer' | 'generate';
   /** The relevance cutoff on each chunk's relative BM25 score (relevance.ts `bm25Relative`, 0…1): chunks below it are not shown; none left → "The passages don't say." without the model. Absent: none. */
   minScore?: number;
+  /** Extractive decoding (`rag.extractive`, default false; `chat --rag-extractive`, the library's `extractive`): the reply held to "The passages don't say." or a quote of one shown passage with its "[n].". */
+  extractive: boolean;
+  /** Who refuses when passages are shown (`rag.refusal`, default `"model"`; `"cutoff"`: `chat --rag-refusal-by-cutoff`, the library's `refusal: 'cutoff'`): with `"cutoff"` the extractive grammar leaves "The passages don't say." out — only the cutoff refuses. Needs `minScore` and `extractive`. */
+  refusal: 'model' | 'cutoff';
 }
 
-/** The `rag` field of a chat request: true, or {k, empty_context, min_score}. Undefined when absent or false. */
+/** The fields a request's `rag` object may carry. */
+const RAG_FIELDS = ['k', 'empty_context', 'min_score', 'extractive', 'refusal'] as const;
+
+/** The `rag` field of a chat request: true, or {k, empty_context, min_score, extractive, refusal}. Undefined when absent or false. @throws ApiError 400 naming the field at fault. */
 export function ragRequest(b: Body): RagAsk | undefined {
   const v = b.rag;
   if (v === undefined || v === null || v === false) return undefined;
-  if (v === true) return { k: DEFAULT_RAG_K, emptyContext: 'no-answer' };
-  if (typeof v !== 'object' || Array.isArray(v)) throw badRequest('\'rag\' must be true or an object {"k": n, "empty_context": "no_answer" | "generate", "min_score": x}', 'rag');
-  const { k = DEFAULT_RAG_K, empty_context: empty = 'no_answer', min_score: minScore } = v as { k?: unknown; empty_context?: unknown; min_score?: unknown };
+  if (v === true) return { k: DEFAULT_RAG_K, emptyContext: 'no-answer', extractive: false, refusal: 'model' };
+  if (typeof v !== 'object' || Array.isArray(v)) throw badRequest('\'rag\' must be true or an object {"k": n, "empty_context": "no_answer" | "generate", "min_score": x, "extractive": bool, "refusal": "model" | "cutoff"}', 'rag');
+  const { k = DEFAULT_RAG_K, empty_context: empty = 'no_answer', min_score: minScore, extractive = false, refusal = 'model' } = v as { k?: unknown; empty_context?: unknown; min_score?: unknown; extractive?: unknown; refusal?: unknown };
   if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > MAX_RAG_K) throw badRequest(`'rag.k' must be an integer between 1 and ${MAX_RAG_K}`, 'rag');
   if (empty !== 'no_answer' && empty !== 'generate') throw badRequest(`'rag.empty_context' must be "no_answer" or "generate", got ${JSON.stringify(empty)}`, 'rag');
   // outside 0…1 the cutoff would refuse every answer (or none) without a word
   if (minScore !== undefined && (typeof minScore !== 'number' || !(minScore >= 0 && minScore <= 1))) throw badRequest(`'rag.min_score' must be a number from 0 to 1 (the relative BM25 score a passage needs), got ${JSON.stringify(minScore)}`, 'rag');
-  const extra = Object.keys(v).filter((x) => x !== 'k' && x !== 'empty_context' && x !== 'min_score');
-  if (extra.length > 0) throw badRequest(`'rag' has unknown field ${JSON.stringify(extra[0])} (only k, empty_context and min_score)`, 'rag');
-  return { k, emptyContext: empty === 'generate' ? 'generate' : 'no-answer', ...(minScore !== undefined ? { minScore: minScore as number } : {}) };
+  if (typeof extractive !== 'boolean') throw badRequest(`'rag.extractive' must be true or false, got ${JSON.stringify(extractive)}`, 'rag');
+  if (refusal !== 'model' && refusal !== 'cutoff') throw badRequest(`'rag.refusal' must be "model" or "cutoff", got ${JSON.stringify(refusal)}`, 'rag');
+  // as the CLI's --rag-refusal-by-cutoff and the library: without both nothing would keep the model from quoting an unrelated passage, or make it quote
+  if (refusal === 'cutoff' && (minScore === undefined || !extractive)) throw badRequest("'rag.refusal' \"cutoff\" needs 'rag.min_score' (the cutoff that refuses instead of the model) and 'rag.extractive': true (the grammar that makes the model quote)", 'rag');
+  const extra = Object.keys(v).filter((x) => !(RAG_FIELDS as readonly string[]).includes(x));
+  if (extra.length > 0) throw badRequest(`'rag' has unknown field ${JSON.stringify(extra[0])} (only ${RAG_FIELDS.join(', ')})`, 'rag');
+  return { k, emptyContext: empty === 'generate' ? 'generate' : 'no-answer', ...(minScore !== undefined ? { minScore: minScore as number } : {}), extractive, refusal };
 }
 
 /** The reply room a request with retrieval leaves: its max_tokens when given, whole (so the route's budget holds), else the library's default (`replyRoom`: 3/16 of the context). */
@@ -141,22 +158,28 @@ export class ServerRag {
     const belowCutoff = retrieved.length - hits.length;
     const cutAll = hits.length === 0 && belowCutoff > 0;
     // the passages fit beside the whole conversation: the server sends every turn (it drops none, as OpenAI's API does not)
-    const { content, count, generate, noneFit } = retrievalPrompt(
-      new ChatEngine(model, tok),
-      msgs.slice(0, -1),
-      last.content,
-      hits.map((c) => chunkPassage(c, passageSource, passageTitles(this.store))),
-      room,
-      cutAll ? 'no-answer' : ask.emptyContext,
-    );
+    const labelled = hits.map((c) => chunkPassage(c, passageSource, passageTitles(this.store)));
+    const { content, count, generate, noneFit } = retrievalPrompt(new ChatEngine(model, tok), msgs.slice(0, -1), last.content, labelled, room, cutAll ? 'no-answer' : ask.emptyContext);
     const shown = hits.slice(0, count);
-    const passages = shown.map((c, i): ApiPassage => ({ n: i + 1, id: c.id, source: passageSource(c), path: c.path, ...chunkLines(c), char_start: c.charStart, char_end: c.charEnd, score: c.score }));
+    const passages = shown.map((c, i): ApiPassage => ({ n: i + 1, id: c.id, source: passageSource(c), path: c.path, ...chunkLines(c), char_start: c.charStart, char_end: c.charEnd, score: c.score, scores: { bm25: c.scores.bm25, bm25_relative: c.scores.bm25Relative } }));
     // passages retrieved but none fit: said, with what to change (a small model's context is short)
     const note = noneFit ? `${hits.length} passage${hits.length > 1 ? 's' : ''} retrieved, ${describeNoneFit(noneFit, { reply: 'max_tokens', chunkSize: 'gptforge rag index --chunk-size' })}` : undefined;
     const cut = ask.minScore !== undefined ? { below_cutoff: belowCutoff } : {};
     const abstained = generate ? {} : { abstained: cutAll ? ('below_cutoff' as const) : ('no_passage' as const) };
-    return { conv: { messages: [...msgs.slice(0, -1), { role: 'user', content }] }, ctx: { shown, generate, json: { passages, retrieved: retrieved.length, k: ask.k, generated: generate, ...cut, ...abstained, ...(note ? { note } : {}) } } };
+    return { conv: { messages: [...msgs.slice(0, -1), { role: 'user', content }] }, ctx: { shown, passages: labelled.slice(0, count), generate, json: { passages, retrieved: retrieved.length, k: ask.k, generated: generate, ...cut, ...abstained, ...(note ? { note } : {}) } } };
   }
+}
+
+/**
+ * The extractive constraint of a request (`rag.extractive`, generate.ts extractiveConstraint, as
+ * `answerWithRetrieval` builds it): the reply held to "The passages don't say." — left out under
+ * `rag.refusal: "cutoff"` — or a quote of one shown passage with its "[n].". Undefined when the
+ * request did not ask for it or no passage is shown (the reply is then NO_ANSWER without the model,
+ * or the bare question under `empty_context: "generate"`, unconstrained as in the library).
+ */
+export function ragExtractiveConstraint(tok: Tokenizer, ask: RagAsk, ctx: RagContext): GrammarConstraint | undefined {
+  if (!ask.extractive || ctx.passages.length === 0) return undefined;
+  return extractiveConstraint(tok, ctx.passages, { noAnswer: ask.refusal !== 'cutoff' });
 }
 
 /**

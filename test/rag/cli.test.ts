@@ -255,7 +255,7 @@ test("rag index: --chunk-size alone scales the overlap; re-indexing keeps the st
     r = run(['rag', 'info', '--db', db]);
     assert.match(r.stdout, /chunks of ≤ 32 tokens, overlap 8/);
     r = run(['rag', 'query', '--db', db, 'ephemeral', '-k', '1']);
-    assert.match(r.stdout, /^\[1\] .*a\.txt:1 \[chars 0–\d+\]  score [\d.e-]+  \(source default\)\n/, 'a .txt chunk shows its line');
+    assert.match(r.stdout, /^\[1\] .*a\.txt:1 \[chars 0–\d+\]  score [\d.e-]+, relative [\d.]+  \(source default\)\n/, 'a .txt chunk shows its line');
     writeFileSync(join(docs, 'b.txt'), 'Perennial plants live for many years.');
     r = run(['rag', 'index', '--input', docs, '--db', db]);
     assert.equal(r.status, 0, r.stderr);

@@ -16,7 +16,7 @@ test('a min_score outside 0…1 is refused by the library, the server (400) and 
   // raw BM25 is unbounded: any finite cutoff
   assert.equal(applyRelevanceCutoff([{ scores: { bm25: 12 } }], { bm25: 10 }).length, 1);
 
-  assert.deepEqual(ragRequest({ rag: { min_score: 0.3 } }), { k: 3, emptyContext: 'no-answer', minScore: 0.3 });
+  assert.deepEqual(ragRequest({ rag: { min_score: 0.3 } }), { k: 3, emptyContext: 'no-answer', minScore: 0.3, extractive: false, refusal: 'model' });
   for (const bad of [5, 1.5, -0.1, '0.5']) {
     assert.throws(
       () => ragRequest({ rag: { min_score: bad } }),

@@ -77,10 +77,11 @@ test('store: BM25 with filters, incremental re-indexing (unchanged skipped, chan
     assert.ok(r4.removed >= 2);
     assert.equal(store.searchBM25('fetch sticks', 5).length, 0);
     assert.match(store.chunks(store.searchBM25('howls', 1).map((h) => h.id))[0].path, /dog\.txt$/);
-    // a removed file is forgotten with prune
+    // a file deleted from an input folder is removed and reported (rag19), before --prune would forget it
     unlinkSync(join(docs, 'owl.md'));
     const r5 = await indexInputs(store, [docs], { ...opts, prune: true });
-    assert.equal(r5.pruned, 1);
+    assert.deepEqual(r5.deleted, [join(docs, 'owl.md')]);
+    assert.equal(r5.pruned, 0);
     assert.equal(store.files().length, 3);
     assert.equal(store.searchBM25('owl', 5).length, 0);
     // the same as a fresh index of what is there now
