@@ -102,11 +102,17 @@ __attribute__((target("avx2,fma"))) static void ukr_avx2(long kc, const float *a
 }
 
 /* AVX-512, 14×32: 28 zmm accumulators, two B vectors, A broadcast from memory.
- * Per k: 2 loads + 14 broadcasts feed 28 FMAs. */
+ * Per k: 2 loads + 14 broadcasts feed 28 FMAs. The C tile's rows are prefetched before the
+ * k-loop (as ukr_avx2 does). */
 __attribute__((target("avx512f,fma"))) static void ukr_avx512(long kc, const float *a, const float *b, float *c, long ldc, int acc, int mr, int nr) {
 #define D(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = _mm512_setzero_ps();
   D(0) D(1) D(2) D(3) D(4) D(5) D(6) D(7) D(8) D(9) D(10) D(11) D(12) D(13)
 #undef D
+  /* the C tile's two lines a row, fetched while the k-loop runs (as ukr_avx2) */
+  for (int i = 0; i < mr; i++) {
+    _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
+  }
   for (long k = 0; k < kc; k++) {
     __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), av;
     _mm_prefetch((const char *)(b + 256), _MM_HINT_T0);
@@ -527,9 +533,13 @@ static void run_block_k(const job_t *j, long m0, long m1, long n0, long n1, long
         if (j->csa == 1) pack_a(j->A, j->rsa, ic, mc, pc, kc, s->MR, Ap);
         else pack_at(j->A, j->csa, ic, mc, pc, kc, s->MR, Ap);
         /* lines of the next packed B panel to prefetch a call: the panel (KC·NR floats, 16 KiB
-         * on avx2) otherwise comes from L3 as the first of the row tiles runs against it */
+         * on avx2) otherwise comes from L3 as the first of the row tiles runs against it. Only
+         * where a full panel (KC·NR) is at most 32 KiB: avx512's (512 × 32 floats, 64 KiB) is over Zen 5's
+         * 48 KiB L1 already, and pulling the next one in too evicted the panel in use (without
+         * it, 1.01–1.13× by CPU time on the bench cells at one thread; journal, engine20) */
         long mtiles = (mc + s->MR - 1) / s->MR;
-        long pl = NEXT_PANEL ? ((long)s->NR * kc * (long)sizeof(float) / 64 + mtiles - 1) / mtiles : 0;
+        int next_panel = NEXT_PANEL && (long)s->NR * s->KC * (long)sizeof(float) <= 32768;
+        long pl = next_panel ? ((long)s->NR * kc * (long)sizeof(float) / 64 + mtiles - 1) / mtiles : 0;
         for (long jr = 0; jr < nc; jr += s->NR) {
           int nr = (int)(nc - jr < s->NR ? nc - jr : s->NR);
           const float *bp = Bp + jr * kc;
