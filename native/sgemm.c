@@ -102,11 +102,17 @@ __attribute__((target("avx2,fma"))) static void ukr_avx2(long kc, const float *a
 }
 
 /* AVX-512, 14×32: 28 zmm accumulators, two B vectors, A broadcast from memory.
- * Per k: 2 loads + 14 broadcasts feed 28 FMAs. */
+ * Per k: 2 loads + 14 broadcasts feed 28 FMAs. The C tile's rows are prefetched before the
+ * k-loop (as ukr_avx2 does). */
 __attribute__((target("avx512f,fma"))) static void ukr_avx512(long kc, const float *a, const float *b, float *c, long ldc, int acc, int mr, int nr) {
 #define D(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = _mm512_setzero_ps();
   D(0) D(1) D(2) D(3) D(4) D(5) D(6) D(7) D(8) D(9) D(10) D(11) D(12) D(13)
 #undef D
+  /* the C tile's two lines a row, fetched while the k-loop runs (as ukr_avx2) */
+  for (int i = 0; i < mr; i++) {
+    _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
+  }
   for (long k = 0; k < kc; k++) {
     __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), av;
     _mm_prefetch((const char *)(b + 256), _MM_HINT_T0);
@@ -198,10 +204,10 @@ static void ukr_neon(long kc, const float *a, const float *b, float *c, long ldc
 static isa_t ISA;
 
 /* Blocking per path: MR×NR registers of the microkernel; KC·NR·4 bytes of packed B stay in
- * L1, MC·KC of packed A in L2. GFN_AVX2_KC / GFN_AVX2_MC (-D at compile time) replace the
- * avx2 path's KC and MC for blocking sweeps in native/test/sgemm_ab.c (scripts there build
- * one object per setting); the addon's build never defines them. MC must stay a multiple of
- * MR (6). */
+ * L1, MC·KC of packed A in L2. GFN_AVX2_KC / GFN_AVX2_MC (and GFN_AVX512_KC / GFN_AVX512_MC),
+ * -D at compile time, replace that path's KC and MC for blocking sweeps in
+ * native/test/sgemm_ab.c (scripts there build one object per setting); the addon's build
+ * never defines them. MC must stay a multiple of MR (6, 14). */
 #ifndef GFN_AVX2_KC
 #define GFN_AVX2_KC 256
 #endif
@@ -211,11 +217,20 @@ static isa_t ISA;
 #if GFN_AVX2_MC % 6 != 0
 #error "GFN_AVX2_MC must be a multiple of the avx2 microkernel's 6 rows"
 #endif
+#ifndef GFN_AVX512_KC
+#define GFN_AVX512_KC 512
+#endif
+#ifndef GFN_AVX512_MC
+#define GFN_AVX512_MC (14 * 6)
+#endif
+#if GFN_AVX512_MC % 14 != 0
+#error "GFN_AVX512_MC must be a multiple of the avx512 microkernel's 14 rows"
+#endif
 static void choose_isa(void) {
   if (ISA.ukr) return;
   switch (gfn_isa()) {
 #if defined(__x86_64__)
-    case GF_ISA_AVX512: ISA = (isa_t){14, 32, 512, 14 * 6, 32 * 48, ukr_avx512, "avx512"}; return;
+    case GF_ISA_AVX512: ISA = (isa_t){14, 32, GFN_AVX512_KC, GFN_AVX512_MC, 32 * 48, ukr_avx512, "avx512"}; return;
     case GF_ISA_AVX2: ISA = (isa_t){6, 16, GFN_AVX2_KC, GFN_AVX2_MC, 16 * 96, ukr_avx2, "avx2"}; return;
 #endif
 #if defined(__aarch64__)
@@ -263,36 +278,74 @@ __attribute__((target("avx2,fma"))) static void pack_a6_avx2(const float *src, l
     for (int i = 0; i < 6; i++) dst[k * 6 + i] = src[i * rsa + k];
 }
 
-/* One full 16-column panel of a transposed B (stored N×K, column j contiguous in k):
- * dst[k·16 + j] = src[j·csb + k], two 8×8 transposes per eight k. */
-__attribute__((target("avx2,fma"))) static void pack_b16t_avx2(const float *src, long csb, long kc, float *dst) {
+/* One full 14-row panel of a row-major A (the avx512 microkernel's MR): dst[k·14 + i] =
+ * src[i·rsa + k]. Eight k at a time through two 8×8 transposes (rows 0–7, rows 8–13 with
+ * 14 and 15 don't-cares); each k's second 8-lane store spills two floats into the next k's
+ * slots, which the next k's first store overwrites; the eighth k's is stored as 4 + 2
+ * floats, so nothing is written past the panel. The scalar loop took ~3 instructions a float
+ * (8% of 4096×1536×384 NN at one thread, where A is packed for only 384 columns). */
+__attribute__((target("avx2,fma"))) static void pack_a14_avx2(const float *src, long rsa, long kc, float *dst) {
   long k = 0;
-  /* sixteen k (a whole cache line of each column) per half before the other half: the 16
-   * columns' lines can share one L1 set (K a power of two), which holds 8 */
-  for (; k + 16 <= kc; k += 16)
-    for (int h = 0; h < 2; h++)
-      for (long k8 = k; k8 < k + 16; k8 += 8) {
-        const float *s = src + (long)(8 * h) * csb + k8;
-        __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + csb), r2 = _mm256_loadu_ps(s + 2 * csb), r3 = _mm256_loadu_ps(s + 3 * csb);
-        __m256 r4 = _mm256_loadu_ps(s + 4 * csb), r5 = _mm256_loadu_ps(s + 5 * csb), r6 = _mm256_loadu_ps(s + 6 * csb), r7 = _mm256_loadu_ps(s + 7 * csb);
-        TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7)
-        float *d = dst + k8 * 16 + 8 * h;
-        _mm256_store_ps(d, r0); _mm256_store_ps(d + 16, r1); _mm256_store_ps(d + 32, r2); _mm256_store_ps(d + 48, r3);
-        _mm256_store_ps(d + 64, r4); _mm256_store_ps(d + 80, r5); _mm256_store_ps(d + 96, r6); _mm256_store_ps(d + 112, r7);
-      }
-  for (; k + 8 <= kc; k += 8)
-    for (int h = 0; h < 2; h++) {
-      const float *s = src + (long)(8 * h) * csb + k;
-      __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + csb), r2 = _mm256_loadu_ps(s + 2 * csb), r3 = _mm256_loadu_ps(s + 3 * csb);
-      __m256 r4 = _mm256_loadu_ps(s + 4 * csb), r5 = _mm256_loadu_ps(s + 5 * csb), r6 = _mm256_loadu_ps(s + 6 * csb), r7 = _mm256_loadu_ps(s + 7 * csb);
-      TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7)
-      float *d = dst + k * 16 + 8 * h;
-      _mm256_store_ps(d, r0); _mm256_store_ps(d + 16, r1); _mm256_store_ps(d + 32, r2); _mm256_store_ps(d + 48, r3);
-      _mm256_store_ps(d + 64, r4); _mm256_store_ps(d + 80, r5); _mm256_store_ps(d + 96, r6); _mm256_store_ps(d + 112, r7);
-    }
+  for (; k + 8 <= kc; k += 8) {
+    const float *s = src + k;
+    __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + rsa), r2 = _mm256_loadu_ps(s + 2 * rsa), r3 = _mm256_loadu_ps(s + 3 * rsa);
+    __m256 r4 = _mm256_loadu_ps(s + 4 * rsa), r5 = _mm256_loadu_ps(s + 5 * rsa), r6 = _mm256_loadu_ps(s + 6 * rsa), r7 = _mm256_loadu_ps(s + 7 * rsa);
+    TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7)
+    s += 8 * rsa;
+    __m256 q0 = _mm256_loadu_ps(s), q1 = _mm256_loadu_ps(s + rsa), q2 = _mm256_loadu_ps(s + 2 * rsa), q3 = _mm256_loadu_ps(s + 3 * rsa);
+    __m256 q4 = _mm256_loadu_ps(s + 4 * rsa), q5 = _mm256_loadu_ps(s + 5 * rsa), q6 = q5, q7 = q5;
+    TRANSPOSE8(q0, q1, q2, q3, q4, q5, q6, q7)
+    float *d = dst + k * 14;
+    _mm256_storeu_ps(d, r0); _mm256_storeu_ps(d + 8, q0);
+    _mm256_storeu_ps(d + 14, r1); _mm256_storeu_ps(d + 22, q1);
+    _mm256_storeu_ps(d + 28, r2); _mm256_storeu_ps(d + 36, q2);
+    _mm256_storeu_ps(d + 42, r3); _mm256_storeu_ps(d + 50, q3);
+    _mm256_storeu_ps(d + 56, r4); _mm256_storeu_ps(d + 64, q4);
+    _mm256_storeu_ps(d + 70, r5); _mm256_storeu_ps(d + 78, q5);
+    _mm256_storeu_ps(d + 84, r6); _mm256_storeu_ps(d + 92, q6);
+    _mm256_storeu_ps(d + 98, r7);
+    _mm_storeu_ps(d + 106, _mm256_castps256_ps128(q7));
+    _mm_storel_pi((__m64 *)(d + 110), _mm256_extractf128_ps(q7, 1));
+  }
   for (; k < kc; k++)
-    for (int j = 0; j < 16; j++) dst[k * 16 + j] = src[j * csb + k];
+    for (int i = 0; i < 14; i++) dst[k * 14 + i] = src[i * rsa + k];
 }
+
+/* One full W-column panel (W = 16 for avx2, 32 for avx512) of a transposed B (stored N×K,
+ * column j contiguous in k): dst[k·W + j] = src[j·csb + k], W/8 8×8 transposes per eight k.
+ * Column by column instead (the scalar loop below), each column's pass writes one float per
+ * W-float row of the panel: at W 32 and KC 512 the panel is 64 KiB, over Zen 5's 48 KiB L1,
+ * so every pass re-fetched the lines the last one wrote. */
+#define PACK_BT_BODY(W)                                                                                                          \
+  long k = 0;                                                                                                                    \
+  /* sixteen k (a whole cache line of each column) per group of 8 columns before the next: the                                 \
+   * columns' lines can share one L1 set (K a power of two), which holds 8 (Zen 3) or 12 (Zen 5) */                            \
+  for (; k + 16 <= kc; k += 16)                                                                                                  \
+    for (int h = 0; h < (W) / 8; h++)                                                                                            \
+      for (long k8 = k; k8 < k + 16; k8 += 8) {                                                                                  \
+        const float *s = src + (long)(8 * h) * csb + k8;                                                                         \
+        __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + csb), r2 = _mm256_loadu_ps(s + 2 * csb), r3 = _mm256_loadu_ps(s + 3 * csb); \
+        __m256 r4 = _mm256_loadu_ps(s + 4 * csb), r5 = _mm256_loadu_ps(s + 5 * csb), r6 = _mm256_loadu_ps(s + 6 * csb), r7 = _mm256_loadu_ps(s + 7 * csb); \
+        TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7)                                                                               \
+        float *d = dst + k8 * (W) + 8 * h;                                                                                       \
+        _mm256_store_ps(d, r0); _mm256_store_ps(d + (W), r1); _mm256_store_ps(d + 2 * (W), r2); _mm256_store_ps(d + 3 * (W), r3); \
+        _mm256_store_ps(d + 4 * (W), r4); _mm256_store_ps(d + 5 * (W), r5); _mm256_store_ps(d + 6 * (W), r6); _mm256_store_ps(d + 7 * (W), r7); \
+      }                                                                                                                          \
+  for (; k + 8 <= kc; k += 8)                                                                                                    \
+    for (int h = 0; h < (W) / 8; h++) {                                                                                          \
+      const float *s = src + (long)(8 * h) * csb + k;                                                                            \
+      __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + csb), r2 = _mm256_loadu_ps(s + 2 * csb), r3 = _mm256_loadu_ps(s + 3 * csb); \
+      __m256 r4 = _mm256_loadu_ps(s + 4 * csb), r5 = _mm256_loadu_ps(s + 5 * csb), r6 = _mm256_loadu_ps(s + 6 * csb), r7 = _mm256_loadu_ps(s + 7 * csb); \
+      TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7)                                                                                 \
+      float *d = dst + k * (W) + 8 * h;                                                                                          \
+      _mm256_store_ps(d, r0); _mm256_store_ps(d + (W), r1); _mm256_store_ps(d + 2 * (W), r2); _mm256_store_ps(d + 3 * (W), r3);   \
+      _mm256_store_ps(d + 4 * (W), r4); _mm256_store_ps(d + 5 * (W), r5); _mm256_store_ps(d + 6 * (W), r6); _mm256_store_ps(d + 7 * (W), r7); \
+    }                                                                                                                            \
+  for (; k < kc; k++)                                                                                                            \
+    for (int j = 0; j < (W); j++) dst[k * (W) + j] = src[j * csb + k];
+__attribute__((target("avx2,fma"))) static void pack_b16t_avx2(const float *src, long csb, long kc, float *dst) { PACK_BT_BODY(16) }
+__attribute__((target("avx2,fma"))) static void pack_b32t_avx2(const float *src, long csb, long kc, float *dst) { PACK_BT_BODY(32) }
+#undef PACK_BT_BODY
 #endif
 
 /* Copy of n floats where n is one of the tile widths: a constant size lets the compiler
@@ -318,6 +371,10 @@ static void pack_a(const float *A, long rsa, long i0, long mc, long k0, long kc,
 #if defined(__x86_64__)
     if (mr == 6 && ISA.ukr == ukr_avx2) {
       pack_a6_avx2(src, rsa, kc, dst);
+      continue;
+    }
+    if (mr == 14 && ISA.ukr == ukr_avx512) {
+      pack_a14_avx2(src, rsa, kc, dst);
       continue;
     }
 #endif
@@ -384,6 +441,11 @@ static void pack_b(const float *B, long rsb, long csb, long k0, long kc, long j0
 #if defined(__x86_64__)
     if (nr == 16 && rsb == 1 && ISA.ukr == ukr_avx2) {
       pack_b16t_avx2(src, csb, kc, dst);
+      dst += (long)NR * kc;
+      continue;
+    }
+    if (nr == 32 && rsb == 1 && ISA.ukr == ukr_avx512) {
+      pack_b32t_avx2(src, csb, kc, dst);
       dst += (long)NR * kc;
       continue;
     }
@@ -471,9 +533,13 @@ static void run_block_k(const job_t *j, long m0, long m1, long n0, long n1, long
         if (j->csa == 1) pack_a(j->A, j->rsa, ic, mc, pc, kc, s->MR, Ap);
         else pack_at(j->A, j->csa, ic, mc, pc, kc, s->MR, Ap);
         /* lines of the next packed B panel to prefetch a call: the panel (KC·NR floats, 16 KiB
-         * on avx2) otherwise comes from L3 as the first of the row tiles runs against it */
+         * on avx2) otherwise comes from L3 as the first of the row tiles runs against it. Only
+         * where a full panel (KC·NR) is at most 32 KiB: avx512's (512 × 32 floats, 64 KiB) is over Zen 5's
+         * 48 KiB L1 already, and pulling the next one in too evicted the panel in use (without
+         * it, 1.01–1.13× by CPU time on the bench cells at one thread; journal, engine20) */
         long mtiles = (mc + s->MR - 1) / s->MR;
-        long pl = NEXT_PANEL ? ((long)s->NR * kc * (long)sizeof(float) / 64 + mtiles - 1) / mtiles : 0;
+        int next_panel = NEXT_PANEL && (long)s->NR * s->KC * (long)sizeof(float) <= 32768;
+        long pl = next_panel ? ((long)s->NR * kc * (long)sizeof(float) / 64 + mtiles - 1) / mtiles : 0;
         for (long jr = 0; jr < nc; jr += s->NR) {
           int nr = (int)(nc - jr < s->NR ? nc - jr : s->NR);
           const float *bp = Bp + jr * kc;
