@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { engineSummary } from '../engine/backend.js';
-import { clearTape, noGrad, resetArena } from '../engine/tensor.js';
+import { clearTape, isArenaEnabled, noGrad, resetArena, setArenaEnabled } from '../engine/tensor.js';
 import { makeConfig } from '../model/config.js';
 import { GPT } from '../model/gpt.js';
 import { TASKS } from '../data/synthetic/tasks.js';
@@ -86,6 +86,19 @@ export function formatDuration(s: number): string {
  * @param o.techniques also estimate the techniques stage (the addition model of src/assist/headline.ts).
  */
 export function estimatePipeline(runDir: string, preset: PretrainPreset, vocabSize: number, sources: number, o: { techniques?: boolean } = {}): PipelineEstimate {
+  // the timed steps run as the training loop's do, with the step arena on (src/train/loop.ts):
+  // without it every step allocates its activations and gradients fresh (zero-fill, page faults,
+  // garbage collection), which timed a step of the small preset ~2× slower than the trainer runs it
+  const arena = isArenaEnabled();
+  setArenaEnabled(true);
+  try {
+    return estimateWithArena(runDir, preset, vocabSize, sources, o);
+  } finally {
+    setArenaEnabled(arena);
+  }
+}
+
+function estimateWithArena(runDir: string, preset: PretrainPreset, vocabSize: number, sources: number, o: { techniques?: boolean }): PipelineEstimate {
   const t0 = performance.now();
   let vocab = vocabSize;
   let model = new GPT(makeConfig({ ...preset.model, vocabSize }), { seed: 1 });
@@ -118,6 +131,7 @@ export function estimatePipeline(runDir: string, preset: PretrainPreset, vocabSi
     rows = Math.max(1, Math.round(rows));
     return timed(`train ${rows}x${T}`, 2, () => {
       const ids = randomIds(rows * T);
+      resetArena(); // as the training loop, before each micro-batch
       model.loss(ids, ids, rows, T).backward();
       for (const p of model.parameters()) p.grad?.fill(0);
       clearTape();
