@@ -48,13 +48,22 @@ export interface PipelineEstimate {
  * Seconds of the fastest of `runs` timed calls of `fn` (wall clock): the estimate's unit timing.
  * Load from other processes only adds time to a run, so the minimum is the best measure of what
  * the work itself costs on this machine (timeit's advice; a mean lets one burst dominate).
+ * With `o.minSeconds`, calls go on past `runs` until that much wall time was spent on them (at
+ * most `o.maxRuns`, default 32), as timeit's autorange: a call of a few milliseconds is timed
+ * often enough to get past the JIT's warm-up and a burst of other load, where 3 calls of the
+ * tiny preset's step timed it 4–8× slower than its training ran; a long call is timed `runs` times.
  */
-export function fastestRun(runs: number, fn: () => void): number {
+export function fastestRun(runs: number, fn: () => void, o: { minSeconds?: number; maxRuns?: number } = {}): number {
+  const minSeconds = o.minSeconds ?? 0;
+  const maxRuns = Math.max(runs, o.maxRuns ?? 32);
   let best = Infinity;
-  for (let i = 0; i < runs; i++) {
+  let spent = 0;
+  for (let i = 0; i < runs || (spent < minSeconds && i < maxRuns); i++) {
     const t = performance.now();
     fn();
-    best = Math.min(best, (performance.now() - t) / 1000);
+    const s = (performance.now() - t) / 1000;
+    best = Math.min(best, s);
+    spent += s;
   }
   return best;
 }
@@ -112,8 +121,8 @@ function estimateWithArena(runDir: string, preset: PretrainPreset, vocabSize: nu
     return ids;
   };
   /**
-   * The fastest of 1 + reps timed runs (the first one warms up: first-touch allocations, thread
-   * start, so it is rarely the fastest), as benchmark tools take the minimum (timeit, hyperfine's
+   * The fastest of 1 + reps timed runs, or more up to 0.3 s of them (the first ones warm up:
+   * first-touch allocations, thread start, the JIT, so they are rarely the fastest), as benchmark tools take the minimum (timeit, hyperfine's
    * min): another process's burst only ever adds time, so the minimum is the machine's own
    * speed, where a mean of one or two runs under bursty load overestimated a stage 5×.
    */
@@ -121,7 +130,7 @@ function estimateWithArena(runDir: string, preset: PretrainPreset, vocabSize: nu
     key = `${ctx} ${vocab} ${key}`; // the techniques model is timed with the same helpers
     const hit = cache.get(key);
     if (hit !== undefined) return hit;
-    const s = fastestRun(1 + reps, fn);
+    const s = fastestRun(1 + reps, fn, { minSeconds: 0.3 });
     cache.set(key, s);
     return s;
   };
