@@ -16,7 +16,8 @@ import { HEADLINE_STEPS } from '../assist/headline.js';
  * decoding step computes) — each shape's time the fastest of its runs, robust to bursts of other
  * load — and each stage's configured work is counted in those units:
  *   - training stages: steps left (resume-aware: from the stage's latest.json) × micro-batches
- *     × one timed forward+backward (the optimizer update, ~1% at these sizes, is not timed);
+ *     × one timed forward+backward (the optimizer update, ~1% at these sizes, is not timed),
+ *     run as the training loop runs it: with the step arena on (tensor.ts), its buffers reused;
  *   - decoding (comparisons, rollouts, the evaluation's answers): one timed decode of the
  *     batch's rows on a KV cache (a 32-token prompt, then the reply's tokens) per batch —
  *     sampling, tool calls and prompt lengths beyond 32 are not timed, so it is a floor;
