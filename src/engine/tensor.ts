@@ -196,6 +196,11 @@ export function setArenaEnabled(on: boolean): void {
   }
 }
 
+/** Whether the step arena is on (the training loop turns it on for its steps; the estimate's timed steps too). */
+export function isArenaEnabled(): boolean {
+  return arenaEnabled;
+}
+
 /** Buffers handed out by the arena since the last reset (tests check evaluation keeps none). */
 export function arenaBuffersInUse(): number {
   return inUse.size;

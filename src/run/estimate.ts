@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { engineSummary } from '../engine/backend.js';
-import { clearTape, noGrad, resetArena } from '../engine/tensor.js';
+import { clearTape, isArenaEnabled, noGrad, resetArena, setArenaEnabled } from '../engine/tensor.js';
 import { makeConfig } from '../model/config.js';
 import { GPT } from '../model/gpt.js';
 import { TASKS } from '../data/synthetic/tasks.js';
@@ -16,7 +16,8 @@ import { HEADLINE_STEPS } from '../assist/headline.js';
  * decoding step computes) — each shape's time the fastest of its runs, robust to bursts of other
  * load — and each stage's configured work is counted in those units:
  *   - training stages: steps left (resume-aware: from the stage's latest.json) × micro-batches
- *     × one timed forward+backward (the optimizer update, ~1% at these sizes, is not timed);
+ *     × one timed forward+backward (the optimizer update, ~1% at these sizes, is not timed),
+ *     run as the training loop runs it: with the step arena on (tensor.ts), its buffers reused;
  *   - decoding (comparisons, rollouts, the evaluation's answers): one timed decode of the
  *     batch's rows on a KV cache (a 32-token prompt, then the reply's tokens) per batch —
  *     sampling, tool calls and prompt lengths beyond 32 are not timed, so it is a floor;
@@ -48,13 +49,22 @@ export interface PipelineEstimate {
  * Seconds of the fastest of `runs` timed calls of `fn` (wall clock): the estimate's unit timing.
  * Load from other processes only adds time to a run, so the minimum is the best measure of what
  * the work itself costs on this machine (timeit's advice; a mean lets one burst dominate).
+ * With `o.minSeconds`, calls go on past `runs` until that much wall time was spent on them (at
+ * most `o.maxRuns`, default 32), as timeit's autorange: a call of a few milliseconds is timed
+ * often enough to get past the JIT's warm-up and a burst of other load, where 3 calls of the
+ * tiny preset's step timed it 4–8× slower than its training ran; a long call is timed `runs` times.
  */
-export function fastestRun(runs: number, fn: () => void): number {
+export function fastestRun(runs: number, fn: () => void, o: { minSeconds?: number; maxRuns?: number } = {}): number {
+  const minSeconds = o.minSeconds ?? 0;
+  const maxRuns = Math.max(runs, o.maxRuns ?? 32);
   let best = Infinity;
-  for (let i = 0; i < runs; i++) {
+  let spent = 0;
+  for (let i = 0; i < runs || (spent < minSeconds && i < maxRuns); i++) {
     const t = performance.now();
     fn();
-    best = Math.min(best, (performance.now() - t) / 1000);
+    const s = (performance.now() - t) / 1000;
+    best = Math.min(best, s);
+    spent += s;
   }
   return best;
 }
@@ -86,6 +96,19 @@ export function formatDuration(s: number): string {
  * @param o.techniques also estimate the techniques stage (the addition model of src/assist/headline.ts).
  */
 export function estimatePipeline(runDir: string, preset: PretrainPreset, vocabSize: number, sources: number, o: { techniques?: boolean } = {}): PipelineEstimate {
+  // the timed steps run as the training loop's do, with the step arena on (src/train/loop.ts):
+  // without it every step allocates its activations and gradients fresh (zero-fill, page faults,
+  // garbage collection), which timed a step of the small preset ~2× slower than the trainer runs it
+  const arena = isArenaEnabled();
+  setArenaEnabled(true);
+  try {
+    return estimateWithArena(runDir, preset, vocabSize, sources, o);
+  } finally {
+    setArenaEnabled(arena);
+  }
+}
+
+function estimateWithArena(runDir: string, preset: PretrainPreset, vocabSize: number, sources: number, o: { techniques?: boolean }): PipelineEstimate {
   const t0 = performance.now();
   let vocab = vocabSize;
   let model = new GPT(makeConfig({ ...preset.model, vocabSize }), { seed: 1 });
@@ -99,8 +122,8 @@ export function estimatePipeline(runDir: string, preset: PretrainPreset, vocabSi
     return ids;
   };
   /**
-   * The fastest of 1 + reps timed runs (the first one warms up: first-touch allocations, thread
-   * start, so it is rarely the fastest), as benchmark tools take the minimum (timeit, hyperfine's
+   * The fastest of 1 + reps timed runs, or more up to 0.3 s of them (the first ones warm up:
+   * first-touch allocations, thread start, the JIT, so they are rarely the fastest), as benchmark tools take the minimum (timeit, hyperfine's
    * min): another process's burst only ever adds time, so the minimum is the machine's own
    * speed, where a mean of one or two runs under bursty load overestimated a stage 5×.
    */
@@ -108,7 +131,7 @@ export function estimatePipeline(runDir: string, preset: PretrainPreset, vocabSi
     key = `${ctx} ${vocab} ${key}`; // the techniques model is timed with the same helpers
     const hit = cache.get(key);
     if (hit !== undefined) return hit;
-    const s = fastestRun(1 + reps, fn);
+    const s = fastestRun(1 + reps, fn, { minSeconds: 0.3 });
     cache.set(key, s);
     return s;
   };
@@ -118,6 +141,7 @@ export function estimatePipeline(runDir: string, preset: PretrainPreset, vocabSi
     rows = Math.max(1, Math.round(rows));
     return timed(`train ${rows}x${T}`, 2, () => {
       const ids = randomIds(rows * T);
+      resetArena(); // as the training loop, before each micro-batch
       model.loss(ids, ids, rows, T).backward();
       for (const p of model.parameters()) p.grad?.fill(0);
       clearTape();
