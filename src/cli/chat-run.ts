@@ -50,7 +50,7 @@ function ragTurn(engine: ChatEngine, retriever: Retriever, conv: Conversation, o
         ? `(${a.retrieved} passage${a.retrieved > 1 ? 's' : ''} retrieved, none at or above --rag-min-score: ${said})`
         : a.retrieved === 0
           ? `(no passages retrieved: ${said})`
-          : `(${a.retrieved} passage${a.retrieved > 1 ? 's' : ''} retrieved, ${a.noneFit ? describeNoneFit(a.noneFit, { reply: '--max-tokens', chunkSize: 'rag index --chunk-size' }) : 'none fit the context'}; ${said})`,
+          : `(${a.retrieved} passage${a.retrieved > 1 ? 's' : ''} retrieved, ${a.noneFit ? describeNoneFit(a.noneFit, { reply: '--max-tokens', chunkSize: 'rag index --rebuild --chunk-size' }) : 'none fit the context'}; ${said})`,
     );
   } else if (a.passages.length < a.retrieved - a.belowCutoff) console.error(`(${a.passages.length} of ${a.retrieved - a.belowCutoff} passages retrieved${a.belowCutoff > 0 ? ' above --rag-min-score' : ''} fit the context)`);
   if (a.belowCutoff > 0 && a.passages.length > 0) console.error(DIM(`(${a.belowCutoff} passage${a.belowCutoff > 1 ? 's' : ''} below --rag-min-score not shown)`));
