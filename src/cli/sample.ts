@@ -2,7 +2,7 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { readTextFile } from '../data/jsonl.js';
 import { GptforgeError } from '../util/errors.js';
 import { collect, number, positiveInteger } from '../util/args.js';
-import { checkSamplingFlags, precisionOption } from './common.js';
+import { checkSamplingFlags, precisionOption, stageLabel } from './common.js';
 
 export const command = new Command('sample')
   .summary('sample from a model: prompts, few-shot files, streaming; constrained output')
@@ -43,7 +43,7 @@ export const command = new Command('sample')
     if (o.whitespace !== undefined && o.jsonSchema === undefined) throw new GptforgeError('--whitespace shapes the JSON of --json-schema: give --json-schema, or drop --whitespace', { field: '--whitespace' });
     const echoPrompt = o.echo ?? constrained === 0;
     checkSamplingFlags(o);
-    const [{ constraintFromOptions }, { loadGenerationModel }, { incompleteReason, sampleFromModel }, { stageLabel }] = await Promise.all([import('../infer/constrain/index.js'), import('../run/models.js'), import('../run/sample.js'), import('./chat-run.js')]);
+    const [{ constraintFromOptions }, { loadGenerationModel }, { incompleteReason, sampleFromModel }] = await Promise.all([import('../infer/constrain/index.js'), import('../run/models.js'), import('../run/sample.js')]);
     // Loaded once, at the precision it decodes at: the tokenizer, the context size and every sample's model.
     const loaded = loadGenerationModel(o.run, o.stage, { precision: o.precision });
     // which checkpoint completes the prompt, as `chat` says (a run's newest is usually a chat stage, not the base model)
