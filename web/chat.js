@@ -108,7 +108,8 @@ function apiMessages(conv, id) {
  */
 export const defaultToolMode = (model) => (chatTrained(model) ? 'server' : 'off');
 
-const DEFAULT_SETTINGS = { model: '', temperature: 0.8, top_p: 1, max_tokens: 128, seed: '', tool_mode: '', technique: 'direct', k: 8, reward_votes: false, rounds: 2, feedback: 'self', rag: false, json: false, schema: '{\n  "type": "object",\n  "properties": {"answer": {"type": "string"}},\n  "required": ["answer"],\n  "additionalProperties": false\n}' };
+// max_tokens_set: the user typed a Max tokens (with RAG an untouched field leaves the reply's room to the server)
+const DEFAULT_SETTINGS = { model: '', temperature: 0.8, top_p: 1, max_tokens: 128, max_tokens_set: false, seed: '', tool_mode: '', technique: 'direct', k: 8, reward_votes: false, rounds: 2, feedback: 'self', rag: false, json: false, schema: '{\n  "type": "object",\n  "properties": {"answer": {"type": "string"}},\n  "required": ["answer"],\n  "additionalProperties": false\n}' };
 
 export function Chat() {
   const [convs, setConvs] = useState(() => load());
@@ -179,8 +180,11 @@ export function Chat() {
           stream: true,
           temperature: Number(settings.temperature),
           top_p: Number(settings.top_p),
-          // with RAG, at most half the context: the passages need the rest (the server fits them around this room)
-          max_tokens: Math.min(Number(settings.max_tokens), ctx - count, useRag ? Math.floor(ctx / 2) : Infinity),
+          // with RAG and Max tokens untouched: no max_tokens, so the server's default room (3/16 of the
+          // context, as `gptforge chat --rag` and the API) — a tiny model's 128 context has no space for
+          // a passage beside the page's 128; set by the user: at most half the context (the passages need
+          // the rest; the server fits them around this room)
+          ...(useRag && !settings.max_tokens_set ? {} : { max_tokens: Math.min(Number(settings.max_tokens), ctx - count, useRag ? Math.floor(ctx / 2) : Infinity) }),
           ...(settings.seed !== '' ? { seed: Number(settings.seed) } : {}),
         };
         if (settings.json) {
@@ -343,7 +347,7 @@ export function Chat() {
         <label>Model <select id="model" value=${settings.model} onChange=${set('model')}>${served.map((m) => html`<option value=${m.id}>${m.id}</option>`)}</select></label>
         <label>Temperature <input type="number" step="0.1" min="0" max="2" value=${settings.temperature} onInput=${set('temperature')} /></label>
         <label>Top p <input type="number" step="0.05" min="0" max="1" value=${settings.top_p} onInput=${set('top_p')} /></label>
-        <label>Max tokens <input id="max-tokens" type="number" min="1" value=${settings.max_tokens} onInput=${set('max_tokens')} /></label>
+        <label>Max tokens <input id="max-tokens" type="number" min="1" value=${settings.max_tokens} title=${useRag && !settings.max_tokens_set ? "with RAG, until you set it: the server's default (3/16 of the model's context), leaving the passages room" : ''} onInput=${(e) => setSettings((st) => ({ ...st, max_tokens: e.target.value, max_tokens_set: true }))} /></label>
         <label>Seed <input id="seed" type="number" placeholder="random" value=${settings.seed} onInput=${set('seed')} /></label>
         <label>Tools <select id="tools" value=${tools} onChange=${set('tool_mode')} disabled=${settings.json}>
           <option value="off">off</option>

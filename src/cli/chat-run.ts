@@ -1,4 +1,4 @@
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Command } from '@commander-js/extra-typings';
 import type { Conversation, Message } from '../data/conversation.js';
@@ -12,6 +12,9 @@ import { answerWithRetrieval, defaultReplyTokens, describeNoneFit, formatCitatio
 import { Retriever } from '../rag/retrieve.js';
 import { RagStore } from '../rag/store.js';
 import type { Tokenizer } from '../tokenizer/index.js';
+import { stageLabel } from './common.js';
+// where `chat`'s model line names its checkpoint (shared with `sample`); re-exported for its tests
+export { stageLabel };
 
 /**
  * What `gptforge chat` does once its flags are parsed (chat.ts defines the command and loads
@@ -50,7 +53,7 @@ function ragTurn(engine: ChatEngine, retriever: Retriever, conv: Conversation, o
         ? `(${a.retrieved} passage${a.retrieved > 1 ? 's' : ''} retrieved, none at or above --rag-min-score: ${said})`
         : a.retrieved === 0
           ? `(no passages retrieved: ${said})`
-          : `(${a.retrieved} passage${a.retrieved > 1 ? 's' : ''} retrieved, ${a.noneFit ? describeNoneFit(a.noneFit, { reply: '--max-tokens', chunkSize: 'rag index --chunk-size' }) : 'none fit the context'}; ${said})`,
+          : `(${a.retrieved} passage${a.retrieved > 1 ? 's' : ''} retrieved, ${a.noneFit ? describeNoneFit(a.noneFit, { reply: '--max-tokens', chunkSize: 'rag index --rebuild --chunk-size' }) : 'none fit the context'}; ${said})`,
     );
   } else if (a.passages.length < a.retrieved - a.belowCutoff) console.error(`(${a.passages.length} of ${a.retrieved - a.belowCutoff} passages retrieved${a.belowCutoff > 0 ? ' above --rag-min-score' : ''} fit the context)`);
   if (a.belowCutoff > 0 && a.passages.length > 0) console.error(DIM(`(${a.belowCutoff} passage${a.belowCutoff > 1 ? 's' : ''} below --rag-min-score not shown)`));
@@ -126,24 +129,6 @@ function streamReply(engine: ChatEngine, conv: Conversation, opts: ChatOptions, 
   if (line) console.error(line);
   if (reply.finishReason === 'unclosed_tool_call') console.error(DIM('(the model opened a tool call and never closed it)'));
   return reply;
-}
-
-/**
- * The stage a checkpoint answers as: its stage directory's name (`sft-lora-merged`, what
- * --stage named) and, when the checkpoint was trained under another name (a merge keeps its
- * adapter's `sft-lora`), that too; the base model's directory `base` is the `pretrain` stage.
- * A stage's early-stopping pick (`rl/best/step-0000002`) is that stage's, said so: `best` is
- * not a stage (`--stage best` finds none).
- * @example stageLabel('runs/tiny/sft-lora-merged/step-0000040', 'sft-lora') // 'sft-lora-merged, trained as sft-lora'
- * @example stageLabel('runs/tiny/rl/best/step-0000002', 'rl') // 'rl, its early-stopping best'
- */
-export function stageLabel(dir: string, trainedAs: string): string {
-  let d = /^step-\d+$/.test(basename(dir)) ? dirname(dir) : dir;
-  const best = basename(d) === 'best';
-  if (best) d = dirname(d);
-  const dirStage = basename(d);
-  const name = dirStage === trainedAs || (dirStage === 'base' && trainedAs === 'pretrain') ? trainedAs : `${dirStage}, trained as ${trainedAs}`;
-  return best ? `${name}, its early-stopping best` : name;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { basename, dirname } from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
 import { type BasePrecision, parseBasePrecision } from '../model/quantize.js';
 import { number } from '../util/args.js';
@@ -91,4 +92,22 @@ export function precisionOption() {
 /** `--base-precision <p>`: the frozen base held in f32, q8_0 or q4_0 (ggml's blocks). */
 export function basePrecisionOption() {
   return new Option('--base-precision <p>', 'hold the frozen base in f32, q8_0 or q4_0 (ggml blocks; q8_0/q4_0 need --lora)').argParser((v) => parseBasePrecision(v, '--base-precision'));
+}
+
+/**
+ * The stage a checkpoint answers as: its stage directory's name (`sft-lora-merged`, what
+ * --stage named) and, when the checkpoint was trained under another name (a merge keeps its
+ * adapter's `sft-lora`), that too; the base model's directory `base` is the `pretrain` stage.
+ * A stage's early-stopping pick (`rl/best/step-0000002`) is that stage's, said so: `best` is
+ * not a stage (`--stage best` finds none).
+ * @example stageLabel('runs/tiny/sft-lora-merged/step-0000040', 'sft-lora') // 'sft-lora-merged, trained as sft-lora'
+ * @example stageLabel('runs/tiny/rl/best/step-0000002', 'rl') // 'rl, its early-stopping best'
+ */
+export function stageLabel(dir: string, trainedAs: string): string {
+  let d = /^step-\d+$/.test(basename(dir)) ? dirname(dir) : dir;
+  const best = basename(d) === 'best';
+  if (best) d = dirname(d);
+  const dirStage = basename(d);
+  const name = dirStage === trainedAs || (dirStage === 'base' && trainedAs === 'pretrain') ? trainedAs : `${dirStage}, trained as ${trainedAs}`;
+  return best ? `${name}, its early-stopping best` : name;
 }

@@ -29,6 +29,7 @@ const index = new Command('index')
   .option('--chunk-overlap <n>', "tokens repeated from the previous chunk (default: an existing store's, else min(32, chunk size / 4))", number)
   .option('--strict', 'refuse binary or unreadable files instead of skipping them with a warning')
   .option('--prune', 'forget files of this source that no input names any more')
+  .option('--rebuild', "rebuild the store with this run's settings (e.g. another --chunk-size or --tokenizer): the inputs are indexed into a new file that then replaces --db, so the old store stays whole if it fails; settings not given are the old store's")
   .option('--busy-timeout <ms>', 'ms to wait for another writer before failing', number, 5000)
   .option('--quiet', 'no progress bar (drawn on a terminal, and on a pipe for runs of 50 files or more)')
   .action(async (inputs, o) => {
@@ -148,6 +149,7 @@ export const command = new Command('rag')
 Examples:
   gptforge rag index --input docs/ --db kb.db [--model runs/small] [--source notes]
   gptforge rag index --builtin wordnet-glosses --db kb.db
+  gptforge rag index --input docs/ --db kb.db --rebuild --chunk-size 48 --tokenizer runs/tiny/tokenizer.json  (the store rebuilt with other settings)
   gptforge rag query --db kb.db "what does ephemeral mean?" [--mode bm25|vector|hybrid] [-k 5]
   gptforge rag info  --db kb.db
   gptforge rag train-embedder --model runs/small --out runs/small-embed

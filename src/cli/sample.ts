@@ -2,14 +2,14 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { readTextFile } from '../data/jsonl.js';
 import { GptforgeError } from '../util/errors.js';
 import { collect, number, positiveInteger } from '../util/args.js';
-import { checkSamplingFlags, precisionOption } from './common.js';
+import { checkSamplingFlags, precisionOption, stageLabel } from './common.js';
 
 export const command = new Command('sample')
   .summary('sample from a model: prompts, few-shot files, streaming; constrained output')
   .description(
     'Complete a prompt with a trained model, streaming tokens to stdout. Base models complete documents: see examples/prompts for few-shot and "fake conversation" prompts. A chat stage (sft, rl, dpo …) continues the prompt as written too and stops at the end of its turn (<|assistant_end|>); gptforge chat --prompt puts the prompt in a user turn.',
   )
-  .option('-r, --run <dir>', 'run directory (its newest checkpoint), a stage directory, or a checkpoint', 'runs/small')
+  .option('-r, --run <dir>', 'run directory (its newest checkpoint — usually a chat stage; --stage base for the base model), a stage directory, or a checkpoint; the one loaded is named on stderr', 'runs/small')
   .option('--stage <stage>', 'stage to load from the run: base, sft, rl …')
   .option('-p, --prompt <text>', 'the prompt text')
   .option('-f, --prompt-file <file>', 'read the prompt from a file (few-shot documents; see examples/prompts)')
@@ -46,6 +46,9 @@ export const command = new Command('sample')
     const [{ constraintFromOptions }, { loadGenerationModel }, { incompleteReason, sampleFromModel }] = await Promise.all([import('../infer/constrain/index.js'), import('../run/models.js'), import('../run/sample.js')]);
     // Loaded once, at the precision it decodes at: the tokenizer, the context size and every sample's model.
     const loaded = loadGenerationModel(o.run, o.stage, { precision: o.precision });
+    // which checkpoint completes the prompt, as `chat` says (a run's newest is usually a chat stage, not the base model)
+    const chatModel = loaded.stage === 'pretrain' ? '' : o.stage === undefined ? ": the run's newest checkpoint, a chat model, which stops at the end of its turn; --stage base completes documents" : ': a chat model, which stops at the end of its turn';
+    console.error(`sample: ${loaded.dir} (stage ${stageLabel(loaded.dir, loaded.stage)})${chatModel}`);
     const { tok, model } = loaded;
     // Compiled once (errors name the file and pointer/line before any model work); each sample
     // steps its own clone from the start state.

@@ -329,7 +329,7 @@ export function noneFit(engine: Pick<ChatEngine, 'tok' | 'model'>, before: Messa
  * A {@link NoneFit} in words, with the face's own names for the reply's length and the chunk
  * size: "none fit the 128-token context beside the question and 24 tokens for the reply: the
  * smallest passage needs 210 tokens with the question, too many for the context even with a
- * short reply — re-index with smaller chunks (rag index --chunk-size 70 or less …)".
+ * short reply — re-index with smaller chunks (rag index --rebuild --chunk-size 70 or less …)".
  */
 export function describeNoneFit(f: NoneFit, names: { reply: string; chunkSize: string }): string {
   const head = `none fit the ${f.context}-token context beside the question and ${f.room} tokens for the reply`;

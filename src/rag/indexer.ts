@@ -105,7 +105,8 @@ export function chunkFile(docs: readonly IngestDoc[], opts: IndexOptions): Chunk
 function checkStore(store: RagStore, opts: IndexOptions): void {
   const want = storeMetaFor(opts);
   const diffs = (['embeddingModel', 'embeddingDim', 'tokenizerHash', 'chunkSize', 'chunkOverlap'] as const).filter((k) => want[k] !== store.meta[k]);
-  if (diffs.length > 0) throw new GptforgeError(`this RAG store was built with other settings: ${diffs.map((k) => `${k} is ${JSON.stringify(store.meta[k])} in the store, ${JSON.stringify(want[k])} here`).join('; ')}`, { file: store.path });
+  if (diffs.length > 0)
+    throw new GptforgeError(`this RAG store was built with other settings: ${diffs.map((k) => `${k} is ${JSON.stringify(store.meta[k])} in the store, ${JSON.stringify(want[k])} here`).join('; ')} (index into another --db, or rebuild this one with these settings: gptforge rag index --rebuild …)`, { file: store.path });
 }
 
 /** Index one already-read file (or a built-in corpus given as an IngestFile with a virtual path). */

@@ -299,7 +299,7 @@ export class RagStore {
         // a model or tokenizer difference names both ends by path (the hashes alone do not say which checkpoint)
         const modelDiff = (['embeddingModel', 'embeddingDim', 'tokenizerHash'] as const).some((k) => want[k] !== undefined && String(want[k]) !== String(meta[k]));
         const paths = modelDiff ? `; the store's model/tokenizer is ${builtFrom(meta)}, this one's ${builtFrom(want)}` : '';
-        if (!empty || opts.readonly) throw new GptforgeError(`this RAG store was built with other settings: ${diffs.join('; ')}${paths} (use another --db or rebuild it)`, { file: path });
+        if (!empty || opts.readonly) throw new GptforgeError(`this RAG store was built with other settings: ${diffs.join('; ')}${paths} (index into another --db, or rebuild this one with these settings: gptforge rag index --rebuild …)`, { file: path });
         const updates = Object.fromEntries([...META_KEYS, ...INFO_KEYS].filter((k) => want[k] !== undefined).map((k) => [k, want[k]]));
         db.transaction(() => {
           const put = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');

@@ -1,4 +1,4 @@
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BUILTIN_SOURCES } from '../data/sources.js';
 import { dictionaryPairs, trainEmbedder } from '../rag/contrastive.js';
@@ -32,6 +32,14 @@ export interface RagIndexOptions extends Omit<IndexOptions, 'embedder' | 'countT
   tokenizer?: string;
   /** Milliseconds to wait for another writer. */
   busyTimeoutMs?: number;
+  /**
+   * Rebuild the store with these settings (`rag index --rebuild`): the inputs are indexed into a
+   * new store beside it (`<db>.rebuild-<pid>`), which then replaces it; the old store is left
+   * as it was when that fails. Settings not given default to the old store's (its --model or
+   * --tokenizer; its chunking unless `chunkSize` is given), as a re-index does — what differs is
+   * that other settings are not refused, and files no input names are gone.
+   */
+  rebuild?: boolean;
   /**
    * A progress bar on stderr (util/progress.ts), a file at a time: `true` draws it when stderr is a
    * terminal, or on a pipe (a line every 10%) when the run has at least {@link PROGRESS_MIN_FILES}
@@ -78,6 +86,16 @@ export async function ragIndex(db: string, o: RagIndexOptions): Promise<IndexRep
   // checked before the store is created: a failed first run leaves no store behind
   if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new GptforgeError(`chunk size must be a whole number of tokens ≥ 1, got ${chunkSize}`, { field: 'chunkSize' });
   if (!Number.isInteger(chunkOverlap) || chunkOverlap < 0 || chunkOverlap >= chunkSize) throw new GptforgeError(`chunk overlap must be a whole number of tokens in [0, chunk size ${chunkSize}), got ${chunkOverlap}`, { field: 'chunkOverlap' });
+  if (o.rebuild && recorded) {
+    const tmp = `${db}.rebuild-${process.pid}`;
+    for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`, `${tmp}-journal`]) rmSync(f, { force: true });
+    // a new store (its failure removes it, ragIndex's rule for a first run), the old one untouched until it is complete
+    const r = await ragIndex(tmp, { ...o, rebuild: false, model, tokenizer, chunkSize, chunkOverlap });
+    // the old store's journal files go first: SQLite would otherwise apply a stale -wal to the new file
+    for (const f of [`${db}-wal`, `${db}-shm`, `${db}-journal`]) rmSync(f, { force: true });
+    renameSync(tmp, db);
+    return r;
+  }
   const embedder: Embedder | undefined = model ? MeanPoolEmbedder.fromCheckpoint(model) : undefined;
   const tok = !embedder && tokenizer ? Tokenizer.load(tokenizer) : undefined;
   const opts: IndexOptions = { ...o, chunkSize, chunkOverlap, embedder, countTokens: tok ? (t: string) => tok.encodeOrdinary(t).length : undefined, tokenizerHash: tok?.hash(), tokenizerPath: tok ? resolve(tokenizer!) : undefined };

@@ -163,7 +163,7 @@ export class ServerRag {
     const shown = hits.slice(0, count);
     const passages = shown.map((c, i): ApiPassage => ({ n: i + 1, id: c.id, source: passageSource(c), path: c.path, ...chunkLines(c), char_start: c.charStart, char_end: c.charEnd, score: c.score, scores: { bm25: c.scores.bm25, bm25_relative: c.scores.bm25Relative } }));
     // passages retrieved but none fit: said, with what to change (a small model's context is short)
-    const note = noneFit ? `${hits.length} passage${hits.length > 1 ? 's' : ''} retrieved, ${describeNoneFit(noneFit, { reply: 'max_tokens', chunkSize: 'gptforge rag index --chunk-size' })}` : undefined;
+    const note = noneFit ? `${hits.length} passage${hits.length > 1 ? 's' : ''} retrieved, ${describeNoneFit(noneFit, { reply: 'max_tokens', chunkSize: 'gptforge rag index --rebuild --chunk-size' })}` : undefined;
     const cut = ask.minScore !== undefined ? { below_cutoff: belowCutoff } : {};
     const abstained = generate ? {} : { abstained: cutAll ? ('below_cutoff' as const) : ('no_passage' as const) };
     return { conv: { messages: [...msgs.slice(0, -1), { role: 'user', content }] }, ctx: { shown, passages: labelled.slice(0, count), generate, json: { passages, retrieved: retrieved.length, k: ask.k, generated: generate, ...cut, ...abstained, ...(note ? { note } : {}) } } };

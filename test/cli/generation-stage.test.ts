@@ -36,6 +36,14 @@ test('sample/chat/ask --stage rm refuse the reward model; an unknown stage does 
     assert.match(unknown.stderr, /stages with a checkpoint: base, sft$/m);
     const ok = run('sample', '--run', runDir, '--stage', 'sft', '-p', 'hi', '--max-tokens', '2', '--temperature', '0');
     assert.equal(ok.status, 0, ok.stderr);
+    // sample says which checkpoint it loaded, as chat does: the run's newest (a chat stage) unless --stage says
+    assert.match(ok.stderr, /^sample: .*sft.step-0+1 \(stage sft\): a chat model, which stops at the end of its turn$/m);
+    const newest = run('sample', '--run', runDir, '-p', 'hi', '--max-tokens', '2', '--temperature', '0');
+    assert.equal(newest.status, 0, newest.stderr);
+    assert.match(newest.stderr, /^sample: .*sft.step-0+1 \(stage sft\): the run's newest checkpoint, a chat model, .*--stage base completes documents$/m);
+    const base = run('sample', '--run', runDir, '--stage', 'base', '-p', 'hi', '--max-tokens', '2', '--temperature', '0');
+    assert.equal(base.status, 0, base.stderr);
+    assert.match(base.stderr, /^sample: .*base.step-\d+ \(stage pretrain\)$/m);
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }

@@ -19,7 +19,7 @@ test('sample --strict refuses a prompt longer than the context without printing 
     const strict = run(['sample', '--run', runDir, '--prompt', long, '--max-tokens', '4', '--strict']);
     assert.equal(strict.status, 1);
     assert.equal(strict.stdout, '');
-    assert.match(strict.stderr, /^gptforge: the prompt has \d+ tokens; with 4 new tokens it exceeds the context of 32/);
+    assert.match(strict.stderr, /^gptforge: the prompt has \d+ tokens; with 4 new tokens it exceeds the context of 32/m);
     const loose = run(['sample', '--run', runDir, '--prompt', long, '--max-tokens', '4']);
     assert.equal(loose.status, 0, loose.stderr);
     assert.ok(loose.stdout.startsWith(long), loose.stdout.slice(0, 80));

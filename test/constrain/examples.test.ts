@@ -13,6 +13,9 @@ test('examples/constrain: person.json and yes-no.gbnf compile and decide their l
   assert.equal(accepts(person.clone(), tok, '{"name": "Ada", "age": 36, "pets": ["cat"]}'), true);
   assert.equal(accepts(person.clone(), tok, '{"name": "Ada"}'), false); // age is required
   assert.equal(accepts(person.clone(), tok, '{"name": "Ada", "age": 121}'), false); // maximum 120
+  // email's pattern is bounded (at most 41 characters), so a small model cannot wander in it to the end of its context
+  assert.equal(accepts(person.clone(), tok, `{"name": "Ada", "age": 36, "email": "${'a'.repeat(24)}@example.com"}`), true);
+  assert.equal(accepts(person.clone(), tok, `{"name": "Ada", "age": 36, "email": "${'a'.repeat(25)}@example.com"}`), false);
   const yesNo = constraintFromOptions({ grammar: 'examples/constrain/yes-no.gbnf' }, tok);
   assert.ok(yesNo);
   assert.equal(accepts(yesNo.clone(), tok, 'Yes, because 7 has no divisors.'), true);

@@ -51,6 +51,7 @@ test('gptforge rag index/query/info: incremental, warnings named, bad input exit
     r = run(['rag', 'index', '--input', docs, '--db', db, '--chunk-size', '64']);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /kb\.db: this RAG store was built with other settings: chunkSize is 192 in the store, 64 here/);
+    assert.match(r.stderr, /\(index into another --db, or rebuild this one with these settings: gptforge rag index --rebuild/);
     r = run(['rag', 'query', '--db', db, '--mode', 'vector', 'x']);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /needs embeddings; this store was built without --model/);
@@ -232,7 +233,7 @@ test('a chunk larger than the context: rag index warns (the context read from th
     r = run(['chat', '--run', join(root, 'ck'), '--rag', db, '--rag-k', '1', '--prompt', 'how do glaciers carve valleys?', '--temperature', '0', '--no-tools']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, `${NO_ANSWER}\n`);
-    assert.match(r.stderr, /too many for the context even with a short reply — re-index with smaller chunks \(rag index --chunk-size (\d+) or less/);
+    assert.match(r.stderr, /too many for the context even with a short reply — re-index with smaller chunks \(rag index --rebuild --chunk-size (\d+) or less/);
     assert.doesNotMatch(r.stderr, /lower --max-tokens/);
     // … or a run's (its stages beside it): the same context found; chunks of the size suggested fit, and the index does not warn
     copyFileSync(join(ckpt, 'tokenizer.json'), join(root, 'tokenizer.json'));
@@ -265,4 +266,42 @@ test("rag index: --chunk-size alone scales the overlap; re-indexing keeps the st
     assert.equal(r.status, 1);
     assert.match(r.stderr, /--chunk-overlap: chunk overlap must be a whole number of tokens in \[0, chunk size 32\), got 32/);
     assert.equal(existsSync(fresh), false, 'no store left behind');
+  }));
+
+test('gptforge rag index --rebuild: the store rebuilt with other settings; a failed rebuild leaves it as it was', () =>
+  withDocs('gf-rag-rebuild-', { 'a.md': '# Words\n\nEphemeral means lasting a very short time. A mayfly is ephemeral.\n', 'b.md': 'Perennial plants live for many years.\n' }, ({ root, docs, db }) => {
+    let r = run(['rag', 'index', '--input', docs, '--db', db]);
+    assert.equal(r.status, 0, r.stderr);
+    const meta = (): { chunkSize: number; chunkOverlap: number; chunks: number } => {
+      const store = RagStore.open(db, { readonly: true });
+      try {
+        return { chunkSize: store.meta.chunkSize, chunkOverlap: store.meta.chunkOverlap, chunks: store.allChunks().length };
+      } finally {
+        store.close();
+      }
+    };
+    assert.deepEqual(meta(), { chunkSize: 192, chunkOverlap: 32, chunks: 2 });
+    // an input that does not exist: refused, the store untouched and no temporary file left
+    r = run(['rag', 'index', '--input', join(root, 'missing.md'), '--db', db, '--chunk-size', '8', '--rebuild']);
+    assert.equal(r.status, 1);
+    assert.deepEqual(meta(), { chunkSize: 192, chunkOverlap: 32, chunks: 2 });
+    assert.deepEqual(
+      readdirSync(root).filter((n) => n.includes('.rebuild-')),
+      [],
+    );
+    // only a.md, 8-token chunks: the store now holds a.md's chunks alone, at the new settings
+    r = run(['rag', 'index', '--input', join(docs, 'a.md'), '--db', db, '--chunk-size', '8', '--rebuild']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /1 file\(s\): 1 indexed/);
+    const after = meta();
+    assert.equal(after.chunkSize, 8);
+    assert.equal(after.chunkOverlap, 2);
+    assert.ok(after.chunks > 2, `8-token chunks of a.md: ${after.chunks}`);
+    r = run(['rag', 'query', '--db', db, '--json', 'perennial plants']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), []);
+    assert.deepEqual(
+      readdirSync(root).filter((n) => n.includes('.rebuild-')),
+      [],
+    );
   }));

@@ -180,6 +180,39 @@ test('chat: RAG on — the reply cites [1], and clicking it opens the stored pas
   await page.uncheck('#rag');
 });
 
+test("chat: RAG on with Max tokens untouched sends no max_tokens (the server's default room, as chat --rag); once set, the page sends it", async () => {
+  const fresh = await browser.newPage(); // a new browser context: no saved settings, the field untouched
+  try {
+    await fresh.goto(s.base + '/#chat');
+    await fresh.waitForSelector('#model option[value="citer"]', { state: 'attached' });
+    await fresh.selectOption('#model', 'citer');
+    await fresh.selectOption('#technique', 'direct');
+    await fresh.check('#rag');
+    const ask = async (): Promise<{ max_tokens?: number; rag?: unknown }> => {
+      const req = fresh.waitForRequest((r) => r.url().endsWith('/v1/chat/completions') && r.method() === 'POST');
+      await fresh.fill('#prompt', 'What is the weather in Paris?');
+      await fresh.click('#send');
+      const body = (await req).postDataJSON() as { max_tokens?: number; rag?: unknown };
+      await fresh.waitForFunction(`[...document.querySelectorAll('.msg.assistant')].pop()?.getAttribute('data-finish')`, null, { timeout: 30_000 });
+      return body;
+    };
+    const untouched = await ask();
+    assert.equal(untouched.rag, true);
+    assert.equal('max_tokens' in untouched, false);
+    // the server's default room leaves the passage space: it is shown and cited
+    assert.equal((await fresh.locator('.msg.assistant').last().locator('.content').innerText()).trim(), 'It says: sunny [1].');
+    await fresh.fill('#max-tokens', '20');
+    assert.equal((await ask()).max_tokens, 20);
+    // without RAG the field's value is sent as before
+    await fresh.uncheck('#rag');
+    const plain = await ask();
+    assert.equal(plain.rag, undefined);
+    assert.equal(typeof plain.max_tokens, 'number');
+  } finally {
+    await fresh.close();
+  }
+});
+
 test("chat: RAG on with no passage shown — the hint is the server's note as it is, or says nothing matched", async () => {
   await newChat('citer');
   await page.selectOption('#technique', 'direct');
