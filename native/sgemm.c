@@ -311,6 +311,16 @@ __attribute__((target("avx2,fma"))) static void pack_a14_avx2(const float *src, 
     for (int i = 0; i < 14; i++) dst[k * 14 + i] = src[i * rsa + k];
 }
 
+/* One 8×8 block of a transposing pack: eight columns' eight k (stride csb) become eight rows of
+ * eight j in the W-wide panel at dst (32-byte aligned). */
+__attribute__((target("avx2,fma"))) static inline void transpose8_panel(const float *s, long csb, float *d, long W) {
+  __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + csb), r2 = _mm256_loadu_ps(s + 2 * csb), r3 = _mm256_loadu_ps(s + 3 * csb);
+  __m256 r4 = _mm256_loadu_ps(s + 4 * csb), r5 = _mm256_loadu_ps(s + 5 * csb), r6 = _mm256_loadu_ps(s + 6 * csb), r7 = _mm256_loadu_ps(s + 7 * csb);
+  TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7)
+  _mm256_store_ps(d, r0); _mm256_store_ps(d + W, r1); _mm256_store_ps(d + 2 * W, r2); _mm256_store_ps(d + 3 * W, r3);
+  _mm256_store_ps(d + 4 * W, r4); _mm256_store_ps(d + 5 * W, r5); _mm256_store_ps(d + 6 * W, r6); _mm256_store_ps(d + 7 * W, r7);
+}
+
 /* One full W-column panel (W = 16 for avx2, 32 for avx512) of a transposed B (stored N×K,
  * column j contiguous in k): dst[k·W + j] = src[j·csb + k], W/8 8×8 transposes per eight k.
  * Column by column instead (the scalar loop below), each column's pass writes one float per
@@ -322,25 +332,9 @@ __attribute__((target("avx2,fma"))) static void pack_a14_avx2(const float *src, 
    * columns' lines can share one L1 set (K a power of two), which holds 8 (Zen 3) or 12 (Zen 5) */                            \
   for (; k + 16 <= kc; k += 16)                                                                                                  \
     for (int h = 0; h < (W) / 8; h++)                                                                                            \
-      for (long k8 = k; k8 < k + 16; k8 += 8) {                                                                                  \
-        const float *s = src + (long)(8 * h) * csb + k8;                                                                         \
-        __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + csb), r2 = _mm256_loadu_ps(s + 2 * csb), r3 = _mm256_loadu_ps(s + 3 * csb); \
-        __m256 r4 = _mm256_loadu_ps(s + 4 * csb), r5 = _mm256_loadu_ps(s + 5 * csb), r6 = _mm256_loadu_ps(s + 6 * csb), r7 = _mm256_loadu_ps(s + 7 * csb); \
-        TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7)                                                                               \
-        float *d = dst + k8 * (W) + 8 * h;                                                                                       \
-        _mm256_store_ps(d, r0); _mm256_store_ps(d + (W), r1); _mm256_store_ps(d + 2 * (W), r2); _mm256_store_ps(d + 3 * (W), r3); \
-        _mm256_store_ps(d + 4 * (W), r4); _mm256_store_ps(d + 5 * (W), r5); _mm256_store_ps(d + 6 * (W), r6); _mm256_store_ps(d + 7 * (W), r7); \
-      }                                                                                                                          \
+      for (long k8 = k; k8 < k + 16; k8 += 8) transpose8_panel(src + (long)(8 * h) * csb + k8, csb, dst + k8 * (W) + 8 * h, (W)); \
   for (; k + 8 <= kc; k += 8)                                                                                                    \
-    for (int h = 0; h < (W) / 8; h++) {                                                                                          \
-      const float *s = src + (long)(8 * h) * csb + k;                                                                            \
-      __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + csb), r2 = _mm256_loadu_ps(s + 2 * csb), r3 = _mm256_loadu_ps(s + 3 * csb); \
-      __m256 r4 = _mm256_loadu_ps(s + 4 * csb), r5 = _mm256_loadu_ps(s + 5 * csb), r6 = _mm256_loadu_ps(s + 6 * csb), r7 = _mm256_loadu_ps(s + 7 * csb); \
-      TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7)                                                                                 \
-      float *d = dst + k * (W) + 8 * h;                                                                                          \
-      _mm256_store_ps(d, r0); _mm256_store_ps(d + (W), r1); _mm256_store_ps(d + 2 * (W), r2); _mm256_store_ps(d + 3 * (W), r3);   \
-      _mm256_store_ps(d + 4 * (W), r4); _mm256_store_ps(d + 5 * (W), r5); _mm256_store_ps(d + 6 * (W), r6); _mm256_store_ps(d + 7 * (W), r7); \
-    }                                                                                                                            \
+    for (int h = 0; h < (W) / 8; h++) transpose8_panel(src + (long)(8 * h) * csb + k, csb, dst + k * (W) + 8 * h, (W));     \
   for (; k < kc; k++)                                                                                                            \
     for (int j = 0; j < (W); j++) dst[k * (W) + j] = src[j * csb + k];
 __attribute__((target("avx2,fma"))) static void pack_b16t_avx2(const float *src, long csb, long kc, float *dst) { PACK_BT_BODY(16) }
