@@ -177,7 +177,6 @@ export function listCheckpoints(stageDir: string): string[] {
     .map((n) => join(stageDir, n));
 }
 
-/** The newest complete checkpoint of a stage (latest.json, else the highest step), or null. */
 /** The fields of a checkpoint's trainer_state.json that the run layer reads without loading the model. */
 export interface TrainerStateSummary {
   /** Optimizer steps done, when recorded as a number. */
@@ -210,6 +209,7 @@ export function readTrainerStateSummary(checkpoint: string): TrainerStateSummary
   return out;
 }
 
+/** The newest complete checkpoint of a stage (latest.json, else the highest step), or null. */
 export function latestCheckpoint(stageDir: string): string | null {
   const pointer = join(stageDir, 'latest.json');
   if (existsSync(pointer)) {
