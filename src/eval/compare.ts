@@ -85,7 +85,7 @@ export interface CompareRow {
 /**
  * Rows per decode of a chat contender's samples: ⌊COMPARE_ROWS / n⌋ prompts × n replies on
  * one KV cache (promptRepliesBatched), rather than one prompt's n rows at a time; 64 as the
- * comparisons' 8 × 8 (src/train/comparisons.ts COMPARISON_PROMPTS_PER_BATCH, docs/perf.md).
+ * comparisons' 8 × 8 (src/train/comparisons.ts COMPARISON_PROMPTS_PER_BATCH, docs/decoding.md).
  */
 const COMPARE_ROWS = 64;
 

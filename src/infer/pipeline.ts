@@ -623,7 +623,12 @@ export class BatchDecoder {
         ids.set(prompts[b], i * L + cache.starts[b]);
       });
       const logits = this.model.nextLogits(ids, cache, leads);
-      leads.forEach((b, i) => cache.copyRow(b, [...group.keys()].filter((c) => group[c] === b && c !== b)));
+      leads.forEach((b) =>
+        cache.copyRow(
+          b,
+          [...group.keys()].filter((c) => group[c] === b && c !== b),
+        ),
+      );
       const at = new Map<number, number>(Array.from(leads, (b, i) => [b, i]));
       rows.forEach((r, b) => {
         const i = at.get(group[b])!;

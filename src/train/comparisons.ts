@@ -105,9 +105,10 @@ interface SampleOptions {
 
 /**
  * Prompts per decode in the comparisons' sampling (× K replies each: 8 × 8 = 64 rows on the
- * small preset). Measured on 2 Zen 5 cores at the small preset's shape (docs/perf.md,
- * "Batched comparisons"): larger groups amortise the per-step overhead over more rows, but
- * a batch runs until its longest row ends.
+ * small preset). Measured at the small preset's shape with its SFT model (docs/decoding.md,
+ * "Batched comparisons"): a bigger group spreads each step's fixed cost (the weights read once
+ * per step) over more rows; finished rows are no longer fed, but a batch takes as many steps as
+ * its longest reply, so past a few prompts the gain flattens.
  */
 export const COMPARISON_PROMPTS_PER_BATCH = 8;
 
