@@ -7,7 +7,7 @@ import { taskByName } from '../data/synthetic/tasks.js';
 import { ChatEngine } from '../infer/engine.js';
 import { generateText } from '../infer/generate.js';
 import type { ToolRegistry } from '../infer/tools/registry.js';
-import { promptReplies } from '../train/comparisons.js';
+import { promptRepliesBatched } from '../train/comparisons.js';
 import { scoreConversations } from '../train/reward.js';
 import { fewShotPrompt, solvedExamples } from './tasks.js';
 import { diversityReport, entropyOf, listItemStats, type DiversityReport } from './diversity.js';
@@ -83,22 +83,51 @@ export interface CompareRow {
 }
 
 /**
- * n sampled replies to one prompt (seeds seed, seed + 1, …; n = 1 is exactly one reply with
- * `seed`); entropies of the sampled tokens are pushed to `entropies`. A chat model samples
- * them together on one KV cache; a base model completes its few-shot document n times.
+ * Rows per decode of a chat contender's samples: ⌊COMPARE_ROWS / n⌋ prompts × n replies on
+ * one KV cache (promptRepliesBatched), rather than one prompt's n rows at a time; 64 as the
+ * comparisons' 8 × 8 (src/train/comparisons.ts COMPARISON_PROMPTS_PER_BATCH, docs/decoding.md).
  */
-function sampleReplies(c: Contender, engine: ChatEngine | null, p: ComparePrompt, seed: number, n: number, o: CompareOptions, entropies: number[]): Completion[] {
-  const onStep = (logits: Float32Array): void => {
-    entropies.push(entropyOf(logits, 1));
-  };
+const COMPARE_ROWS = 64;
+
+/**
+ * n sampled replies to each prompt, prompt i's with seeds seeds[i], seeds[i] + 1, … (n = 1 is
+ * exactly one reply with seeds[i]); entropies of the sampled tokens are pushed to `entropies`
+ * when given; `tick` once per reply as they are done. A chat model samples several prompts'
+ * replies together on one KV cache (each reply the tokens its seed gives alone, as far as the
+ * logits agree at the two batch shapes); a base model completes its few-shot document n times.
+ */
+function sampleReplies(c: Contender, engine: ChatEngine | null, ps: readonly ComparePrompt[], seeds: readonly number[], n: number, o: CompareOptions, entropies: number[] | null, tick: () => void): Completion[][] {
+  const onStep = entropies
+    ? (logits: Float32Array): void => {
+        entropies.push(entropyOf(logits, 1));
+      }
+    : undefined;
   if (c.kind === 'chat') {
-    return promptReplies(engine!, p.prompt, n, { temperature: o.temperature, maxTokens: o.maxTokens, tools: o.tools, seed, onStep });
+    let ticked = 0;
+    const onBatch = (done: number): void => {
+      for (; ticked < done * n; ticked++) tick();
+    };
+    return promptRepliesBatched(
+      engine!,
+      ps.map((p) => p.prompt),
+      n,
+      seeds,
+      { temperature: o.temperature, maxTokens: o.maxTokens, tools: o.tools, onStep },
+      Math.max(1, Math.floor(COMPARE_ROWS / n)),
+      onBatch,
+    ).map((rs) => rs.map((r) => ({ messages: r.messages })));
   }
-  return Array.from({ length: n }, (_, k) => baseSample(c, p, seed + k, o, onStep));
+  return ps.map((p, i) =>
+    Array.from({ length: n }, (_, k) => {
+      const r = baseSample(c, p, seeds[i] + k, o, onStep);
+      tick();
+      return r;
+    }),
+  );
 }
 
 /** A base model's sample: the fake-conversation document, with solved examples of the family when known. */
-function baseSample(c: Contender, p: ComparePrompt, seed: number, o: CompareOptions, onStep: (logits: Float32Array) => void): Completion {
+function baseSample(c: Contender, p: ComparePrompt, seed: number, o: CompareOptions, onStep: ((logits: Float32Array) => void) | undefined): Completion {
   const shots = p.task ? solvedExamples(taskByName(p.task), o.fewShot, seed) : [];
   const { ids, ...stops } = fewShotPrompt(c.tok, shots, p.prompt);
   return generateText(c.model, c.tok, ids, { maxTokens: o.maxTokens, temperature: o.temperature, seed, ...stops, onStep }).text.trim();
@@ -177,19 +206,23 @@ export function compareModels(contenders: readonly Contender[], o: CompareOption
   const seeds = o.prompts.map(() => rng.nextU32());
   const diversityByModel = new Map<GPT, { diversity: DiversityReport; list: { distinct: number; perSample: number } }>();
   // the reference's own samples for the win-rate comparisons: a separate seed stream
-  const refReplies = o.prompts.map((p, i) => {
-    const [r] = sampleReplies(ref, engines.get(ref) ?? null, p, seeds[i] ^ 0x5bd1e995, 1, o, []);
-    tick();
-    return r;
-  });
+  const refReplies = sampleReplies(
+    ref,
+    engines.get(ref) ?? null,
+    o.prompts,
+    seeds.map((s) => s ^ 0x5bd1e995),
+    1,
+    o,
+    null,
+    tick,
+  ).map(([r]) => r);
 
   return contenders.map((c) => {
     const engine = engines.get(c) ?? null;
     let replies: Completion[];
     if (c.bestOfN && c.bestOfN > 1) {
-      replies = o.prompts.map((p, i) => {
-        const cands = sampleReplies(c, engine, p, seeds[i], c.bestOfN!, o, []);
-        cands.forEach(tick);
+      replies = sampleReplies(c, engine, o.prompts, seeds, c.bestOfN, o, null, tick).map((cands, i) => {
+        const p = o.prompts[i];
         const scores =
           c.pickBy === 'rubric'
             ? cands.map((x) => rubricScore(p.prompt, x, p.task).score)
@@ -202,11 +235,7 @@ export function compareModels(contenders: readonly Contender[], o: CompareOption
         return cands[scores.indexOf(Math.max(...scores))];
       });
     } else {
-      replies = o.prompts.map((p, i) => {
-        const [r] = sampleReplies(c, engine, p, seeds[i], 1, o, []);
-        tick();
-        return r;
-      });
+      replies = sampleReplies(c, engine, o.prompts, seeds, 1, o, null, tick).map(([r]) => r);
     }
     const rewards = rmScores(o.rm, c.tok, o.prompts, replies);
     const tally = winTally(o.prompts, replies, refReplies);
@@ -232,9 +261,18 @@ function diversityOf(c: Contender, engine: ChatEngine | null, o: CompareOptions,
   const divEntropies: number[] = [];
   const perPrompt: DiversityReport[] = [];
   let list = { distinct: 0, perSample: 0 };
-  for (const p of o.diversityPrompts) {
-    const samples = sampleReplies(c, engine, p, o.seed + 17, o.samplesPerPrompt, o, divEntropies).map(completionText);
-    samples.forEach(tick);
+  const all = sampleReplies(
+    c,
+    engine,
+    o.diversityPrompts,
+    o.diversityPrompts.map(() => o.seed + 17),
+    o.samplesPerPrompt,
+    o,
+    divEntropies,
+    tick,
+  );
+  for (const [pi, p] of o.diversityPrompts.entries()) {
+    const samples = all[pi].map(completionText);
     perPrompt.push(diversityReport(samples, []));
     if (p.prompt === o.listPrompt) {
       const st = listItemStats(samples);

@@ -132,6 +132,9 @@ export function evalAnswerCount(rows: readonly EvalRow[], subjects: readonly Eva
   return rows.reduce((n, r) => n + subjects.filter((s) => !s.onlyToolTasks || r.task.usesTool).length * distinctExamples(r.task, perTask, seed, r.variant).length, 0);
 }
 
+/** Prompts a chat model answers together in evaluateTasks (one decode, one KV cache). */
+const EVAL_ROWS = 64;
+
 export function evaluateTasks(rows: readonly EvalRow[], subjects: readonly EvalSubject[], opts: EvalOptions): EvalTable {
   const maxTokens = opts.maxTokens ?? 48;
   const seed = opts.seed ?? DEFAULT_EVAL_SEED;
@@ -149,13 +152,29 @@ export function evaluateTasks(rows: readonly EvalRow[], subjects: readonly EvalS
         continue;
       }
       const cell: EvalCell = { correct: 0, total: 0, accuracy: 0, examples: [] };
+      // a chat model answers up to EVAL_ROWS prompts a decode (left-padded on one KV cache; a
+      // finished row is no longer fed): greedy, so each answer is reply()'s as far as the
+      // logits agree at the two batch shapes (rotary positions shift with the padding: rounding)
+      const chat: string[] = [];
+      const engine = engines.get(subject);
+      if (engine) {
+        for (let s = 0; s < tests.length; s += EVAL_ROWS) {
+          const part = tests.slice(s, s + EVAL_ROWS);
+          const replies = engine.repliesTo(
+            part.map((ex) => ({ messages: [{ role: 'user', content: ex.prompt }] })),
+            part.map(() => 1),
+            { temperature: 0, maxTokens, tools: subject.tools ?? null, shareHistories: true },
+          );
+          chat.push(...replies.map((r) => r.text));
+        }
+      }
       tests.forEach((ex, i) => {
         let answer: string;
         if (subject.kind === 'base') {
           const shots = solvedExamples(row.task, opts.fewShot, seed + 31 * (i + 1), row.variant);
           answer = baseAnswer(subject.model, subject.tok, shots, ex.prompt, maxTokens);
         } else {
-          answer = engines.get(subject)!.reply({ messages: [{ role: 'user', content: ex.prompt }] }, { temperature: 0, maxTokens, tools: subject.tools ?? null }).text;
+          answer = chat[i];
         }
         const correct = row.task.check(ex.prompt, answer);
         cell.total++;

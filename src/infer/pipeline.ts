@@ -607,17 +607,42 @@ export class BatchDecoder {
     }
     const L = Math.max(...prompts.map((p) => p.length));
     const cache = this.model.createCache(n);
+    this.cache = cache;
+    // every row prefilled its own prompt: each its own group (rows with one prompt join the first row with it)
+    const s = this.streams();
+    if (this.opts.shareHistories) {
+      const group = Int32Array.from(prompts, (p, b) => prompts.findIndex((q, c) => c % s === b % s && q.length === p.length && q.every((id, i) => id === p[i])));
+      this.groupOf = group;
+      // only each group's first row is prefilled (k replies to each of g prompts: g rows, not g·k,
+      // as vLLM prefills a prompt's blocks once for its n parallel samples); the others copy its
+      // cache row. Every kernel computes a row alone, so its logits are those of the full prefill.
+      const leads = Int32Array.from(group.filter((g, b) => g === b));
+      const ids = new Int32Array(leads.length * L).fill(this.padId);
+      leads.forEach((b, i) => {
+        cache.starts[b] = L - prompts[b].length;
+        ids.set(prompts[b], i * L + cache.starts[b]);
+      });
+      const logits = this.model.nextLogits(ids, cache, leads);
+      leads.forEach((b) =>
+        cache.copyRow(
+          b,
+          [...group.keys()].filter((c) => group[c] === b && c !== b),
+        ),
+      );
+      const at = new Map<number, number>(Array.from(leads, (b, i) => [b, i]));
+      rows.forEach((r, b) => {
+        const i = at.get(group[b])!;
+        r.logits = logits.subarray(i * this.V, (i + 1) * this.V);
+      });
+      return;
+    }
     const ids = new Int32Array(n * L).fill(this.padId);
     prompts.forEach((p, b) => {
       cache.starts[b] = L - p.length;
       ids.set(p, b * L + cache.starts[b]);
     });
     const logits = this.model.nextLogits(ids, cache);
-    this.cache = cache;
     rows.forEach((r, b) => (r.logits = logits.subarray(b * this.V, (b + 1) * this.V)));
-    // every row prefilled its own prompt: each its own group (rows with one prompt join the first row with it)
-    const s = this.streams();
-    if (this.opts.shareHistories) this.groupOf = Int32Array.from(prompts, (p, b) => prompts.findIndex((q, c) => c % s === b % s && q.length === p.length && q.every((id, i) => id === p[i])));
   }
 
   /** BatchOptions.historyStreams, checked. */

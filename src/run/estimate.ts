@@ -8,6 +8,7 @@ import { TASKS } from '../data/synthetic/tasks.js';
 import { DEFAULT_RL, updatesPerRollout } from '../train/rl.js';
 import type { PretrainPreset } from './presets.js';
 import { HEADLINE_STEPS } from '../assist/headline.js';
+import { COMPARISON_PROMPTS_PER_BATCH } from '../train/comparisons.js';
 
 /**
  * How long the pipeline will take on this machine, from timing the work itself: a model of the
@@ -197,13 +198,15 @@ function estimateWithArena(runDir: string, preset: PretrainPreset, vocabSize: nu
   if (sft && rm) {
     const c = rm.comparisons;
     const done = existsSync(join(runDir, 'comparisons', 'train.jsonl'));
-    const gen = done ? 0 : (c.prompts + c.valPrompts) * decode(c.k, c.maxTokens);
+    // G prompts × K replies a decode (comparisons.ts promptRepliesBatched), train and val apart
+    const G = COMPARISON_PROMPTS_PER_BATCH;
+    const gen = done ? 0 : (Math.ceil(c.prompts / G) + Math.ceil(c.valPrompts / G)) * decode(G * c.k, c.maxTokens);
     const l = Math.max(0, rm.train.maxSteps - stepsDone(runDir, 'rm'));
     const rows = rm.rankingsPerBatch * c.k;
     stages.push({
       stage: '3. comparisons + RM',
       seconds: gen + l * rm.train.gradAccum * train(rows, PROMPT + c.maxTokens),
-      basis: `${done ? 'comparisons already sampled' : `${c.prompts + c.valPrompts} prompts × ${c.k} replies × ${c.maxTokens} tokens decoded`}; ${l} steps × ${rows}×${PROMPT + c.maxTokens} forward+backward`,
+      basis: `${done ? 'comparisons already sampled' : `${c.prompts + c.valPrompts} prompts × ${c.k} replies × ${c.maxTokens} tokens decoded, ${G} prompts a batch`}; ${l} steps × ${rows}×${PROMPT + c.maxTokens} forward+backward`,
     });
   }
   const rl = preset.rl;
@@ -227,14 +230,24 @@ function estimateWithArena(runDir: string, preset: PretrainPreset, vocabSize: nu
     const perTask = ev.perTask ?? 50;
     const models = 1 + 2 + (rm && rl ? 1 : 0); // base, SFT without and with the tool, PPO
     const answers = TASKS.length * perTask * models;
-    const cmp = rm ? { prompts: 48, samplesPerPrompt: 8, bestOfN: 4, oracleBestOfN: 0, ...ev.compare } : null;
-    // compare, per prompt: base, SFT and PPO reply once, best-of-N and the oracle's best-of-M
-    // sample N and M together, and each model's diversity samples are drawn together
-    const perPrompt = cmp ? (2 + (rl ? 1 : 0)) * decode(1, 48) + decode(cmp.bestOfN, 48) + (cmp.oracleBestOfN > 0 ? decode(cmp.oracleBestOfN, 48) : 0) + (rl ? 3 : 2) * decode(cmp.samplesPerPrompt, 48) : 0;
+    const cmp = rm ? { prompts: 48, samplesPerPrompt: 8, bestOfN: 4, oracleBestOfN: 0, maxTokens: 48, ...ev.compare } : null;
+    // compare (src/eval/compare.ts): each chat model's samples ⌊64 / n⌋ prompts × n replies a
+    // decode: SFT's reference replies, SFT's and PPO's replies (n = 1), best-of-N and the
+    // oracle's best-of-M, and the diversity samples (6 prompts) of SFT and PPO; the base model
+    // completes its few-shot documents one sample at a time (its replies and 6 × n diversity samples)
+    const batches = (prompts: number, n: number): number => Math.ceil(prompts / Math.max(1, Math.floor(64 / n))) * decode(Math.min(64, Math.max(1, Math.floor(64 / n)) * n), cmp!.maxTokens);
+    const DIVERSITY_PROMPTS = 6;
+    const compareSeconds = cmp
+      ? (2 + (rl ? 1 : 0)) * batches(cmp.prompts, 1) +
+        (cmp.bestOfN > 1 ? batches(cmp.prompts, cmp.bestOfN) : 0) +
+        (cmp.oracleBestOfN > 1 ? batches(cmp.prompts, cmp.oracleBestOfN) : 0) +
+        (1 + (rl ? 1 : 0)) * batches(DIVERSITY_PROMPTS, cmp.samplesPerPrompt) +
+        (cmp.prompts + DIVERSITY_PROMPTS * cmp.samplesPerPrompt) * decode(1, cmp.maxTokens)
+      : 0;
     stages.push({
       stage: 'evaluation',
-      seconds: answers * decode(1, 24) + (cmp ? cmp.prompts * perPrompt : 0),
-      basis: `${answers} greedy answers × ~24 tokens${cmp ? `; ${cmp.prompts} compared prompts (replies, best-of-${cmp.bestOfN}${cmp.oracleBestOfN > 0 ? `, oracle best-of-${cmp.oracleBestOfN}` : ''}, ${cmp.samplesPerPrompt} diversity samples per model) × 48 tokens` : ''}`,
+      seconds: answers * decode(1, 24) + compareSeconds,
+      basis: `${answers} greedy answers × ~24 tokens${cmp ? `; ${cmp.prompts} compared prompts (replies, best-of-${cmp.bestOfN}${cmp.oracleBestOfN > 0 ? `, oracle best-of-${cmp.oracleBestOfN}` : ''}, ${cmp.samplesPerPrompt} diversity samples of ${DIVERSITY_PROMPTS} prompts per model) × ${cmp.maxTokens} tokens, chat models' up to 64 rows a decode` : ''}`,
     });
   }
   if (o.techniques) {

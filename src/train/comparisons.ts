@@ -2,9 +2,9 @@ import { Rng } from '../engine/rng.js';
 import { GptforgeError } from '../util/errors.js';
 import type { GPT } from '../model/gpt.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { ChatEngine, type ChatOptions } from '../infer/engine.js';
+import { ChatEngine, type ChatOptions, type ChatReply } from '../infer/engine.js';
 import type { ToolRegistry } from '../infer/tools/registry.js';
-import type { Message } from '../data/conversation.js';
+import type { Conversation, Message } from '../data/conversation.js';
 import { dedupeCompletions, type Completion, type Ranking } from '../data/preferences.js';
 import { rubricScore, simulatedRanking } from '../data/labelers.js';
 import { TASKS, taskByName } from '../data/synthetic/tasks.js';
@@ -94,7 +94,23 @@ interface SampleOptions {
   maxTokens: number;
   tools: ToolRegistry | null;
   seed: number;
+  /**
+   * Prompts decoded together: each batch is this many prompts × k replies, one KV cache
+   * (ChatEngine.repliesTo, prompts left-padded, identical histories sharing a forward row).
+   * Default COMPARISON_PROMPTS_PER_BATCH. Any value gives each reply the same seed, so the
+   * same tokens as far as the model's logits agree at the two batch shapes.
+   */
+  promptsPerBatch?: number;
 }
+
+/**
+ * Prompts per decode in the comparisons' sampling (× K replies each: 8 × 8 = 64 rows on the
+ * small preset). Measured at the small preset's shape with its SFT model (docs/decoding.md,
+ * "Batched comparisons"): a bigger group spreads each step's fixed cost (the weights read once
+ * per step) over more rows; finished rows are no longer fed, but a batch takes as many steps as
+ * its longest reply, so past a few prompts the gain flattens.
+ */
+export const COMPARISON_PROMPTS_PER_BATCH = 8;
 
 /**
  * n replies to a one-message user prompt as completions, sampled together on one KV cache:
@@ -104,14 +120,70 @@ export function promptReplies(engine: ChatEngine, prompt: string, n: number, opt
   return engine.replies({ messages: [{ role: 'user', content: prompt }] }, n, opts).map((r) => ({ messages: r.messages }));
 }
 
+/**
+ * n replies to each of several one-message user prompts, `group` prompts decoded together
+ * (group × n rows on one KV cache: ChatEngine.repliesTo with shareHistories, the prompts
+ * left-padded and masked; a finished row is no longer fed). Prompt i's reply j is sampled with
+ * seed `seeds[i] + j`, exactly the seed `ChatEngine.replies(conv_i, n, { seed: seeds[i] })`
+ * gives it, so its tokens are those of the one-prompt path as far as the model's logits
+ * agree at the two batch shapes (rotary positions shift with the padding: equal up to
+ * rounding). Returns the replies per prompt, in order. `onBatch(done)` after each batch,
+ * with the prompts done so far. `opts.seed` is ignored (the seeds are per prompt).
+ * @throws GptforgeError for a bad `group`, or seeds not aligned with the prompts.
+ */
+export function promptRepliesBatched(engine: ChatEngine, prompts: readonly string[], n: number, seeds: readonly number[], opts: ChatOptions, group = COMPARISON_PROMPTS_PER_BATCH, onBatch?: (done: number) => void): ChatReply[][] {
+  if (!(Number.isInteger(group) && group >= 1)) throw new GptforgeError(`promptsPerBatch must be a whole number ≥ 1, got ${String(group)}`, { field: 'promptsPerBatch' });
+  if (seeds.length !== prompts.length) throw new GptforgeError(`promptRepliesBatched: ${prompts.length} prompts but ${seeds.length} seeds`);
+  if (!(Number.isInteger(n) && n >= 1)) throw new GptforgeError(`promptRepliesBatched: n must be a positive integer, got ${n}`);
+  const out: ChatReply[][] = [];
+  for (let s = 0; s < prompts.length; s += group) {
+    const idx = Array.from({ length: Math.min(group, prompts.length - s) }, (_, g) => s + g);
+    // one conversation object per prompt: the engine renders a prompt shared by rows once
+    const convs = idx.flatMap((i) => new Array<Conversation>(n).fill({ messages: [{ role: 'user', content: prompts[i] }] }));
+    const rowSeeds = idx.flatMap((i) => Array.from({ length: n }, (_, j) => seeds[i] + j));
+    const replies = engine.repliesTo(convs, rowSeeds, { ...opts, shareHistories: true });
+    for (let g = 0; g < idx.length; g++) out.push(replies.slice(g * n, (g + 1) * n));
+    onBatch?.(s + idx.length);
+  }
+  return out;
+}
+
 /** K sampled replies to a prompt (empty ones and duplicates dropped: a ranking compares different replies), and how many of the K hit maxTokens. */
-function sampleReplies(engine: ChatEngine, prompt: string, opts: SampleOptions): { replies: Completion[]; cut: number } {
-  // reply i is the one seed·1000 + i gives alone (promptReplies' sampling, stop reasons kept)
-  const all = engine.replies({ messages: [{ role: 'user', content: prompt }] }, opts.k, { temperature: opts.temperature, maxTokens: opts.maxTokens, tools: opts.tools, seed: opts.seed * 1000 });
+function keptReplies(all: readonly ChatReply[]): { replies: Completion[]; cut: number } {
   const cut = all.filter((r) => r.finishReason === 'length').length;
   // a reply that says and calls nothing is not a completion the formats accept (nor one worth ranking)
   const kept = all.filter((r) => r.messages.some((m) => m.tool_call !== undefined || m.content.trim() !== '')).map((r) => ({ messages: r.messages }));
   return { replies: dedupeCompletions(kept), cut };
+}
+
+/**
+ * The K replies of prompt i (`prompts[i]` undefined: not sampled) on demand, in prompt order:
+ * asked for prompt i, it decodes i and the next promptsPerBatch − 1 prompts to sample together
+ * (promptRepliesBatched). Prompt i's reply j has seed (opts.seed + i)·1000 + j, the seed the
+ * one-prompt-at-a-time sampling gave it.
+ */
+function replySource(engine: ChatEngine, prompts: readonly (string | undefined)[], opts: SampleOptions): (i: number) => { replies: Completion[]; cut: number } {
+  const ready = new Map<number, { replies: Completion[]; cut: number }>();
+  const group = opts.promptsPerBatch ?? COMPARISON_PROMPTS_PER_BATCH;
+  return (i) => {
+    let got = ready.get(i);
+    if (!got) {
+      const idx: number[] = [];
+      for (let j = i; j < prompts.length && idx.length < group; j++) if (prompts[j] !== undefined) idx.push(j);
+      const all = promptRepliesBatched(
+        engine,
+        idx.map((j) => prompts[j]!),
+        opts.k,
+        idx.map((j) => (opts.seed + j) * 1000),
+        { temperature: opts.temperature, maxTokens: opts.maxTokens, tools: opts.tools },
+        group,
+      );
+      idx.forEach((j, g) => ready.set(j, keptReplies(all[g])));
+      got = ready.get(i)!;
+    }
+    ready.delete(i);
+    return got;
+  };
 }
 
 export interface SimulatedComparisonOptions extends SampleOptions {
@@ -157,8 +229,13 @@ export function simulatedComparisons(model: GPT, tok: Tokenizer, prompts: readon
   const noisy: Ranking[] = [];
   const clean: Ranking[] = [];
   let cut = 0;
+  const source = replySource(
+    engine,
+    prompts.map((p) => p.prompt),
+    opts,
+  );
   prompts.forEach((p, i) => {
-    const s = sampleReplies(engine, p.prompt, { ...opts, seed: opts.seed + i });
+    const s = source(i);
     const sampled = s.replies;
     cut += s.cut;
     const demo = opts.demonstrations?.[i];
@@ -237,9 +314,15 @@ export function sampledContrasts(model: GPT, tok: Tokenizer, items: readonly Tas
   const rng = new Rng((opts.seed ^ 0x5a_4d1e) >>> 0);
   const tally: SampledContrastTally = { prompts: 0, samples: 0, right: 0, wrong: 0, mixedPrompts: 0, natural: 0, edited: 0 };
   const rankings: Ranking[] = [];
+  const decidable = (p: TaskPrompt): boolean => p.task !== undefined && correctnessSource(p.task) === 'decidable';
+  const source = replySource(
+    engine,
+    items.map((p) => (decidable(p) ? p.prompt : undefined)),
+    opts,
+  );
   items.forEach((p, i) => {
-    if (p.task !== undefined && correctnessSource(p.task) === 'decidable') {
-      const { replies } = sampleReplies(engine, p.prompt, { ...opts, seed: opts.seed + i });
+    if (p.task !== undefined && decidable(p)) {
+      const { replies } = source(i);
       tally.prompts++;
       tally.samples += replies.length;
       const made = rightWrongPairs(p.prompt, p.task, replies, opts, rng);

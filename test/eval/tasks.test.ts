@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { distinctExamples, evalAnswerCount, fewShotPrompt, type EvalRow, type EvalSubject } from '../../src/eval/tasks.js';
+import { distinctExamples, evalAnswerCount, evaluateTasks, fewShotPrompt, type EvalRow, type EvalSubject } from '../../src/eval/tasks.js';
+import { ChatEngine } from '../../src/infer/engine.js';
+import { makeConfig } from '../../src/model/config.js';
+import { GPT } from '../../src/model/gpt.js';
 import { trainTokenizer } from '../../src/tokenizer/index.js';
 import { taskByName } from '../../src/data/synthetic/tasks.js';
 import type { SyntheticTask, TaskExample } from '../../src/data/synthetic/task.js';
@@ -76,4 +79,29 @@ test("fewShotPrompt ends the answer at the line's end with OpenAI's `stop`, not 
   assert.ok(!('stopSequences' in p), 'the spread options carry stop alone');
   assert.deepEqual(p.stopIds, [tok.specialId('<|eos|>')]);
   assert.equal(p.ids[0], tok.specialId('<|bos|>'));
+});
+
+// speed46: a chat model's answers are decoded EVAL_ROWS prompts at a time on one KV cache
+test("evaluateTasks: a chat model's batched greedy answers are reply()'s one prompt at a time (learned positions: bit for bit)", () => {
+  const task = taskByName('arithmetic');
+  const tests = distinctExamples(task, 12, 5);
+  const tok = trainTokenizer(
+    [
+      tests
+        .map((e) => `${e.prompt} ${JSON.stringify(e.conversation)}`)
+        .join(' ')
+        .repeat(3),
+    ],
+    { vocabSize: 320 },
+  );
+  const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 128, nLayer: 1, nHead: 2, nEmbd: 16, position: 'learned' }), { seed: 2 });
+  const subject: EvalSubject = { name: 'chat', kind: 'chat', model, tok, tools: null };
+  const table = evaluateTasks([{ label: 'arithmetic', task }], [subject], { perTask: 12, fewShot: 0, maxTokens: 8, seed: 5 });
+  const engine = new ChatEngine(model, tok);
+  const one = tests.slice(0, 3).map((e) => engine.reply({ messages: [{ role: 'user', content: e.prompt }] }, { temperature: 0, maxTokens: 8, tools: null }).text);
+  assert.deepEqual(
+    table.rows[0].cells.chat!.examples.map((x) => x.answer),
+    one,
+  );
+  assert.equal(table.rows[0].cells.chat!.total, 12);
 });

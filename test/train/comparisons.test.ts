@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rubricScore } from '../../src/data/labelers.js';
-import { rightFirst, rightWrongPairs, sampledContrasts, simulatedComparisons, taskExamples, taskPrompts, writtenDemonstrations } from '../../src/train/comparisons.js';
+import { promptRepliesBatched, rightFirst, rightWrongPairs, sampledContrasts, simulatedComparisons, taskExamples, taskPrompts, writtenDemonstrations } from '../../src/train/comparisons.js';
+import { ChatEngine } from '../../src/infer/engine.js';
+import { renderPrompt } from '../../src/data/chat.js';
 import { contrastReply } from '../../src/data/contrast.js';
 import { taskByName } from '../../src/data/synthetic/tasks.js';
 import { Rng } from '../../src/engine/rng.js';
@@ -138,4 +140,49 @@ test('comparisons: sampledContrasts samples K replies of the decidable prompts o
     () => sampledContrasts(model, tok, items, { ...opts, maxPairsPerPrompt: 0 }),
     (e: Error & { field?: string }) => e.field === 'rm.comparisons.sampledContrasts.maxPairsPerPrompt',
   );
+});
+
+// speed46: several prompts decoded together (prompt i's reply j keeps its seed (seed + i)·1000 + j)
+test('comparisons: prompts batched together give the replies, rankings and contrasts of one prompt at a time (learned positions: bit for bit)', () => {
+  const items = taskExamples('train', 10, 11, ['arithmetic', 'syllables', 'chat']);
+  const corpus = items.map((it) => `${it.prompt} ${JSON.stringify(it.example.conversation)}`).join(' ');
+  const tok = trainTokenizer([corpus.repeat(4)], { vocabSize: 320 });
+  const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 128, nLayer: 1, nHead: 2, nEmbd: 16, position: 'learned' }), { seed: 3 });
+  const engine = new ChatEngine(model, tok);
+  const prompts = items.map((it) => it.prompt);
+  assert.ok(new Set(prompts.map((p) => renderPrompt(tok, { messages: [{ role: 'user', content: p }] }).length)).size > 1, 'prompts of different lengths: the batch is left-padded');
+  const seeds = prompts.map((_, i) => (5 + i) * 1000);
+  const opts = { temperature: 1, maxTokens: 6 };
+  const one = prompts.map((p, i) => engine.replies({ messages: [{ role: 'user', content: p }] }, 3, { ...opts, seed: seeds[i] }).map((r) => r.ids));
+  for (const G of [1, 4, 16]) {
+    const batched = promptRepliesBatched(engine, prompts, 3, seeds, opts, G).map((rs) => rs.map((r) => r.ids));
+    assert.deepEqual(batched, one, `G = ${G}`);
+  }
+  const cmp = (G: number) => simulatedComparisons(model, tok, items, { k: 3, temperature: 1, maxTokens: 6, tools: null, seed: 5, noise: 0.1, contrastPairs: 1, promptsPerBatch: G });
+  assert.deepEqual(cmp(4), cmp(1));
+  const sc = (G: number) => sampledContrasts(model, tok, items, { k: 3, temperature: 1, maxTokens: 6, tools: null, seed: 5, noise: 0.1, maxPairsPerPrompt: 2, edits: true, promptsPerBatch: G });
+  assert.deepEqual(sc(3), sc(1));
+  assert.throws(() => promptRepliesBatched(engine, prompts, 3, seeds, opts, 0), /promptsPerBatch/);
+});
+
+test('comparisons: with rotary positions a batched row equals its one-prompt reply wherever the padding leaves the logits the same; the longest prompts bit for bit', () => {
+  const items = taskExamples('train', 8, 12, ['arithmetic', 'definitions']);
+  const corpus = items.map((it) => `${it.prompt} ${JSON.stringify(it.example.conversation)}`).join(' ');
+  const tok = trainTokenizer([corpus.repeat(4)], { vocabSize: 320 });
+  const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 128, nLayer: 1, nHead: 2, nEmbd: 16, position: 'rope' }), { seed: 4 });
+  const engine = new ChatEngine(model, tok);
+  const prompts = items.map((it) => it.prompt);
+  const lens = prompts.map((p) => renderPrompt(tok, { messages: [{ role: 'user', content: p }] }).length);
+  const seeds = prompts.map((_, i) => (9 + i) * 1000);
+  const opts = { temperature: 1, maxTokens: 8 };
+  const one = prompts.map((p, i) => engine.replies({ messages: [{ role: 'user', content: p }] }, 2, { ...opts, seed: seeds[i] }).map((r) => r.ids));
+  const batched = promptRepliesBatched(engine, prompts, 2, seeds, opts, prompts.length).map((rs) => rs.map((r) => r.ids));
+  const L = Math.max(...lens);
+  let same = 0;
+  prompts.forEach((_, i) => {
+    if (lens[i] === L) assert.deepEqual(batched[i], one[i], `prompt ${i}: not padded, so the same logits and tokens`);
+    for (let j = 0; j < 2; j++) if (JSON.stringify(batched[i][j]) === JSON.stringify(one[i][j])) same++;
+  });
+  // padding shifts rotary positions: rounding only, so a sampled token flips rarely
+  assert.ok(same >= 0.75 * prompts.length * 2, `${same} of ${prompts.length * 2} replies identical`);
 });
