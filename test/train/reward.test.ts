@@ -116,6 +116,21 @@ function toyRankings(n: number, seed: number): RenderedRanking[] {
   return out;
 }
 
+test('scoreSequences: length-sorted batches give each sequence its own reward, in the input order, whatever the batch size', () => {
+  const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 48, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed: 5, scalarHead: true });
+  model.params.get('score.weight')!.data.forEach((_, i, a) => (a[i] = Math.cos(i + 2) * 0.3));
+  // lengths deliberately out of order (short, long, short …), so sorting reorders them
+  const seqs = toyRankings(6, 11).flatMap((r, i) => r.completions.map((c, j) => (j === 1 && i % 2 === 0 ? [...c, ...c.slice(1)] : c)));
+  const one = seqs.map((s) => rewardsOf(model, [s], pad).data[0]);
+  for (const batch of [1, 4, 32]) {
+    const got = scoreSequences(model, seqs, pad, batch);
+    assert.equal(got.length, seqs.length);
+    got.forEach((r, i) => assert.ok(Math.abs(r - one[i]) < 1e-5, `batch ${batch}, sequence ${i}: ${r} vs alone ${one[i]}`));
+  }
+  // the scores are not all alike (the check above could not pass by accident)
+  assert.ok(Math.max(...one) - Math.min(...one) > 1e-3);
+});
+
 test('reward model: padding never changes a reward; the surrogate gradient equals the loss gradient; a toy ranking is learnt (≥ 97.5% train accuracy)', async (t) => {
   const model = new GPT(makeConfig({ vocabSize: tok.vocabSize, blockSize: 48, nLayer: 1, nHead: 2, nEmbd: 16 }), { seed: 3, scalarHead: true });
   // zero-initialised head: every reward starts at 0; give it random values for the checks
