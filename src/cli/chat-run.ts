@@ -150,7 +150,7 @@ export function chatOptions(o: { temperature: number; topK: number; topP: number
  * stay on the screen, out of the file); none when stdin is piped (a script feeds it lines, and
  * stdout holds the replies alone, one a line, as `llama-cli` and `ollama run` do when piped).
  */
-export function promptStream<W>(stdin: { isTTY?: boolean }, stdout: W & { isTTY?: boolean }, stderr: W): W | undefined {
+export function promptStream<O extends { isTTY?: boolean }, E>(stdin: { isTTY?: boolean }, stdout: O, stderr: E): O | E | undefined {
   if (stdin.isTTY !== true) return undefined;
   return stdout.isTTY === true ? stdout : stderr;
 }
