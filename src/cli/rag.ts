@@ -26,7 +26,11 @@ const index = new Command('index')
   .option('--tokenizer <file>', "without --model: count chunk tokens with this tokenizer.json (default: an existing store's, else ≈4 characters a token)")
   .option('--source <label>', 'source label stored with the files (a query filter)', 'default')
   .option('--field <name>', 'JSONL field / Parquet column holding the text', 'text')
-  .option('--chunk-size <n>', "most tokens per chunk, counted by --model's or --tokenizer's tokenizer, else as ≈4 characters a token (default: an existing store's; else, with --model or a --tokenizer beside a checkpoint or run, the largest chunk that fits its context beside a short question and the default reply, at most 192 — 192 at 256 tokens, 88 at 128; else 192)", number)
+  .option(
+    '--chunk-size <n>',
+    "most tokens per chunk, counted by --model's or --tokenizer's tokenizer, else as ≈4 characters a token (default: an existing store's; else, with --model or a --tokenizer beside a checkpoint or run, the largest chunk that fits its context beside a short question and the default reply, at most 192 — 192 at 256 tokens, 88 at 128; else 192)",
+    number,
+  )
   .option('--chunk-overlap <n>', "tokens repeated from the previous chunk (default: an existing store's, else min(32, chunk size / 4))", number)
   .option('--strict', 'refuse binary or unreadable files instead of skipping them with a warning')
   .option('--prune', 'forget files of this source that no input names any more')
