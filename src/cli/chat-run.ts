@@ -9,6 +9,7 @@ import type { BasePrecision } from '../model/quantize.js';
 import { defaultChatStage, loadGenerationModel } from '../run/models.js';
 import { constrainedValueComplete } from '../run/sample.js';
 import { answerWithRetrieval, defaultReplyTokens, describeNoneFit, formatCitations, type RagAnswerOptions } from '../rag/generate.js';
+import { smallStoreCutoffWarning } from '../rag/relevance.js';
 import { Retriever } from '../rag/retrieve.js';
 import { RagStore } from '../rag/store.js';
 import type { Tokenizer } from '../tokenizer/index.js';
@@ -143,6 +144,17 @@ export function chatOptions(o: { temperature: number; topK: number; topP: number
   return { temperature: o.temperature, topK: o.topK, topP: o.topP, maxTokens: o.maxTokens, seed: o.seed, tools: o.tools ? defaultTools() : null, maxToolCalls: o.maxToolCalls ?? DEFAULT_MAX_TOOL_CALLS, constraint };
 }
 
+/**
+ * Where interactive chat writes its prompts ("you> ", "assistant> "): stdout on a terminal both
+ * ends; stderr when only stdout is piped (a person types, the replies go to a file: the prompts
+ * stay on the screen, out of the file); none when stdin is piped (a script feeds it lines, and
+ * stdout holds the replies alone, one a line, as `llama-cli` and `ollama run` do when piped).
+ */
+export function promptStream<O extends { isTTY?: boolean }, E>(stdin: { isTTY?: boolean }, stdout: O, stderr: E): O | E | undefined {
+  if (stdin.isTTY !== true) return undefined;
+  return stdout.isTTY === true ? stdout : stderr;
+}
+
 /** chat's parsed flags (chat.ts: one line per flag there). */
 export interface ChatFlags {
   run: string;
@@ -184,6 +196,9 @@ export async function runChat(o: ChatFlags, command: Pick<Command, 'getOptionVal
   const opts = chatOptions(o, loaded.tok, text);
   // --rag: a BM25 retriever over the store, read-only (closed at exit)
   const retriever = o.rag ? new Retriever(RagStore.open(o.rag, { readonly: true }), undefined, { dropFrameWords: o.ragDropFrameWords === true }) : undefined;
+  // a cutoff on a store of a few chunks refuses nearly every question (relevance.ts MIN_CUTOFF_CHUNKS): said once, before the first
+  const smallStore = retriever && o.ragMinScore !== undefined ? smallStoreCutoffWarning(retriever.store.count(), '--rag-min-score') : undefined;
+  if (smallStore) console.error(`warning: ${smallStore}`);
   // --rag without --max-tokens: answerWithRetrieval's default, scaled to the context (128 would leave a 256-token model no room for passages)
   const ragMaxTokens = command.getOptionValueSource('maxTokens') === 'cli' ? o.maxTokens : undefined;
   const turn = (conv: Conversation, c: ChatOptions): ChatReply =>
@@ -201,9 +216,14 @@ export async function runChat(o: ChatFlags, command: Pick<Command, 'getOptionVal
     return;
   }
 
-  console.error(DIM(`chatting with ${loaded.dir} (stage ${stage}, context ${loaded.model.config.blockSize} tokens${base}). /reset, /system <text>, /quit`));
-  const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: 'you> ' });
-  rl.prompt();
+  const where = promptStream(process.stdin, process.stdout, process.stderr);
+  console.error(DIM(`chatting with ${loaded.dir} (stage ${stage}, context ${loaded.model.config.blockSize} tokens${base}). /reset, /system <text>, /quit${where ? '' : '; reading stdin line by line'}`));
+  // piped (stdin or stdout not a terminal): stdout holds the replies alone, one a line (promptStream)
+  const rl = createInterface({ input: process.stdin, ...(where ? { output: where, prompt: 'you> ' } : { terminal: false }) });
+  const prompt = (): void => {
+    if (where) rl.prompt();
+  };
+  prompt();
   let seed = o.seed;
   for await (const line of rl) {
     const text = line.trim();
@@ -219,11 +239,12 @@ export async function runChat(o: ChatFlags, command: Pick<Command, 'getOptionVal
       console.error(DIM('commands: /reset, /system <text>, /quit'));
     } else if (text !== '') {
       const conv: Conversation = { messages: [...history, { role: 'user', content: text }] };
-      process.stdout.write('assistant> ');
+      if (where === process.stdout) process.stdout.write('assistant> ');
+      else if (where) where.write('assistant>\n');
       const reply = turn(conv, { ...opts, seed: seed++ });
       history = [...conv.messages, ...reply.messages];
     }
-    rl.prompt();
+    prompt();
   }
   rl.close();
 }

@@ -13,7 +13,9 @@ function toolCallCount(value: string): number {
 
 export const command = new Command('chat')
   .summary('chat with a model (interactive or --prompt), tools included')
-  .description('Chat with an SFT (or RL) model, streaming. The calculator runs inside decoding when the model calls it. Interactive commands: /reset (new conversation), /system <text> (set the system message and reset), /quit.')
+  .description(
+    'Chat with an SFT (or RL) model, streaming. The calculator runs inside decoding when the model calls it. Interactive commands: /reset (new conversation), /system <text> (set the system message and reset), /quit. With stdin piped it reads stdin line by line, one question a line (the commands too), and stdout holds only the replies, one a line; the banner and notices go to stderr, and no "you>" prompts are shown (with only stdout piped they go to stderr).',
+  )
   .option('-r, --run <dir>', 'run directory (its latest finished chat model: rl/best → rl → sft), a stage directory or a checkpoint', 'runs/small')
   .option('--stage <stage>', "stage to load: sft, rl, dpo, sft-lora … (default: the latest finished assistant stage, rl/best → rl → sft — one stopped part-way is passed over, and said so — else base; the web UI's chat opens with the same)")
   .option('-p, --prompt <text>', 'one-shot: answer this message and exit (for scripts)')

@@ -13,7 +13,7 @@ export const command = new Command('eval')
     "Scores each synthetic task family's held-out split with its checker: the base model few-shot prompted with a fake conversation, the SFT model with and without the calculator, and every later stage present (PPO, GRPO, REINFORCE, DPO). With a reward model, also compares base, SFT, SFT best-of-N and the RLHF models on held-out prompts: mean RM reward, win rate against SFT judged by the simulated labelers' rubric, sampled accuracy, and diversity (distinct-n, self-BLEU, entropy, list items). Writes eval.md, eval.json and eval-chart.svg into the run directory.",
   )
   .option('-r, --run <dir>', 'run directory', 'runs/small')
-  .option('--per-task <n>', "different held-out prompts per task family, at most (default: the preset's, else 50)", number)
+  .option('--per-task <n>', "different held-out prompts per task family, at most (default: the preset's, else 50); with --techniques: problems per measurement (each tokens-to-think cell, ask-for-success, reflection, self-consistency, tot), the quick path (the defaults: 40 a cell, 200, 40, 30, 30)", number)
   .option('--few-shot <n>', "solved examples in the base model's prompt (default: the preset's, else 3)", number)
   .option('--tasks <names>', 'comma-separated task families (default: all)')
   .option('--no-compare', 'skip the base/SFT/RLHF comparison (RM reward, win rates, diversity)')
@@ -49,7 +49,8 @@ export const command = new Command('eval')
       const dir = existsSync(join(own, 'sft')) ? own : o.run;
       if (dir === o.run && existsSync(join(o.run, 'preset.json'))) console.error(`eval --techniques: ${o.run} has no techniques model (${own}, made by gptforge pipeline --techniques); measuring its chat model, which never trained on the techniques' families (docs/techniques.md)`);
       const { runTechniqueSweep } = await import('../assist/sweep.js');
-      const { markdown } = runTechniqueSweep(dir, { parts, totDir: o.totRun, totValue: o.totValue, cotFamilies: o.additionOnly ? 'addition' : 'all', log: o.quiet ? undefined : (line) => console.error(line) });
+      const sizes = o.perTask !== undefined ? techniqueSweepSizes(o.perTask) : {};
+      const { markdown } = runTechniqueSweep(dir, { parts, totDir: o.totRun, totValue: o.totValue, cotFamilies: o.additionOnly ? 'addition' : 'all', ...sizes, log: o.quiet ? undefined : (line) => console.error(line) });
       console.log(markdown);
       return;
     }
@@ -76,3 +77,14 @@ export const command = new Command('eval')
     });
     console.log(markdown);
   });
+
+/**
+ * The sweep's sizes under `eval --techniques --per-task n` (lm-evaluation-harness's `--limit`, in
+ * this CLI's name): every measurement's problems capped at n — each tokens-to-think cell, ask for
+ * success, reflection, self-consistency, tree of thoughts. The full sweep's sizes stay the defaults.
+ * @throws GptforgeError for n that is not a positive whole number.
+ */
+export function techniqueSweepSizes(n: number): { perCell: number; skillProblems: number; reflectProblems: number; scProblems: number; totProblems: number } {
+  if (!(Number.isInteger(n) && n >= 1)) throw new GptforgeError(`--per-task must be a positive whole number of problems, got ${n}`, { field: '--per-task' });
+  return { perCell: n, skillProblems: n, reflectProblems: n, scProblems: n, totProblems: n };
+}

@@ -1,6 +1,7 @@
 import { presetFromFlags, pretrainCommand } from './common.js';
 import { number } from '../util/args.js';
 import { interruptSignal } from './interrupt.js';
+import { GptforgeError } from '../util/errors.js';
 
 export const command = pretrainCommand('pipeline')
   .summary('run every stage from one preset (the main command: npm start)')
@@ -10,12 +11,19 @@ export const command = pretrainCommand('pipeline')
   .option('--sft-max-steps <n>', "SFT's optimizer steps (default: the preset's sft.train.maxSteps; raised on a resumed run, it trains on)", number)
   .option('--rm-max-steps <n>', "the reward model's optimizer steps (default: the preset's rm.train.maxSteps)", number)
   .option('--rl-max-steps <n>', "RL's updates (default: the preset's rl.train.maxSteps)", number)
+  .option(
+    '--techniques-max-steps <n>',
+    "the techniques model's optimizer steps (default: the preset's techniques.steps, else 2400); turns the stage on for a preset without a techniques section; training time scales with it (200 is 1/12 of the default's), accuracy falls well below the full run's (docs/techniques.md)",
+    number,
+  )
   .option('--techniques', 'train the prompting-techniques model and print direct vs step-by-step accuracy, for a preset without a techniques section (docs/techniques.md)')
   .option('--no-techniques', 'skip that stage (on by default in the small preset: npm start)')
   .action(async (o) => {
+    // a step budget for a stage told to be skipped would be ignored: refused
+    if (o.techniquesMaxSteps !== undefined && o.techniques === false) throw new GptforgeError('--techniques-max-steps sets the steps of the techniques stage, which --no-techniques skips: give one or the other', { field: '--techniques-max-steps' });
     const { runDir, preset: fromFlags, file } = await presetFromFlags(o);
     const { runPipeline, withStageSteps } = await import('../run/pipeline.js');
-    const preset = withStageSteps(fromFlags, { sft: o.sftMaxSteps, rm: o.rmMaxSteps, rl: o.rlMaxSteps });
+    const preset = withStageSteps(fromFlags, { sft: o.sftMaxSteps, rm: o.rmMaxSteps, rl: o.rlMaxSteps, techniques: o.techniquesMaxSteps });
     const r = await runPipeline(runDir, preset, {
       presetFile: file,
       mixture: o.mixture,

@@ -3,6 +3,7 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { BUILTIN_NAMES } from '../data/builtin-names.js';
 import type { IndexReport } from '../rag/indexer.js';
 import type { RetrievedChunk } from '../rag/retrieve.js';
+import type { SettingChange } from '../run/rag.js';
 import { GptforgeError } from '../util/errors.js';
 import { chunkLines } from '../rag/lines.js';
 import { collect, number, positiveInteger } from '../util/args.js';
@@ -25,7 +26,11 @@ const index = new Command('index')
   .option('--tokenizer <file>', "without --model: count chunk tokens with this tokenizer.json (default: an existing store's, else ≈4 characters a token)")
   .option('--source <label>', 'source label stored with the files (a query filter)', 'default')
   .option('--field <name>', 'JSONL field / Parquet column holding the text', 'text')
-  .option('--chunk-size <n>', "most tokens per chunk, counted by --model's or --tokenizer's tokenizer, else as ≈4 characters a token (default: an existing store's, else 192; a tiny model's 128-token context wants ~48)", number)
+  .option(
+    '--chunk-size <n>',
+    "most tokens per chunk, counted by --model's or --tokenizer's tokenizer, else as ≈4 characters a token (default: an existing store's; else, with --model or a --tokenizer beside a checkpoint or run, the largest chunk that fits its context beside a short question and the default reply, at most 192 — 192 at 256 tokens, 88 at 128; else 192)",
+    number,
+  )
   .option('--chunk-overlap <n>', "tokens repeated from the previous chunk (default: an existing store's, else min(32, chunk size / 4))", number)
   .option('--strict', 'refuse binary or unreadable files instead of skipping them with a warning')
   .option('--prune', 'forget files of this source that no input names any more')
@@ -38,11 +43,23 @@ const index = new Command('index')
     const r = await ragIndex(db, { ...o, inputs: [...o.input, ...inputs], builtins: o.builtin, busyTimeoutMs: o.busyTimeout, names: 'cli', progress: !o.quiet, onWarning: (w) => console.error(`gptforge: warning: ${w.reason} — skipped`) });
     if (r.sizeWarning) console.error(`gptforge: warning: ${r.sizeWarning}`);
     for (const line of indexNotes(r)) console.error(`gptforge: warning: ${line}`);
+    // a size not given, read off the model's context: said, with the flag that overrides it
+    if (r.derivedChunkSize) console.error(`gptforge: chunks of ≤ ${r.derivedChunkSize.chunkSize} tokens, fitted to the ${r.derivedChunkSize.blockSize}-token context of ${r.derivedChunkSize.from} (--chunk-size overrides)`);
     console.log(
-      `${db}: ${r.files} file(s): ${r.indexed} indexed, ${r.unchanged} unchanged, ${r.skipped} skipped${r.empty ? `, ${r.empty} empty (not stored)` : ''}${r.deleted.length ? `, ${r.deleted.length} deleted since (removed)` : ''}${r.pruned ? `, ${r.pruned} pruned` : ''}; ` +
+      `${db}: ${rebuiltSummary(r.rebuilt)}${r.files} file(s): ${r.indexed} indexed, ${r.unchanged} unchanged, ${r.skipped} skipped${r.empty ? `, ${r.empty} empty (not stored)` : ''}${r.deleted.length ? `, ${r.deleted.length} deleted since (removed)` : ''}${r.pruned ? `, ${r.pruned} pruned` : ''}; ` +
         `${r.chunks} chunks written (${r.removed} replaced or removed), ${r.total} in the store; ${r.seconds.toFixed(1)} s${r.chunks > 0 ? ` (${(r.chunks / r.seconds).toFixed(0)} chunks/s)` : ''}`,
     );
   });
+
+/**
+ * The head of `rag index --rebuild`'s summary: "rebuilt (chunk size 192 → 48, chunk overlap 32 → 12); ",
+ * "rebuilt (same settings); ", or "" for a run that did not rebuild.
+ * @example rebuiltSummary({ changed: [{ setting: 'chunk size', from: '192', to: '48' }] }) // 'rebuilt (chunk size 192 → 48); '
+ */
+export function rebuiltSummary(rebuilt: { changed: readonly SettingChange[] } | undefined): string {
+  if (!rebuilt) return '';
+  return `rebuilt (${rebuilt.changed.length === 0 ? 'same settings' : rebuilt.changed.map((c) => `${c.setting} ${c.from} → ${c.to}`).join(', ')}); `;
+}
 
 /**
  * What `rag index` warns about after a run: files gone from the disk (removed from the store),

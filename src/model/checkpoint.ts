@@ -351,13 +351,30 @@ export const checkpointReadHooks: { afterResolve?: (dir: string) => void } = {};
 export const REPLACED_CHECKPOINT_ATTEMPTS = 5;
 
 /**
+ * Whether an error reading checkpoint `dir` is the race {@link readNewestCheckpoint} exists for —
+ * the checkpoint rotated away (or half-deleted) by a training run while read — rather than the
+ * checkpoint's own fault: its directory or config.json is gone now, whatever the reader tripped
+ * on; a file of it was missing (ENOENT, on the error or its `cause`, or in a wrapped message:
+ * readSafetensors' "cannot open: ENOENT…"); or a read came up short (a "truncated" file). A corrupt
+ * file, EACCES, a bad config are not: retrying them on a newer checkpoint would hide them.
+ */
+export function isCheckpointRace(e: unknown, dir: string): boolean {
+  if (!existsSync(join(dir, 'config.json'))) return true;
+  for (let c: unknown = e, depth = 0; c && depth < 8; c = (c as { cause?: unknown }).cause, depth++) if ((c as { code?: unknown }).code === 'ENOENT') return true;
+  if (!(e instanceof Error)) return false;
+  return /\bENOENT\b/.test(e.message) || (e instanceof GptforgeError && /^truncated\b/.test(e.detail));
+}
+
+/**
  * Run `use` on `first`, the checkpoint `resolveDir` named (a stage's or run's newest), re-resolving when it
  * fails because a newer checkpoint replaced that one meanwhile: a training run saving beside the
  * reader prunes the oldest of its stage (saveCheckpoint's keepLast), so the checkpoint resolved a
  * moment ago can vanish, or be half-deleted, before or while it is read. `use` is retried on the
- * newly resolved checkpoint whenever it threw and `resolveDir` now names another one, up to
- * REPLACED_CHECKPOINT_ATTEMPTS checkpoints in all; an error with the same checkpoint still the
- * newest is the checkpoint's own, and is thrown as it is.
+ * newly resolved checkpoint only when its error is that race ({@link isCheckpointRace}: the
+ * checkpoint gone, a file of it missing, a truncated read) and `resolveDir` now names another
+ * one, up to REPLACED_CHECKPOINT_ATTEMPTS checkpoints in all. Any other error — a corrupt file,
+ * EACCES, a config this reader refuses — is the checkpoint's own and is thrown at once, naming
+ * the file (an fs error without a GptforgeError around it becomes one naming its path).
  * @param where what was asked for (a run or stage directory), for the error
  * @throws GptforgeError when every checkpoint tried was replaced while read, naming them; else what `use` threw
  */
@@ -370,6 +387,7 @@ export function readNewestCheckpoint<T>(first: string, resolveDir: () => string,
     try {
       return use(dir);
     } catch (e) {
+      if (!isCheckpointRace(e, dir)) throw namedReadError(e, dir);
       let next: string;
       try {
         next = resolveDir();
@@ -386,6 +404,19 @@ export function readNewestCheckpoint<T>(first: string, resolveDir: () => string,
       dir = next;
     }
   }
+}
+
+/** A GptforgeError for a file a checkpoint lacks (`detail` names it), coded ENOENT: a reader of a stage's newest checkpoint takes it for the rotation race ({@link isCheckpointRace}) and re-resolves. */
+export function missingCheckpointFile(detail: string, dir: string): GptforgeError {
+  return Object.assign(new GptforgeError(detail, { file: dir }), { code: 'ENOENT' });
+}
+
+/** An fs error (one with an errno `code`, e.g. EACCES) as a GptforgeError naming its file (its `path`, else the checkpoint `dir`), code kept; anything else as it is. */
+function namedReadError(e: unknown, dir: string): unknown {
+  if (e instanceof GptforgeError || !(e instanceof Error)) return e;
+  const { code, path } = e as NodeJS.ErrnoException;
+  if (typeof code !== 'string') return e; // a programming error: its stack matters more
+  return Object.assign(new GptforgeError(`cannot read the checkpoint: ${e.message}`, { file: path ?? dir }), { code, cause: e });
 }
 
 /**

@@ -54,7 +54,8 @@ export function readSafetensors(path: string): SafetensorsFile {
   try {
     fd = openSync(path, 'r');
   } catch (e) {
-    throw new GptforgeError(`cannot open: ${(e as Error).message}`, { file: path });
+    // the errno code kept (ENOENT: a checkpoint rotated away while read, which its reader retries; EACCES: not)
+    throw Object.assign(new GptforgeError(`cannot open: ${(e as Error).message}`, { file: path }), { code: (e as NodeJS.ErrnoException).code, cause: e });
   }
   try {
     const size = fstatSync(fd).size;

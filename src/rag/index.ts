@@ -3,7 +3,7 @@ export { chunkText, approxTokens, contentHash, DEFAULT_CHUNK_SIZE, DEFAULT_CHUNK
 export { readInputs, readIngestFile, listInputFiles, fileKind, INGEST_EXTENSIONS, type IngestFile, type IngestDoc, type IngestWarning, type IngestOptions, type FileKind } from './ingest.js';
 export { RagStore, ftsQuery, BM25_K1, STORE_SCHEMA_VERSION, type StoreMeta, type FileRecord, type ChunkInput, type StoredChunk, type SearchFilter, type ScoredId, type OpenOptions, type QueryOptions, QUESTION_FRAME_WORDS, QUERY_STOP_WORDS } from './store.js';
 export { MeanPoolEmbedder, weightsId, type Embedder, type MeanPoolOptions } from './embed.js';
-export { indexInputs, indexIngestFile, documentsAsFile, chunkFile, storeMetaFor, type IndexOptions, type IndexReport } from './indexer.js';
+export { indexInputs, indexIngestFile, documentsAsFile, chunkFile, storeMetaFor, defaultChunkSize, type IndexOptions, type IndexReport } from './indexer.js';
 export { Retriever, reciprocalRankFusion, RRF_K, type RetrievalMode, type RetrieveOptions, type RetrievedChunk } from './retrieve.js';
 export { chunkLines } from './lines.js';
 export { dictionaryQuestions, dictionaryDocs, factQueries, relevantIds, isRelevant, evaluateMode, recallAt, hitAt, ndcgAt, KNOWLEDGE_FAMILIES, type EvalQuestion, type ModeResult } from './evaluate.js';
@@ -12,4 +12,4 @@ export { contextBlock, passagePrompt, parsePassagePrompt, passageTitleText, cite
 export { answerWithRetrieval, resolveCitations, fitPassages, passageSource, passageTitle, passageTitles, DICTIONARY_TITLES, chunkPassage, formatCitations, type RagAnswer, type RagAnswerOptions, type Citation } from './generate.js';
 export { measureEffect, measurePassagesFamily, lookupProbe, type LookupProbe, effectMarkdown, openDictionaryStore, indexDictionaryEntries, ExcludingRetriever, DICTIONARY_STORE_OPTIONS, type EffectRow, type EffectCell, type EffectOptions } from './effect.js';
 export { ModelReranker } from './rerank.js';
-export { applyRelevanceCutoff, rocAuc, bestCutoff, type RelevanceCutoff } from './relevance.js';
+export { applyRelevanceCutoff, rocAuc, bestCutoff, smallStoreCutoffWarning, MIN_CUTOFF_CHUNKS, type RelevanceCutoff } from './relevance.js';

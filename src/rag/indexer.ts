@@ -321,6 +321,20 @@ export function chunkSizeWarning(chunkSize: number, model: { blockSize: number; 
   return `${names.chunkSize} ${chunkSize} is too large for the ${ctx}-token context of ${model.from}: a full chunk beside a question and a ${reply}-token reply does not fit, so ${names.chat} would show no passage that size; index with ${names.chunkSize} ${suggested} or less (it leaves ${ctx - suggested - reply} tokens for a typical question with its passage block and ${reply} for the default reply; ${names.chat} and the server suggest a size for each question and reply asked, larger for a short question)`;
 }
 
+/**
+ * The chunk size `rag index` takes when none is given and no store recorded one, for a model
+ * whose context is `blockSize` tokens: the largest chunk that fits beside a short question
+ * (16 tokens) and the default reply (defaultReplyTokens, 3/16 of the context) — the fit
+ * {@link chunkSizeWarning} checks — at most DEFAULT_CHUNK_SIZE (192, what a 256-token context
+ * gets; a longer context shows more passages rather than longer ones, which keeps BM25's and the
+ * quote's unit a paragraph). DEFAULT_CHUNK_SIZE when the context is unknown.
+ * @example defaultChunkSize(256) // 192; defaultChunkSize(128) // 88; defaultChunkSize(1024) // 192
+ */
+export function defaultChunkSize(blockSize: number | undefined): number {
+  if (blockSize === undefined) return DEFAULT_CHUNK_SIZE;
+  return Math.max(1, Math.min(DEFAULT_CHUNK_SIZE, blockSize - 16 - defaultReplyTokens(blockSize)));
+}
+
 /** How a face spells the chunk size and the chat with retrieval, for {@link chunkSizeWarning}. */
 export interface ChunkSizeNames {
   chunkSize: string;

@@ -30,6 +30,29 @@ export interface RelevanceCutoff {
 /** The range each bounded score lives in (bm25, unbounded, has none): a cutoff outside it is refused. */
 export const CUTOFF_RANGE: Readonly<Record<'bm25Relative' | 'cosine', readonly [number, number]>> = { bm25Relative: [0, 1], cosine: [-1, 1] };
 
+/**
+ * The fewest chunks a store needs for a relative-BM25 cutoff (`bm25Relative`, `--rag-min-score`,
+ * `rag.min_score`) to tell passages apart: 16. FTS5's idf, ln((N − n + 0.5) / (n + 0.5)), is
+ * clamped to 1e-6 for a word in half the N chunks or more, so in a store of 2 chunks every word
+ * it holds weighs nothing, and a question naming one word the store lacks scores ≈ 0 against
+ * any chunk (the lacking word's idf, ln(2N + 1), is the whole ceiling). Below 16 chunks a word
+ * in two of them weighs less than half of one the store lacks (ln((N − 1.5) / 2.5) <
+ * ½·ln(2N + 1) for N ≤ 15), so the score says more about which words the store lacks than
+ * about the passage. docs/rag.md "Relevance cutoff".
+ */
+export const MIN_CUTOFF_CHUNKS = 16;
+
+/**
+ * The warning a relative-BM25 cutoff on a store of `chunks` chunks earns: a sentence naming
+ * the store's size and what to do, or undefined when the store holds MIN_CUTOFF_CHUNKS or more.
+ * `flag` names the cutoff as the caller's user set it (`--rag-min-score`, `rag.min_score`).
+ * @example smallStoreCutoffWarning(3, '--rag-min-score') // "the RAG store holds 3 chunks: …"
+ */
+export function smallStoreCutoffWarning(chunks: number, flag: string): string | undefined {
+  if (chunks >= MIN_CUTOFF_CHUNKS) return undefined;
+  return `the RAG store holds ${chunks} chunk${chunks === 1 ? '' : 's'}, fewer than ${MIN_CUTOFF_CHUNKS}: BM25 gives no weight to a word in half the chunks or more, so relative scores are near 0 and ${flag} may refuse every question; leave ${flag} out for a store this small (docs/rag.md "Relevance cutoff")`;
+}
+
 /** The chunks that pass `cutoff` (see {@link RelevanceCutoff}), order kept. @throws GptforgeError on a cutoff that is not a finite number, or is outside its score's range (CUTOFF_RANGE: bm25Relative 0…1, cosine −1…1). */
 export function applyRelevanceCutoff<C extends Pick<RetrievedChunk, 'scores'>>(chunks: readonly C[], cutoff: RelevanceCutoff | undefined): C[] {
   if (!cutoff) return [...chunks];

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { isRewardModel, latestCheckpoint, loadCheckpoint, modelFromCheckpoint, readTrainerStateSummary, selectedCheckpoint, withResolvedCheckpoint } from '../model/checkpoint.js';
+import { isRewardModel, latestCheckpoint, loadCheckpoint, missingCheckpointFile, modelFromCheckpoint, readTrainerStateSummary, selectedCheckpoint, withResolvedCheckpoint } from '../model/checkpoint.js';
 import type { GPT } from '../model/gpt.js';
 import { setInferencePrecision } from '../model/inference-precision.js';
 import type { BasePrecision } from '../model/quantize.js';
@@ -45,7 +45,7 @@ function loadModelAt(dir: string, opts: { fresh?: boolean; precision?: BasePreci
   const hit = cache.get(key);
   if (hit && !opts.fresh) return hit;
   const ck = loadCheckpoint(dir);
-  if (!ck.tokenizerJSON) throw new GptforgeError('checkpoint has no tokenizer.json', { file: dir });
+  if (!ck.tokenizerJSON) throw missingCheckpointFile('checkpoint has no tokenizer.json', dir);
   const model = modelFromCheckpoint(ck);
   setInferencePrecision(model, precision);
   const loaded: LoadedModel = { model, tok: Tokenizer.fromJSON(ck.tokenizerJSON, `${dir}/tokenizer.json`), dir, stage: ck.meta.stage, step: ck.meta.step, reward: isRewardModel(ck.meta) };

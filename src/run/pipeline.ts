@@ -76,11 +76,13 @@ export interface StageSteps {
   sft?: number;
   rm?: number;
   rl?: number;
+  /** The techniques model's optimizer steps (`--techniques-max-steps`): the preset's `techniques.steps`, the section made when the preset has none (which turns the stage on). */
+  techniques?: number;
 }
 
 /**
  * The preset with the later stages' step budgets replaced (`pipeline --sft-max-steps`,
- * `--rm-max-steps`, `--rl-max-steps`; pretraining's is `--max-steps`, resolvePreset): a copy, the
+ * `--rm-max-steps`, `--rl-max-steps`, `--techniques-max-steps`; pretraining's is `--max-steps`, resolvePreset): a copy, the
  * sections it changes copied too. The run's preset.json records them, as the stages read it.
  * @throws GptforgeError for a budget that is not a positive whole number, or a stage the preset has no section for (naming the option)
  */
@@ -93,7 +95,11 @@ export function withStageSteps(preset: PretrainPreset, steps: StageSteps): Pretr
     if (!section) throw new GptforgeError(`${option}: preset "${preset.name}" has no "${key}" section, so the pipeline has no ${key} stage to limit`, { field: key });
     return { ...section, train: { ...section.train, maxSteps: n } };
   };
-  return { ...preset, sft: limit('sft', preset.sft), rm: limit('rm', preset.rm), rl: limit('rl', preset.rl) };
+  const out = { ...preset, sft: limit('sft', preset.sft), rm: limit('rm', preset.rm), rl: limit('rl', preset.rl) };
+  const t = steps.techniques;
+  if (t === undefined) return out;
+  if (!(Number.isInteger(t) && t >= 1)) throw new GptforgeError(`--techniques-max-steps must be a positive whole number of optimizer steps, got ${t}`, { field: 'techniques.steps' });
+  return { ...out, techniques: { ...preset.techniques, steps: t } };
 }
 
 /** A training stage of the pipeline: its directory, the steps the preset gives it, and the stages its model was trained from. */

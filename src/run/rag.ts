@@ -3,13 +3,14 @@ import { join, resolve } from 'node:path';
 import { BUILTIN_SOURCES } from '../data/sources.js';
 import { dictionaryPairs, trainEmbedder } from '../rag/contrastive.js';
 import { MeanPoolEmbedder, type Embedder } from '../rag/embed.js';
-import { chunkSizeWarning, CLI_NAMES, LIBRARY_NAMES, contextNear, documentsAsFile, indexIngestFile, indexInputs, storeMetaFor, type IndexOptions, type IndexReport } from '../rag/indexer.js';
+import { chunkSizeWarning, CLI_NAMES, LIBRARY_NAMES, contextNear, defaultChunkSize, documentsAsFile, indexIngestFile, indexInputs, storeMetaFor, type IndexOptions, type IndexReport } from '../rag/indexer.js';
 import { passageTitles } from '../rag/generate.js';
 import { ModelReranker } from '../rag/rerank.js';
 import { Retriever, type RetrievalMode, type RetrievedChunk } from '../rag/retrieve.js';
 import { GPT } from '../model/gpt.js';
 import { loadModel } from './models.js';
-import { DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE } from '../rag/chunk.js';
+import { DEFAULT_CHUNK_OVERLAP } from '../rag/chunk.js';
+import { loadCheckpoint, withResolvedCheckpoint } from '../model/checkpoint.js';
 import { RagStore, type StoreMeta } from '../rag/store.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { GptforgeError } from '../util/errors.js';
@@ -63,13 +64,54 @@ function recordedMeta(db: string): StoreMeta | undefined {
   }
 }
 
+/** One setting a `rag index --rebuild` changed, as the summary shows it ("chunk size 192 → 48"). */
+export interface SettingChange {
+  setting: 'chunk size' | 'chunk overlap' | 'tokenizer' | 'embedding model';
+  from: string;
+  to: string;
+}
+
+/** What `ragIndex` returns: the run's report, the store's chunk count after it, and what it decided. */
+export interface RagIndexResult extends IndexReport {
+  total: number;
+  /** chunkSizeWarning's sentence, when a full chunk cannot be shown beside a question and reply. */
+  sizeWarning?: string;
+  /** The chunk size was not given and derived from the model's context (defaultChunkSize): the size, the context and where it was read. */
+  derivedChunkSize?: { chunkSize: number; blockSize: number; from: string };
+  /** A rebuild (`rebuild` with an existing store): the settings it changed, old → new (empty when none did). */
+  rebuilt?: { changed: SettingChange[] };
+}
+
+/** A store's settings as a rebuild summary names them. */
+function settingsShown(m: StoreMeta): Record<SettingChange['setting'], string> {
+  return {
+    'chunk size': String(m.chunkSize),
+    'chunk overlap': String(m.chunkOverlap),
+    tokenizer: m.tokenizerPath ?? (m.tokenizerHash === 'approx' ? '≈4 characters a token' : m.embeddingPath ? `${m.embeddingPath}'s` : `hash ${m.tokenizerHash.slice(0, 12)}`),
+    'embedding model': m.embeddingModel === 'none' ? 'none (BM25 only)' : (m.embeddingPath ?? m.embeddingModel),
+  };
+}
+
+/** The settings that differ between two stores' meta, in the summary's order, old → new. */
+export function settingChanges(old: StoreMeta, now: StoreMeta): SettingChange[] {
+  const [a, b] = [settingsShown(old), settingsShown(now)];
+  return (Object.keys(a) as SettingChange['setting'][]).filter((k) => a[k] !== b[k]).map((setting) => ({ setting, from: a[setting], to: b[setting] }));
+}
+
+/** The context (blockSize) of the checkpoint `path` names (a checkpoint, stage or run directory, resolved as the embedder loads it), without reading its weights. */
+function checkpointContext(path: string): { blockSize: number; from: string } {
+  return withResolvedCheckpoint(path, undefined, (dir) => ({ blockSize: loadCheckpoint(dir, { weights: false }).meta.model.blockSize, from: dir }));
+}
+
 /**
  * Index files and built-in corpora into the store `db` (created when missing); incremental:
- * unchanged files are skipped, changed files' chunks replaced.
- * @returns the report and the store's chunk count after it.
+ * unchanged files are skipped, changed files' chunks replaced. A new store without `chunkSize`
+ * gets chunks sized to the model's context when one is known (`model`, or the checkpoint or run
+ * beside `tokenizer`: defaultChunkSize, 192 at 256 tokens, 88 at 128), else DEFAULT_CHUNK_SIZE.
+ * @returns the report, the store's chunk count after it, the derived chunk size, a rebuild's changed settings.
  * @throws GptforgeError when nothing is given to index, for an unknown corpus, or a bad input (naming it).
  */
-export async function ragIndex(db: string, o: RagIndexOptions): Promise<IndexReport & { total: number; sizeWarning?: string }> {
+export async function ragIndex(db: string, o: RagIndexOptions): Promise<RagIndexResult> {
   const inputs = o.inputs ?? [];
   const builtins = o.builtins ?? [];
   if (inputs.length === 0 && builtins.length === 0) throw new GptforgeError('nothing to index: give --input files, directories or globs, or --builtin <corpus>');
@@ -80,7 +122,9 @@ export async function ragIndex(db: string, o: RagIndexOptions): Promise<IndexRep
   // and its --tokenizer: the recorded path, else (a store from before paths were recorded) say which to pass
   const tokenizer = o.tokenizer ?? (!model ? recorded?.tokenizerPath : undefined);
   if (!model && !tokenizer && recorded && recorded.tokenizerHash !== 'approx') throw new GptforgeError(`this store counts chunk tokens with a tokenizer (hash ${recorded.tokenizerHash.slice(0, 12)}…): pass the same --tokenizer <tokenizer.json> it was built with`, { file: db, field: 'tokenizer' });
-  const chunkSize = o.chunkSize ?? recorded?.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  // not given, nor recorded by the store: sized to the context of the model the store is read with, when known
+  const context = o.chunkSize === undefined && recorded === undefined ? (model ? checkpointContext(model) : tokenizer ? contextNear(tokenizer) : undefined) : undefined;
+  const chunkSize = o.chunkSize ?? recorded?.chunkSize ?? defaultChunkSize(context?.blockSize);
   // an overlap not given follows the size: the recorded one, or the default scaled down for small chunks
   const chunkOverlap = o.chunkOverlap ?? (o.chunkSize === undefined ? recorded?.chunkOverlap : undefined) ?? Math.min(DEFAULT_CHUNK_OVERLAP, Math.floor(chunkSize / 4));
   // checked before the store is created: a failed first run leaves no store behind
@@ -94,7 +138,9 @@ export async function ragIndex(db: string, o: RagIndexOptions): Promise<IndexRep
     // the old store's journal files go first: SQLite would otherwise apply a stale -wal to the new file
     for (const f of [`${db}-wal`, `${db}-shm`, `${db}-journal`]) rmSync(f, { force: true });
     renameSync(tmp, db);
-    return r;
+    // the new store's settings, read once it is in place (reading the temporary file would leave its -wal and -shm behind)
+    const now = recordedMeta(db);
+    return { ...r, rebuilt: { changed: now ? settingChanges(recorded, now) : [] } };
   }
   const embedder: Embedder | undefined = model ? MeanPoolEmbedder.fromCheckpoint(model) : undefined;
   const tok = !embedder && tokenizer ? Tokenizer.load(tokenizer) : undefined;
@@ -134,7 +180,8 @@ export async function ragIndex(db: string, o: RagIndexOptions): Promise<IndexRep
     // chunks the model this store is likely read with cannot show (its context known from --model, or the checkpoint or run beside --tokenizer)
     const near = embedder ? { blockSize: embedder.maxTokens, from: model! } : tokenizer ? contextNear(tokenizer) : undefined;
     const sizeWarning = near ? chunkSizeWarning(chunkSize, near, o.names === 'cli' ? CLI_NAMES : LIBRARY_NAMES) : undefined;
-    const done = { ...report, seconds: (performance.now() - t0) / 1000, total: store.count(), ...(sizeWarning ? { sizeWarning } : {}) };
+    const derived = context && o.chunkSize === undefined ? { derivedChunkSize: { chunkSize, blockSize: context.blockSize, from: context.from } } : {};
+    const done: RagIndexResult = { ...report, seconds: (performance.now() - t0) / 1000, total: store.count(), ...(sizeWarning ? { sizeWarning } : {}), ...derived };
     failed = false;
     return done;
   } finally {

@@ -222,16 +222,26 @@ export class GptforgeServer {
     if (this.loadError) throw new ApiError(503, `the models failed to load: ${this.loadError}`, 'service_unavailable');
     if (this.loading) throw new ApiError(503, 'the models are still loading', 'service_unavailable', null, null, { 'retry-after': '1' });
     let id = body.model;
-    if (id === undefined && opts.reward) id = REWARD_STAGE;
     // the models this route can use: a reward model scores, it does not generate
     const ok = [...this.models.values()].filter((x) => (opts.reward ? x.reward : opts.generation ? x.scheduler !== null : true)).map((x) => x.id);
-    if (typeof id !== 'string') throw badRequest(`'model' is required: one of ${ok.join(', ')}`, 'model');
+    // no `model`: the server's default, as llama.cpp's server and vLLM's single-model mode take one — the reward
+    // route's the stage rm; the others' the model /v1/models marks `default` (chat's rule), else the only one served
+    if (id === undefined || id === null) id = opts.reward ? REWARD_STAGE : this.defaultModel(ok);
+    if (id === undefined) throw badRequest(`'model' is required: this server serves several models and none is its default; one of ${ok.join(', ')}`, 'model');
+    if (typeof id !== 'string') throw badRequest(`'model' must be a string: one of ${ok.join(', ')}`, 'model');
     const m = this.models.get(id);
     if (!m || (opts.generation && m.scheduler === null) || (opts.reward && !m.reward)) {
       const why = !m ? 'does not exist' : opts.reward ? 'is not a reward model' : opts.embedding ? 'is a reward model: it scores replies (POST /v1/rewards); embeddings come from the language models' : 'is a reward model: it scores replies (POST /v1/rewards) and does not generate';
       throw new ApiError(404, `The model '${id}' ${why} (${opts.reward ? 'reward models' : opts.generation ? 'models that generate' : 'models'} on this server: ${ok.join(', ') || 'none'})`, 'invalid_request_error', 'model', 'model_not_found');
     }
     return m;
+  }
+
+  /** The model a request without `model` gets among `ok` (the ids its route can use): /v1/models' `default` (chat's rule, defaultChatModel), else the only one; undefined when neither. */
+  private defaultModel(ok: readonly string[]): string | undefined {
+    const chat = this.defaultChatModel(this.models);
+    if (chat !== undefined && ok.includes(chat)) return chat;
+    return ok.length === 1 ? ok[0] : undefined;
   }
 
   /** A served reward model by id, for a field that names one (`value_model`): 400 naming the field otherwise. */
@@ -484,6 +494,8 @@ export class GptforgeServer {
       // the passages leave the room asked for (so the budget below holds), else the library's default (3/16 of the context)
       const asked = askedMaxTokens(b, m.model.config.blockSize);
       ({ conv, ctx: rag } = this.rag.prepare(conv, m.model, m.tok, ragAsk, ragReplyRoom(m.model.config.blockSize, asked)));
+      // a cutoff the store is too small for: in every such response (`rag.warning`), in the log once
+      if (rag.warning && this.rag.firstWarning(rag.warning)) req.log.warn({ rag_store: this.rag.store.path, chunks: this.rag.store.count() }, rag.warning);
     }
     // `rag.extractive`: the reply a quote of a shown passage (or NO_ANSWER unless `rag.refusal` is "cutoff"); a request's own
     // response_format wins over it, as a `constraint` does over answerWithRetrieval's `extractive`

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { isRewardModel, latestCheckpoint, loadCheckpoint, modelFromCheckpoint, readNewestCheckpoint, selectedCheckpoint } from '../model/checkpoint.js';
+import { isRewardModel, latestCheckpoint, loadCheckpoint, missingCheckpointFile, modelFromCheckpoint, readNewestCheckpoint, selectedCheckpoint } from '../model/checkpoint.js';
 import type { GPT } from '../model/gpt.js';
 import { setInferencePrecision } from '../model/inference-precision.js';
 import type { BasePrecision } from '../model/quantize.js';
@@ -69,7 +69,7 @@ export function loadRunModels(runDir: string, stages: readonly string[] = runSta
         (dir) => {
           const created = Math.floor(statSync(dir).mtimeMs / 1000);
           const ck = loadCheckpoint(dir);
-          if (!ck.tokenizerJSON) throw new GptforgeError('checkpoint has no tokenizer.json', { file: dir });
+          if (!ck.tokenizerJSON) throw missingCheckpointFile('checkpoint has no tokenizer.json', dir);
           const model = modelFromCheckpoint(ck);
           // a reward model scores replies (/v1/rewards) and stays f32; PPO's policy (a value head) generates
           const reward = isRewardModel(ck.meta);

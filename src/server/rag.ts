@@ -4,7 +4,7 @@ import type { DecodingModel } from '../infer/pipeline.js';
 import { NO_ANSWER, type Passage } from '../rag/context.js';
 import { chunkPassage, describeNoneFit, extractiveConstraint, passageSource, passageTitles, replyRoom, resolveCitations, retrievalPrompt } from '../rag/generate.js';
 import type { GrammarConstraint } from '../infer/constrain/matcher.js';
-import { applyRelevanceCutoff } from '../rag/relevance.js';
+import { applyRelevanceCutoff, smallStoreCutoffWarning } from '../rag/relevance.js';
 import { Retriever, type RetrievedChunk } from '../rag/retrieve.js';
 import { chunkLines } from '../rag/lines.js';
 import { RagStore, type StoredChunk } from '../rag/store.js';
@@ -68,7 +68,9 @@ export interface RagContext {
   /** False when no passage is shown and the reply is NO_ANSWER without the model (`empty_context` "no_answer", the default). */
   generate: boolean;
   /** The `rag` object of the response: the passages shown and the retrieval's numbers. */
-  json: { passages: ApiPassage[]; retrieved: number; k: number; generated: boolean; note?: string; below_cutoff?: number; abstained?: 'below_cutoff' | 'no_passage' };
+  json: { passages: ApiPassage[]; retrieved: number; k: number; generated: boolean; note?: string; below_cutoff?: number; abstained?: 'below_cutoff' | 'no_passage'; warning?: string };
+  /** The request's `min_score` on a store too small for it (relevance.ts smallStoreCutoffWarning): also `json.warning`; the server logs it once. */
+  warning?: string;
 }
 
 /** What a chat request's `rag` field asks: passages to retrieve, and what an empty context gets. */
@@ -129,6 +131,14 @@ export class ServerRag {
     this.store.close();
   }
 
+  private readonly warned = new Set<string>();
+  /** Whether `warning` is new to this server (true the first time only): what the log says once. */
+  firstWarning(warning: string): boolean {
+    if (this.warned.has(warning)) return false;
+    this.warned.add(warning);
+    return true;
+  }
+
   /** `GET /v1/gptforge/rag`: whether retrieval is on, and the store's size. */
   info(): unknown {
     return { object: 'gptforge.rag', enabled: true, chunks: this.store.count(), files: this.store.files().length, embedding_model: this.store.meta.embeddingModel, chunk_size: this.store.meta.chunkSize };
@@ -166,7 +176,10 @@ export class ServerRag {
     const note = noneFit ? `${hits.length} passage${hits.length > 1 ? 's' : ''} retrieved, ${describeNoneFit(noneFit, { reply: 'max_tokens', chunkSize: 'gptforge rag index --rebuild --chunk-size' })}` : undefined;
     const cut = ask.minScore !== undefined ? { below_cutoff: belowCutoff } : {};
     const abstained = generate ? {} : { abstained: cutAll ? ('below_cutoff' as const) : ('no_passage' as const) };
-    return { conv: { messages: [...msgs.slice(0, -1), { role: 'user', content }] }, ctx: { shown, passages: labelled.slice(0, count), generate, json: { passages, retrieved: retrieved.length, k: ask.k, generated: generate, ...cut, ...abstained, ...(note ? { note } : {}) } } };
+    // a cutoff on a store of a few chunks refuses nearly everything (relevance.ts MIN_CUTOFF_CHUNKS): said in every such response, not left silent
+    const warning = ask.minScore !== undefined ? smallStoreCutoffWarning(this.store.count(), "'rag.min_score'") : undefined;
+    const json = { passages, retrieved: retrieved.length, k: ask.k, generated: generate, ...cut, ...abstained, ...(note ? { note } : {}), ...(warning ? { warning } : {}) };
+    return { conv: { messages: [...msgs.slice(0, -1), { role: 'user', content }] }, ctx: { shown, passages: labelled.slice(0, count), generate, json, ...(warning ? { warning } : {}) } };
   }
 }
 

@@ -44,6 +44,8 @@ test('chat --rag-min-score: every passage below the cutoff → "The passages don
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trimEnd(), NO_ANSWER);
     assert.match(r.stderr, /\(1 passage retrieved, none at or above --rag-min-score: nothing to answer from, so no model call\)/);
+    // fixes46 #1: a one-chunk store is too small for a cutoff, said once before the question (not left to look like the model's refusal)
+    assert.equal(r.stderr.match(/^warning: the RAG store holds 1 chunk, fewer than 16: .*--rag-min-score may refuse every question/gm)?.length, 1, r.stderr);
     // a low cutoff lets it through; under --rag-refusal-by-cutoff the grammar makes the model quote it
     r = run([...chat, '--rag-min-score', '0.01', '--rag-extractive', '--rag-refusal-by-cutoff']);
     assert.equal(r.status, 0, r.stderr);

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { checkpointName, checkpointReadHooks, loadCheckpoint, REPLACED_CHECKPOINT_ATTEMPTS, saveCheckpoint, withResolvedCheckpoint } from '../../src/model/checkpoint.js';
+import { checkpointName, checkpointReadHooks, isCheckpointRace, loadCheckpoint, readNewestCheckpoint, REPLACED_CHECKPOINT_ATTEMPTS, saveCheckpoint, withResolvedCheckpoint } from '../../src/model/checkpoint.js';
 import { makeConfig } from '../../src/model/config.js';
 import { GPT } from '../../src/model/gpt.js';
 import { loadGenerationModel, loadModel } from '../../src/run/models.js';
@@ -146,4 +146,73 @@ test('a checkpoint replaced on every try: after REPLACED_CHECKPOINT_ATTEMPTS the
     (e: unknown) => e instanceof GptforgeError && e.file === join(runDir, 'base') && e.message.includes(`${REPLACED_CHECKPOINT_ATTEMPTS} times`) && e.message.includes('step-0000100 → step-0000105') && /name one step-N directory/.test(e.message),
   );
   assert.equal(step, 100 + 5 * REPLACED_CHECKPOINT_ATTEMPTS);
+});
+
+// fixes46 #6: any error was retried on a newer checkpoint, hiding a corrupt file or a permission error behind the next save
+test('only the rotation race is retried: a corrupt file or EACCES in the resolved checkpoint is thrown at once naming the file, though a newer one was saved; a truncated one is read again at the newer', () => {
+  const runDir = tempDir('gf-rot-');
+  save(runDir, 20, 3);
+  const corrupt = withHookThrows((dir) => {
+    save(runDir, 25, 3);
+    const bad = Buffer.alloc(16);
+    bad.writeBigUInt64LE(8n);
+    bad.write('not json', 8);
+    writeFileSync(join(dir, 'model.safetensors'), bad);
+    return join(dir, 'model.safetensors');
+  });
+  assert.ok(corrupt.error instanceof GptforgeError && /corrupt safetensors header/.test(corrupt.error.message), String(corrupt.error));
+  assert.equal((corrupt.error as GptforgeError).file, corrupt.file);
+  assert.equal(corrupt.calls, 1, 'not retried on the newer step 25');
+
+  // EACCES (root reads past chmod, so the reader's fs call is stood in for): thrown as a GptforgeError naming the file, code kept
+  const [older, newer] = [save(runDir, 30, 3), save(runDir, 35, 3)];
+  let uses = 0;
+  const denied = Object.assign(new Error(`EACCES: permission denied, open '${join(older, 'model.safetensors')}'`), { code: 'EACCES', path: join(older, 'model.safetensors') });
+  assert.throws(
+    () =>
+      readNewestCheckpoint(
+        older,
+        () => newer,
+        () => {
+          uses++;
+          throw denied;
+        },
+        runDir,
+      ),
+    (e: unknown) => e instanceof GptforgeError && e.file === join(older, 'model.safetensors') && (e as GptforgeError & { code?: string }).code === 'EACCES' && /cannot read the checkpoint: EACCES/.test(e.message),
+  );
+  assert.equal(uses, 1);
+  assert.equal(isCheckpointRace(denied, older), false);
+  assert.equal(isCheckpointRace(Object.assign(new Error('gone'), { code: 'ENOENT' }), older), true);
+  assert.equal(isCheckpointRace(new Error('anything'), join(runDir, 'base', 'step-9999999')), true, 'its directory gone: rotated away');
+
+  // a truncated file with a newer checkpoint saved: the race (read short while replaced), read again at the newer
+  const r = withHook(
+    (dir, call) => {
+      if (call !== 1) return;
+      save(runDir, 40, 3);
+      truncateSync(join(dir, 'model.safetensors'), 100);
+    },
+    () => loadModel(runDir, 'base'),
+  );
+  assert.equal(r.result.step, 40);
+  assert.equal(r.resolved.length, 2);
+
+  /** loadModel(runDir) with the resolved checkpoint spoiled by `spoil` (which returns the file it spoiled) on the first call; the error, the file, the calls. */
+  function withHookThrows(spoil: (dir: string) => string): { error: unknown; file: string; calls: number } {
+    let file = '';
+    let calls = 0;
+    try {
+      withHook(
+        (dir) => {
+          calls++;
+          if (calls === 1) file = spoil(dir);
+        },
+        () => loadModel(runDir, 'base'),
+      );
+    } catch (error) {
+      return { error, file, calls };
+    }
+    throw new Error('expected the read to fail');
+  }
 });

@@ -123,3 +123,17 @@ test("withStageSteps: --sft-max-steps and --rm-max-steps replace their sections'
   assert.throws(() => withStageSteps(tiny, { rl: 0 }), /--rl-max-steps must be a positive whole number of optimizer steps, got 0/);
   assert.throws(() => withStageSteps({ ...tiny, rm: undefined }, { rm: 5 }), /--rm-max-steps: preset "tiny" has no "rm" section/);
 });
+
+// fixes46 #7: no quick way to try the techniques stage
+test('withStageSteps: --techniques-max-steps sets techniques.steps (making the section, which turns the stage on, for a preset without one); a bad budget is refused', () => {
+  const tiny = resolvePreset('tiny').preset;
+  assert.equal(tiny.techniques, undefined, 'the tiny preset has no techniques stage');
+  const p = withStageSteps(tiny, { techniques: 50 });
+  assert.deepEqual(p.techniques, { steps: 50 });
+  const small = resolvePreset('small').preset;
+  const q = withStageSteps(small, { techniques: 200 });
+  assert.equal(q.techniques?.steps, 200);
+  assert.equal(q.techniques?.perCell, small.techniques?.perCell, 'the rest of the section kept');
+  assert.notEqual(small.techniques?.steps, 200, 'the preset given is not changed');
+  assert.throws(() => withStageSteps(tiny, { techniques: 1.5 }), /--techniques-max-steps must be a positive whole number of optimizer steps, got 1\.5/);
+});

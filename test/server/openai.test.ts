@@ -777,6 +777,51 @@ describe('errors', () => {
     // the reward model is listed by /v1/models but does not generate: said so, and not offered as a chat model
     await assert.rejects(client.chat.completions.create({ model: 'rm', messages: user('x') }), (e: unknown) => e instanceof NotFoundError && /The model 'rm' is a reward model: it scores replies/.test(e.message) && !/on this server: .*\brm\b/.test(e.message));
   });
+  // fixes46 #2: a request without `model` was refused although the server has a default (llama.cpp's server and vLLM's single-model mode take it)
+  test("a request without 'model' gets the server's default (/v1/models' `default`), the reward route its rm; an unknown one stays a 404, a non-string a 400", async () => {
+    const listed = (await (await fetch(`${base}/v1/models`)).json()) as { data: { id: string; default?: boolean }[] };
+    const dflt = listed.data.find((m) => m.default)?.id;
+    assert.equal(dflt, 'sft');
+    const chat = await post('/v1/chat/completions', { messages: user('hi'), max_tokens: 2 });
+    assert.equal(chat.status, 200, JSON.stringify(chat.json));
+    assert.equal(chat.json.model, dflt);
+    const completion = await post('/v1/completions', { prompt: 'Hello', max_tokens: 2 });
+    assert.equal(completion.status, 200, JSON.stringify(completion.json));
+    assert.equal(completion.json.model, dflt);
+    assert.equal((await post('/tokenize', { prompt: 'Hello there', add_special_tokens: false })).json.tokens.length, txt('Hello there').length);
+    const scored = await post('/v1/rewards', { input: [{ prompt: 'x', reply: 'y' }] });
+    assert.equal(scored.status, 200, JSON.stringify(scored.json));
+    assert.equal(scored.json.model, 'rm');
+    const unknown = await post('/v1/chat/completions', { model: 'gpt-4o', messages: user('hi') });
+    assert.equal(unknown.status, 404);
+    assert.deepEqual([unknown.json.error.type, unknown.json.error.param, unknown.json.error.code], ['invalid_request_error', 'model', 'model_not_found']);
+    const notString = await post('/v1/chat/completions', { model: 7, messages: user('hi') });
+    assert.equal(notString.status, 400);
+    assert.match(notString.json.error.message, /'model' must be a string: one of /);
+  });
+  test("without a default (several models, no chat stage among them) 'model' is required, naming them; a server of one model uses it", async () => {
+    const two = new GptforgeServer({ parallel: 1 });
+    two.setModels(new Map(['a', 'b'].map((id): [string, ServedModel] => [id, { ...scriptedModel(tok), id }])));
+    const one = new GptforgeServer({ parallel: 1 });
+    one.setModels(new Map([['only', { ...scriptedModel(tok), id: 'only' }]]));
+    try {
+      const ask = async (s: GptforgeServer) => {
+        const url = await s.listen(0, '127.0.0.1');
+        const r = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: user('hi'), max_tokens: 2 }) });
+        return { status: r.status, json: (await r.json()) as any };
+      };
+      const refused = await ask(two);
+      assert.equal(refused.status, 400);
+      assert.equal(refused.json.error.param, 'model');
+      assert.match(refused.json.error.message, /'model' is required: this server serves several models and none is its default; one of a, b/);
+      const single = await ask(one);
+      assert.equal(single.status, 200, JSON.stringify(single.json));
+      assert.equal(single.json.model, 'only');
+    } finally {
+      await two.close();
+      await one.close();
+    }
+  });
   test('assist: a question the technique cannot read is a 400 naming messages (the request field), not the library argument', async () => {
     const r = await post('/v1/gptforge/assist', { model: 'sft', messages: user('hi'), technique: 'reflect' });
     assert.equal(r.status, 400);
