@@ -72,6 +72,10 @@ export function fastestRun(runs: number, fn: () => void, o: { minSeconds?: numbe
 
 /** Steps already done by a stage of the run (its latest checkpoint), 0 when none. */
 export function stepsDone(runDir: string, stage: string): number {
+  return stepsDoneIn(runDir, stage);
+}
+
+function stepsDoneIn(runDir: string, stage: string): number {
   const p = join(runDir, stage, 'latest.json');
   if (!existsSync(p)) return 0;
   try {
@@ -95,8 +99,9 @@ export function formatDuration(s: number): string {
  * @param vocabSize the run's vocabulary (the tokenizer's, or the mixture's configured size).
  * @param sources the mixture's source count (pretraining evaluates every source).
  * @param o.techniques also estimate the techniques stage (the addition model of src/assist/headline.ts).
+ * @param o.fresh the run starts over (pipeline --fresh): every stage's steps and the comparisons count as not done, whatever the run directory holds.
  */
-export function estimatePipeline(runDir: string, preset: PretrainPreset, vocabSize: number, sources: number, o: { techniques?: boolean } = {}): PipelineEstimate {
+export function estimatePipeline(runDir: string, preset: PretrainPreset, vocabSize: number, sources: number, o: { techniques?: boolean; fresh?: boolean } = {}): PipelineEstimate {
   // the timed steps run as the training loop's do, with the step arena on (src/train/loop.ts):
   // without it every step allocates its activations and gradients fresh (zero-fill, page faults,
   // garbage collection), which timed a step of the small preset ~2× slower than the trainer runs it
@@ -109,7 +114,9 @@ export function estimatePipeline(runDir: string, preset: PretrainPreset, vocabSi
   }
 }
 
-function estimateWithArena(runDir: string, preset: PretrainPreset, vocabSize: number, sources: number, o: { techniques?: boolean }): PipelineEstimate {
+function estimateWithArena(runDir: string, preset: PretrainPreset, vocabSize: number, sources: number, o: { techniques?: boolean; fresh?: boolean }): PipelineEstimate {
+  // --fresh starts every stage over: what the run directory holds is not done work
+  const stepsDone = (dir: string, stage: string): number => (o.fresh ? 0 : stepsDoneIn(dir, stage));
   const t0 = performance.now();
   let vocab = vocabSize;
   let model = new GPT(makeConfig({ ...preset.model, vocabSize }), { seed: 1 });
@@ -197,7 +204,7 @@ function estimateWithArena(runDir: string, preset: PretrainPreset, vocabSize: nu
   const rm = preset.rm;
   if (sft && rm) {
     const c = rm.comparisons;
-    const done = existsSync(join(runDir, 'comparisons', 'train.jsonl'));
+    const done = !o.fresh && existsSync(join(runDir, 'comparisons', 'train.jsonl'));
     // G prompts × K replies a decode (comparisons.ts promptRepliesBatched), train and val apart
     const G = COMPARISON_PROMPTS_PER_BATCH;
     const gen = done ? 0 : (Math.ceil(c.prompts / G) + Math.ceil(c.valPrompts / G)) * decode(G * c.k, c.maxTokens);

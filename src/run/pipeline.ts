@@ -247,7 +247,7 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
   if (work !== 'fresh' && preset.sft && latestCheckpoint(layout.stage('base'))) log(`pipeline: not finished: ${work}`);
   const mixture = loadMixtureConfig(o.mixture ?? resolveMixturePath(preset, o.presetFile));
   const vocabSize = existsSync(layout.tokenizer) ? Tokenizer.load(layout.tokenizer).vocabSize : (mixture.tokenizer?.vocabSize ?? 4096);
-  const estimate = estimatePipeline(runDir, preset, vocabSize, mixture.sources.length, { techniques: techniques && preset.sft !== undefined });
+  const estimate = estimatePipeline(runDir, preset, vocabSize, mixture.sources.length, { techniques: techniques && preset.sft !== undefined, fresh: o.fresh });
   log(estimateText(estimate));
   // the time outside the stages, so that the table's total and "done in" are the whole wall time:
   // start-up before runPipeline (with startedAt), then 'calibration': the lock, the finished-run check and

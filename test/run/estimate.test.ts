@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadPreset } from '../../src/run/presets.js';
@@ -23,6 +23,24 @@ test("estimatePipeline: the techniques stage is estimated only when asked, from 
     assert.ok(Math.abs(withT.total - withT.stages.reduce((s, x) => s + x.seconds, 0)) < 1e-9);
     // the other stages are timed on the run's model, not the techniques one
     assert.match(withT.stages[0].basis, /^2 steps × /);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('estimatePipeline: a finished stage counts as done, unless the run starts over (--fresh)', { timeout: 120_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gf-estimate-'));
+  try {
+    const { preset } = loadPreset('tiny');
+    const tiny = { ...preset, train: { ...preset.train, maxSteps: 2 } };
+    mkdirSync(join(dir, 'base'), { recursive: true });
+    writeFileSync(join(dir, 'base', 'latest.json'), JSON.stringify({ checkpoint: 'step-0000002', step: 2 }));
+    const resumed = estimatePipeline(dir, tiny, 512, 1);
+    assert.match(resumed.stages[0].basis, /^0 steps × /);
+    assert.equal(resumed.stages[0].seconds, 0);
+    const fresh = estimatePipeline(dir, tiny, 512, 1, { fresh: true });
+    assert.match(fresh.stages[0].basis, /^2 steps × /);
+    assert.ok(fresh.stages[0].seconds > 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
