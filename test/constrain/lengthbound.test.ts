@@ -75,3 +75,9 @@ test('boundLength: an unsatisfiable window is empty; a multi-byte class counts o
   assert.ok(!runs(lang, '😀'));
   assert.ok(!runs(lang, 'ééé'));
 });
+
+test('boundLength: a window every string of the format fits adds no states (the count is dropped where it cannot matter)', () => {
+  const free = boundLength(regexToExpr('(ab|c){1,3}x?'), 0, Infinity).states.length;
+  assert.equal(boundLength(regexToExpr('(ab|c){1,3}x?'), 1, 7).states.length, free);
+  assert.ok(boundLength(regexToExpr('(ab|c){1,3}x?'), 1, 6).states.length > free, 'a binding maxLength must count');
+});

@@ -168,13 +168,72 @@ export function boundLength(e: Expr, min: number, max: number): BoundedLanguage 
     }
   }
 
-  // product with the length counter: (dfa state, count), count ≤ cap
+  // each DFA state's atoms merged by target, once: every product state (d, n) has d's classes
+  // (normalizing per product state was most of the time: email × maxLength 254 is 3,236 states)
+  const dfaEdges = dfaNext.map((next) => {
+    const byTarget = new Map<number, CodeRange[]>();
+    for (let a = 0; a < atoms.length; a++) {
+      const d2 = next[a];
+      if (d2 < 0) continue;
+      let r = byTarget.get(d2);
+      if (r === undefined) byTarget.set(d2, (r = []));
+      r.push(atoms[a]);
+    }
+    return [...byTarget].map(([to, ranges]) => ({ ranges: normalizeRanges(ranges) as readonly CodeRange[], to }));
+  });
+
+  // per DFA state, the shortest and longest completion (Infinity: through a cycle; minRem
+  // Infinity: a dead state). A product state (d, n) with n + minRem(d) ≥ min and n + maxRem(d) ≤ max
+  // accepts exactly d's completions whatever n is: it becomes (d, FREE), and so do all its
+  // successors — so a format whose own lengths fit the window (ipv4 and maxLength 15) stays its DFA.
+  const nd = dfaNext.length;
+  const minRem = new Array<number>(nd).fill(Infinity);
+  const rev: number[][] = dfaNext.map(() => []);
+  for (let d = 0; d < nd; d++) for (let a = 0; a < atoms.length; a++) if (dfaNext[d][a] >= 0) rev[dfaNext[d][a]].push(d);
+  let frontier: number[] = [];
+  for (let d = 0; d < nd; d++) {
+    if (dfaAccept[d]) {
+      minRem[d] = 0;
+      frontier.push(d);
+    }
+  }
+  for (let dist = 1; frontier.length > 0; dist++) {
+    const next: number[] = [];
+    for (const d of frontier) {
+      for (const q of rev[d]) {
+        if (minRem[q] === Infinity) {
+          minRem[q] = dist;
+          next.push(q);
+        }
+      }
+    }
+    frontier = next;
+  }
+  const maxRem = new Array<number>(nd).fill(-1); // -1 not known, -2 on the DFS path
+  const longest = (d: number): number => {
+    if (maxRem[d] >= 0 || maxRem[d] === Infinity) return maxRem[d];
+    if (maxRem[d] === -2) return Infinity; // a cycle among live states
+    maxRem[d] = -2;
+    let best = dfaAccept[d] ? 0 : -Infinity;
+    for (let a = 0; a < atoms.length; a++) {
+      const q = dfaNext[d][a];
+      if (q >= 0 && minRem[q] !== Infinity) best = Math.max(best, 1 + longest(q));
+    }
+    maxRem[d] = best;
+    return best;
+  };
+  for (let d = 0; d < nd; d++) if (minRem[d] !== Infinity) longest(d);
+  const isFree = (d: number, n: number): boolean => minRem[d] !== Infinity && n + minRem[d] >= min && (max === Infinity || n + maxRem[d] <= max);
+
+  // product with the length counter: (dfa state, count), count ≤ cap, or FREE (above); distinct
+  // DFA targets are distinct product targets
   const cap = max === Infinity ? min : max;
+  const FREE = cap + 1;
+  const width = cap + 2;
   const prodIndex = new Map<number, number>();
   const prodDfa: number[] = [];
   const prodCount: number[] = [];
-  const prodNext: Int32Array[] = [];
-  const width = cap + 1;
+  const prodEdges: { ranges: readonly CodeRange[]; to: number }[][] = [];
   const internP = (d: number, c: number): number => {
     const key = d * width + c;
     let id = prodIndex.get(key);
@@ -183,26 +242,27 @@ export function boundLength(e: Expr, min: number, max: number): BoundedLanguage 
       prodIndex.set(key, id);
       prodDfa.push(d);
       prodCount.push(c);
-      prodNext.push(new Int32Array(atoms.length).fill(-1));
+      prodEdges.push([]);
       if (prodDfa.length > MAX_BOUNDED_STATES) throw new GptforgeError(`more than ${MAX_BOUNDED_STATES} states (format × length)`);
     }
     return id;
   };
-  internP(0, 0);
+  internP(0, isFree(0, 0) ? FREE : 0);
   for (let p = 0; p < prodDfa.length; p++) {
     const c = prodCount[p];
+    if (c === FREE) {
+      for (const ed of dfaEdges[prodDfa[p]]) if (minRem[ed.to] !== Infinity) prodEdges[p].push({ ranges: ed.ranges, to: internP(ed.to, FREE) });
+      continue;
+    }
     if (max !== Infinity && c >= max) continue; // no room for another character
     const c2 = Math.min(c + 1, cap);
-    for (let a = 0; a < atoms.length; a++) {
-      const d2 = dfaNext[prodDfa[p]][a];
-      if (d2 >= 0) prodNext[p][a] = internP(d2, c2);
-    }
+    for (const ed of dfaEdges[prodDfa[p]]) prodEdges[p].push({ ranges: ed.ranges, to: internP(ed.to, isFree(ed.to, c + 1) ? FREE : c2) });
   }
-  const accepting = (p: number): boolean => dfaAccept[prodDfa[p]] && prodCount[p] >= min;
+  const accepting = (p: number): boolean => dfaAccept[prodDfa[p]] && (prodCount[p] === FREE || prodCount[p] >= min);
 
   // keep the states from which an accepting one is reachable
   const preds: number[][] = prodDfa.map(() => []);
-  for (let p = 0; p < prodDfa.length; p++) for (let a = 0; a < atoms.length; a++) if (prodNext[p][a] >= 0) preds[prodNext[p][a]].push(p);
+  for (let p = 0; p < prodDfa.length; p++) for (const ed of prodEdges[p]) preds[ed.to].push(p);
   const live = new Uint8Array(prodDfa.length);
   const stack: number[] = [];
   for (let p = 0; p < prodDfa.length; p++) {
@@ -222,7 +282,7 @@ export function boundLength(e: Expr, min: number, max: number): BoundedLanguage 
   }
   if (!live[0]) return { start: 0, states: [], empty: true };
 
-  // renumber the live states from 0 (the start first) and merge each state's atoms by target
+  // renumber the live states from 0 (the start first), dropping edges into dead ones
   const id = new Int32Array(prodDfa.length).fill(-1);
   const order: number[] = [];
   for (let p = 0; p < prodDfa.length; p++) {
@@ -231,16 +291,9 @@ export function boundLength(e: Expr, min: number, max: number): BoundedLanguage 
       order.push(p);
     }
   }
-  const states: BoundedState[] = order.map((p) => {
-    const byTarget = new Map<number, CodeRange[]>();
-    for (let a = 0; a < atoms.length; a++) {
-      const q = prodNext[p][a];
-      if (q < 0 || !live[q]) continue;
-      let r = byTarget.get(id[q]);
-      if (r === undefined) byTarget.set(id[q], (r = []));
-      r.push(atoms[a]);
-    }
-    return { accept: accepting(p), edges: [...byTarget].map(([to, ranges]) => ({ ranges: normalizeRanges(ranges), to })) };
-  });
+  const states: BoundedState[] = order.map((p) => ({
+    accept: accepting(p),
+    edges: prodEdges[p].filter((ed) => live[ed.to]).map((ed) => ({ ranges: ed.ranges, to: id[ed.to] })),
+  }));
   return { start: 0, states, empty: false };
 }
