@@ -168,6 +168,45 @@ export function boundLength(e: Expr, min: number, max: number): BoundedLanguage 
     }
   }
 
+  // minimize (Moore's partition refinement): every DFA state becomes up to maxLength product
+  // states, so equivalent ones would multiply (email's subset DFA has 15 states; the product
+  // with maxLength 254, one grammar rule per state, was the compile's cost). The start's block is 0.
+  {
+    const n0 = dfaNext.length;
+    let block: number[] = dfaAccept.map((acc) => (acc ? 1 : 0));
+    for (let count = -1; ; ) {
+      const ids = new Map<string, number>();
+      const next = new Array<number>(n0);
+      for (let d = 0; d < n0; d++) {
+        let key = `${block[d]}`;
+        for (let a = 0; a < atoms.length; a++) key += `,${dfaNext[d][a] < 0 ? -1 : block[dfaNext[d][a]]}`;
+        let b = ids.get(key);
+        if (b === undefined) ids.set(key, (b = ids.size));
+        next[d] = b;
+      }
+      block = next;
+      if (ids.size === count) break;
+      count = ids.size;
+    }
+    // renumber so the start's block is 0, then rebuild the tables on blocks
+    const order = new Map<number, number>([[block[0], 0]]);
+    for (let d = 0; d < n0; d++) if (!order.has(block[d])) order.set(block[d], order.size);
+    const nb = order.size;
+    if (nb < n0) {
+      const next: Int32Array[] = Array.from({ length: nb }, () => new Int32Array(atoms.length));
+      const acc = new Array<boolean>(nb).fill(false);
+      for (let d = 0; d < n0; d++) {
+        const b = order.get(block[d]) as number;
+        acc[b] = dfaAccept[d];
+        for (let a = 0; a < atoms.length; a++) next[b][a] = dfaNext[d][a] < 0 ? -1 : (order.get(block[dfaNext[d][a]]) as number);
+      }
+      dfaNext.length = 0;
+      dfaNext.push(...next);
+      dfaAccept.length = 0;
+      dfaAccept.push(...acc);
+    }
+  }
+
   // each DFA state's atoms merged by target, once: every product state (d, n) has d's classes
   // (normalizing per product state was most of the time: email × maxLength 254 is 3,236 states)
   const dfaEdges = dfaNext.map((next) => {
