@@ -6,9 +6,10 @@
  *
  * `e` is a character-level Expr (regexToExpr with utf8Chars: `chars` leaves, `seq`, `alt`,
  * `repeat`; no `bytes`, no `ref`). It becomes a Thompson NFA, then a DFA by subset construction
- * over the disjoint atoms of its character classes, then the product of that DFA with a length
- * counter 0 … cap (cap = max when finite, else min: past min the count no longer matters and
- * the counter stays there). States that cannot reach acceptance are dropped, so every prefix the
+ * over the disjoint atoms of its character classes, minimized, then the product of that DFA with
+ * a length counter 0 … cap (cap = max when finite, else min: past min the count no longer
+ * matters and the counter stays there); a state whose every completion fits the window drops
+ * the count altogether. States that cannot reach acceptance are dropped, so every prefix the
  * result allows can still be finished. The caller writes each state as a right-linear rule
  * (grammar.ts expands a reference in tail position without a stack push), so the language is
  * exact and the matcher's configurations stay one per state.
