@@ -26,6 +26,11 @@ const SCHEMAS: { name: string; schema: unknown }[] = [
     name: 'pattern, date and recursion',
     schema: { $defs: { node: { type: 'object', properties: { code: { type: 'string', pattern: '^[A-Z]{2}-[0-9é]{1,3}$' }, on: { type: 'string', format: 'date' }, kids: { type: 'array', items: { $ref: '#/$defs/node' }, maxItems: 2 } }, required: ['code'] } }, $ref: '#/$defs/node' },
   },
+  {
+    // a format times a length counter (lengthbound.ts): hundreds of right-linear rules inside one lexeme
+    name: 'formats with length bounds',
+    schema: { type: 'object', properties: { e: { type: 'string', format: 'email', minLength: 5, maxLength: 24 }, t: { type: 'string', format: 'time', maxLength: 12 } }, additionalProperties: false },
+  },
 ];
 
 const GBNF = `root ::= "say " item ("," " "? item)* "."

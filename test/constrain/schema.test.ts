@@ -67,6 +67,23 @@ const CASES: Case[] = [
     invalid: [{ d: '2023-02-29' }, { d: '2024-13-01' }, { t: '2024-01-31 25:00:00Z' }, { id: '123e4567e89b12d3a456426614174000' }, { code: 'xx' }, { ip: '256.1.1.1' }, { tm: '12:00:00' }],
   },
   {
+    // the format's automaton times a length counter (lengthbound.ts): both must hold
+    name: 'formats with minLength/maxLength',
+    schema: {
+      type: 'object',
+      properties: {
+        e: { type: 'string', format: 'email', minLength: 6, maxLength: 9 },
+        u: { type: 'string', format: 'uuid', maxLength: 36 },
+        t: { type: 'string', format: 'time', minLength: 12 },
+        dt: { type: 'string', format: 'date-time', maxLength: 20 },
+        d: { type: 'string', format: 'date', minLength: 10, maxLength: 10 },
+      },
+      additionalProperties: false,
+    },
+    valid: [{ e: 'ab@c.de' }, { e: 'a@b.co' }, { e: 'abc@d.efg' }, { u: '123e4567-e89b-12d3-a456-426614174000' }, { t: '23:59:59.5+01' }, { t: '12:00:00.123Z', dt: '2024-01-31T12:30:00Z', d: '2024-02-29' }],
+    invalid: [{ e: 'a@b.c' }, { e: 'abcd@e.fgh' }, { e: 'abcdefghij' }, { u: 'urn:uuid:123e4567-e89b-12d3-a456-426614174000' }, { t: '23:59:59Z' }, { t: '23:59:59+01' }, { dt: '2024-01-31T12:30:00.5Z' }, { dt: '2024-01-31T12:30:00+01:00' }, { d: '2023-02-29' }],
+  },
+  {
     name: 'allOf of objects, oneOf with a discriminator, number bounds',
     schema: {
       allOf: [
@@ -198,6 +215,9 @@ test('unsupported keywords are refused with pointer and keyword; invalid and emp
   err({ type: 'strng' }, /invalid JSON Schema: unknown type "strng"/, '/type');
   err(3, /invalid JSON Schema: a schema must be an object or a boolean/, '');
   err({ type: 'string', minLength: 5, maxLength: 2 }, /no JSON value satisfies.*minLength 5 > maxLength 2/, '');
+  err({ type: 'string', format: 'date', maxLength: 9 }, /no JSON value satisfies.*no "date" string has between 0 and 9 characters/, '');
+  err({ type: 'string', format: 'uuid', minLength: 46 }, /no JSON value satisfies.*no "uuid" string has at least 46 characters/, '');
+  err({ type: 'string', pattern: 'a+', maxLength: 3 }, /"pattern": together with minLength\/maxLength/, '/pattern');
   err({ type: 'object', properties: { a: { type: 'integer', minimum: 3, maximum: 2 } }, required: ['a'] }, /no JSON value satisfies/, '');
   err({ allOf: [{ type: 'string' }, { type: 'integer' }] }, /no JSON value satisfies/);
   // without a file the message still leads with the pointer

@@ -27,7 +27,8 @@ import { GptforgeError } from '../../util/errors.js';
 import { byteSet, byteSetKey, complementRanges, intersectRanges, MAX_CODE_POINT, subtractRanges, type CodeRange } from './bytes.js';
 import { alt, bytes, chars, EMPTY, literal, lowerGrammar, NOTHING, opt, ref, repeat, seq, star, type Expr, type Grammar, type LoweredGrammar } from './grammar.js';
 import { Automaton } from './matcher.js';
-import { DIGIT, regexToExpr, type CharEncoder } from './regex.js';
+import { boundLength, type BoundedLanguage } from './lengthbound.js';
+import { DIGIT, regexToExpr, utf8Chars, type CharEncoder } from './regex.js';
 
 export interface SchemaOptions {
   /** Whitespace between JSON tokens (see the module comment). Default 'flexible'. */
@@ -609,7 +610,7 @@ class Compiler {
     if (min > max) return this.unsatisfiable(ptr, `minLength ${min} > maxLength ${max}`);
     const lengthSet = 'minLength' in s || 'maxLength' in s;
     if ('pattern' in s || 'format' in s) {
-      if (lengthSet) this.unsupported(ptr, 'pattern' in s ? 'pattern' : 'format', 'together with minLength/maxLength');
+      if (lengthSet && 'pattern' in s) this.unsupported(ptr, 'pattern', 'together with minLength/maxLength');
       if ('pattern' in s && 'format' in s) this.unsupported(ptr, 'format', 'together with pattern');
       if ('pattern' in s) {
         if (typeof s.pattern !== 'string') this.invalid(ptrJoin(ptr, 'pattern'), 'pattern must be a string');
@@ -619,6 +620,7 @@ class Compiler {
       if (typeof f !== 'string') this.invalid(ptrJoin(ptr, 'format'), 'format must be a string');
       const re = FORMATS[f];
       if (re === undefined) this.unsupported(ptr, 'format', `format "${f}" is not supported (supported: ${Object.keys(FORMATS).join(', ')})`);
+      if (lengthSet) return this.boundedFormat(f, re, min, max, ptr);
       return this.lexeme(`json-string-format:${f}`, () => seq(QUOTE, regexToExpr(re, { mode: 'full', encode: jsonChars }), QUOTE));
     }
     if (max > 10_000 && max !== Infinity) this.unsupported(ptr, 'maxLength', 'above 10000');
@@ -626,6 +628,32 @@ class Compiler {
     // the unconstrained string is one shared rule, so its mask frames are computed once per schema
     if (min === 0 && max === Infinity) return ref('json-string');
     return this.lexeme(`json-string{${min},${max}}`, () => seq(QUOTE, repeat(ANY_CHAR, min, max), QUOTE));
+  }
+
+  /**
+   * A `format` with minLength/maxLength: the format's character automaton times a length counter
+   * (lengthbound.ts), each state a right-linear rule `<lexeme>#<i>` (references in tail position
+   * take no stack), between the quotes. Exact: a string is allowed iff it has the format and
+   * min ≤ its length in code points ≤ max (what ajv's minLength/maxLength count).
+   */
+  private boundedFormat(f: string, re: string, min: number, max: number, ptr: string): Expr {
+    const name = `json-string-format:${f}{${min},${max === Infinity ? '' : max}}`;
+    if (this.rules.has(name)) return ref(name);
+    if (max > 10_000 && max !== Infinity) this.unsupported(ptr, 'maxLength', 'above 10000');
+    if (min > 10_000) this.unsupported(ptr, 'minLength', 'above 10000');
+    let lang: BoundedLanguage;
+    try {
+      lang = boundLength(regexToExpr(re, { mode: 'full', encode: utf8Chars }), min, max);
+    } catch (e) {
+      if (e instanceof GptforgeError) this.unsupported(ptr, 'format', `format "${f}" with minLength/maxLength: ${e.message}`);
+      throw e;
+    }
+    if (lang.empty) return this.unsatisfiable(ptr, `no "${f}" string has ${max === Infinity ? `at least ${min}` : `between ${min} and ${max}`} characters`);
+    lang.states.forEach((st, i) => {
+      const arms = st.edges.map((ed) => seq(jsonChars(ed.ranges), ref(`${name}#${ed.to}`)));
+      this.rules.set(`${name}#${i}`, alt(...arms, ...(st.accept ? [EMPTY] : [])));
+    });
+    return this.lexeme(name, () => seq(QUOTE, ref(`${name}#${lang.start}`), QUOTE));
   }
 
   /**
