@@ -94,7 +94,8 @@ export function reportNotice(run: string, o: { out?: string; perTask?: number; f
     (f) => f !== '',
   );
   if (flags.length === 0) return null;
-  return `eval: this replaces ${join(run, 'eval.md')} (and eval.json, eval-chart.svg) with one made with ${flags.join(' ')} (the run's report, which gptforge pipeline shows and checks against the preset); --out DIR writes it elsewhere and keeps the run's report`;
+  const files = o.compare === false ? 'eval.json' : 'eval.json, eval-chart.svg';
+  return `eval: replacing the run's report, ${join(run, 'eval.md')} (with ${files}: what gptforge pipeline shows), by one made with ${flags.join(' ')}; --out DIR writes it elsewhere and keeps the run's report`;
 }
 
 /**

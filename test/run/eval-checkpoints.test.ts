@@ -41,7 +41,7 @@ test('runEval with out: the report goes to that directory and the run keeps its 
     assert.equal(readFileSync(runLayout(out).evalMarkdown, 'utf8'), `${ev.markdown}\n`);
     assert.equal((JSON.parse(readFileSync(runLayout(out).evalJson, 'utf8')) as { perTask: number }).perTask, 1);
     const { reportNotice } = await import('../../src/cli/eval.js');
-    assert.match(reportNotice(runDir, { perTask: 3, compare: false }) ?? '', /^eval: this replaces .*eval\.md .* made with --per-task 3 --no-compare .*--out DIR writes it elsewhere/);
+    assert.match(reportNotice(runDir, { perTask: 3, compare: false }) ?? '', /^eval: replacing the run's report, .*eval\.md \(with eval\.json: .*\), by one made with --per-task 3 --no-compare; --out DIR writes it elsewhere/);
     assert.equal(reportNotice(runDir, { perTask: 3, out }), null, '--out: nothing replaced');
     assert.equal(reportNotice(runDir, {}), null, "the preset's settings: nothing to warn about");
     rmSync(layout.evalMarkdown);
