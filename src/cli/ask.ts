@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import { TECHNIQUES, type Technique } from '../assist/names.js';
 import type { FeedbackSource } from '../data/synthetic/reflect.js';
@@ -80,6 +80,8 @@ export const command = new Command('ask')
       // as eval --techniques warns: a pipeline run without --techniques has only its chat model, never trained on long addition
       else if (existsSync(join(o.run, 'preset.json'))) console.error(`ask: ${o.run} has no techniques model (${techniquesRun}, made by gptforge pipeline --techniques); answering with its chat model, which never trained on the techniques' families (docs/techniques.md)`);
     }
+    const tot = totModelNotice(o.run, o.technique);
+    if (tot) console.error(tot);
     // --seed also picks the position draws of a model with randomized position ids: ask() seeds them
     if (model.config.randomPositions === undefined && o.technique === 'self-consistency' && o.streams > 1) console.error('ask: this model has no randomized position ids: --streams only splits the shared decoding rows (docs/techniques.md)');
     // greedy decoding draws nothing: the k samples repeat one reply (per stream, on a model with randomized position ids)
@@ -109,3 +111,18 @@ export const command = new Command('ask')
     });
     console.log(formatTrace(trace));
   });
+
+/**
+ * The stderr line `ask --technique tot` prints on a pipeline run (its chat model) or on the
+ * techniques model the pipeline trains into `<run>/techniques`: neither ever saw the game of 24
+ * (the countdown family), so their thoughts are not valid steps and the tree is pruned to nothing
+ * ("path: every branch pruned") — without this line a newcomer could not tell the technique from
+ * the model. Null for any other technique or directory (a model trained on COUNTDOWN_MIXTURE,
+ * model C in docs/techniques.md, is a run without preset.json).
+ */
+export function totModelNotice(run: string, technique: string): string | null {
+  if (technique !== 'tot') return null;
+  const pipelineRun = existsSync(join(run, 'preset.json')) || (basename(resolve(run)) === 'techniques' && existsSync(join(dirname(resolve(run)), 'preset.json')));
+  if (!pipelineRun) return null;
+  return `ask: tot needs a game-of-24 model, and a pipeline run has none: its chat model and its techniques model (long addition) never trained on the countdown family, so their thoughts are pruned. Train one as docs/techniques.md trained model C (900 steps: 11 min on 2 shared cores): TRAIN_BATCH=8 node dist/bench/techniques.js train runs/countdown 900 countdown, then ask with --run runs/countdown`;
+}

@@ -192,7 +192,8 @@ export async function runChat(o: ChatFlags, command: Pick<Command, 'getOptionVal
   const engine = new ChatEngine(loaded.model, loaded.tok);
   // Compiled once before the first turn (errors name the file and pointer/line); the engine clones it per reply.
   // It governs the visible text only: one built-in call may come before the text (ReplyConstraint's maxCalls), --max-tool-calls more.
-  const text = constraintFromOptions({ jsonSchema: o.jsonSchema, regex: o.regex, grammar: o.grammar }, loaded.tok);
+  // JSON at most one space between tokens ('line'): each reply stays on its line (piped, stdout is one reply a line)
+  const text = constraintFromOptions({ jsonSchema: o.jsonSchema, regex: o.regex, grammar: o.grammar, whitespace: 'line' }, loaded.tok);
   const opts = chatOptions(o, loaded.tok, text);
   // --rag: a BM25 retriever over the store, read-only (closed at exit)
   const retriever = o.rag ? new Retriever(RagStore.open(o.rag, { readonly: true }), undefined, { dropFrameWords: o.ragDropFrameWords === true }) : undefined;

@@ -10,7 +10,7 @@ import { number } from '../util/args.js';
 export const command = new Command('eval')
   .summary('score base, SFT and later models on held-out task families; compare them (table in the run)')
   .description(
-    "Scores each synthetic task family's held-out split with its checker: the base model few-shot prompted with a fake conversation, the SFT model with and without the calculator, and every later stage present (PPO, GRPO, REINFORCE, DPO). With a reward model, also compares base, SFT, SFT best-of-N and the RLHF models on held-out prompts: mean RM reward, win rate against SFT judged by the simulated labelers' rubric, sampled accuracy, and diversity (distinct-n, self-BLEU, entropy, list items). Writes eval.md, eval.json and eval-chart.svg into the run directory.",
+    "Scores each synthetic task family's held-out split with its checker: the base model few-shot prompted with a fake conversation, the SFT model with and without the calculator, and every later stage present (PPO, GRPO, REINFORCE, DPO). With a reward model, also compares base, SFT, SFT best-of-N and the RLHF models on held-out prompts: mean RM reward, win rate against SFT judged by the simulated labelers' rubric, sampled accuracy, and diversity (distinct-n, self-BLEU, entropy, list items). Writes eval.md, eval.json and eval-chart.svg into the run directory (--out: elsewhere).",
   )
   .option('-r, --run <dir>', 'run directory', 'runs/small')
   .option('--per-task <n>', "different held-out prompts per task family, at most (default: the preset's, else 50); with --techniques: problems per measurement (each tokens-to-think cell, ask-for-success, reflection, self-consistency, tot), the quick path (the defaults: 40 a cell, 200, 40, 30, 30)", number)
@@ -20,6 +20,7 @@ export const command = new Command('eval')
   .option('--compare-prompts <n>', "held-out prompts in the comparison (default: the preset's, else 48)", number)
   .option('--stages <names>', 'comma-separated extra stages to score beside base, SFT and the RL/DPO stages (sft-lora, rl-lora …: what --into trained)')
   .option('--reward-model <stage>', 'the reward model the comparison scores with (default rm): e.g. one trained with rm --into')
+  .option('--out <dir>', "write eval.md, eval.json and eval-chart.svg here instead of into the run (a quick check with --per-task 3 then leaves the run's report, which gptforge pipeline reads, as it was)")
   .option('--quiet', 'no progress bar')
   .option('--rlhf-sweep', "the RLHF sweep over the demonstration writers' error rate e_w: SFT, RM best-of-N, PPO, GRPO, DPO per e_w in <run>/rlhf-sweep/ (resumable); rlhf-sweep.md/.json/.svg (docs/rlhf.md)")
   .option('--sweep-rates <list>', 'comma-separated e_w values of --rlhf-sweep', '0,0.1,0.25,0.5')
@@ -65,6 +66,8 @@ export const command = new Command('eval')
       }
       return;
     }
+    const notice = reportNotice(o.run, o);
+    if (notice) console.error(notice);
     const { runEval } = await import('../run/eval.js');
     const { markdown } = runEval(o.run, {
       ...o,
@@ -77,6 +80,23 @@ export const command = new Command('eval')
     });
     console.log(markdown);
   });
+
+/**
+ * The stderr line a plain `eval` prints before its work when it is about to replace a report the
+ * run already holds with one made under other settings (`--per-task 3`, `--tasks …`, `--few-shot`,
+ * `--compare-prompts`, `--no-compare`): the run's eval.md is what `gptforge pipeline` reports and
+ * checks, so a quick check silently overwriting it was a newcomer's surprise. Null when `--out`
+ * sends the report elsewhere, when the run has no eval.md yet, or when no such flag was given.
+ */
+export function reportNotice(run: string, o: { out?: string; perTask?: number; fewShot?: number; tasks?: string; compare?: boolean; comparePrompts?: number }): string | null {
+  if (o.out !== undefined || !existsSync(join(run, 'eval.md'))) return null;
+  const flags = [o.perTask !== undefined ? `--per-task ${o.perTask}` : '', o.fewShot !== undefined ? `--few-shot ${o.fewShot}` : '', o.tasks !== undefined ? `--tasks ${o.tasks}` : '', o.compare === false ? '--no-compare' : '', o.comparePrompts !== undefined ? `--compare-prompts ${o.comparePrompts}` : ''].filter(
+    (f) => f !== '',
+  );
+  if (flags.length === 0) return null;
+  const files = o.compare === false ? 'eval.json' : 'eval.json, eval-chart.svg';
+  return `eval: replacing the run's report, ${join(run, 'eval.md')} (with ${files}: what gptforge pipeline shows), by one made with ${flags.join(' ')}; --out DIR writes it elsewhere and keeps the run's report`;
+}
 
 /**
  * The sweep's sizes under `eval --techniques --per-task n` (lm-evaluation-harness's `--limit`, in

@@ -36,7 +36,7 @@ const index = new Command('index')
   .option('--prune', 'forget files of this source that no input names any more')
   .option('--rebuild', "rebuild the store with this run's settings (e.g. another --chunk-size or --tokenizer): the inputs are indexed into a new file that then replaces --db, so the old store stays whole if it fails; settings not given are the old store's")
   .option('--busy-timeout <ms>', 'ms to wait for another writer before failing', number, 5000)
-  .option('--quiet', 'no progress bar (drawn on a terminal, and on a pipe for runs of 50 files or more)')
+  .option('--quiet', 'no progress bar (drawn on a terminal, and on a pipe for runs of 50 files or more, or with --model: embedding is slow)')
   .action(async (inputs, o) => {
     const db = need(o.db, 'db');
     const { ragIndex } = await import('../run/rag.js');

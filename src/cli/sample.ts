@@ -24,9 +24,7 @@ export const command = new Command('sample')
   .option('--json-schema <file>', 'constrain the completion to JSON this schema file accepts (docs/constrain.md)')
   .option('--regex <re>', 'constrain the completion to match this regular expression in full')
   .option('--grammar <file>', 'constrain the completion to a GBNF grammar file (llama.cpp syntax, rule root)')
-  .addOption(
-    new Option('--whitespace <policy>', '--json-schema: whitespace between JSON tokens — flexible (spaces, newlines and indentation), line (at most one space: a value on one line), compact (none); default flexible, line with -n > 1 so stdout is one value a line').choices(['flexible', 'line', 'compact'] as const),
-  )
+  .addOption(new Option('--whitespace <policy>', '--json-schema: whitespace between JSON tokens — flexible (spaces, newlines and indentation), line (at most one space: a value on one line), compact (none); default line, so stdout is one value a line').choices(['flexible', 'line', 'compact'] as const))
   .option('--echo', 'print the prompt before the completion (the default without a constraint)')
   .option('--no-echo', 'print only the completion (the default with --json-schema, --regex or --grammar: stdout is then the value alone, ready for a parser)')
   .addOption(precisionOption())
@@ -52,7 +50,9 @@ export const command = new Command('sample')
     const { tok, model } = loaded;
     // Compiled once (errors name the file and pointer/line before any model work); each sample
     // steps its own clone from the start state.
-    const constraint = constraintFromOptions({ jsonSchema: o.jsonSchema, regex: o.regex, grammar: o.grammar, whitespace: o.whitespace ?? (n > 1 ? 'line' : 'flexible') }, tok);
+    // 'line' by default: under 'flexible' a small model spends its tokens on newlines and indentation
+    // (the small run wrote `{ "name"\n                    : …`), and stdout is meant for a parser one value a line
+    const constraint = constraintFromOptions({ jsonSchema: o.jsonSchema, regex: o.regex, grammar: o.grammar, whitespace: o.whitespace ?? 'line' }, tok);
     for (let i = 0; i < n; i++) {
       // without the echo stdout carries the values alone, one a line; the separators go to stderr
       if (n > 1) (echoPrompt ? process.stdout : process.stderr).write(`${echoPrompt ? '\n' : ''}--- sample ${i + 1}/${n}\n`);

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { TASKS, taskByName } from '../data/synthetic/tasks.js';
 import { compareChart, compareMarkdown, compareModels, type CompareRow, type Contender } from '../eval/compare.js';
@@ -111,6 +111,13 @@ export interface RunEvalOptions {
   stages?: string[];
   /** The reward model the comparison scores with (default `rm`): e.g. one trained with `rm --into`. */
   rewardModel?: string;
+  /**
+   * The directory eval.md, eval.json and eval-chart.svg are written to (created if missing;
+   * default: the run directory, where `gptforge pipeline` reads them). A quick check
+   * (`--per-task 3`) written elsewhere leaves the run's own report in place, as
+   * lm-evaluation-harness's `--output_path` keeps results apart from the model.
+   */
+  out?: string;
   quiet?: boolean;
 }
 
@@ -138,13 +145,16 @@ export function evalSettings(presetEval: NonNullable<PretrainPreset['sft']>['eva
  * few-shot prompted with a fake conversation, the SFT model with and without the calculator,
  * every later stage present — and, with a reward model, base vs SFT vs SFT best-of-N vs the
  * RLHF models on held-out prompts (src/eval/). Writes `eval.md`, `eval.json` and
- * `eval-chart.svg` into the run; holds `<run>/eval.lock` (training stages may run beside it).
+ * `eval-chart.svg` into the run (or into `o.out`); holds `<run>/eval.lock` (training stages may run beside it).
  *
  * @throws GptforgeError when the run has no base or SFT checkpoint, or for an unknown task family.
  */
 export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTable; markdown: string; compare: CompareRow[] | null } {
   requireRunDir(runDir);
   const layout = runLayout(runDir);
+  // the report's files: the run's own, or --out's (the run's report left as it was)
+  const outLayout = o.out === undefined ? layout : runLayout(o.out);
+  if (o.out !== undefined) mkdirSync(o.out, { recursive: true });
   holdRunLock(runDir, 'eval'); // eval.md has one writer; training stages may run beside it
   const presetEval = existsSync(layout.preset) ? runPreset(runDir).sft?.eval : undefined;
   // a named reward model is checked before the (long) accuracy table
@@ -217,7 +227,7 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
     compareText = compareMarkdown(compareRows, { ...opts, prompts: prompts.length });
     const rmEval = rewardStage === 'rm' ? readRmEval(runDir) : null;
     if (rmEval) compareText = `${rmEvalMarkdown(rmEval)}\n\n${compareText}`;
-    atomicWriteFile(layout.evalChart, compareChart(compareRows, 'SFT'));
+    atomicWriteFile(outLayout.evalChart, compareChart(compareRows, 'SFT'));
   }
   // constrained decoding's effect (issue #17): the structured family free and under its schema
   const sftSubject = subjects.find((s) => s.name === 'SFT');
@@ -229,7 +239,7 @@ export function runEval(runDir: string, o: RunEvalOptions = {}): { table: EvalTa
   const withAdapters = adapters.length > 0 ? `${markdown}\n\n${adapters.map((a) => adapterMarkdown(a.name, a)).join('\n')}` : markdown;
   const withStructured = structured ? `${withAdapters}\n\n${structuredMarkdown(structured)}` : withAdapters;
   const full = compareText ? `${withStructured}\n\n${compareText}\n\nChart: eval-chart.svg` : withStructured;
-  atomicWriteFile(layout.evalMarkdown, full + '\n');
-  atomicWriteFile(layout.evalJson, JSON.stringify({ perTask, fewShot, settings, checkpoints: evaluated, ...table, adapters, compare: compareRows, structured }, null, 2) + '\n');
+  atomicWriteFile(outLayout.evalMarkdown, full + '\n');
+  atomicWriteFile(outLayout.evalJson, JSON.stringify({ perTask, fewShot, settings, checkpoints: evaluated, ...table, adapters, compare: compareRows, structured }, null, 2) + '\n');
   return { table, markdown: full, compare: compareRows };
 }

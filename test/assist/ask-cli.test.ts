@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trainThinking } from '../../src/assist/thinking.js';
@@ -65,7 +65,30 @@ test('gptforge ask on a pipeline run without a techniques model says it answers 
     // a direct answer is no technique of the long-addition model: no warning
     const direct = run(['--run', dir, '--max-tokens', '2', 'Hi?']);
     assert.doesNotMatch(direct.stderr, /no techniques model/);
+    assert.doesNotMatch(direct.stderr, /game-of-24/);
+    // newcomer37: tot on a pipeline run's chat model pruned every branch without saying why
+    const tot = run(['--run', dir, '--technique', 'tot', '--max-tokens', '2', '4 7 8 8']);
+    assert.match(tot.stderr, /^ask: tot needs a game-of-24 model, and a pipeline run has none: .*countdown family.*train runs\/countdown 900 countdown/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('totModelNotice: on a pipeline run and on its <run>/techniques model only, and only for tot', async () => {
+  const { totModelNotice } = await import('../../src/cli/ask.js');
+  const root = mkdtempSync(join(tmpdir(), 'gf-ask-tot-'));
+  try {
+    const other = join(root, 'countdown'); // a trainThinking run: no preset.json
+    mkdirSync(join(root, 'techniques'), { recursive: true });
+    mkdirSync(other);
+    assert.equal(totModelNotice(root, 'tot'), null, 'no preset.json yet: not a pipeline run');
+    assert.equal(totModelNotice(join(root, 'techniques'), 'tot'), null);
+    writeFileSync(join(root, 'preset.json'), '{}');
+    assert.match(totModelNotice(root, 'tot') ?? '', /^ask: tot needs a game-of-24 model/);
+    assert.match(totModelNotice(join(root, 'techniques'), 'tot') ?? '', /^ask: tot needs a game-of-24 model/);
+    assert.equal(totModelNotice(other, 'tot'), null);
+    assert.equal(totModelNotice(root, 'cot'), null);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 });

@@ -70,7 +70,15 @@ test('sample and chat with --json-schema, --regex, --grammar: valid output, fini
     const w = walk(schemaConstraint(SCHEMA, tok), tok, cut.stdout.replace(/\n$/, ''));
     assert.deepEqual(w, { prefix: true, complete: false });
 
-    // several JSON samples: one value a line (whitespace 'line' by default with -n > 1)
+    // one JSON sample: on one line, at most one space between tokens (whitespace 'line' by default;
+    // 'flexible' let a near-uniform model write newlines and runs of spaces)
+    for (const seed of [1, 2, 3]) {
+      const one = run(['sample', '--run', runDir, '--prompt', 'the', '--json-schema', schemaFile, '--max-tokens', '90', '--seed', String(seed)]);
+      assert.match(one.stdout, /^[^\n]*\n$/, `seed ${seed}: ${JSON.stringify(one.stdout)}`);
+      assert.doesNotMatch(one.stdout, /\s\s|\t/, `seed ${seed}: ${JSON.stringify(one.stdout)}`);
+    }
+
+    // several JSON samples: one value a line (whitespace 'line' by default)
     const many = run(['sample', '--run', runDir, '--prompt', 'the', '--json-schema', schemaFile, '-n', '3', '--max-tokens', '90']);
     assert.equal(many.status, /finish_reason/.test(many.stderr) ? 3 : 0, many.stderr);
     assert.equal(many.stdout.replace(/\n$/, '').split('\n').length, 3, many.stdout);
@@ -102,10 +110,8 @@ test('sample and chat with --json-schema, --regex, --grammar: valid output, fini
     assert.match(c1.stdout, /^[0-9]{3}\n$/);
     const c2 = run(['chat', '--run', runDir, '--stage', 'base', '--json-schema', schemaFile, '--max-tokens', '90', '--no-tools'], 'hello\nagain\n/quit\n');
     assert.equal(c2.status, 0, c2.stderr);
-    const replies = c2.stdout
-      .split('assistant> ')
-      .slice(1)
-      .map((s) => s.replace(/\nyou> .*$/s, ''));
+    // piped, stdout holds the replies alone, one a line (a JSON reply stays on its line: whitespace 'line')
+    const replies = c2.stdout.replace(/\n$/, '').split('\n');
     assert.equal(replies.length, 2, c2.stdout);
     const incomplete = (c2.stderr.match(/finish_reason: length/g) ?? []).length;
     const parsed = replies.filter((s) => walk(schemaConstraint(SCHEMA, tok), tok, s).complete);
