@@ -608,41 +608,32 @@ export class BatchDecoder {
     const L = Math.max(...prompts.map((p) => p.length));
     const cache = this.model.createCache(n);
     this.cache = cache;
-    // every row prefilled its own prompt: each its own group (rows with one prompt join the first row with it)
+    // rows sharing histories: one group per (prompt, stream), led by its first row (rows with one
+    // prompt join the first row with it); without sharing every row is its own
     const s = this.streams();
-    if (this.opts.shareHistories) {
-      const group = Int32Array.from(prompts, (p, b) => prompts.findIndex((q, c) => c % s === b % s && q.length === p.length && q.every((id, i) => id === p[i])));
-      this.groupOf = group;
-      // only each group's first row is prefilled (k replies to each of g prompts: g rows, not g·k,
-      // as vLLM prefills a prompt's blocks once for its n parallel samples); the others copy its
-      // cache row. Every kernel computes a row alone, so its logits are those of the full prefill.
-      const leads = Int32Array.from(group.filter((g, b) => g === b));
-      const ids = new Int32Array(leads.length * L).fill(this.padId);
-      leads.forEach((b, i) => {
-        cache.starts[b] = L - prompts[b].length;
-        ids.set(prompts[b], i * L + cache.starts[b]);
-      });
-      const logits = this.model.nextLogits(ids, cache, leads);
-      leads.forEach((b) =>
+    const group = this.opts.shareHistories ? Int32Array.from(prompts, (p, b) => prompts.findIndex((q, c) => c % s === b % s && q.length === p.length && q.every((id, i) => id === p[i]))) : null;
+    if (group) this.groupOf = group;
+    // only each group's lead is prefilled (k replies to each of g prompts: g rows, not g·k, as vLLM
+    // prefills a prompt's blocks once for its n parallel samples); the others copy its cache row.
+    // Every kernel computes a row alone, so their logits are those of a full prefill.
+    const leads = group ? Array.from(group.keys()).filter((b) => group[b] === b) : rows.map((_, b) => b);
+    const ids = new Int32Array(leads.length * L).fill(this.padId);
+    leads.forEach((b, i) => {
+      cache.starts[b] = L - prompts[b].length;
+      ids.set(prompts[b], i * L + cache.starts[b]);
+    });
+    const logits = this.model.nextLogits(ids, cache, group ? Int32Array.from(leads) : undefined);
+    const at = new Map<number, number>(leads.map((b, i) => [b, i]));
+    if (group)
+      for (const b of leads)
         cache.copyRow(
           b,
-          [...group.keys()].filter((c) => group[c] === b && c !== b),
-        ),
-      );
-      const at = new Map<number, number>(Array.from(leads, (b, i) => [b, i]));
-      rows.forEach((r, b) => {
-        const i = at.get(group[b])!;
-        r.logits = logits.subarray(i * this.V, (i + 1) * this.V);
-      });
-      return;
-    }
-    const ids = new Int32Array(n * L).fill(this.padId);
-    prompts.forEach((p, b) => {
-      cache.starts[b] = L - p.length;
-      ids.set(p, b * L + cache.starts[b]);
+          Array.from(group.keys()).filter((c) => group[c] === b && c !== b),
+        );
+    rows.forEach((r, b) => {
+      const i = at.get(group ? group[b] : b)!;
+      r.logits = logits.subarray(i * this.V, (i + 1) * this.V);
     });
-    const logits = this.model.nextLogits(ids, cache);
-    rows.forEach((r, b) => (r.logits = logits.subarray(b * this.V, (b + 1) * this.V)));
   }
 
   /** BatchOptions.historyStreams, checked. */

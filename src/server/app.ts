@@ -495,7 +495,8 @@ export class GptforgeServer {
       const asked = askedMaxTokens(b, m.model.config.blockSize);
       ({ conv, ctx: rag } = this.rag.prepare(conv, m.model, m.tok, ragAsk, ragReplyRoom(m.model.config.blockSize, asked)));
       // a cutoff the store is too small for: in every such response (`rag.warning`), in the log once
-      if (rag.warning && this.rag.firstWarning(rag.warning)) req.log.warn({ rag_store: this.rag.store.path, chunks: this.rag.store.count() }, rag.warning);
+      const warning = rag.json.warning;
+      if (warning && this.rag.firstWarning(warning)) req.log.warn({ rag_store: this.rag.store.path, chunks: this.rag.store.count() }, warning);
     }
     // `rag.extractive`: the reply a quote of a shown passage (or NO_ANSWER unless `rag.refusal` is "cutoff"); a request's own
     // response_format wins over it, as a `constraint` does over answerWithRetrieval's `extractive`

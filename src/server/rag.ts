@@ -68,9 +68,8 @@ export interface RagContext {
   /** False when no passage is shown and the reply is NO_ANSWER without the model (`empty_context` "no_answer", the default). */
   generate: boolean;
   /** The `rag` object of the response: the passages shown and the retrieval's numbers. */
+  /** `warning`: the request's `min_score` on a store too small for it (relevance.ts smallStoreCutoffWarning); the server also logs it once. */
   json: { passages: ApiPassage[]; retrieved: number; k: number; generated: boolean; note?: string; below_cutoff?: number; abstained?: 'below_cutoff' | 'no_passage'; warning?: string };
-  /** The request's `min_score` on a store too small for it (relevance.ts smallStoreCutoffWarning): also `json.warning`; the server logs it once. */
-  warning?: string;
 }
 
 /** What a chat request's `rag` field asks: passages to retrieve, and what an empty context gets. */
@@ -179,7 +178,7 @@ export class ServerRag {
     // a cutoff on a store of a few chunks refuses nearly everything (relevance.ts MIN_CUTOFF_CHUNKS): said in every such response, not left silent
     const warning = ask.minScore !== undefined ? smallStoreCutoffWarning(this.store.count(), "'rag.min_score'") : undefined;
     const json = { passages, retrieved: retrieved.length, k: ask.k, generated: generate, ...cut, ...abstained, ...(note ? { note } : {}), ...(warning ? { warning } : {}) };
-    return { conv: { messages: [...msgs.slice(0, -1), { role: 'user', content }] }, ctx: { shown, passages: labelled.slice(0, count), generate, json, ...(warning ? { warning } : {}) } };
+    return { conv: { messages: [...msgs.slice(0, -1), { role: 'user', content }] }, ctx: { shown, passages: labelled.slice(0, count), generate, json } };
   }
 }
 
