@@ -18,7 +18,8 @@ import { ForwardThread } from '../infer/forward-thread.js';
  * ends its row within one step and new requests join without waiting for others to finish.
  * With a decode thread (decodeThread, the default for a plain f32 GPT) each step's forward runs
  * on a worker (src/infer/forward-thread.ts) and the step's events are dispatched (written to
- * the sockets) while it runs; the wait for it is the loop's turn of the event loop.
+ * the sockets) while it runs; after its reply the loop still yields (setImmediate), as a
+ * port's messages are drained in one go and a fast forward would otherwise hold the loop.
  * At most `maxQueue` rows wait for a slot; a request that would make more wait gets a 429
  * with Retry-After.
  */
@@ -211,8 +212,10 @@ export class Scheduler {
         let sampled = 0;
         for (const e of events) if (e.type === 'token' && e.sampled) sampled++;
         this.opts.onStep?.(sampled, (performance.now() - t0) / 1000);
-        if (this.thread) continue; // dispatched; the wait for the forward let I/O in
-        for (const e of events) this.dispatch(e);
+        if (!this.thread) for (const e of events) this.dispatch(e);
+        // Yield between steps, on the decode thread too: the forward's reply is a port message,
+        // and Node drains a port's messages (with their microtasks) in one go, so a fast forward
+        // could run a whole reply before a new request or a hang-up is seen.
         if (!this.dec.done) await new Promise<void>((r) => setImmediate(r));
       }
     } finally {
