@@ -83,13 +83,6 @@ export interface CompareRow {
 }
 
 /**
- * Rows per decode of a chat contender's samples: ⌊COMPARE_ROWS / n⌋ prompts × n replies on
- * one KV cache (promptRepliesBatched), rather than one prompt's n rows at a time; 64 as the
- * comparisons' 8 × 8 (src/train/comparisons.ts COMPARISON_PROMPTS_PER_BATCH, docs/decoding.md).
- */
-const COMPARE_ROWS = 64;
-
-/**
  * n sampled replies to each prompt, prompt i's with seeds seeds[i], seeds[i] + 1, … (n = 1 is
  * exactly one reply with seeds[i]); entropies of the sampled tokens are pushed to `entropies`
  * when given; `tick` once per reply as they are done. A chat model samples several prompts'
@@ -113,7 +106,7 @@ function sampleReplies(c: Contender, engine: ChatEngine | null, ps: readonly Com
       n,
       seeds,
       { temperature: o.temperature, maxTokens: o.maxTokens, tools: o.tools, onStep },
-      Math.max(1, Math.floor(COMPARE_ROWS / n)),
+      undefined, // ⌊DECODE_BATCH_ROWS / n⌋ prompts × n replies a decode, as the comparisons
       onBatch,
     ).map((rs) => rs.map((r) => ({ messages: r.messages })));
   }

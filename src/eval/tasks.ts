@@ -2,7 +2,7 @@ import type { GPT } from '../model/gpt.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { visibleAnswer } from '../data/chat.js';
 import type { SyntheticTask, GenerateOptions, TaskExample } from '../data/synthetic/task.js';
-import { ChatEngine } from '../infer/engine.js';
+import { ChatEngine, DECODE_BATCH_ROWS } from '../infer/engine.js';
 import { generateText } from '../infer/generate.js';
 import type { ToolRegistry } from '../infer/tools/registry.js';
 
@@ -132,9 +132,6 @@ export function evalAnswerCount(rows: readonly EvalRow[], subjects: readonly Eva
   return rows.reduce((n, r) => n + subjects.filter((s) => !s.onlyToolTasks || r.task.usesTool).length * distinctExamples(r.task, perTask, seed, r.variant).length, 0);
 }
 
-/** Prompts a chat model answers together in evaluateTasks (one decode, one KV cache). */
-const EVAL_ROWS = 64;
-
 export function evaluateTasks(rows: readonly EvalRow[], subjects: readonly EvalSubject[], opts: EvalOptions): EvalTable {
   const maxTokens = opts.maxTokens ?? 48;
   const seed = opts.seed ?? DEFAULT_EVAL_SEED;
@@ -152,14 +149,14 @@ export function evaluateTasks(rows: readonly EvalRow[], subjects: readonly EvalS
         continue;
       }
       const cell: EvalCell = { correct: 0, total: 0, accuracy: 0, examples: [] };
-      // a chat model answers up to EVAL_ROWS prompts a decode (left-padded on one KV cache; a
+      // a chat model answers up to DECODE_BATCH_ROWS prompts a decode (left-padded on one KV cache; a
       // finished row is no longer fed): greedy, so each answer is reply()'s as far as the
       // logits agree at the two batch shapes (rotary positions shift with the padding: rounding)
       const chat: string[] = [];
       const engine = engines.get(subject);
       if (engine) {
-        for (let s = 0; s < tests.length; s += EVAL_ROWS) {
-          const part = tests.slice(s, s + EVAL_ROWS);
+        for (let s = 0; s < tests.length; s += DECODE_BATCH_ROWS) {
+          const part = tests.slice(s, s + DECODE_BATCH_ROWS);
           const replies = engine.repliesTo(
             part.map((ex) => ({ messages: [{ role: 'user', content: ex.prompt }] })),
             part.map(() => 1),

@@ -120,6 +120,15 @@ export interface ChatReply {
 const STOP_REASON: Record<FinishReason, ChatStopReason> = { stop: 'end', length: 'max_tokens', context: 'context', unclosed_tool_call: 'unclosed_tool_call', abort: 'abort' };
 
 /**
+ * Rows the batch jobs decode together on one KV cache, ChatEngine.repliesTo: the comparisons'
+ * ⌊64 / K⌋ prompts × K replies, the eval's answers, a compared model's samples. Measured at the
+ * small preset's shape with its SFT model (docs/decoding.md, "Batched comparisons"): more rows
+ * spread each step's fixed cost (the weights read once per step) over more tokens, but a batch
+ * takes as many steps as its longest reply, so past a few dozen rows the gain flattens.
+ */
+export const DECODE_BATCH_ROWS = 64;
+
+/**
  * Chat with a model in the training's chat layout (src/data/chat.ts), with tool calls run by the
  * engine (the interface ChatOptions above describes the loop). `reply` decodes one reply on a
  * batch-1 cache; `replies` n samples of one conversation on one shared prefill; `repliesTo` one

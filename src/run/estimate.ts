@@ -8,7 +8,7 @@ import { TASKS } from '../data/synthetic/tasks.js';
 import { DEFAULT_RL, updatesPerRollout } from '../train/rl.js';
 import type { PretrainPreset } from './presets.js';
 import { HEADLINE_STEPS } from '../assist/headline.js';
-import { COMPARISON_PROMPTS_PER_BATCH } from '../train/comparisons.js';
+import { promptsPerBatch } from '../train/comparisons.js';
 
 /**
  * How long the pipeline will take on this machine, from timing the work itself: a model of the
@@ -206,7 +206,7 @@ function estimateWithArena(runDir: string, preset: PretrainPreset, vocabSize: nu
     const c = rm.comparisons;
     const done = !o.fresh && existsSync(join(runDir, 'comparisons', 'train.jsonl'));
     // G prompts × K replies a decode (comparisons.ts promptRepliesBatched), train and val apart
-    const G = COMPARISON_PROMPTS_PER_BATCH;
+    const G = promptsPerBatch(c.k);
     const gen = done ? 0 : (Math.ceil(c.prompts / G) + Math.ceil(c.valPrompts / G)) * decode(G * c.k, c.maxTokens);
     const l = Math.max(0, rm.train.maxSteps - stepsDone(runDir, 'rm'));
     const rows = rm.rankingsPerBatch * c.k;

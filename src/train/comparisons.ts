@@ -2,7 +2,7 @@ import { Rng } from '../engine/rng.js';
 import { GptforgeError } from '../util/errors.js';
 import type { GPT } from '../model/gpt.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { ChatEngine, type ChatOptions, type ChatReply } from '../infer/engine.js';
+import { ChatEngine, type ChatOptions, type ChatReply, DECODE_BATCH_ROWS } from '../infer/engine.js';
 import type { ToolRegistry } from '../infer/tools/registry.js';
 import type { Conversation, Message } from '../data/conversation.js';
 import { dedupeCompletions, type Completion, type Ranking } from '../data/preferences.js';
@@ -97,20 +97,16 @@ interface SampleOptions {
   /**
    * Prompts decoded together: each batch is this many prompts × k replies, one KV cache
    * (ChatEngine.repliesTo, prompts left-padded, identical histories sharing a forward row).
-   * Default COMPARISON_PROMPTS_PER_BATCH. Any value gives each reply the same seed, so the
+   * Default ⌊DECODE_BATCH_ROWS / k⌋ (64 rows: 8 prompts × 8 replies on the small preset). Any value gives each reply the same seed, so the
    * same tokens as far as the model's logits agree at the two batch shapes.
    */
   promptsPerBatch?: number;
 }
 
-/**
- * Prompts per decode in the comparisons' sampling (× K replies each: 8 × 8 = 64 rows on the
- * small preset). Measured at the small preset's shape with its SFT model (docs/decoding.md,
- * "Batched comparisons"): a bigger group spreads each step's fixed cost (the weights read once
- * per step) over more rows; finished rows are no longer fed, but a batch takes as many steps as
- * its longest reply, so past a few prompts the gain flattens.
- */
-export const COMPARISON_PROMPTS_PER_BATCH = 8;
+/** Prompts per decode for n replies each: ⌊DECODE_BATCH_ROWS / n⌋ (at least 1); 8 × 8 = 64 rows on the small preset. */
+export function promptsPerBatch(n: number): number {
+  return Math.max(1, Math.floor(DECODE_BATCH_ROWS / n));
+}
 
 /**
  * n replies to a one-message user prompt as completions, sampled together on one KV cache:
@@ -131,7 +127,7 @@ export function promptReplies(engine: ChatEngine, prompt: string, n: number, opt
  * with the prompts done so far. `opts.seed` is ignored (the seeds are per prompt).
  * @throws GptforgeError for a bad `group`, or seeds not aligned with the prompts.
  */
-export function promptRepliesBatched(engine: ChatEngine, prompts: readonly string[], n: number, seeds: readonly number[], opts: ChatOptions, group = COMPARISON_PROMPTS_PER_BATCH, onBatch?: (done: number) => void): ChatReply[][] {
+export function promptRepliesBatched(engine: ChatEngine, prompts: readonly string[], n: number, seeds: readonly number[], opts: ChatOptions, group = promptsPerBatch(n), onBatch?: (done: number) => void): ChatReply[][] {
   if (!(Number.isInteger(group) && group >= 1)) throw new GptforgeError(`promptsPerBatch must be a whole number ≥ 1, got ${String(group)}`, { field: 'promptsPerBatch' });
   if (seeds.length !== prompts.length) throw new GptforgeError(`promptRepliesBatched: ${prompts.length} prompts but ${seeds.length} seeds`);
   if (!(Number.isInteger(n) && n >= 1)) throw new GptforgeError(`promptRepliesBatched: n must be a positive integer, got ${n}`);
@@ -164,7 +160,7 @@ function keptReplies(all: readonly ChatReply[]): { replies: Completion[]; cut: n
  */
 function replySource(engine: ChatEngine, prompts: readonly (string | undefined)[], opts: SampleOptions): (i: number) => { replies: Completion[]; cut: number } {
   const ready = new Map<number, { replies: Completion[]; cut: number }>();
-  const group = opts.promptsPerBatch ?? COMPARISON_PROMPTS_PER_BATCH;
+  const group = opts.promptsPerBatch ?? promptsPerBatch(opts.k);
   return (i) => {
     let got = ready.get(i);
     if (!got) {

@@ -81,7 +81,7 @@ test("fewShotPrompt ends the answer at the line's end with OpenAI's `stop`, not 
   assert.equal(p.ids[0], tok.specialId('<|bos|>'));
 });
 
-// speed46: a chat model's answers are decoded EVAL_ROWS prompts at a time on one KV cache
+// speed46: a chat model's answers are decoded DECODE_BATCH_ROWS prompts at a time on one KV cache
 test("evaluateTasks: a chat model's batched greedy answers are reply()'s one prompt at a time (learned positions: bit for bit)", () => {
   const task = taskByName('arithmetic');
   const tests = distinctExamples(task, 12, 5);
