@@ -9,7 +9,7 @@ export const command = new Command('serve')
   .description(
     'OpenAI-compatible server and the web UI (at /: chat, training dashboard, rank, compare; docs/web.md): /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /v1/rewards, /tokenize, /detokenize, /health, /metrics; gptforge extensions /v1/gptforge/assist (prompting techniques), /v1/gptforge/rag and /v1/gptforge/passages/{id} (with --rag). See docs/server.md.',
   )
-  .option('-r, --run <dir>', 'run directory: its stages are the models — base, sft, rl, dpo, then every other stage with a checkpoint (sft-lora, rl-grpo …); rm scores at /v1/rewards', 'runs/small')
+  .option('-r, --run <dir>', 'run directory: its stages are the models — base, sft, rl, dpo, then every other stage with a checkpoint (sft-lora, rl-grpo …), a run inside it as <dir>/<stage> (techniques/sft); rm scores at /v1/rewards', 'runs/small')
   .option('--host <host>', 'address to bind (loopback unless you say otherwise)', '127.0.0.1')
   .option('--port <n>', 'port (0: any free one)', number, 8080)
   .option('--api-key <key>', 'accepted API key (repeatable); also GPTFORGE_API_KEY. None: no authentication', collect, [])

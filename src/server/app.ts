@@ -340,8 +340,9 @@ export class GptforgeServer {
       const chat = this.defaultChatModel(this.models); // `default`: the model a chat opens with, chat's rule (src/run/models.ts); cached until a stage saves
       return { object: 'list', data: [...this.models.values()].map((m) => ({ ...modelJSON(m), ...(m.id === chat ? { default: true } : {}) })) };
     });
-    app.get('/v1/models/:id', async (req) => {
-      return modelJSON(this.model({ model: (req.params as { id: string }).id }));
+    // a wildcard: an id may hold a slash (`techniques/sft`, a run inside the run; HF's `org/name` ids)
+    app.get('/v1/models/*', async (req) => {
+      return modelJSON(this.model({ model: (req.params as { '*': string })['*'] }));
     });
     app.post('/v1/chat/completions', (req, reply) => this.chat(req, reply));
     app.post('/v1/completions', (req, reply) => this.completions(req, reply));

@@ -13,7 +13,7 @@ export const GENERATION_STAGES: readonly string[] = ['base', 'sft', 'rl', 'dpo']
 export const REWARD_STAGE = 'rm';
 
 export interface ServedModel {
-  /** The API's model id: the stage name (base, sft, rl, dpo, rm, sft-lora …). */
+  /** The API's model id: the stage name (base, sft, rl, dpo, rm, sft-lora …; a run inside the run's as `techniques/sft`). */
   id: string;
   model: GPT;
   tok: Tokenizer;
@@ -28,18 +28,30 @@ export interface ServedModel {
 /**
  * The stages of `runDir` that hold a checkpoint, in listing order: GENERATION_STAGES, then every
  * other stage directory (`sft-lora`, `rl-grpo`, `dpo-lora`, `sft-lora-merged` …: what
- * `--into` and the RL algorithms name) sorted by name, then the reward model.
- * @example runStages('runs/small') // ['base', 'sft', 'rl', 'rl-grpo', 'sft-lora', 'rm']
+ * `--into` and the RL algorithms name) sorted by name, then — with `nested` — the stages of a
+ * run inside the run, as `<dir>/<stage>` (npm start's techniques model, `techniques/sft`: a run
+ * of its own with a preset.json), then the reward model.
+ * @example runStages('runs/small') // ['base', 'sft', 'rl', 'rl-grpo', 'sft-lora', 'techniques/sft', 'rm']
  */
-export function runStages(runDir: string): string[] {
+export function runStages(runDir: string, opts: { nested?: boolean } = {}): string[] {
   const named = new Set([...GENERATION_STAGES, REWARD_STAGE]);
-  const others = existsSync(runDir)
-    ? readdirSync(runDir, { withFileTypes: true })
-        .filter((e) => e.isDirectory() && !named.has(e.name) && latestCheckpoint(join(runDir, e.name)) !== null)
-        .map((e) => e.name)
-        .sort()
-    : [];
-  return [...GENERATION_STAGES, ...others, REWARD_STAGE];
+  const dirs = existsSync(runDir) ? readdirSync(runDir, { withFileTypes: true }).filter((e) => e.isDirectory() && !named.has(e.name)) : [];
+  const others = dirs
+    .filter((e) => latestCheckpoint(join(runDir, e.name)) !== null)
+    .map((e) => e.name)
+    .sort();
+  const nested =
+    (opts.nested ?? true)
+      ? dirs
+          .filter((e) => existsSync(join(runDir, e.name, 'preset.json')))
+          .flatMap((e) =>
+            readdirSync(join(runDir, e.name), { withFileTypes: true })
+              .filter((s) => s.isDirectory() && latestCheckpoint(join(runDir, e.name, s.name)) !== null)
+              .map((s) => `${e.name}/${s.name}`),
+          )
+          .sort()
+      : [];
+  return [...GENERATION_STAGES, ...others, ...nested, REWARD_STAGE];
 }
 
 /**

@@ -270,7 +270,7 @@ class WebRun {
     // the recipe's stages, then every other stage directory with a checkpoint (`sft --into sft-mine` from the
     // command line), as the server lists its models
     const preset = readJsonIfPresent(runLayout(this.runDir).preset);
-    const names = [...new Set([...DASHBOARD_STAGES, ...runStages(this.runDir).filter((s) => existsSync(join(this.runDir, s)) && latestCheckpoint(join(this.runDir, s)) !== null)])];
+    const names = [...new Set([...DASHBOARD_STAGES, ...runStages(this.runDir, { nested: false }).filter((s) => existsSync(join(this.runDir, s)) && latestCheckpoint(join(this.runDir, s)) !== null)])];
     const stages = names.map((name) => {
       const dir = runLayout(this.runDir).stage(name);
       let checkpoint: string | null = null;

@@ -1,11 +1,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, utimesSync } from 'node:fs';
+import { renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { selectedCheckpoint } from '../../src/model/checkpoint.js';
+import { saveCheckpoint, selectedCheckpoint } from '../../src/model/checkpoint.js';
+import { makeConfig } from '../../src/model/config.js';
+import { GPT } from '../../src/model/gpt.js';
 import OpenAI, { APIError, AuthenticationError, BadRequestError, InternalServerError, NotFoundError, RateLimitError } from 'openai';
 import { ajvValidator } from '../constrain/ajv.js';
-import { GptforgeServer, loadRunModels, type ServedModel } from '../../src/server/index.js';
+import { GptforgeServer, loadRunModels, runStages, type ServedModel } from '../../src/server/index.js';
 import { DEFAULT_MAX_TOOL_CALLS } from '../../src/infer/engine.js';
 import type { Tokenizer } from '../../src/tokenizer/index.js';
 import { BYTE_REPLY, scriptedModel, tinyRun } from './fixture.js';
@@ -62,6 +64,31 @@ describe('models and health', () => {
     // created: when the checkpoint was saved (its mtime, set to 2020-01-01 before loading), not when the server loaded it
     assert.equal(sft.created, 1577836800);
     await assert.rejects(client.models.retrieve('gpt-4'), NotFoundError);
+  });
+  test("a run inside the run (npm start's techniques model) is served as <dir>/<stage>; its id retrieves with the slash", async () => {
+    const { dir: run, tok: t } = tinyRun();
+    const config = makeConfig({ vocabSize: t.vocabSize, blockSize: 64, nLayer: 1, nHead: 2, nEmbd: 32, position: 'rope' });
+    writeFileSync(join(run, 'techniques-preset.json'), '{}');
+    saveCheckpoint(join(run, 'techniques', 'sft'), new GPT(config, { seed: 9 }), { stage: 'sft', step: 1, tokenizerJSON: t.toJSON(), tokenizerHash: t.hash() });
+    // no preset.json: a directory of checkpoints, not a run — not listed
+    assert.deepEqual(runStages(run), ['base', 'sft', 'rl', 'dpo', 'rm']);
+    renameSync(join(run, 'techniques-preset.json'), join(run, 'techniques', 'preset.json'));
+    assert.deepEqual(runStages(run), ['base', 'sft', 'rl', 'dpo', 'techniques/sft', 'rm']);
+    assert.deepEqual(runStages(run, { nested: false }), ['base', 'sft', 'rl', 'dpo', 'rm']);
+    const s = new GptforgeServer({ parallel: 2 });
+    s.setModels(loadRunModels(run));
+    try {
+      const c = new OpenAI({ baseURL: `${await s.listen(0, '127.0.0.1')}/v1`, apiKey: 'x', maxRetries: 0 });
+      const ids: string[] = [];
+      for await (const m of c.models.list()) ids.push(m.id);
+      assert.deepEqual(ids, ['base', 'sft', 'techniques/sft', 'rm']);
+      assert.equal((await c.models.retrieve('techniques/sft')).id, 'techniques/sft');
+      const r = await c.chat.completions.create({ model: 'techniques/sft', messages: user('hi'), max_tokens: 3 });
+      assert.equal(r.model, 'techniques/sft');
+    } finally {
+      await s.close();
+      rmSync(run, { recursive: true, force: true });
+    }
   });
   test('GET /health is 200 once loaded, 503 while loading (and model routes answer 503)', async () => {
     assert.equal((await fetch(`${base}/health`)).status, 200);
