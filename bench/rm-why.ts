@@ -15,7 +15,11 @@
  * - `arithmetic`: its correctness pairs by the calculator: `right:<r>|wrong:<w>`, each side
  *   `echo` (a calculator result the reply's answer repeats), `calc` (a result, not repeated),
  *   `none` (no calculator result): whether the pair is decidable by comparing the answer with the
- *   tool output the RM sees.
+ *   tool output the RM sees. And the decidable form pairs (`decidablePreferencesByDecidingTerm`)
+ *   by the rubric term that differs most between the two replies: `wellFormed`, `length`,
+ *   `repetition`, `calculator`, `nearMiss` (two wrong answers, one closer: readable only where
+ *   the tool output shows the true value), `touches` (term 7: characters, variety), ….
+ *   (`heldOut.byFamilyAndTerm` is also rm-eval.json's `accuracyCleanByFamilyAndTerm`.)
  * - `training`: the pairs the RM trained on (`train.jsonl`, the labelers' noisy rankings, and the
  *   contrast pairs if any are cached) per family and term, re-judged by the noise-free rubric, and
  *   the share the labelers put the wrong way round (e_j as the RM saw it, per term).
@@ -68,6 +72,48 @@ const judge = (r: Ranking, c: Completion): { correct: boolean | null; rest: numb
   return { correct: s.correct, rest: s.score - (s.correct ? 10 : 0) };
 };
 
+/** The rubric's terms (labelers.ts), read from its reasons; `touches` is the rest (term 7 and near misses under 0.01). */
+const TERMS: [string, RegExp][] = [
+  ['correct', /^correct \(/],
+  ['nearMiss', /^near miss/],
+  ['calculator', /^used the calculator/],
+  ['toolErrors', /tool calls? failed/],
+  ['needlessTool', /^needless tool call/],
+  ['wellFormed', /^well-formed/],
+  ['length', /^long \(/],
+  ['repetition', /^repetitive/],
+  ['manners', /^polite refusal/],
+];
+const termScores = (r: Ranking, c: Completion): Record<string, number> => {
+  const s = rubricScore(r.prompt, c, r.task);
+  const out: Record<string, number> = Object.fromEntries([...TERMS.map(([k]) => [k, 0]), ['touches', 0]]);
+  let listed = 0;
+  for (const reason of s.reasons) {
+    const m = /^([+−])(\d+(?:\.\d+)?) (.*)$/.exec(reason);
+    if (!m) continue;
+    const v = (m[1] === '−' ? -1 : 1) * Number(m[2]);
+    const term = TERMS.find(([, re]) => re.test(m[3]));
+    if (!term || v === 0) continue;
+    out[term[0]] += v;
+    listed += v;
+  }
+  out.touches = s.score - listed;
+  return out;
+};
+/** The term whose difference between two replies is the largest (what decided a form pair). */
+const decidingTerm = (a: Record<string, number>, b: Record<string, number>): string => {
+  let best = 'touches';
+  let gap = -1;
+  for (const k of Object.keys(a)) {
+    const d = Math.abs(a[k] - b[k]);
+    if (d > gap) {
+      gap = d;
+      best = k;
+    }
+  }
+  return best;
+};
+
 /** How an arithmetic reply uses the calculator: echo (answer repeats a result), calc (a result, not repeated), none. */
 const calculatorUse = (c: Completion): string => {
   const msgs = completionMessages(c);
@@ -94,6 +140,7 @@ const scores = scoreSequences(rm.model, flat, pad);
 console.error(`scored ${flat.length} held-out replies in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 const byFamilyTerm: Record<string, Tally> = {};
 const byAlignment: Record<string, Tally> = {};
+const formByTerm: Record<string, Tally> = {};
 const arithmetic: Record<string, Tally> = {};
 const worst: { gap: number; family: string; prompt: string; right: string; wrong: string; rightScore: number; wrongScore: number }[] = [];
 let off = 0;
@@ -109,14 +156,18 @@ val.forEach((r, ri) => {
       const ok = s[a] > s[b];
       const term = j[a].correct !== j[b].correct ? 'correctness' : 'preferences';
       bump(byFamilyTerm, `${family}/${term}`, ok);
+      if (term === 'preferences' && correctnessSource(r.task) === 'decidable') bump(formByTerm, `${family}/${decidingTerm(termScores(r, r.completions[a]), termScores(r, r.completions[b]))}`, ok);
       if (term !== 'correctness' || correctnessSource(r.task) !== 'decidable') continue;
-      // a (earlier) is the better; in a correctness pair it is the right one
-      const d = j[a].rest - j[b].rest;
+      // in val.clean the earlier reply is the better, so the right one; read from the verdicts
+      // anyway, so a file in another order (a noisy one) splits the same pairs the same way
+      const [x, y] = j[a].correct === true ? [a, b] : [b, a];
+      const right = s[x] > s[y];
+      const d = j[x].rest - j[y].rest;
       const align = d > TIE_MARGIN ? 'aligned' : d < -TIE_MARGIN ? 'opposed' : 'neutral';
-      bump(byAlignment, `${family}/${align}`, ok);
-      bump(byAlignment, `all/${align}`, ok);
-      if (family === 'arithmetic') bump(arithmetic, `right:${calculatorUse(r.completions[a])}|wrong:${calculatorUse(r.completions[b])}`, ok);
-      if (top > 0 && !ok) worst.push({ gap: s[b] - s[a], family, prompt: r.prompt, right: completionText(r.completions[a]), wrong: completionText(r.completions[b]), rightScore: s[a], wrongScore: s[b] });
+      bump(byAlignment, `${family}/${align}`, right);
+      bump(byAlignment, `all/${align}`, right);
+      if (family === 'arithmetic') bump(arithmetic, `right:${calculatorUse(r.completions[x])}|wrong:${calculatorUse(r.completions[y])}`, right);
+      if (top > 0 && !right) worst.push({ gap: s[y] - s[x], family, prompt: r.prompt, right: completionText(r.completions[x]), wrong: completionText(r.completions[y]), rightScore: s[x], wrongScore: s[y] });
     }
   }
 });
@@ -163,7 +214,7 @@ console.log(
       stage,
       comparisons: dir,
       context: L,
-      heldOut: { rankings: val.length, droppedOverContext: fits.filter((x) => !x).length, byFamilyAndTerm: withAccuracy(byFamilyTerm), decidableCorrectnessByAlignment: withAccuracy(byAlignment) },
+      heldOut: { rankings: val.length, droppedOverContext: fits.filter((x) => !x).length, byFamilyAndTerm: withAccuracy(byFamilyTerm), decidableCorrectnessByAlignment: withAccuracy(byAlignment), decidablePreferencesByDecidingTerm: withAccuracy(formByTerm) },
       arithmetic: withAccuracy(arithmetic),
       training: Object.fromEntries(
         Object.entries(training)
