@@ -68,6 +68,12 @@ export interface RunRmResult extends TrainResult {
   accuracyCleanByContextAndTerm?: Record<string, PairTally & { accuracy: number }>;
   /** Noise-free accuracy on the pairs decided by correctness, per task family ("syllables", "chat", …). */
   accuracyCleanCorrectnessByFamily?: Record<string, PairTally & { accuracy: number }>;
+  /**
+   * Noise-free accuracy per task family and deciding term, keyed "arithmetic/correctness",
+   * "arithmetic/preferences", "chat/correctness", … ("?" for a ranking without a family): which
+   * families' form and which families' facts hold the decidable figure down.
+   */
+  accuracyCleanByFamilyAndTerm?: Record<string, PairTally & { accuracy: number }>;
   /** The held-out contrast probe per decidable family (and `all`): whether the RM reads the checkable fact (contrastProbe). */
   contrastProbe?: Record<string, ProbeTally>;
 }
@@ -129,7 +135,7 @@ type Tallies = Record<string, PairTally & { accuracy: number }>;
  * from the context (the calculator's output, the prompt's word or format), 'knowledge' only
  * from facts the model may not have.
  */
-export function accuracyByDecidingTerm(model: GPT | SequenceScorer, rankings: readonly Ranking[], rendered: RenderedRankings, pad: number): { byTerm: Tallies; byContext: Tallies; byBoth: Tallies; correctnessByFamily: Tallies } {
+export function accuracyByDecidingTerm(model: GPT | SequenceScorer, rankings: readonly Ranking[], rendered: RenderedRankings, pad: number): { byTerm: Tallies; byContext: Tallies; byBoth: Tallies; correctnessByFamily: Tallies; byFamilyAndTerm: Tallies } {
   const verdicts = rankings.map((r) => r.completions.map((c) => rubricScore(r.prompt, c, r.task).correct));
   const tallies = pairAccuracyByKind(model, rendered.rendered, pad, (ri, i, j) => {
     const r = rendered.sources[ri];
@@ -153,7 +159,7 @@ export function accuracyByDecidingTerm(model: GPT | SequenceScorer, rankings: re
     );
   };
   // the pairs decided by correctness, per family: which families' facts the RM reads
-  return { byTerm: by([0]), byContext: by([1]), byBoth: by([1, 0]), correctnessByFamily: by([2], (p) => p[0] === 'correctness') };
+  return { byTerm: by([0]), byContext: by([1]), byBoth: by([1, 0]), correctnessByFamily: by([2], (p) => p[0] === 'correctness'), byFamilyAndTerm: by([2, 0]) };
 }
 
 /** The default task families whose correctness is decidable from the context. */
@@ -540,6 +546,7 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
   const byContext = split?.byContext;
   const byBoth = split?.byBoth;
   const byFamily = split?.correctnessByFamily;
+  const byFamilyTerm = split?.byFamilyAndTerm;
   const cleanTally = byTerm && Object.values(byTerm).reduce((s, t) => ({ pairs: s.pairs + t.pairs, correct: s.correct + t.correct }), { pairs: 0, correct: 0 });
   const clean = cleanTally && cleanTally.pairs > 0 ? cleanTally.correct / cleanTally.pairs : undefined;
   const probeN = cfg.comparisons.probePrompts ?? 240;
@@ -568,13 +575,14 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
         accuracyCleanByContext: byContext,
         accuracyCleanByContextAndTerm: byBoth,
         accuracyCleanCorrectnessByFamily: byFamily,
+        accuracyCleanByFamilyAndTerm: byFamilyTerm,
         contrastProbe: probe,
       },
       null,
       2,
     ) + '\n',
   );
-  return { ...result, runDir, stage, accuracy, accuracyClean: clean, accuracyCleanBy: byTerm, accuracyCleanByContext: byContext, accuracyCleanByContextAndTerm: byBoth, accuracyCleanCorrectnessByFamily: byFamily, contrastProbe: probe };
+  return { ...result, runDir, stage, accuracy, accuracyClean: clean, accuracyCleanBy: byTerm, accuracyCleanByContext: byContext, accuracyCleanByContextAndTerm: byBoth, accuracyCleanCorrectnessByFamily: byFamily, accuracyCleanByFamilyAndTerm: byFamilyTerm, contrastProbe: probe };
 }
 
 /**
