@@ -384,7 +384,8 @@ export async function trainRewardModel(setup: RewardSetup, cfg: TrainConfig, opt
       weight: (batch) => batch.filter(hasPreference).length,
       forwardMicroBatch: (batch, total) => {
         const seqs = batch.flatMap((r) => r.completions);
-        const rewards = rewardsOf(model, seqs, padId);
+        // padded to a multiple of 16 tokens: batches then share a few shapes whose buffers the step arena keeps (ARENA_KEEP_BYTES)
+        const rewards = rewardsOf(model, seqs, padId, 16);
         const res = pairwiseLoss(
           rewards.data,
           batch.map((r) => r.completions.length),

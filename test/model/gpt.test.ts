@@ -207,7 +207,7 @@ test('scalar head reads one position and receives gradients', () => {
 });
 
 test('step arena: training forwards and backwards draw from it, evaluation (no grad) never parks buffers in it', async () => {
-  const { setArenaEnabled, resetArena, arenaBuffersInUse, arenaBuffersFree } = await import('../../src/engine/tensor.js');
+  const { setArenaEnabled, resetArena, arenaBuffersInUse, arenaBuffersFree, arenaBytesFree, setArenaKeepBytes, ARENA_KEEP_BYTES } = await import('../../src/engine/tensor.js');
   const model = new GPT(makeConfig({ vocabSize: 64, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 32, position: 'rope' }), { seed: 1 });
   const ids = randomIds(32, 64, 3);
   const targets = randomIds(32, 64, 4);
@@ -228,12 +228,17 @@ test('step arena: training forwards and backwards draw from it, evaluation (no g
       for (let i = 0; i < 5; i++) model.loss(ids, targets, 2, 16).item();
     });
     assert.equal(arenaBuffersInUse(), 0);
-    // variable sequence lengths (RM, RL, DPO batches): buffers of lengths no longer used are released
-    for (let T = 4; T <= 16; T++) {
+    // variable sequence lengths (RM, RL, DPO batches): sizes unused for two steps are kept
+    // within the byte budget (most recent first), the rest released
+    const shapes = (): void => {
+      for (let T = 4; T <= 16; T++) {
+        resetArena();
+        model.loss(ids.subarray(0, 2 * T), targets.subarray(0, 2 * T), 2, T).backward();
+      }
       resetArena();
-      model.loss(ids.subarray(0, 2 * T), targets.subarray(0, 2 * T), 2, T).backward();
-    }
-    resetArena();
+    };
+    setArenaKeepBytes(0);
+    shapes();
     resetArena();
     const parked = arenaBuffersFree();
     resetArena();
@@ -243,8 +248,27 @@ test('step arena: training forwards and backwards draw from it, evaluation (no g
     resetArena();
     resetArena();
     resetArena();
-    assert.equal(arenaBuffersFree(), 0);
+    assert.equal(arenaBuffersFree(), 0, 'budget 0: every size unused for two steps is released');
+    setArenaKeepBytes(ARENA_KEEP_BYTES);
+    shapes();
+    resetArena();
+    resetArena();
+    resetArena();
+    const all = arenaBytesFree();
+    assert.ok(all > 0, 'the default budget keeps the 13 shapes of this small model');
+    // the same shapes once more reuse the kept buffers: nothing new is parked
+    shapes();
+    resetArena();
+    resetArena();
+    resetArena();
+    assert.equal(arenaBytesFree(), all);
+    const budget = Math.floor(all / 3);
+    setArenaKeepBytes(budget);
+    resetArena();
+    assert.ok(arenaBytesFree() > 0 && arenaBytesFree() <= budget, `${arenaBytesFree()} bytes parked within a budget of ${budget}`);
+    assert.throws(() => setArenaKeepBytes(-1), /≥ 0/);
   } finally {
+    setArenaKeepBytes(ARENA_KEEP_BYTES);
     setArenaEnabled(false);
   }
 });
