@@ -817,10 +817,31 @@ export class Automaton {
     return s;
   }
 
-  /** The state after byte class `c` from state `s` (computed and stored on first use). */
+  /** Statistics (bench): transitions computed (closures built), and transitions filled in beside them for classes s cannot tell from c. */
+  transitionsComputed = 0;
+  transitionsShared = 0;
+  /** computeTransition's scratch: the classes s treats as c (classWords words), per terminal the call that last AND-ed it in. */
+  private sameClasses: Uint32Array = new Uint32Array(8);
+  private termStamp: Int32Array = NO_INTS;
+  private termGen = 0;
+
+  /**
+   * The state after byte class `c` from state `s` (computed and stored on first use). The
+   * successor depends only on which configurations of s accept c, so it is stored too for
+   * every class that exactly the same configurations accept (the same seeds, the same
+   * closure): a string body's state takes dozens of classes alike, and a frame walk stepped
+   * each, interning the same large state again per class.
+   */
   computeTransition(s: number, c: number): number {
     const { syms } = this;
     const nc = this.numClasses;
+    const cw = this.classWords;
+    const tcb = this.termClassBits;
+    const same = this.sameClasses;
+    for (let j = 0; j < cw; j++) same[j] = -1;
+    if (this.termStamp.length === 0) this.termStamp = new Int32Array(this.g.terminals.length);
+    const tstamp = this.termStamp;
+    const gen = ++this.termGen;
     let seeds = this.seedBuf;
     let k = 0;
     const off = this.stateOff[s];
@@ -829,7 +850,16 @@ export class Automaton {
       const st = this.pool[i];
       if (st === 0) continue;
       const pos = this.nodePos[st];
-      if (this.termAccepts[syms[pos] * nc + c] === 0) continue;
+      const term = syms[pos];
+      const takes = this.termAccepts[term * nc + c];
+      if (tstamp[term] !== gen) {
+        // the classes this terminal decides as it decides c
+        tstamp[term] = gen;
+        const b = term * cw;
+        if (takes === 0) for (let j = 0; j < cw; j++) same[j] &= ~tcb[b + j];
+        else for (let j = 0; j < cw; j++) same[j] &= tcb[b + j];
+      }
+      if (takes === 0) continue;
       let next = this.nodeNext[st] - 1;
       if (next < 0) {
         next = syms[pos + 1] === END ? this.nodeParent[st] : this.node(pos + 1, this.nodeParent[st]);
@@ -843,7 +873,20 @@ export class Automaton {
       seeds[k++] = next;
     }
     const t = k === 0 ? DEAD : this.closure(seeds, k);
-    this.trans[s * nc + c] = t + 1;
+    this.transitionsComputed++;
+    const tr = this.trans; // after closure: interning may have grown it
+    const row = s * nc;
+    tr[row + c] = t + 1;
+    for (let j = 0; j < cw; j++) {
+      for (let bits = same[j]; bits !== 0; bits &= bits - 1) {
+        const d = (j << 5) | (31 - Math.clz32(bits & -bits));
+        if (d >= nc) break;
+        if (tr[row + d] === 0) {
+          tr[row + d] = t + 1;
+          this.transitionsShared++;
+        }
+      }
+    }
     return t;
   }
 
