@@ -309,6 +309,7 @@ export class Automaton {
   private mergeCount = 0;
   /** Scratch: closureOfNode's work stack, closure()'s union, computeTransition's seeds. */
   private workBuf: Int32Array = new Int32Array(1024);
+  private workBuf2: Int32Array = new Int32Array(1024);
   private unionBuf: Int32Array = new Int32Array(1024);
   private seedBuf: Int32Array = new Int32Array(256);
 
@@ -332,40 +333,58 @@ export class Automaton {
       this.clPoolLen = at = 0;
     }
     let k = at;
-    let work = this.workBuf;
+    // Work items: a stack node (workPos −1, workPar the node), or a rule reference at the start
+    // of an alternative as the pair (position, parent) — not hash-consed into a node: such a
+    // stack is never a configuration, only expanded, and its node was a quarter of the nodes
+    // built (a cache miss each into the node table). Its pair is marked seen in pairSeen
+    // instead (the same identity: nodes are hash-consed by that pair).
+    let workPos = this.workBuf;
+    let workPar = this.workBuf2;
     let w = 0;
-    work[w++] = seed;
+    workPos[w] = -1;
+    workPar[w++] = seed;
+    const pairGen = ++this.pairGen;
+    this.pairCount = 0;
     while (w > 0) {
-      const s = work[--w];
-      if (this.seenGen[s] === gen) continue;
-      this.seenGen[s] = gen;
-      let push = -1;
-      if (s === 0) push = 0;
-      else {
-        const pos = this.nodePos[s];
+      --w;
+      let pos = workPos[w];
+      let parent = workPar[w];
+      if (pos < 0) {
+        const s = parent;
+        if (this.seenGen[s] === gen) continue;
+        this.seenGen[s] = gen;
+        if (s === 0) {
+          k = this.clPush(k, 0);
+          continue;
+        }
+        pos = this.nodePos[s];
         const sym = syms[pos];
-        if (sym >= 0) push = s;
-        else if (sym === END) {
-          if (w >= work.length) work = this.growWork();
-          work[w++] = this.nodeParent[s];
+        if (sym >= 0) {
+          k = this.clPush(k, s);
+          continue;
+        }
+        parent = this.nodeParent[s];
+        if (sym === END) {
+          if (w >= workPos.length) [workPos, workPar] = this.growWork();
+          workPos[w] = -1;
+          workPar[w++] = parent;
+          continue;
+        }
+      } else if (this.pairSeenBefore(pos, parent, pairGen)) continue;
+      // expand the rule referenced at pos over the stack `parent`
+      const r = -syms[pos] - 2;
+      let rest = parent;
+      if (syms[pos + 1] !== END) rest = this.node(pos + 1, rest);
+      for (let a = ruleAlts[r]; a < ruleAlts[r + 1]; a++) {
+        const q = altStarts[a];
+        if (w >= workPos.length) [workPos, workPar] = this.growWork();
+        if (syms[q] < END) {
+          workPos[w] = q;
+          workPar[w++] = rest;
         } else {
-          const r = -sym - 2;
-          let rest = this.nodeParent[s];
-          if (syms[pos + 1] !== END) rest = this.node(pos + 1, rest);
-          for (let a = ruleAlts[r]; a < ruleAlts[r + 1]; a++) {
-            const n = this.node(altStarts[a], rest);
-            if (w >= work.length) work = this.growWork();
-            work[w++] = n;
-          }
+          workPos[w] = -1;
+          workPar[w++] = syms[q] === END ? rest : this.node(q, rest);
         }
-      }
-      if (push >= 0) {
-        if (k >= this.clPool.length) {
-          const g = new Int32Array(this.clPool.length * 2);
-          g.set(this.clPool);
-          this.clPool = g;
-        }
-        this.clPool[k++] = push;
       }
     }
     sortRange(this.clPool, at, k);
@@ -375,10 +394,71 @@ export class Automaton {
     return at;
   }
 
-  private growWork(): Int32Array {
+  /** clPool[k] = x (growing it); returns k + 1. */
+  private clPush(k: number, x: number): number {
+    if (k >= this.clPool.length) {
+      const g = new Int32Array(this.clPool.length * 2);
+      g.set(this.clPool);
+      this.clPool = g;
+    }
+    this.clPool[k] = x;
+    return k + 1;
+  }
+
+  /**
+   * closureOfNode's seen set of (position, parent) pairs that are not nodes: open addressing,
+   * a slot in use in this closure when pairStamp[slot] = pairGen (never cleared). True when
+   * the pair was seen already in this closure; else marks it.
+   */
+  private pairPos: Int32Array = new Int32Array(256);
+  private pairPar: Int32Array = new Int32Array(256);
+  private pairStamp: Int32Array = new Int32Array(256);
+  private pairGen = 0;
+  private pairCount = 0;
+
+  private pairSeenBefore(pos: number, parent: number, gen: number): boolean {
+    if (2 * (this.pairCount + 1) > this.pairStamp.length) this.growPairs(gen);
+    const mask = this.pairStamp.length - 1;
+    let h = (Math.imul(pos, 0x9e3779b1) ^ Math.imul(parent + 0x7f4a7c15, 0x85ebca77)) & mask;
+    for (;;) {
+      if (this.pairStamp[h] !== gen) break;
+      if (this.pairPos[h] === pos && this.pairPar[h] === parent) return true;
+      h = (h + 1) & mask;
+    }
+    this.pairStamp[h] = gen;
+    this.pairPos[h] = pos;
+    this.pairPar[h] = parent;
+    this.pairCount++;
+    return false;
+  }
+
+  private growPairs(gen: number): void {
+    const oldPos = this.pairPos;
+    const oldPar = this.pairPar;
+    const oldStamp = this.pairStamp;
+    const size = oldStamp.length * 2;
+    this.pairPos = new Int32Array(size);
+    this.pairPar = new Int32Array(size);
+    this.pairStamp = new Int32Array(size); // zeros: pairGen ≥ 1, so no slot reads as in use
+    const mask = size - 1;
+    for (let i = 0; i < oldStamp.length; i++) {
+      if (oldStamp[i] !== gen) continue;
+      let h = (Math.imul(oldPos[i], 0x9e3779b1) ^ Math.imul(oldPar[i] + 0x7f4a7c15, 0x85ebca77)) & mask;
+      while (this.pairStamp[h] === gen) h = (h + 1) & mask;
+      this.pairStamp[h] = gen;
+      this.pairPos[h] = oldPos[i];
+      this.pairPar[h] = oldPar[i];
+    }
+  }
+
+  private growWork(): [Int32Array, Int32Array] {
     const g = new Int32Array(this.workBuf.length * 2);
     g.set(this.workBuf);
-    return (this.workBuf = g);
+    const h = new Int32Array(g.length);
+    h.set(this.workBuf2);
+    this.workBuf = g;
+    this.workBuf2 = h;
+    return [g, h];
   }
 
   /** The interned state of the union of the closures of seeds[0 .. count). */
@@ -980,6 +1060,7 @@ type MaskSet = TokenSet | { readonly base: Uint32Array; readonly extra: Int32Arr
 /** The compact form of a bitset: its ids when they take fewer words than the bitset (a copy either way). */
 /** The empty token set (and empty node list), shared: every ArrayBuffer allocated counts towards V8's external memory and brings its next collection closer. */
 const NO_TOKENS = new Int32Array(0);
+
 
 /** `list` as an Int32Array (the shared empty one when empty). */
 function int32s(list: readonly number[]): Int32Array {
