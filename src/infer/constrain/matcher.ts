@@ -1062,11 +1062,6 @@ type MaskSet = TokenSet | { readonly base: Uint32Array; readonly extra: Int32Arr
 const NO_TOKENS = new Int32Array(0);
 
 
-/** `list` as an Int32Array (the shared empty one when empty). */
-function int32s(list: readonly number[]): Int32Array {
-  return list.length === 0 ? NO_TOKENS : Int32Array.from(list);
-}
-
 function compactSet(bits: Uint32Array): TokenSet {
   let count = 0;
   for (let w = 0; w < bits.length; w++) {
@@ -1199,6 +1194,9 @@ export function clearSharedFrames(trie: TokenTrie): void {
 
 /** Budget of the per-(state, first byte) subtree walks kept per matcher, in ints (16 MiB). */
 const SUBTREE_CACHE_INTS = 4 * 1024 * 1024;
+
+/** Bound on the pop lists a matcher keeps by content (TokenMatcher.popLists). */
+const POP_LISTS_MAX = 1 << 16;
 
 /** Mask cache budget per matcher, in 32-bit words (64 MiB). */
 const MASK_CACHE_WORDS = 16 * 1024 * 1024;
@@ -1498,6 +1496,43 @@ export class TokenMatcher {
   private contState: Int32Array = new Int32Array(1024);
   /** Continuation walks: per list of trie nodes (a frame's pops), per one-level frame state. */
   private readonly contCache = new WeakMap<Int32Array, Map<number, Frame>>();
+  /**
+   * Pop lists by content (hash → the lists with that hash), so equal lists are one array and
+   * contCache, keyed by the array, finds the walks below them: frames of different states often
+   * end at the same trie nodes (the places after each optional member of an object, say), and
+   * on cl100k over half the continuation walks repeated one already done for an equal list.
+   * Bounded: cleared past POP_LISTS_MAX lists (a cleared list only costs its walks again).
+   */
+  private readonly popLists = new Map<number, Int32Array[]>();
+  private popListCount = 0;
+
+  /** `list` as an Int32Array, the same array for equal contents (see popLists). */
+  private popList(list: readonly number[]): Int32Array {
+    const n = list.length;
+    if (n === 0) return NO_TOKENS;
+    let h = n;
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ list[i], 0x9e3779b1) ^ (h >>> 15);
+    let bucket = this.popLists.get(h);
+    if (bucket !== undefined) {
+      for (const cand of bucket) {
+        if (cand.length !== n) continue;
+        let i = 0;
+        while (i < n && cand[i] === list[i]) i++;
+        if (i === n) return cand;
+      }
+    } else {
+      if (this.popListCount >= POP_LISTS_MAX) {
+        this.popLists.clear();
+        this.popListCount = 0;
+      }
+      bucket = [];
+      this.popLists.set(h, bucket);
+    }
+    const out = Int32Array.from(list);
+    bucket.push(out);
+    this.popListCount++;
+    return out;
+  }
   private readonly scratchCont: Uint32Array;
 
   /**
@@ -1539,7 +1574,7 @@ export class TokenMatcher {
           if (empty) next.push(pops[k]);
           this.walk(state, pops[k] + 1, end[pops[k]], acc, next);
         }
-        c = { accept: takeSet(acc, this.touched, this.touchedN), pops: int32s(next), stamp: 0 };
+        c = { accept: takeSet(acc, this.touched, this.touchedN), pops: this.popList(next), stamp: 0 };
         byState.set(state, c);
       }
       this.unionAdd(c, or);
@@ -1617,7 +1652,7 @@ export class TokenMatcher {
         this.framesBuilt++;
         this.frameNodes += this.nodesVisited - v0;
         if (sig < 0) this.sigNull++;
-        f = { accept: takeSet(accept, this.touched, this.touchedN), pops: int32s(pops), stamp: 0 };
+        f = { accept: takeSet(accept, this.touched, this.touchedN), pops: this.popList(pops), stamp: 0 };
         if (sig >= 0) {
           if (shared.size >= SHARED_FRAMES_MAX) shared.clear();
           shared.set(sig, f);
