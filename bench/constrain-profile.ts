@@ -151,7 +151,9 @@ async function main(): Promise<void> {
     }
     const mean = (1000 * times.reduce((a, b) => a + b, 0)) / times.length;
     const p99 = 1000 * times.slice().sort((a, b) => a - b)[Math.floor(0.99 * times.length)];
-    console.log(`pass ${pass + 1}: ${times.length} masks, CPU mean ${mean.toFixed(1)} µs, p99 ${p99.toFixed(0)} µs; frames walked ${frames}, trie nodes ${trieNodes}, states ${states}, stack nodes ${stackNodes}, transitions computed ${transitions} (+${shared} alike); masks' hash ${(hash >>> 0).toString(16).padStart(8, '0')}; load ${loadavg()[0].toFixed(1)}`);
+    console.log(
+      `pass ${pass + 1}: ${times.length} masks, CPU mean ${mean.toFixed(1)} µs, p99 ${p99.toFixed(0)} µs; frames walked ${frames}, trie nodes ${trieNodes}, states ${states}, stack nodes ${stackNodes}, transitions computed ${transitions} (+${shared} alike); masks' hash ${(hash >>> 0).toString(16).padStart(8, '0')}; load ${loadavg()[0].toFixed(1)}`,
+    );
     if (profiling) {
       const { profile } = await post<{ profile: Profile }>('Profiler.stop');
       writeFileSync(profFile, JSON.stringify(profile));

@@ -1069,7 +1069,6 @@ type MaskSet = TokenSet | { readonly base: Uint32Array; readonly extra: Int32Arr
 /** The empty token set (and empty node list), shared: every ArrayBuffer allocated counts towards V8's external memory and brings its next collection closer. */
 const NO_TOKENS = new Int32Array(0);
 
-
 function compactSet(bits: Uint32Array): TokenSet {
   let count = 0;
   for (let w = 0; w < bits.length; w++) {
