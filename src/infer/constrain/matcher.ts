@@ -955,19 +955,20 @@ export class Automaton {
     }
     const t = k === 0 ? DEAD : this.closure(seeds, k);
     this.transitionsComputed++;
+    // every class in `same` (c among them) goes to t; none was computed before this call, or
+    // c would have been filled beside it (the relation is symmetric)
     const tr = this.trans; // after closure: interning may have grown it
     const row = s * nc;
-    tr[row + c] = t + 1;
+    let alike = -1;
     for (let j = 0; j < cw; j++) {
       for (let bits = same[j]; bits !== 0; bits &= bits - 1) {
         const d = (j << 5) | (31 - Math.clz32(bits & -bits));
         if (d >= nc) break;
-        if (tr[row + d] === 0) {
-          tr[row + d] = t + 1;
-          this.transitionsShared++;
-        }
+        tr[row + d] = t + 1;
+        alike++;
       }
     }
+    this.transitionsShared += alike;
     return t;
   }
 
