@@ -335,9 +335,9 @@ export class Automaton {
     let k = at;
     // Work items: a stack node (workPos −1, workPar the node), or a rule reference at the start
     // of an alternative as the pair (position, parent) — not hash-consed into a node: such a
-    // stack is never a configuration, only expanded, and its node was a quarter of the nodes
-    // built (a cache miss each into the node table). Its pair is marked seen in pairSeen
-    // instead (the same identity: nodes are hash-consed by that pair).
+    // stack is never a configuration, only expanded, and such nodes were over a fifth of the
+    // nodes built (a cache miss each into the node table). Its pair is marked seen by
+    // pairSeenBefore instead (the same identity: nodes are hash-consed by that pair).
     let workPos = this.workBuf;
     let workPar = this.workBuf2;
     let w = 0;
