@@ -124,6 +124,8 @@ async function main(): Promise<void> {
     let trieNodes = 0;
     let states = 0;
     let stackNodes = 0;
+    let transitions = 0;
+    let shared = 0;
     let hash = 0x811c9dc5; // FNV-1a over every mask's words, outside the timing: equal hashes = the same masks
     for (const { c, ids } of cases) {
       let m: TokenMatcher;
@@ -144,10 +146,14 @@ async function main(): Promise<void> {
       trieNodes += m.nodesVisited;
       states += m.automaton.stateCount;
       stackNodes += m.automaton.nodeCount;
+      transitions += m.automaton.transitionsComputed;
+      shared += m.automaton.transitionsShared;
     }
     const mean = (1000 * times.reduce((a, b) => a + b, 0)) / times.length;
     const p99 = 1000 * times.slice().sort((a, b) => a - b)[Math.floor(0.99 * times.length)];
-    console.log(`pass ${pass + 1}: ${times.length} masks, CPU mean ${mean.toFixed(1)} µs, p99 ${p99.toFixed(0)} µs; frames walked ${frames}, trie nodes ${trieNodes}, states ${states}, stack nodes ${stackNodes}; masks' hash ${(hash >>> 0).toString(16).padStart(8, '0')}; load ${loadavg()[0].toFixed(1)}`);
+    console.log(
+      `pass ${pass + 1}: ${times.length} masks, CPU mean ${mean.toFixed(1)} µs, p99 ${p99.toFixed(0)} µs; frames walked ${frames}, trie nodes ${trieNodes}, states ${states}, stack nodes ${stackNodes}, transitions computed ${transitions} (+${shared} alike); masks' hash ${(hash >>> 0).toString(16).padStart(8, '0')}; load ${loadavg()[0].toFixed(1)}`,
+    );
     if (profiling) {
       const { profile } = await post<{ profile: Profile }>('Profiler.stop');
       writeFileSync(profFile, JSON.stringify(profile));

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/engine/rng.js';
-import { utf8Sequences } from '../../src/infer/constrain/bytes.js';
-import { Automaton, compileGrammar, GrammarConstraint, literal, ref, regexConstraint, regexGrammar, seq, alt, star, chars, TokenTrie, tokenTrie, type Grammar } from '../../src/infer/constrain/index.js';
+import { hasByte, utf8Sequences } from '../../src/infer/constrain/bytes.js';
+import { Automaton, compileGrammar, DEAD, lowerSchema, GrammarConstraint, literal, ref, regexConstraint, regexGrammar, seq, alt, star, chars, TokenTrie, tokenTrie, type Grammar } from '../../src/infer/constrain/index.js';
 import { WIDE_KIDS } from '../../src/infer/constrain/trie.js';
 import { accepts, allowedList, randomWalk, testTokenizer } from './helpers.js';
 
@@ -172,4 +172,82 @@ test('mustEnd once complete with nothing left; clone is independent', () => {
   assert.ok(!d.isComplete() && !d.mustEnd());
   const e = regexConstraint('ab(cd)?', tok);
   assert.ok(accepts(e, tok, 'ab') && e.isComplete() && !e.mustEnd());
+});
+
+test('every transition equals a from-scratch step of its configurations, whatever order the byte classes are asked in (classes alike share one computation)', () => {
+  // The reference steps configurations as position stacks (top first) with its own closure, so
+  // it shares nothing with the automaton's tables: computeTransition stores the successor for
+  // every class the state treats like the one asked, and a wrong class there would show here.
+  const schema = {
+    type: 'object',
+    properties: { name: { type: 'string', maxLength: 6 }, n: { type: 'integer', minimum: -5 }, tags: { type: 'array', items: { enum: ['a', 'bc', 1, null] } }, ok: { type: 'boolean' } },
+    required: ['name'],
+  };
+  const grammars: Automaton[] = [new Automaton(lowerSchema(schema)), new Automaton(regexGrammar('(ab|a[b-d]+|[0-9]{2,4})*x?'))];
+  const rng = new Rng(11);
+  for (const a of grammars) {
+    const { syms, ruleAlts, altStarts, terminals } = a.g;
+    const END = -1;
+    const chainOf = (n: number): number[] => {
+      const out: number[] = [];
+      for (; n !== 0; n = a.nodeBelow(n)) out.push(a.nodeTop(n));
+      return out;
+    };
+    const keyOf = (stacks: number[][]): string => [...new Set(stacks.map((c) => c.join(',')))].sort().join('|');
+    const closure = (seeds: number[][]): number[][] => {
+      const out: number[][] = [];
+      const seen = new Set<string>();
+      const work = seeds.slice();
+      while (work.length > 0) {
+        const c = work.pop()!;
+        const k = c.join(',');
+        if (seen.has(k)) continue;
+        seen.add(k);
+        if (c.length === 0) {
+          out.push(c);
+          continue;
+        }
+        const sym = syms[c[0]];
+        if (sym >= 0) out.push(c);
+        else if (sym === END) work.push(c.slice(1));
+        else {
+          const r = -sym - 2;
+          const rest = syms[c[0] + 1] === END ? c.slice(1) : [c[0] + 1, ...c.slice(1)];
+          for (let alt = ruleAlts[r]; alt < ruleAlts[r + 1]; alt++) work.push([altStarts[alt], ...rest]);
+        }
+      }
+      return out;
+    };
+    const states = [a.initial];
+    const seenStates = new Set(states);
+    let checked = 0;
+    for (let i = 0; i < states.length && i < 150; i++) {
+      const s = states[i];
+      const configs = Array.from(a.stacks(s), chainOf);
+      // one byte per class, the classes in a random order (so the shared fill runs from different classes)
+      const reps: number[] = [];
+      for (let b = 0; b < 256; b++) if (!reps.some((x) => a.classOf[x] === a.classOf[b])) reps.push(b);
+      for (let j = reps.length - 1; j > 0; j--) {
+        const k = rng.int(j + 1);
+        [reps[j], reps[k]] = [reps[k], reps[j]];
+      }
+      for (const b of reps) {
+        const t = a.step(s, b);
+        const seeds: number[][] = [];
+        for (const c of configs) {
+          if (c.length === 0 || !hasByte(terminals[syms[c[0]]], b)) continue;
+          seeds.push(syms[c[0] + 1] === END ? c.slice(1) : [c[0] + 1, ...c.slice(1)]);
+        }
+        const want = seeds.length === 0 ? '' : keyOf(closure(seeds));
+        const got = t === DEAD ? '' : keyOf(Array.from(a.stacks(t), chainOf));
+        assert.equal(got, want, `state ${s} byte ${b}`);
+        checked++;
+        if (t !== DEAD && !seenStates.has(t)) {
+          seenStates.add(t);
+          states.push(t);
+        }
+      }
+    }
+    assert.ok(checked > 40, `${checked} transitions checked`);
+  }
 });

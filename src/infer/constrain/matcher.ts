@@ -309,6 +309,7 @@ export class Automaton {
   private mergeCount = 0;
   /** Scratch: closureOfNode's work stack, closure()'s union, computeTransition's seeds. */
   private workBuf: Int32Array = new Int32Array(1024);
+  private workBuf2: Int32Array = new Int32Array(1024);
   private unionBuf: Int32Array = new Int32Array(1024);
   private seedBuf: Int32Array = new Int32Array(256);
 
@@ -332,40 +333,58 @@ export class Automaton {
       this.clPoolLen = at = 0;
     }
     let k = at;
-    let work = this.workBuf;
+    // Work items: a stack node (workPos −1, workPar the node), or a rule reference at the start
+    // of an alternative as the pair (position, parent) — not hash-consed into a node: such a
+    // stack is never a configuration, only expanded, and such nodes were over a fifth of the
+    // nodes built (a cache miss each into the node table). Its pair is marked seen by
+    // pairSeenBefore instead (the same identity: nodes are hash-consed by that pair).
+    let workPos = this.workBuf;
+    let workPar = this.workBuf2;
     let w = 0;
-    work[w++] = seed;
+    workPos[w] = -1;
+    workPar[w++] = seed;
+    const pairGen = ++this.pairGen;
+    this.pairCount = 0;
     while (w > 0) {
-      const s = work[--w];
-      if (this.seenGen[s] === gen) continue;
-      this.seenGen[s] = gen;
-      let push = -1;
-      if (s === 0) push = 0;
-      else {
-        const pos = this.nodePos[s];
+      --w;
+      let pos = workPos[w];
+      let parent = workPar[w];
+      if (pos < 0) {
+        const s = parent;
+        if (this.seenGen[s] === gen) continue;
+        this.seenGen[s] = gen;
+        if (s === 0) {
+          k = this.clPush(k, 0);
+          continue;
+        }
+        pos = this.nodePos[s];
         const sym = syms[pos];
-        if (sym >= 0) push = s;
-        else if (sym === END) {
-          if (w >= work.length) work = this.growWork();
-          work[w++] = this.nodeParent[s];
+        if (sym >= 0) {
+          k = this.clPush(k, s);
+          continue;
+        }
+        parent = this.nodeParent[s];
+        if (sym === END) {
+          if (w >= workPos.length) [workPos, workPar] = this.growWork();
+          workPos[w] = -1;
+          workPar[w++] = parent;
+          continue;
+        }
+      } else if (this.pairSeenBefore(pos, parent, pairGen)) continue;
+      // expand the rule referenced at pos over the stack `parent`
+      const r = -syms[pos] - 2;
+      let rest = parent;
+      if (syms[pos + 1] !== END) rest = this.node(pos + 1, rest);
+      for (let a = ruleAlts[r]; a < ruleAlts[r + 1]; a++) {
+        const q = altStarts[a];
+        if (w >= workPos.length) [workPos, workPar] = this.growWork();
+        if (syms[q] < END) {
+          workPos[w] = q;
+          workPar[w++] = rest;
         } else {
-          const r = -sym - 2;
-          let rest = this.nodeParent[s];
-          if (syms[pos + 1] !== END) rest = this.node(pos + 1, rest);
-          for (let a = ruleAlts[r]; a < ruleAlts[r + 1]; a++) {
-            const n = this.node(altStarts[a], rest);
-            if (w >= work.length) work = this.growWork();
-            work[w++] = n;
-          }
+          workPos[w] = -1;
+          workPar[w++] = syms[q] === END ? rest : this.node(q, rest);
         }
-      }
-      if (push >= 0) {
-        if (k >= this.clPool.length) {
-          const g = new Int32Array(this.clPool.length * 2);
-          g.set(this.clPool);
-          this.clPool = g;
-        }
-        this.clPool[k++] = push;
       }
     }
     sortRange(this.clPool, at, k);
@@ -375,10 +394,71 @@ export class Automaton {
     return at;
   }
 
-  private growWork(): Int32Array {
+  /** clPool[k] = x (growing it); returns k + 1. */
+  private clPush(k: number, x: number): number {
+    if (k >= this.clPool.length) {
+      const g = new Int32Array(this.clPool.length * 2);
+      g.set(this.clPool);
+      this.clPool = g;
+    }
+    this.clPool[k] = x;
+    return k + 1;
+  }
+
+  /**
+   * closureOfNode's seen set of (position, parent) pairs that are not nodes: open addressing,
+   * a slot in use in this closure when pairStamp[slot] = pairGen (never cleared). True when
+   * the pair was seen already in this closure; else marks it.
+   */
+  private pairPos: Int32Array = new Int32Array(256);
+  private pairPar: Int32Array = new Int32Array(256);
+  private pairStamp: Int32Array = new Int32Array(256);
+  private pairGen = 0;
+  private pairCount = 0;
+
+  private pairSeenBefore(pos: number, parent: number, gen: number): boolean {
+    if (2 * (this.pairCount + 1) > this.pairStamp.length) this.growPairs(gen);
+    const mask = this.pairStamp.length - 1;
+    let h = (Math.imul(pos, 0x9e3779b1) ^ Math.imul(parent + 0x7f4a7c15, 0x85ebca77)) & mask;
+    for (;;) {
+      if (this.pairStamp[h] !== gen) break;
+      if (this.pairPos[h] === pos && this.pairPar[h] === parent) return true;
+      h = (h + 1) & mask;
+    }
+    this.pairStamp[h] = gen;
+    this.pairPos[h] = pos;
+    this.pairPar[h] = parent;
+    this.pairCount++;
+    return false;
+  }
+
+  private growPairs(gen: number): void {
+    const oldPos = this.pairPos;
+    const oldPar = this.pairPar;
+    const oldStamp = this.pairStamp;
+    const size = oldStamp.length * 2;
+    this.pairPos = new Int32Array(size);
+    this.pairPar = new Int32Array(size);
+    this.pairStamp = new Int32Array(size); // zeros: pairGen ≥ 1, so no slot reads as in use
+    const mask = size - 1;
+    for (let i = 0; i < oldStamp.length; i++) {
+      if (oldStamp[i] !== gen) continue;
+      let h = (Math.imul(oldPos[i], 0x9e3779b1) ^ Math.imul(oldPar[i] + 0x7f4a7c15, 0x85ebca77)) & mask;
+      while (this.pairStamp[h] === gen) h = (h + 1) & mask;
+      this.pairStamp[h] = gen;
+      this.pairPos[h] = oldPos[i];
+      this.pairPar[h] = oldPar[i];
+    }
+  }
+
+  private growWork(): [Int32Array, Int32Array] {
     const g = new Int32Array(this.workBuf.length * 2);
     g.set(this.workBuf);
-    return (this.workBuf = g);
+    const h = new Int32Array(g.length);
+    h.set(this.workBuf2);
+    this.workBuf = g;
+    this.workBuf2 = h;
+    return [g, h];
   }
 
   /** The interned state of the union of the closures of seeds[0 .. count). */
@@ -517,7 +597,8 @@ export class Automaton {
    * (a hash-consed node, so equal frames are the same id), and the stack below them. The
    * frame's state accepts where those levels have all finished; what follows depends on the
    * stack below — the context. A frame of one level (one rule alternative) is often a single
-   * character, which would leave nearly every token to the context, hence several levels.
+   * character, which would leave nearly every token to the context, hence several levels
+   * (FRAME_LEVELS).
    * Returns the frame; the stack below and the level count are left in `frameBelow` and
    * `frameLevelCount` (no object per configuration: this runs for each of a state's
    * configurations, up to ≈ 1,700, on every new state's mask).
@@ -817,10 +898,31 @@ export class Automaton {
     return s;
   }
 
-  /** The state after byte class `c` from state `s` (computed and stored on first use). */
+  /** Statistics (bench): transitions computed (closures built), and transitions filled in beside them for classes s cannot tell from c. */
+  transitionsComputed = 0;
+  transitionsShared = 0;
+  /** computeTransition's scratch: the classes s treats as c (classWords words), per terminal the call that last AND-ed it in. */
+  private sameClasses: Uint32Array = new Uint32Array(8);
+  private termStamp: Int32Array = NO_INTS;
+  private termGen = 0;
+
+  /**
+   * The state after byte class `c` from state `s` (computed and stored on first use). The
+   * successor depends only on which configurations of s accept c, so it is stored too for
+   * every class that exactly the same configurations accept (the same seeds, the same
+   * closure): a string body's state takes dozens of classes alike, and a frame walk stepped
+   * each, interning the same large state again per class.
+   */
   computeTransition(s: number, c: number): number {
     const { syms } = this;
     const nc = this.numClasses;
+    const cw = this.classWords;
+    const tcb = this.termClassBits;
+    const same = this.sameClasses;
+    for (let j = 0; j < cw; j++) same[j] = -1;
+    if (this.termStamp.length === 0) this.termStamp = new Int32Array(this.g.terminals.length);
+    const tstamp = this.termStamp;
+    const gen = ++this.termGen;
     let seeds = this.seedBuf;
     let k = 0;
     const off = this.stateOff[s];
@@ -829,7 +931,16 @@ export class Automaton {
       const st = this.pool[i];
       if (st === 0) continue;
       const pos = this.nodePos[st];
-      if (this.termAccepts[syms[pos] * nc + c] === 0) continue;
+      const term = syms[pos];
+      const takes = this.termAccepts[term * nc + c];
+      if (tstamp[term] !== gen) {
+        // the classes this terminal decides as it decides c
+        tstamp[term] = gen;
+        const b = term * cw;
+        if (takes === 0) for (let j = 0; j < cw; j++) same[j] &= ~tcb[b + j];
+        else for (let j = 0; j < cw; j++) same[j] &= tcb[b + j];
+      }
+      if (takes === 0) continue;
       let next = this.nodeNext[st] - 1;
       if (next < 0) {
         next = syms[pos + 1] === END ? this.nodeParent[st] : this.node(pos + 1, this.nodeParent[st]);
@@ -843,7 +954,21 @@ export class Automaton {
       seeds[k++] = next;
     }
     const t = k === 0 ? DEAD : this.closure(seeds, k);
-    this.trans[s * nc + c] = t + 1;
+    this.transitionsComputed++;
+    // every class in `same` (c among them) goes to t; none was computed before this call, or
+    // c would have been filled beside it (the relation is symmetric)
+    const tr = this.trans; // after closure: interning may have grown it
+    const row = s * nc;
+    let alike = -1;
+    for (let j = 0; j < cw; j++) {
+      for (let bits = same[j]; bits !== 0; bits &= bits - 1) {
+        const d = (j << 5) | (31 - Math.clz32(bits & -bits));
+        if (d >= nc) break;
+        tr[row + d] = t + 1;
+        alike++;
+      }
+    }
+    this.transitionsShared += alike;
     return t;
   }
 
@@ -917,8 +1042,15 @@ export class Automaton {
   }
 }
 
-/** Stack levels in a mask frame (see Automaton.frameOf). */
-const FRAME_LEVELS = 3;
+/**
+ * Stack levels in a mask frame outside a lexeme (see Automaton.frameOf). Three until round 23;
+ * since pop lists are kept by content (TokenMatcher.popList), the level below a frame is a
+ * continuation walk cached per (trie nodes, level state), shared by every frame that ends at
+ * the same nodes, and two levels walk fewer frames, trie nodes and states (cl100k bench
+ * sample: 9,917 → 6,998 frames, 1.31M → 1.15M trie nodes, 134k → 101k states; one level:
+ * 4,131 frames but 1.40M trie nodes). The masks are the same at any depth.
+ */
+const FRAME_LEVELS = 2;
 
 /** Frames shared across matchers of one vocabulary, by sub-grammar signature (bounded). */
 /**
@@ -937,11 +1069,6 @@ type MaskSet = TokenSet | { readonly base: Uint32Array; readonly extra: Int32Arr
 /** The compact form of a bitset: its ids when they take fewer words than the bitset (a copy either way). */
 /** The empty token set (and empty node list), shared: every ArrayBuffer allocated counts towards V8's external memory and brings its next collection closer. */
 const NO_TOKENS = new Int32Array(0);
-
-/** `list` as an Int32Array (the shared empty one when empty). */
-function int32s(list: readonly number[]): Int32Array {
-  return list.length === 0 ? NO_TOKENS : Int32Array.from(list);
-}
 
 function compactSet(bits: Uint32Array): TokenSet {
   let count = 0;
@@ -1075,6 +1202,9 @@ export function clearSharedFrames(trie: TokenTrie): void {
 
 /** Budget of the per-(state, first byte) subtree walks kept per matcher, in ints (16 MiB). */
 const SUBTREE_CACHE_INTS = 4 * 1024 * 1024;
+
+/** Bound on the pop lists a matcher keeps by content (TokenMatcher.popLists). */
+const POP_LISTS_MAX = 1 << 16;
 
 /** Mask cache budget per matcher, in 32-bit words (64 MiB). */
 const MASK_CACHE_WORDS = 16 * 1024 * 1024;
@@ -1374,6 +1504,43 @@ export class TokenMatcher {
   private contState: Int32Array = new Int32Array(1024);
   /** Continuation walks: per list of trie nodes (a frame's pops), per one-level frame state. */
   private readonly contCache = new WeakMap<Int32Array, Map<number, Frame>>();
+  /**
+   * Pop lists by content (hash → the lists with that hash), so equal lists are one array and
+   * contCache, keyed by the array, finds the walks below them: frames of different states often
+   * end at the same trie nodes (the places after each optional member of an object, say), and
+   * on cl100k over half the continuation walks repeated one already done for an equal list.
+   * Bounded: cleared past POP_LISTS_MAX lists (a cleared list only costs its walks again).
+   */
+  private readonly popLists = new Map<number, Int32Array[]>();
+  private popListCount = 0;
+
+  /** `list` as an Int32Array, the same array for equal contents (see popLists). */
+  private popList(list: readonly number[]): Int32Array {
+    const n = list.length;
+    if (n === 0) return NO_TOKENS;
+    let h = n;
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ list[i], 0x9e3779b1) ^ (h >>> 15);
+    let bucket = this.popLists.get(h);
+    if (bucket !== undefined) {
+      for (const cand of bucket) {
+        if (cand.length !== n) continue;
+        let i = 0;
+        while (i < n && cand[i] === list[i]) i++;
+        if (i === n) return cand;
+      }
+    } else {
+      if (this.popListCount >= POP_LISTS_MAX) {
+        this.popLists.clear();
+        this.popListCount = 0;
+      }
+      bucket = [];
+      this.popLists.set(h, bucket);
+    }
+    const out = Int32Array.from(list);
+    bucket.push(out);
+    this.popListCount++;
+    return out;
+  }
   private readonly scratchCont: Uint32Array;
 
   /**
@@ -1415,7 +1582,7 @@ export class TokenMatcher {
           if (empty) next.push(pops[k]);
           this.walk(state, pops[k] + 1, end[pops[k]], acc, next);
         }
-        c = { accept: takeSet(acc, this.touched, this.touchedN), pops: int32s(next), stamp: 0 };
+        c = { accept: takeSet(acc, this.touched, this.touchedN), pops: this.popList(next), stamp: 0 };
         byState.set(state, c);
       }
       this.unionAdd(c, or);
@@ -1493,7 +1660,7 @@ export class TokenMatcher {
         this.framesBuilt++;
         this.frameNodes += this.nodesVisited - v0;
         if (sig < 0) this.sigNull++;
-        f = { accept: takeSet(accept, this.touched, this.touchedN), pops: int32s(pops), stamp: 0 };
+        f = { accept: takeSet(accept, this.touched, this.touchedN), pops: this.popList(pops), stamp: 0 };
         if (sig >= 0) {
           if (shared.size >= SHARED_FRAMES_MAX) shared.clear();
           shared.set(sig, f);
