@@ -87,6 +87,15 @@ double gfn_v8_exp(double x) { return v8_exp(x); }
  * only changes sign (round-to-nearest is symmetric), so the terms are equal up to the sign of a
  * zero that 1 − (±0) erases; twopk = 1 then. The test checks this against Math.exp. */
 
+static double temp_exp_scalar(const float *l, double mx, double T, double *e, long n) {
+  double sum = 0;
+  for (long i = 0; i < n; i++) {
+    e[i] = v8_exp(((double)l[i] - mx) / T);
+    sum += e[i];
+  }
+  return sum;
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #define SMP_ATTR __attribute__((target("avx512f,avx2")))
 #define SMP(name) name##_avx512
@@ -103,15 +112,6 @@ double gfn_v8_exp(double x) { return v8_exp(x); }
 #define SMP_W 2
 #include "sample_body.h"
 #endif
-
-static double temp_exp_scalar(const float *l, double mx, double T, double *e, long n) {
-  double sum = 0;
-  for (long i = 0; i < n; i++) {
-    e[i] = v8_exp(((double)l[i] - mx) / T);
-    sum += e[i];
-  }
-  return sum;
-}
 
 double gfn_temp_exp(const float *l, double mx, double T, double *e, long n) {
   switch (gfn_isa()) {

@@ -6,16 +6,18 @@
  * (v8_exp in sample.c) for x ≤ 0 with its branches turned into selects, each select
  * choosing between values the scalar code computes with the same double operations in the
  * same order (see sample.c for why the k = 0 and k = −1 ranges may share the general reduction).
- * Lanes with x > 0 or NaN (never produced by the sampler: x = (l − max) / T ≤ 0) send their
- * whole vector to the scalar v8_exp. Each inclusion #undefs the three macros. */
+ * A row with any x > 0 or NaN (never produced by the sampler: x = (l − max) / T ≤ 0) is redone
+ * by the scalar v8_exp loop. Each inclusion #undefs the three macros. */
 
 typedef double SMP(vd) __attribute__((vector_size(SMP_W * 8)));
 typedef int64_t SMP(vl) __attribute__((vector_size(SMP_W * 8)));
 typedef int32_t SMP(vi) __attribute__((vector_size(SMP_W * 4)));
 typedef float SMP(vf) __attribute__((vector_size(SMP_W * 4)));
 
-/* e[j] = exp(x[j]) for SMP_W lanes, x[j] = ((double)l[j] − mx) / T; returns nothing, the caller sums */
-SMP_ATTR static inline void SMP(exp_lanes)(const float *l, double mx, double T, double *e) {
+/* e[j] = exp(x[j]) for SMP_W lanes, x[j] = ((double)l[j] − mx) / T (the caller sums); returns the
+ * lanes where x ≤ 0 does not hold (x > 0 or NaN), whose e[j] are then not exp's: the caller redoes
+ * the row in scalar code when any lane of any vector has one */
+SMP_ATTR static inline SMP(vl) SMP(exp_lanes)(const float *l, double mx, double T, double *e) {
   typedef SMP(vd) vd;
   typedef SMP(vl) vl;
   typedef SMP(vi) vi;
@@ -24,12 +26,6 @@ SMP_ATTR static inline void SMP(exp_lanes)(const float *l, double mx, double T, 
   memcpy(&lf, l, sizeof lf);
   vd x = (__builtin_convertvector(lf, vd) - mx) / T;
   vl le0 = x <= 0.0;
-  for (int j = 0; j < SMP_W; j++) {
-    if (!le0[j]) {
-      for (int i = 0; i < SMP_W; i++) e[i] = v8_exp(x[i]);
-      return;
-    }
-  }
   vl ix = (vl)x;
   vl hx = (ix >> 32) & 0x7FFFFFFF;
   /* k = (int)(invln2·x + halF[1]) (truncation), on x clamped above −800 so the conversion stays in
@@ -60,15 +56,20 @@ SMP_ATTR static inline void SMP(exp_lanes)(const float *l, double mx, double T, 
   vl under = x < u_threshold;
   res = (vd)((vl)res & ~under); /* twom1000 · twom1000 = +0 */
   memcpy(e, &res, sizeof res);
+  return ~le0;
 }
 
 SMP_ATTR static double SMP(temp_exp)(const float *l, double mx, double T, double *e, long n) {
   double sum = 0;
   long i = 0;
+  SMP(vl) bad = {0};
   for (; i + SMP_W <= n; i += SMP_W) {
-    SMP(exp_lanes)(l + i, mx, T, e + i);
+    bad |= SMP(exp_lanes)(l + i, mx, T, e + i);
     for (int j = 0; j < SMP_W; j++) sum += e[i + j];
   }
+  int64_t any = 0;
+  for (int j = 0; j < SMP_W; j++) any |= bad[j];
+  if (any) return temp_exp_scalar(l, mx, T, e, n); /* some x > 0 or NaN: never from the sampler */
   for (; i < n; i++) {
     e[i] = v8_exp(((double)l[i] - mx) / T);
     sum += e[i];
