@@ -403,6 +403,18 @@ static napi_value js_temp_exp(napi_env env, napi_callback_info info) {
   napi_create_double(env, gfn_temp_exp(l, mx, T, e, n), &r);
   return r;
 }
+/* shiftExp(s: Float64Array, mx, e: Float64Array, n) → the sum of e[0..n) (native/sample.c) */
+static napi_value js_shift_exp(napi_env env, napi_callback_info info) {
+  BEGIN(4)
+  const double *s = f64(&A, 0);
+  double mx = num(&A, 1);
+  double *e = f64(&A, 2);
+  long n = (long)num(&A, 3);
+  OK;
+  napi_value r;
+  napi_create_double(env, gfn_shift_exp(s, mx, e, n), &r);
+  return r;
+}
 /* walkCdf(e: Float64Array, sum, n, u) → the token (native/sample.c) */
 static napi_value js_walk_cdf(napi_env env, napi_callback_info info) {
   BEGIN(4)
@@ -491,7 +503,7 @@ static napi_value init(napi_env env, napi_value exports) {
       P("crossEntropyFused", js_ce_fused),
       P("rope", js_rope), P("embeddingForward", js_emb_fwd), P("embeddingBackward", js_emb_bwd),
       P("add", js_add), P("mul", js_mul), P("scale", js_scale), P("axpy", js_axpy),
-      P("sumSquares", js_sum_squares), P("adamw", js_adamw), P("tempExp", js_temp_exp), P("walkCdf", js_walk_cdf),
+      P("sumSquares", js_sum_squares), P("adamw", js_adamw), P("tempExp", js_temp_exp), P("shiftExp", js_shift_exp), P("walkCdf", js_walk_cdf),
       P("setThreads", js_set_threads), P("threads", js_threads), P("isa", js_isa), P("isas", js_isas), P("setIsa", js_set_isa), P("peakGflops", js_peak),
 #undef P
   };

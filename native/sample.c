@@ -96,6 +96,15 @@ static double temp_exp_scalar(const float *l, double mx, double T, double *e, lo
   return sum;
 }
 
+static double shift_exp_scalar(const double *s, double mx, double *e, long n) {
+  double sum = 0;
+  for (long i = 0; i < n; i++) {
+    e[i] = v8_exp(s[i] - mx);
+    sum += e[i];
+  }
+  return sum;
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #define SMP_ATTR __attribute__((target("avx512f,avx2")))
 #define SMP(name) name##_avx512
@@ -123,6 +132,19 @@ double gfn_temp_exp(const float *l, double mx, double T, double *e, long n) {
     case GF_ISA_NEON: return temp_exp_neon(l, mx, T, e, n);
 #endif
     default: return temp_exp_scalar(l, mx, T, e, n);
+  }
+}
+
+double gfn_shift_exp(const double *s, double mx, double *e, long n) {
+  switch (gfn_isa()) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    case GF_ISA_AVX512: return shift_exp_avx512(s, mx, e, n);
+    case GF_ISA_AVX2: return shift_exp_avx2(s, mx, e, n);
+#endif
+#if defined(__aarch64__)
+    case GF_ISA_NEON: return shift_exp_neon(s, mx, e, n);
+#endif
+    default: return shift_exp_scalar(s, mx, e, n);
   }
 }
 

@@ -14,17 +14,13 @@ typedef int64_t SMP(vl) __attribute__((vector_size(SMP_W * 8)));
 typedef int32_t SMP(vi) __attribute__((vector_size(SMP_W * 4)));
 typedef float SMP(vf) __attribute__((vector_size(SMP_W * 4)));
 
-/* e[j] = exp(x[j]) for SMP_W lanes, x[j] = ((double)l[j] − mx) / T (the caller sums); returns the
+/* e[j] = exp(x[j]) for SMP_W lanes (the caller sums); returns the
  * lanes where x ≤ 0 does not hold (x > 0 or NaN), whose e[j] are then not exp's: the caller redoes
  * the row in scalar code when any lane of any vector has one */
-SMP_ATTR static inline SMP(vl) SMP(exp_lanes)(const float *l, double mx, double T, double *e) {
+SMP_ATTR static inline SMP(vl) SMP(exp_lanes)(SMP(vd) x, double *e) {
   typedef SMP(vd) vd;
   typedef SMP(vl) vl;
   typedef SMP(vi) vi;
-  typedef SMP(vf) vf;
-  vf lf;
-  memcpy(&lf, l, sizeof lf);
-  vd x = (__builtin_convertvector(lf, vd) - mx) / T;
   vl le0 = x <= 0.0;
   vl ix = (vl)x;
   vl hx = (ix >> 32) & 0x7FFFFFFF;
@@ -64,7 +60,9 @@ SMP_ATTR static double SMP(temp_exp)(const float *l, double mx, double T, double
   long i = 0;
   SMP(vl) bad = {0};
   for (; i + SMP_W <= n; i += SMP_W) {
-    bad |= SMP(exp_lanes)(l + i, mx, T, e + i);
+    SMP(vf) lf;
+    memcpy(&lf, l + i, sizeof lf);
+    bad |= SMP(exp_lanes)((__builtin_convertvector(lf, SMP(vd)) - mx) / T, e + i);
     for (int j = 0; j < SMP_W; j++) sum += e[i + j];
   }
   int64_t any = 0;
@@ -72,6 +70,27 @@ SMP_ATTR static double SMP(temp_exp)(const float *l, double mx, double T, double
   if (any) return temp_exp_scalar(l, mx, T, e, n); /* some x > 0 or NaN: never from the sampler */
   for (; i < n; i++) {
     e[i] = v8_exp(((double)l[i] - mx) / T);
+    sum += e[i];
+  }
+  return sum;
+}
+
+/* e[i] = exp(s[i] − mx) over float64 scores, the sum left to right (drawToken's softmax) */
+SMP_ATTR static double SMP(shift_exp)(const double *s, double mx, double *e, long n) {
+  double sum = 0;
+  long i = 0;
+  SMP(vl) bad = {0};
+  for (; i + SMP_W <= n; i += SMP_W) {
+    SMP(vd) v;
+    memcpy(&v, s + i, sizeof v);
+    bad |= SMP(exp_lanes)(v - mx, e + i);
+    for (int j = 0; j < SMP_W; j++) sum += e[i + j];
+  }
+  int64_t any = 0;
+  for (int j = 0; j < SMP_W; j++) any |= bad[j];
+  if (any) return shift_exp_scalar(s, mx, e, n);
+  for (; i < n; i++) {
+    e[i] = v8_exp(s[i] - mx);
     sum += e[i];
   }
   return sum;

@@ -484,6 +484,12 @@ export function loadNativeKernels(): { kernels: Kernels & NativeInfo } | { error
       f64('tempExp', 'e', e, n);
       return addon.tempExp(l, mx, T, e, n);
     },
+    shiftExp(s, mx, e, n) {
+      size('shiftExp', 'n', n);
+      f64('shiftExp', 's', s, n);
+      f64('shiftExp', 'e', e, n);
+      return addon.shiftExp(s, mx, e, n);
+    },
     walkCdf(e, sum, n, u) {
       size('walkCdf', 'n', n);
       f64('walkCdf', 'e', e, n);

@@ -555,6 +555,16 @@ export function tempExp(l: Float32Array, mx: number, T: number, e: Float64Array,
   return sum;
 }
 
+/** Kernels.shiftExp. */
+export function shiftExp(s: Float64Array, mx: number, e: Float64Array, n: number): number {
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    e[i] = Math.exp(s[i] - mx);
+    sum += e[i];
+  }
+  return sum;
+}
+
 /** Kernels.walkCdf. */
 export function walkCdf(e: Float64Array, sum: number, n: number, u: number): number {
   for (let i = 0; i < n; i++) {
@@ -617,6 +627,7 @@ export const referenceKernels: Kernels = {
   axpy,
   sumSquares,
   tempExp,
+  shiftExp,
   walkCdf,
   adamw,
 };

@@ -182,6 +182,12 @@ export interface Kernels {
    */
   tempExp(l: F32, mx: number, T: number, e: Float64Array, n: number): number;
   /**
+   * The same over float64 scores (drawToken, after the warpers): e[i] = Math.exp(s[i] − mx) for
+   * i < n, returns Σ e[i] left to right; bit-identical on every backend and instruction set.
+   * s, e: [≥ n] float64 (e written; may not alias s).
+   */
+  shiftExp(s: Float64Array, mx: number, e: Float64Array, n: number): number;
+  /**
    * The inverse CDF of e[i] / sum in id order at u ∈ [0, 1): the first i < n where
    * u −= e[i] / sum goes below 0; if rounding leaves u ≥ 0, the last i with e[i] / sum > 0; else 0.
    * The same float64 operations on every backend. e: [≥ n] float64.

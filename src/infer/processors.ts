@@ -401,12 +401,11 @@ export function drawToken(scores: Float64Array, rng: Rng, probs: Float64Array = 
   let mx = -Infinity;
   for (let i = 0; i < scores.length; i++) if (scores[i] > mx) mx = scores[i];
   if (mx === -Infinity) throw new GptforgeError('no token is allowed: every logit is masked');
-  let sum = 0;
-  for (let i = 0; i < scores.length; i++) {
-    probs[i] = Math.exp(scores[i] - mx);
-    sum += probs[i];
-  }
-  return getKernels().walkCdf(probs, sum, scores.length, rng.random());
+  // e[i] = exp(scores[i] − mx) and their sum, then the walk: kernels (Kernels.shiftExp, walkCdf),
+  // the same bits on every backend
+  const k = getKernels();
+  const sum = k.shiftExp(scores, mx, probs, scores.length);
+  return k.walkCdf(probs, sum, scores.length, rng.random());
 }
 
 /**

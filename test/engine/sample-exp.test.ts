@@ -7,7 +7,8 @@ import { Rng } from '../../src/engine/rng.js';
 import { Sampler } from '../../src/infer/processors.js';
 
 /**
- * The sampler's tempered exponentials and inverse-CDF walk (Kernels.tempExp / walkCdf): the
+ * The sampler's tempered exponentials, drawToken's exponentials and the inverse-CDF walk
+ * (Kernels.tempExp / shiftExp / walkCdf): the
  * native kernels (native/sample.c, V8's Math.exp ported) give the JavaScript's bits exactly, on
  * every kernel path this CPU runs — e[i], their sum, and so every token drawn. Exactness, not a
  * tolerance: a changed last bit of the sum moves a draw that lands on a CDF step.
@@ -132,6 +133,48 @@ test('tempExp: arguments the sampler never passes (x > 0, overflow, NaN) still g
   });
 });
 
+/** shiftExp's e and sum from the native kernel equal the reference's bit for bit. */
+function sameShiftBits(what: string, sc: Float64Array, mx: number): void {
+  const n = sc.length;
+  const er = new Float64Array(n),
+    en = new Float64Array(n);
+  const sr = ref.shiftExp(sc, mx, er, n);
+  const sn = native!.shiftExp(sc, mx, en, n);
+  const br = new BigUint64Array(er.buffer),
+    bn = new BigUint64Array(en.buffer);
+  for (let i = 0; i < n; i++) {
+    if (br[i] !== bn[i] && !(Number.isNaN(er[i]) && Number.isNaN(en[i]))) {
+      assert.fail(`${what}: e[${i}] (s = ${sc[i]}, mx = ${mx}): native ${en[i]}, JavaScript ${er[i]}`);
+    }
+  }
+  assert.ok(Object.is(sn, sr), `${what}: sum native ${sn}, JavaScript ${sr}`);
+}
+
+test('shiftExp (drawToken): native equals the JavaScript bit for bit on ≥ 1M float64 scores per path, and on doubles straddling each branch point', { skip }, () => {
+  const n = (1 << 20) + 7;
+  const rng = new Rng(21);
+  // warped scores as drawToken sees them: (l − m) / T for float32 logits, so not floats themselves
+  const l = logits(rng, n, 1);
+  const sc = new Float64Array(n).map((_, i) => (l[i] - 0.3) / 0.7);
+  const mx = sc.reduce((m, v) => Math.max(m, v), -Infinity);
+  // fdlibm branches on the high word of |x|: each threshold as a double (high word, low word 0),
+  // and −1021 ln2, −1022 ln2 (the 2^k scale's split), u_threshold, −746; 6,001 doubles around
+  // each, 2^20 ulps apart (the high word changes every 2^32 ulps: the sweep crosses it)
+  const hiWords = [0x3e300000, 0x3fd62e42, 0x3fd62e43, 0x3ff0a2b2, 0x40862e42].map((h) => new Float64Array(new BigInt64Array([BigInt.asIntN(64, (0x80000000n | BigInt(h)) << 32n)]).buffer)[0]);
+  const points = [...hiWords, -1021 * Math.LN2, -1022 * Math.LN2, -745.1332191019411, -746];
+  const grid = new Float64Array(6001 * points.length);
+  const gb = new BigInt64Array(grid.buffer);
+  points.forEach((p, q) => {
+    const b = new BigInt64Array(new Float64Array([p]).buffer)[0];
+    for (let j = 0; j < 6001; j++) gb[q * 6001 + j] = b + BigInt(j - 3000) * 2n ** 20n;
+  });
+  onEachPath((isa) => {
+    sameShiftBits(`${isa} scores`, sc, mx);
+    sameShiftBits(`${isa} branch points`, grid, 0);
+    sameShiftBits(`${isa} branch points, mx −0.5`, grid, -0.5); // x > 0 in some rows: the scalar redo
+  });
+});
+
 test('walkCdf: native returns the JavaScript token, including the rounding fallback and an all-zero row', { skip }, () => {
   const rng = new Rng(11);
   const V = 4099;
@@ -154,7 +197,7 @@ test('walkCdf: native returns the JavaScript token, including the rounding fallb
   assert.equal(ref.walkCdf(e, 0, V, 0.5), 0);
 });
 
-test('Sampler draws the same tokens on the native backend (every path) as on the reference backend', { skip }, () => {
+test('Sampler draws the same tokens on the native backend (every path) as on the reference backend (temperature alone: pick; with top-k: drawToken)', { skip }, () => {
   const V = 4096;
   const draws = (T: number, topK: number | undefined, seed: number): number[] => {
     const rng = new Rng(seed);
