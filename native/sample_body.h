@@ -2,7 +2,7 @@
  *   SMP_ATTR    the target attribute of the instance (may be empty)
  *   SMP(name)   name with the instance's suffix
  *   SMP_W       lanes (doubles) per vector: 8 (AVX-512), 4 (AVX2), 2 (NEON)
- * GCC vector extensions, so one text serves every width. Each lane runs fdlibm's e_exp.c
+ * GCC vector extensions (clang has them too), so one text serves every width. Each lane runs fdlibm's e_exp.c
  * (v8_exp in sample.c) for x ≤ 0 with its branches turned into selects, each select
  * choosing between values the scalar code computes with the same double operations in the
  * same order (see sample.c for why the k = 0 and k = −1 ranges may share the general reduction).
