@@ -49,7 +49,7 @@ static void *arr(args_t *a, size_t i, napi_typedarray_type want, int nullable) {
   napi_get_typedarray_info(a->env, a->argv[i], &type, &length, &data, &ab, &offset);
   if (type != want) {
     a->failed = 1;
-    napi_throw_type_error(a->env, NULL, want == napi_float32_array ? "gptforge native: expected a Float32Array" : want == napi_uint8_array ? "gptforge native: expected a Uint8Array" : "gptforge native: expected an Int32Array");
+    napi_throw_type_error(a->env, NULL, want == napi_float32_array ? "gptforge native: expected a Float32Array" : want == napi_float64_array ? "gptforge native: expected a Float64Array" : want == napi_uint8_array ? "gptforge native: expected a Uint8Array" : "gptforge native: expected an Int32Array");
     return NULL;
   }
   return data; /* napi_get_typedarray_info already applies the byte offset */
@@ -57,6 +57,7 @@ static void *arr(args_t *a, size_t i, napi_typedarray_type want, int nullable) {
 
 static float *f32(args_t *a, size_t i) { return (float *)arr(a, i, napi_float32_array, 0); }
 static float *f32n(args_t *a, size_t i) { return (float *)arr(a, i, napi_float32_array, 1); }
+static double *f64(args_t *a, size_t i) { return (double *)arr(a, i, napi_float64_array, 0); }
 static int32_t *i32(args_t *a, size_t i) { return (int32_t *)arr(a, i, napi_int32_array, 0); }
 static uint8_t *u8(args_t *a, size_t i) { return (uint8_t *)arr(a, i, napi_uint8_array, 0); }
 static double num(args_t *a, size_t i) {
@@ -390,6 +391,42 @@ static napi_value js_adamw(napi_env env, napi_callback_info info) {
   OK gfn_adamw(p, g, m, v, n, lr, b1, b2, eps, wd, bc1, bc2, gs);
   return NULL;
 }
+/* tempExp(l: Float32Array, mx, T, e: Float64Array, n) → the sum of e[0..n) (native/sample.c) */
+static napi_value js_temp_exp(napi_env env, napi_callback_info info) {
+  BEGIN(5)
+  const float *l = f32(&A, 0);
+  double mx = num(&A, 1), T = num(&A, 2);
+  double *e = f64(&A, 3);
+  long n = (long)num(&A, 4);
+  OK;
+  napi_value r;
+  napi_create_double(env, gfn_temp_exp(l, mx, T, e, n), &r);
+  return r;
+}
+/* shiftExp(s: Float64Array, mx, e: Float64Array, n) → the sum of e[0..n) (native/sample.c) */
+static napi_value js_shift_exp(napi_env env, napi_callback_info info) {
+  BEGIN(4)
+  const double *s = f64(&A, 0);
+  double mx = num(&A, 1);
+  double *e = f64(&A, 2);
+  long n = (long)num(&A, 3);
+  OK;
+  napi_value r;
+  napi_create_double(env, gfn_shift_exp(s, mx, e, n), &r);
+  return r;
+}
+/* walkCdf(e: Float64Array, sum, n, u) → the token (native/sample.c) */
+static napi_value js_walk_cdf(napi_env env, napi_callback_info info) {
+  BEGIN(4)
+  const double *e = f64(&A, 0);
+  double sum = num(&A, 1);
+  long n = (long)num(&A, 2);
+  double u = num(&A, 3);
+  OK;
+  napi_value r;
+  napi_create_double(env, (double)gfn_walk_cdf(e, sum, n, u), &r);
+  return r;
+}
 static napi_value js_set_threads(napi_env env, napi_callback_info info) {
   BEGIN(1)
   int n = (int)num(&A, 0);
@@ -466,7 +503,7 @@ static napi_value init(napi_env env, napi_value exports) {
       P("crossEntropyFused", js_ce_fused),
       P("rope", js_rope), P("embeddingForward", js_emb_fwd), P("embeddingBackward", js_emb_bwd),
       P("add", js_add), P("mul", js_mul), P("scale", js_scale), P("axpy", js_axpy),
-      P("sumSquares", js_sum_squares), P("adamw", js_adamw),
+      P("sumSquares", js_sum_squares), P("adamw", js_adamw), P("tempExp", js_temp_exp), P("shiftExp", js_shift_exp), P("walkCdf", js_walk_cdf),
       P("setThreads", js_set_threads), P("threads", js_threads), P("isa", js_isa), P("isas", js_isas), P("setIsa", js_set_isa), P("peakGflops", js_peak),
 #undef P
   };

@@ -57,4 +57,13 @@ void gfn_qdequantize(const uint8_t *w, float *out, long N, long K, int type);
 void gfn_qmatmul_q8(const float *x, const uint8_t *w, const float *ws, float *y, long M, long K, long N, int type, int accumulate);
 void gfn_quantize_q8_rows(const float *x, int8_t *q, float *d, long M, long K);
 
+/* the sampler's tempered exponentials (native/sample.c): e[i] = exp(((double)l[i] − mx) / T) with
+ * V8's Math.exp (fdlibm), bit-identical to the JavaScript; returns their left-to-right sum */
+double gfn_temp_exp(const float *l, double mx, double T, double *e, long n);
+/* the same over float64 scores: e[i] = exp(s[i] − mx) (drawToken's softmax); returns the sum */
+double gfn_shift_exp(const double *s, double mx, double *e, long n);
+double gfn_v8_exp(double x);
+/* the inverse CDF walk of e[i] / sum at u (src/infer/processors.ts walkCdf) */
+long gfn_walk_cdf(const double *e, double sum, long n, double u);
+
 #endif

@@ -13,7 +13,7 @@ done
 dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
 cc -shared -fPIC -O2 -o "$dir/icount.so" native/test/icount.c
 aarch64-linux-gnu-gcc -std=gnu11 -O3 -fno-math-errno -fno-trapping-math -fopenmp-simd -funroll-loops -pthread -static \
-  -o "$dir/xc" native/test/crosscheck.c native/pool.c native/isa.c native/sgemm.c native/ops.c native/attention.c native/qmatmul.c native/qmatmul_q8.c -lm
+  -o "$dir/xc" native/test/crosscheck.c native/pool.c native/isa.c native/sgemm.c native/ops.c native/attention.c native/qmatmul.c native/qmatmul_q8.c native/sample.c -lm
 count() { qemu-aarch64 -plugin "$dir/icount.so" "$dir/xc" bench "$@" 2>&1 >/dev/null | sed -n 's/^insns //p'; }
 per_call() { # path kernel args… → instructions per call (3 calls minus the no-call baseline)
   local p=$1; shift

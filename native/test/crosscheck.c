@@ -8,7 +8,7 @@
  * (the paths differ in FMA contraction and in exp's rounding only).
  * Prints one "ok <path> <kernel> <err>" line per check, or "FAIL …" and exits 1.
  *
- *   cc -O2 -std=gnu11 -pthread native/test/crosscheck.c native/{pool,isa,sgemm,ops,attention,qmatmul,qmatmul_q8}.c -lm
+ *   cc -O2 -std=gnu11 -pthread native/test/crosscheck.c native/{pool,isa,sgemm,ops,attention,qmatmul,qmatmul_q8,sample}.c -lm
  *   ./a.out [threads]
  *
  * A second mode runs one kernel `reps` times on one path and one thread, for instruction
@@ -224,6 +224,65 @@ static void case_sum_squares(long n) {
   free(x);
 }
 
+/* the sampler's tempered exponentials and drawToken's (native/sample.c) must equal the scalar path's bit for bit
+ * (the scalar path is fdlibm's exp, which test/engine/sample-exp.test.ts holds equal to V8's
+ * Math.exp): n logits ≤ 0 of every kind (−∞, down to −1e4, near 0, x where exp is subnormal or
+ * underflows to 0) at five temperatures, and every float32 within 3000 ulps of fdlibm's branch points */
+static int same_bits(const double *a, const double *b, long n) {
+  return memcmp(a, b, sizeof(double) * (size_t)n) == 0;
+}
+static void case_temp_exp(long n) {
+  float *l = malloc(sizeof(float) * (size_t)n);
+  double *e[NPATH], sum[NPATH];
+  for (int p = 0; p < npaths; p++) e[p] = malloc(sizeof(double) * (size_t)n);
+  static const double Ts[] = {0.3, 0.7, 1, 1.3, 2};
+  int bad = 0;
+  for (int t = 0; t < 5; t++) {
+    double T = Ts[t];
+    for (long i = 0; i < n; i++) {
+      float k = frand() * 0.5f + 0.5f, u = frand() * 0.5f + 0.5f;
+      l[i] = k < 0.02f ? -INFINITY : k < 0.25f ? -u * 1e4f : k < 0.45f ? -u * 1000.0f : k < 0.75f ? -u * 30.0f : k < 0.85f ? -u * 1e-6f : (float)(-T * (700.0 + u * 50.0));
+    }
+    l[n / 2] = 0;
+    for (int p = 0; p < npaths; p++) {
+      gfn_isa_set(paths[p]);
+      sum[p] = gfn_temp_exp(l, 0.0, T, e[p], n);
+    }
+    for (int p = 1; p < npaths; p++) bad += !same_bits(e[0], e[p], n) || memcmp(&sum[0], &sum[p], sizeof(double)) != 0;
+    /* gfn_shift_exp (drawToken's): float64 scores (l − 0.3) / T, which are not floats */
+    double *sc = malloc(sizeof(double) * (size_t)n);
+    for (long i = 0; i < n; i++) sc[i] = ((double)l[i] - 0.3) / T;
+    for (int p = 0; p < npaths; p++) {
+      gfn_isa_set(paths[p]);
+      sum[p] = gfn_shift_exp(sc, 0.0, e[p], n);
+    }
+    for (int p = 1; p < npaths; p++) bad += !same_bits(e[0], e[p], n) || memcmp(&sum[0], &sum[p], sizeof(double)) != 0;
+    free(sc);
+  }
+  static const double points[] = {-3.725290298461914e-09, -0.34657359027997264, -1.0397207708399179, -707.7032713517042, -708.3964185322641, -709.782712893384, -745.1332191019411, -746};
+  for (unsigned q = 0; q < sizeof points / sizeof points[0]; q++) {
+    float f = (float)points[q];
+    uint32_t b;
+    memcpy(&b, &f, 4);
+    long m = 6001 < n ? 6001 : n;
+    for (long j = 0; j < m; j++) {
+      uint32_t bj = b - 3000 + (uint32_t)j;
+      memcpy(&l[j], &bj, 4);
+    }
+    for (int p = 0; p < npaths; p++) {
+      gfn_isa_set(paths[p]);
+      sum[p] = gfn_temp_exp(l, 0.0, 1.0, e[p], m);
+    }
+    for (int p = 1; p < npaths; p++) bad += !same_bits(e[0], e[p], m) || memcmp(&sum[0], &sum[p], sizeof(double)) != 0;
+  }
+  for (int p = 1; p < npaths; p++) {
+    if (bad) { printf("FAIL %s temp_exp_exact n %ld: %d cases differ from scalar\n", gfn_isa_name(paths[p]), n, bad); failures++; }
+    else printf("ok %s temp_exp_exact n %ld 0\n", gfn_isa_name(paths[p]), n);
+  }
+  for (int p = 0; p < npaths; p++) free(e[p]);
+  free(l);
+}
+
 static void case_attention(int B, int T, int H, int D) {
   long nq = (long)B * T * 3 * H * D, no = (long)B * T * H * D;
   float *qkv = rnd(nq, 1), *dout = rnd(no, 1);
@@ -428,6 +487,7 @@ int main(int argc, char **argv) {
     case_qmatmul_q8(7, 96, 40, type, 1); /* odd block count: the tail block, tiles of 4 + 3 */
     case_qmatmul_q8(8, 768, 300, type, 0);
   }
+  case_temp_exp(200003);
   if (failures) { printf("%d FAILED\n", failures); return 1; }
   printf("all ok\n");
   return 0;

@@ -62,6 +62,11 @@ function f32(kernel: string, name: string, a: unknown, n: number, nullable = fal
   need(kernel, name, a, n);
 }
 
+function f64(kernel: string, name: string, a: unknown, n: number): void {
+  if (!(a instanceof Float64Array)) throw new ArgError(`${kernel}: ${name} must be a Float64Array`);
+  need(kernel, name, a, n);
+}
+
 function i32(kernel: string, name: string, a: unknown, n: number): void {
   if (!(a instanceof Int32Array)) throw new ArgError(`${kernel}: ${name} must be an Int32Array`);
   need(kernel, name, a, n);
@@ -472,6 +477,23 @@ export function loadNativeKernels(): { kernels: Kernels & NativeInfo } | { error
       size('sumSquares', 'n', n);
       f32('sumSquares', 'x', x, n);
       return addon.sumSquares(x, n);
+    },
+    tempExp(l, mx, T, e, n) {
+      size('tempExp', 'n', n);
+      f32('tempExp', 'l', l, n);
+      f64('tempExp', 'e', e, n);
+      return addon.tempExp(l, mx, T, e, n);
+    },
+    shiftExp(s, mx, e, n) {
+      size('shiftExp', 'n', n);
+      f64('shiftExp', 's', s, n);
+      f64('shiftExp', 'e', e, n);
+      return addon.shiftExp(s, mx, e, n);
+    },
+    walkCdf(e, sum, n, u) {
+      size('walkCdf', 'n', n);
+      f64('walkCdf', 'e', e, n);
+      return addon.walkCdf(e, sum, n, u);
     },
     adamw(p, g, m, v, n, lr, b1, b2, eps, wd, step, gs) {
       const kn = 'adamw';

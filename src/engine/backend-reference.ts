@@ -545,6 +545,36 @@ export function sumSquares(x: FA, n: number): number {
   return s;
 }
 
+/** Kernels.tempExp: the JavaScript the native kernel is bit-identical to (its specification). */
+export function tempExp(l: Float32Array, mx: number, T: number, e: Float64Array, n: number): number {
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    e[i] = Math.exp((l[i] - mx) / T);
+    sum += e[i];
+  }
+  return sum;
+}
+
+/** Kernels.shiftExp. */
+export function shiftExp(s: Float64Array, mx: number, e: Float64Array, n: number): number {
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    e[i] = Math.exp(s[i] - mx);
+    sum += e[i];
+  }
+  return sum;
+}
+
+/** Kernels.walkCdf. */
+export function walkCdf(e: Float64Array, sum: number, n: number, u: number): number {
+  for (let i = 0; i < n; i++) {
+    u -= e[i] / sum;
+    if (u < 0) return i;
+  }
+  for (let i = n - 1; i >= 0; i--) if (e[i] / sum > 0) return i;
+  return 0;
+}
+
 export function adamw(param: FA, grad: FA, m: FA, v: FA, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number, gradScale: number): void {
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
@@ -596,5 +626,8 @@ export const referenceKernels: Kernels = {
   scale,
   axpy,
   sumSquares,
+  tempExp,
+  shiftExp,
+  walkCdf,
   adamw,
 };

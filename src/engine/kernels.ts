@@ -173,6 +173,28 @@ export interface Kernels {
   sumSquares(x: F32, n: number): number;
 
   /**
+   * The sampler's tempered exponentials (Sampler.pick, src/infer/processors.ts): for i < n,
+   * e[i] = Math.exp((l[i] − mx) / T) in float64 (l[i] widened, then one subtraction and one
+   * division), and returns Σ e[i] summed left to right. Bit-identical on every backend and
+   * instruction set: the native kernel (native/sample.c) ports V8's Math.exp (fdlibm's e_exp.c)
+   * operation for operation, so the tokens drawn never depend on the backend. l: [≥ n] float32,
+   * e: [≥ n] float64, written; mx, T: any doubles (the sampler passes max(l) and T > 0).
+   */
+  tempExp(l: F32, mx: number, T: number, e: Float64Array, n: number): number;
+  /**
+   * The same over float64 scores (drawToken, after the warpers): e[i] = Math.exp(s[i] − mx) for
+   * i < n, returns Σ e[i] left to right; bit-identical on every backend and instruction set.
+   * s, e: [≥ n] float64 (e written; may not alias s).
+   */
+  shiftExp(s: Float64Array, mx: number, e: Float64Array, n: number): number;
+  /**
+   * The inverse CDF of e[i] / sum in id order at u ∈ [0, 1): the first i < n where
+   * u −= e[i] / sum goes below 0; if rounding leaves u ≥ 0, the last i with e[i] / sum > 0; else 0.
+   * The same float64 operations on every backend. e: [≥ n] float64.
+   */
+  walkCdf(e: Float64Array, sum: number, n: number, u: number): number;
+
+  /**
    * One fused AdamW step (decoupled weight decay, bias correction) on n elements:
    * m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; m̂ = m/(1−β1^step); v̂ = v/(1−β2^step);
    * p −= lr·(m̂/(√v̂+eps) + wd·p). `step` is 1 on the first update. g is scaled by gradScale first

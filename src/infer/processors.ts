@@ -1,3 +1,4 @@
+import { getKernels } from '../engine/backend.js';
 import type { Rng } from '../engine/rng.js';
 import { GptforgeError } from '../util/errors.js';
 import type { TokenConstraint } from './constraint.js';
@@ -400,23 +401,11 @@ export function drawToken(scores: Float64Array, rng: Rng, probs: Float64Array = 
   let mx = -Infinity;
   for (let i = 0; i < scores.length; i++) if (scores[i] > mx) mx = scores[i];
   if (mx === -Infinity) throw new GptforgeError('no token is allowed: every logit is masked');
-  let sum = 0;
-  for (let i = 0; i < scores.length; i++) {
-    probs[i] = Math.exp(scores[i] - mx);
-    sum += probs[i];
-  }
-  return walkCdf(probs, sum, scores.length, rng);
-}
-
-/** The inverse CDF of e[i] / sum in id order at one uniform draw; rounding: the last token with non-zero probability. */
-function walkCdf(e: Float64Array, sum: number, V: number, rng: Rng): number {
-  let u = rng.random();
-  for (let i = 0; i < V; i++) {
-    u -= e[i] / sum;
-    if (u < 0) return i;
-  }
-  for (let i = V - 1; i >= 0; i--) if (e[i] / sum > 0) return i;
-  return 0;
+  // e[i] = exp(scores[i] − mx) and their sum, then the walk: kernels (Kernels.shiftExp, walkCdf),
+  // the same bits on every backend
+  const k = getKernels();
+  const sum = k.shiftExp(scores, mx, probs, scores.length);
+  return k.walkCdf(probs, sum, scores.length, rng.random());
 }
 
 /**
@@ -521,20 +510,19 @@ export class Sampler {
     if (T !== null) {
       // Temperature.warp then drawToken in one pass, the same float64 operations: the warped
       // scores are (l − mx) / T, whose max is exactly 0 when mx is finite, so softmax's shift
-      // is 0 and e[i] = exp((l[i] − mx) / T)
+      // is 0 and e[i] = exp((l[i] − mx) / T). The exponentials and the inverse-CDF walk are the
+      // kernels tempExp and walkCdf: the same JavaScript on the reference backend, C with V8's
+      // Math.exp ported bit for bit on the native one (native/sample.c), so the token is the same
       let mx = -Infinity;
       for (let i = 0; i < V; i++) if (processed[i] > mx) mx = processed[i];
       if (Number.isFinite(mx)) {
+        const k = getKernels();
         const hit = this.shared?.find(processed, T);
-        if (hit) return walkCdf(hit.e, hit.sum, V, this.rng);
+        if (hit) return k.walkCdf(hit.e, hit.sum, V, this.rng.random());
         const e = this.probs!;
-        let sum = 0;
-        for (let i = 0; i < V; i++) {
-          e[i] = Math.exp((processed[i] - mx) / T);
-          sum += e[i];
-        }
+        const sum = k.tempExp(processed, mx, T, e, V);
         this.shared?.store(processed, T, e, sum);
-        return walkCdf(e, sum, V, this.rng);
+        return k.walkCdf(e, sum, V, this.rng.random());
       }
     }
     const s = this.scores;

@@ -15,7 +15,7 @@ import { join } from 'node:path';
  * `.ci/run` installs the cross toolchain and qemu-user; a machine without them gets a
  * skipped case that names the packages to install.
  */
-const SOURCES = ['native/test/crosscheck.c', 'native/pool.c', 'native/isa.c', 'native/sgemm.c', 'native/ops.c', 'native/attention.c', 'native/qmatmul.c', 'native/qmatmul_q8.c'];
+const SOURCES = ['native/test/crosscheck.c', 'native/pool.c', 'native/isa.c', 'native/sgemm.c', 'native/ops.c', 'native/attention.c', 'native/qmatmul.c', 'native/qmatmul_q8.c', 'native/sample.c'];
 // the flags binding.gyp builds the addon with, so the harness tests the code the addon runs
 const CFLAGS = ['-std=gnu11', '-O3', '-fno-math-errno', '-fno-trapping-math', '-fopenmp-simd', '-funroll-loops', '-Wall', '-Wno-unused-parameter', '-pthread'];
 
@@ -66,6 +66,7 @@ function assertAllOk(out: string, path: string): void {
     'qmatmul_q8_exact',
     'qmatmul_q8_rows_exact',
     'qmatmul_q8_ws_exact',
+    'temp_exp_exact',
   ]) {
     assert.ok(
       lines.some((l) => l.startsWith(`ok ${path} ${k}`)),
