@@ -8,7 +8,7 @@
  *
  *   CF="-std=gnu11 -O3 -fno-math-errno -fno-trapping-math -fopenmp-simd -funroll-loops -Inative"
  *   git show BASE:native/sgemm.c > /tmp/base_sgemm.c && gcc $CF -Inative -c /tmp/base_sgemm.c -o /tmp/b.o
- *   objcopy $(for s in gfn_sgemm gfn_sgemm_serial gfn_sgemm_isa gfn_sgemm_isa_changed gfn_peak_gflops; \
+ *   objcopy $(for s in gfn_sgemm gfn_sgemm_serial gfn_sgemm_bias gfn_sgemm_isa gfn_sgemm_isa_changed gfn_peak_gflops; \
  *     do echo --redefine-sym $s=base_${s#gfn_}; done) /tmp/b.o /tmp/base.o
  *   gcc $CF -o /tmp/sgemm_ab native/test/sgemm_ab.c native/sgemm.c native/pool.c native/isa.c \
  *     native/ops.c native/attention.c native/qmatmul.c /tmp/base.o -ldl -lm -lpthread
