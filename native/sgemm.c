@@ -103,27 +103,50 @@ __attribute__((target("avx2,fma"))) static void ukr_avx2(long kc, const float *a
 
 /* AVX-512, 14×32: 28 zmm accumulators, two B vectors, A broadcast from memory.
  * Per k: 2 loads + 14 broadcasts feed 28 FMAs. The C tile's rows are prefetched before the
- * k-loop (as ukr_avx2 does). */
-__attribute__((target("avx512f,fma"))) static void ukr_avx512(long kc, const float *a, const float *b, float *c, long ldc, int acc, int mr, int nr) {
-#define D(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = _mm512_setzero_ps();
-  D(0) D(1) D(2) D(3) D(4) D(5) D(6) D(7) D(8) D(9) D(10) D(11) D(12) D(13)
-#undef D
-  /* the C tile's two lines a row, fetched while the k-loop runs (as ukr_avx2) */
-  for (int i = 0; i < mr; i++) {
-    _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
+ * k-loop (as ukr_avx2 does). UKR512(R) is the kernel for the first R rows of a 14-row A panel
+ * (its stride stays 14 a k): a tile of mr < 14 rows (the last of M: 1024 = 73·14 + 2,
+ * 384 = 27·14 + 6) runs the R = mr rounded up to even instance instead of all 14 rows of FMAs
+ * on zero padding. Each C element is the same sum in the same order whichever instance
+ * computes it (one FMA per k), so the bits do not change. */
+#define UKR512(R)                                                                                                              \
+  __attribute__((target("avx512f,fma"))) static void ukr_avx512_r##R(long kc, const float *a, const float *b, float *c, long ldc, int acc, int mr, int nr) { \
+    _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wmaybe-uninitialized\"")                              \
+    UKR512_D(0) UKR512_D(1) UKR512_D(2) UKR512_D(3) UKR512_D(4) UKR512_D(5) UKR512_D(6) UKR512_D(7) UKR512_D(8) UKR512_D(9) \
+    UKR512_D(10) UKR512_D(11) UKR512_D(12) UKR512_D(13)                                                                       \
+    if (mr > (R)) __builtin_unreachable();                                                                                    \
+    /* the C tile's two lines a row, fetched while the k-loop runs (as ukr_avx2) */                                           \
+    for (int i = 0; i < mr; i++) {                                                                                            \
+      _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);                                                                 \
+      _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);                                                            \
+    }                                                                                                                         \
+    for (long k = 0; k < kc; k++) {                                                                                           \
+      __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), av;                                                         \
+      _mm_prefetch((const char *)(b + 256), _MM_HINT_T0);                                                                     \
+      UKR512_F(R, 0) UKR512_F(R, 1) UKR512_F(R, 2) UKR512_F(R, 3) UKR512_F(R, 4) UKR512_F(R, 5) UKR512_F(R, 6)               \
+      UKR512_F(R, 7) UKR512_F(R, 8) UKR512_F(R, 9) UKR512_F(R, 10) UKR512_F(R, 11) UKR512_F(R, 12) UKR512_F(R, 13)           \
+      a += 14;                                                                                                                \
+      b += 32;                                                                                                                \
+    }                                                                                                                         \
+    if (nr == 32) {                                                                                                           \
+      UKR512_ST(0) UKR512_ST(1) UKR512_ST(2) UKR512_ST(3) UKR512_ST(4) UKR512_ST(5) UKR512_ST(6) UKR512_ST(7) UKR512_ST(8)   \
+      UKR512_ST(9) UKR512_ST(10) UKR512_ST(11) UKR512_ST(12) UKR512_ST(13)                                                    \
+    } else {                                                                                                                  \
+      __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : ((1u << nr) - 1));                                                       \
+      __mmask16 m1 = (__mmask16)(nr <= 16 ? 0 : ((1u << (nr - 16)) - 1));                                                     \
+      UKR512_SM(0) UKR512_SM(1) UKR512_SM(2) UKR512_SM(3) UKR512_SM(4) UKR512_SM(5) UKR512_SM(6) UKR512_SM(7) UKR512_SM(8)   \
+      UKR512_SM(9) UKR512_SM(10) UKR512_SM(11) UKR512_SM(12) UKR512_SM(13)                                                    \
+    }                                                                                                                         \
+    _Pragma("GCC diagnostic pop")                                                                                             \
   }
-  for (long k = 0; k < kc; k++) {
-    __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), av;
-    _mm_prefetch((const char *)(b + 256), _MM_HINT_T0);
-#define F(i) av = _mm512_set1_ps(a[i]); c##i##0 = _mm512_fmadd_ps(av, b0, c##i##0); c##i##1 = _mm512_fmadd_ps(av, b1, c##i##1);
-    F(0) F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11) F(12) F(13)
-#undef F
-    a += 14;
-    b += 32;
+#define UKR512_D(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = _mm512_setzero_ps();
+#define UKR512_F(R, i)                                     \
+  if (i < (R)) {                                           \
+    av = _mm512_set1_ps(a[i]);                             \
+    c##i##0 = _mm512_fmadd_ps(av, b0, c##i##0);            \
+    c##i##1 = _mm512_fmadd_ps(av, b1, c##i##1);            \
   }
-  if (nr == 32) {
-#define ST(i)                                                                          \
+/* (mr ≤ R: rows past mr are neither computed into C nor stored) */
+#define UKR512_ST(i)                                                                   \
   if (i < mr) {                                                                        \
     float *r = c + (long)i * ldc;                                                      \
     if (acc) {                                                                         \
@@ -133,12 +156,7 @@ __attribute__((target("avx512f,fma"))) static void ukr_avx512(long kc, const flo
     _mm512_storeu_ps(r, c##i##0);                                                      \
     _mm512_storeu_ps(r + 16, c##i##1);                                                 \
   }
-    ST(0) ST(1) ST(2) ST(3) ST(4) ST(5) ST(6) ST(7) ST(8) ST(9) ST(10) ST(11) ST(12) ST(13)
-#undef ST
-  } else {
-    __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : ((1u << nr) - 1));
-    __mmask16 m1 = (__mmask16)(nr <= 16 ? 0 : ((1u << (nr - 16)) - 1));
-#define SM(i)                                                                          \
+#define UKR512_SM(i)                                                                   \
   if (i < mr) {                                                                        \
     float *r = c + (long)i * ldc;                                                      \
     if (acc) {                                                                         \
@@ -148,9 +166,17 @@ __attribute__((target("avx512f,fma"))) static void ukr_avx512(long kc, const flo
     _mm512_mask_storeu_ps(r, m0, c##i##0);                                             \
     _mm512_mask_storeu_ps(r + 16, m1, c##i##1);                                        \
   }
-    SM(0) SM(1) SM(2) SM(3) SM(4) SM(5) SM(6) SM(7) SM(8) SM(9) SM(10) SM(11) SM(12) SM(13)
-#undef SM
-  }
+UKR512(2) UKR512(4) UKR512(6) UKR512(8) UKR512(10) UKR512(12) UKR512(14)
+#undef UKR512
+#undef UKR512_D
+#undef UKR512_F
+#undef UKR512_ST
+#undef UKR512_SM
+
+/* the path's microkernel (ISA.ukr): a full tile, or the instance for the first mr rows */
+__attribute__((target("avx512f,fma"))) static void ukr_avx512(long kc, const float *a, const float *b, float *c, long ldc, int acc, int mr, int nr) {
+  static const ukr_fn rows[7] = {ukr_avx512_r2, ukr_avx512_r4, ukr_avx512_r6, ukr_avx512_r8, ukr_avx512_r10, ukr_avx512_r12, ukr_avx512_r14};
+  rows[(mr - 1) >> 1](kc, a, b, c, ldc, acc, mr, nr);
 }
 #endif
 
@@ -325,20 +351,29 @@ __attribute__((target("avx2,fma"))) static inline void transpose8_panel(const fl
  * column j contiguous in k): dst[k·W + j] = src[j·csb + k], W/8 8×8 transposes per eight k.
  * Column by column instead (the scalar loop below), each column's pass writes one float per
  * W-float row of the panel: at W 32 and KC 512 the panel is 64 KiB, over Zen 5's 48 KiB L1,
- * so every pass re-fetched the lines the last one wrote. */
-#define PACK_BT_BODY(W)                                                                                                          \
+ * so every pass re-fetched the lines the last one wrote.
+ * PFD > 0: each group of sixteen k first prefetches into L2 (prefetcht1) the line PFD groups
+ * ahead in each of the W columns: W column streams 4·K bytes apart are more than the hardware
+ * prefetchers follow. Packing a 4096×1536 transposed B from memory (one thread, W 32) went
+ * from 0.85–1.19 to 0.42–0.80 ns a float (an L1 hint, prefetcht0, did not help); the avx512
+ * path's NT products 1.006–1.032 by CPU time (sgemm47). The avx2 pack (W 16) measured level
+ * with it (0.990–1.021) and keeps PFD 0. */
+#define PACK_BT_BODY(W, PFD)                                                                                                          \
   long k = 0;                                                                                                                    \
   /* sixteen k (a whole cache line of each column) per group of 8 columns before the next: the                                 \
    * columns' lines can share one L1 set (K a power of two), which holds 8 (Zen 3) or 12 (Zen 5) */                            \
-  for (; k + 16 <= kc; k += 16)                                                                                                  \
+  for (; k + 16 <= kc; k += 16) {                                                                                                \
+    if ((PFD) > 0 && k + 16 * (PFD) < kc)                                                                                        \
+      for (int j = 0; j < (W); j++) __builtin_prefetch(src + (long)j * csb + k + 16 * (PFD), 0, 2);                              \
     for (int h = 0; h < (W) / 8; h++)                                                                                            \
       for (long k8 = k; k8 < k + 16; k8 += 8) transpose8_panel(src + (long)(8 * h) * csb + k8, csb, dst + k8 * (W) + 8 * h, (W)); \
+  }                                                                                                                              \
   for (; k + 8 <= kc; k += 8)                                                                                                    \
     for (int h = 0; h < (W) / 8; h++) transpose8_panel(src + (long)(8 * h) * csb + k, csb, dst + k * (W) + 8 * h, (W));     \
   for (; k < kc; k++)                                                                                                            \
     for (int j = 0; j < (W); j++) dst[k * (W) + j] = src[j * csb + k];
-__attribute__((target("avx2,fma"))) static void pack_b16t_avx2(const float *src, long csb, long kc, float *dst) { PACK_BT_BODY(16) }
-__attribute__((target("avx2,fma"))) static void pack_b32t_avx2(const float *src, long csb, long kc, float *dst) { PACK_BT_BODY(32) }
+__attribute__((target("avx2,fma"))) static void pack_b16t_avx2(const float *src, long csb, long kc, float *dst) { PACK_BT_BODY(16, 0) }
+__attribute__((target("avx2,fma"))) static void pack_b32t_avx2(const float *src, long csb, long kc, float *dst) { PACK_BT_BODY(32, 4) }
 #undef PACK_BT_BODY
 #endif
 

@@ -8,13 +8,14 @@
  *
  *   CF="-std=gnu11 -O3 -fno-math-errno -fno-trapping-math -fopenmp-simd -funroll-loops -Inative"
  *   git show BASE:native/sgemm.c > /tmp/base_sgemm.c && gcc $CF -Inative -c /tmp/base_sgemm.c -o /tmp/b.o
- *   objcopy $(for s in gfn_sgemm gfn_sgemm_serial gfn_sgemm_isa gfn_sgemm_isa_changed gfn_peak_gflops; \
+ *   objcopy $(for s in gfn_sgemm gfn_sgemm_serial gfn_sgemm_bias gfn_sgemm_isa gfn_sgemm_isa_changed gfn_peak_gflops; \
  *     do echo --redefine-sym $s=base_${s#gfn_}; done) /tmp/b.o /tmp/base.o
  *   gcc $CF -o /tmp/sgemm_ab native/test/sgemm_ab.c native/sgemm.c native/pool.c native/isa.c \
  *     native/ops.c native/attention.c native/qmatmul.c /tmp/base.o -ldl -lm -lpthread
  *   /tmp/sgemm_ab THREADS ROUNDS REPS NN,NT,TN 1024x1024x1024 384x4096x1536 ...   (M×K×N)
  *
- * NOOB=1 leaves OpenBLAS out (Debian: libopenblas0-pthread).
+ * NOOB=1 leaves OpenBLAS out (Debian: libopenblas0-pthread). GPTFORGE_ISA=avx2 (or scalar) runs every
+ * build on that kernel path instead of the best one.
  *
  * Blocking sweeps: up to three more builds of sgemm.c with other avx2 blocking (-DGFN_AVX2_KC=…
  * -DGFN_AVX2_MC=…, see choose_isa) linked with their symbols renamed v1_ … v3_ (as base_
@@ -30,6 +31,7 @@
 #include <time.h>
 #include "../kernels.h"
 #include "../pool.h"
+#include "../isa.h"
 
 typedef void (*sgemm_fn)(const float *A, const float *B, float *C, long M, long K, long N, int tA, int tB, int acc);
 void base_sgemm(const float *A, const float *B, float *C, long M, long K, long N, int tA, int tB, int acc);
@@ -60,6 +62,20 @@ static void run(int side) {
   else if (side == 1) base_sgemm(A, B, C, M, K, N, tA, tB, 0);
   else if (side < 2 + nvar) variant[side - 2](A, B, C, M, K, N, tA, tB, 0);
   else cblas(101, tA ? 112 : 111, tB ? 112 : 111, (int)M, (int)N, (int)K, 1.0f, A, tA ? (int)M : (int)K, B, tB ? (int)K : (int)N, 0.0f, C, (int)N);
+}
+
+static int cmp_double(const void *x, const void *y) {
+  double a = *(const double *)x, b = *(const double *)y;
+  return a < b ? -1 : a > b;
+}
+
+/* median over rounds of rb[r][num] / rb[r][den] (times: > 1 means side den is faster) */
+static double median_ratio(const double *rb, int rounds, int sides, int num, int den) {
+  double q[256];
+  int n = rounds < 256 ? rounds : 256;
+  for (int r = 0; r < n; r++) q[r] = rb[r * sides + num] / rb[r * sides + den];
+  qsort(q, (size_t)n, sizeof(double), cmp_double);
+  return n % 2 ? q[n / 2] : 0.5 * (q[n / 2 - 1] + q[n / 2]);
 }
 
 static float *alloc_rand(long n) {
@@ -97,6 +113,17 @@ int main(int argc, char **argv) {
     void (*set_threads)(int) = (void (*)(int))dlsym(h, "openblas_set_num_threads");
     if (set_threads) set_threads(threads);
   }
+  /* GPTFORGE_ISA=avx2|scalar|avx512: every side's kernel path (they share isa.c) */
+  const char *isa = getenv("GPTFORGE_ISA");
+  if (isa) {
+    gf_isa want = GF_ISA_COUNT;
+    for (int i = 0; i < GF_ISA_COUNT; i++)
+      if (!strcmp(isa, gfn_isa_name((gf_isa)i))) want = (gf_isa)i;
+    if (gfn_isa_set(want) != 0) {
+      fprintf(stderr, "GPTFORGE_ISA=%s: not a path this CPU runs\n", isa);
+      return 2;
+    }
+  }
   pool_init(threads);
   clockid_t cpu_clock = threads == 1 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_PROCESS_CPUTIME_ID;
   for (int s = 5; s < argc; s++) {
@@ -124,6 +151,9 @@ int main(int argc, char **argv) {
       }
       double best[2 + MAXV + 1][2];
       for (int i = 0; i < sides; i++) best[i][0] = best[i][1] = 1e30;
+      /* each round's best CPU time per side, for the median of the per-round ratios */
+      double *rb = malloc(sizeof(double) * (size_t)(rounds * sides));
+      for (int i = 0; i < rounds * sides; i++) rb[i] = 1e30;
       for (int r = 0; r < rounds; r++)
         for (int o = 0; o < sides; o++) {
           int side = (o + r) % sides;
@@ -134,6 +164,7 @@ int main(int argc, char **argv) {
             double w = now(CLOCK_MONOTONIC) - w0, c = now(cpu_clock) - c0;
             if (w < best[side][0]) best[side][0] = w;
             if (c < best[side][1]) best[side][1] = c;
+            if (c < rb[r * sides + side]) rb[r * sides + side] = c;
           }
           if (threads > 1) nanosleep(&(struct timespec){0, 50000000}, NULL); /* OpenBLAS's threads spin after a call */
         }
@@ -149,6 +180,15 @@ int main(int argc, char **argv) {
         printf(" | %s/base cpu %.3f", vname[v], best[1][1] / best[2 + v][1]);
         if (blas) printf(" %s/openblas cpu %.3f", vname[v], best[ob][1] / best[2 + v][1]);
       }
+      /* medians of the per-round ratios (by CPU time): steadier than the best-of ratios above
+       * when the load changes during a run */
+      printf(" | median/round new/base %.3f", median_ratio(rb, rounds, sides, 1, 0));
+      if (blas) printf(" new/openblas %.3f base/openblas %.3f", median_ratio(rb, rounds, sides, ob, 0), median_ratio(rb, rounds, sides, ob, 1));
+      for (int v = 0; v < nvar; v++) {
+        printf(" %s/base %.3f", vname[v], median_ratio(rb, rounds, sides, 1, 2 + v));
+        if (blas) printf(" %s/openblas %.3f", vname[v], median_ratio(rb, rounds, sides, ob, 2 + v));
+      }
+      free(rb);
       printf("\n");
       fflush(stdout);
       free(A);
