@@ -2,7 +2,7 @@ import { basename, dirname } from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
 import { type BasePrecision, parseBasePrecision } from '../model/quantize.js';
 import { number } from '../util/args.js';
-import { checkGenerationOptions } from '../infer/processors.js';
+import { checkGenerationOptions } from '../infer/generation-options.js';
 import type { PretrainPreset } from '../run/presets.js';
 
 /**

@@ -1,6 +1,7 @@
 import { getKernels } from '../engine/backend.js';
 import type { Rng } from '../engine/rng.js';
 import { GptforgeError } from '../util/errors.js';
+import { checkGenerationOption } from './generation-options.js';
 import type { TokenConstraint } from './constraint.js';
 
 /**
@@ -14,6 +15,9 @@ import type { TokenConstraint } from './constraint.js';
  * penalties → token masks and constraints → temperature → top-k → top-p → min-p → draw.
  * Temperature 0 is greedy: argmax of the processed logits (ties: the lowest id), no draw.
  */
+
+// the option rules live apart, so that the CLI's flag checks load no kernels (test/cli/lazy-load)
+export { checkGenerationOption, checkGenerationOptions, GENERATION_OPTION_RULES, type GenerationOption, type GenerationOptionRule } from './generation-options.js';
 
 /** What a processor may read of its row: the prompt, the tokens since, their counts. */
 export interface RowView {
@@ -40,54 +44,6 @@ export interface LogitsProcessor {
 /** Reshapes the scores (float64 logits) the token is drawn from; -Infinity removes a token. */
 export interface LogitsWarper {
   warp(scores: Float64Array): void;
-}
-
-/**
- * One generation option's valid values. `ok`/`want`: the option's range as its docs give it
- * (OpenAI's for the penalties), where the value that turns a step off is allowed (`topK` 0, `topP`
- * 1). `processor`: where the step's own constructor needs more, because it is only built when the
- * option is on (a `TopK` keeping 0 tokens, a `Temperature` of 0, which is the sampler's greedy
- * pick rather than a warper).
- */
-export interface GenerationOptionRule {
-  ok(v: number): boolean;
-  want: string;
-  processor?: { ok(v: number): boolean; want: string };
-}
-
-/**
- * The generation options' rules: the one table `checkGenerationOptions` (the library's entry
- * points and the CLI's flags) and the processors' and warpers' constructors (for direct users
- * of them) read, so the two never state different ranges.
- */
-export const GENERATION_OPTION_RULES = {
-  maxTokens: { ok: (v) => Number.isInteger(v) && v >= 0, want: 'an integer ≥ 0' },
-  temperature: { ok: (v) => v >= 0, want: 'a number ≥ 0', processor: { ok: (v) => v > 0, want: "a positive number (0 = greedy is the sampler's, not a warper)" } },
-  topK: { ok: (v) => Number.isInteger(v) && v >= 0, want: 'an integer ≥ 0 (0 = off)', processor: { ok: (v) => Number.isInteger(v) && v >= 1, want: 'a positive integer (0 = off: no warper)' } },
-  // 0 keeps only the most likely token, as OpenAI and Hugging Face take it (vLLM refuses 0)
-  topP: { ok: (v) => v >= 0 && v <= 1, want: 'in [0, 1] (1 = off, 0 = only the most likely token)' },
-  minP: { ok: (v) => v >= 0 && v <= 1, want: 'in [0, 1] (0 = off)' },
-  repetitionPenalty: { ok: (v) => v > 0, want: 'a positive number (1 = off)' },
-  presencePenalty: { ok: (v) => v >= -2 && v <= 2, want: 'in [-2, 2] (0 = off)' },
-  frequencyPenalty: { ok: (v) => v >= -2 && v <= 2, want: 'in [-2, 2] (0 = off)' },
-  seed: { ok: (v) => Number.isInteger(v), want: 'an integer' },
-} as const satisfies Record<string, GenerationOptionRule>;
-
-export type GenerationOption = keyof typeof GENERATION_OPTION_RULES;
-
-/**
- * Check one option's value against its rule in GENERATION_OPTION_RULES (`processor`: the stricter
- * rule of the step's constructor, where it has one). Values arrive untyped from JavaScript callers
- * and JSON (`{maxTokens: 'x'}`), so each is checked to be a finite number first.
- * @throws GptforgeError whose `field` is the option's name, its detail in the same words, e.g. `topP 3: must be in [0, 1] (1 = off, 0 = only the most likely token)`
- *   (the CLI prints `--top-p 3: …`: formatError renames the leading option name).
- */
-export function checkGenerationOption(field: GenerationOption, v: unknown, processor = false): void {
-  const rule: GenerationOptionRule = GENERATION_OPTION_RULES[field];
-  // the option's own range first (the same message as checkGenerationOptions), then the constructor's need
-  for (const r of processor && rule.processor ? [rule, rule.processor] : [rule]) {
-    if (typeof v !== 'number' || !Number.isFinite(v) || !r.ok(v)) throw new GptforgeError(`${field} ${typeof v === 'string' ? JSON.stringify(v) : String(v)}: must be ${r.want}`, { field });
-  }
 }
 
 /**
@@ -354,18 +310,6 @@ export function buildProcessors(opts: SamplingOptions, vocabSize: number): Logit
   if (presence !== 0 || frequency !== 0) out.push(new PresenceFrequencyPenalty(presence, frequency));
   if (opts.bannedIds && opts.bannedIds.length > 0) out.push(new BannedTokens(opts.bannedIds));
   return out;
-}
-
-/**
- * Check generation options before any work: the one validator the library's entry points
- * (`generateText`, so `sampleFromRun`/`sampleFromModel`; `ChatEngine`) and the CLI's sampling
- * flags (`checkSamplingFlags`) share, over GENERATION_OPTION_RULES (the table the processors'
- * constructors read too). `maxTokens` 0 is allowed (an empty completion, finish reason 'length').
- * @throws GptforgeError whose `field` is the option's name (`maxTokens`, `topP`, …; the CLI prints
- *   the flag), e.g. `maxTokens -1: must be an integer ≥ 0` (the CLI: `--max-tokens -1: …`).
- */
-export function checkGenerationOptions(opts: SamplingOptions & { maxTokens?: number; seed?: number }): void {
-  for (const field of Object.keys(GENERATION_OPTION_RULES) as GenerationOption[]) if (opts[field] !== undefined) checkGenerationOption(field, opts[field]);
 }
 
 /** The warpers the options ask for (temperature > 0), in order: temperature, top-k, top-p, min-p. */
