@@ -232,6 +232,25 @@ test('a large object: structural frames from their live first bytes equal the to
   }
 });
 
+test('places whose difference no token reaches share a frame walk: exact, fresh and from the shared cache (test BPE and cl100k)', () => {
+  // after each member of the large object a place takes `,"name":…` or `}`: no token runs far
+  // into the names, so these configurations are signed by the terminals tokens reach
+  // (Automaton.literalSignature) and most such places share one walk; a second compile takes
+  // them from the vocabulary's shared cache. Every mask against the token-by-token reference.
+  for (const [tok, walks, steps] of [
+    [testTokenizer(), 6, 60],
+    [cl100kTok(), 2, 40],
+  ] as const) {
+    const first = schemaConstraint(largeObject(), tok);
+    let checked = checkWalks(`literal signatures (V=${tok.vocabSize})`, first, tok.vocabSize, walks, steps, new Rng(11 + tok.vocabSize));
+    assert.ok(first.matcher.literalSigned > 0, 'no configuration signed by its literal');
+    const again = schemaConstraint(largeObject(), tok);
+    checked += checkWalks(`literal signatures, shared (V=${tok.vocabSize})`, again, tok.vocabSize, walks, steps, new Rng(13 + tok.vocabSize));
+    assert.ok(again.matcher.sharedHits > 0, 'no frame from the shared cache');
+    assert.ok(checked >= walks * 20, `only ${checked} states checked`);
+  }
+});
+
 test('an unanchored pattern: its partial matches beside `.*` take every plain token without a walk, exactly (cl100k)', () => {
   // JSONSchemaBench Github_easy o36222: a uuid `pattern` without anchors matches anywhere
   // (`.*P.*`), so after the opening quote and once P has matched the state is not a loop —
