@@ -848,6 +848,17 @@ export class Automaton {
     return this.syms[this.altStarts[this.ruleAlts[r]]];
   }
 
+  /** The terminals' global ids for the signatures, recomputed after the interners were cleared (every id memoized here may name another sequence then). */
+  private signatureTerminalIds(): Int32Array {
+    if (this.sigEpoch !== signatureEpoch) {
+      this.sigEpoch = signatureEpoch;
+      this.ruleSig = NO_INTS;
+      this.termIds = NO_INTS;
+    }
+    if (this.termIds.length === 0) this.termIds = terminalIdsOf(this.g.terminals);
+    return this.termIds;
+  }
+
   /**
    * The canonical form of the sub-grammar frame node `n` runs on — the rest of the alternative
    * at each of its positions, top first (terminal t as 2t, a referenced rule as 2·its interned
@@ -857,15 +868,7 @@ export class Automaton {
    */
   frameSignature(n: number, reach: number, maxRules = 64): number {
     const { syms } = this;
-    const { terminals } = this.g;
-    if (this.sigEpoch !== signatureEpoch) {
-      // the interners were cleared: every id memoized here may name another sequence now
-      this.sigEpoch = signatureEpoch;
-      this.ruleSig = NO_INTS;
-      this.termIds = NO_INTS;
-    }
-    if (this.termIds.length === 0) this.termIds = terminalIdsOf(terminals);
-    const keys = this.termIds;
+    const keys = this.signatureTerminalIds();
     const seq = configSigs;
     seq.truncate(0);
     for (; n !== 0; n = this.nodeParent[n]) {
@@ -904,13 +907,7 @@ export class Automaton {
   literalSignature(n: number, trie: TokenTrie): number {
     const { syms } = this;
     const { terminals } = this.g;
-    if (this.sigEpoch !== signatureEpoch) {
-      this.sigEpoch = signatureEpoch;
-      this.ruleSig = NO_INTS;
-      this.termIds = NO_INTS;
-    }
-    if (this.termIds.length === 0) this.termIds = terminalIdsOf(terminals);
-    const keys = this.termIds;
+    const keys = this.signatureTerminalIds();
     const { byte, end, size } = trie;
     let front = this.litFront;
     let next = this.litNext;
