@@ -223,8 +223,8 @@ const lastUsed = new Map<number, number>();
  * multiple of 16 tokens) cycle through a few shapes; dropping a shape's buffers after two
  * steps without it meant allocating them again and again — zero-fills, page faults and, in
  * a process with a big heap (the pipeline), full garbage collections that fresh external
- * memory triggers. Measured (an RM step at the small preset's shape, 32 rows of 40–111
- * tokens, 1 thread, a 114 MB heap of other objects): 1.25 s → 0.79 s CPU with padding to 16
+ * memory triggers. Measured (an RM step at the small preset's shape, 32 rows of 21–111
+ * tokens, 1 thread, a 115 MB heap of other objects; bench/rm-step.ts): 1.26 s → 0.89 s CPU with padding to 16
  * and this budget. The budget bounds what shapes seen long ago (a stage's evaluation, a
  * rare length) can hold.
  */
