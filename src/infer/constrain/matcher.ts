@@ -419,7 +419,7 @@ export class Automaton {
   private pairSeenBefore(pos: number, parent: number, gen: number): boolean {
     if (2 * (this.pairCount + 1) > this.pairStamp.length) this.growPairs(gen);
     const mask = this.pairStamp.length - 1;
-    let h = (Math.imul(pos, 0x9e3779b1) ^ Math.imul(parent + 0x7f4a7c15, 0x85ebca77)) & mask;
+    let h = pairHash(pos, parent) & mask;
     for (;;) {
       if (this.pairStamp[h] !== gen) break;
       if (this.pairPos[h] === pos && this.pairPar[h] === parent) return true;
@@ -443,7 +443,7 @@ export class Automaton {
     const mask = size - 1;
     for (let i = 0; i < oldStamp.length; i++) {
       if (oldStamp[i] !== gen) continue;
-      let h = (Math.imul(oldPos[i], 0x9e3779b1) ^ Math.imul(oldPar[i] + 0x7f4a7c15, 0x85ebca77)) & mask;
+      let h = pairHash(oldPos[i], oldPar[i]) & mask;
       while (this.pairStamp[h] === gen) h = (h + 1) & mask;
       this.pairStamp[h] = gen;
       this.pairPos[h] = oldPos[i];
@@ -2888,4 +2888,9 @@ export class GrammarConstraint implements TokenConstraint {
   get stateId(): number {
     return this.state;
   }
+}
+
+/** The hash of a (position, parent) pair in the closure's open-addressing table (pairSeenBefore, growPairs). */
+function pairHash(pos: number, parent: number): number {
+  return Math.imul(pos, 0x9e3779b1) ^ Math.imul(parent + 0x7f4a7c15, 0x85ebca77);
 }
