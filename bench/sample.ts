@@ -2,7 +2,7 @@
  * `node dist/bench/sample.js` (after `npx tsc -p .`): the temperature draw's cost per row,
  * JavaScript (the reference backend's tempExp/walkCdf: Math.exp per element) against the
  * native kernels (native/sample.c: V8's exp ported to C, bit-identical) on every kernel path
- * this CPU runs, at V = 4096 (the small preset) and 100,277 (cl100k). Two figures per path:
+ * this CPU runs, at V = 4096 (the small preset) and 100,277 (cl100k). Three figures per path:
  * `exp` (the kernel alone: e[i] = exp((l[i] − max) / T) and the sum), `pick` (a whole
  * Sampler.pick at T = 0.7: the max pass, the exponentials and the walk) and `draw` (drawToken, the
  * path after other warpers, on the same row as float64 scores: its max pass, shiftExp, the walk). The paths run in turn
