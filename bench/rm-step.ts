@@ -3,6 +3,7 @@ import { GPT } from '../src/model/gpt.js';
 import * as op from '../src/engine/ops.js';
 import { ARENA_KEEP_BYTES, clearTape, fromArray, resetArena, setArenaEnabled, setArenaKeepBytes } from '../src/engine/tensor.js';
 import { rewardsOf } from '../src/train/reward.js';
+import { engineSummary } from '../src/engine/backend.js';
 
 /**
  * A reward-model training step at the small preset's shape (4 layers × 256, RoPE, vocabulary
@@ -20,8 +21,17 @@ import { rewardsOf } from '../src/train/reward.js';
  * triggers full garbage collections whose cost grows with the heap. Prints each setting's
  * median and mean CPU ms a step (process.cpuUsage, every engine thread counted) and the ratio.
  */
+const USAGE = 'usage: node dist/bench/rm-step.js [steps=40, a multiple of 10] [heapObjects=1500000]';
+if (process.argv.slice(2).some((a) => a === '--help' || a === '-h')) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const steps = Number(process.argv[2] ?? 40);
 const heapObjects = Number(process.argv[3] ?? 1_500_000);
+if (!(Number.isInteger(steps) && steps >= 10 && steps % 10 === 0) || !(Number.isInteger(heapObjects) && heapObjects >= 0)) {
+  console.error(`rm-step: steps must be a multiple of 10 (≥ 10) and heapObjects a whole number ≥ 0; got ${process.argv.slice(2).join(' ')}\n${USAGE}`);
+  process.exit(1);
+}
 const live: { j: number; s: string }[][] = [];
 for (let i = 0; i < heapObjects / 1000; i++) live.push(Array.from({ length: 1000 }, (_, j) => ({ j, s: `x${j}` })));
 
@@ -60,6 +70,7 @@ setArenaEnabled(false);
 setArenaKeepBytes(ARENA_KEEP_BYTES);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+console.log(engineSummary());
 console.log(`RM step, small preset's shape, 32 rows of 21–111 tokens, ${live.length * 1000} live heap objects (heap ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB), ${steps} steps each:`);
 settings.forEach((st, k) => console.log(`  ${st.name.padEnd(6)} pad ${String(st.pad).padStart(2)}, keep ${(st.keep / 2 ** 20).toFixed(0).padStart(3)} MiB: median ${median(times[k]).toFixed(1)} ms CPU, mean ${mean(times[k]).toFixed(1)}`));
 console.log(`  now / before (median): ${(median(times[1]) / median(times[0])).toFixed(2)}`);

@@ -335,14 +335,16 @@ export class GptforgeServer {
       }
       return reply.header('content-type', this.metrics.registry.contentType).send(await this.metrics.registry.metrics());
     });
-    app.get('/v1/models', async () => {
+    const list = async (): Promise<unknown> => {
       if (this.loading) throw new ApiError(503, 'the models are still loading', 'service_unavailable');
       const chat = this.defaultChatModel(this.models); // `default`: the model a chat opens with, chat's rule (src/run/models.ts); cached until a stage saves
       return { object: 'list', data: [...this.models.values()].map((m) => ({ ...modelJSON(m), ...(m.id === chat ? { default: true } : {}) })) };
-    });
-    // a wildcard: an id may hold a slash (`techniques/sft`, a run inside the run; HF's `org/name` ids)
+    };
+    app.get('/v1/models', list);
+    // a wildcard: an id may hold a slash (`techniques/sft`, a run inside the run; HF's `org/name` ids); `/v1/models/` is the list
     app.get('/v1/models/*', async (req) => {
-      return modelJSON(this.model({ model: (req.params as { '*': string })['*'] }));
+      const id = (req.params as { '*': string })['*'];
+      return id === '' ? list() : modelJSON(this.model({ model: id }));
     });
     app.post('/v1/chat/completions', (req, reply) => this.chat(req, reply));
     app.post('/v1/completions', (req, reply) => this.completions(req, reply));

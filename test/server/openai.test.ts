@@ -83,6 +83,12 @@ describe('models and health', () => {
       for await (const m of c.models.list()) ids.push(m.id);
       assert.deepEqual(ids, ['base', 'sft', 'techniques/sft', 'rm']);
       assert.equal((await c.models.retrieve('techniques/sft')).id, 'techniques/sft');
+      // a trailing slash is the list, not a model named ''
+      const slash = (await (await fetch(`${c.baseURL}/models/`)).json()) as { data: { id: string }[] };
+      assert.deepEqual(
+        slash.data.map((m) => m.id),
+        ids,
+      );
       const r = await c.chat.completions.create({ model: 'techniques/sft', messages: user('hi'), max_tokens: 3 });
       assert.equal(r.model, 'techniques/sft');
     } finally {
