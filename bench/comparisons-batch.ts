@@ -38,7 +38,7 @@ for (let r = 0; r < rounds; r++) {
   for (const g of [0, ...groups]) {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
-    const out = g === 0 ? prompts.map((p, i) => engine.replies({ messages: [{ role: 'user', content: p }] }, k, { ...opts, seed: seeds[i] })) : promptRepliesBatched(engine, prompts, k, seeds, opts, g);
+    const out = g === 0 ? prompts.map((p, i) => engine.replies({ messages: [{ role: 'user', content: p }] }, k, { ...opts, seed: seeds[i] })) : promptRepliesBatched(engine, prompts, k, seeds, opts, { group: g });
     const s = (performance.now() - t0) / 1000;
     const c1 = process.cpuUsage(c0);
     const cpu = (c1.user + c1.system) / 1e6;
