@@ -91,14 +91,14 @@ export function withStageSteps(preset: PretrainPreset, steps: StageSteps): Pretr
     const n = steps[key];
     if (n === undefined) return section;
     const option = `--${key}-max-steps`;
-    if (!(Number.isInteger(n) && n >= 1)) throw new GptforgeError(`${option} must be a positive whole number of optimizer steps, got ${n}`, { field: `${key}.train.maxSteps` });
+    if (!(Number.isInteger(n) && n >= 1)) throw new GptforgeError(`${option}: expects a whole number of optimizer steps ≥ 1, got ${n}`, { field: `${key}.train.maxSteps` });
     if (!section) throw new GptforgeError(`${option}: preset "${preset.name}" has no "${key}" section, so the pipeline has no ${key} stage to limit`, { field: key });
     return { ...section, train: { ...section.train, maxSteps: n } };
   };
   const out = { ...preset, sft: limit('sft', preset.sft), rm: limit('rm', preset.rm), rl: limit('rl', preset.rl) };
   const t = steps.techniques;
   if (t === undefined) return out;
-  if (!(Number.isInteger(t) && t >= 1)) throw new GptforgeError(`--techniques-max-steps must be a positive whole number of optimizer steps, got ${t}`, { field: 'techniques.steps' });
+  if (!(Number.isInteger(t) && t >= 1)) throw new GptforgeError(`--techniques-max-steps: expects a whole number of optimizer steps ≥ 1, got ${t}`, { field: 'techniques.steps' });
   return { ...out, techniques: { ...preset.techniques, steps: t } };
 }
 

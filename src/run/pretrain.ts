@@ -39,7 +39,7 @@ export interface PretrainOverrides {
  * @throws GptforgeError for an unknown preset or a `maxSteps` that is not a positive whole number.
  */
 export function resolvePreset(name: string, o: PretrainOverrides & { run?: string } = {}): { runDir: string; preset: PretrainPreset; file: string } {
-  if (o.maxSteps !== undefined && !(Number.isInteger(o.maxSteps) && o.maxSteps >= 1)) throw new GptforgeError(`maxSteps must be a positive whole number of optimizer steps, got ${o.maxSteps}`, { field: 'maxSteps' });
+  if (o.maxSteps !== undefined && !(Number.isInteger(o.maxSteps) && o.maxSteps >= 1)) throw new GptforgeError(`maxSteps: expects a whole number of optimizer steps ≥ 1, got ${o.maxSteps}`, { field: 'maxSteps' });
   checkPresetName(name);
   const { preset: base, file } = loadPreset(name);
   const p: PretrainPreset = { ...base, train: { ...base.train } };
