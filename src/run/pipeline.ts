@@ -28,7 +28,11 @@ export interface RunPipelineOptions {
   mixture?: string;
   /** Ignore every stage's checkpoints and start over. */
   fresh?: boolean;
-  /** No progress bars and no per-stage reports. */
+  /**
+   * No progress bars and no per-stage reports; a line as each stage starts (stage 1's tokenizer,
+   * data and training each: RunPretrainOptions.onPart), the measured times, the samples and the
+   * results still go to `log` and `print`.
+   */
   quiet?: boolean;
   /** Print the base model's samples after pretraining (default true). */
   samples?: boolean;
@@ -286,14 +290,17 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
   };
   // the later stages read the run's preset.json, which pretraining writes: a skipped pretraining
   // writes it too, so a preset (or --sft-max-steps …) changed since reaches them
-  const pretrained =
-    (skipDone('base') && (atomicWriteFile(layout.preset, JSON.stringify({ ...preset, mixture: o.mixture ?? resolveMixturePath(preset, o.presetFile) }, null, 2)), true)) ||
-    (await timed('1. data, tokenizer, pretraining', '1.', async () => {
-      const r = await runPretrain(runDir, preset, { presetFile: o.presetFile, mixture: o.mixture, ...common });
+  const pretrain = async (): Promise<boolean> => {
+    log(`\n== stage 1: data, tokenizer, pretraining (at ${stamp()}) ==`);
+    return timed('1. data, tokenizer, pretraining', '1.', async () => {
+      // --quiet hides the progress bars, not which part is running: a line as each starts
+      const r = await runPretrain(runDir, preset, { presetFile: o.presetFile, mixture: o.mixture, ...common, onPart: quiet ? log : undefined });
       if (!quiet) print(pretrainReport(r, layout.lossPlot));
       if (o.samples !== false && !r.interrupted) for (const s of pretrainSamples(runDir, preset)) print(s);
       return r;
-    }));
+    });
+  };
+  const pretrained = (skipDone('base') && (atomicWriteFile(layout.preset, JSON.stringify({ ...preset, mixture: o.mixture ?? resolveMixturePath(preset, o.presetFile) }, null, 2)), true)) || (await pretrain());
   if (!pretrained || !preset.sft) return finish();
 
   /** A stage's header and run, or its done line alone; false when it was interrupted. */

@@ -9,7 +9,7 @@ import { CLI, writeTinyPreset } from './fixture.js';
 const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-test("pipeline prints an estimate from timed steps at its start (resume-aware) and each stage's measured time at its end", { timeout: 180_000 }, () => {
+test("pipeline prints an estimate from timed steps at its start (resume-aware), a line as each part of stage 1 starts even with --quiet, and each stage's measured time at its end", { timeout: 180_000 }, () => {
   const root = mkdtempSync(join(tmpdir(), 'gf-times-'));
   try {
     const preset = writeTinyPreset(join(root, 'in'), { maxSteps: 4 });
@@ -21,6 +21,11 @@ test("pipeline prints an estimate from timed steps at its start (resume-aware) a
     assert.match(r.stderr, new RegExp(`^estimate for this run: about \\d+ s on (native|reference) backend(, (avx512|avx2|scalar|neon) kernels)?, \\d+ threads?, CPU ${escape(cpus()[0].model)}`, 'm'));
     assert.match(r.stderr, /^ {2}1\. pretraining +\d+ s +4 steps × 1 × 2×16 forward\+backward, 1 evaluations; data and tokenizer preparation not included$/m);
     assert.match(r.stderr, /^1\. data, tokenizer, pretraining: \d+ s measured \(estimated \d+ s\)$/m);
+    // --quiet: no progress bars, but not silence — the stage's header, then a line as each part starts, in order
+    assert.match(
+      r.stderr,
+      /^== stage 1: data, tokenizer, pretraining \(at [\d.]+ min\) ==\npretrain: tokenizer: training a \d+-token BPE on a sample of the mixture\npretrain: data: the token shards of \d+ sources? in .+ \(reused when up to date\)\npretrain: training to step 4 \([\d.]+M parameters\)\n1\. data, tokenizer, pretraining: \d+ s measured/m,
+    );
     // the table's total is the whole wall time: start-up (modules, addon) and the estimate's timing are rows of it
     const table = /^stage times on .*:\n {2}stage +measured +estimated\n {2}start-up +(\d+) s +—\n {2}calibration +(\d+) s +—\n {2}1\. data, tokenizer, pretraining +(\d+) s +\d+ s\n {2}total +(\d+) s +\d+ s$/m.exec(r.stderr);
     assert.ok(table, r.stderr);
