@@ -4,6 +4,7 @@ import { loadModel } from '../src/run/models.js';
 import type { Tokenizer } from '../src/tokenizer/index.js';
 import { defaultTools } from '../src/infer/tools/registry.js';
 import { promptRepliesBatched, taskPrompts } from '../src/train/comparisons.js';
+import { benchUsage, checkBenchArgs } from './args.js';
 
 /**
  * Comparisons' decode throughput, one prompt at a time (ChatEngine.replies, the old path) against
@@ -19,6 +20,11 @@ import { promptRepliesBatched, taskPrompts } from '../src/train/comparisons.js';
  * on (the small preset's rm.comparisons). Prints replies/s per setting and the share of replies
  * whose tokens equal the old path's.
  */
+// --help: this usage; an unknown flag or a fifth argument refused; the checkpoint is required
+if (checkBenchArgs(import.meta.url, {}, { positional: 4 }) < 1) {
+  process.stderr.write(benchUsage(import.meta.url));
+  process.exit(2);
+}
 const [src, nArg, gArg, rArg] = process.argv.slice(2);
 const n = Number(nArg ?? 32);
 const groups = (gArg ?? '1,4,8,16').split(',').map(Number);
@@ -38,7 +44,7 @@ for (let r = 0; r < rounds; r++) {
   for (const g of [0, ...groups]) {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
-    const out = g === 0 ? prompts.map((p, i) => engine.replies({ messages: [{ role: 'user', content: p }] }, k, { ...opts, seed: seeds[i] })) : promptRepliesBatched(engine, prompts, k, seeds, opts, g);
+    const out = g === 0 ? prompts.map((p, i) => engine.replies({ messages: [{ role: 'user', content: p }] }, k, { ...opts, seed: seeds[i] })) : promptRepliesBatched(engine, prompts, k, seeds, opts, { group: g });
     const s = (performance.now() - t0) / 1000;
     const c1 = process.cpuUsage(c0);
     const cpu = (c1.user + c1.system) / 1e6;

@@ -10,6 +10,9 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { Automaton, GrammarConstraint, lowerSchema, TokenMatcher, tokenTrie } from '../src/infer/constrain/index.js';
 import { Tokenizer } from '../src/tokenizer/index.js';
 import { cl100kRankFileText } from '../test/tokenizer/corpus.js';
+import { checkBenchArgs } from './args.js';
+
+checkBenchArgs(import.meta.url, {}); // --help: the usage above; an unknown flag refused, before any work
 
 const NAMES = ['name', 'nation', 'number', 'id', 'identifier', 'description', 'desc', 'value', 'values', 'type', 'types', 'kind', 'label', 'url', 'uri'];
 

@@ -14,6 +14,9 @@ import { engineSummary } from '../src/engine/backend.js';
 import { ForwardThread } from '../src/infer/forward-thread.js';
 import { makeConfig } from '../src/model/config.js';
 import { GPT } from '../src/model/gpt.js';
+import { checkBenchArgs } from './args.js';
+
+checkBenchArgs(import.meta.url, {}); // --help: the usage above; an unknown flag refused, before any work
 
 const STEPS = Number(process.env.HANDOFF_STEPS ?? 400);
 const POS = 64;

@@ -21,6 +21,9 @@ import { engineSummary } from '../src/engine/backend.js';
 import { BatchDecoder } from '../src/infer/pipeline.js';
 import { GPT } from '../src/model/gpt.js';
 import { makeBenchRun } from './serve-model.js';
+import { checkBenchArgs } from './args.js';
+
+checkBenchArgs(import.meta.url, {}); // --help: the usage above; an unknown flag refused, before any work
 
 const WAVES = Number(process.env.BENCH_REQUESTS ?? 6);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);

@@ -14,6 +14,9 @@ import { Rng } from '../src/engine/rng.js';
 import { buildProcessors, Sampler } from '../src/infer/processors.js';
 import { makeConfig } from '../src/model/config.js';
 import { GPT } from '../src/model/gpt.js';
+import { checkBenchArgs } from './args.js';
+
+checkBenchArgs(import.meta.url, {}); // --help: the usage above; an unknown flag refused, before any work
 
 const STEPS = Number(process.env.PHASE_STEPS ?? 400);
 const POS = 64;

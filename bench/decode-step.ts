@@ -17,6 +17,9 @@
 import { getKernels, engineSummary } from '../src/engine/backend.js';
 import { makeConfig, type GPTConfig, type GPTConfigInput } from '../src/model/config.js';
 import { GPT } from '../src/model/gpt.js';
+import { checkBenchArgs } from './args.js';
+
+checkBenchArgs(import.meta.url, {}, { positional: Number.POSITIVE_INFINITY }); // --help: the usage above; an unknown flag refused, before any work
 
 const SHAPES: Record<string, GPTConfigInput> = {
   bench: { vocabSize: 512, blockSize: 256, nLayer: 4, nHead: 4, nEmbd: 256, position: 'rope' },

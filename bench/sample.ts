@@ -7,15 +7,26 @@
  * Sampler.pick at T = 0.7: the max pass, the exponentials and the walk) and `draw` (drawToken, the
  * path after other warpers, on the same row as float64 scores: its max pass, shiftExp, the walk). The paths run in turn
  * inside each round and the median round is kept, so load moving during the run touches all
- * alike; the ratio is JavaScript / native. `SAMPLE_ROUNDS` rounds (default 31).
+ * alike. Each native figure is followed by its ratio, JavaScript's time ÷ the path's (above 1:
+ * native is faster). The first line names the engine (backend, ISA, threads, CPU).
+ *
+ *   [SAMPLE_ROUNDS=31] node dist/bench/sample.js
+ *
+ * Takes no arguments; `SAMPLE_ROUNDS` sets the rounds (default 31, a whole number ≥ 1).
  */
 import { loadavg } from 'node:os';
 import { engineSummary, getKernels, setBackend } from '../src/engine/backend.js';
 import type { Kernels } from '../src/engine/kernels.js';
 import { Rng } from '../src/engine/rng.js';
 import { Sampler, drawToken } from '../src/infer/processors.js';
+import { checkBenchArgs } from './args.js';
 
+checkBenchArgs(import.meta.url, {}); // --help: the usage above; any argument refused (exit 2), before any work
 const ROUNDS = Number(process.env.SAMPLE_ROUNDS ?? 31);
+if (!(Number.isInteger(ROUNDS) && ROUNDS >= 1)) {
+  process.stderr.write(`bench sample: SAMPLE_ROUNDS: expects a whole number ≥ 1, got ${JSON.stringify(process.env.SAMPLE_ROUNDS)} (--help for the usage)\n`);
+  process.exit(2);
+}
 const T = 0.7;
 setBackend('native');
 const native = getKernels() as Kernels & { isa: string; setIsa(n: string): void; isas(): Array<{ name: string; supported: boolean }> };
@@ -25,6 +36,7 @@ const paths = native
   .filter((s) => s.supported)
   .map((s) => s.name);
 console.log(`${engineSummary()}; load average ${loadavg()[0].toFixed(1)} at start`);
+console.log(`µs per row, the median of ${ROUNDS} rounds (SAMPLE_ROUNDS); (N×) after a native path's figure: JS time ÷ that path's time, above 1 = native faster`);
 
 const median = (a: number[]): number => a.slice().sort((x, y) => x - y)[a.length >> 1];
 
@@ -83,11 +95,12 @@ for (const V of [4096, 100_277]) {
   }
   const js = { exp: median(times.get('js exp')!), pick: median(times.get('js pick')!), draw: median(times.get('js draw')!) };
   const parts = [`V=${V} (${rows} rows × ${ROUNDS} rounds, µs/row, median): js exp ${js.exp.toFixed(1)} pick ${js.pick.toFixed(1)} draw ${js.draw.toFixed(1)}`];
+  const ratio = (jsUs: number, us: number): string => `(JS ÷ native ${(jsUs / us).toFixed(2)}×)`;
   for (const isa of paths) {
     const x = median(times.get(`${isa} exp`)!),
       p = median(times.get(`${isa} pick`)!),
       d = median(times.get(`${isa} draw`)!);
-    parts.push(`${isa} exp ${x.toFixed(1)} (${(js.exp / x).toFixed(2)}×) pick ${p.toFixed(1)} (${(js.pick / p).toFixed(2)}×) draw ${d.toFixed(1)} (${(js.draw / d).toFixed(2)}×)`);
+    parts.push(`${isa} exp ${x.toFixed(1)} ${ratio(js.exp, x)} pick ${p.toFixed(1)} ${ratio(js.pick, p)} draw ${d.toFixed(1)} ${ratio(js.draw, d)}`);
   }
   console.log(parts.join('; '));
 }

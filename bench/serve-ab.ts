@@ -27,6 +27,9 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { engineSummary } from '../src/engine/backend.js';
 import { leanStream, makeBenchRun } from './serve-model.js';
+import { checkBenchArgs } from './args.js';
+
+checkBenchArgs(import.meta.url, {}); // --help: the usage above; an unknown flag refused, before any work
 
 const MAX_TOKENS = Number(process.env.BENCH_TOKENS ?? 48);
 const WAVES = Number(process.env.BENCH_REQUESTS ?? 8);

@@ -39,6 +39,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { engineSummary } from '../src/engine/backend.js';
 import { leanStream, makeBenchRun, type Usage } from './serve-model.js';
+import { checkBenchArgs } from './args.js';
+
+checkBenchArgs(import.meta.url, {}); // --help: the usage above; an unknown flag refused, before any work
 
 const MAX_TOKENS = Number(process.env.BENCH_TOKENS ?? 48);
 const CONCURRENCY = (process.env.BENCH_STREAMS ?? '1,4,8').split(',').map(Number);

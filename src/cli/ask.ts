@@ -37,10 +37,10 @@ export const command = new Command('ask')
     if (!question) throw new GptforgeError('give the question as an argument: gptforge ask --run <dir> "What is 123 plus 456?"');
     if (!(TECHNIQUES as readonly string[]).includes(o.technique)) {
       const near = closestKey(o.technique, TECHNIQUES);
-      throw new GptforgeError(`unknown technique "${o.technique}"${near ? `; did you mean "${near}"?` : ''} (one of: ${TECHNIQUES.join(', ')})`, { field: '--technique' });
+      throw new GptforgeError(`expects one of ${TECHNIQUES.join(', ')}, got "${o.technique}"${near ? `; did you mean "${near}"?` : ''}`, { field: '--technique' });
     }
     const { FEEDBACK_SOURCES } = await import('../data/synthetic/reflect.js');
-    if (!(FEEDBACK_SOURCES as readonly string[]).includes(o.feedback)) throw new GptforgeError(`unknown feedback "${o.feedback}" (one of: ${FEEDBACK_SOURCES.join(', ')})`, { field: '--feedback' });
+    if (!(FEEDBACK_SOURCES as readonly string[]).includes(o.feedback)) throw new GptforgeError(`expects one of ${FEEDBACK_SOURCES.join(', ')}, got "${o.feedback}"`, { field: '--feedback' });
     // checked before the model loads (seconds on the small preset), named as the user typed them
     for (const [flag, v, min] of [
       ['--k', o.k, 1],
@@ -51,7 +51,7 @@ export const command = new Command('ask')
       ['--proposal-samples', o.proposalSamples, 0],
       ['--streams', o.streams, 1],
     ] as const) {
-      if (!Number.isInteger(v) || v < min) throw new GptforgeError(`${flag} must be a whole number ≥ ${min}, got ${v}`, { field: flag });
+      if (!Number.isInteger(v) || v < min) throw new GptforgeError(`${flag}: expects a whole number ≥ ${min}, got ${v}`, { field: flag });
     }
     // a flag of another technique is ignored: say so rather than let it pass for applied
     const uses: Record<string, readonly string[]> = { k: ['self-consistency'], temperature: ['self-consistency'], streams: ['self-consistency'], rm: ['self-consistency'], feedback: ['reflect'], rounds: ['reflect'], breadth: ['tot'], proposals: ['tot'], calculator: ['tot'], value: ['tot'], proposalSamples: ['tot'] };

@@ -42,7 +42,7 @@ export const command = new Command('chat')
   .action(async (o, command) => {
     checkSamplingFlags(o);
     // outside 0…1 every passage would fall below it (or none), so every answer is refused without a word
-    if (o.ragMinScore !== undefined && !(o.ragMinScore >= 0 && o.ragMinScore <= 1)) throw new GptforgeError(`--rag-min-score is a relative BM25 score, from 0 to 1; got ${o.ragMinScore}`, { field: '--rag-min-score' });
+    if (o.ragMinScore !== undefined && !(o.ragMinScore >= 0 && o.ragMinScore <= 1)) throw new GptforgeError(`--rag-min-score: expects a relative BM25 score from 0 to 1, got ${o.ragMinScore}`, { field: '--rag-min-score' });
     if (o.ragRefusalByCutoff && (o.ragMinScore === undefined || !o.ragExtractive)) throw new GptforgeError('--rag-refusal-by-cutoff needs --rag-min-score (the cutoff that refuses instead of the model) and --rag-extractive (the grammar that makes the model quote)', { field: '--rag-refusal-by-cutoff' });
     // a flag that would be ignored is refused, before the model loads
     if (o.maxToolCalls !== undefined && !o.tools) throw new GptforgeError('--max-tool-calls caps calculator calls, which --no-tools turns off: give one or the other', { field: '--max-tool-calls' });

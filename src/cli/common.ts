@@ -33,7 +33,12 @@ export function pretrainCommand(name: string) {
     .option('--log-every <n>', `${pre}log metrics every N steps`, number)
     .option('--fresh', "ignore existing checkpoints and start over (and retrain the run's tokenizer when the mixture's tokenizer section changed); the replaced run's checkpoints past the new step are removed, each named, as it saves")
     .option('--no-samples', 'do not print samples at the end')
-    .option('--quiet', 'no progress bars or charts (the summary line still prints)');
+    .option(
+      '--quiet',
+      name === 'pipeline'
+        ? "no progress bars, charts or stage reports; a line as each stage starts (stage 1's tokenizer, data and training each), each stage's measured time, the samples and the results still print"
+        : 'no progress bars or charts; a line as the tokenizer, the data and the training start, and the summary line, still print',
+    );
 }
 
 /**

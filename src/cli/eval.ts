@@ -44,7 +44,7 @@ export const command = new Command('eval')
     if (o.techniques) {
       if (o.totValue && !o.totRun) throw new GptforgeError('--tot-value values the states of --tot-run: give both', { field: '--tot-value' });
       const parts = (o.parts?.split(',').map((s) => s.trim()) ?? ['cot', 'skill', 'reflect', 'sc', ...(o.totRun ? ['tot'] : [])]) as SweepPart[];
-      for (const p of parts) if (!SWEEP_PARTS.includes(p)) throw new GptforgeError(`unknown part "${p}" (expected ${SWEEP_PARTS.join(', ')})`, { field: '--parts' });
+      for (const p of parts) if (!SWEEP_PARTS.includes(p)) throw new GptforgeError(`expects parts among ${SWEEP_PARTS.join(', ')}, got "${p}"`, { field: '--parts' });
       // a pipeline run keeps its techniques model in <run>/techniques (pipeline --techniques)
       const own = join(o.run, 'techniques');
       const dir = existsSync(join(own, 'sft')) ? own : o.run;
@@ -105,6 +105,6 @@ export function reportNotice(run: string, o: { out?: string; perTask?: number; f
  * @throws GptforgeError for n that is not a positive whole number.
  */
 export function techniqueSweepSizes(n: number): { perCell: number; skillProblems: number; reflectProblems: number; scProblems: number; totProblems: number } {
-  if (!(Number.isInteger(n) && n >= 1)) throw new GptforgeError(`--per-task must be a positive whole number of problems, got ${n}`, { field: '--per-task' });
+  if (!(Number.isInteger(n) && n >= 1)) throw new GptforgeError(`--per-task: expects a whole number of problems ≥ 1, got ${n}`, { field: '--per-task' });
   return { perCell: n, skillProblems: n, reflectProblems: n, scProblems: n, totProblems: n };
 }

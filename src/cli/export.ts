@@ -19,7 +19,7 @@ export const command = new Command('export')
     // a flag of another format would be ignored: refused rather than let pass for applied
     if (o.baseName !== undefined && o.format !== 'peft') throw new GptforgeError(`--base-name names the base of a PEFT adapter: it needs --format peft (not ${o.format})`, { field: '--base-name' });
     const type = o.type.toUpperCase();
-    if (o.format === 'gguf' && type !== 'F32' && type !== 'F16' && type !== 'Q8_0' && type !== 'Q4_0') throw new GptforgeError(`--type must be F32, F16, Q8_0 or Q4_0, not "${o.type}"`, { field: '--type' });
+    if (o.format === 'gguf' && type !== 'F32' && type !== 'F16' && type !== 'Q8_0' && type !== 'Q4_0') throw new GptforgeError(`--type: expects F32, F16, Q8_0 or Q4_0, got "${o.type}"`, { field: '--type' });
     if (o.format === 'hf' || o.format === 'gguf') {
       const { loadCheckpoint, withResolvedCheckpoint } = await import('../model/checkpoint.js');
       const ck = withResolvedCheckpoint(o.run, o.stage, (dir) => loadCheckpoint(dir));
@@ -46,5 +46,5 @@ export const command = new Command('export')
     } else if (o.format === 'trl') {
       const { exportTrl } = await import('../run/export.js');
       console.log(`export: ${exportTrl(o.run, o.out, { onWarning: (w) => console.error(w) }).join(', ')} → ${o.out}`);
-    } else throw new GptforgeError(`unknown --format "${o.format}" (hf, gguf, peft, trl, llmc)`);
+    } else throw new GptforgeError(`--format: expects hf, gguf, peft, trl or llmc, got "${o.format}"`, { field: '--format' });
   });

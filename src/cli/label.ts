@@ -44,7 +44,7 @@ export const command = new Command('label')
   .action(async (o) => {
     if (o.prompts === undefined) throw new GptforgeError('--prompts is required (a JSONL file of {"prompt": "…"} lines)');
     const k = o.completions;
-    if (!Number.isInteger(k) || k < 2 || k > 9) throw new GptforgeError(`-k must be an integer from 2 to 9 (one key per completion), got ${k}`);
+    if (!Number.isInteger(k) || k < 2 || k > 9) throw new GptforgeError(`-k: expects an integer from 2 to 9 (one key per completion), got ${k}`);
     const out = o.out ?? join(o.run, 'rankings.jsonl');
     holdLock(`${out}.lock`, `rankings file ${out}`); // one labeling session per file (src/util/lock.ts)
     const [{ ChatEngine }, { defaultTools }, { KeyQueue, readPromptsJSONL, runLabeling, sampleCompletions }, { loadModel }] = await Promise.all([import('../infer/engine.js'), import('../infer/tools/registry.js'), import('../run/label.js'), import('../run/models.js')]);

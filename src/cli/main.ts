@@ -69,7 +69,7 @@ function namedParseErrors(o: Option): void {
       // commander's test (_callParseArg): an InvalidArgumentError, whichever copy of commander made it
       if ((e as { code?: unknown })?.code !== 'commander.invalidArgument') throw e;
       // commander's own choices check says "Allowed choices are a, b." without the value
-      const detail = o.argChoices ? `must be one of ${o.argChoices.join(', ')}; got ${JSON.stringify(value)}` : (e as Error).message;
+      const detail = o.argChoices ? `expects one of ${o.argChoices.join(', ')}, got ${JSON.stringify(value)}` : (e as Error).message;
       throw new GptforgeError(detail, { field });
     }
   };

@@ -7,7 +7,7 @@ export const command = pretrainCommand('pretrain')
   .action(async (o) => {
     const { runDir, preset, file } = await presetFromFlags(o);
     const [{ runLayout }, { runPretrain }, { pretrainReport, pretrainSamples }] = await Promise.all([import('../run/layout.js'), import('../run/pretrain.js'), import('../run/report.js')]);
-    const r = await runPretrain(runDir, preset, { presetFile: file, mixture: o.mixture, fresh: o.fresh, quiet: o.quiet, signal: interruptSignal(runDir), log: stderrLog(o.quiet), onWarning: (w) => console.error(w) });
+    const r = await runPretrain(runDir, preset, { presetFile: file, mixture: o.mixture, fresh: o.fresh, quiet: o.quiet, signal: interruptSignal(runDir), log: stderrLog(o.quiet), onWarning: (w) => console.error(w), onPart: o.quiet ? (l) => console.error(l) : undefined });
     console.log(pretrainReport(r, runLayout(runDir).lossPlot, { chart: !o.quiet }));
     if (r.interrupted) process.exitCode = 130;
     else if (o.samples) for (const s of pretrainSamples(runDir, preset)) console.log(s);

@@ -23,7 +23,7 @@ export const command = new Command('serve')
   .addOption(precisionOption())
   .option('--rag <db>', 'a RAG store (gptforge rag index): chat requests with "rag": true answer from its passages, citing them; the web UI\'s RAG toggle (docs/rag.md, docs/server.md)')
   .action(async (o) => {
-    if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new GptforgeError(`--port must be an integer in [0, 65535], got ${o.port}`, { field: '--port' });
+    if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new GptforgeError(`--port: expects an integer from 0 to 65535, got ${o.port}`, { field: '--port' });
     if (o.logFormat !== undefined && !o.log) throw new GptforgeError('--log-format shapes the lines of --log: give --log too, or drop --log-format', { field: 'logFormat' });
     const format = logFormatFor(o.logFormat, process.stderr.isTTY);
     const log = o.log ? logStream(format, process.stderr, format === 'pretty' && process.stderr.isTTY === true) : undefined;

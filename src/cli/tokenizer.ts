@@ -53,7 +53,7 @@ const encode = use(
   .option('--allow-special', 'same as --special allow')
   .action(async (args, o) => {
     const mode = o.allowSpecial ? 'allow' : o.special;
-    if (!['error', 'allow', 'plain'].includes(mode)) throw new GptforgeError(`--special must be error, allow or plain (got "${mode}")`, { field: '--special' });
+    if (!['error', 'allow', 'plain'].includes(mode)) throw new GptforgeError(`--special: expects error, allow or plain, got "${mode}"`, { field: '--special' });
     const tok = await load(o);
     let ids: number[];
     try {

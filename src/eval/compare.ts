@@ -106,8 +106,7 @@ function sampleReplies(c: Contender, engine: ChatEngine | null, ps: readonly Com
       n,
       seeds,
       { temperature: o.temperature, maxTokens: o.maxTokens, tools: o.tools, onStep },
-      undefined, // ⌊DECODE_BATCH_ROWS / n⌋ prompts × n replies a decode, as the comparisons
-      onBatch,
+      { onBatch }, // the default group: ⌊DECODE_BATCH_ROWS / n⌋ prompts × n replies a decode, as the comparisons
     ).map((rs) => rs.map((r) => ({ messages: r.messages })));
   }
   return ps.map((p, i) =>

@@ -28,7 +28,11 @@ export interface RunPipelineOptions {
   mixture?: string;
   /** Ignore every stage's checkpoints and start over. */
   fresh?: boolean;
-  /** No progress bars and no per-stage reports. */
+  /**
+   * No progress bars and no per-stage reports; a line as each stage starts (stage 1's tokenizer,
+   * data and training each: RunPretrainOptions.onPart), the measured times, the samples and the
+   * results still go to `log` and `print`.
+   */
   quiet?: boolean;
   /** Print the base model's samples after pretraining (default true). */
   samples?: boolean;
@@ -91,14 +95,14 @@ export function withStageSteps(preset: PretrainPreset, steps: StageSteps): Pretr
     const n = steps[key];
     if (n === undefined) return section;
     const option = `--${key}-max-steps`;
-    if (!(Number.isInteger(n) && n >= 1)) throw new GptforgeError(`${option} must be a positive whole number of optimizer steps, got ${n}`, { field: `${key}.train.maxSteps` });
+    if (!(Number.isInteger(n) && n >= 1)) throw new GptforgeError(`${option}: expects a whole number of optimizer steps ≥ 1, got ${n}`, { field: `${key}.train.maxSteps` });
     if (!section) throw new GptforgeError(`${option}: preset "${preset.name}" has no "${key}" section, so the pipeline has no ${key} stage to limit`, { field: key });
     return { ...section, train: { ...section.train, maxSteps: n } };
   };
   const out = { ...preset, sft: limit('sft', preset.sft), rm: limit('rm', preset.rm), rl: limit('rl', preset.rl) };
   const t = steps.techniques;
   if (t === undefined) return out;
-  if (!(Number.isInteger(t) && t >= 1)) throw new GptforgeError(`--techniques-max-steps must be a positive whole number of optimizer steps, got ${t}`, { field: 'techniques.steps' });
+  if (!(Number.isInteger(t) && t >= 1)) throw new GptforgeError(`--techniques-max-steps: expects a whole number of optimizer steps ≥ 1, got ${t}`, { field: 'techniques.steps' });
   return { ...out, techniques: { ...preset.techniques, steps: t } };
 }
 
@@ -286,14 +290,17 @@ export async function runPipeline(runDir: string, preset: PretrainPreset, o: Run
   };
   // the later stages read the run's preset.json, which pretraining writes: a skipped pretraining
   // writes it too, so a preset (or --sft-max-steps …) changed since reaches them
-  const pretrained =
-    (skipDone('base') && (atomicWriteFile(layout.preset, JSON.stringify({ ...preset, mixture: o.mixture ?? resolveMixturePath(preset, o.presetFile) }, null, 2)), true)) ||
-    (await timed('1. data, tokenizer, pretraining', '1.', async () => {
-      const r = await runPretrain(runDir, preset, { presetFile: o.presetFile, mixture: o.mixture, ...common });
+  const pretrain = async (): Promise<boolean> => {
+    log(`\n== stage 1: data, tokenizer, pretraining (at ${stamp()}) ==`);
+    return timed('1. data, tokenizer, pretraining', '1.', async () => {
+      // --quiet hides the progress bars, not which part is running: a line as each starts
+      const r = await runPretrain(runDir, preset, { presetFile: o.presetFile, mixture: o.mixture, ...common, onPart: quiet ? log : undefined });
       if (!quiet) print(pretrainReport(r, layout.lossPlot));
       if (o.samples !== false && !r.interrupted) for (const s of pretrainSamples(runDir, preset)) print(s);
       return r;
-    }));
+    });
+  };
+  const pretrained = (skipDone('base') && (atomicWriteFile(layout.preset, JSON.stringify({ ...preset, mixture: o.mixture ?? resolveMixturePath(preset, o.presetFile) }, null, 2)), true)) || (await pretrain());
   if (!pretrained || !preset.sft) return finish();
 
   /** A stage's header and run, or its done line alone; false when it was interrupted. */

@@ -39,7 +39,7 @@ export interface PretrainOverrides {
  * @throws GptforgeError for an unknown preset or a `maxSteps` that is not a positive whole number.
  */
 export function resolvePreset(name: string, o: PretrainOverrides & { run?: string } = {}): { runDir: string; preset: PretrainPreset; file: string } {
-  if (o.maxSteps !== undefined && !(Number.isInteger(o.maxSteps) && o.maxSteps >= 1)) throw new GptforgeError(`maxSteps must be a positive whole number of optimizer steps, got ${o.maxSteps}`, { field: 'maxSteps' });
+  if (o.maxSteps !== undefined && !(Number.isInteger(o.maxSteps) && o.maxSteps >= 1)) throw new GptforgeError(`maxSteps: expects a whole number of optimizer steps ≥ 1, got ${o.maxSteps}`, { field: 'maxSteps' });
   checkPresetName(name);
   const { preset: base, file } = loadPreset(name);
   const p: PretrainPreset = { ...base, train: { ...base.train } };
@@ -101,6 +101,12 @@ export interface RunPretrainOptions extends StageLoopOptions {
   log?(line: string): void;
   /** Warnings (e.g. a tokenizer used as is), shown even when `log` is off (`--quiet`); default `log`. */
   onWarning?(line: string): void;
+  /**
+   * One line as each part of the stage starts — the tokenizer, the data, the training — for a
+   * caller that turns `log` and the progress bars off (`--quiet`: no progress bars, not a minute
+   * of silence while a tokenizer trains); default none.
+   */
+  onPart?(line: string): void;
 }
 
 /** What `runPretrain` did. */
@@ -136,9 +142,13 @@ export async function runPretrain(runDir: string, presetIn: PretrainPreset, opts
   const mixturePath = opts.mixture ?? resolveMixturePath(preset, opts.presetFile);
   const mixture = loadMixtureConfig(mixturePath);
 
+  const part = opts.onPart ?? (() => undefined);
+
   // 1. tokenizer and data
+  part(`pretrain: tokenizer: ${existsSync(layout.tokenizer) ? `checking the run's ${layout.tokenizer}` : `training a ${mixture.tokenizer?.vocabSize ?? 4096}-token BPE on a sample of the mixture`}`);
   const prepared = prepareTokenizer(layout.tokenizer, mixture, { retrain: opts.fresh, quiet: opts.quiet, log, onWarning: opts.onWarning });
   const tok = prepared.tokenizer;
+  part(`pretrain: data: the token shards of ${mixture.sources.length} source${mixture.sources.length === 1 ? '' : 's'} in ${layout.data} (reused when up to date)`);
   const index = await prepareData(mixture, layout.data, tok, { quiet: opts.quiet, mixtureFile: mixturePath });
   prepared.commit(); // only now: a failed prepare leaves no tokenizer for the next run to reuse
   log(mixtureTable(index));
@@ -164,6 +174,7 @@ export async function runPretrain(runDir: string, presetIn: PretrainPreset, opts
   }));
 
   // 4. train, plotting the curves after every evaluation
+  part(`pretrain: training to step ${preset.train.maxSteps} (${(countParams(config) / 1e6).toFixed(2)}M parameters)`);
   const plot = (h: readonly MetricRecord[]): void => atomicWriteFile(layout.lossPlot, lossCurveSVG(lossCurves(h), { title: 'pretraining loss', xLabel: 'step', yLabel: 'cross-entropy (nats/token)' }));
   const result = await pretrain({ model, train, val, batchSize: B, seqLen: T, evalBatches: preset.evalBatches, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash() }, preset.train, {
     runDir,

@@ -69,12 +69,12 @@ export type SettingSource = { option: string } | { option: string; given: boolea
  * typed, `--batch-size`) when it was given or has no preset field, else the preset file's field
  * (`sft.batchSize`).
  *
- * @throws GptforgeError "must be a positive integer, got 0" at that field.
+ * @throws GptforgeError "expects a positive integer, got 0" at that field (the CLI: `--batch-size: expects …`).
  */
 export function checkSetting(value: unknown, rule: SettingRule, from: SettingSource): void {
   if (typeof value === 'number' && RULES[rule](value)) return;
   const what = rule === 'probability' ? 'a probability in [0, 1]' : `a ${rule}`;
-  const detail = `must be ${what}, got ${JSON.stringify(value)}`;
+  const detail = `expects ${what}, got ${JSON.stringify(value)}`;
   throw new GptforgeError(detail, 'preset' in from && !from.given ? { file: from.preset.file, field: from.preset.field } : { field: from.option });
 }
 

@@ -130,7 +130,7 @@ export class GptforgeServer {
 
   constructor(opts: ServerOptions = {}) {
     this.parallel = opts.parallel ?? 8;
-    if (!Number.isInteger(this.parallel) || this.parallel < 1) throw new GptforgeError(`--parallel must be a positive integer, got ${this.parallel}`, { field: 'parallel' });
+    if (!Number.isInteger(this.parallel) || this.parallel < 1) throw new GptforgeError(`--parallel: expects a whole number ≥ 1, got ${this.parallel}`, { field: 'parallel' });
     this.maxQueue = opts.maxQueue ?? 8 * this.parallel;
     this.prefixCache = opts.prefixCache ?? true;
     this.decodeThread = opts.decodeThread ?? true;

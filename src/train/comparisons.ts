@@ -116,6 +116,14 @@ export function promptReplies(engine: ChatEngine, prompt: string, n: number, opt
   return engine.replies({ messages: [{ role: 'user', content: prompt }] }, n, opts).map((r) => ({ messages: r.messages }));
 }
 
+/** promptRepliesBatched's optional batching: its defaults are the comparisons'. */
+export interface PromptBatching {
+  /** Prompts decoded together (group × n rows a decode); default promptsPerBatch(n). */
+  group?: number;
+  /** Called after each batch with the number of prompts done so far. */
+  onBatch?: (done: number) => void;
+}
+
 /**
  * n replies to each of several one-message user prompts, `group` prompts decoded together
  * (group × n rows on one KV cache: ChatEngine.repliesTo with shareHistories, the prompts
@@ -123,11 +131,14 @@ export function promptReplies(engine: ChatEngine, prompt: string, n: number, opt
  * seed `seeds[i] + j`, exactly the seed `ChatEngine.replies(conv_i, n, { seed: seeds[i] })`
  * gives it, so its tokens are those of the one-prompt path as far as the model's logits
  * agree at the two batch shapes (rotary positions shift with the padding: equal up to
- * rounding). Returns the replies per prompt, in order. `onBatch(done)` after each batch,
- * with the prompts done so far. `opts.seed` is ignored (the seeds are per prompt).
+ * rounding). Returns the replies per prompt, in order. `opts.seed` is ignored (the seeds are
+ * per prompt).
+ * @param batching `group`: prompts a decode (default promptsPerBatch(n): ⌊DECODE_BATCH_ROWS / n⌋,
+ *   at least 1); `onBatch(done)`: called after each batch with the prompts done so far.
  * @throws GptforgeError for a bad `group`, or seeds not aligned with the prompts.
  */
-export function promptRepliesBatched(engine: ChatEngine, prompts: readonly string[], n: number, seeds: readonly number[], opts: ChatOptions, group = promptsPerBatch(n), onBatch?: (done: number) => void): ChatReply[][] {
+export function promptRepliesBatched(engine: ChatEngine, prompts: readonly string[], n: number, seeds: readonly number[], opts: ChatOptions, batching: PromptBatching = {}): ChatReply[][] {
+  const { group = promptsPerBatch(n), onBatch } = batching;
   if (!(Number.isInteger(group) && group >= 1)) throw new GptforgeError(`promptsPerBatch must be a whole number ≥ 1, got ${String(group)}`, { field: 'promptsPerBatch' });
   if (seeds.length !== prompts.length) throw new GptforgeError(`promptRepliesBatched: ${prompts.length} prompts but ${seeds.length} seeds`);
   if (!(Number.isInteger(n) && n >= 1)) throw new GptforgeError(`promptRepliesBatched: n must be a positive integer, got ${n}`);
@@ -172,7 +183,7 @@ function replySource(engine: ChatEngine, prompts: readonly (string | undefined)[
         opts.k,
         idx.map((j) => (opts.seed + j) * 1000),
         { temperature: opts.temperature, maxTokens: opts.maxTokens, tools: opts.tools },
-        group,
+        { group },
       );
       idx.forEach((j, g) => ready.set(j, keptReplies(all[g])));
       got = ready.get(i)!;

@@ -29,8 +29,9 @@ export interface ErrorFormat {
 /**
  * "file:line, field "f": detail": the location first, so a long detail cannot hide it. A field
  * renamed by `fieldName` leads bare ("--top-p: …"), or is merged with a detail that already
- * starts with its name, the caller's or the library's ("top-p 3: must be …" or "topP 3: must be …"
- * → "--top-p 3: must be …"): library details name options as the library does, the CLI's flags
+ * starts with its name, the caller's or the library's ("topP: expects …, got 3" → "--top-p:
+ * expects …, got 3"; "top-p 3: must be …" or "topP 3: must be …" → "--top-p 3: must be …"):
+ * library details name options as the library does, the CLI's flags
  * come only from here.
  */
 export function formatError(detail: string, where: ErrorLocation, fmt: ErrorFormat = {}): string {
@@ -42,8 +43,8 @@ export function formatError(detail: string, where: ErrorLocation, fmt: ErrorForm
     if (name === undefined) parts.push(`field "${where.field}"`);
     else if (parts.length === 0) {
       if (detail.startsWith(name)) return detail;
-      // a library detail that leads with the option's own name ("maxTokens -1: must be …") leads with the caller's
-      if (detail.startsWith(`${where.field} `)) return `${name}${detail.slice(where.field.length)}`;
+      // a library detail that leads with the option's own name ("maxTokens: expects …", "maxTokens -1: must be …") leads with the caller's
+      if (detail.startsWith(`${where.field}:`) || detail.startsWith(`${where.field} `)) return `${name}${detail.slice(where.field.length)}`;
       const bare = name.replace(/^-+/, '');
       return bare !== name && detail.startsWith(`${bare} `) ? `${name.slice(0, name.length - bare.length)}${detail}` : `${name}: ${detail}`;
     } else parts.push(name);
@@ -55,7 +56,7 @@ export function formatError(detail: string, where: ErrorLocation, fmt: ErrorForm
  * The library's one error for bad input or state (a bad option, file, run or store): `detail`
  * says what is wrong, `file`/`line`/`field`/`pointer` where (ErrorLocation), `message` both
  * (formatError). Programming errors and I/O failures outside the user's input stay plain `Error`s.
- * @example try { gf.generateText(model, tok, ids, { maxTokens: -1 }) } catch (e) { if (e instanceof gf.GptforgeError) console.log(e.field, e.detail) } // maxTokens "maxTokens -1: must be an integer ≥ 0"
+ * @example try { gf.generateText(model, tok, ids, { maxTokens: -1 }) } catch (e) { if (e instanceof gf.GptforgeError) console.log(e.field, e.detail) } // maxTokens "maxTokens: expects an integer ≥ 0, got -1"
  */
 export class GptforgeError extends Error {
   readonly file?: string;

@@ -14,15 +14,15 @@ const run = (args: string[]) => spawnSync(process.execPath, [CLI, 'ask', ...args
 test('gptforge ask: refuses a bad technique or feedback and a missing question in one line, before loading a model', () => {
   const bad = run(['--run', '/nonexistent', '--technique', 'magic', 'What is 1 plus 2?']);
   assert.equal(bad.status, 1);
-  assert.match(bad.stderr, /^gptforge: .*unknown technique "magic" \(one of: direct, cot, self-consistency, reflect, tot\)/m);
+  assert.match(bad.stderr, /^gptforge: --technique: expects one of direct, cot, self-consistency, reflect, tot, got "magic"/m);
   const fb = run(['--run', '/nonexistent', '--technique', 'reflect', '--feedback', 'oracle', 'What is 1 plus 2?']);
-  assert.match(fb.stderr, /unknown feedback "oracle"/);
+  assert.match(fb.stderr, /--feedback: expects one of .*, got "oracle"/);
   const none = run(['--run', '/nonexistent']);
   assert.match(none.stderr, /give the question as an argument/);
   // numbers are checked before the model loads, named as typed; another technique's flag is reported as ignored
   const k0 = run(['--run', '/nonexistent', '--technique', 'self-consistency', '--k', '0', 'What is 1 plus 2?']);
   assert.equal(k0.status, 1);
-  assert.match(k0.stderr, /gptforge: --k must be a whole number ≥ 1, got 0/);
+  assert.match(k0.stderr, /gptforge: --k: expects a whole number ≥ 1, got 0/);
   assert.doesNotMatch(k0.stderr, /no checkpoint found/);
   const ignored = run(['--run', '/nonexistent', '--k', '4', 'What is 1 plus 2?']);
   assert.match(ignored.stderr, /ask: --k is for self-consistency; ignored with --technique direct/);

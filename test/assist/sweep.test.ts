@@ -13,7 +13,7 @@ import { latestCheckpoint } from '../../src/model/checkpoint.js';
 test('gptforge eval --techniques: an unknown part is refused by name', () => {
   const r = spawnSync(process.execPath, [CLI, 'eval', '--run', '/nonexistent', '--techniques', '--parts', 'cot,magic'], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /unknown part "magic"/);
+  assert.match(r.stderr, /--parts: expects parts among .*, got "magic"/);
 });
 
 test('runTechniqueSweep: the parts merge into techniques.json; techniques.md has the technique × family table; the SVG is written', async () => {

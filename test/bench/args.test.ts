@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -73,4 +74,45 @@ test('bench/rag-lancedb.mjs (plain JavaScript, run from bench/): --help prints i
   const bad = spawnSync(process.execPath, [file, '--pages', '3'], { encoding: 'utf8', timeout: 20_000, env });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /^bench rag-lancedb: unknown flag --pages \(--help for the usage\)\n$/);
+});
+
+// engineSummary's line ("native backend, avx512 kernels, 2 threads, CPU …"), which a bench prints as its work starts
+const ENGINE_LINE = /backend(, \w+ kernels)?, \d+ threads?, CPU /;
+
+// modules the benches share, not benches: run alone they do nothing
+const SHARED = new Set(['args', 'engine-configs', 'engine-sgemm', 'rag-model', 'rag-vectors', 'rm-train', 'serve-model', 'techniques-abacus', 'techniques-sc', 'techniques-tot']);
+
+test('every bench answers --help with its usage line (exit 0) before any work', () => {
+  // the sources' list (bench/*.ts), not dist/'s, which may keep a removed bench's output
+  const benches = readdirSync(join(BENCH, '..', '..', 'bench'))
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => f.slice(0, -3))
+    .filter((b) => !SHARED.has(b));
+  assert.ok(benches.includes('sample') && benches.includes('serve') && benches.length > 30, benches.join(' '));
+  for (const bench of benches) {
+    const r = run(bench, '--help');
+    assert.equal(r.status, 0, `${bench} --help: ${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^usage: node dist/bench/${bench}\\.js`), bench);
+    assert.doesNotMatch(r.stdout, ENGINE_LINE, `${bench}: no work started`);
+  }
+});
+
+test('bench/sample: its usage names SAMPLE_ROUNDS and the JS ÷ native ratio; an argument or a bad SAMPLE_ROUNDS is refused (exit 2) before any work; a bench whose argument is required says so', () => {
+  const help = run('sample', '-h');
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /SAMPLE_ROUNDS/);
+  assert.match(help.stdout, /JavaScript's time ÷ the path's/);
+  const cases: [string, string[], NodeJS.ProcessEnv, RegExp][] = [
+    ['sample', ['--rounds', '3'], {}, /^bench sample: unknown flag --rounds \(--help for the usage\)\n$/],
+    ['sample', ['3'], {}, /^bench sample: unexpected argument "3"/],
+    ['sample', [], { SAMPLE_ROUNDS: 'many' }, /^bench sample: SAMPLE_ROUNDS: expects a whole number ≥ 1, got "many"/],
+    ['comparisons-batch', [], {}, /^usage: node dist\/bench\/comparisons-batch\.js/],
+    ['decode-step', ['--rows', '4'], {}, /^bench decode-step: unknown flag --rows/],
+  ];
+  for (const [bench, args, env, message] of cases) {
+    const r = spawnSync(process.execPath, [join(BENCH, `${bench}.js`), ...args], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, ...env } });
+    assert.equal(r.status, 2, `${bench} ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stdout, ENGINE_LINE, 'no work started');
+  }
 });

@@ -23,12 +23,12 @@ test('eval: --addition-only, --parts, --tot-run and --tot-value without --techni
 test('eval --techniques --per-task n: every measurement capped at n problems; a bad n refused before any work; pipeline --techniques-max-steps with --no-techniques refused', async () => {
   const { techniqueSweepSizes } = await import('../../src/cli/eval.js');
   assert.deepEqual(techniqueSweepSizes(5), { perCell: 5, skillProblems: 5, reflectProblems: 5, scProblems: 5, totProblems: 5 });
-  assert.throws(() => techniqueSweepSizes(0), /--per-task must be a positive whole number of problems, got 0/);
+  assert.throws(() => techniqueSweepSizes(0), /--per-task: expects a whole number of problems ≥ 1, got 0/);
   const run = mkdtempSync(join(tmpdir(), 'gf-eval-flags-'));
   try {
     let r = spawnSync(process.execPath, [CLI, 'eval', '--run', run, '--techniques', '--per-task', '0'], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(r.status, 1, r.stderr);
-    assert.match(r.stderr, /--per-task must be a positive whole number of problems, got 0/);
+    assert.match(r.stderr, /--per-task: expects a whole number of problems ≥ 1, got 0/);
     r = spawnSync(process.execPath, [CLI, 'pipeline', '--run', run, '--techniques-max-steps', '50', '--no-techniques'], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /--techniques-max-steps sets the steps of the techniques stage, which --no-techniques skips/);

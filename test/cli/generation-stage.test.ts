@@ -52,9 +52,9 @@ test('sample/chat/ask --stage rm refuse the reward model; an unknown stage does 
 test('sampling flags are checked before the model loads, for every ask technique (a missing run does not hide them)', { timeout: 60_000 }, () => {
   const missing = join(tmpdir(), 'gf-no-such-run');
   for (const [args, want] of [
-    [['sample', '--run', missing, '-p', 'hi', '--temperature', '-2'], /^gptforge: --temperature -2: must be a number ≥ 0$/m],
-    [['chat', '--run', missing, '-p', 'hi', '--top-p', '3'], /^gptforge: --top-p 3: must be in \[0, 1\]/m],
-    [['ask', '--run', missing, '--technique', 'direct', '--temperature', '-2', 'What is 2+2?'], /^gptforge: --temperature -2: must be a number ≥ 0$/m],
+    [['sample', '--run', missing, '-p', 'hi', '--temperature', '-2'], /^gptforge: --temperature: expects a number ≥ 0, got -2$/m],
+    [['chat', '--run', missing, '-p', 'hi', '--top-p', '3'], /^gptforge: --top-p: expects a number in \[0, 1\] \(1 = off, 0 = only the most likely token\), got 3$/m],
+    [['ask', '--run', missing, '--technique', 'direct', '--temperature', '-2', 'What is 2+2?'], /^gptforge: --temperature: expects a number ≥ 0, got -2$/m],
   ] as const) {
     const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(r.status, 1, r.stderr);

@@ -20,17 +20,17 @@ test('stages refuse a zero batch size, a non-positive lr or beta, a negative KL 
     writeFileSync(presetFile, JSON.stringify({ ...preset, rm: { train }, rl: { config: {}, train }, dpo: { beta: 0.1, train } }));
     const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args, '--run', runDir, '--quiet'], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, GPTFORGE_THREADS: '1' } });
     const cases: [string[], RegExp][] = [
-      [['sft', '--batch-size', '0', '--max-steps', '2'], /^gptforge: --batch-size: must be a positive integer, got 0$/m],
-      [['sft', '--lr', '-1'], /^gptforge: --lr: must be a positive number, got -1$/m],
-      [['sft', '--max-steps', '0'], /^gptforge: --max-steps: must be a positive integer, got 0$/m],
-      [['rm', '--lr', '0'], /^gptforge: --lr: must be a positive number, got 0$/m],
-      [['rl', '--lr', '-1'], /^gptforge: --lr: must be a positive number, got -1$/m],
-      [['rl', '--kl-coef', '-0.5'], /^gptforge: --kl-coef: must be a non-negative number, got -0.5$/m],
-      [['dpo', '--beta', '-1'], /^gptforge: --beta: must be a positive number, got -1$/m],
-      [['dpo', '--lr', '-1'], /^gptforge: --lr: must be a positive number, got -1$/m],
+      [['sft', '--batch-size', '0', '--max-steps', '2'], /^gptforge: --batch-size: expects a positive integer, got 0$/m],
+      [['sft', '--lr', '-1'], /^gptforge: --lr: expects a positive number, got -1$/m],
+      [['sft', '--max-steps', '0'], /^gptforge: --max-steps: expects a positive integer, got 0$/m],
+      [['rm', '--lr', '0'], /^gptforge: --lr: expects a positive number, got 0$/m],
+      [['rl', '--lr', '-1'], /^gptforge: --lr: expects a positive number, got -1$/m],
+      [['rl', '--kl-coef', '-0.5'], /^gptforge: --kl-coef: expects a non-negative number, got -0.5$/m],
+      [['dpo', '--beta', '-1'], /^gptforge: --beta: expects a positive number, got -1$/m],
+      [['dpo', '--lr', '-1'], /^gptforge: --lr: expects a positive number, got -1$/m],
       // a flag's value is named by the flag, not as a field of the preset it joins
-      [['sft', '--data-weight', '-2', '--data', presetFile], /^gptforge: --data-weight: must be a positive number, got -2$/m],
-      [['sft', '--writer-error-rate', '2'], /^gptforge: --writer-error-rate: must be a probability in \[0, 1\], got 2$/m],
+      [['sft', '--data-weight', '-2', '--data', presetFile], /^gptforge: --data-weight: expects a positive number, got -2$/m],
+      [['sft', '--writer-error-rate', '2'], /^gptforge: --writer-error-rate: expects a probability in \[0, 1\], got 2$/m],
     ];
     for (const [args, want] of cases) {
       const r = run(...args);
@@ -41,10 +41,10 @@ test('stages refuse a zero batch size, a non-positive lr or beta, a negative KL 
     writeFileSync(presetFile, JSON.stringify({ ...preset, sft: { ...preset.sft, batchSize: 0 }, dpo: { beta: 0, train } }));
     const sft = run('sft');
     assert.equal(sft.status, 1, sft.stderr);
-    assert.match(sft.stderr, /preset\.json, field "sft\.batchSize": must be a positive integer, got 0$/m);
+    assert.match(sft.stderr, /preset\.json, field "sft\.batchSize": expects a positive integer, got 0$/m);
     const dpo = run('dpo');
     assert.equal(dpo.status, 1, dpo.stderr);
-    assert.match(dpo.stderr, /preset\.json, field "dpo\.beta": must be a positive number, got 0$/m);
+    assert.match(dpo.stderr, /preset\.json, field "dpo\.beta": expects a positive number, got 0$/m);
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }
@@ -52,8 +52,8 @@ test('stages refuse a zero batch size, a non-positive lr or beta, a negative KL 
 
 test('pretrain refuses --lr -1 and --batch-size 0 by flag', { timeout: 60_000 }, () => {
   for (const [flag, v, want] of [
-    ['--lr', '-1', /^gptforge: --lr: must be a positive number, got -1$/m],
-    ['--batch-size', '0', /^gptforge: --batch-size: must be a positive integer, got 0$/m],
+    ['--lr', '-1', /^gptforge: --lr: expects a positive number, got -1$/m],
+    ['--batch-size', '0', /^gptforge: --batch-size: expects a positive integer, got 0$/m],
   ] as const) {
     const r = spawnSync(process.execPath, [CLI, 'pretrain', '--preset', 'tiny', '--run', '/nonexistent/gf-pretrain', flag, v], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(r.status, 1, r.stderr);

@@ -120,15 +120,15 @@ test('bad generation options are a GptforgeError naming the option (generateText
   const { checkGenerationOptions } = await import('../../src/infer/processors.js');
   const prompt = tok.encodeOrdinary('the quick');
   const bad: [Record<string, unknown>, string, RegExp][] = [
-    [{ maxTokens: -1 }, 'maxTokens', /maxTokens -1: must be an integer ≥ 0/],
-    [{ maxTokens: 'x' }, 'maxTokens', /maxTokens "x": must be an integer ≥ 0/],
-    [{ maxTokens: 2.5 }, 'maxTokens', /maxTokens 2\.5/],
-    [{ maxTokens: 4, temperature: -0.5 }, 'temperature', /temperature -0\.5: must be a number ≥ 0/],
-    [{ maxTokens: 4, topK: 1.5 }, 'topK', /topK 1\.5/],
-    [{ maxTokens: 4, topP: -0.1 }, 'topP', /topP -0.1: must be in \[0, 1\]/],
-    [{ maxTokens: 4, minP: 2 }, 'minP', /minP 2/],
-    [{ maxTokens: 4, presencePenalty: 3 }, 'presencePenalty', /presencePenalty 3: must be in \[-2, 2\]/],
-    [{ maxTokens: 4, seed: Number.NaN }, 'seed', /seed NaN: must be an integer/],
+    [{ maxTokens: -1 }, 'maxTokens', /maxTokens: expects an integer ≥ 0, got -1/],
+    [{ maxTokens: 'x' }, 'maxTokens', /maxTokens: expects an integer ≥ 0, got "x"/],
+    [{ maxTokens: 2.5 }, 'maxTokens', /maxTokens: expects .*, got 2\.5/],
+    [{ maxTokens: 4, temperature: -0.5 }, 'temperature', /temperature: expects a number ≥ 0, got -0\.5/],
+    [{ maxTokens: 4, topK: 1.5 }, 'topK', /topK: expects .*, got 1\.5/],
+    [{ maxTokens: 4, topP: -0.1 }, 'topP', /topP: expects a number in \[0, 1\].*, got -0.1/],
+    [{ maxTokens: 4, minP: 2 }, 'minP', /minP: expects .*, got 2/],
+    [{ maxTokens: 4, presencePenalty: 3 }, 'presencePenalty', /presencePenalty: expects a number in \[-2, 2\].*, got 3/],
+    [{ maxTokens: 4, seed: Number.NaN }, 'seed', /seed: expects an integer, got NaN/],
   ];
   for (const [opts, field, re] of bad) {
     const named = (e: unknown) => e instanceof GptforgeError && e.field === field && re.test(e.message);

@@ -82,7 +82,7 @@ test("one table of rules: each processor's constructor refuses what checkGenerat
     }
   // buildWarpers reads the same rules: what the options allow builds, what they refuse throws the same error
   assert.equal(buildWarpers({ temperature: 0, topK: 0 }).length, 0);
-  assert.throws(() => buildWarpers({ topK: 1.5 }), /topK 1\.5: must be an integer ≥ 0 \(0 = off\)/);
+  assert.throws(() => buildWarpers({ topK: 1.5 }), /topK: expects an integer ≥ 0 \(0 = off\), got 1\.5/);
 });
 
 test('banned tokens are -Infinity; buildProcessors runs bias, penalties, then masks', () => {

@@ -194,7 +194,7 @@ test('gptforge export --format hf|gguf and gptforge import: files written, impor
   assert.equal(readGguf(gg).tensors.find((t) => t.name === 'blk.0.attn_qkv.weight')!.type, 8);
   r = gptforge('export', '--format', 'onnx', '--run', run, '--out', join(dir, 'x'));
   assert.equal(r.code, 1);
-  assert.match(r.err, /unknown --format "onnx"/);
+  assert.match(r.err, /--format: expects hf, gguf, peft, trl or llmc, got "onnx"/);
   // an existing directory that is not an export is never replaced
   mkdirSync(join(dir, 'precious'));
   writeFileSync(join(dir, 'precious', 'notes.txt'), 'keep me');

@@ -27,5 +27,5 @@ test('a min_score outside 0…1 is refused by the library, the server (400) and 
   // refused before any model loads (the run does not exist)
   const r = runCli(['chat', '--run', '/nonexistent/run', '--rag', '/nonexistent/kb.db', '--rag-min-score', '1.5', '--prompt', 'hi']);
   assert.equal(r.status, 1, r.stderr);
-  assert.match(r.stderr, /--rag-min-score is a relative BM25 score, from 0 to 1; got 1\.5/);
+  assert.match(r.stderr, /--rag-min-score: expects a relative BM25 score from 0 to 1, got 1\.5/);
 });

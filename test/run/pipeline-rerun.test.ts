@@ -120,7 +120,7 @@ test("withStageSteps: --sft-max-steps and --rm-max-steps replace their sections'
   assert.equal(p.rl?.train.maxSteps, tiny.rl?.train.maxSteps);
   assert.equal(p.train.maxSteps, tiny.train.maxSteps, 'pretraining keeps its own (--max-steps)');
   assert.notEqual(tiny.sft?.train.maxSteps, 7, 'the preset given is not changed');
-  assert.throws(() => withStageSteps(tiny, { rl: 0 }), /--rl-max-steps must be a positive whole number of optimizer steps, got 0/);
+  assert.throws(() => withStageSteps(tiny, { rl: 0 }), /--rl-max-steps: expects a whole number of optimizer steps ≥ 1, got 0/);
   assert.throws(() => withStageSteps({ ...tiny, rm: undefined }, { rm: 5 }), /--rm-max-steps: preset "tiny" has no "rm" section/);
 });
 
@@ -135,5 +135,5 @@ test('withStageSteps: --techniques-max-steps sets techniques.steps (making the s
   assert.equal(q.techniques?.steps, 200);
   assert.equal(q.techniques?.perCell, small.techniques?.perCell, 'the rest of the section kept');
   assert.notEqual(small.techniques?.steps, 200, 'the preset given is not changed');
-  assert.throws(() => withStageSteps(tiny, { techniques: 1.5 }), /--techniques-max-steps must be a positive whole number of optimizer steps, got 1\.5/);
+  assert.throws(() => withStageSteps(tiny, { techniques: 1.5 }), /--techniques-max-steps: expects a whole number of optimizer steps ≥ 1, got 1\.5/);
 });

@@ -16,11 +16,11 @@ test('rl: a bad rl.config value in the run preset names the file and "rl.config.
     const { preset } = loadPreset('tiny');
     const file = join(root, 'preset.json');
     const cases: [string, unknown, RegExp][] = [
-      ['temperature', -1, /must be a non-negative number, got -1$/],
-      ['klCoef', 'big', /must be a non-negative number, got "big"$/],
-      ['epochs', 0, /must be a positive integer, got 0$/],
-      ['gamma', 1.5, /must be a probability in \[0, 1\], got 1\.5$/],
-      ['maxNewTokens', 2.5, /must be a positive integer, got 2\.5$/],
+      ['temperature', -1, /expects a non-negative number, got -1$/],
+      ['klCoef', 'big', /expects a non-negative number, got "big"$/],
+      ['epochs', 0, /expects a positive integer, got 0$/],
+      ['gamma', 1.5, /expects a probability in \[0, 1\], got 1\.5$/],
+      ['maxNewTokens', 2.5, /expects a positive integer, got 2\.5$/],
       ['algo', 'dpo', /must be "ppo", "grpo" or "reinforce", got "dpo"$/],
       ['whitenRewards', 'yes', /must be true or false, got "yes"$/],
     ];

@@ -23,7 +23,7 @@ test('runSft takes maxSteps, as runPretrain/runRm/runRl/runDpo do; steps stays a
   const dir = mkdtempSync(join(tmpdir(), 'gf-sft-maxsteps-'));
   try {
     // refused before any model or data work, naming the option the caller gave
-    await assert.rejects(runSft(dir, { preset: 'tiny', maxSteps: -3 }), (e: unknown) => e instanceof GptforgeError && e.field === 'maxSteps' && /must be a positive integer, got -3/.test(e.message));
+    await assert.rejects(runSft(dir, { preset: 'tiny', maxSteps: -3 }), (e: unknown) => e instanceof GptforgeError && e.field === 'maxSteps' && /expects a positive integer, got -3/.test(e.message));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

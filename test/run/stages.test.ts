@@ -11,7 +11,7 @@ test('stage runners from library code: a signal aborted once training has begun 
   const sigint = process.listenerCount('SIGINT');
   try {
     const { runDir, preset, file } = resolvePreset(writeTinyPreset(join(root, 'in')), { run: join(root, 'run'), maxSteps: 3 });
-    assert.throws(() => resolvePreset(file, { maxSteps: 2.5 }), /maxSteps must be a positive whole number/);
+    assert.throws(() => resolvePreset(file, { maxSteps: 2.5 }), /maxSteps: expects a whole number of optimizer steps ≥ 1/);
     const lines: string[] = [];
     // aborted after the runner's start (a signal aborted before it rejects with nothing written: stage-loop-options.test)
     const ac = new AbortController();

@@ -41,7 +41,7 @@ test('tokenizer CLI: --pattern \\p{L}+ keeps what it does not match; --special e
     const allowed = run(['encode', '--tokenizer', tokFile, '--text', s, '--special', 'allow']);
     assert.deepEqual(allowed.stdout.trim().split(' ').map(Number), tok.encode(s, { allowedSpecial: 'all' }));
     assert.ok(allowed.stdout.trim().split(' ').map(Number).includes(tok.specialId('<|bos|>')));
-    assert.match(run(['encode', '--tokenizer', tokFile, '--text', s, '--special', 'maybe']).stderr, /--special must be error, allow or plain/);
+    assert.match(run(['encode', '--tokenizer', tokFile, '--text', s, '--special', 'maybe']).stderr, /--special: expects error, allow or plain, got "maybe"/);
 
     // a DeepSeek-V3-shaped pre-tokenizer: "hello world" was 0 tokens (text dropped)
     const j = JSON.parse(readFileSync(tokFile, 'utf8'));

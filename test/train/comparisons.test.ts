@@ -155,14 +155,14 @@ test('comparisons: prompts batched together give the replies, rankings and contr
   const opts = { temperature: 1, maxTokens: 6 };
   const one = prompts.map((p, i) => engine.replies({ messages: [{ role: 'user', content: p }] }, 3, { ...opts, seed: seeds[i] }).map((r) => r.ids));
   for (const G of [1, 4, 16]) {
-    const batched = promptRepliesBatched(engine, prompts, 3, seeds, opts, G).map((rs) => rs.map((r) => r.ids));
+    const batched = promptRepliesBatched(engine, prompts, 3, seeds, opts, { group: G }).map((rs) => rs.map((r) => r.ids));
     assert.deepEqual(batched, one, `G = ${G}`);
   }
   const cmp = (G: number) => simulatedComparisons(model, tok, items, { k: 3, temperature: 1, maxTokens: 6, tools: null, seed: 5, noise: 0.1, contrastPairs: 1, promptsPerBatch: G });
   assert.deepEqual(cmp(4), cmp(1));
   const sc = (G: number) => sampledContrasts(model, tok, items, { k: 3, temperature: 1, maxTokens: 6, tools: null, seed: 5, noise: 0.1, maxPairsPerPrompt: 2, edits: true, promptsPerBatch: G });
   assert.deepEqual(sc(3), sc(1));
-  assert.throws(() => promptRepliesBatched(engine, prompts, 3, seeds, opts, 0), /promptsPerBatch/);
+  assert.throws(() => promptRepliesBatched(engine, prompts, 3, seeds, opts, { group: 0 }), /promptsPerBatch/);
 });
 
 test('comparisons: with rotary positions a batched row equals its one-prompt reply wherever the padding leaves the logits the same; the longest prompts bit for bit', () => {
@@ -176,7 +176,7 @@ test('comparisons: with rotary positions a batched row equals its one-prompt rep
   const seeds = prompts.map((_, i) => (9 + i) * 1000);
   const opts = { temperature: 1, maxTokens: 8 };
   const one = prompts.map((p, i) => engine.replies({ messages: [{ role: 'user', content: p }] }, 2, { ...opts, seed: seeds[i] }).map((r) => r.ids));
-  const batched = promptRepliesBatched(engine, prompts, 2, seeds, opts, prompts.length).map((rs) => rs.map((r) => r.ids));
+  const batched = promptRepliesBatched(engine, prompts, 2, seeds, opts, { group: prompts.length }).map((rs) => rs.map((r) => r.ids));
   const L = Math.max(...lens);
   let same = 0;
   prompts.forEach((_, i) => {

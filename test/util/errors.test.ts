@@ -24,6 +24,8 @@ test("format names a field the caller's way: a flag leads bare, or merges with a
   assert.equal(new GptforgeError('top-p 3: must be in (0, 1]', { field: 'topP' }).format({ fieldName }), '--top-p 3: must be in (0, 1]');
   // a library detail naming the option its own way (library callers read "topP 3"): the CLI still says --top-p
   assert.equal(new GptforgeError('topP 3: must be in (0, 1]', { field: 'topP' }).format({ fieldName }), '--top-p 3: must be in (0, 1]');
+  // the library's form, "<option>: expects …, got <value>", leads with the flag
+  assert.equal(new GptforgeError('topP: expects a number in [0, 1], got 3', { field: 'topP' }).format({ fieldName }), '--top-p: expects a number in [0, 1], got 3');
   assert.equal(new GptforgeError('topP 3: must be in (0, 1]', { field: 'topP' }).message, 'field "topP": topP 3: must be in (0, 1]');
   assert.equal(new GptforgeError('--k must be a whole number ≥ 1, got 0', { field: 'k' }).format({ fieldName }), '--k must be a whole number ≥ 1, got 0');
   // a field the caller has no name for keeps the library's name
