@@ -95,14 +95,15 @@ export function withStageSteps(preset: PretrainPreset, steps: StageSteps): Pretr
     const n = steps[key];
     if (n === undefined) return section;
     const option = `--${key}-max-steps`;
-    if (!(Number.isInteger(n) && n >= 1)) throw new GptforgeError(`${option}: expects a whole number of optimizer steps ≥ 1, got ${n}`, { field: `${key}.train.maxSteps` });
-    if (!section) throw new GptforgeError(`${option}: preset "${preset.name}" has no "${key}" section, so the pipeline has no ${key} stage to limit`, { field: key });
+    const field = `${key}MaxSteps`; // the pipeline command's option (commander's name for the flag), so the CLI names the flag once
+    if (!(Number.isInteger(n) && n >= 1)) throw new GptforgeError(`${option}: expects a whole number of optimizer steps ≥ 1, got ${n}`, { field });
+    if (!section) throw new GptforgeError(`${option}: preset "${preset.name}" has no "${key}" section, so the pipeline has no ${key} stage to limit`, { field });
     return { ...section, train: { ...section.train, maxSteps: n } };
   };
   const out = { ...preset, sft: limit('sft', preset.sft), rm: limit('rm', preset.rm), rl: limit('rl', preset.rl) };
   const t = steps.techniques;
   if (t === undefined) return out;
-  if (!(Number.isInteger(t) && t >= 1)) throw new GptforgeError(`--techniques-max-steps: expects a whole number of optimizer steps ≥ 1, got ${t}`, { field: 'techniques.steps' });
+  if (!(Number.isInteger(t) && t >= 1)) throw new GptforgeError(`--techniques-max-steps: expects a whole number of optimizer steps ≥ 1, got ${t}`, { field: 'techniquesMaxSteps' });
   return { ...out, techniques: { ...preset.techniques, steps: t } };
 }
 

@@ -24,6 +24,12 @@ test('an unknown GPTFORGE_BACKEND and a non-positive --max-steps are refused by 
       assert.match(r.stderr, new RegExp(`--max-steps: expects a whole number of optimizer steps ≥ 1, got ${steps.replace('.', '\\.')}`));
     }
     assert.equal(existsSync(join(root, 'b')), false, 'refused before the run directory is made');
+    // the pipeline's later-stage budgets: the flag named once, as typed (not 'field "rl.train.maxSteps": --rl-max-steps: …')
+    for (const flag of ['--rl-max-steps', '--techniques-max-steps']) {
+      const r = run(['pipeline', '--preset', preset, '--run', join(root, 'd'), flag, '0']);
+      assert.equal(r.status, 1, flag);
+      assert.match(r.stderr, new RegExp(`^gptforge: ${flag}: expects a whole number of optimizer steps ≥ 1, got 0$`, 'm'), r.stderr);
+    }
     const threads = run(['pretrain', '--preset', preset, '--run', join(root, 'c'), '--max-steps', '2'], { GPTFORGE_THREADS: 'abc' });
     assert.equal(threads.status, 1);
     assert.match(threads.stderr, /GPTFORGE_THREADS must be a positive whole number of threads, got "abc"/);
