@@ -18,7 +18,10 @@
  * comparisons/val.clean.jsonl: a validation draw disjoint from both test draws, to choose the
  * RM (or ensemble) on before reading the test draws (rlhf18).
  *
- * keys: prompts=144 seed=777 bare=1|0 ensemble=0|1 avoid=
+ * cache=<file> keeps the draw's rankings (read back when the file exists: RMs trained later
+ * scored on the same draw); only=sample stops after sampling.
+ *
+ * keys: prompts=144 seed=777 bare=1|0 ensemble=0|1 avoid= cache= only=
  * Prints one JSON line per run (and per ensemble).
  */
 import { chatPrompts } from '../src/data/synthetic/chat.js';
@@ -30,6 +33,7 @@ import { accuracyByDecidingTerm } from '../src/run/rm.js';
 import { simulatedComparisons, taskPrompts } from '../src/train/comparisons.js';
 import { renderRankings, scoreSequences } from '../src/train/reward.js';
 import { readPreferencesJSONL } from '../src/data/preferences.js';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkBenchArgs } from './args.js';
 
@@ -69,10 +73,21 @@ for (const s of avoidSeeds) for (const b of [true, false]) for (const p of drawP
 if (avoidSeeds.length > 0) for (const r of readPreferencesJSONL(join(list[0], 'comparisons', 'val.clean.jsonl'), { onBad: 'skip' }).rankings) avoided.add(r.prompt);
 const prompts = drawPrompts(n, seed, bare).filter((p) => !avoided.has(p.prompt));
 if (avoidSeeds.length > 0) console.error(`avoid ${avoidSeeds.join(',')} and the first draw: ${n - prompts.length} of ${n} prompts dropped`);
-const sft = loadModel(list[0], 'sft');
 const t0 = Date.now();
-const val = simulatedComparisons(sft.model, sft.tok, prompts, { k: c.k, temperature: c.temperature, maxTokens: c.maxTokens, tools: defaultTools(), noise: 0, seed });
-console.error(`${prompts.length} prompts × ${c.k} samples: ${val.clean.length} noise-free rankings (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+// cache=<file>: the draw's noise-free rankings read from the file when it exists, else sampled and
+// written there, so RMs trained later are scored on the same draw without sampling it again
+const cache = o.cache as string | undefined;
+const val =
+  cache !== undefined && existsSync(cache)
+    ? { clean: readPreferencesJSONL(cache).rankings }
+    : (() => {
+        const sft = loadModel(list[0], 'sft');
+        const v = simulatedComparisons(sft.model, sft.tok, prompts, { k: c.k, temperature: c.temperature, maxTokens: c.maxTokens, tools: defaultTools(), noise: 0, seed });
+        if (cache !== undefined) writeFileSync(cache, v.clean.map((r) => `${JSON.stringify(r)}\n`).join(''));
+        return v;
+      })();
+console.error(`${prompts.length} prompts × ${c.k} samples: ${val.clean.length} noise-free rankings (${((Date.now() - t0) / 1000).toFixed(0)} s${cache !== undefined ? `, cache ${cache}` : ''})`);
+if (o.only === 'sample') process.exit(0);
 const scored: { run: string; scores: Map<string, number> }[] = [];
 for (const run of list) {
   const rm = loadRewardModel(run, 'rm');

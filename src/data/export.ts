@@ -131,6 +131,8 @@ export function trlDpoLines(r: Ranking): string[] {
       prompt: [{ role: 'user', content: p.prompt }],
       chosen: trlMessages(completionMessages(p.chosen)),
       rejected: trlMessages(completionMessages(p.rejected)),
+      // the labelers' preference strength, under TRL RewardTrainer's column name (absent: none recorded)
+      ...(p.margin !== undefined ? { margin: p.margin } : {}),
     }),
   );
 }

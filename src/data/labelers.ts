@@ -229,6 +229,43 @@ export function tiersOfSorted(scores: readonly number[]): number[] {
   return tiers;
 }
 
+/**
+ * How strongly a labeler prefers reply a to reply b, on Llama 2's four-point scale (Touvron et
+ * al. 2023 §3.2.2: significantly better, better, slightly better, negligibly better / unsure),
+ * as 1, ⅔, ⅓, 0 — what the reward model's margin or pair weight reads (rm.train.marginScale,
+ * strengthWeight; src/train/reward.ts StrengthUse). The labeler knows why it prefers a:
+ *
+ *   1  "significantly better": a is right and b wrong (the family's checker decided; term 1)
+ *   ⅔  "better": otherwise a scores at least STRONG_GAP (1.5) points above b (a tool that worked,
+ *       a well-formed reply against a long or repetitive one …)
+ *   ⅓  "slightly better": at least SLIGHT_GAP (0.5) points above
+ *   0  "negligibly better": less, a tie (under TIE_MARGIN), or a below b — the labeler who put
+ *       a first by mistake (the noise) thought them close, so such a pair carries no margin.
+ */
+export function pairStrength(a: RubricScore, b: RubricScore): number {
+  const gap = a.score - b.score;
+  if (gap < TIE_MARGIN) return 0;
+  if (a.correct === true && b.correct === false) return 1;
+  return gap >= STRONG_GAP ? 2 / 3 : gap >= SLIGHT_GAP ? 1 / 3 : 0;
+}
+
+const STRONG_GAP = 1.5;
+const SLIGHT_GAP = 0.5;
+
+/**
+ * The labelers' strength for every pair i < j of replies listed in the ranking's order,
+ * row-major (Ranking.margin): pairStrength of their rubric scores, 0 for tied pairs. For a
+ * cached ranking written before strengths existed this is what the labelers would have said.
+ */
+export function rankingStrengths(prompt: string, replies: readonly Completion[], tiers: readonly number[] | undefined, task?: string): number[] {
+  const scores = replies.map((c) => rubricScore(prompt, c, task));
+  const out: number[] = [];
+  for (let i = 0; i < replies.length; i++) {
+    for (let j = i + 1; j < replies.length; j++) out.push(tiers !== undefined && tiers[i] === tiers[j] ? 0 : pairStrength(scores[i], scores[j]));
+  }
+  return out;
+}
+
 export interface LabelerOptions {
   /** Probability (0..1) that the labeler gets one adjacent comparison wrong. */
   noise: number;
@@ -273,7 +310,8 @@ export function applyAdjacentErrors<T>(items: readonly T[], flips: readonly bool
  * moved down the worse. So with tiers 0,0,1,1 (a, b | c, d) an error at the boundary gives
  * a, c | b, d: c now beats b and d, b is tied with d — what a labeler who misjudged b
  * against c would hand in. Two replies the rubric ties never come out reversed: the swapped
- * runs never cross a position inside a tier.
+ * runs never cross a position inside a tier. The ranking carries the labeler's strength per
+ * pair (`margin`, rankingStrengths): a pair the noise reversed gets 0.
  *
  * Deterministic: the errors are drawn from `rng` when given (one stream for many rankings),
  * else from a fresh Rng(opts.seed). Exact score ties keep the input order. Callers should
@@ -292,7 +330,9 @@ export function simulatedRanking(prompt: string, replies: readonly Completion[],
   // one draw per comparison even at noise 0 or within a tier, so the stream advances the same
   // for any noise and any ties; only comparisons across a tier boundary can go wrong
   const flips = best.slice(1).map((_, i) => r.random() < opts.noise && tiers[i] !== tiers[i + 1]);
-  const ranking: Ranking = { prompt, completions: applyAdjacentErrors(best, flips), tiers };
+  const completions = applyAdjacentErrors(best, flips);
+  const ranking: Ranking = { prompt, completions, tiers };
   if (task !== undefined) ranking.task = task;
+  ranking.margin = rankingStrengths(prompt, completions, tiers, task);
   return ranking;
 }

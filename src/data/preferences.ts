@@ -18,6 +18,8 @@ import { OPT_IN_TASKS, TASKS } from './synthetic/tasks.js';
  *   {"prompt": "…", "completions": [a, b, c, d], "tiers": [0, 1, 1, 2]}  b and c tied
  *   {"prompt": "…", "completions": [a, b, c], "ranks": [2, 1, 3]}      ranks: 1 = best, strict
  *   {"prompt": "…", "chosen": a, "rejected": b}                       a pair: a 2-item ranking
+ *   {"prompt": "…", "chosen": a, "rejected": b, "margin": 1}          with a preference strength (TRL's column)
+ *   {"prompt": "…", "completions": [a, b, c], "margin": [1, 1, 0]}    strengths of pairs (a,b), (a,c), (b,c)
  *   {"prompt": [user message], "chosen": [messages], "rejected": [messages]}   TRL's conversational
  *                                                     format (our `export --format trl`), the same pair
  *
@@ -48,6 +50,14 @@ export interface Ranking {
   tiers?: number[];
   /** Family name when known (simulated labels). */
   task?: string;
+  /**
+   * How strongly each pair is preferred (TRL RewardTrainer's `margin` column; Llama 2's
+   * "significantly better … negligibly better"): one number ≥ 0 per pair i < j of the listed
+   * completions, row-major ((0,1), (0,2) … (1,2) …), K·(K−1)/2 of them; tied pairs' entries are
+   * unused. The simulated labelers write 0, ⅓, ⅔ or 1 (labelers.ts `pairStrength`). Absent (people's
+   * rankings, comparisons cached before it existed): 0 for every pair, today's loss.
+   */
+  margin?: number[];
 }
 
 export interface PreferencePair {
@@ -55,6 +65,8 @@ export interface PreferencePair {
   chosen: Completion;
   rejected: Completion;
   task?: string;
+  /** The pair's preference strength (Ranking.margin); absent: 0. */
+  margin?: number;
 }
 
 export interface ReadPreferencesResult {
@@ -130,11 +142,14 @@ export function rankingToPairs(r: Ranking): PreferencePair[] {
   const pairs: PreferencePair[] = [];
   const cs = r.completions;
   const tiers = rankingTiers(r);
+  let p = -1;
   for (let i = 0; i < cs.length; i++) {
     for (let j = i + 1; j < cs.length; j++) {
+      p++;
       if (tiers[i] === tiers[j]) continue;
       const pair: PreferencePair = { prompt: r.prompt, chosen: cs[i], rejected: cs[j] };
       if (r.task !== undefined) pair.task = r.task;
+      if (r.margin !== undefined) pair.margin = r.margin[p];
       pairs.push(pair);
     }
   }
@@ -256,9 +271,12 @@ function validateRanking(obj: unknown, where: ErrorLocation = {}): Ranking {
   }
   if (o.ranks !== undefined && o.tiers !== undefined) fail('"tiers" goes with completions listed best first, not with "ranks" (ranks are strict)', where, 'tiers');
   const tiers = o.tiers === undefined ? undefined : validateTiers(o.tiers, completions.length, where);
+  if (o.ranks !== undefined && o.margin !== undefined) fail('"margin" goes with completions listed best first or a pair, not with "ranks"', where, 'margin');
+  const margin = o.margin === undefined ? undefined : validateMargin(isPair && !Array.isArray(o.margin) ? [o.margin] : o.margin, completions.length, where);
   if (o.ranks !== undefined) completions = orderByRanks(completions, o.ranks, where);
   const r: Ranking = { prompt, completions };
   if (tiers !== undefined) r.tiers = tiers;
+  if (margin !== undefined) r.margin = margin;
   if (task !== undefined) r.task = task;
   return r;
 }
@@ -282,6 +300,16 @@ function validateTiers(tiers: unknown, k: number, where: ErrorLocation): number[
     if (ns[i] > ns[i - 1] + 1) fail(`tiers are consecutive: ${ns[i]} after ${ns[i - 1]} skips ${ns[i - 1] + 1}`, where, `tiers[${i}]`);
   }
   return [...ns];
+}
+
+/** `margin` as K·(K−1)/2 finite numbers ≥ 0, one per pair i < j (a pair's: one number). */
+function validateMargin(margin: unknown, k: number, where: ErrorLocation): number[] {
+  const n = (k * (k - 1)) / 2;
+  if (!Array.isArray(margin) || margin.length !== n) fail(`margin must be ${k === 2 ? "a number (the pair's preference strength) or " : ''}a list of ${n} numbers ≥ 0, one per pair i < j of the ${k} completions, row-major`, where, 'margin');
+  (margin as unknown[]).forEach((m, i) => {
+    if (typeof m !== 'number' || !Number.isFinite(m) || m < 0) fail(`a margin is a finite number ≥ 0, got ${JSON.stringify(m)}`, where, k === 2 ? 'margin' : `margin[${i}]`);
+  });
+  return [...(margin as number[])];
 }
 
 function validateTask(task: unknown, where: ErrorLocation): string | undefined {
@@ -348,5 +376,6 @@ export function appendRankingLine(file: string, r: Ranking): void {
   const line: Ranking = { prompt: checked.prompt, completions: checked.completions };
   if (checked.tiers !== undefined) line.tiers = checked.tiers;
   if (checked.task !== undefined) line.task = checked.task;
+  if (checked.margin !== undefined) line.margin = checked.margin;
   appendJSONLine(file, line);
 }

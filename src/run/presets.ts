@@ -160,7 +160,18 @@ export interface RmPreset {
    * answer's digits among them — a direct gradient. Recorded in the RM checkpoint.
    */
   pooling?: 'last' | 'last+mean';
-  train: TrainConfig;
+  train: RmTrainConfig;
+}
+
+/**
+ * The reward model's training settings: the loop's, and how the labelers' preference strength
+ * per pair (Ranking.margin) enters the loss (src/train/reward.ts StrengthUse; docs/rlhf.md).
+ */
+export interface RmTrainConfig extends TrainConfig {
+  /** s in −log σ(r_better − r_worse − s · strength) (Llama 2's margin); default 0: today's loss. */
+  marginScale?: number;
+  /** w: each pair's loss weighted 1 + w · strength within its ranking; default 0. */
+  strengthWeight?: number;
 }
 
 export interface RlPreset {
@@ -226,7 +237,7 @@ export const PRESET_KEYS: KeyTree<PretrainPreset> = {
     rankingsPerBatch: null,
     contrastFraction: null,
     pooling: null,
-    train: TRAIN_CONFIG_KEYS,
+    train: { ...TRAIN_CONFIG_KEYS, marginScale: null, strengthWeight: null },
   },
   rl: { config: keysOf(DEFAULT_RL), prompts: null, validation: { prompts: null }, train: TRAIN_CONFIG_KEYS },
   dpo: { beta: null, pairsPerBatch: null, train: TRAIN_CONFIG_KEYS },

@@ -481,6 +481,11 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
     ['logEvery', cfg.train.logEvery ?? 1, 'positive integer', 'rm.train.logEvery'],
     ['lr', cfg.train.lr, 'positive number', 'rm.train.lr'],
   ]);
+  const strength = { marginScale: cfg.train.marginScale ?? 0, strengthWeight: cfg.train.strengthWeight ?? 0 };
+  for (const key of ['marginScale', 'strengthWeight'] as const) {
+    const v = strength[key];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new GptforgeError(`${key} must be a number ≥ 0, got ${JSON.stringify(v)}`, { file: runPresetFile(runDir), field: `rm.train.${key}` });
+  }
 
   const from = o.from ?? 'sft';
   const stage = o.into ?? 'rm';
@@ -523,9 +528,15 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
       `${val.rendered.length} held out (${val.pairs} pairs with a preference, ${val.tiedPairs} tied left out)` +
       `${tied ? `; ${tied} rankings dropped as all tied` : ''}${dropped ? `; ${dropped} dropped as longer than the context` : ''}`,
   );
+  if (strength.marginScale > 0 || strength.strengthWeight > 0) {
+    const all = [...train.rendered, ...(contrast?.rendered ?? [])];
+    const without = all.filter((r) => r.margin === undefined).length;
+    log(`${stage}: the labelers' preference strength in the loss (marginScale ${strength.marginScale}, strengthWeight ${strength.strengthWeight})`);
+    if (without > 0) log(`${stage}: note: ${without} of ${all.length} training rankings carry no strength ("margin"; comparisons cached before it existed, or rankings from people): margin 0 for their pairs${data.files.length === 0 ? ' (--fresh re-samples the comparisons with it)' : ''}`);
+  }
   const pad = tok.specialId('<|pad|>');
   const loader = contrast ? new MixedLoader([new ShuffledLoader(train.rendered, mix!.sampled), new ShuffledLoader(contrast.rendered, mix!.contrast, 7331)]) : new ShuffledLoader(train.rendered, cfg.rankingsPerBatch);
-  const result = await trainRewardModel({ model, adapter, train: loader, val: val.rendered, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash(), stage }, cfg.train, {
+  const result = await trainRewardModel({ model, adapter, train: loader, val: val.rendered, padId: pad, tokenizerJSON: tok.toJSON(), tokenizerHash: tok.hash(), stage, strength }, cfg.train, {
     runDir,
     stageDir: runLayout(runDir).stage(stage),
     resume: !o.fresh,

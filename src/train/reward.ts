@@ -19,6 +19,9 @@ import type { Conversation } from '../data/conversation.js';
  *
  *   loss = mean over rankings with a pair of  mean over pairs i better than j of  −log σ(r_i − r_j)
  *
+ * optionally with the labelers' preference strength per pair (StrengthUse: a margin inside the
+ * σ, or a weight on the pair; issue #24's thirteenth pass, docs/journal/rlhf.md).
+ *
  * (the mean over rankings is over the whole optimizer step, however it is split into micro-batches)
  *
  * The loss is computed in plain numbers; the model backpropagates Σ ∂loss/∂r_k · r_k, whose
@@ -30,6 +33,23 @@ export interface RenderedRanking {
   completions: number[][];
   /** The ranking's tiers (equal = tied; see data/preferences.ts); absent: strict order. */
   tiers?: number[];
+  /**
+   * The labelers' preference strength per pair i < j, row-major (Ranking.margin,
+   * data/preferences.ts; tied pairs' entries unused); absent: 0 for every pair.
+   */
+  margin?: number[];
+}
+
+/**
+ * How the labelers' preference strength enters the pairwise loss (preset `rm.train`):
+ * `marginScale` s subtracts s · strength from the reward difference (Llama 2, Touvron et al.
+ * 2023 §3.2.2: −log σ(r_c − r_r − m); TRL RewardTrainer's `margin` column), `strengthWeight` w
+ * weights a pair's loss by 1 + w · strength within its ranking (the ranking's pairs still
+ * average to one ranking's share). Both 0 (default): the plain InstructGPT loss.
+ */
+export interface StrengthUse {
+  marginScale?: number;
+  strengthWeight?: number;
 }
 
 export interface PairwiseResult {
@@ -65,14 +85,20 @@ export function sigmoid(x: number): number {
  * is left out of the mean over rankings too, so ties never dilute the others' gradient.
  * A batch with no pair at all has loss 0 and a zero gradient.
  */
-export function pairwiseLoss(rewards: ArrayLike<number>, sizes: readonly number[], tiers?: readonly (readonly number[] | undefined)[]): PairwiseResult {
+export function pairwiseLoss(rewards: ArrayLike<number>, sizes: readonly number[], tiers?: readonly (readonly number[] | undefined)[], margins?: readonly (readonly number[] | undefined)[], use: StrengthUse = {}): PairwiseResult {
+  const s = use.marginScale ?? 0;
+  const w = use.strengthWeight ?? 0;
   const grad = new Float64Array(rewards.length);
   // first pass: which rankings have a pair, so every gradient term can carry the final 1/rankings
   const counts = sizes.map((k, r) => {
     const t = tiers?.[r];
     if (t !== undefined && t.length !== k) throw new Error(`pairwiseLoss: ranking ${r} has ${k} rewards but ${t.length} tiers`);
+    const m = margins?.[r];
+    if (m !== undefined && m.length !== (k * (k - 1)) / 2) throw new Error(`pairwiseLoss: ranking ${r} has ${k} rewards but ${m.length} pair margins (want ${(k * (k - 1)) / 2})`);
+    // with strengthWeight, n is the ranking's total pair weight (each pair 1 + w · strength)
     let n = 0;
-    for (let i = 0; i < k; i++) for (let j = i + 1; j < k; j++) if (t === undefined || t[i] !== t[j]) n++;
+    let p = 0;
+    for (let i = 0; i < k; i++) for (let j = i + 1; j < k; j++, p++) if (t === undefined || t[i] !== t[j]) n += 1 + w * (m?.[p] ?? 0);
     return n;
   });
   const used = counts.filter((n) => n > 0).length;
@@ -85,17 +111,23 @@ export function pairwiseLoss(rewards: ArrayLike<number>, sizes: readonly number[
   sizes.forEach((k, r) => {
     const n = counts[r];
     const t = tiers?.[r];
+    const m = margins?.[r];
     let l = 0;
+    let p = -1;
     for (let i = 0; i < k; i++) {
       for (let j = i + 1; j < k; j++) {
+        p++;
         if (t !== undefined && t[i] === t[j]) {
           tied++;
           continue;
         }
         const d = rewards[off + i] - rewards[off + j];
-        l += softplus(-d);
-        // ∂/∂d of −log σ(d) is −σ(−d)
-        const g = -sigmoid(-d) / n / used;
+        const strength = m?.[p] ?? 0;
+        const x = d - s * strength;
+        const weight = 1 + w * strength;
+        l += weight * softplus(-x);
+        // ∂/∂d of −log σ(d − s·m) is −σ(−(d − s·m))
+        const g = (-weight * sigmoid(-x)) / n / used;
         grad[off + i] += g;
         grad[off + j] -= g;
         if (d > 0) correct++;
@@ -295,6 +327,8 @@ export interface RewardSetup {
   tokenizerHash: string;
   /** The stage name in metrics.jsonl and the checkpoints (default `rm`). */
   stage?: string;
+  /** The labelers' preference strength in the training loss (default: unused); held-out loss stays plain. */
+  strength?: StrengthUse;
 }
 
 /**
@@ -390,6 +424,8 @@ export async function trainRewardModel(setup: RewardSetup, cfg: TrainConfig, opt
           rewards.data,
           batch.map((r) => r.completions.length),
           batch.map((r) => r.tiers),
+          batch.map((r) => r.margin),
+          setup.strength,
         );
         // pairwiseLoss averages over this micro-batch's rankings; rescale to its share of the step's mean
         const share = res.rankings / total;
@@ -446,7 +482,9 @@ export function renderRankings(tok: Tokenizer, rankings: readonly Ranking[], max
       out.dropped++;
       continue;
     }
-    out.rendered.push(r.tiers !== undefined ? { completions: seqs, tiers: r.tiers } : { completions: seqs });
+    const rendered: RenderedRanking = r.tiers !== undefined ? { completions: seqs, tiers: r.tiers } : { completions: seqs };
+    if (r.margin !== undefined) rendered.margin = r.margin;
+    out.rendered.push(rendered);
     out.sources.push(index);
     out.pairs += counts.preferred;
     out.tiedPairs += counts.tied;
