@@ -14,7 +14,9 @@ import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rankingStrengths } from '../src/data/labelers.js';
 import { rankingTiers, readPreferencesJSONL } from '../src/data/preferences.js';
+import { checkBenchArgs } from './args.js';
 
+checkBenchArgs(import.meta.url, {}, { positional: 2 });
 const [run, out] = process.argv.slice(2);
 if (!run || !out) {
   console.error('usage: node dist/bench/rm-margin-fill.js <run> <out-dir>');
