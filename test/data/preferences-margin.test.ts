@@ -5,22 +5,10 @@ import { join } from 'node:path';
 import { Rng } from '../../src/engine/rng.js';
 import { appendRankingLine, rankingToPairs, readPreferencesJSONL, type Completion } from '../../src/data/preferences.js';
 import { pairStrength, rankingStrengths, rubricScore, simulatedRanking } from '../../src/data/labelers.js';
-import { taskByName } from '../../src/data/synthetic/tasks.js';
 import { trlDpoLines } from '../../src/data/export.js';
-import type { Message } from '../../src/data/conversation.js';
 import { tempDir } from '../util/tmp.js';
+import { P, R, toolMsgs, withTool } from './arith-fixture.js';
 
-// a real held-out arithmetic problem, its exact answer from the generated tool output
-const arith = taskByName('arithmetic').generate('test', 1, 1)[0];
-const P = arith.prompt;
-const R = Number(arith.conversation.messages.find((m) => m.role === 'tool')!.content);
-const call = arith.conversation.messages.find((m) => m.tool_call)!.tool_call!;
-const toolMsgs: Message[] = [
-  { role: 'assistant', content: 'Let me calculate that. ', tool_call: call },
-  { role: 'tool', content: String(R) },
-  { role: 'assistant', content: `The answer is ${R}.` },
-];
-const withTool: Completion = { messages: toolMsgs };
 const line = (o: unknown): string => JSON.stringify(o);
 
 test("labelers' strength: right over wrong is 1 whatever the form; form gaps ⅔ / ⅓ / 0; ties and reversed pairs 0", () => {

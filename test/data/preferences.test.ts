@@ -5,26 +5,13 @@ import { join } from 'node:path';
 import { Rng } from '../../src/engine/rng.js';
 import { appendRankingLine, completionKey, completionText, rankingConversation, pairCounts, rankingTiers, rankingToPairs, readPreferencesJSONL, tierCount, type Completion, type Ranking } from '../../src/data/preferences.js';
 import { applyAdjacentErrors, rubricPrefers, rubricScore, simulatedRanking, TIE_MARGIN, tiersOfSorted } from '../../src/data/labelers.js';
-import { taskByName } from '../../src/data/synthetic/tasks.js';
 import { trlDpoLines } from '../../src/data/export.js';
-import type { Message } from '../../src/data/conversation.js';
 import { KeyQueue, LABEL_HELP, RankingSession, runLabeling, skippedFile } from '../../src/run/label.js';
 import { tempDir } from '../util/tmp.js';
+import { P, R, toolMsgs, withTool } from './arith-fixture.js';
 
 const tmp = (): string => tempDir('gf-prefs-');
 const line = (o: unknown): string => JSON.stringify(o);
-
-// a real held-out arithmetic problem, its exact answer from the generated tool output
-const arith = taskByName('arithmetic').generate('test', 1, 1)[0];
-const P = arith.prompt;
-const R = Number(arith.conversation.messages.find((m) => m.role === 'tool')!.content);
-const call = arith.conversation.messages.find((m) => m.tool_call)!.tool_call!;
-const toolMsgs: Message[] = [
-  { role: 'assistant', content: 'Let me calculate that. ', tool_call: call },
-  { role: 'tool', content: String(R) },
-  { role: 'assistant', content: `The answer is ${R}.` },
-];
-const withTool: Completion = { messages: toolMsgs };
 
 test('completions: visible text leaves tool calls out; pairs are every K(K−1)/2 with the better one chosen', () => {
   assert.equal(completionText(withTool), `Let me calculate that. The answer is ${R}.`);
