@@ -276,8 +276,10 @@ function validateRanking(obj: unknown, where: ErrorLocation = {}): Ranking {
   if (o.ranks !== undefined) completions = orderByRanks(completions, o.ranks, where);
   const r: Ranking = { prompt, completions };
   if (tiers !== undefined) r.tiers = tiers;
-  if (margin !== undefined) r.margin = margin;
   if (task !== undefined) r.task = task;
+  // after task, as simulatedRanking builds it: a stage hashes its rankings by JSON.stringify
+  // (rm.ts dataHash), so a cache read back must serialize exactly as it was sampled
+  if (margin !== undefined) r.margin = margin;
   return r;
 }
 

@@ -86,3 +86,16 @@ test("margin in the data: TRL's column on a pair, a list per ranking; checked; k
   bad({ prompt: 'q?', chosen: 'A.', rejected: 'B.', margin: 'big' }, /margin/);
   bad({ prompt: 'q?', completions: ['A.', 'B.'], ranks: [2, 1], margin: [1] }, /"margin" goes with/);
 });
+
+// newcomer49: `gptforge rm` on a finished run refused to resume ("data hash 171e… but this run
+// trains it on … 243d…"): the RM stage hashes its rankings by JSON.stringify, and a cache read
+// back put `margin` before `task` where the sampler had put it after
+test('a simulated ranking written as the comparisons cache and read back serializes exactly as sampled (the RM stage hashes it)', () => {
+  const replies: Completion[] = [withTool, { messages: [{ role: 'assistant', content: `It is ${R + 1}.` }] }, { messages: [{ role: 'assistant', content: 'I do not know.' }] }];
+  const sampled = simulatedRanking(P, replies, 'arithmetic', { noise: 0.1, seed: 3 }, new Rng(3));
+  assert.ok(sampled.margin !== undefined && sampled.task === 'arithmetic', 'the sampler sets both task and margin');
+  const f = join(tempDir('gf-margin-order-'), 'train.jsonl');
+  writeFileSync(f, `${JSON.stringify(sampled)}\n`); // as rm.ts writes the cache
+  const [back] = readPreferencesJSONL(f).rankings;
+  assert.equal(JSON.stringify(back), JSON.stringify(sampled));
+});
