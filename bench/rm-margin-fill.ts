@@ -11,7 +11,7 @@
  * (settings.json copied), and prints the strengths' distribution over the preferred pairs.
  */
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { rankingStrengths } from '../src/data/labelers.js';
 import { rankingTiers, readPreferencesJSONL } from '../src/data/preferences.js';
 import { checkBenchArgs } from './args.js';
@@ -23,6 +23,15 @@ if (!run || !out) {
   process.exit(2);
 }
 const src = join(run, 'comparisons');
+if (!existsSync(join(src, 'settings.json'))) {
+  console.error(`bench rm-margin-fill: ${src} holds no simulated comparisons (no settings.json): name a run whose rm stage sampled them`);
+  process.exit(1);
+}
+// a copy, never the cache itself: the run's rm stage hashes its rankings, and its checkpoint was trained on these
+if (resolve(out) === resolve(src)) {
+  console.error(`bench rm-margin-fill: <out-dir> is the run's own comparisons cache (${src}); write the copy elsewhere`);
+  process.exit(1);
+}
 mkdirSync(out, { recursive: true });
 copyFileSync(join(src, 'settings.json'), join(out, 'settings.json'));
 for (const name of ['train.jsonl', 'val.jsonl', 'val.clean.jsonl']) {
@@ -40,6 +49,7 @@ for (const name of ['train.jsonl', 'val.jsonl', 'val.clean.jsonl']) {
         const k = margin[p].toFixed(2);
         hist.set(k, (hist.get(k) ?? 0) + 1);
       }
+    // margin last, as a ranking read back holds it (preferences.ts validateRanking)
     return JSON.stringify({ ...r, margin });
   });
   writeFileSync(join(out, name), `${lines.join('\n')}\n`);
