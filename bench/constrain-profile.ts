@@ -18,6 +18,7 @@ import { loadavg } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Automaton, clearSharedFrames, GrammarConstraint, lowerSchema, TokenMatcher, tokenTrie } from '../src/infer/constrain/index.js';
+import { signatureStats } from '../src/infer/constrain/matcher.js';
 import { Tokenizer } from '../src/tokenizer/index.js';
 import { cl100kRankFileText } from '../test/tokenizer/corpus.js';
 import { loadCases, locateJsonSchemaBench } from '../test/constrain/jsonschemabench.js';
@@ -126,6 +127,9 @@ async function main(): Promise<void> {
     let stackNodes = 0;
     let transitions = 0;
     let shared = 0;
+    let reachSigned = 0;
+    let throughRules = 0;
+    let sharedHits = 0;
     let hash = 0x811c9dc5; // FNV-1a over every mask's words, outside the timing: equal hashes = the same masks
     for (const { c, ids } of cases) {
       let m: TokenMatcher;
@@ -148,11 +152,14 @@ async function main(): Promise<void> {
       stackNodes += m.automaton.nodeCount;
       transitions += m.automaton.transitionsComputed;
       shared += m.automaton.transitionsShared;
+      reachSigned += m.literalSigned;
+      throughRules += m.automaton.reachThroughRules;
+      sharedHits += m.sharedHits;
     }
     const mean = (1000 * times.reduce((a, b) => a + b, 0)) / times.length;
     const p99 = 1000 * times.slice().sort((a, b) => a - b)[Math.floor(0.99 * times.length)];
     console.log(
-      `pass ${pass + 1}: ${times.length} masks, CPU mean ${mean.toFixed(1)} µs, p99 ${p99.toFixed(0)} µs; frames walked ${frames}, trie nodes ${trieNodes}, states ${states}, stack nodes ${stackNodes}, transitions computed ${transitions} (+${shared} alike); masks' hash ${(hash >>> 0).toString(16).padStart(8, '0')}; load ${loadavg()[0].toFixed(1)}`,
+      `pass ${pass + 1}: ${times.length} masks, CPU mean ${mean.toFixed(1)} µs, p99 ${p99.toFixed(0)} µs; frames walked ${frames}, trie nodes ${trieNodes}, states ${states}, stack nodes ${stackNodes}, transitions computed ${transitions} (+${shared} alike), configurations signed by reach ${reachSigned} (${throughRules} through rules), shared frame hits ${sharedHits}, signature ids ${signatureStats().ids} (resets so far ${signatureStats().epoch}); masks' hash ${(hash >>> 0).toString(16).padStart(8, '0')}; load ${loadavg()[0].toFixed(1)}`,
     );
     if (profiling) {
       const { profile } = await post<{ profile: Profile }>('Profiler.stop');

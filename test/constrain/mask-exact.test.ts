@@ -201,7 +201,8 @@ test("structural masks jump over a wide trie node's rejected children: exact, an
 /**
  * A large object (47 members, nested objects, keys with non-ASCII characters and escaped
  * quotes, enums with non-ASCII values): its frames reach more than 64 rules, so none has a
- * signature, and most are structural places with a few first bytes — the paths frameWalk takes
+ * signature by its sub-grammar (since round 25 most are signed by the trie nodes they reach
+ * instead: Automaton.reachWalk), and most are structural places with a few first bytes — the paths frameWalk takes
  * from the configurations' live byte classes and the per-class first-byte lists. Walks enter
  * and leave keys and values (tokens crossing a key's closing quote into `":`, a value into `,"`)
  * and stop inside UTF-8 characters.
@@ -226,16 +227,16 @@ test('a large object: structural frames from their live first bytes equal the to
     const con = schemaConstraint(largeObject(), tok);
     const checked = checkWalks(`large object (V=${tok.vocabSize})`, con, tok.vocabSize, walks, steps, new Rng(7 + tok.vocabSize));
     assert.ok(checked >= walks * 10, `only ${checked} states checked`);
-    // the paths under test ran: classes left unstepped, first bytes from the per-class lists, frames without a signature
+    // the paths under test ran: classes left unstepped, first bytes from the per-class lists
     const m = con.matcher;
-    assert.ok(m.deadClassesSkipped > 0 && m.fewKidWalks > 0 && m.sigNull > 0, `dead ${m.deadClassesSkipped}, few ${m.fewKidWalks}, unsigned ${m.sigNull}`);
+    assert.ok(m.deadClassesSkipped > 0 && m.fewKidWalks > 0, `dead ${m.deadClassesSkipped}, few ${m.fewKidWalks}`);
   }
 });
 
 test('places whose difference no token reaches share a frame walk: exact, fresh and from the shared cache (test BPE and cl100k)', () => {
   // after each member of the large object a place takes `,"name":…` or `}`: no token runs far
   // into the names, so these configurations are signed by the terminals tokens reach
-  // (Automaton.literalSignature) and most such places share one walk; a second compile takes
+  // (Automaton.reachWalk) and most such places share one walk; a second compile takes
   // them from the vocabulary's shared cache. Every mask against the token-by-token reference.
   for (const [tok, walks, steps] of [
     [testTokenizer(), 6, 60],
@@ -350,6 +351,63 @@ test('a key typed letter by letter beside declared names: folded copies of the f
         pops,
         `V=${tok.vocabSize} frame ${x}: pops`,
       );
+    }
+  }
+});
+
+/**
+ * Places whose configurations run through rule references before tokens stop reaching them
+ * (Automaton.reachWalk, round 25: a configuration signed by the trie nodes it reaches): the
+ * whitespace after `:`, then a value that is one of two alternatives (`true` or `"x"`, `null`
+ * or `"x"`, …). A signature that lost the nodes reached inside a rule's expansion fails here
+ * (`{"p` then takes no `":`), as does one that lost the pops (`"}` taken where the object
+ * cannot end: the random walks below). An instance fed byte
+ * by byte, every mask against the token-by-token reference, fresh and then from the shared
+ * cache; then random walks over members with enums, arrays and optional members, and over a
+ * GBNF grammar with nullable rules, alternatives that end inside tokens and right-recursive
+ * rules (a digit run: past the step budget, left to frameSignature).
+ */
+test('configurations signed through rule references share walks exactly, fresh and shared (test BPE and cl100k)', () => {
+  const twoOf = { type: 'object', properties: { p: { enum: [true, 'x'] }, q: { enum: [null, 'x'] }, r: { enum: [false, 'x'] }, s: { enum: [true, 'y'] } }, required: ['p', 'q'], additionalProperties: false };
+  const text = '{"p": true, "q": null, "r": "x", "s": true}';
+  const properties: Record<string, unknown> = {};
+  for (let i = 0; i < 14; i++) {
+    const v = ['a1', 'a2', 'b1', 'b2', 'ab', 'a'][i % 6];
+    properties[`m${i}`] = i % 4 === 0 ? { enum: [v, `${v}x`, 3] } : i % 4 === 1 ? { type: 'boolean' } : i % 4 === 2 ? { type: 'array', items: { enum: [v, null] }, maxItems: 2 } : { const: v };
+  }
+  const members = { type: 'object', properties, required: ['m0', 'm3', 'm5', 'm8'], additionalProperties: false };
+  const gbnf = `root ::= "(" ws list ws ")" | "[" ws item? ws "]"
+list ::= item (ws "," ws item)*
+item ::= "a" tail | "ab" | "b" tail "c"? | num
+tail ::= "" | "1" | "12" | "2" tail
+num ::= [0-9] | [0-9] num
+ws ::= " "? | "\\n"
+`;
+  const enc = new TextEncoder();
+  for (const [tok, walks, steps] of [
+    [testTokenizer(), 6, 60],
+    [cl100kTok(), 2, 40],
+  ] as const) {
+    clearSharedFrames(schemaConstraint(twoOf, tok).matcher.trie); // every frame of this test walked afresh first
+    for (const round of ['fresh', 'shared']) {
+      const con = schemaConstraint(twoOf, tok, { whitespace: 'flexible' });
+      for (let i = 0; i <= text.length; i++) {
+        assertExact(`reach signatures, two alternatives, ${round} (V=${tok.vocabSize}), after ${JSON.stringify(text.slice(0, i))}`, con, tok.vocabSize);
+        if (i < text.length) assert.ok(con.advanceBytes(enc.encode(text[i])), text.slice(0, i + 1));
+      }
+      assert.ok(con.matcher.automaton.reachThroughRules > 0 || round === 'shared', 'no configuration signed through a rule reference');
+    }
+    for (const [label, make] of [
+      ['members', () => schemaConstraint(members, tok, { whitespace: 'flexible' })],
+      ['gbnf', () => gbnfConstraint(gbnf, tok)],
+    ] as const) {
+      const first = make();
+      let checked = checkWalks(`reach signatures, ${label} (V=${tok.vocabSize})`, first, tok.vocabSize, walks, steps, new Rng(17 + tok.vocabSize));
+      assert.ok(first.matcher.automaton.reachThroughRules > 0, `${label}: no configuration signed through a rule reference`);
+      const again = make();
+      checked += checkWalks(`reach signatures, ${label}, shared (V=${tok.vocabSize})`, again, tok.vocabSize, walks, steps, new Rng(19 + tok.vocabSize));
+      assert.ok(again.matcher.sharedHits > 0, `${label}: no frame from the shared cache`);
+      assert.ok(checked >= walks * 10, `${label}: only ${checked} states checked`);
     }
   }
 });

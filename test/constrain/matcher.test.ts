@@ -34,7 +34,7 @@ test('the token trie visits every token once in preorder with correct subtree en
   assert.deepEqual(t.more.get(1), [5]); // duplicate bytes 'ab'
 });
 
-test('the trie indexes exactly its nodes with WIDE_KIDS or more children by child byte', () => {
+test('the trie indexes exactly its nodes with WIDE_KIDS or more children, and its root, by child byte', () => {
   // 'a' has 9 children (b..j), 'b' 3, 'ab' 8 (c..j): the first and the last are wide
   const words = ['a', 'b', 'bx', 'by', 'bz', ...'bcdefghij'.split('').map((c) => `a${c}`), ...'cdefghij'.split('').map((c) => `ab${c}`)];
   const t = new TokenTrie(words.map((s) => enc.encode(s)));
@@ -54,6 +54,16 @@ test('the trie indexes exactly its nodes with WIDE_KIDS or more children by chil
     }
   }
   assert.equal(wide, 2);
+  // the root (no node) is indexed too, after the nodes, whatever its number of children: here 'a' and 'b'
+  const { rootIndex } = t.wide;
+  assert.equal(rootIndex, 2);
+  const roots: number[] = [];
+  for (let c = 0; c < t.size; c = t.end[c]) roots.push(c);
+  for (let b = 0; b < 256; b++) {
+    const kid = roots.find((c) => t.byte[c] === b);
+    assert.equal((kidBytes[8 * rootIndex + (b >>> 5)] >>> (b & 31)) & 1, kid === undefined ? 0 : 1, `root byte ${b}`);
+    if (kid !== undefined) assert.equal(kidAt[256 * rootIndex + b], kid, `root byte ${b}`);
+  }
 });
 
 test("the trie built from a tokenizer's byte store equals the one built from per-token arrays; tokenBytes reads the store", () => {

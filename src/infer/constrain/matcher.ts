@@ -889,65 +889,149 @@ export class Automaton {
     return seq.intern();
   }
 
-  /** literalSignature's frontiers of trie nodes (the nodes a prefix of the terminals reaches). */
-  private litFront: Int32Array = new Int32Array(64);
-  private litNext: Int32Array = new Int32Array(64);
+  /** reachWalk's scratch: frontiers of trie nodes (a stack of them, one per point of its tree), continuations (position, parent; 0 none), the steps left. */
+  private reachFront: Int32Array = new Int32Array((REACH_BUDGET + 2) * REACH_FRONT_MAX);
+  private reachContPos: Int32Array = new Int32Array(REACH_BUDGET + LEXEME_LEVELS + 2);
+  private reachContPar: Int32Array = new Int32Array(REACH_BUDGET + LEXEME_LEVELS + 2);
+  private reachConts = 1;
+  private reachSteps = 0;
+  /** reachWalk's results: the trie nodes reached, reachNodes[0 .. reachNodeCount), and those where the frame ends (with children), reachPops[0 .. reachPopCount); unsorted, with repeats. */
+  reachNodes: Int32Array = new Int32Array(REACH_BUDGET * REACH_FRONT_MAX);
+  reachNodeCount = 0;
+  reachPops: Int32Array = new Int32Array(REACH_BUDGET * REACH_FRONT_MAX);
+  reachPopCount = 0;
+  /** Statistics: configurations reachWalk followed through at least one rule reference (the rest ran on terminals alone). */
+  reachThroughRules = 0;
+  private reachBranched = false;
+  /** The trie reachWalk last ran on, and its root's index among the wide nodes (TokenTrie.wide.rootIndex). */
+  private reachTrie: TokenTrie | undefined = undefined;
+  private reachRootWide = -1;
 
   /**
-   * A configuration's signature by what the vocabulary can reach of it: when frame node `n`
-   * runs on terminals alone (across the frame's levels, no rule reference) until the trie
-   * holds no token path through them — every path from the root along the terminals' byte sets
-   * ends before they do — the configuration takes exactly the tokens on those paths and pops at
-   * no trie node, whatever follows; it is signed by the terminals before that one (interned as
-   * −3, their global ids…; frameSignature's sequences hold no −3). −1 when a rule reference or the
-   * frame's end comes first, or more than LIT_FRONT_MAX trie nodes lie at one depth. Equal
-   * signatures give equal frame walks on this trie: the places after an object's members
-   * (`,"name":…` where no token spans `,"` into the name) differ only past where tokens reach.
+   * What the frame walk from the trie's root takes of frame node `n`, found by a walk of the
+   * grammar over the trie instead of the automaton: n's rest — terminals, and the alternatives
+   * of every rule it references, expanded in place — unfolded depth first as a tree of paths,
+   * each carrying the set of trie nodes its bytes so far lead to (a terminal keeps the children
+   * whose byte it accepts), until every path dies (a terminal that no trie path continues
+   * through) or the frame ends. The trie nodes reached are exactly those where the
+   * configuration is alive after the node's bytes (a path can stop only at a terminal, or at a
+   * rule without alternatives: refused below), so they are the nodes the frame walk accepts, and
+   * the nodes with children where a path ends the frame are its pops: results in reachNodes
+   * and reachPops. On cl100k the places after an object's members (`,"name":…` where no token
+   * spans `,"` into the name), behind whitespace, a value's alternatives or an optional member,
+   * reach a few dozen nodes. False when the tree needs more than REACH_BUDGET steps (terminals
+   * and references) or more than REACH_FRONT_MAX trie nodes at one point (a string body, a
+   * number): such a configuration is left to frameSignature. It says nothing of a walk that
+   * starts below the root (frameWalk's root copies).
    */
-  literalSignature(n: number, trie: TokenTrie): number {
-    const { syms } = this;
+  reachWalk(n: number, trie: TokenTrie): boolean {
+    if (n === 0) return false;
+    // the frame node's levels below its top, as continuations (bottom first)
+    let k = 0;
+    for (let p = this.nodeParent[n]; p !== 0; p = this.nodeParent[p]) {
+      if (k >= this.chainBuf.length) this.chainBuf = growTo(this.chainBuf, k);
+      this.chainBuf[k++] = this.nodePos[p];
+    }
+    this.reachConts = 1;
+    let cont = 0;
+    for (let i = k - 1; i >= 0; i--) cont = this.reachCont(this.chainBuf[i], cont);
+    this.reachSteps = REACH_BUDGET;
+    this.reachBranched = false;
+    this.reachNodeCount = 0;
+    this.reachPopCount = 0;
+    if (this.reachTrie !== trie) {
+      this.reachTrie = trie;
+      this.reachRootWide = trie.wide.rootIndex;
+    }
+    this.reachFront[0] = -1; // the root
+    if (!this.reachVisit(this.nodePos[n], cont, 0, 1, trie)) return false;
+    if (this.reachBranched) this.reachThroughRules++;
+    return true;
+  }
+
+  /** A continuation (resume at position `pos`, then at `parent`), in reachWalk's scratch. */
+  private reachCont(pos: number, parent: number): number {
+    const i = this.reachConts++;
+    if (i >= this.reachContPos.length) {
+      this.reachContPos = growTo(this.reachContPos, i);
+      this.reachContPar = growTo(this.reachContPar, i);
+    }
+    this.reachContPos[i] = pos;
+    this.reachContPar[i] = parent;
+    return i;
+  }
+
+  /**
+   * reachWalk's depth-first walk from position q with continuation `cont`, the path's trie
+   * nodes at reachFront[f0 .. f0 + nf): adds the nodes and pops its subtree reaches; false
+   * when a bound is passed.
+   */
+  private reachVisit(q: number, cont: number, f0: number, nf: number, trie: TokenTrie): boolean {
+    const { syms, ruleAlts, altStarts } = this;
     const { terminals } = this.g;
-    const keys = this.signatureTerminalIds();
-    const { byte, end, size } = trie;
-    let front = this.litFront;
-    let next = this.litNext;
-    front[0] = -1; // the root
-    let nf = 1;
-    const seq = configSigs;
-    seq.truncate(0);
-    seq.push(-3);
-    for (; n !== 0; n = this.nodeParent[n]) {
-      for (let q = this.nodePos[n]; syms[q] !== END; q++) {
-        const x = syms[q];
-        if (x < 0) {
-          seq.truncate(0);
-          return -1;
+    const { byte, end } = trie;
+    const { id: wideId, kidBytes, kidAt } = trie.wide;
+    const front = this.reachFront;
+    for (;;) {
+      const x = syms[q];
+      if (x === END) {
+        if (cont === 0) {
+          // the frame ends at every node this path reached: a pop at those with children
+          if (this.reachPopCount + nf > this.reachPops.length) return false;
+          for (let i = f0; i < f0 + nf; i++) {
+            const p = front[i];
+            if (p >= 0 && end[p] > p + 1) this.reachPops[this.reachPopCount++] = p;
+          }
+          return true;
         }
+        q = this.reachContPos[cont];
+        cont = this.reachContPar[cont];
+        continue;
+      }
+      if (--this.reachSteps < 0) return false;
+      if (x >= 0) {
         const set = terminals[x];
+        const f1 = f0 + nf;
         let nn = 0;
-        for (let i = 0; i < nf; i++) {
+        for (let i = f0; i < f1; i++) {
           const p = front[i];
-          const e = p < 0 ? size : end[p];
+          const w = p < 0 ? this.reachRootWide : wideId[p];
+          if (w >= 0) {
+            // a wide node (the root, a space…): its children on the terminal's bytes, by the byte index
+            for (let j = 0; j < 8; j++) {
+              for (let bits = set[j] & kidBytes[8 * w + j]; bits !== 0; bits &= bits - 1) {
+                if (nn === REACH_FRONT_MAX) return false;
+                front[f1 + nn++] = kidAt[256 * w + (j << 5) + 31 - Math.clz32(bits & -bits)];
+              }
+            }
+            continue;
+          }
+          const e = end[p];
           for (let c = p + 1; c < e; c = end[c]) {
             const b = byte[c];
             if ((set[b >>> 5] & (1 << (b & 31))) === 0) continue;
-            if (nn === LIT_FRONT_MAX) {
-              seq.truncate(0);
-              return -1;
-            }
-            next[nn++] = c;
+            if (nn === REACH_FRONT_MAX) return false;
+            front[f1 + nn++] = c;
           }
         }
-        if (nn === 0) return seq.intern(); // no token path continues through this terminal (which is not signed)
-        seq.push(keys[x]);
-        const t = front;
-        front = next;
-        next = t;
+        if (nn === 0) return true; // no trie path continues through this terminal: the path ends
+        for (let i = 0; i < nn; i++) this.reachNodes[this.reachNodeCount++] = front[f1 + i];
+        f0 = f1;
         nf = nn;
+        q++;
+        continue;
       }
+      // a rule reference: each alternative, then what follows the reference (a reference in
+      // tail position continues straight at `cont`, as closureOfNode expands it)
+      const r = -x - 2;
+      const a0 = ruleAlts[r];
+      const a1 = ruleAlts[r + 1];
+      if (a1 === a0) return false; // no alternative: the path is stuck, and the nodes it reached may be dead
+      this.reachBranched = true;
+      const after = syms[q + 1] === END ? cont : this.reachCont(q + 1, cont);
+      for (let a = a0; a < a1; a++) if (!this.reachVisit(altStarts[a], after, f0, nf, trie)) return false;
+      return true;
     }
-    seq.truncate(0);
-    return -1; // the frame ends inside the trie: it pops there
   }
 
   private readonly resumeStates = new Map<number, number>();
@@ -1657,43 +1741,147 @@ export class TokenMatcher {
     }
   }
 
-  /** Statistics: configurations signed by what the vocabulary reaches of their terminals (Automaton.literalSignature). */
+  /** Statistics: configurations whose frame walk from the trie's root is known by what it reaches (Automaton.reachWalk). */
   literalSigned = 0;
-  /** Per frame state: 2 + its signature id (see signatureOf), 1 not shareable, 0 not computed. */
+  /**
+   * Per frame state: 2 + its signature id (see signatureOf), 1 not shareable, 0 not computed;
+   * frameSigOf for walks from the trie's root, rootSigOf for walks below it (root copies).
+   */
   private frameSigOf: Int32Array = new Int32Array(1024);
-  /** Per frame node: 2 + its configuration signature id (Automaton.frameSignature), 1 not shareable, 0 not computed. */
+  private rootSigOf: Int32Array = new Int32Array(1024);
+  /**
+   * Per frame node: 2 + its configuration signature id, 1 not shareable, 0 not computed:
+   * configSigOf by what it reaches where that is known (see reachedOf), else by structure;
+   * structSigOf by structure alone (Automaton.frameSignature).
+   */
   private configSigOf: Int32Array = new Int32Array(1024);
-  /** The signature epoch of frameSigOf and configSigOf (see resetSignaturesIfFull). */
+  private structSigOf: Int32Array = new Int32Array(1024);
+  /**
+   * Per frame node: what its frame walk from the root reaches (Automaton.reachWalk), as the
+   * sorted trie nodes reached, −1, the sorted pops, at reachArena[reachAt[n] − 1 ..) (length
+   * reachLen[n]); reachAt 0 not computed, −1 not known (a bound passed).
+   */
+  private reachAt: Int32Array = new Int32Array(1024);
+  private reachLen: Int32Array = new Int32Array(1024);
+  private reachArena: Int32Array = new Int32Array(1 << 14);
+  private reachArenaLen = 0;
+  /** The signature epoch of the memos above (see resetSignaturesIfFull). */
   private sigEpoch = signatureEpoch;
 
-  /** The id of a frame state's canonical form: its configurations' signatures as a sorted set (a set of stacks runs each independently); −1 not shareable. */
-  private signatureOf(frameState: number): number {
+  /**
+   * Frame node n's reach (see reachAt): its offset in reachArena, or −1 when not known. The
+   * nodes and pops are sorted and repeat-free, so two configurations that reach the same trie
+   * nodes and pop at the same ones read the same, however their grammars differ.
+   */
+  private reachedOf(n: number): number {
+    if (n >= this.reachAt.length) {
+      this.reachAt = growTo(this.reachAt, n);
+      this.reachLen = growTo(this.reachLen, n);
+    }
+    const at = this.reachAt[n];
+    if (at !== 0) return at < 0 ? -1 : at - 1;
+    const a = this.automaton;
+    if (!a.reachWalk(n, this.trie)) {
+      this.reachAt[n] = -1;
+      return -1;
+    }
+    const nodes = a.reachNodes;
+    const nn = a.reachNodeCount;
+    const pops = a.reachPops;
+    const np = a.reachPopCount;
+    sortRange(nodes, 0, nn);
+    sortRange(pops, 0, np);
+    if (this.reachArenaLen + nn + np + 1 > this.reachArena.length) this.reachArena = growTo(this.reachArena, 2 * (this.reachArenaLen + nn + np + 1));
+    const arena = this.reachArena;
+    const off = this.reachArenaLen;
+    let k = off;
+    for (let i = 0; i < nn; i++) if (i === 0 || nodes[i] !== nodes[i - 1]) arena[k++] = nodes[i];
+    arena[k++] = -1;
+    for (let i = 0; i < np; i++) if (i === 0 || pops[i] !== pops[i - 1]) arena[k++] = pops[i];
+    this.reachArenaLen = k;
+    this.reachAt[n] = off + 1;
+    this.reachLen[n] = k - off;
+    this.literalSigned++;
+    return off;
+  }
+
+  /**
+   * The id of a frame state's canonical form; −1 not shareable. `fromRoot`: for a walk from
+   * the trie's root (a frame). When every configuration's reach is known (reachedOf), the
+   * state is signed by their union — the trie nodes reached and the pops, as sorted sets
+   * (interned as −6, nodes…, −1, pops…; the other form holds no negative int): equal unions
+   * are equal frame walks on this trie, whatever the grammars. Else by its configurations'
+   * signatures as a sorted set (a set of stacks runs each independently): a configuration's
+   * reach (interned as −6, …) where known, else its sub-grammar (Automaton.frameSignature).
+   * Without `fromRoot` (a root copy: the state walked below every depth-1 node) by sub-grammars
+   * alone, which hold wherever the walk starts; root copies and frames are kept apart.
+   */
+  private signatureOf(frameState: number, fromRoot = true): number {
     if (frameState >= this.frameSigOf.length) this.frameSigOf = growTo(this.frameSigOf, frameState);
+    if (frameState >= this.rootSigOf.length) this.rootSigOf = growTo(this.rootSigOf, frameState);
     resetSignaturesIfFull();
     if (this.sigEpoch !== signatureEpoch) {
       // ids memoized before a reset may name other sequences now
       this.sigEpoch = signatureEpoch;
       this.frameSigOf.fill(0);
+      this.rootSigOf.fill(0);
       this.configSigOf.fill(0);
+      this.structSigOf.fill(0);
     }
-    const memo = this.frameSigOf[frameState];
+    const memos = fromRoot ? this.frameSigOf : this.rootSigOf;
+    const memo = memos[frameState];
     if (memo !== 0) return memo - 2;
     const a = this.automaton;
     const start = a.stackStart(frameState);
     const count = a.stackCount(frameState);
-    const pool = a.stackPool; // frameSignature interns no state: the arena stays put
+    const pool = a.stackPool; // neither signature interns a state: the arena stays put
     const seq = frameSigs;
     seq.truncate(0);
     let sig = count === 0 ? -1 : -2;
+    if (fromRoot && count > 0) {
+      // the union of the configurations' reaches, when every one is known
+      let all = true;
+      for (let i = 0; i < count && all; i++) all = this.reachedOf(pool[start + i]) >= 0;
+      if (all) {
+        const arena = this.reachArena;
+        seq.push(-6);
+        for (let i = 0; i < count; i++) {
+          const n = pool[start + i];
+          for (let j = this.reachAt[n] - 1; arena[j] !== -1; j++) seq.push(arena[j]);
+        }
+        seq.sortUnique(1);
+        seq.push(-1);
+        const m = seq.mark;
+        for (let i = 0; i < count; i++) {
+          const n = pool[start + i];
+          const off = this.reachAt[n] - 1;
+          let j = off;
+          while (arena[j] !== -1) j++;
+          for (j++; j < off + this.reachLen[n]; j++) seq.push(arena[j]);
+        }
+        seq.sortUnique(m);
+        sig = seq.intern();
+        memos[frameState] = sig + 2;
+        return sig;
+      }
+    }
     for (let i = 0; i < count; i++) {
       const n = pool[start + i];
       if (n >= this.configSigOf.length) this.configSigOf = growTo(this.configSigOf, n);
-      let c = this.configSigOf[n] - 2;
+      if (n >= this.structSigOf.length) this.structSigOf = growTo(this.structSigOf, n);
+      let c = (fromRoot ? this.configSigOf[n] : this.structSigOf[n]) - 2;
       if (c === -2) {
-        c = a.literalSignature(n, this.trie);
-        if (c >= 0) this.literalSigned++;
-        else c = a.frameSignature(n, this.trie.maxDepth);
-        this.configSigOf[n] = c + 2;
+        if (fromRoot) {
+          const off = this.reachedOf(n);
+          if (off >= 0) {
+            const cs = configSigs;
+            cs.truncate(0);
+            cs.push(-6);
+            for (let j = off; j < off + this.reachLen[n]; j++) cs.push(this.reachArena[j]);
+            c = cs.intern();
+          } else c = this.structSignature(n);
+          this.configSigOf[n] = c + 2;
+        } else c = this.structSignature(n);
       }
       if (c < 0) {
         sig = -1;
@@ -1706,8 +1894,18 @@ export class TokenMatcher {
       seq.sortUnique(0);
       sig = seq.intern();
     }
-    this.frameSigOf[frameState] = sig + 2;
+    memos[frameState] = sig + 2;
     return sig;
+  }
+
+  /** Frame node n's signature by its sub-grammar alone (Automaton.frameSignature), memoized in structSigOf. */
+  private structSignature(n: number): number {
+    let c = this.structSigOf[n] - 2;
+    if (c === -2) {
+      c = this.automaton.frameSignature(n, this.trie.maxDepth);
+      this.structSigOf[n] = c + 2;
+    }
+    return c;
   }
 
   /** The masks of a frame state, computed by one trie walk on first use (or found in the vocabulary's shared cache). */
@@ -1715,7 +1913,8 @@ export class TokenMatcher {
     let f = this.frames.get(frameState);
     if (!f) {
       // Frames with the same sub-grammar are shared through a per-vocabulary cache (every
-      // plain string, number or `{"type": "string", "maxLength": 20}` value is the same frame).
+      // plain string, number or `{"type": "string", "maxLength": 20}` value is the same frame;
+      // and every place whose configurations reach the same trie nodes: see signatureOf).
       const sig = this.signatureOf(frameState);
       const shared = sharedFor(this.trie).frames;
       f = sig >= 0 ? shared.get(sig) : undefined;
@@ -1858,7 +2057,7 @@ export class TokenMatcher {
       // once the state is seen twice, or on first sight when it is a plain loop (a free string
       // body: its copy costs a few thousand nodes on cl100k, and a key's is met again in every
       // schema) — other states' copies can cost a walk of the whole trie
-      const sig = this.signatureOf(best);
+      const sig = this.signatureOf(best, false);
       const roots = sharedFor(trie).roots; // after signatureOf: a full interner has reset the epoch
       full = sig >= 0 ? roots.get(sig) : undefined;
       if (full !== undefined) {
@@ -2798,11 +2997,14 @@ const ROOT_FOLDS_MAX = 64;
 const PLAIN_LIVE_MAX = 256;
 
 /**
- * The most trie nodes at one depth literalSignature follows (its frontier arrays' length). On
- * the cl100k bench sample 2, 4, 8, 64 and 256 sign the same frames alike; at 64 the frontier's
- * child scans cost more instructions than the walks saved (round 24).
+ * The most trie nodes at one point of its tree Automaton.reachWalk follows (past it: a string
+ * body, a number; left to frameSignature). On the cl100k bench sample (round 25, with
+ * REACH_BUDGET 256) 4, 8 and 16 walk 3,604 (64 steps: 4,531), 2,682 and 2,666 frames.
  */
-const LIT_FRONT_MAX = 4;
+const REACH_FRONT_MAX = 8;
+
+/** The most steps (terminals and rule references) Automaton.reachWalk takes for one configuration. */
+const REACH_BUDGET = 256;
 
 /** A frame walk whose first bytes number at most this many takes them from the per-class lists (frameWalk). */
 const FEW_KIDS = 32;

@@ -165,6 +165,8 @@ export interface WideNodes {
   readonly kidBytes: Uint32Array;
   /** kidAt[256w + b]: wide node w's child on byte b (defined where kidBytes has b). */
   readonly kidAt: Int32Array;
+  /** The root's index w (its children are the depth-1 nodes), after the nodes' (the root is no node). */
+  readonly rootIndex: number;
 }
 
 function wideNodes(trie: TokenTrie): WideNodes {
@@ -176,18 +178,19 @@ function wideNodes(trie: TokenTrie): WideNodes {
     for (let c = n + 1; c < end[n] && kids < WIDE_KIDS; c = end[c]) kids++;
     if (kids >= WIDE_KIDS) id[n] = count++;
   }
-  const kidBytes = new Uint32Array(count * 8);
-  const kidAt = new Int32Array(count * 256);
-  for (let n = 0; n < size; n++) {
-    const w = id[n];
+  const rootIndex = count;
+  const kidBytes = new Uint32Array((count + 1) * 8);
+  const kidAt = new Int32Array((count + 1) * 256);
+  for (let n = -1; n < size; n++) {
+    const w = n < 0 ? rootIndex : id[n];
     if (w < 0) continue;
-    for (let c = n + 1; c < end[n]; c = end[c]) {
+    for (let c = n + 1; c < (n < 0 ? size : end[n]); c = end[c]) {
       const b = byte[c];
       kidBytes[w * 8 + (b >>> 5)] |= 1 << (b & 31);
       kidAt[w * 256 + b] = c;
     }
   }
-  return { id, kidBytes, kidAt };
+  return { id, kidBytes, kidAt, rootIndex };
 }
 
 /** Token bytes in one store: id's bytes are bytes[start[id] .. end[id]); start[id] = −1 for none. */
