@@ -34,7 +34,7 @@ const args = process.argv.slice(2);
 const json = args.includes('--json');
 /** A bad command line: the message and the usage on stderr, exit code 2, no stack. */
 function usage(problem: string): never {
-  process.stderr.write(`bench:constrain: ${problem}\nusage: node dist/bench/constrain.js [--schemas N] [--xgrammar N] [--vocab 4k|cl100k|both] [--top N] [--no-warmup] [--coverage] [--json]\n`);
+  process.stderr.write(`bench constrain: ${problem}\nusage: node dist/bench/constrain.js [--schemas N] [--xgrammar N] [--vocab 4k|cl100k|both] [--top N] [--no-warmup] [--coverage] [--json]\n`);
   process.exit(2);
 }
 const flag = (name: string, def: number): number => {
@@ -341,6 +341,8 @@ function sampleCases(dir: string, n: number): { sample: BenchCase[]; total: numb
 
 async function main(): Promise<void> {
   const nSchemas = flag('--schemas', 150);
+  // no schema, no figure: refused rather than tables of NaN (--xgrammar 0 and --top 0 do mean "skip")
+  if (nSchemas < 1) usage(`--schemas ${nSchemas}: expected a whole number ≥ 1 (the JSONSchemaBench cases to time)`);
   const nXg = flag('--xgrammar', 20);
   flag('--top', 0); // checked before any work
   const vocab = flagText('--vocab', 'both');

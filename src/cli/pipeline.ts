@@ -10,7 +10,7 @@ export const command = pretrainCommand('pipeline')
   )
   .option('--sft-max-steps <n>', "SFT's optimizer steps (default: the preset's sft.train.maxSteps; raised on a resumed run, it trains on)", number)
   .option('--rm-max-steps <n>', "the reward model's optimizer steps (default: the preset's rm.train.maxSteps)", number)
-  .option('--rl-max-steps <n>', "RL's updates (default: the preset's rl.train.maxSteps)", number)
+  .option('--rl-max-steps <n>', "RL's optimizer steps, one per update (default: the preset's rl.train.maxSteps)", number)
   .option(
     '--techniques-max-steps <n>',
     "the techniques model's optimizer steps (default: the preset's techniques.steps, else 2400); turns the stage on for a preset without a techniques section; training time scales with it (200 is 1/12 of the default's), accuracy falls well below the full run's (docs/techniques.md)",

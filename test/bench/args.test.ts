@@ -116,3 +116,11 @@ test('bench/sample: its usage names SAMPLE_ROUNDS and the JS ÷ native ratio; an
     assert.doesNotMatch(r.stdout, ENGINE_LINE, 'no work started');
   }
 });
+
+// newcomer49: `constrain.js --schemas 0` timed nothing and printed tables of NaN
+test("bench/constrain refuses --schemas 0 (nothing to time) before any work, in the benches' own prefix", () => {
+  const r = run('constrain', '--schemas', '0', '--xgrammar', '0', '--vocab', '4k');
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /^bench constrain: --schemas 0: expected a whole number ≥ 1/m);
+  assert.doesNotMatch(r.stdout, /NaN/);
+});
