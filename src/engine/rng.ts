@@ -8,10 +8,17 @@ export class Rng {
   private s: Uint32Array;
   private spare: number | null = null;
 
+  /**
+   * @param seed any number; a whole number in [0, 2³²) is used as it is, any other (negative,
+   *   2³² or more — OpenAI's `seed` is an int64 —, fractional) is first folded to 32 bits from its
+   *   decimal text (FNV-1a), so distinct seeds stay distinct instead of wrapping (−1 and 2³² − 1,
+   *   or 0 and 2³², used to draw the same numbers).
+   * @example new Rng(7).random() === new Rng(7).random() // true: a seed always draws the same stream
+   */
   constructor(seed = 1337) {
     // splitmix32 expands the seed into four non-zero words.
     this.s = new Uint32Array(4);
-    let x = seed >>> 0;
+    let x = Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32 ? seed >>> 0 : foldSeed(seed);
     for (let i = 0; i < 4; i++) {
       x = (x + 0x9e3779b9) >>> 0;
       let z = x;
@@ -115,4 +122,12 @@ export function hashSeed(...xs: number[]): number {
     h = Math.imul(h ^ (x >>> 16), 16777619);
   }
   return h >>> 0;
+}
+
+/** A seed outside [0, 2³²) as 32 bits: FNV-1a over its decimal text (`String(seed)`, so 1e30 and 1e300 differ). */
+function foldSeed(seed: number): number {
+  const text = String(seed);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
 }
