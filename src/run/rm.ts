@@ -480,12 +480,10 @@ export async function runRm(runDir: string, o: RunRmOptions = {}): Promise<RunRm
     ['maxSteps', cfg.train.maxSteps, 'positive integer', 'rm.train.maxSteps'],
     ['logEvery', cfg.train.logEvery ?? 1, 'positive integer', 'rm.train.logEvery'],
     ['lr', cfg.train.lr, 'positive number', 'rm.train.lr'],
+    ['marginScale', cfg.train.marginScale ?? 0, 'non-negative number', 'rm.train.marginScale'],
+    ['strengthWeight', cfg.train.strengthWeight ?? 0, 'non-negative number', 'rm.train.strengthWeight'],
   ]);
   const strength = { marginScale: cfg.train.marginScale ?? 0, strengthWeight: cfg.train.strengthWeight ?? 0 };
-  for (const key of ['marginScale', 'strengthWeight'] as const) {
-    const v = strength[key];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new GptforgeError(`${key} must be a number ≥ 0, got ${JSON.stringify(v)}`, { file: runPresetFile(runDir), field: `rm.train.${key}` });
-  }
 
   const from = o.from ?? 'sft';
   const stage = o.into ?? 'rm';
