@@ -258,10 +258,17 @@ const SLIGHT_GAP = 0.5;
  * cached ranking written before strengths existed this is what the labelers would have said.
  */
 export function rankingStrengths(prompt: string, replies: readonly Completion[], tiers: readonly number[] | undefined, task?: string): number[] {
-  const scores = replies.map((c) => rubricScore(prompt, c, task));
+  return strengthsOfScores(
+    replies.map((c) => rubricScore(prompt, c, task)),
+    tiers,
+  );
+}
+
+/** rankingStrengths from the replies' rubric scores, already in the ranking's order (simulatedRanking has them). */
+function strengthsOfScores(scores: readonly RubricScore[], tiers: readonly number[] | undefined): number[] {
   const out: number[] = [];
-  for (let i = 0; i < replies.length; i++) {
-    for (let j = i + 1; j < replies.length; j++) out.push(tiers !== undefined && tiers[i] === tiers[j] ? 0 : pairStrength(scores[i], scores[j]));
+  for (let i = 0; i < scores.length; i++) {
+    for (let j = i + 1; j < scores.length; j++) out.push(tiers !== undefined && tiers[i] === tiers[j] ? 0 : pairStrength(scores[i], scores[j]));
   }
   return out;
 }
@@ -322,17 +329,19 @@ export function simulatedRanking(prompt: string, replies: readonly Completion[],
   if (!(opts.noise >= 0 && opts.noise <= 1)) throw new GptforgeError(`labeler noise must be between 0 and 1, got ${opts.noise}`, { field: 'noise' });
   if (replies.length < 2) throw new GptforgeError(`a ranking needs at least two replies, got ${replies.length}`);
   const r = rng ?? new Rng(opts.seed);
-  const scored = replies.map((c, i) => ({ c, i, score: rubricScore(prompt, c, task).score }));
+  const scored = replies.map((c) => ({ c, s: rubricScore(prompt, c, task) }));
   // Array.prototype.sort is stable, so exact ties keep the input order
-  const sorted = scored.sort((a, b) => b.score - a.score);
-  const best = sorted.map((s) => s.c);
-  const tiers = tiersOfSorted(sorted.map((s) => s.score));
+  const sorted = scored.sort((a, b) => b.s.score - a.s.score);
+  const tiers = tiersOfSorted(sorted.map((x) => x.s.score));
   // one draw per comparison even at noise 0 or within a tier, so the stream advances the same
   // for any noise and any ties; only comparisons across a tier boundary can go wrong
-  const flips = best.slice(1).map((_, i) => r.random() < opts.noise && tiers[i] !== tiers[i + 1]);
-  const completions = applyAdjacentErrors(best, flips);
-  const ranking: Ranking = { prompt, completions, tiers };
+  const flips = sorted.slice(1).map((_, i) => r.random() < opts.noise && tiers[i] !== tiers[i + 1]);
+  const ranked = applyAdjacentErrors(sorted, flips);
+  const ranking: Ranking = { prompt, completions: ranked.map((x) => x.c), tiers };
   if (task !== undefined) ranking.task = task;
-  ranking.margin = rankingStrengths(prompt, completions, tiers, task);
+  ranking.margin = strengthsOfScores(
+    ranked.map((x) => x.s),
+    tiers,
+  ); // the scores above: each reply is scored once
   return ranking;
 }
