@@ -152,7 +152,7 @@ async function main(): Promise<void> {
       stackNodes += m.automaton.nodeCount;
       transitions += m.automaton.transitionsComputed;
       shared += m.automaton.transitionsShared;
-      reachSigned += m.literalSigned;
+      reachSigned += m.reachSigned;
       throughRules += m.automaton.reachThroughRules;
       sharedHits += m.sharedHits;
     }

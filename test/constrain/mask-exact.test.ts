@@ -243,10 +243,10 @@ test('places whose difference no token reaches share a frame walk: exact, fresh 
     [cl100kTok(), 2, 40],
   ] as const) {
     const first = schemaConstraint(largeObject(), tok);
-    let checked = checkWalks(`literal signatures (V=${tok.vocabSize})`, first, tok.vocabSize, walks, steps, new Rng(11 + tok.vocabSize));
-    assert.ok(first.matcher.literalSigned > 0, 'no configuration signed by its literal');
+    let checked = checkWalks(`reach signatures (V=${tok.vocabSize})`, first, tok.vocabSize, walks, steps, new Rng(11 + tok.vocabSize));
+    assert.ok(first.matcher.reachSigned > 0, 'no configuration signed by what it reaches');
     const again = schemaConstraint(largeObject(), tok);
-    checked += checkWalks(`literal signatures, shared (V=${tok.vocabSize})`, again, tok.vocabSize, walks, steps, new Rng(13 + tok.vocabSize));
+    checked += checkWalks(`reach signatures, shared (V=${tok.vocabSize})`, again, tok.vocabSize, walks, steps, new Rng(13 + tok.vocabSize));
     assert.ok(again.matcher.sharedHits > 0, 'no frame from the shared cache');
     assert.ok(checked >= walks * 20, `only ${checked} states checked`);
   }

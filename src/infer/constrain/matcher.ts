@@ -1742,7 +1742,7 @@ export class TokenMatcher {
   }
 
   /** Statistics: configurations whose frame walk from the trie's root is known by what it reaches (Automaton.reachWalk). */
-  literalSigned = 0;
+  reachSigned = 0;
   /**
    * Per frame state: 2 + its signature id (see signatureOf), 1 not shareable, 0 not computed;
    * frameSigOf for walks from the trie's root, rootSigOf for walks below it (root copies).
@@ -1801,7 +1801,7 @@ export class TokenMatcher {
     this.reachArenaLen = k;
     this.reachAt[n] = off + 1;
     this.reachLen[n] = k - off;
-    this.literalSigned++;
+    this.reachSigned++;
     return off;
   }
 
